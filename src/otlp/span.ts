@@ -1,0 +1,58 @@
+/** The plain span record every decoder produces: only the fields n1lens reads, with ids as lowercase hex. */
+
+/** OTLP SpanKind enum values (trace.proto). */
+export const SpanKind = {
+  UNSPECIFIED: 0,
+  INTERNAL: 1,
+  SERVER: 2,
+  CLIENT: 3,
+  PRODUCER: 4,
+  CONSUMER: 5,
+} as const;
+export type SpanKind = (typeof SpanKind)[keyof typeof SpanKind];
+
+/** 32 lowercase hex characters. */
+export type TraceId = string;
+/** 16 lowercase hex characters; '' means "no parent". */
+export type SpanId = string;
+
+/**
+ * One span, reduced to what detection uses. Attribute values are kept only for the keys below;
+ * both the old and the stable semantic-convention names are folded into one field.
+ */
+export interface SpanRecord {
+  traceId: TraceId;
+  spanId: SpanId;
+  parentSpanId: SpanId;
+  name: string;
+  kind: SpanKind;
+  /** Unix epoch milliseconds (fractional); ns precision is not needed for detection. */
+  startMs: number;
+  endMs: number;
+  /** resource attribute service.name, '' when absent. */
+  service: string;
+  /** http.request.method | http.method */
+  httpMethod?: string;
+  /** http.route */
+  httpRoute?: string;
+  /** db.system.name | db.system */
+  dbSystem?: string;
+  /** db.query.text | db.statement */
+  dbStatement?: string;
+  /** messaging.system, rpc.system: marks outbound non-HTTP client work. */
+  messagingSystem?: string;
+  rpcSystem?: string;
+  /** server.address | net.peer.name | url.full host | http.url host: who an outbound call went to. */
+  peer?: string;
+  /** status.code == ERROR */
+  error?: boolean;
+}
+
+/** Why a decoded span was refused (OTLP partial_success). */
+export type SpanRejectReason = 'bad_trace_id' | 'bad_span_id' | 'bad_parent_span_id' | 'end_before_start';
+
+/** The result of decoding one ExportTraceServiceRequest. */
+export interface DecodedBatch {
+  spans: SpanRecord[];
+  rejected: { reason: SpanRejectReason; count: number }[];
+}

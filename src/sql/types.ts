@@ -1,0 +1,48 @@
+/** What the SQL stage says about one statement: its fingerprint and the structural facts detection and suggestion read. */
+
+/** 16 lowercase hex characters: a stable 64-bit hash of the normalised statement. */
+export type Fingerprint = string & { readonly __brand?: 'Fingerprint' };
+
+export type SqlOperation =
+  | 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE'
+  | 'BEGIN' | 'COMMIT' | 'ROLLBACK' | 'SAVEPOINT' | 'RELEASE' | 'SET'
+  | 'OTHER';
+
+export type SqlAggregate = 'COUNT' | 'SUM' | 'AVG' | 'MIN' | 'MAX';
+
+/** A `table.column` reference with identifiers unquoted, e.g. `recruit_note.application_id`. */
+export type ColumnRef = string;
+
+export interface SqlFacts {
+  operation: SqlOperation;
+  /** True for BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE/SET: never a cascade. */
+  transactionControl: boolean;
+  /** The FROM / INTO / UPDATE table, unquoted; '' when there is none. */
+  table: string;
+  /** Tables joined in, in order, unquoted (aliases resolved to their table). */
+  joins: { table: string; type: 'INNER' | 'LEFT' | 'RIGHT' | 'FULL' | 'CROSS'; on: ColumnRef[] }[];
+  /** Columns compared with `=` (or `IN`) to a value or placeholder in WHERE: `table.column`. */
+  equalityFilters: ColumnRef[];
+  /** Columns compared with a range operator (<, >, <=, >=, BETWEEN) in WHERE. */
+  rangeFilters: ColumnRef[];
+  /** ORDER BY columns with their direction. */
+  orderBy: { column: ColumnRef; direction: 'ASC' | 'DESC' }[];
+  /** The LIMIT value as written in the raw statement (Django inlines it: 21 for get(), 1 for first()); null when absent or a placeholder. */
+  limit: number | null;
+  /** The aggregate function of the select list when it is the main output, e.g. COUNT for `.count()`. */
+  aggregate: { fn: SqlAggregate; column: ColumnRef | '*' } | null;
+  /** `SELECT (1) AS "a" … LIMIT 1`: Django's `.exists()`. */
+  exists: boolean;
+  /** Selected columns as `table.column` (only those with a qualified or resolvable table). */
+  selectedColumns: ColumnRef[];
+  /** For UPDATE: the SET columns. For INSERT: the column list. */
+  writtenColumns: string[];
+}
+
+/** A statement after normalisation. */
+export interface NormalizedSql {
+  fingerprint: Fingerprint;
+  /** Canonical text with literals and placeholders as `?`; never contains literal values. */
+  sql: string;
+  facts: SqlFacts;
+}
