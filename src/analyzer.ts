@@ -1,0 +1,52 @@
+/** The hot path in one object: spans in (any order, any batching), analysed requests out. */
+import { analyseRequest, type DetectOptions, type Normalizer } from './detect/request.js';
+import type { RequestAnalysis } from './detect/types.js';
+import type { SpanRecord } from './otlp/span.js';
+import { createSqlNormalizer } from './sql/index.js';
+import { assembleTrace } from './traces/assemble.js';
+import { TraceAssembler, type AssemblerOptions, type CompletedTrace } from './traces/assembler.js';
+
+export interface AnalyzerOptions extends AssemblerOptions, DetectOptions {
+  /** Raw statements whose normalisation is cached. Default 10000. */
+  sqlCacheEntries?: number;
+}
+
+/** Buffers spans into traces and analyses each request of a trace once the trace completes. */
+export class Analyzer {
+  readonly assembler: TraceAssembler;
+  readonly #normalize: Normalizer;
+  readonly #detect: DetectOptions;
+  requestsAnalysed = 0;
+
+  constructor(options: AnalyzerOptions = {}) {
+    this.assembler = new TraceAssembler(options);
+    this.#normalize = createSqlNormalizer({ maxEntries: options.sqlCacheEntries ?? 10_000 });
+    this.#detect = options;
+  }
+
+  /** Adds spans; returns the requests of any trace evicted to stay under the open-trace limit. */
+  add(spans: readonly SpanRecord[], now: number): RequestAnalysis[] {
+    return this.#analyse(this.assembler.add(spans, now));
+  }
+
+  /** Analyses the traces complete at `now`. */
+  poll(now: number): RequestAnalysis[] {
+    return this.#analyse(this.assembler.poll(now));
+  }
+
+  /** Analyses everything still buffered (end of input, shutdown). */
+  flush(): RequestAnalysis[] {
+    return this.#analyse(this.assembler.flush());
+  }
+
+  #analyse(traces: CompletedTrace[]): RequestAnalysis[] {
+    const out: RequestAnalysis[] = [];
+    for (const t of traces) {
+      for (const request of assembleTrace(t.spans)) {
+        out.push(analyseRequest(request, this.#normalize, this.#detect));
+      }
+    }
+    this.requestsAnalysed += out.length;
+    return out;
+  }
+}

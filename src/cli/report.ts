@@ -1,0 +1,93 @@
+/** `n1-report` / `n1lens report`: reads saved trace files and prints the ranked report; the exit code is the CI budget. */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Analyzer } from '../analyzer.js';
+import { RollupSet } from '../detect/rollup.js';
+import { readTraceFile } from '../otlp/file.js';
+import { buildReport, budgetFindings, renderJson, renderMarkdown, renderTerminal, type ReportOptions } from '../report/index.js';
+import { loadSchema, schemaNaming } from '../suggest/index.js';
+import { CliError, EXIT } from './errors.js';
+
+export interface ReportCliOptions {
+  format: 'terminal' | 'markdown' | 'json';
+  minRepeats: number;
+  maxFindings: number;
+  endpoint?: string;
+  schema?: string;
+  slowMs: number;
+  color?: boolean;
+}
+
+export const positiveInt = (name: string) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number ≥ 0`);
+  return n;
+};
+
+/** Reads every file, streaming, and returns the rollups. Offline, the assembler's clock counts spans read. */
+export async function analyseFiles(
+  files: string[],
+  options: { minRepeats: number; schemaPath?: string },
+): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; lateSpans: number }> {
+  const schema = options.schemaPath === undefined ? undefined : await loadSchema(options.schemaPath);
+  const analyzer = new Analyzer({
+    minRepeats: options.minRepeats,
+    ...(schema === undefined ? {} : { links: schemaNaming(schema) }),
+    // A file has no clock: a trace is complete once 200k spans have gone by without one of its own.
+    traceWaitMs: 200_000,
+    maxTraceAgeMs: Infinity,
+    maxOpenTraces: 50_000,
+  });
+  const rollups = new RollupSet();
+  let spansRead = 0;
+  for (const file of files) {
+    for await (const batch of readTraceFile(file)) {
+      spansRead += batch.spans.length;
+      for (const a of analyzer.add(batch.spans, spansRead)) rollups.add(a);
+      for (const a of analyzer.poll(spansRead)) rollups.add(a);
+    }
+  }
+  for (const a of analyzer.flush()) rollups.add(a);
+  return { rollups, reportOptions: schema === undefined ? {} : { schema }, lateSpans: analyzer.assembler.counters.lateSpans };
+}
+
+/** Runs the report command; returns the exit code. Output is written whole, so a failure never leaves partial JSON. */
+export async function runReport(files: string[], opts: ReportCliOptions): Promise<number> {
+  if (files.length === 0) throw new CliError('no trace file given (use - for standard input)', EXIT.usage);
+  const { rollups, reportOptions } = await analyseFiles(files, {
+    minRepeats: opts.minRepeats,
+    ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }),
+  });
+  const report = buildReport(rollups.values(), {
+    ...reportOptions,
+    slowMs: opts.slowMs,
+    ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+  });
+  const text =
+    opts.format === 'json'
+      ? renderJson(report)
+      : opts.format === 'markdown'
+        ? renderMarkdown(report)
+        : renderTerminal(report, opts.color === undefined ? {} : { color: opts.color });
+  process.stdout.write(text);
+  return budgetFindings(report) > opts.maxFindings ? EXIT.overBudget : EXIT.ok;
+}
+
+/** The command definition, shared by `n1-report` and `n1lens report`. */
+export function reportCommand(name = 'report'): Command {
+  return new Command(name)
+    .description('Find N+1 query cascades in saved OpenTelemetry trace files and print the fixes')
+    .argument('[files...]', 'OTLP JSON lines, JSON, or (length-delimited) protobuf; gzip detected; - for stdin')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['terminal', 'markdown', 'json']).default('terminal'))
+    .option('--min-repeats <n>', 'executions of one query in one request that make a cascade', positiveInt('--min-repeats'), 5)
+    .option('--max-findings <n>', 'N+1 and write-loop findings allowed before exit code 1', positiveInt('--max-findings'), 0)
+    .option('--endpoint <glob>', 'only endpoints matching this glob, e.g. "GET dashboard/*"')
+    .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
+    .option('--slow-ms <ms>', 'p95 at or above which a query is slow', positiveInt('--slow-ms'), 100)
+    .option('--no-color', 'plain text even on a terminal')
+    .action(async function (this: Command, files: string[]) {
+      const o = this.opts<ReportCliOptions & { color: boolean }>();
+      // commander sets color=true by default for --no-color; only an explicit flag should override detection.
+      const color = this.getOptionValueSource('color') === 'cli' ? false : undefined;
+      process.exitCode = await runReport(files, { ...o, ...(color === undefined ? { color: undefined } : { color }) });
+    });
+}

@@ -1,0 +1,158 @@
+/** Cross-request detectors: read one endpoint's rollup and name its findings, from cascades to hot lookups, fan-outs and slow queries. */
+import type { Fingerprint, SqlFacts } from '../sql/types.js';
+import { countMax, countQuantile, durationQuantile } from './histogram.js';
+import type { CascadeRollup, EndpointRollup } from './rollup.js';
+import type { FindingKind } from './types.js';
+
+export interface EndpointDetectOptions {
+  /** hot_lookup: share of the endpoint's requests that run the lookup. Default 0.8. */
+  hotLookupMinShare?: number;
+  /** hot_lookup: requests of the endpoint needed before the share means anything. Default 10. */
+  hotLookupMinRequests?: number;
+  /** hot_lookup: calls per day at which a cache pays. Default 1000. */
+  hotLookupMinPerDay?: number;
+  /** hot_lookup: tables every request reads by design (sessions, the logged-in user); never reported. */
+  hotLookupIgnoreTables?: readonly string[];
+  /** slow_query: p95 at or above this is slow. Default 100 ms. */
+  slowMs?: number;
+  /** slow_query: what an indexed lookup costs, for the time an index would save. Default 5 ms. */
+  indexedMs?: number;
+}
+
+const DEFAULTS = {
+  hotLookupMinShare: 0.8,
+  hotLookupMinRequests: 10,
+  hotLookupMinPerDay: 1000,
+  hotLookupIgnoreTables: ['django_session', 'auth_user', 'django_content_type', 'auth_permission'],
+  slowMs: 100,
+  indexedMs: 5,
+} satisfies Required<EndpointDetectOptions>;
+
+const DAY_MS = 86_400_000;
+
+interface FindingBase {
+  kind: FindingKind;
+  fingerprint: Fingerprint;
+  sql: string;
+  facts: SqlFacts | null;
+  repeatsPerRequest: { p50: number; max: number };
+  requestsAffected: number;
+  /** What the fix saves over the observed period: DB ms for query findings, request latency for sync_fanout. */
+  wastedMs: number;
+  exampleTraceId: string;
+}
+
+export interface CascadeFinding extends FindingBase {
+  kind: 'n_plus_one' | 'repeated_write';
+  facts: SqlFacts;
+  cascade: CascadeRollup;
+}
+
+export interface HotLookupFinding extends FindingBase {
+  kind: 'hot_lookup';
+  facts: SqlFacts;
+  hotLookup: { callsPerDay: number; shareOfRequests: number; meanMs: number; dbMsPerDay: number; observedCalls: number };
+}
+
+export interface SyncFanoutFinding extends FindingBase {
+  kind: 'sync_fanout';
+  syncFanout: { callsPerRequest: number; outboundMsPerRequest: number; requestMsPerRequest: number; peers: string[] };
+}
+
+export interface SlowQueryFinding extends FindingBase {
+  kind: 'slow_query';
+  facts: SqlFacts;
+  slowQuery: { p95Ms: number; executions: number };
+}
+
+export type EndpointFinding = CascadeFinding | HotLookupFinding | SyncFanoutFinding | SlowQueryFinding;
+
+/** All findings of one endpoint, worst (most wasted time) first. */
+export function detectEndpoint(rollup: EndpointRollup, options: EndpointDetectOptions = {}): EndpointFinding[] {
+  const o = { ...DEFAULTS, ...options };
+  const findings: EndpointFinding[] = [];
+
+  for (const c of rollup.cascades.values()) {
+    findings.push({
+      kind: c.kind,
+      fingerprint: c.fingerprint,
+      sql: c.sql,
+      facts: c.facts,
+      repeatsPerRequest: { p50: countQuantile(c.repeats, 0.5), max: countMax(c.repeats) },
+      requestsAffected: c.requestsAffected,
+      wastedMs: c.wastedMs,
+      exampleTraceId: c.example.traceId,
+      cascade: c,
+    });
+  }
+
+  const spanMs = Math.max(rollup.lastSeenMs - rollup.firstSeenMs, 60_000);
+  for (const f of rollup.fingerprints.values()) {
+    const facts = f.facts;
+    if (facts.operation !== 'SELECT' || facts.transactionControl || rollup.cascades.has(f.fingerprint)) continue;
+    const p95 = durationQuantile(f.durations, 0.95);
+    const base = {
+      fingerprint: f.fingerprint,
+      sql: f.sql,
+      facts,
+      repeatsPerRequest: { p50: 1, max: 1 },
+      requestsAffected: f.requests,
+      exampleTraceId: f.example.traceId,
+    };
+    if (p95 >= o.slowMs) {
+      findings.push({
+        ...base,
+        kind: 'slow_query',
+        wastedMs: Math.max(0, f.totalMs - f.executions * o.indexedMs),
+        slowQuery: { p95Ms: p95, executions: f.executions },
+      });
+      continue;
+    }
+    const share = f.requests / rollup.requests;
+    const callsPerDay = (f.executions / spanMs) * DAY_MS;
+    if (
+      isSingleRowLookup(facts) &&
+      !o.hotLookupIgnoreTables.includes(facts.table) &&
+      rollup.requests >= o.hotLookupMinRequests &&
+      share >= o.hotLookupMinShare &&
+      callsPerDay >= o.hotLookupMinPerDay
+    ) {
+      const meanMs = f.totalMs / f.executions;
+      findings.push({
+        ...base,
+        kind: 'hot_lookup',
+        wastedMs: f.totalMs,
+        hotLookup: { callsPerDay, shareOfRequests: share, meanMs, dbMsPerDay: callsPerDay * meanMs, observedCalls: f.executions },
+      });
+    }
+  }
+
+  const out = rollup.outbound;
+  if (out.requests > 0) {
+    findings.push({
+      kind: 'sync_fanout',
+      fingerprint: '',
+      sql: '',
+      facts: null,
+      repeatsPerRequest: { p50: Math.round(out.sequentialCalls / out.requests), max: Math.round(out.sequentialCalls / out.requests) },
+      requestsAffected: out.requests,
+      wastedMs: out.totalMs,
+      exampleTraceId: out.example.traceId,
+      syncFanout: {
+        callsPerRequest: out.calls / out.requests,
+        outboundMsPerRequest: out.totalMs / out.requests,
+        requestMsPerRequest: out.requestMs / out.requests,
+        peers: [...out.peers].sort(),
+      },
+    });
+  }
+
+  return findings.sort((a, b) => b.wastedMs - a.wastedMs);
+}
+
+/** A read of one row by a unique key: `.get(pk=…)`, `.get(external_id=…)` (Django adds LIMIT 21). */
+function isSingleRowLookup(facts: SqlFacts): boolean {
+  if (facts.aggregate !== null || facts.joins.length > 0) return false;
+  const ownFilters = facts.equalityFilters.filter((f) => f.startsWith(`${facts.table}.`));
+  return ownFilters.length >= 1 && (facts.limit === 21 || facts.limit === 1 || ownFilters.some((f) => f.endsWith('.id')));
+}

@@ -1,0 +1,35 @@
+/** How detection learns which table a foreign-key column points at: Django's conventions, or an app's schema. */
+
+/** Answers the relational questions that link a repeated query to the query whose rows it loops over. */
+export interface TableLinks {
+  /** The table a `table.column` foreign key points at, or undefined when it is not a known FK. */
+  foreignKeyTarget(table: string, column: string): string | undefined;
+  /** The primary-key column of a table. */
+  primaryKey(table: string): string;
+}
+
+/**
+ * Django's defaults: a `<field>_id` column points at a table named `<app>_<field>` (or `<field>`), and
+ * the pk is `id`. `knownTables` are the tables seen in the request, so the guess only names real ones.
+ */
+export function conventionLinks(knownTables: Iterable<string>): TableLinks {
+  const tables = [...new Set(knownTables)];
+  return {
+    foreignKeyTarget(table, column) {
+      if (!column.endsWith('_id') || column === 'id') return undefined;
+      const field = column.slice(0, -3);
+      const matches = tables.filter((t) => t === field || t.endsWith(`_${field}`));
+      if (matches.length === 0) return undefined;
+      // Prefer the table from the same app as the referring one.
+      const app = appPrefix(table);
+      return matches.find((t) => t === `${app}_${field}`) ?? matches[0];
+    },
+    primaryKey: () => 'id',
+  };
+}
+
+/** `recruit_application` -> `recruit`: Django's default db_table is `<app_label>_<model>`. */
+export function appPrefix(table: string): string {
+  const cut = table.indexOf('_');
+  return cut <= 0 ? '' : table.slice(0, cut);
+}

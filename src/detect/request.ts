@@ -1,0 +1,343 @@
+/** Per-request detection: groups a request's DB spans by fingerprint, finds cascades and links each to its trigger. */
+import type { NormalizedSql, SqlFacts } from '../sql/types.js';
+import type { Request } from '../traces/request.js';
+import { conventionLinks, type TableLinks } from './links.js';
+import type {
+  Cascade,
+  FingerprintUse,
+  LeafShape,
+  OutboundSummary,
+  RelationStep,
+  RequestAnalysis,
+  TriggerRef,
+} from './types.js';
+
+export interface DetectOptions {
+  /** Executions of one fingerprint in one request that make a cascade. Default 5. */
+  minRepeats?: number;
+  /** Schema-backed links; Django's naming conventions when absent. */
+  links?: TableLinks;
+  /** sync_fanout: serial outbound calls in one request that count. Default 3. */
+  fanoutMinCalls?: number;
+  /** sync_fanout: share of the request's duration those calls must take. Default 0.5. */
+  fanoutMinShare?: number;
+}
+
+/** Normalises one raw statement; callers pass a cached normaliser. */
+export type Normalizer = (statement: string) => NormalizedSql;
+
+interface Group {
+  n: NormalizedSql;
+  indices: number[];
+  durations: number[];
+  totalMs: number;
+  maxMs: number;
+}
+
+/** How a repeated query is tied to the rows of an earlier one. */
+type Shape =
+  | { kind: 'forward'; table: string }
+  | { kind: 'reverse'; table: string; column: string; parentTable: string | undefined; viaIn: boolean }
+  | { kind: 'm2m'; table: string; through: string; sourceColumn: string; targetColumn: string; parentTable: string | undefined }
+  | { kind: 'unknown' };
+
+const MAX_CHAIN = 8;
+
+/** Analyses one assembled request. Pure: the same request and options give the same analysis. */
+export function analyseRequest(request: Request, normalize: Normalizer, options: DetectOptions = {}): RequestAnalysis {
+  const minRepeats = options.minRepeats ?? 5;
+  const normalized = request.dbSpans.map((s) => normalize(s.statement));
+
+  const groups = new Map<string, Group>();
+  let dbMs = 0;
+  normalized.forEach((n, i) => {
+    const duration = request.dbSpans[i]?.durationMs ?? 0;
+    dbMs += duration;
+    let g = groups.get(n.fingerprint);
+    if (g === undefined) {
+      g = { n, indices: [], durations: [], totalMs: 0, maxMs: 0 };
+      groups.set(n.fingerprint, g);
+    }
+    g.indices.push(i);
+    g.durations.push(duration);
+    g.totalMs += duration;
+    if (duration > g.maxMs) g.maxMs = duration;
+  });
+
+  const links = options.links ?? conventionLinks(tablesOf(groups.values()));
+  const isCascade = (g: Group): boolean =>
+    g.indices.length >= minRepeats && !g.n.facts.transactionControl && cascadeKind(g.n.facts) !== null;
+
+  const resolver = new TriggerResolver(normalized, groups, links, isCascade);
+  const cascades: Cascade[] = [];
+  for (const g of groups.values()) {
+    if (!isCascade(g)) continue;
+    const kind = cascadeKind(g.n.facts);
+    if (kind === null) continue;
+    const link = resolver.resolve(g);
+    const executions = g.indices.length;
+    cascades.push({
+      kind,
+      fingerprint: g.n.fingerprint,
+      sql: g.n.sql,
+      facts: g.n.facts,
+      executions,
+      totalMs: g.totalMs,
+      wastedMs: g.totalMs - g.totalMs / executions,
+      firstIndex: g.indices[0] ?? 0,
+      trigger: link.trigger,
+      steps: link.steps,
+      linked: link.linked,
+      leaf: leafShape(g.n.facts, links),
+    });
+  }
+  cascades.sort((a, b) => a.firstIndex - b.firstIndex);
+
+  const uses: FingerprintUse[] = [...groups.values()].map((g) => ({
+    fingerprint: g.n.fingerprint,
+    sql: g.n.sql,
+    facts: g.n.facts,
+    executions: g.indices.length,
+    totalMs: g.totalMs,
+    maxMs: g.maxMs,
+    durationsMs: g.durations,
+  }));
+
+  return {
+    traceId: request.traceId,
+    endpoint: request.endpoint,
+    service: request.service,
+    startMs: request.startMs,
+    durationMs: request.durationMs,
+    dbSpans: request.dbSpans.length,
+    dbMs,
+    cascades,
+    uses,
+    outbound: summariseOutbound(request, options.fanoutMinCalls ?? 3, options.fanoutMinShare ?? 0.5),
+    timeline: request.dbSpans.map((s, i) => ({
+      offsetMs: s.startMs - request.startMs,
+      durationMs: s.durationMs,
+      fingerprint: normalized[i]?.fingerprint ?? '',
+    })),
+  };
+}
+
+function tablesOf(groups: Iterable<Group>): string[] {
+  const tables: string[] = [];
+  for (const g of groups) {
+    if (g.n.facts.table) tables.push(g.n.facts.table);
+    for (const j of g.n.facts.joins) tables.push(j.table);
+  }
+  return tables;
+}
+
+function cascadeKind(facts: SqlFacts): Cascade['kind'] | null {
+  switch (facts.operation) {
+    case 'SELECT':
+      return 'n_plus_one';
+    case 'INSERT':
+    case 'UPDATE':
+    case 'DELETE':
+      return 'repeated_write';
+    default:
+      return null;
+  }
+}
+
+function leafShape(facts: SqlFacts, links: TableLinks): LeafShape {
+  switch (facts.operation) {
+    case 'UPDATE':
+      return { kind: 'update', columns: facts.writtenColumns };
+    case 'INSERT':
+      return { kind: 'insert' };
+    case 'DELETE':
+      return { kind: 'delete' };
+    default:
+      break;
+  }
+  if (facts.exists) return { kind: 'exists' };
+  if (facts.aggregate !== null) {
+    const { fn, column } = facts.aggregate;
+    if (fn === 'COUNT') return { kind: 'count' };
+    return { kind: 'aggregate', fn, column: column === '*' ? '*' : columnName(column) };
+  }
+  const pk = `${facts.table}.${links.primaryKey(facts.table)}`;
+  if (facts.limit === 1 && !facts.equalityFilters.includes(pk)) return { kind: 'first', orderBy: facts.orderBy };
+  return { kind: 'fetch' };
+}
+
+/** `recruit_note.application_id` -> `application_id`. */
+export function columnName(ref: string): string {
+  const dot = ref.lastIndexOf('.');
+  return dot < 0 ? ref : ref.slice(dot + 1);
+}
+
+function tableName(ref: string): string {
+  const dot = ref.lastIndexOf('.');
+  return dot < 0 ? '' : ref.slice(0, dot);
+}
+
+/** Reads from SQL alone how a SELECT is tied to an earlier query's rows. */
+function shapeOf(facts: SqlFacts, links: TableLinks): Shape {
+  if (facts.operation !== 'SELECT' || facts.table === '') return { kind: 'unknown' };
+  const table = facts.table;
+  // M2M: the filter sits on a joined table, e.g. shop_book_tags.book_id = ?
+  for (const join of facts.joins) {
+    const filter = facts.equalityFilters.find((f) => tableName(f) === join.table);
+    if (filter === undefined || join.table === table) continue;
+    const sourceColumn = columnName(filter);
+    const targetRef = join.on.find((r) => tableName(r) === join.table && r !== filter);
+    return {
+      kind: 'm2m',
+      table,
+      through: join.table,
+      sourceColumn,
+      targetColumn: targetRef === undefined ? '' : columnName(targetRef),
+      parentTable: links.foreignKeyTarget(join.table, sourceColumn),
+    };
+  }
+  const pk = `${table}.${links.primaryKey(table)}`;
+  if (facts.equalityFilters.includes(pk)) return { kind: 'forward', table };
+  for (const f of facts.equalityFilters) {
+    if (tableName(f) !== table) continue;
+    const column = columnName(f);
+    const parentTable = links.foreignKeyTarget(table, column);
+    if (parentTable !== undefined || column.endsWith('_id')) {
+      return { kind: 'reverse', table, column, parentTable, viaIn: (facts.inFilters ?? []).includes(f) };
+    }
+  }
+  return { kind: 'unknown' };
+}
+
+interface Link {
+  trigger: TriggerRef | null;
+  steps: RelationStep[];
+  linked: boolean;
+}
+
+/** Walks back from a cascade to the query whose rows it loops over, through enclosing loops. */
+class TriggerResolver {
+  readonly #memo = new Map<string, Link>();
+
+  constructor(
+    private readonly normalized: NormalizedSql[],
+    private readonly groups: Map<string, Group>,
+    private readonly links: TableLinks,
+    private readonly isCascade: (g: Group) => boolean,
+  ) {}
+
+  resolve(g: Group, depth = 0): Link {
+    const memo = this.#memo.get(g.n.fingerprint);
+    if (memo !== undefined) return memo;
+    const link = this.#resolve(g, depth);
+    this.#memo.set(g.n.fingerprint, link);
+    return link;
+  }
+
+  #resolve(g: Group, depth: number): Link {
+    const first = g.indices[0] ?? 0;
+    const shape = shapeOf(g.n.facts, this.links);
+    const found = depth < MAX_CHAIN ? this.#findParent(g, shape, first) : undefined;
+    if (found === undefined) {
+      const fallback = this.#lastSelectBefore(first, g);
+      return { trigger: fallback === undefined ? null : triggerRef(fallback), steps: [], linked: false };
+    }
+    const { parent, step } = found;
+    // A parent that is itself a loop, or a prefetch (`IN` over the rows of an earlier query), is not the
+    // outermost trigger: the fix names the whole path from the outer query.
+    const parentShape = shapeOf(parent.n.facts, this.links);
+    const parentIsPrefetch = parentShape.kind === 'reverse' && parentShape.viaIn;
+    if (this.isCascade(parent) || parentIsPrefetch) {
+      const outer = this.resolve(parent, depth + 1);
+      if (outer.linked && outer.trigger !== null) {
+        return { trigger: outer.trigger, steps: [...outer.steps, step], linked: true };
+      }
+    }
+    return { trigger: triggerRef(parent), steps: [step], linked: true };
+  }
+
+  /** The nearest earlier query whose rows explain this one's filter. */
+  #findParent(g: Group, shape: Shape, first: number): { parent: Group; step: RelationStep } | undefined {
+    if (shape.kind === 'unknown') return undefined;
+    for (let i = first - 1; i >= 0; i--) {
+      const n = this.normalized[i];
+      if (n === undefined || n.fingerprint === g.n.fingerprint || n.facts.operation !== 'SELECT') continue;
+      const parent = this.groups.get(n.fingerprint);
+      if (parent === undefined) continue;
+      const step = this.#stepFrom(n.facts, shape);
+      if (step !== undefined) return { parent, step };
+    }
+    return undefined;
+  }
+
+  #stepFrom(parent: SqlFacts, shape: Shape): RelationStep | undefined {
+    switch (shape.kind) {
+      case 'forward': {
+        for (const ref of parent.selectedColumns) {
+          const from = tableName(ref);
+          const column = columnName(ref);
+          if (column === this.links.primaryKey(from)) continue;
+          if (this.links.foreignKeyTarget(from, column) === shape.table) {
+            return { kind: 'forward', fromTable: from, column, toTable: shape.table };
+          }
+        }
+        return undefined;
+      }
+      case 'reverse':
+        if (shape.parentTable === undefined || !selectsFrom(parent, shape.parentTable)) return undefined;
+        return { kind: 'reverse', fromTable: shape.parentTable, toTable: shape.table, column: shape.column };
+      case 'm2m':
+        if (shape.parentTable === undefined || !selectsFrom(parent, shape.parentTable)) return undefined;
+        return {
+          kind: 'm2m',
+          fromTable: shape.parentTable,
+          toTable: shape.table,
+          through: shape.through,
+          sourceColumn: shape.sourceColumn,
+          targetColumn: shape.targetColumn,
+        };
+      default:
+        return undefined;
+    }
+  }
+
+  /** Fallback trigger: the last different SELECT before the first repeat that is not a loop itself. */
+  #lastSelectBefore(first: number, g: Group): Group | undefined {
+    for (let i = first - 1; i >= 0; i--) {
+      const n = this.normalized[i];
+      if (n === undefined || n.fingerprint === g.n.fingerprint || n.facts.operation !== 'SELECT') continue;
+      const candidate = this.groups.get(n.fingerprint);
+      if (candidate !== undefined && !this.isCascade(candidate)) return candidate;
+    }
+    return undefined;
+  }
+}
+
+function selectsFrom(facts: SqlFacts, table: string): boolean {
+  return facts.table === table || facts.joins.some((j) => j.table === table);
+}
+
+function triggerRef(g: Group): TriggerRef {
+  return { fingerprint: g.n.fingerprint, table: g.n.facts.table, sql: g.n.sql };
+}
+
+function summariseOutbound(request: Request, minCalls: number, minShare: number): OutboundSummary {
+  let sequential = 0;
+  let lastEnd = -Infinity;
+  let totalMs = 0;
+  const peers = new Set<string>();
+  for (const call of request.outbound) {
+    if (call.startMs >= lastEnd) sequential++;
+    lastEnd = Math.max(lastEnd, call.startMs + call.durationMs);
+    totalMs += call.durationMs;
+    if (call.peer) peers.add(call.peer);
+  }
+  const share = request.durationMs > 0 ? totalMs / request.durationMs : 0;
+  return {
+    calls: request.outbound.length,
+    sequentialCalls: sequential,
+    totalMs,
+    peers: [...peers],
+    fanout: sequential >= minCalls && share >= minShare,
+  };
+}

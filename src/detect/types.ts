@@ -1,0 +1,96 @@
+/** What detection says about requests and endpoints: cascades, their triggers, and the relation path between them. */
+import type { Fingerprint, SqlFacts } from '../sql/types.js';
+
+export type FindingKind = 'n_plus_one' | 'repeated_write' | 'hot_lookup' | 'sync_fanout' | 'slow_query';
+
+/** One hop from the trigger's rows to the repeated query's table, in SQL terms (suggest/ names it). */
+export type RelationStep =
+  /** `fromTable.column` is an FK to `toTable` (select_related). */
+  | { kind: 'forward'; fromTable: string; column: string; toTable: string }
+  /** `toTable.column` is an FK back to `fromTable` (reverse accessor, prefetch_related). */
+  | { kind: 'reverse'; fromTable: string; toTable: string; column: string }
+  /** Many-to-many through a join table. */
+  | { kind: 'm2m'; fromTable: string; toTable: string; through: string; sourceColumn: string; targetColumn: string };
+
+/** What each execution of the repeated query asks for, which decides the ORM idiom. */
+export type LeafShape =
+  | { kind: 'fetch' }
+  | { kind: 'count' }
+  | { kind: 'aggregate'; fn: 'SUM' | 'AVG' | 'MIN' | 'MAX'; column: string }
+  | { kind: 'first'; orderBy: { column: string; direction: 'ASC' | 'DESC' }[] }
+  | { kind: 'exists' }
+  | { kind: 'update'; columns: string[] }
+  | { kind: 'insert' }
+  | { kind: 'delete' };
+
+/** The query a cascade loops over, by fingerprint. */
+export interface TriggerRef {
+  fingerprint: Fingerprint;
+  table: string;
+  sql: string;
+}
+
+/** A fingerprint that ran at least minRepeats times in one request. */
+export interface Cascade {
+  kind: 'n_plus_one' | 'repeated_write';
+  fingerprint: Fingerprint;
+  sql: string;
+  facts: SqlFacts;
+  executions: number;
+  totalMs: number;
+  /** Total minus one execution's share: what a JOIN or prefetch would still cost. */
+  wastedMs: number;
+  /** Index of the first execution in the request's DB timeline. */
+  firstIndex: number;
+  /** The outermost query whose rows the loop (or loops) iterate; null when none precedes it. */
+  trigger: TriggerRef | null;
+  /** From the trigger's table to this query's table; empty when the link could not be read from SQL. */
+  steps: RelationStep[];
+  /** True when the link to the trigger was read from SQL, false when it fell back to "the last SELECT before". */
+  linked: boolean;
+  leaf: LeafShape;
+}
+
+/** One DB call in a request's timeline, kept for the example waterfall (no SQL text, no values). */
+export interface TimelineEntry {
+  offsetMs: number;
+  durationMs: number;
+  fingerprint: Fingerprint;
+}
+
+/** Per-fingerprint figures of one request, for the cross-request detectors. */
+export interface FingerprintUse {
+  fingerprint: Fingerprint;
+  sql: string;
+  facts: SqlFacts;
+  executions: number;
+  totalMs: number;
+  maxMs: number;
+  durationsMs: number[];
+}
+
+/** One outbound call sequence, for sync_fanout. */
+export interface OutboundSummary {
+  calls: number;
+  /** Calls that did not overlap the previous one. */
+  sequentialCalls: number;
+  totalMs: number;
+  peers: string[];
+  /** Enough serial calls taking enough of the request to count as sync_fanout. */
+  fanout: boolean;
+}
+
+/** Everything detection keeps from one request. */
+export interface RequestAnalysis {
+  traceId: string;
+  endpoint: string;
+  service: string;
+  startMs: number;
+  durationMs: number;
+  dbSpans: number;
+  dbMs: number;
+  cascades: Cascade[];
+  uses: FingerprintUse[];
+  outbound: OutboundSummary;
+  timeline: TimelineEntry[];
+}

@@ -1,0 +1,11 @@
+/** Renders the report: the DESIGN JSON model and its terminal, Markdown and JSON forms. */
+export { buildReport, budgetFindings, endpointMatcher, reportEndpoint } from './model.js';
+export type { Report, ReportEndpoint, ReportFinding, ReportOptions } from './model.js';
+export { renderTerminal } from './terminal.js';
+export type { TerminalOptions } from './terminal.js';
+export { renderMarkdown } from './markdown.js';
+
+import type { Report } from './model.js';
+
+/** The JSON form is the report model itself. */
+export const renderJson = (report: Report): string => `${JSON.stringify(report, null, 2)}\n`;

@@ -1,0 +1,42 @@
+/** GitHub-flavoured Markdown report, fit for a pull-request comment or a CI job summary. */
+import type { Report } from './model.js';
+import { KIND_LABEL, int, ms, shortenSql } from './text.js';
+
+const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+export function renderMarkdown(report: Report): string {
+  const s = report.summary;
+  const out: string[] = [
+    '## n1lens report',
+    '',
+    `**${int(s.requests)}** requests · **${int(s.dbSpans)}** DB queries · **${s.findings}** findings · **${ms(s.wastedMs)}** of DB time wasted`,
+    '',
+  ];
+  if (report.endpoints.length === 0) return [...out, 'No requests found in the input.', ''].join('\n');
+  out.push('| # | Endpoint | Requests | Queries/request (p50) | Wasted/request | Findings |', '|---:|---|---:|---:|---:|---:|');
+  report.endpoints.forEach((e, i) => {
+    out.push(
+      `| ${i + 1} | \`${cell(e.endpoint)}\` | ${int(e.requests)} | ${e.queriesPerRequest.p50} | ${ms(e.wastedMsPerRequest)} | ${e.findings.length} |`,
+    );
+  });
+  for (const e of report.endpoints) {
+    if (e.findings.length === 0) continue;
+    out.push('', `### \`${e.endpoint}\``, '');
+    out.push('| Kind | Table | Repeats/request | Wasted | Query | Suggestion |', '|---|---|---:|---:|---|---|');
+    for (const f of e.findings) {
+      const code = f.suggestion.code.includes('\n') ? f.suggestion.method : f.suggestion.code;
+      out.push(
+        `| ${KIND_LABEL[f.kind]} | \`${cell(f.table || '-')}\` | ${f.repeatsPerRequest.p50} | ${ms(f.wastedMs)} | ` +
+          `\`${cell(shortenSql(f.sql || '-', 90))}\` | \`${cell(code)}\`${f.suggestion.confidence === 'inferred' ? ' _(inferred)_' : ''} |`,
+      );
+    }
+    if (e.fix !== '') out.push('', '**Fix**', '', '```python', e.fix, '```');
+    for (const f of e.findings) {
+      if (!f.suggestion.code.includes('\n')) continue;
+      out.push('', `<details><summary>${KIND_LABEL[f.kind]}: ${cell(f.suggestion.path)}</summary>`, '');
+      if (f.suggestion.note) out.push(f.suggestion.note, '');
+      out.push('```python', f.suggestion.code, '```', '', '</details>');
+    }
+  }
+  return out.join('\n') + '\n';
+}

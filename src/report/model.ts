@@ -1,0 +1,177 @@
+/** Builds the report JSON (DESIGN "Report JSON") from endpoint rollups: the one shape every renderer, the API and the digest read. */
+import { detectEndpoint, type CascadeFinding, type EndpointDetectOptions, type EndpointFinding } from '../detect/endpoint.js';
+import { countMax, countQuantile } from '../detect/histogram.js';
+import type { EndpointRollup } from '../detect/rollup.js';
+import type { FindingKind, RelationStep } from '../detect/types.js';
+import type { SqlOperation } from '../sql/types.js';
+import { combinedFix, suggestCascade, type CascadeShape, type Suggestion } from '../suggest/fix.js';
+import { conventionNaming, schemaNaming, type Naming } from '../suggest/naming.js';
+import { suggestCache, suggestIndex, suggestTaskQueue } from '../suggest/operational.js';
+import type { DjangoSchema } from '../suggest/schema.js';
+
+export interface ReportFinding {
+  kind: FindingKind;
+  operation: SqlOperation | 'HTTP';
+  table: string;
+  fingerprint: string;
+  sql: string;
+  repeatsPerRequest: { p50: number; max: number };
+  requestsAffected: number;
+  wastedMs: number;
+  trigger: { fingerprint: string; table: string } | null;
+  chain: string[];
+  suggestion: Suggestion;
+  exampleTraceId: string;
+  /** hot_lookup: traffic and what caching saves. */
+  hotLookup?: { callsPerDay: number; shareOfRequests: number; meanMs: number; dbMsPerDay: number };
+  /** sync_fanout: the serial calls and the latency a task queue removes. */
+  syncFanout?: { callsPerRequest: number; outboundMsPerRequest: number; requestMsPerRequest: number; peers: string[] };
+  /** slow_query: the observed p95. */
+  slowQuery?: { p95Ms: number; executions: number };
+}
+
+export interface ReportEndpoint {
+  endpoint: string;
+  service: string;
+  requests: number;
+  queriesPerRequest: { p50: number; max: number };
+  wastedMsPerRequest: number;
+  /** Share of requests with at least one N+1 or write loop. */
+  requestsAffected: number;
+  fix: string;
+  findings: ReportFinding[];
+}
+
+export interface Report {
+  n1lensReport: 1;
+  summary: { requests: number; dbSpans: number; findings: number; wastedMs: number };
+  endpoints: ReportEndpoint[];
+}
+
+export interface ReportOptions extends EndpointDetectOptions {
+  /** The app's schema file: exact names. Conventions when absent. */
+  schema?: DjangoSchema;
+  /** Keep only endpoints whose name matches (a `*` glob). */
+  endpoint?: string;
+}
+
+const round1 = (n: number): number => Math.round(n * 10) / 10;
+
+/** `GET dashboard/*` style globs: `*` matches anything, everything else literally. */
+export function endpointMatcher(glob: string | undefined): (endpoint: string) => boolean {
+  if (glob === undefined || glob === '') return () => true;
+  const re = new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return (endpoint) => re.test(endpoint);
+}
+
+function tablesOf(rollup: EndpointRollup): string[] {
+  const tables: string[] = [];
+  for (const f of rollup.fingerprints.values()) {
+    if (f.facts.table) tables.push(f.facts.table);
+    for (const j of f.facts.joins) tables.push(j.table);
+  }
+  return tables;
+}
+
+function chainNames(steps: RelationStep[], naming: Naming): string[] {
+  return steps.map((s) => {
+    if (s.kind === 'forward') return naming.forwardName(s.fromTable, s.column);
+    if (s.kind === 'reverse') return naming.reverseName(s.fromTable, s.toTable, s.column).name;
+    return naming.m2mName(s.fromTable, s.toTable, s.through, s.sourceColumn).name;
+  });
+}
+
+function toShape({ cascade: c }: CascadeFinding): CascadeShape {
+  return { kind: c.kind, table: c.facts.table, trigger: c.trigger, steps: c.steps, linked: c.linked, leaf: c.leaf, firstIndex: c.firstIndex };
+}
+
+const isCascade = (f: EndpointFinding): f is CascadeFinding => f.kind === 'n_plus_one' || f.kind === 'repeated_write';
+
+function reportFinding(f: EndpointFinding, naming: Naming): ReportFinding {
+  const base = {
+    kind: f.kind,
+    operation: f.facts?.operation ?? ('HTTP' as const),
+    table: f.facts?.table ?? '',
+    fingerprint: f.fingerprint,
+    sql: f.sql,
+    repeatsPerRequest: f.repeatsPerRequest,
+    requestsAffected: f.requestsAffected,
+    wastedMs: round1(f.wastedMs),
+    exampleTraceId: f.exampleTraceId,
+  };
+  switch (f.kind) {
+    case 'n_plus_one':
+    case 'repeated_write': {
+      const c = f.cascade;
+      return {
+        ...base,
+        trigger: c.trigger === null ? null : { fingerprint: c.trigger.fingerprint, table: c.trigger.table },
+        chain: chainNames(c.steps, naming),
+        suggestion: suggestCascade(toShape(f), naming),
+      };
+    }
+    case 'hot_lookup': {
+      const { observedCalls: _observed, ...hot } = f.hotLookup;
+      return { ...base, trigger: null, chain: [], suggestion: suggestCache(f, naming), hotLookup: hot };
+    }
+    case 'sync_fanout':
+      return { ...base, trigger: null, chain: [], suggestion: suggestTaskQueue(f), syncFanout: f.syncFanout };
+    case 'slow_query':
+      return { ...base, trigger: null, chain: [], suggestion: suggestIndex(f, naming), slowQuery: f.slowQuery };
+  }
+}
+
+/** One endpoint's section of the report. */
+export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = {}): ReportEndpoint {
+  const tables = tablesOf(rollup);
+  const naming = options.schema === undefined ? conventionNaming(tables) : schemaNaming(options.schema, tables);
+  const findings = detectEndpoint(rollup, options);
+  const cascades = findings.filter(isCascade);
+  const fixLines = [combinedFix(cascades.map(toShape), naming)];
+  for (const f of findings) {
+    if (f.kind === 'hot_lookup') fixLines.push(`# cache: ${naming.modelOf(f.facts.table)} lookup (see hot_lookup)`);
+    if (f.kind === 'slow_query') fixLines.push(`# index: ${suggestIndex(f, naming).path}`);
+    if (f.kind === 'sync_fanout') fixLines.push('# move the serial outbound calls to a task queue (see sync_fanout)');
+  }
+  const totalWasted = findings.reduce((sum, f) => sum + f.wastedMs, 0);
+  return {
+    endpoint: rollup.endpoint,
+    service: rollup.service,
+    requests: rollup.requests,
+    queriesPerRequest: { p50: countQuantile(rollup.queriesPerRequest, 0.5), max: countMax(rollup.queriesPerRequest) },
+    wastedMsPerRequest: rollup.requests === 0 ? 0 : round1(totalWasted / rollup.requests),
+    requestsAffected: rollup.requestsAffected,
+    fix: fixLines.filter((l) => l !== '').join('\n'),
+    findings: findings.map((f) => reportFinding(f, naming)),
+  };
+}
+
+/** The whole report, endpoints ranked by total wasted time (per request × traffic). */
+export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOptions = {}): Report {
+  const matches = endpointMatcher(options.endpoint);
+  const all = [...rollups];
+  const endpoints = all
+    .filter((r) => matches(r.endpoint))
+    .map((r) => reportEndpoint(r, options))
+    .sort((a, b) => b.wastedMsPerRequest * b.requests - a.wastedMsPerRequest * a.requests || a.endpoint.localeCompare(b.endpoint));
+  const kept = new Set(endpoints.map((e) => `${e.service}\u0000${e.endpoint}`));
+  const keptRollups = all.filter((r) => kept.has(`${r.service}\u0000${r.endpoint}`));
+  return {
+    n1lensReport: 1,
+    summary: {
+      requests: keptRollups.reduce((s, r) => s + r.requests, 0),
+      dbSpans: keptRollups.reduce((s, r) => s + r.dbSpans, 0),
+      findings: endpoints.reduce((s, e) => s + e.findings.length, 0),
+      wastedMs: round1(endpoints.reduce((s, e) => s + e.findings.reduce((t, f) => t + f.wastedMs, 0), 0)),
+    },
+    endpoints,
+  };
+}
+
+/** Findings that count against the CI budget: the query loops (N+1 and write loops). */
+export function budgetFindings(report: Report): number {
+  return report.endpoints.reduce(
+    (s, e) => s + e.findings.filter((f) => f.kind === 'n_plus_one' || f.kind === 'repeated_write').length,
+    0,
+  );
+}

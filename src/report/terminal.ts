@@ -1,0 +1,67 @@
+/** The default terminal report: endpoints ranked by wasted time, each with its findings and the fix, readable at 80 columns. */
+import pc from 'picocolors';
+import type { Report, ReportFinding } from './model.js';
+import { KIND_LABEL, breakChain, int, ms, shortenSql } from './text.js';
+
+export interface TerminalOptions {
+  /** Colour output; defaults to picocolors' detection (honours NO_COLOR and FORCE_COLOR, off when not a TTY). */
+  color?: boolean;
+  width?: number;
+}
+
+/** Renders the report for a terminal. */
+export function renderTerminal(report: Report, options: TerminalOptions = {}): string {
+  const c = pc.createColors(options.color ?? pc.isColorSupported);
+  const width = options.width ?? 80;
+  const out: string[] = [];
+  const s = report.summary;
+  out.push(
+    c.bold('n1lens') +
+      c.dim(` · ${int(s.requests)} requests · ${int(s.dbSpans)} DB queries · ${s.findings} findings · `) +
+      c.bold(`${ms(s.wastedMs)} wasted`),
+  );
+  if (report.endpoints.length === 0) {
+    out.push('', 'No requests found in the input.');
+    return out.join('\n') + '\n';
+  }
+  report.endpoints.forEach((e, i) => {
+    out.push('');
+    const title = `${i + 1}. ${e.endpoint}`;
+    const waste = `${ms(e.wastedMsPerRequest)} wasted/request`;
+    const pad = Math.max(1, width - title.length - waste.length);
+    out.push(c.bold(title) + ' '.repeat(pad) + (e.wastedMsPerRequest > 0 ? c.red(waste) : c.green(waste)));
+    out.push(
+      c.dim(
+        `   ${int(e.requests)} request${e.requests === 1 ? '' : 's'} · ${e.queriesPerRequest.p50} queries/request ` +
+          `(p50, max ${e.queriesPerRequest.max})${e.service ? ` · ${e.service}` : ''}`,
+      ),
+    );
+    if (e.findings.length === 0) {
+      out.push(c.green('   ✓ no findings'));
+      return;
+    }
+    for (const f of e.findings) out.push(...renderFinding(f, c, width));
+    if (e.fix !== '') {
+      out.push(`   ${c.bold('fix:')}`);
+      for (const line of e.fix.split('\n')) {
+        for (const part of breakChain(line, width - 5)) out.push(`     ${c.green(part)}`);
+      }
+    }
+  });
+  return out.join('\n') + '\n';
+}
+
+function renderFinding(f: ReportFinding, c: ReturnType<typeof pc.createColors>, width: number): string[] {
+  const lines: string[] = [];
+  const label = KIND_LABEL[f.kind];
+  const repeats = f.kind === 'n_plus_one' || f.kind === 'repeated_write' ? `${f.repeatsPerRequest.p50}×/req ` : '';
+  const where = f.chain.length > 0 ? `${f.table} via ${f.chain.join('.')}` : f.table;
+  lines.push(`   ${c.yellow('✗')} ${c.yellow(label.padEnd(12))} ${repeats}${where}  ${c.dim(ms(f.wastedMs))}`);
+  if (f.sql !== '') lines.push(`     ${c.dim(shortenSql(f.sql, width - 5))}`);
+  const code = f.suggestion.code.split('\n');
+  if (code.length === 1) lines.push(`     → ${code[0]}${f.suggestion.confidence === 'inferred' ? c.dim(' (inferred)') : ''}`);
+  if (f.suggestion.note !== undefined && f.kind !== 'n_plus_one' && f.kind !== 'repeated_write') {
+    lines.push(`     ${c.dim(f.suggestion.note)}`);
+  }
+  return lines;
+}

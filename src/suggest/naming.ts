@@ -1,0 +1,122 @@
+/** Names Django uses for tables and columns: from the app's schema file when given, from Django's conventions otherwise. */
+import { appPrefix, conventionLinks, type TableLinks } from '../detect/links.js';
+import type { DjangoSchema, SchemaModel, SchemaRelation } from './schema.js';
+
+/** A relation's attribute name (select_related / prefetch_related) and its lookup name (filters, aggregates). */
+export interface RelationName {
+  name: string;
+  queryName: string;
+}
+
+/** Everything suggest/ needs to turn SQL identifiers into ORM code. */
+export interface Naming extends TableLinks {
+  /** True when names come from the app's schema rather than conventions. */
+  readonly exact: boolean;
+  /** Model class name for a table, e.g. `OrderLine`. */
+  modelOf(table: string): string;
+  /** Field name of a forward FK column, e.g. `job_id` -> `job`. */
+  forwardName(table: string, column: string): string;
+  /** Reverse accessor from `fromTable` to rows of `toTable` whose `column` points back. */
+  reverseName(fromTable: string, toTable: string, column: string): RelationName;
+  /** M2M field on `fromTable` through `through`, whose `sourceColumn` points at `fromTable`. */
+  m2mName(fromTable: string, toTable: string, through: string, sourceColumn: string): RelationName;
+  /** Model field for a written column (FK columns lose `_id`). */
+  fieldOfColumn(table: string, column: string): string;
+}
+
+/** `recruit_orderline` -> `orderline`: the model part of Django's default `<app>_<model>` table name. */
+function modelPart(table: string): string {
+  const app = appPrefix(table);
+  return app === '' ? table : table.slice(app.length + 1);
+}
+
+const capitalise = (s: string): string => (s.length === 0 ? s : s[0]!.toUpperCase() + s.slice(1));
+
+/** Django's default names. `knownTables` lets FK guesses name only tables actually seen. */
+export function conventionNaming(knownTables: Iterable<string>): Naming {
+  const links = conventionLinks(knownTables);
+  const forwardName = (_table: string, column: string): string =>
+    column.endsWith('_id') ? column.slice(0, -3) : column;
+  return {
+    exact: false,
+    foreignKeyTarget: links.foreignKeyTarget,
+    primaryKey: links.primaryKey,
+    modelOf: (table) => capitalise(modelPart(table)),
+    forwardName,
+    reverseName: (_from, toTable) => ({ name: `${modelPart(toTable)}_set`, queryName: modelPart(toTable) }),
+    m2mName: (fromTable, _toTable, through) => {
+      const field = through.startsWith(`${fromTable}_`) ? through.slice(fromTable.length + 1) : modelPart(through);
+      return { name: field, queryName: field };
+    },
+    fieldOfColumn: forwardName,
+  };
+}
+
+/** Exact names from `manage.py n1lens_schema`; falls back to conventions for tables the schema lacks. */
+export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string> = []): Naming {
+  const byTable = new Map<string, SchemaModel>();
+  const byLabel = new Map<string, SchemaModel>();
+  for (const m of schema.models) {
+    byLabel.set(m.model, m);
+    // Proxy models share their concrete model's table; the first (concrete, by schema order) wins.
+    if (!byTable.has(m.table)) byTable.set(m.table, m);
+  }
+  const fallback = conventionNaming([...knownTables, ...byTable.keys()]);
+  const tableOf = (label: string): string | undefined => byLabel.get(label)?.table;
+  const relations = (table: string): SchemaRelation[] => byTable.get(table)?.relations ?? [];
+
+  const forwardRelation = (table: string, column: string): SchemaRelation | undefined =>
+    relations(table).find((r) => (r.kind === 'many_to_one' || r.kind === 'one_to_one') && r.column === column);
+
+  // M2M join tables are not models (auto through), so their FK columns are read off the M2M relation.
+  const throughTarget = (through: string, column: string): string | undefined => {
+    for (const m of schema.models) {
+      for (const r of m.relations) {
+        if (r.kind !== 'many_to_many' || r.through !== through) continue;
+        if (r.sourceColumn === column) return m.table;
+        if (r.targetColumn === column) return tableOf(r.target);
+      }
+    }
+    return undefined;
+  };
+
+  return {
+    exact: true,
+    foreignKeyTarget(table, column) {
+      const r = forwardRelation(table, column);
+      if (r !== undefined) return tableOf(r.target);
+      if (byTable.has(table)) return undefined;
+      return throughTarget(table, column) ?? fallback.foreignKeyTarget(table, column);
+    },
+    primaryKey: (table) => byTable.get(table)?.pk ?? 'id',
+    modelOf(table) {
+      const m = byTable.get(table);
+      if (m === undefined) return fallback.modelOf(table);
+      const dot = m.model.lastIndexOf('.');
+      return dot < 0 ? m.model : m.model.slice(dot + 1);
+    },
+    forwardName: (table, column) => forwardRelation(table, column)?.name ?? fallback.forwardName(table, column),
+    reverseName(fromTable, toTable, column) {
+      const r = relations(fromTable).find(
+        (x) =>
+          (x.kind === 'one_to_many' || x.kind === 'one_to_one') &&
+          x.remoteColumn === column &&
+          tableOf(x.target) === toTable,
+      );
+      return r === undefined ? fallback.reverseName(fromTable, toTable, column) : { name: r.name, queryName: r.queryName };
+    },
+    m2mName(fromTable, toTable, through, sourceColumn) {
+      const r = relations(fromTable).find(
+        (x) => x.kind === 'many_to_many' && x.through === through && x.sourceColumn === sourceColumn,
+      );
+      return r === undefined
+        ? fallback.m2mName(fromTable, toTable, through, sourceColumn)
+        : { name: r.name, queryName: r.queryName };
+    },
+    fieldOfColumn(table, column) {
+      const r = forwardRelation(table, column);
+      if (r !== undefined) return r.name;
+      return byTable.has(table) ? column : fallback.fieldOfColumn(table, column);
+    },
+  };
+}

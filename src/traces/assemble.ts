@@ -1,0 +1,145 @@
+/** Turns the spans of one trace into requests: each DB or outbound span goes to its nearest enclosing request span. */
+import { SpanKind, type SpanRecord } from '../otlp/span.js';
+import { NO_REQUEST_SPAN, type DbSpan, type OutboundCall, type OutboundKind, type Request } from './request.js';
+
+/** A request span is a SERVER or CONSUMER span, or a span with no parent at all. */
+export function isRequestSpan(span: SpanRecord): boolean {
+  return span.kind === SpanKind.SERVER || span.kind === SpanKind.CONSUMER || span.parentSpanId === '';
+}
+
+/** `METHOD route` for HTTP servers, the span name for tasks and everything else. */
+export function endpointOf(span: SpanRecord): string {
+  if (span.kind !== SpanKind.CONSUMER && span.httpRoute !== undefined && span.httpRoute !== '') {
+    const route = span.httpRoute;
+    return span.httpMethod ? `${span.httpMethod} ${route}` : route;
+  }
+  return span.name;
+}
+
+function isDbSpan(span: SpanRecord): boolean {
+  return span.dbSystem !== undefined && span.dbStatement !== undefined && span.dbStatement !== '';
+}
+
+function outboundKindOf(span: SpanRecord): OutboundKind | null {
+  if (span.kind !== SpanKind.CLIENT && span.kind !== SpanKind.PRODUCER) return null;
+  if (span.dbSystem !== undefined) return null;
+  if (span.messagingSystem !== undefined) return 'messaging';
+  if (span.rpcSystem !== undefined) return 'rpc';
+  if (span.httpMethod !== undefined) return 'http';
+  return 'other';
+}
+
+const byStart = (a: { startMs: number }, b: { startMs: number }): number => a.startMs - b.startMs;
+
+/**
+ * Assembles one trace. Spans may come in any order; parent cycles and self-parents end the walk
+ * (the span then counts as orphaned), so absurd trees never hang.
+ */
+export function assembleTrace(spans: readonly SpanRecord[]): Request[] {
+  const byId = new Map<string, SpanRecord>();
+  for (const s of spans) byId.set(s.spanId, s);
+
+  const requests = new Map<string, Request>();
+  for (const s of spans) {
+    if (!isRequestSpan(s)) continue;
+    requests.set(s.spanId, {
+      traceId: s.traceId,
+      spanId: s.spanId,
+      endpoint: endpointOf(s),
+      service: s.service,
+      startMs: s.startMs,
+      durationMs: s.endMs - s.startMs,
+      dbSpans: [],
+      outbound: [],
+    });
+  }
+
+  // Memoised owner per span id: '' means "no request above it".
+  const ownerOf = new Map<string, string>();
+  const findOwner = (start: SpanRecord): string => {
+    const path: string[] = [];
+    let owner = '';
+    let current: SpanRecord | undefined = byId.get(start.parentSpanId);
+    // At most spans.length steps: a longer walk can only be a cycle.
+    for (let steps = 0; current !== undefined && steps <= spans.length; steps++) {
+      const known = ownerOf.get(current.spanId);
+      if (known !== undefined) {
+        owner = known;
+        break;
+      }
+      if (requests.has(current.spanId)) {
+        owner = current.spanId;
+        break;
+      }
+      path.push(current.spanId);
+      if (current.parentSpanId === '' || current.parentSpanId === current.spanId) break;
+      current = byId.get(current.parentSpanId);
+    }
+    for (const id of path) ownerOf.set(id, owner);
+    return owner;
+  };
+
+  let orphans: Request | undefined;
+  const orphanRequest = (s: SpanRecord): Request => {
+    orphans ??= {
+      traceId: s.traceId,
+      spanId: '',
+      endpoint: NO_REQUEST_SPAN,
+      service: s.service,
+      startMs: s.startMs,
+      durationMs: 0,
+      dbSpans: [],
+      outbound: [],
+    };
+    return orphans;
+  };
+
+  for (const s of spans) {
+    const db = isDbSpan(s);
+    const outKind = db ? null : outboundKindOf(s);
+    if (!db && outKind === null) continue;
+    if (requests.has(s.spanId)) continue; // a request span is never its own child
+    const ownerId = findOwner(s);
+    const request = ownerId === '' ? orphanRequest(s) : requests.get(ownerId);
+    if (request === undefined) continue;
+    if (db) {
+      const dbSpan: DbSpan = {
+        spanId: s.spanId,
+        startMs: s.startMs,
+        durationMs: s.endMs - s.startMs,
+        system: s.dbSystem ?? '',
+        statement: s.dbStatement ?? '',
+      };
+      request.dbSpans.push(dbSpan);
+    } else if (outKind !== null) {
+      const call: OutboundCall = {
+        spanId: s.spanId,
+        name: s.name,
+        kind: outKind,
+        peer: s.peer ?? '',
+        startMs: s.startMs,
+        durationMs: s.endMs - s.startMs,
+      };
+      request.outbound.push(call);
+    }
+  }
+
+  const result = [...requests.values()];
+  if (orphans !== undefined) {
+    const o: Request = orphans;
+    let first = Infinity;
+    let last = -Infinity;
+    for (const span of [...o.dbSpans, ...o.outbound]) {
+      first = Math.min(first, span.startMs);
+      last = Math.max(last, span.startMs + span.durationMs);
+    }
+    o.startMs = first;
+    o.durationMs = last - first;
+    result.push(o);
+  }
+  for (const r of result) {
+    r.dbSpans.sort(byStart);
+    r.outbound.sort(byStart);
+  }
+  return result;
+}

@@ -1,0 +1,44 @@
+/** What a request is once its spans are assembled: the unit every per-request detector reads. */
+import type { SpanId, TraceId } from '../otlp/span.js';
+
+/** Endpoint name used for DB spans whose request span never arrived. */
+export const NO_REQUEST_SPAN = '(no request span)';
+
+/** A span that ran one SQL statement. */
+export interface DbSpan {
+  spanId: SpanId;
+  startMs: number;
+  durationMs: number;
+  /** db.system(.name), e.g. postgresql, sqlite. */
+  system: string;
+  /** The raw statement, literals and all: it is normalised before anything is kept. */
+  statement: string;
+}
+
+export type OutboundKind = 'http' | 'messaging' | 'rpc' | 'other';
+
+/** An outbound CLIENT span that is not a database call (HTTP, messaging, SMTP, RPC). */
+export interface OutboundCall {
+  spanId: SpanId;
+  name: string;
+  kind: OutboundKind;
+  peer: string;
+  startMs: number;
+  durationMs: number;
+}
+
+/** A local root of work (Django view, Celery task) and the DB and outbound spans beneath it. */
+export interface Request {
+  traceId: TraceId;
+  /** '' for the synthetic request that gathers orphaned DB spans. */
+  spanId: SpanId;
+  /** `METHOD route`, a task's span name, or NO_REQUEST_SPAN. */
+  endpoint: string;
+  service: string;
+  startMs: number;
+  durationMs: number;
+  /** Sorted by start time. */
+  dbSpans: DbSpan[];
+  /** Sorted by start time. */
+  outbound: OutboundCall[];
+}
