@@ -1,0 +1,327 @@
+/** Tests for the saved trace file reader: every format, gzip, streaming, and precise errors. */
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, describe, expect, test, vi } from 'vitest';
+import { TraceFileError } from './errors.js';
+import { readTraceFile } from './file.js';
+import type { ReadTraceFileOptions } from './file.js';
+import type { DecodedBatch } from './span.js';
+import { djangoRequest, encodeJson, encodeProtobuf, gzip, jsonLines, lengthDelimited } from './testing.js';
+import type { OtlpJsonRequest } from './testing.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'n1lens-otlp-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const fixture = (name: string) => new URL(`./testdata/${name}`, import.meta.url).pathname;
+
+function write(name: string, content: string | Uint8Array): string {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+async function collect(source: string | NodeJS.ReadableStream, opts?: ReadTraceFileOptions): Promise<DecodedBatch[]> {
+  const batches: DecodedBatch[] = [];
+  for await (const batch of readTraceFile(source, opts)) batches.push(batch);
+  return batches;
+}
+
+/** The batches read before the error, and the error. */
+async function collectUntilError(source: string | NodeJS.ReadableStream, opts?: ReadTraceFileOptions) {
+  const batches: DecodedBatch[] = [];
+  try {
+    for await (const batch of readTraceFile(source, opts)) batches.push(batch);
+  } catch (error) {
+    return { batches, error: error as TraceFileError };
+  }
+  throw new Error('expected readTraceFile to throw');
+}
+
+/** A stream that hands out `data` in chunks of `size` bytes, to cross every boundary. */
+function chunked(data: string | Uint8Array, size: number): Readable {
+  const bytes = Buffer.from(data);
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+  return Readable.from(chunks, { objectMode: false });
+}
+
+const traceIds = ['4bf92f3577b34da6a3ce929d0e0e4736', '0af7651916cd43dd8448eb211c80319c', '5b8efff798038103d269b633813fc60c'];
+const requests: OtlpJsonRequest[] = traceIds.map((traceId, i) => djangoRequest({ traceId, repeats: i + 1, semconv: i % 2 ? 'stable' : 'old' }));
+
+/** Each format, with the trace ids of the batches it holds, in order. */
+const formats: [string, () => string | Uint8Array, string[]][] = [
+  ['JSON lines', () => jsonLines(requests), traceIds],
+  ['one pretty-printed JSON document', () => encodeJson(requests[0]!, 2), traceIds.slice(0, 1)],
+  ['several pretty-printed JSON documents in a row', () => requests.map((r) => encodeJson(r, 2)).join('\n'), traceIds],
+  ['length-delimited protobuf', () => lengthDelimited(requests), traceIds],
+  ['one bare protobuf message', () => encodeProtobuf(requests[1]!), traceIds.slice(1, 2)],
+];
+
+/** Each batch is one djangoRequest: a server span, then its trigger and i+1 repeated queries. */
+function expectRequests(batches: DecodedBatch[], expectedTraceIds: string[]): void {
+  expect(batches.map((b) => b.spans[0]?.traceId)).toEqual(expectedTraceIds);
+  for (const batch of batches) {
+    const i = traceIds.indexOf(batch.spans[0]!.traceId);
+    expect(batch.rejected).toEqual([]);
+    expect(batch.spans).toHaveLength(i + 3);
+    expect(batch.spans[0]).toMatchObject({ name: 'GET dashboard/', httpMethod: 'GET', httpRoute: 'dashboard/', kind: 2, service: 'recruit' });
+    expect(batch.spans.slice(1).every((s) => s.dbSystem === 'postgresql' && s.parentSpanId === batch.spans[0]!.spanId)).toBe(true);
+  }
+}
+
+describe('readTraceFile formats', () => {
+  test.each(formats)('reads %s', async (_name, content, ids) => {
+    expectRequests(await collect(write('plain', content())), ids);
+  });
+
+  test.each(formats)('reads gzip-compressed %s, detected by magic bytes not by name', async (_name, content, ids) => {
+    expectRequests(await collect(write('no-extension', gzip(content()))), ids);
+  });
+
+  test.each(formats)('reads %s from a stream that arrives a few bytes at a time', async (_name, content, ids) => {
+    expectRequests(await collect(chunked(content(), 7)), ids);
+    expectRequests(await collect(chunked(gzip(content()), 5)), ids);
+  });
+
+  test('reads a stream of plain Uint8Array chunks', async () => {
+    const bytes = lengthDelimited(requests);
+    const chunks = [Uint8Array.from(bytes.subarray(0, 10)), Uint8Array.from(bytes.subarray(10))];
+    expectRequests(await collect(Readable.from(chunks, { objectMode: true })), traceIds);
+  });
+
+  test('reads standard input for "-"', async () => {
+    vi.spyOn(process, 'stdin', 'get').mockReturnValue(chunked(jsonLines(requests), 100) as unknown as typeof process.stdin);
+    try {
+      expectRequests(await collect('-'), traceIds);
+    } finally {
+      vi.restoreAllMocks();
+    }
+  });
+
+  test('skips blank lines and CRLF line ends in JSON lines', async () => {
+    const text = '\n' + jsonLines(requests).replaceAll('\n', '\r\n\r\n   \n');
+    expectRequests(await collect(write('blank.jsonl', text)), traceIds);
+  });
+
+  test('skips a UTF-8 byte order mark', async () => {
+    expectRequests(await collect(write('bom.json', '\ufeff' + encodeJson(requests[0]!, 2))), traceIds.slice(0, 1));
+  });
+
+  test('reads a bare message whose first length byte happens to be "{"', async () => {
+    // Grow the service name until the first ResourceSpans is 0x7b (123) bytes long.
+    let bytes: Uint8Array | undefined;
+    for (let n = 1; n < 200 && bytes?.[1] !== 0x7b; n++) {
+      const request: OtlpJsonRequest = {
+        resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'x'.repeat(n) } }] }, scopeSpans: [] }],
+      };
+      request.resourceSpans.push(...djangoRequest({ repeats: 1 }).resourceSpans);
+      bytes = encodeProtobuf(request);
+    }
+    expect(bytes![1]).toBe(0x7b);
+    const [batch] = await collect(write('brace.pb', bytes!));
+    expect(batch!.spans).toHaveLength(3);
+  });
+
+  test('reads the Collector file exporter JSON and proto output', async () => {
+    const json = await collect(fixture('collector-file-exporter.jsonl'));
+    const proto = await collect(fixture('collector-file-exporter.binpb'));
+    expect(json).toHaveLength(2);
+    expect(proto).toEqual(json);
+    expect(json[1]!.spans[1]).toMatchObject({ traceId: '0af7651916cd43dd8448eb211c80319c', dbSystem: 'postgresql', peer: 'db' });
+  });
+
+  test('reads a pretty-printed document from Python json_format', async () => {
+    const [batch] = await collect(fixture('python-json-format-camel.json'));
+    expect(batch!.spans).toHaveLength(4);
+  });
+
+  test('uses the given name in errors', async () => {
+    const { error } = await collectUntilError(Readable.from([Buffer.alloc(0)]), { name: 'upload.jsonl' });
+    expect(error.message).toBe('upload.jsonl: empty file');
+  });
+});
+
+describe('readTraceFile streaming', () => {
+  /** A source of `count` batches in `encode`'s format that records how many it has produced. */
+  function lazySource(count: number, encode: (r: OtlpJsonRequest) => Uint8Array) {
+    const state = { produced: 0 };
+    async function* generate() {
+      for (let i = 0; i < count; i++) {
+        state.produced++;
+        yield Buffer.from(encode(djangoRequest({ traceId: (i + 1).toString(16).padStart(32, '0'), repeats: 20 })));
+      }
+    }
+    return { state, stream: Readable.from(generate(), { objectMode: false, highWaterMark: 1024 }) };
+  }
+
+  test.each([
+    ['JSON lines', (r: OtlpJsonRequest) => Buffer.from(encodeJson(r) + '\n')],
+    ['length-delimited protobuf', (r: OtlpJsonRequest) => lengthDelimited([r])],
+  ])('yields the first %s batch long before the source is exhausted', async (_name, encode) => {
+    const { state, stream } = lazySource(2000, encode);
+    let seen = 0;
+    for await (const batch of readTraceFile(stream)) {
+      expect(batch.spans).toHaveLength(22);
+      seen++;
+      if (seen === 1) expect(state.produced).toBeLessThan(50);
+      if (seen === 300) break;
+    }
+    expect(seen).toBe(300);
+    expect(state.produced).toBeLessThan(400);
+  });
+});
+
+describe('readTraceFile errors', () => {
+  test('reports an empty file', async () => {
+    const path = write('empty.jsonl', '');
+    await expect(collect(path)).rejects.toThrow(new TraceFileError(path, 'empty file'));
+  });
+
+  test('reports a file of only whitespace, and an empty gzip', async () => {
+    const blank = write('blank.json', '\n  \n');
+    await expect(collect(blank)).rejects.toThrow(`${blank}: empty file (only whitespace)`);
+    const emptyGz = write('empty.gz', gzip(''));
+    await expect(collect(emptyGz)).rejects.toThrow(`${emptyGz}: empty file (the gzip content is empty)`);
+  });
+
+  test('reports a missing file', async () => {
+    const path = join(dir, 'missing.jsonl');
+    await expect(collect(path)).rejects.toThrow(`${path}: cannot read (ENOENT`);
+  });
+
+  test('yields the good lines before a truncated JSON line, then names its line number', async () => {
+    const lines = jsonLines(requests).split('\n');
+    const path = write('truncated.jsonl', [lines[0], '', lines[1], lines[2]!.slice(0, 80), ''].join('\n'));
+    const { batches, error } = await collectUntilError(path);
+    expect(batches).toHaveLength(2);
+    expect(error).toBeInstanceOf(TraceFileError);
+    expect(error.message).toMatch(new RegExp(`^${path}: line 4: invalid JSON \\(`));
+    expect(error).toMatchObject({ file: path, line: 4 });
+  });
+
+  test('reports a JSON line of the wrong shape with its line number', async () => {
+    const path = write('shape.jsonl', jsonLines(requests.slice(0, 1)) + '{"resourceSpans": 5}\n');
+    const { batches, error } = await collectUntilError(path);
+    expect(batches).toHaveLength(1);
+    expect(error.message).toBe(`${path}: line 2: resourceSpans is not an array`);
+  });
+
+  test('reports a JSON line holding a string rather than parsing the string again', async () => {
+    const path = write('string.jsonl', jsonLines(requests.slice(0, 1)) + JSON.stringify(jsonLines(requests.slice(0, 1)).trim()) + '\n');
+    const { batches, error } = await collectUntilError(path);
+    expect(batches).toHaveLength(1);
+    expect(error.message).toBe(`${path}: line 2: request is not a JSON object`);
+  });
+
+  test('reports a bad first line that is complete, rather than reading on as a document', async () => {
+    const path = write('bad-first.jsonl', '{"resourceSpans": [],}\n' + jsonLines(requests));
+    await expect(collect(path)).rejects.toThrow(new RegExp(`^${path}: line 1: invalid JSON \\(`));
+  });
+
+  test('reports a pretty-printed document cut short', async () => {
+    const text = encodeJson(requests[0]!, 2);
+    const path = write('cut.json', '\n\n' + text.slice(0, text.length / 2));
+    await expect(collect(path)).rejects.toThrow(`${path}: line 3: truncated JSON document: the file ends inside it`);
+  });
+
+  test('reports junk after a pretty-printed document with its line', async () => {
+    const path = write('junk.json', encodeJson(requests[0]!, 2) + '\n\nxyz');
+    const { batches, error } = await collectUntilError(path);
+    expect(batches).toHaveLength(1);
+    expect(error.message).toBe(`${path}: line ${encodeJson(requests[0]!, 2).split('\n').length + 2}: unexpected "x" after a JSON document`);
+  });
+
+  test('reports the start line of the invalid document among several', async () => {
+    const docs = requests.map((r) => encodeJson(r, 2));
+    const bad = docs[1]!.replace('"resourceSpans"', 'resourceSpans');
+    const path = write('docs.json', [docs[0], bad, docs[2]].join('\n'));
+    const { batches, error } = await collectUntilError(path);
+    expect(batches).toHaveLength(1);
+    expect(error.message).toMatch(new RegExp(`^${path}: line ${docs[0]!.split('\n').length + 1}: invalid JSON \\(`));
+  });
+
+  test('refuses a JSON line or document longer than the cap', async () => {
+    const path = write('long.jsonl', jsonLines(requests));
+    await expect(collect(path, { maxJsonBytes: 1000 })).rejects.toThrow(`${path}: line 1: JSON text longer than 1000 bytes`);
+    const pretty = write('long.json', encodeJson(requests[0]!, 2));
+    await expect(collect(pretty, { maxJsonBytes: 1000 })).rejects.toThrow(`${pretty}: line 1: JSON document longer than 1000 bytes`);
+  });
+
+  test('yields the good messages before a corrupt one, then names its byte offset', async () => {
+    const good = lengthDelimited(requests.slice(0, 2));
+    const corrupt = Buffer.from([0, 0, 0, 3, 0x0a, 0x05, 0x01]);
+    const path = write('corrupt.binpb', Buffer.concat([good, corrupt]));
+    const { batches, error } = await collectUntilError(path);
+    expect(batches).toHaveLength(2);
+    expect(error.message).toMatch(new RegExp(`^${path}: message at byte ${good.length + 4}: invalid OTLP protobuf ExportTraceServiceRequest \\(`));
+    expect(error.byte).toBe(good.length + 4);
+  });
+
+  test('reports a truncated length prefix with its offset', async () => {
+    const good = lengthDelimited(requests.slice(0, 1));
+    const path = write('prefix.binpb', Buffer.concat([good, Buffer.from([0, 0])]));
+    const { batches, error } = await collectUntilError(path);
+    expect(batches).toHaveLength(1);
+    expect(error.message).toBe(`${path}: truncated length prefix at byte ${good.length}: need 4 bytes, have 2`);
+  });
+
+  test('reports a truncated length-delimited message with what it needed and had', async () => {
+    const data = lengthDelimited(requests.slice(0, 2));
+    const firstLength = data.readUInt32BE(0);
+    const secondLength = data.readUInt32BE(4 + firstLength);
+    const path = write('short.binpb', data.subarray(0, data.length - 10));
+    const { batches, error } = await collectUntilError(path);
+    expect(batches).toHaveLength(1);
+    expect(error.message).toBe(
+      `${path}: truncated length-delimited message at byte ${firstLength + 8}: need ${secondLength} bytes, have ${secondLength - 10}`,
+    );
+  });
+
+  test('counts offsets in decompressed bytes for gzip files, and says so', async () => {
+    const good = lengthDelimited(requests.slice(0, 1));
+    const path = write('prefix.gz', gzip(Buffer.concat([good, Buffer.from([0])])));
+    await expect(collect(path)).rejects.toThrow(`${path}: truncated length prefix at byte ${good.length} of the gunzipped data: need 4 bytes, have 1`);
+  });
+
+  test('refuses a length prefix beyond the message cap, as in a file of some other format', async () => {
+    const path = write('text.txt', 'GET / HTTP/1.1\r\n');
+    await expect(collect(path)).rejects.toThrow(`${path}: length prefix at byte 0 announces 1195725856 bytes, more than the 268435456-byte limit`);
+  });
+
+  test('refuses a bare message beyond the cap', async () => {
+    const path = write('big.pb', encodeProtobuf(requests[2]!));
+    await expect(collect(path, { maxMessageBytes: 100 })).rejects.toThrow(`${path}: single protobuf message longer than 100 bytes`);
+  });
+
+  test('reports a corrupt bare message', async () => {
+    const bytes = encodeProtobuf(requests[0]!);
+    const path = write('cut.pb', bytes.subarray(0, bytes.length - 3));
+    await expect(collect(path)).rejects.toThrow(new RegExp(`^${path}: message at byte 0: invalid OTLP protobuf ExportTraceServiceRequest \\(index out of range`));
+  });
+
+  test('reports a truncated gzip file after yielding what it could decompress', async () => {
+    const compressed = gzip(jsonLines(requests));
+    const path = write('cut.jsonl.gz', compressed.subarray(0, compressed.length - 12));
+    const { batches, error } = await collectUntilError(path);
+    expect(batches).toHaveLength(2);
+    expect(error).toBeInstanceOf(TraceFileError);
+    expect(error.message).toBe(`${path}: invalid gzip data (unexpected end of file)`);
+  });
+
+  test('reports gzip data that is not deflate', async () => {
+    const path = write('bad.gz', Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0xde, 0xad, 0xbe, 0xef, 0x00, 0x03, 0xff, 0xff, 0xff]));
+    await expect(collect(path)).rejects.toThrow(new RegExp(`^${path}: invalid gzip data \\(`));
+  });
+
+  test('stops cleanly when the consumer breaks early', async () => {
+    const path = write('many.jsonl', jsonLines(requests));
+    for await (const batch of readTraceFile(path)) {
+      expect(batch.spans.length).toBeGreaterThan(0);
+      break;
+    }
+    const gz = write('many.jsonl.gz', gzip(readFileSync(path)));
+    for await (const _batch of readTraceFile(gz)) break;
+  });
+});
