@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { createSqlNormalizer } from '../sql/index.js';
+import { analyseRequest } from './request.js';
+import { APPLICATIONS, AUTH_USER, DASHBOARD_ROW, SESSION, loop, requestOf } from './testing.js';
+
+const normalize = createSqlNormalizer();
+
+const dashboard = requestOf('GET dashboard/', [SESSION, AUTH_USER, APPLICATIONS, ...loop(50, ...DASHBOARD_ROW)]);
+
+describe('analyseRequest', () => {
+  const analysis = analyseRequest(dashboard, normalize);
+  const byTable = new Map(analysis.cascades.map((c) => [c.facts.table, c]));
+
+  it('finds one cascade per relation the dashboard template touches', () => {
+    expect(analysis.dbSpans).toBe(303);
+    expect([...byTable.keys()].sort()).toEqual(
+      ['recruit_candidate', 'recruit_company', 'recruit_interview', 'recruit_job', 'recruit_note', 'recruit_status'].sort(),
+    );
+    for (const c of analysis.cascades) expect(c.executions).toBe(50);
+  });
+
+  it('groups a forward-FK loop under the query whose rows it iterates, not the previous lookup', () => {
+    const status = byTable.get('recruit_status');
+    expect(status?.trigger?.table).toBe('recruit_application');
+    expect(status?.steps).toEqual([{ kind: 'forward', fromTable: 'recruit_application', column: 'status_id', toTable: 'recruit_status' }]);
+  });
+
+  it('reports a loop inside a loop with its whole chain: application -> job -> company', () => {
+    const company = byTable.get('recruit_company');
+    expect(company?.trigger?.table).toBe('recruit_application');
+    expect(company?.steps.map((s) => s.kind)).toEqual(['forward', 'forward']);
+    expect(company?.steps[1]).toMatchObject({ fromTable: 'recruit_job', column: 'company_id' });
+  });
+
+  it('reads reverse-FK counts and first() lookups as such', () => {
+    expect(byTable.get('recruit_note')?.leaf).toEqual({ kind: 'count' });
+    expect(byTable.get('recruit_note')?.steps[0]).toMatchObject({ kind: 'reverse', fromTable: 'recruit_application', column: 'application_id' });
+    expect(byTable.get('recruit_interview')?.leaf).toEqual({
+      kind: 'first',
+      orderBy: [{ column: 'recruit_interview.scheduled_at', direction: 'DESC' }],
+    });
+  });
+
+  it('counts wasted time as the total minus one execution', () => {
+    const c = byTable.get('recruit_candidate');
+    expect(c?.totalMs).toBeCloseTo(50);
+    expect(c?.wastedMs).toBeCloseTo(49);
+  });
+
+  it('never reports the per-request session and auth lookups, or a loop of 2', () => {
+    const small = analyseRequest(requestOf('GET x/', [SESSION, AUTH_USER, APPLICATIONS, ...loop(2, ...DASHBOARD_ROW)]), normalize);
+    expect(small.cascades).toEqual([]);
+  });
+
+  it('honours minRepeats', () => {
+    expect(analyseRequest(dashboard, normalize, { minRepeats: 51 }).cascades).toEqual([]);
+  });
+
+  it('never treats transaction control as a cascade, whatever the savepoint names', () => {
+    const r = requestOf('POST x/', [
+      ...loop(10, (i) => `SAVEPOINT "s140_x${i}"`, (i) => `RELEASE SAVEPOINT "s140_x${i}"`),
+      ...loop(6, () => 'BEGIN', () => 'COMMIT'),
+    ]);
+    expect(analyseRequest(r, normalize).cascades).toEqual([]);
+  });
+
+  it('reports UPDATE-by-pk and INSERT loops as repeated_write', () => {
+    const r = requestOf('POST bulk/', [
+      APPLICATIONS,
+      ...loop(8, (i) => `UPDATE "recruit_application" SET "status_id" = ${i}, "created" = '2024-01-0${(i % 9) + 1}' WHERE "recruit_application"."id" = ${i}`),
+      ...loop(6, (i) => `INSERT INTO "recruit_note" ("application_id", "body") VALUES (${i}, 'note ${i}') RETURNING "recruit_note"."id"`),
+    ]);
+    const writes = analyseRequest(r, normalize).cascades;
+    expect(writes.map((c) => [c.kind, c.facts.operation, c.leaf.kind])).toEqual([
+      ['repeated_write', 'UPDATE', 'update'],
+      ['repeated_write', 'INSERT', 'insert'],
+    ]);
+    expect(writes[0]?.leaf).toEqual({ kind: 'update', columns: ['status_id', 'created'] });
+  });
+
+  it('keeps a DB timeline of offsets, durations and fingerprints without SQL text', () => {
+    expect(analysis.timeline).toHaveLength(303);
+    expect(analysis.timeline[0]).toEqual({ offsetMs: 1, durationMs: 1, fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) });
+  });
+});

@@ -1,0 +1,92 @@
+/** OTLP/gRPC intake: opentelemetry.proto.collector.trace.v1.TraceService/Export on @grpc/grpc-js, sharing the HTTP intake. */
+import * as grpc from '@grpc/grpc-js';
+import { decodeProtobufRequest } from '../otlp/protobuf.js';
+import { otlpSchema } from '../otlp/schema.js';
+import { protobufToOtlpJson } from '../otlp/to-json.js';
+import type { DecodedBatch } from '../otlp/span.js';
+import type { Intake } from './intake.js';
+import type { ServerMetrics } from './metrics.js';
+
+export interface GrpcOptions {
+  intake: Intake;
+  metrics: ServerMetrics;
+  /** grpc.max_receive_message_length. Default 4 MiB, as in the Collector. */
+  maxReceiveBytes?: number;
+}
+
+const identity = (b: Buffer): Buffer => b;
+
+const traceServiceDefinition: grpc.ServiceDefinition = {
+  Export: {
+    path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+    requestStream: false,
+    responseStream: false,
+    // Bytes in, bytes out: decoding happens in the handler so a bad payload becomes INVALID_ARGUMENT.
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  },
+};
+
+/** google.rpc.Status with a RetryInfo detail, in grpc-status-details-bin, so clients back off as told. */
+function retryMetadata(seconds: number, message: string): grpc.Metadata {
+  const { Status, RetryInfo } = otlpSchema();
+  const retry = RetryInfo.encode(RetryInfo.fromObject({ retryDelay: { seconds, nanos: 0 } })).finish();
+  const status = Status.encode(
+    Status.fromObject({
+      code: grpc.status.UNAVAILABLE,
+      message,
+      details: [{ type_url: 'type.googleapis.com/google.rpc.RetryInfo', value: retry }],
+    }),
+  ).finish();
+  const md = new grpc.Metadata();
+  md.set('grpc-status-details-bin', Buffer.from(status));
+  return md;
+}
+
+export function createGrpcServer(options: GrpcOptions): grpc.Server {
+  const { intake, metrics } = options;
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': options.maxReceiveBytes ?? 4 * 1024 * 1024,
+  });
+  const { ExportTraceServiceResponse } = otlpSchema();
+  const encodeResponse = (value: Record<string, unknown>): Buffer =>
+    Buffer.from(ExportTraceServiceResponse.encode(ExportTraceServiceResponse.fromObject(value)).finish());
+
+  server.addService(traceServiceDefinition, {
+    Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+      const stop = metrics.exportLatency.startTimer({ transport: 'grpc' });
+      let batch: DecodedBatch;
+      try {
+        batch = decodeProtobufRequest(call.request);
+      } catch (e) {
+        metrics.exportsRefused.inc({ transport: 'grpc', reason: 'undecodable' });
+        stop();
+        callback({ code: grpc.status.INVALID_ARGUMENT, details: (e as Error).message });
+        return;
+      }
+      const result = intake.accept(batch, 'grpc', () => protobufToOtlpJson(call.request));
+      stop();
+      if (!result.ok) {
+        const message = 'n1lens is at --max-traces open traces; retry later';
+        callback({ code: grpc.status.UNAVAILABLE, details: message, metadata: retryMetadata(result.retryAfterSeconds, message) });
+        return;
+      }
+      callback(
+        null,
+        encodeResponse(result.rejected === 0 ? {} : { partialSuccess: { rejectedSpans: result.rejected, errorMessage: result.message } }),
+      );
+    },
+  });
+  return server;
+}
+
+/** Binds the server; resolves to the bound port (0 picks a free one). */
+export function bindGrpc(server: grpc.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(err) : resolve(bound),
+    );
+  });
+}

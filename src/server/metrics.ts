@@ -1,0 +1,43 @@
+/** The Prometheus metrics `n1lens serve` exposes on /metrics, in a registry of its own (no global state). */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface ServerMetrics {
+  registry: Registry;
+  spansReceived: Counter<'transport'>;
+  spansRejected: Counter<'reason'>;
+  exportsRefused: Counter<'transport' | 'reason'>;
+  requestsAnalysed: Counter;
+  findings: Gauge;
+  openTraces: Gauge;
+  evictions: Gauge;
+  lateSpans: Gauge;
+  exportLatency: Histogram<'transport'>;
+}
+
+export function createMetrics(): ServerMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  return {
+    registry,
+    spansReceived: new Counter({ name: 'n1lens_spans_received_total', help: 'Spans accepted from OTLP exports', labelNames: ['transport'], registers }),
+    spansRejected: new Counter({ name: 'n1lens_spans_rejected_total', help: 'Spans refused as invalid (partial_success)', labelNames: ['reason'], registers }),
+    exportsRefused: new Counter({
+      name: 'n1lens_exports_refused_total',
+      help: 'Whole export requests refused: undecodable, too large, wrong content type, overloaded',
+      labelNames: ['transport', 'reason'],
+      registers,
+    }),
+    requestsAnalysed: new Counter({ name: 'n1lens_requests_analysed_total', help: 'Requests (local roots) analysed', registers }),
+    findings: new Gauge({ name: 'n1lens_findings', help: 'Findings (endpoint + fingerprint) in the store', registers }),
+    openTraces: new Gauge({ name: 'n1lens_open_traces', help: 'Traces buffered, waiting to complete', registers }),
+    evictions: new Gauge({ name: 'n1lens_trace_evictions_total', help: 'Open traces analysed early to stay under --max-traces', registers }),
+    lateSpans: new Gauge({ name: 'n1lens_late_spans_total', help: 'Spans that arrived after their trace was analysed (dropped)', registers }),
+    exportLatency: new Histogram({
+      name: 'n1lens_export_duration_seconds',
+      help: 'Time to accept one OTLP export request',
+      labelNames: ['transport'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,85 @@
+/** The store's schema, as numbered migrations applied in order and tracked in SQLite's user_version. */
+import type { Database } from 'better-sqlite3';
+
+const MIGRATIONS: readonly string[] = [
+  // 1: endpoints, normalised statements, per-finding identity, hourly rollups, one example per finding.
+  `
+  CREATE TABLE endpoints (
+    id INTEGER PRIMARY KEY,
+    service TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    first_seen_ms REAL NOT NULL,
+    last_seen_ms REAL NOT NULL,
+    UNIQUE (service, endpoint)
+  );
+  CREATE TABLE statements (
+    fingerprint TEXT PRIMARY KEY,
+    sql TEXT NOT NULL,
+    facts TEXT NOT NULL
+  );
+  CREATE TABLE findings (
+    id INTEGER PRIMARY KEY,
+    endpoint_id INTEGER NOT NULL REFERENCES endpoints(id),
+    fingerprint TEXT NOT NULL REFERENCES statements(fingerprint),
+    kind TEXT NOT NULL,
+    link TEXT NOT NULL,
+    first_seen_ms REAL NOT NULL,
+    last_seen_ms REAL NOT NULL,
+    UNIQUE (endpoint_id, fingerprint)
+  );
+  CREATE TABLE endpoint_hours (
+    endpoint_id INTEGER NOT NULL REFERENCES endpoints(id),
+    hour INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    db_spans INTEGER NOT NULL,
+    repeats INTEGER NOT NULL,
+    wasted_ms REAL NOT NULL,
+    rollup TEXT NOT NULL,
+    PRIMARY KEY (endpoint_id, hour)
+  ) WITHOUT ROWID;
+  CREATE TABLE finding_hours (
+    finding_id INTEGER NOT NULL REFERENCES findings(id),
+    hour INTEGER NOT NULL,
+    requests_affected INTEGER NOT NULL,
+    executions INTEGER NOT NULL,
+    wasted_ms REAL NOT NULL,
+    rollup TEXT NOT NULL,
+    PRIMARY KEY (finding_id, hour)
+  ) WITHOUT ROWID;
+  CREATE TABLE fingerprint_hours (
+    endpoint_id INTEGER NOT NULL REFERENCES endpoints(id),
+    fingerprint TEXT NOT NULL REFERENCES statements(fingerprint),
+    hour INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    executions INTEGER NOT NULL,
+    total_ms REAL NOT NULL,
+    rollup TEXT NOT NULL,
+    PRIMARY KEY (endpoint_id, fingerprint, hour)
+  ) WITHOUT ROWID;
+  CREATE TABLE examples (
+    finding_id INTEGER PRIMARY KEY REFERENCES findings(id),
+    trace_id TEXT NOT NULL,
+    wasted_ms REAL NOT NULL,
+    timeline TEXT NOT NULL
+  );
+  CREATE INDEX endpoint_hours_by_hour ON endpoint_hours(hour);
+  `,
+];
+
+/** Brings a database to the newest schema; refuses one written by a newer n1lens. */
+export function migrate(db: Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`database schema version ${current} is newer than this n1lens understands (${MIGRATIONS.length})`);
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    const sql = MIGRATIONS[v];
+    if (sql === undefined) continue;
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

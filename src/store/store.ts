@@ -1,0 +1,392 @@
+/** The embedded SQLite store: hourly additive rollups per endpoint, finding and statement, plus one example per finding. */
+import BetterSqlite3, { type Database } from 'better-sqlite3';
+import { RollupSet, emptyEndpointRollup, mergeRollups, type CascadeRollup, type EndpointRollup } from '../detect/rollup.js';
+import type { LeafShape, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
+import { buildReport, endpointMatcher, type Report, type ReportOptions } from '../report/model.js';
+import type { SqlFacts } from '../sql/types.js';
+import { migrate } from './migrations.js';
+
+const HOUR_MS = 3_600_000;
+
+export interface PeriodQuery {
+  /** Epoch ms, inclusive (rounded down to the hour). */
+  sinceMs?: number;
+  /** Epoch ms, exclusive. */
+  untilMs?: number;
+  /** Endpoint glob. */
+  endpoint?: string;
+}
+
+export interface StoredEndpoint {
+  id: number;
+  service: string;
+  endpoint: string;
+  requests: number;
+  dbSpans: number;
+  wastedMs: number;
+  findings: number;
+  firstSeenMs: number;
+  lastSeenMs: number;
+}
+
+export interface StoredFinding {
+  id: number;
+  service: string;
+  endpoint: string;
+  fingerprint: string;
+  kind: string;
+  sql: string;
+  requestsAffected: number;
+  executions: number;
+  wastedMs: number;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  trigger: TriggerRef | null;
+  steps: RelationStep[];
+  example: { traceId: string; wastedMs: number; timeline: TimelineEntry[] } | null;
+}
+
+interface Link {
+  trigger: TriggerRef | null;
+  steps: RelationStep[];
+  linked: boolean;
+  leaf: LeafShape;
+  firstIndex: number;
+}
+
+type Pairs = [number, number][];
+const toPairs = (m: Map<number, number>): Pairs => [...m];
+const fromPairs = (p: Pairs): Map<number, number> => new Map(p);
+
+/** Serialised per-hour parts of an EndpointRollup not kept in columns. */
+interface EndpointHourJson {
+  dbMs: number;
+  requestMs: number;
+  requestsAffected: number;
+  queriesPerRequest: Pairs;
+  requestDurations: Pairs;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  outbound: { requests: number; calls: number; sequentialCalls: number; totalMs: number; requestMs: number; peers: string[]; example: { traceId: string; totalMs: number } };
+}
+
+export class Store {
+  readonly db: Database;
+
+  private constructor(db: Database) {
+    this.db = db;
+  }
+
+  /** Opens (creating and migrating) a store file; `:memory:` works for tests. */
+  static open(path: string): Store {
+    const db = new BetterSqlite3(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+    return new Store(db);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Adds analysed requests in one transaction, merging into the hourly rows they fall in. */
+  record(analyses: readonly RequestAnalysis[]): void {
+    if (analyses.length === 0) return;
+    const byHour = new Map<number, RollupSet>();
+    for (const a of analyses) {
+      const hour = Math.floor(a.startMs / HOUR_MS) * HOUR_MS;
+      let set = byHour.get(hour);
+      if (set === undefined) {
+        set = new RollupSet();
+        byHour.set(hour, set);
+      }
+      set.add(a);
+    }
+    this.db.transaction(() => {
+      for (const [hour, set] of byHour) for (const r of set.values()) this.#mergeHour(hour, r);
+      this.#keepExamples(analyses);
+    })();
+  }
+
+  #endpointId(r: EndpointRollup): number {
+    const row = this.db
+      .prepare(
+        `INSERT INTO endpoints (service, endpoint, first_seen_ms, last_seen_ms) VALUES (?, ?, ?, ?)
+         ON CONFLICT (service, endpoint) DO UPDATE SET
+           first_seen_ms = min(first_seen_ms, excluded.first_seen_ms),
+           last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)
+         RETURNING id`,
+      )
+      .get(r.service, r.endpoint, r.firstSeenMs, r.lastSeenMs) as { id: number };
+    return row.id;
+  }
+
+  #statement(fingerprint: string, sql: string, facts: SqlFacts): void {
+    this.db.prepare('INSERT OR IGNORE INTO statements (fingerprint, sql, facts) VALUES (?, ?, ?)').run(fingerprint, sql, JSON.stringify(facts));
+  }
+
+  #findingId(endpointId: number, c: CascadeRollup, r: EndpointRollup): number {
+    const link: Link = { trigger: c.trigger, steps: c.steps, linked: c.linked, leaf: c.leaf, firstIndex: c.firstIndex };
+    const row = this.db
+      .prepare(
+        `INSERT INTO findings (endpoint_id, fingerprint, kind, link, first_seen_ms, last_seen_ms) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (endpoint_id, fingerprint) DO UPDATE SET
+           link = CASE WHEN json_extract(link, '$.linked') THEN link ELSE excluded.link END,
+           first_seen_ms = min(first_seen_ms, excluded.first_seen_ms),
+           last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)
+         RETURNING id`,
+      )
+      .get(endpointId, c.fingerprint, c.kind, JSON.stringify(link), r.firstSeenMs, r.lastSeenMs) as { id: number };
+    return row.id;
+  }
+
+  #mergeHour(hour: number, r: EndpointRollup): void {
+    const endpointId = this.#endpointId(r);
+    const old = this.db.prepare('SELECT requests, db_spans, repeats, wasted_ms, rollup FROM endpoint_hours WHERE endpoint_id = ? AND hour = ?').get(endpointId, hour) as
+      | { requests: number; db_spans: number; repeats: number; wasted_ms: number; rollup: string }
+      | undefined;
+    const merged = emptyEndpointRollup(r.endpoint, r.service);
+    if (old !== undefined) this.#hydrateEndpointHour(merged, old);
+    mergeEndpointTotals(merged, r);
+    let repeats = old?.repeats ?? 0;
+    for (const c of r.cascades.values()) repeats += c.executions;
+    this.db
+      .prepare(
+        `INSERT INTO endpoint_hours (endpoint_id, hour, requests, db_spans, repeats, wasted_ms, rollup) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (endpoint_id, hour) DO UPDATE SET requests = excluded.requests, db_spans = excluded.db_spans,
+           repeats = excluded.repeats, wasted_ms = excluded.wasted_ms, rollup = excluded.rollup`,
+      )
+      .run(endpointId, hour, merged.requests, merged.dbSpans, repeats, merged.wastedMs, JSON.stringify(endpointHourJson(merged)));
+
+    for (const c of r.cascades.values()) {
+      this.#statement(c.fingerprint, c.sql, c.facts);
+      const findingId = this.#findingId(endpointId, c, r);
+      const prev = this.db.prepare('SELECT requests_affected, executions, wasted_ms, rollup FROM finding_hours WHERE finding_id = ? AND hour = ?').get(findingId, hour) as
+        | { requests_affected: number; executions: number; wasted_ms: number; rollup: string }
+        | undefined;
+      const p = prev === undefined ? { totalMs: 0, repeats: [] as Pairs, example: { traceId: '', wastedMs: -1 } } : (JSON.parse(prev.rollup) as { totalMs: number; repeats: Pairs; example: { traceId: string; wastedMs: number } });
+      const repeatsMap = fromPairs(p.repeats);
+      for (const [k, v] of c.repeats) repeatsMap.set(k, (repeatsMap.get(k) ?? 0) + v);
+      const example = c.example.wastedMs > p.example.wastedMs ? c.example : p.example;
+      this.db
+        .prepare(
+          `INSERT INTO finding_hours (finding_id, hour, requests_affected, executions, wasted_ms, rollup) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (finding_id, hour) DO UPDATE SET requests_affected = excluded.requests_affected,
+             executions = excluded.executions, wasted_ms = excluded.wasted_ms, rollup = excluded.rollup`,
+        )
+        .run(
+          findingId,
+          hour,
+          (prev?.requests_affected ?? 0) + c.requestsAffected,
+          (prev?.executions ?? 0) + c.executions,
+          (prev?.wasted_ms ?? 0) + c.wastedMs,
+          JSON.stringify({ totalMs: p.totalMs + c.totalMs, repeats: toPairs(repeatsMap), example }),
+        );
+    }
+
+    for (const f of r.fingerprints.values()) {
+      this.#statement(f.fingerprint, f.sql, f.facts);
+      const prev = this.db.prepare('SELECT requests, executions, total_ms, rollup FROM fingerprint_hours WHERE endpoint_id = ? AND fingerprint = ? AND hour = ?').get(endpointId, f.fingerprint, hour) as
+        | { requests: number; executions: number; total_ms: number; rollup: string }
+        | undefined;
+      const p = prev === undefined ? { durations: [] as Pairs, example: { traceId: '', maxMs: -1 } } : (JSON.parse(prev.rollup) as { durations: Pairs; example: { traceId: string; maxMs: number } });
+      const durations = fromPairs(p.durations);
+      for (const [k, v] of f.durations) durations.set(k, (durations.get(k) ?? 0) + v);
+      const example = f.example.maxMs > p.example.maxMs ? f.example : p.example;
+      this.db
+        .prepare(
+          `INSERT INTO fingerprint_hours (endpoint_id, fingerprint, hour, requests, executions, total_ms, rollup) VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (endpoint_id, fingerprint, hour) DO UPDATE SET requests = excluded.requests,
+             executions = excluded.executions, total_ms = excluded.total_ms, rollup = excluded.rollup`,
+        )
+        .run(endpointId, f.fingerprint, hour, (prev?.requests ?? 0) + f.requests, (prev?.executions ?? 0) + f.executions, (prev?.total_ms ?? 0) + f.totalMs, JSON.stringify({ durations: toPairs(durations), example }));
+    }
+  }
+
+  /** Keeps, per finding, the request where it wasted the most, with that request's DB timeline. */
+  #keepExamples(analyses: readonly RequestAnalysis[]): void {
+    const find = this.db.prepare(
+      `SELECT f.id FROM findings f JOIN endpoints e ON e.id = f.endpoint_id WHERE e.service = ? AND e.endpoint = ? AND f.fingerprint = ?`,
+    );
+    const upsert = this.db.prepare(
+      `INSERT INTO examples (finding_id, trace_id, wasted_ms, timeline) VALUES (?, ?, ?, ?)
+       ON CONFLICT (finding_id) DO UPDATE SET trace_id = excluded.trace_id, wasted_ms = excluded.wasted_ms, timeline = excluded.timeline
+       WHERE excluded.wasted_ms > examples.wasted_ms`,
+    );
+    for (const a of analyses) {
+      for (const c of a.cascades) {
+        const row = find.get(a.service, a.endpoint, c.fingerprint) as { id: number } | undefined;
+        if (row === undefined) continue;
+        const timeline = a.timeline.map((t) => [round3(t.offsetMs), round3(t.durationMs), t.fingerprint]);
+        upsert.run(row.id, a.traceId, c.wastedMs, JSON.stringify(timeline));
+      }
+    }
+  }
+
+  #hydrateEndpointHour(into: EndpointRollup, row: { requests: number; db_spans: number; wasted_ms: number; rollup: string }): void {
+    const j = JSON.parse(row.rollup) as EndpointHourJson;
+    const part = emptyEndpointRollup(into.endpoint, into.service);
+    Object.assign(part, {
+      requests: row.requests,
+      dbSpans: row.db_spans,
+      wastedMs: row.wasted_ms,
+      dbMs: j.dbMs,
+      requestMs: j.requestMs,
+      requestsAffected: j.requestsAffected,
+      queriesPerRequest: fromPairs(j.queriesPerRequest),
+      requestDurations: fromPairs(j.requestDurations),
+      firstSeenMs: j.firstSeenMs,
+      lastSeenMs: j.lastSeenMs,
+      outbound: { ...j.outbound, peers: new Set(j.outbound.peers) },
+    });
+    mergeEndpointTotals(into, part);
+  }
+
+  /** Rebuilds endpoint rollups for a period by adding its hourly rows. */
+  rollups(query: PeriodQuery = {}): EndpointRollup[] {
+    const since = query.sinceMs === undefined ? -Infinity : Math.floor(query.sinceMs / HOUR_MS) * HOUR_MS;
+    const until = query.untilMs ?? Infinity;
+    const matches = endpointMatcher(query.endpoint);
+    const set = new RollupSet();
+    const endpoints = this.db.prepare('SELECT id, service, endpoint FROM endpoints').all() as { id: number; service: string; endpoint: string }[];
+    const hours = this.db.prepare('SELECT hour, requests, db_spans, wasted_ms, rollup FROM endpoint_hours WHERE endpoint_id = ? AND hour >= ? AND hour < ?');
+    const findingRows = this.db.prepare(
+      `SELECT f.fingerprint, f.kind, f.link, s.sql, s.facts, h.requests_affected, h.executions, h.wasted_ms, h.rollup
+       FROM finding_hours h JOIN findings f ON f.id = h.finding_id JOIN statements s ON s.fingerprint = f.fingerprint
+       WHERE f.endpoint_id = ? AND h.hour = ?`,
+    );
+    const fingerprintRows = this.db.prepare(
+      `SELECT h.fingerprint, s.sql, s.facts, h.requests, h.executions, h.total_ms, h.rollup
+       FROM fingerprint_hours h JOIN statements s ON s.fingerprint = h.fingerprint WHERE h.endpoint_id = ? AND h.hour = ?`,
+    );
+    const lo = Number.isFinite(since) ? since : Number.MIN_SAFE_INTEGER;
+    const hi = Number.isFinite(until) ? until : Number.MAX_SAFE_INTEGER;
+    for (const e of endpoints) {
+      if (!matches(e.endpoint)) continue;
+      for (const h of hours.all(e.id, lo, hi) as { hour: number; requests: number; db_spans: number; wasted_ms: number; rollup: string }[]) {
+        const r = emptyEndpointRollup(e.endpoint, e.service);
+        this.#hydrateEndpointHour(r, h);
+        for (const f of findingRows.all(e.id, h.hour) as {
+          fingerprint: string; kind: CascadeRollup['kind']; link: string; sql: string; facts: string;
+          requests_affected: number; executions: number; wasted_ms: number; rollup: string;
+        }[]) {
+          const link = JSON.parse(f.link) as Link;
+          const roll = JSON.parse(f.rollup) as { totalMs: number; repeats: Pairs; example: { traceId: string; wastedMs: number } };
+          r.cascades.set(f.fingerprint, {
+            kind: f.kind,
+            fingerprint: f.fingerprint,
+            sql: f.sql,
+            facts: JSON.parse(f.facts) as SqlFacts,
+            requestsAffected: f.requests_affected,
+            executions: f.executions,
+            totalMs: roll.totalMs,
+            wastedMs: f.wasted_ms,
+            repeats: fromPairs(roll.repeats),
+            ...link,
+            example: roll.example,
+          });
+        }
+        for (const f of fingerprintRows.all(e.id, h.hour) as {
+          fingerprint: string; sql: string; facts: string; requests: number; executions: number; total_ms: number; rollup: string;
+        }[]) {
+          const roll = JSON.parse(f.rollup) as { durations: Pairs; example: { traceId: string; maxMs: number } };
+          r.fingerprints.set(f.fingerprint, {
+            fingerprint: f.fingerprint,
+            sql: f.sql,
+            facts: JSON.parse(f.facts) as SqlFacts,
+            requests: f.requests,
+            executions: f.executions,
+            totalMs: f.total_ms,
+            durations: fromPairs(roll.durations),
+            example: roll.example,
+          });
+        }
+        set.merge(r);
+      }
+    }
+    return set.values();
+  }
+
+  /** The DESIGN report over a period of stored data. */
+  report(query: PeriodQuery = {}, options: Omit<ReportOptions, 'endpoint'> = {}): Report {
+    return buildReport(this.rollups(query), { ...options, ...(query.endpoint === undefined ? {} : { endpoint: query.endpoint }) });
+  }
+
+  endpoints(): StoredEndpoint[] {
+    return this.db
+      .prepare(
+        `SELECT e.id, e.service, e.endpoint, e.first_seen_ms AS firstSeenMs, e.last_seen_ms AS lastSeenMs,
+           coalesce(sum(h.requests), 0) AS requests, coalesce(sum(h.db_spans), 0) AS dbSpans,
+           coalesce(sum(h.wasted_ms), 0) AS wastedMs,
+           (SELECT count(*) FROM findings f WHERE f.endpoint_id = e.id) AS findings
+         FROM endpoints e LEFT JOIN endpoint_hours h ON h.endpoint_id = e.id
+         GROUP BY e.id ORDER BY wastedMs DESC, e.endpoint`,
+      )
+      .all() as StoredEndpoint[];
+  }
+
+  finding(id: number): StoredFinding | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT f.id, e.service, e.endpoint, f.fingerprint, f.kind, s.sql, f.link, f.first_seen_ms AS firstSeenMs, f.last_seen_ms AS lastSeenMs,
+           coalesce(sum(h.requests_affected), 0) AS requestsAffected, coalesce(sum(h.executions), 0) AS executions,
+           coalesce(sum(h.wasted_ms), 0) AS wastedMs
+         FROM findings f JOIN endpoints e ON e.id = f.endpoint_id JOIN statements s ON s.fingerprint = f.fingerprint
+         LEFT JOIN finding_hours h ON h.finding_id = f.id WHERE f.id = ? GROUP BY f.id`,
+      )
+      .get(id) as (Omit<StoredFinding, 'trigger' | 'steps' | 'example'> & { link: string }) | undefined;
+    if (row === undefined || row.id === null) return undefined;
+    const ex = this.db.prepare('SELECT trace_id, wasted_ms, timeline FROM examples WHERE finding_id = ?').get(id) as
+      | { trace_id: string; wasted_ms: number; timeline: string }
+      | undefined;
+    const { link, ...rest } = row;
+    const parsed = JSON.parse(link) as Link;
+    return {
+      ...rest,
+      trigger: parsed.trigger,
+      steps: parsed.steps,
+      example:
+        ex === undefined
+          ? null
+          : {
+              traceId: ex.trace_id,
+              wastedMs: ex.wasted_ms,
+              timeline: (JSON.parse(ex.timeline) as [number, number, string][]).map(([offsetMs, durationMs, fingerprint]) => ({ offsetMs, durationMs, fingerprint })),
+            },
+    };
+  }
+
+  findingCount(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM findings').get() as { n: number }).n;
+  }
+
+  /** Finding ids by endpoint and fingerprint, so the API can link report entries to /api/findings/:id. */
+  findingIds(): Map<string, number> {
+    const rows = this.db.prepare('SELECT f.id, e.service, e.endpoint, f.fingerprint FROM findings f JOIN endpoints e ON e.id = f.endpoint_id').all() as {
+      id: number; service: string; endpoint: string; fingerprint: string;
+    }[];
+    return new Map(rows.map((r) => [`${r.service}\u0000${r.endpoint}\u0000${r.fingerprint}`, r.id]));
+  }
+}
+
+const round3 = (n: number): number => Math.round(n * 1000) / 1000;
+
+function endpointHourJson(r: EndpointRollup): EndpointHourJson {
+  return {
+    dbMs: r.dbMs,
+    requestMs: r.requestMs,
+    requestsAffected: r.requestsAffected,
+    queriesPerRequest: toPairs(r.queriesPerRequest),
+    requestDurations: toPairs(r.requestDurations),
+    firstSeenMs: r.firstSeenMs,
+    lastSeenMs: r.lastSeenMs,
+    outbound: { ...r.outbound, peers: [...r.outbound.peers] },
+  };
+}
+
+/** Adds the endpoint-level totals of `from` (not its cascades or fingerprints). */
+function mergeEndpointTotals(into: EndpointRollup, from: EndpointRollup): void {
+  mergeRollups(into, { ...from, cascades: new Map(), fingerprints: new Map() });
+}

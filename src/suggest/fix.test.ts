@@ -1,0 +1,144 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { RollupSet } from '../detect/rollup.js';
+import { analyseRequest } from '../detect/request.js';
+import { APPLICATIONS, DASHBOARD_ROW, loop, requestOf, type Step } from '../detect/testing.js';
+import { reportEndpoint, type ReportEndpoint } from '../report/model.js';
+import { createSqlNormalizer } from '../sql/index.js';
+import { schemaNaming } from './naming.js';
+import { parseSchema } from './schema.js';
+
+const schema = parseSchema(JSON.parse(readFileSync(new URL('./testdata/schema.json', import.meta.url), 'utf8')));
+const normalize = createSqlNormalizer();
+
+/** The report section for one request, with or without the schema file. */
+function endpointFor(steps: Step[], withSchema: boolean): ReportEndpoint {
+  const request = requestOf('GET x/', steps);
+  const set = new RollupSet();
+  set.add(analyseRequest(request, normalize, withSchema ? { links: schemaNaming(schema) } : {}));
+  const [rollup] = set.values();
+  if (rollup === undefined) throw new Error('no rollup');
+  return reportEndpoint(rollup, withSchema ? { schema } : {});
+}
+
+const codes = (e: ReportEndpoint): string[] => e.findings.map((f) => f.suggestion.code);
+
+const ORDERS = 'SELECT "shop_order"."id", "shop_order"."placed" FROM "shop_order" ORDER BY "shop_order"."placed" DESC';
+const BOOKS = 'SELECT "shop_book"."id", "shop_book"."title", "shop_book"."writer_id" FROM "shop_book"';
+const lines = (r: number): string =>
+  `SELECT "shop_orderline"."id", "shop_orderline"."order_id", "shop_orderline"."book_id", "shop_orderline"."qty" FROM "shop_orderline" WHERE "shop_orderline"."order_id" = ${r}`;
+const book = (r: number): string => `SELECT "shop_book"."id", "shop_book"."title", "shop_book"."writer_id" FROM "shop_book" WHERE "shop_book"."id" = ${r} LIMIT 21`;
+
+describe('fixes for each row of the DESIGN fix table', () => {
+  it('forward FK: select_related with the field name', () => {
+    const e = endpointFor([APPLICATIONS, ...loop(10, DASHBOARD_ROW[0]!)], true);
+    expect(codes(e)).toEqual([".select_related('candidate')"]);
+    expect(e.findings[0]?.suggestion.confidence).toBe('exact');
+    expect(e.fix).toBe("Application.objects.select_related('candidate')");
+  });
+
+  it('two and three hops: select_related through the whole path', () => {
+    const country = (r: number): string => `SELECT "recruit_country"."id", "recruit_country"."name" FROM "recruit_country" WHERE "recruit_country"."id" = ${r} LIMIT 21`;
+    const company = (r: number): string =>
+      `SELECT "recruit_company"."id", "recruit_company"."name", "recruit_company"."country_id" FROM "recruit_company" WHERE "recruit_company"."id" = ${r} LIMIT 21`;
+    const e = endpointFor([APPLICATIONS, ...loop(10, DASHBOARD_ROW[1]!, company, country)], true);
+    expect(e.fix).toBe("Application.objects.select_related('job__company__country')");
+    expect(e.findings.find((f) => f.table === 'recruit_country')?.chain).toEqual(['job', 'company', 'country']);
+  });
+
+  it('custom db_table and db_column: the field name comes from the schema', () => {
+    const author = (r: number): string => `SELECT "authors"."id", "authors"."name" FROM "authors" WHERE "authors"."id" = ${r} LIMIT 21`;
+    const withSchema = endpointFor([BOOKS, ...loop(6, author)], true);
+    expect(withSchema.fix).toBe("Book.objects.select_related('author')");
+    const without = endpointFor([BOOKS, ...loop(6, author)], false);
+    expect(without.findings[0]?.suggestion.confidence).toBe('inferred');
+    expect(without.findings[0]?.suggestion.note).toMatch(/--schema/);
+  });
+
+  it('reverse FK: prefetch_related by the real accessor, or <model>_set when inferred', () => {
+    const note = (r: number): string => `SELECT "recruit_note"."id", "recruit_note"."application_id", "recruit_note"."body" FROM "recruit_note" WHERE "recruit_note"."application_id" = ${r}`;
+    expect(endpointFor([APPLICATIONS, ...loop(8, note)], true).fix).toBe("Application.objects.prefetch_related('notes')");
+    const inferred = endpointFor([APPLICATIONS, ...loop(8, note)], false);
+    expect(inferred.fix).toBe("Application.objects.prefetch_related('note_set')");
+    expect(inferred.findings[0]?.suggestion.confidence).toBe('inferred');
+  });
+
+  it('M2M through an auto table: prefetch_related by the field name', () => {
+    const tags = (r: number): string =>
+      `SELECT "shop_tag"."id", "shop_tag"."name" FROM "shop_tag" INNER JOIN "shop_book_tags" ON ("shop_tag"."id" = "shop_book_tags"."tag_id") WHERE "shop_book_tags"."book_id" = ${r}`;
+    expect(endpointFor([BOOKS, ...loop(7, tags)], true).fix).toBe("Book.objects.prefetch_related('tags')");
+    expect(endpointFor([BOOKS, ...loop(7, tags)], false).fix).toBe("Book.objects.prefetch_related('tags')");
+  });
+
+  it('M2M through a custom through model: the M2M field, not the through table', () => {
+    const shelves = (r: number): string =>
+      `SELECT "shop_shelf"."id", "shop_shelf"."name" FROM "shop_shelf" INNER JOIN "shop_placement" ON ("shop_shelf"."id" = "shop_placement"."shelf_id") WHERE "shop_placement"."book_id" = ${r}`;
+    expect(endpointFor([BOOKS, ...loop(7, shelves)], true).fix).toBe("Book.objects.prefetch_related('shelves')");
+  });
+
+  it('COUNT per row: annotate with Count over the query name', () => {
+    expect(endpointFor([APPLICATIONS, ...loop(9, DASHBOARD_ROW[4]!)], true).fix).toBe("Application.objects.annotate(notes_count=Count('notes'))");
+    expect(endpointFor([APPLICATIONS, ...loop(9, DASHBOARD_ROW[4]!)], false).fix).toBe("Application.objects.annotate(note_count=Count('note'))");
+  });
+
+  it('AVG per row: annotate with Avg over <query name>__<column>', () => {
+    const avg = (r: number): string => `SELECT AVG("shop_review"."stars") AS "stars__avg" FROM "shop_review" WHERE "shop_review"."book_id" = ${r}`;
+    expect(endpointFor([BOOKS, ...loop(9, avg)], true).fix).toBe("Book.objects.annotate(reviews_stars_avg=Avg('reviews__stars'))");
+  });
+
+  it('first() per row: a Prefetch with the ordering and to_attr', () => {
+    expect(endpointFor([APPLICATIONS, ...loop(9, DASHBOARD_ROW[5]!)], true).fix).toBe(
+      "Application.objects.prefetch_related(Prefetch('interviews', queryset=Interview.objects.order_by('-scheduled_at'), to_attr='recent_interviews'))",
+    );
+  });
+
+  it('exists() per row: annotate with Exists over the child model', () => {
+    const exists = (r: number): string => `SELECT 1 AS "a" FROM "shop_review" WHERE "shop_review"."book_id" = ${r} LIMIT 1`;
+    expect(endpointFor([BOOKS, ...loop(9, exists)], true).fix).toBe(
+      "Book.objects.annotate(has_reviews=Exists(Review.objects.filter(book=OuterRef('pk'))))",
+    );
+  });
+
+  it('a loop inside a loop over a relation: Prefetch with a select_related queryset', () => {
+    const steps: Step[] = [ORDERS];
+    for (let o = 0; o < 6; o++) {
+      steps.push(lines(o));
+      for (let l = 0; l < 3; l++) steps.push(book(o * 3 + l));
+    }
+    const e = endpointFor(steps, true);
+    expect(e.fix).toBe("Order.objects.prefetch_related(Prefetch('lines', queryset=OrderLine.objects.select_related('book')))");
+    expect(e.findings.find((f) => f.table === 'shop_book')?.chain).toEqual(['lines', 'book']);
+  });
+
+  it('write loops: bulk_update with field names, bulk_create', () => {
+    const e = endpointFor(
+      [
+        APPLICATIONS,
+        ...loop(6, (i) => `UPDATE "recruit_application" SET "status_id" = ${i} WHERE "recruit_application"."id" = ${i}`),
+        ...loop(6, (i) => `INSERT INTO "recruit_note" ("application_id", "body") VALUES (${i}, 'x') RETURNING "recruit_note"."id"`),
+      ],
+      true,
+    );
+    expect(codes(e)).toEqual(["Application.objects.bulk_update(objs, ['status'])", 'Note.objects.bulk_create(objs)']);
+    expect(e.findings.map((f) => f.suggestion.method)).toEqual(['bulk_update', 'bulk_create']);
+  });
+});
+
+describe('the combined per-endpoint fix', () => {
+  it("reproduces the seed's dashboard queryset exactly with the schema", () => {
+    const e = endpointFor([APPLICATIONS, ...loop(50, ...DASHBOARD_ROW)], true);
+    expect(e.fix).toBe(
+      "Application.objects.select_related('candidate', 'job__company', 'status')" +
+        ".prefetch_related(Prefetch('interviews', queryset=Interview.objects.order_by('-scheduled_at'), to_attr='recent_interviews'))" +
+        ".annotate(notes_count=Count('notes'))",
+    );
+    expect(e.findings.every((f) => f.suggestion.confidence === 'exact')).toBe(true);
+  });
+
+  it('infers the same shape from SQL alone, with Django default names', () => {
+    const e = endpointFor([APPLICATIONS, ...loop(50, ...DASHBOARD_ROW)], false);
+    expect(e.fix).toContain("select_related('candidate', 'job__company', 'status')");
+    expect(e.fix).toContain("Count('note')");
+    expect(e.findings.every((f) => f.suggestion.confidence === 'inferred')).toBe(true);
+  });
+});
