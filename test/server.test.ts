@@ -1,0 +1,231 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import * as grpc from '@grpc/grpc-js';
+import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { OTLPTraceExporter as HttpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as HttpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
+import { afterEach, describe, expect, it } from 'vitest';
+import { analyseFiles } from '../src/cli/report.js';
+import { otlpSchema } from '../src/otlp/schema.js';
+import { djangoRequest, encodeJson, encodeProtobuf } from '../src/otlp/testing.js';
+import { buildReport, type Report } from '../src/report/model.js';
+import { startServer, type RunningServer, type ServeOptions } from '../src/server/serve.js';
+import { emitDashboards } from './otel-sdk.js';
+
+const running: RunningServer[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((s) => s.close()));
+});
+
+async function start(over: Partial<ServeOptions> = {}): Promise<RunningServer & { url: string; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'n1lens-serve-'));
+  const server = await startServer({
+    host: '127.0.0.1',
+    httpPort: 0,
+    grpcPort: 0,
+    db: join(dir, 'n1lens.db'),
+    traceWaitMs: 50,
+    maxTraces: 1000,
+    maxBodyBytes: 4 * 1024 * 1024,
+    grpcMaxReceiveBytes: 4 * 1024 * 1024,
+    minRepeats: 5,
+    ...over,
+  });
+  running.push(server);
+  return Object.assign(server, { url: `http://127.0.0.1:${server.httpPort}`, dir });
+}
+
+async function waitForRequests(url: string, n: number, endpoint = 'GET dashboard/'): Promise<Report> {
+  for (let i = 0; i < 200; i++) {
+    const report = (await (await fetch(`${url}/api/report`)).json()) as Report;
+    const e = report.endpoints.find((x) => x.endpoint === endpoint);
+    if (e !== undefined && e.requests >= n) return report;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${n} requests of ${endpoint}`);
+}
+
+const post = (url: string, body: Uint8Array | string, headers: Record<string, string>): Promise<Response> =>
+  fetch(`${url}/v1/traces`, { method: 'POST', body, headers });
+
+describe('n1lens serve with the official OpenTelemetry JS exporters', () => {
+  it.each([
+    ['OTLP/HTTP JSON', (s: { url: string }) => new HttpJsonExporter({ url: `${s.url}/v1/traces` })],
+    ['OTLP/HTTP protobuf', (s: { url: string }) => new HttpProtoExporter({ url: `${s.url}/v1/traces` })],
+    ['OTLP/HTTP protobuf + gzip', (s: { url: string }) => new HttpProtoExporter({ url: `${s.url}/v1/traces`, compression: CompressionAlgorithm.GZIP })],
+    ['OTLP/gRPC + gzip', (s: { grpcPort: number }) => new GrpcExporter({ url: `http://127.0.0.1:${s.grpcPort}`, compression: CompressionAlgorithm.GZIP })],
+  ])('finds the dashboard cascades sent over %s', async (_name, makeExporter) => {
+    const server = await start();
+    await emitDashboards(makeExporter(server), 2, { semconv: 'stable' });
+    const report = await waitForRequests(server.url, 2);
+    const dashboard = report.endpoints.find((e) => e.endpoint === 'GET dashboard/');
+    expect(dashboard?.queriesPerRequest.p50).toBe(303);
+    expect(dashboard?.findings.filter((f) => f.kind === 'n_plus_one')).toHaveLength(6);
+    expect(dashboard?.fix).toContain("select_related('candidate', 'job__company', 'status')");
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/n1lens_spans_received_total\{transport="(http|grpc)"\} 608/);
+    expect(metrics).toMatch(/n1lens_requests_analysed_total 2/);
+  });
+
+  it('stores the same report that n1-report computes from the --record file', async () => {
+    const recordPath = join(mkdtempSync(join(tmpdir(), 'n1lens-rec-')), 'rec.jsonl');
+    // A longer quiet window: on a loaded machine 50 ms can split a trace across analyses.
+    const server = await start({ recordPath, traceWaitMs: 400 });
+    await emitDashboards(new HttpProtoExporter({ url: `${server.url}/v1/traces` }), 3);
+    await emitDashboards(new HttpJsonExporter({ url: `${server.url}/v1/traces` }), 1, { route: 'dashboard/other/' });
+    await waitForRequests(server.url, 3);
+    const live = await waitForRequests(server.url, 1, 'GET dashboard/other/');
+    expect(readFileSync(recordPath, 'utf8').split('\n').filter(Boolean).length).toBeGreaterThan(4);
+    const recorded = await analyseFiles([recordPath], { minRepeats: 5 });
+    expect(buildReport(recorded.rollups.values())).toEqual(live);
+  });
+
+  it('keeps findings across a restart on the same database', async () => {
+    const first = await start();
+    await emitDashboards(new HttpJsonExporter({ url: `${first.url}/v1/traces` }), 1);
+    const before = await waitForRequests(first.url, 1);
+    await first.close();
+    const second = await start({ db: join(first.dir, 'n1lens.db') });
+    const after = (await (await fetch(`${second.url}/api/report`)).json()) as Report;
+    expect(after).toEqual(before);
+    const endpoints = (await (await fetch(`${second.url}/api/endpoints`)).json()) as { endpoints: { endpoint: string; findings: number }[] };
+    expect(endpoints.endpoints[0]).toMatchObject({ endpoint: 'GET dashboard/', findings: 6 });
+  });
+
+  it('analyses a buffered trace on shutdown instead of losing it', async () => {
+    const server = await start({ traceWaitMs: 60_000 });
+    const res = await post(server.url, encodeProtobuf(djangoRequest({ repeats: 8 })), { 'Content-Type': 'application/x-protobuf' });
+    expect(res.status).toBe(200);
+    expect(server.intake.openTraces).toBe(1);
+    const db = join(server.dir, 'n1lens.db');
+    await server.close();
+    const reopened = await start({ db });
+    const report = (await (await fetch(`${reopened.url}/api/report`)).json()) as Report;
+    expect(report.summary.requests).toBe(1);
+    expect(report.summary.findings).toBeGreaterThan(0);
+  });
+});
+
+describe('OTLP/HTTP status codes', () => {
+  it('answers 415 for other content types', async () => {
+    const server = await start();
+    const res = await post(server.url, 'hello', { 'Content-Type': 'text/plain' });
+    expect(res.status).toBe(415);
+  });
+
+  it('answers 400 with a google.rpc.Status in the request encoding for undecodable bodies', async () => {
+    const server = await start();
+    const json = await post(server.url, '{"resourceSpans": [', { 'Content-Type': 'application/json' });
+    expect(json.status).toBe(400);
+    expect(await json.json()).toMatchObject({ code: 3, message: expect.stringMatching(/invalid JSON/) });
+    const pb = await post(server.url, new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0x0f, 1]), { 'Content-Type': 'application/x-protobuf' });
+    expect(pb.status).toBe(400);
+    const status = otlpSchema().Status.toObject(otlpSchema().Status.decode(new Uint8Array(await pb.arrayBuffer()))) as { code: number; message: string };
+    expect(status.code).toBe(3);
+    expect(status.message).toMatch(/protobuf/);
+  });
+
+  it('reports invalid spans as partial_success and keeps the valid ones', async () => {
+    const server = await start();
+    const request = djangoRequest({ repeats: 6 });
+    const spans = request.resourceSpans[0]!.scopeSpans[1]!.spans;
+    spans[1]!.spanId = 'abcd';
+    spans[2]!.endTimeUnixNano = '1';
+    const res = await post(server.url, encodeJson(request), { 'Content-Type': 'application/json' });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { partialSuccess: { rejectedSpans: string; errorMessage: string } };
+    expect(Number(body.partialSuccess.rejectedSpans)).toBe(2);
+    expect(body.partialSuccess.errorMessage).toMatch(/bad span id.*end before start|end before start.*bad span id/);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/n1lens_spans_rejected_total\{reason="bad_span_id"\} 1/);
+    expect(metrics).toMatch(/n1lens_spans_received_total\{transport="http"\} 6/);
+  });
+
+  it('accepts gzip and answers 413 past the limit, stopping a gzip bomb at the limit', async () => {
+    const server = await start({ maxBodyBytes: 1024 * 1024 });
+    const ok = await post(server.url, gzipSync(encodeProtobuf(djangoRequest())), { 'Content-Type': 'application/x-protobuf', 'Content-Encoding': 'gzip' });
+    expect(ok.status).toBe(200);
+    const bomb = gzipSync(Buffer.alloc(200 * 1024 * 1024));
+    expect(bomb.length).toBeLessThan(1024 * 1024);
+    const rss = process.memoryUsage().rss;
+    const res = await post(server.url, bomb, { 'Content-Type': 'application/x-protobuf', 'Content-Encoding': 'gzip' });
+    expect(res.status).toBe(413);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(100 * 1024 * 1024);
+    const raw = await post(server.url, new Uint8Array(2 * 1024 * 1024), { 'Content-Type': 'application/x-protobuf' });
+    expect(raw.status).toBe(413);
+  });
+
+  it('refuses a batch with 503 and Retry-After when the open-trace buffer is full', async () => {
+    const server = await start({ maxTraces: 1, traceWaitMs: 60_000 });
+    const a = await post(server.url, encodeProtobuf(djangoRequest({ traceId: '1'.repeat(32) })), { 'Content-Type': 'application/x-protobuf' });
+    expect(a.status).toBe(200);
+    const b = await post(server.url, encodeProtobuf(djangoRequest({ traceId: '2'.repeat(32) })), { 'Content-Type': 'application/x-protobuf' });
+    expect(b.status).toBe(503);
+    expect(Number(b.headers.get('retry-after'))).toBeGreaterThan(0);
+    // More spans of an already open trace are still welcome.
+    const c = await post(server.url, encodeProtobuf(djangoRequest({ traceId: '1'.repeat(32), repeats: 1 })), { 'Content-Type': 'application/x-protobuf' });
+    expect(c.status).toBe(200);
+  });
+
+  it('assembles a cascade split over many batches arriving in reverse order', async () => {
+    const server = await start();
+    const request = djangoRequest({ repeats: 40 });
+    const spans = request.resourceSpans[0]!.scopeSpans.flatMap((s) => s.spans);
+    const batches = [];
+    for (let i = 0; i < spans.length; i += 3) {
+      batches.push({ resourceSpans: [{ ...request.resourceSpans[0]!, scopeSpans: [{ ...request.resourceSpans[0]!.scopeSpans[0]!, spans: spans.slice(i, i + 3) }] }] });
+    }
+    for (const batch of batches.reverse()) {
+      expect((await post(server.url, encodeProtobuf(batch), { 'Content-Type': 'application/x-protobuf' })).status).toBe(200);
+    }
+    const report = await waitForRequests(server.url, 1);
+    expect(report.endpoints[0]?.findings[0]?.repeatsPerRequest.p50).toBe(40);
+  });
+});
+
+describe('OTLP/gRPC errors', () => {
+  const exportCall = (port: number, body: Buffer): Promise<{ error: grpc.ServiceError | null }> => {
+    const Client = grpc.makeGenericClientConstructor({}, 'TraceService');
+    const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    return new Promise((resolve) => {
+      client.makeUnaryRequest(
+        '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        body,
+        (error: grpc.ServiceError | null) => {
+          client.close();
+          resolve({ error });
+        },
+      );
+    });
+  };
+
+  it('answers INVALID_ARGUMENT for undecodable input', async () => {
+    const server = await start();
+    const { error } = await exportCall(server.grpcPort, Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f]));
+    expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT);
+  });
+
+  it('answers UNAVAILABLE with RetryInfo when overloaded', async () => {
+    const server = await start({ maxTraces: 1, traceWaitMs: 60_000 });
+    expect((await exportCall(server.grpcPort, Buffer.from(encodeProtobuf(djangoRequest({ traceId: '1'.repeat(32) }))))).error).toBeNull();
+    const { error } = await exportCall(server.grpcPort, Buffer.from(encodeProtobuf(djangoRequest({ traceId: '2'.repeat(32) }))));
+    expect(error?.code).toBe(grpc.status.UNAVAILABLE);
+    const details = error?.metadata.get('grpc-status-details-bin')[0] as Buffer;
+    const { Status, RetryInfo } = otlpSchema();
+    const status = Status.decode(details) as unknown as { details: { type_url: string; value: Uint8Array }[] };
+    expect(status.details[0]?.type_url).toBe('type.googleapis.com/google.rpc.RetryInfo');
+    const retry = RetryInfo.toObject(RetryInfo.decode(status.details[0]!.value), { longs: Number }) as { retryDelay: { seconds: number } };
+    expect(retry.retryDelay.seconds).toBeGreaterThan(0);
+  });
+
+  it('answers RESOURCE_EXHAUSTED past the receive limit', async () => {
+    const server = await start({ grpcMaxReceiveBytes: 64 * 1024 });
+    const { error } = await exportCall(server.grpcPort, Buffer.from(encodeProtobuf(djangoRequest({ repeats: 2000 }))));
+    expect(error?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+  });
+});
