@@ -1,7 +1,7 @@
 /** The default terminal report: endpoints ranked by wasted time, each with its findings and the fix, readable at 80 columns. */
 import pc from 'picocolors';
 import type { Report, ReportFinding } from './model.js';
-import { KIND_LABEL, breakChain, int, ms, shortenSql } from './text.js';
+import { KIND_LABEL, int, ms, shortenSql, wrapCode } from './text.js';
 
 export interface TerminalOptions {
   /** Colour output; defaults to picocolors' detection (honours NO_COLOR and FORCE_COLOR, off when not a TTY). */
@@ -43,8 +43,9 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
     for (const f of e.findings) out.push(...renderFinding(f, c, width));
     if (e.fix !== '') {
       out.push(`   ${c.bold('fix:')}`);
-      for (const line of e.fix.split('\n')) {
-        for (const part of breakChain(line, width - 5)) out.push(`     ${c.green(part)}`);
+      for (const line of wrapCode(e.fix, width, '     ')) out.push(c.green(line));
+      if (e.findings.some((f) => f.suggestion.confidence === 'inferred' && f.kind === 'n_plus_one')) {
+        out.push(c.dim("   names inferred from SQL; --schema (manage.py n1lens_schema) makes them exact"));
       }
     }
   });
@@ -58,8 +59,11 @@ function renderFinding(f: ReportFinding, c: ReturnType<typeof pc.createColors>, 
   const where = f.chain.length > 0 ? `${f.table} via ${f.chain.join('.')}` : f.table;
   lines.push(`   ${c.yellow('✗')} ${c.yellow(label.padEnd(12))} ${repeats}${where}  ${c.dim(ms(f.wastedMs))}`);
   if (f.sql !== '') lines.push(`     ${c.dim(shortenSql(f.sql, width - 5))}`);
-  const code = f.suggestion.code.split('\n');
-  if (code.length === 1) lines.push(`     → ${code[0]}${f.suggestion.confidence === 'inferred' ? c.dim(' (inferred)') : ''}`);
+  if (!f.suggestion.code.includes('\n')) {
+    const code = wrapCode(f.suggestion.code, width, '       ');
+    code[0] = `     → ${code[0]!.trimStart()}`;
+    lines.push(...code);
+  }
   if (f.suggestion.note !== undefined && f.kind !== 'n_plus_one' && f.kind !== 'repeated_write') {
     lines.push(`     ${c.dim(f.suggestion.note)}`);
   }

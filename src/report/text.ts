@@ -31,16 +31,10 @@ export function shortenSql(sql: string, width: number): string {
   return `${sql.slice(0, width - 1)}…`;
 }
 
-/**
- * Splits `Model.objects.a(...).b(...)` before each top-level `.call(` so a long queryset reads one
- * method per line, as it would be written in a view.
- */
-export function breakChain(code: string, width: number, indent = '    '): string[] {
-  if (code.length <= width || code.includes('\n')) return code.split('\n');
-  const parts: string[] = [];
+/** Scans code, calling `at(i, depth)` for each character outside string literals and brackets. */
+function scan(code: string, at: (i: number, depth: number) => void): void {
   let depth = 0;
   let quote = '';
-  let start = 0;
   for (let i = 0; i < code.length; i++) {
     const ch = code[i];
     if (quote !== '') {
@@ -48,16 +42,71 @@ export function breakChain(code: string, width: number, indent = '    '): string
       continue;
     }
     if (ch === "'" || ch === '"') quote = ch;
-    else if (ch === '(') depth++;
-    else if (ch === ')') depth--;
-    else if (ch === '.' && depth === 0 && i > start && /[a-z_]/.test(code[i + 1] ?? '') && code.slice(start, i) !== 'objects') {
-      const head = code.slice(start, i);
-      if (!/^[A-Z]\w*$/.test(head) && !head.endsWith('objects')) {
-        parts.push(head);
-        start = i;
-      }
-    }
+    else if (ch === '(' || ch === '[') depth++;
+    else if (ch === ')' || ch === ']') depth--;
+    else at(i, depth);
+  }
+}
+
+/** Splits `Model.objects.a(…).b(…)` before each top-level method call; the first call stays on the model line. */
+function splitChain(code: string): string[] {
+  const cuts: number[] = [];
+  scan(code, (i, depth) => {
+    if (depth === 0 && code[i] === '.' && /^\.\w+\(/.test(code.slice(i, i + 64))) cuts.push(i);
+  });
+  if (cuts.length > 0 && cuts[0] !== 0) cuts.shift(); // keep `Model.objects.first_call(…)` together
+  const parts: string[] = [];
+  let start = 0;
+  for (const cut of cuts) {
+    if (cut > start) parts.push(code.slice(start, cut));
+    start = cut;
   }
   parts.push(code.slice(start));
-  return parts.map((p, i) => (i === 0 ? p : indent + p));
+  return parts;
+}
+
+/** Splits `name(a, b=c)` into `name(`, its top-level arguments and `)`; undefined when it is not one call. */
+function splitCall(code: string): { head: string; args: string[]; tail: string } | undefined {
+  const open = code.indexOf('(');
+  if (open < 0 || !code.endsWith(')')) return undefined;
+  // It is one call only if the first '(' closes at the very end.
+  let closesAtEnd = true;
+  scan(code.slice(open, -1), (_i, depth) => {
+    if (depth === 0) closesAtEnd = false;
+  });
+  if (!closesAtEnd) return undefined;
+  const args: string[] = [];
+  let start = open + 1;
+  scan(code, (i, depth) => {
+    if (depth === 1 && code[i] === ',') {
+      args.push(code.slice(start, i).trim());
+      start = i + 1;
+    }
+  });
+  args.push(code.slice(start, -1).trim());
+  return { head: code.slice(0, open + 1), args: args.filter((arg) => arg !== ''), tail: ')' };
+}
+
+/**
+ * Lays out Django code within `width` columns the way a formatter would: one chained call per line,
+ * then one argument per line for calls that still do not fit.
+ */
+export function wrapCode(code: string, width: number, indent = ''): string[] {
+  if (code.includes('\n')) return code.split('\n').flatMap((line) => wrapCode(line, width, indent));
+  if (indent.length + code.length <= width) return [indent + code];
+  const parts = splitChain(code);
+  if (parts.length > 1) {
+    return parts.flatMap((part, i) => wrapCode(part, width, i === 0 ? indent : `${indent}    `));
+  }
+  const call = splitCall(code);
+  if (call === undefined || call.args.length === 0) return [indent + code];
+  return [
+    indent + call.head,
+    ...call.args.flatMap((arg) => {
+      const lines = wrapCode(arg, width - 1, `${indent}    `);
+      lines[lines.length - 1] += ',';
+      return lines;
+    }),
+    indent + call.tail,
+  ];
 }

@@ -1,0 +1,102 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import type { Report } from '../src/report/model.js';
+
+const root = new URL('..', import.meta.url).pathname;
+const fixture = join(root, 'src/otlp/testdata/django-sqlite-stable-semconv.otlp.pb');
+const fixtureOld = join(root, 'src/otlp/testdata/django-sqlite-old-semconv.jsonl');
+const dir = mkdtempSync(join(tmpdir(), 'n1lens-cli-'));
+
+function run(args: string[], input?: Buffer | string, bin = 'n1-report') {
+  const r = spawnSync(process.execPath, [join(root, 'bin', `${bin}.js`), ...args], {
+    input,
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '' },
+    encoding: 'utf8',
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('n1-report', () => {
+  it('prints a ranked terminal report and exits 1 when N+1 findings exceed the default budget', () => {
+    const r = run([fixture]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^n1lens · 4 requests · 315 DB queries/);
+    expect(r.stdout).toMatch(/1\. GET dashboard\//);
+    expect(r.stdout).toContain("Application.objects.select_related('candidate', 'job__company', 'status')");
+    expect(r.stdout).not.toMatch(/\u001b\[/); // NO_COLOR
+    for (const line of r.stdout.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+  });
+
+  it('prints exactly the DESIGN JSON shape', () => {
+    const r = run([fixture, '--format', 'json']);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.n1lensReport).toBe(1);
+    expect(Object.keys(report.summary)).toEqual(['requests', 'dbSpans', 'findings', 'wastedMs']);
+    const e = report.endpoints[0]!;
+    expect(e).toMatchObject({ endpoint: 'GET dashboard/', requests: 1, queriesPerRequest: { p50: 303, max: 303 } });
+    const f = e.findings[0]!;
+    for (const key of ['kind', 'operation', 'table', 'fingerprint', 'sql', 'repeatsPerRequest', 'requestsAffected', 'wastedMs', 'trigger', 'chain', 'suggestion', 'exampleTraceId']) {
+      expect(f).toHaveProperty(key);
+    }
+    expect(f.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+    expect(f.exampleTraceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(f.sql).not.toMatch(/'[^']*'|\b\d{2,}\b(?! LIMIT)/);
+  });
+
+  it('prints GitHub-flavoured Markdown', () => {
+    const r = run([fixture, '-f', 'markdown']);
+    expect(r.stdout).toMatch(/^## n1lens report/);
+    expect(r.stdout).toContain('| 1 | `GET dashboard/` | 1 | 303 |');
+    expect(r.stdout).toContain('```python');
+  });
+
+  it('exits 0 within budget, or when the endpoint filter leaves no finding', () => {
+    expect(run([fixture, '--max-findings', '6']).code).toBe(0);
+    const r = run([fixture, '--endpoint', 'GET dashboard/optimised*', '-f', 'json']);
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as Report).endpoints.map((e) => e.endpoint)).toEqual(['GET dashboard/optimised/']);
+  });
+
+  it('reads several files, gzip and standard input', () => {
+    const gz = join(dir, 'x.gz');
+    writeFileSync(gz, gzipSync(readFileSync(fixtureOld)));
+    const both = JSON.parse(run([fixture, gz, '-f', 'json']).stdout) as Report;
+    expect(both.summary.requests).toBe(8);
+    const stdin = JSON.parse(run(['-', '-f', 'json'], readFileSync(fixture)).stdout) as Report;
+    expect(stdin.summary.requests).toBe(4);
+  });
+
+  it('gives one clear line and exit 2 for corrupt, truncated, empty and missing files, with nothing on stdout', () => {
+    const truncated = join(dir, 'truncated.jsonl');
+    writeFileSync(truncated, readFileSync(fixtureOld, 'utf8').slice(0, 5000));
+    const corrupt = join(dir, 'corrupt.pb');
+    writeFileSync(corrupt, Buffer.from([0, 0, 0, 9, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
+    const empty = join(dir, 'empty.jsonl');
+    writeFileSync(empty, '');
+    for (const file of [truncated, corrupt, empty, join(dir, 'missing.jsonl')]) {
+      const r = run([file, '-f', 'json']);
+      expect(r.code, file).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(file);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('exits 2 on usage errors', () => {
+    expect(run([]).code).toBe(2);
+    expect(run([fixture, '--format', 'xml']).code).toBe(2);
+    expect(run([fixture, '--min-repeats', 'many']).code).toBe(2);
+  });
+
+  it('is the same command as `n1lens report`', () => {
+    const a = run([fixture, '-f', 'json']);
+    const b = run(['report', fixture, '-f', 'json'], undefined, 'n1lens');
+    expect(b.code).toBe(a.code);
+    expect(b.stdout).toBe(a.stdout);
+  });
+});
