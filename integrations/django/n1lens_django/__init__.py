@@ -1,0 +1,5 @@
+"""n1lens integration for Django: `manage.py n1lens_schema` writes the model schema n1lens reads."""
+
+from n1lens_django.schema import SCHEMA_VERSION, build_schema
+
+__all__ = ["SCHEMA_VERSION", "build_schema"]

@@ -1,0 +1,99 @@
+"""Builds the n1lens Django schema (DESIGN.md, "Django schema file") from the models' `_meta`.
+
+The schema maps tables and columns seen in SQL back to model labels and relation names, so n1lens
+can write `select_related('job__company')` rather than guess names from `job_id` columns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps as django_apps
+from django.db import models
+
+SCHEMA_VERSION = 1
+
+Relation = dict[str, Any]
+
+
+def build_schema(app_registry=django_apps) -> dict[str, Any]:
+    """Return the schema dict for every installed model, sorted by model label then relation name.
+
+    Example: `json.dumps(build_schema())` -> `{"n1lensSchema": 1, "models": [...]}`.
+    """
+    entries = [_model_entry(model) for model in app_registry.get_models()]
+    entries.sort(key=lambda entry: entry["model"])
+    return {"n1lensSchema": SCHEMA_VERSION, "models": entries}
+
+
+def _label(model: type[models.Model]) -> str:
+    # object_name keeps the class's case ("shop.OrderLine"); _meta.label_lower would not.
+    return f"{model._meta.app_label}.{model._meta.object_name}"
+
+
+def _model_entry(model: type[models.Model]) -> dict[str, Any]:
+    opts = model._meta
+    relations = [
+        relation for field in opts.get_fields() if (relation := _relation(model, field)) is not None
+    ]
+    relations.sort(key=lambda relation: relation["name"])
+    return {"model": _label(model), "table": opts.db_table, "pk": opts.pk.column, "relations": relations}
+
+
+def _relation(model: type[models.Model], field) -> Relation | None:
+    if not field.is_relation or field.related_model is None:
+        return None  # plain columns, and GenericForeignKey (no single target model)
+    relation = _reverse(field) if isinstance(field, models.ForeignObjectRel) else _forward(field)
+    if relation is None:
+        return None
+    # A multi-table-inheritance child inherits its parents' relations, whose columns live in the
+    # parent's table: say which model holds them. (`model` of a forward field is the model that
+    # declares it; of a reverse relation, the model pointed at.) Proxies share their table.
+    home = field.model._meta.concrete_model
+    if home is not model._meta.concrete_model:
+        relation["inheritedFrom"] = _label(home)
+    return relation
+
+
+def _forward(field: models.Field) -> Relation | None:
+    def relation(kind: str, **columns: str) -> Relation:
+        target = _label(field.related_model)
+        return {"name": field.name, "queryName": field.name, "kind": kind, "target": target, **columns}
+
+    if isinstance(field, models.ManyToManyField):
+        return relation(
+            "many_to_many",
+            through=field.m2m_db_table(),
+            sourceColumn=field.m2m_column_name(),
+            targetColumn=field.m2m_reverse_name(),
+        )
+    if isinstance(field, models.ForeignKey):  # OneToOneField is a ForeignKey subclass
+        return relation("one_to_one" if field.one_to_one else "many_to_one", column=field.column)
+    return None  # GenericRelation and other ForeignObjects without one FK column
+
+
+def _reverse(rel: models.ForeignObjectRel) -> Relation | None:
+    if rel.hidden:
+        return None  # related_name='+' or symmetrical self-M2M: no accessor to prefetch through
+    field = rel.field
+
+    def relation(kind: str, **columns: str) -> Relation:
+        return {
+            "name": rel.get_accessor_name(),
+            "queryName": field.related_query_name(),
+            "kind": kind,
+            "target": _label(rel.related_model),
+            **columns,
+        }
+
+    if isinstance(rel, models.ManyToManyRel):
+        # The same through table seen from the other end: its source column points at this model.
+        return relation(
+            "many_to_many",
+            through=field.m2m_db_table(),
+            sourceColumn=field.m2m_reverse_name(),
+            targetColumn=field.m2m_column_name(),
+        )
+    if isinstance(rel, models.ManyToOneRel) and isinstance(field, models.ForeignKey):
+        return relation("one_to_one" if rel.one_to_one else "one_to_many", remoteColumn=field.column)
+    return None

@@ -1,0 +1,84 @@
+"""Models covering every relation shape the schema command must describe (see test_schema.py)."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Author(models.Model):
+    name = models.CharField(max_length=100)
+
+
+class Profile(models.Model):
+    # One-to-one with a custom column; the reverse accessor defaults to "profile".
+    author = models.OneToOneField(Author, on_delete=models.CASCADE, db_column="writer_ref")
+
+
+class Publisher(models.Model):
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        db_table = "publishing_house"
+
+
+class Tag(models.Model):
+    label = models.CharField(max_length=50)
+
+
+class Book(models.Model):
+    title = models.CharField(max_length=200)
+    author = models.ForeignKey(Author, on_delete=models.CASCADE)
+    publisher = models.ForeignKey(
+        Publisher,
+        on_delete=models.CASCADE,
+        related_name="titles",
+        related_query_name="title",
+        db_column="pub_ref",
+    )
+    # related_name='+' has no reverse accessor, so User gets no relation for it.
+    editor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    tags = models.ManyToManyField(Tag)
+
+
+class RecentBook(Book):
+    class Meta:
+        proxy = True
+
+
+class Review(models.Model):
+    book = models.ForeignKey(Book, on_delete=models.CASCADE, related_name="reviews")
+    stars = models.IntegerField()
+
+
+class OrderLine(models.Model):
+    book = models.ForeignKey(Book, on_delete=models.CASCADE)
+    quantity = models.IntegerField()
+
+
+class Shelf(models.Model):
+    books = models.ManyToManyField(Book, through="Placement", related_name="shelves")
+
+    class Meta:
+        db_table = "shelving"
+
+
+class Placement(models.Model):
+    shelf = models.ForeignKey(Shelf, on_delete=models.CASCADE, db_column="shelf_ref")
+    book = models.ForeignKey(Book, on_delete=models.CASCADE, db_column="book_ref")
+    position = models.IntegerField()
+
+
+class Employee(models.Model):
+    manager = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, related_name="reports")
+    # Symmetrical self-M2M: no reverse accessor. Asymmetrical: reverse is "mentees".
+    friends = models.ManyToManyField("self")
+    mentors = models.ManyToManyField("self", symmetrical=False, related_name="mentees")
+
+
+class Place(models.Model):
+    owner = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="places")
+
+
+class Restaurant(Place):
+    chef = models.ForeignKey(Employee, on_delete=models.SET_NULL, null=True)

@@ -1,0 +1,5 @@
+"""URL routes of the recruit sample app (all in the recruit app)."""
+
+from django.urls import include, path
+
+urlpatterns = [path("", include("recruit.urls"))]

@@ -1,0 +1,8 @@
+"""App config for the recruit sample app."""
+
+from django.apps import AppConfig
+
+
+class RecruitConfig(AppConfig):
+    name = "recruit"
+    label = "recruit"

@@ -1,0 +1,15 @@
+"""Routes; the route strings are what traces carry as http.route (e.g. "GET dashboard/")."""
+
+from django.urls import path
+
+from recruit import views
+
+urlpatterns = [
+    path("login/", views.login_demo),
+    path("dashboard/", views.dashboard),
+    path("dashboard/optimised/", views.dashboard_optimised),
+    path("webhooks/ats/", views.ats_webhook),
+    path("applications/submit/", views.submit_application),
+    path("reports/pipeline/", views.pipeline_report),
+    path("otel/flush/", views.flush_traces),
+]
