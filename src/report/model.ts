@@ -121,6 +121,14 @@ function reportFinding(f: EndpointFinding, naming: Naming): ReportFinding {
   }
 }
 
+/**
+ * Database time a finding wastes. sync_fanout's figure is request latency spent waiting on other
+ * services, not database time, so it does not count toward an endpoint's rank or the summary.
+ */
+const dbWaste = (f: { kind: FindingKind; wastedMs: number }): number => (f.kind === 'sync_fanout' ? 0 : f.wastedMs);
+
+const findingsWaste = (e: ReportEndpoint): number => e.findings.reduce((sum, f) => sum + f.wastedMs, 0);
+
 /** One endpoint's section of the report. */
 export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = {}): ReportEndpoint {
   const tables = tablesOf(rollup);
@@ -133,7 +141,7 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     if (f.kind === 'slow_query') fixLines.push(`# index: ${suggestIndex(f, naming).path}`);
     if (f.kind === 'sync_fanout') fixLines.push('# move the serial outbound calls to a task queue (see sync_fanout)');
   }
-  const totalWasted = findings.reduce((sum, f) => sum + f.wastedMs, 0);
+  const totalWasted = findings.reduce((sum, f) => sum + dbWaste(f), 0);
   return {
     endpoint: rollup.endpoint,
     service: rollup.service,
@@ -153,7 +161,12 @@ export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOp
   const endpoints = all
     .filter((r) => matches(r.endpoint))
     .map((r) => reportEndpoint(r, options))
-    .sort((a, b) => b.wastedMsPerRequest * b.requests - a.wastedMsPerRequest * a.requests || a.endpoint.localeCompare(b.endpoint));
+    .sort(
+      (a, b) =>
+        b.wastedMsPerRequest * b.requests - a.wastedMsPerRequest * a.requests ||
+        findingsWaste(b) - findingsWaste(a) ||
+        a.endpoint.localeCompare(b.endpoint),
+    );
   const kept = new Set(endpoints.map((e) => `${e.service}\u0000${e.endpoint}`));
   const keptRollups = all.filter((r) => kept.has(`${r.service}\u0000${r.endpoint}`));
   return {
@@ -162,7 +175,7 @@ export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOp
       requests: keptRollups.reduce((s, r) => s + r.requests, 0),
       dbSpans: keptRollups.reduce((s, r) => s + r.dbSpans, 0),
       findings: endpoints.reduce((s, e) => s + e.findings.length, 0),
-      wastedMs: round1(endpoints.reduce((s, e) => s + e.findings.reduce((t, f) => t + f.wastedMs, 0), 0)),
+      wastedMs: round1(endpoints.reduce((s, e) => s + e.wastedMsPerRequest * e.requests, 0)),
     },
     endpoints,
   };

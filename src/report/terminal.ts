@@ -1,7 +1,7 @@
 /** The default terminal report: endpoints ranked by wasted time, each with its findings and the fix, readable at 80 columns. */
 import pc from 'picocolors';
 import type { Report, ReportFinding } from './model.js';
-import { KIND_LABEL, int, ms, shortenSql, wrapCode } from './text.js';
+import { KIND_LABEL, int, ms, shortenSql, wrapCode, wrapText } from './text.js';
 
 export interface TerminalOptions {
   /** Colour output; defaults to picocolors' detection (honours NO_COLOR and FORCE_COLOR, off when not a TTY). */
@@ -57,15 +57,18 @@ function renderFinding(f: ReportFinding, c: ReturnType<typeof pc.createColors>, 
   const label = KIND_LABEL[f.kind];
   const repeats = f.kind === 'n_plus_one' || f.kind === 'repeated_write' ? `${f.repeatsPerRequest.p50}×/req ` : '';
   const where = f.chain.length > 0 ? `${f.table} via ${f.chain.join('.')}` : f.table;
-  lines.push(`   ${c.yellow('✗')} ${c.yellow(label.padEnd(12))} ${repeats}${where}  ${c.dim(ms(f.wastedMs))}`);
+  const cost = f.kind === 'sync_fanout' ? `${ms(f.wastedMs)} of latency` : ms(f.wastedMs);
+  lines.push(`   ${c.yellow('✗')} ${c.yellow(label.padEnd(12))} ${repeats}${where}  ${c.dim(cost)}`);
   if (f.sql !== '') lines.push(`     ${c.dim(shortenSql(f.sql, width - 5))}`);
   if (!f.suggestion.code.includes('\n')) {
     const code = wrapCode(f.suggestion.code, width, '       ');
     code[0] = `     → ${code[0]!.trimStart()}`;
     lines.push(...code);
+  } else {
+    for (const line of f.suggestion.code.split('\n')) lines.push(c.cyan(`       ${line}`));
   }
   if (f.suggestion.note !== undefined && f.kind !== 'n_plus_one' && f.kind !== 'repeated_write') {
-    lines.push(`     ${c.dim(f.suggestion.note)}`);
+    for (const line of wrapText(f.suggestion.note, width - 5)) lines.push(`     ${c.dim(line)}`);
   }
   return lines;
 }

@@ -110,3 +110,17 @@ export function wrapCode(code: string, width: number, indent = ''): string[] {
     indent + call.tail,
   ];
 }
+
+/** Wraps prose at spaces to `width` columns. */
+export function wrapText(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') lines.push(line);
+  return lines;
+}

@@ -20,7 +20,7 @@ export function suggestCache(f: HotLookupFinding, naming: Naming, ttlSeconds = 3
     `if obj is None:`,
     `    obj = ${model}.objects.get(${args})`,
     `    cache.set(key, obj, timeout=${ttlSeconds})`,
-    `# invalidate on write: post_save / post_delete on ${model} -> cache.delete(key)`,
+    `# on post_save / post_delete of ${model}: cache.delete(key)`,
   ].join('\n');
   return {
     method: 'cache',
@@ -38,8 +38,8 @@ export function suggestTaskQueue(f: SyncFanoutFinding): Suggestion {
   const s = f.syncFanout;
   const peers = s.peers.length > 0 ? s.peers.join(', ') : 'external services';
   const code = [
-    `@shared_task(bind=True, autoretry_for=(RequestException,), retry_backoff=True)`,
-    `def notify(self, idempotency_key, payload):`,
+    `@shared_task(autoretry_for=(RequestException,), retry_backoff=True)`,
+    `def notify(idempotency_key, payload):`,
     `    ...  # send with header Idempotency-Key: idempotency_key`,
     ``,
     `# in the view, after the commit:`,

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# README's test command: installs what the tests need (npm ci, the Python venv, PostgreSQL from
+# Debian when the e2e starts it) and runs the whole suite: typecheck, vitest, pytest for the
+# Django integration, and the end-to-end test of the instrumented sample app against n1lens serve.
+# Ends with one line "N passed, N failed" over every runner.
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+set -e
+npm ci --no-audit --no-fund
+bash scripts/python-env.sh
+npm run --silent typecheck
+set +e
+
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$out/vitest.json" || status=1
+.venv/bin/python -m pytest -q -p no:cacheprovider --junitxml="$out/schema.xml" integrations/django || status=1
+bash scripts/e2e.sh -p no:cacheprovider --junitxml="$out/e2e.xml" || status=1
+
+node --input-type=module - "$out" <<'JS'
+import { readFileSync, existsSync } from 'node:fs';
+const dir = process.argv[2];
+let passed = 0, failed = 0;
+const v = existsSync(`${dir}/vitest.json`) ? JSON.parse(readFileSync(`${dir}/vitest.json`, 'utf8')) : null;
+if (v) { passed += v.numPassedTests; failed += v.numFailedTests; } else failed += 1;
+for (const f of ['schema.xml', 'e2e.xml']) {
+  if (!existsSync(`${dir}/${f}`)) { failed += 1; continue; }
+  const xml = readFileSync(`${dir}/${f}`, 'utf8');
+  const m = /<testsuite [^>]*errors="(\d+)" failures="(\d+)" skipped="(\d+)" tests="(\d+)"/.exec(xml);
+  if (!m) { failed += 1; continue; }
+  const [errors, failures, skipped, tests] = m.slice(1).map(Number);
+  passed += tests - errors - failures - skipped;
+  failed += errors + failures;
+}
+console.log(`${passed} passed, ${failed} failed`);
+JS
+exit $status
