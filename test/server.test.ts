@@ -170,6 +170,36 @@ describe('OTLP/HTTP status codes', () => {
     expect(c.status).toBe(200);
   });
 
+  it('evicts (analyses early) and counts the oldest trace when a batch overshoots --max-traces', async () => {
+    const server = await start({ maxTraces: 2, traceWaitMs: 60_000 });
+    const one = djangoRequest({ traceId: '1'.repeat(32), repeats: 6 });
+    expect((await post(server.url, encodeJson(one), { 'Content-Type': 'application/json' })).status).toBe(200);
+    const two = djangoRequest({ traceId: '2'.repeat(32) });
+    const three = djangoRequest({ traceId: '3'.repeat(32) });
+    const both = { resourceSpans: [...two.resourceSpans, ...three.resourceSpans] };
+    expect((await post(server.url, encodeJson(both), { 'Content-Type': 'application/json' })).status).toBe(200);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/n1lens_trace_evictions_total 1/);
+    expect(metrics).toMatch(/n1lens_open_traces 2/);
+    server.intake.tick();
+    const report = (await (await fetch(`${server.url}/api/report`)).json()) as Report;
+    expect(report.summary.requests).toBe(1);
+  });
+
+  it('counts late spans of an analysed trace and never double-counts its finding', async () => {
+    const server = await start();
+    const request = djangoRequest({ repeats: 6 });
+    const [serverScope, dbScope] = request.resourceSpans[0]!.scopeSpans;
+    const late = dbScope!.spans.splice(-1, 1);
+    expect((await post(server.url, encodeJson(request), { 'Content-Type': 'application/json' })).status).toBe(200);
+    const before = await waitForRequests(server.url, 1);
+    const lateRequest = { resourceSpans: [{ ...request.resourceSpans[0]!, scopeSpans: [{ ...serverScope!, spans: [] }, { ...dbScope!, spans: late }] }] };
+    expect((await post(server.url, encodeJson(lateRequest), { 'Content-Type': 'application/json' })).status).toBe(200);
+    server.intake.tick();
+    expect(await (await fetch(`${server.url}/api/report`)).json()).toEqual(before);
+    expect(await (await fetch(`${server.url}/metrics`)).text()).toMatch(/n1lens_late_spans_total 1/);
+  });
+
   it('assembles a cascade split over many batches arriving in reverse order', async () => {
     const server = await start();
     const request = djangoRequest({ repeats: 40 });

@@ -44,14 +44,13 @@ export class Intake {
     this.#refreshGauges();
   }
 
-  /**
-   * Takes one decoded export. A batch that would open more traces than --max-traces allows is
-   * refused whole (the client retries later), so nothing is dropped silently.
-   */
+  /** Takes one decoded export, or refuses it whole when the open-trace buffer is full: nothing is dropped silently. */
   accept(batch: DecodedBatch, transport: 'http' | 'grpc', recordLine?: () => string): AcceptResult {
     if (this.#closed) return { ok: false, reason: 'overloaded', retryAfterSeconds: this.#retryAfter };
     const assembler = this.#analyzer.assembler;
-    if (assembler.wouldOverflow(assembler.countNewTraces(batch.spans))) {
+    // Full: refuse batches that open new traces (the client retries). Not yet full: accept, and the
+    // assembler evicts (analyses early, counted) the oldest traces if this batch overshoots.
+    if (assembler.isFull && assembler.countNewTraces(batch.spans) > 0) {
       this.#metrics.exportsRefused.inc({ transport, reason: 'overloaded' });
       return { ok: false, reason: 'overloaded', retryAfterSeconds: this.#retryAfter };
     }

@@ -109,7 +109,7 @@ describe('TraceAssembler', () => {
     const evicted = asm.add(djangoTrace(traceIds[2]), 3);
     expect(evicted.map((t) => t.traceId)).toEqual([traceIds[1]]);
     expect(asm.counters.evictions).toBe(1);
-    expect(asm.wouldOverflow(1)).toBe(true);
+    expect(asm.isFull).toBe(true);
   });
 
   it('interleaves traces from many batches and flushes all at the end', () => {

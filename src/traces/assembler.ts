@@ -64,9 +64,9 @@ export class TraceAssembler {
     return this.#open.size;
   }
 
-  /** True when `newTraces` more open traces would exceed the limit (the server refuses, not evicts). */
-  wouldOverflow(newTraces: number): boolean {
-    return this.#open.size + newTraces > this.#maxOpen;
+  /** True when no new trace can be opened without evicting one. */
+  get isFull(): boolean {
+    return this.#open.size >= this.#maxOpen;
   }
 
   /** Counts the traces in `spans` that are not open yet. */
