@@ -4,10 +4,18 @@ import type { Request } from '../traces/request.js';
 /** One statement, or one statement repeated for each row of a loop. */
 export type Step = string | { sql: (row: number) => string; rows: number } | { sql: string; ms: number };
 
+export interface RequestShape {
+  traceId?: string;
+  startMs?: number;
+  /** Outbound calls after the queries: `[durationMs, overlapsPrevious]`. */
+  outbound?: [number, boolean][];
+}
+
 /** A request whose DB spans run the given statements in order, 1 ms each unless told. */
-export function requestOf(endpoint: string, steps: Step[], traceId = 'f'.repeat(32)): Request {
+export function requestOf(endpoint: string, steps: Step[], shape: RequestShape | string = {}): Request {
+  const { traceId = 'f'.repeat(32), startMs = 0, outbound = [] } = typeof shape === 'string' ? { traceId: shape } : shape;
   const dbSpans: Request['dbSpans'] = [];
-  let t = 1;
+  let t = startMs + 1;
   const push = (statement: string, ms = 1): void => {
     dbSpans.push({ spanId: (dbSpans.length + 1).toString(16).padStart(16, '0'), startMs: t, durationMs: ms, system: 'postgresql', statement });
     t += ms + 0.1;
@@ -17,7 +25,15 @@ export function requestOf(endpoint: string, steps: Step[], traceId = 'f'.repeat(
     else if ('rows' in step) for (let r = 0; r < step.rows; r++) push(step.sql(r));
     else push(step.sql, step.ms);
   }
-  return { traceId, spanId: 'a'.repeat(16), endpoint, service: 'recruit', startMs: 0, durationMs: t + 1, dbSpans, outbound: [] };
+  const calls: Request['outbound'] = [];
+  let previousStart = t;
+  for (const [ms, overlaps] of outbound) {
+    const start = overlaps ? previousStart : t;
+    calls.push({ spanId: `c${calls.length}`.padStart(16, '0'), name: 'POST', kind: 'http', peer: 'hr.example', startMs: start, durationMs: ms });
+    previousStart = start;
+    t = Math.max(t, start + ms);
+  }
+  return { traceId, spanId: 'a'.repeat(16), endpoint, service: 'recruit', startMs, durationMs: t + 1 - startMs, dbSpans, outbound: calls };
 }
 
 /** Interleaves per-row statements the way a template loop touching several relations does. */

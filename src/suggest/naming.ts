@@ -48,7 +48,8 @@ export function conventionNaming(knownTables: Iterable<string>): Naming {
       const field = through.startsWith(`${fromTable}_`) ? through.slice(fromTable.length + 1) : modelPart(through);
       return { name: field, queryName: field };
     },
-    fieldOfColumn: forwardName,
+    // Only a column that points at a known table is an FK whose field drops `_id` (`external_id` stays).
+    fieldOfColumn: (table, column) => (links.foreignKeyTarget(table, column) === undefined ? column : forwardName(table, column)),
   };
 }
 

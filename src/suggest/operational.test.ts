@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { detectEndpoint, type HotLookupFinding, type SlowQueryFinding, type SyncFanoutFinding } from '../detect/endpoint.js';
+import { analyseRequest } from '../detect/request.js';
+import { RollupSet } from '../detect/rollup.js';
+import { SESSION, requestOf, type RequestShape, type Step } from '../detect/testing.js';
+import { createSqlNormalizer } from '../sql/index.js';
+import { conventionNaming } from './naming.js';
+import { suggestCache, suggestIndex, suggestTaskQueue } from './operational.js';
+
+const normalize = createSqlNormalizer();
+const naming = conventionNaming(['recruit_application', 'recruit_candidate', 'recruit_status']);
+
+function findings(requests: { steps: Step[]; shape?: RequestShape }[]) {
+  const set = new RollupSet();
+  requests.forEach((r, i) => set.add(analyseRequest(requestOf('GET x/', r.steps, { traceId: String(i).padStart(32, '0'), ...r.shape }), normalize)));
+  return detectEndpoint(set.values()[0]!);
+}
+
+describe('operational fixes', () => {
+  it('gives the slow pipeline query a concurrent composite index migration: equality, then range/order with direction', () => {
+    const sql =
+      'SELECT "recruit_application"."id" FROM "recruit_application" WHERE ("recruit_application"."user_id" = %s AND "recruit_application"."status_id" = %s AND "recruit_application"."created" >= %s) ORDER BY "recruit_application"."created" DESC';
+    const slow = findings([{ steps: [{ sql, ms: 200 }] }]).find((f): f is SlowQueryFinding => f.kind === 'slow_query')!;
+    const s = suggestIndex(slow, naming);
+    expect(s.method).toBe('index');
+    expect(s.path).toBe('recruit_application (user_id, status_id, created DESC)');
+    expect(s.code).toContain('atomic = False');
+    expect(s.code).toContain(
+      'CREATE INDEX CONCURRENTLY IF NOT EXISTS "idx_recruit_application_user_status_created" ON "recruit_application" ("user_id", "status_id", "created" DESC);',
+    );
+    expect(s.code).toContain('reverse_sql=\'DROP INDEX CONCURRENTLY IF EXISTS "idx_recruit_application_user_status_created";\'');
+  });
+
+  it('caches the webhook lookup by its unique key, with a TTL, invalidation and the observed rate', () => {
+    const sql = (i: number) => `SELECT "recruit_candidate"."id" FROM "recruit_candidate" WHERE "recruit_candidate"."external_id" = 'e${i}' LIMIT 21`;
+    const hot = findings(Array.from({ length: 12 }, (_, i) => ({ steps: [sql(i)], shape: { startMs: i * 5000 } }))).find(
+      (f): f is HotLookupFinding => f.kind === 'hot_lookup',
+    )!;
+    const s = suggestCache(hot, naming);
+    expect(s.method).toBe('cache');
+    expect(s.code).toContain('Candidate.objects.get(external_id=external_id)');
+    expect(s.code).toContain('cache.set(key, obj, timeout=300)');
+    expect(s.code).toMatch(/post_save \/ post_delete of Candidate: cache.delete\(key\)/);
+    expect(s.note).toMatch(/runs in 100% of requests, ~17,280 calls\/day/);
+  });
+
+  it('moves serial outbound calls to a task queue with idempotency keys and says what latency goes', () => {
+    const fan = findings([{ steps: [SESSION], shape: { outbound: [[50, false], [50, false], [50, false]] } }]).find(
+      (f): f is SyncFanoutFinding => f.kind === 'sync_fanout',
+    )!;
+    const s = suggestTaskQueue(fan);
+    expect(s.method).toBe('task_queue');
+    expect(s.code).toContain('transaction.on_commit');
+    expect(s.code).toContain('Idempotency-Key');
+    expect(s.note).toMatch(/3\.0 serial outbound calls \(hr\.example\) take 150 ms .* the request loses ~150 ms/);
+  });
+});
