@@ -31,7 +31,7 @@ async function start(over: Partial<ServeOptions> = {}): Promise<RunningServer & 
     maxTraces: 1000,
     maxBodyBytes: 4 * 1024 * 1024,
     grpcMaxReceiveBytes: 4 * 1024 * 1024,
-    minRepeats: 5,
+    detect: { minRepeats: 5 },
     ...over,
   });
   running.push(server);

@@ -1,36 +1,34 @@
 /** `n1-report` / `n1lens report`: reads saved trace files and prints the ranked report; the exit code is the CI budget. */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { Analyzer } from '../analyzer.js';
 import { RollupSet } from '../detect/rollup.js';
 import { readTraceFile } from '../otlp/file.js';
 import { buildReport, budgetFindings, renderJson, renderMarkdown, renderTerminal, type ReportOptions } from '../report/index.js';
 import { loadSchema, schemaNaming } from '../suggest/index.js';
+import type { DetectOptions } from '../detect/request.js';
+import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { CliError, EXIT } from './errors.js';
 
-export interface ReportCliOptions {
+export interface ReportCliOptions extends DetectorCliOptions {
   format: 'terminal' | 'markdown' | 'json';
-  minRepeats: number;
   maxFindings: number;
   endpoint?: string;
   schema?: string;
-  slowMs: number;
   color?: boolean;
 }
 
-export const positiveInt = (name: string) => (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number ≥ 0`);
-  return n;
-};
+/** @deprecated kept for the digest command until it moves to detector-options. */
+export const positiveInt = wholeNumber;
 
 /** Reads every file, streaming, and returns the rollups. Offline, the assembler's clock counts spans read. */
 export async function analyseFiles(
   files: string[],
-  options: { minRepeats: number; schemaPath?: string },
+  options: DetectOptions & { schemaPath?: string },
 ): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; lateSpans: number }> {
-  const schema = options.schemaPath === undefined ? undefined : await loadSchema(options.schemaPath);
+  const { schemaPath, ...detect } = options;
+  const schema = schemaPath === undefined ? undefined : await loadSchema(schemaPath);
   const analyzer = new Analyzer({
-    minRepeats: options.minRepeats,
+    ...detect,
     ...(schema === undefined ? {} : { links: schemaNaming(schema) }),
     // A file has no clock: a trace is complete once 200k spans have gone by without one of its own.
     traceWaitMs: 200_000,
@@ -54,12 +52,12 @@ export async function analyseFiles(
 export async function runReport(files: string[], opts: ReportCliOptions): Promise<number> {
   if (files.length === 0) throw new CliError('no trace file given (use - for standard input)', EXIT.usage);
   const { rollups, reportOptions } = await analyseFiles(files, {
-    minRepeats: opts.minRepeats,
+    ...requestDetectOptions(opts),
     ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }),
   });
   const report = buildReport(rollups.values(), {
     ...reportOptions,
-    slowMs: opts.slowMs,
+    ...endpointDetectOptions(opts),
     ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
   });
   const text =
@@ -74,16 +72,15 @@ export async function runReport(files: string[], opts: ReportCliOptions): Promis
 
 /** The command definition, shared by `n1-report` and `n1lens report`. */
 export function reportCommand(name = 'report'): Command {
-  return new Command(name)
+  const command = new Command(name)
     .description('Find N+1 query cascades in saved OpenTelemetry trace files and print the fixes')
     .argument('[files...]', 'OTLP JSON lines, JSON, or (length-delimited) protobuf; gzip detected; - for stdin')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['terminal', 'markdown', 'json']).default('terminal'))
-    .option('--min-repeats <n>', 'executions of one query in one request that make a cascade', positiveInt('--min-repeats'), 5)
-    .option('--max-findings <n>', 'N+1 and write-loop findings allowed before exit code 1', positiveInt('--max-findings'), 0)
+    .option('--max-findings <n>', 'N+1 and write-loop findings allowed before exit code 1', wholeNumber('--max-findings'), 0)
     .option('--endpoint <glob>', 'only endpoints matching this glob, e.g. "GET dashboard/*"')
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
-    .option('--slow-ms <ms>', 'p95 at or above which a query is slow', positiveInt('--slow-ms'), 100)
-    .option('--no-color', 'plain text even on a terminal')
+    .option('--no-color', 'plain text even on a terminal');
+  return addDetectorOptions(command)
     .action(async function (this: Command, files: string[]) {
       const o = this.opts<ReportCliOptions & { color: boolean }>();
       // commander sets color=true by default for --no-color; only an explicit flag should override detection.

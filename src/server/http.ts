@@ -6,7 +6,7 @@ import { otlpSchema } from '../otlp/schema.js';
 import { protobufToOtlpJson } from '../otlp/to-json.js';
 import type { DecodedBatch } from '../otlp/span.js';
 import { parseSince } from '../report/period.js';
-import type { DjangoSchema } from '../suggest/schema.js';
+import type { ReportOptions } from '../report/model.js';
 import type { Store } from '../store/store.js';
 import { BodyError, decodeContent, readLimited } from './body.js';
 import type { Intake } from './intake.js';
@@ -18,7 +18,8 @@ export interface HttpAppOptions {
   metrics: ServerMetrics;
   /** Limit on the decompressed body. */
   maxBodyBytes: number;
-  schema?: DjangoSchema;
+  /** Schema and detector settings for /api/report. */
+  report?: Omit<ReportOptions, 'endpoint'>;
   now?: () => number;
 }
 
@@ -98,7 +99,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     return c.json(
       store.report(
         { ...(sinceMs === undefined ? {} : { sinceMs }), ...(endpoint === undefined ? {} : { endpoint }) },
-        options.schema === undefined ? {} : { schema: options.schema },
+        options.report ?? {},
       ),
     );
   });

@@ -2,6 +2,8 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import type { Server as GrpcServer } from '@grpc/grpc-js';
+import type { EndpointDetectOptions } from '../detect/endpoint.js';
+import type { DetectOptions } from '../detect/request.js';
 import type { DjangoSchema } from '../suggest/schema.js';
 import { schemaNaming } from '../suggest/naming.js';
 import { Store } from '../store/store.js';
@@ -19,7 +21,10 @@ export interface ServeOptions {
   maxTraces: number;
   maxBodyBytes: number;
   grpcMaxReceiveBytes: number;
-  minRepeats: number;
+  /** Per-request detector settings (min repeats, fan-out thresholds). */
+  detect?: DetectOptions;
+  /** Per-endpoint detector settings for the API's report (hot lookup, slow query). */
+  report?: EndpointDetectOptions;
   schema?: DjangoSchema;
   recordPath?: string;
 }
@@ -42,12 +47,18 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     traceWaitMs: o.traceWaitMs,
     maxTraceAgeMs: 30_000,
     maxOpenTraces: o.maxTraces,
-    minRepeats: o.minRepeats,
+    ...o.detect,
     ...(o.schema === undefined ? {} : { links: schemaNaming(o.schema) }),
     ...(o.recordPath === undefined ? {} : { recordPath: o.recordPath }),
   });
   metrics.findings.set(store.findingCount());
-  const app = createHttpApp({ intake, store, metrics, maxBodyBytes: o.maxBodyBytes, ...(o.schema === undefined ? {} : { schema: o.schema }) });
+  const app = createHttpApp({
+    intake,
+    store,
+    metrics,
+    maxBodyBytes: o.maxBodyBytes,
+    report: { ...o.report, ...(o.schema === undefined ? {} : { schema: o.schema }) },
+  });
 
   const http: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: o.host, port: o.httpPort }, () => resolve(s));

@@ -1,0 +1,48 @@
+/** The detector thresholds every command shares (report, serve, digest): one definition, one parser. */
+import { InvalidArgumentError, type Command } from 'commander';
+import type { EndpointDetectOptions } from '../detect/endpoint.js';
+import type { DetectOptions } from '../detect/request.js';
+
+export interface DetectorCliOptions {
+  minRepeats: number;
+  slowMs: number;
+  hotShare: number;
+  hotMinRequests: number;
+  hotMinPerDay: number;
+  fanoutMinCalls: number;
+  fanoutMinShare: number;
+}
+
+export const wholeNumber = (name: string) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number ≥ 0`);
+  return n;
+};
+
+const share = (name: string) => (value: string): number => {
+  const n = Number(value);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`${name} must be a share between 0 and 1`);
+  return n;
+};
+
+/** Adds the detector flags with their defaults. */
+export function addDetectorOptions(command: Command): Command {
+  return command
+    .option('--min-repeats <n>', 'executions of one query in one request that make a cascade', wholeNumber('--min-repeats'), 5)
+    .option('--slow-ms <ms>', 'slow_query: p95 at or above which a query is slow', wholeNumber('--slow-ms'), 100)
+    .option('--hot-share <0..1>', "hot_lookup: share of an endpoint's requests that run the lookup", share('--hot-share'), 0.8)
+    .option('--hot-min-requests <n>', 'hot_lookup: requests of the endpoint before it is judged', wholeNumber('--hot-min-requests'), 10)
+    .option('--hot-min-per-day <n>', 'hot_lookup: calls per day at which a cache pays', wholeNumber('--hot-min-per-day'), 1000)
+    .option('--fanout-min-calls <n>', 'sync_fanout: serial outbound calls in one request', wholeNumber('--fanout-min-calls'), 3)
+    .option('--fanout-min-share <0..1>', "sync_fanout: share of the request's time they take", share('--fanout-min-share'), 0.5);
+}
+
+/** Per-request options (used while analysing). */
+export function requestDetectOptions(o: DetectorCliOptions): DetectOptions {
+  return { minRepeats: o.minRepeats, fanoutMinCalls: o.fanoutMinCalls, fanoutMinShare: o.fanoutMinShare };
+}
+
+/** Per-endpoint options (used when the report is built). */
+export function endpointDetectOptions(o: DetectorCliOptions): EndpointDetectOptions {
+  return { slowMs: o.slowMs, hotLookupMinShare: o.hotShare, hotLookupMinRequests: o.hotMinRequests, hotLookupMinPerDay: o.hotMinPerDay };
+}
