@@ -97,27 +97,29 @@ function reportFinding(f: EndpointFinding, naming: Naming): ReportFinding {
     repeatsPerRequest: f.repeatsPerRequest,
     requestsAffected: f.requestsAffected,
     wastedMs: round1(f.wastedMs),
-    exampleTraceId: f.exampleTraceId,
   };
+  // Key order follows DESIGN's example: trigger, chain, suggestion, exampleTraceId, then details.
+  const tail = (trigger: ReportFinding['trigger'], chain: string[], suggestion: Suggestion) => ({
+    trigger,
+    chain,
+    suggestion,
+    exampleTraceId: f.exampleTraceId,
+  });
   switch (f.kind) {
     case 'n_plus_one':
     case 'repeated_write': {
       const c = f.cascade;
-      return {
-        ...base,
-        trigger: c.trigger === null ? null : { fingerprint: c.trigger.fingerprint, table: c.trigger.table },
-        chain: chainNames(c.steps, naming),
-        suggestion: suggestCascade(toShape(f), naming),
-      };
+      const trigger = c.trigger === null ? null : { fingerprint: c.trigger.fingerprint, table: c.trigger.table };
+      return { ...base, ...tail(trigger, chainNames(c.steps, naming), suggestCascade(toShape(f), naming)) };
     }
     case 'hot_lookup': {
       const { observedCalls: _observed, ...hot } = f.hotLookup;
-      return { ...base, trigger: null, chain: [], suggestion: suggestCache(f, naming), hotLookup: hot };
+      return { ...base, ...tail(null, [], suggestCache(f, naming)), hotLookup: hot };
     }
     case 'sync_fanout':
-      return { ...base, trigger: null, chain: [], suggestion: suggestTaskQueue(f), syncFanout: f.syncFanout };
+      return { ...base, ...tail(null, [], suggestTaskQueue(f)), syncFanout: f.syncFanout };
     case 'slow_query':
-      return { ...base, trigger: null, chain: [], suggestion: suggestIndex(f, naming), slowQuery: f.slowQuery };
+      return { ...base, ...tail(null, [], suggestIndex(f, naming)), slowQuery: f.slowQuery };
   }
 }
 
