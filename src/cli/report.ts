@@ -17,8 +17,6 @@ export interface ReportCliOptions extends DetectorCliOptions {
   color?: boolean;
 }
 
-/** @deprecated kept for the digest command until it moves to detector-options. */
-export const positiveInt = wholeNumber;
 
 /** Reads every file, streaming, and returns the rollups. Offline, the assembler's clock counts spans read. */
 export async function analyseFiles(

@@ -1,7 +1,11 @@
 /** `n1lens serve`: the live collector. Parses flags, starts the server, and stops it cleanly on SIGTERM/SIGINT. */
 import { Command } from 'commander';
+import { buildDigest, checkWebhookUrl, digestFromStore, sendDigest, startDigestSchedule } from '../digest/index.js';
+import { parseDuration } from '../report/period.js';
 import { startServer } from '../server/serve.js';
-import { loadSchema } from '../suggest/schema.js';
+import { CliError } from './errors.js';
+import { WEBHOOK_ENV } from './digest.js';
+import { loadSchema, type DjangoSchema } from '../suggest/schema.js';
 import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 
 interface ServeCliOptions extends DetectorCliOptions {
@@ -15,6 +19,13 @@ interface ServeCliOptions extends DetectorCliOptions {
   grpcMaxReceiveMib: number;
   schema?: string;
   record?: string;
+  digestEvery?: string;
+  digestCron?: string;
+  digestSince?: string;
+  webhookUrl?: string;
+  traceUrl?: string;
+  service?: string;
+  top: number;
 }
 
 const MIB = 1024 * 1024;
@@ -31,9 +42,17 @@ export function serveCommand(): Command {
     .option('--max-body-mib <n>', 'OTLP/HTTP body limit after decompression', wholeNumber('--max-body-mib'), 20)
     .option('--grpc-max-receive-mib <n>', 'OTLP/gRPC message limit', wholeNumber('--grpc-max-receive-mib'), 4)
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
-    .option('--record <file>', 'append every accepted export as OTLP/JSON lines (replayable with n1-report)');
+    .option('--record <file>', 'append every accepted export as OTLP/JSON lines (replayable with n1-report)')
+    .option('--digest-every <duration>', 'post the Slack digest of the last <duration> every <duration>, e.g. 24h')
+    .option('--digest-cron <expr>', 'post the Slack digest on a cron schedule, e.g. "0 9 * * 1-5"')
+    .option('--digest-since <duration>', 'window of a cron digest (default 24h; --digest-every uses its interval)')
+    .option('--webhook-url <url>', `Slack incoming webhook for the digest (default: $${WEBHOOK_ENV})`)
+    .option('--trace-url <template>', "digest links to example traces: 'https://jaeger.example.com/trace/{traceId}'")
+    .option('--service <name>', 'digest only this service.name')
+    .option('--top <n>', 'endpoints in the digest', wholeNumber('--top'), 5);
   return addDetectorOptions(command).action(async function (this: Command) {
       const o = this.opts<ServeCliOptions>();
+      const digestPlan = planDigest(o);
       const schema = o.schema === undefined ? undefined : await loadSchema(o.schema);
       const server = await startServer({
         host: o.host,
@@ -53,13 +72,54 @@ export function serveCommand(): Command {
         `n1lens serve: OTLP/HTTP http://${o.host}:${server.httpPort}/v1/traces · OTLP/gRPC ${o.host}:${server.grpcPort} · ` +
           `report http://${o.host}:${server.httpPort}/api/report · db ${o.db}\n`,
       );
+      const digest = digestPlan === undefined ? undefined : scheduleDigest(digestPlan, o, server.store, schema);
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           process.stderr.write(`n1lens serve: ${signal}: analysing buffered traces and closing\n`);
+          digest?.stop();
           void server.close().then(resolve);
         };
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
       });
     });
+}
+
+interface DigestPlan {
+  url: string;
+  windowMs: number;
+}
+
+/** Checks the digest flags before anything starts, so a bad webhook URL fails at once (without echoing it). */
+function planDigest(o: ServeCliOptions): DigestPlan | undefined {
+  if (o.digestEvery === undefined && o.digestCron === undefined) return undefined;
+  const from = o.webhookUrl !== undefined ? '--webhook-url' : WEBHOOK_ENV;
+  const url = o.webhookUrl ?? process.env[WEBHOOK_ENV];
+  if (url === undefined || url === '') throw new CliError(`--digest-every/--digest-cron need a webhook: pass --webhook-url or set ${WEBHOOK_ENV}`);
+  try {
+    checkWebhookUrl(url, from);
+    return { url, windowMs: parseDuration(o.digestEvery ?? o.digestSince ?? '24h') };
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+}
+
+/** Posts the digest from the live store on the schedule asked for; failures are logged without the webhook URL. */
+function scheduleDigest(plan: DigestPlan, o: ServeCliOptions, store: Parameters<typeof digestFromStore>[0], schema: DjangoSchema | undefined) {
+  return startDigestSchedule({
+    ...(o.digestEvery === undefined ? {} : { every: o.digestEvery }),
+    ...(o.digestCron === undefined ? {} : { cron: o.digestCron }),
+    post: async () => {
+      const input = digestFromStore(store, {
+        windowMs: plan.windowMs,
+        ...endpointDetectOptions(o),
+        ...(schema === undefined ? {} : { schema }),
+        ...(o.service === undefined ? {} : { service: o.service }),
+      });
+      const messages = buildDigest(input, { top: o.top, ...(o.traceUrl === undefined ? {} : { traceUrl: o.traceUrl }) });
+      const result = await sendDigest(plan.url, messages);
+      process.stderr.write(`n1lens serve: digest posted (${result.messages} message${result.messages === 1 ? '' : 's'})\n`);
+    },
+    onError: (e) => process.stderr.write(`n1lens serve: digest failed: ${e instanceof Error ? e.message : String(e)}\n`),
+  });
 }

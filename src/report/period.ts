@@ -1,20 +1,91 @@
-/** Parses the periods users type (`24h`, `7d`, `90m`, or an ISO date) into milliseconds. */
+/** Periods users type (`90m`, `24h`, `7d`, an ISO date), the hour-aligned windows they make in the store, and how both read in a message. */
 
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+export const MINUTE_MS = 60_000;
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
 
-/** `24h` -> 86400000. Throws on anything else. */
-export function parseDuration(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$/i.exec(text);
-  if (m === null) throw new Error(`invalid duration "${text}": use a number and a unit, e.g. 90m, 24h, 7d`);
-  return Number(m[1]) * (UNIT_MS[m[2]!.toLowerCase()] ?? 0);
+const UNIT_MS = { m: MINUTE_MS, h: HOUR_MS, d: DAY_MS, w: 7 * DAY_MS } as const;
+
+/** A duration or period that cannot be used; the message names the input and what is accepted. */
+export class DurationError extends Error {
+  override name = 'DurationError';
 }
 
-/** `--since 24h` means 24 hours before now; an ISO date or epoch ms is taken as is. */
+/** A stretch of time, epoch ms, `sinceMs` inclusive and `untilMs` exclusive. */
+export interface Period {
+  sinceMs: number;
+  untilMs: number;
+}
+
+/**
+ * Parses `90m`, `24h`, `7d`, `2w` or a sum such as `1d12h` into milliseconds.
+ * Whole numbers only, and at least one minute: a digest window finer than that means nothing.
+ *
+ * @example parseDuration('24h') // 86_400_000
+ */
+export function parseDuration(text: string): number {
+  const s = text.trim().toLowerCase();
+  if (!/^(\d+[mhdw])+$/.test(s)) {
+    throw new DurationError(`"${text}" is not a duration: use a whole number and a unit, m, h, d or w (e.g. 90m, 24h, 7d)`);
+  }
+  let ms = 0;
+  for (const [, n, unit] of s.matchAll(/(\d+)([mhdw])/g)) ms += Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS];
+  if (ms <= 0 || !Number.isSafeInteger(ms)) throw new DurationError(`"${text}" is not a usable duration: it must be at least 1m`);
+  return ms;
+}
+
+/**
+ * The shortest exact spelling of a duration: `24h`, `7d`, `90m` (days only from two days up, since
+ * "last 24h" is how people say it).
+ *
+ * @example formatDuration(86_400_000) // '24h'
+ */
+export function formatDuration(ms: number): string {
+  if (ms >= 2 * DAY_MS && ms % DAY_MS === 0) return `${ms / DAY_MS}d`;
+  if (ms >= HOUR_MS && ms % HOUR_MS === 0) return `${ms / HOUR_MS}h`;
+  if (ms % MINUTE_MS === 0) return `${ms / MINUTE_MS}m`;
+  return `${Math.round(ms / 1000)}s`;
+}
+
+/**
+ * The store keeps hourly rollups, so a store digest covers whole hours: the last `durationMs`
+ * (rounded up to whole hours) ending at the start of the current hour, and the equal-length period
+ * before it. Complete hours on both sides keep the comparison fair: a half-filled current hour would
+ * always look like an improvement.
+ *
+ * @example storePeriods(parseDuration('24h'), Date.parse('2025-01-14T09:00:30Z'))
+ * // current: 2025-01-13 09:00 -> 2025-01-14 09:00, previous: 2025-01-12 09:00 -> 2025-01-13 09:00
+ */
+export function storePeriods(durationMs: number, nowMs: number): { current: Period; previous: Period } {
+  const lengthMs = Math.max(1, Math.ceil(durationMs / HOUR_MS)) * HOUR_MS;
+  const untilMs = Math.floor(nowMs / HOUR_MS) * HOUR_MS;
+  const sinceMs = untilMs - lengthMs;
+  return { current: { sinceMs, untilMs }, previous: { sinceMs: sinceMs - lengthMs, untilMs: sinceMs } };
+}
+
+const pad = (n: number): string => String(n).padStart(2, '0');
+const day = (d: Date): string => `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+const time = (d: Date): string => `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+
+/**
+ * A period in UTC, minute precision; the end date is left out when it is the start's.
+ *
+ * @example formatPeriod({ sinceMs: Date.parse('2025-01-13T09:00Z'), untilMs: Date.parse('2025-01-14T09:00Z') })
+ * // '2025-01-13 09:00 → 2025-01-14 09:00 UTC'
+ */
+export function formatPeriod(p: Period): string {
+  if (!Number.isFinite(p.sinceMs) || !Number.isFinite(p.untilMs)) return 'no timestamps';
+  const a = new Date(p.sinceMs);
+  const b = new Date(p.untilMs);
+  return day(a) === day(b) ? `${day(a)} ${time(a)} → ${time(b)} UTC` : `${day(a)} ${time(a)} → ${day(b)} ${time(b)} UTC`;
+}
+
+/** `--since 24h` / `?since=24h` means that long before now; an ISO date or epoch ms is taken as is. */
 export function parseSince(text: string, nowMs: number): number {
   if (/^\d{10,}$/.test(text)) return Number(text);
-  if (/^\d/.test(text) && /[-T:]/.test(text)) {
+  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
     const t = Date.parse(text);
-    if (Number.isNaN(t)) throw new Error(`invalid date "${text}"`);
+    if (Number.isNaN(t)) throw new DurationError(`"${text}" is not a date`);
     return t;
   }
   return nowMs - parseDuration(text);

@@ -1,0 +1,136 @@
+/** Digests from a real store (spans through the Analyzer) and from trace-file rollups. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Analyzer } from '../analyzer.js';
+import { RollupSet } from '../detect/rollup.js';
+import type { RequestAnalysis } from '../detect/types.js';
+import { APPLICATIONS, AUTH_USER, DASHBOARD_ROW, SESSION } from '../detect/testing.js';
+import { SpanKind, type SpanRecord } from '../otlp/span.js';
+import { Store } from '../store/store.js';
+import { buildDigest } from './blocks.js';
+import { parseDuration } from '../report/period.js';
+import { digestFromRollups, digestFromStore } from './source.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'n1lens-digest-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let traces = 0;
+
+/** The spans of one Django request: a SERVER span and its DB spans, 1 ms each, the way the OTel SDK exports them. */
+function requestSpans(opts: { service: string; route: string; startMs: number; rows: number }): SpanRecord[] {
+  const traceId = (++traces).toString(16).padStart(32, '0');
+  const statements = [SESSION, AUTH_USER, APPLICATIONS];
+  for (let r = 0; r < opts.rows; r++) for (const row of DASHBOARD_ROW) statements.push(row(r));
+  const server: SpanRecord = {
+    traceId,
+    spanId: 'a'.repeat(16),
+    parentSpanId: '',
+    name: `GET ${opts.route}`,
+    kind: SpanKind.SERVER,
+    startMs: opts.startMs,
+    endMs: opts.startMs + statements.length * 1.1 + 5,
+    service: opts.service,
+    httpMethod: 'GET',
+    httpRoute: opts.route,
+  };
+  const db = statements.map(
+    (statement, i): SpanRecord => ({
+      traceId,
+      spanId: (i + 1).toString(16).padStart(16, '0'),
+      parentSpanId: server.spanId,
+      name: 'SELECT',
+      kind: SpanKind.CLIENT,
+      startMs: opts.startMs + 1 + i * 1.1,
+      endMs: opts.startMs + 2 + i * 1.1,
+      service: opts.service,
+      dbSystem: 'postgresql',
+      dbStatement: statement,
+    }),
+  );
+  return [server, ...db];
+}
+
+/** Spans through the real pipeline (assembly, SQL normalisation, detection) into analysed requests. */
+function analyse(spans: SpanRecord[]): RequestAnalysis[] {
+  const analyzer = new Analyzer();
+  return [...analyzer.add(spans, 0), ...analyzer.flush()];
+}
+
+const at = (iso: string): number => Date.parse(iso);
+const NOW = at('2025-01-14T09:30:00Z');
+
+function seededStore(): Store {
+  const store = Store.open(join(dir, `n1lens-${traces}.db`));
+  const spans: SpanRecord[] = [];
+  const add = (n: number, iso: string, rows: number, service = 'recruit', route = 'dashboard/'): void => {
+    for (let i = 0; i < n; i++) spans.push(...requestSpans({ service, route, startMs: at(iso) + i * 1000, rows }));
+  };
+  add(2, '2025-01-11T12:00:00Z', 50); // before both periods
+  add(2, '2025-01-12T12:00:00Z', 50); // previous 24h: 2 requests, 50-row loops
+  add(4, '2025-01-13T12:00:00Z', 10); // current 24h: twice the traffic, 10-row loops
+  add(3, '2025-01-13T15:00:00Z', 20, 'billing', 'invoices/');
+  add(5, '2025-01-14T09:10:00Z', 50); // the current, unfinished hour: not yet in a digest
+  store.record(analyse(spans));
+  return store;
+}
+
+describe('digestFromStore', () => {
+  it('reports the last whole-hour window and the equal one before it', () => {
+    const store = seededStore();
+    try {
+      const input = digestFromStore(store, { windowMs: parseDuration('24h'), service: 'recruit', nowMs: NOW });
+      expect(input.period).toEqual({ sinceMs: at('2025-01-13T09:00:00Z'), untilMs: at('2025-01-14T09:00:00Z'), window: '24h' });
+      expect(input.report.summary.requests).toBe(4);
+      expect(input.previous?.summary.requests).toBe(2);
+      expect(input.report.endpoints.map((e) => e.endpoint)).toEqual(['GET dashboard/']);
+      expect(input.report.endpoints[0]?.fix).toContain("select_related('candidate', 'job__company', 'status')");
+    } finally {
+      store.close();
+    }
+  });
+
+  it('shows the change against the previous period in the Slack message', () => {
+    const store = seededStore();
+    try {
+      const input = digestFromStore(store, { windowMs: parseDuration('24h'), service: 'recruit', nowMs: NOW });
+      const [m] = buildDigest(input);
+      const summary = m!.blocks[1]?.type === 'section' ? (m!.blocks[1].text?.text ?? '') : '';
+      // 4 requests × 6 loops × 9 wasted ms now, against 2 × 6 × 49 ms the day before.
+      expect(input.report.summary.wastedMs).toBeCloseTo(216, 0);
+      expect(input.previous?.summary.wastedMs).toBeCloseTo(588, 0);
+      expect(summary).toContain('*Requests analysed:* 4 (up 100% from 2 in the previous 24h)');
+      expect(summary).toMatch(/\*DB time wasted:\* 216 ms \(down 63% from 588 ms in the previous 24h\)/);
+      expect(m!.text).toMatch(/^n1lens digest for recruit, last 24h \(2025-01-13 09:00 → 2025-01-14 09:00 UTC\): 4 requests analysed/);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('keeps to one service when asked, and names every service otherwise', () => {
+    const store = seededStore();
+    try {
+      const billing = digestFromStore(store, { windowMs: parseDuration('24h'), service: 'billing', nowMs: NOW });
+      expect(billing.report.endpoints.map((e) => `${e.service} ${e.endpoint}`)).toEqual(['billing GET invoices/']);
+      expect(billing.previous?.summary.requests).toBe(0);
+      const all = digestFromStore(store, { windowMs: parseDuration('24h'), nowMs: NOW });
+      expect(all.report.summary.requests).toBe(7);
+      expect(buildDigest(all)[0]!.text).toMatch(/^n1lens digest for 2 services: billing, recruit, last 24h/);
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe('digestFromRollups', () => {
+  it('takes its period from the traces and has nothing to compare with', () => {
+    const set = new RollupSet();
+    for (const a of analyse(requestSpans({ service: 'recruit', route: 'dashboard/', startMs: at('2025-01-13T08:12:00Z'), rows: 10 }))) set.add(a);
+    for (const a of analyse(requestSpans({ service: 'recruit', route: 'dashboard/', startMs: at('2025-01-13T10:12:00Z'), rows: 10 }))) set.add(a);
+    const input = digestFromRollups(set.values(), { source: 'traces.jsonl.gz' });
+    expect(input.previous).toBeUndefined();
+    expect(input.period.sinceMs).toBe(at('2025-01-13T08:12:00Z'));
+    expect(buildDigest(input)[0]!.text).toMatch(/^n1lens digest for recruit, traces 2025-01-13 08:12 → 10:12 UTC, traces\.jsonl\.gz: 2 requests analysed/);
+  });
+});

@@ -1,0 +1,86 @@
+/** Gathers what a digest reports: from the store (a window and the equal one before it) or from trace-file rollups, filtered to one service. */
+import type { EndpointRollup } from '../detect/rollup.js';
+import { buildReport, type Report, type ReportOptions } from '../report/model.js';
+import type { Store } from '../store/store.js';
+import { formatDuration, storePeriods, type Period } from '../report/period.js';
+
+/** Everything the Block Kit builder needs besides presentation options. */
+export interface DigestInput {
+  report: Report;
+  /** The equal-length period before `period`, from the store: figures gain a change. Absent for trace files. */
+  previous?: Report;
+  period: DigestPeriod;
+  /** The service the report was filtered to (--service); otherwise the report's own services are named. */
+  service?: string;
+}
+
+export interface DigestPeriod extends Period {
+  /** `24h`: a rolling store window, read as "last 24h" and compared with the one before. */
+  window?: string;
+  /** Where the data came from when it is not the store, e.g. the trace file names. */
+  source?: string;
+}
+
+/** Report options a digest passes through (schema for exact names, detector thresholds). */
+export type DigestReportOptions = Omit<ReportOptions, 'endpoint'>;
+
+export interface StoreDigestOptions extends DigestReportOptions {
+  /** Length of the window in ms (see parseDuration); rounded up to whole hours. */
+  windowMs: number;
+  /** Only this service's endpoints. */
+  service?: string;
+  /** Endpoint glob, as in the report. */
+  endpoint?: string;
+  /** Clock, for tests and for a scheduler that wants the window to end at its tick. Default Date.now(). */
+  nowMs?: number;
+}
+
+const byService = (service: string | undefined) => (r: EndpointRollup): boolean => service === undefined || r.service === service;
+
+/**
+ * The last window of stored data and the one before it, both hour-aligned (see storePeriods).
+ *
+ * @example digestFromStore(Store.open('n1lens.db'), { windowMs: parseDuration('24h'), service: 'recruit' })
+ */
+export function digestFromStore(store: Pick<Store, 'rollups'>, options: StoreDigestOptions): DigestInput {
+  const { windowMs, service, endpoint, nowMs, ...reportOptions } = options;
+  const { current, previous } = storePeriods(windowMs, nowMs ?? Date.now());
+  const report = (p: Period): Report =>
+    buildReport(
+      store.rollups({ ...p, ...(endpoint === undefined ? {} : { endpoint }) }).filter(byService(service)),
+      { ...reportOptions, ...(endpoint === undefined ? {} : { endpoint }) },
+    );
+  return {
+    report: report(current),
+    previous: report(previous),
+    period: { ...current, window: formatDuration(current.untilMs - current.sinceMs) },
+    ...(service === undefined ? {} : { service }),
+  };
+}
+
+/**
+ * Rollups read from trace files: the period is what the traces span, and there is nothing to compare with.
+ *
+ * @example digestFromRollups(rollups.values(), { source: 'traces.jsonl.gz' })
+ */
+export function digestFromRollups(
+  rollups: Iterable<EndpointRollup>,
+  options: DigestReportOptions & { service?: string; endpoint?: string; source?: string } = {},
+): DigestInput {
+  const { service, source, ...reportOptions } = options;
+  const kept = [...rollups].filter(byService(service));
+  const report = buildReport(kept, reportOptions);
+  const shown = new Set(report.endpoints.map((e) => `${e.service}\u0000${e.endpoint}`));
+  let sinceMs = Infinity;
+  let untilMs = -Infinity;
+  for (const r of kept) {
+    if (!shown.has(`${r.service}\u0000${r.endpoint}`)) continue;
+    sinceMs = Math.min(sinceMs, r.firstSeenMs);
+    untilMs = Math.max(untilMs, r.lastSeenMs);
+  }
+  return {
+    report,
+    period: { sinceMs, untilMs, ...(source === undefined ? {} : { source }) },
+    ...(service === undefined ? {} : { service }),
+  };
+}

@@ -1,0 +1,71 @@
+/** Durations, hour-aligned store windows and how periods read. */
+import { describe, expect, it } from 'vitest';
+import { DurationError, HOUR_MS, formatDuration, formatPeriod, parseDuration, parseSince, storePeriods } from './period.js';
+
+describe('parseDuration', () => {
+  it('reads minutes, hours, days, weeks and sums of them', () => {
+    expect(parseDuration('90m')).toBe(90 * 60_000);
+    expect(parseDuration('24h')).toBe(24 * HOUR_MS);
+    expect(parseDuration('7d')).toBe(7 * 24 * HOUR_MS);
+    expect(parseDuration('2w')).toBe(14 * 24 * HOUR_MS);
+    expect(parseDuration('1d12h')).toBe(36 * HOUR_MS);
+    expect(parseDuration(' 24H ')).toBe(24 * HOUR_MS);
+  });
+
+  it('refuses what is not a whole, positive duration with a unit', () => {
+    for (const bad of ['', '24', 'h', '1.5h', '-1h', '0h', '24 hours', '10s', 'PT24H']) {
+      expect(() => parseDuration(bad), bad).toThrow(DurationError);
+    }
+    expect(() => parseDuration('1.5h')).toThrow(/e\.g\. 90m, 24h, 7d/);
+  });
+});
+
+describe('formatDuration', () => {
+  it('spells a duration the way people say it', () => {
+    expect(formatDuration(parseDuration('24h'))).toBe('24h');
+    expect(formatDuration(parseDuration('7d'))).toBe('7d');
+    expect(formatDuration(parseDuration('90m'))).toBe('90m');
+    expect(formatDuration(parseDuration('1h30m'))).toBe('90m');
+    expect(formatDuration(parseDuration('48h'))).toBe('2d');
+  });
+});
+
+describe('storePeriods', () => {
+  const now = Date.parse('2025-01-14T09:30:12Z');
+
+  it('ends at the start of the current hour and puts an equal period right before', () => {
+    const { current, previous } = storePeriods(parseDuration('24h'), now);
+    expect(new Date(current.untilMs).toISOString()).toBe('2025-01-14T09:00:00.000Z');
+    expect(new Date(current.sinceMs).toISOString()).toBe('2025-01-13T09:00:00.000Z');
+    expect(previous.untilMs).toBe(current.sinceMs);
+    expect(previous.untilMs - previous.sinceMs).toBe(current.untilMs - current.sinceMs);
+  });
+
+  it('rounds a window up to whole hours, since the store keeps hourly rollups', () => {
+    const { current } = storePeriods(parseDuration('90m'), now);
+    expect(current.untilMs - current.sinceMs).toBe(2 * HOUR_MS);
+  });
+});
+
+describe('formatPeriod', () => {
+  it('writes UTC with minute precision, leaving out a repeated date', () => {
+    expect(formatPeriod({ sinceMs: Date.parse('2025-01-13T09:00Z'), untilMs: Date.parse('2025-01-14T09:00Z') })).toBe(
+      '2025-01-13 09:00 → 2025-01-14 09:00 UTC',
+    );
+    expect(formatPeriod({ sinceMs: Date.parse('2025-01-13T08:12Z'), untilMs: Date.parse('2025-01-13T10:12Z') })).toBe('2025-01-13 08:12 → 10:12 UTC');
+    expect(formatPeriod({ sinceMs: Infinity, untilMs: -Infinity })).toBe('no timestamps');
+  });
+});
+
+describe('parseSince', () => {
+  const now = Date.parse('2025-01-14T09:30:00Z');
+  it('reads a duration back from now, an ISO date, or epoch ms', () => {
+    expect(parseSince('24h', now)).toBe(now - 86_400_000);
+    expect(parseSince('2025-01-13T00:00:00Z', now)).toBe(Date.parse('2025-01-13T00:00:00Z'));
+    expect(parseSince('1736700000000', now)).toBe(1736700000000);
+  });
+  it('refuses anything else with a clear error', () => {
+    expect(() => parseSince('yesterday', now)).toThrow(DurationError);
+    expect(() => parseSince('2025-13-45', now)).toThrow(/not a date/);
+  });
+});

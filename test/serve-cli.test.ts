@@ -1,0 +1,54 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fakeSlack } from '../src/digest/testing.js';
+import { djangoRequest, encodeProtobuf } from '../src/otlp/testing.js';
+import { Store } from '../src/store/store.js';
+
+const root = new URL('..', import.meta.url).pathname;
+
+describe('n1lens serve (the real binary)', () => {
+  it('posts scheduled digests, stops cleanly on SIGTERM and keeps what it analysed', async () => {
+    const slack = await fakeSlack();
+    const db = join(mkdtempSync(join(tmpdir(), 'n1lens-cli-serve-')), 'n1lens.db');
+    const child = spawn(
+      process.execPath,
+      [join(root, 'bin/n1lens.js'), 'serve', '--http-port', '0', '--grpc-port', '0', '--db', db, '--trace-wait-ms', '60000',
+        '--digest-cron', '* * * * * *', '--webhook-url', slack.url, '--service', 'recruit'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 15_000;
+      while (!/OTLP\/HTTP http:\/\/127\.0\.0\.1:(\d+)/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const port = /OTLP\/HTTP http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1];
+      expect(port).toBeDefined();
+      const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, {
+        method: 'POST',
+        body: encodeProtobuf(djangoRequest({ repeats: 7 })),
+        headers: { 'Content-Type': 'application/x-protobuf' },
+      });
+      expect(res.status).toBe(200);
+      while (slack.requests.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const payload = slack.requests[0]?.body as { text: string; blocks: unknown[] };
+      expect(payload.text).toMatch(/recruit/);
+      expect(payload.blocks.length).toBeGreaterThan(0);
+      // The buffered trace (trace-wait 60 s) must be analysed on shutdown, not lost.
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(stderr).toMatch(/SIGTERM: analysing buffered traces/);
+      expect(stderr).not.toContain(slack.secret);
+      const store = Store.open(db);
+      expect(store.report().summary.requests).toBe(1);
+      expect(store.report().endpoints[0]?.findings[0]?.repeatsPerRequest.p50).toBe(7);
+      store.close();
+    } finally {
+      child.kill('SIGKILL');
+      await slack.close();
+    }
+  });
+});
