@@ -23,6 +23,8 @@ export interface SqlFacts {
   joins: { table: string; type: 'INNER' | 'LEFT' | 'RIGHT' | 'FULL' | 'CROSS'; on: ColumnRef[] }[];
   /** Columns compared with `=` (or `IN`) to a value or placeholder in WHERE: `table.column`. */
   equalityFilters: ColumnRef[];
+  /** The subset of equalityFilters compared with `IN (…)`: a prefetch_related query's shape. */
+  inFilters?: ColumnRef[];
   /** Columns compared with a range operator (<, >, <=, >=, BETWEEN) in WHERE. */
   rangeFilters: ColumnRef[];
   /** ORDER BY columns with their direction. */

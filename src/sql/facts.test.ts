@@ -1,0 +1,216 @@
+/** Facts on shapes beyond the Django table: CTEs, unions, aliases, dialect limits, malformed SQL. */
+
+import { describe, expect, test } from 'vitest';
+import { normalizeSql } from './normalize.js';
+
+const facts = (sql: string) => normalizeSql(sql).facts;
+
+describe('statement kinds', () => {
+  test.each([
+    ['BEGIN', 'BEGIN'],
+    ['START TRANSACTION ISOLATION LEVEL SERIALIZABLE', 'BEGIN'],
+    ['COMMIT', 'COMMIT'],
+    ['END', 'COMMIT'],
+    ['ROLLBACK', 'ROLLBACK'],
+    ['ROLLBACK TO SAVEPOINT "s1_x1"', 'ROLLBACK'],
+    ['SAVEPOINT "s1_x1"', 'SAVEPOINT'],
+    ['RELEASE SAVEPOINT "s1_x1"', 'RELEASE'],
+    ["SET TIME ZONE 'UTC'", 'SET'],
+    ['SET LOCAL statement_timeout = 5000', 'SET'],
+  ] as const)('%s is transaction control (%s)', (sql, operation) => {
+    expect(facts(sql)).toMatchObject({ operation, transactionControl: true, table: '' });
+  });
+
+  test.each(['EXPLAIN SELECT 1', 'SHOW search_path', 'VALUES (1, 2)', 'TRUNCATE "t"', 'CREATE TABLE x (a int)'])(
+    '%s is OTHER and no transaction control',
+    (sql) => {
+      expect(facts(sql)).toMatchObject({ operation: 'OTHER', transactionControl: false });
+    },
+  );
+
+  test('the first of several statements is described', () => {
+    expect(facts('BEGIN; SELECT * FROM t').operation).toBe('BEGIN');
+    expect(facts('SELECT * FROM "a"; DELETE FROM "b"')).toMatchObject({ operation: 'SELECT', table: 'a' });
+  });
+
+  test('sqlite INSERT OR REPLACE and MySQL REPLACE INTO are inserts', () => {
+    expect(facts('INSERT OR REPLACE INTO "t" ("a") VALUES (?)')).toMatchObject({ operation: 'INSERT', table: 't', writtenColumns: ['a'] });
+    expect(facts('REPLACE INTO `t` (`a`, `b`) VALUES (%s, %s)')).toMatchObject({ operation: 'INSERT', table: 't', writtenColumns: ['a', 'b'] });
+    expect(facts('INSERT IGNORE INTO `t` (`a`) VALUES (%s)')).toMatchObject({ operation: 'INSERT', table: 't' });
+  });
+});
+
+describe('tables, aliases and joins', () => {
+  test('a CTE is skipped: facts describe the main statement', () => {
+    const f = facts('WITH recent AS (SELECT "id" FROM "shop_order" WHERE "created" > %s) SELECT "b"."id" FROM "shop_book" "b" WHERE "b"."id" = %s');
+    expect(f).toMatchObject({ operation: 'SELECT', table: 'shop_book', equalityFilters: ['shop_book.id'], rangeFilters: [] });
+  });
+
+  test('a CTE before UPDATE describes the update', () => {
+    expect(facts('WITH x AS (SELECT 1) UPDATE "t" SET "a" = 1 WHERE "t"."id" = 2')).toMatchObject({ operation: 'UPDATE', table: 't', writtenColumns: ['a'] });
+  });
+
+  test('UNION describes the first part, parenthesised or not', () => {
+    expect(facts('SELECT "a"."id" FROM "a" WHERE "a"."x" = 1 UNION SELECT "b"."id" FROM "b" WHERE "b"."y" = 2')).toMatchObject({
+      table: 'a', equalityFilters: ['a.x'], selectedColumns: ['a.id'],
+    });
+    expect(facts('(SELECT "a"."id" FROM "a" LIMIT 5) UNION (SELECT "b"."id" FROM "b")')).toMatchObject({ table: 'a', limit: 5 });
+  });
+
+  test('AS aliases, quoted aliases and Django-style T aliases resolve to tables', () => {
+    expect(facts('SELECT "b"."id" FROM "shop_book" AS "b" WHERE "b"."author_id" = %s')).toMatchObject({
+      table: 'shop_book', selectedColumns: ['shop_book.id'], equalityFilters: ['shop_book.author_id'],
+    });
+    expect(facts('SELECT U0."id" FROM "shop_author" U0 WHERE U0."country" = %s ORDER BY U0."name" DESC')).toMatchObject({
+      table: 'shop_author', orderBy: [{ column: 'shop_author.name', direction: 'DESC' }],
+    });
+  });
+
+  test('schema-qualified tables report the table name', () => {
+    expect(facts('SELECT "public"."auth_user"."id" FROM "public"."auth_user" WHERE "public"."auth_user"."id" = 1')).toMatchObject({
+      table: 'auth_user', selectedColumns: ['auth_user.id'], equalityFilters: ['auth_user.id'],
+    });
+  });
+
+  test('quoted names are unquoted, with doubled quotes undone, even when unterminated', () => {
+    expect(facts('SELECT "we""ird"."c" FROM "we""ird" WHERE `my``t`.`x` = 1')).toMatchObject({
+      table: 'we"ird', selectedColumns: ['we"ird.c'], equalityFilters: ['my`t.x'],
+    });
+    expect(facts('SELECT "t"."c" FROM "t" WHERE "t"."open').table).toBe('t');
+    expect(facts('SELECT "t"."c" FROM "unterminated').table).toBe('unterminated');
+  });
+
+  test('unqualified columns belong to the main table', () => {
+    expect(facts('select id, name from users where email = ? order by created_at desc limit 10')).toMatchObject({
+      table: 'users', selectedColumns: ['users.id', 'users.name'], equalityFilters: ['users.email'],
+      orderBy: [{ column: 'users.created_at', direction: 'DESC' }], limit: 10,
+    });
+  });
+
+  test('every join type, USING and comma joins', () => {
+    const f = facts(
+      'SELECT * FROM "a" JOIN "b" ON "a"."id" = "b"."a_id" RIGHT OUTER JOIN "c" USING ("k") FULL JOIN "d" ON ("d"."x" = "a"."x") CROSS JOIN "e" NATURAL JOIN "f", "g"',
+    );
+    expect(f.table).toBe('a');
+    expect(f.joins).toEqual([
+      { table: 'b', type: 'INNER', on: ['a.id', 'b.a_id'] },
+      { table: 'c', type: 'RIGHT', on: ['c.k'] },
+      { table: 'd', type: 'FULL', on: ['d.x', 'a.x'] },
+      { table: 'e', type: 'CROSS', on: [] },
+      { table: 'f', type: 'INNER', on: [] },
+      { table: 'g', type: 'CROSS', on: [] },
+    ]);
+    expect(f.selectedColumns).toEqual([]);
+  });
+
+  test('a derived table has no name, but joins after it are reported', () => {
+    expect(facts('SELECT * FROM (SELECT "id" FROM "x") sub INNER JOIN "y" ON (sub."id" = "y"."x_id")')).toMatchObject({
+      table: '', joins: [{ table: 'y', type: 'INNER', on: ['sub.id', 'y.x_id'] }],
+    });
+  });
+
+  test('a table function is no table', () => {
+    expect(facts('SELECT * FROM UNNEST(%s) AS u(id)').table).toBe('');
+  });
+});
+
+describe('filters', () => {
+  test('OR branches, values on the left, and ranges are all read', () => {
+    expect(facts('SELECT * FROM "t" WHERE ("t"."a" = 1 OR 2 = "t"."b") AND 5 < "t"."c" AND "t"."d" <= %s')).toMatchObject({
+      equalityFilters: ['t.a', 't.b'], rangeFilters: ['t.c', 't.d'],
+    });
+  });
+
+  test('column-to-column comparisons, <>, LIKE, IS and NOT IN are no filters', () => {
+    expect(facts('SELECT * FROM "t", "u" WHERE "t"."a" = "u"."b" AND "t"."c" <> 1 AND "t"."d" LIKE %s AND "t"."e" IS NOT NULL AND "t"."f" NOT IN (1, 2) AND "t"."g" NOT BETWEEN 1 AND 2')).toMatchObject({
+      equalityFilters: [], rangeFilters: [],
+    });
+  });
+
+  test('a filter against a subquery is no filter, and the subquery is not descended', () => {
+    expect(facts('SELECT * FROM "t" WHERE "t"."a" = (SELECT MAX("u"."a") FROM "u" WHERE "u"."z" = 1) AND EXISTS(SELECT 1 FROM "v" WHERE "v"."t_id" = "t"."id")')).toMatchObject({
+      equalityFilters: [], rangeFilters: [], aggregate: null,
+    });
+  });
+
+  test('IN lists and = ANY(…) are equality filters, also listed in inFilters', () => {
+    expect(facts('SELECT * FROM "t" WHERE "t"."a" IN (1, 2) AND "t"."b" = 3 AND "t"."c" = ANY(%s)')).toMatchObject({
+      equalityFilters: ['t.a', 't.b', 't.c'], inFilters: ['t.a', 't.c'],
+    });
+    expect(facts('SELECT * FROM "t" WHERE "t"."a" IN (SELECT "u"."a" FROM "u")').inFilters).toEqual([]);
+  });
+
+  test('duplicates are reported once', () => {
+    expect(facts('SELECT * FROM "t" WHERE "t"."a" = 1 OR "t"."a" = 2').equalityFilters).toEqual(['t.a']);
+  });
+
+  test('IS DISTINCT FROM does not start a FROM clause', () => {
+    expect(facts('SELECT * FROM "t" WHERE "t"."a" IS DISTINCT FROM %s AND "t"."b" = %s')).toMatchObject({ table: 't', equalityFilters: ['t.b'] });
+  });
+
+  test('BETWEEN keeps its AND, the next AND splits', () => {
+    expect(facts('SELECT * FROM "t" WHERE "t"."a" BETWEEN 1 AND 5 AND "t"."b" = 2')).toMatchObject({ rangeFilters: ['t.a'], equalityFilters: ['t.b'] });
+  });
+
+  test('UPDATE and DELETE read WHERE too; unqualified columns get the table', () => {
+    expect(facts('UPDATE "t" SET ("a", "b") = (1, 2) WHERE id = 3')).toMatchObject({ writtenColumns: ['a', 'b'], equalityFilters: ['t.id'] });
+    expect(facts('DELETE FROM "t" WHERE "t"."created" < %s')).toMatchObject({ operation: 'DELETE', table: 't', rangeFilters: ['t.created'] });
+  });
+});
+
+describe('select list, order, limit', () => {
+  test('LIMIT as written: numbers only, MySQL offset form, FETCH FIRST', () => {
+    expect(facts('SELECT * FROM t LIMIT %s').limit).toBeNull();
+    expect(facts('SELECT * FROM t LIMIT ALL').limit).toBeNull();
+    expect(facts('SELECT * FROM t LIMIT -1 OFFSET 5').limit).toBeNull();
+    expect(facts('SELECT * FROM t LIMIT 10, 20').limit).toBe(20);
+    expect(facts('SELECT * FROM t OFFSET 5 ROWS FETCH FIRST 7 ROWS ONLY').limit).toBe(7);
+    expect(facts('SELECT * FROM t FETCH NEXT ROW ONLY').limit).toBe(1);
+    expect(facts('SELECT * FROM t').limit).toBeNull();
+    expect(facts('SELECT * FROM t LIMIT 99999999999999999999').limit).toBeNull();
+  });
+
+  test('aggregates: COUNT(DISTINCT), FILTER, and window functions', () => {
+    expect(facts('SELECT COUNT(DISTINCT "t"."user_id") AS "n" FROM "t"').aggregate).toEqual({ fn: 'COUNT', column: 't.user_id' });
+    expect(facts('SELECT COUNT(*) FILTER (WHERE "t"."x" = 1) AS "n" FROM "t"').aggregate).toEqual({ fn: 'COUNT', column: '*' });
+    expect(facts('SELECT MIN("t"."a") AS "lo", MAX("t"."a") AS "hi" FROM "t"').aggregate).toEqual({ fn: 'MIN', column: 't.a' });
+    expect(facts('SELECT COUNT(*) OVER () AS "n", "t"."id" FROM "t"').aggregate).toBeNull();
+    expect(facts('SELECT "t"."id", COUNT(*) FROM "t" GROUP BY "t"."id"').aggregate).toBeNull();
+  });
+
+  test('selected columns skip *, t.*, aliases, cast types, function names and EXTRACT fields', () => {
+    expect(facts('SELECT *, "t".*, "t"."a" AS "x", CAST("t"."b" AS integer), "t"."c"::text, LOWER("t"."d"), EXTRACT(YEAR FROM "t"."e") FROM "t"').selectedColumns).toEqual([
+      't.a', 't.b', 't.c', 't.d', 't.e',
+    ]);
+  });
+
+  test('DISTINCT ON is skipped before the select list', () => {
+    expect(facts('SELECT DISTINCT ON ("t"."a") "t"."a", "t"."b" FROM "t" ORDER BY "t"."a" ASC, "t"."b" DESC NULLS LAST')).toMatchObject({
+      selectedColumns: ['t.a', 't.b'],
+      orderBy: [{ column: 't.a', direction: 'ASC' }, { column: 't.b', direction: 'DESC' }],
+    });
+  });
+
+  test('ORDER BY expressions report their column, positions report nothing', () => {
+    expect(facts('SELECT * FROM "t" ORDER BY LOWER("t"."name") DESC, 1, RANDOM()').orderBy).toEqual([{ column: 't.name', direction: 'DESC' }]);
+  });
+
+  test('exists needs one constant and a FROM', () => {
+    expect(facts('SELECT 1').exists).toBe(false);
+    expect(facts('SELECT 1 AS "a", 2 AS "b" FROM "t" LIMIT 1').exists).toBe(false);
+    expect(facts('SELECT (%s) AS "a" FROM "t" LIMIT 1').exists).toBe(true);
+  });
+});
+
+describe('malformed input', () => {
+  test.each([
+    'SELECT', 'SELECT FROM WHERE', 'SELECT * FROM', 'SELECT * FROM "t" WHERE', 'SELECT * FROM "t" WHERE (("a" = 1',
+    'SELECT ))) FROM ((( ', 'UPDATE', 'UPDATE SET', 'INSERT INTO', 'DELETE', 'WITH', 'WITH x AS (', 'SELECT * FROM "t" JOIN',
+    'SELECT * FROM "t" LEFT OUTER', 'SELECT * FROM "t" INNER JOIN "u" ON', 'SELECT * FROM "t" ORDER BY', 'SELECT * FROM t LIMIT',
+    'SELECT CASE WHEN', 'SELECT * FROM "t" WHERE "a" BETWEEN 1', '(', ')', ';', ')SELECT', 'SELECT "t".', 'SELECT "t".. FROM',
+  ])('%j yields facts without throwing', (sql) => {
+    const f = facts(sql);
+    expect(typeof f.operation).toBe('string');
+    expect(Array.isArray(f.joins)).toBe(true);
+  });
+});

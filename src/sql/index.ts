@@ -1,0 +1,6 @@
+/** The SQL stage: normalises a statement into a fingerprint and canonical text and reads its structural facts. */
+
+export { normalizeSql } from './normalize.js';
+export { createSqlNormalizer } from './cache.js';
+export type { SqlNormalizer, SqlNormalizerOptions } from './cache.js';
+export type { ColumnRef, Fingerprint, NormalizedSql, SqlAggregate, SqlFacts, SqlOperation } from './types.js';

@@ -1,0 +1,234 @@
+/** Lexer edge cases, checked both as tokens and as the canonical text they produce. */
+
+import { describe, expect, test } from 'vitest';
+import {
+  BYTE_IMAGE_PADDING, KIND_MASK, STRIDE,
+  TK_BOOL, TK_CAST, TK_COMMA, TK_DOT, TK_LBRACKET, TK_LPAREN, TK_NUMBER, TK_OP, TK_OTHER, TK_PARAM,
+  TK_QIDENT, TK_RBRACKET, TK_RPAREN, TK_SEMI, TK_STRING, TK_WORD,
+  createTokens, tokenize, writeByteImage,
+} from './lexer.js';
+import { normalizeSql } from './normalize.js';
+
+const NAMES: Record<number, string> = {
+  [TK_WORD]: 'word', [TK_QIDENT]: 'qident', [TK_STRING]: 'string', [TK_NUMBER]: 'number',
+  [TK_PARAM]: 'param', [TK_BOOL]: 'bool', [TK_LPAREN]: '(', [TK_RPAREN]: ')', [TK_COMMA]: ',',
+  [TK_DOT]: '.', [TK_SEMI]: ';', [TK_LBRACKET]: '[', [TK_RBRACKET]: ']', [TK_CAST]: 'cast',
+  [TK_OP]: 'op', [TK_OTHER]: 'other',
+};
+
+/** `kind:text` for every token of sql. */
+function lex(sql: string): string[] {
+  const bytes = Buffer.alloc(sql.length + BYTE_IMAGE_PADDING);
+  writeByteImage(sql, bytes);
+  const t = createTokens(4);
+  tokenize(sql, bytes, sql.length, t);
+  const out: string[] = [];
+  for (let i = 0; i < t.count; i++) {
+    const kind = t.data[i * STRIDE]! & KIND_MASK;
+    out.push(`${NAMES[kind]}:${sql.slice(t.data[i * STRIDE + 1], t.data[i * STRIDE + 2])}`);
+  }
+  return out;
+}
+
+const canon = (sql: string) => normalizeSql(sql).sql;
+
+describe('strings and comments', () => {
+  test('a -- inside a string is not a comment', () => {
+    expect(lex("SELECT '--not a comment' FROM t")).toEqual(['word:SELECT', "string:'--not a comment'", 'word:FROM', 'word:t']);
+  });
+
+  test('a /* inside a string is not a comment', () => {
+    expect(canon("SELECT '/* no */', x FROM t")).toBe('SELECT ?, x FROM t');
+  });
+
+  test("doubled quotes escape a quote: 'it''s' is one string", () => {
+    expect(lex("x = 'it''s' AND y")).toEqual(['word:x', 'op:=', "string:'it''s'", 'word:AND', 'word:y']);
+  });
+
+  test("E'…' strings honour backslash escapes", () => {
+    expect(lex("E'a\\'b' x")).toEqual(["string:E'a\\'b'", 'word:x']);
+    expect(lex("e'a\\\\' x")).toEqual(["string:e'a\\\\'", 'word:x']);
+  });
+
+  test('a plain string ends at a quote even after a backslash (standard_conforming_strings)', () => {
+    expect(lex("'C:\\' x")).toEqual(["string:'C:\\'", 'word:x']);
+  });
+
+  test('after a backtick identifier (MySQL), backslashes escape quotes in plain strings', () => {
+    const n = normalizeSql("SELECT `t`.`id` FROM `t` WHERE `t`.`name` = 'O\\'Brien' AND `t`.`x` = 1");
+    expect(n.sql).toBe('SELECT `t`.`id` FROM `t` WHERE `t`.`name` = ? AND `t`.`x` = ?');
+    expect(n.facts.equalityFilters).toEqual(['t.name', 't.x']);
+  });
+
+  test('N, X, B and U& prefixed strings are strings', () => {
+    expect(canon("SELECT N'x', X'ff', B'0101', U&'d\\0061t' FROM t")).toBe('SELECT ?, ?, ?, ? FROM t');
+  });
+
+  test('dollar quoting, with and without a tag, may hold quotes and other tags', () => {
+    expect(lex("$$it's$$ $fn$ body $$ 'q' $fn$ x")).toEqual(["string:$$it's$$", "string:$fn$ body $$ 'q' $fn$", 'word:x']);
+  });
+
+  test('comments anywhere are dropped, including between a name and its dot', () => {
+    expect(canon('SELECT /* a */ "t"/* b */."id" -- trailing\nFROM "t" # kept')).toBe('SELECT "t"."id" FROM "t" # kept'); // # is an operator, not a MySQL comment
+    expect(canon('SELECT 1 -- only a comment till the end')).toBe('SELECT ?');
+    expect(canon('SELECT 1 --\r\nFROM t')).toBe('SELECT ? FROM t');
+  });
+
+  test('a sqlcommenter comment with %% escapes is dropped', () => {
+    const sql = "SELECT 1 /*db_driver='psycopg%%3A3.1',framework='django%%3A5.0',traceparent='00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'*/";
+    expect(canon(sql)).toBe('SELECT ?');
+  });
+
+  test('unterminated strings, identifiers, dollar quotes and comments run to the end', () => {
+    expect(lex("SELECT 'abc")).toEqual(['word:SELECT', "string:'abc"]);
+    expect(lex('SELECT "abc')).toEqual(['word:SELECT', 'qident:"abc']);
+    expect(lex('SELECT $x$ abc')).toEqual(['word:SELECT', 'string:$x$ abc']);
+    expect(lex("SELECT E'abc\\")).toEqual(['word:SELECT', "string:E'abc\\"]);
+    expect(canon('SELECT 1 /* never closed')).toBe('SELECT ?');
+    expect(canon("SELECT 'it''")).toBe('SELECT ?');
+  });
+});
+
+describe('identifiers', () => {
+  test('double-quoted identifiers keep their case and "" escapes', () => {
+    expect(lex('"My ""Table"""."Id"')).toEqual(['qident:"My ""Table"""', '.:.', 'qident:"Id"']);
+    expect(canon('select "T"."Id" from "T"')).toBe('SELECT "T"."Id" FROM "T"');
+  });
+
+  test('backtick identifiers (MySQL) are identifiers', () => {
+    expect(lex('`shop_book`.`id`')).toEqual(['qident:`shop_book`', '.:.', 'qident:`id`']);
+  });
+
+  test('unquoted non-keywords are kept as written, keywords are uppercased', () => {
+    expect(canon('select MyCol, count(*) from Some_Table where x in (1,2) and y is not null')).toBe(
+      'SELECT MyCol, COUNT(*) FROM Some_Table WHERE x IN (?) AND y IS NOT NULL',
+    );
+  });
+
+  test('unicode in strings and identifiers is fine', () => {
+    expect(canon(`SELECT "naïve_table"."名前" FROM "naïve_table" WHERE "naïve_table"."x" = 'café ☕'`)).toBe(
+      'SELECT "naïve_table"."名前" FROM "naïve_table" WHERE "naïve_table"."x" = ?',
+    );
+    expect(canon('SELECT naïve, ☕col, "😀" FROM t')).toBe('SELECT naïve, ☕col, "😀" FROM t');
+    expect(lex('a\u00a0b\u3000c')).toEqual(['word:a', 'word:b', 'word:c']); // non-ASCII spaces separate
+  });
+
+  test('TRUE and FALSE are values, NULL is structure', () => {
+    expect(lex('TRUE false NULL')).toEqual(['bool:TRUE', 'bool:false', 'word:NULL']);
+    expect(canon('SELECT * FROM t WHERE a = true AND b IS NULL AND c = FALSE')).toBe('SELECT * FROM t WHERE a = ? AND b IS NULL AND c = ?');
+  });
+});
+
+describe('placeholders and casts', () => {
+  test('every driver placeholder style is a placeholder', () => {
+    expect(lex('%s %(name)s %b %t ? ?3 $1 $12 :name :x_1')).toEqual([
+      'param:%s', 'param:%(name)s', 'param:%b', 'param:%t', 'param:?', 'param:?3', 'param:$1', 'param:$12', 'param::name', 'param::x_1',
+    ]);
+  });
+
+  test(':: casts are not :name placeholders', () => {
+    expect(lex('"x"::text')).toEqual(['qident:"x"', 'cast:::', 'word:text']);
+    expect(canon('SELECT %s::integer[], "x"::text, a::"char" FROM t WHERE y = :name')).toBe(
+      'SELECT ?::integer[], "x"::text, a::"char" FROM t WHERE y = ?',
+    );
+  });
+
+  test('%% is the escaped modulo operator and reads as %', () => {
+    expect(lex('"a" %% 2')).toEqual(['qident:"a"', 'op:%%', 'number:2']);
+    expect(canon('SELECT "a" %% 2 FROM t')).toBe(canon('SELECT "a" % 2 FROM t'));
+    expect(canon('SELECT "a" %% 2 FROM t')).toBe('SELECT "a" % ? FROM t');
+  });
+
+  test('jsonb ?| and ?& are operators, not placeholders', () => {
+    expect(lex('"d" ?| %s')).toEqual(['qident:"d"', 'op:?|', 'param:%s']);
+  });
+});
+
+describe('numbers and operators', () => {
+  test('numbers: integers, decimals, exponents, leading dot, hex', () => {
+    expect(lex('1 1.5 1e10 1.5E-3 .5 0x1F 7.')).toEqual([
+      'number:1', 'number:1.5', 'number:1e10', 'number:1.5E-3', 'number:.5', 'number:0x1F', 'number:7.',
+    ]);
+  });
+
+  test('a minus after an operator, (, comma or keyword is a sign', () => {
+    expect(lex('x = -5')).toEqual(['word:x', 'op:=', 'number:-5']);
+    expect(lex('x=-5')).toEqual(['word:x', 'op:=', 'number:-5']);
+    expect(lex('(-1, -2.5)')).toEqual(['(:(', 'number:-1', ',:,', 'number:-2.5', '):)']);
+    expect(lex('THEN -1')).toEqual(['word:THEN', 'number:-1']);
+    expect(lex('LIMIT -1')).toEqual(['word:LIMIT', 'number:-1']);
+  });
+
+  test('a minus after a value, name, ) or END is subtraction', () => {
+    expect(lex('a - 5')).toEqual(['word:a', 'op:-', 'number:5']);
+    expect(lex('a-5')).toEqual(['word:a', 'op:-', 'number:5']);
+    expect(lex('"a" -1')).toEqual(['qident:"a"', 'op:-', 'number:1']);
+    expect(lex('(a) -1')).toEqual(['(:(', 'word:a', '):)', 'op:-', 'number:1']);
+    expect(lex('END -1')).toEqual(['word:END', 'op:-', 'number:1']);
+  });
+
+  test('negative and positive literals share a fingerprint; subtraction differs', () => {
+    expect(normalizeSql('SELECT * FROM t WHERE a = -5').fingerprint).toBe(normalizeSql('SELECT * FROM t WHERE a = 5').fingerprint);
+    expect(normalizeSql('SELECT a - 5 FROM t').fingerprint).not.toBe(normalizeSql('SELECT a FROM t').fingerprint);
+  });
+
+  test('multi-character operators stay whole, and never swallow a comment', () => {
+    expect(lex('a <> b != c <= d >= e || f ->> g @> h')).toEqual([
+      'word:a', 'op:<>', 'word:b', 'op:!=', 'word:c', 'op:<=', 'word:d', 'op:>=', 'word:e', 'op:||', 'word:f', 'op:->>', 'word:g', 'op:@>', 'word:h',
+    ]);
+    expect(lex('a =-- c\n b')).toEqual(['word:a', 'op:=', 'word:b']);
+    expect(lex('a =/* c */b')).toEqual(['word:a', 'op:=', 'word:b']);
+  });
+
+  test('unknown characters pass through as written', () => {
+    expect(lex('SELECT {x} \\ $ FROM t')).toEqual(['word:SELECT', 'other:{', 'word:x', 'other:}', 'other:\\', 'other:$', 'word:FROM', 'word:t']);
+    expect(canon('SELECT {x} \\ $ FROM t')).toBe('SELECT { x } \\ $ FROM t');
+  });
+});
+
+describe('robustness', () => {
+  test('empty, blank and comment-only input give empty text', () => {
+    for (const sql of ['', '   \n\t ', '/* just a comment */', '-- nothing']) {
+      const n = normalizeSql(sql);
+      expect(n.sql).toBe('');
+      expect(n.fingerprint).toBe('cbf29ce484222325');
+      expect(n.facts.operation).toBe('OTHER');
+    }
+  });
+
+  test('brackets pair up, and unclosed ones pair with the end', () => {
+    const sql = 'f((a), [b]';
+    const bytes = Buffer.alloc(sql.length + BYTE_IMAGE_PADDING);
+    writeByteImage(sql, bytes);
+    const t = createTokens();
+    tokenize(sql, bytes, sql.length, t);
+    const pair = (i: number) => t.data[i * STRIDE + 3];
+    // f ( ( a ) , [ b ]
+    expect(pair(1)).toBe(t.count); // unclosed
+    expect(pair(2)).toBe(4);
+    expect(pair(4)).toBe(2);
+    expect(pair(6)).toBe(8);
+  });
+
+  test('a 1 MB statement with a 100 000-element IN list normalises quickly', () => {
+    const sql = `SELECT "t"."id" FROM "t" WHERE "t"."id" IN (${Array.from({ length: 100_000 }, (_, i) => String(i)).join(', ')})`;
+    expect(sql.length).toBeGreaterThan(500_000);
+    const started = performance.now();
+    const n = normalizeSql(sql);
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(n.sql).toBe('SELECT "t"."id" FROM "t" WHERE "t"."id" IN (?)');
+    expect(n.facts.equalityFilters).toEqual(['t.id']);
+  });
+
+  test('1 MB of arbitrary text never throws', () => {
+    let seed = 7;
+    const chars = "abcXYZ019 \n\t'\"`$%?:;.,()[]{}+-*/<>=~!@#^&|\\é☕😀";
+    let sql = '';
+    while (sql.length < 1 << 20) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      sql += chars[seed % chars.length];
+    }
+    const n = normalizeSql(sql);
+    expect(n.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+  });
+});
