@@ -110,6 +110,14 @@ describe('fixes for each row of the DESIGN fix table', () => {
     expect(e.findings.find((f) => f.table === 'shop_book')?.chain).toEqual(['lines', 'book']);
   });
 
+  it('a loop over an already prefetched relation: the fix goes inside that Prefetch', () => {
+    const prefetchLines =
+      'SELECT "shop_orderline"."id", "shop_orderline"."order_id", "shop_orderline"."book_id" FROM "shop_orderline" WHERE "shop_orderline"."order_id" IN (1, 2, 3, 4, 5, 6)';
+    const e = endpointFor([ORDERS, prefetchLines, ...loop(18, book)], true);
+    expect(e.fix).toBe("Order.objects.prefetch_related(Prefetch('lines', queryset=OrderLine.objects.select_related('book')))");
+    expect(e.findings[0]?.trigger?.table).toBe('shop_order');
+  });
+
   it('write loops: bulk_update with field names, bulk_create', () => {
     const e = endpointFor(
       [
