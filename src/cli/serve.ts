@@ -2,19 +2,14 @@
 import { Command } from 'commander';
 import { buildDigest, checkWebhookUrl, digestFromStore, sendDigest, startDigestSchedule } from '../digest/index.js';
 import { parseDuration } from '../report/period.js';
-import { startServer } from '../server/serve.js';
+import { startServer, type ServeOptions } from '../server/serve.js';
 import { CliError } from './errors.js';
 import { WEBHOOK_ENV } from './digest.js';
 import { loadSchema, type DjangoSchema } from '../suggest/schema.js';
 import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 
-interface ServeCliOptions extends DetectorCliOptions {
-  host: string;
-  httpPort: number;
-  grpcPort: number;
-  db: string;
-  traceWaitMs: number;
-  maxTraces: number;
+/** The flags: ServeOptions' plain settings as given, sizes in MiB, file paths, and the digest schedule. */
+interface ServeCliOptions extends DetectorCliOptions, Pick<ServeOptions, 'host' | 'httpPort' | 'grpcPort' | 'db' | 'traceWaitMs' | 'maxTraces'> {
   maxBodyMib: number;
   grpcMaxReceiveMib: number;
   schema?: string;
