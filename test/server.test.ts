@@ -83,6 +83,18 @@ describe('n1lens serve with the official OpenTelemetry JS exporters', () => {
     expect(buildReport(recorded.rollups.values())).toEqual(live);
   });
 
+  it('serves the report as an HTML page at /', async () => {
+    const server = await start();
+    await emitDashboards(new HttpJsonExporter({ url: `${server.url}/v1/traces` }), 1);
+    await waitForRequests(server.url, 1);
+    const res = await fetch(`${server.url}/`);
+    expect(res.headers.get('content-type')).toMatch(/text\/html/);
+    const html = await res.text();
+    expect(html).toContain('<code>GET dashboard/</code>');
+    expect(html).toContain('select_related(&#39;candidate&#39;'.replace(/&#39;/g, "'"));
+    expect(html).not.toMatch(/<script/);
+  });
+
   it('keeps findings across a restart on the same database', async () => {
     const first = await start();
     await emitDashboards(new HttpJsonExporter({ url: `${first.url}/v1/traces` }), 1);

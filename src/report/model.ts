@@ -6,7 +6,7 @@ import type { FindingKind, RelationStep } from '../detect/types.js';
 import type { SqlOperation } from '../sql/types.js';
 import { combinedFix, suggestCascade, type CascadeShape, type Suggestion } from '../suggest/fix.js';
 import { conventionNaming, schemaNaming, type Naming } from '../suggest/naming.js';
-import { suggestCache, suggestIndex, suggestTaskQueue } from '../suggest/operational.js';
+import { suggestCache, suggestIndex, suggestTaskQueue, type ColumnUse } from '../suggest/operational.js';
 import type { DjangoSchema } from '../suggest/schema.js';
 
 export interface ReportFinding {
@@ -87,7 +87,7 @@ function toShape({ cascade: c }: CascadeFinding): CascadeShape {
 
 const isCascade = (f: EndpointFinding): f is CascadeFinding => f.kind === 'n_plus_one' || f.kind === 'repeated_write';
 
-function reportFinding(f: EndpointFinding, naming: Naming): ReportFinding {
+function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse): ReportFinding {
   const base = {
     kind: f.kind,
     operation: f.facts?.operation ?? ('HTTP' as const),
@@ -119,7 +119,7 @@ function reportFinding(f: EndpointFinding, naming: Naming): ReportFinding {
     case 'sync_fanout':
       return { ...base, ...tail(null, [], suggestTaskQueue(f)), syncFanout: f.syncFanout };
     case 'slow_query':
-      return { ...base, ...tail(null, [], suggestIndex(f, naming)), slowQuery: f.slowQuery };
+      return { ...base, ...tail(null, [], suggestIndex(f, use)), slowQuery: f.slowQuery };
   }
 }
 
@@ -131,8 +131,19 @@ const dbWaste = (f: { kind: FindingKind; wastedMs: number }): number => (f.kind 
 
 const findingsWaste = (e: ReportEndpoint): number => e.findings.reduce((sum, f) => sum + f.wastedMs, 0);
 
+/** Executions filtering each `table.column` with `=`, over every endpoint (see ColumnUse). */
+function equalityUse(rollups: readonly EndpointRollup[]): ColumnUse {
+  const use = new Map<string, number>();
+  for (const r of rollups) {
+    for (const f of r.fingerprints.values()) {
+      for (const ref of f.facts.equalityFilters) use.set(ref, (use.get(ref) ?? 0) + f.executions);
+    }
+  }
+  return use;
+}
+
 /** One endpoint's section of the report. */
-export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = {}): ReportEndpoint {
+export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = {}, use: ColumnUse = equalityUse([rollup])): ReportEndpoint {
   const tables = tablesOf(rollup);
   const naming = options.schema === undefined ? conventionNaming(tables) : schemaNaming(options.schema, tables);
   const findings = detectEndpoint(rollup, options);
@@ -140,7 +151,7 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
   const fixLines = [combinedFix(cascades.map(toShape), naming)];
   for (const f of findings) {
     if (f.kind === 'hot_lookup') fixLines.push(`# cache: ${naming.modelOf(f.facts.table)} lookup (see hot_lookup)`);
-    if (f.kind === 'slow_query') fixLines.push(`# index: ${suggestIndex(f, naming).path}`);
+    if (f.kind === 'slow_query') fixLines.push(`# index: ${suggestIndex(f, use).path}`);
     if (f.kind === 'sync_fanout') fixLines.push('# move the serial outbound calls to a task queue (see sync_fanout)');
   }
   const totalWasted = findings.reduce((sum, f) => sum + dbWaste(f), 0);
@@ -152,7 +163,7 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     wastedMsPerRequest: rollup.requests === 0 ? 0 : round1(totalWasted / rollup.requests),
     requestsAffected: rollup.requestsAffected,
     fix: fixLines.filter((l) => l !== '').join('\n'),
-    findings: findings.map((f) => reportFinding(f, naming)),
+    findings: findings.map((f) => reportFinding(f, naming, use)),
   };
 }
 
@@ -160,9 +171,10 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
 export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOptions = {}): Report {
   const matches = endpointMatcher(options.endpoint);
   const all = [...rollups];
+  const use = equalityUse(all);
   const endpoints = all
     .filter((r) => matches(r.endpoint))
-    .map((r) => reportEndpoint(r, options))
+    .map((r) => reportEndpoint(r, options, use))
     .sort(
       (a, b) =>
         b.wastedMsPerRequest * b.requests - a.wastedMsPerRequest * a.requests ||

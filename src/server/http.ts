@@ -1,10 +1,11 @@
-/** The hono app: OTLP/HTTP intake (POST /v1/traces), the report API, health and metrics. */
+/** The hono app: OTLP/HTTP intake (POST /v1/traces), the report page and API, health and metrics. */
 import { Hono, type Context } from 'hono';
 import { decodeJsonRequest } from '../otlp/json.js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
 import { otlpSchema } from '../otlp/schema.js';
 import { protobufToOtlpJson } from '../otlp/to-json.js';
 import type { DecodedBatch } from '../otlp/span.js';
+import { renderHtml } from '../report/html.js';
 import { parseSince } from '../report/period.js';
 import type { ReportOptions } from '../report/model.js';
 import type { Store } from '../store/store.js';
@@ -86,6 +87,8 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     const response = result.rejected === 0 ? {} : { partialSuccess: { rejectedSpans: String(result.rejected), errorMessage: result.message } };
     return send(c, encoding, 200, 'response', response);
   });
+
+  app.get('/', (c) => c.html(renderHtml(store.report({}, options.report ?? {}), { title: 'n1lens: worst endpoints', generatedAt: new Date(now()) })));
 
   app.get('/api/report', (c) => {
     const since = c.req.query('since');

@@ -1,5 +1,6 @@
 /** Fixes that are not querysets: a cache for hot lookups, a task queue for serial fan-out, a composite index for slow queries. */
 import type { HotLookupFinding, SlowQueryFinding, SyncFanoutFinding } from '../detect/endpoint.js';
+import { appPrefix } from '../detect/links.js';
 import type { Naming } from './naming.js';
 import type { Suggestion } from './fix.js';
 
@@ -56,35 +57,52 @@ export function suggestTaskQueue(f: SyncFanoutFinding): Suggestion {
   };
 }
 
-/** The composite index for a slow query: equality columns, then range and ORDER BY columns with direction. */
-export function indexColumns(f: SlowQueryFinding): { column: string; direction: 'ASC' | 'DESC' }[] {
+/**
+ * How often each `table.column` is filtered with `=` across all the traffic seen, weighted by
+ * executions. Django sorts filter() keyword arguments, so the WHERE order says nothing about intent;
+ * usage does: the column most queries filter on first makes the index serve the most queries.
+ */
+export type ColumnUse = ReadonlyMap<string, number>;
+
+/** The composite index for a slow query: equality columns (most used first), then range and ORDER BY columns with direction. */
+export function indexColumns(f: SlowQueryFinding, use: ColumnUse = new Map()): { column: string; direction: 'ASC' | 'DESC' }[] {
   const table = f.facts.table;
   const own = (ref: string): boolean => ref.startsWith(`${table}.`) || !ref.includes('.');
   const cols: { column: string; direction: 'ASC' | 'DESC' }[] = [];
   const add = (column: string, direction: 'ASC' | 'DESC'): void => {
     if (!cols.some((c) => c.column === column)) cols.push({ column, direction });
   };
-  for (const ref of f.facts.equalityFilters) if (own(ref)) add(bare(ref), 'ASC');
+  const weight = (ref: string): number => use.get(ref.includes('.') ? ref : `${table}.${ref}`) ?? 0;
+  const equality = f.facts.equalityFilters.filter(own);
+  // Array.prototype.sort is stable: ties keep the statement's order.
+  for (const ref of [...equality].sort((a, b) => weight(b) - weight(a))) add(bare(ref), 'ASC');
   const order = new Map(f.facts.orderBy.filter((o) => own(o.column)).map((o) => [bare(o.column), o.direction]));
   for (const ref of f.facts.rangeFilters) if (own(ref)) add(bare(ref), order.get(bare(ref)) ?? 'ASC');
   for (const [column, direction] of order) add(column, direction);
   return cols;
 }
 
-export function suggestIndex(f: SlowQueryFinding, naming: Naming): Suggestion {
+export function suggestIndex(f: SlowQueryFinding, use: ColumnUse = new Map()): Suggestion {
   const table = f.facts.table;
-  const cols = indexColumns(f);
-  const name = `idx_${table}_${cols.map((c) => c.column.replace(/_id$/, '')).join('_')}`.slice(0, 63);
+  const cols = indexColumns(f, use);
+  // Postgres truncates identifiers at 63 bytes; the model part of the table keeps names short, as in the seed.
+  const model = appPrefix(table) === '' ? table : table.slice(appPrefix(table).length + 1);
+  const name = `idx_${model}_${cols.map((c) => c.column.replace(/_id$/, '')).join('_')}`.slice(0, 63);
   const colSql = cols.map((c) => `"${c.column}"${c.direction === 'DESC' ? ' DESC' : ''}`).join(', ');
-  const app = naming.modelOf(table) === '' ? 'app' : table.split('_')[0] ?? 'app';
+  const app = appPrefix(table) || 'app';
+  // The SQL is split into adjacent string literals, as a hand-written migration would be, so it reads at 80 columns.
   const code = [
     `class Migration(migrations.Migration):`,
-    `    atomic = False  # CREATE INDEX CONCURRENTLY cannot run inside a transaction`,
+    `    atomic = False  # required for CONCURRENTLY`,
     `    dependencies = [("${app}", "<previous migration>")]`,
     `    operations = [`,
     `        migrations.RunSQL(`,
-    `            'CREATE INDEX CONCURRENTLY IF NOT EXISTS "${name}" ON "${table}" (${colSql});',`,
-    `            reverse_sql='DROP INDEX CONCURRENTLY IF EXISTS "${name}";',`,
+    `            'CREATE INDEX CONCURRENTLY IF NOT EXISTS '`,
+    `            '"${name}" '`,
+    `            'ON "${table}" '`,
+    `            '(${colSql});',`,
+    `            reverse_sql='DROP INDEX CONCURRENTLY IF EXISTS '`,
+    `            '"${name}";',`,
     `        ),`,
     `    ]`,
   ].join('\n');

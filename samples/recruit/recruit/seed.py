@@ -1,5 +1,6 @@
 """Deterministic demo data (fixed random seed, fixed dates, explicit ids): the demo user's dashboard
-rows, and a large applications table across many users for the pipeline report.
+rows and applications across many recruiters (`seed`), and, on PostgreSQL, millions more
+applications generated server-side for the pipeline report (`seed_large`).
 """
 
 import random
@@ -21,6 +22,14 @@ CANDIDATES = 5000
 USERS = 200  # the demo user plus 199 other recruiters
 DEMO_SHARE = 0.1  # of all applications, owned by the demo user
 BATCH = 2000
+# seed_large: rows added, and the big agency accounts (recruiter-002 .. recruiter-011) they belong
+# to, a tenth each; drive.py's pipeline report is recruiter-002's.
+LARGE_ROWS = 3_000_000
+LARGE_ACCOUNTS = range(2, 12)
+# ...created between a year and this many days before SEED_EPOCH: the demo user's 50 newest seeded
+# applications (its last ~8 days) stay the newest rows of the table, so its dashboard query is fast
+# whichever index the planner picks for it (user_id, or a backward scan of created).
+LARGE_NEWEST_DAYS = 14
 
 SEEDED = (Interview, Note, Application, Candidate, Job, Company, Status, User)
 
@@ -29,6 +38,13 @@ SEEDED = (Interview, Note, Application, Candidate, Job, Company, Status, User)
 def seed(applications: int = 20000, rng_seed: int = 20250101) -> dict:
     """Replace all recruit data (and users) with the demo data set; returns row counts."""
     rng = random.Random(rng_seed)
+    if connection.vendor == "postgresql":
+        # After seed_large the ORM's cascading delete would load millions of rows into Python.
+        tables = ", ".join(
+            connection.ops.quote_name(model._meta.db_table) for model in SEEDED if model is not User
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {tables}")
     for model in SEEDED:
         model.objects.all().delete()
 
@@ -86,3 +102,103 @@ def seed(applications: int = 20000, rng_seed: int = 20250101) -> dict:
             cursor.execute(sql)
 
     return {model.__name__: model.objects.count() for model in SEEDED}
+
+
+# seed_large's pipeline stages by age: (younger than N days, statuses picked from uniformly), the
+# last for everything older. Interviews start a month in, so the newest rows are never interviewing.
+LARGE_STAGES = (
+    (7, ("applied",)),
+    (30, ("screening", "screening", "screening", "rejected")),
+    (75, ("interviewing", "interviewing", "interviewing", "rejected", "rejected")),
+    (120, ("offer", "offer", "rejected", "rejected", "rejected")),
+    (None, ("hired", "rejected", "rejected", "rejected")),
+)
+
+
+def _large_insert_sql(table: str, first_id: int, rows: int) -> str:
+    """One INSERT … SELECT over generate_series; every value is a hash of the row number (so the
+    data is the same on every run), the status a function of the age (LARGE_STAGES)."""
+    status_id = {label: i + 1 for i, label in enumerate(STATUSES)}
+
+    def pick(labels):
+        ids = ",".join(str(status_id[label]) for label in labels)
+        return f"(ARRAY[{ids}])[1 + mod(r, {len(labels)})]"
+
+    stage = " ".join(
+        f"WHEN age < {days * 86400} THEN {pick(labels)}" if days else f"ELSE {pick(labels)}"
+        for days, labels in LARGE_STAGES
+    )
+    epoch = SEED_EPOCH.isoformat()
+    newest, year = LARGE_NEWEST_DAYS * 86400, 365 * 86400
+    return f"""
+        INSERT INTO {table} (id, created, user_id, candidate_id, job_id, status_id)
+        SELECT {first_id} + i, timestamptz '{epoch}' - make_interval(secs => age),
+               {LARGE_ACCOUNTS.start} + mod(u, {len(LARGE_ACCOUNTS)}),
+               1 + mod(c, {CANDIDATES}), 1 + mod(j, {JOBS}), CASE {stage} END
+          FROM (SELECT i,
+                       {newest} + mod(hashint8extended(i, 1) & 2147483647, {year - newest}) AS age,
+                       hashint8extended(i, 2) & 2147483647 AS u,
+                       hashint8extended(i, 3) & 2147483647 AS c,
+                       hashint8extended(i, 4) & 2147483647 AS j,
+                       hashint8extended(i, 5) & 2147483647 AS r
+                  FROM generate_series(1, {int(rows)}) AS i) AS g
+    """
+
+
+def seed_large(rows: int = LARGE_ROWS) -> int:
+    """PostgreSQL only: appends `rows` applications to the seeded ones, generated server-side.
+
+    They belong to a few big agency accounts (LARGE_ACCOUNTS, a tenth of the rows each), never to
+    the demo user: its dashboards keep the seeded rows with their notes and interviews, and stay
+    fast (the optimised one counts notes over all the user's applications). Dates are spread over
+    the year before SEED_EPOCH, up to LARGE_NEWEST_DAYS before it, in random heap order (status
+    updates leave a heap in no particular order); the status follows the age (LARGE_STAGES).
+
+    The table keeps its single-column indexes only, so an account's pipeline report has no good
+    plan: the planner's pick, a backward scan of `created` filtered on user and status, passes
+    weeks of everyone's applications before the first interviewing one, and the alternatives (a
+    BitmapAnd of the three indexes, a parallel seq scan) read most of the table too.
+
+    Runs its own transaction, then a VACUUM: not to be called inside atomic(). Returns the
+    table's row count.
+    """
+    if connection.vendor != "postgresql":
+        raise ValueError("seed_large needs PostgreSQL (RECRUIT_DB=postgres)")
+    table = connection.ops.quote_name(Application._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table}")
+        (first_id,) = cursor.fetchone()
+        # Loading into a table without its secondary indexes and foreign keys, then building them
+        # back from their own definitions, is several times faster than maintaining them per row.
+        cursor.execute(
+            "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+            " JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE i.indrelid = %s::regclass AND NOT i.indisprimary AND NOT i.indisunique",
+            [table],
+        )
+        indexes = cursor.fetchall()
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = %s::regclass AND contype = 'f'",
+            [table],
+        )
+        foreign_keys = cursor.fetchall()
+        for name, _ in foreign_keys:
+            cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {connection.ops.quote_name(name)}")
+        for name, _ in indexes:
+            cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+        cursor.execute(_large_insert_sql(table, first_id, rows))
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        for _, ddl in indexes:
+            cursor.execute(ddl)
+        for name, ddl in foreign_keys:
+            name = connection.ops.quote_name(name)
+            cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {ddl}")
+        for sql in connection.ops.sequence_reset_sql(no_style(), [Application]):
+            cursor.execute(sql)  # submit_application inserts after these rows
+    with connection.cursor() as cursor:
+        # Statistics for the planner, and autovacuum's post-load pass done now rather than while
+        # a recording runs.
+        cursor.execute(f"VACUUM (ANALYZE) {table}")
+        cursor.execute(f"SELECT count(*) FROM {table}")
+        return cursor.fetchone()[0]

@@ -87,12 +87,14 @@ def submit_application(request):
 @login_required
 def pipeline_report(request):
     """Fix 2, before: filters the large table on (user, status, created range) ordered by
-    -created, which only single-column indexes serve (the fix adds a composite index)."""
+    -created, which only single-column indexes serve (the fix adds a composite index). A team
+    lead may pass ?recruiter=<user id> for a colleague's pipeline; the default is one's own."""
     status = get_object_or_404(Status, label=request.GET.get("status", "interviewing"))
     start = SEED_EPOCH - timedelta(days=int(request.GET.get("days", 90)))
+    recruiter = int(request.GET.get("recruiter", request.user.pk))
     apps = (
         Application.objects.filter(
-            user=request.user, status=status, created__gte=start, created__lt=SEED_EPOCH
+            user_id=recruiter, status=status, created__gte=start, created__lt=SEED_EPOCH
         )
         .select_related("candidate")
         .order_by("-created")[:100]
