@@ -65,7 +65,7 @@ function renderFinding(f: ReportFinding, c: ReturnType<typeof pc.createColors>, 
     code[0] = `     → ${code[0]!.trimStart()}`;
     lines.push(...code);
   } else {
-    for (const line of f.suggestion.code.split('\n')) lines.push(c.cyan(`       ${line}`));
+    for (const line of f.suggestion.code.split('\n')) lines.push(line === '' ? '' : c.cyan(`       ${line}`));
   }
   if (f.suggestion.note !== undefined && f.kind !== 'n_plus_one' && f.kind !== 'repeated_write') {
     for (const line of wrapText(f.suggestion.note, width - 5)) lines.push(`     ${c.dim(line)}`);
