@@ -147,7 +147,8 @@ export function detectEndpoint(rollup: EndpointRollup, options: EndpointDetectOp
     });
   }
 
-  return findings.sort((a, b) => b.wastedMs - a.wastedMs);
+  // Ties break on kind and fingerprint so live (store) and offline reports list findings identically.
+  return findings.sort((a, b) => b.wastedMs - a.wastedMs || a.kind.localeCompare(b.kind) || a.fingerprint.localeCompare(b.fingerprint));
 }
 
 /** A read of one row by a unique key: `.get(pk=…)`, `.get(external_id=…)` (Django adds LIMIT 21). */

@@ -215,13 +215,20 @@ export class Store {
        ON CONFLICT (finding_id) DO UPDATE SET trace_id = excluded.trace_id, wasted_ms = excluded.wasted_ms, timeline = excluded.timeline
        WHERE excluded.wasted_ms > examples.wasted_ms`,
     );
+    // The worst request per finding in this batch first, so each finding costs one write, not one per request.
+    const worst = new Map<string, { a: RequestAnalysis; wastedMs: number; fingerprint: string }>();
     for (const a of analyses) {
       for (const c of a.cascades) {
-        const row = find.get(a.service, a.endpoint, c.fingerprint) as { id: number } | undefined;
-        if (row === undefined) continue;
-        const timeline = a.timeline.map((t) => [round3(t.offsetMs), round3(t.durationMs), t.fingerprint]);
-        upsert.run(row.id, a.traceId, c.wastedMs, JSON.stringify(timeline));
+        const key = `${a.service}\u0000${a.endpoint}\u0000${c.fingerprint}`;
+        const best = worst.get(key);
+        if (best === undefined || c.wastedMs > best.wastedMs) worst.set(key, { a, wastedMs: c.wastedMs, fingerprint: c.fingerprint });
       }
+    }
+    for (const { a, wastedMs, fingerprint } of worst.values()) {
+      const row = find.get(a.service, a.endpoint, fingerprint) as { id: number } | undefined;
+      if (row === undefined) continue;
+      const timeline = a.timeline.map((t) => [round3(t.offsetMs), round3(t.durationMs), t.fingerprint]);
+      upsert.run(row.id, a.traceId, wastedMs, JSON.stringify(timeline));
     }
   }
 
