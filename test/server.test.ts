@@ -68,6 +68,7 @@ describe('n1lens serve with the official OpenTelemetry JS exporters', () => {
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toMatch(/n1lens_spans_received_total\{transport="(http|grpc)"\} 608/);
     expect(metrics).toMatch(/n1lens_requests_analysed_total 2/);
+    expect(metrics).toMatch(/n1lens_exports_accepted_total\{transport="(http|grpc)"\} [1-9]/);
   });
 
   it('stores the same report that n1-report computes from the --record file', async () => {

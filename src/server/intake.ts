@@ -61,6 +61,7 @@ export class Intake {
       reasons.push(`${r.count} ${r.reason.replace(/_/g, ' ')}`);
       this.#metrics.spansRejected.inc({ reason: r.reason }, r.count);
     }
+    this.#metrics.exportsAccepted.inc({ transport });
     this.#metrics.spansReceived.inc({ transport }, batch.spans.length);
     if (this.#record !== undefined && recordLine !== undefined) appendFileSync(this.#record, `${recordLine()}\n`);
     this.#take(this.#analyzer.add(batch.spans, this.#now()));

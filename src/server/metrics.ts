@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface ServerMetrics {
   registry: Registry;
+  exportsAccepted: Counter<'transport'>;
   spansReceived: Counter<'transport'>;
   spansRejected: Counter<'reason'>;
   exportsRefused: Counter<'transport' | 'reason'>;
@@ -19,6 +20,7 @@ export function createMetrics(): ServerMetrics {
   const registers = [registry];
   return {
     registry,
+    exportsAccepted: new Counter({ name: 'n1lens_exports_accepted_total', help: 'OTLP export requests accepted', labelNames: ['transport'], registers }),
     spansReceived: new Counter({ name: 'n1lens_spans_received_total', help: 'Spans accepted from OTLP exports', labelNames: ['transport'], registers }),
     spansRejected: new Counter({ name: 'n1lens_spans_rejected_total', help: 'Spans refused as invalid (partial_success)', labelNames: ['reason'], registers }),
     exportsRefused: new Counter({
