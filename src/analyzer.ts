@@ -3,7 +3,7 @@ import { analyseRequest, type DetectOptions, type Normalizer } from './detect/re
 import type { RequestAnalysis } from './detect/types.js';
 import type { SpanRecord } from './otlp/span.js';
 import { createSqlNormalizer } from './sql/index.js';
-import { assembleTrace } from './traces/assemble.js';
+import { assembleCompact, COMPACT_TRACES, type CompactTrace } from './traces/compact.js';
 import { TraceAssembler, type AssemblerOptions, type CompletedTrace } from './traces/assembler.js';
 
 export interface AnalyzerOptions extends AssemblerOptions, DetectOptions {
@@ -13,13 +13,14 @@ export interface AnalyzerOptions extends AssemblerOptions, DetectOptions {
 
 /** Buffers spans into traces and analyses each request of a trace once the trace completes. */
 export class Analyzer {
-  readonly assembler: TraceAssembler;
+  /** Open traces, kept in columns (traces/compact.ts) so buffered spans stay small. */
+  readonly assembler: TraceAssembler<CompactTrace>;
   readonly #normalize: Normalizer;
   readonly #detect: DetectOptions;
   requestsAnalysed = 0;
 
   constructor(options: AnalyzerOptions = {}) {
-    this.assembler = new TraceAssembler(options);
+    this.assembler = new TraceAssembler(options, COMPACT_TRACES);
     this.#normalize = createSqlNormalizer({ maxEntries: options.sqlCacheEntries ?? 10_000 });
     this.#detect = options;
   }
@@ -39,10 +40,10 @@ export class Analyzer {
     return this.#analyse(this.assembler.flush());
   }
 
-  #analyse(traces: CompletedTrace[]): RequestAnalysis[] {
+  #analyse(traces: CompletedTrace<CompactTrace>[]): RequestAnalysis[] {
     const out: RequestAnalysis[] = [];
     for (const t of traces) {
-      for (const request of assembleTrace(t.spans)) {
+      for (const request of assembleCompact(t.spans)) {
         out.push(analyseRequest(request, this.#normalize, this.#detect));
       }
     }

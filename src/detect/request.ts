@@ -46,23 +46,42 @@ const MAX_CHAIN = 8;
 /** Analyses one assembled request. Pure: the same request and options give the same analysis. */
 export function analyseRequest(request: Request, normalize: Normalizer, options: DetectOptions = {}): RequestAnalysis {
   const minRepeats = options.minRepeats ?? 5;
-  const normalized = request.dbSpans.map((s) => normalize(s.statement));
-
+  const dbSpans = request.dbSpans;
+  const normalized: NormalizedSql[] = new Array<NormalizedSql>(dbSpans.length);
   const groups = new Map<string, Group>();
   let dbMs = 0;
-  normalized.forEach((n, i) => {
-    const duration = request.dbSpans[i]?.durationMs ?? 0;
+  // The group of the last two results, by identity: an N+1 loop alternates between a few statements.
+  let lastN: NormalizedSql | undefined;
+  let lastG: Group | undefined;
+  let prevN: NormalizedSql | undefined;
+  let prevG: Group | undefined;
+  for (let i = 0; i < dbSpans.length; i++) {
+    const span = dbSpans[i]!;
+    const n = normalize(span.statement);
+    normalized[i] = n;
+    const duration = span.durationMs ?? 0;
     dbMs += duration;
-    let g = groups.get(n.fingerprint);
-    if (g === undefined) {
-      g = { n, indices: [], durations: [], totalMs: 0, maxMs: 0 };
-      groups.set(n.fingerprint, g);
+    let g: Group | undefined;
+    if (n === lastN) g = lastG;
+    else if (n === prevN) g = prevG;
+    else {
+      g = groups.get(n.fingerprint);
+      if (g === undefined) {
+        g = { n, indices: [], durations: [], totalMs: 0, maxMs: 0 };
+        groups.set(n.fingerprint, g);
+      }
     }
-    g.indices.push(i);
-    g.durations.push(duration);
-    g.totalMs += duration;
-    if (duration > g.maxMs) g.maxMs = duration;
-  });
+    if (n !== lastN) {
+      prevN = lastN;
+      prevG = lastG;
+      lastN = n;
+      lastG = g;
+    }
+    g!.indices.push(i);
+    g!.durations.push(duration);
+    g!.totalMs += duration;
+    if (duration > g!.maxMs) g!.maxMs = duration;
+  }
 
   const links = options.links ?? conventionLinks(tablesOf(groups.values()));
   const isCascade = (g: Group): boolean =>

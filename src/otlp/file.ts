@@ -20,6 +20,11 @@ export interface ReadTraceFileOptions {
 }
 
 const MiB = 1024 * 1024;
+/**
+ * Read size for files and gunzip output: large enough that a 512-span batch (~250 KB) mostly sits
+ * inside one chunk and is decoded in place, small enough to keep memory flat.
+ */
+const CHUNK_BYTES = MiB;
 const DEFAULT_MAX_JSON_BYTES = Math.min(512 * MiB, bufferConstants.MAX_STRING_LENGTH);
 const DEFAULT_MAX_MESSAGE_BYTES = 256 * MiB;
 const EMPTY = Buffer.alloc(0);
@@ -175,7 +180,7 @@ export async function* readTraceFile(
   const file = opts.name ?? (source === '-' ? 'stdin' : typeof source === 'string' ? source : '<stream>');
   const owned = typeof source === 'string' && source !== '-';
   const stream: NodeJS.ReadableStream =
-    source === '-' ? process.stdin : typeof source === 'string' ? createReadStream(source) : source;
+    source === '-' ? process.stdin : typeof source === 'string' ? createReadStream(source, { highWaterMark: CHUNK_BYTES }) : source;
   const cleanups: (() => void)[] = [];
   if (owned) cleanups.push(() => (stream as Readable).destroy());
   try {
@@ -220,7 +225,7 @@ function gunzipReader(raw: ByteReader, file: string, cleanups: (() => void)[]): 
     yield raw.take(raw.buf.length);
     while (await raw.more()) yield raw.take(raw.buf.length);
   }
-  const gunzip = createGunzip();
+  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
   const source = Readable.from(compressed());
   cleanups.push(() => {
     source.destroy();

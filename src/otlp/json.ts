@@ -21,7 +21,6 @@ const STATUS_CODES: Readonly<Record<string, number>> = {
   STATUS_CODE_ERROR: 2,
 };
 
-const HEX = /^[0-9a-fA-F]*$/;
 const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
 const DIGITS = /^[0-9]+$/;
 const MAX_U64 = (1n << 64n) - 1n;
@@ -58,22 +57,50 @@ function readJsonValue(value: JsonObject): string | undefined {
   if (!isObject(value)) return undefined;
   const str = get(value, 'stringValue', 'string_value');
   if (typeof str === 'string') return str;
-  for (const [camel, snake] of [['intValue', 'int_value'], ['doubleValue', 'double_value'], ['boolValue', 'bool_value']] as const) {
+  for (const [camel, snake] of SCALARS) {
     const scalar = get(value, camel, snake);
     if (typeof scalar === 'string' || typeof scalar === 'number' || typeof scalar === 'boolean') return String(scalar);
   }
   return undefined;
 }
+const SCALARS = [['intValue', 'int_value'], ['doubleValue', 'double_value'], ['boolValue', 'bool_value']] as const;
 
-function attributes(obj: JsonObject, path: string): KeyValueLike<JsonObject>[] {
-  const list = array(obj, path, 'attributes');
-  for (let i = 0; i < list.length; i++) {
-    const attr = list[i];
-    if (!isObject(attr)) fail(`${path}attributes[${i}]`, 'is not an object');
-    if (typeof attr.key !== 'string') fail(`${path}attributes[${i}].key`, 'is not a string');
-  }
-  return list as KeyValueLike<JsonObject>[];
+/**
+ * The span being decoded, for error messages: its path is built only when there is a problem to
+ * report (building it per span would cost more than decoding the span).
+ */
+let spanScope = '';
+let spanIndex = 0;
+function spanPath(field: string): string {
+  return `${spanScope}.spans[${spanIndex}]${field}`;
 }
+
+/** The attribute list, each checked to be an object with a string key. `prefix` undefined: the current span's. */
+function attributes(obj: JsonObject, prefix: string | undefined): KeyValueLike<JsonObject>[] {
+  const value = obj.attributes;
+  if (value === undefined || value === null) return [];
+  const path = (): string => prefix ?? spanPath('.');
+  if (!Array.isArray(value)) fail(`${path()}attributes`, 'is not an array');
+  for (let i = 0; i < value.length; i++) {
+    const attr: unknown = value[i];
+    if (!isObject(attr)) fail(`${path()}attributes[${i}]`, 'is not an object');
+    if (typeof attr.key !== 'string') fail(`${path()}attributes[${i}].key`, 'is not a string');
+  }
+  return value as KeyValueLike<JsonObject>[];
+}
+
+/**
+ * Hex ids seen last, input → lowercase output: the spans of a request share a trace id and a
+ * parent, so most ids need no validation or case folding.
+ */
+const ID_MEMO = 4;
+/** Memo 0 holds trace ids, memo 1 parent span ids; a span's own id is new every time. */
+const MEMO_TRACE = 0;
+const MEMO_PARENT = 1;
+const NO_MEMO = -1;
+const idMemoIn: string[] = new Array<string>(2 * ID_MEMO).fill('');
+const idMemoOut: string[] = new Array<string>(2 * ID_MEMO).fill('');
+const idMemoNext = [0, 0];
 
 /**
  * An id as lowercase hex of its bytes. OTLP/JSON writes hex; protobuf's own JSON mapping (Python's
@@ -81,40 +108,133 @@ function attributes(obj: JsonObject, path: string): KeyValueLike<JsonObject>[] {
  * base64 (16 bytes is 24 base64 characters, so the two never collide). A wrong length is left for
  * validation to reject; an undecodable string becomes '?', which no length check accepts.
  */
-function readId(value: unknown, bytes: number, path: string): string {
+function readId(value: unknown, bytes: number, field: string, memo: number): string {
   if (value === undefined || value === '') return '';
-  if (typeof value !== 'string') fail(path, 'is not a string');
-  if (value.length === bytes * 2 && HEX.test(value)) return value.toLowerCase();
+  if (typeof value !== 'string') fail(spanPath(field), 'is not a string');
+  if (value.length === bytes * 2) {
+    const base = memo * ID_MEMO;
+    if (memo >= 0) for (let i = base; i < base + ID_MEMO; i++) if (idMemoIn[i] === value) return idMemoOut[i]!;
+    const hex = lowerHex(value);
+    if (hex !== undefined) {
+      if (memo >= 0) {
+        const slot = base + idMemoNext[memo]!;
+        idMemoIn[slot] = value;
+        idMemoOut[slot] = hex;
+        idMemoNext[memo] = (idMemoNext[memo]! + 1) % ID_MEMO;
+      }
+      return hex;
+    }
+  }
   if (BASE64.test(value)) return Buffer.from(value, 'base64').toString('hex');
   return '?';
 }
 
-/** Unix nanoseconds as [hi, lo]: a decimal string (the spec) or a JSON number (common). */
-function readNanos(value: unknown, path: string): [number, number] {
-  if (value === undefined) return [0, 0];
+/** The text itself when it is lowercase hex, lowercased when it has A-F, undefined when not hex. */
+function lowerHex(text: string): string | undefined {
+  let upper = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= 57 ? c >= 48 : c >= 97 ? c <= 102 : c >= 65 && c <= 70 && (upper = true)) continue;
+    return undefined;
+  }
+  return upper ? text.toLowerCase() : text;
+}
+
+const TWO_32 = 0x1_0000_0000;
+const TWO_16 = 0x1_0000;
+/** The largest unsigned 64-bit integer, 20 digits: longer or larger decimal strings are refused. */
+const MAX_U64_TEXT = '18446744073709551615';
+
+/** The two words readNanos read (hi, lo): registers rather than a tuple per timestamp. */
+let nanosHi = 0;
+let nanosLo = 0;
+
+/** Unix nanoseconds into nanosHi/nanosLo: a decimal string (the spec) or a JSON number (common). */
+function readNanos(value: unknown, field: string): void {
+  if (value === undefined) {
+    nanosHi = nanosLo = 0;
+    return;
+  }
   if (typeof value === 'number') {
-    if (!Number.isInteger(value) || value < 0) fail(path, 'is not an unsigned 64-bit integer');
-    return [Math.floor(value / 0x1_0000_0000), value % 0x1_0000_0000];
+    if (!Number.isInteger(value) || value < 0) fail(spanPath(field), 'is not an unsigned 64-bit integer');
+    nanosHi = Math.floor(value / TWO_32);
+    nanosLo = value % TWO_32;
+    return;
   }
-  if (typeof value === 'string' && DIGITS.test(value)) {
-    const nanos = BigInt(value);
-    if (nanos <= MAX_U64) return splitNanos(nanos);
+  if (typeof value === 'string') {
+    const n = value.length;
+    if (n > 0 && (n < 20 || (n === 20 && value <= MAX_U64_TEXT)) && splitDecimal(value)) return;
+    if (DIGITS.test(value)) {
+      // Leading zeros, or really too large: let BigInt decide.
+      const nanos = BigInt(value);
+      if (nanos <= MAX_U64) {
+        [nanosHi, nanosLo] = splitNanos(nanos);
+        return;
+      }
+    }
   }
-  return fail(path, 'is not an unsigned 64-bit integer');
+  fail(spanPath(field), 'is not an unsigned 64-bit integer');
+}
+
+/**
+ * Reads a decimal string of 1-20 digits below 2^64 into nanosHi/nanosLo, or returns false if a
+ * character is not a digit. Exact with doubles: value = high·10^9 + low, and
+ * high·10^9 = (hh·2^16 + hl)·10^9, where every product stays below 2^53.
+ */
+function splitDecimal(text: string): boolean {
+  const n = text.length;
+  const split = Math.max(0, n - 9);
+  let high = 0;
+  let low = 0;
+  for (let i = 0; i < n; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return false;
+    if (i < split) high = high * 10 + d;
+    else low = low * 10 + d;
+  }
+  const hh = Math.floor(high / TWO_16);
+  const hl = high - hh * TWO_16;
+  const a = hl * 1e9 + low; // < 2^16·10^9 + 10^9
+  const b = hh * 1e9; // < 2^19·10^9
+  const bHigh = Math.floor(b / TWO_16);
+  const lowWord = (b - bHigh * TWO_16) * TWO_16 + a;
+  const carry = Math.floor(lowWord / TWO_32);
+  nanosHi = bHigh + carry;
+  nanosLo = lowWord - carry * TWO_32;
+  return true;
 }
 
 /** An enum as its number or its name; an unknown name reads as 0 (unspecified / unset). */
-function readEnum(value: unknown, names: Readonly<Record<string, number>>, path: string): number {
+function readEnum(value: unknown, names: Readonly<Record<string, number>>, field: string): number {
   if (value === undefined) return 0;
   if (typeof value === 'number' && Number.isInteger(value)) return value;
   if (typeof value === 'string') return names[value] ?? 0;
-  return fail(path, 'is not an enum number or name');
+  return fail(spanPath(field), 'is not an enum number or name');
 }
 
-function readString(value: unknown, path: string): string {
+function readString(value: unknown, field: string): string {
   if (value === undefined) return '';
-  if (typeof value !== 'string') fail(path, 'is not a string');
+  if (typeof value !== 'string') fail(spanPath(field), 'is not a string');
   return value;
+}
+
+/**
+ * Statements seen last. An N+1 loop repeats one statement in many spans, and JSON.parse makes a
+ * new string for each; handing on the first one means the normaliser's memo hashes it once.
+ * Comparing against a handful of recent statements costs less than hashing a long one.
+ */
+const RECENT_STATEMENTS = 16;
+const recentStatements: string[] = new Array<string>(RECENT_STATEMENTS).fill('');
+let recentNext = 0;
+
+function internStatement(statement: string): string {
+  for (let i = 0; i < RECENT_STATEMENTS; i++) {
+    const seen = recentStatements[i]!;
+    if (seen.length === statement.length && seen === statement) return seen;
+  }
+  recentStatements[recentNext] = statement;
+  recentNext = (recentNext + 1) % RECENT_STATEMENTS;
+  return statement;
 }
 
 /**
@@ -154,29 +274,33 @@ export function decodeJsonValue(request: unknown): DecodedBatch {
     for (let j = 0; j < scopeSpansList.length; j++) {
       const ssPath = `${rsPath}.scopeSpans[${j}]`;
       const spans = array(object(scopeSpansList[j], ssPath), `${ssPath}.`, 'spans');
+      spanScope = ssPath;
       for (let k = 0; k < spans.length; k++) {
-        const path = `${ssPath}.spans[${k}]`;
-        const span = object(spans[k], path);
-        const [startHi, startLo] = readNanos(get(span, 'startTimeUnixNano', 'start_time_unix_nano'), `${path}.startTimeUnixNano`);
-        const [endHi, endLo] = readNanos(get(span, 'endTimeUnixNano', 'end_time_unix_nano'), `${path}.endTimeUnixNano`);
+        spanIndex = k;
+        const span = spans[k];
+        if (!isObject(span)) fail(spanPath(''), 'is not an object');
+        readNanos(get(span, 'startTimeUnixNano', 'start_time_unix_nano'), '.startTimeUnixNano');
+        const startHi = nanosHi;
+        const startLo = nanosLo;
+        readNanos(get(span, 'endTimeUnixNano', 'end_time_unix_nano'), '.endTimeUnixNano');
+        const endHi = nanosHi;
+        const endLo = nanosLo;
         const status = get(span, 'status');
-        batch.add(
-          {
-            traceId: readId(get(span, 'traceId', 'trace_id'), 16, `${path}.traceId`),
-            spanId: readId(get(span, 'spanId', 'span_id'), 8, `${path}.spanId`),
-            parentSpanId: readId(get(span, 'parentSpanId', 'parent_span_id'), 8, `${path}.parentSpanId`),
-            name: readString(get(span, 'name'), `${path}.name`),
-            kind: readEnum(get(span, 'kind'), SPAN_KINDS, `${path}.kind`),
-            startHi,
-            startLo,
-            endHi,
-            endLo,
-            attributes: attributes(span, `${path}.`),
-            statusCode:
-              status === undefined ? 0 : readEnum(get(object(status, `${path}.status`), 'code'), STATUS_CODES, `${path}.status.code`),
-          },
+        const record = batch.addFields(
+          readId(get(span, 'traceId', 'trace_id'), 16, '.traceId', MEMO_TRACE),
+          readId(get(span, 'spanId', 'span_id'), 8, '.spanId', NO_MEMO),
+          readId(get(span, 'parentSpanId', 'parent_span_id'), 8, '.parentSpanId', MEMO_PARENT),
+          readString(get(span, 'name'), '.name'),
+          readEnum(get(span, 'kind'), SPAN_KINDS, '.kind'),
+          startHi,
+          startLo,
+          endHi,
+          endLo,
+          attributes(span, undefined),
+          status === undefined ? 0 : readEnum(get(object(status, spanPath('.status')), 'code'), STATUS_CODES, '.status.code'),
           service,
         );
+        if (record?.dbStatement !== undefined) record.dbStatement = internStatement(record.dbStatement);
       }
     }
   }

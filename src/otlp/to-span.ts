@@ -58,29 +58,90 @@ export function serviceName<V>(attributes: readonly KeyValueLike<V>[] | null | u
 
 /** Why these fields cannot become a SpanRecord, or undefined when they can. */
 export function rejectReason<V>(span: SpanFields<V>): SpanRejectReason | undefined {
+  return rejectReasonOf(span.traceId, span.spanId, span.parentSpanId, span.startHi, span.startLo, span.endHi, span.endLo);
+}
+
+/** rejectReason on the fields themselves (the decoders' hot path: no SpanFields object). */
+export function rejectReasonOf(
+  traceId: string, spanId: string, parentSpanId: string, startHi: number, startLo: number, endHi: number, endLo: number,
+): SpanRejectReason | undefined {
   // An all-zero id is invalid per the OTLP spec, same as a wrong length.
-  if (span.traceId.length !== 32 || span.traceId === ZERO_TRACE_ID) return 'bad_trace_id';
-  if (span.spanId.length !== 16 || span.spanId === ZERO_SPAN_ID) return 'bad_span_id';
-  if (span.parentSpanId.length !== 0 && span.parentSpanId.length !== 16) return 'bad_parent_span_id';
-  if (span.endHi < span.startHi || (span.endHi === span.startHi && span.endLo < span.startLo)) return 'end_before_start';
+  if (traceId.length !== 32 || traceId === ZERO_TRACE_ID) return 'bad_trace_id';
+  if (spanId.length !== 16 || spanId === ZERO_SPAN_ID) return 'bad_span_id';
+  if (parentSpanId.length !== 0 && parentSpanId.length !== 16) return 'bad_parent_span_id';
+  if (endHi < startHi || (endHi === startHi && endLo < startLo)) return 'end_before_start';
   return undefined;
 }
 
 /** Maps valid fields to a SpanRecord, folding old and stable semantic-convention attribute names. */
 export function toSpanRecord<V>(span: SpanFields<V>, service: string, read: ValueReader<V>): SpanRecord {
-  const record: SpanRecord = {
-    traceId: span.traceId,
-    spanId: span.spanId,
-    parentSpanId: span.parentSpanId === ZERO_SPAN_ID ? '' : span.parentSpanId,
-    name: span.name,
-    kind: toKind(span.kind),
-    startMs: nanosToMs(span.startHi, span.startLo),
-    endMs: nanosToMs(span.endHi, span.endLo),
-    service,
-  };
-  if (span.statusCode === STATUS_CODE_ERROR) record.error = true;
-  if (span.attributes) foldAttributes(record, span.attributes, read);
-  return record;
+  return spanRecordOf(
+    span.traceId, span.spanId, span.parentSpanId, span.name, span.kind,
+    span.startHi, span.startLo, span.endHi, span.endLo, span.attributes, span.statusCode, service, read,
+  );
+}
+
+/** toSpanRecord on the fields themselves (the decoders' hot path: no SpanFields object). */
+export function spanRecordOf<V>(
+  traceId: string, spanId: string, parentSpanId: string, name: string, kind: number,
+  startHi: number, startLo: number, endHi: number, endLo: number,
+  attributes: readonly KeyValueLike<V>[] | null | undefined, statusCode: number, service: string, read: ValueReader<V>,
+): SpanRecord {
+  folded.httpMethod = folded.httpRoute = folded.dbSystem = folded.dbStatement = undefined;
+  folded.messagingSystem = folded.rpcSystem = folded.peer = undefined;
+  if (attributes) foldAttributes(folded, attributes, read);
+  return buildRecord(
+    traceId, spanId, parentSpanId === ZERO_SPAN_ID ? '' : parentSpanId, name, toKind(kind),
+    nanosToMs(startHi, startLo), nanosToMs(endHi, endLo), service, statusCode === STATUS_CODE_ERROR, folded,
+  );
+}
+
+/** The optional SpanRecord fields, collected before the record is made. */
+export interface FoldedFields {
+  httpMethod: string | undefined;
+  httpRoute: string | undefined;
+  dbSystem: string | undefined;
+  dbStatement: string | undefined;
+  messagingSystem: string | undefined;
+  rpcSystem: string | undefined;
+  peer: string | undefined;
+}
+
+/** Scratch for spanRecordOf: records are made one at a time. */
+const folded: FoldedFields = {
+  httpMethod: undefined, httpRoute: undefined, dbSystem: undefined, dbStatement: undefined,
+  messagingSystem: undefined, rpcSystem: undefined, peer: undefined,
+};
+
+/**
+ * A SpanRecord with exactly the optional fields that are set. The common shapes (a DB span, an
+ * HTTP server span) are single object literals, so V8 allocates them with their properties in
+ * place instead of growing the object field by field.
+ */
+export function buildRecord(
+  traceId: string, spanId: string, parentSpanId: string, name: string, kind: SpanKind,
+  startMs: number, endMs: number, service: string, error: boolean, f: FoldedFields,
+): SpanRecord {
+  if (!error && f.messagingSystem === undefined && f.rpcSystem === undefined) {
+    if (f.dbSystem !== undefined && f.dbStatement !== undefined && f.httpMethod === undefined && f.httpRoute === undefined) {
+      return f.peer === undefined
+        ? { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service, dbSystem: f.dbSystem, dbStatement: f.dbStatement }
+        : { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service, dbSystem: f.dbSystem, dbStatement: f.dbStatement, peer: f.peer };
+    }
+    if (f.httpMethod !== undefined && f.httpRoute !== undefined && f.dbSystem === undefined && f.dbStatement === undefined && f.peer === undefined) {
+      return { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service, httpMethod: f.httpMethod, httpRoute: f.httpRoute };
+    }
+  }
+  const r: SpanRecord = { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service };
+  if (error) r.error = true;
+  if (f.httpMethod !== undefined) r.httpMethod = f.httpMethod;
+  if (f.httpRoute !== undefined) r.httpRoute = f.httpRoute;
+  if (f.dbSystem !== undefined) r.dbSystem = f.dbSystem;
+  if (f.dbStatement !== undefined) r.dbStatement = f.dbStatement;
+  if (f.messagingSystem !== undefined) r.messagingSystem = f.messagingSystem;
+  if (f.rpcSystem !== undefined) r.rpcSystem = f.rpcSystem;
+  if (f.peer !== undefined) r.peer = f.peer;
+  return r;
 }
 
 /** Out-of-range kinds become UNSPECIFIED rather than a value SpanKind does not have. */
@@ -89,31 +150,56 @@ function toKind(kind: number): SpanKind {
 }
 
 type FoldedField = 'httpMethod' | 'httpRoute' | 'dbSystem' | 'dbStatement' | 'messagingSystem' | 'rpcSystem';
+type Folded = { field: FoldedField; stable: boolean } | { peer: number };
 
 /**
  * Attribute keys that fold into a record field. `stable` names win over old ones whatever the
  * attribute order; `peer` ranks the sources of SpanRecord.peer, best first.
  */
-const FOLDED = new Map<string, { field: FoldedField; stable: boolean } | { peer: number }>([
-  ['http.request.method', { field: 'httpMethod', stable: true }],
-  ['http.method', { field: 'httpMethod', stable: false }],
-  ['http.route', { field: 'httpRoute', stable: true }],
-  ['db.system.name', { field: 'dbSystem', stable: true }],
-  ['db.system', { field: 'dbSystem', stable: false }],
-  ['db.query.text', { field: 'dbStatement', stable: true }],
-  ['db.statement', { field: 'dbStatement', stable: false }],
-  ['messaging.system', { field: 'messagingSystem', stable: true }],
-  ['rpc.system', { field: 'rpcSystem', stable: true }],
-  ['server.address', { peer: 1 }],
-  ['net.peer.name', { peer: 2 }],
-  ['url.full', { peer: 3 }],
-  ['http.url', { peer: 4 }],
-]);
+const HTTP_METHOD_STABLE: Folded = { field: 'httpMethod', stable: true };
+const HTTP_METHOD_OLD: Folded = { field: 'httpMethod', stable: false };
+const HTTP_ROUTE: Folded = { field: 'httpRoute', stable: true };
+const DB_SYSTEM_STABLE: Folded = { field: 'dbSystem', stable: true };
+const DB_SYSTEM_OLD: Folded = { field: 'dbSystem', stable: false };
+const DB_STATEMENT_STABLE: Folded = { field: 'dbStatement', stable: true };
+const DB_STATEMENT_OLD: Folded = { field: 'dbStatement', stable: false };
+const MESSAGING_SYSTEM: Folded = { field: 'messagingSystem', stable: true };
+const RPC_SYSTEM: Folded = { field: 'rpcSystem', stable: true };
+const SERVER_ADDRESS: Folded = { peer: 1 };
+const NET_PEER_NAME: Folded = { peer: 2 };
+const URL_FULL: Folded = { peer: 3 };
+const HTTP_URL: Folded = { peer: 4 };
 
-function foldAttributes<V>(record: SpanRecord, attributes: readonly KeyValueLike<V>[], read: ValueReader<V>): void {
+/** The fold target of an attribute key: dispatch on length, then compare, so other keys cost a length check. */
+function foldedTarget(key: string): Folded | undefined {
+  switch (key.length) {
+    case 8:
+      return key === 'url.full' ? URL_FULL : key === 'http.url' ? HTTP_URL : undefined;
+    case 9:
+      return key === 'db.system' ? DB_SYSTEM_OLD : undefined;
+    case 10:
+      return key === 'http.route' ? HTTP_ROUTE : key === 'rpc.system' ? RPC_SYSTEM : undefined;
+    case 11:
+      return key === 'http.method' ? HTTP_METHOD_OLD : undefined;
+    case 12:
+      return key === 'db.statement' ? DB_STATEMENT_OLD : undefined;
+    case 13:
+      return key === 'db.query.text' ? DB_STATEMENT_STABLE : key === 'net.peer.name' ? NET_PEER_NAME : undefined;
+    case 14:
+      return key === 'db.system.name' ? DB_SYSTEM_STABLE : key === 'server.address' ? SERVER_ADDRESS : undefined;
+    case 16:
+      return key === 'messaging.system' ? MESSAGING_SYSTEM : undefined;
+    case 19:
+      return key === 'http.request.method' ? HTTP_METHOD_STABLE : undefined;
+    default:
+      return undefined;
+  }
+}
+
+function foldAttributes<V>(record: FoldedFields, attributes: readonly KeyValueLike<V>[], read: ValueReader<V>): void {
   let peerRank = Infinity;
   for (const attr of attributes) {
-    const target = FOLDED.get(attr.key);
+    const target = foldedTarget(attr.key);
     // Only keys of interest pay for reading the value.
     if (target === undefined || !attr.value) continue;
     if ('field' in target) {
@@ -143,21 +229,39 @@ export function urlHost(url: string | undefined): string | undefined {
 /** Collects the records and rejection counts of one request. */
 export class BatchBuilder<V> {
   private readonly spans: SpanRecord[] = [];
-  private readonly counts = new Map<SpanRejectReason, number>();
+  private readonly counts = [0, 0, 0, 0];
 
   constructor(private readonly read: ValueReader<V>) {}
 
-  add(span: SpanFields<V>, service: string): void {
-    const reason = rejectReason(span);
-    if (reason) this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
-    else this.spans.push(toSpanRecord(span, service, this.read));
+  /** Adds the span's record, or counts why it was refused; returns the record (undefined when refused). */
+  add(span: SpanFields<V>, service: string): SpanRecord | undefined {
+    return this.addFields(
+      span.traceId, span.spanId, span.parentSpanId, span.name, span.kind,
+      span.startHi, span.startLo, span.endHi, span.endLo, span.attributes, span.statusCode, service,
+    );
+  }
+
+  /** `add` on the fields themselves. */
+  addFields(
+    traceId: string, spanId: string, parentSpanId: string, name: string, kind: number,
+    startHi: number, startLo: number, endHi: number, endLo: number,
+    attributes: readonly KeyValueLike<V>[] | null | undefined, statusCode: number, service: string,
+  ): SpanRecord | undefined {
+    const reason = rejectReasonOf(traceId, spanId, parentSpanId, startHi, startLo, endHi, endLo);
+    if (reason !== undefined) {
+      this.counts[REJECT_REASONS.indexOf(reason)]!++;
+      return undefined;
+    }
+    const record = spanRecordOf(traceId, spanId, parentSpanId, name, kind, startHi, startLo, endHi, endLo, attributes, statusCode, service, this.read);
+    this.spans.push(record);
+    return record;
   }
 
   result(): DecodedBatch {
     const rejected: DecodedBatch['rejected'] = [];
-    for (const reason of REJECT_REASONS) {
-      const count = this.counts.get(reason);
-      if (count) rejected.push({ reason, count });
+    for (let i = 0; i < REJECT_REASONS.length; i++) {
+      const count = this.counts[i]!;
+      if (count) rejected.push({ reason: REJECT_REASONS[i]!, count });
     }
     return { spans: this.spans, rejected };
   }

@@ -1,5 +1,6 @@
 /** The memoising normaliser: same answers as normalizeSql, bounded memory. */
 
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { createSqlNormalizer } from './cache.js';
 import { normalizeSql } from './normalize.js';
@@ -85,5 +86,56 @@ describe('createSqlNormalizer', () => {
     a('SELECT 1');
     expect(a.size).toBe(1);
     expect(b.size).toBe(0);
+  });
+
+  test('statements that differ only in their sqlcommenter comment share one result', () => {
+    const normalize = createSqlNormalizer();
+    const sql = 'SELECT "recruit_candidate"."id" FROM "recruit_candidate" WHERE "recruit_candidate"."id" = %s LIMIT 21';
+    const comment = (trace: string): string => ` /*controller='dashboard',framework='django%%3A5.2',route='dashboard/',traceparent='00-${trace}-6dac102ca678c55c-01'*/`;
+    const first = normalize(sql + comment('a'.repeat(32)));
+    expect(normalize(sql + comment('b'.repeat(32)))).toBe(first);
+    expect(first).toEqual(normalizeSql(sql));
+  });
+
+  // Prefixes where a trailing comment is not simply dropped: open strings, identifiers, dollar
+  // quotes, line and block comments, `%(name)s` look-ahead, and operators that touch the comment.
+  const prefixes = [
+    'SELECT "t"."id" FROM "t" WHERE "t"."id" = %s LIMIT 21',
+    "SELECT 'unclosed ",
+    'SELECT "unclosed ',
+    'SELECT $$ unclosed ',
+    'SELECT $tag$ x $tag$, 1',
+    'SELECT 1 -- line comment ',
+    'SELECT 1 /* open block ',
+    'SELECT %(name',
+    'SELECT %(name)s FROM t WHERE a = %(',
+    "SELECT E'a\\\\",
+    'SELECT `x` FROM t WHERE a = ',
+    'SELECT a -',
+    'SELECT a =',
+    'SELECT a.',
+    'SELECT 1e',
+    'SELECT x::',
+    'SELECT U&',
+    'SELECT ?',
+    "SELECT 'a''",
+    '',
+    ' ',
+  ];
+  const tails = ["/*c*/", "/* a */", "/*)s*/", "/* $$ */", "/* $tag$ */", "/**/", "/*x\n*/", "/* 'q' */", "/* /* nested */", "/*é*/", "/*名*/"];
+
+  test('remembering by the comment-free prefix never changes a result', () => {
+    const piece = fc.oneof(fc.constantFrom(...prefixes), fc.string({ maxLength: 12 }), fc.constantFrom("'", '"', '`', '$$', '$a$', '--', '/*', '*/', '*', '/', '%(', ')s', ' ', '\n', '\r', '-', '=', 'E\'', '\\'));
+    const prefix = fc.array(piece, { maxLength: 4 }).map((parts) => parts.join(''));
+    const tail = fc.oneof(fc.constantFrom(...tails), fc.array(fc.constantFrom('/', '*', ' ', '$$', "'", '\n', 'a', ')s', '--'), { maxLength: 5 }).map((s) => `/*${s.join('')}*/`));
+    fc.assert(
+      fc.property(prefix, tail, tail, fc.constantFrom('', ' ', '\n'), (p, first, second, gap) => {
+        const normalize = createSqlNormalizer();
+        normalize(p + gap + first);
+        const sql = p + gap + second;
+        expect(normalize(sql)).toEqual(normalizeSql(sql));
+      }),
+      { numRuns: Number(process.env.N1LENS_PROPERTY_RUNS ?? 3000) },
+    );
   });
 });

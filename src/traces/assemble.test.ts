@@ -1,8 +1,11 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SpanKind, type SpanRecord } from '../otlp/span.js';
-import { assembleTrace } from './assemble.js';
+import { SpanKind, type SpanRecord, type TraceId } from '../otlp/span.js';
+import { assembleTrace, isRequestSpan } from './assemble.js';
 import { TraceAssembler } from './assembler.js';
 import { NO_REQUEST_SPAN } from './request.js';
+import { assembleCompact, CompactTrace } from './compact.js';
+import type { AssemblerCounters, AssemblerOptions } from './assembler.js';
 
 const T = 'a'.repeat(32);
 let next = 0;
@@ -120,5 +123,207 @@ describe('TraceAssembler', () => {
     expect(flushed.map((t) => t.traceId).sort()).toEqual([...traceIds].sort());
     expect(flushed.reduce((n, t) => n + t.spans.length, 0)).toBe(all.length);
     expect(asm.counters.spansBuffered).toBe(0);
+  });
+});
+
+describe('assembleCompact', () => {
+  const compact = (spans: readonly SpanRecord[]): CompactTrace => {
+    const t = new CompactTrace();
+    for (const s of spans) t.add(s);
+    return t;
+  };
+
+  it('assembles a Django trace like assembleTrace, in any arrival order', () => {
+    const spans = djangoTrace();
+    expect(assembleCompact(compact(spans))).toEqual(assembleTrace(spans));
+    expect(assembleCompact(compact([...spans].reverse()))).toEqual(assembleTrace([...spans].reverse()));
+  });
+
+  it('assembles any trace like assembleTrace: nesting, orphans, cycles, duplicate ids, several services', () => {
+    // A few ids so that parents, duplicates and cycles happen often.
+    const ids = ['', '0000000000000001', '0000000000000002', '0000000000000003', '0000000000000004', '0000000000000005', '0000000000000006'];
+    const record = fc.record({
+      spanId: fc.constantFrom(...ids.slice(1)),
+      parentSpanId: fc.constantFrom(...ids),
+      kind: fc.constantFrom(0, 1, 2, 3, 4, 5),
+      startMs: fc.integer({ min: 0, max: 20 }),
+      duration: fc.integer({ min: 0, max: 5 }),
+      service: fc.constantFrom('web', 'worker'),
+      db: fc.constantFrom(0, 0, 1, 2),
+      http: fc.boolean(),
+      peer: fc.option(fc.constantFrom('hr.local', 'db'), { nil: undefined }),
+      messaging: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(record, { maxLength: 14 }), (drafts) => {
+        const spans = drafts.map((d, i): SpanRecord => {
+          const s: SpanRecord = { traceId: T, spanId: d.spanId, parentSpanId: d.parentSpanId, name: `s${i}`, kind: d.kind as SpanKind, startMs: d.startMs, endMs: d.startMs + d.duration, service: d.service };
+          if (d.db > 0) {
+            s.dbSystem = 'postgresql';
+            s.dbStatement = d.db === 1 ? `SELECT ${i}` : '';
+          }
+          if (d.http) s.httpMethod = 'GET';
+          if (d.http && d.kind === SpanKind.SERVER) s.httpRoute = 'r/';
+          if (d.peer !== undefined) s.peer = d.peer;
+          if (d.messaging) s.messagingSystem = 'rabbitmq';
+          return s;
+        });
+        expect(assembleCompact(compact(spans))).toEqual(assembleTrace(spans));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+});
+
+// The assembler as first written (one map move per span), the reference for the batched version.
+interface RefCompleted {
+  traceId: string;
+  spans: SpanRecord[];
+  reason: 'quiet' | 'max_age' | 'evicted' | 'flush';
+}
+interface RefOpenTrace {
+  spans: SpanRecord[];
+  firstSeen: number;
+  lastSeen: number;
+  rooted: boolean;
+}
+
+/**
+ * The clock is whatever the caller passes as `now`: wall-clock ms in `n1lens serve`, spans read so
+ * far in `n1-report`, where a file has no clock of its own.
+ */
+class ReferenceAssembler {
+  readonly #wait: number;
+  readonly #maxAge: number;
+  readonly #maxOpen: number;
+  readonly #remember: number;
+  // Insertion order is kept as "least recently touched first" by re-inserting on every add.
+  readonly #open = new Map<TraceId, RefOpenTrace>();
+  // Never re-inserted, so ordered by first span: the max-age sweep stops at the first young trace.
+  readonly #byFirstSeen = new Map<TraceId, number>();
+  readonly #completed = new Set<TraceId>();
+  readonly counters: AssemblerCounters = { spansBuffered: 0, tracesCompleted: 0, evictions: 0, lateSpans: 0 };
+
+  constructor(options: AssemblerOptions = {}) {
+    this.#wait = options.traceWaitMs ?? 2000;
+    this.#maxAge = options.maxTraceAgeMs ?? 30_000;
+    this.#maxOpen = options.maxOpenTraces ?? 50_000;
+    this.#remember = options.rememberCompleted ?? 100_000;
+  }
+
+  get openTraces(): number {
+    return this.#open.size;
+  }
+
+  /** True when no new trace can be opened without evicting one. */
+  get isFull(): boolean {
+    return this.#open.size >= this.#maxOpen;
+  }
+
+  /** Counts the traces in `spans` that are not open yet. */
+  countNewTraces(spans: readonly SpanRecord[]): number {
+    const seen = new Set<TraceId>();
+    for (const s of spans) if (!this.#open.has(s.traceId)) seen.add(s.traceId);
+    return seen.size;
+  }
+
+  /**
+   * Adds spans. Spans of an already released trace are counted as late and dropped, so a finding is
+   * never counted twice. Returns the traces evicted to stay under the open-trace limit.
+   */
+  add(spans: readonly SpanRecord[], now: number): RefCompleted[] {
+    const evicted: RefCompleted[] = [];
+    for (const span of spans) {
+      if (this.#completed.has(span.traceId)) {
+        this.counters.lateSpans++;
+        continue;
+      }
+      let trace = this.#open.get(span.traceId);
+      if (trace === undefined) {
+        if (this.#open.size >= this.#maxOpen) {
+          const oldest = this.#open.keys().next();
+          if (!oldest.done) {
+            evicted.push(this.#release(oldest.value, 'evicted'));
+            this.counters.evictions++;
+          }
+        }
+        trace = { spans: [], firstSeen: now, lastSeen: now, rooted: false };
+        this.#byFirstSeen.set(span.traceId, now);
+      } else {
+        this.#open.delete(span.traceId);
+      }
+      trace.spans.push(span);
+      trace.lastSeen = now;
+      if (!trace.rooted && isRequestSpan(span)) trace.rooted = true;
+      this.#open.set(span.traceId, trace);
+      this.counters.spansBuffered++;
+    }
+    return evicted;
+  }
+
+  /** Releases every trace that is complete at `now`. */
+  poll(now: number): RefCompleted[] {
+    const done: RefCompleted[] = [];
+    for (const [traceId, firstSeen] of this.#byFirstSeen) {
+      if (now - firstSeen < this.#maxAge) break;
+      done.push(this.#release(traceId, 'max_age'));
+    }
+    for (const [traceId, trace] of this.#open) {
+      if (now - trace.lastSeen < this.#wait) break; // ordered by lastSeen: the rest are newer
+      if (trace.rooted) done.push(this.#release(traceId, 'quiet'));
+    }
+    return done;
+  }
+
+  /** Releases everything still open (end of input, shutdown). */
+  flush(): RefCompleted[] {
+    return [...this.#open.keys()].map((id) => this.#release(id, 'flush'));
+  }
+
+  #release(traceId: TraceId, reason: RefCompleted['reason']): RefCompleted {
+    const trace = this.#open.get(traceId);
+    this.#open.delete(traceId);
+    this.#byFirstSeen.delete(traceId);
+    this.#completed.add(traceId);
+    if (this.#completed.size > this.#remember) {
+      const first = this.#completed.values().next();
+      if (!first.done) this.#completed.delete(first.value);
+    }
+    this.counters.tracesCompleted++;
+    const spans = trace?.spans ?? [];
+    this.counters.spansBuffered -= spans.length;
+    return { traceId, spans, reason };
+  }
+}
+
+
+describe('TraceAssembler against its first version', () => {
+  it('releases the same traces, in the same order, with the same counters, for any sequence of calls', () => {
+    const traceIds = ['1', '2', '3', '4', '5'].map((c) => c.repeat(32));
+    const op = fc.oneof(
+      { weight: 6, arbitrary: fc.record({ kind: fc.constant('add' as const), spans: fc.array(fc.record({ t: fc.nat(4), root: fc.boolean() }), { maxLength: 8 }), dt: fc.nat(60) }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('poll' as const), dt: fc.nat(200) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('flush' as const), dt: fc.constant(0) }) },
+    );
+    const options = fc.record({ traceWaitMs: fc.constantFrom(10, 50, 100), maxTraceAgeMs: fc.constantFrom(100, 300, Infinity), maxOpenTraces: fc.constantFrom(1, 2, 3, 10), rememberCompleted: fc.constantFrom(1, 2, 100) });
+    fc.assert(
+      fc.property(options, fc.array(op, { maxLength: 30 }), (opts: AssemblerOptions, ops) => {
+        const fast = new TraceAssembler(opts);
+        const reference = new ReferenceAssembler(opts);
+        let now = 0;
+        let n = 0;
+        for (const o of ops) {
+          now += o.dt;
+          if (o.kind === 'add') {
+            const spans = o.spans.map((s) => span({ traceId: traceIds[s.t]!, spanId: (++n).toString(16).padStart(16, '0'), parentSpanId: s.root ? '' : 'ffffffffffffffff' }));
+            expect(fast.add(spans, now)).toEqual(reference.add(spans, now));
+          } else if (o.kind === 'poll') expect(fast.poll(now)).toEqual(reference.poll(now));
+          else expect(fast.flush()).toEqual(reference.flush());
+          expect(fast.counters).toEqual(reference.counters as AssemblerCounters);
+          expect(fast.openTraces).toBe(reference.openTraces);
+        }
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

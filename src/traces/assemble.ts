@@ -16,11 +16,13 @@ export function endpointOf(span: SpanRecord): string {
   return span.name;
 }
 
-function isDbSpan(span: SpanRecord): boolean {
+/** A span that ran one SQL statement (a system and a non-empty statement). */
+export function isDbSpan(span: SpanRecord): boolean {
   return span.dbSystem !== undefined && span.dbStatement !== undefined && span.dbStatement !== '';
 }
 
-function outboundKindOf(span: SpanRecord): OutboundKind | null {
+/** The kind of outbound call a CLIENT/PRODUCER span is, or null when it is not one. */
+export function outboundKindOf(span: SpanRecord): OutboundKind | null {
   if (span.kind !== SpanKind.CLIENT && span.kind !== SpanKind.PRODUCER) return null;
   if (span.dbSystem !== undefined) return null;
   if (span.messagingSystem !== undefined) return 'messaging';
@@ -31,14 +33,21 @@ function outboundKindOf(span: SpanRecord): OutboundKind | null {
 
 const byStart = (a: { startMs: number }, b: { startMs: number }): number => a.startMs - b.startMs;
 
+/** Sorts by start time (stable); spans usually arrive in order already, which one pass confirms. */
+export function sortByStart(list: { startMs: number }[]): void {
+  for (let i = 1; i < list.length; i++) {
+    if (!(byStart(list[i - 1]!, list[i]!) <= 0)) {
+      list.sort(byStart);
+      return;
+    }
+  }
+}
+
 /**
  * Assembles one trace. Spans may come in any order; parent cycles and self-parents end the walk
  * (the span then counts as orphaned), so absurd trees never hang.
  */
 export function assembleTrace(spans: readonly SpanRecord[]): Request[] {
-  const byId = new Map<string, SpanRecord>();
-  for (const s of spans) byId.set(s.spanId, s);
-
   const requests = new Map<string, Request>();
   for (const s of spans) {
     if (!isRequestSpan(s)) continue;
@@ -54,15 +63,25 @@ export function assembleTrace(spans: readonly SpanRecord[]): Request[] {
     });
   }
 
+  // Built on first need: in a Django trace every DB span's parent is the request span itself.
+  let byId: Map<string, SpanRecord> | undefined;
   // Memoised owner per span id: '' means "no request above it".
-  const ownerOf = new Map<string, string>();
+  let ownerOf: Map<string, string> | undefined;
   const findOwner = (start: SpanRecord): string => {
+    // The parent is a request span: the walk below would stop at it at once.
+    if (requests.has(start.parentSpanId)) return start.parentSpanId;
+    if (byId === undefined) {
+      byId = new Map<string, SpanRecord>();
+      for (const s of spans) byId.set(s.spanId, s);
+      ownerOf = new Map<string, string>();
+    }
+    const memo = ownerOf!;
     const path: string[] = [];
     let owner = '';
     let current: SpanRecord | undefined = byId.get(start.parentSpanId);
     // At most spans.length steps: a longer walk can only be a cycle.
     for (let steps = 0; current !== undefined && steps <= spans.length; steps++) {
-      const known = ownerOf.get(current.spanId);
+      const known = memo.get(current.spanId);
       if (known !== undefined) {
         owner = known;
         break;
@@ -75,7 +94,7 @@ export function assembleTrace(spans: readonly SpanRecord[]): Request[] {
       if (current.parentSpanId === '' || current.parentSpanId === current.spanId) break;
       current = byId.get(current.parentSpanId);
     }
-    for (const id of path) ownerOf.set(id, owner);
+    for (const id of path) memo.set(id, owner);
     return owner;
   };
 
@@ -138,8 +157,8 @@ export function assembleTrace(spans: readonly SpanRecord[]): Request[] {
     result.push(o);
   }
   for (const r of result) {
-    r.dbSpans.sort(byStart);
-    r.outbound.sort(byStart);
+    sortByStart(r.dbSpans);
+    sortByStart(r.outbound);
   }
   return result;
 }

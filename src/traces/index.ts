@@ -1,6 +1,7 @@
 /** Assembles streamed spans into requests: per-trace buffers, completion, eviction, nearest-request ownership. */
 export { assembleTrace, endpointOf, isRequestSpan } from './assemble.js';
 export { TraceAssembler } from './assembler.js';
-export type { AssemblerCounters, AssemblerOptions, CompletedTrace } from './assembler.js';
+export type { AssemblerCounters, AssemblerOptions, CompletedTrace, TraceBuffer } from './assembler.js';
+export { assembleCompact, COMPACT_TRACES, CompactTrace } from './compact.js';
 export { NO_REQUEST_SPAN } from './request.js';
 export type { DbSpan, OutboundCall, OutboundKind, Request } from './request.js';

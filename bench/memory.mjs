@@ -1,0 +1,69 @@
+#!/usr/bin/env node --expose-gc
+/**
+ * Memory: heap bytes per buffered span (spans decoded from the corpus and held by the Analyzer as
+ * open traces, measured after full GCs), and, with `--report <file>`, the peak RSS of `n1-report`
+ * on a file, next to a run on a file a tenth of its size: memory bounded by open traces, not input.
+ *
+ *   node --expose-gc bench/memory.mjs /tmp/n1lens-bench/corpus.pb [--report /tmp/n1lens-bench/big.pb --small /tmp/n1lens-bench/corpus.pb]
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Analyzer } from '../dist/analyzer.js';
+import { decodeProtobufRequest } from '../dist/otlp/protobuf.js';
+
+if (typeof gc !== 'function') throw new Error('run with node --expose-gc');
+const arg = (name) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? undefined : process.argv[i + 1];
+};
+const path = process.argv[2] ?? '/tmp/n1lens-bench/corpus.pb';
+const limit = 200_000;
+
+const file = readFileSync(path);
+const messages = [];
+for (let at = 0, spans = 0; at + 4 <= file.length && spans < limit; ) {
+  const n = file.readUInt32BE(at);
+  const m = file.subarray(at + 4, at + 4 + n);
+  messages.push(m);
+  spans += decodeProtobufRequest(m).spans.length;
+  at += 4 + n;
+}
+
+function heap() {
+  for (let i = 0; i < 3; i++) gc();
+  return process.memoryUsage().heapUsed;
+}
+
+// Nothing completes: every span stays buffered in its open trace.
+const analyzer = new Analyzer({ traceWaitMs: Infinity, maxTraceAgeMs: Infinity, maxOpenTraces: 1e9 });
+const before = heap();
+let buffered = 0;
+for (const m of messages) {
+  const batch = decodeProtobufRequest(m);
+  buffered += batch.spans.length;
+  analyzer.add(batch.spans, 0);
+}
+const after = heap();
+const result = {
+  bench: 'memory',
+  bufferedSpans: buffered,
+  openTraces: analyzer.assembler.openTraces,
+  heapBytesPerBufferedSpan: Math.round((after - before) / buffered),
+};
+analyzer.flush();
+
+function peakRss(file) {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const r = spawnSync('/usr/bin/time', ['-f', '%M %U %S', process.execPath, 'bin/n1-report.js', '--format', 'json', file], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (r.status !== 0 && r.status !== 1) throw new Error(r.stderr);
+  const [kb, user, sys] = r.stderr.trim().split('\n').pop().split(' ').map(Number);
+  return { inputMB: Math.round(statSync(file).size / 1e6), peakRssMB: Math.round(kb / 1024), cpuS: +(user + sys).toFixed(2) };
+}
+const big = arg('report');
+if (big !== undefined) {
+  result.reportLarge = peakRss(big);
+  const small = arg('small');
+  if (small !== undefined) result.reportSmall = peakRss(small);
+}
+process.stdout.write(JSON.stringify(result) + '\n');

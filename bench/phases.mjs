@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+/**
+ * Where the pipeline's time goes, stage by stage, on the in-memory corpus: decode only; decode +
+ * buffer into traces; the analysis of the completed traces (assemble, normalise, detect); roll-up.
+ * Each stage's figure is CPU time per span, GC included (allocation is a stage's cost too).
+ *
+ *   node bench/phases.mjs /tmp/n1lens-bench/corpus.pb
+ */
+import { readFileSync } from 'node:fs';
+import { Analyzer } from '../dist/analyzer.js';
+import { RollupSet } from '../dist/detect/rollup.js';
+import { decodeProtobufRequest } from '../dist/otlp/protobuf.js';
+import { TraceAssembler } from '../dist/traces/assembler.js';
+import { assembleCompact, COMPACT_TRACES } from '../dist/traces/compact.js';
+import { analyseRequest } from '../dist/detect/request.js';
+import { createSqlNormalizer } from '../dist/sql/index.js';
+
+const path = process.argv[2] ?? '/tmp/n1lens-bench/corpus.pb';
+const file = readFileSync(path);
+const messages = [];
+for (let at = 0; at + 4 <= file.length; ) {
+  const n = file.readUInt32BE(at);
+  messages.push(file.subarray(at + 4, at + 4 + n));
+  at += 4 + n;
+}
+
+function cpu(fn) {
+  const c0 = process.cpuUsage();
+  const r = fn();
+  const c = process.cpuUsage(c0);
+  return [(c.user + c.system) / 1e6, r];
+}
+
+const best = (fn, k = 3) => {
+  let out;
+  for (let i = 0; i < k; i++) {
+    const r = cpu(fn);
+    if (out === undefined || r[0] < out[0]) out = r;
+  }
+  return out;
+};
+
+const [decodeS, spans] = best(() => {
+  let n = 0;
+  for (const m of messages) n += decodeProtobufRequest(m).spans.length;
+  return n;
+});
+
+const [bufferS, traces] = best(() => {
+  // As the Analyzer buffers them: in columns (traces/compact.ts).
+  const asm = new TraceAssembler({ traceWaitMs: 200_000, maxTraceAgeMs: Infinity, maxOpenTraces: 1e9 }, COMPACT_TRACES);
+  for (const m of messages) asm.add(decodeProtobufRequest(m).spans, 0);
+  return asm.flush();
+});
+
+const [assembleS, requests] = best(() => traces.flatMap((t) => assembleCompact(t.spans)));
+const [normalizeS] = best(() => {
+  const normalize = createSqlNormalizer({ maxEntries: 10_000 });
+  let n = 0;
+  for (const r of requests) for (const d of r.dbSpans) n += normalize(d.statement).sql.length;
+  return n;
+});
+let analyses;
+const [detectS] = best(() => {
+  const normalize = createSqlNormalizer({ maxEntries: 10_000 });
+  analyses = requests.map((r) => analyseRequest(r, normalize, { minRepeats: 5 }));
+  return analyses.length;
+});
+const [rollupS] = best(() => {
+  const rollups = new RollupSet();
+  for (const a of analyses) rollups.add(a);
+  return rollups;
+});
+const [allS] = best(() => {
+  const analyzer = new Analyzer({ minRepeats: 5, traceWaitMs: 200_000, maxTraceAgeMs: Infinity, maxOpenTraces: 50_000 });
+  const rollups = new RollupSet();
+  let read = 0;
+  for (const m of messages) {
+    const b = decodeProtobufRequest(m);
+    read += b.spans.length;
+    for (const a of analyzer.add(b.spans, read)) rollups.add(a);
+    for (const a of analyzer.poll(read)) rollups.add(a);
+  }
+  for (const a of analyzer.flush()) rollups.add(a);
+  return rollups;
+});
+
+const us = (s) => +((s / spans) * 1e6).toFixed(3);
+process.stdout.write(
+  JSON.stringify({
+    bench: 'phases',
+    spans,
+    traces: traces.length,
+    requests: requests.length,
+    usPerSpan: {
+      decode: us(decodeS),
+      bufferIntoTraces: us(bufferS - decodeS),
+      assemble: us(assembleS),
+      normaliseLookups: us(normalizeS),
+      detectInclNormalise: us(detectS),
+      rollup: us(rollupS),
+      wholePipeline: us(allS),
+    },
+  }) + '\n',
+);

@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+/**
+ * SQL normaliser throughput on the corpus's statements: cache hits (raw text repeats, the string
+ * objects the decoder hands over), hits on fresh string copies (the JSON path, where every span's
+ * statement is a new string that must be hashed), sqlcommenter statements of new requests (the
+ * comment-stripped memo), and cold normalisation (no memo).
+ *
+ *   node bench/sql.mjs
+ */
+import { batches } from './corpus.mjs';
+import { createSqlNormalizer, normalizeSql } from '../dist/sql/index.js';
+import { decodeProtobufRequest } from '../dist/otlp/protobuf.js';
+
+// Statements as the pipeline sees them: decoded from a few corpus batches.
+const statements = [];
+let k = 0;
+for (const batch of batches()) {
+  for (const s of decodeProtobufRequest(batch.pb).spans) if (s.dbStatement) statements.push(s.dbStatement);
+  if (++k === 40) break;
+}
+const distinct = [...new Set(statements)];
+// Distinct shapes once their sqlcommenter comment is cut: the work a cold normaliser really does.
+const shapes = [...new Set(distinct.map((s) => s.replace(/ \/\*.*\*\/$/, '')))];
+
+function rate(fn, n) {
+  fn(Math.min(n, 20_000)); // warm up
+  let best = Infinity;
+  for (let r = 0; r < 3; r++) {
+    const c0 = process.cpuUsage();
+    fn(n);
+    const c = process.cpuUsage(c0);
+    best = Math.min(best, (c.user + c.system) / 1e6);
+  }
+  return Math.round(n / best);
+}
+
+const hits = rate((n) => {
+  const normalize = createSqlNormalizer();
+  let x = 0;
+  for (let i = 0; i < n; i++) x += normalize(statements[i % statements.length]).sql.length;
+  return x;
+}, 3_000_000);
+
+// Fresh string objects with the same text: every lookup hashes the whole statement.
+const copies = statements.map((s) => [...s].join(''));
+const freshHits = rate((n) => {
+  const normalize = createSqlNormalizer();
+  let x = 0;
+  for (let i = 0; i < n; i++) {
+    const s = copies[i % copies.length];
+    x += normalize(s.slice(0, 1) + s.slice(1)).sql.length;
+  }
+  return x;
+}, 500_000);
+
+// Every statement a new request's: the raw text is new, the comment-free shape is remembered.
+const commented = shapes.map((s) => `${s} /*controller='x',db_driver='django.db.backends.postgresql',framework='django%%3A5.2.19',route='dashboard/',traceparent='00-`);
+const newRequests = rate((n) => {
+  const normalize = createSqlNormalizer();
+  let x = 0;
+  for (let i = 0; i < n; i++) x += normalize(`${commented[i % commented.length]}${(i * 2654435761 >>> 0).toString(16).padStart(32, '0')}-6dac102ca678c55c-01'*/`).sql.length;
+  return x;
+}, 300_000);
+
+const cold = rate((n) => {
+  let x = 0;
+  const normalize = createSqlNormalizer({ maxEntries: 0 });
+  for (let i = 0; i < n; i++) x += normalize(shapes[i % shapes.length]).sql.length;
+  return x;
+}, 200_000);
+
+const coldOneShot = rate((n) => {
+  let x = 0;
+  for (let i = 0; i < n; i++) x += normalizeSql(shapes[i % shapes.length]).sql.length;
+  return x;
+}, 100_000);
+
+process.stdout.write(
+  JSON.stringify({
+    bench: 'sql',
+    statements: statements.length,
+    distinctRaw: distinct.length,
+    distinctShapes: shapes.length,
+    avgLength: Math.round(statements.reduce((n, s) => n + s.length, 0) / statements.length),
+    hitsPerSec: hits,
+    hitsFreshStringsPerSec: freshHits,
+    newRequestSqlcommenterPerSec: newRequests,
+    coldPerSec: cold,
+    coldOneShotPerSec: coldOneShot,
+  }) + '\n',
+);

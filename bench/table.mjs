@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+/** Prints the results table (Markdown) from bench/out/*.json, next to the targets and the machine. */
+import { execSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+
+const dir = process.argv[2] ?? 'bench/out';
+const read = (name) => (existsSync(join(dir, `${name}.json`)) ? JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8').trim().split('\n').pop()) : undefined);
+const corpus = read('corpus');
+const pipeline = read('pipeline');
+const phases = read('phases');
+const proc = read('process');
+const sql = read('sql');
+const memory = read('memory');
+const serve = read('serve');
+
+const k = (n) => (n === undefined ? '–' : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${Math.round(n / 1e3)} k`);
+const mark = (ok) => (ok === undefined ? '' : ok ? 'met' : 'short');
+const rows = [];
+const row = (target, figure, comparison, ok) => rows.push(`| ${target} | ${figure} | ${comparison} | ${mark(ok)} |`);
+
+if (pipeline) {
+  row('Pipeline, OTLP protobuf bytes → findings, one core: ≥ 1,000,000 spans/s', `${k(pipeline.pipelineSpansPerSec)} spans/s (${pipeline.pipelineMBPerSec} MB/s)`,
+    `protobufjs decode alone ${k(pipeline.protobufjsDecodeSpansPerSec)} spans/s (${pipeline.protobufjsDecodeUsPerSpan} µs/span); wire decode alone ${k(pipeline.wireDecodeSpansPerSec)} spans/s`,
+    pipeline.pipelineSpansPerSec >= 1e6);
+}
+if (proc) {
+  row(`n1-report on ${proc.pbMB} MB protobuf: CPU ≤ protobufjs decoding it`, `${proc.reportPbCpuS.toFixed(2)} s CPU (ratio ${proc.reportPbRatio})`, `protobufjs decode ${proc.protobufjsDecodeCpuS.toFixed(2)} s CPU`, proc.reportPbRatio <= 1);
+  row(`n1-report on the ${proc.jsonlMB} MB JSON-lines form: CPU ≤ 1.5 × JSON.parse`, `${proc.reportJsonCpuS.toFixed(2)} s CPU (ratio ${proc.reportJsonRatio})`, `JSON.parse alone ${proc.jsonParseCpuS.toFixed(2)} s CPU`, proc.reportJsonRatio <= 1.5);
+}
+if (serve) {
+  const h = serve.http;
+  const g = serve.grpc;
+  row('`n1lens serve`, OTLP/HTTP protobuf, batches of 512, one core: ≥ 300,000 spans/s', `${k(h.acceptedSpansPerSec)} spans/s, p50 ${h.p50Ms} ms, p99 ${h.p99Ms} ms, peak RSS ${h.serverPeakRssMB} MB`,
+    `server CPU ${Math.round(h.serverCpuUtil * 100)} % of a core, ${serve.inflight} exports in flight, ${h.refusedExports} refused`, h.acceptedSpansPerSec >= 300_000);
+  if (g) row('`n1lens serve`, OTLP/gRPC (reported)', `${k(g.acceptedSpansPerSec)} spans/s, p50 ${g.p50Ms} ms, p99 ${g.p99Ms} ms, peak RSS ${g.serverPeakRssMB} MB`, `server CPU ${Math.round(g.serverCpuUtil * 100)} % of a core`, undefined);
+}
+if (sql) {
+  row('SQL normaliser, raw text repeats (cache hits): ≥ 2M/s', `${k(sql.hitsPerSec)} statements/s`, `fresh string per call (hash included): ${k(sql.hitsFreshStringsPerSec)}/s; new request's sqlcommenter text: ${k(sql.newRequestSqlcommenterPerSec)}/s`, sql.hitsPerSec >= 2e6);
+  row('SQL normaliser, cold: ≥ 500k/s', `${k(sql.coldPerSec)} statements/s`, `${sql.distinctShapes} Django statement shapes, ${sql.avgLength} chars on average; one-shot normalizeSql ${k(sql.coldOneShotPerSec)}/s`, sql.coldPerSec >= 5e5);
+}
+if (memory) {
+  row('Memory: bytes per buffered span', `${memory.heapBytesPerBufferedSpan} B/span`, `${k(memory.bufferedSpans)} spans in ${memory.openTraces} open traces, heap after GC`, undefined);
+  if (memory.reportLarge) {
+    row(`Memory: peak RSS of n1-report on ${memory.reportLarge.inputMB} MB`, `${memory.reportLarge.peakRssMB} MB (${memory.reportLarge.cpuS} s CPU)`,
+      memory.reportSmall ? `${memory.reportSmall.peakRssMB} MB on ${memory.reportSmall.inputMB} MB of input` : '', undefined);
+  }
+}
+
+const model = cpus()[0]?.model ?? 'unknown';
+let nproc = '';
+try {
+  nproc = execSync('nproc', { encoding: 'utf8' }).trim();
+} catch {
+  nproc = String(cpus().length);
+}
+const lines = [
+  `Machine: ${nproc} cores (nproc), ${model}, Node ${process.version}.`,
+  corpus ? `Corpus: ${corpus.spans} spans (${corpus.requests} requests: 1 server span + 10–300 DB spans each, ${corpus.dbSpans} DB spans), ${corpus.bytesPerSpan} bytes/span in protobuf, ${Math.round(corpus.pbBytes / 1e6)} MB protobuf / ${Math.round(corpus.jsonBytes / 1e6)} MB JSON lines.` : '',
+  '',
+  '| target | figure | measured against, same run | |',
+  '|---|---|---|---|',
+  ...rows,
+];
+if (phases) {
+  lines.push('', `Where the time goes (µs per span, CPU incl. GC, ${phases.spans} spans): ` + Object.entries(phases.usPerSpan).map(([name, us]) => `${name} ${us}`).join(', ') + '.');
+}
+process.stdout.write(lines.join('\n') + '\n');
