@@ -131,30 +131,31 @@ export function assembleTrace(spans: readonly SpanRecord[]): Request[] {
       };
       request.dbSpans.push(dbSpan);
     } else if (outKind !== null) {
-      const call: OutboundCall = {
-        spanId: s.spanId,
-        name: s.name,
-        kind: outKind,
-        peer: s.peer ?? '',
-        startMs: s.startMs,
-        durationMs: s.endMs - s.startMs,
-      };
-      request.outbound.push(call);
+      request.outbound.push(outboundCall(s, outKind));
     }
   }
 
-  const result = [...requests.values()];
+  return finishRequests(requests.values(), orphans);
+}
+
+/** The outbound call a CLIENT/PRODUCER span stands for. */
+export function outboundCall(s: SpanRecord, kind: OutboundKind): OutboundCall {
+  return { spanId: s.spanId, name: s.name, kind, peer: s.peer ?? '', startMs: s.startMs, durationMs: s.endMs - s.startMs };
+}
+
+/** Final touches shared by both assembly paths: the orphan request's extent, spans in start order. */
+export function finishRequests(requests: Iterable<Request>, orphans: Request | undefined): Request[] {
+  const result = [...requests];
   if (orphans !== undefined) {
-    const o: Request = orphans;
     let first = Infinity;
     let last = -Infinity;
-    for (const span of [...o.dbSpans, ...o.outbound]) {
+    for (const span of [...orphans.dbSpans, ...orphans.outbound]) {
       first = Math.min(first, span.startMs);
       last = Math.max(last, span.startMs + span.durationMs);
     }
-    o.startMs = first;
-    o.durationMs = last - first;
-    result.push(o);
+    orphans.startMs = first;
+    orphans.durationMs = last - first;
+    result.push(orphans);
   }
   for (const r of result) {
     sortByStart(r.dbSpans);

@@ -5,9 +5,9 @@
  * same spans in the same order (assemble.test.ts checks the two against each other).
  */
 import type { SpanRecord } from '../otlp/span.js';
-import { endpointOf, isDbSpan, isRequestSpan, outboundKindOf, sortByStart } from './assemble.js';
+import { endpointOf, finishRequests, isDbSpan, isRequestSpan, outboundCall, outboundKindOf } from './assemble.js';
 import type { TraceBuffer } from './assembler.js';
-import { NO_REQUEST_SPAN, type DbSpan, type OutboundCall, type Request } from './request.js';
+import { NO_REQUEST_SPAN, type DbSpan, type Request } from './request.js';
 
 /**
  * A column of strings that are usually all the same (a trace's DB system, service, parent span):
@@ -198,33 +198,8 @@ export function assembleCompact(t: CompactTrace): Request[] {
     const ownerId = findOwner(s.parentSpanId);
     const request = ownerId === '' ? orphanRequest(t.recordSeq[i]!, s.traceId, s.service, s.startMs) : requests.get(ownerId);
     if (request === undefined) continue;
-    const call: OutboundCall = {
-      spanId: s.spanId,
-      name: s.name,
-      kind: outKind,
-      peer: s.peer ?? '',
-      startMs: s.startMs,
-      durationMs: s.endMs - s.startMs,
-    };
-    request.outbound.push(call);
+    request.outbound.push(outboundCall(s, outKind));
   }
 
-  const result = [...requests.values()];
-  if (orphans !== undefined) {
-    const o: Request = orphans;
-    let first = Infinity;
-    let last = -Infinity;
-    for (const span of [...o.dbSpans, ...o.outbound]) {
-      first = Math.min(first, span.startMs);
-      last = Math.max(last, span.startMs + span.durationMs);
-    }
-    o.startMs = first;
-    o.durationMs = last - first;
-    result.push(o);
-  }
-  for (const r of result) {
-    sortByStart(r.dbSpans);
-    sortByStart(r.outbound);
-  }
-  return result;
+  return finishRequests(requests.values(), orphans);
 }
