@@ -540,30 +540,20 @@ class FactReader {
   private readSelectList(a: number, b: number, hasFrom: boolean): void {
     const f = this.facts;
     this.refs(a, b, f.selectedColumns);
-    // Items, split at top-level commas.
     let aggregate: SqlFacts['aggregate'] = null;
     let allAggregates = true;
     let items = 0;
     let constant = false;
-    let itemStart = a;
-    for (let j = a; j <= b; j++) {
-      const k = j < b ? this.kind(j) : TK_COMMA;
-      if (k === TK_LPAREN || k === TK_LBRACKET) {
-        j = this.after(j) - 1;
-        continue;
+    this.forEachItem(a, b, (start, end) => {
+      if (end === start) return;
+      items++;
+      if (allAggregates) {
+        const agg = this.aggregateItem(start, end);
+        if (agg === null) allAggregates = false;
+        else aggregate ??= agg;
       }
-      if (k !== TK_COMMA) continue;
-      if (j > itemStart) {
-        items++;
-        if (allAggregates) {
-          const agg = this.aggregateItem(itemStart, j);
-          if (agg === null) allAggregates = false;
-          else aggregate ??= agg;
-        }
-        if (items === 1) constant = this.isConstantItem(itemStart, j);
-      }
-      itemStart = j + 1;
-    }
+      if (items === 1) constant = this.isConstantItem(start, end);
+    });
     if (items > 0 && allAggregates) f.aggregate = aggregate;
     // Django's .exists(): SELECT 1 AS "a" (Value(1) compiles to %s), older SELECT (1) AS "a"
     f.exists = hasFrom && items === 1 && constant;
@@ -711,6 +701,17 @@ class FactReader {
   }
 
   private readOrderBy(a: number, b: number): void {
+    this.forEachItem(a, b, (start, end) => {
+      let direction: 'ASC' | 'DESC' = 'ASC';
+      for (let x = start; x < end; x++) if (this.kw(x) === KW.DESC) direction = 'DESC';
+      const cols: ColumnRef[] = [];
+      this.refs(start, end, cols);
+      if (cols[0] !== undefined) this.facts.orderBy.push({ column: cols[0], direction });
+    });
+  }
+
+  /** Calls `each(start, end)` for every item of the token range [a, b), split at top-level commas. */
+  private forEachItem(a: number, b: number, each: (start: number, end: number) => void): void {
     let itemStart = a;
     for (let j = a; j <= b; j++) {
       const k = j < b ? this.kind(j) : TK_COMMA;
@@ -719,11 +720,7 @@ class FactReader {
         continue;
       }
       if (k !== TK_COMMA) continue;
-      let direction: 'ASC' | 'DESC' = 'ASC';
-      for (let x = itemStart; x < j; x++) if (this.kw(x) === KW.DESC) direction = 'DESC';
-      const cols: ColumnRef[] = [];
-      this.refs(itemStart, j, cols);
-      if (cols[0] !== undefined) this.facts.orderBy.push({ column: cols[0], direction });
+      each(itemStart, j);
       itemStart = j + 1;
     }
   }
