@@ -51,16 +51,7 @@ export function assembleTrace(spans: readonly SpanRecord[]): Request[] {
   const requests = new Map<string, Request>();
   for (const s of spans) {
     if (!isRequestSpan(s)) continue;
-    requests.set(s.spanId, {
-      traceId: s.traceId,
-      spanId: s.spanId,
-      endpoint: endpointOf(s),
-      service: s.service,
-      startMs: s.startMs,
-      durationMs: s.endMs - s.startMs,
-      dbSpans: [],
-      outbound: [],
-    });
+    requests.set(s.spanId, requestFor(s));
   }
 
   // Built on first need: in a Django trace every DB span's parent is the request span itself.
@@ -100,16 +91,7 @@ export function assembleTrace(spans: readonly SpanRecord[]): Request[] {
 
   let orphans: Request | undefined;
   const orphanRequest = (s: SpanRecord): Request => {
-    orphans ??= {
-      traceId: s.traceId,
-      spanId: '',
-      endpoint: NO_REQUEST_SPAN,
-      service: s.service,
-      startMs: s.startMs,
-      durationMs: 0,
-      dbSpans: [],
-      outbound: [],
-    };
+    orphans ??= orphanRequestFor(s.traceId, s.service, s.startMs);
     return orphans;
   };
 
@@ -162,4 +144,23 @@ export function finishRequests(requests: Iterable<Request>, orphans: Request | u
     sortByStart(r.outbound);
   }
   return result;
+}
+
+/** The (still empty) request a request span opens. */
+export function requestFor(s: SpanRecord): Request {
+  return {
+    traceId: s.traceId,
+    spanId: s.spanId,
+    endpoint: endpointOf(s),
+    service: s.service,
+    startMs: s.startMs,
+    durationMs: s.endMs - s.startMs,
+    dbSpans: [],
+    outbound: [],
+  };
+}
+
+/** The synthetic request that gathers DB and outbound spans whose request span never arrived. */
+export function orphanRequestFor(traceId: string, service: string, startMs: number): Request {
+  return { traceId, spanId: '', endpoint: NO_REQUEST_SPAN, service, startMs, durationMs: 0, dbSpans: [], outbound: [] };
 }

@@ -5,9 +5,9 @@
  * same spans in the same order (assemble.test.ts checks the two against each other).
  */
 import type { SpanRecord } from '../otlp/span.js';
-import { endpointOf, finishRequests, isDbSpan, isRequestSpan, outboundCall, outboundKindOf } from './assemble.js';
+import { finishRequests, isDbSpan, isRequestSpan, orphanRequestFor, outboundCall, outboundKindOf, requestFor } from './assemble.js';
 import type { TraceBuffer } from './assembler.js';
-import { NO_REQUEST_SPAN, type DbSpan, type Request } from './request.js';
+import type { DbSpan, Request } from './request.js';
 
 /**
  * A column of strings that are usually all the same (a trace's DB system, service, parent span):
@@ -93,16 +93,7 @@ export function assembleCompact(t: CompactTrace): Request[] {
   const requests = new Map<string, Request>();
   for (const s of records) {
     if (!isRequestSpan(s)) continue;
-    requests.set(s.spanId, {
-      traceId: s.traceId,
-      spanId: s.spanId,
-      endpoint: endpointOf(s),
-      service: s.service,
-      startMs: s.startMs,
-      durationMs: s.endMs - s.startMs,
-      dbSpans: [],
-      outbound: [],
-    });
+    requests.set(s.spanId, requestFor(s));
   }
 
   // Span id → the last span with it: a record index i as i, a DB span j as ~j. Built on first need.
@@ -159,7 +150,7 @@ export function assembleCompact(t: CompactTrace): Request[] {
   let orphanSeq = Infinity;
   const orphanRequest = (seq: number, traceId: string, service: string, startMs: number): Request => {
     if (orphans === undefined) {
-      orphans = { traceId, spanId: '', endpoint: NO_REQUEST_SPAN, service, startMs, durationMs: 0, dbSpans: [], outbound: [] };
+      orphans = orphanRequestFor(traceId, service, startMs);
       orphanSeq = seq;
     } else if (seq < orphanSeq) {
       // assembleTrace makes the orphan request from the first orphan to arrive.
