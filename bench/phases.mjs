@@ -7,7 +7,7 @@
  *   node bench/phases.mjs /tmp/n1lens-bench/corpus.pb
  */
 import { readFileSync } from 'node:fs';
-import { Analyzer } from '../dist/analyzer.js';
+import { OfflineAnalysis } from '../dist/analyzer.js';
 import { RollupSet } from '../dist/detect/rollup.js';
 import { decodeProtobufRequest } from '../dist/otlp/protobuf.js';
 import { TraceAssembler } from '../dist/traces/assembler.js';
@@ -72,16 +72,9 @@ const [rollupS] = best(() => {
   return rollups;
 });
 const [allS] = best(() => {
-  const analyzer = new Analyzer({ minRepeats: 5, traceWaitMs: 200_000, maxTraceAgeMs: Infinity, maxOpenTraces: 50_000 });
-  const rollups = new RollupSet();
-  let read = 0;
-  for (const m of messages) {
-    const b = decodeProtobufRequest(m);
-    read += b.spans.length;
-    for (const a of analyzer.add(b.spans, read)) rollups.add(a);
-    for (const a of analyzer.poll(read)) rollups.add(a);
-  }
-  for (const a of analyzer.flush()) rollups.add(a);
+  const offline = new OfflineAnalysis({ minRepeats: 5 });
+  for (const m of messages) offline.add(decodeProtobufRequest(m).spans);
+  const rollups = offline.finish();
   return rollups;
 });
 

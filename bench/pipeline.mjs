@@ -8,8 +8,7 @@
  *   node bench/pipeline.mjs /tmp/n1lens-bench/corpus.pb [--rounds 3]
  */
 import { readFileSync } from 'node:fs';
-import { Analyzer } from '../dist/analyzer.js';
-import { RollupSet } from '../dist/detect/rollup.js';
+import { OfflineAnalysis } from '../dist/analyzer.js';
 import { decodeProtobufRequest, decodeProtobufRequestReference } from '../dist/otlp/protobuf.js';
 import { otlpSchema } from '../dist/otlp/schema.js';
 
@@ -37,16 +36,10 @@ function measure(fn) {
 
 /** The n1-report pipeline (analyseFiles) over the in-memory messages. */
 function pipeline() {
-  const analyzer = new Analyzer({ minRepeats: 5, traceWaitMs: 200_000, maxTraceAgeMs: Infinity, maxOpenTraces: 50_000 });
-  const rollups = new RollupSet();
-  let spansRead = 0;
-  for (const m of messages) {
-    const batch = decodeProtobufRequest(m);
-    spansRead += batch.spans.length;
-    for (const a of analyzer.add(batch.spans, spansRead)) rollups.add(a);
-    for (const a of analyzer.poll(spansRead)) rollups.add(a);
-  }
-  for (const a of analyzer.flush()) rollups.add(a);
+  const offline = new OfflineAnalysis({ minRepeats: 5 });
+  for (const m of messages) offline.add(decodeProtobufRequest(m).spans);
+  const rollups = offline.finish();
+  const analyzer = offline.analyzer;
   let cascades = 0;
   for (const r of rollups.values()) cascades += r.cascades.size;
   return { requests: analyzer.requestsAnalysed, endpoints: [...rollups.values()].length, cascades };

@@ -1,5 +1,6 @@
 /** The hot path in one object: spans in (any order, any batching), analysed requests out. */
 import { analyseRequest, type DetectOptions, type Normalizer } from './detect/request.js';
+import { RollupSet } from './detect/rollup.js';
 import type { RequestAnalysis } from './detect/types.js';
 import type { SpanRecord } from './otlp/span.js';
 import { createSqlNormalizer } from './sql/index.js';
@@ -49,5 +50,32 @@ export class Analyzer {
     }
     this.requestsAnalysed += out.length;
     return out;
+  }
+}
+
+/**
+ * The offline pipeline (n1-report, digest from files): spans in, rollups out. A file has no clock,
+ * so the clock is spans read: a trace is complete once 200k spans have gone by without one of its
+ * own, at the 50k open-trace limit, or at the end.
+ */
+export class OfflineAnalysis {
+  readonly analyzer: Analyzer;
+  readonly rollups = new RollupSet();
+  #spansRead = 0;
+
+  constructor(options: DetectOptions = {}) {
+    this.analyzer = new Analyzer({ ...options, traceWaitMs: 200_000, maxTraceAgeMs: Infinity, maxOpenTraces: 50_000 });
+  }
+
+  add(spans: readonly SpanRecord[]): void {
+    this.#spansRead += spans.length;
+    for (const a of this.analyzer.add(spans, this.#spansRead)) this.rollups.add(a);
+    for (const a of this.analyzer.poll(this.#spansRead)) this.rollups.add(a);
+  }
+
+  /** Analyses what is still buffered and returns the rollups. */
+  finish(): RollupSet {
+    for (const a of this.analyzer.flush()) this.rollups.add(a);
+    return this.rollups;
   }
 }

@@ -1,6 +1,6 @@
 /** `n1-report` / `n1lens report`: reads saved trace files and prints the ranked report; the exit code is the CI budget. */
 import { Command, Option } from 'commander';
-import { Analyzer } from '../analyzer.js';
+import { OfflineAnalysis } from '../analyzer.js';
 import { RollupSet } from '../detect/rollup.js';
 import { readTraceFile } from '../otlp/file.js';
 import { buildReport, budgetFindings, renderJson, renderMarkdown, renderTerminal, type ReportOptions } from '../report/index.js';
@@ -18,32 +18,19 @@ export interface ReportCliOptions extends DetectorCliOptions {
 }
 
 
-/** Reads every file, streaming, and returns the rollups. Offline, the assembler's clock counts spans read. */
+/** Reads every file, streaming, and returns the rollups (see OfflineAnalysis for when a trace completes). */
 export async function analyseFiles(
   files: string[],
   options: DetectOptions & { schemaPath?: string },
 ): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; lateSpans: number }> {
   const { schemaPath, ...detect } = options;
   const schema = schemaPath === undefined ? undefined : await loadSchema(schemaPath);
-  const analyzer = new Analyzer({
-    ...detect,
-    ...(schema === undefined ? {} : { links: schemaNaming(schema) }),
-    // A file has no clock: a trace is complete once 200k spans have gone by without one of its own.
-    traceWaitMs: 200_000,
-    maxTraceAgeMs: Infinity,
-    maxOpenTraces: 50_000,
-  });
-  const rollups = new RollupSet();
-  let spansRead = 0;
+  const offline = new OfflineAnalysis({ ...detect, ...(schema === undefined ? {} : { links: schemaNaming(schema) }) });
   for (const file of files) {
-    for await (const batch of readTraceFile(file)) {
-      spansRead += batch.spans.length;
-      for (const a of analyzer.add(batch.spans, spansRead)) rollups.add(a);
-      for (const a of analyzer.poll(spansRead)) rollups.add(a);
-    }
+    for await (const batch of readTraceFile(file)) offline.add(batch.spans);
   }
-  for (const a of analyzer.flush()) rollups.add(a);
-  return { rollups, reportOptions: schema === undefined ? {} : { schema }, lateSpans: analyzer.assembler.counters.lateSpans };
+  const rollups = offline.finish();
+  return { rollups, reportOptions: schema === undefined ? {} : { schema }, lateSpans: offline.analyzer.assembler.counters.lateSpans };
 }
 
 /** Runs the report command; returns the exit code. Output is written whole, so a failure never leaves partial JSON. */
