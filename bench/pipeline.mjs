@@ -13,7 +13,7 @@ import { decodeProtobufRequest, decodeProtobufRequestReference } from '../dist/o
 import { otlpSchema } from '../dist/otlp/schema.js';
 
 const path = process.argv[2] ?? '/tmp/n1lens-bench/corpus.pb';
-const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1] || 3);
+const rounds = (process.argv.includes('--rounds') ? Number(process.argv[process.argv.indexOf('--rounds') + 1]) : 3);
 
 const file = readFileSync(path);
 const messages = [];

@@ -11,7 +11,7 @@ import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const base = process.argv[2] ?? '/tmp/n1lens-bench/corpus';
-const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 2);
+const runs = (process.argv.includes('--runs') ? Number(process.argv[process.argv.indexOf('--runs') + 1]) : 2);
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 function timed(args) {
