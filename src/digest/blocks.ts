@@ -1,7 +1,7 @@
 /** Turns a digest's reports into Slack Block Kit messages that keep within Slack's limits by construction (pure: no clock, no I/O). */
 import type { Report, ReportEndpoint } from '../report/model.js';
 import { KIND_LABEL, int, ms, wrapCode } from '../report/text.js';
-import { formatPeriod } from '../report/period.js';
+import { HOUR_MS, MINUTE_MS, formatPeriod } from '../report/period.js';
 import type { DigestInput } from './source.js';
 
 /**
@@ -129,9 +129,9 @@ export function codeBlock(source: string, budget: number): string | null {
 /** DB time totals read best in the largest unit that keeps them small. */
 export function totalTime(value: number): string {
   if (value < 1000) return `${Math.round(value)} ms`;
-  if (value < 60_000) return `${(value / 1000).toFixed(1)} s`;
-  if (value < 3_600_000) return `${(value / 60_000).toFixed(1)} min`;
-  return `${(value / 3_600_000).toFixed(1)} h`;
+  if (value < MINUTE_MS) return `${(value / 1000).toFixed(1)} s`;
+  if (value < HOUR_MS) return `${(value / MINUTE_MS).toFixed(1)} min`;
+  return `${(value / HOUR_MS).toFixed(1)} h`;
 }
 
 const percent = (part: number, whole: number): string => {

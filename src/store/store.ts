@@ -3,10 +3,10 @@ import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { RollupSet, emptyEndpointRollup, mergeRollups, type CascadeRollup, type EndpointRollup } from '../detect/rollup.js';
 import type { LeafShape, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
 import { buildReport, endpointMatcher, type Report, type ReportOptions } from '../report/model.js';
+import { HOUR_MS } from '../report/period.js';
 import type { SqlFacts } from '../sql/types.js';
 import { migrate } from './migrations.js';
 
-const HOUR_MS = 3_600_000;
 
 export interface PeriodQuery {
   /** Epoch ms, inclusive (rounded down to the hour). */
