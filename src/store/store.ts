@@ -1,5 +1,5 @@
 /** The embedded SQLite store: hourly additive rollups per endpoint, finding and statement, plus one example per finding. */
-import BetterSqlite3, { type Database } from 'better-sqlite3';
+import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { RollupSet, emptyEndpointRollup, mergeRollups, type CascadeRollup, type EndpointRollup } from '../detect/rollup.js';
 import type { LeafShape, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
 import { buildReport, endpointMatcher, type Report, type ReportOptions } from '../report/model.js';
@@ -73,8 +73,20 @@ interface EndpointHourJson {
 export class Store {
   readonly db: Database;
 
+  // Prepared once per statement text: record() runs every tick and would otherwise re-prepare per row.
+  readonly #statements = new Map<string, Statement>();
+
   private constructor(db: Database) {
     this.db = db;
+  }
+
+  #prepare(sql: string): Statement {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
   }
 
   /** Opens (creating and migrating) a store file; `:memory:` works for tests. */
@@ -124,7 +136,7 @@ export class Store {
   }
 
   #statement(fingerprint: string, sql: string, facts: SqlFacts): void {
-    this.db.prepare('INSERT OR IGNORE INTO statements (fingerprint, sql, facts) VALUES (?, ?, ?)').run(fingerprint, sql, JSON.stringify(facts));
+    this.#prepare('INSERT OR IGNORE INTO statements (fingerprint, sql, facts) VALUES (?, ?, ?)').run(fingerprint, sql, JSON.stringify(facts));
   }
 
   #findingId(endpointId: number, c: CascadeRollup, r: EndpointRollup): number {
@@ -144,7 +156,7 @@ export class Store {
 
   #mergeHour(hour: number, r: EndpointRollup): void {
     const endpointId = this.#endpointId(r);
-    const old = this.db.prepare('SELECT requests, db_spans, repeats, wasted_ms, rollup FROM endpoint_hours WHERE endpoint_id = ? AND hour = ?').get(endpointId, hour) as
+    const old = this.#prepare('SELECT requests, db_spans, repeats, wasted_ms, rollup FROM endpoint_hours WHERE endpoint_id = ? AND hour = ?').get(endpointId, hour) as
       | { requests: number; db_spans: number; repeats: number; wasted_ms: number; rollup: string }
       | undefined;
     const merged = emptyEndpointRollup(r.endpoint, r.service);
@@ -163,7 +175,7 @@ export class Store {
     for (const c of r.cascades.values()) {
       this.#statement(c.fingerprint, c.sql, c.facts);
       const findingId = this.#findingId(endpointId, c, r);
-      const prev = this.db.prepare('SELECT requests_affected, executions, wasted_ms, rollup FROM finding_hours WHERE finding_id = ? AND hour = ?').get(findingId, hour) as
+      const prev = this.#prepare('SELECT requests_affected, executions, wasted_ms, rollup FROM finding_hours WHERE finding_id = ? AND hour = ?').get(findingId, hour) as
         | { requests_affected: number; executions: number; wasted_ms: number; rollup: string }
         | undefined;
       const p = prev === undefined ? { totalMs: 0, repeats: [] as Pairs, example: { traceId: '', wastedMs: -1 } } : (JSON.parse(prev.rollup) as { totalMs: number; repeats: Pairs; example: { traceId: string; wastedMs: number } });
@@ -188,7 +200,7 @@ export class Store {
 
     for (const f of r.fingerprints.values()) {
       this.#statement(f.fingerprint, f.sql, f.facts);
-      const prev = this.db.prepare('SELECT requests, executions, total_ms, rollup FROM fingerprint_hours WHERE endpoint_id = ? AND fingerprint = ? AND hour = ?').get(endpointId, f.fingerprint, hour) as
+      const prev = this.#prepare('SELECT requests, executions, total_ms, rollup FROM fingerprint_hours WHERE endpoint_id = ? AND fingerprint = ? AND hour = ?').get(endpointId, f.fingerprint, hour) as
         | { requests: number; executions: number; total_ms: number; rollup: string }
         | undefined;
       const p = prev === undefined ? { durations: [] as Pairs, example: { traceId: '', maxMs: -1 } } : (JSON.parse(prev.rollup) as { durations: Pairs; example: { traceId: string; maxMs: number } });
@@ -207,10 +219,10 @@ export class Store {
 
   /** Keeps, per finding, the request where it wasted the most, with that request's DB timeline. */
   #keepExamples(analyses: readonly RequestAnalysis[]): void {
-    const find = this.db.prepare(
+    const find = this.#prepare(
       `SELECT f.id FROM findings f JOIN endpoints e ON e.id = f.endpoint_id WHERE e.service = ? AND e.endpoint = ? AND f.fingerprint = ?`,
     );
-    const upsert = this.db.prepare(
+    const upsert = this.#prepare(
       `INSERT INTO examples (finding_id, trace_id, wasted_ms, timeline) VALUES (?, ?, ?, ?)
        ON CONFLICT (finding_id) DO UPDATE SET trace_id = excluded.trace_id, wasted_ms = excluded.wasted_ms, timeline = excluded.timeline
        WHERE excluded.wasted_ms > examples.wasted_ms`,
@@ -257,14 +269,14 @@ export class Store {
     const until = query.untilMs ?? Infinity;
     const matches = endpointMatcher(query.endpoint);
     const set = new RollupSet();
-    const endpoints = this.db.prepare('SELECT id, service, endpoint FROM endpoints').all() as { id: number; service: string; endpoint: string }[];
-    const hours = this.db.prepare('SELECT hour, requests, db_spans, wasted_ms, rollup FROM endpoint_hours WHERE endpoint_id = ? AND hour >= ? AND hour < ?');
-    const findingRows = this.db.prepare(
+    const endpoints = this.#prepare('SELECT id, service, endpoint FROM endpoints').all() as { id: number; service: string; endpoint: string }[];
+    const hours = this.#prepare('SELECT hour, requests, db_spans, wasted_ms, rollup FROM endpoint_hours WHERE endpoint_id = ? AND hour >= ? AND hour < ?');
+    const findingRows = this.#prepare(
       `SELECT f.fingerprint, f.kind, f.link, s.sql, s.facts, h.requests_affected, h.executions, h.wasted_ms, h.rollup
        FROM finding_hours h JOIN findings f ON f.id = h.finding_id JOIN statements s ON s.fingerprint = f.fingerprint
        WHERE f.endpoint_id = ? AND h.hour = ?`,
     );
-    const fingerprintRows = this.db.prepare(
+    const fingerprintRows = this.#prepare(
       `SELECT h.fingerprint, s.sql, s.facts, h.requests, h.executions, h.total_ms, h.rollup
        FROM fingerprint_hours h JOIN statements s ON s.fingerprint = h.fingerprint WHERE h.endpoint_id = ? AND h.hour = ?`,
     );
@@ -345,7 +357,7 @@ export class Store {
       )
       .get(id) as (Omit<StoredFinding, 'trigger' | 'steps' | 'example'> & { link: string }) | undefined;
     if (row === undefined || row.id === null) return undefined;
-    const ex = this.db.prepare('SELECT trace_id, wasted_ms, timeline FROM examples WHERE finding_id = ?').get(id) as
+    const ex = this.#prepare('SELECT trace_id, wasted_ms, timeline FROM examples WHERE finding_id = ?').get(id) as
       | { trace_id: string; wasted_ms: number; timeline: string }
       | undefined;
     const { link, ...rest } = row;
@@ -366,12 +378,12 @@ export class Store {
   }
 
   findingCount(): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM findings').get() as { n: number }).n;
+    return (this.#prepare('SELECT count(*) AS n FROM findings').get() as { n: number }).n;
   }
 
   /** Finding ids by endpoint and fingerprint, so the API can link report entries to /api/findings/:id. */
   findingIds(): Map<string, number> {
-    const rows = this.db.prepare('SELECT f.id, e.service, e.endpoint, f.fingerprint FROM findings f JOIN endpoints e ON e.id = f.endpoint_id').all() as {
+    const rows = this.#prepare('SELECT f.id, e.service, e.endpoint, f.fingerprint FROM findings f JOIN endpoints e ON e.id = f.endpoint_id').all() as {
       id: number; service: string; endpoint: string; fingerprint: string;
     }[];
     return new Map(rows.map((r) => [`${r.service}\u0000${r.endpoint}\u0000${r.fingerprint}`, r.id]));
