@@ -26,6 +26,7 @@ build() {
   if [[ -x "$cache/bin/jaeger" ]]; then echo "$cache/bin/jaeger"; return 0; fi
   local go mod
   go=$(go_bin)
+  echo "jaeger.sh: building Jaeger $version into $cache (once per machine)" >&2
   mkdir -p "$cache"
   mod=$(mktemp -d "$cache/build.XXXXXX")
   # A module of its own that only records the tool, so `go tool` resolves jaeger's pinned deps.

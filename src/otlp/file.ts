@@ -41,6 +41,8 @@ const COMMA = 0x2c;
 const COLON = 0x3a;
 /** Top-level keys that mark an OTLP ExportTraceServiceRequest. */
 const OTLP_KEYS = new Set(['resourceSpans', 'resource_spans']);
+/** First keys of a single Jaeger trace object: the API's (traceID, spans, processes) or the UI's trace model. */
+const JAEGER_TRACE_KEYS = new Set(['traceID', 'spans', 'processes', 'services']);
 /** Zipkin spans decoded per batch. */
 const ZIPKIN_BATCH_SPANS = 1000;
 /** Largest object key or Jaeger `errors` value kept while streaming. */
@@ -222,7 +224,8 @@ export async function* readTraceFile(
     if (format === 'blank') throw new TraceFileError(file, 'empty file (only whitespace)');
     if (format === 'json') {
       const key = await firstKey(reader);
-      if (key === 'traceID') yield* readJson(ctx, decodeJaegerAt);
+      // One Jaeger trace per document: held whole, as a trace is the unit of analysis anyway.
+      if (key !== undefined && JAEGER_TRACE_KEYS.has(key)) yield* readJson(ctx, decodeJaegerAt);
       else if (key === undefined || key === '' || OTLP_KEYS.has(key)) yield* readJson(ctx, decodeAt);
       else yield* readJsonObjects(ctx);
     } else if (format === 'json-array') yield* readJsonArray(ctx);

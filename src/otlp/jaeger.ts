@@ -25,14 +25,20 @@ function isObject(value: unknown): value is JsonObject {
 
 /** A Jaeger trace object, as far as the shape check goes. */
 export interface JaegerTraceJson {
-  traceID: string;
+  traceID?: string;
   spans: unknown[];
   processes?: unknown;
 }
 
-/** True when the value has a Jaeger trace's shape: `traceID` and a `spans` array. */
+/**
+ * True when the value has a Jaeger trace's shape: a `spans` array and a `traceID`, on the trace
+ * (the API) or only on its spans (the UI's own trace model, which embeds each span's `process`).
+ */
 export function isJaegerTrace(value: unknown): value is JaegerTraceJson {
-  return isObject(value) && typeof value.traceID === 'string' && Array.isArray(value.spans);
+  if (!isObject(value) || !Array.isArray(value.spans)) return false;
+  if (typeof value.traceID === 'string') return true;
+  const first: unknown = value.spans[0];
+  return isObject(first) && typeof first.traceID === 'string' && typeof first.spanID === 'string';
 }
 
 /** The well-formed tags of a list (objects with a string key); anything else in it is skipped. */
@@ -72,7 +78,7 @@ function serviceOf(process: unknown): string {
 
 /** Adds one Jaeger trace's spans to `batch`; `where` names it in errors ("data[3]"). */
 function addTrace(batch: BatchBuilder<unknown>, trace: unknown, where: string): void {
-  if (!isJaegerTrace(trace)) throw new OtlpDecodeError(`${where} is not a Jaeger trace (no traceID and spans)`);
+  if (!isJaegerTrace(trace)) throw new OtlpDecodeError(`${where} is not a Jaeger trace (no spans with a traceID)`);
   const { spans, processes } = trace;
   const processMap = isObject(processes) ? processes : {};
   for (let i = 0; i < spans.length; i++) {

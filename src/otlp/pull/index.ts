@@ -6,7 +6,7 @@ import type { SourceOptions, TraceSource } from './source.js';
 
 export { PullError } from './http.js';
 export { traceQl } from './tempo.js';
-export type { PullQuery, PullStats, SourceOptions, TraceSource } from './source.js';
+export type { ApiName, PullQuery, PullStats, SourceOptions, TraceSource } from './source.js';
 
 /**
  * Parses `Name: value` header options; `user:password@` in the URL becomes basic auth (fetch refuses

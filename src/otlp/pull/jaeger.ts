@@ -23,7 +23,8 @@ function serviceNames(value: unknown, version: Version): string[] | undefined {
  * Jaeger (so another backend can be tried), and throws PullError for 401/403 or an unreachable host.
  */
 export async function probeJaeger(base: URL, opts: SourceOptions): Promise<TraceSource | undefined> {
-  for (const version of ['v3', 'v1'] as const) {
+  const apis = opts.apis ?? ['jaeger-v3', 'jaeger-v1'];
+  for (const version of (['v3', 'v1'] as const).filter((v) => apis.includes(`jaeger-${v}`))) {
     const url = apiUrl(base, version === 'v3' ? '/api/v3/services' : '/api/services');
     const response = await httpGet(url, 'application/json', opts);
     if (response.status === 401 || response.status === 403) throw statusError(url, response);

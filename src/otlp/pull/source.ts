@@ -37,8 +37,13 @@ export interface TraceSource {
   traces(query: PullQuery, stats: PullStats): AsyncGenerator<DecodedBatch>;
 }
 
+/** The APIs openTraceSource knows, in the order it asks for them. */
+export type ApiName = 'jaeger-v3' | 'jaeger-v1' | 'tempo';
+
 /** The settings every client shares. */
 export interface SourceOptions extends HttpOptions {
+  /** Which APIs to try, in order. Default all: Jaeger v3 (OTLP), Jaeger's classic API, Tempo. */
+  apis?: readonly ApiName[];
   /** Traces asked for per search request. Default 100. */
   pageSize?: number;
   /** Trace fetches in flight at once (Tempo). Default 4. */

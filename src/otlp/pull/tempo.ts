@@ -7,6 +7,7 @@ import { apiUrl, countFailure, type PullQuery, type PullStats, type SourceOption
 
 /** Tempo answers GET /api/echo with "echo": the documented way to tell it is there. */
 export async function probeTempo(base: URL, opts: SourceOptions): Promise<TraceSource | undefined> {
+  if (opts.apis !== undefined && !opts.apis.includes('tempo')) return undefined;
   const url = apiUrl(base, '/api/echo');
   const response = await httpGet(url, 'text/plain', opts);
   if (response.status === 401 || response.status === 403) throw statusError(url, response);
