@@ -75,6 +75,6 @@ export function reportCommand(name = 'report'): Command {
       const o = this.opts<ReportCliOptions & { color: boolean }>();
       // commander sets color=true by default for --no-color; only an explicit flag should override detection.
       const color = this.getOptionValueSource('color') === 'cli' ? false : undefined;
-      process.exitCode = await runReport(files, { ...o, ...(color === undefined ? { color: undefined } : { color }) }, name);
+      process.exitCode = await runReport(files, { ...o, ...(color === undefined ? { color: undefined } : { color }) }, name === 'report' ? 'n1lens report' : name);
     });
 }
