@@ -3,7 +3,9 @@ import { decodeJaegerTrace } from '../jaeger.js';
 import { decodeJsonValue } from '../json.js';
 import type { DecodedBatch } from '../span.js';
 import { displayUrl, httpGet, jsonBody, PullError, statusError, type HttpResponse } from './http.js';
-import { apiUrl, countFailure, newTraces, type PullQuery, type PullStats, type SourceOptions, type TraceSource } from './source.js';
+import {
+  apiUrl, countFailure, newTraces, windowedSearch, type PullQuery, type PullStats, type SearchPage, type SourceOptions, type TraceSource,
+} from './source.js';
 
 type Version = 'v3' | 'v1';
 
@@ -73,43 +75,25 @@ class JaegerSource implements TraceSource {
     );
   }
 
-  /**
-   * Pages backwards in time: each search asks for the newest traces up to the cursor, which then
-   * moves to the oldest trace start seen. Traces already pulled are dropped, so a page boundary that
-   * cuts through traces starting in the same millisecond loses none.
-   */
+  /** Every trace of the service in the window (see windowedSearch), one batch per trace. */
   async *traces(query: PullQuery, stats: PullStats): AsyncGenerator<DecodedBatch> {
     const service = this.service(query);
     const pageSize = this.opts.pageSize ?? 100;
     const seen = new Set<string>();
-    let endMs = query.endMs;
-    while (stats.fetched < query.limit && endMs >= query.startMs) {
-      const want = Math.min(pageSize, query.limit - stats.fetched);
-      let page: { batches: DecodedBatch[]; starts: number[]; returned: number };
-      try {
-        page = await this.page(service, query.startMs, endMs, want, seen, stats);
-      } catch (error) {
-        if (!(error instanceof PullError) || stats.fetched === 0) throw error;
-        // Later pages: keep what was pulled and say why it stopped.
-        countFailure(stats, `search stopped early: ${error.message}`);
-        return;
-      }
-      for (const batch of page.batches) {
+    const pages = windowedSearch(query, pageSize, 1, stats, (startMs, endMs) => this.page(service, startMs, endMs, pageSize, seen, stats));
+    for await (const batches of pages) {
+      for (const batch of batches) {
         if (stats.fetched >= query.limit) return;
         stats.fetched++;
         yield batch;
       }
-      if (page.returned < want) return;
-      const oldest = Math.min(...page.starts);
-      // No new trace in a full page: everything left at the cursor was seen; step past it.
-      endMs = page.batches.length === 0 || !Number.isFinite(oldest) ? endMs - 1 : Math.min(endMs, Math.floor(oldest));
     }
   }
 
-  /** One search: the new traces (a batch each), their start times, and how many traces came back in all. */
+  /** One search: the new traces, a batch each, and how many traces came back in all. */
   private async page(
     service: string, startMs: number, endMs: number, limit: number, seen: Set<string>, stats: PullStats,
-  ): Promise<{ batches: DecodedBatch[]; starts: number[]; returned: number }> {
+  ): Promise<SearchPage<DecodedBatch>> {
     const url =
       this.version === 'v3'
         ? apiUrl(this.base, '/api/v3/traces', {
@@ -128,9 +112,9 @@ class JaegerSource implements TraceSource {
     return this.version === 'v3' ? this.v3Page(url, response, seen) : this.v1Page(url, response, seen, stats);
   }
 
-  private v3Page(url: URL, response: HttpResponse, seen: Set<string>): { batches: DecodedBatch[]; starts: number[]; returned: number } {
+  private v3Page(url: URL, response: HttpResponse, seen: Set<string>): SearchPage<DecodedBatch> {
     // Jaeger answers an empty search with 404 "No traces found".
-    if (response.status === 404 && response.body.includes('No traces found')) return { batches: [], starts: [], returned: 0 };
+    if (response.status === 404 && response.body.includes('No traces found')) return { items: [], returned: 0 };
     if (response.status !== 200) throw statusError(url, response);
     const body = jsonBody(url, response);
     const result = isRecord(body) ? body.result : undefined;
@@ -142,7 +126,7 @@ class JaegerSource implements TraceSource {
       throw new PullError(`${displayUrl(url)}: ${(error as Error).message}`);
     }
     const returned = new Set(decoded.spans.map((s) => s.traceId)).size;
-    const { batch, starts } = newTraces(decoded, seen);
+    const batch = newTraces(decoded, seen);
     // One batch per trace, so the fetched count and the limit are in traces.
     const byTrace = new Map<string, DecodedBatch>();
     for (const span of batch.spans) {
@@ -150,17 +134,16 @@ class JaegerSource implements TraceSource {
       if (!b) byTrace.set(span.traceId, (b = { spans: [], rejected: [] }));
       b.spans.push(span);
     }
-    return { batches: [...byTrace.values()], starts: [...starts.values()], returned };
+    return { items: [...byTrace.values()], returned };
   }
 
-  private v1Page(url: URL, response: HttpResponse, seen: Set<string>, stats: PullStats): { batches: DecodedBatch[]; starts: number[]; returned: number } {
+  private v1Page(url: URL, response: HttpResponse, seen: Set<string>, stats: PullStats): SearchPage<DecodedBatch> {
     if (response.status !== 200) throw statusError(url, response);
     const body = jsonBody(url, response);
     const data = isRecord(body) ? body.data : undefined;
-    if (data === null) return { batches: [], starts: [], returned: 0 };
+    if (data === null) return { items: [], returned: 0 };
     if (!Array.isArray(data)) throw new PullError(`${displayUrl(url)}: not a Jaeger response (no "data" list)`);
     const batches: DecodedBatch[] = [];
-    const starts: number[] = [];
     for (let i = 0; i < data.length; i++) {
       let decoded: DecodedBatch;
       try {
@@ -171,10 +154,8 @@ class JaegerSource implements TraceSource {
         continue;
       }
       const fresh = newTraces(decoded, seen);
-      if (fresh.batch.spans.length === 0) continue;
-      batches.push(fresh.batch);
-      starts.push(...fresh.starts.values());
+      if (fresh.spans.length > 0) batches.push(fresh);
     }
-    return { batches, starts, returned: data.length };
+    return { items: batches, returned: data.length };
   }
 }

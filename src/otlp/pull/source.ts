@@ -61,13 +61,55 @@ export function apiUrl(base: URL, path: string, params: Record<string, string | 
 }
 
 /** Groups a batch's spans by trace id, keeping only traces not seen before (a paged search may return one twice). */
-export function newTraces(batch: DecodedBatch, seen: Set<string>): { batch: DecodedBatch; starts: Map<string, number> } {
-  const starts = new Map<string, number>();
+export function newTraces(batch: DecodedBatch, seen: Set<string>): DecodedBatch {
+  const fresh = new Set<string>();
   const spans = batch.spans.filter((s) => {
     if (seen.has(s.traceId)) return false;
-    starts.set(s.traceId, Math.min(starts.get(s.traceId) ?? Infinity, s.startMs));
+    fresh.add(s.traceId);
     return true;
   });
-  for (const id of starts.keys()) seen.add(id);
-  return { batch: { spans, rejected: batch.rejected }, starts };
+  for (const id of fresh) seen.add(id);
+  return { spans, rejected: batch.rejected };
+}
+
+/** One search's answer: what it found and how many traces it returned in all (seen ones included). */
+export interface SearchPage<T> {
+  items: T[];
+  returned: number;
+}
+
+/**
+ * Searches [startMs, endMs] in windows, newest first, halving any window whose search came back
+ * full (`returned >= pageSize`) until each returns fewer, so no trace is missed whatever order the
+ * backend picks hits in (Jaeger's memory store, for one, returns the most recently stored). Windows
+ * overlap at their edges; the caller drops traces it has seen. A failed search of the first window is
+ * thrown (a wrong URL or token); a later one is counted and the other windows go on.
+ */
+export async function* windowedSearch<T>(
+  query: Pick<PullQuery, 'startMs' | 'endMs'>,
+  pageSize: number,
+  minWidthMs: number,
+  stats: PullStats,
+  search: (startMs: number, endMs: number) => Promise<SearchPage<T>>,
+): AsyncGenerator<T[]> {
+  const windows: [number, number][] = [[query.startMs, query.endMs]];
+  let searched = 0;
+  while (windows.length > 0) {
+    const [start, end] = windows.pop()!;
+    let page: SearchPage<T>;
+    try {
+      page = await search(start, end);
+    } catch (error) {
+      if (searched === 0 || !(error instanceof Error) || error.name !== 'PullError') throw error;
+      countFailure(stats, `search of ${new Date(start).toISOString()} – ${new Date(end).toISOString()} failed: ${error.message}`);
+      continue;
+    }
+    searched++;
+    yield page.items;
+    if (page.returned >= pageSize && end - start > minWidthMs) {
+      const mid = start + Math.floor((end - start) / 2);
+      // Older half below, so the newer half is searched next.
+      windows.push([start, mid], [mid, end]);
+    }
+  }
 }

@@ -3,7 +3,7 @@ import { decodeJsonValue } from '../json.js';
 import { decodeProtobufRequest } from '../protobuf.js';
 import type { DecodedBatch } from '../span.js';
 import { boundedMap, displayUrl, httpGet, jsonBody, PullError, statusError } from './http.js';
-import { apiUrl, countFailure, type PullQuery, type PullStats, type SourceOptions, type TraceSource } from './source.js';
+import { apiUrl, countFailure, windowedSearch, type PullQuery, type PullStats, type SearchPage, type SourceOptions, type TraceSource } from './source.js';
 
 /** Tempo answers GET /api/echo with "echo": the documented way to tell it is there. */
 export async function probeTempo(base: URL, opts: SourceOptions): Promise<TraceSource | undefined> {
@@ -24,30 +24,24 @@ export function traceQl(service: string | undefined): string {
   return service === undefined ? '{ kind = server }' : `{ resource.service.name = ${quote(service)} && kind = server }`;
 }
 
-interface SearchHit {
-  traceId: string;
-  startMs: number;
-}
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** The hits of a search response, `{"traces": [{"traceID", "startTimeUnixNano", ...}]}`. */
-function searchHits(url: URL, body: unknown): SearchHit[] {
+/** The trace ids of a search response, `{"traces": [{"traceID", "startTimeUnixNano", ...}]}`. */
+function searchHits(url: URL, body: unknown): string[] {
   const traces = isRecord(body) ? body.traces : undefined;
   if (traces === undefined || traces === null) {
     if (isRecord(body) && 'metrics' in body) return [];
     throw new PullError(`${displayUrl(url)}: not a Tempo search response (no "traces")`);
   }
   if (!Array.isArray(traces)) throw new PullError(`${displayUrl(url)}: not a Tempo search response ("traces" is not a list)`);
-  const hits: SearchHit[] = [];
+  const ids: string[] = [];
   for (const t of traces) {
-    if (!isRecord(t) || typeof t.traceID !== 'string' || !/^[0-9a-fA-F]{1,32}$/.test(t.traceID)) continue;
-    const nanos = typeof t.startTimeUnixNano === 'string' || typeof t.startTimeUnixNano === 'number' ? Number(t.startTimeUnixNano) : Number.NaN;
-    hits.push({ traceId: t.traceID.toLowerCase().padStart(32, '0'), startMs: nanos / 1e6 });
+    // Tempo drops leading zeros from trace ids.
+    if (isRecord(t) && typeof t.traceID === 'string' && /^[0-9a-fA-F]{1,32}$/.test(t.traceID)) ids.push(t.traceID.toLowerCase().padStart(32, '0'));
   }
-  return hits;
+  return ids;
 }
 
 class TempoSource implements TraceSource {
@@ -59,47 +53,41 @@ class TempoSource implements TraceSource {
   ) {}
 
   /**
-   * Searches backwards in time (Tempo's start/end are whole seconds): each page's oldest start
-   * becomes the next end, seen ids are skipped. The traces of a page are fetched with a bounded
-   * number in flight; one that fails after retries is counted and the run goes on.
+   * Every trace the TraceQL query finds in the window (see windowedSearch; Tempo's start and end are
+   * whole seconds). The traces of each search are fetched with a bounded number in flight; one that
+   * fails after retries is counted and the run goes on.
    */
   async *traces(query: PullQuery, stats: PullStats): AsyncGenerator<DecodedBatch> {
     const pageSize = this.opts.pageSize ?? 100;
-    const startS = Math.floor(query.startMs / 1000);
-    let endS = Math.ceil(query.endMs / 1000);
     const seen = new Set<string>();
     let handedOut = 0;
-    while (handedOut < query.limit && endS > startS) {
-      const want = Math.min(pageSize, query.limit - handedOut);
-      const url = apiUrl(this.base, '/api/search', {
-        q: traceQl(query.service),
-        start: String(startS),
-        end: String(endS),
-        limit: String(want),
-        spss: '1',
-      });
-      let hits: SearchHit[];
-      try {
-        const response = await httpGet(url, 'application/json', this.opts);
-        if (response.status !== 200) throw statusError(url, response);
-        hits = searchHits(url, jsonBody(url, response));
-      } catch (error) {
-        if (!(error instanceof PullError) || handedOut === 0) throw error;
-        countFailure(stats, `search stopped early: ${error.message}`);
-        return;
-      }
-      const fresh = hits.filter((h) => !seen.has(h.traceId)).slice(0, query.limit - handedOut);
-      for (const h of fresh) seen.add(h.traceId);
+    const window = { startMs: Math.floor(query.startMs / 1000) * 1000, endMs: Math.ceil(query.endMs / 1000) * 1000 };
+    for await (const hits of windowedSearch(window, pageSize, 1000, stats, (startMs, endMs) => this.search(query.service, startMs, endMs, pageSize))) {
+      const fresh = hits.filter((id) => !seen.has(id)).slice(0, query.limit - handedOut);
+      for (const id of fresh) seen.add(id);
       handedOut += fresh.length;
-      for await (const batch of boundedMap(fresh, this.opts.concurrency ?? 4, (hit) => this.fetchTrace(hit.traceId, stats))) {
+      for await (const batch of boundedMap(fresh, this.opts.concurrency ?? 4, (id) => this.fetchTrace(id, stats))) {
         if (batch === undefined) continue;
         stats.fetched++;
         yield batch;
       }
-      if (hits.length < want) return;
-      const oldest = Math.min(...hits.map((h) => h.startMs).filter(Number.isFinite));
-      endS = fresh.length === 0 || !Number.isFinite(oldest) ? endS - 1 : Math.min(endS, Math.ceil(oldest / 1000));
+      if (handedOut >= query.limit) return;
     }
+  }
+
+  /** One TraceQL search: the trace ids it found. */
+  private async search(service: string | undefined, startMs: number, endMs: number, limit: number): Promise<SearchPage<string>> {
+    const url = apiUrl(this.base, '/api/search', {
+      q: traceQl(service),
+      start: String(Math.floor(startMs / 1000)),
+      end: String(Math.ceil(endMs / 1000)),
+      limit: String(limit),
+      spss: '1',
+    });
+    const response = await httpGet(url, 'application/json', this.opts);
+    if (response.status !== 200) throw statusError(url, response);
+    const ids = searchHits(url, jsonBody(url, response));
+    return { items: ids, returned: ids.length };
   }
 
   /** One trace as OTLP protobuf (tempopb.Trace has ExportTraceServiceRequest's wire shape); undefined when it failed (counted). */

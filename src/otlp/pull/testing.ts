@@ -30,7 +30,7 @@ export interface FakeTempoOptions {
 }
 
 /**
- * GET /api/echo → "echo"; GET /api/search?q&start&end&limit&spss → {"traces": [...newest first], "metrics": {...}}
+ * GET /api/echo → "echo"; GET /api/search?q&start&end&limit&spss → {"traces": [...in no time order], "metrics": {...}}
  * (the q is not evaluated: every trace matches); GET /api/traces/<id> → OTLP protobuf.
  */
 export async function startFakeTempo(traces: readonly OtlpJsonRequest[], options: FakeTempoOptions = {}): Promise<FakeTempo> {
@@ -52,9 +52,12 @@ export async function startFakeTempo(traces: readonly OtlpJsonRequest[], options
       const start = BigInt(url.searchParams.get('start')!) * 1_000_000_000n;
       const end = BigInt(url.searchParams.get('end')!) * 1_000_000_000n;
       const limit = Number(url.searchParams.get('limit') ?? 20);
+      // Tempo's docs promise no order: hand hits out scrambled, so a client that assumes one misses traces.
       const hits = traces
+        .map((t, i) => ({ t, rank: (i * 7919) % 101 }))
+        .sort((a, b) => a.rank - b.rank)
+        .map(({ t }) => t)
         .filter((t) => startOf(t) >= start && startOf(t) <= end)
-        .sort((a, b) => Number(startOf(b) - startOf(a)))
         .slice(0, limit)
         .map((t) => ({
           traceID: idOf(t),
