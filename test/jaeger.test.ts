@@ -16,6 +16,7 @@ import { OfflineAnalysis } from '../src/analyzer.js';
 import { openTraceSource, type PullStats } from '../src/otlp/pull/index.js';
 import { buildReport, renderJson } from '../src/report/index.js';
 import type { Report } from '../src/report/model.js';
+import { findings } from './report-findings.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const fixtures = [
@@ -76,30 +77,6 @@ afterAll(async () => {
   await execFileP('bash', [join(root, 'scripts/jaeger.sh'), 'stop'], { env: { ...process.env, N1LENS_JAEGER_STATE: state } }).catch(() => undefined);
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** What a finding says, without the millisecond figures a microsecond clock may round differently. */
-function findings(report: Report) {
-  return {
-    requests: report.summary.requests,
-    dbSpans: report.summary.dbSpans,
-    findings: report.summary.findings,
-    endpoints: report.endpoints.map((e) => ({
-      endpoint: e.endpoint,
-      requests: e.requests,
-      queriesPerRequest: e.queriesPerRequest,
-      fix: e.fix,
-      findings: e.findings.map((f) => ({
-        kind: f.kind,
-        table: f.table,
-        fingerprint: f.fingerprint,
-        repeatsPerRequest: f.repeatsPerRequest,
-        requestsAffected: f.requestsAffected,
-        trigger: f.trigger,
-        suggestion: f.suggestion,
-      })),
-    })),
-  };
-}
 
 describe('n1-report and Jaeger v2', () => {
   it('--from the running Jaeger prints exactly what n1-report prints over the exported files', async () => {
