@@ -229,6 +229,9 @@ export async function* readTraceFile(
       else if (key === undefined || key === '' || OTLP_KEYS.has(key)) yield* readJson(ctx, decodeAt);
       else yield* readJsonObjects(ctx);
     } else if (format === 'json-array') yield* readJsonArray(ctx);
+    else if (format === 'json-scalar') {
+      throw new TraceFileError(file, notTraceData(`this looks like ${describeJsonValue(JSON.parse(reader.buf.toString('utf8', 0, Math.min(reader.buf.length, 4096))))}`));
+    }
     else if (format === 'bare-protobuf') yield await readBareProtobuf(ctx);
     else yield* readDelimitedProtobuf(ctx);
   } finally {
@@ -275,7 +278,7 @@ function gunzipReader(raw: ByteReader, file: string, cleanups: (() => void)[]): 
  * a bare protobuf message also starts with 0x0a, a "whitespace" byte, and its length byte can
  * happen to be 0x7b, so `{` alone is not proof.
  */
-async function sniff(reader: ByteReader): Promise<'json' | 'json-array' | 'bare-protobuf' | 'delimited-protobuf' | 'blank'> {
+async function sniff(reader: ByteReader): Promise<'json' | 'json-array' | 'json-scalar' | 'bare-protobuf' | 'delimited-protobuf' | 'blank'> {
   let i = 0;
   // Skip a UTF-8 byte order mark: some editors write one.
   if ((await reader.ensure(3)) && reader.buf[0] === 0xef && reader.buf[1] === 0xbb && reader.buf[2] === 0xbf) {
@@ -299,6 +302,16 @@ async function sniff(reader: ByteReader): Promise<'json' | 'json-array' | 'bare-
   if (reader.buf[i] === OPEN_BRACKET) {
     reader.take(i);
     return 'json-array';
+  }
+  // Likewise for a lone JSON string, number or literal: say so rather than blame a length prefix.
+  if (/["0-9tfn-]/.test(String.fromCharCode(reader.buf[i]!))) {
+    await reader.ensure(4096);
+    try {
+      JSON.parse(reader.buf.toString('utf8', 0, Math.min(reader.buf.length, 4096)));
+      return 'json-scalar';
+    } catch {
+      // Not JSON after all: protobuf decides.
+    }
   }
   return first === RESOURCE_SPANS_TAG ? 'bare-protobuf' : 'delimited-protobuf';
 }

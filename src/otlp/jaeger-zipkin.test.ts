@@ -137,6 +137,8 @@ describe('JSON that is not trace data is refused with what it looks like', () =>
     ['{"data":["recruit"],"total":1}', 'a Jaeger /api/services response'],
     ['{"data":null,"errors":[{"code":500,"msg":"storage down"}]}', 'an error response, not traces: storage down'],
     ['{"resourceSpans":[]}\n{"n1lensReport":1}\n', 'line 2: not trace data (this looks like an n1lens report'],
+    ['"hello"\n', 'not trace data (this looks like a JSON string)'],
+    ['42', 'not trace data (this looks like a JSON number)'],
   ])('%s', async (text, message) => {
     const error = await readError(write('bad.json', text));
     expect(error).toBeInstanceOf(TraceFileError);
