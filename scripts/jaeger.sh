@@ -118,8 +118,7 @@ JAEGER_OTLP_GRPC=127.0.0.1:$otlp_grpc
 ENV
   for _ in $(seq 1 100); do
     if ! kill -0 "$pid" 2>/dev/null; then cat "$dir/jaeger.log" >&2; rm -f "$state"; die "jaeger exited at start-up"; fi
-    if curl -fsS "http://127.0.0.1:$query/api/services" >/dev/null 2>&1 \
-      && (exec 3<>"/dev/tcp/127.0.0.1/$otlp_http") 2>/dev/null; then
+    if (exec 3<>"/dev/tcp/127.0.0.1/$query") 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$otlp_http") 2>/dev/null; then
       cat "$state"; return 0
     fi
     sleep 0.1
