@@ -24,8 +24,12 @@ export interface Suggestion {
   confidence: 'exact' | 'inferred';
   /** What is uncertain and what would settle it. */
   note?: string;
-  /** What the loop reads once the fix is in, instead of what it does now (`application.notes_count`, not `application.notes.count()`). */
-  readInstead?: { read: string; insteadOf: string };
+  /**
+   * What the loop reads once the fix is in, instead of what it does now (`application.notes_count`,
+   * not `application.notes.count()`). `required` is false when plain attribute access already uses
+   * the loaded rows and only a loop that fetches by id or filters per row must change.
+   */
+  readInstead?: { read: string; insteadOf: string; required: boolean };
   /** Where the code goes when that is not the view's own queryset: a DRF view's `queryset`, a ModelAdmin. */
   placement?: string;
 }
@@ -318,7 +322,7 @@ export function suggestCascade(c: CascadeShape, naming: Naming, where: FixWhere 
     code: rendered.code,
     confidence,
     ...note,
-    ...(read === undefined ? {} : { readInstead: { read: read.read, insteadOf: read.insteadOf } }),
+    ...(read === undefined ? {} : { readInstead: { read: read.read, insteadOf: read.insteadOf, required: read.required } }),
     ...(rendered.placement === undefined ? {} : { placement: rendered.placement }),
   };
 }
