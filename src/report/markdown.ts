@@ -25,7 +25,7 @@ export function renderMarkdown(report: Report): string {
     out.push('| Kind | Table | Repeats/request | Wasted | Query | Suggestion |', '|---|---|---:|---:|---|---|');
     for (const f of e.findings) {
       const code = f.suggestion.code.includes('\n') ? f.suggestion.method : f.suggestion.code;
-      const read = f.suggestion.readInstead === undefined ? '' : `<br>${cell(readInsteadText(f.suggestion.readInstead))}`;
+      const read = f.suggestion.readInstead === undefined ? '' : `<br>${cell(readInsteadText(f.suggestion.readInstead, (e) => `\`${e}\``))}`;
       const where = f.suggestion.placement === undefined ? '' : `<br>${cell(f.suggestion.placement)}`;
       out.push(
         `| ${KIND_LABEL[f.kind]} | \`${cell(f.table || '-')}\` | ${f.repeatsPerRequest.p50} | ${ms(f.wastedMs)} | ` +

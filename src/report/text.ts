@@ -12,8 +12,13 @@ export const KIND_LABEL = {
 } as const;
 
 /** The sentence saying what a loop reads after the fix (report JSON `suggestion.readInstead`). */
-export function readInsteadText(r: { read: string; insteadOf: string; required: boolean }): string {
-  return r.required ? `read ${r.read}, not ${r.insteadOf}` : `a loop that runs ${r.insteadOf} reads ${r.read} instead`;
+export function readInsteadText(
+  r: { read: string; insteadOf: string; required: boolean },
+  code: (expression: string) => string = (e) => e,
+): string {
+  return r.required
+    ? `read ${code(r.read)}, not ${code(r.insteadOf)}`
+    : `a loop that runs ${code(r.insteadOf)} reads ${code(r.read)} instead`;
 }
 
 /** Keeps the head of a statement and its WHERE clause, the parts that identify it. */
