@@ -75,9 +75,14 @@ function stepKey(step: RelationStep): string {
 
 const quote = (s: string): string => `'${s}'`;
 
-/** `OrderLine` -> `order_line`: the per-row variable the reads use. */
+const PYTHON_KEYWORDS = new Set(
+  'and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield'.split(' '),
+);
+
+/** `OrderLine` -> `order_line`: the per-row variable the reads use (`class_` for a model named `Class`). */
 export function rowVariableOf(model: string): string {
-  return model.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+  const name = model.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+  return PYTHON_KEYWORDS.has(name) ? `${name}_` : name;
 }
 
 function orderByArgs(orderBy: { column: string; direction: 'ASC' | 'DESC' }[], naming: Naming, table: string): string {
