@@ -42,6 +42,20 @@ describe('joinedPaths: the select_related paths a query already has', () => {
     expect(joinedPaths(facts(sql), naming)).toEqual(['job', 'job__company']);
   });
 
+  it('reads a reverse one-to-one join by its accessor', () => {
+    const sql =
+      'SELECT "authors"."id", "authors"."name", "shop_profile"."id", "shop_profile"."writer_ref" FROM "authors" ' +
+      'LEFT OUTER JOIN "shop_profile" ON ("authors"."id" = "shop_profile"."writer_ref")';
+    const withProfile = parseSchema({
+      n1lensSchema: 1,
+      models: [
+        { model: 'shop.Author', table: 'authors', pk: 'id', relations: [{ name: 'profile', queryName: 'profile', kind: 'one_to_one', target: 'shop.Profile', remoteColumn: 'writer_ref' }] },
+        { model: 'shop.Profile', table: 'shop_profile', pk: 'id', relations: [{ name: 'author', queryName: 'author', kind: 'one_to_one', target: 'shop.Author', column: 'writer_ref' }] },
+      ],
+    });
+    expect(joinedPaths(facts(sql), schemaNaming(withProfile))).toEqual(['profile']);
+  });
+
   it('leaves out joins that only filter, and reverse joins', () => {
     const sql =
       `SELECT ${COLUMNS} FROM "recruit_application" ` +
