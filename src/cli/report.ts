@@ -8,8 +8,9 @@ import { loadSchema, schemaNaming } from '../suggest/index.js';
 import type { DetectOptions } from '../detect/request.js';
 import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { CliError, EXIT } from './errors.js';
+import { addPullOptions, analysePull, checkPullFlags, type PullCliOptions } from './pull-options.js';
 
-export interface ReportCliOptions extends DetectorCliOptions {
+export interface ReportCliOptions extends DetectorCliOptions, PullCliOptions {
   format: 'terminal' | 'markdown' | 'json';
   maxFindings: number;
   endpoint?: string;
@@ -34,12 +35,14 @@ export async function analyseFiles(
 }
 
 /** Runs the report command; returns the exit code. Output is written whole, so a failure never leaves partial JSON. */
-export async function runReport(files: string[], opts: ReportCliOptions): Promise<number> {
-  if (files.length === 0) throw new CliError('no trace file given (use - for standard input)', EXIT.usage);
-  const { rollups, reportOptions } = await analyseFiles(files, {
-    ...requestDetectOptions(opts),
-    ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }),
-  });
+export async function runReport(files: string[], opts: ReportCliOptions, program = 'n1-report'): Promise<number> {
+  checkPullFlags(opts, files);
+  if (files.length === 0 && opts.from === undefined) throw new CliError('no trace file given (use - for standard input, or --from a Jaeger/Tempo URL)', EXIT.usage);
+  if (opts.from === undefined && (opts.service !== undefined || opts.since !== undefined)) {
+    throw new CliError(`--${opts.service !== undefined ? 'service' : 'since'} applies to --from`);
+  }
+  const detect = { ...requestDetectOptions(opts), ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }) };
+  const { rollups, reportOptions } = opts.from === undefined ? await analyseFiles(files, detect) : await analysePull({ ...opts, from: opts.from }, detect, program);
   const report = buildReport(rollups.values(), {
     ...reportOptions,
     ...endpointDetectOptions(opts),
@@ -59,17 +62,19 @@ export async function runReport(files: string[], opts: ReportCliOptions): Promis
 export function reportCommand(name = 'report'): Command {
   const command = new Command(name)
     .description('Find N+1 query cascades in saved OpenTelemetry trace files and print the fixes')
-    .argument('[files...]', 'OTLP JSON lines, JSON, or (length-delimited) protobuf; gzip detected; - for stdin')
+    .argument('[files...]', 'OTLP JSON lines, JSON or (length-delimited) protobuf, Jaeger or Zipkin JSON; gzip detected; - for stdin')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['terminal', 'markdown', 'json']).default('terminal'))
     .option('--max-findings <n>', 'N+1 and write-loop findings allowed before exit code 1', wholeNumber('--max-findings'), 0)
     .option('--endpoint <glob>', 'only endpoints matching this glob, e.g. "GET dashboard/*"')
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
-    .option('--no-color', 'plain text even on a terminal');
+    .option('--no-color', 'plain text even on a terminal')
+    .option('--since <duration>', 'with --from: how far back to pull, e.g. 90m, 24h, 7d (default 24h)');
+  addPullOptions(command, { service: true });
   return addDetectorOptions(command)
     .action(async function (this: Command, files: string[]) {
       const o = this.opts<ReportCliOptions & { color: boolean }>();
       // commander sets color=true by default for --no-color; only an explicit flag should override detection.
       const color = this.getOptionValueSource('color') === 'cli' ? false : undefined;
-      process.exitCode = await runReport(files, { ...o, ...(color === undefined ? { color: undefined } : { color }) });
+      process.exitCode = await runReport(files, { ...o, ...(color === undefined ? { color: undefined } : { color }) }, name === 'report' ? 'n1lens report' : name);
     });
 }
