@@ -6,6 +6,7 @@ import { readTraceFile } from '../otlp/file.js';
 import { buildReport, budgetFindings, renderJson, renderMarkdown, renderTerminal, type ReportOptions } from '../report/index.js';
 import { loadSchema, schemaNaming } from '../suggest/index.js';
 import type { DetectOptions } from '../detect/request.js';
+import { unseenViews } from '../detect/routes.js';
 import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { CliError, EXIT } from './errors.js';
 
@@ -15,6 +16,7 @@ export interface ReportCliOptions extends DetectorCliOptions {
   endpoint?: string;
   schema?: string;
   color?: boolean;
+  listUnseen?: boolean;
 }
 
 
@@ -40,10 +42,16 @@ export async function runReport(files: string[], opts: ReportCliOptions): Promis
     ...requestDetectOptions(opts),
     ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }),
   });
+  if (opts.listUnseen && reportOptions.schema?.urls === undefined) {
+    throw new CliError('--list-unseen needs --schema with the URLconf (manage.py n1lens_schema from n1lens-django 0.2+)', EXIT.usage);
+  }
+  const deadViews = opts.listUnseen ? unseenViews(reportOptions.schema?.urls ?? [], rollups.values().map((r) => r.endpoint)) : [];
   const report = buildReport(rollups.values(), {
     ...reportOptions,
     ...endpointDetectOptions(opts),
     ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+    connections: rollups.connections.values(),
+    deadViews,
   });
   const text =
     opts.format === 'json'
@@ -64,6 +72,7 @@ export function reportCommand(name = 'report'): Command {
     .option('--max-findings <n>', 'N+1 and write-loop findings allowed before exit code 1', wholeNumber('--max-findings'), 0)
     .option('--endpoint <glob>', 'only endpoints matching this glob, e.g. "GET dashboard/*"')
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
+    .option('--list-unseen', "with --schema: list the app's routes no request in the files went to")
     .option('--no-color', 'plain text even on a terminal');
   return addDetectorOptions(command)
     .action(async function (this: Command, files: string[]) {
