@@ -76,6 +76,7 @@ async function gather(files: string[], opts: DigestCliOptions, nowMs: number | u
     });
     return digestFromRollups(rollups.values(), {
       ...reportOptions,
+      connections: rollups.connections.values(),
       ...endpointDetectOptions(opts),
       ...service,
       ...endpoint,

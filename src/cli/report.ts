@@ -3,10 +3,13 @@ import { Command, Option } from 'commander';
 import { OfflineAnalysis } from '../analyzer.js';
 import { RollupSet } from '../detect/rollup.js';
 import { readTraceFile } from '../otlp/file.js';
-import { buildReport, budgetFindings, renderJson, renderMarkdown, renderTerminal, type ReportOptions } from '../report/index.js';
+import { existsSync } from 'node:fs';
+import { buildReport, budgetFindings, renderJson, renderMarkdown, renderTerminal, type Report, type ReportOptions } from '../report/index.js';
+import { parseDuration } from '../report/period.js';
+import { Store } from '../store/store.js';
 import { loadSchema, schemaNaming } from '../suggest/index.js';
 import type { DetectOptions } from '../detect/request.js';
-import { unseenViews } from '../detect/routes.js';
+import { detectDeadViews, unseenViews } from '../detect/routes.js';
 import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { CliError, EXIT } from './errors.js';
 
@@ -17,6 +20,9 @@ export interface ReportCliOptions extends DetectorCliOptions {
   schema?: string;
   color?: boolean;
   listUnseen?: boolean;
+  db?: string;
+  since?: string;
+  deadAfter?: string;
 }
 
 
@@ -35,9 +41,56 @@ export async function analyseFiles(
   return { rollups, reportOptions: schema === undefined ? {} : { schema }, lateSpans: offline.analyzer.assembler.counters.lateSpans };
 }
 
+/** The report over the store `n1lens serve` writes: a period's endpoints and connections, and dead views over the whole history. */
+async function storeReport(db: string, opts: ReportCliOptions): Promise<Report> {
+  // Store.open would create an empty store: a mistyped path must fail, not report "no requests".
+  if (!existsSync(db)) throw new CliError(`${db}: no such store (the --db file n1lens serve writes)`, EXIT.usage);
+  const schema = opts.schema === undefined ? undefined : await loadSchema(opts.schema);
+  if (opts.deadAfter !== undefined && schema?.urls === undefined) {
+    throw new CliError('--dead-after needs --schema with the URLconf (manage.py n1lens_schema from n1lens-django 0.2+)', EXIT.usage);
+  }
+  const nowMs = Date.now();
+  const store = Store.open(db);
+  try {
+    const sinceMs = opts.since === undefined ? undefined : nowMs - durationOption(opts.since, '--since');
+    const historySinceMs = store.historySinceMs() ?? nowMs;
+    const deadViews =
+      opts.deadAfter === undefined
+        ? []
+        : detectDeadViews(schema?.urls ?? [], store.routeTraffic(), { windowMs: durationOption(opts.deadAfter, '--dead-after'), nowMs, historySinceMs });
+    return store.report(sinceMs === undefined ? {} : { sinceMs }, {
+      ...(schema === undefined ? {} : { schema }),
+      ...endpointDetectOptions(opts),
+      ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+      deadViews,
+    });
+  } finally {
+    store.close();
+  }
+}
+
+function durationOption(text: string, flag: string): number {
+  try {
+    return parseDuration(text);
+  } catch (e) {
+    throw new CliError(`${flag}: ${(e as Error).message}`, EXIT.usage);
+  }
+}
+
 /** Runs the report command; returns the exit code. Output is written whole, so a failure never leaves partial JSON. */
 export async function runReport(files: string[], opts: ReportCliOptions): Promise<number> {
-  if (files.length === 0) throw new CliError('no trace file given (use - for standard input)', EXIT.usage);
+  if (opts.db !== undefined && files.length > 0) throw new CliError('give trace files or --db, not both', EXIT.usage);
+  if (opts.db === undefined && (opts.since !== undefined || opts.deadAfter !== undefined)) {
+    throw new CliError(
+      `${opts.since !== undefined ? '--since' : '--dead-after'} applies to --db: a trace file covers too little time to call a view dead (use --list-unseen)`,
+      EXIT.usage,
+    );
+  }
+  if (opts.db !== undefined) {
+    if (opts.listUnseen) throw new CliError('--list-unseen is for trace files; with --db use --dead-after', EXIT.usage);
+    return printReport(await storeReport(opts.db, opts), opts);
+  }
+  if (files.length === 0) throw new CliError('no trace file given (use - for standard input, or --db n1lens.db)', EXIT.usage);
   const { rollups, reportOptions } = await analyseFiles(files, {
     ...requestDetectOptions(opts),
     ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }),
@@ -53,6 +106,10 @@ export async function runReport(files: string[], opts: ReportCliOptions): Promis
     connections: rollups.connections.values(),
     deadViews,
   });
+  return printReport(report, opts);
+}
+
+function printReport(report: Report, opts: ReportCliOptions): number {
   const text =
     opts.format === 'json'
       ? renderJson(report)
@@ -67,12 +124,15 @@ export async function runReport(files: string[], opts: ReportCliOptions): Promis
 export function reportCommand(name = 'report'): Command {
   const command = new Command(name)
     .description('Find N+1 query cascades in saved OpenTelemetry trace files and print the fixes')
-    .argument('[files...]', 'OTLP JSON lines, JSON, or (length-delimited) protobuf; gzip detected; - for stdin')
+    .argument('[files...]', 'OTLP JSON lines, JSON, or (length-delimited) protobuf; gzip detected; - for stdin (or use --db)')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['terminal', 'markdown', 'json']).default('terminal'))
     .option('--max-findings <n>', 'N+1 and write-loop findings allowed before exit code 1', wholeNumber('--max-findings'), 0)
     .option('--endpoint <glob>', 'only endpoints matching this glob, e.g. "GET dashboard/*"')
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
     .option('--list-unseen', "with --schema: list the app's routes no request in the files went to")
+    .option('--db <file>', 'report on the store `n1lens serve` writes instead of trace files')
+    .option('--since <duration>', 'with --db: only the last <duration> (e.g. 24h, 7d); default all of it')
+    .option('--dead-after <duration>', 'with --db and --schema: list views with no request for <duration> (e.g. 90d), and cron-only ones')
     .option('--no-color', 'plain text even on a terminal');
   return addDetectorOptions(command)
     .action(async function (this: Command, files: string[]) {

@@ -109,9 +109,11 @@ export function addConnectionUse(rollup: ConnectionRollup, instance: string, use
   const until = Math.max(use.heldUntilMs, from);
   const first = Math.floor(from / 1000);
   const start = secondOf(seconds, first);
-  start[2] += use.dbMs;
   start[3] += use.opened;
   const last = Math.min(Math.floor(until / 1000), first + MAX_SECONDS_PER_REQUEST);
+  // DB time is spread over the seconds held in proportion (the spans' own times are not kept).
+  const dbPerMs = until > from ? use.dbMs / (until - from) : 0;
+  if (until <= from) start[2] += use.dbMs;
   for (let s = first; s <= last; s++) {
     const lo = Math.max(from, s * 1000);
     const hi = Math.min(until, s * 1000 + 1000);
@@ -120,7 +122,10 @@ export function addConnectionUse(rollup: ConnectionRollup, instance: string, use
     if (hi <= lo && !holdsAtStart) continue;
     const row = s === first ? start : secondOf(seconds, s);
     if (holdsAtStart) row[0]++;
-    if (hi > lo) row[1] += hi - lo;
+    if (hi > lo) {
+      row[1] += hi - lo;
+      row[2] += (hi - lo) * dbPerMs;
+    }
   }
 }
 
