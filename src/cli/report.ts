@@ -47,7 +47,7 @@ async function storeReport(db: string, opts: ReportCliOptions): Promise<Report> 
   if (!existsSync(db)) throw new CliError(`${db}: no such store (the --db file n1lens serve writes)`, EXIT.usage);
   const schema = opts.schema === undefined ? undefined : await loadSchema(opts.schema);
   if (opts.deadAfter !== undefined && schema?.urls === undefined) {
-    throw new CliError('--dead-after needs --schema with the URLconf (manage.py n1lens_schema from n1lens-django 0.2+)', EXIT.usage);
+    throw new CliError('--dead-after needs --schema with the URLconf: re-run manage.py n1lens_schema, which now exports the URLconf', EXIT.usage);
   }
   const nowMs = Date.now();
   const store = Store.open(db);
@@ -96,7 +96,7 @@ export async function runReport(files: string[], opts: ReportCliOptions): Promis
     ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }),
   });
   if (opts.listUnseen && reportOptions.schema?.urls === undefined) {
-    throw new CliError('--list-unseen needs --schema with the URLconf (manage.py n1lens_schema from n1lens-django 0.2+)', EXIT.usage);
+    throw new CliError('--list-unseen needs --schema with the URLconf: re-run manage.py n1lens_schema, which now exports the URLconf', EXIT.usage);
   }
   const deadViews = opts.listUnseen ? unseenViews(reportOptions.schema?.urls ?? [], rollups.values().map((r) => r.endpoint)) : [];
   const report = buildReport(rollups.values(), {

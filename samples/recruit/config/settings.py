@@ -38,6 +38,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# Untraced (otel.py excludes it): without this, n1lens's dead_view would list it.
+N1LENS_IGNORE_VIEWS = ["recruit.views.flush_traces"]
 WSGI_APPLICATION = "config.wsgi.application"
 LOGIN_URL = "/login/"
 
