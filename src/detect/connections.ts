@@ -184,6 +184,8 @@ export interface ConnectionPressure {
   maxConnections: number;
   maxConnectionsAssumed: boolean;
   shareOfMax: number;
+  /** Persistent per-worker connections (perProcessPeakSum) would reach at least the pressure share of max_connections: a pooler is the cure, not CONN_MAX_AGE. */
+  persistentWouldCrowd: boolean;
   /** Why it is a finding. */
   reasons: ('near_max_connections' | 'connection_per_request')[];
 }
@@ -237,7 +239,8 @@ export function connectionFigures(rollup: ConnectionRollup, options: ConnectionD
   const activeSeconds = fleet.size;
   const shareOfMax = peakConnections / maxConnections;
   const reasons: ConnectionPressure['reasons'] = [];
-  if (shareOfMax >= (options.pressureShare ?? 0.5)) reasons.push('near_max_connections');
+  const pressureShare = options.pressureShare ?? 0.5;
+  if (shareOfMax >= pressureShare) reasons.push('near_max_connections');
   const newConnectionShare = known ? rollup.opened / rollup.observableRequests : null;
   const openedPerSecond = known ? rollup.opened / activeSeconds : null;
   if (
@@ -265,6 +268,7 @@ export function connectionFigures(rollup: ConnectionRollup, options: ConnectionD
     maxConnections,
     maxConnectionsAssumed: options.dbMaxConnections === undefined,
     shareOfMax,
+    persistentWouldCrowd: perProcessPeakSum >= pressureShare * maxConnections,
     reasons,
   };
 }

@@ -118,12 +118,13 @@ export function suggestIndex(f: SlowQueryFinding, use: ColumnUse = new Map()): S
 }
 
 /**
- * The cure for connection pressure. A few workers: keep each one's connection (CONN_MAX_AGE,
- * CONN_HEALTH_CHECKS). A fleet, or a peak near max_connections: PgBouncer in transaction mode,
- * sized from the DB-busy peak, with the settings and caveats transaction pooling brings.
+ * The cure for connection pressure. While one persistent connection per worker thread stays well
+ * under max_connections: keep them (CONN_MAX_AGE, CONN_HEALTH_CHECKS). A fleet whose workers
+ * would crowd max_connections, or a peak near it: PgBouncer in transaction mode, sized from the
+ * DB-busy peak, with the settings and caveats transaction pooling brings.
  */
 export function suggestConnectionFix(p: ConnectionPressure): Suggestion {
-  const fleet = p.processes > 4 || p.reasons.includes('near_max_connections');
+  const fleet = p.reasons.includes('near_max_connections') || p.persistentWouldCrowd;
   if (!fleet) {
     const code = [
       `# settings.py`,
@@ -138,8 +139,9 @@ export function suggestConnectionFix(p: ConnectionPressure): Suggestion {
       note:
         `${percent(p.newConnectionShare ?? 1)} of requests open a new connection (${rate(p.openedPerSecond)}): Django's ` +
         `CONN_MAX_AGE=0 connects and authenticates on every request. Persistent connections hold one per worker ` +
-        `thread instead: ${p.perProcessPeakSum} at this traffic over ${p.processes} process${p.processes === 1 ? '' : 'es'}. ` +
-        `Past a handful of hosts, put PgBouncer in transaction mode in front instead.`,
+        `thread instead: ${p.perProcessPeakSum} at this traffic over ${p.processes} process${p.processes === 1 ? '' : 'es'}, ` +
+        `${Math.round((p.perProcessPeakSum / p.maxConnections) * 100)}% of max_connections ${p.maxConnections}. ` +
+        `Once the fleet's workers would crowd max_connections, put PgBouncer in transaction mode in front instead.`,
     };
   }
   const pool = Math.max(5, Math.ceil(p.dbBusyPeak * 1.5));
