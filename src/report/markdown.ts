@@ -54,7 +54,7 @@ function serviceSection(report: Report): string[] {
     if (f.kind !== 'connection_pressure') continue;
     out.push('', `<details><summary>${KIND_LABEL[f.kind]}: ${cell(f.subject)}: ${cell(f.suggestion.path)}</summary>`, '');
     if (f.suggestion.note) out.push(f.suggestion.note, '');
-    out.push('```ini', f.suggestion.code, '```', '', '</details>');
+    out.push('```', f.suggestion.code, '```', '', '</details>');
   }
   return out;
 }

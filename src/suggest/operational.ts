@@ -127,9 +127,10 @@ export function suggestConnectionFix(p: ConnectionPressure): Suggestion {
   const fleet = p.reasons.includes('near_max_connections') || p.persistentWouldCrowd;
   if (!fleet) {
     const code = [
-      `# settings.py`,
-      `DATABASES["default"]["CONN_MAX_AGE"] = 60  # keep each worker's connection between requests`,
-      `DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # Django >= 4.1: check a reused connection first`,
+      `# settings.py: keep each worker's connection between requests,`,
+      `# and check a reused one before a request uses it (Django >= 4.1)`,
+      `DATABASES["default"]["CONN_MAX_AGE"] = 60`,
+      `DATABASES["default"]["CONN_HEALTH_CHECKS"] = True`,
     ].join('\n');
     return {
       method: 'manual',
@@ -153,15 +154,18 @@ export function suggestConnectionFix(p: ConnectionPressure): Suggestion {
     `listen_port = 6432`,
     `pool_mode = transaction`,
     `max_client_conn = ${Math.max(100, p.perProcessPeakSum * 2)}`,
-    `default_pool_size = ${pool}  ; DB-busy peak was ${p.dbBusyPeak} connections`,
+    `; DB-busy peak: ${p.dbBusyPeak} connections`,
+    `default_pool_size = ${pool}`,
     ``,
     `# settings.py`,
     `DATABASES["default"].update({`,
     `    "HOST": "PGBOUNCER_HOST",`,
     `    "PORT": "6432",`,
-    `    "DISABLE_SERVER_SIDE_CURSORS": True,  # .iterator() cursors do not survive transaction pooling`,
+    `    # .iterator()'s server-side cursors do not survive transaction pooling`,
+    `    "DISABLE_SERVER_SIDE_CURSORS": True,`,
     `})`,
-    `# psycopg 3 only: no server-side prepared statements (or PgBouncer >= 1.21 with max_prepared_statements)`,
+    `# psycopg 3 only: no server-side prepared statements`,
+    `# (or PgBouncer >= 1.21 with max_prepared_statements)`,
     `DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None`,
   ].join('\n');
   const share = p.maxConnectionsAssumed
