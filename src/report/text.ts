@@ -133,7 +133,7 @@ export function wrapText(text: string, width: number): string[] {
 export function serviceFindingFigures(f: ServiceFinding): string {
   const p = f.connectionPressure;
   if (p !== undefined) {
-    const peak = `peak ${int(p.peakConnections)} connections at ${isoSecond(p.peakAtMs)} over ${p.processes} process${p.processes === 1 ? '' : 'es'}`;
+    const peak = `peak ${int(p.peakConnections)} connection${p.peakConnections === 1 ? '' : 's'} at ${isoSecond(p.peakAtMs)} over ${p.processes} process${p.processes === 1 ? '' : 'es'}`;
     const share = `${Math.round(p.shareOfMax * 100)}% of ${p.maxConnectionsAssumed ? 'an assumed ' : ''}max_connections ${int(p.maxConnections)}`;
     const opened =
       p.openedPerSecond === null
