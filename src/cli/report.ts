@@ -9,7 +9,7 @@ import { parseDuration } from '../report/period.js';
 import { Store } from '../store/store.js';
 import { loadSchema, schemaNaming } from '../suggest/index.js';
 import type { DetectOptions } from '../detect/request.js';
-import { detectDeadViews, unseenViews } from '../detect/routes.js';
+import { unseenViews } from '../detect/routes.js';
 import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { CliError, EXIT } from './errors.js';
 
@@ -53,11 +53,7 @@ async function storeReport(db: string, opts: ReportCliOptions): Promise<Report> 
   const store = Store.open(db);
   try {
     const sinceMs = opts.since === undefined ? undefined : nowMs - durationOption(opts.since, '--since');
-    const historySinceMs = store.historySinceMs() ?? nowMs;
-    const deadViews =
-      opts.deadAfter === undefined
-        ? []
-        : detectDeadViews(schema?.urls ?? [], store.routeTraffic(), { windowMs: durationOption(opts.deadAfter, '--dead-after'), nowMs, historySinceMs });
+    const deadViews = opts.deadAfter === undefined ? [] : store.deadViews(schema?.urls ?? [], durationOption(opts.deadAfter, '--dead-after'), nowMs);
     return store.report(sinceMs === undefined ? {} : { sinceMs }, {
       ...(schema === undefined ? {} : { schema }),
       ...endpointDetectOptions(opts),

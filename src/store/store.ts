@@ -2,7 +2,16 @@
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { emptyConnectionRollup, type ConnectionRollup, type ConnectionSecond } from '../detect/connections.js';
 import { RollupSet, emptyEndpointRollup, mergeRollups, type CascadeRollup, type EndpointRollup } from '../detect/rollup.js';
-import { emptyPattern, mergePatterns, routeTraffic, type RouteTraffic, type TrafficPattern } from '../detect/routes.js';
+import {
+  detectDeadViews,
+  emptyPattern,
+  mergePatterns,
+  routeTraffic,
+  type DeadView,
+  type RouteEntry,
+  type RouteTraffic,
+  type TrafficPattern,
+} from '../detect/routes.js';
 import type { LeafShape, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
 import { buildReport, endpointMatcher, type Report, type ReportOptions } from '../report/model.js';
 import { HOUR_MS } from '../report/period.js';
@@ -206,6 +215,11 @@ export class Store {
       lastSeenMs: r.last_seen_ms,
       pattern: patternFromJson(r.pattern),
     }));
+  }
+
+  /** dead_view over the store's whole route history: app routes with no request in `windowMs` before `nowMs`, or only a periodic caller. */
+  deadViews(routes: readonly RouteEntry[], windowMs: number, nowMs: number): DeadView[] {
+    return detectDeadViews(routes, this.routeTraffic(), { windowMs, nowMs, historySinceMs: this.historySinceMs() ?? nowMs });
   }
 
   /** When the store's traffic history starts: its first request, or undefined when it has none. */
