@@ -145,7 +145,7 @@ export function serviceFindingFigures(f: ServiceFinding): string {
   if (v === undefined) return '';
   switch (v.status) {
     case 'dead':
-      return `${v.view}: no request in ${spanText(v.windowMs)}${v.lastSeenMs === null ? '' : ` (last ${isoSecond(v.lastSeenMs)})`}`;
+      return `${v.view}: no request in ${spanText(v.windowMs)} (${v.lastSeenMs === null ? 'none' : `last ${isoSecond(v.lastSeenMs)}`} in ${spanText(v.historyMs)} of history)`;
     case 'no_traffic_yet':
       return `${v.view}: no request in the ${spanText(v.historyMs)} of history (window ${spanText(v.windowMs)}: not enough history to call it dead)`;
     case 'periodic':
