@@ -18,6 +18,8 @@ export function findings(report: Report) {
         repeatsPerRequest: f.repeatsPerRequest,
         requestsAffected: f.requestsAffected,
         trigger: f.trigger,
+        // Code locations (issue 10) read from Jaeger/Zipkin tags must match those read from OTLP attributes.
+        location: (f as { location?: unknown }).location,
         suggestion: f.suggestion,
       })),
     })),
