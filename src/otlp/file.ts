@@ -134,20 +134,42 @@ class JsonDepth {
   /** Newlines seen, for line numbers. */
   newlines = 0;
 
-  /** Scans bytes[from..]; returns the index just past the byte that closes the value, or -1. */
+  /**
+   * Scans bytes[from..]; returns the index just past the byte that closes the value, or -1. Inside
+   * a string it jumps from quote to quote with indexOf: string contents (SQL, attribute values) are
+   * most of the bytes, and JSON strings hold no raw newline to count.
+   */
   scan(bytes: Buffer, from = 0): number {
-    for (let i = from; i < bytes.length; i++) {
+    const n = bytes.length;
+    let i = from;
+    while (i < n) {
+      if (this.inString) {
+        if (this.escaped) {
+          this.escaped = false;
+          i++;
+          continue;
+        }
+        const quote = bytes.indexOf(QUOTE, i);
+        const stop = quote < 0 ? n : quote;
+        // A quote (or the chunk's end) after an odd run of backslashes is escaped.
+        let backslashes = 0;
+        while (stop - backslashes - 1 >= i && bytes[stop - backslashes - 1] === BACKSLASH) backslashes++;
+        if (quote < 0) {
+          this.escaped = backslashes % 2 === 1;
+          return -1;
+        }
+        if (backslashes % 2 === 0) this.inString = false;
+        i = quote + 1;
+        continue;
+      }
       const b = bytes[i]!;
       if (b === NEWLINE) this.newlines++;
-      if (this.inString) {
-        if (this.escaped) this.escaped = false;
-        else if (b === BACKSLASH) this.escaped = true;
-        else if (b === QUOTE) this.inString = false;
-      } else if (b === QUOTE) this.inString = true;
-      else if (b === OPEN_BRACE || b === 0x5b) this.depth++;
-      else if (b === 0x7d || b === 0x5d) {
+      else if (b === QUOTE) this.inString = true;
+      else if (b === OPEN_BRACE || b === OPEN_BRACKET) this.depth++;
+      else if (b === CLOSE_BRACE || b === CLOSE_BRACKET) {
         if (--this.depth === 0) return i + 1;
       }
+      i++;
     }
     return -1;
   }

@@ -127,6 +127,18 @@ describe('Jaeger and Zipkin JSON give the records OTLP gives', () => {
     expect(task).toMatchObject({ traceId: '0000000000000000a3ce929d0e0e4736', kind: 5, service: 'worker', parentSpanId: '', startMs: 1_700_000_000_000.001 });
     expect(query).toMatchObject({ parentSpanId: '00f067aa0ba902b7', error: true, dbSystem: 'mysql', dbStatement: 'SELECT 1' });
   });
+
+  test('escaped quotes and backslashes in strings survive every chunk boundary', async () => {
+    const tricky = 'SELECT "a\\" FROM "t\\\\" WHERE x = \'\\"}]\' -- \\';
+    const trace = toJaeger(djangoRequest({ traceId: '5b8efff798038103d269b633813fc60c', repeats: 1 })) as { spans: { tags: { key: string; value: unknown }[] }[] };
+    trace.spans[1]!.tags.find((t) => t.key === 'db.statement')!.value = tricky;
+    const text = JSON.stringify({ data: [trace, trace] });
+    for (const size of [1, 2, 3, 5]) {
+      const spans = await read(chunked(text, size));
+      expect(spans[1]!.dbStatement).toBe(tricky);
+      expect(spans).toHaveLength(2 * trace.spans.length);
+    }
+  });
 });
 
 describe('JSON that is not trace data is refused with what it looks like', () => {
