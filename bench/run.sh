@@ -30,6 +30,9 @@ taskset -c "$SERVER_CPU" node bench/phases.mjs "$DIR/corpus.pb" > "$OUT/phases.j
 echo "== whole process (CPU time)" >&2
 node bench/process.mjs "$DIR/corpus" --runs 3 > "$OUT/process.json"
 
+echo "== Jaeger and Zipkin files (whole process)" >&2
+node bench/foreign-files.mjs --dir "$DIR" --runs 2 > "$OUT/foreign-files.json"
+
 echo "== SQL normaliser" >&2
 taskset -c "$SERVER_CPU" node bench/sql.mjs > "$OUT/sql.json"
 
