@@ -16,7 +16,8 @@ export interface PullCliOptions {
   start?: string;
   end?: string;
   limit: number;
-  header: string[];
+  /** Repeated --header values; absent when none was given. */
+  header?: string[];
 }
 
 const positive = (name: string) => (value: string): number => {
@@ -25,7 +26,7 @@ const positive = (name: string) => (value: string): number => {
   return n;
 };
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /** Adds --from and its query flags (--service is the caller's: digest already has one). */
 export function addPullOptions(command: Command, { service }: { service: boolean }): Command {
@@ -34,7 +35,7 @@ export function addPullOptions(command: Command, { service }: { service: boolean
     .option('--start <time>', 'with --from: oldest trace start (ISO 8601, e.g. 2026-12-01T09:00:00Z)')
     .option('--end <time>', 'with --from: newest trace start (default now)')
     .option('--limit <n>', 'with --from: most traces to pull', positive('--limit'), 1000)
-    .option('--header <name: value>', "with --from: HTTP header, repeatable, e.g. 'Authorization: Bearer <token>'", collect, []);
+    .option('--header <name: value>', "with --from: HTTP header, repeatable, e.g. 'Authorization: Bearer <token>'", collect);
   if (service) command.option('--service <name>', 'with --from: the service.name whose traces to pull');
   return command;
 }
@@ -68,7 +69,7 @@ export function pullQuery(o: PullCliOptions, nowMs = Date.now()): PullQuery {
 export function checkPullFlags(o: PullCliOptions, files: readonly string[]): void {
   if (o.from !== undefined && files.length > 0) throw new CliError('give trace files or --from, not both');
   if (o.from === undefined) {
-    const used = (['start', 'end', 'header'] as const).filter((k) => (k === 'header' ? o.header.length > 0 : o[k] !== undefined));
+    const used = (['start', 'end', 'header'] as const).filter((k) => o[k] !== undefined);
     if (used.length > 0) throw new CliError(`--${used[0]} applies to --from`);
   }
 }
@@ -106,7 +107,7 @@ export async function analysePull(
   const { schemaPath, ...detect } = options;
   const query = pullQuery(o);
   const schema = schemaPath === undefined ? undefined : await loadSchema(schemaPath);
-  const { base, headers } = connection(o.from, o.header);
+  const { base, headers } = connection(o.from, o.header ?? []);
   const source = await openTraceSource(base, { headers });
   const offline = new OfflineAnalysis({ ...detect, ...(schema === undefined ? {} : { links: schemaNaming(schema) }) });
   const stats: PullStats = { fetched: 0, failed: 0, failures: [] };
