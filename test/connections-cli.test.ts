@@ -67,9 +67,13 @@ describe('connection_pressure and dead views from the command line', () => {
   });
 
   it('gives one clear line and exit 2 for misuse', () => {
+    // A schema file written before the URLconf export.
+    const { urls: _urls, ...modelsOnly } = JSON.parse(readFileSync(sampleSchema, 'utf8')) as Record<string, unknown>;
+    const oldSchema = join(dir, 'old-schema.json');
+    writeFileSync(oldSchema, JSON.stringify(modelsOnly));
     const cases: [string[], RegExp][] = [
       [[sample, '--dead-after', '90d'], /--dead-after applies to --db: a trace file covers too little time/],
-      [[sample, '--list-unseen', '--schema', sampleSchema], /--list-unseen needs --schema with the URLconf/],
+      [[sample, '--list-unseen', '--schema', oldSchema], /--list-unseen needs --schema with the URLconf/],
       [['--db', join(dir, 'missing.db')], /no such store/],
       [[sample, '--db', join(dir, 'missing.db')], /give trace files or --db, not both/],
       [[sample, '--db-max-connections', '0'], /--db-max-connections must be a whole number ≥ 1/],
