@@ -12,8 +12,9 @@ import type { DetectOptions } from '../detect/request.js';
 import { unseenViews } from '../detect/routes.js';
 import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { CliError, EXIT } from './errors.js';
+import { addPullOptions, analysePull, checkPullFlags, type PullCliOptions } from './pull-options.js';
 
-export interface ReportCliOptions extends DetectorCliOptions {
+export interface ReportCliOptions extends DetectorCliOptions, PullCliOptions {
   format: 'terminal' | 'markdown' | 'json';
   maxFindings: number;
   endpoint?: string;
@@ -74,23 +75,25 @@ function durationOption(text: string, flag: string): number {
 }
 
 /** Runs the report command; returns the exit code. Output is written whole, so a failure never leaves partial JSON. */
-export async function runReport(files: string[], opts: ReportCliOptions): Promise<number> {
-  if (opts.db !== undefined && files.length > 0) throw new CliError('give trace files or --db, not both', EXIT.usage);
-  if (opts.db === undefined && (opts.since !== undefined || opts.deadAfter !== undefined)) {
-    throw new CliError(
-      `${opts.since !== undefined ? '--since' : '--dead-after'} applies to --db: a trace file covers too little time to call a view dead (use --list-unseen)`,
-      EXIT.usage,
-    );
+export async function runReport(files: string[], opts: ReportCliOptions, program = 'n1-report'): Promise<number> {
+  const sources = [files.length > 0, opts.from !== undefined, opts.db !== undefined].filter(Boolean).length;
+  if (sources > 1) throw new CliError('give trace files, --from or --db: one source at a time', EXIT.usage);
+  if (opts.db === undefined && opts.deadAfter !== undefined) {
+    throw new CliError('--dead-after applies to --db: a trace file covers too little time to call a view dead (use --list-unseen)', EXIT.usage);
   }
   if (opts.db !== undefined) {
     if (opts.listUnseen) throw new CliError('--list-unseen is for trace files; with --db use --dead-after', EXIT.usage);
     return printReport(await storeReport(opts.db, opts), opts);
   }
-  if (files.length === 0) throw new CliError('no trace file given (use - for standard input, or --db n1lens.db)', EXIT.usage);
-  const { rollups, reportOptions } = await analyseFiles(files, {
-    ...requestDetectOptions(opts),
-    ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }),
-  });
+  checkPullFlags(opts, files);
+  if (files.length === 0 && opts.from === undefined) {
+    throw new CliError('no trace file given (use - for standard input, --from a Jaeger/Tempo URL, or --db n1lens.db)', EXIT.usage);
+  }
+  if (opts.from === undefined && (opts.service !== undefined || opts.since !== undefined)) {
+    throw new CliError(`--${opts.service !== undefined ? 'service' : 'since'} applies to --from or --db`, EXIT.usage);
+  }
+  const detect = { ...requestDetectOptions(opts), ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }) };
+  const { rollups, reportOptions } = opts.from === undefined ? await analyseFiles(files, detect) : await analysePull({ ...opts, from: opts.from }, detect, program);
   if (opts.listUnseen && reportOptions.schema?.urls === undefined) {
     throw new CliError('--list-unseen needs --schema with the URLconf: re-run manage.py n1lens_schema, which now exports the URLconf', EXIT.usage);
   }
@@ -120,21 +123,22 @@ function printReport(report: Report, opts: ReportCliOptions): number {
 export function reportCommand(name = 'report'): Command {
   const command = new Command(name)
     .description('Find N+1 query cascades in saved OpenTelemetry trace files and print the fixes')
-    .argument('[files...]', 'OTLP JSON lines, JSON, or (length-delimited) protobuf; gzip detected; - for stdin (or use --db)')
+    .argument('[files...]', 'OTLP JSON lines, JSON or (length-delimited) protobuf, Jaeger or Zipkin JSON; gzip detected; - for stdin (or use --from, --db)')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['terminal', 'markdown', 'json']).default('terminal'))
     .option('--max-findings <n>', 'N+1 and write-loop findings allowed before exit code 1', wholeNumber('--max-findings'), 0)
     .option('--endpoint <glob>', 'only endpoints matching this glob, e.g. "GET dashboard/*"')
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
     .option('--list-unseen', "with --schema: list the app's routes no request in the files went to")
     .option('--db <file>', 'report on the store `n1lens serve` writes instead of trace files')
-    .option('--since <duration>', 'with --db: only the last <duration> (e.g. 24h, 7d); default all of it')
+    .option('--since <duration>', 'with --from: how far back to pull (default 24h); with --db: only the last <duration>, e.g. 90m, 24h, 7d (default all of it)')
     .option('--dead-after <duration>', 'with --db and --schema: list views with no request for <duration> (e.g. 90d), and cron-only ones')
     .option('--no-color', 'plain text even on a terminal');
+  addPullOptions(command, { service: true });
   return addDetectorOptions(command)
     .action(async function (this: Command, files: string[]) {
       const o = this.opts<ReportCliOptions & { color: boolean }>();
       // commander sets color=true by default for --no-color; only an explicit flag should override detection.
       const color = this.getOptionValueSource('color') === 'cli' ? false : undefined;
-      process.exitCode = await runReport(files, { ...o, ...(color === undefined ? { color: undefined } : { color }) });
+      process.exitCode = await runReport(files, { ...o, ...(color === undefined ? { color: undefined } : { color }) }, name === 'report' ? 'n1lens report' : name);
     });
 }

@@ -1,6 +1,6 @@
 /** A self-contained HTML page of the report, served by `n1lens serve` at `/`: no scripts, no external assets. */
 import type { Report, ReportFinding, ServiceFinding } from './model.js';
-import { KIND_LABEL, int, ms, serviceFindingFigures, shortenSql, wrapCode } from './text.js';
+import { KIND_LABEL, int, ms, readInsteadText, serviceFindingFigures, shortenSql, wrapCode } from './text.js';
 
 const escape = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -66,7 +66,11 @@ function serviceSection(findings: readonly ServiceFinding[]): string[] {
 }
 
 function findingRow(f: ReportFinding): string {
-  const note = f.suggestion.note ? `<div class="muted">${escape(f.suggestion.note)}</div>` : '';
+  const s = f.suggestion;
+  const note = [s.readInstead === undefined ? '' : readInsteadText(s.readInstead), s.placement ?? '', s.note ?? '']
+    .filter((t) => t !== '')
+    .map((t) => `<div class="muted">${escape(t)}</div>`)
+    .join('');
   return (
     `<tr><td class="k">${KIND_LABEL[f.kind]}</td><td><code>${escape(f.table || '-')}</code></td><td class="n">${f.repeatsPerRequest.p50}</td>` +
     `<td class="n">${ms(f.wastedMs)}</td><td>${f.sql ? `<code>${escape(shortenSql(f.sql, 140))}</code>` : ''}` +

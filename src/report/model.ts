@@ -6,7 +6,7 @@ import { countMax, countQuantile } from '../detect/histogram.js';
 import type { EndpointRollup } from '../detect/rollup.js';
 import type { CodeLocation, FindingKind, RelationStep } from '../detect/types.js';
 import type { SqlOperation } from '../sql/types.js';
-import { combinedFix, suggestCascade, type CascadeShape, type Suggestion } from '../suggest/fix.js';
+import { combinedFix, suggestCascade, type CascadeShape, type FixWhere, type Suggestion } from '../suggest/fix.js';
 import { conventionNaming, schemaNaming, type Naming } from '../suggest/naming.js';
 import { suggestCache, suggestConnectionFix, suggestDeadView, suggestIndex, suggestTaskQueue, type ColumnUse } from '../suggest/operational.js';
 import type { DjangoSchema } from '../suggest/schema.js';
@@ -106,13 +106,34 @@ function chainNames(steps: RelationStep[], naming: Naming): string[] {
   });
 }
 
-function toShape({ cascade: c }: CascadeFinding): CascadeShape {
-  return { kind: c.kind, table: c.facts.table, trigger: c.trigger, steps: c.steps, linked: c.linked, leaf: c.leaf, firstIndex: c.firstIndex };
+/** The cascade as suggest/ reads it, with the trigger's joins (its statement is among the endpoint's fingerprints). */
+function toShape({ cascade: c }: CascadeFinding, rollup: EndpointRollup): CascadeShape {
+  const triggerFacts = c.trigger === null ? undefined : rollup.fingerprints.get(c.trigger.fingerprint)?.facts;
+  return {
+    kind: c.kind,
+    table: c.facts.table,
+    trigger: c.trigger,
+    steps: c.steps,
+    linked: c.linked,
+    leaf: c.leaf,
+    firstIndex: c.firstIndex,
+    ...(triggerFacts === undefined ? {} : { triggerFacts }),
+  };
+}
+
+/** Where the endpoint's fixes go: its route, for the framework profiles. */
+function fixWhere(rollup: EndpointRollup, options: ReportOptions): FixWhere {
+  const space = rollup.endpoint.indexOf(' ');
+  return {
+    endpoint: rollup.endpoint,
+    route: space < 0 ? rollup.endpoint : rollup.endpoint.slice(space + 1),
+    ...(options.schema === undefined ? {} : { schema: options.schema }),
+  };
 }
 
 const isCascade = (f: EndpointFinding): f is CascadeFinding => f.kind === 'n_plus_one' || f.kind === 'repeated_write';
 
-function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse): ReportFinding {
+function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, rollup: EndpointRollup, where: FixWhere): ReportFinding {
   const base = {
     kind: f.kind,
     operation: f.facts?.operation ?? ('HTTP' as const),
@@ -135,7 +156,7 @@ function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse): Repo
     case 'repeated_write': {
       const c = f.cascade;
       const trigger = c.trigger === null ? null : { fingerprint: c.trigger.fingerprint, table: c.trigger.table };
-      return { ...base, ...tail(trigger, chainNames(c.steps, naming), suggestCascade(toShape(f), naming)) };
+      return { ...base, ...tail(trigger, chainNames(c.steps, naming), suggestCascade(toShape(f, rollup), naming, where)) };
     }
     case 'hot_lookup': {
       const { observedCalls: _observed, ...hot } = f.hotLookup;
@@ -173,7 +194,8 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
   const naming = options.schema === undefined ? conventionNaming(tables) : schemaNaming(options.schema, tables);
   const findings = detectEndpoint(rollup, options);
   const cascades = findings.filter(isCascade);
-  const fixLines = [combinedFix(cascades.map(toShape), naming)];
+  const where = fixWhere(rollup, options);
+  const fixLines = [combinedFix(cascades.map((c) => toShape(c, rollup)), naming, where)];
   for (const f of findings) {
     if (f.kind === 'hot_lookup') fixLines.push(`# cache: ${naming.modelOf(f.facts.table)} lookup (see hot_lookup)`);
     if (f.kind === 'slow_query') fixLines.push(`# index: ${suggestIndex(f, use).path}`);
@@ -188,7 +210,7 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     wastedMsPerRequest: rollup.requests === 0 ? 0 : round1(totalWasted / rollup.requests),
     requestsAffected: rollup.requestsAffected,
     fix: fixLines.filter((l) => l !== '').join('\n'),
-    findings: findings.map((f) => reportFinding(f, naming, use)),
+    findings: findings.map((f) => reportFinding(f, naming, use, rollup, where)),
   };
 }
 

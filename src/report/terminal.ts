@@ -1,7 +1,7 @@
 /** The default terminal report: endpoints ranked by wasted time, each with its findings and the fix, readable at 80 columns. */
 import pc from 'picocolors';
 import type { Report, ReportFinding, ServiceFinding } from './model.js';
-import { KIND_LABEL, int, ms, serviceFindingFigures, shortenSql, wrapCode, wrapText } from './text.js';
+import { KIND_LABEL, int, ms, readInsteadText, serviceFindingFigures, shortenSql, wrapCode, wrapText } from './text.js';
 
 export interface TerminalOptions {
   /** Colour output; defaults to picocolors' detection (honours NO_COLOR and FORCE_COLOR, off when not a TTY). */
@@ -84,6 +84,8 @@ function renderFinding(f: ReportFinding, c: ReturnType<typeof pc.createColors>, 
   } else {
     for (const line of f.suggestion.code.split('\n')) lines.push(line === '' ? '' : c.cyan(`       ${line}`));
   }
+  const extra = [f.suggestion.readInstead === undefined ? '' : readInsteadText(f.suggestion.readInstead), f.suggestion.placement ?? ''];
+  for (const text of extra) if (text !== '') for (const line of wrapText(text, width - 7)) lines.push(`       ${c.dim(line)}`);
   if (f.suggestion.note !== undefined && f.kind !== 'n_plus_one' && f.kind !== 'repeated_write') {
     for (const line of wrapText(f.suggestion.note, width - 5)) lines.push(`     ${c.dim(line)}`);
   }
