@@ -75,7 +75,7 @@ describe('connection_pressure and dead views from the command line', () => {
       [[sample, '--dead-after', '90d'], /--dead-after applies to --db: a trace file covers too little time/],
       [[sample, '--list-unseen', '--schema', oldSchema], /--list-unseen needs --schema with the URLconf/],
       [['--db', join(dir, 'missing.db')], /no such store/],
-      [[sample, '--db', join(dir, 'missing.db')], /give trace files or --db, not both/],
+      [[sample, '--db', join(dir, 'missing.db')], /give trace files, --from or --db: one source at a time/],
       [[sample, '--db-max-connections', '0'], /--db-max-connections must be a whole number ≥ 1/],
     ];
     for (const [args, message] of cases) {
