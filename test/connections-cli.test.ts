@@ -67,13 +67,13 @@ describe('connection_pressure and dead views from the command line', () => {
   });
 
   it('gives one clear line and exit 2 for misuse', () => {
-    // The sample schema now carries the URLconf: an older export without it.
-    const { urls: _urls, ...withoutUrls } = JSON.parse(readFileSync(sampleSchema, 'utf8')) as Record<string, unknown>;
-    const noUrls = join(dir, 'no-urls.json');
-    writeFileSync(noUrls, JSON.stringify(withoutUrls));
+    // A schema file written before the URLconf export.
+    const { urls: _urls, ...modelsOnly } = JSON.parse(readFileSync(sampleSchema, 'utf8')) as Record<string, unknown>;
+    const oldSchema = join(dir, 'old-schema.json');
+    writeFileSync(oldSchema, JSON.stringify(modelsOnly));
     const cases: [string[], RegExp][] = [
       [[sample, '--dead-after', '90d'], /--dead-after applies to --db: a trace file covers too little time/],
-      [[sample, '--list-unseen', '--schema', noUrls], /--list-unseen needs --schema with the URLconf/],
+      [[sample, '--list-unseen', '--schema', oldSchema], /--list-unseen needs --schema with the URLconf/],
       [['--db', join(dir, 'missing.db')], /no such store/],
       [[sample, '--db', join(dir, 'missing.db')], /give trace files, --from or --db: one source at a time/],
       [[sample, '--db-max-connections', '0'], /--db-max-connections must be a whole number ≥ 1/],

@@ -25,7 +25,7 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((s) => s.close()));
 });
 
-async function start(withSchema: boolean) {
+async function start(withSchema: boolean, deadAfterMs?: number) {
   const server = await startServer({
     host: '127.0.0.1',
     httpPort: 0,
@@ -37,6 +37,7 @@ async function start(withSchema: boolean) {
     grpcMaxReceiveBytes: 4 * 1024 * 1024,
     detect: {},
     ...(withSchema ? { schema } : {}),
+    ...(deadAfterMs === undefined ? {} : { deadAfterMs }),
   });
   running.push(server);
   return `http://127.0.0.1:${server.httpPort}`;
@@ -66,6 +67,16 @@ describe('n1lens serve: dead views over the stored route history', () => {
     // Without deadAfter, the report stays about the period's traffic.
     const plain = (await (await fetch(`${url}/api/report`)).json()) as Report;
     expect(plain.serviceFindings?.some((f) => f.kind === 'dead_view') ?? false).toBe(false);
+  });
+
+  it('with serve --dead-after, the page and /api/report list them without asking', async () => {
+    const url = await start(true, 90 * 86_400_000);
+    await replay(url);
+    const report = (await (await fetch(`${url}/api/report`)).json()) as Report;
+    expect(report.serviceFindings?.filter((f) => f.kind === 'dead_view').map((f) => f.subject)).toEqual(['reports/legacy-export/']);
+    const page = await (await fetch(`${url}/`)).text();
+    expect(page).toContain('Connections and dead views');
+    expect(page).toContain('recruit.views.legacy_export: no request in the');
   });
 
   it('answers 400 with one line for a bad window or a schema without the URLconf', async () => {

@@ -21,6 +21,7 @@ interface ServeCliOptions extends DetectorCliOptions, Pick<ServeOptions, 'host' 
   traceUrl?: string;
   service?: string;
   top: number;
+  deadAfter?: string;
 }
 
 const MIB = 1024 * 1024;
@@ -38,6 +39,7 @@ export function serveCommand(): Command {
     .option('--grpc-max-receive-mib <n>', 'OTLP/gRPC message limit', wholeNumber('--grpc-max-receive-mib'), 4)
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
     .option('--record <file>', 'append every accepted export as OTLP/JSON lines (replayable with n1-report)')
+    .option('--dead-after <duration>', 'with --schema: list views with no request for <duration> (e.g. 90d) on the page and in /api/report')
     .option('--digest-every <duration>', 'post the Slack digest of the last <duration> every <duration>, e.g. 24h')
     .option('--digest-cron <expr>', 'post the Slack digest on a cron schedule, e.g. "0 9 * * 1-5"')
     .option('--digest-since <duration>', 'window of a cron digest (default 24h; --digest-every uses its interval)')
@@ -49,6 +51,7 @@ export function serveCommand(): Command {
       const o = this.opts<ServeCliOptions>();
       const digestPlan = planDigest(o);
       const schema = o.schema === undefined ? undefined : await loadSchema(o.schema);
+      const deadAfterMs = planDeadViews(o.deadAfter, schema);
       const server = await startServer({
         host: o.host,
         httpPort: o.httpPort,
@@ -62,6 +65,7 @@ export function serveCommand(): Command {
         report: endpointDetectOptions(o),
         ...(schema === undefined ? {} : { schema }),
         ...(o.record === undefined ? {} : { recordPath: o.record }),
+        ...(deadAfterMs === undefined ? {} : { deadAfterMs }),
       });
       process.stderr.write(
         `n1lens serve: OTLP/HTTP http://${o.host}:${server.httpPort}/v1/traces · OTLP/gRPC ${o.host}:${server.grpcPort} · ` +
@@ -78,6 +82,17 @@ export function serveCommand(): Command {
         process.once('SIGINT', () => stop('SIGINT'));
       });
     });
+}
+
+/** --dead-after's window, checked before anything starts: it needs a schema with the URLconf. */
+function planDeadViews(deadAfter: string | undefined, schema: DjangoSchema | undefined): number | undefined {
+  if (deadAfter === undefined) return undefined;
+  if (schema?.urls === undefined) throw new CliError('--dead-after needs --schema with the URLconf: re-run manage.py n1lens_schema, which now exports it');
+  try {
+    return parseDuration(deadAfter);
+  } catch (e) {
+    throw new CliError(`--dead-after: ${(e as Error).message}`);
+  }
 }
 
 interface DigestPlan {

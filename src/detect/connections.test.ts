@@ -121,3 +121,15 @@ describe('connection rollups', () => {
     expect(detectConnectionPressure(crowded, { dbMaxConnections: 1000 })).toBeNull();
   });
 });
+
+describe('the process of a span, from every input format', () => {
+  it('Jaeger: the resource attributes the Collector turns into process tags', async () => {
+    const { decodeJaegerTraces } = await import('../otlp/jaeger.js');
+    const trace = {
+      traceID: 'a'.repeat(32),
+      spans: [{ traceID: 'a'.repeat(32), spanID: 'b'.repeat(16), operationName: 'GET dashboard/', startTime: 1_700_000_000_000_000, duration: 1000, processID: 'p1', tags: [] }],
+      processes: { p1: { serviceName: 'recruit', tags: [{ key: 'host.name', type: 'string', value: 'web-3' }, { key: 'process.pid', type: 'int64', value: 4242 }] } },
+    };
+    expect(decodeJaegerTraces([trace]).spans[0]).toMatchObject({ service: 'recruit', instance: 'web-3/4242' });
+  });
+});

@@ -2,7 +2,7 @@
 
 import { OtlpDecodeError } from './errors.js';
 import { SpanKind, type DecodedBatch } from './span.js';
-import { BatchBuilder, paddedHexId, readScalar, splitMicros, type KeyValueLike } from './to-span.js';
+import { BatchBuilder, paddedHexId, readScalar, resourceInstance, splitMicros, type KeyValueLike } from './to-span.js';
 
 type JsonObject = Record<string, unknown>;
 
@@ -76,6 +76,11 @@ function serviceOf(process: unknown): string {
   return isObject(process) && typeof process.serviceName === 'string' ? process.serviceName : '';
 }
 
+/** The process a Jaeger process stands for: the OTLP resource attributes the Collector turns into its tags. */
+function instanceOfProcess(process: unknown): string | undefined {
+  return isObject(process) ? resourceInstance(tags(process.tags), readScalar) : undefined;
+}
+
 /** Adds one Jaeger trace's spans to `batch`; `where` names it in errors ("data[3]"). */
 function addTrace(batch: BatchBuilder<unknown>, trace: unknown, where: string): void {
   if (!isJaegerTrace(trace)) throw new OtlpDecodeError(`${where} is not a Jaeger trace (no spans with a traceID)`);
@@ -107,6 +112,7 @@ function addTrace(batch: BatchBuilder<unknown>, trace: unknown, where: string): 
       spanTags,
       error ? STATUS_ERROR : 0,
       serviceOf(process),
+      instanceOfProcess(process),
     );
   }
 }

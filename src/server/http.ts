@@ -21,6 +21,8 @@ export interface HttpAppOptions {
   maxBodyBytes: number;
   /** Schema and detector settings for /api/report. */
   report?: Omit<ReportOptions, 'endpoint'>;
+  /** dead_view window when /api/report has no deadAfter (and for the page). */
+  deadAfterMs?: number;
   now?: () => number;
 }
 
@@ -88,7 +90,16 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     return send(c, encoding, 200, 'response', response);
   });
 
-  app.get('/', (c) => c.html(renderHtml(store.report({}, options.report ?? {}), { title: 'n1lens: worst endpoints', generatedAt: new Date(now()) })));
+  /** The report options with dead views over `deadAfterMs`, when there is a window and a URLconf. */
+  const withDeadViews = (deadAfterMs: number | undefined): Omit<ReportOptions, 'endpoint'> => {
+    const urls = options.report?.schema?.urls;
+    if (deadAfterMs === undefined || urls === undefined) return options.report ?? {};
+    return { ...options.report, deadViews: store.deadViews(urls, deadAfterMs, now()) };
+  };
+
+  app.get('/', (c) =>
+    c.html(renderHtml(store.report({}, withDeadViews(options.deadAfterMs)), { title: 'n1lens: worst endpoints', generatedAt: new Date(now()) })),
+  );
 
   app.get('/api/report', (c) => {
     const since = c.req.query('since');
@@ -102,14 +113,13 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     } catch (e) {
       return c.json({ error: (e as Error).message }, 400);
     }
-    const urls = options.report?.schema?.urls;
-    if (deadAfterMs !== undefined && urls === undefined) {
+    if (deadAfterMs !== undefined && options.report?.schema?.urls === undefined) {
       return c.json({ error: 'deadAfter needs serve --schema with the URLconf (re-run manage.py n1lens_schema)' }, 400);
     }
     return c.json(
       store.report(
         { ...(sinceMs === undefined ? {} : { sinceMs }), ...(endpoint === undefined ? {} : { endpoint }) },
-        { ...options.report, ...(deadAfterMs === undefined ? {} : { deadViews: store.deadViews(urls ?? [], deadAfterMs, now()) }) },
+        withDeadViews(deadAfterMs ?? options.deadAfterMs),
       ),
     );
   });

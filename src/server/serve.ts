@@ -5,6 +5,7 @@ import type { Server as GrpcServer } from '@grpc/grpc-js';
 import type { EndpointDetectOptions } from '../detect/endpoint.js';
 import type { DetectOptions } from '../detect/request.js';
 import type { DjangoSchema } from '../suggest/schema.js';
+import type { ConnectionDetectOptions } from '../detect/connections.js';
 import { schemaNaming } from '../suggest/naming.js';
 import { Store } from '../store/store.js';
 import { bindGrpc, createGrpcServer } from './grpc.js';
@@ -23,9 +24,11 @@ export interface ServeOptions {
   grpcMaxReceiveBytes: number;
   /** Per-request detector settings (min repeats, fan-out thresholds). */
   detect?: DetectOptions;
-  /** Per-endpoint detector settings for the API's report (hot lookup, slow query). */
-  report?: EndpointDetectOptions;
+  /** Per-endpoint and per-service detector settings for the API's report (hot lookup, slow query, connections). */
+  report?: EndpointDetectOptions & ConnectionDetectOptions;
   schema?: DjangoSchema;
+  /** dead_view on the page and in /api/report by default: no request for this long (needs the schema's URLconf). */
+  deadAfterMs?: number;
   recordPath?: string;
 }
 
@@ -58,6 +61,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     metrics,
     maxBodyBytes: o.maxBodyBytes,
     report: { ...o.report, ...(o.schema === undefined ? {} : { schema: o.schema }) },
+    ...(o.deadAfterMs === undefined ? {} : { deadAfterMs: o.deadAfterMs }),
   });
 
   const http: ServerType = await new Promise((resolve, reject) => {
