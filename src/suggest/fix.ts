@@ -50,6 +50,8 @@ export interface CascadeShape {
   firstIndex: number;
   /** What the trigger query joins and selects: a fix that replaces it keeps those select_related paths. */
   triggerFacts?: JoinFacts;
+  /** Where the loop runs (the finding's location): its view, and the serializer field or list_display entry. */
+  location?: { view?: string; function?: string; file?: string };
 }
 
 const INFERRED_NOTE =
@@ -64,7 +66,7 @@ interface Edge {
 interface Node {
   table: string;
   children: Map<string, Edge>;
-  leaves: { leaf: LeafShape; order: number }[];
+  leaves: { leaf: LeafShape; order: number; source?: string }[];
   order: number;
 }
 
@@ -163,14 +165,16 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
     }
 
     annotateLeaves(child, step, rel, childAt, naming, fix);
-    for (const { leaf } of child.leaves) {
+    for (const { leaf, source } of child.leaves) {
       if (leaf.kind !== 'first') continue;
       const ordered = leaf.orderBy.length > 0 ? `.order_by(${orderByArgs(leaf.orderBy, naming, child.table)})` : '';
       const toAttr = leaf.orderBy[0]?.direction === 'DESC' ? `recent_${rel.name}` : `ordered_${rel.name}`;
       fix.prefetch.push(`Prefetch(${quote(lookup)}, queryset=${childModel}.objects${ordered}, to_attr=${quote(toAttr)})`);
       const list = attrOf(row, [...at.path, toAttr]);
       fix.reads.push({ read: `${list}[0] if ${list} else None`, insteadOf: `${attrOf(row, childAt.path)}${ordered}.first()`, required: true });
-      if (at.path.length === 0) fix.rowValues.push({ attr: toAttr, read: `${list}[0] if ${list} else None`, sortable: false });
+      if (at.path.length === 0) {
+        fix.rowValues.push({ attr: toAttr, read: `${list}[0] if ${list} else None`, sortable: false, ...(source === undefined ? {} : { source }) });
+      }
     }
     if (child.leaves.some((l) => l.leaf.kind === 'fetch')) {
       const fk = step.kind === 'reverse' ? naming.forwardName(step.toTable, step.column) : '';
@@ -206,12 +210,12 @@ function annotateLeaves(
   const alias = at.queryPath.join('_');
   const row = fix.rowVariable;
   const related = attrOf(row, at.path);
-  const annotate = (name: string, expr: string, insteadOf: string): void => {
-    fix.annotate.push(`${name}=${expr}`);
-    fix.reads.push({ read: `${row}.${name}`, insteadOf, required: true });
-    fix.rowValues.push({ attr: name, read: `${row}.${name}`, sortable: true });
-  };
-  for (const { leaf } of child.leaves) {
+  for (const { leaf, source } of child.leaves) {
+    const annotate = (name: string, expr: string, insteadOf: string): void => {
+      fix.annotate.push(`${name}=${expr}`);
+      fix.reads.push({ read: `${row}.${name}`, insteadOf, required: true });
+      fix.rowValues.push({ attr: name, read: `${row}.${name}`, sortable: true, ...(source === undefined ? {} : { source }) });
+    };
     if (leaf.kind === 'count') annotate(`${alias}_count`, `Count(${quote(lookup)})`, `${related}.count()`);
     else if (leaf.kind === 'aggregate') {
       const fn = leaf.fn[0] + leaf.fn.slice(1).toLowerCase();
@@ -250,7 +254,7 @@ function buildTree(rootTable: string, cascades: readonly CascadeShape[]): Node {
       edge.node.order = Math.min(edge.node.order, c.firstIndex);
       node = edge.node;
     }
-    node.leaves.push({ leaf: c.leaf, order: c.firstIndex });
+    node.leaves.push({ leaf: c.leaf, order: c.firstIndex, ...(c.location?.function === undefined ? {} : { source: c.location.function }) });
   }
   return root;
 }
@@ -280,6 +284,26 @@ function querysetFix(table: string, cascades: readonly CascadeShape[], naming: N
 }
 
 const DEFAULT_WHERE: FixWhere = { endpoint: '', route: '' };
+
+/**
+ * Where the loops over one trigger run: the endpoint, plus what their locations say. The view is the
+ * most common one; the function is a framework member (a serializer field, an admin column) when one
+ * is named, as that is what decides the idiom.
+ */
+function siteOf(where: FixWhere, cascades: readonly CascadeShape[], naming: Naming): FixSite {
+  const site: FixSite = { ...where, naming };
+  const views = new Map<string, number>();
+  for (const c of cascades) if (c.location?.view !== undefined) views.set(c.location.view, (views.get(c.location.view) ?? 0) + 1);
+  const view = [...views].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0];
+  if (site.view === undefined && view !== undefined) site.view = view;
+  const located = cascades.map((c) => c.location).filter((l) => l?.function !== undefined);
+  const framework = located.find((l) => /(Serializer|Admin)\.\w+$/.test(l!.function!)) ?? located[0];
+  if (site.function === undefined && framework?.function !== undefined) {
+    site.function = framework.function;
+    if (framework.file !== undefined) site.file = framework.file;
+  }
+  return site;
+}
 
 /** The fix for one cascade on its own. */
 export function suggestCascade(c: CascadeShape, naming: Naming, where: FixWhere = DEFAULT_WHERE): Suggestion {
@@ -316,7 +340,7 @@ export function suggestCascade(c: CascadeShape, naming: Naming, where: FixWhere 
       note: unlinkedNote(c),
     };
   }
-  const site: FixSite = { ...where, naming };
+  const site = siteOf(where, [c], naming);
   const fix = querysetFix(c.trigger?.table ?? c.table, [c], naming, false);
   const profile = profileFor(site, fix);
   const refined = profile.refine?.(site, fix) ?? fix;
@@ -362,8 +386,8 @@ export function combinedFix(cascades: readonly CascadeShape[], naming: Naming, w
     list.push(c);
     byTrigger.set(key, list);
   }
-  const site: FixSite = { ...where, naming };
   for (const [table, list] of byTrigger) {
+    const site = siteOf(where, list, naming);
     const fix = querysetFix(table, list, naming, true);
     const profile = profileFor(site, fix);
     const { code, placement } = profile.render(site, profile.refine?.(site, fix) ?? fix);

@@ -22,21 +22,40 @@ function modelKey(site: FixSite, fix: QuerysetFix): [string, string] {
 
 /**
  * A changelist of the fix's model: sqlcommenter's controller `admin:<app>_<model>_changelist`, or a
- * route `…admin…/<app>/<model>/` (the admin site's prefix, then the model's URL).
+ * route ending `<app>/<model>/` under the admin site's prefix (a segment with `admin` in it, or any
+ * prefix when the location's view is a ModelAdmin's `changelist_view`).
  */
 function isChangelist(site: FixSite, fix: QuerysetFix): boolean {
   const [app, model] = modelKey(site, fix);
-  if (site.view !== undefined && site.view.endsWith(`:${app}_${model}_changelist`)) return true;
+  const view = site.view ?? '';
+  if (view.endsWith(`:${app}_${model}_changelist`)) return true;
   const segments = site.route.replace(/^\^|\$$/g, '').split('/').filter((s) => s !== '');
   const n = segments.length;
-  return n >= 3 && segments[n - 2] === app && segments[n - 1] === model && segments.slice(0, n - 2).some((s) => s.includes('admin'));
+  if (n < 2 || segments[n - 2] !== app || segments[n - 1] !== model) return false;
+  return view.endsWith('.changelist_view') || segments.slice(0, n - 2).some((s) => s.includes('admin'));
+}
+
+/** `Owner.member` from a location's function (`library.admin.BookAdmin.review_count`), when the owner is a class. */
+function member(source: string | undefined, model: string): { owner: string; name: string } | undefined {
+  const m = /(?:^|\.)([A-Z]\w*)\.(\w+)$/.exec(source ?? '');
+  return m === null || m[1] === model ? undefined : { owner: m[1]!, name: m[2]! };
+}
+
+/** The app's own ModelAdmin class when a location names it, else the model's name + `Admin`. */
+function adminClassName(site: FixSite, fix: QuerysetFix): string {
+  for (const source of [site.function, ...fix.rowValues.map((v) => v.source)]) {
+    const owner = member(source, fix.model)?.owner;
+    if (owner !== undefined) return owner;
+  }
+  return `${fix.model}Admin`;
 }
 
 /** `book.reviews_count` -> `obj.reviews_count`: list_display methods receive the row as `obj`. */
 const asObj = (fix: QuerysetFix, code: string): string =>
   code.replace(new RegExp(`\\b${fix.rowVariable}\\.`, 'g'), 'obj.');
 
-function adminClass(fix: QuerysetFix): string {
+function adminClass(site: FixSite, fix: QuerysetFix): string {
+  const className = adminClassName(site, fix);
   const body: string[] = [];
   const select = coveringPaths(fix.selectRelated);
   if (select.length > 0) body.push(`    list_select_related = (${select.map(quote).join(', ')}${select.length === 1 ? ',' : ''})`);
@@ -47,23 +66,27 @@ function adminClass(fix: QuerysetFix): string {
   }
   const listed: string[] = [];
   for (const v of fix.rowValues) {
+    // The list_display method that reads the value today keeps its name; else a new column.
+    const entry = member(v.source, fix.model);
+    const name = entry !== undefined && entry.owner === className ? entry.name : v.attr;
     body.push('', v.sortable ? `    @admin.display(ordering=${quote(v.attr)})` : '    @admin.display()');
-    body.push(`    def ${v.attr}(self, obj):`, `        return ${asObj(fix, v.read)}`);
+    body.push(`    def ${name}(self, obj):`, `        return ${asObj(fix, v.read)}`);
+    if (name !== v.attr) continue;
     const was = fix.reads.find((r) => r.read === v.read)?.insteadOf;
     listed.push(`# list_display: ${quote(v.attr)}${was === undefined ? '' : ` in place of the column that reads ${was}`}`);
   }
   const shown = new Set(fix.rowValues.map((v) => v.read));
   const otherReads = fix.reads.filter((r) => r.required && !shown.has(r.read));
-  return [`class ${fix.model}Admin(admin.ModelAdmin):`, ...body, ...listed, ...readComments(otherReads)].join('\n');
+  return [`class ${className}(admin.ModelAdmin):`, ...body, ...listed, ...readComments(otherReads)].join('\n');
 }
 
 const placement = (fix: QuerysetFix): string =>
   `merge into the ModelAdmin registered for ${fix.model} (its changelist builds this queryset)`;
 
-function render(_site: FixSite, fix: QuerysetFix): RenderedFix {
+function render(site: FixSite, fix: QuerysetFix): RenderedFix {
   const empty = fix.selectRelated.length === 0 && fix.prefetch.length === 0 && fix.annotate.length === 0 && fix.extra.length === 0;
   if (empty) return { code: '' };
-  return { code: adminClass(fix), placement: placement(fix) };
+  return { code: adminClass(site, fix), placement: placement(fix) };
 }
 
 export const admin: FrameworkProfile = {

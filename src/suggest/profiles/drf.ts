@@ -27,11 +27,16 @@ function viewName(site: FixSite): string {
 const placement = (site: FixSite): string =>
   `on ${viewName(site)}: as its queryset attribute, or return it from get_queryset() (keep any filtering there)`;
 
-/** A per-row annotation reaches the client as a read-only field in place of the method field that counted. */
+/**
+ * A per-row annotation reaches the client as a read-only field: the serializer field that computes it
+ * today (when the location names it) keeps its name and reads the annotation.
+ */
 function serializerLines(fix: QuerysetFix): string[] {
   return fix.rowValues
     .filter((v) => v.sortable)
     .map((v) => {
+      const field = /(?:^|\.)([A-Z]\w*Serializer)\.(\w+)$/.exec(v.source ?? '');
+      if (field !== null) return `# ${field[1]}: ${field[2]} = serializers.ReadOnlyField(source='${v.attr}')`;
       const was = fix.reads.find((r) => r.read === v.read)?.insteadOf;
       return `# serializer: ${v.attr} = serializers.ReadOnlyField()${was === undefined ? '' : ` in place of a field that calls ${was}`}`;
     });

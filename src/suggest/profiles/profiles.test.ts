@@ -134,6 +134,30 @@ describe('admin profile', () => {
     );
   });
 
+  it('keeps the app’s ModelAdmin and list_display method names when the location gives them', () => {
+    const count: CascadeShape = {
+      kind: 'n_plus_one',
+      table: 'recruit_note',
+      trigger: { fingerprint: '1', table: 'recruit_application', sql: '' },
+      steps: [{ kind: 'reverse', fromTable: 'recruit_application', toTable: 'recruit_note', column: 'application_id' }],
+      linked: true,
+      leaf: { kind: 'count' },
+      firstIndex: 1,
+      location: { view: 'django.contrib.admin.options.ModelAdmin.changelist_view', function: 'recruit.admin.JobApplicationAdmin.note_total' },
+    };
+    const fix = combinedFix([count], naming, { endpoint: 'GET staff/recruit/application/', route: 'staff/recruit/application/', schema });
+    expect(fix.split('\n')).toEqual([
+      '# merge into the ModelAdmin registered for Application (its changelist builds this queryset)',
+      'class JobApplicationAdmin(admin.ModelAdmin):',
+      '    def get_queryset(self, request):',
+      "        return super().get_queryset(request).annotate(notes_count=Count('notes'))",
+      '',
+      "    @admin.display(ordering='notes_count')",
+      '    def note_total(self, obj):',
+      '        return obj.notes_count',
+    ]);
+  });
+
   it('recognises the changelist by sqlcommenter’s controller too', () => {
     const shape: CascadeShape = {
       kind: 'n_plus_one',
@@ -167,6 +191,13 @@ describe('drf profile', () => {
       "queryset = Application.objects.annotate(notes_count=Count('notes'))",
       '# serializer: notes_count = serializers.ReadOnlyField() in place of a field that calls application.notes.count()',
     ]);
+  });
+
+  it('keeps the serializer field the location names, reading the annotation', () => {
+    const located = { ...shape, location: { view: 'recruit.api.ApplicationViewSet', function: 'ApplicationSerializer.note_count' } };
+    const fix = combinedFix([located], naming, { endpoint: 'GET api/applications/', route: 'api/applications/' });
+    expect(fix).toContain("# ApplicationSerializer: note_count = serializers.ReadOnlyField(source='notes_count')");
+    expect(fix).toContain('# on ApplicationViewSet:');
   });
 
   it('recognises a router’s view name and a serializer on the stack', () => {

@@ -41,6 +41,8 @@ export interface RowValue {
   read: string;
   /** The attribute is a database annotation, so the changelist can sort by it. */
   sortable: boolean;
+  /** The code that reads it per row today, when the location says: `BookAdmin.review_count`, `BookSerializer.reviews`. */
+  source?: string;
 }
 
 /** The ORM calls that fix every loop over one trigger's rows, before a profile writes them as code. */
