@@ -2,6 +2,7 @@
 import type { NormalizedSql, SqlFacts } from '../sql/types.js';
 import type { Request } from '../traces/request.js';
 import { conventionLinks, type TableLinks } from './links.js';
+import { locationOfExecutions } from './location.js';
 import type {
   Cascade,
   FingerprintUse,
@@ -95,6 +96,9 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
     if (kind === null) continue;
     const link = resolver.resolve(g);
     const executions = g.indices.length;
+    const location = locationOfExecutions(dbSpans, g.indices);
+    const triggerFirst = link.trigger === null ? undefined : groups.get(link.trigger.fingerprint)?.indices[0];
+    const triggerLocation = triggerFirst === undefined ? undefined : locationOfExecutions(dbSpans, [triggerFirst]);
     cascades.push({
       kind,
       fingerprint: g.n.fingerprint,
@@ -108,6 +112,8 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
       steps: link.steps,
       linked: link.linked,
       leaf: leafShape(g.n.facts, links),
+      ...(location === undefined ? {} : { location }),
+      ...(triggerLocation === undefined ? {} : { triggerLocation }),
     });
   }
   cascades.sort((a, b) => a.firstIndex - b.firstIndex);

@@ -1,6 +1,9 @@
 /** What detection says about requests and endpoints: cascades, their triggers, and the relation path between them. */
 import type { Fingerprint, SqlFacts } from '../sql/types.js';
 
+/** Where a query is issued: the application line, the template line, the view (issue 10). */
+export interface CodeLocation { file?: string; line?: number; function?: string; template?: string; templateLine?: number; view?: string; }
+
 export type FindingKind = 'n_plus_one' | 'repeated_write' | 'hot_lookup' | 'sync_fanout' | 'slow_query';
 
 /** One hop from the trigger's rows to the repeated query's table, in SQL terms (suggest/ names it). */
@@ -49,6 +52,10 @@ export interface Cascade {
   /** True when the link to the trigger was read from SQL, false when it fell back to "the last SELECT before". */
   linked: boolean;
   leaf: LeafShape;
+  /** Where the repeated query is issued (the most common place among its executions). */
+  location?: CodeLocation;
+  /** Where the trigger query is evaluated. */
+  triggerLocation?: CodeLocation;
 }
 
 /** One DB call in a request's timeline, kept for the example waterfall (no SQL text, no values). */

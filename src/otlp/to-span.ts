@@ -1,5 +1,6 @@
 /** The one mapping from a decoded OTLP span (any encoding) to a SpanRecord, with validation. */
 
+import { locationOf, locationSlot, newLocationParts, type LocationParts } from './location.js';
 import type { DecodedBatch, SpanKind, SpanRecord, SpanRejectReason } from './span.js';
 
 /** An attribute as both decoders see it; V is the encoding's AnyValue shape. */
@@ -88,7 +89,7 @@ export function spanRecordOf<V>(
   attributes: readonly KeyValueLike<V>[] | null | undefined, statusCode: number, service: string, read: ValueReader<V>,
 ): SpanRecord {
   folded.httpMethod = folded.httpRoute = folded.dbSystem = folded.dbStatement = undefined;
-  folded.messagingSystem = folded.rpcSystem = folded.peer = undefined;
+  folded.messagingSystem = folded.rpcSystem = folded.peer = folded.location = undefined;
   if (attributes) foldAttributes(folded, attributes, read);
   return buildRecord(
     traceId, spanId, parentSpanId === ZERO_SPAN_ID ? '' : parentSpanId, name, toKind(kind),
@@ -105,12 +106,14 @@ export interface FoldedFields {
   messagingSystem: string | undefined;
   rpcSystem: string | undefined;
   peer: string | undefined;
+  /** Location attribute values by otlp/location.ts slot; undefined until the span has one. */
+  location: LocationParts | undefined;
 }
 
 /** Scratch for spanRecordOf: records are made one at a time. */
 const folded: FoldedFields = {
   httpMethod: undefined, httpRoute: undefined, dbSystem: undefined, dbStatement: undefined,
-  messagingSystem: undefined, rpcSystem: undefined, peer: undefined,
+  messagingSystem: undefined, rpcSystem: undefined, peer: undefined, location: undefined,
 };
 
 /**
@@ -122,13 +125,20 @@ export function buildRecord(
   traceId: string, spanId: string, parentSpanId: string, name: string, kind: SpanKind,
   startMs: number, endMs: number, service: string, error: boolean, f: FoldedFields,
 ): SpanRecord {
+  const location = f.location === undefined ? undefined : locationOf(f.location);
   if (!error && f.messagingSystem === undefined && f.rpcSystem === undefined) {
     if (f.dbSystem !== undefined && f.dbStatement !== undefined && f.httpMethod === undefined && f.httpRoute === undefined) {
+      if (location !== undefined && f.peer === undefined) {
+        return { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service, dbSystem: f.dbSystem, dbStatement: f.dbStatement, location };
+      }
+      if (location !== undefined) {
+        return { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service, dbSystem: f.dbSystem, dbStatement: f.dbStatement, peer: f.peer, location };
+      }
       return f.peer === undefined
         ? { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service, dbSystem: f.dbSystem, dbStatement: f.dbStatement }
         : { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service, dbSystem: f.dbSystem, dbStatement: f.dbStatement, peer: f.peer };
     }
-    if (f.httpMethod !== undefined && f.httpRoute !== undefined && f.dbSystem === undefined && f.dbStatement === undefined && f.peer === undefined) {
+    if (f.httpMethod !== undefined && f.httpRoute !== undefined && f.dbSystem === undefined && f.dbStatement === undefined && f.peer === undefined && location === undefined) {
       return { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service, httpMethod: f.httpMethod, httpRoute: f.httpRoute };
     }
   }
@@ -141,6 +151,7 @@ export function buildRecord(
   if (f.messagingSystem !== undefined) r.messagingSystem = f.messagingSystem;
   if (f.rpcSystem !== undefined) r.rpcSystem = f.rpcSystem;
   if (f.peer !== undefined) r.peer = f.peer;
+  if (location !== undefined) r.location = location;
   return r;
 }
 
@@ -201,7 +212,16 @@ function foldAttributes<V>(record: FoldedFields, attributes: readonly KeyValueLi
   for (const attr of attributes) {
     const target = foldedTarget(attr.key);
     // Only keys of interest pay for reading the value.
-    if (target === undefined || !attr.value) continue;
+    if (target === undefined) {
+      // code.* and n1lens.*: a prefix check first, so other keys skip the lookup.
+      const c = attr.key.charCodeAt(0);
+      if ((c === 0x63 || c === 0x6e) && attr.value) {
+        const slot = locationSlot(attr.key);
+        if (slot >= 0) (record.location ??= newLocationParts())[slot] = read(attr.value);
+      }
+      continue;
+    }
+    if (!attr.value) continue;
     if ('field' in target) {
       if (!target.stable && record[target.field] !== undefined) continue;
       const value = read(attr.value);

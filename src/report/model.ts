@@ -2,7 +2,8 @@
 import { detectEndpoint, type CascadeFinding, type EndpointDetectOptions, type EndpointFinding } from '../detect/endpoint.js';
 import { countMax, countQuantile } from '../detect/histogram.js';
 import type { EndpointRollup } from '../detect/rollup.js';
-import type { FindingKind, RelationStep } from '../detect/types.js';
+import { mostCommonLocation } from '../detect/location.js';
+import type { CodeLocation, FindingKind, RelationStep } from '../detect/types.js';
 import type { SqlOperation } from '../sql/types.js';
 import { combinedFix, suggestCascade, type CascadeShape, type Suggestion } from '../suggest/fix.js';
 import { conventionNaming, schemaNaming, type Naming } from '../suggest/naming.js';
@@ -18,10 +19,13 @@ export interface ReportFinding {
   repeatsPerRequest: { p50: number; max: number };
   requestsAffected: number;
   wastedMs: number;
-  trigger: { fingerprint: string; table: string } | null;
+  /** The query the loop iterates, and where the app evaluates it. */
+  trigger: { fingerprint: string; table: string; location?: CodeLocation } | null;
   chain: string[];
   suggestion: Suggestion;
   exampleTraceId: string;
+  /** Where the repeated query is issued: the most common place among the requests seen. */
+  location?: CodeLocation;
   /** hot_lookup: traffic and what caching saves. */
   hotLookup?: { callsPerDay: number; shareOfRequests: number; meanMs: number; dbMsPerDay: number };
   /** sync_fanout: the serial calls and the latency a task queue removes. */
@@ -109,8 +113,17 @@ function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse): Repo
     case 'n_plus_one':
     case 'repeated_write': {
       const c = f.cascade;
-      const trigger = c.trigger === null ? null : { fingerprint: c.trigger.fingerprint, table: c.trigger.table };
-      return { ...base, ...tail(trigger, chainNames(c.steps, naming), suggestCascade(toShape(f), naming)) };
+      const triggerLocation = mostCommonLocation(c.triggerLocations);
+      const trigger =
+        c.trigger === null
+          ? null
+          : { fingerprint: c.trigger.fingerprint, table: c.trigger.table, ...(triggerLocation === undefined ? {} : { location: triggerLocation }) };
+      const location = mostCommonLocation(c.locations);
+      return {
+        ...base,
+        ...tail(trigger, chainNames(c.steps, naming), suggestCascade(toShape(f), naming)),
+        ...(location === undefined ? {} : { location }),
+      };
     }
     case 'hot_lookup': {
       const { observedCalls: _observed, ...hot } = f.hotLookup;
