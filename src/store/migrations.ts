@@ -64,6 +64,11 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX endpoint_hours_by_hour ON endpoint_hours(hour);
   `,
+  // 2: where the example request issued the repeated query and evaluated its trigger (CodeLocation JSON).
+  `
+  ALTER TABLE examples ADD COLUMN location TEXT;
+  ALTER TABLE examples ADD COLUMN trigger_location TEXT;
+  `,
 ];
 
 /** Brings a database to the newest schema; refuses one written by a newer n1lens. */
