@@ -118,15 +118,19 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
   }
   cascades.sort((a, b) => a.firstIndex - b.firstIndex);
 
-  const uses: FingerprintUse[] = [...groups.values()].map((g) => ({
-    fingerprint: g.n.fingerprint,
-    sql: g.n.sql,
-    facts: g.n.facts,
-    executions: g.indices.length,
-    totalMs: g.totalMs,
-    maxMs: g.maxMs,
-    durationsMs: g.durations,
-  }));
+  const uses: FingerprintUse[] = [...groups.values()].map((g) => {
+    const location = locationOfExecutions(dbSpans, g.indices);
+    return {
+      fingerprint: g.n.fingerprint,
+      sql: g.n.sql,
+      facts: g.n.facts,
+      executions: g.indices.length,
+      totalMs: g.totalMs,
+      maxMs: g.maxMs,
+      durationsMs: g.durations,
+      ...(location === undefined ? {} : { location }),
+    };
+  });
 
   return {
     traceId: request.traceId,

@@ -50,6 +50,8 @@ export interface FingerprintRollup {
   totalMs: number;
   durations: DurationHistogram;
   example: { traceId: string; maxMs: number };
+  /** Where it was issued, per request seen (absent until one was). */
+  locations?: LocationTally;
 }
 
 /** Requests of an endpoint with serial outbound calls, for sync_fanout. */
@@ -174,6 +176,7 @@ export function addRequest(rollup: EndpointRollup, analysis: RequestAnalysis): v
     f.executions += u.executions;
     f.totalMs += u.totalMs;
     for (const d of u.durationsMs) addDuration(f.durations, d);
+    if (u.location !== undefined) tallyLocation((f.locations ??= new Map()), u.location);
     if (u.maxMs > f.example.maxMs) f.example = { traceId: analysis.traceId, maxMs: u.maxMs };
   }
 
@@ -224,9 +227,12 @@ export function mergeRollups(into: EndpointRollup, from: EndpointRollup): void {
   for (const [fp, f] of from.fingerprints) {
     const r = into.fingerprints.get(fp);
     if (r === undefined) {
-      into.fingerprints.set(fp, { ...f, durations: new Map(f.durations), example: { ...f.example } });
+      const copy: FingerprintRollup = { ...f, durations: new Map(f.durations), example: { ...f.example } };
+      if (f.locations !== undefined) copy.locations = copyTally(f.locations);
+      into.fingerprints.set(fp, copy);
       continue;
     }
+    if (f.locations !== undefined) mergeTallies((r.locations ??= new Map()), f.locations);
     r.requests += f.requests;
     r.executions += f.executions;
     r.totalMs += f.totalMs;

@@ -74,6 +74,8 @@ export interface FingerprintUse {
   totalMs: number;
   maxMs: number;
   durationsMs: number[];
+  /** Where the app issues it (the most common place in this request). */
+  location?: CodeLocation;
 }
 
 /** One outbound call sequence, for sync_fanout. */

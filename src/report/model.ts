@@ -108,6 +108,7 @@ function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse): Repo
     chain,
     suggestion,
     exampleTraceId: f.exampleTraceId,
+    ...(f.location === undefined ? {} : { location: f.location }),
   });
   switch (f.kind) {
     case 'n_plus_one':
@@ -118,12 +119,7 @@ function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse): Repo
         c.trigger === null
           ? null
           : { fingerprint: c.trigger.fingerprint, table: c.trigger.table, ...(triggerLocation === undefined ? {} : { location: triggerLocation }) };
-      const location = mostCommonLocation(c.locations);
-      return {
-        ...base,
-        ...tail(trigger, chainNames(c.steps, naming), suggestCascade(toShape(f), naming)),
-        ...(location === undefined ? {} : { location }),
-      };
+      return { ...base, ...tail(trigger, chainNames(c.steps, naming), suggestCascade(toShape(f), naming)) };
     }
     case 'hot_lookup': {
       const { observedCalls: _observed, ...hot } = f.hotLookup;

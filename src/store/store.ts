@@ -63,6 +63,13 @@ function mergeTallyJson(a: TallyJson | undefined, b: LocationTally | undefined):
   return tallyToJson(tally);
 }
 
+/** A fingerprint hour's rollup JSON. */
+interface FingerprintHourJson {
+  durations: Pairs;
+  example: { traceId: string; maxMs: number };
+  locations?: TallyJson;
+}
+
 /** A finding hour's rollup JSON. */
 interface FindingHourJson {
   totalMs: number;
@@ -235,7 +242,7 @@ export class Store {
       const prev = this.#prepare('SELECT requests, executions, total_ms, rollup FROM fingerprint_hours WHERE endpoint_id = ? AND fingerprint = ? AND hour = ?').get(endpointId, f.fingerprint, hour) as
         | { requests: number; executions: number; total_ms: number; rollup: string }
         | undefined;
-      const p = prev === undefined ? { durations: [] as Pairs, example: { traceId: '', maxMs: -1 } } : (JSON.parse(prev.rollup) as { durations: Pairs; example: { traceId: string; maxMs: number } });
+      const p: FingerprintHourJson = prev === undefined ? { durations: [] as Pairs, example: { traceId: '', maxMs: -1 } } : (JSON.parse(prev.rollup) as FingerprintHourJson);
       const durations = fromPairs(p.durations);
       for (const [k, v] of f.durations) durations.set(k, (durations.get(k) ?? 0) + v);
       const example = f.example.maxMs > p.example.maxMs ? f.example : p.example;
@@ -245,7 +252,10 @@ export class Store {
            ON CONFLICT (endpoint_id, fingerprint, hour) DO UPDATE SET requests = excluded.requests,
              executions = excluded.executions, total_ms = excluded.total_ms, rollup = excluded.rollup`,
         )
-        .run(endpointId, f.fingerprint, hour, (prev?.requests ?? 0) + f.requests, (prev?.executions ?? 0) + f.executions, (prev?.total_ms ?? 0) + f.totalMs, JSON.stringify({ durations: toPairs(durations), example }));
+        .run(
+          endpointId, f.fingerprint, hour, (prev?.requests ?? 0) + f.requests, (prev?.executions ?? 0) + f.executions, (prev?.total_ms ?? 0) + f.totalMs,
+          JSON.stringify({ durations: toPairs(durations), example, locations: mergeTallyJson(p.locations, f.locations) } satisfies FingerprintHourJson),
+        );
     }
   }
 
@@ -348,8 +358,10 @@ export class Store {
         for (const f of fingerprintRows.all(e.id, h.hour) as {
           fingerprint: string; sql: string; facts: string; requests: number; executions: number; total_ms: number; rollup: string;
         }[]) {
-          const roll = JSON.parse(f.rollup) as { durations: Pairs; example: { traceId: string; maxMs: number } };
+          const roll = JSON.parse(f.rollup) as FingerprintHourJson;
+          const locations = tallyFromJson(roll.locations);
           r.fingerprints.set(f.fingerprint, {
+            ...(locations === undefined ? {} : { locations }),
             fingerprint: f.fingerprint,
             sql: f.sql,
             facts: JSON.parse(f.facts) as SqlFacts,

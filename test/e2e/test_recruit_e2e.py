@@ -162,6 +162,14 @@ def assert_names_the_dashboard_fix(report):
     note_findings = [f for f in findings if f["table"] == "recruit_note"]
     assert any("COUNT" in f["sql"].upper() for f in note_findings), note_findings
 
+    # n1lens_django.tracing's location processor: each loop at its template line, the trigger at the {% for %}.
+    for finding in findings:
+        if finding["kind"] != "n_plus_one":
+            continue
+        assert finding["location"]["template"] == "recruit/templates/recruit/dashboard.html", finding
+        assert finding["location"]["file"] in ("recruit/views.py", "recruit/models.py"), finding
+        assert finding["trigger"]["location"]["templateLine"] > 0, finding
+
     fix = dashboard["fix"]
     assert "select_related('candidate', 'job__company', 'status')" in fix, fix
     assert "Prefetch('interviews'" in fix or "prefetch_related('interviews'" in fix, fix

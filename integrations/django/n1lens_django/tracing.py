@@ -69,7 +69,10 @@ class CodeLocationSpanProcessor(SpanProcessor):
 
     def __init__(self, base_dir: str | os.PathLike | None = None):
         self._base_dir = os.path.abspath(base_dir) if base_dir is not None else None
-        self._codes: dict[types.CodeType, int] = {}
+        # Keyed by id(): hashing a code object hashes its bytecode and constants on every call.
+        # _kept holds the code objects, so an id is never reused for another while cached.
+        self._codes: dict[int, int] = {}
+        self._kept: list[types.CodeType] = []
         self._files: dict[str, str | None] = {}  # absolute file -> path relative to BASE_DIR, or None
         self._scopes: dict[str, bool] = {}
         self._views: dict[object, str | None] = {}
@@ -99,12 +102,13 @@ class CodeLocationSpanProcessor(SpanProcessor):
 
     def locate(self, frame: types.FrameType | None) -> dict[str, str | int]:
         """The location attributes for a query issued with this stack (innermost frame first)."""
-        codes = self._codes
+        get_kind = self._codes.get
+        identity = id
         app = template = drf = admin = None
         view = None
         while frame is not None:
             code = frame.f_code
-            kind = codes.get(code)
+            kind = get_kind(identity(code))
             if kind is None:
                 kind = self._classify(code)
             if kind:
@@ -178,7 +182,9 @@ class CodeLocationSpanProcessor(SpanProcessor):
                 kind = _DRF_FIELD
         elif self._relative(filename) is not None:
             kind = _APP
-        self._codes[code] = kind
+        with self._lock:
+            self._kept.append(code)
+            self._codes[id(code)] = kind
         return kind
 
     def _relative(self, filename: str) -> str | None:
