@@ -30,7 +30,12 @@ def test_readme_live_recipe_reports_the_dashboard_findings_with_their_locations(
         assert port in script, f"README recipe no longer uses port {port}"
         script = script.replace(port, str(free_port()))
     script = script.replace("/tmp/", f"{tmp}/")
-    wrapped = "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n" + script
+    # Job control on: each background job gets its own process group, so stopping a job also
+    # stops what it started (npx's node, manage.py's server).
+    wrapped = (
+        "set -euo pipefail -m\n"
+        "trap 'for job in $(jobs -p); do kill -TERM -- -$job 2>/dev/null || true; done; wait' EXIT\n" + script
+    )
     env = {**os.environ, "TMPDIR": str(tmp), "NO_COLOR": "1"}
     for name in ("OTEL_SEMCONV_STABILITY_OPT_IN", "N1LENS_TRACE_FILE", "RECRUIT_DB", "RECRUIT_SQLITE_PATH"):
         env.pop(name, None)
