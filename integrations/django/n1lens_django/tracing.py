@@ -76,6 +76,7 @@ class CodeLocationSpanProcessor(SpanProcessor):
         self._files: dict[str, str | None] = {}  # absolute file -> path relative to BASE_DIR, or None
         self._scopes: dict[str, bool] = {}
         self._views: dict[object, str | None] = {}
+        self._nodes: dict[int, tuple[object, tuple[str, int] | None]] = {}
         self._members: dict[tuple[type, str], tuple[str, int] | None] = {}
         self._library_roots: tuple[str, ...] | None = None
         self._lock = threading.Lock()
@@ -229,6 +230,18 @@ class CodeLocationSpanProcessor(SpanProcessor):
     # --- what the framework frames say -----------------------------------------------------------
 
     def _template_of(self, node) -> tuple[str, int] | None:
+        # Parsed templates are cached by Django's loader, so the same node objects render on every
+        # request: remember each node's answer (the node is kept with it, so its id stays its own).
+        known = self._nodes.get(id(node))
+        if known is not None and known[0] is node:
+            return known[1]
+        found = self._read_template(node)
+        if len(self._nodes) >= 4096:
+            self._nodes.clear()  # templates parsed per render (the non-cached loader): stay bounded
+        self._nodes[id(node)] = (node, found)
+        return found
+
+    def _read_template(self, node) -> tuple[str, int] | None:
         origin = getattr(node, "origin", None)
         token = getattr(node, "token", None)
         if origin is None or token is None:
