@@ -31,6 +31,9 @@ def main() -> None:
     import conftest  # the tests' settings and tracing.setup(), with an in-memory exporter
 
     conftest.pytest_configure()
+    from django.test.utils import override_settings
+
+    override_settings(ROOT_URLCONF="shop.tracing_urls").enable()  # the location tests' views
     from django.contrib.auth.models import User
     from django.core.management import call_command
     from django.test import Client

@@ -38,7 +38,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.trace import SpanKind
 
-__all__ = ["CodeLocationSpanProcessor", "setup"]
+__all__ = ["CodeLocationSpanProcessor", "exporter_from_environment", "setup"]
 
 # Instrumentation scopes whose CLIENT spans are database calls. A span from any other scope counts
 # when it carries db.system(.name) at start.
@@ -421,7 +421,7 @@ def setup(*, service_name: str | None = None, exporter=None) -> TracerProvider:
         else:
             resource = Resource.create({SERVICE_NAME: service_name} if service_name else {})
             provider = TracerProvider(resource=resource)
-            chosen = exporter if exporter is not None else _exporter_from_environment()
+            chosen = exporter if exporter is not None else exporter_from_environment()
             if chosen is not None:
                 provider.add_span_processor(BatchSpanProcessor(chosen))
             provider._n1lens_exporter_added = exporter is not None
@@ -435,7 +435,8 @@ def setup(*, service_name: str | None = None, exporter=None) -> TracerProvider:
         return provider
 
 
-def _exporter_from_environment():
+def exporter_from_environment():
+    """The span exporter the OTEL_* variables ask for (see setup()), or None for `none`."""
     kind = os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower()
     if kind == "none":
         return None

@@ -32,7 +32,6 @@ def pytest_configure():
             "django.contrib.auth.middleware.AuthenticationMiddleware",
             "django.contrib.messages.middleware.MessageMiddleware",
         ],
-        ROOT_URLCONF="shop.urls",
         TEMPLATES=[{
             "BACKEND": "django.template.backends.django.DjangoTemplates",
             "APP_DIRS": True,
@@ -48,6 +47,8 @@ def pytest_configure():
         SECRET_KEY="n1lens-tests-not-a-secret",
         ALLOWED_HOSTS=["testserver"],
         USE_TZ=True,
+        ROOT_URLCONF="shop.urls",
+        N1LENS_IGNORE_VIEWS=["shop.views.health"],
     )
     tracing.setup(service_name="shop-tests", exporter=EXPORTER)
     django.setup()

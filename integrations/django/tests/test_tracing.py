@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, override_settings
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
@@ -25,8 +25,14 @@ def line_of(relative: str, text: str) -> int:
     return matches[0]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def tracing_urls():
+    with override_settings(ROOT_URLCONF="shop.tracing_urls"):
+        yield
+
+
 @pytest.fixture(scope="module")
-def client():
+def client(tracing_urls):
     call_command("migrate", run_syncdb=True, verbosity=0)
     admin = User.objects.create_superuser("admin", "admin@example.invalid", "pw")
     for i in range(ROWS):
@@ -66,10 +72,10 @@ def test_a_template_loop_names_the_template_line_and_the_view_that_rendered_it(c
         attributes = span.attributes
         assert attributes["n1lens.template.path"] == "shop/templates/shop/books.html"
         assert attributes["n1lens.template.line"] == line_of("shop/templates/shop/books.html", "book.author.name")
-        assert attributes["code.file.path"] == "shop/views.py"
-        assert attributes["code.line.number"] == line_of("shop/views.py", 'render(request, "shop/books.html"')
-        assert attributes["code.function.name"] == "shop.views.book_list"
-        assert attributes["n1lens.view"] == "shop.views.book_list"
+        assert attributes["code.file.path"] == "shop/tracing_views.py"
+        assert attributes["code.line.number"] == line_of("shop/tracing_views.py", 'render(request, "shop/books.html"')
+        assert attributes["code.function.name"] == "shop.tracing_views.book_list"
+        assert attributes["n1lens.view"] == "shop.tracing_views.book_list"
     # The trigger: the queryset is evaluated by the {% for %} tag.
     (books,) = on_table(spans, "shop_book")
     assert books.attributes["n1lens.template.line"] == line_of("shop/templates/shop/books.html", "{% for book")
@@ -80,12 +86,12 @@ def test_a_loop_in_the_view_names_the_line_that_reads_the_relation(client, expor
     rows = on_table(spans, "publishing_house")
     assert len(rows) == ROWS
     for span in rows:
-        assert span.attributes["code.file.path"] == "shop/views.py"
-        assert span.attributes["code.line.number"] == line_of("shop/views.py", "book.publisher.name")
-        assert span.attributes["code.function.name"] == "shop.views.publisher_names"
+        assert span.attributes["code.file.path"] == "shop/tracing_views.py"
+        assert span.attributes["code.line.number"] == line_of("shop/tracing_views.py", "book.publisher.name")
+        assert span.attributes["code.function.name"] == "shop.tracing_views.publisher_names"
         assert "n1lens.template.path" not in span.attributes
     (books,) = on_table(spans, "shop_book")
-    assert books.attributes["code.line.number"] == line_of("shop/views.py", "for book in Book.objects")
+    assert books.attributes["code.line.number"] == line_of("shop/tracing_views.py", "for book in Book.objects")
 
 
 def test_a_drf_serializer_field_names_the_serializer_the_field_and_where_it_is_defined(client, exporter):
@@ -98,7 +104,7 @@ def test_a_drf_serializer_field_names_the_serializer_the_field_and_where_it_is_d
         assert attributes["n1lens.drf.field"] == "author"
         assert attributes["n1lens.drf.file"] == "shop/serializers.py"
         assert attributes["n1lens.drf.line"] == line_of("shop/serializers.py", "author = AuthorSerializer()")
-        assert attributes["n1lens.view"] == "shop.views.BookListAPI"
+        assert attributes["n1lens.view"] == "shop.tracing_views.BookListAPI"
         # A DRF loop has no application frame on its stack at all.
         assert "code.file.path" not in attributes
     (books,) = on_table(spans, "shop_book")
