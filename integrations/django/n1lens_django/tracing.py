@@ -27,6 +27,7 @@ where the app's stack is gone.
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 import re
 import sys
@@ -39,6 +40,8 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.trace import SpanKind
 
 __all__ = ["CodeLocationSpanProcessor", "exporter_from_environment", "setup"]
+
+_logger = logging.getLogger(__name__)
 
 # Instrumentation scopes whose CLIENT spans are database calls. A span from any other scope counts
 # when it carries db.system(.name) at start.
@@ -86,7 +89,11 @@ class CodeLocationSpanProcessor(SpanProcessor):
     def on_start(self, span, parent_context=None) -> None:
         if span.kind is not SpanKind.CLIENT or not self._is_db_span(span):
             return
-        attributes = self.locate(sys._getframe(1))
+        try:
+            attributes = self.locate(sys._getframe(1))
+        except Exception:  # a location is never worth failing the app's query for
+            _logger.debug("n1lens: could not locate a query", exc_info=True)
+            return
         if attributes:
             span.set_attributes(attributes)
 

@@ -161,3 +161,17 @@ def test_locate_outside_any_request_finds_the_calling_test():
     attributes = processor.locate(sys._getframe())
     assert attributes["code.file.path"] == "test_tracing.py"
     assert attributes["code.function.name"].endswith("test_locate_outside_any_request_finds_the_calling_test")
+
+
+def test_a_failing_location_never_fails_the_query(client, exporter, monkeypatch):
+    provider = trace.get_tracer_provider()
+    (processor,) = [p for p in provider._active_span_processor._span_processors
+                    if isinstance(p, tracing.CodeLocationSpanProcessor)]
+
+    def broken(frame):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(processor, "locate", broken)
+    rows = on_table(db_spans(client, exporter, "/publishers/"), "publishing_house")
+    assert len(rows) == ROWS
+    assert all("code.file.path" not in span.attributes for span in rows)
