@@ -10,7 +10,7 @@
  * OTLP/JSON lines, both as the Collector's file exporter frames them. `--check` decodes the first
  * batches with protobufjs and the JSON decoder and compares, so the writer cannot drift from OTLP.
  *
- *   node bench/corpus.mjs --out /tmp/n1lens-bench/corpus --spans 500000 [--jsonl] [--check]
+ *   node bench/corpus.mjs --out /tmp/n1lens-bench/corpus --spans 500000 [--jsonl] [--check] [--locations]
  *   node bench/corpus.mjs --out /tmp/n1lens-bench/big --bytes 1073741824
  */
 import { createWriteStream } from 'node:fs';
@@ -137,6 +137,22 @@ const SERVICES = [
 // Spans. Times are ns BigInt offsets from T0.
 const T0 = 1_795_613_023_000_000_000n;
 
+/** --locations: what n1lens_django's location processor adds, one template line per table (a loop's spans share it). */
+let WITH_LOCATIONS = false;
+function locationAttributes(service, route, table = '') {
+  const view = route.split('/')[0] || 'index';
+  let line = 7;
+  for (let i = 0; i < table.length; i++) line = (line * 31 + table.charCodeAt(i)) % 40;
+  return [
+    ['code.file.path', `${service.name}/views.py`],
+    ['code.line.number', 20 + view.length],
+    ['code.function.name', `${service.name}.views.${view}`],
+    ['n1lens.view', `${service.name}.views.${view}`],
+    ['n1lens.template.path', `${service.name}/templates/${service.name}/${view}.html`],
+    ['n1lens.template.line', line + 3],
+  ];
+}
+
 function* requestSpans(service, startNs) {
   const [method, route, , plan] = pick(WEIGHTED);
   const traceId = randomBytes(16);
@@ -163,9 +179,12 @@ function* requestSpans(service, startNs) {
       start,
       end,
       scope: 'db',
-      attributes: stable
-        ? [['db.system.name', 'postgresql'], ['db.namespace', service.name], ['db.query.text', sql + comment], ['server.address', 'db'], ['server.port', 5432]]
-        : [['db.system', 'postgresql'], ['db.name', service.name], ['db.statement', sql + comment], ['net.peer.name', 'db'], ['net.peer.port', 5432]],
+      attributes: [
+        ...(stable
+          ? [['db.system.name', 'postgresql'], ['db.namespace', service.name], ['db.query.text', sql + comment], ['server.address', 'db'], ['server.port', 5432]]
+          : [['db.system', 'postgresql'], ['db.name', service.name], ['db.statement', sql + comment], ['net.peer.name', 'db'], ['net.peer.port', 5432]]),
+        ...(WITH_LOCATIONS ? locationAttributes(service, route, table) : []),
+      ],
     };
   }
   const end = t + BigInt(between(300_000, 2_000_000));
@@ -390,6 +409,7 @@ async function main() {
   const maxSpans = Number(opt('spans', Infinity));
   const maxBytes = Number(opt('bytes', Infinity));
   const withJson = args.includes('--jsonl');
+  WITH_LOCATIONS = args.includes('--locations');
   if (!Number.isFinite(maxSpans) && !Number.isFinite(maxBytes)) throw new Error('give --spans N or --bytes N');
   mkdirSync(dirname(out), { recursive: true });
   const pb = createWriteStream(`${out}.pb`);

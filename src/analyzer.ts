@@ -44,7 +44,8 @@ export class Analyzer {
   #analyse(traces: CompletedTrace<CompactTrace>[]): RequestAnalysis[] {
     const out: RequestAnalysis[] = [];
     for (const t of traces) {
-      for (const request of assembleCompact(t.spans)) {
+      // Copies within the trace are dropped (and counted) as it is assembled.
+      for (const request of assembleCompact(t.spans, this.assembler.counters)) {
         out.push(analyseRequest(request, this.#normalize, this.#detect));
       }
     }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -92,6 +92,34 @@ describe('n1-report', () => {
     expect(run([fixture, '--format', 'xml']).code).toBe(2);
     expect(run([fixture, '--min-repeats', 'many']).code).toBe(2);
   });
+
+  it('rejects --min-repeats below 2 with one line: one execution is no loop', () => {
+    for (const value of ['0', '1']) {
+      const r = run([fixture, '--min-repeats', value]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain('--min-repeats must be a whole number ≥ 2');
+    }
+    expect(run([fixture, '--min-repeats', '2']).code).toBe(1);
+  });
+
+  it('reports a file given twice exactly as once, for every fixture and the bundled recording', () => {
+    const fixtures = [
+      ...readdirSync(join(root, 'src/otlp/testdata'))
+        .filter((name) => /\.(jsonl|pb|binpb|json)$/.test(name))
+        .map((name) => join(root, 'src/otlp/testdata', name)),
+      join(root, 'samples/traces/recruit.jsonl.gz'),
+    ];
+    expect(fixtures.length).toBeGreaterThan(10);
+    for (const file of fixtures) {
+      const once = run([file, '-f', 'json']);
+      const twice = run([file, file, '-f', 'json']);
+      expect(once.code, `${file}: ${once.stderr}`).not.toBe(2);
+      expect(twice.code, file).toBe(once.code);
+      expect(twice.stdout, file).toBe(once.stdout);
+    }
+  }, 240_000);
 
   it('is the same command as `n1lens report`', () => {
     const a = run([fixture, '-f', 'json']);

@@ -15,9 +15,9 @@ export interface DetectorCliOptions {
   dbMaxConnections?: number;
 }
 
-export const wholeNumber = (name: string) => (value: string): number => {
+export const wholeNumber = (name: string, min = 0) => (value: string): number => {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number ≥ 0`);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be a whole number ≥ ${min}`);
   return n;
 };
 
@@ -36,7 +36,8 @@ const share = (name: string) => (value: string): number => {
 /** Adds the detector flags with their defaults. */
 export function addDetectorOptions(command: Command): Command {
   return command
-    .option('--min-repeats <n>', 'executions of one query in one request that make a cascade', wholeNumber('--min-repeats'), 5)
+    // One execution is no loop: 0 or 1 would make every query a cascade.
+    .option('--min-repeats <n>', 'executions of one query in one request that make a cascade (≥ 2)', wholeNumber('--min-repeats', 2), 5)
     .option('--slow-ms <ms>', 'slow_query: p95 at or above which a query is slow', wholeNumber('--slow-ms'), 100)
     .option('--hot-share <0..1>', "hot_lookup: share of an endpoint's requests that run the lookup", share('--hot-share'), 0.8)
     .option('--hot-min-requests <n>', 'hot_lookup: requests of the endpoint before it is judged', wholeNumber('--hot-min-requests'), 10)

@@ -2,7 +2,8 @@
 import type { Fingerprint, SqlFacts } from '../sql/types.js';
 import { countMax, countQuantile, durationQuantile } from './histogram.js';
 import type { CascadeRollup, EndpointRollup } from './rollup.js';
-import type { FindingKind } from './types.js';
+import { mostCommonLocation, type LocationTally } from './location.js';
+import type { CodeLocation, FindingKind } from './types.js';
 
 export interface EndpointDetectOptions {
   /** hot_lookup: share of the endpoint's requests that run the lookup. Default 0.8. */
@@ -40,6 +41,8 @@ interface FindingBase {
   /** What the fix saves over the observed period: DB ms for query findings, request latency for sync_fanout. */
   wastedMs: number;
   exampleTraceId: string;
+  /** Where the query is issued: the most common place across the requests seen. */
+  location?: CodeLocation;
 }
 
 export interface CascadeFinding extends FindingBase {
@@ -82,6 +85,7 @@ export function detectEndpoint(rollup: EndpointRollup, options: EndpointDetectOp
       requestsAffected: c.requestsAffected,
       wastedMs: c.wastedMs,
       exampleTraceId: c.example.traceId,
+      ...located(c.locations),
       cascade: c,
     });
   }
@@ -98,6 +102,7 @@ export function detectEndpoint(rollup: EndpointRollup, options: EndpointDetectOp
       repeatsPerRequest: { p50: 1, max: 1 },
       requestsAffected: f.requests,
       exampleTraceId: f.example.traceId,
+      ...located(f.locations),
     };
     if (p95 >= o.slowMs) {
       findings.push({
@@ -149,6 +154,11 @@ export function detectEndpoint(rollup: EndpointRollup, options: EndpointDetectOp
 
   // Ties break on kind and fingerprint so live (store) and offline reports list findings identically.
   return findings.sort((a, b) => b.wastedMs - a.wastedMs || a.kind.localeCompare(b.kind) || a.fingerprint.localeCompare(b.fingerprint));
+}
+
+function located(tally: LocationTally | undefined): { location?: CodeLocation } {
+  const location = mostCommonLocation(tally);
+  return location === undefined ? {} : { location };
 }
 
 /** A read of one row by a unique key: `.get(pk=…)`, `.get(external_id=…)` (Django adds LIMIT 21). */

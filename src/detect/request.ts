@@ -3,6 +3,7 @@ import type { NormalizedSql, SqlFacts } from '../sql/types.js';
 import type { Request } from '../traces/request.js';
 import { connectionUse } from './connections.js';
 import { conventionLinks, type TableLinks } from './links.js';
+import { locationOfExecutions } from './location.js';
 import type {
   Cascade,
   FingerprintUse,
@@ -96,6 +97,9 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
     if (kind === null) continue;
     const link = resolver.resolve(g);
     const executions = g.indices.length;
+    const location = locationOfExecutions(dbSpans, g.indices);
+    const triggerFirst = link.trigger === null ? undefined : groups.get(link.trigger.fingerprint)?.indices[0];
+    const triggerLocation = triggerFirst === undefined ? undefined : locationOfExecutions(dbSpans, [triggerFirst]);
     cascades.push({
       kind,
       fingerprint: g.n.fingerprint,
@@ -109,19 +113,25 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
       steps: link.steps,
       linked: link.linked,
       leaf: leafShape(g.n.facts, links),
+      ...(location === undefined ? {} : { location }),
+      ...(triggerLocation === undefined ? {} : { triggerLocation }),
     });
   }
   cascades.sort((a, b) => a.firstIndex - b.firstIndex);
 
-  const uses: FingerprintUse[] = [...groups.values()].map((g) => ({
-    fingerprint: g.n.fingerprint,
-    sql: g.n.sql,
-    facts: g.n.facts,
-    executions: g.indices.length,
-    totalMs: g.totalMs,
-    maxMs: g.maxMs,
-    durationsMs: g.durations,
-  }));
+  const uses: FingerprintUse[] = [...groups.values()].map((g) => {
+    const location = locationOfExecutions(dbSpans, g.indices);
+    return {
+      fingerprint: g.n.fingerprint,
+      sql: g.n.sql,
+      facts: g.n.facts,
+      executions: g.indices.length,
+      totalMs: g.totalMs,
+      maxMs: g.maxMs,
+      durationsMs: g.durations,
+      ...(location === undefined ? {} : { location }),
+    };
+  });
 
   const analysis: RequestAnalysis = {
     traceId: request.traceId,

@@ -8,8 +8,13 @@ import {
   type CountHistogram,
   type DurationHistogram,
 } from './histogram.js';
+import { mergeTallies, tallyLocation, type LocationTally } from './location.js';
 import { addConnectionUse, emptyConnectionRollup, mergeConnectionRollups, type ConnectionRollup } from './connections.js';
 import type { Cascade, LeafShape, RelationStep, RequestAnalysis, TriggerRef } from './types.js';
+
+function copyTally(tally: LocationTally): LocationTally {
+  return new Map([...tally].map(([key, entry]) => [key, { ...entry }]));
+}
 
 /** One cascade fingerprint across the requests of an endpoint. */
 export interface CascadeRollup {
@@ -30,6 +35,9 @@ export interface CascadeRollup {
   firstIndex: number;
   /** The request where it wasted the most time. */
   example: { traceId: string; wastedMs: number };
+  /** Where the repeated query and its trigger were issued, per request seen (absent until one was). */
+  locations?: LocationTally;
+  triggerLocations?: LocationTally;
 }
 
 /** One fingerprint across the requests of an endpoint, for the cross-request detectors. */
@@ -43,6 +51,8 @@ export interface FingerprintRollup {
   totalMs: number;
   durations: DurationHistogram;
   example: { traceId: string; maxMs: number };
+  /** Where it was issued, per request seen (absent until one was). */
+  locations?: LocationTally;
 }
 
 /** Requests of an endpoint with serial outbound calls, for sync_fanout. */
@@ -141,6 +151,8 @@ export function addRequest(rollup: EndpointRollup, analysis: RequestAnalysis): v
     r.totalMs += c.totalMs;
     r.wastedMs += c.wastedMs;
     addCount(r.repeats, c.executions);
+    if (c.location !== undefined) tallyLocation((r.locations ??= new Map()), c.location);
+    if (c.triggerLocation !== undefined) tallyLocation((r.triggerLocations ??= new Map()), c.triggerLocation);
     // A linked reading beats a fallback one; keep the first linked reading seen.
     if (!r.linked && c.linked) Object.assign(r, { trigger: c.trigger, steps: c.steps, linked: true, leaf: c.leaf });
     if (c.wastedMs > r.example.wastedMs) r.example = { traceId: analysis.traceId, wastedMs: c.wastedMs };
@@ -165,6 +177,7 @@ export function addRequest(rollup: EndpointRollup, analysis: RequestAnalysis): v
     f.executions += u.executions;
     f.totalMs += u.totalMs;
     for (const d of u.durationsMs) addDuration(f.durations, d);
+    if (u.location !== undefined) tallyLocation((f.locations ??= new Map()), u.location);
     if (u.maxMs > f.example.maxMs) f.example = { traceId: analysis.traceId, maxMs: u.maxMs };
   }
 
@@ -196,9 +209,14 @@ export function mergeRollups(into: EndpointRollup, from: EndpointRollup): void {
   for (const [fp, c] of from.cascades) {
     const r = into.cascades.get(fp);
     if (r === undefined) {
-      into.cascades.set(fp, { ...c, repeats: new Map(c.repeats), example: { ...c.example } });
+      const copy: CascadeRollup = { ...c, repeats: new Map(c.repeats), example: { ...c.example } };
+      if (c.locations !== undefined) copy.locations = copyTally(c.locations);
+      if (c.triggerLocations !== undefined) copy.triggerLocations = copyTally(c.triggerLocations);
+      into.cascades.set(fp, copy);
       continue;
     }
+    if (c.locations !== undefined) mergeTallies((r.locations ??= new Map()), c.locations);
+    if (c.triggerLocations !== undefined) mergeTallies((r.triggerLocations ??= new Map()), c.triggerLocations);
     r.requestsAffected += c.requestsAffected;
     r.executions += c.executions;
     r.totalMs += c.totalMs;
@@ -210,9 +228,12 @@ export function mergeRollups(into: EndpointRollup, from: EndpointRollup): void {
   for (const [fp, f] of from.fingerprints) {
     const r = into.fingerprints.get(fp);
     if (r === undefined) {
-      into.fingerprints.set(fp, { ...f, durations: new Map(f.durations), example: { ...f.example } });
+      const copy: FingerprintRollup = { ...f, durations: new Map(f.durations), example: { ...f.example } };
+      if (f.locations !== undefined) copy.locations = copyTally(f.locations);
+      into.fingerprints.set(fp, copy);
       continue;
     }
+    if (f.locations !== undefined) mergeTallies((r.locations ??= new Map()), f.locations);
     r.requests += f.requests;
     r.executions += f.executions;
     r.totalMs += f.totalMs;

@@ -60,6 +60,10 @@ export interface Cascade {
   /** True when the link to the trigger was read from SQL, false when it fell back to "the last SELECT before". */
   linked: boolean;
   leaf: LeafShape;
+  /** Where the repeated query is issued (the most common place among its executions). */
+  location?: CodeLocation;
+  /** Where the trigger query is evaluated. */
+  triggerLocation?: CodeLocation;
 }
 
 /** One DB call in a request's timeline, kept for the example waterfall (no SQL text, no values). */
@@ -78,6 +82,8 @@ export interface FingerprintUse {
   totalMs: number;
   maxMs: number;
   durationsMs: number[];
+  /** Where the app issues it (the most common place in this request). */
+  location?: CodeLocation;
 }
 
 /** One outbound call sequence, for sync_fanout. */

@@ -1,6 +1,6 @@
 /** Turns a digest's reports into Slack Block Kit messages that keep within Slack's limits by construction (pure: no clock, no I/O). */
 import type { Report, ReportEndpoint } from '../report/model.js';
-import { KIND_LABEL, int, ms, serviceFindingFigures, wrapCode } from '../report/text.js';
+import { KIND_LABEL, formatLocation, int, ms, serviceFindingFigures, wrapCode } from '../report/text.js';
 import { HOUR_MS, MINUTE_MS, formatPeriod } from '../report/period.js';
 import type { DigestInput } from './source.js';
 
@@ -281,6 +281,9 @@ function endpointBlocks(c: Context, item: Item): SlackBlock[] {
   const elements: Mrkdwn[] = [];
   const example = e.findings.find((f) => f.exampleTraceId !== '')?.exampleTraceId;
   if (example !== undefined) elements.push({ type: 'mrkdwn', text: `Example trace: ${traceLink(c, example)}` });
+  // Where the loops run, once each: the lines a developer opens first.
+  const places = [...new Set(e.findings.map((f) => formatLocation(f.location)).filter((at) => at !== ''))];
+  if (places.length > 0) elements.push({ type: 'mrkdwn', text: clipMrkdwn(`Where: ${places.map((at) => `\`${at}\``).join(', ')}`, 500) });
   const fanout = e.findings.find((f) => f.syncFanout !== undefined)?.syncFanout;
   const kindText = [...kinds].map(([k, n]) => `${n} ${k}`).join(' · ');
   const fanoutText = fanout === undefined ? '' : ` (${ms(fanout.outboundMsPerRequest)}/request in serial outbound calls: not DB time)`;

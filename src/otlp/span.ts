@@ -1,4 +1,5 @@
 /** The plain span record every decoder produces: only the fields n1lens reads, with ids as lowercase hex. */
+import type { CodeLocation } from '../detect/types.js';
 
 /** OTLP SpanKind enum values (trace.proto). */
 export const SpanKind = {
@@ -54,6 +55,8 @@ export interface SpanRecord {
   client?: string;
   /** status.code == ERROR */
   error?: boolean;
+  /** code.* and n1lens.* attributes (otlp/location.ts); interned, so spans of one loop share it. */
+  location?: CodeLocation;
 }
 
 /** Why a decoded span was refused (OTLP partial_success). */

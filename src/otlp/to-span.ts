@@ -1,5 +1,6 @@
 /** The one mapping from a decoded OTLP span (any encoding) to a SpanRecord, with validation. */
 
+import { locationOf, locationSlot, newLocationParts, type LocationParts } from './location.js';
 import type { DecodedBatch, SpanKind, SpanRecord, SpanRejectReason } from './span.js';
 
 /** An attribute as both decoders see it; V is the encoding's AnyValue shape. */
@@ -141,7 +142,7 @@ export function spanRecordOf<V>(
   instance?: string,
 ): SpanRecord {
   folded.httpMethod = folded.httpRoute = folded.dbSystem = folded.dbStatement = undefined;
-  folded.messagingSystem = folded.rpcSystem = folded.peer = undefined;
+  folded.messagingSystem = folded.rpcSystem = folded.peer = folded.location = undefined;
   folded.clientAddress = folded.userAgent = undefined;
   if (attributes) foldAttributes(folded, attributes, read);
   return buildRecord(
@@ -159,6 +160,8 @@ export interface FoldedFields {
   messagingSystem: string | undefined;
   rpcSystem: string | undefined;
   peer: string | undefined;
+  /** Location attribute values by otlp/location.ts slot; undefined until the span has one. */
+  location: LocationParts | undefined;
   /** client.address (stable) beats http.client_ip and net.peer.ip (old); joined with the user agent into SpanRecord.client. */
   clientAddress: string | undefined;
   userAgent: string | undefined;
@@ -167,7 +170,7 @@ export interface FoldedFields {
 /** Scratch for spanRecordOf: records are made one at a time. */
 const folded: FoldedFields = {
   httpMethod: undefined, httpRoute: undefined, dbSystem: undefined, dbStatement: undefined,
-  messagingSystem: undefined, rpcSystem: undefined, peer: undefined, clientAddress: undefined, userAgent: undefined,
+  messagingSystem: undefined, rpcSystem: undefined, peer: undefined, clientAddress: undefined, userAgent: undefined, location: undefined,
 };
 
 /** SpanRecord.client from the folded address and user agent. */
@@ -185,15 +188,22 @@ export function buildRecord(
   traceId: string, spanId: string, parentSpanId: string, name: string, kind: SpanKind,
   startMs: number, endMs: number, service: string, error: boolean, f: FoldedFields, instance?: string,
 ): SpanRecord {
+  const location = f.location === undefined ? undefined : locationOf(f.location);
   if (!error && f.messagingSystem === undefined && f.rpcSystem === undefined && f.clientAddress === undefined && f.userAgent === undefined) {
     if (f.dbSystem !== undefined && f.dbStatement !== undefined && f.httpMethod === undefined && f.httpRoute === undefined) {
-      const db: SpanRecord = f.peer === undefined
-        ? { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service, dbSystem: f.dbSystem, dbStatement: f.dbStatement }
-        : { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service, dbSystem: f.dbSystem, dbStatement: f.dbStatement, peer: f.peer };
+      // One literal per shape (location or not, peer or not), so V8 allocates the properties in place.
+      const db: SpanRecord =
+        location !== undefined
+          ? f.peer === undefined
+            ? { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service, dbSystem: f.dbSystem, dbStatement: f.dbStatement, location }
+            : { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service, dbSystem: f.dbSystem, dbStatement: f.dbStatement, peer: f.peer, location }
+          : f.peer === undefined
+            ? { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service, dbSystem: f.dbSystem, dbStatement: f.dbStatement }
+            : { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service, dbSystem: f.dbSystem, dbStatement: f.dbStatement, peer: f.peer };
       if (instance !== undefined) db.instance = instance;
       return db;
     }
-    if (f.httpMethod !== undefined && f.httpRoute !== undefined && f.dbSystem === undefined && f.dbStatement === undefined && f.peer === undefined) {
+    if (f.httpMethod !== undefined && f.httpRoute !== undefined && f.dbSystem === undefined && f.dbStatement === undefined && f.peer === undefined && location === undefined) {
       const http: SpanRecord = { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service, httpMethod: f.httpMethod, httpRoute: f.httpRoute };
       if (instance !== undefined) http.instance = instance;
       return http;
@@ -209,6 +219,7 @@ export function buildRecord(
   if (f.messagingSystem !== undefined) r.messagingSystem = f.messagingSystem;
   if (f.rpcSystem !== undefined) r.rpcSystem = f.rpcSystem;
   if (f.peer !== undefined) r.peer = f.peer;
+  if (location !== undefined) r.location = location;
   const client = clientOf(f);
   if (client !== undefined) r.client = client;
   return r;
@@ -287,7 +298,16 @@ function foldAttributes<V>(record: FoldedFields, attributes: readonly KeyValueLi
   for (const attr of attributes) {
     const target = foldedTarget(attr.key);
     // Only keys of interest pay for reading the value.
-    if (target === undefined || !attr.value) continue;
+    if (target === undefined) {
+      // code.* and n1lens.*: a prefix check first, so other keys skip the lookup.
+      const c = attr.key.charCodeAt(0);
+      if ((c === 0x63 || c === 0x6e) && attr.value) {
+        const slot = locationSlot(attr.key);
+        if (slot >= 0) (record.location ??= newLocationParts())[slot] = read(attr.value);
+      }
+      continue;
+    }
+    if (!attr.value) continue;
     if ('field' in target) {
       if (!target.stable && record[target.field] !== undefined) continue;
       const value = read(attr.value);

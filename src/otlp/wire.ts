@@ -32,6 +32,7 @@ import { OtlpDecodeError } from './errors.js';
 import type { DecodedBatch, SpanKind, SpanRecord, SpanRejectReason } from './span.js';
 import { buildRecord, instanceOf, nanosToMs, urlHost } from './to-span.js';
 import type { FoldedFields } from './to-span.js';
+import { LOCATION_KEYS, newLocationParts } from './location.js';
 
 const EMPTY = Buffer.alloc(0);
 /** protobufjs's Reader.recursionLimit: skipType refuses groups nested deeper. */
@@ -380,6 +381,8 @@ const K_USER_AGENT_OLD = 18;
 const K_SERVICE_INSTANCE_ID = 19;
 const K_HOST_NAME = 20;
 const K_PROCESS_PID = 21;
+/** code.* and n1lens.* location keys: K_LOCATION + their otlp/location.ts slot. */
+const K_LOCATION = 32;
 
 const KEYS: readonly (readonly [string, number])[] = [
   ['http.request.method', K_HTTP_METHOD_STABLE],
@@ -404,8 +407,11 @@ const KEYS: readonly (readonly [string, number])[] = [
   ['service.instance.id', K_SERVICE_INSTANCE_ID],
   ['host.name', K_HOST_NAME],
   ['process.pid', K_PROCESS_PID],
+  ...LOCATION_KEYS.map((key, slot) => [key, K_LOCATION + slot] as const),
 ];
-const MAX_KEY = 19;
+const MAX_KEY = 28;
+/** 32-bit words per key in KEY_WORD_TABLE: MAX_KEY bytes. */
+const KEY_WORDS_EACH = MAX_KEY / 4;
 /**
  * The keys as little-endian 32-bit words (the last word zero-padded), grouped by length: KEY_WORDS
  * holds each key's words, KEY_CODE its code, KEY_AT[n]..KEY_AT[n + 1] the keys of length n.
@@ -419,9 +425,9 @@ const KEY_WORDS: number[] = [];
   for (let n = 0; n <= MAX_KEY + 1; n++) {
     KEY_AT[n] = k;
     while (k < sorted.length && sorted[k]![0].length === n) {
-      const bytes = Buffer.alloc(20);
+      const bytes = Buffer.alloc(MAX_KEY);
       bytes.write(sorted[k]![0], 'latin1');
-      for (let w = 0; w < 5; w++) KEY_WORDS.push(bytes.readInt32LE(w * 4));
+      for (let w = 0; w < KEY_WORDS_EACH; w++) KEY_WORDS.push(bytes.readInt32LE(w * 4));
       KEY_CODE.push(sorted[k]![1]);
       k++;
     }
@@ -444,7 +450,7 @@ function keyCode(start: number, end: number): number {
   if (tailBytes > 3) tail |= b[start + tailAt + 3]! << 24;
   const words = KEY_WORD_TABLE;
   for (let k = KEY_AT[n]!; k < KEY_AT[n + 1]!; k++) {
-    const base = k * 5;
+    const base = k * KEY_WORDS_EACH;
     if (words[base] !== first || words[base + (tailAt >> 2)] !== tail) continue;
     let w = 1;
     while (w < tailAt >> 2 && words[base + w] === word(start + w * 4)) w++;
@@ -635,7 +641,7 @@ function readKeyValue(start: number, end: number, depth: number): number {
 /** The current span's folded attributes (to-span.ts's buildRecord makes the record from them). */
 const f: FoldedFields = {
   httpMethod: undefined, httpRoute: undefined, dbSystem: undefined, dbStatement: undefined,
-  messagingSystem: undefined, rpcSystem: undefined, peer: undefined, clientAddress: undefined, userAgent: undefined,
+  messagingSystem: undefined, rpcSystem: undefined, peer: undefined, clientAddress: undefined, userAgent: undefined, location: undefined,
 };
 /** Rank of the source f.peer came from (1 best); 5 while there is none. */
 let peerRank = 5;
@@ -714,6 +720,9 @@ function foldAttribute(start: number, end: number): void {
       if (value) f.userAgent = value;
       return;
     default:
+      if (code >= K_LOCATION) {
+        (f.location ??= newLocationParts())[code - K_LOCATION] = valueString(false);
+      }
       return; // resource keys on a span are just attributes
   }
 }
@@ -765,6 +774,7 @@ function readSpan(pos: number, end: number, service: string, instance: string | 
   let status = 0;
   f.httpMethod = f.httpRoute = f.dbSystem = f.dbStatement = f.messagingSystem = f.rpcSystem = f.peer = undefined;
   f.clientAddress = f.userAgent = undefined;
+  f.location = undefined;
   peerRank = 5;
   clientRank = 4;
 

@@ -1,6 +1,6 @@
 /** A self-contained HTML page of the report, served by `n1lens serve` at `/`: no scripts, no external assets. */
 import type { Report, ReportFinding, ServiceFinding } from './model.js';
-import { KIND_LABEL, int, ms, readInsteadText, serviceFindingFigures, shortenSql, wrapCode } from './text.js';
+import { KIND_LABEL, formatLocation, int, ms, readInsteadText, serviceFindingFigures, shortenSql, wrapCode } from './text.js';
 
 const escape = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -71,9 +71,14 @@ function findingRow(f: ReportFinding): string {
     .filter((t) => t !== '')
     .map((t) => `<div class="muted">${escape(t)}</div>`)
     .join('');
+  const at = formatLocation(f.location);
+  const triggerAt = formatLocation(f.trigger?.location);
+  const where =
+    (at === '' ? '' : `<div>at <code>${escape(at)}</code></div>`) +
+    (triggerAt === '' || triggerAt === at ? '' : `<div class="muted">loops over the rows of <code>${escape(triggerAt)}</code></div>`);
   return (
     `<tr><td class="k">${KIND_LABEL[f.kind]}</td><td><code>${escape(f.table || '-')}</code></td><td class="n">${f.repeatsPerRequest.p50}</td>` +
-    `<td class="n">${ms(f.wastedMs)}</td><td>${f.sql ? `<code>${escape(shortenSql(f.sql, 140))}</code>` : ''}` +
+    `<td class="n">${ms(f.wastedMs)}</td><td>${f.sql ? `<code>${escape(shortenSql(f.sql, 140))}</code>` : ''}${where}` +
     `<pre>${escape(f.suggestion.code)}</pre>${note}<div class="muted">example trace <code>${escape(f.exampleTraceId)}</code></div></td></tr>`
   );
 }

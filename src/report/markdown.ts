@@ -1,6 +1,6 @@
 /** GitHub-flavoured Markdown report, fit for a pull-request comment or a CI job summary. */
 import type { Report } from './model.js';
-import { KIND_LABEL, int, ms, readInsteadText, serviceFindingFigures, shortenSql } from './text.js';
+import { KIND_LABEL, formatLocation, int, ms, readInsteadText, serviceFindingFigures, shortenSql } from './text.js';
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
@@ -22,14 +22,16 @@ export function renderMarkdown(report: Report): string {
   for (const e of report.endpoints) {
     if (e.findings.length === 0) continue;
     out.push('', `### \`${e.endpoint}\``, '');
-    out.push('| Kind | Table | Repeats/request | Wasted | Query | Suggestion |', '|---|---|---:|---:|---|---|');
+    out.push('| Kind | Table | Repeats/request | Wasted | Query | Where | Suggestion |', '|---|---|---:|---:|---|---|---|');
     for (const f of e.findings) {
       const code = f.suggestion.code.includes('\n') ? f.suggestion.method : f.suggestion.code;
       const read = f.suggestion.readInstead === undefined ? '' : `<br>${cell(readInsteadText(f.suggestion.readInstead, (e) => `\`${e}\``))}`;
       const where = f.suggestion.placement === undefined ? '' : `<br>${cell(f.suggestion.placement)}`;
+      const at = formatLocation(f.location);
       out.push(
         `| ${KIND_LABEL[f.kind]} | \`${cell(f.table || '-')}\` | ${f.repeatsPerRequest.p50} | ${ms(f.wastedMs)} | ` +
-          `\`${cell(shortenSql(f.sql || '-', 90))}\` | \`${cell(code)}\`${f.suggestion.confidence === 'inferred' ? ' _(inferred)_' : ''}${read}${where} |`,
+          `\`${cell(shortenSql(f.sql || '-', 90))}\` | ${at === '' ? '-' : `\`${cell(at)}\``} | ` +
+          `\`${cell(code)}\`${f.suggestion.confidence === 'inferred' ? ' _(inferred)_' : ''}${read}${where} |`,
       );
     }
     if (e.fix !== '') out.push('', '**Fix**', '', '```python', e.fix, '```');

@@ -4,6 +4,7 @@ import { detectEndpoint, type CascadeFinding, type EndpointDetectOptions, type E
 import type { DeadView } from '../detect/routes.js';
 import { countMax, countQuantile } from '../detect/histogram.js';
 import type { EndpointRollup } from '../detect/rollup.js';
+import { mostCommonLocation } from '../detect/location.js';
 import type { CodeLocation, FindingKind, RelationStep } from '../detect/types.js';
 import type { SqlOperation } from '../sql/types.js';
 import { combinedFix, suggestCascade, type CascadeShape, type FixWhere, type Suggestion } from '../suggest/fix.js';
@@ -20,10 +21,13 @@ export interface ReportFinding {
   repeatsPerRequest: { p50: number; max: number };
   requestsAffected: number;
   wastedMs: number;
-  trigger: { fingerprint: string; table: string } | null;
+  /** The query the loop iterates, and where the app evaluates it. */
+  trigger: { fingerprint: string; table: string; location?: CodeLocation } | null;
   chain: string[];
   suggestion: Suggestion;
   exampleTraceId: string;
+  /** Where the repeated query is issued: the most common place among the requests seen. */
+  location?: CodeLocation;
   /** hot_lookup: traffic and what caching saves. */
   hotLookup?: { callsPerDay: number; shareOfRequests: number; meanMs: number; dbMsPerDay: number };
   /** sync_fanout: the serial calls and the latency a task queue removes. */
@@ -121,13 +125,26 @@ function toShape({ cascade: c }: CascadeFinding, rollup: EndpointRollup): Cascad
   };
 }
 
-/** Where the endpoint's fixes go: its route, for the framework profiles. */
-function fixWhere(rollup: EndpointRollup, options: ReportOptions): FixWhere {
+/**
+ * Where the endpoint's fixes go, for the framework profiles: its route, and the view, function and
+ * file of the code location when one is known (the worst cascade's, for the combined fix).
+ */
+function fixWhere(rollup: EndpointRollup, options: ReportOptions, location?: CodeLocation): FixWhere {
   const space = rollup.endpoint.indexOf(' ');
   return {
     endpoint: rollup.endpoint,
     route: space < 0 ? rollup.endpoint : rollup.endpoint.slice(space + 1),
     ...(options.schema === undefined ? {} : { schema: options.schema }),
+    ...siteOf(location),
+  };
+}
+
+/** The parts of a code location a fix profile reads. */
+function siteOf(location: CodeLocation | undefined): Pick<FixWhere, 'view' | 'function' | 'file'> {
+  return {
+    ...(location?.view === undefined ? {} : { view: location.view }),
+    ...(location?.function === undefined ? {} : { function: location.function }),
+    ...(location?.file === undefined ? {} : { file: location.file }),
   };
 }
 
@@ -150,13 +167,19 @@ function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, rollu
     chain,
     suggestion,
     exampleTraceId: f.exampleTraceId,
+    ...(f.location === undefined ? {} : { location: f.location }),
   });
   switch (f.kind) {
     case 'n_plus_one':
     case 'repeated_write': {
       const c = f.cascade;
-      const trigger = c.trigger === null ? null : { fingerprint: c.trigger.fingerprint, table: c.trigger.table };
-      return { ...base, ...tail(trigger, chainNames(c.steps, naming), suggestCascade(toShape(f, rollup), naming, where)) };
+      const triggerLocation = mostCommonLocation(c.triggerLocations);
+      const trigger =
+        c.trigger === null
+          ? null
+          : { fingerprint: c.trigger.fingerprint, table: c.trigger.table, ...(triggerLocation === undefined ? {} : { location: triggerLocation }) };
+      const site = f.location === undefined ? where : { ...where, ...siteOf(f.location) };
+      return { ...base, ...tail(trigger, chainNames(c.steps, naming), suggestCascade(toShape(f, rollup), naming, site)) };
     }
     case 'hot_lookup': {
       const { observedCalls: _observed, ...hot } = f.hotLookup;
@@ -194,7 +217,7 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
   const naming = options.schema === undefined ? conventionNaming(tables) : schemaNaming(options.schema, tables);
   const findings = detectEndpoint(rollup, options);
   const cascades = findings.filter(isCascade);
-  const where = fixWhere(rollup, options);
+  const where = fixWhere(rollup, options, cascades.find((c) => c.location !== undefined)?.location);
   const fixLines = [combinedFix(cascades.map((c) => toShape(c, rollup)), naming, where)];
   for (const f of findings) {
     if (f.kind === 'hot_lookup') fixLines.push(`# cache: ${naming.modelOf(f.facts.table)} lookup (see hot_lookup)`);

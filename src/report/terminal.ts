@@ -1,7 +1,7 @@
 /** The default terminal report: endpoints ranked by wasted time, each with its findings and the fix, readable at 80 columns. */
 import pc from 'picocolors';
 import type { Report, ReportFinding, ServiceFinding } from './model.js';
-import { KIND_LABEL, int, ms, readInsteadText, serviceFindingFigures, shortenSql, wrapCode, wrapText } from './text.js';
+import { KIND_LABEL, formatLocation, int, ms, readInsteadText, serviceFindingFigures, shortenSql, wrapCode, wrapText } from './text.js';
 
 export interface TerminalOptions {
   /** Colour output; defaults to picocolors' detection (honours NO_COLOR and FORCE_COLOR, off when not a TTY). */
@@ -77,6 +77,10 @@ function renderFinding(f: ReportFinding, c: ReturnType<typeof pc.createColors>, 
   const cost = f.kind === 'sync_fanout' ? `${ms(f.wastedMs)} of latency` : ms(f.wastedMs);
   lines.push(`   ${c.yellow('✗')} ${c.yellow(label.padEnd(12))} ${repeats}${where}  ${c.dim(cost)}`);
   if (f.sql !== '') lines.push(`     ${c.dim(shortenSql(f.sql, width - 5))}`);
+  const at = formatLocation(f.location);
+  if (at !== '') lines.push(`     ${c.magenta('at')} ${at}`);
+  const triggerAt = formatLocation(f.trigger?.location);
+  if (triggerAt !== '' && triggerAt !== at) lines.push(`     ${c.dim(`loops over the rows of ${triggerAt}`)}`);
   if (!f.suggestion.code.includes('\n')) {
     const code = wrapCode(f.suggestion.code, width, '       ');
     code[0] = `     → ${code[0]!.trimStart()}`;

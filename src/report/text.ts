@@ -1,4 +1,5 @@
-/** Text helpers the renderers share: number formats, shortened SQL, and querysets broken at method calls. */
+/** Text helpers the renderers share: number formats, code locations, shortened SQL, and querysets broken at method calls. */
+import type { CodeLocation } from '../detect/types.js';
 import { clockText, spanText } from '../suggest/operational.js';
 import type { ServiceFinding } from './model.js';
 
@@ -14,6 +15,31 @@ export const KIND_LABEL = {
   connection_pressure: 'connections',
   dead_view: 'dead view',
 } as const;
+
+/**
+ * A location as people cite it: `recruit/templates/recruit/dashboard.html:14` inside a template,
+ * else `recruit/views.py:42 in dashboard` (the function without its module, which the path says).
+ */
+export function formatLocation(location: CodeLocation | undefined): string {
+  if (location === undefined) return '';
+  if (location.template !== undefined) {
+    return location.templateLine === undefined ? location.template : `${location.template}:${location.templateLine}`;
+  }
+  const fn = location.function === undefined ? undefined : shortFunction(location.function, location.file);
+  if (location.file !== undefined) {
+    const at = location.line === undefined ? location.file : `${location.file}:${location.line}`;
+    return fn === undefined ? at : `${at} in ${fn}`;
+  }
+  if (fn !== undefined) return `in ${fn}`;
+  return location.view === undefined ? '' : `view ${location.view}`;
+}
+
+/** `recruit.views.dashboard` in `recruit/views.py` → `dashboard`. */
+function shortFunction(fn: string, file: string | undefined): string {
+  if (file === undefined) return fn;
+  const module = file.replace(/\.py$/, '').replace(/\/__init__$/, '').replaceAll('/', '.');
+  return fn.startsWith(`${module}.`) ? fn.slice(module.length + 1) : fn;
+}
 
 /** The sentence saying what a loop reads after the fix (report JSON `suggestion.readInstead`). */
 export function readInsteadText(

@@ -109,5 +109,6 @@ export class Intake {
     this.#metrics.openTraces.set(this.#analyzer.assembler.openTraces);
     this.#metrics.evictions.set(c.evictions);
     this.#metrics.lateSpans.set(c.lateSpans);
+    this.#metrics.duplicateSpans.set(c.duplicateSpans);
   }
 }

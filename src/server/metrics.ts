@@ -12,6 +12,7 @@ export interface ServerMetrics {
   openTraces: Gauge;
   evictions: Gauge;
   lateSpans: Gauge;
+  duplicateSpans: Gauge;
   exportLatency: Histogram<'transport'>;
 }
 
@@ -34,6 +35,7 @@ export function createMetrics(): ServerMetrics {
     openTraces: new Gauge({ name: 'n1lens_open_traces', help: 'Traces buffered, waiting to complete', registers }),
     evictions: new Gauge({ name: 'n1lens_trace_evictions_total', help: 'Open traces analysed early to stay under --max-traces', registers }),
     lateSpans: new Gauge({ name: 'n1lens_late_spans_total', help: 'Spans that arrived after their trace was analysed (dropped)', registers }),
+    duplicateSpans: new Gauge({ name: 'n1lens_duplicate_spans_total', help: 'Copies of spans already received, by (trace id, span id): exporter retries (dropped)', registers }),
     exportLatency: new Histogram({
       name: 'n1lens_export_duration_seconds',
       help: 'Time to accept one OTLP export request',

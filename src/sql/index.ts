@@ -3,4 +3,6 @@
 export { normalizeSql } from './normalize.js';
 export { createSqlNormalizer } from './cache.js';
 export type { SqlNormalizer, SqlNormalizerOptions } from './cache.js';
+export { sqlCommenterTags } from './sqlcommenter.js';
+export type { SqlCommenterTags } from './sqlcommenter.js';
 export type { ColumnRef, Fingerprint, NormalizedSql, SqlAggregate, SqlFacts, SqlOperation } from './types.js';

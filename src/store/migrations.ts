@@ -96,6 +96,11 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (service, endpoint)
   ) WITHOUT ROWID;
   `,
+  // 3 (issue 10): where the example request issued the repeated query and evaluated its trigger (CodeLocation JSON).
+  `
+  ALTER TABLE examples ADD COLUMN location TEXT;
+  ALTER TABLE examples ADD COLUMN trigger_location TEXT;
+  `,
 ];
 
 /** Brings a database to the newest schema; refuses one written by a newer n1lens. */

@@ -2,6 +2,7 @@
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { emptyConnectionRollup, type ConnectionRollup, type ConnectionSecond } from '../detect/connections.js';
 import { RollupSet, emptyEndpointRollup, mergeRollups, type CascadeRollup, type EndpointRollup } from '../detect/rollup.js';
+import { mergeTallies, tallyLocation, type LocationTally } from '../detect/location.js';
 import {
   detectDeadViews,
   emptyPattern,
@@ -12,7 +13,7 @@ import {
   type RouteTraffic,
   type TrafficPattern,
 } from '../detect/routes.js';
-import type { LeafShape, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
+import type { Cascade, CodeLocation, LeafShape, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
 import { buildReport, endpointMatcher, type Report, type ReportOptions } from '../report/model.js';
 import { HOUR_MS } from '../report/period.js';
 import type { SqlFacts } from '../sql/types.js';
@@ -54,7 +55,39 @@ export interface StoredFinding {
   lastSeenMs: number;
   trigger: TriggerRef | null;
   steps: RelationStep[];
-  example: { traceId: string; wastedMs: number; timeline: TimelineEntry[] } | null;
+  /** Where the example request issued the repeated query, and evaluated its trigger. */
+  example: { traceId: string; wastedMs: number; timeline: TimelineEntry[]; location?: CodeLocation; triggerLocation?: CodeLocation } | null;
+}
+
+/** A location tally as stored in a finding hour's rollup JSON: [location, requests] pairs. */
+type TallyJson = [CodeLocation, number][];
+const tallyToJson = (t: LocationTally | undefined): TallyJson | undefined => (t === undefined ? undefined : [...t.values()].map((e) => [e.location, e.count]));
+function tallyFromJson(j: TallyJson | undefined): LocationTally | undefined {
+  if (j === undefined) return undefined;
+  const tally: LocationTally = new Map();
+  for (const [location, count] of j) tallyLocation(tally, location, count);
+  return tally;
+}
+function mergeTallyJson(a: TallyJson | undefined, b: LocationTally | undefined): TallyJson | undefined {
+  const tally = tallyFromJson(a) ?? (b === undefined ? undefined : new Map());
+  if (tally !== undefined && b !== undefined) mergeTallies(tally, b);
+  return tallyToJson(tally);
+}
+
+/** A fingerprint hour's rollup JSON. */
+interface FingerprintHourJson {
+  durations: Pairs;
+  example: { traceId: string; maxMs: number };
+  locations?: TallyJson;
+}
+
+/** A finding hour's rollup JSON. */
+interface FindingHourJson {
+  totalMs: number;
+  repeats: Pairs;
+  example: { traceId: string; wastedMs: number };
+  locations?: TallyJson;
+  triggerLocations?: TallyJson;
 }
 
 interface Link {
@@ -284,7 +317,7 @@ export class Store {
       const prev = this.#prepare('SELECT requests_affected, executions, wasted_ms, rollup FROM finding_hours WHERE finding_id = ? AND hour = ?').get(findingId, hour) as
         | { requests_affected: number; executions: number; wasted_ms: number; rollup: string }
         | undefined;
-      const p = prev === undefined ? { totalMs: 0, repeats: [] as Pairs, example: { traceId: '', wastedMs: -1 } } : (JSON.parse(prev.rollup) as { totalMs: number; repeats: Pairs; example: { traceId: string; wastedMs: number } });
+      const p: FindingHourJson = prev === undefined ? { totalMs: 0, repeats: [] as Pairs, example: { traceId: '', wastedMs: -1 } } : (JSON.parse(prev.rollup) as FindingHourJson);
       const repeatsMap = fromPairs(p.repeats);
       for (const [k, v] of c.repeats) repeatsMap.set(k, (repeatsMap.get(k) ?? 0) + v);
       const example = c.example.wastedMs > p.example.wastedMs ? c.example : p.example;
@@ -300,7 +333,13 @@ export class Store {
           (prev?.requests_affected ?? 0) + c.requestsAffected,
           (prev?.executions ?? 0) + c.executions,
           (prev?.wasted_ms ?? 0) + c.wastedMs,
-          JSON.stringify({ totalMs: p.totalMs + c.totalMs, repeats: toPairs(repeatsMap), example }),
+          JSON.stringify({
+            totalMs: p.totalMs + c.totalMs,
+            repeats: toPairs(repeatsMap),
+            example,
+            locations: mergeTallyJson(p.locations, c.locations),
+            triggerLocations: mergeTallyJson(p.triggerLocations, c.triggerLocations),
+          } satisfies FindingHourJson),
         );
     }
 
@@ -309,7 +348,7 @@ export class Store {
       const prev = this.#prepare('SELECT requests, executions, total_ms, rollup FROM fingerprint_hours WHERE endpoint_id = ? AND fingerprint = ? AND hour = ?').get(endpointId, f.fingerprint, hour) as
         | { requests: number; executions: number; total_ms: number; rollup: string }
         | undefined;
-      const p = prev === undefined ? { durations: [] as Pairs, example: { traceId: '', maxMs: -1 } } : (JSON.parse(prev.rollup) as { durations: Pairs; example: { traceId: string; maxMs: number } });
+      const p: FingerprintHourJson = prev === undefined ? { durations: [] as Pairs, example: { traceId: '', maxMs: -1 } } : (JSON.parse(prev.rollup) as FingerprintHourJson);
       const durations = fromPairs(p.durations);
       for (const [k, v] of f.durations) durations.set(k, (durations.get(k) ?? 0) + v);
       const example = f.example.maxMs > p.example.maxMs ? f.example : p.example;
@@ -319,7 +358,10 @@ export class Store {
            ON CONFLICT (endpoint_id, fingerprint, hour) DO UPDATE SET requests = excluded.requests,
              executions = excluded.executions, total_ms = excluded.total_ms, rollup = excluded.rollup`,
         )
-        .run(endpointId, f.fingerprint, hour, (prev?.requests ?? 0) + f.requests, (prev?.executions ?? 0) + f.executions, (prev?.total_ms ?? 0) + f.totalMs, JSON.stringify({ durations: toPairs(durations), example }));
+        .run(
+          endpointId, f.fingerprint, hour, (prev?.requests ?? 0) + f.requests, (prev?.executions ?? 0) + f.executions, (prev?.total_ms ?? 0) + f.totalMs,
+          JSON.stringify({ durations: toPairs(durations), example, locations: mergeTallyJson(p.locations, f.locations) } satisfies FingerprintHourJson),
+        );
     }
   }
 
@@ -329,24 +371,26 @@ export class Store {
       `SELECT f.id FROM findings f JOIN endpoints e ON e.id = f.endpoint_id WHERE e.service = ? AND e.endpoint = ? AND f.fingerprint = ?`,
     );
     const upsert = this.#prepare(
-      `INSERT INTO examples (finding_id, trace_id, wasted_ms, timeline) VALUES (?, ?, ?, ?)
-       ON CONFLICT (finding_id) DO UPDATE SET trace_id = excluded.trace_id, wasted_ms = excluded.wasted_ms, timeline = excluded.timeline
+      `INSERT INTO examples (finding_id, trace_id, wasted_ms, timeline, location, trigger_location) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (finding_id) DO UPDATE SET trace_id = excluded.trace_id, wasted_ms = excluded.wasted_ms, timeline = excluded.timeline,
+         location = excluded.location, trigger_location = excluded.trigger_location
        WHERE excluded.wasted_ms > examples.wasted_ms`,
     );
     // The worst request per finding in this batch first, so each finding costs one write, not one per request.
-    const worst = new Map<string, { a: RequestAnalysis; wastedMs: number; fingerprint: string }>();
+    const worst = new Map<string, { a: RequestAnalysis; c: Cascade }>();
     for (const a of analyses) {
       for (const c of a.cascades) {
         const key = `${a.service}\u0000${a.endpoint}\u0000${c.fingerprint}`;
         const best = worst.get(key);
-        if (best === undefined || c.wastedMs > best.wastedMs) worst.set(key, { a, wastedMs: c.wastedMs, fingerprint: c.fingerprint });
+        if (best === undefined || c.wastedMs > best.c.wastedMs) worst.set(key, { a, c });
       }
     }
-    for (const { a, wastedMs, fingerprint } of worst.values()) {
-      const row = find.get(a.service, a.endpoint, fingerprint) as { id: number } | undefined;
+    const json = (location: CodeLocation | undefined): string | null => (location === undefined ? null : JSON.stringify(location));
+    for (const { a, c } of worst.values()) {
+      const row = find.get(a.service, a.endpoint, c.fingerprint) as { id: number } | undefined;
       if (row === undefined) continue;
       const timeline = a.timeline.map((t) => [round3(t.offsetMs), round3(t.durationMs), t.fingerprint]);
-      upsert.run(row.id, a.traceId, wastedMs, JSON.stringify(timeline));
+      upsert.run(row.id, a.traceId, c.wastedMs, JSON.stringify(timeline), json(c.location), json(c.triggerLocation));
     }
   }
 
@@ -398,8 +442,12 @@ export class Store {
           requests_affected: number; executions: number; wasted_ms: number; rollup: string;
         }[]) {
           const link = JSON.parse(f.link) as Link;
-          const roll = JSON.parse(f.rollup) as { totalMs: number; repeats: Pairs; example: { traceId: string; wastedMs: number } };
+          const roll = JSON.parse(f.rollup) as FindingHourJson;
+          const locations = tallyFromJson(roll.locations);
+          const triggerLocations = tallyFromJson(roll.triggerLocations);
           r.cascades.set(f.fingerprint, {
+            ...(locations === undefined ? {} : { locations }),
+            ...(triggerLocations === undefined ? {} : { triggerLocations }),
             kind: f.kind,
             fingerprint: f.fingerprint,
             sql: f.sql,
@@ -416,8 +464,10 @@ export class Store {
         for (const f of fingerprintRows.all(e.id, h.hour) as {
           fingerprint: string; sql: string; facts: string; requests: number; executions: number; total_ms: number; rollup: string;
         }[]) {
-          const roll = JSON.parse(f.rollup) as { durations: Pairs; example: { traceId: string; maxMs: number } };
+          const roll = JSON.parse(f.rollup) as FingerprintHourJson;
+          const locations = tallyFromJson(roll.locations);
           r.fingerprints.set(f.fingerprint, {
+            ...(locations === undefined ? {} : { locations }),
             fingerprint: f.fingerprint,
             sql: f.sql,
             facts: JSON.parse(f.facts) as SqlFacts,
@@ -467,8 +517,8 @@ export class Store {
       )
       .get(id) as (Omit<StoredFinding, 'trigger' | 'steps' | 'example'> & { link: string }) | undefined;
     if (row === undefined || row.id === null) return undefined;
-    const ex = this.#prepare('SELECT trace_id, wasted_ms, timeline FROM examples WHERE finding_id = ?').get(id) as
-      | { trace_id: string; wasted_ms: number; timeline: string }
+    const ex = this.#prepare('SELECT trace_id, wasted_ms, timeline, location, trigger_location FROM examples WHERE finding_id = ?').get(id) as
+      | { trace_id: string; wasted_ms: number; timeline: string; location: string | null; trigger_location: string | null }
       | undefined;
     const { link, ...rest } = row;
     const parsed = JSON.parse(link) as Link;
@@ -483,6 +533,8 @@ export class Store {
               traceId: ex.trace_id,
               wastedMs: ex.wasted_ms,
               timeline: (JSON.parse(ex.timeline) as [number, number, string][]).map(([offsetMs, durationMs, fingerprint]) => ({ offsetMs, durationMs, fingerprint })),
+              ...(ex.location === null ? {} : { location: JSON.parse(ex.location) as CodeLocation }),
+              ...(ex.trigger_location === null ? {} : { triggerLocation: JSON.parse(ex.trigger_location) as CodeLocation }),
             },
     };
   }

@@ -202,7 +202,8 @@ class ReferenceAssembler {
   // Never re-inserted, so ordered by first span: the max-age sweep stops at the first young trace.
   readonly #byFirstSeen = new Map<TraceId, number>();
   readonly #completed = new Set<TraceId>();
-  readonly counters: AssemblerCounters = { spansBuffered: 0, tracesCompleted: 0, evictions: 0, lateSpans: 0 };
+  readonly counters: AssemblerCounters = { spansBuffered: 0, tracesCompleted: 0, evictions: 0, lateSpans: 0, duplicateSpans: 0 };
+  readonly #releasedSpans = new Set<string>();
 
   constructor(options: AssemblerOptions = {}) {
     this.#wait = options.traceWaitMs ?? 2000;
@@ -235,7 +236,8 @@ class ReferenceAssembler {
     const evicted: RefCompleted[] = [];
     for (const span of spans) {
       if (this.#completed.has(span.traceId)) {
-        this.counters.lateSpans++;
+        if (this.#releasedSpans.has(span.spanId)) this.counters.duplicateSpans++;
+        else this.counters.lateSpans++;
         continue;
       }
       let trace = this.#open.get(span.traceId);
@@ -292,6 +294,7 @@ class ReferenceAssembler {
     this.counters.tracesCompleted++;
     const spans = trace?.spans ?? [];
     this.counters.spansBuffered -= spans.length;
+    for (const span of spans) this.#releasedSpans.add(span.spanId);
     return { traceId, spans, reason };
   }
 }

@@ -43,16 +43,29 @@ export function sortByStart(list: { startMs: number }[]): void {
   }
 }
 
+/** What assembly saw besides the requests: copies of a span id already taken (exporter retries, a file read twice). */
+export interface AssemblyStats {
+  duplicateSpans: number;
+}
+
 /**
  * Assembles one trace. Spans may come in any order; parent cycles and self-parents end the walk
- * (the span then counts as orphaned), so absurd trees never hang.
+ * (the span then counts as orphaned), so absurd trees never hang. A span id seen again is the same
+ * span again: it is counted once (and in stats.duplicateSpans).
  */
-export function assembleTrace(spans: readonly SpanRecord[]): Request[] {
+export function assembleTrace(spans: readonly SpanRecord[], stats?: AssemblyStats): Request[] {
   const requests = new Map<string, Request>();
+  let duplicates = 0;
   for (const s of spans) {
     if (!isRequestSpan(s)) continue;
+    if (requests.has(s.spanId)) duplicates++;
     requests.set(s.spanId, requestFor(s));
   }
+  // Span ids already taken. A DB copy of an id wins over any other copy, then the first to arrive
+  // (assembleCompact, which keeps DB spans apart, follows the same rule).
+  const taken = new Set<string>();
+  const dbIds = new Set<string>();
+  for (const s of spans) if (isDbSpan(s) && !requests.has(s.spanId)) dbIds.add(s.spanId);
 
   // Built on first need: in a Django trace every DB span's parent is the request span itself.
   let byId: Map<string, SpanRecord> | undefined;
@@ -100,6 +113,11 @@ export function assembleTrace(spans: readonly SpanRecord[]): Request[] {
     const outKind = db ? null : outboundKindOf(s);
     if (!db && outKind === null) continue;
     if (requests.has(s.spanId)) continue; // a request span is never its own child
+    if (taken.has(s.spanId) || (!db && dbIds.has(s.spanId))) {
+      duplicates++;
+      continue;
+    }
+    taken.add(s.spanId);
     const ownerId = findOwner(s);
     const request = ownerId === '' ? orphanRequest(s) : requests.get(ownerId);
     if (request === undefined) continue;
@@ -111,12 +129,14 @@ export function assembleTrace(spans: readonly SpanRecord[]): Request[] {
         system: s.dbSystem ?? '',
         statement: s.dbStatement ?? '',
       };
+      if (s.location !== undefined) dbSpan.location = s.location;
       request.dbSpans.push(dbSpan);
     } else if (outKind !== null) {
       request.outbound.push(outboundCall(s, outKind));
     }
   }
 
+  if (stats !== undefined) stats.duplicateSpans += duplicates;
   return finishRequests(requests.values(), orphans);
 }
 

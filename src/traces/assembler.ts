@@ -4,6 +4,7 @@
  */
 import type { SpanRecord, TraceId } from '../otlp/span.js';
 import { isRequestSpan } from './assemble.js';
+import { RecentSpans } from './recent.js';
 
 export interface AssemblerOptions {
   /** A rooted trace is complete once it has been quiet this long (clock units). Default 2000. */
@@ -34,18 +35,26 @@ export interface CompletedTrace<B = SpanRecord[]> {
 export interface TraceBuffer<B> {
   create(): B;
   add(buffer: B, span: SpanRecord): void;
+  /** Calls `each` with the id of every span in the buffer. */
+  forEachSpanId(buffer: B, each: (spanId: string) => void): void;
 }
 
 const RECORDS: TraceBuffer<SpanRecord[]> = {
   create: () => [],
   add: (buffer, span) => void buffer.push(span),
+  forEachSpanId: (buffer, each) => {
+    for (const span of buffer) each(span.spanId);
+  },
 };
 
 export interface AssemblerCounters {
   spansBuffered: number;
   tracesCompleted: number;
   evictions: number;
+  /** Spans of an already released trace that it did not have: dropped. */
   lateSpans: number;
+  /** Copies of spans already taken (exporter retries, a file read twice): dropped. Copies within an open trace are counted where the trace is assembled. */
+  duplicateSpans: number;
 }
 
 interface OpenTrace<B> {
@@ -76,7 +85,9 @@ export class TraceAssembler<B = SpanRecord[]> {
   readonly #completed = new Set<TraceId>();
   /** Trace ids touched by the add() in progress, in touch order (see #reorder). */
   readonly #touched: TraceId[] = [];
-  readonly counters: AssemblerCounters = { spansBuffered: 0, tracesCompleted: 0, evictions: 0, lateSpans: 0 };
+  readonly counters: AssemblerCounters = { spansBuffered: 0, tracesCompleted: 0, evictions: 0, lateSpans: 0, duplicateSpans: 0 };
+  /** Span ids of released traces, to tell a retried copy from a late span. */
+  readonly #released = new RecentSpans();
 
   /** `buffer` decides how open traces keep their spans; by default as the records themselves. */
   constructor(options: AssemblerOptions = {}, buffer?: TraceBuffer<B>) {
@@ -130,7 +141,8 @@ export class TraceAssembler<B = SpanRecord[]> {
       let trace: OpenTrace<B> | undefined = traceId === lastId ? last : this.#open.get(traceId);
       if (trace === undefined) {
         if (this.#completed.has(traceId)) {
-          this.counters.lateSpans++;
+          if (this.#released.has(span.spanId)) this.counters.duplicateSpans++;
+          else this.counters.lateSpans++;
           continue;
         }
         if (this.#open.size >= this.#maxOpen) {
@@ -208,6 +220,7 @@ export class TraceAssembler<B = SpanRecord[]> {
     }
     this.counters.tracesCompleted++;
     this.counters.spansBuffered -= trace?.count ?? 0;
+    if (trace !== undefined) this.#buffer.forEachSpanId(trace.spans, (id) => this.#released.add(id));
     return { traceId, spans: trace?.spans ?? this.#buffer.create(), reason };
   }
 }

@@ -4,8 +4,9 @@
  * costs a fraction of the heap. `assembleCompact` gives exactly what `assembleTrace` gives for the
  * same spans in the same order (assemble.test.ts checks the two against each other).
  */
+import type { CodeLocation } from '../detect/types.js';
 import type { SpanRecord } from '../otlp/span.js';
-import { finishRequests, isDbSpan, isRequestSpan, orphanRequestFor, outboundCall, outboundKindOf, requestFor } from './assemble.js';
+import { finishRequests, isDbSpan, type AssemblyStats, isRequestSpan, orphanRequestFor, outboundCall, outboundKindOf, requestFor } from './assemble.js';
 import type { TraceBuffer } from './assembler.js';
 import type { DbSpan, Request } from './request.js';
 
@@ -13,23 +14,23 @@ import type { DbSpan, Request } from './request.js';
  * A column of strings that are usually all the same (a trace's DB system, service, parent span):
  * one value until a different one arrives, then an array.
  */
-class UniformColumn {
-  first: string | undefined;
-  values: string[] | undefined;
+class UniformColumn<T = string> {
+  first: T | undefined;
+  values: T[] | undefined;
   length = 0;
 
-  push(value: string): void {
+  push(value: T): void {
     if (this.values !== undefined) this.values.push(value);
     else if (this.length === 0) this.first = value;
     else if (value !== this.first) {
-      this.values = new Array<string>(this.length).fill(this.first!);
+      this.values = new Array<T>(this.length).fill(this.first as T);
       this.values.push(value);
     }
     this.length++;
   }
 
-  get(i: number): string {
-    return this.values === undefined ? this.first! : this.values[i]!;
+  get(i: number): T {
+    return (this.values === undefined ? this.first : this.values[i]) as T;
   }
 }
 
@@ -49,6 +50,8 @@ export class CompactTrace {
   readonly dbParents = new UniformColumn();
   readonly dbSystems = new UniformColumn();
   readonly dbServices = new UniformColumn();
+  /** Interned locations (otlp/location.ts): one reference per span once they differ. */
+  readonly dbLocations = new UniformColumn<CodeLocation | undefined>();
 
   add(span: SpanRecord): void {
     const seq = this.count++;
@@ -60,6 +63,7 @@ export class CompactTrace {
       this.dbParents.push(span.parentSpanId);
       this.dbSystems.push(span.dbSystem!);
       this.dbServices.push(span.service);
+      this.dbLocations.push(span.location);
     } else {
       this.records.push(span);
       this.recordSeq.push(seq);
@@ -82,19 +86,27 @@ export class CompactTrace {
 export const COMPACT_TRACES: TraceBuffer<CompactTrace> = {
   create: () => new CompactTrace(),
   add: (trace, span) => trace.add(span),
+  forEachSpanId: (trace, each) => {
+    for (const id of trace.dbIds) each(id);
+    for (const record of trace.records) each(record.spanId);
+  },
 };
 
 /**
  * `assembleTrace` over a CompactTrace. Where arrival order across the two kinds of spans matters
  * (the last span with a duplicated id, the first orphan), the arrival indices decide.
  */
-export function assembleCompact(t: CompactTrace): Request[] {
+export function assembleCompact(t: CompactTrace, stats?: AssemblyStats): Request[] {
   const { records } = t;
   const requests = new Map<string, Request>();
+  let duplicates = 0;
   for (const s of records) {
     if (!isRequestSpan(s)) continue;
+    if (requests.has(s.spanId)) duplicates++;
     requests.set(s.spanId, requestFor(s));
   }
+  // Span ids already assembled: a second copy of a span is the same span (assembleTrace's rule).
+  const taken = new Set<string>();
 
   // Span id → the last span with it: a record index i as i, a DB span j as ~j. Built on first need.
   let byId: Map<string, number> | undefined;
@@ -166,6 +178,11 @@ export function assembleCompact(t: CompactTrace): Request[] {
   for (let j = 0; j < dbIds.length; j++) {
     const spanId = dbIds[j]!;
     if (requests.has(spanId)) continue; // a request span is never its own child
+    if (taken.has(spanId)) {
+      duplicates++;
+      continue;
+    }
+    taken.add(spanId);
     const ownerId = findOwner(t.dbParents.get(j));
     const startMs = dbTimes[2 * j]!;
     const request = ownerId === '' ? orphanRequest((dbSeq ??= t.dbSeq())[j]!, t.traceId, t.dbServices.get(j), startMs) : requests.get(ownerId);
@@ -177,6 +194,8 @@ export function assembleCompact(t: CompactTrace): Request[] {
       system: t.dbSystems.get(j),
       statement: t.dbStatements[j]!,
     };
+    const location = t.dbLocations.get(j);
+    if (location !== undefined) dbSpan.location = location;
     request.dbSpans.push(dbSpan);
   }
   for (let i = 0; i < records.length; i++) {
@@ -186,11 +205,17 @@ export function assembleCompact(t: CompactTrace): Request[] {
     const outKind = db ? null : outboundKindOf(s);
     if (outKind === null) continue;
     if (requests.has(s.spanId)) continue;
+    if (taken.has(s.spanId)) {
+      duplicates++;
+      continue;
+    }
+    taken.add(s.spanId);
     const ownerId = findOwner(s.parentSpanId);
     const request = ownerId === '' ? orphanRequest(t.recordSeq[i]!, s.traceId, s.service, s.startMs) : requests.get(ownerId);
     if (request === undefined) continue;
     request.outbound.push(outboundCall(s, outKind));
   }
 
+  if (stats !== undefined) stats.duplicateSpans += duplicates;
   return finishRequests(requests.values(), orphans);
 }

@@ -1,4 +1,5 @@
 /** What a request is once its spans are assembled: the unit every per-request detector reads. */
+import type { CodeLocation } from '../detect/types.js';
 import type { SpanId, TraceId } from '../otlp/span.js';
 
 /** Endpoint name used for DB spans whose request span never arrived. */
@@ -13,6 +14,8 @@ export interface DbSpan {
   system: string;
   /** The raw statement, literals and all: it is normalised before anything is kept. */
   statement: string;
+  /** Where the app issued it (code.* / n1lens.* attributes), when the span says. */
+  location?: CodeLocation;
 }
 
 export type OutboundKind = 'http' | 'messaging' | 'rpc' | 'other';

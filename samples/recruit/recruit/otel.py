@@ -1,5 +1,8 @@
 """OpenTelemetry set-up for the recruit app; call setup_tracing() before Django loads.
 
+n1lens_django.tracing.setup() does the work: it reuses the provider made here, adds the exporter,
+instruments Django (with sqlcommenter), psycopg / psycopg2, sqlite3 and requests, and adds the
+processor that puts the code location (view line, template line) on every query span.
 Spans go to, in order of precedence:
   N1LENS_TRACE_FILE=path            a length-delimited OTLP protobuf file (file_exporter.py)
   OTEL_EXPORTER_OTLP_PROTOCOL=grpc  OTLP/gRPC at OTEL_EXPORTER_OTLP_ENDPOINT (default :4317)
@@ -20,89 +23,55 @@ import sys
 import uuid
 
 from opentelemetry import trace
-from opentelemetry.instrumentation.django import DjangoInstrumentor
-from opentelemetry.instrumentation.requests import RequestsInstrumentor
-from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-_provider: TracerProvider | None = None
-
-
-def _exporter():
-    path = os.environ.get("N1LENS_TRACE_FILE")
-    if path:
-        from recruit.file_exporter import LengthDelimitedFileExporter
-
-        return LengthDelimitedFileExporter(path)
-    protocol = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
-    )
-    if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-        return OTLPSpanExporter()
-    if protocol == "http/protobuf":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        return OTLPSpanExporter()
-    raise ValueError(f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r}: use http/protobuf or grpc")
+from n1lens_django.tracing import exporter_from_environment, setup
 
 
 def setup_tracing(exit_on_sigterm: bool = False) -> TracerProvider:
-    """Install the tracer provider and instrument Django, the DB drivers and requests.
+    """Trace this process (idempotent).
 
     exit_on_sigterm: turn SIGTERM into a normal exit so the SDK's atexit shutdown exports what is
     still buffered (Python's default SIGTERM handling skips atexit). Only for processes that own
     their signals, such as `manage.py runserver`; not under a WSGI server.
     """
-    global _provider
-    if _provider is not None:
-        return _provider
     # A dashboard request makes ~300 spans: export soon and keep a deep queue, so a driver's burst
     # is neither held back for the default 5 s nor dropped at the default 2048 spans.
     os.environ.setdefault("OTEL_BSP_SCHEDULE_DELAY", "500")
     os.environ.setdefault("OTEL_BSP_MAX_QUEUE_SIZE", "16384")
+    os.environ.setdefault("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", "otel/flush")
+    _choose_postgres_driver()
+    exporter = None
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        # The app's own provider, for its per-process resource; setup() reuses it.
+        resource = Resource.create(
+            {
+                "service.name": "recruit",
+                "service.instance.id": str(uuid.uuid4()),
+                "process.pid": os.getpid(),
+                "host.name": socket.gethostname(),
+            }
+        )
+        trace.set_tracer_provider(TracerProvider(resource=resource))
+        path = os.environ.get("N1LENS_TRACE_FILE")
+        if path:
+            from recruit.file_exporter import LengthDelimitedFileExporter
 
-    resource = Resource.create(
-        {
-            "service.name": "recruit",
-            "service.instance.id": str(uuid.uuid4()),
-            "process.pid": os.getpid(),
-            "host.name": socket.gethostname(),
-        }
-    )
-    _provider = TracerProvider(resource=resource)
-    _provider.add_span_processor(BatchSpanProcessor(_exporter()))
-    trace.set_tracer_provider(_provider)
-
-    # Django's sqlcommenter puts controller, route and traceparent into every statement the spans
-    # record, for both backends. The drivers' own commenters stay off: with both on, each query
-    # carries two comments (the instrumentation docs warn about exactly that), and the sqlite3
-    # instrumentation has no commenter at all.
-    DjangoInstrumentor().instrument(is_sql_commentor_enabled=True, excluded_urls="otel/flush")
-    _instrument_postgres_driver()
-    SQLite3Instrumentor().instrument()
-    RequestsInstrumentor().instrument()
-
+            exporter = LengthDelimitedFileExporter(path)
+        else:
+            exporter = exporter_from_environment()
+    provider = setup(exporter=exporter)
     if exit_on_sigterm:
         signal.signal(signal.SIGTERM, _exit_normally)
-    return _provider
+    return provider
 
 
-def _instrument_postgres_driver() -> None:
+def _choose_postgres_driver() -> None:
     driver = os.environ.get("RECRUIT_PG_DRIVER", "psycopg")
     if driver == "psycopg2":
         sys.modules["psycopg"] = None  # Django's backend then falls back to psycopg2
-        from opentelemetry.instrumentation.psycopg2 import Psycopg2Instrumentor
-
-        Psycopg2Instrumentor().instrument()
-    elif driver == "psycopg":
-        from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
-
-        PsycopgInstrumentor().instrument()
-    else:
+    elif driver != "psycopg":
         raise ValueError(f"RECRUIT_PG_DRIVER={driver!r}: use psycopg or psycopg2")
 
 
@@ -112,4 +81,5 @@ def _exit_normally(signum, frame):
 
 def force_flush(timeout_millis: int = 10000) -> bool:
     """Export every span ended so far; False if tracing is off or the export timed out."""
-    return _provider.force_flush(timeout_millis) if _provider is not None else False
+    provider = trace.get_tracer_provider()
+    return provider.force_flush(timeout_millis) if isinstance(provider, TracerProvider) else False

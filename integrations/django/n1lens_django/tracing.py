@@ -1,0 +1,494 @@
+"""OpenTelemetry for a Django app in one call, plus the span processor that tells n1lens which line
+of the app issued each query.
+
+    from n1lens_django.tracing import setup
+    setup()                     # before get_wsgi_application() / execute_from_command_line()
+
+Attributes CodeLocationSpanProcessor adds to a DB client span (only those it can tell):
+
+    code.file.path, code.line.number,   the innermost application frame: the file relative to
+    code.function.name                  BASE_DIR, its line, and `module.qualname` of its function
+    n1lens.view                         the Django view the request resolved to (`module.qualname`)
+    n1lens.template.path,               the innermost application template being rendered (path
+    n1lens.template.line                relative to BASE_DIR, else its loader name) and the line
+                                        of the node that was rendering
+    n1lens.drf.serializer,              the Django REST framework serializer class and field
+    n1lens.drf.field,                   whose value was being read, and where that field (else the
+    n1lens.drf.file, n1lens.drf.line    class) is defined
+    n1lens.admin.model_admin,           the ModelAdmin of an admin changelist, the `list_display`
+    n1lens.admin.list_display,          entry whose cell was being rendered, and where that entry
+    n1lens.admin.file, n1lens.admin.line  (or the ModelAdmin) is defined
+
+It works in on_start: the span is still writable there and the call stack is the query's own.
+on_end hands processors a read-only span, and a BatchSpanProcessor exports from its own thread,
+where the app's stack is gone.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import re
+import sys
+import sysconfig
+import threading
+import types
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.trace import SpanKind
+
+__all__ = ["CodeLocationSpanProcessor", "exporter_from_environment", "setup"]
+
+_logger = logging.getLogger(__name__)
+
+# Instrumentation scopes whose CLIENT spans are database calls. A span from any other scope counts
+# when it carries db.system(.name) at start.
+DB_INSTRUMENTATION_SCOPES = frozenset(
+    "opentelemetry.instrumentation." + name
+    for name in ("dbapi", "psycopg", "psycopg2", "sqlite3", "mysqlclient", "pymysql", "mysql", "django")
+)
+
+# What a code object is, for the stack walk (cached per code object).
+_LIBRARY = 0  # stdlib, site-packages, Django, OpenTelemetry, n1lens itself: skipped
+_APP = 1  # a file under BASE_DIR: a candidate for code.*
+_TEMPLATE_NODE = 2  # django.template.base.Node.render_annotated
+_DRF_FIELD = 3  # rest_framework Field.get_attribute / *.to_representation
+_ADMIN_CELL = 4  # django.contrib.admin.templatetags.admin_list.items_for_result
+_ADMIN_RESULTS = 5  # admin_list.results: the changelist's rows being read
+_REQUEST_HANDLER = 6  # BaseHandler._get_response: the view is in its locals; nothing outer matters
+
+_HANDLER_QUALNAMES = frozenset({"BaseHandler._get_response"})
+_DRF_METHODS = ("get_attribute", "to_representation")
+
+
+class CodeLocationSpanProcessor(SpanProcessor):
+    """Adds where a query was issued to every DB client span (see the module docstring).
+
+    base_dir: the application's root (default: settings.BASE_DIR, else the working directory);
+    only files under it count as application code, and paths are reported relative to it.
+    """
+
+    def __init__(self, base_dir: str | os.PathLike | None = None):
+        self._base_dir = os.path.abspath(base_dir) if base_dir is not None else None
+        # Keyed by id(): hashing a code object hashes its bytecode and constants on every call.
+        # _kept holds the code objects, so an id is never reused for another while cached.
+        self._codes: dict[int, int] = {}
+        self._kept: list[types.CodeType] = []
+        self._files: dict[str, str | None] = {}  # absolute file -> path relative to BASE_DIR, or None
+        self._scopes: dict[str, bool] = {}
+        self._views: dict[object, str | None] = {}
+        self._nodes: dict[int, tuple[object, tuple[str, int] | None]] = {}
+        self._members: dict[tuple[type, str], tuple[str, int] | None] = {}
+        self._library_roots: tuple[str, ...] | None = None
+        self._lock = threading.Lock()
+
+    # --- SpanProcessor ---------------------------------------------------------------------------
+
+    def on_start(self, span, parent_context=None) -> None:
+        if span.kind is not SpanKind.CLIENT or not self._is_db_span(span):
+            return
+        try:
+            attributes = self.locate(sys._getframe(1))
+        except Exception:  # a location is never worth failing the app's query for
+            _logger.debug("n1lens: could not locate a query", exc_info=True)
+            return
+        if attributes:
+            span.set_attributes(attributes)
+
+    def on_end(self, span) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+    # --- the stack walk --------------------------------------------------------------------------
+
+    def locate(self, frame: types.FrameType | None) -> dict[str, str | int]:
+        """The location attributes for a query issued with this stack (innermost frame first)."""
+        get_kind = self._codes.get
+        identity = id
+        app = template = drf = admin = None
+        view = None
+        while frame is not None:
+            code = frame.f_code
+            kind = get_kind(identity(code))
+            if kind is None:
+                kind = self._classify(code)
+            if kind:
+                if kind == _APP:
+                    if app is None:
+                        app = (code, frame.f_lineno, frame.f_globals.get("__name__", ""))
+                elif kind == _TEMPLATE_NODE:
+                    if template is None:
+                        template = self._template_of(frame.f_locals.get("self"))
+                elif kind == _DRF_FIELD:
+                    if drf is None:
+                        drf = self._serializer_field_of(frame.f_locals.get("self"))
+                elif kind == _ADMIN_CELL:
+                    if admin is None:
+                        local = frame.f_locals
+                        admin = self._admin_entry_of(local.get("cl"), local.get("field_name"))
+                elif kind == _ADMIN_RESULTS:
+                    if admin is None:
+                        admin = self._admin_entry_of(frame.f_locals.get("cl"), None)
+                else:  # _REQUEST_HANDLER
+                    view = self._view_of(frame.f_locals.get("callback"))
+                    break
+            frame = frame.f_back
+
+        attributes: dict[str, str | int] = {}
+        if app is not None:
+            code, line, module = app
+            attributes["code.file.path"] = self._files[code.co_filename]
+            attributes["code.line.number"] = line
+            qualname = getattr(code, "co_qualname", code.co_name)
+            attributes["code.function.name"] = f"{module}.{qualname}" if module else qualname
+        if view:
+            attributes["n1lens.view"] = view
+        if template:
+            attributes["n1lens.template.path"], attributes["n1lens.template.line"] = template
+        if drf:
+            serializer, field, where = drf
+            attributes["n1lens.drf.serializer"] = serializer
+            if field:
+                attributes["n1lens.drf.field"] = field
+            if where:
+                attributes["n1lens.drf.file"], attributes["n1lens.drf.line"] = where
+        if admin:
+            model_admin, entry, where = admin
+            attributes["n1lens.admin.model_admin"] = model_admin
+            if entry:
+                attributes["n1lens.admin.list_display"] = entry
+            if where:
+                attributes["n1lens.admin.file"], attributes["n1lens.admin.line"] = where
+        return attributes
+
+    def _classify(self, code: types.CodeType) -> int:
+        filename = code.co_filename
+        qualname = getattr(code, "co_qualname", code.co_name)
+        kind = _LIBRARY
+        if filename.endswith(os.path.join("django", "template", "base.py")):
+            if code.co_name == "render_annotated":
+                kind = _TEMPLATE_NODE
+        elif filename.endswith(os.path.join("django", "core", "handlers", "base.py")):
+            if qualname in _HANDLER_QUALNAMES:
+                kind = _REQUEST_HANDLER
+        elif filename.endswith(os.path.join("contrib", "admin", "templatetags", "admin_list.py")):
+            if qualname == "items_for_result":
+                kind = _ADMIN_CELL
+            elif qualname == "results":
+                kind = _ADMIN_RESULTS
+        elif os.sep + "rest_framework" + os.sep in filename:
+            # Methods only (a dot in the qualname): fields.get_attribute(instance, attrs) is a
+            # module function with no field to read, and comprehensions inside them have no `self`.
+            if "." in qualname and qualname.rsplit(".", 1)[1] in _DRF_METHODS and "<" not in qualname:
+                kind = _DRF_FIELD
+        elif self._relative(filename) is not None:
+            kind = _APP
+        with self._lock:
+            self._kept.append(code)
+            self._codes[id(code)] = kind
+        return kind
+
+    def _relative(self, filename: str) -> str | None:
+        """filename relative to BASE_DIR when it is application code, else None (cached)."""
+        try:
+            return self._files[filename]
+        except KeyError:
+            pass
+        relative = None
+        if not filename.startswith("<"):
+            path = os.path.abspath(filename)
+            base = self._base()
+            in_library = any(path.startswith(root) for root in self._library()) or (
+                os.sep + "site-packages" + os.sep in path or os.sep + "dist-packages" + os.sep in path
+            )
+            if not in_library and path.startswith(base + os.sep):
+                relative = os.path.relpath(path, base).replace(os.sep, "/")
+        self._files[filename] = relative
+        return relative
+
+    def _base(self) -> str:
+        if self._base_dir is None:
+            base = None
+            try:
+                from django.conf import settings
+
+                if settings.configured or os.environ.get("DJANGO_SETTINGS_MODULE"):
+                    base = getattr(settings, "BASE_DIR", None)
+            except Exception:  # settings module broken: fall back, never break a query
+                base = None
+            self._base_dir = os.path.abspath(base if base is not None else os.getcwd())
+        return self._base_dir
+
+    def _library(self) -> tuple[str, ...]:
+        if self._library_roots is None:
+            paths = sysconfig.get_paths()
+            roots = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
+            roots.add(os.path.dirname(os.path.abspath(__file__)))  # n1lens_django itself
+            self._library_roots = tuple(os.path.abspath(root) + os.sep for root in roots)
+        return self._library_roots
+
+    # --- what the framework frames say -----------------------------------------------------------
+
+    def _template_of(self, node) -> tuple[str, int] | None:
+        # Parsed templates are cached by Django's loader, so the same node objects render on every
+        # request: remember each node's answer (the node is kept with it, so its id stays its own).
+        known = self._nodes.get(id(node))
+        if known is not None and known[0] is node:
+            return known[1]
+        found = self._read_template(node)
+        if len(self._nodes) >= 4096:
+            self._nodes.clear()  # templates parsed per render (the non-cached loader): stay bounded
+        self._nodes[id(node)] = (node, found)
+        return found
+
+    def _read_template(self, node) -> tuple[str, int] | None:
+        origin = getattr(node, "origin", None)
+        token = getattr(node, "token", None)
+        if origin is None or token is None:
+            return None
+        name = getattr(origin, "name", None)
+        relative = self._relative(name) if isinstance(name, str) else None
+        if relative is None:
+            return None  # a library's template (admin, DRF): keep looking outward for the app's
+        return relative, token.lineno
+
+    def _serializer_field_of(self, field):
+        """(serializer, field, (file, line)) for a DRF field frame, or None to keep looking."""
+        if field is None:
+            return None
+        parent = getattr(field, "parent", None)
+        name = getattr(field, "field_name", None)
+        if parent is not None:
+            if not name:
+                return None  # a ListSerializer's child: the field that holds the list is outer
+            serializer = type(parent)
+            member = getattr(field, "method_name", None) or name
+            return serializer.__qualname__, name, self._member_line(serializer, member)
+        child = getattr(field, "child", None)  # a top-level ListSerializer: many=True
+        serializer = type(child) if child is not None else type(field)
+        return serializer.__qualname__, None, self._member_line(serializer, None)
+
+    def _admin_entry_of(self, changelist, entry):
+        model_admin = getattr(changelist, "model_admin", None)
+        if model_admin is None:
+            return None
+        admin_class = type(model_admin)
+        if callable(entry):
+            code = getattr(entry, "__code__", None)
+            name = getattr(entry, "__name__", repr(entry))
+            where = None
+            if code is not None and self._relative(code.co_filename) is not None:
+                where = (self._relative(code.co_filename), code.co_firstlineno)
+            return admin_class.__qualname__, name, where or self._member_line(admin_class, "list_display")
+        if entry is None:
+            return admin_class.__qualname__, None, self._member_line(admin_class, None)
+        where = self._member_line(admin_class, entry) if hasattr(admin_class, entry) else None
+        return admin_class.__qualname__, entry, where or self._member_line(admin_class, "list_display")
+
+    def _member_line(self, cls: type, member: str | None) -> tuple[str, int] | None:
+        """Where `member` (an attribute or method) of cls, or cls itself, is defined in app code."""
+        key = (cls, member or "")
+        try:
+            return self._members[key]
+        except KeyError:
+            pass
+        found = None
+        for klass in cls.__mro__:
+            where = self._find_in_class(klass, member)
+            if where is not None:
+                found = where
+                break
+        if found is None and member is not None:
+            found = self._member_line(cls, None)
+        with self._lock:
+            self._members[key] = found
+        return found
+
+    def _find_in_class(self, klass: type, member: str | None) -> tuple[str, int] | None:
+        module = sys.modules.get(klass.__module__)
+        filename = getattr(module, "__file__", None)
+        if not filename or self._relative(filename) is None:
+            return None
+        try:
+            lines, start = inspect.findsource(klass)
+        except (OSError, TypeError):
+            return None
+        header = re.compile(rf"^\s*class\s+{re.escape(klass.__name__)}\b")
+        while start < len(lines) - 1 and not header.match(lines[start]):
+            start += 1  # past decorators
+        if member is None:
+            return self._relative(filename), start + 1
+        indent = None
+        pattern = re.compile(rf"^\s+(?:def\s+{re.escape(member)}\b|{re.escape(member)}\s*[:=])")
+        for number in range(start + 1, len(lines)):
+            text = lines[number]
+            if not text.strip() or text.lstrip().startswith("#"):
+                continue
+            current = len(text) - len(text.lstrip())
+            if indent is None:
+                indent = current
+            if current < indent:
+                break  # the class body ended
+            if current == indent and pattern.match(text):
+                return self._relative(filename), number + 1
+        return None
+
+    def _view_of(self, callback) -> str | None:
+        if callback is None:
+            return None
+        try:
+            return self._views[callback]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable callback
+            return None
+        target = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
+        if target is None:
+            target = callback
+            for _ in range(32):  # follow functools.wraps down to the view, stopping at a bound method
+                owner = getattr(target, "__self__", None)
+                if owner is not None and not isinstance(owner, (type, types.ModuleType)):
+                    # e.g. an admin view: name the ModelAdmin subclass, not ModelAdmin
+                    name = f"{type(owner).__module__}.{type(owner).__qualname__}.{target.__name__}"
+                    self._views[callback] = name
+                    return name
+                inner = getattr(target, "__wrapped__", None)
+                if inner is None:
+                    break
+                target = inner
+        module = getattr(target, "__module__", None)
+        qualname = getattr(target, "__qualname__", None)
+        name = f"{module}.{qualname}" if module and qualname else None
+        self._views[callback] = name
+        return name
+
+    def _is_db_span(self, span) -> bool:
+        scope = span.instrumentation_scope
+        name = scope.name if scope is not None else ""
+        known = self._scopes.get(name)
+        if known is None:
+            known = self._scopes[name] = name in DB_INSTRUMENTATION_SCOPES
+        if known:
+            return True
+        attributes = span.attributes
+        return bool(attributes) and ("db.system" in attributes or "db.system.name" in attributes)
+
+
+# --- one-step set-up ------------------------------------------------------------------------------
+
+_setup_lock = threading.Lock()
+
+# (instrumentation module, instrumentor class, the library it wraps): each is instrumented when
+# both are installed.
+_DB_INSTRUMENTORS = (
+    ("opentelemetry.instrumentation.psycopg", "PsycopgInstrumentor", "psycopg"),
+    ("opentelemetry.instrumentation.psycopg2", "Psycopg2Instrumentor", "psycopg2"),
+    ("opentelemetry.instrumentation.sqlite3", "SQLite3Instrumentor", "sqlite3"),
+    ("opentelemetry.instrumentation.mysqlclient", "MySQLClientInstrumentor", "MySQLdb"),
+)
+
+
+def setup(*, service_name: str | None = None, exporter=None) -> TracerProvider:
+    """Trace this Django process for n1lens; safe to call more than once. Returns the provider.
+
+    - Provider: the process's own SDK TracerProvider when one is already set (its exporters stay
+      as they are; `exporter`, if given, is added), else a new one, installed globally, whose
+      resource comes from OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES (service_name overrides).
+    - Exporter, for a new provider: `exporter`, else OTLP per OTEL_TRACES_EXPORTER (otlp, console,
+      none) and OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL (http/protobuf, the default, or grpc); the
+      OTLP exporters read their endpoint, headers and compression from OTEL_EXPORTER_OTLP_*.
+      Spans are batched (OTEL_BSP_*).
+    - Instruments Django (with sqlcommenter), whichever of psycopg, psycopg2, sqlite3 and
+      mysqlclient are installed, and requests; an instrumentation already on is left alone.
+    - Adds CodeLocationSpanProcessor once.
+
+    Call it before Django builds its WSGI handler (top of wsgi.py, or manage.py before
+    execute_from_command_line): the Django instrumentation adds its middleware to the settings.
+    Forking servers: the batch processor restarts its export thread in each child through
+    os.register_at_fork, so gunicorn (with or without --preload) needs nothing more. uWSGI forks
+    without Python's fork hooks: use `lazy-apps = true`, or call setup() in a @postfork function.
+    """
+    with _setup_lock:
+        from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        current = trace.get_tracer_provider()
+        if isinstance(current, TracerProvider):
+            provider = current
+            if exporter is not None and not getattr(provider, "_n1lens_exporter_added", False):
+                provider.add_span_processor(BatchSpanProcessor(exporter))
+                provider._n1lens_exporter_added = True
+        else:
+            resource = Resource.create({SERVICE_NAME: service_name} if service_name else {})
+            provider = TracerProvider(resource=resource)
+            chosen = exporter if exporter is not None else exporter_from_environment()
+            if chosen is not None:
+                provider.add_span_processor(BatchSpanProcessor(chosen))
+            provider._n1lens_exporter_added = exporter is not None
+            trace.set_tracer_provider(provider)
+            provider = trace.get_tracer_provider()  # whoever won, should another thread race us
+
+        if not getattr(provider, "_n1lens_locations", False):
+            provider.add_span_processor(CodeLocationSpanProcessor())
+            provider._n1lens_locations = True
+        _instrument(provider)
+        return provider
+
+
+def exporter_from_environment():
+    """The span exporter the OTEL_* variables ask for (see setup()), or None for `none`."""
+    kind = os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower()
+    if kind == "none":
+        return None
+    if kind == "console":
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        return ConsoleSpanExporter()
+    if kind != "otlp":
+        raise ValueError(f"OTEL_TRACES_EXPORTER={kind!r}: n1lens_django.tracing supports otlp, console, none")
+    protocol = (
+        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    ).strip()
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    elif protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    else:
+        raise ValueError(f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r}: use http/protobuf or grpc")
+    return OTLPSpanExporter()
+
+
+def _instrument(provider: TracerProvider) -> None:
+    import importlib
+    import importlib.util
+
+    def installed(module: str) -> bool:
+        try:
+            return importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            return False
+
+    def turn_on(module: str, class_name: str, **options) -> None:
+        if not installed(module):
+            return
+        instrumentor = getattr(importlib.import_module(module), class_name)()
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(tracer_provider=provider, **options)
+
+    # Django's sqlcommenter puts controller, route and traceparent into every statement. The
+    # drivers' own commenters stay off: with both on, each query would carry two comments.
+    turn_on("opentelemetry.instrumentation.django", "DjangoInstrumentor", is_sql_commentor_enabled=True)
+    for module, class_name, library in _DB_INSTRUMENTORS:
+        if installed(library):
+            turn_on(module, class_name)
+    if installed("requests"):
+        turn_on("opentelemetry.instrumentation.requests", "RequestsInstrumentor")

@@ -1,0 +1,25 @@
+"""Views with the loops the location processor must point at (test_tracing.py, through
+tracing_urls.py): in a template, in the view itself, and in a Django REST framework serializer."""
+
+from django.http import JsonResponse
+from django.shortcuts import render
+from rest_framework import generics
+
+from shop.models import Book
+from shop.serializers import BookSerializer
+
+
+def book_list(request):
+    return render(request, "shop/books.html", {"books": Book.objects.order_by("id")})
+
+
+def publisher_names(request):
+    names = []
+    for book in Book.objects.order_by("id"):
+        names.append(book.publisher.name)
+    return JsonResponse({"publishers": names})
+
+
+class BookListAPI(generics.ListAPIView):
+    queryset = Book.objects.order_by("id")
+    serializer_class = BookSerializer

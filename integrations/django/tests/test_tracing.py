@@ -1,0 +1,177 @@
+"""n1lens_django.tracing on a real Django app: requests through the test client, the real Django,
+sqlite3 and DRF code paths, the SDK's batch processor, spans read back from the exporter."""
+
+import logging
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.test import Client, override_settings
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from n1lens_django import tracing
+from shop.models import Author, Book, Publisher, Tag
+
+HERE = Path(__file__).resolve().parent
+ROWS = 4
+
+
+def line_of(relative: str, text: str) -> int:
+    lines = (HERE / relative).read_text().splitlines()
+    matches = [number for number, line in enumerate(lines, 1) if text in line]
+    assert len(matches) == 1, f"{text!r} in {relative}: lines {matches}"
+    return matches[0]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tracing_urls():
+    with override_settings(ROOT_URLCONF="shop.tracing_urls"):
+        yield
+
+
+@pytest.fixture(scope="module")
+def client(tracing_urls):
+    call_command("migrate", run_syncdb=True, verbosity=0)
+    admin = User.objects.create_superuser("admin", "admin@example.invalid", "pw")
+    for i in range(ROWS):
+        author = Author.objects.create(name=f"author {i}")
+        publisher = Publisher.objects.create(name=f"publisher {i}")
+        editor = User.objects.create_user(f"editor{i}")
+        book = Book.objects.create(title=f"book {i}", author=author, publisher=publisher, editor=editor)
+        book.tags.add(Tag.objects.create(label=f"tag {i}"))
+    client = Client()
+    client.force_login(admin)
+    return client
+
+
+def db_spans(client, exporter, url: str):
+    """The DB client spans of one request, with their attributes."""
+    assert trace.get_tracer_provider().force_flush(10_000)
+    exporter.clear()
+    response = client.get(url)
+    assert response.status_code == 200, response.content[:500]
+    assert trace.get_tracer_provider().force_flush(10_000)
+    spans = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.CLIENT]
+    assert spans, "no DB spans exported"
+    return spans
+
+
+def on_table(spans, table: str):
+    found = [s for s in spans if f'FROM "{table}"' in s.attributes.get("db.statement", "")]
+    assert found, f"no query on {table}: {[s.attributes.get('db.statement') for s in spans]}"
+    return found
+
+
+def test_a_template_loop_names_the_template_line_and_the_view_that_rendered_it(client, exporter):
+    spans = db_spans(client, exporter, "/books/")
+    rows = on_table(spans, "shop_author")
+    assert len(rows) == ROWS
+    for span in rows:
+        attributes = span.attributes
+        assert attributes["n1lens.template.path"] == "shop/templates/shop/books.html"
+        assert attributes["n1lens.template.line"] == line_of("shop/templates/shop/books.html", "book.author.name")
+        assert attributes["code.file.path"] == "shop/tracing_views.py"
+        assert attributes["code.line.number"] == line_of("shop/tracing_views.py", 'render(request, "shop/books.html"')
+        assert attributes["code.function.name"] == "shop.tracing_views.book_list"
+        assert attributes["n1lens.view"] == "shop.tracing_views.book_list"
+    # The trigger: the queryset is evaluated by the {% for %} tag.
+    (books,) = on_table(spans, "shop_book")
+    assert books.attributes["n1lens.template.line"] == line_of("shop/templates/shop/books.html", "{% for book")
+
+
+def test_a_loop_in_the_view_names_the_line_that_reads_the_relation(client, exporter):
+    spans = db_spans(client, exporter, "/publishers/")
+    rows = on_table(spans, "publishing_house")
+    assert len(rows) == ROWS
+    for span in rows:
+        assert span.attributes["code.file.path"] == "shop/tracing_views.py"
+        assert span.attributes["code.line.number"] == line_of("shop/tracing_views.py", "book.publisher.name")
+        assert span.attributes["code.function.name"] == "shop.tracing_views.publisher_names"
+        assert "n1lens.template.path" not in span.attributes
+    (books,) = on_table(spans, "shop_book")
+    assert books.attributes["code.line.number"] == line_of("shop/tracing_views.py", "for book in Book.objects")
+
+
+def test_a_drf_serializer_field_names_the_serializer_the_field_and_where_it_is_defined(client, exporter):
+    spans = db_spans(client, exporter, "/api/books/")
+    rows = on_table(spans, "shop_author")
+    assert len(rows) == ROWS
+    for span in rows:
+        attributes = span.attributes
+        assert attributes["n1lens.drf.serializer"] == "BookSerializer"
+        assert attributes["n1lens.drf.field"] == "author"
+        assert attributes["n1lens.drf.file"] == "shop/serializers.py"
+        assert attributes["n1lens.drf.line"] == line_of("shop/serializers.py", "author = AuthorSerializer()")
+        assert attributes["n1lens.view"] == "shop.tracing_views.BookListAPI"
+        # A DRF loop has no application frame on its stack at all.
+        assert "code.file.path" not in attributes
+    (books,) = on_table(spans, "shop_book")
+    assert books.attributes["n1lens.drf.serializer"] == "BookSerializer"
+    assert "n1lens.drf.field" not in books.attributes
+    assert books.attributes["n1lens.drf.line"] == line_of("shop/serializers.py", "class BookSerializer")
+
+
+def test_an_admin_changelist_names_the_model_admin_and_the_list_display_entry(client, exporter):
+    spans = db_spans(client, exporter, "/admin/shop/book/")
+    editors = [s for s in on_table(spans, "auth_user") if s.attributes.get("n1lens.admin.list_display")]
+    assert len(editors) == ROWS
+    for span in editors:
+        attributes = span.attributes
+        assert attributes["n1lens.admin.model_admin"] == "BookAdmin"
+        assert attributes["n1lens.admin.list_display"] == "editor"
+        assert attributes["n1lens.admin.file"] == "shop/admin.py"
+        assert attributes["n1lens.admin.line"] == line_of("shop/admin.py", "list_display = (")
+        assert attributes["n1lens.view"] == "shop.admin.BookAdmin.changelist_view"
+    counts = on_table(spans, "shop_book_tags")  # book.tags.count() counts the join table's rows
+    for span in counts:
+        attributes = span.attributes
+        assert attributes["n1lens.admin.list_display"] == "tag_count"
+        assert attributes["n1lens.admin.line"] == line_of("shop/admin.py", "def tag_count")
+        # The method is application code: its line is the first app frame.
+        assert attributes["code.file.path"] == "shop/admin.py"
+        assert attributes["code.line.number"] == line_of("shop/admin.py", "book.tags.count()")
+
+
+def test_only_db_spans_get_locations(client, exporter):
+    assert trace.get_tracer_provider().force_flush(10_000)
+    exporter.clear()
+    client.get("/publishers/")
+    assert trace.get_tracer_provider().force_flush(10_000)
+    (server,) = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert not [key for key in server.attributes if key.startswith(("code.", "n1lens."))]
+
+
+def test_setup_again_is_a_no_op_without_warnings(caplog):
+    provider = trace.get_tracer_provider()
+    processors = list(provider._active_span_processor._span_processors)
+    with caplog.at_level(logging.DEBUG):
+        assert tracing.setup() is provider
+        assert tracing.setup(service_name="other") is provider
+    assert list(provider._active_span_processor._span_processors) == processors
+    noisy = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert noisy == []
+
+
+def test_locate_outside_any_request_finds_the_calling_test():
+    processor = tracing.CodeLocationSpanProcessor(base_dir=HERE)
+    import sys
+
+    attributes = processor.locate(sys._getframe())
+    assert attributes["code.file.path"] == "test_tracing.py"
+    assert attributes["code.function.name"].endswith("test_locate_outside_any_request_finds_the_calling_test")
+
+
+def test_a_failing_location_never_fails_the_query(client, exporter, monkeypatch):
+    provider = trace.get_tracer_provider()
+    (processor,) = [p for p in provider._active_span_processor._span_processors
+                    if isinstance(p, tracing.CodeLocationSpanProcessor)]
+
+    def broken(frame):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(processor, "locate", broken)
+    rows = on_table(db_spans(client, exporter, "/publishers/"), "publishing_house")
+    assert len(rows) == ROWS
+    assert all("code.file.path" not in span.attributes for span in rows)

@@ -1,0 +1,75 @@
+/**
+ * Where a finding's query is issued, across requests: per cascade, a small additive tally of the
+ * locations seen (so rollups still merge by addition), from which reports take the most common.
+ */
+import { sqlCommenterTags } from '../sql/sqlcommenter.js';
+import type { DbSpan } from '../traces/request.js';
+import type { CodeLocation } from './types.js';
+
+/** Location key → the location and the requests it was seen in. */
+export type LocationTally = Map<string, { location: CodeLocation; count: number }>;
+
+/** Distinct locations kept per tally: a loop runs from a handful of places, not hundreds. */
+const MAX_DISTINCT = 8;
+
+export function locationKey(location: CodeLocation): string {
+  return [location.file, location.line, location.function, location.template, location.templateLine, location.view].join('\u0001');
+}
+
+/** Adds `count` sightings of a location; a new location past MAX_DISTINCT is not kept. */
+export function tallyLocation(tally: LocationTally, location: CodeLocation, count = 1): void {
+  const key = locationKey(location);
+  const seen = tally.get(key);
+  if (seen !== undefined) seen.count += count;
+  else if (tally.size < MAX_DISTINCT) tally.set(key, { location, count });
+}
+
+export function mergeTallies(into: LocationTally, from: LocationTally): void {
+  for (const { location, count } of from.values()) tallyLocation(into, location, count);
+}
+
+/** The most common location; ties go to the smaller key, so the answer does not depend on order. */
+export function mostCommonLocation(tally: LocationTally | undefined): CodeLocation | undefined {
+  if (tally === undefined) return undefined;
+  let best: { key: string; location: CodeLocation; count: number } | undefined;
+  for (const [key, { location, count }] of tally) {
+    if (best === undefined || count > best.count || (count === best.count && key < best.key)) best = { key, location, count };
+  }
+  return best?.location;
+}
+
+/**
+ * The location of a group of executions in one request: the most common span location (they are
+ * interned, so identity compares them), with the view from sqlcommenter's `controller` when the
+ * spans do not name one.
+ */
+export function locationOfExecutions(dbSpans: readonly DbSpan[], indices: readonly number[]): CodeLocation | undefined {
+  let best: CodeLocation | undefined;
+  let bestCount = 0;
+  let counts: Map<CodeLocation, number> | undefined;
+  for (const i of indices) {
+    const location = dbSpans[i]?.location;
+    if (location === undefined) continue;
+    if (best === undefined) {
+      best = location;
+      bestCount = 1;
+      continue;
+    }
+    if (location === best && counts === undefined) {
+      bestCount++;
+      continue;
+    }
+    counts ??= new Map([[best, bestCount]]);
+    const n = (counts.get(location) ?? 0) + 1;
+    counts.set(location, n);
+    if (n > bestCount) {
+      best = location;
+      bestCount = n;
+    }
+  }
+  if (best?.view !== undefined) return best;
+  const first = indices[0] === undefined ? undefined : dbSpans[indices[0]];
+  const controller = first === undefined ? undefined : sqlCommenterTags(first.statement)?.controller;
+  if (controller === undefined) return best;
+  return { ...best, view: controller };
+}

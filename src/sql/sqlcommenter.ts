@@ -1,0 +1,41 @@
+/**
+ * sqlcommenter's key-values, read from a statement's trailing comment before normalisation drops
+ * it: `/*controller='dashboard',route='dashboard/',traceparent='00-…'*\/`. Values are URL-encoded;
+ * Django's commenter also doubles `%` for the driver's paramstyle.
+ */
+
+/** The keys n1lens reads; others (traceparent, db_driver…) are ignored. */
+export interface SqlCommenterTags {
+  controller?: string;
+  route?: string;
+  framework?: string;
+  app_name?: string;
+  action?: string;
+}
+
+const KEYS = new Set<keyof SqlCommenterTags>(['controller', 'route', 'framework', 'app_name', 'action']);
+const PAIR = /([A-Za-z_][\w.-]*)='((?:[^'\\]|\\.)*)'/g;
+
+/** The tags of the statement's last block comment, or undefined when it has none of the keys above. */
+export function sqlCommenterTags(statement: string): SqlCommenterTags | undefined {
+  const close = statement.lastIndexOf('*/');
+  if (close < 0) return undefined;
+  const open = statement.lastIndexOf('/*', close);
+  if (open < 0) return undefined;
+  const body = statement.slice(open + 2, close);
+  let tags: SqlCommenterTags | undefined;
+  for (const [, key, raw] of body.matchAll(PAIR)) {
+    if (!KEYS.has(key as keyof SqlCommenterTags)) continue;
+    (tags ??= {})[key as keyof SqlCommenterTags] = decode(raw!);
+  }
+  return tags;
+}
+
+function decode(raw: string): string {
+  const text = raw.replace(/\\'/g, "'").replace(/%%/g, '%');
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text; // not valid percent-encoding: keep it as written
+  }
+}
