@@ -110,8 +110,11 @@ function chainNames(steps: RelationStep[], naming: Naming): string[] {
   });
 }
 
-/** The cascade as suggest/ reads it, with the trigger's joins (its statement is among the endpoint's fingerprints). */
-function toShape({ cascade: c }: CascadeFinding, rollup: EndpointRollup): CascadeShape {
+/**
+ * The cascade as suggest/ reads it, with the trigger's joins (its statement is among the endpoint's
+ * fingerprints) and where the loop runs (its view and code pick the framework's idiom).
+ */
+function toShape({ cascade: c, location }: CascadeFinding, rollup: EndpointRollup): CascadeShape {
   const triggerFacts = c.trigger === null ? undefined : rollup.fingerprints.get(c.trigger.fingerprint)?.facts;
   return {
     kind: c.kind,
@@ -122,29 +125,17 @@ function toShape({ cascade: c }: CascadeFinding, rollup: EndpointRollup): Cascad
     leaf: c.leaf,
     firstIndex: c.firstIndex,
     ...(triggerFacts === undefined ? {} : { triggerFacts }),
+    ...(location === undefined ? {} : { location }),
   };
 }
 
-/**
- * Where the endpoint's fixes go, for the framework profiles: its route, and the view, function and
- * file of the code location when one is known (the worst cascade's, for the combined fix).
- */
-function fixWhere(rollup: EndpointRollup, options: ReportOptions, location?: CodeLocation): FixWhere {
+/** Where the endpoint's fixes go, for the framework profiles: its route (each loop's location rides on its CascadeShape). */
+function fixWhere(rollup: EndpointRollup, options: ReportOptions): FixWhere {
   const space = rollup.endpoint.indexOf(' ');
   return {
     endpoint: rollup.endpoint,
     route: space < 0 ? rollup.endpoint : rollup.endpoint.slice(space + 1),
     ...(options.schema === undefined ? {} : { schema: options.schema }),
-    ...siteOf(location),
-  };
-}
-
-/** The parts of a code location a fix profile reads. */
-function siteOf(location: CodeLocation | undefined): Pick<FixWhere, 'view' | 'function' | 'file'> {
-  return {
-    ...(location?.view === undefined ? {} : { view: location.view }),
-    ...(location?.function === undefined ? {} : { function: location.function }),
-    ...(location?.file === undefined ? {} : { file: location.file }),
   };
 }
 
@@ -178,8 +169,7 @@ function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, rollu
         c.trigger === null
           ? null
           : { fingerprint: c.trigger.fingerprint, table: c.trigger.table, ...(triggerLocation === undefined ? {} : { location: triggerLocation }) };
-      const site = f.location === undefined ? where : { ...where, ...siteOf(f.location) };
-      return { ...base, ...tail(trigger, chainNames(c.steps, naming), suggestCascade(toShape(f, rollup), naming, site)) };
+      return { ...base, ...tail(trigger, chainNames(c.steps, naming), suggestCascade(toShape(f, rollup), naming, where)) };
     }
     case 'hot_lookup': {
       const { observedCalls: _observed, ...hot } = f.hotLookup;
@@ -217,7 +207,7 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
   const naming = options.schema === undefined ? conventionNaming(tables) : schemaNaming(options.schema, tables);
   const findings = detectEndpoint(rollup, options);
   const cascades = findings.filter(isCascade);
-  const where = fixWhere(rollup, options, cascades.find((c) => c.location !== undefined)?.location);
+  const where = fixWhere(rollup, options);
   const fixLines = [combinedFix(cascades.map((c) => toShape(c, rollup)), naming, where)];
   for (const f of findings) {
     if (f.kind === 'hot_lookup') fixLines.push(`# cache: ${naming.modelOf(f.facts.table)} lookup (see hot_lookup)`);

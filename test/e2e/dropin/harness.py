@@ -3,7 +3,8 @@
   prepare                  migrate and seed (recruit's demo data, a small library)
   schema OUT               write the n1lens schema file
   record OUT               drive the dashboard, the admin changelist and the API with the Django test
-                           client, recording the real SDK's spans to OUT (length-delimited OTLP protobuf)
+                           client, traced by n1lens_django.tracing (the real SDK and the location
+                           processor) into OUT (length-delimited OTLP protobuf)
   measure KIND REPORT      paste the report's printed fix for KIND (dashboard, admin, drf) into the
                            running app and print the query counts {"before", "optimum", "after"} as JSON
 
@@ -55,22 +56,14 @@ def logged_in(kind: str) -> Client:
 
 
 def record(path: str) -> None:
-    from opentelemetry import trace
-    from opentelemetry.instrumentation.django import DjangoInstrumentor
-    from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from recruit.file_exporter import LengthDelimitedFileExporter
+
+    from n1lens_django.tracing import setup
 
     clients = {kind: logged_in(kind) for kind in ROUTES}
     # Logging in ran untraced; reconnect so every query of the requests below is traced.
     connections.close_all()
-    provider = TracerProvider(resource=Resource.create({"service.name": "dropin"}))
-    provider.add_span_processor(SimpleSpanProcessor(LengthDelimitedFileExporter(path)))
-    trace.set_tracer_provider(provider)
-    DjangoInstrumentor().instrument(is_sql_commentor_enabled=True)
-    SQLite3Instrumentor().instrument()
+    provider = setup(service_name="dropin", exporter=LengthDelimitedFileExporter(path))
     for kind, route in ROUTES.items():
         for _ in range(3):
             response = clients[kind].get(route)

@@ -3,6 +3,10 @@ small app with a django.contrib.admin changelist and a Django REST framework vie
 DROPIN_SQLITE_PATH."""
 
 import os
+from pathlib import Path
+
+# The location processor reports files relative to this: test/e2e.
+BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = "n1lens-dropin-test-not-a-secret"
 DEBUG = False
