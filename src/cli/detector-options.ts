@@ -2,6 +2,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { EndpointDetectOptions } from '../detect/endpoint.js';
 import type { DetectOptions } from '../detect/request.js';
+import { invalidNoisePattern } from '../sql/noise.js';
 
 export interface DetectorCliOptions {
   minRepeats: number;
@@ -11,6 +12,9 @@ export interface DetectorCliOptions {
   hotMinPerDay: number;
   fanoutMinCalls: number;
   fanoutMinShare: number;
+  minShare: number;
+  /** Extra framework-noise patterns (regular expressions over the normalised SQL). */
+  ignoreSql: string[];
 }
 
 export const wholeNumber = (name: string) => (value: string): number => {
@@ -34,15 +38,33 @@ export function addDetectorOptions(command: Command): Command {
     .option('--hot-min-requests <n>', 'hot_lookup: requests of the endpoint before it is judged', wholeNumber('--hot-min-requests'), 10)
     .option('--hot-min-per-day <n>', 'hot_lookup: calls per day at which a cache pays', wholeNumber('--hot-min-per-day'), 1000)
     .option('--fanout-min-calls <n>', 'sync_fanout: serial outbound calls in one request', wholeNumber('--fanout-min-calls'), 3)
-    .option('--fanout-min-share <0..1>', "sync_fanout: share of the request's time they take", share('--fanout-min-share'), 0.5);
+    .option('--fanout-min-share <0..1>', "sync_fanout: share of the request's time they take", share('--fanout-min-share'), 0.5)
+    .option(
+      '--min-share <0..1>',
+      "warm_up: with ≥ 3 requests, a loop seen in fewer than this share of an endpoint's requests is warm-up, not N+1",
+      share('--min-share'),
+      0.5,
+    )
+    .option(
+      '--ignore-sql <regex>',
+      'framework noise to leave out, on top of the built-in list (repeatable; matched against normalised SQL, literals as ?)',
+      regexList,
+      [] as string[],
+    );
+}
+
+function regexList(value: string, previous: string[]): string[] {
+  const problem = invalidNoisePattern([value]);
+  if (problem !== null) throw new InvalidArgumentError(problem);
+  return [...previous, value];
 }
 
 /** Per-request options (used while analysing). */
 export function requestDetectOptions(o: DetectorCliOptions): DetectOptions {
-  return { minRepeats: o.minRepeats, fanoutMinCalls: o.fanoutMinCalls, fanoutMinShare: o.fanoutMinShare };
+  return { minRepeats: o.minRepeats, fanoutMinCalls: o.fanoutMinCalls, fanoutMinShare: o.fanoutMinShare, ignoreSql: o.ignoreSql };
 }
 
 /** Per-endpoint options (used when the report is built). */
 export function endpointDetectOptions(o: DetectorCliOptions): EndpointDetectOptions {
-  return { slowMs: o.slowMs, hotLookupMinShare: o.hotShare, hotLookupMinRequests: o.hotMinRequests, hotLookupMinPerDay: o.hotMinPerDay };
+  return { minShare: o.minShare, slowMs: o.slowMs, hotLookupMinShare: o.hotShare, hotLookupMinRequests: o.hotMinRequests, hotLookupMinPerDay: o.hotMinPerDay };
 }

@@ -1,6 +1,7 @@
 /** Per-request detection: groups a request's DB spans by fingerprint, finds cascades and links each to its trigger. */
+import { createNoiseFilter, type NoiseFilter } from '../sql/noise.js';
 import type { NormalizedSql, SqlFacts } from '../sql/types.js';
-import type { Request } from '../traces/request.js';
+import type { DbSpan, Request } from '../traces/request.js';
 import { conventionLinks, type TableLinks } from './links.js';
 import type {
   Cascade,
@@ -21,6 +22,10 @@ export interface DetectOptions {
   fanoutMinCalls?: number;
   /** sync_fanout: share of the request's duration those calls must take. Default 0.5. */
   fanoutMinShare?: number;
+  /** Extra framework-noise patterns (regular expressions over the normalised SQL), on top of sql/noise.ts's list. */
+  ignoreSql?: readonly string[];
+  /** A prepared noise filter (the Analyzer makes one per run so its memo is shared); built from ignoreSql when absent. */
+  noiseFilter?: NoiseFilter;
 }
 
 /** Normalises one raw statement; callers pass a cached normaliser. */
@@ -32,6 +37,8 @@ interface Group {
   durations: number[];
   totalMs: number;
   maxMs: number;
+  /** Some execution wrote several rows at once (INSERT … VALUES (…), (…)): already a bulk write. */
+  multiRow: boolean;
 }
 
 /** How a repeated query is tied to the rows of an earlier one. */
@@ -46,8 +53,19 @@ const MAX_CHAIN = 8;
 /** Analyses one assembled request. Pure: the same request and options give the same analysis. */
 export function analyseRequest(request: Request, normalize: Normalizer, options: DetectOptions = {}): RequestAnalysis {
   const minRepeats = options.minRepeats ?? 5;
-  const dbSpans = request.dbSpans;
-  const normalized: NormalizedSql[] = new Array<NormalizedSql>(dbSpans.length);
+  const isNoise = options.noiseFilter ?? createNoiseFilter(options.ignoreSql);
+  // Framework-internal statements are dropped before anything else looks at the request.
+  const noise: Record<string, number> = {};
+  const dbSpans: DbSpan[] = [];
+  const normalized: NormalizedSql[] = [];
+  for (const span of request.dbSpans) {
+    const n = normalize(span.statement);
+    const rule = isNoise(n);
+    if (rule === null) {
+      dbSpans.push(span);
+      normalized.push(n);
+    } else noise[rule] = (noise[rule] ?? 0) + 1;
+  }
   const groups = new Map<string, Group>();
   let dbMs = 0;
   // The group of the last two results, by identity: an N+1 loop alternates between a few statements.
@@ -57,8 +75,7 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
   let prevG: Group | undefined;
   for (let i = 0; i < dbSpans.length; i++) {
     const span = dbSpans[i]!;
-    const n = normalize(span.statement);
-    normalized[i] = n;
+    const n = normalized[i]!;
     const duration = span.durationMs ?? 0;
     dbMs += duration;
     let g: Group | undefined;
@@ -67,7 +84,7 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
     else {
       g = groups.get(n.fingerprint);
       if (g === undefined) {
-        g = { n, indices: [], durations: [], totalMs: 0, maxMs: 0 };
+        g = { n, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: false };
         groups.set(n.fingerprint, g);
       }
     }
@@ -78,6 +95,7 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
       lastG = g;
     }
     g!.indices.push(i);
+    if (n.facts.multiRowValues === true) g!.multiRow = true;
     g!.durations.push(duration);
     g!.totalMs += duration;
     if (duration > g!.maxMs) g!.maxMs = duration;
@@ -85,7 +103,7 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
 
   const links = options.links ?? conventionLinks(tablesOf(groups.values()));
   const isCascade = (g: Group): boolean =>
-    g.indices.length >= minRepeats && !g.n.facts.transactionControl && cascadeKind(g.n.facts) !== null;
+    g.indices.length >= minRepeats && !g.n.facts.transactionControl && !g.multiRow && cascadeKind(g.n.facts) !== null;
 
   const resolver = new TriggerResolver(normalized, groups, links, isCascade);
   const cascades: Cascade[] = [];
@@ -128,12 +146,13 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
     service: request.service,
     startMs: request.startMs,
     durationMs: request.durationMs,
-    dbSpans: request.dbSpans.length,
+    dbSpans: dbSpans.length,
     dbMs,
+    noise,
     cascades,
     uses,
     outbound: summariseOutbound(request, options.fanoutMinCalls ?? 3, options.fanoutMinShare ?? 0.5),
-    timeline: request.dbSpans.map((s, i) => ({
+    timeline: dbSpans.map((s, i) => ({
       offsetMs: s.startMs - request.startMs,
       durationMs: s.durationMs,
       fingerprint: normalized[i]?.fingerprint ?? '',

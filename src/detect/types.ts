@@ -1,7 +1,14 @@
 /** What detection says about requests and endpoints: cascades, their triggers, and the relation path between them. */
 import type { Fingerprint, SqlFacts } from '../sql/types.js';
 
-export type FindingKind = 'n_plus_one' | 'repeated_write' | 'hot_lookup' | 'sync_fanout' | 'slow_query';
+export type FindingKind =
+  | 'n_plus_one'
+  | 'repeated_write'
+  | 'hot_lookup'
+  | 'sync_fanout'
+  | 'slow_query'
+  /** A repeat seen in only a minority of an endpoint's requests: cache fill or first-visit work. */
+  | 'warm_up';
 
 /** One hop from the trigger's rows to the repeated query's table, in SQL terms (suggest/ names it). */
 export type RelationStep =
@@ -87,8 +94,11 @@ export interface RequestAnalysis {
   service: string;
   startMs: number;
   durationMs: number;
+  /** DB spans that take part in detection (framework noise excluded). */
   dbSpans: number;
   dbMs: number;
+  /** Framework-internal statements dropped, by sql/noise.ts rule id. */
+  noise: Record<string, number>;
   cascades: Cascade[];
   uses: FingerprintUse[];
   outbound: OutboundSummary;

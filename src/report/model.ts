@@ -1,5 +1,5 @@
 /** Builds the report JSON (DESIGN "Report JSON") from endpoint rollups: the one shape every renderer, the API and the digest read. */
-import { detectEndpoint, type CascadeFinding, type EndpointDetectOptions, type EndpointFinding } from '../detect/endpoint.js';
+import { detectEndpoint, STEADY_STATE_MIN_REQUESTS, type CascadeFinding, type EndpointDetectOptions, type EndpointFinding } from '../detect/endpoint.js';
 import { countMax, countQuantile } from '../detect/histogram.js';
 import type { EndpointRollup } from '../detect/rollup.js';
 import type { FindingKind, RelationStep } from '../detect/types.js';
@@ -34,6 +34,8 @@ export interface ReportEndpoint {
   endpoint: string;
   service: string;
   requests: number;
+  /** 'unknown' with fewer than 3 requests: warm-up (first-visit work) cannot be told from a steady-state N+1. */
+  steadyState?: 'unknown';
   queriesPerRequest: { p50: number; max: number };
   wastedMsPerRequest: number;
   /** Share of requests with at least one N+1 or write loop. */
@@ -44,7 +46,14 @@ export interface ReportEndpoint {
 
 export interface Report {
   n1lensReport: 1;
-  summary: { requests: number; dbSpans: number; findings: number; wastedMs: number };
+  summary: {
+    requests: number;
+    dbSpans: number;
+    findings: number;
+    wastedMs: number;
+    /** Framework-internal statements left out of detection (sql/noise.ts), by rule; absent when none. */
+    frameworkQueriesDropped?: { total: number; byRule: Record<string, number> };
+  };
   endpoints: ReportEndpoint[];
 }
 
@@ -87,7 +96,19 @@ function toShape({ cascade: c }: CascadeFinding): CascadeShape {
 
 const isCascade = (f: EndpointFinding): f is CascadeFinding => f.kind === 'n_plus_one' || f.kind === 'repeated_write';
 
-function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse): ReportFinding {
+/** A warm-up loop is real work, but only on a cold cache or a first visit: say so rather than print a fix. */
+function warmUpSuggestion(f: CascadeFinding, requests: number, naming: Naming): Suggestion {
+  const model = naming.modelOf(f.cascade.facts.table);
+  return {
+    method: 'manual',
+    path: model,
+    code: `# ${model}: ${f.cascade.executions} queries in ${f.requestsAffected} of ${requests} requests: first-visit work (a cache filling, files generated once), not a per-request N+1`,
+    confidence: 'inferred',
+    note: 'seen in too few requests to be the steady state (--min-share); it does not count toward the budget',
+  };
+}
+
+function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, requests: number): ReportFinding {
   const base = {
     kind: f.kind,
     operation: f.facts?.operation ?? ('HTTP' as const),
@@ -112,6 +133,11 @@ function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse): Repo
       const trigger = c.trigger === null ? null : { fingerprint: c.trigger.fingerprint, table: c.trigger.table };
       return { ...base, ...tail(trigger, chainNames(c.steps, naming), suggestCascade(toShape(f), naming)) };
     }
+    case 'warm_up': {
+      const c = f.cascade;
+      const trigger = c.trigger === null ? null : { fingerprint: c.trigger.fingerprint, table: c.trigger.table };
+      return { ...base, ...tail(trigger, chainNames(c.steps, naming), warmUpSuggestion(f, requests, naming)) };
+    }
     case 'hot_lookup': {
       const { observedCalls: _observed, ...hot } = f.hotLookup;
       return { ...base, ...tail(null, [], suggestCache(f, naming)), hotLookup: hot };
@@ -127,7 +153,7 @@ function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse): Repo
  * Database time a finding wastes. sync_fanout's figure is request latency spent waiting on other
  * services, not database time, so it does not count toward an endpoint's rank or the summary.
  */
-const dbWaste = (f: { kind: FindingKind; wastedMs: number }): number => (f.kind === 'sync_fanout' ? 0 : f.wastedMs);
+const dbWaste = (f: { kind: FindingKind; wastedMs: number }): number => (f.kind === 'sync_fanout' || f.kind === 'warm_up' ? 0 : f.wastedMs);
 
 const findingsWaste = (e: ReportEndpoint): number => e.findings.reduce((sum, f) => sum + f.wastedMs, 0);
 
@@ -159,11 +185,12 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     endpoint: rollup.endpoint,
     service: rollup.service,
     requests: rollup.requests,
+    ...(rollup.requests < STEADY_STATE_MIN_REQUESTS ? { steadyState: 'unknown' as const } : {}),
     queriesPerRequest: { p50: countQuantile(rollup.queriesPerRequest, 0.5), max: countMax(rollup.queriesPerRequest) },
     wastedMsPerRequest: rollup.requests === 0 ? 0 : round1(totalWasted / rollup.requests),
     requestsAffected: rollup.requestsAffected,
     fix: fixLines.filter((l) => l !== '').join('\n'),
-    findings: findings.map((f) => reportFinding(f, naming, use)),
+    findings: findings.map((f) => reportFinding(f, naming, use, rollup.requests)),
   };
 }
 
@@ -183,6 +210,14 @@ export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOp
     );
   const kept = new Set(endpoints.map((e) => `${e.service}\u0000${e.endpoint}`));
   const keptRollups = all.filter((r) => kept.has(`${r.service}\u0000${r.endpoint}`));
+  const byRule: Record<string, number> = {};
+  let dropped = 0;
+  for (const r of keptRollups) {
+    for (const [rule, n] of r.noiseDropped) {
+      byRule[rule] = (byRule[rule] ?? 0) + n;
+      dropped += n;
+    }
+  }
   return {
     n1lensReport: 1,
     summary: {
@@ -190,9 +225,14 @@ export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOp
       dbSpans: keptRollups.reduce((s, r) => s + r.dbSpans, 0),
       findings: endpoints.reduce((s, e) => s + e.findings.length, 0),
       wastedMs: round1(endpoints.reduce((s, e) => s + e.wastedMsPerRequest * e.requests, 0)),
+      ...(dropped > 0 ? { frameworkQueriesDropped: { total: dropped, byRule: sortedKeys(byRule) } } : {}),
     },
     endpoints,
   };
+}
+
+function sortedKeys(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 /** Findings that count against the CI budget: the query loops (N+1 and write loops). */

@@ -9,7 +9,17 @@ export const KIND_LABEL = {
   hot_lookup: 'hot lookup',
   sync_fanout: 'sync fan-out',
   slow_query: 'slow query',
+  warm_up: 'warm-up',
 } as const;
+
+/** Said of an endpoint with fewer than 3 requests. */
+export const STEADY_STATE_UNKNOWN = 'steady state unknown: too few requests to tell warm-up from a per-request N+1';
+
+/** `framework queries left out: 240 (django_sqlite_debug_quote 236, session_set 4)`. */
+export function frameworkNoiseLine(d: { total: number; byRule: Record<string, number> }): string {
+  const parts = Object.entries(d.byRule).map(([rule, n]) => `${rule} ${int(n)}`);
+  return `framework queries left out: ${int(d.total)} (${parts.join(', ')})`;
+}
 
 /** Keeps the head of a statement and its WHERE clause, the parts that identify it. */
 export function shortenSql(sql: string, width: number): string {

@@ -4,3 +4,5 @@ export { normalizeSql } from './normalize.js';
 export { createSqlNormalizer } from './cache.js';
 export type { SqlNormalizer, SqlNormalizerOptions } from './cache.js';
 export type { ColumnRef, Fingerprint, NormalizedSql, SqlAggregate, SqlFacts, SqlOperation } from './types.js';
+export { createNoiseFilter, FRAMEWORK_NOISE, invalidNoisePattern, USER_NOISE_ID } from './noise.js';
+export type { NoiseFilter, NoiseRule } from './noise.js';

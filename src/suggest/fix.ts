@@ -10,7 +10,9 @@ export type SuggestionMethod =
   | 'bulk_create'
   | 'cache'
   | 'task_queue'
-  | 'index';
+  | 'index'
+  /** No ORM call fixes it; `code` names the cure (hoist a per-row call, a filtered Prefetch, a fix upstream). */
+  | 'manual';
 
 /** The report's `suggestion` object (DESIGN "Report JSON"). */
 export interface Suggestion {
