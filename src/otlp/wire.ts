@@ -371,6 +371,8 @@ const K_NET_PEER_NAME = 10;
 const K_URL_FULL = 11;
 const K_HTTP_URL = 12;
 const K_SERVICE_NAME = 13;
+const K_URL_PATH = 14;
+const K_HTTP_TARGET_OLD = 15;
 
 const KEYS: readonly (readonly [string, number])[] = [
   ['http.request.method', K_HTTP_METHOD_STABLE],
@@ -387,6 +389,8 @@ const KEYS: readonly (readonly [string, number])[] = [
   ['url.full', K_URL_FULL],
   ['http.url', K_HTTP_URL],
   ['service.name', K_SERVICE_NAME],
+  ['url.path', K_URL_PATH],
+  ['http.target', K_HTTP_TARGET_OLD],
 ];
 const MAX_KEY = 19;
 /**
@@ -617,7 +621,7 @@ function readKeyValue(start: number, end: number, depth: number): number {
 
 /** The current span's folded attributes (to-span.ts's buildRecord makes the record from them). */
 const f: FoldedFields = {
-  httpMethod: undefined, httpRoute: undefined, dbSystem: undefined, dbStatement: undefined,
+  httpMethod: undefined, httpRoute: undefined, httpTarget: undefined, dbSystem: undefined, dbStatement: undefined,
   messagingSystem: undefined, rpcSystem: undefined, peer: undefined,
 };
 /** Rank of the source f.peer came from (1 best); 5 while there is none. */
@@ -638,6 +642,13 @@ function foldAttribute(start: number, end: number): void {
     case K_HTTP_ROUTE:
       value = valueString(false);
       if (value !== undefined) f.httpRoute = value;
+      return;
+    case K_HTTP_TARGET_OLD:
+      if (f.httpTarget !== undefined) return;
+    // falls through
+    case K_URL_PATH:
+      value = valueString(false);
+      if (value !== undefined) f.httpTarget = value;
       return;
     case K_DB_SYSTEM_OLD:
       if (f.dbSystem !== undefined) return;
@@ -725,7 +736,7 @@ function readSpan(pos: number, end: number, service: string): void {
   let endLo = 0;
   let endHi = 0;
   let status = 0;
-  f.httpMethod = f.httpRoute = f.dbSystem = f.dbStatement = f.messagingSystem = f.rpcSystem = f.peer = undefined;
+  f.httpMethod = f.httpRoute = f.httpTarget = f.dbSystem = f.dbStatement = f.messagingSystem = f.rpcSystem = f.peer = undefined;
   peerRank = 5;
 
   while (pos < end) {

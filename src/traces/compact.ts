@@ -5,7 +5,7 @@
  * same spans in the same order (assemble.test.ts checks the two against each other).
  */
 import type { SpanRecord } from '../otlp/span.js';
-import { finishRequests, isDbSpan, isRequestSpan, orphanRequestFor, outboundCall, outboundKindOf, requestFor } from './assemble.js';
+import { adoptDescendantRoutes, finishRequests, isDbSpan, isRequestSpan, orphanRequestFor, outboundCall, outboundKindOf, requestFor } from './assemble.js';
 import type { TraceBuffer } from './assembler.js';
 import type { DbSpan, Request } from './request.js';
 
@@ -91,9 +91,11 @@ export const COMPACT_TRACES: TraceBuffer<CompactTrace> = {
 export function assembleCompact(t: CompactTrace): Request[] {
   const { records } = t;
   const requests = new Map<string, Request>();
+  const requestSpans = new Map<string, SpanRecord>();
   for (const s of records) {
     if (!isRequestSpan(s)) continue;
     requests.set(s.spanId, requestFor(s));
+    requestSpans.set(s.spanId, s);
   }
 
   // Span id → the last span with it: a record index i as i, a DB span j as ~j. Built on first need.
@@ -145,6 +147,9 @@ export function assembleCompact(t: CompactTrace): Request[] {
     for (const id of path) memo.set(id, owner);
     return owner;
   };
+
+  // Route-carrying spans are never plain DB spans, so the records hold them all.
+  adoptDescendantRoutes(requestSpans, requests, records, (s) => findOwner(s.parentSpanId));
 
   let orphans: Request | undefined;
   let orphanSeq = Infinity;
