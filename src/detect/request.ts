@@ -2,6 +2,7 @@
 import { createNoiseFilter, type NoiseFilter } from '../sql/noise.js';
 import type { NormalizedSql, SqlFacts } from '../sql/types.js';
 import type { DbSpan, Request } from '../traces/request.js';
+import { splitCatchAll } from './catch-all.js';
 import { conventionLinks, type TableLinks } from './links.js';
 import type {
   Cascade,
@@ -142,7 +143,7 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
 
   return {
     traceId: request.traceId,
-    endpoint: request.endpoint,
+    endpoint: splitCatchAll(request.endpoint, request.path, normalized),
     service: request.service,
     startMs: request.startMs,
     durationMs: request.durationMs,

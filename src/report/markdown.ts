@@ -1,6 +1,6 @@
 /** GitHub-flavoured Markdown report, fit for a pull-request comment or a CI job summary. */
 import type { Report } from './model.js';
-import { KIND_LABEL, STEADY_STATE_UNKNOWN, frameworkNoiseLine, int, ms, shortenSql } from './text.js';
+import { KIND_LABEL, STEADY_STATE_UNKNOWN, frameworkNoiseLine, splitLine, int, ms, shortenSql } from './text.js';
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
@@ -23,6 +23,7 @@ export function renderMarkdown(report: Report): string {
   for (const e of report.endpoints) {
     if (e.findings.length === 0) continue;
     out.push('', `### \`${e.endpoint}\``, '');
+    if (e.split !== undefined) out.push(`_${splitLine(e.split)}_`, '');
     if (e.steadyState === 'unknown') out.push(`_${STEADY_STATE_UNKNOWN}_`, '');
     out.push('| Kind | Table | Repeats/request | Wasted | Query | Suggestion |', '|---|---|---:|---:|---|---|');
     for (const f of e.findings) {

@@ -1,4 +1,5 @@
 /** Builds the report JSON (DESIGN "Report JSON") from endpoint rollups: the one shape every renderer, the API and the digest read. */
+import { readSplit, type EndpointSplit } from '../detect/catch-all.js';
 import { detectEndpoint, STEADY_STATE_MIN_REQUESTS, type CascadeFinding, type EndpointDetectOptions, type EndpointFinding } from '../detect/endpoint.js';
 import { countMax, countQuantile } from '../detect/histogram.js';
 import type { EndpointRollup } from '../detect/rollup.js';
@@ -34,6 +35,8 @@ export interface ReportEndpoint {
   endpoint: string;
   service: string;
   requests: number;
+  /** A catch-all route's endpoint says how it was split off: by the page model served or the path's first segment. */
+  split?: EndpointSplit;
   /** 'unknown' with fewer than 3 requests: warm-up (first-visit work) cannot be told from a steady-state N+1. */
   steadyState?: 'unknown';
   queriesPerRequest: { p50: number; max: number };
@@ -185,6 +188,7 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     endpoint: rollup.endpoint,
     service: rollup.service,
     requests: rollup.requests,
+    ...splitOf(rollup.endpoint),
     ...(rollup.requests < STEADY_STATE_MIN_REQUESTS ? { steadyState: 'unknown' as const } : {}),
     queriesPerRequest: { p50: countQuantile(rollup.queriesPerRequest, 0.5), max: countMax(rollup.queriesPerRequest) },
     wastedMsPerRequest: rollup.requests === 0 ? 0 : round1(totalWasted / rollup.requests),
@@ -229,6 +233,11 @@ export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOp
     },
     endpoints,
   };
+}
+
+function splitOf(endpoint: string): { split?: EndpointSplit } {
+  const split = readSplit(endpoint);
+  return split === null ? {} : { split };
 }
 
 function sortedKeys(counts: Record<string, number>): Record<string, number> {

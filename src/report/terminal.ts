@@ -1,7 +1,7 @@
 /** The default terminal report: endpoints ranked by wasted time, each with its findings and the fix, readable at 80 columns. */
 import pc from 'picocolors';
 import type { Report, ReportFinding } from './model.js';
-import { KIND_LABEL, STEADY_STATE_UNKNOWN, frameworkNoiseLine, int, ms, shortenSql, wrapCode, wrapText } from './text.js';
+import { KIND_LABEL, STEADY_STATE_UNKNOWN, frameworkNoiseLine, splitLine, int, ms, shortenSql, wrapCode, wrapText } from './text.js';
 
 export interface TerminalOptions {
   /** Colour output; defaults to picocolors' detection (honours NO_COLOR and FORCE_COLOR, off when not a TTY). */
@@ -37,6 +37,7 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
           `(p50, max ${e.queriesPerRequest.max})${e.service ? ` · ${e.service}` : ''}`,
       ),
     );
+    if (e.split !== undefined) out.push(c.dim(`   ${splitLine(e.split)}`));
     if (e.steadyState === 'unknown') out.push(c.dim(`   ${STEADY_STATE_UNKNOWN}`));
     if (e.findings.length === 0) {
       out.push(c.green('   ✓ no findings'));

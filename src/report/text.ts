@@ -12,6 +12,12 @@ export const KIND_LABEL = {
   warm_up: 'warm-up',
 } as const;
 
+/** How a catch-all route's endpoint was split off. */
+export function splitLine(split: { route: string; by: 'page_model' | 'first_path_segment'; value: string }): string {
+  const how = split.by === 'page_model' ? `the page model served (${split.value})` : `the path's first segment (${split.value})`;
+  return `split from the catch-all route ${split.route} by ${how}`;
+}
+
 /** Said of an endpoint with fewer than 3 requests. */
 export const STEADY_STATE_UNKNOWN = 'steady state unknown: too few requests to tell warm-up from a per-request N+1';
 

@@ -209,7 +209,7 @@ export function finishRequests(requests: Iterable<Request>, orphans: Request | u
 
 /** The (still empty) request a request span opens. */
 export function requestFor(s: SpanRecord): Request {
-  return {
+  const request: Request = {
     traceId: s.traceId,
     spanId: s.spanId,
     endpoint: endpointOf(s),
@@ -219,6 +219,8 @@ export function requestFor(s: SpanRecord): Request {
     dbSpans: [],
     outbound: [],
   };
+  if (s.httpTarget !== undefined) request.path = s.httpTarget;
+  return request;
 }
 
 /** The synthetic request that gathers DB and outbound spans whose request span never arrived. */
