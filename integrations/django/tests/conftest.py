@@ -9,6 +9,7 @@ def pytest_configure():
         INSTALLED_APPS=[
             "django.contrib.auth",
             "django.contrib.contenttypes",
+            "taggit",
             "n1lens_django",
             "shop",
         ],
