@@ -237,9 +237,13 @@ function shapeOf(facts: SqlFacts, links: TableLinks): Shape {
   }
   const pk = `${table}.${links.primaryKey(table)}`;
   if (facts.equalityFilters.includes(pk)) return { kind: 'forward', table };
+  // (content_type_id, object_id): a generic relation, not a reverse FK from ContentType.
+  const own = facts.equalityFilters.filter((f) => tableName(f) === table).map(columnName);
+  const generic = own.some((c) => c.endsWith('object_id')) && own.some((c) => c.endsWith('content_type_id'));
   for (const f of facts.equalityFilters) {
     if (tableName(f) !== table) continue;
     const column = columnName(f);
+    if (generic && (column.endsWith('content_type_id') || column.endsWith('object_id'))) continue;
     const parentTable = links.foreignKeyTarget(table, column);
     if (parentTable !== undefined || column.endsWith('_id')) {
       return { kind: 'reverse', table, column, parentTable, viaIn: (facts.inFilters ?? []).includes(f) };

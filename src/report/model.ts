@@ -9,6 +9,7 @@ import { combinedFix, suggestCascade, type CascadeShape, type Suggestion } from 
 import { conventionNaming, schemaNaming, type Naming } from '../suggest/naming.js';
 import { suggestCache, suggestIndex, suggestTaskQueue, type ColumnUse } from '../suggest/operational.js';
 import type { DjangoSchema } from '../suggest/schema.js';
+import { SchemaIndex, unknownNames } from '../suggest/validate.js';
 
 export interface ReportFinding {
   kind: FindingKind;
@@ -94,7 +95,17 @@ function chainNames(steps: RelationStep[], naming: Naming): string[] {
 }
 
 function toShape({ cascade: c }: CascadeFinding): CascadeShape {
-  return { kind: c.kind, table: c.facts.table, trigger: c.trigger, steps: c.steps, linked: c.linked, leaf: c.leaf, firstIndex: c.firstIndex };
+  return {
+    kind: c.kind,
+    table: c.facts.table,
+    trigger: c.trigger,
+    steps: c.steps,
+    linked: c.linked,
+    leaf: c.leaf,
+    firstIndex: c.firstIndex,
+    facts: c.facts,
+    sql: c.sql,
+  };
 }
 
 const isCascade = (f: EndpointFinding): f is CascadeFinding => f.kind === 'n_plus_one' || f.kind === 'repeated_write';
@@ -111,7 +122,30 @@ function warmUpSuggestion(f: CascadeFinding, requests: number, naming: Naming): 
   };
 }
 
-function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, requests: number): ReportFinding {
+/**
+ * With a schema, a fix is printed only if every name in it exists on the model it is called on;
+ * otherwise the finding says so (`manual`) instead of printing a call that would raise.
+ */
+function checked(suggestion: Suggestion, c: CascadeShape, naming: Naming, index: SchemaIndex | undefined): Suggestion {
+  if (index === undefined || suggestion.method === 'manual') return suggestion;
+  const model = c.trigger === null ? undefined : index.byTable(c.trigger.table);
+  const unknown = unknownNames(suggestion.code, index, model);
+  if (unknown.length === 0) return suggestion;
+  const u = unknown[0]!;
+  const over = c.trigger === null ? 'the rows you loop over' : naming.modelOf(c.trigger.table);
+  return {
+    method: 'manual',
+    path: suggestion.path,
+    code:
+      `# ${over}: no valid relation leads from the loop's rows to ${naming.modelOf(c.table)} ` +
+      `(${u.model} has no ${u.call === 'select_related' ? 'forward relation' : 'relation'} '${u.name}' for ${u.call}): ` +
+      `find the per-row call that loads ${naming.modelOf(c.table)} and hoist it out of the loop`,
+    confidence: 'inferred',
+    note: 'checked against the schema file: the ORM call read from SQL would raise FieldError / AttributeError when pasted',
+  };
+}
+
+function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, requests: number, index?: SchemaIndex): ReportFinding {
   const base = {
     kind: f.kind,
     operation: f.facts?.operation ?? ('HTTP' as const),
@@ -134,7 +168,8 @@ function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, reque
     case 'repeated_write': {
       const c = f.cascade;
       const trigger = c.trigger === null ? null : { fingerprint: c.trigger.fingerprint, table: c.trigger.table };
-      return { ...base, ...tail(trigger, chainNames(c.steps, naming), suggestCascade(toShape(f), naming)) };
+      const shape = toShape(f);
+      return { ...base, ...tail(trigger, chainNames(c.steps, naming), checked(suggestCascade(shape, naming), shape, naming, index)) };
     }
     case 'warm_up': {
       const c = f.cascade;
@@ -176,7 +211,12 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
   const tables = tablesOf(rollup);
   const naming = options.schema === undefined ? conventionNaming(tables) : schemaNaming(options.schema, tables);
   const findings = detectEndpoint(rollup, options);
-  const cascades = findings.filter(isCascade);
+  const index = options.schema === undefined ? undefined : new SchemaIndex(options.schema);
+  // Only loops whose own fix passes the schema check join the combined queryset.
+  const cascades = findings.filter(isCascade).filter((f) => {
+    const shape = toShape(f);
+    return checked(suggestCascade(shape, naming), shape, naming, index).method !== 'manual' || f.kind === 'repeated_write';
+  });
   const fixLines = [combinedFix(cascades.map(toShape), naming)];
   for (const f of findings) {
     if (f.kind === 'hot_lookup') fixLines.push(`# cache: ${naming.modelOf(f.facts.table)} lookup (see hot_lookup)`);
@@ -194,7 +234,7 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     wastedMsPerRequest: rollup.requests === 0 ? 0 : round1(totalWasted / rollup.requests),
     requestsAffected: rollup.requestsAffected,
     fix: fixLines.filter((l) => l !== '').join('\n'),
-    findings: findings.map((f) => reportFinding(f, naming, use, rollup.requests)),
+    findings: findings.map((f) => reportFinding(f, naming, use, rollup.requests, index)),
   };
 }
 

@@ -1,5 +1,7 @@
 /** Turns cascades into Django ORM code: one suggestion per finding, and one combined queryset per trigger. */
 import type { LeafShape, RelationStep, TriggerRef } from '../detect/types.js';
+import type { SqlFacts } from '../sql/types.js';
+import { filteredRelationCure, filtersPerRow, isGenericLookup, readInsteadNote, unlinkedCure } from './cures.js';
 import type { Naming } from './naming.js';
 
 export type SuggestionMethod =
@@ -34,6 +36,25 @@ export interface CascadeShape {
   leaf: LeafShape;
   /** Position in the request: fixes are listed in the order the code touches them. */
   firstIndex: number;
+  /** The repeated query's facts and canonical SQL, for the loops no ORM call fixes (suggest/cures.ts). */
+  facts?: SqlFacts;
+  sql?: string;
+}
+
+/**
+ * The manual cure for a loop that select_related / prefetch_related cannot fix, or null when a
+ * plain ORM call does: no relation ties it to its trigger, or the relation is filtered per row.
+ */
+function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
+  if (c.kind !== 'n_plus_one') return null;
+  const over = c.trigger === null ? 'the rows you loop over' : naming.modelOf(c.trigger.table);
+  if (!c.linked || c.steps.length === 0) return c.facts === undefined ? null : unlinkedCure(c.facts, naming, over);
+  const last = c.steps[c.steps.length - 1]!;
+  if (last.kind !== 'forward' && c.leaf.kind === 'fetch' && c.sql !== undefined && filtersPerRow(c.sql) && !(c.facts && isGenericLookup(c.facts))) {
+    const path = c.steps.map((s) => relationOf(s, naming).name).join('__');
+    return filteredRelationCure(path, naming.modelOf(last.toTable), over);
+  }
+  return null;
 }
 
 const INFERRED_NOTE =
@@ -229,6 +250,8 @@ export function suggestCascade(c: CascadeShape, naming: Naming): Suggestion {
         };
     }
   }
+  const cure = manualCure(c, naming);
+  if (cure !== null) return cure;
   if (!c.linked || c.steps.length === 0) {
     const pkLookup = c.leaf.kind === 'fetch' || c.leaf.kind === 'first';
     const method: SuggestionMethod = pkLookup ? 'select_related' : methodOf(c, naming);
@@ -244,7 +267,16 @@ export function suggestCascade(c: CascadeShape, naming: Naming): Suggestion {
   const tree = buildTree(c.trigger?.table ?? c.table, [c]);
   const calls: Calls = { selectRelated: [], prefetch: [], annotate: [] };
   render(tree, naming, [], [], calls);
-  return { method: methodOf(c, naming), path: pathOf(c, naming), code: renderCalls(calls), confidence, ...note };
+  const method = methodOf(c, naming);
+  const path = pathOf(c, naming);
+  if (method === 'select_related' && c.leaf.kind === 'fetch') {
+    // The SQL of `b.author` and of `Author.objects.get(pk=b.author_id)` is the same: say what to read.
+    const field = path.split('__')[0]!;
+    const rowVar = naming.modelOf(c.trigger?.table ?? c.table).slice(0, 1).toLowerCase() || 'row';
+    const read = readInsteadNote(rowVar, field, naming.modelOf(c.steps[0]!.toTable));
+    return { method, path, code: renderCalls(calls), confidence, note: 'note' in note ? `${note.note}; ${read}` : read };
+  }
+  return { method, path, code: renderCalls(calls), confidence, ...note };
 }
 
 function unlinkedNote(c: CascadeShape): string {
@@ -268,7 +300,7 @@ export function combinedFix(cascades: readonly CascadeShape[], naming: Naming): 
       writes.push(suggestCascade(c, naming).code);
       continue;
     }
-    if (!c.linked || c.trigger === null || c.steps.length === 0) continue;
+    if (!c.linked || c.trigger === null || c.steps.length === 0 || manualCure(c, naming) !== null) continue;
     const key = c.trigger.table;
     const list = byTrigger.get(key) ?? [];
     list.push(c);
