@@ -10,6 +10,7 @@ import { conventionNaming, schemaNaming, type Naming } from '../suggest/naming.j
 import { suggestCache, suggestIndex, suggestTaskQueue, type ColumnUse } from '../suggest/operational.js';
 import type { DjangoSchema } from '../suggest/schema.js';
 import { SchemaIndex, unknownNames } from '../suggest/validate.js';
+import { wagtailAdminPlacement, wagtailSuggestion } from '../suggest/profiles/wagtail.js';
 
 export interface ReportFinding {
   kind: FindingKind;
@@ -145,7 +146,12 @@ function checked(suggestion: Suggestion, c: CascadeShape, naming: Naming, index:
   };
 }
 
-function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, requests: number, index?: SchemaIndex): ReportFinding {
+/** A loop's fix: a framework profile's idiom first (Wagtail), the generic ORM call otherwise; both checked against the schema. */
+function cascadeSuggestion(shape: CascadeShape, naming: Naming, index: SchemaIndex | undefined, schema: DjangoSchema | undefined): Suggestion {
+  return checked(wagtailSuggestion(shape, naming, schema) ?? suggestCascade(shape, naming), shape, naming, index);
+}
+
+function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, requests: number, index?: SchemaIndex, schema?: DjangoSchema): ReportFinding {
   const base = {
     kind: f.kind,
     operation: f.facts?.operation ?? ('HTTP' as const),
@@ -169,7 +175,7 @@ function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, reque
       const c = f.cascade;
       const trigger = c.trigger === null ? null : { fingerprint: c.trigger.fingerprint, table: c.trigger.table };
       const shape = toShape(f);
-      return { ...base, ...tail(trigger, chainNames(c.steps, naming), checked(suggestCascade(shape, naming), shape, naming, index)) };
+      return { ...base, ...tail(trigger, chainNames(c.steps, naming), cascadeSuggestion(shape, naming, index, schema)) };
     }
     case 'warm_up': {
       const c = f.cascade;
@@ -213,11 +219,20 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
   const findings = detectEndpoint(rollup, options);
   const index = options.schema === undefined ? undefined : new SchemaIndex(options.schema);
   // Only loops whose own fix passes the schema check join the combined queryset.
+  // Loops a profile writes in its own idiom get their own line after the combined queryset.
+  const profiled: { model: string; code: string }[] = [];
   const cascades = findings.filter(isCascade).filter((f) => {
     const shape = toShape(f);
-    return checked(suggestCascade(shape, naming), shape, naming, index).method !== 'manual' || f.kind === 'repeated_write';
+    if (f.kind === 'repeated_write') return true;
+    const own = wagtailSuggestion(shape, naming, options.schema);
+    const suggestion = cascadeSuggestion(shape, naming, index, options.schema);
+    if (own !== null) {
+      if (suggestion.method !== 'manual' && shape.trigger !== null) profiled.push({ model: naming.modelOf(shape.trigger.table), code: suggestion.code });
+      return false;
+    }
+    return suggestion.method !== 'manual';
   });
-  const fixLines = [combinedFix(cascades.map(toShape), naming)];
+  const fixLines = [withProfiled(combinedFix(cascades.map(toShape), naming), profiled)];
   for (const f of findings) {
     if (f.kind === 'hot_lookup') fixLines.push(`# cache: ${naming.modelOf(f.facts.table)} lookup (see hot_lookup)`);
     if (f.kind === 'slow_query') fixLines.push(`# index: ${suggestIndex(f, use).path}`);
@@ -234,7 +249,7 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     wastedMsPerRequest: rollup.requests === 0 ? 0 : round1(totalWasted / rollup.requests),
     requestsAffected: rollup.requestsAffected,
     fix: fixLines.filter((l) => l !== '').join('\n'),
-    findings: findings.map((f) => reportFinding(f, naming, use, rollup.requests, index)),
+    findings: findings.map((f) => withPlacement(reportFinding(f, naming, use, rollup.requests, index, options.schema), rollup.endpoint, options.schema)),
   };
 }
 
@@ -278,6 +293,28 @@ export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOp
 function splitOf(endpoint: string): { split?: EndpointSplit } {
   const split = readSplit(endpoint);
   return split === null ? {} : { split };
+}
+
+/** Chains each profiled call onto the combined queryset of the same model, or adds its own line. */
+function withProfiled(combined: string, profiled: readonly { model: string; code: string }[]): string {
+  const lines = combined === '' ? [] : combined.split('\n');
+  for (const { model, code } of profiled) {
+    const at = lines.findIndex((l) => l.startsWith(`${model}.objects`));
+    if (at < 0) lines.push(`${model}.objects${code}`);
+    else if (!lines[at]!.includes(code)) lines[at] += code;
+  }
+  return lines.join('\n');
+}
+
+/** On a Wagtail site's admin listing, the fix goes in the listing viewset's get_base_queryset(). */
+function withPlacement(f: ReportFinding, endpoint: string, schema: DjangoSchema | undefined): ReportFinding {
+  const method = f.suggestion.method;
+  if (schema === undefined || !schema.models.some((m) => m.wagtailPage === true)) return f;
+  if (f.kind !== 'n_plus_one' || (method !== 'select_related' && method !== 'prefetch_related')) return f;
+  const placement = wagtailAdminPlacement(endpoint, f.suggestion.code);
+  if (placement === null) return f;
+  const note = f.suggestion.note === undefined ? placement : `${placement}; ${f.suggestion.note}`;
+  return { ...f, suggestion: { ...f.suggestion, note } };
 }
 
 function sortedKeys(counts: Record<string, number>): Record<string, number> {

@@ -62,16 +62,17 @@ const schema = parseSchema({
     },
   ],
 });
+export const WAGTAIL_SCHEMA = schema;
 const index = new SchemaIndex(schema);
 const normalize = createSqlNormalizer();
 
-function endpointFor(steps: Step[], withSchema = true): ReportEndpoint {
+export function endpointFor(steps: Step[], withSchema = true, endpoint = 'GET blog/'): ReportEndpoint {
   const set = new RollupSet();
-  set.add(analyseRequest(requestOf('GET blog/', steps), normalize, withSchema ? { links: schemaNaming(schema) } : {}));
+  set.add(analyseRequest(requestOf(endpoint, steps), normalize, withSchema ? { links: schemaNaming(schema) } : {}));
   return reportEndpoint(set.values()[0]!, withSchema ? { schema } : {});
 }
 
-const BLOG_PAGES =
+export const BLOG_PAGES =
   'SELECT "wagtailcore_page"."id", "wagtailcore_page"."title", "blog_blogpage"."page_ptr_id", "blog_blogpage"."image_id" FROM "blog_blogpage" INNER JOIN "wagtailcore_page" ON ("blog_blogpage"."page_ptr_id" = "wagtailcore_page"."id") ORDER BY "wagtailcore_page"."path"';
 const rows = (n: number, f: (r: number) => string): Step => ({ sql: f, rows: n });
 
