@@ -28,6 +28,9 @@ describe('catch-all routes', () => {
     expect(servedPageTable([...chain, ...render].map(normalize))).toBe('blog_blogpage');
     expect(servedPageTable([SITE, PAGE_BY_ID, specific('home_homepage', 3)].map(normalize))).toBe('home_homepage');
     expect(servedPageTable([SITE].map(normalize))).toBeUndefined();
+    // A cold process fills the ContentType cache between the lookup and .specific.
+    const CT = 'SELECT "django_content_type"."id", "django_content_type"."model" FROM "django_content_type" WHERE "django_content_type"."id" = 3 LIMIT 21';
+    expect(servedPageTable([SITE, CT, pageBySlug('blog'), CT, specific('blog_blogindexpage', 4)].map(normalize))).toBe('blog_blogindexpage');
     expect(firstPathSegment('/blog/2024/post/?page=2')).toBe('/blog/');
     expect(firstPathSegment('/')).toBe('/');
   });

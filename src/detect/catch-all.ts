@@ -51,12 +51,16 @@ export function servedPageTable(queries: readonly NormalizedSql[]): string | und
   for (let i = 0; i + 1 < queries.length; i++) {
     const page = queries[i]!.facts;
     if (page.operation !== 'SELECT' || page.table !== PAGE_TABLE || page.limit !== 21) continue;
-    const specific = queries[i + 1]!.facts;
+    // `.specific` may first fill the ContentType cache (a cold process's first request).
+    let j = i + 1;
+    while (j < queries.length && j <= i + 2 && queries[j]!.facts.table === 'django_content_type') j++;
+    const specific = queries[j]?.facts;
+    if (specific === undefined) break;
     const ptr = `${specific.table}.page_ptr_id`;
     if (specific.operation !== 'SELECT' || specific.limit !== 21 || !specific.equalityFilters.includes(ptr)) continue;
     if (served !== undefined && i - lastEnd > MAX_GAP) break;
     served = specific.table;
-    lastEnd = i + 1;
+    lastEnd = j;
   }
   return served;
 }
