@@ -249,7 +249,7 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     wastedMsPerRequest: rollup.requests === 0 ? 0 : round1(totalWasted / rollup.requests),
     requestsAffected: rollup.requestsAffected,
     fix: fixLines.filter((l) => l !== '').join('\n'),
-    findings: findings.map((f) => withPlacement(reportFinding(f, naming, use, rollup.requests, index, options.schema), rollup.endpoint, options.schema)),
+    findings: findings.map((f) => withPlacement(reportFinding(f, naming, use, rollup.requests, index, options.schema), rollup.endpoint, options.schema, naming)),
   };
 }
 
@@ -307,11 +307,13 @@ function withProfiled(combined: string, profiled: readonly { model: string; code
 }
 
 /** On a Wagtail site's admin listing, the fix goes in the listing viewset's get_base_queryset(). */
-function withPlacement(f: ReportFinding, endpoint: string, schema: DjangoSchema | undefined): ReportFinding {
+function withPlacement(f: ReportFinding, endpoint: string, schema: DjangoSchema | undefined, naming: Naming): ReportFinding {
   const method = f.suggestion.method;
   if (schema === undefined || !schema.models.some((m) => m.wagtailPage === true)) return f;
   if (f.kind !== 'n_plus_one' || (method !== 'select_related' && method !== 'prefetch_related')) return f;
-  const placement = wagtailAdminPlacement(endpoint, f.suggestion.code);
+  const model = f.trigger === null ? '' : naming.modelOf(f.trigger.table);
+  if (model === '') return f;
+  const placement = wagtailAdminPlacement(endpoint, f.suggestion.code, model);
   if (placement === null) return f;
   const note = f.suggestion.note === undefined ? placement : `${placement}; ${f.suggestion.note}`;
   return { ...f, suggestion: { ...f.suggestion, note } };

@@ -20,7 +20,9 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
       c.dim(` · ${int(s.requests)} requests · ${int(s.dbSpans)} DB queries · ${s.findings} findings · `) +
       c.bold(`${ms(s.wastedMs)} wasted`),
   );
-  if (s.frameworkQueriesDropped !== undefined) out.push(c.dim(frameworkNoiseLine(s.frameworkQueriesDropped)));
+  if (s.frameworkQueriesDropped !== undefined) {
+    for (const line of wrapText(frameworkNoiseLine(s.frameworkQueriesDropped), width)) out.push(c.dim(line));
+  }
   if (report.endpoints.length === 0) {
     out.push('', 'No requests found in the input.');
     return out.join('\n') + '\n';
@@ -37,8 +39,8 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
           `(p50, max ${e.queriesPerRequest.max})${e.service ? ` · ${e.service}` : ''}`,
       ),
     );
-    if (e.split !== undefined) out.push(c.dim(`   ${splitLine(e.split)}`));
-    if (e.steadyState === 'unknown') out.push(c.dim(`   ${STEADY_STATE_UNKNOWN}`));
+    if (e.split !== undefined) for (const line of wrapText(splitLine(e.split), width - 3)) out.push(c.dim(`   ${line}`));
+    if (e.steadyState === 'unknown') for (const line of wrapText(STEADY_STATE_UNKNOWN, width - 3)) out.push(c.dim(`   ${line}`));
     if (e.findings.length === 0) {
       out.push(c.green('   ✓ no findings'));
       return;

@@ -109,6 +109,9 @@ def test_every_printed_fix_pasted_reaches_the_optimum(site):
     ]})["queries"]
     assert pasted_index == best_index < before_index
     assert pasted_quotes == best_quotes < before_quotes
-    # The admin fix says where it goes: the listing viewset's get_base_queryset().
+    # The admin fix says where it goes, as code that works there: the viewset's get_queryset().
     [quote_finding] = by_name[QUOTES]["findings"]
-    assert "get_base_queryset(request).select_related('author')" in quote_finding["suggestion"]["note"]
+    placed = "def get_queryset(self, request): return Quote.objects.all().select_related('author')"
+    assert placed in quote_finding["suggestion"]["note"]
+    [pasted_placement] = paste(site, {"pages": [{"url": "/admin/snippets/blog/quote/", "env": {"QUOTES": "Quote.objects.all().select_related('author')"}}]})["queries"]
+    assert pasted_placement == best_quotes

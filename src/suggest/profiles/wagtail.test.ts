@@ -61,6 +61,7 @@ describe('Wagtail profile', () => {
     const e = endpointFor([SNIPPETS, rows(6, page)], true, 'GET admin/snippets/blog/blogauthor/');
     const s = e.findings[0]!.suggestion;
     expect(s.code).toBe(".select_related('page')");
-    expect(s.note).toContain("def get_base_queryset(self, request): return super().get_base_queryset(request).select_related('page')");
+    expect(s.note).toContain("def get_queryset(self, request): return BlogAuthor.objects.all().select_related('page')");
+    expect(s.note).toContain("def get_base_queryset(self): return super().get_base_queryset().select_related('page')");
   });
 });

@@ -119,13 +119,15 @@ export function wagtailSuggestion(c: CascadeShape, naming: Naming, schema?: Djan
 
 /**
  * A Wagtail admin listing (a snippet or model viewset) evaluates the viewset's queryset: a forward
- * FK column is fixed in get_base_queryset(), not in a view of the project's own.
+ * FK column is fixed there, not in a view of the project's own. SnippetViewSet.get_queryset(request)
+ * replaces the listing's queryset (None keeps Wagtail's); a ModelViewSet's IndexView builds it in
+ * get_base_queryset().
  */
-export function wagtailAdminPlacement(endpoint: string, code: string): string | null {
+export function wagtailAdminPlacement(endpoint: string, code: string, model: string): string | null {
   const route = endpoint.slice(endpoint.indexOf(' ') + 1);
   if (!/(^|\/)admin\/(snippets\/|[\w-]+\/)/.test(route) || !code.startsWith('.')) return null;
   return (
-    `on the listing viewset (wagtail.admin.viewsets.model.ModelViewSet / SnippetViewSet): ` +
-    `def get_base_queryset(self, request): return super().get_base_queryset(request)${code}`
+    `on the listing viewset: def get_queryset(self, request): return ${model}.objects.all()${code} (a SnippetViewSet), ` +
+    `or, on a ModelViewSet's IndexView, def get_base_queryset(self): return super().get_base_queryset()${code}`
   );
 }

@@ -12,10 +12,10 @@ class QuoteViewSet(SnippetViewSet):
     model = Quote
     list_display = ["text", "author"]
 
-    def get_base_queryset(self, request):
+    def get_queryset(self, request):
         from blog.models import _pasted
 
-        return _pasted("QUOTES") or super().get_base_queryset(request)
+        return _pasted("QUOTES")  # None: Wagtail's default queryset
 
 
 register_snippet(QuoteViewSet)
