@@ -1,5 +1,6 @@
 /** The detector thresholds every command shares (report, serve, digest): one definition, one parser. */
 import { InvalidArgumentError, type Command } from 'commander';
+import type { ConnectionDetectOptions } from '../detect/connections.js';
 import type { EndpointDetectOptions } from '../detect/endpoint.js';
 import type { DetectOptions } from '../detect/request.js';
 import { invalidNoisePattern } from '../sql/noise.js';
@@ -15,11 +16,18 @@ export interface DetectorCliOptions {
   minShare: number;
   /** Extra framework-noise patterns (regular expressions over the normalised SQL). */
   ignoreSql: string[];
+  dbMaxConnections?: number;
 }
 
 export const wholeNumber = (name: string) => (value: string): number => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number ≥ 0`);
+  return n;
+};
+
+const positive = (name: string) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a whole number ≥ 1`);
   return n;
 };
 
@@ -39,6 +47,7 @@ export function addDetectorOptions(command: Command): Command {
     .option('--hot-min-per-day <n>', 'hot_lookup: calls per day at which a cache pays', wholeNumber('--hot-min-per-day'), 1000)
     .option('--fanout-min-calls <n>', 'sync_fanout: serial outbound calls in one request', wholeNumber('--fanout-min-calls'), 3)
     .option('--fanout-min-share <0..1>', "sync_fanout: share of the request's time they take", share('--fanout-min-share'), 0.5)
+    .option('--db-max-connections <n>', "connection_pressure: the database's max_connections (default: PostgreSQL's 100)", positive('--db-max-connections'))
     .option(
       '--min-share <0..1>',
       "warm_up: with ≥ 3 requests, a loop seen in fewer than this share of an endpoint's requests is warm-up, not N+1",
@@ -64,7 +73,14 @@ export function requestDetectOptions(o: DetectorCliOptions): DetectOptions {
   return { minRepeats: o.minRepeats, fanoutMinCalls: o.fanoutMinCalls, fanoutMinShare: o.fanoutMinShare, ignoreSql: o.ignoreSql };
 }
 
-/** Per-endpoint options (used when the report is built). */
-export function endpointDetectOptions(o: DetectorCliOptions): EndpointDetectOptions {
-  return { minShare: o.minShare, slowMs: o.slowMs, hotLookupMinShare: o.hotShare, hotLookupMinRequests: o.hotMinRequests, hotLookupMinPerDay: o.hotMinPerDay };
+/** Per-endpoint and per-service options (used when the report is built). */
+export function endpointDetectOptions(o: DetectorCliOptions): EndpointDetectOptions & ConnectionDetectOptions {
+  return {
+    minShare: o.minShare,
+    slowMs: o.slowMs,
+    hotLookupMinShare: o.hotShare,
+    hotLookupMinRequests: o.hotMinRequests,
+    hotLookupMinPerDay: o.hotMinPerDay,
+    ...(o.dbMaxConnections === undefined ? {} : { dbMaxConnections: o.dbMaxConnections }),
+  };
 }

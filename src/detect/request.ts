@@ -3,6 +3,7 @@ import { createNoiseFilter, type NoiseFilter } from '../sql/noise.js';
 import type { NormalizedSql, SqlFacts } from '../sql/types.js';
 import type { DbSpan, Request } from '../traces/request.js';
 import { splitCatchAll } from './catch-all.js';
+import { connectionUse } from './connections.js';
 import { conventionLinks, type TableLinks } from './links.js';
 import type {
   Cascade,
@@ -141,7 +142,7 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
     durationsMs: g.durations,
   }));
 
-  return {
+  const analysis: RequestAnalysis = {
     traceId: request.traceId,
     endpoint: splitCatchAll(request.endpoint, request.path, normalized),
     service: request.service,
@@ -158,7 +159,11 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
       durationMs: s.durationMs,
       fingerprint: normalized[i]?.fingerprint ?? '',
     })),
+    connection: connectionUse(request),
   };
+  if (request.instance !== undefined) analysis.instance = request.instance;
+  if (request.client !== undefined) analysis.client = request.client;
+  return analysis;
 }
 
 function tablesOf(groups: Iterable<Group>): string[] {

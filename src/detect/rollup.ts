@@ -8,6 +8,7 @@ import {
   type CountHistogram,
   type DurationHistogram,
 } from './histogram.js';
+import { addConnectionUse, emptyConnectionRollup, mergeConnectionRollups, type ConnectionRollup } from './connections.js';
 import type { Cascade, LeafShape, RelationStep, RequestAnalysis, TriggerRef } from './types.js';
 
 /** One cascade fingerprint across the requests of an endpoint. */
@@ -238,11 +239,13 @@ function addTo(counts: Map<string, number>, key: string, n: number): void {
   counts.set(key, (counts.get(key) ?? 0) + n);
 }
 
-/** Keyed rollups for a whole run: one per `service + endpoint`. */
+/** Keyed rollups for a whole run: one per `service + endpoint`, and one connection rollup per service. */
 export class RollupSet {
   readonly byEndpoint = new Map<string, EndpointRollup>();
+  readonly connections = new Map<string, ConnectionRollup>();
 
   add(analysis: RequestAnalysis): void {
+    if (analysis.connection !== null) addConnectionUse(this.#connections(analysis.service), analysis.instance ?? '', analysis.connection);
     const key = `${analysis.service}\u0000${analysis.endpoint}`;
     let r = this.byEndpoint.get(key);
     if (r === undefined) {
@@ -250,6 +253,19 @@ export class RollupSet {
       this.byEndpoint.set(key, r);
     }
     addRequest(r, analysis);
+  }
+
+  #connections(service: string): ConnectionRollup {
+    let c = this.connections.get(service);
+    if (c === undefined) {
+      c = emptyConnectionRollup(service);
+      this.connections.set(service, c);
+    }
+    return c;
+  }
+
+  mergeConnections(rollup: ConnectionRollup): void {
+    mergeConnectionRollups(this.#connections(rollup.service), rollup);
   }
 
   merge(rollup: EndpointRollup): void {

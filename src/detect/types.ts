@@ -1,5 +1,6 @@
 /** What detection says about requests and endpoints: cascades, their triggers, and the relation path between them. */
 import type { Fingerprint, SqlFacts } from '../sql/types.js';
+import type { ConnectionUse } from './connections.js';
 
 export type FindingKind =
   | 'n_plus_one'
@@ -7,8 +8,13 @@ export type FindingKind =
   | 'hot_lookup'
   | 'sync_fanout'
   | 'slow_query'
+  | 'connection_pressure'
+  | 'dead_view'
   /** A repeat seen in only a minority of an endpoint's requests: cache fill or first-visit work. */
   | 'warm_up';
+
+/** Where in the app's code a finding or its trigger is (issue 10's shape, shared by every output). */
+export interface CodeLocation { file?: string; line?: number; function?: string; template?: string; templateLine?: number; view?: string; }
 
 /** One hop from the trigger's rows to the repeated query's table, in SQL terms (suggest/ names it). */
 export type RelationStep =
@@ -92,6 +98,10 @@ export interface RequestAnalysis {
   traceId: string;
   endpoint: string;
   service: string;
+  /** The process that served it (Request.instance). */
+  instance?: string;
+  /** Who sent it (Request.client). */
+  client?: string;
   startMs: number;
   durationMs: number;
   /** DB spans that take part in detection (framework noise excluded). */
@@ -103,4 +113,6 @@ export interface RequestAnalysis {
   uses: FingerprintUse[];
   outbound: OutboundSummary;
   timeline: TimelineEntry[];
+  /** Connections it opened and held; null without a DB call. */
+  connection: ConnectionUse | null;
 }

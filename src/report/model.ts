@@ -1,16 +1,18 @@
 /** Builds the report JSON (DESIGN "Report JSON") from endpoint rollups: the one shape every renderer, the API and the digest read. */
 import { readSplit, type EndpointSplit } from '../detect/catch-all.js';
+import { detectConnectionPressure, type ConnectionDetectOptions, type ConnectionPressure, type ConnectionRollup } from '../detect/connections.js';
 import { detectEndpoint, STEADY_STATE_MIN_REQUESTS, type CascadeFinding, type EndpointDetectOptions, type EndpointFinding } from '../detect/endpoint.js';
+import type { DeadView } from '../detect/routes.js';
 import { countMax, countQuantile } from '../detect/histogram.js';
 import type { EndpointRollup } from '../detect/rollup.js';
-import type { FindingKind, RelationStep } from '../detect/types.js';
+import type { CodeLocation, FindingKind, RelationStep } from '../detect/types.js';
 import type { SqlOperation } from '../sql/types.js';
-import { combinedFix, suggestCascade, type CascadeShape, type Suggestion } from '../suggest/fix.js';
+import { combinedFix, suggestCascade, type CascadeShape, type FixWhere, type Suggestion } from '../suggest/fix.js';
 import { conventionNaming, schemaNaming, type Naming } from '../suggest/naming.js';
-import { suggestCache, suggestIndex, suggestTaskQueue, type ColumnUse } from '../suggest/operational.js';
+import { suggestCache, suggestConnectionFix, suggestDeadView, suggestIndex, suggestTaskQueue, type ColumnUse } from '../suggest/operational.js';
 import type { DjangoSchema } from '../suggest/schema.js';
 import { SchemaIndex, unknownNames } from '../suggest/validate.js';
-import { wagtailAdminPlacement, wagtailSuggestion } from '../suggest/profiles/wagtail.js';
+import { wagtailSuggestion } from '../suggest/profiles/wagtail.js';
 
 export interface ReportFinding {
   kind: FindingKind;
@@ -49,6 +51,23 @@ export interface ReportEndpoint {
   findings: ReportFinding[];
 }
 
+/**
+ * A finding about a service or the app as a whole rather than one endpoint's queries. They rank
+ * apart from DB waste (their cost is risk and upkeep, not milliseconds) and never count toward the
+ * CI budget: a test run's connections say nothing about production's.
+ */
+export interface ServiceFinding {
+  kind: 'connection_pressure' | 'dead_view';
+  service: string;
+  /** The service (connection_pressure) or the route (dead_view). */
+  subject: string;
+  suggestion: Suggestion;
+  connectionPressure?: ConnectionPressure;
+  deadView?: DeadView;
+  /** dead_view: the view's file and line from the URLconf export. */
+  location?: CodeLocation;
+}
+
 export interface Report {
   n1lensReport: 1;
   summary: {
@@ -60,9 +79,15 @@ export interface Report {
     frameworkQueriesDropped?: { total: number; byRule: Record<string, number> };
   };
   endpoints: ReportEndpoint[];
+  /** connection_pressure and dead_view; absent when there are none. */
+  serviceFindings?: ServiceFinding[];
 }
 
-export interface ReportOptions extends EndpointDetectOptions {
+export interface ReportOptions extends EndpointDetectOptions, ConnectionDetectOptions {
+  /** Per-service connection rollups, for connection_pressure. */
+  connections?: Iterable<ConnectionRollup>;
+  /** Dead and periodic views, already judged against the traffic history (detect/routes.ts). */
+  deadViews?: readonly DeadView[];
   /** The app's schema file: exact names. Conventions when absent. */
   schema?: DjangoSchema;
   /** Keep only endpoints whose name matches (a `*` glob). */
@@ -95,7 +120,9 @@ function chainNames(steps: RelationStep[], naming: Naming): string[] {
   });
 }
 
-function toShape({ cascade: c }: CascadeFinding): CascadeShape {
+/** The cascade as suggest/ reads it, with the trigger's joins (its statement is among the endpoint's fingerprints). */
+function toShape({ cascade: c }: CascadeFinding, rollup: EndpointRollup): CascadeShape {
+  const triggerFacts = c.trigger === null ? undefined : rollup.fingerprints.get(c.trigger.fingerprint)?.facts;
   return {
     kind: c.kind,
     table: c.facts.table,
@@ -106,6 +133,17 @@ function toShape({ cascade: c }: CascadeFinding): CascadeShape {
     firstIndex: c.firstIndex,
     facts: c.facts,
     sql: c.sql,
+    ...(triggerFacts === undefined ? {} : { triggerFacts }),
+  };
+}
+
+/** Where the endpoint's fixes go: its route, for the framework profiles. */
+function fixWhere(rollup: EndpointRollup, options: ReportOptions): FixWhere {
+  const space = rollup.endpoint.indexOf(' ');
+  return {
+    endpoint: rollup.endpoint,
+    route: space < 0 ? rollup.endpoint : rollup.endpoint.slice(space + 1),
+    ...(options.schema === undefined ? {} : { schema: options.schema }),
   };
 }
 
@@ -147,11 +185,20 @@ function checked(suggestion: Suggestion, c: CascadeShape, naming: Naming, index:
 }
 
 /** A loop's fix: a framework profile's idiom first (Wagtail), the generic ORM call otherwise; both checked against the schema. */
-function cascadeSuggestion(shape: CascadeShape, naming: Naming, index: SchemaIndex | undefined, schema: DjangoSchema | undefined): Suggestion {
-  return checked(wagtailSuggestion(shape, naming, schema) ?? suggestCascade(shape, naming), shape, naming, index);
+function cascadeSuggestion(shape: CascadeShape, naming: Naming, where: FixWhere, index: SchemaIndex | undefined): Suggestion {
+  return withAsyncRead(checked(wagtailSuggestion(shape, naming, where.schema) ?? suggestCascade(shape, naming, where), shape, naming, index));
 }
 
-function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, requests: number, index?: SchemaIndex, schema?: DjangoSchema): ReportFinding {
+/** A fetch-by-id loop in an async view (`await Author.objects.aget(pk=…)`) is cured the same way, without the await. */
+function withAsyncRead(s: Suggestion): Suggestion {
+  const r = s.readInstead;
+  const m = r === undefined ? null : /^(\w+)\.objects\.get\(pk=(.+)\)$/.exec(r.insteadOf);
+  if (r === undefined || m === null) return s;
+  const text = `in async code, await ${m[1]}.objects.aget(pk=${m[2]}) becomes ${r.read} too (after select_related, with no await)`;
+  return { ...s, note: s.note === undefined ? text : `${s.note}; ${text}` };
+}
+
+function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, rollup: EndpointRollup, where: FixWhere, index?: SchemaIndex): ReportFinding {
   const base = {
     kind: f.kind,
     operation: f.facts?.operation ?? ('HTTP' as const),
@@ -174,13 +221,12 @@ function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, reque
     case 'repeated_write': {
       const c = f.cascade;
       const trigger = c.trigger === null ? null : { fingerprint: c.trigger.fingerprint, table: c.trigger.table };
-      const shape = toShape(f);
-      return { ...base, ...tail(trigger, chainNames(c.steps, naming), cascadeSuggestion(shape, naming, index, schema)) };
+      return { ...base, ...tail(trigger, chainNames(c.steps, naming), cascadeSuggestion(toShape(f, rollup), naming, where, index)) };
     }
     case 'warm_up': {
       const c = f.cascade;
       const trigger = c.trigger === null ? null : { fingerprint: c.trigger.fingerprint, table: c.trigger.table };
-      return { ...base, ...tail(trigger, chainNames(c.steps, naming), warmUpSuggestion(f, requests, naming)) };
+      return { ...base, ...tail(trigger, chainNames(c.steps, naming), warmUpSuggestion(f, rollup.requests, naming)) };
     }
     case 'hot_lookup': {
       const { observedCalls: _observed, ...hot } = f.hotLookup;
@@ -218,21 +264,22 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
   const naming = options.schema === undefined ? conventionNaming(tables) : schemaNaming(options.schema, tables);
   const findings = detectEndpoint(rollup, options);
   const index = options.schema === undefined ? undefined : new SchemaIndex(options.schema);
-  // Only loops whose own fix passes the schema check join the combined queryset.
-  // Loops a profile writes in its own idiom get their own line after the combined queryset.
+  const where = fixWhere(rollup, options);
+  // Only loops whose own fix passes the schema check join the combined fix; loops a profile
+  // (Wagtail) writes in its own idiom are chained onto it afterwards.
   const profiled: { model: string; code: string }[] = [];
   const cascades = findings.filter(isCascade).filter((f) => {
-    const shape = toShape(f);
     if (f.kind === 'repeated_write') return true;
+    const shape = toShape(f, rollup);
     const own = wagtailSuggestion(shape, naming, options.schema);
-    const suggestion = cascadeSuggestion(shape, naming, index, options.schema);
+    const suggestion = cascadeSuggestion(shape, naming, where, index);
     if (own !== null) {
       if (suggestion.method !== 'manual' && shape.trigger !== null) profiled.push({ model: naming.modelOf(shape.trigger.table), code: suggestion.code });
       return false;
     }
     return suggestion.method !== 'manual';
   });
-  const fixLines = [withProfiled(combinedFix(cascades.map(toShape), naming), profiled)];
+  const fixLines = [withProfiled(combinedFix(cascades.map((c) => toShape(c, rollup)), naming, where), profiled)];
   for (const f of findings) {
     if (f.kind === 'hot_lookup') fixLines.push(`# cache: ${naming.modelOf(f.facts.table)} lookup (see hot_lookup)`);
     if (f.kind === 'slow_query') fixLines.push(`# index: ${suggestIndex(f, use).path}`);
@@ -249,7 +296,7 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     wastedMsPerRequest: rollup.requests === 0 ? 0 : round1(totalWasted / rollup.requests),
     requestsAffected: rollup.requestsAffected,
     fix: fixLines.filter((l) => l !== '').join('\n'),
-    findings: findings.map((f) => withPlacement(reportFinding(f, naming, use, rollup.requests, index, options.schema), rollup.endpoint, options.schema, naming)),
+    findings: findings.map((f) => reportFinding(f, naming, use, rollup, where, index)),
   };
 }
 
@@ -277,6 +324,7 @@ export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOp
       dropped += n;
     }
   }
+  const serviceFindings = buildServiceFindings(options);
   return {
     n1lensReport: 1,
     summary: {
@@ -287,6 +335,7 @@ export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOp
       ...(dropped > 0 ? { frameworkQueriesDropped: { total: dropped, byRule: sortedKeys(byRule) } } : {}),
     },
     endpoints,
+    ...(serviceFindings.length === 0 ? {} : { serviceFindings }),
   };
 }
 
@@ -306,21 +355,30 @@ function withProfiled(combined: string, profiled: readonly { model: string; code
   return lines.join('\n');
 }
 
-/** On a Wagtail site's admin listing, the fix goes in the listing viewset's get_base_queryset(). */
-function withPlacement(f: ReportFinding, endpoint: string, schema: DjangoSchema | undefined, naming: Naming): ReportFinding {
-  const method = f.suggestion.method;
-  if (schema === undefined || !schema.models.some((m) => m.wagtailPage === true)) return f;
-  if (f.kind !== 'n_plus_one' || (method !== 'select_related' && method !== 'prefetch_related')) return f;
-  const model = f.trigger === null ? '' : naming.modelOf(f.trigger.table);
-  if (model === '') return f;
-  const placement = wagtailAdminPlacement(endpoint, f.suggestion.code, model);
-  if (placement === null) return f;
-  const note = f.suggestion.note === undefined ? placement : `${placement}; ${f.suggestion.note}`;
-  return { ...f, suggestion: { ...f.suggestion, note } };
-}
-
 function sortedKeys(counts: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** connection_pressure per service (highest share of max_connections first), then dead views by route. */
+export function buildServiceFindings(options: ReportOptions): ServiceFinding[] {
+  const out: ServiceFinding[] = [];
+  const pressures: ServiceFinding[] = [];
+  for (const rollup of options.connections ?? []) {
+    const p = detectConnectionPressure(rollup, options);
+    if (p === null) continue;
+    pressures.push({ kind: 'connection_pressure', service: rollup.service, subject: rollup.service, suggestion: suggestConnectionFix(p), connectionPressure: p });
+  }
+  pressures.sort((a, b) => b.connectionPressure!.peakConnections - a.connectionPressure!.peakConnections || a.service.localeCompare(b.service));
+  out.push(...pressures);
+  const order = { dead: 0, periodic: 1, no_traffic_yet: 2, unseen_in_file: 3 } as const;
+  const views = [...(options.deadViews ?? [])].sort((a, b) => order[a.status] - order[b.status] || a.route.localeCompare(b.route));
+  for (const v of views) {
+    const location: CodeLocation = { view: v.view };
+    if (v.file !== undefined) location.file = v.file;
+    if (v.line !== undefined) location.line = v.line;
+    out.push({ kind: 'dead_view', service: '', subject: v.route, suggestion: suggestDeadView(v), deadView: v, location });
+  }
+  return out;
 }
 
 /** Findings that count against the CI budget: the query loops (N+1 and write loops). */

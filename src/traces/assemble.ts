@@ -220,6 +220,8 @@ export function requestFor(s: SpanRecord): Request {
     outbound: [],
   };
   if (s.httpTarget !== undefined) request.path = s.httpTarget;
+  if (s.instance !== undefined) request.instance = s.instance;
+  if (s.client !== undefined) request.client = s.client;
   return request;
 }
 

@@ -37,6 +37,10 @@ export interface Request {
   /** The request span's raw path (url.path | http.target), when it has one: splits catch-all routes. */
   path?: string;
   service: string;
+  /** The process that served it (SpanRecord.instance of the request span), when the resource says. */
+  instance?: string;
+  /** Who sent it (SpanRecord.client of the request span), when the span says. */
+  client?: string;
   startMs: number;
   durationMs: number;
   /** Sorted by start time. */

@@ -112,6 +112,6 @@ def test_every_printed_fix_pasted_reaches_the_optimum(site):
     # The admin fix says where it goes, as code that works there: the viewset's get_queryset().
     [quote_finding] = by_name[QUOTES]["findings"]
     placed = "def get_queryset(self, request): return Quote.objects.all().select_related('author')"
-    assert placed in quote_finding["suggestion"]["note"]
+    assert placed in quote_finding["suggestion"]["placement"]
     [pasted_placement] = paste(site, {"pages": [{"url": "/admin/snippets/blog/quote/", "env": {"QUOTES": "Quote.objects.all().select_related('author')"}}]})["queries"]
     assert pasted_placement == best_quotes

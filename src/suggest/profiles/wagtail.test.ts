@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Step } from '../../detect/testing.js';
-import { BLOG_PAGES, endpointFor } from '../schema-check.test.js';
+import { BLOG_PAGES, endpointFor } from '../wagtail-testing.js';
 
 const rows = (n: number, f: (r: number) => string): Step => ({ sql: f, rows: n });
 const PAGES = 'SELECT "wagtailcore_page"."id", "wagtailcore_page"."title", "wagtailcore_page"."content_type_id" FROM "wagtailcore_page" WHERE "wagtailcore_page"."depth" = 3 ORDER BY "wagtailcore_page"."path"';
@@ -61,7 +61,7 @@ describe('Wagtail profile', () => {
     const e = endpointFor([SNIPPETS, rows(6, page)], true, 'GET admin/snippets/blog/blogauthor/');
     const s = e.findings[0]!.suggestion;
     expect(s.code).toBe(".select_related('page')");
-    expect(s.note).toContain("def get_queryset(self, request): return BlogAuthor.objects.all().select_related('page')");
-    expect(s.note).toContain("def get_base_queryset(self): return super().get_base_queryset().select_related('page')");
+    expect(s.placement).toContain("def get_queryset(self, request): return BlogAuthor.objects.all().select_related('page')");
+    expect(s.placement).toContain("def get_base_queryset(self): return super().get_base_queryset().select_related('page')");
   });
 });

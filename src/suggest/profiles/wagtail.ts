@@ -7,6 +7,8 @@ import type { RelationStep } from '../../detect/types.js';
 import type { CascadeShape, Suggestion } from '../fix.js';
 import type { Naming } from '../naming.js';
 import type { DjangoSchema } from '../schema.js';
+import { addsNothing, chainCalls, readComments } from './django.js';
+import type { FixSite, FrameworkProfile, QuerysetFix, RenderedFix } from './types.js';
 
 const PAGE_TABLE = 'wagtailcore_page';
 
@@ -117,17 +119,33 @@ export function wagtailSuggestion(c: CascadeShape, naming: Naming, schema?: Djan
   return null;
 }
 
+/** A Wagtail site: its schema file marks page models. */
+const isWagtailSite = (schema: DjangoSchema | undefined): boolean => schema?.models.some((m) => m.wagtailPage === true) ?? false;
+
 /**
- * A Wagtail admin listing (a snippet or model viewset) evaluates the viewset's queryset: a forward
- * FK column is fixed there, not in a view of the project's own. SnippetViewSet.get_queryset(request)
- * replaces the listing's queryset (None keeps Wagtail's); a ModelViewSet's IndexView builds it in
- * get_base_queryset().
+ * A Wagtail admin listing (a snippet or model viewset) evaluates the viewset's queryset: the fix goes
+ * there, not in a view of the project's own. SnippetViewSet.get_queryset(request) replaces the
+ * listing's queryset (None keeps Wagtail's); a ModelViewSet's IndexView builds it in get_base_queryset().
  */
-export function wagtailAdminPlacement(endpoint: string, code: string, model: string): string | null {
-  const route = endpoint.slice(endpoint.indexOf(' ') + 1);
-  if (!/(^|\/)admin\/(snippets\/|[\w-]+\/)/.test(route) || !code.startsWith('.')) return null;
+function isWagtailListing(site: FixSite): boolean {
+  const route = site.route.replace(/^\^/, '');
+  if (/(^|\/)snippets\//.test(route)) return true;
+  return isWagtailSite(site.schema) && route.startsWith('admin/') && !(site.view ?? '').startsWith('admin:');
+}
+
+function listingPlacement(fix: QuerysetFix): string {
+  const chain = chainCalls(fix);
   return (
-    `on the listing viewset: def get_queryset(self, request): return ${model}.objects.all()${code} (a SnippetViewSet), ` +
-    `or, on a ModelViewSet's IndexView, def get_base_queryset(self): return super().get_base_queryset()${code}`
+    `on the listing viewset: def get_queryset(self, request): return ${fix.model}.objects.all()${chain} (a SnippetViewSet), ` +
+    `or, on a ModelViewSet's IndexView, def get_base_queryset(self): return super().get_base_queryset()${chain}`
   );
 }
+
+/** Wagtail's admin listings, as a framework profile (profiles/index.ts tries it before Django's admin). */
+export const wagtailAdmin: FrameworkProfile = {
+  name: 'wagtail',
+  matches: (site) => isWagtailListing(site),
+  render: (_site, fix): RenderedFix =>
+    addsNothing(fix) ? { code: '' } : { code: [`${fix.model}.objects${chainCalls(fix)}`, ...readComments(fix.reads)].join('\n'), placement: listingPlacement(fix) },
+  renderOne: (_site, fix): RenderedFix => ({ code: chainCalls(fix), placement: listingPlacement(fix) }),
+};
