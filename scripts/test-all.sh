@@ -22,6 +22,9 @@ status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$out/vitest.json" || status=1
 .venv/bin/python -m pytest -q -p no:cacheprovider --junitxml="$out/schema.xml" integrations/django || status=1
 bash scripts/e2e.sh -p no:cacheprovider --junitxml="$out/e2e.xml" || status=1
+# After e2e.sh, which builds dist/ (the route tests run bin/n1-report.js).
+.venv/bin/python -m pytest -q -p no:cacheprovider --junitxml="$out/routes.xml" test/routes || status=1
+.venv/bin/python -m pytest -q -p no:cacheprovider --junitxml="$out/wagtail.xml" test/wagtail || status=1
 
 node --input-type=module - "$out" <<'JS'
 import { readFileSync, existsSync } from 'node:fs';
@@ -29,7 +32,7 @@ const dir = process.argv[2];
 let passed = 0, failed = 0;
 const v = existsSync(`${dir}/vitest.json`) ? JSON.parse(readFileSync(`${dir}/vitest.json`, 'utf8')) : null;
 if (v) { passed += v.numPassedTests; failed += v.numFailedTests; } else failed += 1;
-for (const f of ['schema.xml', 'e2e.xml']) {
+for (const f of ['schema.xml', 'routes.xml', 'wagtail.xml', 'e2e.xml']) {
   if (!existsSync(`${dir}/${f}`)) { failed += 1; continue; }
   const xml = readFileSync(`${dir}/${f}`, 'utf8');
   const m = /<testsuite [^>]*errors="(\d+)" failures="(\d+)" skipped="(\d+)" tests="(\d+)"/.exec(xml);

@@ -4,6 +4,7 @@ import { RollupSet } from './detect/rollup.js';
 import type { RequestAnalysis } from './detect/types.js';
 import type { SpanRecord } from './otlp/span.js';
 import { createSqlNormalizer } from './sql/index.js';
+import { createNoiseFilter } from './sql/noise.js';
 import { assembleCompact, COMPACT_TRACES, type CompactTrace } from './traces/compact.js';
 import { TraceAssembler, type AssemblerOptions, type CompletedTrace } from './traces/assembler.js';
 
@@ -23,7 +24,8 @@ export class Analyzer {
   constructor(options: AnalyzerOptions = {}) {
     this.assembler = new TraceAssembler(options, COMPACT_TRACES);
     this.#normalize = createSqlNormalizer({ maxEntries: options.sqlCacheEntries ?? 10_000 });
-    this.#detect = options;
+    // One noise filter per run, so its per-statement memo is shared by every request.
+    this.#detect = { ...options, noiseFilter: options.noiseFilter ?? createNoiseFilter(options.ignoreSql) };
   }
 
   /** Adds spans; returns the requests of any trace evicted to stay under the open-trace limit. */

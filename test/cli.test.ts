@@ -121,6 +121,16 @@ describe('n1-report', () => {
     }
   }, 240_000);
 
+  it('takes --ignore-sql patterns and --min-share, and refuses a bad pattern with exit 2', () => {
+    const all = JSON.parse(run([fixture, '--format', 'json', '--ignore-sql', 'FROM "recruit_candidate"']).stdout) as Report;
+    expect(all.summary.frameworkQueriesDropped?.byRule.user_pattern).toBeGreaterThanOrEqual(50);
+    expect(all.endpoints[0]!.findings.some((f) => f.table === 'recruit_candidate')).toBe(false);
+    const bad = run([fixture, '--ignore-sql', '(']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/"\(" is not a regular expression/);
+    expect(run([fixture, '--min-share', '2']).code).toBe(2);
+  });
+
   it('is the same command as `n1lens report`', () => {
     const a = run([fixture, '-f', 'json']);
     const b = run(['report', fixture, '-f', 'json'], undefined, 'n1lens');

@@ -8,6 +8,8 @@ export interface DashboardTraceOptions {
   rows?: number;
   semconv?: 'old' | 'stable';
   route?: string;
+  /** After each query, the `SELECT QUOTE(?)` Django runs with DEBUG=True on SQLite to build its debug text. */
+  debugQuote?: boolean;
 }
 
 /**
@@ -36,6 +38,7 @@ export async function emitDashboards(exporter: SpanExporter, count: number, opti
         ctx,
       );
       s.end();
+      if (options.debugQuote === true && !sql.startsWith('SELECT QUOTE')) query('SELECT QUOTE(?), QUOTE(?)');
     };
     query(SESSION);
     query(AUTH_USER);

@@ -71,6 +71,18 @@ describe('n1lens serve with the official OpenTelemetry JS exporters', () => {
     expect(metrics).toMatch(/n1lens_exports_accepted_total\{transport="(http|grpc)"\} [1-9]/);
   });
 
+  it("leaves Django's debug QUOTE queries out and counts them on /metrics and in the report", async () => {
+    const server = await start();
+    await emitDashboards(new HttpProtoExporter({ url: `${server.url}/v1/traces` }), 2, { debugQuote: true });
+    const report = await waitForRequests(server.url, 2);
+    const dashboard = report.endpoints.find((e) => e.endpoint === 'GET dashboard/');
+    expect(dashboard?.queriesPerRequest.p50).toBe(303);
+    expect(dashboard?.findings.filter((f) => f.kind === 'n_plus_one')).toHaveLength(6);
+    expect(report.summary.frameworkQueriesDropped).toEqual({ total: 606, byRule: { django_sqlite_debug_quote: 606 } });
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/n1lens_framework_queries_dropped_total\{rule="django_sqlite_debug_quote"\} 606/);
+  });
+
   it('stores the same report that n1-report computes from the --record file', async () => {
     const recordPath = join(mkdtempSync(join(tmpdir(), 'n1lens-rec-')), 'rec.jsonl');
     // A longer quiet window: on a loaded machine 50 ms can split a trace across analyses.

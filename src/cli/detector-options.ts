@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { ConnectionDetectOptions } from '../detect/connections.js';
 import type { EndpointDetectOptions } from '../detect/endpoint.js';
 import type { DetectOptions } from '../detect/request.js';
+import { invalidNoisePattern } from '../sql/noise.js';
 
 export interface DetectorCliOptions {
   minRepeats: number;
@@ -12,6 +13,9 @@ export interface DetectorCliOptions {
   hotMinPerDay: number;
   fanoutMinCalls: number;
   fanoutMinShare: number;
+  minShare: number;
+  /** Extra framework-noise patterns (regular expressions over the normalised SQL). */
+  ignoreSql: string[];
   dbMaxConnections?: number;
 }
 
@@ -44,17 +48,36 @@ export function addDetectorOptions(command: Command): Command {
     .option('--hot-min-per-day <n>', 'hot_lookup: calls per day at which a cache pays', wholeNumber('--hot-min-per-day'), 1000)
     .option('--fanout-min-calls <n>', 'sync_fanout: serial outbound calls in one request', wholeNumber('--fanout-min-calls'), 3)
     .option('--fanout-min-share <0..1>', "sync_fanout: share of the request's time they take", share('--fanout-min-share'), 0.5)
-    .option('--db-max-connections <n>', "connection_pressure: the database's max_connections (default: PostgreSQL's 100)", positive('--db-max-connections'));
+    .option('--db-max-connections <n>', "connection_pressure: the database's max_connections (default: PostgreSQL's 100)", positive('--db-max-connections'))
+    .option(
+      '--min-share <0..1>',
+      "warm_up: with ≥ 3 requests, a loop seen in fewer than this share of an endpoint's requests is warm-up, not N+1",
+      share('--min-share'),
+      0.5,
+    )
+    .option(
+      '--ignore-sql <regex>',
+      'framework noise to leave out, on top of the built-in list (repeatable; matched against normalised SQL, literals as ?)',
+      regexList,
+      [] as string[],
+    );
+}
+
+function regexList(value: string, previous: string[]): string[] {
+  const problem = invalidNoisePattern([value]);
+  if (problem !== null) throw new InvalidArgumentError(problem);
+  return [...previous, value];
 }
 
 /** Per-request options (used while analysing). */
 export function requestDetectOptions(o: DetectorCliOptions): DetectOptions {
-  return { minRepeats: o.minRepeats, fanoutMinCalls: o.fanoutMinCalls, fanoutMinShare: o.fanoutMinShare };
+  return { minRepeats: o.minRepeats, fanoutMinCalls: o.fanoutMinCalls, fanoutMinShare: o.fanoutMinShare, ignoreSql: o.ignoreSql };
 }
 
 /** Per-endpoint and per-service options (used when the report is built). */
 export function endpointDetectOptions(o: DetectorCliOptions): EndpointDetectOptions & ConnectionDetectOptions {
   return {
+    minShare: o.minShare,
     slowMs: o.slowMs,
     hotLookupMinShare: o.hotShare,
     hotLookupMinRequests: o.hotMinRequests,

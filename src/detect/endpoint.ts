@@ -6,6 +6,8 @@ import { mostCommonLocation, type LocationTally } from './location.js';
 import type { CodeLocation, FindingKind } from './types.js';
 
 export interface EndpointDetectOptions {
+  /** warm_up: with at least 3 requests, a cascade seen in fewer than this share of them is warm-up. Default 0.5. */
+  minShare?: number;
   /** hot_lookup: share of the endpoint's requests that run the lookup. Default 0.8. */
   hotLookupMinShare?: number;
   /** hot_lookup: requests of the endpoint needed before the share means anything. Default 10. */
@@ -20,7 +22,11 @@ export interface EndpointDetectOptions {
   indexedMs?: number;
 }
 
+/** Requests of an endpoint needed before a cascade's share of them can tell warm-up from steady state. */
+export const STEADY_STATE_MIN_REQUESTS = 3;
+
 const DEFAULTS = {
+  minShare: 0.5,
   hotLookupMinShare: 0.8,
   hotLookupMinRequests: 10,
   hotLookupMinPerDay: 1000,
@@ -46,7 +52,8 @@ interface FindingBase {
 }
 
 export interface CascadeFinding extends FindingBase {
-  kind: 'n_plus_one' | 'repeated_write';
+  /** warm_up: the loop ran in too few of the endpoint's requests to be its steady state. */
+  kind: 'n_plus_one' | 'repeated_write' | 'warm_up';
   facts: SqlFacts;
   cascade: CascadeRollup;
 }
@@ -75,9 +82,12 @@ export function detectEndpoint(rollup: EndpointRollup, options: EndpointDetectOp
   const o = { ...DEFAULTS, ...options };
   const findings: EndpointFinding[] = [];
 
+  const steady = rollup.requests >= STEADY_STATE_MIN_REQUESTS;
   for (const c of rollup.cascades.values()) {
+    // Both counts are additive, so merged rollups (hours, instances) give the same verdict.
+    const warmUp = steady && c.requestsAffected / rollup.requests < o.minShare;
     findings.push({
-      kind: c.kind,
+      kind: warmUp ? 'warm_up' : c.kind,
       fingerprint: c.fingerprint,
       sql: c.sql,
       facts: c.facts,

@@ -18,6 +18,8 @@ export function conventionLinks(knownTables: Iterable<string>): TableLinks {
     foreignKeyTarget(table, column) {
       if (!column.endsWith('_id') || column === 'id') return undefined;
       const field = column.slice(0, -3);
+      // django-taggit's custom through model (`blog_blogpagetag`) points back with content_object.
+      if (field === 'content_object' && table.endsWith('tag') && tables.includes(table.slice(0, -3))) return table.slice(0, -3);
       const matches = tables.filter((t) => t === field || t.endsWith(`_${field}`));
       if (matches.length === 0) return undefined;
       // Prefer the table from the same app as the referring one.

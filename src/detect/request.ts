@@ -1,6 +1,8 @@
 /** Per-request detection: groups a request's DB spans by fingerprint, finds cascades and links each to its trigger. */
+import { createNoiseFilter, type NoiseFilter } from '../sql/noise.js';
 import type { NormalizedSql, SqlFacts } from '../sql/types.js';
-import type { Request } from '../traces/request.js';
+import type { DbSpan, Request } from '../traces/request.js';
+import { splitCatchAll } from './catch-all.js';
 import { connectionUse } from './connections.js';
 import { conventionLinks, type TableLinks } from './links.js';
 import { locationOfExecutions } from './location.js';
@@ -23,6 +25,10 @@ export interface DetectOptions {
   fanoutMinCalls?: number;
   /** sync_fanout: share of the request's duration those calls must take. Default 0.5. */
   fanoutMinShare?: number;
+  /** Extra framework-noise patterns (regular expressions over the normalised SQL), on top of sql/noise.ts's list. */
+  ignoreSql?: readonly string[];
+  /** A prepared noise filter (the Analyzer makes one per run so its memo is shared); built from ignoreSql when absent. */
+  noiseFilter?: NoiseFilter;
 }
 
 /** Normalises one raw statement; callers pass a cached normaliser. */
@@ -34,6 +40,8 @@ interface Group {
   durations: number[];
   totalMs: number;
   maxMs: number;
+  /** Some execution wrote several rows at once (INSERT … VALUES (…), (…)): already a bulk write. */
+  multiRow: boolean;
 }
 
 /** How a repeated query is tied to the rows of an earlier one. */
@@ -48,8 +56,19 @@ const MAX_CHAIN = 8;
 /** Analyses one assembled request. Pure: the same request and options give the same analysis. */
 export function analyseRequest(request: Request, normalize: Normalizer, options: DetectOptions = {}): RequestAnalysis {
   const minRepeats = options.minRepeats ?? 5;
-  const dbSpans = request.dbSpans;
-  const normalized: NormalizedSql[] = new Array<NormalizedSql>(dbSpans.length);
+  const isNoise = options.noiseFilter ?? createNoiseFilter(options.ignoreSql);
+  // Framework-internal statements are dropped before anything else looks at the request.
+  const noise: Record<string, number> = {};
+  const dbSpans: DbSpan[] = [];
+  const normalized: NormalizedSql[] = [];
+  for (const span of request.dbSpans) {
+    const n = normalize(span.statement);
+    const rule = isNoise(n);
+    if (rule === null) {
+      dbSpans.push(span);
+      normalized.push(n);
+    } else noise[rule] = (noise[rule] ?? 0) + 1;
+  }
   const groups = new Map<string, Group>();
   let dbMs = 0;
   // The group of the last two results, by identity: an N+1 loop alternates between a few statements.
@@ -59,8 +78,7 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
   let prevG: Group | undefined;
   for (let i = 0; i < dbSpans.length; i++) {
     const span = dbSpans[i]!;
-    const n = normalize(span.statement);
-    normalized[i] = n;
+    const n = normalized[i]!;
     const duration = span.durationMs ?? 0;
     dbMs += duration;
     let g: Group | undefined;
@@ -69,7 +87,7 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
     else {
       g = groups.get(n.fingerprint);
       if (g === undefined) {
-        g = { n, indices: [], durations: [], totalMs: 0, maxMs: 0 };
+        g = { n, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: false };
         groups.set(n.fingerprint, g);
       }
     }
@@ -80,6 +98,7 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
       lastG = g;
     }
     g!.indices.push(i);
+    if (n.facts.multiRowValues === true) g!.multiRow = true;
     g!.durations.push(duration);
     g!.totalMs += duration;
     if (duration > g!.maxMs) g!.maxMs = duration;
@@ -87,7 +106,7 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
 
   const links = options.links ?? conventionLinks(tablesOf(groups.values()));
   const isCascade = (g: Group): boolean =>
-    g.indices.length >= minRepeats && !g.n.facts.transactionControl && cascadeKind(g.n.facts) !== null;
+    g.indices.length >= minRepeats && !g.n.facts.transactionControl && !g.multiRow && cascadeKind(g.n.facts) !== null;
 
   const resolver = new TriggerResolver(normalized, groups, links, isCascade);
   const cascades: Cascade[] = [];
@@ -135,16 +154,17 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
 
   const analysis: RequestAnalysis = {
     traceId: request.traceId,
-    endpoint: request.endpoint,
+    endpoint: splitCatchAll(request.endpoint, request.path, normalized),
     service: request.service,
     startMs: request.startMs,
     durationMs: request.durationMs,
-    dbSpans: request.dbSpans.length,
+    dbSpans: dbSpans.length,
     dbMs,
+    noise,
     cascades,
     uses,
     outbound: summariseOutbound(request, options.fanoutMinCalls ?? 3, options.fanoutMinShare ?? 0.5),
-    timeline: request.dbSpans.map((s, i) => ({
+    timeline: dbSpans.map((s, i) => ({
       offsetMs: s.startMs - request.startMs,
       durationMs: s.durationMs,
       fingerprint: normalized[i]?.fingerprint ?? '',
@@ -232,9 +252,13 @@ function shapeOf(facts: SqlFacts, links: TableLinks): Shape {
   }
   const pk = `${table}.${links.primaryKey(table)}`;
   if (facts.equalityFilters.includes(pk)) return { kind: 'forward', table };
+  // (content_type_id, object_id): a generic relation, not a reverse FK from ContentType.
+  const own = facts.equalityFilters.filter((f) => tableName(f) === table).map(columnName);
+  const generic = own.some((c) => c.endsWith('object_id')) && own.some((c) => c.endsWith('content_type_id'));
   for (const f of facts.equalityFilters) {
     if (tableName(f) !== table) continue;
     const column = columnName(f);
+    if (generic && (column.endsWith('content_type_id') || column.endsWith('object_id'))) continue;
     const parentTable = links.foreignKeyTarget(table, column);
     if (parentTable !== undefined || column.endsWith('_id')) {
       return { kind: 'reverse', table, column, parentTable, viaIn: (facts.inFilters ?? []).includes(f) };

@@ -85,6 +85,8 @@ export interface EndpointRollup {
   fingerprints: Map<Fingerprint, FingerprintRollup>;
   /** Only the requests whose serial outbound calls met the sync_fanout rule. */
   outbound: OutboundRollup;
+  /** Framework-internal statements dropped before detection, by sql/noise.ts rule id. */
+  noiseDropped: Map<string, number>;
 }
 
 export function emptyEndpointRollup(endpoint: string, service: string): EndpointRollup {
@@ -104,6 +106,7 @@ export function emptyEndpointRollup(endpoint: string, service: string): Endpoint
     cascades: new Map(),
     fingerprints: new Map(),
     outbound: emptyOutbound(),
+    noiseDropped: new Map(),
   };
 }
 
@@ -122,6 +125,7 @@ export function addRequest(rollup: EndpointRollup, analysis: RequestAnalysis): v
   rollup.firstSeenMs = Math.min(rollup.firstSeenMs, analysis.startMs);
   rollup.lastSeenMs = Math.max(rollup.lastSeenMs, analysis.startMs + analysis.durationMs);
   if (analysis.cascades.length > 0) rollup.requestsAffected++;
+  for (const rule in analysis.noise) addTo(rollup.noiseDropped, rule, analysis.noise[rule]!);
 
   for (const c of analysis.cascades) {
     rollup.wastedMs += c.wastedMs;
@@ -206,6 +210,7 @@ export function mergeRollups(into: EndpointRollup, from: EndpointRollup): void {
   mergeDurations(into.requestDurations, from.requestDurations);
   into.firstSeenMs = Math.min(into.firstSeenMs, from.firstSeenMs);
   into.lastSeenMs = Math.max(into.lastSeenMs, from.lastSeenMs);
+  for (const [rule, n] of from.noiseDropped) addTo(into.noiseDropped, rule, n);
   for (const [fp, c] of from.cascades) {
     const r = into.cascades.get(fp);
     if (r === undefined) {
@@ -249,6 +254,10 @@ export function mergeRollups(into: EndpointRollup, from: EndpointRollup): void {
   o.requestMs += p.requestMs;
   for (const peer of p.peers) o.peers.add(peer);
   if (p.example.totalMs > o.example.totalMs) o.example = { ...p.example };
+}
+
+function addTo(counts: Map<string, number>, key: string, n: number): void {
+  counts.set(key, (counts.get(key) ?? 0) + n);
 }
 
 /** Keyed rollups for a whole run: one per `service + endpoint`, and one connection rollup per service. */

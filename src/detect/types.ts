@@ -9,7 +9,9 @@ export type FindingKind =
   | 'sync_fanout'
   | 'slow_query'
   | 'connection_pressure'
-  | 'dead_view';
+  | 'dead_view'
+  /** A repeat seen in only a minority of an endpoint's requests: cache fill or first-visit work. */
+  | 'warm_up';
 
 /** Where in the app's code a finding or its trigger is (issue 10's shape, shared by every output). */
 export interface CodeLocation { file?: string; line?: number; function?: string; template?: string; templateLine?: number; view?: string; }
@@ -108,8 +110,11 @@ export interface RequestAnalysis {
   client?: string;
   startMs: number;
   durationMs: number;
+  /** DB spans that take part in detection (framework noise excluded). */
   dbSpans: number;
   dbMs: number;
+  /** Framework-internal statements dropped, by sql/noise.ts rule id. */
+  noise: Record<string, number>;
   cascades: Cascade[];
   uses: FingerprintUse[];
   outbound: OutboundSummary;

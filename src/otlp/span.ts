@@ -42,6 +42,8 @@ export interface SpanRecord {
   httpMethod?: string;
   /** http.route */
   httpRoute?: string;
+  /** url.path | http.target: the raw path (ids and all), for servers that do not set a route. */
+  httpTarget?: string;
   /** db.system.name | db.system */
   dbSystem?: string;
   /** db.query.text | db.statement */

@@ -141,7 +141,7 @@ export function spanRecordOf<V>(
   attributes: readonly KeyValueLike<V>[] | null | undefined, statusCode: number, service: string, read: ValueReader<V>,
   instance?: string,
 ): SpanRecord {
-  folded.httpMethod = folded.httpRoute = folded.dbSystem = folded.dbStatement = undefined;
+  folded.httpMethod = folded.httpRoute = folded.httpTarget = folded.dbSystem = folded.dbStatement = undefined;
   folded.messagingSystem = folded.rpcSystem = folded.peer = folded.location = undefined;
   folded.clientAddress = folded.userAgent = undefined;
   if (attributes) foldAttributes(folded, attributes, read);
@@ -155,6 +155,7 @@ export function spanRecordOf<V>(
 export interface FoldedFields {
   httpMethod: string | undefined;
   httpRoute: string | undefined;
+  httpTarget: string | undefined;
   dbSystem: string | undefined;
   dbStatement: string | undefined;
   messagingSystem: string | undefined;
@@ -169,7 +170,7 @@ export interface FoldedFields {
 
 /** Scratch for spanRecordOf: records are made one at a time. */
 const folded: FoldedFields = {
-  httpMethod: undefined, httpRoute: undefined, dbSystem: undefined, dbStatement: undefined,
+  httpMethod: undefined, httpRoute: undefined, httpTarget: undefined, dbSystem: undefined, dbStatement: undefined,
   messagingSystem: undefined, rpcSystem: undefined, peer: undefined, clientAddress: undefined, userAgent: undefined, location: undefined,
 };
 
@@ -190,7 +191,7 @@ export function buildRecord(
 ): SpanRecord {
   const location = f.location === undefined ? undefined : locationOf(f.location);
   if (!error && f.messagingSystem === undefined && f.rpcSystem === undefined && f.clientAddress === undefined && f.userAgent === undefined) {
-    if (f.dbSystem !== undefined && f.dbStatement !== undefined && f.httpMethod === undefined && f.httpRoute === undefined) {
+    if (f.dbSystem !== undefined && f.dbStatement !== undefined && f.httpMethod === undefined && f.httpRoute === undefined && f.httpTarget === undefined) {
       // One literal per shape (location or not, peer or not), so V8 allocates the properties in place.
       const db: SpanRecord =
         location !== undefined
@@ -205,6 +206,7 @@ export function buildRecord(
     }
     if (f.httpMethod !== undefined && f.httpRoute !== undefined && f.dbSystem === undefined && f.dbStatement === undefined && f.peer === undefined && location === undefined) {
       const http: SpanRecord = { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service, httpMethod: f.httpMethod, httpRoute: f.httpRoute };
+      if (f.httpTarget !== undefined) http.httpTarget = f.httpTarget;
       if (instance !== undefined) http.instance = instance;
       return http;
     }
@@ -214,6 +216,7 @@ export function buildRecord(
   if (error) r.error = true;
   if (f.httpMethod !== undefined) r.httpMethod = f.httpMethod;
   if (f.httpRoute !== undefined) r.httpRoute = f.httpRoute;
+  if (f.httpTarget !== undefined) r.httpTarget = f.httpTarget;
   if (f.dbSystem !== undefined) r.dbSystem = f.dbSystem;
   if (f.dbStatement !== undefined) r.dbStatement = f.dbStatement;
   if (f.messagingSystem !== undefined) r.messagingSystem = f.messagingSystem;
@@ -230,7 +233,7 @@ function toKind(kind: number): SpanKind {
   return (kind >= 0 && kind <= 5 && Number.isInteger(kind) ? kind : 0) as SpanKind;
 }
 
-type FoldedField = 'httpMethod' | 'httpRoute' | 'dbSystem' | 'dbStatement' | 'messagingSystem' | 'rpcSystem';
+type FoldedField = 'httpMethod' | 'httpRoute' | 'httpTarget' | 'dbSystem' | 'dbStatement' | 'messagingSystem' | 'rpcSystem';
 type Folded = { field: FoldedField; stable: boolean } | { peer: number } | { client: number } | { userAgent: boolean };
 
 /**
@@ -240,6 +243,8 @@ type Folded = { field: FoldedField; stable: boolean } | { peer: number } | { cli
 const HTTP_METHOD_STABLE: Folded = { field: 'httpMethod', stable: true };
 const HTTP_METHOD_OLD: Folded = { field: 'httpMethod', stable: false };
 const HTTP_ROUTE: Folded = { field: 'httpRoute', stable: true };
+const URL_PATH: Folded = { field: 'httpTarget', stable: true };
+const HTTP_TARGET_OLD: Folded = { field: 'httpTarget', stable: false };
 const DB_SYSTEM_STABLE: Folded = { field: 'dbSystem', stable: true };
 const DB_SYSTEM_OLD: Folded = { field: 'dbSystem', stable: false };
 const DB_STATEMENT_STABLE: Folded = { field: 'dbStatement', stable: true };
@@ -260,13 +265,13 @@ const USER_AGENT_OLD: Folded = { userAgent: false };
 function foldedTarget(key: string): Folded | undefined {
   switch (key.length) {
     case 8:
-      return key === 'url.full' ? URL_FULL : key === 'http.url' ? HTTP_URL : undefined;
+      return key === 'url.full' ? URL_FULL : key === 'http.url' ? HTTP_URL : key === 'url.path' ? URL_PATH : undefined;
     case 9:
       return key === 'db.system' ? DB_SYSTEM_OLD : undefined;
     case 10:
       return key === 'http.route' ? HTTP_ROUTE : key === 'rpc.system' ? RPC_SYSTEM : undefined;
     case 11:
-      return key === 'http.method' ? HTTP_METHOD_OLD : key === 'net.peer.ip' ? NET_PEER_IP : undefined;
+      return key === 'http.method' ? HTTP_METHOD_OLD : key === 'net.peer.ip' ? NET_PEER_IP : key === 'http.target' ? HTTP_TARGET_OLD : undefined;
     case 12:
       return key === 'db.statement' ? DB_STATEMENT_OLD : undefined;
     case 13:

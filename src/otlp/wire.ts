@@ -381,6 +381,8 @@ const K_USER_AGENT_OLD = 18;
 const K_SERVICE_INSTANCE_ID = 19;
 const K_HOST_NAME = 20;
 const K_PROCESS_PID = 21;
+const K_URL_PATH = 22;
+const K_HTTP_TARGET_OLD = 23;
 /** code.* and n1lens.* location keys: K_LOCATION + their otlp/location.ts slot. */
 const K_LOCATION = 32;
 
@@ -407,6 +409,8 @@ const KEYS: readonly (readonly [string, number])[] = [
   ['service.instance.id', K_SERVICE_INSTANCE_ID],
   ['host.name', K_HOST_NAME],
   ['process.pid', K_PROCESS_PID],
+  ['url.path', K_URL_PATH],
+  ['http.target', K_HTTP_TARGET_OLD],
   ...LOCATION_KEYS.map((key, slot) => [key, K_LOCATION + slot] as const),
 ];
 const MAX_KEY = 28;
@@ -640,7 +644,7 @@ function readKeyValue(start: number, end: number, depth: number): number {
 
 /** The current span's folded attributes (to-span.ts's buildRecord makes the record from them). */
 const f: FoldedFields = {
-  httpMethod: undefined, httpRoute: undefined, dbSystem: undefined, dbStatement: undefined,
+  httpMethod: undefined, httpRoute: undefined, httpTarget: undefined, dbSystem: undefined, dbStatement: undefined,
   messagingSystem: undefined, rpcSystem: undefined, peer: undefined, clientAddress: undefined, userAgent: undefined, location: undefined,
 };
 /** Rank of the source f.peer came from (1 best); 5 while there is none. */
@@ -663,6 +667,13 @@ function foldAttribute(start: number, end: number): void {
     case K_HTTP_ROUTE:
       value = valueString(false);
       if (value !== undefined) f.httpRoute = value;
+      return;
+    case K_HTTP_TARGET_OLD:
+      if (f.httpTarget !== undefined) return;
+    // falls through
+    case K_URL_PATH:
+      value = valueString(false);
+      if (value !== undefined) f.httpTarget = value;
       return;
     case K_DB_SYSTEM_OLD:
       if (f.dbSystem !== undefined) return;
@@ -772,7 +783,7 @@ function readSpan(pos: number, end: number, service: string, instance: string | 
   let endLo = 0;
   let endHi = 0;
   let status = 0;
-  f.httpMethod = f.httpRoute = f.dbSystem = f.dbStatement = f.messagingSystem = f.rpcSystem = f.peer = undefined;
+  f.httpMethod = f.httpRoute = f.httpTarget = f.dbSystem = f.dbStatement = f.messagingSystem = f.rpcSystem = f.peer = undefined;
   f.clientAddress = f.userAgent = undefined;
   f.location = undefined;
   peerRank = 5;

@@ -1,6 +1,6 @@
 /** GitHub-flavoured Markdown report, fit for a pull-request comment or a CI job summary. */
 import type { Report } from './model.js';
-import { KIND_LABEL, formatLocation, int, ms, readInsteadText, serviceFindingFigures, shortenSql } from './text.js';
+import { KIND_LABEL, STEADY_STATE_UNKNOWN, formatLocation, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine } from './text.js';
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
@@ -12,6 +12,7 @@ export function renderMarkdown(report: Report): string {
     `**${int(s.requests)}** requests · **${int(s.dbSpans)}** DB queries · **${s.findings}** findings · **${ms(s.wastedMs)}** of DB time wasted`,
     '',
   ];
+  if (s.frameworkQueriesDropped !== undefined) out.push(`_${frameworkNoiseLine(s.frameworkQueriesDropped)}_`, '');
   if (report.endpoints.length === 0) return [...out, 'No requests found in the input.', ...serviceSection(report), ''].join('\n');
   out.push('| # | Endpoint | Requests | Queries/request (p50) | Wasted/request | Findings |', '|---:|---|---:|---:|---:|---:|');
   report.endpoints.forEach((e, i) => {
@@ -22,6 +23,8 @@ export function renderMarkdown(report: Report): string {
   for (const e of report.endpoints) {
     if (e.findings.length === 0) continue;
     out.push('', `### \`${e.endpoint}\``, '');
+    if (e.split !== undefined) out.push(`_${splitLine(e.split)}_`, '');
+    if (e.steadyState === 'unknown') out.push(`_${STEADY_STATE_UNKNOWN}_`, '');
     out.push('| Kind | Table | Repeats/request | Wasted | Query | Where | Suggestion |', '|---|---|---:|---:|---|---|---|');
     for (const f of e.findings) {
       const code = f.suggestion.code.includes('\n') ? f.suggestion.method : f.suggestion.code;

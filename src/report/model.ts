@@ -1,6 +1,7 @@
 /** Builds the report JSON (DESIGN "Report JSON") from endpoint rollups: the one shape every renderer, the API and the digest read. */
+import { readSplit, type EndpointSplit } from '../detect/catch-all.js';
 import { detectConnectionPressure, type ConnectionDetectOptions, type ConnectionPressure, type ConnectionRollup } from '../detect/connections.js';
-import { detectEndpoint, type CascadeFinding, type EndpointDetectOptions, type EndpointFinding } from '../detect/endpoint.js';
+import { detectEndpoint, STEADY_STATE_MIN_REQUESTS, type CascadeFinding, type EndpointDetectOptions, type EndpointFinding } from '../detect/endpoint.js';
 import type { DeadView } from '../detect/routes.js';
 import { countMax, countQuantile } from '../detect/histogram.js';
 import type { EndpointRollup } from '../detect/rollup.js';
@@ -11,6 +12,8 @@ import { combinedFix, suggestCascade, type CascadeShape, type FixWhere, type Sug
 import { conventionNaming, schemaNaming, type Naming } from '../suggest/naming.js';
 import { suggestCache, suggestConnectionFix, suggestDeadView, suggestIndex, suggestTaskQueue, type ColumnUse } from '../suggest/operational.js';
 import type { DjangoSchema } from '../suggest/schema.js';
+import { SchemaIndex, unknownNames } from '../suggest/validate.js';
+import { wagtailSuggestion } from '../suggest/profiles/wagtail.js';
 
 export interface ReportFinding {
   kind: FindingKind;
@@ -40,6 +43,10 @@ export interface ReportEndpoint {
   endpoint: string;
   service: string;
   requests: number;
+  /** A catch-all route's endpoint says how it was split off: by the page model served or the path's first segment. */
+  split?: EndpointSplit;
+  /** 'unknown' with fewer than 3 requests: warm-up (first-visit work) cannot be told from a steady-state N+1. */
+  steadyState?: 'unknown';
   queriesPerRequest: { p50: number; max: number };
   wastedMsPerRequest: number;
   /** Share of requests with at least one N+1 or write loop. */
@@ -67,7 +74,14 @@ export interface ServiceFinding {
 
 export interface Report {
   n1lensReport: 1;
-  summary: { requests: number; dbSpans: number; findings: number; wastedMs: number };
+  summary: {
+    requests: number;
+    dbSpans: number;
+    findings: number;
+    wastedMs: number;
+    /** Framework-internal statements left out of detection (sql/noise.ts), by rule; absent when none. */
+    frameworkQueriesDropped?: { total: number; byRule: Record<string, number> };
+  };
   endpoints: ReportEndpoint[];
   /** connection_pressure and dead_view; absent when there are none. */
   serviceFindings?: ServiceFinding[];
@@ -124,6 +138,8 @@ function toShape({ cascade: c, location }: CascadeFinding, rollup: EndpointRollu
     linked: c.linked,
     leaf: c.leaf,
     firstIndex: c.firstIndex,
+    facts: c.facts,
+    sql: c.sql,
     ...(triggerFacts === undefined ? {} : { triggerFacts }),
     ...(location === undefined ? {} : { location }),
   };
@@ -141,7 +157,63 @@ function fixWhere(rollup: EndpointRollup, options: ReportOptions): FixWhere {
 
 const isCascade = (f: EndpointFinding): f is CascadeFinding => f.kind === 'n_plus_one' || f.kind === 'repeated_write';
 
-function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, rollup: EndpointRollup, where: FixWhere): ReportFinding {
+/** The trigger as the report prints it: its query, and where the code evaluates it most often. */
+function triggerOf(c: CascadeFinding['cascade']): ReportFinding['trigger'] {
+  if (c.trigger === null) return null;
+  const location = mostCommonLocation(c.triggerLocations);
+  return { fingerprint: c.trigger.fingerprint, table: c.trigger.table, ...(location === undefined ? {} : { location }) };
+}
+
+/** A warm-up loop is real work, but only on a cold cache or a first visit: say so rather than print a fix. */
+function warmUpSuggestion(f: CascadeFinding, requests: number, naming: Naming): Suggestion {
+  const model = naming.modelOf(f.cascade.facts.table);
+  return {
+    method: 'manual',
+    path: model,
+    code: `# ${model}: ${f.cascade.executions} queries in ${f.requestsAffected} of ${requests} requests: first-visit work (a cache filling, files generated once), not a per-request N+1`,
+    confidence: 'inferred',
+    note: 'seen in too few requests to be the steady state (--min-share); it does not count toward the budget',
+  };
+}
+
+/**
+ * With a schema, a fix is printed only if every name in it exists on the model it is called on;
+ * otherwise the finding says so (`manual`) instead of printing a call that would raise.
+ */
+function checked(suggestion: Suggestion, c: CascadeShape, naming: Naming, index: SchemaIndex | undefined): Suggestion {
+  if (index === undefined || suggestion.method === 'manual') return suggestion;
+  const model = c.trigger === null ? undefined : index.byTable(c.trigger.table);
+  const unknown = unknownNames(suggestion.code, index, model);
+  if (unknown.length === 0) return suggestion;
+  const u = unknown[0]!;
+  const over = c.trigger === null ? 'the rows you loop over' : naming.modelOf(c.trigger.table);
+  return {
+    method: 'manual',
+    path: suggestion.path,
+    code:
+      `# ${over}: no valid relation leads from the loop's rows to ${naming.modelOf(c.table)} ` +
+      `(${u.model} has no ${u.call === 'select_related' ? 'forward relation' : 'relation'} '${u.name}' for ${u.call}): ` +
+      `find the per-row call that loads ${naming.modelOf(c.table)} and hoist it out of the loop`,
+    confidence: 'inferred',
+    note: 'checked against the schema file: the ORM call read from SQL would raise FieldError / AttributeError when pasted',
+  };
+}
+
+/** A loop's fix: a framework profile's idiom first (Wagtail), the generic ORM call otherwise; both checked against the schema. */
+function cascadeSuggestion(shape: CascadeShape, naming: Naming, where: FixWhere, index: SchemaIndex | undefined): Suggestion {
+  return withAsyncRead(checked(wagtailSuggestion(shape, naming, where.schema) ?? suggestCascade(shape, naming, where), shape, naming, index));
+}
+
+/** A fetch-by-id loop in an async view (`await Author.objects.aget(pk=…)`) is cured the same way, without the await. */
+function withAsyncRead(s: Suggestion): Suggestion {
+  const r = s.readInstead;
+  const m = r === undefined ? null : /^(\w+)\.objects\.get\(pk=(.+)\)$/.exec(r.insteadOf);
+  if (r === undefined || m === null) return s;
+  const text = `in async code, await ${m[1]}.objects.aget(pk=${m[2]}) becomes ${r.read} too (after select_related, with no await)`;
+  return { ...s, note: s.note === undefined ? text : `${s.note}; ${text}` };
+}
+
+function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, rollup: EndpointRollup, where: FixWhere, index?: SchemaIndex): ReportFinding {
   const base = {
     kind: f.kind,
     operation: f.facts?.operation ?? ('HTTP' as const),
@@ -164,12 +236,13 @@ function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, rollu
     case 'n_plus_one':
     case 'repeated_write': {
       const c = f.cascade;
-      const triggerLocation = mostCommonLocation(c.triggerLocations);
-      const trigger =
-        c.trigger === null
-          ? null
-          : { fingerprint: c.trigger.fingerprint, table: c.trigger.table, ...(triggerLocation === undefined ? {} : { location: triggerLocation }) };
-      return { ...base, ...tail(trigger, chainNames(c.steps, naming), suggestCascade(toShape(f, rollup), naming, where)) };
+      const trigger = triggerOf(c);
+      return { ...base, ...tail(trigger, chainNames(c.steps, naming), cascadeSuggestion(toShape(f, rollup), naming, where, index)) };
+    }
+    case 'warm_up': {
+      const c = f.cascade;
+      const trigger = triggerOf(c);
+      return { ...base, ...tail(trigger, chainNames(c.steps, naming), warmUpSuggestion(f, rollup.requests, naming)) };
     }
     case 'hot_lookup': {
       const { observedCalls: _observed, ...hot } = f.hotLookup;
@@ -186,7 +259,7 @@ function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, rollu
  * Database time a finding wastes. sync_fanout's figure is request latency spent waiting on other
  * services, not database time, so it does not count toward an endpoint's rank or the summary.
  */
-const dbWaste = (f: { kind: FindingKind; wastedMs: number }): number => (f.kind === 'sync_fanout' ? 0 : f.wastedMs);
+const dbWaste = (f: { kind: FindingKind; wastedMs: number }): number => (f.kind === 'sync_fanout' || f.kind === 'warm_up' ? 0 : f.wastedMs);
 
 const findingsWaste = (e: ReportEndpoint): number => e.findings.reduce((sum, f) => sum + f.wastedMs, 0);
 
@@ -206,9 +279,23 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
   const tables = tablesOf(rollup);
   const naming = options.schema === undefined ? conventionNaming(tables) : schemaNaming(options.schema, tables);
   const findings = detectEndpoint(rollup, options);
-  const cascades = findings.filter(isCascade);
+  const index = options.schema === undefined ? undefined : new SchemaIndex(options.schema);
   const where = fixWhere(rollup, options);
-  const fixLines = [combinedFix(cascades.map((c) => toShape(c, rollup)), naming, where)];
+  // Only loops whose own fix passes the schema check join the combined fix; loops a profile
+  // (Wagtail) writes in its own idiom are chained onto it afterwards.
+  const profiled: { model: string; code: string }[] = [];
+  const cascades = findings.filter(isCascade).filter((f) => {
+    if (f.kind === 'repeated_write') return true;
+    const shape = toShape(f, rollup);
+    const own = wagtailSuggestion(shape, naming, options.schema);
+    const suggestion = cascadeSuggestion(shape, naming, where, index);
+    if (own !== null) {
+      if (suggestion.method !== 'manual' && shape.trigger !== null) profiled.push({ model: naming.modelOf(shape.trigger.table), code: suggestion.code });
+      return false;
+    }
+    return suggestion.method !== 'manual';
+  });
+  const fixLines = [withProfiled(combinedFix(cascades.map((c) => toShape(c, rollup)), naming, where), profiled)];
   for (const f of findings) {
     if (f.kind === 'hot_lookup') fixLines.push(`# cache: ${naming.modelOf(f.facts.table)} lookup (see hot_lookup)`);
     if (f.kind === 'slow_query') fixLines.push(`# index: ${suggestIndex(f, use).path}`);
@@ -219,11 +306,13 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     endpoint: rollup.endpoint,
     service: rollup.service,
     requests: rollup.requests,
+    ...splitOf(rollup.endpoint),
+    ...(rollup.requests < STEADY_STATE_MIN_REQUESTS ? { steadyState: 'unknown' as const } : {}),
     queriesPerRequest: { p50: countQuantile(rollup.queriesPerRequest, 0.5), max: countMax(rollup.queriesPerRequest) },
     wastedMsPerRequest: rollup.requests === 0 ? 0 : round1(totalWasted / rollup.requests),
     requestsAffected: rollup.requestsAffected,
     fix: fixLines.filter((l) => l !== '').join('\n'),
-    findings: findings.map((f) => reportFinding(f, naming, use, rollup, where)),
+    findings: findings.map((f) => reportFinding(f, naming, use, rollup, where, index)),
   };
 }
 
@@ -243,6 +332,14 @@ export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOp
     );
   const kept = new Set(endpoints.map((e) => `${e.service}\u0000${e.endpoint}`));
   const keptRollups = all.filter((r) => kept.has(`${r.service}\u0000${r.endpoint}`));
+  const byRule: Record<string, number> = {};
+  let dropped = 0;
+  for (const r of keptRollups) {
+    for (const [rule, n] of r.noiseDropped) {
+      byRule[rule] = (byRule[rule] ?? 0) + n;
+      dropped += n;
+    }
+  }
   const serviceFindings = buildServiceFindings(options);
   return {
     n1lensReport: 1,
@@ -251,10 +348,31 @@ export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOp
       dbSpans: keptRollups.reduce((s, r) => s + r.dbSpans, 0),
       findings: endpoints.reduce((s, e) => s + e.findings.length, 0),
       wastedMs: round1(endpoints.reduce((s, e) => s + e.wastedMsPerRequest * e.requests, 0)),
+      ...(dropped > 0 ? { frameworkQueriesDropped: { total: dropped, byRule: sortedKeys(byRule) } } : {}),
     },
     endpoints,
     ...(serviceFindings.length === 0 ? {} : { serviceFindings }),
   };
+}
+
+function splitOf(endpoint: string): { split?: EndpointSplit } {
+  const split = readSplit(endpoint);
+  return split === null ? {} : { split };
+}
+
+/** Chains each profiled call onto the combined queryset of the same model, or adds its own line. */
+function withProfiled(combined: string, profiled: readonly { model: string; code: string }[]): string {
+  const lines = combined === '' ? [] : combined.split('\n');
+  for (const { model, code } of profiled) {
+    const at = lines.findIndex((l) => l.startsWith(`${model}.objects`));
+    if (at < 0) lines.push(`${model}.objects${code}`);
+    else if (!lines[at]!.includes(code)) lines[at] += code;
+  }
+  return lines.join('\n');
+}
+
+function sortedKeys(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 /** connection_pressure per service (highest share of max_connections first), then dead views by route. */

@@ -1,7 +1,7 @@
 /** The default terminal report: endpoints ranked by wasted time, each with its findings and the fix, readable at 80 columns. */
 import pc from 'picocolors';
 import type { Report, ReportFinding, ServiceFinding } from './model.js';
-import { KIND_LABEL, formatLocation, int, ms, readInsteadText, serviceFindingFigures, shortenSql, wrapCode, wrapText } from './text.js';
+import { KIND_LABEL, STEADY_STATE_UNKNOWN, formatLocation, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine, wrapCode, wrapText } from './text.js';
 
 export interface TerminalOptions {
   /** Colour output; defaults to picocolors' detection (honours NO_COLOR and FORCE_COLOR, off when not a TTY). */
@@ -20,6 +20,9 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
       c.dim(` · ${int(s.requests)} requests · ${int(s.dbSpans)} DB queries · ${s.findings} findings · `) +
       c.bold(`${ms(s.wastedMs)} wasted`),
   );
+  if (s.frameworkQueriesDropped !== undefined) {
+    for (const line of wrapText(frameworkNoiseLine(s.frameworkQueriesDropped), width)) out.push(c.dim(line));
+  }
   if (report.endpoints.length === 0) {
     out.push('', 'No requests found in the input.');
     out.push(...renderServiceFindings(report.serviceFindings ?? [], c, width));
@@ -37,6 +40,8 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
           `(p50, max ${e.queriesPerRequest.max})${e.service ? ` · ${e.service}` : ''}`,
       ),
     );
+    if (e.split !== undefined) for (const line of wrapText(splitLine(e.split), width - 3)) out.push(c.dim(`   ${line}`));
+    if (e.steadyState === 'unknown') for (const line of wrapText(STEADY_STATE_UNKNOWN, width - 3)) out.push(c.dim(`   ${line}`));
     if (e.findings.length === 0) {
       out.push(c.green('   ✓ no findings'));
       return;
@@ -72,7 +77,7 @@ function renderServiceFindings(findings: readonly ServiceFinding[], c: ReturnTyp
 function renderFinding(f: ReportFinding, c: ReturnType<typeof pc.createColors>, width: number): string[] {
   const lines: string[] = [];
   const label = KIND_LABEL[f.kind];
-  const repeats = f.kind === 'n_plus_one' || f.kind === 'repeated_write' ? `${f.repeatsPerRequest.p50}×/req ` : '';
+  const repeats = f.kind === 'n_plus_one' || f.kind === 'repeated_write' || f.kind === 'warm_up' ? `${f.repeatsPerRequest.p50}×/req ` : '';
   const where = f.chain.length > 0 ? `${f.table} via ${f.chain.join('.')}` : f.table;
   const cost = f.kind === 'sync_fanout' ? `${ms(f.wastedMs)} of latency` : ms(f.wastedMs);
   lines.push(`   ${c.yellow('✗')} ${c.yellow(label.padEnd(12))} ${repeats}${where}  ${c.dim(cost)}`);

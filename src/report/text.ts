@@ -14,6 +14,7 @@ export const KIND_LABEL = {
   slow_query: 'slow query',
   connection_pressure: 'connections',
   dead_view: 'dead view',
+  warm_up: 'warm-up',
 } as const;
 
 /**
@@ -39,6 +40,21 @@ function shortFunction(fn: string, file: string | undefined): string {
   if (file === undefined) return fn;
   const module = file.replace(/\.py$/, '').replace(/\/__init__$/, '').replaceAll('/', '.');
   return fn.startsWith(`${module}.`) ? fn.slice(module.length + 1) : fn;
+}
+
+/** How a catch-all route's endpoint was split off. */
+export function splitLine(split: { route: string; by: 'page_model' | 'first_path_segment'; value: string }): string {
+  const how = split.by === 'page_model' ? `the page model served (${split.value})` : `the path's first segment (${split.value})`;
+  return `split from the catch-all route ${split.route} by ${how}`;
+}
+
+/** Said of an endpoint with fewer than 3 requests. */
+export const STEADY_STATE_UNKNOWN = 'steady state unknown: too few requests to tell warm-up from a per-request N+1';
+
+/** `framework queries left out: 240 (django_sqlite_debug_quote 236, session_set 4)`. */
+export function frameworkNoiseLine(d: { total: number; byRule: Record<string, number> }): string {
+  const parts = Object.entries(d.byRule).map(([rule, n]) => `${rule} ${int(n)}`);
+  return `framework queries left out: ${int(d.total)} (${parts.join(', ')})`;
 }
 
 /** The sentence saying what a loop reads after the fix (report JSON `suggestion.readInstead`). */

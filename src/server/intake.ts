@@ -93,7 +93,10 @@ export class Intake {
   #take(analyses: RequestAnalysis[]): void {
     if (analyses.length === 0) return;
     this.#metrics.requestsAnalysed.inc(analyses.length);
-    for (const a of analyses) this.#pending.push(a);
+    for (const a of analyses) {
+      for (const rule in a.noise) this.#metrics.noiseDropped.inc({ rule }, a.noise[rule]!);
+      this.#pending.push(a);
+    }
   }
 
   #write(): void {

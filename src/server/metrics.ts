@@ -8,6 +8,7 @@ export interface ServerMetrics {
   spansRejected: Counter<'reason'>;
   exportsRefused: Counter<'transport' | 'reason'>;
   requestsAnalysed: Counter;
+  noiseDropped: Counter<'rule'>;
   findings: Gauge;
   openTraces: Gauge;
   evictions: Gauge;
@@ -31,6 +32,12 @@ export function createMetrics(): ServerMetrics {
       registers,
     }),
     requestsAnalysed: new Counter({ name: 'n1lens_requests_analysed_total', help: 'Requests (local roots) analysed', registers }),
+    noiseDropped: new Counter({
+      name: 'n1lens_framework_queries_dropped_total',
+      help: 'Framework-internal statements (Django debug QUOTE, connection set-up) left out of detection, by rule',
+      labelNames: ['rule'],
+      registers,
+    }),
     findings: new Gauge({ name: 'n1lens_findings', help: 'Findings (endpoint + fingerprint) in the store', registers }),
     openTraces: new Gauge({ name: 'n1lens_open_traces', help: 'Traces buffered, waiting to complete', registers }),
     evictions: new Gauge({ name: 'n1lens_trace_evictions_total', help: 'Open traces analysed early to stay under --max-traces', registers }),

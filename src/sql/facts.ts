@@ -306,6 +306,12 @@ class FactReader {
       for (let j = i + 1; j < close; j++) {
         if (this.isName(j) && this.kind(j + 1) !== TK_DOT) cols.push(this.ident(j));
       }
+      i = close + 1;
+    }
+    // VALUES (…), (…): one statement writes many rows, which is what bulk_create already does.
+    if (this.kw(i) === KW.VALUES && this.kind(i + 1) === TK_LPAREN) {
+      const next = this.after(i + 1);
+      if (next < end && this.kind(next) === TK_COMMA && this.kind(next + 1) === TK_LPAREN) this.facts.multiRowValues = true;
     }
   }
 

@@ -39,6 +39,8 @@ export interface SqlFacts {
   selectedColumns: ColumnRef[];
   /** For UPDATE: the SET columns. For INSERT: the column list. */
   writtenColumns: string[];
+  /** INSERT … VALUES (…), (…): several rows in one statement (a bulk write already). */
+  multiRowValues?: boolean;
 }
 
 /** A statement after normalisation. */

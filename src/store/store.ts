@@ -112,6 +112,8 @@ interface EndpointHourJson {
   firstSeenMs: number;
   lastSeenMs: number;
   outbound: { requests: number; calls: number; sequentialCalls: number; totalMs: number; requestMs: number; peers: string[]; example: { traceId: string; totalMs: number } };
+  /** Framework noise dropped, by rule id; absent in rows written before it was counted. */
+  noiseDropped?: Record<string, number>;
 }
 
 export class Store {
@@ -409,6 +411,7 @@ export class Store {
       firstSeenMs: j.firstSeenMs,
       lastSeenMs: j.lastSeenMs,
       outbound: { ...j.outbound, peers: new Set(j.outbound.peers) },
+      noiseDropped: new Map(Object.entries(j.noiseDropped ?? {})),
     });
     mergeEndpointTotals(into, part);
   }
@@ -579,6 +582,7 @@ function endpointHourJson(r: EndpointRollup): EndpointHourJson {
     firstSeenMs: r.firstSeenMs,
     lastSeenMs: r.lastSeenMs,
     outbound: { ...r.outbound, peers: [...r.outbound.peers] },
+    noiseDropped: Object.fromEntries(r.noiseDropped),
   };
 }
 

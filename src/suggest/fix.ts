@@ -1,5 +1,7 @@
 /** Turns cascades into Django ORM code: one suggestion per finding, and one combined fix per trigger, written in the idiom of the framework that serves the endpoint. */
 import type { LeafShape, RelationStep, TriggerRef } from '../detect/types.js';
+import type { SqlFacts } from '../sql/types.js';
+import { filteredRelationCure, filtersPerRow, isGenericLookup, unlinkedCure } from './cures.js';
 import { joinedPaths, type JoinFacts } from './joins.js';
 import type { Naming } from './naming.js';
 import { addsNothing, chainCalls, django } from './profiles/django.js';
@@ -52,6 +54,25 @@ export interface CascadeShape {
   triggerFacts?: JoinFacts;
   /** Where the loop runs (the finding's location): its view, and the serializer field or list_display entry. */
   location?: { view?: string; function?: string; file?: string };
+  /** The repeated query's facts and canonical SQL, for the loops no ORM call fixes (suggest/cures.ts). */
+  facts?: SqlFacts;
+  sql?: string;
+}
+
+/**
+ * The manual cure for a loop that select_related / prefetch_related cannot fix, or null when a
+ * plain ORM call does: no relation ties it to its trigger, or the relation is filtered per row.
+ */
+function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
+  if (c.kind !== 'n_plus_one') return null;
+  const over = c.trigger === null ? 'the rows you loop over' : naming.modelOf(c.trigger.table);
+  if (!c.linked || c.steps.length === 0) return c.facts === undefined ? null : unlinkedCure(c.facts, naming, over);
+  const last = c.steps[c.steps.length - 1]!;
+  if (last.kind !== 'forward' && c.leaf.kind === 'fetch' && c.sql !== undefined && filtersPerRow(c.sql) && !(c.facts && isGenericLookup(c.facts))) {
+    const path = c.steps.map((s) => relationOf(s, naming).name).join('__');
+    return filteredRelationCure(path, naming.modelOf(last.toTable), over);
+  }
+  return null;
 }
 
 const INFERRED_NOTE =
@@ -328,6 +349,8 @@ export function suggestCascade(c: CascadeShape, naming: Naming, where: FixWhere 
         };
     }
   }
+  const cure = manualCure(c, naming);
+  if (cure !== null) return cure;
   if (!c.linked || c.steps.length === 0) {
     const pkLookup = c.leaf.kind === 'fetch' || c.leaf.kind === 'first';
     const method: SuggestionMethod = pkLookup ? 'select_related' : methodOf(c, naming);
@@ -380,7 +403,7 @@ export function combinedFix(cascades: readonly CascadeShape[], naming: Naming, w
       writes.push(suggestCascade(c, naming).code);
       continue;
     }
-    if (!c.linked || c.trigger === null || c.steps.length === 0) continue;
+    if (!c.linked || c.trigger === null || c.steps.length === 0 || manualCure(c, naming) !== null) continue;
     const key = c.trigger.table;
     const list = byTrigger.get(key) ?? [];
     list.push(c);

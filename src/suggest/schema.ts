@@ -12,6 +12,8 @@ const relationSchema = z.object({
   through: z.string().optional(),
   sourceColumn: z.string().optional(),
   targetColumn: z.string().optional(),
+  /** GenericRelation: the target's content-type column (remoteColumn is its object id). */
+  contentTypeColumn: z.string().optional(),
 });
 
 const modelSchema = z.object({
@@ -19,6 +21,11 @@ const modelSchema = z.object({
   table: z.string(),
   pk: z.string(),
   relations: z.array(relationSchema),
+  /** Multi-table-inheritance parents, nearest first. */
+  parents: z.array(z.string()).optional(),
+  /** A Wagtail page model (wagtailcore.Page or a subclass). */
+  wagtailPage: z.boolean().optional(),
+  genericForeignKeys: z.array(z.object({ name: z.string(), contentTypeColumn: z.string(), objectIdColumn: z.string() })).optional(),
 });
 
 /** One URLconf entry: the route as Django's resolver joins it (what traces carry as http.route) and its view. */

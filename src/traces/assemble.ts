@@ -7,13 +7,70 @@ export function isRequestSpan(span: SpanRecord): boolean {
   return span.kind === SpanKind.SERVER || span.kind === SpanKind.CONSUMER || span.parentSpanId === '';
 }
 
-/** `METHOD route` for HTTP servers, the span name for tasks and everything else. */
+/**
+ * `METHOD route` for HTTP servers, the span name for tasks and everything else. A server without a
+ * route (an ASGI/WSGI middleware's span) is keyed on its path with ids collapsed, never on the raw
+ * path: `GET /api/books/1/` and `/2/` are one endpoint. A route on a descendant span replaces it
+ * (see adoptDescendantRoutes).
+ */
 export function endpointOf(span: SpanRecord): string {
-  if (span.kind !== SpanKind.CONSUMER && span.httpRoute !== undefined && span.httpRoute !== '') {
-    const route = span.httpRoute;
-    return span.httpMethod ? `${span.httpMethod} ${route}` : route;
+  if (hasRoute(span)) return routeEndpoint(span.httpMethod, span.httpRoute!);
+  if (span.kind !== SpanKind.CONSUMER && span.httpTarget !== undefined && span.httpTarget !== '') {
+    const path = collapseIds(stripQuery(span.httpTarget));
+    return span.httpMethod ? `${span.httpMethod} ${path}` : path;
   }
-  return span.name;
+  return span.kind === SpanKind.CONSUMER ? span.name : span.name.replace(/(^|\s)(\/\S*)/g, (_m, lead: string, path: string) => lead + collapseIds(stripQuery(path)));
+}
+
+const hasRoute = (span: SpanRecord): boolean => span.kind !== SpanKind.CONSUMER && span.httpRoute !== undefined && span.httpRoute !== '';
+
+const routeEndpoint = (method: string | undefined, route: string): string => (method ? `${method} ${route}` : route);
+
+const stripQuery = (target: string): string => {
+  const cut = target.search(/[?#]/);
+  return cut < 0 ? target : target.slice(0, cut);
+};
+
+const NUMERIC = /^\d+$/;
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+const HEX = /^(?=[a-f]*\d)[0-9a-f]{8,}$/i;
+
+/** `/api/books/12/reviews/5f2b9c1a0e/` -> `/api/books/{id}/reviews/{id}/`: numeric, uuid and hex segments. */
+export function collapseIds(path: string): string {
+  return path
+    .split('/')
+    .map((segment) => (NUMERIC.test(segment) || UUID.test(segment) || HEX.test(segment) ? '{id}' : segment))
+    .join('/');
+}
+
+/**
+ * Where the request span has no route (opentelemetry-instrumentation-asgi's middleware around
+ * Django: the SERVER span carries only the path; Django's own span below it, INTERNAL there, has
+ * the route), the earliest descendant span with a route names the endpoint. `ownerOf` finds the
+ * request a span belongs to ('' for none).
+ */
+export function adoptDescendantRoutes(
+  requestSpans: ReadonlyMap<string, SpanRecord>,
+  requests: ReadonlyMap<string, Request>,
+  candidates: Iterable<SpanRecord>,
+  ownerOf: (span: SpanRecord) => string,
+): void {
+  const routeless = new Set<string>();
+  // A task (CONSUMER) is named by its span, whatever runs inside it.
+  for (const [id, s] of requestSpans) if (s.kind !== SpanKind.CONSUMER && !hasRoute(s)) routeless.add(id);
+  if (routeless.size === 0) return;
+  const best = new Map<string, SpanRecord>();
+  for (const s of candidates) {
+    if (!hasRoute(s) || requestSpans.has(s.spanId)) continue;
+    const owner = ownerOf(s);
+    if (!routeless.has(owner)) continue;
+    const current = best.get(owner);
+    if (current === undefined || s.startMs < current.startMs) best.set(owner, s);
+  }
+  for (const [owner, s] of best) {
+    const request = requests.get(owner)!;
+    request.endpoint = routeEndpoint(s.httpMethod ?? requestSpans.get(owner)!.httpMethod, s.httpRoute!);
+  }
 }
 
 /** A span that ran one SQL statement (a system and a non-empty statement). */
@@ -56,10 +113,12 @@ export interface AssemblyStats {
 export function assembleTrace(spans: readonly SpanRecord[], stats?: AssemblyStats): Request[] {
   const requests = new Map<string, Request>();
   let duplicates = 0;
+  const requestSpans = new Map<string, SpanRecord>();
   for (const s of spans) {
     if (!isRequestSpan(s)) continue;
     if (requests.has(s.spanId)) duplicates++;
     requests.set(s.spanId, requestFor(s));
+    requestSpans.set(s.spanId, s);
   }
   // Span ids already taken. A DB copy of an id wins over any other copy, then the first to arrive
   // (assembleCompact, which keeps DB spans apart, follows the same rule).
@@ -101,6 +160,8 @@ export function assembleTrace(spans: readonly SpanRecord[], stats?: AssemblyStat
     for (const id of path) memo.set(id, owner);
     return owner;
   };
+
+  adoptDescendantRoutes(requestSpans, requests, spans, findOwner);
 
   let orphans: Request | undefined;
   const orphanRequest = (s: SpanRecord): Request => {
@@ -178,6 +239,7 @@ export function requestFor(s: SpanRecord): Request {
     dbSpans: [],
     outbound: [],
   };
+  if (s.httpTarget !== undefined) request.path = s.httpTarget;
   if (s.instance !== undefined) request.instance = s.instance;
   if (s.client !== undefined) request.client = s.client;
   return request;

@@ -6,7 +6,7 @@
  */
 import type { CodeLocation } from '../detect/types.js';
 import type { SpanRecord } from '../otlp/span.js';
-import { finishRequests, isDbSpan, type AssemblyStats, isRequestSpan, orphanRequestFor, outboundCall, outboundKindOf, requestFor } from './assemble.js';
+import { adoptDescendantRoutes, finishRequests, isDbSpan, type AssemblyStats, isRequestSpan, orphanRequestFor, outboundCall, outboundKindOf, requestFor } from './assemble.js';
 import type { TraceBuffer } from './assembler.js';
 import type { DbSpan, Request } from './request.js';
 
@@ -100,10 +100,12 @@ export function assembleCompact(t: CompactTrace, stats?: AssemblyStats): Request
   const { records } = t;
   const requests = new Map<string, Request>();
   let duplicates = 0;
+  const requestSpans = new Map<string, SpanRecord>();
   for (const s of records) {
     if (!isRequestSpan(s)) continue;
     if (requests.has(s.spanId)) duplicates++;
     requests.set(s.spanId, requestFor(s));
+    requestSpans.set(s.spanId, s);
   }
   // Span ids already assembled: a second copy of a span is the same span (assembleTrace's rule).
   const taken = new Set<string>();
@@ -157,6 +159,9 @@ export function assembleCompact(t: CompactTrace, stats?: AssemblyStats): Request
     for (const id of path) memo.set(id, owner);
     return owner;
   };
+
+  // Route-carrying spans are never plain DB spans, so the records hold them all.
+  adoptDescendantRoutes(requestSpans, requests, records, (s) => findOwner(s.parentSpanId));
 
   let orphans: Request | undefined;
   let orphanSeq = Infinity;

@@ -37,6 +37,8 @@ export interface Request {
   spanId: SpanId;
   /** `METHOD route`, a task's span name, or NO_REQUEST_SPAN. */
   endpoint: string;
+  /** The request span's raw path (url.path | http.target), when it has one: splits catch-all routes. */
+  path?: string;
   service: string;
   /** The process that served it (SpanRecord.instance of the request span), when the resource says. */
   instance?: string;

@@ -125,7 +125,37 @@ def _model_entry(model: type[models.Model]) -> dict[str, Any]:
         relation for field in opts.get_fields() if (relation := _relation(model, field)) is not None
     ]
     relations.sort(key=lambda relation: relation["name"])
-    return {"model": _label(model), "table": opts.db_table, "pk": opts.pk.column, "relations": relations}
+    entry: dict[str, Any] = {"model": _label(model), "table": opts.db_table, "pk": opts.pk.column, "relations": relations}
+    # Additions (optional keys, so older readers of version 1 ignore them):
+    # multi-table-inheritance parents, nearest first: a queryset of the child may use their relations.
+    parents = [_label(parent) for parent in opts.get_parent_list()]
+    if parents:
+        entry["parents"] = parents
+    # Wagtail page models get the Wagtail profile's idioms (.specific(), defer_streamfields()).
+    if WAGTAIL_PAGE in parents or _label(model) == WAGTAIL_PAGE:
+        entry["wagtailPage"] = True
+    generic = [_generic_foreign_key(field) for field in opts.private_fields if _is_generic_foreign_key(field)]
+    if generic:
+        entry["genericForeignKeys"] = sorted(generic, key=lambda g: g["name"])
+    return entry
+
+
+WAGTAIL_PAGE = "wagtailcore.Page"
+
+
+def _is_generic_foreign_key(field) -> bool:
+    # Duck-typed: importing contenttypes' fields needs the app installed, which a project may not have.
+    return hasattr(field, "ct_field") and hasattr(field, "fk_field")
+
+
+def _generic_foreign_key(field) -> dict[str, str]:
+    """`content_object = GenericForeignKey()`: prefetch_related('content_object') loads its targets."""
+    opts = field.model._meta
+    return {
+        "name": field.name,
+        "contentTypeColumn": opts.get_field(field.ct_field).column,
+        "objectIdColumn": opts.get_field(field.fk_field).column,
+    }
 
 
 def _relation(model: type[models.Model], field) -> Relation | None:
@@ -148,7 +178,20 @@ def _forward(field: models.Field) -> Relation | None:
         target = _label(field.related_model)
         return {"name": field.name, "queryName": field.name, "kind": kind, "target": target, **columns}
 
-    if isinstance(field, models.ManyToManyField):
+    if _is_generic_relation(field):
+        # GenericRelation: a reverse relation through (content_type, object_id) on the target.
+        target_opts = field.related_model._meta
+        return {
+            "name": field.name,
+            "queryName": field.name,
+            "kind": "one_to_many",
+            "target": _label(field.related_model),
+            "remoteColumn": target_opts.get_field(field.object_id_field_name).column,
+            "contentTypeColumn": target_opts.get_field(field.content_type_field_name).column,
+        }
+    # ManyToManyField, and managers that behave like one (django-taggit's TaggableManager and
+    # modelcluster's ClusterTaggableManager, with a custom through model): same join-table columns.
+    if isinstance(field, models.ManyToManyField) or (field.many_to_many and hasattr(field, "m2m_db_table")):
         return relation(
             "many_to_many",
             through=field.m2m_db_table(),
@@ -157,7 +200,11 @@ def _forward(field: models.Field) -> Relation | None:
         )
     if isinstance(field, models.ForeignKey):  # OneToOneField is a ForeignKey subclass
         return relation("one_to_one" if field.one_to_one else "many_to_one", column=field.column)
-    return None  # GenericRelation and other ForeignObjects without one FK column
+    return None  # other ForeignObjects without one FK column
+
+
+def _is_generic_relation(field) -> bool:
+    return hasattr(field, "object_id_field_name") and hasattr(field, "content_type_field_name")
 
 
 def _reverse(rel: models.ForeignObjectRel) -> Relation | None:

@@ -24,6 +24,7 @@ def pytest_configure():
             "django.contrib.messages",
             "django.contrib.sessions",
             "rest_framework",
+            "taggit",
             "n1lens_django",
             "shop",
         ],

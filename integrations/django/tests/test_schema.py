@@ -177,6 +177,7 @@ def test_describes_multi_table_inheritance_through_the_parent_pointer(models):
             {"name": "place_ptr", "queryName": "place_ptr", "kind": "one_to_one", "target": "shop.Place",
              "column": "place_ptr_id"},
         ],
+        "parents": ["shop.Place"],
     }
     assert relation(models, "shop.Place", "restaurant") == {
         "name": "restaurant", "queryName": "restaurant", "kind": "one_to_one",
@@ -192,3 +193,38 @@ def test_writes_the_same_json_to_a_file_with_dash_o(tmp_path, schema):
     # Deterministic bytes: a second run writes an identical file.
     call_command("n1lens_schema", "-o", str(target))
     assert target.read_text(encoding="utf-8") == text
+
+
+def test_describes_a_taggit_manager_with_a_custom_through_model_as_an_m2m(models):
+    # page.tags.all() joins the through table on its content_object column: prefetch_related('tags').
+    assert relation(models, "shop.Article", "tags") == {
+        "name": "tags",
+        "queryName": "tags",
+        "kind": "many_to_many",
+        "target": "taggit.Tag",
+        "through": "shop_articletag",
+        "sourceColumn": "content_object_id",
+        "targetColumn": "tag_id",
+    }
+    # The through model's own reverse accessor is there too, under its real name.
+    assert relation(models, "shop.Article", "tagged_items")["kind"] == "one_to_many"
+
+
+def test_describes_a_generic_relation_with_its_object_id_and_content_type_columns(models):
+    assert relation(models, "shop.Article", "comments") == {
+        "name": "comments",
+        "queryName": "comments",
+        "kind": "one_to_many",
+        "target": "shop.Comment",
+        "remoteColumn": "object_id",
+        "contentTypeColumn": "content_type_id",
+    }
+
+
+def test_lists_generic_foreign_keys_and_multi_table_parents(models):
+    assert models["shop.Comment"]["genericForeignKeys"] == [
+        {"name": "content_object", "contentTypeColumn": "content_type_id", "objectIdColumn": "object_id"}
+    ]
+    assert "genericForeignKeys" not in models["shop.Book"]
+    assert "parents" not in models["shop.Book"]
+    assert "wagtailPage" not in models["shop.Book"]

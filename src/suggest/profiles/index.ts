@@ -3,8 +3,10 @@ import { admin } from './admin.js';
 import { django } from './django.js';
 import { drf } from './drf.js';
 import type { FixSite, FrameworkProfile, QuerysetFix } from './types.js';
+import { wagtailAdmin } from './wagtail.js';
 
-export const PROFILES: readonly FrameworkProfile[] = [admin, drf, django];
+// Wagtail's admin listings (admin/snippets/<app>/<model>/) look like Django admin changelists: Wagtail first.
+export const PROFILES: readonly FrameworkProfile[] = [wagtailAdmin, admin, drf, django];
 
 /** The first profile that matches the trigger's fix on this endpoint. */
 export function profileFor(site: FixSite, fix: QuerysetFix, profiles: readonly FrameworkProfile[] = PROFILES): FrameworkProfile {

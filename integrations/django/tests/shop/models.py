@@ -82,3 +82,27 @@ class Place(models.Model):
 
 class Restaurant(Place):
     chef = models.ForeignKey(Employee, on_delete=models.SET_NULL, null=True)
+
+
+# Generic relations and a taggit manager with a custom through model (issue 17: prefetch names).
+from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation  # noqa: E402
+from django.contrib.contenttypes.models import ContentType  # noqa: E402
+from taggit.managers import TaggableManager  # noqa: E402
+from taggit.models import TaggedItemBase  # noqa: E402
+
+
+class Comment(models.Model):
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    object_id = models.PositiveIntegerField()
+    content_object = GenericForeignKey("content_type", "object_id")
+    text = models.TextField()
+
+
+class ArticleTag(TaggedItemBase):
+    content_object = models.ForeignKey("Article", on_delete=models.CASCADE, related_name="tagged_items")
+
+
+class Article(models.Model):
+    title = models.CharField(max_length=100)
+    comments = GenericRelation(Comment)
+    tags = TaggableManager(through=ArticleTag)

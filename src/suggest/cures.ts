@@ -1,0 +1,75 @@
+/**
+ * Loops no plain select_related / prefetch_related fixes, and what does: a relation filtered per
+ * row (a Prefetch with to_attr), a per-row call with no relation behind it (hoist it), a generic
+ * relation looked up by (content_type, object_id). Each returns a `manual` suggestion whose text
+ * names the cure, never a call that would not work.
+ */
+import type { SqlFacts } from '../sql/types.js';
+import type { Suggestion } from './fix.js';
+import type { Naming } from './naming.js';
+
+/** The per-row query's WHERE clause has conditions beyond the one that ties it to the row. */
+export function filtersPerRow(sql: string): boolean {
+  const where = / WHERE (.*?)(?: GROUP BY | ORDER BY | LIMIT | OFFSET |$)/.exec(sql)?.[1];
+  return where !== undefined && /\b(AND|OR)\b/.test(where);
+}
+
+/** `WHERE t.content_type_id = ? AND t.object_id = ?`: a GenericRelation (or GenericForeignKey) read per row. */
+export function isGenericLookup(facts: SqlFacts): boolean {
+  const own = facts.equalityFilters.filter((f) => f.startsWith(`${facts.table}.`)).map((f) => f.slice(facts.table.length + 1));
+  return own.some((c) => c.endsWith('content_type_id')) && own.some((c) => c === 'object_id' || c.endsWith('object_id'));
+}
+
+/** A treebeard tree walk per row (Wagtail's `get_parent()` / `get_ancestors()`): `WHERE page.path = ?`. */
+function isTreeWalk(facts: SqlFacts): boolean {
+  return facts.equalityFilters.includes(`${facts.table}.path`) || facts.rangeFilters.includes(`${facts.table}.path`);
+}
+
+const manual = (path: string, code: string, note: string): Suggestion => ({ method: 'manual', path, code, confidence: 'inferred', note });
+
+/** `prefetch_related('x')` would be bypassed by the loop's own `.filter()`: a filtered Prefetch is the cure. */
+export function filteredRelationCure(relation: string, model: string, triggerModel: string): Suggestion {
+  return manual(
+    relation,
+    `# ${triggerModel}: '${relation}' is filtered per row, which bypasses prefetch_related('${relation}'): ` +
+      `prefetch_related(Prefetch('${relation}', queryset=${model}.objects.filter(<the same filter>), to_attr='${relation}_filtered')) ` +
+      `and read obj.${relation}_filtered in the loop instead of calling the filtering method`,
+    'the per-row query has conditions beyond the relation (a .filter() in a model method or template tag)',
+  );
+}
+
+/** No relation of the rows leads to the repeated query's table. */
+export function unlinkedCure(facts: SqlFacts, naming: Naming, over: string): Suggestion {
+  const model = facts.table === '' ? 'the repeated query' : naming.modelOf(facts.table);
+  if (isGenericLookup(facts)) {
+    return manual(
+      model,
+      `# ${over}: ${model} rows are read per row by (content_type, object_id): add a GenericRelation(${model}) to the model you loop over ` +
+        `and prefetch_related() it by that name`,
+      'a generic relation: no ForeignKey links the rows to it, so only a GenericRelation can be prefetched',
+    );
+  }
+  if (isTreeWalk(facts)) {
+    return manual(
+      model,
+      `# ${over}: a tree walk per row (get_parent() / get_ancestors() on each ${model}): hoist it out of the loop, ` +
+        'e.g. call it once when every row shares the parent, or load the ancestors in one query by path',
+      'treebeard looks pages up by path; no relation can be prefetched for it',
+    );
+  }
+  return manual(
+    model,
+    `# ${over}: one ${model} query per row and no relation between them: hoist the per-row call out of the loop ` +
+      `(load the ${model} rows once, e.g. in_bulk(ids), and look them up in the loop)`,
+    `could not tell from SQL which relation of ${over} leads to ${facts.table || 'this query'}; ` +
+      'a schema file (--schema) names it when it is a real relation',
+  );
+}
+
+/** Appended to a forward select_related fix: the same SQL comes from a fetch by id, which it does not cure. */
+export function readInsteadNote(rowVar: string, field: string, model: string): string {
+  return (
+    `if the loop fetches by id (${model}.objects.get(pk=${rowVar}.${field}_id), or await ${model}.objects.aget(…) in async code), ` +
+    `read ${rowVar}.${field} instead: select_related alone does not remove that query (in async code, with no await)`
+  );
+}

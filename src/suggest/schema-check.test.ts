@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import type { Step } from '../detect/testing.js';
+import { SchemaIndex, unknownNames } from './validate.js';
+import { BLOG_PAGES, endpointFor, schema } from './wagtail-testing.js';
+
+const index = new SchemaIndex(schema);
+const rows = (n: number, f: (r: number) => string): Step => ({ sql: f, rows: n });
+
+describe('every printed name exists on the model it is called on', () => {
+  it('rejects the names the issue saw crash when pasted, accepts the real ones', () => {
+    const names = (code: string, model?: string) => unknownNames(code, index, model === undefined ? undefined : index.byLabel(model)).map((u) => `${u.model}.${u.name}`);
+    expect(names("Site.objects.select_related('content_type')")).toEqual(['wagtailcore.Site.content_type']);
+    expect(names("BlogPage.objects.prefetch_related('blogpagetag')")).toEqual(['blog.BlogPage.blogpagetag']);
+    expect(names("BlogPage.objects.prefetch_related('image__rendition_set')")).toEqual(['images.Image.rendition_set']);
+    expect(names("BlogPage.objects.select_related('tags')")).toEqual(['blog.BlogPage.tags']);
+    expect(names("ContentType.objects.prefetch_related(Prefetch('revision_set', queryset=Comment.objects.select_related('page')))")).toEqual([
+      'contenttypes.ContentType.revision_set',
+      'blog.Comment.page',
+    ]);
+    // Real names, a multi-table parent's relation, a GenericForeignKey, a Prefetch's inner queryset.
+    expect(names("BlogPage.objects.select_related('image', 'content_type').prefetch_related('tags', 'image__renditions', 'comments')")).toEqual([]);
+    expect(names("Comment.objects.prefetch_related('content_object')")).toEqual([]);
+    expect(names("Page.objects.select_related('blogpage__image')")).toEqual([]);
+    expect(names("BlogPage.objects.prefetch_related(Prefetch('authors', queryset=BlogAuthor.objects.select_related('page')))")).toEqual([]);
+    expect(names(".select_related('image')", 'blog.BlogPage')).toEqual([]);
+    expect(names(".select_related('root_page')", 'blog.BlogPage')).toEqual(['blog.BlogPage.root_page']);
+    expect(names('# a comment names nothing')).toEqual([]);
+  });
+
+  it("prefetches a taggit manager with a custom through model by its name, 'tags'", () => {
+    const tags = (r: number): string =>
+      `SELECT "taggit_tag"."id", "taggit_tag"."name" FROM "taggit_tag" INNER JOIN "blog_blogpagetag" ON ("taggit_tag"."id" = "blog_blogpagetag"."tag_id") WHERE "blog_blogpagetag"."content_object_id" = ${r}`;
+    const e = endpointFor([BLOG_PAGES, rows(6, tags)]);
+    expect(e.findings[0]?.suggestion.code).toBe(".prefetch_related('tags')");
+    expect(e.fix).toBe("BlogPage.objects.prefetch_related('tags')");
+  });
+
+  it('a relation filtered per row gets the filtered Prefetch cure, never a prefetch it would bypass', () => {
+    const authors = (r: number): string =>
+      `SELECT "blog_blogauthor"."id", "blog_blogauthor"."page_id" FROM "blog_blogauthor" INNER JOIN "people_person" ON ("blog_blogauthor"."person_id" = "people_person"."id") WHERE ("blog_blogauthor"."page_id" = ${r} AND "people_person"."live")`;
+    const e = endpointFor([BLOG_PAGES, rows(6, authors)]);
+    const s = e.findings[0]!.suggestion;
+    expect(s.method).toBe('manual');
+    expect(s.code).toContain("Prefetch('authors', queryset=BlogAuthor.objects.filter(<the same filter>), to_attr='authors_filtered')");
+    expect(e.fix).toBe('');
+  });
+
+  it('a per-row get_parent() is to be hoisted, not select_related', () => {
+    const parent = (r: number): string =>
+      `SELECT "wagtailcore_page"."id", "wagtailcore_page"."path" FROM "wagtailcore_page" WHERE "wagtailcore_page"."path" = '0001000${r}' LIMIT 21`;
+    const s = endpointFor([BLOG_PAGES, rows(6, parent)]).findings[0]!.suggestion;
+    expect(s.method).toBe('manual');
+    expect(s.code).toMatch(/get_parent\(\).*hoist it out of the loop/);
+  });
+
+  it('a generic relation read per row names the GenericRelation cure, not a ContentType prefetch', () => {
+    const comments = (r: number): string =>
+      `SELECT "blog_comment"."id", "blog_comment"."text" FROM "blog_comment" WHERE ("blog_comment"."content_type_id" = 7 AND "blog_comment"."object_id" = ${r})`;
+    const CONTENT_TYPE = 'SELECT "django_content_type"."id", "django_content_type"."app_label" FROM "django_content_type" WHERE "django_content_type"."id" = 7 LIMIT 21';
+    for (const withSchema of [true, false]) {
+      const e = endpointFor([BLOG_PAGES, CONTENT_TYPE, rows(6, comments)], withSchema);
+      const s = e.findings[0]!.suggestion;
+      expect(s.method).toBe('manual');
+      expect(s.code).toContain('GenericRelation(Comment)');
+      expect(e.fix).not.toContain('ContentType.objects');
+    }
+  });
+
+  it('a select_related fix also says to read the relation instead of fetching by id (sync and async)', () => {
+    const image = (r: number): string => `SELECT "images_image"."id", "images_image"."file" FROM "images_image" WHERE "images_image"."id" = ${r} LIMIT 21`;
+    const s = endpointFor([BLOG_PAGES, rows(6, image)]).findings[0]!.suggestion;
+    expect(s.code).toBe(".select_related('image')");
+    expect(s.readInstead).toEqual({ read: 'blog_page.image', insteadOf: 'Image.objects.get(pk=blog_page.image_id)', required: false });
+    expect(s.note).toContain('await Image.objects.aget(pk=blog_page.image_id) becomes blog_page.image too (after select_related, with no await)');
+  });
+
+  it('without a schema, an unlinked loop still names a model, never an empty one', () => {
+    const locale = (r: number): string => `SELECT "wagtailcore_locale"."id" FROM "wagtailcore_locale" WHERE "wagtailcore_locale"."language_code" = 'l${r}' LIMIT 21`;
+    const s = endpointFor([BLOG_PAGES, rows(6, locale)], false).findings[0]!.suggestion;
+    expect(s.method).toBe('manual');
+    expect(s.code).toMatch(/one Locale query per row/);
+    expect(s.code).not.toMatch(/load\s+with/);
+  });
+});

@@ -1,0 +1,213 @@
+/**
+ * Reads a printed fix back and checks every name in it against the schema file: select_related only
+ * through forward FKs and one-to-ones, prefetch_related through any relation (reverse, M2M with
+ * its custom through, GenericRelation, taggit managers, a GenericForeignKey), lookups by query
+ * name. A fix that names what its model does not have would raise when pasted; it is never printed.
+ */
+import type { DjangoSchema, SchemaModel, SchemaRelation } from './schema.js';
+
+/** One name a fix uses that its model does not have. */
+export interface UnknownName {
+  model: string;
+  name: string;
+  call: string;
+}
+
+/** Relations by model, parents' included (a multi-table child can use them). */
+export class SchemaIndex {
+  readonly #byLabel = new Map<string, SchemaModel>();
+  readonly #byClass = new Map<string, SchemaModel[]>();
+  readonly #byTable = new Map<string, SchemaModel>();
+
+  constructor(schema: DjangoSchema) {
+    for (const m of schema.models) {
+      this.#byLabel.set(m.model, m);
+      const cls = m.model.slice(m.model.lastIndexOf('.') + 1);
+      this.#byClass.set(cls, [...(this.#byClass.get(cls) ?? []), m]);
+      if (!this.#byTable.has(m.table)) this.#byTable.set(m.table, m);
+    }
+  }
+
+  byClass(name: string): SchemaModel[] {
+    return this.#byClass.get(name) ?? [];
+  }
+
+  byLabel(label: string): SchemaModel | undefined {
+    return this.#byLabel.get(label);
+  }
+
+  byTable(table: string): SchemaModel | undefined {
+    return this.#byTable.get(table);
+  }
+
+  /** The model itself and its multi-table parents. */
+  lineage(m: SchemaModel): SchemaModel[] {
+    const out = [m];
+    for (const p of m.parents ?? []) {
+      const parent = this.#byLabel.get(p);
+      if (parent !== undefined) out.push(parent);
+    }
+    return out;
+  }
+
+  /** True when `table`'s model is `of`'s model or one of its multi-table parents. */
+  isSameOrParent(table: string, of: string): boolean {
+    if (table === of) return true;
+    const m = this.#byTable.get(of);
+    return m !== undefined && this.lineage(m).some((x) => x.table === table);
+  }
+
+  relation(m: SchemaModel, name: string, by: 'name' | 'queryName'): SchemaRelation | undefined {
+    for (const x of this.lineage(m)) {
+      const r = x.relations.find((rel) => rel[by] === name);
+      if (r !== undefined) return r;
+    }
+    return undefined;
+  }
+
+  hasGenericForeignKey(m: SchemaModel, name: string): boolean {
+    return this.lineage(m).some((x) => (x.genericForeignKeys ?? []).some((g) => g.name === name));
+  }
+}
+
+type PathKind = 'select' | 'prefetch' | 'lookup';
+
+/** Names along `a__b__c` from model `m`; returns the first unknown hop. */
+function checkPath(index: SchemaIndex, m: SchemaModel, path: string, kind: PathKind): UnknownName | null {
+  let model: SchemaModel | undefined = m;
+  const hops = path.split('__');
+  for (let i = 0; i < hops.length; i++) {
+    const hop = hops[i]!;
+    if (model === undefined) return null; // past a GenericForeignKey or out of the schema: nothing to check
+    if (kind === 'prefetch' && index.hasGenericForeignKey(model, hop)) {
+      model = undefined;
+      continue;
+    }
+    const r = index.relation(model, hop, kind === 'lookup' ? 'queryName' : 'name');
+    if (r === undefined) {
+      // A lookup may end on a plain field (Avg('lines__qty')); the schema lists relations only.
+      if (kind === 'lookup' && i === hops.length - 1 && i > 0) return null;
+      return { model: model.model, name: hop, call: kind === 'select' ? 'select_related' : kind === 'prefetch' ? 'prefetch_related' : 'lookup' };
+    }
+    const forward = r.column !== undefined;
+    if (kind === 'select' && !(forward || r.kind === 'one_to_one')) {
+      return { model: model.model, name: hop, call: 'select_related' };
+    }
+    model = index.byLabel(r.target);
+  }
+  return null;
+}
+
+/** Splits `a, b(c, d), 'e,f'` at top-level commas. */
+function splitArgs(s: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quote = '';
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i]!;
+    if (quote !== '') {
+      if (ch === quote) quote = '';
+    } else if (ch === "'" || ch === '"') quote = ch;
+    else if (ch === '(') depth++;
+    else if (ch === ')') depth--;
+    else if (ch === ',' && depth === 0) {
+      out.push(s.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  const last = s.slice(start).trim();
+  if (last !== '') out.push(last);
+  return out;
+}
+
+/** `.name(args)` calls of a chain, in order. */
+function calls(chain: string): { method: string; args: string }[] {
+  const out: { method: string; args: string }[] = [];
+  let i = 0;
+  while (i < chain.length) {
+    const m = /^\.(\w+)\(/.exec(chain.slice(i));
+    if (m === null) break;
+    let depth = 1;
+    let j = i + m[0].length;
+    let quote = '';
+    for (; j < chain.length && depth > 0; j++) {
+      const ch = chain[j]!;
+      if (quote !== '') {
+        if (ch === quote) quote = '';
+      } else if (ch === "'" || ch === '"') quote = ch;
+      else if (ch === '(') depth++;
+      else if (ch === ')') depth--;
+    }
+    out.push({ method: m[1]!, args: chain.slice(i + m[0].length, j - 1) });
+    i = j;
+  }
+  return out;
+}
+
+const literal = (arg: string): string | null => /^'([^']*)'$/.exec(arg.trim())?.[1] ?? null;
+
+/**
+ * The names in `code` (one printed fix: `Model.objects.…` lines, or a bare `.select_related(…)`
+ * chain on `model`) that do not exist on the model they are called on. Comments are skipped.
+ */
+export function unknownNames(code: string, index: SchemaIndex, model?: SchemaModel): UnknownName[] {
+  const problems: UnknownName[] = [];
+  for (const raw of code.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const head = /^(\w+)\.objects/.exec(line);
+    if (head !== null) {
+      const candidates = index.byClass(head[1]!);
+      if (candidates.length === 0) continue; // not a model of this schema (a write helper, a comment)
+      checkChain(line.slice(head[0].length), candidates, index, problems);
+    } else if (line.startsWith('.') && model !== undefined) {
+      checkChain(line, [model], index, problems);
+    }
+  }
+  return problems;
+}
+
+function checkChain(chain: string, candidates: SchemaModel[], index: SchemaIndex, problems: UnknownName[]): void {
+  // A class name two apps share: the chain is fine if it fits either model.
+  let best: UnknownName[] | undefined;
+  for (const m of candidates) {
+    const found: UnknownName[] = [];
+    for (const { method, args } of calls(chain)) checkCall(method, args, m, index, found);
+    if (best === undefined || found.length < best.length) best = found;
+  }
+  problems.push(...(best ?? []));
+}
+
+function checkCall(method: string, args: string, m: SchemaModel, index: SchemaIndex, found: UnknownName[]): void {
+  const push = (p: UnknownName | null): void => void (p !== null && found.push(p));
+  for (const arg of splitArgs(args)) {
+    if (method === 'select_related') {
+      const path = literal(arg);
+      if (path !== null) push(checkPath(index, m, path, 'select'));
+    } else if (method === 'prefetch_related') {
+      const path = literal(arg);
+      if (path !== null) {
+        push(checkPath(index, m, path, 'prefetch'));
+        continue;
+      }
+      const pf = /^Prefetch\('([^']*)'(?:,\s*queryset=(\w+)\.objects(.*?))?(?:,\s*to_attr='[^']*')?\)$/s.exec(arg);
+      if (pf === null) continue;
+      push(checkPath(index, m, pf[1]!, 'prefetch'));
+      if (pf[2] !== undefined) {
+        const inner = index.byClass(pf[2]);
+        if (inner.length > 0) checkChain(pf[3] ?? '', inner, index, found);
+      }
+    } else if (method === 'annotate') {
+      const agg = /^\w+=(?:Count|Sum|Avg|Min|Max|Exists)\('([^']*)'\)$/.exec(arg);
+      if (agg !== null) push(checkPath(index, m, agg[1]!, 'lookup'));
+      const exists = /^\w+=Exists\((\w+)\.objects\.filter\((\w+)=OuterRef\('pk'\)\)\)$/.exec(arg);
+      if (exists !== null) {
+        for (const inner of index.byClass(exists[1]!)) {
+          const r = index.relation(inner, exists[2]!, 'queryName');
+          if (r === undefined) found.push({ model: inner.model, name: exists[2]!, call: 'filter' });
+        }
+      }
+    }
+  }
+}

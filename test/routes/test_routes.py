@@ -1,0 +1,93 @@
+"""The endpoint is the Django route, not the raw path, when OpenTelemetry's ASGI middleware (under
+uvicorn) or WSGI middleware (under wsgiref) makes the SERVER span and Django's span below it holds
+http.route: recorded through the real SDK, analysed by n1-report."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url: str) -> None:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        assert r.status == 200
+
+
+def wait_up(url: str, proc: subprocess.Popen) -> None:
+    for _ in range(200):
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} never answered")
+
+
+def record(server: str, tmp_path: Path) -> tuple[Path, list[dict]]:
+    env = {**os.environ, "ROUTES_SQLITE_PATH": str(tmp_path / "db.sqlite3"), "PYTHONPATH": str(HERE)}
+    subprocess.run([sys.executable, "-m", "routesite.seed"], cwd=HERE, env=env, check=True)
+    trace = tmp_path / "trace.pb"
+    env["N1LENS_TRACE_FILE"] = str(trace)
+    port = free_port()
+    if server == "asgi":
+        args = [sys.executable, "-m", "uvicorn", "routesite.asgi:application", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    else:
+        args = [sys.executable, "-m", "routesite.wsgi", str(port)]
+    proc = subprocess.Popen(args, cwd=HERE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_up(f"{base}/books/1/", proc)
+        for pk in (2, 3, 4, 5):
+            get(f"{base}/books/{pk}/")
+        for _ in range(3):
+            get(f"{base}/shelves/{uuid.uuid4()}/")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    summary = [json.loads(line) for line in Path(f"{trace}.summary.jsonl").read_text().splitlines()]
+    return trace, summary
+
+
+def report(trace: Path) -> dict:
+    out = subprocess.run(
+        ["node", str(ROOT / "bin" / "n1-report.js"), "--format", "json", "--max-findings", "100", str(trace)],
+        capture_output=True, text=True, check=True,
+    )
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("server", ["asgi", "wsgi"])
+def test_endpoint_is_the_route_from_djangos_span_below_the_middlewares_server_span(server, tmp_path):
+    trace, spans = record(server, tmp_path)
+    # The set-up the issue describes: the SERVER span has no route, Django's INTERNAL span has it.
+    servers = [s for s in spans if s["kind"] == "SERVER"]
+    assert servers and all(s["route"] is None for s in servers)
+    assert {s["route"] for s in spans if s["kind"] == "INTERNAL" and s["route"]} == {"books/<int:pk>/", "shelves/<uuid:shelf>/"}
+
+    r = report(trace)
+    endpoints = {e["endpoint"]: e for e in r["endpoints"]}
+    assert set(endpoints) == {"GET books/<int:pk>/", "GET shelves/<uuid:shelf>/"}
+    books = endpoints["GET books/<int:pk>/"]
+    assert books["requests"] == 5
+    [finding] = [f for f in books["findings"] if f["kind"] == "n_plus_one"]
+    assert finding["table"] == "library_author"
+    assert finding["suggestion"]["code"] == ".select_related('author')"
+    assert endpoints["GET shelves/<uuid:shelf>/"]["requests"] == 3
