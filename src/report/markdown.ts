@@ -22,12 +22,12 @@ export function renderMarkdown(report: Report): string {
   for (const e of report.endpoints) {
     if (e.findings.length === 0) continue;
     out.push('', `### \`${e.endpoint}\``, '');
-    out.push('| Kind | Table | Repeats/request | Wasted | Query | Suggestion |', '|---|---|---:|---:|---|---|');
+    out.push('| Kind | Table | Repeats/request | Wasted | Query | Suggestion | Signature |', '|---|---|---:|---:|---|---|---|');
     for (const f of e.findings) {
       const code = f.suggestion.code.includes('\n') ? f.suggestion.method : f.suggestion.code;
       out.push(
         `| ${KIND_LABEL[f.kind]} | \`${cell(f.table || '-')}\` | ${f.repeatsPerRequest.p50} | ${ms(f.wastedMs)} | ` +
-          `\`${cell(shortenSql(f.sql || '-', 90))}\` | \`${cell(code)}\`${f.suggestion.confidence === 'inferred' ? ' _(inferred)_' : ''} |`,
+          `\`${cell(shortenSql(f.sql || '-', 90))}\` | \`${cell(code)}\`${f.suggestion.confidence === 'inferred' ? ' _(inferred)_' : ''} | \`${f.signature}\` |`,
       );
     }
     if (e.fix !== '') out.push('', '**Fix**', '', '```python', e.fix, '```');

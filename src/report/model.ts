@@ -8,6 +8,7 @@ import { combinedFix, suggestCascade, type CascadeShape, type Suggestion } from 
 import { conventionNaming, schemaNaming, type Naming } from '../suggest/naming.js';
 import { suggestCache, suggestIndex, suggestTaskQueue, type ColumnUse } from '../suggest/operational.js';
 import type { DjangoSchema } from '../suggest/schema.js';
+import { findingSignature } from './signature.js';
 
 export interface ReportFinding {
   kind: FindingKind;
@@ -28,6 +29,8 @@ export interface ReportFinding {
   syncFanout?: { callsPerRequest: number; outboundMsPerRequest: number; requestMsPerRequest: number; peers: string[] };
   /** slow_query: the observed p95. */
   slowQuery?: { p95Ms: number; executions: number };
+  /** Stable identity across runs (report/signature.ts). */
+  signature: string;
 }
 
 export interface ReportEndpoint {
@@ -87,7 +90,7 @@ function toShape({ cascade: c }: CascadeFinding): CascadeShape {
 
 const isCascade = (f: EndpointFinding): f is CascadeFinding => f.kind === 'n_plus_one' || f.kind === 'repeated_write';
 
-function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse): ReportFinding {
+function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse): Omit<ReportFinding, 'signature'> {
   const base = {
     kind: f.kind,
     operation: f.facts?.operation ?? ('HTTP' as const),
@@ -163,7 +166,10 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     wastedMsPerRequest: rollup.requests === 0 ? 0 : round1(totalWasted / rollup.requests),
     requestsAffected: rollup.requestsAffected,
     fix: fixLines.filter((l) => l !== '').join('\n'),
-    findings: findings.map((f) => reportFinding(f, naming, use)),
+    findings: findings.map((f) => ({
+      ...reportFinding(f, naming, use),
+      signature: findingSignature({ endpoint: rollup.endpoint, kind: f.kind, table: f.facts?.table ?? '', fingerprint: f.fingerprint }),
+    })),
   };
 }
 

@@ -70,5 +70,6 @@ function renderFinding(f: ReportFinding, c: ReturnType<typeof pc.createColors>, 
   if (f.suggestion.note !== undefined && f.kind !== 'n_plus_one' && f.kind !== 'repeated_write') {
     for (const line of wrapText(f.suggestion.note, width - 5)) lines.push(`     ${c.dim(line)}`);
   }
+  lines.push(`     ${c.dim(`signature ${f.signature}`)}`);
   return lines;
 }
