@@ -1,6 +1,9 @@
 /** What detection says about requests and endpoints: cascades, their triggers, and the relation path between them. */
 import type { Fingerprint, SqlFacts } from '../sql/types.js';
 
+/** Where a query is issued or a trigger evaluated (issue 10's code location); unknown fields stay absent. */
+export interface CodeLocation { file?: string; line?: number; function?: string; template?: string; templateLine?: number; view?: string; }
+
 export type FindingKind = 'n_plus_one' | 'repeated_write' | 'hot_lookup' | 'sync_fanout' | 'slow_query';
 
 /** One hop from the trigger's rows to the repeated query's table, in SQL terms (suggest/ names it). */

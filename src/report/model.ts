@@ -2,7 +2,7 @@
 import { detectEndpoint, type CascadeFinding, type EndpointDetectOptions, type EndpointFinding } from '../detect/endpoint.js';
 import { countMax, countQuantile } from '../detect/histogram.js';
 import type { EndpointRollup } from '../detect/rollup.js';
-import type { FindingKind, RelationStep } from '../detect/types.js';
+import type { CodeLocation, FindingKind, RelationStep } from '../detect/types.js';
 import type { SqlOperation } from '../sql/types.js';
 import { combinedFix, suggestCascade, type CascadeShape, type Suggestion } from '../suggest/fix.js';
 import { conventionNaming, schemaNaming, type Naming } from '../suggest/naming.js';
@@ -19,7 +19,7 @@ export interface ReportFinding {
   repeatsPerRequest: { p50: number; max: number };
   requestsAffected: number;
   wastedMs: number;
-  trigger: { fingerprint: string; table: string } | null;
+  trigger: { fingerprint: string; table: string; location?: CodeLocation } | null;
   chain: string[];
   suggestion: Suggestion;
   exampleTraceId: string;
@@ -29,6 +29,8 @@ export interface ReportFinding {
   syncFanout?: { callsPerRequest: number; outboundMsPerRequest: number; requestMsPerRequest: number; peers: string[] };
   /** slow_query: the observed p95. */
   slowQuery?: { p95Ms: number; executions: number };
+  /** Where the repeated query is issued, when the trace says. */
+  location?: CodeLocation;
   /** Stable identity across runs (report/signature.ts). */
   signature: string;
 }
@@ -56,6 +58,10 @@ export interface ReportOptions extends EndpointDetectOptions {
   schema?: DjangoSchema;
   /** Keep only endpoints whose name matches (a `*` glob). */
   endpoint?: string;
+  /** Noise controls: endpoints and tables (globs) left out, and findings wasting less than this per request. */
+  ignoreEndpoints?: readonly string[];
+  ignoreTables?: readonly string[];
+  minWastedMs?: number;
 }
 
 const round1 = (n: number): number => Math.round(n * 10) / 10;
@@ -65,6 +71,12 @@ export function endpointMatcher(glob: string | undefined): (endpoint: string) =>
   if (glob === undefined || glob === '') return () => true;
   const re = new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
   return (endpoint) => re.test(endpoint);
+}
+
+/** True when the name matches any of the globs. */
+export function anyGlob(globs: readonly string[] | undefined): (name: string) => boolean {
+  const matchers = (globs ?? []).filter((g) => g !== '').map(endpointMatcher);
+  return (name) => matchers.some((m) => m(name));
 }
 
 function tablesOf(rollup: EndpointRollup): string[] {
@@ -149,7 +161,11 @@ function equalityUse(rollups: readonly EndpointRollup[]): ColumnUse {
 export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = {}, use: ColumnUse = equalityUse([rollup])): ReportEndpoint {
   const tables = tablesOf(rollup);
   const naming = options.schema === undefined ? conventionNaming(tables) : schemaNaming(options.schema, tables);
-  const findings = detectEndpoint(rollup, options);
+  const ignoredTable = anyGlob(options.ignoreTables);
+  const minWasted = (options.minWastedMs ?? 0) * Math.max(1, rollup.requests);
+  const findings = detectEndpoint(rollup, options).filter(
+    (f) => !(f.facts !== null && ignoredTable(f.facts.table)) && !(minWasted > 0 && f.wastedMs < minWasted),
+  );
   const cascades = findings.filter(isCascade);
   const fixLines = [combinedFix(cascades.map(toShape), naming)];
   for (const f of findings) {
@@ -175,7 +191,9 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
 
 /** The whole report, endpoints ranked by total wasted time (per request × traffic). */
 export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOptions = {}): Report {
-  const matches = endpointMatcher(options.endpoint);
+  const wanted = endpointMatcher(options.endpoint);
+  const ignored = anyGlob(options.ignoreEndpoints);
+  const matches = (endpoint: string): boolean => wanted(endpoint) && !ignored(endpoint);
   const all = [...rollups];
   const use = equalityUse(all);
   const endpoints = all
