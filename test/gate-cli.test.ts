@@ -116,4 +116,21 @@ describe('n1lens report as a CI gate', () => {
     expect(two.stderr).toMatch(/^n1lens: only one --format can go to standard output/);
     expect(existsSync(join(project, '.n1lens'))).toBe(false);
   });
+
+  it('n1lens diff compares two report files and exits 1 on a regression, 2 on a file that is not a report', () => {
+    const before = join(dir, 'before.json');
+    const after = join(dir, 'after.json');
+    run(['report', fixture, '-f', `json=${before}`]);
+    run(['report', fixture, '--ignore-table', 'recruit_*', '-f', `json=${after}`]);
+    const fixed = run(['diff', before, after]);
+    expect(fixed.code).toBe(0);
+    expect(fixed.stdout).toMatch(/: 6 fixed · 0 new · 0 worse · 0 better\n/);
+    const back = run(['diff', after, before, '-f', 'json']);
+    expect(back.code).toBe(1);
+    expect(JSON.parse(back.stdout)).toMatchObject({ totals: { new: 6 }, regression: true });
+    writeFileSync(join(dir, 'not.json'), '{"hello": 1}');
+    const bad = run(['diff', before, join(dir, 'not.json')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe(`n1lens: ${join(dir, 'not.json')}: not an n1lens report JSON (write one with n1-report --format json): n1lensReport does not fit\n`);
+  });
 });

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import Ajv from 'ajv-draft-04';
-import addFormats from 'ajv-formats';
+import AjvModule from 'ajv-draft-04';
+import formatsModule from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import { analyseFiles } from '../cli/report.js';
 import { judge } from './gate.js';
@@ -8,6 +8,9 @@ import { buildReport, type Report } from './model.js';
 import { buildSarif } from './sarif.js';
 
 const schema = JSON.parse(readFileSync(new URL('./testdata/sarif-schema-2.1.0.json', import.meta.url), 'utf8')) as object;
+// Both are CommonJS packages whose default export is under `.default` when imported from ESM.
+const Ajv = AjvModule.default;
+const addFormats = formatsModule.default;
 const ajv = new Ajv({ allErrors: true, strict: false });
 addFormats(ajv);
 const validate = ajv.compile(schema);
