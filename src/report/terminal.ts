@@ -25,7 +25,11 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
     out.push('', 'No requests found in the input.');
     return out.join('\n') + '\n';
   }
+  // A test suite has an endpoint per test: past a few, the clean ones are counted, not listed.
+  const clean = report.endpoints.filter((e) => e.findings.length === 0).length;
+  const listClean = clean <= 3;
   report.endpoints.forEach((e, i) => {
+    if (!listClean && e.findings.length === 0) return;
     out.push('');
     const title = `${i + 1}. ${e.endpoint}`;
     const waste = `${ms(e.wastedMsPerRequest)} wasted/request`;
@@ -50,6 +54,7 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
       }
     }
   });
+  if (!listClean) out.push('', c.green(`✓ ${clean} more endpoints without findings`));
   return out.join('\n') + '\n';
 }
 
