@@ -133,4 +133,14 @@ describe('n1lens report as a CI gate', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toBe(`n1lens: ${join(dir, 'not.json')}: not an n1lens report JSON (write one with n1-report --format json): n1lensReport does not fit\n`);
   });
+
+  it('n1lens capture passes on the command\'s own failure, and says so when nothing was exported', () => {
+    const r = run(['capture', '--out', join(dir, 'cap/none.jsonl'), '--settle-ms', '50', '--', process.execPath, '-e', 'process.exit(3)']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^n1lens capture: OTLP http\/protobuf on 127\.0\.0\.1:\d+, recording to .*none\.jsonl\n/);
+    expect(r.stderr).toContain(`n1lens capture: ${process.execPath} exported no spans: set up the OpenTelemetry SDK`);
+    const missing = run(['capture', '--settle-ms', '50', '--out', join(dir, 'cap/x.jsonl'), '--', 'no-such-command-n1lens']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/n1lens: no-such-command-n1lens: command not found\n$/);
+  });
 });

@@ -1,5 +1,6 @@
 /** Entry point of the `n1lens` binary: report, serve and digest subcommands. */
 import { Command } from 'commander';
+import { captureCommand } from './capture.js';
 import { diffCommand } from './diff.js';
 import { digestCommand } from './digest.js';
 import { reportCommand } from './report.js';
@@ -11,6 +12,7 @@ const program = new Command('n1lens')
   .addCommand(reportCommand('report'))
   .addCommand(serveCommand())
   .addCommand(digestCommand())
-  .addCommand(diffCommand());
+  .addCommand(diffCommand())
+  .addCommand(captureCommand());
 
 await runMain(program, 'n1lens');

@@ -135,3 +135,32 @@ def test_project_config_applies_and_a_bad_one_is_one_line(tmp_path):
     assert code == pytest.ExitCode.USAGE_ERROR, out
     assert "n1-report: n1lens.toml: min-repeats must be a whole number ≥ 0" in out
     assert "Traceback" not in out
+
+
+def signatures(report_path):
+    report = json.loads(Path(report_path).read_text())
+    return {(e["endpoint"], f["kind"], f["table"], f["signature"]) for e in report["endpoints"] for f in e["findings"]}
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_capture_of_manage_py_test_finds_what_pytest_n1lens_finds(tmp_path, protocol):
+    captured = tmp_path / "capture.json"
+    done = subprocess.run(
+        ["node", str(REPO / "bin" / "n1lens.js"), "capture", "--test-suite", "--protocol", protocol,
+         "--out", str(tmp_path / "capture.jsonl"), "-f", f"json={captured}", "-f", "terminal",
+         "--", sys.executable, "manage.py", "test", "--noinput"],
+        cwd=SAMPLE,
+        env={**os.environ, "NO_COLOR": "1", "RECRUIT_SQLITE_PATH": str(tmp_path / "recruit.sqlite3")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out  # the tests pass; the report is over budget
+    assert "Ran 2 tests" in out and "OK" in out
+    assert f"n1lens capture: OTLP {protocol} on 127.0.0.1:" in out
+    code, pytest_out = run_pytest(tmp_path, f"--n1lens-format=json={tmp_path / 'pytest.json'}")
+    assert code == 1, pytest_out
+    found = signatures(captured)
+    assert len(found) == 6
+    assert found == signatures(tmp_path / "pytest.json")
