@@ -250,13 +250,20 @@ class N1lensRecorder:
             args += ["--baseline", self.config.getoption("n1lens_baseline")]
         if self.config.getoption("n1lens_write_baseline"):
             args += ["--write-baseline", self.config.getoption("n1lens_write_baseline")]
+        # Annotations (`github` without a file) go to pytest's own output, where the runner reads them.
+        annotations = path.parent / "github-annotations.txt"
         for spec in self.config.getoption("n1lens_format"):
-            args += ["--format", spec]
+            args += ["--format", f"github={annotations}" if spec == "github" else spec]
+        annotations.unlink(missing_ok=True)
         env = {**os.environ}
         if not (sys.stdout.isatty() and self.config.get_terminal_writer().hasmarkup):
             env["NO_COLOR"] = "1"
         done = subprocess.run(args, cwd=self.config.invocation_params.dir, env=env, capture_output=True, text=True)
-        self.outcome = (done.returncode, done.stdout, done.stderr.strip())
+        stdout = done.stdout
+        if annotations.exists():
+            stdout += annotations.read_text(encoding="utf-8")
+            annotations.unlink()
+        self.outcome = (done.returncode, stdout, done.stderr.strip())
         if done.returncode != 0 and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED if done.returncode == 1 else pytest.ExitCode.USAGE_ERROR
 

@@ -49,8 +49,18 @@ def failing_lines(output):
 
 
 def test_dashboard_test_fails_with_its_n_plus_one_queries_and_the_combined_fix(tmp_path):
-    code, out = run_pytest(tmp_path, "tests/test_dashboard.py::DashboardTests", f"--n1lens-format=json={tmp_path / 'r.json'}")
+    summary = tmp_path / "summary.md"
+    code, out = run_pytest(
+        tmp_path,
+        "tests/test_dashboard.py::DashboardTests",
+        f"--n1lens-format=json={tmp_path / 'r.json'}",
+        "--n1lens-format=github",
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )
     assert code == 1, out
+    annotations = [line for line in out.splitlines() if line.startswith("::error ")]
+    assert len(annotations) == 6 and all("title=n1lens%3A N+1 in GET dashboard/::" in a for a in annotations)
+    assert summary.read_text().startswith("### ❌ n1lens: 6 new findings over budget")
     assert "1 passed" in out
     section = n1lens_section(out)
     assert "GET dashboard/" in section

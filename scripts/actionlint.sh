@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# actionlint, the GitHub Actions workflow linter, built from its Go module with the Go toolchain
+# and cached under ~/.cache/n1lens/actionlint-<version>, so a machine builds each version once.
+#   scripts/actionlint.sh --install     build it if missing, print its path
+#   scripts/actionlint.sh [ARGS...]     run it (building it first if needed), e.g. on a workflow file
+set -euo pipefail
+
+version=1.7.12
+dir="${N1LENS_CACHE:-$HOME/.cache/n1lens}/actionlint-$version"
+bin="$dir/actionlint"
+
+if [[ ! -x "$bin" ]]; then
+  command -v go >/dev/null || { echo "actionlint.sh: go is not installed (apt-get install golang, or https://go.dev/dl)" >&2; exit 2; }
+  mkdir -p "$dir"
+  # A private GOPATH/GOBIN: nothing lands outside the cache folder but Go's own module cache.
+  GOBIN="$dir" GOFLAGS=-mod=mod go install "github.com/rhysd/actionlint/cmd/actionlint@v$version" >&2
+fi
+
+if [[ "${1:-}" == "--install" ]]; then
+  echo "$bin"
+  exit 0
+fi
+exec "$bin" "$@"
