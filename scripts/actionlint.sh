@@ -10,7 +10,13 @@ dir="${N1LENS_CACHE:-$HOME/.cache/n1lens}/actionlint-$version"
 bin="$dir/actionlint"
 
 if [[ ! -x "$bin" ]]; then
-  command -v go >/dev/null || { echo "actionlint.sh: go is not installed (apt-get install golang, or https://go.dev/dl)" >&2; exit 2; }
+  if ! command -v go >/dev/null; then
+    # A fresh CI machine: Debian's Go (Go fetches a newer toolchain through the module proxy if the
+    # module asks for one).
+    [[ $EUID -eq 0 ]] || { echo "actionlint.sh: go is not installed; run as root, or: sudo apt-get install -y golang-go" >&2; exit 2; }
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null
+  fi
   mkdir -p "$dir"
   # A private GOPATH/GOBIN: nothing lands outside the cache folder but Go's own module cache.
   GOBIN="$dir" GOFLAGS=-mod=mod go install "github.com/rhysd/actionlint/cmd/actionlint@v$version" >&2
