@@ -218,11 +218,3 @@ export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOp
     endpoints,
   };
 }
-
-/** Findings that count against the CI budget: the query loops (N+1 and write loops). */
-export function budgetFindings(report: Report): number {
-  return report.endpoints.reduce(
-    (s, e) => s + e.findings.filter((f) => f.kind === 'n_plus_one' || f.kind === 'repeated_write').length,
-    0,
-  );
-}
