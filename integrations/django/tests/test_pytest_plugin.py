@@ -132,13 +132,21 @@ def test_missing_node_is_one_clear_line(tmp_path):
     assert "Traceback" not in out
 
 
-def test_project_config_applies_and_a_bad_one_is_one_line(tmp_path):
+def test_project_config_and_tracer_provider_apply_and_a_bad_config_is_one_line(tmp_path):
     project = tmp_path / "recruit"
     shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".n1lens"))
     (project / "n1lens.toml").write_text('[ignore]\ntables = ["recruit_note", "recruit_interview"]\n')
+    # The project's own SDK provider, set up before the session: the plugin adds to it.
+    (project / "conftest.py").write_text(
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.resources import Resource\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "trace.set_tracer_provider(TracerProvider(resource=Resource.create({'service.name': 'recruit-own'})))\n"
+    )
     code, out = run_pytest(tmp_path, "tests/test_dashboard.py::DashboardTests", cwd=project)
     assert code == 1, out
     assert len(failing_lines(out)) == 4
+    assert "queries/request (p50, max 51) · recruit-own" in out
 
     (project / "n1lens.toml").write_text('min-repeats = "three"\n')
     code, out = run_pytest(tmp_path, "tests/test_dashboard.py::DashboardTests", cwd=project)
