@@ -32,6 +32,7 @@ import type { DetectOptions } from '../detect/request.js';
 import { applyConfig, loadConfig, type ConfigFile } from './config.js';
 import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { CliError, EXIT } from './errors.js';
+import { addPullOptions, analysePull, checkPullFlags, type PullCliOptions } from './pull-options.js';
 
 export const FORMATS = ['terminal', 'markdown', 'json', 'sarif', 'github', 'junit', 'html'] as const;
 export type FormatName = (typeof FORMATS)[number];
@@ -42,7 +43,7 @@ export interface FormatSpec {
   file?: string;
 }
 
-export interface ReportCliOptions extends DetectorCliOptions {
+export interface ReportCliOptions extends DetectorCliOptions, PullCliOptions {
   format?: FormatSpec[];
   maxFindings: number;
   minWastedMs?: number;
@@ -127,18 +128,20 @@ function packageVersion(): string {
 }
 
 /** Runs the report command; returns the exit code. Outputs are rendered whole before any is written, so a failure never leaves half a file. */
-export async function runReport(files: string[], opts: ReportCliOptions): Promise<number> {
-  if (files.length === 0) throw new CliError('no trace file given (use - for standard input)', EXIT.usage);
+export async function runReport(files: string[], opts: ReportCliOptions, program = 'n1-report'): Promise<number> {
+  checkPullFlags(opts, files);
+  if (files.length === 0 && opts.from === undefined) throw new CliError('no trace file given (use - for standard input, or --from a Jaeger/Tempo URL)', EXIT.usage);
+  if (opts.from === undefined && (opts.service !== undefined || opts.since !== undefined)) {
+    throw new CliError(`--${opts.service !== undefined ? 'service' : 'since'} applies to --from`);
+  }
   const formats = opts.format === undefined || opts.format.length === 0 ? [{ format: 'terminal' as const }] : opts.format;
   if (formats.filter((f) => f.file === undefined).length > 1) {
     throw new CliError(`only one --format can go to standard output; give the others a file: ${formats.map((f) => f.format).join(', ')}=FILE`);
   }
   // A bad baseline fails before the (long) analysis.
   const baseline = opts.baseline === undefined ? undefined : readBaseline(opts.baseline);
-  const { rollups, reportOptions } = await analyseFiles(files, {
-    ...requestDetectOptions(opts),
-    ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }),
-  });
+  const detect = { ...requestDetectOptions(opts), ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }) };
+  const { rollups, reportOptions } = opts.from === undefined ? await analyseFiles(files, detect) : await analysePull({ ...opts, from: opts.from }, detect, program);
   const report = buildReport(rollups.values(), {
     ...reportOptions,
     ...endpointDetectOptions(opts),
@@ -216,10 +219,12 @@ function parseConfigFormat(value: string, file: string): FormatSpec {
 export function reportCommand(name = 'report'): Command {
   const command = new Command(name)
     .description('Find N+1 query cascades in saved OpenTelemetry trace files and print the fixes')
-    .argument('[files...]', 'OTLP JSON lines, JSON, or (length-delimited) protobuf; gzip detected; - for stdin');
+    .argument('[files...]', 'OTLP JSON lines, JSON or (length-delimited) protobuf, Jaeger or Zipkin JSON; gzip detected; - for stdin');
   addReportOptions(command);
+  command.option('--since <duration>', 'with --from: how far back to pull, e.g. 90m, 24h, 7d (default 24h)');
+  addPullOptions(command, { service: true });
   return command.action(async function (this: Command, files: string[]) {
-    process.exitCode = await runReport(files, resolveReportOptions(this));
+    process.exitCode = await runReport(files, resolveReportOptions(this), name === 'report' ? 'n1lens report' : name);
   });
 }
 

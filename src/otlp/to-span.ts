@@ -47,6 +47,33 @@ export function splitNanos(nanos: bigint): [hi: number, lo: number] {
   return [Number((nanos >> 32n) & 0xffffffffn), Number(nanos & 0xffffffffn)];
 }
 
+/**
+ * Splits a non-negative whole number of microseconds (Jaeger, Zipkin) into nanosecond words, exactly:
+ * µs = a·2^32 + b, so ns = 1000a·2^32 + 1000b and every product stays below 2^53.
+ */
+export function splitMicros(micros: number): [hi: number, lo: number] {
+  const us = Math.max(0, Math.round(micros));
+  const a = Math.floor(us / TWO_32);
+  const b = (us - a * TWO_32) * 1000;
+  const carry = Math.floor(b / TWO_32);
+  return [a * 1000 + carry, b - carry * TWO_32];
+}
+const TWO_32 = 0x1_0000_0000;
+
+/** A hex id of up to `chars` digits, left-padded with zeros (Jaeger and Zipkin write 64-bit trace ids as 16), lowercased; '?' when not hex. */
+export function paddedHexId(value: unknown, chars: number): string {
+  if (value === undefined || value === null || value === '') return '';
+  if (typeof value !== 'string' || value.length > chars || !/^[0-9a-fA-F]+$/.test(value)) return '?';
+  return value.padStart(chars, '0').toLowerCase();
+}
+
+/** A scalar JSON value as a string (Jaeger tag values, Zipkin tags); undefined for objects and arrays. */
+export function readScalar(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return undefined;
+}
+
 /** The resource's service.name, '' when absent. */
 export function serviceName<V>(attributes: readonly KeyValueLike<V>[] | null | undefined, read: ValueReader<V>): string {
   if (!attributes) return '';

@@ -1,6 +1,6 @@
 /** A self-contained HTML page of the report, served by `n1lens serve` at `/`: no scripts, no external assets. */
 import type { Report, ReportFinding } from './model.js';
-import { KIND_LABEL, int, ms, shortenSql, wrapCode } from './text.js';
+import { KIND_LABEL, int, ms, readInsteadText, shortenSql, wrapCode } from './text.js';
 
 const escape = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -49,7 +49,11 @@ export function renderHtml(report: Report, options: { title?: string; generatedA
 }
 
 function findingRow(f: ReportFinding): string {
-  const note = f.suggestion.note ? `<div class="muted">${escape(f.suggestion.note)}</div>` : '';
+  const s = f.suggestion;
+  const note = [s.readInstead === undefined ? '' : readInsteadText(s.readInstead), s.placement ?? '', s.note ?? '']
+    .filter((t) => t !== '')
+    .map((t) => `<div class="muted">${escape(t)}</div>`)
+    .join('');
   return (
     `<tr><td class="k">${KIND_LABEL[f.kind]}</td><td><code>${escape(f.table || '-')}</code></td><td class="n">${f.repeatsPerRequest.p50}</td>` +
     `<td class="n">${ms(f.wastedMs)}</td><td>${f.sql ? `<code>${escape(shortenSql(f.sql, 140))}</code>` : ''}` +

@@ -1,6 +1,6 @@
 /** GitHub-flavoured Markdown report, fit for a pull-request comment or a CI job summary. */
 import type { Report } from './model.js';
-import { KIND_LABEL, int, ms, shortenSql } from './text.js';
+import { KIND_LABEL, int, ms, readInsteadText, shortenSql } from './text.js';
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
@@ -25,9 +25,11 @@ export function renderMarkdown(report: Report): string {
     out.push('| Kind | Table | Repeats/request | Wasted | Query | Suggestion | Signature |', '|---|---|---:|---:|---|---|---|');
     for (const f of e.findings) {
       const code = f.suggestion.code.includes('\n') ? f.suggestion.method : f.suggestion.code;
+      const read = f.suggestion.readInstead === undefined ? '' : `<br>${cell(readInsteadText(f.suggestion.readInstead, (e) => `\`${e}\``))}`;
+      const where = f.suggestion.placement === undefined ? '' : `<br>${cell(f.suggestion.placement)}`;
       out.push(
         `| ${KIND_LABEL[f.kind]} | \`${cell(f.table || '-')}\` | ${f.repeatsPerRequest.p50} | ${ms(f.wastedMs)} | ` +
-          `\`${cell(shortenSql(f.sql || '-', 90))}\` | \`${cell(code)}\`${f.suggestion.confidence === 'inferred' ? ' _(inferred)_' : ''} | \`${f.signature}\` |`,
+          `\`${cell(shortenSql(f.sql || '-', 90))}\` | \`${cell(code)}\`${f.suggestion.confidence === 'inferred' ? ' _(inferred)_' : ''}${read}${where} | \`${f.signature}\` |`,
       );
     }
     if (e.fix !== '') out.push('', '**Fix**', '', '```python', e.fix, '```');

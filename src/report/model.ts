@@ -4,7 +4,7 @@ import { countMax, countQuantile } from '../detect/histogram.js';
 import type { EndpointRollup } from '../detect/rollup.js';
 import type { CodeLocation, FindingKind, RelationStep } from '../detect/types.js';
 import type { SqlOperation } from '../sql/types.js';
-import { combinedFix, suggestCascade, type CascadeShape, type Suggestion } from '../suggest/fix.js';
+import { combinedFix, suggestCascade, type CascadeShape, type FixWhere, type Suggestion } from '../suggest/fix.js';
 import { conventionNaming, schemaNaming, type Naming } from '../suggest/naming.js';
 import { suggestCache, suggestIndex, suggestTaskQueue, type ColumnUse } from '../suggest/operational.js';
 import type { DjangoSchema } from '../suggest/schema.js';
@@ -96,13 +96,34 @@ function chainNames(steps: RelationStep[], naming: Naming): string[] {
   });
 }
 
-function toShape({ cascade: c }: CascadeFinding): CascadeShape {
-  return { kind: c.kind, table: c.facts.table, trigger: c.trigger, steps: c.steps, linked: c.linked, leaf: c.leaf, firstIndex: c.firstIndex };
+/** The cascade as suggest/ reads it, with the trigger's joins (its statement is among the endpoint's fingerprints). */
+function toShape({ cascade: c }: CascadeFinding, rollup: EndpointRollup): CascadeShape {
+  const triggerFacts = c.trigger === null ? undefined : rollup.fingerprints.get(c.trigger.fingerprint)?.facts;
+  return {
+    kind: c.kind,
+    table: c.facts.table,
+    trigger: c.trigger,
+    steps: c.steps,
+    linked: c.linked,
+    leaf: c.leaf,
+    firstIndex: c.firstIndex,
+    ...(triggerFacts === undefined ? {} : { triggerFacts }),
+  };
+}
+
+/** Where the endpoint's fixes go: its route, for the framework profiles. */
+function fixWhere(rollup: EndpointRollup, options: ReportOptions): FixWhere {
+  const space = rollup.endpoint.indexOf(' ');
+  return {
+    endpoint: rollup.endpoint,
+    route: space < 0 ? rollup.endpoint : rollup.endpoint.slice(space + 1),
+    ...(options.schema === undefined ? {} : { schema: options.schema }),
+  };
 }
 
 const isCascade = (f: EndpointFinding): f is CascadeFinding => f.kind === 'n_plus_one' || f.kind === 'repeated_write';
 
-function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse): Omit<ReportFinding, 'signature'> {
+function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, rollup: EndpointRollup, where: FixWhere): Omit<ReportFinding, 'signature'> {
   const base = {
     kind: f.kind,
     operation: f.facts?.operation ?? ('HTTP' as const),
@@ -125,7 +146,7 @@ function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse): Omit
     case 'repeated_write': {
       const c = f.cascade;
       const trigger = c.trigger === null ? null : { fingerprint: c.trigger.fingerprint, table: c.trigger.table };
-      return { ...base, ...tail(trigger, chainNames(c.steps, naming), suggestCascade(toShape(f), naming)) };
+      return { ...base, ...tail(trigger, chainNames(c.steps, naming), suggestCascade(toShape(f, rollup), naming, where)) };
     }
     case 'hot_lookup': {
       const { observedCalls: _observed, ...hot } = f.hotLookup;
@@ -167,7 +188,8 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     (f) => !(f.facts !== null && ignoredTable(f.facts.table)) && !(minWasted > 0 && f.wastedMs < minWasted),
   );
   const cascades = findings.filter(isCascade);
-  const fixLines = [combinedFix(cascades.map(toShape), naming)];
+  const where = fixWhere(rollup, options);
+  const fixLines = [combinedFix(cascades.map((c) => toShape(c, rollup)), naming, where)];
   for (const f of findings) {
     if (f.kind === 'hot_lookup') fixLines.push(`# cache: ${naming.modelOf(f.facts.table)} lookup (see hot_lookup)`);
     if (f.kind === 'slow_query') fixLines.push(`# index: ${suggestIndex(f, use).path}`);
@@ -183,7 +205,7 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     requestsAffected: rollup.requestsAffected,
     fix: fixLines.filter((l) => l !== '').join('\n'),
     findings: findings.map((f) => ({
-      ...reportFinding(f, naming, use),
+      ...reportFinding(f, naming, use, rollup, where),
       signature: findingSignature({ endpoint: rollup.endpoint, kind: f.kind, table: f.facts?.table ?? '', fingerprint: f.fingerprint }),
     })),
   };

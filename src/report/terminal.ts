@@ -2,7 +2,7 @@
 import pc from 'picocolors';
 import type { GateResult } from './gate.js';
 import type { Report, ReportFinding } from './model.js';
-import { KIND_LABEL, findingTitle, int, locationText, ms, shortenSql, wrapCode, wrapText } from './text.js';
+import { KIND_LABEL, findingTitle, int, locationText, ms, readInsteadText, shortenSql, wrapCode, wrapText } from './text.js';
 
 export interface TerminalOptions {
   /** Colour output; defaults to picocolors' detection (honours NO_COLOR and FORCE_COLOR, off when not a TTY). */
@@ -73,6 +73,8 @@ function renderFinding(f: ReportFinding, c: ReturnType<typeof pc.createColors>, 
   } else {
     for (const line of f.suggestion.code.split('\n')) lines.push(line === '' ? '' : c.cyan(`       ${line}`));
   }
+  const extra = [f.suggestion.readInstead === undefined ? '' : readInsteadText(f.suggestion.readInstead), f.suggestion.placement ?? ''];
+  for (const text of extra) if (text !== '') for (const line of wrapText(text, width - 7)) lines.push(`       ${c.dim(line)}`);
   if (f.suggestion.note !== undefined && f.kind !== 'n_plus_one' && f.kind !== 'repeated_write') {
     for (const line of wrapText(f.suggestion.note, width - 5)) lines.push(`     ${c.dim(line)}`);
   }

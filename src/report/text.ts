@@ -13,6 +13,16 @@ export const KIND_LABEL = {
   slow_query: 'slow query',
 } as const;
 
+/** The sentence saying what a loop reads after the fix (report JSON `suggestion.readInstead`). */
+export function readInsteadText(
+  r: { read: string; insteadOf: string; required: boolean },
+  code: (expression: string) => string = (e) => e,
+): string {
+  return r.required
+    ? `read ${code(r.read)}, not ${code(r.insteadOf)}`
+    : `a loop that runs ${code(r.insteadOf)} reads ${code(r.read)} instead`;
+}
+
 /** Keeps the head of a statement and its WHERE clause, the parts that identify it. */
 export function shortenSql(sql: string, width: number): string {
   if (sql.length <= width) return sql;
@@ -95,7 +105,24 @@ function splitCall(code: string): { head: string; args: string[]; tail: string }
  */
 export function wrapCode(code: string, width: number, indent = ''): string[] {
   if (code.includes('\n')) return code.split('\n').flatMap((line) => wrapCode(line, width, indent));
+  if (code.trim() === '') return [''];
   if (indent.length + code.length <= width) return [indent + code];
+  const comment = /^(\s*)# (.*)$/.exec(code);
+  if (comment !== null) {
+    // A comment wraps as prose; its continuation lines stay comments.
+    const lead = indent + comment[1]!;
+    return wrapText(comment[2]!, Math.max(20, width - lead.length - 4)).map((line, i) => `${lead}#${i === 0 ? ' ' : '   '}${line}`);
+  }
+  const statement = /^(\s*)(return |[A-Za-z_][\w.]* = )(.+)$/.exec(code);
+  if (statement !== null && splitChain(statement[3]!).length > 1) {
+    // `return qs.a(…).b(…)` inside a method: parentheses keep the wrapped chain valid Python.
+    const lead = indent + statement[1]!;
+    return [
+      `${lead}${statement[2]!}(`,
+      ...splitChain(statement[3]!).flatMap((part) => wrapCode(part, width, `${lead}    `)),
+      `${lead})`,
+    ];
+  }
   const parts = splitChain(code);
   if (parts.length > 1) {
     return parts.flatMap((part, i) => wrapCode(part, width, i === 0 ? indent : `${indent}    `));
