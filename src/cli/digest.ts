@@ -78,6 +78,7 @@ async function gather(files: string[], opts: DigestCliOptions, nowMs: number | u
         : await analysePull({ limit: 1000, header: [], ...opts, from: opts.from }, detect, 'n1lens digest');
     return digestFromRollups(rollups.values(), {
       ...reportOptions,
+      connections: rollups.connections.values(),
       ...endpointDetectOptions(opts),
       ...service,
       ...endpoint,

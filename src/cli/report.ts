@@ -29,6 +29,9 @@ import {
 } from '../report/index.js';
 import { loadSchema, schemaNaming } from '../suggest/index.js';
 import type { DetectOptions } from '../detect/request.js';
+import { unseenViews } from '../detect/routes.js';
+import { parseDuration } from '../report/period.js';
+import { Store } from '../store/store.js';
 import { applyConfig, loadConfig, type ConfigFile } from './config.js';
 import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { CliError, EXIT } from './errors.js';
@@ -58,6 +61,10 @@ export interface ReportCliOptions extends DetectorCliOptions, PullCliOptions {
   endpoints?: EndpointBudget[];
   /** Today, for baseline expiry; injectable for tests. */
   today?: string;
+  listUnseen?: boolean;
+  db?: string;
+  since?: string;
+  deadAfter?: string;
 }
 
 /** Parses `sarif` or `sarif=out.sarif`. */
@@ -127,12 +134,44 @@ function packageVersion(): string {
   return version;
 }
 
+/** The report over the store `n1lens serve` writes: a period's endpoints and connections, and dead views over the whole history. */
+async function storeReport(db: string, opts: ReportCliOptions): Promise<Report> {
+  // Store.open would create an empty store: a mistyped path must fail, not report "no requests".
+  if (!existsSync(db)) throw new CliError(`${db}: no such store (the --db file n1lens serve writes)`, EXIT.usage);
+  const schema = opts.schema === undefined ? undefined : await loadSchema(opts.schema);
+  if (opts.deadAfter !== undefined && schema?.urls === undefined) {
+    throw new CliError('--dead-after needs --schema with the URLconf: re-run manage.py n1lens_schema, which now exports the URLconf', EXIT.usage);
+  }
+  const nowMs = Date.now();
+  const store = Store.open(db);
+  try {
+    const sinceMs = opts.since === undefined ? undefined : nowMs - durationOption(opts.since, '--since');
+    const deadViews = opts.deadAfter === undefined ? [] : store.deadViews(schema?.urls ?? [], durationOption(opts.deadAfter, '--dead-after'), nowMs);
+    return store.report(sinceMs === undefined ? {} : { sinceMs }, {
+      ...(schema === undefined ? {} : { schema }),
+      ...endpointDetectOptions(opts),
+      ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+      deadViews,
+    });
+  } finally {
+    store.close();
+  }
+}
+
+function durationOption(text: string, flag: string): number {
+  try {
+    return parseDuration(text);
+  } catch (e) {
+    throw new CliError(`${flag}: ${(e as Error).message}`, EXIT.usage);
+  }
+}
+
 /** Runs the report command; returns the exit code. Outputs are rendered whole before any is written, so a failure never leaves half a file. */
 export async function runReport(files: string[], opts: ReportCliOptions, program = 'n1-report'): Promise<number> {
-  checkPullFlags(opts, files);
-  if (files.length === 0 && opts.from === undefined) throw new CliError('no trace file given (use - for standard input, or --from a Jaeger/Tempo URL)', EXIT.usage);
-  if (opts.from === undefined && (opts.service !== undefined || opts.since !== undefined)) {
-    throw new CliError(`--${opts.service !== undefined ? 'service' : 'since'} applies to --from`);
+  const sources = [files.length > 0, opts.from !== undefined, opts.db !== undefined].filter(Boolean).length;
+  if (sources > 1) throw new CliError('give trace files, --from or --db: one source at a time', EXIT.usage);
+  if (opts.db === undefined && opts.deadAfter !== undefined) {
+    throw new CliError('--dead-after applies to --db: a trace file covers too little time to call a view dead (use --list-unseen)', EXIT.usage);
   }
   const formats = opts.format === undefined || opts.format.length === 0 ? [{ format: 'terminal' as const }] : opts.format;
   if (formats.filter((f) => f.file === undefined).length > 1) {
@@ -140,16 +179,41 @@ export async function runReport(files: string[], opts: ReportCliOptions, program
   }
   // A bad baseline fails before the (long) analysis.
   const baseline = opts.baseline === undefined ? undefined : readBaseline(opts.baseline);
+  const noise: Pick<ReportOptions, 'ignoreEndpoints' | 'ignoreTables' | 'minWastedMs'> = {
+    ...(opts.ignoreEndpoint === undefined ? {} : { ignoreEndpoints: opts.ignoreEndpoint }),
+    ...(opts.ignoreTable === undefined ? {} : { ignoreTables: opts.ignoreTable }),
+    ...(opts.minWastedMs === undefined ? {} : { minWastedMs: opts.minWastedMs }),
+  };
+  if (opts.db !== undefined) {
+    if (opts.listUnseen) throw new CliError('--list-unseen is for trace files; with --db use --dead-after', EXIT.usage);
+    return finishReport(await storeReport(opts.db, opts), formats, baseline, opts);
+  }
+  checkPullFlags(opts, files);
+  if (files.length === 0 && opts.from === undefined) {
+    throw new CliError('no trace file given (use - for standard input, --from a Jaeger/Tempo URL, or --db n1lens.db)', EXIT.usage);
+  }
+  if (opts.from === undefined && (opts.service !== undefined || opts.since !== undefined)) {
+    throw new CliError(`--${opts.service !== undefined ? 'service' : 'since'} applies to --from or --db`, EXIT.usage);
+  }
   const detect = { ...requestDetectOptions(opts), ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }) };
   const { rollups, reportOptions } = opts.from === undefined ? await analyseFiles(files, detect) : await analysePull({ ...opts, from: opts.from }, detect, program);
+  if (opts.listUnseen && reportOptions.schema?.urls === undefined) {
+    throw new CliError('--list-unseen needs --schema with the URLconf: re-run manage.py n1lens_schema, which now exports the URLconf', EXIT.usage);
+  }
+  const deadViews = opts.listUnseen ? unseenViews(reportOptions.schema?.urls ?? [], rollups.values().map((r) => r.endpoint)) : [];
   const report = buildReport(rollups.values(), {
     ...reportOptions,
     ...endpointDetectOptions(opts),
     ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
-    ...(opts.ignoreEndpoint === undefined ? {} : { ignoreEndpoints: opts.ignoreEndpoint }),
-    ...(opts.ignoreTable === undefined ? {} : { ignoreTables: opts.ignoreTable }),
-    ...(opts.minWastedMs === undefined ? {} : { minWastedMs: opts.minWastedMs }),
+    ...noise,
+    connections: rollups.connections.values(),
+    deadViews,
   });
+  return finishReport(report, formats, baseline, opts);
+}
+
+/** Judges the report against the budget and baseline, writes the baseline and every output; returns the exit code. */
+function finishReport(report: Report, formats: FormatSpec[], baseline: Baseline | undefined, opts: ReportCliOptions): number {
   const gate = judge(report, {
     maxFindings: opts.maxFindings,
     today: opts.today ?? isoDay(Date.now()),
@@ -219,9 +283,13 @@ function parseConfigFormat(value: string, file: string): FormatSpec {
 export function reportCommand(name = 'report'): Command {
   const command = new Command(name)
     .description('Find N+1 query cascades in saved OpenTelemetry trace files and print the fixes')
-    .argument('[files...]', 'OTLP JSON lines, JSON or (length-delimited) protobuf, Jaeger or Zipkin JSON; gzip detected; - for stdin');
+    .argument('[files...]', 'OTLP JSON lines, JSON or (length-delimited) protobuf, Jaeger or Zipkin JSON; gzip detected; - for stdin (or use --from, --db)');
   addReportOptions(command);
-  command.option('--since <duration>', 'with --from: how far back to pull, e.g. 90m, 24h, 7d (default 24h)');
+  command
+    .option('--list-unseen', "with --schema: list the app's routes no request in the files went to")
+    .option('--db <file>', 'report on the store `n1lens serve` writes instead of trace files')
+    .option('--since <duration>', 'with --from: how far back to pull (default 24h); with --db: only the last <duration>, e.g. 90m, 24h, 7d (default all of it)')
+    .option('--dead-after <duration>', 'with --db and --schema: list views with no request for <duration> (e.g. 90d), and cron-only ones');
   addPullOptions(command, { service: true });
   return command.action(async function (this: Command, files: string[]) {
     process.exitCode = await runReport(files, resolveReportOptions(this), name === 'report' ? 'n1lens report' : name);

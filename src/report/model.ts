@@ -1,12 +1,14 @@
 /** Builds the report JSON (DESIGN "Report JSON") from endpoint rollups: the one shape every renderer, the API and the digest read. */
+import { detectConnectionPressure, type ConnectionDetectOptions, type ConnectionPressure, type ConnectionRollup } from '../detect/connections.js';
 import { detectEndpoint, type CascadeFinding, type EndpointDetectOptions, type EndpointFinding } from '../detect/endpoint.js';
+import type { DeadView } from '../detect/routes.js';
 import { countMax, countQuantile } from '../detect/histogram.js';
 import type { EndpointRollup } from '../detect/rollup.js';
 import type { CodeLocation, FindingKind, RelationStep } from '../detect/types.js';
 import type { SqlOperation } from '../sql/types.js';
 import { combinedFix, suggestCascade, type CascadeShape, type FixWhere, type Suggestion } from '../suggest/fix.js';
 import { conventionNaming, schemaNaming, type Naming } from '../suggest/naming.js';
-import { suggestCache, suggestIndex, suggestTaskQueue, type ColumnUse } from '../suggest/operational.js';
+import { suggestCache, suggestConnectionFix, suggestDeadView, suggestIndex, suggestTaskQueue, type ColumnUse } from '../suggest/operational.js';
 import type { DjangoSchema } from '../suggest/schema.js';
 import { findingSignature } from './signature.js';
 
@@ -47,13 +49,36 @@ export interface ReportEndpoint {
   findings: ReportFinding[];
 }
 
+/**
+ * A finding about a service or the app as a whole rather than one endpoint's queries. They rank
+ * apart from DB waste (their cost is risk and upkeep, not milliseconds) and never count toward the
+ * CI budget: a test run's connections say nothing about production's.
+ */
+export interface ServiceFinding {
+  kind: 'connection_pressure' | 'dead_view';
+  service: string;
+  /** The service (connection_pressure) or the route (dead_view). */
+  subject: string;
+  suggestion: Suggestion;
+  connectionPressure?: ConnectionPressure;
+  deadView?: DeadView;
+  /** dead_view: the view's file and line from the URLconf export. */
+  location?: CodeLocation;
+}
+
 export interface Report {
   n1lensReport: 1;
   summary: { requests: number; dbSpans: number; findings: number; wastedMs: number };
   endpoints: ReportEndpoint[];
+  /** connection_pressure and dead_view; absent when there are none. */
+  serviceFindings?: ServiceFinding[];
 }
 
-export interface ReportOptions extends EndpointDetectOptions {
+export interface ReportOptions extends EndpointDetectOptions, ConnectionDetectOptions {
+  /** Per-service connection rollups, for connection_pressure. */
+  connections?: Iterable<ConnectionRollup>;
+  /** Dead and periodic views, already judged against the traffic history (detect/routes.ts). */
+  deadViews?: readonly DeadView[];
   /** The app's schema file: exact names. Conventions when absent. */
   schema?: DjangoSchema;
   /** Keep only endpoints whose name matches (a `*` glob). */
@@ -229,6 +254,7 @@ export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOp
     );
   const kept = new Set(endpoints.map((e) => `${e.service}\u0000${e.endpoint}`));
   const keptRollups = all.filter((r) => kept.has(`${r.service}\u0000${r.endpoint}`));
+  const serviceFindings = buildServiceFindings(options);
   return {
     n1lensReport: 1,
     summary: {
@@ -238,5 +264,36 @@ export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOp
       wastedMs: round1(endpoints.reduce((s, e) => s + e.wastedMsPerRequest * e.requests, 0)),
     },
     endpoints,
+    ...(serviceFindings.length === 0 ? {} : { serviceFindings }),
   };
+}
+
+/** connection_pressure per service (highest share of max_connections first), then dead views by route. */
+export function buildServiceFindings(options: ReportOptions): ServiceFinding[] {
+  const out: ServiceFinding[] = [];
+  const pressures: ServiceFinding[] = [];
+  for (const rollup of options.connections ?? []) {
+    const p = detectConnectionPressure(rollup, options);
+    if (p === null) continue;
+    pressures.push({ kind: 'connection_pressure', service: rollup.service, subject: rollup.service, suggestion: suggestConnectionFix(p), connectionPressure: p });
+  }
+  pressures.sort((a, b) => b.connectionPressure!.peakConnections - a.connectionPressure!.peakConnections || a.service.localeCompare(b.service));
+  out.push(...pressures);
+  const order = { dead: 0, periodic: 1, no_traffic_yet: 2, unseen_in_file: 3 } as const;
+  const views = [...(options.deadViews ?? [])].sort((a, b) => order[a.status] - order[b.status] || a.route.localeCompare(b.route));
+  for (const v of views) {
+    const location: CodeLocation = { view: v.view };
+    if (v.file !== undefined) location.file = v.file;
+    if (v.line !== undefined) location.line = v.line;
+    out.push({ kind: 'dead_view', service: '', subject: v.route, suggestion: suggestDeadView(v), deadView: v, location });
+  }
+  return out;
+}
+
+/** Findings that count against the CI budget: the query loops (N+1 and write loops). */
+export function budgetFindings(report: Report): number {
+  return report.endpoints.reduce(
+    (s, e) => s + e.findings.filter((f) => f.kind === 'n_plus_one' || f.kind === 'repeated_write').length,
+    0,
+  );
 }

@@ -3,6 +3,7 @@ import AjvModule from 'ajv-draft-04';
 import formatsModule from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import { analyseFiles } from '../cli/report.js';
+import { addConnectionUse, emptyConnectionRollup } from '../detect/connections.js';
 import { judge } from './gate.js';
 import { buildReport, type Report } from './model.js';
 import { buildSarif } from './sarif.js';
@@ -49,7 +50,7 @@ describe('SARIF output', () => {
     const report = await reportOf(otlpDir + 'django-sqlite-stable-semconv.otlp.pb');
     const log = buildSarif(report, judge(report, { maxFindings: 0, today: '2026-01-01' })) as { runs: { tool: { driver: { rules: { id: string; help: { text: string; markdown: string } }[] } }; results: Result[] }[] };
     const run = log.runs[0]!;
-    expect(run.tool.driver.rules.map((r) => r.id)).toEqual(['n_plus_one', 'repeated_write', 'hot_lookup', 'sync_fanout', 'slow_query']);
+    expect(run.tool.driver.rules.map((r) => r.id)).toEqual(['n_plus_one', 'repeated_write', 'hot_lookup', 'sync_fanout', 'slow_query', 'connection_pressure', 'dead_view']);
     for (const r of run.tool.driver.rules) expect(r.help.text.length).toBeGreaterThan(40);
     const findings = report.endpoints.flatMap((e) => e.findings);
     expect(run.results).toHaveLength(findings.length);
@@ -76,5 +77,21 @@ describe('SARIF output', () => {
     expect(results[0]!.locations[0]!.physicalLocation).toEqual({ artifactLocation: { uri: 'recruit/templates/recruit/dashboard.html', uriBaseId: '%SRCROOT%' }, region: { startLine: 14 } });
     expect(results[1]!.locations[0]!.physicalLocation?.region?.startLine).toBe(15);
     expect(results[1]).toMatchObject({ baselineState: 'unchanged', level: 'note', suppressions: [{ kind: 'external', status: 'accepted', justification: 'ticket PERF-12' }] });
+  });
+
+  it('lists connection_pressure and dead_view as results too, never gated, dead views at their line', () => {
+    const churn = emptyConnectionRollup('recruit');
+    for (let i = 0; i < 40; i++) addConnectionUse(churn, `w${i % 4}`, { opened: 1, observable: true, heldFromMs: i * 200, heldUntilMs: i * 200 + 150, dbMs: 20 });
+    const report = buildReport([], {
+      connections: [churn],
+      deadViews: [{ route: 'old/', view: 'app.views.old', file: 'app/views.py', line: 12, status: 'dead', requests: 0, lastSeenMs: null, windowMs: 90 * 86_400_000, historyMs: 120 * 86_400_000, enoughHistory: true }],
+    });
+    const gate = judge(report, { maxFindings: 0, today: '2026-01-01' });
+    expect(gate.overBudget).toBe(false);
+    const log = buildSarif(report, gate);
+    expectValid(log);
+    const results = (log as { runs: { results: Result[] }[] }).runs[0]!.results;
+    expect(results.map((r) => r.ruleId)).toEqual(['connection_pressure', 'dead_view']);
+    expect(results[1]!.locations[0]!.physicalLocation).toEqual({ artifactLocation: { uri: 'app/views.py', uriBaseId: '%SRCROOT%' }, region: { startLine: 12 } });
   });
 });

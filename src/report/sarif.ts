@@ -5,6 +5,7 @@
 import type { FindingKind } from '../detect/types.js';
 import type { GateResult } from './gate.js';
 import type { Report } from './model.js';
+import { findingSignature } from './signature.js';
 import { KIND_LABEL, findingTitle, locationText, primaryLocation, shortenSql } from './text.js';
 
 interface RuleText {
@@ -49,6 +50,18 @@ const RULES: Record<FindingKind, RuleText> = {
     help: 'The query filters and sorts on columns no single index serves. Add the composite index the result names (equality columns first, then the range or sort column), created CONCURRENTLY on PostgreSQL.',
     level: 'warning',
   },
+  connection_pressure: {
+    name: 'ConnectionPressure',
+    short: "The service holds a large share of the database's max_connections.",
+    help: 'Each request opens its own database connection, or too many processes hold one at once. Keep connections with `CONN_MAX_AGE` and `CONN_HEALTH_CHECKS`, or pool them with PgBouncer in transaction mode.',
+    level: 'warning',
+  },
+  dead_view: {
+    name: 'DeadView',
+    short: 'A view in the URLconf gets no traffic.',
+    help: 'No request reached this route in the period, or only a periodic job does. Delete the view and its route, or move the job off the web tier.',
+    level: 'note',
+  },
 };
 
 const KINDS = Object.keys(RULES) as FindingKind[];
@@ -74,7 +87,7 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
       properties: { tags: ['performance', 'database', 'django'] },
     };
   });
-  const results = gate.findings.map((g) => {
+  const results: Record<string, unknown>[] = gate.findings.map((g) => {
     const f = g.finding;
     const at = primaryLocation(f.location);
     const title = findingTitle(g.endpoint, f);
@@ -126,6 +139,25 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
       },
     };
   });
+  for (const sf of report.serviceFindings ?? []) {
+    const at = primaryLocation(sf.location);
+    const text = `${KIND_LABEL[sf.kind]}: ${sf.subject}. ${sf.suggestion.code.split('\n')[0]}`;
+    results.push({
+      ruleId: sf.kind,
+      ruleIndex: KINDS.indexOf(sf.kind),
+      level: RULES[sf.kind].level,
+      message: { text, markdown: `**${KIND_LABEL[sf.kind]}: \`${sf.subject}\`**\n\n\`\`\`python\n${sf.suggestion.code}\n\`\`\`` },
+      locations: [
+        {
+          ...(at === undefined ? {} : { physicalLocation: { artifactLocation: { uri: at.file, ...(at.file.startsWith('/') ? {} : { uriBaseId: '%SRCROOT%' }) }, ...(at.line === undefined ? {} : { region: { startLine: at.line } }) } }),
+          logicalLocations: [{ name: sf.subject, kind: 'function' }],
+        },
+      ],
+      partialFingerprints: { 'n1lensSignature/v1': findingSignature({ endpoint: sf.subject, kind: sf.kind, table: sf.service, fingerprint: '' }) },
+      baselineState: 'new',
+      properties: { endpoint: sf.subject, service: sf.service },
+    });
+  }
   return {
     $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
     version: '2.1.0',

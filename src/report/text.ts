@@ -1,6 +1,7 @@
 /** Text helpers the renderers share: number formats, shortened SQL, and querysets broken at method calls. */
 import type { CodeLocation } from '../detect/types.js';
-import type { ReportFinding } from './model.js';
+import { clockText, spanText } from '../suggest/operational.js';
+import type { ReportFinding, ServiceFinding } from './model.js';
 
 export const ms = (n: number): string => (n >= 1000 ? `${(n / 1000).toFixed(2)} s` : `${n.toFixed(1)} ms`);
 export const int = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -11,6 +12,8 @@ export const KIND_LABEL = {
   hot_lookup: 'hot lookup',
   sync_fanout: 'sync fan-out',
   slow_query: 'slow query',
+  connection_pressure: 'connections',
+  dead_view: 'dead view',
 } as const;
 
 /** The sentence saying what a loop reads after the fix (report JSON `suggestion.readInstead`). */
@@ -176,3 +179,31 @@ export function locationText(l: CodeLocation | undefined): string {
   const view = l?.view ?? l?.function;
   return [place, view === undefined ? '' : place === '' ? view : `(${view})`].filter((s) => s !== '').join(' ');
 }
+
+/** The figures of a connection_pressure or dead_view finding in one line, for every renderer. */
+export function serviceFindingFigures(f: ServiceFinding): string {
+  const p = f.connectionPressure;
+  if (p !== undefined) {
+    const peak = `peak ${int(p.peakConnections)} connection${p.peakConnections === 1 ? '' : 's'} at ${isoSecond(p.peakAtMs)} over ${p.processes} process${p.processes === 1 ? '' : 'es'}`;
+    const share = `${Math.round(p.shareOfMax * 100)}% of ${p.maxConnectionsAssumed ? 'an assumed ' : ''}max_connections ${int(p.maxConnections)}`;
+    const opened =
+      p.openedPerSecond === null
+        ? 'connections opened: unknown (no set-up statement in the spans)'
+        : `${p.openedPerSecond.toFixed(1)} connections opened/s (${Math.round((p.newConnectionShare ?? 0) * 100)}% of requests)`;
+    return `${peak} · ${share} · ${opened} · ${int(p.dbRequests)} DB requests in ${int(p.activeSeconds)} active s`;
+  }
+  const v = f.deadView;
+  if (v === undefined) return '';
+  switch (v.status) {
+    case 'dead':
+      return `${v.view}: no request in ${spanText(v.windowMs)} (${v.lastSeenMs === null ? 'none' : `last ${isoSecond(v.lastSeenMs)}`} in ${spanText(v.historyMs)} of history)`;
+    case 'no_traffic_yet':
+      return `${v.view}: no request in the ${spanText(v.historyMs)} of history (window ${spanText(v.windowMs)}: not enough history to call it dead)`;
+    case 'periodic':
+      return `${v.view}: only periodic traffic, ${v.periodic?.requests ?? v.requests} requests at ~${clockText(v.periodic?.minuteOfDay ?? 0)} UTC on ${v.periodic?.days ?? 0} days from one client`;
+    case 'unseen_in_file':
+      return `${v.view}: not seen in this file`;
+  }
+}
+
+const isoSecond = (msEpoch: number): string => new Date(msEpoch).toISOString().replace(/\.\d{3}Z$/, 'Z');

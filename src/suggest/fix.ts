@@ -14,7 +14,8 @@ export type SuggestionMethod =
   | 'bulk_create'
   | 'cache'
   | 'task_queue'
-  | 'index';
+  | 'index'
+  | 'manual';
 
 /** The report's `suggestion` object (DESIGN "Report JSON"). */
 export interface Suggestion {
