@@ -98,7 +98,8 @@ export async function runCapture(argv: string[], capture: CaptureOptions, report
     );
     return commandCode !== 0 ? commandCode : EXIT.usage;
   }
-  const reportCode = await runReport([capture.out], report);
+  // capture reads its own recording: no --from, so none of the pull flags (header is the one list).
+  const reportCode = await runReport([capture.out], { ...report, header: [] }, 'n1lens capture');
   if (commandCode !== 0) process.stderr.write(`n1lens capture: ${argv[0]} exited with status ${commandCode}\n`);
   return commandCode !== 0 ? commandCode : reportCode;
 }
