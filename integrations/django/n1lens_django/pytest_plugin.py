@@ -203,6 +203,7 @@ class N1lensRecorder:
         self.config = config
         self.exporter = _TestSpans()
         self.tracer = None
+        self.provider = None
         self.outcome: tuple[int, str, str] | None = None
 
     @pytest.hookimpl(tryfirst=True)
@@ -213,7 +214,7 @@ class N1lensRecorder:
             raise pytest.UsageError(
                 "n1lens: --n1lens needs the OpenTelemetry SDK and Django instrumentation: pip install 'n1lens-django'"
             )
-        install_tracing(self.exporter)
+        self.provider = install_tracing(self.exporter)
         _patch_test_client()
         self.tracer = trace.get_tracer("n1lens.pytest")
 
@@ -227,6 +228,7 @@ class N1lensRecorder:
             yield
 
     def pytest_sessionfinish(self, session, exitstatus):
+        self.provider.force_flush()
         path = Path(self.config.getoption("n1lens_traces"))
         if not path.is_absolute():
             path = Path(self.config.invocation_params.dir) / path
