@@ -67,11 +67,15 @@ describe('connection_pressure and dead views from the command line', () => {
   });
 
   it('gives one clear line and exit 2 for misuse', () => {
+    // The sample's schema now carries the URLconf: take it out to get an older schema file.
+    const { urls: _urls, ...older } = JSON.parse(readFileSync(sampleSchema, 'utf8')) as Record<string, unknown>;
+    const noUrls = join(dir, 'schema-without-urls.json');
+    writeFileSync(noUrls, JSON.stringify(older));
     const cases: [string[], RegExp][] = [
       [[sample, '--dead-after', '90d'], /--dead-after applies to --db: a trace file covers too little time/],
-      [[sample, '--list-unseen', '--schema', sampleSchema], /--list-unseen needs --schema with the URLconf/],
+      [[sample, '--list-unseen', '--schema', noUrls], /--list-unseen needs --schema with the URLconf/],
       [['--db', join(dir, 'missing.db')], /no such store/],
-      [[sample, '--db', join(dir, 'missing.db')], /give trace files or --db, not both/],
+      [[sample, '--db', join(dir, 'missing.db')], /give trace files, --from or --db: one source at a time/],
       [[sample, '--db-max-connections', '0'], /--db-max-connections must be a whole number ≥ 1/],
     ];
     for (const [args, message] of cases) {

@@ -31,17 +31,18 @@ describe('n1lens report as a CI gate', () => {
 
     const pass = run(['report', fixture, '--baseline', baseline]);
     expect(pass.code).toBe(0);
-    expect(pass.stdout).toContain('✓ within budget: 0 new · 6 accepted by the baseline · 0 fixed since · budget 0');
+    expect(pass.stdout).toContain('✓ within budget: 0 new · 6 baselined · 0 fixed since · budget 0');
 
     const [removed, ...kept] = b.findings;
     const stale = { signature: 'ffffffffffffffff', endpoint: 'GET gone/', kind: 'n_plus_one', table: 'recruit_old' };
     writeFileSync(baseline, JSON.stringify({ n1lensBaseline: 1, findings: [...kept, stale] }));
     const fail = run(['report', fixture, '--baseline', baseline, '-f', 'json=' + join(dir, 'r.json'), '-f', 'terminal']);
     expect(fail.code).toBe(1);
-    expect(fail.stdout).toContain('✗ over budget: 1 new · 5 accepted by the baseline · 1 fixed since · budget 0');
+    expect(fail.stdout).toContain('✗ over budget: 1 new · 5 baselined · 1 fixed since · budget 0');
     expect(fail.stdout).toContain(`signature ${removed!.signature}`);
     expect(fail.stdout.match(/^ {2}✗ /gm)).toHaveLength(1);
     expect(fail.stdout).toContain('✓ fixed: N+1 in GET gone/ on recruit_old');
+    for (const line of fail.stdout.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
 
     // Re-writing keeps the reason people wrote.
     writeFileSync(baseline, JSON.stringify({ n1lensBaseline: 1, findings: b.findings.map((e, i) => (i === 0 ? { ...e, reason: 'PERF-12', expires: '2099-01-01' } : e)) }));

@@ -107,7 +107,7 @@ export function renderGateTerminal(gate: GateResult, options: TerminalOptions & 
   const accepted = gate.findings.filter((g) => g.status === 'baselined').length;
   const failing = fresh.filter((g) => g.failing).length;
   const out: string[] = [''];
-  const counts = `${fresh.length} new · ${accepted} accepted by the baseline · ${gate.fixed.length} fixed since · budget ${gate.maxFindings}`;
+  const counts = `${fresh.length} new · ${accepted} baselined · ${gate.fixed.length} fixed since · budget ${gate.maxFindings}`;
   out.push(gate.overBudget ? c.red(c.bold(`✗ over budget: ${counts}`)) : c.green(c.bold(`✓ within budget: ${counts}`)));
   for (const g of fresh) {
     const mark = g.failing ? c.red('✗') : c.yellow('!');

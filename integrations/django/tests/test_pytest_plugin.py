@@ -97,13 +97,13 @@ def test_a_baseline_silences_accepted_findings_and_fails_on_one_taken_out(tmp_pa
 
     code, out = run_pytest(tmp_path, f"--n1lens-baseline={baseline}")
     assert code == 0, out
-    assert "0 new · 6 accepted by the baseline" in out
+    assert "0 new · 6 baselined" in out
 
     removed, *kept = entries
     baseline.write_text(json.dumps({"n1lensBaseline": 1, "findings": kept}))
     code, out = run_pytest(tmp_path, f"--n1lens-baseline={baseline}")
     assert code == 1, out
-    assert "1 new · 5 accepted by the baseline" in out
+    assert "1 new · 5 baselined" in out
     failing = failing_lines(out)
     assert len(failing) == 1 and removed["table"] in failing[0]
     assert f"signature {removed['signature']}" in out
