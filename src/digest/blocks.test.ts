@@ -21,6 +21,7 @@ function finding(over: Partial<ReportFinding> = {}): ReportFinding {
     chain: ['candidate'],
     suggestion: { method: 'select_related', path: 'candidate', code: ".select_related('candidate')", confidence: 'exact' },
     exampleTraceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+    signature: '0123456789abcdef',
     ...over,
   };
 }

@@ -79,6 +79,6 @@ function findingRow(f: ReportFinding): string {
   return (
     `<tr><td class="k">${KIND_LABEL[f.kind]}</td><td><code>${escape(f.table || '-')}</code></td><td class="n">${f.repeatsPerRequest.p50}</td>` +
     `<td class="n">${ms(f.wastedMs)}</td><td>${f.sql ? `<code>${escape(shortenSql(f.sql, 140))}</code>` : ''}${where}` +
-    `<pre>${escape(f.suggestion.code)}</pre>${note}<div class="muted">example trace <code>${escape(f.exampleTraceId)}</code></div></td></tr>`
+    `<pre>${escape(f.suggestion.code)}</pre>${note}<div class="muted">example trace <code>${escape(f.exampleTraceId)}</code> · signature <code>${escape(f.signature)}</code></div></td></tr>`
   );
 }

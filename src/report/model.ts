@@ -14,6 +14,7 @@ import { suggestCache, suggestConnectionFix, suggestDeadView, suggestIndex, sugg
 import type { DjangoSchema } from '../suggest/schema.js';
 import { SchemaIndex, unknownNames } from '../suggest/validate.js';
 import { wagtailSuggestion } from '../suggest/profiles/wagtail.js';
+import { findingSignature } from './signature.js';
 
 export interface ReportFinding {
   kind: FindingKind;
@@ -37,6 +38,8 @@ export interface ReportFinding {
   syncFanout?: { callsPerRequest: number; outboundMsPerRequest: number; requestMsPerRequest: number; peers: string[] };
   /** slow_query: the observed p95. */
   slowQuery?: { p95Ms: number; executions: number };
+  /** Stable identity across runs (report/signature.ts). */
+  signature: string;
 }
 
 export interface ReportEndpoint {
@@ -96,6 +99,10 @@ export interface ReportOptions extends EndpointDetectOptions, ConnectionDetectOp
   schema?: DjangoSchema;
   /** Keep only endpoints whose name matches (a `*` glob). */
   endpoint?: string;
+  /** Noise controls: endpoints and tables (globs) left out, and findings wasting less than this per request. */
+  ignoreEndpoints?: readonly string[];
+  ignoreTables?: readonly string[];
+  minWastedMs?: number;
 }
 
 const round1 = (n: number): number => Math.round(n * 10) / 10;
@@ -105,6 +112,12 @@ export function endpointMatcher(glob: string | undefined): (endpoint: string) =>
   if (glob === undefined || glob === '') return () => true;
   const re = new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
   return (endpoint) => re.test(endpoint);
+}
+
+/** True when the name matches any of the globs. */
+export function anyGlob(globs: readonly string[] | undefined): (name: string) => boolean {
+  const matchers = (globs ?? []).filter((g) => g !== '').map(endpointMatcher);
+  return (name) => matchers.some((m) => m(name));
 }
 
 function tablesOf(rollup: EndpointRollup): string[] {
@@ -213,7 +226,7 @@ function withAsyncRead(s: Suggestion): Suggestion {
   return { ...s, note: s.note === undefined ? text : `${s.note}; ${text}` };
 }
 
-function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, rollup: EndpointRollup, where: FixWhere, index?: SchemaIndex): ReportFinding {
+function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, rollup: EndpointRollup, where: FixWhere, index?: SchemaIndex): Omit<ReportFinding, 'signature'> {
   const base = {
     kind: f.kind,
     operation: f.facts?.operation ?? ('HTTP' as const),
@@ -278,7 +291,11 @@ function equalityUse(rollups: readonly EndpointRollup[]): ColumnUse {
 export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = {}, use: ColumnUse = equalityUse([rollup])): ReportEndpoint {
   const tables = tablesOf(rollup);
   const naming = options.schema === undefined ? conventionNaming(tables) : schemaNaming(options.schema, tables);
-  const findings = detectEndpoint(rollup, options);
+  const ignoredTable = anyGlob(options.ignoreTables);
+  const minWasted = (options.minWastedMs ?? 0) * Math.max(1, rollup.requests);
+  const findings = detectEndpoint(rollup, options).filter(
+    (f) => !(f.facts !== null && ignoredTable(f.facts.table)) && !(minWasted > 0 && f.wastedMs < minWasted),
+  );
   const index = options.schema === undefined ? undefined : new SchemaIndex(options.schema);
   const where = fixWhere(rollup, options);
   // Only loops whose own fix passes the schema check join the combined fix; loops a profile
@@ -312,13 +329,18 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     wastedMsPerRequest: rollup.requests === 0 ? 0 : round1(totalWasted / rollup.requests),
     requestsAffected: rollup.requestsAffected,
     fix: fixLines.filter((l) => l !== '').join('\n'),
-    findings: findings.map((f) => reportFinding(f, naming, use, rollup, where, index)),
+    findings: findings.map((f) => ({
+      ...reportFinding(f, naming, use, rollup, where, index),
+      signature: findingSignature({ endpoint: rollup.endpoint, kind: f.kind, table: f.facts?.table ?? '', fingerprint: f.fingerprint }),
+    })),
   };
 }
 
 /** The whole report, endpoints ranked by total wasted time (per request × traffic). */
 export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOptions = {}): Report {
-  const matches = endpointMatcher(options.endpoint);
+  const wanted = endpointMatcher(options.endpoint);
+  const ignored = anyGlob(options.ignoreEndpoints);
+  const matches = (endpoint: string): boolean => wanted(endpoint) && !ignored(endpoint);
   const all = [...rollups];
   const use = equalityUse(all);
   const endpoints = all
