@@ -1,6 +1,9 @@
 /** What detection says about requests and endpoints: cascades, their triggers, and the relation path between them. */
 import type { Fingerprint, SqlFacts } from '../sql/types.js';
 
+/** Where code runs a query: source file and line, function, template and line, view (issue 10). */
+export interface CodeLocation { file?: string; line?: number; function?: string; template?: string; templateLine?: number; view?: string; }
+
 export type FindingKind = 'n_plus_one' | 'repeated_write' | 'hot_lookup' | 'sync_fanout' | 'slow_query';
 
 /** One hop from the trigger's rows to the repeated query's table, in SQL terms (suggest/ names it). */

@@ -4,7 +4,6 @@ export type { Report, ReportEndpoint, ReportFinding, ReportOptions } from './mod
 export { renderTerminal } from './terminal.js';
 export type { TerminalOptions } from './terminal.js';
 export { renderMarkdown } from './markdown.js';
-export { renderHtml } from './html.js';
 
 import type { Report } from './model.js';
 

@@ -2,7 +2,7 @@
 import { detectEndpoint, type CascadeFinding, type EndpointDetectOptions, type EndpointFinding } from '../detect/endpoint.js';
 import { countMax, countQuantile } from '../detect/histogram.js';
 import type { EndpointRollup } from '../detect/rollup.js';
-import type { FindingKind, RelationStep } from '../detect/types.js';
+import type { CodeLocation, FindingKind, RelationStep } from '../detect/types.js';
 import type { SqlOperation } from '../sql/types.js';
 import { combinedFix, suggestCascade, type CascadeShape, type Suggestion } from '../suggest/fix.js';
 import { conventionNaming, schemaNaming, type Naming } from '../suggest/naming.js';
@@ -28,6 +28,10 @@ export interface ReportFinding {
   syncFanout?: { callsPerRequest: number; outboundMsPerRequest: number; requestMsPerRequest: number; peers: string[] };
   /** slow_query: the observed p95. */
   slowQuery?: { p95Ms: number; executions: number };
+  /** Where the loop's query is issued, when the traces say. */
+  location?: CodeLocation;
+  /** The store's id for this finding (served reports): its page is /findings/:id. */
+  id?: number;
 }
 
 export interface ReportEndpoint {

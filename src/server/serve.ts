@@ -27,6 +27,8 @@ export interface ServeOptions {
   report?: EndpointDetectOptions;
   schema?: DjangoSchema;
   recordPath?: string;
+  /** Links example trace ids in the UI: `https://jaeger…/trace/{traceId}`. */
+  traceUrl?: string;
 }
 
 export interface RunningServer {
@@ -58,6 +60,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     metrics,
     maxBodyBytes: o.maxBodyBytes,
     report: { ...o.report, ...(o.schema === undefined ? {} : { schema: o.schema }) },
+    ...(o.traceUrl === undefined ? {} : { traceUrl: o.traceUrl }),
   });
 
   const http: ServerType = await new Promise((resolve, reject) => {

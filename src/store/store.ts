@@ -15,6 +15,32 @@ export interface PeriodQuery {
   untilMs?: number;
   /** Endpoint glob. */
   endpoint?: string;
+  /** Only this service's endpoints. */
+  service?: string;
+}
+
+/** One hour of an endpoint's traffic, for trend charts. */
+export interface EndpointHour {
+  endpointId: number;
+  hour: number;
+  requests: number;
+  dbSpans: number;
+  wastedMs: number;
+}
+
+/** One hour of a finding's occurrences, for trend charts. */
+export interface FindingHour {
+  hour: number;
+  requestsAffected: number;
+  executions: number;
+  wastedMs: number;
+}
+
+/** A stored endpoint's identity. */
+export interface EndpointRef {
+  id: number;
+  service: string;
+  endpoint: string;
 }
 
 export interface StoredEndpoint {
@@ -283,7 +309,7 @@ export class Store {
     const lo = Number.isFinite(since) ? since : Number.MIN_SAFE_INTEGER;
     const hi = Number.isFinite(until) ? until : Number.MAX_SAFE_INTEGER;
     for (const e of endpoints) {
-      if (!matches(e.endpoint)) continue;
+      if (!matches(e.endpoint) || (query.service !== undefined && e.service !== query.service)) continue;
       for (const h of hours.all(e.id, lo, hi) as { hour: number; requests: number; db_spans: number; wasted_ms: number; rollup: string }[]) {
         const r = emptyEndpointRollup(e.endpoint, e.service);
         this.#hydrateEndpointHour(r, h);
@@ -377,6 +403,45 @@ export class Store {
     };
   }
 
+  /** Hour rows of every endpoint in a period (no JSON decoding: cheap enough for a sparkline per endpoint). */
+  endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): EndpointHour[] {
+    const { lo, hi } = hourRange(query);
+    return this.#prepare(
+      `SELECT endpoint_id AS endpointId, hour, requests, db_spans AS dbSpans, wasted_ms AS wastedMs
+       FROM endpoint_hours WHERE hour >= ? AND hour < ? ORDER BY endpoint_id, hour`,
+    ).all(lo, hi) as EndpointHour[];
+  }
+
+  /** A finding's hour rows in a period, oldest first. */
+  findingHours(findingId: number, query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): FindingHour[] {
+    const { lo, hi } = hourRange(query);
+    return this.#prepare(
+      `SELECT hour, requests_affected AS requestsAffected, executions, wasted_ms AS wastedMs
+       FROM finding_hours WHERE finding_id = ? AND hour >= ? AND hour < ? ORDER BY hour`,
+    ).all(findingId, lo, hi) as FindingHour[];
+  }
+
+  /** Every stored endpoint's id, service and name. */
+  endpointRefs(): EndpointRef[] {
+    return this.#prepare('SELECT id, service, endpoint FROM endpoints ORDER BY service, endpoint').all() as EndpointRef[];
+  }
+
+  /** Normalised SQL by fingerprint, for labelling the fingerprints of an example timeline. */
+  statementSql(fingerprints: readonly string[]): Map<string, string> {
+    const get = this.#prepare('SELECT sql FROM statements WHERE fingerprint = ?');
+    const out = new Map<string, string>();
+    for (const fp of new Set(fingerprints)) {
+      const row = get.get(fp) as { sql: string } | undefined;
+      if (row !== undefined) out.set(fp, row.sql);
+    }
+    return out;
+  }
+
+  /** The services that have sent requests, for the service filter. */
+  services(): string[] {
+    return (this.#prepare('SELECT DISTINCT service FROM endpoints ORDER BY service').all() as { service: string }[]).map((r) => r.service);
+  }
+
   findingCount(): number {
     return (this.#prepare('SELECT count(*) AS n FROM findings').get() as { n: number }).n;
   }
@@ -391,6 +456,14 @@ export class Store {
 }
 
 const round3 = (n: number): number => Math.round(n * 1000) / 1000;
+
+/** A period as the hour-aligned bounds the hourly tables are keyed by. */
+function hourRange(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>): { lo: number; hi: number } {
+  return {
+    lo: query.sinceMs === undefined ? Number.MIN_SAFE_INTEGER : Math.floor(query.sinceMs / HOUR_MS) * HOUR_MS,
+    hi: query.untilMs === undefined ? Number.MAX_SAFE_INTEGER : query.untilMs,
+  };
+}
 
 function endpointHourJson(r: EndpointRollup): EndpointHourJson {
   return {

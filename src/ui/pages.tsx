@@ -1,0 +1,577 @@
+/** The pages as hono JSX: overview, endpoint and finding views, shared by `n1lens serve` and the single-file HTML report. */
+import { raw } from 'hono/html';
+import type { Child } from 'hono/jsx';
+import type { CodeLocation, FindingKind } from '../detect/types.js';
+import type { ReportEndpoint, ReportFinding } from '../report/model.js';
+import { formatPeriod } from '../report/period.js';
+import { KIND_LABEL, int, ms, wrapCode } from '../report/text.js';
+import { SCRIPT, STYLE } from './assets.js';
+import { EndpointCharts, FindingChart, Sparkline, WaterfallView, bucketLabel } from './charts.js';
+import type { EndpointView, FindingView, Overview, OverviewRow } from './data.js';
+import { filterQuery, type Filters } from './filters.js';
+import { formatSql, mainTable } from './sql-format.js';
+
+/** Where links point: served pages use URLs with the filters; the report file uses in-page anchors. */
+export interface Links {
+  overview(filters: Filters): string;
+  endpoint(id: number, filters: Filters): string;
+  finding(id: number, filters: Filters): string;
+  /** The JSON twin of the page, when served. */
+  api?: string;
+}
+
+export const servedLinks = (api?: string): Links => ({
+  overview: (f) => `/${filterQuery(f)}`,
+  endpoint: (id, f) => `/endpoints/${id}${filterQuery(f)}`,
+  finding: (id, f) => `/findings/${id}${filterQuery(f)}`,
+  ...(api === undefined ? {} : { api }),
+});
+
+export const anchorLinks: Links = {
+  overview: () => '#overview',
+  endpoint: (id) => `#endpoint-${id}`,
+  finding: (id) => `#finding-${id}`,
+};
+
+/** The whole document around one or more views. */
+export function Document({ title, children, home = '/' }: { title: string; children: Child; home?: string }) {
+  return (
+    <>
+    {raw('<!doctype html>')}
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width,initial-scale=1" />
+        <meta name="color-scheme" content="light dark" />
+        <title>{title}</title>
+        <style dangerouslySetInnerHTML={{ __html: STYLE }} />
+      </head>
+      <body>
+        <header class="top">
+          <div class="in">
+            <a class="brand" href={home} data-home>
+              n1<span>lens</span>
+            </a>
+            <span class="small muted">N+1 queries and their fixes</span>
+          </div>
+        </header>
+        {children}
+        <script dangerouslySetInnerHTML={{ __html: SCRIPT }} />
+      </body>
+    </html>
+    </>
+  );
+}
+
+const RANGE_LABEL: Record<Filters['range'], string> = { '1h': 'Last hour', '24h': 'Last 24 hours', '7d': 'Last 7 days', '30d': 'Last 30 days', all: 'All time', custom: 'Custom…' };
+
+/** The period the filters describe, in words. */
+export function periodText(f: Filters, nowMs: number): string {
+  if (f.range === 'all') return 'all time';
+  if (f.range !== 'custom') return RANGE_LABEL[f.range].toLowerCase();
+  if (f.sinceMs === undefined) return `until ${dateTime(f.untilMs ?? nowMs)}`;
+  return formatPeriod({ sinceMs: f.sinceMs, untilMs: f.untilMs ?? nowMs });
+}
+
+function FilterForm({ filters, services }: { filters: Filters; services: string[] }) {
+  return (
+    <form class="filters" method="get" action="/" role="search">
+      <label class="grow">
+        Search endpoints and tables
+        <input type="search" name="q" value={filters.q ?? ''} placeholder="dashboard, recruit_candidate…" data-live autocomplete="off" />
+      </label>
+      <label>
+        Service
+        <select name="service">
+          <option value="">All services</option>
+          {services.map((s) => (
+            <option value={s} selected={filters.service === s}>
+              {s}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Time range
+        <select name="range">
+          {(Object.keys(RANGE_LABEL) as Filters['range'][]).map((r) => (
+            <option value={r} selected={filters.range === r}>
+              {RANGE_LABEL[r]}
+            </option>
+          ))}
+        </select>
+      </label>
+      <span data-custom style="display:contents">
+        <label>
+          From (UTC)
+          <input type="datetime-local" name="from" value={filters.from ?? ''} />
+        </label>
+        <label>
+          To (UTC)
+          <input type="datetime-local" name="to" value={filters.to ?? ''} />
+        </label>
+      </span>
+      <label>
+        Finding kind
+        <select name="kind">
+          <option value="">All kinds</option>
+          {(Object.keys(KIND_LABEL) as FindingKind[]).map((k) => (
+            <option value={k} selected={filters.kind === k}>
+              {KIND_LABEL[k]}
+            </option>
+          ))}
+        </select>
+      </label>
+      <button type="submit">Apply</button>
+    </form>
+  );
+}
+
+function KindBadge({ kind }: { kind: FindingKind }) {
+  return <span class={`badge ${kind}`}>{KIND_LABEL[kind]}</span>;
+}
+
+/** Overview columns: key, header, the row's sort value, numeric. */
+const COLUMNS = {
+  endpoint: { label: 'Endpoint', value: (r: OverviewRow) => r.endpoint.endpoint, numeric: false },
+  requests: { label: 'Requests', value: (r: OverviewRow) => r.endpoint.requests, numeric: true },
+  queries: { label: 'Queries / req', value: (r: OverviewRow) => r.endpoint.queriesPerRequest.p50, numeric: true },
+  perRequest: { label: 'Wasted / req', value: (r: OverviewRow) => r.endpoint.wastedMsPerRequest, numeric: true },
+  wasted: { label: 'Wasted total', value: (r: OverviewRow) => r.wastedMs, numeric: true },
+  findings: { label: 'Findings', value: (r: OverviewRow) => r.endpoint.findings.length, numeric: true },
+} as const;
+export type SortKey = keyof typeof COLUMNS;
+export const isSortKey = (s: string): s is SortKey => s in COLUMNS;
+
+/** Rows in the order a sort link asks for; the default is the rank (wasted total, descending). */
+export function sortRows(rows: OverviewRow[], sort: SortKey, dir: 'asc' | 'desc'): OverviewRow[] {
+  if (sort === 'wasted' && dir === 'desc') return rows;
+  const value = COLUMNS[sort].value;
+  const sorted = [...rows].sort((a, b) => {
+    const x = value(a);
+    const y = value(b);
+    return typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
+  });
+  return dir === 'desc' ? sorted.reverse() : sorted;
+}
+
+function SortHeader({ col, sort, dir, filters, numeric }: { col: SortKey; sort: SortKey; dir: 'asc' | 'desc'; filters: Filters; numeric: boolean }) {
+  const active = col === sort;
+  const next = active ? (dir === 'desc' ? 'asc' : 'desc') : col === 'endpoint' ? 'asc' : 'desc';
+  return (
+    <th class={numeric ? 'n' : ''} data-col={col} aria-sort={active ? (dir === 'asc' ? 'ascending' : 'descending') : undefined} scope="col">
+      <a href={filterQuery(filters, { sort: col, dir: next })}>{COLUMNS[col].label}</a>
+    </th>
+  );
+}
+
+export function OverviewView({ view, links, sort = 'wasted', dir = 'desc', nowMs, live }: { view: Overview; links: Links; sort?: SortKey; dir?: 'asc' | 'desc'; nowMs: number; live: boolean }) {
+  const { filters, summary } = view;
+  const rows = sortRows(view.rows, sort, dir);
+  const withFindings = view.rows.filter((r) => r.endpoint.findings.length > 0).length;
+  // A trend needs a few buckets to say anything; a short recording has one.
+  const showTrend = view.axis.count >= 3;
+  return (
+    <section class="view" id="overview">
+      <h1>Endpoints wasting database time</h1>
+      <p class="muted">
+        Ranked by wasted DB time × traffic, {live ? periodText(filters, nowMs) : 'over the whole recording'}
+        {filters.service ? ` · service ${filters.service}` : ''}.
+        {showTrend ? ` Trend per ${bucketSize(view)}: bars are DB time wasted in query loops, the line is queries per request.` : ''}
+      </p>
+      {live ? <FilterForm filters={filters} services={view.services} /> : <StaticSearch />}
+      <div class="stats">
+        <div class="stat hot">
+          <b>{ms(summary.wastedMs)}</b>
+          <span>DB time wasted</span>
+        </div>
+        <div class="stat">
+          <b>{summary.findings}</b>
+          <span>findings on {withFindings} endpoints</span>
+        </div>
+        <div class="stat">
+          <b>{int(summary.requests)}</b>
+          <span>requests</span>
+        </div>
+        <div class="stat">
+          <b>{int(summary.dbSpans)}</b>
+          <span>DB queries</span>
+        </div>
+      </div>
+      {rows.length === 0 ? (
+        <div class="empty">
+          {filters.q || filters.kind || filters.service
+            ? 'No endpoint matches these filters.'
+            : live
+              ? 'No requests in this period yet. Point an OpenTelemetry exporter at /v1/traces, or widen the time range.'
+              : 'No requests in these traces.'}
+        </div>
+      ) : (
+        <table class="list" data-sortable>
+          <caption class="sr">
+            <span id="shown">{rows.length}</span> endpoints
+          </caption>
+          <thead>
+            <tr>
+              <th class="rank" scope="col">#</th>
+              <SortHeader col="endpoint" sort={sort} dir={dir} filters={filters} numeric={false} />
+              <SortHeader col="requests" sort={sort} dir={dir} filters={filters} numeric />
+              <SortHeader col="queries" sort={sort} dir={dir} filters={filters} numeric />
+              <SortHeader col="perRequest" sort={sort} dir={dir} filters={filters} numeric />
+              <SortHeader col="wasted" sort={sort} dir={dir} filters={filters} numeric />
+              {showTrend ? <th scope="col">Trend</th> : null}
+              <SortHeader col="findings" sort={sort} dir={dir} filters={filters} numeric />
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => {
+              const e = r.endpoint;
+              const rank = view.rows.indexOf(r) + 1;
+              return (
+                <tr data-search={`${e.endpoint} ${e.service} ${r.tables.join(' ')}`.toLowerCase()} data-endpoint={e.endpoint}>
+                  <td class="rank" data-v={rank}>
+                    {rank}
+                  </td>
+                  <td class="ep" data-v={e.endpoint}>
+                    {r.id === undefined ? <code>{e.endpoint}</code> : <a href={links.endpoint(r.id, filters)}>{e.endpoint}</a>}
+                    <div class="small muted">
+                      {e.service}
+                      {r.tables.length > 0 ? ` · ${r.tables.join(', ')}` : ''}
+                    </div>
+                    <div>
+                      {r.kinds.map((k) => (
+                        <KindBadge kind={k} />
+                      ))}
+                    </div>
+                  </td>
+                  <td class="n" data-label="requests" data-v={e.requests}>
+                    {int(e.requests)}
+                  </td>
+                  <td class="n" data-label="queries/req" data-v={e.queriesPerRequest.p50}>
+                    {e.queriesPerRequest.p50}
+                  </td>
+                  <td class="n" data-label="wasted/req" data-v={e.wastedMsPerRequest}>
+                    {msOrDash(e.wastedMsPerRequest)}
+                  </td>
+                  <td class="n" data-label="wasted" data-v={r.wastedMs}>
+                    <b>{msOrDash(r.wastedMs)}</b>
+                  </td>
+                  {showTrend ? (
+                    <td class="trend">
+                      <Sparkline trend={r.trend} label={`${e.endpoint} trend`} />
+                    </td>
+                  ) : null}
+                  <td class="n" data-label="findings" data-v={e.findings.length}>
+                    {e.findings.length}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+      {links.api ? (
+        <footer>
+          JSON: <a href={links.api}>{links.api}</a> · <a href={`/api/report${filterQuery(filters)}`}>/api/report</a>
+        </footer>
+      ) : null}
+    </section>
+  );
+}
+
+const msOrDash = (n: number): string => (n === 0 ? '—' : ms(n));
+
+function bucketSize(view: { axis: { sizeMs: number } }): string {
+  const h = view.axis.sizeMs / 3_600_000;
+  return h >= 24 ? `${h / 24} day${h === 24 ? '' : 's'}` : h === 1 ? 'hour' : `${h} hours`;
+}
+
+/** The report file has no server to filter: the search box filters rows in the page (with JS). */
+function StaticSearch() {
+  return (
+    <form class="filters" role="search" onsubmit="return false">
+      <label class="grow">
+        Search endpoints and tables
+        <input type="search" name="q" placeholder="dashboard, recruit_candidate…" data-live autocomplete="off" />
+      </label>
+    </form>
+  );
+}
+
+/** A code block that scrolls inside its column, with a copy button that appears when JS runs. */
+function CodeBlock({ code, label, id: blockId, wrap = false }: { code: string; label: string; id: string; wrap?: boolean }) {
+  return (
+    <div>
+      <div class="codehead">
+        <span>{label}</span>
+        <button type="button" class="ghost" data-copy={blockId} hidden aria-label={`Copy ${label.toLowerCase()}`}>
+          Copy
+        </button>
+      </div>
+      <pre id={blockId} class={wrap ? 'wrap' : undefined} tabindex={0}>
+        <code>{code}</code>
+      </pre>
+    </div>
+  );
+}
+
+/** "read this instead" text of a suggestion that changes what the code reads (issue 10). */
+function readInsteadOf(s: ReportFinding['suggestion']): string | undefined {
+  const r = (s as { readInstead?: unknown }).readInstead;
+  return typeof r === 'string' && r !== '' ? r : undefined;
+}
+
+export function locationText(l: CodeLocation): string[] {
+  const parts: string[] = [];
+  if (l.file) parts.push(`${l.file}${l.line ? `:${l.line}` : ''}${l.function ? ` in ${l.function}` : ''}`);
+  else if (l.function) parts.push(l.function);
+  if (l.template) parts.push(`template ${l.template}${l.templateLine ? `:${l.templateLine}` : ''}`);
+  if (l.view) parts.push(`view ${l.view}`);
+  return parts;
+}
+
+function Location({ location, label }: { location: CodeLocation | undefined; label: string }) {
+  if (location === undefined) return null;
+  const parts = locationText(location);
+  if (parts.length === 0) return null;
+  return (
+    <p class="small">
+      <span class="muted">{label}: </span>
+      {parts.map((p, i) => (
+        <>
+          {i > 0 ? ' · ' : ''}
+          <code>{p}</code>
+        </>
+      ))}
+    </p>
+  );
+}
+
+function Fix({ f, idPrefix }: { f: ReportFinding; idPrefix: string }) {
+  const instead = readInsteadOf(f.suggestion);
+  return (
+    <>
+      <CodeBlock code={wrapCode(f.suggestion.code, 88).join('\n')} label={`Fix · ${f.suggestion.method.replace('_', ' ')}${f.suggestion.confidence === 'inferred' ? ' · names inferred' : ''}`} id={`${idPrefix}-fix`} />
+      {instead ? <p class="note read">Read instead: {instead}</p> : null}
+      {f.suggestion.note ? <p class="note">{f.suggestion.note}</p> : null}
+    </>
+  );
+}
+
+function FindingCard({ f, links, filters, index }: { f: ReportFinding; links: Links; filters: Filters; index: string }) {
+  const title = f.kind === 'sync_fanout' ? `${f.repeatsPerRequest.p50} serial outbound calls` : `${f.operation} ${f.table}`;
+  return (
+    <article class="finding" id={`f-${f.fingerprint || index}`} data-kind={f.kind}>
+      <h3>
+        <KindBadge kind={f.kind} />
+        {f.id === undefined ? <code>{title}</code> : <a href={links.finding(f.id, filters)}><code>{title}</code></a>}
+      </h3>
+      <div class="meta">
+        {f.kind === 'n_plus_one' || f.kind === 'repeated_write' ? (
+          <span>
+            <b>×{f.repeatsPerRequest.p50}</b> per request (max {f.repeatsPerRequest.max})
+          </span>
+        ) : null}
+        <span>
+          <b>{ms(f.wastedMs)}</b> {f.kind === 'sync_fanout' ? 'waiting' : 'wasted'}
+        </span>
+        <span>
+          <b>{int(f.requestsAffected)}</b> requests
+        </span>
+        {f.chain.length > 0 ? (
+          <span>
+            path <code>{f.chain.join('__')}</code>
+          </span>
+        ) : null}
+        {f.trigger ? (
+          <span>
+            loops over <code>{f.trigger.table}</code>
+          </span>
+        ) : null}
+      </div>
+      <Location location={f.location} label="Location" />
+      <Fix f={f} idPrefix={`e${index}`} />
+      {f.id !== undefined ? (
+        <p class="small">
+          <a href={links.finding(f.id, filters)}>Waterfall, SQL and history →</a>
+        </p>
+      ) : f.sql ? (
+        <details>
+          <summary class="small">SQL</summary>
+          <pre>
+            <code>{formatSql(f.sql)}</code>
+          </pre>
+        </details>
+      ) : null}
+    </article>
+  );
+}
+
+function Crumbs({ children }: { children: Child }) {
+  return <nav class="crumbs" aria-label="Breadcrumb">{children}</nav>;
+}
+
+export function EndpointPage({ view, links, nowMs, live }: { view: EndpointView; links: Links; nowMs: number; live: boolean }) {
+  const e: ReportEndpoint = view.endpoint;
+  const f = view.filters;
+  const totalWasted = e.wastedMsPerRequest * e.requests;
+  return (
+    <section class="view" id={`endpoint-${view.id}`}>
+      <Crumbs>
+        <a href={links.overview(f)}>Overview</a> / {e.service}
+      </Crumbs>
+      <h1>
+        <code>{e.endpoint}</code>
+      </h1>
+      <p class="muted">{live ? periodText(f, nowMs) : 'whole recording'}</p>
+      <div class="stats">
+        <div class="stat hot">
+          <b>{ms(e.wastedMsPerRequest)}</b>
+          <span>wasted per request</span>
+        </div>
+        <div class="stat">
+          <b>
+            {e.queriesPerRequest.p50} <span class="small muted">/ {e.queriesPerRequest.max}</span>
+          </b>
+          <span>queries per request, p50 / max</span>
+        </div>
+        <div class="stat">
+          <b>{int(e.requests)}</b>
+          <span>requests, {e.requests === 0 ? 0 : Math.round((e.requestsAffected / e.requests) * 100)}% with a query loop</span>
+        </div>
+        <div class="stat">
+          <b>{ms(totalWasted)}</b>
+          <span>wasted in total</span>
+        </div>
+      </div>
+      {live ? <EndpointCharts axis={view.axis} trend={view.trend} /> : null}
+      {e.fix !== '' ? (
+        <>
+          <h2>The combined fix</h2>
+          <p class="muted small">One queryset that removes every query loop below; paste it where the view builds its queryset.</p>
+          <CodeBlock code={wrapCode(e.fix, 88).join('\n')} label="Queryset" id={`fix-${view.id}`} />
+        </>
+      ) : null}
+      <h2>Findings ({e.findings.length})</h2>
+      {e.findings.length === 0 ? (
+        <div class="empty">No findings{f.kind ? ` of kind ${KIND_LABEL[f.kind]}` : ''} in this period.</div>
+      ) : (
+        <div class="findings">
+          {e.findings.map((x, i) => (
+            <FindingCard f={x} links={links} filters={f} index={`${view.id}-${i}`} />
+          ))}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function dateTime(msEpoch: number): string {
+  return Number.isFinite(msEpoch) ? `${new Date(msEpoch).toISOString().slice(0, 19).replace('T', ' ')} UTC` : '—';
+}
+
+export function FindingPage({ view, links, nowMs, live }: { view: FindingView; links: Links; nowMs: number; live: boolean }) {
+  const s = view.stored;
+  const f = view.finding;
+  const kind = s.kind as FindingKind;
+  const filters = view.filters;
+  const repeats = view.waterfall?.lanes.find((l) => l.role === 'repeat')?.spans.length;
+  return (
+    <section class="view" id={`finding-${view.id}`}>
+      <Crumbs>
+        <a href={links.overview(filters)}>Overview</a> /{' '}
+        {view.endpointId === undefined ? s.endpoint : <a href={links.endpoint(view.endpointId, filters)}>{s.endpoint}</a>} / finding {view.id}
+      </Crumbs>
+      <h1>
+        {KIND_LABEL[kind] ?? s.kind}: <code>{mainTable(s.sql) || s.fingerprint}</code>
+        {f ? <span class="muted"> ×{f.repeatsPerRequest.p50} per request</span> : null}
+      </h1>
+      <dl class="facts">
+        <dt>Endpoint</dt>
+        <dd>
+          <code>{s.endpoint}</code> <span class="muted">({s.service})</span>
+        </dd>
+        <dt>Wasted</dt>
+        <dd>
+          {ms(s.wastedMs)} over {int(s.requestsAffected)} requests ({int(s.executions)} executions)
+        </dd>
+        <dt>First seen</dt>
+        <dd>{dateTime(s.firstSeenMs)}</dd>
+        <dt>Last seen</dt>
+        <dd>{dateTime(s.lastSeenMs)}</dd>
+        {s.trigger ? (
+          <>
+            <dt>Trigger</dt>
+            <dd>
+              <code>{s.trigger.table}</code> <span class="muted">(the loop iterates its rows)</span>
+            </dd>
+          </>
+        ) : null}
+        {s.example ? (
+          <>
+            <dt>Example trace</dt>
+            <dd>
+              {view.traceLink ? (
+                <a href={view.traceLink} rel="noopener noreferrer" target="_blank" data-trace-link>
+                  <code>{s.example.traceId}</code> ↗
+                </a>
+              ) : (
+                <code>{s.example.traceId}</code>
+              )}{' '}
+              <span class="muted">({ms(s.example.wastedMs)} wasted in that request)</span>
+            </dd>
+          </>
+        ) : null}
+      </dl>
+      {view.waterfall ? (
+        <>
+          <h2>The example request's queries</h2>
+          <div class="legend" aria-hidden="true">
+            <span>
+              <i class="trigger" />
+              trigger
+            </span>
+            <span>
+              <i class="repeat" />
+              repeated query{repeats ? ` (${repeats} calls)` : ''}
+            </span>
+            <span>
+              <i class="other" />
+              other queries
+            </span>
+            <span>to scale: a bar's width is its duration</span>
+          </div>
+          <WaterfallView waterfall={view.waterfall} />
+        </>
+      ) : null}
+      {f ? (
+        <>
+          <h2>The fix</h2>
+          <Fix f={f} idPrefix={`finding-${view.id}`} />
+          <Location location={f.location} label="Location" />
+        </>
+      ) : null}
+      <h2>SQL</h2>
+      <div class="grid2">
+        <CodeBlock code={formatSql(s.sql)} label="Repeated query (normalised)" id={`sql-${view.id}`} />
+        {s.trigger ? <CodeBlock code={formatSql(s.trigger.sql)} label="Trigger (normalised)" id={`trigger-${view.id}`} /> : <div />}
+      </div>
+      {live ? (
+        <>
+          <h2>Requests affected over time</h2>
+          <div class="panel">
+            <FindingChart axis={view.axis} trend={view.trend} />
+            <p class="small muted">
+              {periodText(filters, nowMs)}, per {bucketSize(view)} from {bucketLabel(view.axis.startMs, view.axis.sizeMs)}
+            </p>
+          </div>
+        </>
+      ) : null}
+      {links.api ? (
+        <footer>
+          JSON: <a href={links.api}>{links.api}</a>
+        </footer>
+      ) : null}
+    </section>
+  );
+}
