@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# README's test command: installs what the tests need (npm ci, the Python venv, PostgreSQL from
-# Debian when the e2e starts it) and runs the whole suite: typecheck, vitest, pytest for the
+# README's test command: installs what the tests need (npm ci, the Python venv, Chromium for the
+# browser tests and PostgreSQL from Debian) and runs the whole suite: typecheck, vitest, pytest for the
 # Django integration, and the end-to-end test of the instrumented sample app against n1lens serve.
 # Ends with one line "N passed, N failed" over every runner.
 set -uo pipefail
@@ -13,6 +13,8 @@ trap 'rm -rf "$out"' EXIT
 set -e
 npm ci --no-audit --no-fund
 bash scripts/python-env.sh
+N1LENS_CHROMIUM=$(bash scripts/chromium.sh)
+export N1LENS_CHROMIUM
 npm run --silent typecheck
 set +e
 

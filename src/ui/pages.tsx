@@ -33,6 +33,13 @@ export const anchorLinks: Links = {
   finding: (id) => `#finding-${id}`,
 };
 
+/** An inline icon (a lens over stacked rows), so no page ever asks the server for /favicon.ico. */
+const FAVICON =
+  'data:image/svg+xml,' +
+  encodeURIComponent(
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect x="1" y="2" width="9" height="2" fill="#c2410c"/><rect x="1" y="6" width="9" height="2" fill="#c2410c"/><rect x="1" y="10" width="6" height="2" fill="#c2410c"/><circle cx="10.5" cy="9.5" r="3.5" fill="none" stroke="#1d4ed8" stroke-width="1.6"/><path d="M13 12l2.5 2.5" stroke="#1d4ed8" stroke-width="1.8"/></svg>',
+  );
+
 /** The whole document around one or more views. */
 export function Document({ title, children, home = '/' }: { title: string; children: Child; home?: string }) {
   return (
@@ -43,6 +50,7 @@ export function Document({ title, children, home = '/' }: { title: string; child
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width,initial-scale=1" />
         <meta name="color-scheme" content="light dark" />
+        <link rel="icon" href={FAVICON} />
         <title>{title}</title>
         <style dangerouslySetInnerHTML={{ __html: STYLE }} />
       </head>
@@ -298,6 +306,16 @@ function StaticSearch() {
   );
 }
 
+/**
+ * Django code laid out to fit a column, still valid Python: a queryset broken across lines at its
+ * method calls is wrapped in parentheses (Black's style), so what is copied runs as pasted.
+ */
+export function displayCode(code: string, width = 88): string {
+  const lines = wrapCode(code, width);
+  if (lines.length === 1 || code.includes('\n') || code.startsWith('.') || !lines.slice(1).some((l) => /^\s*\./.test(l))) return lines.join('\n');
+  return ['(', ...wrapCode(code, width - 4, '    '), ')'].join('\n');
+}
+
 /** A code block that scrolls inside its column, with a copy button that appears when JS runs. */
 function CodeBlock({ code, label, id: blockId, wrap = false }: { code: string; label: string; id: string; wrap?: boolean }) {
   return (
@@ -351,7 +369,7 @@ function Fix({ f, idPrefix }: { f: ReportFinding; idPrefix: string }) {
   const instead = readInsteadOf(f.suggestion);
   return (
     <>
-      <CodeBlock code={wrapCode(f.suggestion.code, 88).join('\n')} label={`Fix · ${f.suggestion.method.replace('_', ' ')}${f.suggestion.confidence === 'inferred' ? ' · names inferred' : ''}`} id={`${idPrefix}-fix`} />
+      <CodeBlock code={displayCode(f.suggestion.code)} label={`Fix · ${f.suggestion.method.replace('_', ' ')}${f.suggestion.confidence === 'inferred' ? ' · names inferred' : ''}`} id={`${idPrefix}-fix`} />
       {instead ? <p class="note read">Read instead: {instead}</p> : null}
       {f.suggestion.note ? <p class="note">{f.suggestion.note}</p> : null}
     </>
@@ -449,7 +467,7 @@ export function EndpointPage({ view, links, nowMs, live }: { view: EndpointView;
         <>
           <h2>The combined fix</h2>
           <p class="muted small">One queryset that removes every query loop below; paste it where the view builds its queryset.</p>
-          <CodeBlock code={wrapCode(e.fix, 88).join('\n')} label="Queryset" id={`fix-${view.id}`} />
+          <CodeBlock code={e.fix.split('\n').map((line) => displayCode(line)).join('\n')} label="Queryset" id={`fix-${view.id}`} />
         </>
       ) : null}
       <h2>Findings ({e.findings.length})</h2>
