@@ -84,11 +84,13 @@ async function open(context: BrowserContext, url: string): Promise<{ page: Page;
   return { page, errors, hosts };
 }
 
+// In-page expressions are strings: this project compiles without the DOM's types.
 /** Whether anything makes the page scroll sideways. */
-const overflows = (page: Page): Promise<boolean> => page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth);
+const overflows = (page: Page): Promise<boolean> => page.evaluate('document.documentElement.scrollWidth > document.documentElement.clientWidth');
 
+/** The endpoints of the overview rows a user can see, in order. */
 const visibleRows = (page: Page): Promise<string[]> =>
-  page.$$eval('tr[data-endpoint]', (rows) => rows.filter((r) => !(r as HTMLElement).hidden && (r as HTMLElement).offsetParent !== null).map((r) => r.getAttribute('data-endpoint') ?? ''));
+  page.evaluate(`[...document.querySelectorAll('tr[data-endpoint]')].filter((r) => !r.hidden && r.offsetParent !== null).map((r) => r.getAttribute('data-endpoint'))`);
 
 describe('n1lens serve in a browser', () => {
   it('reaches the job__company finding in two clicks, with its waterfall, fix, trace link, and nothing overflowing', async () => {
@@ -106,7 +108,7 @@ describe('n1lens serve in a browser', () => {
     // The combined fix's copy button copies the seed's queryset, as valid Python.
     await page.locator('pre[id^="fix-"]').scrollIntoViewIfNeeded();
     await page.click('button[data-copy^="fix-"]');
-    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    const copied = await page.evaluate<string>('navigator.clipboard.readText()');
     const flat = copied.replace(/\s+/g, '').replace(/,\)/g, ')'); // the layout's trailing commas
     expect(flat).toContain(".select_related('candidate','job__company','status')");
     expect(flat).toContain(".prefetch_related(Prefetch('interviews',queryset=Interview.objects.order_by('-scheduled_at'),to_attr='recent_interviews')");
@@ -176,6 +178,26 @@ describe('n1lens serve in a browser', () => {
     await page.click('a:text-is("GET dashboard/")');
     expect(await page.locator('article.finding').count()).toBe(6);
     expect(await page.locator('button[data-copy]:visible').count()).toBe(0);
+    await context.close();
+  });
+});
+
+describe('acknowledging from the finding page', () => {
+  it('records the decision, takes the finding out of the overview, and withdraws it', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const { page, errors } = await open(context, `${base}/?range=all`);
+    await page.click('a:text-is("GET dashboard/")');
+    await page.click('article.finding:has(code:text-is("job__company")) h3 a');
+    await page.check('input[name=state][value=acknowledged]');
+    await page.fill('input[name=reason]', 'select_related lands in #42');
+    await Promise.all([page.waitForURL(/#decision$/), page.click('form.decision button[type=submit]')]);
+    expect(await page.locator('#decision + .panel').innerText()).toContain('Acknowledged');
+    await page.goto(`${base}/?range=all`);
+    expect(await page.locator('tr[data-endpoint="GET dashboard/"] td[data-label=findings]').innerText()).toBe('5');
+    await page.goBack();
+    await Promise.all([page.waitForURL(/#decision$/), page.click('text=Withdraw')]);
+    expect(await page.locator('form.decision').count()).toBe(1);
+    expect(errors).toEqual([]);
     await context.close();
   });
 });

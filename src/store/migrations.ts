@@ -64,6 +64,20 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX endpoint_hours_by_hour ON endpoint_hours(hour);
   `,
+  // 2: people's decisions about findings (web UI acknowledge / ignore), by signature, with reason and expiry.
+  `
+  CREATE TABLE acknowledgements (
+    signature TEXT PRIMARY KEY,
+    service TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    table_name TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('acknowledged', 'ignored')),
+    reason TEXT NOT NULL,
+    expires TEXT,
+    created_ms REAL NOT NULL
+  );
+  `,
 ];
 
 /** Brings a database to the newest schema; refuses one written by a newer n1lens. */

@@ -1,7 +1,8 @@
 /** The embedded SQLite store: hourly additive rollups per endpoint, finding and statement, plus one example per finding. */
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { RollupSet, emptyEndpointRollup, mergeRollups, type CascadeRollup, type EndpointRollup } from '../detect/rollup.js';
-import type { LeafShape, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
+import type { FindingKind, LeafShape, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
+import type { Acknowledgement, AcknowledgementState } from '../report/acknowledge.js';
 import { buildReport, endpointMatcher, type Report, type ReportOptions } from '../report/model.js';
 import { HOUR_MS } from '../report/period.js';
 import type { SqlFacts } from '../sql/types.js';
@@ -440,6 +441,38 @@ export class Store {
   /** The services that have sent requests, for the service filter. */
   services(): string[] {
     return (this.#prepare('SELECT DISTINCT service FROM endpoints ORDER BY service').all() as { service: string }[]).map((r) => r.service);
+  }
+
+  /** Records (or replaces) a decision about a finding. */
+  acknowledge(a: Acknowledgement): void {
+    this.#prepare(
+      `INSERT INTO acknowledgements (signature, service, endpoint, kind, table_name, state, reason, expires, created_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (signature) DO UPDATE SET state = excluded.state, reason = excluded.reason, expires = excluded.expires, created_ms = excluded.created_ms`,
+    ).run(a.signature, a.service, a.endpoint, a.kind, a.table, a.state, a.reason, a.expires ?? null, a.createdMs);
+  }
+
+  /** Withdraws a decision; false when there was none. */
+  unacknowledge(signature: string): boolean {
+    return this.#prepare('DELETE FROM acknowledgements WHERE signature = ?').run(signature).changes > 0;
+  }
+
+  /** Every decision, expired or not, oldest first. */
+  acknowledgements(): Acknowledgement[] {
+    const rows = this.#prepare(
+      'SELECT signature, service, endpoint, kind, table_name, state, reason, expires, created_ms FROM acknowledgements ORDER BY created_ms, signature',
+    ).all() as { signature: string; service: string; endpoint: string; kind: FindingKind; table_name: string; state: AcknowledgementState; reason: string; expires: string | null; created_ms: number }[];
+    return rows.map((r) => ({
+      signature: r.signature,
+      service: r.service,
+      endpoint: r.endpoint,
+      kind: r.kind,
+      table: r.table_name,
+      state: r.state,
+      reason: r.reason,
+      ...(r.expires === null ? {} : { expires: r.expires }),
+      createdMs: r.created_ms,
+    }));
   }
 
   findingCount(): number {

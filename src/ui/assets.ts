@@ -7,6 +7,8 @@ export const STYLE = `
 @media (prefers-color-scheme:dark){:root{--bg:#141517;--panel:#1c1e21;--fg:#e7e7e4;--muted:#9ca0a7;--line:#2e3136;--code:#23262a;
 --accent:#fb923c;--accent-soft:#4a2a17;--trigger:#7aa2ff;--trigger-soft:#1f2c4d;--other:#5d626a;--good:#4ade80;--link:#8db3ff}}
 *{box-sizing:border-box}
+[hidden]{display:none!important}
+.custom{display:contents}
 html{-webkit-text-size-adjust:100%}
 body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}
 a{color:var(--link);text-underline-offset:2px}
@@ -71,7 +73,8 @@ td.ep a:hover{text-decoration:underline}
 .chart .a{fill:var(--trigger);opacity:.9}
 .chart .q{fill:none;stroke:var(--trigger);stroke-width:2}
 .chart .dot{fill:var(--trigger)}
-.chart text{fill:var(--muted);font-size:11px;font-family:system-ui,sans-serif}
+.chart text{fill:var(--muted);font-size:12px;font-family:system-ui,sans-serif}
+.chart.wide{max-height:240px}
 .chart .grid{stroke:var(--line)}
 .grid2{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:1rem}
 .findings{display:flex;flex-direction:column;gap:1rem}
@@ -111,6 +114,11 @@ dl.facts dd{margin:0;overflow-wrap:anywhere;font-variant-numeric:tabular-nums}
 .wf-track rect.bar.trigger{fill:var(--trigger)}
 .wf-row.repeat{background:color-mix(in srgb,var(--accent) 7%,transparent)}
 .wf-row.trigger{background:color-mix(in srgb,var(--trigger) 7%,transparent)}
+form.decision fieldset{border:0;padding:0;margin:0 0 .5rem;display:flex;flex-wrap:wrap;gap:.35rem 1.5rem}
+form.decision fieldset label{display:flex;gap:.4rem;align-items:center}
+.decision-fields{display:flex;flex-wrap:wrap;gap:.6rem .9rem;align-items:flex-end}
+.decision-fields label{display:flex;flex-direction:column;font-size:.75rem;color:var(--muted);gap:.2rem;min-width:0}
+.decision-fields .grow{flex:1 1 16rem}
 .legend{display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;font-size:.82rem;color:var(--muted);margin:.5rem 0}
 .legend i{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;vertical-align:-1px;margin-right:.35rem}
 .legend .trigger{background:var(--trigger)}.legend .repeat{background:var(--accent)}.legend .other{background:var(--other)}

@@ -26,9 +26,10 @@ export function Sparkline({ trend, label }: { trend: Bucket[]; label: string }) 
   const maxWasted = Math.max(...trend.map((b) => b.wastedMs), 0);
   const maxQueries = Math.max(...trend.map(queriesPer), 0);
   const bw = w / n;
-  const points = trend
-    .map((b, i) => (b.requests === 0 ? undefined : `${fixed(i * bw + bw / 2)},${fixed(h - 2 - (queriesPer(b) / (maxQueries || 1)) * (h - 6))}`))
-    .filter((p): p is string => p !== undefined);
+  const lines = runs(
+    trend.map((b) => ({ value: queriesPer(b), title: '', present: b.requests > 0 })),
+    (s, i) => `${fixed(i * bw + bw / 2)},${fixed(h - 2 - (s.value / (maxQueries || 1)) * (h - 6))}`,
+  );
   const total = trend.reduce((s, b) => s + b.wastedMs, 0);
   return (
     <svg class="spark" viewBox={`0 0 ${w} ${h}`} preserveAspectRatio="none" role="img" aria-label={`${label}: ${ms(total)} wasted over ${n} buckets; peak ${fixed(maxQueries)} queries per request`}>
@@ -37,7 +38,9 @@ export function Sparkline({ trend, label }: { trend: Bucket[]; label: string }) 
           <rect class="w" x={fixed(i * bw + bw * 0.15)} width={fixed(Math.max(bw * 0.7, 1))} y={fixed(h - (b.wastedMs / maxWasted) * (h - 4))} height={fixed((b.wastedMs / maxWasted) * (h - 4))} />
         ) : null,
       )}
-      {points.length > 1 ? <polyline class="q" points={points.join(' ')} vector-effect="non-scaling-stroke" /> : null}
+      {lines.map((points) => (
+        <polyline class="q" points={points} vector-effect="non-scaling-stroke" />
+      ))}
     </svg>
   );
 }
@@ -45,12 +48,26 @@ export function Sparkline({ trend, label }: { trend: Bucket[]; label: string }) 
 interface Series {
   value: number;
   title: string;
+  /** False for a bucket with no traffic: a line breaks there instead of dropping to 0. */
+  present?: boolean;
+}
+
+/** Polyline point lists, one per run of buckets that have data. */
+function runs(series: Series[], point: (s: Series, i: number) => string): string[] {
+  const out: string[][] = [];
+  let run: string[] = [];
+  series.forEach((s, i) => {
+    if (s.present === false) {
+      if (run.length > 0) out.push(run);
+      run = [];
+    } else run.push(point(s, i));
+  });
+  if (run.length > 0) out.push(run);
+  return out.filter((r) => r.length > 1).map((r) => r.join(' '));
 }
 
 /** A labelled bar or line chart over the axis: y from 0 to the maximum, first and last bucket on x. */
-function TimeChart({ axis, series, kind, cls, label, unit }: { axis: Axis; series: Series[]; kind: 'bar' | 'line'; cls: string; label: string; unit: (n: number) => string }) {
-  const w = 560;
-  const h = 170;
+function TimeChart({ axis, series, kind, cls, label, unit, w = 560, h = 170 }: { axis: Axis; series: Series[]; kind: 'bar' | 'line'; cls: string; label: string; unit: (n: number) => string; w?: number; h?: number }) {
   const left = 52;
   const right = 8;
   const top = 10;
@@ -60,9 +77,9 @@ function TimeChart({ axis, series, kind, cls, label, unit }: { axis: Axis; serie
   const max = Math.max(...series.map((s) => s.value), 0) || 1;
   const bw = pw / series.length;
   const y = (v: number): number => top + ph - (v / max) * ph;
-  const linePoints = series.map((s, i) => `${fixed(left + i * bw + bw / 2)},${fixed(y(s.value))}`);
+  const lines = runs(series, (s, i) => `${fixed(left + i * bw + bw / 2)},${fixed(y(s.value))}`);
   return (
-    <svg class="chart" viewBox={`0 0 ${w} ${h}`} role="img" aria-label={`${label}, ${series.length} buckets of ${sizeLabel(axis.sizeMs)}, peak ${unit(max)}`}>
+    <svg class={w > 600 ? 'chart wide' : 'chart'} viewBox={`0 0 ${w} ${h}`} role="img" aria-label={`${label}, ${series.length} buckets of ${sizeLabel(axis.sizeMs)}, peak ${unit(max)}`}>
       <line class="grid" x1={left} x2={w - right} y1={top} y2={top} />
       <line class="grid" x1={left} x2={w - right} y1={top + ph / 2} y2={top + ph / 2} />
       <line class="grid" x1={left} x2={w - right} y1={top + ph} y2={top + ph} />
@@ -78,9 +95,9 @@ function TimeChart({ axis, series, kind, cls, label, unit }: { axis: Axis; serie
             </rect>
           ))
         : [
-            series.length > 1 ? <polyline class={cls} points={linePoints.join(' ')} /> : null,
+            ...lines.map((points) => <polyline class={cls} points={points} />),
             ...series.map((s, i) =>
-              s.value > 0 ? (
+              s.present !== false ? (
                 <circle class="dot" cx={fixed(left + i * bw + bw / 2)} cy={fixed(y(s.value))} r="3">
                   <title>{s.title}</title>
                 </circle>
@@ -104,7 +121,11 @@ export function EndpointCharts({ axis, trend }: { axis: Axis; trend: Bucket[] })
           cls="q"
           label="Queries per request"
           unit={(n) => fixed(n)}
-          series={trend.map((b) => ({ value: queriesPer(b), title: `${when(b)}: ${fixed(queriesPer(b))} queries per request over ${int(b.requests)} requests` }))}
+          series={trend.map((b) => ({
+            value: queriesPer(b),
+            present: b.requests > 0,
+            title: `${when(b)}: ${fixed(queriesPer(b))} queries per request over ${int(b.requests)} requests`,
+          }))}
         />
       </figure>
       <figure class="panel" style="margin:0">
@@ -129,6 +150,8 @@ export function FindingChart({ axis, trend }: { axis: Axis; trend: FindingBucket
       axis={axis}
       kind="bar"
       cls="a"
+      w={1000}
+      h={200}
       label="Requests affected"
       unit={(n) => (n < 10 ? fixed(n) : int(n))}
       series={trend.map((b) => ({
@@ -146,8 +169,9 @@ function laneLabel(lane: WaterfallLane): string {
   if (lane.sql === '') return `query ${lane.fingerprint}`;
   const table = mainTable(lane.sql);
   if (table === '') return lane.sql.length <= 40 ? lane.sql : `${lane.sql.slice(0, 39)}…`;
+  // Most lanes are reads: the table alone says it; writes keep their verb.
   const op = /^\s*(\w+)/.exec(lane.sql)?.[1]?.toUpperCase() ?? '';
-  return `${op} ${table}`.trim();
+  return op === 'SELECT' ? table : `${op} ${table}`.trim();
 }
 
 /** Tick marks at round milliseconds across the request. */

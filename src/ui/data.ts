@@ -1,9 +1,11 @@
 /** What each page shows, read from the store: the overview's ranked endpoints with trends, one endpoint, one finding with its waterfall. Pure reads, no HTML. */
 import type { FindingKind } from '../detect/types.js';
+import { applyAcknowledgements, isActive, signatureOf, type Acknowledgement, type AcknowledgedFinding } from '../report/acknowledge.js';
 import type { Report, ReportEndpoint, ReportFinding, ReportOptions } from '../report/model.js';
 import { DAY_MS, HOUR_MS } from '../report/period.js';
 import type { StoredFinding, Store } from '../store/store.js';
 import type { Filters } from './filters.js';
+import { mainTable } from './sql-format.js';
 
 /** What every page needs besides the request: the store, report settings, the clock, the trace link. */
 export interface UiContext {
@@ -80,10 +82,14 @@ export interface Waterfall {
 export interface FindingView {
   filters: Filters;
   id: number;
+  /** Its signature (DESIGN "Signature"), the key of acknowledgements and baselines. */
+  signature: string;
+  /** The decision in force about it, if any. */
+  acknowledgement: Acknowledgement | undefined;
   endpointId: number | undefined;
   stored: StoredFinding;
   /** The report's view of it (fix, repeats) in the period, or over all time when the period has none. */
-  finding: ReportFinding | undefined;
+  finding: AcknowledgedFinding | undefined;
   axis: Axis;
   trend: FindingBucket[];
   waterfall: Waterfall | undefined;
@@ -162,18 +168,20 @@ export function servedReport(ctx: UiContext, filters: Filters): Report {
     ctx.report ?? {},
   );
   const findingIds = store.findingIds();
+  const muted = store.acknowledgements();
   for (const e of report.endpoints) {
     for (const f of e.findings) {
       const id = isStoredKind(f.kind) ? findingIds.get(key(e.service, e.endpoint, f.fingerprint)) : undefined;
       if (id !== undefined) f.id = id;
     }
   }
-  if (filters.kind === undefined && filters.q === undefined) return report;
+  const decided = applyAcknowledgements(report, muted, ctx.nowMs, filters.includeAcknowledged ?? false);
+  if (filters.kind === undefined && filters.q === undefined) return decided;
   // DB spans per endpoint from the cheap hourly rows, so a narrowed summary still describes the endpoints kept.
   const dbSpans = new Map<number, number>();
   for (const h of store.endpointHours(periodOf(filters))) dbSpans.set(h.endpointId, (dbSpans.get(h.endpointId) ?? 0) + h.dbSpans);
   const ids = endpointIds(store);
-  return filterReport(report, filters, (e) => dbSpans.get(ids.get(key(e.service, e.endpoint)) ?? -1) ?? 0);
+  return filterReport(decided, filters, (e) => dbSpans.get(ids.get(key(e.service, e.endpoint)) ?? -1) ?? 0);
 }
 
 function endpointIds(store: Store): Map<string, number> {
@@ -226,8 +234,9 @@ export function endpointView(ctx: UiContext, id: number, filters: Filters): Endp
   const ref = store.endpointRefs().find((r) => r.id === id);
   if (ref === undefined) return undefined;
   // The endpoint's own filters only narrow its findings; service is the endpoint's.
+  // Its acknowledged and ignored findings stay on the page, marked, in a list of their own.
   const { q: _q, endpoint: _glob, ...narrowing } = filters;
-  const report = servedReport(ctx, { ...narrowing, service: ref.service });
+  const report = servedReport(ctx, { ...narrowing, service: ref.service, includeAcknowledged: true });
   const hours = store.endpointHours(periodOf(filters)).filter((h) => h.endpointId === id);
   const axis = axisOf(filters, ctx.nowMs, hours[0]?.hour);
   const trend = emptyBuckets(axis);
@@ -285,7 +294,7 @@ export function findingView(ctx: UiContext, id: number, filters: Filters): Findi
   if (stored === undefined) return undefined;
   const endpointId = endpointIds(store).get(key(stored.service, stored.endpoint));
   const pick = (f: Filters): ReportFinding | undefined =>
-    servedReport(ctx, { range: f.range, ...periodOf(f), service: stored.service })
+    servedReport(ctx, { range: f.range, ...periodOf(f), service: stored.service, includeAcknowledged: true })
       .endpoints.find((e) => e.endpoint === stored.endpoint)
       ?.findings.find((x) => x.id === id);
   const finding = pick(filters) ?? pick({ range: 'all' });
@@ -304,9 +313,13 @@ export function findingView(ctx: UiContext, id: number, filters: Filters): Findi
     trend[i]!.executions += h.executions;
     trend[i]!.wastedMs += h.wastedMs;
   }
+  const signature = signatureOf(stored.endpoint, { kind: stored.kind as FindingKind, table: finding?.table ?? mainTable(stored.sql), fingerprint: stored.fingerprint });
+  const acknowledgement = store.acknowledgements().find((a) => a.signature === signature && isActive(a, ctx.nowMs));
   return {
     filters,
     id,
+    signature,
+    acknowledgement,
     endpointId,
     stored,
     finding,

@@ -24,6 +24,8 @@ export interface Filters {
   q?: string;
   /** Endpoint glob (`GET dashboard/*`), as /api/report takes it. */
   endpoint?: string;
+  /** Keep acknowledged and ignored findings in the lists, marked (`acknowledged=include`). */
+  includeAcknowledged?: boolean;
 }
 
 /** A filter value that cannot be used; the message says which and what is accepted. */
@@ -51,6 +53,9 @@ export function parseFilters(query: (name: string) => string | undefined, nowMs:
   if (q) filters.q = q;
   const endpoint = query('endpoint')?.trim();
   if (endpoint) filters.endpoint = endpoint;
+  const acknowledged = query('acknowledged')?.trim();
+  if (acknowledged === 'include') filters.includeAcknowledged = true;
+  else if (acknowledged) throw new FilterError(`acknowledged=${acknowledged} is not understood: use acknowledged=include to list acknowledged and ignored findings`);
   const kind = query('kind')?.trim();
   if (kind) {
     if (!isFindingKind(kind)) throw new FilterError(`kind=${kind} is not a finding kind: use one of ${KINDS.join(', ')}`);
@@ -105,6 +110,7 @@ export function filterQuery(filters: Filters, extra: Record<string, string | und
   if (filters.kind) params.set('kind', filters.kind);
   if (filters.q) params.set('q', filters.q);
   if (filters.endpoint) params.set('endpoint', filters.endpoint);
+  if (filters.includeAcknowledged) params.set('acknowledged', 'include');
   for (const [k, v] of Object.entries(extra)) if (v !== undefined && v !== '') params.set(k, v);
   return `?${params.toString()}`;
 }

@@ -2,6 +2,7 @@
 import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
 import type { CodeLocation, FindingKind } from '../detect/types.js';
+import type { AcknowledgedFinding } from '../report/acknowledge.js';
 import type { ReportEndpoint, ReportFinding } from '../report/model.js';
 import { formatPeriod } from '../report/period.js';
 import { KIND_LABEL, int, ms, wrapCode } from '../report/text.js';
@@ -109,7 +110,7 @@ function FilterForm({ filters, services }: { filters: Filters; services: string[
           ))}
         </select>
       </label>
-      <span data-custom style="display:contents">
+      <span data-custom class="custom">
         <label>
           From (UTC)
           <input type="datetime-local" name="from" value={filters.from ?? ''} />
@@ -280,7 +281,7 @@ export function OverviewView({ view, links, sort = 'wasted', dir = 'desc', nowMs
       )}
       {links.api ? (
         <footer>
-          JSON: <a href={links.api}>{links.api}</a> · <a href={`/api/report${filterQuery(filters)}`}>/api/report</a>
+          JSON: <a href={links.api}>{links.api}</a> · <a href={`/api/report${filterQuery(filters)}`}>{`/api/report${filterQuery(filters)}`}</a>
         </footer>
       ) : null}
     </section>
@@ -376,7 +377,7 @@ function Fix({ f, idPrefix }: { f: ReportFinding; idPrefix: string }) {
   );
 }
 
-function FindingCard({ f, links, filters, index }: { f: ReportFinding; links: Links; filters: Filters; index: string }) {
+function FindingCard({ f, links, filters, index }: { f: AcknowledgedFinding; links: Links; filters: Filters; index: string }) {
   const title = f.kind === 'sync_fanout' ? `${f.repeatsPerRequest.p50} serial outbound calls` : `${f.operation} ${f.table}`;
   return (
     <article class="finding" id={`f-${f.fingerprint || index}`} data-kind={f.kind}>
@@ -407,6 +408,13 @@ function FindingCard({ f, links, filters, index }: { f: ReportFinding; links: Li
           </span>
         ) : null}
       </div>
+      {f.acknowledgement ? (
+        <p class="note read">
+          <b>{f.acknowledgement.state === 'ignored' ? 'Ignored' : 'Acknowledged'}</b>
+          {f.acknowledgement.reason ? `: ${f.acknowledgement.reason}` : ''}
+          {f.acknowledgement.expires ? ` (until ${f.acknowledgement.expires})` : ''}
+        </p>
+      ) : null}
       <Location location={f.location} label="Location" />
       <Fix f={f} idPrefix={`e${index}`} />
       {f.id !== undefined ? (
@@ -432,6 +440,8 @@ function Crumbs({ children }: { children: Child }) {
 export function EndpointPage({ view, links, nowMs, live }: { view: EndpointView; links: Links; nowMs: number; live: boolean }) {
   const e: ReportEndpoint = view.endpoint;
   const f = view.filters;
+  const muted = e.findings.filter((x: AcknowledgedFinding) => x.acknowledgement !== undefined);
+  const open = e.findings.filter((x: AcknowledgedFinding) => x.acknowledgement === undefined);
   const totalWasted = e.wastedMsPerRequest * e.requests;
   return (
     <section class="view" id={`endpoint-${view.id}`}>
@@ -470,22 +480,84 @@ export function EndpointPage({ view, links, nowMs, live }: { view: EndpointView;
           <CodeBlock code={e.fix.split('\n').map((line) => displayCode(line)).join('\n')} label="Queryset" id={`fix-${view.id}`} />
         </>
       ) : null}
-      <h2>Findings ({e.findings.length})</h2>
-      {e.findings.length === 0 ? (
-        <div class="empty">No findings{f.kind ? ` of kind ${KIND_LABEL[f.kind]}` : ''} in this period.</div>
+      <h2>Findings ({open.length})</h2>
+      {open.length === 0 ? (
+        <div class="empty">No open findings{f.kind ? ` of kind ${KIND_LABEL[f.kind]}` : ''} in this period.</div>
       ) : (
         <div class="findings">
-          {e.findings.map((x, i) => (
+          {open.map((x, i) => (
             <FindingCard f={x} links={links} filters={f} index={`${view.id}-${i}`} />
           ))}
         </div>
       )}
+      {muted.length > 0 ? (
+        <>
+          <h2>Acknowledged and ignored ({muted.length})</h2>
+          <p class="muted small">Left out of the overview, /api/report and the digest until their expiry.</p>
+          <div class="findings">
+            {muted.map((x, i) => (
+              <FindingCard f={x} links={links} filters={f} index={`${view.id}-m${i}`} />
+            ))}
+          </div>
+        </>
+      ) : null}
     </section>
   );
 }
 
 function dateTime(msEpoch: number): string {
   return Number.isFinite(msEpoch) ? `${new Date(msEpoch).toISOString().slice(0, 19).replace('T', ' ')} UTC` : '—';
+}
+
+/** Acknowledge or ignore the finding, with a reason and an expiry; or withdraw the decision. Plain forms. */
+function Decision({ view, nowMs }: { view: FindingView; nowMs: number }) {
+  const a = view.acknowledgement;
+  const tomorrow = new Date(nowMs + 86_400_000).toISOString().slice(0, 10);
+  return (
+    <>
+      <h2 id="decision">Acknowledge or ignore</h2>
+      {a ? (
+        <div class="panel">
+          <p>
+            <b>{a.state === 'ignored' ? 'Ignored' : 'Acknowledged'}</b> on {dateTime(a.createdMs)}
+            {a.reason ? `: ${a.reason}` : ''}. {a.expires ? `It counts again from ${a.expires}.` : 'No expiry.'}
+          </p>
+          <p class="small muted">
+            Left out of the overview, /api/report and the digest; CI can take it as a baseline: <a href="/api/baseline">/api/baseline</a>
+          </p>
+          <form method="post" action={`/findings/${view.id}/unacknowledge`}>
+            <button type="submit" class="ghost">
+              Withdraw
+            </button>
+          </form>
+        </div>
+      ) : (
+        <form class="panel decision" method="post" action={`/findings/${view.id}/acknowledge`}>
+          <fieldset>
+            <legend class="small muted">Decision</legend>
+            <label>
+              <input type="radio" name="state" value="acknowledged" checked /> Acknowledge: known, a fix is planned
+            </label>
+            <label>
+              <input type="radio" name="state" value="ignored" /> Ignore: accepted as it is
+            </label>
+          </fieldset>
+          <div class="decision-fields">
+            <label class="grow">
+              Reason
+              <input type="text" name="reason" maxlength={500} placeholder="e.g. fixed in #1234, ships Friday" required />
+            </label>
+            <label>
+              Until (optional)
+              <input type="date" name="expires" min={tomorrow} />
+            </label>
+            <button type="submit">Save</button>
+          </div>
+          <p class="small muted">Until then it stays out of the overview, /api/report and the digest.</p>
+        </form>
+      )}
+    </>
+  );
 }
 
 export function FindingPage({ view, links, nowMs, live }: { view: FindingView; links: Links; nowMs: number; live: boolean }) {
@@ -565,10 +637,11 @@ export function FindingPage({ view, links, nowMs, live }: { view: FindingView; l
       {f ? (
         <>
           <h2>The fix</h2>
-          <Fix f={f} idPrefix={`finding-${view.id}`} />
           <Location location={f.location} label="Location" />
+          <Fix f={f} idPrefix={`finding-${view.id}`} />
         </>
       ) : null}
+      {live ? <Decision view={view} nowMs={nowMs} /> : null}
       <h2>SQL</h2>
       <div class="grid2">
         <CodeBlock code={formatSql(s.sql)} label="Repeated query (normalised)" id={`sql-${view.id}`} />

@@ -120,7 +120,7 @@ describe('endpoint page', () => {
     expect(page.status).toBe(200);
     expect(page.text).toContain('queries per request, p50 / max');
     expect(page.text).toContain(`data-copy="fix-${id}"`);
-    expect(page.text).toMatch(/<pre id="fix-\d+"[^>]*><code>Application\.objects\.select_related\(&#39;candidate&#39;, &#39;job__company&#39;, &#39;status&#39;\)/);
+    expect(page.text).toMatch(/<pre id="fix-\d+"[^>]*><code>\(\n    Application\.objects\.select_related\(&#39;candidate&#39;, &#39;job__company&#39;, &#39;status&#39;\)/);
     const findingLinks = [...page.text.matchAll(/<a href="\/findings\/(\d+)\?range=7d"><code>/g)].map((m) => Number(m[1]));
     expect(findingLinks).toHaveLength(6);
     expect(page.text).toContain('Findings (6)');
@@ -191,5 +191,93 @@ describe('escaping', () => {
     expect(html).not.toContain('<img src=x');
     expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
     evil.close();
+  });
+});
+
+describe('acknowledge and ignore', () => {
+  const dashboardFinding = (table: string): number => {
+    for (const [key, id] of store.findingIds()) if (key.startsWith('recruit\u0000GET dashboard/\u0000') && store.finding(id)?.sql.includes(`"${table}"`)) return id;
+    throw new Error(`no ${table} finding`);
+  };
+  const put = (id: number, body: unknown) =>
+    app.request(`/api/findings/${id}/acknowledgement`, { method: 'PUT', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+
+  it('takes an acknowledged finding out of the report, the overview and the digest until it is withdrawn', async () => {
+    const id = dashboardFinding('recruit_company');
+    const future = new Date(lastSeenMs + 30 * 86_400_000).toISOString().slice(0, 10);
+    const res = await put(id, { state: 'acknowledged', reason: 'fixed in #1234', expires: future });
+    expect(res.status).toBe(200);
+    const ack = (await res.json()) as { signature: string; table: string };
+    expect(ack).toMatchObject({ state: 'acknowledged', reason: 'fixed in #1234', expires: future, endpoint: 'GET dashboard/', kind: 'n_plus_one', table: 'recruit_company' });
+
+    const report = await json<Report>('/api/report');
+    const dashboard = report.endpoints.find((e) => e.endpoint === 'GET dashboard/')!;
+    expect(dashboard.findings.map((f) => f.table)).not.toContain('recruit_company');
+    expect(report.summary.findings).toBe(8);
+    const included = await json<Report>('/api/report?acknowledged=include');
+    expect(included.endpoints.find((e) => e.endpoint === 'GET dashboard/')!.findings.find((f) => f.table === 'recruit_company')).toMatchObject({
+      acknowledgement: { state: 'acknowledged', reason: 'fixed in #1234', expires: future },
+    });
+    const api = await json<EndpointsApi>('/api/endpoints');
+    expect(api.endpoints.find((e) => e.endpoint === 'GET dashboard/')!.findings).toBe(5);
+
+    const endpointId = store.endpointRefs().find((e) => e.endpoint === 'GET dashboard/')!.id;
+    const page = await get(`/endpoints/${endpointId}`);
+    expect(page.text).toContain('Findings (5)');
+    expect(page.text).toContain('Acknowledged and ignored (1)');
+    const findingPage = await get(`/findings/${id}`);
+    expect(findingPage.text).toContain(`It counts again from ${future}.`);
+
+    const { digestFromStore } = await import('../digest/source.js');
+    const digest = digestFromStore(store, { windowMs: 7 * 86_400_000, nowMs: lastSeenMs + 3_600_000 });
+    expect(digest.report.endpoints.find((e) => e.endpoint === 'GET dashboard/')!.findings).toHaveLength(5);
+
+    const baseline = JSON.parse((await get('/api/baseline')).text) as { n1lensBaseline: number; findings: { signature: string; reason: string; expires: string }[] };
+    expect(baseline).toEqual({ n1lensBaseline: 1, findings: [{ signature: ack.signature, endpoint: 'GET dashboard/', kind: 'n_plus_one', table: 'recruit_company', reason: 'acknowledged: fixed in #1234', expires: future }] });
+    expect(ack.signature).toMatch(/^[0-9a-f]{16}$/);
+
+    const withdrawn = await app.request(`/api/findings/${id}/acknowledgement`, { method: 'DELETE' });
+    expect(await withdrawn.json()).toEqual({ withdrawn: true });
+    expect((await json<Report>('/api/report')).summary.findings).toBe(9);
+  });
+
+  it('counts an expired decision as no decision', async () => {
+    const id = dashboardFinding('recruit_status');
+    // Written while it was still in the future, read after the day has passed.
+    const day = new Date(lastSeenMs + 2 * 86_400_000).toISOString().slice(0, 10);
+    expect((await put(id, { state: 'ignored', reason: 'legacy page', expires: day })).status).toBe(200);
+    expect((await json<Report>('/api/report')).summary.findings).toBe(8);
+    const later = uiRoutes({ store, now: () => lastSeenMs + 3 * 86_400_000 });
+    expect(((await (await later.request('/api/report')).json()) as Report).summary.findings).toBe(9);
+    store.unacknowledge(store.acknowledgements()[0]!.signature);
+  });
+
+  it('refuses a decision without a reason, with a bad date, or one already expired', async () => {
+    const id = dashboardFinding('recruit_job');
+    expect(await (await put(id, { state: 'acknowledged', reason: '' })).json()).toEqual({ error: 'reason: say why (a short reason)' });
+    expect(await (await put(id, { state: 'snoozed', reason: 'x' })).json()).toEqual({ error: 'state: must be "acknowledged" or "ignored"' });
+    expect(await (await put(id, { state: 'ignored', reason: 'x', expires: '2026-02-30x' })).json()).toEqual({ error: 'expires: must be a date, YYYY-MM-DD' });
+    expect((await put(id, { state: 'ignored', reason: 'x', expires: '2020-01-01' })).status).toBe(400);
+    expect((await put(424242, { state: 'ignored', reason: 'x' })).status).toBe(404);
+    expect(store.acknowledgements()).toEqual([]);
+  });
+
+  it('takes the finding page form from the same origin only', async () => {
+    const id = dashboardFinding('recruit_note');
+    const form = (origin: string) =>
+      app.request(`http://n1lens.test/findings/${id}/acknowledge`, {
+        method: 'POST',
+        body: new URLSearchParams({ state: 'ignored', reason: 'admin-only page', expires: '' }),
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: origin },
+      });
+    expect((await form('https://evil.example')).status).toBe(403);
+    expect(store.acknowledgements()).toEqual([]);
+    const ok = await form('http://n1lens.test');
+    expect(ok.status).toBe(303);
+    expect(ok.headers.get('location')).toBe(`/findings/${id}#decision`);
+    expect(store.acknowledgements()).toMatchObject([{ state: 'ignored', reason: 'admin-only page', table: 'recruit_note' }]);
+    const undo = await app.request(`http://n1lens.test/findings/${id}/unacknowledge`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: 'http://n1lens.test' } });
+    expect(undo.status).toBe(303);
+    expect(store.acknowledgements()).toEqual([]);
   });
 });
