@@ -137,13 +137,14 @@ section.view{scroll-margin-top:1rem}
   h1{font-size:1.25rem}
   .grid2{grid-template-columns:minmax(0,1fr)}
   table.list thead{display:none}
-  table.list,table.list tbody,table.list tr,table.list td{display:block;width:100%}
-  table.list tr{padding:.65rem .8rem;border-bottom:1px solid var(--line)}
+  table.list,table.list tbody,table.list td{display:block;width:100%}
+  table.list tr{display:flex;flex-wrap:wrap;align-items:baseline;padding:.65rem .8rem;border-bottom:1px solid var(--line)}
+  table.list tr[hidden]{display:none}
   table.list td{border:0;padding:.1rem 0;text-align:left}
   table.list td.n{display:inline-block;width:auto;margin-right:1rem;font-size:.85rem}
   table.list td.n::before{content:attr(data-label) " ";color:var(--muted)}
   table.list td.rank{display:none}
-  table.list td.trend{margin-top:.35rem}
+  table.list td.trend{order:1;margin-top:.35rem}
   .spark{width:100%;max-width:320px}
   dl.facts{grid-template-columns:minmax(0,1fr)}
   dl.facts dd{margin-bottom:.35rem}

@@ -235,8 +235,10 @@ export function endpointView(ctx: UiContext, id: number, filters: Filters): Endp
   if (ref === undefined) return undefined;
   // The endpoint's own filters only narrow its findings; service is the endpoint's.
   // Its acknowledged and ignored findings stay on the page, marked, in a list of their own.
+  // Only this endpoint's rows are read (the name as a glob, then the exact match), so the page costs
+  // one endpoint, not the whole service.
   const { q: _q, endpoint: _glob, ...narrowing } = filters;
-  const report = servedReport(ctx, { ...narrowing, service: ref.service, includeAcknowledged: true });
+  const report = servedReport(ctx, { ...narrowing, service: ref.service, endpoint: ref.endpoint, includeAcknowledged: true });
   const hours = store.endpointHours(periodOf(filters)).filter((h) => h.endpointId === id);
   const axis = axisOf(filters, ctx.nowMs, hours[0]?.hour);
   const trend = emptyBuckets(axis);
@@ -294,7 +296,7 @@ export function findingView(ctx: UiContext, id: number, filters: Filters): Findi
   if (stored === undefined) return undefined;
   const endpointId = endpointIds(store).get(key(stored.service, stored.endpoint));
   const pick = (f: Filters): ReportFinding | undefined =>
-    servedReport(ctx, { range: f.range, ...periodOf(f), service: stored.service, includeAcknowledged: true })
+    servedReport(ctx, { range: f.range, ...periodOf(f), service: stored.service, endpoint: stored.endpoint, includeAcknowledged: true })
       .endpoints.find((e) => e.endpoint === stored.endpoint)
       ?.findings.find((x) => x.id === id);
   const finding = pick(filters) ?? pick({ range: 'all' });
