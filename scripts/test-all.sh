@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# README's test command: installs what the tests need (npm ci, the Python venv, Chromium for the
-# browser tests and PostgreSQL from Debian) and runs the whole suite: typecheck, vitest, pytest for the
+# README's test command: installs what the tests need (npm ci, the Python venv, Chromium from Debian
+# for the browser tests, Jaeger v2 built from the Go module proxy once per machine, PostgreSQL from
+# Debian when the e2e starts it) and runs the whole suite: typecheck, vitest, pytest for the
 # Django integration, and the end-to-end test of the instrumented sample app against n1lens serve.
 # Ends with one line "N passed, N failed" over every runner.
 set -uo pipefail
@@ -15,6 +16,8 @@ npm ci --no-audit --no-fund
 bash scripts/python-env.sh
 N1LENS_CHROMIUM=$(bash scripts/chromium.sh)
 export N1LENS_CHROMIUM
+# test/jaeger.test.ts starts it; building here keeps the (cold: minutes) build out of test timeouts.
+bash scripts/jaeger.sh build >/dev/null
 npm run --silent typecheck
 set +e
 

@@ -3,18 +3,22 @@ import { Command, Option } from 'commander';
 import { OfflineAnalysis } from '../analyzer.js';
 import { RollupSet } from '../detect/rollup.js';
 import { readTraceFile } from '../otlp/file.js';
-import { buildReport, budgetFindings, renderJson, renderMarkdown, renderTerminal, type ReportOptions } from '../report/index.js';
+import { existsSync } from 'node:fs';
+import { buildReport, budgetFindings, renderJson, renderMarkdown, renderTerminal, type Report, type ReportOptions } from '../report/index.js';
+import { parseDuration } from '../report/period.js';
+import { Store } from '../store/store.js';
 import { loadSchema, schemaNaming } from '../suggest/index.js';
 import type { DetectOptions } from '../detect/request.js';
+import { unseenViews } from '../detect/routes.js';
 import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { CliError, EXIT } from './errors.js';
 import { checkTraceUrl } from './trace-url.js';
 import { writeFile } from 'node:fs/promises';
 import type { RequestAnalysis } from '../detect/types.js';
-import { Store } from '../store/store.js';
 import { renderReportFile } from '../ui/report-file.js';
+import { addPullOptions, analysePull, checkPullFlags, type PullCliOptions } from './pull-options.js';
 
-export interface ReportCliOptions extends DetectorCliOptions {
+export interface ReportCliOptions extends DetectorCliOptions, PullCliOptions {
   format: 'terminal' | 'markdown' | 'json' | 'html';
   /** Write the report here instead of standard output. */
   output?: string;
@@ -24,6 +28,10 @@ export interface ReportCliOptions extends DetectorCliOptions {
   endpoint?: string;
   schema?: string;
   color?: boolean;
+  listUnseen?: boolean;
+  db?: string;
+  since?: string;
+  deadAfter?: string;
 }
 
 
@@ -42,59 +50,137 @@ export async function analyseFiles(
   return { rollups, reportOptions: schema === undefined ? {} : { schema }, lateSpans: offline.analyzer.assembler.counters.lateSpans };
 }
 
+/** The report over the store `n1lens serve` writes: a period's endpoints and connections, and dead views over the whole history. */
+async function storeReport(db: string, opts: ReportCliOptions): Promise<Report> {
+  // Store.open would create an empty store: a mistyped path must fail, not report "no requests".
+  if (!existsSync(db)) throw new CliError(`${db}: no such store (the --db file n1lens serve writes)`, EXIT.usage);
+  const schema = opts.schema === undefined ? undefined : await loadSchema(opts.schema);
+  if (opts.deadAfter !== undefined && schema?.urls === undefined) {
+    throw new CliError('--dead-after needs --schema with the URLconf: re-run manage.py n1lens_schema, which now exports the URLconf', EXIT.usage);
+  }
+  const nowMs = Date.now();
+  const store = Store.open(db);
+  try {
+    const sinceMs = opts.since === undefined ? undefined : nowMs - durationOption(opts.since, '--since');
+    const deadViews = opts.deadAfter === undefined ? [] : store.deadViews(schema?.urls ?? [], durationOption(opts.deadAfter, '--dead-after'), nowMs);
+    return store.report(sinceMs === undefined ? {} : { sinceMs }, {
+      ...(schema === undefined ? {} : { schema }),
+      ...endpointDetectOptions(opts),
+      ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+      deadViews,
+    });
+  } finally {
+    store.close();
+  }
+}
+
+function durationOption(text: string, flag: string): number {
+  try {
+    return parseDuration(text);
+  } catch (e) {
+    throw new CliError(`${flag}: ${(e as Error).message}`, EXIT.usage);
+  }
+}
+
 /** Runs the report command; returns the exit code. Output is written whole, so a failure never leaves partial JSON. */
-export async function runReport(files: string[], opts: ReportCliOptions): Promise<number> {
-  if (files.length === 0) throw new CliError('no trace file given (use - for standard input)', EXIT.usage);
+export async function runReport(files: string[], opts: ReportCliOptions, program = 'n1-report'): Promise<number> {
   if (opts.traceUrl !== undefined) checkTraceUrl(opts.traceUrl);
+  const sources = [files.length > 0, opts.from !== undefined, opts.db !== undefined].filter(Boolean).length;
+  if (sources > 1) throw new CliError('give trace files, --from or --db: one source at a time', EXIT.usage);
+  if (opts.db === undefined && opts.deadAfter !== undefined) {
+    throw new CliError('--dead-after applies to --db: a trace file covers too little time to call a view dead (use --list-unseen)', EXIT.usage);
+  }
+  if (opts.db !== undefined) {
+    if (opts.listUnseen) throw new CliError('--list-unseen is for trace files; with --db use --dead-after', EXIT.usage);
+    const report = await storeReport(opts.db, opts);
+    if (opts.format !== 'html') return printReport(report, opts);
+    const store = Store.open(opts.db);
+    try {
+      return await printReport(report, opts, store);
+    } finally {
+      store.close();
+    }
+  }
+  checkPullFlags(opts, files);
+  if (files.length === 0 && opts.from === undefined) {
+    throw new CliError('no trace file given (use - for standard input, --from a Jaeger/Tempo URL, or --db n1lens.db)', EXIT.usage);
+  }
+  if (opts.from === undefined && (opts.service !== undefined || opts.since !== undefined)) {
+    throw new CliError(`--${opts.service !== undefined ? 'service' : 'since'} applies to --from or --db`, EXIT.usage);
+  }
   // The HTML report draws each finding's example request, so it keeps the analysed requests in a store.
   const store = opts.format === 'html' ? Store.open(':memory:') : undefined;
   try {
-    const { rollups, reportOptions } = await analyseFiles(files, {
-      ...requestDetectOptions(opts),
-      ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }),
-      ...(store === undefined ? {} : { onAnalysed: (analyses: RequestAnalysis[]) => store.record(analyses) }),
-    });
-    const options = { ...reportOptions, ...endpointDetectOptions(opts) };
-    const report = buildReport(rollups.values(), { ...options, ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }) });
-    const text =
-      store !== undefined
-        ? renderReportFile(store, { report: options, ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }), ...(opts.traceUrl === undefined ? {} : { traceUrl: opts.traceUrl }) })
-        : opts.format === 'json'
-          ? renderJson(report)
-          : opts.format === 'markdown'
-            ? renderMarkdown(report)
-            : renderTerminal(report, opts.color === undefined ? {} : { color: opts.color });
-    if (opts.output === undefined) process.stdout.write(text);
-    else {
-      try {
-        await writeFile(opts.output, text);
-      } catch (e) {
-        throw new CliError(`cannot write ${opts.output}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, EXIT.usage);
-      }
-    }
-    return budgetFindings(report) > opts.maxFindings ? EXIT.overBudget : EXIT.ok;
+  const detect = {
+    ...requestDetectOptions(opts),
+    ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }),
+    ...(store === undefined ? {} : { onAnalysed: (analyses: RequestAnalysis[]) => store.record(analyses) }),
+  };
+  const { rollups, reportOptions } = opts.from === undefined ? await analyseFiles(files, detect) : await analysePull({ ...opts, from: opts.from }, detect, program);
+  if (opts.listUnseen && reportOptions.schema?.urls === undefined) {
+    throw new CliError('--list-unseen needs --schema with the URLconf: re-run manage.py n1lens_schema, which now exports the URLconf', EXIT.usage);
+  }
+  const deadViews = opts.listUnseen ? unseenViews(reportOptions.schema?.urls ?? [], rollups.values().map((r) => r.endpoint)) : [];
+  const report = buildReport(rollups.values(), {
+    ...reportOptions,
+    ...endpointDetectOptions(opts),
+    ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+    connections: rollups.connections.values(),
+    deadViews,
+  });
+  return await printReport(report, opts, store, reportOptions);
   } finally {
     store?.close();
   }
+}
+
+/** Writes the report whole (standard output or -o FILE) and returns the budget's exit code; html renders the store's views. */
+async function printReport(report: Report, opts: ReportCliOptions, store?: Store, reportOptions: Pick<ReportOptions, 'schema'> = {}): Promise<number> {
+  const text =
+    opts.format === 'html' && store !== undefined
+      ? renderReportFile(store, {
+          report: { ...reportOptions, ...endpointDetectOptions(opts) },
+          ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+          ...(opts.traceUrl === undefined ? {} : { traceUrl: opts.traceUrl }),
+        })
+      : opts.format === 'json'
+        ? renderJson(report)
+        : opts.format === 'markdown'
+          ? renderMarkdown(report)
+          : renderTerminal(report, opts.color === undefined ? {} : { color: opts.color });
+  if (opts.output === undefined) process.stdout.write(text);
+  else {
+    try {
+      await writeFile(opts.output, text);
+    } catch (e) {
+      throw new CliError(`cannot write ${opts.output}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, EXIT.usage);
+    }
+  }
+  return budgetFindings(report) > opts.maxFindings ? EXIT.overBudget : EXIT.ok;
 }
 
 /** The command definition, shared by `n1-report` and `n1lens report`. */
 export function reportCommand(name = 'report'): Command {
   const command = new Command(name)
     .description('Find N+1 query cascades in saved OpenTelemetry trace files and print the fixes')
-    .argument('[files...]', 'OTLP JSON lines, JSON, or (length-delimited) protobuf; gzip detected; - for stdin')
+    .argument('[files...]', 'OTLP JSON lines, JSON or (length-delimited) protobuf, Jaeger or Zipkin JSON; gzip detected; - for stdin (or use --from, --db)')
     .addOption(new Option('-f, --format <format>', 'output format (html: one self-contained page with every view)').choices(['terminal', 'markdown', 'json', 'html']).default('terminal'))
     .option('-o, --output <file>', 'write the report to this file instead of standard output')
     .option('--trace-url <template>', "html: link example traces, 'https://jaeger.example.com/trace/{traceId}'")
     .option('--max-findings <n>', 'N+1 and write-loop findings allowed before exit code 1', wholeNumber('--max-findings'), 0)
     .option('--endpoint <glob>', 'only endpoints matching this glob, e.g. "GET dashboard/*"')
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
+    .option('--list-unseen', "with --schema: list the app's routes no request in the files went to")
+    .option('--db <file>', 'report on the store `n1lens serve` writes instead of trace files')
+    .option('--since <duration>', 'with --from: how far back to pull (default 24h); with --db: only the last <duration>, e.g. 90m, 24h, 7d (default all of it)')
+    .option('--dead-after <duration>', 'with --db and --schema: list views with no request for <duration> (e.g. 90d), and cron-only ones')
     .option('--no-color', 'plain text even on a terminal');
+  addPullOptions(command, { service: true });
   return addDetectorOptions(command)
     .action(async function (this: Command, files: string[]) {
       const o = this.opts<ReportCliOptions & { color: boolean }>();
       // commander sets color=true by default for --no-color; only an explicit flag should override detection.
       const color = this.getOptionValueSource('color') === 'cli' ? false : undefined;
-      process.exitCode = await runReport(files, { ...o, ...(color === undefined ? { color: undefined } : { color }) });
+      process.exitCode = await runReport(files, { ...o, ...(color === undefined ? { color: undefined } : { color }) }, name === 'report' ? 'n1lens report' : name);
     });
 }

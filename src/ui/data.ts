@@ -4,7 +4,7 @@ import { applyAcknowledgements, isActive, signatureOf, type Acknowledgement, typ
 import type { Report, ReportEndpoint, ReportFinding, ReportOptions } from '../report/model.js';
 import { DAY_MS, HOUR_MS } from '../report/period.js';
 import type { StoredFinding, Store } from '../store/store.js';
-import type { Filters } from './filters.js';
+import { FilterError, type Filters } from './filters.js';
 import { mainTable } from './sql-format.js';
 
 /** What every page needs besides the request: the store, report settings, the clock, the trace link. */
@@ -52,6 +52,8 @@ export interface Overview {
   filters: Filters;
   services: string[];
   summary: Report['summary'];
+  /** connection_pressure and dead_view, apart from the ranking. */
+  serviceFindings: NonNullable<Report['serviceFindings']>;
   axis: Axis;
   rows: OverviewRow[];
 }
@@ -159,13 +161,17 @@ export function filterReport(report: Report, filters: Pick<Filters, 'kind' | 'q'
 /** The report of a period as the API serves it: filtered, each stored finding carrying its `id`. */
 export function servedReport(ctx: UiContext, filters: Filters): Report {
   const { store } = ctx;
+  const urls = ctx.report?.schema?.urls;
+  if (filters.deadAfterMs !== undefined && urls === undefined) {
+    throw new FilterError('deadAfter needs serve --schema with the URLconf (re-run manage.py n1lens_schema)');
+  }
   const report = store.report(
     {
       ...periodOf(filters),
       ...(filters.service === undefined ? {} : { service: filters.service }),
       ...(filters.endpoint === undefined ? {} : { endpoint: filters.endpoint }),
     },
-    ctx.report ?? {},
+    { ...ctx.report, ...(filters.deadAfterMs === undefined ? {} : { deadViews: store.deadViews(urls ?? [], filters.deadAfterMs, ctx.nowMs) }) },
   );
   const findingIds = store.findingIds();
   const muted = store.acknowledgements();
@@ -174,6 +180,9 @@ export function servedReport(ctx: UiContext, filters: Filters): Report {
       const id = isStoredKind(f.kind) ? findingIds.get(key(e.service, e.endpoint, f.fingerprint)) : undefined;
       if (id !== undefined) f.id = id;
     }
+  }
+  if (filters.service !== undefined && report.serviceFindings !== undefined) {
+    report.serviceFindings = report.serviceFindings.filter((f) => f.service === filters.service);
   }
   const decided = applyAcknowledgements(report, muted, ctx.nowMs, filters.includeAcknowledged ?? false);
   if (filters.kind === undefined && filters.q === undefined) return decided;
@@ -225,7 +234,7 @@ export function overview(ctx: UiContext, filters: Filters): Overview {
       trend: (id === undefined ? undefined : trends.get(id)) ?? emptyBuckets(axis),
     };
   });
-  return { filters, services: store.services(), summary: report.summary, axis, rows };
+  return { filters, services: store.services(), summary: report.summary, serviceFindings: report.serviceFindings ?? [], axis, rows };
 }
 
 /** One endpoint over the period; undefined when the store has no such id. */

@@ -1,6 +1,6 @@
 /** The filters every page and API route shares (service, time range, finding kind, text search), parsed from and written back to query strings. */
 import type { FindingKind } from '../detect/types.js';
-import { DAY_MS, HOUR_MS, parseSince } from '../report/period.js';
+import { DAY_MS, HOUR_MS, formatDuration, parseDuration, parseSince } from '../report/period.js';
 import { KIND_LABEL } from '../report/text.js';
 
 export const RANGES = { '1h': HOUR_MS, '24h': DAY_MS, '7d': 7 * DAY_MS, '30d': 30 * DAY_MS } as const;
@@ -26,6 +26,8 @@ export interface Filters {
   endpoint?: string;
   /** Keep acknowledged and ignored findings in the lists, marked (`acknowledged=include`). */
   includeAcknowledged?: boolean;
+  /** `deadAfter=30d`: list URLconf views with no traffic for that long (needs serve --schema with the URLconf). */
+  deadAfterMs?: number;
 }
 
 /** A filter value that cannot be used; the message says which and what is accepted. */
@@ -53,6 +55,14 @@ export function parseFilters(query: (name: string) => string | undefined, nowMs:
   if (q) filters.q = q;
   const endpoint = query('endpoint')?.trim();
   if (endpoint) filters.endpoint = endpoint;
+  const deadAfter = query('deadAfter')?.trim();
+  if (deadAfter) {
+    try {
+      filters.deadAfterMs = parseDuration(deadAfter);
+    } catch (e) {
+      throw new FilterError((e as Error).message);
+    }
+  }
   const acknowledged = query('acknowledged')?.trim();
   if (acknowledged === 'include') filters.includeAcknowledged = true;
   else if (acknowledged) throw new FilterError(`acknowledged=${acknowledged} is not understood: use acknowledged=include to list acknowledged and ignored findings`);
@@ -111,6 +121,7 @@ export function filterQuery(filters: Filters, extra: Record<string, string | und
   if (filters.q) params.set('q', filters.q);
   if (filters.endpoint) params.set('endpoint', filters.endpoint);
   if (filters.includeAcknowledged) params.set('acknowledged', 'include');
+  if (filters.deadAfterMs !== undefined) params.set('deadAfter', formatDuration(filters.deadAfterMs));
   for (const [k, v] of Object.entries(extra)) if (v !== undefined && v !== '') params.set(k, v);
   return `?${params.toString()}`;
 }

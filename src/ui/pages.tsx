@@ -3,9 +3,9 @@ import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
 import type { CodeLocation, FindingKind } from '../detect/types.js';
 import type { AcknowledgedFinding } from '../report/acknowledge.js';
-import type { ReportEndpoint, ReportFinding } from '../report/model.js';
+import type { ReportEndpoint, ReportFinding, ServiceFinding } from '../report/model.js';
 import { formatPeriod } from '../report/period.js';
-import { KIND_LABEL, int, ms, wrapCode } from '../report/text.js';
+import { KIND_LABEL, int, ms, readInsteadText, serviceFindingFigures, wrapCode } from '../report/text.js';
 import { SCRIPT, STYLE } from './assets.js';
 import { EndpointCharts, FindingChart, Sparkline, WaterfallView, bucketLabel } from './charts.js';
 import type { EndpointView, FindingView, Overview, OverviewRow } from './data.js';
@@ -279,6 +279,7 @@ export function OverviewView({ view, links, sort = 'wasted', dir = 'desc', nowMs
           </tbody>
         </table>
       )}
+      <ServiceFindings findings={view.serviceFindings} />
       {links.api ? (
         <footer>
           JSON: <a href={links.api}>{links.api}</a> · <a href={`/api/report${filterQuery(filters)}`}>{`/api/report${filterQuery(filters)}`}</a>
@@ -334,11 +335,6 @@ function CodeBlock({ code, label, id: blockId, wrap = false }: { code: string; l
   );
 }
 
-/** "read this instead" text of a suggestion that changes what the code reads (issue 10). */
-function readInsteadOf(s: ReportFinding['suggestion']): string | undefined {
-  const r = (s as { readInstead?: unknown }).readInstead;
-  return typeof r === 'string' && r !== '' ? r : undefined;
-}
 
 export function locationText(l: CodeLocation): string[] {
   const parts: string[] = [];
@@ -366,13 +362,39 @@ function Location({ location, label }: { location: CodeLocation | undefined; lab
   );
 }
 
-function Fix({ f, idPrefix }: { f: ReportFinding; idPrefix: string }) {
-  const instead = readInsteadOf(f.suggestion);
+function Fix({ suggestion: s, idPrefix }: { suggestion: ReportFinding['suggestion']; idPrefix: string }) {
   return (
     <>
-      <CodeBlock code={displayCode(f.suggestion.code)} label={`Fix · ${f.suggestion.method.replace('_', ' ')}${f.suggestion.confidence === 'inferred' ? ' · names inferred' : ''}`} id={`${idPrefix}-fix`} />
-      {instead ? <p class="note read">Read instead: {instead}</p> : null}
-      {f.suggestion.note ? <p class="note">{f.suggestion.note}</p> : null}
+      {s.placement ? <p class="small muted">{s.placement}</p> : null}
+      <CodeBlock code={displayCode(s.code)} label={`Fix · ${s.method.replace('_', ' ')}${s.confidence === 'inferred' ? ' · names inferred' : ''}`} id={`${idPrefix}-fix`} />
+      {s.readInstead ? <p class="note read">{readInsteadText(s.readInstead)}</p> : null}
+      {s.note ? <p class="note">{s.note}</p> : null}
+    </>
+  );
+}
+
+/** connection_pressure and dead_view: about a service or the app, ranked apart from DB waste and never in the budget. */
+export function ServiceFindings({ findings }: { findings: readonly ServiceFinding[] }) {
+  if (findings.length === 0) return null;
+  return (
+    <>
+      <h2 id="service-findings">
+        Connections and dead views <span class="muted small">(not counted in the budget)</span>
+      </h2>
+      <div class="findings">
+        {findings.map((f, i) => (
+          <article class="finding" data-kind={f.kind}>
+            <h3>
+              <KindBadge kind={f.kind} />
+              <code>{f.subject || '(root)'}</code>
+              <span class="muted small">{f.service}</span>
+            </h3>
+            <p class="small">{serviceFindingFigures(f)}</p>
+            <Location location={f.location} label="Location" />
+            {f.kind === 'connection_pressure' ? <Fix suggestion={f.suggestion} idPrefix={`service-${i}`} /> : f.suggestion.note ? <p class="note">{f.suggestion.note}</p> : null}
+          </article>
+        ))}
+      </div>
     </>
   );
 }
@@ -416,7 +438,7 @@ function FindingCard({ f, links, filters, index }: { f: AcknowledgedFinding; lin
         </p>
       ) : null}
       <Location location={f.location} label="Location" />
-      <Fix f={f} idPrefix={`e${index}`} />
+      <Fix suggestion={f.suggestion} idPrefix={`e${index}`} />
       {f.id !== undefined ? (
         <p class="small">
           <a href={links.finding(f.id, filters)}>Waterfall, SQL and history →</a>
@@ -638,7 +660,7 @@ export function FindingPage({ view, links, nowMs, live }: { view: FindingView; l
         <>
           <h2>The fix</h2>
           <Location location={f.location} label="Location" />
-          <Fix f={f} idPrefix={`finding-${view.id}`} />
+          <Fix suggestion={f.suggestion} idPrefix={`finding-${view.id}`} />
         </>
       ) : null}
       {live ? <Decision view={view} nowMs={nowMs} /> : null}

@@ -155,7 +155,7 @@ export function uiRoutes(options: UiOptions): Hono {
     return c.json({ ...stored, ...rest });
   });
 
-  /** A decision from the finding page's form or the API's JSON; undefined with a message when it is not one. */
+  /** Records a decision from the finding page's form or the API's JSON, or says (status and one line) why not. */
   const decide = (id: number, input: unknown): { ok: true; view: FindingView } | { ok: false; status: 400 | 404; message: string } => {
     const x = ctx();
     const view = findingView(x, id, { range: 'all' });
