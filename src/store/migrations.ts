@@ -110,6 +110,11 @@ const MIGRATIONS: readonly string[] = [
     created_ms REAL NOT NULL
   );
   `,
+  // 4: rollups() reads fingerprint_hours by endpoint and hour; the primary key (endpoint, fingerprint,
+  // hour) made each such read scan every hour of the endpoint's fingerprints.
+  `
+  CREATE INDEX fingerprint_hours_by_endpoint_hour ON fingerprint_hours(endpoint_id, hour);
+  `,
 ];
 
 /** Brings a database to the newest schema; refuses one written by a newer n1lens. */
