@@ -46,7 +46,6 @@ const shots = [
   { name: 'ui-finding.png', path: `/findings/${companyId}?range=24h`, width: 1280, scheme: 'light' },
   { name: 'ui-endpoint-dark.png', path: `/endpoints/${dashboardId}?range=24h`, width: 1280, scheme: 'dark' },
   { name: 'ui-finding-mobile.png', path: `/findings/${companyId}?range=24h`, width: 390, scheme: 'light' },
-  { name: 'ui-overview-mobile-dark.png', path: '/?range=24h', width: 390, scheme: 'dark' },
 ];
 const only = process.argv.slice(2);
 for (const shot of shots) {
