@@ -84,7 +84,8 @@ td.ep a:hover{text-decoration:underline}
 .finding .meta b{color:var(--fg);font-variant-numeric:tabular-nums}
 .codehead{display:flex;justify-content:space-between;align-items:center;gap:.5rem;margin-top:.75rem;font-size:.8rem;color:var(--muted)}
 .codehead button{font-size:.78rem;padding:.2rem .6rem}
-.note{border-left:3px solid var(--accent);padding:.35rem .75rem;margin:.6rem 0;background:var(--accent-soft);border-radius:0 6px 6px 0;font-size:.9rem}
+.finding p,.panel p{overflow-wrap:anywhere}
+.note{overflow-wrap:anywhere;border-left:3px solid var(--accent);padding:.35rem .75rem;margin:.6rem 0;background:var(--accent-soft);border-radius:0 6px 6px 0;font-size:.9rem}
 .note.read{border-color:var(--trigger);background:var(--trigger-soft)}
 dl.facts{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.35rem 1rem;margin:.5rem 0;font-size:.9rem}
 dl.facts dt{color:var(--muted)}
