@@ -66,19 +66,28 @@ export class OfflineAnalysis {
   readonly rollups = new RollupSet();
   #spansRead = 0;
 
-  constructor(options: DetectOptions = {}) {
+  /** Also given every analysed request (the HTML report keeps their timelines in a store). */
+  readonly #onAnalysed: ((analyses: RequestAnalysis[]) => void) | undefined;
+
+  constructor(options: DetectOptions = {}, onAnalysed?: (analyses: RequestAnalysis[]) => void) {
     this.analyzer = new Analyzer({ ...options, traceWaitMs: 200_000, maxTraceAgeMs: Infinity, maxOpenTraces: 50_000 });
+    this.#onAnalysed = onAnalysed;
   }
 
   add(spans: readonly SpanRecord[]): void {
     this.#spansRead += spans.length;
-    for (const a of this.analyzer.add(spans, this.#spansRead)) this.rollups.add(a);
-    for (const a of this.analyzer.poll(this.#spansRead)) this.rollups.add(a);
+    this.#take(this.analyzer.add(spans, this.#spansRead));
+    this.#take(this.analyzer.poll(this.#spansRead));
   }
 
   /** Analyses what is still buffered and returns the rollups. */
   finish(): RollupSet {
-    for (const a of this.analyzer.flush()) this.rollups.add(a);
+    this.#take(this.analyzer.flush());
     return this.rollups;
+  }
+
+  #take(analyses: RequestAnalysis[]): void {
+    for (const a of analyses) this.rollups.add(a);
+    if (analyses.length > 0) this.#onAnalysed?.(analyses);
   }
 }

@@ -15,7 +15,6 @@ import {
   renderGateTerminal,
   renderGithubCommands,
   renderGithubSummary,
-  renderHtml,
   renderJson,
   renderJunit,
   renderMarkdown,
@@ -35,6 +34,9 @@ import { Store } from '../store/store.js';
 import { applyConfig, loadConfig, type ConfigFile } from './config.js';
 import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { CliError, EXIT } from './errors.js';
+import type { RequestAnalysis } from '../detect/types.js';
+import { renderReportFile } from '../ui/report-file.js';
+import { checkTraceUrl } from './trace-url.js';
 import { addPullOptions, analysePull, checkPullFlags, type PullCliOptions } from './pull-options.js';
 
 export const FORMATS = ['terminal', 'markdown', 'json', 'sarif', 'github', 'junit', 'html'] as const;
@@ -48,6 +50,8 @@ export interface FormatSpec {
 
 export interface ReportCliOptions extends DetectorCliOptions, PullCliOptions {
   format?: FormatSpec[];
+  /** html: links example traces, `https://jaeger…/trace/{traceId}`. */
+  traceUrl?: string;
   maxFindings: number;
   minWastedMs?: number;
   endpoint?: string;
@@ -84,11 +88,11 @@ const collect = <T>(parse: (v: string) => T) => (value: string, previous: T[] | 
 /** Reads every file, streaming, and returns the rollups (see OfflineAnalysis for when a trace completes). */
 export async function analyseFiles(
   files: string[],
-  options: DetectOptions & { schemaPath?: string },
+  options: DetectOptions & { schemaPath?: string; onAnalysed?: (analyses: RequestAnalysis[]) => void },
 ): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; lateSpans: number }> {
-  const { schemaPath, ...detect } = options;
+  const { schemaPath, onAnalysed, ...detect } = options;
   const schema = schemaPath === undefined ? undefined : await loadSchema(schemaPath);
-  const offline = new OfflineAnalysis({ ...detect, ...(schema === undefined ? {} : { links: schemaNaming(schema) }) });
+  const offline = new OfflineAnalysis({ ...detect, ...(schema === undefined ? {} : { links: schemaNaming(schema) }) }, onAnalysed);
   for (const file of files) {
     for await (const batch of readTraceFile(file)) offline.add(batch.spans);
   }
@@ -106,14 +110,19 @@ function writeOutput(file: string, text: string): void {
   writeFileSync(file, text);
 }
 
-function render(spec: FormatSpec, report: Report, gate: GateResult, opts: ReportCliOptions): string {
+function render(spec: FormatSpec, report: Report, gate: GateResult, opts: ReportCliOptions, html?: HtmlSource): string {
   switch (spec.format) {
     case 'json':
       return renderJson(report);
     case 'markdown':
       return renderMarkdown(report);
     case 'html':
-      return renderHtml(report);
+      if (html === undefined) throw new Error('the html format needs the store of analysed requests');
+      return renderReportFile(html.store, {
+        report: { ...html.reportOptions, ...endpointDetectOptions(opts) },
+        ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+        ...(opts.traceUrl === undefined ? {} : { traceUrl: opts.traceUrl }),
+      });
     case 'sarif':
       return renderSarif(report, gate, { version: packageVersion() });
     case 'junit':
@@ -168,6 +177,7 @@ function durationOption(text: string, flag: string): number {
 
 /** Runs the report command; returns the exit code. Outputs are rendered whole before any is written, so a failure never leaves half a file. */
 export async function runReport(files: string[], opts: ReportCliOptions, program = 'n1-report'): Promise<number> {
+  if (opts.traceUrl !== undefined) checkTraceUrl(opts.traceUrl);
   const sources = [files.length > 0, opts.from !== undefined, opts.db !== undefined].filter(Boolean).length;
   if (sources > 1) throw new CliError('give trace files, --from or --db: one source at a time', EXIT.usage);
   if (opts.db === undefined && opts.deadAfter !== undefined) {
@@ -186,7 +196,14 @@ export async function runReport(files: string[], opts: ReportCliOptions, program
   };
   if (opts.db !== undefined) {
     if (opts.listUnseen) throw new CliError('--list-unseen is for trace files; with --db use --dead-after', EXIT.usage);
-    return finishReport(await storeReport(opts.db, opts), formats, baseline, opts);
+    const report = await storeReport(opts.db, opts);
+    if (!formats.some((f) => f.format === 'html')) return finishReport(report, formats, baseline, opts);
+    const store = Store.open(opts.db);
+    try {
+      return finishReport(report, formats, baseline, opts, { store, reportOptions: {} });
+    } finally {
+      store.close();
+    }
   }
   checkPullFlags(opts, files);
   if (files.length === 0 && opts.from === undefined) {
@@ -195,7 +212,29 @@ export async function runReport(files: string[], opts: ReportCliOptions, program
   if (opts.from === undefined && (opts.service !== undefined || opts.since !== undefined)) {
     throw new CliError(`--${opts.service !== undefined ? 'service' : 'since'} applies to --from or --db`, EXIT.usage);
   }
-  const detect = { ...requestDetectOptions(opts), ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }) };
+  // The HTML report draws each finding's example request, so it keeps the analysed requests in a store.
+  const store = formats.some((f) => f.format === 'html') ? Store.open(':memory:') : undefined;
+  try {
+    return await analyseAndFinish(files, opts, program, formats, baseline, noise, store);
+  } finally {
+    store?.close();
+  }
+}
+
+async function analyseAndFinish(
+  files: string[],
+  opts: ReportCliOptions,
+  program: string,
+  formats: FormatSpec[],
+  baseline: Baseline | undefined,
+  noise: Pick<ReportOptions, 'ignoreEndpoints' | 'ignoreTables' | 'minWastedMs'>,
+  store: Store | undefined,
+): Promise<number> {
+  const detect = {
+    ...requestDetectOptions(opts),
+    ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }),
+    ...(store === undefined ? {} : { onAnalysed: (analyses: RequestAnalysis[]) => store.record(analyses) }),
+  };
   const { rollups, reportOptions } = opts.from === undefined ? await analyseFiles(files, detect) : await analysePull({ ...opts, from: opts.from }, detect, program);
   if (opts.listUnseen && reportOptions.schema?.urls === undefined) {
     throw new CliError('--list-unseen needs --schema with the URLconf: re-run manage.py n1lens_schema, which now exports the URLconf', EXIT.usage);
@@ -209,11 +248,17 @@ export async function runReport(files: string[], opts: ReportCliOptions, program
     connections: rollups.connections.values(),
     deadViews,
   });
-  return finishReport(report, formats, baseline, opts);
+  return finishReport(report, formats, baseline, opts, store === undefined ? undefined : { store, reportOptions });
+}
+
+/** What the HTML report reads besides the report: the store of analysed requests it draws from. */
+interface HtmlSource {
+  store: Store;
+  reportOptions: Pick<ReportOptions, 'schema'>;
 }
 
 /** Judges the report against the budget and baseline, writes the baseline and every output; returns the exit code. */
-function finishReport(report: Report, formats: FormatSpec[], baseline: Baseline | undefined, opts: ReportCliOptions): number {
+function finishReport(report: Report, formats: FormatSpec[], baseline: Baseline | undefined, opts: ReportCliOptions, html?: HtmlSource): number {
   const gate = judge(report, {
     maxFindings: opts.maxFindings,
     today: opts.today ?? isoDay(Date.now()),
@@ -221,7 +266,7 @@ function finishReport(report: Report, formats: FormatSpec[], baseline: Baseline 
     ...(baseline === undefined ? {} : { baseline }),
   });
 
-  const outputs = formats.map((spec) => ({ spec, text: render(spec, report, gate, opts) }));
+  const outputs = formats.map((spec) => ({ spec, text: render(spec, report, gate, opts, html) }));
   if (opts.writeBaseline !== undefined) {
     // Re-writing a baseline keeps the reasons and expiry dates people wrote into it.
     const previous = existsSync(opts.writeBaseline) ? readBaseline(opts.writeBaseline) : baseline;
@@ -310,6 +355,7 @@ export function addReportOptions(command: Command): Command {
     .option('--ignore-endpoint <glob>', 'leave out endpoints matching this glob (repeatable)', collect(String))
     .option('--ignore-table <glob>', 'leave out findings on tables matching this glob (repeatable)', collect(String))
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
+    .option('--trace-url <template>', "html: link example traces, 'https://jaeger.example.com/trace/{traceId}'")
     .option('--baseline <file>', 'accepted findings: fail only on findings not in it (or past their expires date)')
     .option('--write-baseline <file>', 'write the current findings as the baseline (keeps reasons and expiry dates already in it) and exit 0')
     .option('--config <file>', 'config file (default: n1lens.toml, or [tool.n1lens] in pyproject.toml, from here upwards)')

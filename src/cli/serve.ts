@@ -5,6 +5,7 @@ import { parseDuration } from '../report/period.js';
 import { startServer, type ServeOptions } from '../server/serve.js';
 import { CliError } from './errors.js';
 import { WEBHOOK_ENV } from './digest.js';
+import { checkTraceUrl } from './trace-url.js';
 import { loadSchema, type DjangoSchema } from '../suggest/schema.js';
 import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 
@@ -44,11 +45,12 @@ export function serveCommand(): Command {
     .option('--digest-cron <expr>', 'post the Slack digest on a cron schedule, e.g. "0 9 * * 1-5"')
     .option('--digest-since <duration>', 'window of a cron digest (default 24h; --digest-every uses its interval)')
     .option('--webhook-url <url>', `Slack incoming webhook for the digest (default: $${WEBHOOK_ENV})`)
-    .option('--trace-url <template>', "digest links to example traces: 'https://jaeger.example.com/trace/{traceId}'")
+    .option('--trace-url <template>', "link example traces in the web UI and the digest: 'https://jaeger.example.com/trace/{traceId}'")
     .option('--service <name>', 'digest only this service.name')
     .option('--top <n>', 'endpoints in the digest', wholeNumber('--top'), 5);
   return addDetectorOptions(command).action(async function (this: Command) {
       const o = this.opts<ServeCliOptions>();
+      if (o.traceUrl !== undefined) checkTraceUrl(o.traceUrl);
       const digestPlan = planDigest(o);
       const schema = o.schema === undefined ? undefined : await loadSchema(o.schema);
       const deadAfterMs = planDeadViews(o.deadAfter, schema);
@@ -66,10 +68,11 @@ export function serveCommand(): Command {
         ...(schema === undefined ? {} : { schema }),
         ...(o.record === undefined ? {} : { recordPath: o.record }),
         ...(deadAfterMs === undefined ? {} : { deadAfterMs }),
+        ...(o.traceUrl === undefined ? {} : { traceUrl: o.traceUrl }),
       });
       process.stderr.write(
         `n1lens serve: OTLP/HTTP http://${o.host}:${server.httpPort}/v1/traces · OTLP/gRPC ${o.host}:${server.grpcPort} · ` +
-          `report http://${o.host}:${server.httpPort}/api/report · db ${o.db}\n`,
+          `web UI http://${o.host}:${server.httpPort}/ · db ${o.db}\n`,
       );
       const digest = digestPlan === undefined ? undefined : scheduleDigest(digestPlan, o, server.store, schema);
       await new Promise<void>((resolve) => {

@@ -4,7 +4,6 @@ export type { Report, ReportEndpoint, ReportFinding, ReportOptions, ServiceFindi
 export { renderGateTerminal, renderTerminal } from './terminal.js';
 export type { TerminalOptions } from './terminal.js';
 export { renderMarkdown } from './markdown.js';
-export { renderHtml } from './html.js';
 export { baselineFromReport, BaselineError, parseBaseline, renderBaseline } from './baseline.js';
 export type { Baseline, BaselineEntry } from './baseline.js';
 export { countsTowardBudget, isoDay, judge } from './gate.js';

@@ -40,6 +40,8 @@ export interface ReportFinding {
   slowQuery?: { p95Ms: number; executions: number };
   /** Stable identity across runs (report/signature.ts). */
   signature: string;
+  /** The store's id for this finding (served reports): its page is /findings/:id. */
+  id?: number;
 }
 
 export interface ReportEndpoint {

@@ -1,14 +1,13 @@
-/** The hono app: OTLP/HTTP intake (POST /v1/traces), the report page and API, health and metrics. */
+/** The hono app: OTLP/HTTP intake (POST /v1/traces), the web UI and its API (mounted from ui/), health and metrics. */
 import { Hono, type Context } from 'hono';
 import { decodeJsonRequest } from '../otlp/json.js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
 import { otlpSchema } from '../otlp/schema.js';
 import { protobufToOtlpJson } from '../otlp/to-json.js';
 import type { DecodedBatch } from '../otlp/span.js';
-import { renderHtml } from '../report/html.js';
-import { parseDuration, parseSince } from '../report/period.js';
 import type { ReportOptions } from '../report/model.js';
 import type { Store } from '../store/store.js';
+import { uiRoutes } from '../ui/routes.js';
 import { BodyError, decodeContent, readLimited } from './body.js';
 import type { Intake } from './intake.js';
 import type { ServerMetrics } from './metrics.js';
@@ -23,6 +22,8 @@ export interface HttpAppOptions {
   report?: Omit<ReportOptions, 'endpoint'>;
   /** dead_view window when /api/report has no deadAfter (and for the page). */
   deadAfterMs?: number;
+  /** `--trace-url` template: example trace ids become links. */
+  traceUrl?: string;
   now?: () => number;
 }
 
@@ -90,47 +91,8 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     return send(c, encoding, 200, 'response', response);
   });
 
-  /** The report options with dead views over `deadAfterMs`, when there is a window and a URLconf. */
-  const withDeadViews = (deadAfterMs: number | undefined): Omit<ReportOptions, 'endpoint'> => {
-    const urls = options.report?.schema?.urls;
-    if (deadAfterMs === undefined || urls === undefined) return options.report ?? {};
-    return { ...options.report, deadViews: store.deadViews(urls, deadAfterMs, now()) };
-  };
-
-  app.get('/', (c) =>
-    c.html(renderHtml(store.report({}, withDeadViews(options.deadAfterMs)), { title: 'n1lens: worst endpoints', generatedAt: new Date(now()) })),
-  );
-
-  app.get('/api/report', (c) => {
-    const since = c.req.query('since');
-    const endpoint = c.req.query('endpoint');
-    const deadAfter = c.req.query('deadAfter');
-    let sinceMs: number | undefined;
-    let deadAfterMs: number | undefined;
-    try {
-      sinceMs = since === undefined ? undefined : parseSince(since, now());
-      deadAfterMs = deadAfter === undefined ? undefined : parseDuration(deadAfter);
-    } catch (e) {
-      return c.json({ error: (e as Error).message }, 400);
-    }
-    if (deadAfterMs !== undefined && options.report?.schema?.urls === undefined) {
-      return c.json({ error: 'deadAfter needs serve --schema with the URLconf (re-run manage.py n1lens_schema)' }, 400);
-    }
-    return c.json(
-      store.report(
-        { ...(sinceMs === undefined ? {} : { sinceMs }), ...(endpoint === undefined ? {} : { endpoint }) },
-        withDeadViews(deadAfterMs ?? options.deadAfterMs),
-      ),
-    );
-  });
-
-  app.get('/api/endpoints', (c) => c.json({ endpoints: store.endpoints() }));
-
-  app.get('/api/findings/:id', (c) => {
-    const id = Number(c.req.param('id'));
-    const finding = Number.isInteger(id) ? store.finding(id) : undefined;
-    return finding === undefined ? c.json({ error: 'no such finding' }, 404) : c.json(finding);
-  });
+  // The web UI and its JSON API: /, /endpoints/:id, /findings/:id, /api/report, /api/endpoints, /api/findings/:id.
+  app.route('/', uiRoutes({ store, now, ...(options.report === undefined ? {} : { report: options.report }), ...(options.traceUrl === undefined ? {} : { traceUrl: options.traceUrl }), ...(options.deadAfterMs === undefined ? {} : { deadAfterMs: options.deadAfterMs }) }));
 
   app.get('/healthz', (c) => c.json({ status: 'ok', openTraces: intake.openTraces }));
 

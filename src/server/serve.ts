@@ -30,6 +30,8 @@ export interface ServeOptions {
   /** dead_view on the page and in /api/report by default: no request for this long (needs the schema's URLconf). */
   deadAfterMs?: number;
   recordPath?: string;
+  /** Links example trace ids in the UI: `https://jaeger…/trace/{traceId}`. */
+  traceUrl?: string;
 }
 
 export interface RunningServer {
@@ -62,6 +64,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     maxBodyBytes: o.maxBodyBytes,
     report: { ...o.report, ...(o.schema === undefined ? {} : { schema: o.schema }) },
     ...(o.deadAfterMs === undefined ? {} : { deadAfterMs: o.deadAfterMs }),
+    ...(o.traceUrl === undefined ? {} : { traceUrl: o.traceUrl }),
   });
 
   const http: ServerType = await new Promise((resolve, reject) => {
