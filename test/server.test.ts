@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
@@ -14,6 +13,7 @@ import { djangoRequest, encodeJson, encodeProtobuf } from '../src/otlp/testing.j
 import { buildReport, type Report } from '../src/report/model.js';
 import { startServer, type RunningServer, type ServeOptions } from '../src/server/serve.js';
 import { emitDashboards } from './otel-sdk.js';
+import { tempDir } from './support.js';
 
 const running: RunningServer[] = [];
 afterEach(async () => {
@@ -21,7 +21,7 @@ afterEach(async () => {
 });
 
 async function start(over: Partial<ServeOptions> = {}): Promise<RunningServer & { url: string; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'n1lens-serve-'));
+  const dir = tempDir('serve');
   const server = await startServer({
     host: '127.0.0.1',
     httpPort: 0,
@@ -72,7 +72,7 @@ describe('n1lens serve with the official OpenTelemetry JS exporters', () => {
   });
 
   it('stores the same report that n1-report computes from the --record file', async () => {
-    const recordPath = join(mkdtempSync(join(tmpdir(), 'n1lens-rec-')), 'rec.jsonl');
+    const recordPath = join(tempDir('rec'), 'rec.jsonl');
     // A longer quiet window: on a loaded machine 50 ms can split a trace across analyses.
     const server = await start({ recordPath, traceWaitMs: 400 });
     await emitDashboards(new HttpProtoExporter({ url: `${server.url}/v1/traces` }), 3);

@@ -19,6 +19,13 @@ export const wholeNumber = (name: string) => (value: string): number => {
   return n;
 };
 
+/** A TCP port; 0 picks a free one. */
+export const portNumber = (name: string) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new InvalidArgumentError(`${name} must be a port number, 0 to 65535 (0 picks a free port)`);
+  return n;
+};
+
 const share = (name: string) => (value: string): number => {
   const n = Number(value);
   if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`${name} must be a share between 0 and 1`);

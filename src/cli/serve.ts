@@ -1,12 +1,14 @@
 /** `n1lens serve`: the live collector. Parses flags, starts the server, and stops it cleanly on SIGTERM/SIGINT. */
 import { Command } from 'commander';
-import { buildDigest, checkWebhookUrl, digestFromStore, sendDigest, startDigestSchedule } from '../digest/index.js';
+import { logVerbosity, setLogVerbosity } from '@grpc/grpc-js';
+import { buildDigest, checkDigestSchedule, checkWebhookUrl, digestFromStore, sendDigest, startDigestSchedule } from '../digest/index.js';
 import { parseDuration } from '../report/period.js';
 import { startServer, type ServeOptions } from '../server/serve.js';
 import { CliError } from './errors.js';
 import { WEBHOOK_ENV } from './digest.js';
 import { loadSchema, type DjangoSchema } from '../suggest/schema.js';
-import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
+import { addDetectorOptions, endpointDetectOptions, portNumber, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
+import { onShutdown } from './lifecycle.js';
 
 /** The flags: ServeOptions' plain settings as given, sizes in MiB, file paths, and the digest schedule. */
 interface ServeCliOptions extends DetectorCliOptions, Pick<ServeOptions, 'host' | 'httpPort' | 'grpcPort' | 'db' | 'traceWaitMs' | 'maxTraces'> {
@@ -29,8 +31,8 @@ export function serveCommand(): Command {
   const command = new Command('serve')
     .description('Receive OTLP traces (HTTP :4318, gRPC :4317), find N+1 cascades live, keep them in SQLite')
     .option('--host <addr>', 'address to listen on (0.0.0.0 exposes it to the network)', '127.0.0.1')
-    .option('--http-port <port>', 'OTLP/HTTP, API and /metrics port', wholeNumber('--http-port'), 4318)
-    .option('--grpc-port <port>', 'OTLP/gRPC port', wholeNumber('--grpc-port'), 4317)
+    .option('--http-port <port>', 'OTLP/HTTP, API and /metrics port', portNumber('--http-port'), 4318)
+    .option('--grpc-port <port>', 'OTLP/gRPC port', portNumber('--grpc-port'), 4317)
     .option('--db <file>', 'SQLite store', './n1lens.db')
     .option('--trace-wait-ms <ms>', 'analyse a trace once its root has ended and it was quiet this long', wholeNumber('--trace-wait-ms'), 2000)
     .option('--max-traces <n>', 'open traces buffered before exports are refused with 503/UNAVAILABLE', wholeNumber('--max-traces'), 50_000)
@@ -47,6 +49,8 @@ export function serveCommand(): Command {
     .option('--top <n>', 'endpoints in the digest', wholeNumber('--top'), 5);
   return addDetectorOptions(command).action(async function (this: Command) {
       const o = this.opts<ServeCliOptions>();
+      // grpc-js would print its own line for a failed bind; startServer's one-line error says it better.
+      setLogVerbosity(logVerbosity.NONE);
       const digestPlan = planDigest(o);
       const schema = o.schema === undefined ? undefined : await loadSchema(o.schema);
       const server = await startServer({
@@ -69,13 +73,11 @@ export function serveCommand(): Command {
       );
       const digest = digestPlan === undefined ? undefined : scheduleDigest(digestPlan, o, server.store, schema);
       await new Promise<void>((resolve) => {
-        const stop = (signal: string): void => {
-          process.stderr.write(`n1lens serve: ${signal}: analysing buffered traces and closing\n`);
+        onShutdown((why) => {
+          process.stderr.write(`n1lens serve: ${why}: analysing buffered traces and closing\n`);
           digest?.stop();
           void server.close().then(resolve);
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
+        });
       });
     });
 }
@@ -88,6 +90,12 @@ interface DigestPlan {
 /** Checks the digest flags before anything starts, so a bad webhook URL fails at once (without echoing it). */
 function planDigest(o: ServeCliOptions): DigestPlan | undefined {
   if (o.digestEvery === undefined && o.digestCron === undefined) return undefined;
+  if (o.digestEvery !== undefined && o.digestCron !== undefined) throw new CliError('give --digest-every or --digest-cron, not both');
+  try {
+    checkDigestSchedule({ ...(o.digestEvery === undefined ? {} : { every: o.digestEvery }), ...(o.digestCron === undefined ? {} : { cron: o.digestCron }) });
+  } catch (e) {
+    throw new CliError(`${o.digestEvery === undefined ? '--digest-cron' : '--digest-every'}: ${(e as Error).message}`);
+  }
   const from = o.webhookUrl !== undefined ? '--webhook-url' : WEBHOOK_ENV;
   const url = o.webhookUrl ?? process.env[WEBHOOK_ENV];
   if (url === undefined || url === '') throw new CliError(`--digest-every/--digest-cron need a webhook: pass --webhook-url or set ${WEBHOOK_ENV}`);

@@ -38,6 +38,24 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** A listener could not be bound; one line naming the address and why. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+function listenFailure(what: string, host: string, port: number, e: unknown): StartupError {
+  const err = e as NodeJS.ErrnoException;
+  const text = `${err.code ?? ''} ${err.message ?? String(e)}`;
+  const why = /EADDRINUSE|address already in use/i.test(text)
+    ? 'the address is already in use (another n1lens or collector?)'
+    : /EACCES|permission denied/i.test(text)
+      ? 'permission denied (ports below 1024 need privileges)'
+      : /EADDRNOTAVAIL|ENOTFOUND|EAI_AGAIN/i.test(text)
+        ? 'no such local address'
+        : (err.message ?? String(e)).split('\n')[0];
+  return new StartupError(`cannot listen for ${what} on ${host}:${port}: ${why}`);
+}
+
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const store = Store.open(o.db);
   const metrics = createMetrics();
@@ -60,18 +78,26 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     report: { ...o.report, ...(o.schema === undefined ? {} : { schema: o.schema }) },
   });
 
-  const http: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: o.host, port: o.httpPort }, () => resolve(s));
-    s.once('error', reject);
-  });
+  let http: ServerType;
+  try {
+    http = await new Promise((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, hostname: o.host, port: o.httpPort }, () => resolve(s));
+      s.once('error', reject);
+    });
+  } catch (e) {
+    intake.close();
+    store.close();
+    throw listenFailure('OTLP/HTTP', o.host, o.httpPort, e);
+  }
   const grpcServer: GrpcServer = createGrpcServer({ intake, metrics, maxReceiveBytes: o.grpcMaxReceiveBytes });
   let grpcPort: number;
   try {
     grpcPort = await bindGrpc(grpcServer, o.host, o.grpcPort);
   } catch (e) {
-    http.close();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+    intake.close();
     store.close();
-    throw new Error(`cannot listen for OTLP/gRPC on ${o.host}:${o.grpcPort} (${(e as Error).message})`);
+    throw listenFailure('OTLP/gRPC', o.host, o.grpcPort, e);
   }
 
   let closing: Promise<void> | undefined;

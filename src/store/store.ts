@@ -70,6 +70,11 @@ interface EndpointHourJson {
   outbound: { requests: number; calls: number; sequentialCalls: number; totalMs: number; requestMs: number; peers: string[]; example: { traceId: string; totalMs: number } };
 }
 
+/** The store file cannot be opened or migrated; the message is one line naming the file. */
+export class StoreOpenError extends Error {
+  override name = 'StoreOpenError';
+}
+
 export class Store {
   readonly db: Database;
 
@@ -89,14 +94,23 @@ export class Store {
     return statement;
   }
 
-  /** Opens (creating and migrating) a store file; `:memory:` works for tests. */
+  /**
+   * Opens (creating and migrating) a store file; `:memory:` works for tests. A path that cannot be a
+   * store (missing directory, not writable, not SQLite, a newer schema) throws a one-line StoreOpenError.
+   */
   static open(path: string): Store {
-    const db = new BetterSqlite3(path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('foreign_keys = ON');
-    migrate(db);
-    return new Store(db);
+    let db: Database | undefined;
+    try {
+      db = new BetterSqlite3(path);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      migrate(db);
+      return new Store(db);
+    } catch (e) {
+      db?.close();
+      throw new StoreOpenError(`cannot open the store ${path}: ${(e as Error).message}`);
+    }
   }
 
   close(): void {
