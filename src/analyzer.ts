@@ -27,8 +27,8 @@ export class Analyzer {
   }
 
   /** Adds spans; returns the requests of any trace evicted to stay under the open-trace limit. */
-  add(spans: readonly SpanRecord[], now: number): RequestAnalysis[] {
-    return this.#analyse(this.assembler.add(spans, now));
+  add(spans: readonly SpanRecord[], now: number, source?: string): RequestAnalysis[] {
+    return this.#analyse(this.assembler.add(spans, now, source));
   }
 
   /** Analyses the traces complete at `now`. */

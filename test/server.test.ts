@@ -183,20 +183,24 @@ describe('OTLP/HTTP status codes', () => {
     expect(c.status).toBe(200);
   });
 
-  it('evicts (analyses early) and counts the oldest trace when a batch overshoots --max-traces', async () => {
+  it('refuses a batch that would overshoot --max-traces before taking it, instead of analysing the oldest trace early', async () => {
     const server = await start({ maxTraces: 2, traceWaitMs: 60_000 });
     const one = djangoRequest({ traceId: '1'.repeat(32), repeats: 6 });
     expect((await post(server.url, encodeJson(one), { 'Content-Type': 'application/json' })).status).toBe(200);
     const two = djangoRequest({ traceId: '2'.repeat(32) });
     const three = djangoRequest({ traceId: '3'.repeat(32) });
     const both = { resourceSpans: [...two.resourceSpans, ...three.resourceSpans] };
-    expect((await post(server.url, encodeJson(both), { 'Content-Type': 'application/json' })).status).toBe(200);
+    const refused = await post(server.url, encodeJson(both), { 'Content-Type': 'application/json' });
+    expect(refused.status).toBe(503);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(((await refused.json()) as { message: string }).message).toMatch(/--max-traces/);
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
-    expect(metrics).toMatch(/n1lens_trace_evictions_total 1/);
-    expect(metrics).toMatch(/n1lens_open_traces 2/);
+    expect(metrics).toMatch(/n1lens_trace_evictions_total 0/);
+    expect(metrics).toMatch(/n1lens_open_traces 1/);
+    expect(metrics).toMatch(/n1lens_exports_refused_total\{transport="http",reason="max_traces"\} 1/);
     server.intake.tick();
     const report = (await (await fetch(`${server.url}/api/report`)).json()) as Report;
-    expect(report.summary.requests).toBe(1);
+    expect(report.summary.requests).toBe(0); // trace 1 is still open, waiting for the rest of its spans
   });
 
   it('counts late spans of an analysed trace and never double-counts its finding', async () => {

@@ -13,6 +13,7 @@ import { onShutdown } from './lifecycle.js';
 /** The flags: ServeOptions' plain settings as given, sizes in MiB, file paths, and the digest schedule. */
 interface ServeCliOptions extends DetectorCliOptions, Pick<ServeOptions, 'host' | 'httpPort' | 'grpcPort' | 'db' | 'traceWaitMs' | 'maxTraces'> {
   maxBodyMib: number;
+  maxBufferMib: number;
   grpcMaxReceiveMib: number;
   schema?: string;
   record?: string;
@@ -35,7 +36,8 @@ export function serveCommand(): Command {
     .option('--grpc-port <port>', 'OTLP/gRPC port', portNumber('--grpc-port'), 4317)
     .option('--db <file>', 'SQLite store', './n1lens.db')
     .option('--trace-wait-ms <ms>', 'analyse a trace once its root has ended and it was quiet this long', wholeNumber('--trace-wait-ms'), 2000)
-    .option('--max-traces <n>', 'open traces buffered before exports are refused with 503/UNAVAILABLE', wholeNumber('--max-traces'), 50_000)
+    .option('--max-traces <n>', 'open traces at which exports that only open new traces are refused (503/UNAVAILABLE, retryable)', wholeNumber('--max-traces'), 50_000)
+    .option('--max-buffer-mib <n>', 'estimated memory of buffered spans at which every export is refused (retryable)', wholeNumber('--max-buffer-mib'), 256)
     .option('--max-body-mib <n>', 'OTLP/HTTP body limit after decompression', wholeNumber('--max-body-mib'), 20)
     .option('--grpc-max-receive-mib <n>', 'OTLP/gRPC message limit', wholeNumber('--grpc-max-receive-mib'), 4)
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
@@ -60,6 +62,7 @@ export function serveCommand(): Command {
         db: o.db,
         traceWaitMs: o.traceWaitMs,
         maxTraces: o.maxTraces,
+        maxBufferBytes: o.maxBufferMib * MIB,
         maxBodyBytes: o.maxBodyMib * MIB,
         grpcMaxReceiveBytes: o.grpcMaxReceiveMib * MIB,
         detect: requestDetectOptions(o),

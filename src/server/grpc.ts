@@ -30,9 +30,10 @@ const traceServiceDefinition: grpc.ServiceDefinition = {
 };
 
 /** google.rpc.Status with a RetryInfo detail, in grpc-status-details-bin, so clients back off as told. */
-function retryMetadata(seconds: number, message: string): grpc.Metadata {
+function retryMetadata(delayMs: number, message: string): grpc.Metadata {
   const { Status, RetryInfo } = otlpSchema();
-  const retry = RetryInfo.encode(RetryInfo.fromObject({ retryDelay: { seconds, nanos: 0 } })).finish();
+  const retryDelay = { seconds: Math.floor(delayMs / 1000), nanos: Math.round(delayMs % 1000) * 1_000_000 };
+  const retry = RetryInfo.encode(RetryInfo.fromObject({ retryDelay })).finish();
   const status = Status.encode(
     Status.fromObject({
       code: grpc.status.UNAVAILABLE,
@@ -69,8 +70,7 @@ export function createGrpcServer(options: GrpcOptions): grpc.Server {
       const result = intake.accept(batch, 'grpc', () => protobufToOtlpJson(call.request));
       stop();
       if (!result.ok) {
-        const message = 'n1lens is at --max-traces open traces; retry later';
-        callback({ code: grpc.status.UNAVAILABLE, details: message, metadata: retryMetadata(result.retryAfterSeconds, message) });
+        callback({ code: grpc.status.UNAVAILABLE, details: result.message, metadata: retryMetadata(result.retryAfterMs, result.message) });
         return;
       }
       callback(

@@ -81,8 +81,9 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     const result = intake.accept(batch, 'http', () => (encoding === 'json' ? JSON.stringify(JSON.parse(body.toString('utf8'))) : protobufToOtlpJson(body)));
     stop();
     if (!result.ok) {
-      c.header('Retry-After', String(result.retryAfterSeconds));
-      return send(c, encoding, 503, 'status', { code: GRPC_UNAVAILABLE, message: 'n1lens is at --max-traces open traces; retry later' });
+      // Retry-After takes whole seconds; the jitter survives because the delay spans several seconds.
+      c.header('Retry-After', String(Math.max(1, Math.round(result.retryAfterMs / 1000))));
+      return send(c, encoding, 503, 'status', { code: GRPC_UNAVAILABLE, message: result.message });
     }
     const response = result.rejected === 0 ? {} : { partialSuccess: { rejectedSpans: String(result.rejected), errorMessage: result.message } };
     return send(c, encoding, 200, 'response', response);

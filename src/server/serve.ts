@@ -19,6 +19,8 @@ export interface ServeOptions {
   db: string;
   traceWaitMs: number;
   maxTraces: number;
+  /** Estimated bytes of buffered spans at which exports are refused (retryable). Default 256 MiB. */
+  maxBufferBytes?: number;
   maxBodyBytes: number;
   grpcMaxReceiveBytes: number;
   /** Per-request detector settings (min repeats, fan-out thresholds). */
@@ -65,6 +67,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     traceWaitMs: o.traceWaitMs,
     maxTraceAgeMs: 30_000,
     maxOpenTraces: o.maxTraces,
+    ...(o.maxBufferBytes === undefined ? {} : { maxBufferBytes: o.maxBufferBytes }),
     ...o.detect,
     ...(o.schema === undefined ? {} : { links: schemaNaming(o.schema) }),
     ...(o.recordPath === undefined ? {} : { recordPath: o.recordPath }),
