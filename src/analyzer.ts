@@ -10,6 +10,8 @@ import { TraceAssembler, type AssemblerOptions, type CompletedTrace } from './tr
 export interface AnalyzerOptions extends AssemblerOptions, DetectOptions {
   /** Raw statements whose normalisation is cached. Default 10000. */
   sqlCacheEntries?: number;
+  /** Told of every trace released for analysis, whatever its requests (the spool's bookkeeping). */
+  onRelease?: (traceId: string) => void;
 }
 
 /** Buffers spans into traces and analyses each request of a trace once the trace completes. */
@@ -18,12 +20,14 @@ export class Analyzer {
   readonly assembler: TraceAssembler<CompactTrace>;
   readonly #normalize: Normalizer;
   readonly #detect: DetectOptions;
+  readonly #onRelease: ((traceId: string) => void) | undefined;
   requestsAnalysed = 0;
 
   constructor(options: AnalyzerOptions = {}) {
     this.assembler = new TraceAssembler(options, COMPACT_TRACES);
     this.#normalize = createSqlNormalizer({ maxEntries: options.sqlCacheEntries ?? 10_000 });
     this.#detect = options;
+    this.#onRelease = options.onRelease;
   }
 
   /** Adds spans; returns the requests of any trace evicted to stay under the open-trace limit. */
@@ -44,6 +48,7 @@ export class Analyzer {
   #analyse(traces: CompletedTrace<CompactTrace>[]): RequestAnalysis[] {
     const out: RequestAnalysis[] = [];
     for (const t of traces) {
+      this.#onRelease?.(t.traceId);
       for (const request of assembleCompact(t.spans)) {
         out.push(analyseRequest(request, this.#normalize, this.#detect));
       }

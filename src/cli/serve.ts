@@ -14,6 +14,10 @@ import { onShutdown } from './lifecycle.js';
 interface ServeCliOptions extends DetectorCliOptions, Pick<ServeOptions, 'host' | 'httpPort' | 'grpcPort' | 'db' | 'traceWaitMs' | 'maxTraces'> {
   maxBodyMib: number;
   maxBufferMib: number;
+  /** A directory, or false for --no-spool. */
+  spool?: string | false;
+  spoolMaxMib: number;
+  spoolCommitMs: number;
   grpcMaxReceiveMib: number;
   schema?: string;
   record?: string;
@@ -38,6 +42,10 @@ export function serveCommand(): Command {
     .option('--trace-wait-ms <ms>', 'analyse a trace once its root has ended and it was quiet this long', wholeNumber('--trace-wait-ms'), 2000)
     .option('--max-traces <n>', 'open traces at which exports that only open new traces are refused (503/UNAVAILABLE, retryable)', wholeNumber('--max-traces'), 50_000)
     .option('--max-buffer-mib <n>', 'estimated memory of buffered spans at which every export is refused (retryable)', wholeNumber('--max-buffer-mib'), 256)
+    .option('--spool <dir>', 'durable intake: exports are on disk here before they are acknowledged (default: <db>.spool next to the store)')
+    .option('--no-spool', 'acknowledge exports from memory only (a crash loses what is buffered)')
+    .option('--spool-max-mib <n>', 'spool size at which exports are refused (retryable)', wholeNumber('--spool-max-mib'), 1024)
+    .option('--spool-commit-ms <ms>', 'group commit window: exports within it share one fsync', wholeNumber('--spool-commit-ms'), 10)
     .option('--max-body-mib <n>', 'OTLP/HTTP body limit after decompression', wholeNumber('--max-body-mib'), 20)
     .option('--grpc-max-receive-mib <n>', 'OTLP/gRPC message limit', wholeNumber('--grpc-max-receive-mib'), 4)
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
@@ -69,7 +77,10 @@ export function serveCommand(): Command {
         report: endpointDetectOptions(o),
         ...(schema === undefined ? {} : { schema }),
         ...(o.record === undefined ? {} : { recordPath: o.record }),
+        ...spoolOption(o),
       });
+      const r = server.replayed;
+      if (r.exports > 0) process.stderr.write(`n1lens serve: replayed ${r.spans} spans from ${r.exports} spooled exports (${r.skipped} already analysed)\n`);
       process.stderr.write(
         `n1lens serve: OTLP/HTTP http://${o.host}:${server.httpPort}/v1/traces · OTLP/gRPC ${o.host}:${server.grpcPort} · ` +
           `report http://${o.host}:${server.httpPort}/api/report · db ${o.db}\n`,
@@ -83,6 +94,12 @@ export function serveCommand(): Command {
         });
       });
     });
+}
+
+/** The spool next to the store unless told otherwise; none for an in-memory store. */
+function spoolOption(o: ServeCliOptions): Pick<ServeOptions, 'spool'> {
+  if (o.spool === false || (o.spool === undefined && o.db === ':memory:')) return {};
+  return { spool: { dir: o.spool ?? `${o.db}.spool`, maxBytes: o.spoolMaxMib * MIB, commitMs: o.spoolCommitMs } };
 }
 
 interface DigestPlan {

@@ -78,7 +78,18 @@ export function createHttpApp(options: HttpAppOptions): Hono {
       stop();
       return send(c, encoding, 400, 'status', { code: GRPC_INVALID_ARGUMENT, message: (e as Error).message });
     }
-    const result = intake.accept(batch, 'http', () => (encoding === 'json' ? JSON.stringify(JSON.parse(body.toString('utf8'))) : protobufToOtlpJson(body)));
+    const result = intake.accept(batch, 'http', { encoding, body }, () =>
+      encoding === 'json' ? JSON.stringify(JSON.parse(body.toString('utf8'))) : protobufToOtlpJson(body),
+    );
+    if (result.ok) {
+      try {
+        await result.durable;
+      } catch (e) {
+        stop();
+        c.header('Retry-After', '1');
+        return send(c, encoding, 503, 'status', { code: GRPC_UNAVAILABLE, message: (e as Error).message });
+      }
+    }
     stop();
     if (!result.ok) {
       // Retry-After takes whole seconds; the jitter survives because the delay spans several seconds.

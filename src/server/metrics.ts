@@ -11,6 +11,7 @@ export interface ServerMetrics {
   findings: Gauge;
   openTraces: Gauge;
   bufferBytes: Gauge;
+  spoolBytes: Gauge;
   evictions: Gauge;
   lateSpans: Gauge;
   exportLatency: Histogram<'transport'>;
@@ -33,6 +34,7 @@ export function createMetrics(): ServerMetrics {
     requestsAnalysed: new Counter({ name: 'n1lens_requests_analysed_total', help: 'Requests (local roots) analysed', registers }),
     findings: new Gauge({ name: 'n1lens_findings', help: 'Findings (endpoint + fingerprint) in the store', registers }),
     openTraces: new Gauge({ name: 'n1lens_open_traces', help: 'Traces buffered, waiting to complete', registers }),
+    spoolBytes: new Gauge({ name: 'n1lens_spool_bytes', help: 'Bytes in spool segments on disk (refused past --spool-max-mib)', registers }),
     bufferBytes: new Gauge({ name: 'n1lens_buffer_bytes', help: 'Estimated bytes of buffered spans (refused past --max-buffer-mib)', registers }),
     evictions: new Gauge({ name: 'n1lens_trace_evictions_total', help: 'Open traces analysed early to stay under --max-traces', registers }),
     lateSpans: new Gauge({ name: 'n1lens_late_spans_total', help: 'Spans that arrived after their trace was analysed (dropped)', registers }),

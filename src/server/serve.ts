@@ -7,6 +7,7 @@ import type { DetectOptions } from '../detect/request.js';
 import type { DjangoSchema } from '../suggest/schema.js';
 import { schemaNaming } from '../suggest/naming.js';
 import { Store } from '../store/store.js';
+import { Spool } from '../spool/index.js';
 import { bindGrpc, createGrpcServer } from './grpc.js';
 import { createHttpApp } from './http.js';
 import { Intake } from './intake.js';
@@ -29,6 +30,8 @@ export interface ServeOptions {
   report?: EndpointDetectOptions;
   schema?: DjangoSchema;
   recordPath?: string;
+  /** Durable intake (see spool/); absent: none. */
+  spool?: { dir: string; maxBytes?: number; commitMs?: number };
 }
 
 export interface RunningServer {
@@ -36,6 +39,8 @@ export interface RunningServer {
   grpcPort: number;
   store: Store;
   intake: Intake;
+  /** What the spool replayed at start. */
+  replayed: { exports: number; spans: number; skipped: number };
   /** Stops intake, analyses everything buffered, commits, closes. */
   close(): Promise<void>;
 }
@@ -60,8 +65,16 @@ function listenFailure(what: string, host: string, port: number, e: unknown): St
 
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const store = Store.open(o.db);
+  let spool: Spool | undefined;
+  try {
+    spool = o.spool === undefined ? undefined : Spool.open(o.spool);
+  } catch (e) {
+    store.close();
+    throw e;
+  }
   const metrics = createMetrics();
   const intake = new Intake({
+    ...(spool === undefined ? {} : { spool }),
     store,
     metrics,
     traceWaitMs: o.traceWaitMs,
@@ -72,6 +85,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     ...(o.schema === undefined ? {} : { links: schemaNaming(o.schema) }),
     ...(o.recordPath === undefined ? {} : { recordPath: o.recordPath }),
   });
+  // Exports acknowledged by the last run and not yet committed, before anything new can arrive.
+  const replayed = intake.replay();
   metrics.findings.set(store.findingCount());
   const app = createHttpApp({
     intake,
@@ -88,7 +103,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       s.once('error', reject);
     });
   } catch (e) {
-    intake.close();
+    await intake.close();
     store.close();
     throw listenFailure('OTLP/HTTP', o.host, o.httpPort, e);
   }
@@ -98,7 +113,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     grpcPort = await bindGrpc(grpcServer, o.host, o.grpcPort);
   } catch (e) {
     await new Promise<void>((resolve) => http.close(() => resolve()));
-    intake.close();
+    await intake.close();
     store.close();
     throw listenFailure('OTLP/gRPC', o.host, o.grpcPort, e);
   }
@@ -109,13 +124,14 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     grpcPort,
     store,
     intake,
+    replayed,
     close() {
       closing ??= (async () => {
         await Promise.all([
           new Promise<void>((resolve) => http.close(() => resolve())),
           new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve())),
         ]);
-        intake.close();
+        await intake.close();
         store.close();
       })();
       return closing;

@@ -117,8 +117,33 @@ export class Store {
     this.db.close();
   }
 
-  /** Adds analysed requests in one transaction, merging into the hourly rows they fall in. */
-  record(analyses: readonly RequestAnalysis[]): void {
+  /**
+   * Adds analysed requests in one transaction, merging into the hourly rows they fall in. With
+   * `committed`, also notes those traces as done in the same transaction (the spool's exactly-once).
+   */
+  record(analyses: readonly RequestAnalysis[], committed?: { traceIds: Iterable<string>; nowMs: number }): void {
+    if (committed !== undefined) {
+      this.db.transaction(() => {
+        this.#record(analyses);
+        const insert = this.#prepare('INSERT OR IGNORE INTO spool_committed (trace_id, committed_ms) VALUES (?, ?)');
+        for (const id of committed.traceIds) insert.run(id, committed.nowMs);
+      })();
+      return;
+    }
+    this.#record(analyses);
+  }
+
+  /** True when the trace's analysis was committed (and not yet pruned): its spans are not new. */
+  isCommitted(traceId: string): boolean {
+    return this.#prepare('SELECT 1 FROM spool_committed WHERE trace_id = ?').get(traceId) !== undefined;
+  }
+
+  /** Forgets committed traces noted before `beforeMs`. */
+  pruneCommitted(beforeMs: number): void {
+    this.#prepare('DELETE FROM spool_committed WHERE committed_ms < ?').run(beforeMs);
+  }
+
+  #record(analyses: readonly RequestAnalysis[]): void {
     if (analyses.length === 0) return;
     const byHour = new Map<number, RollupSet>();
     for (const a of analyses) {

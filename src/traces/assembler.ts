@@ -157,6 +157,18 @@ export class TraceAssembler<B = SpanRecord[]> {
   }
 
   /**
+   * Marks traces as already released (analysed in an earlier life of the process), so their spans
+   * count as late instead of opening a second copy of the trace. Open traces are left alone.
+   */
+  markReleased(traceIds: Iterable<TraceId>): void {
+    for (const id of traceIds) {
+      if (this.#open.has(id) || this.#completed.has(id)) continue;
+      this.#completed.add(id);
+      if (this.#completed.size > this.#remember) this.#completed.delete(this.#completed.values().next().value!);
+    }
+  }
+
+  /**
    * Keeps the given traces from being released before `until`: some of their spans were just refused
    * and the client will retry them. Releasing earlier would split the trace. A trace not open yet
    * gets the hold when it opens (its other spans may arrive first, in an export that is admitted).
