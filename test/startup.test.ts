@@ -31,7 +31,7 @@ function expectOneLine(stderr: string, pattern: RegExp): void {
   expect(stderr).not.toMatch(/\n\s+at /);
 }
 
-describe('n1lens serve start-up faults: one line, exit 2, nothing left listening', () => {
+describe.concurrent('n1lens serve start-up faults: one line, exit 2, nothing left listening', () => {
   it.each<[string, () => Promise<{ args: string[]; ports?: { http: number; grpc: number }; says: RegExp }>]>([
     ['the HTTP port is in use', async () => ({ args: [], ports: { http: await occupy(), grpc: await freePort() }, says: /^n1lens: cannot listen for OTLP\/HTTP on 127\.0\.0\.1:\d+: the address is already in use/ })],
     ['the gRPC port is in use', async () => ({ args: [], ports: { http: await freePort(), grpc: await occupy() }, says: /^n1lens: cannot listen for OTLP\/gRPC on 127\.0\.0\.1:\d+: the address is already in use/ })],
@@ -46,6 +46,9 @@ describe('n1lens serve start-up faults: one line, exit 2, nothing left listening
       return { args: ['--db', join(dir, 'notes.txt')], says: /^n1lens: cannot open the store .*notes\.txt: file is not a database/ };
     }],
     ['--digest-every with --digest-cron', async () => ({ args: ['--digest-every', '24h', '--digest-cron', '0 9 * * *', ...webhook], says: /^n1lens: give --digest-every or --digest-cron, not both$/m })],
+    ['a non-loopback --host without a token', async () => ({ args: ['--host', '0.0.0.0'], says: /^n1lens: --host 0\.0\.0\.0 is reachable from the network: set --auth-token/ })],
+    ['--tls-cert without --tls-key', async () => ({ args: ['--tls-cert', join(dir, 'cert.pem')], says: /^n1lens: --tls-cert and --tls-key go together$/m })],
+    ['a --tls-cert file that does not exist', async () => ({ args: ['--tls-cert', join(dir, 'nope.pem'), '--tls-key', join(dir, 'nope.key')], says: /^n1lens: --tls-cert .*nope\.pem: no such file$/m })],
     ['a bad cron expression', async () => ({ args: ['--digest-cron', 'every morning', ...webhook], says: /^n1lens: --digest-cron: "every morning" is not a cron pattern/ })],
   ])('%s', async (_name, make) => {
     const { args, ports, says } = await make();

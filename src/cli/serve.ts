@@ -17,6 +17,11 @@ interface ServeCliOptions extends DetectorCliOptions, Pick<ServeOptions, 'host' 
   /** A directory, or false for --no-spool. */
   spool?: string | false;
   spoolMaxMib: number;
+  authToken?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+  insecurePublic?: boolean;
   spoolCommitMs: number;
   grpcMaxReceiveMib: number;
   schema?: string;
@@ -42,6 +47,11 @@ export function serveCommand(): Command {
     .option('--trace-wait-ms <ms>', 'analyse a trace once its root has ended and it was quiet this long', wholeNumber('--trace-wait-ms'), 2000)
     .option('--max-traces <n>', 'open traces at which exports that only open new traces are refused (503/UNAVAILABLE, retryable)', wholeNumber('--max-traces'), 50_000)
     .option('--max-buffer-mib <n>', 'estimated memory of buffered spans at which every export is refused (retryable)', wholeNumber('--max-buffer-mib'), 256)
+    .option('--auth-token <token>', `bearer token required on OTLP/HTTP, OTLP/gRPC, the API, the UI and /metrics (default: $${AUTH_TOKEN_ENV}); /healthz stays open`)
+    .option('--tls-cert <file>', 'PEM certificate (chain): serve both listeners over TLS')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--tls-client-ca <file>', 'PEM CA bundle: require client certificates signed by it (mTLS)')
+    .option('--insecure-public', 'allow a non-loopback --host without --auth-token (anyone who can reach it may send and read)')
     .option('--spool <dir>', 'durable intake: exports are on disk here before they are acknowledged (default: <db>.spool next to the store)')
     .option('--no-spool', 'acknowledge exports from memory only (a crash loses what is buffered)')
     .option('--spool-max-mib <n>', 'spool size at which exports are refused (retryable)', wholeNumber('--spool-max-mib'), 1024)
@@ -62,6 +72,7 @@ export function serveCommand(): Command {
       // grpc-js would print its own line for a failed bind; startServer's one-line error says it better.
       setLogVerbosity(logVerbosity.NONE);
       const digestPlan = planDigest(o);
+      const security = planSecurity(o);
       const schema = o.schema === undefined ? undefined : await loadSchema(o.schema);
       const server = await startServer({
         host: o.host,
@@ -78,12 +89,14 @@ export function serveCommand(): Command {
         ...(schema === undefined ? {} : { schema }),
         ...(o.record === undefined ? {} : { recordPath: o.record }),
         ...spoolOption(o),
+        ...security,
       });
       const r = server.replayed;
       if (r.exports > 0) process.stderr.write(`n1lens serve: replayed ${r.spans} spans from ${r.exports} spooled exports (${r.skipped} already analysed)\n`);
+      const scheme = security.tls === undefined ? 'http' : 'https';
       process.stderr.write(
-        `n1lens serve: OTLP/HTTP http://${o.host}:${server.httpPort}/v1/traces · OTLP/gRPC ${o.host}:${server.grpcPort} · ` +
-          `report http://${o.host}:${server.httpPort}/api/report · db ${o.db}\n`,
+        `n1lens serve: OTLP/HTTP ${scheme}://${o.host}:${server.httpPort}/v1/traces · OTLP/gRPC ${o.host}:${server.grpcPort}${security.tls === undefined ? '' : ' (TLS)'} · ` +
+          `report ${scheme}://${o.host}:${server.httpPort}/api/report · db ${o.db}${security.authToken === undefined ? '' : ' · bearer token required'}\n`,
       );
       const digest = digestPlan === undefined ? undefined : scheduleDigest(digestPlan, o, server.store, schema);
       await new Promise<void>((resolve) => {
@@ -94,6 +107,30 @@ export function serveCommand(): Command {
         });
       });
     });
+}
+
+export const AUTH_TOKEN_ENV = 'N1LENS_AUTH_TOKEN';
+
+/** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** Token and TLS from flags and environment, refusing a listener open to the network without a token. */
+function planSecurity(o: ServeCliOptions): Pick<ServeOptions, 'authToken' | 'tls'> {
+  const token = o.authToken ?? process.env[AUTH_TOKEN_ENV];
+  if (token !== undefined && token.trim() === '') throw new CliError(`--auth-token/${AUTH_TOKEN_ENV} is empty`);
+  if (!isLoopback(o.host) && token === undefined && o.insecurePublic !== true) {
+    throw new CliError(`--host ${o.host} is reachable from the network: set --auth-token (or ${AUTH_TOKEN_ENV}), or pass --insecure-public to accept anyone`);
+  }
+  if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new CliError('--tls-cert and --tls-key go together');
+  if (o.tlsClientCa !== undefined && o.tlsCert === undefined) throw new CliError('--tls-client-ca needs --tls-cert and --tls-key');
+  return {
+    ...(token === undefined ? {} : { authToken: token }),
+    ...(o.tlsCert === undefined || o.tlsKey === undefined
+      ? {}
+      : { tls: { cert: o.tlsCert, key: o.tlsKey, ...(o.tlsClientCa === undefined ? {} : { clientCa: o.tlsClientCa }) } }),
+  };
 }
 
 /** The spool next to the store unless told otherwise; none for an in-memory store. */

@@ -4,6 +4,7 @@ import { decodeProtobufRequest } from '../otlp/protobuf.js';
 import { otlpSchema } from '../otlp/schema.js';
 import { protobufToOtlpJson } from '../otlp/to-json.js';
 import type { DecodedBatch } from '../otlp/span.js';
+import { bearerInterceptor } from './auth.js';
 import type { Intake } from './intake.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -12,6 +13,8 @@ export interface GrpcOptions {
   metrics: ServerMetrics;
   /** grpc.max_receive_message_length. Default 4 MiB, as in the Collector. */
   maxReceiveBytes?: number;
+  /** When set, calls need `authorization: Bearer <token>` metadata. */
+  authToken?: string;
 }
 
 const identity = (b: Buffer): Buffer => b;
@@ -50,6 +53,7 @@ export function createGrpcServer(options: GrpcOptions): grpc.Server {
   const { intake, metrics } = options;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxReceiveBytes ?? 4 * 1024 * 1024,
+    ...(options.authToken === undefined ? {} : { interceptors: [bearerInterceptor(options.authToken)] }),
   });
   const { ExportTraceServiceResponse } = otlpSchema();
   const encodeResponse = (value: Record<string, unknown>): Buffer =>
@@ -93,9 +97,9 @@ export function createGrpcServer(options: GrpcOptions): grpc.Server {
 }
 
 /** Binds the server; resolves to the bound port (0 picks a free one). */
-export function bindGrpc(server: grpc.Server, host: string, port: number): Promise<number> {
+export function bindGrpc(server: grpc.Server, host: string, port: number, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
+    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, credentials, (err, bound) =>
       err ? reject(err) : resolve(bound),
     );
   });

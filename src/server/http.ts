@@ -10,6 +10,7 @@ import { parseSince } from '../report/period.js';
 import type { ReportOptions } from '../report/model.js';
 import type { Store } from '../store/store.js';
 import { BodyError, decodeContent, readLimited } from './body.js';
+import { requireBearer } from './auth.js';
 import type { Intake } from './intake.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -19,6 +20,8 @@ export interface HttpAppOptions {
   metrics: ServerMetrics;
   /** Limit on the decompressed body. */
   maxBodyBytes: number;
+  /** When set, every path but /healthz needs `Authorization: Bearer <token>`. */
+  authToken?: string;
   /** Schema and detector settings for /api/report. */
   report?: Omit<ReportOptions, 'endpoint'>;
   now?: () => number;
@@ -50,6 +53,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   const { intake, store, metrics } = options;
   const now = options.now ?? Date.now;
   const app = new Hono();
+  if (options.authToken !== undefined) app.use('*', requireBearer(options.authToken));
 
   app.post('/v1/traces', async (c) => {
     const stop = metrics.exportLatency.startTimer({ transport: 'http' });

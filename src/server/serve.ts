@@ -1,4 +1,5 @@
 /** Starts `n1lens serve`: store, intake, OTLP/HTTP + API and OTLP/gRPC on loopback by default; stops cleanly. */
+import { createServer as createHttpsServer } from 'node:https';
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import type { Server as GrpcServer } from '@grpc/grpc-js';
@@ -11,6 +12,7 @@ import { Spool } from '../spool/index.js';
 import { bindGrpc, createGrpcServer } from './grpc.js';
 import { createHttpApp } from './http.js';
 import { Intake } from './intake.js';
+import { grpcCredentials, httpsOptions, readTls, type TlsFiles } from './tls.js';
 import { createMetrics } from './metrics.js';
 
 export interface ServeOptions {
@@ -30,6 +32,10 @@ export interface ServeOptions {
   report?: EndpointDetectOptions;
   schema?: DjangoSchema;
   recordPath?: string;
+  /** Bearer token both listeners require (all HTTP paths but /healthz). */
+  authToken?: string;
+  /** Serve both listeners over TLS (and require client certificates with clientCa). */
+  tls?: TlsFiles;
   /** Durable intake (see spool/); absent: none. */
   spool?: { dir: string; maxBytes?: number; commitMs?: number };
 }
@@ -64,6 +70,7 @@ function listenFailure(what: string, host: string, port: number, e: unknown): St
 }
 
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
+  const tls = o.tls === undefined ? undefined : readTls(o.tls, (m) => new StartupError(m));
   const store = Store.open(o.db);
   let spool: Spool | undefined;
   try {
@@ -93,13 +100,18 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     store,
     metrics,
     maxBodyBytes: o.maxBodyBytes,
+    ...(o.authToken === undefined ? {} : { authToken: o.authToken }),
     report: { ...o.report, ...(o.schema === undefined ? {} : { schema: o.schema }) },
   });
 
   let http: ServerType;
   try {
     http = await new Promise((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, hostname: o.host, port: o.httpPort }, () => resolve(s));
+      const listen = { fetch: app.fetch, hostname: o.host, port: o.httpPort };
+      const s =
+        tls === undefined
+          ? serve(listen, () => resolve(s))
+          : serve({ ...listen, createServer: createHttpsServer, serverOptions: httpsOptions(tls) }, () => resolve(s));
       s.once('error', reject);
     });
   } catch (e) {
@@ -107,10 +119,15 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     store.close();
     throw listenFailure('OTLP/HTTP', o.host, o.httpPort, e);
   }
-  const grpcServer: GrpcServer = createGrpcServer({ intake, metrics, maxReceiveBytes: o.grpcMaxReceiveBytes });
+  const grpcServer: GrpcServer = createGrpcServer({
+    intake,
+    metrics,
+    maxReceiveBytes: o.grpcMaxReceiveBytes,
+    ...(o.authToken === undefined ? {} : { authToken: o.authToken }),
+  });
   let grpcPort: number;
   try {
-    grpcPort = await bindGrpc(grpcServer, o.host, o.grpcPort);
+    grpcPort = await bindGrpc(grpcServer, o.host, o.grpcPort, grpcCredentials(tls));
   } catch (e) {
     await new Promise<void>((resolve) => http.close(() => resolve()));
     await intake.close();
