@@ -43,6 +43,9 @@ exporters:
   - gomod: github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter $version
 extensions:
   - gomod: github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension $version
+replaces:
+  # v1.48.0, which the loadbalancing exporter's AWS Cloud Map resolver asks for, is withdrawn from the Go proxy.
+  - github.com/aws/aws-sdk-go-v2/service/servicediscovery => github.com/aws/aws-sdk-go-v2/service/servicediscovery v1.49.0
 YAML
   (
     export GOTOOLCHAIN=local CGO_ENABLED=0 GOBIN="$work/bin" GOFLAGS=-mod=mod

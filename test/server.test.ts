@@ -123,6 +123,20 @@ describe('n1lens serve with the official OpenTelemetry JS exporters', () => {
 });
 
 describe('OTLP/HTTP status codes', () => {
+  it('answers 400 to OTLP/JSON with a wrong value type or enum name', async () => {
+    const server = await start();
+    for (const patch of ['{"stringValue":{"x":1}}', '{"intValue":"abc"}']) {
+      const body = encodeJson(djangoRequest()).replace('{"stringValue":"postgresql"}', patch);
+      expect(body).toContain(patch);
+      const res = await post(server.url, body, { 'Content-Type': 'application/json' });
+      expect(res.status).toBe(400);
+    }
+    const badKind = encodeJson(djangoRequest()).replace('"kind":2', '"kind":"SERVER_BAD"');
+    const res = await post(server.url, badKind, { 'Content-Type': 'application/json' });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(/kind is not one of/);
+  });
+
   it('answers 415 for other content types', async () => {
     const server = await start();
     const res = await post(server.url, 'hello', { 'Content-Type': 'text/plain' });
