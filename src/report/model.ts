@@ -23,7 +23,8 @@ export interface ReportFinding {
   suggestion: Suggestion;
   exampleTraceId: string;
   /** hot_lookup: traffic and what caching saves. */
-  hotLookup?: { callsPerDay: number; shareOfRequests: number; meanMs: number; dbMsPerDay: number };
+  /** callsPerDay and dbMsPerDay are null under ten minutes of observed traffic. */
+  hotLookup?: { callsPerDay: number | null; shareOfRequests: number; meanMs: number; dbMsPerDay: number | null };
   /** sync_fanout: the serial calls and the latency a task queue removes. */
   syncFanout?: { callsPerRequest: number; outboundMsPerRequest: number; requestMsPerRequest: number; peers: string[] };
   /** slow_query: the observed p95. */
@@ -113,7 +114,7 @@ function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse): Repo
       return { ...base, ...tail(trigger, chainNames(c.steps, naming), suggestCascade(toShape(f), naming)) };
     }
     case 'hot_lookup': {
-      const { observedCalls: _observed, ...hot } = f.hotLookup;
+      const { observedCalls: _observed, observedMs: _window, ...hot } = f.hotLookup;
       return { ...base, ...tail(null, [], suggestCache(f, naming)), hotLookup: hot };
     }
     case 'sync_fanout':
@@ -149,10 +150,11 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
   const findings = detectEndpoint(rollup, options);
   const cascades = findings.filter(isCascade);
   const fixLines = [combinedFix(cascades.map(toShape), naming)];
+  // Every kind's fix is the code itself (cache, migration, task), under a comment naming what it cures.
   for (const f of findings) {
-    if (f.kind === 'hot_lookup') fixLines.push(`# cache: ${naming.modelOf(f.facts.table)} lookup (see hot_lookup)`);
-    if (f.kind === 'slow_query') fixLines.push(`# index: ${suggestIndex(f, use).path}`);
-    if (f.kind === 'sync_fanout') fixLines.push('# move the serial outbound calls to a task queue (see sync_fanout)');
+    if (f.kind === 'hot_lookup') fixLines.push(`# cache the ${naming.modelOf(f.facts.table)} lookup every request repeats\n${suggestCache(f, naming).code}`);
+    if (f.kind === 'slow_query') fixLines.push(`# index ${suggestIndex(f, use).path} for the slow query\n${suggestIndex(f, use).code}`);
+    if (f.kind === 'sync_fanout') fixLines.push(`# move the serial outbound calls off the request\n${suggestTaskQueue(f).code}`);
   }
   const totalWasted = findings.reduce((sum, f) => sum + dbWaste(f), 0);
   return {
@@ -162,7 +164,7 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     queriesPerRequest: { p50: countQuantile(rollup.queriesPerRequest, 0.5), max: countMax(rollup.queriesPerRequest) },
     wastedMsPerRequest: rollup.requests === 0 ? 0 : round1(totalWasted / rollup.requests),
     requestsAffected: rollup.requestsAffected,
-    fix: fixLines.filter((l) => l !== '').join('\n'),
+    fix: fixLines.filter((l) => l !== '').join('\n\n'),
     findings: findings.map((f) => reportFinding(f, naming, use)),
   };
 }
