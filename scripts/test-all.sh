@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # README's test command: installs what the tests need (npm ci, the Python venv, PostgreSQL from
-# Debian when the e2e starts it) and runs the whole suite: typecheck, vitest, pytest for the
+# Debian when the e2e starts it, the OpenTelemetry Collector built with ocb) and runs the whole suite: typecheck, vitest, pytest for the
 # Django integration, and the end-to-end test of the instrumented sample app against n1lens serve.
 # Ends with one line "N passed, N failed" over every runner.
 set -uo pipefail
@@ -15,6 +15,8 @@ npm ci --no-audit --no-fund
 bash scripts/python-env.sh
 npm run --silent typecheck
 set +e
+# The real Collector for test/collector.test.ts: built once per machine (prints the cold build time).
+bash scripts/collector.sh build >/dev/null
 
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$out/vitest.json" || status=1
