@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# README's test command: installs what the tests need (npm ci, the Python venv, PostgreSQL from
-# Debian when the e2e starts it, the OpenTelemetry Collector built with ocb) and runs the whole suite: typecheck, vitest, pytest for the
+# README's test command: installs what the tests need (npm ci, the Python venv, Jaeger v2 built from
+# the Go module proxy once per machine, the OpenTelemetry Collector built with ocb once per machine,
+# PostgreSQL from Debian when the e2e starts it) and runs the whole suite: typecheck, vitest, pytest for the
 # Django integration, and the end-to-end test of the instrumented sample app against n1lens serve.
 # Ends with one line "N passed, N failed" over every runner.
 set -uo pipefail
@@ -13,6 +14,8 @@ trap 'rm -rf "$out"' EXIT
 set -e
 npm ci --no-audit --no-fund
 bash scripts/python-env.sh
+# test/jaeger.test.ts starts it; building here keeps the (cold: minutes) build out of test timeouts.
+bash scripts/jaeger.sh build >/dev/null
 npm run --silent typecheck
 set +e
 # The real Collector for test/collector.test.ts: built once per machine (prints the cold build time).

@@ -1,5 +1,6 @@
 /** The detector thresholds every command shares (report, serve, digest): one definition, one parser. */
 import { InvalidArgumentError, type Command } from 'commander';
+import type { ConnectionDetectOptions } from '../detect/connections.js';
 import type { EndpointDetectOptions } from '../detect/endpoint.js';
 import type { DetectOptions } from '../detect/request.js';
 
@@ -11,6 +12,7 @@ export interface DetectorCliOptions {
   hotMinPerDay: number;
   fanoutMinCalls: number;
   fanoutMinShare: number;
+  dbMaxConnections?: number;
 }
 
 export const wholeNumber = (name: string) => (value: string): number => {
@@ -23,6 +25,12 @@ export const wholeNumber = (name: string) => (value: string): number => {
 export const portNumber = (name: string) => (value: string): number => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new InvalidArgumentError(`${name} must be a port number, 0 to 65535 (0 picks a free port)`);
+  return n;
+};
+
+const positive = (name: string) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a whole number ≥ 1`);
   return n;
 };
 
@@ -41,7 +49,8 @@ export function addDetectorOptions(command: Command): Command {
     .option('--hot-min-requests <n>', 'hot_lookup: requests of the endpoint before it is judged', wholeNumber('--hot-min-requests'), 10)
     .option('--hot-min-per-day <n>', 'hot_lookup: calls per day at which a cache pays', wholeNumber('--hot-min-per-day'), 1000)
     .option('--fanout-min-calls <n>', 'sync_fanout: serial outbound calls in one request', wholeNumber('--fanout-min-calls'), 3)
-    .option('--fanout-min-share <0..1>', "sync_fanout: share of the request's time they take", share('--fanout-min-share'), 0.5);
+    .option('--fanout-min-share <0..1>', "sync_fanout: share of the request's time they take", share('--fanout-min-share'), 0.5)
+    .option('--db-max-connections <n>', "connection_pressure: the database's max_connections (default: PostgreSQL's 100)", positive('--db-max-connections'));
 }
 
 /** Per-request options (used while analysing). */
@@ -49,7 +58,13 @@ export function requestDetectOptions(o: DetectorCliOptions): DetectOptions {
   return { minRepeats: o.minRepeats, fanoutMinCalls: o.fanoutMinCalls, fanoutMinShare: o.fanoutMinShare };
 }
 
-/** Per-endpoint options (used when the report is built). */
-export function endpointDetectOptions(o: DetectorCliOptions): EndpointDetectOptions {
-  return { slowMs: o.slowMs, hotLookupMinShare: o.hotShare, hotLookupMinRequests: o.hotMinRequests, hotLookupMinPerDay: o.hotMinPerDay };
+/** Per-endpoint and per-service options (used when the report is built). */
+export function endpointDetectOptions(o: DetectorCliOptions): EndpointDetectOptions & ConnectionDetectOptions {
+  return {
+    slowMs: o.slowMs,
+    hotLookupMinShare: o.hotShare,
+    hotLookupMinRequests: o.hotMinRequests,
+    hotLookupMinPerDay: o.hotMinPerDay,
+    ...(o.dbMaxConnections === undefined ? {} : { dbMaxConnections: o.dbMaxConnections }),
+  };
 }

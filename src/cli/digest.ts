@@ -17,10 +17,11 @@ import { loadSchema } from '../suggest/schema.js';
 import { CliError, EXIT } from './errors.js';
 import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { analyseFiles } from './report.js';
+import { addPullOptions, analysePull, checkPullFlags, type PullCliOptions } from './pull-options.js';
 
 export const WEBHOOK_ENV = 'N1LENS_SLACK_WEBHOOK_URL';
 
-export interface DigestCliOptions extends DetectorCliOptions {
+export interface DigestCliOptions extends DetectorCliOptions, Partial<PullCliOptions> {
   db?: string;
   /** Store window, `24h` when absent. */
   since?: string;
@@ -70,16 +71,18 @@ async function gather(files: string[], opts: DigestCliOptions, nowMs: number | u
   const endpoint = opts.endpoint === undefined ? {} : { endpoint: opts.endpoint };
   const service = opts.service === undefined ? {} : { service: opts.service };
   if (opts.db === undefined) {
-    const { rollups, reportOptions } = await analyseFiles(files, {
-      ...requestDetectOptions(opts),
-      ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }),
-    });
+    const detect = { ...requestDetectOptions(opts), ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }) };
+    const { rollups, reportOptions, source } =
+      opts.from === undefined
+        ? { ...(await analyseFiles(files, detect)), source: files.join(', ') }
+        : await analysePull({ limit: 1000, header: [], ...opts, from: opts.from }, detect, 'n1lens digest');
     return digestFromRollups(rollups.values(), {
       ...reportOptions,
+      connections: rollups.connections.values(),
       ...endpointDetectOptions(opts),
       ...service,
       ...endpoint,
-      source: files.join(', '),
+      source,
     });
   }
   // Store.open would create an empty store: a mistyped path must fail, not post "no requests".
@@ -102,9 +105,14 @@ async function gather(files: string[], opts: DigestCliOptions, nowMs: number | u
 
 /** Runs the digest command; returns the exit code (1 when Slack refused or could not be reached). */
 export async function runDigest(files: string[], opts: DigestCliOptions, io: DigestIo = processIo): Promise<number> {
-  if (files.length > 0 && opts.db !== undefined) throw new CliError('give trace files or --db, not both');
-  if (files.length === 0 && opts.db === undefined) throw new CliError('nothing to digest: give trace files (- for stdin) or --db n1lens.db');
-  if (opts.since !== undefined && opts.db === undefined) throw new CliError('--since applies to --db; trace files cover the period they recorded');
+  checkPullFlags({ limit: 1000, header: [], ...opts }, files);
+  if ((files.length > 0 || opts.from !== undefined) && opts.db !== undefined) throw new CliError(`give ${opts.from === undefined ? 'trace files' : '--from'} or --db, not both`);
+  if (files.length === 0 && opts.db === undefined && opts.from === undefined) {
+    throw new CliError('nothing to digest: give trace files (- for stdin), --db n1lens.db or --from a Jaeger/Tempo URL');
+  }
+  if (opts.since !== undefined && opts.db === undefined && opts.from === undefined) {
+    throw new CliError('--since applies to --db or --from; trace files cover the period they recorded');
+  }
   if (opts.traceUrl !== undefined) checkTraceUrl(opts.traceUrl);
   const from = opts.webhookUrlFrom ?? '--webhook-url';
   if (!opts.dryRun) {
@@ -139,7 +147,7 @@ export function digestCommand(): Command {
     .description('Post the worst endpoints, ranked by wasted DB time, to a Slack incoming webhook')
     .argument('[files...]', 'trace files as for `n1lens report` (or use --db)')
     .option('--db <file>', 'read the store `n1lens serve` writes instead of trace files')
-    .option('--since <duration>', 'store window, compared with the one before it: 90m, 24h, 7d (default 24h)', duration)
+    .option('--since <duration>', 'store window (compared with the one before it) or --from window: 90m, 24h, 7d (default 24h)', duration)
     .option('--webhook-url <url>', `Slack incoming webhook URL (default: $${WEBHOOK_ENV})`)
     .option('--top <n>', 'endpoints listed, worst first', wholeNumber('--top'), 5)
     .option('--service <name>', 'only this service.name, named in the message')
@@ -147,6 +155,7 @@ export function digestCommand(): Command {
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
     .option('--trace-url <template>', "link example traces: 'https://jaeger.example.com/trace/{traceId}'")
     .option('--dry-run', 'print the Slack payload JSON (an array, one element per message) and post nothing');
+  addPullOptions(command, { service: false });
   return addDetectorOptions(command).action(async function (this: Command, files: string[]) {
     const o = this.opts<DigestCliOptions>();
     // The env var is read here, not with commander's .env(), so an error can say which of the two held a bad URL.

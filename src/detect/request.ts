@@ -1,6 +1,7 @@
 /** Per-request detection: groups a request's DB spans by fingerprint, finds cascades and links each to its trigger. */
 import type { NormalizedSql, SqlFacts } from '../sql/types.js';
 import type { Request } from '../traces/request.js';
+import { connectionUse } from './connections.js';
 import { conventionLinks, type TableLinks } from './links.js';
 import type {
   Cascade,
@@ -122,7 +123,7 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
     durationsMs: g.durations,
   }));
 
-  return {
+  const analysis: RequestAnalysis = {
     traceId: request.traceId,
     endpoint: request.endpoint,
     service: request.service,
@@ -138,7 +139,11 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
       durationMs: s.durationMs,
       fingerprint: normalized[i]?.fingerprint ?? '',
     })),
+    connection: connectionUse(request),
   };
+  if (request.instance !== undefined) analysis.instance = request.instance;
+  if (request.client !== undefined) analysis.client = request.client;
+  return analysis;
 }
 
 function tablesOf(groups: Iterable<Group>): string[] {

@@ -8,6 +8,7 @@ import {
   type CountHistogram,
   type DurationHistogram,
 } from './histogram.js';
+import { addConnectionUse, emptyConnectionRollup, mergeConnectionRollups, type ConnectionRollup } from './connections.js';
 import type { Cascade, LeafShape, RelationStep, RequestAnalysis, TriggerRef } from './types.js';
 
 /** One cascade fingerprint across the requests of an endpoint. */
@@ -229,11 +230,13 @@ export function mergeRollups(into: EndpointRollup, from: EndpointRollup): void {
   if (p.example.totalMs > o.example.totalMs) o.example = { ...p.example };
 }
 
-/** Keyed rollups for a whole run: one per `service + endpoint`. */
+/** Keyed rollups for a whole run: one per `service + endpoint`, and one connection rollup per service. */
 export class RollupSet {
   readonly byEndpoint = new Map<string, EndpointRollup>();
+  readonly connections = new Map<string, ConnectionRollup>();
 
   add(analysis: RequestAnalysis): void {
+    if (analysis.connection !== null) addConnectionUse(this.#connections(analysis.service), analysis.instance ?? '', analysis.connection);
     const key = `${analysis.service}\u0000${analysis.endpoint}`;
     let r = this.byEndpoint.get(key);
     if (r === undefined) {
@@ -241,6 +244,19 @@ export class RollupSet {
       this.byEndpoint.set(key, r);
     }
     addRequest(r, analysis);
+  }
+
+  #connections(service: string): ConnectionRollup {
+    let c = this.connections.get(service);
+    if (c === undefined) {
+      c = emptyConnectionRollup(service);
+      this.connections.set(service, c);
+    }
+    return c;
+  }
+
+  mergeConnections(rollup: ConnectionRollup): void {
+    mergeConnectionRollups(this.#connections(rollup.service), rollup);
   }
 
   merge(rollup: EndpointRollup): void {

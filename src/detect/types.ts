@@ -1,7 +1,18 @@
 /** What detection says about requests and endpoints: cascades, their triggers, and the relation path between them. */
 import type { Fingerprint, SqlFacts } from '../sql/types.js';
+import type { ConnectionUse } from './connections.js';
 
-export type FindingKind = 'n_plus_one' | 'repeated_write' | 'hot_lookup' | 'sync_fanout' | 'slow_query';
+export type FindingKind =
+  | 'n_plus_one'
+  | 'repeated_write'
+  | 'hot_lookup'
+  | 'sync_fanout'
+  | 'slow_query'
+  | 'connection_pressure'
+  | 'dead_view';
+
+/** Where in the app's code a finding or its trigger is (issue 10's shape, shared by every output). */
+export interface CodeLocation { file?: string; line?: number; function?: string; template?: string; templateLine?: number; view?: string; }
 
 /** One hop from the trigger's rows to the repeated query's table, in SQL terms (suggest/ names it). */
 export type RelationStep =
@@ -85,6 +96,10 @@ export interface RequestAnalysis {
   traceId: string;
   endpoint: string;
   service: string;
+  /** The process that served it (Request.instance). */
+  instance?: string;
+  /** Who sent it (Request.client). */
+  client?: string;
   startMs: number;
   durationMs: number;
   dbSpans: number;
@@ -93,4 +108,6 @@ export interface RequestAnalysis {
   uses: FingerprintUse[];
   outbound: OutboundSummary;
   timeline: TimelineEntry[];
+  /** Connections it opened and held; null without a DB call. */
+  connection: ConnectionUse | null;
 }

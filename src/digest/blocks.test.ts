@@ -108,6 +108,19 @@ describe('buildDigest', () => {
     expect(slackViolations(m!)).toEqual([]);
   });
 
+  it('keeps the fix’s read-instead lines and a ModelAdmin’s indentation in the code block', () => {
+    const fix = [
+      "Application.objects.annotate(notes_count=Count('notes'))",
+      '# then read application.notes_count, not application.notes.count()',
+      'class BookAdmin(admin.ModelAdmin):',
+      "    list_select_related = ('author', 'publisher')",
+    ].join('\n');
+    const [m] = buildDigest(input([endpoint('GET admin/library/book/', 3, 40, { fix })]));
+    const text = sections(m!).join('\n');
+    expect(text).toContain('# then read application.notes_count, not application.notes.count()');
+    expect(text).toContain("class BookAdmin(admin.ModelAdmin):\n    list_select_related = ('author', 'publisher')");
+  });
+
   it('shows the example trace id as code when no --trace-url is given', () => {
     const [m] = buildDigest(input([endpoint('GET dashboard/', 3, 10)]));
     expect(sections(m!).join('\n')).toContain('Example trace: `4bf92f3577b34da6a3ce929d0e0e4736`');

@@ -1,6 +1,6 @@
 /** Turns a digest's reports into Slack Block Kit messages that keep within Slack's limits by construction (pure: no clock, no I/O). */
 import type { Report, ReportEndpoint } from '../report/model.js';
-import { KIND_LABEL, int, ms, wrapCode } from '../report/text.js';
+import { KIND_LABEL, int, ms, serviceFindingFigures, wrapCode } from '../report/text.js';
 import { HOUR_MS, MINUTE_MS, formatPeriod } from '../report/period.js';
 import type { DigestInput } from './source.js';
 
@@ -236,6 +236,16 @@ function summaryBlock(c: Context): SlackBlock {
   return { type: 'section', text: sectionText(lines.join('\n')) };
 }
 
+/** connection_pressure and dead views: one line each, apart from the DB-waste ranking. */
+function serviceFindingsBlock(c: Context): SlackBlock[] {
+  const findings = c.input.report.serviceFindings ?? [];
+  if (findings.length === 0) return [];
+  const lines = findings.map((f) => `• *${KIND_LABEL[f.kind]}* ${code(f.subject || '(root)', 200)}: ${escapeMrkdwn(serviceFindingFigures(f))}`);
+  const fix = findings.find((f) => f.kind === 'connection_pressure')?.suggestion.path;
+  if (fix !== undefined) lines.push(`Fix: ${escapeMrkdwn(fix)} (see the report for the settings)`);
+  return [{ type: 'divider' }, { type: 'section', text: sectionText(`*Connections and dead views* (not counted in the budget)\n${lines.join('\n')}`) }];
+}
+
 function traceLink(c: Context, traceId: string): string {
   if (c.traceUrl === undefined) return code(traceId, 100);
   // `|` and `>` end a Slack link early, so they are percent-encoded; `&` is escaped like any mrkdwn.
@@ -331,7 +341,7 @@ function fallback(c: Context, items: Item[], part: number, parts: number): strin
 function render(c: Context, items: Item[], part: number, parts: number): SlackMessage {
   const head: SlackBlock[] =
     part === 1
-      ? [{ type: 'header', text: { type: 'plain_text', text: c.title, emoji: false } }, summaryBlock(c)]
+      ? [{ type: 'header', text: { type: 'plain_text', text: c.title, emoji: false } }, summaryBlock(c), ...serviceFindingsBlock(c)]
       : [{ type: 'context', elements: [{ type: 'mrkdwn', text: `*${escapeMrkdwn(c.title)}* · ${escapeMrkdwn(c.periodLong)} · part ${part} of ${parts}` }] }];
   return { text: fallback(c, items, part, parts), blocks: [...head, ...items.flatMap((it) => endpointBlocks(c, it))] };
 }

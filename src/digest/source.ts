@@ -42,13 +42,17 @@ const byService = (service: string | undefined) => (r: EndpointRollup): boolean 
  *
  * @example digestFromStore(Store.open('n1lens.db'), { windowMs: parseDuration('24h'), service: 'recruit' })
  */
-export function digestFromStore(store: Pick<Store, 'rollups'>, options: StoreDigestOptions): DigestInput {
+export function digestFromStore(store: Pick<Store, 'rollups'> & Partial<Pick<Store, 'connections'>>, options: StoreDigestOptions): DigestInput {
   const { windowMs, service, endpoint, nowMs, ...reportOptions } = options;
   const { current, previous } = storePeriods(windowMs, nowMs ?? Date.now());
   const report = (p: Period): Report =>
     buildReport(
       store.rollups({ ...p, ...(endpoint === undefined ? {} : { endpoint }) }).filter(byService(service)),
-      { ...reportOptions, ...(endpoint === undefined ? {} : { endpoint }) },
+      {
+        ...(store.connections === undefined ? {} : { connections: store.connections(p).filter((c) => service === undefined || c.service === service) }),
+        ...reportOptions,
+        ...(endpoint === undefined ? {} : { endpoint }),
+      },
     );
   return {
     report: report(current),
@@ -67,9 +71,12 @@ export function digestFromRollups(
   rollups: Iterable<EndpointRollup>,
   options: DigestReportOptions & { service?: string; endpoint?: string; source?: string } = {},
 ): DigestInput {
-  const { service, source, ...reportOptions } = options;
+  const { service, source, connections, ...reportOptions } = options;
   const kept = [...rollups].filter(byService(service));
-  const report = buildReport(kept, reportOptions);
+  const report = buildReport(kept, {
+    ...reportOptions,
+    ...(connections === undefined ? {} : { connections: [...connections].filter((c) => service === undefined || c.service === service) }),
+  });
   const shown = new Set(report.endpoints.map((e) => `${e.service}\u0000${e.endpoint}`));
   let sinceMs = Infinity;
   let untilMs = -Infinity;

@@ -1,11 +1,14 @@
-/** Streams a saved trace file (OTLP JSON lines / JSON document / protobuf, optionally gzip) as batches. */
+/** Streams a saved trace file (OTLP JSON lines / JSON document / protobuf, Jaeger or Zipkin JSON, optionally gzip) as batches. */
 
 import { createReadStream } from 'node:fs';
 import { Readable, pipeline } from 'node:stream';
 import { constants as bufferConstants } from 'node:buffer';
 import { createGunzip } from 'node:zlib';
 import { OtlpDecodeError, TraceFileError } from './errors.js';
+import { describeJsonValue, describeObjectKeys, notTraceData } from './describe.js';
+import { decodeJaegerTrace, isJaegerTrace } from './jaeger.js';
 import { decodeJsonValue } from './json.js';
+import { isZipkinSpan, ZipkinBatch } from './zipkin.js';
 import { decodeProtobufRequest } from './protobuf.js';
 import type { DecodedBatch } from './span.js';
 
@@ -31,6 +34,19 @@ const EMPTY = Buffer.alloc(0);
 
 const NEWLINE = 0x0a;
 const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+/** Top-level keys that mark an OTLP ExportTraceServiceRequest. */
+const OTLP_KEYS = new Set(['resourceSpans', 'resource_spans']);
+/** First keys of a single Jaeger trace object: the API's (traceID, spans, processes) or the UI's trace model. */
+const JAEGER_TRACE_KEYS = new Set(['traceID', 'spans', 'processes', 'services']);
+/** Zipkin spans decoded per batch. */
+const ZIPKIN_BATCH_SPANS = 1000;
+/** Largest object key or Jaeger `errors` value kept while streaming. */
+const SMALL_JSON_BYTES = 1024 * 1024;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 /** protobuf tag of ExportTraceServiceRequest.resource_spans: field 1, wire type 2 (length-delimited). */
@@ -165,7 +181,11 @@ function iterate(stream: NodeJS.ReadableStream, owned: boolean): AsyncIterable<u
  * Formats (sniffed from the content, never the name): gzip (magic 1f 8b) around any of: OTLP JSON
  * lines (the Collector file exporter), one pretty-printed JSON document or several in a row,
  * length-delimited protobuf (4-byte big-endian length + message, the file exporter's proto format),
- * or one bare protobuf message (first byte 0x0a, the resource_spans tag).
+ * one bare protobuf message (first byte 0x0a, the resource_spans tag), Jaeger JSON (`{"data": [trace,
+ * ...]}` from the query API or the UI, or one trace object), Jaeger v2's `{"result": {OTLP}}`, and
+ * Zipkin v2 JSON (an array of spans, or of traces). Jaeger's `data` and Zipkin's arrays are streamed
+ * element by element, so memory grows with the largest trace (Jaeger) or span (Zipkin), not the file.
+ * JSON that is none of these is an error that says what it looks like.
  *
  * Errors are TraceFileErrors naming the file and the line (JSON) or byte offset (protobuf; offsets
  * count decompressed bytes). Batches yielded before an error stay yielded.
@@ -202,7 +222,16 @@ export async function* readTraceFile(
     };
     const format = await sniff(reader);
     if (format === 'blank') throw new TraceFileError(file, 'empty file (only whitespace)');
-    if (format === 'json') yield* readJson(ctx);
+    if (format === 'json') {
+      const key = await firstKey(reader);
+      // One Jaeger trace per document: held whole, as a trace is the unit of analysis anyway.
+      if (key !== undefined && JAEGER_TRACE_KEYS.has(key)) yield* readJson(ctx, decodeJaegerAt);
+      else if (key === undefined || key === '' || OTLP_KEYS.has(key)) yield* readJson(ctx, decodeAt);
+      else yield* readJsonObjects(ctx);
+    } else if (format === 'json-array') yield* readJsonArray(ctx);
+    else if (format === 'json-scalar') {
+      throw new TraceFileError(file, notTraceData(`this looks like ${describeJsonValue(JSON.parse(reader.buf.toString('utf8', 0, Math.min(reader.buf.length, 4096))))}`));
+    }
     else if (format === 'bare-protobuf') yield await readBareProtobuf(ctx);
     else yield* readDelimitedProtobuf(ctx);
   } finally {
@@ -249,7 +278,7 @@ function gunzipReader(raw: ByteReader, file: string, cleanups: (() => void)[]): 
  * a bare protobuf message also starts with 0x0a, a "whitespace" byte, and its length byte can
  * happen to be 0x7b, so `{` alone is not proof.
  */
-async function sniff(reader: ByteReader): Promise<'json' | 'bare-protobuf' | 'delimited-protobuf' | 'blank'> {
+async function sniff(reader: ByteReader): Promise<'json' | 'json-array' | 'json-scalar' | 'bare-protobuf' | 'delimited-protobuf' | 'blank'> {
   let i = 0;
   // Skip a UTF-8 byte order mark: some editors write one.
   if ((await reader.ensure(3)) && reader.buf[0] === 0xef && reader.buf[1] === 0xbb && reader.buf[2] === 0xbf) {
@@ -269,6 +298,21 @@ async function sniff(reader: ByteReader): Promise<'json' | 'bare-protobuf' | 'de
     if (next === QUOTE && (await reader.ensure(j + 2)) && /[A-Za-z_]/.test(String.fromCharCode(reader.buf[j + 1]!))) return 'json';
     if (first === OPEN_BRACE) return 'json'; // invalid JSON, but JSON was meant: let the parser say why
   }
+  // A length prefix starting 0x5b would announce over 1.5 GB, so `[` is a JSON array (Zipkin).
+  if (reader.buf[i] === OPEN_BRACKET) {
+    reader.take(i);
+    return 'json-array';
+  }
+  // Likewise for a lone JSON string, number or literal: say so rather than blame a length prefix.
+  if (/["0-9tfn-]/.test(String.fromCharCode(reader.buf[i]!))) {
+    await reader.ensure(4096);
+    try {
+      JSON.parse(reader.buf.toString('utf8', 0, Math.min(reader.buf.length, 4096)));
+      return 'json-scalar';
+    } catch {
+      // Not JSON after all: protobuf decides.
+    }
+  }
   return first === RESOURCE_SPANS_TAG ? 'bare-protobuf' : 'delimited-protobuf';
 }
 
@@ -280,7 +324,9 @@ function decodeError(err: unknown): string {
  * JSON lines when the first non-blank line parses on its own; otherwise one or more multi-line
  * documents, delimited by bracket depth so finding each end is linear, not a parse per line.
  */
-async function* readJson(ctx: Context): AsyncGenerator<DecodedBatch> {
+type DecodeAt = (parsed: unknown, file: string, line: number) => DecodedBatch;
+
+async function* readJson(ctx: Context, decode: DecodeAt): AsyncGenerator<DecodedBatch> {
   const { file, reader } = ctx;
   const tooLong = (line: number) => (length: number): never => {
     throw new TraceFileError(file, `JSON text longer than ${ctx.maxJsonBytes} bytes (${length} read so far)`, { line });
@@ -301,8 +347,8 @@ async function* readJson(ctx: Context): AsyncGenerator<DecodedBatch> {
     firstError = err as Error;
   }
   if (firstError === undefined) {
-    yield decodeAt(parsed, file, lineNo);
-    yield* readJsonLines(ctx, lineNo, tooLong);
+    yield decode(parsed, file, lineNo);
+    yield* readJsonLines(ctx, lineNo, tooLong, decode);
     return;
   }
   const depth = new JsonDepth();
@@ -311,10 +357,12 @@ async function* readJson(ctx: Context): AsyncGenerator<DecodedBatch> {
     // The first line closes its value yet does not parse: a bad JSON line, not a document.
     throw new TraceFileError(file, `invalid JSON (${firstError.message})`, { line: lineNo });
   }
-  yield* readJsonDocuments(ctx, lineNo, first, depth);
+  yield* readJsonDocuments(ctx, lineNo, first, depth, decode);
 }
 
-async function* readJsonLines(ctx: Context, lineNo: number, tooLong: (line: number) => (length: number) => never): AsyncGenerator<DecodedBatch> {
+async function* readJsonLines(
+  ctx: Context, lineNo: number, tooLong: (line: number) => (length: number) => never, decode: DecodeAt,
+): AsyncGenerator<DecodedBatch> {
   for (;;) {
     const line = await ctx.reader.line(ctx.maxJsonBytes, tooLong(lineNo + 1));
     if (line === null) return;
@@ -326,12 +374,14 @@ async function* readJsonLines(ctx: Context, lineNo: number, tooLong: (line: numb
     } catch (err) {
       throw new TraceFileError(ctx.file, `invalid JSON (${(err as Error).message})`, { line: lineNo }, { cause: err });
     }
-    yield decodeAt(parsed, ctx.file, lineNo);
+    yield decode(parsed, ctx.file, lineNo);
   }
 }
 
 /** Documents that span lines; `head` is the first line of the first one, already scanned into `depth`. */
-async function* readJsonDocuments(ctx: Context, startLine: number, head: Buffer, depth: JsonDepth): AsyncGenerator<DecodedBatch> {
+async function* readJsonDocuments(
+  ctx: Context, startLine: number, head: Buffer, depth: JsonDepth, decode: DecodeAt,
+): AsyncGenerator<DecodedBatch> {
   const { file, reader } = ctx;
   // head was one line, so the newline after it belongs to the document too.
   let parts: Buffer[] = [head, Buffer.from('\n')];
@@ -365,7 +415,7 @@ async function* readJsonDocuments(ctx: Context, startLine: number, head: Buffer,
     }
     parts = [];
     length = 0;
-    yield decodeAt(parsed, file, docLine);
+    yield decode(parsed, file, docLine);
 
     // Between documents only whitespace; count its newlines for the next document's line.
     let lines = startLine + depth.newlines;
@@ -392,9 +442,26 @@ function isBlank(line: Buffer): boolean {
   return true;
 }
 
+/** An OTLP request; a JSON object without resourceSpans is some other file, never an empty batch. */
 function decodeAt(parsed: unknown, file: string, line: number): DecodedBatch {
+  if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
+    const keys = Object.keys(parsed);
+    if (keys.length > 0 && !keys.some((k) => OTLP_KEYS.has(k))) {
+      throw new TraceFileError(file, notTraceData(`this looks like ${describeObjectKeys(keys)}`), { line });
+    }
+  }
   try {
     return decodeJsonValue(parsed);
+  } catch (err) {
+    throw new TraceFileError(file, decodeError(err), { line }, { cause: err });
+  }
+}
+
+/** One Jaeger trace object per document or line. */
+function decodeJaegerAt(parsed: unknown, file: string, line: number): DecodedBatch {
+  if (!isJaegerTrace(parsed)) throw new TraceFileError(file, notTraceData(`this looks like ${describeJsonValue(parsed)}`), { line });
+  try {
+    return decodeJaegerTrace(parsed);
   } catch (err) {
     throw new TraceFileError(file, decodeError(err), { line }, { cause: err });
   }
@@ -453,5 +520,233 @@ async function* readDelimitedProtobuf(ctx: Context): AsyncGenerator<DecodedBatch
       );
     }
     yield decodeMessage(ctx, reader.take(length), start);
+  }
+}
+
+/**
+ * The first key of the JSON object at the reader (which sits on its `{` after whitespace), without
+ * consuming anything: '' for `{}`, undefined when it cannot tell (not a plain key within 4 KiB).
+ */
+async function firstKey(reader: ByteReader): Promise<string | undefined> {
+  let i = 0;
+  const at = async (k: number): Promise<number> => ((await reader.ensure(k + 1)) ? reader.buf[k]! : -1);
+  while (isSpace(await at(i))) i++;
+  if ((await at(i)) !== OPEN_BRACE) return undefined;
+  i++;
+  while (isSpace(await at(i))) i++;
+  const b = await at(i);
+  if (b === CLOSE_BRACE) return '';
+  if (b !== QUOTE) return undefined;
+  const start = ++i;
+  for (; i - start < 4096; i++) {
+    const c = await at(i);
+    if (c === -1 || c === BACKSLASH) return undefined;
+    if (c === QUOTE) return reader.buf.toString('utf8', start, i);
+  }
+  return undefined;
+}
+
+/** Skips whitespace; the next byte without consuming it, or -1 at the end. */
+async function peekByte(reader: ByteReader): Promise<number> {
+  for (;;) {
+    let i = 0;
+    while (i < reader.buf.length && isSpace(reader.buf[i]!)) i++;
+    reader.take(i);
+    if (reader.buf.length > 0) return reader.buf[0]!;
+    if (!(await reader.more())) return -1;
+  }
+}
+
+/** Finds where one JSON value ends, across chunks: a container by bracket depth, a string by its quote, a scalar by the next delimiter. */
+class ValueEnd {
+  private mode: 'start' | 'container' | 'string' | 'scalar' = 'start';
+  private readonly depth = new JsonDepth();
+  private escaped = false;
+
+  /** Scans bytes[from..]; the index just past the value's last byte, or -1. */
+  scan(bytes: Buffer, from = 0): number {
+    let i = from;
+    if (this.mode === 'start' && i < bytes.length) {
+      const b = bytes[i]!;
+      this.mode = b === OPEN_BRACE || b === OPEN_BRACKET ? 'container' : b === QUOTE ? 'string' : 'scalar';
+      if (this.mode === 'string') i++;
+    }
+    if (this.mode === 'container') return this.depth.scan(bytes, i);
+    for (; i < bytes.length; i++) {
+      const b = bytes[i]!;
+      if (this.mode === 'string') {
+        if (this.escaped) this.escaped = false;
+        else if (b === BACKSLASH) this.escaped = true;
+        else if (b === QUOTE) return i + 1;
+      } else if (b === COMMA || b === CLOSE_BRACE || b === CLOSE_BRACKET || isSpace(b)) return i;
+    }
+    return -1;
+  }
+}
+
+/**
+ * Reads the JSON value at the reader (after peekByte): parsed when `keep`, skipped otherwise (its
+ * bytes are dropped as they are scanned, so a skipped value costs no memory).
+ */
+async function readValue(ctx: Context, keep: boolean, max: number, where: string): Promise<unknown> {
+  const { reader, file } = ctx;
+  const end = new ValueEnd();
+  const parts: Buffer[] = [];
+  let length = 0;
+  let stop = end.scan(reader.buf);
+  while (stop < 0) {
+    length += reader.buf.length;
+    if (keep && length > max) throw new TraceFileError(file, `${where} is longer than ${max} bytes`);
+    const chunk = reader.take(reader.buf.length);
+    if (keep) parts.push(chunk);
+    if (!(await reader.more())) {
+      // A scalar may end with the file.
+      if (!keep || reader.buf.length > 0) throw new TraceFileError(file, `truncated JSON: the file ends inside ${where}`);
+      stop = 0;
+      break;
+    }
+    stop = end.scan(reader.buf);
+  }
+  const tail = reader.take(stop);
+  if (!keep) return undefined;
+  length += stop;
+  if (length > max) throw new TraceFileError(file, `${where} is longer than ${max} bytes`);
+  try {
+    return JSON.parse(Buffer.concat([...parts, tail], length).toString('utf8'));
+  } catch (err) {
+    throw new TraceFileError(file, `invalid JSON in ${where} (${(err as Error).message})`, {}, { cause: err });
+  }
+}
+
+function unexpected(ctx: Context, byte: number, where: string): TraceFileError {
+  const what = byte < 0 ? 'the end of the file' : JSON.stringify(String.fromCharCode(byte));
+  return new TraceFileError(ctx.file, `invalid JSON: unexpected ${what} ${where}`);
+}
+
+/** The elements of the JSON array at the reader (on its `[`), parsed one at a time. */
+async function* arrayElements(ctx: Context, where: string): AsyncGenerator<unknown> {
+  const { reader } = ctx;
+  reader.take(1);
+  let c = await peekByte(reader);
+  if (c === CLOSE_BRACKET) {
+    reader.take(1);
+    return;
+  }
+  for (let index = 0; ; index++) {
+    if (c < 0) throw unexpected(ctx, c, `inside ${where}`);
+    yield await readValue(ctx, true, ctx.maxJsonBytes, `${where}[${index}]`);
+    c = await peekByte(reader);
+    if (c === CLOSE_BRACKET) {
+      reader.take(1);
+      return;
+    }
+    if (c !== COMMA) throw unexpected(ctx, c, `after ${where}[${index}]`);
+    reader.take(1);
+    c = await peekByte(reader);
+  }
+}
+
+function decodeIn(ctx: Context, decode: () => DecodedBatch): DecodedBatch {
+  try {
+    return decode();
+  } catch (err) {
+    throw new TraceFileError(ctx.file, decodeError(err), {}, { cause: err });
+  }
+}
+
+/**
+ * A top-level JSON array: Zipkin v2 spans, Zipkin traces (arrays of spans), Jaeger traces or OTLP
+ * requests, one element at a time. Zipkin spans are decoded in batches of ZIPKIN_BATCH_SPANS.
+ */
+async function* readJsonArray(ctx: Context): AsyncGenerator<DecodedBatch> {
+  let zipkin = new ZipkinBatch();
+  let index = 0;
+  for await (const element of arrayElements(ctx, 'the top-level array')) {
+    const where = `element ${index} of the top-level array`;
+    if (isZipkinSpan(element)) decodeIn(ctx, () => (zipkin.add(element, where), zipkin.result()));
+    else if (Array.isArray(element) && element.every(isZipkinSpan)) {
+      decodeIn(ctx, () => {
+        element.forEach((span, j) => zipkin.add(span, `${where}[${j}]`));
+        return zipkin.result();
+      });
+    } else if (isJaegerTrace(element)) {
+      yield decodeIn(ctx, () => decodeJaegerTrace(element, where));
+    } else if (typeof element === 'object' && element !== null && Object.keys(element).some((k) => OTLP_KEYS.has(k))) {
+      yield decodeIn(ctx, () => decodeJsonValue(element));
+    } else {
+      throw new TraceFileError(ctx.file, notTraceData(`${where} is ${describeJsonValue(element)}`));
+    }
+    if (zipkin.size >= ZIPKIN_BATCH_SPANS) {
+      yield zipkin.result();
+      zipkin = new ZipkinBatch();
+    }
+    index++;
+  }
+  if (zipkin.size > 0) yield zipkin.result();
+  const c = await peekByte(ctx.reader);
+  if (c >= 0) throw unexpected(ctx, c, 'after the top-level array');
+}
+
+/** A Jaeger query API error body: `{"data": null, "errors": [{"code": 500, "msg": "…"}]}`. */
+function jaegerErrors(errors: unknown): string | undefined {
+  if (!Array.isArray(errors) || errors.length === 0) return undefined;
+  const messages = errors.map((e) => {
+    const { msg, message } = (typeof e === 'object' && e !== null ? e : {}) as { msg?: unknown; message?: unknown };
+    return typeof msg === 'string' ? msg : typeof message === 'string' ? message : JSON.stringify(e);
+  });
+  return messages.join('; ');
+}
+
+/**
+ * JSON objects that are not OTLP requests, one after another: Jaeger's `{"data": [trace, ...]}`
+ * (streamed trace by trace), Jaeger v2's `{"result": {OTLP}}`, or an error saying what the object
+ * looks like.
+ */
+async function* readJsonObjects(ctx: Context): AsyncGenerator<DecodedBatch> {
+  const { reader } = ctx;
+  for (let c = await peekByte(reader); c >= 0; c = await peekByte(reader)) {
+    if (c !== OPEN_BRACE) throw unexpected(ctx, c, 'after a JSON object');
+    reader.take(1);
+    const keys: string[] = [];
+    let traces = false;
+    let errors: unknown;
+    for (c = await peekByte(reader); c !== CLOSE_BRACE; c = await peekByte(reader)) {
+      if (c !== QUOTE) throw unexpected(ctx, c, 'where an object key should be');
+      const key = String(await readValue(ctx, true, SMALL_JSON_BYTES, 'an object key'));
+      keys.push(key);
+      c = await peekByte(reader);
+      if (c !== COLON) throw unexpected(ctx, c, `after the key ${JSON.stringify(key)}`);
+      reader.take(1);
+      c = await peekByte(reader);
+      if (key === 'data' && c === OPEN_BRACKET) {
+        traces = true;
+        let i = 0;
+        for await (const trace of arrayElements(ctx, 'data')) {
+          if (!isJaegerTrace(trace)) {
+            const what = typeof trace === 'string' ? 'this looks like a Jaeger /api/services response: names, not traces' : `data[${i}] is ${describeJsonValue(trace)}`;
+            throw new TraceFileError(ctx.file, notTraceData(what));
+          }
+          yield decodeIn(ctx, () => decodeJaegerTrace(trace, `data[${i}]`));
+          i++;
+        }
+      } else if (key === 'result' && c === OPEN_BRACE) {
+        // Jaeger v2's /api/v3 responses: one OTLP request under "result".
+        traces = true;
+        const result = await readValue(ctx, true, ctx.maxJsonBytes, 'result');
+        yield decodeAt(result, ctx.file, 1);
+      } else if (key === 'errors' || key === 'error') {
+        errors = await readValue(ctx, true, SMALL_JSON_BYTES, key);
+        if (key === 'error') errors = [errors];
+      } else {
+        await readValue(ctx, false, 0, `the value of ${JSON.stringify(key)}`);
+      }
+      c = await peekByte(reader);
+      if (c === COMMA) reader.take(1);
+      else if (c !== CLOSE_BRACE) throw unexpected(ctx, c, `after the value of ${JSON.stringify(key)}`);
+    }
+    reader.take(1);
+    const failed = jaegerErrors(errors);
+    if (failed !== undefined && !traces) throw new TraceFileError(ctx.file, `an error response, not traces: ${failed}`);
+    if (!traces) throw new TraceFileError(ctx.file, notTraceData(`this looks like ${describeObjectKeys(keys)}`));
   }
 }

@@ -1,7 +1,9 @@
-/** otlp: decodes OTLP trace payloads (protobuf, JSON) and saved trace files into plain span records. */
+/** otlp: decodes OTLP trace payloads (protobuf, JSON), Jaeger and Zipkin JSON, and saved trace files into plain span records. */
 
 export { decodeProtobufRequest } from './protobuf.js';
 export { decodeJsonRequest } from './json.js';
+export { decodeJaegerTrace, decodeJaegerTraces } from './jaeger.js';
+export { decodeZipkinSpans } from './zipkin.js';
 export { readTraceFile } from './file.js';
 export type { ReadTraceFileOptions } from './file.js';
 export { OtlpDecodeError, TraceFileError } from './errors.js';

@@ -1,7 +1,7 @@
 /** Decodes an OTLP/JSON ExportTraceServiceRequest into span records, tolerating common writer quirks. */
 
 import { OtlpDecodeError } from './errors.js';
-import { BatchBuilder, serviceName, splitNanos } from './to-span.js';
+import { BatchBuilder, resourceInstance, serviceName, splitNanos } from './to-span.js';
 import type { KeyValueLike } from './to-span.js';
 import type { DecodedBatch } from './span.js';
 
@@ -336,8 +336,9 @@ export function decodeJsonValue(request: unknown): DecodedBatch {
     const rsPath = `resourceSpans[${i}]`;
     const resourceSpans = object(resourceSpansList[i], rsPath);
     const resource = get(resourceSpans, 'resource');
-    const service =
-      resource === undefined ? '' : serviceName(attributes(object(resource, `${rsPath}.resource`), `${rsPath}.resource.`), readJsonValue);
+    const resourceAttributes = resource === undefined ? undefined : attributes(object(resource, `${rsPath}.resource`), `${rsPath}.resource.`);
+    const service = serviceName(resourceAttributes, readJsonValue);
+    const instance = resourceInstance(resourceAttributes, readJsonValue);
     const scopeSpansList = array(resourceSpans, `${rsPath}.`, 'scopeSpans', 'scope_spans');
     for (let j = 0; j < scopeSpansList.length; j++) {
       const ssPath = `${rsPath}.scopeSpans[${j}]`;
@@ -367,6 +368,7 @@ export function decodeJsonValue(request: unknown): DecodedBatch {
           attributes(span, undefined),
           status === undefined ? 0 : readEnum(get(object(status, spanPath('.status')), 'code'), STATUS_CODES, '.status.code'),
           service,
+          instance,
         );
         if (record?.dbStatement !== undefined) record.dbStatement = internStatement(record.dbStatement);
       }

@@ -5,7 +5,7 @@
 
 import { OtlpDecodeError } from './errors.js';
 import { otlpSchema } from './schema.js';
-import { BatchBuilder, serviceName } from './to-span.js';
+import { BatchBuilder, resourceInstance, serviceName } from './to-span.js';
 import { decodeOtlpTraces } from './wire.js';
 import type { KeyValueLike } from './to-span.js';
 import type { DecodedBatch } from './span.js';
@@ -99,6 +99,7 @@ export function decodeProtobufRequestReference(bytes: Uint8Array): DecodedBatch 
   const batch = new BatchBuilder(readPbValue);
   for (const resourceSpans of request.resourceSpans) {
     const service = serviceName(resourceSpans.resource?.attributes, readPbValue);
+    const instance = resourceInstance(resourceSpans.resource?.attributes, readPbValue);
     for (const scopeSpans of resourceSpans.scopeSpans) {
       for (const span of scopeSpans.spans) {
         batch.add(
@@ -116,6 +117,7 @@ export function decodeProtobufRequestReference(bytes: Uint8Array): DecodedBatch 
             statusCode: span.status?.code ?? 0,
           },
           service,
+          instance,
         );
       }
     }

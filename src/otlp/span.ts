@@ -31,6 +31,12 @@ export interface SpanRecord {
   endMs: number;
   /** resource attribute service.name, '' when absent. */
   service: string;
+  /**
+   * The process that emitted the span, from resource attributes: service.instance.id, else
+   * host.name and process.pid joined by '/', else whichever of the two is there. Connection
+   * concurrency is counted per process (a worker's connections are its own).
+   */
+  instance?: string;
   /** http.request.method | http.method */
   httpMethod?: string;
   /** http.route */
@@ -44,6 +50,8 @@ export interface SpanRecord {
   rpcSystem?: string;
   /** server.address | net.peer.name | url.full host | http.url host: who an outbound call went to. */
   peer?: string;
+  /** client.address | http.client_ip | net.peer.ip, then user_agent.original | http.user_agent, joined by ' ': who sent a request (periodic callers). */
+  client?: string;
   /** status.code == ERROR */
   error?: boolean;
 }

@@ -47,6 +47,33 @@ export function splitNanos(nanos: bigint): [hi: number, lo: number] {
   return [Number((nanos >> 32n) & 0xffffffffn), Number(nanos & 0xffffffffn)];
 }
 
+/**
+ * Splits a non-negative whole number of microseconds (Jaeger, Zipkin) into nanosecond words, exactly:
+ * µs = a·2^32 + b, so ns = 1000a·2^32 + 1000b and every product stays below 2^53.
+ */
+export function splitMicros(micros: number): [hi: number, lo: number] {
+  const us = Math.max(0, Math.round(micros));
+  const a = Math.floor(us / TWO_32);
+  const b = (us - a * TWO_32) * 1000;
+  const carry = Math.floor(b / TWO_32);
+  return [a * 1000 + carry, b - carry * TWO_32];
+}
+const TWO_32 = 0x1_0000_0000;
+
+/** A hex id of up to `chars` digits, left-padded with zeros (Jaeger and Zipkin write 64-bit trace ids as 16), lowercased; '?' when not hex. */
+export function paddedHexId(value: unknown, chars: number): string {
+  if (value === undefined || value === null || value === '') return '';
+  if (typeof value !== 'string' || value.length > chars || !/^[0-9a-fA-F]+$/.test(value)) return '?';
+  return value.padStart(chars, '0').toLowerCase();
+}
+
+/** A scalar JSON value as a string (Jaeger tag values, Zipkin tags); undefined for objects and arrays. */
+export function readScalar(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return undefined;
+}
+
 /** The resource's service.name, '' when absent. */
 export function serviceName<V>(attributes: readonly KeyValueLike<V>[] | null | undefined, read: ValueReader<V>): string {
   if (!attributes) return '';
@@ -54,6 +81,31 @@ export function serviceName<V>(attributes: readonly KeyValueLike<V>[] | null | u
     if (attr.key === 'service.name' && attr.value) return read(attr.value) ?? '';
   }
   return '';
+}
+
+/**
+ * The process a resource stands for (SpanRecord.instance): service.instance.id, else
+ * `host.name/process.pid`, else either alone; undefined when the resource names none.
+ */
+export function resourceInstance<V>(attributes: readonly KeyValueLike<V>[] | null | undefined, read: ValueReader<V>): string | undefined {
+  if (!attributes) return undefined;
+  let host: string | undefined;
+  let pid: string | undefined;
+  for (const attr of attributes) {
+    if (!attr.value) continue;
+    if (attr.key === 'service.instance.id') {
+      const id = read(attr.value);
+      if (id) return id;
+    } else if (attr.key === 'host.name') host = read(attr.value);
+    else if (attr.key === 'process.pid') pid = read(attr.value);
+  }
+  return instanceOf(host, pid);
+}
+
+/** `host/pid`, either alone, or undefined. */
+export function instanceOf(host: string | undefined, pid: string | undefined): string | undefined {
+  if (host && pid) return `${host}/${pid}`;
+  return host || pid || undefined;
 }
 
 /** Why these fields cannot become a SpanRecord, or undefined when they can. */
@@ -74,10 +126,10 @@ export function rejectReasonOf(
 }
 
 /** Maps valid fields to a SpanRecord, folding old and stable semantic-convention attribute names. */
-export function toSpanRecord<V>(span: SpanFields<V>, service: string, read: ValueReader<V>): SpanRecord {
+export function toSpanRecord<V>(span: SpanFields<V>, service: string, read: ValueReader<V>, instance?: string): SpanRecord {
   return spanRecordOf(
     span.traceId, span.spanId, span.parentSpanId, span.name, span.kind,
-    span.startHi, span.startLo, span.endHi, span.endLo, span.attributes, span.statusCode, service, read,
+    span.startHi, span.startLo, span.endHi, span.endLo, span.attributes, span.statusCode, service, read, instance,
   );
 }
 
@@ -86,13 +138,15 @@ export function spanRecordOf<V>(
   traceId: string, spanId: string, parentSpanId: string, name: string, kind: number,
   startHi: number, startLo: number, endHi: number, endLo: number,
   attributes: readonly KeyValueLike<V>[] | null | undefined, statusCode: number, service: string, read: ValueReader<V>,
+  instance?: string,
 ): SpanRecord {
   folded.httpMethod = folded.httpRoute = folded.dbSystem = folded.dbStatement = undefined;
   folded.messagingSystem = folded.rpcSystem = folded.peer = undefined;
+  folded.clientAddress = folded.userAgent = undefined;
   if (attributes) foldAttributes(folded, attributes, read);
   return buildRecord(
     traceId, spanId, parentSpanId === ZERO_SPAN_ID ? '' : parentSpanId, name, toKind(kind),
-    nanosToMs(startHi, startLo), nanosToMs(endHi, endLo), service, statusCode === STATUS_CODE_ERROR, folded,
+    nanosToMs(startHi, startLo), nanosToMs(endHi, endLo), service, statusCode === STATUS_CODE_ERROR, folded, instance,
   );
 }
 
@@ -105,13 +159,22 @@ export interface FoldedFields {
   messagingSystem: string | undefined;
   rpcSystem: string | undefined;
   peer: string | undefined;
+  /** client.address (stable) beats http.client_ip and net.peer.ip (old); joined with the user agent into SpanRecord.client. */
+  clientAddress: string | undefined;
+  userAgent: string | undefined;
 }
 
 /** Scratch for spanRecordOf: records are made one at a time. */
 const folded: FoldedFields = {
   httpMethod: undefined, httpRoute: undefined, dbSystem: undefined, dbStatement: undefined,
-  messagingSystem: undefined, rpcSystem: undefined, peer: undefined,
+  messagingSystem: undefined, rpcSystem: undefined, peer: undefined, clientAddress: undefined, userAgent: undefined,
 };
+
+/** SpanRecord.client from the folded address and user agent. */
+function clientOf(f: FoldedFields): string | undefined {
+  if (f.clientAddress === undefined) return f.userAgent;
+  return f.userAgent === undefined ? f.clientAddress : `${f.clientAddress} ${f.userAgent}`;
+}
 
 /**
  * A SpanRecord with exactly the optional fields that are set. The common shapes (a DB span, an
@@ -120,19 +183,24 @@ const folded: FoldedFields = {
  */
 export function buildRecord(
   traceId: string, spanId: string, parentSpanId: string, name: string, kind: SpanKind,
-  startMs: number, endMs: number, service: string, error: boolean, f: FoldedFields,
+  startMs: number, endMs: number, service: string, error: boolean, f: FoldedFields, instance?: string,
 ): SpanRecord {
-  if (!error && f.messagingSystem === undefined && f.rpcSystem === undefined) {
+  if (!error && f.messagingSystem === undefined && f.rpcSystem === undefined && f.clientAddress === undefined && f.userAgent === undefined) {
     if (f.dbSystem !== undefined && f.dbStatement !== undefined && f.httpMethod === undefined && f.httpRoute === undefined) {
-      return f.peer === undefined
+      const db: SpanRecord = f.peer === undefined
         ? { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service, dbSystem: f.dbSystem, dbStatement: f.dbStatement }
         : { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service, dbSystem: f.dbSystem, dbStatement: f.dbStatement, peer: f.peer };
+      if (instance !== undefined) db.instance = instance;
+      return db;
     }
     if (f.httpMethod !== undefined && f.httpRoute !== undefined && f.dbSystem === undefined && f.dbStatement === undefined && f.peer === undefined) {
-      return { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service, httpMethod: f.httpMethod, httpRoute: f.httpRoute };
+      const http: SpanRecord = { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service, httpMethod: f.httpMethod, httpRoute: f.httpRoute };
+      if (instance !== undefined) http.instance = instance;
+      return http;
     }
   }
   const r: SpanRecord = { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service };
+  if (instance !== undefined) r.instance = instance;
   if (error) r.error = true;
   if (f.httpMethod !== undefined) r.httpMethod = f.httpMethod;
   if (f.httpRoute !== undefined) r.httpRoute = f.httpRoute;
@@ -141,6 +209,8 @@ export function buildRecord(
   if (f.messagingSystem !== undefined) r.messagingSystem = f.messagingSystem;
   if (f.rpcSystem !== undefined) r.rpcSystem = f.rpcSystem;
   if (f.peer !== undefined) r.peer = f.peer;
+  const client = clientOf(f);
+  if (client !== undefined) r.client = client;
   return r;
 }
 
@@ -150,7 +220,7 @@ function toKind(kind: number): SpanKind {
 }
 
 type FoldedField = 'httpMethod' | 'httpRoute' | 'dbSystem' | 'dbStatement' | 'messagingSystem' | 'rpcSystem';
-type Folded = { field: FoldedField; stable: boolean } | { peer: number };
+type Folded = { field: FoldedField; stable: boolean } | { peer: number } | { client: number } | { userAgent: boolean };
 
 /**
  * Attribute keys that fold into a record field. `stable` names win over old ones whatever the
@@ -169,6 +239,11 @@ const SERVER_ADDRESS: Folded = { peer: 1 };
 const NET_PEER_NAME: Folded = { peer: 2 };
 const URL_FULL: Folded = { peer: 3 };
 const HTTP_URL: Folded = { peer: 4 };
+const CLIENT_ADDRESS: Folded = { client: 1 };
+const HTTP_CLIENT_IP: Folded = { client: 2 };
+const NET_PEER_IP: Folded = { client: 3 };
+const USER_AGENT_STABLE: Folded = { userAgent: true };
+const USER_AGENT_OLD: Folded = { userAgent: false };
 
 /** The fold target of an attribute key: dispatch on length, then compare, so other keys cost a length check. */
 function foldedTarget(key: string): Folded | undefined {
@@ -180,17 +255,27 @@ function foldedTarget(key: string): Folded | undefined {
     case 10:
       return key === 'http.route' ? HTTP_ROUTE : key === 'rpc.system' ? RPC_SYSTEM : undefined;
     case 11:
-      return key === 'http.method' ? HTTP_METHOD_OLD : undefined;
+      return key === 'http.method' ? HTTP_METHOD_OLD : key === 'net.peer.ip' ? NET_PEER_IP : undefined;
     case 12:
       return key === 'db.statement' ? DB_STATEMENT_OLD : undefined;
     case 13:
       return key === 'db.query.text' ? DB_STATEMENT_STABLE : key === 'net.peer.name' ? NET_PEER_NAME : undefined;
     case 14:
-      return key === 'db.system.name' ? DB_SYSTEM_STABLE : key === 'server.address' ? SERVER_ADDRESS : undefined;
+      return key === 'db.system.name'
+        ? DB_SYSTEM_STABLE
+        : key === 'server.address'
+          ? SERVER_ADDRESS
+          : key === 'client.address'
+            ? CLIENT_ADDRESS
+            : key === 'http.client_ip'
+              ? HTTP_CLIENT_IP
+              : undefined;
+    case 15:
+      return key === 'http.user_agent' ? USER_AGENT_OLD : undefined;
     case 16:
       return key === 'messaging.system' ? MESSAGING_SYSTEM : undefined;
     case 19:
-      return key === 'http.request.method' ? HTTP_METHOD_STABLE : undefined;
+      return key === 'http.request.method' ? HTTP_METHOD_STABLE : key === 'user_agent.original' ? USER_AGENT_STABLE : undefined;
     default:
       return undefined;
   }
@@ -198,6 +283,7 @@ function foldedTarget(key: string): Folded | undefined {
 
 function foldAttributes<V>(record: FoldedFields, attributes: readonly KeyValueLike<V>[], read: ValueReader<V>): void {
   let peerRank = Infinity;
+  let clientRank = Infinity;
   for (const attr of attributes) {
     const target = foldedTarget(attr.key);
     // Only keys of interest pay for reading the value.
@@ -206,6 +292,17 @@ function foldAttributes<V>(record: FoldedFields, attributes: readonly KeyValueLi
       if (!target.stable && record[target.field] !== undefined) continue;
       const value = read(attr.value);
       if (value !== undefined) record[target.field] = value;
+    } else if ('client' in target) {
+      if (target.client >= clientRank) continue;
+      const value = read(attr.value);
+      if (value) {
+        record.clientAddress = value;
+        clientRank = target.client;
+      }
+    } else if ('userAgent' in target) {
+      if (!target.userAgent && record.userAgent !== undefined) continue;
+      const value = read(attr.value);
+      if (value) record.userAgent = value;
     } else if (target.peer < peerRank) {
       const raw = read(attr.value);
       const peer = target.peer <= 2 ? raw : urlHost(raw);
@@ -234,10 +331,10 @@ export class BatchBuilder<V> {
   constructor(private readonly read: ValueReader<V>) {}
 
   /** Adds the span's record, or counts why it was refused; returns the record (undefined when refused). */
-  add(span: SpanFields<V>, service: string): SpanRecord | undefined {
+  add(span: SpanFields<V>, service: string, instance?: string): SpanRecord | undefined {
     return this.addFields(
       span.traceId, span.spanId, span.parentSpanId, span.name, span.kind,
-      span.startHi, span.startLo, span.endHi, span.endLo, span.attributes, span.statusCode, service,
+      span.startHi, span.startLo, span.endHi, span.endLo, span.attributes, span.statusCode, service, instance,
     );
   }
 
@@ -245,14 +342,14 @@ export class BatchBuilder<V> {
   addFields(
     traceId: string, spanId: string, parentSpanId: string, name: string, kind: number,
     startHi: number, startLo: number, endHi: number, endLo: number,
-    attributes: readonly KeyValueLike<V>[] | null | undefined, statusCode: number, service: string,
+    attributes: readonly KeyValueLike<V>[] | null | undefined, statusCode: number, service: string, instance?: string,
   ): SpanRecord | undefined {
     const reason = rejectReasonOf(traceId, spanId, parentSpanId, startHi, startLo, endHi, endLo);
     if (reason !== undefined) {
       this.counts[REJECT_REASONS.indexOf(reason)]!++;
       return undefined;
     }
-    const record = spanRecordOf(traceId, spanId, parentSpanId, name, kind, startHi, startLo, endHi, endLo, attributes, statusCode, service, this.read);
+    const record = spanRecordOf(traceId, spanId, parentSpanId, name, kind, startHi, startLo, endHi, endLo, attributes, statusCode, service, this.read, instance);
     this.spans.push(record);
     return record;
   }

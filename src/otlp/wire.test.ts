@@ -82,7 +82,8 @@ const fixed64 = (no: number, v: bigint): Field => {
 const FOLDED_KEYS = [
   'service.name', 'http.request.method', 'http.method', 'http.route', 'db.system.name', 'db.system',
   'db.query.text', 'db.statement', 'messaging.system', 'rpc.system', 'server.address', 'net.peer.name',
-  'url.full', 'http.url',
+  'url.full', 'http.url', 'client.address', 'http.client_ip', 'net.peer.ip', 'user_agent.original',
+  'http.user_agent', 'service.instance.id', 'host.name', 'process.pid',
 ];
 const OTHER_KEYS = ['db.name', 'net.peer.port', 'http.status_code', 'db.system.nam', 'http.routes', 'url.fulL', ''];
 

@@ -4,7 +4,8 @@
  * (proto/opentelemetry/proto/{collector/trace,trace,common,resource}/v1) and reads only this much:
  *
  *   ExportTraceServiceRequest.resource_spans (1)
- *     ResourceSpans.resource (1) → Resource.attributes (1): `service.name` only
+ *     ResourceSpans.resource (1) → Resource.attributes (1): `service.name`, and the process
+ *       (`service.instance.id`, `host.name`, `process.pid`)
  *     ResourceSpans.scope_spans (2) → ScopeSpans.spans (2) → Span:
  *       trace_id 1, span_id 2, parent_span_id 4, name 5, kind 6, start 7, end 8, attributes 9, status 15 → code 3
  *   KeyValue key 1, value 2 → AnyValue string 1, bool 2, int 3, double 4 (array 5, kvlist 6 and bytes 7 read as "no string")
@@ -29,7 +30,7 @@
 
 import { OtlpDecodeError } from './errors.js';
 import type { DecodedBatch, SpanKind, SpanRecord, SpanRejectReason } from './span.js';
-import { buildRecord, nanosToMs, urlHost } from './to-span.js';
+import { buildRecord, instanceOf, nanosToMs, urlHost } from './to-span.js';
 import type { FoldedFields } from './to-span.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -371,6 +372,14 @@ const K_NET_PEER_NAME = 10;
 const K_URL_FULL = 11;
 const K_HTTP_URL = 12;
 const K_SERVICE_NAME = 13;
+const K_CLIENT_ADDRESS = 14;
+const K_HTTP_CLIENT_IP = 15;
+const K_NET_PEER_IP = 16;
+const K_USER_AGENT_STABLE = 17;
+const K_USER_AGENT_OLD = 18;
+const K_SERVICE_INSTANCE_ID = 19;
+const K_HOST_NAME = 20;
+const K_PROCESS_PID = 21;
 
 const KEYS: readonly (readonly [string, number])[] = [
   ['http.request.method', K_HTTP_METHOD_STABLE],
@@ -387,6 +396,14 @@ const KEYS: readonly (readonly [string, number])[] = [
   ['url.full', K_URL_FULL],
   ['http.url', K_HTTP_URL],
   ['service.name', K_SERVICE_NAME],
+  ['client.address', K_CLIENT_ADDRESS],
+  ['http.client_ip', K_HTTP_CLIENT_IP],
+  ['net.peer.ip', K_NET_PEER_IP],
+  ['user_agent.original', K_USER_AGENT_STABLE],
+  ['http.user_agent', K_USER_AGENT_OLD],
+  ['service.instance.id', K_SERVICE_INSTANCE_ID],
+  ['host.name', K_HOST_NAME],
+  ['process.pid', K_PROCESS_PID],
 ];
 const MAX_KEY = 19;
 /**
@@ -618,10 +635,12 @@ function readKeyValue(start: number, end: number, depth: number): number {
 /** The current span's folded attributes (to-span.ts's buildRecord makes the record from them). */
 const f: FoldedFields = {
   httpMethod: undefined, httpRoute: undefined, dbSystem: undefined, dbStatement: undefined,
-  messagingSystem: undefined, rpcSystem: undefined, peer: undefined,
+  messagingSystem: undefined, rpcSystem: undefined, peer: undefined, clientAddress: undefined, userAgent: undefined,
 };
 /** Rank of the source f.peer came from (1 best); 5 while there is none. */
 let peerRank = 5;
+/** Rank of the source f.clientAddress came from (1 best); 4 while there is none. */
+let clientRank = 4;
 
 function foldAttribute(start: number, end: number): void {
   const code = readKeyValue(start, end, 4);
@@ -675,8 +694,27 @@ function foldAttribute(start: number, end: number): void {
       }
       return;
     }
+    case K_CLIENT_ADDRESS:
+    case K_HTTP_CLIENT_IP:
+    case K_NET_PEER_IP: {
+      const rank = code - K_CLIENT_ADDRESS + 1;
+      if (rank >= clientRank) return;
+      value = valueString(false);
+      if (value) {
+        f.clientAddress = value;
+        clientRank = rank;
+      }
+      return;
+    }
+    case K_USER_AGENT_OLD:
+      if (f.userAgent !== undefined) return;
+    // falls through
+    case K_USER_AGENT_STABLE:
+      value = valueString(false);
+      if (value) f.userAgent = value;
+      return;
     default:
-      return; // service.name on a span is just an attribute
+      return; // resource keys on a span are just attributes
   }
 }
 
@@ -710,7 +748,7 @@ function statusCode(pos: number, end: number, code: number): number {
   return code;
 }
 
-function readSpan(pos: number, end: number, service: string): void {
+function readSpan(pos: number, end: number, service: string, instance: string | undefined): void {
   let traceStart = -1;
   let traceLength = 0;
   let spanStart = -1;
@@ -726,7 +764,9 @@ function readSpan(pos: number, end: number, service: string): void {
   let endHi = 0;
   let status = 0;
   f.httpMethod = f.httpRoute = f.dbSystem = f.dbStatement = f.messagingSystem = f.rpcSystem = f.peer = undefined;
+  f.clientAddress = f.userAgent = undefined;
   peerRank = 5;
+  clientRank = 4;
 
   while (pos < end) {
     const at = pos;
@@ -826,11 +866,12 @@ function readSpan(pos: number, end: number, service: string): void {
       service,
       status === 2,
       f,
+      instance,
     ),
   );
 }
 
-function readScopeSpans(pos: number, end: number, service: string): void {
+function readScopeSpans(pos: number, end: number, service: string, instance: string | undefined): void {
   while (pos < end) {
     const at = pos;
     let tag = buf[pos]!;
@@ -848,7 +889,7 @@ function readScopeSpans(pos: number, end: number, service: string): void {
         pos = after;
       }
       if (n > end - pos) truncated('span', pos, n, end);
-      readSpan(pos, pos + n, service);
+      readSpan(pos, pos + n, service, instance);
       pos += n;
     } else {
       if (tag >>> 3 === 0) fail('invalid field number 0', at);
@@ -857,8 +898,18 @@ function readScopeSpans(pos: number, end: number, service: string): void {
   }
 }
 
-/** service.name of one Resource occurrence: the string, '' for a present but non-string value, or undefined when absent. */
-function resourceService(pos: number, end: number): string | undefined {
+/** What one ResourceSpans' resource says, over all its occurrences (see readResource). */
+let resService: string | undefined;
+let resInstanceId: string | undefined;
+let resHost: string | undefined;
+let resPid: string | undefined;
+
+/**
+ * Reads one Resource occurrence into the res* registers: the first service.name (the string, ''
+ * for a present but non-string value) and the first non-empty service.instance.id count; host.name
+ * and process.pid, the last (as to-span.ts's resourceInstance reads them).
+ */
+function readResource(pos: number, end: number): void {
   while (pos < end) {
     const at = pos;
     let tag = buf[pos]!;
@@ -876,14 +927,28 @@ function resourceService(pos: number, end: number): string | undefined {
         pos = after;
       }
       if (n > end - pos) truncated('resource attribute', pos, n, end);
-      if (readKeyValue(pos, pos + n, 3) === K_SERVICE_NAME) return valueString(false) ?? '';
+      switch (readKeyValue(pos, pos + n, 3)) {
+        case K_SERVICE_NAME:
+          resService ??= valueString(false) ?? '';
+          break;
+        case K_SERVICE_INSTANCE_ID:
+          if (!resInstanceId) resInstanceId = valueString(false);
+          break;
+        case K_HOST_NAME:
+          resHost = valueString(false);
+          break;
+        case K_PROCESS_PID:
+          resPid = valueString(false);
+          break;
+        default:
+          break;
+      }
       pos += n;
     } else {
       if (tag >>> 3 === 0) fail('invalid field number 0', at);
       pos = skipField(pos, end, tag & 7, tag >>> 3, 2);
     }
   }
-  return undefined;
 }
 
 /**
@@ -891,7 +956,7 @@ function resourceService(pos: number, end: number): string | undefined {
  * fields in reverse order), so a first pass finds service.name and a second reads the spans.
  */
 function readResourceSpans(start: number, end: number): void {
-  let service: string | undefined;
+  resService = resInstanceId = resHost = resPid = undefined;
   let scopes = 0;
   let pos = start;
   while (pos < end) {
@@ -912,9 +977,8 @@ function readResourceSpans(start: number, end: number): void {
       }
       if (n > end - pos) truncated(tag === 0x0a ? 'resource' : 'scope_spans', pos, n, end);
       // Resource occurrences merge: their attribute lists concatenate, the first service.name counts.
-      if (tag === 0x0a) {
-        if (service === undefined) service = resourceService(pos, pos + n);
-      } else scopes++;
+      if (tag === 0x0a) readResource(pos, pos + n);
+      else scopes++;
       pos += n;
     } else {
       if (tag >>> 3 === 0) fail('invalid field number 0', at);
@@ -922,7 +986,8 @@ function readResourceSpans(start: number, end: number): void {
     }
   }
   if (scopes === 0) return;
-  const name = service ?? '';
+  const name = resService ?? '';
+  const instance = resInstanceId || instanceOf(resHost, resPid);
   pos = start;
   while (pos < end) {
     let tag = buf[pos]!;
@@ -938,7 +1003,7 @@ function readResourceSpans(start: number, end: number): void {
         n = lengthSlow(pos, end);
         pos = after;
       }
-      readScopeSpans(pos, pos + n, name);
+      readScopeSpans(pos, pos + n, name, instance);
       pos += n;
     } else pos = skipField(pos, end, tag & 7, tag >>> 3, 1);
   }

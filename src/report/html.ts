@@ -1,6 +1,6 @@
 /** A self-contained HTML page of the report, served by `n1lens serve` at `/`: no scripts, no external assets. */
-import type { Report, ReportFinding } from './model.js';
-import { KIND_LABEL, int, ms, shortenSql, wrapCode } from './text.js';
+import type { Report, ReportFinding, ServiceFinding } from './model.js';
+import { KIND_LABEL, int, ms, readInsteadText, serviceFindingFigures, shortenSql, wrapCode } from './text.js';
 
 const escape = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -25,7 +25,7 @@ export function renderHtml(report: Report, options: { title?: string; generatedA
       `${options.generatedAt ? ` <span class="muted">(${escape(options.generatedAt.toISOString())})</span>` : ''}</p>`,
   ];
   if (report.endpoints.length === 0) {
-    out.push('<p>No requests analysed yet. Point an OpenTelemetry exporter at <code>/v1/traces</code>.</p></body></html>');
+    out.push('<p>No requests analysed yet. Point an OpenTelemetry exporter at <code>/v1/traces</code>.</p>', ...serviceSection(report.serviceFindings ?? []), '</body></html>');
     return out.join('\n');
   }
   out.push('<table><thead><tr><th>#</th><th>Endpoint</th><th>Requests</th><th>Queries/request (p50)</th><th>Wasted/request</th><th>Findings</th></tr></thead><tbody>');
@@ -44,12 +44,33 @@ export function renderHtml(report: Report, options: { title?: string; generatedA
     for (const f of e.findings) out.push(findingRow(f));
     out.push('</tbody></table>');
   });
-  out.push('</body></html>');
+  out.push(...serviceSection(report.serviceFindings ?? []), '</body></html>');
   return out.join('\n');
 }
 
+/** connection_pressure and dead_view, apart from the endpoints' DB waste. */
+function serviceSection(findings: readonly ServiceFinding[]): string[] {
+  if (findings.length === 0) return [];
+  const out = ['<h2 id="service-findings">Connections and dead views <span class="muted">(not counted in the budget)</span></h2>'];
+  out.push('<table><thead><tr><th>Kind</th><th>Subject</th><th>Figures and fix</th></tr></thead><tbody>');
+  for (const f of findings) {
+    const note = f.suggestion.note ? `<div class="muted">${escape(f.suggestion.note)}</div>` : '';
+    const code = f.kind === 'connection_pressure' ? `<pre>${escape(f.suggestion.code)}</pre>` : '';
+    out.push(
+      `<tr><td class="k">${KIND_LABEL[f.kind]}</td><td><code>${escape(f.subject || '(root)')}</code></td>` +
+        `<td>${escape(serviceFindingFigures(f))}${code}${note}</td></tr>`,
+    );
+  }
+  out.push('</tbody></table>');
+  return out;
+}
+
 function findingRow(f: ReportFinding): string {
-  const note = f.suggestion.note ? `<div class="muted">${escape(f.suggestion.note)}</div>` : '';
+  const s = f.suggestion;
+  const note = [s.readInstead === undefined ? '' : readInsteadText(s.readInstead), s.placement ?? '', s.note ?? '']
+    .filter((t) => t !== '')
+    .map((t) => `<div class="muted">${escape(t)}</div>`)
+    .join('');
   return (
     `<tr><td class="k">${KIND_LABEL[f.kind]}</td><td><code>${escape(f.table || '-')}</code></td><td class="n">${f.repeatsPerRequest.p50}</td>` +
     `<td class="n">${ms(f.wastedMs)}</td><td>${f.sql ? `<code>${escape(shortenSql(f.sql, 140))}</code>` : ''}` +

@@ -1,6 +1,6 @@
 /** Renders the report: the DESIGN JSON model and its terminal, Markdown and JSON forms. */
 export { buildReport, budgetFindings, endpointMatcher, reportEndpoint } from './model.js';
-export type { Report, ReportEndpoint, ReportFinding, ReportOptions } from './model.js';
+export type { Report, ReportEndpoint, ReportFinding, ReportOptions, ServiceFinding } from './model.js';
 export { renderTerminal } from './terminal.js';
 export type { TerminalOptions } from './terminal.js';
 export { renderMarkdown } from './markdown.js';

@@ -1,6 +1,6 @@
 /** GitHub-flavoured Markdown report, fit for a pull-request comment or a CI job summary. */
 import type { Report } from './model.js';
-import { KIND_LABEL, int, ms, shortenSql } from './text.js';
+import { KIND_LABEL, int, ms, readInsteadText, serviceFindingFigures, shortenSql } from './text.js';
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
@@ -12,7 +12,7 @@ export function renderMarkdown(report: Report): string {
     `**${int(s.requests)}** requests · **${int(s.dbSpans)}** DB queries · **${s.findings}** findings · **${ms(s.wastedMs)}** of DB time wasted`,
     '',
   ];
-  if (report.endpoints.length === 0) return [...out, 'No requests found in the input.', ''].join('\n');
+  if (report.endpoints.length === 0) return [...out, 'No requests found in the input.', ...serviceSection(report), ''].join('\n');
   out.push('| # | Endpoint | Requests | Queries/request (p50) | Wasted/request | Findings |', '|---:|---|---:|---:|---:|---:|');
   report.endpoints.forEach((e, i) => {
     out.push(
@@ -25,9 +25,11 @@ export function renderMarkdown(report: Report): string {
     out.push('| Kind | Table | Repeats/request | Wasted | Query | Suggestion |', '|---|---|---:|---:|---|---|');
     for (const f of e.findings) {
       const code = f.suggestion.code.includes('\n') ? f.suggestion.method : f.suggestion.code;
+      const read = f.suggestion.readInstead === undefined ? '' : `<br>${cell(readInsteadText(f.suggestion.readInstead, (e) => `\`${e}\``))}`;
+      const where = f.suggestion.placement === undefined ? '' : `<br>${cell(f.suggestion.placement)}`;
       out.push(
         `| ${KIND_LABEL[f.kind]} | \`${cell(f.table || '-')}\` | ${f.repeatsPerRequest.p50} | ${ms(f.wastedMs)} | ` +
-          `\`${cell(shortenSql(f.sql || '-', 90))}\` | \`${cell(code)}\`${f.suggestion.confidence === 'inferred' ? ' _(inferred)_' : ''} |`,
+          `\`${cell(shortenSql(f.sql || '-', 90))}\` | \`${cell(code)}\`${f.suggestion.confidence === 'inferred' ? ' _(inferred)_' : ''}${read}${where} |`,
       );
     }
     if (e.fix !== '') out.push('', '**Fix**', '', '```python', e.fix, '```');
@@ -38,5 +40,23 @@ export function renderMarkdown(report: Report): string {
       out.push('```python', f.suggestion.code, '```', '', '</details>');
     }
   }
+  out.push(...serviceSection(report));
   return out.join('\n') + '\n';
+}
+
+/** connection_pressure and dead_view: a table apart from the endpoints, with the fix text folded. */
+function serviceSection(report: Report): string[] {
+  const findings = report.serviceFindings ?? [];
+  if (findings.length === 0) return [];
+  const out = ['', '### Connections and dead views', '', '_Not counted in the budget._', '', '| Kind | Subject | Figures | Fix |', '|---|---|---|---|'];
+  for (const f of findings) {
+    out.push(`| ${KIND_LABEL[f.kind]} | \`${cell(f.subject || '(root)')}\` | ${cell(serviceFindingFigures(f))} | ${cell(f.suggestion.path)} |`);
+  }
+  for (const f of findings) {
+    if (f.kind !== 'connection_pressure') continue;
+    out.push('', `<details><summary>${KIND_LABEL[f.kind]}: ${cell(f.subject)}: ${cell(f.suggestion.path)}</summary>`, '');
+    if (f.suggestion.note) out.push(f.suggestion.note, '');
+    out.push('```', f.suggestion.code, '```', '', '</details>');
+  }
+  return out;
 }

@@ -1,12 +1,14 @@
 /** Builds the report JSON (DESIGN "Report JSON") from endpoint rollups: the one shape every renderer, the API and the digest read. */
+import { detectConnectionPressure, type ConnectionDetectOptions, type ConnectionPressure, type ConnectionRollup } from '../detect/connections.js';
 import { detectEndpoint, type CascadeFinding, type EndpointDetectOptions, type EndpointFinding } from '../detect/endpoint.js';
+import type { DeadView } from '../detect/routes.js';
 import { countMax, countQuantile } from '../detect/histogram.js';
 import type { EndpointRollup } from '../detect/rollup.js';
-import type { FindingKind, RelationStep } from '../detect/types.js';
+import type { CodeLocation, FindingKind, RelationStep } from '../detect/types.js';
 import type { SqlOperation } from '../sql/types.js';
-import { combinedFix, suggestCascade, type CascadeShape, type Suggestion } from '../suggest/fix.js';
+import { combinedFix, suggestCascade, type CascadeShape, type FixWhere, type Suggestion } from '../suggest/fix.js';
 import { conventionNaming, schemaNaming, type Naming } from '../suggest/naming.js';
-import { suggestCache, suggestIndex, suggestTaskQueue, type ColumnUse } from '../suggest/operational.js';
+import { suggestCache, suggestConnectionFix, suggestDeadView, suggestIndex, suggestTaskQueue, type ColumnUse } from '../suggest/operational.js';
 import type { DjangoSchema } from '../suggest/schema.js';
 
 export interface ReportFinding {
@@ -43,13 +45,36 @@ export interface ReportEndpoint {
   findings: ReportFinding[];
 }
 
+/**
+ * A finding about a service or the app as a whole rather than one endpoint's queries. They rank
+ * apart from DB waste (their cost is risk and upkeep, not milliseconds) and never count toward the
+ * CI budget: a test run's connections say nothing about production's.
+ */
+export interface ServiceFinding {
+  kind: 'connection_pressure' | 'dead_view';
+  service: string;
+  /** The service (connection_pressure) or the route (dead_view). */
+  subject: string;
+  suggestion: Suggestion;
+  connectionPressure?: ConnectionPressure;
+  deadView?: DeadView;
+  /** dead_view: the view's file and line from the URLconf export. */
+  location?: CodeLocation;
+}
+
 export interface Report {
   n1lensReport: 1;
   summary: { requests: number; dbSpans: number; findings: number; wastedMs: number };
   endpoints: ReportEndpoint[];
+  /** connection_pressure and dead_view; absent when there are none. */
+  serviceFindings?: ServiceFinding[];
 }
 
-export interface ReportOptions extends EndpointDetectOptions {
+export interface ReportOptions extends EndpointDetectOptions, ConnectionDetectOptions {
+  /** Per-service connection rollups, for connection_pressure. */
+  connections?: Iterable<ConnectionRollup>;
+  /** Dead and periodic views, already judged against the traffic history (detect/routes.ts). */
+  deadViews?: readonly DeadView[];
   /** The app's schema file: exact names. Conventions when absent. */
   schema?: DjangoSchema;
   /** Keep only endpoints whose name matches (a `*` glob). */
@@ -82,13 +107,34 @@ function chainNames(steps: RelationStep[], naming: Naming): string[] {
   });
 }
 
-function toShape({ cascade: c }: CascadeFinding): CascadeShape {
-  return { kind: c.kind, table: c.facts.table, trigger: c.trigger, steps: c.steps, linked: c.linked, leaf: c.leaf, firstIndex: c.firstIndex };
+/** The cascade as suggest/ reads it, with the trigger's joins (its statement is among the endpoint's fingerprints). */
+function toShape({ cascade: c }: CascadeFinding, rollup: EndpointRollup): CascadeShape {
+  const triggerFacts = c.trigger === null ? undefined : rollup.fingerprints.get(c.trigger.fingerprint)?.facts;
+  return {
+    kind: c.kind,
+    table: c.facts.table,
+    trigger: c.trigger,
+    steps: c.steps,
+    linked: c.linked,
+    leaf: c.leaf,
+    firstIndex: c.firstIndex,
+    ...(triggerFacts === undefined ? {} : { triggerFacts }),
+  };
+}
+
+/** Where the endpoint's fixes go: its route, for the framework profiles. */
+function fixWhere(rollup: EndpointRollup, options: ReportOptions): FixWhere {
+  const space = rollup.endpoint.indexOf(' ');
+  return {
+    endpoint: rollup.endpoint,
+    route: space < 0 ? rollup.endpoint : rollup.endpoint.slice(space + 1),
+    ...(options.schema === undefined ? {} : { schema: options.schema }),
+  };
 }
 
 const isCascade = (f: EndpointFinding): f is CascadeFinding => f.kind === 'n_plus_one' || f.kind === 'repeated_write';
 
-function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse): ReportFinding {
+function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, rollup: EndpointRollup, where: FixWhere): ReportFinding {
   const base = {
     kind: f.kind,
     operation: f.facts?.operation ?? ('HTTP' as const),
@@ -111,7 +157,7 @@ function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse): Repo
     case 'repeated_write': {
       const c = f.cascade;
       const trigger = c.trigger === null ? null : { fingerprint: c.trigger.fingerprint, table: c.trigger.table };
-      return { ...base, ...tail(trigger, chainNames(c.steps, naming), suggestCascade(toShape(f), naming)) };
+      return { ...base, ...tail(trigger, chainNames(c.steps, naming), suggestCascade(toShape(f, rollup), naming, where)) };
     }
     case 'hot_lookup': {
       const { observedCalls: _observed, observedMs: _window, ...hot } = f.hotLookup;
@@ -149,7 +195,8 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
   const naming = options.schema === undefined ? conventionNaming(tables) : schemaNaming(options.schema, tables);
   const findings = detectEndpoint(rollup, options);
   const cascades = findings.filter(isCascade);
-  const fixLines = [combinedFix(cascades.map(toShape), naming)];
+  const where = fixWhere(rollup, options);
+  const fixLines = [combinedFix(cascades.map((c) => toShape(c, rollup)), naming, where)];
   // Every kind's fix is the code itself (cache, migration, task), under a comment naming what it cures.
   for (const f of findings) {
     if (f.kind === 'hot_lookup') fixLines.push(`# cache the ${naming.modelOf(f.facts.table)} lookup every request repeats\n${suggestCache(f, naming).code}`);
@@ -164,8 +211,9 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     queriesPerRequest: { p50: countQuantile(rollup.queriesPerRequest, 0.5), max: countMax(rollup.queriesPerRequest) },
     wastedMsPerRequest: rollup.requests === 0 ? 0 : round1(totalWasted / rollup.requests),
     requestsAffected: rollup.requestsAffected,
-    fix: fixLines.filter((l) => l !== '').join('\n\n'),
-    findings: findings.map((f) => reportFinding(f, naming, use)),
+    fix: fixLines.filter((l) => l !== '').join('\n'),
+    findings: findings.map((f) => reportFinding(f, naming, use, rollup, where)),
+  // Every kind's fix is the code itself (cache, migration, task), under a comment naming what it cures.
   };
 }
 
@@ -185,6 +233,7 @@ export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOp
     );
   const kept = new Set(endpoints.map((e) => `${e.service}\u0000${e.endpoint}`));
   const keptRollups = all.filter((r) => kept.has(`${r.service}\u0000${r.endpoint}`));
+  const serviceFindings = buildServiceFindings(options);
   return {
     n1lensReport: 1,
     summary: {
@@ -194,7 +243,30 @@ export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOp
       wastedMs: round1(endpoints.reduce((s, e) => s + e.wastedMsPerRequest * e.requests, 0)),
     },
     endpoints,
+    ...(serviceFindings.length === 0 ? {} : { serviceFindings }),
   };
+}
+
+/** connection_pressure per service (highest share of max_connections first), then dead views by route. */
+export function buildServiceFindings(options: ReportOptions): ServiceFinding[] {
+  const out: ServiceFinding[] = [];
+  const pressures: ServiceFinding[] = [];
+  for (const rollup of options.connections ?? []) {
+    const p = detectConnectionPressure(rollup, options);
+    if (p === null) continue;
+    pressures.push({ kind: 'connection_pressure', service: rollup.service, subject: rollup.service, suggestion: suggestConnectionFix(p), connectionPressure: p });
+  }
+  pressures.sort((a, b) => b.connectionPressure!.peakConnections - a.connectionPressure!.peakConnections || a.service.localeCompare(b.service));
+  out.push(...pressures);
+  const order = { dead: 0, periodic: 1, no_traffic_yet: 2, unseen_in_file: 3 } as const;
+  const views = [...(options.deadViews ?? [])].sort((a, b) => order[a.status] - order[b.status] || a.route.localeCompare(b.route));
+  for (const v of views) {
+    const location: CodeLocation = { view: v.view };
+    if (v.file !== undefined) location.file = v.file;
+    if (v.line !== undefined) location.line = v.line;
+    out.push({ kind: 'dead_view', service: '', subject: v.route, suggestion: suggestDeadView(v), deadView: v, location });
+  }
+  return out;
 }
 
 /** Findings that count against the CI budget: the query loops (N+1 and write loops). */

@@ -1,7 +1,7 @@
 /** The default terminal report: endpoints ranked by wasted time, each with its findings and the fix, readable at 80 columns. */
 import pc from 'picocolors';
-import type { Report, ReportFinding } from './model.js';
-import { KIND_LABEL, int, ms, shortenSql, wrapCode, wrapText } from './text.js';
+import type { Report, ReportFinding, ServiceFinding } from './model.js';
+import { KIND_LABEL, int, ms, readInsteadText, serviceFindingFigures, shortenSql, wrapCode, wrapText } from './text.js';
 
 export interface TerminalOptions {
   /** Colour output; defaults to picocolors' detection (honours NO_COLOR and FORCE_COLOR, off when not a TTY). */
@@ -22,6 +22,7 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
   );
   if (report.endpoints.length === 0) {
     out.push('', 'No requests found in the input.');
+    out.push(...renderServiceFindings(report.serviceFindings ?? [], c, width));
     return out.join('\n') + '\n';
   }
   report.endpoints.forEach((e, i) => {
@@ -49,7 +50,23 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
       }
     }
   });
+  out.push(...renderServiceFindings(report.serviceFindings ?? [], c, width));
   return out.join('\n') + '\n';
+}
+
+/** connection_pressure and dead_view, after the endpoints: they rank apart from DB waste. */
+function renderServiceFindings(findings: readonly ServiceFinding[], c: ReturnType<typeof pc.createColors>, width: number): string[] {
+  if (findings.length === 0) return [];
+  const lines = ['', c.bold('Connections and dead views') + c.dim(' (not counted in the budget)')];
+  for (const f of findings) {
+    lines.push(`   ${c.yellow('✗')} ${c.yellow(KIND_LABEL[f.kind].padEnd(12))} ${f.subject || '(root)'}`);
+    for (const line of wrapText(serviceFindingFigures(f), width - 5)) lines.push(`     ${c.dim(line)}`);
+    if (f.kind === 'connection_pressure') {
+      for (const line of f.suggestion.code.split('\n')) lines.push(line === '' ? '' : c.cyan(`       ${line}`));
+    }
+    if (f.suggestion.note !== undefined) for (const line of wrapText(f.suggestion.note, width - 5)) lines.push(`     ${c.dim(line)}`);
+  }
+  return lines;
 }
 
 function renderFinding(f: ReportFinding, c: ReturnType<typeof pc.createColors>, width: number): string[] {
@@ -67,6 +84,8 @@ function renderFinding(f: ReportFinding, c: ReturnType<typeof pc.createColors>, 
   } else {
     for (const line of f.suggestion.code.split('\n')) lines.push(line === '' ? '' : c.cyan(`       ${line}`));
   }
+  const extra = [f.suggestion.readInstead === undefined ? '' : readInsteadText(f.suggestion.readInstead), f.suggestion.placement ?? ''];
+  for (const text of extra) if (text !== '') for (const line of wrapText(text, width - 7)) lines.push(`       ${c.dim(line)}`);
   if (f.suggestion.note !== undefined && f.kind !== 'n_plus_one' && f.kind !== 'repeated_write') {
     for (const line of wrapText(f.suggestion.note, width - 5)) lines.push(`     ${c.dim(line)}`);
   }

@@ -1,4 +1,6 @@
 /** Text helpers the renderers share: number formats, shortened SQL, and querysets broken at method calls. */
+import { clockText, spanText } from '../suggest/operational.js';
+import type { ServiceFinding } from './model.js';
 
 export const ms = (n: number): string => (n >= 1000 ? `${(n / 1000).toFixed(2)} s` : `${n.toFixed(1)} ms`);
 export const int = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -9,7 +11,19 @@ export const KIND_LABEL = {
   hot_lookup: 'hot lookup',
   sync_fanout: 'sync fan-out',
   slow_query: 'slow query',
+  connection_pressure: 'connections',
+  dead_view: 'dead view',
 } as const;
+
+/** The sentence saying what a loop reads after the fix (report JSON `suggestion.readInstead`). */
+export function readInsteadText(
+  r: { read: string; insteadOf: string; required: boolean },
+  code: (expression: string) => string = (e) => e,
+): string {
+  return r.required
+    ? `read ${code(r.read)}, not ${code(r.insteadOf)}`
+    : `a loop that runs ${code(r.insteadOf)} reads ${code(r.read)} instead`;
+}
 
 /** Keeps the head of a statement and its WHERE clause, the parts that identify it. */
 export function shortenSql(sql: string, width: number): string {
@@ -93,7 +107,24 @@ function splitCall(code: string): { head: string; args: string[]; tail: string }
  */
 export function wrapCode(code: string, width: number, indent = ''): string[] {
   if (code.includes('\n')) return code.split('\n').flatMap((line) => wrapCode(line, width, indent));
+  if (code.trim() === '') return [''];
   if (indent.length + code.length <= width) return [indent + code];
+  const comment = /^(\s*)# (.*)$/.exec(code);
+  if (comment !== null) {
+    // A comment wraps as prose; its continuation lines stay comments.
+    const lead = indent + comment[1]!;
+    return wrapText(comment[2]!, Math.max(20, width - lead.length - 4)).map((line, i) => `${lead}#${i === 0 ? ' ' : '   '}${line}`);
+  }
+  const statement = /^(\s*)(return |[A-Za-z_][\w.]* = )(.+)$/.exec(code);
+  if (statement !== null && splitChain(statement[3]!).length > 1) {
+    // `return qs.a(…).b(…)` inside a method: parentheses keep the wrapped chain valid Python.
+    const lead = indent + statement[1]!;
+    return [
+      `${lead}${statement[2]!}(`,
+      ...splitChain(statement[3]!).flatMap((part) => wrapCode(part, width, `${lead}    `)),
+      `${lead})`,
+    ];
+  }
   const parts = splitChain(code);
   if (parts.length > 1) {
     return parts.flatMap((part, i) => wrapCode(part, width, i === 0 ? indent : `${indent}    `));
@@ -124,3 +155,31 @@ export function wrapText(text: string, width: number): string[] {
   if (line !== '') lines.push(line);
   return lines;
 }
+
+/** The figures of a connection_pressure or dead_view finding in one line, for every renderer. */
+export function serviceFindingFigures(f: ServiceFinding): string {
+  const p = f.connectionPressure;
+  if (p !== undefined) {
+    const peak = `peak ${int(p.peakConnections)} connection${p.peakConnections === 1 ? '' : 's'} at ${isoSecond(p.peakAtMs)} over ${p.processes} process${p.processes === 1 ? '' : 'es'}`;
+    const share = `${Math.round(p.shareOfMax * 100)}% of ${p.maxConnectionsAssumed ? 'an assumed ' : ''}max_connections ${int(p.maxConnections)}`;
+    const opened =
+      p.openedPerSecond === null
+        ? 'connections opened: unknown (no set-up statement in the spans)'
+        : `${p.openedPerSecond.toFixed(1)} connections opened/s (${Math.round((p.newConnectionShare ?? 0) * 100)}% of requests)`;
+    return `${peak} · ${share} · ${opened} · ${int(p.dbRequests)} DB requests in ${int(p.activeSeconds)} active s`;
+  }
+  const v = f.deadView;
+  if (v === undefined) return '';
+  switch (v.status) {
+    case 'dead':
+      return `${v.view}: no request in ${spanText(v.windowMs)} (${v.lastSeenMs === null ? 'none' : `last ${isoSecond(v.lastSeenMs)}`} in ${spanText(v.historyMs)} of history)`;
+    case 'no_traffic_yet':
+      return `${v.view}: no request in the ${spanText(v.historyMs)} of history (window ${spanText(v.windowMs)}: not enough history to call it dead)`;
+    case 'periodic':
+      return `${v.view}: only periodic traffic, ${v.periodic?.requests ?? v.requests} requests at ~${clockText(v.periodic?.minuteOfDay ?? 0)} UTC on ${v.periodic?.days ?? 0} days from one client`;
+    case 'unseen_in_file':
+      return `${v.view}: not seen in this file`;
+  }
+}
+
+const isoSecond = (msEpoch: number): string => new Date(msEpoch).toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -6,7 +6,7 @@ import { otlpSchema } from '../otlp/schema.js';
 import { protobufToOtlpJson } from '../otlp/to-json.js';
 import type { DecodedBatch } from '../otlp/span.js';
 import { renderHtml } from '../report/html.js';
-import { parseSince } from '../report/period.js';
+import { parseDuration, parseSince } from '../report/period.js';
 import type { ReportOptions } from '../report/model.js';
 import type { Store } from '../store/store.js';
 import { BodyError, decodeContent, readLimited } from './body.js';
@@ -109,16 +109,23 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   app.get('/api/report', (c) => {
     const since = c.req.query('since');
     const endpoint = c.req.query('endpoint');
+    const deadAfter = c.req.query('deadAfter');
     let sinceMs: number | undefined;
+    let deadAfterMs: number | undefined;
     try {
       sinceMs = since === undefined ? undefined : parseSince(since, now());
+      deadAfterMs = deadAfter === undefined ? undefined : parseDuration(deadAfter);
     } catch (e) {
       return c.json({ error: (e as Error).message }, 400);
+    }
+    const urls = options.report?.schema?.urls;
+    if (deadAfterMs !== undefined && urls === undefined) {
+      return c.json({ error: 'deadAfter needs serve --schema with the URLconf (re-run manage.py n1lens_schema)' }, 400);
     }
     return c.json(
       store.report(
         { ...(sinceMs === undefined ? {} : { sinceMs }), ...(endpoint === undefined ? {} : { endpoint }) },
-        options.report ?? {},
+        { ...options.report, ...(deadAfterMs === undefined ? {} : { deadViews: store.deadViews(urls ?? [], deadAfterMs, now()) }) },
       ),
     );
   });

@@ -64,7 +64,39 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX endpoint_hours_by_hour ON endpoint_hours(hour);
   `,
-  // 2: traces whose analysis is committed, so replaying the spool after a crash counts none twice.
+  // 2 (issue 18): connections held per process and second, and opened per hour, for
+  // connection_pressure; per-route traffic (first/last seen, when and from whom) for dead_view,
+  // kept for as long as the store lives: a route's history is what makes it dead.
+  `
+  CREATE TABLE connection_seconds (
+    service TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    second INTEGER NOT NULL,
+    held INTEGER NOT NULL,
+    held_ms REAL NOT NULL,
+    db_ms REAL NOT NULL,
+    opened INTEGER NOT NULL,
+    PRIMARY KEY (service, second, instance)
+  ) WITHOUT ROWID;
+  CREATE TABLE connection_hours (
+    service TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    db_requests INTEGER NOT NULL,
+    observable_requests INTEGER NOT NULL,
+    opened INTEGER NOT NULL,
+    PRIMARY KEY (service, hour)
+  ) WITHOUT ROWID;
+  CREATE TABLE route_traffic (
+    service TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    first_seen_ms REAL NOT NULL,
+    last_seen_ms REAL NOT NULL,
+    pattern TEXT NOT NULL,
+    PRIMARY KEY (service, endpoint)
+  ) WITHOUT ROWID;
+  `,
+  // 3: traces whose analysis is committed, so replaying the spool after a crash counts none twice.
   `
   CREATE TABLE spool_committed (
     trace_id TEXT PRIMARY KEY,

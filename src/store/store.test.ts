@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { connectionFigures } from '../detect/connections.js';
 import { analyseRequest } from '../detect/request.js';
+import { detectDeadViews } from '../detect/routes.js';
 import { RollupSet } from '../detect/rollup.js';
 import { APPLICATIONS, DASHBOARD_ROW, loop, requestOf } from '../detect/testing.js';
 import { buildReport } from '../report/model.js';
@@ -88,5 +90,58 @@ describe('Store', () => {
     expect(bytes).toContain('recruit_candidate');
     expect(bytes).not.toContain(SECRET);
     expect(bytes).not.toContain('jane.doe');
+  });
+
+  it('adds connection seconds across writes and gives the figures the in-memory rollup gives', () => {
+    const store = Store.open(tempDb());
+    const withSetup = (i: number, startMs: number, instance: string) => {
+      const r = requestOf('GET webhooks/ats/', ["SELECT set_config('TimeZone', %s, false)", APPLICATIONS], { traceId: i.toString(16).padStart(32, '0'), startMs });
+      r.instance = instance;
+      r.durationMs = 400;
+      return analyseRequest(r, normalize);
+    };
+    const analyses = Array.from({ length: 30 }, (_, i) => withSetup(i + 1, T0 + i * 150, `worker-${i % 3}`));
+    store.record(analyses.slice(0, 11));
+    store.record(analyses.slice(11));
+    const memory = new RollupSet();
+    for (const a of analyses) memory.add(a);
+    const stored = store.connections();
+    expect(stored).toHaveLength(1);
+    expect(connectionFigures(stored[0]!)).toEqual(connectionFigures([...memory.connections.values()][0]!));
+    expect(stored[0]).toMatchObject({ dbRequests: 30, observableRequests: 30, opened: 30 });
+    expect(store.connections({ sinceMs: T0 + HOUR })).toEqual([]);
+    store.close();
+  });
+
+  it('keeps each route\'s traffic (first and last seen, when, from whom) for dead_view', () => {
+    const store = Store.open(tempDb());
+    const DAY = 24 * HOUR;
+    const cron = (day: number) => {
+      const r = requestOf('GET internal/nightly/', [APPLICATIONS], { traceId: (100 + day).toString(16).padStart(32, '0'), startMs: T0 - day * DAY + 60_000 });
+      r.client = '10.0.0.9 curl/8.5';
+      return analyseRequest(r, normalize);
+    };
+    store.record([cron(5), cron(4)]);
+    store.record([cron(3), cron(2), dashboard(1, T0)]);
+    const traffic = store.routeTraffic();
+    const nightly = traffic.find((t) => t.endpoint === 'GET internal/nightly/')!;
+    expect(nightly).toMatchObject({ requests: 4, firstSeenMs: T0 - 5 * DAY + 60_000 });
+    expect(store.historySinceMs()).toBe(T0 - 5 * DAY + 60_000);
+    const views = detectDeadViews(
+      [
+        { route: 'internal/nightly/', view: 'app.views.nightly' },
+        { route: 'dashboard/', view: 'app.views.dashboard' },
+        { route: 'old/', view: 'app.views.old' },
+        { route: 'admin/login/', view: 'django.contrib.admin.sites.AdminSite.login' },
+      ],
+      traffic,
+      { windowMs: 3 * DAY, nowMs: T0 + HOUR, historySinceMs: store.historySinceMs()! },
+    );
+    expect(views.map((v) => [v.route, v.status])).toEqual([
+      ['internal/nightly/', 'periodic'],
+      ['old/', 'dead'],
+    ]);
+    expect(views[0]?.periodic).toEqual({ minuteOfDay: 9 * 60 + 1, days: 4, client: '10.0.0.9 curl/8.5', requests: 4 });
+    store.close();
   });
 });

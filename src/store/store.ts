@@ -1,6 +1,17 @@
 /** The embedded SQLite store: hourly additive rollups per endpoint, finding and statement, plus one example per finding. */
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
+import { emptyConnectionRollup, type ConnectionRollup, type ConnectionSecond } from '../detect/connections.js';
 import { RollupSet, emptyEndpointRollup, mergeRollups, type CascadeRollup, type EndpointRollup } from '../detect/rollup.js';
+import {
+  detectDeadViews,
+  emptyPattern,
+  mergePatterns,
+  routeTraffic,
+  type DeadView,
+  type RouteEntry,
+  type RouteTraffic,
+  type TrafficPattern,
+} from '../detect/routes.js';
 import type { LeafShape, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
 import { buildReport, endpointMatcher, type Report, type ReportOptions } from '../report/model.js';
 import { HOUR_MS } from '../report/period.js';
@@ -156,9 +167,104 @@ export class Store {
       set.add(a);
     }
     this.db.transaction(() => {
-      for (const [hour, set] of byHour) for (const r of set.values()) this.#mergeHour(hour, r);
+      for (const [hour, set] of byHour) {
+        for (const r of set.values()) this.#mergeHour(hour, r);
+        for (const c of set.connections.values()) this.#addConnections(hour, c);
+      }
       this.#keepExamples(analyses);
+      for (const t of routeTraffic(analyses)) this.#addRouteTraffic(t);
     })();
+  }
+
+  /** Additive upserts: any number of writers may add to the same second. */
+  #addConnections(hour: number, c: ConnectionRollup): void {
+    this.#prepare(
+      `INSERT INTO connection_hours (service, hour, db_requests, observable_requests, opened) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (service, hour) DO UPDATE SET db_requests = db_requests + excluded.db_requests,
+         observable_requests = observable_requests + excluded.observable_requests, opened = opened + excluded.opened`,
+    ).run(c.service, hour, c.dbRequests, c.observableRequests, c.opened);
+    const upsert = this.#prepare(
+      `INSERT INTO connection_seconds (service, instance, second, held, held_ms, db_ms, opened) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (service, second, instance) DO UPDATE SET held = held + excluded.held, held_ms = held_ms + excluded.held_ms,
+         db_ms = db_ms + excluded.db_ms, opened = opened + excluded.opened`,
+    );
+    for (const [instance, seconds] of c.seconds) {
+      for (const [second, [held, heldMs, dbMs, opened]] of seconds) upsert.run(c.service, instance, second, held, heldMs, dbMs, opened);
+    }
+  }
+
+  #addRouteTraffic(t: RouteTraffic): void {
+    const old = this.#prepare('SELECT requests, first_seen_ms, last_seen_ms, pattern FROM route_traffic WHERE service = ? AND endpoint = ?').get(t.service, t.endpoint) as
+      | { requests: number; first_seen_ms: number; last_seen_ms: number; pattern: string }
+      | undefined;
+    const pattern = old === undefined ? emptyPattern() : patternFromJson(old.pattern);
+    mergePatterns(pattern, t.pattern);
+    this.#prepare(
+      `INSERT INTO route_traffic (service, endpoint, requests, first_seen_ms, last_seen_ms, pattern) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (service, endpoint) DO UPDATE SET requests = requests + excluded.requests,
+         first_seen_ms = min(first_seen_ms, excluded.first_seen_ms), last_seen_ms = max(last_seen_ms, excluded.last_seen_ms),
+         pattern = excluded.pattern`,
+    ).run(t.service, t.endpoint, t.requests, t.firstSeenMs, t.lastSeenMs, JSON.stringify(patternJson(pattern)));
+  }
+
+  /** Per-service connection rollups over a period (seconds and hours within it). */
+  connections(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): ConnectionRollup[] {
+    const since = query.sinceMs === undefined ? Number.MIN_SAFE_INTEGER : Math.floor(query.sinceMs / HOUR_MS) * HOUR_MS;
+    const until = query.untilMs ?? Number.MAX_SAFE_INTEGER;
+    const byService = new Map<string, ConnectionRollup>();
+    const get = (service: string): ConnectionRollup => {
+      let c = byService.get(service);
+      if (c === undefined) {
+        c = emptyConnectionRollup(service);
+        byService.set(service, c);
+      }
+      return c;
+    };
+    const hours = this.#prepare(
+      `SELECT service, sum(db_requests) AS dbRequests, sum(observable_requests) AS observableRequests, sum(opened) AS opened
+       FROM connection_hours WHERE hour >= ? AND hour < ? GROUP BY service`,
+    ).all(since, until) as { service: string; dbRequests: number; observableRequests: number; opened: number }[];
+    for (const h of hours) Object.assign(get(h.service), { dbRequests: h.dbRequests, observableRequests: h.observableRequests, opened: h.opened });
+    const rows = this.#prepare(
+      'SELECT service, instance, second, held, held_ms, db_ms, opened FROM connection_seconds WHERE second >= ? AND second < ?',
+    ).all(Math.floor(since / 1000), Math.ceil(until / 1000)) as { service: string; instance: string; second: number; held: number; held_ms: number; db_ms: number; opened: number }[];
+    for (const r of rows) {
+      const c = get(r.service);
+      let seconds = c.seconds.get(r.instance);
+      if (seconds === undefined) {
+        seconds = new Map();
+        c.seconds.set(r.instance, seconds);
+      }
+      const row: ConnectionSecond = [r.held, r.held_ms, r.db_ms, r.opened];
+      seconds.set(r.second, row);
+    }
+    return [...byService.values()];
+  }
+
+  /** Every route's traffic since the store began (route_traffic is never pruned). */
+  routeTraffic(): RouteTraffic[] {
+    const rows = this.#prepare('SELECT service, endpoint, requests, first_seen_ms, last_seen_ms, pattern FROM route_traffic').all() as {
+      service: string; endpoint: string; requests: number; first_seen_ms: number; last_seen_ms: number; pattern: string;
+    }[];
+    return rows.map((r) => ({
+      service: r.service,
+      endpoint: r.endpoint,
+      requests: r.requests,
+      firstSeenMs: r.first_seen_ms,
+      lastSeenMs: r.last_seen_ms,
+      pattern: patternFromJson(r.pattern),
+    }));
+  }
+
+  /** dead_view over the store's whole route history: app routes with no request in `windowMs` before `nowMs`, or only a periodic caller. */
+  deadViews(routes: readonly RouteEntry[], windowMs: number, nowMs: number): DeadView[] {
+    return detectDeadViews(routes, this.routeTraffic(), { windowMs, nowMs, historySinceMs: this.historySinceMs() ?? nowMs });
+  }
+
+  /** When the store's traffic history starts: its first request, or undefined when it has none. */
+  historySinceMs(): number | undefined {
+    const row = this.#prepare('SELECT min(first_seen_ms) AS first FROM route_traffic').get() as { first: number | null };
+    return row.first ?? undefined;
   }
 
   #endpointId(r: EndpointRollup): number {
@@ -367,9 +473,13 @@ export class Store {
     return set.values();
   }
 
-  /** The DESIGN report over a period of stored data. */
+  /** The DESIGN report over a period of stored data, with the period's connection_pressure. */
   report(query: PeriodQuery = {}, options: Omit<ReportOptions, 'endpoint'> = {}): Report {
-    return buildReport(this.rollups(query), { ...options, ...(query.endpoint === undefined ? {} : { endpoint: query.endpoint }) });
+    return buildReport(this.rollups(query), {
+      connections: this.connections(query),
+      ...options,
+      ...(query.endpoint === undefined ? {} : { endpoint: query.endpoint }),
+    });
   }
 
   endpoints(): StoredEndpoint[] {
@@ -430,6 +540,21 @@ export class Store {
 }
 
 const round3 = (n: number): number => Math.round(n * 1000) / 1000;
+
+interface PatternJson {
+  minutes: Pairs | null;
+  clients: [string, number][] | null;
+  days: number[] | null;
+}
+
+function patternJson(p: TrafficPattern): PatternJson {
+  return { minutes: p.minutes && [...p.minutes], clients: p.clients && [...p.clients], days: p.days && [...p.days] };
+}
+
+function patternFromJson(text: string): TrafficPattern {
+  const j = JSON.parse(text) as PatternJson;
+  return { minutes: j.minutes && new Map(j.minutes), clients: j.clients && new Map(j.clients), days: j.days && new Set(j.days) };
+}
 
 function endpointHourJson(r: EndpointRollup): EndpointHourJson {
   return {

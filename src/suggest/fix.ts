@@ -1,6 +1,10 @@
-/** Turns cascades into Django ORM code: one suggestion per finding, and one combined queryset per trigger. */
+/** Turns cascades into Django ORM code: one suggestion per finding, and one combined fix per trigger, written in the idiom of the framework that serves the endpoint. */
 import type { LeafShape, RelationStep, TriggerRef } from '../detect/types.js';
+import { joinedPaths, type JoinFacts } from './joins.js';
 import type { Naming } from './naming.js';
+import { addsNothing, chainCalls, django } from './profiles/django.js';
+import { profileFor } from './profiles/index.js';
+import type { FixSite, QuerysetFix } from './profiles/types.js';
 
 export type SuggestionMethod =
   | 'select_related'
@@ -10,7 +14,8 @@ export type SuggestionMethod =
   | 'bulk_create'
   | 'cache'
   | 'task_queue'
-  | 'index';
+  | 'index'
+  | 'manual';
 
 /** The report's `suggestion` object (DESIGN "Report JSON"). */
 export interface Suggestion {
@@ -20,7 +25,18 @@ export interface Suggestion {
   confidence: 'exact' | 'inferred';
   /** What is uncertain and what would settle it. */
   note?: string;
+  /**
+   * What the loop reads once the fix is in, instead of what it does now (`application.notes_count`,
+   * not `application.notes.count()`). `required` is false when plain attribute access already uses
+   * the loaded rows and only a loop that fetches by id or filters per row must change.
+   */
+  readInstead?: { read: string; insteadOf: string; required: boolean };
+  /** Where the code goes when that is not the view's own queryset: a DRF view's `queryset`, a ModelAdmin. */
+  placement?: string;
 }
+
+/** Where a fix goes (FixSite without the naming, which suggest/ supplies). */
+export type FixWhere = Omit<FixSite, 'naming'>;
 
 /** The parts of a cascade the fix depends on. */
 export interface CascadeShape {
@@ -32,6 +48,8 @@ export interface CascadeShape {
   leaf: LeafShape;
   /** Position in the request: fixes are listed in the order the code touches them. */
   firstIndex: number;
+  /** What the trigger query joins and selects: a fix that replaces it keeps those select_related paths. */
+  triggerFacts?: JoinFacts;
 }
 
 const INFERRED_NOTE =
@@ -56,14 +74,17 @@ function stepKey(step: RelationStep): string {
   return step.kind === 'm2m' ? `m2m:${step.through}:${step.sourceColumn}` : `${step.kind}:${step.toTable}:${step.column}`;
 }
 
-/** The ORM calls that fix the loops under one node, split the way a Django developer writes them. */
-interface Calls {
-  selectRelated: string[];
-  prefetch: string[];
-  annotate: string[];
-}
-
 const quote = (s: string): string => `'${s}'`;
+
+const PYTHON_KEYWORDS = new Set(
+  'and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield'.split(' '),
+);
+
+/** `OrderLine` -> `order_line`: the per-row variable the reads use (`class_` for a model named `Class`). */
+export function rowVariableOf(model: string): string {
+  const name = model.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+  return PYTHON_KEYWORDS.has(name) ? `${name}_` : name;
+}
 
 function orderByArgs(orderBy: { column: string; direction: 'ASC' | 'DESC' }[], naming: Naming, table: string): string {
   return orderBy
@@ -89,60 +110,87 @@ function relationOf(step: RelationStep, naming: Naming): { name: string; queryNa
   }
 }
 
-/** `Model.objects.select_related(...)...` or '' when there is nothing to add. */
-function queryset(table: string, calls: Calls, naming: Naming): string {
-  const chain = renderCalls(calls);
-  return chain === '' ? '' : `${naming.modelOf(table)}.objects${chain}`;
+function emptyFix(table: string, naming: Naming): QuerysetFix {
+  const model = naming.modelOf(table);
+  return {
+    model,
+    table,
+    rowVariable: rowVariableOf(model),
+    selectRelated: [],
+    joined: [],
+    prefetch: [],
+    annotate: [],
+    extra: [],
+    reads: [],
+    rowValues: [],
+  };
 }
 
-function renderCalls(calls: Calls): string {
-  // A path that another extends is already covered: select_related('job__company') loads job too.
-  const select = calls.selectRelated.filter(
-    (p, i, all) => all.indexOf(p) === i && !all.some((q) => q.startsWith(`${p}__`)),
-  );
-  const prefetch = calls.prefetch.filter((p, i, all) => all.indexOf(p) === i);
-  const annotate = calls.annotate.filter((p, i, all) => all.indexOf(p) === i);
-  let out = '';
-  if (select.length > 0) out += `.select_related(${select.map(quote).join(', ')})`;
-  if (prefetch.length > 0) out += `.prefetch_related(${prefetch.join(', ')})`;
-  if (annotate.length > 0) out += `.annotate(${annotate.join(', ')})`;
-  return out;
+/** Where the walk is: the lookups from the queryset's model to a node, and the attributes from a row. */
+interface At {
+  /** Attribute names (select_related / prefetch_related path parts). */
+  path: string[];
+  /** Query names (filters, aggregates). */
+  queryPath: string[];
 }
 
-/**
- * Renders the loops below `node`. `path` and `queryPath` are the lookups from the queryset's model to
- * `node` (attribute names and query names differ for reverse relations).
- */
-function render(node: Node, naming: Naming, path: string[], queryPath: string[], calls: Calls): void {
+/** `application.job.company` for the attributes `job`, `company` of the row `application`. */
+const attrOf = (row: string, path: string[]): string => [row, ...path].join('.');
+
+/** Collects the ORM calls and reads that fix the loops below `node` into `fix`. */
+function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
   const edges = [...node.children.values()].sort((a, b) => a.node.order - b.node.order);
+  const row = fix.rowVariable;
   for (const { step, node: child } of edges) {
     const rel = relationOf(step, naming);
-    const childPath = [...path, rel.name];
-    const childQuery = [...queryPath, rel.queryName];
+    const childAt: At = { path: [...at.path, rel.name], queryPath: [...at.queryPath, rel.queryName] };
+    const lookup = childAt.path.join('__');
     const fetched = child.leaves.some((l) => l.leaf.kind === 'fetch') || child.leaves.length === 0;
+    const childModel = naming.modelOf(child.table);
 
     if (!rel.toMany) {
-      if (fetched) calls.selectRelated.push(childPath.join('__'));
-      annotateLeaves(child, step, rel, childQuery, naming, calls);
-      render(child, naming, childPath, childQuery, calls);
+      if (fetched) fix.selectRelated.push(lookup);
+      if (child.leaves.some((l) => l.leaf.kind === 'fetch')) {
+        fix.reads.push({
+          read: attrOf(row, childAt.path),
+          insteadOf: `${childModel}.objects.get(pk=${attrOf(row, [...at.path, `${rel.name}_id`])})`,
+          required: false,
+        });
+      }
+      annotateLeaves(child, step, rel, childAt, naming, fix);
+      collect(child, naming, childAt, fix);
       continue;
     }
 
-    annotateLeaves(child, step, rel, childQuery, naming, calls);
+    annotateLeaves(child, step, rel, childAt, naming, fix);
     for (const { leaf } of child.leaves) {
       if (leaf.kind !== 'first') continue;
       const ordered = leaf.orderBy.length > 0 ? `.order_by(${orderByArgs(leaf.orderBy, naming, child.table)})` : '';
       const toAttr = leaf.orderBy[0]?.direction === 'DESC' ? `recent_${rel.name}` : `ordered_${rel.name}`;
-      calls.prefetch.push(
-        `Prefetch(${quote(childPath.join('__'))}, queryset=${naming.modelOf(child.table)}.objects${ordered}, to_attr=${quote(toAttr)})`,
-      );
+      fix.prefetch.push(`Prefetch(${quote(lookup)}, queryset=${childModel}.objects${ordered}, to_attr=${quote(toAttr)})`);
+      const list = attrOf(row, [...at.path, toAttr]);
+      fix.reads.push({ read: `${list}[0] if ${list} else None`, insteadOf: `${attrOf(row, childAt.path)}${ordered}.first()`, required: true });
+      if (at.path.length === 0) fix.rowValues.push({ attr: toAttr, read: `${list}[0] if ${list} else None`, sortable: false });
+    }
+    if (child.leaves.some((l) => l.leaf.kind === 'fetch')) {
+      const fk = step.kind === 'reverse' ? naming.forwardName(step.toTable, step.column) : '';
+      fix.reads.push({
+        read: `${attrOf(row, childAt.path)}.all()`,
+        insteadOf:
+          step.kind === 'reverse'
+            ? `${childModel}.objects.filter(${fk}=${attrOf(row, at.path)})`
+            : `${attrOf(row, childAt.path)}.filter(…)`,
+        required: false,
+      });
     }
     if (!fetched && child.children.size === 0) continue;
     // Loops inside the prefetched rows: a Prefetch queryset with its own fix, or a plain path.
-    const inner: Calls = { selectRelated: [], prefetch: [], annotate: [] };
-    render(child, naming, [], [], inner);
-    const nested = queryset(child.table, inner, naming);
-    calls.prefetch.push(nested === '' ? quote(childPath.join('__')) : `Prefetch(${quote(childPath.join('__'))}, queryset=${nested})`);
+    const inner = emptyFix(child.table, naming);
+    collect(child, naming, { path: [], queryPath: [] }, inner);
+    fix.reads.push(...inner.reads);
+    fix.prefetch.push(
+      addsNothing(inner) ? quote(lookup) : `Prefetch(${quote(lookup)}, queryset=${inner.model}.objects${chainCalls(inner)})`,
+    );
   }
 }
 
@@ -150,26 +198,40 @@ function annotateLeaves(
   child: Node,
   step: RelationStep,
   rel: { name: string; queryName: string; toMany: boolean },
-  queryPath: string[],
+  at: At,
   naming: Naming,
-  calls: Calls,
+  fix: QuerysetFix,
 ): void {
-  const lookup = queryPath.join('__');
-  const alias = queryPath.join('_');
+  const lookup = at.queryPath.join('__');
+  const alias = at.queryPath.join('_');
+  const row = fix.rowVariable;
+  const related = attrOf(row, at.path);
+  const annotate = (name: string, expr: string, insteadOf: string): void => {
+    fix.annotate.push(`${name}=${expr}`);
+    fix.reads.push({ read: `${row}.${name}`, insteadOf, required: true });
+    fix.rowValues.push({ attr: name, read: `${row}.${name}`, sortable: true });
+  };
   for (const { leaf } of child.leaves) {
-    if (leaf.kind === 'count') calls.annotate.push(`${alias}_count=Count(${quote(lookup)})`);
+    if (leaf.kind === 'count') annotate(`${alias}_count`, `Count(${quote(lookup)})`, `${related}.count()`);
     else if (leaf.kind === 'aggregate') {
       const fn = leaf.fn[0] + leaf.fn.slice(1).toLowerCase();
-      const field = leaf.column === '*' ? '' : `__${naming.fieldOfColumn(child.table, leaf.column)}`;
-      const name = leaf.column === '*' ? alias : `${alias}_${naming.fieldOfColumn(child.table, leaf.column)}`;
-      calls.annotate.push(`${name}_${leaf.fn.toLowerCase()}=${fn}(${quote(lookup + field)})`);
+      const field = leaf.column === '*' ? '' : naming.fieldOfColumn(child.table, leaf.column);
+      const name = leaf.column === '*' ? alias : `${alias}_${field}`;
+      const over = field === '' ? "'*'" : quote(field);
+      annotate(
+        `${name}_${leaf.fn.toLowerCase()}`,
+        `${fn}(${quote(field === '' ? lookup : `${lookup}__${field}`)})`,
+        `${related}.aggregate(${fn}(${over}))['${field || '*'}__${leaf.fn.toLowerCase()}']`,
+      );
     } else if (leaf.kind === 'exists' && rel.toMany && step.kind === 'reverse') {
       const fk = naming.forwardName(step.toTable, step.column);
-      calls.annotate.push(
-        `has_${alias}=Exists(${naming.modelOf(child.table)}.objects.filter(${fk}=OuterRef('pk')))`,
+      annotate(
+        `has_${alias}`,
+        `Exists(${naming.modelOf(child.table)}.objects.filter(${fk}=OuterRef('pk')))`,
+        `${related}.exists()`,
       );
     } else if (leaf.kind === 'exists') {
-      calls.annotate.push(`has_${alias}=Exists(${quote(lookup)})`);
+      annotate(`has_${alias}`, `Exists(${quote(lookup)})`, `${related}.exists()`);
     }
   }
 }
@@ -204,8 +266,23 @@ function pathOf(c: CascadeShape, naming: Naming): string {
   return c.steps.map((s) => (useQueryNames ? relationOf(s, naming).queryName : relationOf(s, naming).name)).join('__');
 }
 
+/** The fix's calls for loops over one trigger's rows, with the trigger's own joins first. */
+function querysetFix(table: string, cascades: readonly CascadeShape[], naming: Naming, keepJoins: boolean): QuerysetFix {
+  const fix = emptyFix(table, naming);
+  collect(buildTree(table, cascades), naming, { path: [], queryPath: [] }, fix);
+  const joined: string[] = [];
+  for (const c of cascades) for (const p of joinedPaths(c.triggerFacts, naming)) if (!joined.includes(p)) joined.push(p);
+  if (keepJoins || fix.selectRelated.length > 0) {
+    fix.joined = joined;
+    fix.selectRelated = [...joined, ...fix.selectRelated.filter((p) => !joined.includes(p))];
+  }
+  return fix;
+}
+
+const DEFAULT_WHERE: FixWhere = { endpoint: '', route: '' };
+
 /** The fix for one cascade on its own. */
-export function suggestCascade(c: CascadeShape, naming: Naming): Suggestion {
+export function suggestCascade(c: CascadeShape, naming: Naming, where: FixWhere = DEFAULT_WHERE): Suggestion {
   const model = naming.modelOf(c.table);
   const confidence = naming.exact && c.linked ? 'exact' : 'inferred';
   const note = confidence === 'exact' ? {} : { note: c.linked ? INFERRED_NOTE : unlinkedNote(c) };
@@ -239,10 +316,21 @@ export function suggestCascade(c: CascadeShape, naming: Naming): Suggestion {
       note: unlinkedNote(c),
     };
   }
-  const tree = buildTree(c.trigger?.table ?? c.table, [c]);
-  const calls: Calls = { selectRelated: [], prefetch: [], annotate: [] };
-  render(tree, naming, [], [], calls);
-  return { method: methodOf(c, naming), path: pathOf(c, naming), code: renderCalls(calls), confidence, ...note };
+  const site: FixSite = { ...where, naming };
+  const fix = querysetFix(c.trigger?.table ?? c.table, [c], naming, false);
+  const profile = profileFor(site, fix);
+  const refined = profile.refine?.(site, fix) ?? fix;
+  const rendered = (profile.renderOne ?? django.renderOne!)(site, refined);
+  const read = refined.reads[0];
+  return {
+    method: methodOf(c, naming),
+    path: pathOf(c, naming),
+    code: rendered.code,
+    confidence,
+    ...note,
+    ...(read === undefined ? {} : { readInstead: { read: read.read, insteadOf: read.insteadOf, required: read.required } }),
+    ...(rendered.placement === undefined ? {} : { placement: rendered.placement }),
+  };
 }
 
 function unlinkedNote(c: CascadeShape): string {
@@ -253,10 +341,12 @@ function unlinkedNote(c: CascadeShape): string {
 }
 
 /**
- * One queryset per trigger that fixes every loop over that trigger's rows, in the order a Django
- * developer writes it: select_related, prefetch_related, annotate. Write loops follow on their own lines.
+ * One fix per trigger that fixes every loop over that trigger's rows, keeping the joins the trigger
+ * already has, written by the profile of the framework that serves the endpoint (a queryset, a
+ * ModelAdmin's attributes, a DRF view's `queryset`) and followed by the reads the loops must change.
+ * Write loops follow on their own lines.
  */
-export function combinedFix(cascades: readonly CascadeShape[], naming: Naming): string {
+export function combinedFix(cascades: readonly CascadeShape[], naming: Naming, where: FixWhere = DEFAULT_WHERE): string {
   const byTrigger = new Map<string, CascadeShape[]>();
   const lines: string[] = [];
   const writes: string[] = [];
@@ -272,11 +362,14 @@ export function combinedFix(cascades: readonly CascadeShape[], naming: Naming): 
     list.push(c);
     byTrigger.set(key, list);
   }
+  const site: FixSite = { ...where, naming };
   for (const [table, list] of byTrigger) {
-    const calls: Calls = { selectRelated: [], prefetch: [], annotate: [] };
-    render(buildTree(table, list), naming, [], [], calls);
-    const qs = queryset(table, calls, naming);
-    if (qs !== '') lines.push(qs);
+    const fix = querysetFix(table, list, naming, true);
+    const profile = profileFor(site, fix);
+    const { code, placement } = profile.render(site, profile.refine?.(site, fix) ?? fix);
+    if (code === '') continue;
+    if (placement !== undefined) lines.push(`# ${placement}`);
+    lines.push(code);
   }
   return [...lines, ...writes.filter((w, i, all) => all.indexOf(w) === i)].join('\n');
 }

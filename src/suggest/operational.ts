@@ -1,5 +1,7 @@
-/** Fixes that are not querysets: a cache for hot lookups, a task queue for serial fan-out, a composite index for slow queries. */
+/** Fixes that are not querysets: a cache for hot lookups, a task queue for serial fan-out, a composite index for slow queries, a pooler, a view to delete. */
+import type { ConnectionPressure } from '../detect/connections.js';
 import type { HotLookupFinding, SlowQueryFinding, SyncFanoutFinding } from '../detect/endpoint.js';
+import type { DeadView } from '../detect/routes.js';
 import { appPrefix } from '../detect/links.js';
 import type { Naming } from './naming.js';
 import type { Suggestion } from './fix.js';
@@ -119,4 +121,104 @@ export function suggestIndex(f: SlowQueryFinding, use: ColumnUse = new Map()): S
     confidence: 'inferred',
     note: `p95 ${round(f.slowQuery.p95Ms)} ms over ${f.slowQuery.executions} executions; check the plan with EXPLAIN ANALYZE before and after`,
   };
+}
+
+/**
+ * The cure for connection pressure. While one persistent connection per worker thread stays well
+ * under max_connections: keep them (CONN_MAX_AGE, CONN_HEALTH_CHECKS). A fleet whose workers
+ * would crowd max_connections, or a peak near it: PgBouncer in transaction mode, sized from the
+ * DB-busy peak, with the settings and caveats transaction pooling brings.
+ */
+export function suggestConnectionFix(p: ConnectionPressure): Suggestion {
+  const fleet = p.reasons.includes('near_max_connections') || p.persistentWouldCrowd;
+  if (!fleet) {
+    const code = [
+      `# settings.py: keep each worker's connection between requests,`,
+      `# and check a reused one before a request uses it (Django >= 4.1)`,
+      `DATABASES["default"]["CONN_MAX_AGE"] = 60`,
+      `DATABASES["default"]["CONN_HEALTH_CHECKS"] = True`,
+    ].join('\n');
+    return {
+      method: 'manual',
+      path: 'CONN_MAX_AGE',
+      code,
+      confidence: 'inferred',
+      note:
+        `${percent(p.newConnectionShare ?? 1)} of requests open a new connection (${rate(p.openedPerSecond)}): Django's ` +
+        `CONN_MAX_AGE=0 connects and authenticates on every request. Persistent connections hold one per worker ` +
+        `thread instead: ${p.perProcessPeakSum} at this traffic over ${p.processes} process${p.processes === 1 ? '' : 'es'}, ` +
+        `${Math.round((p.perProcessPeakSum / p.maxConnections) * 100)}% of max_connections ${p.maxConnections}. ` +
+        `Once the fleet's workers would crowd max_connections, put PgBouncer in transaction mode in front instead.`,
+    };
+  }
+  const pool = Math.max(5, Math.ceil(p.dbBusyPeak * 1.5));
+  const code = [
+    `; pgbouncer.ini`,
+    `[databases]`,
+    `app = host=POSTGRES_HOST port=5432 dbname=DBNAME`,
+    `[pgbouncer]`,
+    `listen_port = 6432`,
+    `pool_mode = transaction`,
+    `max_client_conn = ${Math.max(100, p.perProcessPeakSum * 2)}`,
+    `; DB-busy peak: ${p.dbBusyPeak} connections`,
+    `default_pool_size = ${pool}`,
+    ``,
+    `# settings.py`,
+    `DATABASES["default"].update({`,
+    `    "HOST": "PGBOUNCER_HOST",`,
+    `    "PORT": "6432",`,
+    `    # .iterator()'s server-side cursors do not survive transaction pooling`,
+    `    "DISABLE_SERVER_SIDE_CURSORS": True,`,
+    `})`,
+    `# psycopg 3 only: no server-side prepared statements`,
+    `# (or PgBouncer >= 1.21 with max_prepared_statements)`,
+    `DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None`,
+  ].join('\n');
+  const share = p.maxConnectionsAssumed
+    ? `${percent(p.shareOfMax)} of PostgreSQL's default max_connections (${p.maxConnections}; give --db-max-connections)`
+    : `${percent(p.shareOfMax)} of max_connections (${p.maxConnections})`;
+  return {
+    method: 'manual',
+    path: 'PgBouncer (transaction mode)',
+    code,
+    confidence: 'inferred',
+    note:
+      `${p.peakConnections} connections held at peak across ${p.processes} process${p.processes === 1 ? '' : 'es'}, ${share}; ` +
+      `only ${p.dbBusyPeak} were running a query at the busiest second, so a transaction-mode pool of ~${pool} server ` +
+      `connections serves the same traffic. Transaction pooling caveats: no session-level SET (use SET LOCAL, or ` +
+      `ALTER ROLE … SET timezone so Django skips its per-connection set_config); session advisory locks ` +
+      `(pg_advisory_lock) break, use pg_advisory_xact_lock; LISTEN/NOTIFY needs a direct connection; prepared ` +
+      `statements: psycopg2 uses none, psycopg 3 prepares after 5 executions (prepare_threshold above).`,
+  };
+}
+
+/** What to do with a view nobody (or only a cron job) calls. */
+export function suggestDeadView(v: DeadView): Suggestion {
+  const where = v.file === undefined ? v.view : `${v.view} (${v.file}${v.line === undefined ? '' : `:${v.line}`})`;
+  const code = [`# urls.py: remove the route to ${v.view}`, `# path("${v.route}", …),`].join('\n');
+  const note =
+    v.status === 'periodic' && v.periodic !== undefined
+      ? `only one client calls it, at ${clockText(v.periodic.minuteOfDay)} UTC on ${v.periodic.days} days` +
+        `${v.periodic.client === '' ? '' : ` (${v.periodic.client})`}: a scheduled job keeps it alive. ` +
+        `Find the job; if nothing reads what it produces, retire both, then ${where} and the tables only it uses.`
+      : v.status === 'unseen_in_file'
+        ? `not seen in this file; a recording covers too little time to call a view dead (serve keeps the history)`
+        : v.status === 'no_traffic_yet'
+          ? `no request in the ${spanText(v.historyMs)} of history there is (less than the ${spanText(v.windowMs)} asked); ` +
+            `check again once the store covers the window`
+          : `no request in ${spanText(v.windowMs)}: delete ${where}, its templates and tests, and the tables only it uses ` +
+            `(after a grace period with the route logging a warning)`;
+  return { method: 'manual', path: v.view, code, confidence: v.status === 'dead' ? 'exact' : 'inferred', note };
+}
+
+const percent = (share: number): string => `${Math.round(share * 100)}%`;
+const rate = (perSecond: number | null): string => (perSecond === null ? 'rate unknown' : `${perSecond.toFixed(1)} connections/s`);
+/** Minute of the day as HH:MM. */
+export const clockText = (minute: number): string => `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
+
+/** A span of time in days (whole), or hours below a day: "90 days", "5.0 hours". */
+export function spanText(msSpan: number): string {
+  const d = msSpan / 86_400_000;
+  if (d >= 1) return `${Math.floor(d)} day${Math.floor(d) === 1 ? '' : 's'}`;
+  return `${(msSpan / 3_600_000).toFixed(1)} hours`;
 }

@@ -21,13 +21,28 @@ const modelSchema = z.object({
   relations: z.array(relationSchema),
 });
 
+/** One URLconf entry: the route as Django's resolver joins it (what traces carry as http.route) and its view. */
+const urlSchema = z.object({
+  route: z.string(),
+  view: z.string(),
+  name: z.string().optional(),
+  /** HTTP methods where the view says (class-based views, DRF viewsets, require_http_methods). */
+  methods: z.array(z.string()).optional(),
+  /** The view's source, relative to the project directory, and its first line. */
+  file: z.string().optional(),
+  line: z.number().int().optional(),
+});
+
 const fileSchema = z.object({
   n1lensSchema: z.literal(1),
   models: z.array(modelSchema),
+  /** Added for dead_view; files written before it have none. */
+  urls: z.array(urlSchema).optional(),
 });
 
 export type SchemaRelation = z.infer<typeof relationSchema>;
 export type SchemaModel = z.infer<typeof modelSchema>;
+export type SchemaUrl = z.infer<typeof urlSchema>;
 export type DjangoSchema = z.infer<typeof fileSchema>;
 
 /** A schema file that could not be read or does not match the format. */

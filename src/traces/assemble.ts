@@ -148,7 +148,7 @@ export function finishRequests(requests: Iterable<Request>, orphans: Request | u
 
 /** The (still empty) request a request span opens. */
 export function requestFor(s: SpanRecord): Request {
-  return {
+  const request: Request = {
     traceId: s.traceId,
     spanId: s.spanId,
     endpoint: endpointOf(s),
@@ -158,6 +158,9 @@ export function requestFor(s: SpanRecord): Request {
     dbSpans: [],
     outbound: [],
   };
+  if (s.instance !== undefined) request.instance = s.instance;
+  if (s.client !== undefined) request.client = s.client;
+  return request;
 }
 
 /** The synthetic request that gathers DB and outbound spans whose request span never arrived. */

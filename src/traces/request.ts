@@ -35,6 +35,10 @@ export interface Request {
   /** `METHOD route`, a task's span name, or NO_REQUEST_SPAN. */
   endpoint: string;
   service: string;
+  /** The process that served it (SpanRecord.instance of the request span), when the resource says. */
+  instance?: string;
+  /** Who sent it (SpanRecord.client of the request span), when the span says. */
+  client?: string;
   startMs: number;
   durationMs: number;
   /** Sorted by start time. */

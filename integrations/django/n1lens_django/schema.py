@@ -1,15 +1,21 @@
-"""Builds the n1lens Django schema (DESIGN.md, "Django schema file") from the models' `_meta`.
+"""Builds the n1lens Django schema (DESIGN.md, "Django schema file") from the models' `_meta`
+and the URLconf.
 
 The schema maps tables and columns seen in SQL back to model labels and relation names, so n1lens
-can write `select_related('job__company')` rather than guess names from `job_id` columns.
+can write `select_related('job__company')` rather than guess names from `job_id` columns. Its `urls`
+list every route with its view, so n1lens can name the views no request reaches (dead_view).
 """
 
 from __future__ import annotations
 
+import inspect
+import os
 from typing import Any
 
 from django.apps import apps as django_apps
+from django.conf import settings
 from django.db import models
+from django.urls import URLPattern, URLResolver, get_resolver
 
 SCHEMA_VERSION = 1
 
@@ -23,7 +29,89 @@ def build_schema(app_registry=django_apps) -> dict[str, Any]:
     """
     entries = [_model_entry(model) for model in app_registry.get_models()]
     entries.sort(key=lambda entry: entry["model"])
-    return {"n1lensSchema": SCHEMA_VERSION, "models": entries}
+    schema: dict[str, Any] = {"n1lensSchema": SCHEMA_VERSION, "models": entries}
+    if getattr(settings, "ROOT_URLCONF", None):
+        schema["urls"] = build_urls()
+    return schema
+
+
+def build_urls(urlconf: str | None = None) -> list[dict[str, Any]]:
+    """Every route of the URLconf, as the resolver joins it (what OpenTelemetry's Django
+    instrumentation records as http.route), with its view's dotted path, source file and line, and
+    the HTTP methods the view accepts where it says. Sorted by route, then view.
+
+    Example: `{"route": "dashboard/", "view": "recruit.views.dashboard", "file": "recruit/views.py", "line": 34}`.
+    """
+    # Views the app serves untraced (health checks, a tracing flush) would always look dead.
+    ignored = set(getattr(settings, "N1LENS_IGNORE_VIEWS", ()))
+    entries = [entry for entry in _walk(get_resolver(urlconf).url_patterns, "") if entry["view"] not in ignored]
+    entries.sort(key=lambda entry: (entry["route"], entry["view"]))
+    return entries
+
+
+def _join_route(prefix: str, route: str) -> str:
+    # Django's URLResolver._join_route: a nested regex's leading ^ goes.
+    return route if not prefix else prefix + route.removeprefix("^")
+
+
+def _walk(patterns, prefix: str):
+    for pattern in patterns:
+        route = _join_route(prefix, str(pattern.pattern))
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            yield _url_entry(route, pattern)
+
+
+def _url_entry(route: str, pattern: URLPattern) -> dict[str, Any]:
+    view = pattern.callback
+    # Class-based views (Django's and DRF's) carry their class; function views may be decorated.
+    target = getattr(view, "view_class", None) or getattr(view, "cls", None) or inspect.unwrap(view)
+    entry: dict[str, Any] = {"route": route, "view": f"{target.__module__}.{target.__qualname__}"}
+    if pattern.name:
+        entry["name"] = pattern.name
+    methods = _methods(view)
+    if methods:
+        entry["methods"] = methods
+    location = _source(target)
+    if location is not None:
+        entry["file"], entry["line"] = location
+    return entry
+
+
+def _methods(view) -> list[str] | None:
+    actions = getattr(view, "actions", None)  # DRF viewset: {"get": "list", "post": "create"}
+    if isinstance(actions, dict) and actions:
+        return sorted(method.upper() for method in actions)
+    cls = getattr(view, "view_class", None) or getattr(view, "cls", None)
+    if cls is not None:
+        names = getattr(cls, "http_method_names", [])
+        # View.options exists on every class-based view: it says nothing about the view.
+        return sorted(name.upper() for name in names if name != "options" and hasattr(cls, name)) or None
+    # require_http_methods / require_POST / require_GET keep the list in their wrapper's closure.
+    func = view
+    while func is not None:
+        try:
+            allowed = inspect.getclosurevars(func).nonlocals.get("request_method_list")
+        except TypeError:
+            allowed = None
+        if allowed:
+            return sorted(allowed)
+        func = getattr(func, "__wrapped__", None)
+    return None
+
+
+def _source(target) -> tuple[str, int] | None:
+    try:
+        path = inspect.getsourcefile(target)
+        _, line = inspect.getsourcelines(target)
+    except (OSError, TypeError):
+        return None
+    if path is None:
+        return None
+    base = str(getattr(settings, "BASE_DIR", os.getcwd()))
+    relative = os.path.relpath(path, base)
+    return (path if relative.startswith("..") else relative.replace(os.sep, "/")), line
 
 
 def _label(model: type[models.Model]) -> str:

@@ -15,5 +15,7 @@ def pytest_configure():
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
         DEFAULT_AUTO_FIELD="django.db.models.AutoField",
         USE_TZ=True,
+        ROOT_URLCONF="shop.urls",
+        N1LENS_IGNORE_VIEWS=["shop.views.health"],
     )
     django.setup()

@@ -4,6 +4,8 @@ Database from the environment:
   RECRUIT_DB=sqlite (default)  file at RECRUIT_SQLITE_PATH, default <tmpdir>/n1lens-recruit.sqlite3
   RECRUIT_DB=postgres          RECRUIT_DATABASE_URL=postgresql://user[:password]@host:port/name
                                (what `scripts/postgres.sh url` prints)
+RECRUIT_CONN_MAX_AGE=<seconds>  Django's CONN_MAX_AGE (default 0: a new connection per request,
+                                Django's own default); "none" keeps connections open for ever.
 """
 
 import os
@@ -36,6 +38,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# Untraced (otel.py excludes it): without this, n1lens's dead_view would list it.
+N1LENS_IGNORE_VIEWS = ["recruit.views.flush_traces"]
 WSGI_APPLICATION = "config.wsgi.application"
 LOGIN_URL = "/login/"
 
@@ -48,11 +52,21 @@ TEMPLATES = [
 ]
 
 
+def _conn_max_age() -> int | None:
+    value = os.environ.get("RECRUIT_CONN_MAX_AGE", "0")
+    if value == "none":
+        return None
+    if not value.isdigit():
+        raise ImproperlyConfigured(f"RECRUIT_CONN_MAX_AGE must be seconds or none, not {value!r}")
+    return int(value)
+
+
 def _database() -> dict:
     kind = os.environ.get("RECRUIT_DB", "sqlite")
     if kind == "sqlite":
         default_path = Path(tempfile.gettempdir()) / "n1lens-recruit.sqlite3"
         return {
+            "CONN_MAX_AGE": _conn_max_age(),
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("RECRUIT_SQLITE_PATH", str(default_path)),
         }
@@ -62,6 +76,7 @@ def _database() -> dict:
             raise ImproperlyConfigured("RECRUIT_DB=postgres needs RECRUIT_DATABASE_URL")
         parts = urlsplit(url)
         return {
+            "CONN_MAX_AGE": _conn_max_age(),
             "ENGINE": "django.db.backends.postgresql",
             "NAME": parts.path.lstrip("/"),
             "USER": unquote(parts.username or ""),

@@ -7,14 +7,20 @@ Spans go to, in order of precedence:
 Semantic conventions follow OTEL_SEMCONV_STABILITY_OPT_IN as the instrumentations read it: unset
 gives the old names (db.statement, http.method), "database,http" the stable ones (db.query.text,
 http.request.method).
+PostgreSQL driver: RECRUIT_PG_DRIVER=psycopg (default, psycopg 3) or psycopg2. Django prefers psycopg 3
+when both are importable, so psycopg2 is chosen by making `import psycopg` fail in this process.
+The resource carries service.instance.id, process.pid and host.name: under gunicorn every worker
+is its own process with its own connections, and n1lens's connection_pressure counts per process.
 """
 
 import os
 import signal
+import socket
+import sys
+import uuid
 
 from opentelemetry import trace
 from opentelemetry.instrumentation.django import DjangoInstrumentor
-from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
 from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
 from opentelemetry.sdk.resources import Resource
@@ -59,7 +65,15 @@ def setup_tracing(exit_on_sigterm: bool = False) -> TracerProvider:
     os.environ.setdefault("OTEL_BSP_SCHEDULE_DELAY", "500")
     os.environ.setdefault("OTEL_BSP_MAX_QUEUE_SIZE", "16384")
 
-    _provider = TracerProvider(resource=Resource.create({"service.name": "recruit"}))
+    resource = Resource.create(
+        {
+            "service.name": "recruit",
+            "service.instance.id": str(uuid.uuid4()),
+            "process.pid": os.getpid(),
+            "host.name": socket.gethostname(),
+        }
+    )
+    _provider = TracerProvider(resource=resource)
     _provider.add_span_processor(BatchSpanProcessor(_exporter()))
     trace.set_tracer_provider(_provider)
 
@@ -68,13 +82,28 @@ def setup_tracing(exit_on_sigterm: bool = False) -> TracerProvider:
     # carries two comments (the instrumentation docs warn about exactly that), and the sqlite3
     # instrumentation has no commenter at all.
     DjangoInstrumentor().instrument(is_sql_commentor_enabled=True, excluded_urls="otel/flush")
-    PsycopgInstrumentor().instrument()
+    _instrument_postgres_driver()
     SQLite3Instrumentor().instrument()
     RequestsInstrumentor().instrument()
 
     if exit_on_sigterm:
         signal.signal(signal.SIGTERM, _exit_normally)
     return _provider
+
+
+def _instrument_postgres_driver() -> None:
+    driver = os.environ.get("RECRUIT_PG_DRIVER", "psycopg")
+    if driver == "psycopg2":
+        sys.modules["psycopg"] = None  # Django's backend then falls back to psycopg2
+        from opentelemetry.instrumentation.psycopg2 import Psycopg2Instrumentor
+
+        Psycopg2Instrumentor().instrument()
+    elif driver == "psycopg":
+        from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+
+        PsycopgInstrumentor().instrument()
+    else:
+        raise ValueError(f"RECRUIT_PG_DRIVER={driver!r}: use psycopg or psycopg2")
 
 
 def _exit_normally(signum, frame):

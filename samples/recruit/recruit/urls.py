@@ -11,5 +11,7 @@ urlpatterns = [
     path("webhooks/ats/", views.ats_webhook),
     path("applications/submit/", views.submit_application),
     path("reports/pipeline/", views.pipeline_report),
+    path("reports/legacy-export/", views.legacy_export),
+    path("internal/nightly-rollup/", views.nightly_rollup),
     path("otel/flush/", views.flush_traces),
 ]

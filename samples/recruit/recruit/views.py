@@ -102,6 +102,23 @@ def pipeline_report(request):
     return render(request, "recruit/pipeline.html", {"applications": apps, "status": status})
 
 
+@login_required
+def legacy_export(request):
+    """Fix 6: a CSV export of the old pipeline screen, linked from nowhere since the redesign.
+    No request reaches it; n1lens lists it as a dead view."""
+    rows = Application.objects.filter(user=request.user).values_list("pk", "created")[:1000]
+    lines = ["id,created", *(f"{pk},{created.isoformat()}" for pk, created in rows)]
+    return HttpResponse("\n".join(lines), content_type="text/csv")
+
+
+@csrf_exempt
+def nightly_rollup(request):
+    """Fix 6: recomputes a summary nobody reads any more. Only a nightly cron job calls it (same
+    minute, same client, every day); n1lens lists it as a view kept alive by a periodic caller."""
+    rows = Application.objects.values("status__label").annotate(n=Count("id"))
+    return JsonResponse({"counts": {row["status__label"]: row["n"] for row in rows}})
+
+
 def flush_traces(request):
     """Exports the spans buffered so far, so a driver knows they have left the app. Untraced
     (excluded in otel.py) and touches no session, so it adds nothing to a recording."""

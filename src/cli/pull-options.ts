@@ -1,0 +1,126 @@
+/** The --from flags `n1-report` and `n1lens digest` share, and the loop that feeds pulled traces to the offline analysis. */
+import { InvalidArgumentError, type Command } from 'commander';
+import { OfflineAnalysis } from '../analyzer.js';
+import type { DetectOptions } from '../detect/request.js';
+import type { RollupSet } from '../detect/rollup.js';
+import { connection, openTraceSource, type PullQuery, type PullStats } from '../otlp/pull/index.js';
+import { parseDuration } from '../report/period.js';
+import { loadSchema, schemaNaming } from '../suggest/index.js';
+import type { ReportOptions } from '../report/index.js';
+import { CliError } from './errors.js';
+
+export interface PullCliOptions {
+  from?: string;
+  service?: string;
+  since?: string;
+  start?: string;
+  end?: string;
+  limit: number;
+  header: string[];
+}
+
+const positive = (name: string) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a whole number ≥ 1`);
+  return n;
+};
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** Adds --from and its query flags (--service is the caller's: digest already has one). */
+export function addPullOptions(command: Command, { service }: { service: boolean }): Command {
+  command
+    .option('--from <url>', 'pull traces from Jaeger (query API, e.g. http://127.0.0.1:16686) or Tempo (e.g. http://tempo:3200)')
+    .option('--start <time>', 'with --from: oldest trace start (ISO 8601, e.g. 2026-12-01T09:00:00Z)')
+    .option('--end <time>', 'with --from: newest trace start (default now)')
+    .option('--limit <n>', 'with --from: most traces to pull', positive('--limit'), 1000)
+    .option('--header <name: value>', "with --from: HTTP header, repeatable, e.g. 'Authorization: Bearer <token>'", collect, []);
+  if (service) command.option('--service <name>', 'with --from: the service.name whose traces to pull');
+  return command;
+}
+
+function parseTime(flag: string, text: string): number {
+  const trimmed = text.trim();
+  // Epoch seconds or milliseconds, or anything Date.parse reads (ISO 8601, RFC 2822).
+  const ms = /^\d+$/.test(trimmed) ? (Number(trimmed) < 1e11 ? Number(trimmed) * 1000 : Number(trimmed)) : Date.parse(trimmed);
+  if (!Number.isFinite(ms)) throw new CliError(`${flag} ${JSON.stringify(text)} is not a time: use ISO 8601, e.g. 2026-12-01T09:00:00Z`);
+  return ms;
+}
+
+/** The query the flags describe; --since (default 24h) and --start are alternatives. */
+export function pullQuery(o: PullCliOptions, nowMs = Date.now()): PullQuery {
+  if (o.since !== undefined && o.start !== undefined) throw new CliError('give --since or --start, not both');
+  const endMs = o.end === undefined ? nowMs : parseTime('--end', o.end);
+  let startMs: number;
+  if (o.start !== undefined) startMs = parseTime('--start', o.start);
+  else {
+    try {
+      startMs = endMs - parseDuration(o.since ?? '24h');
+    } catch (e) {
+      throw new CliError(`--since: ${(e as Error).message}`);
+    }
+  }
+  if (startMs >= endMs) throw new CliError('--start must be before --end');
+  return { ...(o.service === undefined ? {} : { service: o.service }), startMs, endMs, limit: o.limit };
+}
+
+/** Rejects pull flags without --from, and --from with files. */
+export function checkPullFlags(o: PullCliOptions, files: readonly string[]): void {
+  if (o.from !== undefined && files.length > 0) throw new CliError('give trace files or --from, not both');
+  if (o.from === undefined) {
+    const used = (['start', 'end', 'header'] as const).filter((k) => (k === 'header' ? o.header.length > 0 : o[k] !== undefined));
+    if (used.length > 0) throw new CliError(`--${used[0]} applies to --from`);
+  }
+}
+
+/** Writes "N traces fetched, M analysed" to stderr: in place on a terminal, every 10 s otherwise. */
+function progressLine(program: string, stats: PullStats, offline: OfflineAnalysis): { update(): void; done(api: string, url: string): void } {
+  const tty = process.stderr.isTTY === true;
+  let last = 0;
+  const line = () =>
+    `${program}: ${stats.fetched} trace${stats.fetched === 1 ? '' : 's'} fetched, ${offline.analyzer.assembler.counters.tracesCompleted} analysed${stats.failed ? `, ${stats.failed} failed` : ''}`;
+  return {
+    update() {
+      const now = Date.now();
+      if (now - last < (tty ? 200 : 10_000)) return;
+      last = now;
+      process.stderr.write(tty ? `\r${line()}\u001b[K` : `${line()}\n`);
+    },
+    done(api, url) {
+      process.stderr.write(`${tty ? '\r\u001b[K' : ''}${line()} (${api} at ${url})\n`);
+      for (const failure of stats.failures) process.stderr.write(`${program}: failed: ${failure}\n`);
+      if (stats.failed > stats.failures.length) process.stderr.write(`${program}: … and ${stats.failed - stats.failures.length} more failures\n`);
+    },
+  };
+}
+
+/**
+ * Pulls the query's traces and analyses them as n1-report analyses a file. Zero traces is a usage
+ * error (a wrong --service or window must not pass a CI gate as "no findings").
+ */
+export async function analysePull(
+  o: PullCliOptions & { from: string },
+  options: DetectOptions & { schemaPath?: string },
+  program: string,
+): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; source: string }> {
+  const { schemaPath, ...detect } = options;
+  const query = pullQuery(o);
+  const schema = schemaPath === undefined ? undefined : await loadSchema(schemaPath);
+  const { base, headers } = connection(o.from, o.header);
+  const source = await openTraceSource(base, { headers });
+  const offline = new OfflineAnalysis({ ...detect, ...(schema === undefined ? {} : { links: schemaNaming(schema) }) });
+  const stats: PullStats = { fetched: 0, failed: 0, failures: [] };
+  const progress = progressLine(program, stats, offline);
+  for await (const batch of source.traces(query, stats)) {
+    offline.add(batch.spans);
+    progress.update();
+  }
+  const rollups = offline.finish();
+  const where = `${base.protocol}//${base.host}${base.pathname.replace(/\/$/, '')}`;
+  progress.done(source.api, where);
+  if (stats.fetched === 0) {
+    const window = `${new Date(query.startMs).toISOString()} – ${new Date(query.endMs).toISOString()}`;
+    throw new CliError(`no traces${query.service === undefined ? '' : ` of service "${query.service}"`} in ${window} from ${where}: check --service and --since/--start`);
+  }
+  return { rollups, reportOptions: schema === undefined ? {} : { schema }, source: where };
+}

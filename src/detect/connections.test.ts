@@ -1,0 +1,123 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { OfflineAnalysis } from '../analyzer.js';
+import { readTraceFile } from '../otlp/file.js';
+import {
+  addConnectionUse,
+  connectionFigures,
+  detectConnectionPressure,
+  emptyConnectionRollup,
+  isConnectionSetup,
+  mergeConnectionRollups,
+  type ConnectionUse,
+} from './connections.js';
+
+const fixture = (name: string): string => fileURLToPath(new URL(`./testdata/connections/${name}.jsonl`, import.meta.url));
+
+async function rollupOf(name: string) {
+  const offline = new OfflineAnalysis();
+  for await (const batch of readTraceFile(fixture(name))) offline.add(batch.spans);
+  const set = offline.finish();
+  const rollup = set.connections.get('recruit');
+  if (rollup === undefined) throw new Error(`${name}: no connection rollup`);
+  return rollup;
+}
+
+describe('connection set-up statements', () => {
+  it("recognises Django's time zone and role set-up, with or without a leading comment", () => {
+    expect(isConnectionSetup("SELECT set_config('TimeZone', %s, false)")).toBe(true);
+    expect(isConnectionSetup("/*controller='x'*/ SELECT set_config('TimeZone', 'UTC', false)")).toBe(true);
+    expect(isConnectionSetup("SET TIME ZONE 'UTC'")).toBe(true);
+    expect(isConnectionSetup('SET ROLE "reporting"')).toBe(true);
+    expect(isConnectionSetup('SELECT "recruit_job"."id" FROM "recruit_job" WHERE "recruit_job"."id" = %s')).toBe(false);
+    expect(isConnectionSetup("SELECT set_config('app.tenant', %s, true)")).toBe(false);
+    expect(isConnectionSetup('SAVEPOINT "s1"')).toBe(false);
+  });
+});
+
+describe('connection use on real recordings (testdata/connections, see its README)', () => {
+  for (const driver of ['psycopg', 'psycopg2']) {
+    it(`${driver}, CONN_MAX_AGE=0: every request opens a connection`, async () => {
+      const r = await rollupOf(`pg-${driver}-age0`);
+      expect(r).toMatchObject({ dbRequests: 5, observableRequests: 5, opened: 5 });
+      expect(r.seconds.size).toBe(1); // one runserver process
+      const f = connectionFigures(r)!;
+      expect(f.newConnectionShare).toBe(1);
+      expect(f.processes).toBe(1);
+      // The driver sends one request at a time: one connection held at once.
+      expect(f.peakConnections).toBe(1);
+    });
+
+    it(`${driver}, CONN_MAX_AGE=600: only a thread's first request opens one`, async () => {
+      const r = await rollupOf(`pg-${driver}-age600`);
+      expect(r).toMatchObject({ dbRequests: 5, observableRequests: 5, opened: 2 });
+      expect(connectionFigures(r)!.newConnectionShare).toBeCloseTo(0.4);
+    });
+  }
+
+  it('SQLite shows no set-up: connections opened is unknown, concurrency still counts', async () => {
+    for (const age of [0, 600]) {
+      const r = await rollupOf(`sqlite-age${age}`);
+      expect(r).toMatchObject({ dbRequests: 5, observableRequests: 0, opened: 0 });
+      const f = connectionFigures(r)!;
+      expect(f.opened).toBeNull();
+      expect(f.openedPerSecond).toBeNull();
+      expect(f.peakConnections).toBe(1);
+    }
+  });
+});
+
+const use = (fromMs: number, untilMs: number, opened = 1, dbMs = 1): ConnectionUse => ({ opened, observable: true, heldFromMs: fromMs, heldUntilMs: untilMs, dbMs });
+
+describe('connection rollups', () => {
+  it('counts overlapping requests per process and sums the processes at the peak', () => {
+    const r = emptyConnectionRollup('web');
+    // Process a: three requests overlapping second 10's start; process b: two.
+    for (const [from, until] of [[9_500, 10_400], [9_800, 10_900], [9_990, 10_050]] as const) addConnectionUse(r, 'a', use(from, until));
+    for (const [from, until] of [[9_700, 10_300], [9_900, 11_200]] as const) addConnectionUse(r, 'b', use(from, until));
+    addConnectionUse(r, 'b', use(20_000, 20_100));
+    const f = connectionFigures(r)!;
+    expect(f.peakConnections).toBe(5);
+    expect(f.peakAtMs).toBe(10_000);
+    expect(f.processes).toBe(2);
+    expect(f.perProcessPeakSum).toBe(5);
+    expect(f.opened).toBe(6);
+  });
+
+  it('a busy second with no request over its start still counts from its connection-ms', () => {
+    const r = emptyConnectionRollup('web');
+    // Three requests of 700 ms inside second 5, none spanning 5000 exactly: at least 3 at once.
+    for (let i = 0; i < 3; i++) addConnectionUse(r, 'a', use(5_100 + i, 5_800 + i));
+    expect(connectionFigures(r)!.peakConnections).toBe(3);
+  });
+
+  it('merging halves gives what adding everything to one rollup gives (scale-out: any split of traces)', () => {
+    const uses = Array.from({ length: 200 }, (_, i) => [`p${i % 3}`, use(1_000 + i * 37, 1_000 + i * 37 + ((i * 7919) % 1500))] as const);
+    const whole = emptyConnectionRollup('web');
+    const left = emptyConnectionRollup('web');
+    const right = emptyConnectionRollup('web');
+    uses.forEach(([p, u], i) => {
+      addConnectionUse(whole, p, u);
+      addConnectionUse(i % 2 === 0 ? left : right, p, u);
+    });
+    mergeConnectionRollups(left, right);
+    expect(connectionFigures(left)).toEqual(connectionFigures(whole));
+  });
+
+  it('is a finding on churn (a connection per request, fast enough) or near max_connections, not otherwise', () => {
+    const churn = emptyConnectionRollup('web');
+    for (let i = 0; i < 40; i++) addConnectionUse(churn, 'a', use(i * 250, i * 250 + 100));
+    expect(detectConnectionPressure(churn)?.reasons).toEqual(['connection_per_request']);
+
+    const persistent = emptyConnectionRollup('web');
+    for (let i = 0; i < 40; i++) addConnectionUse(persistent, 'a', use(i * 250, i * 250 + 100, i < 2 ? 1 : 0));
+    expect(detectConnectionPressure(persistent)).toBeNull();
+
+    const crowded = emptyConnectionRollup('web');
+    for (let p = 0; p < 14; p++) for (let t = 0; t < 20; t++) addConnectionUse(crowded, `host${p}`, use(t * 10, 5_000, 0));
+    // The seed's fleet: 14 hosts, 280 connections at peak against max_connections 400.
+    const seed = detectConnectionPressure(crowded, { dbMaxConnections: 400 });
+    expect(seed).toMatchObject({ peakConnections: 280, processes: 14, shareOfMax: 0.7, reasons: ['near_max_connections'] });
+    expect(detectConnectionPressure(crowded, { dbMaxConnections: 1000 })).toBeNull();
+  });
+});

@@ -1,0 +1,280 @@
+/**
+ * connection_pressure: how many database connections a service opens and holds, read from the
+ * requests' DB spans and summed per process over time buckets that merge by addition.
+ *
+ * What the spans show when Django opens a connection (recorded in testdata/connections, see its
+ * README): on PostgreSQL, through psycopg 3 and psycopg2 alike, Django's `ensure_timezone()` runs
+ * `SELECT set_config('TimeZone', %s, false)` as the connection's first statement (older Django:
+ * `SET TIME ZONE %s`), and `assume_role` adds `SET ROLE`. Neither Python instrumentation emits a
+ * connect span or `db.client.connection.*` attributes, and on SQLite Django's PRAGMAs are untraced.
+ * The time-zone statement only runs when the server's TimeZone differs from settings.TIME_ZONE, so
+ * "no set-up seen" means "unknown", never "no connection opened".
+ */
+import type { Request } from '../traces/request.js';
+
+/** What one request did with connections. */
+export interface ConnectionUse {
+  /** Connections it opened: runs of set-up statements. */
+  opened: number;
+  /** True on a system whose set-up can show (PostgreSQL); false where it never does (SQLite). */
+  observable: boolean;
+  /** From its first DB call to its end: when Django (CONN_MAX_AGE=0) holds a connection for it. */
+  heldFromMs: number;
+  heldUntilMs: number;
+  /** Time in DB calls: what a transaction-mode pooler needs a server connection for. */
+  dbMs: number;
+}
+
+// Session set-up statements, after any leading comment: Django's time zone and role, search_path.
+const SETUP =
+  /^\s*(?:\/\*[\s\S]*?\*\/\s*)?(?:SELECT\s+set_config\s*\(\s*'(?:TimeZone|role|search_path)'|SET\s+(?:SESSION\s+)?(?:TIME\s+ZONE|TIMEZONE|ROLE|search_path)\b)/i;
+
+/** True for a statement a driver or Django runs to set a new connection up. */
+export function isConnectionSetup(statement: string): boolean {
+  const c = statement.charCodeAt(0);
+  // Cheap first test: every set-up statement starts with S/s, or a comment or blank before it.
+  if (c !== 83 && c !== 115 && c !== 47 && c !== 32 && c !== 10 && c !== 9) return false;
+  return SETUP.test(statement);
+}
+
+/** Systems where Django's set-up statements can show in the spans. */
+const OBSERVABLE_SYSTEMS = new Set(['postgresql', 'postgres']);
+
+/** The connection use of one request; null when it made no DB call. */
+export function connectionUse(request: Request): ConnectionUse | null {
+  const spans = request.dbSpans;
+  if (spans.length === 0) return null;
+  let opened = 0;
+  let previousWasSetup = false;
+  let dbMs = 0;
+  let end = request.startMs + request.durationMs;
+  for (const s of spans) {
+    const setup = isConnectionSetup(s.statement);
+    if (setup && !previousWasSetup) opened++;
+    previousWasSetup = setup;
+    dbMs += s.durationMs;
+    end = Math.max(end, s.startMs + s.durationMs);
+  }
+  return {
+    opened,
+    observable: OBSERVABLE_SYSTEMS.has(spans[0]!.system),
+    heldFromMs: spans[0]!.startMs,
+    heldUntilMs: end,
+    dbMs,
+  };
+}
+
+/** One process's second: [requests holding a connection at its first instant, connection-ms held in it, DB ms started in it, connections opened in it]. */
+export type ConnectionSecond = [held: number, heldMs: number, dbMs: number, opened: number];
+
+/** A service's connections over time, per process (SpanRecord.instance, '' when unknown). Every figure adds. */
+export interface ConnectionRollup {
+  service: string;
+  /** Requests with a DB call. */
+  dbRequests: number;
+  /** Of those, on a system whose set-up statements show (PostgreSQL). */
+  observableRequests: number;
+  opened: number;
+  /** instance → epoch second → figures. */
+  seconds: Map<string, Map<number, ConnectionSecond>>;
+}
+
+export function emptyConnectionRollup(service: string): ConnectionRollup {
+  return { service, dbRequests: 0, observableRequests: 0, opened: 0, seconds: new Map() };
+}
+
+/** A request held for hours (a long task) is counted for its first hour only. */
+const MAX_SECONDS_PER_REQUEST = 3600;
+
+function secondOf(seconds: Map<number, ConnectionSecond>, s: number): ConnectionSecond {
+  let row = seconds.get(s);
+  if (row === undefined) {
+    row = [0, 0, 0, 0];
+    seconds.set(s, row);
+  }
+  return row;
+}
+
+/** Adds one request's connection use. */
+export function addConnectionUse(rollup: ConnectionRollup, instance: string, use: ConnectionUse): void {
+  rollup.dbRequests++;
+  if (use.observable) rollup.observableRequests++;
+  rollup.opened += use.opened;
+  let seconds = rollup.seconds.get(instance);
+  if (seconds === undefined) {
+    seconds = new Map();
+    rollup.seconds.set(instance, seconds);
+  }
+  const from = use.heldFromMs;
+  const until = Math.max(use.heldUntilMs, from);
+  const first = Math.floor(from / 1000);
+  const start = secondOf(seconds, first);
+  start[3] += use.opened;
+  const last = Math.min(Math.floor(until / 1000), first + MAX_SECONDS_PER_REQUEST);
+  // DB time is spread over the seconds held in proportion (the spans' own times are not kept).
+  const dbPerMs = until > from ? use.dbMs / (until - from) : 0;
+  if (until <= from) start[2] += use.dbMs;
+  for (let s = first; s <= last; s++) {
+    const lo = Math.max(from, s * 1000);
+    const hi = Math.min(until, s * 1000 + 1000);
+    // The instant sample at the second's start, as a poll of pg_stat_activity would see it.
+    const holdsAtStart = from <= s * 1000 && s * 1000 < until;
+    if (hi <= lo && !holdsAtStart) continue;
+    const row = s === first ? start : secondOf(seconds, s);
+    if (holdsAtStart) row[0]++;
+    if (hi > lo) {
+      row[1] += hi - lo;
+      row[2] += (hi - lo) * dbPerMs;
+    }
+  }
+}
+
+export function mergeConnectionRollups(into: ConnectionRollup, from: ConnectionRollup): void {
+  into.dbRequests += from.dbRequests;
+  into.observableRequests += from.observableRequests;
+  into.opened += from.opened;
+  for (const [instance, seconds] of from.seconds) {
+    let target = into.seconds.get(instance);
+    if (target === undefined) {
+      target = new Map();
+      into.seconds.set(instance, target);
+    }
+    for (const [s, row] of seconds) {
+      const t = secondOf(target, s);
+      for (let i = 0; i < 4; i++) t[i]! += row[i]!;
+    }
+  }
+}
+
+export interface ConnectionDetectOptions {
+  /** The database's max_connections; PostgreSQL's default of 100 is assumed when absent. */
+  dbMaxConnections?: number;
+  /** Share of max_connections at peak that is pressure. Default 0.5 (the seed: 280 of 400). */
+  pressureShare?: number;
+  /** Share of requests opening a new connection that counts as churn (CONN_MAX_AGE=0). Default 0.5. */
+  churnShare?: number;
+  /** Connections opened per second, over the active seconds, before churn matters. Default 1. */
+  churnMinPerSecond?: number;
+  /** Requests with a DB call before churn is judged. Default 20. */
+  churnMinRequests?: number;
+}
+
+/** PostgreSQL's default max_connections. */
+export const DEFAULT_MAX_CONNECTIONS = 100;
+
+/** The figures of a connection_pressure finding. */
+export interface ConnectionPressure {
+  /** Connections held across the fleet at the busiest sampled instant (whole seconds). */
+  peakConnections: number;
+  peakAtMs: number;
+  /** Processes seen (with a DB call), and the sum of each one's own peak: what per-worker persistent connections would hold. */
+  processes: number;
+  perProcessPeakSum: number;
+  /** Server connections a transaction-mode pooler needs at the busiest second: DB time / 1 s, rounded up. */
+  dbBusyPeak: number;
+  /** Connections opened: total, per active second, and the share of requests that opened one; null without a set-up signal. */
+  opened: number | null;
+  openedPerSecond: number | null;
+  newConnectionShare: number | null;
+  /** Seconds with DB activity, and the whole period they span. */
+  activeSeconds: number;
+  firstMs: number;
+  lastMs: number;
+  dbRequests: number;
+  maxConnections: number;
+  maxConnectionsAssumed: boolean;
+  shareOfMax: number;
+  /** Persistent per-worker connections (perProcessPeakSum) would reach at least the pressure share of max_connections: a pooler is the cure, not CONN_MAX_AGE. */
+  persistentWouldCrowd: boolean;
+  /** Why it is a finding. */
+  reasons: ('near_max_connections' | 'connection_per_request')[];
+}
+
+/**
+ * Connections held in a second: the instant sample at its start, or more when the connection-ms
+ * held in it say so (an average of 2.3 over the second means at least 3 at some instant).
+ */
+function atLeast(held: number, heldMs: number): number {
+  return Math.max(held, Math.ceil(heldMs / 1000 - 1e-9));
+}
+
+/** The service's connection figures, whether or not they make a finding. */
+export function connectionFigures(rollup: ConnectionRollup, options: ConnectionDetectOptions = {}): ConnectionPressure | null {
+  const fleet = new Map<number, { held: number; heldMs: number; dbMs: number }>();
+  let perProcessPeakSum = 0;
+  let processes = 0;
+  for (const seconds of rollup.seconds.values()) {
+    let peak = 0;
+    processes++;
+    for (const [s, [held, heldMs, dbMs]] of seconds) {
+      peak = Math.max(peak, atLeast(held, heldMs));
+      const f = fleet.get(s);
+      if (f === undefined) fleet.set(s, { held, heldMs, dbMs });
+      else {
+        f.held += held;
+        f.heldMs += heldMs;
+        f.dbMs += dbMs;
+      }
+    }
+    perProcessPeakSum += peak;
+  }
+  if (fleet.size === 0) return null;
+  let peakConnections = -1;
+  let peakSecond = 0;
+  let dbBusyPeak = 0;
+  let first = Infinity;
+  let last = -Infinity;
+  for (const [s, f] of fleet) {
+    const held = atLeast(f.held, f.heldMs);
+    if (held > peakConnections || (held === peakConnections && s < peakSecond)) {
+      peakConnections = held;
+      peakSecond = s;
+    }
+    dbBusyPeak = Math.max(dbBusyPeak, Math.ceil(f.dbMs / 1000 - 1e-9));
+    first = Math.min(first, s);
+    last = Math.max(last, s);
+  }
+  const known = rollup.observableRequests > 0 && rollup.opened > 0;
+  const maxConnections = options.dbMaxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const activeSeconds = fleet.size;
+  const shareOfMax = peakConnections / maxConnections;
+  const reasons: ConnectionPressure['reasons'] = [];
+  const pressureShare = options.pressureShare ?? 0.5;
+  if (shareOfMax >= pressureShare) reasons.push('near_max_connections');
+  const newConnectionShare = known ? rollup.opened / rollup.observableRequests : null;
+  const openedPerSecond = known ? rollup.opened / activeSeconds : null;
+  if (
+    newConnectionShare !== null &&
+    openedPerSecond !== null &&
+    rollup.observableRequests >= (options.churnMinRequests ?? 20) &&
+    newConnectionShare >= (options.churnShare ?? 0.5) &&
+    openedPerSecond >= (options.churnMinPerSecond ?? 1)
+  ) {
+    reasons.push('connection_per_request');
+  }
+  return {
+    peakConnections,
+    peakAtMs: peakSecond * 1000,
+    processes,
+    perProcessPeakSum,
+    dbBusyPeak,
+    opened: known ? rollup.opened : null,
+    openedPerSecond,
+    newConnectionShare,
+    activeSeconds,
+    firstMs: first * 1000,
+    lastMs: last * 1000 + 1000,
+    dbRequests: rollup.dbRequests,
+    maxConnections,
+    maxConnectionsAssumed: options.dbMaxConnections === undefined,
+    shareOfMax,
+    persistentWouldCrowd: perProcessPeakSum >= pressureShare * maxConnections,
+    reasons,
+  };
+}
+
+/** connection_pressure for one service: its figures when they are pressure, null otherwise. */
+export function detectConnectionPressure(rollup: ConnectionRollup, options: ConnectionDetectOptions = {}): ConnectionPressure | null {
+  const figures = connectionFigures(rollup, options);
+  return figures !== null && figures.reasons.length > 0 ? figures : null;
+}

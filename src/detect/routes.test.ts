@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { addToPattern, detectDeadViews, emptyPattern, mergePatterns, periodicCaller, routeOf, unseenViews, type RouteTraffic } from './routes.js';
+
+const DAY = 86_400_000;
+const T0 = Date.parse('2026-11-02T00:00:00Z');
+
+function traffic(endpoint: string, hits: [startMs: number, client: string][]): RouteTraffic {
+  const t: RouteTraffic = { service: 'web', endpoint, requests: 0, firstSeenMs: Infinity, lastSeenMs: -Infinity, pattern: emptyPattern() };
+  for (const [startMs, client] of hits) {
+    t.requests++;
+    t.firstSeenMs = Math.min(t.firstSeenMs, startMs);
+    t.lastSeenMs = Math.max(t.lastSeenMs, startMs);
+    addToPattern(t.pattern, startMs, client);
+  }
+  return t;
+}
+
+const at = (day: number, hh: number, mm: number, ss = 0): number => T0 + day * DAY + ((hh * 60 + mm) * 60 + ss) * 1000;
+
+describe('periodic callers', () => {
+  it('is one client at the same minute (give or take) on several days', () => {
+    const cron = traffic('GET nightly/', [[at(0, 2, 0, 5), 'cron'], [at(1, 2, 1, 2), 'cron'], [at(2, 1, 59, 58), 'cron'], [at(3, 2, 0), 'cron']]);
+    expect(periodicCaller(cron)).toEqual({ minuteOfDay: 120, days: 4, client: 'cron', requests: 4 });
+  });
+
+  it('wraps around midnight', () => {
+    const cron = traffic('GET nightly/', [[at(0, 23, 59), 'cron'], [at(2, 0, 0), 'cron'], [at(3, 0, 1), 'cron']]);
+    expect(periodicCaller(cron)?.days).toBe(3);
+  });
+
+  it('is not people: another client, another time, too few days, or too many calls a day', () => {
+    const base: [number, string][] = [[at(0, 2, 0), 'cron'], [at(1, 2, 0), 'cron'], [at(2, 2, 0), 'cron']];
+    expect(periodicCaller(traffic('GET x/', [...base, [at(2, 2, 0, 30), 'browser']]))).toBeNull();
+    expect(periodicCaller(traffic('GET x/', [...base, [at(2, 14, 30), 'cron']]))).toBeNull();
+    expect(periodicCaller(traffic('GET x/', base.slice(0, 2)))).toBeNull();
+    expect(periodicCaller(traffic('GET x/', [...base, ...base, ...base, ...base, ...base]))).toBeNull();
+  });
+
+  it('stops tracking past a few minutes or clients, and merges like adding', () => {
+    const busy = traffic('GET x/', Array.from({ length: 20 }, (_, i) => [at(i % 3, 9, i), `c${i}`] as [number, string]));
+    expect(busy.pattern.minutes).toBeNull();
+    expect(busy.pattern.clients).toBeNull();
+    const a = traffic('GET x/', [[at(0, 2, 0), 'cron'], [at(1, 2, 0), 'cron']]);
+    const b = traffic('GET x/', [[at(2, 2, 0), 'cron']]);
+    mergePatterns(a.pattern, b.pattern);
+    expect(a.pattern).toEqual(traffic('GET x/', [[at(0, 2, 0), 'cron'], [at(1, 2, 0), 'cron'], [at(2, 2, 0), 'cron']]).pattern);
+  });
+});
+
+describe('dead views', () => {
+  const routes = [
+    { route: 'dashboard/', view: 'app.views.dashboard' },
+    { route: 'old/', view: 'app.views.old', file: 'app/views.py', line: 40 },
+    { route: 'admin/', view: 'django.contrib.admin.sites.index' },
+  ];
+
+  it('lists app routes with no request in the window, and says when the history is too short to tell', () => {
+    const seen = [traffic('GET dashboard/', [[at(10, 9, 0), 'u']]), traffic('GET old/', [[at(0, 9, 0), 'u']])];
+    const dead = detectDeadViews(routes, seen, { windowMs: 5 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 9, 0) });
+    expect(dead).toEqual([expect.objectContaining({ route: 'old/', status: 'dead', lastSeenMs: at(0, 9, 0), enoughHistory: true, line: 40 })]);
+    const young = detectDeadViews(routes, seen, { windowMs: 90 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 9, 0) });
+    expect(young).toEqual([]);
+    const never = detectDeadViews(routes, [seen[0]!], { windowMs: 90 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 9, 0) });
+    expect(never).toEqual([expect.objectContaining({ route: 'old/', status: 'no_traffic_yet', enoughHistory: false, historyMs: at(11, 0, 0) - at(0, 9, 0) })]);
+  });
+
+  it('offline, names the app routes not seen in the file', () => {
+    expect(unseenViews(routes, ['GET dashboard/', 'POST login/']).map((v) => [v.route, v.status])).toEqual([['old/', 'unseen_in_file']]);
+  });
+
+  it('reads the route from an endpoint name', () => {
+    expect(routeOf('GET dashboard/')).toBe('dashboard/');
+    expect(routeOf('recruit.tasks.send_digest')).toBe('recruit.tasks.send_digest');
+    expect(routeOf('GET ')).toBe('');
+  });
+});

@@ -1,0 +1,228 @@
+/**
+ * dead_view: the app's routes (from the schema file's URLconf export) against the traffic seen per
+ * route, to name views nobody calls, and views kept alive only by a scheduled caller (the same
+ * minute each day, the same client: a cron job).
+ */
+import type { RequestAnalysis } from './types.js';
+
+const DAY_MS = 86_400_000;
+const MINUTE_MS = 60_000;
+/** Past this many distinct values a pattern is "many" and stops being tracked value by value. */
+const MAX_MINUTES = 8;
+const MAX_CLIENTS = 4;
+const MAX_DAYS = 400;
+
+/**
+ * When and from whom a route is called, compact and additive: the minutes of the day and the
+ * clients it was called at/from (each up to a few distinct values, then only "many"), and the days.
+ */
+export interface TrafficPattern {
+  /** Minute of the day (UTC) → requests; null once more than MAX_MINUTES distinct minutes were seen. */
+  minutes: Map<number, number> | null;
+  /** Client (address and user agent) → requests; null once more than MAX_CLIENTS were seen. */
+  clients: Map<string, number> | null;
+  /** Days (since the epoch, UTC) with a request; null past MAX_DAYS. */
+  days: Set<number> | null;
+}
+
+/** One route's traffic, kept for as long as the store lives (it is tiny). */
+export interface RouteTraffic {
+  service: string;
+  endpoint: string;
+  requests: number;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  pattern: TrafficPattern;
+}
+
+export function emptyPattern(): TrafficPattern {
+  return { minutes: new Map(), clients: new Map(), days: new Set() };
+}
+
+function addTo<K>(map: Map<K, number> | null, key: K, n: number, max: number): Map<K, number> | null {
+  if (map === null) return null;
+  map.set(key, (map.get(key) ?? 0) + n);
+  return map.size > max ? null : map;
+}
+
+/** Adds one request to a route's pattern. */
+export function addToPattern(p: TrafficPattern, startMs: number, client: string): void {
+  p.minutes = addTo(p.minutes, Math.floor((startMs % DAY_MS) / MINUTE_MS), 1, MAX_MINUTES);
+  p.clients = addTo(p.clients, client, 1, MAX_CLIENTS);
+  if (p.days !== null) {
+    p.days.add(Math.floor(startMs / DAY_MS));
+    if (p.days.size > MAX_DAYS) p.days = null;
+  }
+}
+
+export function mergePatterns(into: TrafficPattern, from: TrafficPattern): void {
+  if (from.minutes === null) into.minutes = null;
+  else for (const [k, n] of from.minutes) into.minutes = addTo(into.minutes, k, n, MAX_MINUTES);
+  if (from.clients === null) into.clients = null;
+  else for (const [k, n] of from.clients) into.clients = addTo(into.clients, k, n, MAX_CLIENTS);
+  if (from.days === null) into.days = null;
+  else if (into.days !== null) {
+    for (const d of from.days) into.days.add(d);
+    if (into.days.size > MAX_DAYS) into.days = null;
+  }
+}
+
+/** Route traffic of a batch of analysed requests, one entry per service and endpoint. */
+export function routeTraffic(analyses: Iterable<RequestAnalysis>): RouteTraffic[] {
+  const byKey = new Map<string, RouteTraffic>();
+  for (const a of analyses) {
+    const key = `${a.service}\u0000${a.endpoint}`;
+    let t = byKey.get(key);
+    if (t === undefined) {
+      t = { service: a.service, endpoint: a.endpoint, requests: 0, firstSeenMs: Infinity, lastSeenMs: -Infinity, pattern: emptyPattern() };
+      byKey.set(key, t);
+    }
+    t.requests++;
+    t.firstSeenMs = Math.min(t.firstSeenMs, a.startMs);
+    t.lastSeenMs = Math.max(t.lastSeenMs, a.startMs);
+    addToPattern(t.pattern, a.startMs, a.client ?? '');
+  }
+  return [...byKey.values()];
+}
+
+/** A scheduled caller: every request within a few minutes of one time of day, from one client, on several days. */
+export interface PeriodicCaller {
+  /** Minute of the day (UTC) of most of its requests. */
+  minuteOfDay: number;
+  days: number;
+  client: string;
+  requests: number;
+}
+
+export interface PeriodicOptions {
+  /** Distinct days needed before a pattern counts as daily. Default 3. */
+  minDays?: number;
+  /** Minutes either side of the usual time still counted as the same time. Default 2. */
+  toleranceMinutes?: number;
+  /** Requests per day a scheduled job makes at most. Default 4. */
+  maxPerDay?: number;
+}
+
+/** The scheduled caller a pattern shows, or null when the traffic looks like people (or is too little to say). */
+export function periodicCaller(t: RouteTraffic, options: PeriodicOptions = {}): PeriodicCaller | null {
+  const { minutes, clients, days } = t.pattern;
+  if (minutes === null || clients === null || days === null || clients.size !== 1) return null;
+  const minDays = options.minDays ?? 3;
+  const tolerance = options.toleranceMinutes ?? 2;
+  if (days.size < minDays || t.requests > days.size * (options.maxPerDay ?? 4)) return null;
+  let main = 0;
+  let mainCount = -1;
+  for (const [m, n] of minutes) if (n > mainCount || (n === mainCount && m < main)) [main, mainCount] = [m, n];
+  for (const m of minutes.keys()) {
+    const d = Math.abs(m - main);
+    if (Math.min(d, 1440 - d) > tolerance) return null;
+  }
+  const [client] = clients.keys();
+  return { minuteOfDay: main, days: days.size, client: client ?? '', requests: t.requests };
+}
+
+/** A URLconf entry to audit (the schema file's `urls`). */
+export interface RouteEntry {
+  route: string;
+  view: string;
+  name?: string;
+  methods?: string[];
+  file?: string;
+  line?: number;
+}
+
+export type DeadViewStatus =
+  /** No request for the whole window, and the history covers it. */
+  | 'dead'
+  /** No request in the history there is, which is shorter than the window. */
+  | 'no_traffic_yet'
+  /** Only a scheduled caller uses it. */
+  | 'periodic'
+  /** Offline: not in this file (a file covers too little time to call anything dead). */
+  | 'unseen_in_file';
+
+export interface DeadView {
+  route: string;
+  view: string;
+  name?: string;
+  methods?: string[];
+  file?: string;
+  line?: number;
+  status: DeadViewStatus;
+  requests: number;
+  lastSeenMs: number | null;
+  /** The window asked for, and how much history the traffic data covers. */
+  windowMs: number;
+  historyMs: number;
+  enoughHistory: boolean;
+  periodic?: PeriodicCaller;
+}
+
+export interface DeadViewOptions extends PeriodicOptions {
+  /** No request for this long makes a view dead. */
+  windowMs: number;
+  /** The end of the window (now). */
+  nowMs: number;
+  /** When the traffic data starts (the store's first request). */
+  historySinceMs: number;
+  /** Views of these module prefixes are the framework's, not the app's. Default django., rest_framework. */
+  ignoreModules?: readonly string[];
+}
+
+const DEFAULT_IGNORED = ['django.', 'rest_framework.'];
+
+/** `GET dashboard/` → `dashboard/`: the route part of an endpoint name. */
+export function routeOf(endpoint: string): string {
+  const space = endpoint.indexOf(' ');
+  return space > 0 && /^[A-Z]+$/.test(endpoint.slice(0, space)) ? endpoint.slice(space + 1) : endpoint;
+}
+
+function byRoute(traffic: Iterable<RouteTraffic>): Map<string, RouteTraffic> {
+  const out = new Map<string, RouteTraffic>();
+  for (const t of traffic) {
+    const route = routeOf(t.endpoint);
+    const seen = out.get(route);
+    if (seen === undefined) {
+      out.set(route, { ...t, pattern: { minutes: t.pattern.minutes && new Map(t.pattern.minutes), clients: t.pattern.clients && new Map(t.pattern.clients), days: t.pattern.days && new Set(t.pattern.days) } });
+      continue;
+    }
+    // Several methods (or services) on one route: one route's traffic.
+    seen.requests += t.requests;
+    seen.firstSeenMs = Math.min(seen.firstSeenMs, t.firstSeenMs);
+    seen.lastSeenMs = Math.max(seen.lastSeenMs, t.lastSeenMs);
+    mergePatterns(seen.pattern, t.pattern);
+  }
+  return out;
+}
+
+const owned = (view: string, ignore: readonly string[]): boolean => !ignore.some((m) => view.startsWith(m));
+
+/** Dead and periodic views: every app route with no request in the window, or only a scheduled caller. */
+export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable<RouteTraffic>, o: DeadViewOptions): DeadView[] {
+  const seen = byRoute(traffic);
+  const historyMs = Math.max(0, o.nowMs - o.historySinceMs);
+  const enoughHistory = historyMs >= o.windowMs;
+  const since = o.nowMs - o.windowMs;
+  const out: DeadView[] = [];
+  for (const r of routes) {
+    if (!owned(r.view, o.ignoreModules ?? DEFAULT_IGNORED)) continue;
+    const t = seen.get(r.route);
+    const base = { ...r, windowMs: o.windowMs, historyMs, enoughHistory };
+    if (t === undefined || t.lastSeenMs < since) {
+      out.push({ ...base, status: enoughHistory ? 'dead' : 'no_traffic_yet', requests: 0, lastSeenMs: t?.lastSeenMs ?? null });
+      continue;
+    }
+    const periodic = periodicCaller(t, o);
+    if (periodic !== null) out.push({ ...base, status: 'periodic', requests: t.requests, lastSeenMs: t.lastSeenMs, periodic });
+  }
+  return out;
+}
+
+/** Offline: the app routes no request in the file went to. */
+export function unseenViews(routes: readonly RouteEntry[], endpoints: Iterable<string>, ignoreModules: readonly string[] = DEFAULT_IGNORED): DeadView[] {
+  const seen = new Set<string>();
+  for (const e of endpoints) seen.add(routeOf(e));
+  return routes
+    .filter((r) => owned(r.view, ignoreModules) && !seen.has(r.route))
+    .map((r) => ({ ...r, status: 'unseen_in_file' as const, requests: 0, lastSeenMs: null, windowMs: 0, historyMs: 0, enoughHistory: false }));
+}

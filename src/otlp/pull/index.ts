@@ -1,0 +1,57 @@
+/** Pulls traces from a running backend (Jaeger or Tempo, told apart by asking) as the same batches a trace file gives. */
+import { displayUrl, PullError, type HttpOptions } from './http.js';
+import { probeJaeger } from './jaeger.js';
+import { probeTempo } from './tempo.js';
+import type { SourceOptions, TraceSource } from './source.js';
+
+export { PullError } from './http.js';
+export { traceQl } from './tempo.js';
+export type { ApiName, PullQuery, PullStats, SourceOptions, TraceSource } from './source.js';
+
+/**
+ * Parses `Name: value` header options; `user:password@` in the URL becomes basic auth (fetch refuses
+ * credentials in a URL).
+ */
+export function connection(from: string, headerOptions: readonly string[]): { base: URL; headers: Record<string, string> } {
+  let base: URL;
+  try {
+    base = new URL(from);
+  } catch {
+    throw new PullError(`--from ${JSON.stringify(from)} is not a URL (e.g. http://127.0.0.1:16686)`);
+  }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new PullError(`--from must be an http(s) URL, not ${base.protocol}`);
+  const headers: Record<string, string> = {};
+  for (const option of headerOptions) {
+    const colon = option.indexOf(':');
+    const name = colon > 0 ? option.slice(0, colon).trim() : '';
+    if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) {
+      throw new PullError(`--header ${JSON.stringify(option.length > 40 ? `${option.slice(0, 40)}…` : option)} is not "Name: value" (e.g. "Authorization: Bearer <token>")`);
+    }
+    headers[name] = option.slice(colon + 1).trim();
+  }
+  if (base.username !== '' || base.password !== '') {
+    const credentials = `${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`;
+    if (!Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')) {
+      headers.Authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
+    }
+    base.username = '';
+    base.password = '';
+  }
+  return { base, headers };
+}
+
+/**
+ * The backend at `base`: Jaeger's query API (v3 preferred, as it returns OTLP) or Tempo. Throws
+ * PullError with one line when it is unreachable, refuses the credentials, or is neither.
+ *
+ * @example const source = await openTraceSource(new URL('http://127.0.0.1:16686'), { headers: {} });
+ */
+export async function openTraceSource(base: URL, opts: SourceOptions & HttpOptions): Promise<TraceSource> {
+  const source = (await probeJaeger(base, opts)) ?? (await probeTempo(base, opts));
+  if (source === undefined) {
+    throw new PullError(
+      `${displayUrl(base)}: not a Jaeger query API or Tempo (no answer to GET /api/v3/services, /api/services or /api/echo); give the query service's base URL, e.g. http://jaeger:16686 or http://tempo:3200`,
+    );
+  }
+  return source;
+}

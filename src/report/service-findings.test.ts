@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { addConnectionUse, emptyConnectionRollup } from '../detect/connections.js';
+import { buildDigest } from '../digest/blocks.js';
+import { renderHtml } from './html.js';
+import { renderMarkdown } from './markdown.js';
+import { budgetFindings, buildReport } from './model.js';
+import { renderTerminal } from './terminal.js';
+
+const T0 = Date.parse('2026-11-25T13:00:00Z');
+
+function report() {
+  const churn = emptyConnectionRollup('recruit');
+  for (let i = 0; i < 40; i++) addConnectionUse(churn, `w${i % 4}`, { opened: 1, observable: true, heldFromMs: T0 + i * 200, heldUntilMs: T0 + i * 200 + 150, dbMs: 20 });
+  return buildReport([], {
+    connections: [churn],
+    deadViews: [
+      { route: 'old/', view: 'app.views.old', file: 'app/views.py', line: 12, status: 'dead', requests: 0, lastSeenMs: null, windowMs: 90 * 86_400_000, historyMs: 120 * 86_400_000, enoughHistory: true },
+      {
+        route: 'nightly/', view: 'app.views.nightly', status: 'periodic', requests: 30, lastSeenMs: T0, windowMs: 90 * 86_400_000, historyMs: 120 * 86_400_000, enoughHistory: true,
+        periodic: { minuteOfDay: 120, days: 30, client: '10.0.0.9 curl/8.5', requests: 30 },
+      },
+    ],
+  });
+}
+
+describe('connection_pressure and dead_view in every output', () => {
+  it('are service findings, never in the budget', () => {
+    const r = report();
+    expect(r.serviceFindings?.map((f) => [f.kind, f.subject])).toEqual([
+      ['connection_pressure', 'recruit'],
+      ['dead_view', 'old/'],
+      ['dead_view', 'nightly/'],
+    ]);
+    expect(r.summary.findings).toBe(0);
+    expect(budgetFindings(r)).toBe(0);
+  });
+
+  it('show in the terminal, Markdown, HTML and the Slack digest', () => {
+    const r = report();
+    const terminal = renderTerminal(r, { color: false }).replace(/\s+/g, ' ');
+    expect(terminal).toContain('Connections and dead views');
+    expect(terminal).toContain('app.views.old: no request in 90 days');
+    expect(terminal).toContain('only periodic traffic, 30 requests at ~02:00 UTC on 30 days');
+    const markdown = renderMarkdown(r);
+    expect(markdown).toContain('| connections | `recruit` |');
+    expect(markdown).toContain('| dead view | `old/` |');
+    const html = renderHtml(r);
+    expect(html).toContain('<h2 id="service-findings">');
+    expect(html).toContain('CONN_HEALTH_CHECKS');
+    const digest = JSON.stringify(buildDigest({ report: r, period: { sinceMs: T0, untilMs: T0 + 3_600_000 } }));
+    expect(digest).toContain('Connections and dead views');
+    expect(digest).toContain('app.views.nightly: only periodic traffic');
+  });
+});

@@ -1,0 +1,93 @@
+/** `n1-report --from` and `n1lens digest --from` as a user runs them: against a Tempo-shaped loopback server, and every way a pull can go wrong. */
+import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeTempo, type FakeTempo } from '../src/otlp/pull/testing.js';
+import type { OtlpJsonRequest, OtlpJsonSpan } from '../src/otlp/testing.js';
+
+const root = new URL('..', import.meta.url).pathname;
+const sample = join(root, 'samples/traces/recruit.jsonl.gz');
+
+function run(args: string[], bin = 'n1-report'): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(root, 'bin', `${bin}.js`), ...args], { env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** The sample's export requests regrouped one trace per request, root span first, as Tempo stores them. */
+function tracesOf(requests: OtlpJsonRequest[]): OtlpJsonRequest[] {
+  const byTrace = new Map<string, { resource: OtlpJsonRequest['resourceSpans'][0]['resource']; spans: OtlpJsonSpan[] }>();
+  for (const request of requests) {
+    for (const rs of request.resourceSpans) {
+      for (const ss of rs.scopeSpans) {
+        for (const span of ss.spans) {
+          const entry = byTrace.get(span.traceId) ?? { resource: rs.resource, spans: [] };
+          entry.spans.push(span);
+          byTrace.set(span.traceId, entry);
+        }
+      }
+    }
+  }
+  return [...byTrace.values()].map(({ resource, spans }) => ({
+    resourceSpans: [{ resource, scopeSpans: [{ spans: spans.sort((a, b) => Number(BigInt(a.startTimeUnixNano) - BigInt(b.startTimeUnixNano))) }] }],
+  })) as OtlpJsonRequest[];
+}
+
+const sampleRequests = gunzipSync(readFileSync(sample)).toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as OtlpJsonRequest);
+const sampleTraces = tracesOf(sampleRequests);
+const startsMs = sampleTraces.map((t) => Number(BigInt(t.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.startTimeUnixNano) / 1_000_000n));
+const window = ['--start', new Date(Math.min(...startsMs) - 60_000).toISOString(), '--end', new Date(Math.max(...startsMs) + 60_000).toISOString()];
+const auth = ['--header', 'Authorization: Bearer secret'];
+
+let tempo: FakeTempo;
+let notFound: Server;
+let notFoundUrl: string;
+beforeAll(async () => {
+  tempo = await startFakeTempo(sampleTraces);
+  notFound = createServer((_req, res) => res.writeHead(404, { 'content-type': 'text/plain' }).end('404 page not found'));
+  await new Promise<void>((resolve) => notFound.listen(0, '127.0.0.1', resolve));
+  notFoundUrl = `http://127.0.0.1:${(notFound.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await tempo.close();
+  await new Promise<void>((resolve) => notFound.close(() => resolve()));
+});
+
+describe('n1-report --from', () => {
+  it('pulled from Tempo, the sample gives the report n1-report gives over the file', async () => {
+    const fromFile = await run([sample, '-f', 'json']);
+    const pulled = await run(['--from', tempo.url, ...auth, '--service', 'recruit', ...window, '-f', 'json']);
+    expect(pulled.stderr).toMatch(/n1-report: 33 traces fetched, 33 analysed \(Tempo/);
+    expect(pulled.code).toBe(fromFile.code);
+    expect(JSON.parse(pulled.stdout)).toEqual(JSON.parse(fromFile.stdout));
+  });
+
+  it('n1lens digest --from builds the same digest as from the file', async () => {
+    const fromFile = await run(['digest', sample, '--dry-run'], 'n1lens');
+    const pulled = await run(['digest', '--from', tempo.url, ...auth, '--service', 'recruit', ...window, '--dry-run'], 'n1lens');
+    expect(pulled.code).toBe(0);
+    // Only the source line differs: file names vs the URL.
+    expect(pulled.stdout.replaceAll(tempo.url, 'SRC')).toEqual(fromFile.stdout.replaceAll(sample, 'SRC'));
+  });
+
+  it.each([
+    ['an unreachable URL', () => ['--from', notFoundUrl.replace(/:\d+$/, ':1023'), ...window], /127\.0\.0\.1:1023\/api\/v3\/services: connection refused/],
+    ['a 401', () => ['--from', tempo.url, '--header', 'Authorization: Bearer wrong', ...window], /HTTP 401 unauthorized: pass credentials with --header/],
+    ['a wrong API', () => ['--from', notFoundUrl, ...window], /not a Jaeger query API or Tempo/],
+    ['no traces in the window', () => ['--from', tempo.url, ...auth, '--since', '1h'], /no traces in .* check --service and --since\/--start/],
+    ['files and --from together', () => [sample, '--from', tempo.url], /give trace files or --from, not both/],
+    ['--start without --from', () => [sample, '--start', '2026-01-01T00:00:00Z'], /--start applies to --from/],
+  ])('%s: one line, exit 2', async (_name, args, message) => {
+    const r = await run(args());
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
