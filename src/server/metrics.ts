@@ -36,7 +36,7 @@ export function createMetrics(): ServerMetrics {
     openTraces: new Gauge({ name: 'n1lens_open_traces', help: 'Traces buffered, waiting to complete', registers }),
     spoolBytes: new Gauge({ name: 'n1lens_spool_bytes', help: 'Bytes in spool segments on disk (refused past --spool-max-mib)', registers }),
     bufferBytes: new Gauge({ name: 'n1lens_buffer_bytes', help: 'Estimated bytes of buffered spans (refused past --max-buffer-mib)', registers }),
-    evictions: new Gauge({ name: 'n1lens_trace_evictions_total', help: 'Open traces analysed early to stay under --max-traces', registers }),
+    evictions: new Gauge({ name: 'n1lens_trace_evictions_total', help: 'Open traces analysed early to make room (0 in serve: admission refuses instead)', registers }),
     lateSpans: new Gauge({ name: 'n1lens_late_spans_total', help: 'Spans that arrived after their trace was analysed (dropped)', registers }),
     exportLatency: new Histogram({
       name: 'n1lens_export_duration_seconds',
