@@ -260,3 +260,16 @@ describe('codeBlock', () => {
     expect(codeBlock('x'.repeat(100), 10)).toBeNull();
   });
 });
+
+describe('labels that fit the kind', () => {
+  it('says "running the slow query" for an endpoint whose finding is a slow query, not "with N+1 loops"', () => {
+    const slow = endpoint('GET reports/pipeline/', 3, 537, {
+      requestsAffected: 0,
+      findings: [finding({ kind: 'slow_query', requestsAffected: 3, wastedMs: 1611, chain: [], trigger: null })],
+    });
+    const text = JSON.stringify(buildDigest(input([slow])));
+    expect(text).toContain('Requests running the slow query*\\n100% (3 of 3)');
+    expect(text).toContain('100% of requests running the slow query');
+    expect(text).not.toContain('N+1 loops');
+  });
+});

@@ -33,7 +33,8 @@ export interface ReportFinding {
   /** Where the repeated query is issued: the most common place among the requests seen. */
   location?: CodeLocation;
   /** hot_lookup: traffic and what caching saves. */
-  hotLookup?: { callsPerDay: number; shareOfRequests: number; meanMs: number; dbMsPerDay: number };
+  /** callsPerDay and dbMsPerDay are null under ten minutes of observed traffic. */
+  hotLookup?: { callsPerDay: number | null; shareOfRequests: number; meanMs: number; dbMsPerDay: number | null };
   /** sync_fanout: the serial calls and the latency a task queue removes. */
   syncFanout?: { callsPerRequest: number; outboundMsPerRequest: number; requestMsPerRequest: number; peers: string[] };
   /** slow_query: the observed p95. */
@@ -260,7 +261,7 @@ function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, rollu
       return { ...base, ...tail(trigger, chainNames(c.steps, naming), warmUpSuggestion(f, rollup.requests, naming)) };
     }
     case 'hot_lookup': {
-      const { observedCalls: _observed, ...hot } = f.hotLookup;
+      const { observedCalls: _observed, observedMs: _window, ...hot } = f.hotLookup;
       return { ...base, ...tail(null, [], suggestCache(f, naming)), hotLookup: hot };
     }
     case 'sync_fanout':
@@ -315,10 +316,11 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     return suggestion.method !== 'manual';
   });
   const fixLines = [withProfiled(combinedFix(cascades.map((c) => toShape(c, rollup)), naming, where), profiled)];
+  // Every kind's fix is the code itself (cache, migration, task), under a comment naming what it cures.
   for (const f of findings) {
-    if (f.kind === 'hot_lookup') fixLines.push(`# cache: ${naming.modelOf(f.facts.table)} lookup (see hot_lookup)`);
-    if (f.kind === 'slow_query') fixLines.push(`# index: ${suggestIndex(f, use).path}`);
-    if (f.kind === 'sync_fanout') fixLines.push('# move the serial outbound calls to a task queue (see sync_fanout)');
+    if (f.kind === 'hot_lookup') fixLines.push(`# cache the ${naming.modelOf(f.facts.table)} lookup every request repeats\n${suggestCache(f, naming).code}`);
+    if (f.kind === 'slow_query') fixLines.push(`# index ${suggestIndex(f, use).path} for the slow query\n${suggestIndex(f, use).code}`);
+    if (f.kind === 'sync_fanout') fixLines.push(`# move the serial outbound calls off the request\n${suggestTaskQueue(f).code}`);
   }
   const totalWasted = findings.reduce((sum, f) => sum + dbWaste(f), 0);
   return {

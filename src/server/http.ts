@@ -9,6 +9,7 @@ import type { ReportOptions } from '../report/model.js';
 import type { Store } from '../store/store.js';
 import { uiRoutes } from '../ui/routes.js';
 import { BodyError, decodeContent, readLimited } from './body.js';
+import { requireBearer } from './auth.js';
 import type { Intake } from './intake.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -18,6 +19,8 @@ export interface HttpAppOptions {
   metrics: ServerMetrics;
   /** Limit on the decompressed body. */
   maxBodyBytes: number;
+  /** When set, every path but /healthz needs `Authorization: Bearer <token>`. */
+  authToken?: string;
   /** Schema and detector settings for /api/report. */
   report?: Omit<ReportOptions, 'endpoint'>;
   /** dead_view window when /api/report has no deadAfter (and for the page). */
@@ -53,6 +56,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   const { intake, store, metrics } = options;
   const now = options.now ?? Date.now;
   const app = new Hono();
+  if (options.authToken !== undefined) app.use('*', requireBearer(options.authToken));
 
   app.post('/v1/traces', async (c) => {
     const stop = metrics.exportLatency.startTimer({ transport: 'http' });
@@ -81,11 +85,23 @@ export function createHttpApp(options: HttpAppOptions): Hono {
       stop();
       return send(c, encoding, 400, 'status', { code: GRPC_INVALID_ARGUMENT, message: (e as Error).message });
     }
-    const result = intake.accept(batch, 'http', () => (encoding === 'json' ? JSON.stringify(JSON.parse(body.toString('utf8'))) : protobufToOtlpJson(body)));
+    const result = intake.accept(batch, 'http', { encoding, body }, () =>
+      encoding === 'json' ? JSON.stringify(JSON.parse(body.toString('utf8'))) : protobufToOtlpJson(body),
+    );
+    if (result.ok) {
+      try {
+        await result.durable;
+      } catch (e) {
+        stop();
+        c.header('Retry-After', '1');
+        return send(c, encoding, 503, 'status', { code: GRPC_UNAVAILABLE, message: (e as Error).message });
+      }
+    }
     stop();
     if (!result.ok) {
-      c.header('Retry-After', String(result.retryAfterSeconds));
-      return send(c, encoding, 503, 'status', { code: GRPC_UNAVAILABLE, message: 'n1lens is at --max-traces open traces; retry later' });
+      // Retry-After takes whole seconds; the jitter survives because the delay spans several seconds.
+      c.header('Retry-After', String(Math.max(1, Math.round(result.retryAfterMs / 1000))));
+      return send(c, encoding, 503, 'status', { code: GRPC_UNAVAILABLE, message: result.message });
     }
     const response = result.rejected === 0 ? {} : { partialSuccess: { rejectedSpans: String(result.rejected), errorMessage: result.message } };
     return send(c, encoding, 200, 'response', response);

@@ -120,6 +120,14 @@ const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX fingerprint_hours_by_endpoint_hour ON fingerprint_hours(endpoint_id, hour);
   `,
+  // 6: traces whose analysis is committed, so replaying the spool after a crash counts none twice.
+  `
+  CREATE TABLE spool_committed (
+    trace_id TEXT PRIMARY KEY,
+    committed_ms REAL NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX spool_committed_by_time ON spool_committed(committed_ms);
+  `,
 ];
 
 /** Brings a database to the newest schema; refuses one written by a newer n1lens. */

@@ -143,6 +143,11 @@ interface EndpointHourJson {
   noiseDropped?: Record<string, number>;
 }
 
+/** The store file cannot be opened or migrated; the message is one line naming the file. */
+export class StoreOpenError extends Error {
+  override name = 'StoreOpenError';
+}
+
 export class Store {
   readonly db: Database;
 
@@ -162,22 +167,56 @@ export class Store {
     return statement;
   }
 
-  /** Opens (creating and migrating) a store file; `:memory:` works for tests. */
+  /**
+   * Opens (creating and migrating) a store file; `:memory:` works for tests. A path that cannot be a
+   * store (missing directory, not writable, not SQLite, a newer schema) throws a one-line StoreOpenError.
+   */
   static open(path: string): Store {
-    const db = new BetterSqlite3(path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('foreign_keys = ON');
-    migrate(db);
-    return new Store(db);
+    let db: Database | undefined;
+    try {
+      db = new BetterSqlite3(path);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      migrate(db);
+      return new Store(db);
+    } catch (e) {
+      db?.close();
+      throw new StoreOpenError(`cannot open the store ${path}: ${(e as Error).message}`);
+    }
   }
 
   close(): void {
     this.db.close();
   }
 
-  /** Adds analysed requests in one transaction, merging into the hourly rows they fall in. */
-  record(analyses: readonly RequestAnalysis[]): void {
+  /**
+   * Adds analysed requests in one transaction, merging into the hourly rows they fall in. With
+   * `committed`, also notes those traces as done in the same transaction (the spool's exactly-once).
+   */
+  record(analyses: readonly RequestAnalysis[], committed?: { traceIds: Iterable<string>; nowMs: number }): void {
+    if (committed !== undefined) {
+      this.db.transaction(() => {
+        this.#record(analyses);
+        const insert = this.#prepare('INSERT OR IGNORE INTO spool_committed (trace_id, committed_ms) VALUES (?, ?)');
+        for (const id of committed.traceIds) insert.run(id, committed.nowMs);
+      })();
+      return;
+    }
+    this.#record(analyses);
+  }
+
+  /** True when the trace's analysis was committed (and not yet pruned): its spans are not new. */
+  isCommitted(traceId: string): boolean {
+    return this.#prepare('SELECT 1 FROM spool_committed WHERE trace_id = ?').get(traceId) !== undefined;
+  }
+
+  /** Forgets committed traces noted before `beforeMs`. */
+  pruneCommitted(beforeMs: number): void {
+    this.#prepare('DELETE FROM spool_committed WHERE committed_ms < ?').run(beforeMs);
+  }
+
+  #record(analyses: readonly RequestAnalysis[]): void {
     if (analyses.length === 0) return;
     const byHour = new Map<number, RollupSet>();
     for (const a of analyses) {
