@@ -117,7 +117,7 @@ describe('Intake admission behind a retrying exporter', () => {
     let n = 0;
     const template = decodeProtobufRequest(encodeProtobuf(djangoRequest())).spans;
     const nextTrace = (): SpanRecord[] => {
-      const traceId = (++n).toString(16).padStart(32, 'e');
+      const traceId = (++n).toString(16).padStart(32, '0'); // padding with a hex digit would repeat ids (0xe1 as 1)
       return template.map((s) => ({ ...s, traceId }));
     };
     // HTTP sends five exports for every gRPC one, and retries at once; gRPC waits as told.
