@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { Analyzer } from '../analyzer.js';
+import { decodeJsonRequest } from '../otlp/json.js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
 import type { SpanRecord } from '../otlp/span.js';
 import { djangoRequest, encodeProtobuf } from '../otlp/testing.js';
@@ -48,6 +52,80 @@ function runRetryingClient(intake: Intake, clock: { now: number }, exports: Span
   }
   return { refusals };
 }
+
+/**
+ * Sends exports the way the Collector's exporterhelper does: a FIFO sending queue drained by
+ * `consumers` workers, each of which sleeps through its export's retry delay before taking the next
+ * one. Once every worker sleeps on a refused export, the rest of the queue (spans of traces already
+ * open among them) waits behind it: head-of-line blocking.
+ */
+function runCollectorQueue(intake: Intake, clock: { now: number }, exports: SpanRecord[][], consumers: number): { refusals: number } {
+  const queue = [...exports];
+  const workers: { spans: SpanRecord[] | undefined; due: number }[] = Array.from({ length: consumers }, () => ({ spans: undefined, due: 0 }));
+  let refusals = 0;
+  while ((queue.length > 0 || workers.some((w) => w.spans !== undefined)) && clock.now < 600_000) {
+    for (const w of workers) {
+      while (w.due <= clock.now && (w.spans !== undefined || queue.length > 0)) {
+        w.spans ??= queue.shift()!;
+        const r = intake.accept({ spans: w.spans, rejected: [] }, 'grpc');
+        if (r.ok) w.spans = undefined;
+        else {
+          refusals++;
+          w.due = clock.now + r.retryAfterMs;
+        }
+      }
+    }
+    clock.now += 50;
+    intake.tick();
+  }
+  expect(queue.length).toBe(0);
+  for (let i = 0; i < 100; i++) {
+    clock.now += 1000;
+    intake.tick();
+  }
+  return { refusals };
+}
+
+/** The sample's exports (33 requests, some in one export, some spread over six), as the Collector received them. */
+function sampleExports(): SpanRecord[][] {
+  const file = new URL('../../samples/traces/recruit.jsonl.gz', import.meta.url);
+  return gunzipSync(readFileSync(file)).toString('utf8').split('\n').filter(Boolean).map((line) => decodeJsonRequest(line).spans);
+}
+
+describe('Intake admission behind the Collector\'s sending queue (workers blocked while they back off)', () => {
+  it.each([
+    [2, 10],
+    [2, 3],
+    [10, 10],
+    [19, 10],
+  ])('analyses every request of the sample whole with --max-traces %i and %i consumers', (maxTraces, consumers) => {
+    const clock = { now: 0 };
+    const store = Store.open(':memory:');
+    const metrics = createMetrics();
+    const intake = new Intake({ store, metrics, traceWaitMs: 3000, maxOpenTraces: maxTraces, minRepeats: 5, now: () => clock.now, random: () => 0.5 });
+    const exports = sampleExports();
+    // Shuffled the same way each run: the receiver takes concurrent POSTs in no particular order.
+    let seed = 7;
+    const random = (): number => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+    for (let i = exports.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [exports[i], exports[j]] = [exports[j]!, exports[i]!];
+    }
+    // What the file gives analysed whole, all at once.
+    const whole = Store.open(':memory:');
+    const offline = new Analyzer({ minRepeats: 5 });
+    offline.add(exports.flat(), 0);
+    whole.record(offline.flush());
+    const { refusals } = runCollectorQueue(intake, clock, exports, consumers);
+    void intake.close();
+    expect(store.report()).toEqual(whole.report());
+    expect(store.report().summary.requests).toBe(33);
+    expect(intake.openTraces).toBe(0);
+    if (maxTraces < 19) expect(refusals).toBeGreaterThan(0);
+    store.close();
+    whole.close();
+  });
+});
 
 describe('Intake admission behind a retrying exporter', () => {
   it.each([2, 10, 19])('analyses every request whole with --max-traces %i: no eviction, no late span', (maxTraces) => {

@@ -123,6 +123,7 @@ export class Intake {
         survey = assembler.survey(batch.spans);
       }
     }
+    const stalled = assembler.isStalled(now);
     const decision = decideAdmission(
       survey,
       {
@@ -130,13 +131,19 @@ export class Intake {
         bytes: assembler.counters.bytesBuffered,
         usage: assembler.usage(transport),
         activeSources: [...this.#lastExport.values()].filter((t) => now - t < ACTIVE_SOURCE_MS).length,
+        stalled,
       },
       this.#limits,
       this.#random,
     );
     if (!decision.admit) {
       // The client will send these spans again: keep the traces they continue until then.
-      assembler.hold(decision.hold, now + 2 * decision.retryAfterMs + this.#traceWaitMs);
+      const until = now + 2 * decision.retryAfterMs + this.#traceWaitMs;
+      assembler.hold(decision.hold, until);
+      // Its queue waits behind this export, with spans of any open trace in it: keep them all. Not for
+      // memory, the hard limit, and not once stalled (a refusal then is for fair share): the hold has
+      // to end for a buffer that cannot move to drain.
+      if (decision.reason !== 'max_buffer' && !stalled) assembler.holdAll(until);
       this.#metrics.exportsRefused.inc({ transport, reason: decision.reason });
       return { ok: false, reason: decision.reason, retryAfterMs: decision.retryAfterMs, message: REFUSAL_TEXT[decision.reason] };
     }
