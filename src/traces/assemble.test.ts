@@ -125,7 +125,7 @@ describe('TraceAssembler', () => {
     expect(asm.poll(5000).map((t) => t.traceId)).toEqual(traceIds);
   });
 
-  it('is stalled while holdAll holds and nothing moves: a trace complete but held, or no span for the trace wait', () => {
+  it('is stalled while holdAll holds and nothing moves: no span for the trace wait, or a poll found a trace complete but held', () => {
     const asm = new TraceAssembler({ traceWaitMs: 100 });
     expect(asm.isStalled(0)).toBe(false); // nothing open
     asm.add(djangoTrace(traceIds[0]).slice(1), 0); // no root yet
@@ -136,6 +136,8 @@ describe('TraceAssembler', () => {
     asm.add(djangoTrace(traceIds[1]), 200); // complete once quiet
     expect(asm.isStalled(250)).toBe(false);
     asm.add(djangoTrace(traceIds[2]).slice(1, 2), 320);
+    expect(asm.isStalled(330)).toBe(false); // not polled since trace 1 became complete
+    expect(asm.poll(330)).toEqual([]);
     expect(asm.isStalled(330)).toBe(true); // trace 1 is complete and kept only by the hold
     expect(asm.isStalled(10_000)).toBe(false); // the hold is over
   });

@@ -122,6 +122,8 @@ export class TraceAssembler<B = SpanRecord[]> {
   #holdAllUntil = 0;
   /** When a span last joined an open trace. */
   #lastAdded = Number.NEGATIVE_INFINITY;
+  /** The last poll found a complete trace that only holdAll kept open. */
+  #keptByHoldAll = false;
   readonly counters: AssemblerCounters = { spansBuffered: 0, bytesBuffered: 0, tracesCompleted: 0, evictions: 0, lateSpans: 0, duplicateSpans: 0 };
   /** Span ids of released traces, to tell a retried copy from a late span. */
   readonly #released = new RecentSpans();
@@ -212,14 +214,13 @@ export class TraceAssembler<B = SpanRecord[]> {
 
   /**
    * True while holdAll keeps the buffer and it is not moving: no span has joined an open trace for
-   * the trace wait, or a trace is complete and kept only by the hold. Refusing new traces then frees
-   * no room (nothing can be released until the refused exporters come back), while the spans the
-   * open traces wait for may be queued behind the very exports being refused.
+   * the trace wait, or the last poll found a trace complete and kept only by the hold. Refusing new
+   * traces then frees no room (nothing can be released until the refused exporters come back), while
+   * the spans the open traces wait for may be queued behind the very exports being refused.
    */
   isStalled(now: number): boolean {
     if (now >= this.#holdAllUntil || this.#open.size === 0) return false;
-    if (now - this.#lastAdded >= this.#wait) return true;
-    return this.#releasable(now, () => true);
+    return this.#keptByHoldAll || now - this.#lastAdded >= this.#wait;
   }
 
   /**
@@ -312,6 +313,8 @@ export class TraceAssembler<B = SpanRecord[]> {
       if (until > now) break; // roughly ordered by when set; a later expiry is pruned on a later poll
       this.#pendingHolds.delete(traceId);
     }
+    // One look per poll (not per export): the open traces may be many and all quiet.
+    this.#keptByHoldAll = now < this.#holdAllUntil && this.#releasable(now, () => true);
     if (now < this.#holdAllUntil) return [];
     const done: CompletedTrace<B>[] = [];
     this.#releasable(now, (traceId, reason) => {
