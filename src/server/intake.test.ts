@@ -7,6 +7,7 @@ import { decodeProtobufRequest } from '../otlp/protobuf.js';
 import type { SpanRecord } from '../otlp/span.js';
 import { djangoRequest, encodeProtobuf } from '../otlp/testing.js';
 import { Store } from '../store/store.js';
+import { estimateSpanBytes } from '../traces/assembler.js';
 import { Intake, type Transport } from './intake.js';
 import { createMetrics } from './metrics.js';
 
@@ -145,6 +146,29 @@ describe('Intake admission behind a retrying exporter', () => {
     expect(metrics.registry.getSingleMetric('n1lens_late_spans_total')).toBeDefined();
     if (maxTraces === 2) expect(refusals).toBeGreaterThan(0);
     store.close();
+  });
+
+  it('after a refusal keeps every open trace until the retry is due, unless the buffer is past half of --max-buffer-mib', () => {
+    const a = decodeProtobufRequest(encodeProtobuf(djangoRequest({ traceId: 'a'.repeat(32) }))).spans;
+    const b = decodeProtobufRequest(encodeProtobuf(djangoRequest({ traceId: 'b'.repeat(32) }))).spans;
+    const aBytes = a.reduce((n, span) => n + estimateSpanBytes(span), 0);
+    for (const maxBufferBytes of [256 * 1024 * 1024, 2 * aBytes - 1]) {
+      const clock = { now: 0 };
+      const store = Store.open(':memory:');
+      const intake = new Intake({ store, metrics: createMetrics(), traceWaitMs: 100, maxOpenTraces: 1, maxBufferBytes, now: () => clock.now, random: () => 0.5 });
+      expect(intake.accept({ spans: a, rejected: [] }, 'grpc').ok).toBe(true);
+      const refused = intake.accept({ spans: b, rejected: [] }, 'grpc');
+      expect(refused.ok).toBe(false);
+      clock.now = 500; // a is rooted and quiet
+      intake.tick();
+      // With room, a waits for the refused exporter (its queue may hold a's other spans); near the memory limit it drains.
+      expect(intake.openTraces).toBe(maxBufferBytes > 2 * aBytes ? 1 : 0);
+      clock.now += 2 * (refused.ok ? 0 : refused.retryAfterMs) + 100;
+      intake.tick();
+      expect(intake.openTraces).toBe(0);
+      void intake.close();
+      store.close();
+    }
   });
 
   it('counts spans of an analysed trace as late, not as a new trace to refuse', () => {

@@ -140,10 +140,10 @@ export class Intake {
       // The client will send these spans again: keep the traces they continue until then.
       const until = now + 2 * decision.retryAfterMs + this.#traceWaitMs;
       assembler.hold(decision.hold, until);
-      // Its queue waits behind this export, with spans of any open trace in it: keep them all. Not for
-      // memory, the hard limit, and not once stalled (a refusal then is for fair share): the hold has
-      // to end for a buffer that cannot move to drain.
-      if (decision.reason !== 'max_buffer' && !stalled) assembler.holdAll(until);
+      // Its queue waits behind this export, with spans of any open trace in it: keep them all. Not once
+      // stalled (a refusal then is for fair share), nor past half the memory budget: memory is the hard
+      // limit, and a buffer that cannot move, or that fills, must be able to drain.
+      if (!stalled && !this.#memoryContended()) assembler.holdAll(until);
       this.#metrics.exportsRefused.inc({ transport, reason: decision.reason });
       return { ok: false, reason: decision.reason, retryAfterMs: decision.retryAfterMs, message: REFUSAL_TEXT[decision.reason] };
     }
@@ -210,6 +210,7 @@ export class Intake {
 
   /** Analyses the traces complete now and writes what is pending. */
   tick(): void {
+    if (this.#memoryContended()) this.#analyzer.assembler.endHoldAll();
     this.#take(this.#analyzer.poll(this.#now()));
     this.#write();
     this.#refreshGauges();
@@ -231,6 +232,11 @@ export class Intake {
 
   get openTraces(): number {
     return this.#analyzer.assembler.openTraces;
+  }
+
+  /** Buffered spans past half of --max-buffer-mib: holding the whole buffer would only fill it. */
+  #memoryContended(): boolean {
+    return this.#analyzer.assembler.counters.bytesBuffered > this.#limits.maxBytes / 2;
   }
 
   #take(analyses: RequestAnalysis[]): void {

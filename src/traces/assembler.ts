@@ -212,6 +212,11 @@ export class TraceAssembler<B = SpanRecord[]> {
     this.#holdAllUntil = Math.max(this.#holdAllUntil, until);
   }
 
+  /** Ends holdAll at once (the buffer has to drain: memory comes first). */
+  endHoldAll(): void {
+    this.#holdAllUntil = 0;
+  }
+
   /**
    * True while holdAll keeps the buffer and it is not moving: no span has joined an open trace for
    * the trace wait, or the last poll found a trace complete and kept only by the hold. Refusing new
