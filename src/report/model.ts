@@ -410,6 +410,21 @@ export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOp
   };
 }
 
+/**
+ * buildReport's endpoints and summary without the fixes: the same filters, detectors and order, for
+ * a ranking that does not show fixes (the overview). Service findings are left to the caller.
+ */
+export function summariseReport(rollups: Iterable<EndpointRollup>, options: ReportOptions = {}): { summary: Report['summary']; endpoints: EndpointSummary[] } {
+  const wanted = endpointMatcher(options.endpoint);
+  const ignored = anyGlob(options.ignoreEndpoints);
+  const all = [...rollups];
+  const endpoints = all
+    .filter((r) => wanted(r.endpoint) && !ignored(r.endpoint))
+    .map((r) => summariseEndpoint(r, options))
+    .sort(byWaste);
+  return { summary: reportSummary(all, endpoints), endpoints };
+}
+
 /** The report's summary over the endpoints it lists (`rollups` may hold more: only the listed ones count). */
 export function reportSummary(rollups: readonly EndpointRollup[], endpoints: readonly (Ranked & { service: string })[]): Report['summary'] {
   const kept = new Set(endpoints.map((e) => `${e.service}\u0000${e.endpoint}`));

@@ -3,11 +3,8 @@ import { ENDPOINT_DETECT_DEFAULTS } from '../detect/endpoint.js';
 import type { FindingKind } from '../detect/types.js';
 import { applyAcknowledgements, isActive, signatureOf, type Acknowledgement, type AcknowledgedFinding } from '../report/acknowledge.js';
 import {
-  anyGlob,
   buildServiceFindings,
-  byWaste,
-  reportSummary,
-  summariseEndpoint,
+  summariseReport,
   type EndpointSummary,
   type Report,
   type ReportEndpoint,
@@ -244,12 +241,14 @@ export function overview(ctx: UiContext, filters: Filters): Overview {
   const period = periodOf(filters);
   const closedBeforeMs = ctx.nowMs - SUMMARY_SETTLE_MS;
   const summaries = store.periodSummary(queryOf(filters), { slowMs: options.slowMs ?? ENDPOINT_DETECT_DEFAULTS.slowMs, closedBeforeMs });
-  const ignored = anyGlob(options.ignoreEndpoints);
-  const listed = summaries.filter((s) => !ignored(s.rollup.endpoint));
-  const endpoints = listed.map((s) => summariseEndpoint(s.rollup, options)).sort(byWaste);
+  const ranked = summariseReport(
+    summaries.map((s) => s.rollup),
+    options,
+  );
+  const endpoints = ranked.endpoints;
   // Filters and acknowledgements copy endpoints, so ids and DB spans go by name.
-  const idOf = new Map(listed.map((s) => [key(s.rollup.service, s.rollup.endpoint), s.id]));
-  const dbSpans = new Map(listed.map((s) => [key(s.rollup.service, s.rollup.endpoint), s.rollup.dbSpans]));
+  const idOf = new Map(summaries.map((s) => [key(s.rollup.service, s.rollup.endpoint), s.id]));
+  const dbSpans = new Map(summaries.map((s) => [key(s.rollup.service, s.rollup.endpoint), s.rollup.dbSpans]));
   const findingIds = store.findingIds();
   for (const e of endpoints) {
     for (const f of e.findings) {
@@ -259,7 +258,7 @@ export function overview(ctx: UiContext, filters: Filters): Overview {
   }
   let serviceFindings = buildServiceFindings({ connections: store.connections(period), ...options });
   if (filters.service !== undefined) serviceFindings = serviceFindings.filter((f) => f.service === filters.service);
-  const decided = applyAcknowledgements({ summary: reportSummary(listed.map((s) => s.rollup), endpoints), endpoints }, store.acknowledgements(), ctx.nowMs, filters.includeAcknowledged ?? false);
+  const decided = applyAcknowledgements(ranked, store.acknowledgements(), ctx.nowMs, filters.includeAcknowledged ?? false);
   const report = filters.kind === undefined && filters.q === undefined ? decided : filterReport(decided, filters, (e) => dbSpans.get(key(e.service, e.endpoint)) ?? 0);
 
   const axis = axisOf(filters, ctx.nowMs, store.firstHour(period));
