@@ -131,8 +131,9 @@ const MIGRATIONS: readonly string[] = [
   // 7: narrow additive summaries of the hourly rows, so the overview sums a period in SQL instead of
   // decoding every hour's JSON. Hour rows are written with the hourly rollups (and backfilled here);
   // 6-hour, day and week rows are built from them once their period is over (summary_blocks says
-  // which are built; a late write to an hour drops its blocks' marks). durations (JSON [bucket, count]
-  // pairs) is kept on the coarse rows only: hour rows read it from fingerprint_hours.
+  // which are built; a late write to an hour drops its blocks' marks). Duration histograms (JSON
+  // [bucket, count] pairs) of the coarse blocks sit apart, keyed statement first, so the sums scan
+  // narrow rows and a slow statement's histograms are one range read (hours read fingerprint_hours).
   `
   CREATE TABLE summary_endpoints (
     size INTEGER NOT NULL,
@@ -181,8 +182,15 @@ const MIGRATIONS: readonly string[] = [
     executions INTEGER NOT NULL,
     total_ms REAL NOT NULL,
     max_ms REAL NOT NULL,
-    durations TEXT,
     PRIMARY KEY (size, start, endpoint_id, fingerprint)
+  ) WITHOUT ROWID;
+  CREATE TABLE summary_durations (
+    endpoint_id INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    durations TEXT NOT NULL,
+    PRIMARY KEY (endpoint_id, fingerprint, size, start)
   ) WITHOUT ROWID;
   CREATE TABLE summary_blocks (
     size INTEGER NOT NULL,
@@ -199,7 +207,7 @@ const MIGRATIONS: readonly string[] = [
     SELECT 3600000, h.hour, h.endpoint_id, n.key, n.value FROM endpoint_hours h, json_each(h.rollup, '$.noiseDropped') n;
   INSERT INTO summary_findings SELECT 3600000, hour, finding_id, requests_affected, executions, wasted_ms FROM finding_hours;
   INSERT INTO summary_selects
-    SELECT 3600000, h.hour, h.endpoint_id, h.fingerprint, h.requests, h.executions, h.total_ms, h.rollup ->> '$.example.maxMs', NULL
+    SELECT 3600000, h.hour, h.endpoint_id, h.fingerprint, h.requests, h.executions, h.total_ms, h.rollup ->> '$.example.maxMs'
     FROM fingerprint_hours h JOIN statements s ON s.fingerprint = h.fingerprint
     WHERE s.facts ->> '$.operation' = 'SELECT' AND NOT coalesce(s.facts ->> '$.transactionControl', 0)
       AND NOT EXISTS (SELECT 1 FROM findings f JOIN finding_hours fh ON fh.finding_id = f.id

@@ -585,8 +585,8 @@ export class Store {
       .filter((e) => matches(e.rollup.endpoint) && (query.service === undefined || e.rollup.service === query.service));
   }
 
-  /** Every endpoint's requests, DB spans and wasted ms per chart bucket in a period, from the period summaries. */
-  trendBuckets(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>, axis: { startMs: number; sizeMs: number; count: number }, closedBeforeMs: number): SummaryBucket[] {
+  /** Every endpoint's requests, DB spans and wasted ms per chart bucket in a period (by endpoint id), from the period summaries. */
+  trendBuckets(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>, axis: { startMs: number; sizeMs: number; count: number }, closedBeforeMs: number): Map<number, SummaryBucket[]> {
     return this.#summaries.trends(query.sinceMs, query.untilMs, axis, closedBeforeMs);
   }
 

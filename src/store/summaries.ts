@@ -34,7 +34,6 @@ export interface SummaryEndpoint {
 
 /** One trend bucket of an endpoint. */
 export interface SummaryBucket {
-  endpointId: number;
   startMs: number;
   requests: number;
   dbSpans: number;
@@ -99,7 +98,7 @@ export class Summaries {
    */
   selectHour(endpointId: number, fingerprint: string, hour: number, requests: number, executions: number, totalMs: number, maxMs: number): void {
     this.#prepare(
-      `INSERT INTO summary_selects (size, start, endpoint_id, fingerprint, requests, executions, total_ms, max_ms, durations) VALUES (${HOUR_MS}, ?, ?, ?, ?, ?, ?, ?, NULL)
+      `INSERT INTO summary_selects (size, start, endpoint_id, fingerprint, requests, executions, total_ms, max_ms) VALUES (${HOUR_MS}, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (size, start, endpoint_id, fingerprint) DO UPDATE SET requests = excluded.requests, executions = excluded.executions,
          total_ms = excluded.total_ms, max_ms = excluded.max_ms`,
     ).run(hour, endpointId, fingerprint, requests, executions, totalMs, maxMs);
@@ -141,6 +140,8 @@ export class Summaries {
     for (const table of ['summary_endpoints', 'summary_queries', 'summary_noise', 'summary_findings', 'summary_selects']) {
       this.#prepare(`DELETE FROM ${table} WHERE size = ? AND start = ?`).run(size, start);
     }
+    // Keyed statement first, so this one scans; a block is rebuilt only after a late write.
+    this.#prepare('DELETE FROM summary_durations WHERE size = ? AND start = ?').run(size, start);
     const range = [size, start, source, start, end] as const;
     this.#prepare(
       `INSERT INTO summary_endpoints SELECT ?, ?, endpoint_id, sum(requests), sum(db_spans), sum(wasted_ms), min(first_seen_ms), max(last_seen_ms),
@@ -175,10 +176,12 @@ export class Summaries {
       if (durations !== null) mergeCounts(m.durations, new Map(JSON.parse(durations) as Pairs));
     }
     const insert = this.#prepare(
-      'INSERT INTO summary_selects (size, start, endpoint_id, fingerprint, requests, executions, total_ms, max_ms, durations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO summary_selects (size, start, endpoint_id, fingerprint, requests, executions, total_ms, max_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
+    const insertDurations = this.#prepare('INSERT INTO summary_durations (endpoint_id, fingerprint, size, start, durations) VALUES (?, ?, ?, ?, ?)');
     for (const m of merged.values()) {
-      insert.run(size, start, m.endpointId, m.fingerprint, m.requests, m.executions, m.totalMs, m.maxMs, JSON.stringify([...m.durations]));
+      insert.run(size, start, m.endpointId, m.fingerprint, m.requests, m.executions, m.totalMs, m.maxMs);
+      insertDurations.run(m.endpointId, m.fingerprint, size, start, JSON.stringify([...m.durations]));
     }
     this.#prepare('INSERT OR REPLACE INTO summary_blocks (size, start) VALUES (?, ?)').run(size, start);
   }
@@ -193,7 +196,9 @@ export class Summaries {
       ).raw().all(from, to) as [number, string, number, number, number, number, string | null][];
     }
     return this.#prepare(
-      'SELECT endpoint_id, fingerprint, requests, executions, total_ms, max_ms, durations FROM summary_selects WHERE size = ? AND start >= ? AND start < ?',
+      `SELECT s.endpoint_id, s.fingerprint, s.requests, s.executions, s.total_ms, s.max_ms, d.durations
+       FROM summary_selects s LEFT JOIN summary_durations d ON d.endpoint_id = s.endpoint_id AND d.fingerprint = s.fingerprint AND d.size = s.size AND d.start = s.start
+       WHERE s.size = ? AND s.start >= ? AND s.start < ?`,
     ).raw().all(size, from, to) as [number, string, number, number, number, number, string | null][];
   }
 
@@ -203,12 +208,10 @@ export class Summaries {
   #span(sinceMs: number | undefined, untilMs: number | undefined): { lo: number; hi: number } | undefined {
     const lo = sinceMs === undefined ? Number.MIN_SAFE_INTEGER : Math.floor(sinceMs / HOUR_MS) * HOUR_MS;
     const hi = untilMs === undefined ? Number.MAX_SAFE_INTEGER : untilMs;
-    const row = this.#prepare(`SELECT min(start) AS first, max(start) AS last FROM summary_endpoints WHERE size = ${HOUR_MS} AND start >= ? AND start < ?`).get(lo, hi) as {
-      first: number | null;
-      last: number | null;
-    };
-    if (row.first === null || row.last === null) return undefined;
-    return { lo: row.first, hi: row.last + HOUR_MS };
+    // Two ordered lookups: a min() and a max() in one query would scan every row between them.
+    const first = this.#prepare(`SELECT start FROM summary_endpoints WHERE size = ${HOUR_MS} AND start >= ? AND start < ? ORDER BY start LIMIT 1`).pluck().get(lo, hi) as number | undefined;
+    const last = this.#prepare(`SELECT start FROM summary_endpoints WHERE size = ${HOUR_MS} AND start >= ? AND start < ? ORDER BY start DESC LIMIT 1`).pluck().get(lo, hi) as number | undefined;
+    return first === undefined || last === undefined ? undefined : { lo: first, hi: last + HOUR_MS };
   }
 
   /** [lo, hi) as runs of the largest built blocks that fit, from `sizes`. */
@@ -224,6 +227,17 @@ export class Summaries {
       p += size;
     }
     return runs;
+  }
+
+  /**
+   * Sums `columns` of `table` over every run, grouped by the `keys` expressions: one statement (the
+   * runs as UNION ALL branches), so SQLite adds each group once and JS sees one row per group.
+   * `extra` binds the `?`s of keys and columns, in that order.
+   */
+  #sum(table: string, keys: readonly string[], columns: string, runs: readonly Run[], extra: readonly unknown[] = []): unknown[][] {
+    const branch = `SELECT * FROM ${table} WHERE size = ? AND start >= ? AND start < ?`;
+    const sql = `SELECT ${keys.join(', ')}, ${columns} FROM (${runs.map(() => branch).join(' UNION ALL ')}) GROUP BY ${keys.map((_, i) => i + 1).join(', ')}`;
+    return this.#prepare(sql).raw().all(...extra, ...runs.flatMap((r) => [r.size, r.from, r.to])) as unknown[][];
   }
 
   /** The first hour with traffic in a period (a chart's start when the period has none). */
@@ -246,109 +260,78 @@ export class Summaries {
     const out = new Map<number, EndpointRollup>();
     const facts = this.#statementFacts();
 
-    for (const run of runs) {
-      for (const [id, requests, dbSpans, wastedMs, first, last, outRequests, outMs] of this.#prepare(
-        `SELECT endpoint_id, sum(requests), sum(db_spans), sum(wasted_ms), min(first_seen_ms), max(last_seen_ms), sum(outbound_requests), sum(outbound_ms)
-         FROM summary_endpoints WHERE size = ? AND start >= ? AND start < ? GROUP BY endpoint_id`,
-      ).raw().all(run.size, run.from, run.to) as [number, number, number, number, number, number, number, number][]) {
-        let r = out.get(id);
-        if (r === undefined) {
-          const ref = refs.get(id);
-          if (ref === undefined) continue;
-          r = emptyEndpointRollup(ref.endpoint, ref.service);
-          out.set(id, r);
-        }
-        r.requests += requests;
-        r.dbSpans += dbSpans;
-        r.wastedMs += wastedMs;
-        r.firstSeenMs = Math.min(r.firstSeenMs, first);
-        r.lastSeenMs = Math.max(r.lastSeenMs, last);
-        r.outbound.requests += outRequests;
-        r.outbound.totalMs += outMs;
-      }
-      for (const [id, queries, requests] of this.#prepare(
-        'SELECT endpoint_id, queries, sum(requests) FROM summary_queries WHERE size = ? AND start >= ? AND start < ? GROUP BY endpoint_id, queries',
-      ).raw().all(run.size, run.from, run.to) as [number, number, number][]) {
-        const r = out.get(id);
-        if (r !== undefined) r.queriesPerRequest.set(queries, (r.queriesPerRequest.get(queries) ?? 0) + requests);
-      }
-      for (const [id, rule, dropped] of this.#prepare(
-        'SELECT endpoint_id, rule, sum(dropped) FROM summary_noise WHERE size = ? AND start >= ? AND start < ? GROUP BY endpoint_id, rule',
-      ).raw().all(run.size, run.from, run.to) as [number, string, number][]) {
-        const r = out.get(id);
-        if (r !== undefined) r.noiseDropped.set(rule, (r.noiseDropped.get(rule) ?? 0) + dropped);
-      }
+    const endpointRows = this.#sum(
+      'summary_endpoints',
+      ['endpoint_id'],
+      'sum(requests), sum(db_spans), sum(wasted_ms), min(first_seen_ms), max(last_seen_ms), sum(outbound_requests), sum(outbound_ms)',
+      runs,
+    ) as [number, number, number, number, number, number, number, number][];
+    for (const [id, requests, dbSpans, wastedMs, first, last, outRequests, outMs] of endpointRows) {
+      const ref = refs.get(id);
+      if (ref === undefined) continue;
+      const r = emptyEndpointRollup(ref.endpoint, ref.service);
+      Object.assign(r, { requests, dbSpans, wastedMs, firstSeenMs: first, lastSeenMs: last });
+      r.outbound.requests = outRequests;
+      r.outbound.totalMs = outMs;
+      out.set(id, r);
+    }
+    for (const [id, queries, requests] of this.#sum('summary_queries', ['endpoint_id', 'queries'], 'sum(requests)', runs) as [number, number, number][]) {
+      out.get(id)?.queriesPerRequest.set(queries, requests);
+    }
+    for (const [id, rule, dropped] of this.#sum('summary_noise', ['endpoint_id', 'rule'], 'sum(dropped)', runs) as [number, string, number][]) {
+      out.get(id)?.noiseDropped.set(rule, dropped);
     }
 
     const findings = new Map(
       (this.#prepare('SELECT id, endpoint_id, fingerprint, kind, link FROM findings').raw().all() as [number, number, string, CascadeRollup['kind'], string][]).map((f) => [f[0], f]),
     );
-    for (const run of runs) {
-      for (const [findingId, requestsAffected, executions, wastedMs] of this.#prepare(
-        'SELECT finding_id, sum(requests_affected), sum(executions), sum(wasted_ms) FROM summary_findings WHERE size = ? AND start >= ? AND start < ? GROUP BY finding_id',
-      ).raw().all(run.size, run.from, run.to) as [number, number, number, number][]) {
-        const f = findings.get(findingId);
-        const r = f === undefined ? undefined : out.get(f[1]);
-        if (f === undefined || r === undefined) continue;
-        const [, , fingerprint, kind, link] = f;
-        let c = r.cascades.get(fingerprint);
-        if (c === undefined) {
-          const statement = facts(fingerprint);
-          if (statement === undefined) continue;
-          const l = JSON.parse(link) as { trigger: TriggerRef | null; steps: RelationStep[]; linked: boolean; leaf: LeafShape; firstIndex: number };
-          c = {
-            kind,
-            fingerprint,
-            sql: statement.sql,
-            facts: statement.facts,
-            requestsAffected: 0,
-            executions: 0,
-            totalMs: 0,
-            wastedMs: 0,
-            repeats: new Map(),
-            trigger: l.trigger,
-            steps: l.steps,
-            linked: l.linked,
-            leaf: l.leaf,
-            firstIndex: l.firstIndex,
-            example: { traceId: '', wastedMs: -1 },
-          };
-          r.cascades.set(fingerprint, c);
-        }
-        c.requestsAffected += requestsAffected;
-        c.executions += executions;
-        c.wastedMs += wastedMs;
-      }
+    for (const [findingId, requestsAffected, executions, wastedMs] of this.#sum(
+      'summary_findings',
+      ['finding_id'],
+      'sum(requests_affected), sum(executions), sum(wasted_ms)',
+      runs,
+    ) as [number, number, number, number][]) {
+      const f = findings.get(findingId);
+      const r = f === undefined ? undefined : out.get(f[1]);
+      if (f === undefined || r === undefined) continue;
+      const [, , fingerprint, kind, link] = f;
+      const statement = facts(fingerprint);
+      if (statement === undefined) continue;
+      const l = JSON.parse(link) as { trigger: TriggerRef | null; steps: RelationStep[]; linked: boolean; leaf: LeafShape; firstIndex: number };
+      r.cascades.set(fingerprint, {
+        kind,
+        fingerprint,
+        sql: statement.sql,
+        facts: statement.facts,
+        requestsAffected,
+        executions,
+        totalMs: 0,
+        wastedMs,
+        repeats: new Map(),
+        trigger: l.trigger,
+        steps: l.steps,
+        linked: l.linked,
+        leaf: l.leaf,
+        firstIndex: l.firstIndex,
+        example: { traceId: '', wastedMs: -1 },
+      });
     }
 
     // SELECTs: counts, and an upper bound on executions in blocks whose slowest call reaches slowMs's bucket.
     const slowBucket = firstBucketReaching(slowMs);
     // One bucket lower than needed, so float rounding can only add candidates, never lose one.
     const slowFloor = slowBucket <= 1 ? -1 : bucketEdgeMs(slowBucket - 2);
-    const selects = new Map<string, { endpointId: number; requests: number; executions: number; totalMs: number; maxMs: number; mayBeSlow: number }>();
-    for (const run of runs) {
-      for (const [id, fingerprint, requests, executions, totalMs, maxMs, mayBeSlow] of this.#prepare(
-        `SELECT endpoint_id, fingerprint, sum(requests), sum(executions), sum(total_ms), max(max_ms), sum(CASE WHEN max_ms > ? THEN executions ELSE 0 END)
-         FROM summary_selects WHERE size = ? AND start >= ? AND start < ? GROUP BY endpoint_id, fingerprint`,
-      ).raw().all(slowFloor, run.size, run.from, run.to) as [number, string, number, number, number, number, number][]) {
-        if (!out.has(id)) continue;
-        const key = `${id}:${fingerprint}`;
-        const s = selects.get(key);
-        if (s === undefined) selects.set(key, { endpointId: id, requests, executions, totalMs, maxMs, mayBeSlow });
-        else {
-          s.requests += requests;
-          s.executions += executions;
-          s.totalMs += totalMs;
-          s.maxMs = Math.max(s.maxMs, maxMs);
-          s.mayBeSlow += mayBeSlow;
-        }
-      }
-    }
     const candidates: { endpointId: number; fingerprint: string; durations: DurationHistogram }[] = [];
-    for (const [key, s] of selects) {
-      const fingerprint = key.slice(key.indexOf(':') + 1);
-      const r = out.get(s.endpointId)!;
-      if (r.cascades.has(fingerprint)) continue;
+    for (const [endpointId, fingerprint, requests, executions, totalMs, maxMs, mayBeSlow] of this.#sum(
+      'summary_selects',
+      ['endpoint_id', 'fingerprint'],
+      'sum(requests), sum(executions), sum(total_ms), max(max_ms), sum(CASE WHEN max_ms > ? THEN executions ELSE 0 END)',
+      runs,
+      [slowFloor],
+    ) as [number, string, number, number, number, number, number][]) {
+      const s = { endpointId, requests, executions, totalMs, maxMs, mayBeSlow };
+      const r = out.get(endpointId);
+      if (r === undefined || r.cascades.has(fingerprint)) continue;
       const statement = facts(fingerprint);
       if (statement === undefined) continue;
       const durations: DurationHistogram = new Map();
@@ -370,26 +353,14 @@ export class Summaries {
     return [...out].map(([id, rollup]) => ({ id, rollup }));
   }
 
-  /** The exact duration histograms of the statements that may be slow. */
+  /** The exact duration histograms of the statements that may be slow: one range read per statement and run. */
   #readDurations(runs: readonly Run[], candidates: readonly { endpointId: number; fingerprint: string; durations: DurationHistogram }[]): void {
-    const byKey = new Map(candidates.map((c) => [`${c.endpointId}:${c.fingerprint}`, c.durations]));
-    const hours = this.#prepare(`SELECT rollup -> '$.durations' FROM fingerprint_hours WHERE endpoint_id = ? AND fingerprint = ? AND hour >= ? AND hour < ?`).raw();
-    const coarse = this.#prepare(
-      `SELECT endpoint_id, fingerprint, durations FROM summary_selects WHERE size = ? AND start >= ? AND start < ? AND endpoint_id || ':' || fingerprint IN (SELECT value FROM json_each(?))`,
-    ).raw();
-    const keys = JSON.stringify([...byKey.keys()]);
-    for (const run of runs) {
-      if (run.size === HOUR_MS) {
-        for (const c of candidates) {
-          for (const [json] of hours.all(c.endpointId, c.fingerprint, run.from, run.to) as [string | null][]) {
-            if (json !== null) mergeCounts(c.durations, new Map(JSON.parse(json) as Pairs));
-          }
-        }
-        continue;
-      }
-      for (const [endpointId, fingerprint, json] of coarse.all(run.size, run.from, run.to, keys) as [number, string, string | null][]) {
-        const into = byKey.get(`${endpointId}:${fingerprint}`);
-        if (into !== undefined && json !== null) mergeCounts(into, new Map(JSON.parse(json) as Pairs));
+    const hours = this.#prepare(`SELECT rollup -> '$.durations' FROM fingerprint_hours WHERE endpoint_id = ? AND fingerprint = ? AND hour >= ? AND hour < ?`).pluck();
+    const coarse = this.#prepare('SELECT durations FROM summary_durations WHERE endpoint_id = ? AND fingerprint = ? AND size = ? AND start >= ? AND start < ?').pluck();
+    for (const c of candidates) {
+      for (const run of runs) {
+        const rows = (run.size === HOUR_MS ? hours.all(c.endpointId, c.fingerprint, run.from, run.to) : coarse.all(c.endpointId, c.fingerprint, run.size, run.from, run.to)) as (string | null)[];
+        for (const json of rows) if (json !== null) for (const [bucket, n] of JSON.parse(json) as Pairs) c.durations.set(bucket, (c.durations.get(bucket) ?? 0) + n);
       }
     }
   }
@@ -409,31 +380,31 @@ export class Summaries {
 
   /**
    * Every endpoint's requests, DB spans and wasted ms per chart bucket (`sizeMs` wide from `startMs`)
-   * within the period; rows only where an endpoint had traffic.
+   * within the period, by endpoint id; endpoints without traffic in it are absent.
    */
-  trends(sinceMs: number | undefined, untilMs: number | undefined, axis: { startMs: number; sizeMs: number; count: number }, closedBeforeMs: number): SummaryBucket[] {
+  trends(sinceMs: number | undefined, untilMs: number | undefined, axis: { startMs: number; sizeMs: number; count: number }, closedBeforeMs: number): Map<number, SummaryBucket[]> {
+    const out = new Map<number, SummaryBucket[]>();
     const span = this.#span(sinceMs, untilMs);
-    if (span === undefined) return [];
+    if (span === undefined) return out;
     this.#ensure(span.lo, span.hi, closedBeforeMs);
     // Only sizes that fit in a bucket (all are epoch-aligned, as the axis is), so no row straddles two.
     const runs = this.#runs(span.lo, span.hi, SIZES.filter((s) => axis.sizeMs % s === 0));
-    const buckets = new Map<number, SummaryBucket>();
-    for (const run of runs) {
-      for (const [id, start, requests, dbSpans, wastedMs] of this.#prepare(
-        'SELECT endpoint_id, start, requests, db_spans, wasted_ms FROM summary_endpoints WHERE size = ? AND start >= ? AND start < ?',
-      ).raw().all(run.size, run.from, run.to) as [number, number, number, number, number][]) {
-        const i = Math.floor((start - axis.startMs) / axis.sizeMs);
-        if (i < 0 || i >= axis.count) continue;
-        const key = id * 4096 + i;
-        const b = buckets.get(key);
-        if (b === undefined) buckets.set(key, { endpointId: id, startMs: axis.startMs + i * axis.sizeMs, requests, dbSpans, wastedMs });
-        else {
-          b.requests += requests;
-          b.dbSpans += dbSpans;
-          b.wastedMs += wastedMs;
-        }
+    const rows = this.#sum('summary_endpoints', ['endpoint_id', '(start - CAST(? AS INTEGER)) / CAST(? AS INTEGER)'], 'sum(requests), sum(db_spans), sum(wasted_ms)', runs, [axis.startMs, axis.sizeMs]) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+    ][];
+    for (const [id, i, requests, dbSpans, wastedMs] of rows) {
+      if (i < 0 || i >= axis.count) continue;
+      let buckets = out.get(id);
+      if (buckets === undefined) {
+        buckets = Array.from({ length: axis.count }, (_, k) => ({ startMs: axis.startMs + k * axis.sizeMs, requests: 0, dbSpans: 0, wastedMs: 0 }));
+        out.set(id, buckets);
       }
+      Object.assign(buckets[i]!, { requests, dbSpans, wastedMs });
     }
-    return [...buckets.values()];
+    return out;
   }
 }

@@ -262,18 +262,7 @@ export function overview(ctx: UiContext, filters: Filters): Overview {
   const report = filters.kind === undefined && filters.q === undefined ? decided : filterReport(decided, filters, (e) => dbSpans.get(key(e.service, e.endpoint)) ?? 0);
 
   const axis = axisOf(filters, ctx.nowMs, store.firstHour(period));
-  const trends = new Map<number, Bucket[]>();
-  for (const b of store.trendBuckets(period, axis, closedBeforeMs)) {
-    let buckets = trends.get(b.endpointId);
-    if (buckets === undefined) {
-      buckets = emptyBuckets(axis);
-      trends.set(b.endpointId, buckets);
-    }
-    const into = buckets[(b.startMs - axis.startMs) / axis.sizeMs]!;
-    into.requests += b.requests;
-    into.dbSpans += b.dbSpans;
-    into.wastedMs += b.wastedMs;
-  }
+  const trends: Map<number, Bucket[]> = store.trendBuckets(period, axis, closedBeforeMs);
   const rows = report.endpoints.map((e): OverviewRow => {
     const id = idOf.get(key(e.service, e.endpoint));
     return {
