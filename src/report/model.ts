@@ -301,13 +301,12 @@ const wastedPerRequest = (rollup: EndpointRollup, findings: readonly EndpointFin
 const signatureOfFinding = (rollup: EndpointRollup, f: EndpointFinding): string =>
   findingSignature({ endpoint: rollup.endpoint, kind: f.kind, table: f.facts?.table ?? '', fingerprint: f.fingerprint });
 
-/** A finding as a ranking lists it: what it is and what it wastes, no fix. */
+/** A finding as a ranking lists it: what it is and what it wastes, no fix (its signature follows from the first three and the endpoint). */
 export interface FindingSummary {
   kind: FindingKind;
   table: string;
   fingerprint: string;
   wastedMs: number;
-  signature: string;
   id?: number;
 }
 
@@ -330,7 +329,7 @@ export function summariseEndpoint(rollup: EndpointRollup, options: ReportOptions
     requests: rollup.requests,
     queriesPerRequest: { p50: countQuantile(rollup.queriesPerRequest, 0.5), max: countMax(rollup.queriesPerRequest) },
     wastedMsPerRequest: wastedPerRequest(rollup, findings),
-    findings: findings.map((f) => ({ kind: f.kind, table: f.facts?.table ?? '', fingerprint: f.fingerprint, wastedMs: round1(f.wastedMs), signature: signatureOfFinding(rollup, f) })),
+    findings: findings.map((f) => ({ kind: f.kind, table: f.facts?.table ?? '', fingerprint: f.fingerprint, wastedMs: round1(f.wastedMs) })),
   };
 }
 

@@ -50,7 +50,7 @@ function reference(store: Store, query: PeriodQuery, o: Omit<ReportOptions, 'end
       requests: e.requests,
       queriesPerRequest: e.queriesPerRequest,
       wastedMsPerRequest: e.wastedMsPerRequest,
-      findings: e.findings.map((f) => ({ kind: f.kind, table: f.table, fingerprint: f.fingerprint, wastedMs: f.wastedMs, signature: f.signature })),
+      findings: e.findings.map((f) => ({ kind: f.kind, table: f.table, fingerprint: f.fingerprint, wastedMs: f.wastedMs })),
     })),
   };
 }

@@ -177,6 +177,7 @@ function SortHeader({ col, sort, dir, filters, numeric }: { col: SortKey; sort: 
 export function OverviewView({ view, links, sort = 'wasted', dir = 'desc', nowMs, live }: { view: Overview; links: Links; sort?: SortKey; dir?: 'asc' | 'desc'; nowMs: number; live: boolean }) {
   const { filters, summary } = view;
   const rows = sortRows(view.rows, sort, dir);
+  const rankOf = new Map(view.rows.map((r, i) => [r, i + 1]));
   const withFindings = view.rows.filter((r) => r.endpoint.findings.length > 0).length;
   // A trend needs a few buckets to say anything; a short recording has one.
   const showTrend = view.axis.count >= 3;
@@ -235,7 +236,7 @@ export function OverviewView({ view, links, sort = 'wasted', dir = 'desc', nowMs
           <tbody>
             {rows.map((r) => {
               const e = r.endpoint;
-              const rank = view.rows.indexOf(r) + 1;
+              const rank = rankOf.get(r)!;
               return (
                 <tr data-search={`${e.endpoint} ${e.service} ${r.tables.join(' ')}`.toLowerCase()} data-endpoint={e.endpoint}>
                   <td class="rank" data-v={rank}>
