@@ -56,9 +56,9 @@ function reference(store: Store, query: PeriodQuery, o: Omit<ReportOptions, 'end
 }
 
 /** The same from the period summaries, as the overview computes it. */
-function fast(store: Store, query: PeriodQuery, o: Omit<ReportOptions, 'endpoint'>) {
+function fast(store: Store, query: PeriodQuery, o: Omit<ReportOptions, 'endpoint'>, closedBeforeMs = END) {
   return summariseReport(
-    store.periodSummary(query, { slowMs: o.slowMs ?? 100, closedBeforeMs: END }).map((s) => s.rollup),
+    store.periodSummary(query, { slowMs: o.slowMs ?? 100, closedBeforeMs }).map((s) => s.rollup),
     o,
   );
 }
@@ -156,6 +156,33 @@ describe('period summaries', () => {
     store.record(late);
     expect(fast(store, query, options)).toEqual(reference(store, query, options));
     expect(fast(store, { sinceMs: T0 + DAY, untilMs: T0 + 2 * DAY }, options).endpoints.map((e) => e.endpoint)).toContain('GET dashboard/');
+  });
+
+  it('add the hours still open to the settled ones kept from the last request, as requests keep arriving', () => {
+    // The clock mid-way through day 10: hours after 07:00 are open, blocks before are settled and kept.
+    const now = T0 + 10 * DAY + 7 * HOUR + 5 * 60_000;
+    const periods: PeriodQuery[] = [{}, { sinceMs: now - 7 * DAY }, { sinceMs: now - DAY + 17 * 60_000 }];
+    for (const q of periods) expect(fast(store, q, options, now)).toEqual(reference(store, q, options));
+    for (const q of periods) expect(fast(store, q, options, now)).toEqual(reference(store, q, options));
+    // More requests in an open hour and in a settled one.
+    const more = analyses.slice(0, 12).flatMap((a, i) => [
+      { ...a, traceId: `open${i}`.padEnd(32, '0'), startMs: T0 + 10 * DAY + 9 * HOUR + i },
+      { ...a, traceId: `settled${i}`.padEnd(32, '0'), startMs: T0 + 3 * DAY + 2 * HOUR + i },
+    ]);
+    const trend = (q: PeriodQuery, sizeMs: number) => {
+      const startMs = Math.floor((q.sinceMs ?? store.firstHour()!) / sizeMs) * sizeMs;
+      const axis = { startMs, sizeMs, count: Math.ceil((END - startMs) / sizeMs) };
+      const got = new Map(
+        [...store.trendBuckets(q, axis, now)].flatMap(([id, buckets]) =>
+          buckets.filter((b) => b.requests > 0).map((b) => [`${id}@${b.startMs}`, { requests: b.requests, dbSpans: b.dbSpans, wastedMs: b.wastedMs }] as const),
+        ),
+      );
+      expect(round(got)).toEqual(round(referenceTrend(store, q, axis)));
+    };
+    for (const q of periods) for (const size of [HOUR, 6 * HOUR, DAY]) trend(q, size);
+    store.record(more);
+    for (const q of periods) expect(fast(store, q, options, now)).toEqual(reference(store, q, options));
+    for (const q of periods) for (const size of [HOUR, 6 * HOUR, DAY]) trend(q, size);
   });
 
   it('are backfilled from the hourly rollups when a store written before them is opened', () => {

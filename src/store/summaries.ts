@@ -46,6 +46,8 @@ export class Summaries {
   readonly #db: Database;
   // Its own statements: reads here are switched to raw (array) rows, which must not leak into the Store's.
   readonly #statements = new Map<string, Statement>();
+  /** Results over settled runs, least recently used first (see #cached). */
+  readonly #settled = new Map<string, { from: number; to: number; value: unknown }>();
 
   constructor(db: Database) {
     this.#db = db;
@@ -107,7 +109,10 @@ export class Summaries {
   /** A write to an hour makes the built 6-hour, day and week rows around it stale: they are rebuilt when next read. */
   touched(hours: Iterable<number>): void {
     const drop = this.#prepare('DELETE FROM summary_blocks WHERE size = ? AND start = ?');
-    for (const hour of hours) for (const size of COARSE) drop.run(size, Math.floor(hour / size) * size);
+    for (const hour of hours) {
+      for (const size of COARSE) drop.run(size, Math.floor(hour / size) * size);
+      for (const [key, kept] of this.#settled) if (hour >= kept.from && hour < kept.to) this.#settled.delete(key);
+    }
   }
 
   // ---- coarse rows, built once their period is over ----
@@ -254,43 +259,35 @@ export class Summaries {
     if (span === undefined) return [];
     this.#ensure(span.lo, span.hi, closedBeforeMs);
     const runs = this.#runs(span.lo, span.hi, SIZES);
+    // SELECTs: an upper bound on executions in blocks whose slowest call reaches slowMs's bucket,
+    // one bucket lower than needed, so float rounding can only add candidates, never lose one.
+    const slowBucket = firstBucketReaching(slowMs);
+    const slowFloor = slowBucket <= 1 ? -1 : bucketEdgeMs(slowBucket - 2);
+    const { closed, open } = splitRuns(runs, closedBeforeMs);
+    const settled = closed.length === 0 ? undefined : this.#cached(`totals ${slowFloor} ${JSON.stringify(closed)}`, closed, () => this.#totals(closed, slowFloor));
+    const fresh = open.length === 0 ? undefined : this.#totals(open, slowFloor);
+    const totals = mergeTotals(settled, fresh);
+
     const refs = new Map(
       (this.#prepare('SELECT id, service, endpoint FROM endpoints').raw().all() as [number, string, string][]).map(([id, service, endpoint]) => [id, { service, endpoint }]),
     );
-    const out = new Map<number, EndpointRollup>();
     const facts = this.#statementFacts();
-
-    const endpointRows = this.#sum(
-      'summary_endpoints',
-      ['endpoint_id'],
-      'sum(requests), sum(db_spans), sum(wasted_ms), min(first_seen_ms), max(last_seen_ms), sum(outbound_requests), sum(outbound_ms)',
-      runs,
-    ) as [number, number, number, number, number, number, number, number][];
-    for (const [id, requests, dbSpans, wastedMs, first, last, outRequests, outMs] of endpointRows) {
+    const out = new Map<number, EndpointRollup>();
+    for (const [id, [requests, dbSpans, wastedMs, first, last, outRequests, outMs]] of totals.endpoints) {
       const ref = refs.get(id);
       if (ref === undefined) continue;
       const r = emptyEndpointRollup(ref.endpoint, ref.service);
       Object.assign(r, { requests, dbSpans, wastedMs, firstSeenMs: first, lastSeenMs: last });
-      r.outbound.requests = outRequests;
-      r.outbound.totalMs = outMs;
+      r.outbound.requests = outRequests!;
+      r.outbound.totalMs = outMs!;
+      r.queriesPerRequest = new Map(totals.queries.get(id));
+      r.noiseDropped = new Map(totals.noise.get(id));
       out.set(id, r);
     }
-    for (const [id, queries, requests] of this.#sum('summary_queries', ['endpoint_id', 'queries'], 'sum(requests)', runs) as [number, number, number][]) {
-      out.get(id)?.queriesPerRequest.set(queries, requests);
-    }
-    for (const [id, rule, dropped] of this.#sum('summary_noise', ['endpoint_id', 'rule'], 'sum(dropped)', runs) as [number, string, number][]) {
-      out.get(id)?.noiseDropped.set(rule, dropped);
-    }
-
     const findings = new Map(
       (this.#prepare('SELECT id, endpoint_id, fingerprint, kind, link FROM findings').raw().all() as [number, number, string, CascadeRollup['kind'], string][]).map((f) => [f[0], f]),
     );
-    for (const [findingId, requestsAffected, executions, wastedMs] of this.#sum(
-      'summary_findings',
-      ['finding_id'],
-      'sum(requests_affected), sum(executions), sum(wasted_ms)',
-      runs,
-    ) as [number, number, number, number][]) {
+    for (const [findingId, [requestsAffected, executions, wastedMs]] of totals.findings) {
       const f = findings.get(findingId);
       const r = f === undefined ? undefined : out.get(f[1]);
       if (f === undefined || r === undefined) continue;
@@ -303,10 +300,10 @@ export class Summaries {
         fingerprint,
         sql: statement.sql,
         facts: statement.facts,
-        requestsAffected,
-        executions,
+        requestsAffected: requestsAffected!,
+        executions: executions!,
         totalMs: 0,
-        wastedMs,
+        wastedMs: wastedMs!,
         repeats: new Map(),
         trigger: l.trigger,
         steps: l.steps,
@@ -316,53 +313,115 @@ export class Summaries {
         example: { traceId: '', wastedMs: -1 },
       });
     }
+    for (const [key, [requests, executions, totalMs, maxMs, mayBeSlow]] of totals.selects) {
+      const colon = key.indexOf(':');
+      const endpointId = Number(key.slice(0, colon));
+      const fingerprint = key.slice(colon + 1);
+      const r = out.get(endpointId);
+      if (r === undefined || r.cascades.has(fingerprint)) continue;
+      const statement = facts(fingerprint);
+      if (statement === undefined) continue;
+      // p95 reaches slowMs only if more than N − rank executions lie at or above its bucket;
+      // otherwise its histogram cannot make it slow and is left empty.
+      const rank = Math.max(1, Math.ceil(0.95 * executions!));
+      const durations: DurationHistogram = mayBeSlow! > executions! - rank ? this.#durations(key, closed, open) : new Map();
+      r.fingerprints.set(fingerprint, {
+        fingerprint,
+        sql: statement.sql,
+        facts: statement.facts,
+        requests: requests!,
+        executions: executions!,
+        totalMs: totalMs!,
+        durations,
+        example: { traceId: '', maxMs: maxMs! },
+      });
+    }
+    return [...out].map(([id, rollup]) => ({ id, rollup }));
+  }
 
-    // SELECTs: counts, and an upper bound on executions in blocks whose slowest call reaches slowMs's bucket.
-    const slowBucket = firstBucketReaching(slowMs);
-    // One bucket lower than needed, so float rounding can only add candidates, never lose one.
-    const slowFloor = slowBucket <= 1 ? -1 : bucketEdgeMs(slowBucket - 2);
-    const candidates: { endpointId: number; fingerprint: string; durations: DurationHistogram }[] = [];
-    for (const [endpointId, fingerprint, requests, executions, totalMs, maxMs, mayBeSlow] of this.#sum(
+  /** Sums of every summary table over runs, by endpoint, finding and statement. */
+  #totals(runs: readonly Run[], slowFloor: number): Totals {
+    const totals = emptyTotals();
+    for (const [id, ...values] of this.#sum(
+      'summary_endpoints',
+      ['endpoint_id'],
+      'sum(requests), sum(db_spans), sum(wasted_ms), min(first_seen_ms), max(last_seen_ms), sum(outbound_requests), sum(outbound_ms)',
+      runs,
+    ) as [number, ...number[]][]) {
+      totals.endpoints.set(id, values);
+    }
+    for (const [id, queries, requests] of this.#sum('summary_queries', ['endpoint_id', 'queries'], 'sum(requests)', runs) as [number, number, number][]) {
+      getOrAdd(totals.queries, id).set(queries, requests);
+    }
+    for (const [id, rule, dropped] of this.#sum('summary_noise', ['endpoint_id', 'rule'], 'sum(dropped)', runs) as [number, string, number][]) {
+      getOrAdd(totals.noise, id).set(rule, dropped);
+    }
+    for (const [id, ...values] of this.#sum('summary_findings', ['finding_id'], 'sum(requests_affected), sum(executions), sum(wasted_ms)', runs) as [number, ...number[]][]) {
+      totals.findings.set(id, values);
+    }
+    for (const [id, fingerprint, ...values] of this.#sum(
       'summary_selects',
       ['endpoint_id', 'fingerprint'],
       'sum(requests), sum(executions), sum(total_ms), max(max_ms), sum(CASE WHEN max_ms > ? THEN executions ELSE 0 END)',
       runs,
       [slowFloor],
-    ) as [number, string, number, number, number, number, number][]) {
-      const s = { endpointId, requests, executions, totalMs, maxMs, mayBeSlow };
-      const r = out.get(endpointId);
-      if (r === undefined || r.cascades.has(fingerprint)) continue;
-      const statement = facts(fingerprint);
-      if (statement === undefined) continue;
-      const durations: DurationHistogram = new Map();
-      // p95 reaches slowMs only if more than N − rank executions lie at or above its bucket.
-      const rank = Math.max(1, Math.ceil(0.95 * s.executions));
-      if (s.mayBeSlow > s.executions - rank) candidates.push({ endpointId: s.endpointId, fingerprint, durations });
-      r.fingerprints.set(fingerprint, {
-        fingerprint,
-        sql: statement.sql,
-        facts: statement.facts,
-        requests: s.requests,
-        executions: s.executions,
-        totalMs: s.totalMs,
-        durations,
-        example: { traceId: '', maxMs: s.maxMs },
-      });
+    ) as [number, string, ...number[]][]) {
+      totals.selects.set(`${id}:${fingerprint}`, values);
     }
-    if (candidates.length > 0) this.#readDurations(runs, candidates);
-    return [...out].map(([id, rollup]) => ({ id, rollup }));
+    return totals;
   }
 
-  /** The exact duration histograms of the statements that may be slow: one range read per statement and run. */
-  #readDurations(runs: readonly Run[], candidates: readonly { endpointId: number; fingerprint: string; durations: DurationHistogram }[]): void {
+  /** A statement's exact duration histogram over the runs (`endpointId:fingerprint`); the settled part is kept. */
+  #durations(key: string, closed: readonly Run[], open: readonly Run[]): DurationHistogram {
+    const histogram: DurationHistogram = new Map();
+    if (closed.length > 0) {
+      // One kept entry per settled span, holding every statement's histogram read so far.
+      const read = this.#cached(`durations ${JSON.stringify(closed)}`, closed, () => new Map<string, DurationHistogram>());
+      let settled = read.get(key);
+      if (settled === undefined) {
+        settled = this.#readDurations(key, closed);
+        read.set(key, settled);
+      }
+      mergeCounts(histogram, settled);
+    }
+    if (open.length > 0) mergeCounts(histogram, this.#readDurations(key, open));
+    return histogram;
+  }
+
+  /** One statement's duration histogram over runs: a range read per run. */
+  #readDurations(key: string, runs: readonly Run[]): DurationHistogram {
+    const colon = key.indexOf(':');
+    const endpointId = Number(key.slice(0, colon));
+    const fingerprint = key.slice(colon + 1);
     const hours = this.#prepare(`SELECT rollup -> '$.durations' FROM fingerprint_hours WHERE endpoint_id = ? AND fingerprint = ? AND hour >= ? AND hour < ?`).pluck();
     const coarse = this.#prepare('SELECT durations FROM summary_durations WHERE endpoint_id = ? AND fingerprint = ? AND size = ? AND start >= ? AND start < ?').pluck();
-    for (const c of candidates) {
-      for (const run of runs) {
-        const rows = (run.size === HOUR_MS ? hours.all(c.endpointId, c.fingerprint, run.from, run.to) : coarse.all(c.endpointId, c.fingerprint, run.size, run.from, run.to)) as (string | null)[];
-        for (const json of rows) if (json !== null) for (const [bucket, n] of JSON.parse(json) as Pairs) c.durations.set(bucket, (c.durations.get(bucket) ?? 0) + n);
-      }
+    const histogram: DurationHistogram = new Map();
+    for (const run of runs) {
+      const rows = (run.size === HOUR_MS ? hours.all(endpointId, fingerprint, run.from, run.to) : coarse.all(endpointId, fingerprint, run.size, run.from, run.to)) as (string | null)[];
+      for (const json of rows) if (json !== null) for (const [bucket, n] of JSON.parse(json) as Pairs) histogram.set(bucket, (histogram.get(bucket) ?? 0) + n);
     }
+    return histogram;
+  }
+
+  /**
+   * Results over settled runs (every block in them over and built) do not change until a late write
+   * lands in one of their hours (touched() then drops them): kept for the next request, a few at a time.
+   */
+  #cached<T>(key: string, runs: readonly Run[], compute: () => T): T {
+    const hit = this.#settled.get(key);
+    if (hit !== undefined) {
+      // Most recently used last.
+      this.#settled.delete(key);
+      this.#settled.set(key, hit);
+      return hit.value as T;
+    }
+    const value = compute();
+    this.#settled.set(key, { from: runs[0]!.from, to: runs[runs.length - 1]!.to, value });
+    for (const k of this.#settled.keys()) {
+      if (this.#settled.size <= SETTLED_KEPT) break;
+      this.#settled.delete(k);
+    }
+    return value;
   }
 
   /** Statements by fingerprint, facts parsed on first use. */
@@ -389,22 +448,108 @@ export class Summaries {
     this.#ensure(span.lo, span.hi, closedBeforeMs);
     // Only sizes that fit in a bucket (all are epoch-aligned, as the axis is), so no row straddles two.
     const runs = this.#runs(span.lo, span.hi, SIZES.filter((s) => axis.sizeMs % s === 0));
-    const rows = this.#sum('summary_endpoints', ['endpoint_id', '(start - CAST(? AS INTEGER)) / CAST(? AS INTEGER)'], 'sum(requests), sum(db_spans), sum(wasted_ms)', runs, [axis.startMs, axis.sizeMs]) as [
-      number,
-      number,
-      number,
-      number,
-      number,
-    ][];
-    for (const [id, i, requests, dbSpans, wastedMs] of rows) {
-      if (i < 0 || i >= axis.count) continue;
-      let buckets = out.get(id);
-      if (buckets === undefined) {
-        buckets = Array.from({ length: axis.count }, (_, k) => ({ startMs: axis.startMs + k * axis.sizeMs, requests: 0, dbSpans: 0, wastedMs: 0 }));
-        out.set(id, buckets);
+    const sums = (part: readonly Run[]) =>
+      this.#sum('summary_endpoints', ['endpoint_id', '(start - CAST(? AS INTEGER)) / CAST(? AS INTEGER)'], 'sum(requests), sum(db_spans), sum(wasted_ms)', part, [
+        axis.startMs,
+        axis.sizeMs,
+      ]) as [number, number, number, number, number][];
+    const { closed, open } = splitRuns(runs, closedBeforeMs);
+    const settled = closed.length === 0 ? [] : this.#cached(`trends ${JSON.stringify(axis)} ${JSON.stringify(closed)}`, closed, () => sums(closed));
+    const fresh = open.length === 0 ? [] : sums(open);
+    for (const rows of [settled, fresh]) {
+      for (const [id, i, requests, dbSpans, wastedMs] of rows) {
+        if (i < 0 || i >= axis.count) continue;
+        let buckets = out.get(id);
+        if (buckets === undefined) {
+          buckets = Array.from({ length: axis.count }, (_, k) => ({ startMs: axis.startMs + k * axis.sizeMs, requests: 0, dbSpans: 0, wastedMs: 0 }));
+          out.set(id, buckets);
+        }
+        const b = buckets[i]!;
+        b.requests += requests;
+        b.dbSpans += dbSpans;
+        b.wastedMs += wastedMs;
       }
-      Object.assign(buckets[i]!, { requests, dbSpans, wastedMs });
     }
     return out;
   }
+}
+
+/** How many results over settled runs are kept: a few ranges (24h, 7d, 30d) with their trends. */
+const SETTLED_KEPT = 12;
+
+/** Sums over some runs: per endpoint, queries-per-request and noise counts, per finding, per `endpointId:fingerprint` SELECT. */
+interface Totals {
+  endpoints: Map<number, number[]>;
+  queries: Map<number, Map<number, number>>;
+  noise: Map<number, Map<string, number>>;
+  findings: Map<number, number[]>;
+  selects: Map<string, number[]>;
+}
+
+const emptyTotals = (): Totals => ({ endpoints: new Map(), queries: new Map(), noise: new Map(), findings: new Map(), selects: new Map() });
+
+function getOrAdd<K, V>(m: Map<number, Map<K, V>>, id: number): Map<K, V> {
+  let inner = m.get(id);
+  if (inner === undefined) {
+    inner = new Map();
+    m.set(id, inner);
+  }
+  return inner;
+}
+
+/** Endpoint sums: requests, DB spans, wasted ms, first seen (min), last seen (max), outbound requests and ms. */
+const ENDPOINT_OPS = ['+', '+', '+', 'min', 'max', '+', '+'] as const;
+/** SELECT sums: requests, executions, total ms, slowest (max), executions that may be slow. */
+const SELECT_OPS = ['+', '+', '+', 'max', '+'] as const;
+const FINDING_OPS = ['+', '+', '+'] as const;
+
+function combine(a: readonly number[], b: readonly number[], ops: readonly ('+' | 'min' | 'max')[]): number[] {
+  return ops.map((op, i) => (op === '+' ? a[i]! + b[i]! : op === 'min' ? Math.min(a[i]!, b[i]!) : Math.max(a[i]!, b[i]!)));
+}
+
+function mergeRows<K>(into: Map<K, number[]>, from: Map<K, number[]>, ops: readonly ('+' | 'min' | 'max')[]): void {
+  for (const [k, v] of from) {
+    const have = into.get(k);
+    into.set(k, have === undefined ? v : combine(have, v, ops));
+  }
+}
+
+/** Settled and fresh sums added up, without changing either (the settled ones are kept). */
+function mergeTotals(settled: Totals | undefined, fresh: Totals | undefined): Totals {
+  if (settled === undefined) return fresh ?? emptyTotals();
+  if (fresh === undefined) return settled;
+  const out: Totals = {
+    endpoints: new Map(settled.endpoints),
+    queries: new Map([...settled.queries].map(([id, m]) => [id, new Map(m)])),
+    noise: new Map([...settled.noise].map(([id, m]) => [id, new Map(m)])),
+    findings: new Map(settled.findings),
+    selects: new Map(settled.selects),
+  };
+  mergeRows(out.endpoints, fresh.endpoints, ENDPOINT_OPS);
+  mergeRows(out.findings, fresh.findings, FINDING_OPS);
+  mergeRows(out.selects, fresh.selects, SELECT_OPS);
+  for (const [id, m] of fresh.queries) mergeCounts(getOrAdd(out.queries, id), m);
+  for (const [id, m] of fresh.noise) {
+    const into = getOrAdd(out.noise, id);
+    for (const [rule, n] of m) into.set(rule, (into.get(rule) ?? 0) + n);
+  }
+  return out;
+}
+
+/** Runs cut where settling ends: hours before the one `closedBeforeMs` falls in are over (later writes to them are late writes). */
+function splitRuns(runs: readonly Run[], closedBeforeMs: number): { closed: Run[]; open: Run[] } {
+  const settledUntil = Math.floor(closedBeforeMs / HOUR_MS) * HOUR_MS;
+  const closed: Run[] = [];
+  const open: Run[] = [];
+  for (const run of runs) {
+    if (run.to <= settledUntil) closed.push(run);
+    else if (run.from >= settledUntil) open.push(run);
+    else {
+      // Only hour runs can straddle it: coarse blocks are built (so settled) only when over.
+      const cut = run.from + Math.floor((settledUntil - run.from) / run.size) * run.size;
+      if (cut > run.from) closed.push({ ...run, to: cut });
+      open.push({ ...run, from: cut });
+    }
+  }
+  return { closed, open };
 }
