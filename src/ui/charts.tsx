@@ -1,6 +1,5 @@
 /** Server-drawn SVG: sparklines, trend charts and the example request's waterfall. Drawn to scale, readable without JS, each mark titled for hover and screen readers. */
 import type { Axis, Bucket, FindingBucket, Waterfall, WaterfallLane } from './data.js';
-import { raw } from 'hono/html';
 import { mainTable } from './sql-format.js';
 import { int, ms } from '../report/text.js';
 import { DAY_MS, HOUR_MS } from '../report/period.js';
@@ -19,15 +18,17 @@ const sizeLabel = (sizeMs: number): string => (sizeMs >= DAY_MS ? `${sizeMs / DA
 const queriesPer = (b: Bucket): number => (b.requests === 0 ? 0 : b.dbSpans / b.requests);
 const fixed = (n: number): string => (Math.round(n * 10) / 10).toString();
 
-const ATTRIBUTE_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-const attribute = (s: string): string => s.replace(/[&<>"']/g, (c) => ATTRIBUTE_ESCAPES[c]!);
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+/** Text or an attribute value escaped as hono's JSX escapes it, for markup written as strings. */
+export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+const attribute = escapeHtml;
 
 /**
- * Bars: wasted DB ms per bucket; line: queries per request. Each scaled to its own maximum. Written
- * as one string: the overview draws one per endpoint (a thousand of them), and JSX elements for
- * each bar made most of the page's render time.
+ * A sparkline: bars are wasted DB ms per bucket, the line queries per request, each scaled to its
+ * own maximum. Markup as one string: the overview draws one per endpoint (a thousand of them), and
+ * JSX elements for each bar made most of the page's render time.
  */
-export function Sparkline({ trend, label }: { trend: Bucket[]; label: string }) {
+export function sparklineSvg(trend: Bucket[], label: string): string {
   const w = 140;
   const h = 34;
   const n = trend.length;
@@ -51,7 +52,7 @@ export function Sparkline({ trend, label }: { trend: Bucket[]; label: string }) 
     svg += `<rect class="w" x="${fixed(i * bw + bw * 0.15)}" width="${fixed(Math.max(bw * 0.7, 1))}" y="${fixed(h - height)}" height="${fixed(height)}"></rect>`;
   });
   for (const points of lines) svg += `<polyline class="q" points="${points}" vector-effect="non-scaling-stroke"></polyline>`;
-  return raw(`${svg}</svg>`);
+  return `${svg}</svg>`;
 }
 
 interface Series {
