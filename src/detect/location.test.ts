@@ -4,7 +4,7 @@ import { OfflineAnalysis } from '../analyzer.js';
 import { buildDigest } from '../digest/blocks.js';
 import type { OtlpJsonAttribute } from '../otlp/testing.js';
 import { djangoRequest, encodeProtobuf, int, str } from '../otlp/testing.js';
-import { decodeOtlpTraces } from '../otlp/wire.js';
+import { createWireDecoder } from '../otlp/wire/decoder.js';
 import { renderHtml } from '../report/html.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { buildReport } from '../report/model.js';
@@ -25,7 +25,7 @@ function spansOf(traceId: string, extra: (i: number) => OtlpJsonAttribute[], sql
       statement.value.stringValue += ` ${sqlComment}`;
     }
   }
-  return decodeOtlpTraces(encodeProtobuf(request)).spans;
+  return createWireDecoder().decode(encodeProtobuf(request)).spans;
 }
 
 const inTemplate = (line: number) => (i: number) => [

@@ -10,6 +10,7 @@ import { decodeJaegerTrace, isJaegerTrace } from './jaeger.js';
 import { decodeJsonValue } from './json.js';
 import { isZipkinSpan, ZipkinBatch } from './zipkin.js';
 import { decodeProtobufRequest } from './protobuf.js';
+import { createWireDecoder, type WireDecoder } from './wire/decoder.js';
 import type { DecodedBatch } from './span.js';
 
 /** Options for readTraceFile. */
@@ -241,6 +242,7 @@ export async function* readTraceFile(
       at: gzipped ? ' of the gunzipped data' : '',
       maxJsonBytes: opts.maxJsonBytes ?? DEFAULT_MAX_JSON_BYTES,
       maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      decoder: createWireDecoder(),
     };
     const format = await sniff(reader);
     if (format === 'blank') throw new TraceFileError(file, 'empty file (only whitespace)');
@@ -268,6 +270,8 @@ interface Context {
   at: string;
   maxJsonBytes: number;
   maxMessageBytes: number;
+  /** The file's protobuf decoder: one per file, so its memo tables serve every message. */
+  decoder: WireDecoder;
 }
 
 /** A reader over the gunzipped bytes of the rest of `raw` (its buffered bytes included). */
@@ -491,7 +495,7 @@ function decodeJaegerAt(parsed: unknown, file: string, line: number): DecodedBat
 
 function decodeMessage(ctx: Context, message: Uint8Array, byte: number): DecodedBatch {
   try {
-    return decodeProtobufRequest(message);
+    return decodeProtobufRequest(message, ctx.decoder);
   } catch (err) {
     throw new TraceFileError(ctx.file, `message at byte ${byte}${ctx.at}: ${decodeError(err)}`, { byte }, { cause: err });
   }

@@ -1,6 +1,7 @@
 /** OTLP/gRPC intake: opentelemetry.proto.collector.trace.v1.TraceService/Export on @grpc/grpc-js, sharing the HTTP intake. */
 import * as grpc from '@grpc/grpc-js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
+import { createWireDecoder } from '../otlp/wire/decoder.js';
 import { otlpSchema } from '../otlp/schema.js';
 import { protobufToOtlpJson } from '../otlp/to-json.js';
 import type { DecodedBatch } from '../otlp/span.js';
@@ -51,6 +52,7 @@ export function createGrpcServer(options: GrpcOptions): grpc.Server {
     'grpc.max_receive_message_length': options.maxReceiveBytes ?? 4 * 1024 * 1024,
   });
   const { ExportTraceServiceResponse } = otlpSchema();
+  const decoder = createWireDecoder();
   const encodeResponse = (value: Record<string, unknown>): Buffer =>
     Buffer.from(ExportTraceServiceResponse.encode(ExportTraceServiceResponse.fromObject(value)).finish());
 
@@ -59,7 +61,7 @@ export function createGrpcServer(options: GrpcOptions): grpc.Server {
       const stop = metrics.exportLatency.startTimer({ transport: 'grpc' });
       let batch: DecodedBatch;
       try {
-        batch = decodeProtobufRequest(call.request);
+        batch = decodeProtobufRequest(call.request, decoder);
       } catch (e) {
         metrics.exportsRefused.inc({ transport: 'grpc', reason: 'undecodable' });
         stop();

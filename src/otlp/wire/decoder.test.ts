@@ -11,11 +11,15 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { context, SpanKind as ApiSpanKind, trace } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { OtlpDecodeError } from './errors.js';
-import { decodeProtobufRequestReference } from './protobuf.js';
-import type { DecodedBatch } from './span.js';
-import { djangoRequest, encodeProtobuf } from './testing.js';
-import { decodeOtlpTraces } from './wire.js';
+import { OtlpDecodeError } from '../errors.js';
+import { decodeProtobufRequestReference } from '../protobuf.js';
+import type { DecodedBatch } from '../span.js';
+import { djangoRequest, encodeProtobuf } from '../testing.js';
+import { createWireDecoder } from './decoder.js';
+
+/** One decoder for the whole file, so its memo tables carry over from message to message as in a real stream. */
+const decoder = createWireDecoder();
+const decodeOtlpTraces = (bytes: Uint8Array) => decoder.decode(bytes);
 
 // ---------------------------------------------------------------------------------------------
 // A tiny protobuf writer that can write anything the wire format allows.
@@ -246,7 +250,7 @@ function agree(bytes: Uint8Array): boolean {
 }
 
 function fixture(name: string): Buffer {
-  return readFileSync(new URL(`./testdata/${name}`, import.meta.url));
+  return readFileSync(new URL(`../testdata/${name}`, import.meta.url));
 }
 
 /** The messages of a length-delimited file. */
