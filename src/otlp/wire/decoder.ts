@@ -47,6 +47,17 @@ export interface WireDecoder {
    * byte offset of the problem.
    */
   decode(bytes: Uint8Array): DecodedBatch;
+  /**
+   * `decode` for one shard of `shards` (otlp/shard.ts): only the spans of the shard's traces become
+   * records. `accepted` counts the valid spans of every shard, and `positions[i]` is the index of
+   * `spans[i]` among them, so each shard keeps the whole stream's span clock.
+   */
+  decodeShard(bytes: Uint8Array, shard: number, shards: number): ShardBatch;
+}
+
+export interface ShardBatch extends DecodedBatch {
+  accepted: number;
+  positions: number[];
 }
 
 /**
@@ -79,6 +90,18 @@ class ResourceReader implements WireDecoder {
     this.#cursor = cursor;
     this.#spans = spans;
     this.#attributes = spans.attributes;
+  }
+
+  decodeShard(bytes: Uint8Array, shard: number, shards: number): ShardBatch {
+    const reader = this.#spans;
+    reader.shard = shard;
+    reader.shards = shards;
+    try {
+      return this.decode(bytes) as ShardBatch;
+    } finally {
+      reader.shard = 0;
+      reader.shards = 1;
+    }
   }
 
   decode(bytes: Uint8Array): DecodedBatch {
@@ -119,7 +142,9 @@ class ResourceReader implements WireDecoder {
         const count = reader.rejected[i]!;
         if (count > 0) rejected.push({ reason: REJECT_ORDER[i]!, count });
       }
-      return { spans: reader.spans, rejected };
+      if (reader.shards === 1) return { spans: reader.spans, rejected };
+      const batch: ShardBatch = { spans: reader.spans, rejected, accepted: reader.accepted, positions: reader.positions };
+      return batch;
     } finally {
       c.release();
       reader.reset();
