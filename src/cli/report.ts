@@ -4,6 +4,8 @@ import { OfflineAnalysis } from '../analyzer.js';
 import { RollupSet } from '../detect/rollup.js';
 import { readTraceFile } from '../otlp/file.js';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { analyseFilesSharded } from '../parallel/files.js';
 import { buildReport, budgetFindings, renderJson, renderMarkdown, renderTerminal, type Report, type ReportOptions } from '../report/index.js';
 import { parseDuration } from '../report/period.js';
 import { Store } from '../store/store.js';
@@ -24,22 +26,35 @@ export interface ReportCliOptions extends DetectorCliOptions, PullCliOptions {
   db?: string;
   since?: string;
   deadAfter?: string;
+  /** Shards (worker threads + this one) for trace files; default the machine's cores. */
+  jobs?: number;
 }
 
 
-/** Reads every file, streaming, and returns the rollups (see OfflineAnalysis for when a trace completes). */
+/**
+ * Reads every file, streaming, and returns the rollups (see OfflineAnalysis for when a trace
+ * completes). With `jobs` above 1, traces are split across that many threads (parallel/files.ts),
+ * with the same result.
+ */
 export async function analyseFiles(
   files: string[],
-  options: DetectOptions & { schemaPath?: string },
+  options: DetectOptions & { schemaPath?: string; jobs?: number },
 ): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; lateSpans: number }> {
-  const { schemaPath, ...detect } = options;
+  const { schemaPath, jobs = 1, ...detect } = options;
   const schema = schemaPath === undefined ? undefined : await loadSchema(schemaPath);
-  const offline = new OfflineAnalysis({ ...detect, ...(schema === undefined ? {} : { links: schemaNaming(schema) }) });
+  const withLinks = { ...detect, ...(schema === undefined ? {} : { links: schemaNaming(schema) }) };
+  const reportOptions = schema === undefined ? {} : { schema };
+  if (jobs > 1) {
+    // N1LENS_JOBS_MIN_BYTES (tests, benchmarks) lowers the input size from which workers start.
+    const minBytes = process.env.N1LENS_JOBS_MIN_BYTES === undefined ? undefined : Number(process.env.N1LENS_JOBS_MIN_BYTES);
+    return { ...(await analyseFilesSharded(files, withLinks, schemaPath, jobs, minBytes)), reportOptions };
+  }
+  const offline = new OfflineAnalysis(withLinks);
   for (const file of files) {
     for await (const batch of readTraceFile(file)) offline.add(batch.spans);
   }
   const rollups = offline.finish();
-  return { rollups, reportOptions: schema === undefined ? {} : { schema }, lateSpans: offline.analyzer.assembler.counters.lateSpans };
+  return { rollups, reportOptions, lateSpans: offline.analyzer.assembler.counters.lateSpans };
 }
 
 /** The report over the store `n1lens serve` writes: a period's endpoints and connections, and dead views over the whole history. */
@@ -93,7 +108,8 @@ export async function runReport(files: string[], opts: ReportCliOptions, program
     throw new CliError(`--${opts.service !== undefined ? 'service' : 'since'} applies to --from or --db`, EXIT.usage);
   }
   const detect = { ...requestDetectOptions(opts), ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }) };
-  const { rollups, reportOptions } = opts.from === undefined ? await analyseFiles(files, detect) : await analysePull({ ...opts, from: opts.from }, detect, program);
+  const jobs = opts.jobs ?? availableParallelism();
+  const { rollups, reportOptions } = opts.from === undefined ? await analyseFiles(files, { ...detect, jobs }) : await analysePull({ ...opts, from: opts.from }, detect, program);
   if (opts.listUnseen && reportOptions.schema?.urls === undefined) {
     throw new CliError('--list-unseen needs --schema with the URLconf: re-run manage.py n1lens_schema, which now exports the URLconf', EXIT.usage);
   }
@@ -132,6 +148,7 @@ export function reportCommand(name = 'report'): Command {
     .option('--db <file>', 'report on the store `n1lens serve` writes instead of trace files')
     .option('--since <duration>', 'with --from: how far back to pull (default 24h); with --db: only the last <duration>, e.g. 90m, 24h, 7d (default all of it)')
     .option('--dead-after <duration>', 'with --db and --schema: list views with no request for <duration> (e.g. 90d), and cron-only ones')
+    .option('--jobs <n>', 'threads for trace files, traces split between them (default: the machine\'s cores; 1: this thread only)', wholeNumber('--jobs', 1))
     .option('--no-color', 'plain text even on a terminal');
   addPullOptions(command, { service: true });
   return addDetectorOptions(command)

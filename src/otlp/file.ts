@@ -225,9 +225,9 @@ export function readTraceFile(source: string | NodeJS.ReadableStream, opts: Read
  * A protobuf message or an OTLP JSON line, read but not decoded (readTraceUnits), with what its
  * errors name. `bytes` may be a view into the reader's buffer: valid until the next unit is read.
  */
-export type RawUnit =
-  | { raw: 'protobuf'; bytes: Buffer; file: string; byte: number; at: string }
-  | { raw: 'json-line'; bytes: Buffer; file: string; line: number };
+export type RawUnit<B extends Uint8Array = Buffer> =
+  | { raw: 'protobuf'; bytes: B; file: string; byte: number; at: string }
+  | { raw: 'json-line'; bytes: B; file: string; line: number };
 
 /** What readTraceUnits yields: the hot formats' messages raw, every other format's batches decoded. */
 export type TraceUnit = DecodedBatch | RawUnit;

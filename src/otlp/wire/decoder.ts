@@ -93,6 +93,10 @@ class ResourceReader implements WireDecoder {
   }
 
   decodeShard(bytes: Uint8Array, shard: number, shards: number): ShardBatch {
+    if (shards === 1) {
+      const batch = this.decode(bytes);
+      return { ...batch, accepted: batch.spans.length, positions: batch.spans.map((_, i) => i) };
+    }
     const reader = this.#spans;
     reader.shard = shard;
     reader.shards = shards;

@@ -1,0 +1,44 @@
+/** A shard worker of n1-report --jobs: analyses its shard of every unit the main thread posts and returns the keyed requests. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { ShardAnalysis, shardUnit } from './shard.js';
+import { AnalysisPacker, asBuffer, type FromWorker, type ToWorker, type WorkerSetup } from './protocol.js';
+import { createWireDecoder } from '../otlp/wire/decoder.js';
+import { loadSchema, schemaNaming } from '../suggest/index.js';
+
+const setup = workerData as WorkerSetup;
+const port = parentPort!;
+const post = (message: FromWorker): void => port.postMessage(message);
+
+
+async function main(): Promise<void> {
+  const schema = setup.schemaPath === undefined ? undefined : await loadSchema(setup.schemaPath);
+  const analysis = new ShardAnalysis({ ...setup.detect, ...(schema === undefined ? {} : { links: schemaNaming(schema) }) }, setup.shards);
+  const decoder = createWireDecoder();
+  const packer = new AnalysisPacker();
+  // Messages posted while the schema loaded wait in the port's queue until this listener starts it.
+  port.on('message', (message: ToWorker) => {
+    try {
+      if ('finish' in message) {
+        post({ finished: packer.pack(analysis.finish()), lateSpans: analysis.analyzer.assembler.counters.lateSpans });
+        return;
+      }
+      if ('spans' in message) {
+        post({ unit: message.unit, packed: packer.pack(analysis.add(message.spans)) });
+        return;
+      }
+      const unit = asBuffer(message.raw);
+      let spans;
+      try {
+        spans = shardUnit(unit, decoder, setup.shard, setup.shards);
+      } catch {
+        post({ unit: message.unit, failed: true });
+        return;
+      }
+      post({ unit: message.unit, packed: packer.pack(analysis.add(spans)) });
+    } catch (error) {
+      post({ fatal: (error as Error).stack ?? String(error) });
+    }
+  });
+}
+
+main().catch((error: unknown) => post({ fatal: (error as Error).stack ?? String(error) }));
