@@ -57,6 +57,17 @@ export async function analyseFiles(
   return { rollups, reportOptions, lateSpans: offline.analyzer.assembler.counters.lateSpans };
 }
 
+/**
+ * Threads for trace files when --jobs is not given: the machine's cores from 4 up. Splitting costs
+ * CPU (every shard walks every message, each thread has its own GC), and a single analysis
+ * already keeps a second core busy with V8's concurrent GC: on 2 cores --jobs 2 was slower than
+ * --jobs 1 (bench/README.md).
+ */
+function defaultJobs(): number {
+  const cores = availableParallelism();
+  return cores >= 4 ? cores : 1;
+}
+
 /** The report over the store `n1lens serve` writes: a period's endpoints and connections, and dead views over the whole history. */
 async function storeReport(db: string, opts: ReportCliOptions): Promise<Report> {
   // Store.open would create an empty store: a mistyped path must fail, not report "no requests".
@@ -108,7 +119,7 @@ export async function runReport(files: string[], opts: ReportCliOptions, program
     throw new CliError(`--${opts.service !== undefined ? 'service' : 'since'} applies to --from or --db`, EXIT.usage);
   }
   const detect = { ...requestDetectOptions(opts), ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }) };
-  const jobs = opts.jobs ?? availableParallelism();
+  const jobs = opts.jobs ?? defaultJobs();
   const { rollups, reportOptions } = opts.from === undefined ? await analyseFiles(files, { ...detect, jobs }) : await analysePull({ ...opts, from: opts.from }, detect, program);
   if (opts.listUnseen && reportOptions.schema?.urls === undefined) {
     throw new CliError('--list-unseen needs --schema with the URLconf: re-run manage.py n1lens_schema, which now exports the URLconf', EXIT.usage);
@@ -148,7 +159,7 @@ export function reportCommand(name = 'report'): Command {
     .option('--db <file>', 'report on the store `n1lens serve` writes instead of trace files')
     .option('--since <duration>', 'with --from: how far back to pull (default 24h); with --db: only the last <duration>, e.g. 90m, 24h, 7d (default all of it)')
     .option('--dead-after <duration>', 'with --db and --schema: list views with no request for <duration> (e.g. 90d), and cron-only ones')
-    .option('--jobs <n>', 'threads for trace files, traces split between them (default: the machine\'s cores; 1: this thread only)', wholeNumber('--jobs', 1))
+    .option('--jobs <n>', 'threads for trace files, traces split between them (default: the machine\'s cores from 4 up, else 1)', wholeNumber('--jobs', 1))
     .option('--no-color', 'plain text even on a terminal');
   addPullOptions(command, { service: true });
   return addDetectorOptions(command)

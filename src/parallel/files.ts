@@ -1,13 +1,13 @@
 /**
- * n1-report --jobs N: the files' spans analysed by N shards (this thread is shard 0, N - 1 worker
- * threads the rest), split by trace id, the rollups made from their requests in the order a single
- * analysis releases them, so the report is the one `--jobs 1` prints.
+ * n1-report --jobs N: the files' spans analysed by N worker threads, one shard of the traces each
+ * (split by trace id), the rollups made here from their requests in the order a single analysis
+ * releases them, so the report is the one `--jobs 1` prints.
  *
- * This thread reads the files (gunzip and framing included) and posts each protobuf message or
- * OTLP JSON line, undecoded, to every worker on a SharedArrayBuffer; each shard decodes only its
- * traces' spans from it (parallel/shard.ts). Other formats are decoded here and each shard is sent
- * its spans. Inputs under PARALLEL_MIN_BYTES are analysed here alone: starting workers would cost
- * more than they save.
+ * This thread only reads the files (gunzip and framing included), posts each protobuf message or
+ * OTLP JSON line, undecoded, to every worker on shared memory, and merges: each worker decodes
+ * only its traces' spans (parallel/shard.ts). Other formats are decoded here and each worker is
+ * sent its spans. Inputs under PARALLEL_MIN_BYTES are analysed here alone: starting workers would
+ * cost more than they save.
  */
 import { Worker } from 'node:worker_threads';
 import { OfflineAnalysis } from '../analyzer.js';
@@ -17,7 +17,7 @@ import { decodeUnit, isRawUnit, readTraceUnits, type TraceUnit } from '../otlp/f
 import type { DecodedBatch } from '../otlp/span.js';
 import { createWireDecoder } from '../otlp/wire/decoder.js';
 import { AnalysisUnpacker, asBuffer, type FromWorker, type SharedRawUnit, type ToWorker, type WorkerSetup } from './protocol.js';
-import { mergeKeyed, ShardAnalysis, shardSpans, shardUnit, type KeyedAnalysis } from './shard.js';
+import { mergeKeyed, shardSpans, type KeyedAnalysis } from './shard.js';
 
 /** Input read before the workers start; smaller inputs never start them. */
 export const PARALLEL_MIN_BYTES = 16 * 1024 * 1024;
@@ -133,10 +133,8 @@ class ShardPool {
   readonly #jobs: number;
   readonly #slabs: Slabs;
   readonly #workers: Worker[] = [];
-  /** Per worker (shard - 1): the tables its packed analyses refer to. */
+  /** Per worker (its shard): the tables its packed analyses refer to. */
   readonly #unpackers: AnalysisUnpacker[] = [];
-  readonly #own: ShardAnalysis;
-  readonly #decoder = createWireDecoder();
   readonly #rollups = new RollupSet();
   readonly #pending = new Map<number, Pending>();
   #posted = 0;
@@ -149,9 +147,8 @@ class ShardPool {
   constructor(jobs: number, detect: DetectOptions, schemaPath: string | undefined, slabs: Slabs) {
     this.#jobs = jobs;
     this.#slabs = slabs;
-    this.#own = new ShardAnalysis(detect, jobs);
     const { links: _links, noiseFilter: _noise, ...cloneable } = detect;
-    for (let shard = 1; shard < jobs; shard++) {
+    for (let shard = 0; shard < jobs; shard++) {
       const setup: WorkerSetup = { shard, shards: jobs, detect: cloneable, ...(schemaPath === undefined ? {} : { schemaPath }) };
       const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: setup });
       worker.on('message', (message: FromWorker) => this.#receive(shard, message));
@@ -168,13 +165,13 @@ class ShardPool {
     try {
       let readError: unknown;
       try {
-        let stop = false;
-        for (const unit of held) if ((stop = this.#post(unit))) break;
+        for (const unit of held) this.#post(unit);
         held.length = 0;
-        while (!stop) {
+        // After a unit fails, read no further: its error is the one to report.
+        while (this.#failure === undefined) {
           const next = await rest.next();
           if (next.done) break;
-          stop = this.#post(this.#slabs.hold(next.value).held);
+          this.#post(this.#slabs.hold(next.value).held);
           while (this.#posted - this.#merged > MAX_IN_FLIGHT) await this.#progress();
         }
       } catch (error) {
@@ -184,8 +181,6 @@ class ShardPool {
       while (this.#merged < this.#posted) await this.#progress();
       if (readError !== undefined) throw readError;
       for (const worker of this.#workers) worker.postMessage({ finish: true } satisfies ToWorker);
-      this.#finished.push(this.#own.finish());
-      this.#lateSpans += this.#own.analyzer.assembler.counters.lateSpans;
       while (this.#finished.length < this.#jobs) await this.#progress();
       for (const k of mergeKeyed(this.#finished)) this.#rollups.add(k.analysis);
       return { rollups: this.#rollups, lateSpans: this.#lateSpans };
@@ -194,37 +189,26 @@ class ShardPool {
     }
   }
 
-  /** Posts one unit to the workers and analyses this thread's shard of it; true when it failed to decode here (read no further). */
-  #post(unit: HeldUnit): boolean {
+  /** Posts one unit to the workers: raw units whole (each decodes its shard), decoded ones split by shard. */
+  #post(unit: HeldUnit): void {
     const index = this.#posted++;
     const pending: Pending = { results: new Array(this.#jobs).fill(undefined), waiting: this.#jobs };
     this.#pending.set(index, pending);
-    let own: KeyedAnalysis[] | 'failed';
     if ('raw' in unit) {
       pending.raw = unit;
       const { slab: _slab, ...raw } = unit;
       for (const worker of this.#workers) worker.postMessage({ unit: index, raw } satisfies ToWorker);
-      let spans;
-      try {
-        spans = shardUnit(asBuffer(unit), this.#decoder, 0, this.#jobs);
-      } catch {
-        spans = undefined;
-      }
-      own = spans === undefined ? 'failed' : this.#own.add(spans);
     } else {
-      this.#workers.forEach((worker, i) => worker.postMessage({ unit: index, spans: shardSpans(unit.spans, i + 1, this.#jobs) } satisfies ToWorker));
-      own = this.#own.add(shardSpans(unit.spans, 0, this.#jobs));
+      this.#workers.forEach((worker, shard) => worker.postMessage({ unit: index, spans: shardSpans(unit.spans, shard, this.#jobs) } satisfies ToWorker));
     }
-    this.#settle(index, 0, own);
-    return own === 'failed';
   }
 
   #receive(shard: number, message: FromWorker): void {
     if ('fatal' in message) this.#fail(new Error(`n1-report worker ${shard}: ${message.fatal}`));
     else if ('finished' in message) {
-      this.#finished.push(this.#unpackers[shard - 1]!.unpack(message.finished));
+      this.#finished.push(this.#unpackers[shard]!.unpack(message.finished));
       this.#lateSpans += message.lateSpans;
-    } else this.#settle(message.unit, shard, 'failed' in message ? 'failed' : this.#unpackers[shard - 1]!.unpack(message.packed));
+    } else this.#settle(message.unit, shard, 'failed' in message ? 'failed' : this.#unpackers[shard]!.unpack(message.packed));
     this.#wake?.();
   }
 
