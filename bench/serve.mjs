@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { batches } from './corpus.mjs';
+import { batchStamper } from './stamp.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,64 +32,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const serverNodeFlags = (arg('server-node-flags', '') || '').split(' ').filter(Boolean);
 const only = arg('only', 'http,grpc').split(',');
 
-// ---------------------------------------------------------------------------------------------
-// Pre-encoded batches, with the offsets of every Span.trace_id so a pass can make them new.
-
-function varint(buf, pos) {
-  let v = 0;
-  let shift = 0;
-  for (;;) {
-    const b = buf[pos++];
-    v += (b & 0x7f) * 2 ** shift;
-    if (b < 0x80) return [v, pos];
-    shift += 7;
-  }
-}
-/** Walks request → resource_spans → scope_spans → spans → trace_id and returns the id offsets. */
-function traceIdOffsets(buf) {
-  const out = [];
-  const walk = (start, end, path) => {
-    let pos = start;
-    while (pos < end) {
-      let tag;
-      [tag, pos] = varint(buf, pos);
-      const field = Math.floor(tag / 8);
-      const wire = tag & 7;
-      if (wire === 2) {
-        let n;
-        [n, pos] = varint(buf, pos);
-        const want = [1, 2, 2, 1][path.length];
-        if (path.length === 3 && field === 1 && n === 16) out.push(pos);
-        else if (path.length < 3 && field === want) walk(pos, pos + n, [...path, field]);
-        pos += n;
-      } else if (wire === 0) [, pos] = varint(buf, pos);
-      else if (wire === 1) pos += 8;
-      else if (wire === 5) pos += 4;
-      else throw new Error('unexpected wire type in corpus');
-    }
-  };
-  walk(0, buf.length, []);
-  return out;
-}
-
-const templates = [];
-for (const b of batches()) {
-  templates.push({ pb: b.pb, ids: traceIdOffsets(b.pb), spans: b.spans.length });
-  if (templates.length === templatesCount) break;
-}
-let cursor = 0;
-let pass = 0;
-/** The next batch to send: a copy of a template with its trace ids stamped for this pass. */
-function nextBatch() {
-  const t = templates[cursor];
-  if (++cursor === templates.length) {
-    cursor = 0;
-    pass++;
-  }
-  const body = Buffer.from(t.pb);
-  for (const at of t.ids) body.writeUInt32LE((body.readUInt32LE(at) ^ (pass * 0x9e3779b1)) >>> 0, at);
-  return { body, spans: t.spans };
-}
+const stamper = batchStamper(batches(), templatesCount);
+const templates = stamper.templates;
+const nextBatch = stamper.next;
 
 // ---------------------------------------------------------------------------------------------
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# README's test command: installs what the tests need (npm ci, the Python venv, Jaeger v2 built from
-# the Go module proxy once per machine, PostgreSQL from Debian when the e2e starts it) and runs the whole suite: typecheck, vitest, pytest for the
+# README's test command: installs what the tests need (npm ci, the Python venv, Chromium from Debian
+# for the browser tests, Jaeger v2 and the OpenTelemetry Collector (ocb) built from the Go module proxy
+# once per machine, actionlint from its Go module, PostgreSQL from Debian when the e2e starts it) and
+# runs the whole suite: typecheck, vitest, pytest for the
 # Django integration, and the end-to-end test of the instrumented sample app against n1lens serve.
 # Ends with one line "N passed, N failed" over every runner.
 set -uo pipefail
@@ -13,10 +15,15 @@ trap 'rm -rf "$out"' EXIT
 set -e
 npm ci --no-audit --no-fund
 bash scripts/python-env.sh
+N1LENS_CHROMIUM=$(bash scripts/chromium.sh)
+export N1LENS_CHROMIUM
 # test/jaeger.test.ts starts it; building here keeps the (cold: minutes) build out of test timeouts.
 bash scripts/jaeger.sh build >/dev/null
+bash scripts/actionlint.sh --install >/dev/null   # the README workflow's linter, built once per machine
 npm run --silent typecheck
 set +e
+# The real Collector for test/collector.test.ts: built once per machine (prints the cold build time).
+bash scripts/collector.sh build >/dev/null
 
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$out/vitest.json" || status=1

@@ -11,6 +11,8 @@ import { TraceAssembler, type AssemblerOptions, type CompletedTrace } from './tr
 export interface AnalyzerOptions extends AssemblerOptions, DetectOptions {
   /** Raw statements whose normalisation is cached. Default 10000. */
   sqlCacheEntries?: number;
+  /** Told of every trace released for analysis, whatever its requests (the spool's bookkeeping). */
+  onRelease?: (traceId: string) => void;
 }
 
 /** Buffers spans into traces and analyses each request of a trace once the trace completes. */
@@ -19,6 +21,7 @@ export class Analyzer {
   readonly assembler: TraceAssembler<CompactTrace>;
   readonly #normalize: Normalizer;
   readonly #detect: DetectOptions;
+  readonly #onRelease: ((traceId: string) => void) | undefined;
   requestsAnalysed = 0;
 
   constructor(options: AnalyzerOptions = {}) {
@@ -26,11 +29,12 @@ export class Analyzer {
     this.#normalize = createSqlNormalizer({ maxEntries: options.sqlCacheEntries ?? 10_000 });
     // One noise filter per run, so its per-statement memo is shared by every request.
     this.#detect = { ...options, noiseFilter: options.noiseFilter ?? createNoiseFilter(options.ignoreSql) };
+    this.#onRelease = options.onRelease;
   }
 
   /** Adds spans; returns the requests of any trace evicted to stay under the open-trace limit. */
-  add(spans: readonly SpanRecord[], now: number): RequestAnalysis[] {
-    return this.#analyse(this.assembler.add(spans, now));
+  add(spans: readonly SpanRecord[], now: number, source?: string): RequestAnalysis[] {
+    return this.#analyse(this.assembler.add(spans, now, source));
   }
 
   /** Analyses the traces complete at `now`. */
@@ -46,6 +50,7 @@ export class Analyzer {
   #analyse(traces: CompletedTrace<CompactTrace>[]): RequestAnalysis[] {
     const out: RequestAnalysis[] = [];
     for (const t of traces) {
+      this.#onRelease?.(t.traceId);
       // Copies within the trace are dropped (and counted) as it is assembled.
       for (const request of assembleCompact(t.spans, this.assembler.counters)) {
         out.push(analyseRequest(request, this.#normalize, this.#detect));
@@ -77,19 +82,28 @@ export class OfflineAnalysis {
   readonly rollups = new RollupSet();
   #spansRead = 0;
 
-  constructor(options: DetectOptions = {}) {
+  /** Also given every analysed request (the HTML report keeps their timelines in a store). */
+  readonly #onAnalysed: ((analyses: RequestAnalysis[]) => void) | undefined;
+
+  constructor(options: DetectOptions = {}, onAnalysed?: (analyses: RequestAnalysis[]) => void) {
     this.analyzer = new Analyzer(offlineAnalyzerOptions(options));
+    this.#onAnalysed = onAnalysed;
   }
 
   add(spans: readonly SpanRecord[]): void {
     this.#spansRead += spans.length;
-    for (const a of this.analyzer.add(spans, this.#spansRead)) this.rollups.add(a);
-    for (const a of this.analyzer.poll(this.#spansRead)) this.rollups.add(a);
+    this.#take(this.analyzer.add(spans, this.#spansRead));
+    this.#take(this.analyzer.poll(this.#spansRead));
   }
 
   /** Analyses what is still buffered and returns the rollups. */
   finish(): RollupSet {
-    for (const a of this.analyzer.flush()) this.rollups.add(a);
+    this.#take(this.analyzer.flush());
     return this.rollups;
+  }
+
+  #take(analyses: RequestAnalysis[]): void {
+    for (const a of analyses) this.rollups.add(a);
+    if (analyses.length > 0) this.#onAnalysed?.(analyses);
   }
 }

@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { Report } from '../src/report/model.js';
+import { tempDir } from './support.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const fixture = join(root, 'src/otlp/testdata/django-sqlite-stable-semconv.otlp.pb');
 const fixtureOld = join(root, 'src/otlp/testdata/django-sqlite-old-semconv.jsonl');
-const dir = mkdtempSync(join(tmpdir(), 'n1lens-cli-'));
+const dir = tempDir('cli');
 
 function run(args: string[], input?: Buffer | string, bin = 'n1-report') {
   const r = spawnSync(process.execPath, [join(root, 'bin', `${bin}.js`), ...args], {

@@ -1,18 +1,17 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fakeSlack } from '../src/digest/testing.js';
 import { djangoRequest, encodeProtobuf } from '../src/otlp/testing.js';
 import { Store } from '../src/store/store.js';
+import { tempDir } from './support.js';
 
 const root = new URL('..', import.meta.url).pathname;
 
 describe('n1lens serve (the real binary)', () => {
   it('posts scheduled digests, stops cleanly on SIGTERM and keeps what it analysed', async () => {
     const slack = await fakeSlack();
-    const db = join(mkdtempSync(join(tmpdir(), 'n1lens-cli-serve-')), 'n1lens.db');
+    const db = join(tempDir('cli-serve'), 'n1lens.db');
     const child = spawn(
       process.execPath,
       [join(root, 'bin/n1lens.js'), 'serve', '--http-port', '0', '--grpc-port', '0', '--db', db, '--trace-wait-ms', '60000',

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
@@ -14,6 +13,7 @@ import { djangoRequest, encodeJson, encodeProtobuf } from '../src/otlp/testing.j
 import { buildReport, type Report } from '../src/report/model.js';
 import { startServer, type RunningServer, type ServeOptions } from '../src/server/serve.js';
 import { emitDashboards } from './otel-sdk.js';
+import { tempDir } from './support.js';
 
 const running: RunningServer[] = [];
 afterEach(async () => {
@@ -21,7 +21,7 @@ afterEach(async () => {
 });
 
 async function start(over: Partial<ServeOptions> = {}): Promise<RunningServer & { url: string; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'n1lens-serve-'));
+  const dir = tempDir('serve');
   const server = await startServer({
     host: '127.0.0.1',
     httpPort: 0,
@@ -84,7 +84,7 @@ describe('n1lens serve with the official OpenTelemetry JS exporters', () => {
   });
 
   it('stores the same report that n1-report computes from the --record file', async () => {
-    const recordPath = join(mkdtempSync(join(tmpdir(), 'n1lens-rec-')), 'rec.jsonl');
+    const recordPath = join(tempDir('rec'), 'rec.jsonl');
     // A longer quiet window: on a loaded machine 50 ms can split a trace across analyses.
     const server = await start({ recordPath, traceWaitMs: 400 });
     await emitDashboards(new HttpProtoExporter({ url: `${server.url}/v1/traces` }), 3);
@@ -93,19 +93,24 @@ describe('n1lens serve with the official OpenTelemetry JS exporters', () => {
     const live = await waitForRequests(server.url, 1, 'GET dashboard/other/');
     expect(readFileSync(recordPath, 'utf8').split('\n').filter(Boolean).length).toBeGreaterThan(4);
     const recorded = await analyseFiles([recordPath], { minRepeats: 5 });
+    // The served report adds each stored finding's id; the rest is the same report.
+    const liveIds = live.endpoints.flatMap((e) => e.findings.map((f) => f.id));
+    expect(liveIds.every((id) => typeof id === 'number')).toBe(true);
+    for (const e of live.endpoints) for (const f of e.findings) delete f.id;
     expect(buildReport(recorded.rollups.values())).toEqual(live);
   });
 
-  it('serves the report as an HTML page at /', async () => {
+  it('serves the web UI at / with links to each endpoint and its combined fix', async () => {
     const server = await start();
     await emitDashboards(new HttpJsonExporter({ url: `${server.url}/v1/traces` }), 1);
     await waitForRequests(server.url, 1);
     const res = await fetch(`${server.url}/`);
     expect(res.headers.get('content-type')).toMatch(/text\/html/);
     const html = await res.text();
-    expect(html).toContain('<code>GET dashboard/</code>');
-    expect(html).toContain('select_related(&#39;candidate&#39;'.replace(/&#39;/g, "'"));
-    expect(html).not.toMatch(/<script/);
+    const link = /<a href="(\/endpoints\/\d+\?range=7d)">GET dashboard\/<\/a>/.exec(html)?.[1];
+    expect(link).toBeDefined();
+    const endpointPage = await (await fetch(`${server.url}${link}`)).text();
+    expect(endpointPage).toContain('select_related(&#39;candidate&#39;, &#39;job__company&#39;, &#39;status&#39;)');
   });
 
   it('keeps findings across a restart on the same database', async () => {
@@ -135,6 +140,20 @@ describe('n1lens serve with the official OpenTelemetry JS exporters', () => {
 });
 
 describe('OTLP/HTTP status codes', () => {
+  it('answers 400 to OTLP/JSON with a wrong value type or enum name', async () => {
+    const server = await start();
+    for (const patch of ['{"stringValue":{"x":1}}', '{"intValue":"abc"}']) {
+      const body = encodeJson(djangoRequest()).replace('{"stringValue":"postgresql"}', patch);
+      expect(body).toContain(patch);
+      const res = await post(server.url, body, { 'Content-Type': 'application/json' });
+      expect(res.status).toBe(400);
+    }
+    const badKind = encodeJson(djangoRequest()).replace('"kind":2', '"kind":"SERVER_BAD"');
+    const res = await post(server.url, badKind, { 'Content-Type': 'application/json' });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(/kind is not one of/);
+  });
+
   it('answers 415 for other content types', async () => {
     const server = await start();
     const res = await post(server.url, 'hello', { 'Content-Type': 'text/plain' });
@@ -195,20 +214,24 @@ describe('OTLP/HTTP status codes', () => {
     expect(c.status).toBe(200);
   });
 
-  it('evicts (analyses early) and counts the oldest trace when a batch overshoots --max-traces', async () => {
+  it('refuses a batch that would overshoot --max-traces before taking it, instead of analysing the oldest trace early', async () => {
     const server = await start({ maxTraces: 2, traceWaitMs: 60_000 });
     const one = djangoRequest({ traceId: '1'.repeat(32), repeats: 6 });
     expect((await post(server.url, encodeJson(one), { 'Content-Type': 'application/json' })).status).toBe(200);
     const two = djangoRequest({ traceId: '2'.repeat(32) });
     const three = djangoRequest({ traceId: '3'.repeat(32) });
     const both = { resourceSpans: [...two.resourceSpans, ...three.resourceSpans] };
-    expect((await post(server.url, encodeJson(both), { 'Content-Type': 'application/json' })).status).toBe(200);
+    const refused = await post(server.url, encodeJson(both), { 'Content-Type': 'application/json' });
+    expect(refused.status).toBe(503);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(((await refused.json()) as { message: string }).message).toMatch(/--max-traces/);
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
-    expect(metrics).toMatch(/n1lens_trace_evictions_total 1/);
-    expect(metrics).toMatch(/n1lens_open_traces 2/);
+    expect(metrics).toMatch(/n1lens_trace_evictions_total 0/);
+    expect(metrics).toMatch(/n1lens_open_traces 1/);
+    expect(metrics).toMatch(/n1lens_exports_refused_total\{transport="http",reason="max_traces"\} 1/);
     server.intake.tick();
     const report = (await (await fetch(`${server.url}/api/report`)).json()) as Report;
-    expect(report.summary.requests).toBe(1);
+    expect(report.summary.requests).toBe(0); // trace 1 is still open, waiting for the rest of its spans
   });
 
   it('counts late spans of an analysed trace and never double-counts its finding', async () => {

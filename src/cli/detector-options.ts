@@ -25,6 +25,13 @@ export const wholeNumber = (name: string, min = 0) => (value: string): number =>
   return n;
 };
 
+/** A TCP port; 0 picks a free one. */
+export const portNumber = (name: string) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new InvalidArgumentError(`${name} must be a port number, 0 to 65535 (0 picks a free port)`);
+  return n;
+};
+
 const positive = (name: string) => (value: string): number => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a whole number ≥ 1`);

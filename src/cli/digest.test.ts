@@ -1,6 +1,5 @@
 /** `n1lens digest` end to end in-process: dry run, posting, exit codes, the env var. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { SlackMessage } from '../digest/blocks.js';
@@ -8,9 +7,10 @@ import { fakeSlack, type FakeSlack } from '../digest/testing.js';
 import { Store } from '../store/store.js';
 import { digestCommand, runDigest, WEBHOOK_ENV, type DigestCliOptions, type DigestIo } from './digest.js';
 import { CliError } from './errors.js';
+import { tempDir } from '../../test/support.js';
 
 const fixture = new URL('../otlp/testdata/django-sqlite-stable-semconv.otlp.pb', import.meta.url).pathname;
-const dir = mkdtempSync(join(tmpdir(), 'n1lens-digest-cli-'));
+const dir = tempDir('digest-cli');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let slack: FakeSlack | undefined;

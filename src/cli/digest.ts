@@ -15,6 +15,7 @@ import {
 import { Store } from '../store/store.js';
 import { loadSchema } from '../suggest/schema.js';
 import { CliError, EXIT } from './errors.js';
+import { checkTraceUrl } from './trace-url.js';
 import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { analyseFiles } from './report.js';
 import { addPullOptions, analysePull, checkPullFlags, type PullCliOptions } from './pull-options.js';
@@ -55,17 +56,6 @@ const duration = (value: string): string => {
   }
   return value;
 };
-
-function checkTraceUrl(template: string): void {
-  if (!template.includes('{traceId}')) throw new CliError('--trace-url must contain {traceId}, e.g. https://jaeger.example.com/trace/{traceId}');
-  let ok = false;
-  try {
-    ok = /^https?:$/.test(new URL(template.split('{traceId}').join('0')).protocol);
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw new CliError('--trace-url must be an http(s) URL with {traceId}, e.g. https://jaeger.example.com/trace/{traceId}');
-}
 
 async function gather(files: string[], opts: DigestCliOptions, nowMs: number | undefined): Promise<DigestInput> {
   const endpoint = opts.endpoint === undefined ? {} : { endpoint: opts.endpoint };

@@ -15,7 +15,7 @@ export class CliError extends Error {
 
 /** Known input errors become one line on stderr and exit 2; anything else is a bug and keeps its stack. */
 export function reportFailure(error: unknown, program: string): number {
-  const known = ['CliError', 'TraceFileError', 'OtlpDecodeError', 'SchemaError', 'PullError'];
+  const known = ['CliError', 'TraceFileError', 'OtlpDecodeError', 'SchemaError', 'PullError', 'BaselineError', 'StoreOpenError', 'StartupError', 'SpoolError'];
   if (error instanceof Error && known.includes(error.name)) {
     process.stderr.write(`${program}: ${error.message}\n`);
     return error instanceof CliError ? error.exitCode : EXIT.usage;

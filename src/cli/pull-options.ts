@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { OfflineAnalysis } from '../analyzer.js';
 import type { DetectOptions } from '../detect/request.js';
 import type { RollupSet } from '../detect/rollup.js';
+import type { RequestAnalysis } from '../detect/types.js';
 import { connection, openTraceSource, type PullQuery, type PullStats } from '../otlp/pull/index.js';
 import { parseDuration } from '../report/period.js';
 import { loadSchema, schemaNaming } from '../suggest/index.js';
@@ -101,15 +102,15 @@ function progressLine(program: string, stats: PullStats, offline: OfflineAnalysi
  */
 export async function analysePull(
   o: PullCliOptions & { from: string },
-  options: DetectOptions & { schemaPath?: string },
+  options: DetectOptions & { schemaPath?: string; onAnalysed?: (analyses: RequestAnalysis[]) => void },
   program: string,
 ): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; source: string }> {
-  const { schemaPath, ...detect } = options;
+  const { schemaPath, onAnalysed, ...detect } = options;
   const query = pullQuery(o);
   const schema = schemaPath === undefined ? undefined : await loadSchema(schemaPath);
   const { base, headers } = connection(o.from, o.header ?? []);
   const source = await openTraceSource(base, { headers });
-  const offline = new OfflineAnalysis({ ...detect, ...(schema === undefined ? {} : { links: schemaNaming(schema) }) });
+  const offline = new OfflineAnalysis({ ...detect, ...(schema === undefined ? {} : { links: schemaNaming(schema) }) }, onAnalysed);
   const stats: PullStats = { fetched: 0, failed: 0, failures: [] };
   const progress = progressLine(program, stats, offline);
   for await (const batch of source.traces(query, stats)) {

@@ -1,35 +1,93 @@
 /** `n1-report` / `n1lens report`: reads saved trace files and prints the ranked report; the exit code is the CI budget. */
-import { Command, Option } from 'commander';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
 import { OfflineAnalysis } from '../analyzer.js';
 import { RollupSet } from '../detect/rollup.js';
 import { readTraceFile } from '../otlp/file.js';
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { analyseFilesSharded } from '../parallel/files.js';
-import { buildReport, budgetFindings, renderJson, renderMarkdown, renderTerminal, type Report, type ReportOptions } from '../report/index.js';
-import { parseDuration } from '../report/period.js';
-import { Store } from '../store/store.js';
+import {
+  baselineFromReport,
+  buildReport,
+  isoDay,
+  judge,
+  parseBaseline,
+  renderBaseline,
+  renderGateTerminal,
+  renderGithubCommands,
+  renderGithubSummary,
+  renderJson,
+  renderJunit,
+  renderMarkdown,
+  renderSarif,
+  renderTerminal,
+  type Baseline,
+  type EndpointBudget,
+  type GateResult,
+  type Report,
+  type ReportOptions,
+} from '../report/index.js';
 import { loadSchema, schemaNaming } from '../suggest/index.js';
 import type { DetectOptions } from '../detect/request.js';
 import { unseenViews } from '../detect/routes.js';
+import { parseDuration } from '../report/period.js';
+import { Store } from '../store/store.js';
+import { applyConfig, loadConfig, type ConfigFile } from './config.js';
 import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { CliError, EXIT } from './errors.js';
+import type { RequestAnalysis } from '../detect/types.js';
+import { renderReportFile } from '../ui/report-file.js';
+import { checkTraceUrl } from './trace-url.js';
 import { addPullOptions, analysePull, checkPullFlags, type PullCliOptions } from './pull-options.js';
 
+export const FORMATS = ['terminal', 'markdown', 'json', 'sarif', 'github', 'junit', 'html'] as const;
+export type FormatName = (typeof FORMATS)[number];
+
+/** One output: a format, to standard output or to a file. */
+export interface FormatSpec {
+  format: FormatName;
+  file?: string;
+}
+
 export interface ReportCliOptions extends DetectorCliOptions, PullCliOptions {
-  format: 'terminal' | 'markdown' | 'json';
+  format?: FormatSpec[];
+  /** html: links example traces, `https://jaeger…/trace/{traceId}`. */
+  traceUrl?: string;
   maxFindings: number;
+  minWastedMs?: number;
   endpoint?: string;
+  ignoreEndpoint?: string[];
+  ignoreTable?: string[];
   schema?: string;
+  baseline?: string;
+  writeBaseline?: string;
   color?: boolean;
+  /** Per-endpoint budgets (config file only). */
+  endpoints?: EndpointBudget[];
+  /** Today, for baseline expiry; injectable for tests. */
+  today?: string;
   listUnseen?: boolean;
   db?: string;
   since?: string;
   deadAfter?: string;
-  /** Shards (worker threads + this one) for trace files; default the machine's cores. */
+  /** Worker threads for trace files, one shard of the traces each; see defaultJobs. */
   jobs?: number;
 }
 
+/** Parses `sarif` or `sarif=out.sarif`. */
+export function parseFormat(value: string): FormatSpec {
+  const eq = value.indexOf('=');
+  const name = eq < 0 ? value : value.slice(0, eq);
+  if (!(FORMATS as readonly string[]).includes(name)) {
+    throw new InvalidArgumentError(`use one of ${FORMATS.join(', ')}, optionally =FILE (e.g. sarif=n1lens.sarif)`);
+  }
+  const file = eq < 0 ? undefined : value.slice(eq + 1);
+  if (file === '') throw new InvalidArgumentError(`${name}= needs a file name`);
+  return { format: name as FormatName, ...(file === undefined ? {} : { file }) };
+}
+
+const collect = <T>(parse: (v: string) => T) => (value: string, previous: T[] | undefined): T[] => [...(previous ?? []), parse(value)];
 
 /**
  * Reads every file, streaming, and returns the rollups (see OfflineAnalysis for when a trace
@@ -38,18 +96,19 @@ export interface ReportCliOptions extends DetectorCliOptions, PullCliOptions {
  */
 export async function analyseFiles(
   files: string[],
-  options: DetectOptions & { schemaPath?: string; jobs?: number },
+  options: DetectOptions & { schemaPath?: string; jobs?: number; onAnalysed?: (analyses: RequestAnalysis[]) => void },
 ): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; lateSpans: number }> {
-  const { schemaPath, jobs = 1, ...detect } = options;
+  const { schemaPath, jobs = 1, onAnalysed, ...detect } = options;
   const schema = schemaPath === undefined ? undefined : await loadSchema(schemaPath);
   const withLinks = { ...detect, ...(schema === undefined ? {} : { links: schemaNaming(schema) }) };
   const reportOptions = schema === undefined ? {} : { schema };
-  if (jobs > 1) {
+  // Workers hand over what the rollups read, not each request's timeline: onAnalysed (the HTML report) stays on one thread.
+  if (jobs > 1 && onAnalysed === undefined) {
     // N1LENS_JOBS_MIN_BYTES (tests, benchmarks) lowers the input size from which workers start.
     const minBytes = process.env.N1LENS_JOBS_MIN_BYTES === undefined ? undefined : Number(process.env.N1LENS_JOBS_MIN_BYTES);
     return { ...(await analyseFilesSharded(files, withLinks, schemaPath, jobs, minBytes)), reportOptions };
   }
-  const offline = new OfflineAnalysis(withLinks);
+  const offline = new OfflineAnalysis(withLinks, onAnalysed);
   for (const file of files) {
     for await (const batch of readTraceFile(file)) offline.add(batch.spans);
   }
@@ -66,6 +125,49 @@ export async function analyseFiles(
 function defaultJobs(): number {
   const cores = availableParallelism();
   return cores >= 4 ? cores : 1;
+}
+
+function readBaseline(file: string): Baseline {
+  if (!existsSync(file)) throw new CliError(`${file}: no such baseline file (write one with --write-baseline ${file})`);
+  return parseBaseline(readFileSync(file, 'utf8'), file);
+}
+
+function writeOutput(file: string, text: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, text);
+}
+
+function render(spec: FormatSpec, report: Report, gate: GateResult, opts: ReportCliOptions, html?: HtmlSource): string {
+  switch (spec.format) {
+    case 'json':
+      return renderJson(report);
+    case 'markdown':
+      return renderMarkdown(report);
+    case 'html':
+      if (html === undefined) throw new Error('the html format needs the store of analysed requests');
+      return renderReportFile(html.store, {
+        report: { ...html.reportOptions, ...endpointDetectOptions(opts) },
+        ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+        ...(opts.traceUrl === undefined ? {} : { traceUrl: opts.traceUrl }),
+      });
+    case 'sarif':
+      return renderSarif(report, gate, { version: packageVersion() });
+    case 'junit':
+      return renderJunit(report, gate);
+    case 'github':
+      return renderGithubCommands(gate);
+    case 'terminal': {
+      const color = spec.file === undefined ? opts.color : false;
+      const colour = color === undefined ? {} : { color };
+      return renderTerminal(report, colour) + renderGateTerminal(gate, { ...colour, ...(opts.baseline === undefined ? {} : { baselinePath: opts.baseline }) });
+    }
+  }
+}
+
+let version: string | undefined;
+function packageVersion(): string {
+  version ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return version;
 }
 
 /** The report over the store `n1lens serve` writes: a period's endpoints and connections, and dead views over the whole history. */
@@ -100,16 +202,35 @@ function durationOption(text: string, flag: string): number {
   }
 }
 
-/** Runs the report command; returns the exit code. Output is written whole, so a failure never leaves partial JSON. */
+/** Runs the report command; returns the exit code. Outputs are rendered whole before any is written, so a failure never leaves half a file. */
 export async function runReport(files: string[], opts: ReportCliOptions, program = 'n1-report'): Promise<number> {
+  if (opts.traceUrl !== undefined) checkTraceUrl(opts.traceUrl);
   const sources = [files.length > 0, opts.from !== undefined, opts.db !== undefined].filter(Boolean).length;
   if (sources > 1) throw new CliError('give trace files, --from or --db: one source at a time', EXIT.usage);
   if (opts.db === undefined && opts.deadAfter !== undefined) {
     throw new CliError('--dead-after applies to --db: a trace file covers too little time to call a view dead (use --list-unseen)', EXIT.usage);
   }
+  const formats = opts.format === undefined || opts.format.length === 0 ? [{ format: 'terminal' as const }] : opts.format;
+  if (formats.filter((f) => f.file === undefined).length > 1) {
+    throw new CliError(`only one --format can go to standard output; give the others a file: ${formats.map((f) => f.format).join(', ')}=FILE`);
+  }
+  // A bad baseline fails before the (long) analysis.
+  const baseline = opts.baseline === undefined ? undefined : readBaseline(opts.baseline);
+  const noise: Pick<ReportOptions, 'ignoreEndpoints' | 'ignoreTables' | 'minWastedMs'> = {
+    ...(opts.ignoreEndpoint === undefined ? {} : { ignoreEndpoints: opts.ignoreEndpoint }),
+    ...(opts.ignoreTable === undefined ? {} : { ignoreTables: opts.ignoreTable }),
+    ...(opts.minWastedMs === undefined ? {} : { minWastedMs: opts.minWastedMs }),
+  };
   if (opts.db !== undefined) {
     if (opts.listUnseen) throw new CliError('--list-unseen is for trace files; with --db use --dead-after', EXIT.usage);
-    return printReport(await storeReport(opts.db, opts), opts);
+    const report = await storeReport(opts.db, opts);
+    if (!formats.some((f) => f.format === 'html')) return finishReport(report, formats, baseline, opts);
+    const store = Store.open(opts.db);
+    try {
+      return finishReport(report, formats, baseline, opts, { store, reportOptions: {} });
+    } finally {
+      store.close();
+    }
   }
   checkPullFlags(opts, files);
   if (files.length === 0 && opts.from === undefined) {
@@ -118,7 +239,29 @@ export async function runReport(files: string[], opts: ReportCliOptions, program
   if (opts.from === undefined && (opts.service !== undefined || opts.since !== undefined)) {
     throw new CliError(`--${opts.service !== undefined ? 'service' : 'since'} applies to --from or --db`, EXIT.usage);
   }
-  const detect = { ...requestDetectOptions(opts), ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }) };
+  // The HTML report draws each finding's example request, so it keeps the analysed requests in a store.
+  const store = formats.some((f) => f.format === 'html') ? Store.open(':memory:') : undefined;
+  try {
+    return await analyseAndFinish(files, opts, program, formats, baseline, noise, store);
+  } finally {
+    store?.close();
+  }
+}
+
+async function analyseAndFinish(
+  files: string[],
+  opts: ReportCliOptions,
+  program: string,
+  formats: FormatSpec[],
+  baseline: Baseline | undefined,
+  noise: Pick<ReportOptions, 'ignoreEndpoints' | 'ignoreTables' | 'minWastedMs'>,
+  store: Store | undefined,
+): Promise<number> {
+  const detect = {
+    ...requestDetectOptions(opts),
+    ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }),
+    ...(store === undefined ? {} : { onAnalysed: (analyses: RequestAnalysis[]) => store.record(analyses) }),
+  };
   const jobs = opts.jobs ?? defaultJobs();
   const { rollups, reportOptions } = opts.from === undefined ? await analyseFiles(files, { ...detect, jobs }) : await analysePull({ ...opts, from: opts.from }, detect, program);
   if (opts.listUnseen && reportOptions.schema?.urls === undefined) {
@@ -129,44 +272,123 @@ export async function runReport(files: string[], opts: ReportCliOptions, program
     ...reportOptions,
     ...endpointDetectOptions(opts),
     ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+    ...noise,
     connections: rollups.connections.values(),
     deadViews,
   });
-  return printReport(report, opts);
+  return finishReport(report, formats, baseline, opts, store === undefined ? undefined : { store, reportOptions });
 }
 
-function printReport(report: Report, opts: ReportCliOptions): number {
-  const text =
-    opts.format === 'json'
-      ? renderJson(report)
-      : opts.format === 'markdown'
-        ? renderMarkdown(report)
-        : renderTerminal(report, opts.color === undefined ? {} : { color: opts.color });
-  process.stdout.write(text);
-  return budgetFindings(report) > opts.maxFindings ? EXIT.overBudget : EXIT.ok;
+/** What the HTML report reads besides the report: the store of analysed requests it draws from. */
+interface HtmlSource {
+  store: Store;
+  reportOptions: Pick<ReportOptions, 'schema'>;
+}
+
+/** Judges the report against the budget and baseline, writes the baseline and every output; returns the exit code. */
+function finishReport(report: Report, formats: FormatSpec[], baseline: Baseline | undefined, opts: ReportCliOptions, html?: HtmlSource): number {
+  const gate = judge(report, {
+    maxFindings: opts.maxFindings,
+    today: opts.today ?? isoDay(Date.now()),
+    ...(opts.endpoints === undefined ? {} : { endpoints: opts.endpoints }),
+    ...(baseline === undefined ? {} : { baseline }),
+  });
+
+  const outputs = formats.map((spec) => ({ spec, text: render(spec, report, gate, opts, html) }));
+  if (opts.writeBaseline !== undefined) {
+    // Re-writing a baseline keeps the reasons and expiry dates people wrote into it.
+    const previous = existsSync(opts.writeBaseline) ? readBaseline(opts.writeBaseline) : baseline;
+    const next = baselineFromReport(report, previous);
+    writeOutput(opts.writeBaseline, renderBaseline(next));
+    process.stderr.write(`n1lens: wrote ${next.findings.length} finding${next.findings.length === 1 ? '' : 's'} to the baseline ${opts.writeBaseline}\n`);
+  }
+  for (const { spec, text } of outputs) {
+    if (spec.file === undefined) process.stdout.write(text);
+    else writeOutput(spec.file, text);
+    if (spec.format === 'github' && process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, renderGithubSummary(report, gate));
+  }
+  if (opts.writeBaseline !== undefined) return EXIT.ok;
+  return gate.overBudget ? EXIT.overBudget : EXIT.ok;
+}
+
+/** Config-file budgets for the gate, in the file's order (the first matching glob applies). */
+export function endpointBudgets(endpoints: ConfigFile['endpoints']): EndpointBudget[] {
+  return Object.entries(endpoints ?? {}).map(([match, b]) => ({
+    match,
+    ...(b['max-findings'] === undefined ? {} : { maxFindings: b['max-findings'] }),
+    ...(b['max-queries'] === undefined ? {} : { maxQueries: b['max-queries'] }),
+    ...(b['max-wasted-ms'] === undefined ? {} : { maxWastedMs: b['max-wasted-ms'] }),
+  }));
+}
+
+/** Test suites run on little data: a loop of 3 already shows the N+1. */
+export const TEST_SUITE_MIN_REPEATS = 3;
+
+/** Reads the config, lets flags win over it, and returns the options runReport takes. */
+export function resolveReportOptions(command: Command): ReportCliOptions {
+  const raw = command.opts<{ config?: string; testSuite?: boolean }>();
+  const config = loadConfig(raw.config);
+  const fromConfig = applyConfig(command, config);
+  if (raw.testSuite && command.getOptionValueSource('minRepeats') === 'default') command.setOptionValueWithSource('minRepeats', TEST_SUITE_MIN_REPEATS, 'default');
+  const o = command.opts<ReportCliOptions & { color: boolean; ignoreEndpoint?: string[]; ignoreTable?: string[] }>();
+  // commander sets color=true by default for --no-color; only an explicit flag should override detection.
+  const color = command.getOptionValueSource('color') === 'cli' ? false : undefined;
+  const format = o.format?.map((f) => (typeof f === 'string' ? parseConfigFormat(f, config?.path ?? '') : f));
+  return {
+    ...o,
+    color,
+    ...(format === undefined ? {} : { format }),
+    ignoreEndpoint: o.ignoreEndpoint ?? fromConfig.ignore?.endpoints,
+    ignoreTable: o.ignoreTable ?? fromConfig.ignore?.tables,
+    endpoints: endpointBudgets(fromConfig.endpoints),
+  } as ReportCliOptions;
+}
+
+function parseConfigFormat(value: string, file: string): FormatSpec {
+  try {
+    return parseFormat(value);
+  } catch (e) {
+    throw new CliError(`${file}: format "${value}": ${(e as Error).message}`);
+  }
 }
 
 /** The command definition, shared by `n1-report` and `n1lens report`. */
 export function reportCommand(name = 'report'): Command {
   const command = new Command(name)
     .description('Find N+1 query cascades in saved OpenTelemetry trace files and print the fixes')
-    .argument('[files...]', 'OTLP JSON lines, JSON or (length-delimited) protobuf, Jaeger or Zipkin JSON; gzip detected; - for stdin (or use --from, --db)')
-    .addOption(new Option('-f, --format <format>', 'output format').choices(['terminal', 'markdown', 'json']).default('terminal'))
-    .option('--max-findings <n>', 'N+1 and write-loop findings allowed before exit code 1', wholeNumber('--max-findings'), 0)
-    .option('--endpoint <glob>', 'only endpoints matching this glob, e.g. "GET dashboard/*"')
-    .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
+    .argument('[files...]', 'OTLP JSON lines, JSON or (length-delimited) protobuf, Jaeger or Zipkin JSON; gzip detected; - for stdin (or use --from, --db)');
+  addReportOptions(command);
+  command
     .option('--list-unseen', "with --schema: list the app's routes no request in the files went to")
     .option('--db <file>', 'report on the store `n1lens serve` writes instead of trace files')
     .option('--since <duration>', 'with --from: how far back to pull (default 24h); with --db: only the last <duration>, e.g. 90m, 24h, 7d (default all of it)')
     .option('--dead-after <duration>', 'with --db and --schema: list views with no request for <duration> (e.g. 90d), and cron-only ones')
-    .option('--jobs <n>', 'threads for trace files, traces split between them (default: the machine\'s cores from 4 up, else 1)', wholeNumber('--jobs', 1))
-    .option('--no-color', 'plain text even on a terminal');
+    .option('--jobs <n>', 'threads for trace files, traces split between them (default: the machine\'s cores from 4 up, else 1)', wholeNumber('--jobs', 1));
   addPullOptions(command, { service: true });
-  return addDetectorOptions(command)
-    .action(async function (this: Command, files: string[]) {
-      const o = this.opts<ReportCliOptions & { color: boolean }>();
-      // commander sets color=true by default for --no-color; only an explicit flag should override detection.
-      const color = this.getOptionValueSource('color') === 'cli' ? false : undefined;
-      process.exitCode = await runReport(files, { ...o, ...(color === undefined ? { color: undefined } : { color }) }, name === 'report' ? 'n1lens report' : name);
-    });
+  return command.action(async function (this: Command, files: string[]) {
+    process.exitCode = await runReport(files, resolveReportOptions(this), name === 'report' ? 'n1lens report' : name);
+  });
+}
+
+/** The report and gate flags, shared by `report` and `capture`. */
+export function addReportOptions(command: Command): Command {
+  command
+    .option(
+      '-f, --format <format[=file]>',
+      `output: ${FORMATS.join(', ')}; repeat with =FILE for several (default terminal)`,
+      collect(parseFormat),
+    )
+    .option('--max-findings <n>', 'new N+1 and write-loop findings allowed before exit code 1', wholeNumber('--max-findings'), 0)
+    .option('--min-wasted-ms <ms>', 'leave out findings that waste less than this per request', wholeNumber('--min-wasted-ms'))
+    .option('--endpoint <glob>', 'only endpoints matching this glob, e.g. "GET dashboard/*"')
+    .option('--ignore-endpoint <glob>', 'leave out endpoints matching this glob (repeatable)', collect(String))
+    .option('--ignore-table <glob>', 'leave out findings on tables matching this glob (repeatable)', collect(String))
+    .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
+    .option('--trace-url <template>', "html: link example traces, 'https://jaeger.example.com/trace/{traceId}'")
+    .option('--baseline <file>', 'accepted findings: fail only on findings not in it (or past their expires date)')
+    .option('--write-baseline <file>', 'write the current findings as the baseline (keeps reasons and expiry dates already in it) and exit 0')
+    .option('--config <file>', 'config file (default: n1lens.toml, or [tool.n1lens] in pyproject.toml, from here upwards)')
+    .option('--test-suite', `defaults for a test suite's small data: --min-repeats ${TEST_SUITE_MIN_REPEATS} unless set`)
+    .option('--no-color', 'plain text even on a terminal');
+  return addDetectorOptions(command);
 }

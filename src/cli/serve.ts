@@ -1,16 +1,29 @@
 /** `n1lens serve`: the live collector. Parses flags, starts the server, and stops it cleanly on SIGTERM/SIGINT. */
 import { Command } from 'commander';
-import { buildDigest, checkWebhookUrl, digestFromStore, sendDigest, startDigestSchedule } from '../digest/index.js';
+import { logVerbosity, setLogVerbosity } from '@grpc/grpc-js';
+import { buildDigest, checkDigestSchedule, checkWebhookUrl, digestFromStore, sendDigest, startDigestSchedule } from '../digest/index.js';
 import { parseDuration } from '../report/period.js';
 import { startServer, type ServeOptions } from '../server/serve.js';
 import { CliError } from './errors.js';
 import { WEBHOOK_ENV } from './digest.js';
+import { checkTraceUrl } from './trace-url.js';
 import { loadSchema, type DjangoSchema } from '../suggest/schema.js';
-import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
+import { addDetectorOptions, endpointDetectOptions, portNumber, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
+import { onShutdown } from './lifecycle.js';
 
 /** The flags: ServeOptions' plain settings as given, sizes in MiB, file paths, and the digest schedule. */
 interface ServeCliOptions extends DetectorCliOptions, Pick<ServeOptions, 'host' | 'httpPort' | 'grpcPort' | 'db' | 'traceWaitMs' | 'maxTraces'> {
   maxBodyMib: number;
+  maxBufferMib: number;
+  /** A directory, or false for --no-spool. */
+  spool?: string | false;
+  spoolMaxMib: number;
+  authToken?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+  insecurePublic?: boolean;
+  spoolCommitMs: number;
   grpcMaxReceiveMib: number;
   schema?: string;
   record?: string;
@@ -30,11 +43,21 @@ export function serveCommand(): Command {
   const command = new Command('serve')
     .description('Receive OTLP traces (HTTP :4318, gRPC :4317), find N+1 cascades live, keep them in SQLite')
     .option('--host <addr>', 'address to listen on (0.0.0.0 exposes it to the network)', '127.0.0.1')
-    .option('--http-port <port>', 'OTLP/HTTP, API and /metrics port', wholeNumber('--http-port'), 4318)
-    .option('--grpc-port <port>', 'OTLP/gRPC port', wholeNumber('--grpc-port'), 4317)
+    .option('--http-port <port>', 'OTLP/HTTP, API and /metrics port', portNumber('--http-port'), 4318)
+    .option('--grpc-port <port>', 'OTLP/gRPC port', portNumber('--grpc-port'), 4317)
     .option('--db <file>', 'SQLite store', './n1lens.db')
     .option('--trace-wait-ms <ms>', 'analyse a trace once its root has ended and it was quiet this long', wholeNumber('--trace-wait-ms'), 2000)
-    .option('--max-traces <n>', 'open traces buffered before exports are refused with 503/UNAVAILABLE', wholeNumber('--max-traces'), 50_000)
+    .option('--max-traces <n>', 'open traces at which exports that only open new traces are refused (503/UNAVAILABLE, retryable)', wholeNumber('--max-traces'), 50_000)
+    .option('--max-buffer-mib <n>', 'estimated memory of buffered spans at which every export is refused (retryable)', wholeNumber('--max-buffer-mib'), 256)
+    .option('--auth-token <token>', `bearer token required on OTLP/HTTP, OTLP/gRPC, the API, the UI and /metrics (default: $${AUTH_TOKEN_ENV}); /healthz stays open`)
+    .option('--tls-cert <file>', 'PEM certificate (chain): serve both listeners over TLS')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--tls-client-ca <file>', 'PEM CA bundle: require client certificates signed by it (mTLS)')
+    .option('--insecure-public', 'allow a non-loopback --host without --auth-token (anyone who can reach it may send and read)')
+    .option('--spool <dir>', 'durable intake: exports are on disk here before they are acknowledged (default: <db>.spool next to the store)')
+    .option('--no-spool', 'acknowledge exports from memory only (a crash loses what is buffered)')
+    .option('--spool-max-mib <n>', 'spool size at which exports are refused (retryable)', wholeNumber('--spool-max-mib'), 1024)
+    .option('--spool-commit-ms <ms>', 'group commit window: exports within it share one fsync', wholeNumber('--spool-commit-ms'), 10)
     .option('--max-body-mib <n>', 'OTLP/HTTP body limit after decompression', wholeNumber('--max-body-mib'), 20)
     .option('--grpc-max-receive-mib <n>', 'OTLP/gRPC message limit', wholeNumber('--grpc-max-receive-mib'), 4)
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
@@ -44,12 +67,16 @@ export function serveCommand(): Command {
     .option('--digest-cron <expr>', 'post the Slack digest on a cron schedule, e.g. "0 9 * * 1-5"')
     .option('--digest-since <duration>', 'window of a cron digest (default 24h; --digest-every uses its interval)')
     .option('--webhook-url <url>', `Slack incoming webhook for the digest (default: $${WEBHOOK_ENV})`)
-    .option('--trace-url <template>', "digest links to example traces: 'https://jaeger.example.com/trace/{traceId}'")
+    .option('--trace-url <template>', "link example traces in the web UI and the digest: 'https://jaeger.example.com/trace/{traceId}'")
     .option('--service <name>', 'digest only this service.name')
     .option('--top <n>', 'endpoints in the digest', wholeNumber('--top'), 5);
   return addDetectorOptions(command).action(async function (this: Command) {
       const o = this.opts<ServeCliOptions>();
+      if (o.traceUrl !== undefined) checkTraceUrl(o.traceUrl);
+      // grpc-js would print its own line for a failed bind; startServer's one-line error says it better.
+      setLogVerbosity(logVerbosity.NONE);
       const digestPlan = planDigest(o);
+      const security = planSecurity(o);
       const schema = o.schema === undefined ? undefined : await loadSchema(o.schema);
       const deadAfterMs = planDeadViews(o.deadAfter, schema);
       const server = await startServer({
@@ -59,27 +86,30 @@ export function serveCommand(): Command {
         db: o.db,
         traceWaitMs: o.traceWaitMs,
         maxTraces: o.maxTraces,
+        maxBufferBytes: o.maxBufferMib * MIB,
         maxBodyBytes: o.maxBodyMib * MIB,
         grpcMaxReceiveBytes: o.grpcMaxReceiveMib * MIB,
         detect: requestDetectOptions(o),
         report: endpointDetectOptions(o),
         ...(schema === undefined ? {} : { schema }),
         ...(o.record === undefined ? {} : { recordPath: o.record }),
-        ...(deadAfterMs === undefined ? {} : { deadAfterMs }),
+        ...spoolOption(o),
+        ...security,
       });
+      const r = server.replayed;
+      if (r.exports > 0) process.stderr.write(`n1lens serve: replayed ${r.spans} spans from ${r.exports} spooled exports (${r.skipped} already analysed)\n`);
+      const scheme = security.tls === undefined ? 'http' : 'https';
       process.stderr.write(
-        `n1lens serve: OTLP/HTTP http://${o.host}:${server.httpPort}/v1/traces · OTLP/gRPC ${o.host}:${server.grpcPort} · ` +
-          `report http://${o.host}:${server.httpPort}/api/report · db ${o.db}\n`,
+        `n1lens serve: OTLP/HTTP ${scheme}://${o.host}:${server.httpPort}/v1/traces · OTLP/gRPC ${o.host}:${server.grpcPort}${security.tls === undefined ? '' : ' (TLS)'} · ` +
+          `web UI ${scheme}://${o.host}:${server.httpPort}/ · db ${o.db}${security.authToken === undefined ? '' : ' · bearer token required'}\n`,
       );
       const digest = digestPlan === undefined ? undefined : scheduleDigest(digestPlan, o, server.store, schema);
       await new Promise<void>((resolve) => {
-        const stop = (signal: string): void => {
-          process.stderr.write(`n1lens serve: ${signal}: analysing buffered traces and closing\n`);
+        onShutdown((why) => {
+          process.stderr.write(`n1lens serve: ${why}: analysing buffered traces and closing\n`);
           digest?.stop();
           void server.close().then(resolve);
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
+        });
       });
     });
 }
@@ -95,6 +125,36 @@ function planDeadViews(deadAfter: string | undefined, schema: DjangoSchema | und
   }
 }
 
+export const AUTH_TOKEN_ENV = 'N1LENS_AUTH_TOKEN';
+
+/** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** Token and TLS from flags and environment, refusing a listener open to the network without a token. */
+function planSecurity(o: ServeCliOptions): Pick<ServeOptions, 'authToken' | 'tls'> {
+  const token = o.authToken ?? process.env[AUTH_TOKEN_ENV];
+  if (token !== undefined && token.trim() === '') throw new CliError(`--auth-token/${AUTH_TOKEN_ENV} is empty`);
+  if (!isLoopback(o.host) && token === undefined && o.insecurePublic !== true) {
+    throw new CliError(`--host ${o.host} is reachable from the network: set --auth-token (or ${AUTH_TOKEN_ENV}), or pass --insecure-public to accept anyone`);
+  }
+  if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new CliError('--tls-cert and --tls-key go together');
+  if (o.tlsClientCa !== undefined && o.tlsCert === undefined) throw new CliError('--tls-client-ca needs --tls-cert and --tls-key');
+  return {
+    ...(token === undefined ? {} : { authToken: token }),
+    ...(o.tlsCert === undefined || o.tlsKey === undefined
+      ? {}
+      : { tls: { cert: o.tlsCert, key: o.tlsKey, ...(o.tlsClientCa === undefined ? {} : { clientCa: o.tlsClientCa }) } }),
+  };
+}
+
+/** The spool next to the store unless told otherwise; none for an in-memory store. */
+function spoolOption(o: ServeCliOptions): Pick<ServeOptions, 'spool'> {
+  if (o.spool === false || (o.spool === undefined && o.db === ':memory:')) return {};
+  return { spool: { dir: o.spool ?? `${o.db}.spool`, maxBytes: o.spoolMaxMib * MIB, commitMs: o.spoolCommitMs } };
+}
+
 interface DigestPlan {
   url: string;
   windowMs: number;
@@ -103,6 +163,12 @@ interface DigestPlan {
 /** Checks the digest flags before anything starts, so a bad webhook URL fails at once (without echoing it). */
 function planDigest(o: ServeCliOptions): DigestPlan | undefined {
   if (o.digestEvery === undefined && o.digestCron === undefined) return undefined;
+  if (o.digestEvery !== undefined && o.digestCron !== undefined) throw new CliError('give --digest-every or --digest-cron, not both');
+  try {
+    checkDigestSchedule({ ...(o.digestEvery === undefined ? {} : { every: o.digestEvery }), ...(o.digestCron === undefined ? {} : { cron: o.digestCron }) });
+  } catch (e) {
+    throw new CliError(`${o.digestEvery === undefined ? '--digest-cron' : '--digest-every'}: ${(e as Error).message}`);
+  }
   const from = o.webhookUrl !== undefined ? '--webhook-url' : WEBHOOK_ENV;
   const url = o.webhookUrl ?? process.env[WEBHOOK_ENV];
   if (url === undefined || url === '') throw new CliError(`--digest-every/--digest-cron need a webhook: pass --webhook-url or set ${WEBHOOK_ENV}`);

@@ -29,9 +29,18 @@ describe('hot_lookup', () => {
     expect(hot.facts.table).toBe('recruit_candidate');
     expect(hot.hotLookup.shareOfRequests).toBe(1);
     expect(hot.hotLookup.observedCalls).toBe(20);
-    // 20 calls over a 60 s minimum window -> 28,800/day.
-    expect(hot.hotLookup.callsPerDay).toBeCloseTo(28_800, -2);
+    // 20 calls in 19 s: far too short to project a day, so no daily rate at all.
+    expect(hot.hotLookup.callsPerDay).toBeNull();
+    expect(hot.hotLookup.dbMsPerDay).toBeNull();
     expect(hot.wastedMs).toBeCloseTo(20);
+  });
+
+  it('gives the daily rate over the observed window once there are ten minutes of it', () => {
+    const slow = Array.from({ length: 20 }, (_, i) => ({ steps: [candidateByExternalId(i), insertNote], shape: { startMs: i * 60_000 } }));
+    const [hot] = findingsOf(slow).filter((f) => f.kind === 'hot_lookup');
+    if (hot?.kind !== 'hot_lookup') throw new Error('no hot_lookup');
+    // 20 calls over 19 minutes -> 20 / 19 min × 1440 min ≈ 1,516/day.
+    expect(hot.hotLookup.callsPerDay).toBeCloseTo((20 / (19 * 60_000)) * 86_400_000, 0);
   });
 
   it('ignores the session and auth_user lookups every logged-in request makes', () => {
@@ -45,7 +54,11 @@ describe('hot_lookup', () => {
     const mixed = webhook.map((r, i) => (i % 3 === 0 ? { ...r, steps: [insertNote] } : r));
     expect(findingsOf(mixed).some((f) => f.kind === 'hot_lookup')).toBe(false);
     expect(findingsOf(mixed, { hotLookupMinShare: 0.6 }).some((f) => f.kind === 'hot_lookup')).toBe(true);
-    expect(findingsOf(webhook, { hotLookupMinPerDay: 100_000 }).some((f) => f.kind === 'hot_lookup')).toBe(false);
+    // The per-day threshold applies once there is a daily rate (ten minutes of traffic), not before.
+    expect(findingsOf(webhook, { hotLookupMinPerDay: 100_000 }).some((f) => f.kind === 'hot_lookup')).toBe(true);
+    const spread = webhook.map((r, i) => ({ ...r, shape: { startMs: i * 60_000 } }));
+    expect(findingsOf(spread, { hotLookupMinPerDay: 100_000 }).some((f) => f.kind === 'hot_lookup')).toBe(false);
+    expect(findingsOf(spread, { hotLookupMinPerDay: 1000 }).some((f) => f.kind === 'hot_lookup')).toBe(true);
   });
 });
 

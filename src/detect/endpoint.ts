@@ -36,6 +36,8 @@ const DEFAULTS = {
 } satisfies Required<EndpointDetectOptions>;
 
 const DAY_MS = 86_400_000;
+/** Less traffic than this span of time gives no daily rate: 20 calls in a minute are not 28,800 a day. */
+export const MIN_RATE_WINDOW_MS = 10 * 60_000;
 
 interface FindingBase {
   kind: FindingKind;
@@ -61,7 +63,11 @@ export interface CascadeFinding extends FindingBase {
 export interface HotLookupFinding extends FindingBase {
   kind: 'hot_lookup';
   facts: SqlFacts;
-  hotLookup: { callsPerDay: number; shareOfRequests: number; meanMs: number; dbMsPerDay: number; observedCalls: number };
+  /**
+   * Rates are over the observed window (first to last request of the endpoint); under ten minutes
+   * of it there is no daily rate (null) and the per-day threshold is not applied.
+   */
+  hotLookup: { callsPerDay: number | null; shareOfRequests: number; meanMs: number; dbMsPerDay: number | null; observedCalls: number; observedMs: number };
 }
 
 export interface SyncFanoutFinding extends FindingBase {
@@ -100,7 +106,8 @@ export function detectEndpoint(rollup: EndpointRollup, options: EndpointDetectOp
     });
   }
 
-  const spanMs = Math.max(rollup.lastSeenMs - rollup.firstSeenMs, 60_000);
+  const observedMs = Math.max(0, rollup.lastSeenMs - rollup.firstSeenMs);
+  const rated = observedMs >= MIN_RATE_WINDOW_MS;
   for (const f of rollup.fingerprints.values()) {
     const facts = f.facts;
     if (facts.operation !== 'SELECT' || facts.transactionControl || rollup.cascades.has(f.fingerprint)) continue;
@@ -124,20 +131,27 @@ export function detectEndpoint(rollup: EndpointRollup, options: EndpointDetectOp
       continue;
     }
     const share = f.requests / rollup.requests;
-    const callsPerDay = (f.executions / spanMs) * DAY_MS;
+    const callsPerDay = rated ? (f.executions / observedMs) * DAY_MS : null;
     if (
       isSingleRowLookup(facts) &&
       !o.hotLookupIgnoreTables.includes(facts.table) &&
       rollup.requests >= o.hotLookupMinRequests &&
       share >= o.hotLookupMinShare &&
-      callsPerDay >= o.hotLookupMinPerDay
+      (callsPerDay === null || callsPerDay >= o.hotLookupMinPerDay)
     ) {
       const meanMs = f.totalMs / f.executions;
       findings.push({
         ...base,
         kind: 'hot_lookup',
         wastedMs: f.totalMs,
-        hotLookup: { callsPerDay, shareOfRequests: share, meanMs, dbMsPerDay: callsPerDay * meanMs, observedCalls: f.executions },
+        hotLookup: {
+          callsPerDay,
+          shareOfRequests: share,
+          meanMs,
+          dbMsPerDay: callsPerDay === null ? null : callsPerDay * meanMs,
+          observedCalls: f.executions,
+          observedMs,
+        },
       });
     }
   }

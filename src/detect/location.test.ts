@@ -5,13 +5,13 @@ import { buildDigest } from '../digest/blocks.js';
 import type { OtlpJsonAttribute } from '../otlp/testing.js';
 import { djangoRequest, encodeProtobuf, int, str } from '../otlp/testing.js';
 import { createWireDecoder } from '../otlp/wire/decoder.js';
-import { renderHtml } from '../report/html.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { buildReport } from '../report/model.js';
 import { renderTerminal } from '../report/terminal.js';
 import { formatLocation } from '../report/text.js';
 import { sqlCommenterTags } from '../sql/sqlcommenter.js';
 import { Store } from '../store/store.js';
+import { renderReportFile } from '../ui/report-file.js';
 
 const TEMPLATE = 'recruit/templates/recruit/dashboard.html';
 
@@ -72,7 +72,14 @@ describe('finding locations', () => {
     expect(renderTerminal(report, { color: false })).toContain(`at ${at}`);
     expect(renderTerminal(report, { color: false })).toContain(`loops over the rows of ${TEMPLATE}:7`);
     expect(renderMarkdown(report)).toContain(`\`${at}\``);
-    expect(renderHtml(report)).toContain(`<code>${at}</code>`);
+    const store = Store.open(':memory:');
+    const analysis = new OfflineAnalysis({}, (analyses) => store.record(analyses));
+    analysis.add(spansOf('cccccccc000000000000000000000002', inTemplate(9)));
+    analysis.finish();
+    const html = renderReportFile(store);
+    store.close();
+    expect(html).toContain(`<code>${at}</code>`);
+    expect(html).toContain(`<code>${TEMPLATE}:7</code>`);
     const digest = JSON.stringify(buildDigest({ report, period: { sinceMs: 0, untilMs: 1, source: 'test' } }));
     expect(digest).toContain(at);
   });

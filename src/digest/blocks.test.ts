@@ -21,6 +21,7 @@ function finding(over: Partial<ReportFinding> = {}): ReportFinding {
     chain: ['candidate'],
     suggestion: { method: 'select_related', path: 'candidate', code: ".select_related('candidate')", confidence: 'exact' },
     exampleTraceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+    signature: '0123456789abcdef',
     ...over,
   };
 }
@@ -257,5 +258,18 @@ describe('codeBlock', () => {
 
   it('gives up (null) when not even the truncation line fits', () => {
     expect(codeBlock('x'.repeat(100), 10)).toBeNull();
+  });
+});
+
+describe('labels that fit the kind', () => {
+  it('says "running the slow query" for an endpoint whose finding is a slow query, not "with N+1 loops"', () => {
+    const slow = endpoint('GET reports/pipeline/', 3, 537, {
+      requestsAffected: 0,
+      findings: [finding({ kind: 'slow_query', requestsAffected: 3, wastedMs: 1611, chain: [], trigger: null })],
+    });
+    const text = JSON.stringify(buildDigest(input([slow])));
+    expect(text).toContain('Requests running the slow query*\\n100% (3 of 3)');
+    expect(text).toContain('100% of requests running the slow query');
+    expect(text).not.toContain('N+1 loops');
   });
 });

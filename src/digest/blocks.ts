@@ -253,6 +253,27 @@ function traceLink(c: Context, traceId: string): string {
   return url.length > 1500 ? code(traceId, 100) : `<${url}|${escapeMrkdwn(traceId)}>`;
 }
 
+/**
+ * The "requests affected" figure in words that fit the endpoint's findings: the share with N+1 or
+ * write loops when it has any, otherwise the share running its worst other finding.
+ */
+function affected(e: ReportEndpoint): { label: string; phrase: string; count: number } {
+  if (e.findings.some((f) => f.kind === 'n_plus_one' || f.kind === 'repeated_write')) {
+    return { label: 'Requests with N+1 loops', phrase: 'of requests with N+1 loops', count: e.requestsAffected };
+  }
+  const worst = e.findings[0];
+  switch (worst?.kind) {
+    case 'slow_query':
+      return { label: 'Requests running the slow query', phrase: 'of requests running the slow query', count: worst.requestsAffected };
+    case 'hot_lookup':
+      return { label: 'Requests repeating the lookup', phrase: 'of requests repeating the lookup', count: worst.requestsAffected };
+    case 'sync_fanout':
+      return { label: 'Requests with serial outbound calls', phrase: 'of requests with serial outbound calls', count: worst.requestsAffected };
+    default:
+      return { label: 'Requests with findings', phrase: 'of requests with findings', count: worst?.requestsAffected ?? 0 };
+  }
+}
+
 function endpointBlocks(c: Context, item: Item): SlackBlock[] {
   const e = item.endpoint;
   const total = wasted(e);
@@ -267,7 +288,7 @@ function endpointBlocks(c: Context, item: Item): SlackBlock[] {
       fields: [
         field('Queries / request (p50)', int(e.queriesPerRequest.p50)),
         field('Wasted DB time / request', ms(wastedPerRequest(e))),
-        field('Requests with N+1 loops', `${percent(e.requestsAffected, e.requests)} (${int(e.requestsAffected)} of ${int(e.requests)})`),
+        field(affected(e).label, `${percent(affected(e).count, e.requests)} (${int(affected(e).count)} of ${int(e.requests)})`),
         field('DB time wasted', wastedValue),
       ],
     },
@@ -307,7 +328,7 @@ function fallback(c: Context, items: Item[], part: number, parts: number): strin
   for (const [i, { endpoint: e, rank }] of items.entries()) {
     const line = escapeMrkdwn(
       `${rank}. ${clip(e.endpoint, 200)}: ${int(e.queriesPerRequest.p50)} queries/request, ` +
-        `${ms(wastedPerRequest(e))} of DB time wasted/request, ${percent(e.requestsAffected, e.requests)} of requests with N+1 loops`,
+        `${ms(wastedPerRequest(e))} of DB time wasted/request, ${percent(affected(e).count, e.requests)} ${affected(e).phrase}`,
     );
     const tail = `…and ${items.length - i} more`;
     if (used + 1 + line.length + 1 + tail.length > SLACK_LIMITS.fallbackText) {

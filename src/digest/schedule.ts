@@ -54,6 +54,24 @@ function logError(error: unknown): void {
 }
 
 /**
+ * Throws the one-line reason a schedule would not start (both or neither of every/cron, a bad
+ * duration or cron pattern), so `serve` can refuse before it binds a port.
+ */
+export function checkDigestSchedule(options: Pick<DigestScheduleOptions, 'every' | 'cron' | 'timezone'>): void {
+  const { every, cron } = options;
+  if ((every === undefined) === (cron === undefined)) throw new Error('a digest schedule needs exactly one of every (e.g. 24h) and cron (e.g. "0 9 * * 1-5")');
+  if (every !== undefined) {
+    parseDuration(every);
+    return;
+  }
+  try {
+    new Cron(cron ?? '', { paused: true, ...(options.timezone === undefined ? {} : { timezone: options.timezone }) }).stop();
+  } catch (error) {
+    throw new Error(`"${cron}" is not a cron pattern: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/**
  * Starts posting digests; exactly one of `every` and `cron` is given. A post still running when the
  * next one is due is not doubled: that tick is skipped. Timers are unref'd, so the schedule alone
  * never keeps the process alive (the server's sockets do).
@@ -64,7 +82,7 @@ function logError(error: unknown): void {
  */
 export function startDigestSchedule(options: DigestScheduleOptions): DigestSchedule {
   const { every, cron, post } = options;
-  if ((every === undefined) === (cron === undefined)) throw new Error('a digest schedule needs exactly one of every (e.g. 24h) and cron (e.g. "0 9 * * 1-5")');
+  checkDigestSchedule(options);
   const onError = options.onError ?? logError;
   let running = false;
   const run = async (): Promise<void> => {
@@ -81,11 +99,6 @@ export function startDigestSchedule(options: DigestScheduleOptions): DigestSched
 
   if (every !== undefined) return everyInterval(parseDuration(every), run);
 
-  let job: Cron;
-  try {
-    job = new Cron(cron ?? '', { unref: true, ...(options.timezone === undefined ? {} : { timezone: options.timezone }) }, () => run());
-  } catch (error) {
-    throw new Error(`"${cron}" is not a cron pattern: ${error instanceof Error ? error.message : String(error)}`);
-  }
+  const job = new Cron(cron ?? '', { unref: true, ...(options.timezone === undefined ? {} : { timezone: options.timezone }) }, () => run());
   return { stop: () => job.stop() };
 }

@@ -1,6 +1,5 @@
 /** Digests from a real store (spans through the Analyzer) and from trace-file rollups. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Analyzer } from '../analyzer.js';
@@ -12,8 +11,9 @@ import { Store } from '../store/store.js';
 import { buildDigest } from './blocks.js';
 import { parseDuration } from '../report/period.js';
 import { digestFromRollups, digestFromStore } from './source.js';
+import { tempDir } from '../../test/support.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'n1lens-digest-'));
+const dir = tempDir('digest');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let traces = 0;

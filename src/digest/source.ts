@@ -1,5 +1,6 @@
 /** Gathers what a digest reports: from the store (a window and the equal one before it) or from trace-file rollups, filtered to one service. */
 import type { EndpointRollup } from '../detect/rollup.js';
+import { applyAcknowledgements } from '../report/acknowledge.js';
 import { buildReport, type Report, type ReportOptions } from '../report/model.js';
 import type { Store } from '../store/store.js';
 import { formatDuration, storePeriods, type Period } from '../report/period.js';
@@ -42,17 +43,24 @@ const byService = (service: string | undefined) => (r: EndpointRollup): boolean 
  *
  * @example digestFromStore(Store.open('n1lens.db'), { windowMs: parseDuration('24h'), service: 'recruit' })
  */
-export function digestFromStore(store: Pick<Store, 'rollups'> & Partial<Pick<Store, 'connections'>>, options: StoreDigestOptions): DigestInput {
+export function digestFromStore(store: Pick<Store, 'rollups'> & Partial<Pick<Store, 'connections' | 'acknowledgements'>>, options: StoreDigestOptions): DigestInput {
   const { windowMs, service, endpoint, nowMs, ...reportOptions } = options;
-  const { current, previous } = storePeriods(windowMs, nowMs ?? Date.now());
+  const now = nowMs ?? Date.now();
+  const { current, previous } = storePeriods(windowMs, now);
+  // Findings acknowledged or ignored in the web UI stay out of the digest until their expiry.
+  const acks = store.acknowledgements?.() ?? [];
   const report = (p: Period): Report =>
-    buildReport(
-      store.rollups({ ...p, ...(endpoint === undefined ? {} : { endpoint }) }).filter(byService(service)),
-      {
-        ...(store.connections === undefined ? {} : { connections: store.connections(p).filter((c) => service === undefined || c.service === service) }),
-        ...reportOptions,
-        ...(endpoint === undefined ? {} : { endpoint }),
-      },
+    applyAcknowledgements(
+      buildReport(
+        store.rollups({ ...p, ...(endpoint === undefined ? {} : { endpoint }) }).filter(byService(service)),
+        {
+          ...(store.connections === undefined ? {} : { connections: store.connections(p).filter((c) => service === undefined || c.service === service) }),
+          ...reportOptions,
+          ...(endpoint === undefined ? {} : { endpoint }),
+        },
+      ),
+      acks,
+      now,
     );
   return {
     report: report(current),

@@ -1,7 +1,6 @@
 /** Tests for the saved trace file reader: every format, gzip, streaming, and precise errors. */
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, test, vi } from 'vitest';
@@ -11,8 +10,9 @@ import type { ReadTraceFileOptions } from './file.js';
 import type { DecodedBatch } from './span.js';
 import { djangoRequest, encodeJson, encodeProtobuf, gzip, jsonLines, lengthDelimited } from './testing.js';
 import type { OtlpJsonRequest } from './testing.js';
+import { tempDir } from '../../test/support.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'n1lens-otlp-'));
+const dir = tempDir('otlp');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const fixture = (name: string) => new URL(`./testdata/${name}`, import.meta.url).pathname;
 

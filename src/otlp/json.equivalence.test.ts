@@ -11,11 +11,10 @@ import { decodeJsonRequest } from './json.js';
 import { BatchBuilder, serviceName, splitNanos } from './to-span.js';
 import type { KeyValueLike } from './to-span.js';
 import type { DecodedBatch } from './span.js';
+import { isObject, type JsonObject } from './json-value.js';
 
 // ---------------------------------------------------------------------------------------------
 // The reference: json.ts as first written.
-
-type JsonObject = Record<string, unknown>;
 
 const SPAN_KINDS: Readonly<Record<string, number>> = {
   SPAN_KIND_UNSPECIFIED: 0,
@@ -35,10 +34,6 @@ const HEX = /^[0-9a-fA-F]*$/;
 const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
 const DIGITS = /^[0-9]+$/;
 const MAX_U64 = (1n << 64n) - 1n;
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** A field by its lowerCamelCase JSON name or its snake_case proto name; null counts as absent. */
 function get(obj: JsonObject, camel: string, snake?: string): unknown {
@@ -81,8 +76,26 @@ function attributes(obj: JsonObject, path: string): KeyValueLike<JsonObject>[] {
     const attr = list[i];
     if (!isObject(attr)) fail(`${path}attributes[${i}]`, 'is not an object');
     if (typeof attr.key !== 'string') fail(`${path}attributes[${i}].key`, 'is not a string');
+    if (attr.value !== undefined && attr.value !== null) checkValue(attr.value, `${path}attributes[${i}].value`);
   }
   return list as KeyValueLike<JsonObject>[];
+}
+
+/** The proto3 JSON types of an AnyValue's scalar fields (the reference checks scalars and one array level). */
+function checkValue(value: unknown, path: string): void {
+  if (!isObject(value)) fail(path, 'is not an AnyValue object');
+  const checks: [string[], (v: unknown) => boolean, string][] = [
+    [['stringValue', 'string_value'], (v) => typeof v === 'string', 'is not a string'],
+    [['boolValue', 'bool_value'], (v) => typeof v === 'boolean', 'is not a boolean'],
+    [['intValue', 'int_value'], (v) => (typeof v === 'number' ? Number.isInteger(v) : typeof v === 'string' && /^-?\d+$/.test(v)), 'is not a 64-bit integer'],
+    [['doubleValue', 'double_value'], (v) => typeof v === 'number' || (typeof v === 'string' && (['NaN', 'Infinity', '-Infinity'].includes(v) || (v.trim() !== '' && !Number.isNaN(Number(v))))), 'is not a number'],
+  ];
+  for (const key of Object.keys(value)) {
+    const field = value[key];
+    if (field === null || field === undefined) continue;
+    for (const [names, ok, problem] of checks) if (names.includes(key) && !ok(field)) fail(`${path}.${key}`, problem);
+    if (key === 'arrayValue' && !isObject(field)) fail(`${path}.${key}`, 'is not an object');
+  }
 }
 
 /**
@@ -113,11 +126,11 @@ function readNanos(value: unknown, path: string): [number, number] {
   return fail(path, 'is not an unsigned 64-bit integer');
 }
 
-/** An enum as its number or its name; an unknown name reads as 0 (unspecified / unset). */
+/** An enum as its number or its name; an unknown name is an error. */
 function readEnum(value: unknown, names: Readonly<Record<string, number>>, path: string): number {
   if (value === undefined) return 0;
   if (typeof value === 'number' && Number.isInteger(value)) return value;
-  if (typeof value === 'string') return names[value] ?? 0;
+  if (typeof value === 'string') return names[value] ?? fail(path, `is not one of ${Object.keys(names).join(', ')}`);
   return fail(path, 'is not an enum number or name');
 }
 
@@ -219,6 +232,7 @@ const value = fc.oneof(
   fc.record({ doubleValue: fc.double() }),
   fc.record({ boolValue: fc.boolean() }),
   fc.record({ arrayValue: fc.constant({ values: [] }) }),
+  fc.constantFrom({ stringValue: { nested: 1 } }, { intValue: 'abc' }, { boolValue: 'true' }, { doubleValue: 'x' }, { intValue: '-12' }, { doubleValue: '1.5' }, 5),
   fc.constant({}),
   fc.constant(null),
 );

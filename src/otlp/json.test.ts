@@ -197,3 +197,28 @@ describe('real-world JSON fixtures', () => {
     expect(batch.spans[5]).toMatchObject({ peer: 'hooks.slack.com', httpMethod: 'POST' });
   });
 });
+
+describe('decodeJsonRequest refuses values of the wrong JSON type (proto3 JSON mapping)', () => {
+  const withSpan = (patch: (span: Record<string, unknown>) => void): string => {
+    const request = djangoRequest() as unknown as { resourceSpans: { scopeSpans: { spans: Record<string, unknown>[] }[] }[] };
+    patch(request.resourceSpans[0]!.scopeSpans[1]!.spans[0]!);
+    return JSON.stringify(request);
+  };
+  test.each([
+    ['stringValue: {…}', (s: Record<string, unknown>) => ((s.attributes as { value: unknown }[])[0]!.value = { stringValue: { text: 'SELECT 1' } }), /attributes\[0\]\.value\.stringValue is not a string/],
+    ['intValue: "abc"', (s: Record<string, unknown>) => ((s.attributes as { value: unknown }[])[0]!.value = { intValue: 'abc' }), /attributes\[0\]\.value\.intValue is not a 64-bit integer/],
+    ['kind: "SERVER_BAD"', (s: Record<string, unknown>) => (s.kind = 'SERVER_BAD'), /\.kind is not one of SPAN_KIND_UNSPECIFIED/],
+    ['boolValue: "true"', (s: Record<string, unknown>) => ((s.attributes as { value: unknown }[])[0]!.value = { boolValue: 'true' }), /boolValue is not a boolean/],
+  ])('%s', (_name, patch, message) => {
+    expect(() => decodeJsonRequest(withSpan(patch))).toThrow(OtlpDecodeError);
+    expect(() => decodeJsonRequest(withSpan(patch))).toThrow(message);
+  });
+
+  test('still takes what the spec allows: int64 as a number or a string, enum names, doubles as strings', () => {
+    const ok = withSpan((s) => {
+      s.kind = 'SPAN_KIND_CLIENT';
+      (s.attributes as { value: unknown }[]).push({ key: 'n', value: { intValue: 5 } } as never, { key: 'd', value: { doubleValue: 'NaN' } } as never);
+    });
+    expect(decodeJsonRequest(ok).spans).toHaveLength(7);
+  });
+});

@@ -4,8 +4,7 @@ import { OtlpDecodeError } from './errors.js';
 import { BatchBuilder, resourceInstance, serviceName, splitNanos } from './to-span.js';
 import type { KeyValueLike } from './to-span.js';
 import type { DecodedBatch } from './span.js';
-
-type JsonObject = Record<string, unknown>;
+import { isObject, type JsonObject } from './json-value.js';
 
 const SPAN_KINDS: Readonly<Record<string, number>> = {
   SPAN_KIND_UNSPECIFIED: 0,
@@ -24,10 +23,6 @@ const STATUS_CODES: Readonly<Record<string, number>> = {
 const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
 const DIGITS = /^[0-9]+$/;
 const MAX_U64 = (1n << 64n) - 1n;
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** A field by its lowerCamelCase JSON name or its snake_case proto name; null counts as absent. */
 function get(obj: JsonObject, camel: string, snake?: string): unknown {
@@ -85,8 +80,72 @@ function attributes(obj: JsonObject, prefix: string | undefined): KeyValueLike<J
     const attr: unknown = value[i];
     if (!isObject(attr)) fail(`${path()}attributes[${i}]`, 'is not an object');
     if (typeof attr.key !== 'string') fail(`${path()}attributes[${i}].key`, 'is not a string');
+    const v = attr.value;
+    if (v !== undefined && v !== null) checkAnyValue(v, () => `${path()}attributes[${i}].value`, 0);
   }
   return value as KeyValueLike<JsonObject>[];
+}
+
+const INT64_TEXT = /^-?[0-9]+$/;
+const DOUBLE_WORDS = new Set(['NaN', 'Infinity', '-Infinity']);
+
+/**
+ * Checks an AnyValue against the proto3 JSON mapping OTLP/JSON uses: stringValue a string,
+ * boolValue a boolean, intValue an integer (number or decimal string), doubleValue a number (or
+ * its string form), bytesValue base64, arrayValue/kvlistValue objects holding `values`. A value of
+ * the wrong type is a malformed request (400), never silently read as something else.
+ */
+function checkAnyValue(value: unknown, path: () => string, depth: number): void {
+  if (!isObject(value)) fail(path(), 'is not an AnyValue object');
+  for (const key in value) {
+    const field = value[key];
+    if (field === null || field === undefined) continue;
+    switch (key) {
+      case 'stringValue':
+      case 'string_value':
+        if (typeof field !== 'string') fail(`${path()}.${key}`, 'is not a string');
+        break;
+      case 'boolValue':
+      case 'bool_value':
+        if (typeof field !== 'boolean') fail(`${path()}.${key}`, 'is not a boolean');
+        break;
+      case 'intValue':
+      case 'int_value':
+        if (!(typeof field === 'number' ? Number.isInteger(field) : typeof field === 'string' && INT64_TEXT.test(field))) fail(`${path()}.${key}`, 'is not a 64-bit integer');
+        break;
+      case 'doubleValue':
+      case 'double_value':
+        if (!(typeof field === 'number' || (typeof field === 'string' && (DOUBLE_WORDS.has(field) || (field.trim() !== '' && !Number.isNaN(Number(field))))))) fail(`${path()}.${key}`, 'is not a number');
+        break;
+      case 'bytesValue':
+      case 'bytes_value':
+        if (typeof field !== 'string' || (field !== '' && !BASE64.test(field))) fail(`${path()}.${key}`, 'is not base64');
+        break;
+      case 'arrayValue':
+      case 'array_value':
+      case 'kvlistValue':
+      case 'kvlist_value': {
+        if (!isObject(field)) fail(`${path()}.${key}`, 'is not an object');
+        const values = field.values;
+        if (values === undefined || values === null) break;
+        if (!Array.isArray(values)) fail(`${path()}.${key}.values`, 'is not an array');
+        if (depth >= 8) break; // deeper nesting is not read; its shape does not matter to detection
+        const kv = key.startsWith('kvlist');
+        for (let i = 0; i < values.length; i++) {
+          const item: unknown = values[i];
+          const at = () => `${path()}.${key}.values[${i}]`;
+          if (!kv) checkAnyValue(item, at, depth + 1);
+          else {
+            if (!isObject(item) || typeof item.key !== 'string') fail(at(), 'is not a key-value object');
+            if (item.value !== undefined && item.value !== null) checkAnyValue(item.value, () => `${at()}.value`, depth + 1);
+          }
+        }
+        break;
+      }
+      default:
+        break; // unknown fields are ignored, as the spec asks
+    }
+  }
 }
 
 /**
@@ -204,11 +263,15 @@ function splitDecimal(text: string): boolean {
   return true;
 }
 
-/** An enum as its number or its name; an unknown name reads as 0 (unspecified / unset). */
+/** An enum as its number or its name; a name the enum does not have is an error, as proto3 JSON says. */
 function readEnum(value: unknown, names: Readonly<Record<string, number>>, field: string): number {
   if (value === undefined) return 0;
   if (typeof value === 'number' && Number.isInteger(value)) return value;
-  if (typeof value === 'string') return names[value] ?? 0;
+  if (typeof value === 'string') {
+    const n = names[value];
+    if (n !== undefined) return n;
+    return fail(spanPath(field), `is not one of ${Object.keys(names).join(', ')}`);
+  }
   return fail(spanPath(field), 'is not an enum number or name');
 }
 

@@ -1,10 +1,17 @@
-/** Renders the report: the DESIGN JSON model and its terminal, Markdown and JSON forms. */
-export { buildReport, budgetFindings, endpointMatcher, reportEndpoint } from './model.js';
+/** Renders the report: the DESIGN JSON model, its terminal, Markdown, JSON, HTML, SARIF, GitHub and JUnit forms, and the CI gate (baseline, budgets). */
+export { anyGlob, buildReport, budgetFindings, endpointMatcher, reportEndpoint } from './model.js';
 export type { Report, ReportEndpoint, ReportFinding, ReportOptions, ServiceFinding } from './model.js';
-export { renderTerminal } from './terminal.js';
+export { renderGateTerminal, renderTerminal } from './terminal.js';
 export type { TerminalOptions } from './terminal.js';
 export { renderMarkdown } from './markdown.js';
-export { renderHtml } from './html.js';
+export { baselineFromReport, BaselineError, parseBaseline, renderBaseline } from './baseline.js';
+export type { Baseline, BaselineEntry } from './baseline.js';
+export { countsTowardBudget, isoDay, judge } from './gate.js';
+export type { EndpointBudget, GateFinding, GateOptions, GateResult } from './gate.js';
+export { buildSarif, renderSarif } from './sarif.js';
+export { gateMarkdown, renderGithubCommands, renderGithubSummary } from './github.js';
+export { renderJunit } from './junit.js';
+export { findingSignature } from './signature.js';
 
 import type { Report } from './model.js';
 

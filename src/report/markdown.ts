@@ -25,7 +25,7 @@ export function renderMarkdown(report: Report): string {
     out.push('', `### \`${e.endpoint}\``, '');
     if (e.split !== undefined) out.push(`_${splitLine(e.split)}_`, '');
     if (e.steadyState === 'unknown') out.push(`_${STEADY_STATE_UNKNOWN}_`, '');
-    out.push('| Kind | Table | Repeats/request | Wasted | Query | Where | Suggestion |', '|---|---|---:|---:|---|---|---|');
+    out.push('| Kind | Table | Repeats/request | Wasted | Query | Where | Suggestion | Signature |', '|---|---|---:|---:|---|---|---|---|');
     for (const f of e.findings) {
       const code = f.suggestion.code.includes('\n') ? f.suggestion.method : f.suggestion.code;
       const read = f.suggestion.readInstead === undefined ? '' : `<br>${cell(readInsteadText(f.suggestion.readInstead, (e) => `\`${e}\``))}`;
@@ -34,7 +34,7 @@ export function renderMarkdown(report: Report): string {
       out.push(
         `| ${KIND_LABEL[f.kind]} | \`${cell(f.table || '-')}\` | ${f.repeatsPerRequest.p50} | ${ms(f.wastedMs)} | ` +
           `\`${cell(shortenSql(f.sql || '-', 90))}\` | ${at === '' ? '-' : `\`${cell(at)}\``} | ` +
-          `\`${cell(code)}\`${f.suggestion.confidence === 'inferred' ? ' _(inferred)_' : ''}${read}${where} |`,
+          `\`${cell(code)}\`${f.suggestion.confidence === 'inferred' ? ' _(inferred)_' : ''}${read}${where} | \`${f.signature}\` |`,
       );
     }
     if (e.fix !== '') out.push('', '**Fix**', '', '```python', e.fix, '```');

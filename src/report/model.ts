@@ -14,6 +14,7 @@ import { suggestCache, suggestConnectionFix, suggestDeadView, suggestIndex, sugg
 import type { DjangoSchema } from '../suggest/schema.js';
 import { SchemaIndex, unknownNames } from '../suggest/validate.js';
 import { wagtailSuggestion } from '../suggest/profiles/wagtail.js';
+import { findingSignature } from './signature.js';
 
 export interface ReportFinding {
   kind: FindingKind;
@@ -32,11 +33,16 @@ export interface ReportFinding {
   /** Where the repeated query is issued: the most common place among the requests seen. */
   location?: CodeLocation;
   /** hot_lookup: traffic and what caching saves. */
-  hotLookup?: { callsPerDay: number; shareOfRequests: number; meanMs: number; dbMsPerDay: number };
+  /** callsPerDay and dbMsPerDay are null under ten minutes of observed traffic. */
+  hotLookup?: { callsPerDay: number | null; shareOfRequests: number; meanMs: number; dbMsPerDay: number | null };
   /** sync_fanout: the serial calls and the latency a task queue removes. */
   syncFanout?: { callsPerRequest: number; outboundMsPerRequest: number; requestMsPerRequest: number; peers: string[] };
   /** slow_query: the observed p95. */
   slowQuery?: { p95Ms: number; executions: number };
+  /** Stable identity across runs (report/signature.ts). */
+  signature: string;
+  /** The store's id for this finding (served reports): its page is /findings/:id. */
+  id?: number;
 }
 
 export interface ReportEndpoint {
@@ -96,6 +102,10 @@ export interface ReportOptions extends EndpointDetectOptions, ConnectionDetectOp
   schema?: DjangoSchema;
   /** Keep only endpoints whose name matches (a `*` glob). */
   endpoint?: string;
+  /** Noise controls: endpoints and tables (globs) left out, and findings wasting less than this per request. */
+  ignoreEndpoints?: readonly string[];
+  ignoreTables?: readonly string[];
+  minWastedMs?: number;
 }
 
 const round1 = (n: number): number => Math.round(n * 10) / 10;
@@ -105,6 +115,12 @@ export function endpointMatcher(glob: string | undefined): (endpoint: string) =>
   if (glob === undefined || glob === '') return () => true;
   const re = new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
   return (endpoint) => re.test(endpoint);
+}
+
+/** True when the name matches any of the globs. */
+export function anyGlob(globs: readonly string[] | undefined): (name: string) => boolean {
+  const matchers = (globs ?? []).filter((g) => g !== '').map(endpointMatcher);
+  return (name) => matchers.some((m) => m(name));
 }
 
 function tablesOf(rollup: EndpointRollup): string[] {
@@ -213,7 +229,7 @@ function withAsyncRead(s: Suggestion): Suggestion {
   return { ...s, note: s.note === undefined ? text : `${s.note}; ${text}` };
 }
 
-function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, rollup: EndpointRollup, where: FixWhere, index?: SchemaIndex): ReportFinding {
+function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, rollup: EndpointRollup, where: FixWhere, index?: SchemaIndex): Omit<ReportFinding, 'signature'> {
   const base = {
     kind: f.kind,
     operation: f.facts?.operation ?? ('HTTP' as const),
@@ -245,7 +261,7 @@ function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, rollu
       return { ...base, ...tail(trigger, chainNames(c.steps, naming), warmUpSuggestion(f, rollup.requests, naming)) };
     }
     case 'hot_lookup': {
-      const { observedCalls: _observed, ...hot } = f.hotLookup;
+      const { observedCalls: _observed, observedMs: _window, ...hot } = f.hotLookup;
       return { ...base, ...tail(null, [], suggestCache(f, naming)), hotLookup: hot };
     }
     case 'sync_fanout':
@@ -278,7 +294,11 @@ function equalityUse(rollups: readonly EndpointRollup[]): ColumnUse {
 export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = {}, use: ColumnUse = equalityUse([rollup])): ReportEndpoint {
   const tables = tablesOf(rollup);
   const naming = options.schema === undefined ? conventionNaming(tables) : schemaNaming(options.schema, tables);
-  const findings = detectEndpoint(rollup, options);
+  const ignoredTable = anyGlob(options.ignoreTables);
+  const minWasted = (options.minWastedMs ?? 0) * Math.max(1, rollup.requests);
+  const findings = detectEndpoint(rollup, options).filter(
+    (f) => !(f.facts !== null && ignoredTable(f.facts.table)) && !(minWasted > 0 && f.wastedMs < minWasted),
+  );
   const index = options.schema === undefined ? undefined : new SchemaIndex(options.schema);
   const where = fixWhere(rollup, options);
   // Only loops whose own fix passes the schema check join the combined fix; loops a profile
@@ -296,10 +316,11 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     return suggestion.method !== 'manual';
   });
   const fixLines = [withProfiled(combinedFix(cascades.map((c) => toShape(c, rollup)), naming, where), profiled)];
+  // Every kind's fix is the code itself (cache, migration, task), under a comment naming what it cures.
   for (const f of findings) {
-    if (f.kind === 'hot_lookup') fixLines.push(`# cache: ${naming.modelOf(f.facts.table)} lookup (see hot_lookup)`);
-    if (f.kind === 'slow_query') fixLines.push(`# index: ${suggestIndex(f, use).path}`);
-    if (f.kind === 'sync_fanout') fixLines.push('# move the serial outbound calls to a task queue (see sync_fanout)');
+    if (f.kind === 'hot_lookup') fixLines.push(`# cache the ${naming.modelOf(f.facts.table)} lookup every request repeats\n${suggestCache(f, naming).code}`);
+    if (f.kind === 'slow_query') fixLines.push(`# index ${suggestIndex(f, use).path} for the slow query\n${suggestIndex(f, use).code}`);
+    if (f.kind === 'sync_fanout') fixLines.push(`# move the serial outbound calls off the request\n${suggestTaskQueue(f).code}`);
   }
   const totalWasted = findings.reduce((sum, f) => sum + dbWaste(f), 0);
   return {
@@ -312,13 +333,18 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     wastedMsPerRequest: rollup.requests === 0 ? 0 : round1(totalWasted / rollup.requests),
     requestsAffected: rollup.requestsAffected,
     fix: fixLines.filter((l) => l !== '').join('\n'),
-    findings: findings.map((f) => reportFinding(f, naming, use, rollup, where, index)),
+    findings: findings.map((f) => ({
+      ...reportFinding(f, naming, use, rollup, where, index),
+      signature: findingSignature({ endpoint: rollup.endpoint, kind: f.kind, table: f.facts?.table ?? '', fingerprint: f.fingerprint }),
+    })),
   };
 }
 
 /** The whole report, endpoints ranked by total wasted time (per request × traffic). */
 export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOptions = {}): Report {
-  const matches = endpointMatcher(options.endpoint);
+  const wanted = endpointMatcher(options.endpoint);
+  const ignored = anyGlob(options.ignoreEndpoints);
+  const matches = (endpoint: string): boolean => wanted(endpoint) && !ignored(endpoint);
   const all = [...rollups];
   const use = equalityUse(all);
   const endpoints = all

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { addConnectionUse, emptyConnectionRollup } from '../detect/connections.js';
 import { buildDigest } from '../digest/blocks.js';
-import { renderHtml } from './html.js';
+import { ServiceFindings } from '../ui/pages.js';
 import { renderMarkdown } from './markdown.js';
 import { budgetFindings, buildReport } from './model.js';
 import { renderTerminal } from './terminal.js';
@@ -44,7 +44,7 @@ describe('connection_pressure and dead_view in every output', () => {
     const markdown = renderMarkdown(r);
     expect(markdown).toContain('| connections | `recruit` |');
     expect(markdown).toContain('| dead view | `old/` |');
-    const html = renderHtml(r);
+    const html = String(ServiceFindings({ findings: r.serviceFindings ?? [] })); // the web UI's overview and the HTML report
     expect(html).toContain('<h2 id="service-findings">');
     expect(html).toContain('CONN_HEALTH_CHECKS');
     const digest = JSON.stringify(buildDigest({ report: r, period: { sinceMs: T0, untilMs: T0 + 3_600_000 } }));

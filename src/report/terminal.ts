@@ -1,7 +1,8 @@
 /** The default terminal report: endpoints ranked by wasted time, each with its findings and the fix, readable at 80 columns. */
 import pc from 'picocolors';
+import type { GateResult } from './gate.js';
 import type { Report, ReportFinding, ServiceFinding } from './model.js';
-import { KIND_LABEL, STEADY_STATE_UNKNOWN, formatLocation, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine, wrapCode, wrapText } from './text.js';
+import { KIND_LABEL, STEADY_STATE_UNKNOWN, findingTitle, formatLocation, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine, wrapCode, wrapText } from './text.js';
 
 export interface TerminalOptions {
   /** Colour output; defaults to picocolors' detection (honours NO_COLOR and FORCE_COLOR, off when not a TTY). */
@@ -28,7 +29,11 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
     out.push(...renderServiceFindings(report.serviceFindings ?? [], c, width));
     return out.join('\n') + '\n';
   }
+  // A test suite has an endpoint per test: past a few, the clean ones are counted, not listed.
+  const clean = report.endpoints.filter((e) => e.findings.length === 0).length;
+  const listClean = clean <= 3;
   report.endpoints.forEach((e, i) => {
+    if (!listClean && e.findings.length === 0) return;
     out.push('');
     const title = `${i + 1}. ${e.endpoint}`;
     const waste = `${ms(e.wastedMsPerRequest)} wasted/request`;
@@ -55,6 +60,7 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
       }
     }
   });
+  if (!listClean) out.push('', c.green(`✓ ${clean} more endpoints without findings`));
   out.push(...renderServiceFindings(report.serviceFindings ?? [], c, width));
   return out.join('\n') + '\n';
 }
@@ -98,5 +104,34 @@ function renderFinding(f: ReportFinding, c: ReturnType<typeof pc.createColors>, 
   if (f.suggestion.note !== undefined && f.kind !== 'n_plus_one' && f.kind !== 'repeated_write') {
     for (const line of wrapText(f.suggestion.note, width - 5)) lines.push(`     ${c.dim(line)}`);
   }
+  lines.push(`     ${c.dim(`signature ${f.signature}`)}`);
   return lines;
+}
+
+/** The CI verdict under the report: what fails, what the baseline accepts, what is fixed since. */
+export function renderGateTerminal(gate: GateResult, options: TerminalOptions & { baselinePath?: string } = {}): string {
+  const c = pc.createColors(options.color ?? pc.isColorSupported);
+  const width = options.width ?? 80;
+  const fresh = gate.findings.filter((g) => g.status === 'new' || g.status === 'expired');
+  const accepted = gate.findings.filter((g) => g.status === 'baselined').length;
+  const failing = fresh.filter((g) => g.failing).length;
+  const out: string[] = [''];
+  const counts = `${fresh.length} new · ${accepted} baselined · ${gate.fixed.length} fixed since · budget ${gate.maxFindings}`;
+  out.push(gate.overBudget ? c.red(c.bold(`✗ over budget: ${counts}`)) : c.green(c.bold(`✓ within budget: ${counts}`)));
+  for (const g of fresh) {
+    const mark = g.failing ? c.red('✗') : c.yellow('!');
+    const title = findingTitle(g.endpoint, g.finding);
+    for (const [i, line] of wrapText(title, width - 4).entries()) out.push(i === 0 ? `  ${mark} ${line}` : `    ${line}`);
+    const where = formatLocation(g.finding.location);
+    if (where !== '') out.push(`    at ${where}`);
+    if (g.status === 'expired') out.push(c.dim(`    baseline entry expired on ${g.baseline?.expires ?? '?'}`));
+    out.push(c.dim(`    signature ${g.finding.signature}`));
+  }
+  for (const b of gate.breaches) out.push(`  ${c.red('✗')} ${b.endpoint}: ${b.limit} ${b.actual} > ${b.allowed} (budget "${b.budget}")`);
+  for (const e of gate.fixed) {
+    out.push(`  ${c.green('✓')} fixed: ${KIND_LABEL[e.kind]} in ${e.endpoint} on ${e.table}`);
+    out.push(c.dim(`    remove ${e.signature} from ${options.baselinePath ?? 'the baseline'}`));
+  }
+  if (failing === 0 && fresh.length > 0 && !gate.overBudget) out.push(c.dim(`  (${fresh.length} within --max-findings ${gate.maxFindings})`));
+  return `${out.join('\n')}\n`;
 }

@@ -1,7 +1,7 @@
 /** Text helpers the renderers share: number formats, code locations, shortened SQL, and querysets broken at method calls. */
 import type { CodeLocation } from '../detect/types.js';
 import { clockText, spanText } from '../suggest/operational.js';
-import type { ServiceFinding } from './model.js';
+import type { ReportFinding, ServiceFinding } from './model.js';
 
 export const ms = (n: number): string => (n >= 1000 ? `${(n / 1000).toFixed(2)} s` : `${n.toFixed(1)} ms`);
 export const int = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -196,6 +196,21 @@ export function wrapText(text: string, width: number): string[] {
   }
   if (line !== '') lines.push(line);
   return lines;
+}
+
+/** One line naming a finding: `N+1 in GET dashboard/: 50× per request on recruit_candidate via job.company`. */
+export function findingTitle(endpoint: string, f: ReportFinding): string {
+  const where = f.table === '' ? '' : ` on ${f.table}${f.chain.length > 0 ? ` via ${f.chain.join('.')}` : ''}`;
+  const repeats = f.kind === 'n_plus_one' || f.kind === 'repeated_write' ? `: ${f.repeatsPerRequest.p50}× per request` : '';
+  return `${KIND_LABEL[f.kind]} in ${endpoint}${repeats}${where}`;
+}
+
+/** `file:line` of a code location, the template line when the query runs in a template; undefined when unknown. */
+export function primaryLocation(l: CodeLocation | undefined): { file: string; line?: number } | undefined {
+  if (l === undefined) return undefined;
+  if (l.template !== undefined) return { file: l.template, ...(l.templateLine === undefined ? {} : { line: l.templateLine }) };
+  if (l.file !== undefined) return { file: l.file, ...(l.line === undefined ? {} : { line: l.line }) };
+  return undefined;
 }
 
 /** The figures of a connection_pressure or dead_view finding in one line, for every renderer. */

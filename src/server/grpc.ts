@@ -5,6 +5,7 @@ import { createWireDecoder } from '../otlp/wire/decoder.js';
 import { otlpSchema } from '../otlp/schema.js';
 import { protobufToOtlpJson } from '../otlp/to-json.js';
 import type { DecodedBatch } from '../otlp/span.js';
+import { bearerInterceptor } from './auth.js';
 import type { Intake } from './intake.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -13,6 +14,8 @@ export interface GrpcOptions {
   metrics: ServerMetrics;
   /** grpc.max_receive_message_length. Default 4 MiB, as in the Collector. */
   maxReceiveBytes?: number;
+  /** When set, calls need `authorization: Bearer <token>` metadata. */
+  authToken?: string;
 }
 
 const identity = (b: Buffer): Buffer => b;
@@ -31,9 +34,10 @@ const traceServiceDefinition: grpc.ServiceDefinition = {
 };
 
 /** google.rpc.Status with a RetryInfo detail, in grpc-status-details-bin, so clients back off as told. */
-function retryMetadata(seconds: number, message: string): grpc.Metadata {
+function retryMetadata(delayMs: number, message: string): grpc.Metadata {
   const { Status, RetryInfo } = otlpSchema();
-  const retry = RetryInfo.encode(RetryInfo.fromObject({ retryDelay: { seconds, nanos: 0 } })).finish();
+  const retryDelay = { seconds: Math.floor(delayMs / 1000), nanos: Math.round(delayMs % 1000) * 1_000_000 };
+  const retry = RetryInfo.encode(RetryInfo.fromObject({ retryDelay })).finish();
   const status = Status.encode(
     Status.fromObject({
       code: grpc.status.UNAVAILABLE,
@@ -50,6 +54,7 @@ export function createGrpcServer(options: GrpcOptions): grpc.Server {
   const { intake, metrics } = options;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxReceiveBytes ?? 4 * 1024 * 1024,
+    ...(options.authToken === undefined ? {} : { interceptors: [bearerInterceptor(options.authToken)] }),
   });
   const { ExportTraceServiceResponse } = otlpSchema();
   const decoder = createWireDecoder();
@@ -68,16 +73,25 @@ export function createGrpcServer(options: GrpcOptions): grpc.Server {
         callback({ code: grpc.status.INVALID_ARGUMENT, details: (e as Error).message });
         return;
       }
-      const result = intake.accept(batch, 'grpc', () => protobufToOtlpJson(call.request));
-      stop();
+      const result = intake.accept(batch, 'grpc', { encoding: 'protobuf', body: call.request }, () => protobufToOtlpJson(call.request));
       if (!result.ok) {
-        const message = 'n1lens is at --max-traces open traces; retry later';
-        callback({ code: grpc.status.UNAVAILABLE, details: message, metadata: retryMetadata(result.retryAfterSeconds, message) });
+        stop();
+        callback({ code: grpc.status.UNAVAILABLE, details: result.message, metadata: retryMetadata(result.retryAfterMs, result.message) });
         return;
       }
-      callback(
-        null,
-        encodeResponse(result.rejected === 0 ? {} : { partialSuccess: { rejectedSpans: result.rejected, errorMessage: result.message } }),
+      // Acknowledged only once the export is in the spool.
+      result.durable.then(
+        () => {
+          stop();
+          callback(
+            null,
+            encodeResponse(result.rejected === 0 ? {} : { partialSuccess: { rejectedSpans: result.rejected, errorMessage: result.message } }),
+          );
+        },
+        (e: Error) => {
+          stop();
+          callback({ code: grpc.status.UNAVAILABLE, details: e.message, metadata: retryMetadata(1000, e.message) });
+        },
       );
     },
   });
@@ -85,9 +99,9 @@ export function createGrpcServer(options: GrpcOptions): grpc.Server {
 }
 
 /** Binds the server; resolves to the bound port (0 picks a free one). */
-export function bindGrpc(server: grpc.Server, host: string, port: number): Promise<number> {
+export function bindGrpc(server: grpc.Server, host: string, port: number, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
+    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, credentials, (err, bound) =>
       err ? reject(err) : resolve(bound),
     );
   });

@@ -1,4 +1,4 @@
-/** The hono app: OTLP/HTTP intake (POST /v1/traces), the report page and API, health and metrics. */
+/** The hono app: OTLP/HTTP intake (POST /v1/traces), the web UI and its API (mounted from ui/), health and metrics. */
 import { Hono, type Context } from 'hono';
 import { decodeJsonRequest } from '../otlp/json.js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
@@ -6,11 +6,11 @@ import { createWireDecoder } from '../otlp/wire/decoder.js';
 import { otlpSchema } from '../otlp/schema.js';
 import { protobufToOtlpJson } from '../otlp/to-json.js';
 import type { DecodedBatch } from '../otlp/span.js';
-import { renderHtml } from '../report/html.js';
-import { parseDuration, parseSince } from '../report/period.js';
 import type { ReportOptions } from '../report/model.js';
 import type { Store } from '../store/store.js';
+import { uiRoutes } from '../ui/routes.js';
 import { BodyError, decodeContent, readLimited } from './body.js';
+import { requireBearer } from './auth.js';
 import type { Intake } from './intake.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -20,10 +20,14 @@ export interface HttpAppOptions {
   metrics: ServerMetrics;
   /** Limit on the decompressed body. */
   maxBodyBytes: number;
+  /** When set, every path but /healthz needs `Authorization: Bearer <token>`. */
+  authToken?: string;
   /** Schema and detector settings for /api/report. */
   report?: Omit<ReportOptions, 'endpoint'>;
   /** dead_view window when /api/report has no deadAfter (and for the page). */
   deadAfterMs?: number;
+  /** `--trace-url` template: example trace ids become links. */
+  traceUrl?: string;
   now?: () => number;
 }
 
@@ -54,6 +58,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   const now = options.now ?? Date.now;
   const app = new Hono();
   const decoder = createWireDecoder();
+  if (options.authToken !== undefined) app.use('*', requireBearer(options.authToken));
 
   app.post('/v1/traces', async (c) => {
     const stop = metrics.exportLatency.startTimer({ transport: 'http' });
@@ -82,57 +87,30 @@ export function createHttpApp(options: HttpAppOptions): Hono {
       stop();
       return send(c, encoding, 400, 'status', { code: GRPC_INVALID_ARGUMENT, message: (e as Error).message });
     }
-    const result = intake.accept(batch, 'http', () => (encoding === 'json' ? JSON.stringify(JSON.parse(body.toString('utf8'))) : protobufToOtlpJson(body)));
+    const result = intake.accept(batch, 'http', { encoding, body }, () =>
+      encoding === 'json' ? JSON.stringify(JSON.parse(body.toString('utf8'))) : protobufToOtlpJson(body),
+    );
+    if (result.ok) {
+      try {
+        await result.durable;
+      } catch (e) {
+        stop();
+        c.header('Retry-After', '1');
+        return send(c, encoding, 503, 'status', { code: GRPC_UNAVAILABLE, message: (e as Error).message });
+      }
+    }
     stop();
     if (!result.ok) {
-      c.header('Retry-After', String(result.retryAfterSeconds));
-      return send(c, encoding, 503, 'status', { code: GRPC_UNAVAILABLE, message: 'n1lens is at --max-traces open traces; retry later' });
+      // Retry-After takes whole seconds; the jitter survives because the delay spans several seconds.
+      c.header('Retry-After', String(Math.max(1, Math.round(result.retryAfterMs / 1000))));
+      return send(c, encoding, 503, 'status', { code: GRPC_UNAVAILABLE, message: result.message });
     }
     const response = result.rejected === 0 ? {} : { partialSuccess: { rejectedSpans: String(result.rejected), errorMessage: result.message } };
     return send(c, encoding, 200, 'response', response);
   });
 
-  /** The report options with dead views over `deadAfterMs`, when there is a window and a URLconf. */
-  const withDeadViews = (deadAfterMs: number | undefined): Omit<ReportOptions, 'endpoint'> => {
-    const urls = options.report?.schema?.urls;
-    if (deadAfterMs === undefined || urls === undefined) return options.report ?? {};
-    return { ...options.report, deadViews: store.deadViews(urls, deadAfterMs, now()) };
-  };
-
-  app.get('/', (c) =>
-    c.html(renderHtml(store.report({}, withDeadViews(options.deadAfterMs)), { title: 'n1lens: worst endpoints', generatedAt: new Date(now()) })),
-  );
-
-  app.get('/api/report', (c) => {
-    const since = c.req.query('since');
-    const endpoint = c.req.query('endpoint');
-    const deadAfter = c.req.query('deadAfter');
-    let sinceMs: number | undefined;
-    let deadAfterMs: number | undefined;
-    try {
-      sinceMs = since === undefined ? undefined : parseSince(since, now());
-      deadAfterMs = deadAfter === undefined ? undefined : parseDuration(deadAfter);
-    } catch (e) {
-      return c.json({ error: (e as Error).message }, 400);
-    }
-    if (deadAfterMs !== undefined && options.report?.schema?.urls === undefined) {
-      return c.json({ error: 'deadAfter needs serve --schema with the URLconf (re-run manage.py n1lens_schema)' }, 400);
-    }
-    return c.json(
-      store.report(
-        { ...(sinceMs === undefined ? {} : { sinceMs }), ...(endpoint === undefined ? {} : { endpoint }) },
-        withDeadViews(deadAfterMs ?? options.deadAfterMs),
-      ),
-    );
-  });
-
-  app.get('/api/endpoints', (c) => c.json({ endpoints: store.endpoints() }));
-
-  app.get('/api/findings/:id', (c) => {
-    const id = Number(c.req.param('id'));
-    const finding = Number.isInteger(id) ? store.finding(id) : undefined;
-    return finding === undefined ? c.json({ error: 'no such finding' }, 404) : c.json(finding);
-  });
+  // The web UI and its JSON API: /, /endpoints/:id, /findings/:id, /api/report, /api/endpoints, /api/findings/:id.
+  app.route('/', uiRoutes({ store, now, ...(options.report === undefined ? {} : { report: options.report }), ...(options.traceUrl === undefined ? {} : { traceUrl: options.traceUrl }), ...(options.deadAfterMs === undefined ? {} : { deadAfterMs: options.deadAfterMs }) }));
 
   app.get('/healthz', (c) => c.json({ status: 'ok', openTraces: intake.openTraces }));
 

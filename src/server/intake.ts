@@ -2,12 +2,23 @@
 import { appendFileSync } from 'node:fs';
 import { Analyzer, type AnalyzerOptions } from '../analyzer.js';
 import type { RequestAnalysis } from '../detect/types.js';
-import type { DecodedBatch } from '../otlp/span.js';
+import { decodeJsonRequest } from '../otlp/json.js';
+import { decodeProtobufRequest } from '../otlp/protobuf.js';
+import { createWireDecoder } from '../otlp/wire/decoder.js';
+import type { DecodedBatch, SpanRecord, TraceId } from '../otlp/span.js';
+import type { Spool, SpoolEncoding } from '../spool/index.js';
 import type { Store } from '../store/store.js';
+import { decideAdmission, type AdmissionLimits, type RefusalReason } from '../traces/admission.js';
 import type { ServerMetrics } from './metrics.js';
 
 export interface IntakeOptions extends AnalyzerOptions {
   store: Store;
+  /** Estimated bytes of buffered spans at which exports are refused. Default 256 MiB. */
+  maxBufferBytes?: number;
+  /** Durable intake: each export is on disk before it is acknowledged; replay() reads it back. */
+  spool?: Spool;
+  /** Random source for retry jitter, injectable for tests. */
+  random?: () => number;
   metrics: ServerMetrics;
   /** Appends each accepted export as one OTLP/JSON line. */
   recordPath?: string;
@@ -17,7 +28,39 @@ export interface IntakeOptions extends AnalyzerOptions {
   now?: () => number;
 }
 
-export type AcceptResult = { ok: true; rejected: number; message: string } | { ok: false; reason: 'overloaded'; retryAfterSeconds: number };
+export type Transport = 'http' | 'grpc';
+
+type Refusal = RefusalReason | 'spool_full' | 'closing';
+
+export type AcceptResult =
+  | {
+      ok: true;
+      rejected: number;
+      message: string;
+      /** Resolves once the export is in the spool (at once without one); acknowledge only then. */
+      durable: Promise<void>;
+    }
+  | { ok: false; reason: Refusal; retryAfterMs: number; message: string };
+
+/** The export as it arrived (decompressed), for the spool. */
+export interface RawExport {
+  encoding: SpoolEncoding;
+  body: Uint8Array;
+}
+
+/** Committed trace ids are remembered this long, so late spans replayed after a crash stay late. */
+const COMMITTED_RETENTION_MS = 10 * 60_000;
+
+/** A transport counts as contending for the buffer this long after its last export. */
+const ACTIVE_SOURCE_MS = 10_000;
+
+const REFUSAL_TEXT: Record<Refusal, string> = {
+  spool_full: 'n1lens spool is at --spool-max-mib; retry later',
+  max_traces: 'n1lens is at --max-traces open traces; retry later',
+  max_buffer: 'n1lens is at --max-buffer-mib of buffered spans; retry later',
+  fair_share: 'n1lens is sharing its buffer with another transport; retry later',
+  closing: 'n1lens is shutting down; retry against the next instance or later',
+};
 
 export class Intake {
   readonly #analyzer: Analyzer;
@@ -25,34 +68,90 @@ export class Intake {
   readonly #metrics: ServerMetrics;
   readonly #record: string | undefined;
   readonly #now: () => number;
-  readonly #retryAfter: number;
+  readonly #limits: AdmissionLimits;
+  readonly #random: () => number;
+  readonly #traceWaitMs: number;
+  /** Last export time per transport, for fair sharing. */
+  readonly #lastExport = new Map<Transport, number>();
+  readonly #spool: Spool | undefined;
+  /** Oldest spool segment holding spans of each open or uncommitted trace. */
+  readonly #traceSegment = new Map<TraceId, number>();
+  /** Traces released since the last write, committed with its analyses. */
+  #released: TraceId[] = [];
+  #lastPrune = 0;
   #pending: RequestAnalysis[] = [];
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: IntakeOptions) {
-    this.#analyzer = new Analyzer(options);
+    // Admission keeps the buffer within limits before accepting; the assembler never evicts early.
+    this.#analyzer = new Analyzer({ ...options, maxOpenTraces: Number.POSITIVE_INFINITY, onRelease: (id) => this.#released.push(id) });
+    this.#spool = options.spool;
     this.#store = options.store;
     this.#metrics = options.metrics;
     this.#record = options.recordPath;
     this.#now = options.now ?? Date.now;
     const wait = options.traceWaitMs ?? 2000;
-    this.#retryAfter = Math.max(1, Math.ceil(wait / 1000));
+    this.#traceWaitMs = wait;
+    this.#limits = {
+      maxTraces: options.maxOpenTraces ?? 50_000,
+      maxBytes: options.maxBufferBytes ?? 256 * 1024 * 1024,
+      baseRetryMs: Math.max(1000, wait),
+    };
+    this.#random = options.random ?? Math.random;
     const interval = options.pollIntervalMs ?? Math.min(250, Math.max(10, wait / 4));
     this.#timer = setInterval(() => this.tick(), interval);
     this.#timer.unref();
     this.#refreshGauges();
   }
 
-  /** Takes one decoded export, or refuses it whole when the open-trace buffer is full: nothing is dropped silently. */
-  accept(batch: DecodedBatch, transport: 'http' | 'grpc', recordLine?: () => string): AcceptResult {
-    if (this.#closed) return { ok: false, reason: 'overloaded', retryAfterSeconds: this.#retryAfter };
+  /**
+   * Takes one decoded export whole, or refuses it whole with a retry delay (traces/admission.ts):
+   * nothing is dropped silently and no open trace is analysed early to make room.
+   */
+  accept(batch: DecodedBatch, transport: Transport, raw?: RawExport, recordLine?: () => string): AcceptResult {
+    const now = this.#now();
+    if (this.#closed) return { ok: false, reason: 'closing', retryAfterMs: this.#limits.baseRetryMs ?? 1000, message: REFUSAL_TEXT.closing };
     const assembler = this.#analyzer.assembler;
-    // Full: refuse batches that open new traces (the client retries). Not yet full: accept, and the
-    // assembler evicts (analyses early, counted) the oldest traces if this batch overshoots.
-    if (assembler.isFull && assembler.countNewTraces(batch.spans) > 0) {
-      this.#metrics.exportsRefused.inc({ transport, reason: 'overloaded' });
-      return { ok: false, reason: 'overloaded', retryAfterSeconds: this.#retryAfter };
+    this.#lastExport.set(transport, now);
+    let survey = assembler.survey(batch.spans);
+    if (this.#spool !== undefined && survey.opened.length > 0) {
+      // A retry of an export this store already analysed (acknowledged, or made durable just before a
+      // crash, in an earlier run): its traces are done, so its spans are late, not a second request.
+      const done = survey.opened.filter((id) => this.#store.isCommitted(id));
+      if (done.length > 0) {
+        assembler.markReleased(done);
+        survey = assembler.survey(batch.spans);
+      }
+    }
+    const decision = decideAdmission(
+      survey,
+      {
+        openTraces: assembler.openTraces,
+        bytes: assembler.counters.bytesBuffered,
+        usage: assembler.usage(transport),
+        activeSources: [...this.#lastExport.values()].filter((t) => now - t < ACTIVE_SOURCE_MS).length,
+      },
+      this.#limits,
+      this.#random,
+    );
+    if (!decision.admit) {
+      // The client will send these spans again: keep the traces they continue until then.
+      assembler.hold(decision.hold, now + 2 * decision.retryAfterMs + this.#traceWaitMs);
+      this.#metrics.exportsRefused.inc({ transport, reason: decision.reason });
+      return { ok: false, reason: decision.reason, retryAfterMs: decision.retryAfterMs, message: REFUSAL_TEXT[decision.reason] };
+    }
+    let durable: Promise<void> = Promise.resolve();
+    if (this.#spool !== undefined && raw !== undefined) {
+      if (this.#spool.wouldOverflow(raw.body.length)) {
+        const retryAfterMs = Math.round((this.#limits.baseRetryMs ?? 1000) * 4 * (0.5 + this.#random()));
+        assembler.hold([...survey.continued, ...survey.opened], now + 2 * retryAfterMs + this.#traceWaitMs);
+        this.#metrics.exportsRefused.inc({ transport, reason: 'spool_full' });
+        return { ok: false, reason: 'spool_full', retryAfterMs, message: REFUSAL_TEXT.spool_full };
+      }
+      const appended = this.#spool.append(raw.encoding, raw.body);
+      durable = appended.durable;
+      for (const id of survey.opened) this.#traceSegment.set(id, appended.segment);
     }
     let rejected = 0;
     const reasons: string[] = [];
@@ -64,9 +163,44 @@ export class Intake {
     this.#metrics.exportsAccepted.inc({ transport });
     this.#metrics.spansReceived.inc({ transport }, batch.spans.length);
     if (this.#record !== undefined && recordLine !== undefined) appendFileSync(this.#record, `${recordLine()}\n`);
-    this.#take(this.#analyzer.add(batch.spans, this.#now()));
+    this.#take(this.#analyzer.add(batch.spans, now, transport));
     this.#refreshGauges();
-    return { ok: true, rejected, message: rejected === 0 ? '' : `rejected spans: ${reasons.join(', ')}` };
+    return { ok: true, rejected, message: rejected === 0 ? '' : `rejected spans: ${reasons.join(', ')}`, durable };
+  }
+
+  /**
+   * Reads back the spool's segments left by the last run (before any listener is bound): spans of
+   * traces whose analysis was committed are skipped, the rest are buffered as if just received.
+   * Returns the spans replayed.
+   */
+  replay(): { exports: number; spans: number; skipped: number } {
+    const totals = { exports: 0, spans: 0, skipped: 0 };
+    if (this.#spool === undefined) return totals;
+    const committed = new Map<TraceId, boolean>();
+    const isCommitted = (id: TraceId): boolean => {
+      let done = committed.get(id);
+      if (done === undefined) committed.set(id, (done = this.#store.isCommitted(id)));
+      return done;
+    };
+    const decoder = createWireDecoder();
+    for (const record of this.#spool.replay()) {
+      let batch: DecodedBatch;
+      try {
+        batch = record.encoding === 'protobuf' ? decodeProtobufRequest(record.body, decoder) : decodeJsonRequest(record.body.toString('utf8'));
+      } catch {
+        continue; // it decoded when it was accepted; a record that no longer does was never acknowledged whole
+      }
+      const spans: SpanRecord[] = batch.spans.filter((s) => !isCommitted(s.traceId));
+      // Remember them as done: the client may still resend the export that carried them.
+      if (spans.length < batch.spans.length) this.#analyzer.assembler.markReleased(batch.spans.filter((s) => isCommitted(s.traceId)).map((s) => s.traceId));
+      totals.exports++;
+      totals.skipped += batch.spans.length - spans.length;
+      totals.spans += spans.length;
+      for (const id of this.#analyzer.assembler.survey(spans).opened) this.#traceSegment.set(id, record.segment);
+      this.#take(this.#analyzer.add(spans, this.#now(), 'spool'));
+    }
+    this.#refreshGauges();
+    return totals;
   }
 
   /** Analyses the traces complete now and writes what is pending. */
@@ -76,14 +210,18 @@ export class Intake {
     this.#refreshGauges();
   }
 
-  /** Stops intake, analyses everything buffered and writes it. */
-  close(): void {
+  /** Stops intake, analyses everything buffered and writes it; the spool is then empty and closed. */
+  async close(): Promise<void> {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     this.#closed = true;
     this.#take(this.#analyzer.flush());
     this.#write();
     this.#refreshGauges();
+    if (this.#spool !== undefined) {
+      await this.#spool.close();
+      this.#spool.deleteBefore(Number.POSITIVE_INFINITY);
+    }
   }
 
   get openTraces(): number {
@@ -100,16 +238,33 @@ export class Intake {
   }
 
   #write(): void {
-    if (this.#pending.length === 0) return;
+    if (this.#pending.length === 0 && this.#released.length === 0) return;
     const batch = this.#pending;
+    const released = this.#released;
     this.#pending = [];
-    this.#store.record(batch);
+    this.#released = [];
+    if (this.#spool === undefined) this.#store.record(batch);
+    else {
+      const nowMs = this.#now();
+      this.#store.record(batch, { traceIds: released, nowMs });
+      for (const id of released) this.#traceSegment.delete(id);
+      // Every trace with spans in a segment older than the oldest still open is committed.
+      let oldest = this.#spool.currentSegment;
+      for (const segment of this.#traceSegment.values()) if (segment < oldest) oldest = segment;
+      this.#spool.deleteBefore(oldest);
+      if (nowMs - this.#lastPrune > 60_000) {
+        this.#store.pruneCommitted(nowMs - COMMITTED_RETENTION_MS);
+        this.#lastPrune = nowMs;
+      }
+    }
     this.#metrics.findings.set(this.#store.findingCount());
   }
 
   #refreshGauges(): void {
     const c = this.#analyzer.assembler.counters;
     this.#metrics.openTraces.set(this.#analyzer.assembler.openTraces);
+    this.#metrics.bufferBytes.set(c.bytesBuffered);
+    if (this.#spool !== undefined) this.#metrics.spoolBytes.set(this.#spool.bytes);
     this.#metrics.evictions.set(c.evictions);
     this.#metrics.lateSpans.set(c.lateSpans);
     this.#metrics.duplicateSpans.set(c.duplicateSpans);

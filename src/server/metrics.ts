@@ -11,6 +11,8 @@ export interface ServerMetrics {
   noiseDropped: Counter<'rule'>;
   findings: Gauge;
   openTraces: Gauge;
+  bufferBytes: Gauge;
+  spoolBytes: Gauge;
   evictions: Gauge;
   lateSpans: Gauge;
   duplicateSpans: Gauge;
@@ -40,7 +42,9 @@ export function createMetrics(): ServerMetrics {
     }),
     findings: new Gauge({ name: 'n1lens_findings', help: 'Findings (endpoint + fingerprint) in the store', registers }),
     openTraces: new Gauge({ name: 'n1lens_open_traces', help: 'Traces buffered, waiting to complete', registers }),
-    evictions: new Gauge({ name: 'n1lens_trace_evictions_total', help: 'Open traces analysed early to stay under --max-traces', registers }),
+    spoolBytes: new Gauge({ name: 'n1lens_spool_bytes', help: 'Bytes in spool segments on disk (refused past --spool-max-mib)', registers }),
+    bufferBytes: new Gauge({ name: 'n1lens_buffer_bytes', help: 'Estimated bytes of buffered spans (refused past --max-buffer-mib)', registers }),
+    evictions: new Gauge({ name: 'n1lens_trace_evictions_total', help: 'Open traces analysed early to make room (0 in serve: admission refuses instead)', registers }),
     lateSpans: new Gauge({ name: 'n1lens_late_spans_total', help: 'Spans that arrived after their trace was analysed (dropped)', registers }),
     duplicateSpans: new Gauge({ name: 'n1lens_duplicate_spans_total', help: 'Copies of spans already received, by (trace id, span id): exporter retries (dropped)', registers }),
     exportLatency: new Histogram({

@@ -1,4 +1,5 @@
 /** Starts `n1lens serve`: store, intake, OTLP/HTTP + API and OTLP/gRPC on loopback by default; stops cleanly. */
+import { createServer as createHttpsServer } from 'node:https';
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import type { Server as GrpcServer } from '@grpc/grpc-js';
@@ -8,9 +9,11 @@ import type { DjangoSchema } from '../suggest/schema.js';
 import type { ConnectionDetectOptions } from '../detect/connections.js';
 import { schemaNaming } from '../suggest/naming.js';
 import { Store } from '../store/store.js';
+import { Spool } from '../spool/index.js';
 import { bindGrpc, createGrpcServer } from './grpc.js';
 import { createHttpApp } from './http.js';
 import { Intake } from './intake.js';
+import { grpcCredentials, httpsOptions, readTls, type TlsFiles } from './tls.js';
 import { createMetrics } from './metrics.js';
 
 export interface ServeOptions {
@@ -20,6 +23,8 @@ export interface ServeOptions {
   db: string;
   traceWaitMs: number;
   maxTraces: number;
+  /** Estimated bytes of buffered spans at which exports are refused (retryable). Default 256 MiB. */
+  maxBufferBytes?: number;
   maxBodyBytes: number;
   grpcMaxReceiveBytes: number;
   /** Per-request detector settings (min repeats, fan-out thresholds). */
@@ -30,6 +35,14 @@ export interface ServeOptions {
   /** dead_view on the page and in /api/report by default: no request for this long (needs the schema's URLconf). */
   deadAfterMs?: number;
   recordPath?: string;
+  /** Links example trace ids in the UI: `https://jaeger…/trace/{traceId}`. */
+  traceUrl?: string;
+  /** Bearer token both listeners require (all HTTP paths but /healthz). */
+  authToken?: string;
+  /** Serve both listeners over TLS (and require client certificates with clientCa). */
+  tls?: TlsFiles;
+  /** Durable intake (see spool/); absent: none. */
+  spool?: { dir: string; maxBytes?: number; commitMs?: number };
 }
 
 export interface RunningServer {
@@ -37,45 +50,96 @@ export interface RunningServer {
   grpcPort: number;
   store: Store;
   intake: Intake;
+  /** What the spool replayed at start. */
+  replayed: { exports: number; spans: number; skipped: number };
   /** Stops intake, analyses everything buffered, commits, closes. */
   close(): Promise<void>;
 }
 
+/** A listener could not be bound; one line naming the address and why. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+function listenFailure(what: string, host: string, port: number, e: unknown): StartupError {
+  const err = e as NodeJS.ErrnoException;
+  const text = `${err.code ?? ''} ${err.message ?? String(e)}`;
+  const why = /EADDRINUSE|address already in use/i.test(text)
+    ? 'the address is already in use (another n1lens or collector?)'
+    : /EACCES|permission denied/i.test(text)
+      ? 'permission denied (ports below 1024 need privileges)'
+      : /EADDRNOTAVAIL|ENOTFOUND|EAI_AGAIN/i.test(text)
+        ? 'no such local address'
+        : (err.message ?? String(e)).split('\n')[0];
+  return new StartupError(`cannot listen for ${what} on ${host}:${port}: ${why}`);
+}
+
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
+  const tls = o.tls === undefined ? undefined : readTls(o.tls, (m) => new StartupError(m));
   const store = Store.open(o.db);
+  let spool: Spool | undefined;
+  try {
+    spool = o.spool === undefined ? undefined : Spool.open(o.spool);
+  } catch (e) {
+    store.close();
+    throw e;
+  }
   const metrics = createMetrics();
   const intake = new Intake({
+    ...(spool === undefined ? {} : { spool }),
     store,
     metrics,
     traceWaitMs: o.traceWaitMs,
     maxTraceAgeMs: 30_000,
     maxOpenTraces: o.maxTraces,
+    ...(o.maxBufferBytes === undefined ? {} : { maxBufferBytes: o.maxBufferBytes }),
     ...o.detect,
     ...(o.schema === undefined ? {} : { links: schemaNaming(o.schema) }),
     ...(o.recordPath === undefined ? {} : { recordPath: o.recordPath }),
   });
+  // Exports acknowledged by the last run and not yet committed, before anything new can arrive.
+  const replayed = intake.replay();
   metrics.findings.set(store.findingCount());
   const app = createHttpApp({
     intake,
     store,
     metrics,
     maxBodyBytes: o.maxBodyBytes,
+    ...(o.authToken === undefined ? {} : { authToken: o.authToken }),
     report: { ...o.report, ...(o.schema === undefined ? {} : { schema: o.schema }) },
     ...(o.deadAfterMs === undefined ? {} : { deadAfterMs: o.deadAfterMs }),
+    ...(o.traceUrl === undefined ? {} : { traceUrl: o.traceUrl }),
   });
 
-  const http: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: o.host, port: o.httpPort }, () => resolve(s));
-    s.once('error', reject);
+  let http: ServerType;
+  try {
+    http = await new Promise((resolve, reject) => {
+      const listen = { fetch: app.fetch, hostname: o.host, port: o.httpPort };
+      const s =
+        tls === undefined
+          ? serve(listen, () => resolve(s))
+          : serve({ ...listen, createServer: createHttpsServer, serverOptions: httpsOptions(tls) }, () => resolve(s));
+      s.once('error', reject);
+    });
+  } catch (e) {
+    await intake.close();
+    store.close();
+    throw listenFailure('OTLP/HTTP', o.host, o.httpPort, e);
+  }
+  const grpcServer: GrpcServer = createGrpcServer({
+    intake,
+    metrics,
+    maxReceiveBytes: o.grpcMaxReceiveBytes,
+    ...(o.authToken === undefined ? {} : { authToken: o.authToken }),
   });
-  const grpcServer: GrpcServer = createGrpcServer({ intake, metrics, maxReceiveBytes: o.grpcMaxReceiveBytes });
   let grpcPort: number;
   try {
-    grpcPort = await bindGrpc(grpcServer, o.host, o.grpcPort);
+    grpcPort = await bindGrpc(grpcServer, o.host, o.grpcPort, grpcCredentials(tls));
   } catch (e) {
-    http.close();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+    await intake.close();
     store.close();
-    throw new Error(`cannot listen for OTLP/gRPC on ${o.host}:${o.grpcPort} (${(e as Error).message})`);
+    throw listenFailure('OTLP/gRPC', o.host, o.grpcPort, e);
   }
 
   let closing: Promise<void> | undefined;
@@ -84,13 +148,14 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     grpcPort,
     store,
     intake,
+    replayed,
     close() {
       closing ??= (async () => {
         await Promise.all([
           new Promise<void>((resolve) => http.close(() => resolve())),
           new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve())),
         ]);
-        intake.close();
+        await intake.close();
         store.close();
       })();
       return closing;

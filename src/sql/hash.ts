@@ -77,3 +77,10 @@ function hex16(hi: number, lo: number): string {
     HEX[(lo >>> 12) & 15]!, HEX[(lo >>> 8) & 15]!, HEX[(lo >>> 4) & 15]!, HEX[lo & 15]!,
   );
 }
+
+/** FNV-1a 64 of a string's UTF-8, as 16 hex digits (the same function the fingerprint uses). */
+export function fnv1a64Text(text: string): string {
+  const codes = new Uint16Array(text.length);
+  for (let i = 0; i < text.length; i++) codes[i] = text.charCodeAt(i);
+  return fnv1a64(codes, text.length);
+}

@@ -101,6 +101,33 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE examples ADD COLUMN location TEXT;
   ALTER TABLE examples ADD COLUMN trigger_location TEXT;
   `,
+  // 4: people's decisions about findings (web UI acknowledge / ignore), by signature, with reason and expiry.
+  `
+  CREATE TABLE acknowledgements (
+    signature TEXT PRIMARY KEY,
+    service TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    table_name TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('acknowledged', 'ignored')),
+    reason TEXT NOT NULL,
+    expires TEXT,
+    created_ms REAL NOT NULL
+  );
+  `,
+  // 5: rollups() reads fingerprint_hours by endpoint and hour; the primary key (endpoint, fingerprint,
+  // hour) made each such read scan every hour of the endpoint's fingerprints.
+  `
+  CREATE INDEX fingerprint_hours_by_endpoint_hour ON fingerprint_hours(endpoint_id, hour);
+  `,
+  // 6: traces whose analysis is committed, so replaying the spool after a crash counts none twice.
+  `
+  CREATE TABLE spool_committed (
+    trace_id TEXT PRIMARY KEY,
+    committed_ms REAL NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX spool_committed_by_time ON spool_committed(committed_ms);
+  `,
 ];
 
 /** Brings a database to the newest schema; refuses one written by a newer n1lens. */

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connectionFigures } from '../detect/connections.js';
@@ -11,6 +10,7 @@ import { buildReport } from '../report/model.js';
 import { createSqlNormalizer } from '../sql/index.js';
 import { SCHEMA_VERSION } from './migrations.js';
 import { Store } from './store.js';
+import { tempDir } from '../../test/support.js';
 
 const normalize = createSqlNormalizer();
 const HOUR = 3_600_000;
@@ -32,7 +32,7 @@ const dashboard = (i: number, startMs: number, rows = 20) =>
   );
 
 function tempDb(): string {
-  return join(mkdtempSync(join(tmpdir(), 'n1lens-store-')), 'n1lens.db');
+  return join(tempDir('store'), 'n1lens.db');
 }
 
 describe('Store', () => {

@@ -13,7 +13,8 @@ import {
   type RouteTraffic,
   type TrafficPattern,
 } from '../detect/routes.js';
-import type { Cascade, CodeLocation, LeafShape, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
+import type { Cascade, CodeLocation, FindingKind, LeafShape, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
+import type { Acknowledgement, AcknowledgementState } from '../report/acknowledge.js';
 import { buildReport, endpointMatcher, type Report, type ReportOptions } from '../report/model.js';
 import { HOUR_MS } from '../report/period.js';
 import type { SqlFacts } from '../sql/types.js';
@@ -27,6 +28,32 @@ export interface PeriodQuery {
   untilMs?: number;
   /** Endpoint glob. */
   endpoint?: string;
+  /** Only this service's endpoints. */
+  service?: string;
+}
+
+/** One hour of an endpoint's traffic, for trend charts. */
+export interface EndpointHour {
+  endpointId: number;
+  hour: number;
+  requests: number;
+  dbSpans: number;
+  wastedMs: number;
+}
+
+/** One hour of a finding's occurrences, for trend charts. */
+export interface FindingHour {
+  hour: number;
+  requestsAffected: number;
+  executions: number;
+  wastedMs: number;
+}
+
+/** A stored endpoint's identity. */
+export interface EndpointRef {
+  id: number;
+  service: string;
+  endpoint: string;
 }
 
 export interface StoredEndpoint {
@@ -116,6 +143,11 @@ interface EndpointHourJson {
   noiseDropped?: Record<string, number>;
 }
 
+/** The store file cannot be opened or migrated; the message is one line naming the file. */
+export class StoreOpenError extends Error {
+  override name = 'StoreOpenError';
+}
+
 export class Store {
   readonly db: Database;
 
@@ -135,22 +167,56 @@ export class Store {
     return statement;
   }
 
-  /** Opens (creating and migrating) a store file; `:memory:` works for tests. */
+  /**
+   * Opens (creating and migrating) a store file; `:memory:` works for tests. A path that cannot be a
+   * store (missing directory, not writable, not SQLite, a newer schema) throws a one-line StoreOpenError.
+   */
   static open(path: string): Store {
-    const db = new BetterSqlite3(path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('foreign_keys = ON');
-    migrate(db);
-    return new Store(db);
+    let db: Database | undefined;
+    try {
+      db = new BetterSqlite3(path);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      migrate(db);
+      return new Store(db);
+    } catch (e) {
+      db?.close();
+      throw new StoreOpenError(`cannot open the store ${path}: ${(e as Error).message}`);
+    }
   }
 
   close(): void {
     this.db.close();
   }
 
-  /** Adds analysed requests in one transaction, merging into the hourly rows they fall in. */
-  record(analyses: readonly RequestAnalysis[]): void {
+  /**
+   * Adds analysed requests in one transaction, merging into the hourly rows they fall in. With
+   * `committed`, also notes those traces as done in the same transaction (the spool's exactly-once).
+   */
+  record(analyses: readonly RequestAnalysis[], committed?: { traceIds: Iterable<string>; nowMs: number }): void {
+    if (committed !== undefined) {
+      this.db.transaction(() => {
+        this.#record(analyses);
+        const insert = this.#prepare('INSERT OR IGNORE INTO spool_committed (trace_id, committed_ms) VALUES (?, ?)');
+        for (const id of committed.traceIds) insert.run(id, committed.nowMs);
+      })();
+      return;
+    }
+    this.#record(analyses);
+  }
+
+  /** True when the trace's analysis was committed (and not yet pruned): its spans are not new. */
+  isCommitted(traceId: string): boolean {
+    return this.#prepare('SELECT 1 FROM spool_committed WHERE trace_id = ?').get(traceId) !== undefined;
+  }
+
+  /** Forgets committed traces noted before `beforeMs`. */
+  pruneCommitted(beforeMs: number): void {
+    this.#prepare('DELETE FROM spool_committed WHERE committed_ms < ?').run(beforeMs);
+  }
+
+  #record(analyses: readonly RequestAnalysis[]): void {
     if (analyses.length === 0) return;
     const byHour = new Map<number, RollupSet>();
     for (const a of analyses) {
@@ -436,7 +502,7 @@ export class Store {
     const lo = Number.isFinite(since) ? since : Number.MIN_SAFE_INTEGER;
     const hi = Number.isFinite(until) ? until : Number.MAX_SAFE_INTEGER;
     for (const e of endpoints) {
-      if (!matches(e.endpoint)) continue;
+      if (!matches(e.endpoint) || (query.service !== undefined && e.service !== query.service)) continue;
       for (const h of hours.all(e.id, lo, hi) as { hour: number; requests: number; db_spans: number; wasted_ms: number; rollup: string }[]) {
         const r = emptyEndpointRollup(e.endpoint, e.service);
         this.#hydrateEndpointHour(r, h);
@@ -542,6 +608,77 @@ export class Store {
     };
   }
 
+  /** Hour rows of every endpoint in a period (no JSON decoding: cheap enough for a sparkline per endpoint). */
+  endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): EndpointHour[] {
+    const { lo, hi } = hourRange(query);
+    return this.#prepare(
+      `SELECT endpoint_id AS endpointId, hour, requests, db_spans AS dbSpans, wasted_ms AS wastedMs
+       FROM endpoint_hours WHERE hour >= ? AND hour < ? ORDER BY endpoint_id, hour`,
+    ).all(lo, hi) as EndpointHour[];
+  }
+
+  /** A finding's hour rows in a period, oldest first. */
+  findingHours(findingId: number, query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): FindingHour[] {
+    const { lo, hi } = hourRange(query);
+    return this.#prepare(
+      `SELECT hour, requests_affected AS requestsAffected, executions, wasted_ms AS wastedMs
+       FROM finding_hours WHERE finding_id = ? AND hour >= ? AND hour < ? ORDER BY hour`,
+    ).all(findingId, lo, hi) as FindingHour[];
+  }
+
+  /** Every stored endpoint's id, service and name. */
+  endpointRefs(): EndpointRef[] {
+    return this.#prepare('SELECT id, service, endpoint FROM endpoints ORDER BY service, endpoint').all() as EndpointRef[];
+  }
+
+  /** Normalised SQL by fingerprint, for labelling the fingerprints of an example timeline. */
+  statementSql(fingerprints: readonly string[]): Map<string, string> {
+    const get = this.#prepare('SELECT sql FROM statements WHERE fingerprint = ?');
+    const out = new Map<string, string>();
+    for (const fp of new Set(fingerprints)) {
+      const row = get.get(fp) as { sql: string } | undefined;
+      if (row !== undefined) out.set(fp, row.sql);
+    }
+    return out;
+  }
+
+  /** The services that have sent requests, for the service filter. */
+  services(): string[] {
+    return (this.#prepare('SELECT DISTINCT service FROM endpoints ORDER BY service').all() as { service: string }[]).map((r) => r.service);
+  }
+
+  /** Records (or replaces) a decision about a finding. */
+  acknowledge(a: Acknowledgement): void {
+    this.#prepare(
+      `INSERT INTO acknowledgements (signature, service, endpoint, kind, table_name, state, reason, expires, created_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (signature) DO UPDATE SET state = excluded.state, reason = excluded.reason, expires = excluded.expires, created_ms = excluded.created_ms`,
+    ).run(a.signature, a.service, a.endpoint, a.kind, a.table, a.state, a.reason, a.expires ?? null, a.createdMs);
+  }
+
+  /** Withdraws a decision; false when there was none. */
+  unacknowledge(signature: string): boolean {
+    return this.#prepare('DELETE FROM acknowledgements WHERE signature = ?').run(signature).changes > 0;
+  }
+
+  /** Every decision, expired or not, oldest first. */
+  acknowledgements(): Acknowledgement[] {
+    const rows = this.#prepare(
+      'SELECT signature, service, endpoint, kind, table_name, state, reason, expires, created_ms FROM acknowledgements ORDER BY created_ms, signature',
+    ).all() as { signature: string; service: string; endpoint: string; kind: FindingKind; table_name: string; state: AcknowledgementState; reason: string; expires: string | null; created_ms: number }[];
+    return rows.map((r) => ({
+      signature: r.signature,
+      service: r.service,
+      endpoint: r.endpoint,
+      kind: r.kind,
+      table: r.table_name,
+      state: r.state,
+      reason: r.reason,
+      ...(r.expires === null ? {} : { expires: r.expires }),
+      createdMs: r.created_ms,
+    }));
+  }
+
   findingCount(): number {
     return (this.#prepare('SELECT count(*) AS n FROM findings').get() as { n: number }).n;
   }
@@ -556,6 +693,14 @@ export class Store {
 }
 
 const round3 = (n: number): number => Math.round(n * 1000) / 1000;
+
+/** A period as the hour-aligned bounds the hourly tables are keyed by. */
+function hourRange(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>): { lo: number; hi: number } {
+  return {
+    lo: query.sinceMs === undefined ? Number.MIN_SAFE_INTEGER : Math.floor(query.sinceMs / HOUR_MS) * HOUR_MS,
+    hi: query.untilMs === undefined ? Number.MAX_SAFE_INTEGER : query.untilMs,
+  };
+}
 
 interface PatternJson {
   minutes: Pairs | null;

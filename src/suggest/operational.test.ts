@@ -43,7 +43,18 @@ describe('operational fixes', () => {
     expect(s.code).toContain('Candidate.objects.get(external_id=external_id)');
     expect(s.code).toContain('cache.set(key, obj, timeout=300)');
     expect(s.code).toMatch(/post_save \/ post_delete of Candidate: cache.delete\(key\)/);
-    expect(s.note).toMatch(/runs in 100% of requests, ~17,280 calls\/day/);
+    // 12 calls in 55 s: no daily rate is projected from that.
+    expect(s.note).toMatch(/runs in 100% of requests: 12 calls in 55 s observed, too short a window for a daily rate/);
+    expect(s.note).not.toMatch(/calls\/day/);
+  });
+
+  it('gives the daily rate over the observed window with ten minutes or more of traffic', () => {
+    const sql = (i: number) => `SELECT "recruit_candidate"."id" FROM "recruit_candidate" WHERE "recruit_candidate"."external_id" = 'e${i}' LIMIT 21`;
+    const hot = findings(Array.from({ length: 12 }, (_, i) => ({ steps: [sql(i)], shape: { startMs: i * 60_000 } }))).find(
+      (f): f is HotLookupFinding => f.kind === 'hot_lookup',
+    )!;
+    // 12 calls over 11 minutes.
+    expect(suggestCache(hot, naming).note).toMatch(/~1,571 calls\/day over the 11 min observed/);
   });
 
   it('moves serial outbound calls to a task queue with idempotency keys and says what latency goes', () => {

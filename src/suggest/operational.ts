@@ -10,6 +10,9 @@ const bare = (ref: string): string => ref.slice(ref.lastIndexOf('.') + 1);
 const round = (n: number): string => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
 
 /** Cache a single-row read keyed by its unique column, with a TTL and invalidation on write. */
+/** A window as minutes (or seconds under two minutes). */
+const seconds = (ms: number): string => (ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`);
+
 export function suggestCache(f: HotLookupFinding, naming: Naming, ttlSeconds = 300): Suggestion {
   const table = f.facts.table;
   const model = naming.modelOf(table);
@@ -31,8 +34,11 @@ export function suggestCache(f: HotLookupFinding, naming: Naming, ttlSeconds = 3
     code,
     confidence: naming.exact ? 'exact' : 'inferred',
     note:
-      `runs in ${Math.round(h.shareOfRequests * 100)}% of requests, ~${round(h.callsPerDay)} calls/day at the observed rate; ` +
-      `a ${ttlSeconds / 60}-minute cache saves up to ${round(h.dbMsPerDay / 1000)} s of DB time per day`,
+      h.callsPerDay === null || h.dbMsPerDay === null
+        ? `runs in ${Math.round(h.shareOfRequests * 100)}% of requests: ${h.observedCalls} calls in ${seconds(h.observedMs)} observed, ` +
+          `too short a window for a daily rate; a ${ttlSeconds / 60}-minute cache would have saved ${round(h.observedCalls * h.meanMs)} ms of DB time`
+        : `runs in ${Math.round(h.shareOfRequests * 100)}% of requests, ~${round(h.callsPerDay)} calls/day over the ${seconds(h.observedMs)} observed; ` +
+          `a ${ttlSeconds / 60}-minute cache saves up to ${round(h.dbMsPerDay / 1000)} s of DB time per day`,
   };
 }
 

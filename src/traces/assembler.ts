@@ -17,6 +17,29 @@ export interface AssemblerOptions {
   rememberCompleted?: number;
 }
 
+/** Rough heap bytes a buffered span costs: fixed columns plus its strings (one byte per ASCII char). */
+export function estimateSpanBytes(span: SpanRecord): number {
+  return span.dbStatement === undefined ? 400 + span.name.length : 120 + span.dbStatement.length;
+}
+
+/** What adding a batch would do to the buffer, worked out without adding it (see traces/admission.ts). */
+export interface BatchSurvey {
+  /** Traces the batch would open. Spans of released traces are late, not new. */
+  newTraces: number;
+  /** Open traces the batch continues. */
+  continued: TraceId[];
+  /** Traces the batch would open, by id (for holds when it is refused). */
+  opened: TraceId[];
+  /** Estimated heap bytes the batch would add. */
+  bytes: number;
+}
+
+/** Open traces and bytes buffered on behalf of one source (a transport), for fair sharing. */
+export interface SourceUsage {
+  traces: number;
+  bytes: number;
+}
+
 /**
  * A trace released by the assembler, with why it was released. `spans` is the trace's buffer: the
  * span records themselves unless the assembler was given another TraceBuffer.
@@ -49,6 +72,8 @@ const RECORDS: TraceBuffer<SpanRecord[]> = {
 
 export interface AssemblerCounters {
   spansBuffered: number;
+  /** Estimated heap bytes of buffered spans (estimateSpanBytes). */
+  bytesBuffered: number;
   tracesCompleted: number;
   evictions: number;
   /** Spans of an already released trace that it did not have: dropped. */
@@ -66,6 +91,11 @@ interface OpenTrace<B> {
   rooted: boolean;
   /** Index of this trace's last touch in the pending reorder list, -1 when none is pending. */
   touch: number;
+  bytes: number;
+  /** Who opened the trace (a transport), for per-source usage. */
+  source: string;
+  /** Not released before this time: more of its spans were refused and will be retried. */
+  holdUntil: number;
 }
 
 /**
@@ -85,7 +115,10 @@ export class TraceAssembler<B = SpanRecord[]> {
   readonly #completed = new Set<TraceId>();
   /** Trace ids touched by the add() in progress, in touch order (see #reorder). */
   readonly #touched: TraceId[] = [];
-  readonly counters: AssemblerCounters = { spansBuffered: 0, tracesCompleted: 0, evictions: 0, lateSpans: 0, duplicateSpans: 0 };
+  readonly #usage = new Map<string, SourceUsage>();
+  /** Holds for traces refused before they opened: trace id → hold until. */
+  readonly #pendingHolds = new Map<TraceId, number>();
+  readonly counters: AssemblerCounters = { spansBuffered: 0, bytesBuffered: 0, tracesCompleted: 0, evictions: 0, lateSpans: 0, duplicateSpans: 0 };
   /** Span ids of released traces, to tell a retried copy from a late span. */
   readonly #released = new RecentSpans();
 
@@ -111,17 +144,60 @@ export class TraceAssembler<B = SpanRecord[]> {
     return this.#open.size >= this.#maxOpen;
   }
 
-  /** Counts the traces in `spans` that are not open yet. */
+  /** Counts the traces in `spans` that are neither open nor already released. */
   countNewTraces(spans: readonly SpanRecord[]): number {
-    const seen = new Set<TraceId>();
+    return this.survey(spans).newTraces;
+  }
+
+  /** What adding `spans` would open, continue and cost; changes nothing. */
+  survey(spans: readonly SpanRecord[]): BatchSurvey {
+    const opened = new Set<TraceId>();
+    const continued = new Set<TraceId>();
+    let bytes = 0;
     let last: TraceId | undefined;
     for (const s of spans) {
+      bytes += estimateSpanBytes(s);
       // A batch holds runs of spans of one trace: look each run up once.
       if (s.traceId === last) continue;
       last = s.traceId;
-      if (!this.#open.has(last)) seen.add(last);
+      if (this.#open.has(last)) continued.add(last);
+      else if (!this.#completed.has(last)) opened.add(last);
     }
-    return seen.size;
+    return { newTraces: opened.size, continued: [...continued], opened: [...opened], bytes };
+  }
+
+  /** Open traces and bytes per source (the `source` given to add()). */
+  usage(source: string): SourceUsage {
+    return this.#usage.get(source) ?? { traces: 0, bytes: 0 };
+  }
+
+  /**
+   * Marks traces as already released (analysed in an earlier life of the process), so their spans
+   * count as late instead of opening a second copy of the trace. Open traces are left alone.
+   */
+  markReleased(traceIds: Iterable<TraceId>): void {
+    for (const id of traceIds) {
+      if (this.#open.has(id) || this.#completed.has(id)) continue;
+      this.#completed.add(id);
+      if (this.#completed.size > this.#remember) this.#completed.delete(this.#completed.values().next().value!);
+    }
+  }
+
+  /**
+   * Keeps the given traces from being released before `until`: some of their spans were just refused
+   * and the client will retry them. Releasing earlier would split the trace. A trace not open yet
+   * gets the hold when it opens (its other spans may arrive first, in an export that is admitted).
+   */
+  hold(traceIds: Iterable<TraceId>, until: number): void {
+    for (const id of traceIds) {
+      const trace = this.#open.get(id);
+      if (trace !== undefined) trace.holdUntil = Math.max(trace.holdUntil, until);
+      else if (!this.#completed.has(id)) {
+        this.#pendingHolds.delete(id); // re-insert: the map stays ordered by when a hold was last set
+        this.#pendingHolds.set(id, until);
+        if (this.#pendingHolds.size > this.#remember) this.#pendingHolds.delete(this.#pendingHolds.keys().next().value!);
+      }
+    }
   }
 
   /**
@@ -133,8 +209,13 @@ export class TraceAssembler<B = SpanRecord[]> {
    * an eviction looks at the order and when the call ends: the same order, at a fraction of the
    * map operations (a batch holds many spans of few traces).
    */
-  add(spans: readonly SpanRecord[], now: number): CompletedTrace<B>[] {
+  add(spans: readonly SpanRecord[], now: number, source = ''): CompletedTrace<B>[] {
     const evicted: CompletedTrace<B>[] = [];
+    let usage = this.#usage.get(source);
+    if (usage === undefined) {
+      usage = { traces: 0, bytes: 0 };
+      this.#usage.set(source, usage);
+    }
     const buffer = this.#buffer;
     const touched = this.#touched;
     let lastId: TraceId | undefined;
@@ -160,11 +241,19 @@ export class TraceAssembler<B = SpanRecord[]> {
             last = undefined;
           }
         }
-        trace = { spans: buffer.create(), count: 0, firstSeen: now, lastSeen: now, rooted: false, touch: -1 };
+        const held = this.#pendingHolds.get(traceId);
+        if (held !== undefined) this.#pendingHolds.delete(traceId);
+        trace = { spans: buffer.create(), count: 0, firstSeen: now, lastSeen: now, rooted: false, touch: -1, bytes: 0, source, holdUntil: held ?? 0 };
         this.#byFirstSeen.set(traceId, now);
         this.#open.set(traceId, trace);
+        usage.traces++;
       }
       buffer.add(trace.spans, span);
+      const bytes = estimateSpanBytes(span);
+      trace.bytes += bytes;
+      this.counters.bytesBuffered += bytes;
+      const owner = trace.source === source ? usage : this.#usage.get(trace.source);
+      if (owner !== undefined) owner.bytes += bytes;
       trace.count++;
       trace.lastSeen = now;
       if (!trace.rooted && isRequestSpan(span)) trace.rooted = true;
@@ -197,13 +286,18 @@ export class TraceAssembler<B = SpanRecord[]> {
   /** Releases every trace that is complete at `now`. */
   poll(now: number): CompletedTrace<B>[] {
     const done: CompletedTrace<B>[] = [];
+    for (const [traceId, until] of this.#pendingHolds) {
+      if (until > now) break; // roughly ordered by when set; a later expiry is pruned on a later poll
+      this.#pendingHolds.delete(traceId);
+    }
     for (const [traceId, firstSeen] of this.#byFirstSeen) {
       if (now - firstSeen < this.#maxAge) break;
+      if (this.#open.get(traceId)!.holdUntil > now) continue;
       done.push(this.#release(traceId, 'max_age'));
     }
     for (const [traceId, trace] of this.#open) {
       if (now - trace.lastSeen < this.#wait) break; // ordered by lastSeen: the rest are newer
-      if (trace.rooted) done.push(this.#release(traceId, 'quiet'));
+      if (trace.rooted && trace.holdUntil <= now) done.push(this.#release(traceId, 'quiet'));
     }
     return done;
   }
@@ -224,7 +318,15 @@ export class TraceAssembler<B = SpanRecord[]> {
     }
     this.counters.tracesCompleted++;
     this.counters.spansBuffered -= trace?.count ?? 0;
-    if (trace !== undefined) this.#buffer.forEachSpanId(trace.spans, (id) => this.#released.add(id));
+    if (trace !== undefined) {
+      this.#buffer.forEachSpanId(trace.spans, (id) => this.#released.add(id));
+      this.counters.bytesBuffered -= trace.bytes;
+      const usage = this.#usage.get(trace.source);
+      if (usage !== undefined) {
+        usage.traces--;
+        usage.bytes -= trace.bytes;
+      }
+    }
     return { traceId, spans: trace?.spans ?? this.#buffer.create(), reason };
   }
 }

@@ -1,0 +1,172 @@
+#!/usr/bin/env node
+/**
+ * Overload: OTLP/HTTP and OTLP/gRPC flood `n1lens serve` at once for --seconds (default 180), each
+ * client honouring the retry delay it is given (Retry-After / RetryInfo), as a Collector with
+ * retry_on_failure does. Prints the server's peak RSS against --max-buffer-mib + 150 MiB, /healthz
+ * latency under load, and each transport's share of the accepted spans. Not a CI test.
+ *
+ *   node bench/overload.mjs [--seconds 180] [--max-buffer-mib 64] [--inflight 8]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { batches } from './corpus.mjs';
+import { batchStamper } from './stamp.mjs';
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? fallback : process.argv[i + 1];
+};
+const seconds = Number(arg('seconds', 180));
+const maxBufferMib = Number(arg('max-buffer-mib', 64));
+const inflight = Number(arg('inflight', 8));
+const root = fileURLToPath(new URL('..', import.meta.url));
+const stamper = batchStamper(batches(), 200);
+
+const dir = mkdtempSync(join(tmpdir(), 'n1lens-bench-overload-'));
+const child = spawn(
+  process.execPath,
+  ['bin/n1lens.js', 'serve', '--http-port', '0', '--grpc-port', '0', '--db', join(dir, 'n1lens.db'), '--max-buffer-mib', String(maxBufferMib), '--trace-wait-ms', '2000'],
+  { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
+);
+const ports = await new Promise((resolve, reject) => {
+  let err = '';
+  child.stderr.on('data', (d) => {
+    err += d;
+    const m = /OTLP\/HTTP http:\/\/[^:]+:(\d+)\/v1\/traces · OTLP\/gRPC [^:]+:(\d+)/.exec(err);
+    if (m) resolve({ http: Number(m[1]), grpc: Number(m[2]) });
+  });
+  child.once('exit', (code) => reject(new Error(`n1lens serve exited (${code}): ${err}`)));
+});
+
+const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+let stop = false;
+const stats = { http: { spans: 0, exports: 0, refused: 0, errors: 0 }, grpc: { spans: 0, exports: 0, refused: 0, errors: 0 } };
+
+/** One in-flight loop: send, and on a refusal wait the delay asked for. */
+async function loop(transport, send) {
+  while (!stop) {
+    const { body, spans } = stamper.next();
+    const r = await send(body);
+    const s = stats[transport];
+    if (r.status === 'ok') {
+      s.spans += spans;
+      s.exports++;
+    } else if (r.status === 'refused') {
+      s.refused++;
+      await sleep(r.retryMs);
+    } else {
+      s.errors++;
+      await sleep(100);
+    }
+  }
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: inflight });
+const httpSend = (body) =>
+  new Promise((resolve) => {
+    const req = http.request(
+      { host: '127.0.0.1', port: ports.http, path: '/v1/traces', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length } },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          resolve(res.statusCode === 200 ? { status: 'ok' } : res.statusCode === 503 ? { status: 'refused', retryMs: Number(res.headers['retry-after'] ?? 1) * 1000 } : { status: 'error' }),
+        );
+      },
+    );
+    req.on('error', () => resolve({ status: 'error' }));
+    req.end(body);
+  });
+
+const clients = Array.from({ length: Math.max(1, inflight >> 1) }, () => new grpc.Client(`127.0.0.1:${ports.grpc}`, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20, 'grpc.use_local_subchannel_pool': 1 }));
+let nextClient = 0;
+const identity = (b) => b;
+/** The RetryInfo delay from grpc-status-details-bin: google.rpc.Status.details[0].value → Duration (seconds, nanos). */
+function retryInfoMs(err) {
+  const raw = err.metadata?.get('grpc-status-details-bin')?.[0];
+  if (!Buffer.isBuffer(raw)) return 1000;
+  const text = raw.toString('latin1');
+  const at = text.indexOf('RetryInfo');
+  if (at < 0) return 1000;
+  // After the type URL: value (field 2, bytes) → RetryInfo.retry_delay (field 1) → seconds (1), nanos (2).
+  const tail = raw.subarray(at + 'RetryInfo'.length);
+  let pos = 0;
+  const varint = () => {
+    let v = 0;
+    let shift = 0;
+    for (;;) {
+      const b = tail[pos++];
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+      shift += 7;
+    }
+  };
+  let seconds = 0;
+  let nanos = 0;
+  while (pos < tail.length) {
+    const tag = varint();
+    if (tag === 0x08) seconds = varint();
+    else if (tag === 0x10) nanos = varint();
+    else if ((tag & 7) === 2) varint();
+    else if ((tag & 7) === 0) varint();
+  }
+  return seconds * 1000 + nanos / 1e6;
+}
+const grpcSend = (body) =>
+  new Promise((resolve) => {
+    clients[nextClient++ % clients.length].makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', identity, identity, body, (err) =>
+      resolve(err === null ? { status: 'ok' } : err.code === grpc.status.UNAVAILABLE ? { status: 'refused', retryMs: retryInfoMs(err) } : { status: 'error' }),
+    );
+  });
+
+const loops = [...Array.from({ length: inflight }, () => loop('http', httpSend)), ...Array.from({ length: inflight }, () => loop('grpc', grpcSend))];
+
+let peakRss = 0;
+const health = [];
+const started = Date.now();
+while (Date.now() - started < seconds * 1000) {
+  peakRss = Math.max(peakRss, rssMiB());
+  const t0 = process.hrtime.bigint();
+  const ok = await fetch(`http://127.0.0.1:${ports.http}/healthz`).then((r) => r.ok, () => false);
+  health.push({ ms: Number(process.hrtime.bigint() - t0) / 1e6, ok });
+  await sleep(500);
+}
+stop = true;
+await Promise.all(loops);
+agent.destroy();
+for (const c of clients) c.close();
+const metrics = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text();
+child.kill('SIGTERM');
+await new Promise((r) => child.once('exit', r));
+rmSync(dir, { recursive: true, force: true });
+
+const ms = health.map((h) => h.ms).sort((a, b) => a - b);
+const total = stats.http.spans + stats.grpc.spans;
+const refusedBy = {};
+for (const m of metrics.matchAll(/n1lens_exports_refused_total\{transport="(\w+)",reason="(\w+)"\} (\d+)/g)) refusedBy[`${m[1]}/${m[2]}`] = Number(m[3]);
+process.stdout.write(
+  JSON.stringify(
+    {
+      bench: 'overload',
+      seconds,
+      maxBufferMib,
+      inflightPerTransport: inflight,
+      peakRssMiB: Math.round(peakRss),
+      rssLimitMiB: maxBufferMib + 150,
+      rssWithinLimit: peakRss < maxBufferMib + 150,
+      healthz: { samples: ms.length, failed: health.filter((h) => !h.ok).length, p50Ms: +ms[Math.floor(ms.length / 2)].toFixed(1), p99Ms: +ms[Math.floor(ms.length * 0.99)].toFixed(1), maxMs: +ms.at(-1).toFixed(1) },
+      acceptedSpansPerSec: Math.round(total / seconds),
+      share: { http: +(stats.http.spans / total).toFixed(3), grpc: +(stats.grpc.spans / total).toFixed(3) },
+      http: stats.http,
+      grpc: stats.grpc,
+      refusedBy,
+    },
+    null,
+    1,
+  ) + '\n',
+);

@@ -1,0 +1,253 @@
+"""`pytest --n1lens`: records the test run's traces in process and fails the run on new N+1 queries.
+
+Each test runs inside a root span `test <nodeid>`. Django test-client requests become SERVER spans
+(children of that span, as if the request had come over the network), so their queries are grouped
+by endpoint; ORM calls outside a request belong to the test. At the end of the session the spans are
+written as a gzipped length-delimited OTLP protobuf file and `n1-report` (Node) analyses them with
+the project's n1lens.toml / [tool.n1lens] settings. No Collector, no network, no port.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+DEFAULT_TRACES = ".n1lens/traces.pb.gz"
+NODE_HELP = (
+    "n1lens: Node.js 20 or newer is needed to analyse the traces, and `node` is not on PATH: install it "
+    "(apt-get install nodejs, brew install node, or actions/setup-node in CI), then `npm install --save-dev n1lens`"
+)
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("n1lens", "n1lens: find N+1 queries in the test run")
+    group.addoption("--n1lens", action="store_true", help="record the run's queries and fail on new N+1 cascades")
+    group.addoption(
+        "--n1lens-traces",
+        default=DEFAULT_TRACES,
+        metavar="FILE",
+        help=f"where the run's traces are written (default {DEFAULT_TRACES})",
+    )
+    group.addoption(
+        "--n1lens-min-repeats",
+        type=int,
+        default=None,
+        metavar="N",
+        help="executions of one query in one request that make a cascade "
+        "(default 3 for tests, unless n1lens.toml sets min-repeats)",
+    )
+    group.addoption("--n1lens-baseline", metavar="FILE", help="accepted findings: fail only on others")
+    group.addoption("--n1lens-write-baseline", metavar="FILE", help="write the run's findings as the baseline")
+    group.addoption(
+        "--n1lens-format",
+        action="append",
+        default=[],
+        metavar="FORMAT=FILE",
+        help="extra outputs, e.g. sarif=n1lens.sarif or junit=n1lens.xml (repeatable)",
+    )
+
+
+def pytest_configure(config):
+    if config.getoption("n1lens"):
+        config.pluginmanager.register(N1lensRecorder(config), "n1lens-recorder")
+
+
+class _TestSpans:
+    """A span exporter that keeps, in memory, the spans of traces started by a test."""
+
+    def __init__(self):
+        self.trace_ids: set[int] = set()
+        self.spans: list = []
+        self._lock = threading.Lock()
+
+    # SpanExporter protocol (duck-typed so this module imports without the SDK).
+    def export(self, spans):
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        with self._lock:
+            self.spans.extend(s for s in spans if s.context.trace_id in self.trace_ids)
+        return SpanExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        pass
+
+
+def _patch_test_client():
+    """Test-client requests carry the test's trace context in their headers instead of running
+    inside its span, so the Django instrumentation makes them SERVER spans (requests with an
+    endpoint), children of the test span."""
+    from django.test import client as django_client
+    from opentelemetry import context, propagate
+
+    original = django_client.ClientHandler.__call__
+    if getattr(original, "_n1lens", False):
+        return
+
+    def call(self, environ, *args, **kwargs):
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        for key, value in carrier.items():
+            environ["HTTP_" + key.upper().replace("-", "_")] = value
+        token = context.attach(context.Context())
+        try:
+            return original(self, environ, *args, **kwargs)
+        finally:
+            context.detach(token)
+
+    call._n1lens = True
+    django_client.ClientHandler.__call__ = call
+
+
+def write_traces(spans, path: Path) -> None:
+    """Writes the spans as one gzipped, length-delimited OTLP ExportTraceServiceRequest."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    message = encode_spans(spans).SerializeToString() if spans else b""
+    with gzip.open(path, "wb") as fh:
+        if message:
+            fh.write(struct.pack(">I", len(message)) + message)
+
+
+def write_schema(path: Path) -> Path | None:
+    """Writes the project's model schema (as `manage.py n1lens_schema` does), so fixes use the
+    exact relation names; None when Django is not set up in this run."""
+    from django.apps import apps
+    from django.conf import settings
+
+    if not settings.configured or not apps.ready:
+        return None
+    import json
+
+    from n1lens_django.schema import build_schema
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(build_schema(), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def find_n1_report(start: Path) -> list[str] | str:
+    """The command that runs n1-report, or a one-line message saying what is missing.
+
+    Looks at $N1LENS_BIN (the n1-report script or its folder), then node_modules/.bin from `start`
+    upwards, then PATH.
+    """
+    node = shutil.which("node")
+    explicit = os.environ.get("N1LENS_BIN")
+    candidates: list[Path] = []
+    if explicit:
+        p = Path(explicit)
+        candidates.append(p / "n1-report" if p.is_dir() else p)
+    else:
+        for folder in [start, *start.parents]:
+            candidates.append(folder / "node_modules" / ".bin" / "n1-report")
+        on_path = shutil.which("n1-report")
+        if on_path:
+            candidates.append(Path(on_path))
+    script = next((c for c in candidates if c.exists()), None)
+    if script is None:
+        if explicit:
+            return f"n1lens: N1LENS_BIN={explicit} does not exist: point it at n1lens's bin/n1-report.js"
+        return "n1lens: cannot find n1-report: run `npm install --save-dev n1lens`, or set N1LENS_BIN to its bin/n1-report.js"
+    if node is None:
+        return NODE_HELP
+    return [node, str(script.resolve())]
+
+
+class N1lensRecorder:
+    def __init__(self, config):
+        self.config = config
+        self.exporter = _TestSpans()
+        self.tracer = None
+        self.provider = None
+        self.outcome: tuple[int, str, str] | None = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session):
+        try:
+            from opentelemetry import trace
+        except ImportError:
+            raise pytest.UsageError(
+                "n1lens: --n1lens needs the OpenTelemetry SDK and Django instrumentation: pip install 'n1lens-django'"
+            )
+        from n1lens_django import tracing
+
+        # The same set-up as production (locations, sqlcommenter, every installed DB driver), with
+        # spans kept in memory; an SDK provider the project set up itself is reused.
+        self.provider = tracing.setup(service_name=os.environ.get("OTEL_SERVICE_NAME", "pytest"), exporter=self.exporter)
+        _patch_test_client()
+        self.tracer = trace.get_tracer("n1lens.pytest")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        from opentelemetry import trace
+
+        with self.tracer.start_as_current_span(f"test {item.nodeid}", kind=trace.SpanKind.INTERNAL) as span:
+            self.exporter.trace_ids.add(span.get_span_context().trace_id)
+            span.set_attribute("code.filepath", str(item.path))
+            yield
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        self.provider.force_flush()
+        path = Path(self.config.getoption("n1lens_traces"))
+        if not path.is_absolute():
+            path = Path(self.config.invocation_params.dir) / path
+        if not self.exporter.spans:
+            self.outcome = (0, "", "n1lens: no spans recorded (no test ran, or none touched the database)")
+            return
+        write_traces(self.exporter.spans, path)
+        command = find_n1_report(Path(self.config.invocation_params.dir))
+        if isinstance(command, str):
+            self.outcome = (2, "", command)
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+            return
+        args = [*command, str(path), "--test-suite", "--format", "terminal"]
+        schema = write_schema(path.parent / "schema.json")
+        if schema is not None:
+            args += ["--schema", str(schema)]
+        min_repeats = self.config.getoption("n1lens_min_repeats")
+        if min_repeats is not None:
+            args += ["--min-repeats", str(min_repeats)]
+        if self.config.getoption("n1lens_baseline"):
+            args += ["--baseline", self.config.getoption("n1lens_baseline")]
+        if self.config.getoption("n1lens_write_baseline"):
+            args += ["--write-baseline", self.config.getoption("n1lens_write_baseline")]
+        # Annotations (`github` without a file) go to pytest's own output, where the runner reads them.
+        annotations = path.parent / "github-annotations.txt"
+        for spec in self.config.getoption("n1lens_format"):
+            args += ["--format", f"github={annotations}" if spec == "github" else spec]
+        annotations.unlink(missing_ok=True)
+        env = {**os.environ}
+        if not (sys.stdout.isatty() and self.config.get_terminal_writer().hasmarkup):
+            env["NO_COLOR"] = "1"
+        done = subprocess.run(args, cwd=self.config.invocation_params.dir, env=env, capture_output=True, text=True)
+        stdout = done.stdout
+        if annotations.exists():
+            stdout += annotations.read_text(encoding="utf-8")
+            annotations.unlink()
+        self.outcome = (done.returncode, stdout, done.stderr.strip())
+        if done.returncode != 0 and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED if done.returncode == 1 else pytest.ExitCode.USAGE_ERROR
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if self.outcome is None:
+            return
+        code, stdout, stderr = self.outcome
+        terminalreporter.section("n1lens")
+        if stdout:
+            terminalreporter.write(stdout)
+        if stderr:
+            terminalreporter.write_line(stderr, red=code != 0 and code != 1, bold=True)
+        if code == 1:
+            terminalreporter.write_line("n1lens: new N+1 queries over budget (see above); exit status 1", red=True, bold=True)

@@ -1,0 +1,184 @@
+"""`pytest --n1lens` on the recruit sample app, run as a user would: pytest in a subprocess, the real
+n1-report (Node) behind it, baselines and config files on disk."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+SAMPLE = REPO / "samples" / "recruit"
+N1_REPORT = REPO / "bin" / "n1-report.js"
+COMBINED_FIX = "Application.objects.select_related('candidate', 'job__company', 'status')"
+
+
+def run_pytest(tmp_path, *args, cwd=SAMPLE, env=None):
+    """Runs pytest --n1lens in `cwd` with the traces under tmp_path; returns (exit code, output).
+
+    Paths go in `--option=value` form: pytest picks its rootdir from arguments that name existing
+    files, and a separate value would count as one."""
+    full_env = {
+        **os.environ,
+        "N1LENS_BIN": str(N1_REPORT),
+        "NO_COLOR": "1",
+        "RECRUIT_SQLITE_PATH": str(tmp_path / "recruit.sqlite3"),
+        **(env or {}),
+    }
+    full_env.pop("PYTEST_ADDOPTS", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--n1lens", f"--n1lens-traces={tmp_path / 'traces.pb.gz'}", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def n1lens_section(output):
+    return output.split(" n1lens ", 1)[1] if " n1lens " in output else ""
+
+
+def failing_lines(output):
+    return [line for line in n1lens_section(output).splitlines() if line.startswith("  ✗ ")]
+
+
+def test_dashboard_test_fails_with_its_n_plus_one_queries_and_the_combined_fix(tmp_path):
+    summary = tmp_path / "summary.md"
+    code, out = run_pytest(
+        tmp_path,
+        "tests/test_dashboard.py::DashboardTests",
+        f"--n1lens-format=json={tmp_path / 'r.json'}",
+        "--n1lens-format=github",
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert code == 1, out
+    annotations = [line for line in out.splitlines() if line.startswith("::error ")]
+    assert len(annotations) == 6 and all("title=n1lens%3A N+1 in GET dashboard/::" in a for a in annotations)
+    assert summary.read_text().startswith("### ❌ n1lens: 6 new findings over budget")
+    assert "1 passed" in out
+    section = n1lens_section(out)
+    assert "GET dashboard/" in section
+    assert COMBINED_FIX in section
+    assert "'interviews'," in section and "queryset=Interview.objects.order_by('-scheduled_at')" in section
+    assert ".annotate(notes_count=Count('notes'))" in section
+    assert len(failing_lines(out)) == 6
+    assert "n1lens: new N+1 queries over budget" in out
+    report = json.loads((tmp_path / "r.json").read_text())
+    findings = [f for e in report["endpoints"] for f in e["findings"]]
+    assert {f["table"] for f in findings} == {
+        "recruit_candidate", "recruit_job", "recruit_company", "recruit_status", "recruit_note", "recruit_interview",
+    }
+    # Where the trace carries a code location, the output names it.
+    for f in findings:
+        location = f.get("location") or {}
+        place = location.get("template") or location.get("file")
+        if place:
+            assert place in section
+
+
+def test_the_optimised_dashboard_test_passes(tmp_path):
+    code, out = run_pytest(tmp_path, "tests/test_dashboard.py::OptimisedDashboardTests")
+    assert code == 0, out
+    assert "✓ within budget: 0 new" in out
+
+
+def test_a_baseline_silences_accepted_findings_and_fails_on_one_taken_out(tmp_path):
+    baseline = tmp_path / "baseline.json"
+    code, out = run_pytest(tmp_path, f"--n1lens-write-baseline={baseline}")
+    assert code == 0, out
+    entries = json.loads(baseline.read_text())["findings"]
+    assert len(entries) == 6
+
+    code, out = run_pytest(tmp_path, f"--n1lens-baseline={baseline}")
+    assert code == 0, out
+    assert "0 new · 6 baselined" in out
+
+    removed, *kept = entries
+    baseline.write_text(json.dumps({"n1lensBaseline": 1, "findings": kept}))
+    code, out = run_pytest(tmp_path, f"--n1lens-baseline={baseline}")
+    assert code == 1, out
+    assert "1 new · 5 baselined" in out
+    failing = failing_lines(out)
+    assert len(failing) == 1 and removed["table"] in failing[0]
+    assert f"signature {removed['signature']}" in out
+
+
+def test_n1lens_diff_of_the_dashboard_before_and_after_the_fix_reports_six_fixed(tmp_path):
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    run_pytest(tmp_path, "tests/test_dashboard.py::DashboardTests", f"--n1lens-format=json={before}")
+    code, out = run_pytest(tmp_path, "after_fix", f"--n1lens-format=json={after}")
+    assert code == 0, out
+    diff = subprocess.run(
+        ["node", str(REPO / "bin" / "n1lens.js"), "diff", str(before), str(after)], capture_output=True, text=True, timeout=60
+    )
+    assert diff.returncode == 0, diff.stdout + diff.stderr
+    assert ": 6 fixed · 0 new · 0 worse · 0 better" in diff.stdout
+    assert "GET dashboard/\n   queries/request 51 → " in diff.stdout
+
+
+def test_missing_node_is_one_clear_line(tmp_path):
+    # A PATH with python's own folder only: no node.
+    code, out = run_pytest(tmp_path, "tests/test_dashboard.py::OptimisedDashboardTests", env={"PATH": str(Path(sys.executable).parent)})
+    assert code == pytest.ExitCode.USAGE_ERROR, out
+    lines = [line for line in out.splitlines() if line.startswith("n1lens: Node.js")]
+    assert lines == ["n1lens: Node.js 20 or newer is needed to analyse the traces, and `node` is not on PATH: install it "
+                     "(apt-get install nodejs, brew install node, or actions/setup-node in CI), then `npm install --save-dev n1lens`"]
+    assert "Traceback" not in out
+
+
+def test_project_config_and_tracer_provider_apply_and_a_bad_config_is_one_line(tmp_path):
+    project = tmp_path / "recruit"
+    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".n1lens"))
+    (project / "n1lens.toml").write_text('[ignore]\ntables = ["recruit_note", "recruit_interview"]\n')
+    # The project's own SDK provider, set up before the session: the plugin adds to it.
+    (project / "conftest.py").write_text(
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.resources import Resource\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "trace.set_tracer_provider(TracerProvider(resource=Resource.create({'service.name': 'recruit-own'})))\n"
+    )
+    code, out = run_pytest(tmp_path, "tests/test_dashboard.py::DashboardTests", cwd=project)
+    assert code == 1, out
+    assert len(failing_lines(out)) == 4
+    assert "queries/request (p50, max 51) · recruit-own" in out
+
+    (project / "n1lens.toml").write_text('min-repeats = "three"\n')
+    code, out = run_pytest(tmp_path, "tests/test_dashboard.py::DashboardTests", cwd=project)
+    assert code == pytest.ExitCode.USAGE_ERROR, out
+    assert "n1-report: n1lens.toml: min-repeats must be a whole number ≥ 0" in out
+    assert "Traceback" not in out
+
+
+def signatures(report_path):
+    report = json.loads(Path(report_path).read_text())
+    return {(e["endpoint"], f["kind"], f["table"], f["signature"]) for e in report["endpoints"] for f in e["findings"]}
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_capture_of_manage_py_test_finds_what_pytest_n1lens_finds(tmp_path, protocol):
+    captured = tmp_path / "capture.json"
+    done = subprocess.run(
+        ["node", str(REPO / "bin" / "n1lens.js"), "capture", "--test-suite", "--protocol", protocol,
+         "--out", str(tmp_path / "capture.jsonl"), "-f", f"json={captured}", "-f", "terminal",
+         "--", sys.executable, "manage.py", "test", "--noinput"],
+        cwd=SAMPLE,
+        env={**os.environ, "NO_COLOR": "1", "RECRUIT_SQLITE_PATH": str(tmp_path / "recruit.sqlite3")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out  # the tests pass; the report is over budget
+    assert "Ran 2 tests" in out and "OK" in out
+    assert f"n1lens capture: OTLP {protocol} on 127.0.0.1:" in out
+    code, pytest_out = run_pytest(tmp_path, f"--n1lens-format=json={tmp_path / 'pytest.json'}")
+    assert code == 1, pytest_out
+    found = signatures(captured)
+    assert len(found) == 6
+    assert found == signatures(tmp_path / "pytest.json")

@@ -1,0 +1,123 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { analyseFiles } from '../cli/report.js';
+import { baselineFromReport, BaselineError, parseBaseline, type Baseline } from './baseline.js';
+import { judge } from './gate.js';
+import { renderGithubCommands, renderGithubSummary } from './github.js';
+import { renderJunit } from './junit.js';
+import { buildReport, type Report } from './model.js';
+
+const fixture = new URL('../otlp/testdata/django-sqlite-stable-semconv.otlp.pb', import.meta.url).pathname;
+let report: Report;
+beforeAll(async () => {
+  const { rollups } = await analyseFiles([fixture], { minRepeats: 5 });
+  report = buildReport(rollups.values());
+});
+
+const today = '2026-06-01';
+const dashboard = () => report.endpoints.find((e) => e.endpoint === 'GET dashboard/')!;
+
+describe('gate verdict', () => {
+  it('fails every new N+1 when they exceed --max-findings, and none within it', () => {
+    const over = judge(report, { maxFindings: 5, today });
+    expect(over.counted).toBe(6);
+    expect(over.overBudget).toBe(true);
+    expect(over.findings.filter((g) => g.failing)).toHaveLength(6);
+    const within = judge(report, { maxFindings: 6, today });
+    expect(within.overBudget).toBe(false);
+    expect(within.findings.every((g) => !g.failing)).toBe(true);
+  });
+
+  it('accepts baselined findings, fails the rest and expired entries, and lists entries fixed since', () => {
+    const full = baselineFromReport(report);
+    expect(full.findings).toHaveLength(6);
+    expect(judge(report, { maxFindings: 0, today, baseline: full }).overBudget).toBe(false);
+
+    const [removed, expiring, ...rest] = full.findings;
+    const gone = { signature: '0000000000000000', endpoint: 'GET old/', kind: 'n_plus_one' as const, table: 'old_table' };
+    const baseline: Baseline = { n1lensBaseline: 1, findings: [{ ...expiring!, expires: today }, ...rest, gone] };
+    const verdict = judge(report, { maxFindings: 0, today, baseline });
+    expect(verdict.overBudget).toBe(true);
+    const failing = verdict.findings.filter((g) => g.failing);
+    expect(failing.map((g) => [g.finding.signature, g.status]).sort()).toEqual([[removed!.signature, 'new'], [expiring!.signature, 'expired']].sort());
+    expect(verdict.fixed).toEqual([gone]);
+    // The day before it expires, the entry still holds.
+    const before = judge(report, { maxFindings: 0, today: '2026-05-31', baseline });
+    expect(before.findings.filter((g) => g.failing).map((g) => g.finding.signature)).toEqual([removed!.signature]);
+  });
+
+  it('applies per-endpoint budgets in config order instead of the global one', () => {
+    const verdict = judge(report, { maxFindings: 0, today, endpoints: [{ match: 'GET dashboard/*', maxFindings: 6, maxQueries: 10 }, { match: 'GET *', maxFindings: 0 }] });
+    expect(verdict.findings.some((g) => g.failing)).toBe(false);
+    expect(verdict.breaches).toEqual([{ endpoint: 'GET dashboard/', budget: 'GET dashboard/*', limit: 'max-queries', actual: 303, allowed: 10 }]);
+    expect(verdict.overBudget).toBe(true);
+    const wasted = judge(report, { maxFindings: 0, today, endpoints: [{ match: 'GET dashboard/', maxFindings: 6, maxWastedMs: 0.1 }] });
+    expect(wasted.breaches.map((b) => b.limit)).toEqual(['max-wasted-ms']);
+  });
+
+  it('keeps reasons and expiry dates when a baseline is re-written', () => {
+    const first = baselineFromReport(report);
+    first.findings[0]!.reason = 'accepted: PERF-12';
+    first.findings[0]!.expires = '2027-01-01';
+    const again = baselineFromReport(report, first);
+    expect(again.findings[0]).toEqual(first.findings[0]);
+  });
+});
+
+describe('baseline file', () => {
+  it('round-trips and refuses bad files with one line naming the problem', () => {
+    const b = baselineFromReport(report);
+    expect(parseBaseline(JSON.stringify(b), 'b.json')).toEqual(b);
+    const bad: [string, RegExp][] = [
+      ['{"n1lensBaseline": 1, "findings": [', /^b\.json: not a baseline file: invalid JSON/],
+      ['[]', /^b\.json: not a baseline file: the top level must be an object/],
+      ['{"n1lensBaseline": 1, "findings": [{"signature": "xyz", "endpoint": "e", "kind": "n_plus_one", "table": "t"}]}', /findings\[0\]\.signature must be a 16-digit hex signature/],
+      ['{"n1lensBaseline": 1, "findings": [{"signature": "0123456789abcdef", "endpoint": "e", "kind": "n_plus_one", "table": "t", "expires": "soon"}]}', /findings\[0\]\.expires must be a date, YYYY-MM-DD/],
+      ['{"n1lensBaseline": 2, "findings": []}', /n1lensBaseline must be 1/],
+    ];
+    for (const [text, message] of bad) {
+      const e = (() => {
+        try {
+          parseBaseline(text, 'b.json');
+        } catch (err) {
+          return err as Error;
+        }
+        throw new Error(`accepted ${text}`);
+      })();
+      expect(e).toBeInstanceOf(BaselineError);
+      expect(e.message).toMatch(message);
+      expect(e.message).not.toContain('\n');
+    }
+  });
+});
+
+describe('GitHub and JUnit output', () => {
+  it('annotates failing findings at their line with escaped workflow commands', () => {
+    const withLocation: Report = structuredClone(report);
+    const f = withLocation.endpoints.find((e) => e.endpoint === 'GET dashboard/')!.findings[0]!;
+    f.location = { file: 'recruit/templates/recruit/dashboard.html', line: 14, view: 'recruit.views.dashboard' };
+    const commands = renderGithubCommands(judge(withLocation, { maxFindings: 0, today })).trimEnd().split('\n');
+    expect(commands).toHaveLength(6);
+    expect(commands[0]).toMatch(/^::error file=recruit\/templates\/recruit\/dashboard\.html,line=14,title=n1lens%3A N\+1 in GET dashboard\/::N\+1 in GET dashboard\/: 50× per request/);
+    expect(commands[1]).toMatch(/^::error title=n1lens%3A N\+1 in GET dashboard\/::/);
+    for (const c of commands) expect(c).toContain('%0AFix:%0A');
+    expect(renderGithubCommands(judge(withLocation, { maxFindings: 6, today }))).toMatch(/^::warning /);
+  });
+
+  it('writes a step summary with the verdict before the report', () => {
+    const summary = renderGithubSummary(report, judge(report, { maxFindings: 0, today, baseline: baselineFromReport(report) }));
+    expect(summary).toMatch(/^### ✅ n1lens: within budget\n\n0 new · 6 accepted by the baseline · 0 fixed since the baseline/);
+    expect(summary).toContain('## n1lens report');
+  });
+
+  it('has one testcase per endpoint and one failure per finding over budget', () => {
+    const xml = renderJunit(report, judge(report, { maxFindings: 0, today }));
+    expect(xml.match(/<testcase /g)).toHaveLength(report.endpoints.length);
+    expect(xml.match(/<failure /g)).toHaveLength(6);
+    expect(xml).toContain(`<testsuite name="n1lens" tests="${report.endpoints.length}" failures="6" errors="0" skipped="0">`);
+    expect(xml).toMatch(/<testcase classname="n1lens.recruit" name="GET dashboard\/" time="0">\n      <failure message="N\+1 in GET dashboard\/: 50× per request on recruit_\w+/);
+    const accepted = renderJunit(report, judge(report, { maxFindings: 0, today, baseline: baselineFromReport(report) }));
+    expect(accepted).not.toContain('<failure');
+    expect(accepted).toContain('<system-out>accepted by the baseline');
+    expect(dashboard().findings).toHaveLength(6);
+  });
+});

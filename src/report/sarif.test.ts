@@ -1,0 +1,97 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import AjvModule from 'ajv-draft-04';
+import formatsModule from 'ajv-formats';
+import { describe, expect, it } from 'vitest';
+import { analyseFiles } from '../cli/report.js';
+import { addConnectionUse, emptyConnectionRollup } from '../detect/connections.js';
+import { judge } from './gate.js';
+import { buildReport, type Report } from './model.js';
+import { buildSarif } from './sarif.js';
+
+const schema = JSON.parse(readFileSync(new URL('./testdata/sarif-schema-2.1.0.json', import.meta.url), 'utf8')) as object;
+// Both are CommonJS packages whose default export is under `.default` when imported from ESM.
+const Ajv = AjvModule.default;
+const addFormats = formatsModule.default;
+const ajv = new Ajv({ allErrors: true, strict: false });
+addFormats(ajv);
+const validate = ajv.compile(schema);
+
+const otlpDir = new URL('../otlp/testdata/', import.meta.url).pathname;
+const fixtures = [
+  ...readdirSync(otlpDir).filter((f) => /\.(jsonl|pb|binpb|json)$/.test(f)).map((f) => otlpDir + f),
+  new URL('../../samples/traces/recruit.jsonl.gz', import.meta.url).pathname,
+];
+
+async function reportOf(file: string, minRepeats = 5): Promise<Report> {
+  const { rollups } = await analyseFiles([file], { minRepeats });
+  return buildReport(rollups.values());
+}
+
+function expectValid(log: unknown): void {
+  const ok = validate(log);
+  expect(ok ? [] : validate.errors).toEqual([]);
+}
+
+type Result = { ruleId: string; ruleIndex: number; level: string; message: { text: string; markdown: string }; locations: { physicalLocation?: { artifactLocation: { uri: string }; region?: { startLine: number } }; logicalLocations: { name: string }[] }[]; partialFingerprints: Record<string, string>; baselineState: string; suppressions?: unknown[] };
+
+describe('SARIF output', () => {
+  it('is checked by a validator that rejects what the schema forbids', () => {
+    expect(validate({ version: '2.1.0', runs: [{ tool: { driver: { name: 'x' } }, results: [{ ruleId: 'a' }] }] })).toBe(false);
+    expect(validate({ version: '2.1.0', runs: [{ tool: { driver: { name: 'x' } }, results: [{ message: { text: 't' }, level: 'fatal' }] }] })).toBe(false);
+    expect(validate({ version: '2.1.0', runs: [{ tool: { driver: { name: 'x' } }, results: [{ message: { text: 't' } }] }] })).toBe(true);
+  });
+
+  it.each(fixtures)('validates against the official SARIF 2.1.0 schema: %s', async (file) => {
+    const report = await reportOf(file);
+    expectValid(buildSarif(report, judge(report, { maxFindings: 0, today: '2026-01-01' }), { version: '0.1.0' }));
+  });
+
+  it('has one rule per finding kind with help text, and a result per finding with its fix and signature', async () => {
+    const report = await reportOf(otlpDir + 'django-sqlite-stable-semconv.otlp.pb');
+    const log = buildSarif(report, judge(report, { maxFindings: 0, today: '2026-01-01' })) as { runs: { tool: { driver: { rules: { id: string; help: { text: string; markdown: string } }[] } }; results: Result[] }[] };
+    const run = log.runs[0]!;
+    expect(run.tool.driver.rules.map((r) => r.id)).toEqual(['n_plus_one', 'repeated_write', 'warm_up', 'hot_lookup', 'sync_fanout', 'slow_query', 'connection_pressure', 'dead_view']);
+    for (const r of run.tool.driver.rules) expect(r.help.text.length).toBeGreaterThan(40);
+    const findings = report.endpoints.flatMap((e) => e.findings);
+    expect(run.results).toHaveLength(findings.length);
+    for (const [i, r] of run.results.entries()) {
+      expect(run.tool.driver.rules[r.ruleIndex]!.id).toBe(r.ruleId);
+      expect(r.partialFingerprints['n1lensSignature/v1']).toBe(findings[i]!.signature);
+      expect(r.message.markdown).toContain('```python\n' + findings[i]!.suggestion.code);
+    }
+    const candidate = run.results.find((r) => r.message.text.includes('recruit_candidate'))!;
+    expect(candidate).toMatchObject({ ruleId: 'n_plus_one', level: 'error', baselineState: 'new' });
+    expect(candidate.locations[0]!.logicalLocations[0]!.name).toBe('GET dashboard/');
+    expect(candidate.message.text).toContain(".select_related('candidate')");
+  });
+
+  it('places results at their code location and marks baselined ones as accepted suppressions', async () => {
+    const report = await reportOf(otlpDir + 'django-sqlite-stable-semconv.otlp.pb');
+    const [first, second] = report.endpoints[0]!.findings;
+    first!.location = { file: 'recruit/templates/recruit/dashboard.html', line: 14, view: 'recruit.views.dashboard' };
+    second!.location = { file: 'recruit/views.py', line: 37, function: 'dashboard', template: 'recruit/templates/recruit/dashboard.html', templateLine: 15 };
+    const baseline = { n1lensBaseline: 1 as const, findings: [{ signature: second!.signature, endpoint: 'GET dashboard/', kind: second!.kind, table: second!.table, reason: 'ticket PERF-12' }] };
+    const log = buildSarif(report, judge(report, { maxFindings: 0, today: '2026-01-01', baseline }));
+    expectValid(log);
+    const results = (log as { runs: { results: Result[] }[] }).runs[0]!.results;
+    expect(results[0]!.locations[0]!.physicalLocation).toEqual({ artifactLocation: { uri: 'recruit/templates/recruit/dashboard.html', uriBaseId: '%SRCROOT%' }, region: { startLine: 14 } });
+    expect(results[1]!.locations[0]!.physicalLocation?.region?.startLine).toBe(15);
+    expect(results[1]).toMatchObject({ baselineState: 'unchanged', level: 'note', suppressions: [{ kind: 'external', status: 'accepted', justification: 'ticket PERF-12' }] });
+  });
+
+  it('lists connection_pressure and dead_view as results too, never gated, dead views at their line', () => {
+    const churn = emptyConnectionRollup('recruit');
+    for (let i = 0; i < 40; i++) addConnectionUse(churn, `w${i % 4}`, { opened: 1, observable: true, heldFromMs: i * 200, heldUntilMs: i * 200 + 150, dbMs: 20 });
+    const report = buildReport([], {
+      connections: [churn],
+      deadViews: [{ route: 'old/', view: 'app.views.old', file: 'app/views.py', line: 12, status: 'dead', requests: 0, lastSeenMs: null, windowMs: 90 * 86_400_000, historyMs: 120 * 86_400_000, enoughHistory: true }],
+    });
+    const gate = judge(report, { maxFindings: 0, today: '2026-01-01' });
+    expect(gate.overBudget).toBe(false);
+    const log = buildSarif(report, gate);
+    expectValid(log);
+    const results = (log as { runs: { results: Result[] }[] }).runs[0]!.results;
+    expect(results.map((r) => r.ruleId)).toEqual(['connection_pressure', 'dead_view']);
+    expect(results[1]!.locations[0]!.physicalLocation).toEqual({ artifactLocation: { uri: 'app/views.py', uriBaseId: '%SRCROOT%' }, region: { startLine: 12 } });
+  });
+});

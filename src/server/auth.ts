@@ -1,0 +1,53 @@
+/**
+ * Bearer-token authentication for both transports: a hono middleware for OTLP/HTTP, the API, the
+ * UI and /metrics (/healthz stays open for probes), and a grpc-js server interceptor that checks the
+ * `authorization` metadata. Tokens are compared in constant time.
+ */
+import { timingSafeEqual, createHash } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import type { MiddlewareHandler } from 'hono';
+
+/** Paths answered without a token. */
+const OPEN_PATHS = new Set(['/healthz']);
+
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+
+/** True when `header` is `Bearer <token>` (scheme case-insensitive). Hashing first makes the comparison length-independent. */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(header?.trim() ?? '');
+  return m !== null && timingSafeEqual(digest(m[1]!), digest(token));
+}
+
+/**
+ * Refuses requests without `Authorization: Bearer <token>` with 401 and a WWW-Authenticate header.
+ *
+ * @example app.use('*', requireBearer('s3cret'))
+ */
+export function requireBearer(token: string): MiddlewareHandler {
+  return async (c, next) => {
+    if (OPEN_PATHS.has(c.req.path) || bearerMatches(c.req.header('authorization'), token)) return next();
+    c.header('WWW-Authenticate', 'Bearer realm="n1lens"');
+    return c.json({ code: 16, message: 'missing or wrong bearer token (--auth-token)' }, 401);
+  };
+}
+
+/**
+ * A grpc-js server interceptor answering UNAUTHENTICATED unless the call's `authorization` metadata
+ * is `Bearer <token>` (what the Collector's bearertokenauth extension and the OTel SDKs send).
+ *
+ * @example new grpc.Server({ interceptors: [bearerInterceptor('s3cret')] })
+ */
+export function bearerInterceptor(token: string): grpc.ServerInterceptor {
+  return (_method, call) =>
+    new grpc.ServerInterceptingCall(call, {
+      start: (next) => {
+        next({
+          onReceiveMetadata: (metadata, passOn) => {
+            const value = metadata.get('authorization')[0];
+            if (bearerMatches(typeof value === 'string' ? value : value?.toString('utf8'), token)) passOn(metadata);
+            else call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: 'missing or wrong bearer token (--auth-token)' });
+          },
+        });
+      },
+    });
+}

@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { decodeProtobufRequest } from '../otlp/protobuf.js';
+import type { SpanRecord } from '../otlp/span.js';
+import { djangoRequest, encodeProtobuf } from '../otlp/testing.js';
+import { Store } from '../store/store.js';
+import { Intake, type Transport } from './intake.js';
+import { createMetrics } from './metrics.js';
+
+const TRACES = 19;
+const REPEATS = 8;
+
+/** 19 requests, some overlapping, spans in the order they end (the root last), cut into exports of 5 spans as a Collector batches them. */
+function overlappingExports(): SpanRecord[][] {
+  const timed: { at: number; span: SpanRecord }[] = [];
+  for (let t = 0; t < TRACES; t++) {
+    const traceId = (t + 1).toString(16).padStart(32, 'c');
+    const spans = decodeProtobufRequest(encodeProtobuf(djangoRequest({ traceId, repeats: REPEATS }))).spans;
+    const root = spans.find((s) => s.parentSpanId === '')!;
+    const rest = spans.filter((s) => s !== root);
+    rest.forEach((span, i) => timed.push({ at: t * 12 + i, span }));
+    timed.push({ at: t * 12 + rest.length, span: root });
+  }
+  timed.sort((a, b) => a.at - b.at);
+  const exports: SpanRecord[][] = [];
+  for (let i = 0; i < timed.length; i += 5) exports.push(timed.slice(i, i + 5).map((x) => x.span));
+  return exports;
+}
+
+/** Sends every export through the intake like a Collector with retry_on_failure: a refused export comes back after the delay it was told. */
+function runRetryingClient(intake: Intake, clock: { now: number }, exports: SpanRecord[][], transport: Transport = 'grpc'): { refusals: number } {
+  const queue = exports.map((spans, i) => ({ spans, due: i * 100 }));
+  let refusals = 0;
+  while (queue.length > 0 && clock.now < 600_000) {
+    for (const item of queue.filter((q) => q.due <= clock.now)) {
+      const r = intake.accept({ spans: item.spans, rejected: [] }, transport);
+      if (r.ok) queue.splice(queue.indexOf(item), 1);
+      else {
+        refusals++;
+        item.due = clock.now + r.retryAfterMs;
+      }
+    }
+    clock.now += 50;
+    intake.tick();
+  }
+  for (let i = 0; i < 100; i++) {
+    clock.now += 100;
+    intake.tick();
+  }
+  return { refusals };
+}
+
+describe('Intake admission behind a retrying exporter', () => {
+  it.each([2, 10, 19])('analyses every request whole with --max-traces %i: no eviction, no late span', (maxTraces) => {
+    const clock = { now: 0 };
+    const store = Store.open(':memory:');
+    const metrics = createMetrics();
+    const intake = new Intake({ store, metrics, traceWaitMs: 2000, maxTraceAgeMs: 30_000, maxOpenTraces: maxTraces, minRepeats: 5, now: () => clock.now, random: () => 0.5 });
+    const { refusals } = runRetryingClient(intake, clock, overlappingExports());
+    intake.close();
+    const report = store.report();
+    expect(report.summary.requests).toBe(TRACES);
+    expect(report.summary.dbSpans).toBe(TRACES * (REPEATS + 1));
+    const dashboard = report.endpoints[0]!;
+    expect(dashboard.queriesPerRequest).toEqual({ p50: REPEATS + 1, max: REPEATS + 1 });
+    expect(dashboard.findings[0]?.repeatsPerRequest).toEqual({ p50: REPEATS, max: REPEATS });
+    expect(intake.openTraces).toBe(0);
+    expect(metrics.registry.getSingleMetric('n1lens_late_spans_total')).toBeDefined();
+    if (maxTraces === 2) expect(refusals).toBeGreaterThan(0);
+    store.close();
+  });
+
+  it('counts spans of an analysed trace as late, not as a new trace to refuse', () => {
+    const clock = { now: 0 };
+    const store = Store.open(':memory:');
+    const metrics = createMetrics();
+    const intake = new Intake({ store, metrics, traceWaitMs: 100, maxOpenTraces: 1, now: () => clock.now });
+    const a = decodeProtobufRequest(encodeProtobuf(djangoRequest({ traceId: 'a'.repeat(32) }))).spans;
+    const b = decodeProtobufRequest(encodeProtobuf(djangoRequest({ traceId: 'b'.repeat(32) }))).spans;
+    expect(intake.accept({ spans: a.slice(0, -1), rejected: [] }, 'http').ok).toBe(true);
+    clock.now = 1000;
+    intake.tick(); // a is rooted and quiet: analysed
+    expect(intake.accept({ spans: b, rejected: [] }, 'http').ok).toBe(true); // b fills the buffer
+    expect(intake.accept({ spans: a.slice(-1), rejected: [] }, 'http').ok).toBe(true); // late, not new
+    intake.close();
+    store.close();
+  });
+
+  it('refuses past --max-buffer-mib with a delay that grows with fullness, and keeps the continued trace until the retry', () => {
+    const clock = { now: 0 };
+    const store = Store.open(':memory:');
+    const metrics = createMetrics();
+    const big = decodeProtobufRequest(encodeProtobuf(djangoRequest({ traceId: 'd'.repeat(32), repeats: 40 }))).spans;
+    const intake = new Intake({ store, metrics, traceWaitMs: 100, maxOpenTraces: 1000, maxBufferBytes: 8000, now: () => clock.now, random: () => 0.5 });
+    expect(intake.accept({ spans: big.slice(0, 30), rejected: [] }, 'http').ok).toBe(true);
+    const refused = intake.accept({ spans: big.slice(30), rejected: [] }, 'http');
+    expect(refused).toMatchObject({ ok: false, reason: 'max_buffer' });
+    const delay = refused.ok ? 0 : refused.retryAfterMs;
+    expect(delay).toBeGreaterThan(1000);
+    // The trace's root is in the buffer and it is quiet, but its refused spans are due back: not analysed yet.
+    clock.now += 500;
+    intake.tick();
+    expect(intake.openTraces).toBe(1);
+    clock.now += delay;
+    expect(intake.accept({ spans: big.slice(30), rejected: [] }, 'http').ok).toBe(false); // still over: the buffer holds it all
+    clock.now += 3 * delay + 1000;
+    intake.tick();
+    intake.close();
+    store.close();
+  });
+
+  it('shares the buffer between HTTP and gRPC flooding at once: each gets at least 30%', () => {
+    const clock = { now: 0 };
+    const store = Store.open(':memory:');
+    const metrics = createMetrics();
+    const intake = new Intake({ store, metrics, traceWaitMs: 200, maxOpenTraces: 20, now: () => clock.now });
+    const accepted = { http: 0, grpc: 0 };
+    let n = 0;
+    const template = decodeProtobufRequest(encodeProtobuf(djangoRequest())).spans;
+    const nextTrace = (): SpanRecord[] => {
+      const traceId = (++n).toString(16).padStart(32, 'e');
+      return template.map((s) => ({ ...s, traceId }));
+    };
+    // HTTP sends five exports for every gRPC one, and retries at once; gRPC waits as told.
+    let grpcDue = 0;
+    for (let step = 0; step < 1000; step++) {
+      for (let k = 0; k < 5; k++) {
+        const spans = nextTrace();
+        if (intake.accept({ spans, rejected: [] }, 'http').ok) accepted.http += spans.length;
+      }
+      if (clock.now >= grpcDue) {
+        const spans = nextTrace();
+        const r = intake.accept({ spans, rejected: [] }, 'grpc');
+        if (r.ok) accepted.grpc += spans.length;
+        else grpcDue = clock.now + r.retryAfterMs;
+      }
+      clock.now += 20;
+      intake.tick();
+    }
+    intake.close();
+    const total = accepted.http + accepted.grpc;
+    expect(accepted.grpc / total).toBeGreaterThanOrEqual(0.3);
+    expect(accepted.http / total).toBeGreaterThanOrEqual(0.3);
+    store.close();
+  });
+});

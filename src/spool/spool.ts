@@ -1,0 +1,270 @@
+/**
+ * Durable intake: every accepted export is appended to a segment log and made durable (one fsync
+ * per group-commit window) before it is acknowledged; segments are replayed at start and deleted
+ * once the traces in them are analysed and committed.
+ *
+ * Layout: `<dir>/<12-digit seq>.seg`. A record is a 9-byte header (u32 LE payload length, u32 LE
+ * CRC-32 of the payload, u8 encoding: 0 OTLP protobuf, 1 OTLP JSON) and the decompressed export
+ * body. A crash can only tear the tail of the newest segment: replay stops at the first record
+ * whose length or checksum does not hold, and that record was never acknowledged.
+ */
+import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export type SpoolEncoding = 'protobuf' | 'json';
+
+export interface SpoolOptions {
+  dir: string;
+  /** Segment bytes on disk at which appends are refused (retryable). Default 1 GiB. */
+  maxBytes?: number;
+  /** Group-commit window: appends within it share one fsync. Default 10 ms. */
+  commitMs?: number;
+  /** A segment is sealed and a new one started past this size… Default 8 MiB. */
+  segmentBytes?: number;
+  /** …or this age. Default 1000 ms. */
+  segmentMs?: number;
+  /** Clock, injectable for tests. */
+  now?: () => number;
+}
+
+export interface SpoolRecord {
+  segment: number;
+  encoding: SpoolEncoding;
+  body: Buffer;
+}
+
+/** The spool directory cannot be used; one line naming it. */
+export class SpoolError extends Error {
+  override name = 'SpoolError';
+}
+
+const HEADER = 9;
+const SUFFIX = '.seg';
+
+const CRC_TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+
+/** CRC-32 (IEEE), as zlib and gzip compute it. */
+export function crc32(bytes: Uint8Array): number {
+  let c = -1;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
+
+const segmentName = (seq: number): string => `${String(seq).padStart(12, '0')}${SUFFIX}`;
+
+interface Pending {
+  segment: number;
+  bytes: Buffer[];
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+export class Spool {
+  readonly dir: string;
+  readonly #maxBytes: number;
+  readonly #commitMs: number;
+  readonly #segmentBytes: number;
+  readonly #segmentMs: number;
+  readonly #now: () => number;
+  /** Bytes per segment on disk (or promised to it), oldest first. */
+  readonly #sizes = new Map<number, number>();
+  /** Segments found at open, to replay. */
+  readonly #toReplay: number[];
+  #current: number;
+  #currentStarted: number;
+  #handle: { segment: number; file: FileHandle } | undefined;
+  #pending: Pending[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #committing: Promise<void> | undefined;
+  #total = 0;
+  #fsyncs = 0;
+  #closed = false;
+
+  private constructor(options: SpoolOptions, existing: number[]) {
+    this.dir = options.dir;
+    this.#maxBytes = options.maxBytes ?? 1024 * 1024 * 1024;
+    this.#commitMs = options.commitMs ?? 10;
+    this.#segmentBytes = options.segmentBytes ?? 8 * 1024 * 1024;
+    this.#segmentMs = options.segmentMs ?? 1000;
+    this.#now = options.now ?? Date.now;
+    for (const seq of existing) {
+      const size = statSync(join(this.dir, segmentName(seq))).size;
+      this.#sizes.set(seq, size);
+      this.#total += size;
+    }
+    this.#toReplay = existing;
+    this.#current = (existing.at(-1) ?? 0) + 1;
+    this.#currentStarted = this.#now();
+  }
+
+  /** Opens (creating) the spool directory; throws a one-line SpoolError when it cannot be written. */
+  static open(options: SpoolOptions): Spool {
+    try {
+      mkdirSync(options.dir, { recursive: true });
+      accessSync(options.dir, constants.W_OK);
+      const existing = readdirSync(options.dir)
+        .filter((f) => /^\d{12}\.seg$/.test(f))
+        .map((f) => Number(f.slice(0, 12)))
+        .sort((a, b) => a - b);
+      // Prove the directory takes a file now rather than on the first export.
+      const probe = join(options.dir, '.probe');
+      closeSync(openSync(probe, 'w'));
+      unlinkSync(probe);
+      return new Spool(options, existing);
+    } catch (e) {
+      throw new SpoolError(`cannot use the spool directory ${options.dir}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+
+  /** Bytes in segments on disk, including appends not yet committed. */
+  get bytes(): number {
+    return this.#total;
+  }
+
+  /** fsyncs so far (one per group commit). */
+  get fsyncs(): number {
+    return this.#fsyncs;
+  }
+
+  /** The segment the next append goes to. */
+  get currentSegment(): number {
+    this.#rotateIfDue();
+    return this.#current;
+  }
+
+  /** True when `incoming` more bytes would pass --spool-max-mib. */
+  wouldOverflow(incoming: number): boolean {
+    return this.#total + HEADER + incoming > this.#maxBytes;
+  }
+
+  /**
+   * The records of the segments found at open, oldest first. A segment's torn tail (a crash during
+   * the write of an unacknowledged export) ends that segment's replay.
+   */
+  *replay(): Generator<SpoolRecord> {
+    for (const segment of this.#toReplay) {
+      const data = readFileSync(join(this.dir, segmentName(segment)));
+      let at = 0;
+      while (at + HEADER <= data.length) {
+        const length = data.readUInt32LE(at);
+        const sum = data.readUInt32LE(at + 4);
+        const kind = data[at + 8];
+        if (at + HEADER + length > data.length || (kind !== 0 && kind !== 1)) break;
+        const body = data.subarray(at + HEADER, at + HEADER + length);
+        if (crc32(body) !== sum) break;
+        yield { segment, encoding: kind === 0 ? 'protobuf' : 'json', body };
+        at += HEADER + length;
+      }
+    }
+  }
+
+  /**
+   * Appends one export; resolves once it is on disk (fsync'd with everything else appended in the
+   * same window). Returns the segment it went to.
+   */
+  append(encoding: SpoolEncoding, body: Uint8Array): { segment: number; durable: Promise<void> } {
+    if (this.#closed) throw new SpoolError('the spool is closed');
+    const segment = this.currentSegment;
+    const header = Buffer.allocUnsafe(HEADER);
+    header.writeUInt32LE(body.length, 0);
+    header.writeUInt32LE(crc32(body), 4);
+    header[8] = encoding === 'protobuf' ? 0 : 1;
+    const size = HEADER + body.length;
+    this.#sizes.set(segment, (this.#sizes.get(segment) ?? 0) + size);
+    this.#total += size;
+    const durable = new Promise<void>((resolve, reject) => {
+      this.#pending.push({ segment, bytes: [header, Buffer.from(body.buffer, body.byteOffset, body.length)], resolve, reject });
+    });
+    this.#timer ??= setTimeout(() => void this.#commit(), this.#commitMs);
+    return { segment, durable };
+  }
+
+  /** Deletes every segment older than `segment` (never the one being written). */
+  deleteBefore(segment: number): number {
+    let deleted = 0;
+    for (const [seq, size] of this.#sizes) {
+      if (seq >= segment || seq >= this.#current || this.#handle?.segment === seq) break;
+      if (this.#pending.some((p) => p.segment === seq)) break;
+      try {
+        unlinkSync(join(this.dir, segmentName(seq)));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+      this.#sizes.delete(seq);
+      this.#total -= size;
+      deleted++;
+    }
+    return deleted;
+  }
+
+  /** Commits what is pending and closes the file. */
+  async close(): Promise<void> {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#commit();
+    this.#closed = true;
+    await this.#handle?.file.close();
+    this.#handle = undefined;
+    this.#current++; // sealed: deleteBefore may now take every segment
+  }
+
+  #syncDir(): void {
+    const fd = openSync(this.dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  #rotateIfDue(): void {
+    const size = this.#sizes.get(this.#current) ?? 0;
+    if (size > 0 && (size >= this.#segmentBytes || this.#now() - this.#currentStarted >= this.#segmentMs)) {
+      this.#current++;
+      this.#currentStarted = this.#now();
+    }
+  }
+
+  /** One group commit at a time: write every pending record, one fsync per segment touched. */
+  async #commit(): Promise<void> {
+    this.#timer = undefined;
+    while (this.#committing !== undefined) await this.#committing;
+    const batch = this.#pending;
+    if (batch.length === 0) return;
+    this.#pending = [];
+    this.#committing = (async () => {
+      try {
+        let i = 0;
+        while (i < batch.length) {
+          const segment = batch[i]!.segment;
+          const buffers: Buffer[] = [];
+          for (; i < batch.length && batch[i]!.segment === segment; i++) buffers.push(...batch[i]!.bytes);
+          if (this.#handle?.segment !== segment) {
+            await this.#handle?.file.close();
+            this.#handle = { segment, file: await open(join(this.dir, segmentName(segment)), 'a') };
+            this.#syncDir(); // the new file's name must survive a crash as well as its bytes
+          }
+          await this.#handle.file.writev(buffers);
+          await this.#handle.file.datasync();
+          this.#fsyncs++;
+        }
+        for (const p of batch) p.resolve();
+      } catch (e) {
+        const err = new SpoolError(`spool write failed: ${(e as Error).message}`);
+        for (const p of batch) p.reject(err);
+      }
+    })();
+    await this.#committing;
+    this.#committing = undefined;
+    if (this.#pending.length > 0 && this.#timer === undefined) this.#timer = setTimeout(() => void this.#commit(), this.#commitMs);
+  }
+}

@@ -1,0 +1,229 @@
+/** Server-drawn SVG: sparklines, trend charts and the example request's waterfall. Drawn to scale, readable without JS, each mark titled for hover and screen readers. */
+import type { Axis, Bucket, FindingBucket, Waterfall, WaterfallLane } from './data.js';
+import { mainTable } from './sql-format.js';
+import { int, ms } from '../report/text.js';
+import { DAY_MS, HOUR_MS } from '../report/period.js';
+
+const pad = (n: number): string => String(n).padStart(2, '0');
+
+/** A bucket's start in UTC, as precise as the bucket size needs. */
+export function bucketLabel(startMs: number, sizeMs: number): string {
+  const d = new Date(startMs);
+  const day = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+  return sizeMs >= DAY_MS ? day : `${day} ${pad(d.getUTCHours())}:00`;
+}
+
+const sizeLabel = (sizeMs: number): string => (sizeMs >= DAY_MS ? `${sizeMs / DAY_MS}d` : `${sizeMs / HOUR_MS}h`);
+
+const queriesPer = (b: Bucket): number => (b.requests === 0 ? 0 : b.dbSpans / b.requests);
+const fixed = (n: number): string => (Math.round(n * 10) / 10).toString();
+
+/** Bars: wasted DB ms per bucket; line: queries per request. Each scaled to its own maximum. */
+export function Sparkline({ trend, label }: { trend: Bucket[]; label: string }) {
+  const w = 140;
+  const h = 34;
+  const n = trend.length;
+  const maxWasted = Math.max(...trend.map((b) => b.wastedMs), 0);
+  const maxQueries = Math.max(...trend.map(queriesPer), 0);
+  const bw = w / n;
+  const lines = runs(
+    trend.map((b) => ({ value: queriesPer(b), title: '', present: b.requests > 0 })),
+    (s, i) => `${fixed(i * bw + bw / 2)},${fixed(h - 2 - (s.value / (maxQueries || 1)) * (h - 6))}`,
+  );
+  const total = trend.reduce((s, b) => s + b.wastedMs, 0);
+  return (
+    <svg class="spark" viewBox={`0 0 ${w} ${h}`} preserveAspectRatio="none" role="img" aria-label={`${label}: ${ms(total)} wasted over ${n} buckets; peak ${fixed(maxQueries)} queries per request`}>
+      {trend.map((b, i) =>
+        b.wastedMs > 0 ? (
+          <rect class="w" x={fixed(i * bw + bw * 0.15)} width={fixed(Math.max(bw * 0.7, 1))} y={fixed(h - (b.wastedMs / maxWasted) * (h - 4))} height={fixed((b.wastedMs / maxWasted) * (h - 4))} />
+        ) : null,
+      )}
+      {lines.map((points) => (
+        <polyline class="q" points={points} vector-effect="non-scaling-stroke" />
+      ))}
+    </svg>
+  );
+}
+
+interface Series {
+  value: number;
+  title: string;
+  /** False for a bucket with no traffic: a line breaks there instead of dropping to 0. */
+  present?: boolean;
+}
+
+/** Polyline point lists, one per run of buckets that have data. */
+function runs(series: Series[], point: (s: Series, i: number) => string): string[] {
+  const out: string[][] = [];
+  let run: string[] = [];
+  series.forEach((s, i) => {
+    if (s.present === false) {
+      if (run.length > 0) out.push(run);
+      run = [];
+    } else run.push(point(s, i));
+  });
+  if (run.length > 0) out.push(run);
+  return out.filter((r) => r.length > 1).map((r) => r.join(' '));
+}
+
+/** A labelled bar or line chart over the axis: y from 0 to the maximum, first and last bucket on x. */
+function TimeChart({ axis, series, kind, cls, label, unit, w = 560, h = 170 }: { axis: Axis; series: Series[]; kind: 'bar' | 'line'; cls: string; label: string; unit: (n: number) => string; w?: number; h?: number }) {
+  const left = 52;
+  const right = 8;
+  const top = 10;
+  const bottom = 24;
+  const pw = w - left - right;
+  const ph = h - top - bottom;
+  const max = Math.max(...series.map((s) => s.value), 0) || 1;
+  const bw = pw / series.length;
+  const y = (v: number): number => top + ph - (v / max) * ph;
+  const lines = runs(series, (s, i) => `${fixed(left + i * bw + bw / 2)},${fixed(y(s.value))}`);
+  return (
+    <svg class={w > 600 ? 'chart wide' : 'chart'} viewBox={`0 0 ${w} ${h}`} role="img" aria-label={`${label}, ${series.length} buckets of ${sizeLabel(axis.sizeMs)}, peak ${unit(max)}`}>
+      <line class="grid" x1={left} x2={w - right} y1={top} y2={top} />
+      <line class="grid" x1={left} x2={w - right} y1={top + ph / 2} y2={top + ph / 2} />
+      <line class="grid" x1={left} x2={w - right} y1={top + ph} y2={top + ph} />
+      <text x={left - 6} y={top + 4} text-anchor="end">{unit(max)}</text>
+      <text x={left - 6} y={top + ph / 2 + 4} text-anchor="end">{unit(max / 2)}</text>
+      <text x={left - 6} y={top + ph + 4} text-anchor="end">0</text>
+      <text x={left} y={h - 6}>{bucketLabel(axis.startMs, axis.sizeMs)}</text>
+      <text x={w - right} y={h - 6} text-anchor="end">{bucketLabel(axis.startMs + (axis.count - 1) * axis.sizeMs, axis.sizeMs)}</text>
+      {kind === 'bar'
+        ? series.map((s, i) => (
+            <rect class={cls} x={fixed(left + i * bw + bw * 0.12)} width={fixed(Math.max(bw * 0.76, 1))} y={fixed(y(s.value))} height={fixed(top + ph - y(s.value))}>
+              <title>{s.title}</title>
+            </rect>
+          ))
+        : [
+            ...lines.map((points) => <polyline class={cls} points={points} />),
+            ...series.map((s, i) =>
+              s.present !== false ? (
+                <circle class="dot" cx={fixed(left + i * bw + bw / 2)} cy={fixed(y(s.value))} r="3">
+                  <title>{s.title}</title>
+                </circle>
+              ) : null,
+            ),
+          ]}
+    </svg>
+  );
+}
+
+/** The endpoint page's two charts: queries per request (mean per bucket) and wasted DB time. */
+export function EndpointCharts({ axis, trend }: { axis: Axis; trend: Bucket[] }) {
+  const when = (b: Bucket): string => `${bucketLabel(b.startMs, axis.sizeMs)} (${sizeLabel(axis.sizeMs)})`;
+  return (
+    <div class="grid2">
+      <figure class="panel" style="margin:0">
+        <figcaption class="small muted">Queries per request (mean per {sizeLabel(axis.sizeMs)})</figcaption>
+        <TimeChart
+          axis={axis}
+          kind="line"
+          cls="q"
+          label="Queries per request"
+          unit={(n) => fixed(n)}
+          series={trend.map((b) => ({
+            value: queriesPer(b),
+            present: b.requests > 0,
+            title: `${when(b)}: ${fixed(queriesPer(b))} queries per request over ${int(b.requests)} requests`,
+          }))}
+        />
+      </figure>
+      <figure class="panel" style="margin:0">
+        <figcaption class="small muted">Wasted DB time per {sizeLabel(axis.sizeMs)}</figcaption>
+        <TimeChart
+          axis={axis}
+          kind="bar"
+          cls="w"
+          label="Wasted DB time"
+          unit={ms}
+          series={trend.map((b) => ({ value: b.wastedMs, title: `${when(b)}: ${ms(b.wastedMs)} wasted in ${int(b.requests)} requests` }))}
+        />
+      </figure>
+    </div>
+  );
+}
+
+/** The finding page's chart: requests affected per bucket. */
+export function FindingChart({ axis, trend }: { axis: Axis; trend: FindingBucket[] }) {
+  return (
+    <TimeChart
+      axis={axis}
+      kind="bar"
+      cls="a"
+      w={1000}
+      h={200}
+      label="Requests affected"
+      unit={(n) => (n < 10 ? fixed(n) : int(n))}
+      series={trend.map((b) => ({
+        value: b.requestsAffected,
+        title: `${bucketLabel(b.startMs, axis.sizeMs)}: ${int(b.requestsAffected)} requests, ${int(b.executions)} executions, ${ms(b.wastedMs)} wasted`,
+      }))}
+    />
+  );
+}
+
+const ROLE_LABEL = { trigger: 'trigger', repeat: 'repeated', other: 'other' } as const;
+
+/** `SELECT recruit_job`: the operation and main table; short statements without a table as they are. */
+function laneLabel(lane: WaterfallLane): string {
+  if (lane.sql === '') return `query ${lane.fingerprint}`;
+  const table = mainTable(lane.sql);
+  if (table === '') return lane.sql.length <= 40 ? lane.sql : `${lane.sql.slice(0, 39)}…`;
+  // Most lanes are reads: the table alone says it; writes keep their verb.
+  const op = /^\s*(\w+)/.exec(lane.sql)?.[1]?.toUpperCase() ?? '';
+  return op === 'SELECT' ? table : `${op} ${table}`.trim();
+}
+
+/** Tick marks at round milliseconds across the request. */
+function ticks(totalMs: number): number[] {
+  const steps = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000, 30000, 60000];
+  const step = steps.find((s) => totalMs / s <= 6) ?? 60000;
+  const out: number[] = [];
+  for (let t = 0; t <= totalMs; t += step) out.push(t);
+  return out;
+}
+
+/**
+ * The example request's DB calls on one time scale, one lane per statement in order of first call:
+ * the trigger, the repeated query (every execution a bar) and the others. Lanes are HTML rows so
+ * their labels stay readable at any width; each track is an SVG stretched to the row.
+ */
+export function WaterfallView({ waterfall }: { waterfall: Waterfall }) {
+  const total = Math.max(waterfall.totalMs, 0.001);
+  const x = (t: number): number => (t / total) * 1000;
+  const marks = ticks(total);
+  return (
+    <div class="wfall" role="group" aria-label={`DB calls of trace ${waterfall.traceId}: ${waterfall.spans} calls over ${ms(total)}`}>
+      <div class="wf-row wf-axis" aria-hidden="true">
+        <div class="wf-label small muted">{waterfall.spans} DB calls · {ms(total)}</div>
+        <div class="wf-ticks">
+          {marks.map((t) => (
+            <span style={`left:${fixed((t / total) * 100)}%`}>{t === 0 ? '0' : ms(t).replace('.0 ms', ' ms')}</span>
+          ))}
+        </div>
+      </div>
+      {waterfall.lanes.map((lane) => {
+        const sum = lane.spans.reduce((s, b) => s + b.durationMs, 0);
+        return (
+          <div class={`wf-row ${lane.role}`} data-role={lane.role} data-fingerprint={lane.fingerprint}>
+            <div class="wf-label">
+              <span class={`role ${lane.role}`}>{lane.role === 'other' ? '' : `${ROLE_LABEL[lane.role]} `}</span>
+              <code title={lane.sql}>{laneLabel(lane)}</code>
+              <span class="small muted"> ×{lane.spans.length} · {ms(sum)}</span>
+            </div>
+            <svg class="wf-track" viewBox="0 0 1000 16" preserveAspectRatio="none" role="img" aria-label={`${laneLabel(lane)}: ${lane.spans.length} calls, ${ms(sum)}`}>
+              {marks.map((t) => (
+                <line class="grid" x1={fixed(x(t))} x2={fixed(x(t))} y1="0" y2="16" vector-effect="non-scaling-stroke" />
+              ))}
+              {lane.spans.map((s) => (
+                <rect class={`bar ${lane.role}`} x={fixed(x(s.offsetMs))} width={fixed(Math.max(x(s.durationMs), 1.5))} y="2" height="12">
+                  <title>{`#${s.index + 1} ${laneLabel(lane)}: ${ms(s.durationMs)} at +${ms(s.offsetMs)}`}</title>
+                </rect>
+              ))}
+            </svg>
+          </div>
+        );
+      })}
+    </div>
+  );
+}

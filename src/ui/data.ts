@@ -1,0 +1,345 @@
+/** What each page shows, read from the store: the overview's ranked endpoints with trends, one endpoint, one finding with its waterfall. Pure reads, no HTML. */
+import type { FindingKind } from '../detect/types.js';
+import { applyAcknowledgements, isActive, signatureOf, type Acknowledgement, type AcknowledgedFinding } from '../report/acknowledge.js';
+import type { Report, ReportEndpoint, ReportFinding, ReportOptions } from '../report/model.js';
+import { DAY_MS, HOUR_MS } from '../report/period.js';
+import type { StoredFinding, Store } from '../store/store.js';
+import { FilterError, type Filters } from './filters.js';
+import { mainTable } from './sql-format.js';
+
+/** What every page needs besides the request: the store, report settings, the clock, the trace link. */
+export interface UiContext {
+  store: Store;
+  report?: Omit<ReportOptions, 'endpoint'>;
+  nowMs: number;
+  /** `https://jaeger…/trace/{traceId}`: makes example trace ids links. */
+  traceUrl?: string;
+  /** The dead_view window when the filters give none (`serve --dead-after`). */
+  deadAfterMs?: number;
+}
+
+/** Time buckets of a chart: `count` buckets of `sizeMs` from `startMs`. */
+export interface Axis {
+  startMs: number;
+  sizeMs: number;
+  count: number;
+}
+
+export interface Bucket {
+  startMs: number;
+  requests: number;
+  dbSpans: number;
+  wastedMs: number;
+}
+
+export interface FindingBucket {
+  startMs: number;
+  requestsAffected: number;
+  executions: number;
+  wastedMs: number;
+}
+
+export interface OverviewRow {
+  /** The store's endpoint id: its page is /endpoints/:id. */
+  id: number | undefined;
+  endpoint: ReportEndpoint;
+  /** Wasted DB time over the period (per request × requests): the rank. */
+  wastedMs: number;
+  kinds: FindingKind[];
+  tables: string[];
+  trend: Bucket[];
+}
+
+export interface Overview {
+  filters: Filters;
+  services: string[];
+  summary: Report['summary'];
+  /** connection_pressure and dead_view, apart from the ranking. */
+  serviceFindings: NonNullable<Report['serviceFindings']>;
+  axis: Axis;
+  rows: OverviewRow[];
+}
+
+export interface EndpointView {
+  filters: Filters;
+  id: number;
+  endpoint: ReportEndpoint;
+  axis: Axis;
+  trend: Bucket[];
+}
+
+/** One row of the waterfall: a fingerprint and every execution of it in the example request. */
+export interface WaterfallLane {
+  fingerprint: string;
+  sql: string;
+  role: 'trigger' | 'repeat' | 'other';
+  spans: { index: number; offsetMs: number; durationMs: number }[];
+}
+
+export interface Waterfall {
+  traceId: string;
+  totalMs: number;
+  spans: number;
+  lanes: WaterfallLane[];
+}
+
+export interface FindingView {
+  filters: Filters;
+  id: number;
+  /** Its signature (DESIGN "Signature"), the key of acknowledgements and baselines. */
+  signature: string;
+  /** The decision in force about it, if any. */
+  acknowledgement: Acknowledgement | undefined;
+  endpointId: number | undefined;
+  stored: StoredFinding;
+  /** The report's view of it (fix, repeats) in the period, or over all time when the period has none. */
+  finding: AcknowledgedFinding | undefined;
+  axis: Axis;
+  trend: FindingBucket[];
+  waterfall: Waterfall | undefined;
+  traceLink: string | undefined;
+}
+
+const round1 = (n: number): number => Math.round(n * 10) / 10;
+const key = (...parts: string[]): string => parts.join('\u0000');
+const isStoredKind = (k: FindingKind): boolean => k === 'n_plus_one' || k === 'repeated_write';
+
+/** Bucket sizes a chart may use, smallest first; the first that fits the period in ≤ 48 bars wins. */
+const BUCKET_SIZES = [HOUR_MS, 3 * HOUR_MS, 6 * HOUR_MS, 12 * HOUR_MS, DAY_MS, 7 * DAY_MS];
+const MAX_BUCKETS = 48;
+
+/** The chart axis of a period: hour-aligned, at most 48 buckets. `all` starts at the first stored hour. */
+export function axisOf(filters: Filters, nowMs: number, firstMs: number | undefined): Axis {
+  const untilMs = filters.untilMs ?? nowMs;
+  const sinceMs = filters.sinceMs ?? firstMs ?? untilMs - HOUR_MS;
+  const span = Math.max(HOUR_MS, untilMs - sinceMs);
+  const sizeMs = BUCKET_SIZES.find((s) => Math.ceil(span / s) <= MAX_BUCKETS) ?? BUCKET_SIZES[BUCKET_SIZES.length - 1]!;
+  const startMs = Math.floor(sinceMs / sizeMs) * sizeMs;
+  return { startMs, sizeMs, count: Math.max(1, Math.ceil((untilMs - startMs) / sizeMs)) };
+}
+
+function bucketIndex(axis: Axis, ms: number): number | undefined {
+  const i = Math.floor((ms - axis.startMs) / axis.sizeMs);
+  return i >= 0 && i < axis.count ? i : undefined;
+}
+
+function emptyBuckets(axis: Axis): Bucket[] {
+  return Array.from({ length: axis.count }, (_, i) => ({ startMs: axis.startMs + i * axis.sizeMs, requests: 0, dbSpans: 0, wastedMs: 0 }));
+}
+
+const periodOf = (f: Filters) => ({
+  ...(f.sinceMs === undefined ? {} : { sinceMs: f.sinceMs }),
+  ...(f.untilMs === undefined ? {} : { untilMs: f.untilMs }),
+});
+
+/** Finding kinds and text search narrow a report: endpoints keep the matching findings; the summary is recounted. */
+export function filterReport(report: Report, filters: Pick<Filters, 'kind' | 'q'>, dbSpansOf: (e: ReportEndpoint) => number): Report {
+  const q = filters.q?.toLowerCase();
+  const endpoints: ReportEndpoint[] = [];
+  for (const e of report.endpoints) {
+    let findings = e.findings;
+    if (filters.kind !== undefined) findings = findings.filter((f) => f.kind === filters.kind);
+    if (filters.kind !== undefined && findings.length === 0) continue;
+    if (q !== undefined && !e.endpoint.toLowerCase().includes(q)) {
+      const byTable = findings.filter((f) => f.table.toLowerCase().includes(q));
+      if (byTable.length === 0) continue;
+      findings = byTable;
+    }
+    endpoints.push(findings === e.findings ? e : { ...e, findings });
+  }
+  if (endpoints.length === report.endpoints.length && endpoints.every((e, i) => e === report.endpoints[i])) return report;
+  return {
+    ...report,
+    summary: {
+      requests: endpoints.reduce((s, e) => s + e.requests, 0),
+      dbSpans: endpoints.reduce((s, e) => s + dbSpansOf(e), 0),
+      findings: endpoints.reduce((s, e) => s + e.findings.length, 0),
+      wastedMs: round1(endpoints.reduce((s, e) => s + e.wastedMsPerRequest * e.requests, 0)),
+    },
+    endpoints,
+  };
+}
+
+/** The report of a period as the API serves it: filtered, each stored finding carrying its `id`. */
+export function servedReport(ctx: UiContext, filters: Filters): Report {
+  const { store } = ctx;
+  const urls = ctx.report?.schema?.urls;
+  if (filters.deadAfterMs !== undefined && urls === undefined) {
+    throw new FilterError('deadAfter needs serve --schema with the URLconf (re-run manage.py n1lens_schema)');
+  }
+  const deadAfterMs = filters.deadAfterMs ?? (urls === undefined ? undefined : ctx.deadAfterMs);
+  const report = store.report(
+    {
+      ...periodOf(filters),
+      ...(filters.service === undefined ? {} : { service: filters.service }),
+      ...(filters.endpoint === undefined ? {} : { endpoint: filters.endpoint }),
+    },
+    { ...ctx.report, ...(deadAfterMs === undefined ? {} : { deadViews: store.deadViews(urls ?? [], deadAfterMs, ctx.nowMs) }) },
+  );
+  const findingIds = store.findingIds();
+  const muted = store.acknowledgements();
+  for (const e of report.endpoints) {
+    for (const f of e.findings) {
+      const id = isStoredKind(f.kind) ? findingIds.get(key(e.service, e.endpoint, f.fingerprint)) : undefined;
+      if (id !== undefined) f.id = id;
+    }
+  }
+  if (filters.service !== undefined && report.serviceFindings !== undefined) {
+    report.serviceFindings = report.serviceFindings.filter((f) => f.service === filters.service);
+  }
+  const decided = applyAcknowledgements(report, muted, ctx.nowMs, filters.includeAcknowledged ?? false);
+  if (filters.kind === undefined && filters.q === undefined) return decided;
+  // DB spans per endpoint from the cheap hourly rows, so a narrowed summary still describes the endpoints kept.
+  const dbSpans = new Map<number, number>();
+  for (const h of store.endpointHours(periodOf(filters))) dbSpans.set(h.endpointId, (dbSpans.get(h.endpointId) ?? 0) + h.dbSpans);
+  const ids = endpointIds(store);
+  return filterReport(decided, filters, (e) => dbSpans.get(ids.get(key(e.service, e.endpoint)) ?? -1) ?? 0);
+}
+
+function endpointIds(store: Store): Map<string, number> {
+  return new Map(store.endpointRefs().map((r) => [key(r.service, r.endpoint), r.id]));
+}
+
+function tablesOf(e: ReportEndpoint): string[] {
+  return [...new Set(e.findings.map((f) => f.table).filter((t) => t !== ''))];
+}
+
+/** The overview: endpoints ranked by wasted DB time × traffic, each with its trend over the period. */
+export function overview(ctx: UiContext, filters: Filters): Overview {
+  const { store } = ctx;
+  const report = servedReport(ctx, filters);
+  const ids = endpointIds(store);
+  const hours = store.endpointHours(periodOf(filters));
+  const firstMs = hours.reduce((m, h) => Math.min(m, h.hour), Infinity);
+  const axis = axisOf(filters, ctx.nowMs, Number.isFinite(firstMs) ? firstMs : undefined);
+  const trends = new Map<number, Bucket[]>();
+  for (const h of hours) {
+    const i = bucketIndex(axis, h.hour);
+    if (i === undefined) continue;
+    let buckets = trends.get(h.endpointId);
+    if (buckets === undefined) {
+      buckets = emptyBuckets(axis);
+      trends.set(h.endpointId, buckets);
+    }
+    const b = buckets[i]!;
+    b.requests += h.requests;
+    b.dbSpans += h.dbSpans;
+    b.wastedMs += h.wastedMs;
+  }
+  const rows = report.endpoints.map((e): OverviewRow => {
+    const id = ids.get(key(e.service, e.endpoint));
+    return {
+      id,
+      endpoint: e,
+      wastedMs: round1(e.wastedMsPerRequest * e.requests),
+      kinds: [...new Set(e.findings.map((f) => f.kind))],
+      tables: tablesOf(e),
+      trend: (id === undefined ? undefined : trends.get(id)) ?? emptyBuckets(axis),
+    };
+  });
+  return { filters, services: store.services(), summary: report.summary, serviceFindings: report.serviceFindings ?? [], axis, rows };
+}
+
+/** One endpoint over the period; undefined when the store has no such id. */
+export function endpointView(ctx: UiContext, id: number, filters: Filters): EndpointView | undefined {
+  const { store } = ctx;
+  const ref = store.endpointRefs().find((r) => r.id === id);
+  if (ref === undefined) return undefined;
+  // The endpoint's own filters only narrow its findings; service is the endpoint's.
+  // Its acknowledged and ignored findings stay on the page, marked, in a list of their own.
+  // Only this endpoint's rows are read (the name as a glob, then the exact match), so the page costs
+  // one endpoint, not the whole service.
+  const { q: _q, endpoint: _glob, ...narrowing } = filters;
+  const report = servedReport(ctx, { ...narrowing, service: ref.service, endpoint: ref.endpoint, includeAcknowledged: true });
+  const hours = store.endpointHours(periodOf(filters)).filter((h) => h.endpointId === id);
+  const axis = axisOf(filters, ctx.nowMs, hours[0]?.hour);
+  const trend = emptyBuckets(axis);
+  for (const h of hours) {
+    const i = bucketIndex(axis, h.hour);
+    if (i === undefined) continue;
+    trend[i]!.requests += h.requests;
+    trend[i]!.dbSpans += h.dbSpans;
+    trend[i]!.wastedMs += h.wastedMs;
+  }
+  const found = report.endpoints.find((e) => e.endpoint === ref.endpoint);
+  const endpoint: ReportEndpoint = found ?? {
+    endpoint: ref.endpoint,
+    service: ref.service,
+    requests: 0,
+    queriesPerRequest: { p50: 0, max: 0 },
+    wastedMsPerRequest: 0,
+    requestsAffected: 0,
+    fix: '',
+    findings: [],
+  };
+  return { filters, id, endpoint, axis, trend };
+}
+
+/** The example request's DB calls as lanes, one per fingerprint in order of first call: the trigger's and the repeat's marked. */
+export function waterfallOf(stored: StoredFinding, sqlOf: (fingerprints: string[]) => Map<string, string>): Waterfall | undefined {
+  const example = stored.example;
+  if (example === null || example.timeline.length === 0) return undefined;
+  const lanes = new Map<string, WaterfallLane>();
+  example.timeline.forEach((t, index) => {
+    let lane = lanes.get(t.fingerprint);
+    if (lane === undefined) {
+      const role = t.fingerprint === stored.fingerprint ? 'repeat' : t.fingerprint === stored.trigger?.fingerprint ? 'trigger' : 'other';
+      lane = { fingerprint: t.fingerprint, sql: '', role, spans: [] };
+      lanes.set(t.fingerprint, lane);
+    }
+    lane.spans.push({ index, offsetMs: t.offsetMs, durationMs: t.durationMs });
+  });
+  const sql = sqlOf([...lanes.keys()]);
+  for (const lane of lanes.values()) lane.sql = sql.get(lane.fingerprint) ?? '';
+  const totalMs = example.timeline.reduce((m, t) => Math.max(m, t.offsetMs + t.durationMs), 0);
+  return { traceId: example.traceId, totalMs, spans: example.timeline.length, lanes: [...lanes.values()] };
+}
+
+/** Fills `{traceId}` in the --trace-url template. */
+export function traceLink(template: string | undefined, traceId: string): string | undefined {
+  if (template === undefined || traceId === '') return undefined;
+  return template.replaceAll('{traceId}', encodeURIComponent(traceId));
+}
+
+/** One stored finding: its figures in the period, trend, example waterfall and trace link. */
+export function findingView(ctx: UiContext, id: number, filters: Filters): FindingView | undefined {
+  const { store } = ctx;
+  const stored = store.finding(id);
+  if (stored === undefined) return undefined;
+  const endpointId = endpointIds(store).get(key(stored.service, stored.endpoint));
+  const pick = (f: Filters): ReportFinding | undefined =>
+    servedReport(ctx, { range: f.range, ...periodOf(f), service: stored.service, endpoint: stored.endpoint, includeAcknowledged: true })
+      .endpoints.find((e) => e.endpoint === stored.endpoint)
+      ?.findings.find((x) => x.id === id);
+  const finding = pick(filters) ?? pick({ range: 'all' });
+  const hours = store.findingHours(id, periodOf(filters));
+  const axis = axisOf(filters, ctx.nowMs, hours[0]?.hour);
+  const trend: FindingBucket[] = Array.from({ length: axis.count }, (_, i) => ({
+    startMs: axis.startMs + i * axis.sizeMs,
+    requestsAffected: 0,
+    executions: 0,
+    wastedMs: 0,
+  }));
+  for (const h of hours) {
+    const i = bucketIndex(axis, h.hour);
+    if (i === undefined) continue;
+    trend[i]!.requestsAffected += h.requestsAffected;
+    trend[i]!.executions += h.executions;
+    trend[i]!.wastedMs += h.wastedMs;
+  }
+  const signature = signatureOf(stored.endpoint, { kind: stored.kind as FindingKind, table: finding?.table ?? mainTable(stored.sql), fingerprint: stored.fingerprint });
+  const acknowledgement = store.acknowledgements().find((a) => a.signature === signature && isActive(a, ctx.nowMs));
+  return {
+    filters,
+    id,
+    signature,
+    acknowledgement,
+    endpointId,
+    stored,
+    finding,
+    axis,
+    trend,
+    waterfall: waterfallOf(stored, (fps) => store.statementSql(fps)),
+    traceLink: traceLink(ctx.traceUrl, stored.example?.traceId ?? ''),
+  };
+}

@@ -1,0 +1,283 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Report } from '../report/model.js';
+import type { Store } from '../store/store.js';
+import { uiRoutes } from './routes.js';
+import { sampleStore } from './testing.js';
+
+let store: Store;
+let app: ReturnType<typeof uiRoutes>;
+let lastSeenMs: number;
+
+beforeAll(async () => {
+  // A real SQLite file, filled by analysing the bundled recording.
+  const dir = mkdtempSync(join(tmpdir(), 'n1lens-ui-'));
+  const sample = await sampleStore(join(dir, 'n1lens.db'));
+  store = sample.store;
+  lastSeenMs = sample.lastSeenMs;
+  app = uiRoutes({
+    store,
+    report: { schema: sample.schema },
+    now: () => lastSeenMs + 60_000,
+    traceUrl: 'https://jaeger.example.com/trace/{traceId}?uiFind=x',
+  });
+});
+afterAll(() => store.close());
+
+const get = async (path: string): Promise<{ status: number; text: string; type: string }> => {
+  const res = await app.request(path);
+  return { status: res.status, text: await res.text(), type: res.headers.get('content-type') ?? '' };
+};
+const json = async <T>(path: string): Promise<T> => JSON.parse((await get(path)).text) as T;
+
+/** The endpoint names of the overview's rows, in page order. */
+const rowsOf = (html: string): string[] => [...html.matchAll(/<tr data-search="[^"]*" data-endpoint="([^"]*)"/g)].map((m) => m[1]!.replace(/&amp;/g, '&'));
+
+interface EndpointsApi {
+  summary: Report['summary'];
+  endpoints: { id: number; endpoint: string; requests: number; findings: number; wastedMs: number; kinds: string[] }[];
+}
+
+describe('overview', () => {
+  it('ranks the endpoints as /api/report does, each linking to its page', async () => {
+    const page = await get('/');
+    expect(page.status).toBe(200);
+    expect(page.type).toMatch(/text\/html/);
+    expect(page.text.startsWith('<!doctype html>')).toBe(true);
+    const report = await json<Report>('/api/report');
+    expect(rowsOf(page.text)).toEqual(report.endpoints.map((e) => e.endpoint));
+    expect(rowsOf(page.text)).toContain('GET dashboard/');
+    const dashboardId = store.endpointRefs().find((e) => e.endpoint === 'GET dashboard/')!.id;
+    expect(page.text).toContain(`<a href="/endpoints/${dashboardId}?range=7d">GET dashboard/</a>`);
+    expect(page.text).toContain('10</b><span>findings on 5 endpoints');
+  });
+
+  it('/api/endpoints agrees with /api/report on every count', async () => {
+    const report = await json<Report>('/api/report');
+    const api = await json<EndpointsApi>('/api/endpoints');
+    expect(api.summary).toEqual(report.summary);
+    expect(api.endpoints.map((e) => [e.endpoint, e.requests, e.findings])).toEqual(report.endpoints.map((e) => [e.endpoint, e.requests, e.findings.length]));
+    expect(api.endpoints.find((e) => e.endpoint === 'GET dashboard/')).toMatchObject({ findings: 6, requests: 3, kinds: ['n_plus_one'] });
+  });
+
+  it('gives every stored finding its id in /api/report', async () => {
+    const report = await json<Report>('/api/report');
+    const dashboard = report.endpoints.find((e) => e.endpoint === 'GET dashboard/')!;
+    const ids = dashboard.findings.map((f) => f.id);
+    expect(ids.every((id) => typeof id === 'number')).toBe(true);
+    expect(new Set(ids).size).toBe(6);
+    for (const f of dashboard.findings) expect(store.finding(f.id!)?.fingerprint).toBe(f.fingerprint);
+  });
+
+  it('narrows by finding kind, text over endpoints and tables, service and time range', async () => {
+    expect(rowsOf((await get('/?kind=n_plus_one')).text)).toEqual(['GET dashboard/']);
+    expect(rowsOf((await get('/?kind=hot_lookup')).text)).toEqual(['POST webhooks/ats/']);
+    expect(rowsOf((await get('/?q=recruit_company')).text)).toEqual(['GET dashboard/']);
+    expect(rowsOf((await get('/?q=WEBHOOK')).text)).toEqual(['POST webhooks/ats/']);
+    expect(rowsOf((await get('/?service=recruit')).text)).toHaveLength(6);
+    const none = await get('/?service=billing');
+    expect(rowsOf(none.text)).toEqual([]);
+    expect(none.text).toContain('No endpoint matches these filters.');
+    // The recording ended a minute before "now": it is in the last hour; a custom window before it is empty.
+    expect(rowsOf((await get('/?range=1h')).text)).toHaveLength(6);
+    const before = new Date(lastSeenMs - 3 * 86_400_000).toISOString().slice(0, 16);
+    expect(rowsOf((await get(`/?range=custom&to=${before}`)).text)).toEqual([]);
+    const kindReport = await json<Report>('/api/report?kind=n_plus_one');
+    expect(kindReport.summary).toMatchObject({ findings: 6, requests: 3 });
+    expect(kindReport.summary.dbSpans).toBe(store.rollups({ endpoint: 'GET dashboard/' })[0]!.dbSpans);
+  });
+
+  it('keeps the filters in its links', async () => {
+    const page = await get('/?kind=n_plus_one&range=all&q=dash');
+    const id = store.endpointRefs().find((e) => e.endpoint === 'GET dashboard/')!.id;
+    expect(page.text).toContain(`href="/endpoints/${id}?range=all&amp;kind=n_plus_one&amp;q=dash"`);
+    expect(page.text).toContain('href="?range=all&amp;kind=n_plus_one&amp;q=dash&amp;sort=requests&amp;dir=desc"');
+  });
+
+  it('sorts by a column when its header link is followed', async () => {
+    expect(rowsOf((await get('/?sort=requests&dir=desc')).text)[0]).toBe('POST webhooks/ats/');
+    expect(rowsOf((await get('/?sort=endpoint&dir=asc')).text)).toEqual([...rowsOf((await get('/')).text)].sort());
+  });
+
+  it('answers a bad filter with 400 and one line saying what is accepted', async () => {
+    const page = await get('/?range=fortnight');
+    expect(page.status).toBe(400);
+    expect(page.text).toContain('range=fortnight is not a range: use 1h, 24h, 7d, 30d, all or custom');
+    const api = await app.request('/api/report?kind=slowish');
+    expect(api.status).toBe(400);
+    expect(await api.json()).toEqual({ error: expect.stringContaining('kind=slowish is not a finding kind') });
+    expect((await get('/api/report?since=yesterday')).status).toBe(400);
+    expect((await get('/?range=custom&from=2026-12-02T10:00&to=2026-12-01T10:00')).status).toBe(400);
+  });
+});
+
+describe('endpoint page', () => {
+  it('shows the p50/max, the combined fix with a copy button and every finding linking to its page', async () => {
+    const id = store.endpointRefs().find((e) => e.endpoint === 'GET dashboard/')!.id;
+    const page = await get(`/endpoints/${id}`);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('queries per request, p50 / max');
+    expect(page.text).toContain(`data-copy="fix-${id}"`);
+    expect(page.text).toMatch(/<pre id="fix-\d+"[^>]*><code>\(\n    Application\.objects\.select_related\(&#39;candidate&#39;, &#39;job__company&#39;, &#39;status&#39;\)/);
+    const findingLinks = [...page.text.matchAll(/<a href="\/findings\/(\d+)\?range=7d"><code>/g)].map((m) => Number(m[1]));
+    expect(findingLinks).toHaveLength(6);
+    expect(page.text).toContain('Findings (6)');
+    const api = await json<{ endpoint: { findings: unknown[]; queriesPerRequest: { p50: number; max: number } }; trend: { requests: number }[] }>(`/api/endpoints/${id}`);
+    expect(api.endpoint.findings).toHaveLength(6);
+    expect(api.trend.reduce((s, b) => s + b.requests, 0)).toBe(3);
+  });
+
+  it('is 404 for an endpoint the store does not have', async () => {
+    expect((await get('/endpoints/99999')).status).toBe(404);
+    expect((await get('/endpoints/abc')).status).toBe(404);
+    expect((await get('/api/endpoints/99999')).status).toBe(404);
+  });
+});
+
+describe('finding page', () => {
+  const companyId = (): number => {
+    const ids = store.findingIds();
+    for (const [key, id] of ids) if (key.startsWith('recruit\u0000GET dashboard/\u0000') && store.finding(id)?.sql.includes('"recruit_company"')) return id;
+    throw new Error('no job__company finding');
+  };
+
+  it('draws the example request: the trigger once, the 50 repeats highlighted, every call to scale', async () => {
+    const page = await get(`/findings/${companyId()}`);
+    expect(page.status).toBe(200);
+    const bars = (role: string): number => (page.text.match(new RegExp(`<rect class="bar ${role}"`, 'g')) ?? []).length;
+    expect(bars('repeat')).toBe(50);
+    expect(bars('trigger')).toBe(1);
+    const stored = store.finding(companyId())!;
+    expect(bars('repeat') + bars('trigger') + bars('other')).toBe(stored.example!.timeline.length);
+    expect(page.text).toContain('select_related(&#39;job__company&#39;)');
+    expect(page.text).toContain('First seen');
+    expect(page.text).toContain('Last seen');
+  });
+
+  it('links the example trace with --trace-url and shows the normalised SQL, formatted', async () => {
+    const id = companyId();
+    const stored = store.finding(id)!;
+    const page = await get(`/findings/${id}`);
+    expect(page.text).toContain(`href="https://jaeger.example.com/trace/${stored.example!.traceId}?uiFind=x"`);
+    const sql = /<pre id="sql-\d+"[^>]*><code>([^<]*)<\/code>/.exec(page.text)?.[1]?.replace(/&quot;/g, '"');
+    expect(sql).toBe('SELECT "recruit_company"."id", "recruit_company"."name"\nFROM "recruit_company"\nWHERE "recruit_company"."id" = ?\nLIMIT ?');
+  });
+
+  it('has a JSON twin with the stored finding, its report entry, trend and waterfall', async () => {
+    const id = companyId();
+    const api = await json<{ id: number; fingerprint: string; finding: { suggestion: { code: string } }; waterfall: { lanes: { role: string; spans: unknown[] }[] }; trend: { requestsAffected: number }[] }>(`/api/findings/${id}`);
+    expect(api.id).toBe(id);
+    expect(api.finding.suggestion.code).toBe(".select_related('job__company')");
+    expect(api.waterfall.lanes.find((l) => l.role === 'repeat')?.spans).toHaveLength(50);
+    expect(api.trend.reduce((s, b) => s + b.requestsAffected, 0)).toBe(3);
+    expect((await get('/api/findings/424242')).status).toBe(404);
+  });
+});
+
+describe('escaping', () => {
+  it('never lets a service or endpoint name write markup', async () => {
+    const { djangoRequest } = await import('../otlp/testing.js');
+    const { decodeJsonRequest } = await import('../otlp/json.js');
+    const { OfflineAnalysis } = await import('../analyzer.js');
+    const { Store } = await import('../store/store.js');
+    const evil = Store.open(':memory:');
+    const offline = new OfflineAnalysis({}, (a) => evil.record(a));
+    offline.add(decodeJsonRequest(Buffer.from(JSON.stringify(djangoRequest({ service: '<img src=x onerror=alert(1)>', repeats: 8 })))).spans);
+    offline.finish();
+    const page = await uiRoutes({ store: evil, now: () => 1_700_000_100_000 }).request('/?range=all');
+    const html = await page.text();
+    expect(html).not.toContain('<img src=x');
+    expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    evil.close();
+  });
+});
+
+describe('acknowledge and ignore', () => {
+  const dashboardFinding = (table: string): number => {
+    for (const [key, id] of store.findingIds()) if (key.startsWith('recruit\u0000GET dashboard/\u0000') && store.finding(id)?.sql.includes(`"${table}"`)) return id;
+    throw new Error(`no ${table} finding`);
+  };
+  const put = (id: number, body: unknown) =>
+    app.request(`/api/findings/${id}/acknowledgement`, { method: 'PUT', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+
+  it('takes an acknowledged finding out of the report, the overview and the digest until it is withdrawn', async () => {
+    const id = dashboardFinding('recruit_company');
+    const future = new Date(lastSeenMs + 30 * 86_400_000).toISOString().slice(0, 10);
+    const res = await put(id, { state: 'acknowledged', reason: 'fixed in #1234', expires: future });
+    expect(res.status).toBe(200);
+    const ack = (await res.json()) as { signature: string; table: string };
+    expect(ack).toMatchObject({ state: 'acknowledged', reason: 'fixed in #1234', expires: future, endpoint: 'GET dashboard/', kind: 'n_plus_one', table: 'recruit_company' });
+
+    const report = await json<Report>('/api/report');
+    const dashboard = report.endpoints.find((e) => e.endpoint === 'GET dashboard/')!;
+    expect(dashboard.findings.map((f) => f.table)).not.toContain('recruit_company');
+    expect(report.summary.findings).toBe(9);
+    const included = await json<Report>('/api/report?acknowledged=include');
+    expect(included.endpoints.find((e) => e.endpoint === 'GET dashboard/')!.findings.find((f) => f.table === 'recruit_company')).toMatchObject({
+      acknowledgement: { state: 'acknowledged', reason: 'fixed in #1234', expires: future },
+    });
+    const api = await json<EndpointsApi>('/api/endpoints');
+    expect(api.endpoints.find((e) => e.endpoint === 'GET dashboard/')!.findings).toBe(5);
+
+    const endpointId = store.endpointRefs().find((e) => e.endpoint === 'GET dashboard/')!.id;
+    const page = await get(`/endpoints/${endpointId}`);
+    expect(page.text).toContain('Findings (5)');
+    expect(page.text).toContain('Acknowledged and ignored (1)');
+    const findingPage = await get(`/findings/${id}`);
+    expect(findingPage.text).toContain(`It counts again from ${future}.`);
+
+    const { digestFromStore } = await import('../digest/source.js');
+    const digest = digestFromStore(store, { windowMs: 7 * 86_400_000, nowMs: lastSeenMs + 3_600_000 });
+    expect(digest.report.endpoints.find((e) => e.endpoint === 'GET dashboard/')!.findings).toHaveLength(5);
+
+    const baseline = JSON.parse((await get('/api/baseline')).text) as { n1lensBaseline: number; findings: { signature: string; reason: string; expires: string }[] };
+    expect(baseline).toEqual({ n1lensBaseline: 1, findings: [{ signature: ack.signature, endpoint: 'GET dashboard/', kind: 'n_plus_one', table: 'recruit_company', reason: 'acknowledged: fixed in #1234', expires: future }] });
+    expect(ack.signature).toMatch(/^[0-9a-f]{16}$/);
+
+    const withdrawn = await app.request(`/api/findings/${id}/acknowledgement`, { method: 'DELETE' });
+    expect(await withdrawn.json()).toEqual({ withdrawn: true });
+    expect((await json<Report>('/api/report')).summary.findings).toBe(10);
+  });
+
+  it('counts an expired decision as no decision', async () => {
+    const id = dashboardFinding('recruit_status');
+    // Written while it was still in the future, read after the day has passed.
+    const day = new Date(lastSeenMs + 2 * 86_400_000).toISOString().slice(0, 10);
+    expect((await put(id, { state: 'ignored', reason: 'legacy page', expires: day })).status).toBe(200);
+    expect((await json<Report>('/api/report')).summary.findings).toBe(9);
+    const later = uiRoutes({ store, now: () => lastSeenMs + 3 * 86_400_000 });
+    expect(((await (await later.request('/api/report')).json()) as Report).summary.findings).toBe(10);
+    store.unacknowledge(store.acknowledgements()[0]!.signature);
+  });
+
+  it('refuses a decision without a reason, with a bad date, or one already expired', async () => {
+    const id = dashboardFinding('recruit_job');
+    expect(await (await put(id, { state: 'acknowledged', reason: '' })).json()).toEqual({ error: 'reason: say why (a short reason)' });
+    expect(await (await put(id, { state: 'snoozed', reason: 'x' })).json()).toEqual({ error: 'state: must be "acknowledged" or "ignored"' });
+    expect(await (await put(id, { state: 'ignored', reason: 'x', expires: '2026-02-30x' })).json()).toEqual({ error: 'expires: must be a date, YYYY-MM-DD' });
+    expect((await put(id, { state: 'ignored', reason: 'x', expires: '2020-01-01' })).status).toBe(400);
+    expect((await put(424242, { state: 'ignored', reason: 'x' })).status).toBe(404);
+    expect(store.acknowledgements()).toEqual([]);
+  });
+
+  it('takes the finding page form from the same origin only', async () => {
+    const id = dashboardFinding('recruit_note');
+    const form = (origin: string) =>
+      app.request(`http://n1lens.test/findings/${id}/acknowledge`, {
+        method: 'POST',
+        body: new URLSearchParams({ state: 'ignored', reason: 'admin-only page', expires: '' }),
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: origin },
+      });
+    expect((await form('https://evil.example')).status).toBe(403);
+    expect(store.acknowledgements()).toEqual([]);
+    const ok = await form('http://n1lens.test');
+    expect(ok.status).toBe(303);
+    expect(ok.headers.get('location')).toBe(`/findings/${id}#decision`);
+    expect(store.acknowledgements()).toMatchObject([{ state: 'ignored', reason: 'admin-only page', table: 'recruit_note' }]);
+    const undo = await app.request(`http://n1lens.test/findings/${id}/unacknowledge`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: 'http://n1lens.test' } });
+    expect(undo.status).toBe(303);
+    expect(store.acknowledgements()).toEqual([]);
+  });
+});

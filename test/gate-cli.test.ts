@@ -1,0 +1,147 @@
+/** The pull-request gate through the real binary: baseline, config, several outputs, one-line errors. */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Baseline } from '../src/report/baseline.js';
+
+const root = new URL('..', import.meta.url).pathname;
+const fixture = join(root, 'src/otlp/testdata/django-sqlite-stable-semconv.otlp.pb');
+const dir = mkdtempSync(join(tmpdir(), 'n1lens-gate-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
+  const r = spawnSync(process.execPath, [join(root, 'bin/n1lens.js'), ...args], {
+    cwd: options.cwd ?? dir,
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '', GITHUB_STEP_SUMMARY: '', ...options.env },
+    encoding: 'utf8',
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('n1lens report as a CI gate', () => {
+  it('passes after --write-baseline, fails on exactly the finding removed from it, and lists fixed entries', () => {
+    const baseline = join(dir, 'baseline.json');
+    const write = run(['report', fixture, '--write-baseline', baseline]);
+    expect(write.code).toBe(0);
+    expect(write.stderr).toBe(`n1lens: wrote 6 findings to the baseline ${baseline}\n`);
+    const b = JSON.parse(readFileSync(baseline, 'utf8')) as Baseline;
+    expect(b.findings).toHaveLength(6);
+
+    const pass = run(['report', fixture, '--baseline', baseline]);
+    expect(pass.code).toBe(0);
+    expect(pass.stdout).toContain('✓ within budget: 0 new · 6 baselined · 0 fixed since · budget 0');
+
+    const [removed, ...kept] = b.findings;
+    const stale = { signature: 'ffffffffffffffff', endpoint: 'GET gone/', kind: 'n_plus_one', table: 'recruit_old' };
+    writeFileSync(baseline, JSON.stringify({ n1lensBaseline: 1, findings: [...kept, stale] }));
+    const fail = run(['report', fixture, '--baseline', baseline, '-f', 'json=' + join(dir, 'r.json'), '-f', 'terminal']);
+    expect(fail.code).toBe(1);
+    expect(fail.stdout).toContain('✗ over budget: 1 new · 5 baselined · 1 fixed since · budget 0');
+    expect(fail.stdout).toContain(`signature ${removed!.signature}`);
+    expect(fail.stdout.match(/^ {2}✗ /gm)).toHaveLength(1);
+    expect(fail.stdout).toContain('✓ fixed: N+1 in GET gone/ on recruit_old');
+    for (const line of fail.stdout.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+
+    // Re-writing keeps the reason people wrote.
+    writeFileSync(baseline, JSON.stringify({ n1lensBaseline: 1, findings: b.findings.map((e, i) => (i === 0 ? { ...e, reason: 'PERF-12', expires: '2099-01-01' } : e)) }));
+    expect(run(['report', fixture, '--write-baseline', baseline]).code).toBe(0);
+    expect((JSON.parse(readFileSync(baseline, 'utf8')) as Baseline).findings[0]).toMatchObject({ reason: 'PERF-12', expires: '2099-01-01' });
+  });
+
+  it('fails again on a baseline entry past its expires date', () => {
+    const baseline = join(dir, 'expired.json');
+    run(['report', fixture, '--write-baseline', baseline]);
+    const b = JSON.parse(readFileSync(baseline, 'utf8')) as Baseline;
+    b.findings[2]!.expires = '2020-01-01';
+    writeFileSync(baseline, JSON.stringify(b));
+    const r = run(['report', fixture, '--baseline', baseline]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('baseline entry expired on 2020-01-01');
+  });
+
+  it('writes sarif, junit, json and github outputs from one run, and the step summary', () => {
+    const summary = join(dir, 'summary.md');
+    const r = run(['report', fixture, '-f', 'github', '-f', `sarif=${join(dir, 'out/n1.sarif')}`, '-f', `junit=${join(dir, 'out/junit.xml')}`, '-f', `json=${join(dir, 'out/r.json')}`], {
+      env: { GITHUB_STEP_SUMMARY: summary },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stdout.match(/^::error /gm)).toHaveLength(6);
+    expect(JSON.parse(readFileSync(join(dir, 'out/n1.sarif'), 'utf8'))).toMatchObject({ version: '2.1.0' });
+    expect(readFileSync(join(dir, 'out/junit.xml'), 'utf8')).toContain('failures="6"');
+    expect(JSON.parse(readFileSync(join(dir, 'out/r.json'), 'utf8'))).toMatchObject({ n1lensReport: 1 });
+    expect(readFileSync(summary, 'utf8')).toMatch(/^### ❌ n1lens: 6 new findings over budget/);
+  });
+
+  it('takes its settings from n1lens.toml, and flags win', () => {
+    const project = mkdtempSync(join(dir, 'proj-'));
+    writeFileSync(join(project, 'n1lens.toml'), '[ignore]\ntables = ["recruit_c*", "recruit_status"]\n[endpoints."GET dashboard/"]\nmax-findings = 4\n');
+    const r = run(['report', fixture, '-f', 'json'], { cwd: project });
+    expect(r.code).toBe(0);
+    const tables = (JSON.parse(r.stdout) as { endpoints: { findings: { table: string }[] }[] }).endpoints.flatMap((e) => e.findings.map((f) => f.table));
+    expect(tables.sort()).toEqual(['recruit_interview', 'recruit_job', 'recruit_note']);
+    expect(run(['report', fixture, '--min-repeats', '60'], { cwd: project }).code).toBe(0);
+    expect(run(['report', fixture, '--ignore-table', 'none'], { cwd: project }).code).toBe(1);
+    // No finding in the fixture wastes a second per request.
+    const quiet = run(['report', fixture, '--ignore-table', 'none', '--min-wasted-ms', '1000', '-f', 'json'], { cwd: project });
+    expect(quiet.code).toBe(0);
+    expect((JSON.parse(quiet.stdout) as { summary: { findings: number } }).summary.findings).toBe(0);
+  });
+
+  it('gives one clear line and exit 2 for a bad config, a bad baseline and a bad format', () => {
+    const project = mkdtempSync(join(dir, 'bad-'));
+    writeFileSync(join(project, 'pyproject.toml'), '[tool.n1lens]\nmax-findings = "none"\n');
+    writeFileSync(join(project, 'b.json'), '{"n1lensBaseline": 1, "findings": [}');
+    const cases: [string[], string][] = [
+      [['report', fixture], 'n1lens: pyproject.toml: tool.n1lens.max-findings must be a whole number ≥ 0\n'],
+      [['report', fixture, '--config', join(dir, 'nope.toml')], `n1lens: ${join(dir, 'nope.toml')}: no such config file\n`],
+    ];
+    for (const [args, stderr] of cases) {
+      const r = run(args, { cwd: project });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(stderr);
+      expect(r.stdout).toBe('');
+    }
+    writeFileSync(join(project, 'pyproject.toml'), '[project]\nname = "x"\n');
+    const bad = run(['report', fixture, '--baseline', 'b.json'], { cwd: project });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^n1lens: b\.json: not a baseline file: invalid JSON \(.*\)\n$/);
+    const missing = run(['report', fixture, '--baseline', 'none.json'], { cwd: project });
+    expect(missing.stderr).toBe('n1lens: none.json: no such baseline file (write one with --write-baseline none.json)\n');
+    const format = run(['report', fixture, '-f', 'xml'], { cwd: project });
+    expect(format.code).toBe(2);
+    expect(format.stderr).toMatch(/use one of terminal, markdown, json, sarif, github, junit, html/);
+    const two = run(['report', fixture, '-f', 'json', '-f', 'sarif'], { cwd: project });
+    expect(two.code).toBe(2);
+    expect(two.stderr).toMatch(/^n1lens: only one --format can go to standard output/);
+    expect(existsSync(join(project, '.n1lens'))).toBe(false);
+  });
+
+  it('n1lens diff compares two report files and exits 1 on a regression, 2 on a file that is not a report', () => {
+    const before = join(dir, 'before.json');
+    const after = join(dir, 'after.json');
+    run(['report', fixture, '-f', `json=${before}`]);
+    run(['report', fixture, '--ignore-table', 'recruit_*', '-f', `json=${after}`]);
+    const fixed = run(['diff', before, after]);
+    expect(fixed.code).toBe(0);
+    expect(fixed.stdout).toMatch(/: 6 fixed · 0 new · 0 worse · 0 better\n/);
+    const back = run(['diff', after, before, '-f', 'json']);
+    expect(back.code).toBe(1);
+    expect(JSON.parse(back.stdout)).toMatchObject({ totals: { new: 6 }, regression: true });
+    writeFileSync(join(dir, 'not.json'), '{"hello": 1}');
+    const bad = run(['diff', before, join(dir, 'not.json')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe(`n1lens: ${join(dir, 'not.json')}: not an n1lens report JSON (write one with n1-report --format json): n1lensReport does not fit\n`);
+  });
+
+  it('n1lens capture passes on the command\'s own failure, and says so when nothing was exported', () => {
+    const r = run(['capture', '--out', join(dir, 'cap/none.jsonl'), '--settle-ms', '50', '--', process.execPath, '-e', 'process.exit(3)']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^n1lens capture: OTLP http\/protobuf on 127\.0\.0\.1:\d+, recording to .*none\.jsonl\n/);
+    expect(r.stderr).toContain(`n1lens capture: ${process.execPath} exported no spans: set up the OpenTelemetry SDK`);
+    const missing = run(['capture', '--settle-ms', '50', '--out', join(dir, 'cap/x.jsonl'), '--', 'no-such-command-n1lens']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/n1lens: no-such-command-n1lens: command not found\n$/);
+  });
+});

@@ -1,0 +1,84 @@
+/** Shared test edges: temp directories removed after the file's tests, free ports, and the real `n1lens` binary as a child process. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, onTestFinished } from 'vitest';
+
+export const root = new URL('..', import.meta.url).pathname;
+
+/** A fresh directory under the OS temp dir, deleted when the test that made it ends (or the file, at top level). */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `n1lens-${prefix}-`));
+  const remove = (): void => rmSync(dir, { recursive: true, force: true });
+  try {
+    onTestFinished(remove);
+  } catch {
+    afterAll(remove);
+  }
+  return dir;
+}
+
+/** A loopback port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** True when a TCP connection to the loopback port succeeds. */
+export function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect({ host: '127.0.0.1', port });
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+export interface Spawned {
+  child: ChildProcess;
+  stderr: () => string;
+  exited: Promise<number | null>;
+  /** Resolves to the match once stderr matches, or throws after `timeoutMs`. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+}
+
+/** Runs `bin/<bin>.js args` under this Node, collecting stderr. */
+export function spawnBin(args: string[], options: { env?: NodeJS.ProcessEnv; bin?: string } = {}): Spawned {
+  const child = spawn(process.execPath, [join(root, 'bin', `${options.bin ?? 'n1lens'}.js`), ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: options.env ?? process.env,
+  });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    stderr: () => err,
+    exited,
+    async waitFor(pattern, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const m = pattern.exec(err);
+        if (m !== null) return m;
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${pattern} in stderr: ${err}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+  };
+}
+
+/** The ports `n1lens serve` printed on start. */
+export async function servePorts(s: Spawned): Promise<{ http: number; grpc: number }> {
+  const m = await s.waitFor(/OTLP\/HTTP https?:\/\/[^:]+:(\d+)\/v1\/traces · OTLP\/gRPC [^:]+:(\d+)/);
+  return { http: Number(m[1]), grpc: Number(m[2]) };
+}
