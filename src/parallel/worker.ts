@@ -2,8 +2,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ShardAnalysis, shardUnit } from './shard.js';
 import { AnalysisPacker, asBuffer, type FromWorker, type ToWorker, type WorkerSetup } from './protocol.js';
+import type { DetectOptions } from '../detect/request.js';
 import { createWireDecoder } from '../otlp/wire/decoder.js';
-import { loadSchema, schemaNaming } from '../suggest/index.js';
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
@@ -11,8 +11,9 @@ const post = (message: FromWorker): void => port.postMessage(message);
 
 
 async function main(): Promise<void> {
-  const schema = setup.schemaPath === undefined ? undefined : await loadSchema(setup.schemaPath);
-  const analysis = new ShardAnalysis({ ...setup.detect, ...(schema === undefined ? {} : { links: schemaNaming(schema) }) }, setup.shards);
+  // suggest/ is loaded only when there is a schema: it is the largest import, and a worker's start-up is paid per run.
+  const links = setup.schemaPath === undefined ? undefined : await schemaLinks(setup.schemaPath);
+  const analysis = new ShardAnalysis({ ...setup.detect, ...(links === undefined ? {} : { links }) }, setup.shards);
   const decoder = createWireDecoder();
   const packer = new AnalysisPacker();
   // Messages posted while the schema loaded wait in the port's queue until this listener starts it.
@@ -39,6 +40,11 @@ async function main(): Promise<void> {
       post({ fatal: (error as Error).stack ?? String(error) });
     }
   });
+}
+
+async function schemaLinks(path: string): Promise<DetectOptions['links']> {
+  const { loadSchema, schemaNaming } = await import('../suggest/index.js');
+  return schemaNaming(await loadSchema(path));
 }
 
 main().catch((error: unknown) => post({ fatal: (error as Error).stack ?? String(error) }));
