@@ -42,9 +42,9 @@ interface Slab {
 }
 
 /**
- * Shared memory for the units in flight, in slabs reused once every unit in them is merged. A
- * SharedArrayBuffer per unit would be external memory that pushes V8 into extra full GCs of a heap
- * full of open traces (measured: +1.5 s of GC-thread CPU on 96 MB).
+ * Shared memory for the units in flight, in slabs reused once every unit in them is merged, rather
+ * than a new zero-filled SharedArrayBuffer (external memory V8 counts towards its GC limits) per
+ * message. A unit larger than a slab gets its own, dropped after use.
  */
 class Slabs {
   readonly #free: Slab[] = [];
@@ -55,7 +55,7 @@ class Slabs {
     const n = unit.bytes.length;
     let slab = this.#current;
     if (slab === undefined || slab.used + n > slab.memory.byteLength) {
-      if (slab !== undefined && slab.units === 0) this.#free.push(slab);
+      if (slab !== undefined && slab.units === 0 && slab.memory.byteLength === SLAB_BYTES) this.#free.push(slab);
       slab = n > SLAB_BYTES ? { memory: new SharedArrayBuffer(n), used: 0, units: 0 } : (this.#free.pop() ?? { memory: new SharedArrayBuffer(SLAB_BYTES), used: 0, units: 0 });
       slab.used = 0;
       this.#current = slab;
