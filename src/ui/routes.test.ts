@@ -51,7 +51,7 @@ describe('overview', () => {
     expect(rowsOf(page.text)).toContain('GET dashboard/');
     const dashboardId = store.endpointRefs().find((e) => e.endpoint === 'GET dashboard/')!.id;
     expect(page.text).toContain(`<a href="/endpoints/${dashboardId}?range=7d">GET dashboard/</a>`);
-    expect(page.text).toContain('9</b><span>findings on 4 endpoints');
+    expect(page.text).toContain('10</b><span>findings on 5 endpoints');
   });
 
   it('/api/endpoints agrees with /api/report on every count', async () => {
@@ -234,7 +234,7 @@ describe('acknowledge and ignore', () => {
     const report = await json<Report>('/api/report');
     const dashboard = report.endpoints.find((e) => e.endpoint === 'GET dashboard/')!;
     expect(dashboard.findings.map((f) => f.table)).not.toContain('recruit_company');
-    expect(report.summary.findings).toBe(8);
+    expect(report.summary.findings).toBe(9);
     const included = await json<Report>('/api/report?acknowledged=include');
     expect(included.endpoints.find((e) => e.endpoint === 'GET dashboard/')!.findings.find((f) => f.table === 'recruit_company')).toMatchObject({
       acknowledgement: { state: 'acknowledged', reason: 'fixed in #1234', expires: future },
@@ -259,7 +259,7 @@ describe('acknowledge and ignore', () => {
 
     const withdrawn = await app.request(`/api/findings/${id}/acknowledgement`, { method: 'DELETE' });
     expect(await withdrawn.json()).toEqual({ withdrawn: true });
-    expect((await json<Report>('/api/report')).summary.findings).toBe(9);
+    expect((await json<Report>('/api/report')).summary.findings).toBe(10);
   });
 
   it('counts an expired decision as no decision', async () => {
@@ -267,9 +267,9 @@ describe('acknowledge and ignore', () => {
     // Written while it was still in the future, read after the day has passed.
     const day = new Date(lastSeenMs + 2 * 86_400_000).toISOString().slice(0, 10);
     expect((await put(id, { state: 'ignored', reason: 'legacy page', expires: day })).status).toBe(200);
-    expect((await json<Report>('/api/report')).summary.findings).toBe(8);
+    expect((await json<Report>('/api/report')).summary.findings).toBe(9);
     const later = uiRoutes({ store, now: () => lastSeenMs + 3 * 86_400_000 });
-    expect(((await (await later.request('/api/report')).json()) as Report).summary.findings).toBe(9);
+    expect(((await (await later.request('/api/report')).json()) as Report).summary.findings).toBe(10);
     store.unacknowledge(store.acknowledgements()[0]!.signature);
   });
 
