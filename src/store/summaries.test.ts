@@ -185,6 +185,16 @@ describe('period summaries', () => {
     for (const q of periods) for (const size of [HOUR, 6 * HOUR, DAY]) trend(q, size);
   });
 
+  it('drop what they kept when another process writes the same file', () => {
+    const query = { sinceMs: T0, untilMs: T0 + 9 * DAY };
+    fast(store, query, options); // keeps the settled sums
+    const other = Store.open(path);
+    const late = analyses.filter((a) => a.endpoint === 'POST webhooks/ats/').map((a, i) => ({ ...a, traceId: `other${i}`.padEnd(32, '0'), startMs: T0 + 4 * DAY + 3 * HOUR }));
+    other.record(late);
+    other.close();
+    expect(fast(store, query, options)).toEqual(reference(store, query, options));
+  });
+
   it('are backfilled from the hourly rollups when a store written before them is opened', () => {
     const before = PERIODS.map(([, q]) => reference(store, q, options));
     store.db.exec(`

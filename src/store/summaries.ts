@@ -48,6 +48,8 @@ export class Summaries {
   readonly #statements = new Map<string, Statement>();
   /** Results over settled runs, least recently used first (see #cached). */
   readonly #settled = new Map<string, { from: number; to: number; value: unknown }>();
+  /** SQLite's data_version when they were kept: it moves when another connection commits. */
+  #settledVersion = -1;
 
   constructor(db: Database) {
     this.#db = db;
@@ -408,6 +410,12 @@ export class Summaries {
    * lands in one of their hours (touched() then drops them): kept for the next request, a few at a time.
    */
   #cached<T>(key: string, runs: readonly Run[], compute: () => T): T {
+    // Another process writing the same file bypasses touched(): then nothing kept can be trusted.
+    const version = this.#prepare('PRAGMA data_version').pluck().get() as number;
+    if (version !== this.#settledVersion) {
+      this.#settled.clear();
+      this.#settledVersion = version;
+    }
     const hit = this.#settled.get(key);
     if (hit !== undefined) {
       // Most recently used last.
