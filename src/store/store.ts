@@ -641,9 +641,15 @@ export class Store {
     };
   }
 
-  /** Hour rows of every endpoint in a period (no JSON decoding: cheap enough for a sparkline per endpoint). */
-  endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): EndpointHour[] {
+  /** Hour rows of every endpoint in a period, or of one (no JSON decoding: cheap enough for a sparkline per endpoint). */
+  endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}, endpointId?: number): EndpointHour[] {
     const { lo, hi } = hourRange(query);
+    if (endpointId !== undefined) {
+      return this.#prepare(
+        `SELECT endpoint_id AS endpointId, hour, requests, db_spans AS dbSpans, wasted_ms AS wastedMs
+         FROM endpoint_hours WHERE endpoint_id = ? AND hour >= ? AND hour < ? ORDER BY hour`,
+      ).all(endpointId, lo, hi) as EndpointHour[];
+    }
     return this.#prepare(
       `SELECT endpoint_id AS endpointId, hour, requests, db_spans AS dbSpans, wasted_ms AS wastedMs
        FROM endpoint_hours WHERE hour >= ? AND hour < ? ORDER BY endpoint_id, hour`,

@@ -288,7 +288,7 @@ export function endpointView(ctx: UiContext, id: number, filters: Filters): Endp
   // one endpoint, not the whole service.
   const { q: _q, endpoint: _glob, ...narrowing } = filters;
   const report = servedReport(ctx, { ...narrowing, service: ref.service, endpoint: ref.endpoint, includeAcknowledged: true });
-  const hours = store.endpointHours(periodOf(filters)).filter((h) => h.endpointId === id);
+  const hours = store.endpointHours(periodOf(filters), id);
   const axis = axisOf(filters, ctx.nowMs, hours[0]?.hour);
   const trend = emptyBuckets(axis);
   for (const h of hours) {
