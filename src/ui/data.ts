@@ -175,7 +175,6 @@ export function filterReport<R extends Narrowable<NarrowableEndpoint>>(report: R
   };
 }
 
-/** The report of a period as the API serves it: filtered, each stored finding carrying its `id`. */
 /** The report settings for a request: serve's, plus dead views when a window applies (the filter's, or serve --dead-after). */
 function reportOptionsOf(ctx: UiContext, filters: Filters): Omit<ReportOptions, 'endpoint'> {
   const urls = ctx.report?.schema?.urls;
@@ -192,6 +191,7 @@ const queryOf = (filters: Filters) => ({
   ...(filters.endpoint === undefined ? {} : { endpoint: filters.endpoint }),
 });
 
+/** The report of a period as the API serves it: filtered, each stored finding carrying its `id`. */
 export function servedReport(ctx: UiContext, filters: Filters): Report {
   const { store } = ctx;
   const report = store.report(queryOf(filters), reportOptionsOf(ctx, filters));
@@ -245,7 +245,7 @@ export function overview(ctx: UiContext, filters: Filters): Overview {
     summaries.map((s) => s.rollup),
     options,
   );
-  const endpoints = ranked.endpoints;
+  const { endpoints } = ranked;
   // Filters and acknowledgements copy endpoints, so ids and DB spans go by name.
   const idOf = new Map(summaries.map((s) => [key(s.rollup.service, s.rollup.endpoint), s.id]));
   const dbSpans = new Map(summaries.map((s) => [key(s.rollup.service, s.rollup.endpoint), s.rollup.dbSpans]));
