@@ -2,6 +2,7 @@
  * Narrow period summaries (migration 7): the hourly rollups' additive figures, written per hour with
  * them and built per 6 hours, day and week once those are over, so a period is summed in SQL from
  * a few dozen rows per endpoint instead of decoding every hour's JSON. What the overview reads.
+ * Sums over blocks that are over are kept in memory until a write lands in one of their hours.
  */
 import type { Database, Statement } from 'better-sqlite3';
 import { bucketEdgeMs, firstBucketReaching, mergeCounts, type DurationHistogram } from '../detect/histogram.js';
@@ -42,6 +43,7 @@ export interface SummaryBucket {
 
 type Pairs = [number, number][];
 
+/** The period summaries of one store connection: written by Store.record, read by the overview. */
 export class Summaries {
   readonly #db: Database;
   // Its own statements: reads here are switched to raw (array) rows, which must not leak into the Store's.
