@@ -49,7 +49,7 @@ export class Summaries {
   // Its own statements: reads here are switched to raw (array) rows, which must not leak into the Store's.
   readonly #statements = new Map<string, Statement>();
   /** Results over settled runs, least recently used first (see #cached). */
-  readonly #settled = new Map<string, { from: number; to: number; value: unknown }>();
+  readonly #settled = new Map<string, { from: number; to: number; value: unknown; rows: number }>();
   /** SQLite's data_version when they were kept: it moves when another connection commits. */
   #settledVersion = -1;
 
@@ -268,7 +268,8 @@ export class Summaries {
     const slowBucket = firstBucketReaching(slowMs);
     const slowFloor = slowBucket <= 1 ? -1 : bucketEdgeMs(slowBucket - 2);
     const { closed, open } = splitRuns(runs, closedBeforeMs);
-    const settled = closed.length === 0 ? undefined : this.#cached(`totals ${slowFloor} ${JSON.stringify(closed)}`, closed, () => this.#totals(closed, slowFloor));
+    const rowsOf = (t: Totals): number => t.endpoints.size + t.queries.size + t.noise.size + t.findings.size + t.selects.size;
+    const settled = closed.length === 0 ? undefined : this.#cached(`totals ${slowFloor} ${JSON.stringify(closed)}`, closed, () => this.#totals(closed, slowFloor), rowsOf);
     const fresh = open.length === 0 ? undefined : this.#totals(open, slowFloor);
     const totals = mergeTotals(settled, fresh);
 
@@ -411,7 +412,7 @@ export class Summaries {
    * Results over settled runs (every block in them over and built) do not change until a late write
    * lands in one of their hours (touched() then drops them): kept for the next request, a few at a time.
    */
-  #cached<T>(key: string, runs: readonly Run[], compute: () => T): T {
+  #cached<T>(key: string, runs: readonly Run[], compute: () => T, rowsOf: (value: T) => number = () => 0): T {
     // Another process writing the same file bypasses touched(): then nothing kept can be trusted.
     const version = this.#prepare('PRAGMA data_version').pluck().get() as number;
     if (version !== this.#settledVersion) {
@@ -426,10 +427,14 @@ export class Summaries {
       return hit.value as T;
     }
     const value = compute();
-    this.#settled.set(key, { from: runs[0]!.from, to: runs[runs.length - 1]!.to, value });
-    for (const k of this.#settled.keys()) {
-      if (this.#settled.size <= SETTLED_KEPT) break;
+    this.#settled.set(key, { from: runs[0]!.from, to: runs[runs.length - 1]!.to, value, rows: rowsOf(value) });
+    // Least recently used out first, until a few ranges' worth and a bounded number of rows are left.
+    let rows = 0;
+    for (const kept of this.#settled.values()) rows += kept.rows;
+    for (const [k, kept] of this.#settled) {
+      if (this.#settled.size <= 1 || (this.#settled.size <= SETTLED_KEPT && rows <= SETTLED_ROWS)) break;
       this.#settled.delete(k);
+      rows -= kept.rows;
     }
     return value;
   }
@@ -464,7 +469,7 @@ export class Summaries {
         axis.sizeMs,
       ]) as [number, number, number, number, number][];
     const { closed, open } = splitRuns(runs, closedBeforeMs);
-    const settled = closed.length === 0 ? [] : this.#cached(`trends ${JSON.stringify(axis)} ${JSON.stringify(closed)}`, closed, () => sums(closed));
+    const settled = closed.length === 0 ? [] : this.#cached(`trends ${JSON.stringify(axis)} ${JSON.stringify(closed)}`, closed, () => sums(closed), (rows) => rows.length);
     const fresh = open.length === 0 ? [] : sums(open);
     for (const rows of [settled, fresh]) {
       for (const [id, i, requests, dbSpans, wastedMs] of rows) {
@@ -484,8 +489,12 @@ export class Summaries {
   }
 }
 
-/** How many results over settled runs are kept: a few ranges (24h, 7d, 30d) with their trends. */
+/**
+ * How many results over settled runs are kept: a few ranges (24h, 7d, 30d) with their trends, and
+ * rows enough for them at a few thousand endpoints (1,000 endpoints: ~10k rows of sums, ~30k of trend).
+ */
 const SETTLED_KEPT = 12;
+const SETTLED_ROWS = 400_000;
 
 /** Sums over some runs: per endpoint, queries-per-request and noise counts, per finding, per `endpointId:fingerprint` SELECT. */
 interface Totals {
