@@ -4,6 +4,7 @@ import { Analyzer, type AnalyzerOptions } from '../analyzer.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import { decodeJsonRequest } from '../otlp/json.js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
+import { createWireDecoder } from '../otlp/wire/decoder.js';
 import type { DecodedBatch, SpanRecord, TraceId } from '../otlp/span.js';
 import type { Spool, SpoolEncoding } from '../spool/index.js';
 import type { Store } from '../store/store.js';
@@ -188,10 +189,11 @@ export class Intake {
       if (done === undefined) committed.set(id, (done = this.#store.isCommitted(id)));
       return done;
     };
+    const decoder = createWireDecoder();
     for (const record of this.#spool.replay()) {
       let batch: DecodedBatch;
       try {
-        batch = record.encoding === 'protobuf' ? decodeProtobufRequest(record.body) : decodeJsonRequest(record.body.toString('utf8'));
+        batch = record.encoding === 'protobuf' ? decodeProtobufRequest(record.body, decoder) : decodeJsonRequest(record.body.toString('utf8'));
       } catch {
         continue; // it decoded when it was accepted; a record that no longer does was never acknowledged whole
       }

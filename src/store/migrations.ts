@@ -128,6 +128,91 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX spool_committed_by_time ON spool_committed(committed_ms);
   `,
+  // 7: narrow additive summaries of the hourly rows, so the overview sums a period in SQL instead of
+  // decoding every hour's JSON. Hour rows are written with the hourly rollups (and backfilled here);
+  // 6-hour, day and week rows are built from them once their period is over (summary_blocks says
+  // which are built; a late write to an hour drops its blocks' marks). Duration histograms (JSON
+  // [bucket, count] pairs) of the coarse blocks sit apart, keyed statement first, so the sums scan
+  // narrow rows and a slow statement's histograms are one range read (hours read fingerprint_hours).
+  `
+  CREATE TABLE summary_endpoints (
+    size INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    endpoint_id INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    db_spans INTEGER NOT NULL,
+    wasted_ms REAL NOT NULL,
+    first_seen_ms REAL NOT NULL,
+    last_seen_ms REAL NOT NULL,
+    outbound_requests INTEGER NOT NULL,
+    outbound_ms REAL NOT NULL,
+    PRIMARY KEY (size, start, endpoint_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE summary_queries (
+    size INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    endpoint_id INTEGER NOT NULL,
+    queries INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    PRIMARY KEY (size, start, endpoint_id, queries)
+  ) WITHOUT ROWID;
+  CREATE TABLE summary_noise (
+    size INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    endpoint_id INTEGER NOT NULL,
+    rule TEXT NOT NULL,
+    dropped INTEGER NOT NULL,
+    PRIMARY KEY (size, start, endpoint_id, rule)
+  ) WITHOUT ROWID;
+  CREATE TABLE summary_findings (
+    size INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    finding_id INTEGER NOT NULL,
+    requests_affected INTEGER NOT NULL,
+    executions INTEGER NOT NULL,
+    wasted_ms REAL NOT NULL,
+    PRIMARY KEY (size, start, finding_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE summary_selects (
+    size INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    endpoint_id INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    executions INTEGER NOT NULL,
+    total_ms REAL NOT NULL,
+    max_ms REAL NOT NULL,
+    PRIMARY KEY (size, start, endpoint_id, fingerprint)
+  ) WITHOUT ROWID;
+  CREATE TABLE summary_durations (
+    endpoint_id INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    durations TEXT NOT NULL,
+    PRIMARY KEY (endpoint_id, fingerprint, size, start)
+  ) WITHOUT ROWID;
+  CREATE TABLE summary_blocks (
+    size INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    PRIMARY KEY (size, start)
+  ) WITHOUT ROWID;
+  INSERT INTO summary_endpoints
+    SELECT 3600000, hour, endpoint_id, requests, db_spans, wasted_ms, rollup ->> '$.firstSeenMs', rollup ->> '$.lastSeenMs',
+      rollup ->> '$.outbound.requests', rollup ->> '$.outbound.totalMs'
+    FROM endpoint_hours;
+  INSERT INTO summary_queries
+    SELECT 3600000, h.hour, h.endpoint_id, q.value ->> 0, q.value ->> 1 FROM endpoint_hours h, json_each(h.rollup, '$.queriesPerRequest') q;
+  INSERT INTO summary_noise
+    SELECT 3600000, h.hour, h.endpoint_id, n.key, n.value FROM endpoint_hours h, json_each(h.rollup, '$.noiseDropped') n;
+  INSERT INTO summary_findings SELECT 3600000, hour, finding_id, requests_affected, executions, wasted_ms FROM finding_hours;
+  INSERT INTO summary_selects
+    SELECT 3600000, h.hour, h.endpoint_id, h.fingerprint, h.requests, h.executions, h.total_ms, h.rollup ->> '$.example.maxMs'
+    FROM fingerprint_hours h JOIN statements s ON s.fingerprint = h.fingerprint
+    WHERE s.facts ->> '$.operation' = 'SELECT' AND NOT coalesce(s.facts ->> '$.transactionControl', 0)
+      AND NOT EXISTS (SELECT 1 FROM findings f JOIN finding_hours fh ON fh.finding_id = f.id
+                      WHERE f.endpoint_id = h.endpoint_id AND f.fingerprint = h.fingerprint AND fh.hour = h.hour);
+  `,
 ];
 
 /** Brings a database to the newest schema; refuses one written by a newer n1lens. */

@@ -19,6 +19,7 @@ import { buildReport, endpointMatcher, type Report, type ReportOptions } from '.
 import { HOUR_MS } from '../report/period.js';
 import type { SqlFacts } from '../sql/types.js';
 import { migrate } from './migrations.js';
+import { Summaries, type SummaryBucket, type SummaryEndpoint } from './summaries.js';
 
 
 export interface PeriodQuery {
@@ -154,8 +155,11 @@ export class Store {
   // Prepared once per statement text: record() runs every tick and would otherwise re-prepare per row.
   readonly #statements = new Map<string, Statement>();
 
+  readonly #summaries: Summaries;
+
   private constructor(db: Database) {
     this.db = db;
+    this.#summaries = new Summaries(db);
   }
 
   #prepare(sql: string): Statement {
@@ -229,6 +233,7 @@ export class Store {
       set.add(a);
     }
     this.db.transaction(() => {
+      this.#summaries.touched(byHour.keys());
       for (const [hour, set] of byHour) {
         for (const r of set.values()) this.#mergeHour(hour, r);
         for (const c of set.connections.values()) this.#addConnections(hour, c);
@@ -378,6 +383,7 @@ export class Store {
            repeats = excluded.repeats, wasted_ms = excluded.wasted_ms, rollup = excluded.rollup`,
       )
       .run(endpointId, hour, merged.requests, merged.dbSpans, repeats, merged.wastedMs, JSON.stringify(endpointHourJson(merged)));
+    this.#summaries.endpointHour(endpointId, hour, merged, r);
 
     for (const c of r.cascades.values()) {
       this.#statement(c.fingerprint, c.sql, c.facts);
@@ -389,6 +395,8 @@ export class Store {
       const repeatsMap = fromPairs(p.repeats);
       for (const [k, v] of c.repeats) repeatsMap.set(k, (repeatsMap.get(k) ?? 0) + v);
       const example = c.example.wastedMs > p.example.wastedMs ? c.example : p.example;
+      const counts = [(prev?.requests_affected ?? 0) + c.requestsAffected, (prev?.executions ?? 0) + c.executions, (prev?.wasted_ms ?? 0) + c.wastedMs] as const;
+      this.#summaries.findingHour(findingId, hour, ...counts);
       this.db
         .prepare(
           `INSERT INTO finding_hours (finding_id, hour, requests_affected, executions, wasted_ms, rollup) VALUES (?, ?, ?, ?, ?, ?)
@@ -398,9 +406,7 @@ export class Store {
         .run(
           findingId,
           hour,
-          (prev?.requests_affected ?? 0) + c.requestsAffected,
-          (prev?.executions ?? 0) + c.executions,
-          (prev?.wasted_ms ?? 0) + c.wastedMs,
+          ...counts,
           JSON.stringify({
             totalMs: p.totalMs + c.totalMs,
             repeats: toPairs(repeatsMap),
@@ -420,6 +426,10 @@ export class Store {
       const durations = fromPairs(p.durations);
       for (const [k, v] of f.durations) durations.set(k, (durations.get(k) ?? 0) + v);
       const example = f.example.maxMs > p.example.maxMs ? f.example : p.example;
+      const counts = [(prev?.requests ?? 0) + f.requests, (prev?.executions ?? 0) + f.executions, (prev?.total_ms ?? 0) + f.totalMs] as const;
+      if (f.facts.operation === 'SELECT' && !f.facts.transactionControl && !r.cascades.has(f.fingerprint)) {
+        this.#summaries.selectHour(endpointId, f.fingerprint, hour, ...counts, example.maxMs);
+      }
       this.db
         .prepare(
           `INSERT INTO fingerprint_hours (endpoint_id, fingerprint, hour, requests, executions, total_ms, rollup) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -427,7 +437,7 @@ export class Store {
              executions = excluded.executions, total_ms = excluded.total_ms, rollup = excluded.rollup`,
         )
         .run(
-          endpointId, f.fingerprint, hour, (prev?.requests ?? 0) + f.requests, (prev?.executions ?? 0) + f.executions, (prev?.total_ms ?? 0) + f.totalMs,
+          endpointId, f.fingerprint, hour, ...counts,
           JSON.stringify({ durations: toPairs(durations), example, locations: mergeTallyJson(p.locations, f.locations) } satisfies FingerprintHourJson),
         );
     }
@@ -562,6 +572,29 @@ export class Store {
     });
   }
 
+  /**
+   * The endpoints of a period as the overview ranks them, summed from the period summaries (a few
+   * rows per endpoint) rather than rebuilt hour by hour: see SummaryEndpoint for what each rollup
+   * holds. Summaries of 6-hour, day and week blocks that end before `closedBeforeMs` are built on
+   * first use.
+   */
+  periodSummary(query: PeriodQuery, options: { slowMs: number; closedBeforeMs: number }): SummaryEndpoint[] {
+    const matches = endpointMatcher(query.endpoint);
+    return this.#summaries
+      .endpoints(query.sinceMs, query.untilMs, options.slowMs, options.closedBeforeMs)
+      .filter((e) => matches(e.rollup.endpoint) && (query.service === undefined || e.rollup.service === query.service));
+  }
+
+  /** Every endpoint's requests, DB spans and wasted ms per chart bucket in a period (by endpoint id), from the period summaries. */
+  trendBuckets(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>, axis: { startMs: number; sizeMs: number; count: number }, closedBeforeMs: number): Map<number, SummaryBucket[]> {
+    return this.#summaries.trends(query.sinceMs, query.untilMs, axis, closedBeforeMs);
+  }
+
+  /** The first hour with traffic in a period, or undefined when it has none. */
+  firstHour(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): number | undefined {
+    return this.#summaries.firstHour(query.sinceMs, query.untilMs);
+  }
+
   endpoints(): StoredEndpoint[] {
     return this.db
       .prepare(
@@ -608,9 +641,15 @@ export class Store {
     };
   }
 
-  /** Hour rows of every endpoint in a period (no JSON decoding: cheap enough for a sparkline per endpoint). */
-  endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): EndpointHour[] {
+  /** Hour rows of every endpoint in a period, or of one (no JSON decoding: cheap enough for a sparkline per endpoint). */
+  endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}, endpointId?: number): EndpointHour[] {
     const { lo, hi } = hourRange(query);
+    if (endpointId !== undefined) {
+      return this.#prepare(
+        `SELECT endpoint_id AS endpointId, hour, requests, db_spans AS dbSpans, wasted_ms AS wastedMs
+         FROM endpoint_hours WHERE endpoint_id = ? AND hour >= ? AND hour < ? ORDER BY hour`,
+      ).all(endpointId, lo, hi) as EndpointHour[];
+    }
     return this.#prepare(
       `SELECT endpoint_id AS endpointId, hour, requests, db_spans AS dbSpans, wasted_ms AS wastedMs
        FROM endpoint_hours WHERE hour >= ? AND hour < ? ORDER BY endpoint_id, hour`,

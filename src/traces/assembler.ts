@@ -141,6 +141,10 @@ export class TraceAssembler<B = SpanRecord[]> {
     return this.#open.size;
   }
 
+  isOpen(traceId: TraceId): boolean {
+    return this.#open.has(traceId);
+  }
+
   /** True when no new trace can be opened without evicting one. */
   get isFull(): boolean {
     return this.#open.size >= this.#maxOpen;

@@ -62,6 +62,27 @@ describe('overview', () => {
     expect(api.endpoints.find((e) => e.endpoint === 'GET dashboard/')).toMatchObject({ findings: 6, requests: 3, kinds: ['n_plus_one'] });
   });
 
+  it('/api/endpoints, summed from the period summaries, gives every figure /api/report rebuilds from the rollups', async () => {
+    // The overview never builds the report: it must still agree with it, filter for filter.
+    for (const query of ['range=all', 'range=7d', 'range=1h', 'kind=slow_query', 'kind=n_plus_one', 'q=recruit_application', 'service=recruit&q=login', 'service=nope']) {
+      const report = await json<Report>(`/api/report?${query}`);
+      const api = await json<{ summary: Report['summary']; endpoints: (EndpointsApi['endpoints'][number] & { queriesPerRequest: unknown; wastedMsPerRequest: number; tables: string[] })[] }>(`/api/endpoints?${query}`);
+      expect(api.summary).toEqual(report.summary);
+      expect(api.endpoints.map((e) => [e.endpoint, e.requests, e.queriesPerRequest, e.wastedMsPerRequest, e.wastedMs, e.findings, e.kinds, e.tables])).toEqual(
+        report.endpoints.map((e) => [
+          e.endpoint,
+          e.requests,
+          e.queriesPerRequest,
+          e.wastedMsPerRequest,
+          Math.round(e.wastedMsPerRequest * e.requests * 10) / 10,
+          e.findings.length,
+          [...new Set(e.findings.map((f) => f.kind))],
+          [...new Set(e.findings.map((f) => f.table).filter((t) => t !== ''))],
+        ]),
+      );
+    }
+  });
+
   it('gives every stored finding its id in /api/report', async () => {
     const report = await json<Report>('/api/report');
     const dashboard = report.endpoints.find((e) => e.endpoint === 'GET dashboard/')!;
