@@ -215,20 +215,30 @@ const MIGRATIONS: readonly string[] = [
   `,
 ];
 
-/** Brings a database to the newest schema; refuses one written by a newer n1lens. */
+/**
+ * Brings a database to the newest schema; refuses one written by a newer n1lens. Each step reads the
+ * version and applies the next migration in one IMMEDIATE transaction, so processes opening a new
+ * store at once (serve and a digest, say) take turns instead of both creating the same tables.
+ */
 export function migrate(db: Database): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > MIGRATIONS.length) {
-    throw new Error(`database schema version ${current} is newer than this n1lens understands (${MIGRATIONS.length})`);
-  }
-  for (let v = current; v < MIGRATIONS.length; v++) {
-    const sql = MIGRATIONS[v];
-    if (sql === undefined) continue;
-    db.transaction(() => {
-      db.exec(sql);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
-  }
+  /** The schema version, checked to be one this n1lens understands. */
+  const version = (): number => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > MIGRATIONS.length) {
+      throw new Error(`database schema version ${current} is newer than this n1lens understands (${MIGRATIONS.length})`);
+    }
+    return current;
+  };
+  if (version() === MIGRATIONS.length) return; // up to date: no write lock (the file may be read-only)
+  const step = db.transaction((): boolean => {
+    const current = version();
+    if (current === MIGRATIONS.length) return false;
+    db.exec(MIGRATIONS[current]!);
+    db.pragma(`user_version = ${current + 1}`);
+    return true;
+  });
+  let more = true;
+  while (more) more = step.immediate();
 }
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
