@@ -9,7 +9,7 @@ import { APPLICATIONS, DASHBOARD_ROW, loop, requestOf } from '../detect/testing.
 import { buildReport } from '../report/model.js';
 import { createSqlNormalizer } from '../sql/index.js';
 import { SCHEMA_VERSION } from './migrations.js';
-import { Store } from './store.js';
+import { SqliteStore as Store } from './sqlite.js';
 import { tempDir } from '../../test/support.js';
 
 const normalize = createSqlNormalizer();
@@ -36,63 +36,63 @@ function tempDb(): string {
 }
 
 describe('Store', () => {
-  it('migrates a new file to the current user_version and refuses a newer one', () => {
+  it('migrates a new file to the current user_version and refuses a newer one', async () => {
     const path = tempDb();
     const store = Store.open(path);
     expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     store.db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
-    store.close();
+    store.closeSync();
     expect(() => Store.open(path)).toThrow(/newer than this n1lens understands/);
   });
 
-  it('reports from stored hourly rollups exactly what the in-memory rollups give', () => {
+  it('reports from stored hourly rollups exactly what the in-memory rollups give', async () => {
     const store = Store.open(tempDb());
     const analyses = [dashboard(1, T0 + 10), dashboard(2, T0 + HOUR + 10, 30), dashboard(3, T0 + 2 * HOUR + 10)];
-    store.record(analyses.slice(0, 2));
-    store.record(analyses.slice(2));
+    await store.record(analyses.slice(0, 2));
+    await store.record(analyses.slice(2));
     const memory = new RollupSet();
     for (const a of analyses) memory.add(a);
-    expect(store.report()).toEqual(buildReport(memory.values()));
-    store.close();
+    expect(await store.report()).toEqual(buildReport(memory.values()));
+    store.closeSync();
   });
 
-  it('answers a period with only the hours inside it', () => {
+  it('answers a period with only the hours inside it', async () => {
     const store = Store.open(tempDb());
-    store.record([dashboard(1, T0 + 10), dashboard(2, T0 + HOUR + 10), dashboard(3, T0 + 2 * HOUR + 10)]);
-    expect(store.report({ sinceMs: T0 + HOUR }).summary.requests).toBe(2);
-    expect(store.report({ sinceMs: T0 + HOUR, untilMs: T0 + 2 * HOUR }).summary.requests).toBe(1);
-    expect(store.report({ endpoint: 'GET other/*' }).endpoints).toEqual([]);
-    store.close();
+    await store.record([dashboard(1, T0 + 10), dashboard(2, T0 + HOUR + 10), dashboard(3, T0 + 2 * HOUR + 10)]);
+    expect((await store.report({ sinceMs: T0 + HOUR })).summary.requests).toBe(2);
+    expect((await store.report({ sinceMs: T0 + HOUR, untilMs: T0 + 2 * HOUR })).summary.requests).toBe(1);
+    expect((await store.report({ endpoint: 'GET other/*' })).endpoints).toEqual([]);
+    store.closeSync();
   });
 
-  it('keeps the worst request of each finding as its example, with the DB timeline', () => {
+  it('keeps the worst request of each finding as its example, with the DB timeline', async () => {
     const store = Store.open(tempDb());
-    store.record([dashboard(1, T0, 10)]);
-    store.record([dashboard(2, T0 + 5, 40), dashboard(3, T0 + 9, 20)]);
-    const ids = [...store.findingIds().values()];
+    await store.record([dashboard(1, T0, 10)]);
+    await store.record([dashboard(2, T0 + 5, 40), dashboard(3, T0 + 9, 20)]);
+    const ids = [...(await store.findingIds()).values()];
     expect(ids).toHaveLength(6);
-    const finding = store.finding(ids[0]!);
+    const finding = await store.finding(ids[0]!);
     expect(finding?.example?.traceId).toBe('2'.padStart(32, '0'));
     expect(finding?.example?.timeline).toHaveLength(2 + 40 * 6);
     expect(finding?.executions).toBe(70);
-    expect(store.finding(99_999)).toBeUndefined();
-    store.close();
+    expect(await store.finding(99_999)).toBeUndefined();
+    store.closeSync();
   });
 
-  it('never writes literal values from statements to the database file', () => {
+  it('never writes literal values from statements to the database file', async () => {
     const path = tempDb();
     const store = Store.open(path);
-    store.record([dashboard(1, T0)]);
+    await store.record([dashboard(1, T0)]);
     store.db.pragma('wal_checkpoint(TRUNCATE)');
-    store.close();
+    store.closeSync();
     const bytes = readFileSync(path).toString('latin1');
     expect(bytes).toContain('recruit_candidate');
     expect(bytes).not.toContain(SECRET);
     expect(bytes).not.toContain('jane.doe');
   });
 
-  it('adds connection seconds across writes and gives the figures the in-memory rollup gives', () => {
+  it('adds connection seconds across writes and gives the figures the in-memory rollup gives', async () => {
     const store = Store.open(tempDb());
     const withSetup = (i: number, startMs: number, instance: string) => {
       const r = requestOf('GET webhooks/ats/', ["SELECT set_config('TimeZone', %s, false)", APPLICATIONS], { traceId: i.toString(16).padStart(32, '0'), startMs });
@@ -101,19 +101,19 @@ describe('Store', () => {
       return analyseRequest(r, normalize);
     };
     const analyses = Array.from({ length: 30 }, (_, i) => withSetup(i + 1, T0 + i * 150, `worker-${i % 3}`));
-    store.record(analyses.slice(0, 11));
-    store.record(analyses.slice(11));
+    await store.record(analyses.slice(0, 11));
+    await store.record(analyses.slice(11));
     const memory = new RollupSet();
     for (const a of analyses) memory.add(a);
-    const stored = store.connections();
+    const stored = await store.connections();
     expect(stored).toHaveLength(1);
     expect(connectionFigures(stored[0]!)).toEqual(connectionFigures([...memory.connections.values()][0]!));
     expect(stored[0]).toMatchObject({ dbRequests: 30, observableRequests: 30, opened: 30 });
-    expect(store.connections({ sinceMs: T0 + HOUR })).toEqual([]);
-    store.close();
+    expect(await store.connections({ sinceMs: T0 + HOUR })).toEqual([]);
+    store.closeSync();
   });
 
-  it('keeps each route\'s traffic (first and last seen, when, from whom) for dead_view', () => {
+  it('keeps each route\'s traffic (first and last seen, when, from whom) for dead_view', async () => {
     const store = Store.open(tempDb());
     const DAY = 24 * HOUR;
     const cron = (day: number) => {
@@ -121,12 +121,12 @@ describe('Store', () => {
       r.client = '10.0.0.9 curl/8.5';
       return analyseRequest(r, normalize);
     };
-    store.record([cron(5), cron(4)]);
-    store.record([cron(3), cron(2), dashboard(1, T0)]);
-    const traffic = store.routeTraffic();
+    await store.record([cron(5), cron(4)]);
+    await store.record([cron(3), cron(2), dashboard(1, T0)]);
+    const traffic = await store.routeTraffic();
     const nightly = traffic.find((t) => t.endpoint === 'GET internal/nightly/')!;
     expect(nightly).toMatchObject({ requests: 4, firstSeenMs: T0 - 5 * DAY + 60_000 });
-    expect(store.historySinceMs()).toBe(T0 - 5 * DAY + 60_000);
+    expect(await store.historySinceMs()).toBe(T0 - 5 * DAY + 60_000);
     const views = detectDeadViews(
       [
         { route: 'internal/nightly/', view: 'app.views.nightly' },
@@ -135,13 +135,13 @@ describe('Store', () => {
         { route: 'admin/login/', view: 'django.contrib.admin.sites.AdminSite.login' },
       ],
       traffic,
-      { windowMs: 3 * DAY, nowMs: T0 + HOUR, historySinceMs: store.historySinceMs()! },
+      { windowMs: 3 * DAY, nowMs: T0 + HOUR, historySinceMs: (await store.historySinceMs())! },
     );
     expect(views.map((v) => [v.route, v.status])).toEqual([
       ['internal/nightly/', 'periodic'],
       ['old/', 'dead'],
     ]);
     expect(views[0]?.periodic).toEqual({ minuteOfDay: 9 * 60 + 1, days: 4, client: '10.0.0.9 curl/8.5', requests: 4 });
-    store.close();
+    store.closeSync();
   });
 });

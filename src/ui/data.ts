@@ -161,23 +161,23 @@ export function filterReport(report: Report, filters: Pick<Filters, 'kind' | 'q'
 }
 
 /** The report of a period as the API serves it: filtered, each stored finding carrying its `id`. */
-export function servedReport(ctx: UiContext, filters: Filters): Report {
+export async function servedReport(ctx: UiContext, filters: Filters): Promise<Report> {
   const { store } = ctx;
   const urls = ctx.report?.schema?.urls;
   if (filters.deadAfterMs !== undefined && urls === undefined) {
     throw new FilterError('deadAfter needs serve --schema with the URLconf (re-run manage.py n1lens_schema)');
   }
   const deadAfterMs = filters.deadAfterMs ?? (urls === undefined ? undefined : ctx.deadAfterMs);
-  const report = store.report(
+  const deadViews = deadAfterMs === undefined ? undefined : await store.deadViews(urls ?? [], deadAfterMs, ctx.nowMs);
+  const report = await store.report(
     {
       ...periodOf(filters),
       ...(filters.service === undefined ? {} : { service: filters.service }),
       ...(filters.endpoint === undefined ? {} : { endpoint: filters.endpoint }),
     },
-    { ...ctx.report, ...(deadAfterMs === undefined ? {} : { deadViews: store.deadViews(urls ?? [], deadAfterMs, ctx.nowMs) }) },
+    { ...ctx.report, ...(deadViews === undefined ? {} : { deadViews }) },
   );
-  const findingIds = store.findingIds();
-  const muted = store.acknowledgements();
+  const [findingIds, muted] = await Promise.all([store.findingIds(), store.acknowledgements()]);
   for (const e of report.endpoints) {
     for (const f of e.findings) {
       const id = isStoredKind(f.kind) ? findingIds.get(key(e.service, e.endpoint, f.fingerprint)) : undefined;
@@ -191,13 +191,13 @@ export function servedReport(ctx: UiContext, filters: Filters): Report {
   if (filters.kind === undefined && filters.q === undefined) return decided;
   // DB spans per endpoint from the cheap hourly rows, so a narrowed summary still describes the endpoints kept.
   const dbSpans = new Map<number, number>();
-  for (const h of store.endpointHours(periodOf(filters))) dbSpans.set(h.endpointId, (dbSpans.get(h.endpointId) ?? 0) + h.dbSpans);
-  const ids = endpointIds(store);
+  for (const h of await store.endpointHours(periodOf(filters))) dbSpans.set(h.endpointId, (dbSpans.get(h.endpointId) ?? 0) + h.dbSpans);
+  const ids = await endpointIds(store);
   return filterReport(decided, filters, (e) => dbSpans.get(ids.get(key(e.service, e.endpoint)) ?? -1) ?? 0);
 }
 
-function endpointIds(store: Store): Map<string, number> {
-  return new Map(store.endpointRefs().map((r) => [key(r.service, r.endpoint), r.id]));
+async function endpointIds(store: Store): Promise<Map<string, number>> {
+  return new Map((await store.endpointRefs()).map((r) => [key(r.service, r.endpoint), r.id]));
 }
 
 function tablesOf(e: ReportEndpoint): string[] {
@@ -205,11 +205,9 @@ function tablesOf(e: ReportEndpoint): string[] {
 }
 
 /** The overview: endpoints ranked by wasted DB time × traffic, each with its trend over the period. */
-export function overview(ctx: UiContext, filters: Filters): Overview {
+export async function overview(ctx: UiContext, filters: Filters): Promise<Overview> {
   const { store } = ctx;
-  const report = servedReport(ctx, filters);
-  const ids = endpointIds(store);
-  const hours = store.endpointHours(periodOf(filters));
+  const [report, ids, hours, services] = await Promise.all([servedReport(ctx, filters), endpointIds(store), store.endpointHours(periodOf(filters)), store.services()]);
   const firstMs = hours.reduce((m, h) => Math.min(m, h.hour), Infinity);
   const axis = axisOf(filters, ctx.nowMs, Number.isFinite(firstMs) ? firstMs : undefined);
   const trends = new Map<number, Bucket[]>();
@@ -237,21 +235,21 @@ export function overview(ctx: UiContext, filters: Filters): Overview {
       trend: (id === undefined ? undefined : trends.get(id)) ?? emptyBuckets(axis),
     };
   });
-  return { filters, services: store.services(), summary: report.summary, serviceFindings: report.serviceFindings ?? [], axis, rows };
+  return { filters, services, summary: report.summary, serviceFindings: report.serviceFindings ?? [], axis, rows };
 }
 
 /** One endpoint over the period; undefined when the store has no such id. */
-export function endpointView(ctx: UiContext, id: number, filters: Filters): EndpointView | undefined {
+export async function endpointView(ctx: UiContext, id: number, filters: Filters): Promise<EndpointView | undefined> {
   const { store } = ctx;
-  const ref = store.endpointRefs().find((r) => r.id === id);
+  const ref = (await store.endpointRefs()).find((r) => r.id === id);
   if (ref === undefined) return undefined;
   // The endpoint's own filters only narrow its findings; service is the endpoint's.
   // Its acknowledged and ignored findings stay on the page, marked, in a list of their own.
   // Only this endpoint's rows are read (the name as a glob, then the exact match), so the page costs
   // one endpoint, not the whole service.
   const { q: _q, endpoint: _glob, ...narrowing } = filters;
-  const report = servedReport(ctx, { ...narrowing, service: ref.service, endpoint: ref.endpoint, includeAcknowledged: true });
-  const hours = store.endpointHours(periodOf(filters)).filter((h) => h.endpointId === id);
+  const report = await servedReport(ctx, { ...narrowing, service: ref.service, endpoint: ref.endpoint, includeAcknowledged: true });
+  const hours = (await store.endpointHours(periodOf(filters))).filter((h) => h.endpointId === id);
   const axis = axisOf(filters, ctx.nowMs, hours[0]?.hour);
   const trend = emptyBuckets(axis);
   for (const h of hours) {
@@ -276,7 +274,7 @@ export function endpointView(ctx: UiContext, id: number, filters: Filters): Endp
 }
 
 /** The example request's DB calls as lanes, one per fingerprint in order of first call: the trigger's and the repeat's marked. */
-export function waterfallOf(stored: StoredFinding, sqlOf: (fingerprints: string[]) => Map<string, string>): Waterfall | undefined {
+export function waterfallOf(stored: StoredFinding, sql: ReadonlyMap<string, string>): Waterfall | undefined {
   const example = stored.example;
   if (example === null || example.timeline.length === 0) return undefined;
   const lanes = new Map<string, WaterfallLane>();
@@ -289,7 +287,6 @@ export function waterfallOf(stored: StoredFinding, sqlOf: (fingerprints: string[
     }
     lane.spans.push({ index, offsetMs: t.offsetMs, durationMs: t.durationMs });
   });
-  const sql = sqlOf([...lanes.keys()]);
   for (const lane of lanes.values()) lane.sql = sql.get(lane.fingerprint) ?? '';
   const totalMs = example.timeline.reduce((m, t) => Math.max(m, t.offsetMs + t.durationMs), 0);
   return { traceId: example.traceId, totalMs, spans: example.timeline.length, lanes: [...lanes.values()] };
@@ -302,17 +299,17 @@ export function traceLink(template: string | undefined, traceId: string): string
 }
 
 /** One stored finding: its figures in the period, trend, example waterfall and trace link. */
-export function findingView(ctx: UiContext, id: number, filters: Filters): FindingView | undefined {
+export async function findingView(ctx: UiContext, id: number, filters: Filters): Promise<FindingView | undefined> {
   const { store } = ctx;
-  const stored = store.finding(id);
+  const stored = await store.finding(id);
   if (stored === undefined) return undefined;
-  const endpointId = endpointIds(store).get(key(stored.service, stored.endpoint));
-  const pick = (f: Filters): ReportFinding | undefined =>
-    servedReport(ctx, { range: f.range, ...periodOf(f), service: stored.service, endpoint: stored.endpoint, includeAcknowledged: true })
+  const endpointId = (await endpointIds(store)).get(key(stored.service, stored.endpoint));
+  const pick = async (f: Filters): Promise<ReportFinding | undefined> =>
+    (await servedReport(ctx, { range: f.range, ...periodOf(f), service: stored.service, endpoint: stored.endpoint, includeAcknowledged: true }))
       .endpoints.find((e) => e.endpoint === stored.endpoint)
       ?.findings.find((x) => x.id === id);
-  const finding = pick(filters) ?? pick({ range: 'all' });
-  const hours = store.findingHours(id, periodOf(filters));
+  const finding = (await pick(filters)) ?? (await pick({ range: 'all' }));
+  const hours = await store.findingHours(id, periodOf(filters));
   const axis = axisOf(filters, ctx.nowMs, hours[0]?.hour);
   const trend: FindingBucket[] = Array.from({ length: axis.count }, (_, i) => ({
     startMs: axis.startMs + i * axis.sizeMs,
@@ -328,7 +325,7 @@ export function findingView(ctx: UiContext, id: number, filters: Filters): Findi
     trend[i]!.wastedMs += h.wastedMs;
   }
   const signature = signatureOf(stored.endpoint, { kind: stored.kind as FindingKind, table: finding?.table ?? mainTable(stored.sql), fingerprint: stored.fingerprint });
-  const acknowledgement = store.acknowledgements().find((a) => a.signature === signature && isActive(a, ctx.nowMs));
+  const acknowledgement = (await store.acknowledgements()).find((a) => a.signature === signature && isActive(a, ctx.nowMs));
   return {
     filters,
     id,
@@ -339,7 +336,7 @@ export function findingView(ctx: UiContext, id: number, filters: Filters): Findi
     finding,
     axis,
     trend,
-    waterfall: waterfallOf(stored, (fps) => store.statementSql(fps)),
+    waterfall: waterfallOf(stored, await store.statementSql(stored.example?.timeline.map((t) => t.fingerprint) ?? [])),
     traceLink: traceLink(ctx.traceUrl, stored.example?.traceId ?? ''),
   };
 }
