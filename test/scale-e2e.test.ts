@@ -59,11 +59,14 @@ interface Instance {
   process: Spawned;
 }
 
+/** Starts `n1lens serve` on the shared store: A is given it in N1LENS_DATABASE_URL, B with --db. */
 async function startInstance(name: string, db: string, dir: string, ports: { http: number; grpc: number }): Promise<Instance> {
+  const store = name === 'a' ? [] : ['--db', db];
+  const env = name === 'a' ? { ...process.env, N1LENS_DATABASE_URL: db } : process.env;
   const s = spawnBin([
-    'serve', '--db', db, '--spool', join(dir, `${name}.spool`), '--http-port', String(ports.http), '--grpc-port', String(ports.grpc),
+    'serve', ...store, '--spool', join(dir, `${name}.spool`), '--http-port', String(ports.http), '--grpc-port', String(ports.grpc),
     '--trace-wait-ms', '1500',
-  ]);
+  ], { env });
   const exited = s.exited;
   cleanup.push(async () => {
     if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGTERM');
@@ -201,8 +204,11 @@ describe('two n1lens instances behind the Collector loadbalancing exporter, shar
     const page = await (await fetch(`http://127.0.0.1:${a.http}/?range=all`)).text();
     expect(page).toContain(`<b>${expected.summary.requests}</b><span>requests</span>`);
 
-    // The digest over the shared store shows the whole too (every whole hour up to now).
-    const digest = execFileSync(process.execPath, [join(root, 'bin/n1lens.js'), 'digest', '--db', db, '--since', '5000w', '--dry-run'], { encoding: 'utf8' });
+    // The digest over the shared store (named by N1LENS_DATABASE_URL) shows the whole too (every whole hour up to now).
+    const digest = execFileSync(process.execPath, [join(root, 'bin/n1lens.js'), 'digest', '--since', '5000w', '--dry-run'], {
+      encoding: 'utf8',
+      env: { ...process.env, N1LENS_DATABASE_URL: db },
+    });
     const worst = expected.endpoints.find((e) => e.findings.length > 0)!;
     expect(digest).toContain(worst.endpoint);
     expect(digest).toMatch(new RegExp(`Requests analysed:\\* ${expected.summary.requests}\\b`));

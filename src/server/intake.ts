@@ -81,6 +81,7 @@ export class Intake {
   #pending: RequestAnalysis[] = [];
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<boolean> | undefined;
+  #replaying = false;
   #closed = false;
 
   constructor(options: IntakeOptions) {
@@ -183,9 +184,20 @@ export class Intake {
   async replay(): Promise<{ exports: number; spans: number; skipped: number }> {
     const totals = { exports: 0, spans: 0, skipped: 0 };
     if (this.#spool === undefined) return totals;
+    this.#replaying = true;
+    try {
+      await this.#replayRecords(this.#spool, totals);
+    } finally {
+      this.#replaying = false;
+    }
+    this.#refreshGauges();
+    return totals;
+  }
+
+  async #replayRecords(spool: Spool, totals: { exports: number; spans: number; skipped: number }): Promise<void> {
     const committed = new Map<TraceId, boolean>();
     const isCommitted = (id: TraceId): boolean => committed.get(id) === true;
-    for (const record of this.#spool.replay()) {
+    for (const record of spool.replay()) {
       let batch: DecodedBatch;
       try {
         batch = record.encoding === 'protobuf' ? decodeProtobufRequest(record.body) : decodeJsonRequest(record.body.toString('utf8'));
@@ -206,8 +218,6 @@ export class Intake {
       for (const id of this.#analyzer.assembler.survey(spans).opened) this.#traceSegment.set(id, record.segment);
       this.#take(this.#analyzer.add(spans, this.#now(), 'spool'));
     }
-    this.#refreshGauges();
-    return totals;
   }
 
   /**
@@ -215,6 +225,8 @@ export class Intake {
    * in flight (a slow or unreachable database), analyses queue for the next.
    */
   tick(): Promise<boolean> {
+    // A write now would delete spool segments the replay has not read yet.
+    if (this.#replaying) return Promise.resolve(false);
     this.#take(this.#analyzer.poll(this.#now()));
     this.#writing ??= this.#write().finally(() => {
       this.#writing = undefined;

@@ -104,7 +104,7 @@ export class SqliteStore extends Store {
       if (committed !== undefined) {
         const insert = this.#prepare('INSERT INTO spool_committed (trace_id, committed_ms) VALUES (?, ?) ON CONFLICT (trace_id) DO NOTHING');
         const again = new Set<string>();
-        for (const id of committed.traceIds) if (insert.run(id, committed.nowMs).changes === 0) again.add(id);
+        for (const id of new Set(committed.traceIds)) if (insert.run(id, committed.nowMs).changes === 0) again.add(id);
         if (again.size > 0) counted = analyses.filter((a) => !again.has(a.traceId));
       }
       this.#record(counted);
