@@ -10,7 +10,13 @@
  * OTLP/JSON lines, both as the Collector's file exporter frames them. `--check` decodes the first
  * batches with protobufjs and the JSON decoder and compares, so the writer cannot drift from OTLP.
  *
- *   node bench/corpus.mjs --out /tmp/n1lens-bench/corpus --spans 500000 [--jsonl] [--check] [--locations]
+ *   node bench/corpus.mjs --out /tmp/n1lens-bench/corpus --spans 500000 [--jsonl] [--check] [--locations] [--lean]
+ *
+ * `--lean`: the same requests as lean spans (~350 bytes each in protobuf): `service.name` the only
+ * resource attribute, DB spans with short statements (columns unqualified, no sqlcommenter comment)
+ * and the system, database, user or operation, and peer attributes psycopg2's and the stable
+ * conventions' instrumentations set. The ratio against a
+ * generic decoder depends on span size, so every figure is reported on both corpora.
  *   node bench/corpus.mjs --out /tmp/n1lens-bench/big --bytes 1073741824
  */
 import { createWriteStream } from 'node:fs';
@@ -139,6 +145,11 @@ const T0 = 1_795_613_023_000_000_000n;
 
 /** --locations: what n1lens_django's location processor adds, one template line per table (a loop's spans share it). */
 let WITH_LOCATIONS = false;
+/** --lean: see the header. */
+let LEAN = false;
+
+/** A statement as a lean corpus carries it: `"table"."column"` written as `"column"`. */
+const shortSql = (sql) => sql.replace(/"[a-z_]+"\."([a-z_]+)"/g, '"$1"');
 function locationAttributes(service, route, table = '') {
   const view = route.split('/')[0] || 'index';
   let line = 7;
@@ -170,6 +181,15 @@ function* requestSpans(service, startNs) {
     t = end + BigInt(between(20_000, 300_000));
     const op = sql.slice(0, sql.indexOf(' ') < 0 ? sql.length : sql.indexOf(' '));
     const table = /(?:FROM|INTO|UPDATE) "([a-z_]+)"/.exec(sql)?.[1];
+    if (LEAN) {
+      yield {
+        traceId, spanId: randomBytes(8), parentSpanId: serverId, name: op, kind: 3, start, end, scope: 'db',
+        attributes: stable
+          ? [['db.system.name', 'postgresql'], ['db.namespace', service.name], ['db.operation.name', op], ['db.query.text', shortSql(sql)], ['server.address', 'db'], ['server.port', 5432]]
+          : [['db.system', 'postgresql'], ['db.name', service.name], ['db.user', service.name], ['db.statement', shortSql(sql)], ['net.peer.name', 'db'], ['net.peer.port', 5432]],
+      };
+      continue;
+    }
     yield {
       traceId,
       spanId: randomBytes(8),
@@ -199,7 +219,9 @@ function* requestSpans(service, startNs) {
     end,
     scope: 'django',
     status: method === 'POST' && rand() < 0.02 ? 2 : 0,
-    attributes: stable
+    attributes: LEAN
+      ? [[stable ? 'http.request.method' : 'http.method', method], ['http.route', route]]
+      : stable
       ? [['http.request.method', method], ['url.scheme', 'http'], ['url.path', path], ['server.address', 'recruit.internal'], ['server.port', 8000], ['client.address', '10.0.3.17'], ['user_agent.original', 'Mozilla/5.0'], ['http.route', route], ['http.response.status_code', 200]]
       : [['http.method', method], ['http.scheme', 'http'], ['http.host', 'recruit.internal:8000'], ['http.target', path], ['net.peer.ip', '10.0.3.17'], ['http.user_agent', 'Mozilla/5.0'], ['http.flavor', '1.1'], ['http.route', route], ['http.status_code', 200]],
   };
@@ -326,10 +348,13 @@ function writeSpan(w, s) {
 
 const SCOPES = { django: ['opentelemetry.instrumentation.django', '0.66b1'], db: ['opentelemetry.instrumentation.psycopg2', '0.66b1'] };
 
+/** The resource attributes written: only service.name in a lean corpus. */
+const resourceOf = (service) => (LEAN ? { 'service.name': service.resource['service.name'] } : service.resource);
+
 function encodeBatch(w, service, spans) {
   w.message(1, () => {
     w.message(1, () => {
-      for (const [k, v] of Object.entries(service.resource)) writeKeyValue(w, 1, k, v);
+      for (const [k, v] of Object.entries(resourceOf(service))) writeKeyValue(w, 1, k, v);
     });
     for (const scope of ['django', 'db']) {
       const mine = spans.filter((s) => s.scope === scope);
@@ -370,7 +395,7 @@ function encodeJson(service, spans) {
       })),
     });
   }
-  return JSON.stringify({ resourceSpans: [{ resource: { attributes: jsonAttrs(Object.entries(service.resource)) }, scopeSpans }] });
+  return JSON.stringify({ resourceSpans: [{ resource: { attributes: jsonAttrs(Object.entries(resourceOf(service))) }, scopeSpans }] });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -410,6 +435,7 @@ async function main() {
   const maxBytes = Number(opt('bytes', Infinity));
   const withJson = args.includes('--jsonl');
   WITH_LOCATIONS = args.includes('--locations');
+  LEAN = args.includes('--lean');
   if (!Number.isFinite(maxSpans) && !Number.isFinite(maxBytes)) throw new Error('give --spans N or --bytes N');
   mkdirSync(dirname(out), { recursive: true });
   const pb = createWriteStream(`${out}.pb`);

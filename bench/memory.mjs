@@ -11,6 +11,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Analyzer } from '../dist/analyzer.js';
 import { decodeProtobufRequest } from '../dist/otlp/protobuf.js';
+import { createWireDecoder } from '../dist/otlp/wire/decoder.js';
 
 if (typeof gc !== 'function') throw new Error('run with node --expose-gc');
 const arg = (name) => {
@@ -20,13 +21,14 @@ const arg = (name) => {
 const path = process.argv[2] ?? '/tmp/n1lens-bench/corpus.pb';
 const limit = 200_000;
 
+const decoder = createWireDecoder();
 const file = readFileSync(path);
 const messages = [];
 for (let at = 0, spans = 0; at + 4 <= file.length && spans < limit; ) {
   const n = file.readUInt32BE(at);
   const m = file.subarray(at + 4, at + 4 + n);
   messages.push(m);
-  spans += decodeProtobufRequest(m).spans.length;
+  spans += decodeProtobufRequest(m, decoder).spans.length;
   at += 4 + n;
 }
 
@@ -40,7 +42,7 @@ const analyzer = new Analyzer({ traceWaitMs: Infinity, maxTraceAgeMs: Infinity, 
 const before = heap();
 let buffered = 0;
 for (const m of messages) {
-  const batch = decodeProtobufRequest(m);
+  const batch = decodeProtobufRequest(m, decoder);
   buffered += batch.spans.length;
   analyzer.add(batch.spans, 0);
 }

@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { OfflineAnalysis } from '../dist/analyzer.js';
 import { decodeProtobufRequest, decodeProtobufRequestReference } from '../dist/otlp/protobuf.js';
+import { createWireDecoder } from '../dist/otlp/wire/decoder.js';
 import { otlpSchema } from '../dist/otlp/schema.js';
 
 const path = process.argv[2] ?? '/tmp/n1lens-bench/corpus.pb';
@@ -22,7 +23,8 @@ for (let at = 0; at + 4 <= file.length; ) {
   messages.push(file.subarray(at + 4, at + 4 + n));
   at += 4 + n;
 }
-const totalSpans = messages.reduce((n, m) => n + decodeProtobufRequest(m).spans.length, 0);
+const counter = createWireDecoder();
+const totalSpans = messages.reduce((n, m) => n + decodeProtobufRequest(m, counter).spans.length, 0);
 
 /** CPU seconds (user + system, all threads) and wall seconds of fn. */
 function measure(fn) {
@@ -37,12 +39,20 @@ function measure(fn) {
 /** The n1-report pipeline (analyseFiles) over the in-memory messages. */
 function pipeline() {
   const offline = new OfflineAnalysis({ minRepeats: 5 });
-  for (const m of messages) offline.add(decodeProtobufRequest(m).spans);
+  // One decoder per run, as n1-report keeps one per file.
+  const decoder = createWireDecoder();
+  for (const m of messages) offline.add(decodeProtobufRequest(m, decoder).spans);
   const rollups = offline.finish();
   const analyzer = offline.analyzer;
   let cascades = 0;
   for (const r of rollups.values()) cascades += r.cascades.size;
   return { requests: analyzer.requestsAnalysed, endpoints: [...rollups.values()].length, cascades };
+}
+
+/** The wire decoder alone, one decoder per run as n1-report keeps one per file. */
+function wireDecodeOnly() {
+  const decoder = createWireDecoder();
+  return (m) => decoder.decode(m);
 }
 
 function decodeOnly(decode, list) {
@@ -68,7 +78,7 @@ let sliceSpans = 0;
 for (const m of messages) {
   if (sliceSpans >= 100_000) break;
   slice.push(m);
-  sliceSpans += decodeProtobufRequest(m).spans.length;
+  sliceSpans += decodeProtobufRequest(m, counter).spans.length;
 }
 
 if (process.argv.includes('--only-pipeline')) {
@@ -87,7 +97,7 @@ const fullRuns = [];
 for (let r = 0; r < rounds; r++) {
   pbjsRuns.push(measure(() => protobufjsOnly(slice)));
   fullRuns.push(measure(pipeline));
-  wireRuns.push(measure(() => decodeOnly(decodeProtobufRequest, messages)));
+  wireRuns.push(measure(() => decodeOnly(wireDecodeOnly(), messages)));
   if (r < 2) pbjsMappedRuns.push(measure(() => decodeOnly(decodeProtobufRequestReference, slice)));
 }
 const pbjs = best(pbjsRuns);

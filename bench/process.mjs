@@ -30,12 +30,14 @@ function timed(args) {
 const pb = `${base}.pb`;
 const jsonl = `${base}.jsonl`;
 const protobufjs = timed(['bench/baseline-protobufjs.mjs', pb]);
-const reportPb = timed(['bin/n1-report.js', '--format', 'json', pb]);
+// One thread: the figure the targets are about (--jobs is bench/jobs.mjs).
+const reportPb = timed(['bin/n1-report.js', '--format', 'json', '--jobs', '1', pb]);
 const jsonParse = timed(['bench/baseline-jsonparse.mjs', jsonl]);
-const reportJson = timed(['bin/n1-report.js', '--format', 'json', jsonl]);
+const reportJson = timed(['bin/n1-report.js', '--format', 'json', '--jobs', '1', jsonl]);
 process.stdout.write(
   JSON.stringify({
     bench: 'process',
+    corpus: base,
     pbMB: Math.round(statSync(pb).size / 1e6),
     jsonlMB: Math.round(statSync(jsonl).size / 1e6),
     protobufjsDecodeCpuS: protobufjs.cpu,

@@ -18,6 +18,8 @@ npm run build >/dev/null
 
 echo "== corpus (500k spans, protobuf + JSON lines)" >&2
 node bench/corpus.mjs --out "$DIR/corpus" --spans 500000 --jsonl --check > "$OUT/corpus.json"
+echo "== lean corpus (the same requests, ~330 bytes/span)" >&2
+node bench/corpus.mjs --out "$DIR/lean" --spans 500000 --jsonl --check --lean > "$OUT/corpus-lean.json"
 if [ -z "${SKIP_BIG:-}" ]; then
   echo "== corpus (1 GB protobuf)" >&2
   [ -f "$DIR/big.pb" ] && [ "$(stat -c %s "$DIR/big.pb")" -ge 1073741824 ] || node bench/corpus.mjs --out "$DIR/big" --bytes 1073741824 > "$OUT/big.json"
@@ -25,10 +27,16 @@ fi
 
 echo "== pipeline (in process, one core)" >&2
 taskset -c "$SERVER_CPU" node bench/pipeline.mjs "$DIR/corpus.pb" --rounds 5 > "$OUT/pipeline.json"
+taskset -c "$SERVER_CPU" node bench/pipeline.mjs "$DIR/lean.pb" --rounds 5 > "$OUT/pipeline-lean.json"
 taskset -c "$SERVER_CPU" node bench/phases.mjs "$DIR/corpus.pb" > "$OUT/phases.json"
 
 echo "== whole process (CPU time)" >&2
 node bench/process.mjs "$DIR/corpus" --runs 3 > "$OUT/process.json"
+node bench/process.mjs "$DIR/lean" --runs 3 > "$OUT/process-lean.json"
+
+echo "== n1-report --jobs $(nproc) against --jobs 1" >&2
+node bench/jobs.mjs "$DIR/corpus.pb" --jobs "$(nproc)" --runs 3 > "$OUT/jobs.json"
+node bench/jobs.mjs "$DIR/lean.pb" --jobs "$(nproc)" --runs 3 > "$OUT/jobs-lean.json"
 
 echo "== Jaeger and Zipkin files (whole process)" >&2
 node bench/foreign-files.mjs --dir "$DIR" --runs 2 > "$OUT/foreign-files.json"

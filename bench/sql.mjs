@@ -10,12 +10,14 @@
 import { batches } from './corpus.mjs';
 import { createSqlNormalizer, normalizeSql } from '../dist/sql/index.js';
 import { decodeProtobufRequest } from '../dist/otlp/protobuf.js';
+import { createWireDecoder } from '../dist/otlp/wire/decoder.js';
 
 // Statements as the pipeline sees them: decoded from a few corpus batches.
 const statements = [];
+const decoder = createWireDecoder();
 let k = 0;
 for (const batch of batches()) {
-  for (const s of decodeProtobufRequest(batch.pb).spans) if (s.dbStatement) statements.push(s.dbStatement);
+  for (const s of decodeProtobufRequest(batch.pb, decoder).spans) if (s.dbStatement) statements.push(s.dbStatement);
   if (++k === 40) break;
 }
 const distinct = [...new Set(statements)];

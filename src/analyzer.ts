@@ -62,10 +62,21 @@ export class Analyzer {
 }
 
 /**
- * The offline pipeline (n1-report, digest from files): spans in, rollups out. A file has no clock,
- * so the clock is spans read: a trace is complete once 200k spans have gone by without one of its
- * own, at the 50k open-trace limit, or at the end.
+ * The Analyzer's settings offline. A file has no clock, so the clock is spans read: a trace is
+ * complete once 200k spans have gone by without one of its own, at the 50k open-trace limit, or at
+ * the end. Split into `shards` (n1-report --jobs), each shard keeps its share of the limits.
  */
+export function offlineAnalyzerOptions(options: DetectOptions, shards = 1): AnalyzerOptions {
+  return {
+    ...options,
+    traceWaitMs: 200_000,
+    maxTraceAgeMs: Infinity,
+    maxOpenTraces: Math.ceil(50_000 / shards),
+    rememberCompleted: Math.ceil(100_000 / shards),
+  };
+}
+
+/** The offline pipeline (n1-report, digest from files): spans in, rollups out (see offlineAnalyzerOptions). */
 export class OfflineAnalysis {
   readonly analyzer: Analyzer;
   readonly rollups = new RollupSet();
@@ -75,7 +86,7 @@ export class OfflineAnalysis {
   readonly #onAnalysed: ((analyses: RequestAnalysis[]) => void) | undefined;
 
   constructor(options: DetectOptions = {}, onAnalysed?: (analyses: RequestAnalysis[]) => void) {
-    this.analyzer = new Analyzer({ ...options, traceWaitMs: 200_000, maxTraceAgeMs: Infinity, maxOpenTraces: 50_000 });
+    this.analyzer = new Analyzer(offlineAnalyzerOptions(options));
     this.#onAnalysed = onAnalysed;
   }
 

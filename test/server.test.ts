@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import * as http2 from 'node:http2';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
@@ -136,6 +138,30 @@ describe('n1lens serve with the official OpenTelemetry JS exporters', () => {
     const report = (await (await fetch(`${reopened.url}/api/report`)).json()) as Report;
     expect(report.summary.requests).toBe(1);
     expect(report.summary.findings).toBeGreaterThan(0);
+  });
+
+  it('stops within drainMs while an HTTP request and a gRPC call never finish, and keeps what was acknowledged', async () => {
+    const server = await start({ traceWaitMs: 60_000, drainMs: 300 });
+    expect((await post(server.url, encodeProtobuf(djangoRequest({ repeats: 8 })), { 'Content-Type': 'application/x-protobuf' })).status).toBe(200);
+    // An HTTP export whose body never completes…
+    const socket = connect(server.httpPort, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.write('POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: 1000\r\n\r\nabc');
+    socket.on('error', () => {});
+    // …and a gRPC call that never ends its request stream.
+    const session = http2.connect(`http://127.0.0.1:${server.grpcPort}`);
+    session.on('error', () => {});
+    const stream = session.request({ ':method': 'POST', ':path': '/opentelemetry.proto.collector.trace.v1.TraceService/Export', 'content-type': 'application/grpc', te: 'trailers' });
+    stream.on('error', () => {});
+    stream.write(Buffer.from([0, 0, 0, 0, 9]));
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    await server.close();
+    expect(Date.now() - started).toBeLessThan(3000);
+    session.destroy();
+    socket.destroy();
+    const reopened = await start({ db: join(server.dir, 'n1lens.db') });
+    expect(((await (await fetch(`${reopened.url}/api/report`)).json()) as Report).summary.requests).toBe(1);
   });
 });
 

@@ -7,9 +7,15 @@ import { servePorts, spawnBin, tempDir, type Spawned } from './support.js';
 const ROUTES = 20;
 const REPEATS = 6;
 
+/**
+ * Trace k's id: unique, as are its span ids (djangoRequest derives them from the id's first 8 hex
+ * digits). Padding k with 'f' would not do: 0xf1…0xff pad to the same ids as 1…15.
+ */
+const traceIdOf = (k: number): string => `${(k + 1).toString(16).padStart(8, '0')}${'f'.repeat(24)}`;
+
 /** Trace k as two exports, the DB spans then the root, on route `r<k % 20>/`. */
 function traceExports(k: number): Uint8Array[] {
-  const request = djangoRequest({ traceId: (k + 1).toString(16).padStart(32, 'f'), repeats: REPEATS });
+  const request = djangoRequest({ traceId: traceIdOf(k), repeats: REPEATS });
   const [serverScope, dbScope] = request.resourceSpans[0]!.scopeSpans;
   const route = serverScope!.spans[0]!.attributes!.find((a) => a.key === 'http.route')!;
   route.value = { stringValue: `r${k % ROUTES}/` };

@@ -62,6 +62,16 @@ describe.concurrent('n1lens serve start-up faults: one line, exit 2, nothing lef
     }
   });
 
+  it('several processes creating one new store at once all start (migrations take turns)', async () => {
+    const db = join(dir, 'shared.db');
+    const servers = Array.from({ length: 4 }, () => spawnBin(['serve', '--http-port', '0', '--grpc-port', '0', '--no-spool', '--db', db]));
+    const started = await Promise.allSettled(servers.map((s) => servePorts(s)));
+    for (const s of servers) s.child.kill('SIGTERM');
+    const codes = await Promise.all(servers.map((s) => s.exited));
+    expect(servers.map((s, i) => (started[i]!.status === 'fulfilled' ? 'started' : s.stderr().trim()))).toEqual(servers.map(() => 'started'));
+    expect(codes).toEqual([0, 0, 0, 0]);
+  });
+
   it('digest --db on a file that is not SQLite: one line, exit 2', async () => {
     writeFileSync(join(dir, 'not-a-store.db'), 'plain text\n');
     const s = spawnBin(['digest', '--db', join(dir, 'not-a-store.db'), '--dry-run']);

@@ -98,8 +98,8 @@ export async function runCapture(argv: string[], capture: CaptureOptions, report
     );
     return commandCode !== 0 ? commandCode : EXIT.usage;
   }
-  // capture reads its own recording: no --from, so none of the pull flags (header is the one list).
-  const reportCode = await runReport([capture.out], { ...report, header: [] }, 'n1lens capture');
+  // capture reads its own recording, never --from: it has none of the pull flags.
+  const reportCode = await runReport([capture.out], report, 'n1lens capture');
   if (commandCode !== 0) process.stderr.write(`n1lens capture: ${argv[0]} exited with status ${commandCode}\n`);
   return commandCode !== 0 ? commandCode : reportCode;
 }

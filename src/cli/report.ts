@@ -5,6 +5,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { OfflineAnalysis } from '../analyzer.js';
 import { RollupSet } from '../detect/rollup.js';
 import { readTraceFile } from '../otlp/file.js';
+import { availableParallelism } from 'node:os';
+import { analyseFilesSharded } from '../parallel/files.js';
 import {
   baselineFromReport,
   buildReport,
@@ -71,6 +73,8 @@ export interface ReportCliOptions extends DetectorCliOptions, PullCliOptions {
   db?: string;
   since?: string;
   deadAfter?: string;
+  /** Worker threads for trace files, one shard of the traces each; see defaultJobs. */
+  jobs?: number;
 }
 
 /** Parses `sarif` or `sarif=out.sarif`. */
@@ -87,19 +91,42 @@ export function parseFormat(value: string): FormatSpec {
 
 const collect = <T>(parse: (v: string) => T) => (value: string, previous: T[] | undefined): T[] => [...(previous ?? []), parse(value)];
 
-/** Reads every file, streaming, and returns the rollups (see OfflineAnalysis for when a trace completes). */
+/**
+ * Reads every file, streaming, and returns the rollups (see OfflineAnalysis for when a trace
+ * completes). With `jobs` above 1, traces are split across that many threads (parallel/files.ts),
+ * with the same result.
+ */
 export async function analyseFiles(
   files: string[],
-  options: DetectOptions & { schemaPath?: string; onAnalysed?: (analyses: RequestAnalysis[]) => void },
+  options: DetectOptions & { schemaPath?: string; jobs?: number; onAnalysed?: (analyses: RequestAnalysis[]) => void },
 ): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; lateSpans: number }> {
-  const { schemaPath, onAnalysed, ...detect } = options;
+  const { schemaPath, jobs = 1, onAnalysed, ...detect } = options;
   const schema = schemaPath === undefined ? undefined : await loadSchema(schemaPath);
-  const offline = new OfflineAnalysis({ ...detect, ...(schema === undefined ? {} : { links: schemaNaming(schema) }) }, onAnalysed);
+  const withLinks = { ...detect, ...(schema === undefined ? {} : { links: schemaNaming(schema) }) };
+  const reportOptions = schema === undefined ? {} : { schema };
+  // Workers hand over what the rollups read, not each request's timeline: onAnalysed (the HTML report) stays on one thread.
+  if (jobs > 1 && onAnalysed === undefined) {
+    // N1LENS_JOBS_MIN_BYTES (tests, benchmarks) lowers the input size from which workers start.
+    const minBytes = process.env.N1LENS_JOBS_MIN_BYTES === undefined ? undefined : Number(process.env.N1LENS_JOBS_MIN_BYTES);
+    return { ...(await analyseFilesSharded(files, withLinks, schemaPath, jobs, minBytes)), reportOptions };
+  }
+  const offline = new OfflineAnalysis(withLinks, onAnalysed);
   for (const file of files) {
     for await (const batch of readTraceFile(file)) offline.add(batch.spans);
   }
   const rollups = offline.finish();
-  return { rollups, reportOptions: schema === undefined ? {} : { schema }, lateSpans: offline.analyzer.assembler.counters.lateSpans };
+  return { rollups, reportOptions, lateSpans: offline.analyzer.assembler.counters.lateSpans };
+}
+
+/**
+ * Threads for trace files when --jobs is not given: the machine's cores from 4 up. Splitting costs
+ * CPU (every shard walks every message, each thread has its own GC), and a single analysis
+ * already keeps a second core busy with V8's concurrent GC: on 2 cores --jobs 2 was slower than
+ * --jobs 1 (bench/README.md).
+ */
+function defaultJobs(): number {
+  const cores = availableParallelism();
+  return cores >= 4 ? cores : 1;
 }
 
 function readBaseline(file: string): Baseline {
@@ -238,7 +265,8 @@ async function analyseAndFinish(
     ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }),
     ...(store === undefined ? {} : { onAnalysed: (analyses: RequestAnalysis[]) => store.recordSync(analyses) }),
   };
-  const { rollups, reportOptions } = opts.from === undefined ? await analyseFiles(files, detect) : await analysePull({ ...opts, from: opts.from }, detect, program);
+  const jobs = opts.jobs ?? defaultJobs();
+  const { rollups, reportOptions } = opts.from === undefined ? await analyseFiles(files, { ...detect, jobs }) : await analysePull({ ...opts, from: opts.from }, detect, program);
   if (opts.listUnseen && reportOptions.schema?.urls === undefined) {
     throw new CliError('--list-unseen needs --schema with the URLconf: re-run manage.py n1lens_schema, which now exports the URLconf', EXIT.usage);
   }
@@ -337,7 +365,8 @@ export function reportCommand(name = 'report'): Command {
     .option('--list-unseen', "with --schema: list the app's routes no request in the files went to")
     .option('--db <file|url>', 'report on the store `n1lens serve` writes (a SQLite file or a postgres:// URL) instead of trace files')
     .option('--since <duration>', 'with --from: how far back to pull (default 24h); with --db: only the last <duration>, e.g. 90m, 24h, 7d (default all of it)')
-    .option('--dead-after <duration>', 'with --db and --schema: list views with no request for <duration> (e.g. 90d), and cron-only ones');
+    .option('--dead-after <duration>', 'with --db and --schema: list views with no request for <duration> (e.g. 90d), and cron-only ones')
+    .option('--jobs <n>', 'threads for trace files, traces split between them (default: the machine\'s cores from 4 up, else 1)', wholeNumber('--jobs', 1));
   addPullOptions(command, { service: true });
   return command.action(async function (this: Command, files: string[]) {
     process.exitCode = await runReport(files, resolveReportOptions(this), name === 'report' ? 'n1lens report' : name);

@@ -25,7 +25,8 @@ export interface EndpointDetectOptions {
 /** Requests of an endpoint needed before a cascade's share of them can tell warm-up from steady state. */
 export const STEADY_STATE_MIN_REQUESTS = 3;
 
-const DEFAULTS = {
+/** The detectors' settings when options leave them out. */
+export const ENDPOINT_DETECT_DEFAULTS = {
   minShare: 0.5,
   hotLookupMinShare: 0.8,
   hotLookupMinRequests: 10,
@@ -85,7 +86,7 @@ export type EndpointFinding = CascadeFinding | HotLookupFinding | SyncFanoutFind
 
 /** All findings of one endpoint, worst (most wasted time) first. */
 export function detectEndpoint(rollup: EndpointRollup, options: EndpointDetectOptions = {}): EndpointFinding[] {
-  const o = { ...DEFAULTS, ...options };
+  const o = { ...ENDPOINT_DETECT_DEFAULTS, ...options };
   const findings: EndpointFinding[] = [];
 
   const steady = rollup.requests >= STEADY_STATE_MIN_REQUESTS;

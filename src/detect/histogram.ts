@@ -40,15 +40,33 @@ export type DurationHistogram = Map<number, number>;
 const GROWTH = Math.log(1.04);
 const MIN_MS = 0.001;
 
+/** The bucket a duration falls in. */
+export function durationBucket(ms: number): number {
+  return ms <= MIN_MS ? 0 : Math.ceil(Math.log(ms / MIN_MS) / GROWTH);
+}
+
+/** A bucket's upper edge in ms: what a quantile falling in it reads. */
+export function bucketEdgeMs(bucket: number): number {
+  return MIN_MS * Math.exp(bucket * GROWTH);
+}
+
+/** The first bucket whose upper edge is at least `ms`: a quantile reads ≥ `ms` exactly when it falls there or above. */
+export function firstBucketReaching(ms: number): number {
+  let b = durationBucket(ms);
+  while (b > 0 && bucketEdgeMs(b - 1) >= ms) b--;
+  while (bucketEdgeMs(b) < ms) b++;
+  return b;
+}
+
 export function addDuration(h: DurationHistogram, ms: number): void {
-  const bucket = ms <= MIN_MS ? 0 : Math.ceil(Math.log(ms / MIN_MS) / GROWTH);
+  const bucket = durationBucket(ms);
   h.set(bucket, (h.get(bucket) ?? 0) + 1);
 }
 
 /** The q-quantile in ms, as the upper edge of its bucket. */
 export function durationQuantile(h: DurationHistogram, q: number): number {
   const bucket = countQuantile(h, q);
-  return h.size === 0 ? 0 : MIN_MS * Math.exp(bucket * GROWTH);
+  return h.size === 0 ? 0 : bucketEdgeMs(bucket);
 }
 
 export const mergeDurations = mergeCounts;

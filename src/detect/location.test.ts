@@ -4,12 +4,13 @@ import { OfflineAnalysis } from '../analyzer.js';
 import { buildDigest } from '../digest/blocks.js';
 import type { OtlpJsonAttribute } from '../otlp/testing.js';
 import { djangoRequest, encodeProtobuf, int, str } from '../otlp/testing.js';
-import { decodeOtlpTraces } from '../otlp/wire.js';
+import { createWireDecoder } from '../otlp/wire/decoder.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { buildReport } from '../report/model.js';
 import { renderTerminal } from '../report/terminal.js';
 import { formatLocation } from '../report/text.js';
 import { sqlCommenterTags } from '../sql/sqlcommenter.js';
+import { requestControllerOf } from './location.js';
 import { SqliteStore as Store } from '../store/sqlite.js';
 import { renderReportFile } from '../ui/report-file.js';
 
@@ -25,7 +26,7 @@ function spansOf(traceId: string, extra: (i: number) => OtlpJsonAttribute[], sql
       statement.value.stringValue += ` ${sqlComment}`;
     }
   }
-  return decodeOtlpTraces(encodeProtobuf(request)).spans;
+  return createWireDecoder().decode(encodeProtobuf(request)).spans;
 }
 
 const inTemplate = (line: number) => (i: number) => [
@@ -64,6 +65,20 @@ describe('finding locations', () => {
       controller: 'admin:shop_book_changelist',
     });
     expect(sqlCommenterTags('SELECT 1')).toBeUndefined();
+  });
+
+  it("reads a request's controller once per comment, with sqlCommenterTags' answers", () => {
+    const controllerOf = requestControllerOf();
+    const statements = [
+      "SELECT 1 /*controller='a',traceparent='00-1'*/",
+      "SELECT 2 /*controller='a',traceparent='00-1'*/",
+      'SELECT 3',
+      "SELECT 4 /*route='x/'*/",
+      "SELECT 5 /*controller='b%%3Ac',traceparent='00-2'*/",
+      "SELECT 1 /*controller='a',traceparent='00-1'*/",
+      "SELECT /* inner */ 6 /*controller='d'*/",
+    ];
+    for (const statement of statements) expect(controllerOf(statement)).toBe(sqlCommenterTags(statement)?.controller);
   });
 
   it('shows the location in the terminal, Markdown, HTML and the Slack digest', async () => {

@@ -2,7 +2,7 @@
  * Where a finding's query is issued, across requests: per cascade, a small additive tally of the
  * locations seen (so rollups still merge by addition), from which reports take the most common.
  */
-import { sqlCommenterTags } from '../sql/sqlcommenter.js';
+import { commentTags, lastCommentBody, sqlCommenterTags } from '../sql/sqlcommenter.js';
 import type { DbSpan } from '../traces/request.js';
 import type { CodeLocation } from './types.js';
 
@@ -43,7 +43,9 @@ export function mostCommonLocation(tally: LocationTally | undefined): CodeLocati
  * interned, so identity compares them), with the view from sqlcommenter's `controller` when the
  * spans do not name one.
  */
-export function locationOfExecutions(dbSpans: readonly DbSpan[], indices: readonly number[]): CodeLocation | undefined {
+export function locationOfExecutions(
+  dbSpans: readonly DbSpan[], indices: readonly number[], controllerOf: ControllerOf = sqlCommenterController,
+): CodeLocation | undefined {
   let best: CodeLocation | undefined;
   let bestCount = 0;
   let counts: Map<CodeLocation, number> | undefined;
@@ -69,7 +71,31 @@ export function locationOfExecutions(dbSpans: readonly DbSpan[], indices: readon
   }
   if (best?.view !== undefined) return best;
   const first = indices[0] === undefined ? undefined : dbSpans[indices[0]];
-  const controller = first === undefined ? undefined : sqlCommenterTags(first.statement)?.controller;
+  const controller = first === undefined ? undefined : controllerOf(first.statement);
   if (controller === undefined) return best;
   return { ...best, view: controller };
+}
+
+/** The sqlcommenter `controller` of a statement (its view), or undefined. */
+export type ControllerOf = (statement: string) => string | undefined;
+
+const sqlCommenterController: ControllerOf = (statement) => sqlCommenterTags(statement)?.controller;
+
+/**
+ * sqlCommenterController for the statements of one request, which share one comment (the same
+ * traceparent): the comment read last is remembered, so its tags are parsed once per request
+ * instead of once per fingerprint.
+ */
+export function requestControllerOf(): ControllerOf {
+  let lastBody: string | undefined;
+  let lastController: string | undefined;
+  return (statement) => {
+    const body = lastCommentBody(statement);
+    if (body === undefined) return undefined;
+    if (body !== lastBody) {
+      lastBody = body;
+      lastController = commentTags(body)?.controller;
+    }
+    return lastController;
+  };
 }

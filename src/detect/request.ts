@@ -5,7 +5,7 @@ import type { DbSpan, Request } from '../traces/request.js';
 import { splitCatchAll } from './catch-all.js';
 import { connectionUse } from './connections.js';
 import { conventionLinks, type TableLinks } from './links.js';
-import { locationOfExecutions } from './location.js';
+import { locationOfExecutions, requestControllerOf } from './location.js';
 import type {
   Cascade,
   FingerprintUse,
@@ -109,6 +109,8 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
     g.indices.length >= minRepeats && !g.n.facts.transactionControl && !g.multiRow && cascadeKind(g.n.facts) !== null;
 
   const resolver = new TriggerResolver(normalized, groups, links, isCascade);
+  // The request's statements share sqlcommenter's comment: its view is read once.
+  const controllerOf = requestControllerOf();
   const cascades: Cascade[] = [];
   for (const g of groups.values()) {
     if (!isCascade(g)) continue;
@@ -116,9 +118,9 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
     if (kind === null) continue;
     const link = resolver.resolve(g);
     const executions = g.indices.length;
-    const location = locationOfExecutions(dbSpans, g.indices);
+    const location = locationOfExecutions(dbSpans, g.indices, controllerOf);
     const triggerFirst = link.trigger === null ? undefined : groups.get(link.trigger.fingerprint)?.indices[0];
-    const triggerLocation = triggerFirst === undefined ? undefined : locationOfExecutions(dbSpans, [triggerFirst]);
+    const triggerLocation = triggerFirst === undefined ? undefined : locationOfExecutions(dbSpans, [triggerFirst], controllerOf);
     cascades.push({
       kind,
       fingerprint: g.n.fingerprint,
@@ -139,7 +141,7 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
   cascades.sort((a, b) => a.firstIndex - b.firstIndex);
 
   const uses: FingerprintUse[] = [...groups.values()].map((g) => {
-    const location = locationOfExecutions(dbSpans, g.indices);
+    const location = locationOfExecutions(dbSpans, g.indices, controllerOf);
     return {
       fingerprint: g.n.fingerprint,
       sql: g.n.sql,

@@ -141,13 +141,7 @@ export type DeadViewStatus =
   /** Offline: not in this file (a file covers too little time to call anything dead). */
   | 'unseen_in_file';
 
-export interface DeadView {
-  route: string;
-  view: string;
-  name?: string;
-  methods?: string[];
-  file?: string;
-  line?: number;
+export interface DeadView extends RouteEntry {
   status: DeadViewStatus;
   requests: number;
   lastSeenMs: number | null;

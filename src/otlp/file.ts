@@ -10,6 +10,7 @@ import { decodeJaegerTrace, isJaegerTrace } from './jaeger.js';
 import { decodeJsonValue } from './json.js';
 import { isZipkinSpan, ZipkinBatch } from './zipkin.js';
 import { decodeProtobufRequest } from './protobuf.js';
+import { createWireDecoder, type WireDecoder } from './wire/decoder.js';
 import type { DecodedBatch } from './span.js';
 
 /** Options for readTraceFile. */
@@ -215,10 +216,41 @@ function iterate(stream: NodeJS.ReadableStream, owned: boolean): AsyncIterable<u
  * @example
  * for await (const batch of readTraceFile('traces.jsonl.gz')) assemble(batch.spans);
  */
-export async function* readTraceFile(
-  source: string | NodeJS.ReadableStream,
-  opts: ReadTraceFileOptions = {},
-): AsyncGenerator<DecodedBatch, void, undefined> {
+export function readTraceFile(source: string | NodeJS.ReadableStream, opts: ReadTraceFileOptions = {}): AsyncGenerator<DecodedBatch, void, undefined> {
+  // Without `raw`, every unit is decoded where it is read: only batches come out.
+  return readSource(source, opts, false) as AsyncGenerator<DecodedBatch, void, undefined>;
+}
+
+/**
+ * A protobuf message or an OTLP JSON line, read but not decoded (readTraceUnits), with what its
+ * errors name. `bytes` may be a view into the reader's buffer: valid until the next unit is read.
+ */
+export type RawUnit<B extends Uint8Array = Buffer> =
+  | { raw: 'protobuf'; bytes: B; file: string; byte: number; at: string }
+  | { raw: 'json-line'; bytes: B; file: string; line: number };
+
+/** What readTraceUnits yields: the hot formats' messages raw, every other format's batches decoded. */
+export type TraceUnit = DecodedBatch | RawUnit;
+
+export function isRawUnit(unit: TraceUnit): unit is RawUnit {
+  return 'raw' in unit;
+}
+
+/**
+ * readTraceFile, except that OTLP protobuf messages and OTLP JSON lines (the hot formats) come out
+ * raw, for decodeUnit to decode elsewhere (n1-report --jobs decodes them in worker threads).
+ */
+export function readTraceUnits(source: string | NodeJS.ReadableStream, opts: ReadTraceFileOptions = {}): AsyncGenerator<TraceUnit, void, undefined> {
+  return readSource(source, opts, true);
+}
+
+/** Decodes a raw unit exactly as readTraceFile would have, errors included. */
+export function decodeUnit(unit: RawUnit, decoder: WireDecoder): DecodedBatch {
+  if (unit.raw === 'protobuf') return decodeMessageAt(unit.file, unit.at, unit.bytes, unit.byte, decoder);
+  return decodeAt(parseLine(unit.file, unit.bytes, unit.line), unit.file, unit.line);
+}
+
+async function* readSource(source: string | NodeJS.ReadableStream, opts: ReadTraceFileOptions, raw: boolean): AsyncGenerator<TraceUnit, void, undefined> {
   const file = opts.name ?? (source === '-' ? 'stdin' : typeof source === 'string' ? source : '<stream>');
   const owned = typeof source === 'string' && source !== '-';
   const stream: NodeJS.ReadableStream =
@@ -241,6 +273,8 @@ export async function* readTraceFile(
       at: gzipped ? ' of the gunzipped data' : '',
       maxJsonBytes: opts.maxJsonBytes ?? DEFAULT_MAX_JSON_BYTES,
       maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      decoder: createWireDecoder(),
+      raw,
     };
     const format = await sniff(reader);
     if (format === 'blank') throw new TraceFileError(file, 'empty file (only whitespace)');
@@ -268,6 +302,10 @@ interface Context {
   at: string;
   maxJsonBytes: number;
   maxMessageBytes: number;
+  /** The file's protobuf decoder: one per file, so its memo tables serve every message. */
+  decoder: WireDecoder;
+  /** Yield protobuf messages and OTLP JSON lines undecoded (readTraceUnits). */
+  raw: boolean;
 }
 
 /** A reader over the gunzipped bytes of the rest of `raw` (its buffered bytes included). */
@@ -348,7 +386,7 @@ function decodeError(err: unknown): string {
  */
 type DecodeAt = (parsed: unknown, file: string, line: number) => DecodedBatch;
 
-async function* readJson(ctx: Context, decode: DecodeAt): AsyncGenerator<DecodedBatch> {
+async function* readJson(ctx: Context, decode: DecodeAt): AsyncGenerator<TraceUnit> {
   const { file, reader } = ctx;
   const tooLong = (line: number) => (length: number): never => {
     throw new TraceFileError(file, `JSON text longer than ${ctx.maxJsonBytes} bytes (${length} read so far)`, { line });
@@ -384,19 +422,23 @@ async function* readJson(ctx: Context, decode: DecodeAt): AsyncGenerator<Decoded
 
 async function* readJsonLines(
   ctx: Context, lineNo: number, tooLong: (line: number) => (length: number) => never, decode: DecodeAt,
-): AsyncGenerator<DecodedBatch> {
+): AsyncGenerator<TraceUnit> {
+  const raw = ctx.raw && decode === decodeAt;
   for (;;) {
     const line = await ctx.reader.line(ctx.maxJsonBytes, tooLong(lineNo + 1));
     if (line === null) return;
     lineNo++;
     if (isBlank(line)) continue;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line.toString('utf8'));
-    } catch (err) {
-      throw new TraceFileError(ctx.file, `invalid JSON (${(err as Error).message})`, { line: lineNo }, { cause: err });
-    }
-    yield decode(parsed, ctx.file, lineNo);
+    if (raw) yield { raw: 'json-line', bytes: line, file: ctx.file, line: lineNo };
+    else yield decode(parseLine(ctx.file, line, lineNo), ctx.file, lineNo);
+  }
+}
+
+function parseLine(file: string, line: Buffer, lineNo: number): unknown {
+  try {
+    return JSON.parse(line.toString('utf8'));
+  } catch (err) {
+    throw new TraceFileError(file, `invalid JSON (${(err as Error).message})`, { line: lineNo }, { cause: err });
   }
 }
 
@@ -489,15 +531,20 @@ function decodeJaegerAt(parsed: unknown, file: string, line: number): DecodedBat
   }
 }
 
-function decodeMessage(ctx: Context, message: Uint8Array, byte: number): DecodedBatch {
+function decodeMessage(ctx: Context, message: Buffer, byte: number): TraceUnit {
+  if (ctx.raw) return { raw: 'protobuf', bytes: message, file: ctx.file, byte, at: ctx.at };
+  return decodeMessageAt(ctx.file, ctx.at, message, byte, ctx.decoder);
+}
+
+function decodeMessageAt(file: string, at: string, message: Uint8Array, byte: number, decoder: WireDecoder): DecodedBatch {
   try {
-    return decodeProtobufRequest(message);
+    return decodeProtobufRequest(message, decoder);
   } catch (err) {
-    throw new TraceFileError(ctx.file, `message at byte ${byte}${ctx.at}: ${decodeError(err)}`, { byte }, { cause: err });
+    throw new TraceFileError(file, `message at byte ${byte}${at}: ${decodeError(err)}`, { byte }, { cause: err });
   }
 }
 
-async function readBareProtobuf(ctx: Context): Promise<DecodedBatch> {
+async function readBareProtobuf(ctx: Context): Promise<TraceUnit> {
   const { reader } = ctx;
   // Collect chunks and concatenate once: appending chunk by chunk would copy quadratically.
   const parts: Buffer[] = [];
@@ -516,7 +563,7 @@ async function readBareProtobuf(ctx: Context): Promise<DecodedBatch> {
   return decodeMessage(ctx, Buffer.concat(parts, length), 0);
 }
 
-async function* readDelimitedProtobuf(ctx: Context): AsyncGenerator<DecodedBatch> {
+async function* readDelimitedProtobuf(ctx: Context): AsyncGenerator<TraceUnit> {
   const { file, reader } = ctx;
   for (;;) {
     const at = reader.offset;

@@ -3,8 +3,7 @@
 import { OtlpDecodeError } from './errors.js';
 import { SpanKind, type DecodedBatch } from './span.js';
 import { BatchBuilder, paddedHexId, readScalar, resourceInstance, splitMicros, type KeyValueLike } from './to-span.js';
-
-type JsonObject = Record<string, unknown>;
+import { isObject, type JsonObject } from './json-value.js';
 
 /** A Jaeger tag `{key, type, value}` already has the key/value shape the attribute fold reads. */
 type JaegerTag = KeyValueLike<unknown>;
@@ -18,10 +17,6 @@ const KINDS: Readonly<Record<string, SpanKind>> = {
   internal: SpanKind.INTERNAL,
 };
 const STATUS_ERROR = 2;
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** A Jaeger trace object, as far as the shape check goes. */
 export interface JaegerTraceJson {

@@ -11,11 +11,10 @@ import { decodeJsonRequest } from './json.js';
 import { BatchBuilder, serviceName, splitNanos } from './to-span.js';
 import type { KeyValueLike } from './to-span.js';
 import type { DecodedBatch } from './span.js';
+import { isObject, type JsonObject } from './json-value.js';
 
 // ---------------------------------------------------------------------------------------------
 // The reference: json.ts as first written.
-
-type JsonObject = Record<string, unknown>;
 
 const SPAN_KINDS: Readonly<Record<string, number>> = {
   SPAN_KIND_UNSPECIFIED: 0,
@@ -35,10 +34,6 @@ const HEX = /^[0-9a-fA-F]*$/;
 const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
 const DIGITS = /^[0-9]+$/;
 const MAX_U64 = (1n << 64n) - 1n;
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** A field by its lowerCamelCase JSON name or its snake_case proto name; null counts as absent. */
 function get(obj: JsonObject, camel: string, snake?: string): unknown {

@@ -3,7 +3,7 @@ import { decodeJsonRequest } from './json.js';
 import { decodeProtobufRequest } from './protobuf.js';
 import type { SpanRecord } from './span.js';
 import { djangoRequest, encodeJson, encodeProtobuf, int, str, type OtlpJsonAttribute } from './testing.js';
-import { decodeOtlpTraces } from './wire.js';
+import { createWireDecoder } from './wire/decoder.js';
 
 /** The django request with each DB span's attributes extended by `extra(i)` (i = 0 for the trigger). */
 function withAttributes(extra: (i: number) => OtlpJsonAttribute[]) {
@@ -16,7 +16,7 @@ function withAttributes(extra: (i: number) => OtlpJsonAttribute[]) {
 /** The DB spans' locations as each decoder reads them; the three must agree. */
 function locations(request: ReturnType<typeof djangoRequest>) {
   const decoded = [
-    decodeOtlpTraces(encodeProtobuf(request)),
+    createWireDecoder().decode(encodeProtobuf(request)),
     decodeProtobufRequest(encodeProtobuf(request)),
     decodeJsonRequest(encodeJson(request)),
   ].map((batch) => batch.spans.filter((s) => s.dbStatement !== undefined));

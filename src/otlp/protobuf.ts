@@ -1,12 +1,12 @@
 /**
  * Decodes an OTLP/protobuf ExportTraceServiceRequest into span records: the hand-written wire decoder
- * (wire.ts) on the hot path, protobufjs as the reference it is tested against.
+ * (wire/) on the hot path, protobufjs as the reference it is tested against.
  */
 
 import { OtlpDecodeError } from './errors.js';
 import { otlpSchema } from './schema.js';
 import { BatchBuilder, resourceInstance, serviceName } from './to-span.js';
-import { decodeOtlpTraces } from './wire.js';
+import { createWireDecoder, type WireDecoder } from './wire/decoder.js';
 import type { KeyValueLike } from './to-span.js';
 import type { DecodedBatch } from './span.js';
 
@@ -76,13 +76,16 @@ function lo(value: LongBits | number): number {
 /**
  * Decodes one OTLP/protobuf request body (already decompressed). Invalid spans are counted in
  * `rejected`, not thrown; a body that is not protobuf throws OtlpDecodeError naming the byte offset.
- * The file reader, OTLP/HTTP and OTLP/gRPC all decode through here.
+ * The file reader, OTLP/HTTP and OTLP/gRPC all decode through here, each with its own long-lived
+ * `decoder` (its memo tables make repeated ids and statements the same strings across requests);
+ * without one, a fresh decoder serves this call only.
  *
  * @example
- * const { spans, rejected } = decodeProtobufRequest(await readBody(req));
+ * const decoder = createWireDecoder();
+ * const { spans, rejected } = decodeProtobufRequest(await readBody(req), decoder);
  */
-export function decodeProtobufRequest(bytes: Uint8Array): DecodedBatch {
-  return decodeOtlpTraces(bytes);
+export function decodeProtobufRequest(bytes: Uint8Array, decoder: WireDecoder = createWireDecoder()): DecodedBatch {
+  return decoder.decode(bytes);
 }
 
 /**

@@ -130,16 +130,19 @@ export function rejectReasonOf(
 export function toSpanRecord<V>(span: SpanFields<V>, service: string, read: ValueReader<V>, instance?: string): SpanRecord {
   return spanRecordOf(
     span.traceId, span.spanId, span.parentSpanId, span.name, span.kind,
-    span.startHi, span.startLo, span.endHi, span.endLo, span.attributes, span.statusCode, service, read, instance,
+    span.startHi, span.startLo, span.endHi, span.endLo, span.attributes, span.statusCode, service, read, emptyFolded(), instance,
   );
 }
 
-/** toSpanRecord on the fields themselves (the decoders' hot path: no SpanFields object). */
+/**
+ * toSpanRecord on the fields themselves (the decoders' hot path: no SpanFields object). `folded` is
+ * the caller's scratch, overwritten here, so a batch of records reuses one.
+ */
 export function spanRecordOf<V>(
   traceId: string, spanId: string, parentSpanId: string, name: string, kind: number,
   startHi: number, startLo: number, endHi: number, endLo: number,
   attributes: readonly KeyValueLike<V>[] | null | undefined, statusCode: number, service: string, read: ValueReader<V>,
-  instance?: string,
+  folded: FoldedFields, instance?: string,
 ): SpanRecord {
   folded.httpMethod = folded.httpRoute = folded.httpTarget = folded.dbSystem = folded.dbStatement = undefined;
   folded.messagingSystem = folded.rpcSystem = folded.peer = folded.location = undefined;
@@ -168,11 +171,13 @@ export interface FoldedFields {
   userAgent: string | undefined;
 }
 
-/** Scratch for spanRecordOf: records are made one at a time. */
-const folded: FoldedFields = {
-  httpMethod: undefined, httpRoute: undefined, httpTarget: undefined, dbSystem: undefined, dbStatement: undefined,
-  messagingSystem: undefined, rpcSystem: undefined, peer: undefined, clientAddress: undefined, userAgent: undefined, location: undefined,
-};
+/** FoldedFields with nothing set: scratch for spanRecordOf and the wire decoder. */
+export function emptyFolded(): FoldedFields {
+  return {
+    httpMethod: undefined, httpRoute: undefined, httpTarget: undefined, dbSystem: undefined, dbStatement: undefined,
+    messagingSystem: undefined, rpcSystem: undefined, peer: undefined, clientAddress: undefined, userAgent: undefined, location: undefined,
+  };
+}
 
 /** SpanRecord.client from the folded address and user agent. */
 function clientOf(f: FoldedFields): string | undefined {
@@ -352,6 +357,7 @@ export function urlHost(url: string | undefined): string | undefined {
 export class BatchBuilder<V> {
   private readonly spans: SpanRecord[] = [];
   private readonly counts = [0, 0, 0, 0];
+  private readonly folded = emptyFolded();
 
   constructor(private readonly read: ValueReader<V>) {}
 
@@ -374,7 +380,7 @@ export class BatchBuilder<V> {
       this.counts[REJECT_REASONS.indexOf(reason)]!++;
       return undefined;
     }
-    const record = spanRecordOf(traceId, spanId, parentSpanId, name, kind, startHi, startLo, endHi, endLo, attributes, statusCode, service, this.read, instance);
+    const record = spanRecordOf(traceId, spanId, parentSpanId, name, kind, startHi, startLo, endHi, endLo, attributes, statusCode, service, this.read, this.folded, instance);
     this.spans.push(record);
     return record;
   }

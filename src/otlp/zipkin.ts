@@ -3,8 +3,7 @@
 import { OtlpDecodeError } from './errors.js';
 import { SpanKind, type DecodedBatch } from './span.js';
 import { BatchBuilder, paddedHexId, readScalar, splitMicros, type KeyValueLike } from './to-span.js';
-
-type JsonObject = Record<string, unknown>;
+import { isObject, type JsonObject } from './json-value.js';
 
 const KINDS: Readonly<Record<string, SpanKind>> = {
   SERVER: SpanKind.SERVER,
@@ -13,10 +12,6 @@ const KINDS: Readonly<Record<string, SpanKind>> = {
   CONSUMER: SpanKind.CONSUMER,
 };
 const STATUS_ERROR = 2;
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** True when the value has a Zipkin v2 span's shape: string `traceId` and `id`. */
 export function isZipkinSpan(value: unknown): value is JsonObject {

@@ -39,12 +39,18 @@ export function isActive(a: Pick<Acknowledgement, 'expires'>, nowMs: number): bo
  * Takes muted findings out of a report (the summary's finding count follows), or with `include`
  * keeps them and marks each with its decision. Expired decisions are ignored.
  */
-export function applyAcknowledgements(report: Report, acks: readonly Acknowledgement[], nowMs: number, include = false): Report {
+export function applyAcknowledgements<R extends Pick<Report, 'summary'> & { endpoints: { endpoint: string; findings: Pick<ReportFinding, 'kind' | 'table' | 'fingerprint'>[] }[] }>(
+  report: R,
+  acks: readonly Acknowledgement[],
+  nowMs: number,
+  include = false,
+): R {
+  type Finding = R['endpoints'][number]['findings'][number];
   const active = new Map(acks.filter((a) => isActive(a, nowMs)).map((a) => [a.signature, a]));
   if (active.size === 0) return report;
   let removed = 0;
   const endpoints = report.endpoints.map((e) => {
-    const findings: AcknowledgedFinding[] = [];
+    const findings: (Finding & { acknowledgement?: AcknowledgedFinding['acknowledgement'] })[] = [];
     for (const f of e.findings) {
       const a = active.get(signatureOf(e.endpoint, f));
       if (a === undefined) findings.push(f);

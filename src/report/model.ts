@@ -277,7 +277,61 @@ function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, rollu
  */
 const dbWaste = (f: { kind: FindingKind; wastedMs: number }): number => (f.kind === 'sync_fanout' || f.kind === 'warm_up' ? 0 : f.wastedMs);
 
-const findingsWaste = (e: ReportEndpoint): number => e.findings.reduce((sum, f) => sum + f.wastedMs, 0);
+/** What ranks an endpoint: its findings' waste and traffic. */
+type Ranked = { endpoint: string; requests: number; wastedMsPerRequest: number; findings: readonly { wastedMs: number }[] };
+
+const findingsWaste = (e: Ranked): number => e.findings.reduce((sum, f) => sum + f.wastedMs, 0);
+
+/** Report order: wasted DB time (per request × traffic), then the findings' own waste, then the name. */
+export function byWaste(a: Ranked, b: Ranked): number {
+  return b.wastedMsPerRequest * b.requests - a.wastedMsPerRequest * a.requests || findingsWaste(b) - findingsWaste(a) || a.endpoint.localeCompare(b.endpoint);
+}
+
+/** The findings an endpoint's report lists: detected, less ignored tables and those under minWastedMs per request. */
+function listedFindings(rollup: EndpointRollup, options: ReportOptions): EndpointFinding[] {
+  const ignoredTable = anyGlob(options.ignoreTables);
+  const minWasted = (options.minWastedMs ?? 0) * Math.max(1, rollup.requests);
+  return detectEndpoint(rollup, options).filter((f) => !(f.facts !== null && ignoredTable(f.facts.table)) && !(minWasted > 0 && f.wastedMs < minWasted));
+}
+
+/** Wasted DB ms per request: what the fixes would save (sync_fanout and warm_up do not count). */
+const wastedPerRequest = (rollup: EndpointRollup, findings: readonly EndpointFinding[]): number =>
+  rollup.requests === 0 ? 0 : round1(findings.reduce((sum, f) => sum + dbWaste(f), 0) / rollup.requests);
+
+const signatureOfFinding = (rollup: EndpointRollup, f: EndpointFinding): string =>
+  findingSignature({ endpoint: rollup.endpoint, kind: f.kind, table: f.facts?.table ?? '', fingerprint: f.fingerprint });
+
+/** A finding as a ranking lists it: what it is and what it wastes, no fix (its signature follows from the first three and the endpoint). */
+export interface FindingSummary {
+  kind: FindingKind;
+  table: string;
+  fingerprint: string;
+  wastedMs: number;
+  id?: number;
+}
+
+/** An endpoint's figures as the report ranks it, without fixes, SQL or examples (the overview). */
+export interface EndpointSummary {
+  endpoint: string;
+  service: string;
+  requests: number;
+  queriesPerRequest: { p50: number; max: number };
+  wastedMsPerRequest: number;
+  findings: FindingSummary[];
+}
+
+/** The figures reportEndpoint gives an endpoint, computed the same way, minus the suggestions (the costly part). */
+export function summariseEndpoint(rollup: EndpointRollup, options: ReportOptions = {}): EndpointSummary {
+  const findings = listedFindings(rollup, options);
+  return {
+    endpoint: rollup.endpoint,
+    service: rollup.service,
+    requests: rollup.requests,
+    queriesPerRequest: { p50: countQuantile(rollup.queriesPerRequest, 0.5), max: countMax(rollup.queriesPerRequest) },
+    wastedMsPerRequest: wastedPerRequest(rollup, findings),
+    findings: findings.map((f) => ({ kind: f.kind, table: f.facts?.table ?? '', fingerprint: f.fingerprint, wastedMs: round1(f.wastedMs) })),
+  };
+}
 
 /** Executions filtering each `table.column` with `=`, over every endpoint (see ColumnUse). */
 function equalityUse(rollups: readonly EndpointRollup[]): ColumnUse {
@@ -294,11 +348,7 @@ function equalityUse(rollups: readonly EndpointRollup[]): ColumnUse {
 export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = {}, use: ColumnUse = equalityUse([rollup])): ReportEndpoint {
   const tables = tablesOf(rollup);
   const naming = options.schema === undefined ? conventionNaming(tables) : schemaNaming(options.schema, tables);
-  const ignoredTable = anyGlob(options.ignoreTables);
-  const minWasted = (options.minWastedMs ?? 0) * Math.max(1, rollup.requests);
-  const findings = detectEndpoint(rollup, options).filter(
-    (f) => !(f.facts !== null && ignoredTable(f.facts.table)) && !(minWasted > 0 && f.wastedMs < minWasted),
-  );
+  const findings = listedFindings(rollup, options);
   const index = options.schema === undefined ? undefined : new SchemaIndex(options.schema);
   const where = fixWhere(rollup, options);
   // Only loops whose own fix passes the schema check join the combined fix; loops a profile
@@ -322,7 +372,6 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     if (f.kind === 'slow_query') fixLines.push(`# index ${suggestIndex(f, use).path} for the slow query\n${suggestIndex(f, use).code}`);
     if (f.kind === 'sync_fanout') fixLines.push(`# move the serial outbound calls off the request\n${suggestTaskQueue(f).code}`);
   }
-  const totalWasted = findings.reduce((sum, f) => sum + dbWaste(f), 0);
   return {
     endpoint: rollup.endpoint,
     service: rollup.service,
@@ -330,12 +379,12 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     ...splitOf(rollup.endpoint),
     ...(rollup.requests < STEADY_STATE_MIN_REQUESTS ? { steadyState: 'unknown' as const } : {}),
     queriesPerRequest: { p50: countQuantile(rollup.queriesPerRequest, 0.5), max: countMax(rollup.queriesPerRequest) },
-    wastedMsPerRequest: rollup.requests === 0 ? 0 : round1(totalWasted / rollup.requests),
+    wastedMsPerRequest: wastedPerRequest(rollup, findings),
     requestsAffected: rollup.requestsAffected,
     fix: fixLines.filter((l) => l !== '').join('\n'),
     findings: findings.map((f) => ({
       ...reportFinding(f, naming, use, rollup, where, index),
-      signature: findingSignature({ endpoint: rollup.endpoint, kind: f.kind, table: f.facts?.table ?? '', fingerprint: f.fingerprint }),
+      signature: signatureOfFinding(rollup, f),
     })),
   };
 }
@@ -350,14 +399,35 @@ export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOp
   const endpoints = all
     .filter((r) => matches(r.endpoint))
     .map((r) => reportEndpoint(r, options, use))
-    .sort(
-      (a, b) =>
-        b.wastedMsPerRequest * b.requests - a.wastedMsPerRequest * a.requests ||
-        findingsWaste(b) - findingsWaste(a) ||
-        a.endpoint.localeCompare(b.endpoint),
-    );
+    .sort(byWaste);
+  const serviceFindings = buildServiceFindings(options);
+  return {
+    n1lensReport: 1,
+    summary: reportSummary(all, endpoints),
+    endpoints,
+    ...(serviceFindings.length === 0 ? {} : { serviceFindings }),
+  };
+}
+
+/**
+ * buildReport's endpoints and summary without the fixes: the same filters, detectors and order, for
+ * a ranking that does not show fixes (the overview). Service findings are left to the caller.
+ */
+export function summariseReport(rollups: Iterable<EndpointRollup>, options: ReportOptions = {}): { summary: Report['summary']; endpoints: EndpointSummary[] } {
+  const wanted = endpointMatcher(options.endpoint);
+  const ignored = anyGlob(options.ignoreEndpoints);
+  const all = [...rollups];
+  const endpoints = all
+    .filter((r) => wanted(r.endpoint) && !ignored(r.endpoint))
+    .map((r) => summariseEndpoint(r, options))
+    .sort(byWaste);
+  return { summary: reportSummary(all, endpoints), endpoints };
+}
+
+/** The report's summary over the endpoints it lists (`rollups` may hold more: only the listed ones count). */
+export function reportSummary(rollups: readonly EndpointRollup[], endpoints: readonly (Ranked & { service: string })[]): Report['summary'] {
   const kept = new Set(endpoints.map((e) => `${e.service}\u0000${e.endpoint}`));
-  const keptRollups = all.filter((r) => kept.has(`${r.service}\u0000${r.endpoint}`));
+  const keptRollups = rollups.filter((r) => kept.has(`${r.service}\u0000${r.endpoint}`));
   const byRule: Record<string, number> = {};
   let dropped = 0;
   for (const r of keptRollups) {
@@ -366,18 +436,12 @@ export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOp
       dropped += n;
     }
   }
-  const serviceFindings = buildServiceFindings(options);
   return {
-    n1lensReport: 1,
-    summary: {
-      requests: keptRollups.reduce((s, r) => s + r.requests, 0),
-      dbSpans: keptRollups.reduce((s, r) => s + r.dbSpans, 0),
-      findings: endpoints.reduce((s, e) => s + e.findings.length, 0),
-      wastedMs: round1(endpoints.reduce((s, e) => s + e.wastedMsPerRequest * e.requests, 0)),
-      ...(dropped > 0 ? { frameworkQueriesDropped: { total: dropped, byRule: sortedKeys(byRule) } } : {}),
-    },
-    endpoints,
-    ...(serviceFindings.length === 0 ? {} : { serviceFindings }),
+    requests: keptRollups.reduce((s, r) => s + r.requests, 0),
+    dbSpans: keptRollups.reduce((s, r) => s + r.dbSpans, 0),
+    findings: endpoints.reduce((s, e) => s + e.findings.length, 0),
+    wastedMs: round1(endpoints.reduce((s, e) => s + e.wastedMsPerRequest * e.requests, 0)),
+    ...(dropped > 0 ? { frameworkQueriesDropped: { total: dropped, byRule: sortedKeys(byRule) } } : {}),
   };
 }
 

@@ -50,7 +50,7 @@ describe('SARIF output', () => {
     const report = await reportOf(otlpDir + 'django-sqlite-stable-semconv.otlp.pb');
     const log = buildSarif(report, judge(report, { maxFindings: 0, today: '2026-01-01' })) as { runs: { tool: { driver: { rules: { id: string; help: { text: string; markdown: string } }[] } }; results: Result[] }[] };
     const run = log.runs[0]!;
-    expect(run.tool.driver.rules.map((r) => r.id)).toEqual(['n_plus_one', 'repeated_write', 'hot_lookup', 'sync_fanout', 'slow_query', 'connection_pressure', 'dead_view']);
+    expect(run.tool.driver.rules.map((r) => r.id)).toEqual(['n_plus_one', 'repeated_write', 'warm_up', 'hot_lookup', 'sync_fanout', 'slow_query', 'connection_pressure', 'dead_view']);
     for (const r of run.tool.driver.rules) expect(r.help.text.length).toBeGreaterThan(40);
     const findings = report.endpoints.flatMap((e) => e.findings);
     expect(run.results).toHaveLength(findings.length);

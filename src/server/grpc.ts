@@ -1,6 +1,7 @@
 /** OTLP/gRPC intake: opentelemetry.proto.collector.trace.v1.TraceService/Export on @grpc/grpc-js, sharing the HTTP intake. */
 import * as grpc from '@grpc/grpc-js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
+import { createWireDecoder } from '../otlp/wire/decoder.js';
 import { otlpSchema } from '../otlp/schema.js';
 import { protobufToOtlpJson } from '../otlp/to-json.js';
 import type { DecodedBatch } from '../otlp/span.js';
@@ -56,6 +57,7 @@ export function createGrpcServer(options: GrpcOptions): grpc.Server {
     ...(options.authToken === undefined ? {} : { interceptors: [bearerInterceptor(options.authToken)] }),
   });
   const { ExportTraceServiceResponse } = otlpSchema();
+  const decoder = createWireDecoder();
   const encodeResponse = (value: Record<string, unknown>): Buffer =>
     Buffer.from(ExportTraceServiceResponse.encode(ExportTraceServiceResponse.fromObject(value)).finish());
 
@@ -64,7 +66,7 @@ export function createGrpcServer(options: GrpcOptions): grpc.Server {
       const stop = metrics.exportLatency.startTimer({ transport: 'grpc' });
       let batch: DecodedBatch;
       try {
-        batch = decodeProtobufRequest(call.request);
+        batch = decodeProtobufRequest(call.request, decoder);
       } catch (e) {
         metrics.exportsRefused.inc({ transport: 'grpc', reason: 'undecodable' });
         stop();

@@ -2,6 +2,7 @@
 import { Hono, type Context } from 'hono';
 import { decodeJsonRequest } from '../otlp/json.js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
+import { createWireDecoder } from '../otlp/wire/decoder.js';
 import { otlpSchema } from '../otlp/schema.js';
 import { protobufToOtlpJson } from '../otlp/to-json.js';
 import type { DecodedBatch } from '../otlp/span.js';
@@ -56,6 +57,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   const { intake, store, metrics } = options;
   const now = options.now ?? Date.now;
   const app = new Hono();
+  const decoder = createWireDecoder();
   if (options.authToken !== undefined) app.use('*', requireBearer(options.authToken));
 
   app.post('/v1/traces', async (c) => {
@@ -79,7 +81,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     }
     let batch: DecodedBatch;
     try {
-      batch = encoding === 'json' ? decodeJsonRequest(body) : decodeProtobufRequest(body);
+      batch = encoding === 'json' ? decodeJsonRequest(body) : decodeProtobufRequest(body, decoder);
     } catch (e) {
       metrics.exportsRefused.inc({ transport: 'http', reason: 'undecodable' });
       stop();

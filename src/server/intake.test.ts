@@ -1,8 +1,13 @@
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { Analyzer } from '../analyzer.js';
+import { decodeJsonRequest } from '../otlp/json.js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
 import type { SpanRecord } from '../otlp/span.js';
 import { djangoRequest, encodeProtobuf } from '../otlp/testing.js';
 import { SqliteStore as Store } from '../store/sqlite.js';
+import { estimateSpanBytes } from '../traces/assembler.js';
 import { Intake, type Transport } from './intake.js';
 import { createMetrics } from './metrics.js';
 
@@ -49,6 +54,80 @@ async function runRetryingClient(intake: Intake, clock: { now: number }, exports
   return { refusals };
 }
 
+/**
+ * Sends exports the way the Collector's exporterhelper does: a FIFO sending queue drained by
+ * `consumers` workers, each of which sleeps through its export's retry delay before taking the next
+ * one. Once every worker sleeps on a refused export, the rest of the queue (spans of traces already
+ * open among them) waits behind it: head-of-line blocking.
+ */
+async function runCollectorQueue(intake: Intake, clock: { now: number }, exports: SpanRecord[][], consumers: number): Promise<{ refusals: number }> {
+  const queue = [...exports];
+  const workers: { spans: SpanRecord[] | undefined; due: number }[] = Array.from({ length: consumers }, () => ({ spans: undefined, due: 0 }));
+  let refusals = 0;
+  while ((queue.length > 0 || workers.some((w) => w.spans !== undefined)) && clock.now < 600_000) {
+    for (const w of workers) {
+      while (w.due <= clock.now && (w.spans !== undefined || queue.length > 0)) {
+        w.spans ??= queue.shift()!;
+        const r = await intake.accept({ spans: w.spans, rejected: [] }, 'grpc');
+        if (r.ok) w.spans = undefined;
+        else {
+          refusals++;
+          w.due = clock.now + r.retryAfterMs;
+        }
+      }
+    }
+    clock.now += 50;
+    await intake.tick();
+  }
+  expect(queue.length).toBe(0);
+  for (let i = 0; i < 100; i++) {
+    clock.now += 1000;
+    await intake.tick();
+  }
+  return { refusals };
+}
+
+/** The sample's exports (33 requests, some in one export, some spread over six), as the Collector received them. */
+function sampleExports(): SpanRecord[][] {
+  const file = new URL('../../samples/traces/recruit.jsonl.gz', import.meta.url);
+  return gunzipSync(readFileSync(file)).toString('utf8').split('\n').filter(Boolean).map((line) => decodeJsonRequest(line).spans);
+}
+
+describe('Intake admission behind the Collector\'s sending queue (workers blocked while they back off)', () => {
+  it.each([
+    [2, 10],
+    [2, 3],
+    [10, 10],
+    [19, 10],
+  ])('analyses every request of the sample whole with --max-traces %i and %i consumers', async (maxTraces, consumers) => {
+    const clock = { now: 0 };
+    const store = Store.open(':memory:');
+    const metrics = createMetrics();
+    const intake = new Intake({ store, metrics, traceWaitMs: 3000, maxOpenTraces: maxTraces, minRepeats: 5, now: () => clock.now, random: () => 0.5 });
+    const exports = sampleExports();
+    // Shuffled the same way each run: the receiver takes concurrent POSTs in no particular order.
+    let seed = 7;
+    const random = (): number => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+    for (let i = exports.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [exports[i], exports[j]] = [exports[j]!, exports[i]!];
+    }
+    // What the file gives analysed whole, all at once.
+    const whole = Store.open(':memory:');
+    const offline = new Analyzer({ minRepeats: 5 });
+    offline.add(exports.flat(), 0);
+    whole.recordSync(offline.flush());
+    const { refusals } = await runCollectorQueue(intake, clock, exports, consumers);
+    await intake.close();
+    expect(await store.report()).toEqual(await whole.report());
+    expect((await store.report()).summary.requests).toBe(33);
+    expect(intake.openTraces).toBe(0);
+    if (maxTraces < 19) expect(refusals).toBeGreaterThan(0);
+    store.closeSync();
+    whole.close();
+  });
+});
+
 describe('Intake admission behind a retrying exporter', () => {
   it.each([2, 10, 19])('analyses every request whole with --max-traces %i: no eviction, no late span', async (maxTraces) => {
     const clock = { now: 0 };
@@ -67,6 +146,29 @@ describe('Intake admission behind a retrying exporter', () => {
     expect(metrics.registry.getSingleMetric('n1lens_late_spans_total')).toBeDefined();
     if (maxTraces === 2) expect(refusals).toBeGreaterThan(0);
     store.closeSync();
+  });
+
+  it('after a refusal keeps every open trace until the retry is due, unless the buffer is past half of --max-buffer-mib', async () => {
+    const a = decodeProtobufRequest(encodeProtobuf(djangoRequest({ traceId: 'a'.repeat(32) }))).spans;
+    const b = decodeProtobufRequest(encodeProtobuf(djangoRequest({ traceId: 'b'.repeat(32) }))).spans;
+    const aBytes = a.reduce((n, span) => n + estimateSpanBytes(span), 0);
+    for (const maxBufferBytes of [256 * 1024 * 1024, 2 * aBytes - 1]) {
+      const clock = { now: 0 };
+      const store = Store.open(':memory:');
+      const intake = new Intake({ store, metrics: createMetrics(), traceWaitMs: 100, maxOpenTraces: 1, maxBufferBytes, now: () => clock.now, random: () => 0.5 });
+      expect((await intake.accept({ spans: a, rejected: [] }, 'grpc')).ok).toBe(true);
+      const refused = await intake.accept({ spans: b, rejected: [] }, 'grpc');
+      expect(refused.ok).toBe(false);
+      clock.now = 500; // a is rooted and quiet
+      await intake.tick();
+      // With room, a waits for the refused exporter (its queue may hold a's other spans); near the memory limit it drains.
+      expect(intake.openTraces).toBe(maxBufferBytes > 2 * aBytes ? 1 : 0);
+      clock.now += 2 * (refused.ok ? 0 : refused.retryAfterMs) + 100;
+      await intake.tick();
+      expect(intake.openTraces).toBe(0);
+      void await intake.close();
+      store.closeSync();
+    }
   });
 
   it('counts spans of an analysed trace as late, not as a new trace to refuse', async () => {
@@ -117,7 +219,7 @@ describe('Intake admission behind a retrying exporter', () => {
     let n = 0;
     const template = decodeProtobufRequest(encodeProtobuf(djangoRequest())).spans;
     const nextTrace = (): SpanRecord[] => {
-      const traceId = (++n).toString(16).padStart(32, 'e');
+      const traceId = (++n).toString(16).padStart(32, '0'); // padding with a hex digit would repeat ids (0xe1 as 1)
       return template.map((s) => ({ ...s, traceId }));
     };
     // HTTP sends five exports for every gRPC one, and retries at once; gRPC waits as told.

@@ -4,6 +4,7 @@ import { Analyzer, type AnalyzerOptions } from '../analyzer.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import { decodeJsonRequest } from '../otlp/json.js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
+import { createWireDecoder } from '../otlp/wire/decoder.js';
 import type { DecodedBatch, SpanRecord, TraceId } from '../otlp/span.js';
 import type { Spool, SpoolEncoding } from '../spool/index.js';
 import type { Store } from '../store/store.js';
@@ -132,6 +133,7 @@ export class Intake {
     const assembler = this.#analyzer.assembler;
     this.#lastExport.set(transport, now);
     const survey = assembler.survey(batch.spans);
+    const stalled = assembler.isStalled(now);
     const decision = decideAdmission(
       survey,
       {
@@ -139,13 +141,19 @@ export class Intake {
         bytes: assembler.counters.bytesBuffered,
         usage: assembler.usage(transport),
         activeSources: [...this.#lastExport.values()].filter((t) => now - t < ACTIVE_SOURCE_MS).length,
+        stalled,
       },
       this.#limits,
       this.#random,
     );
     if (!decision.admit) {
       // The client will send these spans again: keep the traces they continue until then.
-      assembler.hold(decision.hold, now + 2 * decision.retryAfterMs + this.#traceWaitMs);
+      const until = now + 2 * decision.retryAfterMs + this.#traceWaitMs;
+      assembler.hold(decision.hold, until);
+      // Its queue waits behind this export, with spans of any open trace in it: keep them all. Not once
+      // stalled (a refusal then is for fair share), nor past half the memory budget: memory is the hard
+      // limit, and a buffer that cannot move, or that fills, must be able to drain.
+      if (!stalled && !this.#memoryContended()) assembler.holdAll(until);
       this.#metrics.exportsRefused.inc({ transport, reason: decision.reason });
       return { ok: false, reason: decision.reason, retryAfterMs: decision.retryAfterMs, message: REFUSAL_TEXT[decision.reason] };
     }
@@ -197,10 +205,11 @@ export class Intake {
   async #replayRecords(spool: Spool, totals: { exports: number; spans: number; skipped: number }): Promise<void> {
     const committed = new Map<TraceId, boolean>();
     const isCommitted = (id: TraceId): boolean => committed.get(id) === true;
+    const decoder = createWireDecoder();
     for (const record of spool.replay()) {
       let batch: DecodedBatch;
       try {
-        batch = record.encoding === 'protobuf' ? decodeProtobufRequest(record.body) : decodeJsonRequest(record.body.toString('utf8'));
+        batch = record.encoding === 'protobuf' ? decodeProtobufRequest(record.body, decoder) : decodeJsonRequest(record.body.toString('utf8'));
       } catch {
         continue; // it decoded when it was accepted; a record that no longer does was never acknowledged whole
       }
@@ -227,6 +236,7 @@ export class Intake {
   tick(): Promise<boolean> {
     // A write now would delete spool segments the replay has not read yet.
     if (this.#replaying) return Promise.resolve(false);
+    if (this.#memoryContended()) this.#analyzer.assembler.endHoldAll();
     this.#take(this.#analyzer.poll(this.#now()));
     this.#writing ??= this.#write().finally(() => {
       this.#writing = undefined;
@@ -252,6 +262,11 @@ export class Intake {
 
   get openTraces(): number {
     return this.#analyzer.assembler.openTraces;
+  }
+
+  /** Buffered spans past half of --max-buffer-mib: holding the whole buffer would only fill it. */
+  #memoryContended(): boolean {
+    return this.#analyzer.assembler.counters.bytesBuffered > this.#limits.maxBytes / 2;
   }
 
   #take(analyses: RequestAnalysis[]): void {

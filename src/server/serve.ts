@@ -47,6 +47,8 @@ export interface ServeOptions {
   tls?: TlsFiles;
   /** Durable intake (see spool/); absent: none. */
   spool?: { dir: string; maxBytes?: number; commitMs?: number };
+  /** How long close() lets calls in flight finish before it cuts the connections. Default 5000. */
+  drainMs?: number;
 }
 
 export interface RunningServer {
@@ -56,7 +58,10 @@ export interface RunningServer {
   intake: Intake;
   /** What the spool replayed at start. */
   replayed: { exports: number; spans: number; skipped: number };
-  /** Stops intake, analyses everything buffered, commits, closes. */
+  /**
+   * Stops intake, analyses everything buffered, commits, closes. Calls in flight get `drainMs` to
+   * finish; then their connections are cut (a cut export was not acknowledged: the client resends it).
+   */
   close(): Promise<void>;
 }
 
@@ -158,9 +163,29 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     replayed,
     close() {
       closing ??= (async () => {
+        // A graceful close alone can wait forever: on a client that never ends its call, and in
+        // grpc-js on an HTTP/2 session whose client went away as it closed (the callback never runs).
+        const drainMs = o.drainMs ?? 5000;
         await Promise.all([
-          new Promise<void>((resolve) => http.close(() => resolve())),
-          new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve())),
+          new Promise<void>((resolve) => {
+            const cut = setTimeout(() => {
+              if ('closeAllConnections' in http) http.closeAllConnections();
+            }, drainMs);
+            http.close(() => {
+              clearTimeout(cut);
+              resolve();
+            });
+          }),
+          new Promise<void>((resolve) => {
+            const cut = setTimeout(() => {
+              grpcServer.forceShutdown();
+              resolve();
+            }, drainMs);
+            grpcServer.tryShutdown(() => {
+              clearTimeout(cut);
+              resolve();
+            });
+          }),
         ]);
         retention?.stop();
         await intake.close();

@@ -18,11 +18,21 @@ const PAIR = /([A-Za-z_][\w.-]*)='((?:[^'\\]|\\.)*)'/g;
 
 /** The tags of the statement's last block comment, or undefined when it has none of the keys above. */
 export function sqlCommenterTags(statement: string): SqlCommenterTags | undefined {
+  const body = lastCommentBody(statement);
+  return body === undefined ? undefined : commentTags(body);
+}
+
+/** The text inside the statement's last block comment, or undefined when it has none. */
+export function lastCommentBody(statement: string): string | undefined {
   const close = statement.lastIndexOf('*/');
   if (close < 0) return undefined;
   const open = statement.lastIndexOf('/*', close);
   if (open < 0) return undefined;
-  const body = statement.slice(open + 2, close);
+  return statement.slice(open + 2, close);
+}
+
+/** sqlCommenterTags of a comment's text. */
+export function commentTags(body: string): SqlCommenterTags | undefined {
   let tags: SqlCommenterTags | undefined;
   for (const [, key, raw] of body.matchAll(PAIR)) {
     if (!KEYS.has(key as keyof SqlCommenterTags)) continue;

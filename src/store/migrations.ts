@@ -128,12 +128,97 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX spool_committed_by_time ON spool_committed(committed_ms);
   `,
-  // 7: retention deletes and period reads go by hour in every hourly table.
+  // 7: narrow additive summaries of the hourly rows, so the overview sums a period in SQL instead of
+  // decoding every hour's JSON. Hour rows are written with the hourly rollups (and backfilled here);
+  // 6-hour, day and week rows are built from them once their period is over (summary_blocks says
+  // which are built; a late write to an hour drops its blocks' marks). Duration histograms (JSON
+  // [bucket, count] pairs) of the coarse blocks sit apart, keyed statement first, so the sums scan
+  // narrow rows and a slow statement's histograms are one range read (hours read fingerprint_hours).
   `
-  CREATE INDEX finding_hours_by_hour ON finding_hours(hour);
-  CREATE INDEX fingerprint_hours_by_hour ON fingerprint_hours(hour);
-  CREATE INDEX connection_hours_by_hour ON connection_hours(hour);
-  CREATE INDEX connection_seconds_by_second ON connection_seconds(second);
+  CREATE TABLE summary_endpoints (
+    size INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    endpoint_id INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    db_spans INTEGER NOT NULL,
+    wasted_ms REAL NOT NULL,
+    first_seen_ms REAL NOT NULL,
+    last_seen_ms REAL NOT NULL,
+    outbound_requests INTEGER NOT NULL,
+    outbound_ms REAL NOT NULL,
+    PRIMARY KEY (size, start, endpoint_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE summary_queries (
+    size INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    endpoint_id INTEGER NOT NULL,
+    queries INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    PRIMARY KEY (size, start, endpoint_id, queries)
+  ) WITHOUT ROWID;
+  CREATE TABLE summary_noise (
+    size INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    endpoint_id INTEGER NOT NULL,
+    rule TEXT NOT NULL,
+    dropped INTEGER NOT NULL,
+    PRIMARY KEY (size, start, endpoint_id, rule)
+  ) WITHOUT ROWID;
+  CREATE TABLE summary_findings (
+    size INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    finding_id INTEGER NOT NULL,
+    requests_affected INTEGER NOT NULL,
+    executions INTEGER NOT NULL,
+    wasted_ms REAL NOT NULL,
+    PRIMARY KEY (size, start, finding_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE summary_selects (
+    size INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    endpoint_id INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    executions INTEGER NOT NULL,
+    total_ms REAL NOT NULL,
+    max_ms REAL NOT NULL,
+    PRIMARY KEY (size, start, endpoint_id, fingerprint)
+  ) WITHOUT ROWID;
+  CREATE TABLE summary_durations (
+    endpoint_id INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    durations TEXT NOT NULL,
+    PRIMARY KEY (endpoint_id, fingerprint, size, start)
+  ) WITHOUT ROWID;
+  CREATE TABLE summary_blocks (
+    size INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    PRIMARY KEY (size, start)
+  ) WITHOUT ROWID;
+  INSERT INTO summary_endpoints
+    SELECT 3600000, hour, endpoint_id, requests, db_spans, wasted_ms, rollup ->> '$.firstSeenMs', rollup ->> '$.lastSeenMs',
+      rollup ->> '$.outbound.requests', rollup ->> '$.outbound.totalMs'
+    FROM endpoint_hours;
+  INSERT INTO summary_queries
+    SELECT 3600000, h.hour, h.endpoint_id, q.value ->> 0, q.value ->> 1 FROM endpoint_hours h, json_each(h.rollup, '$.queriesPerRequest') q;
+  INSERT INTO summary_noise
+    SELECT 3600000, h.hour, h.endpoint_id, n.key, n.value FROM endpoint_hours h, json_each(h.rollup, '$.noiseDropped') n;
+  INSERT INTO summary_findings SELECT 3600000, hour, finding_id, requests_affected, executions, wasted_ms FROM finding_hours;
+  INSERT INTO summary_selects
+    SELECT 3600000, h.hour, h.endpoint_id, h.fingerprint, h.requests, h.executions, h.total_ms, h.rollup ->> '$.example.maxMs'
+    FROM fingerprint_hours h JOIN statements s ON s.fingerprint = h.fingerprint
+    WHERE s.facts ->> '$.operation' = 'SELECT' AND NOT coalesce(s.facts ->> '$.transactionControl', 0)
+      AND NOT EXISTS (SELECT 1 FROM findings f JOIN finding_hours fh ON fh.finding_id = f.id
+                      WHERE f.endpoint_id = h.endpoint_id AND f.fingerprint = h.fingerprint AND fh.hour = h.hour);
+  `,
+  // 8: retention deletes and period reads go by hour in every hourly table.
+  `
+  CREATE INDEX IF NOT EXISTS finding_hours_by_hour ON finding_hours(hour);
+  CREATE INDEX IF NOT EXISTS fingerprint_hours_by_hour ON fingerprint_hours(hour);
+  CREATE INDEX IF NOT EXISTS connection_hours_by_hour ON connection_hours(hour);
+  CREATE INDEX IF NOT EXISTS connection_seconds_by_second ON connection_seconds(second);
   `,
 ];
 
@@ -259,28 +344,56 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX spool_committed_by_time ON spool_committed(committed_ms);
   `,
+  // 7: the summary tables (SQLite fills them for its overview; PostgreSQL readers use the hourly rows).
   `
-  CREATE INDEX finding_hours_by_hour ON finding_hours(hour);
-  CREATE INDEX fingerprint_hours_by_hour ON fingerprint_hours(hour);
-  CREATE INDEX connection_hours_by_hour ON connection_hours(hour);
-  CREATE INDEX connection_seconds_by_second ON connection_seconds(second);
+  CREATE TABLE summary_endpoints (size bigint NOT NULL, start bigint NOT NULL, endpoint_id integer NOT NULL, requests bigint NOT NULL,
+    db_spans bigint NOT NULL, wasted_ms double precision NOT NULL, first_seen_ms double precision NOT NULL, last_seen_ms double precision NOT NULL,
+    outbound_requests bigint NOT NULL, outbound_ms double precision NOT NULL, PRIMARY KEY (size, start, endpoint_id));
+  CREATE TABLE summary_queries (size bigint NOT NULL, start bigint NOT NULL, endpoint_id integer NOT NULL, queries bigint NOT NULL,
+    requests bigint NOT NULL, PRIMARY KEY (size, start, endpoint_id, queries));
+  CREATE TABLE summary_noise (size bigint NOT NULL, start bigint NOT NULL, endpoint_id integer NOT NULL, rule text NOT NULL,
+    dropped bigint NOT NULL, PRIMARY KEY (size, start, endpoint_id, rule));
+  CREATE TABLE summary_findings (size bigint NOT NULL, start bigint NOT NULL, finding_id integer NOT NULL, requests_affected bigint NOT NULL,
+    executions bigint NOT NULL, wasted_ms double precision NOT NULL, PRIMARY KEY (size, start, finding_id));
+  CREATE TABLE summary_selects (size bigint NOT NULL, start bigint NOT NULL, endpoint_id integer NOT NULL, fingerprint text NOT NULL,
+    requests bigint NOT NULL, executions bigint NOT NULL, total_ms double precision NOT NULL, max_ms double precision NOT NULL,
+    PRIMARY KEY (size, start, endpoint_id, fingerprint));
+  CREATE TABLE summary_durations (endpoint_id integer NOT NULL, fingerprint text NOT NULL, size bigint NOT NULL, start bigint NOT NULL,
+    durations text NOT NULL, PRIMARY KEY (endpoint_id, fingerprint, size, start));
+  CREATE TABLE summary_blocks (size bigint NOT NULL, start bigint NOT NULL, PRIMARY KEY (size, start));
+  `,
+  `
+  CREATE INDEX IF NOT EXISTS finding_hours_by_hour ON finding_hours(hour);
+  CREATE INDEX IF NOT EXISTS fingerprint_hours_by_hour ON fingerprint_hours(hour);
+  CREATE INDEX IF NOT EXISTS connection_hours_by_hour ON connection_hours(hour);
+  CREATE INDEX IF NOT EXISTS connection_seconds_by_second ON connection_seconds(second);
   `,
 ];
 
-/** Brings a database to the newest schema; refuses one written by a newer n1lens. */
+/**
+ * Brings a database to the newest schema; refuses one written by a newer n1lens. Each step reads the
+ * version and applies the next migration in one IMMEDIATE transaction, so processes opening a new
+ * store at once (serve and a digest, say) take turns instead of both creating the same tables.
+ */
 export function migrate(db: Database): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > MIGRATIONS.length) {
-    throw new Error(`database schema version ${current} is newer than this n1lens understands (${MIGRATIONS.length})`);
-  }
-  for (let v = current; v < MIGRATIONS.length; v++) {
-    const sql = MIGRATIONS[v];
-    if (sql === undefined) continue;
-    db.transaction(() => {
-      db.exec(sql);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
-  }
+  /** The schema version, checked to be one this n1lens understands. */
+  const version = (): number => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > MIGRATIONS.length) {
+      throw new Error(`database schema version ${current} is newer than this n1lens understands (${MIGRATIONS.length})`);
+    }
+    return current;
+  };
+  if (version() === MIGRATIONS.length) return; // up to date: no write lock (the file may be read-only)
+  const step = db.transaction((): boolean => {
+    const current = version();
+    if (current === MIGRATIONS.length) return false;
+    db.exec(MIGRATIONS[current]!);
+    db.pragma(`user_version = ${current + 1}`);
+    return true;
+  });
+  let more = true;
+  while (more) more = step.immediate();
 }
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

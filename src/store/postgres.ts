@@ -427,12 +427,12 @@ export class PostgresStore extends Store {
     return storedFinding(row, ex.rows[0]);
   }
 
-  async endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): Promise<EndpointHour[]> {
+  async endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}, endpointId?: number): Promise<EndpointHour[]> {
     const { lo, hi } = hourRange(query);
     const res = await this.#pool.query<EndpointHour>(
       `SELECT endpoint_id AS "endpointId", hour, requests, db_spans AS "dbSpans", wasted_ms AS "wastedMs"
-       FROM endpoint_hours WHERE hour >= $1 AND hour < $2 ORDER BY endpoint_id, hour`,
-      [lo, hi],
+       FROM endpoint_hours WHERE hour >= $1 AND hour < $2 AND ($3::int IS NULL OR endpoint_id = $3) ORDER BY endpoint_id, hour`,
+      [lo, hi, endpointId ?? null],
     );
     return res.rows;
   }

@@ -159,6 +159,9 @@ export function mergeFingerprintHour(old: FingerprintHourRow | undefined, f: Fin
   };
 }
 
+/** The slowest execution kept in a fingerprint hour row. */
+export const fingerprintExampleMaxMs = (row: Pick<FingerprintHourRow, 'rollup'>): number => (JSON.parse(row.rollup) as FingerprintHourJson).example.maxMs;
+
 /** A route's traffic with `t` added. */
 export function mergeRouteTraffic(old: RouteTrafficRow | undefined, t: RouteTraffic): RouteTrafficRow {
   const pattern = old === undefined ? emptyPattern() : patternFromJson(old.pattern);

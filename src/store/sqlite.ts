@@ -8,8 +8,11 @@ import type { RequestAnalysis } from '../detect/types.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
 import type { SqlFacts } from '../sql/types.js';
 import { migrate } from './migrations.js';
+import { Summaries, type SummaryBucket, type SummaryEndpoint } from './summaries.js';
 import {
   assembleRollups,
+  endpointHourRollup,
+  fingerprintExampleMaxMs,
   connectionSecondRows,
   findingLink,
   mergeEndpointHour,
@@ -50,10 +53,13 @@ export class SqliteStore extends Store {
   // Prepared once per statement text: record() runs every tick and would otherwise re-prepare per row.
   readonly #statements = new Map<string, Statement>();
 
+  readonly #summaries: Summaries;
+
   private constructor(db: Database, location: string) {
     super();
     this.db = db;
     this.location = location;
+    this.#summaries = new Summaries(db);
   }
 
   #prepare(sql: string): Statement {
@@ -133,7 +139,9 @@ export class SqliteStore extends Store {
 
   #record(analyses: readonly RequestAnalysis[]): void {
     if (analyses.length === 0) return;
-    for (const [hour, set] of rollupsByHour(analyses)) {
+    const byHour = rollupsByHour(analyses);
+    this.#summaries.touched(byHour.keys());
+    for (const [hour, set] of byHour) {
       for (const r of set.values()) this.#mergeHour(hour, r);
       for (const c of set.connections.values()) this.#addConnections(hour, c);
     }
@@ -257,6 +265,7 @@ export class SqliteStore extends Store {
        ON CONFLICT (endpoint_id, hour) DO UPDATE SET requests = excluded.requests, db_spans = excluded.db_spans,
          repeats = excluded.repeats, wasted_ms = excluded.wasted_ms, rollup = excluded.rollup`,
     ).run(endpointId, hour, e.requests, e.db_spans, e.repeats, e.wasted_ms, e.rollup);
+    this.#summaries.endpointHour(endpointId, hour, endpointHourRollup(r.endpoint, r.service, e), r);
 
     for (const c of r.cascades.values()) {
       this.#statement(c.fingerprint, c.sql, c.facts);
@@ -265,6 +274,7 @@ export class SqliteStore extends Store {
         | FindingHourRow
         | undefined;
       const f = mergeFindingHour(prev, c);
+      this.#summaries.findingHour(findingId, hour, f.requests_affected, f.executions, f.wasted_ms);
       this.#prepare(
         `INSERT INTO finding_hours (finding_id, hour, requests_affected, executions, wasted_ms, rollup) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (finding_id, hour) DO UPDATE SET requests_affected = excluded.requests_affected,
@@ -280,6 +290,9 @@ export class SqliteStore extends Store {
         hour,
       ) as FingerprintHourRow | undefined;
       const f = mergeFingerprintHour(prev, fp);
+      if (fp.facts.operation === 'SELECT' && !fp.facts.transactionControl && !r.cascades.has(fp.fingerprint)) {
+        this.#summaries.selectHour(endpointId, fp.fingerprint, hour, f.requests, f.executions, f.total_ms, fingerprintExampleMaxMs(f));
+      }
       this.#prepare(
         `INSERT INTO fingerprint_hours (endpoint_id, fingerprint, hour, requests, executions, total_ms, rollup) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (endpoint_id, fingerprint, hour) DO UPDATE SET requests = excluded.requests,
@@ -330,6 +343,25 @@ export class SqliteStore extends Store {
     return assembleRollups(endpoints, endpointHours, findingHours, fingerprintHours, keep);
   }
 
+  override async periodSummary(query: PeriodQuery, options: { slowMs: number; closedBeforeMs: number }): Promise<SummaryEndpoint[]> {
+    const matches = endpointMatcher(query.endpoint);
+    return this.#summaries
+      .endpoints(query.sinceMs, query.untilMs, options.slowMs, options.closedBeforeMs)
+      .filter((e) => matches(e.rollup.endpoint) && (query.service === undefined || e.rollup.service === query.service));
+  }
+
+  override async trendBuckets(
+    query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>,
+    axis: { startMs: number; sizeMs: number; count: number },
+    closedBeforeMs: number,
+  ): Promise<Map<number, SummaryBucket[]>> {
+    return this.#summaries.trends(query.sinceMs, query.untilMs, axis, closedBeforeMs);
+  }
+
+  override async firstHour(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): Promise<number | undefined> {
+    return this.#summaries.firstHour(query.sinceMs, query.untilMs);
+  }
+
   async endpoints(): Promise<StoredEndpoint[]> {
     return this.#prepare(
       `SELECT e.id, e.service, e.endpoint, e.first_seen_ms AS firstSeenMs, e.last_seen_ms AS lastSeenMs,
@@ -354,8 +386,14 @@ export class SqliteStore extends Store {
     return storedFinding(row, ex);
   }
 
-  async endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): Promise<EndpointHour[]> {
+  async endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}, endpointId?: number): Promise<EndpointHour[]> {
     const { lo, hi } = hourRange(query);
+    if (endpointId !== undefined) {
+      return this.#prepare(
+        `SELECT endpoint_id AS endpointId, hour, requests, db_spans AS dbSpans, wasted_ms AS wastedMs
+         FROM endpoint_hours WHERE endpoint_id = ? AND hour >= ? AND hour < ? ORDER BY hour`,
+      ).all(endpointId, lo, hi) as EndpointHour[];
+    }
     return this.#prepare(
       `SELECT endpoint_id AS endpointId, hour, requests, db_spans AS dbSpans, wasted_ms AS wastedMs
        FROM endpoint_hours WHERE hour >= ? AND hour < ? ORDER BY endpoint_id, hour`,

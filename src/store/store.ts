@@ -9,6 +9,7 @@ import type { CodeLocation, RelationStep, RequestAnalysis, TimelineEntry, Trigge
 import type { Acknowledgement } from '../report/acknowledge.js';
 import { buildReport, type Report, type ReportOptions } from '../report/model.js';
 import { HOUR_MS } from '../report/period.js';
+import type { SummaryBucket, SummaryEndpoint } from './summaries.js';
 
 export interface PeriodQuery {
   /** Epoch ms, inclusive (rounded down to the hour). */
@@ -116,8 +117,6 @@ export abstract class Store {
   abstract historySinceMs(): Promise<number | undefined>;
   abstract endpoints(): Promise<StoredEndpoint[]>;
   abstract finding(id: number): Promise<StoredFinding | undefined>;
-  /** Hour rows of every endpoint in a period (no JSON decoding: cheap enough for a sparkline per endpoint). */
-  abstract endpointHours(query?: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>): Promise<EndpointHour[]>;
   /** A finding's hour rows in a period, oldest first. */
   abstract findingHours(findingId: number, query?: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>): Promise<FindingHour[]>;
   /** Every stored endpoint's id, service and name. */
@@ -136,6 +135,47 @@ export abstract class Store {
   /** Finding ids by `service \0 endpoint \0 fingerprint`, so the API can link report entries to /api/findings/:id. */
   abstract findingIds(): Promise<Map<string, number>>;
   abstract close(): Promise<void>;
+
+  /** Hour rows of every endpoint in a period, or of one (no JSON decoding: cheap enough for a sparkline per endpoint). */
+  abstract endpointHours(query?: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>, endpointId?: number): Promise<EndpointHour[]>;
+
+  /**
+   * The endpoints of a period as the overview ranks them (see SummaryEndpoint). This rebuilds the
+   * full rollups; the SQLite store sums its period summaries instead.
+   */
+  async periodSummary(query: PeriodQuery, _options: { slowMs: number; closedBeforeMs: number }): Promise<SummaryEndpoint[]> {
+    const [rollups, refs] = await Promise.all([this.rollups(query), this.endpointRefs()]);
+    const ids = new Map(refs.map((r) => [`${r.service}\u0000${r.endpoint}`, r.id]));
+    return rollups.flatMap((rollup) => {
+      const id = ids.get(`${rollup.service}\u0000${rollup.endpoint}`);
+      return id === undefined ? [] : [{ id, rollup }];
+    });
+  }
+
+  /** Every endpoint's requests, DB spans and wasted ms per chart bucket in a period, by endpoint id. */
+  async trendBuckets(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>, axis: { startMs: number; sizeMs: number; count: number }, _closedBeforeMs: number): Promise<Map<number, SummaryBucket[]>> {
+    const out = new Map<number, SummaryBucket[]>();
+    for (const h of await this.endpointHours(query)) {
+      const i = Math.floor((h.hour - axis.startMs) / axis.sizeMs);
+      if (i < 0 || i >= axis.count) continue;
+      let buckets = out.get(h.endpointId);
+      if (buckets === undefined) {
+        buckets = Array.from({ length: axis.count }, (_, k) => ({ startMs: axis.startMs + k * axis.sizeMs, requests: 0, dbSpans: 0, wastedMs: 0 }));
+        out.set(h.endpointId, buckets);
+      }
+      const b = buckets[i]!;
+      b.requests += h.requests;
+      b.dbSpans += h.dbSpans;
+      b.wastedMs += h.wastedMs;
+    }
+    return out;
+  }
+
+  /** The first hour with traffic in a period, or undefined when it has none. */
+  async firstHour(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): Promise<number | undefined> {
+    const hours = await this.endpointHours(query);
+    return hours.length === 0 ? undefined : Math.min(...hours.map((h) => h.hour));
+  }
 
   /** The DESIGN report over a period of stored data, with the period's connection_pressure. */
   async report(query: PeriodQuery = {}, options: Omit<ReportOptions, 'endpoint'> = {}): Promise<Report> {

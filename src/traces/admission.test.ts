@@ -4,7 +4,7 @@ import type { BatchSurvey } from './assembler.js';
 
 const limits: AdmissionLimits = { maxTraces: 10, maxBytes: 100_000 };
 const survey = (over: Partial<BatchSurvey>): BatchSurvey => ({ newTraces: 0, continued: [], opened: [], bytes: 1000, ...over });
-const state = (over: Partial<BufferState>): BufferState => ({ openTraces: 0, bytes: 0, usage: { traces: 0, bytes: 0 }, activeSources: 1, ...over });
+const state = (over: Partial<BufferState>): BufferState => ({ openTraces: 0, bytes: 0, usage: { traces: 0, bytes: 0 }, activeSources: 1, stalled: false, ...over });
 const half = () => 0.5;
 
 describe('decideAdmission', () => {
@@ -29,6 +29,14 @@ describe('decideAdmission', () => {
   it('refuses anything past --max-buffer-mib and holds the open traces it continues', () => {
     const d = decideAdmission(survey({ continued: ['x', 'y'], opened: ['z'], newTraces: 1, bytes: 2000 }), state({ openTraces: 3, bytes: 99_000 }), limits, half);
     expect(d).toMatchObject({ admit: false, reason: 'max_buffer', hold: ['x', 'y', 'z'] });
+  });
+
+  it('takes new traces past --max-traces into a stalled buffer, but not past --max-buffer-mib or a fair share', () => {
+    const full = state({ openTraces: 10, bytes: 10_000, stalled: true });
+    expect(decideAdmission(survey({ newTraces: 6, opened: ['a'] }), full, limits, half)).toEqual({ admit: true });
+    expect(decideAdmission(survey({ newTraces: 6, bytes: 95_000 }), full, limits, half)).toMatchObject({ admit: false, reason: 'max_buffer' });
+    const busy = state({ openTraces: 10, bytes: 10_000, usage: { traces: 8, bytes: 8000 }, activeSources: 2, stalled: true });
+    expect(decideAdmission(survey({ newTraces: 1 }), busy, limits, half)).toMatchObject({ admit: false, reason: 'fair_share' });
   });
 
   it('refuses a transport already holding its even share when another one contends', () => {

@@ -1,9 +1,10 @@
 /**
  * Trace-aware admission for the live intake: decides, before an export is acknowledged, whether the
  * trace buffer can take it whole. Spans of open traces are always welcome (refusing them would split
- * a trace); an export that only opens new traces waits while the buffer is at --max-traces; memory
- * (--max-buffer-mib) is the hard limit; transports that contend share the buffer evenly. Pure: the
- * caller passes the buffer's state, the clock and the random source.
+ * a trace); an export that only opens new traces waits while the buffer is at --max-traces, unless
+ * the buffer is stalled (see TraceAssembler.isStalled); memory (--max-buffer-mib) is the hard limit;
+ * transports that contend share the buffer evenly. Pure: the caller passes the buffer's state, the
+ * clock and the random source.
  */
 import type { TraceId } from '../otlp/span.js';
 import type { BatchSurvey, SourceUsage } from './assembler.js';
@@ -26,6 +27,11 @@ export interface BufferState {
   usage: SourceUsage;
   /** Sources (transports) that exported recently, this one included. */
   activeSources: number;
+  /**
+   * The buffer is kept whole for refused exporters and nothing in it is moving: refusing new traces
+   * would free no room, and what the open traces wait for may be queued behind this very export.
+   */
+  stalled: boolean;
 }
 
 export type RefusalReason = 'max_traces' | 'max_buffer' | 'fair_share';
@@ -65,8 +71,11 @@ export function retryDelayMs(full: number, limits: AdmissionLimits, random: () =
  * - A refused export's traces are held (not analysed) until its retry is due, so an export admitted
  *   in between cannot make a trace look complete without the refused spans.
  * - Continuing open traces: taken even past --max-traces (the count is soft, memory is hard).
+ * - A stalled buffer takes new traces past --max-traces: refusing cannot make room then, and the
+ *   refused exporter's queue may hold the spans the open traces wait for (head-of-line blocking).
  * - With more than one source exporting and the buffer over half full, a source already holding its
- *   even share (of traces or bytes) is refused, so a flood on one transport cannot starve the other.
+ *   even share (of traces or bytes) is refused, stalled or not, so a flood on one transport cannot
+ *   starve the other.
  */
 export function decideAdmission(survey: BatchSurvey, state: BufferState, limits: AdmissionLimits, random: () => number = Math.random): Admission {
   const refuse = (reason: RefusalReason): Admission => ({
@@ -79,7 +88,7 @@ export function decideAdmission(survey: BatchSurvey, state: BufferState, limits:
   if (state.openTraces === 0 && state.bytes === 0) return { admit: true };
   if (state.bytes + survey.bytes > limits.maxBytes) return refuse('max_buffer');
   const opensOnly = survey.continued.length === 0;
-  if (opensOnly && state.openTraces + survey.newTraces > limits.maxTraces) return refuse('max_traces');
+  if (opensOnly && !state.stalled && state.openTraces + survey.newTraces > limits.maxTraces) return refuse('max_traces');
   if (state.activeSources > 1) {
     const shareTraces = limits.maxTraces / state.activeSources;
     const shareBytes = limits.maxBytes / state.activeSources;

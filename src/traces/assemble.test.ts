@@ -115,6 +115,33 @@ describe('TraceAssembler', () => {
     expect(asm.isFull).toBe(true);
   });
 
+  it('holdAll keeps every trace, even one opened after it, until the refused exporter is due back', () => {
+    const asm = new TraceAssembler({ traceWaitMs: 100, maxTraceAgeMs: 1000 });
+    asm.add(djangoTrace(traceIds[0]), 0);
+    asm.holdAll(5000);
+    asm.add(djangoTrace(traceIds[1]), 10);
+    asm.add(djangoTrace(traceIds[2]).slice(1), 20); // no root: only max age releases it
+    expect(asm.poll(4999)).toEqual([]); // past the trace wait and the maximum age, but held
+    expect(asm.poll(5000).map((t) => t.traceId)).toEqual(traceIds);
+  });
+
+  it('is stalled while holdAll holds and nothing moves: no span for the trace wait, or a poll found a trace complete but held', () => {
+    const asm = new TraceAssembler({ traceWaitMs: 100 });
+    expect(asm.isStalled(0)).toBe(false); // nothing open
+    asm.add(djangoTrace(traceIds[0]).slice(1), 0); // no root yet
+    expect(asm.isStalled(500)).toBe(false); // no hold: polling would release what is complete
+    asm.holdAll(10_000);
+    expect(asm.isStalled(50)).toBe(false); // spans joined just now
+    expect(asm.isStalled(150)).toBe(true); // no span for the trace wait
+    asm.add(djangoTrace(traceIds[1]), 200); // complete once quiet
+    expect(asm.isStalled(250)).toBe(false);
+    asm.add(djangoTrace(traceIds[2]).slice(1, 2), 320);
+    expect(asm.isStalled(330)).toBe(false); // not polled since trace 1 became complete
+    expect(asm.poll(330)).toEqual([]);
+    expect(asm.isStalled(330)).toBe(true); // trace 1 is complete and kept only by the hold
+    expect(asm.isStalled(10_000)).toBe(false); // the hold is over
+  });
+
   it('interleaves traces from many batches and flushes all at the end', () => {
     const asm = new TraceAssembler();
     const all = traceIds.flatMap((t) => djangoTrace(t));

@@ -118,6 +118,12 @@ export class TraceAssembler<B = SpanRecord[]> {
   readonly #usage = new Map<string, SourceUsage>();
   /** Holds for traces refused before they opened: trace id → hold until. */
   readonly #pendingHolds = new Map<TraceId, number>();
+  /** No trace is released before this (holdAll): clients may hold any trace's spans behind a refused export. */
+  #holdAllUntil = 0;
+  /** When a span last joined an open trace. */
+  #lastAdded = Number.NEGATIVE_INFINITY;
+  /** The last poll found a complete trace that only holdAll kept open. */
+  #keptByHoldAll = false;
   readonly counters: AssemblerCounters = { spansBuffered: 0, bytesBuffered: 0, tracesCompleted: 0, evictions: 0, lateSpans: 0, duplicateSpans: 0 };
   /** Span ids of released traces, to tell a retried copy from a late span. */
   readonly #released = new RecentSpans();
@@ -133,6 +139,10 @@ export class TraceAssembler<B = SpanRecord[]> {
 
   get openTraces(): number {
     return this.#open.size;
+  }
+
+  isOpen(traceId: TraceId): boolean {
+    return this.#open.has(traceId);
   }
 
   /** True when no new trace can be opened without evicting one. */
@@ -194,6 +204,32 @@ export class TraceAssembler<B = SpanRecord[]> {
         if (this.#pendingHolds.size > this.#remember) this.#pendingHolds.delete(this.#pendingHolds.keys().next().value!);
       }
     }
+  }
+
+  /**
+   * Keeps every trace, open now or opened later, from being released before `until`. An exporter
+   * whose export was refused sleeps through its retry delay with the rest of its queue behind it (the
+   * Collector's sending queue: each consumer waits out its own retry), so spans of any open trace,
+   * not only those of the refused export, may arrive only after that retry is taken.
+   */
+  holdAll(until: number): void {
+    this.#holdAllUntil = Math.max(this.#holdAllUntil, until);
+  }
+
+  /** Ends holdAll at once (the buffer has to drain: memory comes first). */
+  endHoldAll(): void {
+    this.#holdAllUntil = 0;
+  }
+
+  /**
+   * True while holdAll keeps the buffer and it is not moving: no span has joined an open trace for
+   * the trace wait, or the last poll found a trace complete and kept only by the hold. Refusing new
+   * traces then frees no room (nothing can be released until the refused exporters come back), while
+   * the spans the open traces wait for may be queued behind the very exports being refused.
+   */
+  isStalled(now: number): boolean {
+    if (now >= this.#holdAllUntil || this.#open.size === 0) return false;
+    return this.#keptByHoldAll || now - this.#lastAdded >= this.#wait;
   }
 
   /**
@@ -260,6 +296,7 @@ export class TraceAssembler<B = SpanRecord[]> {
         last = trace;
       } else trace.touch = touched.length - 1;
       this.counters.spansBuffered++;
+      this.#lastAdded = now;
     }
     this.#reorder();
     return evicted;
@@ -279,23 +316,38 @@ export class TraceAssembler<B = SpanRecord[]> {
     touched.length = 0;
   }
 
-  /** Releases every trace that is complete at `now`. */
+  /** Releases every trace that is complete at `now` (none while holdAll holds). */
   poll(now: number): CompletedTrace<B>[] {
-    const done: CompletedTrace<B>[] = [];
     for (const [traceId, until] of this.#pendingHolds) {
       if (until > now) break; // roughly ordered by when set; a later expiry is pruned on a later poll
       this.#pendingHolds.delete(traceId);
     }
+    // One look per poll (not per export): the open traces may be many and all quiet.
+    this.#keptByHoldAll = now < this.#holdAllUntil && this.#releasable(now, () => true);
+    if (now < this.#holdAllUntil) return [];
+    const done: CompletedTrace<B>[] = [];
+    this.#releasable(now, (traceId, reason) => {
+      done.push(this.#release(traceId, reason));
+      return false;
+    });
+    return done;
+  }
+
+  /**
+   * Calls `each` with every trace complete at `now`: past the maximum age, or rooted and quiet for
+   * the trace wait, and not held. Stops early when `each` returns true; returns whether it did.
+   */
+  #releasable(now: number, each: (traceId: TraceId, reason: 'max_age' | 'quiet') => boolean): boolean {
     for (const [traceId, firstSeen] of this.#byFirstSeen) {
       if (now - firstSeen < this.#maxAge) break;
       if (this.#open.get(traceId)!.holdUntil > now) continue;
-      done.push(this.#release(traceId, 'max_age'));
+      if (each(traceId, 'max_age')) return true;
     }
     for (const [traceId, trace] of this.#open) {
       if (now - trace.lastSeen < this.#wait) break; // ordered by lastSeen: the rest are newer
-      if (trace.rooted && trace.holdUntil <= now) done.push(this.#release(traceId, 'quiet'));
+      if (trace.rooted && trace.holdUntil <= now && each(traceId, 'quiet')) return true;
     }
-    return done;
+    return false;
   }
 
   /** Releases everything still open (end of input, shutdown). */

@@ -1,7 +1,16 @@
 /** What each page shows, read from the store: the overview's ranked endpoints with trends, one endpoint, one finding with its waterfall. Pure reads, no HTML. */
+import { ENDPOINT_DETECT_DEFAULTS } from '../detect/endpoint.js';
 import type { FindingKind } from '../detect/types.js';
 import { applyAcknowledgements, isActive, signatureOf, type Acknowledgement, type AcknowledgedFinding } from '../report/acknowledge.js';
-import type { Report, ReportEndpoint, ReportFinding, ReportOptions } from '../report/model.js';
+import {
+  buildServiceFindings,
+  summariseReport,
+  type EndpointSummary,
+  type Report,
+  type ReportEndpoint,
+  type ReportFinding,
+  type ReportOptions,
+} from '../report/model.js';
 import { DAY_MS, HOUR_MS } from '../report/period.js';
 import type { StoredFinding, Store } from '../store/store.js';
 import { FilterError, type Filters } from './filters.js';
@@ -42,7 +51,8 @@ export interface FindingBucket {
 export interface OverviewRow {
   /** The store's endpoint id: its page is /endpoints/:id. */
   id: number | undefined;
-  endpoint: ReportEndpoint;
+  /** The report's figures for it (those of /api/report), without the fixes. */
+  endpoint: EndpointSummary;
   /** Wasted DB time over the period (per request × requests): the rank. */
   wastedMs: number;
   kinds: FindingKind[];
@@ -132,10 +142,15 @@ const periodOf = (f: Filters) => ({
   ...(f.untilMs === undefined ? {} : { untilMs: f.untilMs }),
 });
 
+/** What filterReport narrows: a report, or the overview's summary of one. */
+type Narrowable<E> = { summary: Report['summary']; endpoints: E[] };
+type NarrowableEndpoint = { endpoint: string; requests: number; wastedMsPerRequest: number; findings: { kind: FindingKind; table: string }[] };
+
 /** Finding kinds and text search narrow a report: endpoints keep the matching findings; the summary is recounted. */
-export function filterReport(report: Report, filters: Pick<Filters, 'kind' | 'q'>, dbSpansOf: (e: ReportEndpoint) => number): Report {
+export function filterReport<R extends Narrowable<NarrowableEndpoint>>(report: R, filters: Pick<Filters, 'kind' | 'q'>, dbSpansOf: (e: R['endpoints'][number]) => number): R {
+  type E = R['endpoints'][number];
   const q = filters.q?.toLowerCase();
-  const endpoints: ReportEndpoint[] = [];
+  const endpoints: E[] = [];
   for (const e of report.endpoints) {
     let findings = e.findings;
     if (filters.kind !== undefined) findings = findings.filter((f) => f.kind === filters.kind);
@@ -160,23 +175,26 @@ export function filterReport(report: Report, filters: Pick<Filters, 'kind' | 'q'
   };
 }
 
-/** The report of a period as the API serves it: filtered, each stored finding carrying its `id`. */
-export async function servedReport(ctx: UiContext, filters: Filters): Promise<Report> {
-  const { store } = ctx;
+/** The report settings for a request: serve's, plus dead views when a window applies (the filter's, or serve --dead-after). */
+async function reportOptionsOf(ctx: UiContext, filters: Filters): Promise<Omit<ReportOptions, 'endpoint'>> {
   const urls = ctx.report?.schema?.urls;
   if (filters.deadAfterMs !== undefined && urls === undefined) {
     throw new FilterError('deadAfter needs serve --schema with the URLconf (re-run manage.py n1lens_schema)');
   }
   const deadAfterMs = filters.deadAfterMs ?? (urls === undefined ? undefined : ctx.deadAfterMs);
-  const deadViews = deadAfterMs === undefined ? undefined : await store.deadViews(urls ?? [], deadAfterMs, ctx.nowMs);
-  const report = await store.report(
-    {
-      ...periodOf(filters),
-      ...(filters.service === undefined ? {} : { service: filters.service }),
-      ...(filters.endpoint === undefined ? {} : { endpoint: filters.endpoint }),
-    },
-    { ...ctx.report, ...(deadViews === undefined ? {} : { deadViews }) },
-  );
+  return { ...ctx.report, ...(deadAfterMs === undefined ? {} : { deadViews: await ctx.store.deadViews(urls ?? [], deadAfterMs, ctx.nowMs) }) };
+}
+
+const queryOf = (filters: Filters) => ({
+  ...periodOf(filters),
+  ...(filters.service === undefined ? {} : { service: filters.service }),
+  ...(filters.endpoint === undefined ? {} : { endpoint: filters.endpoint }),
+});
+
+/** The report of a period as the API serves it: filtered, each stored finding carrying its `id`. */
+export async function servedReport(ctx: UiContext, filters: Filters): Promise<Report> {
+  const { store } = ctx;
+  const report = await store.report(queryOf(filters), await reportOptionsOf(ctx, filters));
   const [findingIds, muted] = await Promise.all([store.findingIds(), store.acknowledgements()]);
   for (const e of report.endpoints) {
     for (const f of e.findings) {
@@ -200,32 +218,52 @@ async function endpointIds(store: Store): Promise<Map<string, number>> {
   return new Map((await store.endpointRefs()).map((r) => [key(r.service, r.endpoint), r.id]));
 }
 
-function tablesOf(e: ReportEndpoint): string[] {
+function tablesOf(e: { findings: { table: string }[] }): string[] {
   return [...new Set(e.findings.map((f) => f.table).filter((t) => t !== ''))];
 }
 
-/** The overview: endpoints ranked by wasted DB time × traffic, each with its trend over the period. */
+/**
+ * Rows of 6-hour, day and week summaries are built once their period is this far behind the clock,
+ * so requests still arriving for the last hour do not make them stale at once (a later write to an
+ * hour only drops its blocks' summaries, which are rebuilt when next read).
+ */
+const SUMMARY_SETTLE_MS = 10 * 60_000;
+
+/**
+ * The overview: endpoints ranked by wasted DB time × traffic, each with its trend over the period.
+ * Its figures are /api/report's (the same detectors and ranking over the same period), summed from
+ * the store's period summaries instead of every hour's rollups, and without building fixes.
+ */
 export async function overview(ctx: UiContext, filters: Filters): Promise<Overview> {
   const { store } = ctx;
-  const [report, ids, hours, services] = await Promise.all([servedReport(ctx, filters), endpointIds(store), store.endpointHours(periodOf(filters)), store.services()]);
-  const firstMs = hours.reduce((m, h) => Math.min(m, h.hour), Infinity);
-  const axis = axisOf(filters, ctx.nowMs, Number.isFinite(firstMs) ? firstMs : undefined);
-  const trends = new Map<number, Bucket[]>();
-  for (const h of hours) {
-    const i = bucketIndex(axis, h.hour);
-    if (i === undefined) continue;
-    let buckets = trends.get(h.endpointId);
-    if (buckets === undefined) {
-      buckets = emptyBuckets(axis);
-      trends.set(h.endpointId, buckets);
+  const options = await reportOptionsOf(ctx, filters);
+  const period = periodOf(filters);
+  const closedBeforeMs = ctx.nowMs - SUMMARY_SETTLE_MS;
+  const summaries = await store.periodSummary(queryOf(filters), { slowMs: options.slowMs ?? ENDPOINT_DETECT_DEFAULTS.slowMs, closedBeforeMs });
+  const ranked = summariseReport(
+    summaries.map((s) => s.rollup),
+    options,
+  );
+  const { endpoints } = ranked;
+  // Filters and acknowledgements copy endpoints, so ids and DB spans go by name.
+  const idOf = new Map(summaries.map((s) => [key(s.rollup.service, s.rollup.endpoint), s.id]));
+  const dbSpans = new Map(summaries.map((s) => [key(s.rollup.service, s.rollup.endpoint), s.rollup.dbSpans]));
+  const findingIds = await store.findingIds();
+  for (const e of endpoints) {
+    for (const f of e.findings) {
+      const id = isStoredKind(f.kind) ? findingIds.get(key(e.service, e.endpoint, f.fingerprint)) : undefined;
+      if (id !== undefined) f.id = id;
     }
-    const b = buckets[i]!;
-    b.requests += h.requests;
-    b.dbSpans += h.dbSpans;
-    b.wastedMs += h.wastedMs;
   }
+  let serviceFindings = buildServiceFindings({ connections: await store.connections(period), ...options });
+  if (filters.service !== undefined) serviceFindings = serviceFindings.filter((f) => f.service === filters.service);
+  const decided = applyAcknowledgements(ranked, await store.acknowledgements(), ctx.nowMs, filters.includeAcknowledged ?? false);
+  const report = filters.kind === undefined && filters.q === undefined ? decided : filterReport(decided, filters, (e) => dbSpans.get(key(e.service, e.endpoint)) ?? 0);
+
+  const axis = axisOf(filters, ctx.nowMs, await store.firstHour(period));
+  const trends: Map<number, Bucket[]> = await store.trendBuckets(period, axis, closedBeforeMs);
   const rows = report.endpoints.map((e): OverviewRow => {
-    const id = ids.get(key(e.service, e.endpoint));
+    const id = idOf.get(key(e.service, e.endpoint));
     return {
       id,
       endpoint: e,
@@ -235,7 +273,7 @@ export async function overview(ctx: UiContext, filters: Filters): Promise<Overvi
       trend: (id === undefined ? undefined : trends.get(id)) ?? emptyBuckets(axis),
     };
   });
-  return { filters, services, summary: report.summary, serviceFindings: report.serviceFindings ?? [], axis, rows };
+  return { filters, services: await store.services(), summary: report.summary, serviceFindings, axis, rows };
 }
 
 /** One endpoint over the period; undefined when the store has no such id. */
@@ -249,7 +287,7 @@ export async function endpointView(ctx: UiContext, id: number, filters: Filters)
   // one endpoint, not the whole service.
   const { q: _q, endpoint: _glob, ...narrowing } = filters;
   const report = await servedReport(ctx, { ...narrowing, service: ref.service, endpoint: ref.endpoint, includeAcknowledged: true });
-  const hours = (await store.endpointHours(periodOf(filters))).filter((h) => h.endpointId === id);
+  const hours = await store.endpointHours(periodOf(filters), id);
   const axis = axisOf(filters, ctx.nowMs, hours[0]?.hour);
   const trend = emptyBuckets(axis);
   for (const h of hours) {

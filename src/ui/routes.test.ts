@@ -51,7 +51,7 @@ describe('overview', () => {
     expect(rowsOf(page.text)).toContain('GET dashboard/');
     const dashboardId = (await store.endpointRefs()).find((e) => e.endpoint === 'GET dashboard/')!.id;
     expect(page.text).toContain(`<a href="/endpoints/${dashboardId}?range=7d">GET dashboard/</a>`);
-    expect(page.text).toContain('9</b><span>findings on 4 endpoints');
+    expect(page.text).toContain('10</b><span>findings on 5 endpoints');
   });
 
   it('/api/endpoints agrees with /api/report on every count', async () => {
@@ -60,6 +60,27 @@ describe('overview', () => {
     expect(api.summary).toEqual(report.summary);
     expect(api.endpoints.map((e) => [e.endpoint, e.requests, e.findings])).toEqual(report.endpoints.map((e) => [e.endpoint, e.requests, e.findings.length]));
     expect(api.endpoints.find((e) => e.endpoint === 'GET dashboard/')).toMatchObject({ findings: 6, requests: 3, kinds: ['n_plus_one'] });
+  });
+
+  it('/api/endpoints, summed from the period summaries, gives every figure /api/report rebuilds from the rollups', async () => {
+    // The overview never builds the report: it must still agree with it, filter for filter.
+    for (const query of ['range=all', 'range=7d', 'range=1h', 'kind=slow_query', 'kind=n_plus_one', 'q=recruit_application', 'service=recruit&q=login', 'service=nope']) {
+      const report = await json<Report>(`/api/report?${query}`);
+      const api = await json<{ summary: Report['summary']; endpoints: (EndpointsApi['endpoints'][number] & { queriesPerRequest: unknown; wastedMsPerRequest: number; tables: string[] })[] }>(`/api/endpoints?${query}`);
+      expect(api.summary).toEqual(report.summary);
+      expect(api.endpoints.map((e) => [e.endpoint, e.requests, e.queriesPerRequest, e.wastedMsPerRequest, e.wastedMs, e.findings, e.kinds, e.tables])).toEqual(
+        report.endpoints.map((e) => [
+          e.endpoint,
+          e.requests,
+          e.queriesPerRequest,
+          e.wastedMsPerRequest,
+          Math.round(e.wastedMsPerRequest * e.requests * 10) / 10,
+          e.findings.length,
+          [...new Set(e.findings.map((f) => f.kind))],
+          [...new Set(e.findings.map((f) => f.table).filter((t) => t !== ''))],
+        ]),
+      );
+    }
   });
 
   it('gives every stored finding its id in /api/report', async () => {
@@ -212,7 +233,7 @@ describe('acknowledge and ignore', () => {
     const report = await json<Report>('/api/report');
     const dashboard = report.endpoints.find((e) => e.endpoint === 'GET dashboard/')!;
     expect(dashboard.findings.map((f) => f.table)).not.toContain('recruit_company');
-    expect(report.summary.findings).toBe(8);
+    expect(report.summary.findings).toBe(9);
     const included = await json<Report>('/api/report?acknowledged=include');
     expect(included.endpoints.find((e) => e.endpoint === 'GET dashboard/')!.findings.find((f) => f.table === 'recruit_company')).toMatchObject({
       acknowledgement: { state: 'acknowledged', reason: 'fixed in #1234', expires: future },
@@ -237,7 +258,7 @@ describe('acknowledge and ignore', () => {
 
     const withdrawn = await app.request(`/api/findings/${id}/acknowledgement`, { method: 'DELETE' });
     expect(await withdrawn.json()).toEqual({ withdrawn: true });
-    expect((await json<Report>('/api/report')).summary.findings).toBe(9);
+    expect((await json<Report>('/api/report')).summary.findings).toBe(10);
   });
 
   it('counts an expired decision as no decision', async () => {
@@ -245,9 +266,9 @@ describe('acknowledge and ignore', () => {
     // Written while it was still in the future, read after the day has passed.
     const day = new Date(lastSeenMs + 2 * 86_400_000).toISOString().slice(0, 10);
     expect((await put(id, { state: 'ignored', reason: 'legacy page', expires: day })).status).toBe(200);
-    expect((await json<Report>('/api/report')).summary.findings).toBe(8);
+    expect((await json<Report>('/api/report')).summary.findings).toBe(9);
     const later = uiRoutes({ store, now: () => lastSeenMs + 3 * 86_400_000 });
-    expect(((await (await later.request('/api/report')).json()) as Report).summary.findings).toBe(9);
+    expect(((await (await later.request('/api/report')).json()) as Report).summary.findings).toBe(10);
     await store.unacknowledge((await store.acknowledgements())[0]!.signature);
   });
 

@@ -41,6 +41,13 @@ def wait_up(url: str, proc: subprocess.Popen) -> None:
     raise RuntimeError(f"{url} never answered")
 
 
+def wait_server_spans(summary: Path, count: int) -> None:
+    for _ in range(200):
+        if summary.exists() and sum('"SERVER"' in line for line in summary.read_text().splitlines()) >= count:
+            return
+        time.sleep(0.05)
+
+
 def record(server: str, tmp_path: Path) -> tuple[Path, list[dict]]:
     env = {**os.environ, "ROUTES_SQLITE_PATH": str(tmp_path / "db.sqlite3"), "PYTHONPATH": str(HERE)}
     subprocess.run([sys.executable, "-m", "routesite.seed"], cwd=HERE, env=env, check=True)
@@ -59,6 +66,8 @@ def record(server: str, tmp_path: Path) -> tuple[Path, list[dict]]:
             get(f"{base}/books/{pk}/")
         for _ in range(3):
             get(f"{base}/shelves/{uuid.uuid4()}/")
+        # wsgiref ends the SERVER span after the response is sent: wait for the last one to be written.
+        wait_server_spans(Path(f"{trace}.summary.jsonl"), 8)
     finally:
         proc.terminate()
         proc.wait(timeout=15)

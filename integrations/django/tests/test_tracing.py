@@ -26,8 +26,10 @@ def line_of(relative: str, text: str) -> int:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def tracing_urls():
-    with override_settings(ROOT_URLCONF="shop.tracing_urls"):
+def tracing_urls(django_db_blocker):
+    # One database for the module, as a running app has: pytest-django (installed for the pytest
+    # plugin's tests) would otherwise refuse every query outside a django_db test.
+    with override_settings(ROOT_URLCONF="shop.tracing_urls"), django_db_blocker.unblock():
         yield
 
 

@@ -1,6 +1,7 @@
 /** Pulls traces from Grafana Tempo: TraceQL search on /api/search, then each trace from /api/traces/<id> as OTLP protobuf. */
 import { decodeJsonValue } from '../json.js';
 import { decodeProtobufRequest } from '../protobuf.js';
+import { createWireDecoder } from '../wire/decoder.js';
 import type { DecodedBatch } from '../span.js';
 import { boundedMap, displayUrl, httpGet, jsonBody, PullError, statusError } from './http.js';
 import { apiUrl, countFailure, windowedSearch, type PullQuery, type PullStats, type SearchPage, type SourceOptions, type TraceSource } from './source.js';
@@ -46,6 +47,7 @@ function searchHits(url: URL, body: unknown): string[] {
 
 class TempoSource implements TraceSource {
   readonly api = 'Tempo (/api/search + /api/traces)';
+  readonly #decoder = createWireDecoder();
 
   constructor(
     private readonly base: URL,
@@ -102,7 +104,7 @@ class TempoSource implements TraceSource {
         const request = isRecord(body) && !('resourceSpans' in body) && Array.isArray(body.batches) ? { resourceSpans: body.batches } : body;
         return decodeJsonValue(request);
       }
-      return decodeProtobufRequest(response.body);
+      return decodeProtobufRequest(response.body, this.#decoder);
     } catch (error) {
       countFailure(stats, `trace ${traceId}: ${(error as Error).message}`);
       return undefined;

@@ -11,11 +11,16 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { context, SpanKind as ApiSpanKind, trace } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { OtlpDecodeError } from './errors.js';
-import { decodeProtobufRequestReference } from './protobuf.js';
-import type { DecodedBatch } from './span.js';
-import { djangoRequest, encodeProtobuf } from './testing.js';
-import { decodeOtlpTraces } from './wire.js';
+import { OtlpDecodeError } from '../errors.js';
+import { decodeProtobufRequestReference } from '../protobuf.js';
+import type { DecodedBatch } from '../span.js';
+import { djangoRequest, encodeProtobuf } from '../testing.js';
+import { createWireDecoder, type ShardBatch } from './decoder.js';
+import { shardOfTraceId } from '../shard.js';
+
+/** One decoder for the whole file, so its memo tables carry over from message to message as in a real stream. */
+const decoder = createWireDecoder();
+const decodeOtlpTraces = (bytes: Uint8Array) => decoder.decode(bytes);
 
 // ---------------------------------------------------------------------------------------------
 // A tiny protobuf writer that can write anything the wire format allows.
@@ -246,7 +251,7 @@ function agree(bytes: Uint8Array): boolean {
 }
 
 function fixture(name: string): Buffer {
-  return readFileSync(new URL(`./testdata/${name}`, import.meta.url));
+  return readFileSync(new URL(`../testdata/${name}`, import.meta.url));
 }
 
 /** The messages of a length-delimited file. */
@@ -306,6 +311,27 @@ describe('decodeOtlpTraces', () => {
     // The generator writes valid protobuf: protobufjs must accept (nearly) all of it, or the test proves little.
     expect(accepted / total).toBeGreaterThan(0.95);
     // 2500 messages through both decoders: past vitest's 30 s on a shared 2-core machine under load.
+  }, 120_000);
+
+  test("decodeShard: each shard gets exactly its traces' records, every shard counts every valid span, positions index them", () => {
+    const check = (bytes: Uint8Array, shards: number): void => {
+      const whole = run(decodeOtlpTraces, bytes);
+      for (let shard = 0; shard < shards; shard++) {
+        const part = run((b) => decoder.decodeShard(b, shard, shards), bytes);
+        if (!whole.ok) continue; // a shard may skip the damaged attribute of another shard's span
+        if (!part.ok) throw part.error;
+        const batch = part.batch as ShardBatch;
+        const mine = whole.batch.spans.flatMap((s, i) => (shardOfTraceId(s.traceId, shards) === shard ? [i] : []));
+        expect(batch.accepted).toBe(whole.batch.spans.length);
+        expect(batch.positions).toEqual(mine);
+        expect(batch.spans).toEqual(mine.map((i) => whole.batch.spans[i]));
+      }
+    };
+    for (const bytes of REAL) for (const shards of [2, 3]) check(bytes, shards);
+    fc.assert(
+      fc.property(request, fc.integer({ min: 2, max: 4 }), (bytes, shards) => check(bytes, shards)),
+      { numRuns: 400 },
+    );
   }, 120_000);
 
   test('agrees on a Uint8Array that is not a Buffer', () => {

@@ -1,0 +1,179 @@
+/**
+ * The byte-level half of the wire decoder: one message's bytes, varints, tags and lengths, and
+ * skipping fields by their wire type, with every error naming the byte offset.
+ */
+import { OtlpDecodeError } from '../errors.js';
+
+const EMPTY = Buffer.alloc(0);
+/** protobufjs's Reader.recursionLimit: skipField refuses groups nested deeper. */
+const RECURSION_LIMIT = 100;
+export const WIRE_VARINT = 0;
+export const WIRE_FIXED64 = 1;
+export const WIRE_LEN = 2;
+const WIRE_START_GROUP = 3;
+const WIRE_END_GROUP = 4;
+const WIRE_FIXED32 = 5;
+
+export function fail(problem: string, at: number): never {
+  throw new OtlpDecodeError(`invalid OTLP protobuf ExportTraceServiceRequest (${problem} at byte ${at})`);
+}
+
+export function truncated(what: string, at: number, need: number, end: number): never {
+  return fail(`truncated ${what}: needs ${need} bytes, only ${Math.max(0, end - at)} left in its message`, at);
+}
+
+/**
+ * The bytes being decoded and the second results of the varint readers. Readers take positions and
+ * return positions; a varint reader also leaves the position after the varint in `after`. Varint
+ * limits follow protobufjs so that whatever it accepts is accepted here: a tag is at most 5 bytes and
+ * fits in 32 bits, a length at most 5 bytes and below 2^31, a value at most 10 bytes.
+ */
+export class WireCursor {
+  buf: Buffer = EMPTY;
+  /** The position after the last varint read by a *Slow reader or varint64. */
+  after = 0;
+  /** High 32 bits of the last varint64 read, and whether any of its 7-bit groups was non-zero (protobufjs's bool). */
+  varintHi = 0;
+  varintNonZero = false;
+
+  /** Starts on a new message; `release` drops it so the decoder does not keep the bytes alive. */
+  start(bytes: Uint8Array): void {
+    this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  release(): void {
+    this.buf = EMPTY;
+  }
+
+  /** The little-endian 32-bit word at p (signed). */
+  word(p: number): number {
+    const b = this.buf;
+    return b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
+  }
+
+  /** A tag whose first byte is ≥ 0x80; sets `after`. */
+  tagSlow(pos: number, end: number): number {
+    const buf = this.buf;
+    let value = 0;
+    for (let i = 0; i < 5; i++) {
+      if (pos + i >= end) truncated('field tag', pos, i + 1, end);
+      const b = buf[pos + i]!;
+      if (i === 4) {
+        if (b >= 0x80 || (b & 0x70) !== 0) fail('invalid field tag (more than 32 bits)', pos);
+        this.after = pos + 5;
+        return (value | (b << 28)) >>> 0;
+      }
+      value |= (b & 0x7f) << (7 * i);
+      if (b < 0x80) {
+        this.after = pos + i + 1;
+        return value >>> 0;
+      }
+    }
+    return fail('invalid field tag', pos);
+  }
+
+  /** A length whose first byte is ≥ 0x80; sets `after`. */
+  lengthSlow(pos: number, end: number): number {
+    const buf = this.buf;
+    let value = 0;
+    for (let i = 0; i < 5; i++) {
+      if (pos + i >= end) truncated('length', pos, i + 1, end);
+      const b = buf[pos + i]!;
+      if (i === 4) {
+        if (b > 7) fail('invalid length (2^31 bytes or more)', pos);
+        this.after = pos + 5;
+        return (value | (b << 28)) >>> 0;
+      }
+      value |= (b & 0x7f) << (7 * i);
+      if (b < 0x80) {
+        this.after = pos + i + 1;
+        return value >>> 0;
+      }
+    }
+    return fail('invalid length', pos);
+  }
+
+  /** A varint of up to 10 bytes: returns the low 32 bits (unsigned), sets varintHi, varintNonZero and `after`. */
+  varint64(pos: number, end: number): number {
+    const buf = this.buf;
+    let lo = 0;
+    let hi = 0;
+    let any = 0;
+    for (let i = 0; i < 10; i++) {
+      if (pos + i >= end) truncated('varint', pos, i + 1, end);
+      const b = buf[pos + i]!;
+      const bits = b & 0x7f;
+      any |= bits;
+      if (i < 4) lo |= bits << (7 * i);
+      else if (i === 4) {
+        lo |= bits << 28;
+        hi = bits >>> 4;
+      } else hi |= bits << (7 * i - 32);
+      if (b < 0x80) {
+        this.after = pos + i + 1;
+        this.varintHi = hi >>> 0;
+        this.varintNonZero = any !== 0;
+        return lo >>> 0;
+      }
+    }
+    return fail('invalid varint (more than 10 bytes)', pos);
+  }
+
+  /** Skips a varint of any length, as protobufjs does for fields it does not know. */
+  skipVarint(pos: number, end: number): number {
+    const buf = this.buf;
+    for (let p = pos; p < end; p++) if (buf[p]! < 0x80) return p + 1;
+    return truncated('varint', pos, end - pos + 1, end);
+  }
+
+  /**
+   * Skips one field's payload (the tag already read) and returns the position after it. `depth` is
+   * the nesting depth of the enclosing message, counted as protobufjs does, for the group limit.
+   */
+  skipField(pos: number, end: number, wire: number, field: number, depth: number): number {
+    if (depth > RECURSION_LIMIT) fail('groups nested more than 100 deep', pos);
+    if (field === 0) fail('invalid field number 0', pos);
+    const buf = this.buf;
+    switch (wire) {
+      case WIRE_VARINT:
+        return this.skipVarint(pos, end);
+      case WIRE_FIXED64:
+        if (end - pos < 8) truncated(`fixed64 field ${field}`, pos, 8, end);
+        return pos + 8;
+      case WIRE_LEN: {
+        if (pos >= end) truncated(`length of field ${field}`, pos, 1, end);
+        let n = buf[pos]!;
+        if (n < 0x80) pos++;
+        else {
+          n = this.lengthSlow(pos, end);
+          pos = this.after;
+        }
+        if (n > end - pos) truncated(`field ${field}`, pos, n, end);
+        return pos + n;
+      }
+      case WIRE_START_GROUP:
+        for (;;) {
+          if (pos >= end) truncated(`group ${field} (no end-group tag)`, pos, 1, end);
+          const at = pos;
+          let tag = buf[pos]!;
+          if (tag < 0x80) pos++;
+          else {
+            tag = this.tagSlow(pos, end);
+            pos = this.after;
+          }
+          const inner = tag >>> 3;
+          if (inner === 0) fail('invalid field number 0', at);
+          if ((tag & 7) === WIRE_END_GROUP) {
+            if (inner !== field) fail(`end-group tag ${inner} inside group ${field}`, at);
+            return pos;
+          }
+          pos = this.skipField(pos, end, tag & 7, inner, depth + 1);
+        }
+      case WIRE_FIXED32:
+        if (end - pos < 4) truncated(`fixed32 field ${field}`, pos, 4, end);
+        return pos + 4;
+      default:
+        return fail(`invalid wire type ${wire} for field ${field}`, pos);
+    }
+  }
+}

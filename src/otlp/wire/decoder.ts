@@ -1,0 +1,299 @@
+/**
+ * The hot-path OTLP/protobuf decoder: ExportTraceServiceRequest bytes straight to SpanRecords, with no
+ * message tree in between. Not a general-purpose protobuf reader: it knows the OTLP trace schema
+ * (proto/opentelemetry/proto/{collector/trace,trace,common,resource}/v1) and reads only this much:
+ *
+ *   ExportTraceServiceRequest.resource_spans (1)
+ *     ResourceSpans.resource (1) → Resource.attributes (1): `service.name`, and the process
+ *       (`service.instance.id`, `host.name`, `process.pid`)
+ *     ResourceSpans.scope_spans (2) → ScopeSpans.spans (2) → Span (span.ts):
+ *       trace_id 1, span_id 2, parent_span_id 4, name 5, kind 6, start 7, end 8, attributes 9, status 15 → code 3
+ *   KeyValue key 1, value 2 → AnyValue string 1, bool 2, int 3, double 4 (array 5, kvlist 6 and bytes 7 read as "no string")
+ *
+ * Everything else is skipped by its length without looking inside: schema URLs, the instrumentation
+ * scope, trace_state, flags, dropped counts, events, links, Status.message, the values of attribute
+ * keys n1lens does not fold, and unknown fields of every wire type (a group is skipped up to its
+ * matching end-group tag, nested at most 100 deep). Attribute keys are compared as bytes (keys.ts);
+ * only the values detection uses become strings, and repeated ids, names and statements are
+ * interned (strings.ts).
+ *
+ * Results equal protobufjs's (`decodeProtobufRequestReference`) for every message protobufjs
+ * accepts: the last value of a scalar wins, repeated fields concatenate, a singular message that
+ * occurs twice is merged, a oneof keeps its last member, and a known field that arrives with an
+ * unexpected wire type is skipped like an unknown one (protobufjs 8 does all of these). Validation
+ * and rejection are to-span.ts's `rejectReason` and `toSpanRecord`, applied to the raw bytes.
+ * It is lazier than protobufjs in two ways: damage inside a skipped field (an event, the scope, an
+ * attribute it does not read) is not noticed, and a string it reads is decoded as Buffer#toString
+ * does (invalid UTF-8 becomes U+FFFD) where protobufjs refuses the whole message. Anything that
+ * breaks the structure it walks throws an OtlpDecodeError naming the byte offset.
+ */
+import type { DecodedBatch } from '../span.js';
+import { instanceOf } from '../to-span.js';
+import { AttributeReader } from './attributes.js';
+import { fail, truncated, WireCursor } from './cursor.js';
+import { K_HOST_NAME, K_PROCESS_PID, K_SERVICE_INSTANCE_ID, K_SERVICE_NAME } from './keys.js';
+import { REJECT_ORDER, SpanReader } from './span.js';
+import { WireStrings } from './strings.js';
+
+/**
+ * Decodes OTLP/protobuf requests one at a time. It owns its cursor and memo tables, so a decoder
+ * kept for a stream of requests (a file, a server) hands out the same string objects for repeated
+ * ids, names and statements across them.
+ */
+export interface WireDecoder {
+  /**
+   * Decodes one ExportTraceServiceRequest (already decompressed) into span records. Invalid spans
+   * are counted in `rejected`; bytes that are not such a message throw OtlpDecodeError with the
+   * byte offset of the problem.
+   */
+  decode(bytes: Uint8Array): DecodedBatch;
+  /**
+   * `decode` for one shard of `shards` (otlp/shard.ts): only the spans of the shard's traces become
+   * records. `accepted` counts the valid spans of every shard, and `positions[i]` is the index of
+   * `spans[i]` among them, so each shard keeps the whole stream's span clock.
+   */
+  decodeShard(bytes: Uint8Array, shard: number, shards: number): ShardBatch;
+}
+
+export interface ShardBatch extends DecodedBatch {
+  accepted: number;
+  positions: number[];
+}
+
+/**
+ * @example
+ * const decoder = createWireDecoder();
+ * for (const body of bodies) analyzer.add(decoder.decode(body).spans, Date.now());
+ */
+export function createWireDecoder(): WireDecoder {
+  const cursor = new WireCursor();
+  const strings = new WireStrings(cursor);
+  const spans = new SpanReader(cursor, strings, new AttributeReader(cursor, strings));
+  return new ResourceReader(cursor, spans);
+}
+
+/** What one ResourceSpans' resource says, over all its occurrences (see #readResource). */
+interface ResourceFacts {
+  service: string | undefined;
+  instanceId: string | undefined;
+  host: string | undefined;
+  pid: string | undefined;
+}
+
+class ResourceReader implements WireDecoder {
+  readonly #cursor: WireCursor;
+  readonly #spans: SpanReader;
+  readonly #attributes: AttributeReader;
+  readonly #resource: ResourceFacts = { service: undefined, instanceId: undefined, host: undefined, pid: undefined };
+
+  constructor(cursor: WireCursor, spans: SpanReader) {
+    this.#cursor = cursor;
+    this.#spans = spans;
+    this.#attributes = spans.attributes;
+  }
+
+  decodeShard(bytes: Uint8Array, shard: number, shards: number): ShardBatch {
+    if (shards === 1) {
+      const batch = this.decode(bytes);
+      return { ...batch, accepted: batch.spans.length, positions: batch.spans.map((_, i) => i) };
+    }
+    const reader = this.#spans;
+    reader.shard = shard;
+    reader.shards = shards;
+    try {
+      return this.decode(bytes) as ShardBatch;
+    } finally {
+      reader.shard = 0;
+      reader.shards = 1;
+    }
+  }
+
+  decode(bytes: Uint8Array): DecodedBatch {
+    const c = this.#cursor;
+    const reader = this.#spans;
+    c.start(bytes);
+    reader.reset();
+    try {
+      const buf = c.buf;
+      const end = buf.length;
+      let pos = 0;
+      while (pos < end) {
+        const at = pos;
+        let tag = buf[pos]!;
+        if (tag < 0x80) pos++;
+        else {
+          tag = c.tagSlow(pos, end);
+          pos = c.after;
+        }
+        if (tag === 0x0a) {
+          if (pos >= end) truncated('length of resource_spans', pos, 1, end);
+          let n = buf[pos]!;
+          if (n < 0x80) pos++;
+          else {
+            n = c.lengthSlow(pos, end);
+            pos = c.after;
+          }
+          if (n > end - pos) truncated('resource_spans', pos, n, end);
+          this.#readResourceSpans(pos, pos + n);
+          pos += n;
+        } else {
+          if (tag >>> 3 === 0) fail('invalid field number 0', at);
+          pos = c.skipField(pos, end, tag & 7, tag >>> 3, 0);
+        }
+      }
+      const rejected: DecodedBatch['rejected'] = [];
+      for (let i = 0; i < 4; i++) {
+        const count = reader.rejected[i]!;
+        if (count > 0) rejected.push({ reason: REJECT_ORDER[i]!, count });
+      }
+      if (reader.shards === 1) return { spans: reader.spans, rejected };
+      const batch: ShardBatch = { spans: reader.spans, rejected, accepted: reader.accepted, positions: reader.positions };
+      return batch;
+    } finally {
+      c.release();
+      reader.reset();
+    }
+  }
+
+  /**
+   * One ResourceSpans. Encoders may write scope_spans before resource (the Collector's pdata writes
+   * fields in reverse order), so a first pass finds service.name and a second reads the spans.
+   */
+  #readResourceSpans(start: number, end: number): void {
+    const c = this.#cursor;
+    const buf = c.buf;
+    const res = this.#resource;
+    res.service = res.instanceId = res.host = res.pid = undefined;
+    let scopes = 0;
+    let pos = start;
+    while (pos < end) {
+      const at = pos;
+      let tag = buf[pos]!;
+      if (tag < 0x80) pos++;
+      else {
+        tag = c.tagSlow(pos, end);
+        pos = c.after;
+      }
+      if (tag === 0x0a || tag === 0x12) {
+        if (pos >= end) truncated('length of ResourceSpans field', pos, 1, end);
+        let n = buf[pos]!;
+        if (n < 0x80) pos++;
+        else {
+          n = c.lengthSlow(pos, end);
+          pos = c.after;
+        }
+        if (n > end - pos) truncated(tag === 0x0a ? 'resource' : 'scope_spans', pos, n, end);
+        // Resource occurrences merge: their attribute lists concatenate, the first service.name counts.
+        if (tag === 0x0a) this.#readResource(pos, pos + n);
+        else scopes++;
+        pos += n;
+      } else {
+        if (tag >>> 3 === 0) fail('invalid field number 0', at);
+        pos = c.skipField(pos, end, tag & 7, tag >>> 3, 1);
+      }
+    }
+    if (scopes === 0) return;
+    const name = res.service ?? '';
+    const instance = res.instanceId || instanceOf(res.host, res.pid);
+    pos = start;
+    while (pos < end) {
+      let tag = buf[pos]!;
+      if (tag < 0x80) pos++;
+      else {
+        tag = c.tagSlow(pos, end);
+        pos = c.after;
+      }
+      if (tag === 0x12) {
+        let n = buf[pos]!;
+        if (n < 0x80) pos++;
+        else {
+          n = c.lengthSlow(pos, end);
+          pos = c.after;
+        }
+        this.#readScopeSpans(pos, pos + n, name, instance);
+        pos += n;
+      } else pos = c.skipField(pos, end, tag & 7, tag >>> 3, 1);
+    }
+  }
+
+  /**
+   * Reads one Resource occurrence: the first service.name (the string, '' for a present but
+   * non-string value) and the first non-empty service.instance.id count; host.name and process.pid,
+   * the last (as to-span.ts's resourceInstance reads them).
+   */
+  #readResource(pos: number, end: number): void {
+    const c = this.#cursor;
+    const buf = c.buf;
+    const res = this.#resource;
+    const attributes = this.#attributes;
+    while (pos < end) {
+      const at = pos;
+      let tag = buf[pos]!;
+      if (tag < 0x80) pos++;
+      else {
+        tag = c.tagSlow(pos, end);
+        pos = c.after;
+      }
+      if (tag === 0x0a) {
+        if (pos >= end) truncated('length of a resource attribute', pos, 1, end);
+        let n = buf[pos]!;
+        if (n < 0x80) pos++;
+        else {
+          n = c.lengthSlow(pos, end);
+          pos = c.after;
+        }
+        if (n > end - pos) truncated('resource attribute', pos, n, end);
+        switch (attributes.read(pos, pos + n, 3)) {
+          case K_SERVICE_NAME:
+            res.service ??= attributes.value(false) ?? '';
+            break;
+          case K_SERVICE_INSTANCE_ID:
+            if (!res.instanceId) res.instanceId = attributes.value(false);
+            break;
+          case K_HOST_NAME:
+            res.host = attributes.value(false);
+            break;
+          case K_PROCESS_PID:
+            res.pid = attributes.value(false);
+            break;
+          default:
+            break;
+        }
+        pos += n;
+      } else {
+        if (tag >>> 3 === 0) fail('invalid field number 0', at);
+        pos = c.skipField(pos, end, tag & 7, tag >>> 3, 2);
+      }
+    }
+  }
+
+  #readScopeSpans(pos: number, end: number, service: string, instance: string | undefined): void {
+    const c = this.#cursor;
+    const buf = c.buf;
+    const spans = this.#spans;
+    while (pos < end) {
+      const at = pos;
+      let tag = buf[pos]!;
+      if (tag < 0x80) pos++;
+      else {
+        tag = c.tagSlow(pos, end);
+        pos = c.after;
+      }
+      if (tag === 0x12) {
+        if (pos >= end) truncated('length of a span', pos, 1, end);
+        let n = buf[pos]!;
+        if (n < 0x80) pos++;
+        else {
+          n = c.lengthSlow(pos, end);
+          pos = c.after;
+        }
+        if (n > end - pos) truncated('span', pos, n, end);
+        spans.read(pos, pos + n, service, instance);
+        pos += n;
+      } else {
+        if (tag >>> 3 === 0) fail('invalid field number 0', at);
+        pos = c.skipField(pos, end, tag & 7, tag >>> 3, 2);
+      }
+    }
+  }
+}

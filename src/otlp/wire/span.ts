@@ -1,0 +1,337 @@
+/**
+ * One Span message on the wire to a SpanRecord: its ids, name, kind, times and status, and the
+ * attributes folded with to-span.ts's rules (a stable name beats an old one, the best-ranked peer
+ * and client sources win), validated as to-span.ts's rejectReason does, on the raw bytes.
+ */
+import type { SpanKind, SpanRecord, SpanRejectReason } from '../span.js';
+import { buildRecord, emptyFolded, nanosToMs, urlHost, type FoldedFields } from '../to-span.js';
+import { newLocationParts } from '../location.js';
+import { shardOfTraceIdBytes } from '../shard.js';
+import { AttributeReader } from './attributes.js';
+import { fail, truncated, WIRE_FIXED64, WIRE_LEN, type WireCursor } from './cursor.js';
+import {
+  K_CLIENT_ADDRESS, K_DB_STATEMENT_OLD, K_DB_STATEMENT_STABLE, K_DB_SYSTEM_OLD, K_DB_SYSTEM_STABLE, K_HTTP_CLIENT_IP,
+  K_HTTP_METHOD_OLD, K_HTTP_METHOD_STABLE, K_HTTP_ROUTE, K_HTTP_TARGET_OLD, K_HTTP_URL, K_LOCATION, K_MESSAGING_SYSTEM,
+  K_NET_PEER_IP, K_NET_PEER_NAME, K_RPC_SYSTEM, K_SERVER_ADDRESS, K_URL_FULL, K_URL_PATH, K_USER_AGENT_OLD,
+  K_USER_AGENT_STABLE,
+} from './keys.js';
+import type { WireStrings } from './strings.js';
+
+export const REJECT_ORDER: readonly SpanRejectReason[] = ['bad_trace_id', 'bad_span_id', 'bad_parent_span_id', 'end_before_start'];
+
+/**
+ * Reads spans into `spans`, counting the refused ones in `rejected` (REJECT_ORDER). With a shard
+ * set (n1-report --jobs), only spans of the shard's traces become records: the others are walked
+ * for validation and counted in `accepted` without folding their attributes, and `positions`
+ * holds each record's index among the message's accepted spans.
+ */
+export class SpanReader {
+  readonly #cursor: WireCursor;
+  readonly #strings: WireStrings;
+  readonly attributes: AttributeReader;
+  /** The current span's folded attributes (to-span.ts's buildRecord makes the record from them). */
+  readonly #f: FoldedFields = emptyFolded();
+  /** Rank of the source f.peer came from (1 best); 5 while there is none. */
+  #peerRank = 5;
+  /** Rank of the source f.clientAddress came from (1 best); 4 while there is none. */
+  #clientRank = 4;
+  spans: SpanRecord[] = [];
+  readonly rejected = [0, 0, 0, 0];
+  /** Shard mode: this reader's shard of `shards`; 1 shard reads every span. */
+  shard = 0;
+  shards = 1;
+  accepted = 0;
+  positions: number[] = [];
+
+  constructor(cursor: WireCursor, strings: WireStrings, attributes: AttributeReader) {
+    this.#cursor = cursor;
+    this.#strings = strings;
+    this.attributes = attributes;
+  }
+
+  /** Starts a new batch. */
+  reset(): void {
+    this.spans = [];
+    this.rejected.fill(0);
+    this.accepted = 0;
+    this.positions = [];
+  }
+
+  /** Reads the Span at [pos, end) of service `service` (and process `instance`). */
+  read(pos: number, end: number, service: string, instance: string | undefined): void {
+    const spanAt = pos;
+    const shards = this.shards;
+    /** Shard mode: the (last) trace id belongs to another shard, and whether attributes were skipped for it. */
+    let foreign = false;
+    let skipped = false;
+    const c = this.#cursor;
+    const buf = c.buf;
+    const f = this.#f;
+    let traceStart = -1;
+    let traceLength = 0;
+    let spanStart = -1;
+    let spanLength = 0;
+    let parentStart = -1;
+    let parentLength = 0;
+    let nameStart = 0;
+    let nameEnd = 0;
+    let kind = 0;
+    let startLo = 0;
+    let startHi = 0;
+    let endLo = 0;
+    let endHi = 0;
+    let status = 0;
+    f.httpMethod = f.httpRoute = f.httpTarget = f.dbSystem = f.dbStatement = f.messagingSystem = f.rpcSystem = f.peer = undefined;
+    f.clientAddress = f.userAgent = undefined;
+    f.location = undefined;
+    this.#peerRank = 5;
+    this.#clientRank = 4;
+
+    while (pos < end) {
+      const at = pos;
+      let tag = buf[pos]!;
+      if (tag < 0x80) pos++;
+      else {
+        tag = c.tagSlow(pos, end);
+        pos = c.after;
+      }
+      const wire = tag & 7;
+      const field = tag >>> 3;
+      if (wire === WIRE_LEN && (field <= 5 || field === 9 || field === 15) && field !== 3) {
+        if (pos >= end) truncated(`length of Span field ${field}`, pos, 1, end);
+        let n = buf[pos]!;
+        if (n < 0x80) pos++;
+        else {
+          n = c.lengthSlow(pos, end);
+          pos = c.after;
+        }
+        if (n > end - pos) truncated(`Span field ${field}`, pos, n, end);
+        switch (field) {
+          case 9:
+            if (foreign) skipped = true;
+            else this.#fold(pos, pos + n);
+            break;
+          case 1:
+            traceStart = pos;
+            traceLength = n;
+            if (shards > 1) foreign = n === 16 && shardOfTraceIdBytes(buf, pos, shards) !== this.shard;
+            break;
+          case 2:
+            spanStart = pos;
+            spanLength = n;
+            break;
+          case 4:
+            parentStart = pos;
+            parentLength = n;
+            break;
+          case 5:
+            nameStart = pos;
+            nameEnd = pos + n;
+            break;
+          case 15:
+            status = this.#statusCode(pos, pos + n, status);
+            break;
+          default:
+            fail(`invalid field number ${field}`, at);
+        }
+        pos += n;
+      } else if (wire === WIRE_FIXED64 && (field === 7 || field === 8)) {
+        if (end - pos < 8) truncated(`Span field ${field} (fixed64)`, pos, 8, end);
+        const lo = c.word(pos) >>> 0;
+        const hi = c.word(pos + 4) >>> 0;
+        if (field === 7) {
+          startLo = lo;
+          startHi = hi;
+        } else {
+          endLo = lo;
+          endHi = hi;
+        }
+        pos += 8;
+      } else if (tag === 0x30) {
+        kind = c.varint64(pos, end) | 0;
+        pos = c.after;
+      } else {
+        if (field === 0) fail('invalid field number 0', at);
+        pos = c.skipField(pos, end, wire, field, 3);
+      }
+    }
+
+    if (shards > 1) {
+      if (foreign) {
+        if (isValid(c, traceStart, traceLength, spanStart, spanLength, parentLength, startHi, startLo, endHi, endLo)) this.accepted++;
+        return;
+      }
+      if (skipped) {
+        // A later trace id made the span this shard's after its attributes were skipped: read it again, whole.
+        this.shards = 1;
+        const before = this.spans.length;
+        try {
+          this.read(spanAt, end, service, instance);
+        } finally {
+          this.shards = shards;
+        }
+        if (this.spans.length > before) this.positions.push(this.accepted++);
+        return;
+      }
+    }
+    // to-span.ts rejectReason, on the bytes: ids of the right length and not all zero, end ≥ start.
+    const strings = this.#strings;
+    const traceId = traceLength === 16 ? strings.traceIdHex(traceStart) : '';
+    if (traceId === '') {
+      this.rejected[0]!++;
+      return;
+    }
+    const spanId = spanLength === 8 ? strings.spanIdHex(spanStart) : '';
+    if (spanId === '') {
+      this.rejected[1]!++;
+      return;
+    }
+    if (parentLength !== 0 && parentLength !== 8) {
+      this.rejected[2]!++;
+      return;
+    }
+    if (endHi < startHi || (endHi === startHi && endLo < startLo)) {
+      this.rejected[3]!++;
+      return;
+    }
+    if (shards > 1) this.positions.push(this.accepted++);
+    this.spans.push(
+      buildRecord(
+        traceId,
+        spanId,
+        parentLength === 0 ? '' : strings.spanIdHex(parentStart),
+        strings.text(nameStart, nameEnd),
+        (kind >= 0 && kind <= 5 ? kind : 0) as SpanKind,
+        nanosToMs(startHi, startLo),
+        nanosToMs(endHi, endLo),
+        service,
+        status === 2,
+        f,
+        instance,
+      ),
+    );
+  }
+
+  /** Status.code, over every occurrence of Span.status (they merge: the last code written wins). */
+  #statusCode(pos: number, end: number, code: number): number {
+    const c = this.#cursor;
+    const buf = c.buf;
+    while (pos < end) {
+      const at = pos;
+      let tag = buf[pos]!;
+      if (tag < 0x80) pos++;
+      else {
+        tag = c.tagSlow(pos, end);
+        pos = c.after;
+      }
+      if (tag === 0x18) {
+        code = c.varint64(pos, end) | 0;
+        pos = c.after;
+      } else {
+        if (tag >>> 3 === 0) fail('invalid field number 0', at);
+        pos = c.skipField(pos, end, tag & 7, tag >>> 3, 4);
+      }
+    }
+    return code;
+  }
+
+  /** Folds the attribute at [start, end) into the current span's fields. */
+  #fold(start: number, end: number): void {
+    const attributes = this.attributes;
+    const code = attributes.read(start, end, 4);
+    if (code < 0) return;
+    const f = this.#f;
+    let value: string | undefined;
+    switch (code) {
+      case K_HTTP_METHOD_OLD:
+        if (f.httpMethod !== undefined) return;
+      // falls through
+      case K_HTTP_METHOD_STABLE:
+        value = attributes.value(false);
+        if (value !== undefined) f.httpMethod = value;
+        return;
+      case K_HTTP_ROUTE:
+        value = attributes.value(false);
+        if (value !== undefined) f.httpRoute = value;
+        return;
+      case K_HTTP_TARGET_OLD:
+        if (f.httpTarget !== undefined) return;
+      // falls through
+      case K_URL_PATH:
+        value = attributes.value(false);
+        if (value !== undefined) f.httpTarget = value;
+        return;
+      case K_DB_SYSTEM_OLD:
+        if (f.dbSystem !== undefined) return;
+      // falls through
+      case K_DB_SYSTEM_STABLE:
+        value = attributes.value(false);
+        if (value !== undefined) f.dbSystem = value;
+        return;
+      case K_DB_STATEMENT_OLD:
+        if (f.dbStatement !== undefined) return;
+      // falls through
+      case K_DB_STATEMENT_STABLE:
+        value = attributes.value(true);
+        if (value !== undefined) f.dbStatement = value;
+        return;
+      case K_MESSAGING_SYSTEM:
+        value = attributes.value(false);
+        if (value !== undefined) f.messagingSystem = value;
+        return;
+      case K_RPC_SYSTEM:
+        value = attributes.value(false);
+        if (value !== undefined) f.rpcSystem = value;
+        return;
+      case K_SERVER_ADDRESS:
+      case K_NET_PEER_NAME:
+      case K_URL_FULL:
+      case K_HTTP_URL: {
+        const rank = code - K_SERVER_ADDRESS + 1;
+        if (rank >= this.#peerRank) return;
+        const raw = attributes.value(false);
+        const peer = rank <= 2 ? raw : urlHost(raw);
+        if (peer) {
+          f.peer = peer;
+          this.#peerRank = rank;
+        }
+        return;
+      }
+      case K_CLIENT_ADDRESS:
+      case K_HTTP_CLIENT_IP:
+      case K_NET_PEER_IP: {
+        const rank = code - K_CLIENT_ADDRESS + 1;
+        if (rank >= this.#clientRank) return;
+        value = attributes.value(false);
+        if (value) {
+          f.clientAddress = value;
+          this.#clientRank = rank;
+        }
+        return;
+      }
+      case K_USER_AGENT_OLD:
+        if (f.userAgent !== undefined) return;
+      // falls through
+      case K_USER_AGENT_STABLE:
+        value = attributes.value(false);
+        if (value) f.userAgent = value;
+        return;
+      default:
+        if (code >= K_LOCATION) {
+          (f.location ??= newLocationParts())[code - K_LOCATION] = attributes.value(false);
+        }
+        return; // resource keys on a span are just attributes
+    }
+  }
+}
+
+/** rejectReason's rule on the bytes, for spans of other shards (no strings made). */
+function isValid(
+  c: WireCursor, traceStart: number, traceLength: number, spanStart: number, spanLength: number, parentLength: number,
+  startHi: number, startLo: number, endHi: number, endLo: number,
+): boolean {
+  if (traceLength !== 16 || (c.word(traceStart) | c.word(traceStart + 4) | c.word(traceStart + 8) | c.word(traceStart + 12)) === 0) return false;
+  if (spanLength !== 8 || (c.word(spanStart) | c.word(spanStart + 4)) === 0) return false;
+  if (parentLength !== 0 && parentLength !== 8) return false;
+  return !(endHi < startHi || (endHi === startHi && endLo < startLo));
+}

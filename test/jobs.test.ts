@@ -1,0 +1,90 @@
+/**
+ * n1-report --jobs N prints the report --jobs 1 prints, byte for byte, on every fixture and the
+ * bundled recording: traces split across worker threads, their requests merged back in the order
+ * one analysis releases them. N1LENS_JOBS_MIN_BYTES=0 starts the workers even for small files.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = new URL('..', import.meta.url).pathname;
+const testdata = join(root, 'src/otlp/testdata');
+const recording = join(root, 'samples/traces/recruit.jsonl.gz');
+const schema = join(root, 'samples/traces/recruit-schema.json');
+const dir = mkdtempSync(join(tmpdir(), 'n1lens-jobs-'));
+
+function report(args: string[], jobs: number, input?: Buffer) {
+  const r = spawnSync(process.execPath, [join(root, 'bin/n1-report.js'), '-f', 'json', '--jobs', String(jobs), ...args], {
+    input,
+    env: { ...process.env, N1LENS_JOBS_MIN_BYTES: '0' },
+    encoding: 'utf8',
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function expectSameAsOneJob(args: string[], input?: Buffer): void {
+  const one = report(args, 1, input);
+  expect(one.stderr).toBe('');
+  for (const jobs of [2, 3]) expect(report(args, jobs, input), `--jobs ${jobs} ${args.join(' ')}`).toEqual(one);
+}
+
+const fixtures = readdirSync(testdata)
+  .filter((name) => /\.(jsonl|pb|binpb|json|gz)$/.test(name))
+  .map((name) => join(testdata, name));
+
+describe('n1-report --jobs', () => {
+  it.each(fixtures)('gives the --jobs 1 report on %s', (file) => {
+    expectSameAsOneJob([file]);
+  });
+
+  it('gives the --jobs 1 report on the bundled recording, with and without the schema, and from stdin', () => {
+    expectSameAsOneJob([recording]);
+    expectSameAsOneJob(['--schema', schema, recording]);
+    expectSameAsOneJob(['-'], readFileSync(recording));
+  });
+
+  it('counts spans once across overlapping files of different formats, as --jobs 1 does', () => {
+    expectSameAsOneJob([
+      join(testdata, 'django-sqlite-old-semconv.jsonl'),
+      join(testdata, 'django-sqlite-old-semconv.otlp.pb'),
+      join(testdata, 'fixtures.zipkin.json.gz'),
+      recording,
+      recording,
+    ]);
+  });
+
+  it('reports the error --jobs 1 reports when a message is damaged past the first shard', () => {
+    // Damage a span attribute in the last message: one shard reads it, the others skip it unread.
+    const damaged = Buffer.from(readFileSync(join(testdata, 'django-sqlite-old-semconv.otlp.pb')));
+    const at = damaged.lastIndexOf(Buffer.from('db.statement'));
+    expect(damaged[at - 1]).toBe('db.statement'.length);
+    damaged[at - 1] = 0x7f; // the key's length: now runs past its KeyValue
+    const file = join(dir, 'damaged.pb');
+    writeFileSync(file, damaged);
+    const one = report([file], 1);
+    expect(one.code).toBe(2);
+    expect(one.stderr).toMatch(/damaged\.pb: message at byte \d+: invalid OTLP protobuf/);
+    for (const jobs of [2, 3]) expect(report([file], jobs)).toEqual(one);
+  });
+
+  it('reports the error --jobs 1 reports for a truncated file and a bad JSON line, after the units before it', () => {
+    const truncated = join(dir, 'truncated.pb');
+    const pb = readFileSync(join(testdata, 'django-sqlite-stable-semconv.otlp.pb'));
+    writeFileSync(truncated, pb.subarray(0, pb.length - 10));
+    const badLine = join(dir, 'bad.jsonl');
+    writeFileSync(badLine, readFileSync(join(testdata, 'django-sqlite-old-semconv.jsonl'), 'utf8').trimEnd() + '\n{"resourceSpans": [\n');
+    for (const file of [truncated, badLine]) {
+      const one = report([file], 1);
+      expect(one.code).toBe(2);
+      for (const jobs of [2, 3]) expect(report([file], jobs)).toEqual(one);
+    }
+  });
+
+  it('refuses --jobs 0', () => {
+    const r = report([recording], 0);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--jobs must be a whole number ≥ 1');
+  });
+});
