@@ -2,8 +2,9 @@
 # README's test command: installs what the tests need (npm ci, the Python venv, Chromium from Debian
 # for the browser tests, Jaeger v2 and the OpenTelemetry Collector (ocb) built from the Go module proxy
 # once per machine, actionlint from its Go module, PostgreSQL from Debian when the e2e starts it) and
-# runs the whole suite: typecheck, vitest, pytest for the
-# Django integration, and the end-to-end test of the instrumented sample app against n1lens serve.
+# runs the whole suite: typecheck, vitest (the store tests start a PostgreSQL with scripts/postgres.sh), pytest for the
+# Django integration, the end-to-end test of the instrumented sample app against n1lens serve, and the
+# scale-out e2e (scripts/scale-e2e.sh: Collector loadbalancing → two instances → one PostgreSQL).
 # Ends with one line "N passed, N failed" over every runner.
 set -uo pipefail
 
@@ -29,6 +30,10 @@ status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$out/vitest.json" || status=1
 .venv/bin/python -m pytest -q -p no:cacheprovider --junitxml="$out/schema.xml" integrations/django || status=1
 bash scripts/e2e.sh -p no:cacheprovider --junitxml="$out/e2e.xml" || status=1
+# Two n1lens instances behind the Collector's loadbalancing exporter, sharing PostgreSQL (about a minute).
+bash scripts/scale-e2e.sh --reporter=default --reporter=json --outputFile.json="$out/scale.json" || status=1
+# The PostgreSQL cluster the store tests started (test/support.ts postgresState()).
+N1LENS_PG_STATE="${N1LENS_PG_STATE:-${TMPDIR:-/tmp}/n1lens-pg-tests.env}" bash scripts/postgres.sh stop
 # After e2e.sh, which builds dist/ (the route tests run bin/n1-report.js).
 .venv/bin/python -m pytest -q -p no:cacheprovider --junitxml="$out/routes.xml" test/routes || status=1
 .venv/bin/python -m pytest -q -p no:cacheprovider --junitxml="$out/wagtail.xml" test/wagtail || status=1
@@ -37,8 +42,10 @@ node --input-type=module - "$out" <<'JS'
 import { readFileSync, existsSync } from 'node:fs';
 const dir = process.argv[2];
 let passed = 0, failed = 0;
-const v = existsSync(`${dir}/vitest.json`) ? JSON.parse(readFileSync(`${dir}/vitest.json`, 'utf8')) : null;
-if (v) { passed += v.numPassedTests; failed += v.numFailedTests; } else failed += 1;
+for (const f of ['vitest.json', 'scale.json']) {
+  const v = existsSync(`${dir}/${f}`) ? JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')) : null;
+  if (v) { passed += v.numPassedTests; failed += v.numFailedTests; } else failed += 1;
+}
 for (const f of ['schema.xml', 'routes.xml', 'wagtail.xml', 'e2e.xml']) {
   if (!existsSync(`${dir}/${f}`)) { failed += 1; continue; }
   const xml = readFileSync(`${dir}/${f}`, 'utf8');

@@ -56,7 +56,7 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${server.httpPort}`;
   await replaySample(base);
   for (let i = 0; i < 200; i++) {
-    server.intake.tick();
+    await server.intake.tick();
     report = (await (await fetch(`${base}/api/report`)).json()) as Report;
     if (report.summary.requests >= 33) break;
     await new Promise((r) => setTimeout(r, 50));

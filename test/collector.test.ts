@@ -140,7 +140,7 @@ function withoutStoreIds(report: Report): Report {
 async function reportWhen(server: RunningServer, done: (r: Report) => boolean, headers: Record<string, string> = {}): Promise<Report> {
   const deadline = Date.now() + 180_000;
   for (;;) {
-    server.intake.tick();
+    await server.intake.tick();
     const report = withoutStoreIds((await (await fetch(`http://127.0.0.1:${server.httpPort}/api/report`, { headers })).json()) as Report);
     if (done(report) || Date.now() > deadline) return report;
     await new Promise((r) => setTimeout(r, 250));
@@ -198,7 +198,7 @@ describe('the Collector with bearertokenauth and TLS', () => {
     const { request } = await import('node:https');
     const report = await new Promise<Report>((resolve, reject) => {
       const poll = (): void => {
-        server.intake.tick();
+        void server.intake.tick();
         request({ host: '127.0.0.1', port: server.httpPort, path: '/api/report', ca: readFileSync(certs.ca), servername: 'localhost', headers: { Authorization: `Bearer ${token}` } }, (res) => {
           let body = '';
           res.on('data', (d: Buffer) => (body += d.toString()));
@@ -230,6 +230,6 @@ describe('the Collector with bearertokenauth and TLS', () => {
     expect(collector.logs()).toMatch(refusal);
     expect(droppedSpans(collector.logs(), refusal)).toBe(spans);
     expect(server.intake.openTraces).toBe(0);
-    expect(server.store.report().summary.requests).toBe(0);
+    expect((await server.store.report()).summary.requests).toBe(0);
   }, 300_000);
 });

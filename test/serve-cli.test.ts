@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fakeSlack } from '../src/digest/testing.js';
 import { djangoRequest, encodeProtobuf } from '../src/otlp/testing.js';
-import { Store } from '../src/store/store.js';
+import { SqliteStore as Store } from '../src/store/sqlite.js';
 import { tempDir } from './support.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -42,9 +42,9 @@ describe('n1lens serve (the real binary)', () => {
       expect(stderr).toMatch(/SIGTERM: analysing buffered traces/);
       expect(stderr).not.toContain(slack.secret);
       const store = Store.open(db);
-      expect(store.report().summary.requests).toBe(1);
-      expect(store.report().endpoints[0]?.findings[0]?.repeatsPerRequest.p50).toBe(7);
-      store.close();
+      expect((await store.report()).summary.requests).toBe(1);
+      expect((await store.report()).endpoints[0]?.findings[0]?.repeatsPerRequest.p50).toBe(7);
+      store.closeSync();
     } finally {
       child.kill('SIGKILL');
       await slack.close();

@@ -255,7 +255,7 @@ describe('OTLP/HTTP status codes', () => {
     expect(metrics).toMatch(/n1lens_trace_evictions_total 0/);
     expect(metrics).toMatch(/n1lens_open_traces 1/);
     expect(metrics).toMatch(/n1lens_exports_refused_total\{transport="http",reason="max_traces"\} 1/);
-    server.intake.tick();
+    await server.intake.tick();
     const report = (await (await fetch(`${server.url}/api/report`)).json()) as Report;
     expect(report.summary.requests).toBe(0); // trace 1 is still open, waiting for the rest of its spans
   });
@@ -269,7 +269,7 @@ describe('OTLP/HTTP status codes', () => {
     const before = await waitForRequests(server.url, 1);
     const lateRequest = { resourceSpans: [{ ...request.resourceSpans[0]!, scopeSpans: [{ ...serverScope!, spans: [] }, { ...dbScope!, spans: late }] }] };
     expect((await post(server.url, encodeJson(lateRequest), { 'Content-Type': 'application/json' })).status).toBe(200);
-    server.intake.tick();
+    await server.intake.tick();
     expect(await (await fetch(`${server.url}/api/report`)).json()).toEqual(before);
     expect(await (await fetch(`${server.url}/metrics`)).text()).toMatch(/n1lens_late_spans_total 1/);
   });

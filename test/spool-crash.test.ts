@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { djangoRequest, encodeProtobuf, type OtlpJsonRequest } from '../src/otlp/testing.js';
-import { Store } from '../src/store/store.js';
+import { SqliteStore as Store } from '../src/store/sqlite.js';
 import { servePorts, spawnBin, tempDir, type Spawned } from './support.js';
 
 const ROUTES = 20;
@@ -76,8 +76,8 @@ describe('the spool across kill -9 (the real n1lens serve)', () => {
     expect(traces).toBeGreaterThan(20);
     expect(replayedTotal).toBeGreaterThan(0); // the crashes did leave acknowledged, unanalysed exports behind
     const store = Store.open(db);
-    const report = store.report();
-    store.close();
+    const report = await store.report();
+    store.closeSync();
     expect(report.summary.requests).toBe(traces);
     for (let r = 0; r < ROUTES; r++) {
       const expected = Math.floor(traces / ROUTES) + (r < traces % ROUTES ? 1 : 0);

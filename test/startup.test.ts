@@ -78,6 +78,19 @@ describe.concurrent('n1lens serve start-up faults: one line, exit 2, nothing lef
     expect(await s.exited).toBe(2);
     expectOneLine(s.stderr(), /^n1lens: cannot open the store .*not-a-store\.db: file is not a database/);
   });
+
+  it('serve on a PostgreSQL store without --spool, or one that cannot be reached: one line, exit 2, no password', async () => {
+    const url = 'postgres://n1lens:s3cret@127.0.0.1:1/n1lens';
+    const noSpool = spawnBin(['serve', '--db', url, '--http-port', '0', '--grpc-port', '0']);
+    expect(await noSpool.exited).toBe(2);
+    expectOneLine(noSpool.stderr(), /^n1lens: with a PostgreSQL store, give each instance its own --spool <dir>/);
+    const unreachable = spawnBin(['serve', '--http-port', '0', '--grpc-port', '0', '--spool', join(dir, 'pg-spool')], {
+      env: { ...process.env, N1LENS_DATABASE_URL: url },
+    });
+    expect(await unreachable.exited).toBe(2);
+    expectOneLine(unreachable.stderr(), /^n1lens: cannot open the store postgres:\/\/n1lens:\*\*\*@127\.0\.0\.1:1\/n1lens: .*ECONNREFUSED/);
+    expect(unreachable.stderr()).not.toContain('s3cret');
+  });
 });
 
 describe('every command answers --version', () => {

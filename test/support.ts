@@ -1,9 +1,10 @@
-/** Shared test edges: temp directories removed after the file's tests, free ports, and the real `n1lens` binary as a child process. */
-import { spawn, type ChildProcess } from 'node:child_process';
+/** Shared test edges: temp directories removed after the file's tests, free ports, the real `n1lens` binary as a child process, and databases in a real PostgreSQL. */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, onTestFinished } from 'vitest';
 
 export const root = new URL('..', import.meta.url).pathname;
@@ -81,4 +82,36 @@ export function spawnBin(args: string[], options: { env?: NodeJS.ProcessEnv; bin
 export async function servePorts(s: Spawned): Promise<{ http: number; grpc: number }> {
   const m = await s.waitFor(/OTLP\/HTTP https?:\/\/[^:]+:(\d+)\/v1\/traces · OTLP\/gRPC [^:]+:(\d+)/);
   return { http: Number(m[1]), grpc: Number(m[2]) };
+}
+
+/** The state file of the tests' PostgreSQL cluster (scripts/postgres.sh): $N1LENS_PG_STATE, or one per machine. */
+export const postgresState = (): string => process.env.N1LENS_PG_STATE ?? join(tmpdir(), 'n1lens-pg-tests.env');
+
+/**
+ * A new, empty database in the tests' PostgreSQL cluster, owned by the unprivileged role n1lens runs
+ * as, started (and installed from Debian when missing) by scripts/postgres.sh. Never skips: when
+ * PostgreSQL cannot start, this throws and the test fails saying so.
+ */
+export async function postgresDatabase(name: string): Promise<string> {
+  const state = postgresState();
+  const env = { ...process.env, N1LENS_PG_STATE: state };
+  let url: string;
+  try {
+    // flock: vitest's workers may start the cluster at the same moment (-o: the server must not inherit the lock).
+    execFileSync('flock', ['-o', `${state}.lock`, 'bash', join(root, 'scripts/postgres.sh'), 'start'], { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 600_000 });
+    url = execFileSync('bash', [join(root, 'scripts/postgres.sh'), 'url'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch (e) {
+    const stderr = String((e as { stderr?: Buffer | string }).stderr ?? '').trim();
+    throw new Error(`PostgreSQL could not start (N1LENS_PG_STATE=${state} bash scripts/postgres.sh start): ${stderr || (e as Error).message}`);
+  }
+  const { port } = new URL(url);
+  const database = `n1lens_${name.replace(/\W/g, '_')}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: `postgresql://postgres@127.0.0.1:${port}/postgres` });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${database} OWNER recruit`);
+  } finally {
+    await admin.end();
+  }
+  return `postgresql://recruit:recruit@127.0.0.1:${port}/${database}`;
 }

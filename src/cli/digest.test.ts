@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { SlackMessage } from '../digest/blocks.js';
 import { fakeSlack, type FakeSlack } from '../digest/testing.js';
-import { Store } from '../store/store.js';
+import { SqliteStore as Store } from '../store/sqlite.js';
 import { digestCommand, runDigest, WEBHOOK_ENV, type DigestCliOptions, type DigestIo } from './digest.js';
 import { CliError } from './errors.js';
 import { tempDir } from '../../test/support.js';

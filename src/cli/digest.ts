@@ -12,7 +12,7 @@ import {
   type DigestInput,
   type SendOptions,
 } from '../digest/index.js';
-import { Store } from '../store/store.js';
+import { DATABASE_URL_ENV, isMissingStore, openStore } from '../store/open.js';
 import { loadSchema } from '../suggest/schema.js';
 import { CliError, EXIT } from './errors.js';
 import { checkTraceUrl } from './trace-url.js';
@@ -75,12 +75,12 @@ async function gather(files: string[], opts: DigestCliOptions, nowMs: number | u
       source,
     });
   }
-  // Store.open would create an empty store: a mistyped path must fail, not post "no requests".
-  if (!existsSync(opts.db)) throw new CliError(`${opts.db}: no such store (the --db file n1lens serve writes)`);
   const schema = opts.schema === undefined ? undefined : await loadSchema(opts.schema);
-  const store = Store.open(opts.db);
+  // Opening a mistyped path would create an empty store: it must fail, not post "no requests".
+  if (isMissingStore(opts.db)) throw new CliError(`${opts.db}: no such store (the --db file n1lens serve writes)`);
+  const store = await openStore(opts.db);
   try {
-    return digestFromStore(store, {
+    return await digestFromStore(store, {
       windowMs: parseDuration(opts.since ?? '24h'),
       ...endpointDetectOptions(opts),
       ...service,
@@ -89,7 +89,7 @@ async function gather(files: string[], opts: DigestCliOptions, nowMs: number | u
       ...(nowMs === undefined ? {} : { nowMs }),
     });
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -136,7 +136,7 @@ export function digestCommand(): Command {
   const command = new Command('digest')
     .description('Post the worst endpoints, ranked by wasted DB time, to a Slack incoming webhook')
     .argument('[files...]', 'trace files as for `n1lens report` (or use --db)')
-    .option('--db <file>', 'read the store `n1lens serve` writes instead of trace files')
+    .option('--db <file|url>', `read the store \`n1lens serve\` writes (a SQLite file or a postgres:// URL; default: $${DATABASE_URL_ENV} when no trace file is given) instead of trace files`)
     .option('--since <duration>', 'store window (compared with the one before it) or --from window: 90m, 24h, 7d (default 24h)', duration)
     .option('--webhook-url <url>', `Slack incoming webhook URL (default: $${WEBHOOK_ENV})`)
     .option('--top <n>', 'endpoints listed, worst first', wholeNumber('--top'), 5)
@@ -151,8 +151,10 @@ export function digestCommand(): Command {
     // The env var is read here, not with commander's .env(), so an error can say which of the two held a bad URL.
     const fromFlag = o.webhookUrl !== undefined;
     const webhookUrl = o.webhookUrl ?? process.env[WEBHOOK_ENV];
+    const db = o.db ?? (files.length === 0 && o.from === undefined ? process.env[DATABASE_URL_ENV] || undefined : undefined);
     process.exitCode = await runDigest(files, {
       ...o,
+      ...(db === undefined ? {} : { db }),
       ...(webhookUrl === undefined ? {} : { webhookUrl }),
       webhookUrlFrom: fromFlag ? '--webhook-url' : WEBHOOK_ENV,
     });

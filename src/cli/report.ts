@@ -32,7 +32,9 @@ import { loadSchema, schemaNaming } from '../suggest/index.js';
 import type { DetectOptions } from '../detect/request.js';
 import { unseenViews } from '../detect/routes.js';
 import { parseDuration } from '../report/period.js';
-import { Store } from '../store/store.js';
+import { SqliteStore } from '../store/sqlite.js';
+import { isMissingStore, openStore } from '../store/open.js';
+import type { Store } from '../store/store.js';
 import { applyConfig, loadConfig, type ConfigFile } from './config.js';
 import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { CliError, EXIT } from './errors.js';
@@ -137,7 +139,7 @@ function writeOutput(file: string, text: string): void {
   writeFileSync(file, text);
 }
 
-function render(spec: FormatSpec, report: Report, gate: GateResult, opts: ReportCliOptions, html?: HtmlSource): string {
+async function render(spec: FormatSpec, report: Report, gate: GateResult, opts: ReportCliOptions, html?: HtmlSource): Promise<string> {
   switch (spec.format) {
     case 'json':
       return renderJson(report);
@@ -172,25 +174,26 @@ function packageVersion(): string {
 
 /** The report over the store `n1lens serve` writes: a period's endpoints and connections, and dead views over the whole history. */
 async function storeReport(db: string, opts: ReportCliOptions): Promise<Report> {
-  // Store.open would create an empty store: a mistyped path must fail, not report "no requests".
-  if (!existsSync(db)) throw new CliError(`${db}: no such store (the --db file n1lens serve writes)`, EXIT.usage);
+  // Opening a mistyped path would create an empty store: it must fail, not report "no requests".
+  if (isMissingStore(db)) throw new CliError(`${db}: no such store (the --db file n1lens serve writes)`, EXIT.usage);
   const schema = opts.schema === undefined ? undefined : await loadSchema(opts.schema);
   if (opts.deadAfter !== undefined && schema?.urls === undefined) {
     throw new CliError('--dead-after needs --schema with the URLconf: re-run manage.py n1lens_schema, which now exports the URLconf', EXIT.usage);
   }
   const nowMs = Date.now();
-  const store = Store.open(db);
+  const sinceMs = opts.since === undefined ? undefined : nowMs - durationOption(opts.since, '--since');
+  const deadAfterMs = opts.deadAfter === undefined ? undefined : durationOption(opts.deadAfter, '--dead-after');
+  const store = await openStore(db);
   try {
-    const sinceMs = opts.since === undefined ? undefined : nowMs - durationOption(opts.since, '--since');
-    const deadViews = opts.deadAfter === undefined ? [] : store.deadViews(schema?.urls ?? [], durationOption(opts.deadAfter, '--dead-after'), nowMs);
-    return store.report(sinceMs === undefined ? {} : { sinceMs }, {
+    const deadViews = deadAfterMs === undefined ? [] : await store.deadViews(schema?.urls ?? [], deadAfterMs, nowMs);
+    return await store.report(sinceMs === undefined ? {} : { sinceMs }, {
       ...(schema === undefined ? {} : { schema }),
       ...endpointDetectOptions(opts),
       ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
       deadViews,
     });
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -225,11 +228,11 @@ export async function runReport(files: string[], opts: ReportCliOptions, program
     if (opts.listUnseen) throw new CliError('--list-unseen is for trace files; with --db use --dead-after', EXIT.usage);
     const report = await storeReport(opts.db, opts);
     if (!formats.some((f) => f.format === 'html')) return finishReport(report, formats, baseline, opts);
-    const store = Store.open(opts.db);
+    const store = await openStore(opts.db);
     try {
-      return finishReport(report, formats, baseline, opts, { store, reportOptions: {} });
+      return await finishReport(report, formats, baseline, opts, { store, reportOptions: {} });
     } finally {
-      store.close();
+      await store.close();
     }
   }
   checkPullFlags(opts, files);
@@ -240,11 +243,11 @@ export async function runReport(files: string[], opts: ReportCliOptions, program
     throw new CliError(`--${opts.service !== undefined ? 'service' : 'since'} applies to --from or --db`, EXIT.usage);
   }
   // The HTML report draws each finding's example request, so it keeps the analysed requests in a store.
-  const store = formats.some((f) => f.format === 'html') ? Store.open(':memory:') : undefined;
+  const store = formats.some((f) => f.format === 'html') ? SqliteStore.open(':memory:') : undefined;
   try {
     return await analyseAndFinish(files, opts, program, formats, baseline, noise, store);
   } finally {
-    store?.close();
+    store?.closeSync();
   }
 }
 
@@ -255,12 +258,12 @@ async function analyseAndFinish(
   formats: FormatSpec[],
   baseline: Baseline | undefined,
   noise: Pick<ReportOptions, 'ignoreEndpoints' | 'ignoreTables' | 'minWastedMs'>,
-  store: Store | undefined,
+  store: SqliteStore | undefined,
 ): Promise<number> {
   const detect = {
     ...requestDetectOptions(opts),
     ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }),
-    ...(store === undefined ? {} : { onAnalysed: (analyses: RequestAnalysis[]) => store.record(analyses) }),
+    ...(store === undefined ? {} : { onAnalysed: (analyses: RequestAnalysis[]) => store.recordSync(analyses) }),
   };
   const jobs = opts.jobs ?? defaultJobs();
   const { rollups, reportOptions } = opts.from === undefined ? await analyseFiles(files, { ...detect, jobs }) : await analysePull({ ...opts, from: opts.from }, detect, program);
@@ -286,7 +289,7 @@ interface HtmlSource {
 }
 
 /** Judges the report against the budget and baseline, writes the baseline and every output; returns the exit code. */
-function finishReport(report: Report, formats: FormatSpec[], baseline: Baseline | undefined, opts: ReportCliOptions, html?: HtmlSource): number {
+async function finishReport(report: Report, formats: FormatSpec[], baseline: Baseline | undefined, opts: ReportCliOptions, html?: HtmlSource): Promise<number> {
   const gate = judge(report, {
     maxFindings: opts.maxFindings,
     today: opts.today ?? isoDay(Date.now()),
@@ -294,7 +297,7 @@ function finishReport(report: Report, formats: FormatSpec[], baseline: Baseline 
     ...(baseline === undefined ? {} : { baseline }),
   });
 
-  const outputs = formats.map((spec) => ({ spec, text: render(spec, report, gate, opts, html) }));
+  const outputs = await Promise.all(formats.map(async (spec) => ({ spec, text: await render(spec, report, gate, opts, html) })));
   if (opts.writeBaseline !== undefined) {
     // Re-writing a baseline keeps the reasons and expiry dates people wrote into it.
     const previous = existsSync(opts.writeBaseline) ? readBaseline(opts.writeBaseline) : baseline;
@@ -360,7 +363,7 @@ export function reportCommand(name = 'report'): Command {
   addReportOptions(command);
   command
     .option('--list-unseen', "with --schema: list the app's routes no request in the files went to")
-    .option('--db <file>', 'report on the store `n1lens serve` writes instead of trace files')
+    .option('--db <file|url>', 'report on the store `n1lens serve` writes (a SQLite file or a postgres:// URL) instead of trace files')
     .option('--since <duration>', 'with --from: how far back to pull (default 24h); with --db: only the last <duration>, e.g. 90m, 24h, 7d (default all of it)')
     .option('--dead-after <duration>', 'with --db and --schema: list views with no request for <duration> (e.g. 90d), and cron-only ones')
     .option('--jobs <n>', 'threads for trace files, traces split between them (default: the machine\'s cores from 4 up, else 1)', wholeNumber('--jobs', 1));

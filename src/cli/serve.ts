@@ -10,9 +10,13 @@ import { checkTraceUrl } from './trace-url.js';
 import { loadSchema, type DjangoSchema } from '../suggest/schema.js';
 import { addDetectorOptions, endpointDetectOptions, portNumber, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { onShutdown } from './lifecycle.js';
+import { DATABASE_URL_ENV } from '../store/open.js';
+import { isPostgresUrl, redactUrl } from '../store/store.js';
 
 /** The flags: ServeOptions' plain settings as given, sizes in MiB, file paths, and the digest schedule. */
-interface ServeCliOptions extends DetectorCliOptions, Pick<ServeOptions, 'host' | 'httpPort' | 'grpcPort' | 'db' | 'traceWaitMs' | 'maxTraces'> {
+interface ServeCliOptions extends DetectorCliOptions, Pick<ServeOptions, 'host' | 'httpPort' | 'grpcPort' | 'traceWaitMs' | 'maxTraces'> {
+  db?: string;
+  retention?: string;
   maxBodyMib: number;
   maxBufferMib: number;
   /** A directory, or false for --no-spool. */
@@ -41,11 +45,12 @@ const MIB = 1024 * 1024;
 
 export function serveCommand(): Command {
   const command = new Command('serve')
-    .description('Receive OTLP traces (HTTP :4318, gRPC :4317), find N+1 cascades live, keep them in SQLite')
+    .description('Receive OTLP traces (HTTP :4318, gRPC :4317), find N+1 cascades live, keep them in SQLite (or a PostgreSQL shared by several instances)')
     .option('--host <addr>', 'address to listen on (0.0.0.0 exposes it to the network)', '127.0.0.1')
     .option('--http-port <port>', 'OTLP/HTTP, API and /metrics port', portNumber('--http-port'), 4318)
     .option('--grpc-port <port>', 'OTLP/gRPC port', portNumber('--grpc-port'), 4317)
-    .option('--db <file>', 'SQLite store', './n1lens.db')
+    .option('--db <file|url>', `store: a SQLite file, or postgres://user:pass@host/db shared by several instances (default: $${DATABASE_URL_ENV}, else ./n1lens.db)`)
+    .option('--retention <duration>', 'delete hourly rollups older than this, e.g. 30d (default: keep everything)')
     .option('--trace-wait-ms <ms>', 'analyse a trace once its root has ended and it was quiet this long', wholeNumber('--trace-wait-ms'), 2000)
     .option('--max-traces <n>', 'open traces at which exports that only open new traces are refused (503/UNAVAILABLE, retryable)', wholeNumber('--max-traces'), 50_000)
     .option('--max-buffer-mib <n>', 'estimated memory of buffered spans at which every export is refused (retryable)', wholeNumber('--max-buffer-mib'), 256)
@@ -79,11 +84,14 @@ export function serveCommand(): Command {
       const security = planSecurity(o);
       const schema = o.schema === undefined ? undefined : await loadSchema(o.schema);
       const deadAfterMs = planDeadViews(o.deadAfter, schema);
+      const db = o.db ?? (process.env[DATABASE_URL_ENV] || './n1lens.db');
+      const retentionMs = planRetention(o.retention);
       const server = await startServer({
         host: o.host,
         httpPort: o.httpPort,
         grpcPort: o.grpcPort,
-        db: o.db,
+        db,
+        ...(retentionMs === undefined ? {} : { retentionMs }),
         traceWaitMs: o.traceWaitMs,
         maxTraces: o.maxTraces,
         maxBufferBytes: o.maxBufferMib * MIB,
@@ -93,7 +101,7 @@ export function serveCommand(): Command {
         report: endpointDetectOptions(o),
         ...(schema === undefined ? {} : { schema }),
         ...(o.record === undefined ? {} : { recordPath: o.record }),
-        ...spoolOption(o),
+        ...spoolOption(o, db),
         ...security,
       });
       const r = server.replayed;
@@ -101,7 +109,7 @@ export function serveCommand(): Command {
       const scheme = security.tls === undefined ? 'http' : 'https';
       process.stderr.write(
         `n1lens serve: OTLP/HTTP ${scheme}://${o.host}:${server.httpPort}/v1/traces · OTLP/gRPC ${o.host}:${server.grpcPort}${security.tls === undefined ? '' : ' (TLS)'} · ` +
-          `web UI ${scheme}://${o.host}:${server.httpPort}/ · db ${o.db}${security.authToken === undefined ? '' : ' · bearer token required'}\n`,
+          `web UI ${scheme}://${o.host}:${server.httpPort}/ · db ${isPostgresUrl(db) ? redactUrl(db) : db}${security.authToken === undefined ? '' : ' · bearer token required'}\n`,
       );
       const digest = digestPlan === undefined ? undefined : scheduleDigest(digestPlan, o, server.store, schema);
       await new Promise<void>((resolve) => {
@@ -150,9 +158,25 @@ function planSecurity(o: ServeCliOptions): Pick<ServeOptions, 'authToken' | 'tls
 }
 
 /** The spool next to the store unless told otherwise; none for an in-memory store. */
-function spoolOption(o: ServeCliOptions): Pick<ServeOptions, 'spool'> {
-  if (o.spool === false || (o.spool === undefined && o.db === ':memory:')) return {};
-  return { spool: { dir: o.spool ?? `${o.db}.spool`, maxBytes: o.spoolMaxMib * MIB, commitMs: o.spoolCommitMs } };
+function spoolOption(o: ServeCliOptions, db: string): Pick<ServeOptions, 'spool'> {
+  if (o.spool === false || (o.spool === undefined && db === ':memory:')) return {};
+  if (o.spool === undefined && isPostgresUrl(db)) {
+    throw new CliError('with a PostgreSQL store, give each instance its own --spool <dir> on local disk (or --no-spool)');
+  }
+  return { spool: { dir: o.spool ?? `${db}.spool`, maxBytes: o.spoolMaxMib * MIB, commitMs: o.spoolCommitMs } };
+}
+
+/** --retention as milliseconds; at least two hours, so the current and the last hour are never pruned. */
+function planRetention(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch (e) {
+    throw new CliError(`--retention: ${(e as Error).message}`);
+  }
+  if (ms < 2 * 3_600_000) throw new CliError('--retention: keep at least 2h (rollups are hourly)');
+  return ms;
 }
 
 interface DigestPlan {
@@ -186,7 +210,7 @@ function scheduleDigest(plan: DigestPlan, o: ServeCliOptions, store: Parameters<
     ...(o.digestEvery === undefined ? {} : { every: o.digestEvery }),
     ...(o.digestCron === undefined ? {} : { cron: o.digestCron }),
     post: async () => {
-      const input = digestFromStore(store, {
+      const input = await digestFromStore(store, {
         windowMs: plan.windowMs,
         ...endpointDetectOptions(o),
         ...(schema === undefined ? {} : { schema }),

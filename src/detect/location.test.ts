@@ -11,7 +11,7 @@ import { renderTerminal } from '../report/terminal.js';
 import { formatLocation } from '../report/text.js';
 import { sqlCommenterTags } from '../sql/sqlcommenter.js';
 import { requestControllerOf } from './location.js';
-import { Store } from '../store/store.js';
+import { SqliteStore as Store } from '../store/sqlite.js';
 import { renderReportFile } from '../ui/report-file.js';
 
 const TEMPLATE = 'recruit/templates/recruit/dashboard.html';
@@ -41,7 +41,7 @@ function reportOf(...traces: ReturnType<typeof spansOf>[]) {
 }
 
 describe('finding locations', () => {
-  it('reports the most common location of a loop across requests, and where its trigger is evaluated', () => {
+  it('reports the most common location of a loop across requests, and where its trigger is evaluated', async () => {
     const report = reportOf(
       spansOf('aaaaaaaa000000000000000000000001', inTemplate(9)),
       spansOf('aaaaaaaa000000000000000000000002', inTemplate(9)),
@@ -81,25 +81,25 @@ describe('finding locations', () => {
     for (const statement of statements) expect(controllerOf(statement)).toBe(sqlCommenterTags(statement)?.controller);
   });
 
-  it('shows the location in the terminal, Markdown, HTML and the Slack digest', () => {
+  it('shows the location in the terminal, Markdown, HTML and the Slack digest', async () => {
     const report = reportOf(spansOf('cccccccc000000000000000000000001', inTemplate(9)));
     const at = `${TEMPLATE}:9`;
     expect(renderTerminal(report, { color: false })).toContain(`at ${at}`);
     expect(renderTerminal(report, { color: false })).toContain(`loops over the rows of ${TEMPLATE}:7`);
     expect(renderMarkdown(report)).toContain(`\`${at}\``);
     const store = Store.open(':memory:');
-    const analysis = new OfflineAnalysis({}, (analyses) => store.record(analyses));
+    const analysis = new OfflineAnalysis({}, (analyses) => store.recordSync(analyses));
     analysis.add(spansOf('cccccccc000000000000000000000002', inTemplate(9)));
     analysis.finish();
-    const html = renderReportFile(store);
-    store.close();
+    const html = await renderReportFile(store);
+    store.closeSync();
     expect(html).toContain(`<code>${at}</code>`);
     expect(html).toContain(`<code>${TEMPLATE}:7</code>`);
     const digest = JSON.stringify(buildDigest({ report, period: { sinceMs: 0, untilMs: 1, source: 'test' } }));
     expect(digest).toContain(at);
   });
 
-  it('formats a location as people cite it', () => {
+  it('formats a location as people cite it', async () => {
     expect(formatLocation({ file: 'recruit/views.py', line: 42, function: 'recruit.views.dashboard' })).toBe('recruit/views.py:42 in dashboard');
     expect(formatLocation({ file: 'shop/serializers.py', line: 16, function: 'BookSerializer.author' })).toBe('shop/serializers.py:16 in BookSerializer.author');
     expect(formatLocation({ file: 'recruit/views.py', line: 38, template: TEMPLATE, templateLine: 14 })).toBe(`${TEMPLATE}:14`);
@@ -107,7 +107,7 @@ describe('finding locations', () => {
     expect(formatLocation(undefined)).toBe('');
   });
 
-  it('keeps the tallies in the store, and the example request its own location', () => {
+  it('keeps the tallies in the store, and the example request its own location', async () => {
     const store = Store.open(':memory:');
     const analysis = new OfflineAnalysis();
     const requests = [
@@ -115,19 +115,19 @@ describe('finding locations', () => {
       ...analysis.analyzer.add(spansOf('dddddddd000000000000000000000002', inTemplate(9)), 0),
       ...analysis.analyzer.flush(),
     ];
-    store.record(requests.slice(0, 1));
-    store.record(requests.slice(1));
-    const finding = store.report().endpoints[0]!.findings[0]!;
+    await store.record(requests.slice(0, 1));
+    await store.record(requests.slice(1));
+    const finding = (await store.report()).endpoints[0]!.findings[0]!;
     expect(finding.location).toMatchObject({ template: TEMPLATE, templateLine: 9 });
     expect(finding.trigger?.location).toMatchObject({ templateLine: 7 });
-    const id = [...store.findingIds().values()][0]!;
-    expect(store.finding(id)?.example).toMatchObject({ location: { templateLine: 9 }, triggerLocation: { templateLine: 7 } });
-    store.close();
+    const id = [...(await store.findingIds()).values()][0]!;
+    expect((await store.finding(id))?.example).toMatchObject({ location: { templateLine: 9 }, triggerLocation: { templateLine: 7 } });
+    store.closeSync();
   });
 });
 
 describe('one count per span', () => {
-  it('reports spans given twice exactly as once, and counts the copies', () => {
+  it('reports spans given twice exactly as once, and counts the copies', async () => {
     const spans = spansOf('eeeeeeee000000000000000000000001', inTemplate(9));
     const once = reportOf(spans);
     const analysis = new OfflineAnalysis();
@@ -137,7 +137,7 @@ describe('one count per span', () => {
     expect(analysis.analyzer.assembler.counters.duplicateSpans).toBe(spans.length);
   });
 
-  it('drops a copy that arrives after its trace was analysed and counts it as a duplicate, not late', () => {
+  it('drops a copy that arrives after its trace was analysed and counts it as a duplicate, not late', async () => {
     const spans = spansOf('ffffffff000000000000000000000001', inTemplate(9));
     const analysis = new OfflineAnalysis();
     analysis.add(spans);

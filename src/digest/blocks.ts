@@ -362,7 +362,7 @@ const FIX_BUDGETS = [SLACK_LIMITS.sectionText, 1500, 700, 300, 0];
  * message (50 blocks, ~12k characters) go on in further messages, each naming the service and period.
  *
  * @example
- * const messages = buildDigest(digestFromStore(store, { windowMs: parseDuration('24h') }), { top: 5 });
+ * const messages = buildDigest(await digestFromStore(store, { windowMs: parseDuration('24h') }), { top: 5 });
  * await sendDigest(webhookUrl, messages);
  */
 export function buildDigest(input: DigestInput, options: BlocksOptions = {}): SlackMessage[] {

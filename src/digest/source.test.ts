@@ -7,7 +7,7 @@ import { RollupSet } from '../detect/rollup.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import { APPLICATIONS, AUTH_USER, DASHBOARD_ROW, SESSION } from '../detect/testing.js';
 import { SpanKind, type SpanRecord } from '../otlp/span.js';
-import { Store } from '../store/store.js';
+import { SqliteStore as Store } from '../store/sqlite.js';
 import { buildDigest } from './blocks.js';
 import { parseDuration } from '../report/period.js';
 import { digestFromRollups, digestFromStore } from './source.js';
@@ -72,29 +72,29 @@ function seededStore(): Store {
   add(4, '2025-01-13T12:00:00Z', 10); // current 24h: twice the traffic, 10-row loops
   add(3, '2025-01-13T15:00:00Z', 20, 'billing', 'invoices/');
   add(5, '2025-01-14T09:10:00Z', 50); // the current, unfinished hour: not yet in a digest
-  store.record(analyse(spans));
+  store.recordSync(analyse(spans));
   return store;
 }
 
 describe('digestFromStore', () => {
-  it('reports the last whole-hour window and the equal one before it', () => {
+  it('reports the last whole-hour window and the equal one before it', async () => {
     const store = seededStore();
     try {
-      const input = digestFromStore(store, { windowMs: parseDuration('24h'), service: 'recruit', nowMs: NOW });
+      const input = await digestFromStore(store, { windowMs: parseDuration('24h'), service: 'recruit', nowMs: NOW });
       expect(input.period).toEqual({ sinceMs: at('2025-01-13T09:00:00Z'), untilMs: at('2025-01-14T09:00:00Z'), window: '24h' });
       expect(input.report.summary.requests).toBe(4);
       expect(input.previous?.summary.requests).toBe(2);
       expect(input.report.endpoints.map((e) => e.endpoint)).toEqual(['GET dashboard/']);
       expect(input.report.endpoints[0]?.fix).toContain("select_related('candidate', 'job__company', 'status')");
     } finally {
-      store.close();
+      store.closeSync();
     }
   });
 
-  it('shows the change against the previous period in the Slack message', () => {
+  it('shows the change against the previous period in the Slack message', async () => {
     const store = seededStore();
     try {
-      const input = digestFromStore(store, { windowMs: parseDuration('24h'), service: 'recruit', nowMs: NOW });
+      const input = await digestFromStore(store, { windowMs: parseDuration('24h'), service: 'recruit', nowMs: NOW });
       const [m] = buildDigest(input);
       const summary = m!.blocks[1]?.type === 'section' ? (m!.blocks[1].text?.text ?? '') : '';
       // 4 requests × 6 loops × 9 wasted ms now, against 2 × 6 × 49 ms the day before.
@@ -104,27 +104,27 @@ describe('digestFromStore', () => {
       expect(summary).toMatch(/\*DB time wasted:\* 216 ms \(down 63% from 588 ms in the previous 24h\)/);
       expect(m!.text).toMatch(/^n1lens digest for recruit, last 24h \(2025-01-13 09:00 → 2025-01-14 09:00 UTC\): 4 requests analysed/);
     } finally {
-      store.close();
+      store.closeSync();
     }
   });
 
-  it('keeps to one service when asked, and names every service otherwise', () => {
+  it('keeps to one service when asked, and names every service otherwise', async () => {
     const store = seededStore();
     try {
-      const billing = digestFromStore(store, { windowMs: parseDuration('24h'), service: 'billing', nowMs: NOW });
+      const billing = await digestFromStore(store, { windowMs: parseDuration('24h'), service: 'billing', nowMs: NOW });
       expect(billing.report.endpoints.map((e) => `${e.service} ${e.endpoint}`)).toEqual(['billing GET invoices/']);
       expect(billing.previous?.summary.requests).toBe(0);
-      const all = digestFromStore(store, { windowMs: parseDuration('24h'), nowMs: NOW });
+      const all = await digestFromStore(store, { windowMs: parseDuration('24h'), nowMs: NOW });
       expect(all.report.summary.requests).toBe(7);
       expect(buildDigest(all)[0]!.text).toMatch(/^n1lens digest for 2 services: billing, recruit, last 24h/);
     } finally {
-      store.close();
+      store.closeSync();
     }
   });
 });
 
 describe('digestFromRollups', () => {
-  it('takes its period from the traces and has nothing to compare with', () => {
+  it('takes its period from the traces and has nothing to compare with', async () => {
     const set = new RollupSet();
     for (const a of analyse(requestSpans({ service: 'recruit', route: 'dashboard/', startMs: at('2025-01-13T08:12:00Z'), rows: 10 }))) set.add(a);
     for (const a of analyse(requestSpans({ service: 'recruit', route: 'dashboard/', startMs: at('2025-01-13T10:12:00Z'), rows: 10 }))) set.add(a);

@@ -41,20 +41,20 @@ const byService = (service: string | undefined) => (r: EndpointRollup): boolean 
 /**
  * The last window of stored data and the one before it, both hour-aligned (see storePeriods).
  *
- * @example digestFromStore(Store.open('n1lens.db'), { windowMs: parseDuration('24h'), service: 'recruit' })
+ * @example await digestFromStore(await openStore('n1lens.db'), { windowMs: parseDuration('24h'), service: 'recruit' })
  */
-export function digestFromStore(store: Pick<Store, 'rollups'> & Partial<Pick<Store, 'connections' | 'acknowledgements'>>, options: StoreDigestOptions): DigestInput {
+export async function digestFromStore(store: Pick<Store, 'rollups'> & Partial<Pick<Store, 'connections' | 'acknowledgements'>>, options: StoreDigestOptions): Promise<DigestInput> {
   const { windowMs, service, endpoint, nowMs, ...reportOptions } = options;
   const now = nowMs ?? Date.now();
   const { current, previous } = storePeriods(windowMs, now);
   // Findings acknowledged or ignored in the web UI stay out of the digest until their expiry.
-  const acks = store.acknowledgements?.() ?? [];
-  const report = (p: Period): Report =>
+  const acks = (await store.acknowledgements?.()) ?? [];
+  const report = async (p: Period): Promise<Report> =>
     applyAcknowledgements(
       buildReport(
-        store.rollups({ ...p, ...(endpoint === undefined ? {} : { endpoint }) }).filter(byService(service)),
+        (await store.rollups({ ...p, ...(endpoint === undefined ? {} : { endpoint }) })).filter(byService(service)),
         {
-          ...(store.connections === undefined ? {} : { connections: store.connections(p).filter((c) => service === undefined || c.service === service) }),
+          ...(store.connections === undefined ? {} : { connections: (await store.connections(p)).filter((c) => service === undefined || c.service === service) }),
           ...reportOptions,
           ...(endpoint === undefined ? {} : { endpoint }),
         },
@@ -63,8 +63,8 @@ export function digestFromStore(store: Pick<Store, 'rollups'> & Partial<Pick<Sto
       now,
     );
   return {
-    report: report(current),
-    previous: report(previous),
+    report: await report(current),
+    previous: await report(previous),
     period: { ...current, window: formatDuration(current.untilMs - current.sinceMs) },
     ...(service === undefined ? {} : { service }),
   };

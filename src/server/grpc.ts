@@ -73,26 +73,30 @@ export function createGrpcServer(options: GrpcOptions): grpc.Server {
         callback({ code: grpc.status.INVALID_ARGUMENT, details: (e as Error).message });
         return;
       }
-      const result = intake.accept(batch, 'grpc', { encoding: 'protobuf', body: call.request }, () => protobufToOtlpJson(call.request));
-      if (!result.ok) {
+      void intake.accept(batch, 'grpc', { encoding: 'protobuf', body: call.request }, () => protobufToOtlpJson(call.request)).then((result) => {
+        if (!result.ok) {
+          stop();
+          callback({ code: grpc.status.UNAVAILABLE, details: result.message, metadata: retryMetadata(result.retryAfterMs, result.message) });
+          return;
+        }
+        // Acknowledged only once the export is in the spool.
+        result.durable.then(
+          () => {
+            stop();
+            callback(
+              null,
+              encodeResponse(result.rejected === 0 ? {} : { partialSuccess: { rejectedSpans: result.rejected, errorMessage: result.message } }),
+            );
+          },
+          (e: Error) => {
+            stop();
+            callback({ code: grpc.status.UNAVAILABLE, details: e.message, metadata: retryMetadata(1000, e.message) });
+          },
+        );
+      }, (e: Error) => {
         stop();
-        callback({ code: grpc.status.UNAVAILABLE, details: result.message, metadata: retryMetadata(result.retryAfterMs, result.message) });
-        return;
-      }
-      // Acknowledged only once the export is in the spool.
-      result.durable.then(
-        () => {
-          stop();
-          callback(
-            null,
-            encodeResponse(result.rejected === 0 ? {} : { partialSuccess: { rejectedSpans: result.rejected, errorMessage: result.message } }),
-          );
-        },
-        (e: Error) => {
-          stop();
-          callback({ code: grpc.status.UNAVAILABLE, details: e.message, metadata: retryMetadata(1000, e.message) });
-        },
-      );
+        callback({ code: grpc.status.INTERNAL, details: e.message });
+      });
     },
   });
   return server;

@@ -87,7 +87,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
       stop();
       return send(c, encoding, 400, 'status', { code: GRPC_INVALID_ARGUMENT, message: (e as Error).message });
     }
-    const result = intake.accept(batch, 'http', { encoding, body }, () =>
+    const result = await intake.accept(batch, 'http', { encoding, body }, () =>
       encoding === 'json' ? JSON.stringify(JSON.parse(body.toString('utf8'))) : protobufToOtlpJson(body),
     );
     if (result.ok) {

@@ -6,7 +6,7 @@ import { decodeJsonRequest } from '../otlp/json.js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
 import type { SpanRecord } from '../otlp/span.js';
 import { djangoRequest, encodeProtobuf } from '../otlp/testing.js';
-import { Store } from '../store/store.js';
+import { SqliteStore as Store } from '../store/sqlite.js';
 import { estimateSpanBytes } from '../traces/assembler.js';
 import { Intake, type Transport } from './intake.js';
 import { createMetrics } from './metrics.js';
@@ -32,12 +32,12 @@ function overlappingExports(): SpanRecord[][] {
 }
 
 /** Sends every export through the intake like a Collector with retry_on_failure: a refused export comes back after the delay it was told. */
-function runRetryingClient(intake: Intake, clock: { now: number }, exports: SpanRecord[][], transport: Transport = 'grpc'): { refusals: number } {
+async function runRetryingClient(intake: Intake, clock: { now: number }, exports: SpanRecord[][], transport: Transport = 'grpc'): Promise<{ refusals: number }> {
   const queue = exports.map((spans, i) => ({ spans, due: i * 100 }));
   let refusals = 0;
   while (queue.length > 0 && clock.now < 600_000) {
     for (const item of queue.filter((q) => q.due <= clock.now)) {
-      const r = intake.accept({ spans: item.spans, rejected: [] }, transport);
+      const r = await intake.accept({ spans: item.spans, rejected: [] }, transport);
       if (r.ok) queue.splice(queue.indexOf(item), 1);
       else {
         refusals++;
@@ -45,11 +45,11 @@ function runRetryingClient(intake: Intake, clock: { now: number }, exports: Span
       }
     }
     clock.now += 50;
-    intake.tick();
+    await intake.tick();
   }
   for (let i = 0; i < 100; i++) {
     clock.now += 100;
-    intake.tick();
+    await intake.tick();
   }
   return { refusals };
 }
@@ -60,7 +60,7 @@ function runRetryingClient(intake: Intake, clock: { now: number }, exports: Span
  * one. Once every worker sleeps on a refused export, the rest of the queue (spans of traces already
  * open among them) waits behind it: head-of-line blocking.
  */
-function runCollectorQueue(intake: Intake, clock: { now: number }, exports: SpanRecord[][], consumers: number): { refusals: number } {
+async function runCollectorQueue(intake: Intake, clock: { now: number }, exports: SpanRecord[][], consumers: number): Promise<{ refusals: number }> {
   const queue = [...exports];
   const workers: { spans: SpanRecord[] | undefined; due: number }[] = Array.from({ length: consumers }, () => ({ spans: undefined, due: 0 }));
   let refusals = 0;
@@ -68,7 +68,7 @@ function runCollectorQueue(intake: Intake, clock: { now: number }, exports: Span
     for (const w of workers) {
       while (w.due <= clock.now && (w.spans !== undefined || queue.length > 0)) {
         w.spans ??= queue.shift()!;
-        const r = intake.accept({ spans: w.spans, rejected: [] }, 'grpc');
+        const r = await intake.accept({ spans: w.spans, rejected: [] }, 'grpc');
         if (r.ok) w.spans = undefined;
         else {
           refusals++;
@@ -77,12 +77,12 @@ function runCollectorQueue(intake: Intake, clock: { now: number }, exports: Span
       }
     }
     clock.now += 50;
-    intake.tick();
+    await intake.tick();
   }
   expect(queue.length).toBe(0);
   for (let i = 0; i < 100; i++) {
     clock.now += 1000;
-    intake.tick();
+    await intake.tick();
   }
   return { refusals };
 }
@@ -99,7 +99,7 @@ describe('Intake admission behind the Collector\'s sending queue (workers blocke
     [2, 3],
     [10, 10],
     [19, 10],
-  ])('analyses every request of the sample whole with --max-traces %i and %i consumers', (maxTraces, consumers) => {
+  ])('analyses every request of the sample whole with --max-traces %i and %i consumers', async (maxTraces, consumers) => {
     const clock = { now: 0 };
     const store = Store.open(':memory:');
     const metrics = createMetrics();
@@ -116,27 +116,27 @@ describe('Intake admission behind the Collector\'s sending queue (workers blocke
     const whole = Store.open(':memory:');
     const offline = new Analyzer({ minRepeats: 5 });
     offline.add(exports.flat(), 0);
-    whole.record(offline.flush());
-    const { refusals } = runCollectorQueue(intake, clock, exports, consumers);
-    void intake.close();
-    expect(store.report()).toEqual(whole.report());
-    expect(store.report().summary.requests).toBe(33);
+    whole.recordSync(offline.flush());
+    const { refusals } = await runCollectorQueue(intake, clock, exports, consumers);
+    await intake.close();
+    expect(await store.report()).toEqual(await whole.report());
+    expect((await store.report()).summary.requests).toBe(33);
     expect(intake.openTraces).toBe(0);
     if (maxTraces < 19) expect(refusals).toBeGreaterThan(0);
-    store.close();
+    store.closeSync();
     whole.close();
   });
 });
 
 describe('Intake admission behind a retrying exporter', () => {
-  it.each([2, 10, 19])('analyses every request whole with --max-traces %i: no eviction, no late span', (maxTraces) => {
+  it.each([2, 10, 19])('analyses every request whole with --max-traces %i: no eviction, no late span', async (maxTraces) => {
     const clock = { now: 0 };
     const store = Store.open(':memory:');
     const metrics = createMetrics();
     const intake = new Intake({ store, metrics, traceWaitMs: 2000, maxTraceAgeMs: 30_000, maxOpenTraces: maxTraces, minRepeats: 5, now: () => clock.now, random: () => 0.5 });
-    const { refusals } = runRetryingClient(intake, clock, overlappingExports());
-    intake.close();
-    const report = store.report();
+    const { refusals } = await runRetryingClient(intake, clock, overlappingExports());
+    await intake.close();
+    const report = await store.report();
     expect(report.summary.requests).toBe(TRACES);
     expect(report.summary.dbSpans).toBe(TRACES * (REPEATS + 1));
     const dashboard = report.endpoints[0]!;
@@ -145,10 +145,10 @@ describe('Intake admission behind a retrying exporter', () => {
     expect(intake.openTraces).toBe(0);
     expect(metrics.registry.getSingleMetric('n1lens_late_spans_total')).toBeDefined();
     if (maxTraces === 2) expect(refusals).toBeGreaterThan(0);
-    store.close();
+    store.closeSync();
   });
 
-  it('after a refusal keeps every open trace until the retry is due, unless the buffer is past half of --max-buffer-mib', () => {
+  it('after a refusal keeps every open trace until the retry is due, unless the buffer is past half of --max-buffer-mib', async () => {
     const a = decodeProtobufRequest(encodeProtobuf(djangoRequest({ traceId: 'a'.repeat(32) }))).spans;
     const b = decodeProtobufRequest(encodeProtobuf(djangoRequest({ traceId: 'b'.repeat(32) }))).spans;
     const aBytes = a.reduce((n, span) => n + estimateSpanBytes(span), 0);
@@ -156,61 +156,61 @@ describe('Intake admission behind a retrying exporter', () => {
       const clock = { now: 0 };
       const store = Store.open(':memory:');
       const intake = new Intake({ store, metrics: createMetrics(), traceWaitMs: 100, maxOpenTraces: 1, maxBufferBytes, now: () => clock.now, random: () => 0.5 });
-      expect(intake.accept({ spans: a, rejected: [] }, 'grpc').ok).toBe(true);
-      const refused = intake.accept({ spans: b, rejected: [] }, 'grpc');
+      expect((await intake.accept({ spans: a, rejected: [] }, 'grpc')).ok).toBe(true);
+      const refused = await intake.accept({ spans: b, rejected: [] }, 'grpc');
       expect(refused.ok).toBe(false);
       clock.now = 500; // a is rooted and quiet
-      intake.tick();
+      await intake.tick();
       // With room, a waits for the refused exporter (its queue may hold a's other spans); near the memory limit it drains.
       expect(intake.openTraces).toBe(maxBufferBytes > 2 * aBytes ? 1 : 0);
       clock.now += 2 * (refused.ok ? 0 : refused.retryAfterMs) + 100;
-      intake.tick();
+      await intake.tick();
       expect(intake.openTraces).toBe(0);
-      void intake.close();
-      store.close();
+      void await intake.close();
+      store.closeSync();
     }
   });
 
-  it('counts spans of an analysed trace as late, not as a new trace to refuse', () => {
+  it('counts spans of an analysed trace as late, not as a new trace to refuse', async () => {
     const clock = { now: 0 };
     const store = Store.open(':memory:');
     const metrics = createMetrics();
     const intake = new Intake({ store, metrics, traceWaitMs: 100, maxOpenTraces: 1, now: () => clock.now });
     const a = decodeProtobufRequest(encodeProtobuf(djangoRequest({ traceId: 'a'.repeat(32) }))).spans;
     const b = decodeProtobufRequest(encodeProtobuf(djangoRequest({ traceId: 'b'.repeat(32) }))).spans;
-    expect(intake.accept({ spans: a.slice(0, -1), rejected: [] }, 'http').ok).toBe(true);
+    expect((await intake.accept({ spans: a.slice(0, -1), rejected: [] }, 'http')).ok).toBe(true);
     clock.now = 1000;
-    intake.tick(); // a is rooted and quiet: analysed
-    expect(intake.accept({ spans: b, rejected: [] }, 'http').ok).toBe(true); // b fills the buffer
-    expect(intake.accept({ spans: a.slice(-1), rejected: [] }, 'http').ok).toBe(true); // late, not new
-    intake.close();
-    store.close();
+    await intake.tick(); // a is rooted and quiet: analysed
+    expect((await intake.accept({ spans: b, rejected: [] }, 'http')).ok).toBe(true); // b fills the buffer
+    expect((await intake.accept({ spans: a.slice(-1), rejected: [] }, 'http')).ok).toBe(true); // late, not new
+    await intake.close();
+    store.closeSync();
   });
 
-  it('refuses past --max-buffer-mib with a delay that grows with fullness, and keeps the continued trace until the retry', () => {
+  it('refuses past --max-buffer-mib with a delay that grows with fullness, and keeps the continued trace until the retry', async () => {
     const clock = { now: 0 };
     const store = Store.open(':memory:');
     const metrics = createMetrics();
     const big = decodeProtobufRequest(encodeProtobuf(djangoRequest({ traceId: 'd'.repeat(32), repeats: 40 }))).spans;
     const intake = new Intake({ store, metrics, traceWaitMs: 100, maxOpenTraces: 1000, maxBufferBytes: 8000, now: () => clock.now, random: () => 0.5 });
-    expect(intake.accept({ spans: big.slice(0, 30), rejected: [] }, 'http').ok).toBe(true);
-    const refused = intake.accept({ spans: big.slice(30), rejected: [] }, 'http');
+    expect((await intake.accept({ spans: big.slice(0, 30), rejected: [] }, 'http')).ok).toBe(true);
+    const refused = await intake.accept({ spans: big.slice(30), rejected: [] }, 'http');
     expect(refused).toMatchObject({ ok: false, reason: 'max_buffer' });
     const delay = refused.ok ? 0 : refused.retryAfterMs;
     expect(delay).toBeGreaterThan(1000);
     // The trace's root is in the buffer and it is quiet, but its refused spans are due back: not analysed yet.
     clock.now += 500;
-    intake.tick();
+    await intake.tick();
     expect(intake.openTraces).toBe(1);
     clock.now += delay;
-    expect(intake.accept({ spans: big.slice(30), rejected: [] }, 'http').ok).toBe(false); // still over: the buffer holds it all
+    expect((await intake.accept({ spans: big.slice(30), rejected: [] }, 'http')).ok).toBe(false); // still over: the buffer holds it all
     clock.now += 3 * delay + 1000;
-    intake.tick();
-    intake.close();
-    store.close();
+    await intake.tick();
+    await intake.close();
+    store.closeSync();
   });
 
-  it('shares the buffer between HTTP and gRPC flooding at once: each gets at least 30%', () => {
+  it('shares the buffer between HTTP and gRPC flooding at once: each gets at least 30%', async () => {
     const clock = { now: 0 };
     const store = Store.open(':memory:');
     const metrics = createMetrics();
@@ -227,21 +227,21 @@ describe('Intake admission behind a retrying exporter', () => {
     for (let step = 0; step < 1000; step++) {
       for (let k = 0; k < 5; k++) {
         const spans = nextTrace();
-        if (intake.accept({ spans, rejected: [] }, 'http').ok) accepted.http += spans.length;
+        if ((await intake.accept({ spans, rejected: [] }, 'http')).ok) accepted.http += spans.length;
       }
       if (clock.now >= grpcDue) {
         const spans = nextTrace();
-        const r = intake.accept({ spans, rejected: [] }, 'grpc');
+        const r = await intake.accept({ spans, rejected: [] }, 'grpc');
         if (r.ok) accepted.grpc += spans.length;
         else grpcDue = clock.now + r.retryAfterMs;
       }
       clock.now += 20;
-      intake.tick();
+      await intake.tick();
     }
-    intake.close();
+    await intake.close();
     const total = accepted.http + accepted.grpc;
     expect(accepted.grpc / total).toBeGreaterThanOrEqual(0.3);
     expect(accepted.http / total).toBeGreaterThanOrEqual(0.3);
-    store.close();
+    store.closeSync();
   });
 });

@@ -81,6 +81,8 @@ export class Intake {
   #lastPrune = 0;
   #pending: RequestAnalysis[] = [];
   #timer: NodeJS.Timeout | undefined;
+  #writing: Promise<boolean> | undefined;
+  #replaying = false;
   #closed = false;
 
   constructor(options: IntakeOptions) {
@@ -100,7 +102,7 @@ export class Intake {
     };
     this.#random = options.random ?? Math.random;
     const interval = options.pollIntervalMs ?? Math.min(250, Math.max(10, wait / 4));
-    this.#timer = setInterval(() => this.tick(), interval);
+    this.#timer = setInterval(() => void this.tick(), interval);
     this.#timer.unref();
     this.#refreshGauges();
   }
@@ -109,21 +111,28 @@ export class Intake {
    * Takes one decoded export whole, or refuses it whole with a retry delay (traces/admission.ts):
    * nothing is dropped silently and no open trace is analysed early to make room.
    */
-  accept(batch: DecodedBatch, transport: Transport, raw?: RawExport, recordLine?: () => string): AcceptResult {
+  async accept(batch: DecodedBatch, transport: Transport, raw?: RawExport, recordLine?: () => string): Promise<AcceptResult> {
+    if (this.#spool !== undefined && !this.#closed) {
+      // A retry of an export this store already analysed (acknowledged, or made durable just before a
+      // crash, in an earlier run or by another instance): its traces are done, so its spans are late,
+      // not a second request. Only a shortcut: record() skips committed traces in its own transaction,
+      // so a store that cannot answer now (database down) costs work, never a double count.
+      const opened = this.#analyzer.assembler.survey(batch.spans).opened;
+      if (opened.length > 0) {
+        const done = await this.#store.committed(opened).catch(() => new Set<string>());
+        if (done.size > 0) this.#analyzer.assembler.markReleased([...done]);
+      }
+    }
+    return this.#admit(batch, transport, raw, recordLine);
+  }
+
+  /** accept() after the committed check: synchronous, so admission sees the buffer as it is. */
+  #admit(batch: DecodedBatch, transport: Transport, raw?: RawExport, recordLine?: () => string): AcceptResult {
     const now = this.#now();
     if (this.#closed) return { ok: false, reason: 'closing', retryAfterMs: this.#limits.baseRetryMs ?? 1000, message: REFUSAL_TEXT.closing };
     const assembler = this.#analyzer.assembler;
     this.#lastExport.set(transport, now);
-    let survey = assembler.survey(batch.spans);
-    if (this.#spool !== undefined && survey.opened.length > 0) {
-      // A retry of an export this store already analysed (acknowledged, or made durable just before a
-      // crash, in an earlier run): its traces are done, so its spans are late, not a second request.
-      const done = survey.opened.filter((id) => this.#store.isCommitted(id));
-      if (done.length > 0) {
-        assembler.markReleased(done);
-        survey = assembler.survey(batch.spans);
-      }
-    }
+    const survey = assembler.survey(batch.spans);
     const stalled = assembler.isStalled(now);
     const decision = decideAdmission(
       survey,
@@ -180,22 +189,34 @@ export class Intake {
    * traces whose analysis was committed are skipped, the rest are buffered as if just received.
    * Returns the spans replayed.
    */
-  replay(): { exports: number; spans: number; skipped: number } {
+  async replay(): Promise<{ exports: number; spans: number; skipped: number }> {
     const totals = { exports: 0, spans: 0, skipped: 0 };
     if (this.#spool === undefined) return totals;
+    this.#replaying = true;
+    try {
+      await this.#replayRecords(this.#spool, totals);
+    } finally {
+      this.#replaying = false;
+    }
+    this.#refreshGauges();
+    return totals;
+  }
+
+  async #replayRecords(spool: Spool, totals: { exports: number; spans: number; skipped: number }): Promise<void> {
     const committed = new Map<TraceId, boolean>();
-    const isCommitted = (id: TraceId): boolean => {
-      let done = committed.get(id);
-      if (done === undefined) committed.set(id, (done = this.#store.isCommitted(id)));
-      return done;
-    };
+    const isCommitted = (id: TraceId): boolean => committed.get(id) === true;
     const decoder = createWireDecoder();
-    for (const record of this.#spool.replay()) {
+    for (const record of spool.replay()) {
       let batch: DecodedBatch;
       try {
         batch = record.encoding === 'protobuf' ? decodeProtobufRequest(record.body, decoder) : decodeJsonRequest(record.body.toString('utf8'));
       } catch {
         continue; // it decoded when it was accepted; a record that no longer does was never acknowledged whole
+      }
+      const unknown = [...new Set(batch.spans.map((s) => s.traceId))].filter((id) => !committed.has(id));
+      if (unknown.length > 0) {
+        const done = await this.#store.committed(unknown);
+        for (const id of unknown) committed.set(id, done.has(id));
       }
       const spans: SpanRecord[] = batch.spans.filter((s) => !isCommitted(s.traceId));
       // Remember them as done: the client may still resend the export that carried them.
@@ -206,16 +227,22 @@ export class Intake {
       for (const id of this.#analyzer.assembler.survey(spans).opened) this.#traceSegment.set(id, record.segment);
       this.#take(this.#analyzer.add(spans, this.#now(), 'spool'));
     }
-    this.#refreshGauges();
-    return totals;
   }
 
-  /** Analyses the traces complete now and writes what is pending. */
-  tick(): void {
+  /**
+   * Analyses the traces complete now and writes what is pending. Writes never overlap: while one is
+   * in flight (a slow or unreachable database), analyses queue for the next.
+   */
+  tick(): Promise<boolean> {
+    // A write now would delete spool segments the replay has not read yet.
+    if (this.#replaying) return Promise.resolve(false);
     if (this.#memoryContended()) this.#analyzer.assembler.endHoldAll();
     this.#take(this.#analyzer.poll(this.#now()));
-    this.#write();
-    this.#refreshGauges();
+    this.#writing ??= this.#write().finally(() => {
+      this.#writing = undefined;
+      this.#refreshGauges();
+    });
+    return this.#writing;
   }
 
   /** Stops intake, analyses everything buffered and writes it; the spool is then empty and closed. */
@@ -223,12 +250,13 @@ export class Intake {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     this.#closed = true;
+    await this.#writing;
     this.#take(this.#analyzer.flush());
-    this.#write();
-    this.#refreshGauges();
+    const written = await this.tick();
     if (this.#spool !== undefined) {
       await this.#spool.close();
-      this.#spool.deleteBefore(Number.POSITIVE_INFINITY);
+      // What could not be written stays in the spool, for the next start to replay.
+      if (written) this.#spool.deleteBefore(Number.POSITIVE_INFINITY);
     }
   }
 
@@ -250,32 +278,44 @@ export class Intake {
     }
   }
 
-  #write(): void {
-    if (this.#pending.length === 0 && this.#released.length === 0) return;
+  /** Writes the pending analyses in one transaction; true when nothing is left pending. */
+  async #write(): Promise<boolean> {
+    if (this.#pending.length === 0 && this.#released.length === 0) return true;
     const batch = this.#pending;
     const released = this.#released;
     this.#pending = [];
     this.#released = [];
-    if (this.#spool === undefined) this.#store.record(batch);
-    else {
-      const nowMs = this.#now();
-      this.#store.record(batch, { traceIds: released, nowMs });
+    const nowMs = this.#now();
+    try {
+      await this.#store.record(batch, this.#spool === undefined ? undefined : { traceIds: released, nowMs });
+    } catch {
+      // The database is unreachable or failed the transaction: nothing of it was written. Keep the
+      // batch for the next tick; the spool keeps its exports, so even a crash now loses nothing.
+      this.#pending = batch.concat(this.#pending);
+      this.#released = released.concat(this.#released);
+      this.#metrics.storeWriteFailures.inc();
+      return false;
+    }
+    if (this.#spool !== undefined) {
       for (const id of released) this.#traceSegment.delete(id);
       // Every trace with spans in a segment older than the oldest still open is committed.
       let oldest = this.#spool.currentSegment;
       for (const segment of this.#traceSegment.values()) if (segment < oldest) oldest = segment;
       this.#spool.deleteBefore(oldest);
       if (nowMs - this.#lastPrune > 60_000) {
-        this.#store.pruneCommitted(nowMs - COMMITTED_RETENTION_MS);
         this.#lastPrune = nowMs;
+        await this.#store.pruneCommitted(nowMs - COMMITTED_RETENTION_MS).catch(() => undefined);
       }
     }
-    this.#metrics.findings.set(this.#store.findingCount());
+    const findings = await this.#store.findingCount().catch(() => undefined);
+    if (findings !== undefined) this.#metrics.findings.set(findings);
+    return this.#pending.length === 0;
   }
 
   #refreshGauges(): void {
     const c = this.#analyzer.assembler.counters;
     this.#metrics.openTraces.set(this.#analyzer.assembler.openTraces);
+    this.#metrics.pendingRequests.set(this.#pending.length);
     this.#metrics.bufferBytes.set(c.bytesBuffered);
     if (this.#spool !== undefined) this.#metrics.spoolBytes.set(this.#spool.bytes);
     this.#metrics.evictions.set(c.evictions);

@@ -17,6 +17,8 @@ export interface ServerMetrics {
   lateSpans: Gauge;
   duplicateSpans: Gauge;
   exportLatency: Histogram<'transport'>;
+  storeWriteFailures: Counter;
+  pendingRequests: Gauge;
 }
 
 export function createMetrics(): ServerMetrics {
@@ -54,5 +56,11 @@ export function createMetrics(): ServerMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers,
     }),
+    storeWriteFailures: new Counter({
+      name: 'n1lens_store_write_failures_total',
+      help: 'Batched store writes that failed (database down): the batch is kept and written on a later tick',
+      registers,
+    }),
+    pendingRequests: new Gauge({ name: 'n1lens_pending_requests', help: 'Analysed requests waiting to be written to the store', registers }),
   };
 }

@@ -8,7 +8,8 @@ import type { DetectOptions } from '../detect/request.js';
 import type { DjangoSchema } from '../suggest/schema.js';
 import type { ConnectionDetectOptions } from '../detect/connections.js';
 import { schemaNaming } from '../suggest/naming.js';
-import { Store } from '../store/store.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/store.js';
 import { Spool } from '../spool/index.js';
 import { bindGrpc, createGrpcServer } from './grpc.js';
 import { createHttpApp } from './http.js';
@@ -20,7 +21,10 @@ export interface ServeOptions {
   host: string;
   httpPort: number;
   grpcPort: number;
+  /** A SQLite file, `:memory:`, or a `postgres://` URL (the store shared by several instances). */
   db: string;
+  /** Hourly rows older than this are deleted, checked at start and every hour. Absent: kept for ever. */
+  retentionMs?: number;
   traceWaitMs: number;
   maxTraces: number;
   /** Estimated bytes of buffered spans at which exports are refused (retryable). Default 256 MiB. */
@@ -81,12 +85,12 @@ function listenFailure(what: string, host: string, port: number, e: unknown): St
 
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const tls = o.tls === undefined ? undefined : readTls(o.tls, (m) => new StartupError(m));
-  const store = Store.open(o.db);
+  const store = await openStore(o.db);
   let spool: Spool | undefined;
   try {
     spool = o.spool === undefined ? undefined : Spool.open(o.spool);
   } catch (e) {
-    store.close();
+    await store.close();
     throw e;
   }
   const metrics = createMetrics();
@@ -103,8 +107,9 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     ...(o.recordPath === undefined ? {} : { recordPath: o.recordPath }),
   });
   // Exports acknowledged by the last run and not yet committed, before anything new can arrive.
-  const replayed = intake.replay();
-  metrics.findings.set(store.findingCount());
+  const replayed = await intake.replay();
+  metrics.findings.set(await store.findingCount());
+  const retention = o.retentionMs === undefined ? undefined : startRetention(store, o.retentionMs);
   const app = createHttpApp({
     intake,
     store,
@@ -127,8 +132,9 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       s.once('error', reject);
     });
   } catch (e) {
+    retention?.stop();
     await intake.close();
-    store.close();
+    await store.close();
     throw listenFailure('OTLP/HTTP', o.host, o.httpPort, e);
   }
   const grpcServer: GrpcServer = createGrpcServer({
@@ -142,8 +148,9 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     grpcPort = await bindGrpc(grpcServer, o.host, o.grpcPort, grpcCredentials(tls));
   } catch (e) {
     await new Promise<void>((resolve) => http.close(() => resolve()));
+    retention?.stop();
     await intake.close();
-    store.close();
+    await store.close();
     throw listenFailure('OTLP/gRPC', o.host, o.grpcPort, e);
   }
 
@@ -180,10 +187,20 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
             });
           }),
         ]);
+        retention?.stop();
         await intake.close();
-        store.close();
+        await store.close();
       })();
       return closing;
     },
   };
+}
+
+/** Time-based retention: deletes hourly rows older than `retentionMs` now and every hour (failures wait for the next hour). */
+function startRetention(store: Store, retentionMs: number): { stop(): void } {
+  const prune = (): void => void store.pruneBefore(Date.now() - retentionMs).catch(() => undefined);
+  prune();
+  const timer = setInterval(prune, 3_600_000);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }

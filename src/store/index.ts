@@ -1,5 +1,8 @@
-/** Persists analysed requests in SQLite (WAL) as hourly rollups and answers report queries over any period. */
-export { Store, StoreOpenError } from './store.js';
+/** Persists analysed requests as hourly rollups (SQLite embedded, or PostgreSQL shared by many instances) and answers report queries over any period. */
+export { Store, StoreOpenError, isPostgresUrl } from './store.js';
 export type { PeriodQuery, StoredEndpoint, StoredFinding } from './store.js';
 export type { SummaryBucket, SummaryEndpoint } from './summaries.js';
+export { SqliteStore } from './sqlite.js';
+export { PostgresStore } from './postgres.js';
+export { openStore } from './open.js';
 export { migrate, SCHEMA_VERSION } from './migrations.js';

@@ -4,7 +4,8 @@ import type { RequestAnalysis } from '../detect/types.js';
 import { buildReport, summariseReport, type ReportOptions } from '../report/model.js';
 import { analyseSample } from '../ui/testing.js';
 import { tempDir } from '../../test/support.js';
-import { Store, type PeriodQuery } from './store.js';
+import { SqliteStore as Store } from './sqlite.js';
+import type { PeriodQuery } from './store.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -40,8 +41,8 @@ function traffic(): RequestAnalysis[] {
 }
 
 /** What the overview shows per endpoint, from the full rollups and the report builder (the reference). */
-function reference(store: Store, query: PeriodQuery, o: Omit<ReportOptions, 'endpoint'>) {
-  const report = buildReport(store.rollups(query), o);
+async function reference(store: Store, query: PeriodQuery, o: Omit<ReportOptions, 'endpoint'>) {
+  const report = buildReport(await store.rollups(query), o);
   return {
     summary: report.summary,
     endpoints: report.endpoints.map((e) => ({
@@ -56,17 +57,17 @@ function reference(store: Store, query: PeriodQuery, o: Omit<ReportOptions, 'end
 }
 
 /** The same from the period summaries, as the overview computes it. */
-function fast(store: Store, query: PeriodQuery, o: Omit<ReportOptions, 'endpoint'>, closedBeforeMs = END) {
+async function fast(store: Store, query: PeriodQuery, o: Omit<ReportOptions, 'endpoint'>, closedBeforeMs = END) {
   return summariseReport(
-    store.periodSummary(query, { slowMs: o.slowMs ?? 100, closedBeforeMs }).map((s) => s.rollup),
+    (await store.periodSummary(query, { slowMs: o.slowMs ?? 100, closedBeforeMs })).map((s) => s.rollup),
     o,
   );
 }
 
 /** Trend buckets the way the overview used to add them up: every hour row of the period. */
-function referenceTrend(store: Store, query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>, axis: { startMs: number; sizeMs: number; count: number }) {
+async function referenceTrend(store: Store, query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>, axis: { startMs: number; sizeMs: number; count: number }) {
   const out = new Map<string, { requests: number; dbSpans: number; wastedMs: number }>();
-  for (const h of store.endpointHours(query)) {
+  for (const h of await store.endpointHours(query)) {
     const i = Math.floor((h.hour - axis.startMs) / axis.sizeMs);
     if (i < 0 || i >= axis.count) continue;
     const k = `${h.endpointId}@${axis.startMs + i * axis.sizeMs}`;
@@ -106,12 +107,12 @@ describe('period summaries', () => {
     store = Store.open(path);
     // Several batches, one hour at a time, so hours merge as `serve` writes them.
     const all = traffic();
-    for (let i = 0; i < all.length; i += 97) store.record(all.slice(i, i + 97));
+    for (let i = 0; i < all.length; i += 97) await store.record(all.slice(i, i + 97));
   });
 
-  it.each(PERIODS)('rank endpoints exactly as the full report does: %s', (_name, query) => {
-    const want = reference(store, query, options);
-    expect(fast(store, query, options)).toEqual(want);
+  it.each(PERIODS)('rank endpoints exactly as the full report does: %s', async (_name, query) => {
+    const want = await reference(store, query, options);
+    expect(await fast(store, query, options)).toEqual(want);
     if (_name === 'all') {
       // The data covers every kind the overview has to decide from counts alone.
       const kinds = new Set(want.endpoints.flatMap((e) => e.findings.map((f) => f.kind)));
@@ -122,89 +123,89 @@ describe('period summaries', () => {
     }
   });
 
-  it.each([0, 1, 5, 30, 100, 250, 1000, 5000])('decides slow_query exactly with --slow-ms %d', (slowMs) => {
+  it.each([0, 1, 5, 30, 100, 250, 1000, 5000])('decides slow_query exactly with --slow-ms %d', async (slowMs) => {
     for (const [, query] of PERIODS.slice(0, 4)) {
-      expect(fast(store, query, { ...options, slowMs })).toEqual(reference(store, query, { ...options, slowMs }));
+      expect(await fast(store, query, { ...options, slowMs })).toEqual(await reference(store, query, { ...options, slowMs }));
     }
   });
 
-  it('applies the report options: ignored endpoints and tables, --min-wasted-ms, warm-up share', () => {
+  it('applies the report options: ignored endpoints and tables, --min-wasted-ms, warm-up share', async () => {
     const o = { ...options, ignoreEndpoints: ['POST webhooks/*'], ignoreTables: ['recruit_note'], minWastedMs: 50, minShare: 0.9 };
-    for (const [, query] of PERIODS.slice(0, 4)) expect(fast(store, query, o)).toEqual(reference(store, query, o));
+    for (const [, query] of PERIODS.slice(0, 4)) expect(await fast(store, query, o)).toEqual(await reference(store, query, o));
   });
 
-  it('sums trend buckets of every size as the hour rows do', () => {
+  it('sums trend buckets of every size as the hour rows do', async () => {
     for (const sizeMs of [HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 7 * DAY]) {
       for (const query of [{}, { sinceMs: T0 + 3 * HOUR, untilMs: T0 + 10 * DAY + 14 * HOUR }, { sinceMs: END - 7 * DAY }]) {
-        const since = query.sinceMs ?? store.firstHour()!;
+        const since = query.sinceMs ?? (await store.firstHour())!;
         const startMs = Math.floor(since / sizeMs) * sizeMs;
         const axis = { startMs, sizeMs, count: Math.ceil(((query.untilMs ?? END) - startMs) / sizeMs) };
         const got = new Map(
-          [...store.trendBuckets(query, axis, END)].flatMap(([id, buckets]) =>
+          [...(await store.trendBuckets(query, axis, END))].flatMap(([id, buckets]) =>
             buckets.filter((b) => b.requests > 0).map((b) => [`${id}@${b.startMs}`, { requests: b.requests, dbSpans: b.dbSpans, wastedMs: b.wastedMs }] as const),
           ),
         );
-        expect(round(got)).toEqual(round(referenceTrend(store, query, axis)));
+        expect(round(got)).toEqual(round(await referenceTrend(store, query, axis)));
       }
     }
   });
 
-  it('rebuilds a built block when a late request lands in one of its hours', () => {
+  it('rebuilds a built block when a late request lands in one of its hours', async () => {
     const query = { sinceMs: T0, untilMs: T0 + 9 * DAY };
-    fast(store, query, options); // builds the blocks
+    await fast(store, query, options); // builds the blocks
     const late = analyses.filter((a) => a.endpoint === 'GET dashboard/').map((a, i) => ({ ...a, traceId: `late${i}`.padEnd(32, '0'), startMs: T0 + DAY + 2 * HOUR }));
-    store.record(late);
-    expect(fast(store, query, options)).toEqual(reference(store, query, options));
-    expect(fast(store, { sinceMs: T0 + DAY, untilMs: T0 + 2 * DAY }, options).endpoints.map((e) => e.endpoint)).toContain('GET dashboard/');
+    await store.record(late);
+    expect(await fast(store, query, options)).toEqual(await reference(store, query, options));
+    expect((await fast(store, { sinceMs: T0 + DAY, untilMs: T0 + 2 * DAY }, options)).endpoints.map((e) => e.endpoint)).toContain('GET dashboard/');
   });
 
-  it('add the hours still open to the settled ones kept from the last request, as requests keep arriving', () => {
+  it('add the hours still open to the settled ones kept from the last request, as requests keep arriving', async () => {
     // The clock mid-way through day 10: hours after 07:00 are open, blocks before are settled and kept.
     const now = T0 + 10 * DAY + 7 * HOUR + 5 * 60_000;
     const periods: PeriodQuery[] = [{}, { sinceMs: now - 7 * DAY }, { sinceMs: now - DAY + 17 * 60_000 }];
-    for (const q of periods) expect(fast(store, q, options, now)).toEqual(reference(store, q, options));
-    for (const q of periods) expect(fast(store, q, options, now)).toEqual(reference(store, q, options));
+    for (const q of periods) expect(await fast(store, q, options, now)).toEqual(await reference(store, q, options));
+    for (const q of periods) expect(await fast(store, q, options, now)).toEqual(await reference(store, q, options));
     // More requests in an open hour and in a settled one.
     const more = analyses.slice(0, 12).flatMap((a, i) => [
       { ...a, traceId: `open${i}`.padEnd(32, '0'), startMs: T0 + 10 * DAY + 9 * HOUR + i },
       { ...a, traceId: `settled${i}`.padEnd(32, '0'), startMs: T0 + 3 * DAY + 2 * HOUR + i },
     ]);
-    const trend = (q: PeriodQuery, sizeMs: number) => {
-      const startMs = Math.floor((q.sinceMs ?? store.firstHour()!) / sizeMs) * sizeMs;
+    const trend = async (q: PeriodQuery, sizeMs: number) => {
+      const startMs = Math.floor((q.sinceMs ?? (await store.firstHour())!) / sizeMs) * sizeMs;
       const axis = { startMs, sizeMs, count: Math.ceil((END - startMs) / sizeMs) };
       const got = new Map(
-        [...store.trendBuckets(q, axis, now)].flatMap(([id, buckets]) =>
+        [...(await store.trendBuckets(q, axis, now))].flatMap(([id, buckets]) =>
           buckets.filter((b) => b.requests > 0).map((b) => [`${id}@${b.startMs}`, { requests: b.requests, dbSpans: b.dbSpans, wastedMs: b.wastedMs }] as const),
         ),
       );
-      expect(round(got)).toEqual(round(referenceTrend(store, q, axis)));
+      expect(round(got)).toEqual(round(await referenceTrend(store, q, axis)));
     };
-    for (const q of periods) for (const size of [HOUR, 6 * HOUR, DAY]) trend(q, size);
-    store.record(more);
-    for (const q of periods) expect(fast(store, q, options, now)).toEqual(reference(store, q, options));
-    for (const q of periods) for (const size of [HOUR, 6 * HOUR, DAY]) trend(q, size);
+    for (const q of periods) for (const size of [HOUR, 6 * HOUR, DAY]) await trend(q, size);
+    await store.record(more);
+    for (const q of periods) expect(await fast(store, q, options, now)).toEqual(await reference(store, q, options));
+    for (const q of periods) for (const size of [HOUR, 6 * HOUR, DAY]) await trend(q, size);
   });
 
-  it('drop what they kept when another process writes the same file', () => {
+  it('drop what they kept when another process writes the same file', async () => {
     const query = { sinceMs: T0, untilMs: T0 + 9 * DAY };
-    fast(store, query, options); // keeps the settled sums
+    await fast(store, query, options); // keeps the settled sums
     const other = Store.open(path);
     const late = analyses.filter((a) => a.endpoint === 'POST webhooks/ats/').map((a, i) => ({ ...a, traceId: `other${i}`.padEnd(32, '0'), startMs: T0 + 4 * DAY + 3 * HOUR }));
-    other.record(late);
-    other.close();
-    expect(fast(store, query, options)).toEqual(reference(store, query, options));
+    other.recordSync(late);
+    other.closeSync();
+    expect(await fast(store, query, options)).toEqual(await reference(store, query, options));
   });
 
-  it('are backfilled from the hourly rollups when a store written before them is opened', () => {
-    const before = PERIODS.map(([, q]) => reference(store, q, options));
+  it('are backfilled from the hourly rollups when a store written before them is opened', async () => {
+    const before = await Promise.all(PERIODS.map(([, q]) => reference(store, q, options)));
     store.db.exec(`
       DROP TABLE summary_endpoints; DROP TABLE summary_queries; DROP TABLE summary_noise;
       DROP TABLE summary_findings; DROP TABLE summary_selects; DROP TABLE summary_durations; DROP TABLE summary_blocks;
       PRAGMA user_version = 6;`);
-    store.close();
+    store.closeSync();
     store = Store.open(path);
-    PERIODS.forEach(([, q], i) => expect(fast(store, q, options)).toEqual(before[i]));
+    for (const [i, [, q]] of PERIODS.entries()) expect(await fast(store, q, options)).toEqual(before[i]);
   });
 
-  afterAll(() => store.close());
+  afterAll(() => store.closeSync());
 });

@@ -176,13 +176,13 @@ export function filterReport<R extends Narrowable<NarrowableEndpoint>>(report: R
 }
 
 /** The report settings for a request: serve's, plus dead views when a window applies (the filter's, or serve --dead-after). */
-function reportOptionsOf(ctx: UiContext, filters: Filters): Omit<ReportOptions, 'endpoint'> {
+async function reportOptionsOf(ctx: UiContext, filters: Filters): Promise<Omit<ReportOptions, 'endpoint'>> {
   const urls = ctx.report?.schema?.urls;
   if (filters.deadAfterMs !== undefined && urls === undefined) {
     throw new FilterError('deadAfter needs serve --schema with the URLconf (re-run manage.py n1lens_schema)');
   }
   const deadAfterMs = filters.deadAfterMs ?? (urls === undefined ? undefined : ctx.deadAfterMs);
-  return { ...ctx.report, ...(deadAfterMs === undefined ? {} : { deadViews: ctx.store.deadViews(urls ?? [], deadAfterMs, ctx.nowMs) }) };
+  return { ...ctx.report, ...(deadAfterMs === undefined ? {} : { deadViews: await ctx.store.deadViews(urls ?? [], deadAfterMs, ctx.nowMs) }) };
 }
 
 const queryOf = (filters: Filters) => ({
@@ -192,11 +192,10 @@ const queryOf = (filters: Filters) => ({
 });
 
 /** The report of a period as the API serves it: filtered, each stored finding carrying its `id`. */
-export function servedReport(ctx: UiContext, filters: Filters): Report {
+export async function servedReport(ctx: UiContext, filters: Filters): Promise<Report> {
   const { store } = ctx;
-  const report = store.report(queryOf(filters), reportOptionsOf(ctx, filters));
-  const findingIds = store.findingIds();
-  const muted = store.acknowledgements();
+  const report = await store.report(queryOf(filters), await reportOptionsOf(ctx, filters));
+  const [findingIds, muted] = await Promise.all([store.findingIds(), store.acknowledgements()]);
   for (const e of report.endpoints) {
     for (const f of e.findings) {
       const id = isStoredKind(f.kind) ? findingIds.get(key(e.service, e.endpoint, f.fingerprint)) : undefined;
@@ -210,13 +209,13 @@ export function servedReport(ctx: UiContext, filters: Filters): Report {
   if (filters.kind === undefined && filters.q === undefined) return decided;
   // DB spans per endpoint from the cheap hourly rows, so a narrowed summary still describes the endpoints kept.
   const dbSpans = new Map<number, number>();
-  for (const h of store.endpointHours(periodOf(filters))) dbSpans.set(h.endpointId, (dbSpans.get(h.endpointId) ?? 0) + h.dbSpans);
-  const ids = endpointIds(store);
+  for (const h of await store.endpointHours(periodOf(filters))) dbSpans.set(h.endpointId, (dbSpans.get(h.endpointId) ?? 0) + h.dbSpans);
+  const ids = await endpointIds(store);
   return filterReport(decided, filters, (e) => dbSpans.get(ids.get(key(e.service, e.endpoint)) ?? -1) ?? 0);
 }
 
-function endpointIds(store: Store): Map<string, number> {
-  return new Map(store.endpointRefs().map((r) => [key(r.service, r.endpoint), r.id]));
+async function endpointIds(store: Store): Promise<Map<string, number>> {
+  return new Map((await store.endpointRefs()).map((r) => [key(r.service, r.endpoint), r.id]));
 }
 
 function tablesOf(e: { findings: { table: string }[] }): string[] {
@@ -235,12 +234,12 @@ const SUMMARY_SETTLE_MS = 10 * 60_000;
  * Its figures are /api/report's (the same detectors and ranking over the same period), summed from
  * the store's period summaries instead of every hour's rollups, and without building fixes.
  */
-export function overview(ctx: UiContext, filters: Filters): Overview {
+export async function overview(ctx: UiContext, filters: Filters): Promise<Overview> {
   const { store } = ctx;
-  const options = reportOptionsOf(ctx, filters);
+  const options = await reportOptionsOf(ctx, filters);
   const period = periodOf(filters);
   const closedBeforeMs = ctx.nowMs - SUMMARY_SETTLE_MS;
-  const summaries = store.periodSummary(queryOf(filters), { slowMs: options.slowMs ?? ENDPOINT_DETECT_DEFAULTS.slowMs, closedBeforeMs });
+  const summaries = await store.periodSummary(queryOf(filters), { slowMs: options.slowMs ?? ENDPOINT_DETECT_DEFAULTS.slowMs, closedBeforeMs });
   const ranked = summariseReport(
     summaries.map((s) => s.rollup),
     options,
@@ -249,20 +248,20 @@ export function overview(ctx: UiContext, filters: Filters): Overview {
   // Filters and acknowledgements copy endpoints, so ids and DB spans go by name.
   const idOf = new Map(summaries.map((s) => [key(s.rollup.service, s.rollup.endpoint), s.id]));
   const dbSpans = new Map(summaries.map((s) => [key(s.rollup.service, s.rollup.endpoint), s.rollup.dbSpans]));
-  const findingIds = store.findingIds();
+  const findingIds = await store.findingIds();
   for (const e of endpoints) {
     for (const f of e.findings) {
       const id = isStoredKind(f.kind) ? findingIds.get(key(e.service, e.endpoint, f.fingerprint)) : undefined;
       if (id !== undefined) f.id = id;
     }
   }
-  let serviceFindings = buildServiceFindings({ connections: store.connections(period), ...options });
+  let serviceFindings = buildServiceFindings({ connections: await store.connections(period), ...options });
   if (filters.service !== undefined) serviceFindings = serviceFindings.filter((f) => f.service === filters.service);
-  const decided = applyAcknowledgements(ranked, store.acknowledgements(), ctx.nowMs, filters.includeAcknowledged ?? false);
+  const decided = applyAcknowledgements(ranked, await store.acknowledgements(), ctx.nowMs, filters.includeAcknowledged ?? false);
   const report = filters.kind === undefined && filters.q === undefined ? decided : filterReport(decided, filters, (e) => dbSpans.get(key(e.service, e.endpoint)) ?? 0);
 
-  const axis = axisOf(filters, ctx.nowMs, store.firstHour(period));
-  const trends: Map<number, Bucket[]> = store.trendBuckets(period, axis, closedBeforeMs);
+  const axis = axisOf(filters, ctx.nowMs, await store.firstHour(period));
+  const trends: Map<number, Bucket[]> = await store.trendBuckets(period, axis, closedBeforeMs);
   const rows = report.endpoints.map((e): OverviewRow => {
     const id = idOf.get(key(e.service, e.endpoint));
     return {
@@ -274,21 +273,21 @@ export function overview(ctx: UiContext, filters: Filters): Overview {
       trend: (id === undefined ? undefined : trends.get(id)) ?? emptyBuckets(axis),
     };
   });
-  return { filters, services: store.services(), summary: report.summary, serviceFindings, axis, rows };
+  return { filters, services: await store.services(), summary: report.summary, serviceFindings, axis, rows };
 }
 
 /** One endpoint over the period; undefined when the store has no such id. */
-export function endpointView(ctx: UiContext, id: number, filters: Filters): EndpointView | undefined {
+export async function endpointView(ctx: UiContext, id: number, filters: Filters): Promise<EndpointView | undefined> {
   const { store } = ctx;
-  const ref = store.endpointRefs().find((r) => r.id === id);
+  const ref = (await store.endpointRefs()).find((r) => r.id === id);
   if (ref === undefined) return undefined;
   // The endpoint's own filters only narrow its findings; service is the endpoint's.
   // Its acknowledged and ignored findings stay on the page, marked, in a list of their own.
   // Only this endpoint's rows are read (the name as a glob, then the exact match), so the page costs
   // one endpoint, not the whole service.
   const { q: _q, endpoint: _glob, ...narrowing } = filters;
-  const report = servedReport(ctx, { ...narrowing, service: ref.service, endpoint: ref.endpoint, includeAcknowledged: true });
-  const hours = store.endpointHours(periodOf(filters), id);
+  const report = await servedReport(ctx, { ...narrowing, service: ref.service, endpoint: ref.endpoint, includeAcknowledged: true });
+  const hours = await store.endpointHours(periodOf(filters), id);
   const axis = axisOf(filters, ctx.nowMs, hours[0]?.hour);
   const trend = emptyBuckets(axis);
   for (const h of hours) {
@@ -313,7 +312,7 @@ export function endpointView(ctx: UiContext, id: number, filters: Filters): Endp
 }
 
 /** The example request's DB calls as lanes, one per fingerprint in order of first call: the trigger's and the repeat's marked. */
-export function waterfallOf(stored: StoredFinding, sqlOf: (fingerprints: string[]) => Map<string, string>): Waterfall | undefined {
+export function waterfallOf(stored: StoredFinding, sql: ReadonlyMap<string, string>): Waterfall | undefined {
   const example = stored.example;
   if (example === null || example.timeline.length === 0) return undefined;
   const lanes = new Map<string, WaterfallLane>();
@@ -326,7 +325,6 @@ export function waterfallOf(stored: StoredFinding, sqlOf: (fingerprints: string[
     }
     lane.spans.push({ index, offsetMs: t.offsetMs, durationMs: t.durationMs });
   });
-  const sql = sqlOf([...lanes.keys()]);
   for (const lane of lanes.values()) lane.sql = sql.get(lane.fingerprint) ?? '';
   const totalMs = example.timeline.reduce((m, t) => Math.max(m, t.offsetMs + t.durationMs), 0);
   return { traceId: example.traceId, totalMs, spans: example.timeline.length, lanes: [...lanes.values()] };
@@ -339,17 +337,17 @@ export function traceLink(template: string | undefined, traceId: string): string
 }
 
 /** One stored finding: its figures in the period, trend, example waterfall and trace link. */
-export function findingView(ctx: UiContext, id: number, filters: Filters): FindingView | undefined {
+export async function findingView(ctx: UiContext, id: number, filters: Filters): Promise<FindingView | undefined> {
   const { store } = ctx;
-  const stored = store.finding(id);
+  const stored = await store.finding(id);
   if (stored === undefined) return undefined;
-  const endpointId = endpointIds(store).get(key(stored.service, stored.endpoint));
-  const pick = (f: Filters): ReportFinding | undefined =>
-    servedReport(ctx, { range: f.range, ...periodOf(f), service: stored.service, endpoint: stored.endpoint, includeAcknowledged: true })
+  const endpointId = (await endpointIds(store)).get(key(stored.service, stored.endpoint));
+  const pick = async (f: Filters): Promise<ReportFinding | undefined> =>
+    (await servedReport(ctx, { range: f.range, ...periodOf(f), service: stored.service, endpoint: stored.endpoint, includeAcknowledged: true }))
       .endpoints.find((e) => e.endpoint === stored.endpoint)
       ?.findings.find((x) => x.id === id);
-  const finding = pick(filters) ?? pick({ range: 'all' });
-  const hours = store.findingHours(id, periodOf(filters));
+  const finding = (await pick(filters)) ?? (await pick({ range: 'all' }));
+  const hours = await store.findingHours(id, periodOf(filters));
   const axis = axisOf(filters, ctx.nowMs, hours[0]?.hour);
   const trend: FindingBucket[] = Array.from({ length: axis.count }, (_, i) => ({
     startMs: axis.startMs + i * axis.sizeMs,
@@ -365,7 +363,7 @@ export function findingView(ctx: UiContext, id: number, filters: Filters): Findi
     trend[i]!.wastedMs += h.wastedMs;
   }
   const signature = signatureOf(stored.endpoint, { kind: stored.kind as FindingKind, table: finding?.table ?? mainTable(stored.sql), fingerprint: stored.fingerprint });
-  const acknowledgement = store.acknowledgements().find((a) => a.signature === signature && isActive(a, ctx.nowMs));
+  const acknowledgement = (await store.acknowledgements()).find((a) => a.signature === signature && isActive(a, ctx.nowMs));
   return {
     filters,
     id,
@@ -376,7 +374,7 @@ export function findingView(ctx: UiContext, id: number, filters: Filters): Findi
     finding,
     axis,
     trend,
-    waterfall: waterfallOf(stored, (fps) => store.statementSql(fps)),
+    waterfall: waterfallOf(stored, await store.statementSql(stored.example?.timeline.map((t) => t.fingerprint) ?? [])),
     traceLink: traceLink(ctx.traceUrl, stored.example?.traceId ?? ''),
   };
 }

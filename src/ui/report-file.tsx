@@ -27,11 +27,11 @@ export interface ReportFileOptions {
 }
 
 /** Renders every view of the stored recording as one HTML document. */
-export function renderReportFile(store: Store, options: ReportFileOptions = {}): string {
+export async function renderReportFile(store: Store, options: ReportFileOptions = {}): Promise<string> {
   const matches = endpointMatcher(options.endpoint);
-  const endpointsSeen = store.endpointRefs().filter((e) => matches(e.endpoint));
+  const endpointsSeen = (await store.endpointRefs()).filter((e) => matches(e.endpoint));
   // The recording's clock, not the wall clock: trends end at its last request.
-  const nowMs = store.endpoints().reduce((m, e) => Math.max(m, e.lastSeenMs), 0) + 1;
+  const nowMs = (await store.endpoints()).reduce((m, e) => Math.max(m, e.lastSeenMs), 0) + 1;
   const ctx: UiContext = {
     store,
     nowMs,
@@ -39,12 +39,12 @@ export function renderReportFile(store: Store, options: ReportFileOptions = {}):
     ...(options.traceUrl === undefined ? {} : { traceUrl: options.traceUrl }),
   };
   const all: Filters = { range: 'all', ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }) };
-  const view = overview(ctx, all);
-  const endpoints = endpointsSeen.map((e) => endpointView(ctx, e.id, all)).filter((e) => e !== undefined);
+  const view = await overview(ctx, all);
+  const endpoints = (await Promise.all(endpointsSeen.map((e) => endpointView(ctx, e.id, all)))).filter((e) => e !== undefined);
   const ranked = new Map(view.rows.map((r, i) => [r.id, i]));
   endpoints.sort((a, b) => (ranked.get(a.id) ?? Infinity) - (ranked.get(b.id) ?? Infinity));
   const findingIds = endpoints.flatMap((e) => e.endpoint.findings.map((f) => f.id).filter((id): id is number => id !== undefined));
-  const findings = findingIds.map((id) => findingView(ctx, id, all)).filter((f) => f !== undefined);
+  const findings = (await Promise.all(findingIds.map((id) => findingView(ctx, id, all)))).filter((f) => f !== undefined);
   const page = (
     <Document title={options.title ?? 'n1lens report'} home="#overview">
       <style dangerouslySetInnerHTML={{ __html: VIEW_SWITCH }} />

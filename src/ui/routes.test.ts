@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../report/model.js';
-import type { Store } from '../store/store.js';
+import { SqliteStore as Store } from '../store/sqlite.js';
 import { uiRoutes } from './routes.js';
 import { sampleStore } from './testing.js';
 
@@ -49,7 +49,7 @@ describe('overview', () => {
     const report = await json<Report>('/api/report');
     expect(rowsOf(page.text)).toEqual(report.endpoints.map((e) => e.endpoint));
     expect(rowsOf(page.text)).toContain('GET dashboard/');
-    const dashboardId = store.endpointRefs().find((e) => e.endpoint === 'GET dashboard/')!.id;
+    const dashboardId = (await store.endpointRefs()).find((e) => e.endpoint === 'GET dashboard/')!.id;
     expect(page.text).toContain(`<a href="/endpoints/${dashboardId}?range=7d">GET dashboard/</a>`);
     expect(page.text).toContain('10</b><span>findings on 5 endpoints');
   });
@@ -89,7 +89,7 @@ describe('overview', () => {
     const ids = dashboard.findings.map((f) => f.id);
     expect(ids.every((id) => typeof id === 'number')).toBe(true);
     expect(new Set(ids).size).toBe(6);
-    for (const f of dashboard.findings) expect(store.finding(f.id!)?.fingerprint).toBe(f.fingerprint);
+    for (const f of dashboard.findings) expect((await store.finding(f.id!))?.fingerprint).toBe(f.fingerprint);
   });
 
   it('narrows by finding kind, text over endpoints and tables, service and time range', async () => {
@@ -107,12 +107,12 @@ describe('overview', () => {
     expect(rowsOf((await get(`/?range=custom&to=${before}`)).text)).toEqual([]);
     const kindReport = await json<Report>('/api/report?kind=n_plus_one');
     expect(kindReport.summary).toMatchObject({ findings: 6, requests: 3 });
-    expect(kindReport.summary.dbSpans).toBe(store.rollups({ endpoint: 'GET dashboard/' })[0]!.dbSpans);
+    expect(kindReport.summary.dbSpans).toBe((await store.rollups({ endpoint: 'GET dashboard/' }))[0]!.dbSpans);
   });
 
   it('keeps the filters in its links', async () => {
     const page = await get('/?kind=n_plus_one&range=all&q=dash');
-    const id = store.endpointRefs().find((e) => e.endpoint === 'GET dashboard/')!.id;
+    const id = (await store.endpointRefs()).find((e) => e.endpoint === 'GET dashboard/')!.id;
     expect(page.text).toContain(`href="/endpoints/${id}?range=all&amp;kind=n_plus_one&amp;q=dash"`);
     expect(page.text).toContain('href="?range=all&amp;kind=n_plus_one&amp;q=dash&amp;sort=requests&amp;dir=desc"');
   });
@@ -136,7 +136,7 @@ describe('overview', () => {
 
 describe('endpoint page', () => {
   it('shows the p50/max, the combined fix with a copy button and every finding linking to its page', async () => {
-    const id = store.endpointRefs().find((e) => e.endpoint === 'GET dashboard/')!.id;
+    const id = (await store.endpointRefs()).find((e) => e.endpoint === 'GET dashboard/')!.id;
     const page = await get(`/endpoints/${id}`);
     expect(page.status).toBe(200);
     expect(page.text).toContain('queries per request, p50 / max');
@@ -158,19 +158,19 @@ describe('endpoint page', () => {
 });
 
 describe('finding page', () => {
-  const companyId = (): number => {
-    const ids = store.findingIds();
-    for (const [key, id] of ids) if (key.startsWith('recruit\u0000GET dashboard/\u0000') && store.finding(id)?.sql.includes('"recruit_company"')) return id;
+  const companyId = async (): Promise<number> => {
+    const ids = await store.findingIds();
+    for (const [key, id] of ids) if (key.startsWith('recruit\u0000GET dashboard/\u0000') && (await store.finding(id))?.sql.includes('"recruit_company"')) return id;
     throw new Error('no job__company finding');
   };
 
   it('draws the example request: the trigger once, the 50 repeats highlighted, every call to scale', async () => {
-    const page = await get(`/findings/${companyId()}`);
+    const page = await get(`/findings/${await companyId()}`);
     expect(page.status).toBe(200);
     const bars = (role: string): number => (page.text.match(new RegExp(`<rect class="bar ${role}"`, 'g')) ?? []).length;
     expect(bars('repeat')).toBe(50);
     expect(bars('trigger')).toBe(1);
-    const stored = store.finding(companyId())!;
+    const stored = (await store.finding(await companyId()))!;
     expect(bars('repeat') + bars('trigger') + bars('other')).toBe(stored.example!.timeline.length);
     expect(page.text).toContain('select_related(&#39;job__company&#39;)');
     expect(page.text).toContain('First seen');
@@ -178,8 +178,8 @@ describe('finding page', () => {
   });
 
   it('links the example trace with --trace-url and shows the normalised SQL, formatted', async () => {
-    const id = companyId();
-    const stored = store.finding(id)!;
+    const id = await companyId();
+    const stored = (await store.finding(id))!;
     const page = await get(`/findings/${id}`);
     expect(page.text).toContain(`href="https://jaeger.example.com/trace/${stored.example!.traceId}?uiFind=x"`);
     const sql = /<pre id="sql-\d+"[^>]*><code>([^<]*)<\/code>/.exec(page.text)?.[1]?.replace(/&quot;/g, '"');
@@ -187,7 +187,7 @@ describe('finding page', () => {
   });
 
   it('has a JSON twin with the stored finding, its report entry, trend and waterfall', async () => {
-    const id = companyId();
+    const id = await companyId();
     const api = await json<{ id: number; fingerprint: string; finding: { suggestion: { code: string } }; waterfall: { lanes: { role: string; spans: unknown[] }[] }; trend: { requestsAffected: number }[] }>(`/api/findings/${id}`);
     expect(api.id).toBe(id);
     expect(api.finding.suggestion.code).toBe(".select_related('job__company')");
@@ -202,9 +202,8 @@ describe('escaping', () => {
     const { djangoRequest } = await import('../otlp/testing.js');
     const { decodeJsonRequest } = await import('../otlp/json.js');
     const { OfflineAnalysis } = await import('../analyzer.js');
-    const { Store } = await import('../store/store.js');
     const evil = Store.open(':memory:');
-    const offline = new OfflineAnalysis({}, (a) => evil.record(a));
+    const offline = new OfflineAnalysis({}, (a) => evil.recordSync(a));
     offline.add(decodeJsonRequest(Buffer.from(JSON.stringify(djangoRequest({ service: '<img src=x onerror=alert(1)>', repeats: 8 })))).spans);
     offline.finish();
     const page = await uiRoutes({ store: evil, now: () => 1_700_000_100_000 }).request('/?range=all');
@@ -216,15 +215,15 @@ describe('escaping', () => {
 });
 
 describe('acknowledge and ignore', () => {
-  const dashboardFinding = (table: string): number => {
-    for (const [key, id] of store.findingIds()) if (key.startsWith('recruit\u0000GET dashboard/\u0000') && store.finding(id)?.sql.includes(`"${table}"`)) return id;
+  const dashboardFinding = async (table: string): Promise<number> => {
+    for (const [key, id] of await store.findingIds()) if (key.startsWith('recruit\u0000GET dashboard/\u0000') && (await store.finding(id))?.sql.includes(`"${table}"`)) return id;
     throw new Error(`no ${table} finding`);
   };
   const put = (id: number, body: unknown) =>
     app.request(`/api/findings/${id}/acknowledgement`, { method: 'PUT', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
 
   it('takes an acknowledged finding out of the report, the overview and the digest until it is withdrawn', async () => {
-    const id = dashboardFinding('recruit_company');
+    const id = await dashboardFinding('recruit_company');
     const future = new Date(lastSeenMs + 30 * 86_400_000).toISOString().slice(0, 10);
     const res = await put(id, { state: 'acknowledged', reason: 'fixed in #1234', expires: future });
     expect(res.status).toBe(200);
@@ -242,7 +241,7 @@ describe('acknowledge and ignore', () => {
     const api = await json<EndpointsApi>('/api/endpoints');
     expect(api.endpoints.find((e) => e.endpoint === 'GET dashboard/')!.findings).toBe(5);
 
-    const endpointId = store.endpointRefs().find((e) => e.endpoint === 'GET dashboard/')!.id;
+    const endpointId = (await store.endpointRefs()).find((e) => e.endpoint === 'GET dashboard/')!.id;
     const page = await get(`/endpoints/${endpointId}`);
     expect(page.text).toContain('Findings (5)');
     expect(page.text).toContain('Acknowledged and ignored (1)');
@@ -250,7 +249,7 @@ describe('acknowledge and ignore', () => {
     expect(findingPage.text).toContain(`It counts again from ${future}.`);
 
     const { digestFromStore } = await import('../digest/source.js');
-    const digest = digestFromStore(store, { windowMs: 7 * 86_400_000, nowMs: lastSeenMs + 3_600_000 });
+    const digest = await digestFromStore(store, { windowMs: 7 * 86_400_000, nowMs: lastSeenMs + 3_600_000 });
     expect(digest.report.endpoints.find((e) => e.endpoint === 'GET dashboard/')!.findings).toHaveLength(5);
 
     const baseline = JSON.parse((await get('/api/baseline')).text) as { n1lensBaseline: number; findings: { signature: string; reason: string; expires: string }[] };
@@ -263,28 +262,28 @@ describe('acknowledge and ignore', () => {
   });
 
   it('counts an expired decision as no decision', async () => {
-    const id = dashboardFinding('recruit_status');
+    const id = await dashboardFinding('recruit_status');
     // Written while it was still in the future, read after the day has passed.
     const day = new Date(lastSeenMs + 2 * 86_400_000).toISOString().slice(0, 10);
     expect((await put(id, { state: 'ignored', reason: 'legacy page', expires: day })).status).toBe(200);
     expect((await json<Report>('/api/report')).summary.findings).toBe(9);
     const later = uiRoutes({ store, now: () => lastSeenMs + 3 * 86_400_000 });
     expect(((await (await later.request('/api/report')).json()) as Report).summary.findings).toBe(10);
-    store.unacknowledge(store.acknowledgements()[0]!.signature);
+    await store.unacknowledge((await store.acknowledgements())[0]!.signature);
   });
 
   it('refuses a decision without a reason, with a bad date, or one already expired', async () => {
-    const id = dashboardFinding('recruit_job');
+    const id = await dashboardFinding('recruit_job');
     expect(await (await put(id, { state: 'acknowledged', reason: '' })).json()).toEqual({ error: 'reason: say why (a short reason)' });
     expect(await (await put(id, { state: 'snoozed', reason: 'x' })).json()).toEqual({ error: 'state: must be "acknowledged" or "ignored"' });
     expect(await (await put(id, { state: 'ignored', reason: 'x', expires: '2026-02-30x' })).json()).toEqual({ error: 'expires: must be a date, YYYY-MM-DD' });
     expect((await put(id, { state: 'ignored', reason: 'x', expires: '2020-01-01' })).status).toBe(400);
     expect((await put(424242, { state: 'ignored', reason: 'x' })).status).toBe(404);
-    expect(store.acknowledgements()).toEqual([]);
+    expect(await store.acknowledgements()).toEqual([]);
   });
 
   it('takes the finding page form from the same origin only', async () => {
-    const id = dashboardFinding('recruit_note');
+    const id = await dashboardFinding('recruit_note');
     const form = (origin: string) =>
       app.request(`http://n1lens.test/findings/${id}/acknowledge`, {
         method: 'POST',
@@ -292,13 +291,13 @@ describe('acknowledge and ignore', () => {
         headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: origin },
       });
     expect((await form('https://evil.example')).status).toBe(403);
-    expect(store.acknowledgements()).toEqual([]);
+    expect(await store.acknowledgements()).toEqual([]);
     const ok = await form('http://n1lens.test');
     expect(ok.status).toBe(303);
     expect(ok.headers.get('location')).toBe(`/findings/${id}#decision`);
-    expect(store.acknowledgements()).toMatchObject([{ state: 'ignored', reason: 'admin-only page', table: 'recruit_note' }]);
+    expect(await store.acknowledgements()).toMatchObject([{ state: 'ignored', reason: 'admin-only page', table: 'recruit_note' }]);
     const undo = await app.request(`http://n1lens.test/findings/${id}/unacknowledge`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: 'http://n1lens.test' } });
     expect(undo.status).toBe(303);
-    expect(store.acknowledgements()).toEqual([]);
+    expect(await store.acknowledgements()).toEqual([]);
   });
 });

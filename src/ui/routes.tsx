@@ -87,23 +87,24 @@ export function uiRoutes(options: UiOptions): Hono {
       status,
     );
 
-  app.get('/', (c) => {
+  app.get('/', async (c) => {
     const x = ctx();
     const filters = filtersOf(c, x.nowMs);
     const { sort, dir } = sortOf(c);
+    const view = await overview(x, filters);
     return page(
       c,
       'n1lens · endpoints',
       <main class="in">
-        <OverviewView view={overview(x, filters)} links={servedLinks(`/api/endpoints${filterQuery(filters)}`)} sort={sort} dir={dir} nowMs={x.nowMs} live />
+        <OverviewView view={view} links={servedLinks(`/api/endpoints${filterQuery(filters)}`)} sort={sort} dir={dir} nowMs={x.nowMs} live />
       </main>,
     );
   });
 
-  app.get('/endpoints/:id', (c) => {
+  app.get('/endpoints/:id', async (c) => {
     const x = ctx();
     const id = positiveId(c.req.param('id'));
-    const view = id === undefined ? undefined : endpointView(x, id, filtersOf(c, x.nowMs));
+    const view = id === undefined ? undefined : await endpointView(x, id, filtersOf(c, x.nowMs));
     if (view === undefined) return problem(c, 404, `No endpoint ${c.req.param('id')} in this store.`);
     return page(
       c,
@@ -114,10 +115,10 @@ export function uiRoutes(options: UiOptions): Hono {
     );
   });
 
-  app.get('/findings/:id', (c) => {
+  app.get('/findings/:id', async (c) => {
     const x = ctx();
     const id = positiveId(c.req.param('id'));
-    const view = id === undefined ? undefined : findingView(x, id, filtersOf(c, x.nowMs));
+    const view = id === undefined ? undefined : await findingView(x, id, filtersOf(c, x.nowMs));
     if (view === undefined) return problem(c, 404, `No finding ${c.req.param('id')} in this store.`);
     return page(
       c,
@@ -128,30 +129,30 @@ export function uiRoutes(options: UiOptions): Hono {
     );
   });
 
-  app.get('/api/report', (c) => {
+  app.get('/api/report', async (c) => {
     const x = ctx();
-    return c.json(servedReport(x, filtersOf(c, x.nowMs)));
+    return c.json(await servedReport(x, filtersOf(c, x.nowMs)));
   });
 
-  app.get('/api/endpoints', (c) => {
+  app.get('/api/endpoints', async (c) => {
     const x = ctx();
     const filters = filtersOf(c, x.nowMs);
-    const view = overview(x, filters);
+    const view = await overview(x, filters);
     const { sort, dir } = sortOf(c);
     return c.json({ filters, axis: view.axis, summary: view.summary, endpoints: endpointList({ ...view, rows: sortRows(view.rows, sort, dir) }) });
   });
 
-  app.get('/api/endpoints/:id', (c) => {
+  app.get('/api/endpoints/:id', async (c) => {
     const x = ctx();
     const id = positiveId(c.req.param('id'));
-    const view = id === undefined ? undefined : endpointView(x, id, filtersOf(c, x.nowMs));
+    const view = id === undefined ? undefined : await endpointView(x, id, filtersOf(c, x.nowMs));
     return view === undefined ? c.json({ error: 'no such endpoint' }, 404) : c.json(view);
   });
 
-  app.get('/api/findings/:id', (c) => {
+  app.get('/api/findings/:id', async (c) => {
     const x = ctx();
     const id = positiveId(c.req.param('id'));
-    const view = id === undefined ? undefined : findingView(x, id, filtersOf(c, x.nowMs));
+    const view = id === undefined ? undefined : await findingView(x, id, filtersOf(c, x.nowMs));
     if (view === undefined) return c.json({ error: 'no such finding' }, 404);
     // The stored finding's fields stay at the top level, as this route has always served them.
     const { stored, ...rest } = view;
@@ -159,9 +160,9 @@ export function uiRoutes(options: UiOptions): Hono {
   });
 
   /** Records a decision from the finding page's form or the API's JSON, or says (status and one line) why not. */
-  const decide = (id: number, input: unknown): { ok: true; view: FindingView } | { ok: false; status: 400 | 404; message: string } => {
+  const decide = async (id: number, input: unknown): Promise<{ ok: true; view: FindingView } | { ok: false; status: 400 | 404; message: string }> => {
     const x = ctx();
-    const view = findingView(x, id, { range: 'all' });
+    const view = await findingView(x, id, { range: 'all' });
     if (view === undefined) return { ok: false, status: 404, message: `No finding ${id} in this store.` };
     const parsed = decisionSchema.safeParse(input);
     if (!parsed.success) {
@@ -172,7 +173,7 @@ export function uiRoutes(options: UiOptions): Hono {
     if (d.expires !== undefined && Date.parse(`${d.expires}T00:00:00Z`) <= x.nowMs) {
       return { ok: false, status: 400, message: `expires: ${d.expires} is not in the future` };
     }
-    options.store.acknowledge({
+    await options.store.acknowledge({
       signature: view.signature,
       service: view.stored.service,
       endpoint: view.stored.endpoint,
@@ -191,17 +192,17 @@ export function uiRoutes(options: UiOptions): Hono {
     const id = positiveId(c.req.param('id'));
     const form = await c.req.parseBody();
     const expires = typeof form.expires === 'string' && form.expires !== '' ? form.expires : undefined;
-    const result = id === undefined ? undefined : decide(id, { state: form.state, reason: form.reason, ...(expires === undefined ? {} : { expires }) });
+    const result = id === undefined ? undefined : await decide(id, { state: form.state, reason: form.reason, ...(expires === undefined ? {} : { expires }) });
     if (result === undefined) return problem(c, 404, `No finding ${c.req.param('id')} in this store.`);
     if (!result.ok) return problem(c, result.status, result.message);
     return c.redirect(`/findings/${id}#decision`, 303);
   });
 
-  app.post('/findings/:id/unacknowledge', csrf(), (c) => {
+  app.post('/findings/:id/unacknowledge', csrf(), async (c) => {
     const id = positiveId(c.req.param('id'));
-    const view = id === undefined ? undefined : findingView(ctx(), id, { range: 'all' });
+    const view = id === undefined ? undefined : await findingView(ctx(), id, { range: 'all' });
     if (view === undefined) return problem(c, 404, `No finding ${c.req.param('id')} in this store.`);
-    options.store.unacknowledge(view.signature);
+    await options.store.unacknowledge(view.signature);
     return c.redirect(`/findings/${id}#decision`, 303);
   });
 
@@ -213,25 +214,25 @@ export function uiRoutes(options: UiOptions): Hono {
     } catch {
       return c.json({ error: 'the body must be JSON: {"state": "acknowledged"|"ignored", "reason": "…", "expires": "YYYY-MM-DD"}' }, 400);
     }
-    const result = id === undefined ? undefined : decide(id, body);
+    const result = id === undefined ? undefined : await decide(id, body);
     if (result === undefined) return c.json({ error: 'no such finding' }, 404);
     if (!result.ok) return c.json({ error: result.message }, result.status);
-    return c.json(options.store.acknowledgements().find((a) => a.signature === result.view.signature));
+    return c.json((await options.store.acknowledgements()).find((a) => a.signature === result.view.signature));
   });
 
-  app.delete('/api/findings/:id/acknowledgement', (c) => {
+  app.delete('/api/findings/:id/acknowledgement', async (c) => {
     const id = positiveId(c.req.param('id'));
-    const view = id === undefined ? undefined : findingView(ctx(), id, { range: 'all' });
+    const view = id === undefined ? undefined : await findingView(ctx(), id, { range: 'all' });
     if (view === undefined) return c.json({ error: 'no such finding' }, 404);
-    return c.json({ withdrawn: options.store.unacknowledge(view.signature) });
+    return c.json({ withdrawn: await options.store.unacknowledge(view.signature) });
   });
 
-  app.get('/api/acknowledgements', (c) => c.json({ acknowledgements: options.store.acknowledgements() }));
+  app.get('/api/acknowledgements', async (c) => c.json({ acknowledgements: await options.store.acknowledgements() }));
 
   /** The decisions in force as a baseline file for `--baseline` in CI. */
-  app.get('/api/baseline', (c) => {
+  app.get('/api/baseline', async (c) => {
     c.header('Content-Disposition', 'attachment; filename="n1lens-baseline.json"');
-    return c.body(`${JSON.stringify(acknowledgementsBaseline(options.store.acknowledgements(), now()), null, 2)}\n`, 200, { 'Content-Type': 'application/json' });
+    return c.body(`${JSON.stringify(acknowledgementsBaseline(await options.store.acknowledgements(), now()), null, 2)}\n`, 200, { 'Content-Type': 'application/json' });
   });
 
   app.onError((err, c) => {

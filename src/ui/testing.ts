@@ -4,7 +4,7 @@ import { OfflineAnalysis } from '../analyzer.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import { readTraceFile } from '../otlp/file.js';
 import { loadSchema, schemaNaming, type DjangoSchema } from '../suggest/index.js';
-import { Store } from '../store/store.js';
+import { SqliteStore } from '../store/sqlite.js';
 
 export const SAMPLE_TRACES = fileURLToPath(new URL('../../samples/traces/recruit.jsonl.gz', import.meta.url));
 export const SAMPLE_SCHEMA = fileURLToPath(new URL('../../samples/traces/recruit-schema.json', import.meta.url));
@@ -20,10 +20,10 @@ export async function analyseSample(): Promise<{ analyses: RequestAnalysis[]; sc
 }
 
 /** A store (a real SQLite file, or `:memory:`) holding the sample; `lastSeenMs` is the recording's clock. */
-export async function sampleStore(path = ':memory:'): Promise<{ store: Store; schema: DjangoSchema; lastSeenMs: number }> {
+export async function sampleStore(path = ':memory:'): Promise<{ store: SqliteStore; schema: DjangoSchema; lastSeenMs: number }> {
   const { analyses, schema } = await analyseSample();
-  const store = Store.open(path);
-  store.record(analyses);
+  const store = SqliteStore.open(path);
+  await store.record(analyses);
   const lastSeenMs = analyses.reduce((m, a) => Math.max(m, a.startMs + a.durationMs), 0);
   return { store, schema, lastSeenMs };
 }

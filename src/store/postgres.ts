@@ -1,0 +1,641 @@
+/**
+ * The shared PostgreSQL store: the SQLite store's schema and semantics, written by any number of
+ * `n1lens serve` instances at once. Counters are added in SQL (INSERT … ON CONFLICT DO UPDATE); rows
+ * that carry a JSON histogram are locked (SELECT … FOR UPDATE, in key order) and merged by the same
+ * code as SQLite, so no writer's increment is lost and both backends agree row for row.
+ */
+import pg from 'pg';
+import { emptyConnectionRollup, type ConnectionRollup, type ConnectionSecond } from '../detect/connections.js';
+import type { EndpointRollup } from '../detect/rollup.js';
+import { routeTraffic as routeTrafficOf, type RouteTraffic } from '../detect/routes.js';
+import type { RequestAnalysis } from '../detect/types.js';
+import type { Acknowledgement } from '../report/acknowledge.js';
+import { endpointMatcher } from '../report/model.js';
+import { POSTGRES_MIGRATIONS } from './migrations.js';
+import {
+  acknowledgementOf,
+  assembleRollups,
+  connectionSecondRows,
+  findingIdMap,
+  findingLink,
+  mergeEndpointHour,
+  mergeFindingHour,
+  mergeFingerprintHour,
+  mergeRouteTraffic,
+  patternFromJson,
+  rollupsByHour,
+  storedFinding,
+  worstExamples,
+  type AcknowledgementRow,
+  type EndpointHourRow,
+  type ExampleRead,
+  type FindingHourRow,
+  type FingerprintHourRow,
+  type FindingIdRow,
+  type Link,
+  type RouteTrafficRow,
+} from './rows.js';
+import {
+  Store,
+  StoreOpenError,
+  hourRange,
+  redactUrl,
+  type CommittedTraces,
+  type EndpointHour,
+  type EndpointRef,
+  type FindingHour,
+  type PeriodQuery,
+  type StoredEndpoint,
+  type StoredFinding,
+} from './store.js';
+
+/** Held while migrating, so instances starting together migrate once. */
+const MIGRATION_LOCK = 0x6e316c656e73; // "n1lens"
+
+/** bigint (sums, counts, epoch-ms keys) and numeric (sum of bigint) as JS numbers: every value fits in 2^53. */
+const TYPES = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === 20 || oid === 1700) return (text: string) => Number(text);
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+/** SQLSTATEs after which a write transaction is simply run again: deadlock, serialization failure. */
+const RETRYABLE = new Set(['40P01', '40001']);
+
+export interface PostgresStoreOptions {
+  /** Pool size per instance. Default 4: one writer and the readers of the API. */
+  maxConnections?: number;
+}
+
+export class PostgresStore extends Store {
+  readonly location: string;
+  readonly #pool: pg.Pool;
+
+  private constructor(pool: pg.Pool, location: string) {
+    super();
+    this.#pool = pool;
+    this.location = location;
+  }
+
+  /**
+   * Connects, and migrates under an advisory lock (instances starting together migrate once). A URL
+   * that cannot be reached or logged into, or a schema written by a newer n1lens, throws a one-line
+   * StoreOpenError without the password.
+   */
+  static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const location = redactUrl(url);
+    const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 4, types: TYPES, connectionTimeoutMillis: 10_000 });
+    // An idle connection dropped by the server (restart, failover) must not crash the process; the next query reconnects.
+    pool.on('error', () => undefined);
+    try {
+      await migratePostgres(pool);
+      return new PostgresStore(pool, location);
+    } catch (e) {
+      await pool.end().catch(() => undefined);
+      const err = e as Error & { code?: string };
+      const why = (err.message || err.code || String(e)).split('\n')[0];
+      throw new StoreOpenError(`cannot open the store ${location}: ${why}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+
+  /** Runs `work` in one transaction on one connection, again from the start after a deadlock. */
+  async #transaction<T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const c = await this.#pool.connect();
+      try {
+        await c.query('BEGIN');
+        const out = await work(c);
+        await c.query('COMMIT');
+        return out;
+      } catch (e) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        if (attempt < 5 && RETRYABLE.has((e as { code?: string }).code ?? '')) continue;
+        throw e;
+      } finally {
+        c.release();
+      }
+    }
+  }
+
+  async record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces): Promise<void> {
+    const ids = committed === undefined ? [] : [...new Set(committed.traceIds)].sort();
+    if (analyses.length === 0 && ids.length === 0) return;
+    await this.#transaction(async (c) => {
+      let counted = analyses;
+      if (committed !== undefined && ids.length > 0) {
+        const fresh = await c.query<{ trace_id: string }>(
+          'INSERT INTO spool_committed (trace_id, committed_ms) SELECT unnest($1::text[]), $2 ON CONFLICT (trace_id) DO NOTHING RETURNING trace_id',
+          [ids, committed.nowMs],
+        );
+        if (fresh.rowCount !== ids.length) {
+          // Another instance (or an earlier run) committed these traces: their requests are counted already.
+          const now = new Set(fresh.rows.map((r) => r.trace_id));
+          const again = new Set(ids.filter((id) => !now.has(id)));
+          counted = analyses.filter((a) => !again.has(a.traceId));
+        }
+      }
+      if (counted.length > 0) await this.#write(c, counted);
+    });
+  }
+
+  async #write(c: pg.PoolClient, analyses: readonly RequestAnalysis[]): Promise<void> {
+    const byHour = [...rollupsByHour(analyses)].sort(([a], [b]) => a - b);
+    const rollups: { hour: number; r: EndpointRollup }[] = [];
+    for (const [hour, set] of byHour) for (const r of set.values()) rollups.push({ hour, r });
+
+    // Endpoints, then statements and findings: identity rows first, in key order.
+    const endpointSpan = new Map<string, { service: string; endpoint: string; first: number; last: number }>();
+    for (const { r } of rollups) {
+      const k = key(r.service, r.endpoint);
+      const e = endpointSpan.get(k);
+      if (e === undefined) endpointSpan.set(k, { service: r.service, endpoint: r.endpoint, first: r.firstSeenMs, last: r.lastSeenMs });
+      else Object.assign(e, { first: Math.min(e.first, r.firstSeenMs), last: Math.max(e.last, r.lastSeenMs) });
+    }
+    const eps = [...endpointSpan.values()].sort((a, b) => compare(key(a.service, a.endpoint), key(b.service, b.endpoint)));
+    const endpointIds = new Map<string, number>();
+    const epRows = await c.query<{ id: number; service: string; endpoint: string }>(
+      `INSERT INTO endpoints (service, endpoint, first_seen_ms, last_seen_ms)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::float8[])
+       ON CONFLICT (service, endpoint) DO UPDATE SET first_seen_ms = least(endpoints.first_seen_ms, excluded.first_seen_ms),
+         last_seen_ms = greatest(endpoints.last_seen_ms, excluded.last_seen_ms)
+       RETURNING id, service, endpoint`,
+      [eps.map((e) => e.service), eps.map((e) => e.endpoint), eps.map((e) => e.first), eps.map((e) => e.last)],
+    );
+    for (const row of epRows.rows) endpointIds.set(key(row.service, row.endpoint), row.id);
+    const endpointIdOf = (r: { service: string; endpoint: string }): number => endpointIds.get(key(r.service, r.endpoint))!;
+
+    const statements = new Map<string, { sql: string; facts: string }>();
+    for (const { r } of rollups) {
+      for (const x of [...r.cascades.values(), ...r.fingerprints.values()]) {
+        if (!statements.has(x.fingerprint)) statements.set(x.fingerprint, { sql: x.sql, facts: JSON.stringify(x.facts) });
+      }
+    }
+    const fps = [...statements.keys()].sort(compare);
+    if (fps.length > 0) {
+      await c.query(
+        `INSERT INTO statements (fingerprint, sql, facts) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT (fingerprint) DO NOTHING`,
+        [fps, fps.map((f) => statements.get(f)!.sql), fps.map((f) => statements.get(f)!.facts)],
+      );
+    }
+
+    // One finding row per (endpoint, fingerprint): the link a linked cascade gave wins, as in SQLite's per-hour upserts.
+    const findings = new Map<string, { endpointId: number; fingerprint: string; kind: string; link: Link; first: number; last: number }>();
+    for (const { r } of rollups) {
+      const endpointId = endpointIdOf(r);
+      for (const cascade of r.cascades.values()) {
+        const k = key(String(endpointId).padStart(10, '0'), cascade.fingerprint);
+        const f = findings.get(k);
+        const link = findingLink(cascade);
+        if (f === undefined) findings.set(k, { endpointId, fingerprint: cascade.fingerprint, kind: cascade.kind, link, first: r.firstSeenMs, last: r.lastSeenMs });
+        else Object.assign(f, { link: f.link.linked ? f.link : link, first: Math.min(f.first, r.firstSeenMs), last: Math.max(f.last, r.lastSeenMs) });
+      }
+    }
+    const findingList = [...findings.entries()].sort(([a], [b]) => compare(a, b)).map(([, f]) => f);
+    const findingIds = new Map<string, number>();
+    if (findingList.length > 0) {
+      const res = await c.query<{ id: number; endpoint_id: number; fingerprint: string }>(
+        `INSERT INTO findings (endpoint_id, fingerprint, kind, link, first_seen_ms, last_seen_ms)
+         SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[])
+         ON CONFLICT (endpoint_id, fingerprint) DO UPDATE SET
+           link = CASE WHEN (findings.link::jsonb ->> 'linked')::boolean THEN findings.link ELSE excluded.link END,
+           first_seen_ms = least(findings.first_seen_ms, excluded.first_seen_ms),
+           last_seen_ms = greatest(findings.last_seen_ms, excluded.last_seen_ms)
+         RETURNING id, endpoint_id, fingerprint`,
+        [
+          findingList.map((f) => f.endpointId),
+          findingList.map((f) => f.fingerprint),
+          findingList.map((f) => f.kind),
+          findingList.map((f) => JSON.stringify(f.link)),
+          findingList.map((f) => f.first),
+          findingList.map((f) => f.last),
+        ],
+      );
+      for (const row of res.rows) findingIds.set(key(String(row.endpoint_id), row.fingerprint), row.id);
+    }
+    const findingIdOf = (endpointId: number, fingerprint: string): number => findingIds.get(key(String(endpointId), fingerprint))!;
+
+    // The hourly rows: locked, merged in code, written back.
+    await lockAndMerge<EndpointRollup, EndpointHourRow>(c, ENDPOINT_HOURS, rollups.map(({ hour, r }) => ({ key: [endpointIdOf(r), hour], delta: r })), mergeEndpointHour);
+    await lockAndMerge(
+      c,
+      FINDING_HOURS,
+      rollups.flatMap(({ hour, r }) => [...r.cascades.values()].map((cascade) => ({ key: [findingIdOf(endpointIdOf(r), cascade.fingerprint), hour], delta: cascade }))),
+      mergeFindingHour,
+    );
+    await lockAndMerge(
+      c,
+      FINGERPRINT_HOURS,
+      rollups.flatMap(({ hour, r }) => [...r.fingerprints.values()].map((f) => ({ key: [endpointIdOf(r), f.fingerprint, hour], delta: f }))),
+      mergeFingerprintHour,
+    );
+
+    // Connections: plain additions.
+    const hoursRows = new Map<string, [string, number, number, number, number]>();
+    const secondsRows = new Map<string, [string, string, number, number, number, number, number]>();
+    for (const [hour, set] of byHour) {
+      for (const conn of set.connections.values()) {
+        const hk = key(conn.service, String(hour));
+        const h = hoursRows.get(hk) ?? [conn.service, hour, 0, 0, 0];
+        hoursRows.set(hk, [conn.service, hour, h[2] + conn.dbRequests, h[3] + conn.observableRequests, h[4] + conn.opened]);
+        for (const [instance, second, held, heldMs, dbMs, opened] of connectionSecondRows(conn)) {
+          const sk = key(conn.service, String(second).padStart(12, '0'), instance);
+          const s = secondsRows.get(sk) ?? [conn.service, instance, second, 0, 0, 0, 0];
+          secondsRows.set(sk, [conn.service, instance, second, s[3] + held, s[4] + heldMs, s[5] + dbMs, s[6] + opened]);
+        }
+      }
+    }
+    if (hoursRows.size > 0) {
+      const rows = [...hoursRows.entries()].sort(([a], [b]) => compare(a, b)).map(([, v]) => v);
+      await c.query(
+        `INSERT INTO connection_hours (service, hour, db_requests, observable_requests, opened)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
+         ON CONFLICT (service, hour) DO UPDATE SET db_requests = connection_hours.db_requests + excluded.db_requests,
+           observable_requests = connection_hours.observable_requests + excluded.observable_requests, opened = connection_hours.opened + excluded.opened`,
+        columns(rows, 5),
+      );
+    }
+    if (secondsRows.size > 0) {
+      const rows = [...secondsRows.entries()].sort(([a], [b]) => compare(a, b)).map(([, v]) => v);
+      await c.query(
+        `INSERT INTO connection_seconds (service, instance, second, held, held_ms, db_ms, opened)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[], $7::bigint[])
+         ON CONFLICT (service, second, instance) DO UPDATE SET held = connection_seconds.held + excluded.held,
+           held_ms = connection_seconds.held_ms + excluded.held_ms, db_ms = connection_seconds.db_ms + excluded.db_ms,
+           opened = connection_seconds.opened + excluded.opened`,
+        columns(rows, 7),
+      );
+    }
+
+    // Examples: the worst request per finding across every instance wins.
+    const examples = worstExamples(analyses)
+      .map((x) => ({ ...x, findingId: findingIds.get(key(String(endpointIds.get(key(x.service, x.endpoint))), x.fingerprint)) }))
+      .filter((x): x is typeof x & { findingId: number } => x.findingId !== undefined)
+      .sort((a, b) => a.findingId - b.findingId);
+    if (examples.length > 0) {
+      await c.query(
+        `INSERT INTO examples (finding_id, trace_id, wasted_ms, timeline, location, trigger_location)
+         SELECT * FROM unnest($1::int[], $2::text[], $3::float8[], $4::text[], $5::text[], $6::text[])
+         ON CONFLICT (finding_id) DO UPDATE SET trace_id = excluded.trace_id, wasted_ms = excluded.wasted_ms, timeline = excluded.timeline,
+           location = excluded.location, trigger_location = excluded.trigger_location
+         WHERE excluded.wasted_ms > examples.wasted_ms`,
+        [
+          examples.map((x) => x.findingId),
+          examples.map((x) => x.traceId),
+          examples.map((x) => x.wastedMs),
+          examples.map((x) => x.timeline),
+          examples.map((x) => x.location),
+          examples.map((x) => x.triggerLocation),
+        ],
+      );
+    }
+
+    await lockAndMerge(c, ROUTE_TRAFFIC, routeTrafficOf(analyses).map((t) => ({ key: [t.service, t.endpoint], delta: t })), mergeRouteTraffic);
+  }
+
+  async committed(traceIds: readonly string[]): Promise<Set<string>> {
+    if (traceIds.length === 0) return new Set();
+    const res = await this.#pool.query<{ trace_id: string }>('SELECT trace_id FROM spool_committed WHERE trace_id = ANY($1::text[])', [[...traceIds]]);
+    return new Set(res.rows.map((r) => r.trace_id));
+  }
+
+  async pruneCommitted(beforeMs: number): Promise<void> {
+    await this.#pool.query('DELETE FROM spool_committed WHERE committed_ms < $1', [beforeMs]);
+  }
+
+  async pruneBefore(beforeMs: number): Promise<number> {
+    return this.#transaction(async (c) => {
+      let n = 0;
+      for (const table of ['finding_hours', 'fingerprint_hours', 'endpoint_hours', 'connection_hours']) {
+        n += (await c.query(`DELETE FROM ${table} WHERE hour < $1`, [beforeMs])).rowCount ?? 0;
+      }
+      n += (await c.query('DELETE FROM connection_seconds WHERE second < $1', [Math.floor(beforeMs / 1000)])).rowCount ?? 0;
+      return n;
+    });
+  }
+
+  async connections(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): Promise<ConnectionRollup[]> {
+    const { lo: since, hi: until } = hourRange(query);
+    const byService = new Map<string, ConnectionRollup>();
+    const get = (service: string): ConnectionRollup => {
+      let c = byService.get(service);
+      if (c === undefined) byService.set(service, (c = emptyConnectionRollup(service)));
+      return c;
+    };
+    const [hours, seconds] = await Promise.all([
+      this.#pool.query<{ service: string; db_requests: number; observable_requests: number; opened: number }>(
+        `SELECT service, sum(db_requests) AS db_requests, sum(observable_requests) AS observable_requests, sum(opened) AS opened
+         FROM connection_hours WHERE hour >= $1 AND hour < $2 GROUP BY service ORDER BY service`,
+        [since, until],
+      ),
+      this.#pool.query<{ service: string; instance: string; second: number; held: number; held_ms: number; db_ms: number; opened: number }>(
+        'SELECT service, instance, second, held, held_ms, db_ms, opened FROM connection_seconds WHERE second >= $1 AND second < $2 ORDER BY service, second, instance',
+        [Math.floor(since / 1000), Math.ceil(until / 1000)],
+      ),
+    ]);
+    for (const h of hours.rows) Object.assign(get(h.service), { dbRequests: h.db_requests, observableRequests: h.observable_requests, opened: h.opened });
+    for (const r of seconds.rows) {
+      const c = get(r.service);
+      let perSecond = c.seconds.get(r.instance);
+      if (perSecond === undefined) c.seconds.set(r.instance, (perSecond = new Map()));
+      const row: ConnectionSecond = [r.held, r.held_ms, r.db_ms, r.opened];
+      perSecond.set(r.second, row);
+    }
+    return [...byService.values()];
+  }
+
+  async routeTraffic(): Promise<RouteTraffic[]> {
+    const res = await this.#pool.query<RouteTrafficRow & { service: string; endpoint: string }>(
+      'SELECT service, endpoint, requests, first_seen_ms, last_seen_ms, pattern FROM route_traffic ORDER BY service, endpoint',
+    );
+    return res.rows.map((r) => ({
+      service: r.service,
+      endpoint: r.endpoint,
+      requests: r.requests,
+      firstSeenMs: r.first_seen_ms,
+      lastSeenMs: r.last_seen_ms,
+      pattern: patternFromJson(r.pattern),
+    }));
+  }
+
+  async historySinceMs(): Promise<number | undefined> {
+    const res = await this.#pool.query<{ first: number | null }>('SELECT min(first_seen_ms) AS first FROM route_traffic');
+    return res.rows[0]?.first ?? undefined;
+  }
+
+  async rollups(query: PeriodQuery = {}): Promise<EndpointRollup[]> {
+    const { lo, hi } = hourRange(query);
+    const matches = endpointMatcher(query.endpoint);
+    const keep = (e: { service: string; endpoint: string }): boolean => matches(e.endpoint) && (query.service === undefined || e.service === query.service);
+    // One snapshot for the four reads, so a write committing meanwhile is seen whole or not at all.
+    const c = await this.#pool.connect();
+    try {
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const endpoints = (await c.query<{ id: number; service: string; endpoint: string }>('SELECT id, service, endpoint FROM endpoints ORDER BY id')).rows;
+      if (!endpoints.some(keep)) return [];
+      const endpointHours = await c.query<Parameters<typeof assembleRollups>[1][number]>(
+        'SELECT endpoint_id, hour, requests, db_spans, wasted_ms, rollup FROM endpoint_hours WHERE hour >= $1 AND hour < $2 ORDER BY endpoint_id, hour',
+        [lo, hi],
+      );
+      const findingHours = await c.query<Parameters<typeof assembleRollups>[2][number]>(
+        `SELECT f.endpoint_id, h.hour, f.fingerprint, f.kind, f.link, s.sql, s.facts, h.requests_affected, h.executions, h.wasted_ms, h.rollup
+         FROM finding_hours h JOIN findings f ON f.id = h.finding_id JOIN statements s ON s.fingerprint = f.fingerprint
+         WHERE h.hour >= $1 AND h.hour < $2 ORDER BY h.finding_id, h.hour`,
+        [lo, hi],
+      );
+      const fingerprintHours = await c.query<Parameters<typeof assembleRollups>[3][number]>(
+        `SELECT h.endpoint_id, h.hour, h.fingerprint, s.sql, s.facts, h.requests, h.executions, h.total_ms, h.rollup
+         FROM fingerprint_hours h JOIN statements s ON s.fingerprint = h.fingerprint
+         WHERE h.hour >= $1 AND h.hour < $2 ORDER BY h.endpoint_id, h.fingerprint COLLATE "C", h.hour`,
+        [lo, hi],
+      );
+      return assembleRollups(endpoints, endpointHours.rows, findingHours.rows, fingerprintHours.rows, keep);
+    } finally {
+      await c.query('COMMIT').catch(() => undefined);
+      c.release();
+    }
+  }
+
+  async endpoints(): Promise<StoredEndpoint[]> {
+    const res = await this.#pool.query<StoredEndpoint>(
+      `SELECT e.id, e.service, e.endpoint, e.first_seen_ms AS "firstSeenMs", e.last_seen_ms AS "lastSeenMs",
+         coalesce(sum(h.requests), 0) AS requests, coalesce(sum(h.db_spans), 0) AS "dbSpans",
+         coalesce(sum(h.wasted_ms), 0) AS "wastedMs",
+         (SELECT count(*) FROM findings f WHERE f.endpoint_id = e.id) AS findings
+       FROM endpoints e LEFT JOIN endpoint_hours h ON h.endpoint_id = e.id
+       GROUP BY e.id ORDER BY "wastedMs" DESC, e.endpoint COLLATE "C"`,
+    );
+    return res.rows;
+  }
+
+  async finding(id: number): Promise<StoredFinding | undefined> {
+    const res = await this.#pool.query<Omit<StoredFinding, 'trigger' | 'steps' | 'example'> & { link: string }>(
+      `SELECT f.id, e.service, e.endpoint, f.fingerprint, f.kind, s.sql, f.link, f.first_seen_ms AS "firstSeenMs", f.last_seen_ms AS "lastSeenMs",
+         coalesce(sum(h.requests_affected), 0) AS "requestsAffected", coalesce(sum(h.executions), 0) AS executions,
+         coalesce(sum(h.wasted_ms), 0) AS "wastedMs"
+       FROM findings f JOIN endpoints e ON e.id = f.endpoint_id JOIN statements s ON s.fingerprint = f.fingerprint
+       LEFT JOIN finding_hours h ON h.finding_id = f.id WHERE f.id = $1 GROUP BY f.id, e.service, e.endpoint, s.sql`,
+      [id],
+    );
+    const row = res.rows[0];
+    if (row === undefined) return undefined;
+    const ex = await this.#pool.query<ExampleRead>('SELECT trace_id, wasted_ms, timeline, location, trigger_location FROM examples WHERE finding_id = $1', [id]);
+    return storedFinding(row, ex.rows[0]);
+  }
+
+  async endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}, endpointId?: number): Promise<EndpointHour[]> {
+    const { lo, hi } = hourRange(query);
+    const res = await this.#pool.query<EndpointHour>(
+      `SELECT endpoint_id AS "endpointId", hour, requests, db_spans AS "dbSpans", wasted_ms AS "wastedMs"
+       FROM endpoint_hours WHERE hour >= $1 AND hour < $2 AND ($3::int IS NULL OR endpoint_id = $3) ORDER BY endpoint_id, hour`,
+      [lo, hi, endpointId ?? null],
+    );
+    return res.rows;
+  }
+
+  async findingHours(findingId: number, query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): Promise<FindingHour[]> {
+    const { lo, hi } = hourRange(query);
+    const res = await this.#pool.query<FindingHour>(
+      `SELECT hour, requests_affected AS "requestsAffected", executions, wasted_ms AS "wastedMs"
+       FROM finding_hours WHERE finding_id = $1 AND hour >= $2 AND hour < $3 ORDER BY hour`,
+      [findingId, lo, hi],
+    );
+    return res.rows;
+  }
+
+  async endpointRefs(): Promise<EndpointRef[]> {
+    return (await this.#pool.query<EndpointRef>('SELECT id, service, endpoint FROM endpoints ORDER BY service COLLATE "C", endpoint COLLATE "C"')).rows;
+  }
+
+  async statementSql(fingerprints: readonly string[]): Promise<Map<string, string>> {
+    if (fingerprints.length === 0) return new Map();
+    const res = await this.#pool.query<{ fingerprint: string; sql: string }>('SELECT fingerprint, sql FROM statements WHERE fingerprint = ANY($1::text[])', [
+      [...new Set(fingerprints)],
+    ]);
+    return new Map(res.rows.map((r) => [r.fingerprint, r.sql]));
+  }
+
+  async services(): Promise<string[]> {
+    return (await this.#pool.query<{ service: string }>('SELECT DISTINCT service COLLATE "C" AS service FROM endpoints ORDER BY 1')).rows.map((r) => r.service);
+  }
+
+  async acknowledge(a: Acknowledgement): Promise<void> {
+    await this.#pool.query(
+      `INSERT INTO acknowledgements (signature, service, endpoint, kind, table_name, state, reason, expires, created_ms)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (signature) DO UPDATE SET state = excluded.state, reason = excluded.reason, expires = excluded.expires, created_ms = excluded.created_ms`,
+      [a.signature, a.service, a.endpoint, a.kind, a.table, a.state, a.reason, a.expires ?? null, a.createdMs],
+    );
+  }
+
+  async unacknowledge(signature: string): Promise<boolean> {
+    return ((await this.#pool.query('DELETE FROM acknowledgements WHERE signature = $1', [signature])).rowCount ?? 0) > 0;
+  }
+
+  async acknowledgements(): Promise<Acknowledgement[]> {
+    const res = await this.#pool.query<AcknowledgementRow>(
+      'SELECT signature, service, endpoint, kind, table_name, state, reason, expires, created_ms FROM acknowledgements ORDER BY created_ms, signature COLLATE "C"',
+    );
+    return res.rows.map(acknowledgementOf);
+  }
+
+  async findingCount(): Promise<number> {
+    return (await this.#pool.query<{ n: number }>('SELECT count(*) AS n FROM findings')).rows[0]!.n;
+  }
+
+  async findingIds(): Promise<Map<string, number>> {
+    const res = await this.#pool.query<FindingIdRow>('SELECT f.id, e.service, e.endpoint, f.fingerprint FROM findings f JOIN endpoints e ON e.id = f.endpoint_id');
+    return findingIdMap(res.rows);
+  }
+}
+
+/** Brings the database to the newest schema under an advisory lock; refuses one written by a newer n1lens. */
+export async function migratePostgres(pool: pg.Pool): Promise<void> {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await c.query('CREATE TABLE IF NOT EXISTS n1lens_schema (version integer NOT NULL)');
+    const row = (await c.query<{ version: number }>('SELECT version FROM n1lens_schema')).rows[0];
+    const current = row?.version ?? 0;
+    if (row === undefined) await c.query('INSERT INTO n1lens_schema (version) VALUES (0)');
+    if (current > POSTGRES_MIGRATIONS.length) {
+      throw new Error(`database schema version ${current} is newer than this n1lens understands (${POSTGRES_MIGRATIONS.length})`);
+    }
+    for (let v = current; v < POSTGRES_MIGRATIONS.length; v++) await c.query(POSTGRES_MIGRATIONS[v]!);
+    await c.query('UPDATE n1lens_schema SET version = $1', [POSTGRES_MIGRATIONS.length]);
+    await c.query('COMMIT');
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    c.release();
+  }
+}
+
+/** An hourly table merged in code: its key and value columns with their PostgreSQL array types. */
+interface MergedTable {
+  name: string;
+  keys: readonly [column: string, type: string][];
+  values: readonly [column: string, type: string][];
+}
+
+const ENDPOINT_HOURS: MergedTable = {
+  name: 'endpoint_hours',
+  keys: [['endpoint_id', 'int'], ['hour', 'bigint']],
+  values: [['requests', 'bigint'], ['db_spans', 'bigint'], ['repeats', 'bigint'], ['wasted_ms', 'float8'], ['rollup', 'text']],
+};
+const FINDING_HOURS: MergedTable = {
+  name: 'finding_hours',
+  keys: [['finding_id', 'int'], ['hour', 'bigint']],
+  values: [['requests_affected', 'bigint'], ['executions', 'bigint'], ['wasted_ms', 'float8'], ['rollup', 'text']],
+};
+const FINGERPRINT_HOURS: MergedTable = {
+  name: 'fingerprint_hours',
+  keys: [['endpoint_id', 'int'], ['fingerprint', 'text'], ['hour', 'bigint']],
+  values: [['requests', 'bigint'], ['executions', 'bigint'], ['total_ms', 'float8'], ['rollup', 'text']],
+};
+const ROUTE_TRAFFIC: MergedTable = {
+  name: 'route_traffic',
+  keys: [['service', 'text'], ['endpoint', 'text']],
+  values: [['requests', 'bigint'], ['first_seen_ms', 'float8'], ['last_seen_ms', 'float8'], ['pattern', 'text']],
+};
+
+type Key = (string | number)[];
+
+/**
+ * Adds deltas to rows that carry histograms: locks the existing rows in key order, inserts the
+ * missing ones (ON CONFLICT DO NOTHING: a row another writer inserted meanwhile is locked and merged
+ * instead), merges each delta into what is stored and writes the result back.
+ */
+async function lockAndMerge<D, R extends object>(
+  c: pg.PoolClient,
+  table: MergedTable,
+  entries: readonly { key: Key; delta: D }[],
+  merge: (old: R | undefined, delta: D) => R,
+): Promise<void> {
+  if (entries.length === 0) return;
+  // Deltas for the same key (none today, but cheap to honour) merge in order.
+  const byKey = new Map<string, { key: Key; deltas: D[] }>();
+  for (const e of entries) {
+    const k = JSON.stringify(e.key);
+    const slot = byKey.get(k);
+    if (slot === undefined) byKey.set(k, { key: e.key, deltas: [e.delta] });
+    else slot.deltas.push(e.delta);
+  }
+  const sorted = [...byKey.values()].sort((a, b) => compareKeys(a.key, b.key));
+  const keyCols = table.keys.map(([col]) => col).join(', ');
+  const valueCols = table.values.map(([col]) => col);
+  const unnestKeys = table.keys.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ');
+  const keyArrays = (rows: readonly { key: Key }[]): unknown[] => table.keys.map((_, i) => rows.map((r) => r.key[i]));
+
+  const lock = async (rows: readonly { key: Key }[]): Promise<Map<string, R>> => {
+    const res = await c.query<Record<string, unknown>>(
+      `SELECT ${keyCols}, ${valueCols.join(', ')} FROM ${table.name} WHERE (${keyCols}) IN (SELECT * FROM unnest(${unnestKeys}))
+       ORDER BY ${table.keys.map(([col, type]) => (type === 'text' ? `${col} COLLATE "C"` : col)).join(', ')} FOR UPDATE`,
+      keyArrays(rows),
+    );
+    return new Map(res.rows.map((row) => [JSON.stringify(table.keys.map(([col]) => row[col])), row as R]));
+  };
+  const fold = (old: R | undefined, deltas: readonly D[]): R => deltas.reduce<R | undefined>((acc, d) => merge(acc, d), old)!;
+  const write = async (rows: readonly { key: Key; value: R }[], insert: boolean): Promise<Set<string>> => {
+    const all = [...table.keys, ...table.values];
+    const params = [...keyArrays(rows), ...table.values.map(([col]) => rows.map((r) => (r.value as Record<string, unknown>)[col]))];
+    const unnestAll = all.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ');
+    if (insert) {
+      const res = await c.query<Record<string, unknown>>(
+        `INSERT INTO ${table.name} (${all.map(([col]) => col).join(', ')}) SELECT * FROM unnest(${unnestAll})
+         ON CONFLICT (${keyCols}) DO NOTHING RETURNING ${keyCols}`,
+        params,
+      );
+      return new Set(res.rows.map((row) => JSON.stringify(table.keys.map(([col]) => row[col]))));
+    }
+    await c.query(
+      `UPDATE ${table.name} AS t SET ${valueCols.map((col) => `${col} = u.${col}`).join(', ')}
+       FROM unnest(${unnestAll}) AS u(${all.map(([col]) => col).join(', ')})
+       WHERE ${table.keys.map(([col]) => `t.${col} = u.${col}`).join(' AND ')}`,
+      params,
+    );
+    return new Set();
+  };
+
+  const stored = await lock(sorted);
+  const updates: { key: Key; value: R }[] = [];
+  const inserts: { key: Key; value: R; deltas: D[] }[] = [];
+  for (const { key: k, deltas } of sorted) {
+    const old = stored.get(JSON.stringify(k));
+    if (old === undefined) inserts.push({ key: k, value: fold(undefined, deltas), deltas });
+    else updates.push({ key: k, value: fold(old, deltas) });
+  }
+  if (inserts.length > 0) {
+    const inserted = await write(inserts, true);
+    // Inserted by another writer since we looked: lock it now and merge into what it holds.
+    const raced = inserts.filter((r) => !inserted.has(JSON.stringify(r.key)));
+    if (raced.length > 0) {
+      const now = await lock(raced);
+      for (const r of raced) updates.push({ key: r.key, value: fold(now.get(JSON.stringify(r.key)), r.deltas) });
+    }
+  }
+  if (updates.length > 0) await write(updates, false);
+}
+
+const key = (...parts: string[]): string => parts.join('\u0000');
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+function compareKeys(a: Key, b: Key): number {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    const d = typeof x === 'number' && typeof y === 'number' ? x - y : compare(String(x), String(y));
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Rows as one array per column, for unnest(). */
+function columns(rows: readonly unknown[][], width: number): unknown[][] {
+  return Array.from({ length: width }, (_, i) => rows.map((r) => r[i]));
+}

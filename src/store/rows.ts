@@ -1,0 +1,413 @@
+/** The store's rows as both backends read and write them: how a batch becomes hourly deltas, how a delta merges into a stored row, and how rows rebuild rollups. Pure. */
+import type { ConnectionRollup } from '../detect/connections.js';
+import { mergeTallies, tallyLocation, type LocationTally } from '../detect/location.js';
+import { RollupSet, emptyEndpointRollup, mergeRollups, type CascadeRollup, type EndpointRollup, type FingerprintRollup } from '../detect/rollup.js';
+import { emptyPattern, mergePatterns, type RouteTraffic, type TrafficPattern } from '../detect/routes.js';
+import type { Cascade, CodeLocation, FindingKind, LeafShape, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
+import type { Acknowledgement, AcknowledgementState } from '../report/acknowledge.js';
+import type { StoredFinding } from './store.js';
+import { HOUR_MS } from '../report/period.js';
+import type { SqlFacts } from '../sql/types.js';
+
+type Pairs = [number, number][];
+const toPairs = (m: Map<number, number>): Pairs => [...m];
+const fromPairs = (p: Pairs): Map<number, number> => new Map(p);
+
+/** A location tally as stored in rollup JSON: [location, requests] pairs. */
+type TallyJson = [CodeLocation, number][];
+const tallyToJson = (t: LocationTally | undefined): TallyJson | undefined => (t === undefined ? undefined : [...t.values()].map((e) => [e.location, e.count]));
+function tallyFromJson(j: TallyJson | undefined): LocationTally | undefined {
+  if (j === undefined) return undefined;
+  const tally: LocationTally = new Map();
+  for (const [location, count] of j) tallyLocation(tally, location, count);
+  return tally;
+}
+function mergeTallyJson(a: TallyJson | undefined, b: LocationTally | undefined): TallyJson | undefined {
+  const tally = tallyFromJson(a) ?? (b === undefined ? undefined : new Map());
+  if (tally !== undefined && b !== undefined) mergeTallies(tally, b);
+  return tallyToJson(tally);
+}
+
+/** Serialised per-hour parts of an EndpointRollup not kept in columns. */
+interface EndpointHourJson {
+  dbMs: number;
+  requestMs: number;
+  requestsAffected: number;
+  queriesPerRequest: Pairs;
+  requestDurations: Pairs;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  outbound: { requests: number; calls: number; sequentialCalls: number; totalMs: number; requestMs: number; peers: string[]; example: { traceId: string; totalMs: number } };
+  /** Framework noise dropped, by rule id; absent in rows written before it was counted. */
+  noiseDropped?: Record<string, number>;
+}
+
+/** A finding hour's rollup JSON. */
+interface FindingHourJson {
+  totalMs: number;
+  repeats: Pairs;
+  example: { traceId: string; wastedMs: number };
+  locations?: TallyJson;
+  triggerLocations?: TallyJson;
+}
+
+/** A fingerprint hour's rollup JSON. */
+interface FingerprintHourJson {
+  durations: Pairs;
+  example: { traceId: string; maxMs: number };
+  locations?: TallyJson;
+}
+
+/** How a finding's loop links to its trigger, stored once per finding. */
+export interface Link {
+  trigger: TriggerRef | null;
+  steps: RelationStep[];
+  linked: boolean;
+  leaf: LeafShape;
+  firstIndex: number;
+}
+
+export interface EndpointHourRow {
+  requests: number;
+  db_spans: number;
+  repeats: number;
+  wasted_ms: number;
+  rollup: string;
+}
+
+export interface FindingHourRow {
+  requests_affected: number;
+  executions: number;
+  wasted_ms: number;
+  rollup: string;
+}
+
+export interface FingerprintHourRow {
+  requests: number;
+  executions: number;
+  total_ms: number;
+  rollup: string;
+}
+
+export interface RouteTrafficRow {
+  requests: number;
+  first_seen_ms: number;
+  last_seen_ms: number;
+  pattern: string;
+}
+
+/** A batch of analysed requests as the rollups of each hour it falls in. */
+export function rollupsByHour(analyses: readonly RequestAnalysis[]): Map<number, RollupSet> {
+  const byHour = new Map<number, RollupSet>();
+  for (const a of analyses) {
+    const hour = Math.floor(a.startMs / HOUR_MS) * HOUR_MS;
+    let set = byHour.get(hour);
+    if (set === undefined) {
+      set = new RollupSet();
+      byHour.set(hour, set);
+    }
+    set.add(a);
+  }
+  return byHour;
+}
+
+export const findingLink = (c: CascadeRollup): Link => ({ trigger: c.trigger, steps: c.steps, linked: c.linked, leaf: c.leaf, firstIndex: c.firstIndex });
+
+/** An endpoint hour with `r` added to what was stored (nothing when `old` is undefined). */
+export function mergeEndpointHour(old: EndpointHourRow | undefined, r: EndpointRollup): EndpointHourRow {
+  const merged = emptyEndpointRollup(r.endpoint, r.service);
+  if (old !== undefined) mergeEndpointTotals(merged, endpointHourRollup(r.endpoint, r.service, old));
+  mergeEndpointTotals(merged, r);
+  let repeats = old?.repeats ?? 0;
+  for (const c of r.cascades.values()) repeats += c.executions;
+  return { requests: merged.requests, db_spans: merged.dbSpans, repeats, wasted_ms: merged.wastedMs, rollup: JSON.stringify(endpointHourJson(merged)) };
+}
+
+/** A finding hour with cascade `c` added; the example is the worse of the two. */
+export function mergeFindingHour(old: FindingHourRow | undefined, c: CascadeRollup): FindingHourRow {
+  const p: FindingHourJson = old === undefined ? { totalMs: 0, repeats: [], example: { traceId: '', wastedMs: -1 } } : (JSON.parse(old.rollup) as FindingHourJson);
+  const repeats = fromPairs(p.repeats);
+  for (const [k, v] of c.repeats) repeats.set(k, (repeats.get(k) ?? 0) + v);
+  return {
+    requests_affected: (old?.requests_affected ?? 0) + c.requestsAffected,
+    executions: (old?.executions ?? 0) + c.executions,
+    wasted_ms: (old?.wasted_ms ?? 0) + c.wastedMs,
+    rollup: JSON.stringify({
+      totalMs: p.totalMs + c.totalMs,
+      repeats: toPairs(repeats),
+      example: c.example.wastedMs > p.example.wastedMs ? c.example : p.example,
+      locations: mergeTallyJson(p.locations, c.locations),
+      triggerLocations: mergeTallyJson(p.triggerLocations, c.triggerLocations),
+    } satisfies FindingHourJson),
+  };
+}
+
+/** A fingerprint hour with `f` added; the example is the slower of the two. */
+export function mergeFingerprintHour(old: FingerprintHourRow | undefined, f: FingerprintRollup): FingerprintHourRow {
+  const p: FingerprintHourJson = old === undefined ? { durations: [], example: { traceId: '', maxMs: -1 } } : (JSON.parse(old.rollup) as FingerprintHourJson);
+  const durations = fromPairs(p.durations);
+  for (const [k, v] of f.durations) durations.set(k, (durations.get(k) ?? 0) + v);
+  return {
+    requests: (old?.requests ?? 0) + f.requests,
+    executions: (old?.executions ?? 0) + f.executions,
+    total_ms: (old?.total_ms ?? 0) + f.totalMs,
+    rollup: JSON.stringify({
+      durations: toPairs(durations),
+      example: f.example.maxMs > p.example.maxMs ? f.example : p.example,
+      locations: mergeTallyJson(p.locations, f.locations),
+    } satisfies FingerprintHourJson),
+  };
+}
+
+/** The slowest execution kept in a fingerprint hour row. */
+export const fingerprintExampleMaxMs = (row: Pick<FingerprintHourRow, 'rollup'>): number => (JSON.parse(row.rollup) as FingerprintHourJson).example.maxMs;
+
+/** A route's traffic with `t` added. */
+export function mergeRouteTraffic(old: RouteTrafficRow | undefined, t: RouteTraffic): RouteTrafficRow {
+  const pattern = old === undefined ? emptyPattern() : patternFromJson(old.pattern);
+  mergePatterns(pattern, t.pattern);
+  return {
+    requests: (old?.requests ?? 0) + t.requests,
+    first_seen_ms: Math.min(old?.first_seen_ms ?? Infinity, t.firstSeenMs),
+    last_seen_ms: Math.max(old?.last_seen_ms ?? -Infinity, t.lastSeenMs),
+    pattern: JSON.stringify(patternJson(pattern)),
+  };
+}
+
+/** One example request per finding: the one in the batch where it wasted the most. */
+export interface ExampleRow {
+  service: string;
+  endpoint: string;
+  fingerprint: string;
+  traceId: string;
+  wastedMs: number;
+  timeline: string;
+  location: string | null;
+  triggerLocation: string | null;
+}
+
+/** The worst request per finding in this batch, so each finding costs one write, not one per request. */
+export function worstExamples(analyses: readonly RequestAnalysis[]): ExampleRow[] {
+  const worst = new Map<string, { a: RequestAnalysis; c: Cascade }>();
+  for (const a of analyses) {
+    for (const c of a.cascades) {
+      const key = `${a.service}\u0000${a.endpoint}\u0000${c.fingerprint}`;
+      const best = worst.get(key);
+      if (best === undefined || c.wastedMs > best.c.wastedMs) worst.set(key, { a, c });
+    }
+  }
+  const json = (location: CodeLocation | undefined): string | null => (location === undefined ? null : JSON.stringify(location));
+  return [...worst.values()].map(({ a, c }) => ({
+    service: a.service,
+    endpoint: a.endpoint,
+    fingerprint: c.fingerprint,
+    traceId: a.traceId,
+    wastedMs: c.wastedMs,
+    timeline: JSON.stringify(a.timeline.map((t) => [round3(t.offsetMs), round3(t.durationMs), t.fingerprint])),
+    location: json(c.location),
+    triggerLocation: json(c.triggerLocation),
+  }));
+}
+
+/** A stored example's timeline, as the API serves it. */
+export const timelineFromJson = (text: string): TimelineEntry[] =>
+  (JSON.parse(text) as [number, number, string][]).map(([offsetMs, durationMs, fingerprint]) => ({ offsetMs, durationMs, fingerprint }));
+
+/** A connection rollup's per-second rows: plain additions, nothing to merge in code. */
+export function connectionSecondRows(c: ConnectionRollup): [instance: string, second: number, held: number, heldMs: number, dbMs: number, opened: number][] {
+  const rows: [string, number, number, number, number, number][] = [];
+  for (const [instance, perSecond] of c.seconds) {
+    for (const [second, [held, heldMs, dbMs, opened]] of perSecond) rows.push([instance, second, held, heldMs, dbMs, opened]);
+  }
+  return rows;
+}
+
+/** An endpoint hour row as a rollup without cascades or fingerprints. */
+export function endpointHourRollup(endpoint: string, service: string, row: Pick<EndpointHourRow, 'requests' | 'db_spans' | 'wasted_ms' | 'rollup'>): EndpointRollup {
+  const j = JSON.parse(row.rollup) as EndpointHourJson;
+  const part = emptyEndpointRollup(endpoint, service);
+  Object.assign(part, {
+    requests: row.requests,
+    dbSpans: row.db_spans,
+    wastedMs: row.wasted_ms,
+    dbMs: j.dbMs,
+    requestMs: j.requestMs,
+    requestsAffected: j.requestsAffected,
+    queriesPerRequest: fromPairs(j.queriesPerRequest),
+    requestDurations: fromPairs(j.requestDurations),
+    firstSeenMs: j.firstSeenMs,
+    lastSeenMs: j.lastSeenMs,
+    outbound: { ...j.outbound, peers: new Set(j.outbound.peers) },
+    noiseDropped: new Map(Object.entries(j.noiseDropped ?? {})),
+  });
+  return part;
+}
+
+/** A finding hour row (with its finding's identity and statement) as a cascade rollup. */
+export function cascadeFromRow(f: {
+  fingerprint: string; kind: CascadeRollup['kind']; link: string; sql: string; facts: string; requests_affected: number; executions: number; wasted_ms: number; rollup: string;
+}): CascadeRollup {
+  const link = JSON.parse(f.link) as Link;
+  const roll = JSON.parse(f.rollup) as FindingHourJson;
+  const locations = tallyFromJson(roll.locations);
+  const triggerLocations = tallyFromJson(roll.triggerLocations);
+  return {
+    ...(locations === undefined ? {} : { locations }),
+    ...(triggerLocations === undefined ? {} : { triggerLocations }),
+    kind: f.kind,
+    fingerprint: f.fingerprint,
+    sql: f.sql,
+    facts: JSON.parse(f.facts) as SqlFacts,
+    requestsAffected: f.requests_affected,
+    executions: f.executions,
+    totalMs: roll.totalMs,
+    wastedMs: f.wasted_ms,
+    repeats: fromPairs(roll.repeats),
+    ...link,
+    example: roll.example,
+  };
+}
+
+/** A fingerprint hour row (with its statement) as a fingerprint rollup. */
+export function fingerprintFromRow(f: { fingerprint: string; sql: string; facts: string; requests: number; executions: number; total_ms: number; rollup: string }): FingerprintRollup {
+  const roll = JSON.parse(f.rollup) as FingerprintHourJson;
+  const locations = tallyFromJson(roll.locations);
+  return {
+    ...(locations === undefined ? {} : { locations }),
+    fingerprint: f.fingerprint,
+    sql: f.sql,
+    facts: JSON.parse(f.facts) as SqlFacts,
+    requests: f.requests,
+    executions: f.executions,
+    totalMs: f.total_ms,
+    durations: fromPairs(roll.durations),
+    example: roll.example,
+  };
+}
+
+export type HourRowOf<T> = T & { endpoint_id: number; hour: number };
+
+/**
+ * Rebuilds endpoint rollups from a period's rows: endpoint hours ordered by (endpoint, hour), finding
+ * and fingerprint hours in any order. Each endpoint hour is merged whole, as it was written.
+ */
+export function assembleRollups(
+  endpoints: readonly { id: number; service: string; endpoint: string }[],
+  endpointHours: readonly HourRowOf<Pick<EndpointHourRow, 'requests' | 'db_spans' | 'wasted_ms' | 'rollup'>>[],
+  findingHours: readonly HourRowOf<Parameters<typeof cascadeFromRow>[0]>[],
+  fingerprintHours: readonly HourRowOf<Parameters<typeof fingerprintFromRow>[0]>[],
+  keep: (e: { service: string; endpoint: string }) => boolean,
+): EndpointRollup[] {
+  const byId = new Map(endpoints.map((e) => [e.id, e]));
+  const hourKey = (endpointId: number, hour: number): string => `${endpointId}:${hour}`;
+  const group = <T extends { endpoint_id: number; hour: number }>(rows: readonly T[]): Map<string, T[]> => {
+    const out = new Map<string, T[]>();
+    for (const r of rows) {
+      const k = hourKey(r.endpoint_id, r.hour);
+      let list = out.get(k);
+      if (list === undefined) out.set(k, (list = []));
+      list.push(r);
+    }
+    return out;
+  };
+  const findings = group(findingHours);
+  const fingerprints = group(fingerprintHours);
+  const set = new RollupSet();
+  for (const h of endpointHours) {
+    const e = byId.get(h.endpoint_id);
+    if (e === undefined || !keep(e)) continue;
+    const r = emptyEndpointRollup(e.endpoint, e.service);
+    mergeEndpointTotals(r, endpointHourRollup(e.endpoint, e.service, h));
+    for (const f of findings.get(hourKey(h.endpoint_id, h.hour)) ?? []) r.cascades.set(f.fingerprint, cascadeFromRow(f));
+    for (const f of fingerprints.get(hourKey(h.endpoint_id, h.hour)) ?? []) r.fingerprints.set(f.fingerprint, fingerprintFromRow(f));
+    set.merge(r);
+  }
+  return set.values();
+}
+
+interface PatternJson {
+  minutes: Pairs | null;
+  clients: [string, number][] | null;
+  days: number[] | null;
+}
+
+function patternJson(p: TrafficPattern): PatternJson {
+  return { minutes: p.minutes && [...p.minutes], clients: p.clients && [...p.clients], days: p.days && [...p.days] };
+}
+
+export function patternFromJson(text: string): TrafficPattern {
+  const j = JSON.parse(text) as PatternJson;
+  return { minutes: j.minutes && new Map(j.minutes), clients: j.clients && new Map(j.clients), days: j.days && new Set(j.days) };
+}
+
+function endpointHourJson(r: EndpointRollup): EndpointHourJson {
+  return {
+    dbMs: r.dbMs,
+    requestMs: r.requestMs,
+    requestsAffected: r.requestsAffected,
+    queriesPerRequest: toPairs(r.queriesPerRequest),
+    requestDurations: toPairs(r.requestDurations),
+    firstSeenMs: r.firstSeenMs,
+    lastSeenMs: r.lastSeenMs,
+    outbound: { ...r.outbound, peers: [...r.outbound.peers] },
+    noiseDropped: Object.fromEntries(r.noiseDropped),
+  };
+}
+
+/** Adds the endpoint-level totals of `from` (not its cascades or fingerprints). */
+function mergeEndpointTotals(into: EndpointRollup, from: EndpointRollup): void {
+  mergeRollups(into, { ...from, cascades: new Map(), fingerprints: new Map() });
+}
+
+const round3 = (n: number): number => Math.round(n * 1000) / 1000;
+
+export interface ExampleRead {
+  trace_id: string;
+  wasted_ms: number;
+  timeline: string;
+  location: string | null;
+  trigger_location: string | null;
+}
+
+/** A finding row, its summed hours and its example as the API serves them. */
+export function storedFinding(row: Omit<StoredFinding, 'trigger' | 'steps' | 'example'> & { link: string }, ex: ExampleRead | undefined): StoredFinding {
+  const { link, ...rest } = row;
+  const parsed = JSON.parse(link) as Link;
+  return {
+    ...rest,
+    trigger: parsed.trigger,
+    steps: parsed.steps,
+    example:
+      ex === undefined
+        ? null
+        : {
+            traceId: ex.trace_id,
+            wastedMs: ex.wasted_ms,
+            timeline: timelineFromJson(ex.timeline),
+            ...(ex.location === null ? {} : { location: JSON.parse(ex.location) as CodeLocation }),
+            ...(ex.trigger_location === null ? {} : { triggerLocation: JSON.parse(ex.trigger_location) as CodeLocation }),
+          },
+  };
+}
+
+export interface AcknowledgementRow {
+  signature: string; service: string; endpoint: string; kind: FindingKind; table_name: string; state: AcknowledgementState; reason: string; expires: string | null; created_ms: number;
+}
+
+export const acknowledgementOf = (r: AcknowledgementRow): Acknowledgement => ({
+  signature: r.signature,
+  service: r.service,
+  endpoint: r.endpoint,
+  kind: r.kind,
+  table: r.table_name,
+  state: r.state,
+  reason: r.reason,
+  ...(r.expires === null ? {} : { expires: r.expires }),
+  createdMs: r.created_ms,
+});
+
+export interface FindingIdRow {
+  id: number; service: string; endpoint: string; fingerprint: string;
+}
+
+export const findingIdMap = (rows: readonly FindingIdRow[]): Map<string, number> => new Map(rows.map((r) => [`${r.service}\u0000${r.endpoint}\u0000${r.fingerprint}`, r.id]));

@@ -1,0 +1,456 @@
+/** The embedded SQLite store (better-sqlite3, WAL): hourly additive rollups per endpoint, finding and statement, plus one example per finding. */
+import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
+import { emptyConnectionRollup, type ConnectionRollup, type ConnectionSecond } from '../detect/connections.js';
+import type { CascadeRollup, EndpointRollup } from '../detect/rollup.js';
+import { endpointMatcher } from '../report/model.js';
+import { routeTraffic as routeTrafficOf, type RouteTraffic } from '../detect/routes.js';
+import type { RequestAnalysis } from '../detect/types.js';
+import type { Acknowledgement } from '../report/acknowledge.js';
+import type { SqlFacts } from '../sql/types.js';
+import { migrate } from './migrations.js';
+import { Summaries, type SummaryBucket, type SummaryEndpoint } from './summaries.js';
+import {
+  assembleRollups,
+  endpointHourRollup,
+  fingerprintExampleMaxMs,
+  connectionSecondRows,
+  findingLink,
+  mergeEndpointHour,
+  mergeFindingHour,
+  mergeFingerprintHour,
+  mergeRouteTraffic,
+  patternFromJson,
+  rollupsByHour,
+  worstExamples,
+  acknowledgementOf,
+  findingIdMap,
+  storedFinding,
+  type AcknowledgementRow,
+  type ExampleRead,
+  type FindingIdRow,
+  type EndpointHourRow,
+  type FindingHourRow,
+  type FingerprintHourRow,
+  type RouteTrafficRow,
+} from './rows.js';
+import {
+  Store,
+  StoreOpenError,
+  hourRange,
+  type CommittedTraces,
+  type EndpointHour,
+  type EndpointRef,
+  type FindingHour,
+  type PeriodQuery,
+  type StoredEndpoint,
+  type StoredFinding,
+} from './store.js';
+
+export class SqliteStore extends Store {
+  readonly db: Database;
+  readonly location: string;
+
+  // Prepared once per statement text: record() runs every tick and would otherwise re-prepare per row.
+  readonly #statements = new Map<string, Statement>();
+
+  readonly #summaries: Summaries;
+
+  private constructor(db: Database, location: string) {
+    super();
+    this.db = db;
+    this.location = location;
+    this.#summaries = new Summaries(db);
+  }
+
+  #prepare(sql: string): Statement {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /**
+   * Opens (creating and migrating) a store file; `:memory:` works for tests. A path that cannot be a
+   * store (missing directory, not writable, not SQLite, a newer schema) throws a one-line StoreOpenError.
+   */
+  static open(path: string): SqliteStore {
+    let db: Database | undefined;
+    try {
+      db = new BetterSqlite3(path);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      migrate(db);
+      return new SqliteStore(db, path);
+    } catch (e) {
+      db?.close();
+      throw new StoreOpenError(`cannot open the store ${path}: ${(e as Error).message}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closeSync();
+  }
+
+  /** Closes at once (the file handle); for callers that cannot wait. */
+  closeSync(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  async record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces): Promise<void> {
+    this.recordSync(analyses, committed);
+  }
+
+  /** record() without the promise: the offline report fills an in-memory store as it analyses. */
+  recordSync(analyses: readonly RequestAnalysis[], committed?: CommittedTraces): void {
+    this.db.transaction(() => {
+      let counted = analyses;
+      if (committed !== undefined) {
+        const insert = this.#prepare('INSERT INTO spool_committed (trace_id, committed_ms) VALUES (?, ?) ON CONFLICT (trace_id) DO NOTHING');
+        const again = new Set<string>();
+        for (const id of new Set(committed.traceIds)) if (insert.run(id, committed.nowMs).changes === 0) again.add(id);
+        if (again.size > 0) counted = analyses.filter((a) => !again.has(a.traceId));
+      }
+      this.#record(counted);
+    })();
+  }
+
+  async committed(traceIds: readonly string[]): Promise<Set<string>> {
+    const get = this.#prepare('SELECT 1 FROM spool_committed WHERE trace_id = ?');
+    return new Set(traceIds.filter((id) => get.get(id) !== undefined));
+  }
+
+  async pruneCommitted(beforeMs: number): Promise<void> {
+    this.#prepare('DELETE FROM spool_committed WHERE committed_ms < ?').run(beforeMs);
+  }
+
+  async pruneBefore(beforeMs: number): Promise<number> {
+    return this.db.transaction(() => {
+      let n = 0;
+      for (const table of ['finding_hours', 'fingerprint_hours', 'endpoint_hours', 'connection_hours']) {
+        n += this.#prepare(`DELETE FROM ${table} WHERE hour < ?`).run(beforeMs).changes;
+      }
+      n += this.#prepare('DELETE FROM connection_seconds WHERE second < ?').run(Math.floor(beforeMs / 1000)).changes;
+      return n;
+    })();
+  }
+
+  #record(analyses: readonly RequestAnalysis[]): void {
+    if (analyses.length === 0) return;
+    const byHour = rollupsByHour(analyses);
+    this.#summaries.touched(byHour.keys());
+    for (const [hour, set] of byHour) {
+      for (const r of set.values()) this.#mergeHour(hour, r);
+      for (const c of set.connections.values()) this.#addConnections(hour, c);
+    }
+    this.#keepExamples(analyses);
+    for (const t of routeTrafficOf(analyses)) this.#addRouteTraffic(t);
+  }
+
+  /** Additive upserts: any number of writers may add to the same second. */
+  #addConnections(hour: number, c: ConnectionRollup): void {
+    this.#prepare(
+      `INSERT INTO connection_hours (service, hour, db_requests, observable_requests, opened) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (service, hour) DO UPDATE SET db_requests = db_requests + excluded.db_requests,
+         observable_requests = observable_requests + excluded.observable_requests, opened = opened + excluded.opened`,
+    ).run(c.service, hour, c.dbRequests, c.observableRequests, c.opened);
+    const upsert = this.#prepare(
+      `INSERT INTO connection_seconds (service, instance, second, held, held_ms, db_ms, opened) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (service, second, instance) DO UPDATE SET held = held + excluded.held, held_ms = held_ms + excluded.held_ms,
+         db_ms = db_ms + excluded.db_ms, opened = opened + excluded.opened`,
+    );
+    for (const row of connectionSecondRows(c)) upsert.run(c.service, ...row);
+  }
+
+  #addRouteTraffic(t: RouteTraffic): void {
+    const old = this.#prepare('SELECT requests, first_seen_ms, last_seen_ms, pattern FROM route_traffic WHERE service = ? AND endpoint = ?').get(t.service, t.endpoint) as
+      | RouteTrafficRow
+      | undefined;
+    const row = mergeRouteTraffic(old, t);
+    this.#prepare(
+      `INSERT INTO route_traffic (service, endpoint, requests, first_seen_ms, last_seen_ms, pattern) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (service, endpoint) DO UPDATE SET requests = excluded.requests, first_seen_ms = excluded.first_seen_ms,
+         last_seen_ms = excluded.last_seen_ms, pattern = excluded.pattern`,
+    ).run(t.service, t.endpoint, row.requests, row.first_seen_ms, row.last_seen_ms, row.pattern);
+  }
+
+  async connections(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): Promise<ConnectionRollup[]> {
+    const { lo: since, hi: until } = hourRange(query);
+    const byService = new Map<string, ConnectionRollup>();
+    const get = (service: string): ConnectionRollup => {
+      let c = byService.get(service);
+      if (c === undefined) {
+        c = emptyConnectionRollup(service);
+        byService.set(service, c);
+      }
+      return c;
+    };
+    const hours = this.#prepare(
+      `SELECT service, sum(db_requests) AS dbRequests, sum(observable_requests) AS observableRequests, sum(opened) AS opened
+       FROM connection_hours WHERE hour >= ? AND hour < ? GROUP BY service`,
+    ).all(since, until) as { service: string; dbRequests: number; observableRequests: number; opened: number }[];
+    for (const h of hours) Object.assign(get(h.service), { dbRequests: h.dbRequests, observableRequests: h.observableRequests, opened: h.opened });
+    const rows = this.#prepare(
+      'SELECT service, instance, second, held, held_ms, db_ms, opened FROM connection_seconds WHERE second >= ? AND second < ?',
+    ).all(Math.floor(since / 1000), Math.ceil(until / 1000)) as { service: string; instance: string; second: number; held: number; held_ms: number; db_ms: number; opened: number }[];
+    for (const r of rows) {
+      const c = get(r.service);
+      let seconds = c.seconds.get(r.instance);
+      if (seconds === undefined) {
+        seconds = new Map();
+        c.seconds.set(r.instance, seconds);
+      }
+      const row: ConnectionSecond = [r.held, r.held_ms, r.db_ms, r.opened];
+      seconds.set(r.second, row);
+    }
+    return [...byService.values()];
+  }
+
+  async routeTraffic(): Promise<RouteTraffic[]> {
+    const rows = this.#prepare('SELECT service, endpoint, requests, first_seen_ms, last_seen_ms, pattern FROM route_traffic').all() as (RouteTrafficRow & {
+      service: string; endpoint: string;
+    })[];
+    return rows.map((r) => ({
+      service: r.service,
+      endpoint: r.endpoint,
+      requests: r.requests,
+      firstSeenMs: r.first_seen_ms,
+      lastSeenMs: r.last_seen_ms,
+      pattern: patternFromJson(r.pattern),
+    }));
+  }
+
+  async historySinceMs(): Promise<number | undefined> {
+    const row = this.#prepare('SELECT min(first_seen_ms) AS first FROM route_traffic').get() as { first: number | null };
+    return row.first ?? undefined;
+  }
+
+  #endpointId(r: EndpointRollup): number {
+    const row = this.#prepare(
+      `INSERT INTO endpoints (service, endpoint, first_seen_ms, last_seen_ms) VALUES (?, ?, ?, ?)
+       ON CONFLICT (service, endpoint) DO UPDATE SET
+         first_seen_ms = min(first_seen_ms, excluded.first_seen_ms),
+         last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)
+       RETURNING id`,
+    ).get(r.service, r.endpoint, r.firstSeenMs, r.lastSeenMs) as { id: number };
+    return row.id;
+  }
+
+  #statement(fingerprint: string, sql: string, facts: SqlFacts): void {
+    this.#prepare('INSERT OR IGNORE INTO statements (fingerprint, sql, facts) VALUES (?, ?, ?)').run(fingerprint, sql, JSON.stringify(facts));
+  }
+
+  #findingId(endpointId: number, c: CascadeRollup, r: EndpointRollup): number {
+    const row = this.#prepare(
+      `INSERT INTO findings (endpoint_id, fingerprint, kind, link, first_seen_ms, last_seen_ms) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (endpoint_id, fingerprint) DO UPDATE SET
+         link = CASE WHEN json_extract(link, '$.linked') THEN link ELSE excluded.link END,
+         first_seen_ms = min(first_seen_ms, excluded.first_seen_ms),
+         last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)
+       RETURNING id`,
+    ).get(endpointId, c.fingerprint, c.kind, JSON.stringify(findingLink(c)), r.firstSeenMs, r.lastSeenMs) as { id: number };
+    return row.id;
+  }
+
+  #mergeHour(hour: number, r: EndpointRollup): void {
+    const endpointId = this.#endpointId(r);
+    const old = this.#prepare('SELECT requests, db_spans, repeats, wasted_ms, rollup FROM endpoint_hours WHERE endpoint_id = ? AND hour = ?').get(endpointId, hour) as
+      | EndpointHourRow
+      | undefined;
+    const e = mergeEndpointHour(old, r);
+    this.#prepare(
+      `INSERT INTO endpoint_hours (endpoint_id, hour, requests, db_spans, repeats, wasted_ms, rollup) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (endpoint_id, hour) DO UPDATE SET requests = excluded.requests, db_spans = excluded.db_spans,
+         repeats = excluded.repeats, wasted_ms = excluded.wasted_ms, rollup = excluded.rollup`,
+    ).run(endpointId, hour, e.requests, e.db_spans, e.repeats, e.wasted_ms, e.rollup);
+    this.#summaries.endpointHour(endpointId, hour, endpointHourRollup(r.endpoint, r.service, e), r);
+
+    for (const c of r.cascades.values()) {
+      this.#statement(c.fingerprint, c.sql, c.facts);
+      const findingId = this.#findingId(endpointId, c, r);
+      const prev = this.#prepare('SELECT requests_affected, executions, wasted_ms, rollup FROM finding_hours WHERE finding_id = ? AND hour = ?').get(findingId, hour) as
+        | FindingHourRow
+        | undefined;
+      const f = mergeFindingHour(prev, c);
+      this.#summaries.findingHour(findingId, hour, f.requests_affected, f.executions, f.wasted_ms);
+      this.#prepare(
+        `INSERT INTO finding_hours (finding_id, hour, requests_affected, executions, wasted_ms, rollup) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (finding_id, hour) DO UPDATE SET requests_affected = excluded.requests_affected,
+           executions = excluded.executions, wasted_ms = excluded.wasted_ms, rollup = excluded.rollup`,
+      ).run(findingId, hour, f.requests_affected, f.executions, f.wasted_ms, f.rollup);
+    }
+
+    for (const fp of r.fingerprints.values()) {
+      this.#statement(fp.fingerprint, fp.sql, fp.facts);
+      const prev = this.#prepare('SELECT requests, executions, total_ms, rollup FROM fingerprint_hours WHERE endpoint_id = ? AND fingerprint = ? AND hour = ?').get(
+        endpointId,
+        fp.fingerprint,
+        hour,
+      ) as FingerprintHourRow | undefined;
+      const f = mergeFingerprintHour(prev, fp);
+      if (fp.facts.operation === 'SELECT' && !fp.facts.transactionControl && !r.cascades.has(fp.fingerprint)) {
+        this.#summaries.selectHour(endpointId, fp.fingerprint, hour, f.requests, f.executions, f.total_ms, fingerprintExampleMaxMs(f));
+      }
+      this.#prepare(
+        `INSERT INTO fingerprint_hours (endpoint_id, fingerprint, hour, requests, executions, total_ms, rollup) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (endpoint_id, fingerprint, hour) DO UPDATE SET requests = excluded.requests,
+           executions = excluded.executions, total_ms = excluded.total_ms, rollup = excluded.rollup`,
+      ).run(endpointId, fp.fingerprint, hour, f.requests, f.executions, f.total_ms, f.rollup);
+    }
+  }
+
+  /** Keeps, per finding, the request where it wasted the most, with that request's DB timeline. */
+  #keepExamples(analyses: readonly RequestAnalysis[]): void {
+    const find = this.#prepare(
+      `SELECT f.id FROM findings f JOIN endpoints e ON e.id = f.endpoint_id WHERE e.service = ? AND e.endpoint = ? AND f.fingerprint = ?`,
+    );
+    const upsert = this.#prepare(
+      `INSERT INTO examples (finding_id, trace_id, wasted_ms, timeline, location, trigger_location) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (finding_id) DO UPDATE SET trace_id = excluded.trace_id, wasted_ms = excluded.wasted_ms, timeline = excluded.timeline,
+         location = excluded.location, trigger_location = excluded.trigger_location
+       WHERE excluded.wasted_ms > examples.wasted_ms`,
+    );
+    for (const x of worstExamples(analyses)) {
+      const row = find.get(x.service, x.endpoint, x.fingerprint) as { id: number } | undefined;
+      if (row === undefined) continue;
+      upsert.run(row.id, x.traceId, x.wastedMs, x.timeline, x.location, x.triggerLocation);
+    }
+  }
+
+  async rollups(query: PeriodQuery = {}): Promise<EndpointRollup[]> {
+    const { lo, hi } = hourRange(query);
+    const matches = endpointMatcher(query.endpoint);
+    const endpoints = this.#prepare('SELECT id, service, endpoint FROM endpoints').all() as { id: number; service: string; endpoint: string }[];
+    const keep = (e: { service: string; endpoint: string }): boolean => matches(e.endpoint) && (query.service === undefined || e.service === query.service);
+    const kept = endpoints.filter(keep).map((e) => e.id);
+    if (kept.length === 0) return [];
+    // One pass per table over the period; the endpoint filter is applied while assembling.
+    const endpointHours = this.#prepare(
+      'SELECT endpoint_id, hour, requests, db_spans, wasted_ms, rollup FROM endpoint_hours WHERE hour >= ? AND hour < ? ORDER BY endpoint_id, hour',
+    ).all(lo, hi) as Parameters<typeof assembleRollups>[1][number][];
+    const findingHours = this.#prepare(
+      `SELECT f.endpoint_id, h.hour, f.fingerprint, f.kind, f.link, s.sql, s.facts, h.requests_affected, h.executions, h.wasted_ms, h.rollup
+       FROM finding_hours h JOIN findings f ON f.id = h.finding_id JOIN statements s ON s.fingerprint = f.fingerprint
+       WHERE h.hour >= ? AND h.hour < ? ORDER BY h.finding_id, h.hour`,
+    ).all(lo, hi) as Parameters<typeof assembleRollups>[2][number][];
+    const fingerprintHours = this.#prepare(
+      `SELECT h.endpoint_id, h.hour, h.fingerprint, s.sql, s.facts, h.requests, h.executions, h.total_ms, h.rollup
+       FROM fingerprint_hours h JOIN statements s ON s.fingerprint = h.fingerprint
+       WHERE h.hour >= ? AND h.hour < ? ORDER BY h.endpoint_id, h.fingerprint, h.hour`,
+    ).all(lo, hi) as Parameters<typeof assembleRollups>[3][number][];
+    return assembleRollups(endpoints, endpointHours, findingHours, fingerprintHours, keep);
+  }
+
+  override async periodSummary(query: PeriodQuery, options: { slowMs: number; closedBeforeMs: number }): Promise<SummaryEndpoint[]> {
+    const matches = endpointMatcher(query.endpoint);
+    return this.#summaries
+      .endpoints(query.sinceMs, query.untilMs, options.slowMs, options.closedBeforeMs)
+      .filter((e) => matches(e.rollup.endpoint) && (query.service === undefined || e.rollup.service === query.service));
+  }
+
+  override async trendBuckets(
+    query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>,
+    axis: { startMs: number; sizeMs: number; count: number },
+    closedBeforeMs: number,
+  ): Promise<Map<number, SummaryBucket[]>> {
+    return this.#summaries.trends(query.sinceMs, query.untilMs, axis, closedBeforeMs);
+  }
+
+  override async firstHour(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): Promise<number | undefined> {
+    return this.#summaries.firstHour(query.sinceMs, query.untilMs);
+  }
+
+  async endpoints(): Promise<StoredEndpoint[]> {
+    return this.#prepare(
+      `SELECT e.id, e.service, e.endpoint, e.first_seen_ms AS firstSeenMs, e.last_seen_ms AS lastSeenMs,
+         coalesce(sum(h.requests), 0) AS requests, coalesce(sum(h.db_spans), 0) AS dbSpans,
+         coalesce(sum(h.wasted_ms), 0) AS wastedMs,
+         (SELECT count(*) FROM findings f WHERE f.endpoint_id = e.id) AS findings
+       FROM endpoints e LEFT JOIN endpoint_hours h ON h.endpoint_id = e.id
+       GROUP BY e.id ORDER BY wastedMs DESC, e.endpoint`,
+    ).all() as StoredEndpoint[];
+  }
+
+  async finding(id: number): Promise<StoredFinding | undefined> {
+    const row = this.#prepare(
+      `SELECT f.id, e.service, e.endpoint, f.fingerprint, f.kind, s.sql, f.link, f.first_seen_ms AS firstSeenMs, f.last_seen_ms AS lastSeenMs,
+         coalesce(sum(h.requests_affected), 0) AS requestsAffected, coalesce(sum(h.executions), 0) AS executions,
+         coalesce(sum(h.wasted_ms), 0) AS wastedMs
+       FROM findings f JOIN endpoints e ON e.id = f.endpoint_id JOIN statements s ON s.fingerprint = f.fingerprint
+       LEFT JOIN finding_hours h ON h.finding_id = f.id WHERE f.id = ? GROUP BY f.id`,
+    ).get(id) as (Omit<StoredFinding, 'trigger' | 'steps' | 'example'> & { link: string }) | undefined;
+    if (row === undefined || row.id === null) return undefined;
+    const ex = this.#prepare('SELECT trace_id, wasted_ms, timeline, location, trigger_location FROM examples WHERE finding_id = ?').get(id) as ExampleRead | undefined;
+    return storedFinding(row, ex);
+  }
+
+  async endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}, endpointId?: number): Promise<EndpointHour[]> {
+    const { lo, hi } = hourRange(query);
+    if (endpointId !== undefined) {
+      return this.#prepare(
+        `SELECT endpoint_id AS endpointId, hour, requests, db_spans AS dbSpans, wasted_ms AS wastedMs
+         FROM endpoint_hours WHERE endpoint_id = ? AND hour >= ? AND hour < ? ORDER BY hour`,
+      ).all(endpointId, lo, hi) as EndpointHour[];
+    }
+    return this.#prepare(
+      `SELECT endpoint_id AS endpointId, hour, requests, db_spans AS dbSpans, wasted_ms AS wastedMs
+       FROM endpoint_hours WHERE hour >= ? AND hour < ? ORDER BY endpoint_id, hour`,
+    ).all(lo, hi) as EndpointHour[];
+  }
+
+  async findingHours(findingId: number, query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): Promise<FindingHour[]> {
+    const { lo, hi } = hourRange(query);
+    return this.#prepare(
+      `SELECT hour, requests_affected AS requestsAffected, executions, wasted_ms AS wastedMs
+       FROM finding_hours WHERE finding_id = ? AND hour >= ? AND hour < ? ORDER BY hour`,
+    ).all(findingId, lo, hi) as FindingHour[];
+  }
+
+  async endpointRefs(): Promise<EndpointRef[]> {
+    return this.#prepare('SELECT id, service, endpoint FROM endpoints ORDER BY service, endpoint').all() as EndpointRef[];
+  }
+
+  async statementSql(fingerprints: readonly string[]): Promise<Map<string, string>> {
+    const get = this.#prepare('SELECT sql FROM statements WHERE fingerprint = ?');
+    const out = new Map<string, string>();
+    for (const fp of new Set(fingerprints)) {
+      const row = get.get(fp) as { sql: string } | undefined;
+      if (row !== undefined) out.set(fp, row.sql);
+    }
+    return out;
+  }
+
+  async services(): Promise<string[]> {
+    return (this.#prepare('SELECT DISTINCT service FROM endpoints ORDER BY service').all() as { service: string }[]).map((r) => r.service);
+  }
+
+  async acknowledge(a: Acknowledgement): Promise<void> {
+    this.#prepare(
+      `INSERT INTO acknowledgements (signature, service, endpoint, kind, table_name, state, reason, expires, created_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (signature) DO UPDATE SET state = excluded.state, reason = excluded.reason, expires = excluded.expires, created_ms = excluded.created_ms`,
+    ).run(a.signature, a.service, a.endpoint, a.kind, a.table, a.state, a.reason, a.expires ?? null, a.createdMs);
+  }
+
+  async unacknowledge(signature: string): Promise<boolean> {
+    return this.#prepare('DELETE FROM acknowledgements WHERE signature = ?').run(signature).changes > 0;
+  }
+
+  async acknowledgements(): Promise<Acknowledgement[]> {
+    const rows = this.#prepare(
+      'SELECT signature, service, endpoint, kind, table_name, state, reason, expires, created_ms FROM acknowledgements ORDER BY created_ms, signature',
+    ).all() as AcknowledgementRow[];
+    return rows.map(acknowledgementOf);
+  }
+
+  async findingCount(): Promise<number> {
+    return (this.#prepare('SELECT count(*) AS n FROM findings').get() as { n: number }).n;
+  }
+
+  async findingIds(): Promise<Map<string, number>> {
+    const rows = this.#prepare('SELECT f.id, e.service, e.endpoint, f.fingerprint FROM findings f JOIN endpoints e ON e.id = f.endpoint_id').all() as FindingIdRow[];
+    return findingIdMap(rows);
+  }
+}
