@@ -358,7 +358,7 @@ export class PostgresStore extends Store {
     });
   }
 
-  async connections(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): Promise<ConnectionRollup[]> {
+  async connections(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<ConnectionRollup[]> {
     const rows = periodRows(query, this.now());
     const span = periodSpan(rows);
     const byService = new Map<string, ConnectionRollup>();
@@ -486,7 +486,7 @@ export class PostgresStore extends Store {
     return storedFinding(row, ex.rows[0]);
   }
 
-  async endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}, endpointId?: number): Promise<EndpointHour[]> {
+  async endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}, endpointId?: number): Promise<EndpointHour[]> {
     const ranges = rangesOf(periodRows(query, this.now()));
     const results = await Promise.all(
       ranges.map(([g, { lo, hi }]) =>
@@ -501,7 +501,7 @@ export class PostgresStore extends Store {
     return (ranges.length > 1 ? byEndpointAndStart(rows) : rows).map(({ endpoint_id: _, ...h }) => h);
   }
 
-  async findingHours(findingId: number, query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): Promise<FindingHour[]> {
+  async findingHours(findingId: number, query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<FindingHour[]> {
     const results = await Promise.all(
       rangesOf(periodRows(query, this.now())).map(([g, { lo, hi }]) =>
         this.#pool.query<FindingHour>(

@@ -211,7 +211,7 @@ export class SqliteStore extends Store {
     ).run(t.service, t.endpoint, row.requests, row.first_seen_ms, row.last_seen_ms, row.pattern);
   }
 
-  async connections(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): Promise<ConnectionRollup[]> {
+  async connections(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<ConnectionRollup[]> {
     const rows = periodRows(query, this.now());
     const byService = new Map<string, ConnectionRollup>();
     const get = (service: string): ConnectionRollup => {
@@ -408,14 +408,14 @@ export class SqliteStore extends Store {
   }
 
   override async trendBuckets(
-    query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>,
+    query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'>,
     axis: { startMs: number; sizeMs: number; count: number },
     closedBeforeMs: number,
   ): Promise<Map<number, SummaryBucket[]>> {
     return this.#summaries.trends(periodRows(query, this.now()), axis, closedBeforeMs);
   }
 
-  override async firstHour(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): Promise<number | undefined> {
+  override async firstHour(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<number | undefined> {
     return this.#summaries.firstHour(periodRows(query, this.now()));
   }
 
@@ -443,7 +443,7 @@ export class SqliteStore extends Store {
     return storedFinding(row, ex);
   }
 
-  async endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}, endpointId?: number): Promise<EndpointHour[]> {
+  async endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}, endpointId?: number): Promise<EndpointHour[]> {
     const out: (EndpointHour & { endpoint_id: number })[] = [];
     const ranges = rangesOf(periodRows(query, this.now()));
     for (const [g, { lo, hi }] of ranges) {
@@ -457,7 +457,7 @@ export class SqliteStore extends Store {
     return (ranges.length > 1 ? byEndpointAndStart(out) : out).map(({ endpoint_id: _, ...h }) => h);
   }
 
-  async findingHours(findingId: number, query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): Promise<FindingHour[]> {
+  async findingHours(findingId: number, query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<FindingHour[]> {
     const out: FindingHour[] = [];
     for (const [g, { lo, hi }] of rangesOf(periodRows(query, this.now()))) {
       out.push(

@@ -12,7 +12,7 @@ import pg from 'pg';
 import { POSTGRES_MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import { PostgresStore } from './postgres.js';
 import { SqliteStore } from './sqlite.js';
-import { minuteHorizon, type Store, type StoreOptions } from './store.js';
+import { minuteHorizon, periodRows, type Store, type StoreOptions } from './store.js';
 import { digestFromStore } from '../digest/source.js';
 import { parseDuration } from '../report/period.js';
 import { postgresDatabase, tempDir } from '../../test/support.js';
@@ -179,6 +179,30 @@ describe.each(backends)('%s store', (_name, open) => {
     await store.pruneCommitted(T0 + 1);
     expect(await store.committed([a.traceId])).toEqual(new Set());
     await store.close();
+  });
+});
+
+describe('periodRows', () => {
+  const NOW = Date.parse('2026-12-03T10:06:30Z');
+  const t = (iso: string) => Date.parse(`2026-12-${iso}Z`);
+  const iso = (r: { lo: number; hi: number }) => [r.lo, r.hi].map((ms) => (Math.abs(ms) >= Number.MAX_SAFE_INTEGER ? ms : new Date(ms).toISOString().slice(8, 16)));
+
+  it('reads whole hours, and minutes at edges inside an hour within 48 h', () => {
+    const rows = periodRows({ sinceMs: NOW - 10 * 60_000 }, NOW);
+    expect(iso(rows.hours)).toEqual(['03T10:00', Number.MAX_SAFE_INTEGER]);
+    expect(rows.minutes.map(iso)).toEqual([['03T09:56', '03T10:00']]);
+    const both = periodRows({ sinceMs: t('02T08:15:10'), untilMs: t('03T09:30:00.001') }, NOW);
+    expect(iso(both.hours)).toEqual(['02T09:00', '03T09:00']);
+    expect(both.minutes.map(iso)).toEqual([['02T08:15', '02T09:00'], ['03T09:00', '03T09:31']]);
+    expect(periodRows({ sinceMs: t('03T09:00'), untilMs: t('03T10:00') }, NOW)).toEqual({ hours: { lo: t('03T09:00'), hi: t('03T10:00') }, minutes: [] });
+  });
+
+  it('takes an edge older than 48 h as its whole hour, and a short recent period by the minute when asked', () => {
+    // The horizon is 01T10:00: 09:59 is read as the hour 09:00, 10:01 from minute rows.
+    expect(periodRows({ sinceMs: t('01T09:59'), untilMs: t('01T09:59:30') }, NOW)).toEqual({ hours: { lo: t('01T09:00'), hi: t('01T09:59:30') }, minutes: [] });
+    expect(periodRows({ sinceMs: t('01T09:59'), untilMs: t('01T10:01') }, NOW)).toEqual({ hours: { lo: t('01T09:00'), hi: t('01T10:00') }, minutes: [{ lo: t('01T10:00'), hi: t('01T10:01') }] });
+    expect(periodRows({ sinceMs: t('03T09:06:30'), byMinute: true }, NOW)).toEqual({ hours: { lo: t('03T09:06'), hi: t('03T09:06') }, minutes: [{ lo: t('03T09:06'), hi: Number.MAX_SAFE_INTEGER }] });
+    expect(periodRows({ sinceMs: t('01T09:06:30'), byMinute: true }, NOW).minutes).toEqual([]);
   });
 });
 

@@ -20,6 +20,11 @@ export interface PeriodQuery {
   endpoint?: string;
   /** Only this service's endpoints. */
   service?: string;
+  /**
+   * Read the whole period from minute rows (a chart of minute buckets), when its start is within the
+   * 48 h they are kept; otherwise, and by default, whole hours with minutes at the edges.
+   */
+  byMinute?: boolean;
 }
 
 /** One hour of an endpoint's traffic, for trend charts (a minute at a period's edges within the last 48 h). */
@@ -126,7 +131,7 @@ export abstract class Store {
   /** Rebuilds endpoint rollups for a period by adding its hourly rows. */
   abstract rollups(query?: PeriodQuery): Promise<EndpointRollup[]>;
   /** Per-service connection rollups over a period (seconds and hours within it). */
-  abstract connections(query?: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>): Promise<ConnectionRollup[]>;
+  abstract connections(query?: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'>): Promise<ConnectionRollup[]>;
   /** Every route's traffic since the store began (route_traffic is never pruned). */
   abstract routeTraffic(): Promise<RouteTraffic[]>;
   /** When the store's traffic history starts: its first request, or undefined when it has none. */
@@ -134,7 +139,7 @@ export abstract class Store {
   abstract endpoints(): Promise<StoredEndpoint[]>;
   abstract finding(id: number): Promise<StoredFinding | undefined>;
   /** A finding's hour rows in a period, oldest first. */
-  abstract findingHours(findingId: number, query?: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>): Promise<FindingHour[]>;
+  abstract findingHours(findingId: number, query?: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'>): Promise<FindingHour[]>;
   /** Every stored endpoint's id, service and name. */
   abstract endpointRefs(): Promise<EndpointRef[]>;
   /** Normalised SQL by fingerprint, for labelling the fingerprints of an example timeline. */
@@ -153,7 +158,7 @@ export abstract class Store {
   abstract close(): Promise<void>;
 
   /** Hour rows of every endpoint in a period, or of one (no JSON decoding: cheap enough for a sparkline per endpoint). */
-  abstract endpointHours(query?: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>, endpointId?: number): Promise<EndpointHour[]>;
+  abstract endpointHours(query?: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'>, endpointId?: number): Promise<EndpointHour[]>;
 
   /**
    * The endpoints of a period as the overview ranks them (see SummaryEndpoint). This rebuilds the
@@ -169,7 +174,7 @@ export abstract class Store {
   }
 
   /** Every endpoint's requests, DB spans and wasted ms per chart bucket in a period, by endpoint id. */
-  async trendBuckets(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>, axis: { startMs: number; sizeMs: number; count: number }, _closedBeforeMs: number): Promise<Map<number, SummaryBucket[]>> {
+  async trendBuckets(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'>, axis: { startMs: number; sizeMs: number; count: number }, _closedBeforeMs: number): Promise<Map<number, SummaryBucket[]>> {
     const out = new Map<number, SummaryBucket[]>();
     for (const h of await this.endpointHours(query)) {
       const i = Math.floor((h.hour - axis.startMs) / axis.sizeMs);
@@ -188,7 +193,7 @@ export abstract class Store {
   }
 
   /** The first hour with traffic in a period, or undefined when it has none. */
-  async firstHour(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): Promise<number | undefined> {
+  async firstHour(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<number | undefined> {
     const hours = await this.endpointHours(query);
     return hours.length === 0 ? undefined : Math.min(...hours.map((h) => h.hour));
   }
@@ -230,9 +235,14 @@ export interface PeriodRows {
  * @example periodRows({ sinceMs: Date.parse('2026-12-03T09:50:30Z') }, Date.parse('2026-12-03T10:00:30Z'))
  * // { hours: { lo: 10:00, hi: MAX }, minutes: [{ lo: 09:50, hi: 10:00 }] }
  */
-export function periodRows(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>, nowMs: number): PeriodRows {
+export function periodRows(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'>, nowMs: number): PeriodRows {
   const horizon = minuteHorizon(nowMs);
   const floorHour = (ms: number): number => Math.floor(ms / HOUR_MS) * HOUR_MS;
+  if (query.byMinute === true && query.sinceMs !== undefined && floorHour(query.sinceMs) >= horizon) {
+    const lo = Math.floor(query.sinceMs / MINUTE_MS) * MINUTE_MS;
+    const hi = query.untilMs === undefined ? Number.MAX_SAFE_INTEGER : Math.ceil(query.untilMs / MINUTE_MS) * MINUTE_MS;
+    return { hours: { lo, hi: lo }, minutes: lo < hi ? [{ lo, hi }] : [] };
+  }
   const hours: StartRange = { lo: Number.MIN_SAFE_INTEGER, hi: Number.MAX_SAFE_INTEGER };
   let head: StartRange | undefined;
   let tail: StartRange | undefined;

@@ -332,7 +332,14 @@ describe('short periods', () => {
   });
 
   it('the 1h range of the pages is the last 60 minutes, not the hours it touches', async () => {
-    expect((await api<EndpointsApi>('/api/endpoints?range=1h')).summary.requests).toBe(2);
+    const lastHour = await api<EndpointsApi & { axis: { startMs: number; sizeMs: number; count: number }; endpoints: { trend: { startMs: number; requests: number }[] }[] }>(
+      '/api/endpoints?range=1h',
+    );
+    expect(lastHour.summary.requests).toBe(2);
+    // Its trend is in 2-minute buckets read from minute rows: 09:46 and 10:00, not one bar per hour.
+    expect(lastHour.axis).toEqual({ startMs: Date.parse('2026-12-03T09:06:00Z'), sizeMs: 2 * MINUTE, count: 31 });
+    const bars = lastHour.endpoints[0]!.trend.filter((b) => b.requests > 0).map((b) => [new Date(b.startMs).toISOString().slice(11, 16), b.requests]);
+    expect(bars).toEqual([['09:46', 1], ['10:00', 1]]);
     expect((await api<Report>('/api/report?range=24h')).summary.requests).toBe(3);
     const page = await (await minutesApp.request('/?range=1h')).text();
     expect(rowsOf(page)).toEqual(['GET dashboard/']);
