@@ -350,8 +350,10 @@ export class PostgresStore extends Store {
   async pruneBefore(beforeMs: number): Promise<number> {
     return this.#transaction(async (c) => {
       let n = 0;
-      for (const table of ['finding_hours', 'fingerprint_hours', 'endpoint_hours', 'connection_hours']) {
-        n += (await c.query(`DELETE FROM ${table} WHERE hour < $1`, [beforeMs])).rowCount ?? 0;
+      for (const grain of [HOUR_ROWS, MINUTE_ROWS]) {
+        for (const table of [grain.findings, grain.fingerprints, grain.endpoints, grain.connections]) {
+          n += (await c.query(`DELETE FROM ${table} WHERE ${grain.key} < $1`, [beforeMs])).rowCount ?? 0;
+        }
       }
       n += (await c.query('DELETE FROM connection_seconds WHERE second < $1', [Math.floor(beforeMs / 1000)])).rowCount ?? 0;
       return n;

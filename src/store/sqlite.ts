@@ -143,10 +143,14 @@ export class SqliteStore extends Store {
   async pruneBefore(beforeMs: number): Promise<number> {
     return this.db.transaction(() => {
       let n = 0;
-      for (const table of ['finding_hours', 'fingerprint_hours', 'endpoint_hours', 'connection_hours']) {
-        n += this.#prepare(`DELETE FROM ${table} WHERE hour < ?`).run(beforeMs).changes;
+      for (const grain of [HOUR_ROWS, MINUTE_ROWS]) {
+        for (const table of [grain.findings, grain.fingerprints, grain.endpoints, grain.connections]) {
+          n += this.#prepare(`DELETE FROM ${table} WHERE ${grain.key} < ?`).run(beforeMs).changes;
+        }
       }
       n += this.#prepare('DELETE FROM connection_seconds WHERE second < ?').run(Math.floor(beforeMs / 1000)).changes;
+      // The overview's sums must not outlive the rows they sum.
+      this.#summaries.pruneBefore(beforeMs);
       return n;
     })();
   }

@@ -164,6 +164,8 @@ describe.each(backends)('%s store', (_name, open) => {
     await store.record([dashboard(1, T0), dashboard(2, T0 + 3 * HOUR)]);
     expect(await store.pruneBefore(T0 + HOUR)).toBeGreaterThan(0);
     expect((await store.report()).summary.requests).toBe(1);
+    // The overview's figures too (SQLite sums its period summaries, which are pruned with the hours).
+    expect((await store.periodSummary({}, { slowMs: 100, closedBeforeMs: T0 + 4 * HOUR })).map((e) => e.rollup.requests)).toEqual([1]);
     expect(await store.findingCount()).toBe(6);
     expect((await store.routeTraffic())[0]?.requests).toBe(2);
     await store.close();
@@ -213,7 +215,14 @@ const clocked: [string, (options: StoreOptions) => Promise<{ store: Store; minut
     async (options) => {
       const store = SqliteStore.open(tempDb(), options);
       const minuteRows = async (): Promise<number> =>
-        ['endpoint_minutes', 'finding_minutes', 'fingerprint_minutes', 'connection_minutes']
+        [
+          'endpoint_minutes',
+          'finding_minutes',
+          'fingerprint_minutes',
+          'connection_minutes',
+          // The period summaries' minute rows (SQLite only) are kept and pruned with them.
+          ...['summary_endpoints', 'summary_queries', 'summary_findings', 'summary_selects'].map((t) => `${t} WHERE size = 60000`),
+        ]
           .map((t) => (store.db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n)
           .reduce((a, b) => a + b, 0);
       return { store, minuteRows };

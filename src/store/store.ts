@@ -126,7 +126,7 @@ export abstract class Store {
   abstract committed(traceIds: readonly string[]): Promise<Set<string>>;
   /** Forgets committed traces noted before `beforeMs`. */
   abstract pruneCommitted(beforeMs: number): Promise<void>;
-  /** Deletes hourly and per-second rows before `beforeMs` (time-based retention); returns rows deleted. */
+  /** Deletes hourly, minute and per-second rows (and the SQLite period summaries) before `beforeMs` (time-based retention); returns rows deleted. */
   abstract pruneBefore(beforeMs: number): Promise<number>;
   /** Rebuilds endpoint rollups for a period by adding its hourly rows. */
   abstract rollups(query?: PeriodQuery): Promise<EndpointRollup[]>;

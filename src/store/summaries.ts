@@ -118,6 +118,17 @@ export class Summaries {
     }
   }
 
+  /**
+   * Retention: deletes every summary row starting before `beforeMs`, as the hourly rows are. A coarse
+   * block reaching past it is deleted with its mark, and rebuilt from the hours left when next read.
+   */
+  pruneBefore(beforeMs: number): void {
+    for (const table of ['summary_endpoints', 'summary_queries', 'summary_noise', 'summary_findings', 'summary_selects', 'summary_durations', 'summary_blocks']) {
+      this.#prepare(`DELETE FROM ${table} WHERE start < ?`).run(beforeMs);
+    }
+    this.#settled.clear();
+  }
+
   /** A write to an hour makes the built 6-hour, day and week rows around it stale: they are rebuilt when next read. */
   touched(hours: Iterable<number>): void {
     const drop = this.#prepare('DELETE FROM summary_blocks WHERE size = ? AND start = ?');
