@@ -128,7 +128,7 @@ export abstract class Store {
   abstract pruneCommitted(beforeMs: number): Promise<void>;
   /** Deletes hourly, minute and per-second rows (and the SQLite period summaries) before `beforeMs` (time-based retention); returns rows deleted. */
   abstract pruneBefore(beforeMs: number): Promise<number>;
-  /** Rebuilds endpoint rollups for a period by adding its hourly rows. */
+  /** Rebuilds endpoint rollups for a period by adding its hour rows and the minute rows at its edges (see periodRows). */
   abstract rollups(query?: PeriodQuery): Promise<EndpointRollup[]>;
   /** Per-service connection rollups over a period (seconds and hours within it). */
   abstract connections(query?: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'>): Promise<ConnectionRollup[]>;
