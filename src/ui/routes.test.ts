@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -311,17 +311,22 @@ describe('short periods', () => {
   const NOW = Date.parse('2026-12-03T10:06:30Z');
   const MINUTE = 60_000;
   let minutes: Store;
+  let minutesDir: string;
   let minutesApp: ReturnType<typeof uiRoutes>;
 
   beforeAll(async () => {
     const normalize = createSqlNormalizer();
     const dashboard = (i: number, startMs: number) =>
       analyseRequest(requestOf('GET dashboard/', [APPLICATIONS, ...loop(20, ...DASHBOARD_ROW)], { traceId: i.toString(16).padStart(32, '0'), startMs }), normalize);
-    minutes = Store.open(join(mkdtempSync(join(tmpdir(), 'n1lens-ui-minutes-')), 'n1lens.db'), { now: () => NOW });
+    minutesDir = mkdtempSync(join(tmpdir(), 'n1lens-ui-minutes-'));
+    minutes = Store.open(join(minutesDir, 'n1lens.db'), { now: () => NOW });
     await minutes.record([dashboard(1, NOW - 6 * MINUTE), dashboard(2, NOW - 20 * MINUTE), dashboard(3, NOW - 63.5 * MINUTE)]);
     minutesApp = uiRoutes({ store: minutes, now: () => NOW });
   });
-  afterAll(() => minutes.close());
+  afterAll(async () => {
+    await minutes.close();
+    rmSync(minutesDir, { recursive: true, force: true });
+  });
 
   const api = async <T>(path: string): Promise<T> => (await (await minutesApp.request(path)).json()) as T;
 
