@@ -1,11 +1,17 @@
 /**
- * Bearer-token authentication for both transports: a hono middleware for OTLP/HTTP, the API, the
- * UI and /metrics (/healthz stays open for probes), and a grpc-js server interceptor that checks the
+ * Bearer-token authentication for both transports: the check the raw OTLP/HTTP handler makes, a hono
+ * middleware for the API, the UI and /metrics (/healthz stays open for probes), and a grpc-js server interceptor that checks the
  * `authorization` metadata. Tokens are compared in constant time.
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { MiddlewareHandler } from 'hono';
+
+/** The challenge a refused request gets in WWW-Authenticate. */
+export const BEARER_CHALLENGE = 'Bearer realm="n1lens"';
+
+/** The JSON body of a 401 (google.rpc.Status UNAUTHENTICATED, as OTLP/HTTP error bodies are). */
+export const UNAUTHENTICATED_BODY = { code: 16, message: 'missing or wrong bearer token (--auth-token)' } as const;
 
 /** Paths answered without a token. */
 const OPEN_PATHS = new Set(['/healthz']);
@@ -26,8 +32,8 @@ export function bearerMatches(header: string | undefined, token: string): boolea
 export function requireBearer(token: string): MiddlewareHandler {
   return async (c, next) => {
     if (OPEN_PATHS.has(c.req.path) || bearerMatches(c.req.header('authorization'), token)) return next();
-    c.header('WWW-Authenticate', 'Bearer realm="n1lens"');
-    return c.json({ code: 16, message: 'missing or wrong bearer token (--auth-token)' }, 401);
+    c.header('WWW-Authenticate', BEARER_CHALLENGE);
+    return c.json(UNAUTHENTICATED_BODY, 401);
   };
 }
 

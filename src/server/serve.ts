@@ -1,6 +1,7 @@
 /** Starts `n1lens serve`: store, intake, OTLP/HTTP + API and OTLP/gRPC on loopback by default; stops cleanly. */
+import { createServer as createPlainServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { serve, type ServerType } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import type { Server as GrpcServer } from '@grpc/grpc-js';
 import type { EndpointDetectOptions } from '../detect/endpoint.js';
@@ -14,6 +15,7 @@ import { Spool } from '../spool/index.js';
 import { bindGrpc, createGrpcServer } from './grpc.js';
 import { createHttpApp } from './http.js';
 import { Intake } from './intake.js';
+import { createOtlpHttpHandler, isTracesExport, type RequestHandler } from './otlp-http.js';
 import { grpcCredentials, httpsOptions, readTls, type TlsFiles } from './tls.js';
 import { createMetrics } from './metrics.js';
 
@@ -114,22 +116,27 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     intake,
     store,
     metrics,
-    maxBodyBytes: o.maxBodyBytes,
     ...(o.authToken === undefined ? {} : { authToken: o.authToken }),
     report: { ...o.report, ...(o.schema === undefined ? {} : { schema: o.schema }) },
     ...(o.deadAfterMs === undefined ? {} : { deadAfterMs: o.deadAfterMs }),
     ...(o.traceUrl === undefined ? {} : { traceUrl: o.traceUrl }),
   });
 
-  let http: ServerType;
+  // OTLP/HTTP exports are answered on node:http directly; every other path goes to the hono app.
+  const otlp = createOtlpHttpHandler({ intake, metrics, maxBodyBytes: o.maxBodyBytes, ...(o.authToken === undefined ? {} : { authToken: o.authToken }) });
+  const hono = getRequestListener(app.fetch, { hostname: o.host });
+  const listener: RequestHandler = (req, res) => {
+    if (isTracesExport(req)) otlp(req, res);
+    else void hono(req, res);
+  };
+  const http: HttpServer = tls === undefined ? createPlainServer(listener) : createHttpsServer(httpsOptions(tls), listener);
   try {
-    http = await new Promise((resolve, reject) => {
-      const listen = { fetch: app.fetch, hostname: o.host, port: o.httpPort };
-      const s =
-        tls === undefined
-          ? serve(listen, () => resolve(s))
-          : serve({ ...listen, createServer: createHttpsServer, serverOptions: httpsOptions(tls) }, () => resolve(s));
-      s.once('error', reject);
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(o.httpPort, o.host, () => {
+        http.off('error', reject);
+        resolve();
+      });
     });
   } catch (e) {
     retention?.stop();
@@ -169,7 +176,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
         await Promise.all([
           new Promise<void>((resolve) => {
             const cut = setTimeout(() => {
-              if ('closeAllConnections' in http) http.closeAllConnections();
+              http.closeAllConnections();
             }, drainMs);
             http.close(() => {
               clearTimeout(cut);
