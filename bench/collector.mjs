@@ -7,7 +7,10 @@
  * per round, and the n1lens / Collector ratio of the rounds' medians for HTTP and for gRPC.
  *
  *   node bench/collector.mjs --collector <otelcol binary> [--seconds 8] [--rounds 2] [--inflight 8] [--server-cpu 1]
- * (`bash bench/collector.sh` builds the Collector with ocb and runs this.)
+ *                            [--baseline <another checkout's bin/n1lens.js>] [--only http,grpc]
+ * (`bash bench/collector.sh` builds the Collector with ocb and runs this.) `--baseline` adds a second
+ * n1lens build to the rotation, for A/B comparisons of a change; without `--collector`, only the two
+ * n1lens builds are measured.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,8 +25,9 @@ const arg = (name, fallback) => {
   return i < 0 ? fallback : process.argv[i + 1];
 };
 const collectorBin = arg('collector');
-if (!collectorBin) {
-  process.stderr.write('collector.mjs: --collector <otelcol binary> is required (bash bench/collector.sh builds it)\n');
+const baselineBin = arg('baseline');
+if (!collectorBin && !baselineBin) {
+  process.stderr.write('collector.mjs: give --collector <otelcol binary> (bash bench/collector.sh builds it) and/or --baseline <bin/n1lens.js>\n');
   process.exit(2);
 }
 const seconds = Number(arg('seconds', 8));
@@ -77,8 +81,9 @@ function spawnServer(command, args, env, ready) {
   };
 }
 
-async function startN1lens(dir) {
-  const server = spawnServer(process.execPath, ['bin/n1lens.js', 'serve', '--http-port', '0', '--grpc-port', '0', '--db', join(dir, 'n1lens.db')], {}, async (logs) => {
+async function startN1lens(dir, bin) {
+  const db = join(mkdtempSync(join(dir, 'n1lens-')), 'n1lens.db');
+  const server = spawnServer(process.execPath, [bin, 'serve', '--http-port', '0', '--grpc-port', '0', '--db', db], {}, async (logs) => {
     for (;;) {
       const m = /OTLP\/HTTP http:\/\/[^:]+:(\d+)\/v1\/traces · OTLP\/gRPC [^:]+:(\d+)/.exec(logs());
       if (m) return { http: Number(m[1]), grpc: Number(m[2]) };
@@ -140,35 +145,40 @@ async function measure(server, transport) {
 const dir = mkdtempSync(join(tmpdir(), 'n1lens-bench-collector-'));
 const servers = {};
 try {
-  servers.n1lens = await startN1lens(dir);
-  servers.collector = await startCollector(dir);
-  const results = { http: { n1lens: [], collector: [] }, grpc: { n1lens: [], collector: [] } };
+  servers.n1lens = await startN1lens(dir, 'bin/n1lens.js');
+  if (baselineBin) servers.baseline = await startN1lens(dir, baselineBin);
+  if (collectorBin) servers.collector = await startCollector(dir);
+  const names = Object.keys(servers);
+  const transports = ['http', 'grpc'].filter((t) => only.includes(t));
+  const results = Object.fromEntries(transports.map((t) => [t, Object.fromEntries(names.map((n) => [n, []]))]));
   for (let round = 0; round < rounds; round++) {
-    for (const transport of ['http', 'grpc'].filter((t) => only.includes(t))) {
-      // Alternate who goes first, so drift in the machine's speed does not favour one side.
-      const order = round % 2 === 0 ? ['n1lens', 'collector'] : ['collector', 'n1lens'];
+    for (const transport of transports) {
+      // Rotate who goes first, so drift in the machine's speed does not favour one side.
+      const order = names.map((_, i) => names[(i + round) % names.length]);
       for (const name of order) {
         const r = await measure(servers[name], transport);
         results[transport][name].push(r);
-        process.stderr.write(`round ${round + 1} ${transport} ${name}: ${r.acceptedSpansPerSec} spans/s, p99 ${r.p99Ms} ms, server CPU ${r.serverCpuUtil}, refused ${r.refusedExports}, failed ${r.failedExports}\n`);
+        process.stderr.write(`round ${round + 1} ${transport} ${name}: ${r.acceptedSpansPerSec} spans/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, server CPU ${r.serverCpuUtil} (${r.spansPerServerCpuSec} spans/CPU-s), refused ${r.refusedExports}, failed ${r.failedExports}\n`);
       }
     }
   }
   const summary = {};
-  for (const transport of Object.keys(results)) {
-    const { n1lens, collector } = results[transport];
-    if (n1lens.length === 0) continue;
-    const n = median(n1lens.map((r) => r.acceptedSpansPerSec));
-    const c = median(collector.map((r) => r.acceptedSpansPerSec));
-    summary[transport] = {
-      n1lensSpansPerSec: n,
-      collectorSpansPerSec: c,
-      ratio: +(n / c).toFixed(2),
-      // Same-round ratios, so a slow moment of the machine shows as spread rather than bias.
-      roundRatios: n1lens.map((r, i) => +(r.acceptedSpansPerSec / collector[i].acceptedSpansPerSec).toFixed(2)),
-      n1lensP99Ms: median(n1lens.map((r) => r.p99Ms)),
-      collectorP99Ms: median(collector.map((r) => r.p99Ms)),
-    };
+  for (const transport of transports) {
+    const row = (summary[transport] = {});
+    for (const name of names) {
+      row[`${name}SpansPerSec`] = median(results[transport][name].map((r) => r.acceptedSpansPerSec));
+      row[`${name}P99Ms`] = median(results[transport][name].map((r) => r.p99Ms));
+      row[`${name}SpansPerCpuSec`] = median(results[transport][name].map((r) => r.spansPerServerCpuSec));
+    }
+    // n1lens against each yardstick: the ratio of medians, and each round's own ratio (a slow moment
+    // of the machine shows as spread rather than bias).
+    for (const other of names.filter((n) => n !== 'n1lens')) {
+      const mine = results[transport].n1lens;
+      const theirs = results[transport][other];
+      row[`ratioTo${other[0].toUpperCase()}${other.slice(1)}`] = +(row.n1lensSpansPerSec / row[`${other}SpansPerSec`]).toFixed(2);
+      row[`roundRatiosTo${other[0].toUpperCase()}${other.slice(1)}`] = mine.map((r, i) => +(r.acceptedSpansPerSec / theirs[i].acceptedSpansPerSec).toFixed(2));
+      row[`cpuRatioTo${other[0].toUpperCase()}${other.slice(1)}`] = +(row.n1lensSpansPerCpuSec / row[`${other}SpansPerCpuSec`]).toFixed(2);
+    }
   }
   process.stdout.write(JSON.stringify({ bench: 'collector', inflight, grpcConnections: connections, seconds, rounds, summary, perRound: results }) + '\n');
 } finally {

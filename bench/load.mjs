@@ -74,6 +74,8 @@ export async function load({ send, pid, nextBatch, inflight, seconds, warmup }) 
     p50Ms: +percentile(latencies, 50).toFixed(2),
     p99Ms: +percentile(latencies, 99).toFixed(2),
     serverCpuUtil: +((after.cpuS - before.cpuS) / elapsed).toFixed(2),
+    // Spans per second of the server's own CPU: steadier than spans/s when other work shares its core.
+    spansPerServerCpuSec: Math.round(accepted / Math.max(0.01, after.cpuS - before.cpuS)),
     // The load generator's own CPU: near 1.0 means it, not the server, set the pace.
     clientCpuUtil: +((client.user + client.system) / 1e6 / elapsed).toFixed(2),
     serverPeakRssMB: after.peakRssMB,
