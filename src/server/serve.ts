@@ -3,7 +3,6 @@ import { createServer as createPlainServer, type Server as HttpServer } from 'no
 import { createServer as createHttpsServer } from 'node:https';
 import { getRequestListener } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
-import type { Server as GrpcServer } from '@grpc/grpc-js';
 import type { EndpointDetectOptions } from '../detect/endpoint.js';
 import type { DetectOptions } from '../detect/request.js';
 import type { DjangoSchema } from '../suggest/schema.js';
@@ -12,11 +11,11 @@ import { schemaNaming } from '../suggest/naming.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { Spool } from '../spool/index.js';
-import { bindGrpc, createGrpcServer } from './grpc.js';
+import { startGrpcServer, type GrpcServer } from './grpc.js';
 import { createHttpApp } from './http.js';
 import { Intake } from './intake.js';
 import { createOtlpHttpHandler, isTracesExport, type RequestHandler } from './otlp-http.js';
-import { grpcCredentials, httpsOptions, readTls, type TlsFiles } from './tls.js';
+import { httpsOptions, readTls, type TlsFiles } from './tls.js';
 import { createMetrics } from './metrics.js';
 
 export interface ServeOptions {
@@ -144,15 +143,19 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     await store.close();
     throw listenFailure('OTLP/HTTP', o.host, o.httpPort, e);
   }
-  const grpcServer: GrpcServer = createGrpcServer({
-    intake,
-    metrics,
-    maxReceiveBytes: o.grpcMaxReceiveBytes,
-    ...(o.authToken === undefined ? {} : { authToken: o.authToken }),
-  });
-  let grpcPort: number;
+  let grpcServer: GrpcServer;
   try {
-    grpcPort = await bindGrpc(grpcServer, o.host, o.grpcPort, grpcCredentials(tls));
+    grpcServer = await startGrpcServer(
+      {
+        intake,
+        metrics,
+        maxReceiveBytes: o.grpcMaxReceiveBytes,
+        ...(o.authToken === undefined ? {} : { authToken: o.authToken }),
+        ...(tls === undefined ? {} : { tls }),
+      },
+      o.host,
+      o.grpcPort,
+    );
   } catch (e) {
     await new Promise<void>((resolve) => http.close(() => resolve()));
     retention?.stop();
@@ -164,14 +167,13 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   let closing: Promise<void> | undefined;
   return {
     httpPort: (http.address() as AddressInfo).port,
-    grpcPort,
+    grpcPort: grpcServer.port,
     store,
     intake,
     replayed,
     close() {
       closing ??= (async () => {
-        // A graceful close alone can wait forever: on a client that never ends its call, and in
-        // grpc-js on an HTTP/2 session whose client went away as it closed (the callback never runs).
+        // A graceful close alone can wait forever on a client that never ends its request.
         const drainMs = o.drainMs ?? 5000;
         await Promise.all([
           new Promise<void>((resolve) => {
@@ -183,16 +185,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
               resolve();
             });
           }),
-          new Promise<void>((resolve) => {
-            const cut = setTimeout(() => {
-              grpcServer.forceShutdown();
-              resolve();
-            }, drainMs);
-            grpcServer.tryShutdown(() => {
-              clearTimeout(cut);
-              resolve();
-            });
-          }),
+          grpcServer.close(drainMs),
         ]);
         retention?.stop();
         await intake.close();
