@@ -7,7 +7,7 @@
  * per round, and the n1lens / Collector ratio of the rounds' medians for HTTP and for gRPC.
  *
  *   node bench/collector.mjs --collector <otelcol binary> [--seconds 8] [--rounds 2] [--inflight 8] [--server-cpu 1]
- *                            [--baseline <another checkout's bin/n1lens.js>] [--only http,grpc]
+ *                            [--baseline <another checkout's bin/n1lens.js>] [--only http,grpc] [--rate <spans/s>]
  * (`bash bench/collector.sh` builds the Collector with ocb and runs this.) `--baseline` adds a second
  * n1lens build to the rotation, for A/B comparisons of a change; without `--collector`, only the two
  * n1lens builds are measured.
@@ -37,6 +37,8 @@ const inflight = Number(arg('inflight', 8));
 const serverCpu = arg('server-cpu', '1');
 const connections = Number(arg('grpc-connections', Math.max(1, inflight >> 1)));
 const only = arg('only', 'http,grpc').split(',');
+/** Paced load, spans/s (for p99 at a given rate); default: closed loop, as fast as answers come. */
+const rate = arg('rate') === undefined ? undefined : Number(arg('rate'));
 const root = fileURLToPath(new URL('..', import.meta.url));
 const stamper = corpusBatches(Number(arg('batches', 300)));
 
@@ -134,7 +136,7 @@ const median = (xs) => {
 async function measure(server, transport) {
   const sender = transport === 'http' ? httpSender(server.ports.http, inflight) : grpcSender(server.ports.grpc, connections);
   try {
-    return await load({ send: sender.send, pid: server.child.pid, nextBatch: stamper.next, inflight, seconds, warmup });
+    return await load({ send: sender.send, pid: server.child.pid, nextBatch: stamper.next, inflight, seconds, warmup, rate });
   } finally {
     sender.close();
     // Let n1lens finish the traces still buffered before the other server is measured.
@@ -180,7 +182,7 @@ try {
       row[`cpuRatioTo${other[0].toUpperCase()}${other.slice(1)}`] = +(row.n1lensSpansPerCpuSec / row[`${other}SpansPerCpuSec`]).toFixed(2);
     }
   }
-  process.stdout.write(JSON.stringify({ bench: 'collector', inflight, grpcConnections: connections, seconds, rounds, summary, perRound: results }) + '\n');
+  process.stdout.write(JSON.stringify({ bench: 'collector', inflight, rate, grpcConnections: connections, seconds, rounds, summary, perRound: results }) + '\n');
 } finally {
   await Promise.all(Object.values(servers).map((s) => s.stop()));
   rmSync(dir, { recursive: true, force: true });

@@ -30,19 +30,28 @@ export function corpusBatches(count) {
 
 /**
  * Runs `send` from `inflight` loops for warmup + seconds against the server `pid`; counts only the
- * measured window. `send(body)` resolves to 'ok', 'refused' or 'error'.
+ * measured window. `send(body)` resolves to 'ok', 'refused' or 'error'. With `rate` (spans/s),
+ * exports leave on a fixed schedule instead of as fast as answers come back, and latency is counted
+ * from each export's scheduled time, so a server that falls behind is not flattered by the queue.
  */
-export async function load({ send, pid, nextBatch, inflight, seconds, warmup }) {
+export async function load({ send, pid, nextBatch, inflight, seconds, warmup, rate }) {
   const latencies = [];
   let accepted = 0;
   let refused = 0;
   let failed = 0;
   let measuring = false;
   let stop = false;
+  const start = process.hrtime.bigint();
+  let slot = 0;
   const loop = async () => {
     while (!stop) {
       const { body, spans } = nextBatch();
-      const t0 = process.hrtime.bigint();
+      let t0 = process.hrtime.bigint();
+      if (rate) {
+        const due = start + BigInt(Math.round(((slot++ * spans) / rate) * 1e9));
+        if (due > t0) await new Promise((r) => setTimeout(r, Number(due - t0) / 1e6));
+        t0 = due;
+      }
       const status = await send(body);
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (!measuring) continue;

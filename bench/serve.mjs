@@ -6,7 +6,7 @@
  * OTLP/gRPC. Reports accepted spans/s, export latency p50/p99 (client side), the server's CPU use
  * and peak RSS.
  *
- *   taskset -c 0 node bench/serve.mjs [--seconds 20] [--inflight 8] [--server-cpu 1]
+ *   taskset -c 0 node bench/serve.mjs [--seconds 20] [--inflight 8] [--server-cpu 1] [--rate <spans/s>]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,6 +28,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 /** Extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=bench/out" to profile it. */
 const serverNodeFlags = (arg('server-node-flags', '') || '').split(' ').filter(Boolean);
 const only = arg('only', 'http,grpc').split(',');
+/** Paced load, spans/s (for p99 at a given rate); default: closed loop. */
+const rate = arg('rate') === undefined ? undefined : Number(arg('rate'));
 
 const stamper = corpusBatches(templatesCount);
 const templates = stamper.templates;
@@ -54,7 +56,7 @@ function startServer() {
 
 const server = await startServer();
 try {
-  const run = (sender) => load({ send: sender.send, pid: server.child.pid, nextBatch, inflight, seconds, warmup });
+  const run = (sender) => load({ send: sender.send, pid: server.child.pid, nextBatch, inflight, seconds, warmup, rate });
   const httpClient = httpSender(server.httpPort, inflight);
   const httpResult = only.includes('http') ? await run(httpClient) : undefined;
   httpClient.close();
