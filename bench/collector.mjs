@@ -8,6 +8,7 @@
  *
  *   node bench/collector.mjs --collector <otelcol binary> [--seconds 8] [--rounds 2] [--inflight 8] [--server-cpu 1]
  *                            [--baseline <another checkout's bin/n1lens.js>] [--only http,grpc] [--rate <spans/s>]
+ *                            [--n1lens-args "<serve flags>"] [--baseline-args "<serve flags>"]
  * (`bash bench/collector.sh` builds the Collector with ocb and runs this.) `--baseline` adds a second
  * n1lens build to the rotation, for A/B comparisons of a change; without `--collector`, only the two
  * n1lens builds are measured.
@@ -26,6 +27,9 @@ const arg = (name, fallback) => {
 };
 const collectorBin = arg('collector');
 const baselineBin = arg('baseline');
+/** Extra `serve` arguments for each n1lens, e.g. --baseline-args "--no-spool" (same build twice: --baseline bin/n1lens.js). */
+const n1lensArgs = (arg('n1lens-args', '') || '').split(' ').filter(Boolean);
+const baselineArgs = (arg('baseline-args', '') || '').split(' ').filter(Boolean);
 if (!collectorBin && !baselineBin) {
   process.stderr.write('collector.mjs: give --collector <otelcol binary> (bash bench/collector.sh builds it) and/or --baseline <bin/n1lens.js>\n');
   process.exit(2);
@@ -83,9 +87,9 @@ function spawnServer(command, args, env, ready) {
   };
 }
 
-async function startN1lens(dir, bin) {
+async function startN1lens(dir, bin, extra) {
   const db = join(mkdtempSync(join(dir, 'n1lens-')), 'n1lens.db');
-  const server = spawnServer(process.execPath, [bin, 'serve', '--http-port', '0', '--grpc-port', '0', '--db', db], {}, async (logs) => {
+  const server = spawnServer(process.execPath, [bin, 'serve', '--http-port', '0', '--grpc-port', '0', '--db', db, ...extra], {}, async (logs) => {
     for (;;) {
       const m = /OTLP\/HTTP http:\/\/[^:]+:(\d+)\/v1\/traces · OTLP\/gRPC [^:]+:(\d+)/.exec(logs());
       if (m) return { http: Number(m[1]), grpc: Number(m[2]) };
@@ -147,8 +151,8 @@ async function measure(server, transport) {
 const dir = mkdtempSync(join(tmpdir(), 'n1lens-bench-collector-'));
 const servers = {};
 try {
-  servers.n1lens = await startN1lens(dir, 'bin/n1lens.js');
-  if (baselineBin) servers.baseline = await startN1lens(dir, baselineBin);
+  servers.n1lens = await startN1lens(dir, 'bin/n1lens.js', n1lensArgs);
+  if (baselineBin) servers.baseline = await startN1lens(dir, baselineBin, baselineArgs);
   if (collectorBin) servers.collector = await startCollector(dir);
   const names = Object.keys(servers);
   const transports = ['http', 'grpc'].filter((t) => only.includes(t));
