@@ -114,6 +114,8 @@ describe('OTLP/gRPC on node:http2', () => {
     expect(refused.grpcStatus).toBe(8);
     expect(refused.grpcMessage).toBe(`Received message larger than max (${LIMIT + 1} vs. ${LIMIT})`);
     expect((await call(s, framed(exportMessage()))).grpcStatus).toBe(0);
+    const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    expect(metrics).toMatch(/n1lens_exports_refused_total\{transport="grpc",reason="too_large"\} 1\b/);
   });
 
   it('answers UNIMPLEMENTED for other methods, 415 for other content types, INTERNAL for a truncated message', async () => {
