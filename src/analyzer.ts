@@ -37,9 +37,9 @@ export class Analyzer {
     return this.#analyse(this.assembler.add(spans, now, source));
   }
 
-  /** Analyses the traces complete at `now`. */
-  poll(now: number): RequestAnalysis[] {
-    return this.#analyse(this.assembler.poll(now));
+  /** Analyses the traces complete at `now`, at most `limit` of them. */
+  poll(now: number, limit?: number): RequestAnalysis[] {
+    return this.#analyse(this.assembler.poll(now, limit));
   }
 
   /** Analyses everything still buffered (end of input, shutdown). */
