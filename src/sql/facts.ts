@@ -4,7 +4,7 @@ import { FLAG_AGGREGATE, KEYWORD_FLAGS, KEYWORD_TEXT, KW } from './keywords.js';
 import {
   AUX_SHIFT, KIND_MASK, OP_EQ, OP_GE, OP_GT, OP_LE, OP_LT, OP_NE, QIDENT_ESCAPED, QIDENT_UNTERMINATED, STRIDE,
   TK_BOOL, TK_CAST, TK_COMMA, TK_DOT, TK_LBRACKET, TK_LPAREN, TK_NUMBER, TK_OP, TK_PARAM,
-  TK_QIDENT, TK_SEMI, TK_STRING, TK_WORD,
+  TK_QIDENT, TK_SEMI, TK_STRING, TK_WORD, valueRunEnd,
 } from './lexer.js';
 import type { Tokens } from './lexer.js';
 import type { ColumnRef, SqlAggregate, SqlFacts, SqlOperation } from './types.js';
@@ -34,8 +34,25 @@ function clauseBounds(): number[] {
  * Facts about the outermost statement (the first one when there are several). Subqueries are
  * skipped, never descended into; malformed SQL yields partial facts, never an exception.
  */
-export function extractFacts(sql: string, t: Tokens): SqlFacts {
-  return new FactReader(sql, t).read();
+export function extractFacts(sql: string, t: Tokens, refs: ColumnRefCache | null = null): SqlFacts {
+  return new FactReader(sql, t, refs).read();
+}
+
+const REF_SLOTS = 1024;
+
+/**
+ * Column refs a normaliser already built, by the raw text of their `qualifier.column` pair: a new
+ * statement of an app names the same columns as the ones before it, and building `table.column`
+ * (two slices and a concatenation) was most of the cost of reading a select list. Direct-mapped,
+ * so its size is bounded: a collision replaces the older entry.
+ */
+export interface ColumnRefCache {
+  raw: string[];
+  ref: ColumnRef[];
+}
+
+export function createColumnRefCache(): ColumnRefCache {
+  return { raw: new Array<string>(REF_SLOTS).fill(''), ref: new Array<ColumnRef>(REF_SLOTS).fill('') };
 }
 
 class FactReader {
@@ -65,6 +82,7 @@ class FactReader {
   constructor(
     private readonly sql: string,
     t: Tokens,
+    private readonly refCache: ColumnRefCache | null,
   ) {
     this.d = t.data;
     this.n = t.count;
@@ -142,6 +160,7 @@ class FactReader {
     for (let j = i; j < end; j++) {
       const k = this.kind(j);
       if (k === TK_LPAREN || k === TK_LBRACKET) j = this.after(j) - 1;
+      else if (k === TK_PARAM) j = valueRunEnd(this.d, j);
       else if (k === TK_SEMI) {
         end = j;
         break;
@@ -233,7 +252,10 @@ class FactReader {
         j = this.after(j) - 1;
         continue;
       }
-      if (k !== TK_WORD) continue;
+      if (k !== TK_WORD) {
+        if (k === TK_PARAM) j = valueRunEnd(this.d, j);
+        continue;
+      }
       const w = this.aux(j);
       let c = -1;
       switch (w) {
@@ -467,10 +489,23 @@ class FactReader {
 
   /** `table.column` for a chain whose last two names are at q (or -1) and c. */
   private resolve(q: number, c: number): ColumnRef | null {
+    if (q < 0) return this.table === '' ? null : `${this.table}.${this.ident(c)}`;
+    const d = this.d;
+    const s = d[q * STRIDE + 1]!;
+    const e = d[q * STRIDE + 2]!;
+    // `q.c` written without a gap and no alias in play: the ref depends on that text alone.
+    const cache = this.refCache;
+    let slot = -1;
+    const end = d[c * STRIDE + 2]!;
+    if (cache !== null && this.aliases === null && c === q + 2 && d[(q + 1) * STRIDE + 1] === e && d[c * STRIDE + 1] === e + 1) {
+      const sql = this.sql;
+      let h = 0;
+      for (let k = s; k < end; k++) h = (Math.imul(h, 31) + sql.charCodeAt(k)) | 0;
+      slot = (h ^ (h >>> 10) ^ (h >>> 20)) & (REF_SLOTS - 1);
+      const raw = cache.raw[slot]!;
+      if (raw.length === end - s && sql.startsWith(raw, s)) return cache.ref[slot]!;
+    }
     const column = this.ident(c);
-    if (q < 0) return this.table === '' ? null : `${this.table}.${column}`;
-    const s = this.d[q * STRIDE + 1]!;
-    const e = this.d[q * STRIDE + 2]!;
     const raw = this.lastQualifierRaw;
     let table: string;
     if (raw.length === e - s && raw.length > 0 && this.sql.startsWith(raw, s)) {
@@ -481,7 +516,12 @@ class FactReader {
       this.lastQualifierRaw = this.sql.slice(s, e);
       this.lastQualifierTable = table;
     }
-    return `${table}.${column}`;
+    const ref = `${table}.${column}`;
+    if (slot >= 0) {
+      cache!.raw[slot] = this.sql.slice(s, end);
+      cache!.ref[slot] = ref;
+    }
+    return ref;
   }
 
   /**
@@ -492,6 +532,10 @@ class FactReader {
     let met = 0;
     for (let j = a; j < b; j++) {
       const k = this.kind(j);
+      if (k === TK_PARAM) {
+        j = valueRunEnd(this.d, j);
+        continue;
+      }
       if (k === TK_LPAREN) {
         if (this.isSubquery(j)) j = this.after(j) - 1;
         continue;
@@ -625,7 +669,10 @@ class FactReader {
         j = this.after(j) - 1;
         continue;
       }
-      if (k !== TK_WORD) continue;
+      if (k !== TK_WORD) {
+        if (k === TK_PARAM) j = valueRunEnd(this.d, j);
+        continue;
+      }
       const w = this.aux(j);
       if (w === KW.BETWEEN) between = true;
       else if (w === KW.AND && between) between = false;
@@ -655,6 +702,10 @@ class FactReader {
       const k = this.kind(j);
       if (k === TK_LPAREN || k === TK_LBRACKET) {
         j = this.after(j) - 1;
+        continue;
+      }
+      if (k === TK_PARAM) {
+        j = valueRunEnd(this.d, j);
         continue;
       }
       if (k === TK_OP) {
@@ -701,7 +752,10 @@ class FactReader {
     let value = false;
     for (let j = a; j < b; j++) {
       if (this.kind(j) === TK_LPAREN && this.isSubquery(j)) return false;
-      if (this.isValue(j)) value = true;
+      if (this.isValue(j)) {
+        value = true;
+        j = valueRunEnd(this.d, j);
+      }
     }
     return value;
   }
