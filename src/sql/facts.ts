@@ -499,14 +499,18 @@ class FactReader {
     const end = d[c * STRIDE + 2]!;
     if (cache !== null && this.aliases === null && c === q + 2 && d[(q + 1) * STRIDE + 1] === e && d[c * STRIDE + 1] === e + 1) {
       const sql = this.sql;
-      // A few characters of each name and both lengths pick the slot; startsWith proves the match.
+      // A few characters of each name and both lengths pick the slot; comparing the text proves the match.
       const cs = e + 1;
       let h = Math.imul(e - s, 0x9e3779b1) ^ Math.imul(end - cs, 0x85ebca6b);
       h = Math.imul(h ^ sql.charCodeAt(s + 1) ^ (sql.charCodeAt(e - 2) << 8) ^ (sql.charCodeAt(s + 3) << 16), 0xcc9e2d51);
       h = Math.imul(h ^ sql.charCodeAt(cs + 1) ^ (sql.charCodeAt(end - 2) << 8) ^ (sql.charCodeAt(cs + 2) << 16), 0x1b873593);
       slot = (h ^ (h >>> 15) ^ (h >>> 22)) & (REF_SLOTS - 1);
       const raw = cache.raw[slot]!;
-      if (raw.length === end - s && sql.startsWith(raw, s)) return cache.ref[slot]!;
+      if (raw.length === end - s) {
+        let k = 0;
+        while (k < raw.length && raw.charCodeAt(k) === sql.charCodeAt(s + k)) k++;
+        if (k === raw.length) return cache.ref[slot]!;
+      }
     }
     const column = this.ident(c);
     const raw = this.lastQualifierRaw;
