@@ -5,9 +5,15 @@
  * statement is a new string that must be hashed), sqlcommenter statements of new requests (the
  * comment-stripped memo), and cold normalisation (no memo).
  *
- *   node bench/sql.mjs
+ *   node bench/sql.mjs [--against <another build's dist/>]
+ *
+ * `--against` also measures the cold path of another build (e.g. main's, built in a worktree)
+ * alternately with this one, round by round in the same process, and prints the ratio: on a shared
+ * machine only such same-run ratios are steady.
  */
 import { batches } from './corpus.mjs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createSqlNormalizer, normalizeSql } from '../dist/sql/index.js';
 import { decodeProtobufRequest } from '../dist/otlp/protobuf.js';
 import { createWireDecoder } from '../dist/otlp/wire/decoder.js';
@@ -64,12 +70,34 @@ const newRequests = rate((n) => {
   return x;
 }, 300_000);
 
-const cold = rate((n) => {
+const coldWith = (create) => (n) => {
   let x = 0;
-  const normalize = createSqlNormalizer({ maxEntries: 0 });
+  const normalize = create({ maxEntries: 0 });
   for (let i = 0; i < n; i++) x += normalize(shapes[i % shapes.length]).sql.length;
   return x;
-}, 200_000);
+};
+const cold = rate(coldWith(createSqlNormalizer), 200_000);
+
+// This build and another, alternated in short rounds; best round of each.
+const againstAt = process.argv.indexOf('--against');
+let against;
+if (againstAt > 0) {
+  const dir = resolve(process.argv[againstAt + 1] ?? '');
+  const other = await import(pathToFileURL(`${dir}/sql/index.js`).href);
+  const runs = [coldWith(createSqlNormalizer), coldWith(other.createSqlNormalizer)];
+  const best = [Infinity, Infinity];
+  const n = 20_000;
+  for (const run of runs) run(n);
+  for (let r = 0; r < 20; r++) {
+    runs.forEach((run, k) => {
+      const c0 = process.cpuUsage();
+      run(n);
+      const c = process.cpuUsage(c0);
+      best[k] = Math.min(best[k], (c.user + c.system) / 1e6);
+    });
+  }
+  against = { dist: dir, coldPerSec: Math.round(n / best[1]), thisBuildColdPerSec: Math.round(n / best[0]), speedUp: +(best[1] / best[0]).toFixed(2) };
+}
 
 const coldOneShot = rate((n) => {
   let x = 0;
@@ -84,10 +112,12 @@ process.stdout.write(
     distinctRaw: distinct.length,
     distinctShapes: shapes.length,
     avgLength: Math.round(statements.reduce((n, s) => n + s.length, 0) / statements.length),
+    shapesAvgLength: Math.round(shapes.reduce((n, s) => n + s.length, 0) / shapes.length),
     hitsPerSec: hits,
     hitsFreshStringsPerSec: freshHits,
     newRequestSqlcommenterPerSec: newRequests,
     coldPerSec: cold,
     coldOneShotPerSec: coldOneShot,
+    ...(against === undefined ? {} : { against }),
   }) + '\n',
 );
