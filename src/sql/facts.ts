@@ -39,6 +39,8 @@ export function extractFacts(sql: string, t: Tokens, refs: ColumnRefCache | null
 }
 
 const REF_SLOTS = 1024;
+/** Longest `qualifier.column` text the memo keeps. */
+const REF_MAX = 96;
 
 /**
  * Column refs a normaliser already built, by the raw text of their `qualifier.column` pair: a new
@@ -47,12 +49,22 @@ const REF_SLOTS = 1024;
  * so its size is bounded: a collision replaces the older entry.
  */
 export interface ColumnRefCache {
-  raw: string[];
+  /** The statement's byte image (see `writeByteImage`); the memo is used only for ASCII statements, whose image is their text. */
+  bytes: Uint8Array | null;
+  /** Each slot's raw text, REF_MAX bytes per slot (comparing bytes is cheaper than comparing a sliced string). */
+  raw: Uint8Array;
+  /** Each slot's raw text length; 0 when empty. */
+  rawLength: Int32Array;
   ref: ColumnRef[];
 }
 
 export function createColumnRefCache(): ColumnRefCache {
-  return { raw: new Array<string>(REF_SLOTS).fill(''), ref: new Array<ColumnRef>(REF_SLOTS).fill('') };
+  return {
+    bytes: null,
+    raw: new Uint8Array(REF_SLOTS * REF_MAX),
+    rawLength: new Int32Array(REF_SLOTS),
+    ref: new Array<ColumnRef>(REF_SLOTS).fill(''),
+  };
 }
 
 class FactReader {
@@ -497,19 +509,24 @@ class FactReader {
     const cache = this.refCache;
     let slot = -1;
     const end = d[c * STRIDE + 2]!;
-    if (cache !== null && this.aliases === null && c === q + 2 && d[(q + 1) * STRIDE + 1] === e && d[c * STRIDE + 1] === e + 1) {
-      const sql = this.sql;
-      // A few characters of each name and both lengths pick the slot; comparing the text proves the match.
+    const b = cache === null ? null : cache.bytes;
+    if (
+      b !== null && this.aliases === null && c === q + 2 && d[(q + 1) * STRIDE + 1] === e && d[c * STRIDE + 1] === e + 1 &&
+      end - s <= REF_MAX
+    ) {
+      // A few bytes of each name and both lengths pick the slot; comparing the text proves the match.
       const cs = e + 1;
       let h = Math.imul(e - s, 0x9e3779b1) ^ Math.imul(end - cs, 0x85ebca6b);
-      h = Math.imul(h ^ sql.charCodeAt(s + 1) ^ (sql.charCodeAt(e - 2) << 8) ^ (sql.charCodeAt(s + 3) << 16), 0xcc9e2d51);
-      h = Math.imul(h ^ sql.charCodeAt(cs + 1) ^ (sql.charCodeAt(end - 2) << 8) ^ (sql.charCodeAt(cs + 2) << 16), 0x1b873593);
+      h = Math.imul(h ^ b[s + 1]! ^ (b[e - 2]! << 8) ^ (b[s + 3]! << 16), 0xcc9e2d51);
+      h = Math.imul(h ^ b[cs + 1]! ^ (b[end - 2]! << 8) ^ (b[cs + 2]! << 16), 0x1b873593);
       slot = (h ^ (h >>> 15) ^ (h >>> 22)) & (REF_SLOTS - 1);
-      const raw = cache.raw[slot]!;
-      if (raw.length === end - s) {
+      const len = end - s;
+      if (cache!.rawLength[slot] === len) {
+        const raw = cache!.raw;
+        const at = slot * REF_MAX;
         let k = 0;
-        while (k < raw.length && raw.charCodeAt(k) === sql.charCodeAt(s + k)) k++;
-        if (k === raw.length) return cache.ref[slot]!;
+        while (k < len && raw[at + k] === b[s + k]) k++;
+        if (k === len) return cache!.ref[slot]!;
       }
     }
     const column = this.ident(c);
@@ -525,7 +542,8 @@ class FactReader {
     }
     const ref = `${table}.${column}`;
     if (slot >= 0) {
-      cache!.raw[slot] = this.sql.slice(s, end);
+      cache!.raw.set(b!.subarray(s, end), slot * REF_MAX);
+      cache!.rawLength[slot] = end - s;
       cache!.ref[slot] = ref;
     }
     return ref;

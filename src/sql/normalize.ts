@@ -104,7 +104,9 @@ export function normalizeWith(ws: Workspace, statement: string): NormalizedSql {
     text = fromCodes(ws.wide, len);
     fingerprint = fnv1a64(ws.wide, len);
   }
-  return { fingerprint, sql: text, facts: extractFacts(sql, t, ws.refs) };
+  const refs = ws.refs;
+  if (refs !== null) refs.bytes = ascii ? bytes : null;
+  return { fingerprint, sql: text, facts: extractFacts(sql, t, refs) };
 }
 
 function fromCodes(codes: Uint16Array, len: number): string {
