@@ -121,10 +121,6 @@ class FactReader {
     return p >= this.n ? this.n : p + 1;
   }
 
-  private text(i: number): string {
-    return this.sql.slice(this.d[i * STRIDE + 1]!, this.d[i * STRIDE + 2]!);
-  }
-
   /** An identifier token's name: quotes removed and doubled quotes undone. */
   private ident(i: number): string {
     const info = this.d[i * STRIDE]!;
@@ -826,13 +822,16 @@ class FactReader {
     this.facts.limit = value;
   }
 
+  /** A token of decimal digits as a safe integer (exact below 2^53, as Number() of the text would be); else null. */
   private integer(i: number): number | null {
-    const s = this.text(i);
-    for (let k = 0; k < s.length; k++) {
-      const c = s.charCodeAt(k);
+    const sql = this.sql;
+    const e = this.d[i * STRIDE + 2]!;
+    let v = 0;
+    for (let k = this.d[i * STRIDE + 1]!; k < e; k++) {
+      const c = sql.charCodeAt(k);
       if (c < 48 || c > 57) return null;
+      v = v * 10 + (c - 48);
     }
-    const v = Number(s);
-    return Number.isSafeInteger(v) ? v : null;
+    return v <= Number.MAX_SAFE_INTEGER ? v : null;
   }
 }
