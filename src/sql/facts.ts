@@ -70,6 +70,7 @@ export function createColumnRefCache(): ColumnRefCache {
 class FactReader {
   private readonly d: Int32Array;
   private readonly n: number;
+  private readonly firstSemi: number;
   private table = '';
   private aliases: Map<string, string> | null = null;
   /** Last qualifier resolved: Django repeats `"app_model".` before every column. */
@@ -98,6 +99,7 @@ class FactReader {
   ) {
     this.d = t.data;
     this.n = t.count;
+    this.firstSemi = t.firstSemi;
   }
 
   private kind(i: number): number {
@@ -165,7 +167,10 @@ class FactReader {
       end = Math.min(end, this.after(i) - 1);
       i++;
     }
-    for (let j = i; j < end; j++) {
+    // At the top level the lexer already knows where the first statement ends.
+    if (i === 0) {
+      if (this.firstSemi >= 0) end = this.firstSemi;
+    } else for (let j = i; j < end; j++) {
       const k = this.kind(j);
       if (k === TK_LPAREN || k === TK_LBRACKET) j = this.after(j) - 1;
       else if (k === TK_PARAM) j = valueRunEnd(this.d, j);

@@ -67,6 +67,8 @@ export const AUX_SHIFT = 5;
 export interface Tokens {
   count: number;
   data: Int32Array;
+  /** Index of the first `;` outside every bracket, or -1: where the first statement ends. */
+  firstSemi: number;
 }
 
 /**
@@ -80,7 +82,7 @@ export function valueRunEnd(d: Int32Array, i: number): number {
 }
 
 export function createTokens(capacity = 256): Tokens {
-  return { count: 0, data: new Int32Array(capacity * STRIDE) };
+  return { count: 0, data: new Int32Array(capacity * STRIDE), firstSemi: -1 };
 }
 
 /** Byte standing for any non-ASCII character that may be part of an identifier. */
@@ -218,6 +220,7 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void
   let top = -1; // innermost open bracket; older ones are chained through their pair slots
   let prevKind = 0;
   let prevAux = 0;
+  let firstSemi = -1;
   // MySQL escapes quotes in strings with backslashes; its identifiers (Django's too) use backticks.
   let backslashEscapes = false;
   let i = 0;
@@ -461,7 +464,10 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void
         d[o + 3] = top;
         top = outer;
       } else d[o + 3] = -1;
-    } else d[o + 3] = -1;
+    } else {
+      d[o + 3] = -1;
+      if (kind === TK_SEMI && top < 0 && firstSemi < 0) firstSemi = count;
+    }
     count++;
     prevKind = kind;
     prevAux = aux;
@@ -493,6 +499,7 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void
     top = outer;
   }
   t.count = count;
+  t.firstSemi = firstSemi;
 }
 
 /** Doubles the token buffer (never beyond n + 1 tokens: each token consumes a character). */
