@@ -42,6 +42,35 @@ function rate(fn, n) {
   return Math.round(n / best);
 }
 
+const coldWith = (create) => (n) => {
+  let x = 0;
+  const normalize = create({ maxEntries: 0 });
+  for (let i = 0; i < n; i++) x += normalize(shapes[i % shapes.length]).sql.length;
+  return x;
+};
+// This build and another, alternated in short rounds; best round of each. First, so that both
+// builds' code has seen only cold calls (the memo benchmarks below feed this build other strings).
+const againstAt = process.argv.indexOf('--against');
+let against;
+if (againstAt > 0) {
+  const dir = resolve(process.argv[againstAt + 1] ?? '');
+  const other = await import(pathToFileURL(`${dir}/sql/index.js`).href);
+  const runs = [coldWith(createSqlNormalizer), coldWith(other.createSqlNormalizer)];
+  const best = [Infinity, Infinity];
+  for (const run of runs) run(20_000);
+  // Many short rounds (a few ms each): on a loaded machine the best of each then comes from
+  // moments when the core was really ours, and the two builds share those moments.
+  const n = 1_060;
+  for (let r = 0; r < 300; r++) {
+    runs.forEach((run, k) => {
+      const t0 = process.hrtime.bigint();
+      run(n);
+      best[k] = Math.min(best[k], Number(process.hrtime.bigint() - t0) / 1e9);
+    });
+  }
+  against = { dist: dir, coldPerSec: Math.round(n / best[1]), thisBuildColdPerSec: Math.round(n / best[0]), speedUp: +(best[1] / best[0]).toFixed(2) };
+}
+
 const hits = rate((n) => {
   const normalize = createSqlNormalizer();
   let x = 0;
@@ -70,35 +99,7 @@ const newRequests = rate((n) => {
   return x;
 }, 300_000);
 
-const coldWith = (create) => (n) => {
-  let x = 0;
-  const normalize = create({ maxEntries: 0 });
-  for (let i = 0; i < n; i++) x += normalize(shapes[i % shapes.length]).sql.length;
-  return x;
-};
 const cold = rate(coldWith(createSqlNormalizer), 200_000);
-
-// This build and another, alternated in short rounds; best round of each.
-const againstAt = process.argv.indexOf('--against');
-let against;
-if (againstAt > 0) {
-  const dir = resolve(process.argv[againstAt + 1] ?? '');
-  const other = await import(pathToFileURL(`${dir}/sql/index.js`).href);
-  const runs = [coldWith(createSqlNormalizer), coldWith(other.createSqlNormalizer)];
-  const best = [Infinity, Infinity];
-  for (const run of runs) run(20_000);
-  // Many short rounds (a few ms each): on a loaded machine the best of each then comes from
-  // moments when the core was really ours, and the two builds share those moments.
-  const n = 1_060;
-  for (let r = 0; r < 300; r++) {
-    runs.forEach((run, k) => {
-      const t0 = process.hrtime.bigint();
-      run(n);
-      best[k] = Math.min(best[k], Number(process.hrtime.bigint() - t0) / 1e9);
-    });
-  }
-  against = { dist: dir, coldPerSec: Math.round(n / best[1]), thisBuildColdPerSec: Math.round(n / best[0]), speedUp: +(best[1] / best[0]).toFixed(2) };
-}
 
 const coldOneShot = rate((n) => {
   let x = 0;
