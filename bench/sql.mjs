@@ -5,9 +5,15 @@
  * statement is a new string that must be hashed), sqlcommenter statements of new requests (the
  * comment-stripped memo), and cold normalisation (no memo).
  *
- *   node bench/sql.mjs
+ *   node bench/sql.mjs [--against <another build's dist/>]
+ *
+ * `--against` also measures the cold path of another build (e.g. main's, built in a worktree)
+ * alternately with this one, round by round in the same process, and prints the ratio: on a shared
+ * machine only such same-run ratios are steady.
  */
 import { batches } from './corpus.mjs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createSqlNormalizer, normalizeSql } from '../dist/sql/index.js';
 import { decodeProtobufRequest } from '../dist/otlp/protobuf.js';
 import { createWireDecoder } from '../dist/otlp/wire/decoder.js';
@@ -34,6 +40,35 @@ function rate(fn, n) {
     best = Math.min(best, (c.user + c.system) / 1e6);
   }
   return Math.round(n / best);
+}
+
+const coldWith = (create) => (n) => {
+  let x = 0;
+  const normalize = create({ maxEntries: 0 });
+  for (let i = 0; i < n; i++) x += normalize(shapes[i % shapes.length]).sql.length;
+  return x;
+};
+// This build and another, alternated in short rounds; best round of each. First, so that both
+// builds' code has seen only cold calls (the memo benchmarks below feed this build other strings).
+const againstAt = process.argv.indexOf('--against');
+let against;
+if (againstAt > 0) {
+  const dir = resolve(process.argv[againstAt + 1] ?? '');
+  const other = await import(pathToFileURL(`${dir}/sql/index.js`).href);
+  const runs = [coldWith(createSqlNormalizer), coldWith(other.createSqlNormalizer)];
+  const best = [Infinity, Infinity];
+  for (const run of runs) run(20_000);
+  // Many short rounds (a few ms each): on a loaded machine the best of each then comes from
+  // moments when the core was really ours, and the two builds share those moments.
+  const n = 1_060;
+  for (let r = 0; r < 300; r++) {
+    runs.forEach((run, k) => {
+      const t0 = process.hrtime.bigint();
+      run(n);
+      best[k] = Math.min(best[k], Number(process.hrtime.bigint() - t0) / 1e9);
+    });
+  }
+  against = { dist: dir, coldPerSec: Math.round(n / best[1]), thisBuildColdPerSec: Math.round(n / best[0]), speedUp: +(best[1] / best[0]).toFixed(2) };
 }
 
 const hits = rate((n) => {
@@ -64,12 +99,7 @@ const newRequests = rate((n) => {
   return x;
 }, 300_000);
 
-const cold = rate((n) => {
-  let x = 0;
-  const normalize = createSqlNormalizer({ maxEntries: 0 });
-  for (let i = 0; i < n; i++) x += normalize(shapes[i % shapes.length]).sql.length;
-  return x;
-}, 200_000);
+const cold = rate(coldWith(createSqlNormalizer), 200_000);
 
 const coldOneShot = rate((n) => {
   let x = 0;
@@ -84,10 +114,12 @@ process.stdout.write(
     distinctRaw: distinct.length,
     distinctShapes: shapes.length,
     avgLength: Math.round(statements.reduce((n, s) => n + s.length, 0) / statements.length),
+    shapesAvgLength: Math.round(shapes.reduce((n, s) => n + s.length, 0) / shapes.length),
     hitsPerSec: hits,
     hitsFreshStringsPerSec: freshHits,
     newRequestSqlcommenterPerSec: newRequests,
     coldPerSec: cold,
     coldOneShotPerSec: coldOneShot,
+    ...(against === undefined ? {} : { against }),
   }) + '\n',
 );

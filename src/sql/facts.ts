@@ -4,7 +4,7 @@ import { FLAG_AGGREGATE, KEYWORD_FLAGS, KEYWORD_TEXT, KW } from './keywords.js';
 import {
   AUX_SHIFT, KIND_MASK, OP_EQ, OP_GE, OP_GT, OP_LE, OP_LT, OP_NE, QIDENT_ESCAPED, QIDENT_UNTERMINATED, STRIDE,
   TK_BOOL, TK_CAST, TK_COMMA, TK_DOT, TK_LBRACKET, TK_LPAREN, TK_NUMBER, TK_OP, TK_PARAM,
-  TK_QIDENT, TK_SEMI, TK_STRING, TK_WORD,
+  TK_QIDENT, TK_SEMI, TK_STRING, TK_WORD, valueRunEnd,
 } from './lexer.js';
 import type { Tokens } from './lexer.js';
 import type { ColumnRef, SqlAggregate, SqlFacts, SqlOperation } from './types.js';
@@ -34,13 +34,43 @@ function clauseBounds(): number[] {
  * Facts about the outermost statement (the first one when there are several). Subqueries are
  * skipped, never descended into; malformed SQL yields partial facts, never an exception.
  */
-export function extractFacts(sql: string, t: Tokens): SqlFacts {
-  return new FactReader(sql, t).read();
+export function extractFacts(sql: string, t: Tokens, refs: ColumnRefCache | null = null): SqlFacts {
+  return new FactReader(sql, t, refs).read();
+}
+
+const REF_SLOTS = 1024;
+/** Longest `qualifier.column` text the memo keeps. */
+const REF_MAX = 96;
+
+/**
+ * Column refs a normaliser already built, by the raw text of their `qualifier.column` pair: a new
+ * statement of an app names the same columns as the ones before it, and building `table.column`
+ * (two slices and a concatenation) was most of the cost of reading a select list. Direct-mapped,
+ * so its size is bounded: a collision replaces the older entry.
+ */
+export interface ColumnRefCache {
+  /** The statement's byte image (see `writeByteImage`); the memo is used only for ASCII statements, whose image is their text. */
+  bytes: Uint8Array | null;
+  /** Each slot's raw text, REF_MAX bytes per slot (comparing bytes is cheaper than comparing a sliced string). */
+  raw: Uint8Array;
+  /** Each slot's raw text length; 0 when empty. */
+  rawLength: Int32Array;
+  ref: ColumnRef[];
+}
+
+export function createColumnRefCache(): ColumnRefCache {
+  return {
+    bytes: null,
+    raw: new Uint8Array(REF_SLOTS * REF_MAX),
+    rawLength: new Int32Array(REF_SLOTS),
+    ref: new Array<ColumnRef>(REF_SLOTS).fill(''),
+  };
 }
 
 class FactReader {
   private readonly d: Int32Array;
   private readonly n: number;
+  private readonly firstSemi: number;
   private table = '';
   private aliases: Map<string, string> | null = null;
   /** Last qualifier resolved: Django repeats `"app_model".` before every column. */
@@ -65,9 +95,11 @@ class FactReader {
   constructor(
     private readonly sql: string,
     t: Tokens,
+    private readonly refCache: ColumnRefCache | null,
   ) {
     this.d = t.data;
     this.n = t.count;
+    this.firstSemi = t.firstSemi;
   }
 
   private kind(i: number): number {
@@ -89,10 +121,6 @@ class FactReader {
   private after(i: number): number {
     const p = this.d[i * STRIDE + 3]!;
     return p >= this.n ? this.n : p + 1;
-  }
-
-  private text(i: number): string {
-    return this.sql.slice(this.d[i * STRIDE + 1]!, this.d[i * STRIDE + 2]!);
   }
 
   /** An identifier token's name: quotes removed and doubled quotes undone. */
@@ -139,9 +167,13 @@ class FactReader {
       end = Math.min(end, this.after(i) - 1);
       i++;
     }
-    for (let j = i; j < end; j++) {
+    // At the top level the lexer already knows where the first statement ends.
+    if (i === 0) {
+      if (this.firstSemi >= 0) end = this.firstSemi;
+    } else for (let j = i; j < end; j++) {
       const k = this.kind(j);
       if (k === TK_LPAREN || k === TK_LBRACKET) j = this.after(j) - 1;
+      else if (k === TK_PARAM) j = valueRunEnd(this.d, j);
       else if (k === TK_SEMI) {
         end = j;
         break;
@@ -233,7 +265,10 @@ class FactReader {
         j = this.after(j) - 1;
         continue;
       }
-      if (k !== TK_WORD) continue;
+      if (k !== TK_WORD) {
+        if (k === TK_PARAM) j = valueRunEnd(this.d, j);
+        continue;
+      }
       const w = this.aux(j);
       let c = -1;
       switch (w) {
@@ -467,10 +502,35 @@ class FactReader {
 
   /** `table.column` for a chain whose last two names are at q (or -1) and c. */
   private resolve(q: number, c: number): ColumnRef | null {
+    if (q < 0) return this.table === '' ? null : `${this.table}.${this.ident(c)}`;
+    const d = this.d;
+    const s = d[q * STRIDE + 1]!;
+    const e = d[q * STRIDE + 2]!;
+    // `q.c` written without a gap and no alias in play: the ref depends on that text alone.
+    const cache = this.refCache;
+    let slot = -1;
+    const end = d[c * STRIDE + 2]!;
+    const b = cache === null ? null : cache.bytes;
+    if (
+      b !== null && this.aliases === null && c === q + 2 && d[(q + 1) * STRIDE + 1] === e && d[c * STRIDE + 1] === e + 1 &&
+      end - s <= REF_MAX
+    ) {
+      // A few bytes of each name and both lengths pick the slot; comparing the text proves the match.
+      const cs = e + 1;
+      let h = Math.imul(e - s, 0x9e3779b1) ^ Math.imul(end - cs, 0x85ebca6b);
+      h = Math.imul(h ^ b[s + 1]! ^ (b[e - 2]! << 8) ^ (b[s + 3]! << 16), 0xcc9e2d51);
+      h = Math.imul(h ^ b[cs + 1]! ^ (b[end - 2]! << 8) ^ (b[cs + 2]! << 16), 0x1b873593);
+      slot = (h ^ (h >>> 15) ^ (h >>> 22)) & (REF_SLOTS - 1);
+      const len = end - s;
+      if (cache!.rawLength[slot] === len) {
+        const raw = cache!.raw;
+        const at = slot * REF_MAX;
+        let k = 0;
+        while (k < len && raw[at + k] === b[s + k]) k++;
+        if (k === len) return cache!.ref[slot]!;
+      }
+    }
     const column = this.ident(c);
-    if (q < 0) return this.table === '' ? null : `${this.table}.${column}`;
-    const s = this.d[q * STRIDE + 1]!;
-    const e = this.d[q * STRIDE + 2]!;
     const raw = this.lastQualifierRaw;
     let table: string;
     if (raw.length === e - s && raw.length > 0 && this.sql.startsWith(raw, s)) {
@@ -481,7 +541,13 @@ class FactReader {
       this.lastQualifierRaw = this.sql.slice(s, e);
       this.lastQualifierTable = table;
     }
-    return `${table}.${column}`;
+    const ref = `${table}.${column}`;
+    if (slot >= 0) {
+      cache!.raw.set(b!.subarray(s, end), slot * REF_MAX);
+      cache!.rawLength[slot] = end - s;
+      cache!.ref[slot] = ref;
+    }
+    return ref;
   }
 
   /**
@@ -492,6 +558,10 @@ class FactReader {
     let met = 0;
     for (let j = a; j < b; j++) {
       const k = this.kind(j);
+      if (k === TK_PARAM) {
+        j = valueRunEnd(this.d, j);
+        continue;
+      }
       if (k === TK_LPAREN) {
         if (this.isSubquery(j)) j = this.after(j) - 1;
         continue;
@@ -625,7 +695,10 @@ class FactReader {
         j = this.after(j) - 1;
         continue;
       }
-      if (k !== TK_WORD) continue;
+      if (k !== TK_WORD) {
+        if (k === TK_PARAM) j = valueRunEnd(this.d, j);
+        continue;
+      }
       const w = this.aux(j);
       if (w === KW.BETWEEN) between = true;
       else if (w === KW.AND && between) between = false;
@@ -655,6 +728,10 @@ class FactReader {
       const k = this.kind(j);
       if (k === TK_LPAREN || k === TK_LBRACKET) {
         j = this.after(j) - 1;
+        continue;
+      }
+      if (k === TK_PARAM) {
+        j = valueRunEnd(this.d, j);
         continue;
       }
       if (k === TK_OP) {
@@ -701,7 +778,10 @@ class FactReader {
     let value = false;
     for (let j = a; j < b; j++) {
       if (this.kind(j) === TK_LPAREN && this.isSubquery(j)) return false;
-      if (this.isValue(j)) value = true;
+      if (this.isValue(j)) {
+        value = true;
+        j = valueRunEnd(this.d, j);
+      }
     }
     return value;
   }
@@ -747,13 +827,16 @@ class FactReader {
     this.facts.limit = value;
   }
 
+  /** A token of decimal digits as a safe integer (exact below 2^53, as Number() of the text would be); else null. */
   private integer(i: number): number | null {
-    const s = this.text(i);
-    for (let k = 0; k < s.length; k++) {
-      const c = s.charCodeAt(k);
+    const sql = this.sql;
+    const e = this.d[i * STRIDE + 2]!;
+    let v = 0;
+    for (let k = this.d[i * STRIDE + 1]!; k < e; k++) {
+      const c = sql.charCodeAt(k);
       if (c < 48 || c > 57) return null;
+      v = v * 10 + (c - 48);
     }
-    const v = Number(s);
-    return Number.isSafeInteger(v) ? v : null;
+    return v <= Number.MAX_SAFE_INTEGER ? v : null;
   }
 }

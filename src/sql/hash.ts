@@ -14,11 +14,12 @@ export function fnv1a64(codes: Uint8Array | Uint16Array, len: number): string {
     const c = codes[i]!;
     if (c >= 0x80) return fnv1a64Utf8(codes, len); // rare: canonical text is almost always ASCII
     lo ^= c;
-    // (hi:lo) * (2^40 + 435) mod 2^64, in 16-bit pieces so every product is exact
-    const a = (lo & 0xffff) * 435;
-    const m = (lo >>> 16) * 435 + (a >>> 16);
-    hi = (Math.imul(hi, 435) + (m >>> 16) + (lo << 8)) | 0;
-    lo = (m << 16) | (a & 0xffff);
+    // (hi:lo) * (2^40 + 435) mod 2^64. The low word is Math.imul's low 32 bits, so the chain from
+    // one byte to the next is an xor and a multiply; the carry into hi (the product's bits 32 and
+    // up, from 16-bit pieces so every product is exact) is off that chain.
+    const carry = ((lo >>> 16) * 435 + (((lo & 0xffff) * 435) >>> 16)) >>> 16;
+    hi = (Math.imul(hi, 435) + carry + (lo << 8)) | 0;
+    lo = Math.imul(lo, 435);
   }
   return hex16(hi, lo);
 }

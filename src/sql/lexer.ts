@@ -52,7 +52,9 @@ export const OP_PERCENT2 = 8;
 
 /**
  * Slots per token in `Tokens.data`: [kind | aux << AUX_SHIFT, start offset, end offset, index of
- * the matching bracket].
+ * the matching bracket]. On a `%s` that starts a value run (`%s, %s, …, %s` written with exactly
+ * ", " between, Django's `IN (…)` of a prefetch) the last slot is the index of the run's last
+ * `%s` (see `valueRunEnd`); on other tokens it is -1.
  */
 export const STRIDE = 4;
 export const KIND_MASK = 31;
@@ -65,10 +67,22 @@ export const AUX_SHIFT = 5;
 export interface Tokens {
   count: number;
   data: Int32Array;
+  /** Index of the first `;` outside every bracket, or -1: where the first statement ends. */
+  firstSemi: number;
+}
+
+/**
+ * The index of the last token of the value run starting at token i, or i itself when no run
+ * starts there. Inside a run are only TK_COMMA and TK_PARAM tokens, so a scan that reacts to
+ * neither may jump over it.
+ */
+export function valueRunEnd(d: Int32Array, i: number): number {
+  const end = d[i * STRIDE + 3]!;
+  return end > i && (d[i * STRIDE]! & KIND_MASK) === TK_PARAM ? end : i;
 }
 
 export function createTokens(capacity = 256): Tokens {
-  return { count: 0, data: new Int32Array(capacity * STRIDE) };
+  return { count: 0, data: new Int32Array(capacity * STRIDE), firstSemi: -1 };
 }
 
 /** Byte standing for any non-ASCII character that may be part of an identifier. */
@@ -206,6 +220,7 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void
   let top = -1; // innermost open bracket; older ones are chained through their pair slots
   let prevKind = 0;
   let prevAux = 0;
+  let firstSemi = -1;
   // MySQL escapes quotes in strings with backslashes; its identifiers (Django's too) use backticks.
   let backslashEscapes = false;
   let i = 0;
@@ -449,10 +464,32 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void
         d[o + 3] = top;
         top = outer;
       } else d[o + 3] = -1;
-    } else d[o + 3] = -1;
+    } else {
+      d[o + 3] = -1;
+      if (kind === TK_SEMI && top < 0 && firstSemi < 0) firstSemi = count;
+    }
     count++;
     prevKind = kind;
     prevAux = aux;
+    // `%s, %s, …`: the bytes ", %s" always lex as a comma and a `%s`, so write them in a tight loop.
+    if (kind === TK_PARAM && i - start === 2 && c === 37 && b[start + 1] === 115 && b[i] === 44 && b[i + 1] === 32 && b[i + 2] === 37 && b[i + 3] === 115) {
+      const first = count - 1;
+      do {
+        const r = count * STRIDE;
+        if (r + 2 * STRIDE > d.length) d = grow(t, n);
+        d[r] = TK_COMMA;
+        d[r + 1] = i;
+        d[r + 2] = i + 1;
+        d[r + 3] = -1;
+        d[r + 4] = TK_PARAM;
+        d[r + 5] = i + 2;
+        d[r + 6] = i + 4;
+        d[r + 7] = -1;
+        count += 2;
+        i += 4;
+      } while (b[i] === 44 && b[i + 1] === 32 && b[i + 2] === 37 && b[i + 3] === 115);
+      d[first * STRIDE + 3] = count - 1;
+    }
   }
   // Unclosed brackets pair with the end.
   while (top >= 0) {
@@ -462,6 +499,7 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void
     top = outer;
   }
   t.count = count;
+  t.firstSemi = firstSemi;
 }
 
 /** Doubles the token buffer (never beyond n + 1 tokens: each token consumes a character). */

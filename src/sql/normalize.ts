@@ -1,6 +1,7 @@
 /** Turns a raw statement into its canonical text, fingerprint and facts (see DESIGN.md "Fingerprint"). */
 
-import { extractFacts } from './facts.js';
+import { createColumnRefCache, extractFacts } from './facts.js';
+import type { ColumnRefCache } from './facts.js';
 import { fnv1a64 } from './hash.js';
 import { FLAG_FUNCTION, KEYWORD_FLAGS, KEYWORD_TEXT, KW } from './keywords.js';
 import {
@@ -28,6 +29,8 @@ export interface Workspace {
   frames: Int32Array;
   /** Collapse state per open CASE, CASE_FRAME slots each. */
   cases: Int32Array;
+  /** Column refs built by earlier statements (null for a one-shot call, which would only fill it). */
+  refs: ColumnRefCache | null;
 }
 
 /** Statements longer than this get a throwaway workspace, so a cached one never holds megabytes. */
@@ -41,6 +44,7 @@ export function createWorkspace(expectedLength = 1024): Workspace {
     wide: new Uint16Array(0),
     frames: new Int32Array(FRAME * 32),
     cases: new Int32Array(CASE_FRAME * 8),
+    refs: createColumnRefCache(),
   };
 }
 
@@ -56,6 +60,7 @@ function createOneShotWorkspace(length: number): Workspace {
     wide: new Uint16Array(0),
     frames: new Int32Array(FRAME),
     cases: new Int32Array(CASE_FRAME),
+    refs: null,
   };
 }
 
@@ -99,7 +104,9 @@ export function normalizeWith(ws: Workspace, statement: string): NormalizedSql {
     text = fromCodes(ws.wide, len);
     fingerprint = fnv1a64(ws.wide, len);
   }
-  return { fingerprint, sql: text, facts: extractFacts(sql, t) };
+  const refs = ws.refs;
+  if (refs !== null) refs.bytes = ascii ? bytes : null;
+  return { fingerprint, sql: text, facts: extractFacts(sql, t, refs) };
 }
 
 function fromCodes(codes: Uint16Array, len: number): string {
@@ -246,9 +253,25 @@ function emit(
 
     // The token itself.
     switch (kind) {
+      case TK_PARAM: {
+        out[o++] = 63; // ?
+        // A value run opening a list, `IN (%s, %s, …)`: every element repeats the first, so the
+        // run leaves what its first two elements leave, `?, ?` with the second dropped at the next
+        // comma or closer; the frame is set as the loop would have left it.
+        const runEnd = d[i * STRIDE + 3]!;
+        if (runEnd > i && curType === FT_LIST && prevKind === TK_LPAREN && frames[f + F_FIRST_END] === -1) {
+          frames[f + F_FIRST_END] = o;
+          frames[f + F_SEP_START] = o;
+          out[o++] = 44;
+          frames[f + F_ELEM_START] = o;
+          out[o++] = 32;
+          out[o++] = 63;
+          i = runEnd;
+        }
+        break;
+      }
       case TK_STRING:
       case TK_NUMBER:
-      case TK_PARAM:
       case TK_BOOL:
         out[o++] = 63; // ?
         break;
