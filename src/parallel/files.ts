@@ -15,6 +15,7 @@ import type { DetectOptions } from '../detect/request.js';
 import { RollupSet } from '../detect/rollup.js';
 import { decodeUnit, isRawUnit, readTraceUnits, type TraceUnit } from '../otlp/file.js';
 import type { DecodedBatch } from '../otlp/span.js';
+import { createJsonDecoder } from '../otlp/json.js';
 import { createWireDecoder } from '../otlp/wire/decoder.js';
 import { AnalysisUnpacker, asBuffer, type FromWorker, type SharedRawUnit, type ToWorker, type WorkerSetup } from './protocol.js';
 import { mergeKeyed, shardSpans, type KeyedAnalysis } from './shard.js';
@@ -106,7 +107,8 @@ export async function analyseFilesSharded(
 function analyseHere(held: HeldUnit[], detect: DetectOptions): ShardedFilesResult {
   const offline = new OfflineAnalysis(detect);
   const decoder = createWireDecoder();
-  for (const unit of held) offline.add('raw' in unit ? decodeUnit(asBuffer(unit), decoder).spans : unit.spans);
+  const json = createJsonDecoder();
+  for (const unit of held) offline.add('raw' in unit ? decodeUnit(asBuffer(unit), decoder, json).spans : unit.spans);
   const rollups = offline.finish();
   return { rollups, lateSpans: offline.analyzer.assembler.counters.lateSpans };
 }
@@ -114,7 +116,7 @@ function analyseHere(held: HeldUnit[], detect: DetectOptions): ShardedFilesResul
 /** The error --jobs 1 reports for a unit some shard could not decode: the unit decoded whole, as it would be there. */
 function wholeUnitError(unit: SharedRawUnit): Error {
   try {
-    decodeUnit(asBuffer(unit), createWireDecoder());
+    decodeUnit(asBuffer(unit), createWireDecoder(), createJsonDecoder());
   } catch (error) {
     return error as Error;
   }

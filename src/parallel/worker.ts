@@ -3,6 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ShardAnalysis, shardUnit } from './shard.js';
 import { AnalysisPacker, asBuffer, type FromWorker, type ToWorker, type WorkerSetup } from './protocol.js';
 import type { DetectOptions } from '../detect/request.js';
+import { createJsonDecoder } from '../otlp/json.js';
 import { createWireDecoder } from '../otlp/wire/decoder.js';
 
 const setup = workerData as WorkerSetup;
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
   const links = setup.schemaPath === undefined ? undefined : await schemaLinks(setup.schemaPath);
   const analysis = new ShardAnalysis({ ...setup.detect, ...(links === undefined ? {} : { links }) }, setup.shards);
   const decoder = createWireDecoder();
+  const json = createJsonDecoder();
   const packer = new AnalysisPacker();
   // Messages posted while the schema loaded wait in the port's queue until this listener starts it.
   port.on('message', (message: ToWorker) => {
@@ -30,7 +32,7 @@ async function main(): Promise<void> {
       const unit = asBuffer(message.raw);
       let spans;
       try {
-        spans = shardUnit(unit, decoder, setup.shard, setup.shards);
+        spans = shardUnit(unit, decoder, json, setup.shard, setup.shards);
       } catch {
         post({ unit: message.unit, failed: true });
         return;
