@@ -244,10 +244,25 @@ export function readTraceUnits(source: string | NodeJS.ReadableStream, opts: Rea
   return readSource(source, opts, true);
 }
 
+/** The decoders of one stream of raw units (a file): one of each, so their memo tables serve every unit. */
+export interface UnitDecoders {
+  wire: WireDecoder;
+  json: JsonDecoder;
+}
+
+export function createUnitDecoders(): UnitDecoders {
+  return { wire: createWireDecoder(), json: createJsonDecoder() };
+}
+
 /** Decodes a raw unit exactly as readTraceFile would have, errors included. */
-export function decodeUnit(unit: RawUnit, decoder: WireDecoder, json: JsonDecoder): DecodedBatch {
-  if (unit.raw === 'protobuf') return decodeMessageAt(unit.file, unit.at, unit.bytes, unit.byte, decoder);
-  return decodeAt(parseLine(unit.file, unit.bytes, unit.line), unit.file, unit.line, json);
+export function decodeUnit(unit: RawUnit, decoders: UnitDecoders): DecodedBatch {
+  if (unit.raw === 'protobuf') return decodeMessageAt(unit.file, unit.at, unit.bytes, unit.byte, decoders.wire);
+  return decodeAt(parseLine(unit.file, unit.bytes, unit.line), unit.file, unit.line, decoders.json);
+}
+
+/** Runs `decode` on a raw protobuf unit's bytes; its errors become the TraceFileError decodeUnit would throw. */
+export function inProtobufUnit<T>(unit: Extract<RawUnit, { raw: 'protobuf' }>, decode: (bytes: Buffer) => T): T {
+  return atMessage(unit.file, unit.at, unit.byte, () => decode(unit.bytes));
 }
 
 async function* readSource(source: string | NodeJS.ReadableStream, opts: ReadTraceFileOptions, raw: boolean): AsyncGenerator<TraceUnit, void, undefined> {
@@ -540,8 +555,12 @@ function decodeMessage(ctx: Context, message: Buffer, byte: number): TraceUnit {
 }
 
 function decodeMessageAt(file: string, at: string, message: Uint8Array, byte: number, decoder: WireDecoder): DecodedBatch {
+  return atMessage(file, at, byte, () => decodeProtobufRequest(message, decoder));
+}
+
+function atMessage<T>(file: string, at: string, byte: number, decode: () => T): T {
   try {
-    return decodeProtobufRequest(message, decoder);
+    return decode();
   } catch (err) {
     throw new TraceFileError(file, `message at byte ${byte}${at}: ${decodeError(err)}`, { byte }, { cause: err });
   }
