@@ -3,10 +3,9 @@
  * (split by trace id), the rollups made here from their requests in the order a single analysis
  * releases them, so the report is the one `--jobs 1` prints.
  *
- * This thread reads the files (gunzip and framing included), splits each protobuf message into
- * one message per shard with only that shard's spans (parallel/split.ts), and merges: each worker
- * decodes only its own spans. OTLP JSON lines go undecoded to every worker on shared memory, each
- * keeping its traces' spans (parallel/shard.ts). Other formats are decoded here and each worker is
+ * This thread only reads the files (gunzip and framing included), posts each protobuf message or
+ * OTLP JSON line, undecoded, to every worker on shared memory, and merges: each worker decodes
+ * only its traces' spans (parallel/shard.ts). Other formats are decoded here and each worker is
  * sent its spans. Inputs under PARALLEL_MIN_BYTES are analysed here alone: starting workers would
  * cost more than they save.
  */
@@ -17,7 +16,6 @@ import { RollupSet } from '../detect/rollup.js';
 import { createUnitDecoders, decodeUnit, isRawUnit, readTraceUnits, type TraceUnit } from '../otlp/file.js';
 import type { DecodedBatch } from '../otlp/span.js';
 import { AnalysisUnpacker, asBuffer, type FromWorker, type SharedRawUnit, type ToWorker, type WorkerSetup } from './protocol.js';
-import { MessageSplitter } from './split.js';
 import { mergeKeyed, shardSpans, type KeyedAnalysis } from './shard.js';
 
 /** Input read before the workers start; smaller inputs never start them. */
@@ -133,7 +131,6 @@ interface Pending {
 class ShardPool {
   readonly #jobs: number;
   readonly #slabs: Slabs;
-  readonly #splitter: MessageSplitter;
   readonly #workers: Worker[] = [];
   /** Per worker (its shard): the tables its packed analyses refer to. */
   readonly #unpackers: AnalysisUnpacker[] = [];
@@ -149,7 +146,6 @@ class ShardPool {
   constructor(jobs: number, detect: DetectOptions, schemaPath: string | undefined, slabs: Slabs) {
     this.#jobs = jobs;
     this.#slabs = slabs;
-    this.#splitter = new MessageSplitter(jobs);
     const { links: _links, noiseFilter: _noise, ...cloneable } = detect;
     for (let shard = 0; shard < jobs; shard++) {
       const setup: WorkerSetup = { shard, shards: jobs, detect: cloneable, ...(schemaPath === undefined ? {} : { schemaPath }) };
@@ -192,7 +188,7 @@ class ShardPool {
     }
   }
 
-  /** Posts one unit to the workers: protobuf messages split by shard, JSON lines whole (each keeps its shard), decoded ones split by shard. */
+  /** Posts one unit to the workers: raw units whole (each decodes its shard), decoded ones split by shard. */
   #post(unit: HeldUnit): void {
     const index = this.#posted++;
     const pending: Pending = { results: new Array(this.#jobs).fill(undefined), waiting: this.#jobs };
@@ -200,22 +196,7 @@ class ShardPool {
     if ('raw' in unit) {
       pending.raw = unit;
       const { slab: _slab, ...raw } = unit;
-      if (raw.raw === 'json-line') {
-        for (const worker of this.#workers) worker.postMessage({ unit: index, raw } satisfies ToWorker);
-        return;
-      }
-      let split;
-      try {
-        split = this.#splitter.split(raw.bytes);
-      } catch {
-        // Its error is reported in order, after the units before it (the whole decode names it).
-        for (let shard = 0; shard < this.#jobs; shard++) this.#settle(index, shard, 'failed');
-        return;
-      }
-      this.#workers.forEach((worker, shard) => {
-        const part = split.parts[shard]!;
-        worker.postMessage({ unit: index, part, accepted: split.accepted } satisfies ToWorker, [part.bytes.buffer as ArrayBuffer, part.positions.buffer as ArrayBuffer]);
-      });
+      for (const worker of this.#workers) worker.postMessage({ unit: index, raw } satisfies ToWorker);
     } else {
       this.#workers.forEach((worker, shard) => worker.postMessage({ unit: index, spans: shardSpans(unit.spans, shard, this.#jobs) } satisfies ToWorker));
     }

@@ -3,7 +3,6 @@ import type { DetectOptions } from '../detect/request.js';
 import type { RawUnit } from '../otlp/file.js';
 import type { SqlFacts } from '../sql/types.js';
 import type { KeyedAnalysis, ShardSpans } from './shard.js';
-import type { MessagePart } from './split.js';
 
 export interface WorkerSetup {
   shard: number;
@@ -23,10 +22,7 @@ export function asBuffer(unit: SharedRawUnit): RawUnit {
 }
 
 export type ToWorker =
-  /** An OTLP JSON line, sent to every worker. */
   | { unit: number; raw: SharedRawUnit }
-  /** The worker's part of a protobuf message (parallel/split.ts); `accepted` counts the whole message's valid spans. */
-  | { unit: number; part: MessagePart; accepted: number }
   | { unit: number; spans: ShardSpans }
   | { finish: true };
 

@@ -7,10 +7,10 @@
 import { Analyzer, offlineAnalyzerOptions } from '../analyzer.js';
 import type { DetectOptions } from '../detect/request.js';
 import type { RequestAnalysis } from '../detect/types.js';
-import { decodeUnit, type RawUnit, type UnitDecoders } from '../otlp/file.js';
+import { decodeUnit, type RawUnit } from '../otlp/file.js';
 import { shardOfTraceId } from '../otlp/shard.js';
 import type { SpanRecord, TraceId } from '../otlp/span.js';
-import type { MessagePart } from './split.js';
+import type { UnitDecoders } from '../otlp/file.js';
 
 /** When a request was released: evicted while spans were added, completed by the poll after them, or at the end. */
 export type Phase = typeof EVICTED | typeof POLLED | typeof FLUSHED;
@@ -33,7 +33,7 @@ export interface KeyedAnalysis {
 export interface ShardSpans {
   spans: readonly SpanRecord[];
   /** positions[i]: index of spans[i] among the unit's valid spans, every shard's included. */
-  positions: ArrayLike<number>;
+  positions: readonly number[];
   /** Valid spans in the unit, every shard's: the span clock advances by this much. */
   accepted: number;
 }
@@ -114,22 +114,8 @@ export function shardSpans(spans: readonly SpanRecord[], shard: number, shards: 
   return { spans: mine, positions, accepted: spans.length };
 }
 
-/** This shard's spans of a raw OTLP JSON line; throws as decodeUnit does. */
-export function shardJsonLine(unit: Extract<RawUnit, { raw: 'json-line' }>, decoders: UnitDecoders, shard: number, shards: number): ShardSpans {
+/** This shard's spans of a raw unit; throws as decodeUnit does (or, for protobuf, possibly at a later byte: decodeUnit tells the exact error). */
+export function shardUnit(unit: RawUnit, decoders: UnitDecoders, shard: number, shards: number): ShardSpans {
+  if (unit.raw === 'protobuf') return decoders.wire.decodeShard(unit.bytes, shard, shards);
   return shardSpans(decodeUnit(unit, decoders).spans, shard, shards);
-}
-
-/**
- * This shard's part of a protobuf message (parallel/split.ts) decoded; undefined when it does not
- * decode or holds other valid spans than the split counted (the main thread then decodes the whole
- * message for the exact error).
- */
-export function shardPart(part: MessagePart, accepted: number, decoders: UnitDecoders): ShardSpans | undefined {
-  let spans: SpanRecord[];
-  try {
-    spans = decoders.wire.decode(part.bytes).spans;
-  } catch {
-    return undefined;
-  }
-  return spans.length === part.positions.length ? { spans, positions: part.positions, accepted } : undefined;
 }

@@ -1,6 +1,6 @@
 /** A shard worker of n1-report --jobs: analyses its shard of every unit the main thread posts and returns the keyed requests. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { ShardAnalysis, shardJsonLine, shardPart } from './shard.js';
+import { ShardAnalysis, shardUnit } from './shard.js';
 import { AnalysisPacker, asBuffer, type FromWorker, type ToWorker, type WorkerSetup } from './protocol.js';
 import type { DetectOptions } from '../detect/request.js';
 import { createUnitDecoders } from '../otlp/file.js';
@@ -27,18 +27,15 @@ async function main(): Promise<void> {
         post({ unit: message.unit, packed: packer.pack(analysis.add(message.spans)) });
         return;
       }
+      const unit = asBuffer(message.raw);
       let spans;
-      if ('part' in message) spans = shardPart(message.part, message.accepted, decoders);
-      else {
-        const unit = asBuffer(message.raw);
-        try {
-          if (unit.raw === 'json-line') spans = shardJsonLine(unit, decoders, setup.shard, setup.shards);
-        } catch {
-          spans = undefined;
-        }
+      try {
+        spans = shardUnit(unit, decoders, setup.shard, setup.shards);
+      } catch {
+        post({ unit: message.unit, failed: true });
+        return;
       }
-      if (spans === undefined) post({ unit: message.unit, failed: true });
-      else post({ unit: message.unit, packed: packer.pack(analysis.add(spans)) });
+      post({ unit: message.unit, packed: packer.pack(analysis.add(spans)) });
     } catch (error) {
       post({ fatal: (error as Error).stack ?? String(error) });
     }

@@ -48,6 +48,12 @@ export interface WireDecoder {
    */
   decode(bytes: Uint8Array): DecodedBatch;
   /**
+   * `decode` for one shard of `shards` (otlp/shard.ts): only the spans of the shard's traces become
+   * records. `accepted` counts the valid spans of every shard, and `positions[i]` is the index of
+   * `spans[i]` among them, so each shard keeps the whole stream's span clock.
+   */
+  decodeShard(bytes: Uint8Array, shard: number, shards: number): ShardBatch;
+  /**
    * `decode` into a sink: each valid span is handed over as it is read, a plain DB span as its
    * fields without a record (otlp/span.ts SpanSink). A message that throws has already handed over
    * the spans before the damage, so a caller stops at the error (n1-report does).
@@ -59,6 +65,11 @@ export interface WireDecoder {
 export interface SinkBatch {
   accepted: number;
   rejected: DecodedBatch['rejected'];
+}
+
+export interface ShardBatch extends DecodedBatch {
+  accepted: number;
+  positions: number[];
 }
 
 /**
@@ -91,6 +102,24 @@ class ResourceReader implements WireDecoder {
     this.#cursor = cursor;
     this.#spans = spans;
     this.#attributes = spans.attributes;
+  }
+
+  decodeShard(bytes: Uint8Array, shard: number, shards: number): ShardBatch {
+    if (shards === 1) {
+      const batch = this.decode(bytes);
+      return { ...batch, accepted: batch.spans.length, positions: batch.spans.map((_, i) => i) };
+    }
+    const reader = this.#spans;
+    reader.shard = shard;
+    reader.shards = shards;
+    try {
+      const rejected = this.#read(bytes);
+      return { spans: reader.spans, rejected, accepted: reader.accepted, positions: reader.positions };
+    } finally {
+      reader.shard = 0;
+      reader.shards = 1;
+      reader.reset();
+    }
   }
 
   decodeTo(bytes: Uint8Array, sink: SpanSink): SinkBatch {

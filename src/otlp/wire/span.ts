@@ -6,6 +6,7 @@
 import type { SpanKind, SpanRecord, SpanRejectReason, SpanSink } from '../span.js';
 import { buildRecord, emptyFolded, nanosToMs, urlHost, type FoldedFields } from '../to-span.js';
 import { locationOf, newLocationParts } from '../location.js';
+import { shardOfTraceIdBytes } from '../shard.js';
 import { AttributeReader } from './attributes.js';
 import { fail, truncated, WIRE_FIXED64, WIRE_LEN, type WireCursor } from './cursor.js';
 import {
@@ -19,8 +20,10 @@ import type { WireStrings } from './strings.js';
 export const REJECT_ORDER: readonly SpanRejectReason[] = ['bad_trace_id', 'bad_span_id', 'bad_parent_span_id', 'end_before_start'];
 
 /**
- * Reads spans into `spans` (or hands them to `sink`), counting the refused ones in `rejected`
- * (REJECT_ORDER).
+ * Reads spans into `spans`, counting the refused ones in `rejected` (REJECT_ORDER). With a shard
+ * set (n1-report --jobs), only spans of the shard's traces become records: the others are walked
+ * for validation and counted in `accepted` without folding their attributes, and `positions`
+ * holds each record's index among the message's accepted spans.
  */
 export class SpanReader {
   readonly #cursor: WireCursor;
@@ -34,7 +37,11 @@ export class SpanReader {
   #clientRank = 4;
   spans: SpanRecord[] = [];
   readonly rejected = [0, 0, 0, 0];
+  /** Shard mode: this reader's shard of `shards`; 1 shard reads every span. */
+  shard = 0;
+  shards = 1;
   accepted = 0;
+  positions: number[] = [];
   /** Sink mode (WireDecoder.decodeTo): valid spans go here, counted in `accepted`, instead of into `spans`. */
   sink: SpanSink | undefined;
 
@@ -49,10 +56,16 @@ export class SpanReader {
     this.spans = [];
     this.rejected.fill(0);
     this.accepted = 0;
+    this.positions = [];
   }
 
   /** Reads the Span at [pos, end) of service `service` (and process `instance`). */
   read(pos: number, end: number, service: string, instance: string | undefined): void {
+    const spanAt = pos;
+    const shards = this.shards;
+    /** Shard mode: the (last) trace id belongs to another shard, and whether attributes were skipped for it. */
+    let foreign = false;
+    let skipped = false;
     const c = this.#cursor;
     const buf = c.buf;
     const f = this.#f;
@@ -97,11 +110,13 @@ export class SpanReader {
         if (n > end - pos) truncated(`Span field ${field}`, pos, n, end);
         switch (field) {
           case 9:
-            this.#fold(pos, pos + n);
+            if (foreign) skipped = true;
+            else this.#fold(pos, pos + n);
             break;
           case 1:
             traceStart = pos;
             traceLength = n;
+            if (shards > 1) foreign = n === 16 && shardOfTraceIdBytes(buf, pos, shards) !== this.shard;
             break;
           case 2:
             spanStart = pos;
@@ -143,6 +158,24 @@ export class SpanReader {
       }
     }
 
+    if (shards > 1) {
+      if (foreign) {
+        if (isValid(c, traceStart, traceLength, spanStart, spanLength, parentLength, startHi, startLo, endHi, endLo)) this.accepted++;
+        return;
+      }
+      if (skipped) {
+        // A later trace id made the span this shard's after its attributes were skipped: read it again, whole.
+        this.shards = 1;
+        const before = this.spans.length;
+        try {
+          this.read(spanAt, end, service, instance);
+        } finally {
+          this.shards = shards;
+        }
+        if (this.spans.length > before) this.positions.push(this.accepted++);
+        return;
+      }
+    }
     // to-span.ts rejectReason, on the bytes: ids of the right length and not all zero, end ≥ start.
     const strings = this.#strings;
     const traceId = traceLength === 16 ? strings.traceIdHex(traceStart) : '';
@@ -163,6 +196,7 @@ export class SpanReader {
       this.rejected[3]!++;
       return;
     }
+    if (shards > 1) this.positions.push(this.accepted++);
     const sink = this.sink;
     if (sink !== undefined) {
       this.accepted++;
@@ -314,8 +348,8 @@ export class SpanReader {
   }
 }
 
-/** rejectReason's rule on the bytes, no strings made (parallel/split.ts counts valid spans with it). */
-export function isValidSpan(
+/** rejectReason's rule on the bytes, for spans of other shards (no strings made). */
+function isValid(
   c: WireCursor, traceStart: number, traceLength: number, spanStart: number, spanLength: number, parentLength: number,
   startHi: number, startLo: number, endHi: number, endLo: number,
 ): boolean {
