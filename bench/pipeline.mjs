@@ -112,12 +112,18 @@ if (process.argv.includes('--ab')) {
   }
   if (reports.a !== reports.b) throw new Error('A and B printed different reports');
   const min = (xs) => Math.min(...xs);
+  const median = (xs) => {
+    const sorted = [...xs].sort((x, y) => x - y);
+    return (sorted[(sorted.length - 1) >> 1] + sorted[sorted.length >> 1]) / 2;
+  };
   process.stdout.write(
     JSON.stringify({
       bench: 'pipeline-ab', corpus: path, spans: totalSpans, bytesPerSpan: +(file.length / totalSpans).toFixed(1),
       aSpansPerSec: Math.round(totalSpans / min(times.a)), bSpansPerSec: Math.round(totalSpans / min(times.b)),
       // B's CPU over A's, best against best: below 1 means B is faster.
       bOverA: +(min(times.b) / min(times.a)).toFixed(3),
+      // The same, as the median of each round's ratio (the first round, warming up, left out): steadier when the machine is loaded.
+      bOverAPairedMedian: +median(times.b.slice(1).map((b, i) => b / times.a[i + 1])).toFixed(3),
       aCpu: times.a.map((x) => +x.toFixed(3)), bCpu: times.b.map((x) => +x.toFixed(3)),
     }) + '\n',
   );
