@@ -42,7 +42,7 @@ function pipeline() {
   const offline = new OfflineAnalysis({ minRepeats: 5 });
   // One decoder per run, as n1-report keeps one per file.
   const decoder = createWireDecoder();
-  for (const m of messages) offline.add(decodeProtobufRequest(m, decoder).spans);
+  for (const m of messages) offline.addMessage(decoder, m);
   const rollups = offline.finish();
   const analyzer = offline.analyzer;
   let cascades = 0;
