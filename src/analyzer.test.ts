@@ -65,10 +65,19 @@ describe('Analyzer.addMessage', () => {
     );
   });
 
-  it('keeps the spans before a damaged message part, which then throws', () => {
+  it('keeps the spans before a damaged message part, which then throws, and analyses what they evicted later', () => {
     const offline = new OfflineAnalysis();
     const bytes = message(spansOf().slice(0, 8));
     expect(() => offline.addMessage(createWireDecoder(), bytes.subarray(0, bytes.length - 3))).toThrow(/truncated/);
     expect(offline.analyzer.assembler.counters.spansBuffered).toBeGreaterThan(0);
+
+    const analyzer = new Analyzer({ maxOpenTraces: 1 });
+    const spans = spansOf();
+    const first = message(spans.slice(0, 4)); // trace 1's request span and queries
+    // Trace 2's spans (shop; the first evicts trace 1), then a ResourceSpans of trace 3 (recruit), damaged.
+    const second = message(spans.slice(4, 10));
+    expect(analyzer.addMessage(createWireDecoder(), first, () => 1).analyses).toEqual([]);
+    expect(() => analyzer.addMessage(createWireDecoder(), second.subarray(0, second.length - 3), () => 2)).toThrow(/truncated/);
+    expect(analyzer.poll(3).map((a) => a.traceId)).toEqual([spans[0]!.span.traceId]);
   });
 });

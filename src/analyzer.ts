@@ -27,6 +27,8 @@ export class Analyzer {
   readonly #detect: DetectOptions;
   readonly #onRelease: ((traceId: string) => void) | undefined;
   readonly #sink: SpanSink;
+  /** Traces evicted by a message that then failed to decode, not analysed yet. */
+  readonly #evicted: CompletedTrace<CompactTrace>[] = [];
   requestsAnalysed = 0;
 
   constructor(options: AnalyzerOptions = {}) {
@@ -54,8 +56,9 @@ export class Analyzer {
     try {
       batch = decoder.decodeTo(bytes, this.#sink);
     } catch (error) {
-      // A message that throws keeps the spans before the damage (see WireDecoder.decodeTo).
-      assembler.end(now(0));
+      // A message that throws keeps the spans before the damage (see WireDecoder.decodeTo), and
+      // what they evicted is analysed with the next call's traces.
+      this.#evicted.push(...assembler.end(now(0)));
       throw error;
     }
     return { batch, analyses: this.#analyse(assembler.end(now(batch.accepted))) };
@@ -72,6 +75,7 @@ export class Analyzer {
   }
 
   #analyse(traces: CompletedTrace<CompactTrace>[]): RequestAnalysis[] {
+    if (this.#evicted.length > 0) traces = this.#evicted.splice(0).concat(traces);
     const out: RequestAnalysis[] = [];
     for (const t of traces) {
       this.#onRelease?.(t.traceId);
