@@ -5,7 +5,11 @@
  * retry_on_failure does. Prints the server's peak RSS against --max-buffer-mib + 150 MiB, /healthz
  * latency under load, and each transport's share of the accepted spans. Not a CI test.
  *
- *   node bench/overload.mjs [--seconds 180] [--max-buffer-mib 64] [--inflight 8]
+ *   node bench/overload.mjs [--seconds 180] [--max-buffer-mib 64] [--inflight 8] [--cpu-prof DIR]
+ *
+ * --cpu-prof writes the server's V8 CPU profile to DIR (open it in Chrome DevTools), to find what
+ * holds its event loop when /healthz is slow. The machine's load average is printed with the figures:
+ * the clients share the cores with the server.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -24,13 +28,14 @@ const arg = (name, fallback) => {
 const seconds = Number(arg('seconds', 180));
 const maxBufferMib = Number(arg('max-buffer-mib', 64));
 const inflight = Number(arg('inflight', 8));
+const cpuProf = arg('cpu-prof', undefined);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const stamper = batchStamper(batches(), 200);
 
 const dir = mkdtempSync(join(tmpdir(), 'n1lens-bench-overload-'));
 const child = spawn(
   process.execPath,
-  ['bin/n1lens.js', 'serve', '--http-port', '0', '--grpc-port', '0', '--db', join(dir, 'n1lens.db'), '--max-buffer-mib', String(maxBufferMib), '--trace-wait-ms', '2000'],
+  [...(cpuProf === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`]), 'bin/n1lens.js', 'serve', '--http-port', '0', '--grpc-port', '0', '--db', join(dir, 'n1lens.db'), '--max-buffer-mib', String(maxBufferMib), '--trace-wait-ms', '2000'],
   { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
 );
 const ports = await new Promise((resolve, reject) => {
@@ -127,10 +132,12 @@ const grpcSend = (body) =>
 const loops = [...Array.from({ length: inflight }, () => loop('http', httpSend)), ...Array.from({ length: inflight }, () => loop('grpc', grpcSend))];
 
 let peakRss = 0;
+const load = [];
 const health = [];
 const started = Date.now();
 while (Date.now() - started < seconds * 1000) {
   peakRss = Math.max(peakRss, rssMiB());
+  if (health.length % 20 === 0) load.push(Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]));
   const t0 = process.hrtime.bigint();
   const ok = await fetch(`http://127.0.0.1:${ports.http}/healthz`).then((r) => r.ok, () => false);
   health.push({ ms: Number(process.hrtime.bigint() - t0) / 1e6, ok });
@@ -154,6 +161,7 @@ process.stdout.write(
     {
       bench: 'overload',
       seconds,
+      loadAverage: { min: Math.min(...load), max: Math.max(...load), cores: (await import('node:os')).availableParallelism() },
       maxBufferMib,
       inflightPerTransport: inflight,
       peakRssMiB: Math.round(peakRss),

@@ -95,7 +95,7 @@ describe('n1lens digest', () => {
     await runDigest([], { ...defaults, db, since: '7d', dryRun: true }, { ...x, nowMs: Date.parse('2025-01-14T09:30:00Z') });
     const [m] = JSON.parse(x.out.join('')) as SlackMessage[];
     expect(m?.text).toBe(
-      'n1lens digest for all services (none seen), last 7d (2025-01-07 09:00 → 2025-01-14 09:00 UTC): 0 requests analysed, ' +
+      'n1lens digest for all services (none seen), last 7d (2025-01-07 09:00 → 2025-01-14 09:30 UTC): 0 requests analysed, ' +
         '0 ms of DB time wasted (none in the previous 7d either).',
     );
   });

@@ -1,6 +1,5 @@
 /** `n1lens serve`: the live collector. Parses flags, starts the server, and stops it cleanly on SIGTERM/SIGINT. */
 import { Command } from 'commander';
-import { logVerbosity, setLogVerbosity } from '@grpc/grpc-js';
 import { buildDigest, checkDigestSchedule, checkWebhookUrl, digestFromStore, sendDigest, startDigestSchedule } from '../digest/index.js';
 import { parseDuration } from '../report/period.js';
 import { startServer, type ServeOptions } from '../server/serve.js';
@@ -78,8 +77,6 @@ export function serveCommand(): Command {
   return addDetectorOptions(command).action(async function (this: Command) {
       const o = this.opts<ServeCliOptions>();
       if (o.traceUrl !== undefined) checkTraceUrl(o.traceUrl);
-      // grpc-js would print its own line for a failed bind; startServer's one-line error says it better.
-      setLogVerbosity(logVerbosity.NONE);
       const digestPlan = planDigest(o);
       const security = planSecurity(o);
       const schema = o.schema === undefined ? undefined : await loadSchema(o.schema);

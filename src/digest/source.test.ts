@@ -62,7 +62,8 @@ const at = (iso: string): number => Date.parse(iso);
 const NOW = at('2025-01-14T09:30:00Z');
 
 function seededStore(): Store {
-  const store = Store.open(join(dir, `n1lens-${traces}.db`));
+  // The store's clock is the digest's: minute rows are kept and read relative to it.
+  const store = Store.open(join(dir, `n1lens-${traces}.db`), { now: () => NOW });
   const spans: SpanRecord[] = [];
   const add = (n: number, iso: string, rows: number, service = 'recruit', route = 'dashboard/'): void => {
     for (let i = 0; i < n; i++) spans.push(...requestSpans({ service, route, startMs: at(iso) + i * 1000, rows }));
@@ -71,19 +72,21 @@ function seededStore(): Store {
   add(2, '2025-01-12T12:00:00Z', 50); // previous 24h: 2 requests, 50-row loops
   add(4, '2025-01-13T12:00:00Z', 10); // current 24h: twice the traffic, 10-row loops
   add(3, '2025-01-13T15:00:00Z', 20, 'billing', 'invoices/');
-  add(5, '2025-01-14T09:10:00Z', 50); // the current, unfinished hour: not yet in a digest
+  add(5, '2025-01-14T09:10:00Z', 50); // the current, unfinished hour: in the digest
+  add(1, '2025-01-13T09:20:00Z', 50); // 24h10m ago: in the previous period, not the current
   store.recordSync(analyse(spans));
   return store;
 }
 
 describe('digestFromStore', () => {
-  it('reports the last whole-hour window and the equal one before it', async () => {
+  it('reports the last 24h up to the current minute, the unfinished hour included, and the equal period before it', async () => {
     const store = seededStore();
     try {
       const input = await digestFromStore(store, { windowMs: parseDuration('24h'), service: 'recruit', nowMs: NOW });
-      expect(input.period).toEqual({ sinceMs: at('2025-01-13T09:00:00Z'), untilMs: at('2025-01-14T09:00:00Z'), window: '24h' });
-      expect(input.report.summary.requests).toBe(4);
-      expect(input.previous?.summary.requests).toBe(2);
+      expect(input.period).toEqual({ sinceMs: at('2025-01-13T09:30:00Z'), untilMs: at('2025-01-14T09:30:00Z'), window: '24h' });
+      // 4 yesterday afternoon and 5 twenty minutes ago; the hour the periods meet in is split at 09:30.
+      expect(input.report.summary.requests).toBe(9);
+      expect(input.previous?.summary.requests).toBe(3);
       expect(input.report.endpoints.map((e) => e.endpoint)).toEqual(['GET dashboard/']);
       expect(input.report.endpoints[0]?.fix).toContain("select_related('candidate', 'job__company', 'status')");
     } finally {
@@ -97,12 +100,11 @@ describe('digestFromStore', () => {
       const input = await digestFromStore(store, { windowMs: parseDuration('24h'), service: 'recruit', nowMs: NOW });
       const [m] = buildDigest(input);
       const summary = m!.blocks[1]?.type === 'section' ? (m!.blocks[1].text?.text ?? '') : '';
-      // 4 requests × 6 loops × 9 wasted ms now, against 2 × 6 × 49 ms the day before.
-      expect(input.report.summary.wastedMs).toBeCloseTo(216, 0);
-      expect(input.previous?.summary.wastedMs).toBeCloseTo(588, 0);
-      expect(summary).toContain('*Requests analysed:* 4 (up 100% from 2 in the previous 24h)');
-      expect(summary).toMatch(/\*DB time wasted:\* 216 ms \(down 63% from 588 ms in the previous 24h\)/);
-      expect(m!.text).toMatch(/^n1lens digest for recruit, last 24h \(2025-01-13 09:00 → 2025-01-14 09:00 UTC\): 4 requests analysed/);
+      // 4 requests × 6 loops × 9 wasted ms plus 5 × 6 × 49 ms now, against 3 × 6 × 49 ms the day before.
+      expect(input.report.summary.wastedMs).toBeCloseTo(216 + 1470, 0);
+      expect(input.previous?.summary.wastedMs).toBeCloseTo(882, 0);
+      expect(summary).toContain('*Requests analysed:* 9 (up 200% from 3 in the previous 24h)');
+      expect(m!.text).toMatch(/^n1lens digest for recruit, last 24h \(2025-01-13 09:30 → 2025-01-14 09:30 UTC\): 9 requests analysed/);
     } finally {
       store.closeSync();
     }
@@ -115,7 +117,7 @@ describe('digestFromStore', () => {
       expect(billing.report.endpoints.map((e) => `${e.service} ${e.endpoint}`)).toEqual(['billing GET invoices/']);
       expect(billing.previous?.summary.requests).toBe(0);
       const all = await digestFromStore(store, { windowMs: parseDuration('24h'), nowMs: NOW });
-      expect(all.report.summary.requests).toBe(7);
+      expect(all.report.summary.requests).toBe(12);
       expect(buildDigest(all)[0]!.text).toMatch(/^n1lens digest for 2 services: billing, recruit, last 24h/);
     } finally {
       store.closeSync();

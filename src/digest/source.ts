@@ -26,7 +26,7 @@ export interface DigestPeriod extends Period {
 export type DigestReportOptions = Omit<ReportOptions, 'endpoint'>;
 
 export interface StoreDigestOptions extends DigestReportOptions {
-  /** Length of the window in ms (see parseDuration); rounded up to whole hours. */
+  /** Length of the window in ms (see parseDuration); rounded up to whole minutes, or hours past 24h (see storePeriods). */
   windowMs: number;
   /** Only this service's endpoints. */
   service?: string;
@@ -39,7 +39,7 @@ export interface StoreDigestOptions extends DigestReportOptions {
 const byService = (service: string | undefined) => (r: EndpointRollup): boolean => service === undefined || r.service === service;
 
 /**
- * The last window of stored data and the one before it, both hour-aligned (see storePeriods).
+ * The last window of stored data, up to the current minute, and the one before it (see storePeriods).
  *
  * @example await digestFromStore(await openStore('n1lens.db'), { windowMs: parseDuration('24h'), service: 'recruit' })
  */
@@ -65,7 +65,7 @@ export async function digestFromStore(store: Pick<Store, 'rollups'> & Partial<Pi
   return {
     report: await report(current),
     previous: await report(previous),
-    period: { ...current, window: formatDuration(current.untilMs - current.sinceMs) },
+    period: { ...current, window: formatDuration(previous.untilMs - previous.sinceMs) },
     ...(service === undefined ? {} : { service }),
   };
 }

@@ -1,6 +1,6 @@
 /** Durations, hour-aligned store windows and how periods read. */
 import { describe, expect, it } from 'vitest';
-import { DurationError, HOUR_MS, formatDuration, formatPeriod, parseDuration, parseSince, storePeriods } from './period.js';
+import { DurationError, HOUR_MS, MINUTE_MS, formatDuration, formatPeriod, parseDuration, parseSince, storePeriods } from './period.js';
 
 describe('parseDuration', () => {
   it('reads minutes, hours, days, weeks and sums of them', () => {
@@ -33,17 +33,21 @@ describe('formatDuration', () => {
 describe('storePeriods', () => {
   const now = Date.parse('2025-01-14T09:30:12Z');
 
-  it('ends at the start of the current hour and puts an equal period right before', () => {
+  it('ends with the current minute and puts an equal period right before, on the minute within 48 h', () => {
     const { current, previous } = storePeriods(parseDuration('24h'), now);
-    expect(new Date(current.untilMs).toISOString()).toBe('2025-01-14T09:00:00.000Z');
-    expect(new Date(current.sinceMs).toISOString()).toBe('2025-01-13T09:00:00.000Z');
+    expect(new Date(current.untilMs).toISOString()).toBe('2025-01-14T09:31:00.000Z');
+    expect(new Date(current.sinceMs).toISOString()).toBe('2025-01-13T09:31:00.000Z');
     expect(previous.untilMs).toBe(current.sinceMs);
     expect(previous.untilMs - previous.sinceMs).toBe(current.untilMs - current.sinceMs);
+    expect(storePeriods(parseDuration('90m'), now).current.untilMs - storePeriods(parseDuration('90m'), now).current.sinceMs).toBe(90 * MINUTE_MS);
   });
 
-  it('rounds a window up to whole hours, since the store keeps hourly rollups', () => {
-    const { current } = storePeriods(parseDuration('90m'), now);
-    expect(current.untilMs - current.sinceMs).toBe(2 * HOUR_MS);
+  it('starts a window longer than 24h on the hour (older edges are read by whole hours), the previous period whole hours long', () => {
+    const { current, previous } = storePeriods(parseDuration('7d'), now);
+    expect(new Date(current.untilMs).toISOString()).toBe('2025-01-14T09:31:00.000Z');
+    expect(new Date(current.sinceMs).toISOString()).toBe('2025-01-07T09:00:00.000Z');
+    expect(previous.untilMs).toBe(current.sinceMs);
+    expect(previous.untilMs - previous.sinceMs).toBe(7 * 24 * HOUR_MS);
   });
 });
 

@@ -1,4 +1,4 @@
-/** Periods users type (`90m`, `24h`, `7d`, an ISO date), the hour-aligned windows they make in the store, and how both read in a message. */
+/** Periods users type (`90m`, `24h`, `7d`, an ISO date), the windows they make in the store, and how both read in a message. */
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
@@ -47,19 +47,24 @@ export function formatDuration(ms: number): string {
   return `${Math.round(ms / 1000)}s`;
 }
 
+/** How long the store keeps minute rows beside its hourly ones: period edges within this of now are exact to the minute. */
+export const MINUTE_ROWS_KEPT_MS = 48 * HOUR_MS;
+
 /**
- * The store keeps hourly rollups, so a store digest covers whole hours: the last `durationMs`
- * (rounded up to whole hours) ending at the start of the current hour, and the equal-length period
- * before it. Complete hours on both sides keep the comparison fair: a half-filled current hour would
- * always look like an improvement.
+ * A store digest's periods: the last `durationMs`, ending with the current minute (so requests of
+ * the hour still under way count), and the equal period before it. When both fit in the 48 h the
+ * store keeps minute rows for, every edge is on the minute and the two are exactly as long; a longer
+ * window starts on the hour (older edges are read by whole hours), so the current period is up to
+ * an hour longer than the whole-hour previous one.
  *
- * @example storePeriods(parseDuration('24h'), Date.parse('2025-01-14T09:00:30Z'))
- * // current: 2025-01-13 09:00 -> 2025-01-14 09:00, previous: 2025-01-12 09:00 -> 2025-01-13 09:00
+ * @example storePeriods(parseDuration('24h'), Date.parse('2025-01-14T09:06:30Z'))
+ * // current: 2025-01-13 09:07 -> 2025-01-14 09:07, previous: 2025-01-12 09:07 -> 2025-01-13 09:07
  */
 export function storePeriods(durationMs: number, nowMs: number): { current: Period; previous: Period } {
-  const lengthMs = Math.max(1, Math.ceil(durationMs / HOUR_MS)) * HOUR_MS;
-  const untilMs = Math.floor(nowMs / HOUR_MS) * HOUR_MS;
-  const sinceMs = untilMs - lengthMs;
+  const untilMs = Math.ceil(nowMs / MINUTE_MS) * MINUTE_MS;
+  const unit = 2 * durationMs <= MINUTE_ROWS_KEPT_MS ? MINUTE_MS : HOUR_MS;
+  const lengthMs = Math.max(1, Math.ceil(durationMs / unit)) * unit;
+  const sinceMs = Math.floor((untilMs - lengthMs) / unit) * unit;
   return { current: { sinceMs, untilMs }, previous: { sinceMs: sinceMs - lengthMs, untilMs: sinceMs } };
 }
 

@@ -1,11 +1,16 @@
 /**
- * Bearer-token authentication for both transports: a hono middleware for OTLP/HTTP, the API, the
- * UI and /metrics (/healthz stays open for probes), and a grpc-js server interceptor that checks the
- * `authorization` metadata. Tokens are compared in constant time.
+ * Bearer-token authentication for both transports: the check the OTLP/HTTP and OTLP/gRPC handlers
+ * make (gRPC's `authorization` metadata is an HTTP/2 header), and a hono middleware for the API, the
+ * UI and /metrics (/healthz stays open for probes). Tokens are compared in constant time.
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
 import type { MiddlewareHandler } from 'hono';
+
+/** The challenge a refused request gets in WWW-Authenticate. */
+export const BEARER_CHALLENGE = 'Bearer realm="n1lens"';
+
+/** The JSON body of a 401 (google.rpc.Status UNAUTHENTICATED, as OTLP/HTTP error bodies are). */
+export const UNAUTHENTICATED_BODY = { code: 16, message: 'missing or wrong bearer token (--auth-token)' } as const;
 
 /** Paths answered without a token. */
 const OPEN_PATHS = new Set(['/healthz']);
@@ -26,28 +31,7 @@ export function bearerMatches(header: string | undefined, token: string): boolea
 export function requireBearer(token: string): MiddlewareHandler {
   return async (c, next) => {
     if (OPEN_PATHS.has(c.req.path) || bearerMatches(c.req.header('authorization'), token)) return next();
-    c.header('WWW-Authenticate', 'Bearer realm="n1lens"');
-    return c.json({ code: 16, message: 'missing or wrong bearer token (--auth-token)' }, 401);
+    c.header('WWW-Authenticate', BEARER_CHALLENGE);
+    return c.json(UNAUTHENTICATED_BODY, 401);
   };
-}
-
-/**
- * A grpc-js server interceptor answering UNAUTHENTICATED unless the call's `authorization` metadata
- * is `Bearer <token>` (what the Collector's bearertokenauth extension and the OTel SDKs send).
- *
- * @example new grpc.Server({ interceptors: [bearerInterceptor('s3cret')] })
- */
-export function bearerInterceptor(token: string): grpc.ServerInterceptor {
-  return (_method, call) =>
-    new grpc.ServerInterceptingCall(call, {
-      start: (next) => {
-        next({
-          onReceiveMetadata: (metadata, passOn) => {
-            const value = metadata.get('authorization')[0];
-            if (bearerMatches(typeof value === 'string' ? value : value?.toString('utf8'), token)) passOn(metadata);
-            else call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: 'missing or wrong bearer token (--auth-token)' });
-          },
-        });
-      },
-    });
 }

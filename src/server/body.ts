@@ -1,4 +1,5 @@
 /** Reads an OTLP/HTTP request body within a size limit, inflating gzip only up to that limit (gzip bombs stop there). */
+import type { IncomingMessage } from 'node:http';
 import { gunzip, inflate } from 'node:zlib';
 import { promisify } from 'node:util';
 
@@ -15,23 +16,52 @@ export class BodyError extends Error {
   }
 }
 
-/** Reads the raw stream, refusing once more than `limit` bytes have arrived (no Content-Length trust). */
-export async function readLimited(body: ReadableStream<Uint8Array> | null, limit: number): Promise<Buffer> {
-  if (body === null) return Buffer.alloc(0);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      throw new BodyError(413, `request body exceeds ${limit} bytes`);
+/** The client went away before its body was complete. */
+export class ClientGone extends Error {
+  override name = 'ClientGone';
+}
+
+/**
+ * Reads a request body as Buffer chunks, refusing once more than `limit` bytes have arrived (a
+ * Content-Length above the limit is refused at once; a smaller one is not trusted).
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    if (Number(req.headers['content-length']) > limit) {
+      reject(new BodyError(413, `request body exceeds ${limit} bytes`));
+      return;
     }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks, size);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onGone);
+      req.off('close', onGone);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        done();
+        req.pause();
+        reject(new BodyError(413, `request body exceeds ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      done();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onGone = (): void => {
+      done();
+      reject(new ClientGone('the client closed the connection before the body was complete'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onGone);
+    req.on('close', onGone);
+  });
 }
 
 /** Decodes Content-Encoding; the limit applies to the inflated size. */

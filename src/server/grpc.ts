@@ -1,112 +1,274 @@
-/** OTLP/gRPC intake: opentelemetry.proto.collector.trace.v1.TraceService/Export on @grpc/grpc-js, sharing the HTTP intake. */
-import * as grpc from '@grpc/grpc-js';
+/**
+ * OTLP/gRPC intake (TraceService/Export) on `node:http2` directly, with flow-control windows sized
+ * for OTLP's large unary messages: grpc-js's server keeps HTTP/2's 64 KiB windows and exposes no
+ * option to raise them, so a 250 KB export waited on several window updates. Same semantics as the
+ * HTTP intake: bearer token, receive limit, gzip/deflate, trace-aware admission with RetryInfo, and
+ * the answer only once the export is in the spool.
+ */
+import * as http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { inflate, gunzip } from 'node:zlib';
+import { promisify } from 'node:util';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
-import { createWireDecoder } from '../otlp/wire/decoder.js';
 import { otlpSchema } from '../otlp/schema.js';
 import { protobufToOtlpJson } from '../otlp/to-json.js';
 import type { DecodedBatch } from '../otlp/span.js';
-import { bearerInterceptor } from './auth.js';
+import { createWireDecoder } from '../otlp/wire/decoder.js';
+import { UNAUTHENTICATED_BODY, bearerMatches } from './auth.js';
 import type { Intake } from './intake.js';
 import type { ServerMetrics } from './metrics.js';
+import { httpsOptions, type TlsMaterial } from './tls.js';
 
 export interface GrpcOptions {
   intake: Intake;
   metrics: ServerMetrics;
-  /** grpc.max_receive_message_length. Default 4 MiB, as in the Collector. */
+  /** Largest message accepted, after decompression. Default 4 MiB, as in the Collector. */
   maxReceiveBytes?: number;
   /** When set, calls need `authorization: Bearer <token>` metadata. */
   authToken?: string;
+  /** Serve over TLS (client certificates required when it has a client CA). */
+  tls?: TlsMaterial;
 }
 
-const identity = (b: Buffer): Buffer => b;
+export interface GrpcServer {
+  port: number;
+  /** Stops taking connections, lets calls in flight finish for `drainMs`, then cuts the rest. */
+  close(drainMs: number): Promise<void>;
+}
 
-const traceServiceDefinition: grpc.ServiceDefinition = {
-  Export: {
-    path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-    requestStream: false,
-    responseStream: false,
-    // Bytes in, bytes out: decoding happens in the handler so a bad payload becomes INVALID_ARGUMENT.
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-};
+/** gRPC status codes used here. */
+export const Status = { OK: 0, INVALID_ARGUMENT: 3, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
+type StatusCode = (typeof Status)[keyof typeof Status];
 
-/** google.rpc.Status with a RetryInfo detail, in grpc-status-details-bin, so clients back off as told. */
-function retryMetadata(delayMs: number, message: string): grpc.Metadata {
-  const { Status, RetryInfo } = otlpSchema();
+const EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+/** Per-stream window: an export up to 4 MiB is sent without waiting for a window update. */
+const STREAM_WINDOW = 4 * 1024 * 1024;
+/** Per-connection window: several exports in flight on one connection. */
+const CONNECTION_WINDOW = 16 * 1024 * 1024;
+const PREFIX = 5;
+
+const gunzipAsync = promisify(gunzip);
+const inflateAsync = promisify(inflate);
+
+/** google.rpc.Status with a RetryInfo detail, for grpc-status-details-bin, so clients back off as told. */
+function retryDetails(delayMs: number, message: string): string {
+  const { Status: RpcStatus, RetryInfo } = otlpSchema();
   const retryDelay = { seconds: Math.floor(delayMs / 1000), nanos: Math.round(delayMs % 1000) * 1_000_000 };
   const retry = RetryInfo.encode(RetryInfo.fromObject({ retryDelay })).finish();
-  const status = Status.encode(
-    Status.fromObject({
-      code: grpc.status.UNAVAILABLE,
-      message,
-      details: [{ type_url: 'type.googleapis.com/google.rpc.RetryInfo', value: retry }],
-    }),
+  const status = RpcStatus.encode(
+    RpcStatus.fromObject({ code: Status.UNAVAILABLE, message, details: [{ type_url: 'type.googleapis.com/google.rpc.RetryInfo', value: retry }] }),
   ).finish();
-  const md = new grpc.Metadata();
-  md.set('grpc-status-details-bin', Buffer.from(status));
-  return md;
+  return Buffer.from(status).toString('base64');
 }
 
-export function createGrpcServer(options: GrpcOptions): grpc.Server {
-  const { intake, metrics } = options;
-  const server = new grpc.Server({
-    'grpc.max_receive_message_length': options.maxReceiveBytes ?? 4 * 1024 * 1024,
-    ...(options.authToken === undefined ? {} : { interceptors: [bearerInterceptor(options.authToken)] }),
-  });
-  const { ExportTraceServiceResponse } = otlpSchema();
-  const decoder = createWireDecoder();
-  const encodeResponse = (value: Record<string, unknown>): Buffer =>
-    Buffer.from(ExportTraceServiceResponse.encode(ExportTraceServiceResponse.fromObject(value)).finish());
+/** grpc-message is percent-encoded (gRPC over HTTP/2); clients decode it. */
+const grpcMessage = (text: string): string => encodeURIComponent(text.split('\n')[0] ?? '');
 
-  server.addService(traceServiceDefinition, {
-    Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-      const stop = metrics.exportLatency.startTimer({ transport: 'grpc' });
-      let batch: DecodedBatch;
-      try {
-        batch = decodeProtobufRequest(call.request, decoder);
-      } catch (e) {
-        metrics.exportsRefused.inc({ transport: 'grpc', reason: 'undecodable' });
-        stop();
-        callback({ code: grpc.status.INVALID_ARGUMENT, details: (e as Error).message });
-        return;
-      }
-      void intake.accept(batch, 'grpc', { encoding: 'protobuf', body: call.request }, () => protobufToOtlpJson(call.request)).then((result) => {
-        if (!result.ok) {
-          stop();
-          callback({ code: grpc.status.UNAVAILABLE, details: result.message, metadata: retryMetadata(result.retryAfterMs, result.message) });
+/** A length-prefixed, uncompressed gRPC message. */
+function frame(message: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(PREFIX + message.length);
+  out[0] = 0;
+  out.writeUInt32BE(message.length, 1);
+  out.set(message, PREFIX);
+  return out;
+}
+
+/** Ends a call with a status and no message (a trailers-only response). */
+function finish(stream: http2.ServerHttp2Stream, code: StatusCode, message: string, detailsBin?: string): void {
+  if (stream.destroyed || stream.closed) return;
+  stream.respond(
+    {
+      ':status': 200,
+      'content-type': 'application/grpc+proto',
+      'grpc-status': String(code),
+      'grpc-message': grpcMessage(message),
+      ...(detailsBin === undefined ? {} : { 'grpc-status-details-bin': detailsBin }),
+    },
+    { endStream: true },
+  );
+  // The client may still be sending a refused message: stop it rather than read it.
+  if (!stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+}
+
+/** Answers a call with one message and OK. */
+function reply(stream: http2.ServerHttp2Stream, message: Uint8Array): void {
+  if (stream.destroyed || stream.closed) return;
+  stream.respond({ ':status': 200, 'content-type': 'application/grpc+proto', 'grpc-accept-encoding': 'identity,deflate,gzip' }, { waitForTrailers: true });
+  stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'grpc-message': '' }));
+  stream.end(frame(message));
+}
+
+class CallError extends Error {
+  constructor(
+    readonly code: StatusCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Reads the call's one message: the prefix's declared length is checked before the bytes arrive. */
+function readMessage(stream: http2.ServerHttp2Stream, limit: number): Promise<{ compressed: boolean; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let declared = -1;
+    const done = (): void => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (declared < 0 && size >= PREFIX) {
+        const head = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+        declared = head.readUInt32BE(1);
+        if (declared > limit) {
+          done();
+          reject(new CallError(Status.RESOURCE_EXHAUSTED, `Received message larger than max (${declared} vs. ${limit})`));
           return;
         }
-        // Acknowledged only once the export is in the spool.
-        result.durable.then(
-          () => {
-            stop();
-            callback(
-              null,
-              encodeResponse(result.rejected === 0 ? {} : { partialSuccess: { rejectedSpans: result.rejected, errorMessage: result.message } }),
-            );
-          },
-          (e: Error) => {
-            stop();
-            callback({ code: grpc.status.UNAVAILABLE, details: e.message, metadata: retryMetadata(1000, e.message) });
-          },
-        );
-      }, (e: Error) => {
-        stop();
-        callback({ code: grpc.status.INTERNAL, details: e.message });
-      });
-    },
+      }
+      if (declared >= 0 && size > PREFIX + declared) {
+        done();
+        reject(new CallError(Status.UNIMPLEMENTED, 'Export is unary: one request message'));
+      }
+    };
+    const onEnd = (): void => {
+      done();
+      const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      if (size < PREFIX || size !== PREFIX + declared) reject(new CallError(Status.INTERNAL, 'incomplete request message'));
+      else resolve({ compressed: all[0] === 1, body: all.subarray(PREFIX) });
+    };
+    const onClose = (): void => {
+      done();
+      reject(new CallError(Status.UNAVAILABLE, 'the client cancelled the call'));
+    };
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('close', onClose);
   });
-  return server;
 }
 
-/** Binds the server; resolves to the bound port (0 picks a free one). */
-export function bindGrpc(server: grpc.Server, host: string, port: number, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, credentials, (err, bound) =>
-      err ? reject(err) : resolve(bound),
+async function decompress(body: Buffer, encoding: string, limit: number): Promise<Buffer> {
+  if (encoding !== 'gzip' && encoding !== 'deflate') throw new CallError(Status.UNIMPLEMENTED, `unsupported grpc-encoding: ${encoding}`);
+  try {
+    return await (encoding === 'gzip' ? gunzipAsync : inflateAsync)(body, { maxOutputLength: limit });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) throw new CallError(Status.RESOURCE_EXHAUSTED, `Received message larger than max (decompressed, limit ${limit})`);
+    throw new CallError(Status.INTERNAL, `invalid ${encoding} message (${err.message})`);
+  }
+}
+
+/** Starts the OTLP/gRPC listener on `host:port` (0 picks a free port). */
+export async function startGrpcServer(options: GrpcOptions, host: string, port: number): Promise<GrpcServer> {
+  const { intake, metrics, authToken } = options;
+  const limit = options.maxReceiveBytes ?? 4 * 1024 * 1024;
+  const decoder = createWireDecoder();
+  const { ExportTraceServiceResponse } = otlpSchema();
+  const emptyResponse = new Uint8Array(0);
+
+  async function call(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): Promise<void> {
+    if (authToken !== undefined && !bearerMatches(headers.authorization, authToken)) {
+      return finish(stream, Status.UNAUTHENTICATED, UNAUTHENTICATED_BODY.message);
+    }
+    const stop = metrics.exportLatency.startTimer({ transport: 'grpc' });
+    let body: Buffer;
+    try {
+      const message = await readMessage(stream, limit);
+      body = message.compressed ? await decompress(message.body, String(headers['grpc-encoding'] ?? 'identity').toLowerCase(), limit) : message.body;
+    } catch (e) {
+      stop();
+      if (!(e instanceof CallError)) throw e;
+      if (e.code === Status.RESOURCE_EXHAUSTED) metrics.exportsRefused.inc({ transport: 'grpc', reason: 'too_large' });
+      return finish(stream, e.code, e.message);
+    }
+    let batch: DecodedBatch;
+    try {
+      batch = decodeProtobufRequest(body, decoder);
+    } catch (e) {
+      metrics.exportsRefused.inc({ transport: 'grpc', reason: 'undecodable' });
+      stop();
+      return finish(stream, Status.INVALID_ARGUMENT, (e as Error).message);
+    }
+    const result = await intake.accept(batch, 'grpc', { encoding: 'protobuf', body }, () => protobufToOtlpJson(body));
+    if (!result.ok) {
+      stop();
+      return finish(stream, Status.UNAVAILABLE, result.message, retryDetails(result.retryAfterMs, result.message));
+    }
+    try {
+      // Acknowledged only once the export is in the spool.
+      await result.durable;
+    } catch (e) {
+      stop();
+      return finish(stream, Status.UNAVAILABLE, (e as Error).message, retryDetails(1000, (e as Error).message));
+    }
+    stop();
+    reply(
+      stream,
+      result.rejected === 0
+        ? emptyResponse
+        : ExportTraceServiceResponse.encode(ExportTraceServiceResponse.fromObject({ partialSuccess: { rejectedSpans: result.rejected, errorMessage: result.message } })).finish(),
     );
+  }
+
+  const onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
+    stream.on('error', () => undefined);
+    const contentType = headers['content-type'];
+    if (headers[':method'] !== 'POST') {
+      stream.respond({ ':status': 405 }, { endStream: true });
+      return;
+    }
+    if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
+      stream.respond({ ':status': 415 }, { endStream: true });
+      return;
+    }
+    if (headers[':path'] !== EXPORT_PATH) return finish(stream, Status.UNIMPLEMENTED, `unknown method ${String(headers[':path'])}`);
+    call(stream, headers).catch((e: unknown) => finish(stream, Status.INTERNAL, (e as Error).message));
+  };
+
+  const serverOptions: http2.ServerOptions = {
+    settings: { initialWindowSize: STREAM_WINDOW },
+    // Exports are bounded by the receive limit and admission, not by nghttp2's session memory cap,
+    // which, once reached, refuses every new stream of the connection.
+    maxSessionMemory: 1024,
+  };
+  const server = options.tls === undefined ? http2.createServer(serverOptions) : http2.createSecureServer({ ...serverOptions, ...httpsOptions(options.tls) });
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.on('close', () => sessions.delete(session));
+    session.on('error', () => undefined);
+    try {
+      session.setLocalWindowSize(CONNECTION_WINDOW);
+    } catch {
+      // The session is already closing.
+    }
   });
+  server.on('stream', onStream);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: (drainMs) =>
+      new Promise<void>((resolve) => {
+        const cut = setTimeout(() => {
+          for (const s of sessions) s.destroy();
+          resolve();
+        }, drainMs);
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
+        for (const s of sessions) s.close();
+      }),
+  };
 }

@@ -1,8 +1,8 @@
 /** Starts `n1lens serve`: store, intake, OTLP/HTTP + API and OTLP/gRPC on loopback by default; stops cleanly. */
+import { createServer as createPlainServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { serve, type ServerType } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
-import type { Server as GrpcServer } from '@grpc/grpc-js';
 import type { EndpointDetectOptions } from '../detect/endpoint.js';
 import type { DetectOptions } from '../detect/request.js';
 import type { DjangoSchema } from '../suggest/schema.js';
@@ -11,10 +11,11 @@ import { schemaNaming } from '../suggest/naming.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { Spool } from '../spool/index.js';
-import { bindGrpc, createGrpcServer } from './grpc.js';
+import { startGrpcServer, type GrpcServer } from './grpc.js';
 import { createHttpApp } from './http.js';
 import { Intake } from './intake.js';
-import { grpcCredentials, httpsOptions, readTls, type TlsFiles } from './tls.js';
+import { createOtlpHttpHandler, isTracesExport, type RequestHandler } from './otlp-http.js';
+import { httpsOptions, readTls, type TlsFiles } from './tls.js';
 import { createMetrics } from './metrics.js';
 
 export interface ServeOptions {
@@ -114,22 +115,27 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     intake,
     store,
     metrics,
-    maxBodyBytes: o.maxBodyBytes,
     ...(o.authToken === undefined ? {} : { authToken: o.authToken }),
     report: { ...o.report, ...(o.schema === undefined ? {} : { schema: o.schema }) },
     ...(o.deadAfterMs === undefined ? {} : { deadAfterMs: o.deadAfterMs }),
     ...(o.traceUrl === undefined ? {} : { traceUrl: o.traceUrl }),
   });
 
-  let http: ServerType;
+  // OTLP/HTTP exports are answered on node:http directly; every other path goes to the hono app.
+  const otlp = createOtlpHttpHandler({ intake, metrics, maxBodyBytes: o.maxBodyBytes, ...(o.authToken === undefined ? {} : { authToken: o.authToken }) });
+  const hono = getRequestListener(app.fetch, { hostname: o.host });
+  const listener: RequestHandler = (req, res) => {
+    if (isTracesExport(req)) otlp(req, res);
+    else void hono(req, res);
+  };
+  const http: HttpServer = tls === undefined ? createPlainServer(listener) : createHttpsServer(httpsOptions(tls), listener);
   try {
-    http = await new Promise((resolve, reject) => {
-      const listen = { fetch: app.fetch, hostname: o.host, port: o.httpPort };
-      const s =
-        tls === undefined
-          ? serve(listen, () => resolve(s))
-          : serve({ ...listen, createServer: createHttpsServer, serverOptions: httpsOptions(tls) }, () => resolve(s));
-      s.once('error', reject);
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(o.httpPort, o.host, () => {
+        http.off('error', reject);
+        resolve();
+      });
     });
   } catch (e) {
     retention?.stop();
@@ -137,15 +143,19 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     await store.close();
     throw listenFailure('OTLP/HTTP', o.host, o.httpPort, e);
   }
-  const grpcServer: GrpcServer = createGrpcServer({
-    intake,
-    metrics,
-    maxReceiveBytes: o.grpcMaxReceiveBytes,
-    ...(o.authToken === undefined ? {} : { authToken: o.authToken }),
-  });
-  let grpcPort: number;
+  let grpcServer: GrpcServer;
   try {
-    grpcPort = await bindGrpc(grpcServer, o.host, o.grpcPort, grpcCredentials(tls));
+    grpcServer = await startGrpcServer(
+      {
+        intake,
+        metrics,
+        maxReceiveBytes: o.grpcMaxReceiveBytes,
+        ...(o.authToken === undefined ? {} : { authToken: o.authToken }),
+        ...(tls === undefined ? {} : { tls }),
+      },
+      o.host,
+      o.grpcPort,
+    );
   } catch (e) {
     await new Promise<void>((resolve) => http.close(() => resolve()));
     retention?.stop();
@@ -157,35 +167,25 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   let closing: Promise<void> | undefined;
   return {
     httpPort: (http.address() as AddressInfo).port,
-    grpcPort,
+    grpcPort: grpcServer.port,
     store,
     intake,
     replayed,
     close() {
       closing ??= (async () => {
-        // A graceful close alone can wait forever: on a client that never ends its call, and in
-        // grpc-js on an HTTP/2 session whose client went away as it closed (the callback never runs).
+        // A graceful close alone can wait forever on a client that never ends its request.
         const drainMs = o.drainMs ?? 5000;
         await Promise.all([
           new Promise<void>((resolve) => {
             const cut = setTimeout(() => {
-              if ('closeAllConnections' in http) http.closeAllConnections();
+              http.closeAllConnections();
             }, drainMs);
             http.close(() => {
               clearTimeout(cut);
               resolve();
             });
           }),
-          new Promise<void>((resolve) => {
-            const cut = setTimeout(() => {
-              grpcServer.forceShutdown();
-              resolve();
-            }, drainMs);
-            grpcServer.tryShutdown(() => {
-              clearTimeout(cut);
-              resolve();
-            });
-          }),
+          grpcServer.close(drainMs),
         ]);
         retention?.stop();
         await intake.close();

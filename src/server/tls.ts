@@ -1,6 +1,5 @@
 /** TLS material for both listeners, read once at start-up; an unreadable file is a one-line start-up error. */
 import { readFileSync } from 'node:fs';
-import * as grpc from '@grpc/grpc-js';
 import type { SecureServerOptions } from 'node:http2';
 import type { ServerOptions as HttpsOptions } from 'node:https';
 
@@ -31,17 +30,11 @@ export function readTls(files: TlsFiles, fail: (message: string) => Error): TlsM
   return { cert, key, ...(files.clientCa === undefined ? {} : { clientCa: read('--tls-client-ca', files.clientCa) }) };
 }
 
-/** Options for https.createServer. */
+/** Options for https.createServer and http2.createSecureServer. */
 export function httpsOptions(tls: TlsMaterial): HttpsOptions & SecureServerOptions {
   return {
     cert: tls.cert,
     key: tls.key,
     ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }),
   };
-}
-
-/** grpc-js server credentials: TLS, and client certificates required when a client CA is given. */
-export function grpcCredentials(tls: TlsMaterial | undefined): grpc.ServerCredentials {
-  if (tls === undefined) return grpc.ServerCredentials.createInsecure();
-  return grpc.ServerCredentials.createSsl(tls.clientCa ?? null, [{ private_key: tls.key, cert_chain: tls.cert }], tls.clientCa !== undefined);
 }

@@ -220,6 +220,53 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX IF NOT EXISTS connection_hours_by_hour ON connection_hours(hour);
   CREATE INDEX IF NOT EXISTS connection_seconds_by_second ON connection_seconds(second);
   `,
+  // 9: minute rows beside the hourly ones, kept for the last 48 h, so a period's edges within them are
+  // exact to the minute (`since=10m`, a digest six minutes after traffic); older edges stay whole hours.
+  // The period summaries take minute rows in their existing tables (size 60000).
+  `
+  CREATE TABLE IF NOT EXISTS endpoint_minutes (
+    endpoint_id INTEGER NOT NULL REFERENCES endpoints(id),
+    minute INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    db_spans INTEGER NOT NULL,
+    repeats INTEGER NOT NULL,
+    wasted_ms REAL NOT NULL,
+    rollup TEXT NOT NULL,
+    PRIMARY KEY (endpoint_id, minute)
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS finding_minutes (
+    finding_id INTEGER NOT NULL REFERENCES findings(id),
+    minute INTEGER NOT NULL,
+    requests_affected INTEGER NOT NULL,
+    executions INTEGER NOT NULL,
+    wasted_ms REAL NOT NULL,
+    rollup TEXT NOT NULL,
+    PRIMARY KEY (finding_id, minute)
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS fingerprint_minutes (
+    endpoint_id INTEGER NOT NULL REFERENCES endpoints(id),
+    fingerprint TEXT NOT NULL REFERENCES statements(fingerprint),
+    minute INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    executions INTEGER NOT NULL,
+    total_ms REAL NOT NULL,
+    rollup TEXT NOT NULL,
+    PRIMARY KEY (endpoint_id, fingerprint, minute)
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS connection_minutes (
+    service TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    db_requests INTEGER NOT NULL,
+    observable_requests INTEGER NOT NULL,
+    opened INTEGER NOT NULL,
+    PRIMARY KEY (service, minute)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS endpoint_minutes_by_minute ON endpoint_minutes(minute);
+  CREATE INDEX IF NOT EXISTS finding_minutes_by_minute ON finding_minutes(minute);
+  CREATE INDEX IF NOT EXISTS fingerprint_minutes_by_minute ON fingerprint_minutes(minute);
+  CREATE INDEX IF NOT EXISTS fingerprint_minutes_by_endpoint_minute ON fingerprint_minutes(endpoint_id, minute);
+  CREATE INDEX IF NOT EXISTS connection_minutes_by_minute ON connection_minutes(minute);
+  `,
 ];
 
 /**
@@ -367,6 +414,51 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE INDEX IF NOT EXISTS fingerprint_hours_by_hour ON fingerprint_hours(hour);
   CREATE INDEX IF NOT EXISTS connection_hours_by_hour ON connection_hours(hour);
   CREATE INDEX IF NOT EXISTS connection_seconds_by_second ON connection_seconds(second);
+  `,
+  // 9: minute rows for the last 48 h (see the SQLite list).
+  `
+  CREATE TABLE IF NOT EXISTS endpoint_minutes (
+    endpoint_id integer NOT NULL REFERENCES endpoints(id),
+    minute bigint NOT NULL,
+    requests bigint NOT NULL,
+    db_spans bigint NOT NULL,
+    repeats bigint NOT NULL,
+    wasted_ms double precision NOT NULL,
+    rollup text NOT NULL,
+    PRIMARY KEY (endpoint_id, minute)
+  );
+  CREATE TABLE IF NOT EXISTS finding_minutes (
+    finding_id integer NOT NULL REFERENCES findings(id),
+    minute bigint NOT NULL,
+    requests_affected bigint NOT NULL,
+    executions bigint NOT NULL,
+    wasted_ms double precision NOT NULL,
+    rollup text NOT NULL,
+    PRIMARY KEY (finding_id, minute)
+  );
+  CREATE TABLE IF NOT EXISTS fingerprint_minutes (
+    endpoint_id integer NOT NULL REFERENCES endpoints(id),
+    fingerprint text NOT NULL REFERENCES statements(fingerprint),
+    minute bigint NOT NULL,
+    requests bigint NOT NULL,
+    executions bigint NOT NULL,
+    total_ms double precision NOT NULL,
+    rollup text NOT NULL,
+    PRIMARY KEY (endpoint_id, fingerprint, minute)
+  );
+  CREATE TABLE IF NOT EXISTS connection_minutes (
+    service text NOT NULL,
+    minute bigint NOT NULL,
+    db_requests bigint NOT NULL,
+    observable_requests bigint NOT NULL,
+    opened bigint NOT NULL,
+    PRIMARY KEY (service, minute)
+  );
+  CREATE INDEX IF NOT EXISTS endpoint_minutes_by_minute ON endpoint_minutes(minute);
+  CREATE INDEX IF NOT EXISTS finding_minutes_by_minute ON finding_minutes(minute);
+  CREATE INDEX IF NOT EXISTS fingerprint_minutes_by_minute ON fingerprint_minutes(minute);
+  CREATE INDEX IF NOT EXISTS fingerprint_minutes_by_endpoint_minute ON fingerprint_minutes(endpoint_id, minute);
+  CREATE INDEX IF NOT EXISTS connection_minutes_by_minute ON connection_minutes(minute);
   `,
 ];
 

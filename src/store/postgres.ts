@@ -23,7 +23,12 @@ import {
   mergeFingerprintHour,
   mergeRouteTraffic,
   patternFromJson,
-  rollupsByHour,
+  rollupsByStart,
+  rangesOf,
+  byEndpointAndStart,
+  HOUR_ROWS,
+  MINUTE_ROWS,
+  type Grain,
   storedFinding,
   worstExamples,
   type AcknowledgementRow,
@@ -38,8 +43,11 @@ import {
 import {
   Store,
   StoreOpenError,
-  hourRange,
+  minuteHorizon,
+  periodRows,
+  periodSpan,
   redactUrl,
+  type StoreOptions,
   type CommittedTraces,
   type EndpointHour,
   type EndpointRef,
@@ -60,10 +68,13 @@ const TYPES = {
   },
 } as pg.CustomTypesConfig;
 
+/** How often a writer deletes minute rows past the horizon. */
+const MINUTE_PRUNE_EVERY_MS = 5 * 60_000;
+
 /** SQLSTATEs after which a write transaction is simply run again: deadlock, serialization failure. */
 const RETRYABLE = new Set(['40P01', '40001']);
 
-export interface PostgresStoreOptions {
+export interface PostgresStoreOptions extends StoreOptions {
   /** Pool size per instance. Default 4: one writer and the readers of the API. */
   maxConnections?: number;
 }
@@ -72,8 +83,11 @@ export class PostgresStore extends Store {
   readonly location: string;
   readonly #pool: pg.Pool;
 
-  private constructor(pool: pg.Pool, location: string) {
-    super();
+  /** When this instance last deleted minute rows past the horizon (any instance may; the deletes are idempotent). */
+  #minutesPrunedAt = Number.NEGATIVE_INFINITY;
+
+  private constructor(pool: pg.Pool, location: string, options: StoreOptions) {
+    super(options);
     this.#pool = pool;
     this.location = location;
   }
@@ -90,7 +104,7 @@ export class PostgresStore extends Store {
     pool.on('error', () => undefined);
     try {
       await migratePostgres(pool);
-      return new PostgresStore(pool, location);
+      return new PostgresStore(pool, location, options);
     } catch (e) {
       await pool.end().catch(() => undefined);
       const err = e as Error & { code?: string };
@@ -144,9 +158,22 @@ export class PostgresStore extends Store {
   }
 
   async #write(c: pg.PoolClient, analyses: readonly RequestAnalysis[]): Promise<void> {
-    const byHour = [...rollupsByHour(analyses)].sort(([a], [b]) => a - b);
+    const nowMs = this.now();
+    if (nowMs - this.#minutesPrunedAt >= MINUTE_PRUNE_EVERY_MS) {
+      this.#minutesPrunedAt = nowMs;
+      const horizon = minuteHorizon(nowMs);
+      for (const table of [MINUTE_ROWS.endpoints, MINUTE_ROWS.findings, MINUTE_ROWS.fingerprints, MINUTE_ROWS.connections]) {
+        await c.query(`DELETE FROM ${table} WHERE minute < $1`, [horizon]);
+      }
+    }
+    const byHour = [...rollupsByStart(analyses, HOUR_ROWS.sizeMs)].sort(([a], [b]) => a - b);
     const rollups: { hour: number; r: EndpointRollup }[] = [];
     for (const [hour, set] of byHour) for (const r of set.values()) rollups.push({ hour, r });
+    // Minute rows only where they are kept (see the SQLite store).
+    const horizon = minuteHorizon(nowMs);
+    const byMinute = [...rollupsByStart(analyses.filter((a) => a.startMs >= horizon), MINUTE_ROWS.sizeMs)].sort(([a], [b]) => a - b);
+    const minuteRollups: { hour: number; r: EndpointRollup }[] = [];
+    for (const [minute, set] of byMinute) for (const r of set.values()) minuteRollups.push({ hour: minute, r });
 
     // Endpoints, then statements and findings: identity rows first, in key order.
     const endpointSpan = new Map<string, { service: string; endpoint: string; first: number; last: number }>();
@@ -219,20 +246,23 @@ export class PostgresStore extends Store {
     }
     const findingIdOf = (endpointId: number, fingerprint: string): number => findingIds.get(key(String(endpointId), fingerprint))!;
 
-    // The hourly rows: locked, merged in code, written back.
-    await lockAndMerge<EndpointRollup, EndpointHourRow>(c, ENDPOINT_HOURS, rollups.map(({ hour, r }) => ({ key: [endpointIdOf(r), hour], delta: r })), mergeEndpointHour);
-    await lockAndMerge(
-      c,
-      FINDING_HOURS,
-      rollups.flatMap(({ hour, r }) => [...r.cascades.values()].map((cascade) => ({ key: [findingIdOf(endpointIdOf(r), cascade.fingerprint), hour], delta: cascade }))),
-      mergeFindingHour,
-    );
-    await lockAndMerge(
-      c,
-      FINGERPRINT_HOURS,
-      rollups.flatMap(({ hour, r }) => [...r.fingerprints.values()].map((f) => ({ key: [endpointIdOf(r), f.fingerprint, hour], delta: f }))),
-      mergeFingerprintHour,
-    );
+    // The hourly rows, then the minute rows: locked, merged in code, written back.
+    for (const [grain, list] of [[HOUR_ROWS, rollups], [MINUTE_ROWS, minuteRollups]] as const) {
+      const t = mergedTables(grain);
+      await lockAndMerge<EndpointRollup, EndpointHourRow>(c, t.endpoints, list.map(({ hour, r }) => ({ key: [endpointIdOf(r), hour], delta: r })), mergeEndpointHour);
+      await lockAndMerge(
+        c,
+        t.findings,
+        list.flatMap(({ hour, r }) => [...r.cascades.values()].map((cascade) => ({ key: [findingIdOf(endpointIdOf(r), cascade.fingerprint), hour], delta: cascade }))),
+        mergeFindingHour,
+      );
+      await lockAndMerge(
+        c,
+        t.fingerprints,
+        list.flatMap(({ hour, r }) => [...r.fingerprints.values()].map((f) => ({ key: [endpointIdOf(r), f.fingerprint, hour], delta: f }))),
+        mergeFingerprintHour,
+      );
+    }
 
     // Connections: plain additions.
     const hoursRows = new Map<string, [string, number, number, number, number]>();
@@ -249,13 +279,23 @@ export class PostgresStore extends Store {
         }
       }
     }
-    if (hoursRows.size > 0) {
-      const rows = [...hoursRows.entries()].sort(([a], [b]) => compare(a, b)).map(([, v]) => v);
+    const minuteRows = new Map<string, [string, number, number, number, number]>();
+    for (const [minute, set] of byMinute) {
+      for (const conn of set.connections.values()) {
+        const mk = key(conn.service, String(minute).padStart(15, '0'));
+        const m = minuteRows.get(mk) ?? [conn.service, minute, 0, 0, 0];
+        minuteRows.set(mk, [conn.service, minute, m[2] + conn.dbRequests, m[3] + conn.observableRequests, m[4] + conn.opened]);
+      }
+    }
+    for (const [grain, sums] of [[HOUR_ROWS, hoursRows], [MINUTE_ROWS, minuteRows]] as const) {
+      if (sums.size === 0) continue;
+      const rows = [...sums.entries()].sort(([a], [b]) => compare(a, b)).map(([, v]) => v);
+      const t = grain.connections;
       await c.query(
-        `INSERT INTO connection_hours (service, hour, db_requests, observable_requests, opened)
+        `INSERT INTO ${t} (service, ${grain.key}, db_requests, observable_requests, opened)
          SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
-         ON CONFLICT (service, hour) DO UPDATE SET db_requests = connection_hours.db_requests + excluded.db_requests,
-           observable_requests = connection_hours.observable_requests + excluded.observable_requests, opened = connection_hours.opened + excluded.opened`,
+         ON CONFLICT (service, ${grain.key}) DO UPDATE SET db_requests = ${t}.db_requests + excluded.db_requests,
+           observable_requests = ${t}.observable_requests + excluded.observable_requests, opened = ${t}.opened + excluded.opened`,
         columns(rows, 5),
       );
     }
@@ -310,34 +350,46 @@ export class PostgresStore extends Store {
   async pruneBefore(beforeMs: number): Promise<number> {
     return this.#transaction(async (c) => {
       let n = 0;
-      for (const table of ['finding_hours', 'fingerprint_hours', 'endpoint_hours', 'connection_hours']) {
-        n += (await c.query(`DELETE FROM ${table} WHERE hour < $1`, [beforeMs])).rowCount ?? 0;
+      for (const grain of [HOUR_ROWS, MINUTE_ROWS]) {
+        for (const table of [grain.findings, grain.fingerprints, grain.endpoints, grain.connections]) {
+          n += (await c.query(`DELETE FROM ${table} WHERE ${grain.key} < $1`, [beforeMs])).rowCount ?? 0;
+        }
       }
       n += (await c.query('DELETE FROM connection_seconds WHERE second < $1', [Math.floor(beforeMs / 1000)])).rowCount ?? 0;
       return n;
     });
   }
 
-  async connections(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): Promise<ConnectionRollup[]> {
-    const { lo: since, hi: until } = hourRange(query);
+  async connections(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<ConnectionRollup[]> {
+    const rows = periodRows(query, this.now());
+    const span = periodSpan(rows);
     const byService = new Map<string, ConnectionRollup>();
     const get = (service: string): ConnectionRollup => {
       let c = byService.get(service);
       if (c === undefined) byService.set(service, (c = emptyConnectionRollup(service)));
       return c;
     };
-    const [hours, seconds] = await Promise.all([
-      this.#pool.query<{ service: string; db_requests: number; observable_requests: number; opened: number }>(
-        `SELECT service, sum(db_requests) AS db_requests, sum(observable_requests) AS observable_requests, sum(opened) AS opened
-         FROM connection_hours WHERE hour >= $1 AND hour < $2 GROUP BY service ORDER BY service`,
-        [since, until],
+    const [sums, seconds] = await Promise.all([
+      Promise.all(
+        rangesOf(rows).map(([g, { lo, hi }]) =>
+          this.#pool.query<{ service: string; db_requests: number; observable_requests: number; opened: number }>(
+            `SELECT service, sum(db_requests) AS db_requests, sum(observable_requests) AS observable_requests, sum(opened) AS opened
+             FROM ${g.connections} WHERE ${g.key} >= $1 AND ${g.key} < $2 GROUP BY service ORDER BY service`,
+            [lo, hi],
+          ),
+        ),
       ),
       this.#pool.query<{ service: string; instance: string; second: number; held: number; held_ms: number; db_ms: number; opened: number }>(
         'SELECT service, instance, second, held, held_ms, db_ms, opened FROM connection_seconds WHERE second >= $1 AND second < $2 ORDER BY service, second, instance',
-        [Math.floor(since / 1000), Math.ceil(until / 1000)],
+        [Math.floor(span.lo / 1000), Math.ceil(span.hi / 1000)],
       ),
     ]);
-    for (const h of hours.rows) Object.assign(get(h.service), { dbRequests: h.db_requests, observableRequests: h.observable_requests, opened: h.opened });
+    for (const h of sums.flatMap((r) => r.rows)) {
+      const c = get(h.service);
+      c.dbRequests += h.db_requests;
+      c.observableRequests += h.observable_requests;
+      c.opened += h.opened;
+    }
     for (const r of seconds.rows) {
       const c = get(r.service);
       let perSecond = c.seconds.get(r.instance);
@@ -368,32 +420,41 @@ export class PostgresStore extends Store {
   }
 
   async rollups(query: PeriodQuery = {}): Promise<EndpointRollup[]> {
-    const { lo, hi } = hourRange(query);
+    const ranges = rangesOf(periodRows(query, this.now()));
     const matches = endpointMatcher(query.endpoint);
     const keep = (e: { service: string; endpoint: string }): boolean => matches(e.endpoint) && (query.service === undefined || e.service === query.service);
-    // One snapshot for the four reads, so a write committing meanwhile is seen whole or not at all.
+    // One snapshot for every read, so a write committing meanwhile is seen whole or not at all.
     const c = await this.#pool.connect();
     try {
       await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const endpoints = (await c.query<{ id: number; service: string; endpoint: string }>('SELECT id, service, endpoint FROM endpoints ORDER BY id')).rows;
       if (!endpoints.some(keep)) return [];
-      const endpointHours = await c.query<Parameters<typeof assembleRollups>[1][number]>(
-        'SELECT endpoint_id, hour, requests, db_spans, wasted_ms, rollup FROM endpoint_hours WHERE hour >= $1 AND hour < $2 ORDER BY endpoint_id, hour',
-        [lo, hi],
-      );
-      const findingHours = await c.query<Parameters<typeof assembleRollups>[2][number]>(
-        `SELECT f.endpoint_id, h.hour, f.fingerprint, f.kind, f.link, s.sql, s.facts, h.requests_affected, h.executions, h.wasted_ms, h.rollup
-         FROM finding_hours h JOIN findings f ON f.id = h.finding_id JOIN statements s ON s.fingerprint = f.fingerprint
-         WHERE h.hour >= $1 AND h.hour < $2 ORDER BY h.finding_id, h.hour`,
-        [lo, hi],
-      );
-      const fingerprintHours = await c.query<Parameters<typeof assembleRollups>[3][number]>(
-        `SELECT h.endpoint_id, h.hour, h.fingerprint, s.sql, s.facts, h.requests, h.executions, h.total_ms, h.rollup
-         FROM fingerprint_hours h JOIN statements s ON s.fingerprint = h.fingerprint
-         WHERE h.hour >= $1 AND h.hour < $2 ORDER BY h.endpoint_id, h.fingerprint COLLATE "C", h.hour`,
-        [lo, hi],
-      );
-      return assembleRollups(endpoints, endpointHours.rows, findingHours.rows, fingerprintHours.rows, keep);
+      const endpointRows: Parameters<typeof assembleRollups>[1][number][] = [];
+      const findingRows: Parameters<typeof assembleRollups>[2][number][] = [];
+      const fingerprintRows: Parameters<typeof assembleRollups>[3][number][] = [];
+      // Whole hours, then the minutes at the edges: the ranges never overlap.
+      for (const [g, { lo, hi }] of ranges) {
+        const endpointHours = await c.query<Parameters<typeof assembleRollups>[1][number]>(
+          `SELECT endpoint_id, ${g.key} AS hour, requests, db_spans, wasted_ms, rollup FROM ${g.endpoints} WHERE ${g.key} >= $1 AND ${g.key} < $2 ORDER BY endpoint_id, ${g.key}`,
+          [lo, hi],
+        );
+        const findingHours = await c.query<Parameters<typeof assembleRollups>[2][number]>(
+          `SELECT f.endpoint_id, h.${g.key} AS hour, f.fingerprint, f.kind, f.link, s.sql, s.facts, h.requests_affected, h.executions, h.wasted_ms, h.rollup
+           FROM ${g.findings} h JOIN findings f ON f.id = h.finding_id JOIN statements s ON s.fingerprint = f.fingerprint
+           WHERE h.${g.key} >= $1 AND h.${g.key} < $2 ORDER BY h.finding_id, h.${g.key}`,
+          [lo, hi],
+        );
+        const fingerprintHours = await c.query<Parameters<typeof assembleRollups>[3][number]>(
+          `SELECT h.endpoint_id, h.${g.key} AS hour, h.fingerprint, s.sql, s.facts, h.requests, h.executions, h.total_ms, h.rollup
+           FROM ${g.fingerprints} h JOIN statements s ON s.fingerprint = h.fingerprint
+           WHERE h.${g.key} >= $1 AND h.${g.key} < $2 ORDER BY h.endpoint_id, h.fingerprint COLLATE "C", h.${g.key}`,
+          [lo, hi],
+        );
+        endpointRows.push(...endpointHours.rows);
+        findingRows.push(...findingHours.rows);
+        fingerprintRows.push(...fingerprintHours.rows);
+      }
+      return assembleRollups(endpoints, ranges.length > 1 ? byEndpointAndStart(endpointRows) : endpointRows, findingRows, fingerprintRows, keep);
     } finally {
       await c.query('COMMIT').catch(() => undefined);
       c.release();
@@ -427,24 +488,32 @@ export class PostgresStore extends Store {
     return storedFinding(row, ex.rows[0]);
   }
 
-  async endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}, endpointId?: number): Promise<EndpointHour[]> {
-    const { lo, hi } = hourRange(query);
-    const res = await this.#pool.query<EndpointHour>(
-      `SELECT endpoint_id AS "endpointId", hour, requests, db_spans AS "dbSpans", wasted_ms AS "wastedMs"
-       FROM endpoint_hours WHERE hour >= $1 AND hour < $2 AND ($3::int IS NULL OR endpoint_id = $3) ORDER BY endpoint_id, hour`,
-      [lo, hi, endpointId ?? null],
+  async endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}, endpointId?: number): Promise<EndpointHour[]> {
+    const ranges = rangesOf(periodRows(query, this.now()));
+    const results = await Promise.all(
+      ranges.map(([g, { lo, hi }]) =>
+        this.#pool.query<EndpointHour & { endpoint_id: number }>(
+          `SELECT endpoint_id, endpoint_id AS "endpointId", ${g.key} AS hour, requests, db_spans AS "dbSpans", wasted_ms AS "wastedMs"
+           FROM ${g.endpoints} WHERE ${g.key} >= $1 AND ${g.key} < $2 AND ($3::int IS NULL OR endpoint_id = $3) ORDER BY endpoint_id, ${g.key}`,
+          [lo, hi, endpointId ?? null],
+        ),
+      ),
     );
-    return res.rows;
+    const rows = results.flatMap((r) => r.rows);
+    return (ranges.length > 1 ? byEndpointAndStart(rows) : rows).map(({ endpoint_id: _, ...h }) => h);
   }
 
-  async findingHours(findingId: number, query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): Promise<FindingHour[]> {
-    const { lo, hi } = hourRange(query);
-    const res = await this.#pool.query<FindingHour>(
-      `SELECT hour, requests_affected AS "requestsAffected", executions, wasted_ms AS "wastedMs"
-       FROM finding_hours WHERE finding_id = $1 AND hour >= $2 AND hour < $3 ORDER BY hour`,
-      [findingId, lo, hi],
+  async findingHours(findingId: number, query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<FindingHour[]> {
+    const results = await Promise.all(
+      rangesOf(periodRows(query, this.now())).map(([g, { lo, hi }]) =>
+        this.#pool.query<FindingHour>(
+          `SELECT ${g.key} AS hour, requests_affected AS "requestsAffected", executions, wasted_ms AS "wastedMs"
+           FROM ${g.findings} WHERE finding_id = $1 AND ${g.key} >= $2 AND ${g.key} < $3 ORDER BY ${g.key}`,
+          [findingId, lo, hi],
+        ),
+      ),
     );
-    return res.rows;
+    return results.flatMap((r) => r.rows).sort((a, b) => a.hour - b.hour);
   }
 
   async endpointRefs(): Promise<EndpointRef[]> {
@@ -524,21 +593,26 @@ interface MergedTable {
   values: readonly [column: string, type: string][];
 }
 
-const ENDPOINT_HOURS: MergedTable = {
-  name: 'endpoint_hours',
-  keys: [['endpoint_id', 'int'], ['hour', 'bigint']],
-  values: [['requests', 'bigint'], ['db_spans', 'bigint'], ['repeats', 'bigint'], ['wasted_ms', 'float8'], ['rollup', 'text']],
-};
-const FINDING_HOURS: MergedTable = {
-  name: 'finding_hours',
-  keys: [['finding_id', 'int'], ['hour', 'bigint']],
-  values: [['requests_affected', 'bigint'], ['executions', 'bigint'], ['wasted_ms', 'float8'], ['rollup', 'text']],
-};
-const FINGERPRINT_HOURS: MergedTable = {
-  name: 'fingerprint_hours',
-  keys: [['endpoint_id', 'int'], ['fingerprint', 'text'], ['hour', 'bigint']],
-  values: [['requests', 'bigint'], ['executions', 'bigint'], ['total_ms', 'float8'], ['rollup', 'text']],
-};
+/** The merged tables of one row size (hours, or the minutes kept for 48 h). */
+function mergedTables(grain: Grain): { endpoints: MergedTable; findings: MergedTable; fingerprints: MergedTable } {
+  return {
+    endpoints: {
+      name: grain.endpoints,
+      keys: [['endpoint_id', 'int'], [grain.key, 'bigint']],
+      values: [['requests', 'bigint'], ['db_spans', 'bigint'], ['repeats', 'bigint'], ['wasted_ms', 'float8'], ['rollup', 'text']],
+    },
+    findings: {
+      name: grain.findings,
+      keys: [['finding_id', 'int'], [grain.key, 'bigint']],
+      values: [['requests_affected', 'bigint'], ['executions', 'bigint'], ['wasted_ms', 'float8'], ['rollup', 'text']],
+    },
+    fingerprints: {
+      name: grain.fingerprints,
+      keys: [['endpoint_id', 'int'], ['fingerprint', 'text'], [grain.key, 'bigint']],
+      values: [['requests', 'bigint'], ['executions', 'bigint'], ['total_ms', 'float8'], ['rollup', 'text']],
+    },
+  };
+}
 const ROUTE_TRAFFIC: MergedTable = {
   name: 'route_traffic',
   keys: [['service', 'text'], ['endpoint', 'text']],

@@ -5,8 +5,8 @@ import { RollupSet, emptyEndpointRollup, mergeRollups, type CascadeRollup, type 
 import { emptyPattern, mergePatterns, type RouteTraffic, type TrafficPattern } from '../detect/routes.js';
 import type { Cascade, CodeLocation, FindingKind, LeafShape, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
 import type { Acknowledgement, AcknowledgementState } from '../report/acknowledge.js';
-import type { StoredFinding } from './store.js';
-import { HOUR_MS } from '../report/period.js';
+import type { PeriodRows, StartRange, StoredFinding } from './store.js';
+import { HOUR_MS, MINUTE_MS } from '../report/period.js';
 import type { SqlFacts } from '../sql/types.js';
 
 type Pairs = [number, number][];
@@ -96,11 +96,41 @@ export interface RouteTrafficRow {
   pattern: string;
 }
 
-/** A batch of analysed requests as the rollups of each hour it falls in. */
-export function rollupsByHour(analyses: readonly RequestAnalysis[]): Map<number, RollupSet> {
+/** The tables of one row size: the hourly rows kept for as long as the retention says, or the minute rows kept for 48 h. */
+export interface Grain {
+  sizeMs: number;
+  /** The start column's name. */
+  key: 'hour' | 'minute';
+  endpoints: string;
+  findings: string;
+  fingerprints: string;
+  connections: string;
+}
+
+export const HOUR_ROWS: Grain = {
+  sizeMs: HOUR_MS, key: 'hour', endpoints: 'endpoint_hours', findings: 'finding_hours', fingerprints: 'fingerprint_hours', connections: 'connection_hours',
+};
+export const MINUTE_ROWS: Grain = {
+  sizeMs: MINUTE_MS, key: 'minute', endpoints: 'endpoint_minutes', findings: 'finding_minutes', fingerprints: 'fingerprint_minutes', connections: 'connection_minutes',
+};
+
+/** A period's rows as (tables, start range) pairs to read: its whole hours, then the minutes at its edges; empty ranges left out. */
+export function rangesOf(rows: PeriodRows): [Grain, StartRange][] {
+  const out: [Grain, StartRange][] = [];
+  if (rows.hours.lo < rows.hours.hi) out.push([HOUR_ROWS, rows.hours]);
+  for (const m of rows.minutes) out.push([MINUTE_ROWS, m]);
+  return out;
+}
+
+/** Rows of several ranges in one list ordered by (endpoint, start), as assembleRollups and the trend charts take them. */
+export const byEndpointAndStart = <T extends { endpoint_id: number; hour: number }>(rows: T[]): T[] =>
+  rows.sort((a, b) => a.endpoint_id - b.endpoint_id || a.hour - b.hour);
+
+/** A batch of analysed requests as the rollups of each hour (or minute: `sizeMs`) it falls in, by start. */
+export function rollupsByStart(analyses: readonly RequestAnalysis[], sizeMs: number = HOUR_MS): Map<number, RollupSet> {
   const byHour = new Map<number, RollupSet>();
   for (const a of analyses) {
-    const hour = Math.floor(a.startMs / HOUR_MS) * HOUR_MS;
+    const hour = Math.floor(a.startMs / sizeMs) * sizeMs;
     let set = byHour.get(hour);
     if (set === undefined) {
       set = new RollupSet();

@@ -20,7 +20,12 @@ import {
   mergeFingerprintHour,
   mergeRouteTraffic,
   patternFromJson,
-  rollupsByHour,
+  rollupsByStart,
+  rangesOf,
+  byEndpointAndStart,
+  HOUR_ROWS,
+  MINUTE_ROWS,
+  type Grain,
   worstExamples,
   acknowledgementOf,
   findingIdMap,
@@ -36,8 +41,11 @@ import {
 import {
   Store,
   StoreOpenError,
-  hourRange,
+  minuteHorizon,
+  periodRows,
+  periodSpan,
   type CommittedTraces,
+  type StoreOptions,
   type EndpointHour,
   type EndpointRef,
   type FindingHour,
@@ -45,6 +53,9 @@ import {
   type StoredEndpoint,
   type StoredFinding,
 } from './store.js';
+
+/** How often a writer deletes minute rows past the horizon. */
+const MINUTE_PRUNE_EVERY_MS = 5 * 60_000;
 
 export class SqliteStore extends Store {
   readonly db: Database;
@@ -55,8 +66,11 @@ export class SqliteStore extends Store {
 
   readonly #summaries: Summaries;
 
-  private constructor(db: Database, location: string) {
-    super();
+  /** When minute rows older than 48 h were last deleted (see #pruneMinutes). */
+  #minutesPrunedAt = Number.NEGATIVE_INFINITY;
+
+  private constructor(db: Database, location: string, options: StoreOptions) {
+    super(options);
     this.db = db;
     this.location = location;
     this.#summaries = new Summaries(db);
@@ -75,7 +89,7 @@ export class SqliteStore extends Store {
    * Opens (creating and migrating) a store file; `:memory:` works for tests. A path that cannot be a
    * store (missing directory, not writable, not SQLite, a newer schema) throws a one-line StoreOpenError.
    */
-  static open(path: string): SqliteStore {
+  static open(path: string, options: StoreOptions = {}): SqliteStore {
     let db: Database | undefined;
     try {
       db = new BetterSqlite3(path);
@@ -83,7 +97,7 @@ export class SqliteStore extends Store {
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
       migrate(db);
-      return new SqliteStore(db, path);
+      return new SqliteStore(db, path, options);
     } catch (e) {
       db?.close();
       throw new StoreOpenError(`cannot open the store ${path}: ${(e as Error).message}`);
@@ -129,33 +143,58 @@ export class SqliteStore extends Store {
   async pruneBefore(beforeMs: number): Promise<number> {
     return this.db.transaction(() => {
       let n = 0;
-      for (const table of ['finding_hours', 'fingerprint_hours', 'endpoint_hours', 'connection_hours']) {
-        n += this.#prepare(`DELETE FROM ${table} WHERE hour < ?`).run(beforeMs).changes;
+      for (const grain of [HOUR_ROWS, MINUTE_ROWS]) {
+        for (const table of [grain.findings, grain.fingerprints, grain.endpoints, grain.connections]) {
+          n += this.#prepare(`DELETE FROM ${table} WHERE ${grain.key} < ?`).run(beforeMs).changes;
+        }
       }
       n += this.#prepare('DELETE FROM connection_seconds WHERE second < ?').run(Math.floor(beforeMs / 1000)).changes;
+      // The overview's sums must not outlive the rows they sum.
+      this.#summaries.pruneBefore(beforeMs);
       return n;
     })();
   }
 
   #record(analyses: readonly RequestAnalysis[]): void {
     if (analyses.length === 0) return;
-    const byHour = rollupsByHour(analyses);
+    const nowMs = this.now();
+    this.#pruneMinutes(nowMs);
+    const byHour = rollupsByStart(analyses, HOUR_ROWS.sizeMs);
     this.#summaries.touched(byHour.keys());
     for (const [hour, set] of byHour) {
-      for (const r of set.values()) this.#mergeHour(hour, r);
-      for (const c of set.connections.values()) this.#addConnections(hour, c);
+      for (const r of set.values()) this.#mergeRow(HOUR_ROWS, hour, r);
+      for (const c of set.connections.values()) this.#addConnections(HOUR_ROWS, hour, c);
+    }
+    // Minute rows only where they are kept: an old trace file loaded now would write rows pruned at once.
+    const horizon = minuteHorizon(nowMs);
+    const recent = analyses.filter((a) => a.startMs >= horizon);
+    for (const [minute, set] of rollupsByStart(recent, MINUTE_ROWS.sizeMs)) {
+      for (const r of set.values()) this.#mergeRow(MINUTE_ROWS, minute, r);
+      for (const c of set.connections.values()) this.#addConnections(MINUTE_ROWS, minute, c);
     }
     this.#keepExamples(analyses);
     for (const t of routeTrafficOf(analyses)) this.#addRouteTraffic(t);
   }
 
-  /** Additive upserts: any number of writers may add to the same second. */
-  #addConnections(hour: number, c: ConnectionRollup): void {
+  /** Deletes minute rows of hours past the horizon, at most every few minutes (inside the writing transaction). */
+  #pruneMinutes(nowMs: number): void {
+    if (nowMs - this.#minutesPrunedAt < MINUTE_PRUNE_EVERY_MS) return;
+    this.#minutesPrunedAt = nowMs;
+    const horizon = minuteHorizon(nowMs);
+    for (const table of [MINUTE_ROWS.endpoints, MINUTE_ROWS.findings, MINUTE_ROWS.fingerprints, MINUTE_ROWS.connections]) {
+      this.#prepare(`DELETE FROM ${table} WHERE minute < ?`).run(horizon);
+    }
+    this.#summaries.pruneMinutes(horizon);
+  }
+
+  /** Additive upserts: any number of writers may add to the same second. The seconds are written with the hour rows. */
+  #addConnections(grain: Grain, start: number, c: ConnectionRollup): void {
     this.#prepare(
-      `INSERT INTO connection_hours (service, hour, db_requests, observable_requests, opened) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (service, hour) DO UPDATE SET db_requests = db_requests + excluded.db_requests,
+      `INSERT INTO ${grain.connections} (service, ${grain.key}, db_requests, observable_requests, opened) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (service, ${grain.key}) DO UPDATE SET db_requests = db_requests + excluded.db_requests,
          observable_requests = observable_requests + excluded.observable_requests, opened = opened + excluded.opened`,
-    ).run(c.service, hour, c.dbRequests, c.observableRequests, c.opened);
+    ).run(c.service, start, c.dbRequests, c.observableRequests, c.opened);
+    if (grain !== HOUR_ROWS) return;
     const upsert = this.#prepare(
       `INSERT INTO connection_seconds (service, instance, second, held, held_ms, db_ms, opened) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (service, second, instance) DO UPDATE SET held = held + excluded.held, held_ms = held_ms + excluded.held_ms,
@@ -176,8 +215,8 @@ export class SqliteStore extends Store {
     ).run(t.service, t.endpoint, row.requests, row.first_seen_ms, row.last_seen_ms, row.pattern);
   }
 
-  async connections(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): Promise<ConnectionRollup[]> {
-    const { lo: since, hi: until } = hourRange(query);
+  async connections(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<ConnectionRollup[]> {
+    const rows = periodRows(query, this.now());
     const byService = new Map<string, ConnectionRollup>();
     const get = (service: string): ConnectionRollup => {
       let c = byService.get(service);
@@ -187,23 +226,31 @@ export class SqliteStore extends Store {
       }
       return c;
     };
-    const hours = this.#prepare(
-      `SELECT service, sum(db_requests) AS dbRequests, sum(observable_requests) AS observableRequests, sum(opened) AS opened
-       FROM connection_hours WHERE hour >= ? AND hour < ? GROUP BY service`,
-    ).all(since, until) as { service: string; dbRequests: number; observableRequests: number; opened: number }[];
-    for (const h of hours) Object.assign(get(h.service), { dbRequests: h.dbRequests, observableRequests: h.observableRequests, opened: h.opened });
-    const rows = this.#prepare(
+    for (const [g, { lo, hi }] of rangesOf(rows)) {
+      const sums = this.#prepare(
+        `SELECT service, sum(db_requests) AS dbRequests, sum(observable_requests) AS observableRequests, sum(opened) AS opened
+         FROM ${g.connections} WHERE ${g.key} >= ? AND ${g.key} < ? GROUP BY service`,
+      ).all(lo, hi) as { service: string; dbRequests: number; observableRequests: number; opened: number }[];
+      for (const h of sums) {
+        const c = get(h.service);
+        c.dbRequests += h.dbRequests;
+        c.observableRequests += h.observableRequests;
+        c.opened += h.opened;
+      }
+    }
+    const span = periodSpan(rows);
+    const seconds = this.#prepare(
       'SELECT service, instance, second, held, held_ms, db_ms, opened FROM connection_seconds WHERE second >= ? AND second < ?',
-    ).all(Math.floor(since / 1000), Math.ceil(until / 1000)) as { service: string; instance: string; second: number; held: number; held_ms: number; db_ms: number; opened: number }[];
-    for (const r of rows) {
+    ).all(Math.floor(span.lo / 1000), Math.ceil(span.hi / 1000)) as { service: string; instance: string; second: number; held: number; held_ms: number; db_ms: number; opened: number }[];
+    for (const r of seconds) {
       const c = get(r.service);
-      let seconds = c.seconds.get(r.instance);
-      if (seconds === undefined) {
-        seconds = new Map();
-        c.seconds.set(r.instance, seconds);
+      let perSecond = c.seconds.get(r.instance);
+      if (perSecond === undefined) {
+        perSecond = new Map();
+        c.seconds.set(r.instance, perSecond);
       }
       const row: ConnectionSecond = [r.held, r.held_ms, r.db_ms, r.opened];
-      seconds.set(r.second, row);
+      perSecond.set(r.second, row);
     }
     return [...byService.values()];
   }
@@ -254,50 +301,52 @@ export class SqliteStore extends Store {
     return row.id;
   }
 
-  #mergeHour(hour: number, r: EndpointRollup): void {
+  /** Merges an endpoint's rollup into its rows starting at `start` (an hour or a minute), with the period summaries beside them. */
+  #mergeRow(grain: Grain, start: number, r: EndpointRollup): void {
+    const { key } = grain;
     const endpointId = this.#endpointId(r);
-    const old = this.#prepare('SELECT requests, db_spans, repeats, wasted_ms, rollup FROM endpoint_hours WHERE endpoint_id = ? AND hour = ?').get(endpointId, hour) as
+    const old = this.#prepare(`SELECT requests, db_spans, repeats, wasted_ms, rollup FROM ${grain.endpoints} WHERE endpoint_id = ? AND ${key} = ?`).get(endpointId, start) as
       | EndpointHourRow
       | undefined;
     const e = mergeEndpointHour(old, r);
     this.#prepare(
-      `INSERT INTO endpoint_hours (endpoint_id, hour, requests, db_spans, repeats, wasted_ms, rollup) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (endpoint_id, hour) DO UPDATE SET requests = excluded.requests, db_spans = excluded.db_spans,
+      `INSERT INTO ${grain.endpoints} (endpoint_id, ${key}, requests, db_spans, repeats, wasted_ms, rollup) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (endpoint_id, ${key}) DO UPDATE SET requests = excluded.requests, db_spans = excluded.db_spans,
          repeats = excluded.repeats, wasted_ms = excluded.wasted_ms, rollup = excluded.rollup`,
-    ).run(endpointId, hour, e.requests, e.db_spans, e.repeats, e.wasted_ms, e.rollup);
-    this.#summaries.endpointHour(endpointId, hour, endpointHourRollup(r.endpoint, r.service, e), r);
+    ).run(endpointId, start, e.requests, e.db_spans, e.repeats, e.wasted_ms, e.rollup);
+    this.#summaries.endpointRow(grain.sizeMs, endpointId, start, endpointHourRollup(r.endpoint, r.service, e), r);
 
     for (const c of r.cascades.values()) {
       this.#statement(c.fingerprint, c.sql, c.facts);
       const findingId = this.#findingId(endpointId, c, r);
-      const prev = this.#prepare('SELECT requests_affected, executions, wasted_ms, rollup FROM finding_hours WHERE finding_id = ? AND hour = ?').get(findingId, hour) as
+      const prev = this.#prepare(`SELECT requests_affected, executions, wasted_ms, rollup FROM ${grain.findings} WHERE finding_id = ? AND ${key} = ?`).get(findingId, start) as
         | FindingHourRow
         | undefined;
       const f = mergeFindingHour(prev, c);
-      this.#summaries.findingHour(findingId, hour, f.requests_affected, f.executions, f.wasted_ms);
+      this.#summaries.findingRow(grain.sizeMs, findingId, start, f.requests_affected, f.executions, f.wasted_ms);
       this.#prepare(
-        `INSERT INTO finding_hours (finding_id, hour, requests_affected, executions, wasted_ms, rollup) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (finding_id, hour) DO UPDATE SET requests_affected = excluded.requests_affected,
+        `INSERT INTO ${grain.findings} (finding_id, ${key}, requests_affected, executions, wasted_ms, rollup) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (finding_id, ${key}) DO UPDATE SET requests_affected = excluded.requests_affected,
            executions = excluded.executions, wasted_ms = excluded.wasted_ms, rollup = excluded.rollup`,
-      ).run(findingId, hour, f.requests_affected, f.executions, f.wasted_ms, f.rollup);
+      ).run(findingId, start, f.requests_affected, f.executions, f.wasted_ms, f.rollup);
     }
 
     for (const fp of r.fingerprints.values()) {
       this.#statement(fp.fingerprint, fp.sql, fp.facts);
-      const prev = this.#prepare('SELECT requests, executions, total_ms, rollup FROM fingerprint_hours WHERE endpoint_id = ? AND fingerprint = ? AND hour = ?').get(
+      const prev = this.#prepare(`SELECT requests, executions, total_ms, rollup FROM ${grain.fingerprints} WHERE endpoint_id = ? AND fingerprint = ? AND ${key} = ?`).get(
         endpointId,
         fp.fingerprint,
-        hour,
+        start,
       ) as FingerprintHourRow | undefined;
       const f = mergeFingerprintHour(prev, fp);
       if (fp.facts.operation === 'SELECT' && !fp.facts.transactionControl && !r.cascades.has(fp.fingerprint)) {
-        this.#summaries.selectHour(endpointId, fp.fingerprint, hour, f.requests, f.executions, f.total_ms, fingerprintExampleMaxMs(f));
+        this.#summaries.selectRow(grain.sizeMs, endpointId, fp.fingerprint, start, f.requests, f.executions, f.total_ms, fingerprintExampleMaxMs(f));
       }
       this.#prepare(
-        `INSERT INTO fingerprint_hours (endpoint_id, fingerprint, hour, requests, executions, total_ms, rollup) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (endpoint_id, fingerprint, hour) DO UPDATE SET requests = excluded.requests,
+        `INSERT INTO ${grain.fingerprints} (endpoint_id, fingerprint, ${key}, requests, executions, total_ms, rollup) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (endpoint_id, fingerprint, ${key}) DO UPDATE SET requests = excluded.requests,
            executions = excluded.executions, total_ms = excluded.total_ms, rollup = excluded.rollup`,
-      ).run(endpointId, fp.fingerprint, hour, f.requests, f.executions, f.total_ms, f.rollup);
+      ).run(endpointId, fp.fingerprint, start, f.requests, f.executions, f.total_ms, f.rollup);
     }
   }
 
@@ -320,46 +369,58 @@ export class SqliteStore extends Store {
   }
 
   async rollups(query: PeriodQuery = {}): Promise<EndpointRollup[]> {
-    const { lo, hi } = hourRange(query);
+    const ranges = rangesOf(periodRows(query, this.now()));
     const matches = endpointMatcher(query.endpoint);
     const endpoints = this.#prepare('SELECT id, service, endpoint FROM endpoints').all() as { id: number; service: string; endpoint: string }[];
     const keep = (e: { service: string; endpoint: string }): boolean => matches(e.endpoint) && (query.service === undefined || e.service === query.service);
     const kept = endpoints.filter(keep).map((e) => e.id);
     if (kept.length === 0) return [];
-    // One pass per table over the period; the endpoint filter is applied while assembling.
-    const endpointHours = this.#prepare(
-      'SELECT endpoint_id, hour, requests, db_spans, wasted_ms, rollup FROM endpoint_hours WHERE hour >= ? AND hour < ? ORDER BY endpoint_id, hour',
-    ).all(lo, hi) as Parameters<typeof assembleRollups>[1][number][];
-    const findingHours = this.#prepare(
-      `SELECT f.endpoint_id, h.hour, f.fingerprint, f.kind, f.link, s.sql, s.facts, h.requests_affected, h.executions, h.wasted_ms, h.rollup
-       FROM finding_hours h JOIN findings f ON f.id = h.finding_id JOIN statements s ON s.fingerprint = f.fingerprint
-       WHERE h.hour >= ? AND h.hour < ? ORDER BY h.finding_id, h.hour`,
-    ).all(lo, hi) as Parameters<typeof assembleRollups>[2][number][];
-    const fingerprintHours = this.#prepare(
-      `SELECT h.endpoint_id, h.hour, h.fingerprint, s.sql, s.facts, h.requests, h.executions, h.total_ms, h.rollup
-       FROM fingerprint_hours h JOIN statements s ON s.fingerprint = h.fingerprint
-       WHERE h.hour >= ? AND h.hour < ? ORDER BY h.endpoint_id, h.fingerprint, h.hour`,
-    ).all(lo, hi) as Parameters<typeof assembleRollups>[3][number][];
-    return assembleRollups(endpoints, endpointHours, findingHours, fingerprintHours, keep);
+    // One pass per table and range (whole hours, minutes at the edges); the endpoint filter is applied while assembling.
+    // The ranges never overlap, so a minute row never shares its (endpoint, start) with an hour row.
+    const endpointRows: Parameters<typeof assembleRollups>[1][number][] = [];
+    const findingRows: Parameters<typeof assembleRollups>[2][number][] = [];
+    const fingerprintRows: Parameters<typeof assembleRollups>[3][number][] = [];
+    for (const [g, { lo, hi }] of ranges) {
+      endpointRows.push(
+        ...(this.#prepare(
+          `SELECT endpoint_id, ${g.key} AS hour, requests, db_spans, wasted_ms, rollup FROM ${g.endpoints} WHERE ${g.key} >= ? AND ${g.key} < ? ORDER BY endpoint_id, ${g.key}`,
+        ).all(lo, hi) as Parameters<typeof assembleRollups>[1][number][]),
+      );
+      findingRows.push(
+        ...(this.#prepare(
+          `SELECT f.endpoint_id, h.${g.key} AS hour, f.fingerprint, f.kind, f.link, s.sql, s.facts, h.requests_affected, h.executions, h.wasted_ms, h.rollup
+           FROM ${g.findings} h JOIN findings f ON f.id = h.finding_id JOIN statements s ON s.fingerprint = f.fingerprint
+           WHERE h.${g.key} >= ? AND h.${g.key} < ? ORDER BY h.finding_id, h.${g.key}`,
+        ).all(lo, hi) as Parameters<typeof assembleRollups>[2][number][]),
+      );
+      fingerprintRows.push(
+        ...(this.#prepare(
+          `SELECT h.endpoint_id, h.${g.key} AS hour, h.fingerprint, s.sql, s.facts, h.requests, h.executions, h.total_ms, h.rollup
+           FROM ${g.fingerprints} h JOIN statements s ON s.fingerprint = h.fingerprint
+           WHERE h.${g.key} >= ? AND h.${g.key} < ? ORDER BY h.endpoint_id, h.fingerprint, h.${g.key}`,
+        ).all(lo, hi) as Parameters<typeof assembleRollups>[3][number][]),
+      );
+    }
+    return assembleRollups(endpoints, ranges.length > 1 ? byEndpointAndStart(endpointRows) : endpointRows, findingRows, fingerprintRows, keep);
   }
 
   override async periodSummary(query: PeriodQuery, options: { slowMs: number; closedBeforeMs: number }): Promise<SummaryEndpoint[]> {
     const matches = endpointMatcher(query.endpoint);
     return this.#summaries
-      .endpoints(query.sinceMs, query.untilMs, options.slowMs, options.closedBeforeMs)
+      .endpoints(periodRows(query, this.now()), options.slowMs, options.closedBeforeMs)
       .filter((e) => matches(e.rollup.endpoint) && (query.service === undefined || e.rollup.service === query.service));
   }
 
   override async trendBuckets(
-    query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>,
+    query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'>,
     axis: { startMs: number; sizeMs: number; count: number },
     closedBeforeMs: number,
   ): Promise<Map<number, SummaryBucket[]>> {
-    return this.#summaries.trends(query.sinceMs, query.untilMs, axis, closedBeforeMs);
+    return this.#summaries.trends(periodRows(query, this.now()), axis, closedBeforeMs);
   }
 
-  override async firstHour(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): Promise<number | undefined> {
-    return this.#summaries.firstHour(query.sinceMs, query.untilMs);
+  override async firstHour(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<number | undefined> {
+    return this.#summaries.firstHour(periodRows(query, this.now()));
   }
 
   async endpoints(): Promise<StoredEndpoint[]> {
@@ -386,26 +447,31 @@ export class SqliteStore extends Store {
     return storedFinding(row, ex);
   }
 
-  async endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}, endpointId?: number): Promise<EndpointHour[]> {
-    const { lo, hi } = hourRange(query);
-    if (endpointId !== undefined) {
-      return this.#prepare(
-        `SELECT endpoint_id AS endpointId, hour, requests, db_spans AS dbSpans, wasted_ms AS wastedMs
-         FROM endpoint_hours WHERE endpoint_id = ? AND hour >= ? AND hour < ? ORDER BY hour`,
-      ).all(endpointId, lo, hi) as EndpointHour[];
+  async endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}, endpointId?: number): Promise<EndpointHour[]> {
+    const out: (EndpointHour & { endpoint_id: number })[] = [];
+    const ranges = rangesOf(periodRows(query, this.now()));
+    for (const [g, { lo, hi }] of ranges) {
+      const columns = `endpoint_id, endpoint_id AS endpointId, ${g.key} AS hour, requests, db_spans AS dbSpans, wasted_ms AS wastedMs`;
+      const rows =
+        endpointId === undefined
+          ? this.#prepare(`SELECT ${columns} FROM ${g.endpoints} WHERE ${g.key} >= ? AND ${g.key} < ? ORDER BY endpoint_id, ${g.key}`).all(lo, hi)
+          : this.#prepare(`SELECT ${columns} FROM ${g.endpoints} WHERE endpoint_id = ? AND ${g.key} >= ? AND ${g.key} < ? ORDER BY ${g.key}`).all(endpointId, lo, hi);
+      out.push(...(rows as (EndpointHour & { endpoint_id: number })[]));
     }
-    return this.#prepare(
-      `SELECT endpoint_id AS endpointId, hour, requests, db_spans AS dbSpans, wasted_ms AS wastedMs
-       FROM endpoint_hours WHERE hour >= ? AND hour < ? ORDER BY endpoint_id, hour`,
-    ).all(lo, hi) as EndpointHour[];
+    return (ranges.length > 1 ? byEndpointAndStart(out) : out).map(({ endpoint_id: _, ...h }) => h);
   }
 
-  async findingHours(findingId: number, query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): Promise<FindingHour[]> {
-    const { lo, hi } = hourRange(query);
-    return this.#prepare(
-      `SELECT hour, requests_affected AS requestsAffected, executions, wasted_ms AS wastedMs
-       FROM finding_hours WHERE finding_id = ? AND hour >= ? AND hour < ? ORDER BY hour`,
-    ).all(findingId, lo, hi) as FindingHour[];
+  async findingHours(findingId: number, query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<FindingHour[]> {
+    const out: FindingHour[] = [];
+    for (const [g, { lo, hi }] of rangesOf(periodRows(query, this.now()))) {
+      out.push(
+        ...(this.#prepare(
+          `SELECT ${g.key} AS hour, requests_affected AS requestsAffected, executions, wasted_ms AS wastedMs
+           FROM ${g.findings} WHERE finding_id = ? AND ${g.key} >= ? AND ${g.key} < ? ORDER BY ${g.key}`,
+        ).all(findingId, lo, hi) as FindingHour[]),
+      );
+    }
+    return out.sort((a, b) => a.hour - b.hour);
   }
 
   async endpointRefs(): Promise<EndpointRef[]> {

@@ -12,7 +12,9 @@ import pg from 'pg';
 import { POSTGRES_MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import { PostgresStore } from './postgres.js';
 import { SqliteStore } from './sqlite.js';
-import type { Store } from './store.js';
+import { minuteHorizon, periodRows, type Store, type StoreOptions } from './store.js';
+import { digestFromStore } from '../digest/source.js';
+import { parseDuration } from '../report/period.js';
 import { postgresDatabase, tempDir } from '../../test/support.js';
 
 const normalize = createSqlNormalizer();
@@ -162,6 +164,8 @@ describe.each(backends)('%s store', (_name, open) => {
     await store.record([dashboard(1, T0), dashboard(2, T0 + 3 * HOUR)]);
     expect(await store.pruneBefore(T0 + HOUR)).toBeGreaterThan(0);
     expect((await store.report()).summary.requests).toBe(1);
+    // The overview's figures too (SQLite sums its period summaries, which are pruned with the hours).
+    expect((await store.periodSummary({}, { slowMs: 100, closedBeforeMs: T0 + 4 * HOUR })).map((e) => e.rollup.requests)).toEqual([1]);
     expect(await store.findingCount()).toBe(6);
     expect((await store.routeTraffic())[0]?.requests).toBe(2);
     await store.close();
@@ -176,6 +180,161 @@ describe.each(backends)('%s store', (_name, open) => {
     expect(await store.committed([a.traceId, 'f'.repeat(32)])).toEqual(new Set([a.traceId]));
     await store.pruneCommitted(T0 + 1);
     expect(await store.committed([a.traceId])).toEqual(new Set());
+    await store.close();
+  });
+});
+
+describe('periodRows', () => {
+  const NOW = Date.parse('2026-12-03T10:06:30Z');
+  const t = (iso: string) => Date.parse(`2026-12-${iso}Z`);
+  const iso = (r: { lo: number; hi: number }) => [r.lo, r.hi].map((ms) => (Math.abs(ms) >= Number.MAX_SAFE_INTEGER ? ms : new Date(ms).toISOString().slice(8, 16)));
+
+  it('reads whole hours, and minutes at edges inside an hour within 48 h', () => {
+    const rows = periodRows({ sinceMs: NOW - 10 * 60_000 }, NOW);
+    expect(iso(rows.hours)).toEqual(['03T10:00', Number.MAX_SAFE_INTEGER]);
+    expect(rows.minutes.map(iso)).toEqual([['03T09:56', '03T10:00']]);
+    const both = periodRows({ sinceMs: t('02T08:15:10'), untilMs: t('03T09:30:00.001') }, NOW);
+    expect(iso(both.hours)).toEqual(['02T09:00', '03T09:00']);
+    expect(both.minutes.map(iso)).toEqual([['02T08:15', '02T09:00'], ['03T09:00', '03T09:31']]);
+    expect(periodRows({ sinceMs: t('03T09:00'), untilMs: t('03T10:00') }, NOW)).toEqual({ hours: { lo: t('03T09:00'), hi: t('03T10:00') }, minutes: [] });
+  });
+
+  it('takes an edge older than 48 h as its whole hour, and a short recent period by the minute when asked', () => {
+    // The horizon is 01T10:00: 09:59 is read as the hour 09:00, 10:01 from minute rows.
+    expect(periodRows({ sinceMs: t('01T09:59'), untilMs: t('01T09:59:30') }, NOW)).toEqual({ hours: { lo: t('01T09:00'), hi: t('01T09:59:30') }, minutes: [] });
+    expect(periodRows({ sinceMs: t('01T09:59'), untilMs: t('01T10:01') }, NOW)).toEqual({ hours: { lo: t('01T09:00'), hi: t('01T10:00') }, minutes: [{ lo: t('01T10:00'), hi: t('01T10:01') }] });
+    expect(periodRows({ sinceMs: t('03T09:06:30'), byMinute: true }, NOW)).toEqual({ hours: { lo: t('03T09:06'), hi: t('03T09:06') }, minutes: [{ lo: t('03T09:06'), hi: Number.MAX_SAFE_INTEGER }] });
+    expect(periodRows({ sinceMs: t('01T09:06:30'), byMinute: true }, NOW).minutes).toEqual([]);
+  });
+});
+
+/** Each backend opened on a clock the test moves, with a count of its minute rows read straight from the database. */
+const clocked: [string, (options: StoreOptions) => Promise<{ store: Store; minuteRows: () => Promise<number> }>][] = [
+  [
+    'SQLite',
+    async (options) => {
+      const store = SqliteStore.open(tempDb(), options);
+      const minuteRows = async (): Promise<number> =>
+        [
+          'endpoint_minutes',
+          'finding_minutes',
+          'fingerprint_minutes',
+          'connection_minutes',
+          // The period summaries' minute rows (SQLite only) are kept and pruned with them.
+          ...['summary_endpoints', 'summary_queries', 'summary_findings', 'summary_selects'].map((t) => `${t} WHERE size = 60000`),
+        ]
+          .map((t) => (store.db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n)
+          .reduce((a, b) => a + b, 0);
+      return { store, minuteRows };
+    },
+  ],
+  [
+    'PostgreSQL',
+    async (options) => {
+      const url = await postgresDatabase('minutes');
+      const store = await PostgresStore.open(url, options);
+      const minuteRows = async (): Promise<number> => {
+        const c = new pg.Client({ connectionString: url });
+        await c.connect();
+        try {
+          const { rows } = await c.query<{ n: string }>(
+            `SELECT (SELECT count(*) FROM endpoint_minutes) + (SELECT count(*) FROM finding_minutes)
+               + (SELECT count(*) FROM fingerprint_minutes) + (SELECT count(*) FROM connection_minutes) AS n`,
+          );
+          return Number(rows[0]!.n);
+        } finally {
+          await c.end();
+        }
+      };
+      return { store, minuteRows };
+    },
+  ],
+];
+
+describe.each(clocked)('%s store, minute rows', (_name, open) => {
+  const MINUTE = 60_000;
+  // Six and a half minutes past an hour, so `since=10m` reaches into the hour before.
+  const NOW = Date.parse('2026-12-03T10:06:30Z');
+  const ago = (ms: number) => NOW - ms;
+  const memoryReport = (analyses: Parameters<RollupSet['add']>[0][]) => {
+    const memory = new RollupSet();
+    for (const a of analyses) memory.add(a);
+    return buildReport(memory.values());
+  };
+
+  it('a request 6 minutes ago is in since=10m and a 24h digest; one 20 minutes ago is not in since=10m', async () => {
+    const { store } = await open({ now: () => NOW });
+    const six = dashboard(1, ago(6 * MINUTE));
+    const nine = dashboard(2, ago(9 * MINUTE + 30_000), 30); // 09:57:00, in the hour before
+    const twenty = dashboard(3, ago(20 * MINUTE), 40);
+    await store.record([twenty, nine]);
+    await store.record([six]);
+    const tenMinutes = await store.report({ sinceMs: ago(10 * MINUTE) });
+    expect(tenMinutes.summary.requests).toBe(2);
+    // Exactly the rollups of those two requests: the minute rows rebuild them whole, findings and all.
+    expect(tenMinutes).toEqual(memoryReport([six, nine]));
+    expect((await store.report({ sinceMs: ago(30 * MINUTE) })).summary.requests).toBe(3);
+    expect((await store.endpointHours({ sinceMs: ago(10 * MINUTE) })).reduce((n, h) => n + h.requests, 0)).toBe(2);
+    const [finding] = [...(await store.findingIds()).values()];
+    expect((await store.findingHours(finding!, { sinceMs: ago(10 * MINUTE) })).reduce((n, h) => n + h.requestsAffected, 0)).toBe(2);
+    expect((await store.periodSummary({ sinceMs: ago(10 * MINUTE) }, { slowMs: 100, closedBeforeMs: ago(10 * MINUTE) }))[0]?.rollup.requests).toBe(2);
+    const digest = await digestFromStore(store, { windowMs: parseDuration('24h'), nowMs: NOW });
+    expect(digest.report.summary.requests).toBe(3);
+    expect(digest.period).toMatchObject({ untilMs: Date.parse('2026-12-03T10:07:00Z'), window: '24h' });
+    await store.close();
+  });
+
+  it('splits periods exactly on the hour and the minute', async () => {
+    const { store } = await open({ now: () => NOW });
+    const at = (iso: string, i: number) => dashboard(i, Date.parse(iso));
+    const analyses = [
+      at('2026-12-03T08:59:59.999Z', 1),
+      at('2026-12-03T09:00:00.000Z', 2),
+      at('2026-12-03T09:30:00.000Z', 3),
+      at('2026-12-03T09:59:59.999Z', 4),
+      at('2026-12-03T10:00:00.000Z', 5),
+    ];
+    await store.record(analyses);
+    const requests = async (since: string, until?: string) =>
+      (await store.report({ sinceMs: Date.parse(since), ...(until === undefined ? {} : { untilMs: Date.parse(until) }) })).summary.requests;
+    expect(await requests('2026-12-03T09:00Z', '2026-12-03T10:00Z')).toBe(3);
+    expect(await requests('2026-12-03T08:59Z', '2026-12-03T09:00Z')).toBe(1);
+    expect(await requests('2026-12-03T09:30Z', '2026-12-03T10:00Z')).toBe(2);
+    expect(await requests('2026-12-03T09:00Z', '2026-12-03T09:30Z')).toBe(1);
+    // Inside one hour: one run of its minutes; the until edge rounds up to the minute.
+    expect(await requests('2026-12-03T09:10Z', '2026-12-03T09:30:00.001Z')).toBe(1);
+    expect(await requests('2026-12-03T08:30Z', '2026-12-03T10:00:00.500Z')).toBe(5);
+    expect(await requests('2026-12-03T08:59:30Z')).toBe(5);
+    // Adjacent periods split anywhere count each request once.
+    for (const edge of ['2026-12-03T09:00Z', '2026-12-03T09:30Z', '2026-12-03T09:45:10Z']) {
+      expect((await requests('2026-12-03T08:00Z', edge)) + (await requests(edge, '2026-12-03T11:00Z'))).toBe(5);
+    }
+    const connections = await store.connections({ sinceMs: Date.parse('2026-12-03T09:30Z'), untilMs: Date.parse('2026-12-03T10:00Z') });
+    expect(connections.reduce((n, c) => n + c.dbRequests, 0)).toBe(2);
+    await store.close();
+  });
+
+  it('writes no minute rows for requests past the 48 h horizon, and prunes them once they are past it', async () => {
+    let now = NOW;
+    const { store, minuteRows } = await open({ now: () => now });
+    // Three days old: hour rows only, and a period edge in that hour takes the whole hour.
+    const old = NOW - 72 * HOUR;
+    await store.record([dashboard(1, old + 40 * MINUTE), dashboard(2, old + 50 * MINUTE)]);
+    expect(await minuteRows()).toBe(0);
+    expect((await store.report({ sinceMs: old + 45 * MINUTE, untilMs: old + 46 * MINUTE })).summary.requests).toBe(2);
+    await store.record([dashboard(3, ago(MINUTE))]);
+    const written = await minuteRows();
+    expect(written).toBeGreaterThan(0);
+    // 47 hours on, the rows are still kept; past the horizon, the next write deletes them.
+    now = NOW + 47 * HOUR;
+    await store.record([dashboard(4, now)]);
+    expect(await minuteRows()).toBe(2 * written);
+    now = NOW + 50 * HOUR;
+    expect(minuteHorizon(now)).toBeGreaterThan(ago(MINUTE));
+    await store.record([dashboard(5, now)]);
+    expect(await minuteRows()).toBe(2 * written);
+    // The hour rows keep everything.
+    expect((await store.report()).summary.requests).toBe(5);
     await store.close();
   });
 });

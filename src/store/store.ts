@@ -8,31 +8,38 @@ import { detectDeadViews, type DeadView, type RouteEntry, type RouteTraffic } fr
 import type { CodeLocation, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
 import { buildReport, type Report, type ReportOptions } from '../report/model.js';
-import { HOUR_MS } from '../report/period.js';
+import { HOUR_MS, MINUTE_MS, MINUTE_ROWS_KEPT_MS } from '../report/period.js';
 import type { SummaryBucket, SummaryEndpoint } from './summaries.js';
 
 export interface PeriodQuery {
-  /** Epoch ms, inclusive (rounded down to the hour). */
+  /** Epoch ms, inclusive: rounded down to the minute within the last 48 h, to the hour before (see periodRows). */
   sinceMs?: number;
-  /** Epoch ms, exclusive. */
+  /** Epoch ms, exclusive: rounded up like `sinceMs` is rounded down. */
   untilMs?: number;
   /** Endpoint glob. */
   endpoint?: string;
   /** Only this service's endpoints. */
   service?: string;
+  /**
+   * Read the whole period from minute rows (a chart of minute buckets), when its start is within the
+   * 48 h they are kept; otherwise, and by default, whole hours with minutes at the edges.
+   */
+  byMinute?: boolean;
 }
 
-/** One hour of an endpoint's traffic, for trend charts. */
+/** One hour of an endpoint's traffic, for trend charts (a minute at a period's edges within the last 48 h). */
 export interface EndpointHour {
   endpointId: number;
+  /** Where the row starts: an hour, or a minute at a period's edge. */
   hour: number;
   requests: number;
   dbSpans: number;
   wastedMs: number;
 }
 
-/** One hour of a finding's occurrences, for trend charts. */
+/** One hour of a finding's occurrences, for trend charts (a minute at a period's edges, as EndpointHour). */
 export interface FindingHour {
+  /** Where the row starts: an hour, or a minute at a period's edge. */
   hour: number;
   requestsAffected: number;
   executions: number;
@@ -87,16 +94,30 @@ export class StoreOpenError extends Error {
   override name = 'StoreOpenError';
 }
 
+/** What every store is opened with besides its location. */
+export interface StoreOptions {
+  /** The clock deciding which minute rows are kept and read (see periodRows). Default Date.now. */
+  now?: () => number;
+}
+
 /**
- * A store of hourly, additive rollups. Every method is asynchronous so a network database fits; the
+ * A store of hourly, additive rollups, with minute rows beside them for the last 48 h so a period's
+ * edges there are exact to the minute. Every method is asynchronous so a network database fits; the
  * SQLite store answers at once (its reads are local and short, as they always were).
  */
 export abstract class Store {
   /** What it is, for log lines: the file, or the PostgreSQL URL without its password. */
   abstract readonly location: string;
+  /** Epoch ms now: minute rows are written and read only within MINUTE_ROWS_KEPT_MS of it. */
+  protected readonly now: () => number;
+
+  constructor(options: StoreOptions = {}) {
+    this.now = options.now ?? Date.now;
+  }
 
   /**
-   * Adds analysed requests in one transaction, merging into the hourly rows they fall in. With
+   * Adds analysed requests in one transaction, merging into the hourly rows they fall in (and the
+   * minute rows, for requests within the last 48 h; older minute rows are pruned meanwhile). With
    * `committed`, also notes those traces as done in the same transaction; a trace another writer (or
    * an earlier run) already committed is not counted again.
    */
@@ -105,12 +126,12 @@ export abstract class Store {
   abstract committed(traceIds: readonly string[]): Promise<Set<string>>;
   /** Forgets committed traces noted before `beforeMs`. */
   abstract pruneCommitted(beforeMs: number): Promise<void>;
-  /** Deletes hourly and per-second rows before `beforeMs` (time-based retention); returns rows deleted. */
+  /** Deletes hourly, minute and per-second rows (and the SQLite period summaries) before `beforeMs` (time-based retention); returns rows deleted. */
   abstract pruneBefore(beforeMs: number): Promise<number>;
-  /** Rebuilds endpoint rollups for a period by adding its hourly rows. */
+  /** Rebuilds endpoint rollups for a period by adding its hour rows and the minute rows at its edges (see periodRows). */
   abstract rollups(query?: PeriodQuery): Promise<EndpointRollup[]>;
   /** Per-service connection rollups over a period (seconds and hours within it). */
-  abstract connections(query?: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>): Promise<ConnectionRollup[]>;
+  abstract connections(query?: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'>): Promise<ConnectionRollup[]>;
   /** Every route's traffic since the store began (route_traffic is never pruned). */
   abstract routeTraffic(): Promise<RouteTraffic[]>;
   /** When the store's traffic history starts: its first request, or undefined when it has none. */
@@ -118,7 +139,7 @@ export abstract class Store {
   abstract endpoints(): Promise<StoredEndpoint[]>;
   abstract finding(id: number): Promise<StoredFinding | undefined>;
   /** A finding's hour rows in a period, oldest first. */
-  abstract findingHours(findingId: number, query?: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>): Promise<FindingHour[]>;
+  abstract findingHours(findingId: number, query?: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'>): Promise<FindingHour[]>;
   /** Every stored endpoint's id, service and name. */
   abstract endpointRefs(): Promise<EndpointRef[]>;
   /** Normalised SQL by fingerprint, for labelling the fingerprints of an example timeline. */
@@ -137,7 +158,7 @@ export abstract class Store {
   abstract close(): Promise<void>;
 
   /** Hour rows of every endpoint in a period, or of one (no JSON decoding: cheap enough for a sparkline per endpoint). */
-  abstract endpointHours(query?: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>, endpointId?: number): Promise<EndpointHour[]>;
+  abstract endpointHours(query?: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'>, endpointId?: number): Promise<EndpointHour[]>;
 
   /**
    * The endpoints of a period as the overview ranks them (see SummaryEndpoint). This rebuilds the
@@ -153,7 +174,7 @@ export abstract class Store {
   }
 
   /** Every endpoint's requests, DB spans and wasted ms per chart bucket in a period, by endpoint id. */
-  async trendBuckets(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>, axis: { startMs: number; sizeMs: number; count: number }, _closedBeforeMs: number): Promise<Map<number, SummaryBucket[]>> {
+  async trendBuckets(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'>, axis: { startMs: number; sizeMs: number; count: number }, _closedBeforeMs: number): Promise<Map<number, SummaryBucket[]>> {
     const out = new Map<number, SummaryBucket[]>();
     for (const h of await this.endpointHours(query)) {
       const i = Math.floor((h.hour - axis.startMs) / axis.sizeMs);
@@ -172,7 +193,7 @@ export abstract class Store {
   }
 
   /** The first hour with traffic in a period, or undefined when it has none. */
-  async firstHour(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'> = {}): Promise<number | undefined> {
+  async firstHour(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<number | undefined> {
     const hours = await this.endpointHours(query);
     return hours.length === 0 ? undefined : Math.min(...hours.map((h) => h.hour));
   }
@@ -190,12 +211,70 @@ export abstract class Store {
   }
 }
 
-/** A period as the hour-aligned bounds the hourly tables are keyed by. */
-export function hourRange(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs'>): { lo: number; hi: number } {
-  return {
-    lo: query.sinceMs === undefined ? Number.MIN_SAFE_INTEGER : Math.floor(query.sinceMs / HOUR_MS) * HOUR_MS,
-    hi: query.untilMs === undefined ? Number.MAX_SAFE_INTEGER : query.untilMs,
-  };
+/** The first hour whose minute rows are kept (and read) at `nowMs`: hours that ended more than 48 h ago have none. */
+export const minuteHorizon = (nowMs: number): number => Math.floor((nowMs - MINUTE_ROWS_KEPT_MS) / HOUR_MS) * HOUR_MS;
+
+/** A stretch of row starts, epoch ms: [lo, hi). */
+export interface StartRange {
+  lo: number;
+  hi: number;
+}
+
+/** The rows that cover a period: hour rows with starts in `hours`, and minute rows with starts in each of `minutes` (its edges). */
+export interface PeriodRows {
+  hours: StartRange;
+  minutes: StartRange[];
+}
+
+/**
+ * The rows a period reads. An edge on the hour needs nothing more; an edge inside an hour whose minute
+ * rows are kept is read from that hour's minute rows, `sinceMs` rounded down to the minute and
+ * `untilMs` up; an edge inside an older hour takes that whole hour (as the store always did). The
+ * hour and minute ranges never overlap, so their rows add up without counting anything twice.
+ *
+ * @example periodRows({ sinceMs: Date.parse('2026-12-03T09:50:30Z') }, Date.parse('2026-12-03T10:00:30Z'))
+ * // { hours: { lo: 10:00, hi: MAX }, minutes: [{ lo: 09:50, hi: 10:00 }] }
+ */
+export function periodRows(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'>, nowMs: number): PeriodRows {
+  const horizon = minuteHorizon(nowMs);
+  const floorHour = (ms: number): number => Math.floor(ms / HOUR_MS) * HOUR_MS;
+  if (query.byMinute === true && query.sinceMs !== undefined && floorHour(query.sinceMs) >= horizon) {
+    const lo = Math.floor(query.sinceMs / MINUTE_MS) * MINUTE_MS;
+    const hi = query.untilMs === undefined ? Number.MAX_SAFE_INTEGER : Math.ceil(query.untilMs / MINUTE_MS) * MINUTE_MS;
+    return { hours: { lo, hi: lo }, minutes: lo < hi ? [{ lo, hi }] : [] };
+  }
+  const hours: StartRange = { lo: Number.MIN_SAFE_INTEGER, hi: Number.MAX_SAFE_INTEGER };
+  let head: StartRange | undefined;
+  let tail: StartRange | undefined;
+  if (query.sinceMs !== undefined) {
+    const hour = floorHour(query.sinceMs);
+    if (query.sinceMs === hour || hour < horizon) hours.lo = hour;
+    else {
+      hours.lo = hour + HOUR_MS;
+      head = { lo: Math.floor(query.sinceMs / MINUTE_MS) * MINUTE_MS, hi: hours.lo };
+    }
+  }
+  if (query.untilMs !== undefined) {
+    const hour = floorHour(query.untilMs);
+    // Beyond the horizon, the hour the period ends in is read whole (hour rows starting before untilMs).
+    if (query.untilMs === hour || hour < horizon) hours.hi = query.untilMs;
+    else {
+      hours.hi = hour;
+      tail = { lo: hour, hi: Math.ceil(query.untilMs / MINUTE_MS) * MINUTE_MS };
+    }
+  }
+  if (head !== undefined && tail !== undefined && head.hi > tail.lo) {
+    // Both edges inside one hour: one run of its minutes, and no hour rows.
+    return { hours: { lo: head.lo, hi: head.lo }, minutes: head.lo < tail.hi ? [{ lo: head.lo, hi: tail.hi }] : [] };
+  }
+  return { hours, minutes: [head, tail].filter((r): r is StartRange => r !== undefined && r.lo < r.hi) };
+}
+
+/** Every start the rows of a period may have: [first, end), for tables keyed finer than minutes (connection seconds). */
+export function periodSpan(rows: PeriodRows): StartRange {
+  const starts = [rows.hours.lo < rows.hours.hi ? rows.hours : undefined, ...rows.minutes].filter((r): r is StartRange => r !== undefined);
+  if (starts.length === 0) return { lo: 0, hi: 0 };
+  return { lo: Math.min(...starts.map((r) => r.lo)), hi: Math.max(...starts.map((r) => r.hi)) };
 }
 
 /** True for a `postgres://` or `postgresql://` URL: the shared store. Anything else is a SQLite path. */

@@ -92,6 +92,9 @@ const PERIODS: [string, PeriodQuery][] = [
   ['a day without the dashboard', { sinceMs: T0 + DAY, untilMs: T0 + 2 * DAY }],
   ['nothing recorded', { sinceMs: END + DAY }],
   ['one service, by glob', { service: 'recruit', endpoint: 'POST *' }],
+  // Within the last 48 h (the store's clock is END), edges inside an hour are read from its minute rows.
+  ['minute edges in the last 48 h', { sinceMs: T0 + 10 * DAY + 5 * HOUR + 90_000, untilMs: T0 + 11 * DAY + 13 * HOUR + 90_000 }],
+  ['minutes inside one hour', { sinceMs: T0 + 11 * DAY + 7 * HOUR + 20_000, untilMs: T0 + 11 * DAY + 7 * HOUR + 50 * 60_000 }],
 ];
 
 describe('period summaries', () => {
@@ -104,7 +107,7 @@ describe('period summaries', () => {
     // A lower daily rate for hot_lookup: the replay has 100 webhook calls a day, not thousands.
     options = { schema: sample.schema, hotLookupMinPerDay: 50 };
     path = join(tempDir('summaries'), 'n1lens.db');
-    store = Store.open(path);
+    store = Store.open(path, { now: () => END });
     // Several batches, one hour at a time, so hours merge as `serve` writes them.
     const all = traffic();
     for (let i = 0; i < all.length; i += 97) await store.record(all.slice(i, i + 97));
@@ -129,6 +132,17 @@ describe('period summaries', () => {
     }
   });
 
+  it('read the edges of a recent period from minute rows: the hour before `since` is left out, the minutes before `until` kept', async () => {
+    const minuteEdges = PERIODS.find(([name]) => name === 'minute edges in the last 48 h')![1];
+    const requests = async (q: PeriodQuery) => (await fast(store, q, options)).summary.requests;
+    const perHour = analyses.length;
+    // Hours at 5, 7, 13 and 23 o'clock on day 10, and every hour of day 11 up to 13 o'clock; each hour's requests lie in its first 17 s.
+    const days = (d: number) => analyses.filter((a) => a.endpoint !== 'GET dashboard/' || d % 2 === 0).length;
+    expect(await requests(minuteEdges)).toBe(days(10) * 3 + days(11) * 4);
+    expect(perHour).toBe(days(10));
+    expect(await requests({ sinceMs: T0 + 10 * DAY + 5 * HOUR, untilMs: minuteEdges.untilMs! })).toBe(days(10) * 4 + days(11) * 4);
+  });
+
   it('applies the report options: ignored endpoints and tables, --min-wasted-ms, warm-up share', async () => {
     const o = { ...options, ignoreEndpoints: ['POST webhooks/*'], ignoreTables: ['recruit_note'], minWastedMs: 50, minShare: 0.9 };
     for (const [, query] of PERIODS.slice(0, 4)) expect(await fast(store, query, o)).toEqual(await reference(store, query, o));
@@ -136,7 +150,7 @@ describe('period summaries', () => {
 
   it('sums trend buckets of every size as the hour rows do', async () => {
     for (const sizeMs of [HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 7 * DAY]) {
-      for (const query of [{}, { sinceMs: T0 + 3 * HOUR, untilMs: T0 + 10 * DAY + 14 * HOUR }, { sinceMs: END - 7 * DAY }]) {
+      for (const query of [{}, { sinceMs: T0 + 3 * HOUR, untilMs: T0 + 10 * DAY + 14 * HOUR }, { sinceMs: END - 7 * DAY }, { sinceMs: T0 + 10 * DAY + 5 * HOUR + 90_000, untilMs: T0 + 11 * DAY + 13 * HOUR + 90_000 }]) {
         const since = query.sinceMs ?? (await store.firstHour())!;
         const startMs = Math.floor(since / sizeMs) * sizeMs;
         const axis = { startMs, sizeMs, count: Math.ceil(((query.untilMs ?? END) - startMs) / sizeMs) };
@@ -203,7 +217,7 @@ describe('period summaries', () => {
       DROP TABLE summary_findings; DROP TABLE summary_selects; DROP TABLE summary_durations; DROP TABLE summary_blocks;
       PRAGMA user_version = 6;`);
     store.closeSync();
-    store = Store.open(path);
+    store = Store.open(path, { now: () => END });
     for (const [i, [, q]] of PERIODS.entries()) expect(await fast(store, q, options)).toEqual(before[i]);
   });
 

@@ -1,6 +1,6 @@
 /**
- * Narrow period summaries (migration 7): the hourly rollups' additive figures, written per hour with
- * them and built per 6 hours, day and week once those are over, so a period is summed in SQL from
+ * Narrow period summaries (migration 7): the hourly rollups' additive figures, written per hour (and
+ * per minute for the last 48 h, read at a period's edges) with them and built per 6 hours, day and week once those are over, so a period is summed in SQL from
  * a few dozen rows per endpoint instead of decoding every hour's JSON. What the overview reads.
  * Sums over blocks that are over are kept in memory until a write lands in one of their hours.
  */
@@ -8,7 +8,8 @@ import type { Database, Statement } from 'better-sqlite3';
 import { bucketEdgeMs, firstBucketReaching, mergeCounts, type DurationHistogram } from '../detect/histogram.js';
 import { emptyEndpointRollup, type CascadeRollup, type EndpointRollup } from '../detect/rollup.js';
 import type { LeafShape, RelationStep, TriggerRef } from '../detect/types.js';
-import { DAY_MS, HOUR_MS } from '../report/period.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../report/period.js';
+import type { PeriodRows, StartRange } from './store.js';
 import type { SqlFacts } from '../sql/types.js';
 
 /** Summary row sizes, smallest first; each divides the next and all are aligned to the epoch. */
@@ -68,33 +69,33 @@ export class Summaries {
 
   // ---- writes, beside the hourly rollups ----
 
-  /** An endpoint hour's totals as they now stand, plus this batch's queries-per-request and noise counts. */
-  endpointHour(endpointId: number, hour: number, merged: EndpointRollup, part: EndpointRollup): void {
+  /** An endpoint hour's (or minute's: `size`) totals as they now stand, plus this batch's queries-per-request and noise counts. */
+  endpointRow(size: number, endpointId: number, hour: number, merged: EndpointRollup, part: EndpointRollup): void {
     this.#prepare(
       `INSERT INTO summary_endpoints (size, start, endpoint_id, requests, db_spans, wasted_ms, first_seen_ms, last_seen_ms, outbound_requests, outbound_ms)
-       VALUES (${HOUR_MS}, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (size, start, endpoint_id) DO UPDATE SET requests = excluded.requests, db_spans = excluded.db_spans, wasted_ms = excluded.wasted_ms,
          first_seen_ms = excluded.first_seen_ms, last_seen_ms = excluded.last_seen_ms, outbound_requests = excluded.outbound_requests, outbound_ms = excluded.outbound_ms`,
-    ).run(hour, endpointId, merged.requests, merged.dbSpans, merged.wastedMs, merged.firstSeenMs, merged.lastSeenMs, merged.outbound.requests, merged.outbound.totalMs);
+    ).run(size, hour, endpointId, merged.requests, merged.dbSpans, merged.wastedMs, merged.firstSeenMs, merged.lastSeenMs, merged.outbound.requests, merged.outbound.totalMs);
     const queries = this.#prepare(
-      `INSERT INTO summary_queries (size, start, endpoint_id, queries, requests) VALUES (${HOUR_MS}, ?, ?, ?, ?)
+      `INSERT INTO summary_queries (size, start, endpoint_id, queries, requests) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (size, start, endpoint_id, queries) DO UPDATE SET requests = requests + excluded.requests`,
     );
-    for (const [n, requests] of part.queriesPerRequest) queries.run(hour, endpointId, n, requests);
+    for (const [n, requests] of part.queriesPerRequest) queries.run(size, hour, endpointId, n, requests);
     const noise = this.#prepare(
-      `INSERT INTO summary_noise (size, start, endpoint_id, rule, dropped) VALUES (${HOUR_MS}, ?, ?, ?, ?)
+      `INSERT INTO summary_noise (size, start, endpoint_id, rule, dropped) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (size, start, endpoint_id, rule) DO UPDATE SET dropped = dropped + excluded.dropped`,
     );
-    for (const [rule, dropped] of part.noiseDropped) noise.run(hour, endpointId, rule, dropped);
+    for (const [rule, dropped] of part.noiseDropped) noise.run(size, hour, endpointId, rule, dropped);
   }
 
-  /** A finding hour's counts as they now stand. */
-  findingHour(findingId: number, hour: number, requestsAffected: number, executions: number, wastedMs: number): void {
+  /** A finding hour's (or minute's) counts as they now stand. */
+  findingRow(size: number, findingId: number, hour: number, requestsAffected: number, executions: number, wastedMs: number): void {
     this.#prepare(
-      `INSERT INTO summary_findings (size, start, finding_id, requests_affected, executions, wasted_ms) VALUES (${HOUR_MS}, ?, ?, ?, ?, ?)
+      `INSERT INTO summary_findings (size, start, finding_id, requests_affected, executions, wasted_ms) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (size, start, finding_id) DO UPDATE SET requests_affected = excluded.requests_affected,
          executions = excluded.executions, wasted_ms = excluded.wasted_ms`,
-    ).run(hour, findingId, requestsAffected, executions, wastedMs);
+    ).run(size, hour, findingId, requestsAffected, executions, wastedMs);
   }
 
   /**
@@ -102,12 +103,30 @@ export class Summaries {
    * are left out by the caller: a statement that is a cascade anywhere in a period is never read
    * as a lookup there, so those rows would only be skipped.
    */
-  selectHour(endpointId: number, fingerprint: string, hour: number, requests: number, executions: number, totalMs: number, maxMs: number): void {
+  selectRow(size: number, endpointId: number, fingerprint: string, hour: number, requests: number, executions: number, totalMs: number, maxMs: number): void {
     this.#prepare(
-      `INSERT INTO summary_selects (size, start, endpoint_id, fingerprint, requests, executions, total_ms, max_ms) VALUES (${HOUR_MS}, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO summary_selects (size, start, endpoint_id, fingerprint, requests, executions, total_ms, max_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (size, start, endpoint_id, fingerprint) DO UPDATE SET requests = excluded.requests, executions = excluded.executions,
          total_ms = excluded.total_ms, max_ms = excluded.max_ms`,
-    ).run(hour, endpointId, fingerprint, requests, executions, totalMs, maxMs);
+    ).run(size, hour, endpointId, fingerprint, requests, executions, totalMs, maxMs);
+  }
+
+  /** Deletes the minute rows of hours before `horizon` (they are kept 48 h; see minuteHorizon). */
+  pruneMinutes(horizon: number): void {
+    for (const table of ['summary_endpoints', 'summary_queries', 'summary_noise', 'summary_findings', 'summary_selects']) {
+      this.#prepare(`DELETE FROM ${table} WHERE size = ${MINUTE_MS} AND start < ?`).run(horizon);
+    }
+  }
+
+  /**
+   * Retention: deletes every summary row starting before `beforeMs`, as the hourly rows are. A coarse
+   * block reaching past it is deleted with its mark, and rebuilt from the hours left when next read.
+   */
+  pruneBefore(beforeMs: number): void {
+    for (const table of ['summary_endpoints', 'summary_queries', 'summary_noise', 'summary_findings', 'summary_selects', 'summary_durations', 'summary_blocks']) {
+      this.#prepare(`DELETE FROM ${table} WHERE start < ?`).run(beforeMs);
+    }
+    this.#settled.clear();
   }
 
   /** A write to an hour makes the built 6-hour, day and week rows around it stale: they are rebuilt when next read. */
@@ -213,10 +232,9 @@ export class Summaries {
 
   // ---- reads ----
 
-  /** The hours [lo, hi) holding data within a period; undefined when it has none. */
-  #span(sinceMs: number | undefined, untilMs: number | undefined): { lo: number; hi: number } | undefined {
-    const lo = sinceMs === undefined ? Number.MIN_SAFE_INTEGER : Math.floor(sinceMs / HOUR_MS) * HOUR_MS;
-    const hi = untilMs === undefined ? Number.MAX_SAFE_INTEGER : untilMs;
+  /** The hours [lo, hi) holding data within hour starts [lo, hi); undefined when they have none. */
+  #span({ lo, hi }: StartRange): { lo: number; hi: number } | undefined {
+    if (lo >= hi) return undefined;
     // Two ordered lookups: a min() and a max() in one query would scan every row between them.
     const first = this.#prepare(`SELECT start FROM summary_endpoints WHERE size = ${HOUR_MS} AND start >= ? AND start < ? ORDER BY start LIMIT 1`).pluck().get(lo, hi) as number | undefined;
     const last = this.#prepare(`SELECT start FROM summary_endpoints WHERE size = ${HOUR_MS} AND start >= ? AND start < ? ORDER BY start DESC LIMIT 1`).pluck().get(lo, hi) as number | undefined;
@@ -249,20 +267,32 @@ export class Summaries {
     return this.#prepare(sql).raw().all(...extra, ...runs.flatMap((r) => [r.size, r.from, r.to])) as unknown[][];
   }
 
-  /** The first hour with traffic in a period (a chart's start when the period has none). */
-  firstHour(sinceMs: number | undefined, untilMs: number | undefined): number | undefined {
-    return this.#span(sinceMs, untilMs)?.lo;
+  /** A period's whole hours as runs of the largest built blocks (coarse blocks over by `closedBeforeMs` are built first), then its edge minutes. */
+  #periodRuns(rows: PeriodRows, sizes: readonly number[], closedBeforeMs: number): Run[] {
+    const runs: Run[] = [];
+    const span = this.#span(rows.hours);
+    if (span !== undefined) {
+      this.#ensure(span.lo, span.hi, closedBeforeMs);
+      runs.push(...this.#runs(span.lo, span.hi, sizes));
+    }
+    for (const m of rows.minutes) runs.push({ size: MINUTE_MS, from: m.lo, to: m.hi });
+    return runs;
+  }
+
+  /** Where a period's first row with traffic starts: an hour, or a minute at its edge (a chart's start when the period has none). */
+  firstHour(rows: PeriodRows): number | undefined {
+    const first = this.#prepare(`SELECT start FROM summary_endpoints WHERE size = ${MINUTE_MS} AND start >= ? AND start < ? ORDER BY start LIMIT 1`).pluck();
+    const starts = [this.#span(rows.hours)?.lo, ...rows.minutes.map((m) => first.get(m.lo, m.hi) as number | undefined)].filter((s): s is number => s !== undefined);
+    return starts.length === 0 ? undefined : Math.min(...starts);
   }
 
   /**
    * Every endpoint with traffic in the period, as a rollup of what the ranking reads (see SummaryEndpoint).
    * `slowMs` is slow_query's threshold: only a statement whose p95 could reach it has its durations read.
    */
-  endpoints(sinceMs: number | undefined, untilMs: number | undefined, slowMs: number, closedBeforeMs: number): SummaryEndpoint[] {
-    const span = this.#span(sinceMs, untilMs);
-    if (span === undefined) return [];
-    this.#ensure(span.lo, span.hi, closedBeforeMs);
-    const runs = this.#runs(span.lo, span.hi, SIZES);
+  endpoints(rows: PeriodRows, slowMs: number, closedBeforeMs: number): SummaryEndpoint[] {
+    const runs = this.#periodRuns(rows, SIZES, closedBeforeMs);
+    if (runs.length === 0) return [];
     // SELECTs: an upper bound on executions in blocks whose slowest call reaches slowMs's bucket,
     // one bucket lower than needed, so float rounding can only add candidates, never lose one.
     const slowBucket = firstBucketReaching(slowMs);
@@ -399,10 +429,17 @@ export class Summaries {
     const endpointId = Number(key.slice(0, colon));
     const fingerprint = key.slice(colon + 1);
     const hours = this.#prepare(`SELECT rollup -> '$.durations' FROM fingerprint_hours WHERE endpoint_id = ? AND fingerprint = ? AND hour >= ? AND hour < ?`).pluck();
+    const minutes = this.#prepare(`SELECT rollup -> '$.durations' FROM fingerprint_minutes WHERE endpoint_id = ? AND fingerprint = ? AND minute >= ? AND minute < ?`).pluck();
     const coarse = this.#prepare('SELECT durations FROM summary_durations WHERE endpoint_id = ? AND fingerprint = ? AND size = ? AND start >= ? AND start < ?').pluck();
     const histogram: DurationHistogram = new Map();
     for (const run of runs) {
-      const rows = (run.size === HOUR_MS ? hours.all(endpointId, fingerprint, run.from, run.to) : coarse.all(endpointId, fingerprint, run.size, run.from, run.to)) as (string | null)[];
+      const rows = (
+        run.size === HOUR_MS
+          ? hours.all(endpointId, fingerprint, run.from, run.to)
+          : run.size === MINUTE_MS
+            ? minutes.all(endpointId, fingerprint, run.from, run.to)
+            : coarse.all(endpointId, fingerprint, run.size, run.from, run.to)
+      ) as (string | null)[];
       for (const json of rows) if (json !== null) for (const [bucket, n] of JSON.parse(json) as Pairs) histogram.set(bucket, (histogram.get(bucket) ?? 0) + n);
     }
     return histogram;
@@ -456,13 +493,11 @@ export class Summaries {
    * Every endpoint's requests, DB spans and wasted ms per chart bucket (`sizeMs` wide from `startMs`)
    * within the period, by endpoint id; endpoints without traffic in it are absent.
    */
-  trends(sinceMs: number | undefined, untilMs: number | undefined, axis: { startMs: number; sizeMs: number; count: number }, closedBeforeMs: number): Map<number, SummaryBucket[]> {
+  trends(rows: PeriodRows, axis: { startMs: number; sizeMs: number; count: number }, closedBeforeMs: number): Map<number, SummaryBucket[]> {
     const out = new Map<number, SummaryBucket[]>();
-    const span = this.#span(sinceMs, untilMs);
-    if (span === undefined) return out;
-    this.#ensure(span.lo, span.hi, closedBeforeMs);
     // Only sizes that fit in a bucket (all are epoch-aligned, as the axis is), so no row straddles two.
-    const runs = this.#runs(span.lo, span.hi, SIZES.filter((s) => axis.sizeMs % s === 0));
+    const runs = this.#periodRuns(rows, SIZES.filter((s) => axis.sizeMs % s === 0), closedBeforeMs);
+    if (runs.length === 0) return out;
     const sums = (part: readonly Run[]) =>
       this.#sum('summary_endpoints', ['endpoint_id', '(start - CAST(? AS INTEGER)) / CAST(? AS INTEGER)'], 'sum(requests), sum(db_spans), sum(wasted_ms)', part, [
         axis.startMs,
@@ -561,7 +596,9 @@ function splitRuns(runs: readonly Run[], closedBeforeMs: number): { closed: Run[
   const closed: Run[] = [];
   const open: Run[] = [];
   for (const run of runs) {
-    if (run.to <= settledUntil) closed.push(run);
+    // Edge minutes move with the clock: kept, they would only crowd out the hours' sums.
+    if (run.size === MINUTE_MS) open.push(run);
+    else if (run.to <= settledUntil) closed.push(run);
     else if (run.from >= settledUntil) open.push(run);
     else {
       // Only hour runs can straddle it: coarse blocks are built (so settled) only when over.

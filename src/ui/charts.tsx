@@ -2,7 +2,7 @@
 import type { Axis, Bucket, FindingBucket, Waterfall, WaterfallLane } from './data.js';
 import { mainTable } from './sql-format.js';
 import { int, ms } from '../report/text.js';
-import { DAY_MS, HOUR_MS } from '../report/period.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../report/period.js';
 
 const pad = (n: number): string => String(n).padStart(2, '0');
 
@@ -10,10 +10,10 @@ const pad = (n: number): string => String(n).padStart(2, '0');
 export function bucketLabel(startMs: number, sizeMs: number): string {
   const d = new Date(startMs);
   const day = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
-  return sizeMs >= DAY_MS ? day : `${day} ${pad(d.getUTCHours())}:00`;
+  return sizeMs >= DAY_MS ? day : `${day} ${pad(d.getUTCHours())}:${sizeMs >= HOUR_MS ? '00' : pad(d.getUTCMinutes())}`;
 }
 
-const sizeLabel = (sizeMs: number): string => (sizeMs >= DAY_MS ? `${sizeMs / DAY_MS}d` : `${sizeMs / HOUR_MS}h`);
+const sizeLabel = (sizeMs: number): string => (sizeMs >= DAY_MS ? `${sizeMs / DAY_MS}d` : sizeMs >= HOUR_MS ? `${sizeMs / HOUR_MS}h` : `${sizeMs / MINUTE_MS}m`);
 
 const queriesPer = (b: Bucket): number => (b.requests === 0 ? 0 : b.dbSpans / b.requests);
 const fixed = (n: number): string => (Math.round(n * 10) / 10).toString();

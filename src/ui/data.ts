@@ -11,8 +11,8 @@ import {
   type ReportFinding,
   type ReportOptions,
 } from '../report/model.js';
-import { DAY_MS, HOUR_MS } from '../report/period.js';
-import type { StoredFinding, Store } from '../store/store.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../report/period.js';
+import { minuteHorizon, type StoredFinding, type Store } from '../store/store.js';
 import { FilterError, type Filters } from './filters.js';
 import { mainTable } from './sql-format.js';
 
@@ -116,14 +116,26 @@ const isStoredKind = (k: FindingKind): boolean => k === 'n_plus_one' || k === 'r
 
 /** Bucket sizes a chart may use, smallest first; the first that fits the period in ≤ 48 bars wins. */
 const BUCKET_SIZES = [HOUR_MS, 3 * HOUR_MS, 6 * HOUR_MS, 12 * HOUR_MS, DAY_MS, 7 * DAY_MS];
+/** Minute buckets, for a period of at most 4 hours that starts where the store keeps minute rows. */
+const MINUTE_BUCKET_SIZES = [MINUTE_MS, 2 * MINUTE_MS, 5 * MINUTE_MS];
 const MAX_BUCKETS = 48;
 
-/** The chart axis of a period: hour-aligned, at most 48 buckets. `all` starts at the first stored hour. */
+/** True when a period's chart is drawn in minute buckets (and its rows read by the minute): short and recent. */
+export function minuteChart(filters: Pick<Filters, 'sinceMs' | 'untilMs'>, nowMs: number): boolean {
+  if (filters.sinceMs === undefined || filters.sinceMs < minuteHorizon(nowMs)) return false;
+  return (filters.untilMs ?? nowMs) - filters.sinceMs <= MAX_BUCKETS * MINUTE_BUCKET_SIZES[MINUTE_BUCKET_SIZES.length - 1]!;
+}
+
+/** The period a chart reads: by the minute when its axis is in minutes. */
+const chartPeriodOf = (f: Filters, nowMs: number) => ({ ...periodOf(f), ...(minuteChart(f, nowMs) ? { byMinute: true } : {}) });
+
+/** The chart axis of a period: at most 48 buckets, hour-aligned (minute-aligned for a short recent period, see minuteChart). `all` starts at the first stored hour. */
 export function axisOf(filters: Filters, nowMs: number, firstMs: number | undefined): Axis {
   const untilMs = filters.untilMs ?? nowMs;
   const sinceMs = filters.sinceMs ?? firstMs ?? untilMs - HOUR_MS;
-  const span = Math.max(HOUR_MS, untilMs - sinceMs);
-  const sizeMs = BUCKET_SIZES.find((s) => Math.ceil(span / s) <= MAX_BUCKETS) ?? BUCKET_SIZES[BUCKET_SIZES.length - 1]!;
+  const sizes = minuteChart(filters, nowMs) ? MINUTE_BUCKET_SIZES : BUCKET_SIZES;
+  const span = Math.max(sizes[0]!, untilMs - sinceMs);
+  const sizeMs = sizes.find((s) => Math.ceil(span / s) <= MAX_BUCKETS) ?? sizes[sizes.length - 1]!;
   const startMs = Math.floor(sinceMs / sizeMs) * sizeMs;
   return { startMs, sizeMs, count: Math.max(1, Math.ceil((untilMs - startMs) / sizeMs)) };
 }
@@ -261,7 +273,7 @@ export async function overview(ctx: UiContext, filters: Filters): Promise<Overvi
   const report = filters.kind === undefined && filters.q === undefined ? decided : filterReport(decided, filters, (e) => dbSpans.get(key(e.service, e.endpoint)) ?? 0);
 
   const axis = axisOf(filters, ctx.nowMs, await store.firstHour(period));
-  const trends: Map<number, Bucket[]> = await store.trendBuckets(period, axis, closedBeforeMs);
+  const trends: Map<number, Bucket[]> = await store.trendBuckets(chartPeriodOf(filters, ctx.nowMs), axis, closedBeforeMs);
   const rows = report.endpoints.map((e): OverviewRow => {
     const id = idOf.get(key(e.service, e.endpoint));
     return {
@@ -287,7 +299,7 @@ export async function endpointView(ctx: UiContext, id: number, filters: Filters)
   // one endpoint, not the whole service.
   const { q: _q, endpoint: _glob, ...narrowing } = filters;
   const report = await servedReport(ctx, { ...narrowing, service: ref.service, endpoint: ref.endpoint, includeAcknowledged: true });
-  const hours = await store.endpointHours(periodOf(filters), id);
+  const hours = await store.endpointHours(chartPeriodOf(filters, ctx.nowMs), id);
   const axis = axisOf(filters, ctx.nowMs, hours[0]?.hour);
   const trend = emptyBuckets(axis);
   for (const h of hours) {
@@ -347,7 +359,7 @@ export async function findingView(ctx: UiContext, id: number, filters: Filters):
       .endpoints.find((e) => e.endpoint === stored.endpoint)
       ?.findings.find((x) => x.id === id);
   const finding = (await pick(filters)) ?? (await pick({ range: 'all' }));
-  const hours = await store.findingHours(id, periodOf(filters));
+  const hours = await store.findingHours(id, chartPeriodOf(filters, ctx.nowMs));
   const axis = axisOf(filters, ctx.nowMs, hours[0]?.hour);
   const trend: FindingBucket[] = Array.from({ length: axis.count }, (_, i) => ({
     startMs: axis.startMs + i * axis.sizeMs,

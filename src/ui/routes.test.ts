@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,9 @@ import type { Report } from '../report/model.js';
 import { SqliteStore as Store } from '../store/sqlite.js';
 import { uiRoutes } from './routes.js';
 import { sampleStore } from './testing.js';
+import { analyseRequest } from '../detect/request.js';
+import { APPLICATIONS, DASHBOARD_ROW, loop, requestOf } from '../detect/testing.js';
+import { createSqlNormalizer } from '../sql/index.js';
 
 let store: Store;
 let app: ReturnType<typeof uiRoutes>;
@@ -299,5 +302,51 @@ describe('acknowledge and ignore', () => {
     const undo = await app.request(`http://n1lens.test/findings/${id}/unacknowledge`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: 'http://n1lens.test' } });
     expect(undo.status).toBe(303);
     expect(await store.acknowledgements()).toEqual([]);
+  });
+});
+
+describe('short periods', () => {
+  // The store and the server share one clock, six and a half minutes into an hour: whole-hour windows
+  // would take the requests of 09:46:30 into since=10m and of 09:03:00 into the last hour.
+  const NOW = Date.parse('2026-12-03T10:06:30Z');
+  const MINUTE = 60_000;
+  let minutes: Store;
+  let minutesDir: string;
+  let minutesApp: ReturnType<typeof uiRoutes>;
+
+  beforeAll(async () => {
+    const normalize = createSqlNormalizer();
+    const dashboard = (i: number, startMs: number) =>
+      analyseRequest(requestOf('GET dashboard/', [APPLICATIONS, ...loop(20, ...DASHBOARD_ROW)], { traceId: i.toString(16).padStart(32, '0'), startMs }), normalize);
+    minutesDir = mkdtempSync(join(tmpdir(), 'n1lens-ui-minutes-'));
+    minutes = Store.open(join(minutesDir, 'n1lens.db'), { now: () => NOW });
+    await minutes.record([dashboard(1, NOW - 6 * MINUTE), dashboard(2, NOW - 20 * MINUTE), dashboard(3, NOW - 63.5 * MINUTE)]);
+    minutesApp = uiRoutes({ store: minutes, now: () => NOW });
+  });
+  afterAll(async () => {
+    await minutes.close();
+    rmSync(minutesDir, { recursive: true, force: true });
+  });
+
+  const api = async <T>(path: string): Promise<T> => (await (await minutesApp.request(path)).json()) as T;
+
+  it('?since=10m has the request of 6 minutes ago, not the one of 20 minutes ago in the same hour', async () => {
+    expect((await api<Report>('/api/report?since=10m')).summary.requests).toBe(1);
+    expect((await api<Report>('/api/report?since=30m')).summary.requests).toBe(2);
+    expect((await api<EndpointsApi>('/api/endpoints?since=10m')).summary.requests).toBe(1);
+  });
+
+  it('the 1h range of the pages is the last 60 minutes, not the hours it touches', async () => {
+    const lastHour = await api<EndpointsApi & { axis: { startMs: number; sizeMs: number; count: number }; endpoints: { trend: { startMs: number; requests: number }[] }[] }>(
+      '/api/endpoints?range=1h',
+    );
+    expect(lastHour.summary.requests).toBe(2);
+    // Its trend is in 2-minute buckets read from minute rows: 09:46 and 10:00, not one bar per hour.
+    expect(lastHour.axis).toEqual({ startMs: Date.parse('2026-12-03T09:06:00Z'), sizeMs: 2 * MINUTE, count: 31 });
+    const bars = lastHour.endpoints[0]!.trend.filter((b) => b.requests > 0).map((b) => [new Date(b.startMs).toISOString().slice(11, 16), b.requests]);
+    expect(bars).toEqual([['09:46', 1], ['10:00', 1]]);
+    expect((await api<Report>('/api/report?range=24h')).summary.requests).toBe(3);
+    const page = await (await minutesApp.request('/?range=1h')).text();
+    expect(rowsOf(page)).toEqual(['GET dashboard/']);
   });
 });

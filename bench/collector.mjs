@@ -1,0 +1,193 @@
+#!/usr/bin/env node
+/**
+ * The OpenTelemetry Collector as the yardstick for `n1lens serve`: both servers pinned to the same
+ * core (the Collector with GOMAXPROCS=1), the Collector as an otlp receiver (HTTP and gRPC) → nop
+ * exporter that does nothing with the spans, and both driven by `load.mjs`, the load generator of
+ * `serve.mjs`, alternately in the same run. Prints one JSON line: spans/s, p50/p99 and CPU of each,
+ * per round, and the n1lens / Collector ratio of the rounds' medians for HTTP and for gRPC.
+ *
+ *   node bench/collector.mjs --collector <otelcol binary> [--seconds 8] [--rounds 2] [--inflight 8] [--server-cpu 1]
+ *                            [--baseline <another checkout's bin/n1lens.js>] [--only http,grpc] [--rate <spans/s>]
+ *                            [--n1lens-args "<serve flags>"] [--baseline-args "<serve flags>"]
+ * (`bash bench/collector.sh` builds the Collector with ocb and runs this.) `--baseline` adds a second
+ * n1lens build to the rotation, for A/B comparisons of a change; without `--collector`, only the two
+ * n1lens builds are measured.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { corpusBatches, grpcSender, httpSender, load } from './load.mjs';
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? fallback : process.argv[i + 1];
+};
+const collectorBin = arg('collector');
+const baselineBin = arg('baseline');
+/** Extra `serve` arguments for each n1lens, e.g. --baseline-args "--no-spool" (same build twice: --baseline bin/n1lens.js). */
+const n1lensArgs = (arg('n1lens-args', '') || '').split(' ').filter(Boolean);
+const baselineArgs = (arg('baseline-args', '') || '').split(' ').filter(Boolean);
+if (!collectorBin && !baselineBin) {
+  process.stderr.write('collector.mjs: give --collector <otelcol binary> (bash bench/collector.sh builds it) and/or --baseline <bin/n1lens.js>\n');
+  process.exit(2);
+}
+const seconds = Number(arg('seconds', 8));
+const warmup = Number(arg('warmup', 2));
+const rounds = Number(arg('rounds', 2));
+const inflight = Number(arg('inflight', 8));
+const serverCpu = arg('server-cpu', '1');
+const connections = Number(arg('grpc-connections', Math.max(1, inflight >> 1)));
+const only = arg('only', 'http,grpc').split(',');
+/** Paced load, spans/s (for p99 at a given rate); default: closed loop, as fast as answers come. */
+const rate = arg('rate') === undefined ? undefined : Number(arg('rate'));
+const root = fileURLToPath(new URL('..', import.meta.url));
+const stamper = corpusBatches(Number(arg('batches', 300)));
+
+const freePort = () =>
+  new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+const listening = (port) =>
+  new Promise((resolve) => {
+    const c = connect({ host: '127.0.0.1', port });
+    c.once('connect', () => (c.destroy(), resolve(true)));
+    c.once('error', () => resolve(false));
+  });
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Spawns a server and stops it; `ready` resolves to its ports. */
+function spawnServer(command, args, env, ready) {
+  const child = spawn('taskset', ['-c', serverCpu, command, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let logs = '';
+  child.stdout.on('data', (d) => (logs += d));
+  child.stderr.on('data', (d) => (logs += d));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const ports = Promise.race([ready(() => logs, child), exited.then((code) => Promise.reject(new Error(`${command} exited (${code}):\n${logs.slice(-2000)}`)))]);
+  return {
+    child,
+    ports,
+    async stop() {
+      child.kill('SIGTERM');
+      const stuck = await Promise.race([exited.then(() => false), sleep(20_000).then(() => true)]);
+      if (stuck) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
+
+async function startN1lens(dir, bin, extra) {
+  const db = join(mkdtempSync(join(dir, 'n1lens-')), 'n1lens.db');
+  const server = spawnServer(process.execPath, [bin, 'serve', '--http-port', '0', '--grpc-port', '0', '--db', db, ...extra], {}, async (logs) => {
+    for (;;) {
+      const m = /OTLP\/HTTP http:\/\/[^:]+:(\d+)\/v1\/traces · OTLP\/gRPC [^:]+:(\d+)/.exec(logs());
+      if (m) return { http: Number(m[1]), grpc: Number(m[2]) };
+      await sleep(50);
+    }
+  });
+  return { ...server, ports: await server.ports };
+}
+
+async function startCollector(dir) {
+  const http = await freePort();
+  const grpc = await freePort();
+  writeFileSync(
+    join(dir, 'collector.yaml'),
+    `receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:${http}
+      grpc:
+        endpoint: 127.0.0.1:${grpc}
+exporters:
+  nop:
+service:
+  telemetry:
+    metrics:
+      level: none
+    logs:
+      level: warn
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [nop]
+`,
+  );
+  const server = spawnServer(collectorBin, ['--config', join(dir, 'collector.yaml')], { GOMAXPROCS: '1' }, async () => {
+    while (!((await listening(http)) && (await listening(grpc)))) await sleep(100);
+    return { http, grpc };
+  });
+  return { ...server, ports: await server.ports };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function measure(server, transport) {
+  const sender = transport === 'http' ? httpSender(server.ports.http, inflight) : grpcSender(server.ports.grpc, connections);
+  try {
+    return await load({ send: sender.send, pid: server.child.pid, nextBatch: stamper.next, inflight, seconds, warmup, rate });
+  } finally {
+    sender.close();
+    // Let n1lens finish the traces still buffered before the other server is measured.
+    await sleep(3000);
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'n1lens-bench-collector-'));
+const servers = {};
+try {
+  servers.n1lens = await startN1lens(dir, 'bin/n1lens.js', n1lensArgs);
+  if (baselineBin) servers.baseline = await startN1lens(dir, baselineBin, baselineArgs);
+  if (collectorBin) servers.collector = await startCollector(dir);
+  const names = Object.keys(servers);
+  const transports = ['http', 'grpc'].filter((t) => only.includes(t));
+  const results = Object.fromEntries(transports.map((t) => [t, Object.fromEntries(names.map((n) => [n, []]))]));
+  for (let round = 0; round < rounds; round++) {
+    for (const transport of transports) {
+      // Rotate who goes first, so drift in the machine's speed does not favour one side.
+      const order = names.map((_, i) => names[(i + round) % names.length]);
+      for (const name of order) {
+        const r = await measure(servers[name], transport);
+        results[transport][name].push(r);
+        process.stderr.write(`round ${round + 1} ${transport} ${name}: ${r.acceptedSpansPerSec} spans/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, server CPU ${r.serverCpuUtil} (${r.spansPerServerCpuSec} spans/CPU-s), refused ${r.refusedExports}, failed ${r.failedExports}\n`);
+      }
+    }
+  }
+  const summary = {};
+  for (const transport of transports) {
+    const row = (summary[transport] = {});
+    for (const name of names) {
+      row[`${name}SpansPerSec`] = median(results[transport][name].map((r) => r.acceptedSpansPerSec));
+      row[`${name}P99Ms`] = median(results[transport][name].map((r) => r.p99Ms));
+      row[`${name}SpansPerCpuSec`] = median(results[transport][name].map((r) => r.spansPerServerCpuSec));
+    }
+    // n1lens against each yardstick: the ratio of medians, and each round's own ratio (a slow moment
+    // of the machine shows as spread rather than bias).
+    for (const other of names.filter((n) => n !== 'n1lens')) {
+      const mine = results[transport].n1lens;
+      const theirs = results[transport][other];
+      row[`ratioTo${other[0].toUpperCase()}${other.slice(1)}`] = +(row.n1lensSpansPerSec / row[`${other}SpansPerSec`]).toFixed(2);
+      row[`roundRatiosTo${other[0].toUpperCase()}${other.slice(1)}`] = mine.map((r, i) => +(r.acceptedSpansPerSec / theirs[i].acceptedSpansPerSec).toFixed(2));
+      row[`cpuRatioTo${other[0].toUpperCase()}${other.slice(1)}`] = +(row.n1lensSpansPerCpuSec / row[`${other}SpansPerCpuSec`]).toFixed(2);
+    }
+  }
+  process.stdout.write(JSON.stringify({ bench: 'collector', inflight, rate, grpcConnections: connections, seconds, rounds, summary, perRound: results }) + '\n');
+} finally {
+  await Promise.all(Object.values(servers).map((s) => s.stop()));
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,131 @@
+/**
+ * The OTLP load generator `serve.mjs` and `collector.mjs` share, so n1lens and the Collector are
+ * measured under exactly the same client: pre-encoded 512-span corpus batches (trace ids re-stamped
+ * every pass), `inflight` exports at once over HTTP keep-alive or over gRPC, spans/s accepted and
+ * client-side export latency, the server's CPU use and peak RSS from /proc.
+ */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import * as grpc from '@grpc/grpc-js';
+import { batches } from './corpus.mjs';
+import { batchStamper } from './stamp.mjs';
+
+/** utime + stime of a process in seconds, and its peak RSS in MB. */
+export function procStats(pid) {
+  // taskset execs the server in place, so the pid is the server's.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return { cpuS: ticks / 100, peakRssMB: Math.round(hwm / 1024) };
+}
+
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
+
+/** The corpus's batches, `count` templates, re-stamped on every pass. */
+export function corpusBatches(count) {
+  return batchStamper(batches(), count);
+}
+
+/**
+ * Runs `send` from `inflight` loops for warmup + seconds against the server `pid`; counts only the
+ * measured window. `send(body)` resolves to 'ok', 'refused' or 'error'. With `rate` (spans/s),
+ * exports leave on a fixed schedule instead of as fast as answers come back, and latency is counted
+ * from each export's scheduled time, so a server that falls behind is not flattered by the queue.
+ */
+export async function load({ send, pid, nextBatch, inflight, seconds, warmup, rate }) {
+  const latencies = [];
+  let accepted = 0;
+  let refused = 0;
+  let failed = 0;
+  let measuring = false;
+  let stop = false;
+  const start = process.hrtime.bigint();
+  let slot = 0;
+  const loop = async () => {
+    while (!stop) {
+      const { body, spans } = nextBatch();
+      let t0 = process.hrtime.bigint();
+      if (rate) {
+        const due = start + BigInt(Math.round(((slot++ * spans) / rate) * 1e9));
+        if (due > t0) await new Promise((r) => setTimeout(r, Number(due - t0) / 1e6));
+        t0 = due;
+      }
+      const status = await send(body);
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (!measuring) continue;
+      latencies.push(ms);
+      if (status === 'ok') accepted += spans;
+      else if (status === 'refused') refused++;
+      else failed++;
+    }
+  };
+  const loops = Array.from({ length: inflight }, loop);
+  await new Promise((r) => setTimeout(r, warmup * 1000));
+  const before = procStats(pid);
+  const client0 = process.cpuUsage();
+  measuring = true;
+  const t0 = process.hrtime.bigint();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  measuring = false;
+  const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+  const after = procStats(pid);
+  const client = process.cpuUsage(client0);
+  stop = true;
+  await Promise.all(loops);
+  latencies.sort((a, b) => a - b);
+  return {
+    acceptedSpansPerSec: Math.round(accepted / elapsed),
+    exports: latencies.length,
+    refusedExports: refused,
+    failedExports: failed,
+    p50Ms: +percentile(latencies, 50).toFixed(2),
+    p99Ms: +percentile(latencies, 99).toFixed(2),
+    serverCpuUtil: +((after.cpuS - before.cpuS) / elapsed).toFixed(2),
+    // Spans per second of the server's own CPU: steadier than spans/s when other work shares its core.
+    spansPerServerCpuSec: Math.round(accepted / Math.max(0.01, after.cpuS - before.cpuS)),
+    // The load generator's own CPU: near 1.0 means it, not the server, set the pace.
+    clientCpuUtil: +((client.user + client.system) / 1e6 / elapsed).toFixed(2),
+    serverPeakRssMB: after.peakRssMB,
+  };
+}
+
+/** OTLP/HTTP protobuf exports over `inflight` keep-alive sockets; close() frees them. */
+export function httpSender(port, inflight) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: inflight });
+  const send = (body) =>
+    new Promise((resolve) => {
+      const req = http.request(
+        { host: '127.0.0.1', port, path: '/v1/traces', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode === 200 ? 'ok' : res.statusCode === 503 || res.statusCode === 429 ? 'refused' : 'error'));
+        },
+      );
+      req.on('error', () => resolve('error'));
+      req.end(body);
+    });
+  return { send, close: () => agent.destroy() };
+}
+
+/**
+ * OTLP/gRPC exports over `connections` channels, round robin. One connection per in-flight pair by
+ * default: HTTP/2 flow control bounds a single connection carrying 250 KB messages by window round trips.
+ */
+export function grpcSender(port, connections) {
+  const clients = Array.from(
+    { length: connections },
+    () => new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20, 'grpc.use_local_subchannel_pool': 1 }),
+  );
+  let next = 0;
+  const identity = (b) => b;
+  const send = (body) =>
+    new Promise((resolve) => {
+      const client = clients[next++ % clients.length];
+      client.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', identity, identity, body, (err) =>
+        resolve(err ? (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.RESOURCE_EXHAUSTED ? 'refused' : 'error') : 'ok'),
+      );
+    });
+  return { send, close: () => clients.forEach((c) => c.close()) };
+}

@@ -1,0 +1,136 @@
+/**
+ * OTLP/HTTP intake (`POST /v1/traces`) on `node:http` directly: the body is read as Buffer chunks
+ * and answered with a plain ServerResponse, so the framework's web-stream adapter stays off the hot
+ * path. The one implementation of OTLP/HTTP's semantics; every other path goes to the hono app.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { decodeJsonRequest } from '../otlp/json.js';
+import { decodeProtobufRequest } from '../otlp/protobuf.js';
+import { otlpSchema } from '../otlp/schema.js';
+import { protobufToOtlpJson } from '../otlp/to-json.js';
+import type { DecodedBatch } from '../otlp/span.js';
+import { createWireDecoder } from '../otlp/wire/decoder.js';
+import { BEARER_CHALLENGE, UNAUTHENTICATED_BODY, bearerMatches } from './auth.js';
+import { BodyError, decodeContent, readBody } from './body.js';
+import type { Intake } from './intake.js';
+import type { ServerMetrics } from './metrics.js';
+
+export interface OtlpHttpOptions {
+  intake: Intake;
+  metrics: ServerMetrics;
+  /** Limit on the body, before and after decompression. */
+  maxBodyBytes: number;
+  /** When set, exports need `Authorization: Bearer <token>`. */
+  authToken?: string;
+}
+
+/** Answers an OTLP/HTTP request; never rejects (a failure becomes a 500, or a cut connection). */
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+type Encoding = 'protobuf' | 'json';
+
+const TRACES_PATH = '/v1/traces';
+const GRPC_INVALID_ARGUMENT = 3;
+const GRPC_UNAVAILABLE = 14;
+const GRPC_RESOURCE_EXHAUSTED = 8;
+const PROTOBUF = 'application/x-protobuf';
+const JSON_TYPE = 'application/json';
+/** ExportTraceServiceResponse with no partial success encodes to no bytes at all. */
+const EMPTY = Buffer.alloc(0);
+
+/** True for the requests the raw handler answers: POST /v1/traces, with or without a query string. */
+export function isTracesExport(req: IncomingMessage): boolean {
+  if (req.method !== 'POST') return false;
+  const url = req.url ?? '';
+  return url.startsWith(TRACES_PATH) && (url.length === TRACES_PATH.length || url.charCodeAt(TRACES_PATH.length) === 0x3f /* ? */);
+}
+
+function encodingOf(contentType: string | undefined): Encoding | undefined {
+  const mime = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
+  if (mime === PROTOBUF || mime === 'application/protobuf') return 'protobuf';
+  if (mime === JSON_TYPE) return 'json';
+  return undefined;
+}
+
+function reply(res: ServerResponse, status: number, contentType: string, body: Buffer | string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(body)), ...headers });
+  res.end(body);
+}
+
+/** A message in the request's encoding, as OTLP/HTTP requires of both success and error bodies. */
+function send(res: ServerResponse, encoding: Encoding, status: number, kind: 'response' | 'status', value: Record<string, unknown>, headers?: Record<string, string>): void {
+  if (encoding === 'json') return reply(res, status, JSON_TYPE, JSON.stringify(value), headers);
+  if (kind === 'response' && Object.keys(value).length === 0) return reply(res, status, PROTOBUF, EMPTY, headers);
+  const schema = otlpSchema();
+  const type = kind === 'response' ? schema.ExportTraceServiceResponse : schema.Status;
+  reply(res, status, PROTOBUF, Buffer.from(type.encode(type.fromObject(value)).finish()), headers);
+}
+
+/**
+ * The `POST /v1/traces` handler: bearer token, Content-Type, body within `maxBodyBytes` (gzip and
+ * deflate inflated only up to it), decode, trace-aware admission (503 + Retry-After), and the 200
+ * only once the export is in the spool.
+ */
+export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler {
+  const { intake, metrics, maxBodyBytes, authToken } = options;
+  const decoder = createWireDecoder();
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (authToken !== undefined && !bearerMatches(req.headers.authorization, authToken)) {
+      return reply(res, 401, JSON_TYPE, JSON.stringify(UNAUTHENTICATED_BODY), { 'WWW-Authenticate': BEARER_CHALLENGE });
+    }
+    const stop = metrics.exportLatency.startTimer({ transport: 'http' });
+    const encoding = encodingOf(req.headers['content-type']);
+    if (encoding === undefined) {
+      metrics.exportsRefused.inc({ transport: 'http', reason: 'unsupported_media_type' });
+      stop();
+      return reply(res, 415, JSON_TYPE, JSON.stringify({ code: GRPC_INVALID_ARGUMENT, message: 'Content-Type must be application/x-protobuf or application/json' }));
+    }
+    let body: Buffer;
+    try {
+      const raw = await readBody(req, maxBodyBytes);
+      body = await decodeContent(raw, req.headers['content-encoding'], maxBodyBytes);
+    } catch (e) {
+      stop();
+      if (!(e instanceof BodyError)) throw e;
+      metrics.exportsRefused.inc({ transport: 'http', reason: e.status === 413 ? 'too_large' : 'bad_encoding' });
+      const code = e.status === 413 ? GRPC_RESOURCE_EXHAUSTED : GRPC_INVALID_ARGUMENT;
+      // The rest of a refused body is not read: close the connection rather than drain it.
+      return send(res, encoding, e.status, 'status', { code, message: e.message }, req.readableEnded ? {} : { Connection: 'close' });
+    }
+    let batch: DecodedBatch;
+    try {
+      batch = encoding === 'json' ? decodeJsonRequest(body) : decodeProtobufRequest(body, decoder);
+    } catch (e) {
+      metrics.exportsRefused.inc({ transport: 'http', reason: 'undecodable' });
+      stop();
+      return send(res, encoding, 400, 'status', { code: GRPC_INVALID_ARGUMENT, message: (e as Error).message });
+    }
+    const result = await intake.accept(batch, 'http', { encoding, body }, () =>
+      encoding === 'json' ? JSON.stringify(JSON.parse(body.toString('utf8'))) : protobufToOtlpJson(body),
+    );
+    if (!result.ok) {
+      stop();
+      // Retry-After takes whole seconds; the jitter survives because the delay spans several seconds.
+      const retryAfter = String(Math.max(1, Math.round(result.retryAfterMs / 1000)));
+      return send(res, encoding, 503, 'status', { code: GRPC_UNAVAILABLE, message: result.message }, { 'Retry-After': retryAfter });
+    }
+    try {
+      await result.durable;
+    } catch (e) {
+      stop();
+      return send(res, encoding, 503, 'status', { code: GRPC_UNAVAILABLE, message: (e as Error).message }, { 'Retry-After': '1' });
+    }
+    stop();
+    const response = result.rejected === 0 ? {} : { partialSuccess: { rejectedSpans: String(result.rejected), errorMessage: result.message } };
+    send(res, encoding, 200, 'response', response);
+  }
+
+  return (req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      // A client that went away mid-body gets no answer; anything else is a 500 with one line.
+      if (res.headersSent || req.destroyed) res.destroy();
+      else reply(res, 500, JSON_TYPE, JSON.stringify({ error: `internal error: ${(e as Error).message}` }), { Connection: 'close' });
+    });
+  };
+}

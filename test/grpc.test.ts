@@ -1,0 +1,143 @@
+import * as http2 from 'node:http2';
+import { join } from 'node:path';
+import { deflateSync, gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { djangoRequest, encodeProtobuf } from '../src/otlp/testing.js';
+import { startServer, type RunningServer } from '../src/server/serve.js';
+import { tempDir } from './support.js';
+
+const running: RunningServer[] = [];
+const sessions: http2.ClientHttp2Session[] = [];
+afterEach(async () => {
+  for (const s of sessions.splice(0)) s.destroy();
+  await Promise.all(running.splice(0).map((s) => s.close()));
+});
+
+const LIMIT = 256 * 1024;
+const EXPORT = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+
+async function start(): Promise<RunningServer> {
+  const server = await startServer({
+    host: '127.0.0.1',
+    httpPort: 0,
+    grpcPort: 0,
+    db: join(tempDir('grpc'), 'n1lens.db'),
+    traceWaitMs: 50,
+    maxTraces: 1000,
+    maxBodyBytes: LIMIT,
+    grpcMaxReceiveBytes: LIMIT,
+    detect: { minRepeats: 5 },
+  });
+  running.push(server);
+  return server;
+}
+
+function session(port: number): http2.ClientHttp2Session {
+  const s = http2.connect(`http://127.0.0.1:${port}`);
+  s.on('error', () => undefined);
+  sessions.push(s);
+  return s;
+}
+
+const framed = (message: Buffer, compressed = false): Buffer => {
+  const head = Buffer.alloc(5);
+  head[0] = compressed ? 1 : 0;
+  head.writeUInt32BE(message.length, 1);
+  return Buffer.concat([head, message]);
+};
+
+interface CallResult {
+  status: number;
+  grpcStatus: number | undefined;
+  grpcMessage: string;
+  body: Buffer;
+}
+
+/** One raw call: headers, then the bytes, then the end of the request. */
+function call(s: http2.ClientHttp2Session, body: Buffer, headers: http2.OutgoingHttpHeaders = {}): Promise<CallResult> {
+  return new Promise((resolve, reject) => {
+    const stream = s.request({ ':method': 'POST', ':path': EXPORT, 'content-type': 'application/grpc', te: 'trailers', ...headers });
+    let response: http2.IncomingHttpHeaders = {};
+    let trailers: http2.IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    stream.on('response', (h) => (response = h));
+    stream.on('trailers', (t) => (trailers = t));
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('error', reject);
+    stream.on('close', () => {
+      const status = trailers['grpc-status'] ?? response['grpc-status'];
+      resolve({
+        status: Number(response[':status']),
+        grpcStatus: status === undefined ? undefined : Number(status),
+        grpcMessage: decodeURIComponent(String(trailers['grpc-message'] ?? response['grpc-message'] ?? '')),
+        body: Buffer.concat(chunks),
+      });
+    });
+    stream.end(body);
+  });
+}
+
+const exportMessage = (): Buffer => Buffer.from(encodeProtobuf(djangoRequest({ repeats: 6 })));
+
+describe('OTLP/gRPC on node:http2', () => {
+  it('advertises a 4 MiB stream window and opens a 16 MiB connection window, so a large export does not wait on window updates', async () => {
+    const server = await start();
+    const s = session(server.grpcPort);
+    const settings = await new Promise<http2.Settings>((resolve) => s.once('remoteSettings', resolve));
+    expect(settings.initialWindowSize).toBe(4 * 1024 * 1024);
+    // The connection-level WINDOW_UPDATE follows the SETTINGS frame.
+    for (let i = 0; i < 50 && (s.state.remoteWindowSize ?? 0) < 16 * 1024 * 1024; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(s.state.remoteWindowSize).toBeGreaterThanOrEqual(16 * 1024 * 1024);
+    const ok = await call(s, framed(exportMessage()));
+    expect(ok.grpcStatus).toBe(0);
+    // An empty ExportTraceServiceResponse: the 5-byte prefix and no bytes.
+    expect(ok.body).toEqual(Buffer.from([0, 0, 0, 0, 0]));
+  });
+
+  it('inflates gzip and deflate messages, refuses unknown encodings and a compressed bomb past the limit', async () => {
+    const server = await start();
+    const s = session(server.grpcPort);
+    expect((await call(s, framed(gzipSync(exportMessage()), true), { 'grpc-encoding': 'gzip' })).grpcStatus).toBe(0);
+    expect((await call(s, framed(deflateSync(exportMessage()), true), { 'grpc-encoding': 'deflate' })).grpcStatus).toBe(0);
+    expect((await call(s, framed(exportMessage(), true), { 'grpc-encoding': 'snappy' })).grpcStatus).toBe(12);
+    const bomb = await call(s, framed(gzipSync(Buffer.alloc(64 * LIMIT)), true), { 'grpc-encoding': 'gzip' });
+    expect(bomb.grpcStatus).toBe(8);
+    expect(bomb.grpcMessage).toMatch(/larger than max/);
+  });
+
+  it('refuses a declared length past the limit before the message arrives, and keeps the connection for the next call', async () => {
+    const server = await start();
+    const s = session(server.grpcPort);
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(LIMIT + 1, 1);
+    const refused = await call(s, head);
+    expect(refused.grpcStatus).toBe(8);
+    expect(refused.grpcMessage).toBe(`Received message larger than max (${LIMIT + 1} vs. ${LIMIT})`);
+    expect((await call(s, framed(exportMessage()))).grpcStatus).toBe(0);
+    const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    expect(metrics).toMatch(/n1lens_exports_refused_total\{transport="grpc",reason="too_large"\} 1\b/);
+  });
+
+  it('answers UNIMPLEMENTED for other methods, 415 for other content types, INTERNAL for a truncated message', async () => {
+    const server = await start();
+    const s = session(server.grpcPort);
+    expect((await call(s, framed(exportMessage()), { ':path': '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export' })).grpcStatus).toBe(12);
+    expect((await call(s, framed(exportMessage()), { 'content-type': 'application/json' })).status).toBe(415);
+    expect((await call(s, framed(exportMessage()).subarray(0, 100))).grpcStatus).toBe(13);
+    expect((await call(s, Buffer.from('not protobuf at all, and longer than five bytes').subarray(0, 3))).grpcStatus).toBe(13);
+    const undecodable = await call(s, framed(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f, 1])));
+    expect(undecodable.grpcStatus).toBe(3);
+  });
+
+  it('keeps serving after a client cancels a call in the middle of its message', async () => {
+    const server = await start();
+    const s = session(server.grpcPort);
+    const stream = s.request({ ':method': 'POST', ':path': EXPORT, 'content-type': 'application/grpc', te: 'trailers' });
+    stream.on('error', () => undefined);
+    stream.write(framed(exportMessage()).subarray(0, 300));
+    await new Promise((r) => setTimeout(r, 50));
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await call(session(server.grpcPort), framed(exportMessage()))).grpcStatus).toBe(0);
+  });
+});

@@ -1,0 +1,142 @@
+import http from 'node:http';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { otlpSchema } from '../src/otlp/schema.js';
+import { djangoRequest, encodeProtobuf } from '../src/otlp/testing.js';
+import { startServer, type RunningServer } from '../src/server/serve.js';
+import { tempDir } from './support.js';
+
+const running: RunningServer[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((s) => s.close()));
+});
+
+const LIMIT = 64 * 1024;
+
+async function start(): Promise<RunningServer> {
+  const server = await startServer({
+    host: '127.0.0.1',
+    httpPort: 0,
+    grpcPort: 0,
+    db: join(tempDir('otlp-http'), 'n1lens.db'),
+    traceWaitMs: 50,
+    maxTraces: 1000,
+    maxBodyBytes: LIMIT,
+    grpcMaxReceiveBytes: LIMIT,
+    detect: { minRepeats: 5 },
+  });
+  running.push(server);
+  return server;
+}
+
+/** Writes raw bytes on a fresh connection and resolves to everything the server sends once it closes the connection. */
+function untilClosed(port: number, bytes: string | Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let got = '';
+    socket.on('data', (d) => (got += d.toString('latin1')));
+    socket.on('end', () => resolve(got));
+    socket.on('error', reject);
+    socket.write(bytes);
+  });
+}
+
+interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+function request(port: number, options: http.RequestOptions, write: (req: http.ClientRequest) => void): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, ...options }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    write(req);
+  });
+}
+
+const exportBody = (): Buffer => Buffer.from(encodeProtobuf(djangoRequest({ repeats: 6 })));
+
+describe('OTLP/HTTP on node:http', () => {
+  it('answers an export with an empty protobuf ExportTraceServiceResponse, several on one keep-alive connection', async () => {
+    const server = await start();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const sockets = new Set<unknown>();
+    for (let i = 0; i < 3; i++) {
+      const body = Buffer.from(encodeProtobuf(djangoRequest({ traceId: String(i + 1).repeat(32), repeats: 6 })));
+      const res = await request(server.httpPort, { method: 'POST', path: '/v1/traces', agent, headers: { 'Content-Type': 'application/x-protobuf' } }, (req) => {
+        req.on('socket', (s) => sockets.add(s));
+        req.end(body);
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toBe('application/x-protobuf');
+      expect(res.body.length).toBe(0);
+      expect(otlpSchema().ExportTraceServiceResponse.toObject(otlpSchema().ExportTraceServiceResponse.decode(res.body))).toEqual({});
+    }
+    agent.destroy();
+    expect(sockets.size).toBe(1);
+  });
+
+  it('reads a chunked body without Content-Length, and refuses one that grows past the limit with 413', async () => {
+    const server = await start();
+    const body = exportBody();
+    const ok = await request(server.httpPort, { method: 'POST', path: '/v1/traces', headers: { 'Content-Type': 'application/x-protobuf' } }, (req) => {
+      // Several chunks, no Content-Length: Transfer-Encoding: chunked.
+      for (let i = 0; i < body.length; i += 100) req.write(body.subarray(i, i + 100));
+      req.end();
+    });
+    expect(ok.status).toBe(200);
+    const big = await request(server.httpPort, { method: 'POST', path: '/v1/traces', headers: { 'Content-Type': 'application/json' } }, (req) => {
+      req.on('error', () => undefined);
+      for (let i = 0; i < 4; i++) req.write(Buffer.alloc(LIMIT / 2, 0x20));
+      req.end();
+    });
+    expect(big.status).toBe(413);
+    expect(JSON.parse(big.body.toString())).toEqual({ code: 8, message: `request body exceeds ${LIMIT} bytes` });
+  });
+
+  it('refuses a Content-Length above the limit at once, without waiting for the body, and closes the connection', async () => {
+    const server = await start();
+    const answer = await untilClosed(
+      server.httpPort,
+      `POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${100 * LIMIT}\r\n\r\n`,
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer).toMatch(/\r\nConnection: close\r\n/i);
+    const status = otlpSchema().Status.decode(Buffer.from(answer.slice(answer.indexOf('\r\n\r\n') + 4), 'latin1'));
+    expect(status.toJSON()).toMatchObject({ code: 8, message: `request body exceeds ${LIMIT} bytes` });
+  });
+
+  it('keeps serving after a client goes away in the middle of its body', async () => {
+    const server = await start();
+    const socket = connect(server.httpPort, '127.0.0.1');
+    socket.on('error', () => undefined);
+    await new Promise((r) => socket.once('connect', r));
+    socket.write('POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: 5000\r\n\r\n');
+    socket.write(exportBody().subarray(0, 200));
+    await new Promise((r) => setTimeout(r, 50));
+    socket.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    const res = await fetch(`http://127.0.0.1:${server.httpPort}/v1/traces`, { method: 'POST', body: exportBody(), headers: { 'Content-Type': 'application/x-protobuf' } });
+    expect(res.status).toBe(200);
+    const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    expect(metrics).not.toMatch(/n1lens_exports_refused_total\{transport="http"/);
+  });
+
+  it('takes POST /v1/traces with a query string; other methods and paths stay with the web app', async () => {
+    const server = await start();
+    const url = `http://127.0.0.1:${server.httpPort}`;
+    const headers = { 'Content-Type': 'application/x-protobuf' };
+    expect((await fetch(`${url}/v1/traces?source=test`, { method: 'POST', body: exportBody(), headers })).status).toBe(200);
+    const get = await fetch(`${url}/v1/traces`);
+    expect(get.status).toBe(404);
+    expect(await get.json()).toEqual({ error: 'not found' });
+    expect((await fetch(`${url}/v1/tracesx`, { method: 'POST', body: exportBody(), headers })).status).toBe(404);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+});
