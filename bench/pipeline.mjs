@@ -6,6 +6,7 @@
  * decoder alone. Prints one JSON line of figures.
  *
  *   node bench/pipeline.mjs /tmp/n1lens-bench/corpus.pb [--rounds 3]
+ *   node bench/pipeline.mjs /tmp/n1lens-bench/corpus.pb --ab /path/to/other/dist [--rounds 6]
  */
 import { readFileSync } from 'node:fs';
 import { OfflineAnalysis } from '../dist/analyzer.js';
@@ -41,7 +42,7 @@ function pipeline() {
   const offline = new OfflineAnalysis({ minRepeats: 5 });
   // One decoder per run, as n1-report keeps one per file.
   const decoder = createWireDecoder();
-  for (const m of messages) offline.add(decodeProtobufRequest(m, decoder).spans);
+  for (const m of messages) offline.addMessage(decoder, m);
   const rollups = offline.finish();
   const analyzer = offline.analyzer;
   let cascades = 0;
@@ -79,6 +80,54 @@ for (const m of messages) {
   if (sliceSpans >= 100_000) break;
   slice.push(m);
   sliceSpans += decodeProtobufRequest(m, counter).spans.length;
+}
+
+if (process.argv.includes('--ab')) {
+  // A/B in one process: the pipeline of another build (`--ab <its dist/>`, e.g. main's) and this
+  // one's, alternated on the same messages, best of --rounds each; both must print the same report.
+  const other = process.argv[process.argv.indexOf('--ab') + 1];
+  const load = async (dist) => ({
+    OfflineAnalysis: (await import(`${dist}/analyzer.js`)).OfflineAnalysis,
+    createWireDecoder: (await import(`${dist}/otlp/wire/decoder.js`)).createWireDecoder,
+    decodeProtobufRequest: (await import(`${dist}/otlp/protobuf.js`)).decodeProtobufRequest,
+    buildReport: (await import(`${dist}/report/model.js`)).buildReport,
+  });
+  const variants = { a: await load(new URL(other.replace(/\/?$/, '/'), `file://${process.cwd()}/`).href.replace(/\/$/, '')), b: await load('../dist') };
+  const run = (v) => () => {
+    const offline = new v.OfflineAnalysis({ minRepeats: 5 });
+    const decoder = v.createWireDecoder();
+    if (typeof offline.addMessage === 'function') for (const m of messages) offline.addMessage(decoder, m);
+    else for (const m of messages) offline.add(v.decodeProtobufRequest(m, decoder).spans);
+    return offline.finish();
+  };
+  const times = { a: [], b: [] };
+  const reports = {};
+  for (let r = 0; r < rounds; r++) {
+    // Both orders, so neither variant always runs right after the other's garbage.
+    for (const k of r % 2 === 0 ? ['a', 'b'] : ['b', 'a']) {
+      const m = measure(run(variants[k]));
+      times[k].push(m.cpu);
+      reports[k] ??= JSON.stringify(variants[k].buildReport(m.result.values()));
+    }
+  }
+  if (reports.a !== reports.b) throw new Error('A and B printed different reports');
+  const min = (xs) => Math.min(...xs);
+  const median = (xs) => {
+    const sorted = [...xs].sort((x, y) => x - y);
+    return (sorted[(sorted.length - 1) >> 1] + sorted[sorted.length >> 1]) / 2;
+  };
+  process.stdout.write(
+    JSON.stringify({
+      bench: 'pipeline-ab', corpus: path, spans: totalSpans, bytesPerSpan: +(file.length / totalSpans).toFixed(1),
+      aSpansPerSec: Math.round(totalSpans / min(times.a)), bSpansPerSec: Math.round(totalSpans / min(times.b)),
+      // B's CPU over A's, best against best: below 1 means B is faster.
+      bOverA: +(min(times.b) / min(times.a)).toFixed(3),
+      // The same, as the median of each round's ratio (the first round, warming up, left out): steadier when the machine is loaded.
+      bOverAPairedMedian: +median(times.b.slice(1).map((b, i) => b / times.a[i + 1])).toFixed(3),
+      aCpu: times.a.map((x) => +x.toFixed(3)), bCpu: times.b.map((x) => +x.toFixed(3)),
+    }) + '\n',
+  );
+  process.exit(0);
 }
 
 if (process.argv.includes('--only-pipeline')) {

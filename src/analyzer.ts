@@ -2,11 +2,15 @@
 import { analyseRequest, type DetectOptions, type Normalizer } from './detect/request.js';
 import { RollupSet } from './detect/rollup.js';
 import type { RequestAnalysis } from './detect/types.js';
-import type { SpanRecord } from './otlp/span.js';
+import type { CodeLocation } from './detect/types.js';
+import { decodeUnit, inProtobufUnit, isRawUnit, type TraceUnit, type UnitDecoders } from './otlp/file.js';
+import type { SpanRecord, SpanSink } from './otlp/span.js';
+import type { SinkBatch, WireDecoder } from './otlp/wire/decoder.js';
+import { isRequestSpan } from './traces/assemble.js';
 import { createSqlNormalizer } from './sql/index.js';
 import { createNoiseFilter } from './sql/noise.js';
 import { assembleCompact, COMPACT_TRACES, type CompactTrace } from './traces/compact.js';
-import { TraceAssembler, type AssemblerOptions, type CompletedTrace } from './traces/assembler.js';
+import { estimateDbSpanBytes, estimateSpanBytes, TraceAssembler, type AssemblerOptions, type CompletedTrace } from './traces/assembler.js';
 
 export interface AnalyzerOptions extends AssemblerOptions, DetectOptions {
   /** Raw statements whose normalisation is cached. Default 10000. */
@@ -22,6 +26,9 @@ export class Analyzer {
   readonly #normalize: Normalizer;
   readonly #detect: DetectOptions;
   readonly #onRelease: ((traceId: string) => void) | undefined;
+  readonly #sink: SpanSink;
+  /** Traces evicted by a message that then failed to decode, not analysed yet. */
+  readonly #evicted: CompletedTrace<CompactTrace>[] = [];
   requestsAnalysed = 0;
 
   constructor(options: AnalyzerOptions = {}) {
@@ -30,11 +37,31 @@ export class Analyzer {
     // One noise filter per run, so its per-statement memo is shared by every request.
     this.#detect = { ...options, noiseFilter: options.noiseFilter ?? createNoiseFilter(options.ignoreSql) };
     this.#onRelease = options.onRelease;
+    this.#sink = new OpenTraceSink(this.assembler);
   }
 
   /** Adds spans; returns the requests of any trace evicted to stay under the open-trace limit. */
   add(spans: readonly SpanRecord[], now: number, source?: string): RequestAnalysis[] {
     return this.#analyse(this.assembler.add(spans, now, source));
+  }
+
+  /**
+   * `add` for one OTLP/protobuf message, decoded straight into the open traces' columns (no record
+   * per DB span). `now` is told how many spans the message held and returns the batch's time.
+   */
+  addMessage(decoder: WireDecoder, bytes: Uint8Array, now: (accepted: number) => number, source?: string): { batch: SinkBatch; analyses: RequestAnalysis[] } {
+    const assembler = this.assembler;
+    assembler.begin(source);
+    let batch: SinkBatch;
+    try {
+      batch = decoder.decodeTo(bytes, this.#sink);
+    } catch (error) {
+      // A message that throws keeps the spans before the damage (see WireDecoder.decodeTo), and
+      // what they evicted is analysed with the next call's traces.
+      this.#evicted.push(...assembler.end(now(0)));
+      throw error;
+    }
+    return { batch, analyses: this.#analyse(assembler.end(now(batch.accepted))) };
   }
 
   /** Analyses the traces complete at `now`, at most `limit` of them. */
@@ -48,6 +75,7 @@ export class Analyzer {
   }
 
   #analyse(traces: CompletedTrace<CompactTrace>[]): RequestAnalysis[] {
+    if (this.#evicted.length > 0) traces = this.#evicted.splice(0).concat(traces);
     const out: RequestAnalysis[] = [];
     for (const t of traces) {
       this.#onRelease?.(t.traceId);
@@ -58,6 +86,26 @@ export class Analyzer {
     }
     this.requestsAnalysed += out.length;
     return out;
+  }
+}
+
+/** Writes decoded spans into the assembler's open traces (WireDecoder.decodeTo). */
+class OpenTraceSink implements SpanSink {
+  readonly #assembler: TraceAssembler<CompactTrace>;
+
+  constructor(assembler: TraceAssembler<CompactTrace>) {
+    this.#assembler = assembler;
+  }
+
+  dbSpan(
+    traceId: string, spanId: string, parentSpanId: string, startMs: number, endMs: number,
+    system: string, statement: string, service: string, location: CodeLocation | undefined,
+  ): void {
+    this.#assembler.span(traceId, spanId, estimateDbSpanBytes(statement), false)?.addDb(traceId, spanId, parentSpanId, startMs, endMs, system, statement, service, location);
+  }
+
+  span(record: SpanRecord): void {
+    this.#assembler.span(record.traceId, record.spanId, estimateSpanBytes(record), isRequestSpan(record))?.add(record);
   }
 }
 
@@ -94,6 +142,19 @@ export class OfflineAnalysis {
     this.#spansRead += spans.length;
     this.#take(this.analyzer.add(spans, this.#spansRead));
     this.#take(this.analyzer.poll(this.#spansRead));
+  }
+
+  /** `add` for one OTLP/protobuf message, decoded straight into columns (Analyzer.addMessage). */
+  addMessage(decoder: WireDecoder, bytes: Uint8Array): void {
+    this.#take(this.analyzer.addMessage(decoder, bytes, (accepted) => (this.#spansRead += accepted)).analyses);
+    this.#take(this.analyzer.poll(this.#spansRead));
+  }
+
+  /** One unit of otlp/file.ts's readTraceUnits, with the decoders of its file: protobuf messages go straight into columns. */
+  addUnit(unit: TraceUnit, decoders: UnitDecoders): void {
+    if (!isRawUnit(unit)) this.add(unit.spans);
+    else if (unit.raw === 'protobuf') inProtobufUnit(unit, (bytes) => this.addMessage(decoders.wire, bytes));
+    else this.add(decodeUnit(unit, decoders).spans);
   }
 
   /** Analyses what is still buffered and returns the rollups. */

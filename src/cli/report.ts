@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { OfflineAnalysis } from '../analyzer.js';
 import { RollupSet } from '../detect/rollup.js';
-import { readTraceFile } from '../otlp/file.js';
+import { createUnitDecoders, readTraceUnits } from '../otlp/file.js';
 import { availableParallelism } from 'node:os';
 import { analyseFilesSharded } from '../parallel/files.js';
 import {
@@ -112,7 +112,8 @@ export async function analyseFiles(
   }
   const offline = new OfflineAnalysis(withLinks, onAnalysed);
   for (const file of files) {
-    for await (const batch of readTraceFile(file)) offline.add(batch.spans);
+    const decoders = createUnitDecoders();
+    for await (const unit of readTraceUnits(file)) offline.addUnit(unit, decoders);
   }
   const rollups = offline.finish();
   return { rollups, reportOptions, lateSpans: offline.analyzer.assembler.counters.lateSpans };

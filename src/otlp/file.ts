@@ -7,7 +7,7 @@ import { createGunzip } from 'node:zlib';
 import { OtlpDecodeError, TraceFileError } from './errors.js';
 import { describeJsonValue, describeObjectKeys, notTraceData } from './describe.js';
 import { decodeJaegerTrace, isJaegerTrace } from './jaeger.js';
-import { decodeJsonValue } from './json.js';
+import { createJsonDecoder, type JsonDecoder } from './json.js';
 import { isZipkinSpan, ZipkinBatch } from './zipkin.js';
 import { decodeProtobufRequest } from './protobuf.js';
 import { createWireDecoder, type WireDecoder } from './wire/decoder.js';
@@ -244,10 +244,25 @@ export function readTraceUnits(source: string | NodeJS.ReadableStream, opts: Rea
   return readSource(source, opts, true);
 }
 
+/** The decoders of one stream of raw units (a file): one of each, so their memo tables serve every unit. */
+export interface UnitDecoders {
+  wire: WireDecoder;
+  json: JsonDecoder;
+}
+
+export function createUnitDecoders(): UnitDecoders {
+  return { wire: createWireDecoder(), json: createJsonDecoder() };
+}
+
 /** Decodes a raw unit exactly as readTraceFile would have, errors included. */
-export function decodeUnit(unit: RawUnit, decoder: WireDecoder): DecodedBatch {
-  if (unit.raw === 'protobuf') return decodeMessageAt(unit.file, unit.at, unit.bytes, unit.byte, decoder);
-  return decodeAt(parseLine(unit.file, unit.bytes, unit.line), unit.file, unit.line);
+export function decodeUnit(unit: RawUnit, decoders: UnitDecoders): DecodedBatch {
+  if (unit.raw === 'protobuf') return decodeMessageAt(unit.file, unit.at, unit.bytes, unit.byte, decoders.wire);
+  return decodeAt(parseLine(unit.file, unit.bytes, unit.line), unit.file, unit.line, decoders.json);
+}
+
+/** Runs `decode` on a raw protobuf unit's bytes; its errors become the TraceFileError decodeUnit would throw. */
+export function inProtobufUnit<T>(unit: Extract<RawUnit, { raw: 'protobuf' }>, decode: (bytes: Buffer) => T): T {
+  return atMessage(unit.file, unit.at, unit.byte, () => decode(unit.bytes));
 }
 
 async function* readSource(source: string | NodeJS.ReadableStream, opts: ReadTraceFileOptions, raw: boolean): AsyncGenerator<TraceUnit, void, undefined> {
@@ -274,6 +289,7 @@ async function* readSource(source: string | NodeJS.ReadableStream, opts: ReadTra
       maxJsonBytes: opts.maxJsonBytes ?? DEFAULT_MAX_JSON_BYTES,
       maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       decoder: createWireDecoder(),
+      json: createJsonDecoder(),
       raw,
     };
     const format = await sniff(reader);
@@ -304,6 +320,8 @@ interface Context {
   maxMessageBytes: number;
   /** The file's protobuf decoder: one per file, so its memo tables serve every message. */
   decoder: WireDecoder;
+  /** The file's OTLP/JSON decoder, likewise. */
+  json: JsonDecoder;
   /** Yield protobuf messages and OTLP JSON lines undecoded (readTraceUnits). */
   raw: boolean;
 }
@@ -384,7 +402,7 @@ function decodeError(err: unknown): string {
  * JSON lines when the first non-blank line parses on its own; otherwise one or more multi-line
  * documents, delimited by bracket depth so finding each end is linear, not a parse per line.
  */
-type DecodeAt = (parsed: unknown, file: string, line: number) => DecodedBatch;
+type DecodeAt = (parsed: unknown, file: string, line: number, json: JsonDecoder) => DecodedBatch;
 
 async function* readJson(ctx: Context, decode: DecodeAt): AsyncGenerator<TraceUnit> {
   const { file, reader } = ctx;
@@ -407,7 +425,7 @@ async function* readJson(ctx: Context, decode: DecodeAt): AsyncGenerator<TraceUn
     firstError = err as Error;
   }
   if (firstError === undefined) {
-    yield decode(parsed, file, lineNo);
+    yield decode(parsed, file, lineNo, ctx.json);
     yield* readJsonLines(ctx, lineNo, tooLong, decode);
     return;
   }
@@ -430,7 +448,7 @@ async function* readJsonLines(
     lineNo++;
     if (isBlank(line)) continue;
     if (raw) yield { raw: 'json-line', bytes: line, file: ctx.file, line: lineNo };
-    else yield decode(parseLine(ctx.file, line, lineNo), ctx.file, lineNo);
+    else yield decode(parseLine(ctx.file, line, lineNo), ctx.file, lineNo, ctx.json);
   }
 }
 
@@ -479,7 +497,7 @@ async function* readJsonDocuments(
     }
     parts = [];
     length = 0;
-    yield decode(parsed, file, docLine);
+    yield decode(parsed, file, docLine, ctx.json);
 
     // Between documents only whitespace; count its newlines for the next document's line.
     let lines = startLine + depth.newlines;
@@ -507,7 +525,7 @@ function isBlank(line: Buffer): boolean {
 }
 
 /** An OTLP request; a JSON object without resourceSpans is some other file, never an empty batch. */
-function decodeAt(parsed: unknown, file: string, line: number): DecodedBatch {
+function decodeAt(parsed: unknown, file: string, line: number, json: JsonDecoder): DecodedBatch {
   if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
     const keys = Object.keys(parsed);
     if (keys.length > 0 && !keys.some((k) => OTLP_KEYS.has(k))) {
@@ -515,7 +533,7 @@ function decodeAt(parsed: unknown, file: string, line: number): DecodedBatch {
     }
   }
   try {
-    return decodeJsonValue(parsed);
+    return json.decodeValue(parsed);
   } catch (err) {
     throw new TraceFileError(file, decodeError(err), { line }, { cause: err });
   }
@@ -537,8 +555,12 @@ function decodeMessage(ctx: Context, message: Buffer, byte: number): TraceUnit {
 }
 
 function decodeMessageAt(file: string, at: string, message: Uint8Array, byte: number, decoder: WireDecoder): DecodedBatch {
+  return atMessage(file, at, byte, () => decodeProtobufRequest(message, decoder));
+}
+
+function atMessage<T>(file: string, at: string, byte: number, decode: () => T): T {
   try {
-    return decodeProtobufRequest(message, decoder);
+    return decode();
   } catch (err) {
     throw new TraceFileError(file, `message at byte ${byte}${at}: ${decodeError(err)}`, { byte }, { cause: err });
   }
@@ -741,7 +763,7 @@ async function* readJsonArray(ctx: Context): AsyncGenerator<DecodedBatch> {
     } else if (isJaegerTrace(element)) {
       yield decodeIn(ctx, () => decodeJaegerTrace(element, where));
     } else if (typeof element === 'object' && element !== null && Object.keys(element).some((k) => OTLP_KEYS.has(k))) {
-      yield decodeIn(ctx, () => decodeJsonValue(element));
+      yield decodeIn(ctx, () => ctx.json.decodeValue(element));
     } else {
       throw new TraceFileError(ctx.file, notTraceData(`${where} is ${describeJsonValue(element)}`));
     }
@@ -802,7 +824,7 @@ async function* readJsonObjects(ctx: Context): AsyncGenerator<DecodedBatch> {
         // Jaeger v2's /api/v3 responses: one OTLP request under "result".
         traces = true;
         const result = await readValue(ctx, true, ctx.maxJsonBytes, 'result');
-        yield decodeAt(result, ctx.file, 1);
+        yield decodeAt(result, ctx.file, 1, ctx.json);
       } else if (key === 'errors' || key === 'error') {
         errors = await readValue(ctx, true, SMALL_JSON_BYTES, key);
         if (key === 'error') errors = [errors];

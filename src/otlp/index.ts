@@ -1,7 +1,8 @@
 /** otlp: decodes OTLP trace payloads (protobuf, JSON), Jaeger and Zipkin JSON, and saved trace files into plain span records. */
 
 export { decodeProtobufRequest } from './protobuf.js';
-export { decodeJsonRequest } from './json.js';
+export { createJsonDecoder, decodeJsonRequest } from './json.js';
+export type { JsonDecoder } from './json.js';
 export { decodeJaegerTrace, decodeJaegerTraces } from './jaeger.js';
 export { decodeZipkinSpans } from './zipkin.js';
 export { readTraceFile } from './file.js';

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { OtlpDecodeError } from './errors.js';
-import { decodeJsonRequest } from './json.js';
+import { createJsonDecoder, decodeJsonRequest } from './json.js';
 import { decodeProtobufRequest } from './protobuf.js';
 import { SpanKind } from './span.js';
 import { DEFAULT_TRACE_ID, djangoRequest, encodeJson, repeatedSql, spanIdAt, TRIGGER_SQL } from './testing.js';
@@ -173,6 +173,24 @@ describe('decodeJsonRequest', () => {
   ])('throws OtlpDecodeError naming the problem for %s', (text, message) => {
     expect(() => decodeJsonRequest(text)).toThrow(OtlpDecodeError);
     expect(() => decodeJsonRequest(text)).toThrow(message);
+  });
+});
+
+describe('createJsonDecoder', () => {
+  test('one decoder kept for a stream gives each request what a fresh decode gives, errors included', () => {
+    const decoder = createJsonDecoder();
+    const requests = [
+      djangoRequest({ repeats: 3 }),
+      oneSpan({ ...base, traceId: base.traceId.toUpperCase(), parentSpanId: '00F067AA0BA902B8' }),
+      djangoRequest({ repeats: 5, semconv: 'stable' }),
+      oneSpan({ ...base, traceId: base.traceId.toUpperCase(), parentSpanId: '00F067AA0BA902B8' }),
+    ];
+    for (const request of requests) expect(decoder.decodeRequest(JSON.stringify(request))).toEqual(decodeJsonRequest(JSON.stringify(request)));
+    // A failed request leaves no state behind: the next one's error names its own span.
+    const bad = { resourceSpans: [{ scopeSpans: [{ spans: [base, { ...base, kind: 'SPAN_KIND_NOPE' }] }] }] };
+    expect(() => decoder.decodeRequest(bad)).toThrow('resourceSpans[0].scopeSpans[0].spans[1].kind');
+    expect(() => decoder.decodeRequest(oneSpan({ ...base, name: 7 }))).toThrow('resourceSpans[0].scopeSpans[0].spans[0].name');
+    expect(decoder.decodeRequest(oneSpan(base)).spans).toHaveLength(1);
   });
 });
 

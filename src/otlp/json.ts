@@ -60,21 +60,11 @@ function readJsonValue(value: JsonObject): string | undefined {
 }
 const SCALARS = [['intValue', 'int_value'], ['doubleValue', 'double_value'], ['boolValue', 'bool_value']] as const;
 
-/**
- * The span being decoded, for error messages: its path is built only when there is a problem to
- * report (building it per span would cost more than decoding the span).
- */
-let spanScope = '';
-let spanIndex = 0;
-function spanPath(field: string): string {
-  return `${spanScope}.spans[${spanIndex}]${field}`;
-}
-
-/** The attribute list, each checked to be an object with a string key. `prefix` undefined: the current span's. */
-function attributes(obj: JsonObject, prefix: string | undefined): KeyValueLike<JsonObject>[] {
+/** The attribute list, each checked to be an object with a string key; `prefix` makes the path of an error. */
+function attributes(obj: JsonObject, prefix: () => string): KeyValueLike<JsonObject>[] {
   const value = obj.attributes;
   if (value === undefined || value === null) return [];
-  const path = (): string => prefix ?? spanPath('.');
+  const path = prefix;
   if (!Array.isArray(value)) fail(`${path()}attributes`, 'is not an array');
   for (let i = 0; i < value.length; i++) {
     const attr: unknown = value[i];
@@ -148,46 +138,6 @@ function checkAnyValue(value: unknown, path: () => string, depth: number): void 
   }
 }
 
-/**
- * Hex ids seen last, input → lowercase output: the spans of a request share a trace id and a
- * parent, so most ids need no validation or case folding.
- */
-const ID_MEMO = 4;
-/** Memo 0 holds trace ids, memo 1 parent span ids; a span's own id is new every time. */
-const MEMO_TRACE = 0;
-const MEMO_PARENT = 1;
-const NO_MEMO = -1;
-const idMemoIn: string[] = new Array<string>(2 * ID_MEMO).fill('');
-const idMemoOut: string[] = new Array<string>(2 * ID_MEMO).fill('');
-const idMemoNext = [0, 0];
-
-/**
- * An id as lowercase hex of its bytes. OTLP/JSON writes hex; protobuf's own JSON mapping (Python's
- * json_format) writes base64. Exactly 2×bytes hex digits means hex, anything else is tried as
- * base64 (16 bytes is 24 base64 characters, so the two never collide). A wrong length is left for
- * validation to reject; an undecodable string becomes '?', which no length check accepts.
- */
-function readId(value: unknown, bytes: number, field: string, memo: number): string {
-  if (value === undefined || value === '') return '';
-  if (typeof value !== 'string') fail(spanPath(field), 'is not a string');
-  if (value.length === bytes * 2) {
-    const base = memo * ID_MEMO;
-    if (memo >= 0) for (let i = base; i < base + ID_MEMO; i++) if (idMemoIn[i] === value) return idMemoOut[i]!;
-    const hex = lowerHex(value);
-    if (hex !== undefined) {
-      if (memo >= 0) {
-        const slot = base + idMemoNext[memo]!;
-        idMemoIn[slot] = value;
-        idMemoOut[slot] = hex;
-        idMemoNext[memo] = (idMemoNext[memo]! + 1) % ID_MEMO;
-      }
-      return hex;
-    }
-  }
-  if (BASE64.test(value)) return Buffer.from(value, 'base64').toString('hex');
-  return '?';
-}
-
 /** The text itself when it is lowercase hex, lowercased when it has A-F, undefined when not hex. */
 function lowerHex(text: string): string | undefined {
   let upper = false;
@@ -204,170 +154,255 @@ const TWO_16 = 0x1_0000;
 /** The largest unsigned 64-bit integer, 20 digits: longer or larger decimal strings are refused. */
 const MAX_U64_TEXT = '18446744073709551615';
 
-/** The two words readNanos read (hi, lo): registers rather than a tuple per timestamp. */
-let nanosHi = 0;
-let nanosLo = 0;
-
-/** Unix nanoseconds into nanosHi/nanosLo: a decimal string (the spec) or a JSON number (common). */
-function readNanos(value: unknown, field: string): void {
-  if (value === undefined) {
-    nanosHi = nanosLo = 0;
-    return;
-  }
-  if (typeof value === 'number') {
-    if (!Number.isInteger(value) || value < 0) fail(spanPath(field), 'is not an unsigned 64-bit integer');
-    nanosHi = Math.floor(value / TWO_32);
-    nanosLo = value % TWO_32;
-    return;
-  }
-  if (typeof value === 'string') {
-    const n = value.length;
-    if (n > 0 && (n < 20 || (n === 20 && value <= MAX_U64_TEXT)) && splitDecimal(value)) return;
-    if (DIGITS.test(value)) {
-      // Leading zeros, or really too large: let BigInt decide.
-      const nanos = BigInt(value);
-      if (nanos <= MAX_U64) {
-        [nanosHi, nanosLo] = splitNanos(nanos);
-        return;
-      }
-    }
-  }
-  fail(spanPath(field), 'is not an unsigned 64-bit integer');
-}
-
 /**
- * Reads a decimal string of 1-20 digits below 2^64 into nanosHi/nanosLo, or returns false if a
- * character is not a digit. Exact with doubles: value = high·10^9 + low, and
- * high·10^9 = (hh·2^16 + hl)·10^9, where every product stays below 2^53.
+ * Hex ids seen last, input → lowercase output: the spans of a request share a trace id and a
+ * parent, so most ids need no validation or case folding.
  */
-function splitDecimal(text: string): boolean {
-  const n = text.length;
-  const split = Math.max(0, n - 9);
-  let high = 0;
-  let low = 0;
-  for (let i = 0; i < n; i++) {
-    const d = text.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return false;
-    if (i < split) high = high * 10 + d;
-    else low = low * 10 + d;
-  }
-  const hh = Math.floor(high / TWO_16);
-  const hl = high - hh * TWO_16;
-  const a = hl * 1e9 + low; // < 2^16·10^9 + 10^9
-  const b = hh * 1e9; // < 2^19·10^9
-  const bHigh = Math.floor(b / TWO_16);
-  const lowWord = (b - bHigh * TWO_16) * TWO_16 + a;
-  const carry = Math.floor(lowWord / TWO_32);
-  nanosHi = bHigh + carry;
-  nanosLo = lowWord - carry * TWO_32;
-  return true;
-}
-
-/** An enum as its number or its name; a name the enum does not have is an error, as proto3 JSON says. */
-function readEnum(value: unknown, names: Readonly<Record<string, number>>, field: string): number {
-  if (value === undefined) return 0;
-  if (typeof value === 'number' && Number.isInteger(value)) return value;
-  if (typeof value === 'string') {
-    const n = names[value];
-    if (n !== undefined) return n;
-    return fail(spanPath(field), `is not one of ${Object.keys(names).join(', ')}`);
-  }
-  return fail(spanPath(field), 'is not an enum number or name');
-}
-
-function readString(value: unknown, field: string): string {
-  if (value === undefined) return '';
-  if (typeof value !== 'string') fail(spanPath(field), 'is not a string');
-  return value;
-}
-
+const ID_MEMO = 4;
+/** Memo 0 holds trace ids, memo 1 parent span ids; a span's own id is new every time. */
+const MEMO_TRACE = 0;
+const MEMO_PARENT = 1;
+const NO_MEMO = -1;
 /**
  * Statements seen last. An N+1 loop repeats one statement in many spans, and JSON.parse makes a
  * new string for each; handing on the first one means the normaliser's memo hashes it once.
  * Comparing against a handful of recent statements costs less than hashing a long one.
  */
 const RECENT_STATEMENTS = 16;
-const recentStatements: string[] = new Array<string>(RECENT_STATEMENTS).fill('');
-let recentNext = 0;
 
-function internStatement(statement: string): string {
-  for (let i = 0; i < RECENT_STATEMENTS; i++) {
-    const seen = recentStatements[i]!;
-    if (seen.length === statement.length && seen === statement) return seen;
+/**
+ * Decodes OTLP/JSON requests one at a time. It owns its memo tables, so a decoder kept for a
+ * stream of requests (a file, a server) hands out the same strings for repeated ids and statements
+ * across them.
+ */
+export interface JsonDecoder {
+  /** decodeJsonRequest with this decoder's memo tables. */
+  decodeRequest(text: string | object): DecodedBatch;
+  /** decodeJsonValue with this decoder's memo tables. */
+  decodeValue(request: unknown): DecodedBatch;
+}
+
+/**
+ * @example
+ * const decoder = createJsonDecoder();
+ * for (const line of lines) analyzer.add(decoder.decodeRequest(line).spans, Date.now());
+ */
+export function createJsonDecoder(): JsonDecoder {
+  return new OtlpJsonDecoder();
+}
+
+class OtlpJsonDecoder implements JsonDecoder {
+  /**
+   * The span being decoded, for error messages: its path is built only when there is a problem to
+   * report (building it per span would cost more than decoding the span).
+   */
+  #spanScope = '';
+  #spanIndex = 0;
+  readonly #idMemoIn: string[] = new Array<string>(2 * ID_MEMO).fill('');
+  readonly #idMemoOut: string[] = new Array<string>(2 * ID_MEMO).fill('');
+  readonly #idMemoNext = [0, 0];
+  /** The two words readNanos read (hi, lo): registers rather than a tuple per timestamp. */
+  #nanosHi = 0;
+  #nanosLo = 0;
+  readonly #recentStatements: string[] = new Array<string>(RECENT_STATEMENTS).fill('');
+  #recentNext = 0;
+  readonly #spanPrefix = (): string => this.#spanPath('.');
+
+  #spanPath(field: string): string {
+    return `${this.#spanScope}.spans[${this.#spanIndex}]${field}`;
   }
-  recentStatements[recentNext] = statement;
-  recentNext = (recentNext + 1) % RECENT_STATEMENTS;
-  return statement;
+
+  /**
+   * An id as lowercase hex of its bytes. OTLP/JSON writes hex; protobuf's own JSON mapping (Python's
+   * json_format) writes base64. Exactly 2×bytes hex digits means hex, anything else is tried as
+   * base64 (16 bytes is 24 base64 characters, so the two never collide). A wrong length is left for
+   * validation to reject; an undecodable string becomes '?', which no length check accepts.
+   */
+  #readId(value: unknown, bytes: number, field: string, memo: number): string {
+    if (value === undefined || value === '') return '';
+    if (typeof value !== 'string') fail(this.#spanPath(field), 'is not a string');
+    if (value.length === bytes * 2) {
+      const base = memo * ID_MEMO;
+      const memoIn = this.#idMemoIn;
+      if (memo >= 0) for (let i = base; i < base + ID_MEMO; i++) if (memoIn[i] === value) return this.#idMemoOut[i]!;
+      const hex = lowerHex(value);
+      if (hex !== undefined) {
+        if (memo >= 0) {
+          const next = this.#idMemoNext;
+          const slot = base + next[memo]!;
+          memoIn[slot] = value;
+          this.#idMemoOut[slot] = hex;
+          next[memo] = (next[memo]! + 1) % ID_MEMO;
+        }
+        return hex;
+      }
+    }
+    if (BASE64.test(value)) return Buffer.from(value, 'base64').toString('hex');
+    return '?';
+  }
+
+  /** Unix nanoseconds into #nanosHi/#nanosLo: a decimal string (the spec) or a JSON number (common). */
+  #readNanos(value: unknown, field: string): void {
+    if (value === undefined) {
+      this.#nanosHi = this.#nanosLo = 0;
+      return;
+    }
+    if (typeof value === 'number') {
+      if (!Number.isInteger(value) || value < 0) fail(this.#spanPath(field), 'is not an unsigned 64-bit integer');
+      this.#nanosHi = Math.floor(value / TWO_32);
+      this.#nanosLo = value % TWO_32;
+      return;
+    }
+    if (typeof value === 'string') {
+      const n = value.length;
+      if (n > 0 && (n < 20 || (n === 20 && value <= MAX_U64_TEXT)) && this.#splitDecimal(value)) return;
+      if (DIGITS.test(value)) {
+        // Leading zeros, or really too large: let BigInt decide.
+        const nanos = BigInt(value);
+        if (nanos <= MAX_U64) {
+          [this.#nanosHi, this.#nanosLo] = splitNanos(nanos);
+          return;
+        }
+      }
+    }
+    fail(this.#spanPath(field), 'is not an unsigned 64-bit integer');
+  }
+
+  /**
+   * Reads a decimal string of 1-20 digits below 2^64 into #nanosHi/#nanosLo, or returns false if a
+   * character is not a digit. Exact with doubles: value = high·10^9 + low, and
+   * high·10^9 = (hh·2^16 + hl)·10^9, where every product stays below 2^53.
+   */
+  #splitDecimal(text: string): boolean {
+    const n = text.length;
+    const split = Math.max(0, n - 9);
+    let high = 0;
+    let low = 0;
+    for (let i = 0; i < n; i++) {
+      const d = text.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return false;
+      if (i < split) high = high * 10 + d;
+      else low = low * 10 + d;
+    }
+    const hh = Math.floor(high / TWO_16);
+    const hl = high - hh * TWO_16;
+    const a = hl * 1e9 + low; // < 2^16·10^9 + 10^9
+    const b = hh * 1e9; // < 2^19·10^9
+    const bHigh = Math.floor(b / TWO_16);
+    const lowWord = (b - bHigh * TWO_16) * TWO_16 + a;
+    const carry = Math.floor(lowWord / TWO_32);
+    this.#nanosHi = bHigh + carry;
+    this.#nanosLo = lowWord - carry * TWO_32;
+    return true;
+  }
+
+  /** An enum as its number or its name; a name the enum does not have is an error, as proto3 JSON says. */
+  #readEnum(value: unknown, names: Readonly<Record<string, number>>, field: string): number {
+    if (value === undefined) return 0;
+    if (typeof value === 'number' && Number.isInteger(value)) return value;
+    if (typeof value === 'string') {
+      const n = names[value];
+      if (n !== undefined) return n;
+      return fail(this.#spanPath(field), `is not one of ${Object.keys(names).join(', ')}`);
+    }
+    return fail(this.#spanPath(field), 'is not an enum number or name');
+  }
+
+  #readString(value: unknown, field: string): string {
+    if (value === undefined) return '';
+    if (typeof value !== 'string') fail(this.#spanPath(field), 'is not a string');
+    return value;
+  }
+
+  #internStatement(statement: string): string {
+    const recent = this.#recentStatements;
+    for (let i = 0; i < RECENT_STATEMENTS; i++) {
+      const seen = recent[i]!;
+      if (seen.length === statement.length && seen === statement) return seen;
+    }
+    recent[this.#recentNext] = statement;
+    this.#recentNext = (this.#recentNext + 1) % RECENT_STATEMENTS;
+    return statement;
+  }
+
+  decodeRequest(text: string | object): DecodedBatch {
+    if (typeof text !== 'string' && !ArrayBuffer.isView(text)) return this.decodeValue(text);
+    const source = typeof text === 'string' ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength).toString('utf8');
+    let request: unknown;
+    try {
+      request = JSON.parse(source);
+    } catch (err) {
+      throw new OtlpDecodeError(`invalid JSON (${(err as Error).message})`, { cause: err });
+    }
+    return this.decodeValue(request);
+  }
+
+  decodeValue(request: unknown): DecodedBatch {
+    if (!isObject(request)) fail('request', 'is not a JSON object');
+
+    const batch = new BatchBuilder(readJsonValue);
+    const resourceSpansList = array(request, '', 'resourceSpans', 'resource_spans');
+    for (let i = 0; i < resourceSpansList.length; i++) {
+      const rsPath = `resourceSpans[${i}]`;
+      const resourceSpans = object(resourceSpansList[i], rsPath);
+      const resource = get(resourceSpans, 'resource');
+      const resourceAttributes = resource === undefined ? undefined : attributes(object(resource, `${rsPath}.resource`), () => `${rsPath}.resource.`);
+      const service = serviceName(resourceAttributes, readJsonValue);
+      const instance = resourceInstance(resourceAttributes, readJsonValue);
+      const scopeSpansList = array(resourceSpans, `${rsPath}.`, 'scopeSpans', 'scope_spans');
+      for (let j = 0; j < scopeSpansList.length; j++) {
+        const ssPath = `${rsPath}.scopeSpans[${j}]`;
+        const spans = array(object(scopeSpansList[j], ssPath), `${ssPath}.`, 'spans');
+        this.#spanScope = ssPath;
+        for (let k = 0; k < spans.length; k++) {
+          this.#spanIndex = k;
+          const span = spans[k];
+          if (!isObject(span)) fail(this.#spanPath(''), 'is not an object');
+          this.#readNanos(get(span, 'startTimeUnixNano', 'start_time_unix_nano'), '.startTimeUnixNano');
+          const startHi = this.#nanosHi;
+          const startLo = this.#nanosLo;
+          this.#readNanos(get(span, 'endTimeUnixNano', 'end_time_unix_nano'), '.endTimeUnixNano');
+          const endHi = this.#nanosHi;
+          const endLo = this.#nanosLo;
+          const status = get(span, 'status');
+          const record = batch.addFields(
+            this.#readId(get(span, 'traceId', 'trace_id'), 16, '.traceId', MEMO_TRACE),
+            this.#readId(get(span, 'spanId', 'span_id'), 8, '.spanId', NO_MEMO),
+            this.#readId(get(span, 'parentSpanId', 'parent_span_id'), 8, '.parentSpanId', MEMO_PARENT),
+            this.#readString(get(span, 'name'), '.name'),
+            this.#readEnum(get(span, 'kind'), SPAN_KINDS, '.kind'),
+            startHi,
+            startLo,
+            endHi,
+            endLo,
+            attributes(span, this.#spanPrefix),
+            status === undefined ? 0 : this.#readEnum(get(object(status, this.#spanPath('.status')), 'code'), STATUS_CODES, '.status.code'),
+            service,
+            instance,
+          );
+          if (record?.dbStatement !== undefined) record.dbStatement = this.#internStatement(record.dbStatement);
+        }
+      }
+    }
+    return batch.result();
+  }
 }
 
 /**
  * Decodes one OTLP/JSON request: text, UTF-8 bytes, or an already-parsed object. Field names may be
  * lowerCamelCase (the spec) or snake_case; ids hex or base64; enums numbers or names; 64-bit
  * integers strings or numbers; unknown fields are ignored. Invalid spans are counted in
- * `rejected`; invalid JSON or a wrong shape throws OtlpDecodeError naming the path.
+ * `rejected`; invalid JSON or a wrong shape throws OtlpDecodeError naming the path. Pass the
+ * decoder of a stream (a file, a server) so its memo tables serve every request of it.
  *
  * @example
  * decodeJsonRequest('{"resourceSpans":[]}') // => { spans: [], rejected: [] }
  */
-export function decodeJsonRequest(text: string | object): DecodedBatch {
-  if (typeof text !== 'string' && !ArrayBuffer.isView(text)) return decodeJsonValue(text);
-  const source = typeof text === 'string' ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength).toString('utf8');
-  let request: unknown;
-  try {
-    request = JSON.parse(source);
-  } catch (err) {
-    throw new OtlpDecodeError(`invalid JSON (${(err as Error).message})`, { cause: err });
-  }
-  return decodeJsonValue(request);
+export function decodeJsonRequest(text: string | object, decoder: JsonDecoder = createJsonDecoder()): DecodedBatch {
+  return decoder.decodeRequest(text);
 }
 
 /** Decodes a parsed JSON value, which must be an ExportTraceServiceRequest object. */
-export function decodeJsonValue(request: unknown): DecodedBatch {
-  if (!isObject(request)) fail('request', 'is not a JSON object');
-
-  const batch = new BatchBuilder(readJsonValue);
-  const resourceSpansList = array(request, '', 'resourceSpans', 'resource_spans');
-  for (let i = 0; i < resourceSpansList.length; i++) {
-    const rsPath = `resourceSpans[${i}]`;
-    const resourceSpans = object(resourceSpansList[i], rsPath);
-    const resource = get(resourceSpans, 'resource');
-    const resourceAttributes = resource === undefined ? undefined : attributes(object(resource, `${rsPath}.resource`), `${rsPath}.resource.`);
-    const service = serviceName(resourceAttributes, readJsonValue);
-    const instance = resourceInstance(resourceAttributes, readJsonValue);
-    const scopeSpansList = array(resourceSpans, `${rsPath}.`, 'scopeSpans', 'scope_spans');
-    for (let j = 0; j < scopeSpansList.length; j++) {
-      const ssPath = `${rsPath}.scopeSpans[${j}]`;
-      const spans = array(object(scopeSpansList[j], ssPath), `${ssPath}.`, 'spans');
-      spanScope = ssPath;
-      for (let k = 0; k < spans.length; k++) {
-        spanIndex = k;
-        const span = spans[k];
-        if (!isObject(span)) fail(spanPath(''), 'is not an object');
-        readNanos(get(span, 'startTimeUnixNano', 'start_time_unix_nano'), '.startTimeUnixNano');
-        const startHi = nanosHi;
-        const startLo = nanosLo;
-        readNanos(get(span, 'endTimeUnixNano', 'end_time_unix_nano'), '.endTimeUnixNano');
-        const endHi = nanosHi;
-        const endLo = nanosLo;
-        const status = get(span, 'status');
-        const record = batch.addFields(
-          readId(get(span, 'traceId', 'trace_id'), 16, '.traceId', MEMO_TRACE),
-          readId(get(span, 'spanId', 'span_id'), 8, '.spanId', NO_MEMO),
-          readId(get(span, 'parentSpanId', 'parent_span_id'), 8, '.parentSpanId', MEMO_PARENT),
-          readString(get(span, 'name'), '.name'),
-          readEnum(get(span, 'kind'), SPAN_KINDS, '.kind'),
-          startHi,
-          startLo,
-          endHi,
-          endLo,
-          attributes(span, undefined),
-          status === undefined ? 0 : readEnum(get(object(status, spanPath('.status')), 'code'), STATUS_CODES, '.status.code'),
-          service,
-          instance,
-        );
-        if (record?.dbStatement !== undefined) record.dbStatement = internStatement(record.dbStatement);
-      }
-    }
-  }
-  return batch.result();
+export function decodeJsonValue(request: unknown, decoder: JsonDecoder = createJsonDecoder()): DecodedBatch {
+  return decoder.decodeValue(request);
 }

@@ -61,6 +61,19 @@ export interface SpanRecord {
   location?: CodeLocation;
 }
 
+/**
+ * Where a decoder writes a batch's valid spans, in order, instead of making a record of each
+ * (WireDecoder.decodeTo): a plain DB span (a statement and a system, a parent, kind neither SERVER
+ * nor CONSUMER) as its fields, any other span as its record.
+ */
+export interface SpanSink {
+  dbSpan(
+    traceId: TraceId, spanId: SpanId, parentSpanId: SpanId, startMs: number, endMs: number,
+    system: string, statement: string, service: string, location: CodeLocation | undefined,
+  ): void;
+  span(record: SpanRecord): void;
+}
+
 /** Why a decoded span was refused (OTLP partial_success). */
 export type SpanRejectReason = 'bad_trace_id' | 'bad_span_id' | 'bad_parent_span_id' | 'end_before_start';
 

@@ -13,9 +13,8 @@ import { Worker } from 'node:worker_threads';
 import { OfflineAnalysis } from '../analyzer.js';
 import type { DetectOptions } from '../detect/request.js';
 import { RollupSet } from '../detect/rollup.js';
-import { decodeUnit, isRawUnit, readTraceUnits, type TraceUnit } from '../otlp/file.js';
+import { createUnitDecoders, decodeUnit, isRawUnit, readTraceUnits, type TraceUnit } from '../otlp/file.js';
 import type { DecodedBatch } from '../otlp/span.js';
-import { createWireDecoder } from '../otlp/wire/decoder.js';
 import { AnalysisUnpacker, asBuffer, type FromWorker, type SharedRawUnit, type ToWorker, type WorkerSetup } from './protocol.js';
 import { mergeKeyed, shardSpans, type KeyedAnalysis } from './shard.js';
 
@@ -105,8 +104,8 @@ export async function analyseFilesSharded(
 /** The --jobs 1 pipeline over units already read. */
 function analyseHere(held: HeldUnit[], detect: DetectOptions): ShardedFilesResult {
   const offline = new OfflineAnalysis(detect);
-  const decoder = createWireDecoder();
-  for (const unit of held) offline.add('raw' in unit ? decodeUnit(asBuffer(unit), decoder).spans : unit.spans);
+  const decoders = createUnitDecoders();
+  for (const unit of held) offline.addUnit('raw' in unit ? asBuffer(unit) : unit, decoders);
   const rollups = offline.finish();
   return { rollups, lateSpans: offline.analyzer.assembler.counters.lateSpans };
 }
@@ -114,7 +113,7 @@ function analyseHere(held: HeldUnit[], detect: DetectOptions): ShardedFilesResul
 /** The error --jobs 1 reports for a unit some shard could not decode: the unit decoded whole, as it would be there. */
 function wholeUnitError(unit: SharedRawUnit): Error {
   try {
-    decodeUnit(asBuffer(unit), createWireDecoder());
+    decodeUnit(asBuffer(unit), createUnitDecoders());
   } catch (error) {
     return error as Error;
   }

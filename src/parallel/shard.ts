@@ -10,7 +10,7 @@ import type { RequestAnalysis } from '../detect/types.js';
 import { decodeUnit, type RawUnit } from '../otlp/file.js';
 import { shardOfTraceId } from '../otlp/shard.js';
 import type { SpanRecord, TraceId } from '../otlp/span.js';
-import type { WireDecoder } from '../otlp/wire/decoder.js';
+import type { UnitDecoders } from '../otlp/file.js';
 
 /** When a request was released: evicted while spans were added, completed by the poll after them, or at the end. */
 export type Phase = typeof EVICTED | typeof POLLED | typeof FLUSHED;
@@ -115,7 +115,7 @@ export function shardSpans(spans: readonly SpanRecord[], shard: number, shards: 
 }
 
 /** This shard's spans of a raw unit; throws as decodeUnit does (or, for protobuf, possibly at a later byte: decodeUnit tells the exact error). */
-export function shardUnit(unit: RawUnit, decoder: WireDecoder, shard: number, shards: number): ShardSpans {
-  if (unit.raw === 'protobuf') return decoder.decodeShard(unit.bytes, shard, shards);
-  return shardSpans(decodeUnit(unit, decoder).spans, shard, shards);
+export function shardUnit(unit: RawUnit, decoders: UnitDecoders, shard: number, shards: number): ShardSpans {
+  if (unit.raw === 'protobuf') return decoders.wire.decodeShard(unit.bytes, shard, shards);
+  return shardSpans(decodeUnit(unit, decoders).spans, shard, shards);
 }

@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ShardAnalysis, shardUnit } from './shard.js';
 import { AnalysisPacker, asBuffer, type FromWorker, type ToWorker, type WorkerSetup } from './protocol.js';
 import type { DetectOptions } from '../detect/request.js';
-import { createWireDecoder } from '../otlp/wire/decoder.js';
+import { createUnitDecoders } from '../otlp/file.js';
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   // suggest/ is loaded only when there is a schema: it is the largest import, and a worker's start-up is paid per run.
   const links = setup.schemaPath === undefined ? undefined : await schemaLinks(setup.schemaPath);
   const analysis = new ShardAnalysis({ ...setup.detect, ...(links === undefined ? {} : { links }) }, setup.shards);
-  const decoder = createWireDecoder();
+  const decoders = createUnitDecoders();
   const packer = new AnalysisPacker();
   // Messages posted while the schema loaded wait in the port's queue until this listener starts it.
   port.on('message', (message: ToWorker) => {
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
       const unit = asBuffer(message.raw);
       let spans;
       try {
-        spans = shardUnit(unit, decoder, setup.shard, setup.shards);
+        spans = shardUnit(unit, decoders, setup.shard, setup.shards);
       } catch {
         post({ unit: message.unit, failed: true });
         return;

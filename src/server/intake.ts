@@ -2,7 +2,7 @@
 import { appendFileSync } from 'node:fs';
 import { Analyzer, type AnalyzerOptions } from '../analyzer.js';
 import type { RequestAnalysis } from '../detect/types.js';
-import { decodeJsonRequest } from '../otlp/json.js';
+import { createJsonDecoder, decodeJsonRequest } from '../otlp/json.js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
 import { createWireDecoder } from '../otlp/wire/decoder.js';
 import type { DecodedBatch, SpanRecord, TraceId } from '../otlp/span.js';
@@ -218,10 +218,11 @@ export class Intake {
     const committed = new Map<TraceId, boolean>();
     const isCommitted = (id: TraceId): boolean => committed.get(id) === true;
     const decoder = createWireDecoder();
+    const json = createJsonDecoder();
     for (const record of spool.replay()) {
       let batch: DecodedBatch;
       try {
-        batch = record.encoding === 'protobuf' ? decodeProtobufRequest(record.body, decoder) : decodeJsonRequest(record.body.toString('utf8'));
+        batch = record.encoding === 'protobuf' ? decodeProtobufRequest(record.body, decoder) : decodeJsonRequest(record.body.toString('utf8'), json);
       } catch {
         continue; // it decoded when it was accepted; a record that no longer does was never acknowledged whole
       }

@@ -4,7 +4,7 @@
  * path. The one implementation of OTLP/HTTP's semantics; every other path goes to the hono app.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { decodeJsonRequest } from '../otlp/json.js';
+import { createJsonDecoder, decodeJsonRequest } from '../otlp/json.js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
 import { otlpSchema } from '../otlp/schema.js';
 import { protobufToOtlpJson } from '../otlp/to-json.js';
@@ -74,6 +74,7 @@ function send(res: ServerResponse, encoding: Encoding, status: number, kind: 're
 export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler {
   const { intake, metrics, maxBodyBytes, authToken } = options;
   const decoder = createWireDecoder();
+  const json = createJsonDecoder();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (authToken !== undefined && !bearerMatches(req.headers.authorization, authToken)) {
@@ -100,7 +101,7 @@ export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler 
     }
     let batch: DecodedBatch;
     try {
-      batch = encoding === 'json' ? decodeJsonRequest(body) : decodeProtobufRequest(body, decoder);
+      batch = encoding === 'json' ? decodeJsonRequest(body, json) : decodeProtobufRequest(body, decoder);
     } catch (e) {
       metrics.exportsRefused.inc({ transport: 'http', reason: 'undecodable' });
       stop();

@@ -19,7 +19,12 @@ export interface AssemblerOptions {
 
 /** Rough heap bytes a buffered span costs: fixed columns plus its strings (one byte per ASCII char). */
 export function estimateSpanBytes(span: SpanRecord): number {
-  return span.dbStatement === undefined ? 400 + span.name.length : 120 + span.dbStatement.length;
+  return span.dbStatement === undefined ? 400 + span.name.length : estimateDbSpanBytes(span.dbStatement);
+}
+
+/** estimateSpanBytes of a span with a statement. */
+export function estimateDbSpanBytes(statement: string): number {
+  return 120 + statement.length;
 }
 
 /** What adding a batch would do to the buffer, worked out without adding it (see traces/admission.ts). */
@@ -98,6 +103,17 @@ interface OpenTrace<B> {
   holdUntil: number;
 }
 
+/** A batch being added: its source, what it evicted, its fast-path trace, what it opened and touched. */
+interface Batch<B> {
+  source: string;
+  usage: SourceUsage;
+  evicted: CompletedTrace<B>[];
+  lastId: TraceId | undefined;
+  last: OpenTrace<B> | undefined;
+  opened: TraceId[];
+  touched: OpenTrace<B>[];
+}
+
 /**
  * The clock is whatever the caller passes as `now`: wall-clock ms in `n1lens serve`, spans read so
  * far in `n1-report`, where a file has no clock of its own.
@@ -124,6 +140,8 @@ export class TraceAssembler<B = SpanRecord[]> {
   #lastAdded = Number.NEGATIVE_INFINITY;
   /** The last poll found a complete trace that only holdAll kept open. */
   #keptByHoldAll = false;
+  /** The batch being added (begin … end). */
+  #batch: Batch<B> | undefined;
   readonly counters: AssemblerCounters = { spansBuffered: 0, bytesBuffered: 0, tracesCompleted: 0, evictions: 0, lateSpans: 0, duplicateSpans: 0 };
   /** Span ids of released traces, to tell a retried copy from a late span. */
   readonly #released = new RecentSpans();
@@ -235,71 +253,102 @@ export class TraceAssembler<B = SpanRecord[]> {
   /**
    * Adds spans. Spans of an already released trace are counted as late and dropped, so a finding is
    * never counted twice. Returns the traces evicted to stay under the open-trace limit.
-   *
-   * The open map is ordered by last touch. Rather than moving a trace to the end on every span, a
-   * call records its touches and moves each touched trace once, in order of its last touch, before
-   * an eviction looks at the order and when the call ends: the same order, at a fraction of the
-   * map operations (a batch holds many spans of few traces).
    */
   add(spans: readonly SpanRecord[], now: number, source = ''): CompletedTrace<B>[] {
-    const evicted: CompletedTrace<B>[] = [];
+    this.begin(source);
+    const buffer = this.#buffer;
+    for (let i = 0; i < spans.length; i++) {
+      const span = spans[i]!;
+      const trace = this.span(span.traceId, span.spanId, estimateSpanBytes(span), isRequestSpan(span));
+      if (trace !== undefined) buffer.add(trace, span);
+    }
+    return this.end(now);
+  }
+
+  /**
+   * Starts a batch fed span by span (`span`, then `end`), for decoders that write spans straight into
+   * the buffers (traces/compact.ts) without a record per span. `add` is this over records.
+   */
+  begin(source = ''): void {
     let usage = this.#usage.get(source);
     if (usage === undefined) {
       usage = { traces: 0, bytes: 0 };
       this.#usage.set(source, usage);
     }
-    const buffer = this.#buffer;
+    this.#batch = { source, usage, evicted: [], lastId: undefined, last: undefined, opened: [], touched: [] };
+  }
+
+  /**
+   * One span of the batch begun: returns the buffer of its open trace to add it to, or undefined when
+   * it is dropped (its trace was already released). The batch's time is given to `end`, once the
+   * batch is read.
+   *
+   * The open map is ordered by last touch. Rather than moving a trace to the end on every span, a
+   * batch records its touches and moves each touched trace once, in order of its last touch, before
+   * an eviction looks at the order and when the batch ends: the same order, at a fraction of the
+   * map operations (a batch holds many spans of few traces).
+   */
+  span(traceId: TraceId, spanId: string, bytes: number, rooting: boolean): B | undefined {
+    const batch = this.#batch!;
     const touched = this.#touched;
-    let lastId: TraceId | undefined;
-    let last: OpenTrace<B> | undefined;
-    for (let i = 0; i < spans.length; i++) {
-      const span = spans[i]!;
-      const traceId = span.traceId;
-      let trace: OpenTrace<B> | undefined = traceId === lastId ? last : this.#open.get(traceId);
-      if (trace === undefined) {
-        if (this.#completed.has(traceId)) {
-          if (this.#released.has(span.spanId)) this.counters.duplicateSpans++;
-          else this.counters.lateSpans++;
-          continue;
-        }
-        if (this.#open.size >= this.#maxOpen) {
-          this.#reorder();
-          const oldest = this.#open.keys().next();
-          if (!oldest.done) {
-            evicted.push(this.#release(oldest.value, 'evicted'));
-            this.counters.evictions++;
-            // The released trace may be the one the fast path remembers.
-            lastId = undefined;
-            last = undefined;
-          }
-        }
-        const held = this.#pendingHolds.get(traceId);
-        if (held !== undefined) this.#pendingHolds.delete(traceId);
-        trace = { spans: buffer.create(), count: 0, firstSeen: now, lastSeen: now, rooted: false, touch: -1, bytes: 0, source, holdUntil: held ?? 0 };
-        this.#byFirstSeen.set(traceId, now);
-        this.#open.set(traceId, trace);
-        usage.traces++;
+    let trace: OpenTrace<B> | undefined = traceId === batch.lastId ? batch.last : this.#open.get(traceId);
+    if (trace === undefined) {
+      if (this.#completed.has(traceId)) {
+        if (this.#released.has(spanId)) this.counters.duplicateSpans++;
+        else this.counters.lateSpans++;
+        return undefined;
       }
-      buffer.add(trace.spans, span);
-      const bytes = estimateSpanBytes(span);
-      trace.bytes += bytes;
-      this.counters.bytesBuffered += bytes;
-      const owner = trace.source === source ? usage : this.#usage.get(trace.source);
-      if (owner !== undefined) owner.bytes += bytes;
-      trace.count++;
-      trace.lastSeen = now;
-      if (!trace.rooted && isRequestSpan(span)) trace.rooted = true;
-      if (trace !== last) {
-        trace.touch = touched.length;
-        touched.push(traceId);
-        lastId = traceId;
-        last = trace;
-      } else trace.touch = touched.length - 1;
-      this.counters.spansBuffered++;
-      this.#lastAdded = now;
+      if (this.#open.size >= this.#maxOpen) {
+        this.#reorder();
+        const oldest = this.#open.keys().next();
+        if (!oldest.done) {
+          batch.evicted.push(this.#release(oldest.value, 'evicted'));
+          this.counters.evictions++;
+          // The released trace may be the one the fast path remembers.
+          batch.lastId = undefined;
+          batch.last = undefined;
+        }
+      }
+      const held = this.#pendingHolds.get(traceId);
+      if (held !== undefined) this.#pendingHolds.delete(traceId);
+      // firstSeen and lastSeen are the batch's time, set by end().
+      trace = { spans: this.#buffer.create(), count: 0, firstSeen: 0, lastSeen: 0, rooted: false, touch: -1, bytes: 0, source: batch.source, holdUntil: held ?? 0 };
+      this.#byFirstSeen.set(traceId, 0);
+      this.#open.set(traceId, trace);
+      batch.opened.push(traceId);
+      batch.usage.traces++;
     }
+    trace.bytes += bytes;
+    this.counters.bytesBuffered += bytes;
+    const owner = trace.source === batch.source ? batch.usage : this.#usage.get(trace.source);
+    if (owner !== undefined) owner.bytes += bytes;
+    trace.count++;
+    if (!trace.rooted && rooting) trace.rooted = true;
+    if (trace !== batch.last) {
+      trace.touch = touched.length;
+      touched.push(traceId);
+      batch.touched.push(trace);
+      batch.lastId = traceId;
+      batch.last = trace;
+    } else trace.touch = touched.length - 1;
+    this.counters.spansBuffered++;
+    return trace.spans;
+  }
+
+  /** Ends the batch begun at `now`; returns the traces evicted to stay under the open-trace limit. */
+  end(now: number): CompletedTrace<B>[] {
+    const batch = this.#batch!;
+    this.#batch = undefined;
+    for (const traceId of batch.opened) {
+      const trace = this.#open.get(traceId);
+      if (trace === undefined) continue; // evicted within the batch
+      trace.firstSeen = now;
+      this.#byFirstSeen.set(traceId, now); // an existing key keeps its place
+    }
+    for (const trace of batch.touched) trace.lastSeen = now;
+    if (batch.touched.length > 0) this.#lastAdded = now;
     this.#reorder();
-    return evicted;
+    return batch.evicted;
   }
 
   /** Moves the traces touched since the last reorder to the end of the open map, by last touch. */

@@ -54,20 +54,28 @@ export class CompactTrace {
   readonly dbLocations = new UniformColumn<CodeLocation | undefined>();
 
   add(span: SpanRecord): void {
-    const seq = this.count++;
-    if (seq === 0) this.traceId = span.traceId;
     if (isDbSpan(span) && !isRequestSpan(span)) {
-      this.dbIds.push(span.spanId);
-      this.dbStatements.push(span.dbStatement!);
-      this.dbTimes.push(span.startMs, span.endMs);
-      this.dbParents.push(span.parentSpanId);
-      this.dbSystems.push(span.dbSystem!);
-      this.dbServices.push(span.service);
-      this.dbLocations.push(span.location);
+      this.addDb(span.traceId, span.spanId, span.parentSpanId, span.startMs, span.endMs, span.dbSystem!, span.dbStatement!, span.service, span.location);
     } else {
+      if (this.count === 0) this.traceId = span.traceId;
+      this.recordSeq.push(this.count++);
       this.records.push(span);
-      this.recordSeq.push(seq);
     }
+  }
+
+  /** A plain DB span (one that is not a request span) from its fields: what SpanSink.dbSpan gives. */
+  addDb(
+    traceId: string, spanId: string, parentSpanId: string, startMs: number, endMs: number,
+    system: string, statement: string, service: string, location: CodeLocation | undefined,
+  ): void {
+    if (this.count++ === 0) this.traceId = traceId;
+    this.dbIds.push(spanId);
+    this.dbStatements.push(statement);
+    this.dbTimes.push(startMs, endMs);
+    this.dbParents.push(parentSpanId);
+    this.dbSystems.push(system);
+    this.dbServices.push(service);
+    this.dbLocations.push(location);
   }
 
   /** Arrival index of every DB span: the indices records do not take, in order. */

@@ -1,6 +1,6 @@
 /** Pulls traces from Jaeger's query service: the v3 API (OTLP JSON, Jaeger v2) or the classic /api/traces (Jaeger JSON). */
 import { decodeJaegerTrace } from '../jaeger.js';
-import { decodeJsonValue } from '../json.js';
+import { createJsonDecoder } from '../json.js';
 import type { DecodedBatch } from '../span.js';
 import { displayUrl, httpGet, jsonBody, PullError, statusError, type HttpResponse } from './http.js';
 import {
@@ -50,6 +50,7 @@ function userServices(services: readonly string[]): string[] {
 
 class JaegerSource implements TraceSource {
   readonly api: string;
+  readonly #json = createJsonDecoder();
 
   constructor(
     private readonly base: URL,
@@ -121,7 +122,7 @@ class JaegerSource implements TraceSource {
     if (!isRecord(result)) throw new PullError(`${displayUrl(url)}: not a Jaeger v3 response (no "result")`);
     let decoded: DecodedBatch;
     try {
-      decoded = decodeJsonValue(result);
+      decoded = this.#json.decodeValue(result);
     } catch (error) {
       throw new PullError(`${displayUrl(url)}: ${(error as Error).message}`);
     }

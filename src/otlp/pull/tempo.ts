@@ -1,5 +1,5 @@
 /** Pulls traces from Grafana Tempo: TraceQL search on /api/search, then each trace from /api/traces/<id> as OTLP protobuf. */
-import { decodeJsonValue } from '../json.js';
+import { createJsonDecoder } from '../json.js';
 import { decodeProtobufRequest } from '../protobuf.js';
 import { createWireDecoder } from '../wire/decoder.js';
 import type { DecodedBatch } from '../span.js';
@@ -48,6 +48,7 @@ function searchHits(url: URL, body: unknown): string[] {
 class TempoSource implements TraceSource {
   readonly api = 'Tempo (/api/search + /api/traces)';
   readonly #decoder = createWireDecoder();
+  readonly #json = createJsonDecoder();
 
   constructor(
     private readonly base: URL,
@@ -102,7 +103,7 @@ class TempoSource implements TraceSource {
         // A proxy that ignored Accept; older Tempo names the list "batches".
         const body = jsonBody(url, response);
         const request = isRecord(body) && !('resourceSpans' in body) && Array.isArray(body.batches) ? { resourceSpans: body.batches } : body;
-        return decodeJsonValue(request);
+        return this.#json.decodeValue(request);
       }
       return decodeProtobufRequest(response.body, this.#decoder);
     } catch (error) {

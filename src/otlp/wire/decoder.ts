@@ -27,7 +27,7 @@
  * does (invalid UTF-8 becomes U+FFFD) where protobufjs refuses the whole message. Anything that
  * breaks the structure it walks throws an OtlpDecodeError naming the byte offset.
  */
-import type { DecodedBatch } from '../span.js';
+import type { DecodedBatch, SpanSink } from '../span.js';
 import { instanceOf } from '../to-span.js';
 import { AttributeReader } from './attributes.js';
 import { fail, truncated, WireCursor } from './cursor.js';
@@ -53,6 +53,18 @@ export interface WireDecoder {
    * `spans[i]` among them, so each shard keeps the whole stream's span clock.
    */
   decodeShard(bytes: Uint8Array, shard: number, shards: number): ShardBatch;
+  /**
+   * `decode` into a sink: each valid span is handed over as it is read, a plain DB span as its
+   * fields without a record (otlp/span.ts SpanSink). A message that throws has already handed over
+   * the spans before the damage, so a caller stops at the error (n1-report does).
+   */
+  decodeTo(bytes: Uint8Array, sink: SpanSink): SinkBatch;
+}
+
+/** What decodeTo returns: the spans handed over, and the refused ones. */
+export interface SinkBatch {
+  accepted: number;
+  rejected: DecodedBatch['rejected'];
 }
 
 export interface ShardBatch extends DecodedBatch {
@@ -101,14 +113,39 @@ class ResourceReader implements WireDecoder {
     reader.shard = shard;
     reader.shards = shards;
     try {
-      return this.decode(bytes) as ShardBatch;
+      const rejected = this.#read(bytes);
+      return { spans: reader.spans, rejected, accepted: reader.accepted, positions: reader.positions };
     } finally {
       reader.shard = 0;
       reader.shards = 1;
+      reader.reset();
+    }
+  }
+
+  decodeTo(bytes: Uint8Array, sink: SpanSink): SinkBatch {
+    const reader = this.#spans;
+    reader.sink = sink;
+    try {
+      const rejected = this.#read(bytes);
+      return { accepted: reader.accepted, rejected };
+    } finally {
+      reader.sink = undefined;
+      reader.reset();
     }
   }
 
   decode(bytes: Uint8Array): DecodedBatch {
+    const reader = this.#spans;
+    try {
+      const rejected = this.#read(bytes);
+      return { spans: reader.spans, rejected };
+    } finally {
+      reader.reset();
+    }
+  }
+
+  /** Reads one message into the span reader (which the caller resets after taking what it needs); returns the refusals. */
+  #read(bytes: Uint8Array): DecodedBatch['rejected'] {
     const c = this.#cursor;
     const reader = this.#spans;
     c.start(bytes);
@@ -146,12 +183,9 @@ class ResourceReader implements WireDecoder {
         const count = reader.rejected[i]!;
         if (count > 0) rejected.push({ reason: REJECT_ORDER[i]!, count });
       }
-      if (reader.shards === 1) return { spans: reader.spans, rejected };
-      const batch: ShardBatch = { spans: reader.spans, rejected, accepted: reader.accepted, positions: reader.positions };
-      return batch;
+      return rejected;
     } finally {
       c.release();
-      reader.reset();
     }
   }
 

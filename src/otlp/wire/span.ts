@@ -3,9 +3,9 @@
  * attributes folded with to-span.ts's rules (a stable name beats an old one, the best-ranked peer
  * and client sources win), validated as to-span.ts's rejectReason does, on the raw bytes.
  */
-import type { SpanKind, SpanRecord, SpanRejectReason } from '../span.js';
+import type { SpanKind, SpanRecord, SpanRejectReason, SpanSink } from '../span.js';
 import { buildRecord, emptyFolded, nanosToMs, urlHost, type FoldedFields } from '../to-span.js';
-import { newLocationParts } from '../location.js';
+import { locationOf, newLocationParts } from '../location.js';
 import { shardOfTraceIdBytes } from '../shard.js';
 import { AttributeReader } from './attributes.js';
 import { fail, truncated, WIRE_FIXED64, WIRE_LEN, type WireCursor } from './cursor.js';
@@ -42,6 +42,8 @@ export class SpanReader {
   shards = 1;
   accepted = 0;
   positions: number[] = [];
+  /** Sink mode (WireDecoder.decodeTo): valid spans go here, counted in `accepted`, instead of into `spans`. */
+  sink: SpanSink | undefined;
 
   constructor(cursor: WireCursor, strings: WireStrings, attributes: AttributeReader) {
     this.#cursor = cursor;
@@ -195,6 +197,27 @@ export class SpanReader {
       return;
     }
     if (shards > 1) this.positions.push(this.accepted++);
+    const sink = this.sink;
+    if (sink !== undefined) {
+      this.accepted++;
+      const parent = parentLength === 0 ? '' : strings.spanIdHex(parentStart);
+      const statement = f.dbStatement;
+      if (f.dbSystem !== undefined && statement !== undefined && statement !== '' && parent !== '' && kind !== 2 && kind !== 5) {
+        // A plain DB span: its fields straight to the sink, no name string and no record.
+        sink.dbSpan(
+          traceId, spanId, parent, nanosToMs(startHi, startLo), nanosToMs(endHi, endLo), f.dbSystem, statement, service,
+          f.location === undefined ? undefined : locationOf(f.location),
+        );
+        return;
+      }
+      sink.span(
+        buildRecord(
+          traceId, spanId, parent, strings.text(nameStart, nameEnd), (kind >= 0 && kind <= 5 ? kind : 0) as SpanKind,
+          nanosToMs(startHi, startLo), nanosToMs(endHi, endLo), service, status === 2, f, instance,
+        ),
+      );
+      return;
+    }
     this.spans.push(
       buildRecord(
         traceId,

@@ -1,0 +1,83 @@
+/** The Analyzer fed protobuf messages straight into columns (addMessage) against records (add). */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Analyzer, OfflineAnalysis } from './analyzer.js';
+import { decodeProtobufRequest } from './otlp/protobuf.js';
+import { djangoRequest, encodeProtobuf, type OtlpJsonRequest, type OtlpJsonSpan } from './otlp/testing.js';
+import { createWireDecoder } from './otlp/wire/decoder.js';
+
+/** Six requests of six traces (old and stable names, two services), plus an orphan DB span, a second copy of a span and one with a zero trace id. */
+function spansOf(): { service: string; span: OtlpJsonSpan }[] {
+  const out: { service: string; span: OtlpJsonSpan }[] = [];
+  for (let t = 0; t < 6; t++) {
+    const traceId = `${t + 1}`.repeat(8) + 'a'.repeat(24);
+    const service = t % 2 === 0 ? 'recruit' : 'shop';
+    const request = djangoRequest({ traceId, repeats: 2 + t, semconv: t % 3 === 0 ? 'stable' : 'old', service, startNs: 1_700_000_000_000_000_000n + BigInt(t) * 10_000_000n });
+    for (const scope of request.resourceSpans[0]!.scopeSpans) for (const span of scope.spans) out.push({ service, span });
+  }
+  const db = out[3]!;
+  out.push({ service: db.service, span: { ...db.span, traceId: 'f'.repeat(32), spanId: 'e'.repeat(16), parentSpanId: 'd'.repeat(16) } });
+  out.push({ service: db.service, span: { ...db.span } });
+  out.push({ service: db.service, span: { ...db.span, traceId: '0'.repeat(32) } });
+  return out;
+}
+
+/** One message per batch: consecutive runs of one service share a ResourceSpans, as exporters write them. */
+function message(batch: { service: string; span: OtlpJsonSpan }[]): Uint8Array {
+  const resourceSpans: OtlpJsonRequest['resourceSpans'] = [];
+  for (const { service, span } of batch) {
+    const last = resourceSpans.at(-1);
+    if (last !== undefined && last.resource.attributes[0]!.value.stringValue === service) last.scopeSpans[0]!.spans.push(span);
+    else resourceSpans.push({ resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] }, scopeSpans: [{ scope: { name: 's' }, spans: [span] }] });
+  }
+  return encodeProtobuf({ resourceSpans });
+}
+
+describe('Analyzer.addMessage', () => {
+  it('releases and analyses exactly what add() of the decoded records does, evictions, late spans and copies included', () => {
+    const all = spansOf();
+    const options = fc.record({ maxOpenTraces: fc.constantFrom(1, 2, 3, 50), traceWaitMs: fc.constantFrom(5, 20, 200), rememberCompleted: fc.constantFrom(1, 100) });
+    fc.assert(
+      fc.property(options, fc.shuffledSubarray(all, { minLength: all.length }), fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 12 }), (opts, order, sizes) => {
+        const settings = { ...opts, maxTraceAgeMs: Infinity };
+        const byRecords = new Analyzer(settings);
+        const byColumns = new Analyzer(settings);
+        const decoder = createWireDecoder();
+        let records: unknown[] = [];
+        let columns: unknown[] = [];
+        let read = 0;
+        for (let at = 0, i = 0; at < order.length; i++) {
+          const bytes = message(order.slice(at, at + sizes[i % sizes.length]!));
+          at += sizes[i % sizes.length]!;
+          const spans = decodeProtobufRequest(bytes).spans;
+          records.push(...byRecords.add(spans, read + spans.length), ...byRecords.poll(read + spans.length));
+          const { batch, analyses } = byColumns.addMessage(decoder, bytes, (accepted) => (read += accepted));
+          expect(batch.accepted).toBe(spans.length);
+          columns.push(...analyses, ...byColumns.poll(read));
+        }
+        records.push(...byRecords.flush());
+        columns.push(...byColumns.flush());
+        expect(columns).toEqual(records);
+        expect(byColumns.assembler.counters).toEqual(byRecords.assembler.counters);
+        records = columns = [];
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('keeps the spans before a damaged message part, which then throws, and analyses what they evicted later', () => {
+    const offline = new OfflineAnalysis();
+    const bytes = message(spansOf().slice(0, 8));
+    expect(() => offline.addMessage(createWireDecoder(), bytes.subarray(0, bytes.length - 3))).toThrow(/truncated/);
+    expect(offline.analyzer.assembler.counters.spansBuffered).toBeGreaterThan(0);
+
+    const analyzer = new Analyzer({ maxOpenTraces: 1 });
+    const spans = spansOf();
+    const first = message(spans.slice(0, 4)); // trace 1's request span and queries
+    // Trace 2's spans (shop; the first evicts trace 1), then a ResourceSpans of trace 3 (recruit), damaged.
+    const second = message(spans.slice(4, 10));
+    expect(analyzer.addMessage(createWireDecoder(), first, () => 1).analyses).toEqual([]);
+    expect(() => analyzer.addMessage(createWireDecoder(), second.subarray(0, second.length - 3), () => 2)).toThrow(/truncated/);
+    expect(analyzer.poll(3).map((a) => a.traceId)).toEqual([spans[0]!.span.traceId]);
+  });
+});
