@@ -64,9 +64,9 @@ export class Analyzer {
     return { batch, analyses: this.#analyse(assembler.end(now(batch.accepted))) };
   }
 
-  /** Analyses the traces complete at `now`, at most `limit` of them. */
-  poll(now: number, limit?: number): RequestAnalysis[] {
-    return this.#analyse(this.assembler.poll(now, limit));
+  /** Analyses the traces complete at `now`. */
+  poll(now: number): RequestAnalysis[] {
+    return this.#analyse(this.assembler.poll(now));
   }
 
   /** Analyses everything still buffered (end of input, shutdown). */

@@ -53,13 +53,6 @@ const COMMITTED_RETENTION_MS = 10 * 60_000;
 
 /** A transport counts as contending for the buffer this long after its last export. */
 const ACTIVE_SOURCE_MS = 10_000;
-/**
- * A tick analyses complete traces in slices of this many and stops after TICK_BUDGET_MS, writes what
- * it analysed, and lets the event loop run before the next slice: under overload one tick could
- * otherwise analyse and write thousands of traces at once, and /healthz, exports and the UI would wait.
- */
-const POLL_SLICE = 32;
-const TICK_BUDGET_MS = 15;
 /** The findings gauge counts a table; once a second is enough for a gauge. */
 const FINDINGS_GAUGE_MS = 1000;
 
@@ -89,8 +82,6 @@ export class Intake {
   #released: TraceId[] = [];
   #lastPrune = 0;
   #lastFindingsGauge = Number.NEGATIVE_INFINITY;
-  /** A follow-up tick is queued: the last one stopped at its time budget with traces left. */
-  #continuing: NodeJS.Immediate | undefined;
   #pending: RequestAnalysis[] = [];
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<boolean> | undefined;
@@ -250,7 +241,7 @@ export class Intake {
     // A write now would delete spool segments the replay has not read yet.
     if (this.#replaying) return Promise.resolve(false);
     if (this.#memoryContended()) this.#analyzer.assembler.endHoldAll();
-    this.#analyseComplete();
+    this.#take(this.#analyzer.poll(this.#now()));
     this.#writing ??= this.#write().finally(() => {
       this.#writing = undefined;
       this.#refreshGauges();
@@ -258,29 +249,10 @@ export class Intake {
     return this.#writing;
   }
 
-  /** Analyses complete traces until none is left or the tick's time budget is spent. */
-  #analyseComplete(): void {
-    const started = performance.now();
-    for (;;) {
-      const slice = this.#analyzer.poll(this.#now(), POLL_SLICE);
-      this.#take(slice);
-      if (slice.length < POLL_SLICE) return;
-      if (performance.now() - started >= TICK_BUDGET_MS) {
-        if (!this.#closed) this.#continuing ??= setImmediate(() => {
-          this.#continuing = undefined;
-          void this.tick();
-        });
-        return;
-      }
-    }
-  }
-
   /** Stops intake, analyses everything buffered and writes it; the spool is then empty and closed. */
   async close(): Promise<void> {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
-    if (this.#continuing !== undefined) clearImmediate(this.#continuing);
-    this.#continuing = undefined;
     this.#closed = true;
     await this.#writing;
     this.#take(this.#analyzer.flush());

@@ -365,8 +365,8 @@ export class TraceAssembler<B = SpanRecord[]> {
     touched.length = 0;
   }
 
-  /** Releases the traces complete at `now`, at most `limit` of them (none while holdAll holds). */
-  poll(now: number, limit = Number.POSITIVE_INFINITY): CompletedTrace<B>[] {
+  /** Releases every trace that is complete at `now` (none while holdAll holds). */
+  poll(now: number): CompletedTrace<B>[] {
     for (const [traceId, until] of this.#pendingHolds) {
       if (until > now) break; // roughly ordered by when set; a later expiry is pruned on a later poll
       this.#pendingHolds.delete(traceId);
@@ -377,7 +377,7 @@ export class TraceAssembler<B = SpanRecord[]> {
     const done: CompletedTrace<B>[] = [];
     this.#releasable(now, (traceId, reason) => {
       done.push(this.#release(traceId, reason));
-      return done.length >= limit;
+      return false;
     });
     return done;
   }
