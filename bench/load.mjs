@@ -4,11 +4,29 @@
  * every pass), `inflight` exports at once over HTTP keep-alive or over gRPC, spans/s accepted and
  * client-side export latency, the server's CPU use and peak RSS from /proc.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { batches } from './corpus.mjs';
 import { batchStamper } from './stamp.mjs';
+
+/**
+ * Spawns `n1lens serve` (`command args`, both ports 0) and resolves once its banner names the ports
+ * it bound: `{ child, http, grpc }`. Rejects with its stderr if it exits first.
+ */
+export function spawnServe(command, args, cwd) {
+  const child = spawn(command, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let err = '';
+    child.stderr.on('data', (d) => {
+      err += d;
+      const m = /OTLP\/HTTP http:\/\/[^:]+:(\d+)\/v1\/traces · OTLP\/gRPC [^:]+:(\d+)/.exec(err);
+      if (m) resolve({ child, http: Number(m[1]), grpc: Number(m[2]) });
+    });
+    child.once('exit', (code) => reject(new Error(`n1lens serve exited (${code}): ${err}`)));
+  });
+}
 
 /** utime + stime of a process in seconds, and its peak RSS in MB. */
 export function procStats(pid) {

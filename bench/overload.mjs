@@ -11,7 +11,6 @@
  * holds its event loop when /healthz is slow. The machine's load average is printed with the figures:
  * the clients share the cores with the server.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -20,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { batches } from './corpus.mjs';
 import { batchStamper } from './stamp.mjs';
+import { spawnServe } from './load.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,20 +33,11 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const stamper = batchStamper(batches(), 200);
 
 const dir = mkdtempSync(join(tmpdir(), 'n1lens-bench-overload-'));
-const child = spawn(
+const { child, ...ports } = await spawnServe(
   process.execPath,
   [...(cpuProf === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`]), 'bin/n1lens.js', 'serve', '--http-port', '0', '--grpc-port', '0', '--db', join(dir, 'n1lens.db'), '--max-buffer-mib', String(maxBufferMib), '--trace-wait-ms', '2000'],
-  { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
+  root,
 );
-const ports = await new Promise((resolve, reject) => {
-  let err = '';
-  child.stderr.on('data', (d) => {
-    err += d;
-    const m = /OTLP\/HTTP http:\/\/[^:]+:(\d+)\/v1\/traces · OTLP\/gRPC [^:]+:(\d+)/.exec(err);
-    if (m) resolve({ http: Number(m[1]), grpc: Number(m[2]) });
-  });
-  child.once('exit', (code) => reject(new Error(`n1lens serve exited (${code}): ${err}`)));
-});
 
 const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -10,7 +10,7 @@
  *
  *   node bench/scale-out.mjs [--passes 200] [--per-hour 10] [--inflight 8]
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
+import { spawnServe } from './load.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -66,20 +67,9 @@ function exportsFor(instances) {
   return out;
 }
 
-function startServe(db, spool) {
-  const child = spawn(process.execPath, ['bin/n1lens.js', 'serve', '--http-port', '0', '--grpc-port', '0', '--db', db, '--spool', spool, '--trace-wait-ms', '500'], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let err = '';
-    child.stderr.on('data', (d) => {
-      err += d;
-      const m = /OTLP\/HTTP http:\/\/[^:]+:(\d+)\/v1\/traces/.exec(err);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.once('exit', (code) => reject(new Error(`n1lens serve exited (${code}): ${err}`)));
-  });
+async function startServe(db, spool) {
+  const { child, http: port } = await spawnServe(process.execPath, ['bin/n1lens.js', 'serve', '--http-port', '0', '--grpc-port', '0', '--db', db, '--spool', spool, '--trace-wait-ms', '500'], root);
+  return { child, port };
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: inflight });

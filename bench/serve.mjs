@@ -8,12 +8,11 @@
  *
  *   taskset -c 0 node bench/serve.mjs [--seconds 20] [--inflight 8] [--server-cpu 1] [--rate <spans/s>]
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { corpusBatches, grpcSender, httpSender, load } from './load.mjs';
+import { corpusBatches, grpcSender, httpSender, load, spawnServe } from './load.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -37,21 +36,11 @@ const nextBatch = stamper.next;
 
 // ---------------------------------------------------------------------------------------------
 
-function startServer() {
+async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), 'n1lens-bench-serve-'));
-  const child = spawn('taskset', ['-c', serverCpu, process.execPath, ...serverNodeFlags, 'bin/n1lens.js', 'serve', '--http-port', '0', '--grpc-port', '0', '--db', join(dir, 'n1lens.db')], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let err = '';
-    child.stderr.on('data', (d) => {
-      err += d;
-      const m = /OTLP\/HTTP http:\/\/[^:]+:(\d+)\/v1\/traces · OTLP\/gRPC [^:]+:(\d+)/.exec(err);
-      if (m) resolve({ child, dir, httpPort: Number(m[1]), grpcPort: Number(m[2]) });
-    });
-    child.once('exit', (code) => reject(new Error(`n1lens serve exited (${code}): ${err}`)));
-  });
+  const args = ['-c', serverCpu, process.execPath, ...serverNodeFlags, 'bin/n1lens.js', 'serve', '--http-port', '0', '--grpc-port', '0', '--db', join(dir, 'n1lens.db')];
+  const { child, http, grpc } = await spawnServe('taskset', args, root);
+  return { child, dir, httpPort: http, grpcPort: grpc };
 }
 
 const server = await startServer();

@@ -1,10 +1,9 @@
 import * as http2 from 'node:http2';
-import { join } from 'node:path';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { djangoRequest, encodeProtobuf } from '../src/otlp/testing.js';
 import { startServer, type RunningServer } from '../src/server/serve.js';
-import { tempDir } from './support.js';
+import { tempDir, testServeOptions } from './support.js';
 
 const running: RunningServer[] = [];
 const sessions: http2.ClientHttp2Session[] = [];
@@ -17,17 +16,7 @@ const LIMIT = 256 * 1024;
 const EXPORT = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
 async function start(): Promise<RunningServer> {
-  const server = await startServer({
-    host: '127.0.0.1',
-    httpPort: 0,
-    grpcPort: 0,
-    db: join(tempDir('grpc'), 'n1lens.db'),
-    traceWaitMs: 50,
-    maxTraces: 1000,
-    maxBodyBytes: LIMIT,
-    grpcMaxReceiveBytes: LIMIT,
-    detect: { minRepeats: 5 },
-  });
+  const server = await startServer(testServeOptions(tempDir('grpc'), { maxBodyBytes: LIMIT, grpcMaxReceiveBytes: LIMIT }));
   running.push(server);
   return server;
 }

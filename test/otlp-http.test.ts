@@ -1,11 +1,10 @@
 import http from 'node:http';
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { otlpSchema } from '../src/otlp/schema.js';
 import { djangoRequest, encodeProtobuf } from '../src/otlp/testing.js';
 import { startServer, type RunningServer } from '../src/server/serve.js';
-import { tempDir } from './support.js';
+import { tempDir, testServeOptions } from './support.js';
 
 const running: RunningServer[] = [];
 afterEach(async () => {
@@ -15,17 +14,7 @@ afterEach(async () => {
 const LIMIT = 64 * 1024;
 
 async function start(): Promise<RunningServer> {
-  const server = await startServer({
-    host: '127.0.0.1',
-    httpPort: 0,
-    grpcPort: 0,
-    db: join(tempDir('otlp-http'), 'n1lens.db'),
-    traceWaitMs: 50,
-    maxTraces: 1000,
-    maxBodyBytes: LIMIT,
-    grpcMaxReceiveBytes: LIMIT,
-    detect: { minRepeats: 5 },
-  });
+  const server = await startServer(testServeOptions(tempDir('otlp-http'), { maxBodyBytes: LIMIT, grpcMaxReceiveBytes: LIMIT }));
   running.push(server);
   return server;
 }

@@ -15,7 +15,7 @@ import { djangoRequest, encodeJson, encodeProtobuf } from '../src/otlp/testing.j
 import { buildReport, type Report } from '../src/report/model.js';
 import { startServer, type RunningServer, type ServeOptions } from '../src/server/serve.js';
 import { emitDashboards } from './otel-sdk.js';
-import { tempDir } from './support.js';
+import { tempDir, testServeOptions } from './support.js';
 
 const running: RunningServer[] = [];
 afterEach(async () => {
@@ -24,18 +24,7 @@ afterEach(async () => {
 
 async function start(over: Partial<ServeOptions> = {}): Promise<RunningServer & { url: string; dir: string }> {
   const dir = tempDir('serve');
-  const server = await startServer({
-    host: '127.0.0.1',
-    httpPort: 0,
-    grpcPort: 0,
-    db: join(dir, 'n1lens.db'),
-    traceWaitMs: 50,
-    maxTraces: 1000,
-    maxBodyBytes: 4 * 1024 * 1024,
-    grpcMaxReceiveBytes: 4 * 1024 * 1024,
-    detect: { minRepeats: 5 },
-    ...over,
-  });
+  const server = await startServer(testServeOptions(dir, over));
   running.push(server);
   return Object.assign(server, { url: `http://127.0.0.1:${server.httpPort}`, dir });
 }

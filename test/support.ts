@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, onTestFinished } from 'vitest';
+import type { ServeOptions } from '../src/server/serve.js';
 
 export const root = new URL('..', import.meta.url).pathname;
 
@@ -114,4 +115,20 @@ export async function postgresDatabase(name: string): Promise<string> {
     await admin.end();
   }
   return `postgresql://recruit:recruit@127.0.0.1:${port}/${database}`;
+}
+
+/** In-process `serve` options for the intake tests: loopback, ephemeral ports, a store in `dir`, a 50 ms trace wait. */
+export function testServeOptions(dir: string, over: Partial<ServeOptions> = {}): ServeOptions {
+  return {
+    host: '127.0.0.1',
+    httpPort: 0,
+    grpcPort: 0,
+    db: join(dir, 'n1lens.db'),
+    traceWaitMs: 50,
+    maxTraces: 1000,
+    maxBodyBytes: 4 * 1024 * 1024,
+    grpcMaxReceiveBytes: 4 * 1024 * 1024,
+    detect: { minRepeats: 5 },
+    ...over,
+  };
 }
