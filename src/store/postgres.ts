@@ -5,7 +5,7 @@
  * code as SQLite, so no writer's increment is lost and both backends agree row for row.
  */
 import pg from 'pg';
-import { emptyConnectionRollup, type ConnectionRollup, type ConnectionSecond } from '../detect/connections.js';
+import type { ConnectionRollup } from '../detect/connections.js';
 import type { EndpointRollup } from '../detect/rollup.js';
 import { routeTraffic as routeTrafficOf, type RouteTraffic } from '../detect/routes.js';
 import type { RequestAnalysis } from '../detect/types.js';
@@ -22,7 +22,6 @@ import {
   mergeFindingHour,
   mergeFingerprintHour,
   mergeRouteTraffic,
-  patternFromJson,
   rollupsByStart,
   rangesOf,
   byEndpointAndStart,
@@ -39,6 +38,10 @@ import {
   type FindingIdRow,
   type Link,
   type RouteTrafficRow,
+  connectionRollups,
+  routeTrafficFromRow,
+  type ConnectionSecondRow,
+  type ConnectionSumRow,
 } from './rows.js';
 import {
   Store,
@@ -363,55 +366,32 @@ export class PostgresStore extends Store {
   async connections(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<ConnectionRollup[]> {
     const rows = periodRows(query, this.now());
     const span = periodSpan(rows);
-    const byService = new Map<string, ConnectionRollup>();
-    const get = (service: string): ConnectionRollup => {
-      let c = byService.get(service);
-      if (c === undefined) byService.set(service, (c = emptyConnectionRollup(service)));
-      return c;
-    };
     const [sums, seconds] = await Promise.all([
       Promise.all(
         rangesOf(rows).map(([g, { lo, hi }]) =>
-          this.#pool.query<{ service: string; db_requests: number; observable_requests: number; opened: number }>(
+          this.#pool.query<ConnectionSumRow>(
             `SELECT service, sum(db_requests) AS db_requests, sum(observable_requests) AS observable_requests, sum(opened) AS opened
              FROM ${g.connections} WHERE ${g.key} >= $1 AND ${g.key} < $2 GROUP BY service ORDER BY service`,
             [lo, hi],
           ),
         ),
       ),
-      this.#pool.query<{ service: string; instance: string; second: number; held: number; held_ms: number; db_ms: number; opened: number }>(
+      this.#pool.query<ConnectionSecondRow>(
         'SELECT service, instance, second, held, held_ms, db_ms, opened FROM connection_seconds WHERE second >= $1 AND second < $2 ORDER BY service, second, instance',
         [Math.floor(span.lo / 1000), Math.ceil(span.hi / 1000)],
       ),
     ]);
-    for (const h of sums.flatMap((r) => r.rows)) {
-      const c = get(h.service);
-      c.dbRequests += h.db_requests;
-      c.observableRequests += h.observable_requests;
-      c.opened += h.opened;
-    }
-    for (const r of seconds.rows) {
-      const c = get(r.service);
-      let perSecond = c.seconds.get(r.instance);
-      if (perSecond === undefined) c.seconds.set(r.instance, (perSecond = new Map()));
-      const row: ConnectionSecond = [r.held, r.held_ms, r.db_ms, r.opened];
-      perSecond.set(r.second, row);
-    }
-    return [...byService.values()];
+    return connectionRollups(
+      sums.flatMap((r) => r.rows),
+      seconds.rows,
+    );
   }
 
   async routeTraffic(): Promise<RouteTraffic[]> {
     const res = await this.#pool.query<RouteTrafficRow & { service: string; endpoint: string }>(
       'SELECT service, endpoint, requests, first_seen_ms, last_seen_ms, pattern FROM route_traffic ORDER BY service, endpoint',
     );
-    return res.rows.map((r) => ({
-      service: r.service,
-      endpoint: r.endpoint,
-      requests: r.requests,
-      firstSeenMs: r.first_seen_ms,
-      lastSeenMs: r.last_seen_ms,
-      pattern: patternFromJson(r.pattern),
-    }));
+    return res.rows.map(routeTrafficFromRow);
   }
 
   async historySinceMs(): Promise<number | undefined> {

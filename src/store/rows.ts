@@ -1,5 +1,5 @@
 /** The store's rows as both backends read and write them: how a batch becomes hourly deltas, how a delta merges into a stored row, and how rows rebuild rollups. Pure. */
-import type { ConnectionRollup } from '../detect/connections.js';
+import { emptyConnectionRollup, type ConnectionRollup, type ConnectionSecond } from '../detect/connections.js';
 import { mergeTallies, tallyLocation, type LocationTally } from '../detect/location.js';
 import { RollupSet, emptyEndpointRollup, mergeRollups, type CascadeRollup, type EndpointRollup, type FingerprintRollup } from '../detect/rollup.js';
 import { emptyPattern, mergePatterns, type RouteTraffic, type TrafficPattern } from '../detect/routes.js';
@@ -441,3 +441,58 @@ export interface FindingIdRow {
 }
 
 export const findingIdMap = (rows: readonly FindingIdRow[]): Map<string, number> => new Map(rows.map((r) => [`${r.service}\u0000${r.endpoint}\u0000${r.fingerprint}`, r.id]));
+
+/** A service's connection sums over one range of rows, as both backends select them. */
+export interface ConnectionSumRow {
+  service: string;
+  db_requests: number;
+  observable_requests: number;
+  opened: number;
+}
+
+/** One instance's connection use in one second, as stored. */
+export interface ConnectionSecondRow {
+  service: string;
+  instance: string;
+  second: number;
+  held: number;
+  held_ms: number;
+  db_ms: number;
+  opened: number;
+}
+
+/** Folds a period's connection sums and per-second rows into one rollup per service. */
+export function connectionRollups(sums: Iterable<ConnectionSumRow>, seconds: Iterable<ConnectionSecondRow>): ConnectionRollup[] {
+  const byService = new Map<string, ConnectionRollup>();
+  const get = (service: string): ConnectionRollup => {
+    let c = byService.get(service);
+    if (c === undefined) byService.set(service, (c = emptyConnectionRollup(service)));
+    return c;
+  };
+  for (const h of sums) {
+    const c = get(h.service);
+    c.dbRequests += h.db_requests;
+    c.observableRequests += h.observable_requests;
+    c.opened += h.opened;
+  }
+  for (const r of seconds) {
+    const c = get(r.service);
+    let perSecond = c.seconds.get(r.instance);
+    if (perSecond === undefined) c.seconds.set(r.instance, (perSecond = new Map()));
+    const row: ConnectionSecond = [r.held, r.held_ms, r.db_ms, r.opened];
+    perSecond.set(r.second, row);
+  }
+  return [...byService.values()];
+}
+
+/** A `route_traffic` row as the route detector reads it. */
+export function routeTrafficFromRow(r: RouteTrafficRow & { service: string; endpoint: string }): RouteTraffic {
+  return {
+    service: r.service,
+    endpoint: r.endpoint,
+    requests: r.requests,
+    firstSeenMs: r.first_seen_ms,
+    lastSeenMs: r.last_seen_ms,
+    pattern: patternFromJson(r.pattern),
+  };
+}

@@ -1,6 +1,6 @@
 /** The embedded SQLite store (better-sqlite3, WAL): hourly additive rollups per endpoint, finding and statement, plus one example per finding. */
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
-import { emptyConnectionRollup, type ConnectionRollup, type ConnectionSecond } from '../detect/connections.js';
+import type { ConnectionRollup } from '../detect/connections.js';
 import type { CascadeRollup, EndpointRollup } from '../detect/rollup.js';
 import { endpointMatcher } from '../report/model.js';
 import { routeTraffic as routeTrafficOf, type RouteTraffic } from '../detect/routes.js';
@@ -19,7 +19,6 @@ import {
   mergeFindingHour,
   mergeFingerprintHour,
   mergeRouteTraffic,
-  patternFromJson,
   rollupsByStart,
   rangesOf,
   byEndpointAndStart,
@@ -37,6 +36,10 @@ import {
   type FindingHourRow,
   type FingerprintHourRow,
   type RouteTrafficRow,
+  connectionRollups,
+  routeTrafficFromRow,
+  type ConnectionSecondRow,
+  type ConnectionSumRow,
 } from './rows.js';
 import {
   Store,
@@ -217,56 +220,26 @@ export class SqliteStore extends Store {
 
   async connections(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<ConnectionRollup[]> {
     const rows = periodRows(query, this.now());
-    const byService = new Map<string, ConnectionRollup>();
-    const get = (service: string): ConnectionRollup => {
-      let c = byService.get(service);
-      if (c === undefined) {
-        c = emptyConnectionRollup(service);
-        byService.set(service, c);
-      }
-      return c;
-    };
+    const sums: ConnectionSumRow[] = [];
     for (const [g, { lo, hi }] of rangesOf(rows)) {
-      const sums = this.#prepare(
-        `SELECT service, sum(db_requests) AS dbRequests, sum(observable_requests) AS observableRequests, sum(opened) AS opened
+      const range = this.#prepare(
+        `SELECT service, sum(db_requests) AS db_requests, sum(observable_requests) AS observable_requests, sum(opened) AS opened
          FROM ${g.connections} WHERE ${g.key} >= ? AND ${g.key} < ? GROUP BY service`,
-      ).all(lo, hi) as { service: string; dbRequests: number; observableRequests: number; opened: number }[];
-      for (const h of sums) {
-        const c = get(h.service);
-        c.dbRequests += h.dbRequests;
-        c.observableRequests += h.observableRequests;
-        c.opened += h.opened;
-      }
+      ).all(lo, hi) as ConnectionSumRow[];
+      sums.push(...range);
     }
     const span = periodSpan(rows);
     const seconds = this.#prepare(
       'SELECT service, instance, second, held, held_ms, db_ms, opened FROM connection_seconds WHERE second >= ? AND second < ?',
-    ).all(Math.floor(span.lo / 1000), Math.ceil(span.hi / 1000)) as { service: string; instance: string; second: number; held: number; held_ms: number; db_ms: number; opened: number }[];
-    for (const r of seconds) {
-      const c = get(r.service);
-      let perSecond = c.seconds.get(r.instance);
-      if (perSecond === undefined) {
-        perSecond = new Map();
-        c.seconds.set(r.instance, perSecond);
-      }
-      const row: ConnectionSecond = [r.held, r.held_ms, r.db_ms, r.opened];
-      perSecond.set(r.second, row);
-    }
-    return [...byService.values()];
+    ).all(Math.floor(span.lo / 1000), Math.ceil(span.hi / 1000)) as ConnectionSecondRow[];
+    return connectionRollups(sums, seconds);
   }
 
   async routeTraffic(): Promise<RouteTraffic[]> {
     const rows = this.#prepare('SELECT service, endpoint, requests, first_seen_ms, last_seen_ms, pattern FROM route_traffic').all() as (RouteTrafficRow & {
       service: string; endpoint: string;
     })[];
-    return rows.map((r) => ({
-      service: r.service,
-      endpoint: r.endpoint,
-      requests: r.requests,
-      firstSeenMs: r.first_seen_ms,
-      lastSeenMs: r.last_seen_ms,
-      pattern: patternFromJson(r.pattern),
-    }));
+    return rows.map(routeTrafficFromRow);
   }
 
   async historySinceMs(): Promise<number | undefined> {
