@@ -64,18 +64,37 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** Why a compressed body could not be inflated: past the limit, or not valid gzip/deflate. */
+export class InflateError extends Error {
+  constructor(
+    readonly tooLarge: boolean,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'InflateError';
+  }
+}
+
+/** Inflates gzip or deflate, stopping at `limit` output bytes (a bomb stops there). OTLP/HTTP and gRPC share it. */
+export async function inflateWithin(raw: Buffer, encoding: 'gzip' | 'deflate', limit: number): Promise<Buffer> {
+  try {
+    return await (encoding === 'gzip' ? gunzipAsync : inflateAsync)(raw, { maxOutputLength: limit });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new InflateError(err.code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError, err.message);
+  }
+}
+
 /** Decodes Content-Encoding; the limit applies to the inflated size. */
 export async function decodeContent(raw: Buffer, encoding: string | undefined, limit: number): Promise<Buffer> {
   const enc = (encoding ?? 'identity').trim().toLowerCase();
   if (enc === '' || enc === 'identity') return raw;
   if (enc !== 'gzip' && enc !== 'deflate') throw new BodyError(415, `unsupported Content-Encoding: ${enc}`);
   try {
-    return await (enc === 'gzip' ? gunzipAsync : inflateAsync)(raw, { maxOutputLength: limit });
+    return await inflateWithin(raw, enc, limit);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
-      throw new BodyError(413, `decompressed body exceeds ${limit} bytes`);
-    }
+    const err = e as InflateError;
+    if (err.tooLarge) throw new BodyError(413, `decompressed body exceeds ${limit} bytes`);
     throw new BodyError(400, `invalid ${enc} body (${err.message})`);
   }
 }

@@ -7,14 +7,13 @@
  */
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { inflate, gunzip } from 'node:zlib';
-import { promisify } from 'node:util';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
 import { otlpSchema } from '../otlp/schema.js';
 import { protobufToOtlpJson } from '../otlp/to-json.js';
 import type { DecodedBatch } from '../otlp/span.js';
 import { createWireDecoder } from '../otlp/wire/decoder.js';
 import { UNAUTHENTICATED_BODY, bearerMatches } from './auth.js';
+import { inflateWithin, type InflateError } from './body.js';
 import type { Intake } from './intake.js';
 import type { ServerMetrics } from './metrics.js';
 import { httpsOptions, type TlsMaterial } from './tls.js';
@@ -47,8 +46,6 @@ const STREAM_WINDOW = 4 * 1024 * 1024;
 const CONNECTION_WINDOW = 16 * 1024 * 1024;
 const PREFIX = 5;
 
-const gunzipAsync = promisify(gunzip);
-const inflateAsync = promisify(inflate);
 
 /** google.rpc.Status with a RetryInfo detail, for grpc-status-details-bin, so clients back off as told. */
 function retryDetails(delayMs: number, message: string): string {
@@ -154,10 +151,10 @@ function readMessage(stream: http2.ServerHttp2Stream, limit: number): Promise<{ 
 async function decompress(body: Buffer, encoding: string, limit: number): Promise<Buffer> {
   if (encoding !== 'gzip' && encoding !== 'deflate') throw new CallError(Status.UNIMPLEMENTED, `unsupported grpc-encoding: ${encoding}`);
   try {
-    return await (encoding === 'gzip' ? gunzipAsync : inflateAsync)(body, { maxOutputLength: limit });
+    return await inflateWithin(body, encoding, limit);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) throw new CallError(Status.RESOURCE_EXHAUSTED, `Received message larger than max (decompressed, limit ${limit})`);
+    const err = e as InflateError;
+    if (err.tooLarge) throw new CallError(Status.RESOURCE_EXHAUSTED, `Received message larger than max (decompressed, limit ${limit})`);
     throw new CallError(Status.INTERNAL, `invalid ${encoding} message (${err.message})`);
   }
 }

@@ -240,7 +240,7 @@ export function worstExamples(analyses: readonly RequestAnalysis[]): ExampleRow[
 }
 
 /** A stored example's timeline, as the API serves it. */
-export const timelineFromJson = (text: string): TimelineEntry[] =>
+const timelineFromJson = (text: string): TimelineEntry[] =>
   (JSON.parse(text) as [number, number, string][]).map(([offsetMs, durationMs, fingerprint]) => ({ offsetMs, durationMs, fingerprint }));
 
 /** A connection rollup's per-second rows: plain additions, nothing to merge in code. */
@@ -274,7 +274,7 @@ export function endpointHourRollup(endpoint: string, service: string, row: Pick<
 }
 
 /** A finding hour row (with its finding's identity and statement) as a cascade rollup. */
-export function cascadeFromRow(f: {
+function cascadeFromRow(f: {
   fingerprint: string; kind: CascadeRollup['kind']; link: string; sql: string; facts: string; requests_affected: number; executions: number; wasted_ms: number; rollup: string;
 }): CascadeRollup {
   const link = JSON.parse(f.link) as Link;
@@ -299,7 +299,7 @@ export function cascadeFromRow(f: {
 }
 
 /** A fingerprint hour row (with its statement) as a fingerprint rollup. */
-export function fingerprintFromRow(f: { fingerprint: string; sql: string; facts: string; requests: number; executions: number; total_ms: number; rollup: string }): FingerprintRollup {
+function fingerprintFromRow(f: { fingerprint: string; sql: string; facts: string; requests: number; executions: number; total_ms: number; rollup: string }): FingerprintRollup {
   const roll = JSON.parse(f.rollup) as FingerprintHourJson;
   const locations = tallyFromJson(roll.locations);
   return {
@@ -365,7 +365,7 @@ function patternJson(p: TrafficPattern): PatternJson {
   return { minutes: p.minutes && [...p.minutes], clients: p.clients && [...p.clients], days: p.days && [...p.days] };
 }
 
-export function patternFromJson(text: string): TrafficPattern {
+function patternFromJson(text: string): TrafficPattern {
   const j = JSON.parse(text) as PatternJson;
   return { minutes: j.minutes && new Map(j.minutes), clients: j.clients && new Map(j.clients), days: j.days && new Set(j.days) };
 }
