@@ -12,6 +12,7 @@ import type { DecodedBatch } from '../otlp/span.js';
 import { createWireDecoder } from '../otlp/wire/decoder.js';
 import { BEARER_CHALLENGE, UNAUTHENTICATED_BODY, bearerMatches } from './auth.js';
 import { BodyError, decodeContent, readBody } from './body.js';
+import { Status } from './grpc.js';
 import type { Intake } from './intake.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -30,9 +31,6 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
 type Encoding = 'protobuf' | 'json';
 
 const TRACES_PATH = '/v1/traces';
-const GRPC_INVALID_ARGUMENT = 3;
-const GRPC_UNAVAILABLE = 14;
-const GRPC_RESOURCE_EXHAUSTED = 8;
 const PROTOBUF = 'application/x-protobuf';
 const JSON_TYPE = 'application/json';
 /** ExportTraceServiceResponse with no partial success encodes to no bytes at all. */
@@ -85,7 +83,7 @@ export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler 
     if (encoding === undefined) {
       metrics.exportsRefused.inc({ transport: 'http', reason: 'unsupported_media_type' });
       stop();
-      return reply(res, 415, JSON_TYPE, JSON.stringify({ code: GRPC_INVALID_ARGUMENT, message: 'Content-Type must be application/x-protobuf or application/json' }));
+      return reply(res, 415, JSON_TYPE, JSON.stringify({ code: Status.INVALID_ARGUMENT, message: 'Content-Type must be application/x-protobuf or application/json' }));
     }
     let body: Buffer;
     try {
@@ -95,7 +93,7 @@ export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler 
       stop();
       if (!(e instanceof BodyError)) throw e;
       metrics.exportsRefused.inc({ transport: 'http', reason: e.status === 413 ? 'too_large' : 'bad_encoding' });
-      const code = e.status === 413 ? GRPC_RESOURCE_EXHAUSTED : GRPC_INVALID_ARGUMENT;
+      const code = e.status === 413 ? Status.RESOURCE_EXHAUSTED : Status.INVALID_ARGUMENT;
       // The rest of a refused body is not read: close the connection rather than drain it.
       return send(res, encoding, e.status, 'status', { code, message: e.message }, req.readableEnded ? {} : { Connection: 'close' });
     }
@@ -105,7 +103,7 @@ export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler 
     } catch (e) {
       metrics.exportsRefused.inc({ transport: 'http', reason: 'undecodable' });
       stop();
-      return send(res, encoding, 400, 'status', { code: GRPC_INVALID_ARGUMENT, message: (e as Error).message });
+      return send(res, encoding, 400, 'status', { code: Status.INVALID_ARGUMENT, message: (e as Error).message });
     }
     const result = await intake.accept(batch, 'http', { encoding, body }, () =>
       encoding === 'json' ? JSON.stringify(JSON.parse(body.toString('utf8'))) : protobufToOtlpJson(body),
@@ -114,13 +112,13 @@ export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler 
       stop();
       // Retry-After takes whole seconds; the jitter survives because the delay spans several seconds.
       const retryAfter = String(Math.max(1, Math.round(result.retryAfterMs / 1000)));
-      return send(res, encoding, 503, 'status', { code: GRPC_UNAVAILABLE, message: result.message }, { 'Retry-After': retryAfter });
+      return send(res, encoding, 503, 'status', { code: Status.UNAVAILABLE, message: result.message }, { 'Retry-After': retryAfter });
     }
     try {
       await result.durable;
     } catch (e) {
       stop();
-      return send(res, encoding, 503, 'status', { code: GRPC_UNAVAILABLE, message: (e as Error).message }, { 'Retry-After': '1' });
+      return send(res, encoding, 503, 'status', { code: Status.UNAVAILABLE, message: (e as Error).message }, { 'Retry-After': '1' });
     }
     stop();
     const response = result.rejected === 0 ? {} : { partialSuccess: { rejectedSpans: String(result.rejected), errorMessage: result.message } };
