@@ -54,14 +54,22 @@ const FUNCTION_LIKE: readonly Keyword[] = [
 /** Aggregate functions, for `SqlFacts.aggregate`. */
 const AGGREGATES: readonly Keyword[] = ['COUNT', 'SUM', 'AVG', 'MIN', 'MAX'];
 
+/**
+ * Keywords whose writing changes the canonical text's collapse state (VALUES rows, `IN (SELECT`,
+ * CASE arms) or the next token's text (savepoint names): never inside a verbatim run.
+ */
+const STATEFUL: readonly Keyword[] = ['VALUES', 'SELECT', 'WITH', 'CASE', 'WHEN', 'ELSE', 'END', 'SAVEPOINT', 'RELEASE', 'TO'];
+
 export const FLAG_FUNCTION = 1;
 export const FLAG_AGGREGATE = 2;
+export const FLAG_STATEFUL = 4;
 
 /** Flags by keyword id. */
 export const KEYWORD_FLAGS: Readonly<Uint8Array> = (() => {
   const flags = new Uint8Array(WORDS.length + 1);
   for (const w of FUNCTION_LIKE) flags[KW[w]] = flags[KW[w]]! | FLAG_FUNCTION;
   for (const w of AGGREGATES) flags[KW[w]] = flags[KW[w]]! | FLAG_AGGREGATE;
+  for (const w of STATEFUL) flags[KW[w]] = flags[KW[w]]! | FLAG_STATEFUL;
   return flags;
 })();
 

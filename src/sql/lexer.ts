@@ -4,7 +4,7 @@
  * instead of allocating objects.
  */
 
-import { KW, MAX_KEYWORD_LENGTH, lookupKeyword, mixKeywordChar } from './keywords.js';
+import { FLAG_STATEFUL, KEYWORD_FLAGS, KW, MAX_KEYWORD_LENGTH, lookupKeyword, mixKeywordChar } from './keywords.js';
 
 // Token kinds. Comments and whitespace produce no token.
 /** Unquoted word; aux is its keyword id (0 for plain identifiers). */
@@ -54,7 +54,8 @@ export const OP_PERCENT2 = 8;
  * Slots per token in `Tokens.data`: [kind | aux << AUX_SHIFT, start offset, end offset, index of
  * the matching bracket]. On a `%s` that starts a value run (`%s, %s, …, %s` written with exactly
  * ", " between, Django's `IN (…)` of a prefetch) the last slot is the index of the run's last
- * `%s` (see `valueRunEnd`); on other tokens it is -1.
+ * `%s` (see `valueRunEnd`); on the first token of a verbatim run, the index of the run's last
+ * token (see `verbatimRunEnd`); on other tokens it is -1.
  */
 export const STRIDE = 4;
 export const KIND_MASK = 31;
@@ -79,6 +80,31 @@ export interface Tokens {
 export function valueRunEnd(d: Int32Array, i: number): number {
   const end = d[i * STRIDE + 3]!;
   return end > i && (d[i * STRIDE]! & KIND_MASK) === TK_PARAM ? end : i;
+}
+
+/** Token kinds never followed by a space in canonical text. */
+export const NO_SPACE_AFTER: Readonly<Uint8Array> = kindSet([TK_LPAREN, TK_LBRACKET, TK_DOT, TK_CAST]);
+/** Token kinds never preceded by a space in canonical text. */
+export const NO_SPACE_BEFORE: Readonly<Uint8Array> = kindSet([TK_RPAREN, TK_RBRACKET, TK_COMMA, TK_DOT, TK_CAST, TK_SEMI, TK_LBRACKET]);
+/** Kinds that may be part of a verbatim run: written as they are and changing no collapse state. */
+const VERBATIM: Readonly<Uint8Array> = kindSet([TK_WORD, TK_QIDENT, TK_DOT, TK_COMMA, TK_OP]);
+
+function kindSet(kinds: number[]): Uint8Array {
+  const set = new Uint8Array(TK_OTHER + 1);
+  for (const k of kinds) set[k] = 1;
+  return set;
+}
+
+/**
+ * The index of the last token of the verbatim run starting at token i, or i itself when none
+ * starts there. A verbatim run is two or more tokens whose canonical text is the raw text from the
+ * first's start to the last's end: names, upper-case keywords that are not FLAG_STATEFUL, `.`,
+ * `,` and operators other than `%%`, separated exactly as canonical text separates them (one
+ * space, or nothing around `.` and before `,`). Django writes most of a statement that way.
+ */
+export function verbatimRunEnd(d: Int32Array, i: number): number {
+  const end = d[i * STRIDE + 3]!;
+  return end > i && VERBATIM[d[i * STRIDE]! & KIND_MASK] === 1 ? end : i;
 }
 
 export function createTokens(capacity = 256): Tokens {
@@ -221,6 +247,8 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void
   let prevKind = 0;
   let prevAux = 0;
   let firstSemi = -1;
+  let runFirst = -1; // first token of the verbatim run being extended, or -1
+  let prevEnd = 0; // end offset of the previous token
   // MySQL escapes quotes in strings with backslashes; its identifiers (Django's too) use backticks.
   let backslashEscapes = false;
   let i = 0;
@@ -234,6 +262,7 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void
     const start = i;
     let kind = TK_OTHER;
     let aux = 0;
+    let verbatim = true; // for VERBATIM kinds: false for a keyword not written as canonical text
 
     if (c >= 128 || CLASS[c] === C_WORD) {
       // word: ASCII letter or _, or non-space non-ASCII; keyword hash on the way
@@ -268,6 +297,10 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void
         if (aux === KW.TRUE || aux === KW.FALSE) {
           kind = TK_BOOL;
           aux = 0;
+        } else if (aux !== 0) {
+          // A keyword is written upper-case: verbatim only when it already is (letters and `_` only).
+          verbatim = (KEYWORD_FLAGS[aux]! & FLAG_STATEFUL) === 0;
+          for (let k = start; k < i && verbatim; k++) verbatim = (b[k]! & 0x20) === 0;
         }
       }
     } else if (CLASS[c] === C_DIGIT) {
@@ -346,6 +379,7 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void
             i += 2;
           } else if (next === 37) {
             aux = OP_PERCENT2;
+            verbatim = false; // written as one `%`
             i += 2;
           } else if (next === 40) {
             let j = i + 2;
@@ -468,6 +502,15 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void
       d[o + 3] = -1;
       if (kind === TK_SEMI && top < 0 && firstSemi < 0) firstSemi = count;
     }
+    // Extend the verbatim run, or end it and maybe start another at this token.
+    if (VERBATIM[kind] === 1 && verbatim) {
+      // Inside a run only `.` and `,` change canonical spacing (NO_SPACE_AFTER / NO_SPACE_BEFORE).
+      const gap = prevKind === TK_DOT || kind === TK_DOT || kind === TK_COMMA ? 0 : 1;
+      if (runFirst >= 0 && start - prevEnd === gap && (gap === 0 || b[prevEnd] === 32)) {
+        d[runFirst * STRIDE + 3] = count;
+      } else runFirst = count;
+    } else runFirst = -1;
+    prevEnd = i;
     count++;
     prevKind = kind;
     prevAux = aux;
@@ -489,6 +532,7 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void
         i += 4;
       } while (b[i] === 44 && b[i + 1] === 32 && b[i + 2] === 37 && b[i + 3] === 115);
       d[first * STRIDE + 3] = count - 1;
+      prevEnd = i;
     }
   }
   // Unclosed brackets pair with the end.

@@ -7,8 +7,8 @@ import { FLAG_FUNCTION, KEYWORD_FLAGS, KEYWORD_TEXT, KW } from './keywords.js';
 import {
   AUX_SHIFT, BYTE_IMAGE_PADDING, KIND_MASK, OP_PERCENT2, STRIDE,
   TK_BOOL, TK_CAST, TK_COMMA, TK_DOT, TK_LBRACKET, TK_LPAREN, TK_NUMBER, TK_OP, TK_OTHER, TK_PARAM,
-  TK_QIDENT, TK_RBRACKET, TK_RPAREN, TK_SEMI, TK_STRING, TK_WORD,
-  createTokens, tokenize, writeByteImage,
+  TK_QIDENT, TK_RBRACKET, TK_RPAREN, TK_SEMI, TK_STRING, TK_WORD, NO_SPACE_AFTER, NO_SPACE_BEFORE,
+  createTokens, tokenize, verbatimRunEnd, writeByteImage,
 } from './lexer.js';
 import type { Tokens } from './lexer.js';
 import type { NormalizedSql } from './types.js';
@@ -19,10 +19,16 @@ import type { NormalizedSql } from './types.js';
  */
 export interface Workspace {
   tokens: Tokens;
-  /** The statement's byte image (see `writeByteImage`). */
+  /**
+   * One buffer for the byte image and, from `narrowAt` on, the narrow canonical text: a verbatim
+   * run then moves from one to the other with a single `copyWithin`.
+   */
+  image: Buffer;
+  /** The statement's byte image (see `writeByteImage`): `image` up to `narrowAt`. */
   bytes: Buffer;
-  /** Canonical text when every kept character is Latin-1 (the usual case): one byte each. */
+  /** Canonical text when every kept character is Latin-1 (the usual case), one byte each: `image` from `narrowAt`. */
   narrow: Buffer;
+  narrowAt: number;
   /** Canonical text otherwise. */
   wide: Uint16Array;
   /** Collapse state per open bracket, FRAME slots each; frame 0 is the statement level. */
@@ -36,16 +42,34 @@ export interface Workspace {
 /** Statements longer than this get a throwaway workspace, so a cached one never holds megabytes. */
 const MAX_REUSED_LENGTH = 1 << 16;
 
+/** Bytes of `image` a statement of `length` characters needs: its image, then up to 2 output bytes per character. */
+function imageSize(length: number): number {
+  return length + BYTE_IMAGE_PADDING + 2 * length + 16;
+}
+
+/** Points `bytes` and `narrow` into `image`, sized for statements up to `length` characters. */
+function useImage(ws: Workspace, image: Buffer, length: number): void {
+  ws.image = image;
+  ws.narrowAt = length + BYTE_IMAGE_PADDING;
+  ws.bytes = image.subarray(0, ws.narrowAt);
+  ws.narrow = image.subarray(ws.narrowAt);
+}
+
 export function createWorkspace(expectedLength = 1024): Workspace {
-  return {
+  const empty = Buffer.alloc(0);
+  const ws: Workspace = {
     tokens: createTokens(expectedLength + 1),
-    bytes: Buffer.allocUnsafeSlow(expectedLength + BYTE_IMAGE_PADDING),
-    narrow: Buffer.allocUnsafeSlow(2 * expectedLength + 16),
+    image: empty,
+    bytes: empty,
+    narrow: empty,
+    narrowAt: 0,
     wide: new Uint16Array(0),
     frames: new Int32Array(FRAME * 32),
     cases: new Int32Array(CASE_FRAME * 8),
     refs: createColumnRefCache(),
   };
+  useImage(ws, Buffer.allocUnsafeSlow(imageSize(expectedLength)), expectedLength);
+  return ws;
 }
 
 /**
@@ -53,15 +77,20 @@ export function createWorkspace(expectedLength = 1024): Workspace {
  * on the JS heap, because off-heap typed arrays cost microseconds each to allocate.
  */
 function createOneShotWorkspace(length: number): Workspace {
-  return {
+  const empty = Buffer.alloc(0);
+  const ws: Workspace = {
     tokens: createTokens((length >> 1) + 8),
-    bytes: Buffer.allocUnsafe(length + BYTE_IMAGE_PADDING),
-    narrow: Buffer.allocUnsafe(2 * length + 16),
+    image: empty,
+    bytes: empty,
+    narrow: empty,
+    narrowAt: 0,
     wide: new Uint16Array(0),
     frames: new Int32Array(FRAME),
     cases: new Int32Array(CASE_FRAME),
     refs: null,
   };
+  useImage(ws, Buffer.allocUnsafe(imageSize(length)), length);
+  return ws;
 }
 
 /**
@@ -81,8 +110,10 @@ export function normalizeSql(statement: string): NormalizedSql {
 export function normalizeWith(ws: Workspace, statement: string): NormalizedSql {
   const sql = typeof statement === 'string' ? statement : String(statement ?? '');
   const n = sql.length;
-  if (n > MAX_REUSED_LENGTH && ws.bytes.length < n + BYTE_IMAGE_PADDING) ws = createWorkspace(n);
-  if (ws.bytes.length < n + BYTE_IMAGE_PADDING) ws.bytes = Buffer.allocUnsafeSlow(2 * n + BYTE_IMAGE_PADDING);
+  if (ws.narrowAt < n + BYTE_IMAGE_PADDING) {
+    if (n > MAX_REUSED_LENGTH) ws = createWorkspace(n);
+    else useImage(ws, Buffer.allocUnsafeSlow(imageSize(2 * n)), 2 * n);
+  }
   const bytes = ws.bytes;
   const ascii = writeByteImage(sql, bytes);
   for (let k = n; k < n + BYTE_IMAGE_PADDING; k++) bytes[k] = 0;
@@ -90,7 +121,6 @@ export function normalizeWith(ws: Workspace, statement: string): NormalizedSql {
   tokenize(sql, bytes, n, t);
 
   const cap = 2 * n + 16; // each token writes at most its own length plus one space
-  if (ws.narrow.length < cap) ws.narrow = Buffer.allocUnsafeSlow(cap);
   let text: string;
   let fingerprint: string;
   let len = emit(sql, bytes, ascii, t, ws.narrow, true, ws);
@@ -159,17 +189,6 @@ function growCases(ws: Workspace, needed: number): Int32Array {
   const next = new Int32Array(Math.max(needed, ws.cases.length * 2));
   next.set(ws.cases);
   return (ws.cases = next);
-}
-
-/** Token kinds never followed by a space. */
-const NO_SPACE_AFTER: Readonly<Uint8Array> = kindSet([TK_LPAREN, TK_LBRACKET, TK_DOT, TK_CAST]);
-/** Token kinds never preceded by a space. */
-const NO_SPACE_BEFORE: Readonly<Uint8Array> = kindSet([TK_RPAREN, TK_RBRACKET, TK_COMMA, TK_DOT, TK_CAST, TK_SEMI, TK_LBRACKET]);
-
-function kindSet(kinds: number[]): Uint8Array {
-  const set = new Uint8Array(TK_OTHER + 1);
-  for (const k of kinds) set[k] = 1;
-  return set;
 }
 
 /**
@@ -250,6 +269,24 @@ function emit(
       }
     }
     const tokenStart = o;
+
+    // A verbatim run (see `verbatimRunEnd`) is copied as it is, unless a list or VALUES frame must
+    // see its commas or it starts with a savepoint's name.
+    const runEnd = ascii && curType !== FT_LIST && curValues === 0 ? verbatimRunEnd(d, i) : i;
+    if (runEnd > i && !(prevKw === KW.SAVEPOINT || prevKw === KW.RELEASE || prevKw === KW.TO)) {
+      const s = d[i * STRIDE + 1]!;
+      const e = d[runEnd * STRIDE + 2]!;
+      if (narrow) ws.image.copyWithin(ws.narrowAt + o, s, e);
+      else for (let k = s; k < e; k++) out[o + k - s] = bytes[k]!;
+      o += e - s;
+      const last = d[runEnd * STRIDE]!;
+      const beforeLast = d[(runEnd - 1) * STRIDE]!;
+      prevKind = last & KIND_MASK;
+      prevKw = prevKind === TK_WORD ? last >> AUX_SHIFT : 0;
+      prev2Kw = (beforeLast & KIND_MASK) === TK_WORD ? beforeLast >> AUX_SHIFT : 0;
+      i = runEnd;
+      continue;
+    }
 
     // The token itself.
     switch (kind) {
