@@ -71,6 +71,11 @@ class FactReader {
   private readonly d: Int32Array;
   private readonly n: number;
   private readonly firstSemi: number;
+  /** The lexer's keywords outside every bracket; null once the statement read is itself in brackets. */
+  private topKeywords: Int32Array | null;
+  private readonly topKeywordCount: number;
+  /** Where the last `nextKeyword` search in `topKeywords` ended. */
+  private topAt = 0;
   private table = '';
   private aliases: Map<string, string> | null = null;
   /** Last qualifier resolved: Django repeats `"app_model".` before every column. */
@@ -100,6 +105,26 @@ class FactReader {
     this.d = t.data;
     this.n = t.count;
     this.firstSemi = t.firstSemi;
+    this.topKeywords = t.topKeywords;
+    this.topKeywordCount = t.topKeywordCount;
+  }
+
+  /** The first keyword token at the statement's level in [j, end), or end. */
+  private nextKeyword(j: number, end: number): number {
+    const top = this.topKeywords;
+    if (top !== null) {
+      let x = this.topAt > 0 && top[this.topAt - 1]! >= j ? 0 : this.topAt;
+      while (x < this.topKeywordCount && top[x]! < j) x++;
+      this.topAt = x;
+      return x < this.topKeywordCount && top[x]! < end ? top[x]! : end;
+    }
+    for (; j < end; j++) {
+      const k = this.kind(j);
+      if (k === TK_LPAREN || k === TK_LBRACKET) j = this.after(j) - 1;
+      else if (k === TK_PARAM) j = valueRunEnd(this.d, j);
+      else if (k === TK_WORD && this.aux(j) !== 0) return j;
+    }
+    return end;
   }
 
   private kind(i: number): number {
@@ -166,6 +191,7 @@ class FactReader {
     while (this.kind(i) === TK_LPAREN) {
       end = Math.min(end, this.after(i) - 1);
       i++;
+      this.topKeywords = null;
     }
     // At the top level the lexer already knows where the first statement ends.
     if (i === 0) {
@@ -258,17 +284,8 @@ class FactReader {
   private clauses(from: number, end: number, starts: number[], ends: number[]): number {
     let firstAt = end;
     let cur = -1;
-    let j = from;
-    for (; j < end; j++) {
-      const k = this.kind(j);
-      if (k === TK_LPAREN || k === TK_LBRACKET) {
-        j = this.after(j) - 1;
-        continue;
-      }
-      if (k !== TK_WORD) {
-        if (k === TK_PARAM) j = valueRunEnd(this.d, j);
-        continue;
-      }
+    let j = this.nextKeyword(from, end);
+    for (; j < end; j = this.nextKeyword(j + 1, end)) {
       const w = this.aux(j);
       let c = -1;
       switch (w) {

@@ -10,18 +10,39 @@ export function fnv1a64(codes: Uint8Array | Uint16Array, len: number): string {
   // offset basis 0xcbf29ce484222325 in two halves; prime 0x100000001b3 = 2^40 + 435
   let hi = 0xcbf29ce4 | 0;
   let lo = 0x84222325 | 0;
-  for (let i = 0; i < len; i++) {
+  // (hi:lo) * (2^40 + 435) mod 2^64 per byte. The low word is Math.imul's low 32 bits, so the
+  // chain from one byte to the next is an xor and a multiply. The high word is 435 * hi plus a
+  // term from that byte's low word alone (highWordTerm), so two bytes fold into hi at once,
+  // hi * 435^2 + term0 * 435 + term1: the high word's chain is then half as long as the low one's.
+  let i = 0;
+  for (; i + 1 < len; i += 2) {
+    const c0 = codes[i]!;
+    const c1 = codes[i + 1]!;
+    if ((c0 | c1) >= 0x80) return fnv1a64Utf8(codes, len); // rare: canonical text is almost always ASCII
+    const lo0 = lo ^ c0;
+    const lo1 = Math.imul(lo0, 435) ^ c1;
+    hi = (Math.imul(hi, PRIME_LOW_SQUARED) + Math.imul(highWordTerm(lo0), 435) + highWordTerm(lo1)) | 0;
+    lo = Math.imul(lo1, 435);
+  }
+  if (i < len) {
     const c = codes[i]!;
-    if (c >= 0x80) return fnv1a64Utf8(codes, len); // rare: canonical text is almost always ASCII
+    if (c >= 0x80) return fnv1a64Utf8(codes, len);
     lo ^= c;
-    // (hi:lo) * (2^40 + 435) mod 2^64. The low word is Math.imul's low 32 bits, so the chain from
-    // one byte to the next is an xor and a multiply; the carry into hi (the product's bits 32 and
-    // up, from 16-bit pieces so every product is exact) is off that chain.
-    const carry = ((lo >>> 16) * 435 + (((lo & 0xffff) * 435) >>> 16)) >>> 16;
-    hi = (Math.imul(hi, 435) + carry + (lo << 8)) | 0;
+    hi = (Math.imul(hi, 435) + highWordTerm(lo)) | 0;
     lo = Math.imul(lo, 435);
   }
   return hex16(hi, lo);
+}
+
+const PRIME_LOW_SQUARED = Math.imul(435, 435);
+
+/**
+ * What a byte adds to the high word besides 435 * hi, given the low word after its xor: the
+ * 2^40 part of the prime (lo << 8) and the carry of lo * 435 (its bits 32 and up, from 16-bit
+ * pieces so every product is exact).
+ */
+function highWordTerm(lo: number): number {
+  return ((((lo >>> 16) * 435 + (((lo & 0xffff) * 435) >>> 16)) >>> 16) + (lo << 8)) | 0;
 }
 
 /** The general case: encodes each code unit (or surrogate pair) as UTF-8 on the fly. */

@@ -70,6 +70,9 @@ export interface Tokens {
   data: Int32Array;
   /** Index of the first `;` outside every bracket, or -1: where the first statement ends. */
   firstSemi: number;
+  /** Indices of the keyword tokens outside every bracket, in order: clause keywords are found among these. */
+  topKeywords: Int32Array;
+  topKeywordCount: number;
 }
 
 /**
@@ -108,7 +111,7 @@ export function verbatimRunEnd(d: Int32Array, i: number): number {
 }
 
 export function createTokens(capacity = 256): Tokens {
-  return { count: 0, data: new Int32Array(capacity * STRIDE), firstSemi: -1 };
+  return { count: 0, data: new Int32Array(capacity * STRIDE), firstSemi: -1, topKeywords: new Int32Array(capacity >> 2), topKeywordCount: 0 };
 }
 
 /** Byte standing for any non-ASCII character that may be part of an identifier. */
@@ -247,6 +250,8 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void
   let prevKind = 0;
   let prevAux = 0;
   let firstSemi = -1;
+  let topKeywords = t.topKeywords;
+  let topKeywordCount = 0;
   let runFirst = -1; // first token of the verbatim run being extended, or -1
   let prevEnd = 0; // end offset of the previous token
   // MySQL escapes quotes in strings with backslashes; its identifiers (Django's too) use backticks.
@@ -500,7 +505,12 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void
       } else d[o + 3] = -1;
     } else {
       d[o + 3] = -1;
-      if (kind === TK_SEMI && top < 0 && firstSemi < 0) firstSemi = count;
+      if (top < 0) {
+        if (kind === TK_WORD && aux !== 0) {
+          if (topKeywordCount === topKeywords.length) topKeywords = growTopKeywords(t);
+          topKeywords[topKeywordCount++] = count;
+        } else if (kind === TK_SEMI && firstSemi < 0) firstSemi = count;
+      }
     }
     // Extend the verbatim run, or end it and maybe start another at this token.
     if (VERBATIM[kind] === 1 && verbatim) {
@@ -544,6 +554,13 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void
   }
   t.count = count;
   t.firstSemi = firstSemi;
+  t.topKeywordCount = topKeywordCount;
+}
+
+function growTopKeywords(t: Tokens): Int32Array {
+  const next = new Int32Array(Math.max(16, t.topKeywords.length * 2));
+  next.set(t.topKeywords);
+  return (t.topKeywords = next);
 }
 
 /** Doubles the token buffer (never beyond n + 1 tokens: each token consumes a character). */
