@@ -637,16 +637,28 @@ class FactReader {
     let allAggregates = true;
     let items = 0;
     let constant = false;
-    this.forEachItem(a, b, (start, end) => {
-      if (end === start) return;
+    // The items, split at top-level commas. Once two are seen and one is not an aggregate, the
+    // rest cannot change the result: most select lists end their reading at the second item.
+    let start = a;
+    for (let j = a; j <= b && (allAggregates || items < 2); j++) {
+      const k = j < b ? this.kind(j) : TK_COMMA;
+      if (k === TK_LPAREN || k === TK_LBRACKET) {
+        j = this.after(j) - 1;
+        continue;
+      }
+      if (k !== TK_COMMA) continue;
+      const end = j;
+      const itemStart = start;
+      start = j + 1;
+      if (end === itemStart) continue;
       items++;
       if (allAggregates) {
-        const agg = this.aggregateItem(start, end);
+        const agg = this.aggregateItem(itemStart, end);
         if (agg === null) allAggregates = false;
         else aggregate ??= agg;
       }
-      if (items === 1) constant = this.isConstantItem(start, end);
-    });
+      if (items === 1) constant = this.isConstantItem(itemStart, end);
+    }
     if (items > 0 && allAggregates) f.aggregate = aggregate;
     // Django's .exists(): SELECT 1 AS "a" (Value(1) compiles to %s), older SELECT (1) AS "a"
     f.exists = hasFrom && items === 1 && constant;
