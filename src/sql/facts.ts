@@ -599,20 +599,21 @@ class FactReader {
         }
         if (w !== 0) continue;
       } else if (k !== TK_QIDENT) continue;
-      const next = this.kind(j + 1);
+      let next = this.kind(j + 1); // the token after the chain's last name, once the loop is done
       if (next === TK_LPAREN || next === TK_STRING) continue; // f(…), or a typed literal: date '…'
       let prev = -1;
       let last = j;
-      while (this.kind(last + 1) === TK_DOT && this.isName(last + 2)) {
+      while (next === TK_DOT && this.isName(last + 2)) {
         prev = last;
         last += 2;
+        next = this.kind(last + 1);
       }
       j = last;
-      if (this.kind(last + 1) === TK_DOT) {
+      if (next === TK_DOT) {
         j++; // t.* or t.(…): not a column
         continue;
       }
-      if (this.kind(last + 1) === TK_LPAREN) continue; // schema.func(…)
+      if (next === TK_LPAREN) continue; // schema.func(…)
       const ref = this.resolve(prev, last);
       met++;
       if (ref !== null && !out.includes(ref)) out.push(ref);
