@@ -527,9 +527,13 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void
     // `%s, %s, …`: the bytes ", %s" always lex as a comma and a `%s`, so write them in a tight loop.
     if (kind === TK_PARAM && i - start === 2 && c === 37 && b[start + 1] === 115 && b[i] === 44 && b[i + 1] === 32 && b[i + 2] === 37 && b[i + 3] === 115) {
       const first = count - 1;
-      do {
-        const r = count * STRIDE;
-        if (r + 2 * STRIDE > d.length) d = grow(t, n);
+      // Find the run's end first, so the writing loop needs no capacity check.
+      let runEnd = i;
+      do runEnd += 4;
+      while (b[runEnd] === 44 && b[runEnd + 1] === 32 && b[runEnd + 2] === 37 && b[runEnd + 3] === 115);
+      const last = count + ((runEnd - i) >> 1);
+      while (last * STRIDE > d.length) d = grow(t, n);
+      for (let r = count * STRIDE; i < runEnd; r += 2 * STRIDE, i += 4) {
         d[r] = TK_COMMA;
         d[r + 1] = i;
         d[r + 2] = i + 1;
@@ -538,9 +542,8 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void
         d[r + 5] = i + 2;
         d[r + 6] = i + 4;
         d[r + 7] = -1;
-        count += 2;
-        i += 4;
-      } while (b[i] === 44 && b[i + 1] === 32 && b[i + 2] === 37 && b[i + 3] === 115);
+      }
+      count = last;
       d[first * STRIDE + 3] = count - 1;
       prevEnd = i;
     }
