@@ -8,8 +8,9 @@
  *   node bench/sql.mjs [--against <another build's dist/>]
  *
  * `--against` also measures the cold path of another build (e.g. main's, built in a worktree)
- * alternately with this one, round by round in the same process, and prints the ratio: on a shared
- * machine only such same-run ratios are steady.
+ * alternately with this one, round by round in the same process, and prints the ratio of the best
+ * rounds and the median ratio of paired rounds: on a shared machine only such same-run ratios are
+ * steady.
  */
 import { batches } from './corpus.mjs';
 import { resolve } from 'node:path';
@@ -48,8 +49,8 @@ const coldWith = (create) => (n) => {
   for (let i = 0; i < n; i++) x += normalize(shapes[i % shapes.length]).sql.length;
   return x;
 };
-// This build and another, alternated in short rounds; best round of each. First, so that both
-// builds' code has seen only cold calls (the memo benchmarks below feed this build other strings).
+// This build and another, alternated in short rounds, first, so that both builds' code has seen
+// only cold calls (the memo benchmarks below feed this build other strings).
 const againstAt = process.argv.indexOf('--against');
 let against;
 if (againstAt > 0) {
@@ -57,18 +58,32 @@ if (againstAt > 0) {
   const other = await import(pathToFileURL(`${dir}/sql/index.js`).href);
   const runs = [coldWith(createSqlNormalizer), coldWith(other.createSqlNormalizer)];
   const best = [Infinity, Infinity];
+  const ratios = [];
   for (const run of runs) run(20_000);
-  // Many short rounds (a few ms each): on a loaded machine the best of each then comes from
-  // moments when the core was really ours, and the two builds share those moments.
-  const n = 1_060;
-  for (let r = 0; r < 300; r++) {
-    runs.forEach((run, k) => {
-      const t0 = process.hrtime.bigint();
+  // Many short rounds (about a millisecond each, every shape 4 times), timed in CPU time so that
+  // moments the process waits for a core do not count. The best round of each build gives the
+  // rates; the median of the two builds' ratio round by round, which share the machine's
+  // state of the moment, is the steadier comparison on a loaded machine.
+  const n = 4 * shapes.length;
+  for (let r = 0; r < 1_500; r++) {
+    const took = runs.map((run, k) => {
+      const c0 = process.cpuUsage();
       run(n);
-      best[k] = Math.min(best[k], Number(process.hrtime.bigint() - t0) / 1e9);
+      const c = process.cpuUsage(c0);
+      const s = (c.user + c.system) / 1e6;
+      best[k] = Math.min(best[k], s);
+      return s;
     });
+    if (took[0] > 0 && took[1] > 0) ratios.push(took[1] / took[0]);
   }
-  against = { dist: dir, coldPerSec: Math.round(n / best[1]), thisBuildColdPerSec: Math.round(n / best[0]), speedUp: +(best[1] / best[0]).toFixed(2) };
+  ratios.sort((a, b) => a - b);
+  against = {
+    dist: dir,
+    coldPerSec: Math.round(n / best[1]),
+    thisBuildColdPerSec: Math.round(n / best[0]),
+    speedUp: +(best[1] / best[0]).toFixed(2),
+    medianRoundSpeedUp: +ratios[ratios.length >> 1].toFixed(2),
+  };
 }
 
 const hits = rate((n) => {
