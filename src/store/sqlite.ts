@@ -7,7 +7,7 @@ import { routeTraffic as routeTrafficOf, type RouteTraffic } from '../detect/rou
 import type { RequestAnalysis } from '../detect/types.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
 import type { SqlFacts } from '../sql/types.js';
-import { migrate } from './migrations.js';
+import { migrate, MINUTE_ROWS_MARK } from './migrations.js';
 import { Summaries, type SummaryBucket, type SummaryEndpoint } from './summaries.js';
 import {
   assembleRollups,
@@ -45,7 +45,6 @@ import {
   Store,
   StoreOpenError,
   minuteHorizon,
-  periodRows,
   periodSpan,
   type CommittedTraces,
   type StoreOptions,
@@ -72,8 +71,8 @@ export class SqliteStore extends Store {
   /** When minute rows older than 48 h were last deleted (see #pruneMinutes). */
   #minutesPrunedAt = Number.NEGATIVE_INFINITY;
 
-  private constructor(db: Database, location: string, options: StoreOptions) {
-    super(options);
+  private constructor(db: Database, location: string, options: StoreOptions, minuteRowsSinceMs: number | undefined) {
+    super(options, minuteRowsSinceMs);
     this.db = db;
     this.location = location;
     this.#summaries = new Summaries(db);
@@ -99,8 +98,9 @@ export class SqliteStore extends Store {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
-      migrate(db);
-      return new SqliteStore(db, path, options);
+      migrate(db, (options.now ?? Date.now)());
+      const mark = db.prepare('SELECT at_ms FROM store_marks WHERE name = ?').get(MINUTE_ROWS_MARK) as { at_ms: number } | undefined;
+      return new SqliteStore(db, path, options, mark?.at_ms);
     } catch (e) {
       db?.close();
       throw new StoreOpenError(`cannot open the store ${path}: ${(e as Error).message}`);
@@ -219,7 +219,7 @@ export class SqliteStore extends Store {
   }
 
   async connections(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<ConnectionRollup[]> {
-    const rows = periodRows(query, this.now());
+    const rows = this.rowsOf(query);
     const sums: ConnectionSumRow[] = [];
     for (const [g, { lo, hi }] of rangesOf(rows)) {
       const range = this.#prepare(
@@ -342,7 +342,7 @@ export class SqliteStore extends Store {
   }
 
   async rollups(query: PeriodQuery = {}): Promise<EndpointRollup[]> {
-    const ranges = rangesOf(periodRows(query, this.now()));
+    const ranges = rangesOf(this.rowsOf(query));
     const matches = endpointMatcher(query.endpoint);
     const endpoints = this.#prepare('SELECT id, service, endpoint FROM endpoints').all() as { id: number; service: string; endpoint: string }[];
     const keep = (e: { service: string; endpoint: string }): boolean => matches(e.endpoint) && (query.service === undefined || e.service === query.service);
@@ -380,7 +380,7 @@ export class SqliteStore extends Store {
   override async periodSummary(query: PeriodQuery, options: { slowMs: number; closedBeforeMs: number }): Promise<SummaryEndpoint[]> {
     const matches = endpointMatcher(query.endpoint);
     return this.#summaries
-      .endpoints(periodRows(query, this.now()), options.slowMs, options.closedBeforeMs)
+      .endpoints(this.rowsOf(query), options.slowMs, options.closedBeforeMs)
       .filter((e) => matches(e.rollup.endpoint) && (query.service === undefined || e.rollup.service === query.service));
   }
 
@@ -389,11 +389,11 @@ export class SqliteStore extends Store {
     axis: { startMs: number; sizeMs: number; count: number },
     closedBeforeMs: number,
   ): Promise<Map<number, SummaryBucket[]>> {
-    return this.#summaries.trends(periodRows(query, this.now()), axis, closedBeforeMs);
+    return this.#summaries.trends(this.rowsOf(query), axis, closedBeforeMs);
   }
 
   override async firstHour(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<number | undefined> {
-    return this.#summaries.firstHour(periodRows(query, this.now()));
+    return this.#summaries.firstHour(this.rowsOf(query));
   }
 
   async endpoints(): Promise<StoredEndpoint[]> {
@@ -422,7 +422,7 @@ export class SqliteStore extends Store {
 
   async endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}, endpointId?: number): Promise<EndpointHour[]> {
     const out: (EndpointHour & { endpoint_id: number })[] = [];
-    const ranges = rangesOf(periodRows(query, this.now()));
+    const ranges = rangesOf(this.rowsOf(query));
     for (const [g, { lo, hi }] of ranges) {
       const columns = `endpoint_id, endpoint_id AS endpointId, ${g.key} AS hour, requests, db_spans AS dbSpans, wasted_ms AS wastedMs`;
       const rows =
@@ -436,7 +436,7 @@ export class SqliteStore extends Store {
 
   async findingHours(findingId: number, query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<FindingHour[]> {
     const out: FindingHour[] = [];
-    for (const [g, { lo, hi }] of rangesOf(periodRows(query, this.now()))) {
+    for (const [g, { lo, hi }] of rangesOf(this.rowsOf(query))) {
       out.push(
         ...(this.#prepare(
           `SELECT ${g.key} AS hour, requests_affected AS requestsAffected, executions, wasted_ms AS wastedMs

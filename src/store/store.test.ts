@@ -339,6 +339,87 @@ describe.each(clocked)('%s store, minute rows', (_name, open) => {
   });
 });
 
+/**
+ * Each backend's store at `location`, and a way to turn it back into a store written before minute
+ * rows existed (schema 8): the tables that came later dropped or emptied, as if never written.
+ */
+const upgradable: [string, () => Promise<{ open: (options: StoreOptions) => Promise<Store>; predateMinuteRows: () => Promise<void> }>][] = [
+  [
+    'SQLite',
+    async () => {
+      const path = tempDb();
+      return {
+        open: async (options) => SqliteStore.open(path, options),
+        predateMinuteRows: async () => {
+          const db = SqliteStore.open(path).db;
+          db.exec(`DROP TABLE store_marks; DELETE FROM endpoint_minutes; DELETE FROM finding_minutes; DELETE FROM fingerprint_minutes;
+            DELETE FROM connection_minutes; ${['summary_endpoints', 'summary_queries', 'summary_findings', 'summary_selects'].map((t) => `DELETE FROM ${t} WHERE size = 60000;`).join(' ')}`);
+          db.pragma('user_version = 8');
+          db.close();
+        },
+      };
+    },
+  ],
+  [
+    'PostgreSQL',
+    async () => {
+      const url = await postgresDatabase('upgrade');
+      return {
+        open: async (options) => PostgresStore.open(url, options),
+        predateMinuteRows: async () => {
+          const c = new pg.Client({ connectionString: url });
+          await c.connect();
+          await c.query(`DROP TABLE store_marks; DELETE FROM endpoint_minutes; DELETE FROM finding_minutes; DELETE FROM fingerprint_minutes;
+            DELETE FROM connection_minutes; UPDATE n1lens_schema SET version = 8`);
+          await c.end();
+        },
+      };
+    },
+  ],
+];
+
+describe.each(upgradable)('%s store upgraded from before minute rows', (_name, make) => {
+  const MINUTE = 60_000;
+  const at = (hhmm: string) => Date.parse(`2026-12-03T${hhmm}:00Z`);
+
+  it('reads the hour of the upgrade whole, as before it, and by the minute from the next hour', async () => {
+    const { open, predateMinuteRows } = await make();
+    let now = at('10:06') + 30_000;
+    const before = await open({ now: () => now });
+    await before.record([dashboard(1, at('09:20')), dashboard(2, at('09:57')), dashboard(3, at('10:01'))]);
+    await before.close();
+    await predateMinuteRows();
+
+    // Upgraded at 10:06:30: requests recorded before it have hour rows only.
+    const store = await open({ now: () => now });
+    expect(new Date(store.minuteReadHorizon()).toISOString()).toBe('2026-12-03T11:00:00.000Z');
+    await store.record([dashboard(4, at('10:05'))]);
+    const requests = async (sinceMs: number) => (await store.report({ sinceMs })).summary.requests;
+    // Minute rows would have held only 10:05 (a gap of 09:57 and 10:01); the hours hold them all.
+    expect(await requests(now - 10 * MINUTE)).toBe(4);
+    expect(await requests(at('10:03'))).toBe(2);
+
+    // From the next hour on, edges are exact to the minute again.
+    now = at('12:06') + 30_000;
+    await store.record([dashboard(5, at('11:50')), dashboard(6, at('12:00'))]);
+    expect(await requests(now - 10 * MINUTE)).toBe(1);
+    expect(await requests(at('11:40'))).toBe(2);
+    await store.close();
+
+    // The mark stays: reopening (no migration this time) still reads the upgrade hour whole.
+    const reopened = await open({ now: () => now });
+    expect(reopened.minuteReadHorizon(at('10:06'))).toBe(at('11:00'));
+    await reopened.close();
+  });
+
+  it('has no mark when the store is new: minute rows came with it', async () => {
+    const { open } = await make();
+    const store = await open({ now: () => at('10:06') });
+    expect(store.minuteReadHorizon()).toBe(minuteHorizon(at('10:06')));
+    await store.close();
+  });
+});
+
 describe('PostgreSQL store', () => {
   it('has a migration for every SQLite migration', () => {
     expect(POSTGRES_MIGRATIONS).toHaveLength(SCHEMA_VERSION);
