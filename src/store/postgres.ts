@@ -409,9 +409,9 @@ export class PostgresStore extends Store {
       await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const endpoints = (await c.query<{ id: number; service: string; endpoint: string }>('SELECT id, service, endpoint FROM endpoints ORDER BY id')).rows;
       if (!endpoints.some(keep)) return [];
-      const endpointRows: Parameters<typeof assembleRollups>[1][number][] = [];
-      const findingRows: Parameters<typeof assembleRollups>[2][number][] = [];
-      const fingerprintRows: Parameters<typeof assembleRollups>[3][number][] = [];
+      const endpointRows: Parameters<typeof assembleRollups>[1][number][][] = [];
+      const findingRows: Parameters<typeof assembleRollups>[2][number][][] = [];
+      const fingerprintRows: Parameters<typeof assembleRollups>[3][number][][] = [];
       // Whole hours, then the minutes at the edges: the ranges never overlap.
       for (const [g, { lo, hi }] of ranges) {
         const endpointHours = await c.query<Parameters<typeof assembleRollups>[1][number]>(
@@ -430,11 +430,12 @@ export class PostgresStore extends Store {
            WHERE h.${g.key} >= $1 AND h.${g.key} < $2 ORDER BY h.endpoint_id, h.fingerprint COLLATE "C", h.${g.key}`,
           [lo, hi],
         );
-        endpointRows.push(...endpointHours.rows);
-        findingRows.push(...findingHours.rows);
-        fingerprintRows.push(...fingerprintHours.rows);
+        endpointRows.push(endpointHours.rows);
+        findingRows.push(findingHours.rows);
+        fingerprintRows.push(fingerprintHours.rows);
       }
-      return assembleRollups(endpoints, ranges.length > 1 ? byEndpointAndStart(endpointRows) : endpointRows, findingRows, fingerprintRows, keep);
+      // flat(), not push(...rows): a week of a thousand endpoints is more rows than a call's arguments may be.
+      return assembleRollups(endpoints, ranges.length > 1 ? byEndpointAndStart(endpointRows.flat()) : endpointRows.flat(), findingRows.flat(), fingerprintRows.flat(), keep);
     } finally {
       await c.query('COMMIT').catch(() => undefined);
       c.release();

@@ -350,30 +350,29 @@ export class SqliteStore extends Store {
     if (kept.length === 0) return [];
     // One pass per table and range (whole hours, minutes at the edges); the endpoint filter is applied while assembling.
     // The ranges never overlap, so a minute row never shares its (endpoint, start) with an hour row.
-    const endpointRows: Parameters<typeof assembleRollups>[1][number][] = [];
-    const findingRows: Parameters<typeof assembleRollups>[2][number][] = [];
-    const fingerprintRows: Parameters<typeof assembleRollups>[3][number][] = [];
-    for (const [g, { lo, hi }] of ranges) {
-      endpointRows.push(
-        ...(this.#prepare(
+    // flatMap, not push(...rows): a week of a thousand endpoints is more rows than a call's arguments may be.
+    const endpointRows = ranges.flatMap(
+      ([g, { lo, hi }]) =>
+        this.#prepare(
           `SELECT endpoint_id, ${g.key} AS hour, requests, db_spans, wasted_ms, rollup FROM ${g.endpoints} WHERE ${g.key} >= ? AND ${g.key} < ? ORDER BY endpoint_id, ${g.key}`,
-        ).all(lo, hi) as Parameters<typeof assembleRollups>[1][number][]),
-      );
-      findingRows.push(
-        ...(this.#prepare(
+        ).all(lo, hi) as Parameters<typeof assembleRollups>[1][number][],
+    );
+    const findingRows = ranges.flatMap(
+      ([g, { lo, hi }]) =>
+        this.#prepare(
           `SELECT f.endpoint_id, h.${g.key} AS hour, f.fingerprint, f.kind, f.link, s.sql, s.facts, h.requests_affected, h.executions, h.wasted_ms, h.rollup
            FROM ${g.findings} h JOIN findings f ON f.id = h.finding_id JOIN statements s ON s.fingerprint = f.fingerprint
            WHERE h.${g.key} >= ? AND h.${g.key} < ? ORDER BY h.finding_id, h.${g.key}`,
-        ).all(lo, hi) as Parameters<typeof assembleRollups>[2][number][]),
-      );
-      fingerprintRows.push(
-        ...(this.#prepare(
+        ).all(lo, hi) as Parameters<typeof assembleRollups>[2][number][],
+    );
+    const fingerprintRows = ranges.flatMap(
+      ([g, { lo, hi }]) =>
+        this.#prepare(
           `SELECT h.endpoint_id, h.${g.key} AS hour, h.fingerprint, s.sql, s.facts, h.requests, h.executions, h.total_ms, h.rollup
            FROM ${g.fingerprints} h JOIN statements s ON s.fingerprint = h.fingerprint
            WHERE h.${g.key} >= ? AND h.${g.key} < ? ORDER BY h.endpoint_id, h.fingerprint, h.${g.key}`,
-        ).all(lo, hi) as Parameters<typeof assembleRollups>[3][number][]),
-      );
-    }
+        ).all(lo, hi) as Parameters<typeof assembleRollups>[3][number][],
+    );
     return assembleRollups(endpoints, ranges.length > 1 ? byEndpointAndStart(endpointRows) : endpointRows, findingRows, fingerprintRows, keep);
   }
 
@@ -421,16 +420,15 @@ export class SqliteStore extends Store {
   }
 
   async endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}, endpointId?: number): Promise<EndpointHour[]> {
-    const out: (EndpointHour & { endpoint_id: number })[] = [];
     const ranges = rangesOf(this.rowsOf(query));
-    for (const [g, { lo, hi }] of ranges) {
+    const out = ranges.flatMap(([g, { lo, hi }]) => {
       const columns = `endpoint_id, endpoint_id AS endpointId, ${g.key} AS hour, requests, db_spans AS dbSpans, wasted_ms AS wastedMs`;
       const rows =
         endpointId === undefined
           ? this.#prepare(`SELECT ${columns} FROM ${g.endpoints} WHERE ${g.key} >= ? AND ${g.key} < ? ORDER BY endpoint_id, ${g.key}`).all(lo, hi)
           : this.#prepare(`SELECT ${columns} FROM ${g.endpoints} WHERE endpoint_id = ? AND ${g.key} >= ? AND ${g.key} < ? ORDER BY ${g.key}`).all(endpointId, lo, hi);
-      out.push(...(rows as (EndpointHour & { endpoint_id: number })[]));
-    }
+      return rows as (EndpointHour & { endpoint_id: number })[];
+    });
     return (ranges.length > 1 ? byEndpointAndStart(out) : out).map(({ endpoint_id: _, ...h }) => h);
   }
 

@@ -57,6 +57,19 @@ describe('SQLite store', () => {
     expect(() => SqliteStore.open(path)).toThrow(/newer than this n1lens understands/);
   });
 
+  it('reads a period of more rows than a call may take arguments (years of hours): no stack overflow', async () => {
+    const store = SqliteStore.open(tempDb());
+    await store.record([dashboard(1, T0)]);
+    const ROWS = 300_000;
+    store.db.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${ROWS - 1})
+      INSERT INTO endpoint_hours (endpoint_id, hour, requests, db_spans, repeats, wasted_ms, rollup)
+      SELECT endpoint_id, hour - i * ${HOUR}, requests, db_spans, repeats, wasted_ms, rollup FROM endpoint_hours, n`);
+    const hours = await store.endpointHours();
+    expect(hours.length).toBe(ROWS);
+    expect(hours.reduce((n, h) => n + h.requests, 0)).toBe(ROWS);
+    store.closeSync();
+  });
+
   it('never writes literal values from statements to the database file', async () => {
     const path = tempDb();
     const store = SqliteStore.open(path);
