@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tempDir, testServeOptions } from './support.js';
+import { tempDir } from './support.js';
 import type { Report } from '../src/report/model.js';
 
 const root = new URL('..', import.meta.url).pathname;

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tempDir, testServeOptions } from './support.js';
+import { tempDir } from './support.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const testdata = join(root, 'src/otlp/testdata');
