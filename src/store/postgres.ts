@@ -408,27 +408,30 @@ export class PostgresStore extends Store {
     try {
       await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const endpoints = (await c.query<{ id: number; service: string; endpoint: string }>('SELECT id, service, endpoint FROM endpoints ORDER BY id')).rows;
-      if (!endpoints.some(keep)) return [];
+      const kept = endpoints.filter(keep).map((e) => e.id);
+      if (kept.length === 0) return [];
+      // One endpoint's page (or a service) reads only its endpoints' rows (see the SQLite store).
+      const only = kept.length === endpoints.length ? null : kept;
       const endpointRows: Parameters<typeof assembleRollups>[1][number][][] = [];
       const findingRows: Parameters<typeof assembleRollups>[2][number][][] = [];
       const fingerprintRows: Parameters<typeof assembleRollups>[3][number][][] = [];
       // Whole hours, then the minutes at the edges: the ranges never overlap.
       for (const [g, { lo, hi }] of ranges) {
         const endpointHours = await c.query<Parameters<typeof assembleRollups>[1][number]>(
-          `SELECT endpoint_id, ${g.key} AS hour, requests, db_spans, wasted_ms, rollup FROM ${g.endpoints} WHERE ${g.key} >= $1 AND ${g.key} < $2 ORDER BY endpoint_id, ${g.key}`,
-          [lo, hi],
+          `SELECT endpoint_id, ${g.key} AS hour, requests, db_spans, wasted_ms, rollup FROM ${g.endpoints} WHERE ${g.key} >= $1 AND ${g.key} < $2 AND ($3::int[] IS NULL OR endpoint_id = ANY($3)) ORDER BY endpoint_id, ${g.key}`,
+          [lo, hi, only],
         );
         const findingHours = await c.query<Parameters<typeof assembleRollups>[2][number]>(
           `SELECT f.endpoint_id, h.${g.key} AS hour, f.fingerprint, f.kind, f.link, s.sql, s.facts, h.requests_affected, h.executions, h.wasted_ms, h.rollup
            FROM ${g.findings} h JOIN findings f ON f.id = h.finding_id JOIN statements s ON s.fingerprint = f.fingerprint
-           WHERE h.${g.key} >= $1 AND h.${g.key} < $2 ORDER BY h.finding_id, h.${g.key}`,
-          [lo, hi],
+           WHERE h.${g.key} >= $1 AND h.${g.key} < $2 AND ($3::int[] IS NULL OR f.endpoint_id = ANY($3)) ORDER BY h.finding_id, h.${g.key}`,
+          [lo, hi, only],
         );
         const fingerprintHours = await c.query<Parameters<typeof assembleRollups>[3][number]>(
           `SELECT h.endpoint_id, h.${g.key} AS hour, h.fingerprint, s.sql, s.facts, h.requests, h.executions, h.total_ms, h.rollup
            FROM ${g.fingerprints} h JOIN statements s ON s.fingerprint = h.fingerprint
-           WHERE h.${g.key} >= $1 AND h.${g.key} < $2 ORDER BY h.endpoint_id, h.fingerprint COLLATE "C", h.${g.key}`,
-          [lo, hi],
+           WHERE h.${g.key} >= $1 AND h.${g.key} < $2 AND ($3::int[] IS NULL OR h.endpoint_id = ANY($3)) ORDER BY h.endpoint_id, h.fingerprint COLLATE "C", h.${g.key}`,
+          [lo, hi, only],
         );
         endpointRows.push(endpointHours.rows);
         findingRows.push(findingHours.rows);

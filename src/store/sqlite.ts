@@ -348,30 +348,35 @@ export class SqliteStore extends Store {
     const keep = (e: { service: string; endpoint: string }): boolean => matches(e.endpoint) && (query.service === undefined || e.service === query.service);
     const kept = endpoints.filter(keep).map((e) => e.id);
     if (kept.length === 0) return [];
-    // One pass per table and range (whole hours, minutes at the edges); the endpoint filter is applied while assembling.
-    // The ranges never overlap, so a minute row never shares its (endpoint, start) with an hour row.
+    // One pass per table and range (whole hours, minutes at the edges). The ranges never overlap, so a
+    // minute row never shares its (endpoint, start) with an hour row. One endpoint's page (or a service)
+    // reads only its endpoints' rows; a whole report reads every row without the id list.
+    const only = kept.length === endpoints.length ? undefined : JSON.stringify(kept);
+    const ids = (column: string): string => (only === undefined ? '' : `AND ${column} IN (SELECT value FROM json_each(?))`);
+    const args = (lo: number, hi: number): unknown[] => (only === undefined ? [lo, hi] : [lo, hi, only]);
     // flatMap, not push(...rows): a week of a thousand endpoints is more rows than a call's arguments may be.
     const endpointRows = ranges.flatMap(
       ([g, { lo, hi }]) =>
         this.#prepare(
-          `SELECT endpoint_id, ${g.key} AS hour, requests, db_spans, wasted_ms, rollup FROM ${g.endpoints} WHERE ${g.key} >= ? AND ${g.key} < ? ORDER BY endpoint_id, ${g.key}`,
-        ).all(lo, hi) as Parameters<typeof assembleRollups>[1][number][],
+          `SELECT endpoint_id, ${g.key} AS hour, requests, db_spans, wasted_ms, rollup FROM ${g.endpoints}
+           WHERE ${g.key} >= ? AND ${g.key} < ? ${ids('endpoint_id')} ORDER BY endpoint_id, ${g.key}`,
+        ).all(...args(lo, hi)) as Parameters<typeof assembleRollups>[1][number][],
     );
     const findingRows = ranges.flatMap(
       ([g, { lo, hi }]) =>
         this.#prepare(
           `SELECT f.endpoint_id, h.${g.key} AS hour, f.fingerprint, f.kind, f.link, s.sql, s.facts, h.requests_affected, h.executions, h.wasted_ms, h.rollup
            FROM ${g.findings} h JOIN findings f ON f.id = h.finding_id JOIN statements s ON s.fingerprint = f.fingerprint
-           WHERE h.${g.key} >= ? AND h.${g.key} < ? ORDER BY h.finding_id, h.${g.key}`,
-        ).all(lo, hi) as Parameters<typeof assembleRollups>[2][number][],
+           WHERE h.${g.key} >= ? AND h.${g.key} < ? ${ids('f.endpoint_id')} ORDER BY h.finding_id, h.${g.key}`,
+        ).all(...args(lo, hi)) as Parameters<typeof assembleRollups>[2][number][],
     );
     const fingerprintRows = ranges.flatMap(
       ([g, { lo, hi }]) =>
         this.#prepare(
           `SELECT h.endpoint_id, h.${g.key} AS hour, h.fingerprint, s.sql, s.facts, h.requests, h.executions, h.total_ms, h.rollup
            FROM ${g.fingerprints} h JOIN statements s ON s.fingerprint = h.fingerprint
-           WHERE h.${g.key} >= ? AND h.${g.key} < ? ORDER BY h.endpoint_id, h.fingerprint, h.${g.key}`,
-        ).all(lo, hi) as Parameters<typeof assembleRollups>[3][number][],
+           WHERE h.${g.key} >= ? AND h.${g.key} < ? ${ids('h.endpoint_id')} ORDER BY h.endpoint_id, h.fingerprint, h.${g.key}`,
+        ).all(...args(lo, hi)) as Parameters<typeof assembleRollups>[3][number][],
     );
     return assembleRollups(endpoints, ranges.length > 1 ? byEndpointAndStart(endpointRows) : endpointRows, findingRows, fingerprintRows, keep);
   }

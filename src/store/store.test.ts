@@ -96,6 +96,20 @@ describe.each(backends)('%s store', (_name, open) => {
     await store.close();
   });
 
+  it('reads one endpoint or one service as the same rollups a whole read gives for them', async () => {
+    const store = await open();
+    const renamed = (i: number, endpoint: string, service: string) => ({ ...dashboard(i, T0 + i * 60_000), endpoint, service });
+    await store.record([renamed(1, 'GET dashboard/', 'recruit'), renamed(2, 'GET jobs/', 'recruit'), renamed(3, 'GET dashboard/', 'billing'), renamed(4, 'GET jobs/', 'recruit')]);
+    const all = await store.rollups();
+    expect(all).toHaveLength(3);
+    expect(await store.rollups({ endpoint: 'GET jobs/' })).toEqual(all.filter((r) => r.endpoint === 'GET jobs/'));
+    expect(await store.rollups({ service: 'billing' })).toEqual(all.filter((r) => r.service === 'billing'));
+    expect(await store.rollups({ endpoint: 'GET dashboard/', service: 'recruit', sinceMs: T0 })).toEqual(
+      all.filter((r) => r.endpoint === 'GET dashboard/' && r.service === 'recruit'),
+    );
+    await store.close();
+  });
+
   it('answers a period with only the hours inside it', async () => {
     const store = await open();
     await store.record([dashboard(1, T0 + 10), dashboard(2, T0 + HOUR + 10), dashboard(3, T0 + 2 * HOUR + 10)]);
