@@ -5,7 +5,7 @@ import {
   BYTE_IMAGE_PADDING, KIND_MASK, STRIDE,
   TK_BOOL, TK_CAST, TK_COMMA, TK_DOT, TK_LBRACKET, TK_LPAREN, TK_NUMBER, TK_OP, TK_OTHER, TK_PARAM,
   TK_QIDENT, TK_RBRACKET, TK_RPAREN, TK_SEMI, TK_STRING, TK_WORD,
-  createTokens, tokenize, writeByteImage,
+  createTokens, tokenize, verbatimRunEnd, writeByteImage,
 } from './lexer.js';
 import { normalizeSql } from './normalize.js';
 
@@ -31,6 +31,26 @@ function lex(sql: string): string[] {
 }
 
 const canon = (sql: string) => normalizeSql(sql).sql;
+
+/** The raw text of every verbatim run of sql, and the top-level keywords. */
+function runs(sql: string): { runs: string[]; topKeywords: string[] } {
+  const bytes = Buffer.alloc(sql.length + BYTE_IMAGE_PADDING);
+  writeByteImage(sql, bytes);
+  const t = createTokens(4);
+  tokenize(sql, bytes, sql.length, t);
+  const found: string[] = [];
+  for (let i = 0; i < t.count; i++) {
+    const end = verbatimRunEnd(t.data, i);
+    if (end > i) found.push(sql.slice(t.data[i * STRIDE + 1], t.data[end * STRIDE + 2]));
+    i = end;
+  }
+  const topKeywords: string[] = [];
+  for (let k = 0; k < t.topKeywordCount; k++) {
+    const i = t.topKeywords[k]!;
+    topKeywords.push(sql.slice(t.data[i * STRIDE + 1], t.data[i * STRIDE + 2]));
+  }
+  return { runs: found, topKeywords };
+}
 
 describe('strings and comments', () => {
   test('a -- inside a string is not a comment', () => {
@@ -230,5 +250,36 @@ describe('robustness', () => {
     }
     const n = normalizeSql(sql);
     expect(n.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+  });
+});
+
+describe('verbatim runs and top-level keywords', () => {
+  test('Django spacing makes most of a statement one run, stopping at values and stateful keywords', () => {
+    const sql = 'SELECT "t"."a", "t"."b" FROM "t" WHERE "t"."id" = %s AND "t"."k" IN (%s, %s) LIMIT 21';
+    expect(runs(sql)).toEqual({
+      runs: ['"t"."a", "t"."b" FROM "t" WHERE "t"."id" =', 'AND "t"."k" IN'],
+      topKeywords: ['SELECT', 'FROM', 'WHERE', 'AND', 'IN', 'LIMIT'],
+    });
+  });
+
+  test('a lower-case keyword, other spacing, a comment or %% ends a run', () => {
+    expect(runs('SELECT a, b from t').runs).toEqual(['a, b']);
+    expect(runs('SELECT a ,b,  c FROM t').runs).toEqual(['b,', 'c FROM t']);
+    expect(runs('SELECT a /* x */ FROM t.b').runs).toEqual(['FROM t.b']);
+    expect(runs('SELECT a %% b FROM t').runs).toEqual(['b FROM t']);
+  });
+
+  test('keywords inside brackets are not top-level', () => {
+    expect(runs('SELECT a FROM t WHERE x IN (SELECT y FROM u) ORDER BY a').topKeywords)
+      .toEqual(['SELECT', 'FROM', 'WHERE', 'IN', 'ORDER', 'BY']);
+  });
+
+  test('runs are copied as written, and give the same text as token by token', () => {
+    expect(canon('SELECT "t"."a", "t"."b" FROM "t" WHERE "t"."id" = %s')).toBe('SELECT "t"."a", "t"."b" FROM "t" WHERE "t"."id" = ?');
+    // A savepoint's name is a value even where it would start a run.
+    expect(canon('SAVEPOINT "s1_x" , "y"')).toBe('SAVEPOINT ?, "y"');
+    // In an IN list the commas matter: `IN (a, a)` collapses.
+    expect(canon('SELECT x FROM t WHERE y IN ("a", "a")')).toBe('SELECT x FROM t WHERE y IN ("a")');
+    expect(canon('INSERT INTO "t" ("a", "b") VALUES (%s, %s), (%s, %s)')).toBe('INSERT INTO "t" ("a", "b") VALUES (?, ?)');
   });
 });
