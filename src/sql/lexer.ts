@@ -111,7 +111,7 @@ export function verbatimRunEnd(d: Int32Array, i: number): number {
 }
 
 export function createTokens(capacity = 256): Tokens {
-  return { count: 0, data: new Int32Array(capacity * STRIDE), firstSemi: -1, topKeywords: new Int32Array(capacity >> 2), topKeywordCount: 0 };
+  return { count: 0, data: new Int32Array(capacity * STRIDE), firstSemi: -1, topKeywords: new Int32Array(16), topKeywordCount: 0 };
 }
 
 /** Byte standing for any non-ASCII character that may be part of an identifier. */
@@ -561,7 +561,7 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void
 }
 
 function growTopKeywords(t: Tokens): Int32Array {
-  const next = new Int32Array(Math.max(16, t.topKeywords.length * 2));
+  const next = new Int32Array(t.topKeywords.length * 2);
   next.set(t.topKeywords);
   return (t.topKeywords = next);
 }

@@ -55,21 +55,27 @@ function useImage(ws: Workspace, image: Buffer, length: number): void {
   ws.narrow = image.subarray(ws.narrowAt);
 }
 
-export function createWorkspace(expectedLength = 1024): Workspace {
-  const empty = Buffer.alloc(0);
-  const ws: Workspace = {
-    tokens: createTokens(expectedLength + 1),
-    image: empty,
-    bytes: empty,
-    narrow: empty,
-    narrowAt: 0,
+/** A workspace over `image`, laid out for statements up to `length` characters. */
+function workspace(image: Buffer, length: number, tokens: Tokens, frames: Int32Array, cases: Int32Array, refs: ColumnRefCache | null): Workspace {
+  const narrowAt = length + BYTE_IMAGE_PADDING;
+  return {
+    tokens,
+    image,
+    bytes: image.subarray(0, narrowAt),
+    narrow: image.subarray(narrowAt),
+    narrowAt,
     wide: new Uint16Array(0),
-    frames: new Int32Array(FRAME * 32),
-    cases: new Int32Array(CASE_FRAME * 8),
-    refs: createColumnRefCache(),
+    frames,
+    cases,
+    refs,
   };
-  useImage(ws, Buffer.allocUnsafeSlow(imageSize(expectedLength)), expectedLength);
-  return ws;
+}
+
+export function createWorkspace(expectedLength = 1024): Workspace {
+  return workspace(
+    Buffer.allocUnsafeSlow(imageSize(expectedLength)), expectedLength, createTokens(expectedLength + 1),
+    new Int32Array(FRAME * 32), new Int32Array(CASE_FRAME * 8), createColumnRefCache(),
+  );
 }
 
 /**
@@ -77,20 +83,10 @@ export function createWorkspace(expectedLength = 1024): Workspace {
  * on the JS heap, because off-heap typed arrays cost microseconds each to allocate.
  */
 function createOneShotWorkspace(length: number): Workspace {
-  const empty = Buffer.alloc(0);
-  const ws: Workspace = {
-    tokens: createTokens((length >> 1) + 8),
-    image: empty,
-    bytes: empty,
-    narrow: empty,
-    narrowAt: 0,
-    wide: new Uint16Array(0),
-    frames: new Int32Array(FRAME),
-    cases: new Int32Array(CASE_FRAME),
-    refs: null,
-  };
-  useImage(ws, Buffer.allocUnsafe(imageSize(length)), length);
-  return ws;
+  return workspace(
+    Buffer.allocUnsafe(imageSize(length)), length, createTokens((length >> 1) + 8),
+    new Int32Array(FRAME), new Int32Array(CASE_FRAME), null,
+  );
 }
 
 /**
@@ -272,12 +268,12 @@ function emit(
 
     // A verbatim run (see `verbatimRunEnd`) is copied as it is, unless a list or VALUES frame must
     // see its commas or it starts with a savepoint's name.
+    // (An ASCII statement never needs the 16-bit pass, so `narrow` always holds here.)
     const runEnd = ascii && curType !== FT_LIST && curValues === 0 ? verbatimRunEnd(d, i) : i;
     if (runEnd > i && !(prevKw === KW.SAVEPOINT || prevKw === KW.RELEASE || prevKw === KW.TO)) {
       const s = d[i * STRIDE + 1]!;
       const e = d[runEnd * STRIDE + 2]!;
-      if (narrow) ws.image.copyWithin(ws.narrowAt + o, s, e);
-      else for (let k = s; k < e; k++) out[o + k - s] = bytes[k]!;
+      ws.image.copyWithin(ws.narrowAt + o, s, e);
       o += e - s;
       const last = d[runEnd * STRIDE]!;
       const beforeLast = d[(runEnd - 1) * STRIDE]!;
