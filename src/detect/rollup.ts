@@ -433,15 +433,7 @@ export class RollupSet {
    * first-seen order, examples the first of the largest, location tallies the first few locations.
    */
   static fromShards(shards: readonly ShardRollups[]): RollupSet {
-    const groups = new Map<string, { rollup: EndpointRollup; ledger: EndpointLedger }[]>();
-    for (const shard of shards) {
-      for (const part of shard.endpoints) {
-        const id = `${part.rollup.service}\u0000${part.rollup.endpoint}`;
-        const group = groups.get(id);
-        if (group === undefined) groups.set(id, [part]);
-        else group.push(part);
-      }
-    }
+    const groups = groupBy(shards, (shard) => shard.endpoints.map((part) => [`${part.rollup.service}\u0000${part.rollup.endpoint}`, part] as [string, ShardRollups['endpoints'][number]]));
     const set = new RollupSet();
     for (const [id, parts] of inFirstSeenOrder(groups, (p) => p.ledger.first)) {
       const { rollup, ledger } = mergeEndpointParts(parts);
@@ -497,22 +489,35 @@ function noteLocation(tally: LocationTally | undefined, keys: Map<string, Releas
   if (tally?.has(id) === true && !keys.has(id)) keys.set(id, key);
 }
 
-/** Map entries by the earliest first-seen key among their parts. */
-function inFirstSeenOrder<K, P>(groups: Map<K, P[]>, first: (part: P) => ReleaseKey): [K, P[]][] {
-  const earliest = (parts: P[]): ReleaseKey => parts.map(first).reduce((a, b) => (releasedBefore(b, a) ? b : a));
+/**
+ * Map entries by the earliest first-seen key among their parts. Entries first seen by the same
+ * request (or trace) share a key and come from one shard: their order in its map decides.
+ */
+function inFirstSeenOrder<K, P>(groups: Map<K, { part: P; index: number }[]>, first: (part: P) => ReleaseKey): [K, P[]][] {
+  const earliest = (parts: { part: P; index: number }[]): { at: ReleaseKey; index: number } => {
+    let best = { at: first(parts[0]!.part), index: parts[0]!.index };
+    for (const p of parts.slice(1)) {
+      const at = first(p.part);
+      if (releasedBefore(at, best.at)) best = { at, index: p.index };
+    }
+    return best;
+  };
   return [...groups]
-    .map(([k, parts]) => ({ k, parts, at: earliest(parts) }))
-    .sort((a, b) => (releasedBefore(a.at, b.at) ? -1 : releasedBefore(b.at, a.at) ? 1 : 0))
-    .map(({ k, parts }) => [k, parts]);
+    .map(([k, parts]) => ({ k, parts, seen: earliest(parts) }))
+    .sort((a, b) => (releasedBefore(a.seen.at, b.seen.at) ? -1 : releasedBefore(b.seen.at, a.seen.at) ? 1 : a.seen.index - b.seen.index))
+    .map(({ k, parts }) => [k, parts.map((p) => p.part)]);
 }
 
-function groupBy<K, V, P>(parts: readonly P[], entries: (part: P) => Iterable<[K, V]>): Map<K, { part: P; value: V }[]> {
-  const out = new Map<K, { part: P; value: V }[]>();
+/** Each part's entries grouped by key, with their index in the part (see inFirstSeenOrder). */
+function groupBy<K, V, P>(parts: readonly P[], entries: (part: P) => Iterable<[K, V]>): Map<K, { part: V; index: number }[]> {
+  const out = new Map<K, { part: V; index: number }[]>();
   for (const part of parts) {
+    let index = 0;
     for (const [k, value] of entries(part)) {
       const group = out.get(k);
-      if (group === undefined) out.set(k, [{ part, value }]);
-      else group.push({ part, value });
+      const entry = { part: value, index: index++ };
+      if (group === undefined) out.set(k, [entry]);
+      else group.push(entry);
     }
   }
   return out;
@@ -540,13 +545,15 @@ function largest<P>(parts: readonly P[], figure: (p: P) => number, key: (p: P) =
 
 /** Location tallies merged as one tally fed in release order would be: the first distinct ones kept, counts added. */
 function mergeTallyParts(parts: readonly { tally: LocationTally | undefined; keys: Map<string, ReleaseKey> }[]): LocationTally | undefined {
-  const seen: { at: ReleaseKey; location: CodeLocation; count: number }[] = [];
+  const seen: { at: ReleaseKey; index: number; location: CodeLocation; count: number }[] = [];
   for (const { tally, keys } of parts) {
     if (tally === undefined) continue;
-    for (const [id, { location, count }] of tally) seen.push({ at: keys.get(id) ?? { round: Infinity, position: Infinity }, location, count });
+    let index = 0;
+    for (const [id, { location, count }] of tally) seen.push({ at: keys.get(id) ?? { round: Infinity, position: Infinity }, index: index++, location, count });
   }
   if (seen.length === 0) return undefined;
-  seen.sort((a, b) => (releasedBefore(a.at, b.at) ? -1 : releasedBefore(b.at, a.at) ? 1 : 0));
+  // Locations first seen by one request share its key: their order in its shard's tally decides.
+  seen.sort((a, b) => (releasedBefore(a.at, b.at) ? -1 : releasedBefore(b.at, a.at) ? 1 : a.index - b.index));
   const tally: LocationTally = new Map();
   for (const { location, count } of seen) tallyLocation(tally, location, count);
   return tally;
@@ -580,15 +587,14 @@ function mergeEndpointParts(parts: readonly { rollup: EndpointRollup; ledger: En
   r.wastedMs = wastedMs.value;
 
   const noise = groupBy(parts, (p) => [...p.rollup.noiseDropped].map(([rule, n]) => [rule, { n, at: p.ledger.noise.get(rule)! }] as [string, { n: number; at: ReleaseKey }]));
-  for (const [rule, group] of inFirstSeenOrder(noise, (g) => g.value.at)) {
-    r.noiseDropped.set(rule, group.reduce((n, g) => n + g.value.n, 0));
-    ledger.noise.set(rule, group.map((g) => g.value.at).reduce((a, b) => (releasedBefore(b, a) ? b : a)));
+  for (const [rule, group] of inFirstSeenOrder(noise, (g) => g.at)) {
+    r.noiseDropped.set(rule, group.reduce((n, g) => n + g.n, 0));
+    ledger.noise.set(rule, group.map((g) => g.at).reduce((a, b) => (releasedBefore(b, a) ? b : a)));
   }
 
   type CascadePart = { c: CascadeRollup; l: CascadeLedger };
   const cascades = groupBy(parts, (p) => [...p.rollup.cascades].map(([fp, c]) => [fp, { c, l: p.ledger.cascades.get(fp)! }] as [Fingerprint, CascadePart]));
-  for (const [fp, group] of inFirstSeenOrder(cascades, (g) => g.value.l.first)) {
-    const g = group.map((x) => x.value);
+  for (const [fp, g] of inFirstSeenOrder(cascades, (x) => x.l.first)) {
     const head = g.reduce((a, b) => (releasedBefore(b.l.first, a.l.first) ? b : a));
     const linked = g.filter((x) => x.l.linked !== undefined).reduce<CascadePart | undefined>((a, b) => (a === undefined || releasedBefore(b.l.linked!, a.l.linked!) ? b : a), undefined);
     const total = mergeExact(g.map((x) => x.l.totalMs));
@@ -624,8 +630,7 @@ function mergeEndpointParts(parts: readonly { rollup: EndpointRollup; ledger: En
 
   type FingerprintPart = { f: FingerprintRollup; l: FingerprintLedger };
   const fingerprints = groupBy(parts, (p) => [...p.rollup.fingerprints].map(([fp, f]) => [fp, { f, l: p.ledger.fingerprints.get(fp)! }] as [Fingerprint, FingerprintPart]));
-  for (const [fp, group] of inFirstSeenOrder(fingerprints, (g) => g.value.l.first)) {
-    const g = group.map((x) => x.value);
+  for (const [fp, g] of inFirstSeenOrder(fingerprints, (x) => x.l.first)) {
     const head = g.reduce((a, b) => (releasedBefore(b.l.first, a.l.first) ? b : a));
     const total = mergeExact(g.map((x) => x.l.totalMs));
     const example = largest(g, (x) => x.f.example.maxMs, (x) => x.l.example);

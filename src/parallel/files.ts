@@ -1,9 +1,10 @@
 /**
- * n1-report --jobs N: the files analysed by N worker threads, one shard of the traces each (split
- * by trace id). Every worker reads every file itself (from the page cache) and walks every unit,
- * so each keeps the whole input's span clock, but decodes and analyses only its traces' spans and
- * rolls them up itself. This thread only merges the N rollup sets at the end: rollups add
- * (detect/rollup.ts RollupSet.fromShards), so the report is the one `--jobs 1` prints, to the byte.
+ * n1-report --jobs N: the files analysed in N shards of the traces (split by trace id), shard 0 on
+ * this thread while N - 1 worker threads start and take the others. Each shard reads every file
+ * itself (from the page cache) and walks every unit, so it keeps the whole input's span clock, but
+ * decodes and analyses only its traces' spans and rolls them up itself. The N rollup sets then
+ * merge exactly (detect/rollup.ts RollupSet.fromShards): the report is the one `--jobs 1` prints,
+ * to the byte, and nothing crosses threads per span or per request.
  */
 import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
@@ -11,7 +12,7 @@ import type { DetectOptions } from '../detect/request.js';
 import { RollupSet } from '../detect/rollup.js';
 import { releasedBefore } from '../detect/rollup.js';
 import { errorFrom, type ErrorData, type FromWorker, type WorkerSetup } from './protocol.js';
-import type { KeyedConnection, ShardResult } from './shard.js';
+import { analyseShard, ShardAnalysis, type KeyedConnection, type ShardResult } from './shard.js';
 
 /** Input, in bytes on disk, from which workers start: below it they would cost more than they save. */
 export const PARALLEL_MIN_BYTES = 16 * 1024 * 1024;
@@ -45,14 +46,17 @@ export async function analyseFilesSharded(
   const { links: _links, noiseFilter: _noise, ...cloneable } = detect;
   const workers: Worker[] = [];
   try {
-    const results = await Promise.all(
-      Array.from({ length: jobs }, (_, shard) => {
-        const setup: WorkerSetup = { shard, shards: jobs, files: [...files], detect: cloneable, ...(schemaPath === undefined ? {} : { schemaPath }) };
-        const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: setup });
-        workers.push(worker);
-        return outcome(worker, shard);
-      }),
-    );
+    // Shards 1.. in workers, shard 0 here while they start: one thread and one heap fewer.
+    const started = Array.from({ length: jobs - 1 }, (_, i) => {
+      const setup: WorkerSetup = { shard: i + 1, shards: jobs, files: [...files], detect: cloneable, ...(schemaPath === undefined ? {} : { schemaPath }) };
+      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: setup });
+      workers.push(worker);
+      return outcome(worker, i + 1);
+    });
+    // Awaited below; a failure here first must not leave them unhandled.
+    for (const p of started) p.catch(() => undefined);
+    const here = await analyseShard(files, new ShardAnalysis(detect, 0, jobs));
+    const results = [unpack(here), ...(await Promise.all(started))];
     const failures = results.filter((r): r is { unit: number; error: ErrorData } => 'error' in r);
     if (failures.length > 0) {
       // The first unit that failed in any shard is the one --jobs 1 stops at.
@@ -71,13 +75,16 @@ export async function analyseFilesSharded(
 function outcome(worker: Worker, shard: number): Promise<ShardResult | { unit: number; error: ErrorData }> {
   return new Promise((resolve, reject) => {
     worker.once('message', (message: FromWorker) => {
-      if ('done' in message) resolve(message.done);
-      else if ('failed' in message) resolve(message.failed);
-      else reject(new Error(`n1-report worker ${shard}: ${message.fatal}`));
+      if ('fatal' in message) reject(new Error(`n1-report worker ${shard}: ${message.fatal}`));
+      else resolve(unpack(message));
     });
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`n1-report worker ${shard} exited with code ${code} before answering`)));
   });
+}
+
+function unpack(message: Exclude<FromWorker, { fatal: string }>): ShardResult | { unit: number; error: ErrorData } {
+  return 'done' in message ? message.done : message.failed;
 }
 
 /** The shards' connection uses in the order one analysis releases their requests (a trace's stay in order: sort is stable). */

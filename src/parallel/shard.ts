@@ -9,7 +9,8 @@ import type { ConnectionUse } from '../detect/connections.js';
 import type { DetectOptions } from '../detect/request.js';
 import { RollupSet, type ReleaseKey, type ShardRollups } from '../detect/rollup.js';
 import type { RequestAnalysis } from '../detect/types.js';
-import { decodeUnit, inProtobufUnit, isRawUnit, type TraceUnit, type UnitDecoders } from '../otlp/file.js';
+import { createUnitDecoders, decodeUnit, inProtobufUnit, isRawUnit, readTraceUnits, type TraceUnit, type UnitDecoders } from '../otlp/file.js';
+import { errorData, type FromWorker } from './protocol.js';
 import { shardOfTraceId } from '../otlp/shard.js';
 import type { SpanRecord, SpanSink, TraceId } from '../otlp/span.js';
 import type { WireDecoder } from '../otlp/wire/decoder.js';
@@ -177,4 +178,37 @@ class ShardDecoder implements WireDecoder {
     }
     return this.#sink;
   }
+}
+
+/** Reads every file and analyses one shard of it: the shard's result, or where and why the input failed. */
+export async function analyseShard(files: readonly string[], analysis: ShardAnalysis): Promise<Exclude<FromWorker, { fatal: string }>> {
+  let unit = 0;
+  try {
+    for (const file of files) {
+      const decoders = createUnitDecoders();
+      for await (const next of readTraceUnits(file)) {
+        try {
+          analysis.addUnit(next, decoders);
+        } catch (error) {
+          return { failed: { unit, error: errorData(wholeUnitError(next, error)) } };
+        }
+        unit++;
+      }
+    }
+  } catch (error) {
+    // A reading error comes after every unit already read.
+    return { failed: { unit, error: errorData(error) } };
+  }
+  return { done: analysis.finish() };
+}
+
+/** The error --jobs 1 reports for a unit a shard could not decode: the unit decoded whole, as it is there. */
+function wholeUnitError(unit: TraceUnit, shardError: unknown): unknown {
+  if (!isRawUnit(unit)) return shardError;
+  try {
+    decodeUnit(unit, createUnitDecoders());
+  } catch (error) {
+    return error;
+  }
+  return shardError;
 }
