@@ -9,8 +9,7 @@
 import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { DetectOptions } from '../detect/request.js';
-import { RollupSet } from '../detect/rollup.js';
-import { releasedBefore } from '../detect/rollup.js';
+import { RollupSet, releasedBefore } from '../detect/rollup.js';
 import { errorFrom, type ErrorData, type FromWorker, type WorkerSetup } from './protocol.js';
 import { analyseShard, ShardAnalysis, type KeyedConnection, type ShardResult } from './shard.js';
 
