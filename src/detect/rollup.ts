@@ -285,7 +285,11 @@ export function addExact(partials: number[], x: number): number {
   let n = 0;
   for (let i = 0; i < partials.length; i++) {
     let y = partials[i]!;
-    if (Math.abs(x) < Math.abs(y)) [x, y] = [y, x];
+    if (Math.abs(x) < Math.abs(y)) {
+      const t = x;
+      x = y;
+      y = t;
+    }
     const hi = x + y;
     const lo = y - (hi - x);
     if (lo !== 0) partials[n++] = lo;
@@ -485,6 +489,8 @@ function account(r: EndpointRollup, ledger: EndpointLedger, analysis: RequestAna
 }
 
 function noteLocation(tally: LocationTally | undefined, keys: Map<string, ReleaseKey>, location: CodeLocation, key: ReleaseKey): void {
+  // Tallies only grow: while every entry has its key, this request added none.
+  if (tally === undefined || keys.size === tally.size) return;
   const id = locationKey(location);
   if (tally?.has(id) === true && !keys.has(id)) keys.set(id, key);
 }
