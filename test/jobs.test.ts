@@ -1,7 +1,7 @@
 /**
  * n1-report --jobs N prints the report --jobs 1 prints, byte for byte, on every fixture and the
- * bundled recording: traces split across worker threads, their requests merged back in the order
- * one analysis releases them. N1LENS_JOBS_MIN_BYTES=0 starts the workers even for small files.
+ * bundled recording: traces split across threads, each shard's rollups merged exactly.
+ * N1LENS_JOBS_MIN_BYTES=0 starts the workers even for small files.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -43,7 +43,7 @@ describe('n1-report --jobs', () => {
     expectSameAsOneJob([recording]);
     expectSameAsOneJob(['--schema', schema, recording]);
     expectSameAsOneJob(['-'], readFileSync(recording));
-  });
+  }, 120_000);
 
   it('counts spans once across overlapping files of different formats, as --jobs 1 does', () => {
     expectSameAsOneJob([
@@ -53,7 +53,7 @@ describe('n1-report --jobs', () => {
       recording,
       recording,
     ]);
-  });
+  }, 60_000);
 
   it('reports the error --jobs 1 reports when a message is damaged past the first shard', () => {
     // Damage a span attribute in the last message: one shard reads it, the others skip it unread.
@@ -80,6 +80,13 @@ describe('n1-report --jobs', () => {
       expect(one.code).toBe(2);
       for (const jobs of [2, 3]) expect(report([file], jobs)).toEqual(one);
     }
+  });
+
+  it('reports a missing file as --jobs 1 does', () => {
+    const one = report([recording, join(dir, 'missing.jsonl')], 1);
+    expect(one.code).toBe(2);
+    expect(one.stderr).toContain('missing.jsonl');
+    expect(report([recording, join(dir, 'missing.jsonl')], 2)).toEqual(one);
   });
 
   it('refuses --jobs 0', () => {

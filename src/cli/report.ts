@@ -6,7 +6,7 @@ import { OfflineAnalysis } from '../analyzer.js';
 import { RollupSet } from '../detect/rollup.js';
 import { createUnitDecoders, readTraceUnits } from '../otlp/file.js';
 import { availableParallelism } from 'node:os';
-import { analyseFilesSharded } from '../parallel/files.js';
+import { analyseFilesSharded, worthSharding } from '../parallel/files.js';
 import {
   baselineFromReport,
   buildReport,
@@ -105,10 +105,10 @@ export async function analyseFiles(
   const withLinks = { ...detect, ...(schema === undefined ? {} : { links: schemaNaming(schema) }) };
   const reportOptions = schema === undefined ? {} : { schema };
   // Workers hand over what the rollups read, not each request's timeline: onAnalysed (the HTML report) stays on one thread.
-  if (jobs > 1 && onAnalysed === undefined) {
-    // N1LENS_JOBS_MIN_BYTES (tests, benchmarks) lowers the input size from which workers start.
-    const minBytes = process.env.N1LENS_JOBS_MIN_BYTES === undefined ? undefined : Number(process.env.N1LENS_JOBS_MIN_BYTES);
-    return { ...(await analyseFilesSharded(files, withLinks, schemaPath, jobs, minBytes)), reportOptions };
+  // N1LENS_JOBS_MIN_BYTES (tests, benchmarks) lowers the input size from which workers start.
+  const minBytes = process.env.N1LENS_JOBS_MIN_BYTES === undefined ? undefined : Number(process.env.N1LENS_JOBS_MIN_BYTES);
+  if (jobs > 1 && onAnalysed === undefined && worthSharding(files, minBytes)) {
+    return { ...(await analyseFilesSharded(files, withLinks, schemaPath, jobs)), reportOptions };
   }
   const offline = new OfflineAnalysis(withLinks, onAnalysed);
   for (const file of files) {

@@ -9,7 +9,6 @@ import { describeJsonValue, describeObjectKeys, notTraceData } from './describe.
 import { decodeJaegerTrace, isJaegerTrace } from './jaeger.js';
 import { createJsonDecoder, type JsonDecoder } from './json.js';
 import { isZipkinSpan, ZipkinBatch } from './zipkin.js';
-import { decodeProtobufRequest } from './protobuf.js';
 import { createWireDecoder, type WireDecoder } from './wire/decoder.js';
 import type { DecodedBatch } from './span.js';
 
@@ -555,7 +554,7 @@ function decodeMessage(ctx: Context, message: Buffer, byte: number): TraceUnit {
 }
 
 function decodeMessageAt(file: string, at: string, message: Uint8Array, byte: number, decoder: WireDecoder): DecodedBatch {
-  return atMessage(file, at, byte, () => decodeProtobufRequest(message, decoder));
+  return atMessage(file, at, byte, () => decoder.decode(message));
 }
 
 function atMessage<T>(file: string, at: string, byte: number, decode: () => T): T {

@@ -1,82 +1,120 @@
 /**
- * One shard of an offline analysis (n1-report --jobs): the spans of its traces in, analysed
- * requests out, each with the key that puts every shard's requests back in the order a single
- * analysis of the whole input releases them, so the merged rollups are the same, float sums and
- * first-seen examples included.
+ * One shard of an offline analysis (n1-report --jobs): every unit of the input read, the spans of
+ * this shard's traces analysed, and their requests added to rollups with the key that says where a
+ * single analysis of the whole input released them, so shards' rollups merge into its rollups
+ * exactly (detect/rollup.ts RollupSet.fromShards).
  */
 import { Analyzer, offlineAnalyzerOptions } from '../analyzer.js';
+import type { ConnectionUse } from '../detect/connections.js';
 import type { DetectOptions } from '../detect/request.js';
+import { RollupSet, type ReleaseKey, type ShardRollups } from '../detect/rollup.js';
 import type { RequestAnalysis } from '../detect/types.js';
-import { decodeUnit, type RawUnit } from '../otlp/file.js';
+import { createUnitDecoders, decodeUnit, inProtobufUnit, isRawUnit, readTraceUnits, type TraceUnit, type UnitDecoders } from '../otlp/file.js';
+import { errorData, type FromWorker } from './protocol.js';
 import { shardOfTraceId } from '../otlp/shard.js';
-import type { SpanRecord, TraceId } from '../otlp/span.js';
-import type { UnitDecoders } from '../otlp/file.js';
+import type { SpanRecord, SpanSink, TraceId } from '../otlp/span.js';
+import type { WireDecoder } from '../otlp/wire/decoder.js';
 
-/** When a request was released: evicted while spans were added, completed by the poll after them, or at the end. */
-export type Phase = typeof EVICTED | typeof POLLED | typeof FLUSHED;
+/** Release phases within one unit: evicted while its spans were added, then completed by the poll after them; the end's flush comes last. */
 const EVICTED = 0;
 const POLLED = 1;
 const FLUSHED = 2;
 
-/**
- * A request and where a single analysis would have released it: within one input unit, by phase,
- * then by the stream position of its trace's last span (the assembler releases the least recently
- * touched trace first). A trace's requests share the key and keep their order.
- */
-export interface KeyedAnalysis {
-  phase: Phase;
-  position: number;
-  analysis: RequestAnalysis;
+/** A request's connection use, which the main thread adds in release order (its float sums follow that order). */
+export interface KeyedConnection {
+  key: ReleaseKey;
+  service: string;
+  instance: string;
+  use: ConnectionUse;
 }
 
-/** The valid spans of one input unit that belong to this shard, with their places among all of the unit's valid spans. */
-export interface ShardSpans {
-  spans: readonly SpanRecord[];
-  /** positions[i]: index of spans[i] among the unit's valid spans, every shard's included. */
-  positions: readonly number[];
-  /** Valid spans in the unit, every shard's: the span clock advances by this much. */
-  accepted: number;
+/** What a shard hands back at the end (cloneable). */
+export interface ShardResult {
+  rollups: ShardRollups;
+  connections: KeyedConnection[];
+  lateSpans: number;
 }
 
 export class ShardAnalysis {
   readonly analyzer: Analyzer;
+  readonly #rollups = new RollupSet();
+  readonly #connections: KeyedConnection[] = [];
+  readonly #shard: number;
+  readonly #shards: number;
+  /** Units read so far. */
+  #units = 0;
   /** The span clock: valid spans read so far by every shard, as OfflineAnalysis counts them. */
   #spansRead = 0;
   /** Stream position of the last span of each trace seen (pruned to open traces as it grows). */
   readonly #last = new Map<TraceId, number>();
   #pruneAt = 10_000;
+  readonly #decoders = new WeakMap<WireDecoder, WireDecoder>();
 
-  constructor(options: DetectOptions, shards: number) {
+  constructor(options: DetectOptions, shard: number, shards: number) {
     this.analyzer = new Analyzer(offlineAnalyzerOptions(options, shards));
+    this.#shard = shard;
+    this.#shards = shards;
   }
 
-  /** Adds one unit's spans of this shard; returns the requests released, keyed. */
-  add(unit: ShardSpans): KeyedAnalysis[] {
-    const { spans, positions } = unit;
-    const base = this.#spansRead;
-    const last = this.#last;
-    for (let i = 0; i < spans.length; i++) {
-      const traceId = spans[i]!.traceId;
-      // A batch holds runs of one trace's spans: only the run's last span sets the position.
-      if (i + 1 === spans.length || spans[i + 1]!.traceId !== traceId) last.set(traceId, base + positions[i]!);
+  /** Adds this shard's spans of one unit of the input; throws what decoding the unit throws (for protobuf, possibly at a later byte than decodeUnit). */
+  addUnit(unit: TraceUnit, decoders: UnitDecoders): void {
+    const round = 3 * this.#units++;
+    if (isRawUnit(unit) && unit.raw === 'protobuf') {
+      const decoder = this.#shardDecoder(decoders.wire);
+      const { analyses } = inProtobufUnit(unit, (bytes) => this.analyzer.addMessage(decoder, bytes, (accepted) => (this.#spansRead += accepted)));
+      this.#take(round + EVICTED, analyses);
+    } else {
+      const spans = isRawUnit(unit) ? decodeUnit(unit, decoders).spans : unit.spans;
+      const mine = this.#mine(spans);
+      this.#spansRead += spans.length;
+      this.#take(round + EVICTED, this.analyzer.add(mine, this.#spansRead));
     }
-    this.#spansRead += unit.accepted;
-    const out: KeyedAnalysis[] = [];
-    this.#key(out, EVICTED, this.analyzer.add(spans, this.#spansRead));
-    this.#key(out, POLLED, this.analyzer.poll(this.#spansRead));
-    if (last.size > this.#pruneAt) this.#prune();
-    return out;
+    this.#take(round + POLLED, this.analyzer.poll(this.#spansRead));
+    if (this.#last.size > this.#pruneAt) this.#prune();
   }
 
-  /** Releases everything still buffered (end of input). */
-  finish(): KeyedAnalysis[] {
-    const out: KeyedAnalysis[] = [];
-    this.#key(out, FLUSHED, this.analyzer.flush());
-    return out;
+  /** Releases everything still buffered (end of input) and hands over the rollups. */
+  finish(): ShardResult {
+    this.#take(3 * this.#units + FLUSHED, this.analyzer.flush());
+    return { rollups: this.#rollups.toShard(), connections: this.#connections, lateSpans: this.analyzer.assembler.counters.lateSpans };
   }
 
-  #key(out: KeyedAnalysis[], phase: Phase, analyses: RequestAnalysis[]): void {
-    for (const analysis of analyses) out.push({ phase, position: this.#last.get(analysis.traceId) ?? -1, analysis });
+  #take(round: number, analyses: RequestAnalysis[]): void {
+    for (const analysis of analyses) {
+      const key = { round, position: this.#last.get(analysis.traceId) ?? -1 };
+      this.#rollups.addEndpoint(analysis, key);
+      if (analysis.connection !== null) this.#connections.push({ key, service: analysis.service, instance: analysis.instance ?? '', use: analysis.connection });
+    }
+  }
+
+  /** This shard's spans of a decoded batch, noting each trace's last position. */
+  #mine(spans: readonly SpanRecord[]): SpanRecord[] {
+    const mine: SpanRecord[] = [];
+    const base = this.#spansRead;
+    let lastId: TraceId | undefined;
+    let lastMine = false;
+    for (let i = 0; i < spans.length; i++) {
+      const span = spans[i]!;
+      if (span.traceId !== lastId) {
+        lastId = span.traceId;
+        lastMine = shardOfTraceId(lastId, this.#shards) === this.#shard;
+      }
+      if (lastMine) {
+        mine.push(span);
+        this.#last.set(lastId, base + i);
+      }
+    }
+    return mine;
+  }
+
+  /** The file's wire decoder restricted to this shard, its sink noting each trace's last position. */
+  #shardDecoder(wire: WireDecoder): WireDecoder {
+    let decoder = this.#decoders.get(wire);
+    if (decoder === undefined) {
+      decoder = new ShardDecoder(wire, this.#shard, this.#shards, (traceId) => this.#last.set(traceId, this.#spansRead + wire.spanIndex));
+      this.#decoders.set(wire, decoder);
+    }
+    return decoder;
   }
 
   /** Forgets the positions of traces no longer open (released, or only ever late). */
@@ -87,35 +125,90 @@ export class ShardAnalysis {
   }
 }
 
-/** The shards' requests of one unit (or of the end), in the order one analysis of the whole input releases them. */
-export function mergeKeyed(lists: readonly (readonly KeyedAnalysis[])[]): KeyedAnalysis[] {
-  const all = lists.flat();
-  // Array#sort is stable: a trace's requests keep their order.
-  return all.sort((a, b) => a.phase - b.phase || a.position - b.position);
-}
+/** A wire decoder whose decodeTo hands over only one shard's spans (Analyzer.addMessage takes it as it is). */
+class ShardDecoder implements WireDecoder {
+  readonly #wire: WireDecoder;
+  readonly #shard: number;
+  readonly #shards: number;
+  readonly #seen: (traceId: TraceId) => void;
+  #inner: SpanSink | undefined;
+  #sink: SpanSink | undefined;
 
-/** This shard's spans of a decoded batch (SpanRecord.traceId → otlp/shard.ts). */
-export function shardSpans(spans: readonly SpanRecord[], shard: number, shards: number): ShardSpans {
-  const mine: SpanRecord[] = [];
-  const positions: number[] = [];
-  let lastId: TraceId | undefined;
-  let lastMine = false;
-  for (let i = 0; i < spans.length; i++) {
-    const span = spans[i]!;
-    if (span.traceId !== lastId) {
-      lastId = span.traceId;
-      lastMine = shardOfTraceId(lastId, shards) === shard;
-    }
-    if (lastMine) {
-      mine.push(span);
-      positions.push(i);
-    }
+  constructor(wire: WireDecoder, shard: number, shards: number, seen: (traceId: TraceId) => void) {
+    this.#wire = wire;
+    this.#shard = shard;
+    this.#shards = shards;
+    this.#seen = seen;
   }
-  return { spans: mine, positions, accepted: spans.length };
+
+  get spanIndex(): number {
+    return this.#wire.spanIndex;
+  }
+
+  decode(bytes: Uint8Array): ReturnType<WireDecoder['decode']> {
+    return this.#wire.decodeShard(bytes, this.#shard, this.#shards);
+  }
+
+  decodeShard(bytes: Uint8Array, shard: number, shards: number): ReturnType<WireDecoder['decodeShard']> {
+    return this.#wire.decodeShard(bytes, shard, shards);
+  }
+
+  decodeShardTo(bytes: Uint8Array, sink: SpanSink, shard: number, shards: number): ReturnType<WireDecoder['decodeShardTo']> {
+    return this.#wire.decodeShardTo(bytes, sink, shard, shards);
+  }
+
+  decodeTo(bytes: Uint8Array, sink: SpanSink): ReturnType<WireDecoder['decodeTo']> {
+    return this.#wire.decodeShardTo(bytes, this.#noting(sink), this.#shard, this.#shards);
+  }
+
+  #noting(inner: SpanSink): SpanSink {
+    if (this.#inner !== inner || this.#sink === undefined) {
+      const seen = this.#seen;
+      this.#inner = inner;
+      this.#sink = {
+        dbSpan(...args: Parameters<SpanSink['dbSpan']>): void {
+          seen(args[0]);
+          inner.dbSpan(...args);
+        },
+        span(record: SpanRecord): void {
+          seen(record.traceId);
+          inner.span(record);
+        },
+      };
+    }
+    return this.#sink;
+  }
 }
 
-/** This shard's spans of a raw unit; throws as decodeUnit does (or, for protobuf, possibly at a later byte: decodeUnit tells the exact error). */
-export function shardUnit(unit: RawUnit, decoders: UnitDecoders, shard: number, shards: number): ShardSpans {
-  if (unit.raw === 'protobuf') return decoders.wire.decodeShard(unit.bytes, shard, shards);
-  return shardSpans(decodeUnit(unit, decoders).spans, shard, shards);
+/** Reads every file and analyses one shard of it: the shard's result, or where and why the input failed. */
+export async function analyseShard(files: readonly string[], analysis: ShardAnalysis): Promise<Exclude<FromWorker, { fatal: string }>> {
+  let unit = 0;
+  try {
+    for (const file of files) {
+      const decoders = createUnitDecoders();
+      for await (const next of readTraceUnits(file)) {
+        try {
+          analysis.addUnit(next, decoders);
+        } catch (error) {
+          return { failed: { unit, error: errorData(wholeUnitError(next, error)) } };
+        }
+        unit++;
+      }
+    }
+  } catch (error) {
+    // A reading error comes after every unit already read.
+    return { failed: { unit, error: errorData(error) } };
+  }
+  return { done: analysis.finish() };
+}
+
+/** The error --jobs 1 reports for a unit a shard could not decode: the unit decoded whole, as it is there. */
+function wholeUnitError(unit: TraceUnit, shardError: unknown): unknown {
+  if (!isRawUnit(unit)) return shardError;
+  try {
+    decodeUnit(unit, createUnitDecoders());
+  } catch (error) {
+    return error;
+  }
+  return shardError;
 }

@@ -334,6 +334,30 @@ describe('decodeOtlpTraces', () => {
     );
   }, 120_000);
 
+  test("decodeShardTo: the sink gets exactly decodeShard's spans of the shard, spanIndex giving each one's position", () => {
+    const check = (bytes: Uint8Array, shards: number): void => {
+      for (let shard = 0; shard < shards; shard++) {
+        const part = run((b) => decoder.decodeShard(b, shard, shards), bytes);
+        if (!part.ok) continue;
+        const batch = part.batch as ShardBatch;
+        const seen: { traceId: string; spanId: string; at: number }[] = [];
+        const sink = {
+          dbSpan: (traceId: string, spanId: string) => void seen.push({ traceId, spanId, at: decoder.spanIndex }),
+          span: (r: { traceId: string; spanId: string }) => void seen.push({ traceId: r.traceId, spanId: r.spanId, at: decoder.spanIndex }),
+        };
+        const sunk = decoder.decodeShardTo(bytes, sink, shard, shards);
+        expect(sunk.accepted).toBe(batch.accepted);
+        expect(sunk.rejected).toEqual(batch.rejected);
+        expect(seen).toEqual(batch.spans.map((s, i) => ({ traceId: s.traceId, spanId: s.spanId, at: batch.positions[i] })));
+      }
+    };
+    for (const bytes of REAL) for (const shards of [1, 2, 3]) check(bytes, shards);
+    fc.assert(
+      fc.property(request, fc.integer({ min: 1, max: 4 }), (bytes, shards) => check(bytes, shards)),
+      { numRuns: 300 },
+    );
+  }, 120_000);
+
   test('agrees on a Uint8Array that is not a Buffer', () => {
     const bytes = new Uint8Array(REAL[1]!);
     expect(decodeOtlpTraces(bytes)).toEqual(decodeProtobufRequestReference(Buffer.from(bytes)));

@@ -59,6 +59,14 @@ export interface WireDecoder {
    * the spans before the damage, so a caller stops at the error (n1-report does).
    */
   decodeTo(bytes: Uint8Array, sink: SpanSink): SinkBatch;
+  /**
+   * `decodeTo` for one shard of `shards`: only the shard's traces' spans reach the sink, and
+   * `accepted` counts the valid spans of every shard (n1-report --jobs keeps the whole stream's
+   * span clock). While the sink is called, `spanIndex` is the span's index among them.
+   */
+  decodeShardTo(bytes: Uint8Array, sink: SpanSink, shard: number, shards: number): SinkBatch;
+  /** During decodeTo / decodeShardTo: the index of the span being handed to the sink among the message's valid spans. */
+  readonly spanIndex: number;
 }
 
 /** What decodeTo returns: the spans handed over, and the refused ones. */
@@ -132,6 +140,22 @@ class ResourceReader implements WireDecoder {
       reader.sink = undefined;
       reader.reset();
     }
+  }
+
+  decodeShardTo(bytes: Uint8Array, sink: SpanSink, shard: number, shards: number): SinkBatch {
+    const reader = this.#spans;
+    reader.shard = shard;
+    reader.shards = shards;
+    try {
+      return this.decodeTo(bytes, sink);
+    } finally {
+      reader.shard = 0;
+      reader.shards = 1;
+    }
+  }
+
+  get spanIndex(): number {
+    return this.#spans.position;
   }
 
   decode(bytes: Uint8Array): DecodedBatch {

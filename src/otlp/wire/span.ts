@@ -44,6 +44,8 @@ export class SpanReader {
   positions: number[] = [];
   /** Sink mode (WireDecoder.decodeTo): valid spans go here, counted in `accepted`, instead of into `spans`. */
   sink: SpanSink | undefined;
+  /** Sink mode: the index among the message's accepted spans of the span being handed over. */
+  position = 0;
 
   constructor(cursor: WireCursor, strings: WireStrings, attributes: AttributeReader) {
     this.#cursor = cursor;
@@ -172,6 +174,7 @@ export class SpanReader {
         } finally {
           this.shards = shards;
         }
+        // (A sink was handed the span, and counted it, in the read.)
         if (this.spans.length > before) this.positions.push(this.accepted++);
         return;
       }
@@ -196,10 +199,9 @@ export class SpanReader {
       this.rejected[3]!++;
       return;
     }
-    if (shards > 1) this.positions.push(this.accepted++);
     const sink = this.sink;
     if (sink !== undefined) {
-      this.accepted++;
+      this.position = this.accepted++;
       const parent = parentLength === 0 ? '' : strings.spanIdHex(parentStart);
       const statement = f.dbStatement;
       if (f.dbSystem !== undefined && statement !== undefined && statement !== '' && parent !== '' && kind !== 2 && kind !== 5) {
@@ -218,6 +220,7 @@ export class SpanReader {
       );
       return;
     }
+    if (shards > 1) this.positions.push(this.accepted++);
     this.spans.push(
       buildRecord(
         traceId,
