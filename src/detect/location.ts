@@ -93,12 +93,14 @@ export function requestControllerOf(): ControllerOf {
   let lastBody: string | undefined;
   let lastController: string | undefined;
   return (statement) => {
-    const body = lastCommentBody(statement);
-    if (body === undefined) return undefined;
-    if (body !== lastBody) {
-      lastBody = body;
-      lastController = commentTags(body)?.controller;
-    }
+    // lastCommentBody's bounds, compared in place with the last body before any string is cut.
+    const close = statement.lastIndexOf('*/');
+    const open = close < 0 ? -1 : statement.lastIndexOf('/*', close);
+    if (open < 0) return undefined;
+    if (lastBody !== undefined && close - open - 2 === lastBody.length && statement.startsWith(lastBody, open + 2)) return lastController;
+    const body = lastCommentBody(statement)!;
+    lastBody = body;
+    lastController = commentTags(body)?.controller;
     return lastController;
   };
 }

@@ -72,8 +72,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
   const isNoise = options.noiseFilter ?? createNoiseFilter(options.ignoreSql);
   const db = request.db;
   const times = db.dbTimes;
-  const words = db.dbWords;
-  const statements = db.statements;
+  const statements = db.dbStatements;
   const order = request.dbOrder;
   // Framework-internal statements are dropped before anything else looks at the request.
   const noise: Record<string, number> = {};
@@ -101,7 +100,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
   let prevRule: string | null = null;
   for (let k = 0; k < order.length; k++) {
     const j = order[k]!;
-    const statement = statements[words[j * 3 + 2]!]!;
+    const statement = statements[j]!;
     const startMs = times[j * 2]!;
     const duration = times[j * 2 + 1]!;
     let n: NormalizedSql;
@@ -398,13 +397,17 @@ class TriggerResolver {
   /** The nearest earlier query whose rows explain this one's filter. */
   #findParent(g: Group, shape: Shape, first: number): { parent: Group; step: RelationStep } | undefined {
     if (shape.kind === 'unknown') return undefined;
+    // The walk back crosses earlier loops: a statement already tried gives the same answer again.
+    let tried: Set<NormalizedSql> | undefined;
     for (let i = first - 1; i >= 0; i--) {
       const n = this.normalized[i];
       if (n === undefined || n.fingerprint === g.n.fingerprint || n.facts.operation !== 'SELECT') continue;
       const parent = this.groups.get(n.fingerprint);
       if (parent === undefined) continue;
+      if (tried?.has(n)) continue;
       const step = this.#stepFrom(n.facts, shape);
       if (step !== undefined) return { parent, step };
+      (tried ??= new Set()).add(n);
     }
     return undefined;
   }

@@ -58,9 +58,6 @@ function wordsHex(hi: number, lo: number): string {
   return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
 }
 
-/** Statements a new one is compared with before it takes a new entry: an N+1 loop cycles through a few. */
-const STATEMENT_WINDOW = 8;
-
 /**
  * DB spans in columns, what detection reads: per span its start and duration (ms), its statement as
  * an index into a per-trace table, its id as two 32-bit words. A CompactTrace is one; detect/request.ts
@@ -70,11 +67,11 @@ export class DbColumns {
   /** DB spans in the columns. */
   dbCount = 0;
   /** Start, duration (ms) per DB span. */
-  dbTimes = new Float64Array(16);
-  /** Span id high word, low word, statement index per DB span. */
-  dbWords = new Uint32Array(24);
-  /** The trace's distinct statements (mostly: a repeat beyond the last few takes a second entry). */
-  readonly statements: string[] = [];
+  dbTimes = new Float64Array(32);
+  /** Span id high word, low word per DB span. */
+  dbWords = new Uint32Array(32);
+  /** The statement of each DB span (the decoder interns them: a loop's repeats are one string). */
+  readonly dbStatements: string[] = [];
   /** DB span index → its id, for ids that are not 16 lowercase hex digits (their words are 0). */
   oddIds: Map<number, string> | undefined;
   readonly dbSystems = new UniformColumn();
@@ -91,21 +88,13 @@ export class DbColumns {
       const times = new Float64Array(capacity * 2);
       times.set(this.dbTimes);
       this.dbTimes = times;
-      const words = new Uint32Array(capacity * 3);
+      const words = new Uint32Array(capacity * 2);
       words.set(this.dbWords);
       this.dbWords = words;
     }
     this.dbTimes[j * 2] = startMs;
     this.dbTimes[j * 2 + 1] = durationMs;
-    const table = this.statements;
-    let k = table.length - 1;
-    const stop = Math.max(0, table.length - STATEMENT_WINDOW);
-    while (k >= stop && table[k] !== statement) k--;
-    if (k < stop) {
-      k = table.length;
-      table.push(statement);
-    }
-    this.dbWords[j * 3 + 2] = k;
+    this.dbStatements.push(statement);
     this.dbSystems.push(system);
     this.dbLocations.push(location);
     return j;
@@ -113,7 +102,7 @@ export class DbColumns {
 
   /** The statement of DB span j. */
   statementOf(j: number): string {
-    return this.statements[this.dbWords[j * 3 + 2]!]!;
+    return this.dbStatements[j]!;
   }
 
   /** Whether DB span j's id is kept as a string (it is not 16 lowercase hex digits). */
@@ -163,8 +152,8 @@ export class CompactTrace extends DbColumns {
     }
     if (lo < 0) (this.oddIds ??= new Map()).set(j, spanId);
     else {
-      this.dbWords[j * 3] = hi;
-      this.dbWords[j * 3 + 1] = lo;
+      this.dbWords[j * 2] = hi;
+      this.dbWords[j * 2 + 1] = lo;
     }
     this.dbParents.push(parentSpanId);
     this.dbServices.push(service);
@@ -172,7 +161,7 @@ export class CompactTrace extends DbColumns {
 
   /** The id of DB span j, as it was given. */
   dbId(j: number): string {
-    return this.oddIds?.get(j) ?? wordsHex(this.dbWords[j * 3]!, this.dbWords[j * 3 + 1]!);
+    return this.oddIds?.get(j) ?? wordsHex(this.dbWords[j * 2]!, this.dbWords[j * 2 + 1]!);
   }
 
   /** Remembers the id of every span (a released trace's), for telling retried copies from late spans. */
@@ -180,7 +169,7 @@ export class CompactTrace extends DbColumns {
     const words = this.dbWords;
     for (let j = 0; j < this.dbCount; j++) {
       if (this.isOddId(j)) recent.add(this.oddIds!.get(j)!);
-      else recent.addWords(words[j * 3]!, words[j * 3 + 1]!);
+      else recent.addWords(words[j * 2]!, words[j * 2 + 1]!);
     }
     for (const record of this.records) recent.add(record.spanId);
   }
@@ -240,8 +229,8 @@ class DbIdSet {
   add(j: number): boolean {
     const t = this.#t;
     const odd = t.isOddId(j) ? t.oddIds!.get(j)! : undefined;
-    const hi = t.dbWords[j * 3]!;
-    const lo = t.dbWords[j * 3 + 1]!;
+    const hi = t.dbWords[j * 2]!;
+    const lo = t.dbWords[j * 2 + 1]!;
     const slots = this.#slots;
     for (let slot = this.#hash(hi, lo, odd); ; slot = (slot + 1) & this.#mask) {
       const k = slots[slot]!;
@@ -274,7 +263,7 @@ class DbIdSet {
   #same(j: number, hi: number, lo: number, odd: string | undefined): boolean {
     const t = this.#t;
     if (t.isOddId(j)) return t.oddIds!.get(j) === odd;
-    return odd === undefined && t.dbWords[j * 3] === hi && t.dbWords[j * 3 + 1] === lo;
+    return odd === undefined && t.dbWords[j * 2] === hi && t.dbWords[j * 2 + 1] === lo;
   }
 
   #hash(hi: number, lo: number, odd: string | undefined): number {
@@ -329,7 +318,7 @@ export function assembleColumns(t: CompactTrace, stats?: AssemblyStats): ColumnR
   const times = t.dbTimes;
   const isRequestId = (j: number): boolean => {
     if (requests.size === 0) return false;
-    if (!t.isOddId(j) && (requestLow === undefined || !requestLow.has(t.dbWords[j * 3 + 1]!))) return false;
+    if (!t.isOddId(j) && (requestLow === undefined || !requestLow.has(t.dbWords[j * 2 + 1]!))) return false;
     return requests.has(t.dbId(j));
   };
   // DB span ids already assembled: a second copy of a span is the same span (assembleTrace's rule).
