@@ -61,7 +61,7 @@ const [assembleS, requests] = best(() => traces.flatMap((t) => assembleColumns(t
 const [normalizeS] = best(() => {
   const normalize = createSqlNormalizer({ maxEntries: 10_000 });
   let n = 0;
-  for (const r of requests) for (const j of r.dbOrder) n += normalize(r.db.statementOf(j)).sql.length;
+  for (const r of requests) for (const j of r.dbOrder) n += normalize(r.db.dbStatements[j]).sql.length;
   return n;
 });
 let analyses;

@@ -1,7 +1,7 @@
 /** Per-request detection: groups a request's DB spans by fingerprint, finds cascades and links each to its trigger. */
 import { createNoiseFilter, type NoiseFilter } from '../sql/noise.js';
 import type { NormalizedSql, SqlFacts } from '../sql/types.js';
-import { dbColumnsOf } from '../traces/compact.js';
+import { DB_STRIDE, dbColumnsOf } from '../traces/compact.js';
 import type { ColumnRequest, Request } from '../traces/request.js';
 import { splitCatchAll } from './catch-all.js';
 import { isConnectionSetup, OBSERVABLE_SYSTEMS } from './connections.js';
@@ -71,7 +71,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
   const minRepeats = options.minRepeats ?? 5;
   const isNoise = options.noiseFilter ?? createNoiseFilter(options.ignoreSql);
   const db = request.db;
-  const times = db.dbTimes;
+  const cols = db.dbCols;
   const statements = db.dbStatements;
   const order = request.dbOrder;
   // Framework-internal statements are dropped before anything else looks at the request.
@@ -101,8 +101,8 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
   for (let k = 0; k < order.length; k++) {
     const j = order[k]!;
     const statement = statements[j]!;
-    const startMs = times[j * 2]!;
-    const duration = times[j * 2 + 1]!;
+    const startMs = cols[j * DB_STRIDE]!;
+    const duration = cols[j * DB_STRIDE + 1]!;
     let n: NormalizedSql;
     let g: Group | undefined;
     let setup: boolean;
@@ -169,7 +169,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
   const controllerOf = requestControllerOf();
   const locations = db.dbLocations;
   const locationAt = locations.first === undefined && locations.values === undefined ? undefined : (i: number): CodeLocation | undefined => locations.get(kept[i]!);
-  const statementAt = (i: number): string => db.statementOf(kept[i]!);
+  const statementAt = (i: number): string => statements[kept[i]!]!;
   const locate = (indices: readonly number[]): CodeLocation | undefined => locationOfExecutions(locationAt, statementAt, indices, controllerOf);
   const cascades: Cascade[] = [];
   for (const g of groups.values()) {
@@ -231,8 +231,8 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
     outbound: summariseOutbound(request, options.fanoutMinCalls ?? 3, options.fanoutMinShare ?? 0.5),
     get timeline(): TimelineEntry[] {
       timeline ??= kept.map((j, i) => ({
-        offsetMs: times[j * 2]! - requestStart,
-        durationMs: times[j * 2 + 1]!,
+        offsetMs: cols[j * DB_STRIDE]! - requestStart,
+        durationMs: cols[j * DB_STRIDE + 1]!,
         fingerprint: normalized[i]?.fingerprint ?? '',
       }));
       return timeline;
@@ -246,7 +246,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
         : {
             opened,
             observable: OBSERVABLE_SYSTEMS.has(db.dbSystems.get(order[0]!)),
-            heldFromMs: times[order[0]! * 2]!,
+            heldFromMs: cols[order[0]! * DB_STRIDE]!,
             heldUntilMs: heldUntil,
             dbMs: connectionMs,
           },

@@ -35,6 +35,9 @@ export class UniformColumn<T = string> {
   }
 }
 
+/** Values per DB span in `CompactTrace.dbCols`: start (ms), duration (ms), span id high word, low word. */
+export const DB_STRIDE = 4;
+
 /**
  * The 32-bit word that 8 lowercase hex digits of `id` from `at` spell, or -1 when they are not 8
  * such digits. Span ids from the wire are 16 of them; any other id (JSON input, tests) is kept as
@@ -58,65 +61,21 @@ function wordsHex(hi: number, lo: number): string {
   return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
 }
 
-/**
- * DB spans in columns, what detection reads: per span its start and duration (ms), its statement as
- * an index into a per-trace table, its id as two 32-bit words. A CompactTrace is one; detect/request.ts
- * builds one from DbSpan objects too (dbColumnsOf).
- */
-export class DbColumns {
-  /** DB spans in the columns. */
-  dbCount = 0;
-  /** Start, duration (ms) per DB span. */
-  dbTimes = new Float64Array(32);
-  /** Span id high word, low word per DB span. */
-  dbWords = new Uint32Array(32);
-  /** The statement of each DB span (the decoder interns them: a loop's repeats are one string). */
-  readonly dbStatements: string[] = [];
-  /** DB span index → its id, for ids that are not 16 lowercase hex digits (their words are 0). */
-  oddIds: Map<number, string> | undefined;
-  readonly dbSystems = new UniformColumn();
-  /** Interned locations (otlp/location.ts): one reference per span once they differ. */
-  readonly dbLocations = new UniformColumn<CodeLocation | undefined>();
-
-  /** Appends a DB span's times and statement; returns its index. */
-  protected pushDb(startMs: number, durationMs: number, statement: string, system: string, location: CodeLocation | undefined): number {
-    const j = this.dbCount++;
-    if (j * 2 === this.dbTimes.length) {
-      // Half as much again: a trace of n spans copies about 2n of them in all, and leaves a third
-      // of its columns empty at worst (doubling would leave half).
-      const capacity = j + (j >> 1);
-      const times = new Float64Array(capacity * 2);
-      times.set(this.dbTimes);
-      this.dbTimes = times;
-      const words = new Uint32Array(capacity * 2);
-      words.set(this.dbWords);
-      this.dbWords = words;
-    }
-    this.dbTimes[j * 2] = startMs;
-    this.dbTimes[j * 2 + 1] = durationMs;
-    this.dbStatements.push(statement);
-    this.dbSystems.push(system);
-    this.dbLocations.push(location);
-    return j;
-  }
-
-  /** The statement of DB span j. */
-  statementOf(j: number): string {
-    return this.dbStatements[j]!;
-  }
-
-  /** Whether DB span j's id is kept as a string (it is not 16 lowercase hex digits). */
-  isOddId(j: number): boolean {
-    return this.oddIds !== undefined && this.oddIds.has(j);
-  }
+/** The DB span columns detection reads (CompactTrace; detect/request.ts builds one from DbSpan objects too). */
+export interface DbColumns {
+  readonly dbStatements: readonly string[];
+  /** DB_STRIDE values per DB span: start, duration, id words. */
+  readonly dbCols: readonly number[];
+  readonly dbSystems: UniformColumn;
+  readonly dbLocations: UniformColumn<CodeLocation | undefined>;
 }
 
 /**
  * One trace's spans: DB spans that are not request spans in columns, every other span as its
- * record. A buffered DB span is its two times, its id's two words and its statement's index in a
- * small per-trace table of the (interned) statement strings.
+ * record. A buffered DB span is four unboxed numbers (its times and its id as two 32-bit words)
+ * and a reference to its statement, which the decoder interns.
  */
-export class CompactTrace extends DbColumns {
+export class CompactTrace implements DbColumns {
   /** Spans added so far; each span's arrival index is the count before it. */
   count = 0;
   /** The trace id (every span of an assembler's trace has it). */
@@ -124,8 +83,20 @@ export class CompactTrace extends DbColumns {
   readonly records: SpanRecord[] = [];
   /** Arrival index of each record; DB spans take the other indices, in order. */
   readonly recordSeq: number[] = [];
+  readonly dbStatements: string[] = [];
+  readonly dbCols: number[] = [];
+  /** DB span index → its id, for ids that are not 16 lowercase hex digits (their words are -1). */
+  oddIds: Map<number, string> | undefined;
   readonly dbParents = new UniformColumn();
+  readonly dbSystems = new UniformColumn();
   readonly dbServices = new UniformColumn();
+  /** Interned locations (otlp/location.ts): one reference per span once they differ. */
+  readonly dbLocations = new UniformColumn<CodeLocation | undefined>();
+
+  /** DB spans in the columns. */
+  get dbCount(): number {
+    return this.dbStatements.length;
+  }
 
   add(span: SpanRecord): void {
     if (isDbSpan(span) && !isRequestSpan(span)) {
@@ -143,33 +114,37 @@ export class CompactTrace extends DbColumns {
     system: string, statement: string, service: string, location: CodeLocation | undefined,
   ): void {
     if (this.count++ === 0) this.traceId = traceId;
-    const j = this.pushDb(startMs, endMs - startMs, statement, system, location);
     let hi = -1;
     let lo = -1;
     if (spanId.length === 16) {
       hi = hexWord(spanId, 0);
       lo = hi < 0 ? -1 : hexWord(spanId, 8);
     }
-    if (lo < 0) (this.oddIds ??= new Map()).set(j, spanId);
-    else {
-      this.dbWords[j * 2] = hi;
-      this.dbWords[j * 2 + 1] = lo;
+    if (lo < 0) {
+      hi = -1;
+      (this.oddIds ??= new Map()).set(this.dbStatements.length, spanId);
     }
+    this.dbStatements.push(statement);
+    this.dbCols.push(startMs, endMs - startMs, hi, lo);
     this.dbParents.push(parentSpanId);
+    this.dbSystems.push(system);
     this.dbServices.push(service);
+    this.dbLocations.push(location);
   }
 
-  /** The id of DB span j, as it was given. */
+  /** The id of DB span j, as the decoder gave it. */
   dbId(j: number): string {
-    return this.oddIds?.get(j) ?? wordsHex(this.dbWords[j * 2]!, this.dbWords[j * 2 + 1]!);
+    const hi = this.dbCols[j * DB_STRIDE + 2]!;
+    return hi < 0 ? this.oddIds!.get(j)! : wordsHex(hi, this.dbCols[j * DB_STRIDE + 3]!);
   }
 
   /** Remembers the id of every span (a released trace's), for telling retried copies from late spans. */
   rememberIds(recent: RecentSpans): void {
-    const words = this.dbWords;
-    for (let j = 0; j < this.dbCount; j++) {
-      if (this.isOddId(j)) recent.add(this.oddIds!.get(j)!);
-      else recent.addWords(words[j * 2]!, words[j * 2 + 1]!);
+    const cols = this.dbCols;
+    for (let k = 0; k < cols.length; k += DB_STRIDE) {
+      const hi = cols[k + 2]!;
+      if (hi >= 0) recent.addWords(hi, cols[k + 3]!);
+      else recent.add(this.oddIds!.get(k / DB_STRIDE)!);
     }
     for (const record of this.records) recent.add(record.spanId);
   }
@@ -188,16 +163,16 @@ export class CompactTrace extends DbColumns {
 }
 
 /** The columns of DB spans given as objects (the object path: analyseRequest over a Request). */
-class ObjectDbColumns extends DbColumns {
-  constructor(spans: readonly DbSpan[]) {
-    super();
+export function dbColumnsOf(spans: readonly DbSpan[]): CompactTrace {
+  const t = new CompactTrace();
+  for (const s of spans) {
+    t.dbStatements.push(s.statement);
     // The duration as given: start + duration - start need not give it back exactly.
-    for (const s of spans) this.pushDb(s.startMs, s.durationMs, s.statement, s.system, s.location);
+    t.dbCols.push(s.startMs, s.durationMs, -1, -1);
+    t.dbSystems.push(s.system);
+    t.dbLocations.push(s.location);
   }
-}
-
-export function dbColumnsOf(spans: readonly DbSpan[]): DbColumns {
-  return new ObjectDbColumns(spans);
+  return t;
 }
 
 /** The TraceBuffer that keeps open traces as CompactTraces. */
@@ -227,10 +202,10 @@ class DbIdSet {
 
   /** Adds DB span j's id; false when an equal id was already added. */
   add(j: number): boolean {
-    const t = this.#t;
-    const odd = t.isOddId(j) ? t.oddIds!.get(j)! : undefined;
-    const hi = t.dbWords[j * 2]!;
-    const lo = t.dbWords[j * 2 + 1]!;
+    const cols = this.#t.dbCols;
+    const hi = cols[j * DB_STRIDE + 2]!;
+    const lo = cols[j * DB_STRIDE + 3]!;
+    const odd = hi < 0 ? this.#t.oddIds!.get(j)! : '';
     const slots = this.#slots;
     for (let slot = this.#hash(hi, lo, odd); ; slot = (slot + 1) & this.#mask) {
       const k = slots[slot]!;
@@ -250,8 +225,8 @@ class DbIdSet {
       hi = hexWord(spanId, 0);
       lo = hi < 0 ? -1 : hexWord(spanId, 8);
     }
-    const odd = lo < 0 ? spanId : undefined;
-    if (odd !== undefined) hi = lo = 0;
+    if (lo < 0) hi = -1;
+    const odd = hi < 0 ? spanId : '';
     const slots = this.#slots;
     for (let slot = this.#hash(hi, lo, odd); ; slot = (slot + 1) & this.#mask) {
       const k = slots[slot]!;
@@ -260,15 +235,16 @@ class DbIdSet {
     }
   }
 
-  #same(j: number, hi: number, lo: number, odd: string | undefined): boolean {
-    const t = this.#t;
-    if (t.isOddId(j)) return t.oddIds!.get(j) === odd;
-    return odd === undefined && t.dbWords[j * 2] === hi && t.dbWords[j * 2 + 1] === lo;
+  #same(j: number, hi: number, lo: number, odd: string): boolean {
+    const cols = this.#t.dbCols;
+    const jHi = cols[j * DB_STRIDE + 2]!;
+    if (jHi !== hi) return false;
+    return hi >= 0 ? cols[j * DB_STRIDE + 3] === lo : this.#t.oddIds!.get(j) === odd;
   }
 
-  #hash(hi: number, lo: number, odd: string | undefined): number {
+  #hash(hi: number, lo: number, odd: string): number {
     let h = lo ^ Math.imul(hi, 0x9e3779b1);
-    if (odd !== undefined) for (let i = 0; i < odd.length; i++) h = Math.imul(h ^ odd.charCodeAt(i), 0x01000193);
+    for (let i = 0; i < odd.length; i++) h = Math.imul(h ^ odd.charCodeAt(i), 0x01000193);
     return (h ^ (h >>> 15)) & this.#mask;
   }
 }
@@ -315,10 +291,11 @@ export function assembleColumns(t: CompactTrace, stats?: AssemblyStats): ColumnR
     }
   }
   const dbCount = t.dbCount;
-  const times = t.dbTimes;
+  const cols = t.dbCols;
   const isRequestId = (j: number): boolean => {
     if (requests.size === 0) return false;
-    if (!t.isOddId(j) && (requestLow === undefined || !requestLow.has(t.dbWords[j * 2 + 1]!))) return false;
+    const hi = cols[j * DB_STRIDE + 2]!;
+    if (hi >= 0 && (requestLow === undefined || !requestLow.has(cols[j * DB_STRIDE + 3]!))) return false;
     return requests.has(t.dbId(j));
   };
   // DB span ids already assembled: a second copy of a span is the same span (assembleTrace's rule).
@@ -409,7 +386,7 @@ export function assembleColumns(t: CompactTrace, stats?: AssemblyStats): ColumnR
       lastParent = parent;
       lastOwner = findOwner(parent);
     }
-    const request = lastOwner === '' ? orphanRequest((dbSeq ??= t.dbSeq())[j]!, t.traceId, t.dbServices.get(j), times[j * 2]!) : requests.get(lastOwner);
+    const request = lastOwner === '' ? orphanRequest((dbSeq ??= t.dbSeq())[j]!, t.traceId, t.dbServices.get(j), cols[j * DB_STRIDE]!) : requests.get(lastOwner);
     if (request === undefined) continue;
     request.dbOrder.push(j);
   }
@@ -437,9 +414,9 @@ export function assembleColumns(t: CompactTrace, stats?: AssemblyStats): ColumnR
     let first = Infinity;
     let last = -Infinity;
     for (const j of orphans.dbOrder) {
-      const start = times[j * 2]!;
+      const start = cols[j * DB_STRIDE]!;
       first = Math.min(first, start);
-      last = Math.max(last, start + times[j * 2 + 1]!);
+      last = Math.max(last, start + cols[j * DB_STRIDE + 1]!);
     }
     for (const call of orphans.outbound) {
       first = Math.min(first, call.startMs);
@@ -450,17 +427,17 @@ export function assembleColumns(t: CompactTrace, stats?: AssemblyStats): ColumnR
     result.push(orphans);
   }
   for (const r of result) {
-    sortByStartIndex(r.dbOrder, times);
+    sortByStartIndex(r.dbOrder, cols);
     sortByStart(r.outbound);
   }
   return result;
 }
 
 /** sortByStart over DB span indices: stable, and one pass when they are in order already. */
-function sortByStartIndex(order: number[], times: Float64Array): void {
+function sortByStartIndex(order: number[], cols: readonly number[]): void {
   for (let i = 1; i < order.length; i++) {
-    if (!(times[order[i - 1]! * 2]! - times[order[i]! * 2]! <= 0)) {
-      order.sort((a, b) => times[a * 2]! - times[b * 2]!);
+    if (!(cols[order[i - 1]! * DB_STRIDE]! - cols[order[i]! * DB_STRIDE]! <= 0)) {
+      order.sort((a, b) => cols[a * DB_STRIDE]! - cols[b * DB_STRIDE]!);
       return;
     }
   }
@@ -473,10 +450,10 @@ export function requestOfColumns(r: ColumnRequest): Request {
   const dbSpans = dbOrder.map((j): DbSpan => {
     const span: DbSpan = {
       spanId: t.dbId(j),
-      startMs: t.dbTimes[j * 2]!,
-      durationMs: t.dbTimes[j * 2 + 1]!,
+      startMs: t.dbCols[j * DB_STRIDE]!,
+      durationMs: t.dbCols[j * DB_STRIDE + 1]!,
       system: t.dbSystems.get(j),
-      statement: t.statementOf(j),
+      statement: t.dbStatements[j]!,
     };
     const location = t.dbLocations.get(j);
     if (location !== undefined) span.location = location;
