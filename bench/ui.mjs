@@ -6,12 +6,15 @@
 // block in a store's life); `coldOverviewMs` is a freshly opened store's first request (nothing
 // kept in memory); the best-of-N figures are a running server's. Each figure is wall ms with the
 // process's CPU ms (the VM is shared: CPU time says what the request itself cost).
-//   node bench/ui.mjs [--endpoints 1000] [--days 30] [--runs 5]
+// `--edge-minutes M` (issue 13's minute rows): the day's first hour is written once per minute for
+// M minutes, and the clock stands one minute past the hour, so the 24 h overview starts one minute
+// into that hour and sums M - 1 minute rows per endpoint at its edge (up to 59).
+//   node bench/ui.mjs [--endpoints 1000] [--days 30] [--runs 5] [--edge-minutes 60]
 // Prints one JSON line (and writes bench/out/ui.json).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Store } from '../dist/store/store.js';
+import { SqliteStore } from '../dist/store/sqlite.js';
 import { analyseSample } from '../dist/ui/testing.js';
 import { uiRoutes } from '../dist/ui/routes.js';
 
@@ -22,29 +25,35 @@ const arg = (name, fallback) => {
 const ENDPOINTS = arg('endpoints', 1000);
 const DAYS = arg('days', 30);
 const RUNS = arg('runs', 5);
+const EDGE_MINUTES = arg('edge-minutes', 0);
 const HOUR = 3_600_000;
 
 const { analyses, schema } = await analyseSample();
 const endpointsInSample = [...new Set(analyses.map((a) => a.endpoint))];
 const copies = Math.ceil(ENDPOINTS / endpointsInSample.length);
 const dir = mkdtempSync(join(tmpdir(), 'n1lens-bench-ui-'));
-const store = Store.open(join(dir, 'n1lens.db'));
 const first = Math.min(...analyses.map((a) => a.startMs));
 const end = Math.floor(Date.now() / HOUR) * HOUR;
 const dayStart = end - 24 * HOUR;
+// The clock of the store and the pages: on the hour, or one minute past it to put a 24 h edge inside an hour.
+const now = EDGE_MINUTES > 0 ? end + 60_000 : end;
+const store = SqliteStore.open(join(dir, 'n1lens.db'), { now: () => now });
 
 const t0 = performance.now();
 // One day: every hour, every copy of every sample endpoint.
 for (let h = 0; h < 24; h++) {
-  const batch = [];
-  for (let c = 0; c < copies; c++) {
-    for (const a of analyses) {
-      const k = endpointsInSample.indexOf(a.endpoint) + c * endpointsInSample.length;
-      if (k >= ENDPOINTS) continue;
-      batch.push({ ...a, endpoint: `${a.endpoint.split(' ')[0]} app${c}/${a.endpoint.split(' ')[1]}`, startMs: a.startMs - first + dayStart + h * HOUR });
+  for (let m = 0; m < (h === 0 ? Math.max(1, EDGE_MINUTES) : 1); m++) {
+    const batch = [];
+    for (let c = 0; c < copies; c++) {
+      for (const a of analyses) {
+        const k = endpointsInSample.indexOf(a.endpoint) + c * endpointsInSample.length;
+        if (k >= ENDPOINTS) continue;
+        const startMs = dayStart + h * HOUR + (EDGE_MINUTES > 0 && h === 0 ? m * 60_000 + ((a.startMs - first) % 60_000) : a.startMs - first);
+        batch.push({ ...a, traceId: `${a.traceId.slice(0, 20)}${(h * 60 + m).toString(16).padStart(6, '0')}${c.toString(16).padStart(6, '0')}`, endpoint: `${a.endpoint.split(' ')[0]} app${c}/${a.endpoint.split(' ')[1]}`, startMs });
+      }
     }
+    store.recordSync(batch);
   }
-  store.record(batch);
 }
 // The other days: the same hourly rows, shifted.
 store.db.transaction(() => {
@@ -74,9 +83,9 @@ store.db.transaction(() => {
 const buildMs = performance.now() - t0;
 const rows = store.db.prepare('SELECT (SELECT count(*) FROM endpoint_hours) AS e, (SELECT count(*) FROM finding_hours) AS f, (SELECT count(*) FROM fingerprint_hours) AS p').get();
 
-const app = uiRoutes({ store, report: { schema }, now: () => end });
-const dashboard = store.endpointRefs().find((e) => e.endpoint === 'GET app0/dashboard/');
-const finding = [...store.findingIds().entries()].find(([k]) => k.includes('GET app0/dashboard/'))[1];
+const app = uiRoutes({ store, report: { schema }, now: () => now });
+const dashboard = (await store.endpointRefs()).find((e) => e.endpoint === 'GET app0/dashboard/');
+const finding = [...(await store.findingIds()).entries()].find(([k]) => k.includes('GET app0/dashboard/'))[1];
 
 /** One request: wall ms and this process's CPU ms (the server is single-threaded, so CPU is its own work). */
 async function request(on, path) {
@@ -101,16 +110,17 @@ async function time(path) {
 
 /** The first request of a server just started on this store: its 6-hour, day and week summaries are built, nothing is kept in memory yet. */
 async function cold(path) {
-  const fresh = Store.open(join(dir, 'n1lens.db'));
-  const r = await request(uiRoutes({ store: fresh, report: { schema }, now: () => end }), path);
-  fresh.close();
+  const fresh = SqliteStore.open(join(dir, 'n1lens.db'), { now: () => now });
+  const r = await request(uiRoutes({ store: fresh, report: { schema }, now: () => now }), path);
+  fresh.closeSync();
   return { ms: Math.round(r.ms), cpuMs: Math.round(r.cpuMs) };
 }
 
 const firstOverview = await request(app, '/?range=30d');
 const result = {
   bench: 'ui',
-  endpoints: store.endpointRefs().length,
+  endpoints: (await store.endpointRefs()).length,
+  edgeMinutes: EDGE_MINUTES,
   days: DAYS,
   rows: { endpointHours: rows.e, findingHours: rows.f, fingerprintHours: rows.p },
   buildMs: Math.round(buildMs),
@@ -126,5 +136,5 @@ const result = {
 console.log(JSON.stringify(result));
 mkdirSync(new URL('./out/', import.meta.url), { recursive: true });
 writeFileSync(new URL('./out/ui.json', import.meta.url), `${JSON.stringify(result)}\n`);
-store.close();
+store.closeSync();
 rmSync(dir, { recursive: true, force: true });

@@ -3,7 +3,7 @@
  * it) driven by playwright-core, against `n1lens serve` fed the sample recording over OTLP/HTTP.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import type { Report } from '../src/report/model.js';
 import { startServer, type RunningServer } from '../src/server/serve.js';
 import { loadSchema } from '../src/suggest/schema.js';
 import { SAMPLE_SCHEMA, SAMPLE_TRACES } from '../src/ui/testing.js';
+import { tempDir, testServeOptions } from './support.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TRACE_URL = 'https://jaeger.example.invalid/trace/{traceId}';
@@ -25,6 +26,7 @@ function chromiumPath(): string {
   return found;
 }
 
+let dir: string | undefined;
 let server: RunningServer;
 let base: string;
 let browser: Browser;
@@ -40,19 +42,16 @@ async function replaySample(url: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'n1lens-browser-'));
-  server = await startServer({
-    host: '127.0.0.1',
-    httpPort: 0,
-    grpcPort: 0,
-    db: join(dir, 'n1lens.db'),
+  // The detectors' defaults, as a user's serve runs them.
+  dir = mkdtempSync(join(tmpdir(), 'n1lens-browser-'));
+  const { detect: _testDetect, ...options } = testServeOptions(dir, {
     traceWaitMs: 100,
     maxTraces: 10_000,
     maxBodyBytes: 20 * 1024 * 1024,
-    grpcMaxReceiveBytes: 4 * 1024 * 1024,
     schema: await loadSchema(SAMPLE_SCHEMA),
     traceUrl: TRACE_URL,
   });
+  server = await startServer(options);
   base = `http://127.0.0.1:${server.httpPort}`;
   await replaySample(base);
   for (let i = 0; i < 200; i++) {
@@ -68,6 +67,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await server?.close();
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
 /** A page that records console errors and every host it requests. */
@@ -204,7 +204,7 @@ describe('acknowledging from the finding page', () => {
 
 describe('n1-report --format html opened from disk', () => {
   it('has the same overview, endpoint and finding views, with no request beyond the file', async () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'n1lens-html-')), 'report.html');
+    const out = join(tempDir('html'), 'report.html');
     const run = spawnSync(process.execPath, [join(root, 'bin', 'n1-report.js'), SAMPLE_TRACES, '--schema', SAMPLE_SCHEMA, '--format', `html=${out}`, '--trace-url', TRACE_URL]);
     expect(run.status, run.stderr.toString()).toBe(1); // over budget: the sample has N+1s
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });

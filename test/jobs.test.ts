@@ -4,16 +4,16 @@
  * one analysis releases them. N1LENS_JOBS_MIN_BYTES=0 starts the workers even for small files.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from './support.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const testdata = join(root, 'src/otlp/testdata');
 const recording = join(root, 'samples/traces/recruit.jsonl.gz');
 const schema = join(root, 'samples/traces/recruit-schema.json');
-const dir = mkdtempSync(join(tmpdir(), 'n1lens-jobs-'));
+const dir = tempDir('jobs');
 
 function report(args: string[], jobs: number, input?: Buffer) {
   const r = spawnSync(process.execPath, [join(root, 'bin/n1-report.js'), '-f', 'json', '--jobs', String(jobs), ...args], {

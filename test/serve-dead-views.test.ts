@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { tempDir, testServeOptions } from './support.js';
 import type { Report } from '../src/report/model.js';
 import { startServer, type RunningServer } from '../src/server/serve.js';
 import type { DjangoSchema } from '../src/suggest/schema.js';
@@ -27,15 +27,7 @@ afterEach(async () => {
 
 async function start(withSchema: boolean, deadAfterMs?: number) {
   const server = await startServer({
-    host: '127.0.0.1',
-    httpPort: 0,
-    grpcPort: 0,
-    db: join(mkdtempSync(join(tmpdir(), 'n1lens-dead-')), 'n1lens.db'),
-    traceWaitMs: 50,
-    maxTraces: 1000,
-    maxBodyBytes: 4 * 1024 * 1024,
-    grpcMaxReceiveBytes: 4 * 1024 * 1024,
-    detect: {},
+    ...testServeOptions(tempDir('dead'), { detect: {} }),
     ...(withSchema ? { schema } : {}),
     ...(deadAfterMs === undefined ? {} : { deadAfterMs }),
   });

@@ -267,6 +267,14 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX IF NOT EXISTS fingerprint_minutes_by_endpoint_minute ON fingerprint_minutes(endpoint_id, minute);
   CREATE INDEX IF NOT EXISTS connection_minutes_by_minute ON connection_minutes(minute);
   `,
+  // 10: dated events of the store's own history; 'minute_rows_since' is when a store with hour rows
+  // gained minute rows (see MINUTE_ROWS_MARK), so the hour of that upgrade is read whole.
+  `
+  CREATE TABLE IF NOT EXISTS store_marks (
+    name TEXT PRIMARY KEY,
+    at_ms INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /**
@@ -460,14 +468,26 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE INDEX IF NOT EXISTS fingerprint_minutes_by_endpoint_minute ON fingerprint_minutes(endpoint_id, minute);
   CREATE INDEX IF NOT EXISTS connection_minutes_by_minute ON connection_minutes(minute);
   `,
+  `
+  CREATE TABLE IF NOT EXISTS store_marks (name text PRIMARY KEY, at_ms bigint NOT NULL);
+  `,
 ];
+
+/** The schema version from which a store has minute rows (migration 9). */
+const MINUTE_ROWS_VERSION = 9;
+/** The store_marks row naming when a store that predates minute rows gained them. */
+export const MINUTE_ROWS_MARK = 'minute_rows_since';
+
+/** True when migrating from `version` upgrades a store that has hour rows but no minute rows yet. */
+export const gainsMinuteRows = (version: number): boolean => version > 0 && version < MINUTE_ROWS_VERSION;
 
 /**
  * Brings a database to the newest schema; refuses one written by a newer n1lens. Each step reads the
  * version and applies the next migration in one IMMEDIATE transaction, so processes opening a new
- * store at once (serve and a digest, say) take turns instead of both creating the same tables.
+ * store at once (serve and a digest, say) take turns instead of both creating the same tables. A store
+ * that gains minute rows now is marked with `nowMs` (see MINUTE_ROWS_MARK), in the last step's transaction.
  */
-export function migrate(db: Database): void {
+export function migrate(db: Database, nowMs: number): void {
   /** The schema version, checked to be one this n1lens understands. */
   const version = (): number => {
     const current = db.pragma('user_version', { simple: true }) as number;
@@ -476,12 +496,16 @@ export function migrate(db: Database): void {
     }
     return current;
   };
-  if (version() === MIGRATIONS.length) return; // up to date: no write lock (the file may be read-only)
+  const from = version();
+  if (from === MIGRATIONS.length) return; // up to date: no write lock (the file may be read-only)
   const step = db.transaction((): boolean => {
     const current = version();
     if (current === MIGRATIONS.length) return false;
     db.exec(MIGRATIONS[current]!);
     db.pragma(`user_version = ${current + 1}`);
+    if (current + 1 === MIGRATIONS.length && gainsMinuteRows(from)) {
+      db.prepare('INSERT INTO store_marks (name, at_ms) VALUES (?, ?) ON CONFLICT (name) DO NOTHING').run(MINUTE_ROWS_MARK, nowMs);
+    }
     return true;
   });
   let more = true;

@@ -11,7 +11,7 @@ import { routeTraffic as routeTrafficOf, type RouteTraffic } from '../detect/rou
 import type { RequestAnalysis } from '../detect/types.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
 import { endpointMatcher } from '../report/model.js';
-import { POSTGRES_MIGRATIONS } from './migrations.js';
+import { gainsMinuteRows, MINUTE_ROWS_MARK, POSTGRES_MIGRATIONS } from './migrations.js';
 import {
   acknowledgementOf,
   assembleRollups,
@@ -47,7 +47,6 @@ import {
   Store,
   StoreOpenError,
   minuteHorizon,
-  periodRows,
   periodSpan,
   redactUrl,
   type StoreOptions,
@@ -89,8 +88,8 @@ export class PostgresStore extends Store {
   /** When this instance last deleted minute rows past the horizon (any instance may; the deletes are idempotent). */
   #minutesPrunedAt = Number.NEGATIVE_INFINITY;
 
-  private constructor(pool: pg.Pool, location: string, options: StoreOptions) {
-    super(options);
+  private constructor(pool: pg.Pool, location: string, options: StoreOptions, minuteRowsSinceMs: number | undefined) {
+    super(options, minuteRowsSinceMs);
     this.#pool = pool;
     this.location = location;
   }
@@ -106,8 +105,9 @@ export class PostgresStore extends Store {
     // An idle connection dropped by the server (restart, failover) must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);
     try {
-      await migratePostgres(pool);
-      return new PostgresStore(pool, location, options);
+      await migratePostgres(pool, (options.now ?? Date.now)());
+      const mark = await pool.query<{ at_ms: number }>('SELECT at_ms FROM store_marks WHERE name = $1', [MINUTE_ROWS_MARK]);
+      return new PostgresStore(pool, location, options, mark.rows[0]?.at_ms);
     } catch (e) {
       await pool.end().catch(() => undefined);
       const err = e as Error & { code?: string };
@@ -364,7 +364,7 @@ export class PostgresStore extends Store {
   }
 
   async connections(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<ConnectionRollup[]> {
-    const rows = periodRows(query, this.now());
+    const rows = this.rowsOf(query);
     const span = periodSpan(rows);
     const [sums, seconds] = await Promise.all([
       Promise.all(
@@ -400,7 +400,7 @@ export class PostgresStore extends Store {
   }
 
   async rollups(query: PeriodQuery = {}): Promise<EndpointRollup[]> {
-    const ranges = rangesOf(periodRows(query, this.now()));
+    const ranges = rangesOf(this.rowsOf(query));
     const matches = endpointMatcher(query.endpoint);
     const keep = (e: { service: string; endpoint: string }): boolean => matches(e.endpoint) && (query.service === undefined || e.service === query.service);
     // One snapshot for every read, so a write committing meanwhile is seen whole or not at all.
@@ -408,33 +408,37 @@ export class PostgresStore extends Store {
     try {
       await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const endpoints = (await c.query<{ id: number; service: string; endpoint: string }>('SELECT id, service, endpoint FROM endpoints ORDER BY id')).rows;
-      if (!endpoints.some(keep)) return [];
-      const endpointRows: Parameters<typeof assembleRollups>[1][number][] = [];
-      const findingRows: Parameters<typeof assembleRollups>[2][number][] = [];
-      const fingerprintRows: Parameters<typeof assembleRollups>[3][number][] = [];
+      const kept = endpoints.filter(keep).map((e) => e.id);
+      if (kept.length === 0) return [];
+      // One endpoint's page (or a service) reads only its endpoints' rows (see the SQLite store).
+      const only = kept.length === endpoints.length ? null : kept;
+      const endpointRows: Parameters<typeof assembleRollups>[1][number][][] = [];
+      const findingRows: Parameters<typeof assembleRollups>[2][number][][] = [];
+      const fingerprintRows: Parameters<typeof assembleRollups>[3][number][][] = [];
       // Whole hours, then the minutes at the edges: the ranges never overlap.
       for (const [g, { lo, hi }] of ranges) {
         const endpointHours = await c.query<Parameters<typeof assembleRollups>[1][number]>(
-          `SELECT endpoint_id, ${g.key} AS hour, requests, db_spans, wasted_ms, rollup FROM ${g.endpoints} WHERE ${g.key} >= $1 AND ${g.key} < $2 ORDER BY endpoint_id, ${g.key}`,
-          [lo, hi],
+          `SELECT endpoint_id, ${g.key} AS hour, requests, db_spans, wasted_ms, rollup FROM ${g.endpoints} WHERE ${g.key} >= $1 AND ${g.key} < $2 AND ($3::int[] IS NULL OR endpoint_id = ANY($3)) ORDER BY endpoint_id, ${g.key}`,
+          [lo, hi, only],
         );
         const findingHours = await c.query<Parameters<typeof assembleRollups>[2][number]>(
           `SELECT f.endpoint_id, h.${g.key} AS hour, f.fingerprint, f.kind, f.link, s.sql, s.facts, h.requests_affected, h.executions, h.wasted_ms, h.rollup
            FROM ${g.findings} h JOIN findings f ON f.id = h.finding_id JOIN statements s ON s.fingerprint = f.fingerprint
-           WHERE h.${g.key} >= $1 AND h.${g.key} < $2 ORDER BY h.finding_id, h.${g.key}`,
-          [lo, hi],
+           WHERE h.${g.key} >= $1 AND h.${g.key} < $2 AND ($3::int[] IS NULL OR f.endpoint_id = ANY($3)) ORDER BY h.finding_id, h.${g.key}`,
+          [lo, hi, only],
         );
         const fingerprintHours = await c.query<Parameters<typeof assembleRollups>[3][number]>(
           `SELECT h.endpoint_id, h.${g.key} AS hour, h.fingerprint, s.sql, s.facts, h.requests, h.executions, h.total_ms, h.rollup
            FROM ${g.fingerprints} h JOIN statements s ON s.fingerprint = h.fingerprint
-           WHERE h.${g.key} >= $1 AND h.${g.key} < $2 ORDER BY h.endpoint_id, h.fingerprint COLLATE "C", h.${g.key}`,
-          [lo, hi],
+           WHERE h.${g.key} >= $1 AND h.${g.key} < $2 AND ($3::int[] IS NULL OR h.endpoint_id = ANY($3)) ORDER BY h.endpoint_id, h.fingerprint COLLATE "C", h.${g.key}`,
+          [lo, hi, only],
         );
-        endpointRows.push(...endpointHours.rows);
-        findingRows.push(...findingHours.rows);
-        fingerprintRows.push(...fingerprintHours.rows);
+        endpointRows.push(endpointHours.rows);
+        findingRows.push(findingHours.rows);
+        fingerprintRows.push(fingerprintHours.rows);
       }
-      return assembleRollups(endpoints, ranges.length > 1 ? byEndpointAndStart(endpointRows) : endpointRows, findingRows, fingerprintRows, keep);
+      // flat(), not push(...rows): a week of a thousand endpoints is more rows than a call's arguments may be.
+      return assembleRollups(endpoints, ranges.length > 1 ? byEndpointAndStart(endpointRows.flat()) : endpointRows.flat(), findingRows.flat(), fingerprintRows.flat(), keep);
     } finally {
       await c.query('COMMIT').catch(() => undefined);
       c.release();
@@ -469,7 +473,7 @@ export class PostgresStore extends Store {
   }
 
   async endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}, endpointId?: number): Promise<EndpointHour[]> {
-    const ranges = rangesOf(periodRows(query, this.now()));
+    const ranges = rangesOf(this.rowsOf(query));
     const results = await Promise.all(
       ranges.map(([g, { lo, hi }]) =>
         this.#pool.query<EndpointHour & { endpoint_id: number }>(
@@ -485,7 +489,7 @@ export class PostgresStore extends Store {
 
   async findingHours(findingId: number, query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<FindingHour[]> {
     const results = await Promise.all(
-      rangesOf(periodRows(query, this.now())).map(([g, { lo, hi }]) =>
+      rangesOf(this.rowsOf(query)).map(([g, { lo, hi }]) =>
         this.#pool.query<FindingHour>(
           `SELECT ${g.key} AS hour, requests_affected AS "requestsAffected", executions, wasted_ms AS "wastedMs"
            FROM ${g.findings} WHERE finding_id = $1 AND ${g.key} >= $2 AND ${g.key} < $3 ORDER BY ${g.key}`,
@@ -542,8 +546,8 @@ export class PostgresStore extends Store {
   }
 }
 
-/** Brings the database to the newest schema under an advisory lock; refuses one written by a newer n1lens. */
-export async function migratePostgres(pool: pg.Pool): Promise<void> {
+/** Brings the database to the newest schema under an advisory lock; refuses one written by a newer n1lens. Marks a store that gains minute rows now, as SQLite's migrate() does. */
+export async function migratePostgres(pool: pg.Pool, nowMs: number): Promise<void> {
   const c = await pool.connect();
   try {
     await c.query('BEGIN');
@@ -556,6 +560,9 @@ export async function migratePostgres(pool: pg.Pool): Promise<void> {
       throw new Error(`database schema version ${current} is newer than this n1lens understands (${POSTGRES_MIGRATIONS.length})`);
     }
     for (let v = current; v < POSTGRES_MIGRATIONS.length; v++) await c.query(POSTGRES_MIGRATIONS[v]!);
+    if (current < POSTGRES_MIGRATIONS.length && gainsMinuteRows(current)) {
+      await c.query('INSERT INTO store_marks (name, at_ms) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [MINUTE_ROWS_MARK, nowMs]);
+    }
     await c.query('UPDATE n1lens_schema SET version = $1', [POSTGRES_MIGRATIONS.length]);
     await c.query('COMMIT');
   } catch (e) {

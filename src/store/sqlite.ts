@@ -7,7 +7,7 @@ import { routeTraffic as routeTrafficOf, type RouteTraffic } from '../detect/rou
 import type { RequestAnalysis } from '../detect/types.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
 import type { SqlFacts } from '../sql/types.js';
-import { migrate } from './migrations.js';
+import { migrate, MINUTE_ROWS_MARK } from './migrations.js';
 import { Summaries, type SummaryBucket, type SummaryEndpoint } from './summaries.js';
 import {
   assembleRollups,
@@ -45,7 +45,6 @@ import {
   Store,
   StoreOpenError,
   minuteHorizon,
-  periodRows,
   periodSpan,
   type CommittedTraces,
   type StoreOptions,
@@ -72,8 +71,8 @@ export class SqliteStore extends Store {
   /** When minute rows older than 48 h were last deleted (see #pruneMinutes). */
   #minutesPrunedAt = Number.NEGATIVE_INFINITY;
 
-  private constructor(db: Database, location: string, options: StoreOptions) {
-    super(options);
+  private constructor(db: Database, location: string, options: StoreOptions, minuteRowsSinceMs: number | undefined) {
+    super(options, minuteRowsSinceMs);
     this.db = db;
     this.location = location;
     this.#summaries = new Summaries(db);
@@ -99,8 +98,9 @@ export class SqliteStore extends Store {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
-      migrate(db);
-      return new SqliteStore(db, path, options);
+      migrate(db, (options.now ?? Date.now)());
+      const mark = db.prepare('SELECT at_ms FROM store_marks WHERE name = ?').get(MINUTE_ROWS_MARK) as { at_ms: number } | undefined;
+      return new SqliteStore(db, path, options, mark?.at_ms);
     } catch (e) {
       db?.close();
       throw new StoreOpenError(`cannot open the store ${path}: ${(e as Error).message}`);
@@ -219,7 +219,7 @@ export class SqliteStore extends Store {
   }
 
   async connections(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<ConnectionRollup[]> {
-    const rows = periodRows(query, this.now());
+    const rows = this.rowsOf(query);
     const sums: ConnectionSumRow[] = [];
     for (const [g, { lo, hi }] of rangesOf(rows)) {
       const range = this.#prepare(
@@ -342,45 +342,49 @@ export class SqliteStore extends Store {
   }
 
   async rollups(query: PeriodQuery = {}): Promise<EndpointRollup[]> {
-    const ranges = rangesOf(periodRows(query, this.now()));
+    const ranges = rangesOf(this.rowsOf(query));
     const matches = endpointMatcher(query.endpoint);
     const endpoints = this.#prepare('SELECT id, service, endpoint FROM endpoints').all() as { id: number; service: string; endpoint: string }[];
     const keep = (e: { service: string; endpoint: string }): boolean => matches(e.endpoint) && (query.service === undefined || e.service === query.service);
     const kept = endpoints.filter(keep).map((e) => e.id);
     if (kept.length === 0) return [];
-    // One pass per table and range (whole hours, minutes at the edges); the endpoint filter is applied while assembling.
-    // The ranges never overlap, so a minute row never shares its (endpoint, start) with an hour row.
-    const endpointRows: Parameters<typeof assembleRollups>[1][number][] = [];
-    const findingRows: Parameters<typeof assembleRollups>[2][number][] = [];
-    const fingerprintRows: Parameters<typeof assembleRollups>[3][number][] = [];
-    for (const [g, { lo, hi }] of ranges) {
-      endpointRows.push(
-        ...(this.#prepare(
-          `SELECT endpoint_id, ${g.key} AS hour, requests, db_spans, wasted_ms, rollup FROM ${g.endpoints} WHERE ${g.key} >= ? AND ${g.key} < ? ORDER BY endpoint_id, ${g.key}`,
-        ).all(lo, hi) as Parameters<typeof assembleRollups>[1][number][]),
-      );
-      findingRows.push(
-        ...(this.#prepare(
+    // One pass per table and range (whole hours, minutes at the edges). The ranges never overlap, so a
+    // minute row never shares its (endpoint, start) with an hour row. One endpoint's page (or a service)
+    // reads only its endpoints' rows; a whole report reads every row without the id list.
+    const only = kept.length === endpoints.length ? undefined : JSON.stringify(kept);
+    const ids = (column: string): string => (only === undefined ? '' : `AND ${column} IN (SELECT value FROM json_each(?))`);
+    const args = (lo: number, hi: number): unknown[] => (only === undefined ? [lo, hi] : [lo, hi, only]);
+    // flatMap, not push(...rows): a week of a thousand endpoints is more rows than a call's arguments may be.
+    const endpointRows = ranges.flatMap(
+      ([g, { lo, hi }]) =>
+        this.#prepare(
+          `SELECT endpoint_id, ${g.key} AS hour, requests, db_spans, wasted_ms, rollup FROM ${g.endpoints}
+           WHERE ${g.key} >= ? AND ${g.key} < ? ${ids('endpoint_id')} ORDER BY endpoint_id, ${g.key}`,
+        ).all(...args(lo, hi)) as Parameters<typeof assembleRollups>[1][number][],
+    );
+    const findingRows = ranges.flatMap(
+      ([g, { lo, hi }]) =>
+        this.#prepare(
           `SELECT f.endpoint_id, h.${g.key} AS hour, f.fingerprint, f.kind, f.link, s.sql, s.facts, h.requests_affected, h.executions, h.wasted_ms, h.rollup
            FROM ${g.findings} h JOIN findings f ON f.id = h.finding_id JOIN statements s ON s.fingerprint = f.fingerprint
-           WHERE h.${g.key} >= ? AND h.${g.key} < ? ORDER BY h.finding_id, h.${g.key}`,
-        ).all(lo, hi) as Parameters<typeof assembleRollups>[2][number][]),
-      );
-      fingerprintRows.push(
-        ...(this.#prepare(
+           WHERE h.${g.key} >= ? AND h.${g.key} < ? ${ids('f.endpoint_id')} ORDER BY h.finding_id, h.${g.key}`,
+        ).all(...args(lo, hi)) as Parameters<typeof assembleRollups>[2][number][],
+    );
+    const fingerprintRows = ranges.flatMap(
+      ([g, { lo, hi }]) =>
+        this.#prepare(
           `SELECT h.endpoint_id, h.${g.key} AS hour, h.fingerprint, s.sql, s.facts, h.requests, h.executions, h.total_ms, h.rollup
            FROM ${g.fingerprints} h JOIN statements s ON s.fingerprint = h.fingerprint
-           WHERE h.${g.key} >= ? AND h.${g.key} < ? ORDER BY h.endpoint_id, h.fingerprint, h.${g.key}`,
-        ).all(lo, hi) as Parameters<typeof assembleRollups>[3][number][]),
-      );
-    }
+           WHERE h.${g.key} >= ? AND h.${g.key} < ? ${ids('h.endpoint_id')} ORDER BY h.endpoint_id, h.fingerprint, h.${g.key}`,
+        ).all(...args(lo, hi)) as Parameters<typeof assembleRollups>[3][number][],
+    );
     return assembleRollups(endpoints, ranges.length > 1 ? byEndpointAndStart(endpointRows) : endpointRows, findingRows, fingerprintRows, keep);
   }
 
   override async periodSummary(query: PeriodQuery, options: { slowMs: number; closedBeforeMs: number }): Promise<SummaryEndpoint[]> {
     const matches = endpointMatcher(query.endpoint);
     return this.#summaries
-      .endpoints(periodRows(query, this.now()), options.slowMs, options.closedBeforeMs)
+      .endpoints(this.rowsOf(query), options.slowMs, options.closedBeforeMs)
       .filter((e) => matches(e.rollup.endpoint) && (query.service === undefined || e.rollup.service === query.service));
   }
 
@@ -389,11 +393,11 @@ export class SqliteStore extends Store {
     axis: { startMs: number; sizeMs: number; count: number },
     closedBeforeMs: number,
   ): Promise<Map<number, SummaryBucket[]>> {
-    return this.#summaries.trends(periodRows(query, this.now()), axis, closedBeforeMs);
+    return this.#summaries.trends(this.rowsOf(query), axis, closedBeforeMs);
   }
 
   override async firstHour(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<number | undefined> {
-    return this.#summaries.firstHour(periodRows(query, this.now()));
+    return this.#summaries.firstHour(this.rowsOf(query));
   }
 
   async endpoints(): Promise<StoredEndpoint[]> {
@@ -421,22 +425,21 @@ export class SqliteStore extends Store {
   }
 
   async endpointHours(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}, endpointId?: number): Promise<EndpointHour[]> {
-    const out: (EndpointHour & { endpoint_id: number })[] = [];
-    const ranges = rangesOf(periodRows(query, this.now()));
-    for (const [g, { lo, hi }] of ranges) {
+    const ranges = rangesOf(this.rowsOf(query));
+    const out = ranges.flatMap(([g, { lo, hi }]) => {
       const columns = `endpoint_id, endpoint_id AS endpointId, ${g.key} AS hour, requests, db_spans AS dbSpans, wasted_ms AS wastedMs`;
       const rows =
         endpointId === undefined
           ? this.#prepare(`SELECT ${columns} FROM ${g.endpoints} WHERE ${g.key} >= ? AND ${g.key} < ? ORDER BY endpoint_id, ${g.key}`).all(lo, hi)
           : this.#prepare(`SELECT ${columns} FROM ${g.endpoints} WHERE endpoint_id = ? AND ${g.key} >= ? AND ${g.key} < ? ORDER BY ${g.key}`).all(endpointId, lo, hi);
-      out.push(...(rows as (EndpointHour & { endpoint_id: number })[]));
-    }
+      return rows as (EndpointHour & { endpoint_id: number })[];
+    });
     return (ranges.length > 1 ? byEndpointAndStart(out) : out).map(({ endpoint_id: _, ...h }) => h);
   }
 
   async findingHours(findingId: number, query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<FindingHour[]> {
     const out: FindingHour[] = [];
-    for (const [g, { lo, hi }] of rangesOf(periodRows(query, this.now()))) {
+    for (const [g, { lo, hi }] of rangesOf(this.rowsOf(query))) {
       out.push(
         ...(this.#prepare(
           `SELECT ${g.key} AS hour, requests_affected AS requestsAffected, executions, wasted_ms AS wastedMs

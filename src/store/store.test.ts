@@ -57,6 +57,19 @@ describe('SQLite store', () => {
     expect(() => SqliteStore.open(path)).toThrow(/newer than this n1lens understands/);
   });
 
+  it('reads a period of more rows than a call may take arguments (years of hours): no stack overflow', async () => {
+    const store = SqliteStore.open(tempDb());
+    await store.record([dashboard(1, T0)]);
+    const ROWS = 300_000;
+    store.db.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${ROWS - 1})
+      INSERT INTO endpoint_hours (endpoint_id, hour, requests, db_spans, repeats, wasted_ms, rollup)
+      SELECT endpoint_id, hour - i * ${HOUR}, requests, db_spans, repeats, wasted_ms, rollup FROM endpoint_hours, n`);
+    const hours = await store.endpointHours();
+    expect(hours.length).toBe(ROWS);
+    expect(hours.reduce((n, h) => n + h.requests, 0)).toBe(ROWS);
+    store.closeSync();
+  });
+
   it('never writes literal values from statements to the database file', async () => {
     const path = tempDb();
     const store = SqliteStore.open(path);
@@ -80,6 +93,20 @@ describe.each(backends)('%s store', (_name, open) => {
     const memory = new RollupSet();
     for (const a of analyses) memory.add(a);
     expect(await store.report()).toEqual(buildReport(memory.values()));
+    await store.close();
+  });
+
+  it('reads one endpoint or one service as the same rollups a whole read gives for them', async () => {
+    const store = await open();
+    const renamed = (i: number, endpoint: string, service: string) => ({ ...dashboard(i, T0 + i * 60_000), endpoint, service });
+    await store.record([renamed(1, 'GET dashboard/', 'recruit'), renamed(2, 'GET jobs/', 'recruit'), renamed(3, 'GET dashboard/', 'billing'), renamed(4, 'GET jobs/', 'recruit')]);
+    const all = await store.rollups();
+    expect(all).toHaveLength(3);
+    expect(await store.rollups({ endpoint: 'GET jobs/' })).toEqual(all.filter((r) => r.endpoint === 'GET jobs/'));
+    expect(await store.rollups({ service: 'billing' })).toEqual(all.filter((r) => r.service === 'billing'));
+    expect(await store.rollups({ endpoint: 'GET dashboard/', service: 'recruit', sinceMs: T0 })).toEqual(
+      all.filter((r) => r.endpoint === 'GET dashboard/' && r.service === 'recruit'),
+    );
     await store.close();
   });
 
@@ -335,6 +362,87 @@ describe.each(clocked)('%s store, minute rows', (_name, open) => {
     expect(await minuteRows()).toBe(2 * written);
     // The hour rows keep everything.
     expect((await store.report()).summary.requests).toBe(5);
+    await store.close();
+  });
+});
+
+/**
+ * Each backend's store at `location`, and a way to turn it back into a store written before minute
+ * rows existed (schema 8): the tables that came later dropped or emptied, as if never written.
+ */
+const upgradable: [string, () => Promise<{ open: (options: StoreOptions) => Promise<Store>; predateMinuteRows: () => Promise<void> }>][] = [
+  [
+    'SQLite',
+    async () => {
+      const path = tempDb();
+      return {
+        open: async (options) => SqliteStore.open(path, options),
+        predateMinuteRows: async () => {
+          const db = SqliteStore.open(path).db;
+          db.exec(`DROP TABLE store_marks; DELETE FROM endpoint_minutes; DELETE FROM finding_minutes; DELETE FROM fingerprint_minutes;
+            DELETE FROM connection_minutes; ${['summary_endpoints', 'summary_queries', 'summary_findings', 'summary_selects'].map((t) => `DELETE FROM ${t} WHERE size = 60000;`).join(' ')}`);
+          db.pragma('user_version = 8');
+          db.close();
+        },
+      };
+    },
+  ],
+  [
+    'PostgreSQL',
+    async () => {
+      const url = await postgresDatabase('upgrade');
+      return {
+        open: async (options) => PostgresStore.open(url, options),
+        predateMinuteRows: async () => {
+          const c = new pg.Client({ connectionString: url });
+          await c.connect();
+          await c.query(`DROP TABLE store_marks; DELETE FROM endpoint_minutes; DELETE FROM finding_minutes; DELETE FROM fingerprint_minutes;
+            DELETE FROM connection_minutes; UPDATE n1lens_schema SET version = 8`);
+          await c.end();
+        },
+      };
+    },
+  ],
+];
+
+describe.each(upgradable)('%s store upgraded from before minute rows', (_name, make) => {
+  const MINUTE = 60_000;
+  const at = (hhmm: string) => Date.parse(`2026-12-03T${hhmm}:00Z`);
+
+  it('reads the hour of the upgrade whole, as before it, and by the minute from the next hour', async () => {
+    const { open, predateMinuteRows } = await make();
+    let now = at('10:06') + 30_000;
+    const before = await open({ now: () => now });
+    await before.record([dashboard(1, at('09:20')), dashboard(2, at('09:57')), dashboard(3, at('10:01'))]);
+    await before.close();
+    await predateMinuteRows();
+
+    // Upgraded at 10:06:30: requests recorded before it have hour rows only.
+    const store = await open({ now: () => now });
+    expect(new Date(store.minuteReadHorizon()).toISOString()).toBe('2026-12-03T11:00:00.000Z');
+    await store.record([dashboard(4, at('10:05'))]);
+    const requests = async (sinceMs: number) => (await store.report({ sinceMs })).summary.requests;
+    // Minute rows would have held only 10:05 (a gap of 09:57 and 10:01); the hours hold them all.
+    expect(await requests(now - 10 * MINUTE)).toBe(4);
+    expect(await requests(at('10:03'))).toBe(2);
+
+    // From the next hour on, edges are exact to the minute again.
+    now = at('12:06') + 30_000;
+    await store.record([dashboard(5, at('11:50')), dashboard(6, at('12:00'))]);
+    expect(await requests(now - 10 * MINUTE)).toBe(1);
+    expect(await requests(at('11:40'))).toBe(2);
+    await store.close();
+
+    // The mark stays: reopening (no migration this time) still reads the upgrade hour whole.
+    const reopened = await open({ now: () => now });
+    expect(reopened.minuteReadHorizon(at('10:06'))).toBe(at('11:00'));
+    await reopened.close();
+  });
+
+  it('has no mark when the store is new: minute rows came with it', async () => {
+    const { open } = await make();
+    const store = await open({ now: () => at('10:06') });
+    expect(store.minuteReadHorizon()).toBe(minuteHorizon(at('10:06')));
     await store.close();
   });
 });

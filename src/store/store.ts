@@ -110,9 +110,22 @@ export abstract class Store {
   abstract readonly location: string;
   /** Epoch ms now: minute rows are written and read only within MINUTE_ROWS_KEPT_MS of it. */
   protected readonly now: () => number;
+  /** When a store that had hour rows before minute rows existed was upgraded (see MINUTE_ROWS_MARK); undefined when minute rows came with the store. */
+  readonly #minuteRowsSinceMs: number | undefined;
 
-  constructor(options: StoreOptions = {}) {
+  constructor(options: StoreOptions = {}, minuteRowsSinceMs?: number) {
     this.now = options.now ?? Date.now;
+    this.#minuteRowsSinceMs = minuteRowsSinceMs;
+  }
+
+  /** The first hour whose minute rows this store can read at `nowMs` (see minuteHorizon). */
+  minuteReadHorizon(nowMs: number = this.now()): number {
+    return minuteHorizon(nowMs, this.#minuteRowsSinceMs);
+  }
+
+  /** The rows a period reads now (periodRows with this store's clock and upgrade mark). */
+  protected rowsOf(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'>): PeriodRows {
+    return periodRows(query, this.now(), this.#minuteRowsSinceMs);
   }
 
   /**
@@ -211,8 +224,16 @@ export abstract class Store {
   }
 }
 
-/** The first hour whose minute rows are kept (and read) at `nowMs`: hours that ended more than 48 h ago have none. */
-export const minuteHorizon = (nowMs: number): number => Math.floor((nowMs - MINUTE_ROWS_KEPT_MS) / HOUR_MS) * HOUR_MS;
+/**
+ * The first hour whose minute rows are kept (and read) at `nowMs`: hours that ended more than 48 h ago
+ * have none. With `minuteRowsSinceMs` (the moment an older store gained minute rows), not before the
+ * first whole hour after it either: the hour of the upgrade has hour rows for requests its minute
+ * rows never saw, so an edge in it reads the whole hour, as it did before the upgrade.
+ */
+export function minuteHorizon(nowMs: number, minuteRowsSinceMs?: number): number {
+  const kept = Math.floor((nowMs - MINUTE_ROWS_KEPT_MS) / HOUR_MS) * HOUR_MS;
+  return minuteRowsSinceMs === undefined ? kept : Math.max(kept, Math.ceil(minuteRowsSinceMs / HOUR_MS) * HOUR_MS);
+}
 
 /** A stretch of row starts, epoch ms: [lo, hi). */
 export interface StartRange {
@@ -235,8 +256,8 @@ export interface PeriodRows {
  * @example periodRows({ sinceMs: Date.parse('2026-12-03T09:50:30Z') }, Date.parse('2026-12-03T10:00:30Z'))
  * // { hours: { lo: 10:00, hi: MAX }, minutes: [{ lo: 09:50, hi: 10:00 }] }
  */
-export function periodRows(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'>, nowMs: number): PeriodRows {
-  const horizon = minuteHorizon(nowMs);
+export function periodRows(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'>, nowMs: number, minuteRowsSinceMs?: number): PeriodRows {
+  const horizon = minuteHorizon(nowMs, minuteRowsSinceMs);
   const floorHour = (ms: number): number => Math.floor(ms / HOUR_MS) * HOUR_MS;
   if (query.byMinute === true && query.sinceMs !== undefined && floorHour(query.sinceMs) >= horizon) {
     const lo = Math.floor(query.sinceMs / MINUTE_MS) * MINUTE_MS;

@@ -211,14 +211,14 @@ describe('period summaries', () => {
   });
 
   it('are backfilled from the hourly rollups when a store written before them is opened', async () => {
-    const before = await Promise.all(PERIODS.map(([, q]) => reference(store, q, options)));
     store.db.exec(`
       DROP TABLE summary_endpoints; DROP TABLE summary_queries; DROP TABLE summary_noise;
       DROP TABLE summary_findings; DROP TABLE summary_selects; DROP TABLE summary_durations; DROP TABLE summary_blocks;
       PRAGMA user_version = 6;`);
     store.closeSync();
     store = Store.open(path, { now: () => END });
-    for (const [i, [, q]] of PERIODS.entries()) expect(await fast(store, q, options)).toEqual(before[i]);
+    // Against the rollups read afresh: a store from before minute rows reads the hour of its upgrade whole.
+    for (const [, q] of PERIODS) expect(await fast(store, q, options)).toEqual(await reference(store, q, options));
   });
 
   afterAll(() => store.closeSync());

@@ -12,7 +12,7 @@ import {
   type ReportOptions,
 } from '../report/model.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../report/period.js';
-import { minuteHorizon, type StoredFinding, type Store } from '../store/store.js';
+import type { StoredFinding, Store } from '../store/store.js';
 import { FilterError, type Filters } from './filters.js';
 import { mainTable } from './sql-format.js';
 
@@ -120,20 +120,20 @@ const BUCKET_SIZES = [HOUR_MS, 3 * HOUR_MS, 6 * HOUR_MS, 12 * HOUR_MS, DAY_MS, 7
 const MINUTE_BUCKET_SIZES = [MINUTE_MS, 2 * MINUTE_MS, 5 * MINUTE_MS];
 const MAX_BUCKETS = 48;
 
-/** True when a period's chart is drawn in minute buckets (and its rows read by the minute): short and recent. */
-export function minuteChart(filters: Pick<Filters, 'sinceMs' | 'untilMs'>, nowMs: number): boolean {
-  if (filters.sinceMs === undefined || filters.sinceMs < minuteHorizon(nowMs)) return false;
+/** True when a period's chart is drawn in minute buckets (and its rows read by the minute): short, and within the store's minute rows (`horizonMs`, Store.minuteReadHorizon). */
+function minuteChart(filters: Pick<Filters, 'sinceMs' | 'untilMs'>, nowMs: number, horizonMs: number): boolean {
+  if (filters.sinceMs === undefined || filters.sinceMs < horizonMs) return false;
   return (filters.untilMs ?? nowMs) - filters.sinceMs <= MAX_BUCKETS * MINUTE_BUCKET_SIZES[MINUTE_BUCKET_SIZES.length - 1]!;
 }
 
 /** The period a chart reads: by the minute when its axis is in minutes. */
-const chartPeriodOf = (f: Filters, nowMs: number) => ({ ...periodOf(f), ...(minuteChart(f, nowMs) ? { byMinute: true } : {}) });
+const chartPeriodOf = (f: Filters, nowMs: number, horizonMs: number) => ({ ...periodOf(f), ...(minuteChart(f, nowMs, horizonMs) ? { byMinute: true } : {}) });
 
 /** The chart axis of a period: at most 48 buckets, hour-aligned (minute-aligned for a short recent period, see minuteChart). `all` starts at the first stored hour. */
-export function axisOf(filters: Filters, nowMs: number, firstMs: number | undefined): Axis {
+function axisOf(filters: Filters, nowMs: number, horizonMs: number, firstMs: number | undefined): Axis {
   const untilMs = filters.untilMs ?? nowMs;
   const sinceMs = filters.sinceMs ?? firstMs ?? untilMs - HOUR_MS;
-  const sizes = minuteChart(filters, nowMs) ? MINUTE_BUCKET_SIZES : BUCKET_SIZES;
+  const sizes = minuteChart(filters, nowMs, horizonMs) ? MINUTE_BUCKET_SIZES : BUCKET_SIZES;
   const span = Math.max(sizes[0]!, untilMs - sinceMs);
   const sizeMs = sizes.find((s) => Math.ceil(span / s) <= MAX_BUCKETS) ?? sizes[sizes.length - 1]!;
   const startMs = Math.floor(sinceMs / sizeMs) * sizeMs;
@@ -272,8 +272,9 @@ export async function overview(ctx: UiContext, filters: Filters): Promise<Overvi
   const decided = applyAcknowledgements(ranked, await store.acknowledgements(), ctx.nowMs, filters.includeAcknowledged ?? false);
   const report = filters.kind === undefined && filters.q === undefined ? decided : filterReport(decided, filters, (e) => dbSpans.get(key(e.service, e.endpoint)) ?? 0);
 
-  const axis = axisOf(filters, ctx.nowMs, await store.firstHour(period));
-  const trends: Map<number, Bucket[]> = await store.trendBuckets(chartPeriodOf(filters, ctx.nowMs), axis, closedBeforeMs);
+  const horizonMs = store.minuteReadHorizon(ctx.nowMs);
+  const axis = axisOf(filters, ctx.nowMs, horizonMs, await store.firstHour(period));
+  const trends: Map<number, Bucket[]> = await store.trendBuckets(chartPeriodOf(filters, ctx.nowMs, horizonMs), axis, closedBeforeMs);
   const rows = report.endpoints.map((e): OverviewRow => {
     const id = idOf.get(key(e.service, e.endpoint));
     return {
@@ -299,8 +300,9 @@ export async function endpointView(ctx: UiContext, id: number, filters: Filters)
   // one endpoint, not the whole service.
   const { q: _q, endpoint: _glob, ...narrowing } = filters;
   const report = await servedReport(ctx, { ...narrowing, service: ref.service, endpoint: ref.endpoint, includeAcknowledged: true });
-  const hours = await store.endpointHours(chartPeriodOf(filters, ctx.nowMs), id);
-  const axis = axisOf(filters, ctx.nowMs, hours[0]?.hour);
+  const horizonMs = store.minuteReadHorizon(ctx.nowMs);
+  const hours = await store.endpointHours(chartPeriodOf(filters, ctx.nowMs, horizonMs), id);
+  const axis = axisOf(filters, ctx.nowMs, horizonMs, hours[0]?.hour);
   const trend = emptyBuckets(axis);
   for (const h of hours) {
     const i = bucketIndex(axis, h.hour);
@@ -359,8 +361,9 @@ export async function findingView(ctx: UiContext, id: number, filters: Filters):
       .endpoints.find((e) => e.endpoint === stored.endpoint)
       ?.findings.find((x) => x.id === id);
   const finding = (await pick(filters)) ?? (await pick({ range: 'all' }));
-  const hours = await store.findingHours(id, chartPeriodOf(filters, ctx.nowMs));
-  const axis = axisOf(filters, ctx.nowMs, hours[0]?.hour);
+  const horizonMs = store.minuteReadHorizon(ctx.nowMs);
+  const hours = await store.findingHours(id, chartPeriodOf(filters, ctx.nowMs, horizonMs));
+  const axis = axisOf(filters, ctx.nowMs, horizonMs, hours[0]?.hour);
   const trend: FindingBucket[] = Array.from({ length: axis.count }, (_, i) => ({
     startMs: axis.startMs + i * axis.sizeMs,
     requestsAffected: 0,

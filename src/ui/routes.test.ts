@@ -10,13 +10,14 @@ import { analyseRequest } from '../detect/request.js';
 import { APPLICATIONS, DASHBOARD_ROW, loop, requestOf } from '../detect/testing.js';
 import { createSqlNormalizer } from '../sql/index.js';
 
+let dir: string;
 let store: Store;
 let app: ReturnType<typeof uiRoutes>;
 let lastSeenMs: number;
 
 beforeAll(async () => {
   // A real SQLite file, filled by analysing the bundled recording.
-  const dir = mkdtempSync(join(tmpdir(), 'n1lens-ui-'));
+  dir = mkdtempSync(join(tmpdir(), 'n1lens-ui-'));
   const sample = await sampleStore(join(dir, 'n1lens.db'));
   store = sample.store;
   lastSeenMs = sample.lastSeenMs;
@@ -27,7 +28,10 @@ beforeAll(async () => {
     traceUrl: 'https://jaeger.example.com/trace/{traceId}?uiFind=x',
   });
 });
-afterAll(() => store.close());
+afterAll(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 const get = async (path: string): Promise<{ status: number; text: string; type: string }> => {
   const res = await app.request(path);
