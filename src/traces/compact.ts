@@ -1,8 +1,10 @@
 /**
  * Open traces in columns, for the Analyzer: a plain DB span (the bulk of a Django trace) is kept as
  * a few values in arrays instead of its SpanRecord, so the records die young and a buffered span
- * costs a fraction of the heap. `assembleCompact` gives exactly what `assembleTrace` gives for the
- * same spans in the same order (assemble.test.ts checks the two against each other).
+ * costs a fraction of the heap. A completed trace is assembled without leaving them
+ * (`assembleColumns`: each request's DB spans as indices, which detect/request.ts analyses in place);
+ * `assembleCompact`, the same with the DB spans as objects, gives exactly what `assembleTrace` gives
+ * for the same spans in the same order (assemble.test.ts checks the two against each other).
  */
 import type { CodeLocation } from '../detect/types.js';
 import type { SpanRecord } from '../otlp/span.js';
