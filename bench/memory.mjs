@@ -1,6 +1,6 @@
 #!/usr/bin/env node --expose-gc
 /**
- * Memory: heap bytes per buffered span (spans decoded from the corpus and held by the Analyzer as
+ * Memory: heap bytes (ArrayBuffers included) per buffered span (spans decoded from the corpus and held by the Analyzer as
  * open traces, measured after full GCs), and, with `--report <file>`, the peak RSS of `n1-report`
  * on a file, next to a run on a file a tenth of its size: memory bounded by open traces, not input.
  *
@@ -32,9 +32,11 @@ for (let at = 0, spans = 0; at + 4 <= file.length && spans < limit; ) {
   at += 4 + n;
 }
 
+/** Heap bytes plus ArrayBuffer backing stores (typed-array columns live outside the JS heap). */
 function heap() {
   for (let i = 0; i < 3; i++) gc();
-  return process.memoryUsage().heapUsed;
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed, arrayBuffers: m.arrayBuffers };
 }
 
 // Nothing completes: every span stays buffered in its open trace.
@@ -51,7 +53,9 @@ const result = {
   bench: 'memory',
   bufferedSpans: buffered,
   openTraces: analyzer.assembler.openTraces,
-  heapBytesPerBufferedSpan: Math.round((after - before) / buffered),
+  // Both parts: the JS heap, and the ArrayBuffers typed arrays keep outside it.
+  heapBytesPerBufferedSpan: Math.round((after.heap + after.arrayBuffers - before.heap - before.arrayBuffers) / buffered),
+  ofWhichArrayBuffers: Math.round((after.arrayBuffers - before.arrayBuffers) / buffered),
 };
 analyzer.flush();
 

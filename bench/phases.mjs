@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Where the pipeline's time goes, stage by stage, on the in-memory corpus: decode only; decode +
- * buffer into traces; the analysis of the completed traces (assemble, normalise, detect); roll-up.
+ * buffer into traces; the analysis of the completed traces (assemble, normalise, detect), straight
+ * from the traces' columns as the Analyzer does it (no DbSpan objects); roll-up.
  * Each stage's figure is CPU time per span, GC included (allocation is a stage's cost too).
  *
  *   node bench/phases.mjs /tmp/n1lens-bench/corpus.pb
@@ -11,8 +12,8 @@ import { Analyzer, OfflineAnalysis } from '../dist/analyzer.js';
 import { RollupSet } from '../dist/detect/rollup.js';
 import { decodeProtobufRequest } from '../dist/otlp/protobuf.js';
 import { createWireDecoder } from '../dist/otlp/wire/decoder.js';
-import { assembleCompact } from '../dist/traces/compact.js';
-import { analyseRequest } from '../dist/detect/request.js';
+import { assembleColumns } from '../dist/traces/compact.js';
+import { analyseColumns } from '../dist/detect/request.js';
 import { createSqlNormalizer } from '../dist/sql/index.js';
 
 const path = process.argv[2] ?? '/tmp/n1lens-bench/corpus.pb';
@@ -56,17 +57,17 @@ const [bufferS, traces] = best(() => {
   return analyzer.assembler.flush();
 });
 
-const [assembleS, requests] = best(() => traces.flatMap((t) => assembleCompact(t.spans)));
+const [assembleS, requests] = best(() => traces.flatMap((t) => assembleColumns(t.spans)));
 const [normalizeS] = best(() => {
   const normalize = createSqlNormalizer({ maxEntries: 10_000 });
   let n = 0;
-  for (const r of requests) for (const d of r.dbSpans) n += normalize(d.statement).sql.length;
+  for (const r of requests) for (const j of r.dbOrder) n += normalize(r.db.dbStatements[j]).sql.length;
   return n;
 });
 let analyses;
 const [detectS] = best(() => {
   const normalize = createSqlNormalizer({ maxEntries: 10_000 });
-  analyses = requests.map((r) => analyseRequest(r, normalize, { minRepeats: 5 }));
+  analyses = requests.map((r) => analyseColumns(r, normalize, { minRepeats: 5 }));
   return analyses.length;
 });
 const [rollupS] = best(() => {

@@ -1,5 +1,5 @@
 /** The hot path in one object: spans in (any order, any batching), analysed requests out. */
-import { analyseRequest, type DetectOptions, type Normalizer } from './detect/request.js';
+import { analyseColumns, type DetectOptions, type Normalizer } from './detect/request.js';
 import { RollupSet } from './detect/rollup.js';
 import type { RequestAnalysis } from './detect/types.js';
 import type { CodeLocation } from './detect/types.js';
@@ -9,7 +9,7 @@ import type { SinkBatch, WireDecoder } from './otlp/wire/decoder.js';
 import { isRequestSpan } from './traces/assemble.js';
 import { createSqlNormalizer } from './sql/index.js';
 import { createNoiseFilter } from './sql/noise.js';
-import { assembleCompact, COMPACT_TRACES, type CompactTrace } from './traces/compact.js';
+import { assembleColumns, COMPACT_TRACES, type CompactTrace } from './traces/compact.js';
 import { estimateDbSpanBytes, estimateSpanBytes, TraceAssembler, type AssemblerOptions, type CompletedTrace } from './traces/assembler.js';
 
 export interface AnalyzerOptions extends AssemblerOptions, DetectOptions {
@@ -79,9 +79,9 @@ export class Analyzer {
     const out: RequestAnalysis[] = [];
     for (const t of traces) {
       this.#onRelease?.(t.traceId);
-      // Copies within the trace are dropped (and counted) as it is assembled.
-      for (const request of assembleCompact(t.spans, this.assembler.counters)) {
-        out.push(analyseRequest(request, this.#normalize, this.#detect));
+      // Copies within the trace are dropped (and counted) as it is assembled; DB spans stay in the columns.
+      for (const request of assembleColumns(t.spans, this.assembler.counters)) {
+        out.push(analyseColumns(request, this.#normalize, this.#detect));
       }
     }
     this.requestsAnalysed += out.length;

@@ -10,9 +10,7 @@
  * The time-zone statement only runs when the server's TimeZone differs from settings.TIME_ZONE, so
  * "no set-up seen" means "unknown", never "no connection opened".
  */
-import type { Request } from '../traces/request.js';
-
-/** What one request did with connections. */
+/** What one request did with connections (detect/request.ts reads it in its pass over the DB spans). */
 export interface ConnectionUse {
   /** Connections it opened: runs of set-up statements. */
   opened: number;
@@ -29,7 +27,7 @@ export interface ConnectionUse {
 const SETUP =
   /^\s*(?:\/\*[\s\S]*?\*\/\s*)?(?:SELECT\s+set_config\s*\(\s*'(?:TimeZone|role|search_path)'|SET\s+(?:SESSION\s+)?(?:TIME\s+ZONE|TIMEZONE|ROLE|search_path)\b)/i;
 
-/** True for a statement a driver or Django runs to set a new connection up. */
+/** True for a statement a driver or Django runs to set a new connection up: each run of them opened one. */
 export function isConnectionSetup(statement: string): boolean {
   const c = statement.charCodeAt(0);
   // Cheap first test: every set-up statement starts with S/s, or a comment or blank before it.
@@ -38,31 +36,7 @@ export function isConnectionSetup(statement: string): boolean {
 }
 
 /** Systems where Django's set-up statements can show in the spans. */
-const OBSERVABLE_SYSTEMS = new Set(['postgresql', 'postgres']);
-
-/** The connection use of one request; null when it made no DB call. */
-export function connectionUse(request: Request): ConnectionUse | null {
-  const spans = request.dbSpans;
-  if (spans.length === 0) return null;
-  let opened = 0;
-  let previousWasSetup = false;
-  let dbMs = 0;
-  let end = request.startMs + request.durationMs;
-  for (const s of spans) {
-    const setup = isConnectionSetup(s.statement);
-    if (setup && !previousWasSetup) opened++;
-    previousWasSetup = setup;
-    dbMs += s.durationMs;
-    end = Math.max(end, s.startMs + s.durationMs);
-  }
-  return {
-    opened,
-    observable: OBSERVABLE_SYSTEMS.has(spans[0]!.system),
-    heldFromMs: spans[0]!.startMs,
-    heldUntilMs: end,
-    dbMs,
-  };
-}
+export const OBSERVABLE_SYSTEMS: ReadonlySet<string> = new Set(['postgresql', 'postgres']);
 
 /** One process's second: [requests holding a connection at its first instant, connection-ms held in it, DB ms started in it, connections opened in it]. */
 export type ConnectionSecond = [held: number, heldMs: number, dbMs: number, opened: number];

@@ -3,7 +3,6 @@
  * locations seen (so rollups still merge by addition), from which reports take the most common.
  */
 import { commentTags, lastCommentBody, sqlCommenterTags } from '../sql/sqlcommenter.js';
-import type { DbSpan } from '../traces/request.js';
 import type { CodeLocation } from './types.js';
 
 /** Location key → the location and the requests it was seen in. */
@@ -41,37 +40,41 @@ export function mostCommonLocation(tally: LocationTally | undefined): CodeLocati
 /**
  * The location of a group of executions in one request: the most common span location (they are
  * interned, so identity compares them), with the view from sqlcommenter's `controller` when the
- * spans do not name one.
+ * spans do not name one. `locationAt` is undefined when no span of the request has a location.
  */
 export function locationOfExecutions(
-  dbSpans: readonly DbSpan[], indices: readonly number[], controllerOf: ControllerOf = sqlCommenterController,
+  locationAt: ((i: number) => CodeLocation | undefined) | undefined,
+  statementAt: (i: number) => string,
+  indices: readonly number[],
+  controllerOf: ControllerOf = sqlCommenterController,
 ): CodeLocation | undefined {
   let best: CodeLocation | undefined;
   let bestCount = 0;
   let counts: Map<CodeLocation, number> | undefined;
-  for (const i of indices) {
-    const location = dbSpans[i]?.location;
-    if (location === undefined) continue;
-    if (best === undefined) {
-      best = location;
-      bestCount = 1;
-      continue;
-    }
-    if (location === best && counts === undefined) {
-      bestCount++;
-      continue;
-    }
-    counts ??= new Map([[best, bestCount]]);
-    const n = (counts.get(location) ?? 0) + 1;
-    counts.set(location, n);
-    if (n > bestCount) {
-      best = location;
-      bestCount = n;
+  if (locationAt !== undefined) {
+    for (const i of indices) {
+      const location = locationAt(i);
+      if (location === undefined) continue;
+      if (best === undefined) {
+        best = location;
+        bestCount = 1;
+        continue;
+      }
+      if (location === best && counts === undefined) {
+        bestCount++;
+        continue;
+      }
+      counts ??= new Map([[best, bestCount]]);
+      const n = (counts.get(location) ?? 0) + 1;
+      counts.set(location, n);
+      if (n > bestCount) {
+        best = location;
+        bestCount = n;
+      }
     }
   }
   if (best?.view !== undefined) return best;
-  const first = indices[0] === undefined ? undefined : dbSpans[indices[0]];
-  const controller = first === undefined ? undefined : controllerOf(first.statement);
+  const controller = indices[0] === undefined ? undefined : controllerOf(statementAt(indices[0]));
   if (controller === undefined) return best;
   return { ...best, view: controller };
 }
@@ -90,12 +93,14 @@ export function requestControllerOf(): ControllerOf {
   let lastBody: string | undefined;
   let lastController: string | undefined;
   return (statement) => {
-    const body = lastCommentBody(statement);
-    if (body === undefined) return undefined;
-    if (body !== lastBody) {
-      lastBody = body;
-      lastController = commentTags(body)?.controller;
-    }
+    // lastCommentBody's bounds, compared in place with the last body before any string is cut.
+    const close = statement.lastIndexOf('*/');
+    const open = close < 0 ? -1 : statement.lastIndexOf('/*', close);
+    if (open < 0) return undefined;
+    if (lastBody !== undefined && close - open - 2 === lastBody.length && statement.startsWith(lastBody, open + 2)) return lastController;
+    const body = lastCommentBody(statement)!;
+    lastBody = body;
+    lastController = commentTags(body)?.controller;
     return lastController;
   };
 }

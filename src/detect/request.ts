@@ -1,18 +1,21 @@
 /** Per-request detection: groups a request's DB spans by fingerprint, finds cascades and links each to its trigger. */
 import { createNoiseFilter, type NoiseFilter } from '../sql/noise.js';
 import type { NormalizedSql, SqlFacts } from '../sql/types.js';
-import type { DbSpan, Request } from '../traces/request.js';
+import { DB_STRIDE, dbColumnsOf } from '../traces/compact.js';
+import type { ColumnRequest, Request } from '../traces/request.js';
 import { splitCatchAll } from './catch-all.js';
-import { connectionUse } from './connections.js';
+import { isConnectionSetup, OBSERVABLE_SYSTEMS } from './connections.js';
 import { conventionLinks, type TableLinks } from './links.js';
 import { locationOfExecutions, requestControllerOf } from './location.js';
 import type {
   Cascade,
+  CodeLocation,
   FingerprintUse,
   LeafShape,
   OutboundSummary,
   RelationStep,
   RequestAnalysis,
+  TimelineEntry,
   TriggerRef,
 } from './types.js';
 
@@ -55,53 +58,106 @@ const MAX_CHAIN = 8;
 
 /** Analyses one assembled request. Pure: the same request and options give the same analysis. */
 export function analyseRequest(request: Request, normalize: Normalizer, options: DetectOptions = {}): RequestAnalysis {
+  const { dbSpans, ...rest } = request;
+  return analyseColumns({ ...rest, db: dbColumnsOf(dbSpans), dbOrder: dbSpans.map((_, i) => i) }, normalize, options);
+}
+
+/**
+ * analyseRequest over a request whose DB spans are still in their trace's columns (the Analyzer's
+ * path): one pass over the spans, no object per span. The timeline, which only a finding's example
+ * shows, is built when first read.
+ */
+export function analyseColumns(request: ColumnRequest, normalize: Normalizer, options: DetectOptions = {}): RequestAnalysis {
   const minRepeats = options.minRepeats ?? 5;
   const isNoise = options.noiseFilter ?? createNoiseFilter(options.ignoreSql);
+  const db = request.db;
+  const cols = db.dbCols;
+  const statements = db.dbStatements;
+  const order = request.dbOrder;
   // Framework-internal statements are dropped before anything else looks at the request.
   const noise: Record<string, number> = {};
-  const dbSpans: DbSpan[] = [];
+  /** Column index of each DB span that takes part in detection, in start order. */
+  const kept: number[] = [];
   const normalized: NormalizedSql[] = [];
-  for (const span of request.dbSpans) {
-    const n = normalize(span.statement);
-    const rule = isNoise(n);
-    if (rule === null) {
-      dbSpans.push(span);
-      normalized.push(n);
-    } else noise[rule] = (noise[rule] ?? 0) + 1;
-  }
   const groups = new Map<string, Group>();
   let dbMs = 0;
-  // The group of the last two results, by identity: an N+1 loop alternates between a few statements.
+  // Connection use reads every DB span, noise included (connections.ts).
+  let opened = 0;
+  let previousWasSetup = false;
+  let connectionMs = 0;
+  let heldUntil = request.startMs + request.durationMs;
+  // The last two statements seen, by identity, with what they gave: an N+1 loop alternates between a
+  // few statements, and the decoder hands each over as the same string again and again.
+  let lastS: string | undefined;
   let lastN: NormalizedSql | undefined;
   let lastG: Group | undefined;
+  let lastSetup = false;
+  let lastRule: string | null = null;
+  let prevS: string | undefined;
   let prevN: NormalizedSql | undefined;
   let prevG: Group | undefined;
-  for (let i = 0; i < dbSpans.length; i++) {
-    const span = dbSpans[i]!;
-    const n = normalized[i]!;
-    const duration = span.durationMs ?? 0;
-    dbMs += duration;
+  let prevSetup = false;
+  let prevRule: string | null = null;
+  for (let k = 0; k < order.length; k++) {
+    const j = order[k]!;
+    const statement = statements[j]!;
+    const startMs = cols[j * DB_STRIDE]!;
+    const duration = cols[j * DB_STRIDE + 1]!;
+    let n: NormalizedSql;
     let g: Group | undefined;
-    if (n === lastN) g = lastG;
-    else if (n === prevN) g = prevG;
-    else {
-      g = groups.get(n.fingerprint);
-      if (g === undefined) {
-        g = { n, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: false };
-        groups.set(n.fingerprint, g);
+    let setup: boolean;
+    let rule: string | null;
+    if (statement === lastS) {
+      n = lastN!;
+      g = lastG;
+      setup = lastSetup;
+      rule = lastRule;
+    } else {
+      if (statement === prevS) {
+        n = prevN!;
+        g = prevG;
+        setup = prevSetup;
+        rule = prevRule;
+      } else {
+        n = normalize(statement);
+        setup = isConnectionSetup(statement);
+        rule = isNoise(n);
+        if (rule === null) {
+          g = groups.get(n.fingerprint);
+          if (g === undefined) {
+            g = { n, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: false };
+            groups.set(n.fingerprint, g);
+          }
+        } else g = undefined;
       }
-    }
-    if (n !== lastN) {
+      prevS = lastS;
       prevN = lastN;
       prevG = lastG;
+      prevSetup = lastSetup;
+      prevRule = lastRule;
+      lastS = statement;
       lastN = n;
       lastG = g;
+      lastSetup = setup;
+      lastRule = rule;
     }
-    g!.indices.push(i);
-    if (n.facts.multiRowValues === true) g!.multiRow = true;
-    g!.durations.push(duration);
-    g!.totalMs += duration;
-    if (duration > g!.maxMs) g!.maxMs = duration;
+    if (setup && !previousWasSetup) opened++;
+    previousWasSetup = setup;
+    connectionMs += duration;
+    heldUntil = Math.max(heldUntil, startMs + duration);
+    if (rule !== null || g === undefined) {
+      if (rule !== null) noise[rule] = (noise[rule] ?? 0) + 1;
+      continue;
+    }
+    const i = kept.length;
+    kept.push(j);
+    normalized.push(n);
+    dbMs += duration;
+    g.indices.push(i);
+    if (n.facts.multiRowValues === true) g.multiRow = true;
+    g.durations.push(duration);
+    g.totalMs += duration;
+    if (duration > g.maxMs) g.maxMs = duration;
   }
 
   const links = options.links ?? conventionLinks(tablesOf(groups.values()));
@@ -111,6 +167,10 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
   const resolver = new TriggerResolver(normalized, groups, links, isCascade);
   // The request's statements share sqlcommenter's comment: its view is read once.
   const controllerOf = requestControllerOf();
+  const locations = db.dbLocations;
+  const locationAt = locations.first === undefined && locations.values === undefined ? undefined : (i: number): CodeLocation | undefined => locations.get(kept[i]!);
+  const statementAt = (i: number): string => statements[kept[i]!]!;
+  const locate = (indices: readonly number[]): CodeLocation | undefined => locationOfExecutions(locationAt, statementAt, indices, controllerOf);
   const cascades: Cascade[] = [];
   for (const g of groups.values()) {
     if (!isCascade(g)) continue;
@@ -118,9 +178,9 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
     if (kind === null) continue;
     const link = resolver.resolve(g);
     const executions = g.indices.length;
-    const location = locationOfExecutions(dbSpans, g.indices, controllerOf);
+    const location = locate(g.indices);
     const triggerFirst = link.trigger === null ? undefined : groups.get(link.trigger.fingerprint)?.indices[0];
-    const triggerLocation = triggerFirst === undefined ? undefined : locationOfExecutions(dbSpans, [triggerFirst], controllerOf);
+    const triggerLocation = triggerFirst === undefined ? undefined : locate([triggerFirst]);
     cascades.push({
       kind,
       fingerprint: g.n.fingerprint,
@@ -140,9 +200,10 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
   }
   cascades.sort((a, b) => a.firstIndex - b.firstIndex);
 
-  const uses: FingerprintUse[] = [...groups.values()].map((g) => {
-    const location = locationOfExecutions(dbSpans, g.indices, controllerOf);
-    return {
+  const uses: FingerprintUse[] = [];
+  for (const g of groups.values()) {
+    const location = locate(g.indices);
+    uses.push({
       fingerprint: g.n.fingerprint,
       sql: g.n.sql,
       facts: g.n.facts,
@@ -151,27 +212,44 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
       maxMs: g.maxMs,
       durationsMs: g.durations,
       ...(location === undefined ? {} : { location }),
-    };
-  });
+    });
+  }
 
+  let timeline: TimelineEntry[] | undefined;
+  const requestStart = request.startMs;
   const analysis: RequestAnalysis = {
     traceId: request.traceId,
     endpoint: splitCatchAll(request.endpoint, request.path, normalized),
     service: request.service,
     startMs: request.startMs,
     durationMs: request.durationMs,
-    dbSpans: dbSpans.length,
+    dbSpans: kept.length,
     dbMs,
     noise,
     cascades,
     uses,
     outbound: summariseOutbound(request, options.fanoutMinCalls ?? 3, options.fanoutMinShare ?? 0.5),
-    timeline: dbSpans.map((s, i) => ({
-      offsetMs: s.startMs - request.startMs,
-      durationMs: s.durationMs,
-      fingerprint: normalized[i]?.fingerprint ?? '',
-    })),
-    connection: connectionUse(request),
+    get timeline(): TimelineEntry[] {
+      timeline ??= kept.map((j, i) => ({
+        offsetMs: cols[j * DB_STRIDE]! - requestStart,
+        durationMs: cols[j * DB_STRIDE + 1]!,
+        fingerprint: normalized[i]?.fingerprint ?? '',
+      }));
+      return timeline;
+    },
+    set timeline(value: TimelineEntry[]) {
+      timeline = value;
+    },
+    connection:
+      order.length === 0
+        ? null
+        : {
+            opened,
+            observable: OBSERVABLE_SYSTEMS.has(db.dbSystems.get(order[0]!)),
+            heldFromMs: cols[order[0]! * DB_STRIDE]!,
+            heldUntilMs: heldUntil,
+            dbMs: connectionMs,
+          },
   };
   if (request.instance !== undefined) analysis.instance = request.instance;
   if (request.client !== undefined) analysis.client = request.client;
@@ -319,13 +397,17 @@ class TriggerResolver {
   /** The nearest earlier query whose rows explain this one's filter. */
   #findParent(g: Group, shape: Shape, first: number): { parent: Group; step: RelationStep } | undefined {
     if (shape.kind === 'unknown') return undefined;
+    // The walk back crosses earlier loops: a statement already tried gives the same answer again.
+    let tried: Set<NormalizedSql> | undefined;
     for (let i = first - 1; i >= 0; i--) {
       const n = this.normalized[i];
       if (n === undefined || n.fingerprint === g.n.fingerprint || n.facts.operation !== 'SELECT') continue;
       const parent = this.groups.get(n.fingerprint);
       if (parent === undefined) continue;
+      if (tried?.has(n)) continue;
       const step = this.#stepFrom(n.facts, shape);
       if (step !== undefined) return { parent, step };
+      (tried ??= new Set()).add(n);
     }
     return undefined;
   }
@@ -381,7 +463,7 @@ function triggerRef(g: Group): TriggerRef {
   return { fingerprint: g.n.fingerprint, table: g.n.facts.table, sql: g.n.sql };
 }
 
-function summariseOutbound(request: Request, minCalls: number, minShare: number): OutboundSummary {
+function summariseOutbound(request: Pick<Request, 'outbound' | 'durationMs'>, minCalls: number, minShare: number): OutboundSummary {
   let sequential = 0;
   let lastEnd = -Infinity;
   let totalMs = 0;

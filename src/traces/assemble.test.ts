@@ -168,7 +168,9 @@ describe('assembleCompact', () => {
 
   it('assembles any trace like assembleTrace: nesting, orphans, cycles, duplicate ids, several services', () => {
     // A few ids so that parents, duplicates and cycles happen often.
-    const ids = ['', '0000000000000001', '0000000000000002', '0000000000000003', '0000000000000004', '0000000000000005', '0000000000000006'];
+    // The columns keep a wire span id as two 32-bit words: ids alike in one word, and ids that are
+    // not 16 lowercase hex digits (kept as strings), must still tell apart exactly.
+    const ids = ['', '0000000000000001', '0000000000000002', '0000000000000003', '0000000000000004', '0000000000000005', '0000000000000006', 'ffffffff00000001', '00000002ffffffff', 'ABCDEF0123456789', 'odd'];
     const record = fc.record({
       spanId: fc.constantFrom(...ids.slice(1)),
       parentSpanId: fc.constantFrom(...ids),

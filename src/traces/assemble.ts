@@ -51,7 +51,7 @@ export function collapseIds(path: string): string {
  */
 export function adoptDescendantRoutes(
   requestSpans: ReadonlyMap<string, SpanRecord>,
-  requests: ReadonlyMap<string, Request>,
+  requests: ReadonlyMap<string, { endpoint: string }>,
   candidates: Iterable<SpanRecord>,
   ownerOf: (span: SpanRecord) => string,
 ): void {

@@ -63,15 +63,15 @@ export interface CompletedTrace<B = SpanRecord[]> {
 export interface TraceBuffer<B> {
   create(): B;
   add(buffer: B, span: SpanRecord): void;
-  /** Calls `each` with the id of every span in the buffer. */
-  forEachSpanId(buffer: B, each: (spanId: string) => void): void;
+  /** Adds the id of every span in the buffer to `recent`. */
+  rememberIds(buffer: B, recent: RecentSpans): void;
 }
 
 const RECORDS: TraceBuffer<SpanRecord[]> = {
   create: () => [],
   add: (buffer, span) => void buffer.push(span),
-  forEachSpanId: (buffer, each) => {
-    for (const span of buffer) each(span.spanId);
+  rememberIds: (buffer, recent) => {
+    for (const span of buffer) recent.add(span.spanId);
   },
 };
 
@@ -416,7 +416,7 @@ export class TraceAssembler<B = SpanRecord[]> {
     this.counters.tracesCompleted++;
     this.counters.spansBuffered -= trace?.count ?? 0;
     if (trace !== undefined) {
-      this.#buffer.forEachSpanId(trace.spans, (id) => this.#released.add(id));
+      this.#buffer.rememberIds(trace.spans, this.#released);
       this.counters.bytesBuffered -= trace.bytes;
       const usage = this.#usage.get(trace.source);
       if (usage !== undefined) {

@@ -1,20 +1,23 @@
 /**
  * Open traces in columns, for the Analyzer: a plain DB span (the bulk of a Django trace) is kept as
  * a few values in arrays instead of its SpanRecord, so the records die young and a buffered span
- * costs a fraction of the heap. `assembleCompact` gives exactly what `assembleTrace` gives for the
- * same spans in the same order (assemble.test.ts checks the two against each other).
+ * costs a fraction of the heap. A completed trace is assembled without leaving them
+ * (`assembleColumns`: each request's DB spans as indices, which detect/request.ts analyses in place);
+ * `assembleCompact`, the same with the DB spans as objects, gives exactly what `assembleTrace` gives
+ * for the same spans in the same order (assemble.test.ts checks the two against each other).
  */
 import type { CodeLocation } from '../detect/types.js';
 import type { SpanRecord } from '../otlp/span.js';
-import { adoptDescendantRoutes, finishRequests, isDbSpan, type AssemblyStats, isRequestSpan, orphanRequestFor, outboundCall, outboundKindOf, requestFor } from './assemble.js';
+import { adoptDescendantRoutes, isDbSpan, type AssemblyStats, isRequestSpan, orphanRequestFor, outboundCall, outboundKindOf, requestFor, sortByStart } from './assemble.js';
 import type { TraceBuffer } from './assembler.js';
-import type { DbSpan, Request } from './request.js';
+import type { RecentSpans } from './recent.js';
+import type { ColumnRequest, DbSpan, Request } from './request.js';
 
 /**
  * A column of strings that are usually all the same (a trace's DB system, service, parent span):
  * one value until a different one arrives, then an array.
  */
-class UniformColumn<T = string> {
+export class UniformColumn<T = string> {
   first: T | undefined;
   values: T[] | undefined;
   length = 0;
@@ -34,8 +37,47 @@ class UniformColumn<T = string> {
   }
 }
 
-/** One trace's spans: DB spans that are not request spans in columns, every other span as its record. */
-export class CompactTrace {
+/** Values per DB span in `CompactTrace.dbCols`: start (ms), duration (ms), span id high word, low word. */
+export const DB_STRIDE = 4;
+
+/**
+ * The 32-bit word that 8 lowercase hex digits of `id` from `at` spell, or -1 when they are not 8
+ * such digits. Span ids from the wire are 16 of them; any other id (JSON input, tests) is kept as
+ * its string (CompactTrace.oddIds).
+ */
+function hexWord(id: string, at: number): number {
+  let word = 0;
+  for (let i = at; i < at + 8; i++) {
+    const c = id.charCodeAt(i);
+    let d: number;
+    if (c >= 48 && c <= 57) d = c - 48;
+    else if (c >= 97 && c <= 102) d = c - 87;
+    else return -1;
+    word = word * 16 + d;
+  }
+  return word;
+}
+
+/** The canonical id that two words spell: 16 lowercase hex digits. */
+function wordsHex(hi: number, lo: number): string {
+  return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
+}
+
+/** The DB span columns detection reads (CompactTrace; detect/request.ts builds one from DbSpan objects too). */
+export interface DbColumns {
+  readonly dbStatements: readonly string[];
+  /** DB_STRIDE values per DB span: start, duration, id words. */
+  readonly dbCols: readonly number[];
+  readonly dbSystems: UniformColumn;
+  readonly dbLocations: UniformColumn<CodeLocation | undefined>;
+}
+
+/**
+ * One trace's spans: DB spans that are not request spans in columns, every other span as its
+ * record. A buffered DB span is four unboxed numbers (its times and its id as two 32-bit words)
+ * and a reference to its statement, which the decoder interns.
+ */
+export class CompactTrace implements DbColumns {
   /** Spans added so far; each span's arrival index is the count before it. */
   count = 0;
   /** The trace id (every span of an assembler's trace has it). */
@@ -43,15 +85,20 @@ export class CompactTrace {
   readonly records: SpanRecord[] = [];
   /** Arrival index of each record; DB spans take the other indices, in order. */
   readonly recordSeq: number[] = [];
-  readonly dbIds: string[] = [];
   readonly dbStatements: string[] = [];
-  /** start, end (ms) per DB span. */
-  readonly dbTimes: number[] = [];
+  readonly dbCols: number[] = [];
+  /** DB span index → its id, for ids that are not 16 lowercase hex digits (their words are -1). */
+  oddIds: Map<number, string> | undefined;
   readonly dbParents = new UniformColumn();
   readonly dbSystems = new UniformColumn();
   readonly dbServices = new UniformColumn();
   /** Interned locations (otlp/location.ts): one reference per span once they differ. */
   readonly dbLocations = new UniformColumn<CodeLocation | undefined>();
+
+  /** DB spans in the columns. */
+  get dbCount(): number {
+    return this.dbStatements.length;
+  }
 
   add(span: SpanRecord): void {
     if (isDbSpan(span) && !isRequestSpan(span)) {
@@ -69,20 +116,47 @@ export class CompactTrace {
     system: string, statement: string, service: string, location: CodeLocation | undefined,
   ): void {
     if (this.count++ === 0) this.traceId = traceId;
-    this.dbIds.push(spanId);
+    let hi = -1;
+    let lo = -1;
+    if (spanId.length === 16) {
+      hi = hexWord(spanId, 0);
+      lo = hi < 0 ? -1 : hexWord(spanId, 8);
+    }
+    if (lo < 0) {
+      hi = -1;
+      (this.oddIds ??= new Map()).set(this.dbStatements.length, spanId);
+    }
     this.dbStatements.push(statement);
-    this.dbTimes.push(startMs, endMs);
+    this.dbCols.push(startMs, endMs - startMs, hi, lo);
     this.dbParents.push(parentSpanId);
     this.dbSystems.push(system);
     this.dbServices.push(service);
     this.dbLocations.push(location);
   }
 
+  /** The id of DB span j, as the decoder gave it. */
+  dbId(j: number): string {
+    const hi = this.dbCols[j * DB_STRIDE + 2]!;
+    return hi < 0 ? this.oddIds!.get(j)! : wordsHex(hi, this.dbCols[j * DB_STRIDE + 3]!);
+  }
+
+  /** Remembers the id of every span (a released trace's), for telling retried copies from late spans. */
+  rememberIds(recent: RecentSpans): void {
+    const cols = this.dbCols;
+    for (let k = 0; k < cols.length; k += DB_STRIDE) {
+      const hi = cols[k + 2]!;
+      if (hi >= 0) recent.addWords(hi, cols[k + 3]!);
+      else recent.add(this.oddIds!.get(k / DB_STRIDE)!);
+    }
+    for (const record of this.records) recent.add(record.spanId);
+  }
+
   /** Arrival index of every DB span: the indices records do not take, in order. */
   dbSeq(): number[] {
     const out: number[] = [];
+    const n = this.dbCount;
     let r = 0;
-    for (let seq = 0; out.length < this.dbIds.length; seq++) {
+    for (let seq = 0; out.length < n; seq++) {
       if (r < this.recordSeq.length && this.recordSeq[r] === seq) r++;
       else out.push(seq);
     }
@@ -90,40 +164,153 @@ export class CompactTrace {
   }
 }
 
+/** The columns of DB spans given as objects (the object path: analyseRequest over a Request). */
+export function dbColumnsOf(spans: readonly DbSpan[]): CompactTrace {
+  const t = new CompactTrace();
+  for (const s of spans) {
+    t.dbStatements.push(s.statement);
+    // The duration as given: start + duration - start need not give it back exactly.
+    t.dbCols.push(s.startMs, s.durationMs, -1, -1);
+    t.dbSystems.push(s.system);
+    t.dbLocations.push(s.location);
+  }
+  return t;
+}
+
 /** The TraceBuffer that keeps open traces as CompactTraces. */
 export const COMPACT_TRACES: TraceBuffer<CompactTrace> = {
   create: () => new CompactTrace(),
   add: (trace, span) => trace.add(span),
-  forEachSpanId: (trace, each) => {
-    for (const id of trace.dbIds) each(id);
-    for (const record of trace.records) each(record.spanId);
-  },
+  rememberIds: (trace, recent) => trace.rememberIds(recent),
 };
 
 /**
- * `assembleTrace` over a CompactTrace. Where arrival order across the two kinds of spans matters
- * (the last span with a duplicated id, the first orphan), the arrival indices decide.
+ * The ids of a trace's DB spans, for telling a second copy of a span from a new one: open
+ * addressing over the id words in the trace's own columns, so no id string is made.
  */
-export function assembleCompact(t: CompactTrace, stats?: AssemblyStats): Request[] {
+class DbIdSet {
+  readonly #t: CompactTrace;
+  /** DB span index + 1 per slot, 0 for empty. */
+  readonly #slots: Int32Array;
+  readonly #mask: number;
+
+  constructor(t: CompactTrace) {
+    this.#t = t;
+    let size = 16;
+    while (size < t.dbCount * 2) size *= 2;
+    this.#slots = new Int32Array(size);
+    this.#mask = size - 1;
+  }
+
+  /** Adds DB span j's id; false when an equal id was already added. */
+  add(j: number): boolean {
+    const cols = this.#t.dbCols;
+    const hi = cols[j * DB_STRIDE + 2]!;
+    const lo = cols[j * DB_STRIDE + 3]!;
+    const odd = hi < 0 ? this.#t.oddIds!.get(j)! : '';
+    const slots = this.#slots;
+    for (let slot = this.#hash(hi, lo, odd); ; slot = (slot + 1) & this.#mask) {
+      const k = slots[slot]!;
+      if (k === 0) {
+        slots[slot] = j + 1;
+        return true;
+      }
+      if (this.#same(k - 1, hi, lo, odd)) return false;
+    }
+  }
+
+  /** True when a DB span with this id was added. */
+  has(spanId: string): boolean {
+    let hi = -1;
+    let lo = -1;
+    if (spanId.length === 16) {
+      hi = hexWord(spanId, 0);
+      lo = hi < 0 ? -1 : hexWord(spanId, 8);
+    }
+    if (lo < 0) hi = -1;
+    const odd = hi < 0 ? spanId : '';
+    const slots = this.#slots;
+    for (let slot = this.#hash(hi, lo, odd); ; slot = (slot + 1) & this.#mask) {
+      const k = slots[slot]!;
+      if (k === 0) return false;
+      if (this.#same(k - 1, hi, lo, odd)) return true;
+    }
+  }
+
+  #same(j: number, hi: number, lo: number, odd: string): boolean {
+    const cols = this.#t.dbCols;
+    const jHi = cols[j * DB_STRIDE + 2]!;
+    if (jHi !== hi) return false;
+    return hi >= 0 ? cols[j * DB_STRIDE + 3] === lo : this.#t.oddIds!.get(j) === odd;
+  }
+
+  #hash(hi: number, lo: number, odd: string): number {
+    let h = lo ^ Math.imul(hi, 0x9e3779b1);
+    for (let i = 0; i < odd.length; i++) h = Math.imul(h ^ odd.charCodeAt(i), 0x01000193);
+    return (h ^ (h >>> 15)) & this.#mask;
+  }
+}
+
+/** A request of the trace, with no DB span yet. */
+function columnRequestFor(r: Request, t: CompactTrace): ColumnRequest {
+  const request: ColumnRequest = {
+    traceId: r.traceId,
+    spanId: r.spanId,
+    endpoint: r.endpoint,
+    service: r.service,
+    startMs: r.startMs,
+    durationMs: r.durationMs,
+    db: t,
+    dbOrder: [],
+    outbound: r.outbound,
+  };
+  if (r.path !== undefined) request.path = r.path;
+  if (r.instance !== undefined) request.instance = r.instance;
+  if (r.client !== undefined) request.client = r.client;
+  return request;
+}
+
+/**
+ * `assembleTrace` over a CompactTrace, with each request's DB spans left in the columns (as
+ * indices). Where arrival order across the two kinds of spans matters (the last span with a
+ * duplicated id, the first orphan), the arrival indices decide.
+ */
+export function assembleColumns(t: CompactTrace, stats?: AssemblyStats): ColumnRequest[] {
   const { records } = t;
-  const requests = new Map<string, Request>();
+  const requests = new Map<string, ColumnRequest>();
   let duplicates = 0;
   const requestSpans = new Map<string, SpanRecord>();
+  // Low id words of the request spans: a DB span's id is looked up as a string only when its low word is one.
+  let requestLow: Set<number> | undefined;
   for (const s of records) {
     if (!isRequestSpan(s)) continue;
     if (requests.has(s.spanId)) duplicates++;
-    requests.set(s.spanId, requestFor(s));
+    requests.set(s.spanId, columnRequestFor(requestFor(s), t));
     requestSpans.set(s.spanId, s);
+    if (s.spanId.length === 16 && hexWord(s.spanId, 0) >= 0) {
+      const lo = hexWord(s.spanId, 8);
+      if (lo >= 0) (requestLow ??= new Set()).add(lo);
+    }
   }
-  // Span ids already assembled: a second copy of a span is the same span (assembleTrace's rule).
-  const taken = new Set<string>();
+  const dbCount = t.dbCount;
+  const cols = t.dbCols;
+  const isRequestId = (j: number): boolean => {
+    if (requests.size === 0) return false;
+    const hi = cols[j * DB_STRIDE + 2]!;
+    if (hi >= 0 && (requestLow === undefined || !requestLow.has(cols[j * DB_STRIDE + 3]!))) return false;
+    return requests.has(t.dbId(j));
+  };
+  // DB span ids already assembled: a second copy of a span is the same span (assembleTrace's rule).
+  const taken = new DbIdSet(t);
+  // Other spans' ids already assembled.
+  const takenRecords = new Set<string>();
 
   // Span id → the last span with it: a record index i as i, a DB span j as ~j. Built on first need.
   let byId: Map<string, number> | undefined;
   let ownerOf: Map<string, string> | undefined;
   const parentOf = (ref: number): string => (ref >= 0 ? records[ref]!.parentSpanId : t.dbParents.get(~ref));
   let dbSeq: number[] | undefined;
-  const idOf = (ref: number): string => (ref >= 0 ? records[ref]!.spanId : t.dbIds[~ref]!);
+  const idOf = (ref: number): string => (ref >= 0 ? records[ref]!.spanId : t.dbId(~ref));
   const findOwner = (parentSpanId: string): string => {
     if (requests.has(parentSpanId)) return parentSpanId;
     if (byId === undefined) {
@@ -132,12 +319,12 @@ export function assembleCompact(t: CompactTrace, stats?: AssemblyStats): Request
       dbSeq ??= t.dbSeq();
       let i = 0;
       let j = 0;
-      while (i < records.length || j < t.dbIds.length) {
-        if (j >= t.dbIds.length || (i < records.length && t.recordSeq[i]! < dbSeq[j]!)) {
+      while (i < records.length || j < dbCount) {
+        if (j >= dbCount || (i < records.length && t.recordSeq[i]! < dbSeq[j]!)) {
           byId.set(records[i]!.spanId, i);
           i++;
         } else {
-          byId.set(t.dbIds[j]!, ~j);
+          byId.set(t.dbId(j), ~j);
           j++;
         }
       }
@@ -171,11 +358,11 @@ export function assembleCompact(t: CompactTrace, stats?: AssemblyStats): Request
   // Route-carrying spans are never plain DB spans, so the records hold them all.
   adoptDescendantRoutes(requestSpans, requests, records, (s) => findOwner(s.parentSpanId));
 
-  let orphans: Request | undefined;
+  let orphans: ColumnRequest | undefined;
   let orphanSeq = Infinity;
-  const orphanRequest = (seq: number, traceId: string, service: string, startMs: number): Request => {
+  const orphanRequest = (seq: number, traceId: string, service: string, startMs: number): ColumnRequest => {
     if (orphans === undefined) {
-      orphans = orphanRequestFor(traceId, service, startMs);
+      orphans = columnRequestFor(orphanRequestFor(traceId, service, startMs), t);
       orphanSeq = seq;
     } else if (seq < orphanSeq) {
       // assembleTrace makes the orphan request from the first orphan to arrive.
@@ -187,29 +374,23 @@ export function assembleCompact(t: CompactTrace, stats?: AssemblyStats): Request
     return orphans;
   };
 
-  const { dbIds, dbTimes } = t;
-  for (let j = 0; j < dbIds.length; j++) {
-    const spanId = dbIds[j]!;
-    if (requests.has(spanId)) continue; // a request span is never its own child
-    if (taken.has(spanId)) {
+  // In a Django trace every DB span's parent is the request span: one owner lookup per run of a parent.
+  let lastParent: string | undefined;
+  let lastOwner = '';
+  for (let j = 0; j < dbCount; j++) {
+    if (isRequestId(j)) continue; // a request span is never its own child
+    if (!taken.add(j)) {
       duplicates++;
       continue;
     }
-    taken.add(spanId);
-    const ownerId = findOwner(t.dbParents.get(j));
-    const startMs = dbTimes[2 * j]!;
-    const request = ownerId === '' ? orphanRequest((dbSeq ??= t.dbSeq())[j]!, t.traceId, t.dbServices.get(j), startMs) : requests.get(ownerId);
+    const parent = t.dbParents.get(j);
+    if (parent !== lastParent) {
+      lastParent = parent;
+      lastOwner = findOwner(parent);
+    }
+    const request = lastOwner === '' ? orphanRequest((dbSeq ??= t.dbSeq())[j]!, t.traceId, t.dbServices.get(j), cols[j * DB_STRIDE]!) : requests.get(lastOwner);
     if (request === undefined) continue;
-    const dbSpan: DbSpan = {
-      spanId,
-      startMs,
-      durationMs: dbTimes[2 * j + 1]! - startMs,
-      system: t.dbSystems.get(j),
-      statement: t.dbStatements[j]!,
-    };
-    const location = t.dbLocations.get(j);
-    if (location !== undefined) dbSpan.location = location;
-    request.dbSpans.push(dbSpan);
+    request.dbOrder.push(j);
   }
   for (let i = 0; i < records.length; i++) {
     const s = records[i]!;
@@ -218,11 +399,11 @@ export function assembleCompact(t: CompactTrace, stats?: AssemblyStats): Request
     const outKind = db ? null : outboundKindOf(s);
     if (outKind === null) continue;
     if (requests.has(s.spanId)) continue;
-    if (taken.has(s.spanId)) {
+    if (takenRecords.has(s.spanId) || taken.has(s.spanId)) {
       duplicates++;
       continue;
     }
-    taken.add(s.spanId);
+    takenRecords.add(s.spanId);
     const ownerId = findOwner(s.parentSpanId);
     const request = ownerId === '' ? orphanRequest(t.recordSeq[i]!, s.traceId, s.service, s.startMs) : requests.get(ownerId);
     if (request === undefined) continue;
@@ -230,5 +411,60 @@ export function assembleCompact(t: CompactTrace, stats?: AssemblyStats): Request
   }
 
   if (stats !== undefined) stats.duplicateSpans += duplicates;
-  return finishRequests(requests.values(), orphans);
+  const result = [...requests.values()];
+  if (orphans !== undefined) {
+    let first = Infinity;
+    let last = -Infinity;
+    for (const j of orphans.dbOrder) {
+      const start = cols[j * DB_STRIDE]!;
+      first = Math.min(first, start);
+      last = Math.max(last, start + cols[j * DB_STRIDE + 1]!);
+    }
+    for (const call of orphans.outbound) {
+      first = Math.min(first, call.startMs);
+      last = Math.max(last, call.startMs + call.durationMs);
+    }
+    orphans.startMs = first;
+    orphans.durationMs = last - first;
+    result.push(orphans);
+  }
+  for (const r of result) {
+    sortByStartIndex(r.dbOrder, cols);
+    sortByStart(r.outbound);
+  }
+  return result;
+}
+
+/** sortByStart over DB span indices: stable, and one pass when they are in order already. */
+function sortByStartIndex(order: number[], cols: readonly number[]): void {
+  for (let i = 1; i < order.length; i++) {
+    if (!(cols[order[i - 1]! * DB_STRIDE]! - cols[order[i]! * DB_STRIDE]! <= 0)) {
+      order.sort((a, b) => cols[a * DB_STRIDE]! - cols[b * DB_STRIDE]!);
+      return;
+    }
+  }
+}
+
+/** A column request with its DB spans as objects. */
+export function requestOfColumns(r: ColumnRequest): Request {
+  const { db, dbOrder, ...rest } = r;
+  const t = db as CompactTrace;
+  const dbSpans = dbOrder.map((j): DbSpan => {
+    const span: DbSpan = {
+      spanId: t.dbId(j),
+      startMs: t.dbCols[j * DB_STRIDE]!,
+      durationMs: t.dbCols[j * DB_STRIDE + 1]!,
+      system: t.dbSystems.get(j),
+      statement: t.dbStatements[j]!,
+    };
+    const location = t.dbLocations.get(j);
+    if (location !== undefined) span.location = location;
+    return span;
+  });
+  return { ...rest, dbSpans };
+}
+
+/** `assembleTrace` over a CompactTrace: assembleColumns with the DB spans as objects. */
+export function assembleCompact(t: CompactTrace, stats?: AssemblyStats): Request[] {
+  return assembleColumns(t, stats).map(requestOfColumns);
 }

@@ -14,6 +14,12 @@ export class RecentSpans {
     tags[slotOf(spanId)] = tagOf(spanId);
   }
 
+  /** `add` of a span id of 16 lowercase hex digits, given as the 32-bit words they spell. */
+  addWords(hi: number, lo: number): void {
+    const tags = (this.#tags ??= new Uint32Array(SLOTS));
+    tags[lo & (SLOTS - 1)] = (hi | 1) >>> 0;
+  }
+
   /** True when the span id was added recently (rarely a false yes after 2^18 others). */
   has(spanId: string): boolean {
     return this.#tags !== undefined && this.#tags[slotOf(spanId)] === tagOf(spanId);

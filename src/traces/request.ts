@@ -1,6 +1,7 @@
 /** What a request is once its spans are assembled: the unit every per-request detector reads. */
 import type { CodeLocation } from '../detect/types.js';
 import type { SpanId, TraceId } from '../otlp/span.js';
+import type { DbColumns } from './compact.js';
 
 /** Endpoint name used for DB spans whose request span never arrived. */
 export const NO_REQUEST_SPAN = '(no request span)';
@@ -50,4 +51,15 @@ export interface Request {
   dbSpans: DbSpan[];
   /** Sorted by start time. */
   outbound: OutboundCall[];
+}
+
+/**
+ * A request whose DB spans stay in their trace's columns (traces/compact.ts): what the Analyzer
+ * detects on, with no object per DB span. `Request` is the same request with the spans as objects.
+ */
+export interface ColumnRequest extends Omit<Request, 'dbSpans'> {
+  /** The columns the DB spans are in. */
+  db: DbColumns;
+  /** This request's DB spans, as indices into `db`, sorted by start time. */
+  dbOrder: number[];
 }
