@@ -5,13 +5,13 @@
  * retry_on_failure does. Prints the server's peak RSS against --max-buffer-mib + 150 MiB, /healthz
  * latency under load, and each transport's share of the accepted spans. Not a CI test.
  *
- *   node bench/overload.mjs [--seconds 180] [--max-buffer-mib 64] [--inflight 8] [--cpu-prof DIR]
+ *   node bench/overload.mjs [--seconds 180] [--max-buffer-mib 64] [--inflight 8] [--cpu-prof DIR] [--root CHECKOUT]
  *
  * --cpu-prof writes the server's V8 CPU profile to DIR (open it in Chrome DevTools), to find what
  * holds its event loop when /healthz is slow. The machine's load average is printed with the figures:
  * the clients share the cores with the server.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +29,8 @@ const seconds = Number(arg('seconds', 180));
 const maxBufferMib = Number(arg('max-buffer-mib', 64));
 const inflight = Number(arg('inflight', 8));
 const cpuProf = arg('cpu-prof', undefined);
-const root = fileURLToPath(new URL('..', import.meta.url));
+// --root DIR runs another checkout's build (A/B against a copy of main) under the same load.
+const root = arg('root', fileURLToPath(new URL('..', import.meta.url)));
 const stamper = batchStamper(batches(), 200);
 
 const dir = mkdtempSync(join(tmpdir(), 'n1lens-bench-overload-'));
@@ -39,6 +40,24 @@ const { child, ...ports } = await spawnServe(
   root,
 );
 
+/** CPU seconds of the server's threads: [all, the main (intake) thread], from /proc (100 ticks/s). */
+function cpuSeconds() {
+  let all = 0;
+  let main = 0;
+  for (const tid of readdirSync(`/proc/${child.pid}/task`)) {
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${child.pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const s = (Number(f[11]) + Number(f[12])) / 100;
+    all += s;
+    if (tid === String(child.pid)) main = s;
+  }
+  return [all, main];
+}
 const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let stop = false;
@@ -123,6 +142,7 @@ const grpcSend = (body) =>
 const loops = [...Array.from({ length: inflight }, () => loop('http', httpSend)), ...Array.from({ length: inflight }, () => loop('grpc', grpcSend))];
 
 let peakRss = 0;
+const [cpuAt0, mainAt0] = cpuSeconds();
 const load = [];
 const health = [];
 const started = Date.now();
@@ -134,6 +154,7 @@ while (Date.now() - started < seconds * 1000) {
   health.push({ ms: Number(process.hrtime.bigint() - t0) / 1e6, ok });
   await sleep(500);
 }
+const [cpuAt1, mainAt1] = cpuSeconds();
 stop = true;
 await Promise.all(loops);
 agent.destroy();
@@ -160,6 +181,11 @@ process.stdout.write(
       rssWithinLimit: peakRss < maxBufferMib + 150,
       healthz: { samples: ms.length, failed: health.filter((h) => !h.ok).length, p50Ms: +ms[Math.floor(ms.length / 2)].toFixed(1), p99Ms: +ms[Math.floor(ms.length * 0.99)].toFixed(1), maxMs: +ms.at(-1).toFixed(1) },
       acceptedSpansPerSec: Math.round(total / seconds),
+      // Threads that ended during the run (none expected) drop out of the sum.
+      serverCpuSeconds: +(cpuAt1 - cpuAt0).toFixed(1),
+      intakeThreadCpuSeconds: +(mainAt1 - mainAt0).toFixed(1),
+      spansPerServerCpuSecond: Math.round(total / (cpuAt1 - cpuAt0)),
+      spansPerIntakeThreadCpuSecond: Math.round(total / (mainAt1 - mainAt0)),
       share: { http: +(stats.http.spans / total).toFixed(3), grpc: +(stats.grpc.spans / total).toFixed(3) },
       http: stats.http,
       grpc: stats.grpc,
