@@ -130,3 +130,22 @@ describe('OTLP/gRPC on node:http2', () => {
     expect((await call(session(server.grpcPort), framed(exportMessage()))).grpcStatus).toBe(0);
   });
 });
+
+describe('OTLP/gRPC deadlines (grpc-timeout)', () => {
+  it('answers DEADLINE_EXCEEDED when the export cannot be made durable in time, and OK within a generous deadline', async () => {
+    const dir = tempDir('grpc-deadline');
+    // One group commit every 1.5 s: an export waits up to that long for its fsync.
+    const server = await startServer(testServeOptions(dir, { spool: { dir: `${dir}/spool`, commitMs: 1500 } }));
+    running.push(server);
+    const s = session(server.grpcPort);
+    const started = Date.now();
+    const late = await call(s, framed(exportMessage()), { 'grpc-timeout': '200m' });
+    expect(late.grpcStatus).toBe(4);
+    expect(late.grpcMessage).toMatch(/durable before the deadline/);
+    expect(Date.now() - started).toBeLessThan(1400);
+    expect((await call(s, framed(exportMessage()), { 'grpc-timeout': '10S' })).grpcStatus).toBe(0);
+    // An expired deadline is refused before the export is taken; a header that does not parse is no deadline.
+    expect((await call(s, framed(exportMessage()), { 'grpc-timeout': '0n' })).grpcStatus).toBe(4);
+    expect((await call(s, framed(exportMessage()), { 'grpc-timeout': 'soon' })).grpcStatus).toBe(0);
+  });
+});

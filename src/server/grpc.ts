@@ -36,7 +36,7 @@ export interface GrpcServer {
 }
 
 /** gRPC status codes used here. */
-export const Status = { OK: 0, INVALID_ARGUMENT: 3, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
+export const Status = { OK: 0, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
 type StatusCode = (typeof Status)[keyof typeof Status];
 
 const EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
@@ -56,6 +56,15 @@ function retryDetails(delayMs: number, message: string): string {
     RpcStatus.fromObject({ code: Status.UNAVAILABLE, message, details: [{ type_url: 'type.googleapis.com/google.rpc.RetryInfo', value: retry }] }),
   ).finish();
   return Buffer.from(status).toString('base64');
+}
+
+/** Milliseconds per grpc-timeout unit (gRPC over HTTP/2: Hours, Minutes, Seconds, milli-, micro-, nanoseconds). */
+const TIMEOUT_UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
+
+/** The call's deadline (epoch ms) from its grpc-timeout header; undefined when it has none or it does not parse. */
+export function deadlineOf(timeout: string | string[] | undefined, nowMs: number): number | undefined {
+  const m = typeof timeout === 'string' ? /^(\d{1,8})([HMSmun])$/.exec(timeout) : null;
+  return m === null ? undefined : nowMs + Number(m[1]) * TIMEOUT_UNIT_MS[m[2]!]!;
 }
 
 /** grpc-message is percent-encoded (gRPC over HTTP/2); clients decode it. */
@@ -159,6 +168,23 @@ async function decompress(body: Buffer, encoding: string, limit: number): Promis
   }
 }
 
+/** Resolves true once `durable` does, or false at the deadline (a later failure of `durable` is then ignored). */
+function withinDeadline(durable: Promise<void>, deadline: number): Promise<boolean> {
+  return new Promise<boolean>((resolve, reject) => {
+    const timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+    durable.then(
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e as Error);
+      },
+    );
+  });
+}
+
 /** Starts the OTLP/gRPC listener on `host:port` (0 picks a free port). */
 export async function startGrpcServer(options: GrpcOptions, host: string, port: number): Promise<GrpcServer> {
   const { intake, metrics, authToken } = options;
@@ -172,6 +198,7 @@ export async function startGrpcServer(options: GrpcOptions, host: string, port: 
       return finish(stream, Status.UNAUTHENTICATED, UNAUTHENTICATED_BODY.message);
     }
     const stop = metrics.exportLatency.startTimer({ transport: 'grpc' });
+    const deadline = deadlineOf(headers['grpc-timeout'], Date.now());
     let body: Buffer;
     try {
       const message = await readMessage(stream, limit);
@@ -190,14 +217,24 @@ export async function startGrpcServer(options: GrpcOptions, host: string, port: 
       stop();
       return finish(stream, Status.INVALID_ARGUMENT, (e as Error).message);
     }
+    if (deadline !== undefined && Date.now() >= deadline) {
+      // The client has given up on this call already: taking it would only make it a duplicate of the retry.
+      stop();
+      return finish(stream, Status.DEADLINE_EXCEEDED, 'the deadline passed before the export could be taken');
+    }
     const result = await intake.accept(batch, 'grpc', { encoding: 'protobuf', body }, () => protobufToOtlpJson(body));
     if (!result.ok) {
       stop();
       return finish(stream, Status.UNAVAILABLE, result.message, retryDetails(result.retryAfterMs, result.message));
     }
     try {
-      // Acknowledged only once the export is in the spool.
-      await result.durable;
+      // Acknowledged only once the export is in the spool, and only within the call's deadline: past it
+      // the answer is DEADLINE_EXCEEDED and the client's retry is a duplicate, dropped as such.
+      if (deadline === undefined) await result.durable;
+      else if (!(await withinDeadline(result.durable, deadline))) {
+        stop();
+        return finish(stream, Status.DEADLINE_EXCEEDED, 'the export could not be made durable before the deadline');
+      }
     } catch (e) {
       stop();
       return finish(stream, Status.UNAVAILABLE, (e as Error).message, retryDetails(1000, (e as Error).message));
