@@ -198,18 +198,23 @@ export function addRequest(rollup: EndpointRollup, analysis: RequestAnalysis): v
   }
 }
 
-/** Merges `from` into `into` (same endpoint), e.g. hourly rollups into a period. */
-export function mergeRollups(into: EndpointRollup, from: EndpointRollup): void {
+/** The parts of a merge that are exact in any order: counts, histograms and the seen span (float sums are the caller's). */
+function mergeEndpointTallies(into: EndpointRollup, from: EndpointRollup): void {
   into.requests += from.requests;
   into.dbSpans += from.dbSpans;
-  into.dbMs += from.dbMs;
-  into.requestMs += from.requestMs;
-  into.wastedMs += from.wastedMs;
   into.requestsAffected += from.requestsAffected;
   mergeCounts(into.queriesPerRequest, from.queriesPerRequest);
   mergeDurations(into.requestDurations, from.requestDurations);
   into.firstSeenMs = Math.min(into.firstSeenMs, from.firstSeenMs);
   into.lastSeenMs = Math.max(into.lastSeenMs, from.lastSeenMs);
+}
+
+/** Merges `from` into `into` (same endpoint), e.g. hourly rollups into a period. */
+export function mergeRollups(into: EndpointRollup, from: EndpointRollup): void {
+  mergeEndpointTallies(into, from);
+  into.dbMs += from.dbMs;
+  into.requestMs += from.requestMs;
+  into.wastedMs += from.wastedMs;
   for (const [rule, n] of from.noiseDropped) addTo(into.noiseDropped, rule, n);
   for (const [fp, c] of from.cascades) {
     const r = into.cascades.get(fp);
@@ -579,15 +584,7 @@ function mergeEndpointParts(parts: readonly { rollup: EndpointRollup; ledger: En
     outboundMs: outboundMs.partials, outboundRequestMs: outboundRequestMs.partials, outboundExample: undefined,
     noise: new Map(), cascades: new Map(), fingerprints: new Map(),
   };
-  for (const { rollup: p } of parts) {
-    r.requests += p.requests;
-    r.dbSpans += p.dbSpans;
-    r.requestsAffected += p.requestsAffected;
-    mergeCounts(r.queriesPerRequest, p.queriesPerRequest);
-    mergeDurations(r.requestDurations, p.requestDurations);
-    r.firstSeenMs = Math.min(r.firstSeenMs, p.firstSeenMs);
-    r.lastSeenMs = Math.max(r.lastSeenMs, p.lastSeenMs);
-  }
+  for (const { rollup: p } of parts) mergeEndpointTallies(r, p);
   r.dbMs = dbMs.value;
   r.requestMs = requestMs.value;
   r.wastedMs = wastedMs.value;
