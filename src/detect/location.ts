@@ -9,18 +9,18 @@ import type { CodeLocation } from './types.js';
 export type LocationTally = Map<string, { location: CodeLocation; count: number }>;
 
 /** Distinct locations kept per tally: a loop runs from a handful of places, not hundreds. */
-const MAX_DISTINCT = 8;
+export const MAX_DISTINCT = 8;
 
 export function locationKey(location: CodeLocation): string {
   return [location.file, location.line, location.function, location.template, location.templateLine, location.view].join('\u0001');
 }
 
-/** Adds `count` sightings of a location; a new location past MAX_DISTINCT is not kept. */
-export function tallyLocation(tally: LocationTally, location: CodeLocation, count = 1): void {
+/** Adds `count` sightings of a location; a new location past `maxDistinct` is not kept. */
+export function tallyLocation(tally: LocationTally, location: CodeLocation, count = 1, maxDistinct = MAX_DISTINCT): void {
   const key = locationKey(location);
   const seen = tally.get(key);
   if (seen !== undefined) seen.count += count;
-  else if (tally.size < MAX_DISTINCT) tally.set(key, { location, count });
+  else if (tally.size < maxDistinct) tally.set(key, { location, count });
 }
 
 export function mergeTallies(into: LocationTally, from: LocationTally): void {

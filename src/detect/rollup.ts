@@ -8,7 +8,7 @@ import {
   type CountHistogram,
   type DurationHistogram,
 } from './histogram.js';
-import { locationKey, mergeTallies, tallyLocation, type LocationTally } from './location.js';
+import { locationKey, MAX_DISTINCT, mergeTallies, tallyLocation, type LocationTally } from './location.js';
 import { addConnectionUse, emptyConnectionRollup, mergeConnectionRollups, type ConnectionRollup, type ConnectionUse } from './connections.js';
 import type { Cascade, CodeLocation, LeafShape, RelationStep, RequestAnalysis, TriggerRef } from './types.js';
 
@@ -115,7 +115,12 @@ function emptyOutbound(): OutboundRollup {
 }
 
 /** Adds one analysed request to its endpoint's rollup. */
-export function addRequest(rollup: EndpointRollup, analysis: RequestAnalysis): void {
+/**
+ * Adds one request to its endpoint's rollup. `maxLocations` caps each location tally; a shard of
+ * n1-report --jobs keeps every location, because one it saw late may be among the first few of the
+ * whole input, and the merge caps them (RollupSet.fromShards).
+ */
+export function addRequest(rollup: EndpointRollup, analysis: RequestAnalysis, maxLocations = MAX_DISTINCT): void {
   rollup.requests++;
   rollup.dbSpans += analysis.dbSpans;
   rollup.dbMs += analysis.dbMs;
@@ -155,8 +160,8 @@ export function addRequest(rollup: EndpointRollup, analysis: RequestAnalysis): v
     r.totalMs += c.totalMs;
     r.wastedMs += c.wastedMs;
     addCount(r.repeats, c.executions);
-    if (c.location !== undefined) tallyLocation((r.locations ??= new Map()), c.location);
-    if (c.triggerLocation !== undefined) tallyLocation((r.triggerLocations ??= new Map()), c.triggerLocation);
+    if (c.location !== undefined) tallyLocation((r.locations ??= new Map()), c.location, 1, maxLocations);
+    if (c.triggerLocation !== undefined) tallyLocation((r.triggerLocations ??= new Map()), c.triggerLocation, 1, maxLocations);
     // A linked reading beats a fallback one; keep the first linked reading seen.
     if (!r.linked && c.linked) Object.assign(r, { trigger: c.trigger, steps: c.steps, linked: true, leaf: c.leaf });
     if (c.wastedMs > r.example.wastedMs) r.example = { traceId: analysis.traceId, wastedMs: c.wastedMs };
@@ -181,7 +186,7 @@ export function addRequest(rollup: EndpointRollup, analysis: RequestAnalysis): v
     f.executions += u.executions;
     f.totalMs += u.totalMs;
     for (const d of u.durationsMs) addDuration(f.durations, d);
-    if (u.location !== undefined) tallyLocation((f.locations ??= new Map()), u.location);
+    if (u.location !== undefined) tallyLocation((f.locations ??= new Map()), u.location, 1, maxLocations);
     if (u.maxMs > f.example.maxMs) f.example = { traceId: analysis.traceId, maxMs: u.maxMs };
   }
 
@@ -372,6 +377,13 @@ export class RollupSet {
   readonly #ledgers = new Map<string, EndpointLedger>();
   /** Release order of requests added without a key. */
   #released = 0;
+  /** Distinct locations kept per tally: all of them in a shard (see addRequest). */
+  readonly #maxLocations: number;
+
+  /** `shard`: one shard of n1-report --jobs, whose rollups only RollupSet.fromShards reads. */
+  constructor(options: { shard?: boolean } = {}) {
+    this.#maxLocations = options.shard === true ? Number.POSITIVE_INFINITY : MAX_DISTINCT;
+  }
 
   add(analysis: RequestAnalysis): void {
     if (analysis.connection !== null) this.addConnection(analysis.service, analysis.instance ?? '', analysis.connection);
@@ -400,7 +412,7 @@ export class RollupSet {
       };
       this.#ledgers.set(id, ledger);
     }
-    addRequest(r, analysis);
+    addRequest(r, analysis, this.#maxLocations);
     account(r, ledger, analysis, key);
   }
 

@@ -87,7 +87,7 @@ describe('RollupSet.fromShards', () => {
           const one = new RollupSet();
           for (const r of varied) one.add(r);
           // Each trace goes to one shard; a shard adds its requests in release order, keyed by it.
-          const shards = Array.from({ length: shardCount }, () => ({ set: new RollupSet(), connections: [] as { key: ReleaseKey; r: RequestAnalysis }[] }));
+          const shards = Array.from({ length: shardCount }, () => ({ set: new RollupSet({ shard: true }), connections: [] as { key: ReleaseKey; r: RequestAnalysis }[] }));
           const shardOf = new Map<string, number>();
           varied.forEach((r, i) => {
             let s = shardOf.get(r.traceId);
@@ -113,8 +113,8 @@ describe('RollupSet.fromShards', () => {
   it('merges rollups that crossed threads (structured clone)', async () => {
     const requests = await releasedRequests();
     const one = new RollupSet();
-    const a = new RollupSet();
-    const b = new RollupSet();
+    const a = new RollupSet({ shard: true });
+    const b = new RollupSet({ shard: true });
     requests.forEach((r, i) => {
       one.addEndpoint(r);
       (r.traceId < '8' ? a : b).addEndpoint(r, { round: 0, position: i });

@@ -37,7 +37,7 @@ export interface ShardResult {
 
 export class ShardAnalysis {
   readonly analyzer: Analyzer;
-  readonly #rollups = new RollupSet();
+  readonly #rollups = new RollupSet({ shard: true });
   readonly #connections: KeyedConnection[] = [];
   readonly #shard: number;
   readonly #shards: number;
