@@ -438,7 +438,7 @@ export class PostgresStore extends Store {
         fingerprintRows.push(fingerprintHours.rows);
       }
       // flat(), not push(...rows): a week of a thousand endpoints is more rows than a call's arguments may be.
-      return assembleRollups(endpoints, ranges.length > 1 ? byEndpointAndStart(endpointRows.flat()) : endpointRows.flat(), findingRows.flat(), fingerprintRows.flat(), keep);
+      return assembleRollups(endpoints, ranges.length > 1 ? byEndpointAndStart(endpointRows.flat()) : endpointRows.flat(), findingRows.flat(), fingerprintRows.flat());
     } finally {
       await c.query('COMMIT').catch(() => undefined);
       c.release();

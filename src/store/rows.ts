@@ -319,14 +319,15 @@ export type HourRowOf<T> = T & { endpoint_id: number; hour: number };
 
 /**
  * Rebuilds endpoint rollups from a period's rows: endpoint hours ordered by (endpoint, hour), finding
- * and fingerprint hours in any order. Each endpoint hour is merged whole, as it was written.
+ * and fingerprint hours in any order. Each endpoint hour is merged whole, as it was written. The rows
+ * are already those of the endpoints asked for (the stores filter by id in SQL); a row of an endpoint
+ * not in `endpoints` (written after they were listed) is left out.
  */
 export function assembleRollups(
   endpoints: readonly { id: number; service: string; endpoint: string }[],
   endpointHours: readonly HourRowOf<Pick<EndpointHourRow, 'requests' | 'db_spans' | 'wasted_ms' | 'rollup'>>[],
   findingHours: readonly HourRowOf<Parameters<typeof cascadeFromRow>[0]>[],
   fingerprintHours: readonly HourRowOf<Parameters<typeof fingerprintFromRow>[0]>[],
-  keep: (e: { service: string; endpoint: string }) => boolean,
 ): EndpointRollup[] {
   const byId = new Map(endpoints.map((e) => [e.id, e]));
   const hourKey = (endpointId: number, hour: number): string => `${endpointId}:${hour}`;
@@ -345,7 +346,7 @@ export function assembleRollups(
   const set = new RollupSet();
   for (const h of endpointHours) {
     const e = byId.get(h.endpoint_id);
-    if (e === undefined || !keep(e)) continue;
+    if (e === undefined) continue;
     const r = emptyEndpointRollup(e.endpoint, e.service);
     mergeEndpointTotals(r, endpointHourRollup(e.endpoint, e.service, h));
     for (const f of findings.get(hourKey(h.endpoint_id, h.hour)) ?? []) r.cascades.set(f.fingerprint, cascadeFromRow(f));

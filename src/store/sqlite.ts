@@ -378,7 +378,7 @@ export class SqliteStore extends Store {
            WHERE h.${g.key} >= ? AND h.${g.key} < ? ${ids('h.endpoint_id')} ORDER BY h.endpoint_id, h.fingerprint, h.${g.key}`,
         ).all(...args(lo, hi)) as Parameters<typeof assembleRollups>[3][number][],
     );
-    return assembleRollups(endpoints, ranges.length > 1 ? byEndpointAndStart(endpointRows) : endpointRows, findingRows, fingerprintRows, keep);
+    return assembleRollups(endpoints, ranges.length > 1 ? byEndpointAndStart(endpointRows) : endpointRows, findingRows, fingerprintRows);
   }
 
   override async periodSummary(query: PeriodQuery, options: { slowMs: number; closedBeforeMs: number }): Promise<SummaryEndpoint[]> {
