@@ -509,7 +509,7 @@ function noteLocation(tally: LocationTally | undefined, keys: Map<string, Releas
   // Tallies only grow: while every entry has its key, this request added none.
   if (tally === undefined || keys.size === tally.size) return;
   const id = locationKey(location);
-  if (tally?.has(id) === true && !keys.has(id)) keys.set(id, key);
+  if (tally.has(id) && !keys.has(id)) keys.set(id, key);
 }
 
 /**

@@ -560,7 +560,7 @@ export async function migratePostgres(pool: pg.Pool, nowMs: number): Promise<voi
       throw new Error(`database schema version ${current} is newer than this n1lens understands (${POSTGRES_MIGRATIONS.length})`);
     }
     for (let v = current; v < POSTGRES_MIGRATIONS.length; v++) await c.query(POSTGRES_MIGRATIONS[v]!);
-    if (current < POSTGRES_MIGRATIONS.length && gainsMinuteRows(current)) {
+    if (gainsMinuteRows(current)) {
       await c.query('INSERT INTO store_marks (name, at_ms) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [MINUTE_ROWS_MARK, nowMs]);
     }
     await c.query('UPDATE n1lens_schema SET version = $1', [POSTGRES_MIGRATIONS.length]);
