@@ -9,14 +9,15 @@
 // `--edge-minutes M` (issue 13's minute rows): the day's first hour is written once per minute for
 // M minutes, and the clock stands one minute past the hour, so the 24 h overview starts one minute
 // into that hour and sums M - 1 minute rows per endpoint at its edge (up to 59).
-//   node bench/ui.mjs [--endpoints 1000] [--days 30] [--runs 5] [--edge-minutes 60]
+// `--store DIR` keeps the built store in DIR (with its clock in DIR/clock.json) and reuses it when
+// there, so A/B runs read the same file; `--dist DIR` runs another build (e.g. main's) on it. A
+// store is migrated when opened, so give each build its own copy of a store the older one built.
+//   node bench/ui.mjs [--endpoints 1000] [--days 30] [--runs 5] [--edge-minutes 60] [--store DIR] [--dist DIR]
 // Prints one JSON line (and writes bench/out/ui.json).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { SqliteStore } from '../dist/store/sqlite.js';
-import { analyseSample } from '../dist/ui/testing.js';
-import { uiRoutes } from '../dist/ui/routes.js';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -27,19 +28,36 @@ const DAYS = arg('days', 30);
 const RUNS = arg('runs', 5);
 const EDGE_MINUTES = arg('edge-minutes', 0);
 const HOUR = 3_600_000;
+const option = (name) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? undefined : process.argv[i + 1];
+};
+const STORE_DIR = option('store');
+const dist = pathToFileURL(`${resolve(option('dist') ?? new URL('../dist', import.meta.url).pathname)}/`);
+const { SqliteStore } = await import(new URL('store/sqlite.js', dist).href);
+const { analyseSample } = await import(new URL('ui/testing.js', dist).href);
+const { uiRoutes } = await import(new URL('ui/routes.js', dist).href);
 
 const { analyses, schema } = await analyseSample();
 const endpointsInSample = [...new Set(analyses.map((a) => a.endpoint))];
 const copies = Math.ceil(ENDPOINTS / endpointsInSample.length);
-const dir = mkdtempSync(join(tmpdir(), 'n1lens-bench-ui-'));
+const dir = STORE_DIR ?? mkdtempSync(join(tmpdir(), 'n1lens-bench-ui-'));
+mkdirSync(dir, { recursive: true });
+const clockFile = join(dir, 'clock.json');
+// A kept store was built with its own clock and sizes: they are reused with it.
+const kept = existsSync(clockFile) ? JSON.parse(readFileSync(clockFile, 'utf8')) : undefined;
+if (kept !== undefined && (kept.endpoints !== ENDPOINTS || kept.days !== DAYS || kept.edgeMinutes !== EDGE_MINUTES)) {
+  throw new Error(`${dir} holds a store of ${JSON.stringify(kept)}: give the same --endpoints, --days and --edge-minutes`);
+}
 const first = Math.min(...analyses.map((a) => a.startMs));
-const end = Math.floor(Date.now() / HOUR) * HOUR;
+const end = kept?.end ?? Math.floor(Date.now() / HOUR) * HOUR;
 const dayStart = end - 24 * HOUR;
 // The clock of the store and the pages: on the hour, or one minute past it to put a 24 h edge inside an hour.
 const now = EDGE_MINUTES > 0 ? end + 60_000 : end;
 const store = SqliteStore.open(join(dir, 'n1lens.db'), { now: () => now });
 
 const t0 = performance.now();
+if (kept === undefined) {
 // One day: every hour, every copy of every sample endpoint.
 for (let h = 0; h < 24; h++) {
   for (let m = 0; m < (h === 0 ? Math.max(1, EDGE_MINUTES) : 1); m++) {
@@ -80,6 +98,7 @@ store.db.transaction(() => {
     }
   }
 })();
+}
 const buildMs = performance.now() - t0;
 const rows = store.db.prepare('SELECT (SELECT count(*) FROM endpoint_hours) AS e, (SELECT count(*) FROM finding_hours) AS f, (SELECT count(*) FROM fingerprint_hours) AS p').get();
 
@@ -137,4 +156,5 @@ console.log(JSON.stringify(result));
 mkdirSync(new URL('./out/', import.meta.url), { recursive: true });
 writeFileSync(new URL('./out/ui.json', import.meta.url), `${JSON.stringify(result)}\n`);
 store.closeSync();
-rmSync(dir, { recursive: true, force: true });
+if (STORE_DIR === undefined) rmSync(dir, { recursive: true, force: true });
+else if (kept === undefined) writeFileSync(clockFile, `${JSON.stringify({ end, endpoints: ENDPOINTS, days: DAYS, edgeMinutes: EDGE_MINUTES })}\n`);
