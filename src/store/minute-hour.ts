@@ -10,15 +10,20 @@ import { HOUR_MS, MINUTE_MS } from '../report/period.js';
 /** How a column adds up: a sum, or the least or greatest value. */
 export type Op = '+' | 'min' | 'max';
 
-/** One table's rows of the hour: key i's rows are offsets[i] to offsets[i + 1], their minutes ascending. */
+/**
+ * One table's rows of the hour: key i's rows are offsets[i] to offsets[i + 1], their minutes
+ * ascending. `suffix` holds, per row, its key's figures from that row to the end of the hour, so
+ * a stretch reaching the hour's end (a period's start) is one lookup per key.
+ */
 interface KeyedRows<K> {
   keys: K[];
   offsets: Int32Array;
   /** Each row's minute within the hour, 0 to 59. */
   minutes: Uint8Array;
-  /** `width` values per row. */
+  /** `ops.length` values per row. */
   values: Float64Array;
-  width: number;
+  suffix: Float64Array;
+  ops: readonly Op[];
 }
 
 /** Sums over a stretch of the hour's minutes, shaped as Summaries' totals (see Totals there). */
@@ -36,6 +41,8 @@ const ENDPOINT_OPS: readonly Op[] = ['+', '+', '+', 'min', 'max', '+', '+'];
 const FINDING_OPS: readonly Op[] = ['+', '+', '+'];
 /** SELECT columns as stored: requests, executions, total ms, slowest. */
 const SELECT_OPS: readonly Op[] = ['+', '+', '+', 'max'];
+const COUNT_OPS: readonly Op[] = ['+'];
+const MINUTES_PER_HOUR = HOUR_MS / MINUTE_MS;
 
 type Pairs = [number, number][];
 
@@ -45,9 +52,12 @@ export class MinuteHour {
   readonly #queries: KeyedRows<[number, number]>;
   readonly #noise: KeyedRows<[number, string]>;
   readonly #findings: KeyedRows<number>;
-  readonly #selects: KeyedRows<[number, string]>;
+  /** Keyed `endpointId:fingerprint`, as Summaries' totals are. */
+  readonly #selects: KeyedRows<string>;
   /** Each statement's duration histograms by minute, read when first asked for (only statements that may be slow are). */
   readonly #durations = new Map<string, { minute: number; histogram: Pairs }[]>();
+  /** See #slowExecutions. */
+  readonly #slow = new Map<number, Float64Array>();
   readonly #db: Database;
 
   /** Reads every minute row of the hour starting at `hour` (a few hundred thousand at 1,000 busy endpoints). */
@@ -67,11 +77,12 @@ export class MinuteHour {
       1,
       one,
       hour,
+      ENDPOINT_OPS,
     );
-    this.#queries = keyed(read('summary_queries', 'endpoint_id, queries', 'requests'), 2, two<number>, hour);
-    this.#noise = keyed(read('summary_noise', 'endpoint_id, rule', 'dropped'), 2, two<string>, hour);
-    this.#findings = keyed(read('summary_findings', 'finding_id', 'requests_affected, executions, wasted_ms'), 1, one, hour);
-    this.#selects = keyed(read('summary_selects', 'endpoint_id, fingerprint', 'requests, executions, total_ms, max_ms'), 2, two<string>, hour);
+    this.#queries = keyed(read('summary_queries', 'endpoint_id, queries', 'requests'), 2, two<number>, hour, COUNT_OPS);
+    this.#noise = keyed(read('summary_noise', 'endpoint_id, rule', 'dropped'), 2, two<string>, hour, COUNT_OPS);
+    this.#findings = keyed(read('summary_findings', 'finding_id', 'requests_affected, executions, wasted_ms'), 1, one, hour, FINDING_OPS);
+    this.#selects = keyed(read('summary_selects', 'endpoint_id, fingerprint', 'requests, executions, total_ms, max_ms'), 2, (row) => `${row[0] as number}:${row[1] as string}`, hour, SELECT_OPS);
   }
 
   /** How many rows it holds, for the cache's bound. */
@@ -83,37 +94,44 @@ export class MinuteHour {
   totals(fromMs: number, toMs: number, slowFloor: number): MinuteTotals {
     const [a, b] = this.#minutes(fromMs, toMs);
     const out: MinuteTotals = { endpoints: new Map(), queries: new Map(), noise: new Map(), findings: new Map(), selects: new Map() };
-    fold(this.#endpoints, a, b, ENDPOINT_OPS, (id, v) => out.endpoints.set(id, v));
-    fold(this.#findings, a, b, FINDING_OPS, (id, v) => out.findings.set(id, v));
-    fold(this.#queries, a, b, ['+'], ([id, n], v) => inner(out.queries, id).set(n, v[0]!));
-    fold(this.#noise, a, b, ['+'], ([id, rule], v) => inner(out.noise, id).set(rule, v[0]!));
+    fold(this.#endpoints, a, b, (id, v) => out.endpoints.set(id, v));
+    fold(this.#findings, a, b, (id, v) => out.findings.set(id, v));
+    fold(this.#queries, a, b, ([id, n], v) => inner(out.queries, id).set(n, v[0]!));
+    fold(this.#noise, a, b, ([id, rule], v) => inner(out.noise, id).set(rule, v[0]!));
     // The fifth SELECT column counts executions of minutes whose slowest call is over slowFloor, as the SQL sum does.
-    const t = this.#selects;
-    for (let i = 0; i < t.keys.length; i++) {
-      let v: number[] | undefined;
-      for (let j = first(t, i, a); j < t.offsets[i + 1]! && t.minutes[j]! < b; j++) {
-        const r = j * t.width;
-        const executions = t.values[r + 1]!;
-        const slow = t.values[r + 3]! > slowFloor ? executions : 0;
-        if (v === undefined) v = [t.values[r]!, executions, t.values[r + 2]!, t.values[r + 3]!, slow];
-        else {
-          v[0]! += t.values[r]!;
-          v[1]! += executions;
-          v[2]! += t.values[r + 2]!;
-          if (t.values[r + 3]! > v[3]!) v[3] = t.values[r + 3]!;
-          v[4]! += slow;
+    const slow = this.#slowExecutions(slowFloor);
+    fold(this.#selects, a, b, (key, v, from, to, end) => {
+      // Counts of executions: the difference of two suffixes within one key is exact.
+      v.push(slow[from]! - (to === end ? 0 : slow[to]!));
+      out.selects.set(key, v);
+    });
+    return out;
+  }
+
+  /** Per SELECT row: executions from that row to its key's last whose minute's slowest call is over `slowFloor` (kept per floor: serve has one). */
+  #slowExecutions(slowFloor: number): Float64Array {
+    let suffix = this.#slow.get(slowFloor);
+    if (suffix === undefined) {
+      const t = this.#selects;
+      const w = t.ops.length;
+      suffix = new Float64Array(t.minutes.length);
+      for (let i = 0; i < t.keys.length; i++) {
+        let after = 0;
+        for (let j = t.offsets[i + 1]! - 1; j >= t.offsets[i]!; j--) {
+          after += t.values[j * w + 3]! > slowFloor ? t.values[j * w + 1]! : 0;
+          suffix[j] = after;
         }
       }
-      if (v !== undefined) out.selects.set(`${t.keys[i]![0]}:${t.keys[i]![1]}`, v);
+      this.#slow.set(slowFloor, suffix);
     }
-    return out;
+    return suffix;
   }
 
   /** Each endpoint's requests, DB spans and wasted ms over minute rows starting in [fromMs, toMs). */
   endpointSums(fromMs: number, toMs: number): Map<number, number[]> {
     const [a, b] = this.#minutes(fromMs, toMs);
     const out = new Map<number, number[]>();
-    fold(this.#endpoints, a, b, ['+', '+', '+'], (id, v) => out.set(id, v));
+    fold(this.#endpoints, a, b, (id, v) => out.set(id, v.slice(0, 3)));
     return out;
   }
 
@@ -139,13 +157,13 @@ export class MinuteHour {
 
   /** [fromMs, toMs) as minute indexes within the hour. */
   #minutes(fromMs: number, toMs: number): [number, number] {
-    return [Math.max(0, (fromMs - this.hour) / MINUTE_MS), Math.min(60, (toMs - this.hour) / MINUTE_MS)];
+    return [Math.max(0, (fromMs - this.hour) / MINUTE_MS), Math.min(MINUTES_PER_HOUR, (toMs - this.hour) / MINUTE_MS)];
   }
 }
 
-/** Rows ordered by start (`keyWidth` key columns, the start, then values) as KeyedRows: grouped by key, each key's rows in start order. */
-function keyed<K>(rows: readonly unknown[][], keyWidth: number, keyOf: (row: unknown[]) => K, hour: number): KeyedRows<K> {
-  const width = rows.length === 0 ? 0 : rows[0]!.length - keyWidth - 1;
+/** Rows ordered by start (`keyWidth` key columns, the start, then one value per op) as KeyedRows: grouped by key, each key's rows in start order. */
+function keyed<K>(rows: readonly unknown[][], keyWidth: number, keyOf: (row: unknown[]) => K, hour: number, ops: readonly Op[]): KeyedRows<K> {
+  const w = ops.length;
   // Each row's key index, in order of first appearance; then a counting sort keeps each key's rows in start order.
   const keys: K[] = [];
   const index = new Map<unknown, number | Map<unknown, number>>();
@@ -172,41 +190,62 @@ function keyed<K>(rows: readonly unknown[][], keyWidth: number, keyOf: (row: unk
   for (let i = 0; i < keys.length; i++) offsets[i + 1]! += offsets[i]!;
   const next = offsets.slice(0, keys.length);
   const minutes = new Uint8Array(rows.length);
-  const values = new Float64Array(rows.length * width);
+  const values = new Float64Array(rows.length * w);
   for (let j = 0; j < rows.length; j++) {
     const row = rows[j]!;
     const at = next[keyOfRow[j]!]!++;
     minutes[at] = ((row[keyWidth] as number) - hour) / MINUTE_MS;
-    for (let c = 0; c < width; c++) values[at * width + c] = row[keyWidth + 1 + c] as number;
+    for (let c = 0; c < w; c++) values[at * w + c] = row[keyWidth + 1 + c] as number;
   }
-  return { keys, offsets, minutes, values, width };
-}
-
-/** Key i's first row at or after minute a. */
-function first<K>(t: KeyedRows<K>, i: number, a: number): number {
-  let j = t.offsets[i]!;
-  while (j < t.offsets[i + 1]! && t.minutes[j]! < a) j++;
-  return j;
-}
-
-/** Adds up the first `ops.length` columns of each key's rows in minutes [a, b); calls `set` for keys that have any. */
-function fold<K>(t: KeyedRows<K>, a: number, b: number, ops: readonly Op[], set: (key: K, values: number[]) => void): void {
-  for (let i = 0; i < t.keys.length; i++) {
-    let v: number[] | undefined;
-    for (let j = first(t, i, a); j < t.offsets[i + 1]! && t.minutes[j]! < b; j++) {
-      const r = j * t.width;
-      if (v === undefined) {
-        v = Array.from(ops, (_, c) => t.values[r + c]!);
-        continue;
-      }
-      for (let c = 0; c < ops.length; c++) {
-        const x = t.values[r + c]!;
-        const op = ops[c];
-        if (op === '+') v[c]! += x;
-        else if (op === 'min' ? x < v[c]! : x > v[c]!) v[c] = x;
+  // Each key's figures from each of its rows to its last, built backwards.
+  const suffix = new Float64Array(values.length);
+  for (let i = 0; i < keys.length; i++) {
+    const last = offsets[i + 1]! - 1;
+    for (let j = last; j >= offsets[i]!; j--) {
+      for (let c = 0; c < w; c++) {
+        const x = values[j * w + c]!;
+        suffix[j * w + c] = j === last ? x : combine(ops[c]!, x, suffix[(j + 1) * w + c]!);
       }
     }
-    if (v !== undefined) set(t.keys[i]!, v);
+  }
+  return { keys, offsets, minutes, values, suffix, ops };
+}
+
+function combine(op: Op, a: number, b: number): number {
+  return op === '+' ? a + b : op === 'min' ? Math.min(a, b) : Math.max(a, b);
+}
+
+/** Key i's first row at or after minute a (its rows' minutes ascend). */
+function first<K>(t: KeyedRows<K>, i: number, a: number): number {
+  let lo = t.offsets[i]!;
+  let hi = t.offsets[i + 1]!;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (t.minutes[mid]! < a) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Each key's figures over its rows in minutes [a, b): `set` gets them with the rows' index range
+ * [from, to) and where the key's rows end. Up to the key's last row they are one suffix lookup
+ * (a period's start); otherwise the rows are added up.
+ */
+function fold<K>(t: KeyedRows<K>, a: number, b: number, set: (key: K, values: number[], from: number, to: number, end: number) => void): void {
+  const w = t.ops.length;
+  for (let i = 0; i < t.keys.length; i++) {
+    const end = t.offsets[i + 1]!;
+    const from = first(t, i, a);
+    const to = b >= MINUTES_PER_HOUR ? end : first(t, i, b);
+    if (from >= to) continue;
+    if (to === end) {
+      set(t.keys[i]!, Array.from(t.suffix.subarray(from * w, from * w + w)), from, to, end);
+      continue;
+    }
+    const v = Array.from(t.values.subarray(from * w, from * w + w));
+    for (let j = from + 1; j < to; j++) for (let c = 0; c < w; c++) v[c] = combine(t.ops[c]!, v[c]!, t.values[j * w + c]!);
+    set(t.keys[i]!, v, from, to, end);
   }
 }
 
