@@ -145,6 +145,20 @@ describe.each(backends)('%s store: a period with edges inside an hour', (name, o
 });
 
 describe('SQLite store: kept minute rows', () => {
+  it('are read through SQLite\'s JSON, which gives every REAL back as the same double', () => {
+    // MinuteHour reads an hour's rows as one JSON array: exact only while SQLite writes round-trip digits.
+    const db = SqliteStore.open(':memory:').db;
+    db.exec('CREATE TABLE t (i INTEGER, x REAL)');
+    const insert = db.prepare('INSERT INTO t VALUES (?, ?)');
+    let seed = 7;
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const values = Array.from({ length: 5000 }, (_, i) => (i % 2 === 0 ? random() * 10 ** (random() * 16 - 4) : 0.1 * i + random() / 3));
+    values.forEach((x, i) => insert.run(i, x));
+    const back = JSON.parse(db.prepare('SELECT json_group_array(json_array(i, x)) FROM t').pluck().get() as string) as [number, number][];
+    expect(back.filter(([i, x]) => x !== values[i])).toEqual([]);
+    db.close();
+  });
+
   it('are dropped when another process writes the same file', async () => {
     const path = join(tempDir('edges'), 'n1lens.db');
     const store = SqliteStore.open(path, { now: () => NOW });

@@ -64,28 +64,34 @@ export class MinuteHour {
   constructor(db: Database, hour: number) {
     this.#db = db;
     this.hour = hour;
-    // In key order (start, then key): sorting by key in SQL costs more than grouping in JS.
+    // As one JSON array per table, in key order (start, then key): a row each would cost twice as
+    // much, and sorting by key in SQL more than grouping in JS. SQLite writes REALs in JSON with the
+    // digits that read back the same double (minute-edges.test.ts holds the sums to the plain ones).
     const read = (table: string, keys: string, columns: string): unknown[][] =>
-      db
-        .prepare(`SELECT ${keys}, start, ${columns} FROM ${table} WHERE size = ${MINUTE_MS} AND start >= ? AND start < ?`)
-        .raw()
-        .all(hour, hour + HOUR_MS) as unknown[][];
+      JSON.parse(
+        db
+          .prepare(
+            `SELECT coalesce(json_group_array(json_array(${keys}, (start - ?) / ${MINUTE_MS}, ${columns})), '[]')
+             FROM ${table} WHERE size = ${MINUTE_MS} AND start >= ? AND start < ?`,
+          )
+          .pluck()
+          .get(hour, hour, hour + HOUR_MS) as string,
+      ) as unknown[][];
     const one = (row: unknown[]) => row[0] as number;
     const two = <T>(row: unknown[]) => [row[0] as number, row[1] as T] as [number, T];
     this.#endpoints = keyed(
       read('summary_endpoints', 'endpoint_id', 'requests, db_spans, wasted_ms, first_seen_ms, last_seen_ms, outbound_requests, outbound_ms'),
       1,
       one,
-      hour,
       ENDPOINT_OPS,
     );
-    this.#queries = keyed(read('summary_queries', 'endpoint_id, queries', 'requests'), 2, two<number>, hour, COUNT_OPS);
-    this.#noise = keyed(read('summary_noise', 'endpoint_id, rule', 'dropped'), 2, two<string>, hour, COUNT_OPS);
-    this.#findings = keyed(read('summary_findings', 'finding_id', 'requests_affected, executions, wasted_ms'), 1, one, hour, FINDING_OPS);
-    this.#selects = keyed(read('summary_selects', 'endpoint_id, fingerprint', 'requests, executions, total_ms, max_ms'), 2, (row) => `${row[0] as number}:${row[1] as string}`, hour, SELECT_OPS);
+    this.#queries = keyed(read('summary_queries', 'endpoint_id, queries', 'requests'), 2, two<number>, COUNT_OPS);
+    this.#noise = keyed(read('summary_noise', 'endpoint_id, rule', 'dropped'), 2, two<string>, COUNT_OPS);
+    this.#findings = keyed(read('summary_findings', 'finding_id', 'requests_affected, executions, wasted_ms'), 1, one, FINDING_OPS);
+    this.#selects = keyed(read('summary_selects', 'endpoint_id, fingerprint', 'requests, executions, total_ms, max_ms'), 2, (row) => `${row[0] as number}:${row[1] as string}`, SELECT_OPS);
   }
 
-  /** How many rows it holds, for the cache's bound. */
+  /** How many rows it holds, for the cache's bound (each takes 17 to 113 bytes: a minute, its values and their suffix). */
   get rows(): number {
     return [this.#endpoints, this.#queries, this.#noise, this.#findings, this.#selects].reduce((n, t) => n + t.minutes.length, 0);
   }
@@ -161,8 +167,8 @@ export class MinuteHour {
   }
 }
 
-/** Rows ordered by start (`keyWidth` key columns, the start, then one value per op) as KeyedRows: grouped by key, each key's rows in start order. */
-function keyed<K>(rows: readonly unknown[][], keyWidth: number, keyOf: (row: unknown[]) => K, hour: number, ops: readonly Op[]): KeyedRows<K> {
+/** Rows ordered by minute (`keyWidth` key columns, the minute in the hour, then one value per op) as KeyedRows: grouped by key, each key's rows in minute order. */
+function keyed<K>(rows: readonly unknown[][], keyWidth: number, keyOf: (row: unknown[]) => K, ops: readonly Op[]): KeyedRows<K> {
   const w = ops.length;
   // Each row's key index, in order of first appearance; then a counting sort keeps each key's rows in start order.
   const keys: K[] = [];
@@ -194,7 +200,7 @@ function keyed<K>(rows: readonly unknown[][], keyWidth: number, keyOf: (row: unk
   for (let j = 0; j < rows.length; j++) {
     const row = rows[j]!;
     const at = next[keyOfRow[j]!]!++;
-    minutes[at] = ((row[keyWidth] as number) - hour) / MINUTE_MS;
+    minutes[at] = row[keyWidth] as number;
     for (let c = 0; c < w; c++) values[at * w + c] = row[keyWidth + 1 + c] as number;
   }
   // Each key's figures from each of its rows to its last, built backwards.

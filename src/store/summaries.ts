@@ -2,7 +2,8 @@
  * Narrow period summaries (migration 7): the hourly rollups' additive figures, written per hour (and
  * per minute for the last 48 h, read at a period's edges) with them and built per 6 hours, day and week once those are over, so a period is summed in SQL from
  * a few dozen rows per endpoint instead of decoding every hour's JSON. What the overview reads.
- * Sums over blocks that are over are kept in memory until a write lands in one of their hours.
+ * Sums over blocks that are over are kept in memory until a write lands in one of their hours, and
+ * so are the minute rows of a settled hour a period's edge falls in (see MinuteHour).
  */
 import type { Database, Statement } from 'better-sqlite3';
 import { bucketEdgeMs, firstBucketReaching, mergeCounts, type DurationHistogram } from '../detect/histogram.js';
@@ -441,12 +442,15 @@ export class Summaries {
     const hour = Math.floor(edge.from / HOUR_MS) * HOUR_MS;
     let kept = this.#minuteHours.get(hour);
     if (kept === undefined) kept = new MinuteHour(this.#db, hour);
-    // Most recently used last; a few hours are kept (the 24 h and 1 h overviews' starts, a custom period's).
+    // Most recently used last; the least recently used go first, down to the rows allowed (this one is always kept).
     this.#minuteHours.delete(hour);
     this.#minuteHours.set(hour, kept);
-    for (const h of this.#minuteHours.keys()) {
-      if (this.#minuteHours.size <= MINUTE_HOURS_KEPT) break;
+    let rows = 0;
+    for (const h of this.#minuteHours.values()) rows += h.rows;
+    for (const [h, old] of this.#minuteHours) {
+      if (h === hour || rows <= MINUTE_HOUR_ROWS) break;
       this.#minuteHours.delete(h);
+      rows -= old.rows;
     }
     return kept;
   }
@@ -571,8 +575,11 @@ export class Summaries {
  */
 const SETTLED_KEPT = 12;
 const SETTLED_ROWS = 400_000;
-/** How many settled hours' minute rows are kept (see #minuteHour): ~15 MB each at 1,000 endpoints busy every minute. */
-const MINUTE_HOURS_KEPT = 3;
+/**
+ * How many minute rows of settled hours are kept (see #minuteHour): the starts of the 24 h and 1 h
+ * overviews at 1,000 endpoints busy every minute (430k rows, ~25 MB, an hour).
+ */
+const MINUTE_HOUR_ROWS = 1_000_000;
 
 /** Sums over some runs: per endpoint, queries-per-request and noise counts, per finding, per `endpointId:fingerprint` SELECT. */
 interface Totals {
