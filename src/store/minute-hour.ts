@@ -166,10 +166,11 @@ export class MinuteHour {
   }
 }
 
-/** Rows ordered by minute (`keyWidth` key columns, the minute in the hour, then one value per op) as KeyedRows: grouped by key, each key's rows in minute order. */
+/** Rows (`keyWidth` key columns, the minute in the hour, then one value per op) as KeyedRows: grouped by key, each key's rows in minute order. */
 function keyed<K>(rows: readonly unknown[][], keyWidth: number, keyOf: (row: unknown[]) => K, ops: readonly Op[]): KeyedRows<K> {
   const w = ops.length;
-  // Each row's key index, in order of first appearance; then a counting sort keeps each key's rows in start order.
+  // Each row's key index, in order of first appearance; then two counting sorts, by minute and then
+  // (stable) by key, put each key's rows in minute order whatever order SQLite gave them in.
   const keys: K[] = [];
   const index = new Map<unknown, number | Map<unknown, number>>();
   const keyOfRow = new Int32Array(rows.length);
@@ -190,13 +191,18 @@ function keyed<K>(rows: readonly unknown[][], keyWidth: number, keyOf: (row: unk
     }
     keyOfRow[j] = k;
   }
+  const byMinute = new Int32Array(MINUTES_PER_HOUR + 1);
+  for (const row of rows) byMinute[(row[keyWidth] as number) + 1]!++;
+  for (let m = 0; m < MINUTES_PER_HOUR; m++) byMinute[m + 1]! += byMinute[m]!;
+  const order = new Int32Array(rows.length);
+  for (let j = 0; j < rows.length; j++) order[byMinute[rows[j]![keyWidth] as number]!++] = j;
   const offsets = new Int32Array(keys.length + 1);
   for (let j = 0; j < rows.length; j++) offsets[keyOfRow[j]! + 1]!++;
   for (let i = 0; i < keys.length; i++) offsets[i + 1]! += offsets[i]!;
   const next = offsets.slice(0, keys.length);
   const minutes = new Uint8Array(rows.length);
   const values = new Float64Array(rows.length * w);
-  for (let j = 0; j < rows.length; j++) {
+  for (const j of order) {
     const row = rows[j]!;
     const at = next[keyOfRow[j]!]!++;
     minutes[at] = row[keyWidth] as number;
