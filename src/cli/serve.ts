@@ -9,6 +9,8 @@ import { checkTraceUrl } from './trace-url.js';
 import { loadSchema, type DjangoSchema } from '../suggest/schema.js';
 import { addDetectorOptions, endpointDetectOptions, portNumber, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { onShutdown } from './lifecycle.js';
+import { nodeFlags, runServeThread, serveHeapLimits } from './serve-thread.js';
+import { isMainThread } from 'node:worker_threads';
 import { DATABASE_URL_ENV } from '../store/open.js';
 import { isPostgresUrl, redactUrl } from '../store/store.js';
 
@@ -76,6 +78,12 @@ export function serveCommand(): Command {
     .option('--top <n>', 'endpoints in the digest', wholeNumber('--top'), 5);
   return addDetectorOptions(command).action(async function (this: Command) {
       const o = this.opts<ServeCliOptions>();
+      if (isMainThread && process.env[SERVE_THREAD_ENV] !== '0') {
+        // The server runs on a thread of its own, with a heap sized for intake (serve-thread.ts); it
+        // checks the flags again there and prints its own errors.
+        process.exitCode = await runServeThread(new URL('./n1lens.js', import.meta.url), process.argv.slice(2), serveHeapLimits(o.maxBufferMib, nodeFlags()), onShutdown);
+        return;
+      }
       if (o.traceUrl !== undefined) checkTraceUrl(o.traceUrl);
       const digestPlan = planDigest(o);
       const security = planSecurity(o);
@@ -131,6 +139,8 @@ function planDeadViews(deadAfter: string | undefined, schema: DjangoSchema | und
 }
 
 export const AUTH_TOKEN_ENV = 'N1LENS_AUTH_TOKEN';
+/** `N1LENS_SERVE_THREAD=0` runs the server on the main thread with the process's own heap (e.g. for --cpu-prof of older Node versions). */
+export const SERVE_THREAD_ENV = 'N1LENS_SERVE_THREAD';
 
 /** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
 function isLoopback(host: string): boolean {
