@@ -285,6 +285,10 @@ export class Intake {
   /** Writes the pending analyses in one transaction; true when nothing is left pending. */
   async #write(): Promise<boolean> {
     if (this.#pending.length === 0 && this.#released.length === 0) return true;
+    // The tick's analysis and its SQLite transaction are each a synchronous stretch: let requests
+    // waiting on the event loop (/healthz, exports) in between, so a tick holds it for one of them at a
+    // time. Same polls and transactions as before, so the CPU cost is the same (unlike smaller slices).
+    if (!this.#closed) await new Promise<void>((resolve) => setImmediate(resolve));
     const batch = this.#pending;
     const released = this.#released;
     this.#pending = [];
