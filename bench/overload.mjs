@@ -195,7 +195,7 @@ while (Date.now() - started < seconds * 1000) {
   }
   const t0 = process.hrtime.bigint();
   const ok = await fetch(`http://127.0.0.1:${ports.http}/healthz`).then((r) => r.ok, () => false);
-  health.push({ ms: Number(process.hrtime.bigint() - t0) / 1e6, ok });
+  health.push({ ms: Number(process.hrtime.bigint() - t0) / 1e6, ok, atS: (Date.now() - started) / 1000 });
   await sleep(500);
 }
 const [cpuAt1, mainAt1] = cpuSeconds();
@@ -230,7 +230,16 @@ process.stdout.write(
       // The server's /metrics figures (MiB), sampled every 2 s: the peak of each, and the sample at the highest RSS.
       memoryPeaksMiB: memoryPeaks,
       memoryAtPeakRssMiB: atPeakRss,
-      healthz: { samples: ms.length, failed: health.filter((h) => !h.ok).length, p50Ms: +ms[Math.floor(ms.length / 2)].toFixed(1), p99Ms: +ms[Math.floor(ms.length * 0.99)].toFixed(1), maxMs: +ms.at(-1).toFixed(1) },
+      healthz: {
+        samples: ms.length,
+        failed: health.filter((h) => !h.ok).length,
+        p50Ms: +ms[Math.floor(ms.length / 2)].toFixed(1),
+        p99Ms: +ms[Math.floor(ms.length * 0.99)].toFixed(1),
+        maxMs: +ms.at(-1).toFixed(1),
+        over100Ms: health.filter((h) => h.ms >= 100).length,
+        // When the slowest answers came (seconds into the run): start-up or steady state.
+        slowest: [...health].sort((a, b) => b.ms - a.ms).slice(0, 5).map((h) => `${h.ms.toFixed(0)} ms at ${h.atS.toFixed(1)} s`),
+      },
       acceptedSpansPerSec: Math.round(total / seconds),
       // Threads that ended during the run (none expected) drop out of the sum.
       serverCpuSeconds: +(cpuAt1 - cpuAt0).toFixed(1),

@@ -20,6 +20,7 @@ interface ServeCliOptions extends DetectorCliOptions, Pick<ServeOptions, 'host' 
   retention?: string;
   maxBodyMib: number;
   maxBufferMib: number;
+  memoryLimitMib?: number;
   /** A directory, or false for --no-spool. */
   spool?: string | false;
   spoolMaxMib: number;
@@ -55,6 +56,7 @@ export function serveCommand(): Command {
     .option('--trace-wait-ms <ms>', 'analyse a trace once its root has ended and it was quiet this long', wholeNumber('--trace-wait-ms'), 2000)
     .option('--max-traces <n>', 'open traces at which exports that only open new traces are refused (503/UNAVAILABLE, retryable)', wholeNumber('--max-traces'), 50_000)
     .option('--max-buffer-mib <n>', 'estimated memory of buffered spans at which every export is refused (retryable)', wholeNumber('--max-buffer-mib'), 256)
+    .option('--memory-limit-mib <n>', 'measured memory (V8 heap in use + request bodies and other buffers) at which exports are refused (retryable; default: --max-buffer-mib + 128)', wholeNumber('--memory-limit-mib'))
     .option('--auth-token <token>', `bearer token required on OTLP/HTTP, OTLP/gRPC, the API, the UI and /metrics (default: $${AUTH_TOKEN_ENV}); /healthz stays open`)
     .option('--tls-cert <file>', 'PEM certificate (chain): serve both listeners over TLS')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
@@ -100,6 +102,7 @@ export function serveCommand(): Command {
         traceWaitMs: o.traceWaitMs,
         maxTraces: o.maxTraces,
         maxBufferBytes: o.maxBufferMib * MIB,
+        ...(o.memoryLimitMib === undefined ? {} : { memoryLimitBytes: o.memoryLimitMib * MIB }),
         maxBodyBytes: o.maxBodyMib * MIB,
         grpcMaxReceiveBytes: o.grpcMaxReceiveMib * MIB,
         detect: requestDetectOptions(o),

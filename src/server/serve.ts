@@ -30,6 +30,8 @@ export interface ServeOptions {
   maxTraces: number;
   /** Estimated bytes of buffered spans at which exports are refused (retryable). Default 256 MiB. */
   maxBufferBytes?: number;
+  /** Measured memory (V8 heap in use + external buffers) at which exports are refused (retryable). Default: maxBufferBytes + 128 MiB. */
+  memoryLimitBytes?: number;
   maxBodyBytes: number;
   grpcMaxReceiveBytes: number;
   /** Per-request detector settings (min repeats, fan-out thresholds). */
@@ -106,6 +108,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     maxTraceAgeMs: 30_000,
     maxOpenTraces: o.maxTraces,
     ...(o.maxBufferBytes === undefined ? {} : { maxBufferBytes: o.maxBufferBytes }),
+    ...(o.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: o.memoryLimitBytes }),
     ...o.detect,
     ...(o.schema === undefined ? {} : { links: schemaNaming(o.schema) }),
     ...(o.recordPath === undefined ? {} : { recordPath: o.recordPath }),
