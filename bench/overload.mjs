@@ -3,7 +3,8 @@
  * Overload: OTLP/HTTP and OTLP/gRPC flood `n1lens serve` at once for --seconds (default 180), each
  * client honouring the retry delay it is given (Retry-After / RetryInfo), as a Collector with
  * retry_on_failure does. Prints the server's peak RSS against --max-buffer-mib + 150 MiB, /healthz
- * latency under load, and each transport's share of the accepted spans. Not a CI test.
+ * latency under load (probed from the load generator's thread and from a thread of its own), each
+ * transport's share of the accepted spans, refusals by reason and transport errors by their text. Not a CI test.
  *
  *   node bench/overload.mjs [--seconds 180] [--max-buffer-mib 64] [--inflight 8] [--cpu-prof DIR] [--root CHECKOUT]
  *                           [--memory-log FILE] [--node-options "--trace-gc …"]
@@ -17,6 +18,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import * as grpc from '@grpc/grpc-js';
 import { batches } from './corpus.mjs';
 import { batchStamper } from './stamp.mjs';
@@ -184,10 +186,33 @@ const [cpuAt0, mainAt0] = cpuSeconds();
 const load = [];
 const health = [];
 const started = Date.now();
+// /healthz is probed twice: from this thread, as before, and from a thread of its own, where the load
+// generator's own work (stamping and sending 250 KB exports) cannot delay the probe.
+const healthOwnThread = [];
+const prober = new Worker(
+  `const { workerData, parentPort } = require('node:worker_threads');
+  const http = require('node:http');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const probe = () => {
+    const t0 = process.hrtime.bigint();
+    const done = (ok) => {
+      parentPort.postMessage({ ms: Number(process.hrtime.bigint() - t0) / 1e6, ok, atS: (Date.now() - workerData.started) / 1000 });
+      setTimeout(probe, 500);
+    };
+    http.get({ host: '127.0.0.1', port: workerData.port, path: '/healthz', agent }, (res) => {
+      res.resume();
+      res.on('end', () => done(res.statusCode === 200));
+    }).on('error', () => done(false));
+  };
+  probe();`,
+  { eval: true, workerData: { port: ports.http, started } },
+);
+prober.on('message', (h) => healthOwnThread.push(h));
+let ticks = 0;
 while (Date.now() - started < seconds * 1000) {
   peakRss = Math.max(peakRss, rssMiB());
-  if (health.length % 20 === 0) load.push(Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]));
-  if (health.length % 4 === 2) {
+  if (ticks % 20 === 0) load.push(Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]));
+  if (ticks++ % 4 === 2) {
     const sample = await memorySample();
     for (const [k, v] of Object.entries(sample)) memoryPeaks[k] = Math.max(memoryPeaks[k] ?? 0, v);
     if ((sample.rss ?? 0) >= (atPeakRss.rss ?? 0)) atPeakRss = sample;
@@ -198,6 +223,7 @@ while (Date.now() - started < seconds * 1000) {
   health.push({ ms: Number(process.hrtime.bigint() - t0) / 1e6, ok, atS: (Date.now() - started) / 1000 });
   await sleep(500);
 }
+await prober.terminate();
 const [cpuAt1, mainAt1] = cpuSeconds();
 // The kernel's high-water mark catches what the 500 ms samples miss.
 const hwmMiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
@@ -212,7 +238,24 @@ await new Promise((r) => child.once('exit', r));
 rmSync(dir, { recursive: true, force: true });
 if (memoryLogPath !== undefined) writeFileSync(memoryLogPath, memoryLog.map((m) => JSON.stringify(m)).join('\n') + '\n');
 
-const ms = health.map((h) => h.ms).sort((a, b) => a - b);
+/** p50 / p99 / max of /healthz samples, those after the first 5 s apart, and when the slowest came. */
+function latency(samples) {
+  const ms = samples.map((h) => h.ms).sort((a, b) => a - b);
+  if (ms.length === 0) return {};
+  const warm = samples.filter((h) => h.atS >= 5).map((h) => h.ms).sort((a, b) => a - b);
+  return {
+    samples: ms.length,
+    failed: samples.filter((h) => !h.ok).length,
+    p50Ms: +ms[Math.floor(ms.length / 2)].toFixed(1),
+    p99Ms: +ms[Math.floor(ms.length * 0.99)].toFixed(1),
+    maxMs: +ms.at(-1).toFixed(1),
+    over100Ms: ms.filter((x) => x >= 100).length,
+    // After the first 5 s: the first wave of exports meets cold code.
+    afterStart: warm.length === 0 ? {} : { p99Ms: +warm[Math.floor(warm.length * 0.99)].toFixed(1), maxMs: +warm.at(-1).toFixed(1), over100Ms: warm.filter((x) => x >= 100).length },
+    // When the slowest answers came (seconds into the run).
+    slowest: [...samples].sort((a, b) => b.ms - a.ms).slice(0, 5).map((h) => `${h.ms.toFixed(0)} ms at ${h.atS.toFixed(1)} s`),
+  };
+}
 const total = stats.http.spans + stats.grpc.spans;
 const refusedBy = {};
 for (const m of metrics.matchAll(/n1lens_exports_refused_total\{transport="(\w+)",reason="(\w+)"\} (\d+)/g)) refusedBy[`${m[1]}/${m[2]}`] = Number(m[3]);
@@ -230,21 +273,9 @@ process.stdout.write(
       // The server's /metrics figures (MiB), sampled every 2 s: the peak of each, and the sample at the highest RSS.
       memoryPeaksMiB: memoryPeaks,
       memoryAtPeakRssMiB: atPeakRss,
-      healthz: {
-        samples: ms.length,
-        failed: health.filter((h) => !h.ok).length,
-        p50Ms: +ms[Math.floor(ms.length / 2)].toFixed(1),
-        p99Ms: +ms[Math.floor(ms.length * 0.99)].toFixed(1),
-        maxMs: +ms.at(-1).toFixed(1),
-        over100Ms: health.filter((h) => h.ms >= 100).length,
-        // After the first 5 s: the first wave of exports runs cold (unoptimised decoder, lazy modules).
-        afterStart: (() => {
-          const warm = health.filter((h) => h.atS >= 5).map((h) => h.ms).sort((a, b) => a - b);
-          return warm.length === 0 ? {} : { p99Ms: +warm[Math.floor(warm.length * 0.99)].toFixed(1), maxMs: +warm.at(-1).toFixed(1), over100Ms: warm.filter((x) => x >= 100).length };
-        })(),
-        // When the slowest answers came (seconds into the run): start-up or steady state.
-        slowest: [...health].sort((a, b) => b.ms - a.ms).slice(0, 5).map((h) => `${h.ms.toFixed(0)} ms at ${h.atS.toFixed(1)} s`),
-      },
+      // Probed from the load generator's thread (comparable with earlier runs), and from a thread of its own.
+      healthz: latency(health),
+      healthzOwnThread: latency(healthOwnThread),
       acceptedSpansPerSec: Math.round(total / seconds),
       // Threads that ended during the run (none expected) drop out of the sum.
       serverCpuSeconds: +(cpuAt1 - cpuAt0).toFixed(1),
