@@ -1,7 +1,7 @@
 /** Per-request detection: groups a request's DB spans by fingerprint, finds cascades and links each to its trigger. */
 import { createNoiseFilter, type NoiseFilter } from '../sql/noise.js';
 import type { NormalizedSql, SqlFacts } from '../sql/types.js';
-import { DB_STRIDE, dbColumnsOf } from '../traces/compact.js';
+import { DB_STRIDE, dbColumnsOf, dbStatement } from '../traces/compact.js';
 import type { ColumnRequest, Request } from '../traces/request.js';
 import { splitCatchAll } from './catch-all.js';
 import { isConnectionSetup, OBSERVABLE_SYSTEMS } from './connections.js';
@@ -73,6 +73,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
   const db = request.db;
   const cols = db.dbCols;
   const statements = db.dbStatements;
+  const comments = db.dbComments;
   const order = request.dbOrder;
   // Framework-internal statements are dropped before anything else looks at the request.
   const noise: Record<string, number> = {};
@@ -87,8 +88,11 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
   let connectionMs = 0;
   let heldUntil = request.startMs + request.durationMs;
   // The last two statements seen, by identity, with what they gave: an N+1 loop alternates between a
-  // few statements, and the decoder hands each over as the same string again and again.
+  // few statements, and the decoder hands each over as the same string again and again (the text
+  // before a sqlcommenter comment, and the request's comment).
   let lastS: string | undefined;
+  let lastC: string | undefined;
+  let prevC: string | undefined;
   let lastN: NormalizedSql | undefined;
   let lastG: Group | undefined;
   let lastSetup = false;
@@ -101,26 +105,28 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
   for (let k = 0; k < order.length; k++) {
     const j = order[k]!;
     const statement = statements[j]!;
+    const comment = comments.get(j);
     const startMs = cols[j * DB_STRIDE]!;
     const duration = cols[j * DB_STRIDE + 1]!;
     let n: NormalizedSql;
     let g: Group | undefined;
     let setup: boolean;
     let rule: string | null;
-    if (statement === lastS) {
+    if (statement === lastS && comment === lastC) {
       n = lastN!;
       g = lastG;
       setup = lastSetup;
       rule = lastRule;
     } else {
-      if (statement === prevS) {
+      if (statement === prevS && comment === prevC) {
         n = prevN!;
         g = prevG;
         setup = prevSetup;
         rule = prevRule;
       } else {
-        n = normalize(statement);
-        setup = isConnectionSetup(statement);
+        const whole = comment === '' ? statement : statement + comment;
+        n = normalize(whole);
+        setup = isConnectionSetup(whole);
         rule = isNoise(n);
         if (rule === null) {
           g = groups.get(n.fingerprint);
@@ -131,11 +137,13 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
         } else g = undefined;
       }
       prevS = lastS;
+      prevC = lastC;
       prevN = lastN;
       prevG = lastG;
       prevSetup = lastSetup;
       prevRule = lastRule;
       lastS = statement;
+      lastC = comment;
       lastN = n;
       lastG = g;
       lastSetup = setup;
@@ -169,7 +177,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
   const controllerOf = requestControllerOf();
   const locations = db.dbLocations;
   const locationAt = locations.first === undefined && locations.values === undefined ? undefined : (i: number): CodeLocation | undefined => locations.get(kept[i]!);
-  const statementAt = (i: number): string => statements[kept[i]!]!;
+  const statementAt = (i: number): string => dbStatement(db, kept[i]!);
   const locate = (indices: readonly number[]): CodeLocation | undefined => locationOfExecutions(locationAt, statementAt, indices, controllerOf);
   const cascades: Cascade[] = [];
   for (const g of groups.values()) {

@@ -25,6 +25,8 @@ export class AttributeReader {
   #valueEnd = 0;
   #valueLo = 0;
   #valueHi = 0;
+  /** After value(true): the comment split off the statement (WireStrings.statement), '' when none. */
+  comment = '';
 
   constructor(cursor: WireCursor, strings: WireStrings) {
     this.#cursor = cursor;
@@ -128,9 +130,15 @@ export class AttributeReader {
 
   /** The value read last as protobuf.ts's readPbValue gives it: scalars as strings, undefined for none/array/kvlist/bytes. */
   value(statementLike: boolean): string | undefined {
+    this.comment = '';
     switch (this.#valueKind) {
       case V_STRING:
-        return statementLike ? this.#strings.statement(this.#valueStart, this.#valueEnd) : this.#strings.text(this.#valueStart, this.#valueEnd);
+        if (!statementLike) return this.#strings.text(this.#valueStart, this.#valueEnd);
+        {
+          const text = this.#strings.statement(this.#valueStart, this.#valueEnd);
+          this.comment = this.#strings.comment;
+          return text;
+        }
       case V_BOOL:
         return this.#valueLo === 1 ? 'true' : 'false';
       case V_INT: {
