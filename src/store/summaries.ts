@@ -576,10 +576,11 @@ export class Summaries {
 const SETTLED_KEPT = 12;
 const SETTLED_ROWS = 400_000;
 /**
- * How many minute rows of settled hours are kept (see #minuteHour): the starts of the 24 h and 1 h
- * overviews at 1,000 endpoints busy every minute (430k rows, ~25 MB, an hour).
+ * How many minute rows of settled hours are kept (see #minuteHour; the last one used always is): one
+ * hour at 1,000 endpoints busy every minute (430k rows, 26 MB of typed arrays, which count toward
+ * serve's --memory-limit-mib), a few at quieter ones.
  */
-const MINUTE_HOUR_ROWS = 1_000_000;
+const MINUTE_HOUR_ROWS = 500_000;
 
 /** Sums over some runs: per endpoint, queries-per-request and noise counts, per finding, per `endpointId:fingerprint` SELECT. */
 interface Totals {
