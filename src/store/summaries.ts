@@ -2,13 +2,15 @@
  * Narrow period summaries (migration 7): the hourly rollups' additive figures, written per hour (and
  * per minute for the last 48 h, read at a period's edges) with them and built per 6 hours, day and week once those are over, so a period is summed in SQL from
  * a few dozen rows per endpoint instead of decoding every hour's JSON. What the overview reads.
- * Sums over blocks that are over are kept in memory until a write lands in one of their hours.
+ * Sums over blocks that are over are kept in memory until a write lands in one of their hours, and
+ * so are the minute rows of a settled hour a period's edge falls in (see MinuteHour).
  */
 import type { Database, Statement } from 'better-sqlite3';
 import { bucketEdgeMs, firstBucketReaching, mergeCounts, type DurationHistogram } from '../detect/histogram.js';
 import { emptyEndpointRollup, type CascadeRollup, type EndpointRollup } from '../detect/rollup.js';
 import type { LeafShape, RelationStep, TriggerRef } from '../detect/types.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../report/period.js';
+import { MinuteHour } from './minute-hour.js';
 import type { PeriodRows, StartRange } from './store.js';
 import type { SqlFacts } from '../sql/types.js';
 
@@ -53,6 +55,8 @@ export class Summaries {
   readonly #settled = new Map<string, { from: number; to: number; value: unknown; rows: number }>();
   /** SQLite's data_version when they were kept: it moves when another connection commits. */
   #settledVersion = -1;
+  /** Settled hours' minute rows, read at a period edge inside them; least recently used first (see #minuteHour). */
+  readonly #minuteHours = new Map<number, MinuteHour>();
 
   constructor(db: Database) {
     this.#db = db;
@@ -116,6 +120,7 @@ export class Summaries {
     for (const table of ['summary_endpoints', 'summary_queries', 'summary_noise', 'summary_findings', 'summary_selects']) {
       this.#prepare(`DELETE FROM ${table} WHERE size = ${MINUTE_MS} AND start < ?`).run(horizon);
     }
+    for (const hour of this.#minuteHours.keys()) if (hour < horizon) this.#minuteHours.delete(hour);
   }
 
   /**
@@ -127,6 +132,7 @@ export class Summaries {
       this.#prepare(`DELETE FROM ${table} WHERE start < ?`).run(beforeMs);
     }
     this.#settled.clear();
+    this.#minuteHours.clear();
   }
 
   /** A write to an hour makes the built 6-hour, day and week rows around it stale: they are rebuilt when next read. */
@@ -135,6 +141,7 @@ export class Summaries {
     for (const hour of hours) {
       for (const size of COARSE) drop.run(size, Math.floor(hour / size) * size);
       for (const [key, kept] of this.#settled) if (hour >= kept.from && hour < kept.to) this.#settled.delete(key);
+      this.#minuteHours.delete(hour);
     }
   }
 
@@ -297,11 +304,12 @@ export class Summaries {
     // one bucket lower than needed, so float rounding can only add candidates, never lose one.
     const slowBucket = firstBucketReaching(slowMs);
     const slowFloor = slowBucket <= 1 ? -1 : bucketEdgeMs(slowBucket - 2);
-    const { closed, open } = splitRuns(runs, closedBeforeMs);
+    const { closed, edges, open } = splitRuns(runs, closedBeforeMs);
     const rowsOf = (t: Totals): number => t.endpoints.size + t.queries.size + t.noise.size + t.findings.size + t.selects.size;
     const settled = closed.length === 0 ? undefined : this.#cached(`totals ${slowFloor} ${JSON.stringify(closed)}`, closed, () => this.#totals(closed, slowFloor), rowsOf);
+    const atEdges = edges.map((run) => this.#minuteHour(run).totals(run.from, run.to, slowFloor));
     const fresh = open.length === 0 ? undefined : this.#totals(open, slowFloor);
-    const totals = mergeTotals(settled, fresh);
+    const totals = mergeTotals(settled, [...atEdges, ...(fresh === undefined ? [] : [fresh])]);
 
     const refs = new Map(
       (this.#prepare('SELECT id, service, endpoint FROM endpoints').raw().all() as [number, string, string][]).map(([id, service, endpoint]) => [id, { service, endpoint }]),
@@ -359,7 +367,7 @@ export class Summaries {
       // p95 reaches slowMs only if more than N − rank executions lie at or above its bucket;
       // otherwise its histogram cannot make it slow and is left empty.
       const rank = Math.max(1, Math.ceil(0.95 * executions!));
-      const durations: DurationHistogram = mayBeSlow! > executions! - rank ? this.#durations(key, closed, open) : new Map();
+      const durations: DurationHistogram = mayBeSlow! > executions! - rank ? this.#durations(key, closed, edges, open) : new Map();
       r.fingerprints.set(fingerprint, {
         fingerprint,
         sql: statement.sql,
@@ -407,7 +415,7 @@ export class Summaries {
   }
 
   /** A statement's exact duration histogram over the runs (`endpointId:fingerprint`); the settled part is kept. */
-  #durations(key: string, closed: readonly Run[], open: readonly Run[]): DurationHistogram {
+  #durations(key: string, closed: readonly Run[], edges: readonly Run[], open: readonly Run[]): DurationHistogram {
     const histogram: DurationHistogram = new Map();
     if (closed.length > 0) {
       // One kept entry per settled span, holding every statement's histogram read so far.
@@ -419,8 +427,42 @@ export class Summaries {
       }
       mergeCounts(histogram, settled);
     }
+    for (const run of edges) this.#minuteHour(run).addDurations(histogram, key, run.from, run.to);
     if (open.length > 0) mergeCounts(histogram, this.#readDurations(key, open));
     return histogram;
+  }
+
+  /**
+   * The minute rows of the settled hour `edge` lies in, read once and kept until a write lands in
+   * that hour (touched) or another process writes: an edge moving a minute at a time through a
+   * settled hour then costs a pass over rows in memory per request, not SQL summing them again.
+   */
+  #minuteHour(edge: Run): MinuteHour {
+    this.#checkVersion();
+    const hour = Math.floor(edge.from / HOUR_MS) * HOUR_MS;
+    let kept = this.#minuteHours.get(hour);
+    if (kept === undefined) kept = new MinuteHour(this.#db, hour);
+    // Most recently used last; the least recently used go first, down to the rows allowed (this one is always kept).
+    this.#minuteHours.delete(hour);
+    this.#minuteHours.set(hour, kept);
+    let rows = 0;
+    for (const h of this.#minuteHours.values()) rows += h.rows;
+    for (const [h, old] of this.#minuteHours) {
+      if (h === hour || rows <= MINUTE_HOUR_ROWS) break;
+      this.#minuteHours.delete(h);
+      rows -= old.rows;
+    }
+    return kept;
+  }
+
+  /** Another process writing the same file bypasses touched(): then nothing kept can be trusted. */
+  #checkVersion(): void {
+    const version = this.#prepare('PRAGMA data_version').pluck().get() as number;
+    if (version !== this.#settledVersion) {
+      this.#settled.clear();
+      this.#minuteHours.clear();
+      this.#settledVersion = version;
+    }
   }
 
   /** One statement's duration histogram over runs: a range read per run. */
@@ -450,12 +492,7 @@ export class Summaries {
    * lands in one of their hours (touched() then drops them): kept for the next request, a few at a time.
    */
   #cached<T>(key: string, runs: readonly Run[], compute: () => T, rowsOf: (value: T) => number = () => 0): T {
-    // Another process writing the same file bypasses touched(): then nothing kept can be trusted.
-    const version = this.#prepare('PRAGMA data_version').pluck().get() as number;
-    if (version !== this.#settledVersion) {
-      this.#settled.clear();
-      this.#settledVersion = version;
-    }
+    this.#checkVersion();
     const hit = this.#settled.get(key);
     if (hit !== undefined) {
       // Most recently used last.
@@ -503,10 +540,18 @@ export class Summaries {
         axis.startMs,
         axis.sizeMs,
       ]) as [number, number, number, number, number][];
-    const { closed, open } = splitRuns(runs, closedBeforeMs);
+    const split = splitRuns(runs, closedBeforeMs);
+    const { closed } = split;
+    // Kept minute rows serve an edge when its hour lies in one bucket (an axis of whole hours), else SQL sums them.
+    const edges = axis.sizeMs % HOUR_MS === 0 ? split.edges : [];
+    const open = axis.sizeMs % HOUR_MS === 0 ? split.open : [...split.edges, ...split.open];
     const settled = closed.length === 0 ? [] : this.#cached(`trends ${JSON.stringify(axis)} ${JSON.stringify(closed)}`, closed, () => sums(closed), (rows) => rows.length);
+    const atEdges = edges.flatMap((run) => {
+      const i = Math.floor((run.from - axis.startMs) / axis.sizeMs);
+      return [...this.#minuteHour(run).endpointSums(run.from, run.to)].map(([id, [requests, dbSpans, wastedMs]]) => [id, i, requests!, dbSpans!, wastedMs!] as [number, number, number, number, number]);
+    });
     const fresh = open.length === 0 ? [] : sums(open);
-    for (const rows of [settled, fresh]) {
+    for (const rows of [settled, atEdges, fresh]) {
       for (const [id, i, requests, dbSpans, wastedMs] of rows) {
         if (i < 0 || i >= axis.count) continue;
         let buckets = out.get(id);
@@ -530,6 +575,12 @@ export class Summaries {
  */
 const SETTLED_KEPT = 12;
 const SETTLED_ROWS = 400_000;
+/**
+ * How many minute rows of settled hours are kept (see #minuteHour; the last one used always is): one
+ * hour at 1,000 endpoints busy every minute (430k rows, 26 MB of typed arrays, which count toward
+ * serve's --memory-limit-mib), a few at quieter ones.
+ */
+const MINUTE_HOUR_ROWS = 500_000;
 
 /** Sums over some runs: per endpoint, queries-per-request and noise counts, per finding, per `endpointId:fingerprint` SELECT. */
 interface Totals {
@@ -568,36 +619,43 @@ function mergeRows<K>(into: Map<K, number[]>, from: Map<K, number[]>, ops: reado
   }
 }
 
-/** Settled and fresh sums added up, without changing either (the settled ones are kept). */
-function mergeTotals(settled: Totals | undefined, fresh: Totals | undefined): Totals {
-  if (settled === undefined) return fresh ?? emptyTotals();
-  if (fresh === undefined) return settled;
+/** Settled sums with the others added, without changing any of them (the settled ones are kept). */
+function mergeTotals(settled: Totals | undefined, others: readonly Totals[]): Totals {
+  if (others.length === 0) return settled ?? emptyTotals();
+  if (settled === undefined && others.length === 1) return others[0]!;
+  const base = settled ?? emptyTotals();
   const out: Totals = {
-    endpoints: new Map(settled.endpoints),
-    queries: new Map([...settled.queries].map(([id, m]) => [id, new Map(m)])),
-    noise: new Map([...settled.noise].map(([id, m]) => [id, new Map(m)])),
-    findings: new Map(settled.findings),
-    selects: new Map(settled.selects),
+    endpoints: new Map(base.endpoints),
+    queries: new Map([...base.queries].map(([id, m]) => [id, new Map(m)])),
+    noise: new Map([...base.noise].map(([id, m]) => [id, new Map(m)])),
+    findings: new Map(base.findings),
+    selects: new Map(base.selects),
   };
-  mergeRows(out.endpoints, fresh.endpoints, ENDPOINT_OPS);
-  mergeRows(out.findings, fresh.findings, FINDING_OPS);
-  mergeRows(out.selects, fresh.selects, SELECT_OPS);
-  for (const [id, m] of fresh.queries) mergeCounts(getOrAdd(out.queries, id), m);
-  for (const [id, m] of fresh.noise) {
-    const into = getOrAdd(out.noise, id);
-    for (const [rule, n] of m) into.set(rule, (into.get(rule) ?? 0) + n);
+  for (const part of others) {
+    mergeRows(out.endpoints, part.endpoints, ENDPOINT_OPS);
+    mergeRows(out.findings, part.findings, FINDING_OPS);
+    mergeRows(out.selects, part.selects, SELECT_OPS);
+    for (const [id, m] of part.queries) mergeCounts(getOrAdd(out.queries, id), m);
+    for (const [id, m] of part.noise) {
+      const into = getOrAdd(out.noise, id);
+      for (const [rule, n] of m) into.set(rule, (into.get(rule) ?? 0) + n);
+    }
   }
   return out;
 }
 
-/** Runs cut where settling ends: hours before the one `closedBeforeMs` falls in are over (later writes to them are late writes). */
-function splitRuns(runs: readonly Run[], closedBeforeMs: number): { closed: Run[]; open: Run[] } {
+/**
+ * Runs cut where settling ends: hours before the one `closedBeforeMs` falls in are over (later writes
+ * to them are late writes). `edges` are minute runs inside one such hour, read from its kept minute rows.
+ */
+function splitRuns(runs: readonly Run[], closedBeforeMs: number): { closed: Run[]; edges: Run[]; open: Run[] } {
   const settledUntil = Math.floor(closedBeforeMs / HOUR_MS) * HOUR_MS;
   const closed: Run[] = [];
+  const edges: Run[] = [];
   const open: Run[] = [];
   for (const run of runs) {
-    // Edge minutes move with the clock: kept, they would only crowd out the hours' sums.
-    if (run.size === MINUTE_MS) open.push(run);
+    // Edge minutes move with the clock: summed as runs, they would be kept for a minute at most.
+    if (run.size === MINUTE_MS) (inSettledHour(run, settledUntil) ? edges : open).push(run);
     else if (run.to <= settledUntil) closed.push(run);
     else if (run.from >= settledUntil) open.push(run);
     else {
@@ -607,5 +665,11 @@ function splitRuns(runs: readonly Run[], closedBeforeMs: number): { closed: Run[
       open.push({ ...run, from: cut });
     }
   }
-  return { closed, open };
+  return { closed, edges, open };
+}
+
+/** True when a run lies inside one hour that is over before `settledUntil`. */
+function inSettledHour(run: Run, settledUntil: number): boolean {
+  const hour = Math.floor(run.from / HOUR_MS) * HOUR_MS;
+  return run.to <= hour + HOUR_MS && hour + HOUR_MS <= settledUntil;
 }
