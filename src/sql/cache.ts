@@ -1,6 +1,5 @@
 /** A bounded memo in front of the normaliser: Django repeats the same `%s` statement text constantly. */
 
-import { STRIDE } from './lexer.js';
 import { createWorkspace, normalizeWith } from './normalize.js';
 import type { NormalizedSql } from './types.js';
 
@@ -73,7 +72,7 @@ export function createSqlNormalizer(options: SqlNormalizerOptions = {}): SqlNorm
     let result = prefix === undefined ? undefined : byPrefix.get(prefix);
     if (result === undefined) {
       result = normalizeWith(ws, statement);
-      if (prefix !== undefined && commentIsInert(ws.tokens.data, ws.tokens.count, open)) {
+      if (prefix !== undefined && ws.lastTokenEnd > 0 && ws.lastTokenEnd <= open) {
         if (byPrefix.size >= maxEntries) evictOlderHalf(byPrefix);
         byPrefix.set(prefix, result);
       }
@@ -102,11 +101,6 @@ function trailingCommentStart(sql: string): number {
   // by looking up to 256 characters ahead. Either could make the comment's text matter.
   if (sql.indexOf('\n', open) >= 0 || sql.indexOf('\r', open) >= 0 || sql.lastIndexOf('%(', open) >= 0) return -1;
   return open;
-}
-
-/** True when the tokens of the statement all end at or before `open`: the comment there produced nothing. */
-function commentIsInert(data: Int32Array, count: number, open: number): boolean {
-  return count > 0 && data[(count - 1) * STRIDE + 2]! <= open;
 }
 
 function evictOlderHalf(memo: Map<string, unknown>): void {
