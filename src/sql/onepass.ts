@@ -63,21 +63,10 @@ export class OnePass {
     this.o = 0;
     this.from = 0;
     this.refs = refs;
-    let facts: SqlFacts | null = null;
-    switch (b[0]) {
-      case 83: // S
-        facts = this.select();
-        break;
-      case 85: // U
-        facts = this.update();
-        break;
-      case 68: // D
-        facts = this.delete();
-        break;
-      case 73: // I
-        facts = this.insert();
-        break;
-    }
+    // A quote after the end stops every name scan without a bounds check; the zero is put back.
+    b[n] = 34;
+    const facts = this.statement();
+    b[n] = 0;
     if (facts === null) return null;
     const end = this.i;
     if (!this.blankToEnd()) return null;
@@ -85,6 +74,25 @@ export class OnePass {
     this.lastTokenEnd = end;
     this.length = this.o;
     return facts;
+  }
+
+  private statement(): SqlFacts | null {
+    switch (this.b[0]) {
+      case 83: // S
+        return this.select();
+      case 85: // U
+        return this.update();
+      case 68: // D
+        return this.delete();
+      case 73: // I
+        return this.insert();
+      case 66: // B
+      case 67: // C
+      case 82: // R
+        return this.control();
+      default:
+        return null;
+    }
   }
 
   private select(): SqlFacts | null {
@@ -184,6 +192,19 @@ export class OnePass {
     };
   }
 
+  /** BEGIN, COMMIT, ROLLBACK. */
+  private control(): SqlFacts | null {
+    let operation: 'BEGIN' | 'COMMIT' | 'ROLLBACK';
+    if (this.lit('BEGIN')) operation = 'BEGIN';
+    else if (this.lit('COMMIT')) operation = 'COMMIT';
+    else if (this.lit('ROLLBACK')) operation = 'ROLLBACK';
+    else return null;
+    this.equalityFilters = [];
+    this.inFilters = [];
+    this.rangeFilters = [];
+    return this.write(operation, '', [], true);
+  }
+
   private update(): SqlFacts | null {
     if (!this.lit('UPDATE ')) return null;
     const table = this.table();
@@ -228,11 +249,14 @@ export class OnePass {
     return this.write('INSERT', table, writtenColumns);
   }
 
-  /** Facts of an UPDATE, DELETE or INSERT, with the filters `where` collected. */
-  private write(operation: 'UPDATE' | 'DELETE' | 'INSERT', table: string, writtenColumns: string[]): SqlFacts {
+  /** Facts of a statement other than SELECT, with the filters `where` collected. */
+  private write(
+    operation: 'UPDATE' | 'DELETE' | 'INSERT' | 'BEGIN' | 'COMMIT' | 'ROLLBACK', table: string, writtenColumns: string[],
+    transactionControl = false,
+  ): SqlFacts {
     return {
       operation,
-      transactionControl: false,
+      transactionControl,
       table,
       joins: [],
       equalityFilters: this.equalityFilters,
@@ -350,11 +374,10 @@ export class OnePass {
   private name(): boolean {
     const b = this.b;
     const s = this.i;
-    if (b[s] !== 34) return false;
+    if (s >= this.n || b[s] !== 34) return false;
     let j = s + 1;
-    const n = this.n;
-    while (j < n && b[j] !== 34) j++;
-    if (j >= n || j === s + 1 || b[j + 1] === 34) return false;
+    while (b[j] !== 34) j++; // b[n] is a quote while `read` runs
+    if (j >= this.n || j === s + 1 || (b[j + 1] === 34 && j + 1 < this.n)) return false;
     this.i = this.nameEnd = j + 1;
     return true;
   }
