@@ -63,10 +63,7 @@ export class OnePass {
     this.o = 0;
     this.from = 0;
     this.refs = refs;
-    // A quote after the end stops every name scan without a bounds check; the zero is put back.
-    b[n] = 34;
     const facts = this.statement();
-    b[n] = 0;
     if (facts === null) return null;
     const end = this.i;
     if (!this.blankToEnd()) return null;
@@ -376,8 +373,9 @@ export class OnePass {
     const s = this.i;
     if (s >= this.n || b[s] !== 34) return false;
     let j = s + 1;
-    while (b[j] !== 34) j++; // b[n] is a quote while `read` runs
-    if (j >= this.n || j === s + 1 || (b[j + 1] === 34 && j + 1 < this.n)) return false;
+    const n = this.n;
+    while (j < n && b[j] !== 34) j++;
+    if (j >= n || j === s + 1 || b[j + 1] === 34) return false;
     this.i = this.nameEnd = j + 1;
     return true;
   }
