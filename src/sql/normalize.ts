@@ -123,7 +123,6 @@ export function normalizeWith(ws: Workspace, statement: string, onePass = true):
   }
   const bytes = ws.bytes;
   const ascii = writeByteImage(sql, bytes);
-  for (let k = n; k < n + BYTE_IMAGE_PADDING; k++) bytes[k] = 0;
 
   if (ascii && onePass) {
     // Django's own shapes: canonical text and facts in one pass, no token array.
