@@ -19,6 +19,7 @@ const inList = fc.integer({ min: 1, max: 40 }).map((k) => `(${Array.from({ lengt
 const comparison = fc.oneof(
   fc.tuple(ref, fc.constantFrom('=', '<', '>', '<=', '>='), fc.oneof(value, ref)).map(([c, o, v]) => `${c} ${o} ${v}`),
   fc.tuple(ref, inList).map(([c, l]) => `${c} IN ${l}`),
+  fc.tuple(ref, fc.constantFrom(' IS NULL', ' IS NOT NULL')).map(([c, t]) => c + t),
 );
 const condition: fc.Arbitrary<string> = fc.letrec<{ cond: string; pred: string }>((tie) => ({
   pred: fc.oneof({ depthSize: 'small', withCrossShrink: true }, comparison, tie('cond').map((c) => `(${c})`)),
@@ -40,7 +41,7 @@ const inside: fc.Arbitrary<string> = fc.oneof(
   fc.tuple(
     list(item, 5), table, fc.array(join, { maxLength: 3 }), where,
     fc.option(list(fc.tuple(ref, fc.constantFrom('', ' ASC', ' DESC')).map(([c, d]) => c + d), 3).map((o) => ` ORDER BY ${o}`), { nil: '' }),
-    fc.option(integer.map((n) => ` LIMIT ${n}`), { nil: '' }),
+    fc.option(fc.tuple(integer, fc.option(integer, { nil: undefined })).map(([n, o]) => ` LIMIT ${n}${o === undefined ? '' : ` OFFSET ${o}`}`), { nil: '' }),
   ).map(([items, t, joins, w, o, l]) => `SELECT ${items} FROM ${t}${joins.join('')}${w}${o}${l}`),
   fc.tuple(table, list(fc.tuple(columnName, value).map(([c, v]) => `${c} = ${v}`), 4), where)
     .map(([t, sets, w]) => `UPDATE ${t} SET ${sets}${w}`),
@@ -51,7 +52,7 @@ const inside: fc.Arbitrary<string> = fc.oneof(
 
 const EDITS = [
   '', ' ', '  ', '\n', ';', ' ;', '.', '.5', 'e3', 'x1f', '"', '""', '"x"', '(', ')', ',', ', ', '%s', '%', '%%', '*', '=',
-  '<>', '!=', ' AND ', ' OR ', ' NOT ', 'DESC', 'ASC', ' AS ', 'U0', '-', '/* c */', '/*', '*/', '--', "'x'", ' FOR UPDATE',
+  '<>', '!=', ' AND ', ' OR ', ' NOT ', 'DESC', 'ASC', ' AS ', 'U0', ' IS', 'NULL', ' OFFSET ', ' LIMIT ', '-', '/* c */', '/*', '*/', '--', "'x'", ' FOR UPDATE',
   ' /*controller=\'x\',traceparent=\'00-1\'*/', 'é', '`',
 ];
 
@@ -112,6 +113,9 @@ describe('the one-pass reader gives exactly what the general path gives', () => 
       'INSERT INTO "django_session" ("session_key", "session_data", "expire_date") VALUES (%s, %s, %s)',
       'INSERT INTO "recruit_note" ("body") VALUES (%s) RETURNING "recruit_note"."id"',
       'DELETE FROM "django_session" WHERE "django_session"."session_key" IN (%s)',
+      'SELECT "shop_order"."id" FROM "shop_order" WHERE "shop_order"."shipped_at" IS NULL ORDER BY "shop_order"."id" DESC LIMIT 20 OFFSET 40',
+      'BEGIN',
+      'COMMIT',
       'SELECT "t"."id" FROM "t" WHERE "t"."id" = %s LIMIT 21 /*controller=\'x\',traceparent=\'00-1\'*/',
     ]) {
       ws.onePass.length = -1;

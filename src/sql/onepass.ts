@@ -7,9 +7,10 @@
  * Accepted, written exactly in canonical form (upper-case keywords, single spaces, `"quoted"`
  * names without doubled quotes, `%s` placeholders, only a trailing block comment after the end):
  *   SELECT item, … FROM "t" [INNER JOIN | LEFT OUTER JOIN "u" ON ("a"."b" = "c"."d")]…
- *     [WHERE cond] [ORDER BY "a"."b" [ASC|DESC], …] [LIMIT n]
+ *     [WHERE cond] [ORDER BY "a"."b" [ASC|DESC], …] [LIMIT n [OFFSET m]]
  *   item: "a"."b" | COUNT|SUM|AVG|MIN|MAX((*|"a"."b")) | n | %s, each with an optional AS "x"
  *   cond: pred (AND|OR pred)…; pred: (cond) | "a"."b" (=|<|>|<=|>=) (%s|n|"c"."d") | "a"."b" IN (%s, …)
+ *     | "a"."b" IS [NOT] NULL
  *   UPDATE "t" SET "c" = %s|n, … [WHERE cond]
  *   DELETE FROM "t" [WHERE cond]
  *   INSERT INTO "t" ("c", …) VALUES (%s, …) [RETURNING "t"."c"]
@@ -170,7 +171,7 @@ export class OnePass {
     let limit: number | null = null;
     if (this.lit(' LIMIT ')) {
       limit = this.integer();
-      if (limit < 0) return null;
+      if (limit < 0 || (this.lit(' OFFSET ') && this.integer() < 0)) return null;
     }
     return {
       operation: 'SELECT',
@@ -288,10 +289,11 @@ export class OnePass {
     return true;
   }
 
-  /** `"a"."b" op value`, `"a"."b" op "c"."d"` (no filter) or `"a"."b" IN (%s, …)`. */
+  /** `"a"."b" op value`, `"a"."b" IN (%s, …)`, or `"a"."b" op "c"."d"` and `IS [NOT] NULL` (no filter). */
   private comparison(): boolean {
     const column = this.ref();
     if (column === null) return false;
+    if (this.lit(' IS NULL') || this.lit(' IS NOT NULL')) return true; // not a filter an index serves
     let op: number;
     if (this.lit(' = ')) op = OP_EQ;
     else if (this.lit(' IN (')) op = OP_IN;
