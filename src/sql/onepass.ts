@@ -24,6 +24,27 @@ type Join = SqlFacts['joins'][number];
 
 const AGGREGATES: readonly SqlAggregate[] = ['COUNT', 'SUM', 'AVG', 'MIN', 'MAX'];
 
+/**
+ * The empty list every result without such facts shares (results are read-only, see
+ * `createSqlNormalizer`): most statements have no joins, ranges or ORDER BY, and allocating
+ * an array for each is measurable at this rate.
+ */
+const NONE: ColumnRef[] = Object.freeze([]) as unknown as ColumnRef[];
+
+/** `list` with `ref` appended unless it is there already; a new array when `list` is NONE. */
+function added(list: ColumnRef[], ref: ColumnRef): ColumnRef[] {
+  if (list === NONE) return [ref];
+  if (!list.includes(ref)) list.push(ref);
+  return list;
+}
+
+/** `list` with `item` appended; a new array when `list` is NONE. */
+function appended<T>(list: T[], item: T): T[] {
+  if ((list as unknown) === NONE) return [item];
+  list.push(item);
+  return list;
+}
+
 // Comparison operators of a predicate.
 const OP_EQ = 1;
 const OP_RANGE = 2;
@@ -42,9 +63,9 @@ export class OnePass {
   /** Start of the raw text not yet copied to the output (the output is the raw text but for values). */
   private from = 0;
   private refs: ColumnRefCache | null = null;
-  private equalityFilters: ColumnRef[] = [];
-  private inFilters: ColumnRef[] = [];
-  private rangeFilters: ColumnRef[] = [];
+  private equalityFilters: ColumnRef[] = NONE;
+  private inFilters: ColumnRef[] = NONE;
+  private rangeFilters: ColumnRef[] = NONE;
   /** End of the last token read: the statement ends there (what follows is blank or a comment). */
   lastTokenEnd = 0;
   /** Length of the canonical text written by the last successful `read`. */
@@ -141,7 +162,7 @@ export class OnePass {
     if (!this.lit(' FROM ')) return null;
     const table = this.table();
     if (table === null) return null;
-    const joins: Join[] = [];
+    let joins = NONE as unknown as Join[];
     for (;;) {
       let type: Join['type'];
       if (this.lit(' INNER JOIN ')) type = 'INNER';
@@ -154,10 +175,10 @@ export class OnePass {
       const right = this.ref();
       if (right === null || b[this.i] !== 41) return null;
       this.i++;
-      joins.push({ table: joined, type, on: left === right ? [left] : [left, right] });
+      joins = appended(joins, { table: joined, type, on: left === right ? [left] : [left, right] });
     }
     if (!this.where()) return null;
-    const orderBy: SqlFacts['orderBy'] = [];
+    let orderBy = NONE as unknown as SqlFacts['orderBy'];
     if (this.lit(' ORDER BY ')) {
       do {
         const column = this.ref();
@@ -165,7 +186,7 @@ export class OnePass {
         let direction: 'ASC' | 'DESC' = 'ASC';
         if (this.lit(' DESC')) direction = 'DESC';
         else this.lit(' ASC');
-        orderBy.push({ column, direction });
+        orderBy = appended(orderBy, { column, direction });
       } while (this.lit(', '));
     }
     let limit: number | null = null;
@@ -186,7 +207,7 @@ export class OnePass {
       aggregate: items > 0 && allAggregates ? aggregate : null,
       exists: items === 1 && constant,
       selectedColumns,
-      writtenColumns: [],
+      writtenColumns: NONE,
     };
   }
 
@@ -197,10 +218,10 @@ export class OnePass {
     else if (this.lit('COMMIT')) operation = 'COMMIT';
     else if (this.lit('ROLLBACK')) operation = 'ROLLBACK';
     else return null;
-    this.equalityFilters = [];
-    this.inFilters = [];
-    this.rangeFilters = [];
-    return this.write(operation, '', [], true);
+    this.equalityFilters = NONE;
+    this.inFilters = NONE;
+    this.rangeFilters = NONE;
+    return this.write(operation, '', NONE, true);
   }
 
   private update(): SqlFacts | null {
@@ -221,7 +242,7 @@ export class OnePass {
     if (!this.lit('DELETE FROM ')) return null;
     const table = this.table();
     if (table === null || !this.where()) return null;
-    return this.write('DELETE', table, []);
+    return this.write('DELETE', table, NONE);
   }
 
   private insert(): SqlFacts | null {
@@ -241,9 +262,9 @@ export class OnePass {
     this.i++;
     // RETURNING is not read by the facts; only its text is kept.
     if (this.lit(' RETURNING ') && this.ref() === null) return null;
-    this.equalityFilters = [];
-    this.inFilters = [];
-    this.rangeFilters = [];
+    this.equalityFilters = NONE;
+    this.inFilters = NONE;
+    this.rangeFilters = NONE;
     return this.write('INSERT', table, writtenColumns);
   }
 
@@ -256,24 +277,24 @@ export class OnePass {
       operation,
       transactionControl,
       table,
-      joins: [],
+      joins: NONE as unknown as Join[],
       equalityFilters: this.equalityFilters,
       inFilters: this.inFilters,
       rangeFilters: this.rangeFilters,
-      orderBy: [],
+      orderBy: NONE as unknown as SqlFacts['orderBy'],
       limit: null,
       aggregate: null,
       exists: false,
-      selectedColumns: [],
+      selectedColumns: NONE,
       writtenColumns,
     };
   }
 
   /** An optional ` WHERE cond`; false when it is there but not readable. Sets the filter lists. */
   private where(): boolean {
-    this.equalityFilters = [];
-    this.inFilters = [];
-    this.rangeFilters = [];
+    this.equalityFilters = NONE;
+    this.inFilters = NONE;
+    this.rangeFilters = NONE;
     return !this.lit(' WHERE ') || this.condition();
   }
 
@@ -310,14 +331,14 @@ export class OnePass {
       if (b[this.i] !== 41) return false;
       this.from = this.i;
       this.i++;
-      if (!this.equalityFilters.includes(column)) this.equalityFilters.push(column);
-      if (!this.inFilters.includes(column)) this.inFilters.push(column);
+      this.equalityFilters = added(this.equalityFilters, column);
+      this.inFilters = added(this.inFilters, column);
       return true;
     }
     if (this.b[this.i] === 34) return this.ref() !== null; // column against column: not a filter
     if (!this.value()) return false;
-    const out = op === OP_EQ ? this.equalityFilters : this.rangeFilters;
-    if (!out.includes(column)) out.push(column);
+    if (op === OP_EQ) this.equalityFilters = added(this.equalityFilters, column);
+    else this.rangeFilters = added(this.rangeFilters, column);
     return true;
   }
 
