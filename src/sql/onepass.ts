@@ -24,6 +24,49 @@ type Join = SqlFacts['joins'][number];
 
 const AGGREGATES: readonly SqlAggregate[] = ['COUNT', 'SUM', 'AVG', 'MIN', 'MAX'];
 
+/** The keyword texts the grammar matches, as bytes (a typed array reads faster than `charCodeAt`). */
+const TEXTS = [
+  ' (',
+  ' < ',
+  ' <= ',
+  ' = ',
+  ' > ',
+  ' >= ',
+  ' AND ',
+  ' AS ',
+  ' ASC',
+  ' DESC',
+  ' FROM ',
+  ' IN (',
+  ' INNER JOIN ',
+  ' IS NOT NULL',
+  ' IS NULL',
+  ' LEFT OUTER JOIN ',
+  ' LIMIT ',
+  ' OFFSET ',
+  ' ON (',
+  ' OR ',
+  ' ORDER BY ',
+  ' RETURNING ',
+  ' SET ',
+  ' WHERE ',
+  ') VALUES (',
+  ', ',
+  'BEGIN',
+  'COMMIT',
+  'DELETE FROM ',
+  'INSERT INTO ',
+  'ROLLBACK',
+  'SELECT ',
+  'UPDATE ',
+] as const;
+const W = Object.freeze(Object.fromEntries(TEXTS.map((t) => [t, asciiBytes(t)]))) as Readonly<Record<(typeof TEXTS)[number], Uint8Array>>;
+const AGGREGATE_BYTES: readonly Uint8Array[] = AGGREGATES.map(asciiBytes);
+
+function asciiBytes(text: string): Uint8Array {
+  return Uint8Array.from(text, (c) => c.charCodeAt(0));
+}
+
 /**
  * The empty list every result without such facts shares (results are read-only, see
  * `createSqlNormalizer`): most statements have no joins, ranges or ORDER BY, and allocating
@@ -115,7 +158,7 @@ export class OnePass {
   }
 
   private select(): SqlFacts | null {
-    if (!this.lit('SELECT ')) return null;
+    if (!this.lit(W['SELECT '])) return null;
     const selectedColumns: ColumnRef[] = [];
     let items = 0;
     let allAggregates = true;
@@ -153,25 +196,25 @@ export class OnePass {
         this.i++;
         itemAggregate = { fn, column };
       }
-      if (this.lit(' AS ') && !this.name()) return null;
+      if (this.lit(W[' AS ']) && !this.name()) return null;
       items++;
       if (itemAggregate === null) allAggregates = false;
       else aggregate ??= itemAggregate;
       if (items === 1) constant = itemConstant;
-    } while (this.lit(', '));
-    if (!this.lit(' FROM ')) return null;
+    } while (this.lit(W[', ']));
+    if (!this.lit(W[' FROM '])) return null;
     const table = this.table();
     if (table === null) return null;
     let joins = NONE as unknown as Join[];
     for (;;) {
       let type: Join['type'];
-      if (this.lit(' INNER JOIN ')) type = 'INNER';
-      else if (this.lit(' LEFT OUTER JOIN ')) type = 'LEFT';
+      if (this.lit(W[' INNER JOIN '])) type = 'INNER';
+      else if (this.lit(W[' LEFT OUTER JOIN '])) type = 'LEFT';
       else break;
       const joined = this.table();
-      if (joined === null || !this.lit(' ON (')) return null;
+      if (joined === null || !this.lit(W[' ON ('])) return null;
       const left = this.ref();
-      if (left === null || !this.lit(' = ')) return null;
+      if (left === null || !this.lit(W[' = '])) return null;
       const right = this.ref();
       if (right === null || b[this.i] !== 41) return null;
       this.i++;
@@ -179,20 +222,20 @@ export class OnePass {
     }
     if (!this.where()) return null;
     let orderBy = NONE as unknown as SqlFacts['orderBy'];
-    if (this.lit(' ORDER BY ')) {
+    if (this.lit(W[' ORDER BY '])) {
       do {
         const column = this.ref();
         if (column === null) return null;
         let direction: 'ASC' | 'DESC' = 'ASC';
-        if (this.lit(' DESC')) direction = 'DESC';
-        else this.lit(' ASC');
+        if (this.lit(W[' DESC'])) direction = 'DESC';
+        else this.lit(W[' ASC']);
         orderBy = appended(orderBy, { column, direction });
-      } while (this.lit(', '));
+      } while (this.lit(W[', ']));
     }
     let limit: number | null = null;
-    if (this.lit(' LIMIT ')) {
+    if (this.lit(W[' LIMIT '])) {
       limit = this.integer();
-      if (limit < 0 || (this.lit(' OFFSET ') && this.integer() < 0)) return null;
+      if (limit < 0 || (this.lit(W[' OFFSET ']) && this.integer() < 0)) return null;
     }
     return {
       operation: 'SELECT',
@@ -214,9 +257,9 @@ export class OnePass {
   /** BEGIN, COMMIT, ROLLBACK. */
   private control(): SqlFacts | null {
     let operation: 'BEGIN' | 'COMMIT' | 'ROLLBACK';
-    if (this.lit('BEGIN')) operation = 'BEGIN';
-    else if (this.lit('COMMIT')) operation = 'COMMIT';
-    else if (this.lit('ROLLBACK')) operation = 'ROLLBACK';
+    if (this.lit(W['BEGIN'])) operation = 'BEGIN';
+    else if (this.lit(W['COMMIT'])) operation = 'COMMIT';
+    else if (this.lit(W['ROLLBACK'])) operation = 'ROLLBACK';
     else return null;
     this.equalityFilters = NONE;
     this.inFilters = NONE;
@@ -225,43 +268,43 @@ export class OnePass {
   }
 
   private update(): SqlFacts | null {
-    if (!this.lit('UPDATE ')) return null;
+    if (!this.lit(W['UPDATE '])) return null;
     const table = this.table();
-    if (table === null || !this.lit(' SET ')) return null;
+    if (table === null || !this.lit(W[' SET '])) return null;
     const writtenColumns: string[] = [];
     do {
       const s = this.i;
-      if (!this.name() || !this.lit(' = ') || !this.value()) return null;
+      if (!this.name() || !this.lit(W[' = ']) || !this.value()) return null;
       writtenColumns.push(this.sql.slice(s + 1, this.nameEnd - 1));
-    } while (this.lit(', '));
+    } while (this.lit(W[', ']));
     if (!this.where()) return null;
     return this.write('UPDATE', table, writtenColumns);
   }
 
   private delete(): SqlFacts | null {
-    if (!this.lit('DELETE FROM ')) return null;
+    if (!this.lit(W['DELETE FROM '])) return null;
     const table = this.table();
     if (table === null || !this.where()) return null;
     return this.write('DELETE', table, NONE);
   }
 
   private insert(): SqlFacts | null {
-    if (!this.lit('INSERT INTO ')) return null;
+    if (!this.lit(W['INSERT INTO '])) return null;
     const table = this.table();
-    if (table === null || !this.lit(' (')) return null;
+    if (table === null || !this.lit(W[' ('])) return null;
     const writtenColumns: string[] = [];
     do {
       const s = this.i;
       if (!this.name()) return null;
       writtenColumns.push(this.sql.slice(s + 1, this.nameEnd - 1));
-    } while (this.lit(', '));
-    if (!this.lit(') VALUES (')) return null;
+    } while (this.lit(W[', ']));
+    if (!this.lit(W[') VALUES ('])) return null;
     do if (!this.param()) return null;
-    while (this.lit(', '));
+    while (this.lit(W[', ']));
     if (this.b[this.i] !== 41) return null;
     this.i++;
     // RETURNING is not read by the facts; only its text is kept.
-    if (this.lit(' RETURNING ') && this.ref() === null) return null;
+    if (this.lit(W[' RETURNING ']) && this.ref() === null) return null;
     this.equalityFilters = NONE;
     this.inFilters = NONE;
     this.rangeFilters = NONE;
@@ -295,7 +338,7 @@ export class OnePass {
     this.equalityFilters = NONE;
     this.inFilters = NONE;
     this.rangeFilters = NONE;
-    return !this.lit(' WHERE ') || this.condition();
+    return !this.lit(W[' WHERE ']) || this.condition();
   }
 
   /** Predicates joined by AND / OR, each a comparison or a parenthesised condition. */
@@ -306,7 +349,7 @@ export class OnePass {
         if (!this.condition() || this.b[this.i] !== 41) return false;
         this.i++;
       } else if (!this.comparison()) return false;
-    } while (this.lit(' AND ') || this.lit(' OR '));
+    } while (this.lit(W[' AND ']) || this.lit(W[' OR ']));
     return true;
   }
 
@@ -314,11 +357,11 @@ export class OnePass {
   private comparison(): boolean {
     const column = this.ref();
     if (column === null) return false;
-    if (this.lit(' IS NULL') || this.lit(' IS NOT NULL')) return true; // not a filter an index serves
+    if (this.lit(W[' IS NULL']) || this.lit(W[' IS NOT NULL'])) return true; // not a filter an index serves
     let op: number;
-    if (this.lit(' = ')) op = OP_EQ;
-    else if (this.lit(' IN (')) op = OP_IN;
-    else if (this.lit(' >= ') || this.lit(' <= ') || this.lit(' < ') || this.lit(' > ')) op = OP_RANGE;
+    if (this.lit(W[' = '])) op = OP_EQ;
+    else if (this.lit(W[' IN ('])) op = OP_IN;
+    else if (this.lit(W[' >= ']) || this.lit(W[' <= ']) || this.lit(W[' < ']) || this.lit(W[' > '])) op = OP_RANGE;
     else return false;
     if (op === OP_IN) {
       // `(%s, %s, …)` is canonically `(?)`: every element repeats the first.
@@ -377,11 +420,11 @@ export class OnePass {
 
   /** `COUNT(` and the other aggregates: the function, or null. */
   private aggregateName(): SqlAggregate | null {
-    for (const fn of AGGREGATES) {
-      if (this.lit(fn)) {
+    for (let k = 0; k < AGGREGATES.length; k++) {
+      if (this.lit(AGGREGATE_BYTES[k]!)) {
         if (this.b[this.i] !== 40) return null;
         this.i++;
-        return fn;
+        return AGGREGATES[k]!;
       }
     }
     return null;
@@ -432,13 +475,13 @@ export class OnePass {
     return ref;
   }
 
-  /** Matches the ASCII text `word` at the cursor and moves past it. */
-  private lit(word: string): boolean {
+  /** Matches the text `word` (see W) at the cursor and moves past it. */
+  private lit(word: Uint8Array): boolean {
     const b = this.b;
     const i = this.i;
     const len = word.length;
     if (i + len > this.n) return false;
-    for (let k = 0; k < len; k++) if (b[i + k] !== word.charCodeAt(k)) return false;
+    for (let k = 0; k < len; k++) if (b[i + k] !== word[k]) return false;
     this.i = i + len;
     return true;
   }
