@@ -24,43 +24,14 @@ type Join = SqlFacts['joins'][number];
 
 const AGGREGATES: readonly SqlAggregate[] = ['COUNT', 'SUM', 'AVG', 'MIN', 'MAX'];
 
-/** The keyword texts the grammar matches, as bytes (a typed array reads faster than `charCodeAt`). */
+/** The texts the grammar matches, as bytes (a typed array reads faster than `charCodeAt`). */
 const TEXTS = [
-  ' (',
-  ' < ',
-  ' <= ',
-  ' = ',
-  ' > ',
-  ' >= ',
-  ' AND ',
-  ' AS ',
-  ' ASC',
-  ' DESC',
-  ' FROM ',
-  ' IN (',
-  ' INNER JOIN ',
-  ' IS NOT NULL',
-  ' IS NULL',
-  ' LEFT OUTER JOIN ',
-  ' LIMIT ',
-  ' OFFSET ',
-  ' ON (',
-  ' OR ',
-  ' ORDER BY ',
-  ' RETURNING ',
-  ' SET ',
-  ' WHERE ',
-  ') VALUES (',
-  ', ',
-  'BEGIN',
-  'COMMIT',
-  'DELETE FROM ',
-  'INSERT INTO ',
-  'ROLLBACK',
-  'SELECT ',
-  'UPDATE ',
+  ' (', ' < ', ' <= ', ' = ', ' > ', ' >= ', ' AND ', ' AS ', ' ASC', ' DESC', ' FROM ', ' IN (',
+  ' INNER JOIN ', ' IS NOT NULL', ' IS NULL', ' LEFT OUTER JOIN ', ' LIMIT ', ' OFFSET ', ' ON (',
+  ' OR ', ' ORDER BY ', ' RETURNING ', ' SET ', ' WHERE ', ') VALUES (', ', ', 'BEGIN', 'COMMIT',
+  'DELETE FROM ', 'INSERT INTO ', 'ROLLBACK', 'SELECT ', 'UPDATE ',
 ] as const;
-const W = Object.freeze(Object.fromEntries(TEXTS.map((t) => [t, asciiBytes(t)]))) as Readonly<Record<(typeof TEXTS)[number], Uint8Array>>;
+const TEXT = Object.freeze(Object.fromEntries(TEXTS.map((t) => [t, asciiBytes(t)]))) as Readonly<Record<(typeof TEXTS)[number], Uint8Array>>;
 const AGGREGATE_BYTES: readonly Uint8Array[] = AGGREGATES.map(asciiBytes);
 
 function asciiBytes(text: string): Uint8Array {
@@ -128,6 +99,9 @@ export class OnePass {
     this.o = 0;
     this.from = 0;
     this.refs = refs;
+    this.equalityFilters = NONE;
+    this.inFilters = NONE;
+    this.rangeFilters = NONE;
     const facts = this.statement();
     if (facts === null) return null;
     const end = this.i;
@@ -158,7 +132,7 @@ export class OnePass {
   }
 
   private select(): SqlFacts | null {
-    if (!this.lit(W['SELECT '])) return null;
+    if (!this.lit(TEXT['SELECT '])) return null;
     const selectedColumns: ColumnRef[] = [];
     let items = 0;
     let allAggregates = true;
@@ -196,25 +170,25 @@ export class OnePass {
         this.i++;
         itemAggregate = { fn, column };
       }
-      if (this.lit(W[' AS ']) && !this.name()) return null;
+      if (this.lit(TEXT[' AS ']) && !this.name()) return null;
       items++;
       if (itemAggregate === null) allAggregates = false;
       else aggregate ??= itemAggregate;
       if (items === 1) constant = itemConstant;
-    } while (this.lit(W[', ']));
-    if (!this.lit(W[' FROM '])) return null;
+    } while (this.lit(TEXT[', ']));
+    if (!this.lit(TEXT[' FROM '])) return null;
     const table = this.table();
     if (table === null) return null;
     let joins = NONE as unknown as Join[];
     for (;;) {
       let type: Join['type'];
-      if (this.lit(W[' INNER JOIN '])) type = 'INNER';
-      else if (this.lit(W[' LEFT OUTER JOIN '])) type = 'LEFT';
+      if (this.lit(TEXT[' INNER JOIN '])) type = 'INNER';
+      else if (this.lit(TEXT[' LEFT OUTER JOIN '])) type = 'LEFT';
       else break;
       const joined = this.table();
-      if (joined === null || !this.lit(W[' ON ('])) return null;
+      if (joined === null || !this.lit(TEXT[' ON ('])) return null;
       const left = this.ref();
-      if (left === null || !this.lit(W[' = '])) return null;
+      if (left === null || !this.lit(TEXT[' = '])) return null;
       const right = this.ref();
       if (right === null || b[this.i] !== 41) return null;
       this.i++;
@@ -222,20 +196,20 @@ export class OnePass {
     }
     if (!this.where()) return null;
     let orderBy = NONE as unknown as SqlFacts['orderBy'];
-    if (this.lit(W[' ORDER BY '])) {
+    if (this.lit(TEXT[' ORDER BY '])) {
       do {
         const column = this.ref();
         if (column === null) return null;
         let direction: 'ASC' | 'DESC' = 'ASC';
-        if (this.lit(W[' DESC'])) direction = 'DESC';
-        else this.lit(W[' ASC']);
+        if (this.lit(TEXT[' DESC'])) direction = 'DESC';
+        else this.lit(TEXT[' ASC']);
         orderBy = appended(orderBy, { column, direction });
-      } while (this.lit(W[', ']));
+      } while (this.lit(TEXT[', ']));
     }
     let limit: number | null = null;
-    if (this.lit(W[' LIMIT '])) {
+    if (this.lit(TEXT[' LIMIT '])) {
       limit = this.integer();
-      if (limit < 0 || (this.lit(W[' OFFSET ']) && this.integer() < 0)) return null;
+      if (limit < 0 || (this.lit(TEXT[' OFFSET ']) && this.integer() < 0)) return null;
     }
     return {
       operation: 'SELECT',
@@ -257,57 +231,51 @@ export class OnePass {
   /** BEGIN, COMMIT, ROLLBACK. */
   private control(): SqlFacts | null {
     let operation: 'BEGIN' | 'COMMIT' | 'ROLLBACK';
-    if (this.lit(W['BEGIN'])) operation = 'BEGIN';
-    else if (this.lit(W['COMMIT'])) operation = 'COMMIT';
-    else if (this.lit(W['ROLLBACK'])) operation = 'ROLLBACK';
+    if (this.lit(TEXT['BEGIN'])) operation = 'BEGIN';
+    else if (this.lit(TEXT['COMMIT'])) operation = 'COMMIT';
+    else if (this.lit(TEXT['ROLLBACK'])) operation = 'ROLLBACK';
     else return null;
-    this.equalityFilters = NONE;
-    this.inFilters = NONE;
-    this.rangeFilters = NONE;
     return this.write(operation, '', NONE, true);
   }
 
   private update(): SqlFacts | null {
-    if (!this.lit(W['UPDATE '])) return null;
+    if (!this.lit(TEXT['UPDATE '])) return null;
     const table = this.table();
-    if (table === null || !this.lit(W[' SET '])) return null;
+    if (table === null || !this.lit(TEXT[' SET '])) return null;
     const writtenColumns: string[] = [];
     do {
       const s = this.i;
-      if (!this.name() || !this.lit(W[' = ']) || !this.value()) return null;
+      if (!this.name() || !this.lit(TEXT[' = ']) || !this.value()) return null;
       writtenColumns.push(this.sql.slice(s + 1, this.nameEnd - 1));
-    } while (this.lit(W[', ']));
+    } while (this.lit(TEXT[', ']));
     if (!this.where()) return null;
     return this.write('UPDATE', table, writtenColumns);
   }
 
   private delete(): SqlFacts | null {
-    if (!this.lit(W['DELETE FROM '])) return null;
+    if (!this.lit(TEXT['DELETE FROM '])) return null;
     const table = this.table();
     if (table === null || !this.where()) return null;
     return this.write('DELETE', table, NONE);
   }
 
   private insert(): SqlFacts | null {
-    if (!this.lit(W['INSERT INTO '])) return null;
+    if (!this.lit(TEXT['INSERT INTO '])) return null;
     const table = this.table();
-    if (table === null || !this.lit(W[' ('])) return null;
+    if (table === null || !this.lit(TEXT[' ('])) return null;
     const writtenColumns: string[] = [];
     do {
       const s = this.i;
       if (!this.name()) return null;
       writtenColumns.push(this.sql.slice(s + 1, this.nameEnd - 1));
-    } while (this.lit(W[', ']));
-    if (!this.lit(W[') VALUES ('])) return null;
+    } while (this.lit(TEXT[', ']));
+    if (!this.lit(TEXT[') VALUES ('])) return null;
     do if (!this.param()) return null;
-    while (this.lit(W[', ']));
+    while (this.lit(TEXT[', ']));
     if (this.b[this.i] !== 41) return null;
     this.i++;
     // RETURNING is not read by the facts; only its text is kept.
-    if (this.lit(W[' RETURNING ']) && this.ref() === null) return null;
-    this.equalityFilters = NONE;
-    this.inFilters = NONE;
-    this.rangeFilters = NONE;
+    if (this.lit(TEXT[' RETURNING ']) && this.ref() === null) return null;
     return this.write('INSERT', table, writtenColumns);
   }
 
@@ -333,12 +301,9 @@ export class OnePass {
     };
   }
 
-  /** An optional ` WHERE cond`; false when it is there but not readable. Sets the filter lists. */
+  /** An optional ` WHERE cond`; false when it is there but not readable. Fills the filter lists. */
   private where(): boolean {
-    this.equalityFilters = NONE;
-    this.inFilters = NONE;
-    this.rangeFilters = NONE;
-    return !this.lit(W[' WHERE ']) || this.condition();
+    return !this.lit(TEXT[' WHERE ']) || this.condition();
   }
 
   /** Predicates joined by AND / OR, each a comparison or a parenthesised condition. */
@@ -349,7 +314,7 @@ export class OnePass {
         if (!this.condition() || this.b[this.i] !== 41) return false;
         this.i++;
       } else if (!this.comparison()) return false;
-    } while (this.lit(W[' AND ']) || this.lit(W[' OR ']));
+    } while (this.lit(TEXT[' AND ']) || this.lit(TEXT[' OR ']));
     return true;
   }
 
@@ -357,11 +322,11 @@ export class OnePass {
   private comparison(): boolean {
     const column = this.ref();
     if (column === null) return false;
-    if (this.lit(W[' IS NULL']) || this.lit(W[' IS NOT NULL'])) return true; // not a filter an index serves
+    if (this.lit(TEXT[' IS NULL']) || this.lit(TEXT[' IS NOT NULL'])) return true; // not a filter an index serves
     let op: number;
-    if (this.lit(W[' = '])) op = OP_EQ;
-    else if (this.lit(W[' IN ('])) op = OP_IN;
-    else if (this.lit(W[' >= ']) || this.lit(W[' <= ']) || this.lit(W[' < ']) || this.lit(W[' > '])) op = OP_RANGE;
+    if (this.lit(TEXT[' = '])) op = OP_EQ;
+    else if (this.lit(TEXT[' IN ('])) op = OP_IN;
+    else if (this.lit(TEXT[' >= ']) || this.lit(TEXT[' <= ']) || this.lit(TEXT[' < ']) || this.lit(TEXT[' > '])) op = OP_RANGE;
     else return false;
     if (op === OP_IN) {
       // `(%s, %s, …)` is canonically `(?)`: every element repeats the first.
@@ -475,7 +440,7 @@ export class OnePass {
     return ref;
   }
 
-  /** Matches the text `word` (see W) at the cursor and moves past it. */
+  /** Matches `word` (one of TEXT) at the cursor and moves past it. */
   private lit(word: Uint8Array): boolean {
     const b = this.b;
     const i = this.i;
