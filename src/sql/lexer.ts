@@ -129,7 +129,7 @@ export function writeByteImage(sql: string, bytes: Buffer): boolean {
   const n = sql.length;
   // UTF-8 is longer than n bytes exactly when a character is not ASCII, and with room for 4 more
   // bytes (a character's most) a longer encoding cannot stop at n: one call writes and tells.
-  const ascii = bytes.write(sql, 0, 'utf8') === n;
+  const ascii = bytes.write(sql) === n; // UTF-8 from 0 to the end: Buffer#write's shortest path
   if (!ascii) {
     for (let i = 0; i < n; i++) {
       const c = sql.charCodeAt(i);
