@@ -27,7 +27,7 @@ export interface SqlNormalizer {
  *
  * The prefix is used only for a comment on one line, with no `%(` before it (the lexer rules that
  * look further ahead than the `/*` every such comment starts with), and a result is remembered
- * by its prefix only once lexing proved the comment inert: no token reaches into it.
+ * by its prefix only once reading the statement proved the comment inert: no token reaches into it.
  *
  * @example
  * const normalize = createSqlNormalizer({ maxEntries: 10_000 });
