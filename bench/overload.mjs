@@ -3,19 +3,22 @@
  * Overload: OTLP/HTTP and OTLP/gRPC flood `n1lens serve` at once for --seconds (default 180), each
  * client honouring the retry delay it is given (Retry-After / RetryInfo), as a Collector with
  * retry_on_failure does. Prints the server's peak RSS against --max-buffer-mib + 150 MiB, /healthz
- * latency under load, and each transport's share of the accepted spans. Not a CI test.
+ * latency under load (probed from the load generator's thread and from a thread of its own), each
+ * transport's share of the accepted spans, refusals by reason and transport errors by their text. Not a CI test.
  *
  *   node bench/overload.mjs [--seconds 180] [--max-buffer-mib 64] [--inflight 8] [--cpu-prof DIR] [--root CHECKOUT]
+ *                           [--memory-log FILE] [--node-options "--trace-gc …"]
  *
  * --cpu-prof writes the server's V8 CPU profile to DIR (open it in Chrome DevTools), to find what
  * holds its event loop when /healthz is slow. The machine's load average is printed with the figures:
  * the clients share the cores with the server.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import * as grpc from '@grpc/grpc-js';
 import { batches } from './corpus.mjs';
 import { batchStamper } from './stamp.mjs';
@@ -29,6 +32,10 @@ const seconds = Number(arg('seconds', 180));
 const maxBufferMib = Number(arg('max-buffer-mib', 64));
 const inflight = Number(arg('inflight', 8));
 const cpuProf = arg('cpu-prof', undefined);
+// --memory-log FILE writes the server's memory figures every 2 s as JSON lines.
+const memoryLogPath = arg('memory-log', undefined);
+// --node-options "…" adds V8/Node flags to the server's command line (the environment's NODE_OPTIONS also reaches it).
+const nodeOptions = (arg('node-options', '') ?? '').split(' ').filter(Boolean);
 // --root DIR runs another checkout's build (A/B against a copy of main) under the same load.
 const root = arg('root', fileURLToPath(new URL('..', import.meta.url)));
 const stamper = batchStamper(batches(), 200);
@@ -36,14 +43,14 @@ const stamper = batchStamper(batches(), 200);
 const dir = mkdtempSync(join(tmpdir(), 'n1lens-bench-overload-'));
 const { child, ...ports } = await spawnServe(
   process.execPath,
-  [...(cpuProf === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`]), 'bin/n1lens.js', 'serve', '--http-port', '0', '--grpc-port', '0', '--db', join(dir, 'n1lens.db'), '--max-buffer-mib', String(maxBufferMib), '--trace-wait-ms', '2000'],
+  [...nodeOptions, ...(cpuProf === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`]), 'bin/n1lens.js', 'serve', '--http-port', '0', '--grpc-port', '0', '--db', join(dir, 'n1lens.db'), '--max-buffer-mib', String(maxBufferMib), '--trace-wait-ms', '2000'],
   root,
 );
 
-/** CPU seconds of the server's threads: [all, the main (intake) thread], from /proc (100 ticks/s). */
+/** CPU seconds of the server's threads: [all, per thread id], from /proc (100 ticks/s). */
 function cpuSeconds() {
   let all = 0;
-  let main = 0;
+  const main = new Map();
   for (const tid of readdirSync(`/proc/${child.pid}/task`)) {
     let stat;
     try {
@@ -54,14 +61,18 @@ function cpuSeconds() {
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const s = (Number(f[11]) + Number(f[12])) / 100;
     all += s;
-    if (tid === String(child.pid)) main = s;
+    main.set(tid, s);
   }
   return [all, main];
 }
+/** The intake thread is the busiest one (serve's own worker thread; the main thread with N1LENS_SERVE_THREAD=0). */
+const busiestThread = (at0, at1) => Math.max(...[...at1].map(([tid, s]) => s - (at0.get(tid) ?? 0)));
 const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let stop = false;
 const stats = { http: { spans: 0, exports: 0, refused: 0, errors: 0 }, grpc: { spans: 0, exports: 0, refused: 0, errors: 0 } };
+/** Exports that ended without a status the client could act on, by transport and error text. */
+const errorTexts = {};
 
 /** One in-flight loop: send, and on a refusal wait the delay asked for. */
 async function loop(transport, send) {
@@ -77,6 +88,8 @@ async function loop(transport, send) {
       await sleep(r.retryMs);
     } else {
       s.errors++;
+      const key = `${transport}: ${r.text}`;
+      errorTexts[key] = (errorTexts[key] ?? 0) + 1;
       await sleep(100);
     }
   }
@@ -90,11 +103,18 @@ const httpSend = (body) =>
       (res) => {
         res.resume();
         res.on('end', () =>
-          resolve(res.statusCode === 200 ? { status: 'ok' } : res.statusCode === 503 ? { status: 'refused', retryMs: Number(res.headers['retry-after'] ?? 1) * 1000 } : { status: 'error' }),
+          resolve(
+            res.statusCode === 200
+              ? { status: 'ok' }
+              : res.statusCode === 503 || res.statusCode === 429
+                ? { status: 'refused', retryMs: Number(res.headers['retry-after'] ?? 1) * 1000 }
+                : { status: 'error', text: `HTTP ${res.statusCode}` },
+          ),
         );
+        res.on('error', (e) => resolve({ status: 'error', text: `response: ${e.code ?? ''} ${e.message}` }));
       },
     );
-    req.on('error', () => resolve({ status: 'error' }));
+    req.on('error', (e) => resolve({ status: 'error', text: `${req.reusedSocket ? 'reused socket' : 'new socket'}: ${e.code ?? ''} ${e.message}` }));
     req.end(body);
   });
 
@@ -135,26 +155,79 @@ function retryInfoMs(err) {
 const grpcSend = (body) =>
   new Promise((resolve) => {
     clients[nextClient++ % clients.length].makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', identity, identity, body, (err) =>
-      resolve(err === null ? { status: 'ok' } : err.code === grpc.status.UNAVAILABLE ? { status: 'refused', retryMs: retryInfoMs(err) } : { status: 'error' }),
+      resolve(
+        err === null
+          ? { status: 'ok' }
+          : err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.RESOURCE_EXHAUSTED
+            ? { status: 'refused', retryMs: retryInfoMs(err) }
+            : { status: 'error', text: `${grpc.status[err.code]}: ${err.details}` },
+      ),
     );
   });
 
 const loops = [...Array.from({ length: inflight }, () => loop('http', httpSend)), ...Array.from({ length: inflight }, () => loop('grpc', grpcSend))];
 
+/** The server's own view of its memory (MiB), from /metrics; empty for a build without the gauges. */
+async function memorySample() {
+  const text = await fetch(`http://127.0.0.1:${ports.http}/metrics`).then((r) => r.text(), () => '');
+  const out = {};
+  for (const m of text.matchAll(/^n1lens_process_memory_bytes\{kind="(\w+)"\} (\d+)/gm)) out[m[1]] = +(Number(m[2]) / 2 ** 20).toFixed(1);
+  const buffer = /^n1lens_buffer_bytes (\d+)/m.exec(text);
+  if (buffer) out.buffer = +(Number(buffer[1]) / 2 ** 20).toFixed(1);
+  return out;
+}
+
 let peakRss = 0;
+/** Peaks of the server's memory figures, and the whole sample taken at the highest RSS seen in one. */
+const memoryPeaks = {};
+let atPeakRss = {};
+const memoryLog = [];
 const [cpuAt0, mainAt0] = cpuSeconds();
 const load = [];
 const health = [];
 const started = Date.now();
+// /healthz is probed twice: from this thread, as before, and from a thread of its own, where the load
+// generator's own work (stamping and sending 250 KB exports) cannot delay the probe.
+const healthOwnThread = [];
+const prober = new Worker(
+  `const { workerData, parentPort } = require('node:worker_threads');
+  const http = require('node:http');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const probe = () => {
+    const t0 = process.hrtime.bigint();
+    const done = (ok) => {
+      parentPort.postMessage({ ms: Number(process.hrtime.bigint() - t0) / 1e6, ok, atS: (Date.now() - workerData.started) / 1000 });
+      setTimeout(probe, 500);
+    };
+    http.get({ host: '127.0.0.1', port: workerData.port, path: '/healthz', agent }, (res) => {
+      res.resume();
+      res.on('end', () => done(res.statusCode === 200));
+    }).on('error', () => done(false));
+  };
+  probe();`,
+  { eval: true, workerData: { port: ports.http, started } },
+);
+prober.on('message', (h) => healthOwnThread.push(h));
+let ticks = 0;
 while (Date.now() - started < seconds * 1000) {
   peakRss = Math.max(peakRss, rssMiB());
-  if (health.length % 20 === 0) load.push(Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]));
+  if (ticks % 20 === 0) load.push(Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]));
+  if (ticks++ % 4 === 2) {
+    const sample = await memorySample();
+    for (const [k, v] of Object.entries(sample)) memoryPeaks[k] = Math.max(memoryPeaks[k] ?? 0, v);
+    if ((sample.rss ?? 0) >= (atPeakRss.rss ?? 0)) atPeakRss = sample;
+    if (memoryLogPath !== undefined) memoryLog.push({ s: +((Date.now() - started) / 1000).toFixed(1), ...sample });
+  }
   const t0 = process.hrtime.bigint();
   const ok = await fetch(`http://127.0.0.1:${ports.http}/healthz`).then((r) => r.ok, () => false);
-  health.push({ ms: Number(process.hrtime.bigint() - t0) / 1e6, ok });
+  health.push({ ms: Number(process.hrtime.bigint() - t0) / 1e6, ok, atS: (Date.now() - started) / 1000 });
   await sleep(500);
 }
+await prober.terminate();
 const [cpuAt1, mainAt1] = cpuSeconds();
+// The kernel's high-water mark catches what the 500 ms samples miss.
+const hwmMiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+peakRss = Math.max(peakRss, hwmMiB);
 stop = true;
 await Promise.all(loops);
 agent.destroy();
@@ -163,8 +236,26 @@ const metrics = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).te
 child.kill('SIGTERM');
 await new Promise((r) => child.once('exit', r));
 rmSync(dir, { recursive: true, force: true });
+if (memoryLogPath !== undefined) writeFileSync(memoryLogPath, memoryLog.map((m) => JSON.stringify(m)).join('\n') + '\n');
 
-const ms = health.map((h) => h.ms).sort((a, b) => a - b);
+/** p50 / p99 / max of /healthz samples, those after the first 5 s apart, and when the slowest came. */
+function latency(samples) {
+  const ms = samples.map((h) => h.ms).sort((a, b) => a - b);
+  if (ms.length === 0) return {};
+  const warm = samples.filter((h) => h.atS >= 5).map((h) => h.ms).sort((a, b) => a - b);
+  return {
+    samples: ms.length,
+    failed: samples.filter((h) => !h.ok).length,
+    p50Ms: +ms[Math.floor(ms.length / 2)].toFixed(1),
+    p99Ms: +ms[Math.floor(ms.length * 0.99)].toFixed(1),
+    maxMs: +ms.at(-1).toFixed(1),
+    over100Ms: ms.filter((x) => x >= 100).length,
+    // After the first 5 s: the first wave of exports meets cold code.
+    afterStart: warm.length === 0 ? {} : { p99Ms: +warm[Math.floor(warm.length * 0.99)].toFixed(1), maxMs: +warm.at(-1).toFixed(1), over100Ms: warm.filter((x) => x >= 100).length },
+    // When the slowest answers came (seconds into the run).
+    slowest: [...samples].sort((a, b) => b.ms - a.ms).slice(0, 5).map((h) => `${h.ms.toFixed(0)} ms at ${h.atS.toFixed(1)} s`),
+  };
+}
 const total = stats.http.spans + stats.grpc.spans;
 const refusedBy = {};
 for (const m of metrics.matchAll(/n1lens_exports_refused_total\{transport="(\w+)",reason="(\w+)"\} (\d+)/g)) refusedBy[`${m[1]}/${m[2]}`] = Number(m[3]);
@@ -179,17 +270,24 @@ process.stdout.write(
       peakRssMiB: Math.round(peakRss),
       rssLimitMiB: maxBufferMib + 150,
       rssWithinLimit: peakRss < maxBufferMib + 150,
-      healthz: { samples: ms.length, failed: health.filter((h) => !h.ok).length, p50Ms: +ms[Math.floor(ms.length / 2)].toFixed(1), p99Ms: +ms[Math.floor(ms.length * 0.99)].toFixed(1), maxMs: +ms.at(-1).toFixed(1) },
+      // The server's /metrics figures (MiB), sampled every 2 s: the peak of each, and the sample at the highest RSS.
+      memoryPeaksMiB: memoryPeaks,
+      memoryAtPeakRssMiB: atPeakRss,
+      // Probed from the load generator's thread (comparable with earlier runs), and from a thread of its own.
+      healthz: latency(health),
+      healthzOwnThread: latency(healthOwnThread),
       acceptedSpansPerSec: Math.round(total / seconds),
       // Threads that ended during the run (none expected) drop out of the sum.
       serverCpuSeconds: +(cpuAt1 - cpuAt0).toFixed(1),
-      intakeThreadCpuSeconds: +(mainAt1 - mainAt0).toFixed(1),
+      intakeThreadCpuSeconds: +busiestThread(mainAt0, mainAt1).toFixed(1),
       spansPerServerCpuSecond: Math.round(total / (cpuAt1 - cpuAt0)),
-      spansPerIntakeThreadCpuSecond: Math.round(total / (mainAt1 - mainAt0)),
+      spansPerIntakeThreadCpuSecond: Math.round(total / busiestThread(mainAt0, mainAt1)),
       share: { http: +(stats.http.spans / total).toFixed(3), grpc: +(stats.grpc.spans / total).toFixed(3) },
       http: stats.http,
       grpc: stats.grpc,
       refusedBy,
+      transportErrors: errorTexts,
+      nodeOptions: [process.env.NODE_OPTIONS ?? '', ...nodeOptions].join(' ').trim(),
     },
     null,
     1,

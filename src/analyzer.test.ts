@@ -13,7 +13,16 @@ function spansOf(): { service: string; span: OtlpJsonSpan }[] {
     const traceId = `${t + 1}`.repeat(8) + 'a'.repeat(24);
     const service = t % 2 === 0 ? 'recruit' : 'shop';
     const request = djangoRequest({ traceId, repeats: 2 + t, semconv: t % 3 === 0 ? 'stable' : 'old', service, startNs: 1_700_000_000_000_000_000n + BigInt(t) * 10_000_000n });
-    for (const scope of request.resourceSpans[0]!.scopeSpans) for (const span of scope.spans) out.push({ service, span });
+    for (const scope of request.resourceSpans[0]!.scopeSpans) {
+      for (const span of scope.spans) {
+        // Half the traces' statements carry sqlcommenter's comment (the decoder splits it off into its own column), one an inert-looking one it must not lose.
+        if (t % 2 === 1) {
+          const comment = t === 5 ? ' /* not sqlcommenter */ /**/' : ` /*controller='recruit.views.dashboard',traceparent='00-${traceId}-${span.spanId}-01'*/`;
+          span.attributes = span.attributes.map((a) => (a.key === 'db.statement' || a.key === 'db.query.text' ? { ...a, value: { stringValue: `${a.value.stringValue}${comment}` } } : a));
+        }
+        out.push({ service, span });
+      }
+    }
   }
   const db = out[3]!;
   out.push({ service: db.service, span: { ...db.span, traceId: 'f'.repeat(32), spanId: 'e'.repeat(16), parentSpanId: 'd'.repeat(16) } });

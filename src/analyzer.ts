@@ -9,7 +9,7 @@ import type { SinkBatch, WireDecoder } from './otlp/wire/decoder.js';
 import { isRequestSpan } from './traces/assemble.js';
 import { createSqlNormalizer } from './sql/index.js';
 import { createNoiseFilter } from './sql/noise.js';
-import { assembleColumns, COMPACT_TRACES, type CompactTrace } from './traces/compact.js';
+import { assembleColumns, compactTraces, type CompactTrace } from './traces/compact.js';
 import { estimateDbSpanBytes, estimateSpanBytes, TraceAssembler, type AssemblerOptions, type CompletedTrace } from './traces/assembler.js';
 
 export interface AnalyzerOptions extends AssemblerOptions, DetectOptions {
@@ -32,7 +32,7 @@ export class Analyzer {
   requestsAnalysed = 0;
 
   constructor(options: AnalyzerOptions = {}) {
-    this.assembler = new TraceAssembler(options, COMPACT_TRACES);
+    this.assembler = new TraceAssembler(options, compactTraces());
     this.#normalize = createSqlNormalizer({ maxEntries: options.sqlCacheEntries ?? 10_000 });
     // One noise filter per run, so its per-statement memo is shared by every request.
     this.#detect = { ...options, noiseFilter: options.noiseFilter ?? createNoiseFilter(options.ignoreSql) };
@@ -98,10 +98,12 @@ class OpenTraceSink implements SpanSink {
   }
 
   dbSpan(
-    traceId: string, spanId: string, parentSpanId: string, startMs: number, endMs: number,
-    system: string, statement: string, service: string, location: CodeLocation | undefined,
+    traceId: string, spanIdHi: number, spanIdLo: number, parentSpanId: string, startMs: number, endMs: number,
+    system: string, statement: string, comment: string, service: string, location: CodeLocation | undefined,
   ): void {
-    this.#assembler.span(traceId, spanId, estimateDbSpanBytes(statement), false)?.addDb(traceId, spanId, parentSpanId, startMs, endMs, system, statement, service, location);
+    this.#assembler
+      .spanWords(traceId, spanIdHi, spanIdLo, estimateDbSpanBytes(statement) + comment.length, false)
+      ?.addDbWords(traceId, spanIdHi, spanIdLo, parentSpanId, startMs, endMs, system, statement, comment, service, location);
   }
 
   span(record: SpanRecord): void {

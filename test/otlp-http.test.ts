@@ -52,6 +52,28 @@ function request(port: number, options: http.RequestOptions, write: (req: http.C
 const exportBody = (): Buffer => Buffer.from(encodeProtobuf(djangoRequest({ repeats: 6 })));
 
 describe('OTLP/HTTP on node:http', () => {
+  it('keeps an idle keep-alive connection past the 5 s Node default: an exporter back from a retry delay gets a status on it, not a reset', async () => {
+    const server = await start();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (traceId: string): Promise<{ status: number; reused: boolean }> =>
+      new Promise((resolve, reject) => {
+        const body = Buffer.from(encodeProtobuf(djangoRequest({ traceId, repeats: 6 })));
+        const req = http.request(
+          { host: '127.0.0.1', port: server.httpPort, path: '/v1/traces', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    expect(await send('a'.repeat(32))).toEqual({ status: 200, reused: false });
+    await new Promise((r) => setTimeout(r, 6000));
+    expect(await send('b'.repeat(32))).toEqual({ status: 200, reused: true });
+    agent.destroy();
+  }, 15_000);
+
   it('answers an export with an empty protobuf ExportTraceServiceResponse, several on one keep-alive connection', async () => {
     const server = await start();
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });

@@ -6,6 +6,8 @@
  */
 
 import { readFileSync } from 'node:fs';
+import { isMainThread, parentPort } from 'node:worker_threads';
+import { isShutdownMessage } from './serve-thread.js';
 
 /** The parent at start-up, read when the CLI loads: by the time a server has bound, it may be gone. */
 const STARTED_BY = process.ppid;
@@ -17,19 +19,29 @@ const PARENT_POLL_MS = 500;
 export function onShutdown(stop: (why: string) => void): void {
   const parent = STARTED_BY;
   let stopping = false;
+  let watch: NodeJS.Timeout | undefined;
   const trigger = (why: string): void => {
     if (stopping) {
       process.stderr.write(`n1lens: ${why} again: exiting without waiting\n`);
       process.exit(130);
     }
     stopping = true;
-    clearInterval(watch);
+    if (watch !== undefined) clearInterval(watch);
     stop(why);
   };
+  if (!isMainThread && parentPort !== null) {
+    // On the serve thread (serve-thread.ts) signals reach only the main thread, which passes them on.
+    const port = parentPort;
+    port.on('message', (m: unknown) => {
+      if (isShutdownMessage(m)) trigger(m.why);
+    });
+    port.unref(); // the thread ends once the server has closed
+    return;
+  }
   process.on('SIGTERM', () => trigger('SIGTERM'));
   process.on('SIGINT', () => trigger('SIGINT'));
   process.on('SIGHUP', () => trigger('SIGHUP'));
-  const watch = setInterval(() => {
+  watch = setInterval(() => {
     if (parentAlive(parent)) return;
     // The terminal or pipe that read our stderr may have gone with the parent.
     process.stderr.on('error', () => undefined);

@@ -4,7 +4,8 @@ import { OfflineAnalysis } from '../analyzer.js';
 import type { DetectOptions } from '../detect/request.js';
 import type { RollupSet } from '../detect/rollup.js';
 import type { RequestAnalysis } from '../detect/types.js';
-import { connection, openTraceSource, type PullQuery, type PullStats } from '../otlp/pull/index.js';
+// The pull clients (and protobufjs, which Tempo's protobuf answers need) load only for --from.
+import type { PullQuery, PullStats } from '../otlp/pull/index.js';
 import { parseDuration } from '../report/period.js';
 import { loadSchema, schemaNaming } from '../suggest/index.js';
 import type { ReportOptions } from '../report/index.js';
@@ -108,6 +109,7 @@ export async function analysePull(
   const { schemaPath, onAnalysed, ...detect } = options;
   const query = pullQuery(o);
   const schema = schemaPath === undefined ? undefined : await loadSchema(schemaPath);
+  const { connection, openTraceSource } = await import('../otlp/pull/index.js');
   const { base, headers } = connection(o.from, o.header ?? []);
   const source = await openTraceSource(base, { headers });
   const offline = new OfflineAnalysis({ ...detect, ...(schema === undefined ? {} : { links: schemaNaming(schema) }) }, onAnalysed);

@@ -32,14 +32,14 @@ import { loadSchema, schemaNaming } from '../suggest/index.js';
 import type { DetectOptions } from '../detect/request.js';
 import { unseenViews } from '../detect/routes.js';
 import { parseDuration } from '../report/period.js';
-import { SqliteStore } from '../store/sqlite.js';
-import { isMissingStore, openStore } from '../store/open.js';
+// The stores and the HTML page are loaded when a run needs them: loading them (better-sqlite3, pg, the UI) was
+// ~0.2 s of every n1-report's start-up.
+import type { SqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 import { applyConfig, loadConfig, type ConfigFile } from './config.js';
 import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { CliError, EXIT } from './errors.js';
 import type { RequestAnalysis } from '../detect/types.js';
-import { renderReportFile } from '../ui/report-file.js';
 import { checkTraceUrl } from './trace-url.js';
 import { addPullOptions, analysePull, checkPullFlags, type PullCliOptions } from './pull-options.js';
 
@@ -148,7 +148,7 @@ async function render(spec: FormatSpec, report: Report, gate: GateResult, opts: 
       return renderMarkdown(report);
     case 'html':
       if (html === undefined) throw new Error('the html format needs the store of analysed requests');
-      return renderReportFile(html.store, {
+      return (await import('../ui/report-file.js')).renderReportFile(html.store, {
         report: { ...html.reportOptions, ...endpointDetectOptions(opts) },
         ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
         ...(opts.traceUrl === undefined ? {} : { traceUrl: opts.traceUrl }),
@@ -176,6 +176,7 @@ function packageVersion(): string {
 /** The report over the store `n1lens serve` writes: a period's endpoints and connections, and dead views over the whole history. */
 async function storeReport(db: string, opts: ReportCliOptions): Promise<Report> {
   // Opening a mistyped path would create an empty store: it must fail, not report "no requests".
+  const { isMissingStore, openStore } = await import('../store/open.js');
   if (isMissingStore(db)) throw new CliError(`${db}: no such store (the --db file n1lens serve writes)`, EXIT.usage);
   const schema = opts.schema === undefined ? undefined : await loadSchema(opts.schema);
   if (opts.deadAfter !== undefined && schema?.urls === undefined) {
@@ -229,7 +230,7 @@ export async function runReport(files: string[], opts: ReportCliOptions, program
     if (opts.listUnseen) throw new CliError('--list-unseen is for trace files; with --db use --dead-after', EXIT.usage);
     const report = await storeReport(opts.db, opts);
     if (!formats.some((f) => f.format === 'html')) return finishReport(report, formats, baseline, opts);
-    const store = await openStore(opts.db);
+    const store = await (await import('../store/open.js')).openStore(opts.db);
     try {
       return await finishReport(report, formats, baseline, opts, { store, reportOptions: {} });
     } finally {
@@ -244,7 +245,7 @@ export async function runReport(files: string[], opts: ReportCliOptions, program
     throw new CliError(`--${opts.service !== undefined ? 'service' : 'since'} applies to --from or --db`, EXIT.usage);
   }
   // The HTML report draws each finding's example request, so it keeps the analysed requests in a store.
-  const store = formats.some((f) => f.format === 'html') ? SqliteStore.open(':memory:') : undefined;
+  const store = formats.some((f) => f.format === 'html') ? (await import('../store/sqlite.js')).SqliteStore.open(':memory:') : undefined;
   try {
     return await analyseAndFinish(files, opts, program, formats, baseline, noise, store);
   } finally {

@@ -9,6 +9,8 @@ import { checkTraceUrl } from './trace-url.js';
 import { loadSchema, type DjangoSchema } from '../suggest/schema.js';
 import { addDetectorOptions, endpointDetectOptions, portNumber, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { onShutdown } from './lifecycle.js';
+import { nodeFlags, runServeThread, serveHeapLimits } from './serve-thread.js';
+import { isMainThread } from 'node:worker_threads';
 import { DATABASE_URL_ENV } from '../store/open.js';
 import { isPostgresUrl, redactUrl } from '../store/store.js';
 
@@ -18,6 +20,7 @@ interface ServeCliOptions extends DetectorCliOptions, Pick<ServeOptions, 'host' 
   retention?: string;
   maxBodyMib: number;
   maxBufferMib: number;
+  memoryLimitMib?: number;
   /** A directory, or false for --no-spool. */
   spool?: string | false;
   spoolMaxMib: number;
@@ -53,6 +56,7 @@ export function serveCommand(): Command {
     .option('--trace-wait-ms <ms>', 'analyse a trace once its root has ended and it was quiet this long', wholeNumber('--trace-wait-ms'), 2000)
     .option('--max-traces <n>', 'open traces at which exports that only open new traces are refused (503/UNAVAILABLE, retryable)', wholeNumber('--max-traces'), 50_000)
     .option('--max-buffer-mib <n>', 'estimated memory of buffered spans at which every export is refused (retryable)', wholeNumber('--max-buffer-mib'), 256)
+    .option('--memory-limit-mib <n>', 'measured memory (V8 heap in use + request bodies and other buffers) at which exports are refused (retryable; default: --max-buffer-mib + 128)', wholeNumber('--memory-limit-mib'))
     .option('--auth-token <token>', `bearer token required on OTLP/HTTP, OTLP/gRPC, the API, the UI and /metrics (default: $${AUTH_TOKEN_ENV}); /healthz stays open`)
     .option('--tls-cert <file>', 'PEM certificate (chain): serve both listeners over TLS')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
@@ -76,6 +80,12 @@ export function serveCommand(): Command {
     .option('--top <n>', 'endpoints in the digest', wholeNumber('--top'), 5);
   return addDetectorOptions(command).action(async function (this: Command) {
       const o = this.opts<ServeCliOptions>();
+      if (isMainThread && process.env[SERVE_THREAD_ENV] !== '0') {
+        // The server runs on a thread of its own, with a heap sized for intake (serve-thread.ts); it
+        // checks the flags again there and prints its own errors.
+        process.exitCode = await runServeThread(new URL('./n1lens.js', import.meta.url), process.argv.slice(2), serveHeapLimits(o.maxBufferMib, nodeFlags()), onShutdown);
+        return;
+      }
       if (o.traceUrl !== undefined) checkTraceUrl(o.traceUrl);
       const digestPlan = planDigest(o);
       const security = planSecurity(o);
@@ -92,6 +102,7 @@ export function serveCommand(): Command {
         traceWaitMs: o.traceWaitMs,
         maxTraces: o.maxTraces,
         maxBufferBytes: o.maxBufferMib * MIB,
+        ...(o.memoryLimitMib === undefined ? {} : { memoryLimitBytes: o.memoryLimitMib * MIB }),
         maxBodyBytes: o.maxBodyMib * MIB,
         grpcMaxReceiveBytes: o.grpcMaxReceiveMib * MIB,
         detect: requestDetectOptions(o),
@@ -131,6 +142,8 @@ function planDeadViews(deadAfter: string | undefined, schema: DjangoSchema | und
 }
 
 export const AUTH_TOKEN_ENV = 'N1LENS_AUTH_TOKEN';
+/** `N1LENS_SERVE_THREAD=0` runs the server on the main thread with the process's own heap (e.g. for --cpu-prof of older Node versions). */
+export const SERVE_THREAD_ENV = 'N1LENS_SERVE_THREAD';
 
 /** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
 function isLoopback(host: string): boolean {

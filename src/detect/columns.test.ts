@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { SpanKind, type SpanRecord } from '../otlp/span.js';
 import { createSqlNormalizer } from '../sql/index.js';
 import { assembleTrace } from '../traces/assemble.js';
-import { assembleColumns, CompactTrace } from '../traces/compact.js';
+import { assembleColumns, CompactTrace, StatementSplitter } from '../traces/compact.js';
 import { RecentSpans } from '../traces/recent.js';
 import { createNoiseFilter } from '../sql/noise.js';
 import type { NormalizedSql } from '../sql/types.js';
@@ -154,6 +154,11 @@ describe('analysis straight from the columns', () => {
         const columns = assembleColumns(compact).map((r) => analyseColumns(r, createSqlNormalizer(), opts));
         const objects = assembleTrace(spans).map((r) => analyseRequest(r, createSqlNormalizer(), opts));
         expect(columns).toEqual(objects);
+        // The same with sqlcommenter's comments split off the statements into their own column.
+        const split = new CompactTrace();
+        const splitter = new StatementSplitter();
+        for (const s of spans) split.add(s, splitter);
+        expect(assembleColumns(split).map((r) => analyseColumns(r, createSqlNormalizer(), opts))).toEqual(objects);
         expect(columns.map((a) => a.timeline)).toEqual(objects.map((a) => a.timeline));
         // Both go through analyseColumns: the per-span pass is also checked against a plain reading.
         const requestsOf = assembleTrace(spans);

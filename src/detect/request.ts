@@ -37,6 +37,16 @@ export interface DetectOptions {
 /** Normalises one raw statement; callers pass a cached normaliser. */
 export type Normalizer = (statement: string) => NormalizedSql;
 
+/** What one statement of a request gave (analyseColumns). */
+interface SeenStatement {
+  comment: string;
+  n: NormalizedSql;
+  /** Its group; undefined for noise. */
+  g: Group | undefined;
+  setup: boolean;
+  rule: string | null;
+}
+
 interface Group {
   n: NormalizedSql;
   indices: number[];
@@ -73,6 +83,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
   const db = request.db;
   const cols = db.dbCols;
   const statements = db.dbStatements;
+  const comments = db.dbComments;
   const order = request.dbOrder;
   // Framework-internal statements are dropped before anything else looks at the request.
   const noise: Record<string, number> = {};
@@ -86,61 +97,39 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
   let previousWasSetup = false;
   let connectionMs = 0;
   let heldUntil = request.startMs + request.durationMs;
-  // The last two statements seen, by identity, with what they gave: an N+1 loop alternates between a
-  // few statements, and the decoder hands each over as the same string again and again.
+  // What each statement of the request gave, by its text (the decoder interns it, so the lookup
+  // hashes nothing new), the last one compared first: an N+1 loop repeats a few statements. A
+  // statement is its text and the request's sqlcommenter comment (traces/compact.ts).
+  const seen = new Map<string, SeenStatement>();
   let lastS: string | undefined;
-  let lastN: NormalizedSql | undefined;
-  let lastG: Group | undefined;
-  let lastSetup = false;
-  let lastRule: string | null = null;
-  let prevS: string | undefined;
-  let prevN: NormalizedSql | undefined;
-  let prevG: Group | undefined;
-  let prevSetup = false;
-  let prevRule: string | null = null;
+  let last: SeenStatement | undefined;
   for (let k = 0; k < order.length; k++) {
     const j = order[k]!;
     const statement = statements[j]!;
+    const comment = comments.get(j);
     const startMs = cols[j * DB_STRIDE]!;
     const duration = cols[j * DB_STRIDE + 1]!;
-    let n: NormalizedSql;
-    let g: Group | undefined;
-    let setup: boolean;
-    let rule: string | null;
-    if (statement === lastS) {
-      n = lastN!;
-      g = lastG;
-      setup = lastSetup;
-      rule = lastRule;
-    } else {
-      if (statement === prevS) {
-        n = prevN!;
-        g = prevG;
-        setup = prevSetup;
-        rule = prevRule;
-      } else {
-        n = normalize(statement);
-        setup = isConnectionSetup(statement);
-        rule = isNoise(n);
+    if (statement !== lastS || comment !== last!.comment) {
+      let found = seen.get(statement);
+      if (found === undefined || found.comment !== comment) {
+        const whole = comment === '' ? statement : statement + comment;
+        const n = normalize(whole);
+        const rule = isNoise(n);
+        let g: Group | undefined;
         if (rule === null) {
           g = groups.get(n.fingerprint);
           if (g === undefined) {
             g = { n, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: false };
             groups.set(n.fingerprint, g);
           }
-        } else g = undefined;
+        }
+        found = { comment, n, g, setup: isConnectionSetup(whole), rule };
+        seen.set(statement, found);
       }
-      prevS = lastS;
-      prevN = lastN;
-      prevG = lastG;
-      prevSetup = lastSetup;
-      prevRule = lastRule;
       lastS = statement;
-      lastN = n;
-      lastG = g;
-      lastSetup = setup;
-      lastRule = rule;
+      last = found;
     }
+    const { n, g, setup, rule } = last!;
     if (setup && !previousWasSetup) opened++;
     previousWasSetup = setup;
     connectionMs += duration;
@@ -169,7 +158,12 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
   const controllerOf = requestControllerOf();
   const locations = db.dbLocations;
   const locationAt = locations.first === undefined && locations.values === undefined ? undefined : (i: number): CodeLocation | undefined => locations.get(kept[i]!);
-  const statementAt = (i: number): string => statements[kept[i]!]!;
+  // sqlcommenter's tags are read from the comment alone when it was split off: it holds the last
+  // comment of the whole statement (it starts at or before it), so the view read is the same.
+  const statementAt = (i: number): string => {
+    const comment = comments.get(kept[i]!);
+    return comment === '' ? statements[kept[i]!]! : comment;
+  };
   const locate = (indices: readonly number[]): CodeLocation | undefined => locationOfExecutions(locationAt, statementAt, indices, controllerOf);
   const cascades: Cascade[] = [];
   for (const g of groups.values()) {

@@ -67,9 +67,15 @@ export interface SpanRecord {
  * nor CONSUMER) as its fields, any other span as its record.
  */
 export interface SpanSink {
+  /**
+   * A plain DB span. Its id (16 hex digits) comes as the two 32-bit words its first and last 8
+   * digits spell; its statement is `statement + comment`, split before a trailing block comment
+   * (sqlcommenter's carries the request's traceparent) so the text before it is shared across
+   * requests (`comment` is '' when nothing was split off).
+   */
   dbSpan(
-    traceId: TraceId, spanId: SpanId, parentSpanId: SpanId, startMs: number, endMs: number,
-    system: string, statement: string, service: string, location: CodeLocation | undefined,
+    traceId: TraceId, spanIdHi: number, spanIdLo: number, parentSpanId: SpanId, startMs: number, endMs: number,
+    system: string, statement: string, comment: string, service: string, location: CodeLocation | undefined,
   ): void;
   span(record: SpanRecord): void;
 }

@@ -8,7 +8,7 @@ import { createWireDecoder } from '../otlp/wire/decoder.js';
 import type { DecodedBatch, SpanRecord, TraceId } from '../otlp/span.js';
 import type { Spool, SpoolEncoding } from '../spool/index.js';
 import type { Store } from '../store/store.js';
-import { decideAdmission, type AdmissionLimits, type RefusalReason } from '../traces/admission.js';
+import { decideAdmission, fullness, retryDelayMs, type Admission, type AdmissionLimits, type RefusalReason } from '../traces/admission.js';
 import type { ServerMetrics } from './metrics.js';
 
 export interface IntakeOptions extends AnalyzerOptions {
@@ -26,11 +26,19 @@ export interface IntakeOptions extends AnalyzerOptions {
   pollIntervalMs?: number;
   /** Wall clock, injectable for tests. */
   now?: () => number;
+  /**
+   * Measured memory (V8 heap in use + buffers outside it) at which exports are refused before their
+   * body is read, whatever the buffer's estimate says. Default: maxBufferBytes + 128 MiB.
+   */
+  memoryLimitBytes?: number;
+  /** How that memory is measured, injectable for tests. Default: process.memoryUsage(). */
+  memoryUsed?: () => number;
 }
 
 export type Transport = 'http' | 'grpc';
 
-type Refusal = RefusalReason | 'spool_full' | 'closing';
+type Refusal = RefusalReason | 'spool_full' | 'closing' | 'memory';
+
 
 export type AcceptResult =
   | {
@@ -62,6 +70,16 @@ const REFUSAL_TEXT: Record<Refusal, string> = {
   max_buffer: 'n1lens is at --max-buffer-mib of buffered spans; retry later',
   fair_share: 'n1lens is sharing its buffer with another transport; retry later',
   closing: 'n1lens is shutting down; retry against the next instance or later',
+  memory: 'n1lens is at its memory limit (--memory-limit-mib); retry later',
+};
+
+/** The measured memory is read at most this often: process.memoryUsage() walks the heap's spaces. */
+const MEMORY_SAMPLE_MS = 50;
+
+/** V8 heap in use plus the memory of Buffers and other objects outside it (request bodies among them). */
+const heapAndExternal = (): number => {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
 };
 
 export class Intake {
@@ -87,6 +105,10 @@ export class Intake {
   #writing: Promise<boolean> | undefined;
   #replaying = false;
   #closed = false;
+  readonly #memoryLimit: number;
+  readonly #memoryUsed: () => number;
+  #memorySampled = Number.NEGATIVE_INFINITY;
+  #memory = 0;
 
   constructor(options: IntakeOptions) {
     // Admission keeps the buffer within limits before accepting; the assembler never evicts early.
@@ -104,6 +126,8 @@ export class Intake {
       baseRetryMs: Math.max(1000, wait),
     };
     this.#random = options.random ?? Math.random;
+    this.#memoryLimit = options.memoryLimitBytes ?? this.#limits.maxBytes + 128 * 1024 * 1024;
+    this.#memoryUsed = options.memoryUsed ?? heapAndExternal;
     const interval = options.pollIntervalMs ?? Math.min(250, Math.max(10, wait / 4));
     this.#timer = setInterval(() => void this.tick(), interval);
     this.#timer.unref();
@@ -129,6 +153,15 @@ export class Intake {
     return this.#admit(batch, transport, raw, recordLine);
   }
 
+  #overMemory(): boolean {
+    const now = performance.now();
+    if (now - this.#memorySampled >= MEMORY_SAMPLE_MS) {
+      this.#memorySampled = now;
+      this.#memory = this.#memoryUsed();
+    }
+    return this.#memory > this.#memoryLimit;
+  }
+
   /** accept() after the committed check: synchronous, so admission sees the buffer as it is. */
   #admit(batch: DecodedBatch, transport: Transport, raw?: RawExport, recordLine?: () => string): AcceptResult {
     const now = this.#now();
@@ -149,16 +182,23 @@ export class Intake {
       this.#limits,
       this.#random,
     );
-    if (!decision.admit) {
+    // Measured memory is a hard limit like --max-buffer-mib, on what the process really holds (bodies
+    // being read and decoded, garbage not yet collected), not the buffer's estimate. An empty buffer
+    // still takes an export, so a limit set below what the process needs idle cannot refuse for ever.
+    const refusal: Admission | { admit: false; reason: 'memory'; retryAfterMs: number; hold: TraceId[] } =
+      decision.admit && assembler.openTraces > 0 && (survey.newTraces > 0 || survey.continued.length > 0) && this.#overMemory()
+        ? { admit: false, reason: 'memory', retryAfterMs: retryDelayMs(fullness({ openTraces: assembler.openTraces, bytes: assembler.counters.bytesBuffered }, this.#limits), this.#limits, this.#random), hold: [...survey.continued, ...survey.opened] }
+        : decision;
+    if (!refusal.admit) {
       // The client will send these spans again: keep the traces they continue until then.
-      const until = now + 2 * decision.retryAfterMs + this.#traceWaitMs;
-      assembler.hold(decision.hold, until);
+      const until = now + 2 * refusal.retryAfterMs + this.#traceWaitMs;
+      assembler.hold(refusal.hold, until);
       // Its queue waits behind this export, with spans of any open trace in it: keep them all. Not once
       // stalled (a refusal then is for fair share), nor past half the memory budget: memory is the hard
       // limit, and a buffer that cannot move, or that fills, must be able to drain.
       if (!stalled && !this.#memoryContended()) assembler.holdAll(until);
-      this.#metrics.exportsRefused.inc({ transport, reason: decision.reason });
-      return { ok: false, reason: decision.reason, retryAfterMs: decision.retryAfterMs, message: REFUSAL_TEXT[decision.reason] };
+      this.#metrics.exportsRefused.inc({ transport, reason: refusal.reason });
+      return { ok: false, reason: refusal.reason, retryAfterMs: refusal.retryAfterMs, message: REFUSAL_TEXT[refusal.reason] };
     }
     let durable: Promise<void> = Promise.resolve();
     if (this.#spool !== undefined && raw !== undefined) {
@@ -268,9 +308,9 @@ export class Intake {
     return this.#analyzer.assembler.openTraces;
   }
 
-  /** Buffered spans past half of --max-buffer-mib: holding the whole buffer would only fill it. */
+  /** Buffered spans past half of --max-buffer-mib, or the process at its memory limit: holding the whole buffer would only fill it. */
   #memoryContended(): boolean {
-    return this.#analyzer.assembler.counters.bytesBuffered > this.#limits.maxBytes / 2;
+    return this.#analyzer.assembler.counters.bytesBuffered > this.#limits.maxBytes / 2 || this.#memory > this.#memoryLimit;
   }
 
   #take(analyses: RequestAnalysis[]): void {
@@ -285,6 +325,10 @@ export class Intake {
   /** Writes the pending analyses in one transaction; true when nothing is left pending. */
   async #write(): Promise<boolean> {
     if (this.#pending.length === 0 && this.#released.length === 0) return true;
+    // The tick's analysis and its SQLite transaction are each a synchronous stretch: let requests
+    // waiting on the event loop (/healthz, exports) in between, so a tick holds it for one of them at a
+    // time. Same polls and transactions as before, so the CPU cost is the same (unlike smaller slices).
+    if (!this.#closed) await new Promise<void>((resolve) => setImmediate(resolve));
     const batch = this.#pending;
     const released = this.#released;
     this.#pending = [];

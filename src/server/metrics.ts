@@ -19,6 +19,7 @@ export interface ServerMetrics {
   exportLatency: Histogram<'transport'>;
   storeWriteFailures: Counter;
   pendingRequests: Gauge;
+  processMemory: Gauge<'kind'>;
 }
 
 export function createMetrics(): ServerMetrics {
@@ -62,5 +63,19 @@ export function createMetrics(): ServerMetrics {
       registers,
     }),
     pendingRequests: new Gauge({ name: 'n1lens_pending_requests', help: 'Analysed requests waiting to be written to the store', registers }),
+    processMemory: new Gauge({
+      name: 'n1lens_process_memory_bytes',
+      help: 'The process as the OS and V8 see it: rss, heap_used, heap_total, external (array_buffers included), array_buffers',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const m = process.memoryUsage();
+        this.set({ kind: 'rss' }, m.rss);
+        this.set({ kind: 'heap_used' }, m.heapUsed);
+        this.set({ kind: 'heap_total' }, m.heapTotal);
+        this.set({ kind: 'external' }, m.external);
+        this.set({ kind: 'array_buffers' }, m.arrayBuffers);
+      },
+    }),
   };
 }

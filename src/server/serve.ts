@@ -30,6 +30,8 @@ export interface ServeOptions {
   maxTraces: number;
   /** Estimated bytes of buffered spans at which exports are refused (retryable). Default 256 MiB. */
   maxBufferBytes?: number;
+  /** Measured memory (V8 heap in use + external buffers) at which exports are refused (retryable). Default: maxBufferBytes + 128 MiB. */
+  memoryLimitBytes?: number;
   maxBodyBytes: number;
   grpcMaxReceiveBytes: number;
   /** Per-request detector settings (min repeats, fan-out thresholds). */
@@ -84,6 +86,9 @@ function listenFailure(what: string, host: string, port: number, e: unknown): St
   return new StartupError(`cannot listen for ${what} on ${host}:${port}: ${why}`);
 }
 
+/** Idle keep-alive connections are kept this long: longer than the retry delays the intake asks for. */
+const KEEP_ALIVE_MS = 120_000;
+
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const tls = o.tls === undefined ? undefined : readTls(o.tls, (m) => new StartupError(m));
   const store = await openStore(o.db);
@@ -103,6 +108,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     maxTraceAgeMs: 30_000,
     maxOpenTraces: o.maxTraces,
     ...(o.maxBufferBytes === undefined ? {} : { maxBufferBytes: o.maxBufferBytes }),
+    ...(o.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: o.memoryLimitBytes }),
     ...o.detect,
     ...(o.schema === undefined ? {} : { links: schemaNaming(o.schema) }),
     ...(o.recordPath === undefined ? {} : { recordPath: o.recordPath }),
@@ -129,6 +135,11 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     else void hono(req, res);
   };
   const http: HttpServer = tls === undefined ? createPlainServer(listener) : createHttpsServer(httpsOptions(tls), listener);
+  // An exporter's idle keep-alive connection must be closed by the exporter, not by us: a close from
+  // this side can cross the exporter's next request on the wire, which then fails with ECONNRESET
+  // instead of getting a status (Node's default is 5 s; Go's and the Collector's clients keep idle
+  // connections 90 s, and a refused exporter waits several seconds before its retry).
+  http.keepAliveTimeout = KEEP_ALIVE_MS;
   try {
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);

@@ -289,15 +289,31 @@ export class TraceAssembler<B = SpanRecord[]> {
    * map operations (a batch holds many spans of few traces).
    */
   span(traceId: TraceId, spanId: string, bytes: number, rooting: boolean): B | undefined {
+    const buffer = this.#enter(traceId, bytes, rooting);
+    if (buffer === null) this.#dropped(this.#released.has(spanId));
+    return buffer ?? undefined;
+  }
+
+  /** `span` of a span whose id (16 hex digits) is given as the two 32-bit words it spells. */
+  spanWords(traceId: TraceId, hi: number, lo: number, bytes: number, rooting: boolean): B | undefined {
+    const buffer = this.#enter(traceId, bytes, rooting);
+    if (buffer === null) this.#dropped(this.#released.hasWords(hi, lo));
+    return buffer ?? undefined;
+  }
+
+  /** Counts a span of a released trace: a copy of one it had, or a late one. */
+  #dropped(copy: boolean): void {
+    if (copy) this.counters.duplicateSpans++;
+    else this.counters.lateSpans++;
+  }
+
+  /** `span` up to the id: null when the trace was already released. */
+  #enter(traceId: TraceId, bytes: number, rooting: boolean): B | null {
     const batch = this.#batch!;
     const touched = this.#touched;
     let trace: OpenTrace<B> | undefined = traceId === batch.lastId ? batch.last : this.#open.get(traceId);
     if (trace === undefined) {
-      if (this.#completed.has(traceId)) {
-        if (this.#released.has(spanId)) this.counters.duplicateSpans++;
-        else this.counters.lateSpans++;
-        return undefined;
-      }
+      if (this.#completed.has(traceId)) return null;
       if (this.#open.size >= this.#maxOpen) {
         this.#reorder();
         const oldest = this.#open.keys().next();

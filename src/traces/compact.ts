@@ -65,17 +65,27 @@ function wordsHex(hi: number, lo: number): string {
 
 /** The DB span columns detection reads (CompactTrace; detect/request.ts builds one from DbSpan objects too). */
 export interface DbColumns {
+  /** Each DB span's statement is its entry here followed by its entry in dbComments (see dbStatement). */
   readonly dbStatements: readonly string[];
+  /** The trailing comment the wire decoder split off a statement (sqlcommenter's, one per request), '' when none. */
+  readonly dbComments: UniformColumn;
   /** DB_STRIDE values per DB span: start, duration, id words. */
   readonly dbCols: readonly number[];
   readonly dbSystems: UniformColumn;
   readonly dbLocations: UniformColumn<CodeLocation | undefined>;
 }
 
+/** The whole statement of DB span j. */
+export function dbStatement(db: DbColumns, j: number): string {
+  const comment = db.dbComments.get(j);
+  return comment === '' ? db.dbStatements[j]! : db.dbStatements[j]! + comment;
+}
+
 /**
  * One trace's spans: DB spans that are not request spans in columns, every other span as its
  * record. A buffered DB span is four unboxed numbers (its times and its id as two 32-bit words)
- * and a reference to its statement, which the decoder interns.
+ * and a reference to its statement, which the decoder interns; a sqlcommenter comment, the same
+ * for every statement of a request, is kept apart, once per trace while it does not vary.
  */
 export class CompactTrace implements DbColumns {
   /** Spans added so far; each span's arrival index is the count before it. */
@@ -86,6 +96,7 @@ export class CompactTrace implements DbColumns {
   /** Arrival index of each record; DB spans take the other indices, in order. */
   readonly recordSeq: number[] = [];
   readonly dbStatements: string[] = [];
+  readonly dbComments = new UniformColumn();
   readonly dbCols: number[] = [];
   /** DB span index → its id, for ids that are not 16 lowercase hex digits (their words are -1). */
   oddIds: Map<number, string> | undefined;
@@ -100,9 +111,15 @@ export class CompactTrace implements DbColumns {
     return this.dbStatements.length;
   }
 
-  add(span: SpanRecord): void {
+  /** Adds a span's record; `splitter` splits a DB span's statement as the wire decoder does (StatementSplitter). */
+  add(span: SpanRecord, splitter?: StatementSplitter): void {
     if (isDbSpan(span) && !isRequestSpan(span)) {
-      this.addDb(span.traceId, span.spanId, span.parentSpanId, span.startMs, span.endMs, span.dbSystem!, span.dbStatement!, span.service, span.location);
+      if (splitter === undefined) {
+        this.addDb(span.traceId, span.spanId, span.parentSpanId, span.startMs, span.endMs, span.dbSystem!, span.dbStatement!, span.service, span.location);
+        return;
+      }
+      splitter.split(span.dbStatement!);
+      this.addDb(span.traceId, span.spanId, span.parentSpanId, span.startMs, span.endMs, span.dbSystem!, splitter.text, span.service, span.location, splitter.comment);
     } else {
       if (this.count === 0) this.traceId = span.traceId;
       this.recordSeq.push(this.count++);
@@ -110,12 +127,11 @@ export class CompactTrace implements DbColumns {
     }
   }
 
-  /** A plain DB span (one that is not a request span) from its fields: what SpanSink.dbSpan gives. */
+  /** A plain DB span (one that is not a request span) from its record's fields. */
   addDb(
     traceId: string, spanId: string, parentSpanId: string, startMs: number, endMs: number,
-    system: string, statement: string, service: string, location: CodeLocation | undefined,
+    system: string, statement: string, service: string, location: CodeLocation | undefined, comment = '',
   ): void {
-    if (this.count++ === 0) this.traceId = traceId;
     let hi = -1;
     let lo = -1;
     if (spanId.length === 16) {
@@ -126,7 +142,20 @@ export class CompactTrace implements DbColumns {
       hi = -1;
       (this.oddIds ??= new Map()).set(this.dbStatements.length, spanId);
     }
+    this.addDbWords(traceId, hi, lo, parentSpanId, startMs, endMs, system, statement, comment, service, location);
+  }
+
+  /**
+   * A plain DB span as SpanSink.dbSpan gives it: the id as its two words (-1, -1 with the id in
+   * oddIds), the statement as its text and trailing comment.
+   */
+  addDbWords(
+    traceId: string, hi: number, lo: number, parentSpanId: string, startMs: number, endMs: number,
+    system: string, statement: string, comment: string, service: string, location: CodeLocation | undefined,
+  ): void {
+    if (this.count++ === 0) this.traceId = traceId;
     this.dbStatements.push(statement);
+    this.dbComments.push(comment);
     this.dbCols.push(startMs, endMs - startMs, hi, lo);
     this.dbParents.push(parentSpanId);
     this.dbSystems.push(system);
@@ -169,6 +198,7 @@ export function dbColumnsOf(spans: readonly DbSpan[]): CompactTrace {
   const t = new CompactTrace();
   for (const s of spans) {
     t.dbStatements.push(s.statement);
+    t.dbComments.push('');
     // The duration as given: start + duration - start need not give it back exactly.
     t.dbCols.push(s.startMs, s.durationMs, -1, -1);
     t.dbSystems.push(s.system);
@@ -177,12 +207,80 @@ export function dbColumnsOf(spans: readonly DbSpan[]): CompactTrace {
   return t;
 }
 
-/** The TraceBuffer that keeps open traces as CompactTraces. */
-export const COMPACT_TRACES: TraceBuffer<CompactTrace> = {
-  create: () => new CompactTrace(),
-  add: (trace, span) => trace.add(span),
-  rememberIds: (trace, recent) => trace.rememberIds(recent),
-};
+/**
+ * Splits records' statements as the wire decoder splits them for SpanSink.dbSpan: the text before a
+ * trailing block comment (sqlcommenter's carries each request's traceparent), interned so requests
+ * share it, and the comment. The last two statements are remembered: an N+1 loop alternates between
+ * a few, each the decoder's one string.
+ */
+export class StatementSplitter {
+  /** After split: the statement's text before the comment, and the comment ('' when none). */
+  text = '';
+  comment = '';
+  readonly #texts = new Map<string, string>();
+  /** Comments by their text: a request's statements share one. */
+  readonly #comments = new Map<string, string>();
+  #last: string | undefined;
+  #lastText = '';
+  #lastComment = '';
+  #previous: string | undefined;
+  #previousText = '';
+  #previousComment = '';
+
+  split(statement: string): void {
+    if (statement === this.#last) {
+      this.text = this.#lastText;
+      this.comment = this.#lastComment;
+      return;
+    }
+    if (statement === this.#previous) {
+      this.text = this.#previousText;
+      this.comment = this.#previousComment;
+    } else {
+      const n = statement.length;
+      const open = n >= 5 && statement.charCodeAt(n - 1) === 47 && statement.charCodeAt(n - 2) === 42 ? statement.lastIndexOf('/*', n - 3) : -1;
+      if (open <= 0) {
+        this.text = statement;
+        this.comment = '';
+      } else {
+        const text = statement.slice(0, open);
+        let shared = this.#texts.get(text);
+        if (shared === undefined) {
+          // Bounded: a text dropped here stays shared by the traces holding it, and comes back on its next miss.
+          if (this.#texts.size >= 10_000) this.#texts.clear();
+          this.#texts.set(text, text);
+          shared = text;
+        }
+        this.text = shared;
+        const comment = statement.slice(open);
+        let own = this.#comments.get(comment);
+        if (own === undefined) {
+          // A slice keeps its whole statement alive: the trace keeps a copy of the comment instead.
+          if (this.#comments.size >= 1_000) this.#comments.clear();
+          own = JSON.parse(JSON.stringify(comment)) as string;
+          this.#comments.set(own, own);
+        }
+        this.comment = own;
+      }
+    }
+    this.#previous = this.#last;
+    this.#previousText = this.#lastText;
+    this.#previousComment = this.#lastComment;
+    this.#last = statement;
+    this.#lastText = this.text;
+    this.#lastComment = this.comment;
+  }
+}
+
+/** A TraceBuffer that keeps open traces as CompactTraces, with its own StatementSplitter for records. */
+export function compactTraces(): TraceBuffer<CompactTrace> {
+  const splitter = new StatementSplitter();
+  return {
+    create: () => new CompactTrace(),
+    add: (trace, span) => trace.add(span, splitter),
+    rememberIds: (trace, recent) => trace.rememberIds(recent),
+  };
+}
 
 /**
  * The ids of a trace's DB spans, for telling a second copy of a span from a new one: open
@@ -455,7 +553,7 @@ export function requestOfColumns(r: ColumnRequest): Request {
       startMs: t.dbCols[j * DB_STRIDE]!,
       durationMs: t.dbCols[j * DB_STRIDE + 1]!,
       system: t.dbSystems.get(j),
-      statement: t.dbStatements[j]!,
+      statement: dbStatement(t, j),
     };
     const location = t.dbLocations.get(j);
     if (location !== undefined) span.location = location;

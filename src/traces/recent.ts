@@ -20,6 +20,11 @@ export class RecentSpans {
     tags[lo & (SLOTS - 1)] = (hi | 1) >>> 0;
   }
 
+  /** `has` of a span id given as its two words (see addWords). */
+  hasWords(hi: number, lo: number): boolean {
+    return this.#tags !== undefined && this.#tags[lo & (SLOTS - 1)] === (hi | 1) >>> 0;
+  }
+
   /** True when the span id was added recently (rarely a false yes after 2^18 others). */
   has(spanId: string): boolean {
     return this.#tags !== undefined && this.#tags[slotOf(spanId)] === tagOf(spanId);

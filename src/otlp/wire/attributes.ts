@@ -25,6 +25,8 @@ export class AttributeReader {
   #valueEnd = 0;
   #valueLo = 0;
   #valueHi = 0;
+  /** After value(true): the comment split off the statement (WireStrings.statement), '' when none. */
+  comment = '';
 
   constructor(cursor: WireCursor, strings: WireStrings) {
     this.#cursor = cursor;
@@ -38,20 +40,25 @@ export class AttributeReader {
   read(start: number, end: number, depth: number): number {
     const c = this.#cursor;
     const buf = c.buf;
-    // Fast path: key once then value once, as every SDK writes a KeyValue.
+    // Fast path: key once then value once, as every SDK writes a KeyValue. Lengths may take more
+    // bytes than they need (writers that reserve a fixed width and fill it in afterwards do that).
     if (buf[start] === 0x0a && end - start > 2) {
-      const keyLength = buf[start + 1]!;
-      const keyEnd = start + 2 + keyLength;
-      if (keyLength < 0x80 && keyEnd + 2 <= end && buf[keyEnd] === 0x12) {
+      let keyLength = buf[start + 1]!;
+      let keyAt = start + 2;
+      if (keyLength >= 0x80) {
+        keyLength = c.lengthSlow(start + 1, end);
+        keyAt = c.after;
+      }
+      const keyEnd = keyAt + keyLength;
+      if (keyEnd + 2 <= end && buf[keyEnd] === 0x12) {
         let n = buf[keyEnd + 1]!;
         let valueAt = keyEnd + 2;
         if (n >= 0x80) {
-          // A two-byte length (statements); longer ones take the general path.
-          if (valueAt < end && buf[valueAt]! < 0x80) n = (n & 0x7f) | (buf[valueAt++]! << 7);
-          else n = -1;
+          n = c.lengthSlow(keyEnd + 1, end);
+          valueAt = c.after;
         }
-        if (n >= 0 && valueAt + n === end) {
-          const code = keyCode(buf, start + 2, keyEnd);
+        if (valueAt + n === end) {
+          const code = keyCode(buf, keyAt, keyEnd);
           if (code < 0) return -1;
           this.#valueKind = V_NONE;
           this.#readAnyValue(valueAt, end, depth + 1);
@@ -128,9 +135,15 @@ export class AttributeReader {
 
   /** The value read last as protobuf.ts's readPbValue gives it: scalars as strings, undefined for none/array/kvlist/bytes. */
   value(statementLike: boolean): string | undefined {
+    this.comment = '';
     switch (this.#valueKind) {
       case V_STRING:
-        return statementLike ? this.#strings.statement(this.#valueStart, this.#valueEnd) : this.#strings.text(this.#valueStart, this.#valueEnd);
+        if (!statementLike) return this.#strings.text(this.#valueStart, this.#valueEnd);
+        {
+          const text = this.#strings.statement(this.#valueStart, this.#valueEnd);
+          this.comment = this.#strings.comment;
+          return text;
+        }
       case V_BOOL:
         return this.#valueLo === 1 ? 'true' : 'false';
       case V_INT: {

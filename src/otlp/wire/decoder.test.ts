@@ -13,7 +13,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { OtlpDecodeError } from '../errors.js';
 import { decodeProtobufRequestReference } from '../protobuf.js';
-import type { DecodedBatch } from '../span.js';
+import type { DecodedBatch, SpanSink } from '../span.js';
 import { djangoRequest, encodeProtobuf } from '../testing.js';
 import { createWireDecoder, type ShardBatch } from './decoder.js';
 import { shardOfTraceId } from '../shard.js';
@@ -340,15 +340,18 @@ describe('decodeOtlpTraces', () => {
         const part = run((b) => decoder.decodeShard(b, shard, shards), bytes);
         if (!part.ok) continue;
         const batch = part.batch as ShardBatch;
-        const seen: { traceId: string; spanId: string; at: number }[] = [];
-        const sink = {
-          dbSpan: (traceId: string, spanId: string) => void seen.push({ traceId, spanId, at: decoder.spanIndex }),
-          span: (r: { traceId: string; spanId: string }) => void seen.push({ traceId: r.traceId, spanId: r.spanId, at: decoder.spanIndex }),
+        const seen: { traceId: string; spanId: string; statement: string | undefined; at: number }[] = [];
+        const word = (w: number): string => w.toString(16).padStart(8, '0');
+        const sink: SpanSink = {
+          // A plain DB span's id comes as words, its statement as text + comment: together they must be the record's.
+          dbSpan: (traceId, hi, lo, _parent, _start, _end, _system, statement, comment) =>
+            void seen.push({ traceId, spanId: word(hi) + word(lo), statement: statement + comment, at: decoder.spanIndex }),
+          span: (r) => void seen.push({ traceId: r.traceId, spanId: r.spanId, statement: r.dbStatement, at: decoder.spanIndex }),
         };
         const sunk = decoder.decodeShardTo(bytes, sink, shard, shards);
         expect(sunk.accepted).toBe(batch.accepted);
         expect(sunk.rejected).toEqual(batch.rejected);
-        expect(seen).toEqual(batch.spans.map((s, i) => ({ traceId: s.traceId, spanId: s.spanId, at: batch.positions[i] })));
+        expect(seen).toEqual(batch.spans.map((s, i) => ({ traceId: s.traceId, spanId: s.spanId, statement: s.dbStatement, at: batch.positions[i] })));
       }
     };
     for (const bytes of REAL) for (const shards of [1, 2, 3]) check(bytes, shards);
@@ -357,6 +360,44 @@ describe('decodeOtlpTraces', () => {
       { numRuns: 300 },
     );
   }, 120_000);
+
+  test("decodeTo: a statement's trailing comment comes apart, the text before it shared across requests and the comment across a request's statements", () => {
+    const STATEMENTS = [
+      'SELECT "auth_user"."id", "auth_user"."username" FROM "auth_user" WHERE "auth_user"."id" = %s LIMIT 21',
+      'SELECT "recruit_note"."id", "recruit_note"."body" FROM "recruit_note" WHERE "recruit_note"."application_id" = %s',
+    ];
+    const comment = (t: number): string => ` /*controller='recruit.views.dashboard',traceparent='00-${t}${'a'.repeat(31)}-00f067aa0ba902b7-01'*/`;
+    const bodies = [
+      ...[1, 2].flatMap((t) => STATEMENTS.map((sql) => ({ t, sql: sql + comment(t) }))),
+      // Not split (a comment that is not trailing, one with non-ASCII bytes, one that is all the statement), yet whole.
+      { t: 3, sql: `${STATEMENTS[0]} /* a */ -- b` },
+      { t: 3, sql: `${STATEMENTS[0]} /* ünïcode */` },
+      { t: 3, sql: `/* only a comment, long enough for the statement memo to keep it */` },
+      { t: 3, sql: `${STATEMENTS[1]}é/*x*/` },
+    ];
+    const request = {
+      resourceSpans: [{
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'recruit' } }] },
+        scopeSpans: [{
+          scope: { name: 's' },
+          spans: bodies.map(({ t, sql }, i) => ({
+            traceId: `${t}${'a'.repeat(31)}`, spanId: (i + 16).toString(16).padStart(16, '0'), parentSpanId: '00f067aa0ba902b7', name: 'SELECT', kind: 3,
+            startTimeUnixNano: '1700000000000000000', endTimeUnixNano: '1700000000001000000',
+            attributes: [{ key: 'db.system', value: { stringValue: 'postgresql' } }, { key: 'db.statement', value: { stringValue: sql } }],
+          })),
+        }],
+      }],
+    };
+    const bytes = encodeProtobuf(request);
+    const seen: { text: string; comment: string }[] = [];
+    createWireDecoder().decodeTo(bytes, { dbSpan: (_t, _h, _l, _p, _s, _e, _sys, text, comment) => void seen.push({ text, comment }), span: () => expect.fail('a plain DB span') });
+    expect(seen.map((s) => s.text + s.comment)).toEqual(bodies.map((b) => b.sql));
+    expect(seen.slice(0, 4).map((s) => s.text)).toEqual([...STATEMENTS, ...STATEMENTS].map((sql) => `${sql} `));
+    expect(seen.slice(0, 4).map((s) => s.comment)).toEqual([comment(1), comment(1), comment(2), comment(2)].map((c) => c.slice(1)));
+    expect(seen.slice(4).map((s) => s.comment)).toEqual(['', '', '', '']);
+    // decode() (records) gives the whole statements.
+    expect(createWireDecoder().decode(bytes).spans.map((s) => s.dbStatement)).toEqual(bodies.map((b) => b.sql));
+  });
 
   test('agrees on a Uint8Array that is not a Buffer', () => {
     const bytes = new Uint8Array(REAL[1]!);

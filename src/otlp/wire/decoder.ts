@@ -132,12 +132,12 @@ class ResourceReader implements WireDecoder {
 
   decodeTo(bytes: Uint8Array, sink: SpanSink): SinkBatch {
     const reader = this.#spans;
-    reader.sink = sink;
+    reader.useSink(sink);
     try {
       const rejected = this.#read(bytes);
       return { accepted: reader.accepted, rejected };
     } finally {
-      reader.sink = undefined;
+      reader.useSink(undefined);
       reader.reset();
     }
   }

@@ -42,8 +42,10 @@ export class SpanReader {
   shards = 1;
   accepted = 0;
   positions: number[] = [];
-  /** Sink mode (WireDecoder.decodeTo): valid spans go here, counted in `accepted`, instead of into `spans`. */
+  /** Sink mode (WireDecoder.decodeTo, see useSink): valid spans go here, counted in `accepted`, instead of into `spans`. */
   sink: SpanSink | undefined;
+  /** The comment split off the current span's statement (sink mode only), '' when none. */
+  #dbComment = '';
   /** Sink mode: the index among the message's accepted spans of the span being handed over. */
   position = 0;
 
@@ -51,6 +53,15 @@ export class SpanReader {
     this.#cursor = cursor;
     this.#strings = strings;
     this.attributes = attributes;
+  }
+
+  /**
+   * Sink mode on (a sink) or off: a plain DB span's statement then reaches the sink as its text and
+   * its trailing comment apart (WireStrings.statement), so the text is shared across requests.
+   */
+  useSink(sink: SpanSink | undefined): void {
+    this.sink = sink;
+    this.#strings.splitComments = sink !== undefined;
   }
 
   /** Starts a new batch. */
@@ -88,6 +99,7 @@ export class SpanReader {
     f.httpMethod = f.httpRoute = f.httpTarget = f.dbSystem = f.dbStatement = f.messagingSystem = f.rpcSystem = f.peer = undefined;
     f.clientAddress = f.userAgent = undefined;
     f.location = undefined;
+    this.#dbComment = '';
     this.#peerRank = 5;
     this.#clientRank = 4;
 
@@ -186,8 +198,7 @@ export class SpanReader {
       this.rejected[0]!++;
       return;
     }
-    const spanId = spanLength === 8 ? strings.spanIdHex(spanStart) : '';
-    if (spanId === '') {
+    if (spanLength !== 8 || (c.word(spanStart) | c.word(spanStart + 4)) === 0) {
       this.rejected[1]!++;
       return;
     }
@@ -205,21 +216,24 @@ export class SpanReader {
       const parent = parentLength === 0 ? '' : strings.spanIdHex(parentStart);
       const statement = f.dbStatement;
       if (f.dbSystem !== undefined && statement !== undefined && statement !== '' && parent !== '' && kind !== 2 && kind !== 5) {
-        // A plain DB span: its fields straight to the sink, no name string and no record.
+        // A plain DB span: its fields straight to the sink, the id as two words, no string for the
+        // id or the name, and no record.
         sink.dbSpan(
-          traceId, spanId, parent, nanosToMs(startHi, startLo), nanosToMs(endHi, endLo), f.dbSystem, statement, service,
-          f.location === undefined ? undefined : locationOf(f.location),
+          traceId, bigEndianWord(buf, spanStart), bigEndianWord(buf, spanStart + 4), parent, nanosToMs(startHi, startLo), nanosToMs(endHi, endLo),
+          f.dbSystem, statement, this.#dbComment, service, f.location === undefined ? undefined : locationOf(f.location),
         );
         return;
       }
+      if (this.#dbComment !== '') f.dbStatement = statement! + this.#dbComment;
       sink.span(
         buildRecord(
-          traceId, spanId, parent, strings.text(nameStart, nameEnd), (kind >= 0 && kind <= 5 ? kind : 0) as SpanKind,
+          traceId, strings.spanIdHex(spanStart), parent, strings.text(nameStart, nameEnd), (kind >= 0 && kind <= 5 ? kind : 0) as SpanKind,
           nanosToMs(startHi, startLo), nanosToMs(endHi, endLo), service, status === 2, f, instance,
         ),
       );
       return;
     }
+    const spanId = strings.spanIdHex(spanStart);
     if (shards > 1) this.positions.push(this.accepted++);
     this.spans.push(
       buildRecord(
@@ -299,7 +313,10 @@ export class SpanReader {
       // falls through
       case K_DB_STATEMENT_STABLE:
         value = attributes.value(true);
-        if (value !== undefined) f.dbStatement = value;
+        if (value !== undefined) {
+          f.dbStatement = value;
+          this.#dbComment = attributes.comment;
+        }
         return;
       case K_MESSAGING_SYSTEM:
         value = attributes.value(false);
@@ -349,6 +366,11 @@ export class SpanReader {
         return; // resource keys on a span are just attributes
     }
   }
+}
+
+/** The 32-bit word bytes p..p+3 spell as hex digits, most significant first (what CompactTrace keeps of a span id). */
+function bigEndianWord(b: Buffer, p: number): number {
+  return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
 }
 
 /** rejectReason's rule on the bytes, for spans of other shards (no strings made). */

@@ -70,7 +70,19 @@ export class WireStrings {
   /** Allocated on the first statement longer than SHORT_MAX (1 MiB per way). */
   #stmtBytes: Buffer | undefined;
   readonly #stmtLength = new Int32Array(STMT_SETS * 2).fill(-1);
-  readonly #stmtString: string[] = new Array<string>(STMT_SETS * 2).fill('');
+  /** Per slot, made on first use: the whole statement; its text before the comment and the comment. */
+  readonly #stmtString: (string | undefined)[] = new Array<string | undefined>(STMT_SETS * 2).fill(undefined);
+  readonly #stmtBody: (string | undefined)[] = new Array<string | undefined>(STMT_SETS * 2).fill(undefined);
+  readonly #stmtComment: (string | undefined)[] = new Array<string | undefined>(STMT_SETS * 2).fill(undefined);
+  /** Per slot: bytes before the trailing comment (the length when there is none). */
+  readonly #stmtSplit = new Int32Array(STMT_SETS * 2);
+  /** Statement texts without their comments, and comments: shared across requests and across a request's statements. */
+  readonly #bodies = new InternTable(STMT_SETS, STMT_MAX);
+  readonly #comments = new InternTable(64, 512);
+  /** `statement` splits a trailing comment off (WireDecoder.decodeTo); otherwise it gives the whole text. */
+  splitComments = false;
+  /** The comment of the statement read last, when split off; '' otherwise. */
+  comment = '';
   /** Per set: which way was used last (the other is replaced on a miss). */
   readonly #stmtRecent = new Uint8Array(STMT_SETS);
 
@@ -141,8 +153,14 @@ export class WireStrings {
     return s;
   }
 
-  /** A statement's string: `text` for short ones, the statement memo up to STMT_MAX bytes. */
+  /**
+   * A statement's string: `text` for short ones, the statement memo up to STMT_MAX bytes. With
+   * `splitComments` on, a statement that ends in a block comment (sqlcommenter's, which carries the
+   * request's traceparent) comes back as its text before the comment, shared across requests, with
+   * the comment in `comment` (interned, so a request's statements share one); `comment` is '' otherwise.
+   */
   statement(start: number, end: number): string {
+    this.comment = '';
     const n = end - start;
     if (n <= SHORT_MAX) return this.text(start, end);
     const c = this.#cursor;
@@ -160,16 +178,101 @@ export class WireStrings {
       const base = slot * STMT_MAX;
       if (lengths[slot] === n && b.compare(stmtBytes, base, base + n, start, end) === 0) {
         this.#stmtRecent[set] = way;
-        return this.#stmtString[slot]!;
+        return this.#parts(slot, n);
       }
     }
     const way = this.#stmtRecent[set]! ^ 1;
     const slot = set * 2 + way;
-    const s = utf8Slice.call(b, start, end);
     b.copy(stmtBytes, slot * STMT_MAX, start, end);
     lengths[slot] = n;
-    this.#stmtString[slot] = s;
+    this.#stmtString[slot] = undefined;
+    this.#stmtBody[slot] = undefined;
+    this.#stmtComment[slot] = undefined;
+    this.#stmtSplit[slot] = commentStart(stmtBytes, slot * STMT_MAX, slot * STMT_MAX + n) - slot * STMT_MAX;
     this.#stmtRecent[set] = way;
+    return this.#parts(slot, n);
+  }
+
+  /** The strings of memo slot `slot` (n bytes), made on first use: the whole text, or its text and comment. */
+  #parts(slot: number, n: number): string {
+    const bytes = this.#stmtBytes!;
+    const base = slot * STMT_MAX;
+    const split = this.#stmtSplit[slot]!;
+    if (this.splitComments && split < n) {
+      this.comment = this.#stmtComment[slot] ??= this.#comments.intern(bytes, base + split, base + n);
+      return (this.#stmtBody[slot] ??= this.#bodies.intern(bytes, base, base + split));
+    }
+    return (this.#stmtString[slot] ??= utf8Slice.call(bytes, base, base + n));
+  }
+}
+
+/**
+ * Where the block comment that ends the statement in b[start, end) starts, or `end`: the bytes end
+ * in star-slash and the last slash-star opens it. Only an ASCII comment after an ASCII byte is
+ * split off, so the two halves decode to exactly the whole text's characters.
+ */
+function commentStart(b: Buffer, start: number, end: number): number {
+  if (end - start < 5 || b[end - 1] !== 0x2f || b[end - 2] !== 0x2a) return end;
+  for (let p = end - 3; p > start; p--) {
+    const x = b[p]!;
+    if (x >= 0x80) return end;
+    if (x === 0x2a && b[p - 1] === 0x2f) {
+      const open = p - 1;
+      return open > start && b[open - 1]! < 0x80 ? open : end;
+    }
+  }
+  return end;
+}
+
+/**
+ * Strings interned by their bytes: a two-way set-associative memo of the last ones seen, so equal
+ * bytes give the same string object while it stays in the memo. Longer than `max` bytes: a new string.
+ */
+class InternTable {
+  readonly #max: number;
+  readonly #sets: number;
+  /** Allocated on first use. */
+  #bytes: Buffer | undefined;
+  readonly #length: Int32Array;
+  readonly #string: string[];
+  readonly #recent: Uint8Array;
+
+  constructor(sets: number, max: number) {
+    this.#sets = sets;
+    this.#max = max;
+    this.#length = new Int32Array(sets * 2).fill(-1);
+    this.#string = new Array<string>(sets * 2).fill('');
+    this.#recent = new Uint8Array(sets);
+  }
+
+  intern(b: Buffer, start: number, end: number): string {
+    const n = end - start;
+    if (n > this.#max || n < 8) return utf8Slice.call(b, start, end);
+    let h = Math.imul(wordAt(b, start) ^ n, 0x9e3779b1);
+    h = Math.imul(h ^ wordAt(b, start + (n >>> 1) - 2), 0x85ebca6b);
+    h = Math.imul(h ^ wordAt(b, end - 4) ^ (h >>> 15), 0xc2b2ae35);
+    const set = (h ^ (h >>> 16)) & (this.#sets - 1);
+    const max = this.#max;
+    const bytes = (this.#bytes ??= Buffer.alloc(this.#sets * 2 * max));
+    const lengths = this.#length;
+    for (let way = 0; way < 2; way++) {
+      const slot = set * 2 + way;
+      if (lengths[slot] === n && b.compare(bytes, slot * max, slot * max + n, start, end) === 0) {
+        this.#recent[set] = way;
+        return this.#string[slot]!;
+      }
+    }
+    const way = this.#recent[set]! ^ 1;
+    const slot = set * 2 + way;
+    const s = utf8Slice.call(b, start, end);
+    b.copy(bytes, slot * max, start, end);
+    lengths[slot] = n;
+    this.#string[slot] = s;
+    this.#recent[set] = way;
     return s;
   }
+}
+
+function wordAt(b: Buffer, p: number): number {
+  return b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
 }

@@ -1,0 +1,73 @@
+/**
+ * Runs `n1lens serve` on a worker thread whose V8 heap is sized for sustained intake: the process's
+ * own heap is configured before any JavaScript runs, so only a new isolate can be given other limits.
+ * Under a flood, V8's default heap on a large machine lets garbage grow to about four times the live
+ * data before a full collection (old generation limit in GiB); buffered spans turn over every few
+ * seconds, so that garbage, not the buffer, was most of serve's memory (bench/README.md, "Overload").
+ */
+import { Worker } from 'node:worker_threads';
+
+/** Heap sizes for the serve thread; an absent one is left to V8's flags (NODE_OPTIONS or the command line). */
+export interface ServeHeapLimits {
+  maxOldGenerationSizeMb?: number;
+  maxYoungGenerationSizeMb?: number;
+}
+
+/** Young generation of 12 MiB: V8 splits it into two 4 MiB semi-spaces and a large-object space of the same size. */
+const YOUNG_GENERATION_MB = 12;
+/**
+ * V8 lets an old generation limited to at most ~2 GiB grow by 1.3–2× its live size before collecting
+ * (4× above that). 1 GiB gives ~1.6×, and is far above what the intake holds at --max-buffer-mib 256.
+ */
+const MIN_OLD_GENERATION_MB = 1024;
+
+/** The flag names V8 takes with dashes or underscores. */
+const flagGiven = (flags: readonly string[], name: string): boolean => flags.some((f) => f.replace(/_/g, '-').startsWith(`--${name}`));
+
+/**
+ * The serve thread's heap: a 12 MiB young generation and an old generation of max(1 GiB, 4 × the
+ * buffer). A limit the user set as a V8 flag (`NODE_OPTIONS=--max-old-space-size=…`) is kept instead.
+ */
+export function serveHeapLimits(maxBufferMib: number, flags: readonly string[]): ServeHeapLimits {
+  return {
+    ...(flagGiven(flags, 'max-old-space-size') || flagGiven(flags, 'max-heap-size') ? {} : { maxOldGenerationSizeMb: Math.max(MIN_OLD_GENERATION_MB, 4 * maxBufferMib) }),
+    ...(flagGiven(flags, 'max-semi-space-size') || flagGiven(flags, 'max-heap-size') ? {} : { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB }),
+  };
+}
+
+/** The process's V8 flags: its command line and NODE_OPTIONS. */
+export function nodeFlags(): string[] {
+  return [...process.execArgv, ...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/).filter(Boolean)];
+}
+
+/** The message the main thread sends the serve thread to stop it (see lifecycle.ts). */
+export interface ShutdownMessage {
+  type: 'n1lens-shutdown';
+  why: string;
+}
+
+export function isShutdownMessage(m: unknown): m is ShutdownMessage {
+  return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'n1lens-shutdown';
+}
+
+/**
+ * Starts the CLI entry `script` with `argv` on a worker thread with `limits`, hands it `shutdown`'s
+ * signals, and resolves with its exit code. The thread prints its own errors (one line, exit 2 for a
+ * bad flag or a port in use); a thread that dies on its heap limit is reported here, exit 1.
+ */
+export function runServeThread(script: URL, argv: string[], limits: ServeHeapLimits, onStop: (send: (why: string) => void) => void): Promise<number> {
+  return new Promise((resolve) => {
+    const worker = new Worker(script, { argv, resourceLimits: limits });
+    let failed = false;
+    onStop((why) => worker.postMessage({ type: 'n1lens-shutdown', why } satisfies ShutdownMessage));
+    worker.on('error', (e: NodeJS.ErrnoException) => {
+      failed = true;
+      const why =
+        e.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? `the server's heap reached its limit (${limits.maxOldGenerationSizeMb ?? 'V8 default'} MiB) and it stopped; acknowledged exports are in the spool and are replayed at the next start`
+          : (e.message ?? String(e)).split('\n')[0];
+      process.stderr.write(`n1lens serve: ${why}\n`);
+    });
+    worker.on('exit', (code) => resolve(failed && code === 0 ? 1 : code));
+  });
+}
