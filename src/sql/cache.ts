@@ -1,6 +1,5 @@
 /** A bounded memo in front of the normaliser: Django repeats the same `%s` statement text constantly. */
 
-import { STRIDE } from './lexer.js';
 import { createWorkspace, normalizeWith } from './normalize.js';
 import type { NormalizedSql } from './types.js';
 
@@ -28,7 +27,7 @@ export interface SqlNormalizer {
  *
  * The prefix is used only for a comment on one line, with no `%(` before it (the lexer rules that
  * look further ahead than the `/*` every such comment starts with), and a result is remembered
- * by its prefix only once lexing proved the comment inert: no token reaches into it.
+ * by its prefix only once reading the statement proved the comment inert: no token reaches into it.
  *
  * @example
  * const normalize = createSqlNormalizer({ maxEntries: 10_000 });
@@ -73,7 +72,7 @@ export function createSqlNormalizer(options: SqlNormalizerOptions = {}): SqlNorm
     let result = prefix === undefined ? undefined : byPrefix.get(prefix);
     if (result === undefined) {
       result = normalizeWith(ws, statement);
-      if (prefix !== undefined && commentIsInert(ws.tokens.data, ws.tokens.count, open)) {
+      if (prefix !== undefined && ws.lastTokenEnd > 0 && ws.lastTokenEnd <= open) {
         if (byPrefix.size >= maxEntries) evictOlderHalf(byPrefix);
         byPrefix.set(prefix, result);
       }
@@ -102,11 +101,6 @@ function trailingCommentStart(sql: string): number {
   // by looking up to 256 characters ahead. Either could make the comment's text matter.
   if (sql.indexOf('\n', open) >= 0 || sql.indexOf('\r', open) >= 0 || sql.lastIndexOf('%(', open) >= 0) return -1;
   return open;
-}
-
-/** True when the tokens of the statement all end at or before `open`: the comment there produced nothing. */
-function commentIsInert(data: Int32Array, count: number, open: number): boolean {
-  return count > 0 && data[(count - 1) * STRIDE + 2]! <= open;
 }
 
 function evictOlderHalf(memo: Map<string, unknown>): void {

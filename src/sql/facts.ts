@@ -67,6 +67,38 @@ export function createColumnRefCache(): ColumnRefCache {
   };
 }
 
+/**
+ * The memo slot for the qualified column ref written as `b[s, end)`, its qualifier ending at e
+ * (the `.` is at e), or -1 when the text is too long to be remembered.
+ */
+export function columnRefSlot(b: Uint8Array, s: number, e: number, end: number): number {
+  if (end - s > REF_MAX) return -1;
+  // A few bytes of each name and both lengths pick the slot; comparing the text proves a match.
+  const cs = e + 1;
+  let h = Math.imul(e - s, 0x9e3779b1) ^ Math.imul(end - cs, 0x85ebca6b);
+  h = Math.imul(h ^ b[s + 1]! ^ (b[e - 2]! << 8) ^ (b[s + 3]! << 16), 0xcc9e2d51);
+  h = Math.imul(h ^ b[cs + 1]! ^ (b[end - 2]! << 8) ^ (b[cs + 2]! << 16), 0x1b873593);
+  return (h ^ (h >>> 15) ^ (h >>> 22)) & (REF_SLOTS - 1);
+}
+
+/** The ref remembered in `slot` when it was built from the same text `b[s, end)`, else undefined. */
+export function cachedColumnRef(cache: ColumnRefCache, b: Uint8Array, s: number, end: number, slot: number): ColumnRef | undefined {
+  const len = end - s;
+  if (cache.rawLength[slot] !== len) return undefined;
+  const raw = cache.raw;
+  const at = slot * REF_MAX;
+  let k = 0;
+  while (k < len && raw[at + k] === b[s + k]) k++;
+  return k === len ? cache.ref[slot] : undefined;
+}
+
+/** Remembers `ref` for the text `b[s, end)` in the slot `columnRefSlot` gave. */
+export function storeColumnRef(cache: ColumnRefCache, b: Uint8Array, s: number, end: number, slot: number, ref: ColumnRef): void {
+  cache.raw.set(b.subarray(s, end), slot * REF_MAX);
+  cache.rawLength[slot] = end - s;
+  cache.ref[slot] = ref;
+}
+
 class FactReader {
   private readonly d: Int32Array;
   private readonly n: number;
@@ -528,24 +560,10 @@ class FactReader {
     let slot = -1;
     const end = d[c * STRIDE + 2]!;
     const b = cache === null ? null : cache.bytes;
-    if (
-      b !== null && this.aliases === null && c === q + 2 && d[(q + 1) * STRIDE + 1] === e && d[c * STRIDE + 1] === e + 1 &&
-      end - s <= REF_MAX
-    ) {
-      // A few bytes of each name and both lengths pick the slot; comparing the text proves the match.
-      const cs = e + 1;
-      let h = Math.imul(e - s, 0x9e3779b1) ^ Math.imul(end - cs, 0x85ebca6b);
-      h = Math.imul(h ^ b[s + 1]! ^ (b[e - 2]! << 8) ^ (b[s + 3]! << 16), 0xcc9e2d51);
-      h = Math.imul(h ^ b[cs + 1]! ^ (b[end - 2]! << 8) ^ (b[cs + 2]! << 16), 0x1b873593);
-      slot = (h ^ (h >>> 15) ^ (h >>> 22)) & (REF_SLOTS - 1);
-      const len = end - s;
-      if (cache!.rawLength[slot] === len) {
-        const raw = cache!.raw;
-        const at = slot * REF_MAX;
-        let k = 0;
-        while (k < len && raw[at + k] === b[s + k]) k++;
-        if (k === len) return cache!.ref[slot]!;
-      }
+    if (b !== null && this.aliases === null && c === q + 2 && d[(q + 1) * STRIDE + 1] === e && d[c * STRIDE + 1] === e + 1) {
+      slot = columnRefSlot(b, s, e, end);
+      const hit = slot >= 0 ? cachedColumnRef(cache!, b, s, end, slot) : undefined;
+      if (hit !== undefined) return hit;
     }
     const column = this.ident(c);
     const raw = this.lastQualifierRaw;
@@ -559,11 +577,7 @@ class FactReader {
       this.lastQualifierTable = table;
     }
     const ref = `${table}.${column}`;
-    if (slot >= 0) {
-      cache!.raw.set(b!.subarray(s, end), slot * REF_MAX);
-      cache!.rawLength[slot] = end - s;
-      cache!.ref[slot] = ref;
-    }
+    if (slot >= 0) storeColumnRef(cache!, b!, s, end, slot, ref);
     return ref;
   }
 

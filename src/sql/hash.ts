@@ -20,8 +20,10 @@ export function fnv1a64(codes: Uint8Array | Uint16Array, len: number): string {
     const c1 = codes[i + 1]!;
     if ((c0 | c1) >= 0x80) return fnv1a64Utf8(codes, len); // rare: canonical text is almost always ASCII
     const lo0 = lo ^ c0;
-    const lo1 = Math.imul(lo0, 435) ^ c1;
-    hi = (Math.imul(hi, PRIME_LOW_SQUARED) + Math.imul(highWordTerm(lo0), 435) + highWordTerm(lo1)) | 0;
+    const m0 = Math.imul(lo0, 435);
+    const lo1 = m0 ^ c1;
+    // highWordTerm(lo0) * 435 + highWordTerm(lo1), with (lo0 << 8) * 435 taken from m0.
+    hi = (Math.imul(hi, PRIME_LOW_SQUARED) + Math.imul(carry(lo0), 435) + carry(lo1) + ((m0 + lo1) << 8)) | 0;
     lo = Math.imul(lo1, 435);
   }
   if (i < len) {
@@ -42,7 +44,12 @@ const PRIME_LOW_SQUARED = Math.imul(435, 435);
  * pieces so every product is exact).
  */
 function highWordTerm(lo: number): number {
-  return ((((lo >>> 16) * 435 + (((lo & 0xffff) * 435) >>> 16)) >>> 16) + (lo << 8)) | 0;
+  return (carry(lo) + (lo << 8)) | 0;
+}
+
+/** Bits 32 and up of lo * 435 (lo unsigned). */
+function carry(lo: number): number {
+  return ((lo >>> 16) * 435 + (((lo & 0xffff) * 435) >>> 16)) >>> 16;
 }
 
 /** The general case: encodes each code unit (or surrogate pair) as UTF-8 on the fly. */

@@ -120,21 +120,24 @@ export const B_UNICODE = 0x80;
 export const B_UNICODE_SPACE = 0xa0;
 
 /**
- * Writes the byte image of `sql` into `bytes` (which must hold `sql.length` bytes) and returns
- * whether the statement is pure ASCII, in which case the image is the text itself. Otherwise each
- * non-ASCII code unit becomes B_UNICODE or B_UNICODE_SPACE, so offsets still match the string.
+ * Writes the byte image of `sql`, then BYTE_IMAGE_PADDING zero bytes, into `bytes` (which must
+ * hold them) and returns whether the statement is pure ASCII, in which case the image is the text
+ * itself. Otherwise each non-ASCII code unit becomes B_UNICODE or B_UNICODE_SPACE, so offsets
+ * still match the string.
  */
 export function writeByteImage(sql: string, bytes: Buffer): boolean {
   const n = sql.length;
-  if (Buffer.byteLength(sql, 'utf8') === n) {
-    bytes.write(sql, 0, n, 'latin1');
-    return true;
+  // UTF-8 is longer than n bytes exactly when a character is not ASCII, and with room for 4 more
+  // bytes (a character's most) a longer encoding cannot stop at n: one call writes and tells.
+  const ascii = bytes.write(sql) === n; // UTF-8 from 0 to the end: Buffer#write's shortest path
+  if (!ascii) {
+    for (let i = 0; i < n; i++) {
+      const c = sql.charCodeAt(i);
+      bytes[i] = c < 0x80 ? c : isUnicodeSpace(c) ? B_UNICODE_SPACE : B_UNICODE;
+    }
   }
-  for (let i = 0; i < n; i++) {
-    const c = sql.charCodeAt(i);
-    bytes[i] = c < 0x80 ? c : isUnicodeSpace(c) ? B_UNICODE_SPACE : B_UNICODE;
-  }
-  return false;
+  for (let k = n; k < n + BYTE_IMAGE_PADDING; k++) bytes[k] = 0;
+  return ascii;
 }
 
 // Character classes; 0 is everything else.

@@ -3,6 +3,7 @@
 import { createColumnRefCache, extractFacts } from './facts.js';
 import type { ColumnRefCache } from './facts.js';
 import { fnv1a64 } from './hash.js';
+import { OnePass } from './onepass.js';
 import { FLAG_FUNCTION, KEYWORD_FLAGS, KEYWORD_TEXT, KW } from './keywords.js';
 import {
   AUX_SHIFT, BYTE_IMAGE_PADDING, KIND_MASK, OP_PERCENT2, STRIDE,
@@ -37,6 +38,10 @@ export interface Workspace {
   cases: Int32Array;
   /** Column refs built by earlier statements (null for a one-shot call, which would only fill it). */
   refs: ColumnRefCache | null;
+  /** The one-pass reader of Django's statement shapes. */
+  onePass: OnePass;
+  /** Where the last token of the statement normalised last ends; 0 when it had none. */
+  lastTokenEnd: number;
 }
 
 /** Statements longer than this get a throwaway workspace, so a cached one never holds megabytes. */
@@ -68,6 +73,8 @@ function workspace(image: Buffer, length: number, tokens: Tokens, frames: Int32A
     frames,
     cases,
     refs,
+    onePass: new OnePass(),
+    lastTokenEnd: 0,
   };
 }
 
@@ -102,19 +109,35 @@ export function normalizeSql(statement: string): NormalizedSql {
   return normalizeWith(createOneShotWorkspace(typeof statement === 'string' ? statement.length : 0), statement);
 }
 
-/** `normalizeSql` reusing `ws` (see `createSqlNormalizer`). */
-export function normalizeWith(ws: Workspace, statement: string): NormalizedSql {
+/**
+ * `normalizeSql` reusing `ws` (see `createSqlNormalizer`). `onePass: false` takes the general path
+ * for every statement: the reference the one-pass reader is tested against.
+ */
+export function normalizeWith(ws: Workspace, statement: string, onePass = true): NormalizedSql {
   const sql = typeof statement === 'string' ? statement : String(statement ?? '');
   const n = sql.length;
+  const owner = ws;
   if (ws.narrowAt < n + BYTE_IMAGE_PADDING) {
     if (n > MAX_REUSED_LENGTH) ws = createWorkspace(n);
     else useImage(ws, Buffer.allocUnsafeSlow(imageSize(2 * n)), 2 * n);
   }
   const bytes = ws.bytes;
   const ascii = writeByteImage(sql, bytes);
-  for (let k = n; k < n + BYTE_IMAGE_PADDING; k++) bytes[k] = 0;
+
+  if (ascii && onePass) {
+    // Django's own shapes: canonical text and facts in one pass, no token array.
+    const pass = ws.onePass;
+    const facts = pass.read(sql, bytes, n, ws.image, ws.narrowAt, ws.refs);
+    if (facts !== null) {
+      owner.lastTokenEnd = pass.lastTokenEnd;
+      const len = pass.length;
+      return { fingerprint: fnv1a64(ws.narrow, len), sql: ws.narrow.toString('latin1', 0, len), facts };
+    }
+  }
+
   const t = ws.tokens;
   tokenize(sql, bytes, n, t);
+  owner.lastTokenEnd = t.count > 0 ? t.data[(t.count - 1) * STRIDE + 2]! : 0;
 
   const cap = 2 * n + 16; // each token writes at most its own length plus one space
   let text: string;

@@ -1,0 +1,489 @@
+/**
+ * The statement shapes Django writes, read in one pass over the byte image: canonical text, facts
+ * and nothing else (no token array, no second walk). Anything outside these shapes returns null
+ * and takes the general lexer → canonical text → facts path, which defines the output; this pass
+ * must give exactly what that path gives (checked in onepass.test.ts and equivalence.test.ts).
+ *
+ * Accepted, written exactly in canonical form (upper-case keywords, single spaces, `"quoted"`
+ * names without doubled quotes, `%s` placeholders, only a trailing block comment after the end):
+ *   SELECT item, … FROM "t" [INNER JOIN | LEFT OUTER JOIN "u" ON ("a"."b" = "c"."d")]…
+ *     [WHERE cond] [ORDER BY "a"."b" [ASC|DESC], …] [LIMIT n [OFFSET m]]
+ *   item: "a"."b" | COUNT|SUM|AVG|MIN|MAX((*|"a"."b")) | n | %s, each with an optional AS "x"
+ *   cond: pred (AND|OR pred)…; pred: (cond) | "a"."b" (=|<|>|<=|>=) (%s|n|"c"."d") | "a"."b" IN (%s, …)
+ *     | "a"."b" IS [NOT] NULL
+ *   UPDATE "t" SET "c" = %s|n, … [WHERE cond]
+ *   DELETE FROM "t" [WHERE cond]
+ *   INSERT INTO "t" ("c", …) VALUES (%s, …) [RETURNING "t"."c"]
+ */
+
+import { cachedColumnRef, columnRefSlot, storeColumnRef } from './facts.js';
+import type { ColumnRefCache } from './facts.js';
+import type { ColumnRef, SqlAggregate, SqlFacts } from './types.js';
+
+type Join = SqlFacts['joins'][number];
+
+const AGGREGATES: readonly SqlAggregate[] = ['COUNT', 'SUM', 'AVG', 'MIN', 'MAX'];
+
+/** The texts the grammar matches, as bytes (a typed array reads faster than `charCodeAt`). */
+const TEXTS = [
+  ' (', ' < ', ' <= ', ' = ', ' > ', ' >= ', ' AND ', ' AS ', ' ASC', ' DESC', ' FROM ', ' IN (',
+  ' INNER JOIN ', ' IS NOT NULL', ' IS NULL', ' LEFT OUTER JOIN ', ' LIMIT ', ' OFFSET ', ' ON (',
+  ' OR ', ' ORDER BY ', ' RETURNING ', ' SET ', ' WHERE ', ') VALUES (', ', ', 'BEGIN', 'COMMIT',
+  'DELETE FROM ', 'INSERT INTO ', 'ROLLBACK', 'SELECT ', 'UPDATE ',
+] as const;
+const TEXT = Object.freeze(Object.fromEntries(TEXTS.map((t) => [t, asciiBytes(t)]))) as Readonly<Record<(typeof TEXTS)[number], Uint8Array>>;
+const AGGREGATE_BYTES: readonly Uint8Array[] = AGGREGATES.map(asciiBytes);
+
+function asciiBytes(text: string): Uint8Array {
+  return Uint8Array.from(text, (c) => c.charCodeAt(0));
+}
+
+/**
+ * The empty list every result without such facts shares (results are read-only, see
+ * `createSqlNormalizer`): most statements have no joins, ranges or ORDER BY, and allocating
+ * an array for each is measurable at this rate.
+ */
+const NONE: ColumnRef[] = Object.freeze([]) as unknown as ColumnRef[];
+
+/** `list` with `ref` appended unless it is there already; a new array when `list` is NONE. */
+function added(list: ColumnRef[], ref: ColumnRef): ColumnRef[] {
+  if (list === NONE) return [ref];
+  if (!list.includes(ref)) list.push(ref);
+  return list;
+}
+
+/** `list` with `item` appended; a new array when `list` is NONE. */
+function appended<T>(list: T[], item: T): T[] {
+  if ((list as unknown) === NONE) return [item];
+  list.push(item);
+  return list;
+}
+
+// Comparison operators of a predicate.
+const OP_EQ = 1;
+const OP_RANGE = 2;
+const OP_IN = 3;
+
+/** Reusable state of the one-pass reader (one per normaliser workspace). */
+export class OnePass {
+  private sql = '';
+  private b: Uint8Array = new Uint8Array(0);
+  private n = 0;
+  private i = 0;
+  /** Canonical text goes to `out[at + o]`; `out` is the buffer that also holds the byte image at 0. */
+  private out: Buffer = Buffer.alloc(0);
+  private at = 0;
+  private o = 0;
+  /** Start of the raw text not yet copied to the output (the output is the raw text but for values). */
+  private from = 0;
+  private refs: ColumnRefCache | null = null;
+  private equalityFilters: ColumnRef[] = NONE;
+  private inFilters: ColumnRef[] = NONE;
+  private rangeFilters: ColumnRef[] = NONE;
+  /** End of the last token read: the statement ends there (what follows is blank or a comment). */
+  lastTokenEnd = 0;
+  /** Length of the canonical text written by the last successful `read`. */
+  length = 0;
+
+  /**
+   * Reads the ASCII statement `sql` whose byte image is `b[0, n)`, writing its canonical text to
+   * `out` from `at`. Returns its facts, or null when the statement is not one of the shapes.
+   */
+  read(sql: string, b: Uint8Array, n: number, out: Buffer, at: number, refs: ColumnRefCache | null): SqlFacts | null {
+    this.sql = sql;
+    this.b = b;
+    this.n = n;
+    this.i = 0;
+    this.out = out;
+    this.at = at;
+    this.o = 0;
+    this.from = 0;
+    this.refs = refs;
+    this.equalityFilters = NONE;
+    this.inFilters = NONE;
+    this.rangeFilters = NONE;
+    const facts = this.statement();
+    if (facts === null) return null;
+    const end = this.i;
+    if (!this.blankToEnd()) return null;
+    this.flush(end);
+    this.lastTokenEnd = end;
+    this.length = this.o;
+    return facts;
+  }
+
+  private statement(): SqlFacts | null {
+    switch (this.b[0]) {
+      case 83: // S
+        return this.select();
+      case 85: // U
+        return this.update();
+      case 68: // D
+        return this.delete();
+      case 73: // I
+        return this.insert();
+      case 66: // B
+      case 67: // C
+      case 82: // R
+        return this.control();
+      default:
+        return null;
+    }
+  }
+
+  private select(): SqlFacts | null {
+    if (!this.lit(TEXT['SELECT '])) return null;
+    const selectedColumns: ColumnRef[] = [];
+    let items = 0;
+    let allAggregates = true;
+    let aggregate: SqlFacts['aggregate'] = null;
+    let constant = false;
+    const b = this.b;
+    do {
+      const c = b[this.i]!;
+      let itemAggregate: SqlFacts['aggregate'] = null;
+      let itemConstant = false;
+      if (c === 34) {
+        const ref = this.ref();
+        if (ref === null) return null;
+        if (!selectedColumns.includes(ref)) selectedColumns.push(ref);
+      } else if (c === 37) {
+        if (!this.param()) return null;
+        itemConstant = true;
+      } else if (c >= 48 && c <= 57) {
+        if (this.integer() < 0) return null;
+        itemConstant = true;
+      } else {
+        const fn = this.aggregateName();
+        if (fn === null) return null;
+        let column: ColumnRef | '*';
+        if (b[this.i] === 42) {
+          this.i++;
+          column = '*';
+        } else {
+          const ref = this.ref();
+          if (ref === null) return null;
+          if (!selectedColumns.includes(ref)) selectedColumns.push(ref);
+          column = ref;
+        }
+        if (b[this.i] !== 41) return null;
+        this.i++;
+        itemAggregate = { fn, column };
+      }
+      if (this.lit(TEXT[' AS ']) && !this.name()) return null;
+      items++;
+      if (itemAggregate === null) allAggregates = false;
+      else aggregate ??= itemAggregate;
+      if (items === 1) constant = itemConstant;
+    } while (this.lit(TEXT[', ']));
+    if (!this.lit(TEXT[' FROM '])) return null;
+    const table = this.table();
+    if (table === null) return null;
+    let joins = NONE as unknown as Join[];
+    for (;;) {
+      let type: Join['type'];
+      if (this.lit(TEXT[' INNER JOIN '])) type = 'INNER';
+      else if (this.lit(TEXT[' LEFT OUTER JOIN '])) type = 'LEFT';
+      else break;
+      const joined = this.table();
+      if (joined === null || !this.lit(TEXT[' ON ('])) return null;
+      const left = this.ref();
+      if (left === null || !this.lit(TEXT[' = '])) return null;
+      const right = this.ref();
+      if (right === null || b[this.i] !== 41) return null;
+      this.i++;
+      joins = appended(joins, { table: joined, type, on: left === right ? [left] : [left, right] });
+    }
+    if (!this.where()) return null;
+    let orderBy = NONE as unknown as SqlFacts['orderBy'];
+    if (this.lit(TEXT[' ORDER BY '])) {
+      do {
+        const column = this.ref();
+        if (column === null) return null;
+        let direction: 'ASC' | 'DESC' = 'ASC';
+        if (this.lit(TEXT[' DESC'])) direction = 'DESC';
+        else this.lit(TEXT[' ASC']);
+        orderBy = appended(orderBy, { column, direction });
+      } while (this.lit(TEXT[', ']));
+    }
+    let limit: number | null = null;
+    if (this.lit(TEXT[' LIMIT '])) {
+      limit = this.integer();
+      if (limit < 0 || (this.lit(TEXT[' OFFSET ']) && this.integer() < 0)) return null;
+    }
+    return {
+      operation: 'SELECT',
+      transactionControl: false,
+      table,
+      joins,
+      equalityFilters: this.equalityFilters,
+      inFilters: this.inFilters,
+      rangeFilters: this.rangeFilters,
+      orderBy,
+      limit,
+      aggregate: items > 0 && allAggregates ? aggregate : null,
+      exists: items === 1 && constant,
+      selectedColumns,
+      writtenColumns: NONE,
+    };
+  }
+
+  /** BEGIN, COMMIT, ROLLBACK. */
+  private control(): SqlFacts | null {
+    let operation: 'BEGIN' | 'COMMIT' | 'ROLLBACK';
+    if (this.lit(TEXT['BEGIN'])) operation = 'BEGIN';
+    else if (this.lit(TEXT['COMMIT'])) operation = 'COMMIT';
+    else if (this.lit(TEXT['ROLLBACK'])) operation = 'ROLLBACK';
+    else return null;
+    return this.write(operation, '', NONE, true);
+  }
+
+  private update(): SqlFacts | null {
+    if (!this.lit(TEXT['UPDATE '])) return null;
+    const table = this.table();
+    if (table === null || !this.lit(TEXT[' SET '])) return null;
+    const writtenColumns: string[] = [];
+    do {
+      const s = this.i;
+      if (!this.name() || !this.lit(TEXT[' = ']) || !this.value()) return null;
+      writtenColumns.push(this.sql.slice(s + 1, this.nameEnd - 1));
+    } while (this.lit(TEXT[', ']));
+    if (!this.where()) return null;
+    return this.write('UPDATE', table, writtenColumns);
+  }
+
+  private delete(): SqlFacts | null {
+    if (!this.lit(TEXT['DELETE FROM '])) return null;
+    const table = this.table();
+    if (table === null || !this.where()) return null;
+    return this.write('DELETE', table, NONE);
+  }
+
+  private insert(): SqlFacts | null {
+    if (!this.lit(TEXT['INSERT INTO '])) return null;
+    const table = this.table();
+    if (table === null || !this.lit(TEXT[' ('])) return null;
+    const writtenColumns: string[] = [];
+    do {
+      const s = this.i;
+      if (!this.name()) return null;
+      writtenColumns.push(this.sql.slice(s + 1, this.nameEnd - 1));
+    } while (this.lit(TEXT[', ']));
+    if (!this.lit(TEXT[') VALUES ('])) return null;
+    do if (!this.param()) return null;
+    while (this.lit(TEXT[', ']));
+    if (this.b[this.i] !== 41) return null;
+    this.i++;
+    // RETURNING is not read by the facts; only its text is kept.
+    if (this.lit(TEXT[' RETURNING ']) && this.ref() === null) return null;
+    return this.write('INSERT', table, writtenColumns);
+  }
+
+  /** Facts of a statement other than SELECT, with the filters `where` collected. */
+  private write(
+    operation: 'UPDATE' | 'DELETE' | 'INSERT' | 'BEGIN' | 'COMMIT' | 'ROLLBACK', table: string, writtenColumns: string[],
+    transactionControl = false,
+  ): SqlFacts {
+    return {
+      operation,
+      transactionControl,
+      table,
+      joins: NONE as unknown as Join[],
+      equalityFilters: this.equalityFilters,
+      inFilters: this.inFilters,
+      rangeFilters: this.rangeFilters,
+      orderBy: NONE as unknown as SqlFacts['orderBy'],
+      limit: null,
+      aggregate: null,
+      exists: false,
+      selectedColumns: NONE,
+      writtenColumns,
+    };
+  }
+
+  /** An optional ` WHERE cond`; false when it is there but not readable. Fills the filter lists. */
+  private where(): boolean {
+    return !this.lit(TEXT[' WHERE ']) || this.condition();
+  }
+
+  /** Predicates joined by AND / OR, each a comparison or a parenthesised condition. */
+  private condition(): boolean {
+    do {
+      if (this.b[this.i] === 40) {
+        this.i++;
+        if (!this.condition() || this.b[this.i] !== 41) return false;
+        this.i++;
+      } else if (!this.comparison()) return false;
+    } while (this.lit(TEXT[' AND ']) || this.lit(TEXT[' OR ']));
+    return true;
+  }
+
+  /** `"a"."b" op value`, `"a"."b" IN (%s, …)`, or `"a"."b" op "c"."d"` and `IS [NOT] NULL` (no filter). */
+  private comparison(): boolean {
+    const column = this.ref();
+    if (column === null) return false;
+    if (this.lit(TEXT[' IS NULL']) || this.lit(TEXT[' IS NOT NULL'])) return true; // not a filter an index serves
+    let op: number;
+    if (this.lit(TEXT[' = '])) op = OP_EQ;
+    else if (this.lit(TEXT[' IN ('])) op = OP_IN;
+    else if (this.lit(TEXT[' >= ']) || this.lit(TEXT[' <= ']) || this.lit(TEXT[' < ']) || this.lit(TEXT[' > '])) op = OP_RANGE;
+    else return false;
+    if (op === OP_IN) {
+      // `(%s, %s, …)` is canonically `(?)`: every element repeats the first.
+      const b = this.b;
+      if (b[this.i] !== 37 || b[this.i + 1] !== 115) return false;
+      this.flush(this.i);
+      this.put(63);
+      this.i += 2;
+      while (b[this.i] === 44 && b[this.i + 1] === 32 && b[this.i + 2] === 37 && b[this.i + 3] === 115) this.i += 4;
+      if (b[this.i] !== 41) return false;
+      this.from = this.i;
+      this.i++;
+      this.equalityFilters = added(this.equalityFilters, column);
+      this.inFilters = added(this.inFilters, column);
+      return true;
+    }
+    if (this.b[this.i] === 34) return this.ref() !== null; // column against column: not a filter
+    if (!this.value()) return false;
+    if (op === OP_EQ) this.equalityFilters = added(this.equalityFilters, column);
+    else this.rangeFilters = added(this.rangeFilters, column);
+    return true;
+  }
+
+  /** `%s` or an unsigned integer, written `?`. */
+  private value(): boolean {
+    return this.b[this.i] === 37 ? this.param() : this.integer() >= 0;
+  }
+
+  /** `%s`, written `?`. */
+  private param(): boolean {
+    const b = this.b;
+    if (b[this.i] !== 37 || b[this.i + 1] !== 115) return false;
+    this.flush(this.i);
+    this.put(63);
+    this.i += 2;
+    this.from = this.i;
+    return true;
+  }
+
+  /** An unsigned integer of up to 15 digits, written `?`; its value, or -1 when there is none. */
+  private integer(): number {
+    const b = this.b;
+    const s = this.i;
+    let v = 0;
+    let i = s;
+    for (let c = b[i]!; c >= 48 && c <= 57 && i - s < 15; c = b[++i]!) v = v * 10 + (c - 48);
+    // The number must end here: the lexer would read on through `.5`, `e3`, `x1f` or a word.
+    const e = i < this.n ? b[i]! : 32;
+    if (i === s || (e > 32 && e !== 44 && e !== 41)) return -1;
+    this.flush(s);
+    this.put(63);
+    this.i = i;
+    this.from = i;
+    return v;
+  }
+
+  /** `COUNT(` and the other aggregates: the function, or null. */
+  private aggregateName(): SqlAggregate | null {
+    for (let k = 0; k < AGGREGATES.length; k++) {
+      if (this.lit(AGGREGATE_BYTES[k]!)) {
+        if (this.b[this.i] !== 40) return null;
+        this.i++;
+        return AGGREGATES[k]!;
+      }
+    }
+    return null;
+  }
+
+  /** End offset of the last name read by `name`. */
+  private nameEnd = 0;
+
+  /** A `"quoted"` name with at least one character and no doubled quote. */
+  private name(): boolean {
+    const b = this.b;
+    const s = this.i;
+    if (s >= this.n || b[s] !== 34) return false;
+    let j = s + 1;
+    const n = this.n;
+    while (j < n && b[j] !== 34) j++;
+    if (j >= n || j === s + 1 || b[j + 1] === 34) return false;
+    this.i = this.nameEnd = j + 1;
+    return true;
+  }
+
+  /** A table name (no schema, no alias may follow: the grammar only continues with keywords). */
+  private table(): string | null {
+    const s = this.i;
+    return this.name() ? this.sql.slice(s + 1, this.i - 1) : null;
+  }
+
+  /** `"q"."c"` as the ref `q.c`; null when the text is not such a pair. */
+  private ref(): ColumnRef | null {
+    const s = this.i;
+    if (!this.name()) return null;
+    const e = this.i;
+    if (this.b[e] !== 46) return null;
+    this.i = e + 1;
+    if (!this.name()) return null;
+    const end = this.i;
+    const c = this.b[end];
+    if (c === 46 || c === 40) return null; // a longer chain, `t.*` or a call
+    const cache = this.refs;
+    let slot = -1;
+    if (cache !== null) {
+      slot = columnRefSlot(this.b, s, e, end);
+      const hit = slot >= 0 ? cachedColumnRef(cache, this.b, s, end, slot) : undefined;
+      if (hit !== undefined) return hit;
+    }
+    const ref = `${this.sql.slice(s + 1, e - 1)}.${this.sql.slice(e + 2, end - 1)}`;
+    if (slot >= 0) storeColumnRef(cache!, this.b, s, end, slot, ref);
+    return ref;
+  }
+
+  /** Matches `word` (one of TEXT) at the cursor and moves past it. */
+  private lit(word: Uint8Array): boolean {
+    const b = this.b;
+    const i = this.i;
+    const len = word.length;
+    if (i + len > this.n) return false;
+    for (let k = 0; k < len; k++) if (b[i + k] !== word[k]) return false;
+    this.i = i + len;
+    return true;
+  }
+
+  /** Whitespace and block comments only from the cursor to the end (a comment there makes no token). */
+  private blankToEnd(): boolean {
+    const b = this.b;
+    const n = this.n;
+    let i = this.i;
+    if (i < n) {
+      // A keyword or name must not run on into a word: `LIMIT 1` is complete, `"t"x` is not.
+      const c = b[i]!;
+      if (c > 32 && c !== 47) return false;
+    }
+    while (i < n) {
+      const c = b[i]!;
+      if (c <= 32) i++;
+      else if (c === 47 && b[i + 1] === 42) {
+        const close = this.sql.indexOf('*/', i + 2);
+        if (close < 0) return false;
+        i = close + 2;
+      } else return false;
+    }
+    return true;
+  }
+
+  /** Copies the raw text from `from` up to `to` to the output. */
+  private flush(to: number): void {
+    const from = this.from;
+    if (to > from) {
+      this.out.copyWithin(this.at + this.o, from, to);
+      this.o += to - from;
+    }
+    this.from = to;
+  }
+
+  private put(c: number): void {
+    this.out[this.at + this.o++] = c;
+  }
+}
