@@ -4,7 +4,6 @@
  * the requests inside it, on both backends.
  */
 import { join } from 'node:path';
-import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RollupSet } from '../detect/rollup.js';
 import type { RequestAnalysis } from '../detect/types.js';
@@ -12,6 +11,7 @@ import { buildReport, summariseReport, type ReportOptions } from '../report/mode
 import { overview } from '../ui/data.js';
 import { analyseSample } from '../ui/testing.js';
 import { postgresDatabase, tempDir } from '../../test/support.js';
+import { upgradableStores } from '../../test/stores.js';
 import { PostgresStore } from './postgres.js';
 import { SqliteStore } from './sqlite.js';
 import type { PeriodQuery, Store, StoreOptions } from './store.js';
@@ -189,40 +189,7 @@ describe('SQLite store: kept minute rows', () => {
 });
 
 /** Each backend's store, and a way to make it one written before minute rows existed (schema 8). */
-const upgradable: [string, () => Promise<{ open: (o: StoreOptions) => Promise<Store>; predateMinuteRows: () => Promise<void> }>][] = [
-  [
-    'SQLite',
-    async () => {
-      const path = join(tempDir('edges-upgrade'), 'n1lens.db');
-      return {
-        open: async (o) => SqliteStore.open(path, o),
-        predateMinuteRows: async () => {
-          const db = SqliteStore.open(path).db;
-          db.exec(`DROP TABLE store_marks; DELETE FROM endpoint_minutes; DELETE FROM finding_minutes; DELETE FROM fingerprint_minutes; DELETE FROM connection_minutes;
-            ${['summary_endpoints', 'summary_queries', 'summary_noise', 'summary_findings', 'summary_selects'].map((t) => `DELETE FROM ${t} WHERE size = ${MINUTE};`).join(' ')}`);
-          db.pragma('user_version = 8');
-          db.close();
-        },
-      };
-    },
-  ],
-  [
-    'PostgreSQL',
-    async () => {
-      const url = await postgresDatabase('edges_upgrade');
-      return {
-        open: async (o) => PostgresStore.open(url, o),
-        predateMinuteRows: async () => {
-          const c = new pg.Client({ connectionString: url });
-          await c.connect();
-          await c.query(`DROP TABLE store_marks; DELETE FROM endpoint_minutes; DELETE FROM finding_minutes; DELETE FROM fingerprint_minutes;
-            DELETE FROM connection_minutes; UPDATE n1lens_schema SET version = 8`);
-          await c.end();
-        },
-      };
-    },
-  ],
-];
+const upgradable = upgradableStores('edges-upgrade');
 
 describe.each(upgradable)('%s store upgraded from before minute rows: edges inside an hour', (_name, make) => {
   it('read the upgrade hour whole and later hours by the minute, as the plain sums say', async () => {

@@ -16,6 +16,7 @@ import { minuteHorizon, periodRows, type Store, type StoreOptions } from './stor
 import { digestFromStore } from '../digest/source.js';
 import { parseDuration } from '../report/period.js';
 import { postgresDatabase, tempDir } from '../../test/support.js';
+import { upgradableStores } from '../../test/stores.js';
 
 const normalize = createSqlNormalizer();
 const HOUR = 3_600_000;
@@ -370,40 +371,7 @@ describe.each(clocked)('%s store, minute rows', (_name, open) => {
  * Each backend's store at `location`, and a way to turn it back into a store written before minute
  * rows existed (schema 8): the tables that came later dropped or emptied, as if never written.
  */
-const upgradable: [string, () => Promise<{ open: (options: StoreOptions) => Promise<Store>; predateMinuteRows: () => Promise<void> }>][] = [
-  [
-    'SQLite',
-    async () => {
-      const path = tempDb();
-      return {
-        open: async (options) => SqliteStore.open(path, options),
-        predateMinuteRows: async () => {
-          const db = SqliteStore.open(path).db;
-          db.exec(`DROP TABLE store_marks; DELETE FROM endpoint_minutes; DELETE FROM finding_minutes; DELETE FROM fingerprint_minutes;
-            DELETE FROM connection_minutes; ${['summary_endpoints', 'summary_queries', 'summary_findings', 'summary_selects'].map((t) => `DELETE FROM ${t} WHERE size = 60000;`).join(' ')}`);
-          db.pragma('user_version = 8');
-          db.close();
-        },
-      };
-    },
-  ],
-  [
-    'PostgreSQL',
-    async () => {
-      const url = await postgresDatabase('upgrade');
-      return {
-        open: async (options) => PostgresStore.open(url, options),
-        predateMinuteRows: async () => {
-          const c = new pg.Client({ connectionString: url });
-          await c.connect();
-          await c.query(`DROP TABLE store_marks; DELETE FROM endpoint_minutes; DELETE FROM finding_minutes; DELETE FROM fingerprint_minutes;
-            DELETE FROM connection_minutes; UPDATE n1lens_schema SET version = 8`);
-          await c.end();
-        },
-      };
-    },
-  ],
-];
+const upgradable = upgradableStores('upgrade');
 
 describe.each(upgradable)('%s store upgraded from before minute rows', (_name, make) => {
   const MINUTE = 60_000;
