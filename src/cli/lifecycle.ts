@@ -7,7 +7,20 @@
 
 import { readFileSync } from 'node:fs';
 import { isMainThread, parentPort } from 'node:worker_threads';
-import { isShutdownMessage } from './serve-thread.js';
+
+/** The message the main thread sends the serve thread (serve-thread.ts) to stop it. */
+interface ShutdownMessage {
+  type: 'n1lens-shutdown';
+  why: string;
+}
+
+export function shutdownMessage(why: string): ShutdownMessage {
+  return { type: 'n1lens-shutdown', why };
+}
+
+function isShutdownMessage(m: unknown): m is ShutdownMessage {
+  return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'n1lens-shutdown';
+}
 
 /** The parent at start-up, read when the CLI loads: by the time a server has bound, it may be gone. */
 const STARTED_BY = process.ppid;

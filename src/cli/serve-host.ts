@@ -3,8 +3,7 @@
  * the serve thread (serve-thread.ts) and pass it signals, so the rest of the CLI is loaded once, on
  * that thread, and the idle main isolate stays small.
  */
-import { onShutdown } from './lifecycle.js';
-import { nodeFlags, runServeThread, serveHeapLimits } from './serve-thread.js';
+import { DEFAULT_MAX_BUFFER_MIB, serveOnThread } from './serve-thread.js';
 
 /** --max-buffer-mib as given (`--max-buffer-mib 64` or `=64`); the serve thread itself rejects a bad value. */
 function maxBufferMib(argv: readonly string[]): number {
@@ -14,8 +13,8 @@ function maxBufferMib(argv: readonly string[]): number {
     else if (a.startsWith('--max-buffer-mib=')) value = a.slice('--max-buffer-mib='.length);
   });
   const n = Number(value);
-  return Number.isInteger(n) && n > 0 ? n : 256;
+  return Number.isInteger(n) && n > 0 ? n : DEFAULT_MAX_BUFFER_MIB;
 }
 
 const argv = process.argv.slice(2);
-process.exitCode = await runServeThread(new URL('./n1lens.js', import.meta.url), argv, serveHeapLimits(maxBufferMib(argv), nodeFlags()), onShutdown);
+process.exitCode = await serveOnThread(argv, maxBufferMib(argv));

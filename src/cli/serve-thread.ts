@@ -6,6 +6,7 @@
  * seconds, so that garbage, not the buffer, was most of serve's memory (bench/README.md, "Overload").
  */
 import { Worker } from 'node:worker_threads';
+import { onShutdown, shutdownMessage } from './lifecycle.js';
 
 /** Heap sizes for the serve thread; an absent one is left to V8's flags (NODE_OPTIONS or the command line). */
 export interface ServeHeapLimits {
@@ -40,26 +41,21 @@ export function nodeFlags(): string[] {
   return [...process.execArgv, ...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/).filter(Boolean)];
 }
 
-/** The message the main thread sends the serve thread to stop it (see lifecycle.ts). */
-export interface ShutdownMessage {
-  type: 'n1lens-shutdown';
-  why: string;
-}
-
-export function isShutdownMessage(m: unknown): m is ShutdownMessage {
-  return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'n1lens-shutdown';
-}
+/** --max-buffer-mib's default, which also sizes the serve thread's heap when the flag is not given. */
+export const DEFAULT_MAX_BUFFER_MIB = 256;
 
 /**
- * Starts the CLI entry `script` with `argv` on a worker thread with `limits`, hands it `shutdown`'s
- * signals, and resolves with its exit code. The thread prints its own errors (one line, exit 2 for a
- * bad flag or a port in use); a thread that dies on its heap limit is reported here, exit 1.
+ * Runs `n1lens serve argv` (the CLI entry beside this module) on a worker thread whose heap is sized
+ * for `maxBufferMib`, hands it this process's signals, and resolves with its exit code. The thread
+ * prints its own errors (one line, exit 2 for a bad flag or a port in use); a thread that dies on its
+ * heap limit is reported here, exit 1.
  */
-export function runServeThread(script: URL, argv: string[], limits: ServeHeapLimits, onStop: (send: (why: string) => void) => void): Promise<number> {
+export function serveOnThread(argv: string[], maxBufferMib: number): Promise<number> {
+  const limits = serveHeapLimits(maxBufferMib, nodeFlags());
   return new Promise((resolve) => {
-    const worker = new Worker(script, { argv, resourceLimits: limits });
+    const worker = new Worker(new URL('./n1lens.js', import.meta.url), { argv, resourceLimits: limits });
     let failed = false;
-    onStop((why) => worker.postMessage({ type: 'n1lens-shutdown', why } satisfies ShutdownMessage));
+    onShutdown((why) => worker.postMessage(shutdownMessage(why)));
     worker.on('error', (e: NodeJS.ErrnoException) => {
       failed = true;
       const why =

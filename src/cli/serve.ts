@@ -9,7 +9,7 @@ import { checkTraceUrl } from './trace-url.js';
 import { loadSchema, type DjangoSchema } from '../suggest/schema.js';
 import { addDetectorOptions, endpointDetectOptions, portNumber, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { onShutdown } from './lifecycle.js';
-import { nodeFlags, runServeThread, serveHeapLimits } from './serve-thread.js';
+import { DEFAULT_MAX_BUFFER_MIB, serveOnThread } from './serve-thread.js';
 import { isMainThread } from 'node:worker_threads';
 import { DATABASE_URL_ENV } from '../store/open.js';
 import { isPostgresUrl, redactUrl } from '../store/store.js';
@@ -55,7 +55,7 @@ export function serveCommand(): Command {
     .option('--retention <duration>', 'delete hourly rollups older than this, e.g. 30d (default: keep everything)')
     .option('--trace-wait-ms <ms>', 'analyse a trace once its root has ended and it was quiet this long', wholeNumber('--trace-wait-ms'), 2000)
     .option('--max-traces <n>', 'open traces at which exports that only open new traces are refused (503/UNAVAILABLE, retryable)', wholeNumber('--max-traces'), 50_000)
-    .option('--max-buffer-mib <n>', 'estimated memory of buffered spans at which every export is refused (retryable)', wholeNumber('--max-buffer-mib'), 256)
+    .option('--max-buffer-mib <n>', 'estimated memory of buffered spans at which every export is refused (retryable)', wholeNumber('--max-buffer-mib'), DEFAULT_MAX_BUFFER_MIB)
     .option('--memory-limit-mib <n>', 'measured memory (V8 heap in use + request bodies and other buffers) at which exports are refused (retryable; default: --max-buffer-mib + 128)', wholeNumber('--memory-limit-mib'))
     .option('--auth-token <token>', `bearer token required on OTLP/HTTP, OTLP/gRPC, the API, the UI and /metrics (default: $${AUTH_TOKEN_ENV}); /healthz stays open`)
     .option('--tls-cert <file>', 'PEM certificate (chain): serve both listeners over TLS')
@@ -83,7 +83,7 @@ export function serveCommand(): Command {
       if (isMainThread && process.env[SERVE_THREAD_ENV] !== '0') {
         // The server runs on a thread of its own, with a heap sized for intake (serve-thread.ts); it
         // checks the flags again there and prints its own errors.
-        process.exitCode = await runServeThread(new URL('./n1lens.js', import.meta.url), process.argv.slice(2), serveHeapLimits(o.maxBufferMib, nodeFlags()), onShutdown);
+        process.exitCode = await serveOnThread(process.argv.slice(2), o.maxBufferMib);
         return;
       }
       if (o.traceUrl !== undefined) checkTraceUrl(o.traceUrl);
