@@ -1,6 +1,6 @@
 import { appendFileSync, readdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { tempDir } from '../../test/support.js';
 import { crc32, Spool, SpoolError } from './spool.js';
 
@@ -25,6 +25,23 @@ describe('Spool', () => {
     ]);
     await again.close();
     await spool.close();
+  });
+
+  it('commits appends that arrive during a commit the moment it returns, without another window', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const spool = Spool.open({ dir: tempDir('spool-behind'), commitMs: 50 });
+      const a = spool.append('protobuf', Buffer.from('a'));
+      vi.advanceTimersByTime(50); // a's window ends: its commit starts
+      const b = spool.append('protobuf', Buffer.from('b'));
+      const c = spool.append('protobuf', Buffer.from('c'));
+      // No timer is advanced from here: b and c are durable only if they follow a's commit by themselves.
+      await Promise.all([a.durable, b.durable, c.durable]);
+      expect(spool.fsyncs).toBe(2);
+      await spool.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('stops a segment at a torn or corrupt tail: those bytes were never acknowledged', async () => {

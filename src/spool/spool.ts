@@ -19,7 +19,11 @@ export interface SpoolOptions {
   dir: string;
   /** Segment bytes on disk at which appends are refused (retryable). Default 1 GiB. */
   maxBytes?: number;
-  /** Group-commit window: appends within it share one fsync. Default 10 ms. */
+  /**
+   * Group-commit window: an append to an idle spool waits this long for company before its fsync.
+   * While a commit is in flight, appends queue behind it and are committed together the moment it
+   * returns, without a window. Default 10 ms.
+   */
   commitMs?: number;
   /** A segment is sealed and a new one started past this size… Default 8 MiB. */
   segmentBytes?: number;
@@ -88,6 +92,8 @@ export class Spool {
   #currentStarted: number;
   #handle: { segment: number; file: FileHandle } | undefined;
   #pending: Pending[] = [];
+  /** The batch being written and fsync'd (its segments must not be deleted meanwhile). */
+  #inFlight: Pending[] = [];
   #timer: NodeJS.Timeout | undefined;
   #committing: Promise<void> | undefined;
   #total = 0;
@@ -189,7 +195,8 @@ export class Spool {
     const durable = new Promise<void>((resolve, reject) => {
       this.#pending.push({ segment, bytes: [header, Buffer.from(body.buffer, body.byteOffset, body.length)], resolve, reject });
     });
-    this.#timer ??= setTimeout(() => void this.#commit(), this.#commitMs);
+    // Behind a commit in flight, the append goes with the next one, started when that one returns.
+    if (this.#committing === undefined) this.#timer ??= setTimeout(() => void this.#commit(), this.#commitMs);
     return { segment, durable };
   }
 
@@ -198,7 +205,7 @@ export class Spool {
     let deleted = 0;
     for (const [seq, size] of this.#sizes) {
       if (seq >= segment || seq >= this.#current || this.#handle?.segment === seq) break;
-      if (this.#pending.some((p) => p.segment === seq)) break;
+      if (this.#pending.some((p) => p.segment === seq) || this.#inFlight.some((p) => p.segment === seq)) break;
       try {
         unlinkSync(join(this.dir, segmentName(seq)));
       } catch (e) {
@@ -240,37 +247,56 @@ export class Spool {
     }
   }
 
-  /** One group commit at a time: write every pending record, one fsync per segment touched. */
+  /**
+   * One group commit at a time: every pending record written, one fsync per segment touched. What
+   * arrived while it ran is committed next, at once: an export never waits for a window behind a
+   * commit, and the event loop decodes and admits the next exports while the fsync runs on the
+   * thread pool.
+   */
   async #commit(): Promise<void> {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     while (this.#committing !== undefined) await this.#committing;
-    const batch = this.#pending;
-    if (batch.length === 0) return;
-    this.#pending = [];
-    this.#committing = (async () => {
-      try {
-        let i = 0;
-        while (i < batch.length) {
-          const segment = batch[i]!.segment;
-          const buffers: Buffer[] = [];
-          for (; i < batch.length && batch[i]!.segment === segment; i++) buffers.push(...batch[i]!.bytes);
-          if (this.#handle?.segment !== segment) {
-            await this.#handle?.file.close();
-            this.#handle = { segment, file: await open(join(this.dir, segmentName(segment)), 'a') };
-            await this.#syncDir(); // the new file's name must survive a crash as well as its bytes
-          }
-          await this.#handle.file.writev(buffers);
-          await this.#handle.file.datasync();
-          this.#fsyncs++;
-        }
-        for (const p of batch) p.resolve();
-      } catch (e) {
-        const err = new SpoolError(`spool write failed: ${(e as Error).message}`);
-        for (const p of batch) p.reject(err);
-      }
-    })();
+    if (this.#pending.length === 0) return;
+    this.#committing = this.#commitPending();
     await this.#committing;
-    this.#committing = undefined;
-    if (this.#pending.length > 0 && this.#timer === undefined) this.#timer = setTimeout(() => void this.#commit(), this.#commitMs);
+  }
+
+  /** Commits the pending batch, then each batch that queued behind it, until none is left. */
+  async #commitPending(): Promise<void> {
+    try {
+      while (this.#pending.length > 0) {
+        const batch = (this.#inFlight = this.#pending);
+        this.#pending = [];
+        try {
+          await this.#write(batch);
+          for (const p of batch) p.resolve();
+        } catch (e) {
+          const err = new SpoolError(`spool write failed: ${(e as Error).message}`);
+          for (const p of batch) p.reject(err);
+        }
+        this.#inFlight = [];
+      }
+    } finally {
+      this.#committing = undefined;
+    }
+  }
+
+  /** Writes a batch of records and fsyncs them, one fsync per segment touched. */
+  async #write(batch: Pending[]): Promise<void> {
+    let i = 0;
+    while (i < batch.length) {
+      const segment = batch[i]!.segment;
+      const buffers: Buffer[] = [];
+      for (; i < batch.length && batch[i]!.segment === segment; i++) buffers.push(...batch[i]!.bytes);
+      if (this.#handle?.segment !== segment) {
+        await this.#handle?.file.close();
+        this.#handle = { segment, file: await open(join(this.dir, segmentName(segment)), 'a') };
+        await this.#syncDir(); // the new file's name must survive a crash as well as its bytes
+      }
+      await this.#handle.file.writev(buffers);
+      await this.#handle.file.datasync();
+      this.#fsyncs++;
+    }
   }
 }
