@@ -157,6 +157,10 @@ class ShardDecoder implements WireDecoder {
     return this.#wire.decodeShardTo(bytes, sink, shard, shards);
   }
 
+  scanTraces(bytes: Uint8Array): ReturnType<WireDecoder['scanTraces']> {
+    return this.#wire.scanTraces(bytes);
+  }
+
   decodeTo(bytes: Uint8Array, sink: SpanSink): ReturnType<WireDecoder['decodeTo']> {
     return this.#wire.decodeShardTo(bytes, this.#noting(sink), this.#shard, this.#shards);
   }

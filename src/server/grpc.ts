@@ -7,14 +7,12 @@
  */
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { decodeProtobufRequest } from '../otlp/protobuf.js';
+import { OtlpDecodeError } from '../otlp/errors.js';
 import { otlpSchema } from '../otlp/schema.js';
 import { protobufToOtlpJson } from '../otlp/to-json.js';
-import type { DecodedBatch } from '../otlp/span.js';
-import { createWireDecoder } from '../otlp/wire/decoder.js';
 import { UNAUTHENTICATED_BODY, bearerMatches } from './auth.js';
 import { inflateWithin, type InflateError } from './body.js';
-import type { Intake } from './intake.js';
+import type { AcceptResult, Intake } from './intake.js';
 import type { ServerMetrics } from './metrics.js';
 import { httpsOptions, type TlsMaterial } from './tls.js';
 
@@ -189,7 +187,6 @@ function withinDeadline(durable: Promise<void>, deadline: number): Promise<boole
 export async function startGrpcServer(options: GrpcOptions, host: string, port: number): Promise<GrpcServer> {
   const { intake, metrics, authToken } = options;
   const limit = options.maxReceiveBytes ?? 4 * 1024 * 1024;
-  const decoder = createWireDecoder();
   const { ExportTraceServiceResponse } = otlpSchema();
   const emptyResponse = new Uint8Array(0);
 
@@ -209,20 +206,21 @@ export async function startGrpcServer(options: GrpcOptions, host: string, port: 
       if (e.code === Status.RESOURCE_EXHAUSTED) metrics.exportsRefused.inc({ transport: 'grpc', reason: 'too_large' });
       return finish(stream, e.code, e.message);
     }
-    let batch: DecodedBatch;
-    try {
-      batch = decodeProtobufRequest(body, decoder);
-    } catch (e) {
-      metrics.exportsRefused.inc({ transport: 'grpc', reason: 'undecodable' });
-      stop();
-      return finish(stream, Status.INVALID_ARGUMENT, (e as Error).message);
-    }
     if (deadline !== undefined && Date.now() >= deadline) {
       // The client has given up on this call already: taking it would only make it a duplicate of the retry.
       stop();
       return finish(stream, Status.DEADLINE_EXCEEDED, 'the deadline passed before the export could be taken');
     }
-    const result = await intake.accept(batch, 'grpc', { encoding: 'protobuf', body }, () => protobufToOtlpJson(body));
+    let result: AcceptResult;
+    try {
+      // As bytes: the intake reads the trace ids for admission and decodes into its columns once admitted.
+      result = await intake.acceptProtobuf(body, 'grpc', () => protobufToOtlpJson(body));
+    } catch (e) {
+      if (!(e instanceof OtlpDecodeError)) throw e;
+      metrics.exportsRefused.inc({ transport: 'grpc', reason: 'undecodable' });
+      stop();
+      return finish(stream, Status.INVALID_ARGUMENT, e.message);
+    }
     if (!result.ok) {
       stop();
       return finish(stream, Status.UNAVAILABLE, result.message, retryDetails(result.retryAfterMs, result.message));

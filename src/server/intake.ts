@@ -4,10 +4,11 @@ import { Analyzer, type AnalyzerOptions } from '../analyzer.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import { createJsonDecoder, decodeJsonRequest } from '../otlp/json.js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
-import { createWireDecoder } from '../otlp/wire/decoder.js';
+import { createWireDecoder, type SinkBatch, type WireDecoder } from '../otlp/wire/decoder.js';
 import type { DecodedBatch, SpanRecord, TraceId } from '../otlp/span.js';
 import type { Spool, SpoolEncoding } from '../spool/index.js';
 import type { Store } from '../store/store.js';
+import type { BatchSurvey } from '../traces/assembler.js';
 import { decideAdmission, fullness, retryDelayMs, type Admission, type AdmissionLimits, type RefusalReason } from '../traces/admission.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -84,6 +85,8 @@ const heapAndExternal = (): number => {
 
 export class Intake {
   readonly #analyzer: Analyzer;
+  /** The protobuf exports' decoder (one, so both transports share its memo of ids and statements). */
+  readonly #decoder: WireDecoder = createWireDecoder();
   readonly #store: Store;
   readonly #metrics: ServerMetrics;
   readonly #record: string | undefined;
@@ -139,18 +142,47 @@ export class Intake {
    * nothing is dropped silently and no open trace is analysed early to make room.
    */
   async accept(batch: DecodedBatch, transport: Transport, raw?: RawExport, recordLine?: () => string): Promise<AcceptResult> {
-    if (this.#spool !== undefined && !this.#closed) {
-      // A retry of an export this store already analysed (acknowledged, or made durable just before a
-      // crash, in an earlier run or by another instance): its traces are done, so its spans are late,
-      // not a second request. Only a shortcut: record() skips committed traces in its own transaction,
-      // so a store that cannot answer now (database down) costs work, never a double count.
-      const opened = this.#analyzer.assembler.survey(batch.spans).opened;
-      if (opened.length > 0) {
-        const done = await this.#store.committed(opened).catch(() => new Set<string>());
-        if (done.size > 0) this.#analyzer.assembler.markReleased([...done]);
-      }
-    }
-    return this.#admit(batch, transport, raw, recordLine);
+    const assembler = this.#analyzer.assembler;
+    await this.#markCommitted(() => assembler.survey(batch.spans).opened);
+    return this.#admit(() => assembler.survey(batch.spans), transport, raw, recordLine, (now) => {
+      this.#take(this.#analyzer.add(batch.spans, now, transport));
+      return { accepted: batch.spans.length, rejected: batch.rejected };
+    });
+  }
+
+  /**
+   * `accept` for an OTLP/protobuf export as its bytes (decompressed): admission reads only its trace
+   * ids (WireDecoder.scanTraces, a span estimated at its size on the wire), and an admitted export is
+   * decoded straight into the open traces' columns (Analyzer.addMessage), without a record per span.
+   * Throws OtlpDecodeError for bytes that are not an export: before admission when the structure is
+   * broken; after it when the damage is inside a span's attributes (which only decoding reads), and
+   * then the spans before the damage stay buffered, as n1-report keeps them, and the export is not
+   * spooled.
+   */
+  async acceptProtobuf(body: Uint8Array, transport: Transport, recordLine?: () => string): Promise<AcceptResult> {
+    const scan = this.#decoder.scanTraces(body);
+    const assembler = this.#analyzer.assembler;
+    const survey = (): BatchSurvey => assembler.surveyTraces(scan.traceIds, scan.wireBytes);
+    await this.#markCommitted(() => survey().opened);
+    return this.#admit(survey, transport, { encoding: 'protobuf', body }, recordLine, (now) => {
+      const { batch, analyses } = this.#analyzer.addMessage(this.#decoder, body, () => now, transport);
+      this.#take(analyses);
+      return batch;
+    });
+  }
+
+  /**
+   * With a spool: a retry of an export this store already analysed (acknowledged, or made durable just
+   * before a crash, in an earlier run or by another instance) has traces that are done, so its spans
+   * are late, not a second request. Only a shortcut: record() skips committed traces in its own
+   * transaction, so a store that cannot answer now (database down) costs work, never a double count.
+   */
+  async #markCommitted(opened: () => TraceId[]): Promise<void> {
+    if (this.#spool === undefined || this.#closed) return;
+    const ids = opened();
+    if (ids.length === 0) return;
+    const done = await this.#store.committed(ids).catch(() => new Set<string>());
+    if (done.size > 0) this.#analyzer.assembler.markReleased([...done]);
   }
 
   #overMemory(): boolean {
@@ -162,13 +194,17 @@ export class Intake {
     return this.#memory > this.#memoryLimit;
   }
 
-  /** accept() after the committed check: synchronous, so admission sees the buffer as it is. */
-  #admit(batch: DecodedBatch, transport: Transport, raw?: RawExport, recordLine?: () => string): AcceptResult {
+  /**
+   * accept() after the committed check: synchronous, so admission sees the buffer as it is. `take`
+   * buffers the admitted export at `now` (it may throw for a message that does not decode; the
+   * export is then not spooled).
+   */
+  #admit(surveyNow: () => BatchSurvey, transport: Transport, raw: RawExport | undefined, recordLine: (() => string) | undefined, take: (now: number) => SinkBatch): AcceptResult {
     const now = this.#now();
     if (this.#closed) return { ok: false, reason: 'closing', retryAfterMs: this.#limits.baseRetryMs ?? 1000, message: REFUSAL_TEXT.closing };
     const assembler = this.#analyzer.assembler;
     this.#lastExport.set(transport, now);
-    const survey = assembler.survey(batch.spans);
+    const survey = surveyNow();
     const stalled = assembler.isStalled(now);
     const decision = decideAdmission(
       survey,
@@ -200,15 +236,17 @@ export class Intake {
       this.#metrics.exportsRefused.inc({ transport, reason: refusal.reason });
       return { ok: false, reason: refusal.reason, retryAfterMs: refusal.retryAfterMs, message: REFUSAL_TEXT[refusal.reason] };
     }
+    const spool = this.#spool;
+    if (spool !== undefined && raw !== undefined && spool.wouldOverflow(raw.body.length)) {
+      const retryAfterMs = Math.round((this.#limits.baseRetryMs ?? 1000) * 4 * (0.5 + this.#random()));
+      assembler.hold([...survey.continued, ...survey.opened], now + 2 * retryAfterMs + this.#traceWaitMs);
+      this.#metrics.exportsRefused.inc({ transport, reason: 'spool_full' });
+      return { ok: false, reason: 'spool_full', retryAfterMs, message: REFUSAL_TEXT.spool_full };
+    }
+    const batch = take(now);
     let durable: Promise<void> = Promise.resolve();
-    if (this.#spool !== undefined && raw !== undefined) {
-      if (this.#spool.wouldOverflow(raw.body.length)) {
-        const retryAfterMs = Math.round((this.#limits.baseRetryMs ?? 1000) * 4 * (0.5 + this.#random()));
-        assembler.hold([...survey.continued, ...survey.opened], now + 2 * retryAfterMs + this.#traceWaitMs);
-        this.#metrics.exportsRefused.inc({ transport, reason: 'spool_full' });
-        return { ok: false, reason: 'spool_full', retryAfterMs, message: REFUSAL_TEXT.spool_full };
-      }
-      const appended = this.#spool.append(raw.encoding, raw.body);
+    if (spool !== undefined && raw !== undefined) {
+      const appended = spool.append(raw.encoding, raw.body);
       durable = appended.durable;
       for (const id of survey.opened) this.#traceSegment.set(id, appended.segment);
     }
@@ -220,9 +258,8 @@ export class Intake {
       this.#metrics.spansRejected.inc({ reason: r.reason }, r.count);
     }
     this.#metrics.exportsAccepted.inc({ transport });
-    this.#metrics.spansReceived.inc({ transport }, batch.spans.length);
+    this.#metrics.spansReceived.inc({ transport }, batch.accepted);
     if (this.#record !== undefined && recordLine !== undefined) appendFileSync(this.#record, `${recordLine()}\n`);
-    this.#take(this.#analyzer.add(batch.spans, now, transport));
     this.#refreshGauges();
     return { ok: true, rejected, message: rejected === 0 ? '' : `rejected spans: ${reasons.join(', ')}`, durable };
   }

@@ -5,15 +5,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createJsonDecoder, decodeJsonRequest } from '../otlp/json.js';
-import { decodeProtobufRequest } from '../otlp/protobuf.js';
+import { OtlpDecodeError } from '../otlp/errors.js';
 import { otlpSchema } from '../otlp/schema.js';
-import { protobufToOtlpJson } from '../otlp/to-json.js';
 import type { DecodedBatch } from '../otlp/span.js';
-import { createWireDecoder } from '../otlp/wire/decoder.js';
+import { protobufToOtlpJson } from '../otlp/to-json.js';
 import { BEARER_CHALLENGE, UNAUTHENTICATED_BODY, bearerMatches } from './auth.js';
 import { BodyError, decodeContent, readBody } from './body.js';
 import { Status } from './grpc.js';
-import type { Intake } from './intake.js';
+import type { AcceptResult, Intake } from './intake.js';
 import type { ServerMetrics } from './metrics.js';
 
 export interface OtlpHttpOptions {
@@ -71,7 +70,6 @@ function send(res: ServerResponse, encoding: Encoding, status: number, kind: 're
  */
 export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler {
   const { intake, metrics, maxBodyBytes, authToken } = options;
-  const decoder = createWireDecoder();
   const json = createJsonDecoder();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -97,17 +95,29 @@ export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler 
       // The rest of a refused body is not read: close the connection rather than drain it.
       return send(res, encoding, e.status, 'status', { code, message: e.message }, req.readableEnded ? {} : { Connection: 'close' });
     }
-    let batch: DecodedBatch;
-    try {
-      batch = encoding === 'json' ? decodeJsonRequest(body, json) : decodeProtobufRequest(body, decoder);
-    } catch (e) {
+    const undecodable = (e: unknown): void => {
       metrics.exportsRefused.inc({ transport: 'http', reason: 'undecodable' });
       stop();
-      return send(res, encoding, 400, 'status', { code: Status.INVALID_ARGUMENT, message: (e as Error).message });
+      send(res, encoding, 400, 'status', { code: Status.INVALID_ARGUMENT, message: (e as Error).message });
+    };
+    let result: AcceptResult;
+    if (encoding === 'json') {
+      let batch: DecodedBatch;
+      try {
+        batch = decodeJsonRequest(body, json);
+      } catch (e) {
+        return undecodable(e);
+      }
+      result = await intake.accept(batch, 'http', { encoding, body }, () => JSON.stringify(JSON.parse(body.toString('utf8'))));
+    } else {
+      try {
+        // As bytes: the intake reads the trace ids for admission and decodes into its columns once admitted.
+        result = await intake.acceptProtobuf(body, 'http', () => protobufToOtlpJson(body));
+      } catch (e) {
+        if (!(e instanceof OtlpDecodeError)) throw e;
+        return undecodable(e);
+      }
     }
-    const result = await intake.accept(batch, 'http', { encoding, body }, () =>
-      encoding === 'json' ? JSON.stringify(JSON.parse(body.toString('utf8'))) : protobufToOtlpJson(body),
-    );
     if (!result.ok) {
       stop();
       // Retry-After takes whole seconds; the jitter survives because the delay spans several seconds.

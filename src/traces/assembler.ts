@@ -175,8 +175,7 @@ export class TraceAssembler<B = SpanRecord[]> {
 
   /** What adding `spans` would open, continue and cost; changes nothing. */
   survey(spans: readonly SpanRecord[]): BatchSurvey {
-    const opened = new Set<TraceId>();
-    const continued = new Set<TraceId>();
+    const runs: TraceId[] = [];
     let bytes = 0;
     let last: TraceId | undefined;
     for (const s of spans) {
@@ -184,8 +183,18 @@ export class TraceAssembler<B = SpanRecord[]> {
       // A batch holds runs of spans of one trace: look each run up once.
       if (s.traceId === last) continue;
       last = s.traceId;
-      if (this.#open.has(last)) continued.add(last);
-      else if (!this.#completed.has(last)) opened.add(last);
+      runs.push(last);
+    }
+    return this.surveyTraces(runs, bytes);
+  }
+
+  /** `survey` of spans known by their trace ids (a run of one trace may be given once) and estimated bytes. */
+  surveyTraces(traceIds: readonly TraceId[], bytes: number): BatchSurvey {
+    const opened = new Set<TraceId>();
+    const continued = new Set<TraceId>();
+    for (const id of traceIds) {
+      if (this.#open.has(id)) continued.add(id);
+      else if (!this.#completed.has(id)) opened.add(id);
     }
     return { newTraces: opened.size, continued: [...continued], opened: [...opened], bytes };
   }

@@ -27,7 +27,7 @@
  * does (invalid UTF-8 becomes U+FFFD) where protobufjs refuses the whole message. Anything that
  * breaks the structure it walks throws an OtlpDecodeError naming the byte offset.
  */
-import type { DecodedBatch, SpanSink } from '../span.js';
+import type { DecodedBatch, SpanSink, TraceId } from '../span.js';
 import { instanceOf } from '../to-span.js';
 import { AttributeReader } from './attributes.js';
 import { fail, truncated, WireCursor } from './cursor.js';
@@ -67,6 +67,22 @@ export interface WireDecoder {
   decodeShardTo(bytes: Uint8Array, sink: SpanSink, shard: number, shards: number): SinkBatch;
   /** During decodeTo / decodeShardTo: the index of the span being handed to the sink among the message's valid spans. */
   readonly spanIndex: number;
+  /**
+   * The trace ids of a message's valid spans without decoding them: each span is walked as
+   * decodeShard walks another shard's (ids and times checked, attributes skipped by length). For
+   * admission before decodeTo (serve). Throws what decode throws for a broken structure, except
+   * damage inside a span's attributes, which only decoding reads.
+   */
+  scanTraces(bytes: Uint8Array): TraceScan;
+}
+
+/** What scanTraces finds: each run of consecutive spans of one trace once, in order, and their size. */
+export interface TraceScan {
+  traceIds: TraceId[];
+  /** Valid spans. */
+  spans: number;
+  /** Bytes of the valid spans' Span messages. */
+  wireBytes: number;
 }
 
 /** What decodeTo returns: the spans handed over, and the refused ones. */
@@ -156,6 +172,25 @@ class ResourceReader implements WireDecoder {
 
   get spanIndex(): number {
     return this.#spans.position;
+  }
+
+  scanTraces(bytes: Uint8Array): TraceScan {
+    const reader = this.#spans;
+    const scan: TraceScan = { traceIds: [], spans: 0, wireBytes: 0 };
+    // Shard mode with a shard no trace belongs to: every span is another shard's, noted in the scan.
+    reader.scan = scan;
+    reader.shard = -1;
+    reader.shards = 2;
+    try {
+      this.#read(bytes);
+      scan.spans = reader.accepted;
+      return scan;
+    } finally {
+      reader.scan = undefined;
+      reader.shard = 0;
+      reader.shards = 1;
+      reader.reset();
+    }
   }
 
   decode(bytes: Uint8Array): DecodedBatch {

@@ -15,6 +15,7 @@ import {
   K_NET_PEER_IP, K_NET_PEER_NAME, K_RPC_SYSTEM, K_SERVER_ADDRESS, K_URL_FULL, K_URL_PATH, K_USER_AGENT_OLD,
   K_USER_AGENT_STABLE,
 } from './keys.js';
+import type { TraceScan } from './decoder.js';
 import type { WireStrings } from './strings.js';
 
 export const REJECT_ORDER: readonly SpanRejectReason[] = ['bad_trace_id', 'bad_span_id', 'bad_parent_span_id', 'end_before_start'];
@@ -48,6 +49,8 @@ export class SpanReader {
   #dbComment = '';
   /** Sink mode: the index among the message's accepted spans of the span being handed over. */
   position = 0;
+  /** Scan mode (WireDecoder.scanTraces, a shard of none): other shards' valid spans are noted here. */
+  scan: TraceScan | undefined;
 
   constructor(cursor: WireCursor, strings: WireStrings, attributes: AttributeReader) {
     this.#cursor = cursor;
@@ -174,7 +177,10 @@ export class SpanReader {
 
     if (shards > 1) {
       if (foreign) {
-        if (isValid(c, traceStart, traceLength, spanStart, spanLength, parentLength, startHi, startLo, endHi, endLo)) this.accepted++;
+        if (isValid(c, traceStart, traceLength, spanStart, spanLength, parentLength, startHi, startLo, endHi, endLo)) {
+          this.accepted++;
+          if (this.scan !== undefined) this.#note(this.scan, traceStart, end - spanAt);
+        }
         return;
       }
       if (skipped) {
@@ -250,6 +256,13 @@ export class SpanReader {
         instance,
       ),
     );
+  }
+
+  /** Scan mode: a valid span of the trace at traceStart, `bytes` long on the wire. */
+  #note(scan: TraceScan, traceStart: number, bytes: number): void {
+    const id = this.#strings.traceIdHex(traceStart);
+    if (scan.traceIds.at(-1) !== id) scan.traceIds.push(id);
+    scan.wireBytes += bytes;
   }
 
   /** Status.code, over every occurrence of Span.status (they merge: the last code written wins). */
