@@ -7,6 +7,8 @@
  * and peak RSS.
  *
  *   taskset -c 0 node bench/serve.mjs [--seconds 20] [--inflight 8] [--server-cpu 1] [--rate <spans/s>]
+ *                                     [--bin <another checkout's bin/n1lens.js>] [--serve-args "<serve flags>"]
+ * (`--bin` runs another build, for A/B runs alternated by hand; `--serve-args "--no-spool"` passes flags to serve.)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +28,8 @@ const templatesCount = Number(arg('batches', 300));
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** Extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=bench/out" to profile it. */
 const serverNodeFlags = (arg('server-node-flags', '') || '').split(' ').filter(Boolean);
+const bin = arg('bin', 'bin/n1lens.js');
+const serveArgs = (arg('serve-args', '') || '').split(' ').filter(Boolean);
 const only = arg('only', 'http,grpc').split(',');
 /** Paced load, spans/s (for p99 at a given rate); default: closed loop. */
 const rate = arg('rate') === undefined ? undefined : Number(arg('rate'));
@@ -38,7 +42,7 @@ const nextBatch = stamper.next;
 
 async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), 'n1lens-bench-serve-'));
-  const args = ['-c', serverCpu, process.execPath, ...serverNodeFlags, 'bin/n1lens.js', 'serve', '--http-port', '0', '--grpc-port', '0', '--db', join(dir, 'n1lens.db')];
+  const args = ['-c', serverCpu, process.execPath, ...serverNodeFlags, bin, 'serve', '--http-port', '0', '--grpc-port', '0', '--db', join(dir, 'n1lens.db'), ...serveArgs];
   const { child, http, grpc } = await spawnServe('taskset', args, root);
   return { child, dir, httpPort: http, grpcPort: grpc };
 }

@@ -187,20 +187,60 @@ describe('OTLP/HTTP status codes', () => {
     expect(status.message).toMatch(/protobuf/);
   });
 
-  it('reports invalid spans as partial_success and keeps the valid ones', async () => {
+  it.each(['json', 'protobuf'] as const)('reports invalid spans as partial_success and keeps the valid ones (%s)', async (encoding) => {
     const server = await start();
     const request = djangoRequest({ repeats: 6 });
     const spans = request.resourceSpans[0]!.scopeSpans[1]!.spans;
     spans[1]!.spanId = 'abcd';
     spans[2]!.endTimeUnixNano = '1';
-    const res = await post(server.url, encodeJson(request), { 'Content-Type': 'application/json' });
+    const res =
+      encoding === 'json'
+        ? await post(server.url, encodeJson(request), { 'Content-Type': 'application/json' })
+        : await post(server.url, encodeProtobuf(request), { 'Content-Type': 'application/x-protobuf' });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { partialSuccess: { rejectedSpans: string; errorMessage: string } };
+    const { ExportTraceServiceResponse } = otlpSchema();
+    const body = (encoding === 'json' ? await res.json() : ExportTraceServiceResponse.toObject(ExportTraceServiceResponse.decode(new Uint8Array(await res.arrayBuffer())), { longs: String })) as {
+      partialSuccess: { rejectedSpans: string; errorMessage: string };
+    };
     expect(Number(body.partialSuccess.rejectedSpans)).toBe(2);
     expect(body.partialSuccess.errorMessage).toMatch(/bad span id.*end before start|end before start.*bad span id/);
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toMatch(/n1lens_spans_rejected_total\{reason="bad_span_id"\} 1/);
     expect(metrics).toMatch(/n1lens_spans_received_total\{transport="http"\} 6/);
+  });
+
+  it('answers 400 to a protobuf export damaged inside a span attribute, spools none of it, and keeps taking exports', async () => {
+    const dir = tempDir('damaged');
+    const server = await start({ spool: { dir: join(dir, 'spool'), commitMs: 1 } });
+    // Admission reads only the spans' trace ids: the damage (a key claiming 32 bytes, holding 2) is found decoding.
+    const field = (no: number, body: Uint8Array): Buffer => Buffer.concat([Buffer.from([(no << 3) | 2, body.length]), body]);
+    const time = (no: number, ns: bigint): Buffer => {
+      const b = Buffer.alloc(9);
+      b[0] = (no << 3) | 1;
+      b.writeBigUInt64LE(ns, 1);
+      return b;
+    };
+    const span = Buffer.concat([
+      field(1, Buffer.from('ab'.repeat(16), 'hex')),
+      field(2, Buffer.from('cd'.repeat(8), 'hex')),
+      field(5, Buffer.from('GET /')),
+      time(7, 1_700_000_000_000_000_000n),
+      time(8, 1_700_000_000_001_000_000n),
+      field(9, Buffer.from([0x0a, 0x20, 0x64, 0x62])),
+    ]);
+    const damaged = field(1, field(2, field(2, span)));
+    const res = await post(server.url, damaged, { 'Content-Type': 'application/x-protobuf' });
+    expect(res.status).toBe(400);
+    const status = otlpSchema().Status.toObject(otlpSchema().Status.decode(new Uint8Array(await res.arrayBuffer()))) as { code: number; message: string };
+    expect(status).toMatchObject({ code: 3, message: expect.stringMatching(/truncated attribute key/) });
+    await new Promise((r) => setTimeout(r, 300)); // a tick or two
+    let metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/n1lens_exports_refused_total\{transport="http",reason="undecodable"\} 1/);
+    expect(metrics).toMatch(/n1lens_spool_bytes 0\n/);
+    expect((await post(server.url, encodeProtobuf(djangoRequest()), { 'Content-Type': 'application/x-protobuf' })).status).toBe(200);
+    await waitForRequests(server.url, 1);
+    metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/n1lens_exports_accepted_total\{transport="http"\} 1\n/);
   });
 
   it('accepts gzip and answers 413 past the limit, stopping a gzip bomb at the limit', async () => {

@@ -5,39 +5,63 @@ import { Analyzer } from '../analyzer.js';
 import { decodeJsonRequest } from '../otlp/json.js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
 import type { SpanRecord } from '../otlp/span.js';
-import { djangoRequest, encodeProtobuf } from '../otlp/testing.js';
+import { djangoRequest, encodeProtobuf, type OtlpJsonRequest, type OtlpJsonSpan } from '../otlp/testing.js';
 import { SqliteStore as Store } from '../store/sqlite.js';
 import { estimateSpanBytes } from '../traces/assembler.js';
-import { Intake, type Transport } from './intake.js';
+import { Intake, type AcceptResult, type Transport } from './intake.js';
 import { createMetrics } from './metrics.js';
 
 const TRACES = 19;
 const REPEATS = 8;
 
+/** An export as the transports hand it over: protobuf bytes, and the records they decode to. */
+interface Export {
+  spans: SpanRecord[];
+  bytes: Uint8Array;
+}
+
+/** How an export enters the intake: decoded to records (OTLP/JSON) or as protobuf bytes, decoded into columns once admitted. */
+type Path = 'records' | 'protobuf';
+const PATHS: Path[] = ['records', 'protobuf'];
+
+function send(intake: Intake, path: Path, e: Export, transport: Transport): Promise<AcceptResult> {
+  return path === 'records' ? intake.accept({ spans: e.spans, rejected: [] }, transport) : intake.acceptProtobuf(e.bytes, transport);
+}
+
+/** One export of these spans, as a Django service's SDK would send them. */
+function exportOf(spans: readonly OtlpJsonSpan[]): Export {
+  const request: OtlpJsonRequest = { resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'recruit' } }] }, scopeSpans: [{ scope: { name: 'opentelemetry.instrumentation.django' }, spans: [...spans] }] }] };
+  const bytes = encodeProtobuf(request);
+  return { spans: decodeProtobufRequest(bytes).spans, bytes };
+}
+
+/** The spans of one Django request (djangoRequest), server span first. */
+const requestSpans = (options: Parameters<typeof djangoRequest>[0]): OtlpJsonSpan[] => djangoRequest(options).resourceSpans[0]!.scopeSpans.flatMap((s) => s.spans);
+
 /** 19 requests, some overlapping, spans in the order they end (the root last), cut into exports of 5 spans as a Collector batches them. */
-function overlappingExports(): SpanRecord[][] {
-  const timed: { at: number; span: SpanRecord }[] = [];
+function overlappingExports(): Export[] {
+  const timed: { at: number; span: OtlpJsonSpan }[] = [];
   for (let t = 0; t < TRACES; t++) {
     const traceId = (t + 1).toString(16).padStart(32, 'c');
-    const spans = decodeProtobufRequest(encodeProtobuf(djangoRequest({ traceId, repeats: REPEATS }))).spans;
-    const root = spans.find((s) => s.parentSpanId === '')!;
+    const spans = requestSpans({ traceId, repeats: REPEATS });
+    const root = spans.find((s) => s.parentSpanId === undefined)!;
     const rest = spans.filter((s) => s !== root);
     rest.forEach((span, i) => timed.push({ at: t * 12 + i, span }));
     timed.push({ at: t * 12 + rest.length, span: root });
   }
   timed.sort((a, b) => a.at - b.at);
-  const exports: SpanRecord[][] = [];
-  for (let i = 0; i < timed.length; i += 5) exports.push(timed.slice(i, i + 5).map((x) => x.span));
+  const exports: Export[] = [];
+  for (let i = 0; i < timed.length; i += 5) exports.push(exportOf(timed.slice(i, i + 5).map((x) => x.span)));
   return exports;
 }
 
 /** Sends every export through the intake like a Collector with retry_on_failure: a refused export comes back after the delay it was told. */
-async function runRetryingClient(intake: Intake, clock: { now: number }, exports: SpanRecord[][], transport: Transport = 'grpc'): Promise<{ refusals: number }> {
-  const queue = exports.map((spans, i) => ({ spans, due: i * 100 }));
+async function runRetryingClient(intake: Intake, path: Path, clock: { now: number }, exports: Export[], transport: Transport = 'grpc'): Promise<{ refusals: number }> {
+  const queue = exports.map((e, i) => ({ e, due: i * 100 }));
   let refusals = 0;
   while (queue.length > 0 && clock.now < 600_000) {
     for (const item of queue.filter((q) => q.due <= clock.now)) {
-      const r = await intake.accept({ spans: item.spans, rejected: [] }, transport);
+      const r = await send(intake, path, item.e, transport);
       if (r.ok) queue.splice(queue.indexOf(item), 1);
       else {
         refusals++;
@@ -60,16 +84,16 @@ async function runRetryingClient(intake: Intake, clock: { now: number }, exports
  * one. Once every worker sleeps on a refused export, the rest of the queue (spans of traces already
  * open among them) waits behind it: head-of-line blocking.
  */
-async function runCollectorQueue(intake: Intake, clock: { now: number }, exports: SpanRecord[][], consumers: number): Promise<{ refusals: number }> {
+async function runCollectorQueue(intake: Intake, path: Path, clock: { now: number }, exports: Export[], consumers: number): Promise<{ refusals: number }> {
   const queue = [...exports];
-  const workers: { spans: SpanRecord[] | undefined; due: number }[] = Array.from({ length: consumers }, () => ({ spans: undefined, due: 0 }));
+  const workers: { e: Export | undefined; due: number }[] = Array.from({ length: consumers }, () => ({ e: undefined, due: 0 }));
   let refusals = 0;
-  while ((queue.length > 0 || workers.some((w) => w.spans !== undefined)) && clock.now < 600_000) {
+  while ((queue.length > 0 || workers.some((w) => w.e !== undefined)) && clock.now < 600_000) {
     for (const w of workers) {
-      while (w.due <= clock.now && (w.spans !== undefined || queue.length > 0)) {
-        w.spans ??= queue.shift()!;
-        const r = await intake.accept({ spans: w.spans, rejected: [] }, 'grpc');
-        if (r.ok) w.spans = undefined;
+      while (w.due <= clock.now && (w.e !== undefined || queue.length > 0)) {
+        w.e ??= queue.shift()!;
+        const r = await send(intake, path, w.e, 'grpc');
+        if (r.ok) w.e = undefined;
         else {
           refusals++;
           w.due = clock.now + r.retryAfterMs;
@@ -88,18 +112,22 @@ async function runCollectorQueue(intake: Intake, clock: { now: number }, exports
 }
 
 /** The sample's exports (33 requests, some in one export, some spread over six), as the Collector received them. */
-function sampleExports(): SpanRecord[][] {
+function sampleExports(): Export[] {
   const file = new URL('../../samples/traces/recruit.jsonl.gz', import.meta.url);
-  return gunzipSync(readFileSync(file)).toString('utf8').split('\n').filter(Boolean).map((line) => decodeJsonRequest(line).spans);
+  return gunzipSync(readFileSync(file))
+    .toString('utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => ({ spans: decodeJsonRequest(line).spans, bytes: encodeProtobuf(JSON.parse(line) as OtlpJsonRequest) }));
 }
 
 describe('Intake admission behind the Collector\'s sending queue (workers blocked while they back off)', () => {
-  it.each([
-    [2, 10],
-    [2, 3],
-    [10, 10],
-    [19, 10],
-  ])('analyses every request of the sample whole with --max-traces %i and %i consumers', async (maxTraces, consumers) => {
+  it.each(PATHS.flatMap((path) => [
+    [2, 10, path],
+    [2, 3, path],
+    [10, 10, path],
+    [19, 10, path],
+  ] as const))('analyses every request of the sample whole with --max-traces %i and %i consumers (%s)', async (maxTraces, consumers, path) => {
     const clock = { now: 0 };
     const store = Store.open(':memory:');
     const metrics = createMetrics();
@@ -115,9 +143,9 @@ describe('Intake admission behind the Collector\'s sending queue (workers blocke
     // What the file gives analysed whole, all at once.
     const whole = Store.open(':memory:');
     const offline = new Analyzer({ minRepeats: 5 });
-    offline.add(exports.flat(), 0);
+    offline.add(exports.flatMap((e) => e.spans), 0);
     whole.recordSync(offline.flush());
-    const { refusals } = await runCollectorQueue(intake, clock, exports, consumers);
+    const { refusals } = await runCollectorQueue(intake, path, clock, exports, consumers);
     await intake.close();
     expect(await store.report()).toEqual(await whole.report());
     expect((await store.report()).summary.requests).toBe(33);
@@ -129,12 +157,12 @@ describe('Intake admission behind the Collector\'s sending queue (workers blocke
 });
 
 describe('Intake admission behind a retrying exporter', () => {
-  it.each([2, 10, 19])('analyses every request whole with --max-traces %i: no eviction, no late span', async (maxTraces) => {
+  it.each(PATHS.flatMap((path) => [[2, path], [10, path], [19, path]] as const))('analyses every request whole with --max-traces %i: no eviction, no late span (%s)', async (maxTraces, path) => {
     const clock = { now: 0 };
     const store = Store.open(':memory:');
     const metrics = createMetrics();
     const intake = new Intake({ store, metrics, traceWaitMs: 2000, maxTraceAgeMs: 30_000, maxOpenTraces: maxTraces, minRepeats: 5, now: () => clock.now, random: () => 0.5 });
-    const { refusals } = await runRetryingClient(intake, clock, overlappingExports());
+    const { refusals } = await runRetryingClient(intake, path, clock, overlappingExports());
     await intake.close();
     const report = await store.report();
     expect(report.summary.requests).toBe(TRACES);
@@ -148,16 +176,16 @@ describe('Intake admission behind a retrying exporter', () => {
     store.closeSync();
   });
 
-  it('after a refusal keeps every open trace until the retry is due, unless the buffer is past half of --max-buffer-mib', async () => {
-    const a = decodeProtobufRequest(encodeProtobuf(djangoRequest({ traceId: 'a'.repeat(32) }))).spans;
-    const b = decodeProtobufRequest(encodeProtobuf(djangoRequest({ traceId: 'b'.repeat(32) }))).spans;
-    const aBytes = a.reduce((n, span) => n + estimateSpanBytes(span), 0);
+  it.each(PATHS)('after a refusal keeps every open trace until the retry is due, unless the buffer is past half of --max-buffer-mib (%s)', async (path) => {
+    const a = exportOf(requestSpans({ traceId: 'a'.repeat(32) }));
+    const b = exportOf(requestSpans({ traceId: 'b'.repeat(32) }));
+    const aBytes = a.spans.reduce((n, span) => n + estimateSpanBytes(span), 0);
     for (const maxBufferBytes of [256 * 1024 * 1024, 2 * aBytes - 1]) {
       const clock = { now: 0 };
       const store = Store.open(':memory:');
       const intake = new Intake({ store, metrics: createMetrics(), traceWaitMs: 100, maxOpenTraces: 1, maxBufferBytes, now: () => clock.now, random: () => 0.5 });
-      expect((await intake.accept({ spans: a, rejected: [] }, 'grpc')).ok).toBe(true);
-      const refused = await intake.accept({ spans: b, rejected: [] }, 'grpc');
+      expect((await send(intake, path, a, 'grpc')).ok).toBe(true);
+      const refused = await send(intake, path, b, 'grpc');
       expect(refused.ok).toBe(false);
       clock.now = 500; // a is rooted and quiet
       await intake.tick();
@@ -171,30 +199,35 @@ describe('Intake admission behind a retrying exporter', () => {
     }
   });
 
-  it('counts spans of an analysed trace as late, not as a new trace to refuse', async () => {
+  it.each(PATHS)('counts spans of an analysed trace as late, not as a new trace to refuse (%s)', async (path) => {
     const clock = { now: 0 };
     const store = Store.open(':memory:');
     const metrics = createMetrics();
     const intake = new Intake({ store, metrics, traceWaitMs: 100, maxOpenTraces: 1, now: () => clock.now });
-    const a = decodeProtobufRequest(encodeProtobuf(djangoRequest({ traceId: 'a'.repeat(32) }))).spans;
-    const b = decodeProtobufRequest(encodeProtobuf(djangoRequest({ traceId: 'b'.repeat(32) }))).spans;
-    expect((await intake.accept({ spans: a.slice(0, -1), rejected: [] }, 'http')).ok).toBe(true);
+    const a = requestSpans({ traceId: 'a'.repeat(32) });
+    const b = exportOf(requestSpans({ traceId: 'b'.repeat(32) }));
+    expect((await send(intake, path, exportOf(a.slice(0, -1)), 'http')).ok).toBe(true);
     clock.now = 1000;
     await intake.tick(); // a is rooted and quiet: analysed
-    expect((await intake.accept({ spans: b, rejected: [] }, 'http')).ok).toBe(true); // b fills the buffer
-    expect((await intake.accept({ spans: a.slice(-1), rejected: [] }, 'http')).ok).toBe(true); // late, not new
+    expect((await send(intake, path, b, 'http')).ok).toBe(true); // b fills the buffer
+    expect((await send(intake, path, exportOf(a.slice(-1)), 'http')).ok).toBe(true); // late, not new
+    expect((await metrics.registry.getSingleMetric('n1lens_late_spans_total')?.get())?.values[0]?.value).toBe(1);
+    // The same export again (an exporter's retry of an answer it lost): copies, not late spans, and not a second request.
+    expect((await send(intake, path, exportOf(a.slice(0, -1)), 'http')).ok).toBe(true);
     await intake.close();
+    expect((await metrics.registry.getSingleMetric('n1lens_duplicate_spans_total')?.get())?.values[0]?.value).toBe(a.length - 1);
+    expect((await store.report()).summary.requests).toBe(2);
     store.closeSync();
   });
 
-  it('refuses past --max-buffer-mib with a delay that grows with fullness, and keeps the continued trace until the retry', async () => {
+  it.each(PATHS)('refuses past --max-buffer-mib with a delay that grows with fullness, and keeps the continued trace until the retry (%s)', async (path) => {
     const clock = { now: 0 };
     const store = Store.open(':memory:');
     const metrics = createMetrics();
-    const big = decodeProtobufRequest(encodeProtobuf(djangoRequest({ traceId: 'd'.repeat(32), repeats: 40 }))).spans;
+    const big = requestSpans({ traceId: 'd'.repeat(32), repeats: 40 });
     const intake = new Intake({ store, metrics, traceWaitMs: 100, maxOpenTraces: 1000, maxBufferBytes: 8000, now: () => clock.now, random: () => 0.5 });
-    expect((await intake.accept({ spans: big.slice(0, 30), rejected: [] }, 'http')).ok).toBe(true);
-    const refused = await intake.accept({ spans: big.slice(30), rejected: [] }, 'http');
+    expect((await send(intake, path, exportOf(big.slice(0, 30)), 'http')).ok).toBe(true);
+    const refused = await send(intake, path, exportOf(big.slice(30)), 'http');
     expect(refused).toMatchObject({ ok: false, reason: 'max_buffer' });
     const delay = refused.ok ? 0 : refused.retryAfterMs;
     expect(delay).toBeGreaterThan(1000);
@@ -203,36 +236,32 @@ describe('Intake admission behind a retrying exporter', () => {
     await intake.tick();
     expect(intake.openTraces).toBe(1);
     clock.now += delay;
-    expect((await intake.accept({ spans: big.slice(30), rejected: [] }, 'http')).ok).toBe(false); // still over: the buffer holds it all
+    expect((await send(intake, path, exportOf(big.slice(30)), 'http')).ok).toBe(false); // still over: the buffer holds it all
     clock.now += 3 * delay + 1000;
     await intake.tick();
     await intake.close();
     store.closeSync();
   });
 
-  it('shares the buffer between HTTP and gRPC flooding at once: each gets at least 30%', async () => {
+  it.each(PATHS.map((path) => ({ path })))('shares the buffer between HTTP and gRPC flooding at once: each gets at least 30% ($path)', async ({ path }) => {
     const clock = { now: 0 };
     const store = Store.open(':memory:');
     const metrics = createMetrics();
     const intake = new Intake({ store, metrics, traceWaitMs: 200, maxOpenTraces: 20, now: () => clock.now });
     const accepted = { http: 0, grpc: 0 };
     let n = 0;
-    const template = decodeProtobufRequest(encodeProtobuf(djangoRequest())).spans;
-    const nextTrace = (): SpanRecord[] => {
-      const traceId = (++n).toString(16).padStart(32, '0'); // padding with a hex digit would repeat ids (0xe1 as 1)
-      return template.map((s) => ({ ...s, traceId }));
-    };
+    const nextTrace = (): Export => exportOf(requestSpans({ traceId: (++n).toString(16).padStart(32, '0') })); // padding with a hex digit would repeat ids (0xe1 as 1)
     // HTTP sends five exports for every gRPC one, and retries at once; gRPC waits as told.
     let grpcDue = 0;
     for (let step = 0; step < 1000; step++) {
       for (let k = 0; k < 5; k++) {
-        const spans = nextTrace();
-        if ((await intake.accept({ spans, rejected: [] }, 'http')).ok) accepted.http += spans.length;
+        const e = nextTrace();
+        if ((await send(intake, path, e, 'http')).ok) accepted.http += e.spans.length;
       }
       if (clock.now >= grpcDue) {
-        const spans = nextTrace();
-        const r = await intake.accept({ spans, rejected: [] }, 'grpc');
-        if (r.ok) accepted.grpc += spans.length;
+        const e = nextTrace();
+        const r = await send(intake, path, e, 'grpc');
+        if (r.ok) accepted.grpc += e.spans.length;
         else grpcDue = clock.now + r.retryAfterMs;
       }
       clock.now += 20;

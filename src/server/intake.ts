@@ -248,7 +248,8 @@ export class Intake {
     if (spool !== undefined && raw !== undefined) {
       const appended = spool.append(raw.encoding, raw.body);
       durable = appended.durable;
-      for (const id of survey.opened) this.#traceSegment.set(id, appended.segment);
+      // The traces the export opened, as decoded (the protobuf survey is only an estimate of them).
+      for (const id of assembler.lastOpened) this.#traceSegment.set(id, appended.segment);
     }
     let rejected = 0;
     const reasons: string[] = [];

@@ -142,6 +142,7 @@ export class TraceAssembler<B = SpanRecord[]> {
   #keptByHoldAll = false;
   /** The batch being added (begin … end). */
   #batch: Batch<B> | undefined;
+  #lastOpened: readonly TraceId[] = [];
   readonly counters: AssemblerCounters = { spansBuffered: 0, bytesBuffered: 0, tracesCompleted: 0, evictions: 0, lateSpans: 0, duplicateSpans: 0 };
   /** Span ids of released traces, to tell a retried copy from a late span. */
   readonly #released = new RecentSpans();
@@ -373,7 +374,13 @@ export class TraceAssembler<B = SpanRecord[]> {
     for (const trace of batch.touched) trace.lastSeen = now;
     if (batch.touched.length > 0) this.#lastAdded = now;
     this.#reorder();
+    this.#lastOpened = batch.opened;
     return batch.evicted;
+  }
+
+  /** The traces the last batch (add, or begin … end) opened, in order. */
+  get lastOpened(): readonly TraceId[] {
+    return this.#lastOpened;
   }
 
   /** Moves the traces touched since the last reorder to the end of the open map, by last touch. */

@@ -361,6 +361,29 @@ describe('decodeOtlpTraces', () => {
     );
   }, 120_000);
 
+  test('scanTraces: the runs of trace ids decode finds, without decoding; on any message decode takes, no throw and no span missed', () => {
+    const runs = (ids: readonly string[]): string[] => ids.filter((id, i) => id !== ids[i - 1]);
+    for (const bytes of REAL) {
+      const scan = decoder.scanTraces(bytes);
+      const spans = decodeOtlpTraces(bytes).spans;
+      expect(scan.traceIds).toEqual(runs(spans.map((s) => s.traceId)));
+      expect(scan.spans).toBe(spans.length);
+      expect(scan.wireBytes).toBeGreaterThan(0);
+      expect(scan.wireBytes).toBeLessThan(bytes.length);
+    }
+    fc.assert(
+      fc.property(request, (bytes) => {
+        const whole = run(decodeOtlpTraces, bytes);
+        if (!whole.ok) return;
+        const scan = decoder.scanTraces(bytes);
+        // Every valid span is noted (a span whose first trace id the decode overrides with a later one, by that first id).
+        expect(scan.spans).toBeGreaterThanOrEqual(whole.batch.spans.length);
+        expect(scan.traceIds.length).toBeLessThanOrEqual(scan.spans);
+      }),
+      { numRuns: 500 },
+    );
+  }, 120_000);
+
   test("decodeTo: a statement's trailing comment comes apart, the text before it shared across requests and the comment across a request's statements", () => {
     const STATEMENTS = [
       'SELECT "auth_user"."id", "auth_user"."username" FROM "auth_user" WHERE "auth_user"."id" = %s LIMIT 21',

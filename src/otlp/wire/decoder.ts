@@ -68,10 +68,13 @@ export interface WireDecoder {
   /** During decodeTo / decodeShardTo: the index of the span being handed to the sink among the message's valid spans. */
   readonly spanIndex: number;
   /**
-   * The trace ids of a message's valid spans without decoding them: each span is walked as
-   * decodeShard walks another shard's (ids and times checked, attributes skipped by length). For
-   * admission before decodeTo (serve). Throws what decode throws for a broken structure, except
-   * damage inside a span's attributes, which only decoding reads.
+   * The trace ids of a message's spans without decoding them, for admission before decodeTo (serve).
+   * A span that opens with its trace id (as SDKs and the Collector write spans) is noted by it and
+   * skipped by its length; any other is walked as decodeShard walks another shard's (ids and times
+   * checked, attributes skipped) and noted when valid. So a span the decode will refuse may be
+   * counted, and a trace id written twice in one span is taken as its first: the scan is an estimate
+   * for admission, the decode is the truth. Throws what decode throws for a broken structure above
+   * the spans (requests, resources, scopes).
    */
   scanTraces(bytes: Uint8Array): TraceScan;
 }
@@ -79,9 +82,9 @@ export interface WireDecoder {
 /** What scanTraces finds: each run of consecutive spans of one trace once, in order, and their size. */
 export interface TraceScan {
   traceIds: TraceId[];
-  /** Valid spans. */
+  /** Spans noted. */
   spans: number;
-  /** Bytes of the valid spans' Span messages. */
+  /** Bytes of their Span messages. */
   wireBytes: number;
 }
 
@@ -183,7 +186,6 @@ class ResourceReader implements WireDecoder {
     reader.shards = 2;
     try {
       this.#read(bytes);
-      scan.spans = reader.accepted;
       return scan;
     } finally {
       reader.scan = undefined;

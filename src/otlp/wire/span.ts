@@ -77,6 +77,13 @@ export class SpanReader {
 
   /** Reads the Span at [pos, end) of service `service` (and process `instance`). */
   read(pos: number, end: number, service: string, instance: string | undefined): void {
+    const scan = this.scan;
+    // Scan mode: a span that opens with its 16-byte trace id (every SDK writes it first) is noted
+    // without walking the rest; the decode after admission validates it (see WireDecoder.scanTraces).
+    if (scan !== undefined && end - pos >= 18 && this.#cursor.buf[pos] === 0x0a && this.#cursor.buf[pos + 1] === 16 && this.#strings.traceIdHex(pos + 2) !== '') {
+      this.#note(scan, pos + 2, end - pos);
+      return;
+    }
     const spanAt = pos;
     const shards = this.shards;
     /** Shard mode: the (last) trace id belongs to another shard, and whether attributes were skipped for it. */
@@ -179,7 +186,7 @@ export class SpanReader {
       if (foreign) {
         if (isValid(c, traceStart, traceLength, spanStart, spanLength, parentLength, startHi, startLo, endHi, endLo)) {
           this.accepted++;
-          if (this.scan !== undefined) this.#note(this.scan, traceStart, end - spanAt);
+          if (scan !== undefined) this.#note(scan, traceStart, end - spanAt);
         }
         return;
       }
@@ -258,10 +265,11 @@ export class SpanReader {
     );
   }
 
-  /** Scan mode: a valid span of the trace at traceStart, `bytes` long on the wire. */
+  /** Scan mode: a span of the trace at traceStart, `bytes` long on the wire. */
   #note(scan: TraceScan, traceStart: number, bytes: number): void {
     const id = this.#strings.traceIdHex(traceStart);
     if (scan.traceIds.at(-1) !== id) scan.traceIds.push(id);
+    scan.spans++;
     scan.wireBytes += bytes;
   }
 
