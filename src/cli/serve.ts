@@ -65,7 +65,7 @@ export function serveCommand(): Command {
     .option('--spool <dir>', 'durable intake: exports are on disk here before they are acknowledged (default: <db>.spool next to the store)')
     .option('--no-spool', 'acknowledge exports from memory only (a crash loses what is buffered)')
     .option('--spool-max-mib <n>', 'spool size at which exports are refused (retryable)', wholeNumber('--spool-max-mib'), 1024)
-    .option('--spool-commit-ms <ms>', 'group commit window: exports within it share one fsync', wholeNumber('--spool-commit-ms'), 10)
+    .option('--spool-commit-ms <ms>', 'group commit window: an export reaching an idle spool waits this long for others to share its write (those arriving during a write share the next one)', wholeNumber('--spool-commit-ms'), 0)
     .option('--max-body-mib <n>', 'OTLP/HTTP body limit after decompression', wholeNumber('--max-body-mib'), 20)
     .option('--grpc-max-receive-mib <n>', 'OTLP/gRPC message limit', wholeNumber('--grpc-max-receive-mib'), 4)
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')

@@ -44,6 +44,20 @@ describe('Spool', () => {
     }
   });
 
+  it('without a window (the default) commits at once, the appends of one turn of the event loop in one write', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const spool = Spool.open({ dir: tempDir('spool-now') });
+      const a = spool.append('protobuf', Buffer.from('a'));
+      const b = spool.append('json', Buffer.from('{}'));
+      await Promise.all([a.durable, b.durable]); // no timer is advanced
+      expect(spool.fsyncs).toBe(1);
+      await spool.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('stops a segment at a torn or corrupt tail: those bytes were never acknowledged', async () => {
     const dir = tempDir('spool-torn');
     const spool = Spool.open({ dir });

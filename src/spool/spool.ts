@@ -20,9 +20,10 @@ export interface SpoolOptions {
   /** Segment bytes on disk at which appends are refused (retryable). Default 1 GiB. */
   maxBytes?: number;
   /**
-   * Group-commit window: an append to an idle spool waits this long for company before its fsync.
+   * Group-commit window: an append to an idle spool waits this long for company before its write.
    * While a commit is in flight, appends queue behind it and are committed together the moment it
-   * returns, without a window. Default 10 ms.
+   * returns, without a window. Default 0: at once, after the I/O the event loop has ready (as
+   * PostgreSQL's commit_delay 0: under load, appends group behind the commit in flight by themselves).
    */
   commitMs?: number;
   /** A segment is sealed and a new one started past this size… Default 8 MiB. */
@@ -102,7 +103,8 @@ export class Spool {
   #pending: Pending[] = [];
   /** The batch being written and fsync'd (its segments must not be deleted meanwhile). */
   #inFlight: Pending[] = [];
-  #timer: NodeJS.Timeout | undefined;
+  /** The commit waiting to start (the window's timer, or the loop's next check phase). */
+  #scheduled: { cancel(): void } | undefined;
   #committing: Promise<void> | undefined;
   #total = 0;
   #fsyncs = 0;
@@ -111,7 +113,7 @@ export class Spool {
   private constructor(options: SpoolOptions, existing: number[]) {
     this.dir = options.dir;
     this.#maxBytes = options.maxBytes ?? 1024 * 1024 * 1024;
-    this.#commitMs = options.commitMs ?? 10;
+    this.#commitMs = options.commitMs ?? 0;
     this.#segmentBytes = options.segmentBytes ?? 8 * 1024 * 1024;
     this.#segmentMs = options.segmentMs ?? 1000;
     this.#now = options.now ?? Date.now;
@@ -204,7 +206,7 @@ export class Spool {
       this.#pending.push({ segment, bytes: [header, Buffer.from(body.buffer, body.byteOffset, body.length)], resolve, reject });
     });
     // Behind a commit in flight, the append goes with the next one, started when that one returns.
-    if (this.#committing === undefined) this.#timer ??= setTimeout(() => void this.#commit(), this.#commitMs);
+    if (this.#committing === undefined) this.#scheduled ??= this.#schedule();
     return { segment, durable };
   }
 
@@ -228,8 +230,6 @@ export class Spool {
 
   /** Commits what is pending and closes the file. */
   async close(): Promise<void> {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
     await this.#commit();
     this.#closed = true;
     await this.#handle?.file.close();
@@ -255,6 +255,17 @@ export class Spool {
     }
   }
 
+  /** Starts a commit after the window, or with no window once the I/O the loop has ready is taken. */
+  #schedule(): { cancel(): void } {
+    const commit = (): void => void this.#commit();
+    if (this.#commitMs <= 0) {
+      const immediate = setImmediate(commit);
+      return { cancel: () => clearImmediate(immediate) };
+    }
+    const timer = setTimeout(commit, this.#commitMs);
+    return { cancel: () => clearTimeout(timer) };
+  }
+
   /**
    * One group commit at a time: every pending record written, one fsync per segment touched. What
    * arrived while it ran is committed next, at once: an export never waits for a window behind a
@@ -262,8 +273,8 @@ export class Spool {
    * thread pool.
    */
   async #commit(): Promise<void> {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#scheduled?.cancel();
+    this.#scheduled = undefined;
     while (this.#committing !== undefined) await this.#committing;
     if (this.#pending.length === 0) return;
     this.#committing = this.#commitPending();
