@@ -111,6 +111,8 @@ export function serveCommand(): Command {
         ...(o.record === undefined ? {} : { recordPath: o.record }),
         ...spoolOption(o, db),
         ...security,
+        // The built CLI has the writer thread's module; N1LENS_STORE_WRITER=inline writes on the serve thread (A/B).
+        storeWriterThread: process.env['N1LENS_STORE_WRITER'] !== 'inline',
       });
       const r = server.replayed;
       if (r.exports > 0) process.stderr.write(`n1lens serve: replayed ${r.spans} spans from ${r.exports} spooled exports (${r.skipped} already analysed)\n`);

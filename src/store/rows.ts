@@ -2,7 +2,7 @@
 import { emptyConnectionRollup, type ConnectionRollup, type ConnectionSecond } from '../detect/connections.js';
 import { mergeTallies, tallyLocation, type LocationTally } from '../detect/location.js';
 import { RollupSet, emptyEndpointRollup, mergeRollups, type CascadeRollup, type EndpointRollup, type FingerprintRollup } from '../detect/rollup.js';
-import { emptyPattern, mergePatterns, type RouteTraffic, type TrafficPattern } from '../detect/routes.js';
+import { emptyPattern, mergePatterns, routeTraffic as routeTrafficOf, type RouteTraffic, type TrafficPattern } from '../detect/routes.js';
 import type { Cascade, CodeLocation, FindingKind, LeafShape, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
 import type { Acknowledgement, AcknowledgementState } from '../report/acknowledge.js';
 import type { PeriodRows, StartRange, StoredFinding } from './store.js';
@@ -139,6 +139,40 @@ export function rollupsByStart(analyses: readonly RequestAnalysis[], sizeMs: num
     set.add(a);
   }
   return byHour;
+}
+
+/** One row start's rollups in a RowBatch. */
+export interface RowsAt {
+  start: number;
+  endpoints: EndpointRollup[];
+  connections: ConnectionRollup[];
+}
+
+/**
+ * What one write adds, computed from analysed requests: the rollups of each hour and (within the 48 h
+ * minute rows are kept, from `minuteHorizon`) each minute, the worst example per finding, and route
+ * traffic. Plain data, so it crosses to the store's writer thread as one message (store/writer.ts).
+ */
+export interface RowBatch {
+  /** The write's clock: which minute rows are pruned. */
+  nowMs: number;
+  hours: RowsAt[];
+  minutes: RowsAt[];
+  examples: ExampleRow[];
+  traffic: RouteTraffic[];
+}
+
+export function rowBatch(analyses: readonly RequestAnalysis[], nowMs: number, minuteHorizon: number): RowBatch {
+  const at = (sets: Map<number, RollupSet>): RowsAt[] =>
+    [...sets].map(([start, set]) => ({ start, endpoints: set.values(), connections: [...set.connections.values()] }));
+  return {
+    nowMs,
+    hours: at(rollupsByStart(analyses, HOUR_MS)),
+    // Minute rows only where they are kept: an old trace file loaded now would write rows pruned at once.
+    minutes: at(rollupsByStart(analyses.filter((a) => a.startMs >= minuteHorizon), MINUTE_MS)),
+    examples: worstExamples(analyses),
+    traffic: routeTrafficOf(analyses),
+  };
 }
 
 export const findingLink = (c: CascadeRollup): Link => ({ trigger: c.trigger, steps: c.steps, linked: c.linked, leaf: c.leaf, firstIndex: c.firstIndex });

@@ -3,12 +3,13 @@ import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import type { ConnectionRollup } from '../detect/connections.js';
 import type { CascadeRollup, EndpointRollup } from '../detect/rollup.js';
 import { endpointMatcher } from '../report/model.js';
-import { routeTraffic as routeTrafficOf, type RouteTraffic } from '../detect/routes.js';
+import type { RouteTraffic } from '../detect/routes.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
 import type { SqlFacts } from '../sql/types.js';
 import { migrate, MINUTE_ROWS_MARK } from './migrations.js';
 import { Summaries, type SummaryBucket, type SummaryEndpoint } from './summaries.js';
+import { StoreWriter, type StoreWriterOptions } from './writer.js';
 import {
   assembleRollups,
   endpointHourRollup,
@@ -19,13 +20,14 @@ import {
   mergeFindingHour,
   mergeFingerprintHour,
   mergeRouteTraffic,
-  rollupsByStart,
+  rowBatch,
+  type RowBatch,
+  type ExampleRow,
   rangesOf,
   byEndpointAndStart,
   HOUR_ROWS,
   MINUTE_ROWS,
   type Grain,
-  worstExamples,
   acknowledgementOf,
   findingIdMap,
   storedFinding,
@@ -59,6 +61,17 @@ import {
 /** How often a writer deletes minute rows past the horizon. */
 const MINUTE_PRUNE_EVERY_MS = 5 * 60_000;
 
+/** A writer-thread write rolled back because some of its traces were already committed. */
+const RECOUNT = Symbol('recount');
+
+export interface SqliteStoreOptions extends StoreOptions {
+  /**
+   * Writes (record, the prunes) on a thread of their own with a connection of their own (writer.ts),
+   * so the SQL merge never holds this thread's event loop. Not for `:memory:` (one connection's database).
+   */
+  writerThread?: boolean | StoreWriterOptions;
+}
+
 export class SqliteStore extends Store {
   readonly db: Database;
   readonly location: string;
@@ -71,11 +84,15 @@ export class SqliteStore extends Store {
   /** When minute rows older than 48 h were last deleted (see #pruneMinutes). */
   #minutesPrunedAt = Number.NEGATIVE_INFINITY;
 
-  private constructor(db: Database, location: string, options: StoreOptions, minuteRowsSinceMs: number | undefined) {
+  /** With a writer thread, record() and the prunes go through it; this connection reads. */
+  readonly #writer: StoreWriter | undefined;
+
+  private constructor(db: Database, location: string, options: SqliteStoreOptions, minuteRowsSinceMs: number | undefined) {
     super(options, minuteRowsSinceMs);
     this.db = db;
     this.location = location;
     this.#summaries = new Summaries(db);
+    this.#writer = options.writerThread === undefined || options.writerThread === false ? undefined : new StoreWriter(location, options.writerThread === true ? {} : options.writerThread);
   }
 
   #prepare(sql: string): Statement {
@@ -91,7 +108,8 @@ export class SqliteStore extends Store {
    * Opens (creating and migrating) a store file; `:memory:` works for tests. A path that cannot be a
    * store (missing directory, not writable, not SQLite, a newer schema) throws a one-line StoreOpenError.
    */
-  static open(path: string, options: StoreOptions = {}): SqliteStore {
+  static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+    if (options.writerThread !== undefined && options.writerThread !== false && path === ':memory:') throw new StoreOpenError('an in-memory store cannot have a writer thread');
     let db: Database | undefined;
     try {
       db = new BetterSqlite3(path);
@@ -108,16 +126,54 @@ export class SqliteStore extends Store {
   }
 
   async close(): Promise<void> {
+    await this.#writer?.close();
     this.closeSync();
   }
 
-  /** Closes at once (the file handle); for callers that cannot wait. */
+  /** Closes at once (the file handle; a writer thread is stopped, its write in flight rolled back); for callers that cannot wait. */
   closeSync(): void {
+    this.#writer?.terminate();
     if (this.db.open) this.db.close();
   }
 
   async record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces): Promise<void> {
-    this.recordSync(analyses, committed);
+    if (this.#writer === undefined) return this.recordSync(analyses, committed);
+    // The rollups are made here, where the requests are; the thread merges them into the rows.
+    const traceIds = committed === undefined ? undefined : { traceIds: [...new Set(committed.traceIds)], nowMs: committed.nowMs };
+    let counted = analyses;
+    const known: string[] = [];
+    for (;;) {
+      const nowMs = this.now();
+      const again = await this.#writer.write(counted.length === 0 ? undefined : rowBatch(counted, nowMs, minuteHorizon(nowMs)), traceIds, known);
+      if (again.length === 0) return;
+      // Another write committed some of these traces first: nothing was written; count the rest.
+      known.push(...again);
+      const done = new Set(known);
+      counted = analyses.filter((a) => !done.has(a.traceId));
+    }
+  }
+
+  /**
+   * The writer thread's write (writer.ts): `rows` and the committed traces in one transaction. A trace
+   * already committed (by an earlier run, another instance), unless in `known`, makes it write nothing
+   * and return those traces, so the caller counts its batch again without them.
+   */
+  writeRowsSync(rows: RowBatch | undefined, committed: { traceIds: readonly string[]; nowMs: number } | undefined, known: readonly string[]): string[] {
+    const again: string[] = [];
+    try {
+      this.db.transaction(() => {
+        if (committed !== undefined) {
+          const insert = this.#prepare('INSERT INTO spool_committed (trace_id, committed_ms) VALUES (?, ?) ON CONFLICT (trace_id) DO NOTHING');
+          const skip = new Set(known);
+          for (const id of committed.traceIds) if (insert.run(id, committed.nowMs).changes === 0 && !skip.has(id)) again.push(id);
+          if (again.length > 0) throw RECOUNT; // rolls the transaction back
+        }
+        if (rows !== undefined) this.#writeRows(rows);
+      })();
+    } catch (e) {
+      if (e !== RECOUNT) throw e;
+    }
+    return again;
   }
 
   /** record() without the promise: the offline report fills an in-memory store as it analyses. */
@@ -140,10 +196,21 @@ export class SqliteStore extends Store {
   }
 
   async pruneCommitted(beforeMs: number): Promise<void> {
+    if (this.#writer !== undefined) return this.#writer.pruneCommitted(beforeMs);
+    this.pruneCommittedSync(beforeMs);
+  }
+
+  pruneCommittedSync(beforeMs: number): void {
     this.#prepare('DELETE FROM spool_committed WHERE committed_ms < ?').run(beforeMs);
   }
 
   async pruneBefore(beforeMs: number): Promise<number> {
+    if (this.#writer === undefined) return this.pruneBeforeSync(beforeMs);
+    // This connection's overview sums in memory are dropped when it sees the commit (Summaries checks data_version).
+    return this.#writer.pruneBefore(beforeMs);
+  }
+
+  pruneBeforeSync(beforeMs: number): number {
     return this.db.transaction(() => {
       let n = 0;
       for (const grain of [HOUR_ROWS, MINUTE_ROWS]) {
@@ -161,22 +228,21 @@ export class SqliteStore extends Store {
   #record(analyses: readonly RequestAnalysis[]): void {
     if (analyses.length === 0) return;
     const nowMs = this.now();
-    this.#pruneMinutes(nowMs);
-    const byHour = rollupsByStart(analyses, HOUR_ROWS.sizeMs);
-    this.#summaries.touched(byHour.keys());
-    for (const [hour, set] of byHour) {
-      for (const r of set.values()) this.#mergeRow(HOUR_ROWS, hour, r);
-      for (const c of set.connections.values()) this.#addConnections(HOUR_ROWS, hour, c);
+    this.#writeRows(rowBatch(analyses, nowMs, minuteHorizon(nowMs)));
+  }
+
+  /** Merges a batch's rows into the store (inside the writing transaction). */
+  #writeRows(rows: RowBatch): void {
+    this.#pruneMinutes(rows.nowMs);
+    this.#summaries.touched(rows.hours.map((h) => h.start));
+    for (const [grain, sets] of [[HOUR_ROWS, rows.hours], [MINUTE_ROWS, rows.minutes]] as const) {
+      for (const { start, endpoints, connections } of sets) {
+        for (const r of endpoints) this.#mergeRow(grain, start, r);
+        for (const c of connections) this.#addConnections(grain, start, c);
+      }
     }
-    // Minute rows only where they are kept: an old trace file loaded now would write rows pruned at once.
-    const horizon = minuteHorizon(nowMs);
-    const recent = analyses.filter((a) => a.startMs >= horizon);
-    for (const [minute, set] of rollupsByStart(recent, MINUTE_ROWS.sizeMs)) {
-      for (const r of set.values()) this.#mergeRow(MINUTE_ROWS, minute, r);
-      for (const c of set.connections.values()) this.#addConnections(MINUTE_ROWS, minute, c);
-    }
-    this.#keepExamples(analyses);
-    for (const t of routeTrafficOf(analyses)) this.#addRouteTraffic(t);
+    this.#keepExamples(rows.examples);
+    for (const t of rows.traffic) this.#addRouteTraffic(t);
   }
 
   /** Deletes minute rows of hours past the horizon, at most every few minutes (inside the writing transaction). */
@@ -324,7 +390,7 @@ export class SqliteStore extends Store {
   }
 
   /** Keeps, per finding, the request where it wasted the most, with that request's DB timeline. */
-  #keepExamples(analyses: readonly RequestAnalysis[]): void {
+  #keepExamples(examples: readonly ExampleRow[]): void {
     const find = this.#prepare(
       `SELECT f.id FROM findings f JOIN endpoints e ON e.id = f.endpoint_id WHERE e.service = ? AND e.endpoint = ? AND f.fingerprint = ?`,
     );
@@ -334,7 +400,7 @@ export class SqliteStore extends Store {
          location = excluded.location, trigger_location = excluded.trigger_location
        WHERE excluded.wasted_ms > examples.wasted_ms`,
     );
-    for (const x of worstExamples(analyses)) {
+    for (const x of examples) {
       const row = find.get(x.service, x.endpoint, x.fingerprint) as { id: number } | undefined;
       if (row === undefined) continue;
       upsert.run(row.id, x.traceId, x.wastedMs, x.timeline, x.location, x.triggerLocation);
