@@ -69,6 +69,11 @@ export class Analyzer {
     return this.#analyse(this.assembler.poll(now));
   }
 
+  /** Analyses traces the assembler released (its poll or flush), for a caller that analyses them a part at a time. */
+  analyse(traces: CompletedTrace<CompactTrace>[]): RequestAnalysis[] {
+    return this.#analyse(traces);
+  }
+
   /** Analyses everything still buffered (end of input, shutdown). */
   flush(): RequestAnalysis[] {
     return this.#analyse(this.assembler.flush());

@@ -129,15 +129,7 @@ export const byEndpointAndStart = <T extends { endpoint_id: number; hour: number
 /** A batch of analysed requests as the rollups of each hour (or minute: `sizeMs`) it falls in, by start. */
 export function rollupsByStart(analyses: readonly RequestAnalysis[], sizeMs: number = HOUR_MS): Map<number, RollupSet> {
   const byHour = new Map<number, RollupSet>();
-  for (const a of analyses) {
-    const hour = Math.floor(a.startMs / sizeMs) * sizeMs;
-    let set = byHour.get(hour);
-    if (set === undefined) {
-      set = new RollupSet();
-      byHour.set(hour, set);
-    }
-    set.add(a);
-  }
+  for (const a of analyses) setAt(byHour, a.startMs, sizeMs).add(a);
   return byHour;
 }
 
@@ -163,16 +155,51 @@ export interface RowBatch {
 }
 
 export function rowBatch(analyses: readonly RequestAnalysis[], nowMs: number, minuteHorizon: number): RowBatch {
-  const at = (sets: Map<number, RollupSet>): RowsAt[] =>
-    [...sets].map(([start, set]) => ({ start, endpoints: set.values(), connections: [...set.connections.values()] }));
-  return {
-    nowMs,
-    hours: at(rollupsByStart(analyses, HOUR_MS)),
-    // Minute rows only where they are kept: an old trace file loaded now would write rows pruned at once.
-    minutes: at(rollupsByStart(analyses.filter((a) => a.startMs >= minuteHorizon), MINUTE_MS)),
-    examples: worstExamples(analyses),
-    traffic: routeTrafficOf(analyses),
-  };
+  const builder = new RowBatchBuilder(nowMs, minuteHorizon);
+  builder.add(analyses);
+  return builder.finish();
+}
+
+/**
+ * A RowBatch built a part of the requests at a time (the same rollups as rowBatch over all of them,
+ * requests added in the same order), so the thread building it can answer requests in between.
+ */
+export class RowBatchBuilder {
+  readonly #nowMs: number;
+  readonly #minuteHorizon: number;
+  readonly #hours = new Map<number, RollupSet>();
+  readonly #minutes = new Map<number, RollupSet>();
+  readonly #analyses: RequestAnalysis[] = [];
+
+  constructor(nowMs: number, minuteHorizon: number) {
+    this.#nowMs = nowMs;
+    this.#minuteHorizon = minuteHorizon;
+  }
+
+  add(analyses: readonly RequestAnalysis[]): void {
+    for (const a of analyses) {
+      setAt(this.#hours, a.startMs, HOUR_MS).add(a);
+      // Minute rows only where they are kept: an old trace file loaded now would write rows pruned at once.
+      if (a.startMs >= this.#minuteHorizon) setAt(this.#minutes, a.startMs, MINUTE_MS).add(a);
+      this.#analyses.push(a);
+    }
+  }
+
+  finish(): RowBatch {
+    const at = (sets: Map<number, RollupSet>): RowsAt[] =>
+      [...sets].map(([start, set]) => ({ start, endpoints: set.values(), connections: [...set.connections.values()] }));
+    return { nowMs: this.#nowMs, hours: at(this.#hours), minutes: at(this.#minutes), examples: worstExamples(this.#analyses), traffic: routeTrafficOf(this.#analyses) };
+  }
+}
+
+function setAt(sets: Map<number, RollupSet>, startMs: number, sizeMs: number): RollupSet {
+  const start = Math.floor(startMs / sizeMs) * sizeMs;
+  let set = sets.get(start);
+  if (set === undefined) {
+    set = new RollupSet();
+    sets.set(start, set);
+  }
+  return set;
 }
 
 export const findingLink = (c: CascadeRollup): Link => ({ trigger: c.trigger, steps: c.steps, linked: c.linked, leaf: c.leaf, firstIndex: c.firstIndex });

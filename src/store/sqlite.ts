@@ -21,6 +21,7 @@ import {
   mergeFingerprintHour,
   mergeRouteTraffic,
   rowBatch,
+  RowBatchBuilder,
   type RowBatch,
   type ExampleRow,
   rangesOf,
@@ -60,6 +61,12 @@ import {
 
 /** How often a writer deletes minute rows past the horizon. */
 const MINUTE_PRUNE_EVERY_MS = 5 * 60_000;
+
+/**
+ * Requests whose rollups are made in one go before letting the event loop through (a write made on a
+ * writer thread; ~5 ms on the bench's Django corpus).
+ */
+const ROWS_SLICE = 64;
 
 /** A writer-thread write rolled back because some of its traces were already committed. */
 const RECOUNT = Symbol('recount');
@@ -143,14 +150,24 @@ export class SqliteStore extends Store {
     let counted = analyses;
     const known: string[] = [];
     for (;;) {
-      const nowMs = this.now();
-      const again = await this.#writer.write(counted.length === 0 ? undefined : rowBatch(counted, nowMs, minuteHorizon(nowMs)), traceIds, known);
+      const again = await this.#writer.write(counted.length === 0 ? undefined : await this.#rowsYielding(counted), traceIds, known);
       if (again.length === 0) return;
       // Another write committed some of these traces first: nothing was written; count the rest.
       known.push(...again);
       const done = new Set(known);
       counted = analyses.filter((a) => !done.has(a.traceId));
     }
+  }
+
+  /** The batch's rows, built ROWS_SLICE requests at a time with the event loop let through in between. */
+  async #rowsYielding(analyses: readonly RequestAnalysis[]): Promise<RowBatch> {
+    const nowMs = this.now();
+    const builder = new RowBatchBuilder(nowMs, minuteHorizon(nowMs));
+    for (let i = 0; i < analyses.length; i += ROWS_SLICE) {
+      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      builder.add(analyses.slice(i, i + ROWS_SLICE));
+    }
+    return builder.finish();
   }
 
   /**
