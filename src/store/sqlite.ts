@@ -143,14 +143,18 @@ export class SqliteStore extends Store {
     if (this.db.open) this.db.close();
   }
 
+  /**
+   * The rows are made ROWS_SLICE requests at a time, letting the event loop through in between (serve
+   * calls this from its intake), then written in one transaction: on the writer thread when there is
+   * one, here otherwise.
+   */
   async record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces): Promise<void> {
-    if (this.#writer === undefined) return this.recordSync(analyses, committed);
-    // The rollups are made here, where the requests are; the thread merges them into the rows.
     const traceIds = committed === undefined ? undefined : { traceIds: [...new Set(committed.traceIds)], nowMs: committed.nowMs };
     let counted = analyses;
     const known: string[] = [];
     for (;;) {
-      const again = await this.#writer.write(counted.length === 0 ? undefined : await this.#rowsYielding(counted), traceIds, known);
+      const rows = counted.length === 0 ? undefined : await this.#rowsYielding(counted);
+      const again = this.#writer === undefined ? this.writeRowsSync(rows, traceIds, known) : await this.#writer.write(rows, traceIds, known);
       if (again.length === 0) return;
       // Another write committed some of these traces first: nothing was written; count the rest.
       known.push(...again);
