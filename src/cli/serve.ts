@@ -23,6 +23,7 @@ interface ServeCliOptions extends DetectorCliOptions, Pick<ServeOptions, 'host' 
   memoryLimitMib?: number;
   /** A directory, or false for --no-spool. */
   spool?: string | false;
+  storeWriterThread?: boolean;
   spoolMaxMib: number;
   authToken?: string;
   tlsCert?: string;
@@ -63,6 +64,7 @@ export function serveCommand(): Command {
     .option('--tls-client-ca <file>', 'PEM CA bundle: require client certificates signed by it (mTLS)')
     .option('--insecure-public', 'allow a non-loopback --host without --auth-token (anyone who can reach it may send and read)')
     .option('--spool <dir>', 'durable intake: exports are on disk here before they are acknowledged (default: <db>.spool next to the store)')
+    .option('--store-writer-thread', 'write a SQLite store from a thread of its own: its transactions never hold up exports or /healthz, for ~20-25 MiB more memory')
     .option('--no-spool', 'acknowledge exports from memory only (a crash loses what is buffered)')
     .option('--spool-max-mib <n>', 'spool size at which exports are refused (retryable)', wholeNumber('--spool-max-mib'), 1024)
     .option('--spool-commit-ms <ms>', 'group commit window: exports within it share one fsync', wholeNumber('--spool-commit-ms'), 10)
@@ -111,8 +113,7 @@ export function serveCommand(): Command {
         ...(o.record === undefined ? {} : { recordPath: o.record }),
         ...spoolOption(o, db),
         ...security,
-        // The built CLI has the writer thread's module; N1LENS_STORE_WRITER=inline writes on the serve thread (A/B).
-        storeWriterThread: process.env['N1LENS_STORE_WRITER'] !== 'inline',
+        storeWriterThread: o.storeWriterThread === true,
       });
       const r = server.replayed;
       if (r.exports > 0) process.stderr.write(`n1lens serve: replayed ${r.spans} spans from ${r.exports} spooled exports (${r.skipped} already analysed)\n`);
