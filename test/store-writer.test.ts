@@ -112,6 +112,25 @@ describe('the SQLite store with a writer thread', () => {
     await store.close();
   });
 
+  it('writes a statement again after the transaction that first wrote it failed', async () => {
+    const analyses = (await recordedRequests()).slice(0, 10);
+    for (const writer of [undefined, writerThread]) {
+      const path = join(tempDir('writer-rollback'), 'n1lens.db');
+      const store = SqliteStore.open(path, writer === undefined ? {} : { writerThread: writer });
+      // Fails after the statements and rows were inserted (examples come last): all of it rolls back.
+      const db = new BetterSqlite3(path);
+      db.exec("CREATE TRIGGER fail_examples BEFORE INSERT ON examples BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END");
+      await expect(store.record(analyses)).rejects.toThrow(/disk I\/O error/);
+      expect(db.prepare('SELECT count(*) AS n FROM statements').get()).toEqual({ n: 0 });
+      db.exec('DROP TRIGGER fail_examples');
+      db.close();
+      await store.record(analyses);
+      expect((await store.report()).summary.findings).toBeGreaterThan(0);
+      for (const id of (await store.findingIds()).values()) expect((await store.finding(id))?.sql).toMatch(/^SELECT/);
+      await store.close();
+    }
+  });
+
   it('lets the intake free spool segments only once the thread has committed their traces', async () => {
     const dir = tempDir('writer-spool');
     const path = join(dir, 'n1lens.db');

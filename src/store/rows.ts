@@ -235,19 +235,22 @@ export function mergeFindingHour(old: FindingHourRow | undefined, c: CascadeRoll
 
 /** A fingerprint hour with `f` added; the example is the slower of the two. */
 export function mergeFingerprintHour(old: FingerprintHourRow | undefined, f: FingerprintRollup): FingerprintHourRow {
+  return mergeFingerprintHourWithMax(old, f)[0];
+}
+
+/** mergeFingerprintHour, and the slowest execution the merged row keeps (fingerprintExampleMaxMs without parsing it again). */
+export function mergeFingerprintHourWithMax(old: FingerprintHourRow | undefined, f: FingerprintRollup): [FingerprintHourRow, number] {
   const p: FingerprintHourJson = old === undefined ? { durations: [], example: { traceId: '', maxMs: -1 } } : (JSON.parse(old.rollup) as FingerprintHourJson);
   const durations = fromPairs(p.durations);
   for (const [k, v] of f.durations) durations.set(k, (durations.get(k) ?? 0) + v);
-  return {
+  const example = f.example.maxMs > p.example.maxMs ? f.example : p.example;
+  const row = {
     requests: (old?.requests ?? 0) + f.requests,
     executions: (old?.executions ?? 0) + f.executions,
     total_ms: (old?.total_ms ?? 0) + f.totalMs,
-    rollup: JSON.stringify({
-      durations: toPairs(durations),
-      example: f.example.maxMs > p.example.maxMs ? f.example : p.example,
-      locations: mergeTallyJson(p.locations, f.locations),
-    } satisfies FingerprintHourJson),
+    rollup: JSON.stringify({ durations: toPairs(durations), example, locations: mergeTallyJson(p.locations, f.locations) } satisfies FingerprintHourJson),
   };
+  return [row, example.maxMs];
 }
 
 /** The slowest execution kept in a fingerprint hour row. */

@@ -13,12 +13,11 @@ import { StoreWriter, type StoreWriterOptions } from './writer.js';
 import {
   assembleRollups,
   endpointHourRollup,
-  fingerprintExampleMaxMs,
   connectionSecondRows,
   findingLink,
   mergeEndpointHour,
   mergeFindingHour,
-  mergeFingerprintHour,
+  mergeFingerprintHourWithMax,
   mergeRouteTraffic,
   rowBatch,
   RowBatchBuilder,
@@ -90,6 +89,10 @@ export class SqliteStore extends Store {
 
   /** When minute rows older than 48 h were last deleted (see #pruneMinutes). */
   #minutesPrunedAt = Number.NEGATIVE_INFINITY;
+
+  /** Fingerprints known to be in `statements` (committed by this connection): see #statement. */
+  readonly #statementsStored = new Set<string>();
+  #statementsWritten: string[] = [];
 
   /** With a writer thread, record() and the prunes go through it; this connection reads. */
   readonly #writer: StoreWriter | undefined;
@@ -182,7 +185,7 @@ export class SqliteStore extends Store {
   writeRowsSync(rows: RowBatch | undefined, committed: { traceIds: readonly string[]; nowMs: number } | undefined, known: readonly string[]): string[] {
     const again: string[] = [];
     try {
-      this.db.transaction(() => {
+      this.#transaction(() => {
         if (committed !== undefined) {
           const insert = this.#prepare('INSERT INTO spool_committed (trace_id, committed_ms) VALUES (?, ?) ON CONFLICT (trace_id) DO NOTHING');
           const skip = new Set(known);
@@ -190,7 +193,7 @@ export class SqliteStore extends Store {
           if (again.length > 0) throw RECOUNT; // rolls the transaction back
         }
         if (rows !== undefined) this.#writeRows(rows);
-      })();
+      });
     } catch (e) {
       if (e !== RECOUNT) throw e;
     }
@@ -199,7 +202,7 @@ export class SqliteStore extends Store {
 
   /** record() without the promise: the offline report fills an in-memory store as it analyses. */
   recordSync(analyses: readonly RequestAnalysis[], committed?: CommittedTraces): void {
-    this.db.transaction(() => {
+    this.#transaction(() => {
       let counted = analyses;
       if (committed !== undefined) {
         const insert = this.#prepare('INSERT INTO spool_committed (trace_id, committed_ms) VALUES (?, ?) ON CONFLICT (trace_id) DO NOTHING');
@@ -208,7 +211,7 @@ export class SqliteStore extends Store {
         if (again.size > 0) counted = analyses.filter((a) => !again.has(a.traceId));
       }
       this.#record(counted);
-    })();
+    });
   }
 
   async committed(traceIds: readonly string[]): Promise<Set<string>> {
@@ -345,8 +348,20 @@ export class SqliteStore extends Store {
     return row.id;
   }
 
+  /** Statements are never deleted, so one this connection has seen committed needs no INSERT again. */
   #statement(fingerprint: string, sql: string, facts: SqlFacts): void {
+    if (this.#statementsStored.has(fingerprint)) return;
     this.#prepare('INSERT OR IGNORE INTO statements (fingerprint, sql, facts) VALUES (?, ?, ?)').run(fingerprint, sql, JSON.stringify(facts));
+    this.#statementsWritten.push(fingerprint);
+  }
+
+  /** Runs a writing transaction; the statements it inserted count as stored only once it commits. */
+  #transaction<T>(write: () => T): T {
+    this.#statementsWritten = [];
+    const result = this.db.transaction(write)();
+    for (const fingerprint of this.#statementsWritten) this.#statementsStored.add(fingerprint);
+    this.#statementsWritten = [];
+    return result;
   }
 
   #findingId(endpointId: number, c: CascadeRollup, r: EndpointRollup): number {
@@ -398,9 +413,9 @@ export class SqliteStore extends Store {
         fp.fingerprint,
         start,
       ) as FingerprintHourRow | undefined;
-      const f = mergeFingerprintHour(prev, fp);
+      const [f, exampleMaxMs] = mergeFingerprintHourWithMax(prev, fp);
       if (fp.facts.operation === 'SELECT' && !fp.facts.transactionControl && !r.cascades.has(fp.fingerprint)) {
-        this.#summaries.selectRow(grain.sizeMs, endpointId, fp.fingerprint, start, f.requests, f.executions, f.total_ms, fingerprintExampleMaxMs(f));
+        this.#summaries.selectRow(grain.sizeMs, endpointId, fp.fingerprint, start, f.requests, f.executions, f.total_ms, exampleMaxMs);
       }
       this.#prepare(
         `INSERT INTO ${grain.fingerprints} (endpoint_id, fingerprint, ${key}, requests, executions, total_ms, rollup) VALUES (?, ?, ?, ?, ?, ?, ?)
