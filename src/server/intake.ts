@@ -372,7 +372,7 @@ export class Intake {
       // Every trace with spans in a segment older than the oldest still open is committed.
       let oldest = this.#spool.currentSegment;
       for (const segment of this.#traceSegment.values()) if (segment < oldest) oldest = segment;
-      this.#spool.deleteBefore(oldest);
+      this.#spool.deleteBefore(oldest, { background: true });
       if (nowMs - this.#lastPrune > 60_000) {
         this.#lastPrune = nowMs;
         await this.#store.pruneCommitted(nowMs - COMMITTED_RETENTION_MS).catch(() => undefined);
