@@ -61,6 +61,30 @@ import {
 /** How often a writer deletes minute rows past the horizon. */
 const MINUTE_PRUNE_EVERY_MS = 5 * 60_000;
 
+/** The row merges' SQL of one grain, built once: the write path looks its statements up by these same strings. */
+function writeSql(grain: Grain) {
+  const { key } = grain;
+  return {
+    endpointRow: `SELECT requests, db_spans, repeats, wasted_ms, rollup FROM ${grain.endpoints} WHERE endpoint_id = ? AND ${key} = ?`,
+    endpointUpsert: `INSERT INTO ${grain.endpoints} (endpoint_id, ${key}, requests, db_spans, repeats, wasted_ms, rollup) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (endpoint_id, ${key}) DO UPDATE SET requests = excluded.requests, db_spans = excluded.db_spans,
+         repeats = excluded.repeats, wasted_ms = excluded.wasted_ms, rollup = excluded.rollup`,
+    findingRow: `SELECT requests_affected, executions, wasted_ms, rollup FROM ${grain.findings} WHERE finding_id = ? AND ${key} = ?`,
+    findingUpsert: `INSERT INTO ${grain.findings} (finding_id, ${key}, requests_affected, executions, wasted_ms, rollup) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (finding_id, ${key}) DO UPDATE SET requests_affected = excluded.requests_affected,
+           executions = excluded.executions, wasted_ms = excluded.wasted_ms, rollup = excluded.rollup`,
+    fingerprintRow: `SELECT requests, executions, total_ms, rollup FROM ${grain.fingerprints} WHERE endpoint_id = ? AND fingerprint = ? AND ${key} = ?`,
+    fingerprintUpsert: `INSERT INTO ${grain.fingerprints} (endpoint_id, fingerprint, ${key}, requests, executions, total_ms, rollup) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (endpoint_id, fingerprint, ${key}) DO UPDATE SET requests = excluded.requests,
+           executions = excluded.executions, total_ms = excluded.total_ms, rollup = excluded.rollup`,
+    connectionsUpsert: `INSERT INTO ${grain.connections} (service, ${key}, db_requests, observable_requests, opened) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (service, ${key}) DO UPDATE SET db_requests = db_requests + excluded.db_requests,
+         observable_requests = observable_requests + excluded.observable_requests, opened = opened + excluded.opened`,
+  };
+}
+
+const WRITE_SQL: ReadonlyMap<Grain, ReturnType<typeof writeSql>> = new Map([HOUR_ROWS, MINUTE_ROWS].map((g) => [g, writeSql(g)]));
+
 /**
  * Requests whose rollups are made in one go before letting the event loop through (a write made on a
  * writer thread; ~5 ms on the bench's Django corpus).
@@ -282,11 +306,7 @@ export class SqliteStore extends Store {
 
   /** Additive upserts: any number of writers may add to the same second. The seconds are written with the hour rows. */
   #addConnections(grain: Grain, start: number, c: ConnectionRollup): void {
-    this.#prepare(
-      `INSERT INTO ${grain.connections} (service, ${grain.key}, db_requests, observable_requests, opened) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (service, ${grain.key}) DO UPDATE SET db_requests = db_requests + excluded.db_requests,
-         observable_requests = observable_requests + excluded.observable_requests, opened = opened + excluded.opened`,
-    ).run(c.service, start, c.dbRequests, c.observableRequests, c.opened);
+    this.#prepare(WRITE_SQL.get(grain)!.connectionsUpsert).run(c.service, start, c.dbRequests, c.observableRequests, c.opened);
     if (grain !== HOUR_ROWS) return;
     const upsert = this.#prepare(
       `INSERT INTO connection_seconds (service, instance, second, held, held_ms, db_ms, opened) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -378,50 +398,34 @@ export class SqliteStore extends Store {
 
   /** Merges an endpoint's rollup into its rows starting at `start` (an hour or a minute), with the period summaries beside them. */
   #mergeRow(grain: Grain, start: number, r: EndpointRollup): void {
-    const { key } = grain;
+    const sql = WRITE_SQL.get(grain)!;
     const endpointId = this.#endpointId(r);
-    const old = this.#prepare(`SELECT requests, db_spans, repeats, wasted_ms, rollup FROM ${grain.endpoints} WHERE endpoint_id = ? AND ${key} = ?`).get(endpointId, start) as
+    const old = this.#prepare(sql.endpointRow).get(endpointId, start) as
       | EndpointHourRow
       | undefined;
     const e = mergeEndpointHour(old, r);
-    this.#prepare(
-      `INSERT INTO ${grain.endpoints} (endpoint_id, ${key}, requests, db_spans, repeats, wasted_ms, rollup) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (endpoint_id, ${key}) DO UPDATE SET requests = excluded.requests, db_spans = excluded.db_spans,
-         repeats = excluded.repeats, wasted_ms = excluded.wasted_ms, rollup = excluded.rollup`,
-    ).run(endpointId, start, e.requests, e.db_spans, e.repeats, e.wasted_ms, e.rollup);
+    this.#prepare(sql.endpointUpsert).run(endpointId, start, e.requests, e.db_spans, e.repeats, e.wasted_ms, e.rollup);
     this.#summaries.endpointRow(grain.sizeMs, endpointId, start, endpointHourRollup(r.endpoint, r.service, e), r);
 
     for (const c of r.cascades.values()) {
       this.#statement(c.fingerprint, c.sql, c.facts);
       const findingId = this.#findingId(endpointId, c, r);
-      const prev = this.#prepare(`SELECT requests_affected, executions, wasted_ms, rollup FROM ${grain.findings} WHERE finding_id = ? AND ${key} = ?`).get(findingId, start) as
+      const prev = this.#prepare(sql.findingRow).get(findingId, start) as
         | FindingHourRow
         | undefined;
       const f = mergeFindingHour(prev, c);
       this.#summaries.findingRow(grain.sizeMs, findingId, start, f.requests_affected, f.executions, f.wasted_ms);
-      this.#prepare(
-        `INSERT INTO ${grain.findings} (finding_id, ${key}, requests_affected, executions, wasted_ms, rollup) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (finding_id, ${key}) DO UPDATE SET requests_affected = excluded.requests_affected,
-           executions = excluded.executions, wasted_ms = excluded.wasted_ms, rollup = excluded.rollup`,
-      ).run(findingId, start, f.requests_affected, f.executions, f.wasted_ms, f.rollup);
+      this.#prepare(sql.findingUpsert).run(findingId, start, f.requests_affected, f.executions, f.wasted_ms, f.rollup);
     }
 
     for (const fp of r.fingerprints.values()) {
       this.#statement(fp.fingerprint, fp.sql, fp.facts);
-      const prev = this.#prepare(`SELECT requests, executions, total_ms, rollup FROM ${grain.fingerprints} WHERE endpoint_id = ? AND fingerprint = ? AND ${key} = ?`).get(
-        endpointId,
-        fp.fingerprint,
-        start,
-      ) as FingerprintHourRow | undefined;
+      const prev = this.#prepare(sql.fingerprintRow).get(endpointId, fp.fingerprint, start) as FingerprintHourRow | undefined;
       const [f, exampleMaxMs] = mergeFingerprintHourWithMax(prev, fp);
       if (fp.facts.operation === 'SELECT' && !fp.facts.transactionControl && !r.cascades.has(fp.fingerprint)) {
         this.#summaries.selectRow(grain.sizeMs, endpointId, fp.fingerprint, start, f.requests, f.executions, f.total_ms, exampleMaxMs);
       }
-      this.#prepare(
-        `INSERT INTO ${grain.fingerprints} (endpoint_id, fingerprint, ${key}, requests, executions, total_ms, rollup) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (endpoint_id, fingerprint, ${key}) DO UPDATE SET requests = excluded.requests,
-           executions = excluded.executions, total_ms = excluded.total_ms, rollup = excluded.rollup`,
-      ).run(endpointId, fp.fingerprint, start, f.requests, f.executions, f.total_ms, f.rollup);
+      this.#prepare(sql.fingerprintUpsert).run(endpointId, fp.fingerprint, start, f.requests, f.executions, f.total_ms, f.rollup);
     }
   }
 
