@@ -26,10 +26,12 @@ const AGGREGATES: readonly SqlAggregate[] = ['COUNT', 'SUM', 'AVG', 'MIN', 'MAX'
 
 /** The texts the grammar matches, as bytes (a typed array reads faster than `charCodeAt`). */
 const TEXTS = [
-  ' (', ' < ', ' <= ', ' = ', ' > ', ' >= ', ' AND ', ' AS ', ' ASC', ' DESC', ' FROM ', ' IN (',
-  ' INNER JOIN ', ' IS NOT NULL', ' IS NULL', ' LEFT OUTER JOIN ', ' LIMIT ', ' OFFSET ', ' ON (',
-  ' OR ', ' ORDER BY ', ' RETURNING ', ' SET ', ' WHERE ', ') VALUES (', ', ', 'BEGIN', 'COMMIT',
-  'DELETE FROM ', 'INSERT INTO ', 'ROLLBACK', 'SELECT ', 'UPDATE ',
+  ' (', ' < ', ' <= ', ' = ', ' > ', ' >= ', ' AND ', ' AS ', ' ASC', ' BETWEEN ', ' DESC', ' FOR UPDATE',
+  ' FROM ', ' GROUP BY ', ' HAVING ', ' ILIKE ', ' IN (', ' INNER JOIN ', ' IS NOT NULL', ' IS NULL',
+  ' LEFT OUTER JOIN ', ' LIKE ', ' LIMIT ', ' OFFSET ', ' ON (', ' OR ', ' ORDER BY ', ' RETURNING ',
+  ' SET ', ' WHERE ', ') VALUES (', ' subquery', ', ', '::text', 'BEGIN', 'COMMIT', 'DELETE FROM ',
+  'DISTINCT ', 'EXISTS(', 'INSERT INTO ', 'NOT ', 'RELEASE SAVEPOINT ', 'ROLLBACK', 'SAVEPOINT ',
+  'SELECT ', ' TO SAVEPOINT ', 'UPDATE ', 'UPPER(',
 ] as const;
 const TEXT = Object.freeze(Object.fromEntries(TEXTS.map((t) => [t, asciiBytes(t)]))) as Readonly<Record<(typeof TEXTS)[number], Uint8Array>>;
 const AGGREGATE_BYTES: readonly Uint8Array[] = AGGREGATES.map(asciiBytes);
@@ -80,6 +82,8 @@ export class OnePass {
   private equalityFilters: ColumnRef[] = NONE;
   private inFilters: ColumnRef[] = NONE;
   private rangeFilters: ColumnRef[] = NONE;
+  /** Above 0 while a subquery, a NOT or a HAVING is read: the general path takes no filter from those. */
+  private quiet = 0;
   /** End of the last token read: the statement ends there (what follows is blank or a comment). */
   lastTokenEnd = 0;
   /** Length of the canonical text written by the last successful `read`. */
@@ -102,6 +106,7 @@ export class OnePass {
     this.equalityFilters = NONE;
     this.inFilters = NONE;
     this.rangeFilters = NONE;
+    this.quiet = 0;
     const facts = this.statement();
     if (facts === null) return null;
     const end = this.i;
@@ -115,7 +120,7 @@ export class OnePass {
   private statement(): SqlFacts | null {
     switch (this.b[0]) {
       case 83: // S
-        return this.select();
+        return this.b[1] === 69 ? this.select() : this.control();
       case 85: // U
         return this.update();
       case 68: // D
@@ -133,6 +138,7 @@ export class OnePass {
 
   private select(): SqlFacts | null {
     if (!this.lit(TEXT['SELECT '])) return null;
+    this.lit(TEXT['DISTINCT ']);
     const selectedColumns: ColumnRef[] = [];
     let items = 0;
     let allAggregates = true;
@@ -143,7 +149,7 @@ export class OnePass {
       const c = b[this.i]!;
       let itemAggregate: SqlFacts['aggregate'] = null;
       let itemConstant = false;
-      if (c === 34) {
+      if (c === 34 || (this.quiet > 0 && this.aliasAt(this.i))) {
         const ref = this.ref();
         if (ref === null) return null;
         if (!selectedColumns.includes(ref)) selectedColumns.push(ref);
@@ -153,6 +159,21 @@ export class OnePass {
       } else if (c >= 48 && c <= 57) {
         if (this.integer() < 0) return null;
         itemConstant = true;
+      } else if (c === 40) {
+        // `(SELECT …)`, `("t"."c")` (a prefetch's related key), `(1)` (an older exists())
+        const d = b[++this.i];
+        if (d === 83) {
+          if (!this.subquery()) return null;
+        } else if (d === 34) {
+          const ref = this.ref();
+          if (ref === null || !this.close()) return null;
+          if (!selectedColumns.includes(ref)) selectedColumns.push(ref);
+        } else {
+          if (!this.value() || !this.close()) return null;
+          itemConstant = true;
+        }
+      } else if (this.lit(TEXT['EXISTS('])) {
+        if (!this.subquery()) return null;
       } else {
         const fn = this.aggregateName();
         if (fn === null) return null;
@@ -161,13 +182,13 @@ export class OnePass {
           this.i++;
           column = '*';
         } else {
+          this.lit(TEXT['DISTINCT ']);
           const ref = this.ref();
           if (ref === null) return null;
           if (!selectedColumns.includes(ref)) selectedColumns.push(ref);
           column = ref;
         }
-        if (b[this.i] !== 41) return null;
-        this.i++;
+        if (!this.close()) return null;
         itemAggregate = { fn, column };
       }
       if (this.lit(TEXT[' AS ']) && !this.name()) return null;
@@ -177,8 +198,16 @@ export class OnePass {
       if (items === 1) constant = itemConstant;
     } while (this.lit(TEXT[', ']));
     if (!this.lit(TEXT[' FROM '])) return null;
-    const table = this.table();
-    if (table === null) return null;
+    let table: string | null;
+    if (b[this.i] === 40 && b[this.i + 1] === 83) {
+      // A derived table: Django's count() of a DISTINCT, sliced or annotated query.
+      this.i++;
+      if (!this.subquery() || !this.lit(TEXT[' subquery'])) return null;
+      table = '';
+    } else {
+      table = this.table();
+      if (table === null) return null;
+    }
     let joins = NONE as unknown as Join[];
     for (;;) {
       let type: Join['type'];
@@ -190,20 +219,31 @@ export class OnePass {
       const left = this.ref();
       if (left === null || !this.lit(TEXT[' = '])) return null;
       const right = this.ref();
-      if (right === null || b[this.i] !== 41) return null;
-      this.i++;
+      if (right === null || !this.close()) return null;
       joins = appended(joins, { table: joined, type, on: left === right ? [left] : [left, right] });
     }
     if (!this.where()) return null;
+    if (this.lit(TEXT[' GROUP BY '])) {
+      // Neither GROUP BY nor HAVING adds a fact.
+      do if (b[this.i]! >= 48 && b[this.i]! <= 57 ? this.integer() < 0 : this.ref() === null) return null;
+      while (this.lit(TEXT[', ']));
+      if (this.lit(TEXT[' HAVING '])) {
+        this.quiet++;
+        const read = this.condition();
+        this.quiet--;
+        if (!read) return null;
+      }
+    }
     let orderBy = NONE as unknown as SqlFacts['orderBy'];
     if (this.lit(TEXT[' ORDER BY '])) {
       do {
-        const column = this.ref();
+        // A position (`ORDER BY 1`) is a value: no column.
+        const column = b[this.i]! >= 48 && b[this.i]! <= 57 ? (this.integer() < 0 ? null : '') : this.ref();
         if (column === null) return null;
         let direction: 'ASC' | 'DESC' = 'ASC';
         if (this.lit(TEXT[' DESC'])) direction = 'DESC';
         else this.lit(TEXT[' ASC']);
-        orderBy = appended(orderBy, { column, direction });
+        if (column !== '') orderBy = appended(orderBy, { column, direction });
       } while (this.lit(TEXT[', ']));
     }
     let limit: number | null = null;
@@ -211,6 +251,7 @@ export class OnePass {
       limit = this.integer();
       if (limit < 0 || (this.lit(TEXT[' OFFSET ']) && this.integer() < 0)) return null;
     }
+    this.lit(TEXT[' FOR UPDATE']);
     return {
       operation: 'SELECT',
       transactionControl: false,
@@ -228,14 +269,47 @@ export class OnePass {
     };
   }
 
-  /** BEGIN, COMMIT, ROLLBACK. */
+  /** The rest of `(SELECT …)` from its SELECT, closing bracket included: canonical text only, no facts. */
+  private subquery(): boolean {
+    this.quiet++;
+    const read = this.select() !== null;
+    this.quiet--;
+    return read && this.close();
+  }
+
+  /** `)` at the cursor, moved past. */
+  private close(): boolean {
+    if (this.b[this.i] !== 41) return false;
+    this.i++;
+    return true;
+  }
+
+  /** BEGIN, COMMIT, ROLLBACK [TO SAVEPOINT "s"], SAVEPOINT "s", RELEASE SAVEPOINT "s". */
   private control(): SqlFacts | null {
-    let operation: 'BEGIN' | 'COMMIT' | 'ROLLBACK';
+    let operation: 'BEGIN' | 'COMMIT' | 'ROLLBACK' | 'SAVEPOINT' | 'RELEASE';
     if (this.lit(TEXT['BEGIN'])) operation = 'BEGIN';
     else if (this.lit(TEXT['COMMIT'])) operation = 'COMMIT';
-    else if (this.lit(TEXT['ROLLBACK'])) operation = 'ROLLBACK';
-    else return null;
+    else if (this.lit(TEXT['ROLLBACK'])) {
+      operation = 'ROLLBACK';
+      if (this.lit(TEXT[' TO SAVEPOINT ']) && !this.savepointName()) return null;
+    } else if (this.lit(TEXT['SAVEPOINT '])) {
+      operation = 'SAVEPOINT';
+      if (!this.savepointName()) return null;
+    } else if (this.lit(TEXT['RELEASE SAVEPOINT '])) {
+      operation = 'RELEASE';
+      if (!this.savepointName()) return null;
+    } else return null;
     return this.write(operation, '', NONE, true);
+  }
+
+  /** A savepoint's `"name"`, written `?`: Django's names differ per call. */
+  private savepointName(): boolean {
+    const s = this.i;
+    if (!this.name()) return false;
+    this.flush(s);
+    this.put(63);
+    this.from = this.i;
+    return true;
   }
 
   private update(): SqlFacts | null {
@@ -281,7 +355,7 @@ export class OnePass {
 
   /** Facts of a statement other than SELECT, with the filters `where` collected. */
   private write(
-    operation: 'UPDATE' | 'DELETE' | 'INSERT' | 'BEGIN' | 'COMMIT' | 'ROLLBACK', table: string, writtenColumns: string[],
+    operation: 'UPDATE' | 'DELETE' | 'INSERT' | 'BEGIN' | 'COMMIT' | 'ROLLBACK' | 'SAVEPOINT' | 'RELEASE', table: string, writtenColumns: string[],
     transactionControl = false,
   ): SqlFacts {
     return {
@@ -306,31 +380,55 @@ export class OnePass {
     return !this.lit(TEXT[' WHERE ']) || this.condition();
   }
 
-  /** Predicates joined by AND / OR, each a comparison or a parenthesised condition. */
+  /** Predicates joined by AND / OR. */
   private condition(): boolean {
-    do {
-      if (this.b[this.i] === 40) {
-        this.i++;
-        if (!this.condition() || this.b[this.i] !== 41) return false;
-        this.i++;
-      } else if (!this.comparison()) return false;
-    } while (this.lit(TEXT[' AND ']) || this.lit(TEXT[' OR ']));
+    do if (!this.predicate()) return false;
+    while (this.lit(TEXT[' AND ']) || this.lit(TEXT[' OR ']));
     return true;
   }
 
-  /** `"a"."b" op value`, `"a"."b" IN (%s, …)`, or `"a"."b" op "c"."d"` and `IS [NOT] NULL` (no filter). */
+  /** `(cond)`, `NOT pred` (no filter inside), `EXISTS(SELECT …)` (none), or a comparison. */
+  private predicate(): boolean {
+    const b = this.b;
+    const c = b[this.i];
+    if (c === 40) {
+      if (b[this.i + 1] === 83) return false; // a subquery's value compared: not a shape
+      this.i++;
+      return this.condition() && this.close();
+    }
+    if (c === 78 && this.lit(TEXT['NOT '])) {
+      this.quiet++;
+      const read = this.predicate();
+      this.quiet--;
+      return read;
+    }
+    if (c === 69 && this.lit(TEXT['EXISTS('])) return this.subquery();
+    return this.comparison();
+  }
+
+  /**
+   * `x op value` (a filter on x's column), `x IN (%s, …)`, `x BETWEEN v AND v`, `x op "c"."d"`,
+   * `x IN (SELECT …)`, `x LIKE v`, `x IS [NOT] NULL` or `x` alone (none of these a filter), where x
+   * is a column, maybe `::text` and inside `UPPER(…)` as Django's text lookups write it.
+   */
   private comparison(): boolean {
-    const column = this.ref();
+    const column = this.operand();
     if (column === null) return false;
-    if (this.lit(TEXT[' IS NULL']) || this.lit(TEXT[' IS NOT NULL'])) return true; // not a filter an index serves
+    const b = this.b;
     let op: number;
     if (this.lit(TEXT[' = '])) op = OP_EQ;
     else if (this.lit(TEXT[' IN ('])) op = OP_IN;
     else if (this.lit(TEXT[' >= ']) || this.lit(TEXT[' <= ']) || this.lit(TEXT[' < ']) || this.lit(TEXT[' > '])) op = OP_RANGE;
-    else return false;
+    else if (this.lit(TEXT[' BETWEEN '])) {
+      if (!this.value() || !this.lit(TEXT[' AND ']) || !this.value()) return false;
+      if (this.quiet === 0) this.rangeFilters = added(this.rangeFilters, column);
+      return true;
+    } else if (this.lit(TEXT[' LIKE ']) || this.lit(TEXT[' ILIKE '])) return this.value(); // not a filter an index serves
+    else if (this.lit(TEXT[' IS NULL']) || this.lit(TEXT[' IS NOT NULL'])) return true; // nor this
+    else return true; // a boolean column
     if (op === OP_IN) {
+      if (b[this.i] === 83) return this.subquery();
       // `(%s, %s, …)` is canonically `(?)`: every element repeats the first.
-      const b = this.b;
       if (b[this.i] !== 37 || b[this.i + 1] !== 115) return false;
       this.flush(this.i);
       this.put(63);
@@ -339,20 +437,61 @@ export class OnePass {
       if (b[this.i] !== 41) return false;
       this.from = this.i;
       this.i++;
-      this.equalityFilters = added(this.equalityFilters, column);
-      this.inFilters = added(this.inFilters, column);
+      if (this.quiet === 0) {
+        this.equalityFilters = added(this.equalityFilters, column);
+        this.inFilters = added(this.inFilters, column);
+      }
       return true;
     }
-    if (this.b[this.i] === 34) return this.ref() !== null; // column against column: not a filter
+    const c = b[this.i];
+    if (c === 34 || (c === 40 && b[this.i + 1] === 34) || (this.quiet > 0 && this.aliasAt(this.i))) {
+      // column against column (or an outer query's column, `("t"."id")`): not a filter
+      if (c !== 40) return this.ref() !== null;
+      this.i++;
+      return this.ref() !== null && this.close();
+    }
     if (!this.value()) return false;
-    if (op === OP_EQ) this.equalityFilters = added(this.equalityFilters, column);
-    else this.rangeFilters = added(this.rangeFilters, column);
+    if (this.quiet === 0) {
+      if (op === OP_EQ) this.equalityFilters = added(this.equalityFilters, column);
+      else this.rangeFilters = added(this.rangeFilters, column);
+    }
     return true;
   }
 
-  /** `%s` or an unsigned integer, written `?`. */
+  /**
+   * The left side of a comparison: `"a"."b"`, maybe `::text`, maybe inside `UPPER(…)`; in a quiet
+   * part (subquery, NOT, HAVING) also an alias's column or an aggregate. Its column ('' for
+   * `COUNT(*)`), or null when it is none of these.
+   */
+  private operand(): ColumnRef | null {
+    const b = this.b;
+    const c = b[this.i];
+    if (c === 34 || (this.quiet > 0 && this.aliasAt(this.i))) return this.castRef();
+    if (this.lit(TEXT['UPPER('])) {
+      const column = this.castRef();
+      return column !== null && this.close() ? column : null;
+    }
+    if (this.quiet === 0) return null;
+    if (this.aggregateName() === null) return null;
+    let column: ColumnRef | null = '';
+    if (b[this.i] === 42) this.i++;
+    else column = this.ref();
+    return column !== null && this.close() ? column : null;
+  }
+
+  /** A column ref with an optional `::text`. */
+  private castRef(): ColumnRef | null {
+    const ref = this.ref();
+    if (ref !== null) this.lit(TEXT['::text']);
+    return ref;
+  }
+
+  /** `%s`, an unsigned integer, or `UPPER(%s)`, each value written `?`. */
   private value(): boolean {
-    return this.b[this.i] === 37 ? this.param() : this.integer() >= 0;
+    const c = this.b[this.i];
+    if (c === 37) return this.param();
+    if (c === 85) return this.lit(TEXT['UPPER(']) && this.param() && this.close();
+    return this.integer() >= 0;
   }
 
   /** `%s`, written `?`. */
@@ -411,15 +550,50 @@ export class OnePass {
     return true;
   }
 
-  /** A table name (no schema, no alias may follow: the grammar only continues with keywords). */
+  /**
+   * A table name (no schema); in a quiet part also its alias (`"t" U0`), and '' is returned: the
+   * name is read by no fact there.
+   */
   private table(): string | null {
     const s = this.i;
-    return this.name() ? this.sql.slice(s + 1, this.i - 1) : null;
+    if (!this.name()) return null;
+    if (this.quiet === 0) return this.sql.slice(s + 1, this.i - 1);
+    const i = this.i;
+    if (this.b[i] === 32 && this.aliasAt(i + 1)) this.i = this.aliasEnd;
+    return '';
   }
 
-  /** `"q"."c"` as the ref `q.c`; null when the text is not such a pair. */
+  /** End of the alias `aliasAt` found last. */
+  private aliasEnd = 0;
+
+  /**
+   * Whether one of Django's table aliases starts at i: a capital letter and digits (`U0`, `T3`),
+   * not running on into a word; no keyword looks like that. Sets `aliasEnd`.
+   */
+  private aliasAt(i: number): boolean {
+    const b = this.b;
+    const c = b[i]!;
+    if (c < 65 || c > 90) return false;
+    let j = i + 1;
+    let d = b[j]!;
+    if (d < 48 || d > 57) return false;
+    do d = b[++j]!;
+    while (d >= 48 && d <= 57);
+    if (j > this.n || (d >= 65 && d <= 90) || (d >= 97 && d <= 122) || d === 95 || d === 36 || d >= 128) return false;
+    this.aliasEnd = j;
+    return true;
+  }
+
+  /** `"q"."c"` as the ref `q.c`, or in a quiet part `U0."c"` as ''; null when the text is not such a pair. */
   private ref(): ColumnRef | null {
     const s = this.i;
+    if (this.b[s] !== 34) {
+      if (this.quiet === 0 || !this.aliasAt(s) || this.b[this.aliasEnd] !== 46) return null;
+      this.i = this.aliasEnd + 1;
+      if (!this.name()) return null;
+      const c = this.b[this.i];
+      return c === 46 || c === 40 ? null : '';
+    }
     if (!this.name()) return null;
     const e = this.i;
     if (this.b[e] !== 46) return null;
