@@ -17,6 +17,7 @@
  */
 
 import { cachedColumnRef, columnRefSlot, storeColumnRef } from './facts.js';
+import { FNV_OFFSET_HI, FNV_OFFSET_LO, fnv1a64, fnv1a64Hex, fnv1a64Run } from './hash.js';
 import type { ColumnRefCache } from './facts.js';
 import type { ColumnRef, SqlAggregate, SqlFacts } from './types.js';
 
@@ -66,8 +67,47 @@ const OP_EQ = 1;
 const OP_RANGE = 2;
 const OP_IN = 3;
 
+/**
+ * A select list read before, by its raw text from `SELECT` up to ` FROM `: its facts and the hash
+ * state after its text. An app's statements select the same models' columns again and again
+ * (a model's fields, then a different WHERE, ORDER BY or IN list), so a statement the memo has
+ * never seen usually starts with a list it has.
+ */
+interface SelectList {
+  bytes: Uint8Array;
+  selectedColumns: ColumnRef[];
+  aggregate: SqlFacts['aggregate'];
+  exists: boolean;
+  hi: number;
+  lo: number;
+}
+
+/** Select lists remembered per normaliser (direct-mapped: a collision replaces the older one). */
+const LIST_SLOTS = 256;
+/** Longest `SELECT …` text remembered, in bytes. */
+const MAX_LIST_LENGTH = 4096;
+
+/** The memo slot of the select list `b[0, end)`: its length and a few bytes at both ends. */
+function listSlot(b: Uint8Array, end: number): number {
+  let h = Math.imul(end, 0x9e3779b1) ^ b[end - 2]! ^ (b[end - 5]! << 8) ^ (b[end >> 1]! << 16) ^ (b[8]! << 24);
+  h = Math.imul(h ^ (h >>> 15), 0x85ebca6b);
+  return (h ^ (h >>> 13)) & (LIST_SLOTS - 1);
+}
+
 /** Reusable state of the one-pass reader (one per normaliser workspace). */
 export class OnePass {
+  /** Select lists read before; null for a one-shot normalisation, which would only fill it. */
+  private readonly lists: (SelectList | undefined)[] | null;
+  /** FNV-1a state: after the first `hashedTo` bytes of the canonical text, when hashedTo > 0. */
+  private readonly state = new Int32Array(2);
+  private hashedTo = 0;
+  /** Fingerprint of the canonical text written by the last successful `read`. */
+  fingerprint = '';
+
+  constructor(remember: boolean) {
+    this.lists = remember ? new Array<SelectList | undefined>(LIST_SLOTS).fill(undefined) : null;
+  }
+
   private sql = '';
   private b: Uint8Array = new Uint8Array(0);
   private n = 0;
@@ -107,6 +147,7 @@ export class OnePass {
     this.inFilters = NONE;
     this.rangeFilters = NONE;
     this.quiet = 0;
+    this.hashedTo = 0;
     const facts = this.statement();
     if (facts === null) return null;
     const end = this.i;
@@ -114,6 +155,15 @@ export class OnePass {
     this.flush(end);
     this.lastTokenEnd = end;
     this.length = this.o;
+    // The canonical text's hash, on from the select list's when that was hashed already.
+    const state = this.state;
+    if (this.hashedTo === 0) {
+      state[0] = FNV_OFFSET_HI;
+      state[1] = FNV_OFFSET_LO;
+    }
+    this.fingerprint = fnv1a64Run(out, at + this.hashedTo, at + this.o, state)
+      ? fnv1a64Hex(state)
+      : fnv1a64(out.subarray(at), this.o);
     return facts;
   }
 
@@ -138,6 +188,49 @@ export class OnePass {
 
   private select(): SqlFacts | null {
     if (!this.lit(TEXT['SELECT '])) return null;
+    const lists = this.quiet === 0 ? this.lists : null;
+    let slot = -1;
+    let listEnd = -1;
+    if (lists !== null) {
+      // A select list read before (a model's columns): its facts, and the hash of its text.
+      listEnd = this.sql.indexOf(' FROM ', 7);
+      if (listEnd > 7 && listEnd <= MAX_LIST_LENGTH) {
+        slot = listSlot(this.b, listEnd);
+        const seen = lists[slot];
+        if (seen !== undefined && seen.bytes.length === listEnd && this.sameBytes(seen.bytes, listEnd)) {
+          this.i = listEnd;
+          this.state[0] = seen.hi;
+          this.state[1] = seen.lo;
+          this.hashedTo = listEnd;
+          return this.selectFrom(seen.selectedColumns, seen.aggregate, seen.exists);
+        }
+      }
+    }
+    if (!this.selectList()) return null;
+    const selectedColumns = this.listColumns;
+    const aggregate = this.listAggregate;
+    const exists = this.listExists;
+    if (slot >= 0 && this.i === listEnd && this.from === 0) {
+      // Its canonical text is its raw text (no value in it): hash it now, remember both.
+      const state = this.state;
+      state[0] = FNV_OFFSET_HI;
+      state[1] = FNV_OFFSET_LO;
+      if (fnv1a64Run(this.b, 0, listEnd, state)) {
+        this.hashedTo = listEnd;
+        const bytes = new Uint8Array(this.b.subarray(0, listEnd)); // a copy, not a view of the scratch buffer
+        lists![slot] = { bytes, selectedColumns, aggregate, exists, hi: state[0]!, lo: state[1]! };
+      }
+    }
+    return this.selectFrom(selectedColumns, aggregate, exists);
+  }
+
+  /** The select list's facts, left by `selectList`. */
+  private listColumns: ColumnRef[] = NONE;
+  private listAggregate: SqlFacts['aggregate'] = null;
+  private listExists = false;
+
+  /** `[DISTINCT] item, …` up to ` FROM `: false when not readable; else its facts in the list fields. */
+  private selectList(): boolean {
     this.lit(TEXT['DISTINCT ']);
     const selectedColumns: ColumnRef[] = [];
     let items = 0;
@@ -151,32 +244,32 @@ export class OnePass {
       let itemConstant = false;
       if (c === 34 || (this.quiet > 0 && this.aliasAt(this.i))) {
         const ref = this.ref();
-        if (ref === null) return null;
+        if (ref === null) return false;
         if (!selectedColumns.includes(ref)) selectedColumns.push(ref);
       } else if (c === 37) {
-        if (!this.param()) return null;
+        if (!this.param()) return false;
         itemConstant = true;
       } else if (c >= 48 && c <= 57) {
-        if (this.integer() < 0) return null;
+        if (this.integer() < 0) return false;
         itemConstant = true;
       } else if (c === 40) {
         // `(SELECT …)`, `("t"."c")` (a prefetch's related key), `(1)` (an older exists())
         const d = b[++this.i];
         if (d === 83) {
-          if (!this.subquery()) return null;
+          if (!this.subquery()) return false;
         } else if (d === 34) {
           const ref = this.ref();
-          if (ref === null || !this.close()) return null;
+          if (ref === null || !this.close()) return false;
           if (!selectedColumns.includes(ref)) selectedColumns.push(ref);
         } else {
-          if (!this.value() || !this.close()) return null;
+          if (!this.value() || !this.close()) return false;
           itemConstant = true;
         }
       } else if (this.lit(TEXT['EXISTS('])) {
-        if (!this.subquery()) return null;
+        if (!this.subquery()) return false;
       } else {
         const fn = this.aggregateName();
-        if (fn === null) return null;
+        if (fn === null) return false;
         let column: ColumnRef | '*';
         if (b[this.i] === 42) {
           this.i++;
@@ -184,19 +277,28 @@ export class OnePass {
         } else {
           this.lit(TEXT['DISTINCT ']);
           const ref = this.ref();
-          if (ref === null) return null;
+          if (ref === null) return false;
           if (!selectedColumns.includes(ref)) selectedColumns.push(ref);
           column = ref;
         }
-        if (!this.close()) return null;
+        if (!this.close()) return false;
         itemAggregate = { fn, column };
       }
-      if (this.lit(TEXT[' AS ']) && !this.name()) return null;
+      if (this.lit(TEXT[' AS ']) && !this.name()) return false;
       items++;
       if (itemAggregate === null) allAggregates = false;
       else aggregate ??= itemAggregate;
       if (items === 1) constant = itemConstant;
     } while (this.lit(TEXT[', ']));
+    this.listColumns = selectedColumns;
+    this.listAggregate = items > 0 && allAggregates ? aggregate : null;
+    this.listExists = items === 1 && constant;
+    return true;
+  }
+
+  /** The rest of a SELECT from ` FROM `, its select list read. */
+  private selectFrom(selectedColumns: ColumnRef[], aggregate: SqlFacts['aggregate'], exists: boolean): SqlFacts | null {
+    const b = this.b;
     if (!this.lit(TEXT[' FROM '])) return null;
     let table: string | null;
     if (b[this.i] === 40 && b[this.i + 1] === 83) {
@@ -262,8 +364,8 @@ export class OnePass {
       rangeFilters: this.rangeFilters,
       orderBy,
       limit,
-      aggregate: items > 0 && allAggregates ? aggregate : null,
-      exists: items === 1 && constant,
+      aggregate,
+      exists,
       selectedColumns,
       writtenColumns: NONE,
     };
@@ -612,6 +714,13 @@ export class OnePass {
     const ref = `${this.sql.slice(s + 1, e - 1)}.${this.sql.slice(e + 2, end - 1)}`;
     if (slot >= 0) storeColumnRef(cache!, this.b, s, end, slot, ref);
     return ref;
+  }
+
+  /** Whether `b[0, len)` equals `bytes[0, len)`. */
+  private sameBytes(bytes: Uint8Array, len: number): boolean {
+    const b = this.b;
+    for (let k = 0; k < len; k++) if (b[k] !== bytes[k]) return false;
+    return true;
   }
 
   /** Matches `word` (one of TEXT) at the cursor and moves past it. */
