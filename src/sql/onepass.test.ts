@@ -99,8 +99,17 @@ const inside: fc.Arbitrary<string> = fc.oneof(
     fc.option(fc.tuple(integer, fc.option(integer, { nil: undefined })).map(([n, o]) => ` LIMIT ${n}${o === undefined ? '' : ` OFFSET ${o}`}`), { nil: '' }),
     fc.option(fc.constant(' FOR UPDATE'), { nil: '' }),
   ).map(([d, items, t, joins, w, g, o, l, u]) => `SELECT ${d}${items} FROM ${t}${joins.join('')}${w}${g}${o}${l}${u}`) },
-  fc.tuple(table, list(fc.tuple(columnName, value).map(([c, v]) => `${c} = ${v}`), 4), where)
+  fc.tuple(table, list(fc.tuple(columnName, fc.oneof(value, fc.tuple(ref, fc.constantFrom(' + ', ' - '), value).map(([r, o, v]) => `(${r}${o}${v})`)))
+    .map(([c, v]) => `${c} = ${v}`), 4), where)
     .map(([t, sets, w]) => `UPDATE ${t} SET ${sets}${w}`),
+  // bulk_create: rows of VALUES (one or several, mostly of as many values), or UNNEST's arrays
+  fc.tuple(table, fc.integer({ min: 1, max: 4 }), fc.array(fc.integer({ min: 0, max: 8 }), { minLength: 1, maxLength: 4 }),
+    fc.option(ref.map((r) => ` RETURNING ${r}`), { nil: '' }))
+    .map(([t, k, rows, r]) => `INSERT INTO ${t} (${Array.from({ length: k }, (_, i) => `"c${i}"`).join(', ')}) VALUES ${
+      rows.map((x) => `(${Array.from({ length: x > 6 ? k + 1 : k }, () => '%s').join(', ')})`).join(', ')}${r}`),
+  fc.tuple(table, fc.array(fc.constantFrom('bigint', 'integer', 'varchar', 'text', 'timestamp with time zone', 'date', 'double precision', 'interval', 'time', 'jsonb', 'char', 'timestamp'), { minLength: 1, maxLength: 5 }),
+    fc.constantFrom('', ' ON CONFLICT DO NOTHING'), fc.option(ref.map((r) => ` RETURNING ${r}`), { nil: '' }))
+    .map(([t, types, c, r]) => `INSERT INTO ${t} (${types.map((_, i) => `"c${i}"`).join(', ')}) SELECT * FROM UNNEST(${types.map((x) => `(%s)::${x}[]`).join(', ')})${c}${r}`),
   fc.tuple(table, where).map(([t, w]) => `DELETE FROM ${t}${w}`),
   fc.tuple(table, fc.integer({ min: 1, max: 6 }), fc.option(ref.map((r) => ` RETURNING ${r}`), { nil: '' }))
     .map(([t, k, r]) => `INSERT INTO ${t} (${Array.from({ length: k }, (_, i) => `"c${i}"`).join(', ')}) VALUES (${Array.from({ length: k }, () => '%s').join(', ')})${r}`),
@@ -205,7 +214,7 @@ describe('the one-pass reader gives exactly what the general path gives', () => 
       if (ws.onePass.length >= 0) read++;
     }
     expect(statements.length).toBe(129);
-    expect(read).toBeGreaterThanOrEqual(113);
+    expect(read).toBeGreaterThanOrEqual(118);
   });
 
   test('a select list remembered from one statement never answers for a list differing in one byte', () => {

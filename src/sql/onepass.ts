@@ -30,12 +30,22 @@ const TEXTS = [
   ' (', ' < ', ' <= ', ' = ', ' > ', ' >= ', ' AND ', ' AS ', ' ASC', ' BETWEEN ', ' DESC', ' FOR UPDATE',
   ' FROM ', ' GROUP BY ', ' HAVING ', ' ILIKE ', ' IN (', ' INNER JOIN ', ' IS NOT NULL', ' IS NULL',
   ' LEFT OUTER JOIN ', ' LIKE ', ' LIMIT ', ' OFFSET ', ' ON (', ' OR ', ' ORDER BY ', ' RETURNING ',
-  ' SET ', ' WHERE ', ') VALUES (', ' subquery', ', ', '::text', 'BEGIN', 'COMMIT', 'DELETE FROM ',
+  ' SET ', ' WHERE ', ') VALUES (', ') SELECT * FROM UNNEST(', ')::', ' ON CONFLICT DO NOTHING', ' + ', ' - ', '(', ' subquery', ', ', '::text', 'BEGIN', 'COMMIT', 'DELETE FROM ',
   'DISTINCT ', 'EXISTS(', 'INSERT INTO ', 'NOT ', 'RELEASE SAVEPOINT ', 'ROLLBACK', 'SAVEPOINT ',
   'SELECT ', ' TO SAVEPOINT ', 'UPDATE ', 'UPPER(',
 ] as const;
 const TEXT = Object.freeze(Object.fromEntries(TEXTS.map((t) => [t, asciiBytes(t)]))) as Readonly<Record<(typeof TEXTS)[number], Uint8Array>>;
 const AGGREGATE_BYTES: readonly Uint8Array[] = AGGREGATES.map(asciiBytes);
+
+/**
+ * The base types of Django's PostgreSQL fields as bulk_create's UNNEST casts them (`varchar[]`,
+ * parameters cut), each with `[]`, and its canonical text where a keyword in it is upper-cased.
+ */
+const ARRAY_TYPES: readonly { raw: Uint8Array; canonical: Uint8Array | null }[] = [
+  ['bigint'], ['integer'], ['varchar'], ['text'], ['timestamp with time zone', 'TIMESTAMP WITH TIME ZONE'],
+  ['boolean'], ['smallint'], ['date', 'DATE'], ['numeric'], ['uuid'], ['jsonb'], ['double precision', 'double PRECISION'],
+  ['time', 'TIME'], ['interval', 'INTERVAL'], ['inet'], ['bytea'],
+].map(([raw, canonical]) => ({ raw: asciiBytes(`${raw}[]`), canonical: canonical === undefined ? null : asciiBytes(canonical) }));
 
 function asciiBytes(text: string): Uint8Array {
   return Uint8Array.from(text, (c) => c.charCodeAt(0));
@@ -421,8 +431,14 @@ export class OnePass {
     const writtenColumns: string[] = [];
     do {
       const s = this.i;
-      if (!this.name() || !this.lit(TEXT[' = ']) || !this.value()) return null;
-      writtenColumns.push(this.sql.slice(s + 1, this.nameEnd - 1));
+      if (!this.name() || !this.lit(TEXT[' = '])) return null;
+      const end = this.nameEnd;
+      if (this.b[this.i] === 40) {
+        // An F() expression: ("t"."c" + %s)
+        this.i++;
+        if (this.ref() === null || !(this.lit(TEXT[' + ']) || this.lit(TEXT[' - '])) || !this.value() || !this.close()) return null;
+      } else if (!this.value()) return null;
+      writtenColumns.push(this.sql.slice(s + 1, end - 1));
     } while (this.lit(TEXT[', ']));
     if (!this.where()) return null;
     return this.write('UPDATE', table, writtenColumns);
@@ -445,14 +461,58 @@ export class OnePass {
       if (!this.name()) return null;
       writtenColumns.push(this.sql.slice(s + 1, this.nameEnd - 1));
     } while (this.lit(TEXT[', ']));
-    if (!this.lit(TEXT[') VALUES ('])) return null;
-    do if (!this.param()) return null;
-    while (this.lit(TEXT[', ']));
-    if (this.b[this.i] !== 41) return null;
-    this.i++;
+    let multiRow = false;
+    if (this.lit(TEXT[') VALUES ('])) {
+      let values = 0;
+      do {
+        if (!this.param()) return null;
+        values++;
+      } while (this.lit(TEXT[', ']));
+      if (!this.close()) return null;
+      // Further rows of as many %s are the first one's text again: the canonical text drops them.
+      const firstRowEnd = this.i;
+      const b = this.b;
+      while (b[this.i] === 44 && b[this.i + 1] === 32 && b[this.i + 2] === 40) {
+        this.i += 3;
+        for (let k = 0; k < values; k++) {
+          if ((k > 0 && !this.lit(TEXT[', '])) || b[this.i] !== 37 || b[this.i + 1] !== 115) return null;
+          this.i += 2;
+        }
+        if (!this.close()) return null;
+        multiRow = true;
+      }
+      if (multiRow) {
+        this.flush(firstRowEnd);
+        this.from = this.i;
+      }
+    } else if (this.lit(TEXT[') SELECT * FROM UNNEST('])) {
+      // bulk_create's arrays, one per column: (%s)::type[]
+      do if (!this.lit(TEXT['('])  || !this.param() || !this.lit(TEXT[')::']) || !this.arrayType()) return null;
+      while (this.lit(TEXT[', ']));
+      if (!this.close()) return null;
+      this.lit(TEXT[' ON CONFLICT DO NOTHING']);
+    } else return null;
     // RETURNING is not read by the facts; only its text is kept.
     if (this.lit(TEXT[' RETURNING ']) && this.ref() === null) return null;
-    return this.write('INSERT', table, writtenColumns);
+    const facts = this.write('INSERT', table, writtenColumns);
+    if (multiRow) facts.multiRowValues = true;
+    return facts;
+  }
+
+  /** A column type of Django's, then `[]`, written in canonical form (its keywords upper-case). */
+  private arrayType(): boolean {
+    for (let k = 0; k < ARRAY_TYPES.length; k++) {
+      const type = ARRAY_TYPES[k]!;
+      const s = this.i;
+      if (!this.lit(type.raw)) continue;
+      if (type.canonical !== null) {
+        this.flush(s);
+        for (let j = 0; j < type.canonical.length; j++) this.put(type.canonical[j]!);
+        this.from = this.i - 2; // from the `[]`
+      }
+      return true;
+    }
+    return false;
   }
 
   /** Facts of a statement other than SELECT, with the filters `where` collected. */
