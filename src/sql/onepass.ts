@@ -31,7 +31,7 @@ const TEXTS = [
   ' FROM ', ' GROUP BY ', ' HAVING ', ' ILIKE ', ' IN (', ' INNER JOIN ', ' IS NOT NULL', ' IS NULL',
   ' LEFT OUTER JOIN ', ' LIKE ', ' LIMIT ', ' OFFSET ', ' ON (', ' OR ', ' ORDER BY ', ' RETURNING ',
   ' SET ', ' WHERE ', ') VALUES (', ') SELECT * FROM UNNEST(', ')::', ' ON CONFLICT DO NOTHING', ' + ', ' - ', '(', ' subquery', ', ', '::text', 'BEGIN', 'COMMIT', 'DELETE FROM ',
-  'DISTINCT ', 'EXISTS(', 'INSERT INTO ', 'NOT ', 'RELEASE SAVEPOINT ', 'ROLLBACK', 'SAVEPOINT ',
+  'DISTINCT ', 'DATE_TRUNC(', ' AT TIME ZONE ', 'EXISTS(', 'INSERT INTO ', 'NOT ', 'RELEASE SAVEPOINT ', 'ROLLBACK', 'SAVEPOINT ',
   'SELECT ', ' TO SAVEPOINT ', 'UPDATE ', 'UPPER(',
 ] as const;
 const TEXT = Object.freeze(Object.fromEntries(TEXTS.map((t) => [t, asciiBytes(t)]))) as Readonly<Record<(typeof TEXTS)[number], Uint8Array>>;
@@ -277,6 +277,12 @@ export class OnePass {
         }
       } else if (this.lit(TEXT['EXISTS('])) {
         if (!this.subquery()) return false;
+      } else if (this.lit(TEXT['DATE_TRUNC('])) {
+        // dates() and the admin's date hierarchy: DATE_TRUNC(%s, "t"."c"[ AT TIME ZONE %s])
+        if (!this.param() || !this.lit(TEXT[', '])) return false;
+        const ref = this.ref();
+        if (ref === null || (this.lit(TEXT[' AT TIME ZONE ']) && !this.param()) || !this.close()) return false;
+        if (!selectedColumns.includes(ref)) selectedColumns.push(ref);
       } else {
         const fn = this.aggregateName();
         if (fn === null) return false;
