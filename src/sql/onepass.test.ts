@@ -32,7 +32,10 @@ const list = <T extends string>(x: fc.Arbitrary<T>, max: number) => fc.array(x, 
 /** Comparisons over `column` (refs, or alias refs inside a subquery); `subquery` for IN / EXISTS. */
 function comparisons(column: fc.Arbitrary<string>, subquery: fc.Arbitrary<string> | null): fc.Arbitrary<string> {
   const plain = [
-    fc.tuple(column, fc.constantFrom('=', '<', '>', '<=', '>='), fc.oneof(rhsValue, ref, ref.map((r) => `(${r})`)))
+    fc.tuple(column, fc.constantFrom('=', '<', '>', '<=', '>='), fc.oneof(
+      rhsValue, ref, ref.map((r) => `(${r})`),
+      fc.tuple(ref, fc.constantFrom(' + ', ' - ', ' * ', ' / '), value).map(([r, o, v]) => `(${r}${o}${v})`),
+    ))
       .map(([c, o, v]) => `${c} ${o} ${v}`),
     fc.tuple(column, inList).map(([c, l]) => `${c} IN ${l}`),
     fc.tuple(column, fc.constantFrom(' IS NULL', ' IS NOT NULL')).map(([c, t]) => c + t),
@@ -72,7 +75,8 @@ const alias = fc.option(fc.constantFrom(' AS "a"', ' AS "__count"', ' AS "n"', '
 const item = fc.tuple(
   fc.oneof(
     { weight: 4, arbitrary: fc.oneof(ref, value) },
-    fc.tuple(fc.constantFrom('COUNT', 'SUM', 'AVG', 'MIN', 'MAX'), fc.oneof(fc.constant('*'), ref, ref.map((r) => `DISTINCT ${r}`))).map(([f, a]) => `${f}(${a})`),
+    fc.tuple(fc.constantFrom('COUNT', 'SUM', 'AVG', 'MIN', 'MAX'), fc.oneof(fc.constant('*'), ref, ref.map((r) => `DISTINCT ${r}`), columnName))
+      .map(([f, a]) => `${f}(${a})`),
     ref.map((r) => `(${r})`), value.map((v) => `(${v})`), subquery.map((q) => `(${q})`), subquery.map((q) => `EXISTS(${q})`),
     fc.tuple(fc.constantFrom('%s', '1'), ref, fc.constantFrom('', ' AT TIME ZONE %s')).map(([p, r, z]) => `DATE_TRUNC(${p}, ${r}${z})`),
   ),
@@ -96,7 +100,7 @@ const savepoint = fc.constantFrom('"s140213405730624_x1"', '"s1_x12"', '"a"');
 const inside: fc.Arbitrary<string> = fc.oneof(
   { weight: 4, arbitrary: fc.tuple(
     fc.option(fc.constant('DISTINCT '), { nil: '' }), list(item, 5), from, fc.array(join, { maxLength: 3 }), where, groupBy,
-    fc.option(list(fc.tuple(fc.oneof(ref, fc.constantFrom('1', '4')), fc.constantFrom('', ' ASC', ' DESC')).map(([c, d]) => c + d), 3).map((o) => ` ORDER BY ${o}`), { nil: '' }),
+    fc.option(list(fc.tuple(fc.oneof(ref, fc.constantFrom('1', '4', 'RANDOM()')), fc.constantFrom('', ' ASC', ' DESC')).map(([c, d]) => c + d), 3).map((o) => ` ORDER BY ${o}`), { nil: '' }),
     fc.option(fc.tuple(integer, fc.option(integer, { nil: undefined })).map(([n, o]) => ` LIMIT ${n}${o === undefined ? '' : ` OFFSET ${o}`}`), { nil: '' }),
     fc.option(fc.constant(' FOR UPDATE'), { nil: '' }),
   ).map(([d, items, t, joins, w, g, o, l, u]) => `SELECT ${d}${items} FROM ${t}${joins.join('')}${w}${g}${o}${l}${u}`) },
@@ -215,7 +219,7 @@ describe('the one-pass reader gives exactly what the general path gives', () => 
       if (ws.onePass.length >= 0) read++;
     }
     expect(statements.length).toBe(129);
-    expect(read).toBeGreaterThanOrEqual(123);
+    expect(read).toBeGreaterThanOrEqual(128);
   });
 
   test('a select list remembered from one statement never answers for a list differing in one byte', () => {

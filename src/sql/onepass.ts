@@ -30,7 +30,7 @@ const TEXTS = [
   ' (', ' < ', ' <= ', ' = ', ' > ', ' >= ', ' AND ', ' AS ', ' ASC', ' BETWEEN ', ' DESC', ' FOR UPDATE',
   ' FROM ', ' GROUP BY ', ' HAVING ', ' ILIKE ', ' IN (', ' INNER JOIN ', ' IS NOT NULL', ' IS NULL',
   ' LEFT OUTER JOIN ', ' LIKE ', ' LIMIT ', ' OFFSET ', ' ON (', ' OR ', ' ORDER BY ', ' RETURNING ',
-  ' SET ', ' WHERE ', ') VALUES (', ') SELECT * FROM UNNEST(', ')::', ' ON CONFLICT DO NOTHING', ' + ', ' - ', '(', ' subquery', ', ', '::text', 'BEGIN', 'COMMIT', 'DELETE FROM ',
+  ' SET ', ' WHERE ', ') VALUES (', ') SELECT * FROM UNNEST(', ')::', ' ON CONFLICT DO NOTHING', ' + ', ' - ', ' * ', ' / ', '(', 'RANDOM()', ' subquery', ', ', '::text', 'BEGIN', 'COMMIT', 'DELETE FROM ',
   'DISTINCT ', 'DATE_TRUNC(', ' AT TIME ZONE ', 'EXISTS(', 'INSERT INTO ', 'NOT ', 'RELEASE SAVEPOINT ', 'ROLLBACK', 'SAVEPOINT ',
   'SELECT ', ' TO SAVEPOINT ', 'UPDATE ', 'UPPER(',
 ] as const;
@@ -220,6 +220,7 @@ export class OnePass {
     const selectedColumns = this.listColumns;
     const aggregate = this.listAggregate;
     const exists = this.listExists;
+    if (this.bareName && this.quiet === 0) return this.selectFrom(selectedColumns, aggregate, exists, true);
     if (slot >= 0 && this.i === listEnd && this.from === 0) {
       // Its canonical text is its raw text (no value in it): hash it now, remember both.
       const state = this.state;
@@ -234,6 +235,16 @@ export class OnePass {
     return this.selectFrom(selectedColumns, aggregate, exists);
   }
 
+  /** Moves past a `"name"` followed by `)` (no qualifier); false, the cursor unmoved, otherwise. */
+  private bareNameAt(): boolean {
+    const s = this.i;
+    if (this.name() && this.b[this.i] === 41) return true;
+    this.i = s;
+    return false;
+  }
+
+  /** Whether the select list read last has an aggregate of a bare column name. */
+  private bareName = false;
   /** The select list's facts, left by `selectList`. */
   private listColumns: ColumnRef[] = NONE;
   private listAggregate: SqlFacts['aggregate'] = null;
@@ -241,6 +252,7 @@ export class OnePass {
 
   /** `[DISTINCT] item, …` up to ` FROM `: false when not readable; else its facts in the list fields. */
   private selectList(): boolean {
+    let bareName = false; // (a subquery in the list reads a list of its own)
     this.lit(TEXT['DISTINCT ']);
     const selectedColumns: ColumnRef[] = [];
     let items = 0;
@@ -290,6 +302,11 @@ export class OnePass {
         if (b[this.i] === 42) {
           this.i++;
           column = '*';
+        } else if (b[this.i] === 34 && this.bareNameAt()) {
+          // A bare `"name"`: a derived table's column (the admin's MIN("__col1")), which makes no
+          // ref; a table's would be `table.name`, so `select` then leaves the statement.
+          bareName = true;
+          column = '*';
         } else {
           this.lit(TEXT['DISTINCT ']);
           const ref = this.ref();
@@ -306,6 +323,7 @@ export class OnePass {
       else aggregate ??= itemAggregate;
       if (items === 1) constant = itemConstant;
     } while (this.lit(TEXT[', ']));
+    this.bareName = bareName;
     this.listColumns = selectedColumns;
     this.listAggregate = items > 0 && allAggregates ? aggregate : null;
     this.listExists = items === 1 && constant;
@@ -313,7 +331,7 @@ export class OnePass {
   }
 
   /** The rest of a SELECT from ` FROM `, its select list read. */
-  private selectFrom(selectedColumns: ColumnRef[], aggregate: SqlFacts['aggregate'], exists: boolean): SqlFacts | null {
+  private selectFrom(selectedColumns: ColumnRef[], aggregate: SqlFacts['aggregate'], exists: boolean, derivedOnly = false): SqlFacts | null {
     const b = this.b;
     if (!this.lit(TEXT[' FROM '])) return null;
     let table: string | null;
@@ -324,7 +342,7 @@ export class OnePass {
       table = '';
     } else {
       table = this.table();
-      if (table === null) return null;
+      if (table === null || derivedOnly) return null;
     }
     let joins = NONE as unknown as Join[];
     for (;;) {
@@ -355,8 +373,9 @@ export class OnePass {
     let orderBy = NONE as unknown as SqlFacts['orderBy'];
     if (this.lit(TEXT[' ORDER BY '])) {
       do {
-        // A position (`ORDER BY 1`) is a value: no column.
-        const column = b[this.i]! >= 48 && b[this.i]! <= 57 ? (this.integer() < 0 ? null : '') : this.ref();
+        // A position (`ORDER BY 1`) is a value, order_by('?') is RANDOM(): no column.
+        const c = b[this.i]!;
+        const column = c >= 48 && c <= 57 ? (this.integer() < 0 ? null : '') : c === 82 ? (this.lit(TEXT['RANDOM()']) ? '' : null) : this.ref();
         if (column === null) return null;
         let direction: 'ASC' | 'DESC' = 'ASC';
         if (this.lit(TEXT[' DESC'])) direction = 'DESC';
@@ -616,7 +635,12 @@ export class OnePass {
       // column against column (or an outer query's column, `("t"."id")`): not a filter
       if (c !== 40) return this.ref() !== null;
       this.i++;
-      return this.ref() !== null && this.close();
+      if (this.ref() === null) return false;
+      // ("t"."c" * %s): F() arithmetic, still a column
+      if (this.lit(TEXT[' + ']) || this.lit(TEXT[' - ']) || this.lit(TEXT[' * ']) || this.lit(TEXT[' / '])) {
+        if (!this.value()) return false;
+      }
+      return this.close();
     }
     if (!this.value()) return false;
     if (this.quiet === 0) {
