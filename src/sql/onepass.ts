@@ -6,14 +6,23 @@
  *
  * Accepted, written exactly in canonical form (upper-case keywords, single spaces, `"quoted"`
  * names without doubled quotes, `%s` placeholders, only a trailing block comment after the end):
- *   SELECT item, … FROM "t" [INNER JOIN | LEFT OUTER JOIN "u" ON ("a"."b" = "c"."d")]…
- *     [WHERE cond] [ORDER BY "a"."b" [ASC|DESC], …] [LIMIT n [OFFSET m]]
- *   item: "a"."b" | COUNT|SUM|AVG|MIN|MAX((*|"a"."b")) | n | %s, each with an optional AS "x"
- *   cond: pred (AND|OR pred)…; pred: (cond) | "a"."b" (=|<|>|<=|>=) (%s|n|"c"."d") | "a"."b" IN (%s, …)
- *     | "a"."b" IS [NOT] NULL
- *   UPDATE "t" SET "c" = %s|n, … [WHERE cond]
+ *   SELECT [DISTINCT] item, … FROM ("t" | (SELECT …) subquery) [INNER JOIN | LEFT OUTER JOIN "u" ON (ref = ref)]…
+ *     [WHERE cond] [GROUP BY ref|n, … [HAVING cond]] [ORDER BY ref|n|RANDOM() [ASC|DESC], …]
+ *     [LIMIT n [OFFSET m]] [FOR UPDATE]
+ *   ref: "a"."b"; item: ref | (ref) | n | %s | (n|%s) | (SELECT …) | EXISTS(SELECT …)
+ *     | COUNT|SUM|AVG|MIN|MAX(* | [DISTINCT] ref | "name") | DATE_TRUNC(%s, ref [AT TIME ZONE %s]),
+ *     each with an optional AS "x"
+ *   cond: pred (AND|OR pred)…; pred: (cond) | NOT pred | EXISTS(SELECT …) | x | x IS [NOT] NULL
+ *     | x (=|<|>|<=|>=) (value | ref | (ref [+|-|*|/ value])) | x IN (%s, …) | x IN (SELECT …)
+ *     | x BETWEEN value AND value | x [I]LIKE value; x: ref[::text] | UPPER(ref[::text]);
+ *     value: %s | n | UPPER(%s)
+ *   UPDATE "t" SET "c" = value | (ref +|- value), … [WHERE cond]
  *   DELETE FROM "t" [WHERE cond]
- *   INSERT INTO "t" ("c", …) VALUES (%s, …) [RETURNING "t"."c"]
+ *   INSERT INTO "t" ("c", …) (VALUES (%s, …)[, (%s, …)]… | SELECT * FROM UNNEST((%s)::type[], …)
+ *     [ON CONFLICT DO NOTHING]) [RETURNING ref]
+ *   BEGIN | COMMIT | ROLLBACK [TO SAVEPOINT "s"] | SAVEPOINT "s" | RELEASE SAVEPOINT "s"
+ * Subqueries (where `U0."c"` and `"t" U0` aliases are read too), NOT and HAVING are read "quiet":
+ * canonical text only, no filter, as the general path takes none from them.
  */
 
 import { cachedColumnRef, columnRefSlot, storeColumnRef } from './facts.js';
