@@ -7,7 +7,7 @@
  * transport's share of the accepted spans, refusals by reason and transport errors by their text. Not a CI test.
  *
  *   node bench/overload.mjs [--seconds 180] [--max-buffer-mib 64] [--inflight 8] [--cpu-prof DIR] [--root CHECKOUT]
- *                           [--memory-log FILE] [--node-options "--trace-gc …"]
+ *                           [--memory-log FILE] [--node-options "--trace-gc …"] [--serve-args "--store-writer-thread"]
  *
  * --cpu-prof writes the server's V8 CPU profile to DIR (open it in Chrome DevTools), to find what
  * holds its event loop when /healthz is slow. The machine's load average is printed with the figures:
@@ -36,6 +36,8 @@ const cpuProf = arg('cpu-prof', undefined);
 const memoryLogPath = arg('memory-log', undefined);
 // --node-options "…" adds V8/Node flags to the server's command line (the environment's NODE_OPTIONS also reaches it).
 const nodeOptions = (arg('node-options', '') ?? '').split(' ').filter(Boolean);
+// --serve-args "…" adds flags to `n1lens serve` (A/B of a serve setting under the same load).
+const serveArgs = (arg('serve-args', '') ?? '').split(' ').filter(Boolean);
 // --root DIR runs another checkout's build (A/B against a copy of main) under the same load.
 const root = arg('root', fileURLToPath(new URL('..', import.meta.url)));
 const stamper = batchStamper(batches(), 200);
@@ -43,7 +45,7 @@ const stamper = batchStamper(batches(), 200);
 const dir = mkdtempSync(join(tmpdir(), 'n1lens-bench-overload-'));
 const { child, ...ports } = await spawnServe(
   process.execPath,
-  [...nodeOptions, ...(cpuProf === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`]), 'bin/n1lens.js', 'serve', '--http-port', '0', '--grpc-port', '0', '--db', join(dir, 'n1lens.db'), '--max-buffer-mib', String(maxBufferMib), '--trace-wait-ms', '2000'],
+  [...nodeOptions, ...(cpuProf === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`]), 'bin/n1lens.js', 'serve', '--http-port', '0', '--grpc-port', '0', '--db', join(dir, 'n1lens.db'), '--max-buffer-mib', String(maxBufferMib), '--trace-wait-ms', '2000', ...serveArgs],
   root,
 );
 
@@ -288,6 +290,7 @@ process.stdout.write(
       refusedBy,
       transportErrors: errorTexts,
       nodeOptions: [process.env.NODE_OPTIONS ?? '', ...nodeOptions].join(' ').trim(),
+      serveArgs: serveArgs.join(' '),
     },
     null,
     1,

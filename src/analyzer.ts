@@ -1,5 +1,6 @@
 /** The hot path in one object: spans in (any order, any batching), analysed requests out. */
 import { analyseColumns, type DetectOptions, type Normalizer } from './detect/request.js';
+import { createStatementMemo } from './detect/statements.js';
 import { RollupSet } from './detect/rollup.js';
 import type { RequestAnalysis } from './detect/types.js';
 import type { CodeLocation } from './detect/types.js';
@@ -35,7 +36,12 @@ export class Analyzer {
     this.assembler = new TraceAssembler(options, compactTraces());
     this.#normalize = createSqlNormalizer({ maxEntries: options.sqlCacheEntries ?? 10_000 });
     // One noise filter per run, so its per-statement memo is shared by every request.
-    this.#detect = { ...options, noiseFilter: options.noiseFilter ?? createNoiseFilter(options.ignoreSql) };
+    // Likewise one statement memo, in front of the normaliser (detect/statements.ts).
+    this.#detect = {
+      ...options,
+      noiseFilter: options.noiseFilter ?? createNoiseFilter(options.ignoreSql),
+      statements: createStatementMemo(options.sqlCacheEntries ?? 10_000),
+    };
     this.#onRelease = options.onRelease;
     this.#sink = new OpenTraceSink(this.assembler);
   }
@@ -67,6 +73,11 @@ export class Analyzer {
   /** Analyses the traces complete at `now`. */
   poll(now: number): RequestAnalysis[] {
     return this.#analyse(this.assembler.poll(now));
+  }
+
+  /** Analyses traces the assembler released (its poll or flush), for a caller that analyses them a part at a time. */
+  analyse(traces: CompletedTrace<CompactTrace>[]): RequestAnalysis[] {
+    return this.#analyse(traces);
   }
 
   /** Analyses everything still buffered (end of input, shutdown). */

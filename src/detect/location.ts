@@ -76,7 +76,7 @@ export function locationOfExecutions(
   if (best?.view !== undefined) return best;
   const controller = indices[0] === undefined ? undefined : controllerOf(statementAt(indices[0]));
   if (controller === undefined) return best;
-  return { ...best, view: controller };
+  return best === undefined ? { view: controller } : { ...best, view: controller };
 }
 
 /** The sqlcommenter `controller` of a statement (its view), or undefined. */
@@ -90,17 +90,21 @@ const sqlCommenterController: ControllerOf = (statement) => sqlCommenterTags(sta
  * instead of once per fingerprint.
  */
 export function requestControllerOf(): ControllerOf {
+  let lastStatement: string | undefined;
   let lastBody: string | undefined;
   let lastController: string | undefined;
   return (statement) => {
+    // The columns hand over a request's one interned comment: mostly the very string read last.
+    if (statement === lastStatement) return lastController;
     // lastCommentBody's bounds, compared in place with the last body before any string is cut.
     const close = statement.lastIndexOf('*/');
     const open = close < 0 ? -1 : statement.lastIndexOf('/*', close);
     if (open < 0) return undefined;
-    if (lastBody !== undefined && close - open - 2 === lastBody.length && statement.startsWith(lastBody, open + 2)) return lastController;
-    const body = lastCommentBody(statement)!;
-    lastBody = body;
-    lastController = commentTags(body)?.controller;
+    if (lastBody === undefined || close - open - 2 !== lastBody.length || !statement.startsWith(lastBody, open + 2)) {
+      lastBody = lastCommentBody(statement)!;
+      lastController = commentTags(lastBody)?.controller;
+    }
+    lastStatement = statement;
     return lastController;
   };
 }

@@ -4,9 +4,10 @@ import type { NormalizedSql, SqlFacts } from '../sql/types.js';
 import { DB_STRIDE, dbColumnsOf } from '../traces/compact.js';
 import type { ColumnRequest, Request } from '../traces/request.js';
 import { splitCatchAll } from './catch-all.js';
-import { isConnectionSetup, OBSERVABLE_SYSTEMS } from './connections.js';
+import { OBSERVABLE_SYSTEMS } from './connections.js';
 import { conventionLinks, type TableLinks } from './links.js';
 import { locationOfExecutions, requestControllerOf } from './location.js';
+import { createStatementMemo, type Normalizer, type StatementMemo } from './statements.js';
 import type {
   Cascade,
   CodeLocation,
@@ -32,10 +33,11 @@ export interface DetectOptions {
   ignoreSql?: readonly string[];
   /** A prepared noise filter (the Analyzer makes one per run so its memo is shared); built from ignoreSql when absent. */
   noiseFilter?: NoiseFilter;
+  /** Statements' normalised results by their text apart from the comment (the Analyzer keeps one per run); one per request when absent. */
+  statements?: StatementMemo;
 }
 
-/** Normalises one raw statement; callers pass a cached normaliser. */
-export type Normalizer = (statement: string) => NormalizedSql;
+export type { Normalizer } from './statements.js';
 
 /** What one statement of a request gave (analyseColumns). */
 interface SeenStatement {
@@ -80,6 +82,7 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
 export function analyseColumns(request: ColumnRequest, normalize: Normalizer, options: DetectOptions = {}): RequestAnalysis {
   const minRepeats = options.minRepeats ?? 5;
   const isNoise = options.noiseFilter ?? createNoiseFilter(options.ignoreSql);
+  const memo = options.statements ?? createStatementMemo();
   const db = request.db;
   const cols = db.dbCols;
   const statements = db.dbStatements;
@@ -112,8 +115,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
     if (statement !== lastS || comment !== last!.comment) {
       let found = seen.get(statement);
       if (found === undefined || found.comment !== comment) {
-        const whole = comment === '' ? statement : statement + comment;
-        const n = normalize(whole);
+        const { n, setup } = memo.facts(statement, comment, normalize);
         const rule = isNoise(n);
         let g: Group | undefined;
         if (rule === null) {
@@ -123,7 +125,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
             groups.set(n.fingerprint, g);
           }
         }
-        found = { comment, n, g, setup: isConnectionSetup(whole), rule };
+        found = { comment, n, g, setup, rule };
         seen.set(statement, found);
       }
       lastS = statement;

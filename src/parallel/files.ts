@@ -48,7 +48,8 @@ export async function analyseFilesSharded(
     // Shards 1.. in workers, shard 0 here while they start: one thread and one heap fewer.
     const started = Array.from({ length: jobs - 1 }, (_, i) => {
       const setup: WorkerSetup = { shard: i + 1, shards: jobs, files: [...files], detect: cloneable, ...(schemaPath === undefined ? {} : { schemaPath }) };
-      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: setup });
+      // The bundled worker (rolldown.config.mjs): this module runs from dist/parallel/ or, bundled, dist/bundle/.
+      const worker = new Worker(new URL('../bundle/worker.js', import.meta.url), { workerData: setup });
       workers.push(worker);
       return outcome(worker, i + 1);
     });

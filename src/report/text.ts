@@ -1,10 +1,10 @@
 /** Text helpers the renderers share: number formats, code locations, shortened SQL, and querysets broken at method calls. */
 import type { CodeLocation } from '../detect/types.js';
-import { clockText, spanText } from '../suggest/operational.js';
+import { clockText, spanText, wholeWithCommas } from '../suggest/operational.js';
 import type { ReportFinding, ServiceFinding } from './model.js';
 
 export const ms = (n: number): string => (n >= 1000 ? `${(n / 1000).toFixed(2)} s` : `${n.toFixed(1)} ms`);
-export const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+export const int = wholeWithCommas;
 
 export const KIND_LABEL = {
   n_plus_one: 'N+1',

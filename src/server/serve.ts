@@ -52,6 +52,8 @@ export interface ServeOptions {
   spool?: { dir: string; maxBytes?: number; commitMs?: number };
   /** How long close() lets calls in flight finish before it cuts the connections. Default 5000. */
   drainMs?: number;
+  /** A SQLite file's writes on a thread of their own (store/writer.ts), off the event loop that answers requests. Default false. */
+  storeWriterThread?: boolean;
 }
 
 export interface RunningServer {
@@ -91,7 +93,7 @@ const KEEP_ALIVE_MS = 120_000;
 
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const tls = o.tls === undefined ? undefined : readTls(o.tls, (m) => new StartupError(m));
-  const store = await openStore(o.db);
+  const store = await openStore(o.db, { writerThread: o.storeWriterThread === true });
   let spool: Spool | undefined;
   try {
     spool = o.spool === undefined ? undefined : Spool.open(o.spool);

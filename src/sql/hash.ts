@@ -38,6 +38,47 @@ export function fnv1a64(codes: Uint8Array | Uint16Array, len: number): string {
 
 const PRIME_LOW_SQUARED = Math.imul(435, 435);
 
+/** The FNV-1a 64 state of the empty text: `state` of `fnv1a64Run` before any byte. */
+export const FNV_OFFSET_HI = 0xcbf29ce4 | 0;
+export const FNV_OFFSET_LO = 0x84222325 | 0;
+
+/**
+ * Runs FNV-1a 64 on from `state` (hi, lo) over the ASCII bytes `codes[from, to)`, leaving the new
+ * state in `state`: the hash of a text can then go on from the state after a prefix hashed before.
+ * Returns false, `state` undefined, at a byte of 0x80 or more (hash such a text with `fnv1a64`).
+ * The same steps as `fnv1a64`.
+ */
+export function fnv1a64Run(codes: Uint8Array, from: number, to: number, state: Int32Array): boolean {
+  let hi = state[0]!;
+  let lo = state[1]!;
+  let i = from;
+  for (; i + 1 < to; i += 2) {
+    const c0 = codes[i]!;
+    const c1 = codes[i + 1]!;
+    if ((c0 | c1) >= 0x80) return false;
+    const lo0 = lo ^ c0;
+    const m0 = Math.imul(lo0, 435);
+    const lo1 = m0 ^ c1;
+    hi = (Math.imul(hi, PRIME_LOW_SQUARED) + Math.imul(carry(lo0), 435) + carry(lo1) + ((m0 + lo1) << 8)) | 0;
+    lo = Math.imul(lo1, 435);
+  }
+  if (i < to) {
+    const c = codes[i]!;
+    if (c >= 0x80) return false;
+    lo ^= c;
+    hi = (Math.imul(hi, 435) + highWordTerm(lo)) | 0;
+    lo = Math.imul(lo, 435);
+  }
+  state[0] = hi;
+  state[1] = lo;
+  return true;
+}
+
+/** The fingerprint (16 hex digits) of an FNV-1a 64 state. */
+export function fnv1a64Hex(state: Int32Array): string {
+  return hex16(state[0]!, state[1]!);
+}
+
 /**
  * What a byte adds to the high word besides 435 * hi, given the low word after its xor: the
  * 2^40 part of the prime (lo << 8) and the carry of lo * 435 (its bits 32 and up, from 16-bit

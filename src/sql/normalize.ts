@@ -73,7 +73,7 @@ function workspace(image: Buffer, length: number, tokens: Tokens, frames: Int32A
     frames,
     cases,
     refs,
-    onePass: new OnePass(),
+    onePass: new OnePass(refs !== null),
     lastTokenEnd: 0,
   };
 }
@@ -130,8 +130,7 @@ export function normalizeWith(ws: Workspace, statement: string, onePass = true):
     const facts = pass.read(sql, bytes, n, ws.image, ws.narrowAt, ws.refs);
     if (facts !== null) {
       owner.lastTokenEnd = pass.lastTokenEnd;
-      const len = pass.length;
-      return { fingerprint: fnv1a64(ws.narrow, len), sql: ws.narrow.toString('latin1', 0, len), facts };
+      return { fingerprint: pass.fingerprint, sql: ws.narrow.toString('latin1', 0, pass.length), facts };
     }
   }
 

@@ -6,17 +6,27 @@
  *
  * Accepted, written exactly in canonical form (upper-case keywords, single spaces, `"quoted"`
  * names without doubled quotes, `%s` placeholders, only a trailing block comment after the end):
- *   SELECT item, … FROM "t" [INNER JOIN | LEFT OUTER JOIN "u" ON ("a"."b" = "c"."d")]…
- *     [WHERE cond] [ORDER BY "a"."b" [ASC|DESC], …] [LIMIT n [OFFSET m]]
- *   item: "a"."b" | COUNT|SUM|AVG|MIN|MAX((*|"a"."b")) | n | %s, each with an optional AS "x"
- *   cond: pred (AND|OR pred)…; pred: (cond) | "a"."b" (=|<|>|<=|>=) (%s|n|"c"."d") | "a"."b" IN (%s, …)
- *     | "a"."b" IS [NOT] NULL
- *   UPDATE "t" SET "c" = %s|n, … [WHERE cond]
+ *   SELECT [DISTINCT] item, … FROM ("t" | (SELECT …) subquery) [INNER JOIN | LEFT OUTER JOIN "u" ON (ref = ref)]…
+ *     [WHERE cond] [GROUP BY ref|n, … [HAVING cond]] [ORDER BY ref|n|RANDOM() [ASC|DESC], …]
+ *     [LIMIT n [OFFSET m]] [FOR UPDATE]
+ *   ref: "a"."b"; item: ref | (ref) | n | %s | (n|%s) | (SELECT …) | EXISTS(SELECT …)
+ *     | COUNT|SUM|AVG|MIN|MAX(* | [DISTINCT] ref | "name") | DATE_TRUNC(%s, ref [AT TIME ZONE %s]),
+ *     each with an optional AS "x"
+ *   cond: pred (AND|OR pred)…; pred: (cond) | NOT pred | EXISTS(SELECT …) | x | x IS [NOT] NULL
+ *     | x (=|<|>|<=|>=) (value | ref | (ref [+|-|*|/ value])) | x IN (%s, …) | x IN (SELECT …)
+ *     | x BETWEEN value AND value | x [I]LIKE value; x: ref[::text] | UPPER(ref[::text]);
+ *     value: %s | n | UPPER(%s)
+ *   UPDATE "t" SET "c" = value | (ref +|- value), … [WHERE cond]
  *   DELETE FROM "t" [WHERE cond]
- *   INSERT INTO "t" ("c", …) VALUES (%s, …) [RETURNING "t"."c"]
+ *   INSERT INTO "t" ("c", …) (VALUES (%s, …)[, (%s, …)]… | SELECT * FROM UNNEST((%s)::type[], …)
+ *     [ON CONFLICT DO NOTHING]) [RETURNING ref]
+ *   BEGIN | COMMIT | ROLLBACK [TO SAVEPOINT "s"] | SAVEPOINT "s" | RELEASE SAVEPOINT "s"
+ * Subqueries (where `U0."c"` and `"t" U0` aliases are read too), NOT and HAVING are read "quiet":
+ * canonical text only, no filter, as the general path takes none from them.
  */
 
 import { cachedColumnRef, columnRefSlot, storeColumnRef } from './facts.js';
+import { FNV_OFFSET_HI, FNV_OFFSET_LO, fnv1a64, fnv1a64Hex, fnv1a64Run } from './hash.js';
 import type { ColumnRefCache } from './facts.js';
 import type { ColumnRef, SqlAggregate, SqlFacts } from './types.js';
 
@@ -26,13 +36,25 @@ const AGGREGATES: readonly SqlAggregate[] = ['COUNT', 'SUM', 'AVG', 'MIN', 'MAX'
 
 /** The texts the grammar matches, as bytes (a typed array reads faster than `charCodeAt`). */
 const TEXTS = [
-  ' (', ' < ', ' <= ', ' = ', ' > ', ' >= ', ' AND ', ' AS ', ' ASC', ' DESC', ' FROM ', ' IN (',
-  ' INNER JOIN ', ' IS NOT NULL', ' IS NULL', ' LEFT OUTER JOIN ', ' LIMIT ', ' OFFSET ', ' ON (',
-  ' OR ', ' ORDER BY ', ' RETURNING ', ' SET ', ' WHERE ', ') VALUES (', ', ', 'BEGIN', 'COMMIT',
-  'DELETE FROM ', 'INSERT INTO ', 'ROLLBACK', 'SELECT ', 'UPDATE ',
+  ' (', ' < ', ' <= ', ' = ', ' > ', ' >= ', ' AND ', ' AS ', ' ASC', ' BETWEEN ', ' DESC', ' FOR UPDATE',
+  ' FROM ', ' GROUP BY ', ' HAVING ', ' ILIKE ', ' IN (', ' INNER JOIN ', ' IS NOT NULL', ' IS NULL',
+  ' LEFT OUTER JOIN ', ' LIKE ', ' LIMIT ', ' OFFSET ', ' ON (', ' OR ', ' ORDER BY ', ' RETURNING ',
+  ' SET ', ' WHERE ', ') VALUES (', ') SELECT * FROM UNNEST(', ')::', ' ON CONFLICT DO NOTHING', ' + ', ' - ', ' * ', ' / ', '(', 'RANDOM()', ' subquery', ', ', '::text', 'BEGIN', 'COMMIT', 'DELETE FROM ',
+  'DISTINCT ', 'DATE_TRUNC(', ' AT TIME ZONE ', 'EXISTS(', 'INSERT INTO ', 'NOT ', 'RELEASE SAVEPOINT ', 'ROLLBACK', 'SAVEPOINT ',
+  'SELECT ', ' TO SAVEPOINT ', 'UPDATE ', 'UPPER(',
 ] as const;
 const TEXT = Object.freeze(Object.fromEntries(TEXTS.map((t) => [t, asciiBytes(t)]))) as Readonly<Record<(typeof TEXTS)[number], Uint8Array>>;
 const AGGREGATE_BYTES: readonly Uint8Array[] = AGGREGATES.map(asciiBytes);
+
+/**
+ * The base types of Django's PostgreSQL fields as bulk_create's UNNEST casts them (`varchar[]`,
+ * parameters cut), each with `[]`, and its canonical text where a keyword in it is upper-cased.
+ */
+const ARRAY_TYPES: readonly { raw: Uint8Array; canonical: Uint8Array | null }[] = [
+  ['bigint'], ['integer'], ['varchar'], ['text'], ['timestamp with time zone', 'TIMESTAMP WITH TIME ZONE'],
+  ['boolean'], ['smallint'], ['date', 'DATE'], ['numeric'], ['uuid'], ['jsonb'], ['double precision', 'double PRECISION'],
+  ['time', 'TIME'], ['interval', 'INTERVAL'], ['inet'], ['bytea'],
+].map(([raw, canonical]) => ({ raw: asciiBytes(`${raw}[]`), canonical: canonical === undefined ? null : asciiBytes(canonical) }));
 
 function asciiBytes(text: string): Uint8Array {
   return Uint8Array.from(text, (c) => c.charCodeAt(0));
@@ -64,8 +86,47 @@ const OP_EQ = 1;
 const OP_RANGE = 2;
 const OP_IN = 3;
 
+/**
+ * A select list read before, by its raw text from `SELECT` up to ` FROM `: its facts and the hash
+ * state after its text. An app's statements select the same models' columns again and again
+ * (a model's fields, then a different WHERE, ORDER BY or IN list), so a statement the memo has
+ * never seen usually starts with a list it has.
+ */
+interface SelectList {
+  bytes: Uint8Array;
+  selectedColumns: ColumnRef[];
+  aggregate: SqlFacts['aggregate'];
+  exists: boolean;
+  hi: number;
+  lo: number;
+}
+
+/** Select lists remembered per normaliser (direct-mapped: a collision replaces the older one). */
+const LIST_SLOTS = 256;
+/** Longest `SELECT …` text remembered, in bytes. */
+const MAX_LIST_LENGTH = 4096;
+
+/** The memo slot of the select list `b[0, end)`: its length and a few bytes at both ends. */
+function listSlot(b: Uint8Array, end: number): number {
+  let h = Math.imul(end, 0x9e3779b1) ^ b[end - 2]! ^ (b[end - 5]! << 8) ^ (b[end >> 1]! << 16) ^ (b[8]! << 24);
+  h = Math.imul(h ^ (h >>> 15), 0x85ebca6b);
+  return (h ^ (h >>> 13)) & (LIST_SLOTS - 1);
+}
+
 /** Reusable state of the one-pass reader (one per normaliser workspace). */
 export class OnePass {
+  /** Select lists read before; null for a one-shot normalisation, which would only fill it. */
+  private readonly lists: (SelectList | undefined)[] | null;
+  /** FNV-1a state: after the first `hashedTo` bytes of the canonical text, when hashedTo > 0. */
+  private readonly state = new Int32Array(2);
+  private hashedTo = 0;
+  /** Fingerprint of the canonical text written by the last successful `read`. */
+  fingerprint = '';
+
+  constructor(remember: boolean) {
+    this.lists = remember ? new Array<SelectList | undefined>(LIST_SLOTS).fill(undefined) : null;
+  }
+
   private sql = '';
   private b: Uint8Array = new Uint8Array(0);
   private n = 0;
@@ -80,6 +141,8 @@ export class OnePass {
   private equalityFilters: ColumnRef[] = NONE;
   private inFilters: ColumnRef[] = NONE;
   private rangeFilters: ColumnRef[] = NONE;
+  /** Above 0 while a subquery, a NOT or a HAVING is read: the general path takes no filter from those. */
+  private quiet = 0;
   /** End of the last token read: the statement ends there (what follows is blank or a comment). */
   lastTokenEnd = 0;
   /** Length of the canonical text written by the last successful `read`. */
@@ -102,6 +165,8 @@ export class OnePass {
     this.equalityFilters = NONE;
     this.inFilters = NONE;
     this.rangeFilters = NONE;
+    this.quiet = 0;
+    this.hashedTo = 0;
     const facts = this.statement();
     if (facts === null) return null;
     const end = this.i;
@@ -109,13 +174,22 @@ export class OnePass {
     this.flush(end);
     this.lastTokenEnd = end;
     this.length = this.o;
+    // The canonical text's hash, on from the select list's when that was hashed already.
+    const state = this.state;
+    if (this.hashedTo === 0) {
+      state[0] = FNV_OFFSET_HI;
+      state[1] = FNV_OFFSET_LO;
+    }
+    this.fingerprint = fnv1a64Run(out, at + this.hashedTo, at + this.o, state)
+      ? fnv1a64Hex(state)
+      : fnv1a64(out.subarray(at), this.o);
     return facts;
   }
 
   private statement(): SqlFacts | null {
     switch (this.b[0]) {
       case 83: // S
-        return this.select();
+        return this.b[1] === 69 ? this.select() : this.control();
       case 85: // U
         return this.update();
       case 68: // D
@@ -133,6 +207,62 @@ export class OnePass {
 
   private select(): SqlFacts | null {
     if (!this.lit(TEXT['SELECT '])) return null;
+    const lists = this.quiet === 0 ? this.lists : null;
+    let slot = -1;
+    let listEnd = -1;
+    if (lists !== null) {
+      // A select list read before (a model's columns): its facts, and the hash of its text.
+      listEnd = this.sql.indexOf(' FROM ', 7);
+      if (listEnd > 7 && listEnd <= MAX_LIST_LENGTH) {
+        slot = listSlot(this.b, listEnd);
+        const seen = lists[slot];
+        if (seen !== undefined && seen.bytes.length === listEnd && this.sameBytes(seen.bytes, listEnd)) {
+          this.i = listEnd;
+          this.state[0] = seen.hi;
+          this.state[1] = seen.lo;
+          this.hashedTo = listEnd;
+          return this.selectFrom(seen.selectedColumns, seen.aggregate, seen.exists);
+        }
+      }
+    }
+    if (!this.selectList()) return null;
+    const selectedColumns = this.listColumns;
+    const aggregate = this.listAggregate;
+    const exists = this.listExists;
+    if (this.bareName && this.quiet === 0) return this.selectFrom(selectedColumns, aggregate, exists, true);
+    if (slot >= 0 && this.i === listEnd && this.from === 0) {
+      // Its canonical text is its raw text (no value in it): hash it now, remember both.
+      const state = this.state;
+      state[0] = FNV_OFFSET_HI;
+      state[1] = FNV_OFFSET_LO;
+      if (fnv1a64Run(this.b, 0, listEnd, state)) {
+        this.hashedTo = listEnd;
+        const bytes = new Uint8Array(this.b.subarray(0, listEnd)); // a copy, not a view of the scratch buffer
+        lists![slot] = { bytes, selectedColumns, aggregate, exists, hi: state[0]!, lo: state[1]! };
+      }
+    }
+    return this.selectFrom(selectedColumns, aggregate, exists);
+  }
+
+  /** Moves past a `"name"` followed by `)` (no qualifier); false, the cursor unmoved, otherwise. */
+  private bareNameAt(): boolean {
+    const s = this.i;
+    if (this.name() && this.b[this.i] === 41) return true;
+    this.i = s;
+    return false;
+  }
+
+  /** Whether the select list read last has an aggregate of a bare column name. */
+  private bareName = false;
+  /** The select list's facts, left by `selectList`. */
+  private listColumns: ColumnRef[] = NONE;
+  private listAggregate: SqlFacts['aggregate'] = null;
+  private listExists = false;
+
+  /** `[DISTINCT] item, …` up to ` FROM `: false when not readable; else its facts in the list fields. */
+  private selectList(): boolean {
+    let bareName = false; // (a subquery in the list reads a list of its own)
+    this.lit(TEXT['DISTINCT ']);
     const selectedColumns: ColumnRef[] = [];
     let items = 0;
     let allAggregates = true;
@@ -143,42 +273,86 @@ export class OnePass {
       const c = b[this.i]!;
       let itemAggregate: SqlFacts['aggregate'] = null;
       let itemConstant = false;
-      if (c === 34) {
+      if (c === 34 || (this.quiet > 0 && this.aliasAt(this.i))) {
         const ref = this.ref();
-        if (ref === null) return null;
+        if (ref === null) return false;
         if (!selectedColumns.includes(ref)) selectedColumns.push(ref);
       } else if (c === 37) {
-        if (!this.param()) return null;
+        if (!this.param()) return false;
         itemConstant = true;
       } else if (c >= 48 && c <= 57) {
-        if (this.integer() < 0) return null;
+        if (this.integer() < 0) return false;
         itemConstant = true;
+      } else if (c === 40) {
+        // `(SELECT …)`, `("t"."c")` (a prefetch's related key), `(1)` (an older exists())
+        const d = b[++this.i];
+        if (d === 83) {
+          if (!this.subquery()) return false;
+        } else if (d === 34) {
+          const ref = this.ref();
+          if (ref === null || !this.close()) return false;
+          if (!selectedColumns.includes(ref)) selectedColumns.push(ref);
+        } else {
+          if (!this.value() || !this.close()) return false;
+          itemConstant = true;
+        }
+      } else if (this.lit(TEXT['EXISTS('])) {
+        if (!this.subquery()) return false;
+      } else if (this.lit(TEXT['DATE_TRUNC('])) {
+        // dates() and the admin's date hierarchy: DATE_TRUNC(%s, "t"."c"[ AT TIME ZONE %s])
+        if (!this.param() || !this.lit(TEXT[', '])) return false;
+        const ref = this.ref();
+        if (ref === null || (this.lit(TEXT[' AT TIME ZONE ']) && !this.param()) || !this.close()) return false;
+        if (!selectedColumns.includes(ref)) selectedColumns.push(ref);
       } else {
         const fn = this.aggregateName();
-        if (fn === null) return null;
+        if (fn === null) return false;
         let column: ColumnRef | '*';
         if (b[this.i] === 42) {
           this.i++;
           column = '*';
+        } else if (b[this.i] === 34 && this.bareNameAt()) {
+          // A bare `"name"`: a derived table's column (the admin's MIN("__col1")), which makes no
+          // ref; a table's would be `table.name`, so `select` then leaves the statement.
+          bareName = true;
+          column = '*';
         } else {
+          this.lit(TEXT['DISTINCT ']);
           const ref = this.ref();
-          if (ref === null) return null;
+          if (ref === null) return false;
           if (!selectedColumns.includes(ref)) selectedColumns.push(ref);
           column = ref;
         }
-        if (b[this.i] !== 41) return null;
-        this.i++;
+        if (!this.close()) return false;
         itemAggregate = { fn, column };
       }
-      if (this.lit(TEXT[' AS ']) && !this.name()) return null;
+      if (this.lit(TEXT[' AS ']) && !this.name()) return false;
       items++;
       if (itemAggregate === null) allAggregates = false;
       else aggregate ??= itemAggregate;
       if (items === 1) constant = itemConstant;
     } while (this.lit(TEXT[', ']));
+    this.bareName = bareName;
+    this.listColumns = selectedColumns;
+    this.listAggregate = items > 0 && allAggregates ? aggregate : null;
+    this.listExists = items === 1 && constant;
+    return true;
+  }
+
+  /** The rest of a SELECT from ` FROM `, its select list read. */
+  private selectFrom(selectedColumns: ColumnRef[], aggregate: SqlFacts['aggregate'], exists: boolean, derivedOnly = false): SqlFacts | null {
+    const b = this.b;
     if (!this.lit(TEXT[' FROM '])) return null;
-    const table = this.table();
-    if (table === null) return null;
+    let table: string | null;
+    if (b[this.i] === 40 && b[this.i + 1] === 83) {
+      // A derived table: Django's count() of a DISTINCT, sliced or annotated query.
+      this.i++;
+      if (!this.subquery() || !this.lit(TEXT[' subquery'])) return null;
+      table = '';
+    } else {
+      table = this.table();
+      if (table === null || derivedOnly) return null;
+    }
     let joins = NONE as unknown as Join[];
     for (;;) {
       let type: Join['type'];
@@ -190,20 +364,32 @@ export class OnePass {
       const left = this.ref();
       if (left === null || !this.lit(TEXT[' = '])) return null;
       const right = this.ref();
-      if (right === null || b[this.i] !== 41) return null;
-      this.i++;
+      if (right === null || !this.close()) return null;
       joins = appended(joins, { table: joined, type, on: left === right ? [left] : [left, right] });
     }
     if (!this.where()) return null;
+    if (this.lit(TEXT[' GROUP BY '])) {
+      // Neither GROUP BY nor HAVING adds a fact.
+      do if (b[this.i]! >= 48 && b[this.i]! <= 57 ? this.integer() < 0 : this.ref() === null) return null;
+      while (this.lit(TEXT[', ']));
+      if (this.lit(TEXT[' HAVING '])) {
+        this.quiet++;
+        const read = this.condition();
+        this.quiet--;
+        if (!read) return null;
+      }
+    }
     let orderBy = NONE as unknown as SqlFacts['orderBy'];
     if (this.lit(TEXT[' ORDER BY '])) {
       do {
-        const column = this.ref();
+        // A position (`ORDER BY 1`) is a value, order_by('?') is RANDOM(): no column.
+        const c = b[this.i]!;
+        const column = c >= 48 && c <= 57 ? (this.integer() < 0 ? null : '') : c === 82 ? (this.lit(TEXT['RANDOM()']) ? '' : null) : this.ref();
         if (column === null) return null;
         let direction: 'ASC' | 'DESC' = 'ASC';
         if (this.lit(TEXT[' DESC'])) direction = 'DESC';
         else this.lit(TEXT[' ASC']);
-        orderBy = appended(orderBy, { column, direction });
+        if (column !== '') orderBy = appended(orderBy, { column, direction });
       } while (this.lit(TEXT[', ']));
     }
     let limit: number | null = null;
@@ -211,6 +397,7 @@ export class OnePass {
       limit = this.integer();
       if (limit < 0 || (this.lit(TEXT[' OFFSET ']) && this.integer() < 0)) return null;
     }
+    this.lit(TEXT[' FOR UPDATE']);
     return {
       operation: 'SELECT',
       transactionControl: false,
@@ -221,21 +408,54 @@ export class OnePass {
       rangeFilters: this.rangeFilters,
       orderBy,
       limit,
-      aggregate: items > 0 && allAggregates ? aggregate : null,
-      exists: items === 1 && constant,
+      aggregate,
+      exists,
       selectedColumns,
       writtenColumns: NONE,
     };
   }
 
-  /** BEGIN, COMMIT, ROLLBACK. */
+  /** The rest of `(SELECT …)` from its SELECT, closing bracket included: canonical text only, no facts. */
+  private subquery(): boolean {
+    this.quiet++;
+    const read = this.select() !== null;
+    this.quiet--;
+    return read && this.close();
+  }
+
+  /** `)` at the cursor, moved past. */
+  private close(): boolean {
+    if (this.b[this.i] !== 41) return false;
+    this.i++;
+    return true;
+  }
+
+  /** BEGIN, COMMIT, ROLLBACK [TO SAVEPOINT "s"], SAVEPOINT "s", RELEASE SAVEPOINT "s". */
   private control(): SqlFacts | null {
-    let operation: 'BEGIN' | 'COMMIT' | 'ROLLBACK';
+    let operation: 'BEGIN' | 'COMMIT' | 'ROLLBACK' | 'SAVEPOINT' | 'RELEASE';
     if (this.lit(TEXT['BEGIN'])) operation = 'BEGIN';
     else if (this.lit(TEXT['COMMIT'])) operation = 'COMMIT';
-    else if (this.lit(TEXT['ROLLBACK'])) operation = 'ROLLBACK';
-    else return null;
+    else if (this.lit(TEXT['ROLLBACK'])) {
+      operation = 'ROLLBACK';
+      if (this.lit(TEXT[' TO SAVEPOINT ']) && !this.savepointName()) return null;
+    } else if (this.lit(TEXT['SAVEPOINT '])) {
+      operation = 'SAVEPOINT';
+      if (!this.savepointName()) return null;
+    } else if (this.lit(TEXT['RELEASE SAVEPOINT '])) {
+      operation = 'RELEASE';
+      if (!this.savepointName()) return null;
+    } else return null;
     return this.write(operation, '', NONE, true);
+  }
+
+  /** A savepoint's `"name"`, written `?`: Django's names differ per call. */
+  private savepointName(): boolean {
+    const s = this.i;
+    if (!this.name()) return false;
+    this.flush(s);
+    this.put(63);
+    this.from = this.i;
+    return true;
   }
 
   private update(): SqlFacts | null {
@@ -245,8 +465,14 @@ export class OnePass {
     const writtenColumns: string[] = [];
     do {
       const s = this.i;
-      if (!this.name() || !this.lit(TEXT[' = ']) || !this.value()) return null;
-      writtenColumns.push(this.sql.slice(s + 1, this.nameEnd - 1));
+      if (!this.name() || !this.lit(TEXT[' = '])) return null;
+      const end = this.nameEnd;
+      if (this.b[this.i] === 40) {
+        // An F() expression: ("t"."c" + %s)
+        this.i++;
+        if (this.ref() === null || !(this.lit(TEXT[' + ']) || this.lit(TEXT[' - '])) || !this.value() || !this.close()) return null;
+      } else if (!this.value()) return null;
+      writtenColumns.push(this.sql.slice(s + 1, end - 1));
     } while (this.lit(TEXT[', ']));
     if (!this.where()) return null;
     return this.write('UPDATE', table, writtenColumns);
@@ -269,19 +495,63 @@ export class OnePass {
       if (!this.name()) return null;
       writtenColumns.push(this.sql.slice(s + 1, this.nameEnd - 1));
     } while (this.lit(TEXT[', ']));
-    if (!this.lit(TEXT[') VALUES ('])) return null;
-    do if (!this.param()) return null;
-    while (this.lit(TEXT[', ']));
-    if (this.b[this.i] !== 41) return null;
-    this.i++;
+    let multiRow = false;
+    if (this.lit(TEXT[') VALUES ('])) {
+      let values = 0;
+      do {
+        if (!this.param()) return null;
+        values++;
+      } while (this.lit(TEXT[', ']));
+      if (!this.close()) return null;
+      // Further rows of as many %s are the first one's text again: the canonical text drops them.
+      const firstRowEnd = this.i;
+      const b = this.b;
+      while (b[this.i] === 44 && b[this.i + 1] === 32 && b[this.i + 2] === 40) {
+        this.i += 3;
+        for (let k = 0; k < values; k++) {
+          if ((k > 0 && !this.lit(TEXT[', '])) || b[this.i] !== 37 || b[this.i + 1] !== 115) return null;
+          this.i += 2;
+        }
+        if (!this.close()) return null;
+        multiRow = true;
+      }
+      if (multiRow) {
+        this.flush(firstRowEnd);
+        this.from = this.i;
+      }
+    } else if (this.lit(TEXT[') SELECT * FROM UNNEST('])) {
+      // bulk_create's arrays, one per column: (%s)::type[]
+      do if (!this.lit(TEXT['('])  || !this.param() || !this.lit(TEXT[')::']) || !this.arrayType()) return null;
+      while (this.lit(TEXT[', ']));
+      if (!this.close()) return null;
+      this.lit(TEXT[' ON CONFLICT DO NOTHING']);
+    } else return null;
     // RETURNING is not read by the facts; only its text is kept.
     if (this.lit(TEXT[' RETURNING ']) && this.ref() === null) return null;
-    return this.write('INSERT', table, writtenColumns);
+    const facts = this.write('INSERT', table, writtenColumns);
+    if (multiRow) facts.multiRowValues = true;
+    return facts;
+  }
+
+  /** A column type of Django's, then `[]`, written in canonical form (its keywords upper-case). */
+  private arrayType(): boolean {
+    for (let k = 0; k < ARRAY_TYPES.length; k++) {
+      const type = ARRAY_TYPES[k]!;
+      const s = this.i;
+      if (!this.lit(type.raw)) continue;
+      if (type.canonical !== null) {
+        this.flush(s);
+        for (let j = 0; j < type.canonical.length; j++) this.put(type.canonical[j]!);
+        this.from = this.i - 2; // from the `[]`
+      }
+      return true;
+    }
+    return false;
   }
 
   /** Facts of a statement other than SELECT, with the filters `where` collected. */
   private write(
-    operation: 'UPDATE' | 'DELETE' | 'INSERT' | 'BEGIN' | 'COMMIT' | 'ROLLBACK', table: string, writtenColumns: string[],
+    operation: 'UPDATE' | 'DELETE' | 'INSERT' | 'BEGIN' | 'COMMIT' | 'ROLLBACK' | 'SAVEPOINT' | 'RELEASE', table: string, writtenColumns: string[],
     transactionControl = false,
   ): SqlFacts {
     return {
@@ -306,31 +576,55 @@ export class OnePass {
     return !this.lit(TEXT[' WHERE ']) || this.condition();
   }
 
-  /** Predicates joined by AND / OR, each a comparison or a parenthesised condition. */
+  /** Predicates joined by AND / OR. */
   private condition(): boolean {
-    do {
-      if (this.b[this.i] === 40) {
-        this.i++;
-        if (!this.condition() || this.b[this.i] !== 41) return false;
-        this.i++;
-      } else if (!this.comparison()) return false;
-    } while (this.lit(TEXT[' AND ']) || this.lit(TEXT[' OR ']));
+    do if (!this.predicate()) return false;
+    while (this.lit(TEXT[' AND ']) || this.lit(TEXT[' OR ']));
     return true;
   }
 
-  /** `"a"."b" op value`, `"a"."b" IN (%s, …)`, or `"a"."b" op "c"."d"` and `IS [NOT] NULL` (no filter). */
+  /** `(cond)`, `NOT pred` (no filter inside), `EXISTS(SELECT …)` (none), or a comparison. */
+  private predicate(): boolean {
+    const b = this.b;
+    const c = b[this.i];
+    if (c === 40) {
+      if (b[this.i + 1] === 83) return false; // a subquery's value compared: not a shape
+      this.i++;
+      return this.condition() && this.close();
+    }
+    if (c === 78 && this.lit(TEXT['NOT '])) {
+      this.quiet++;
+      const read = this.predicate();
+      this.quiet--;
+      return read;
+    }
+    if (c === 69 && this.lit(TEXT['EXISTS('])) return this.subquery();
+    return this.comparison();
+  }
+
+  /**
+   * `x op value` (a filter on x's column), `x IN (%s, …)`, `x BETWEEN v AND v`, `x op "c"."d"`,
+   * `x IN (SELECT …)`, `x LIKE v`, `x IS [NOT] NULL` or `x` alone (none of these a filter), where x
+   * is a column, maybe `::text` and inside `UPPER(…)` as Django's text lookups write it.
+   */
   private comparison(): boolean {
-    const column = this.ref();
+    const column = this.operand();
     if (column === null) return false;
-    if (this.lit(TEXT[' IS NULL']) || this.lit(TEXT[' IS NOT NULL'])) return true; // not a filter an index serves
+    const b = this.b;
     let op: number;
     if (this.lit(TEXT[' = '])) op = OP_EQ;
     else if (this.lit(TEXT[' IN ('])) op = OP_IN;
     else if (this.lit(TEXT[' >= ']) || this.lit(TEXT[' <= ']) || this.lit(TEXT[' < ']) || this.lit(TEXT[' > '])) op = OP_RANGE;
-    else return false;
+    else if (this.lit(TEXT[' BETWEEN '])) {
+      if (!this.value() || !this.lit(TEXT[' AND ']) || !this.value()) return false;
+      if (this.quiet === 0) this.rangeFilters = added(this.rangeFilters, column);
+      return true;
+    } else if (this.lit(TEXT[' LIKE ']) || this.lit(TEXT[' ILIKE '])) return this.value(); // not a filter an index serves
+    else if (this.lit(TEXT[' IS NULL']) || this.lit(TEXT[' IS NOT NULL'])) return true; // nor this
+    else return true; // a boolean column
     if (op === OP_IN) {
+      if (b[this.i] === 83) return this.subquery();
       // `(%s, %s, …)` is canonically `(?)`: every element repeats the first.
-      const b = this.b;
       if (b[this.i] !== 37 || b[this.i + 1] !== 115) return false;
       this.flush(this.i);
       this.put(63);
@@ -339,20 +633,66 @@ export class OnePass {
       if (b[this.i] !== 41) return false;
       this.from = this.i;
       this.i++;
-      this.equalityFilters = added(this.equalityFilters, column);
-      this.inFilters = added(this.inFilters, column);
+      if (this.quiet === 0) {
+        this.equalityFilters = added(this.equalityFilters, column);
+        this.inFilters = added(this.inFilters, column);
+      }
       return true;
     }
-    if (this.b[this.i] === 34) return this.ref() !== null; // column against column: not a filter
+    const c = b[this.i];
+    if (c === 34 || (c === 40 && b[this.i + 1] === 34) || (this.quiet > 0 && this.aliasAt(this.i))) {
+      // column against column (or an outer query's column, `("t"."id")`): not a filter
+      if (c !== 40) return this.ref() !== null;
+      this.i++;
+      if (this.ref() === null) return false;
+      // ("t"."c" * %s): F() arithmetic, still a column
+      if (this.lit(TEXT[' + ']) || this.lit(TEXT[' - ']) || this.lit(TEXT[' * ']) || this.lit(TEXT[' / '])) {
+        if (!this.value()) return false;
+      }
+      return this.close();
+    }
     if (!this.value()) return false;
-    if (op === OP_EQ) this.equalityFilters = added(this.equalityFilters, column);
-    else this.rangeFilters = added(this.rangeFilters, column);
+    if (this.quiet === 0) {
+      if (op === OP_EQ) this.equalityFilters = added(this.equalityFilters, column);
+      else this.rangeFilters = added(this.rangeFilters, column);
+    }
     return true;
   }
 
-  /** `%s` or an unsigned integer, written `?`. */
+  /**
+   * The left side of a comparison: `"a"."b"`, maybe `::text`, maybe inside `UPPER(…)`; in a quiet
+   * part (subquery, NOT, HAVING) also an alias's column or an aggregate. Its column ('' for
+   * `COUNT(*)`), or null when it is none of these.
+   */
+  private operand(): ColumnRef | null {
+    const b = this.b;
+    const c = b[this.i];
+    if (c === 34 || (this.quiet > 0 && this.aliasAt(this.i))) return this.castRef();
+    if (this.lit(TEXT['UPPER('])) {
+      const column = this.castRef();
+      return column !== null && this.close() ? column : null;
+    }
+    if (this.quiet === 0) return null;
+    if (this.aggregateName() === null) return null;
+    let column: ColumnRef | null = '';
+    if (b[this.i] === 42) this.i++;
+    else column = this.ref();
+    return column !== null && this.close() ? column : null;
+  }
+
+  /** A column ref with an optional `::text`. */
+  private castRef(): ColumnRef | null {
+    const ref = this.ref();
+    if (ref !== null) this.lit(TEXT['::text']);
+    return ref;
+  }
+
+  /** `%s`, an unsigned integer, or `UPPER(%s)`, each value written `?`. */
   private value(): boolean {
-    return this.b[this.i] === 37 ? this.param() : this.integer() >= 0;
+    const c = this.b[this.i];
+    if (c === 37) return this.param();
+    if (c === 85) return this.lit(TEXT['UPPER(']) && this.param() && this.close();
+    return this.integer() >= 0;
   }
 
   /** `%s`, written `?`. */
@@ -411,15 +751,50 @@ export class OnePass {
     return true;
   }
 
-  /** A table name (no schema, no alias may follow: the grammar only continues with keywords). */
+  /**
+   * A table name (no schema); in a quiet part also its alias (`"t" U0`), and '' is returned: the
+   * name is read by no fact there.
+   */
   private table(): string | null {
     const s = this.i;
-    return this.name() ? this.sql.slice(s + 1, this.i - 1) : null;
+    if (!this.name()) return null;
+    if (this.quiet === 0) return this.sql.slice(s + 1, this.i - 1);
+    const i = this.i;
+    if (this.b[i] === 32 && this.aliasAt(i + 1)) this.i = this.aliasEnd;
+    return '';
   }
 
-  /** `"q"."c"` as the ref `q.c`; null when the text is not such a pair. */
+  /** End of the alias `aliasAt` found last. */
+  private aliasEnd = 0;
+
+  /**
+   * Whether one of Django's table aliases starts at i: a capital letter and digits (`U0`, `T3`),
+   * not running on into a word; no keyword looks like that. Sets `aliasEnd`.
+   */
+  private aliasAt(i: number): boolean {
+    const b = this.b;
+    const c = b[i]!;
+    if (c < 65 || c > 90) return false;
+    let j = i + 1;
+    let d = b[j]!;
+    if (d < 48 || d > 57) return false;
+    do d = b[++j]!;
+    while (d >= 48 && d <= 57);
+    if (j > this.n || (d >= 65 && d <= 90) || (d >= 97 && d <= 122) || d === 95 || d === 36 || d >= 128) return false;
+    this.aliasEnd = j;
+    return true;
+  }
+
+  /** `"q"."c"` as the ref `q.c`, or in a quiet part `U0."c"` as ''; null when the text is not such a pair. */
   private ref(): ColumnRef | null {
     const s = this.i;
+    if (this.b[s] !== 34) {
+      if (this.quiet === 0 || !this.aliasAt(s) || this.b[this.aliasEnd] !== 46) return null;
+      this.i = this.aliasEnd + 1;
+      if (!this.name()) return null;
+      const c = this.b[this.i];
+      return c === 46 || c === 40 ? null : '';
+    }
     if (!this.name()) return null;
     const e = this.i;
     if (this.b[e] !== 46) return null;
@@ -438,6 +813,13 @@ export class OnePass {
     const ref = `${this.sql.slice(s + 1, e - 1)}.${this.sql.slice(e + 2, end - 1)}`;
     if (slot >= 0) storeColumnRef(cache!, this.b, s, end, slot, ref);
     return ref;
+  }
+
+  /** Whether `b[0, len)` equals `bytes[0, len)`. */
+  private sameBytes(bytes: Uint8Array, len: number): boolean {
+    const b = this.b;
+    for (let k = 0; k < len; k++) if (b[k] !== bytes[k]) return false;
+    return true;
   }
 
   /** Matches `word` (one of TEXT) at the cursor and moves past it. */

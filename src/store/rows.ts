@@ -2,7 +2,7 @@
 import { emptyConnectionRollup, type ConnectionRollup, type ConnectionSecond } from '../detect/connections.js';
 import { mergeTallies, tallyLocation, type LocationTally } from '../detect/location.js';
 import { RollupSet, emptyEndpointRollup, mergeRollups, type CascadeRollup, type EndpointRollup, type FingerprintRollup } from '../detect/rollup.js';
-import { emptyPattern, mergePatterns, type RouteTraffic, type TrafficPattern } from '../detect/routes.js';
+import { emptyPattern, mergePatterns, routeTraffic as routeTrafficOf, type RouteTraffic, type TrafficPattern } from '../detect/routes.js';
 import type { Cascade, CodeLocation, FindingKind, LeafShape, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
 import type { Acknowledgement, AcknowledgementState } from '../report/acknowledge.js';
 import type { PeriodRows, StartRange, StoredFinding } from './store.js';
@@ -129,16 +129,77 @@ export const byEndpointAndStart = <T extends { endpoint_id: number; hour: number
 /** A batch of analysed requests as the rollups of each hour (or minute: `sizeMs`) it falls in, by start. */
 export function rollupsByStart(analyses: readonly RequestAnalysis[], sizeMs: number = HOUR_MS): Map<number, RollupSet> {
   const byHour = new Map<number, RollupSet>();
-  for (const a of analyses) {
-    const hour = Math.floor(a.startMs / sizeMs) * sizeMs;
-    let set = byHour.get(hour);
-    if (set === undefined) {
-      set = new RollupSet();
-      byHour.set(hour, set);
-    }
-    set.add(a);
-  }
+  for (const a of analyses) setAt(byHour, a.startMs, sizeMs).add(a);
   return byHour;
+}
+
+/** One row start's rollups in a RowBatch. */
+export interface RowsAt {
+  start: number;
+  endpoints: EndpointRollup[];
+  connections: ConnectionRollup[];
+}
+
+/**
+ * What one write adds, computed from analysed requests: the rollups of each hour and (within the 48 h
+ * minute rows are kept, from `minuteHorizon`) each minute, the worst example per finding, and route
+ * traffic. Plain data, so it crosses to the store's writer thread as one message (store/writer.ts).
+ */
+export interface RowBatch {
+  /** The write's clock: which minute rows are pruned. */
+  nowMs: number;
+  hours: RowsAt[];
+  minutes: RowsAt[];
+  examples: ExampleRow[];
+  traffic: RouteTraffic[];
+}
+
+export function rowBatch(analyses: readonly RequestAnalysis[], nowMs: number, minuteHorizon: number): RowBatch {
+  const builder = new RowBatchBuilder(nowMs, minuteHorizon);
+  builder.add(analyses);
+  return builder.finish();
+}
+
+/**
+ * A RowBatch built a part of the requests at a time (the same rollups as rowBatch over all of them,
+ * requests added in the same order), so the thread building it can answer requests in between.
+ */
+export class RowBatchBuilder {
+  readonly #nowMs: number;
+  readonly #minuteHorizon: number;
+  readonly #hours = new Map<number, RollupSet>();
+  readonly #minutes = new Map<number, RollupSet>();
+  readonly #analyses: RequestAnalysis[] = [];
+
+  constructor(nowMs: number, minuteHorizon: number) {
+    this.#nowMs = nowMs;
+    this.#minuteHorizon = minuteHorizon;
+  }
+
+  add(analyses: readonly RequestAnalysis[]): void {
+    for (const a of analyses) {
+      setAt(this.#hours, a.startMs, HOUR_MS).add(a);
+      // Minute rows only where they are kept: an old trace file loaded now would write rows pruned at once.
+      if (a.startMs >= this.#minuteHorizon) setAt(this.#minutes, a.startMs, MINUTE_MS).add(a);
+      this.#analyses.push(a);
+    }
+  }
+
+  finish(): RowBatch {
+    const at = (sets: Map<number, RollupSet>): RowsAt[] =>
+      [...sets].map(([start, set]) => ({ start, endpoints: set.values(), connections: [...set.connections.values()] }));
+    return { nowMs: this.#nowMs, hours: at(this.#hours), minutes: at(this.#minutes), examples: worstExamples(this.#analyses), traffic: routeTrafficOf(this.#analyses) };
+  }
+}
+
+function setAt(sets: Map<number, RollupSet>, startMs: number, sizeMs: number): RollupSet {
+  const start = Math.floor(startMs / sizeMs) * sizeMs;
+  let set = sets.get(start);
+  if (set === undefined) {
+    set = new RollupSet();
+    sets.set(start, set);
+  }
+  return set;
 }
 
 export const findingLink = (c: CascadeRollup): Link => ({ trigger: c.trigger, steps: c.steps, linked: c.linked, leaf: c.leaf, firstIndex: c.firstIndex });
@@ -174,19 +235,22 @@ export function mergeFindingHour(old: FindingHourRow | undefined, c: CascadeRoll
 
 /** A fingerprint hour with `f` added; the example is the slower of the two. */
 export function mergeFingerprintHour(old: FingerprintHourRow | undefined, f: FingerprintRollup): FingerprintHourRow {
+  return mergeFingerprintHourWithMax(old, f)[0];
+}
+
+/** mergeFingerprintHour, and the slowest execution the merged row keeps (fingerprintExampleMaxMs without parsing it again). */
+export function mergeFingerprintHourWithMax(old: FingerprintHourRow | undefined, f: FingerprintRollup): [FingerprintHourRow, number] {
   const p: FingerprintHourJson = old === undefined ? { durations: [], example: { traceId: '', maxMs: -1 } } : (JSON.parse(old.rollup) as FingerprintHourJson);
   const durations = fromPairs(p.durations);
   for (const [k, v] of f.durations) durations.set(k, (durations.get(k) ?? 0) + v);
-  return {
+  const example = f.example.maxMs > p.example.maxMs ? f.example : p.example;
+  const row = {
     requests: (old?.requests ?? 0) + f.requests,
     executions: (old?.executions ?? 0) + f.executions,
     total_ms: (old?.total_ms ?? 0) + f.totalMs,
-    rollup: JSON.stringify({
-      durations: toPairs(durations),
-      example: f.example.maxMs > p.example.maxMs ? f.example : p.example,
-      locations: mergeTallyJson(p.locations, f.locations),
-    } satisfies FingerprintHourJson),
+    rollup: JSON.stringify({ durations: toPairs(durations), example, locations: mergeTallyJson(p.locations, f.locations) } satisfies FingerprintHourJson),
   };
+  return [row, example.maxMs];
 }
 
 /** The slowest execution kept in a fingerprint hour row. */

@@ -3,29 +3,31 @@ import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import type { ConnectionRollup } from '../detect/connections.js';
 import type { CascadeRollup, EndpointRollup } from '../detect/rollup.js';
 import { endpointMatcher } from '../report/model.js';
-import { routeTraffic as routeTrafficOf, type RouteTraffic } from '../detect/routes.js';
+import type { RouteTraffic } from '../detect/routes.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
 import type { SqlFacts } from '../sql/types.js';
 import { migrate, MINUTE_ROWS_MARK } from './migrations.js';
 import { Summaries, type SummaryBucket, type SummaryEndpoint } from './summaries.js';
+import { StoreWriter, type StoreWriterOptions } from './writer.js';
 import {
   assembleRollups,
   endpointHourRollup,
-  fingerprintExampleMaxMs,
   connectionSecondRows,
   findingLink,
   mergeEndpointHour,
   mergeFindingHour,
-  mergeFingerprintHour,
+  mergeFingerprintHourWithMax,
   mergeRouteTraffic,
-  rollupsByStart,
+  rowBatch,
+  RowBatchBuilder,
+  type RowBatch,
+  type ExampleRow,
   rangesOf,
   byEndpointAndStart,
   HOUR_ROWS,
   MINUTE_ROWS,
   type Grain,
-  worstExamples,
   acknowledgementOf,
   findingIdMap,
   storedFinding,
@@ -59,6 +61,47 @@ import {
 /** How often a writer deletes minute rows past the horizon. */
 const MINUTE_PRUNE_EVERY_MS = 5 * 60_000;
 
+/** The row merges' SQL of one grain, built once: the write path looks its statements up by these same strings. */
+function writeSql(grain: Grain) {
+  const { key } = grain;
+  return {
+    endpointRow: `SELECT requests, db_spans, repeats, wasted_ms, rollup FROM ${grain.endpoints} WHERE endpoint_id = ? AND ${key} = ?`,
+    endpointUpsert: `INSERT INTO ${grain.endpoints} (endpoint_id, ${key}, requests, db_spans, repeats, wasted_ms, rollup) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (endpoint_id, ${key}) DO UPDATE SET requests = excluded.requests, db_spans = excluded.db_spans,
+         repeats = excluded.repeats, wasted_ms = excluded.wasted_ms, rollup = excluded.rollup`,
+    findingRow: `SELECT requests_affected, executions, wasted_ms, rollup FROM ${grain.findings} WHERE finding_id = ? AND ${key} = ?`,
+    findingUpsert: `INSERT INTO ${grain.findings} (finding_id, ${key}, requests_affected, executions, wasted_ms, rollup) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (finding_id, ${key}) DO UPDATE SET requests_affected = excluded.requests_affected,
+           executions = excluded.executions, wasted_ms = excluded.wasted_ms, rollup = excluded.rollup`,
+    fingerprintRow: `SELECT requests, executions, total_ms, rollup FROM ${grain.fingerprints} WHERE endpoint_id = ? AND fingerprint = ? AND ${key} = ?`,
+    fingerprintUpsert: `INSERT INTO ${grain.fingerprints} (endpoint_id, fingerprint, ${key}, requests, executions, total_ms, rollup) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (endpoint_id, fingerprint, ${key}) DO UPDATE SET requests = excluded.requests,
+           executions = excluded.executions, total_ms = excluded.total_ms, rollup = excluded.rollup`,
+    connectionsUpsert: `INSERT INTO ${grain.connections} (service, ${key}, db_requests, observable_requests, opened) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (service, ${key}) DO UPDATE SET db_requests = db_requests + excluded.db_requests,
+         observable_requests = observable_requests + excluded.observable_requests, opened = opened + excluded.opened`,
+  };
+}
+
+const WRITE_SQL: ReadonlyMap<Grain, ReturnType<typeof writeSql>> = new Map([HOUR_ROWS, MINUTE_ROWS].map((g) => [g, writeSql(g)]));
+
+/**
+ * Requests whose rollups are made in one go before letting the event loop through (a write made on a
+ * writer thread; ~5 ms on the bench's Django corpus).
+ */
+const ROWS_SLICE = 64;
+
+/** A writer-thread write rolled back because some of its traces were already committed. */
+const RECOUNT = Symbol('recount');
+
+export interface SqliteStoreOptions extends StoreOptions {
+  /**
+   * Writes (record, the prunes) on a thread of their own with a connection of their own (writer.ts),
+   * so the SQL merge never holds this thread's event loop. Not for `:memory:` (one connection's database).
+   */
+  writerThread?: boolean | StoreWriterOptions;
+}
+
 export class SqliteStore extends Store {
   readonly db: Database;
   readonly location: string;
@@ -71,11 +114,19 @@ export class SqliteStore extends Store {
   /** When minute rows older than 48 h were last deleted (see #pruneMinutes). */
   #minutesPrunedAt = Number.NEGATIVE_INFINITY;
 
-  private constructor(db: Database, location: string, options: StoreOptions, minuteRowsSinceMs: number | undefined) {
+  /** Fingerprints known to be in `statements` (committed by this connection): see #statement. */
+  readonly #statementsStored = new Set<string>();
+  #statementsWritten: string[] = [];
+
+  /** With a writer thread, record() and the prunes go through it; this connection reads. */
+  readonly #writer: StoreWriter | undefined;
+
+  private constructor(db: Database, location: string, options: SqliteStoreOptions, minuteRowsSinceMs: number | undefined) {
     super(options, minuteRowsSinceMs);
     this.db = db;
     this.location = location;
     this.#summaries = new Summaries(db);
+    this.#writer = options.writerThread === undefined || options.writerThread === false ? undefined : new StoreWriter(location, options.writerThread === true ? {} : options.writerThread);
   }
 
   #prepare(sql: string): Statement {
@@ -91,7 +142,8 @@ export class SqliteStore extends Store {
    * Opens (creating and migrating) a store file; `:memory:` works for tests. A path that cannot be a
    * store (missing directory, not writable, not SQLite, a newer schema) throws a one-line StoreOpenError.
    */
-  static open(path: string, options: StoreOptions = {}): SqliteStore {
+  static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+    if (options.writerThread !== undefined && options.writerThread !== false && path === ':memory:') throw new StoreOpenError('an in-memory store cannot have a writer thread');
     let db: Database | undefined;
     try {
       db = new BetterSqlite3(path);
@@ -108,21 +160,73 @@ export class SqliteStore extends Store {
   }
 
   async close(): Promise<void> {
+    await this.#writer?.close();
     this.closeSync();
   }
 
-  /** Closes at once (the file handle); for callers that cannot wait. */
+  /** Closes at once (the file handle; a writer thread is stopped, its write in flight rolled back); for callers that cannot wait. */
   closeSync(): void {
+    this.#writer?.terminate();
     if (this.db.open) this.db.close();
   }
 
+  /**
+   * The rows are made ROWS_SLICE requests at a time, letting the event loop through in between (serve
+   * calls this from its intake), then written in one transaction: on the writer thread when there is
+   * one, here otherwise.
+   */
   async record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces): Promise<void> {
-    this.recordSync(analyses, committed);
+    const traceIds = committed === undefined ? undefined : { traceIds: [...new Set(committed.traceIds)], nowMs: committed.nowMs };
+    let counted = analyses;
+    const known: string[] = [];
+    for (;;) {
+      const rows = counted.length === 0 ? undefined : await this.#rowsYielding(counted);
+      const again = this.#writer === undefined ? this.writeRowsSync(rows, traceIds, known) : await this.#writer.write(rows, traceIds, known);
+      if (again.length === 0) return;
+      // Another write committed some of these traces first: nothing was written; count the rest.
+      known.push(...again);
+      const done = new Set(known);
+      counted = analyses.filter((a) => !done.has(a.traceId));
+    }
+  }
+
+  /** The batch's rows, built ROWS_SLICE requests at a time with the event loop let through in between. */
+  async #rowsYielding(analyses: readonly RequestAnalysis[]): Promise<RowBatch> {
+    const nowMs = this.now();
+    const builder = new RowBatchBuilder(nowMs, minuteHorizon(nowMs));
+    for (let i = 0; i < analyses.length; i += ROWS_SLICE) {
+      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      builder.add(analyses.slice(i, i + ROWS_SLICE));
+    }
+    return builder.finish();
+  }
+
+  /**
+   * The writer thread's write (writer.ts): `rows` and the committed traces in one transaction. A trace
+   * already committed (by an earlier run, another instance), unless in `known`, makes it write nothing
+   * and return those traces, so the caller counts its batch again without them.
+   */
+  writeRowsSync(rows: RowBatch | undefined, committed: { traceIds: readonly string[]; nowMs: number } | undefined, known: readonly string[]): string[] {
+    const again: string[] = [];
+    try {
+      this.#transaction(() => {
+        if (committed !== undefined) {
+          const insert = this.#prepare('INSERT INTO spool_committed (trace_id, committed_ms) VALUES (?, ?) ON CONFLICT (trace_id) DO NOTHING');
+          const skip = new Set(known);
+          for (const id of committed.traceIds) if (insert.run(id, committed.nowMs).changes === 0 && !skip.has(id)) again.push(id);
+          if (again.length > 0) throw RECOUNT; // rolls the transaction back
+        }
+        if (rows !== undefined) this.#writeRows(rows);
+      });
+    } catch (e) {
+      if (e !== RECOUNT) throw e;
+    }
+    return again;
   }
 
   /** record() without the promise: the offline report fills an in-memory store as it analyses. */
   recordSync(analyses: readonly RequestAnalysis[], committed?: CommittedTraces): void {
-    this.db.transaction(() => {
+    this.#transaction(() => {
       let counted = analyses;
       if (committed !== undefined) {
         const insert = this.#prepare('INSERT INTO spool_committed (trace_id, committed_ms) VALUES (?, ?) ON CONFLICT (trace_id) DO NOTHING');
@@ -131,7 +235,7 @@ export class SqliteStore extends Store {
         if (again.size > 0) counted = analyses.filter((a) => !again.has(a.traceId));
       }
       this.#record(counted);
-    })();
+    });
   }
 
   async committed(traceIds: readonly string[]): Promise<Set<string>> {
@@ -140,10 +244,21 @@ export class SqliteStore extends Store {
   }
 
   async pruneCommitted(beforeMs: number): Promise<void> {
+    if (this.#writer !== undefined) return this.#writer.pruneCommitted(beforeMs);
+    this.pruneCommittedSync(beforeMs);
+  }
+
+  pruneCommittedSync(beforeMs: number): void {
     this.#prepare('DELETE FROM spool_committed WHERE committed_ms < ?').run(beforeMs);
   }
 
   async pruneBefore(beforeMs: number): Promise<number> {
+    if (this.#writer === undefined) return this.pruneBeforeSync(beforeMs);
+    // This connection's overview sums in memory are dropped when it sees the commit (Summaries checks data_version).
+    return this.#writer.pruneBefore(beforeMs);
+  }
+
+  pruneBeforeSync(beforeMs: number): number {
     return this.db.transaction(() => {
       let n = 0;
       for (const grain of [HOUR_ROWS, MINUTE_ROWS]) {
@@ -161,22 +276,21 @@ export class SqliteStore extends Store {
   #record(analyses: readonly RequestAnalysis[]): void {
     if (analyses.length === 0) return;
     const nowMs = this.now();
-    this.#pruneMinutes(nowMs);
-    const byHour = rollupsByStart(analyses, HOUR_ROWS.sizeMs);
-    this.#summaries.touched(byHour.keys());
-    for (const [hour, set] of byHour) {
-      for (const r of set.values()) this.#mergeRow(HOUR_ROWS, hour, r);
-      for (const c of set.connections.values()) this.#addConnections(HOUR_ROWS, hour, c);
+    this.#writeRows(rowBatch(analyses, nowMs, minuteHorizon(nowMs)));
+  }
+
+  /** Merges a batch's rows into the store (inside the writing transaction). */
+  #writeRows(rows: RowBatch): void {
+    this.#pruneMinutes(rows.nowMs);
+    this.#summaries.touched(rows.hours.map((h) => h.start));
+    for (const [grain, sets] of [[HOUR_ROWS, rows.hours], [MINUTE_ROWS, rows.minutes]] as const) {
+      for (const { start, endpoints, connections } of sets) {
+        for (const r of endpoints) this.#mergeRow(grain, start, r);
+        for (const c of connections) this.#addConnections(grain, start, c);
+      }
     }
-    // Minute rows only where they are kept: an old trace file loaded now would write rows pruned at once.
-    const horizon = minuteHorizon(nowMs);
-    const recent = analyses.filter((a) => a.startMs >= horizon);
-    for (const [minute, set] of rollupsByStart(recent, MINUTE_ROWS.sizeMs)) {
-      for (const r of set.values()) this.#mergeRow(MINUTE_ROWS, minute, r);
-      for (const c of set.connections.values()) this.#addConnections(MINUTE_ROWS, minute, c);
-    }
-    this.#keepExamples(analyses);
-    for (const t of routeTrafficOf(analyses)) this.#addRouteTraffic(t);
+    this.#keepExamples(rows.examples);
+    for (const t of rows.traffic) this.#addRouteTraffic(t);
   }
 
   /** Deletes minute rows of hours past the horizon, at most every few minutes (inside the writing transaction). */
@@ -192,11 +306,7 @@ export class SqliteStore extends Store {
 
   /** Additive upserts: any number of writers may add to the same second. The seconds are written with the hour rows. */
   #addConnections(grain: Grain, start: number, c: ConnectionRollup): void {
-    this.#prepare(
-      `INSERT INTO ${grain.connections} (service, ${grain.key}, db_requests, observable_requests, opened) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (service, ${grain.key}) DO UPDATE SET db_requests = db_requests + excluded.db_requests,
-         observable_requests = observable_requests + excluded.observable_requests, opened = opened + excluded.opened`,
-    ).run(c.service, start, c.dbRequests, c.observableRequests, c.opened);
+    this.#prepare(WRITE_SQL.get(grain)!.connectionsUpsert).run(c.service, start, c.dbRequests, c.observableRequests, c.opened);
     if (grain !== HOUR_ROWS) return;
     const upsert = this.#prepare(
       `INSERT INTO connection_seconds (service, instance, second, held, held_ms, db_ms, opened) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -258,8 +368,20 @@ export class SqliteStore extends Store {
     return row.id;
   }
 
+  /** Statements are never deleted, so one this connection has seen committed needs no INSERT again. */
   #statement(fingerprint: string, sql: string, facts: SqlFacts): void {
+    if (this.#statementsStored.has(fingerprint)) return;
     this.#prepare('INSERT OR IGNORE INTO statements (fingerprint, sql, facts) VALUES (?, ?, ?)').run(fingerprint, sql, JSON.stringify(facts));
+    this.#statementsWritten.push(fingerprint);
+  }
+
+  /** Runs a writing transaction; the statements it inserted count as stored only once it commits. */
+  #transaction<T>(write: () => T): T {
+    this.#statementsWritten = [];
+    const result = this.db.transaction(write)();
+    for (const fingerprint of this.#statementsWritten) this.#statementsStored.add(fingerprint);
+    this.#statementsWritten = [];
+    return result;
   }
 
   #findingId(endpointId: number, c: CascadeRollup, r: EndpointRollup): number {
@@ -276,55 +398,39 @@ export class SqliteStore extends Store {
 
   /** Merges an endpoint's rollup into its rows starting at `start` (an hour or a minute), with the period summaries beside them. */
   #mergeRow(grain: Grain, start: number, r: EndpointRollup): void {
-    const { key } = grain;
+    const sql = WRITE_SQL.get(grain)!;
     const endpointId = this.#endpointId(r);
-    const old = this.#prepare(`SELECT requests, db_spans, repeats, wasted_ms, rollup FROM ${grain.endpoints} WHERE endpoint_id = ? AND ${key} = ?`).get(endpointId, start) as
+    const old = this.#prepare(sql.endpointRow).get(endpointId, start) as
       | EndpointHourRow
       | undefined;
     const e = mergeEndpointHour(old, r);
-    this.#prepare(
-      `INSERT INTO ${grain.endpoints} (endpoint_id, ${key}, requests, db_spans, repeats, wasted_ms, rollup) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (endpoint_id, ${key}) DO UPDATE SET requests = excluded.requests, db_spans = excluded.db_spans,
-         repeats = excluded.repeats, wasted_ms = excluded.wasted_ms, rollup = excluded.rollup`,
-    ).run(endpointId, start, e.requests, e.db_spans, e.repeats, e.wasted_ms, e.rollup);
+    this.#prepare(sql.endpointUpsert).run(endpointId, start, e.requests, e.db_spans, e.repeats, e.wasted_ms, e.rollup);
     this.#summaries.endpointRow(grain.sizeMs, endpointId, start, endpointHourRollup(r.endpoint, r.service, e), r);
 
     for (const c of r.cascades.values()) {
       this.#statement(c.fingerprint, c.sql, c.facts);
       const findingId = this.#findingId(endpointId, c, r);
-      const prev = this.#prepare(`SELECT requests_affected, executions, wasted_ms, rollup FROM ${grain.findings} WHERE finding_id = ? AND ${key} = ?`).get(findingId, start) as
+      const prev = this.#prepare(sql.findingRow).get(findingId, start) as
         | FindingHourRow
         | undefined;
       const f = mergeFindingHour(prev, c);
       this.#summaries.findingRow(grain.sizeMs, findingId, start, f.requests_affected, f.executions, f.wasted_ms);
-      this.#prepare(
-        `INSERT INTO ${grain.findings} (finding_id, ${key}, requests_affected, executions, wasted_ms, rollup) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (finding_id, ${key}) DO UPDATE SET requests_affected = excluded.requests_affected,
-           executions = excluded.executions, wasted_ms = excluded.wasted_ms, rollup = excluded.rollup`,
-      ).run(findingId, start, f.requests_affected, f.executions, f.wasted_ms, f.rollup);
+      this.#prepare(sql.findingUpsert).run(findingId, start, f.requests_affected, f.executions, f.wasted_ms, f.rollup);
     }
 
     for (const fp of r.fingerprints.values()) {
       this.#statement(fp.fingerprint, fp.sql, fp.facts);
-      const prev = this.#prepare(`SELECT requests, executions, total_ms, rollup FROM ${grain.fingerprints} WHERE endpoint_id = ? AND fingerprint = ? AND ${key} = ?`).get(
-        endpointId,
-        fp.fingerprint,
-        start,
-      ) as FingerprintHourRow | undefined;
-      const f = mergeFingerprintHour(prev, fp);
+      const prev = this.#prepare(sql.fingerprintRow).get(endpointId, fp.fingerprint, start) as FingerprintHourRow | undefined;
+      const [f, exampleMaxMs] = mergeFingerprintHourWithMax(prev, fp);
       if (fp.facts.operation === 'SELECT' && !fp.facts.transactionControl && !r.cascades.has(fp.fingerprint)) {
-        this.#summaries.selectRow(grain.sizeMs, endpointId, fp.fingerprint, start, f.requests, f.executions, f.total_ms, fingerprintExampleMaxMs(f));
+        this.#summaries.selectRow(grain.sizeMs, endpointId, fp.fingerprint, start, f.requests, f.executions, f.total_ms, exampleMaxMs);
       }
-      this.#prepare(
-        `INSERT INTO ${grain.fingerprints} (endpoint_id, fingerprint, ${key}, requests, executions, total_ms, rollup) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (endpoint_id, fingerprint, ${key}) DO UPDATE SET requests = excluded.requests,
-           executions = excluded.executions, total_ms = excluded.total_ms, rollup = excluded.rollup`,
-      ).run(endpointId, fp.fingerprint, start, f.requests, f.executions, f.total_ms, f.rollup);
+      this.#prepare(sql.fingerprintUpsert).run(endpointId, fp.fingerprint, start, f.requests, f.executions, f.total_ms, f.rollup);
     }
   }
 
   /** Keeps, per finding, the request where it wasted the most, with that request's DB timeline. */
-  #keepExamples(analyses: readonly RequestAnalysis[]): void {
+  #keepExamples(examples: readonly ExampleRow[]): void {
     const find = this.#prepare(
       `SELECT f.id FROM findings f JOIN endpoints e ON e.id = f.endpoint_id WHERE e.service = ? AND e.endpoint = ? AND f.fingerprint = ?`,
     );
@@ -334,7 +440,7 @@ export class SqliteStore extends Store {
          location = excluded.location, trigger_location = excluded.trigger_location
        WHERE excluded.wasted_ms > examples.wasted_ms`,
     );
-    for (const x of worstExamples(analyses)) {
+    for (const x of examples) {
       const row = find.get(x.service, x.endpoint, x.fingerprint) as { id: number } | undefined;
       if (row === undefined) continue;
       upsert.run(row.id, x.traceId, x.wastedMs, x.timeline, x.location, x.triggerLocation);

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { detectEndpoint, type HotLookupFinding, type SlowQueryFinding, type SyncFanoutFinding } from '../detect/endpoint.js';
 import { analyseRequest } from '../detect/request.js';
@@ -5,7 +6,7 @@ import { RollupSet } from '../detect/rollup.js';
 import { SESSION, requestOf, type RequestShape, type Step } from '../detect/testing.js';
 import { createSqlNormalizer } from '../sql/index.js';
 import { conventionNaming } from './naming.js';
-import { suggestCache, suggestIndex, suggestTaskQueue } from './operational.js';
+import { suggestCache, suggestIndex, suggestTaskQueue, wholeWithCommas } from './operational.js';
 
 const normalize = createSqlNormalizer();
 const naming = conventionNaming(['recruit_application', 'recruit_candidate', 'recruit_status']);
@@ -66,5 +67,16 @@ describe('operational fixes', () => {
     expect(s.code).toContain('transaction.on_commit');
     expect(s.code).toContain('Idempotency-Key');
     expect(s.note).toMatch(/3\.0 serial outbound calls \(hr\.example\) take 150 ms .* the request loses ~150 ms/);
+  });
+});
+
+describe('wholeWithCommas', () => {
+  it('prints what Math.round(n).toLocaleString("en-US") prints, for any number', () => {
+    const same = (n: number): void => {
+      expect(wholeWithCommas(n)).toBe(Math.round(n).toLocaleString('en-US'));
+    };
+    for (const n of [0, -0, -0.4, 0.5, 99.5, 999, 1000, 1234.5, -1234, 1e6, -999_999.5, 2 ** 53 - 1, 2 ** 53, 1e21, -1e300, Infinity, -Infinity, NaN]) same(n);
+    fc.assert(fc.property(fc.double(), same), { numRuns: 2000 });
+    fc.assert(fc.property(fc.integer({ min: -1e12, max: 1e12 }), same), { numRuns: 2000 });
   });
 });
