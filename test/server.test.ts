@@ -49,7 +49,9 @@ describe('n1lens serve with the official OpenTelemetry JS exporters', () => {
     ['OTLP/HTTP protobuf + gzip', (s: { url: string }) => new HttpProtoExporter({ url: `${s.url}/v1/traces`, compression: CompressionAlgorithm.GZIP })],
     ['OTLP/gRPC + gzip', (s: { grpcPort: number }) => new GrpcExporter({ url: `http://127.0.0.1:${s.grpcPort}`, compression: CompressionAlgorithm.GZIP })],
   ])('finds the dashboard cascades sent over %s', async (_name, makeExporter) => {
-    const server = await start();
+    // forceFlush sends the 608 spans as five concurrent exports; compressed ones can arrive out of order
+    // and, on a loaded CI machine, more than 50 ms apart: a trace must stay open across that gap here.
+    const server = await start({ traceWaitMs: 500 });
     await emitDashboards(makeExporter(server), 2, { semconv: 'stable' });
     const report = await waitForRequests(server.url, 2);
     const dashboard = report.endpoints.find((e) => e.endpoint === 'GET dashboard/');
