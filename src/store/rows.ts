@@ -238,7 +238,7 @@ export function mergeFingerprintHour(old: FingerprintHourRow | undefined, f: Fin
   return mergeFingerprintHourWithMax(old, f)[0];
 }
 
-/** mergeFingerprintHour, and the slowest execution the merged row keeps (fingerprintExampleMaxMs without parsing it again). */
+/** mergeFingerprintHour, and the slowest execution the merged row keeps (so the caller need not parse the row again). */
 export function mergeFingerprintHourWithMax(old: FingerprintHourRow | undefined, f: FingerprintRollup): [FingerprintHourRow, number] {
   const p: FingerprintHourJson = old === undefined ? { durations: [], example: { traceId: '', maxMs: -1 } } : (JSON.parse(old.rollup) as FingerprintHourJson);
   const durations = fromPairs(p.durations);
@@ -252,9 +252,6 @@ export function mergeFingerprintHourWithMax(old: FingerprintHourRow | undefined,
   };
   return [row, example.maxMs];
 }
-
-/** The slowest execution kept in a fingerprint hour row. */
-export const fingerprintExampleMaxMs = (row: Pick<FingerprintHourRow, 'rollup'>): number => (JSON.parse(row.rollup) as FingerprintHourJson).example.maxMs;
 
 /** A route's traffic with `t` added. */
 export function mergeRouteTraffic(old: RouteTrafficRow | undefined, t: RouteTraffic): RouteTrafficRow {

@@ -225,17 +225,8 @@ export class SqliteStore extends Store {
   }
 
   /** record() without the promise: the offline report fills an in-memory store as it analyses. */
-  recordSync(analyses: readonly RequestAnalysis[], committed?: CommittedTraces): void {
-    this.#transaction(() => {
-      let counted = analyses;
-      if (committed !== undefined) {
-        const insert = this.#prepare('INSERT INTO spool_committed (trace_id, committed_ms) VALUES (?, ?) ON CONFLICT (trace_id) DO NOTHING');
-        const again = new Set<string>();
-        for (const id of new Set(committed.traceIds)) if (insert.run(id, committed.nowMs).changes === 0) again.add(id);
-        if (again.size > 0) counted = analyses.filter((a) => !again.has(a.traceId));
-      }
-      this.#record(counted);
-    });
+  recordSync(analyses: readonly RequestAnalysis[]): void {
+    this.#transaction(() => this.#record(analyses));
   }
 
   async committed(traceIds: readonly string[]): Promise<Set<string>> {
