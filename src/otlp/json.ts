@@ -6,7 +6,8 @@ import type { KeyValueLike } from './to-span.js';
 import type { DecodedBatch } from './span.js';
 import { isObject, type JsonObject } from './json-value.js';
 
-const SPAN_KINDS: Readonly<Record<string, number>> = {
+/** SpanKind by its proto3 JSON enum name. */
+export const SPAN_KINDS: Readonly<Record<string, number>> = {
   SPAN_KIND_UNSPECIFIED: 0,
   SPAN_KIND_INTERNAL: 1,
   SPAN_KIND_SERVER: 2,
@@ -14,7 +15,8 @@ const SPAN_KINDS: Readonly<Record<string, number>> = {
   SPAN_KIND_PRODUCER: 4,
   SPAN_KIND_CONSUMER: 5,
 };
-const STATUS_CODES: Readonly<Record<string, number>> = {
+/** Status.code by its proto3 JSON enum name. */
+export const STATUS_CODES: Readonly<Record<string, number>> = {
   STATUS_CODE_UNSET: 0,
   STATUS_CODE_OK: 1,
   STATUS_CODE_ERROR: 2,

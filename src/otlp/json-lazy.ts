@@ -1,0 +1,1207 @@
+/**
+ * The lazy OTLP/JSON reader: one JSON line's bytes straight into a SpanSink, as the wire decoder's
+ * `decodeTo` does for protobuf, reading only what detection uses and skipping every other value.
+ *
+ * It walks the UTF-8 bytes once, without decoding the line or building its objects: keys are
+ * matched as bytes at their position (length, then bytes), ids are read from hex straight into
+ * words, and strings are made only for the values that are folded (statements and short strings
+ * through memos keyed by their raw bytes, so an N+1 loop's repeated statement costs a compare).
+ * Skipped values are still validated as JSON (string escapes and control characters, numbers,
+ * literals, nesting), so a line JSON.parse refuses is never read.
+ *
+ * It understands the shape OTLP/JSON writers produce (the spec's lowerCamelCase names, hex ids,
+ * decimal-string or integer times, enum numbers or names) and nothing else: snake_case names,
+ * base64 ids, nulls where a value is read, a resource after its spans, duplicate keys, escaped keys,
+ * doubles written as strings and the like make it give the line up (`decodeTo` returns undefined,
+ * having handed nothing over), and the caller decodes that line with JSON.parse and json.ts, whose
+ * errors and quirks then apply unchanged (otlp/file.ts `decodeJsonLineTo`).
+ */
+import { locationOf, newLocationParts } from './location.js';
+import type { SpanKind, SpanRecord, SpanSink } from './span.js';
+import { buildRecord, emptyFolded, instanceOf, nanosToMs, urlHost, type FoldedFields } from './to-span.js';
+import type { SinkBatch } from './wire/decoder.js';
+import {
+  K_CLIENT_ADDRESS, K_DB_STATEMENT_OLD, K_DB_STATEMENT_STABLE, K_DB_SYSTEM_OLD, K_DB_SYSTEM_STABLE, K_HOST_NAME,
+  K_HTTP_CLIENT_IP, K_HTTP_METHOD_OLD, K_HTTP_METHOD_STABLE, K_HTTP_ROUTE, K_HTTP_TARGET_OLD, K_HTTP_URL, K_LOCATION,
+  K_MESSAGING_SYSTEM, K_NET_PEER_IP, K_NET_PEER_NAME, K_PROCESS_PID, K_RPC_SYSTEM, K_SERVER_ADDRESS,
+  K_SERVICE_INSTANCE_ID, K_SERVICE_NAME, K_URL_FULL, K_URL_PATH, K_USER_AGENT_OLD, K_USER_AGENT_STABLE, keyCode,
+} from './wire/keys.js';
+import { REJECT_ORDER } from './wire/span.js';
+import { StatementSplitter } from '../traces/compact.js';
+import { SPAN_KINDS, STATUS_CODES } from './json.js';
+
+/**
+ * Reads OTLP/JSON lines one at a time. It owns its memo tables, so a reader kept for a file hands
+ * out the same strings for repeated ids, systems and statements across its lines.
+ */
+export interface LazyJsonReader {
+  /**
+   * Reads one line (an ExportTraceServiceRequest as UTF-8 JSON) and hands its valid spans to the
+   * sink, as WireDecoder.decodeTo does; undefined, with nothing handed over, when the line is not
+   * in the shape this reader understands (or is not valid JSON).
+   */
+  decodeTo(line: Uint8Array, sink: SpanSink): SinkBatch | undefined;
+}
+
+export function createLazyJsonReader(): LazyJsonReader {
+  return new LazyReader();
+}
+
+/** Thrown (never out of decodeTo) when the line is not understood: the caller falls back. */
+const GIVE_UP = Symbol('give up');
+function giveUp(): never {
+  throw GIVE_UP;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const MINUS = 0x2d;
+const ZERO = 0x30;
+const NINE = 0x39;
+
+/** 1 for the bytes that end a run of plain string content: a quote, a backslash, a control character. */
+const STRING_STOP = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) STRING_STOP[c] = 1;
+STRING_STOP[QUOTE] = 1;
+STRING_STOP[BACKSLASH] = 1;
+/** Hex digit values, -1 for other bytes. */
+const HEX_VALUE = new Int8Array(256).fill(-1);
+for (let c = 0; c < 10; c++) HEX_VALUE[0x30 + c] = c;
+for (let c = 0; c < 6; c++) HEX_VALUE[0x61 + c] = HEX_VALUE[0x41 + c] = 10 + c;
+/** The escapes JSON allows after a backslash (besides \u). */
+const SIMPLE_ESCAPE = new Uint8Array(256);
+for (const c of '"\\/bfnrt') SIMPLE_ESCAPE[c.charCodeAt(0)] = 1;
+/** Deeper nesting in a skipped value is left to JSON.parse. */
+const MAX_DEPTH = 64;
+/** json.ts's checkAnyValue stops validating nested array and kvlist values at this depth. */
+const ANY_VALUE_DEPTH = 8;
+
+const TWO_32 = 0x1_0000_0000;
+const TWO_16 = 0x1_0000;
+const MAX_U64_TEXT = Buffer.from('18446744073709551615');
+
+type Slice = (this: Buffer, start: number, end: number) => string;
+const utf8Slice: Slice =
+  (Buffer.prototype as unknown as { utf8Slice?: Slice }).utf8Slice ??
+  function (this: Buffer, start: number, end: number): string {
+    return this.toString('utf8', start, end);
+  };
+const latin1Slice: Slice =
+  (Buffer.prototype as unknown as { latin1Slice?: Slice }).latin1Slice ??
+  function (this: Buffer, start: number, end: number): string {
+    return this.toString('latin1', start, end);
+  };
+
+/** Keys as bytes. */
+const key = (text: string): Uint8Array => Buffer.from(text, 'latin1');
+const K_RESOURCE_SPANS = key('resourceSpans');
+const K_RESOURCE_SPANS_SNAKE = key('resource_spans');
+const K_RESOURCE = key('resource');
+const K_SCOPE_SPANS = key('scopeSpans');
+const K_SCOPE_SPANS_SNAKE = key('scope_spans');
+const K_ATTRIBUTES = key('attributes');
+const K_SPANS = key('spans');
+const K_TRACE_ID = key('traceId');
+const K_TRACE_ID_SNAKE = key('trace_id');
+const K_SPAN_ID = key('spanId');
+const K_SPAN_ID_SNAKE = key('span_id');
+const K_PARENT_SPAN_ID = key('parentSpanId');
+const K_PARENT_SPAN_ID_SNAKE = key('parent_span_id');
+const K_NAME = key('name');
+const K_KIND = key('kind');
+const K_START = key('startTimeUnixNano');
+const K_START_SNAKE = key('start_time_unix_nano');
+const K_END = key('endTimeUnixNano');
+const K_END_SNAKE = key('end_time_unix_nano');
+const K_STATUS = key('status');
+const K_CODE = key('code');
+const K_KEY = key('key');
+const K_VALUE = key('value');
+const K_VALUES = key('values');
+const K_STRING_VALUE = key('stringValue');
+const K_INT_VALUE = key('intValue');
+const K_DOUBLE_VALUE = key('doubleValue');
+const K_BOOL_VALUE = key('boolValue');
+const K_BYTES_VALUE = key('bytesValue');
+const K_ARRAY_VALUE = key('arrayValue');
+const K_KVLIST_VALUE = key('kvlistValue');
+/** AnyValue's snake_case member names, which json.ts also reads: the line is given up. */
+const ANY_VALUE_SNAKE = ['string_value', 'int_value', 'double_value', 'bool_value', 'bytes_value', 'array_value', 'kvlist_value'].map(key);
+
+/** What an AnyValue held (its member, when it had exactly one). */
+const V_NONE = 0;
+const V_STRING = 1;
+const V_INT = 2;
+const V_DOUBLE = 3;
+const V_BOOL = 4;
+/** bytes, array and kvlist values: read as "no string", as json.ts's readJsonValue does. */
+const V_OTHER = 5;
+
+/** Memo sizes, as the wire decoder's (wire/strings.ts). */
+const TRACE_SLOTS = 1024;
+const SPAN_SLOTS = 4096;
+const SHORT_MAX = 48;
+const SHORT_SLOTS = 1024;
+const STMT_MAX = 2048;
+const STMT_SETS = 512;
+
+class LazyReader implements LazyJsonReader {
+  #b: Buffer = Buffer.alloc(0);
+  #n = 0;
+  /** Set by #stringEnd: whether the string just scanned held an escape. */
+  #escaped = false;
+
+  // The current AnyValue (#anyValue): its member and where its text is.
+  #vKind = V_NONE;
+  #vStart = 0;
+  #vEnd = 0;
+  #vEscaped = false;
+  /** The current attribute (#keyValue): its key's code (wire/keys.ts), -1 for keys not read, and whether it had a value. */
+  #kvCode = -1;
+  #kvHasValue = false;
+
+  // The current resource: as to-span.ts's serviceName and resourceInstance read it.
+  #service: string | undefined;
+  #instanceId: string | undefined;
+  #host: string | undefined;
+  #pid: string | undefined;
+
+  // The current span.
+  readonly #f: FoldedFields = emptyFolded();
+  #peerRank = 5;
+  #clientRank = 4;
+  #comment = '';
+  #nanosHi = 0;
+  #nanosLo = 0;
+  /** Hex id words of the last #readId, and whether its text had A-F. */
+  #w0 = 0;
+  #w1 = 0;
+  #w2 = 0;
+  #w3 = 0;
+  #upper = false;
+
+  // What the line hands over, kept until the whole line has been read: a plain DB span's fields, or a record.
+  #count = 0;
+  readonly #records: (SpanRecord | undefined)[] = [];
+  readonly #traceIds: string[] = [];
+  readonly #spanWords: number[] = [];
+  readonly #parents: string[] = [];
+  readonly #times: number[] = [];
+  readonly #systems: string[] = [];
+  readonly #statements: string[] = [];
+  readonly #comments: string[] = [];
+  readonly #services: string[] = [];
+  readonly #locations: (ReturnType<typeof locationOf>)[] = [];
+  readonly #rejected = [0, 0, 0, 0];
+
+  // Memos.
+  readonly #traceWords = new Int32Array(TRACE_SLOTS * 4);
+  readonly #traceMemo: (string | undefined)[] = new Array<string | undefined>(TRACE_SLOTS).fill(undefined);
+  readonly #parentWords = new Int32Array(SPAN_SLOTS * 2);
+  readonly #parentMemo: (string | undefined)[] = new Array<string | undefined>(SPAN_SLOTS).fill(undefined);
+  readonly #shortBytes = new Uint8Array(SHORT_SLOTS * SHORT_MAX);
+  readonly #shortLength = new Int32Array(SHORT_SLOTS).fill(-1);
+  readonly #shortString: string[] = new Array<string>(SHORT_SLOTS).fill('');
+  #stmtBytes: Buffer | undefined;
+  readonly #stmtLength = new Int32Array(STMT_SETS * 2).fill(-1);
+  readonly #stmtBody: string[] = new Array<string>(STMT_SETS * 2).fill('');
+  readonly #stmtComment: string[] = new Array<string>(STMT_SETS * 2).fill('');
+  readonly #stmtRecent = new Uint8Array(STMT_SETS);
+  readonly #splitter = new StatementSplitter();
+
+  decodeTo(line: Uint8Array, sink: SpanSink): SinkBatch | undefined {
+    this.#b = Buffer.isBuffer(line) ? line : Buffer.from(line.buffer, line.byteOffset, line.byteLength);
+    this.#n = line.length;
+    this.#count = 0;
+    this.#rejected.fill(0);
+    try {
+      let p = this.#ws(0);
+      p = this.#ws(this.#request(p));
+      if (p !== this.#n) giveUp();
+    } catch (error) {
+      if (error === GIVE_UP) {
+        this.#release();
+        return undefined;
+      }
+      throw error;
+    }
+    const count = this.#count;
+    for (let i = 0; i < count; i++) {
+      const record = this.#records[i];
+      if (record !== undefined) sink.span(record);
+      else {
+        sink.dbSpan(
+          this.#traceIds[i]!, this.#spanWords[2 * i]!, this.#spanWords[2 * i + 1]!, this.#parents[i]!, this.#times[2 * i]!, this.#times[2 * i + 1]!,
+          this.#systems[i]!, this.#statements[i]!, this.#comments[i]!, this.#services[i]!, this.#locations[i],
+        );
+      }
+    }
+    const rejected: SinkBatch['rejected'] = [];
+    for (let i = 0; i < 4; i++) if (this.#rejected[i]! > 0) rejected.push({ reason: REJECT_ORDER[i]!, count: this.#rejected[i]! });
+    this.#release();
+    return { accepted: count, rejected };
+  }
+
+  /** Drops the line and what it handed over, so the reader keeps nothing of it alive. */
+  #release(): void {
+    this.#b = Buffer.alloc(0);
+    this.#n = 0;
+    const count = this.#count;
+    this.#count = 0;
+    this.#records.fill(undefined, 0, count);
+    this.#locations.fill(undefined, 0, count);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // JSON structure.
+
+  #ws(p: number): number {
+    const b = this.#b;
+    for (;;) {
+      const c = b[p];
+      if (c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a) p++;
+      else return p;
+    }
+  }
+
+  /** The index of the quote that closes the string whose content starts at p; sets #escaped. */
+  #stringEnd(p: number): number {
+    const b = this.#b;
+    const n = this.#n;
+    const stop = STRING_STOP;
+    let escaped = false;
+    for (;;) {
+      while (p < n && stop[b[p]!] === 0) p++;
+      if (p >= n) giveUp();
+      const c = b[p]!;
+      if (c === QUOTE) {
+        this.#escaped = escaped;
+        return p;
+      }
+      if (c !== BACKSLASH) giveUp(); // a raw control character
+      escaped = true;
+      const e = b[p + 1]!;
+      if (e === 0x75) {
+        if ((HEX_VALUE[b[p + 2]!]! | HEX_VALUE[b[p + 3]!]! | HEX_VALUE[b[p + 4]!]! | HEX_VALUE[b[p + 5]!]!) < 0 || p + 6 > n) giveUp();
+        p += 6;
+      } else if (SIMPLE_ESCAPE[e] === 1 && p + 2 <= n) p += 2;
+      else giveUp();
+    }
+  }
+
+  /** After a number's first byte at p (a digit or '-'): the index past it, checked against JSON's grammar. */
+  #numberEnd(p: number): number {
+    const b = this.#b;
+    if (b[p] === MINUS) p++;
+    let c = b[p]!;
+    if (c === ZERO) p++;
+    else if (c > ZERO && c <= NINE) {
+      p++;
+      while ((c = b[p]!) >= ZERO && c <= NINE) p++;
+    } else giveUp();
+    if (b[p] === 0x2e) {
+      p++;
+      if (!((c = b[p]!) >= ZERO && c <= NINE)) giveUp();
+      while ((c = b[p]!) >= ZERO && c <= NINE) p++;
+    }
+    if (b[p] === 0x65 || b[p] === 0x45) {
+      p++;
+      if (b[p] === 0x2b || b[p] === MINUS) p++;
+      if (!((c = b[p]!) >= ZERO && c <= NINE)) giveUp();
+      while ((c = b[p]!) >= ZERO && c <= NINE) p++;
+    }
+    return p;
+  }
+
+  /** Any JSON value at p, skipped: the index past it. */
+  #skip(p: number, depth: number): number {
+    const b = this.#b;
+    const c = b[p];
+    if (c === QUOTE) return this.#stringEnd(p + 1) + 1;
+    if (c === OPEN_BRACE) {
+      if (depth >= MAX_DEPTH) giveUp();
+      p = this.#ws(p + 1);
+      if (b[p] === CLOSE_BRACE) return p + 1;
+      for (;;) {
+        if (b[p] !== QUOTE) giveUp();
+        p = this.#ws(this.#stringEnd(p + 1) + 1);
+        if (b[p] !== COLON) giveUp();
+        p = this.#ws(this.#skip(this.#ws(p + 1), depth + 1));
+        if (b[p] === COMMA) p = this.#ws(p + 1);
+        else if (b[p] === CLOSE_BRACE) return p + 1;
+        else giveUp();
+      }
+    }
+    if (c === OPEN_BRACKET) {
+      if (depth >= MAX_DEPTH) giveUp();
+      p = this.#ws(p + 1);
+      if (b[p] === CLOSE_BRACKET) return p + 1;
+      for (;;) {
+        p = this.#ws(this.#skip(p, depth + 1));
+        if (b[p] === COMMA) p = this.#ws(p + 1);
+        else if (b[p] === CLOSE_BRACKET) return p + 1;
+        else giveUp();
+      }
+    }
+    if (c === 0x74) return this.#literal(p, 0x72, 0x75, 0x65); // true
+    if (c === 0x6e) return this.#literal(p, 0x75, 0x6c, 0x6c); // null
+    if (c === 0x66) {
+      if (b[p + 4] !== 0x65) giveUp();
+      return this.#literal(p, 0x61, 0x6c, 0x73) + 1; // false
+    }
+    if (c === MINUS || (c !== undefined && c >= ZERO && c <= NINE)) return this.#numberEnd(p);
+    return giveUp();
+  }
+
+  #literal(p: number, x: number, y: number, z: number): number {
+    const b = this.#b;
+    if (b[p + 1] !== x || b[p + 2] !== y || b[p + 3] !== z) giveUp();
+    return p + 4;
+  }
+
+  /** Whether the key whose content is b[start, end) is `name`. */
+  #is(start: number, end: number, name: Uint8Array): boolean {
+    if (end - start !== name.length) return false;
+    const b = this.#b;
+    for (let i = 0; i < name.length; i++) if (b[start + i] !== name[i]) return false;
+    return true;
+  }
+
+  /**
+   * The object at p, its members handed to `member(keyStart, keyEnd, valueAt)`, which returns the
+   * index past the value; the index past the object. Escaped keys are given up (they could spell a
+   * key that is read).
+   */
+  #object(p: number, member: (keyStart: number, keyEnd: number, at: number) => number): number {
+    const b = this.#b;
+    if (b[p] !== OPEN_BRACE) giveUp();
+    p = this.#ws(p + 1);
+    if (b[p] === CLOSE_BRACE) return p + 1;
+    for (;;) {
+      if (b[p] !== QUOTE) giveUp();
+      const keyStart = p + 1;
+      const keyEnd = this.#stringEnd(keyStart);
+      if (this.#escaped) giveUp();
+      p = this.#ws(keyEnd + 1);
+      if (b[p] !== COLON) giveUp();
+      p = this.#ws(member(keyStart, keyEnd, this.#ws(p + 1)));
+      if (b[p] === COMMA) p = this.#ws(p + 1);
+      else if (b[p] === CLOSE_BRACE) return p + 1;
+      else giveUp();
+    }
+  }
+
+  /** The array at p, each element handed to `element(at)`, which returns the index past it. */
+  #array(p: number, element: (at: number) => number): number {
+    const b = this.#b;
+    if (b[p] !== OPEN_BRACKET) giveUp();
+    p = this.#ws(p + 1);
+    if (b[p] === CLOSE_BRACKET) return p + 1;
+    for (;;) {
+      p = this.#ws(element(p));
+      if (b[p] === COMMA) p = this.#ws(p + 1);
+      else if (b[p] === CLOSE_BRACKET) return p + 1;
+      else giveUp();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // OTLP structure.
+
+  readonly #requestMember = (ks: number, ke: number, at: number): number => {
+    if (this.#is(ks, ke, K_RESOURCE_SPANS)) {
+      if (this.#seenResourceSpans) giveUp();
+      this.#seenResourceSpans = true;
+      return this.#array(at, this.#resourceSpans);
+    }
+    if (this.#is(ks, ke, K_RESOURCE_SPANS_SNAKE)) giveUp();
+    return this.#skip(at, 1);
+  };
+  #seenResourceSpans = false;
+
+  /** The request object at p: the index past it. A request without resourceSpans is left to json.ts and file.ts. */
+  #request(p: number): number {
+    this.#seenResourceSpans = false;
+    p = this.#object(p, this.#requestMember);
+    if (!this.#seenResourceSpans) giveUp();
+    return p;
+  }
+
+  #rsSeen = 0;
+  readonly #resourceSpansMember = (ks: number, ke: number, at: number): number => {
+    const n = ke - ks;
+    if (n === 8 && this.#is(ks, ke, K_RESOURCE)) {
+      // A resource after the spans (or twice) is left to json.ts.
+      if (this.#rsSeen !== 0) giveUp();
+      this.#rsSeen = 1;
+      if (this.#b[at] === 0x6e) giveUp();
+      return this.#object(at, this.#resourceMember);
+    }
+    if (n === 10 && this.#is(ks, ke, K_SCOPE_SPANS)) {
+      if (this.#rsSeen === 2) giveUp();
+      this.#rsSeen = 2;
+      return this.#array(at, this.#scopeSpans);
+    }
+    if (n === 11 && this.#is(ks, ke, K_SCOPE_SPANS_SNAKE)) giveUp();
+    return this.#skip(at, 2);
+  };
+
+  readonly #resourceSpans = (p: number): number => {
+    this.#service = this.#instanceId = this.#host = this.#pid = undefined;
+    this.#rsSeen = 0;
+    return this.#object(p, this.#resourceSpansMember);
+  };
+
+  readonly #resourceMember = (ks: number, ke: number, at: number): number => {
+    if (this.#is(ks, ke, K_ATTRIBUTES)) {
+      if (this.#b[at] === 0x6e) return this.#skip(at, 3);
+      return this.#array(at, this.#resourceAttribute);
+    }
+    return this.#skip(at, 3);
+  };
+
+  readonly #resourceAttribute = (p: number): number => {
+    p = this.#keyValue(p, 0);
+    if (!this.#kvHasValue) return p;
+    switch (this.#kvCode) {
+      case K_SERVICE_NAME:
+        this.#service ??= this.#value(false) ?? '';
+        break;
+      case K_SERVICE_INSTANCE_ID:
+        if (!this.#instanceId) this.#instanceId = this.#value(false);
+        break;
+      case K_HOST_NAME:
+        this.#host = this.#value(false);
+        break;
+      case K_PROCESS_PID:
+        this.#pid = this.#value(false);
+        break;
+      default:
+        break;
+    }
+    return p;
+  };
+
+  #spansSeen = false;
+  readonly #scopeSpansMember = (ks: number, ke: number, at: number): number => {
+    if (this.#is(ks, ke, K_SPANS)) {
+      if (this.#spansSeen) giveUp();
+      this.#spansSeen = true;
+      if (this.#b[at] === 0x6e) giveUp();
+      return this.#array(at, this.#span);
+    }
+    return this.#skip(at, 3);
+  };
+
+  readonly #scopeSpans = (p: number): number => {
+    this.#spansSeen = false;
+    return this.#object(p, this.#scopeSpansMember);
+  };
+
+  // The current span's fields as read (see #span).
+  #seen = 0;
+  #traceState = 0; // 0 absent or '', 1 valid, 2 all zero
+  #traceId = '';
+  #spanState = 0;
+  #spanHi = 0;
+  #spanLo = 0;
+  #spanIdStart = 0;
+  #parent = '';
+  #parentState = 0; // 0 absent/'' / zero, 1 a parent
+  #nameStart = 0;
+  #nameEnd = 0;
+  #nameEscaped = false;
+  #kind = 0;
+  #startHi = 0;
+  #startLo = 0;
+  #endHi = 0;
+  #endLo = 0;
+  #status = 0;
+
+  readonly #spanMember = (ks: number, ke: number, at: number): number => {
+    const b = this.#b;
+    let bit = 0;
+    let p: number;
+    switch (ke - ks) {
+      case 4:
+        if (this.#is(ks, ke, K_NAME)) {
+          bit = 1;
+          if (b[at] !== QUOTE) giveUp();
+          this.#nameStart = at + 1;
+          this.#nameEnd = this.#stringEnd(at + 1);
+          this.#nameEscaped = this.#escaped;
+          p = this.#nameEnd + 1;
+        } else if (this.#is(ks, ke, K_KIND)) {
+          bit = 2;
+          p = this.#enumValue(at, SPAN_KINDS);
+          this.#kind = this.#enum;
+        } else return this.#skip(at, 4);
+        break;
+      case 6:
+        if (this.#is(ks, ke, K_SPAN_ID)) {
+          bit = 4;
+          p = this.#readId(at, 16);
+          this.#spanState = p < 0 ? 0 : (this.#w0 | this.#w1) === 0 ? 2 : 1;
+          if (p < 0) p = -p;
+          else {
+            this.#spanHi = this.#w0;
+            this.#spanLo = this.#w1;
+            this.#spanIdStart = at + 1;
+          }
+        } else if (this.#is(ks, ke, K_STATUS)) {
+          bit = 8;
+          if (b[at] === 0x6e) giveUp();
+          this.#status = 0;
+          p = this.#object(at, this.#statusMember);
+        } else return this.#skip(at, 4);
+        break;
+      case 7:
+        if (this.#is(ks, ke, K_TRACE_ID)) {
+          bit = 16;
+          p = this.#readId(at, 32);
+          if (p < 0) {
+            this.#traceState = 0;
+            p = -p;
+          } else if ((this.#w0 | this.#w1 | this.#w2 | this.#w3) === 0) this.#traceState = 2;
+          else {
+            this.#traceState = 1;
+            this.#traceId = this.#traceHex(at + 1);
+          }
+        } else if (this.#is(ks, ke, K_SPAN_ID_SNAKE)) giveUp();
+        else return this.#skip(at, 4);
+        break;
+      case 8:
+        if (this.#is(ks, ke, K_TRACE_ID_SNAKE)) giveUp();
+        return this.#skip(at, 4);
+      case 10:
+        if (this.#is(ks, ke, K_ATTRIBUTES)) {
+          bit = 32;
+          if (b[at] === 0x6e) giveUp();
+          p = this.#array(at, this.#spanAttribute);
+        } else return this.#skip(at, 4);
+        break;
+      case 12:
+        if (this.#is(ks, ke, K_PARENT_SPAN_ID)) {
+          bit = 64;
+          p = this.#readId(at, 16);
+          if (p < 0 || (this.#w0 | this.#w1) === 0) {
+            this.#parentState = 0;
+            this.#parent = '';
+            if (p < 0) p = -p;
+          } else {
+            this.#parentState = 1;
+            this.#parent = this.#parentHex(at + 1);
+          }
+        } else return this.#skip(at, 4);
+        break;
+      case 14:
+        if (this.#is(ks, ke, K_PARENT_SPAN_ID_SNAKE)) giveUp();
+        return this.#skip(at, 4);
+      case 15:
+        if (this.#is(ks, ke, K_END)) {
+          bit = 128;
+          p = this.#nanos(at);
+          this.#endHi = this.#nanosHi;
+          this.#endLo = this.#nanosLo;
+        } else return this.#skip(at, 4);
+        break;
+      case 17:
+        if (this.#is(ks, ke, K_START)) {
+          bit = 256;
+          p = this.#nanos(at);
+          this.#startHi = this.#nanosHi;
+          this.#startLo = this.#nanosLo;
+        } else return this.#skip(at, 4);
+        break;
+      case 18:
+        if (this.#is(ks, ke, K_END_SNAKE)) giveUp();
+        return this.#skip(at, 4);
+      case 20:
+        if (this.#is(ks, ke, K_START_SNAKE)) giveUp();
+        return this.#skip(at, 4);
+      default:
+        return this.#skip(at, 4);
+    }
+    // A field written twice: JSON.parse keeps the last, which this reader does not track.
+    if ((this.#seen & bit) !== 0) giveUp();
+    this.#seen |= bit;
+    return p;
+  };
+
+  readonly #statusMember = (ks: number, ke: number, at: number): number => {
+    if (this.#is(ks, ke, K_CODE)) {
+      const p = this.#enumValue(at, STATUS_CODES);
+      this.#status = this.#enum;
+      return p;
+    }
+    return this.#skip(at, 5);
+  };
+
+  #enum = 0;
+  /** An enum at p, as its number (digits only) or its name: into #enum; the index past it. */
+  #enumValue(p: number, names: Readonly<Record<string, number>>): number {
+    const b = this.#b;
+    const c = b[p]!;
+    if (c === QUOTE) {
+      const end = this.#stringEnd(p + 1);
+      if (this.#escaped) giveUp();
+      const value = names[latin1Slice.call(b, p + 1, end)];
+      if (value === undefined) giveUp();
+      this.#enum = value;
+      return end + 1;
+    }
+    if (c < ZERO || c > NINE) giveUp();
+    const end = this.#numberEnd(p);
+    if (end - p > 9) giveUp();
+    let value = 0;
+    for (let i = p; i < end; i++) {
+      const d = b[i]! - ZERO;
+      if (d < 0 || d > 9) giveUp(); // a fraction or exponent
+      value = value * 10 + d;
+    }
+    this.#enum = value;
+    return end;
+  }
+
+  /**
+   * A hex id of `digits` digits at p (a string) into #w0..#w3 (big-endian words); the index past it,
+   * or minus that index for an empty string. Anything else (base64, another length) is given up.
+   */
+  #readId(p: number, digits: number): number {
+    const b = this.#b;
+    if (b[p] !== QUOTE) giveUp();
+    if (b[p + 1] === QUOTE) return -(p + 2);
+    if (b[p + 1 + digits] !== QUOTE) giveUp();
+    const hex = HEX_VALUE;
+    let upper = false;
+    let q = p + 1;
+    for (let w = 0; w < digits >> 3; w++) {
+      let word = 0;
+      for (let i = 0; i < 8; i++) {
+        const c = b[q++]!;
+        const d = hex[c]!;
+        if (d < 0) giveUp();
+        if (c >= 0x41 && c <= 0x46) upper = true;
+        word = (word << 4) | d;
+      }
+      if (w === 0) this.#w0 = word;
+      else if (w === 1) this.#w1 = word;
+      else if (w === 2) this.#w2 = word;
+      else this.#w3 = word;
+    }
+    this.#upper = upper;
+    return q + 1;
+  }
+
+  /** The trace id whose words #readId left, its text at p: lowercase hex, from the memo when seen. */
+  #traceHex(p: number): string {
+    const w0 = this.#w0;
+    const w1 = this.#w1;
+    const w2 = this.#w2;
+    const w3 = this.#w3;
+    const slot = (w3 ^ (w3 >>> 10) ^ w0) & (TRACE_SLOTS - 1);
+    const k = slot * 4;
+    const words = this.#traceWords;
+    const cached = this.#traceMemo[slot];
+    if (cached !== undefined && words[k] === w0 && words[k + 1] === w1 && words[k + 2] === w2 && words[k + 3] === w3) return cached;
+    let hex = latin1Slice.call(this.#b, p, p + 32);
+    if (this.#upper) hex = hex.toLowerCase();
+    words[k] = w0;
+    words[k + 1] = w1;
+    words[k + 2] = w2;
+    words[k + 3] = w3;
+    this.#traceMemo[slot] = hex;
+    return hex;
+  }
+
+  #parentHex(p: number): string {
+    const w0 = this.#w0;
+    const w1 = this.#w1;
+    const slot = (w1 ^ (w1 >>> 12) ^ w0) & (SPAN_SLOTS - 1);
+    const k = slot * 2;
+    const words = this.#parentWords;
+    const cached = this.#parentMemo[slot];
+    if (cached !== undefined && words[k] === w0 && words[k + 1] === w1) return cached;
+    let hex = latin1Slice.call(this.#b, p, p + 16);
+    if (this.#upper) hex = hex.toLowerCase();
+    words[k] = w0;
+    words[k + 1] = w1;
+    this.#parentMemo[slot] = hex;
+    return hex;
+  }
+
+  /** Unix nanoseconds at p (a decimal string, or a non-negative JSON integer) into #nanosHi/#nanosLo; the index past it. */
+  #nanos(p: number): number {
+    const b = this.#b;
+    const c = b[p]!;
+    if (c === QUOTE) {
+      const start = p + 1;
+      let end = start;
+      let d: number;
+      while ((d = b[end]!) >= ZERO && d <= NINE) end++;
+      if (b[end] !== QUOTE) giveUp(); // not digits only: json.ts says why
+      const n = end - start;
+      if (n === 0 || n > 20 || (n === 20 && b.compare(MAX_U64_TEXT, 0, 20, start, end) > 0)) giveUp();
+      this.#splitDecimal(start, end);
+      return end + 1;
+    }
+    if (c < ZERO || c > NINE) giveUp();
+    const end = this.#numberEnd(p);
+    // What JSON.parse makes of the number, as json.ts reads it.
+    const value = Number(latin1Slice.call(b, p, end));
+    if (!Number.isInteger(value)) giveUp();
+    this.#nanosHi = Math.floor(value / TWO_32);
+    this.#nanosLo = value % TWO_32;
+    return end;
+  }
+
+  /** json.ts's #splitDecimal on the digits b[start, end) (1-20 of them, below 2^64). */
+  #splitDecimal(start: number, end: number): void {
+    const b = this.#b;
+    const split = Math.max(start, end - 9);
+    let high = 0;
+    let low = 0;
+    for (let i = start; i < split; i++) high = high * 10 + (b[i]! - ZERO);
+    for (let i = split; i < end; i++) low = low * 10 + (b[i]! - ZERO);
+    const hh = Math.floor(high / TWO_16);
+    const hl = high - hh * TWO_16;
+    const a = hl * 1e9 + low;
+    const x = hh * 1e9;
+    const xHigh = Math.floor(x / TWO_16);
+    const lowWord = (x - xHigh * TWO_16) * TWO_16 + a;
+    const carry = Math.floor(lowWord / TWO_32);
+    this.#nanosHi = xHigh + carry;
+    this.#nanosLo = lowWord - carry * TWO_32;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Attributes.
+
+  #kvSeen = 0;
+  #kvKeyStart = -1;
+  #kvKeyEnd = -1;
+  #kvDepth = 0;
+  readonly #keyValueMember = (ks: number, ke: number, at: number): number => {
+    if (ke - ks === 3 && this.#is(ks, ke, K_KEY)) {
+      if ((this.#kvSeen & 1) !== 0 || this.#b[at] !== QUOTE) giveUp();
+      this.#kvSeen |= 1;
+      const end = this.#stringEnd(at + 1);
+      if (this.#escaped) giveUp();
+      this.#kvKeyStart = at + 1;
+      this.#kvKeyEnd = end;
+      return end + 1;
+    }
+    if (ke - ks === 5 && this.#is(ks, ke, K_VALUE)) {
+      if ((this.#kvSeen & 2) !== 0 || this.#b[at] === 0x6e) giveUp();
+      this.#kvSeen |= 2;
+      return this.#anyValue(at, this.#kvDepth);
+    }
+    return this.#skip(at, this.#kvDepth + 8);
+  };
+
+  /**
+   * One KeyValue at p: its key's code into #kvCode, its value (checked as json.ts's checkAnyValue
+   * does, `depth` being its nesting in arrayValue / kvlistValue) into the value registers; the index past it.
+   */
+  #keyValue(p: number, depth: number): number {
+    this.#kvSeen = 0;
+    this.#kvDepth = depth;
+    this.#vKind = V_NONE;
+    p = this.#object(p, this.#keyValueMember);
+    if ((this.#kvSeen & 1) === 0) giveUp(); // no key: json.ts refuses it
+    this.#kvHasValue = (this.#kvSeen & 2) !== 0;
+    this.#kvCode = keyCode(this.#b, this.#kvKeyStart, this.#kvKeyEnd);
+    return p;
+  }
+
+  #anySeen = 0;
+  #anyDepth = 0;
+  readonly #anyValueMember = (ks: number, ke: number, at: number): number => {
+    const b = this.#b;
+    const n = ke - ks;
+    let kind = V_NONE;
+    let p: number;
+    const c = b[at]!;
+    if (c === 0x6e) giveUp(); // null members are skipped by json.ts; rare enough to leave to it
+    if (n === 11 && this.#is(ks, ke, K_STRING_VALUE)) {
+      if (c !== QUOTE) giveUp();
+      kind = V_STRING;
+      this.#vStart = at + 1;
+      this.#vEnd = this.#stringEnd(at + 1);
+      this.#vEscaped = this.#escaped;
+      p = this.#vEnd + 1;
+    } else if (n === 8 && this.#is(ks, ke, K_INT_VALUE)) {
+      kind = V_INT;
+      if (c === QUOTE) {
+        // A decimal string: -?[0-9]+ (json.ts's INT64_TEXT).
+        let q = at + 1;
+        if (b[q] === MINUS) q++;
+        const digits = q;
+        let d: number;
+        while ((d = b[q]!) >= ZERO && d <= NINE) q++;
+        if (q === digits || b[q] !== QUOTE) giveUp();
+        this.#vStart = at + 1;
+        this.#vEnd = q;
+        this.#vEscaped = false;
+        p = q + 1;
+      } else {
+        if (c !== MINUS && (c < ZERO || c > NINE)) giveUp();
+        p = this.#numberEnd(at);
+        for (let i = at; i < p; i++) if (b[i] === 0x2e || b[i] === 0x65 || b[i] === 0x45) giveUp(); // integral only
+        this.#vStart = at;
+        this.#vEnd = p;
+        this.#vEscaped = true; // a JSON number: its text is String(Number(...))
+      }
+    } else if (n === 11 && this.#is(ks, ke, K_DOUBLE_VALUE)) {
+      if (c !== MINUS && (c < ZERO || c > NINE)) giveUp(); // strings ("NaN", "1.5") are left to json.ts
+      kind = V_DOUBLE;
+      this.#vStart = at;
+      p = this.#vEnd = this.#numberEnd(at);
+    } else if (n === 9 && this.#is(ks, ke, K_BOOL_VALUE)) {
+      kind = V_BOOL;
+      if (c === 0x74) p = this.#literal(at, 0x72, 0x75, 0x65);
+      else if (c === 0x66 && b[at + 4] === 0x65) p = this.#literal(at, 0x61, 0x6c, 0x73) + 1;
+      else return giveUp();
+      this.#vStart = at;
+    } else if (n === 10 && this.#is(ks, ke, K_BYTES_VALUE)) {
+      if (c !== QUOTE) giveUp();
+      kind = V_OTHER;
+      p = this.#base64(at + 1) + 1;
+    } else if ((n === 10 && this.#is(ks, ke, K_ARRAY_VALUE)) || (n === 11 && this.#is(ks, ke, K_KVLIST_VALUE))) {
+      kind = V_OTHER;
+      p = this.#listValue(at, n === 11, this.#anyDepth);
+    } else {
+      for (const snake of ANY_VALUE_SNAKE) if (this.#is(ks, ke, snake)) giveUp();
+      return this.#skip(at, this.#anyDepth + 8);
+    }
+    // Two members (or one twice): json.ts's reading order decides; leave it to json.ts.
+    if (this.#anySeen !== 0) giveUp();
+    this.#anySeen = 1;
+    this.#vKind = kind;
+    return p;
+  };
+
+  /** An AnyValue object at p, checked; its member into the value registers. The index past it. */
+  #anyValue(p: number, depth: number): number {
+    this.#anySeen = 0;
+    this.#anyDepth = depth;
+    this.#vKind = V_NONE;
+    if (this.#b[p] !== OPEN_BRACE) giveUp();
+    return this.#object(p, this.#anyValueMember);
+  }
+
+  /** The content of a bytesValue string at p, checked as base64 (json.ts's BASE64, or empty): the index of its closing quote. */
+  #base64(p: number): number {
+    const b = this.#b;
+    const start = p;
+    let c: number;
+    while (((c = b[p]!) >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= ZERO && c <= NINE) || c === 0x2b || c === 0x2f || c === 0x5f || c === MINUS) p++;
+    if (p > start) {
+      if (b[p] === 0x3d) p++;
+      if (b[p] === 0x3d) p++;
+    }
+    if (b[p] !== QUOTE) giveUp();
+    return p;
+  }
+
+  #listDepth = 0;
+  #listKv = false;
+  #listSeen = false;
+  readonly #listMember = (ks: number, ke: number, at: number): number => {
+    if (this.#is(ks, ke, K_VALUES)) {
+      if (this.#listSeen || this.#b[at] === 0x6e) giveUp();
+      this.#listSeen = true;
+      const depth = this.#listDepth;
+      // Deeper values are not checked by json.ts either: only their JSON matters.
+      if (depth >= ANY_VALUE_DEPTH) return this.#skip(at, depth);
+      return this.#array(at, this.#listKv ? (q) => this.#keyValue(q, depth + 1) : (q) => this.#anyValue(q, depth + 1));
+    }
+    return this.#skip(at, this.#listDepth + 8);
+  };
+
+  /** An arrayValue or kvlistValue object at p, its values checked (json.ts's checkAnyValue): the index past it. */
+  #listValue(p: number, kv: boolean, depth: number): number {
+    if (depth > 40) giveUp();
+    const outer = [this.#listDepth, this.#listKv, this.#listSeen, this.#anySeen, this.#anyDepth, this.#kvSeen, this.#kvDepth, this.#kvKeyStart, this.#kvKeyEnd] as const;
+    this.#listDepth = depth;
+    this.#listKv = kv;
+    this.#listSeen = false;
+    const end = this.#object(p, this.#listMember);
+    [this.#listDepth, this.#listKv, this.#listSeen, this.#anySeen, this.#anyDepth, this.#kvSeen, this.#kvDepth, this.#kvKeyStart, this.#kvKeyEnd] = outer;
+    return end;
+  }
+
+  /** The current AnyValue as json.ts's readJsonValue gives it: scalars as strings, undefined otherwise. */
+  #value(statementLike: boolean): string | undefined {
+    switch (this.#vKind) {
+      case V_STRING:
+        if (statementLike) return this.#statement(this.#vStart, this.#vEnd, this.#vEscaped);
+        return this.#text(this.#vStart, this.#vEnd, this.#vEscaped);
+      case V_INT:
+        // A decimal string is its own text; a JSON number is what String() makes of it.
+        return this.#vEscaped ? String(Number(latin1Slice.call(this.#b, this.#vStart, this.#vEnd))) : latin1Slice.call(this.#b, this.#vStart, this.#vEnd);
+      case V_DOUBLE:
+        return String(Number(latin1Slice.call(this.#b, this.#vStart, this.#vEnd)));
+      case V_BOOL:
+        return this.#b[this.#vStart] === 0x74 ? 'true' : 'false';
+      default:
+        return undefined;
+    }
+  }
+
+  /** A string's content b[start, end) as a string (escapes decoded when it has any). */
+  #decode(start: number, end: number, escaped: boolean): string {
+    return escaped ? (JSON.parse(utf8Slice.call(this.#b, start - 1, end + 1)) as string) : utf8Slice.call(this.#b, start, end);
+  }
+
+  /** A short string through a direct-mapped memo keyed by its raw bytes. */
+  #text(start: number, end: number, escaped: boolean): string {
+    const n = end - start;
+    if (n === 0) return '';
+    const b = this.#b;
+    if (n > SHORT_MAX) return this.#decode(start, end, escaped);
+    const slot = (n * 0x9e3 + b[start]! * 31 + b[end - 1]! * 7 + b[start + (n >>> 1)]!) & (SHORT_SLOTS - 1);
+    const base = slot * SHORT_MAX;
+    const bytes = this.#shortBytes;
+    if (this.#shortLength[slot] === n) {
+      let i = 0;
+      while (i < n && bytes[base + i] === b[start + i]) i++;
+      if (i === n) return this.#shortString[slot]!;
+    }
+    const s = this.#decode(start, end, escaped);
+    for (let i = 0; i < n; i++) bytes[base + i] = b[start + i]!;
+    this.#shortLength[slot] = n;
+    this.#shortString[slot] = s;
+    return s;
+  }
+
+  /**
+   * A statement: its text before a trailing block comment (shared across requests), with the
+   * comment in #comment ('' when none), through a two-way set-associative memo keyed by the raw
+   * bytes, so a repeated statement is neither decoded nor split again.
+   */
+  #statement(start: number, end: number, escaped: boolean): string {
+    const n = end - start;
+    const b = this.#b;
+    if (n <= 16) return this.#split(this.#text(start, end, escaped));
+    if (n > STMT_MAX) return this.#split(this.#decode(start, end, escaped));
+    let h = Math.imul(wordAt(b, start + 8) ^ n, 0x9e3779b1);
+    h = Math.imul(h ^ wordAt(b, start + (n >>> 1)), 0x85ebca6b);
+    h = Math.imul(h ^ wordAt(b, end - 8), 0xc2b2ae35);
+    h = Math.imul(h ^ wordAt(b, end - 16) ^ (h >>> 15), 0x27d4eb2f);
+    const set = (h ^ (h >>> 16)) & (STMT_SETS - 1);
+    const stmtBytes = (this.#stmtBytes ??= Buffer.alloc(STMT_SETS * 2 * STMT_MAX));
+    const lengths = this.#stmtLength;
+    for (let way = 0; way < 2; way++) {
+      const slot = set * 2 + way;
+      const base = slot * STMT_MAX;
+      if (lengths[slot] === n && b.compare(stmtBytes, base, base + n, start, end) === 0) {
+        this.#stmtRecent[set] = way;
+        this.#comment = this.#stmtComment[slot]!;
+        return this.#stmtBody[slot]!;
+      }
+    }
+    const way = this.#stmtRecent[set]! ^ 1;
+    const slot = set * 2 + way;
+    const body = this.#split(this.#decode(start, end, escaped));
+    b.copy(stmtBytes, slot * STMT_MAX, start, end);
+    lengths[slot] = n;
+    this.#stmtBody[slot] = body;
+    this.#stmtComment[slot] = this.#comment;
+    this.#stmtRecent[set] = way;
+    return body;
+  }
+
+  #split(statement: string): string {
+    const splitter = this.#splitter;
+    splitter.split(statement);
+    this.#comment = splitter.comment;
+    return splitter.text;
+  }
+
+  readonly #spanAttribute = (p: number): number => {
+    p = this.#keyValue(p, 0);
+    const code = this.#kvCode;
+    if (code < 0 || !this.#kvHasValue) return p;
+    this.#fold(code);
+    return p;
+  };
+
+  /** Folds the current attribute (code `code`) into the span's fields: wire/span.ts's #fold, on JSON values. */
+  #fold(code: number): void {
+    const f = this.#f;
+    let value: string | undefined;
+    switch (code) {
+      case K_HTTP_METHOD_OLD:
+        if (f.httpMethod !== undefined) return;
+      // falls through
+      case K_HTTP_METHOD_STABLE:
+        value = this.#value(false);
+        if (value !== undefined) f.httpMethod = value;
+        return;
+      case K_HTTP_ROUTE:
+        value = this.#value(false);
+        if (value !== undefined) f.httpRoute = value;
+        return;
+      case K_HTTP_TARGET_OLD:
+        if (f.httpTarget !== undefined) return;
+      // falls through
+      case K_URL_PATH:
+        value = this.#value(false);
+        if (value !== undefined) f.httpTarget = value;
+        return;
+      case K_DB_SYSTEM_OLD:
+        if (f.dbSystem !== undefined) return;
+      // falls through
+      case K_DB_SYSTEM_STABLE:
+        value = this.#value(false);
+        if (value !== undefined) f.dbSystem = value;
+        return;
+      case K_DB_STATEMENT_OLD:
+        if (f.dbStatement !== undefined) return;
+      // falls through
+      case K_DB_STATEMENT_STABLE:
+        this.#comment = '';
+        value = this.#value(true);
+        if (value !== undefined) {
+          f.dbStatement = value;
+          this.#spanComment = this.#comment;
+        }
+        return;
+      case K_MESSAGING_SYSTEM:
+        value = this.#value(false);
+        if (value !== undefined) f.messagingSystem = value;
+        return;
+      case K_RPC_SYSTEM:
+        value = this.#value(false);
+        if (value !== undefined) f.rpcSystem = value;
+        return;
+      case K_SERVER_ADDRESS:
+      case K_NET_PEER_NAME:
+      case K_URL_FULL:
+      case K_HTTP_URL: {
+        const rank = code - K_SERVER_ADDRESS + 1;
+        if (rank >= this.#peerRank) return;
+        const raw = this.#value(false);
+        const peer = rank <= 2 ? raw : urlHost(raw);
+        if (peer) {
+          f.peer = peer;
+          this.#peerRank = rank;
+        }
+        return;
+      }
+      case K_CLIENT_ADDRESS:
+      case K_HTTP_CLIENT_IP:
+      case K_NET_PEER_IP: {
+        const rank = code - K_CLIENT_ADDRESS + 1;
+        if (rank >= this.#clientRank) return;
+        value = this.#value(false);
+        if (value) {
+          f.clientAddress = value;
+          this.#clientRank = rank;
+        }
+        return;
+      }
+      case K_USER_AGENT_OLD:
+        if (f.userAgent !== undefined) return;
+      // falls through
+      case K_USER_AGENT_STABLE:
+        value = this.#value(false);
+        if (value) f.userAgent = value;
+        return;
+      default:
+        if (code >= K_LOCATION) (f.location ??= newLocationParts())[code - K_LOCATION] = this.#value(false);
+        return; // resource keys on a span are just attributes
+    }
+  }
+
+  /** The comment split off the current span's statement. */
+  #spanComment = '';
+
+  /** One span at p: validated as to-span.ts's rejectReason does, then kept for the sink. The index past it. */
+  readonly #span = (p: number): number => {
+    const f = this.#f;
+    f.httpMethod = f.httpRoute = f.httpTarget = f.dbSystem = f.dbStatement = f.messagingSystem = f.rpcSystem = f.peer = undefined;
+    f.clientAddress = f.userAgent = undefined;
+    f.location = undefined;
+    this.#spanComment = '';
+    this.#peerRank = 5;
+    this.#clientRank = 4;
+    this.#seen = 0;
+    this.#traceState = this.#spanState = this.#parentState = 0;
+    this.#parent = '';
+    this.#nameStart = this.#nameEnd = 0;
+    this.#nameEscaped = false;
+    this.#kind = this.#status = 0;
+    this.#startHi = this.#startLo = this.#endHi = this.#endLo = 0;
+    if (this.#b[p] !== OPEN_BRACE) giveUp();
+    p = this.#object(p, this.#spanMember);
+
+    if (this.#traceState !== 1) {
+      this.#rejected[0]!++;
+      return p;
+    }
+    if (this.#spanState !== 1) {
+      this.#rejected[1]!++;
+      return p;
+    }
+    const startHi = this.#startHi;
+    const startLo = this.#startLo;
+    const endHi = this.#endHi;
+    const endLo = this.#endLo;
+    if (endHi < startHi || (endHi === startHi && endLo < startLo)) {
+      this.#rejected[3]!++;
+      return p;
+    }
+    const i = this.#count++;
+    const kind = this.#kind;
+    const statement = f.dbStatement;
+    const parent = this.#parent;
+    const service = this.#service ?? '';
+    if (f.dbSystem !== undefined && statement !== undefined && statement !== '' && parent !== '' && kind !== 2 && kind !== 5) {
+      this.#records[i] = undefined;
+      this.#traceIds[i] = this.#traceId;
+      this.#spanWords[2 * i] = this.#spanHi >>> 0;
+      this.#spanWords[2 * i + 1] = this.#spanLo >>> 0;
+      this.#parents[i] = parent;
+      this.#times[2 * i] = nanosToMs(startHi, startLo);
+      this.#times[2 * i + 1] = nanosToMs(endHi, endLo);
+      this.#systems[i] = f.dbSystem;
+      this.#statements[i] = statement;
+      this.#comments[i] = this.#spanComment;
+      this.#services[i] = service;
+      this.#locations[i] = f.location === undefined ? undefined : locationOf(f.location);
+      return p;
+    }
+    if (this.#spanComment !== '') f.dbStatement = statement! + this.#spanComment;
+    const spanId = this.#spanIdText();
+    const name = this.#nameEnd > this.#nameStart ? this.#text(this.#nameStart, this.#nameEnd, this.#nameEscaped) : '';
+    this.#records[i] = buildRecord(
+      this.#traceId, spanId, parent, name, (kind >= 0 && kind <= 5 ? kind : 0) as SpanKind,
+      nanosToMs(startHi, startLo), nanosToMs(endHi, endLo), service, this.#status === 2, f, this.#instanceId || instanceOf(this.#host, this.#pid),
+    );
+    return p;
+  };
+
+  /** The current span's id as lowercase hex. */
+  #spanIdText(): string {
+    const start = this.#spanIdStart;
+    const text = latin1Slice.call(this.#b, start, start + 16);
+    let upper = false;
+    for (let i = start; i < start + 16; i++) {
+      const c = this.#b[i]!;
+      if (c >= 0x41 && c <= 0x46) upper = true;
+    }
+    return upper ? text.toLowerCase() : text;
+  }
+}
+
+function wordAt(b: Buffer, p: number): number {
+  return b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
+}
