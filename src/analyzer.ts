@@ -4,7 +4,7 @@ import { createStatementMemo } from './detect/statements.js';
 import { RollupSet } from './detect/rollup.js';
 import type { RequestAnalysis } from './detect/types.js';
 import type { CodeLocation } from './detect/types.js';
-import { decodeUnit, inProtobufUnit, isRawUnit, type TraceUnit, type UnitDecoders } from './otlp/file.js';
+import { decodeJsonLineTo, inProtobufUnit, isRawUnit, type TraceUnit, type UnitDecoders } from './otlp/file.js';
 import type { SpanRecord, SpanSink } from './otlp/span.js';
 import type { SinkBatch, WireDecoder } from './otlp/wire/decoder.js';
 import { isRequestSpan } from './traces/assemble.js';
@@ -56,11 +56,16 @@ export class Analyzer {
    * per DB span). `now` is told how many spans the message held and returns the batch's time.
    */
   addMessage(decoder: WireDecoder, bytes: Uint8Array, now: (accepted: number) => number, source?: string): { batch: SinkBatch; analyses: RequestAnalysis[] } {
+    return this.addDecoded((sink) => decoder.decodeTo(bytes, sink), now, source);
+  }
+
+  /** `addMessage` for any decoder that writes into a SpanSink (an OTLP JSON line: otlp/file.ts decodeJsonLineTo). */
+  addDecoded(decode: (sink: SpanSink) => SinkBatch, now: (accepted: number) => number, source?: string): { batch: SinkBatch; analyses: RequestAnalysis[] } {
     const assembler = this.assembler;
     assembler.begin(source);
     let batch: SinkBatch;
     try {
-      batch = decoder.decodeTo(bytes, this.#sink);
+      batch = decode(this.#sink);
     } catch (error) {
       // A message that throws keeps the spans before the damage (see WireDecoder.decodeTo), and
       // what they evicted is analysed with the next call's traces.
@@ -163,11 +168,14 @@ export class OfflineAnalysis {
     this.#take(this.analyzer.poll(this.#spansRead));
   }
 
-  /** One unit of otlp/file.ts's readTraceUnits, with the decoders of its file: protobuf messages go straight into columns. */
+  /** One unit of otlp/file.ts's readTraceUnits, with the decoders of its file: protobuf messages and JSON lines go straight into columns. */
   addUnit(unit: TraceUnit, decoders: UnitDecoders): void {
     if (!isRawUnit(unit)) this.add(unit.spans);
     else if (unit.raw === 'protobuf') inProtobufUnit(unit, (bytes) => this.addMessage(decoders.wire, bytes));
-    else this.add(decodeUnit(unit, decoders).spans);
+    else {
+      this.#take(this.analyzer.addDecoded((sink) => decodeJsonLineTo(unit, decoders, sink), (accepted) => (this.#spansRead += accepted)).analyses);
+      this.#take(this.analyzer.poll(this.#spansRead));
+    }
   }
 
   /** Analyses what is still buffered and returns the rollups. */

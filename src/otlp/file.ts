@@ -8,9 +8,11 @@ import { OtlpDecodeError, TraceFileError } from './errors.js';
 import { describeJsonValue, describeObjectKeys, notTraceData } from './describe.js';
 import { decodeJaegerTrace, isJaegerTrace } from './jaeger.js';
 import { createJsonDecoder, type JsonDecoder } from './json.js';
+import { createLazyJsonReader, type LazyJsonReader } from './json-lazy.js';
 import { isZipkinSpan, ZipkinBatch } from './zipkin.js';
 import { createWireDecoder, type WireDecoder } from './wire/decoder.js';
-import type { DecodedBatch } from './span.js';
+import type { DecodedBatch, SpanSink } from './span.js';
+import type { SinkBatch } from './wire/decoder.js';
 
 /** Options for readTraceFile. */
 export interface ReadTraceFileOptions {
@@ -247,16 +249,31 @@ export function readTraceUnits(source: string | NodeJS.ReadableStream, opts: Rea
 export interface UnitDecoders {
   wire: WireDecoder;
   json: JsonDecoder;
+  /** JSON lines into a sink (decodeJsonLineTo); `json` decodes the lines it gives up. */
+  lazyJson: LazyJsonReader;
 }
 
 export function createUnitDecoders(): UnitDecoders {
-  return { wire: createWireDecoder(), json: createJsonDecoder() };
+  return { wire: createWireDecoder(), json: createJsonDecoder(), lazyJson: createLazyJsonReader() };
 }
 
 /** Decodes a raw unit exactly as readTraceFile would have, errors included. */
 export function decodeUnit(unit: RawUnit, decoders: UnitDecoders): DecodedBatch {
   if (unit.raw === 'protobuf') return decodeMessageAt(unit.file, unit.at, unit.bytes, unit.byte, decoders.wire);
   return decodeAt(parseLine(unit.file, unit.bytes, unit.line), unit.file, unit.line, decoders.json);
+}
+
+/**
+ * A raw JSON line into a sink, as WireDecoder.decodeTo does for protobuf: the lazy reader's spans
+ * when it understands the line (otlp/json-lazy.ts), otherwise decodeUnit's records, each handed
+ * over as a record, with decodeUnit's errors (nothing is handed over before one).
+ */
+export function decodeJsonLineTo(unit: Extract<RawUnit, { raw: 'json-line' }>, decoders: UnitDecoders, sink: SpanSink): SinkBatch {
+  const batch = decoders.lazyJson.decodeTo(unit.bytes, sink);
+  if (batch !== undefined) return batch;
+  const decoded = decodeUnit(unit, decoders);
+  for (const span of decoded.spans) sink.span(span);
+  return { accepted: decoded.spans.length, rejected: decoded.rejected };
 }
 
 /** Runs `decode` on a raw protobuf unit's bytes; its errors become the TraceFileError decodeUnit would throw. */

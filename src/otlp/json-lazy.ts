@@ -70,10 +70,14 @@ const STRING_STOP = new Uint8Array(256);
 for (let c = 0; c < 0x20; c++) STRING_STOP[c] = 1;
 STRING_STOP[QUOTE] = 1;
 STRING_STOP[BACKSLASH] = 1;
-/** Hex digit values, -1 for other bytes. */
+/** Hex digit values, -1 for other bytes; A-F also carry bit 16, so an OR of them tells both "not hex" and "has uppercase". */
 const HEX_VALUE = new Int8Array(256).fill(-1);
 for (let c = 0; c < 10; c++) HEX_VALUE[0x30 + c] = c;
-for (let c = 0; c < 6; c++) HEX_VALUE[0x61 + c] = HEX_VALUE[0x41 + c] = 10 + c;
+for (let c = 0; c < 6; c++) {
+  HEX_VALUE[0x61 + c] = 10 + c;
+  HEX_VALUE[0x41 + c] = 16 + 10 + c;
+}
+const HEX_UPPER = 16;
 /** The escapes JSON allows after a backslash (besides \u). */
 const SIMPLE_ESCAPE = new Uint8Array(256);
 for (const c of '"\\/bfnrt') SIMPLE_ESCAPE[c.charCodeAt(0)] = 1;
@@ -131,6 +135,8 @@ const K_BOOL_VALUE = key('boolValue');
 const K_BYTES_VALUE = key('bytesValue');
 const K_ARRAY_VALUE = key('arrayValue');
 const K_KVLIST_VALUE = key('kvlistValue');
+/** `"value":{` after an attribute's key. */
+const VALUE_MEMBER = key('"value":{"').subarray(0, 10);
 /** AnyValue's snake_case member names, which json.ts also reads: the line is given up. */
 const ANY_VALUE_SNAKE = ['string_value', 'int_value', 'double_value', 'bool_value', 'bytes_value', 'array_value', 'kvlist_value'].map(key);
 
@@ -142,6 +148,24 @@ const V_DOUBLE = 3;
 const V_BOOL = 4;
 /** bytes, array and kvlist values: read as "no string", as json.ts's readJsonValue does. */
 const V_OTHER = 5;
+
+/** What an object's members (#member) and an array's elements (#element) are. */
+const O_REQUEST = 0;
+const O_RESOURCE_SPANS = 1;
+const O_RESOURCE = 2;
+const O_SCOPE_SPANS = 3;
+const O_SPAN = 4;
+const O_STATUS = 5;
+const O_KEY_VALUE = 6;
+const O_ANY_VALUE = 7;
+const O_LIST = 8;
+const A_RESOURCE_SPANS = 0;
+const A_RESOURCE_ATTRIBUTES = 1;
+const A_SCOPE_SPANS = 2;
+const A_SPANS = 3;
+const A_SPAN_ATTRIBUTES = 4;
+const A_LIST_ANY = 5;
+const A_LIST_KV = 6;
 
 /** Memo sizes, as the wire decoder's (wire/strings.ts). */
 const TRACE_SLOTS = 1024;
@@ -374,11 +398,11 @@ class LazyReader implements LazyJsonReader {
   }
 
   /**
-   * The object at p, its members handed to `member(keyStart, keyEnd, valueAt)`, which returns the
-   * index past the value; the index past the object. Escaped keys are given up (they could spell a
+   * The object at p, each member read as `what` (O_*) by `#member(what, keyStart, keyEnd, valueAt)`,
+   * which returns the index past the value; the index past the object. Escaped keys are given up (they could spell a
    * key that is read).
    */
-  #object(p: number, member: (keyStart: number, keyEnd: number, at: number) => number): number {
+  #object(p: number, what: number): number {
     const b = this.#b;
     if (b[p] !== OPEN_BRACE) giveUp();
     p = this.#ws(p + 1);
@@ -390,21 +414,65 @@ class LazyReader implements LazyJsonReader {
       if (this.#escaped) giveUp();
       p = this.#ws(keyEnd + 1);
       if (b[p] !== COLON) giveUp();
-      p = this.#ws(member(keyStart, keyEnd, this.#ws(p + 1)));
+      p = this.#ws(this.#member(what, keyStart, keyEnd, this.#ws(p + 1)));
       if (b[p] === COMMA) p = this.#ws(p + 1);
       else if (b[p] === CLOSE_BRACE) return p + 1;
       else giveUp();
     }
   }
 
-  /** The array at p, each element handed to `element(at)`, which returns the index past it. */
-  #array(p: number, element: (at: number) => number): number {
+  /** An object member of `what` (O_*): direct calls, so each stays monomorphic. */
+  #member(what: number, ks: number, ke: number, at: number): number {
+    switch (what) {
+      case O_SPAN:
+        return this.#spanMember(ks, ke, at);
+      case O_KEY_VALUE:
+        return this.#keyValueMember(ks, ke, at);
+      case O_ANY_VALUE:
+        return this.#anyValueMember(ks, ke, at);
+      case O_STATUS:
+        return this.#statusMember(ks, ke, at);
+      case O_SCOPE_SPANS:
+        return this.#scopeSpansMember(ks, ke, at);
+      case O_RESOURCE:
+        return this.#resourceMember(ks, ke, at);
+      case O_RESOURCE_SPANS:
+        return this.#resourceSpansMember(ks, ke, at);
+      case O_REQUEST:
+        return this.#requestMember(ks, ke, at);
+      default:
+        return this.#listMember(ks, ke, at);
+    }
+  }
+
+  /** An array element of `what` (A_*). */
+  #element(what: number, p: number): number {
+    switch (what) {
+      case A_SPAN_ATTRIBUTES:
+        return this.#spanAttribute(p);
+      case A_SPANS:
+        return this.#span(p);
+      case A_SCOPE_SPANS:
+        return this.#scopeSpans(p);
+      case A_RESOURCE_ATTRIBUTES:
+        return this.#resourceAttribute(p);
+      case A_RESOURCE_SPANS:
+        return this.#resourceSpans(p);
+      case A_LIST_KV:
+        return this.#keyValue(p, this.#listDepth + 1);
+      default:
+        return this.#anyValue(p, this.#listDepth + 1);
+    }
+  }
+
+  /** The array at p, each element read as `what` (A_*). */
+  #array(p: number, what: number): number {
     const b = this.#b;
     if (b[p] !== OPEN_BRACKET) giveUp();
     p = this.#ws(p + 1);
     if (b[p] === CLOSE_BRACKET) return p + 1;
     for (;;) {
-      p = this.#ws(element(p));
+      p = this.#ws(this.#element(what, p));
       if (b[p] === COMMA) p = this.#ws(p + 1);
       else if (b[p] === CLOSE_BRACKET) return p + 1;
       else giveUp();
@@ -414,59 +482,59 @@ class LazyReader implements LazyJsonReader {
   // ---------------------------------------------------------------------------------------------
   // OTLP structure.
 
-  readonly #requestMember = (ks: number, ke: number, at: number): number => {
+  #requestMember(ks: number, ke: number, at: number): number {
     if (this.#is(ks, ke, K_RESOURCE_SPANS)) {
       if (this.#seenResourceSpans) giveUp();
       this.#seenResourceSpans = true;
-      return this.#array(at, this.#resourceSpans);
+      return this.#array(at, A_RESOURCE_SPANS);
     }
     if (this.#is(ks, ke, K_RESOURCE_SPANS_SNAKE)) giveUp();
     return this.#skip(at, 1);
-  };
+  }
   #seenResourceSpans = false;
 
   /** The request object at p: the index past it. A request without resourceSpans is left to json.ts and file.ts. */
   #request(p: number): number {
     this.#seenResourceSpans = false;
-    p = this.#object(p, this.#requestMember);
+    p = this.#object(p, O_REQUEST);
     if (!this.#seenResourceSpans) giveUp();
     return p;
   }
 
   #rsSeen = 0;
-  readonly #resourceSpansMember = (ks: number, ke: number, at: number): number => {
+  #resourceSpansMember(ks: number, ke: number, at: number): number {
     const n = ke - ks;
     if (n === 8 && this.#is(ks, ke, K_RESOURCE)) {
       // A resource after the spans (or twice) is left to json.ts.
       if (this.#rsSeen !== 0) giveUp();
       this.#rsSeen = 1;
       if (this.#b[at] === 0x6e) giveUp();
-      return this.#object(at, this.#resourceMember);
+      return this.#object(at, O_RESOURCE);
     }
     if (n === 10 && this.#is(ks, ke, K_SCOPE_SPANS)) {
       if (this.#rsSeen === 2) giveUp();
       this.#rsSeen = 2;
-      return this.#array(at, this.#scopeSpans);
+      return this.#array(at, A_SCOPE_SPANS);
     }
     if (n === 11 && this.#is(ks, ke, K_SCOPE_SPANS_SNAKE)) giveUp();
     return this.#skip(at, 2);
-  };
+  }
 
-  readonly #resourceSpans = (p: number): number => {
+  #resourceSpans(p: number): number {
     this.#service = this.#instanceId = this.#host = this.#pid = undefined;
     this.#rsSeen = 0;
-    return this.#object(p, this.#resourceSpansMember);
-  };
+    return this.#object(p, O_RESOURCE_SPANS);
+  }
 
-  readonly #resourceMember = (ks: number, ke: number, at: number): number => {
+  #resourceMember(ks: number, ke: number, at: number): number {
     if (this.#is(ks, ke, K_ATTRIBUTES)) {
       if (this.#b[at] === 0x6e) return this.#skip(at, 3);
-      return this.#array(at, this.#resourceAttribute);
+      return this.#array(at, A_RESOURCE_ATTRIBUTES);
     }
     return this.#skip(at, 3);
-  };
+  }
 
-  readonly #resourceAttribute = (p: number): number => {
+  #resourceAttribute(p: number): number {
     p = this.#keyValue(p, 0);
     if (!this.#kvHasValue) return p;
     switch (this.#kvCode) {
@@ -486,23 +554,29 @@ class LazyReader implements LazyJsonReader {
         break;
     }
     return p;
-  };
+  }
 
   #spansSeen = false;
-  readonly #scopeSpansMember = (ks: number, ke: number, at: number): number => {
+  #scopeSpansMember(ks: number, ke: number, at: number): number {
     if (this.#is(ks, ke, K_SPANS)) {
       if (this.#spansSeen) giveUp();
       this.#spansSeen = true;
       if (this.#b[at] === 0x6e) giveUp();
-      return this.#array(at, this.#span);
+      return this.#array(at, A_SPANS);
     }
     return this.#skip(at, 3);
-  };
+  }
 
-  readonly #scopeSpans = (p: number): number => {
+  #scopeSpans(p: number): number {
     this.#spansSeen = false;
-    return this.#object(p, this.#scopeSpansMember);
-  };
+    return this.#object(p, O_SCOPE_SPANS);
+  }
+
+  /** The last valid trace and parent ids read, as text and as the bytes they were read from. */
+  #lastTraceId = '';
+  readonly #lastTrace = new Uint8Array(32);
+  #lastParentId = '';
+  readonly #lastParent = new Uint8Array(16);
 
   // The current span's fields as read (see #span).
   #seen = 0;
@@ -524,7 +598,7 @@ class LazyReader implements LazyJsonReader {
   #endLo = 0;
   #status = 0;
 
-  readonly #spanMember = (ks: number, ke: number, at: number): number => {
+  #spanMember(ks: number, ke: number, at: number): number {
     const b = this.#b;
     let bit = 0;
     let p: number;
@@ -558,20 +632,28 @@ class LazyReader implements LazyJsonReader {
           bit = 8;
           if (b[at] === 0x6e) giveUp();
           this.#status = 0;
-          p = this.#object(at, this.#statusMember);
+          p = this.#object(at, O_STATUS);
         } else return this.#skip(at, 4);
         break;
       case 7:
         if (this.#is(ks, ke, K_TRACE_ID)) {
           bit = 16;
-          p = this.#readId(at, 32);
-          if (p < 0) {
-            this.#traceState = 0;
-            p = -p;
-          } else if ((this.#w0 | this.#w1 | this.#w2 | this.#w3) === 0) this.#traceState = 2;
-          else {
+          // A span of the same trace as the span before: the same text, already read.
+          if (this.#lastTraceId !== '' && b[at] === QUOTE && b[at + 33] === QUOTE && this.#same(at + 1, this.#lastTrace, 32)) {
             this.#traceState = 1;
-            this.#traceId = this.#traceHex(at + 1);
+            this.#traceId = this.#lastTraceId;
+            p = at + 34;
+          } else {
+            p = this.#readId(at, 32);
+            if (p < 0) {
+              this.#traceState = 0;
+              p = -p;
+            } else if ((this.#w0 | this.#w1 | this.#w2 | this.#w3) === 0) this.#traceState = 2;
+            else {
+              this.#traceState = 1;
+              this.#traceId = this.#lastTraceId = this.#traceHex(at + 1);
+              this.#keep(at + 1, this.#lastTrace, 32);
+            }
           }
         } else if (this.#is(ks, ke, K_SPAN_ID_SNAKE)) giveUp();
         else return this.#skip(at, 4);
@@ -583,20 +665,27 @@ class LazyReader implements LazyJsonReader {
         if (this.#is(ks, ke, K_ATTRIBUTES)) {
           bit = 32;
           if (b[at] === 0x6e) giveUp();
-          p = this.#array(at, this.#spanAttribute);
+          p = this.#array(at, A_SPAN_ATTRIBUTES);
         } else return this.#skip(at, 4);
         break;
       case 12:
         if (this.#is(ks, ke, K_PARENT_SPAN_ID)) {
           bit = 64;
-          p = this.#readId(at, 16);
-          if (p < 0 || (this.#w0 | this.#w1) === 0) {
-            this.#parentState = 0;
-            this.#parent = '';
-            if (p < 0) p = -p;
-          } else {
+          if (this.#lastParentId !== '' && b[at] === QUOTE && b[at + 17] === QUOTE && this.#same(at + 1, this.#lastParent, 16)) {
             this.#parentState = 1;
-            this.#parent = this.#parentHex(at + 1);
+            this.#parent = this.#lastParentId;
+            p = at + 18;
+          } else {
+            p = this.#readId(at, 16);
+            if (p < 0 || (this.#w0 | this.#w1) === 0) {
+              this.#parentState = 0;
+              this.#parent = '';
+              if (p < 0) p = -p;
+            } else {
+              this.#parentState = 1;
+              this.#parent = this.#lastParentId = this.#parentHex(at + 1);
+              this.#keep(at + 1, this.#lastParent, 16);
+            }
           }
         } else return this.#skip(at, 4);
         break;
@@ -632,16 +721,16 @@ class LazyReader implements LazyJsonReader {
     if ((this.#seen & bit) !== 0) giveUp();
     this.#seen |= bit;
     return p;
-  };
+  }
 
-  readonly #statusMember = (ks: number, ke: number, at: number): number => {
+  #statusMember(ks: number, ke: number, at: number): number {
     if (this.#is(ks, ke, K_CODE)) {
       const p = this.#enumValue(at, STATUS_CODES);
       this.#status = this.#enum;
       return p;
     }
     return this.#skip(at, 5);
-  };
+  }
 
   #enum = 0;
   /** An enum at p, as its number (digits only) or its name: into #enum; the index past it. */
@@ -678,25 +767,47 @@ class LazyReader implements LazyJsonReader {
     if (b[p] !== QUOTE) giveUp();
     if (b[p + 1] === QUOTE) return -(p + 2);
     if (b[p + 1 + digits] !== QUOTE) giveUp();
-    const hex = HEX_VALUE;
-    let upper = false;
-    let q = p + 1;
-    for (let w = 0; w < digits >> 3; w++) {
-      let word = 0;
-      for (let i = 0; i < 8; i++) {
-        const c = b[q++]!;
-        const d = hex[c]!;
-        if (d < 0) giveUp();
-        if (c >= 0x41 && c <= 0x46) upper = true;
-        word = (word << 4) | d;
-      }
-      if (w === 0) this.#w0 = word;
-      else if (w === 1) this.#w1 = word;
-      else if (w === 2) this.#w2 = word;
-      else this.#w3 = word;
+    this.#hexFlags = 0;
+    this.#w0 = this.#hexWord(p + 1);
+    this.#w1 = this.#hexWord(p + 9);
+    if (digits === 32) {
+      this.#w2 = this.#hexWord(p + 17);
+      this.#w3 = this.#hexWord(p + 25);
     }
-    this.#upper = upper;
-    return q + 1;
+    const flags = this.#hexFlags;
+    if (flags < 0) giveUp();
+    this.#upper = (flags & HEX_UPPER) !== 0;
+    return p + digits + 2;
+  }
+
+  #hexFlags = 0;
+  /** The word 8 hex digits at q spell; their HEX_VALUEs ORed into #hexFlags. */
+  #hexWord(q: number): number {
+    const b = this.#b;
+    const h = HEX_VALUE;
+    const d0 = h[b[q]!]!;
+    const d1 = h[b[q + 1]!]!;
+    const d2 = h[b[q + 2]!]!;
+    const d3 = h[b[q + 3]!]!;
+    const d4 = h[b[q + 4]!]!;
+    const d5 = h[b[q + 5]!]!;
+    const d6 = h[b[q + 6]!]!;
+    const d7 = h[b[q + 7]!]!;
+    this.#hexFlags |= d0 | d1 | d2 | d3 | d4 | d5 | d6 | d7;
+    return ((d0 & 15) << 28) | ((d1 & 15) << 24) | ((d2 & 15) << 20) | ((d3 & 15) << 16) | ((d4 & 15) << 12) | ((d5 & 15) << 8) | ((d6 & 15) << 4) | (d7 & 15);
+  }
+
+  /** Copies the `length` bytes at p into `last`. */
+  #keep(p: number, last: Uint8Array, length: number): void {
+    const b = this.#b;
+    for (let i = 0; i < length; i++) last[i] = b[p + i]!;
+  }
+
+  /** Whether the `length` bytes at p equal `last`'s. */
+  #same(p: number, last: Uint8Array, length: number): boolean {
+    const b = this.#b;
+    for (let i = 0; i < length; i++) if (b[p + i] !== last[i]) return false;
+    return true;
   }
 
   /** The trace id whose words #readId left, its text at p: lowercase hex, from the memo when seen. */
@@ -787,7 +898,7 @@ class LazyReader implements LazyJsonReader {
   #kvKeyStart = -1;
   #kvKeyEnd = -1;
   #kvDepth = 0;
-  readonly #keyValueMember = (ks: number, ke: number, at: number): number => {
+  #keyValueMember(ks: number, ke: number, at: number): number {
     if (ke - ks === 3 && this.#is(ks, ke, K_KEY)) {
       if ((this.#kvSeen & 1) !== 0 || this.#b[at] !== QUOTE) giveUp();
       this.#kvSeen |= 1;
@@ -803,17 +914,39 @@ class LazyReader implements LazyJsonReader {
       return this.#anyValue(at, this.#kvDepth);
     }
     return this.#skip(at, this.#kvDepth + 8);
-  };
+  }
 
   /**
    * One KeyValue at p: its key's code into #kvCode, its value (checked as json.ts's checkAnyValue
    * does, `depth` being its nesting in arrayValue / kvlistValue) into the value registers; the index past it.
    */
   #keyValue(p: number, depth: number): number {
+    const b = this.#b;
+    // Fast path: {"key":"…","value":{"<member>":…}}, as writers lay an attribute out. Anything
+    // else (spaces, another order, more members) takes the general path from p.
+    if (b[p] === OPEN_BRACE && b[p + 1] === QUOTE && b[p + 2] === 0x6b && b[p + 3] === 0x65 && b[p + 4] === 0x79 && b[p + 5] === QUOTE && b[p + 6] === COLON && b[p + 7] === QUOTE) {
+      const ks = p + 8;
+      const ke = this.#stringEnd(ks);
+      const at = ke + 11;
+      if (!this.#escaped && b[ke + 1] === COMMA && this.#same(ke + 2, VALUE_MEMBER, 10) && b[at] === QUOTE) {
+        const me = this.#stringEnd(at + 1);
+        if (!this.#escaped && b[me + 1] === COLON) {
+          this.#anySeen = 0;
+          this.#anyDepth = depth;
+          this.#vKind = V_NONE;
+          const q = this.#anyValueMember(at + 1, me, me + 2);
+          if (b[q] === CLOSE_BRACE && b[q + 1] === CLOSE_BRACE) {
+            this.#kvHasValue = true;
+            this.#kvCode = keyCode(b, ks, ke);
+            return q + 2;
+          }
+        }
+      }
+    }
     this.#kvSeen = 0;
     this.#kvDepth = depth;
     this.#vKind = V_NONE;
-    p = this.#object(p, this.#keyValueMember);
+    p = this.#object(p, O_KEY_VALUE);
     if ((this.#kvSeen & 1) === 0) giveUp(); // no key: json.ts refuses it
     this.#kvHasValue = (this.#kvSeen & 2) !== 0;
     this.#kvCode = keyCode(this.#b, this.#kvKeyStart, this.#kvKeyEnd);
@@ -822,7 +955,7 @@ class LazyReader implements LazyJsonReader {
 
   #anySeen = 0;
   #anyDepth = 0;
-  readonly #anyValueMember = (ks: number, ke: number, at: number): number => {
+  #anyValueMember(ks: number, ke: number, at: number): number {
     const b = this.#b;
     const n = ke - ks;
     let kind = V_NONE;
@@ -885,7 +1018,7 @@ class LazyReader implements LazyJsonReader {
     this.#anySeen = 1;
     this.#vKind = kind;
     return p;
-  };
+  }
 
   /** An AnyValue object at p, checked; its member into the value registers. The index past it. */
   #anyValue(p: number, depth: number): number {
@@ -893,7 +1026,7 @@ class LazyReader implements LazyJsonReader {
     this.#anyDepth = depth;
     this.#vKind = V_NONE;
     if (this.#b[p] !== OPEN_BRACE) giveUp();
-    return this.#object(p, this.#anyValueMember);
+    return this.#object(p, O_ANY_VALUE);
   }
 
   /** The content of a bytesValue string at p, checked as base64 (json.ts's BASE64, or empty): the index of its closing quote. */
@@ -913,17 +1046,17 @@ class LazyReader implements LazyJsonReader {
   #listDepth = 0;
   #listKv = false;
   #listSeen = false;
-  readonly #listMember = (ks: number, ke: number, at: number): number => {
+  #listMember(ks: number, ke: number, at: number): number {
     if (this.#is(ks, ke, K_VALUES)) {
       if (this.#listSeen || this.#b[at] === 0x6e) giveUp();
       this.#listSeen = true;
       const depth = this.#listDepth;
       // Deeper values are not checked by json.ts either: only their JSON matters.
       if (depth >= ANY_VALUE_DEPTH) return this.#skip(at, depth);
-      return this.#array(at, this.#listKv ? (q) => this.#keyValue(q, depth + 1) : (q) => this.#anyValue(q, depth + 1));
+      return this.#array(at, this.#listKv ? A_LIST_KV : A_LIST_ANY);
     }
     return this.#skip(at, this.#listDepth + 8);
-  };
+  }
 
   /** An arrayValue or kvlistValue object at p, its values checked (json.ts's checkAnyValue): the index past it. */
   #listValue(p: number, kv: boolean, depth: number): number {
@@ -932,7 +1065,7 @@ class LazyReader implements LazyJsonReader {
     this.#listDepth = depth;
     this.#listKv = kv;
     this.#listSeen = false;
-    const end = this.#object(p, this.#listMember);
+    const end = this.#object(p, O_LIST);
     [this.#listDepth, this.#listKv, this.#listSeen, this.#anySeen, this.#anyDepth, this.#kvSeen, this.#kvDepth, this.#kvKeyStart, this.#kvKeyEnd] = outer;
     return end;
   }
@@ -1025,13 +1158,13 @@ class LazyReader implements LazyJsonReader {
     return splitter.text;
   }
 
-  readonly #spanAttribute = (p: number): number => {
+  #spanAttribute(p: number): number {
     p = this.#keyValue(p, 0);
     const code = this.#kvCode;
     if (code < 0 || !this.#kvHasValue) return p;
     this.#fold(code);
     return p;
-  };
+  }
 
   /** Folds the current attribute (code `code`) into the span's fields: wire/span.ts's #fold, on JSON values. */
   #fold(code: number): void {
@@ -1125,7 +1258,7 @@ class LazyReader implements LazyJsonReader {
   #spanComment = '';
 
   /** One span at p: validated as to-span.ts's rejectReason does, then kept for the sink. The index past it. */
-  readonly #span = (p: number): number => {
+  #span(p: number): number {
     const f = this.#f;
     f.httpMethod = f.httpRoute = f.httpTarget = f.dbSystem = f.dbStatement = f.messagingSystem = f.rpcSystem = f.peer = undefined;
     f.clientAddress = f.userAgent = undefined;
@@ -1141,7 +1274,7 @@ class LazyReader implements LazyJsonReader {
     this.#kind = this.#status = 0;
     this.#startHi = this.#startLo = this.#endHi = this.#endLo = 0;
     if (this.#b[p] !== OPEN_BRACE) giveUp();
-    p = this.#object(p, this.#spanMember);
+    p = this.#object(p, O_SPAN);
 
     if (this.#traceState !== 1) {
       this.#rejected[0]!++;
@@ -1187,7 +1320,7 @@ class LazyReader implements LazyJsonReader {
       nanosToMs(startHi, startLo), nanosToMs(endHi, endLo), service, this.#status === 2, f, this.#instanceId || instanceOf(this.#host, this.#pid),
     );
     return p;
-  };
+  }
 
   /** The current span's id as lowercase hex. */
   #spanIdText(): string {
