@@ -903,7 +903,7 @@ class LazyReader implements LazyJsonReader {
       if ((this.#kvSeen & 1) !== 0 || this.#b[at] !== QUOTE) giveUp();
       this.#kvSeen |= 1;
       const end = this.#stringEnd(at + 1);
-      if (this.#escaped) giveUp();
+      if (this.#escaped && this.#kvDepth === 0) giveUp();
       this.#kvKeyStart = at + 1;
       this.#kvKeyEnd = end;
       return end + 1;
@@ -928,7 +928,8 @@ class LazyReader implements LazyJsonReader {
       const ks = p + 8;
       const ke = this.#stringEnd(ks);
       const at = ke + 11;
-      if (!this.#escaped && b[ke + 1] === COMMA && this.#same(ke + 2, VALUE_MEMBER, 10) && b[at] === QUOTE) {
+      // An escaped key is only read inside arrayValue / kvlistValue, where no key is folded.
+      if ((!this.#escaped || depth > 0) && b[ke + 1] === COMMA && this.#same(ke + 2, VALUE_MEMBER, 10) && b[at] === QUOTE) {
         const me = this.#stringEnd(at + 1);
         if (!this.#escaped && b[me + 1] === COLON) {
           this.#anySeen = 0;

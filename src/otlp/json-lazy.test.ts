@@ -1,0 +1,330 @@
+/**
+ * The lazy JSON reader against JSON.parse + json.ts (what n1-report ran per line before it): every
+ * line it reads hands the sink exactly the spans the decoded records stand for, and every line it
+ * does not understand, or JSON.parse refuses, it gives up with nothing handed over.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Analyzer } from '../analyzer.js';
+import type { RequestAnalysis } from '../detect/types.js';
+import { OtlpDecodeError } from './errors.js';
+import { createUnitDecoders, decodeJsonLineTo } from './file.js';
+import { createJsonDecoder } from './json.js';
+import { createLazyJsonReader, type LazyJsonReader } from './json-lazy.js';
+import type { DecodedBatch, SpanRecord, SpanSink } from './span.js';
+import { djangoRequest, jsonLines } from './testing.js';
+
+/** What a sink is handed, as comparable values: a plain DB span as its record's fields, others as records. */
+type Handed = SpanRecord | { db: true; traceId: string; spanId: string; parentSpanId: string; startMs: number; endMs: number; dbSystem: string; dbStatement: string; service: string; location: unknown };
+
+function collect(): { sink: SpanSink; handed: Handed[] } {
+  const handed: Handed[] = [];
+  const hex = (w: number) => w.toString(16).padStart(8, '0');
+  return {
+    handed,
+    sink: {
+      dbSpan(traceId, hi, lo, parentSpanId, startMs, endMs, system, statement, comment, service, location) {
+        handed.push({ db: true, traceId, spanId: hex(hi) + hex(lo), parentSpanId, startMs, endMs, dbSystem: system, dbStatement: statement + comment, service, location });
+      },
+      span(record) {
+        handed.push(record);
+      },
+    },
+  };
+}
+
+/** The wire decoder's (and CompactTrace's) rule for a plain DB span, on a record. */
+function asHanded(r: SpanRecord): Handed {
+  if (r.dbSystem !== undefined && r.dbStatement !== undefined && r.dbStatement !== '' && r.parentSpanId !== '' && r.kind !== 2 && r.kind !== 5) {
+    return { db: true, traceId: r.traceId, spanId: r.spanId, parentSpanId: r.parentSpanId, startMs: r.startMs, endMs: r.endMs, dbSystem: r.dbSystem, dbStatement: r.dbStatement, service: r.service, location: r.location };
+  }
+  return r;
+}
+
+/** JSON.parse + json.ts on the line's bytes (as file.ts decodes them): its batch, or the error message. */
+function reference(line: Buffer): DecodedBatch | string {
+  try {
+    return createJsonDecoder().decodeRequest(line);
+  } catch (err) {
+    if (!(err instanceof OtlpDecodeError)) throw err;
+    return err.message;
+  }
+}
+
+/** Checks one line; returns whether the lazy reader read it (false: it gave it up). */
+function check(reader: LazyJsonReader, line: string | Buffer): boolean {
+  // A test's string may hold lone surrogates; both readers get the same UTF-8 bytes.
+  const bytes = typeof line === 'string' ? Buffer.from(line, 'utf8') : line;
+  const expected = reference(bytes);
+  const { sink, handed } = collect();
+  const batch = reader.decodeTo(bytes, sink);
+  if (batch === undefined) {
+    expect(handed).toEqual([]);
+    return false;
+  }
+  if (typeof expected === 'string') throw new Error(`the lazy reader read a line json.ts refuses (${expected}): ${bytes.toString('utf8', 0, 300)}`);
+  expect(handed).toEqual(expected.spans.map(asHanded));
+  expect(batch.accepted).toBe(expected.spans.length);
+  expect(batch.rejected).toEqual(expected.rejected);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests as writers produce them (the reader must read every one), and with the quirks json.ts accepts.
+
+const hexId = (bytes: number) => fc.uint8Array({ minLength: bytes, maxLength: bytes }).map((b) => Buffer.from(b).toString('hex'));
+const text = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom('GET', 'db', 'postgresql', 'sqlite', 'api/jobs/<int:pk>/', 'https://api.example.com:8443/x', 'web-1', '') },
+  { weight: 2, arbitrary: fc.string({ maxLength: 20 }) },
+  { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 20 }) },
+  { weight: 1, arbitrary: fc.constantFrom('tab\there', 'quote " and \\ backslash', 'naïve café ✓ 𝄞', '\u2028\u2029', '\ud800 lone', '/* c */') },
+);
+const statement = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom('SELECT "auth_user"."id", "auth_user"."username" FROM "auth_user" WHERE "auth_user"."id" = %s LIMIT 21', 'SELECT 1', 'BEGIN', 'UPDATE "t" SET "v" = %s WHERE "id" = %s') },
+  { weight: 2, arbitrary: fc.tuple(fc.constantFrom('SELECT "a"."id" FROM "a" WHERE "a"."b_id" = %s', 'SELECT * FROM t WHERE x = \'é\''), hexId(16)).map(([sql, trace]) => `${sql} /*controller='index',traceparent='00-${trace}-00f067aa0ba902b7-01'*/`) },
+  { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 200 }) },
+  { weight: 1, arbitrary: fc.string({ minLength: 40, maxLength: 3000 }) },
+);
+const plainValue = fc.oneof(
+  { weight: 6, arbitrary: text.map((stringValue) => ({ stringValue })) },
+  { weight: 1, arbitrary: fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }).map((v) => ({ intValue: String(v) })) },
+  { weight: 1, arbitrary: fc.integer().map((intValue) => ({ intValue })) },
+  { weight: 1, arbitrary: fc.double({ noNaN: true, noDefaultInfinity: true }).map((doubleValue) => ({ doubleValue })) },
+  { weight: 1, arbitrary: fc.boolean().map((boolValue) => ({ boolValue })) },
+  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 6 }).map((b) => ({ bytesValue: Buffer.from(b).toString('base64') })) },
+  { weight: 1, arbitrary: fc.array(text.map((stringValue) => ({ stringValue })), { maxLength: 3 }).map((values) => ({ arrayValue: { values } })) },
+  { weight: 1, arbitrary: fc.array(fc.record({ key: text, value: text.map((stringValue) => ({ stringValue })) }), { maxLength: 3 }).map((values) => ({ kvlistValue: { values } })) },
+  { weight: 1, arbitrary: fc.constant({}) },
+);
+const foldedKeys = fc.constantFrom(
+  'http.method', 'http.request.method', 'http.route', 'url.path', 'http.target', 'db.system', 'db.system.name', 'server.address',
+  'net.peer.name', 'url.full', 'http.url', 'messaging.system', 'rpc.system', 'client.address', 'http.client_ip', 'net.peer.ip',
+  'user_agent.original', 'http.user_agent', 'code.filepath', 'code.lineno', 'code.function', 'code.namespace', 'n1lens.view',
+  'n1lens.template.path', 'n1lens.template.line', 'service.name', 'db.name', 'net.peer.port', 'x',
+);
+const attribute = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ key: foldedKeys, value: plainValue }) },
+  { weight: 3, arbitrary: fc.record({ key: fc.constantFrom('db.statement', 'db.query.text'), value: statement.map((stringValue) => ({ stringValue })) }) },
+  { weight: 1, arbitrary: fc.record({ key: foldedKeys }) },
+);
+const nanos = fc.oneof(
+  { weight: 6, arbitrary: fc.bigInt({ min: 1_700_000_000_000_000_000n, max: 1_700_000_000_100_000_000n }).map(String) },
+  { weight: 1, arbitrary: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }).map(String) },
+  { weight: 1, arbitrary: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }).map((v) => `000${v}`.slice(-20)) },
+  { weight: 1, arbitrary: fc.maxSafeNat() },
+);
+const traceIds = fc.oneof({ weight: 4, arbitrary: fc.constantFrom('4bf92f3577b34da6a3ce929d0e0e4736', '5af92f3577b34da6a3ce929d0e0e4737') }, { weight: 1, arbitrary: hexId(16) }, { weight: 1, arbitrary: fc.constantFrom('0'.repeat(32), '') });
+const spanFields = {
+  traceId: traceIds,
+  spanId: fc.oneof({ weight: 8, arbitrary: hexId(8) }, { weight: 1, arbitrary: fc.constantFrom('0'.repeat(16), '') }),
+  parentSpanId: fc.oneof(fc.constantFrom('', '0'.repeat(16), '00f067aa0ba902b7'), hexId(8)),
+  traceState: fc.constant(''),
+  flags: fc.constantFrom(0, 256, 257),
+  name: text,
+  kind: fc.oneof(fc.integer({ min: 0, max: 6 }), fc.constantFrom('SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'SPAN_KIND_INTERNAL')),
+  startTimeUnixNano: nanos,
+  endTimeUnixNano: nanos,
+  attributes: fc.array(attribute, { maxLength: 8 }),
+  droppedAttributesCount: fc.nat(3),
+  events: fc.array(fc.record({ timeUnixNano: nanos, name: text, attributes: fc.array(fc.record({ key: text, value: plainValue }), { maxLength: 2 }) }), { maxLength: 2 }),
+  links: fc.constant([]),
+  status: fc.oneof(fc.constant({}), fc.record({ code: fc.constantFrom(0, 1, 2, 'STATUS_CODE_ERROR', 'STATUS_CODE_OK'), message: text }, { requiredKeys: [] })),
+};
+const span = fc.record(spanFields, { requiredKeys: ['traceId', 'spanId'] });
+const resourceAttribute = fc.oneof(
+  fc.record({ key: fc.constantFrom('service.name', 'service.instance.id', 'host.name', 'process.pid', 'telemetry.sdk.name'), value: plainValue }),
+  fc.record({ key: fc.constantFrom('service.name', 'host.name') }),
+);
+const request = fc.record({
+  resourceSpans: fc.array(
+    fc.record(
+      {
+        resource: fc.record({ attributes: fc.array(resourceAttribute, { maxLength: 5 }), droppedAttributesCount: fc.nat(2) }, { requiredKeys: [] }),
+        scopeSpans: fc.array(fc.record({ scope: fc.record({ name: text, version: text }), spans: fc.array(span, { maxLength: 6 }), schemaUrl: text }, { requiredKeys: ['spans'] }), { maxLength: 2 }),
+        schemaUrl: text,
+      },
+      { requiredKeys: ['scopeSpans'] },
+    ),
+    { maxLength: 3 },
+  ),
+});
+
+/** Rewrites of the JSON text that json.ts accepts (or refuses) and the lazy reader may give up. */
+const quirk = fc.constantFrom(
+  (t: string) => t.replace(/"traceId"/g, '"trace_id"'),
+  (t: string) => t.replace(/"spanId"/, '"span_id"'),
+  (t: string) => t.replace(/"startTimeUnixNano"/, '"start_time_unix_nano"'),
+  (t: string) => t.replace(/"stringValue"/, '"string_value"'),
+  (t: string) => t.replace(/"scopeSpans"/, '"scope_spans"'),
+  (t: string) => t.replace(/"resourceSpans"/, '"resource_spans"'),
+  (t: string) => t.replace(/"traceId":"([0-9a-f]{32})"/, (_, h: string) => `"traceId":"${Buffer.from(h, 'hex').toString('base64')}"`),
+  (t: string) => t.replace(/"parentSpanId":"([0-9a-f]{16})"/, (_, h: string) => `"parentSpanId":"${h.toUpperCase()}"`),
+  (t: string) => t.replace(/"startTimeUnixNano":"(\d+)"/, (_, n: string) => `"startTimeUnixNano":${n}`),
+  (t: string) => t.replace(/"kind":(\d)/, (_, k: string) => `"kind":${k}.0`),
+  (t: string) => t.replace(/"status":\{\}/, '"status":null'),
+  (t: string) => t.replace(/"attributes":\[/, '"attributes":null,"x":['),
+  (t: string) => t.replace(/"name":/, '"name":null,"name":'),
+  (t: string) => t.replace(/"traceId":/, '"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","traceId":'),
+  (t: string) => t.replace(/\{"key":"([^"]*)","value":(\{[^{}]*\})\}/, '{"value":$2,"key":"$1"}'),
+  (t: string) => t.replace(/"value":\{"stringValue"/, '"value":{"intValue":"1","stringValue"'),
+  (t: string) => t.replace(/"intValue":"(-?\d+)"/, '"intValue":$1'),
+  (t: string) => t.replace(/"intValue":"(-?\d+)"/, '"doubleValue":"$1"'),
+  (t: string) => t.replace(/"boolValue":(true|false)/, '"boolValue":"$1"'),
+  (t: string) => t.replace(/"resource":(\{[^[\]]*\}),"scopeSpans":(\[.*?\])\}/, '"scopeSpans":$2,"resource":$1}'),
+  (t: string) => t.replace(/,/g, ' ,\t').replace(/:/g, ' : '),
+  (t: string) => ` \r${t}\r `,
+  (t: string) => t.replace(/"key":"db\.system"/, '"key":"db\\u002esystem"'),
+  (t: string) => t.replace(/"name":"/, '"name":"\\u00e9\\n\\"'),
+  (t: string) => t.replace(/\{"stringValue":"/, '{"stringValue":"\\ud83d\\ude00'),
+  (t: string) => `{"x":1,${t.slice(1)}`,
+  (t: string) => `\ufeff${t}`,
+  (t: string) => t.replace(/\}$/, ',"resourceSpans":[]}'),
+  (t: string) => t.replace(/"flags":\d+/, '"flags":1e400'),
+  (t: string) => t.replace(/"flags":\d+/, '"flags":[[[{"a":[true,false,null,-0.5e-3]}]]]'),
+);
+/** Damage: what JSON.parse refuses (or, rarely, still accepts). */
+const damage = fc.tuple(fc.nat(), fc.constantFrom('', '"', '\\', '{', '}', ',', ':', '\u0001', '\t', 'x', '0', '\\u12', '\\x', '-', '01', 'tru', '\u0000', '\u007f', 'é'), fc.nat(3)).map(
+  ([at, insert, drop]) =>
+    (t: string) => {
+      const i = at % (t.length + 1);
+      return t.slice(0, i) + insert + t.slice(i + drop);
+    },
+);
+
+describe('createLazyJsonReader', () => {
+  it('reads every request as writers lay it out, handing over what JSON.parse + json.ts decode', () => {
+    const reader = createLazyJsonReader();
+    fc.assert(
+      fc.property(request, (r) => {
+        expect(check(reader, JSON.stringify(r))).toBe(true);
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('gives up or reads exactly as json.ts does every line with a quirk json.ts tolerates or refuses', () => {
+    const reader = createLazyJsonReader();
+    let read = 0;
+    let gaveUp = 0;
+    fc.assert(
+      fc.property(request, fc.array(quirk, { minLength: 1, maxLength: 3 }), (r, quirks) => {
+        const line = quirks.reduce((t, q) => q(t), JSON.stringify(r));
+        if (line.includes('\n')) return;
+        if (check(reader, line)) read++;
+        else gaveUp++;
+      }),
+      { numRuns: 2000 },
+    );
+    expect(read).toBeGreaterThan(0);
+    expect(gaveUp).toBeGreaterThan(0);
+  });
+
+  it('never reads a line that JSON.parse refuses', () => {
+    const reader = createLazyJsonReader();
+    fc.assert(
+      fc.property(request, fc.array(damage, { minLength: 1, maxLength: 2 }), (r, damages) => {
+        const line = damages.reduce((t, d) => d(t), JSON.stringify(r));
+        if (line.includes('\n')) return;
+        try {
+          check(reader, line);
+        } catch (err) {
+          throw new Error(`${(err as Error).message.slice(0, 2000)}\nLINE ${line}`);
+        }
+      }),
+      { numRuns: 3000, endOnFailure: true },
+    );
+  });
+
+  it('reads every line of the real fixtures and the recording as json.ts does', () => {
+    const files = [
+      ...readdirSync('src/otlp/testdata').filter((f) => f.endsWith('.jsonl')).map((f) => join('src/otlp/testdata', f)),
+      ...readdirSync('src/detect/testdata/connections').filter((f) => f.endsWith('.jsonl')).map((f) => join('src/detect/testdata/connections', f)),
+      'samples/traces/recruit.jsonl.gz',
+    ];
+    const reader = createLazyJsonReader();
+    let read = 0;
+    for (const file of files) {
+      let data = readFileSync(file);
+      if (file.endsWith('.gz')) data = gunzipSync(data);
+      for (const line of data.toString('utf8').split('\n')) {
+        if (line.trim() === '') continue;
+        // Python's json_format files (base64 ids) are json.ts's to read.
+        if (check(reader, line)) read++;
+        else expect(file).toMatch(/pbjson/);
+      }
+    }
+    expect(read).toBeGreaterThan(30);
+  });
+
+  it('reads invalid UTF-8 inside strings as decoding the whole line does (U+FFFD), and refuses it outside', () => {
+    const reader = createLazyJsonReader();
+    const line = Buffer.from(jsonLines([djangoRequest({ repeats: 3 })]).trim());
+    for (const bad of [[0xff], [0xc3], [0xe2, 0x82], [0xf0, 0x9f, 0x98], [0xed, 0xa0, 0x80], [0xc0, 0xaf]]) {
+      for (const at of ['FROM', 'GET', 'django']) {
+        const i = line.indexOf(at);
+        const damaged = Buffer.concat([line.subarray(0, i), Buffer.from(bad), line.subarray(i)]);
+        expect(check(reader, damaged)).toBe(true);
+      }
+      const outside = line.indexOf('"spans"');
+      expect(check(reader, Buffer.concat([line.subarray(0, outside), Buffer.from(bad), line.subarray(outside)]))).toBe(false);
+    }
+  });
+
+  it('keeps nothing of a line it gave up, and its memos hand over the same strings across lines', () => {
+    const reader = createLazyJsonReader();
+    const lines = jsonLines([djangoRequest({ repeats: 5 }), djangoRequest({ repeats: 5, traceId: '5af92f3577b34da6a3ce929d0e0e4737' })]).trim().split('\n');
+    expect(reader.decodeTo(Buffer.from(`${lines[0]!}x`), collect().sink)).toBeUndefined();
+    const first = collect();
+    const second = collect();
+    reader.decodeTo(Buffer.from(lines[0]!), first.sink);
+    reader.decodeTo(Buffer.from(lines[1]!), second.sink);
+    expect(first.handed.length).toBeGreaterThan(5);
+    const statements = (h: Handed[]) => h.flatMap((s) => ('db' in s ? [s.dbStatement] : []));
+    expect(statements(second.handed)).toEqual(statements(first.handed));
+  });
+});
+
+describe('decodeJsonLineTo', () => {
+  it('analyses a recording exactly as Analyzer.add of json.ts records does, lines given up included', () => {
+    let data = gunzipSync(readFileSync('samples/traces/recruit.jsonl.gz')).toString('utf8');
+    // Every third line in a shape the lazy reader gives up (snake_case), so both paths interleave.
+    const lines = data.split('\n').filter((l) => l.trim() !== '').map((l, i) => (i % 3 === 2 ? l.replace(/"traceId"/g, '"trace_id"') : l));
+    data = '';
+    const options = { maxOpenTraces: 3, traceWaitMs: 40 };
+    const byRecords = new Analyzer(options);
+    const byLines = new Analyzer(options);
+    const decoders = createUnitDecoders();
+    const json = createJsonDecoder();
+    const expected: RequestAnalysis[] = [];
+    const actual: RequestAnalysis[] = [];
+    let clock = 0;
+    let lineClock = 0;
+    lines.forEach((line, i) => {
+      const spans = json.decodeRequest(line).spans;
+      clock += spans.length;
+      expected.push(...byRecords.add(spans, clock), ...byRecords.poll(clock));
+      const unit = { raw: 'json-line' as const, bytes: Buffer.from(line), file: 'recruit.jsonl', line: i + 1 };
+      const { analyses } = byLines.addDecoded((sink) => decodeJsonLineTo(unit, decoders, sink), (accepted) => (lineClock += accepted));
+      actual.push(...analyses, ...byLines.poll(lineClock));
+    });
+    expected.push(...byRecords.flush());
+    actual.push(...byLines.flush());
+    expect(actual.length).toBeGreaterThan(10);
+    expect(actual).toEqual(expected);
+  });
+
+  it('throws what decodeUnit throws for a bad line, having handed nothing over', () => {
+    const decoders = createUnitDecoders();
+    const { sink, handed } = collect();
+    const unit = { raw: 'json-line' as const, bytes: Buffer.from('{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":5}]}]}]}'), file: 'x.jsonl', line: 7 };
+    expect(() => decodeJsonLineTo(unit, decoders, sink)).toThrow('x.jsonl: line 7: resourceSpans[0].scopeSpans[0].spans[0].traceId is not a string');
+    const bad = { ...unit, bytes: Buffer.from('{"resourceSpans":[') };
+    expect(() => decodeJsonLineTo(bad, decoders, sink)).toThrow(/x\.jsonl: line 7: invalid JSON/);
+    const other = { ...unit, bytes: Buffer.from('{"data":[]}') };
+    expect(() => decodeJsonLineTo(other, decoders, sink)).toThrow(/not trace data|looks like/);
+    expect(handed).toEqual([]);
+  });
+});
