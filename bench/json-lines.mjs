@@ -7,7 +7,13 @@
  *   lazy    json-lazy.ts's decodeTo into a sink that only counts (what n1-report now runs per line)
  * Also checks that the lazy reader read every line (no fallback) and handed over as many spans.
  *
+ * `--process [--ab <another checkout, built>]`: whole processes instead, under GNU time (user +
+ * system CPU), alternated run by run: `baseline-jsonparse.mjs` (JSON.parse of every line, nothing
+ * else), this checkout's `n1-report --format json --jobs 1`, and the other checkout's; fails unless
+ * both reports are the same JSON. Prints each one's CPU per run, best and median.
+ *
  *   node bench/json-lines.mjs /tmp/n1lens-bench/corpus.jsonl [--rounds 5] [--dist dist]
+ *   node bench/json-lines.mjs /tmp/n1lens-bench/corpus.jsonl --process [--ab /tmp/main] [--rounds 5]
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -21,6 +27,36 @@ const opt = (name, fallback) => {
 };
 const rounds = Number(opt('--rounds', 5));
 const dist = resolve(opt('--dist', new URL('../dist', import.meta.url).pathname));
+if (args.includes('--process')) {
+  const { spawnSync } = await import('node:child_process');
+  const root = new URL('..', import.meta.url).pathname;
+  const other = opt('--ab', undefined);
+  const once = (argv) => {
+    const r = spawnSync('/usr/bin/time', ['-f', '%U %S', process.execPath, ...argv], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    if (r.status !== 0 && r.status !== 1) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
+    const [user, sys] = r.stderr.trim().split('\n').pop().split(' ').map(Number);
+    return { cpu: +(user + sys).toFixed(2), stdout: r.stdout };
+  };
+  const report = (dir) => [`${dir}/bin/n1-report.js`, '--format', 'json', '--jobs', '1', file];
+  const runs = { parse: [], report: [], ...(other ? { other: [] } : {}) };
+  for (let r = 0; r < rounds; r++) {
+    const order = Object.keys(runs);
+    if (r % 2 === 1) order.reverse();
+    const printed = {};
+    for (const name of order) {
+      const run = once(name === 'parse' ? [`${root}/bench/baseline-jsonparse.mjs`, file] : report(name === 'report' ? root : other));
+      runs[name].push(run.cpu);
+      printed[name] = run.stdout;
+    }
+    if (other && printed.report !== printed.other) throw new Error('the two builds printed different reports');
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const summary = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, { runs: v, best: Math.min(...v), median: median(v) }]));
+  const ratio = (a, b) => +(summary[a].median / summary[b].median).toFixed(2);
+  console.log(JSON.stringify({ file, ...summary, reportOverParse: ratio('report', 'parse'), ...(other ? { otherOverParse: ratio('other', 'parse'), reportOverOther: ratio('report', 'other') } : {}) }));
+  process.exit(0);
+}
+
 const { createJsonDecoder } = await import(pathToFileURL(`${dist}/otlp/json.js`).href);
 const { createLazyJsonReader } = await import(pathToFileURL(`${dist}/otlp/json-lazy.js`).href);
 
