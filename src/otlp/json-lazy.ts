@@ -289,11 +289,10 @@ class LazyReader implements LazyJsonReader {
 
   #ws(p: number): number {
     const b = this.#b;
-    for (;;) {
-      const c = b[p];
-      if (c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a) p++;
-      else return p;
-    }
+    let c = b[p]!;
+    // One compare for the usual case, a structural byte or a quote (past the end, c is undefined).
+    while (c <= 0x20 && (c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a)) c = b[++p]!;
+    return p;
   }
 
   /** The index of the quote that closes the string whose content starts at p; sets #escaped. */
