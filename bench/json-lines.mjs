@@ -5,6 +5,9 @@
  *   parse   JSON.parse of each line (UTF-8 decode included), nothing else: the yardstick
  *   decoder JSON.parse + json.ts's decoder into records (n1-report's JSON path before the lazy reader)
  *   lazy    json-lazy.ts's decodeTo into a sink that only counts (what n1-report now runs per line)
+ *   report  the whole offline analysis n1-report runs (OfflineAnalysis.addUnit of every line, then
+ *           finish): reading, analysing, rolling up
+ *   other   `--ab <another build's dist>`: that build's `report`, for an A/B in the same process
  * Also checks that the lazy reader read every line (no fallback) and handed over as many spans.
  *
  * `--process [--ab <another checkout, built>]`: whole processes instead, under GNU time (user +
@@ -59,6 +62,13 @@ if (args.includes('--process')) {
 
 const { createJsonDecoder } = await import(pathToFileURL(`${dist}/otlp/json.js`).href);
 const { createLazyJsonReader } = await import(pathToFileURL(`${dist}/otlp/json-lazy.js`).href);
+const analysis = async (root) => ({
+  ...(await import(pathToFileURL(`${root}/analyzer.js`).href)),
+  ...(await import(pathToFileURL(`${root}/otlp/file.js`).href)),
+});
+const mine = await analysis(dist);
+const otherDist = opt('--ab', undefined);
+const theirs = otherDist === undefined ? undefined : await analysis(resolve(otherDist));
 
 const data = readFileSync(file);
 const lines = [];
@@ -106,7 +116,17 @@ const ways = {
     if (missed > 0) throw new Error(`the lazy reader gave up ${missed} lines`);
     return n;
   },
+  report: () => offline(mine),
+  ...(theirs ? { other: () => offline(theirs) } : {}),
 };
+
+/** n1-report's offline analysis of the lines; returns the rollups as JSON text (a check both builds agree). */
+function offline({ OfflineAnalysis, createUnitDecoders }) {
+  const analysis = new OfflineAnalysis({});
+  const decoders = createUnitDecoders();
+  lines.forEach((bytes, i) => analysis.addUnit({ raw: 'json-line', bytes, file, line: i + 1 }, decoders));
+  return JSON.stringify(analysis.finish().values());
+}
 const best = Object.fromEntries(Object.keys(ways).map((k) => [k, Infinity]));
 const spans = {};
 for (let r = 0; r < rounds; r++) {
@@ -118,6 +138,7 @@ for (let r = 0; r < rounds; r++) {
     best[name] = Math.min(best[name], cpu() - t);
   }
 }
+if (theirs && spans.report !== spans.other) throw new Error('the two builds rolled up different figures');
 const out = {
   file,
   lines: lines.length,
@@ -128,5 +149,7 @@ const out = {
   lazyOverParse: +(best.lazy / best.parse).toFixed(2),
   decoderOverParse: +(best.decoder / best.parse).toFixed(2),
   lazyOverDecoder: +(best.lazy / best.decoder).toFixed(2),
+  reportOverParse: +(best.report / best.parse).toFixed(2),
+  ...(theirs ? { otherOverParse: +(best.other / best.parse).toFixed(2), reportOverOther: +(best.report / best.other).toFixed(2) } : {}),
 };
 console.log(JSON.stringify(out));
