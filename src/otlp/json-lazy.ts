@@ -175,8 +175,6 @@ const SHORT_SLOTS = 1024;
 const STMT_MAX = 2048;
 const STMT_SETS = 512;
 const AHEAD_SLOTS = 1024;
-/** Trace and parent ids remembered by position in the line. */
-const RECENT = 4;
 
 class LazyReader implements LazyJsonReader {
   #b: Buffer = Buffer.alloc(0);
@@ -247,9 +245,6 @@ class LazyReader implements LazyJsonReader {
     this.#n = line.length;
     this.#count = 0;
     this.#knownStart = -1;
-    // Positions of recent ids are of the line before.
-    this.#recentTraceAt.fill(-1);
-    this.#recentParentAt.fill(-1);
     this.#rejected.fill(0);
     try {
       let p = this.#ws(0);
@@ -579,29 +574,10 @@ class LazyReader implements LazyJsonReader {
   }
 
   /** The last valid trace and parent ids read, as text and as the bytes they were read from. */
-  /**
-   * Where in the current line the last RECENT valid trace and parent ids were read, and their text:
-   * a batch interleaves the spans of a few requests in flight, which share trace and parent ids.
-   */
-  readonly #recentTraceAt = new Int32Array(RECENT).fill(-1);
-  readonly #recentTrace: string[] = new Array<string>(RECENT).fill('');
-  #recentTraceNext = 0;
-  readonly #recentParentAt = new Int32Array(RECENT).fill(-1);
-  readonly #recentParent: string[] = new Array<string>(RECENT).fill('');
-  #recentParentNext = 0;
-
-  /** The index in `at` of an id whose `length` bytes in this line equal those at p, or -1. */
-  #recent(at: Int32Array, p: number, length: number): number {
-    const b = this.#b;
-    for (let k = 0; k < RECENT; k++) {
-      const q = at[k]!;
-      if (q < 0) continue;
-      let i = 0;
-      while (i < length && b[p + i] === b[q + i]) i++;
-      if (i === length) return k;
-    }
-    return -1;
-  }
+  #lastTraceId = '';
+  readonly #lastTrace = new Uint8Array(32);
+  #lastParentId = '';
+  readonly #lastParent = new Uint8Array(16);
 
   // The current span's fields as read (see #span).
   #seen = 0;
@@ -664,10 +640,9 @@ class LazyReader implements LazyJsonReader {
         if (this.#is(ks, ke, K_TRACE_ID)) {
           bit = 16;
           // A span of the same trace as the span before: the same text, already read.
-          const k = b[at] === QUOTE && b[at + 33] === QUOTE ? this.#recent(this.#recentTraceAt, at + 1, 32) : -1;
-          if (k >= 0) {
+          if (this.#lastTraceId !== '' && b[at] === QUOTE && b[at + 33] === QUOTE && this.#same(at + 1, this.#lastTrace, 32)) {
             this.#traceState = 1;
-            this.#traceId = this.#recentTrace[k]!;
+            this.#traceId = this.#lastTraceId;
             p = at + 34;
           } else {
             p = this.#readId(at, 32);
@@ -677,10 +652,8 @@ class LazyReader implements LazyJsonReader {
             } else if ((this.#w0 | this.#w1 | this.#w2 | this.#w3) === 0) this.#traceState = 2;
             else {
               this.#traceState = 1;
-              const next = this.#recentTraceNext;
-              this.#traceId = this.#recentTrace[next] = this.#traceHex(at + 1);
-              this.#recentTraceAt[next] = at + 1;
-              this.#recentTraceNext = (next + 1) % RECENT;
+              this.#traceId = this.#lastTraceId = this.#traceHex(at + 1);
+              this.#keep(at + 1, this.#lastTrace, 32);
             }
           }
         } else if (this.#is(ks, ke, K_SPAN_ID_SNAKE)) giveUp();
@@ -699,10 +672,9 @@ class LazyReader implements LazyJsonReader {
       case 12:
         if (this.#is(ks, ke, K_PARENT_SPAN_ID)) {
           bit = 64;
-          const k = b[at] === QUOTE && b[at + 17] === QUOTE ? this.#recent(this.#recentParentAt, at + 1, 16) : -1;
-          if (k >= 0) {
+          if (this.#lastParentId !== '' && b[at] === QUOTE && b[at + 17] === QUOTE && this.#same(at + 1, this.#lastParent, 16)) {
             this.#parentState = 1;
-            this.#parent = this.#recentParent[k]!;
+            this.#parent = this.#lastParentId;
             p = at + 18;
           } else {
             p = this.#readId(at, 16);
@@ -712,10 +684,8 @@ class LazyReader implements LazyJsonReader {
               if (p < 0) p = -p;
             } else {
               this.#parentState = 1;
-              const next = this.#recentParentNext;
-              this.#parent = this.#recentParent[next] = this.#parentHex(at + 1);
-              this.#recentParentAt[next] = at + 1;
-              this.#recentParentNext = (next + 1) % RECENT;
+              this.#parent = this.#lastParentId = this.#parentHex(at + 1);
+              this.#keep(at + 1, this.#lastParent, 16);
             }
           }
         } else return this.#skip(at, 4);
@@ -826,6 +796,12 @@ class LazyReader implements LazyJsonReader {
     const d7 = h[b[q + 7]!]!;
     this.#hexFlags |= d0 | d1 | d2 | d3 | d4 | d5 | d6 | d7;
     return ((d0 & 15) << 28) | ((d1 & 15) << 24) | ((d2 & 15) << 20) | ((d3 & 15) << 16) | ((d4 & 15) << 12) | ((d5 & 15) << 8) | ((d6 & 15) << 4) | (d7 & 15);
+  }
+
+  /** Copies the `length` bytes at p into `last`. */
+  #keep(p: number, last: Uint8Array, length: number): void {
+    const b = this.#b;
+    for (let i = 0; i < length; i++) last[i] = b[p + i]!;
   }
 
   /** Whether the `length` bytes at p equal `last`'s. */
