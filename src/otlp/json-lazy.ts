@@ -174,7 +174,6 @@ const SHORT_MAX = 48;
 const SHORT_SLOTS = 1024;
 const STMT_MAX = 2048;
 const STMT_SETS = 512;
-const AHEAD_SLOTS = 1024;
 
 class LazyReader implements LazyJsonReader {
   #b: Buffer = Buffer.alloc(0);
@@ -244,7 +243,6 @@ class LazyReader implements LazyJsonReader {
     this.#b = Buffer.isBuffer(line) ? line : Buffer.from(line.buffer, line.byteOffset, line.byteLength);
     this.#n = line.length;
     this.#count = 0;
-    this.#knownStart = -1;
     this.#rejected.fill(0);
     try {
       let p = this.#ws(0);
@@ -923,8 +921,6 @@ class LazyReader implements LazyJsonReader {
    */
   #keyValue(p: number, depth: number): number {
     const b = this.#b;
-    // #knownStatement's find holds for this attribute's value only.
-    this.#knownStart = -1;
     // Fast path: {"key":"…","value":{"<member>":…}}, as writers lay an attribute out. Anything
     // else (spaces, another order, more members) takes the general path from p.
     if (b[p] === OPEN_BRACE && b[p + 1] === QUOTE && b[p + 2] === 0x6b && b[p + 3] === 0x65 && b[p + 4] === 0x79 && b[p + 5] === QUOTE && b[p + 6] === COLON && b[p + 7] === QUOTE) {
@@ -935,27 +931,13 @@ class LazyReader implements LazyJsonReader {
       if ((!this.#escaped || depth > 0) && b[ke + 1] === COMMA && this.#same(ke + 2, VALUE_MEMBER, 10) && b[at] === QUOTE) {
         const me = this.#stringEnd(at + 1);
         if (!this.#escaped && b[me + 1] === COLON) {
-          const code = keyCode(b, ks, ke);
-          // A statement seen before, found by the bytes ahead without scanning it (an N+1 loop's repeats).
-          if ((code === K_DB_STATEMENT_OLD || code === K_DB_STATEMENT_STABLE) && b[me + 2] === QUOTE && this.#is(at + 1, me, K_STRING_VALUE)) {
-            const end = this.#knownStatement(me + 3);
-            if (end >= 0 && b[end + 1] === CLOSE_BRACE && b[end + 2] === CLOSE_BRACE) {
-              this.#vKind = V_STRING;
-              this.#vStart = me + 3;
-              this.#vEnd = end;
-              this.#vEscaped = false;
-              this.#kvHasValue = true;
-              this.#kvCode = code;
-              return end + 3;
-            }
-          }
           this.#anySeen = 0;
           this.#anyDepth = depth;
           this.#vKind = V_NONE;
           const q = this.#anyValueMember(at + 1, me, me + 2);
           if (b[q] === CLOSE_BRACE && b[q + 1] === CLOSE_BRACE) {
             this.#kvHasValue = true;
-            this.#kvCode = code;
+            this.#kvCode = keyCode(b, ks, ke);
             return q + 2;
           }
         }
@@ -1140,12 +1122,6 @@ class LazyReader implements LazyJsonReader {
   #statement(start: number, end: number, escaped: boolean): string {
     const n = end - start;
     const b = this.#b;
-    if (this.#knownStart === start) {
-      // Found by #knownStatement.
-      this.#knownStart = -1;
-      this.#comment = this.#stmtComment[this.#knownSlot]!;
-      return this.#stmtBody[this.#knownSlot]!;
-    }
     if (n <= 16) return this.#split(this.#text(start, end, escaped));
     if (n > STMT_MAX) return this.#split(this.#decode(start, end, escaped));
     let h = Math.imul(wordAt(b, start + 8) ^ n, 0x9e3779b1);
@@ -1161,8 +1137,6 @@ class LazyReader implements LazyJsonReader {
       if (lengths[slot] === n && b.compare(stmtBytes, base, base + n, start, end) === 0) {
         this.#stmtRecent[set] = way;
         this.#comment = this.#stmtComment[slot]!;
-        const ahead = this.#aheadHash(start);
-        if (ahead >= 0) this.#ahead[ahead] = slot;
         return this.#stmtBody[slot]!;
       }
     }
@@ -1174,46 +1148,7 @@ class LazyReader implements LazyJsonReader {
     this.#stmtBody[slot] = body;
     this.#stmtComment[slot] = this.#comment;
     this.#stmtRecent[set] = way;
-    const ahead = this.#aheadHash(start);
-    if (ahead >= 0) this.#ahead[ahead] = slot;
     return body;
-  }
-
-  /**
-   * Statement memo slots by a hash of the 64 bytes where their text started (the text, or for a short
-   * one the text and the JSON after it): a statement's next occurrence is found before its end is known.
-   */
-  readonly #ahead = new Int32Array(AHEAD_SLOTS).fill(-1);
-  #knownStart = -1;
-  #knownSlot = 0;
-
-  #aheadHash(start: number): number {
-    const b = this.#b;
-    if (start + 64 > this.#n) return -1;
-    let h = Math.imul(wordAt(b, start) ^ wordAt(b, start + 20), 0x9e3779b1);
-    h = Math.imul(h ^ wordAt(b, start + 36), 0x85ebca6b);
-    h = Math.imul(h ^ wordAt(b, start + 48) ^ (h >>> 15), 0xc2b2ae35);
-    h = Math.imul(h ^ wordAt(b, start + 60), 0x27d4eb2f);
-    return (h ^ (h >>> 16)) & (AHEAD_SLOTS - 1);
-  }
-
-  /**
-   * The index of the closing quote of the string content starting at `start` when it is a statement
-   * in the memo (its bytes, then a quote), or -1. The memo holds only validated content, which
-   * cannot end inside an escape, so that quote closes the string.
-   */
-  #knownStatement(start: number): number {
-    const ahead = this.#aheadHash(start);
-    if (ahead < 0) return -1;
-    const slot = this.#ahead[ahead]!;
-    if (slot < 0) return -1;
-    const n = this.#stmtLength[slot]!;
-    const end = start + n;
-    const b = this.#b;
-    if (n < 0 || end >= this.#n || b[end] !== QUOTE || b.compare(this.#stmtBytes!, slot * STMT_MAX, slot * STMT_MAX + n, start, end) !== 0) return -1;
-    this.#knownStart = start;
-    this.#knownSlot = slot;
-    return end;
   }
 
   #split(statement: string): string {
