@@ -220,7 +220,9 @@ class SyntheticExports {
       spans += made.db.length + 1;
     }
     const resource = (service: string, stable: boolean): unknown => ({
-      resource: { attributes: [str('service.name', service), str('telemetry.sdk.language', 'python'), str('telemetry.sdk.name', 'opentelemetry')] },
+      resource: {
+        attributes: [str('service.name', service), str('telemetry.sdk.language', 'python'), str('telemetry.sdk.name', 'opentelemetry'), str('telemetry.sdk.version', '1.38.0'), str('service.instance.id', `${service}-1`), str('host.name', 'web-1')],
+      },
       scopeSpans: [
         { scope: { name: 'opentelemetry.instrumentation.django', version: '0.48b0' }, spans: servers.filter((s) => (s as { stable: boolean }).stable === stable).map((s) => (s as { span: unknown }).span) },
         { scope: { name: stable ? 'opentelemetry.instrumentation.psycopg' : 'opentelemetry.instrumentation.psycopg2', version: '0.48b0' }, spans: stable ? byService.shop : byService.recruit },
@@ -248,8 +250,10 @@ class SyntheticExports {
         traceId,
         spanId: this.#bytes(8),
         parentSpanId: serverId,
+        flags: 0x100,
         name: operation,
         kind: 3,
+        status: {},
         startTimeUnixNano: ns(start),
         endTimeUnixNano: ns(at - 0.05),
         attributes: stable
@@ -257,16 +261,20 @@ class SyntheticExports {
           : [str('db.system', 'postgresql'), str('db.name', 'recruit'), str('db.user', 'recruit'), str('db.statement', sql + comment), str('net.peer.name', 'db'), int('net.peer.port', 5432)],
       };
     });
+    const failed = this.#random(8) === 0;
+    const status = failed ? 500 : 200;
     const server = {
       traceId,
       spanId: serverId,
+      flags: 0x100,
       name: `${endpoint.method} ${endpoint.route}`,
       kind: 2,
       startTimeUnixNano: ns(0),
       endTimeUnixNano: ns(at + 1),
       attributes: stable
-        ? [str('http.request.method', endpoint.method), str('url.scheme', 'http'), str('url.path', `/${endpoint.route}`), str('http.route', endpoint.route), int('http.response.status_code', 200)]
-        : [str('http.method', endpoint.method), str('http.scheme', 'http'), str('http.target', `/${endpoint.route}`), str('http.route', endpoint.route), int('http.status_code', 200)],
+        ? [str('http.request.method', endpoint.method), str('url.scheme', 'http'), str('url.path', `/${endpoint.route}`), str('server.address', 'shop.internal'), int('server.port', 8000), str('client.address', '10.0.3.17'), str('user_agent.original', 'Mozilla/5.0'), str('http.route', endpoint.route), int('http.response.status_code', status)]
+        : [str('http.method', endpoint.method), str('http.scheme', 'http'), str('http.host', 'recruit.internal:8000'), str('http.target', `/${endpoint.route}`), str('net.peer.ip', '10.0.3.17'), str('http.user_agent', 'Mozilla/5.0'), str('http.flavor', '1.1'), str('http.route', endpoint.route), int('http.status_code', status)],
+      status: failed ? { code: 2 } : {},
     };
     this.#startMs += at + 2;
     return { server, db };
