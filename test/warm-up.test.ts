@@ -79,7 +79,9 @@ describe('serve warm-up', () => {
     const [warmReport, coldReport] = await Promise.all([reportOnce(warm.url, 2), reportOnce(cold.url, 2)]);
     expect(warmReport.endpoints.flatMap((e) => e.findings).length).toBeGreaterThan(0);
     expect(warmReport).toEqual(coldReport);
-    expect(await countedMetrics(warm.url)).toBe(await countedMetrics(cold.url));
+    // The counters alike too (gauges such as the spool's bytes are read at moments that differ).
+    const counters = async (url: string): Promise<string[]> => (await countedMetrics(url)).split('\n').filter((line) => /^n1lens_\w+_total/.test(line));
+    expect(await counters(warm.url)).toEqual(await counters(cold.url));
   });
 
   it('sends the bearer token the listeners require', async () => {
