@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 import type { ConnectionRollup } from '../detect/connections.js';
-import type { EndpointRollup } from '../detect/rollup.js';
+import { moreCompleteLink, type EndpointRollup } from '../detect/rollup.js';
 import { routeTraffic as routeTrafficOf, type RouteTraffic } from '../detect/routes.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
@@ -75,6 +75,16 @@ const MINUTE_PRUNE_EVERY_MS = 5 * 60_000;
 
 /** SQLSTATEs after which a write transaction is simply run again: deadlock, serialization failure. */
 const RETRYABLE = new Set(['40P01', '40001']);
+
+/** A stored link's completeness in SQL, as detect/rollup.ts's linkCompleteness computes it. */
+const completeness = (link: string): string =>
+  `(CASE WHEN (${link}::jsonb ->> 'linked')::boolean THEN 1 + jsonb_array_length(${link}::jsonb -> 'steps') ELSE 0 END)`;
+const triggerFingerprint = (link: string): string => `((${link}::jsonb -> 'trigger' ->> 'fingerprint') COLLATE "C")`;
+
+/** True when the incoming finding link is more complete than the stored one (moreCompleteLink: longer chain, then the smaller trigger fingerprint). */
+const PG_MORE_COMPLETE_LINK = `(${completeness('excluded.link')} > ${completeness('findings.link')}
+             OR (${completeness('excluded.link')} = ${completeness('findings.link')} AND ${completeness('findings.link')} > 0
+               AND ${triggerFingerprint('excluded.link')} < ${triggerFingerprint('findings.link')}))`;
 
 export interface PostgresStoreOptions extends StoreOptions {
   /** Pool size per instance. Default 4: one writer and the readers of the API. */
@@ -213,7 +223,7 @@ export class PostgresStore extends Store {
       );
     }
 
-    // One finding row per (endpoint, fingerprint): the link a linked cascade gave wins, as in SQLite's per-hour upserts.
+    // One finding row per (endpoint, fingerprint): the most complete link wins (moreCompleteLink), as in SQLite's upserts.
     const findings = new Map<string, { endpointId: number; fingerprint: string; kind: string; link: Link; first: number; last: number }>();
     for (const { r } of rollups) {
       const endpointId = endpointIdOf(r);
@@ -222,7 +232,7 @@ export class PostgresStore extends Store {
         const f = findings.get(k);
         const link = findingLink(cascade);
         if (f === undefined) findings.set(k, { endpointId, fingerprint: cascade.fingerprint, kind: cascade.kind, link, first: r.firstSeenMs, last: r.lastSeenMs });
-        else Object.assign(f, { link: f.link.linked ? f.link : link, first: Math.min(f.first, r.firstSeenMs), last: Math.max(f.last, r.lastSeenMs) });
+        else Object.assign(f, { link: moreCompleteLink(link, f.link) ? link : f.link, first: Math.min(f.first, r.firstSeenMs), last: Math.max(f.last, r.lastSeenMs) });
       }
     }
     const findingList = [...findings.entries()].sort(([a], [b]) => compare(a, b)).map(([, f]) => f);
@@ -232,7 +242,7 @@ export class PostgresStore extends Store {
         `INSERT INTO findings (endpoint_id, fingerprint, kind, link, first_seen_ms, last_seen_ms)
          SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[])
          ON CONFLICT (endpoint_id, fingerprint) DO UPDATE SET
-           link = CASE WHEN (findings.link::jsonb ->> 'linked')::boolean THEN findings.link ELSE excluded.link END,
+           link = CASE WHEN ${PG_MORE_COMPLETE_LINK} THEN excluded.link ELSE findings.link END,
            first_seen_ms = least(findings.first_seen_ms, excluded.first_seen_ms),
            last_seen_ms = greatest(findings.last_seen_ms, excluded.last_seen_ms)
          RETURNING id, endpoint_id, fingerprint`,
@@ -686,6 +696,7 @@ async function lockAndMerge<D, R extends object>(
 
 const key = (...parts: string[]): string => parts.join('\u0000');
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 function compareKeys(a: Key, b: Key): number {
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;
