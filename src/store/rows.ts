@@ -126,13 +126,6 @@ export function rangesOf(rows: PeriodRows): [Grain, StartRange][] {
 export const byEndpointAndStart = <T extends { endpoint_id: number; hour: number }>(rows: T[]): T[] =>
   rows.sort((a, b) => a.endpoint_id - b.endpoint_id || a.hour - b.hour);
 
-/** A batch of analysed requests as the rollups of each hour (or minute: `sizeMs`) it falls in, by start. */
-export function rollupsByStart(analyses: readonly RequestAnalysis[], sizeMs: number = HOUR_MS): Map<number, RollupSet> {
-  const byHour = new Map<number, RollupSet>();
-  for (const a of analyses) setAt(byHour, a.startMs, sizeMs).add(a);
-  return byHour;
-}
-
 /** One row start's rollups in a RowBatch. */
 export interface RowsAt {
   start: number;
