@@ -50,7 +50,15 @@ async function reportOnce(url: string, requests: number): Promise<Report> {
 
 describe('serve warm-up', () => {
   it('runs synthetic exports through the whole path before listening, and leaves no trace of them', async () => {
-    const warm = await start(true);
+    // Its spool goes to a temporary directory, removed after.
+    const tmp = tempDir('warm-tmp');
+    const previousTmp = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    const warm = await start(true).finally(() => {
+      if (previousTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = previousTmp;
+    });
+    expect(readdirSync(tmp).filter((f) => f.startsWith('n1lens-warm-up-'))).toEqual([]);
     const cold = await start(false);
     // It ran: exports over both transports, their traces analysed and written (to its own store).
     expect(warm.server.warmedUp?.exports).toBeGreaterThanOrEqual(6);

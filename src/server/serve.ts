@@ -169,6 +169,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
           httpListener,
           grpc: { maxReceiveBytes: o.grpcMaxReceiveBytes, ...(o.authToken === undefined ? {} : { authToken: o.authToken }) },
           ...(o.authToken === undefined ? {} : { authToken: o.authToken }),
+          spool: spool !== undefined,
         },
         o.warmUp === true ? DEFAULT_WARM_UP : o.warmUp,
       );

@@ -4,18 +4,22 @@
  * open traces' columns, analysis, normalising, rollups and the store's rows), on throwaway parts, before
  * the real listeners open, so the first burst of a flood does not meet code V8 has not compiled yet.
  *
- * Nothing of it reaches the real server: its intake, store (in memory), metrics and wire decoder are
- * instances of their own, there is no spool, and its listeners are on ephemeral loopback ports closed
- * before the real ones open. What carries over is V8's: compiled and optimised code and type feedback,
+ * Nothing of it reaches the real server: its intake, store (in memory), metrics, wire decoder and
+ * spool (in a temporary directory, removed after) are instances of their own, and its listeners are on
+ * ephemeral loopback ports closed before the real ones open. What carries over is V8's: compiled and optimised code and type feedback,
  * which closures of the same function share whichever instance made them.
  */
-import { createServer, request as httpRequest, Agent, type Server as HttpServer } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, request as httpRequest, Agent } from 'node:http';
 import { connect as http2Connect, constants as h2 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gzip as gzipCallback } from 'node:zlib';
 import { promisify } from 'node:util';
 import { otlpSchema } from '../otlp/schema.js';
 import { protobufToOtlpJson } from '../otlp/to-json.js';
+import { Spool } from '../spool/index.js';
 import { openStore } from '../store/open.js';
 import { startGrpcServer, type GrpcOptions } from './grpc.js';
 import { Intake, type IntakeOptions } from './intake.js';
@@ -44,6 +48,8 @@ export interface WarmUpWiring {
   grpc: Omit<GrpcOptions, 'intake' | 'metrics' | 'tls'>;
   /** Bearer token the listeners require, sent by the warm-up's clients. */
   authToken?: string;
+  /** The server spools exports: so does the warm-up (the committed-trace check, the append), into a temporary directory. */
+  spool?: boolean;
 }
 
 export interface WarmUpResult {
@@ -58,9 +64,11 @@ export async function warmUp(wiring: WarmUpWiring, plan: WarmUpPlan = DEFAULT_WA
   const started = performance.now();
   const store = await openStore(':memory:');
   const metrics = createMetrics();
+  const spoolDir = wiring.spool === true ? mkdtempSync(join(tmpdir(), 'n1lens-warm-up-')) : undefined;
+  const spool = spoolDir === undefined ? undefined : Spool.open({ dir: spoolDir });
   // A clock of its own: each round's traces are complete at once, without waiting traceWaitMs.
   let clock = Date.now();
-  const intake = new Intake({ ...wiring.intake, store, metrics, now: () => clock, pollIntervalMs: 3_600_000 });
+  const intake = new Intake({ ...wiring.intake, ...(spool === undefined ? {} : { spool }), store, metrics, now: () => clock, pollIntervalMs: 3_600_000 });
   const http = createServer(wiring.httpListener(intake, metrics));
   let grpc: Awaited<ReturnType<typeof startGrpcServer>> | undefined;
   const agent = new Agent({ keepAlive: true });
@@ -105,6 +113,7 @@ export async function warmUp(wiring: WarmUpWiring, plan: WarmUpPlan = DEFAULT_WA
     await Promise.all([new Promise<void>((resolve) => http.close(() => resolve())), grpc?.close(0)]);
     await intake.close();
     await store.close();
+    if (spoolDir !== undefined) rmSync(spoolDir, { recursive: true, force: true });
   }
   return { exports: sent, spans, requestsAnalysed: metricValue(await metrics.requestsAnalysed.get()), ms: performance.now() - started };
 }
