@@ -4,11 +4,13 @@
  * banner), then `--exports` OTLP/HTTP and as many OTLP/gRPC exports of the Django corpus sent at once
  * with a /healthz beside them, as the overload's first wave does; /healthz is then probed every 10 ms
  * for 3 s (the first tick analyses and writes those traces), and the same burst is sent again (warm).
- * Two serve settings are alternated, run after run, so a loaded machine hits both alike. Not a CI test.
+ * Two serve settings are alternated, run after run, so a loaded machine hits both alike; CPU times
+ * (start-up, and the serve thread during each burst) are read from /proc, which load does not inflate
+ * the way it does wall times. Not a CI test.
  *
  *   node bench/first-burst.mjs [--runs 5] [--exports 8] [--a "" ] [--b "--no-warm-up"] [--root CHECKOUT] [--root-b CHECKOUT]
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,16 +54,33 @@ function grpcCall(client, body) {
   });
 }
 
+/** CPU time (ms) of each of the server's threads, from /proc (schedstat: time on a CPU, in ns): load on the machine delays a thread but does not add to it. */
+function threadCpuMs(pid) {
+  const out = new Map();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      out.set(tid, Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6);
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+const sumCpu = (m) => [...m.values()].reduce((a, b) => a + b, 0);
+/** The busiest thread's CPU between two readings: the serve thread, which answers /healthz. */
+const busiest = (a, b) => Math.max(...[...b].map(([tid, ms]) => ms - (a.get(tid) ?? 0)));
+
 /** One burst: `exports` HTTP and `exports` gRPC exports at once, and a /healthz sent beside them. */
-async function burst(agent, clients, ports) {
+async function burst(agent, clients, ports, pid) {
   const bodies = Array.from({ length: 2 * exports }, () => stamper.next().body);
+  const cpu0 = threadCpuMs(pid);
   const sent = [
     ...bodies.slice(0, exports).map((b) => httpCall(agent, ports.http, 'POST', '/v1/traces', b)),
     ...bodies.slice(exports).map((b, i) => grpcCall(clients[i % clients.length], b)),
   ];
   const health = await httpCall(agent, ports.http, 'GET', '/healthz');
   const done = await Promise.all(sent);
-  return { exportMaxMs: Math.max(...done.map((d) => d.ms)), failed: done.filter((d) => !d.ok).length, healthzMs: health.ms };
+  return { exportMaxMs: Math.max(...done.map((d) => d.ms)), failed: done.filter((d) => !d.ok).length, healthzMs: health.ms, serveThreadCpuMs: busiest(cpu0, threadCpuMs(pid)) };
 }
 
 async function measure(variant) {
@@ -69,9 +88,10 @@ async function measure(variant) {
   const t0 = performance.now();
   const { child, ...ports } = await spawnServe(process.execPath, ['bin/n1lens.js', 'serve', '--http-port', '0', '--grpc-port', '0', '--db', join(dir, 'n1lens.db'), '--max-buffer-mib', '64', '--trace-wait-ms', '2000', ...variant.args], variant.root);
   const startupMs = performance.now() - t0;
+  const startupCpuMs = sumCpu(threadCpuMs(child.pid));
   const agent = new http.Agent({ keepAlive: true, maxSockets: exports + 1 });
   const clients = Array.from({ length: Math.max(1, exports >> 1) }, () => new grpc.Client(`127.0.0.1:${ports.grpc}`, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20, 'grpc.use_local_subchannel_pool': 1 }));
-  const first = await burst(agent, clients, ports);
+  const first = await burst(agent, clients, ports, child.pid);
   // The first tick's analysis and write of those traces (trace wait 2 s): the slowest /healthz in 3 s.
   let tickHealthMs = 0;
   const until = performance.now() + 3000;
@@ -79,13 +99,13 @@ async function measure(variant) {
     tickHealthMs = Math.max(tickHealthMs, (await httpCall(agent, ports.http, 'GET', '/healthz')).ms);
     await sleep(10);
   }
-  const again = await burst(agent, clients, ports);
+  const again = await burst(agent, clients, ports, child.pid);
   agent.destroy();
   for (const c of clients) c.close();
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   rmSync(dir, { recursive: true, force: true });
-  return { startupMs, first, tickHealthMs, again };
+  return { startupMs, startupCpuMs, first, tickHealthMs, again };
 }
 
 const load = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
@@ -107,6 +127,9 @@ for (const v of variants) {
   const rs = results[v.name];
   summary[`${v.name}: ${v.root === root ? '' : `${v.root} `}serve ${v.args.join(' ')}`.trim()] = {
     startupMs: { median: median(rs.map((r) => r.startupMs)), runs: list(rs.map((r) => r.startupMs)) },
+    startupCpuMs: { median: median(rs.map((r) => r.startupCpuMs)), runs: list(rs.map((r) => r.startupCpuMs)) },
+    firstBurstServeThreadCpuMs: { median: median(rs.map((r) => r.first.serveThreadCpuMs)), runs: list(rs.map((r) => r.first.serveThreadCpuMs)) },
+    laterBurstServeThreadCpuMs: { median: median(rs.map((r) => r.again.serveThreadCpuMs)), runs: list(rs.map((r) => r.again.serveThreadCpuMs)) },
     firstBurstExportMaxMs: { median: median(rs.map((r) => r.first.exportMaxMs)), runs: list(rs.map((r) => r.first.exportMaxMs)) },
     firstBurstHealthzMs: { median: median(rs.map((r) => r.first.healthzMs)), runs: list(rs.map((r) => r.first.healthzMs)) },
     firstTickHealthzMaxMs: { median: median(rs.map((r) => r.tickHealthMs)), runs: list(rs.map((r) => r.tickHealthMs)) },

@@ -4,7 +4,10 @@ import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { djangoRequest, encodeProtobuf } from '../src/otlp/testing.js';
 import type { Report } from '../src/report/model.js';
+import { decodeJsonRequest } from '../src/otlp/json.js';
+import { decodeProtobufRequest, decodeProtobufRequestReference } from '../src/otlp/protobuf.js';
 import { startServer, type RunningServer } from '../src/server/serve.js';
+import { SyntheticExports } from '../src/server/warm-up.js';
 import { tempDir, testServeOptions } from './support.js';
 
 const running: RunningServer[] = [];
@@ -98,5 +101,17 @@ describe('serve warm-up', () => {
     running.push(server);
     expect(server.warmedUp?.requestsAnalysed).toBeGreaterThan(50);
     expect(await server.store.findingCount()).toBe(0);
+  });
+
+  it('writes exports that protobufjs, the wire decoder and the JSON decoder read alike', () => {
+    const exports = new SyntheticExports(Date.parse('2026-01-05T10:00:00Z'));
+    for (const x of [exports.next(10), exports.next(3)]) {
+      const reference = decodeProtobufRequestReference(x.protobuf);
+      expect(reference.spans).toHaveLength(x.spans);
+      expect(reference.rejected).toEqual([]);
+      expect(decodeProtobufRequest(x.protobuf).spans).toEqual(reference.spans);
+      expect(decodeJsonRequest(x.json()).spans).toEqual(reference.spans);
+      expect(reference.spans.filter((s) => s.kind === 2).every((s) => s.httpRoute !== undefined)).toBe(true);
+    }
   });
 });

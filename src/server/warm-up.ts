@@ -17,8 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzip as gzipCallback } from 'node:zlib';
 import { promisify } from 'node:util';
-import { otlpSchema } from '../otlp/schema.js';
-import { protobufToOtlpJson } from '../otlp/to-json.js';
+import protobuf from 'protobufjs';
 import { Spool } from '../spool/index.js';
 import { openStore } from '../store/open.js';
 import { startGrpcServer, type GrpcOptions } from './grpc.js';
@@ -27,6 +26,8 @@ import { createMetrics, type ServerMetrics } from './metrics.js';
 import type { RequestHandler } from './otlp-http.js';
 
 const gzip = promisify(gzipCallback);
+const { Writer } = protobuf;
+type Writer = protobuf.Writer;
 
 /** What the warm-up runs: rounds of exports sent at once, each round's traces then analysed and written. */
 export interface WarmUpPlan {
@@ -93,13 +94,13 @@ export async function warmUp(wiring: WarmUpWiring, plan: WarmUpPlan = DEFAULT_WA
         const overHttp = exports.next(plan.requestsPerExport);
         const overGrpc = exports.next(plan.requestsPerExport);
         spans += overHttp.spans + overGrpc.spans;
-        calls.push(postHttp(agent, httpPort, auth, 'application/x-protobuf', overHttp.bytes, gzipped));
-        calls.push(callGrpc(session, auth, overGrpc.bytes, gzipped));
+        calls.push(postHttp(agent, httpPort, auth, 'application/x-protobuf', overHttp.protobuf, gzipped));
+        calls.push(callGrpc(session, auth, overGrpc.protobuf, gzipped));
       }
       // OTLP/JSON exporters too: a smaller export, as JSON.
       const json = exports.next(Math.max(1, plan.requestsPerExport >> 2));
       spans += json.spans;
-      calls.push(postHttp(agent, httpPort, auth, 'application/json', Buffer.from(protobufToOtlpJson(json.bytes)), false));
+      calls.push(postHttp(agent, httpPort, auth, 'application/json', Buffer.from(json.json()), false));
       calls.push(getHealth(agent, httpPort));
       await Promise.all(calls);
       sent += calls.length - 1;
@@ -203,12 +204,43 @@ type Attribute = { key: string; value: { stringValue: string } | { intValue: num
 const str = (key: string, value: string): Attribute => ({ key, value: { stringValue: value } });
 const int = (key: string, value: number): Attribute => ({ key, value: { intValue: value } });
 
+/** A span as the warm-up writes it: ids as bytes, times in ns (decimal text), the fields Python's SDK sets. */
+interface SyntheticSpan {
+  traceId: Buffer;
+  spanId: Buffer;
+  parentSpanId?: Buffer;
+  name: string;
+  kind: number;
+  startNs: string;
+  endNs: string;
+  attributes: Attribute[];
+  error: boolean;
+}
+
+interface SyntheticScope {
+  name: string;
+  spans: SyntheticSpan[];
+}
+
+interface SyntheticResource {
+  attributes: Attribute[];
+  scopes: SyntheticScope[];
+}
+
+/** An export in both encodings an exporter may send. */
+export interface SyntheticExport {
+  protobuf: Uint8Array;
+  json: () => string;
+  spans: number;
+}
+
 /**
  * Synthetic exports, each of two services as their SDKs send them: one with the old semantic
  * conventions and sqlcommenter comments, one with the stable conventions and code locations.
- * Trace and span ids are new on every call.
+ * Trace and span ids are new on every call. Written by hand (protobufjs's reflection would take
+ * longer than the warm-up itself).
  */
-class SyntheticExports {
+export class SyntheticExports {
   #seed = 0x6d2b79f5;
   #startMs: number;
 
@@ -216,33 +248,30 @@ class SyntheticExports {
     this.#startMs = nowMs - 60_000;
   }
 
-  next(requests: number): { bytes: Uint8Array; spans: number } {
-    const byService: Record<'recruit' | 'shop', unknown[]> = { recruit: [], shop: [] };
-    const servers: unknown[] = [];
+  next(requests: number): SyntheticExport {
+    const servers: Record<'recruit' | 'shop', SyntheticSpan[]> = { recruit: [], shop: [] };
+    const queries: Record<'recruit' | 'shop', SyntheticSpan[]> = { recruit: [], shop: [] };
     let spans = 0;
     for (let r = 0; r < requests; r++) {
       const endpoint = ENDPOINTS[this.#random(ENDPOINTS.length)]!;
       const stable = endpoint.route.startsWith('orders') || endpoint.route.startsWith('checkout');
+      const service = stable ? 'shop' : 'recruit';
       const made = this.#request(endpoint, stable);
-      (stable ? byService.shop : byService.recruit).push(...made.db);
-      servers.push({ stable, span: made.server });
+      servers[service].push(made.server);
+      queries[service].push(...made.db);
       spans += made.db.length + 1;
     }
-    const resource = (service: string, stable: boolean): unknown => ({
-      resource: {
-        attributes: [str('service.name', service), str('telemetry.sdk.language', 'python'), str('telemetry.sdk.name', 'opentelemetry'), str('telemetry.sdk.version', '1.38.0'), str('service.instance.id', `${service}-1`), str('host.name', 'web-1')],
-      },
-      scopeSpans: [
-        { scope: { name: 'opentelemetry.instrumentation.django', version: '0.48b0' }, spans: servers.filter((s) => (s as { stable: boolean }).stable === stable).map((s) => (s as { span: unknown }).span) },
-        { scope: { name: stable ? 'opentelemetry.instrumentation.psycopg' : 'opentelemetry.instrumentation.psycopg2', version: '0.48b0' }, spans: stable ? byService.shop : byService.recruit },
+    const resources: SyntheticResource[] = (['recruit', 'shop'] as const).map((service) => ({
+      attributes: [str('service.name', service), str('telemetry.sdk.language', 'python'), str('telemetry.sdk.name', 'opentelemetry'), str('telemetry.sdk.version', '1.38.0'), str('service.instance.id', `${service}-1`), str('host.name', 'web-1')],
+      scopes: [
+        { name: 'opentelemetry.instrumentation.django', spans: servers[service] },
+        { name: service === 'shop' ? 'opentelemetry.instrumentation.psycopg' : 'opentelemetry.instrumentation.psycopg2', spans: queries[service] },
       ],
-    });
-    const type = otlpSchema().ExportTraceServiceRequest;
-    const bytes = type.encode(type.fromObject({ resourceSpans: [resource('recruit', false), resource('shop', true)] })).finish();
-    return { bytes, spans };
+    }));
+    return { protobuf: encodeRequest(resources), json: () => JSON.stringify(jsonRequest(resources)), spans };
   }
 
-  #request(endpoint: (typeof ENDPOINTS)[number], stable: boolean): { server: unknown; db: unknown[] } {
+  #request(endpoint: (typeof ENDPOINTS)[number], stable: boolean): { server: SyntheticSpan; db: SyntheticSpan[] } {
     const traceId = this.#bytes(16);
     const serverId = this.#bytes(8);
     const statements = endpoint.statements(this.#random(6));
@@ -251,7 +280,7 @@ class SyntheticExports {
     const view = `${stable ? 'shop' : 'recruit'}.views.${endpoint.route.split('/')[0]}`;
     const comment = stable ? '' : ` /*controller='${endpoint.route.split('/')[0]}',db_driver='django.db.backends.postgresql',framework='django%3A5.2',route='${endpoint.route}',traceparent='${traceparent}'*/`;
     let at = 1;
-    const db = statements.map((sql) => {
+    const db = statements.map((sql): SyntheticSpan => {
       const start = at;
       at += 0.2 + this.#random(8) / 10;
       const operation = sql.slice(0, sql.indexOf(' ') < 0 ? sql.length : sql.indexOf(' '));
@@ -259,12 +288,11 @@ class SyntheticExports {
         traceId,
         spanId: this.#bytes(8),
         parentSpanId: serverId,
-        flags: 0x100,
         name: operation,
         kind: 3,
-        status: {},
-        startTimeUnixNano: ns(start),
-        endTimeUnixNano: ns(at - 0.05),
+        startNs: ns(start),
+        endNs: ns(at - 0.05),
+        error: false,
         attributes: stable
           ? [str('db.system.name', 'postgresql'), str('db.namespace', 'shop'), str('db.query.text', sql), str('server.address', 'db'), int('server.port', 5432), str('code.file.path', 'shop/views.py'), int('code.line.number', 40), str('code.function.name', view)]
           : [str('db.system', 'postgresql'), str('db.name', 'recruit'), str('db.user', 'recruit'), str('db.statement', sql + comment), str('net.peer.name', 'db'), int('net.peer.port', 5432)],
@@ -272,18 +300,17 @@ class SyntheticExports {
     });
     const failed = this.#random(8) === 0;
     const status = failed ? 500 : 200;
-    const server = {
+    const server: SyntheticSpan = {
       traceId,
       spanId: serverId,
-      flags: 0x100,
       name: `${endpoint.method} ${endpoint.route}`,
       kind: 2,
-      startTimeUnixNano: ns(0),
-      endTimeUnixNano: ns(at + 1),
+      startNs: ns(0),
+      endNs: ns(at + 1),
+      error: failed,
       attributes: stable
         ? [str('http.request.method', endpoint.method), str('url.scheme', 'http'), str('url.path', `/${endpoint.route}`), str('server.address', 'shop.internal'), int('server.port', 8000), str('client.address', '10.0.3.17'), str('user_agent.original', 'Mozilla/5.0'), str('http.route', endpoint.route), int('http.response.status_code', status)]
         : [str('http.method', endpoint.method), str('http.scheme', 'http'), str('http.host', 'recruit.internal:8000'), str('http.target', `/${endpoint.route}`), str('net.peer.ip', '10.0.3.17'), str('http.user_agent', 'Mozilla/5.0'), str('http.flavor', '1.1'), str('http.route', endpoint.route), int('http.status_code', status)],
-      status: failed ? { code: 2 } : {},
     };
     this.#startMs += at + 2;
     return { server, db };
@@ -308,4 +335,85 @@ class SyntheticExports {
     for (let i = 0; i < n; i += 4) b.writeUInt32LE(this.#next(), i);
     return b;
   }
+}
+
+// Protobuf, as the OpenTelemetry SDKs write an ExportTraceServiceRequest (field numbers of opentelemetry-proto's
+// trace.proto), with protobufjs's low-level writer: its reflection (fromObject, encode) took longer than the warm-up.
+const LENGTH_DELIMITED = 2;
+const open = (w: Writer, field: number): Writer => w.uint32((field << 3) | LENGTH_DELIMITED).fork();
+const text = (w: Writer, field: number, value: string): Writer => w.uint32((field << 3) | LENGTH_DELIMITED).string(value);
+const bytes = (w: Writer, field: number, value: Uint8Array): Writer => w.uint32((field << 3) | LENGTH_DELIMITED).bytes(value);
+
+function keyValue(w: Writer, field: number, a: Attribute): void {
+  text(open(w, field), 1, a.key);
+  open(w, 2);
+  if ('stringValue' in a.value) text(w, 1, a.value.stringValue);
+  else w.uint32(3 << 3).int64(a.value.intValue);
+  w.ldelim().ldelim();
+}
+
+/** Unix nanoseconds as protobufjs's 64-bit value (beyond a double's exact integers). */
+function nanos(decimal: string): protobuf.Long {
+  const v = BigInt(decimal);
+  return { low: Number(v & 0xffffffffn) | 0, high: Number(v >> 32n) | 0, unsigned: true };
+}
+
+function encodeSpan(w: Writer, s: SyntheticSpan): void {
+  open(w, 2);
+  bytes(w, 1, s.traceId);
+  bytes(w, 2, s.spanId);
+  if (s.parentSpanId !== undefined) bytes(w, 4, s.parentSpanId);
+  text(w, 5, s.name);
+  w.uint32(6 << 3).uint32(s.kind);
+  w.uint32((7 << 3) | 1).fixed64(nanos(s.startNs));
+  w.uint32((8 << 3) | 1).fixed64(nanos(s.endNs));
+  for (const a of s.attributes) keyValue(w, 9, a);
+  open(w, 15);
+  if (s.error) w.uint32(3 << 3).uint32(2);
+  w.ldelim();
+  w.uint32((16 << 3) | 5).fixed32(0x100);
+  w.ldelim();
+}
+
+function encodeRequest(resources: SyntheticResource[]): Uint8Array {
+  const w = Writer.create();
+  for (const r of resources) {
+    open(w, 1);
+    open(w, 1);
+    for (const a of r.attributes) keyValue(w, 1, a);
+    w.ldelim();
+    for (const scope of r.scopes) {
+      open(w, 2);
+      text(text(open(w, 1), 1, scope.name), 2, '0.48b0').ldelim();
+      for (const span of scope.spans) encodeSpan(w, span);
+      w.ldelim();
+    }
+    w.ldelim();
+  }
+  return w.finish();
+}
+
+/** The same request as OTLP/JSON: hex ids, decimal-string nanoseconds and int64s. */
+function jsonRequest(resources: SyntheticResource[]): unknown {
+  const attributes = (as: Attribute[]): unknown[] => as.map((a) => ({ key: a.key, value: 'stringValue' in a.value ? a.value : { intValue: String(a.value.intValue) } }));
+  return {
+    resourceSpans: resources.map((r) => ({
+      resource: { attributes: attributes(r.attributes) },
+      scopeSpans: r.scopes.map((scope) => ({
+        scope: { name: scope.name, version: '0.48b0' },
+        spans: scope.spans.map((s) => ({
+          traceId: s.traceId.toString('hex'),
+          spanId: s.spanId.toString('hex'),
+          ...(s.parentSpanId === undefined ? {} : { parentSpanId: s.parentSpanId.toString('hex') }),
+          flags: 0x100,
+          name: s.name,
+          kind: s.kind,
+          startTimeUnixNano: s.startNs,
+          endTimeUnixNano: s.endNs,
+          attributes: attributes(s.attributes),
+          status: s.error ? { code: 2 } : {},
+        })),
+      })),
+    })),
+  };
 }
