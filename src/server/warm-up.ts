@@ -198,6 +198,18 @@ const ENDPOINTS: { route: string; method: string; statements(k: number): string[
   { route: 'applications/bulk-status/', method: 'POST', statements: (k) => [SQL.session, SQL.user, SQL.begin, ...Array<string>(5 + k).fill(SQL.update), SQL.commit] },
   { route: 'orders/', method: 'GET', statements: (k) => [SQL.user, SQL.orders, ...Array.from({ length: 4 + k }, () => [SQL.lines, SQL.book, SQL.book]).flat()] },
   { route: 'checkout/', method: 'POST', statements: () => [SQL.user, SQL.begin, SQL.insert, SQL.commit] },
+  // Values written into the statement (SQLite's DB-API instrumentation, raw SQL): each one new to the normaliser.
+  {
+    route: 'reports/pipeline/',
+    method: 'GET',
+    statements: (k) => [
+      `SELECT ${cols('recruit_application', ['id', 'candidate_id', 'status'])} FROM "recruit_application" WHERE ("recruit_application"."status" IN ('new', 'screening') AND "recruit_application"."score" >= ${k}.5) ORDER BY "recruit_application"."id" ASC`,
+      ...Array.from({ length: 6 + k }, (_, row) => [
+        `SELECT ${cols('recruit_note', ['id', 'body'])} FROM "recruit_note" WHERE "recruit_note"."application_id" = ${100 * k + row} ORDER BY "recruit_note"."created_at" DESC`,
+        `SELECT "recruit_tag"."name" FROM "recruit_tag" INNER JOIN "recruit_candidate_tags" ON ("recruit_tag"."id" = "recruit_candidate_tags"."tag_id") WHERE "recruit_candidate_tags"."candidate_id" = ${7 * row + k} AND "recruit_tag"."name" <> 'it''s archived'`,
+      ]).flat(),
+    ],
+  },
 ];
 
 type Attribute = { key: string; value: { stringValue: string } | { intValue: number } };
