@@ -64,6 +64,7 @@ describe('serve warm-up', () => {
     expect(readdirSync(tmp).filter((f) => f.startsWith('n1lens-warm-up-'))).toEqual([]);
     const cold = await start(false);
     // It ran: exports over both transports, their traces analysed and written (to its own store).
+    expect(warm.server.warmUpError).toBeUndefined();
     expect(warm.server.warmedUp?.exports).toBeGreaterThanOrEqual(6);
     expect(warm.server.warmedUp?.requestsAnalysed).toBeGreaterThan(50);
     expect(cold.server.warmedUp).toBeUndefined();
@@ -99,6 +100,7 @@ describe('serve warm-up', () => {
     const dir = tempDir('warm-auth');
     const server = await startServer(testServeOptions(dir, { warmUp: true, authToken: 's3cret' }));
     running.push(server);
+    expect(server.warmUpError).toBeUndefined();
     expect(server.warmedUp?.requestsAnalysed).toBeGreaterThan(50);
     expect(await server.store.findingCount()).toBe(0);
   });

@@ -119,6 +119,7 @@ export function serveCommand(): Command {
         storeWriterThread: o.storeWriterThread === true,
         warmUp: o.warmUp,
       });
+      if (server.warmUpError !== undefined) process.stderr.write(`n1lens serve: start-up warm-up skipped (${server.warmUpError}); the first exports meet cold code\n`);
       const r = server.replayed;
       if (r.exports > 0) process.stderr.write(`n1lens serve: replayed ${r.spans} spans from ${r.exports} spooled exports (${r.skipped} already analysed)\n`);
       const scheme = security.tls === undefined ? 'http' : 'https';

@@ -69,8 +69,9 @@ export interface RunningServer {
   intake: Intake;
   /** What the spool replayed at start. */
   replayed: { exports: number; spans: number; skipped: number };
-  /** What the start-up warm-up ran, when it ran. */
+  /** What the start-up warm-up ran, when it ran; why it stopped, when it failed (the server runs regardless). */
   warmedUp?: WarmUpResult;
+  warmUpError?: string;
   /**
    * Stops intake, analyses everything buffered, commits, closes. Calls in flight get `drainMs` to
    * finish; then their connections are cut (a cut export was not acknowledged: the client resends it).
@@ -161,6 +162,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   // is refused and retries, as at any start); the real instances already exist, so V8 compiles the
   // closures they share with the throwaway ones for both. Its only request to the real app is /healthz.
   let warmedUp: WarmUpResult | undefined;
+  let warmUpError: string | undefined;
   if (o.warmUp !== undefined && o.warmUp !== false) {
     try {
       warmedUp = await warmUp(
@@ -173,8 +175,9 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
         },
         o.warmUp === true ? DEFAULT_WARM_UP : o.warmUp,
       );
-    } catch {
+    } catch (e) {
       // Only speed is at stake: a warm-up that fails (a loopback port refused) leaves the server as it was.
+      warmUpError = (e as Error).message.split('\n')[0];
     }
   }
   try {
@@ -220,6 +223,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     intake,
     replayed,
     ...(warmedUp === undefined ? {} : { warmedUp }),
+    ...(warmUpError === undefined ? {} : { warmUpError }),
     close() {
       closing ??= (async () => {
         // A graceful close alone can wait forever on a client that never ends its request.
