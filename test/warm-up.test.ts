@@ -96,9 +96,9 @@ describe('serve warm-up', () => {
     expect(await counters(warm.url)).toEqual(await counters(cold.url));
   });
 
-  it('sends the bearer token the listeners require', async () => {
+  it('sends the bearer token the listeners require, and is not refused by tight admission limits', async () => {
     const dir = tempDir('warm-auth');
-    const server = await startServer(testServeOptions(dir, { warmUp: true, authToken: 's3cret' }));
+    const server = await startServer(testServeOptions(dir, { warmUp: true, authToken: 's3cret', maxTraces: 2, maxBufferBytes: 1024 }));
     running.push(server);
     expect(server.warmUpError).toBeUndefined();
     expect(server.warmedUp?.requestsAnalysed).toBeGreaterThan(50);

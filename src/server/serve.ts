@@ -111,18 +111,19 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     throw e;
   }
   const metrics = createMetrics();
-  // The intake's settings, shared with the warm-up's throwaway intake.
-  const intakeSettings = {
+  // The analysis settings, shared with the warm-up's throwaway intake (not the admission limits: a
+  // --max-traces 2 would refuse the warm-up's exports).
+  const analysisSettings = {
     traceWaitMs: o.traceWaitMs,
     maxTraceAgeMs: 30_000,
-    maxOpenTraces: o.maxTraces,
-    ...(o.maxBufferBytes === undefined ? {} : { maxBufferBytes: o.maxBufferBytes }),
-    ...(o.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: o.memoryLimitBytes }),
     ...o.detect,
     ...(o.schema === undefined ? {} : { links: schemaNaming(o.schema) }),
   };
   const intake = new Intake({
-    ...intakeSettings,
+    ...analysisSettings,
+    maxOpenTraces: o.maxTraces,
+    ...(o.maxBufferBytes === undefined ? {} : { maxBufferBytes: o.maxBufferBytes }),
+    ...(o.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: o.memoryLimitBytes }),
     ...(spool === undefined ? {} : { spool }),
     store,
     metrics,
@@ -167,7 +168,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     try {
       warmedUp = await warmUp(
         {
-          intake: intakeSettings,
+          intake: analysisSettings,
           httpListener,
           grpc: { maxReceiveBytes: o.grpcMaxReceiveBytes, ...(o.authToken === undefined ? {} : { authToken: o.authToken }) },
           ...(o.authToken === undefined ? {} : { authToken: o.authToken }),
