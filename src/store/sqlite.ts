@@ -230,11 +230,8 @@ export class SqliteStore extends Store {
   }
 
   async committed(traceIds: readonly string[]): Promise<Set<string>> {
-    if (traceIds.length === 0) return new Set();
-    if (traceIds.length === 1) return this.#prepare('SELECT 1 FROM spool_committed WHERE trace_id = ?').get(traceIds[0]) === undefined ? new Set() : new Set(traceIds);
-    // Serve asks once per export (a dozen traces): one statement, not one per trace.
-    const found = this.#prepare('SELECT trace_id FROM spool_committed WHERE trace_id IN (SELECT value FROM json_each(?))').pluck().all(JSON.stringify(traceIds)) as string[];
-    return new Set(found);
+    const get = this.#prepare('SELECT 1 FROM spool_committed WHERE trace_id = ?');
+    return new Set(traceIds.filter((id) => get.get(id) !== undefined));
   }
 
   async pruneCommitted(beforeMs: number): Promise<void> {
