@@ -92,7 +92,7 @@ const REFUSAL_TEXT: Record<Refusal, string> = {
   memory: 'n1lens is at its memory limit (--memory-limit-mib); retry later',
 };
 
-/** The measured memory is read at most this often: process.memoryUsage() walks the heap's spaces. */
+/** The measured memory is read at most this often: V8's heap statistics walk the heap's spaces. */
 const MEMORY_SAMPLE_MS = 50;
 
 /**
