@@ -8,7 +8,7 @@
  *
  *   node bench/collector.mjs --collector <otelcol binary> [--seconds 8] [--rounds 2] [--inflight 8] [--server-cpu 1]
  *                            [--baseline <another checkout's bin/n1lens.js>] [--only http,grpc] [--rate <spans/s>]
- *                            [--n1lens-args "<serve flags>"] [--baseline-args "<serve flags>"]
+ *                            [--n1lens-args "<serve flags>"] [--baseline-args "<serve flags>"] [--live-times]
  * (`bash bench/collector.sh` builds the Collector with ocb and runs this.) `--baseline` adds a second
  * n1lens build to the rotation, for A/B comparisons of a change; without `--collector`, only the two
  * n1lens builds are measured.
@@ -44,7 +44,8 @@ const only = arg('only', 'http,grpc').split(',');
 /** Paced load, spans/s (for p99 at a given rate); default: closed loop, as fast as answers come. */
 const rate = arg('rate') === undefined ? undefined : Number(arg('rate'));
 const root = fileURLToPath(new URL('..', import.meta.url));
-const stamper = corpusBatches(Number(arg('batches', 300)));
+/** --live-times: span times moved to now, so serve writes its minute rows as it does for live traffic (stamp.mjs). */
+const stamper = corpusBatches(Number(arg('batches', 300)), { liveTimes: process.argv.includes('--live-times') });
 
 const freePort = () =>
   new Promise((resolve, reject) => {

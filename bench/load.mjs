@@ -5,7 +5,7 @@
  * client-side export latency, the server's CPU use and peak RSS from /proc.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { batches } from './corpus.mjs';
@@ -28,22 +28,51 @@ export function spawnServe(command, args, cwd) {
   });
 }
 
-/** utime + stime of a process in seconds, and its peak RSS in MB. */
+/** utime and stime (clock ticks) of a /proc stat file. */
+const statTicks = (path) => {
+  const stat = readFileSync(path, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(fields[11]), system: Number(fields[12]) };
+};
+
+/** utime + stime of a process in seconds (and each apart), its threads' CPU by thread id, and its peak RSS in MB. */
 export function procStats(pid) {
   // taskset execs the server in place, so the pid is the server's.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
+  const { user, system } = statTicks(`/proc/${pid}/stat`);
+  const threads = {};
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const t = statTicks(`/proc/${pid}/task/${tid}/stat`);
+      threads[tid] = (t.user + t.system) / 100;
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return { cpuS: ticks / 100, peakRssMB: Math.round(hwm / 1024) };
+  return { cpuS: (user + system) / 100, userS: user / 100, systemS: system / 100, threads, peakRssMB: Math.round(hwm / 1024) };
+}
+
+/**
+ * Where the server's CPU went between two procStats: user and system shares, and the busiest threads'
+ * shares (Node names none of them: the busiest is the serve thread, then V8's GC helpers and libuv's pool).
+ */
+function cpuSplit(before, after) {
+  const total = Math.max(0.01, after.cpuS - before.cpuS);
+  const threads = Object.entries(after.threads)
+    .map(([tid, s]) => s - (before.threads[tid] ?? 0))
+    .filter((s) => s > 0)
+    .sort((a, b) => b - a)
+    .slice(0, 5)
+    .map((s) => +(s / total).toFixed(3));
+  return { user: +((after.userS - before.userS) / total).toFixed(3), system: +((after.systemS - before.systemS) / total).toFixed(3), threads };
 }
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
 
-/** The corpus's batches, `count` templates, re-stamped on every pass. */
-export function corpusBatches(count) {
-  return batchStamper(batches(), count);
+/** The corpus's batches, `count` templates, re-stamped on every pass (`liveTimes`: span times moved to now, see stamp.mjs). */
+export function corpusBatches(count, options = {}) {
+  return batchStamper(batches(), count, options);
 }
 
 /**
@@ -106,6 +135,8 @@ export async function load({ send, pid, nextBatch, inflight, seconds, warmup, ra
     // The load generator's own CPU: near 1.0 means it, not the server, set the pace.
     clientCpuUtil: +((client.user + client.system) / 1e6 / elapsed).toFixed(2),
     serverPeakRssMB: after.peakRssMB,
+    // Shares of that CPU: user / system, and the busiest threads.
+    serverCpuSplit: cpuSplit(before, after),
   };
 }
 

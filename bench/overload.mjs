@@ -167,8 +167,6 @@ const grpcSend = (body) =>
     );
   });
 
-const loops = [...Array.from({ length: inflight }, () => loop('http', httpSend)), ...Array.from({ length: inflight }, () => loop('grpc', grpcSend))];
-
 /** The server's own view of its memory (MiB), from /metrics; empty for a build without the gauges. */
 async function memorySample() {
   const text = await fetch(`http://127.0.0.1:${ports.http}/metrics`).then((r) => r.text(), () => '');
@@ -184,21 +182,22 @@ let peakRss = 0;
 const memoryPeaks = {};
 let atPeakRss = {};
 const memoryLog = [];
-const [cpuAt0, mainAt0] = cpuSeconds();
 const load = [];
 const health = [];
-const started = Date.now();
 // /healthz is probed twice: from this thread, as before, and from a thread of its own, where the load
-// generator's own work (stamping and sending 250 KB exports) cannot delay the probe.
+// generator's own work (stamping and sending 250 KB exports) cannot delay the probe. Each probe's
+// client sends one /healthz before the flood (as an orchestrator's readiness check would), so the
+// first answer timed under load times the server, not the client's own first request (loading fetch).
 const healthOwnThread = [];
+let started = Date.now();
 const prober = new Worker(
-  `const { workerData, parentPort } = require('node:worker_threads');
+  `const { parentPort, workerData } = require('node:worker_threads');
   const http = require('node:http');
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const probe = () => {
     const t0 = process.hrtime.bigint();
     const done = (ok) => {
-      parentPort.postMessage({ ms: Number(process.hrtime.bigint() - t0) / 1e6, ok, atS: (Date.now() - workerData.started) / 1000 });
+      parentPort.postMessage({ ms: Number(process.hrtime.bigint() - t0) / 1e6, ok, at: Date.now() });
       setTimeout(probe, 500);
     };
     http.get({ host: '127.0.0.1', port: workerData.port, path: '/healthz', agent }, (res) => {
@@ -207,9 +206,15 @@ const prober = new Worker(
     }).on('error', () => done(false));
   };
   probe();`,
-  { eval: true, workerData: { port: ports.http, started } },
+  { eval: true, workerData: { port: ports.http } },
 );
-prober.on('message', (h) => healthOwnThread.push(h));
+const proberReady = new Promise((resolve) => prober.once('message', resolve));
+await fetch(`http://127.0.0.1:${ports.http}/healthz`);
+await proberReady;
+const [cpuAt0, mainAt0] = cpuSeconds();
+started = Date.now();
+prober.on('message', (h) => healthOwnThread.push({ ms: h.ms, ok: h.ok, atS: (h.at - started) / 1000 }));
+const loops = [...Array.from({ length: inflight }, () => loop('http', httpSend)), ...Array.from({ length: inflight }, () => loop('grpc', grpcSend))];
 let ticks = 0;
 while (Date.now() - started < seconds * 1000) {
   peakRss = Math.max(peakRss, rssMiB());

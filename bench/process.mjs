@@ -8,24 +8,27 @@
  *   node bench/process.mjs /tmp/n1lens-bench/corpus --ab /tmp/main-checkout [--runs 5]
  *
  * `--ab <another checkout, built>`: that checkout's `n1-report --jobs 1` and this one's on the
- * protobuf file, alternated run by run (both orders) with protobufjs's decode of the file in the same
- * rounds; fails unless both print the same JSON. Prints each one's CPU per run and the medians.
+ * protobuf file and on its JSON-lines form (when there is one), alternated run by run (both orders)
+ * with protobufjs's decode of the file (JSON.parse of every line) in the same rounds; fails unless
+ * both print the same JSON. Prints each one's CPU and wall time per run, the medians and the
+ * paired ratios, with the load average around each file's rounds.
  */
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const base = process.argv[2] ?? '/tmp/n1lens-bench/corpus';
 const runs = (process.argv.includes('--runs') ? Number(process.argv[process.argv.indexOf('--runs') + 1]) : 2);
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-/** One process under GNU time: CPU seconds (user + system), peak RSS, what it printed. */
+/** One process under GNU time: wall and CPU seconds (user + system), peak RSS, what it printed. */
 function once(args, cwd = root) {
-  const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', process.execPath, ...args], { cwd, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', process.execPath, ...args], { cwd, encoding: 'utf8', maxBuffer: 1 << 28 });
   // n1-report exits 1 when findings exceed the budget (they do: the corpus has N+1s).
   if (r.status !== 0 && r.status !== 1) throw new Error(`${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  const [user, sys, rssKb] = r.stderr.trim().split('\n').pop().split(' ').map(Number);
-  return { cpu: +(user + sys).toFixed(2), rssMB: Math.round(rssKb / 1024), stdout: r.stdout };
+  const [wall, user, sys, rssKb] = r.stderr.trim().split('\n').pop().split(' ').map(Number);
+  return { wall, cpu: +(user + sys).toFixed(2), rssMB: Math.round(rssKb / 1024), stdout: r.stdout };
 }
 
 function timed(args) {
@@ -45,29 +48,40 @@ const median = (xs) => {
 if (process.argv.includes('--ab')) {
   const other = process.argv[process.argv.indexOf('--ab') + 1];
   const pb = `${base}.pb`;
-  const report = ['bin/n1-report.js', '--format', 'json', '--jobs', '1', pb];
-  const cpu = { a: [], b: [], protobufjs: [] };
-  const outputs = {};
-  for (let i = 0; i < runs; i++) {
-    for (const k of i % 2 === 0 ? ['a', 'b'] : ['b', 'a']) {
-      const r = once(report, k === 'a' ? other : root);
-      cpu[k].push(r.cpu);
-      outputs[k] ??= r.stdout;
+  const jsonl = `${base}.jsonl`;
+  // The protobuf file, and its JSON-lines form when corpus.mjs --jsonl wrote it.
+  const inputs = [{ name: 'pb', file: pb, baseline: 'bench/baseline-protobufjs.mjs' }];
+  if (existsSync(jsonl)) inputs.push({ name: 'jsonl', file: jsonl, baseline: 'bench/baseline-jsonparse.mjs' });
+  const result = { bench: 'process-ab', corpus: base, other, loadAverage: [+loadavg()[0].toFixed(2)] };
+  for (const input of inputs) {
+    const report = ['bin/n1-report.js', '--format', 'json', '--jobs', '1', input.file];
+    const cpu = { a: [], b: [], baseline: [] };
+    const wall = { a: [], b: [] };
+    const outputs = {};
+    for (let i = 0; i < runs; i++) {
+      for (const k of i % 2 === 0 ? ['a', 'b'] : ['b', 'a']) {
+        const r = once(report, k === 'a' ? other : root);
+        cpu[k].push(r.cpu);
+        wall[k].push(r.wall);
+        outputs[k] ??= r.stdout;
+      }
+      cpu.baseline.push(once([input.baseline, input.file]).cpu);
     }
-    cpu.protobufjs.push(once(['bench/baseline-protobufjs.mjs', pb]).cpu);
+    if (outputs.a !== outputs.b) throw new Error(`the two builds printed different reports on ${input.file}`);
+    result[input.name] = {
+      aMedianCpuS: median(cpu.a), bMedianCpuS: median(cpu.b), baselineMedianCpuS: median(cpu.baseline),
+      aMedianWallS: median(wall.a), bMedianWallS: median(wall.b),
+      // This checkout's over the other's (below 1: faster), as the median of each round's ratio.
+      bOverAPairedMedianCpu: median(cpu.b.map((b, i) => b / cpu.a[i])),
+      bOverAPairedMedianWall: median(wall.b.map((b, i) => b / wall.a[i])),
+      // Over protobufjs decoding the file (pb) or JSON.parse of every line (jsonl), the issue's yardsticks.
+      bOverBaseline: +(median(cpu.b) / median(cpu.baseline)).toFixed(2),
+      aOverBaseline: +(median(cpu.a) / median(cpu.baseline)).toFixed(2),
+      cpu, wall,
+    };
+    result.loadAverage.push(+loadavg()[0].toFixed(2));
   }
-  if (outputs.a !== outputs.b) throw new Error('the two builds printed different reports');
-  process.stdout.write(
-    JSON.stringify({
-      bench: 'process-ab', corpus: pb, other,
-      aMedianCpuS: median(cpu.a), bMedianCpuS: median(cpu.b), protobufjsMedianCpuS: median(cpu.protobufjs),
-      // This checkout's CPU over the other's (below 1: faster), as the median of each round's ratio.
-      bOverAPairedMedian: median(cpu.b.map((b, i) => b / cpu.a[i])),
-      bOverProtobufjs: +(median(cpu.b) / median(cpu.protobufjs)).toFixed(2),
-      aOverProtobufjs: +(median(cpu.a) / median(cpu.protobufjs)).toFixed(2),
-      cpu,
-    }) + '\n',
-  );
+  process.stdout.write(JSON.stringify(result) + '\n');
   process.exit(0);
 }
 

@@ -8,6 +8,7 @@
  *
  *   taskset -c 0 node bench/serve.mjs [--seconds 20] [--inflight 8] [--server-cpu 1] [--rate <spans/s>]
  *                                     [--bin <another checkout's bin/n1lens.js>] [--serve-args "<serve flags>"]
+ *                                     [--live-times]
  * (`--bin` runs another build, for A/B runs alternated by hand; `--serve-args "--no-spool"` passes flags to serve.)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -34,7 +35,7 @@ const only = arg('only', 'http,grpc').split(',');
 /** Paced load, spans/s (for p99 at a given rate); default: closed loop. */
 const rate = arg('rate') === undefined ? undefined : Number(arg('rate'));
 
-const stamper = corpusBatches(templatesCount);
+const stamper = corpusBatches(templatesCount, { liveTimes: process.argv.includes('--live-times') });
 const templates = stamper.templates;
 const nextBatch = stamper.next;
 

@@ -14,9 +14,13 @@ function varint(buf, pos) {
   }
 }
 
-/** Walks request → resource_spans → scope_spans → spans → trace_id and returns the id offsets. */
-function traceIdOffsets(buf) {
+/**
+ * Walks request → resource_spans → scope_spans → spans and returns the offsets of each span's
+ * trace_id bytes and of its start and end times (fixed64 fields 7 and 8).
+ */
+function spanOffsets(buf) {
   const out = [];
+  const times = [];
   const walk = (start, end, path) => {
     let pos = start;
     while (pos < end) {
@@ -32,20 +36,44 @@ function traceIdOffsets(buf) {
         else if (path.length < 3 && field === want) walk(pos, pos + n, [...path, field]);
         pos += n;
       } else if (wire === 0) [, pos] = varint(buf, pos);
-      else if (wire === 1) pos += 8;
+      else if (wire === 1) {
+        if (path.length === 3 && (field === 7 || field === 8)) times.push(pos);
+        pos += 8;
+      }
       else if (wire === 5) pos += 4;
       else throw new Error('unexpected wire type in corpus');
     }
   };
   walk(0, buf.length, []);
-  return out;
+  return { ids: out, times };
 }
 
-/** The first `count` batches as templates; next() returns a copy stamped for the current pass. */
-export function batchStamper(source, count) {
+const readNs = (buf, at) => (BigInt(buf.readUInt32LE(at + 4)) << 32n) | BigInt(buf.readUInt32LE(at));
+
+/** Adds `delta` (ns, split into 32-bit words) to the fixed64 at `at`. */
+function shiftNs(buf, at, deltaHi, deltaLo) {
+  const lo = buf.readUInt32LE(at) + deltaLo;
+  const carry = lo >= 0x1_0000_0000 ? 1 : 0;
+  buf.writeUInt32LE(lo >>> 0, at);
+  buf.writeUInt32LE((buf.readUInt32LE(at + 4) + deltaHi + carry) >>> 0, at + 4);
+}
+
+/**
+ * The first `count` batches as templates; next() returns a copy stamped for the current pass.
+ * `liveTimes`: each batch's span times are also moved so that its earliest span starts now, as a live
+ * service's would (the corpus's own times are fixed, days in the past, so a server that keeps recent
+ * data at a finer grain, as serve's minute rows, would not see them as recent).
+ */
+export function batchStamper(source, count, { liveTimes = false } = {}) {
   const templates = [];
   for (const b of source) {
-    templates.push({ pb: b.pb, ids: traceIdOffsets(b.pb), spans: b.spans.length });
+    const { ids, times } = spanOffsets(b.pb);
+    let first = times.length === 0 ? 0n : readNs(b.pb, times[0]);
+    for (const at of times) {
+      const t = readNs(b.pb, at);
+      if (t < first) first = t;
+    }
+    templates.push({ pb: b.pb, ids, times, first, spans: b.spans.length });
     if (templates.length === count) break;
   }
   let cursor = 0;
@@ -60,6 +88,12 @@ export function batchStamper(source, count) {
       }
       const body = Buffer.from(t.pb);
       for (const at of t.ids) body.writeUInt32LE((body.readUInt32LE(at) ^ (pass * 0x9e3779b1)) >>> 0, at);
+      if (liveTimes) {
+        const delta = BigInt(Date.now()) * 1_000_000n - t.first;
+        const hi = Number(delta >> 32n) >>> 0;
+        const lo = Number(delta & 0xffff_ffffn);
+        for (const at of t.times) shiftNs(body, at, hi, lo);
+      }
       return { body, spans: t.spans };
     },
   };

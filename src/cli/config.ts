@@ -9,41 +9,47 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { CliError } from './errors.js';
 
-const wholeNumber = z.int({ error: 'a whole number ≥ 0' }).min(0, { error: 'a whole number ≥ 0' });
-const nonNegative = z.number({ error: 'a number ≥ 0' }).min(0, { error: 'a number ≥ 0' });
-const share = z.number({ error: 'a number between 0 and 1' }).min(0, { error: 'a number between 0 and 1' }).max(1, { error: 'a number between 0 and 1' });
-const text = z.string({ error: 'a string' });
-const globs = z.array(z.string({ error: 'a string (a glob)' }), { error: 'an array of strings (globs)' });
+/**
+ * The config file's schema, built when a file is read: zod schemas built at load cost every run
+ * start-up time, and most runs have no config file.
+ */
+function configSchema() {
+  const wholeNumber = z.int({ error: 'a whole number ≥ 0' }).min(0, { error: 'a whole number ≥ 0' });
+  const nonNegative = z.number({ error: 'a number ≥ 0' }).min(0, { error: 'a number ≥ 0' });
+  const share = z.number({ error: 'a number between 0 and 1' }).min(0, { error: 'a number between 0 and 1' }).max(1, { error: 'a number between 0 and 1' });
+  const text = z.string({ error: 'a string' });
+  const globs = z.array(z.string({ error: 'a string (a glob)' }), { error: 'an array of strings (globs)' });
 
-/** One endpoint glob's own budget: it replaces the global max-findings for the endpoints it matches. */
-const endpointBudget = z.strictObject({
-  'max-findings': wholeNumber.optional(),
-  'max-queries': wholeNumber.optional(),
-  'max-wasted-ms': nonNegative.optional(),
-});
+  /** One endpoint glob's own budget: it replaces the global max-findings for the endpoints it matches. */
+  const endpointBudget = z.strictObject({
+    'max-findings': wholeNumber.optional(),
+    'max-queries': wholeNumber.optional(),
+    'max-wasted-ms': nonNegative.optional(),
+  });
 
-export const configSchema = z.strictObject({
-  'min-repeats': wholeNumber.optional(),
-  'slow-ms': wholeNumber.optional(),
-  'hot-share': share.optional(),
-  'hot-min-requests': wholeNumber.optional(),
-  'hot-min-per-day': wholeNumber.optional(),
-  'fanout-min-calls': wholeNumber.optional(),
-  'fanout-min-share': share.optional(),
-  'max-findings': wholeNumber.optional(),
-  'min-wasted-ms': nonNegative.optional(),
-  schema: text.optional(),
-  baseline: text.optional(),
-  format: z.union([text, z.array(text)], { error: 'a string or an array of strings, e.g. ["terminal", "sarif=n1lens.sarif"]' }).optional(),
-  ignore: z
-    .strictObject({ endpoints: globs.optional(), tables: globs.optional() }, { error: 'a table with endpoints and tables (arrays of globs)' })
-    .optional(),
-  endpoints: z
-    .record(z.string(), endpointBudget, { error: 'a table of endpoint globs, each with max-findings, max-queries or max-wasted-ms' })
-    .optional(),
-});
+  return z.strictObject({
+    'min-repeats': wholeNumber.optional(),
+    'slow-ms': wholeNumber.optional(),
+    'hot-share': share.optional(),
+    'hot-min-requests': wholeNumber.optional(),
+    'hot-min-per-day': wholeNumber.optional(),
+    'fanout-min-calls': wholeNumber.optional(),
+    'fanout-min-share': share.optional(),
+    'max-findings': wholeNumber.optional(),
+    'min-wasted-ms': nonNegative.optional(),
+    schema: text.optional(),
+    baseline: text.optional(),
+    format: z.union([text, z.array(text)], { error: 'a string or an array of strings, e.g. ["terminal", "sarif=n1lens.sarif"]' }).optional(),
+    ignore: z
+      .strictObject({ endpoints: globs.optional(), tables: globs.optional() }, { error: 'a table with endpoints and tables (arrays of globs)' })
+      .optional(),
+    endpoints: z
+      .record(z.string(), endpointBudget, { error: 'a table of endpoint globs, each with max-findings, max-queries or max-wasted-ms' })
+      .optional(),
+  });
+}
 
-export type ConfigFile = z.infer<typeof configSchema>;
+export type ConfigFile = z.infer<ReturnType<typeof configSchema>>;
 
 export interface LoadedConfig {
   /** The file it came from, for messages. */
@@ -82,7 +88,7 @@ export function parseConfig(source: string, path: string, pyproject: boolean): L
   const prefix = pyproject ? 'tool.n1lens' : '';
   const table = pyproject ? (doc.tool as Record<string, unknown> | undefined)?.n1lens : doc;
   if (table === undefined) return undefined;
-  const parsed = configSchema.safeParse(table);
+  const parsed = configSchema().safeParse(table);
   if (!parsed.success) throw new CliError(problem(shown, prefix, parsed.error.issues));
   const values = { ...parsed.data };
   const base = dirname(path);

@@ -121,9 +121,9 @@ export async function analyseFiles(
 
 /**
  * Threads for trace files when --jobs is not given: the machine's cores from 4 up. Splitting costs
- * CPU (every shard walks every message, each thread has its own GC), and a single analysis
- * already keeps a second core busy with V8's concurrent GC: on 2 cores --jobs 2 was slower than
- * --jobs 1 (bench/README.md).
+ * CPU (every shard walks every message, and each thread's V8 compiles the same hot code again),
+ * and a single analysis already keeps a second core busy with V8's concurrent compile jobs: on 2
+ * cores --jobs 2 was slower than --jobs 1 (bench/README.md).
  */
 function defaultJobs(): number {
   const cores = availableParallelism();

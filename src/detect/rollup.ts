@@ -114,7 +114,26 @@ function emptyOutbound(): OutboundRollup {
   return { requests: 0, calls: 0, sequentialCalls: 0, totalMs: 0, requestMs: 0, peers: new Set(), example: { traceId: '', totalMs: 0 } };
 }
 
-/** Adds one analysed request to its endpoint's rollup. */
+/** How a cascade links to its trigger, as one request read it. */
+export type LinkReading = Pick<Cascade, 'linked' | 'steps' | 'trigger'>;
+
+/** 0 for the fallback reading ("the last SELECT before"), else 1 + the relations from the trigger's table. */
+export const linkCompleteness = (r: LinkReading): number => (r.linked ? 1 + r.steps.length : 0);
+
+/**
+ * True when reading `a` of a cascade's link is more complete than `b`: read from SQL beats the
+ * fallback, a longer chain beats a shorter one (a request whose batches arrived partly can only link
+ * part of the chain), and between linked chains of one length the trigger with the smaller
+ * fingerprint, so the choice does not depend on the order requests, shards or instances come in.
+ * Otherwise the reading already kept stays. The stores' findings upserts apply the same rule in SQL.
+ */
+export function moreCompleteLink(a: LinkReading, b: LinkReading): boolean {
+  const ca = linkCompleteness(a);
+  const cb = linkCompleteness(b);
+  if (ca !== cb) return ca > cb;
+  return ca > 0 && a.trigger !== null && b.trigger !== null && a.trigger.fingerprint < b.trigger.fingerprint;
+}
+
 /**
  * Adds one request to its endpoint's rollup. `maxLocations` caps each location tally; a shard of
  * n1-report --jobs keeps every location, because one it saw late may be among the first few of the
@@ -162,8 +181,8 @@ export function addRequest(rollup: EndpointRollup, analysis: RequestAnalysis, ma
     addCount(r.repeats, c.executions);
     if (c.location !== undefined) tallyLocation((r.locations ??= new Map()), c.location, 1, maxLocations);
     if (c.triggerLocation !== undefined) tallyLocation((r.triggerLocations ??= new Map()), c.triggerLocation, 1, maxLocations);
-    // A linked reading beats a fallback one; keep the first linked reading seen.
-    if (!r.linked && c.linked) Object.assign(r, { trigger: c.trigger, steps: c.steps, linked: true, leaf: c.leaf });
+    // A request whose cascade arrived partial (a late batch) can link a shorter chain: keep the most complete reading.
+    if (moreCompleteLink(c, r)) Object.assign(r, { trigger: c.trigger, steps: c.steps, linked: true, leaf: c.leaf });
     if (c.wastedMs > r.example.wastedMs) r.example = { traceId: analysis.traceId, wastedMs: c.wastedMs };
   }
 
@@ -237,7 +256,7 @@ export function mergeRollups(into: EndpointRollup, from: EndpointRollup): void {
     r.totalMs += c.totalMs;
     r.wastedMs += c.wastedMs;
     mergeCounts(r.repeats, c.repeats);
-    if (!r.linked && c.linked) Object.assign(r, { trigger: c.trigger, steps: c.steps, linked: true, leaf: c.leaf });
+    if (moreCompleteLink(c, r)) Object.assign(r, { trigger: c.trigger, steps: c.steps, linked: true, leaf: c.leaf });
     if (c.example.wastedMs > r.example.wastedMs) r.example = { ...c.example };
   }
   for (const [fp, f] of from.fingerprints) {
@@ -347,7 +366,7 @@ interface EndpointLedger {
 
 interface CascadeLedger {
   first: ReleaseKey;
-  /** The first linked reading (CascadeRollup.linked). */
+  /** The request whose linked reading the rollup keeps (the first of the most complete: moreCompleteLink). */
   linked: ReleaseKey | undefined;
   example: ReleaseKey;
   totalMs: number[];
@@ -412,8 +431,14 @@ export class RollupSet {
       };
       this.#ledgers.set(id, ledger);
     }
+    // Which of this request's cascades replace the link kept so far (decided before addRequest keeps it).
+    const rollup = r;
+    const relinks = analysis.cascades.map((c) => {
+      const kept = rollup.cascades.get(c.fingerprint);
+      return kept === undefined ? c.linked : moreCompleteLink(c, kept);
+    });
     addRequest(r, analysis, this.#maxLocations);
-    account(r, ledger, analysis, key);
+    account(r, ledger, analysis, key, relinks);
   }
 
   #connections(service: string): ConnectionRollup {
@@ -466,11 +491,12 @@ export class RollupSet {
 }
 
 /** Replaces addRequest's float sums by exact ones and notes the keys of what this request was first to set. */
-function account(r: EndpointRollup, ledger: EndpointLedger, analysis: RequestAnalysis, key: ReleaseKey): void {
+function account(r: EndpointRollup, ledger: EndpointLedger, analysis: RequestAnalysis, key: ReleaseKey, relinks: readonly boolean[]): void {
   r.dbMs = addExact(ledger.dbMs, analysis.dbMs);
   r.requestMs = addExact(ledger.requestMs, analysis.durationMs);
   for (const rule in analysis.noise) if (!ledger.noise.has(rule)) ledger.noise.set(rule, key);
-  for (const c of analysis.cascades) {
+  for (let i = 0; i < analysis.cascades.length; i++) {
+    const c = analysis.cascades[i]!;
     r.wastedMs = addExact(ledger.wastedMs, c.wastedMs);
     const cr = r.cascades.get(c.fingerprint)!;
     let cl = ledger.cascades.get(c.fingerprint);
@@ -480,7 +506,7 @@ function account(r: EndpointRollup, ledger: EndpointLedger, analysis: RequestAna
     }
     cr.totalMs = addExact(cl.totalMs, c.totalMs);
     cr.wastedMs = addExact(cl.wastedMs, c.wastedMs);
-    if (cr.linked && cl.linked === undefined) cl.linked = key;
+    if (relinks[i] === true) cl.linked = key;
     if (cr.example.traceId === analysis.traceId) cl.example = key;
     if (c.location !== undefined) noteLocation(cr.locations, cl.locations, c.location, key);
     if (c.triggerLocation !== undefined) noteLocation(cr.triggerLocations, cl.triggerLocations, c.triggerLocation, key);
@@ -611,7 +637,13 @@ function mergeEndpointParts(parts: readonly { rollup: EndpointRollup; ledger: En
   const cascades = groupBy(parts, (p) => [...p.rollup.cascades].map(([fp, c]) => [fp, { c, l: p.ledger.cascades.get(fp)! }] as [Fingerprint, CascadePart]));
   for (const [fp, g] of inFirstSeenOrder(cascades, (x) => x.l.first)) {
     const head = g.reduce((a, b) => (releasedBefore(b.l.first, a.l.first) ? b : a));
-    const linked = g.filter((x) => x.l.linked !== undefined).reduce<CascadePart | undefined>((a, b) => (a === undefined || releasedBefore(b.l.linked!, a.l.linked!) ? b : a), undefined);
+    // The most complete reading; among equally complete ones, the first released (as one analysis keeps it).
+    const linked = g
+      .filter((x) => x.l.linked !== undefined)
+      .reduce<CascadePart | undefined>(
+        (a, b) => (a === undefined || moreCompleteLink(b.c, a.c) || (!moreCompleteLink(a.c, b.c) && releasedBefore(b.l.linked!, a.l.linked!)) ? b : a),
+        undefined,
+      );
     const total = mergeExact(g.map((x) => x.l.totalMs));
     const wasted = mergeExact(g.map((x) => x.l.wastedMs));
     const example = largest(g, (x) => x.c.example.wastedMs, (x) => x.l.example);

@@ -3,7 +3,7 @@
  * split and the order of the shards: exact sums, first-seen maps and fields, examples (the first of
  * the largest), location tallies capped at their first distinct locations, connection uses in
  * release order. The requests are the bundled recording's, in the order one analysis releases
- * them (with two fixtures'), varied by fast-check so ties, many locations and linked/fallback readings occur.
+ * them (with two fixtures'), varied by fast-check so ties, many locations, linked/fallback readings and chains of several lengths occur.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -62,6 +62,9 @@ function vary(requests: RequestAnalysis[], coarse: number, seeds: number[]): Req
         totalMs: q(c.totalMs),
         wastedMs: q(c.wastedMs),
         linked: c.linked && (seed + j) % 3 !== 0,
+        // Readings of a partial request: a chain one relation short, or an equally long one from another trigger.
+        steps: (seed + j) % 4 === 1 ? c.steps.slice(1) : c.steps,
+        trigger: c.trigger !== null && (seed + j) % 5 === 2 ? { ...c.trigger, fingerprint: `0${c.trigger.fingerprint.slice(1)}` } : c.trigger,
         location: LOCATIONS[(seed + j) % LOCATIONS.length]!,
         triggerLocation: LOCATIONS[(seed * 7 + j) % LOCATIONS.length]!,
       })),

@@ -27,22 +27,25 @@ export class BaselineError extends Error {
   override name = 'BaselineError';
 }
 
-const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'a date, YYYY-MM-DD' }).refine((d) => !Number.isNaN(Date.parse(d)), { error: 'a real date, YYYY-MM-DD' });
+/** The baseline file's schema, built when a file is read (zod schemas built at load cost every run start-up time). */
+function baselineSchema() {
+  const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'a date, YYYY-MM-DD' }).refine((d) => !Number.isNaN(Date.parse(d)), { error: 'a real date, YYYY-MM-DD' });
 
-const baselineSchema = z.strictObject({
-  n1lensBaseline: z.literal(1, { error: '1 (the baseline format version)' }),
-  findings: z.array(
-    z.object({
-      signature: z.string({ error: 'a 16-digit hex signature' }).regex(/^[0-9a-f]{16}$/, { error: 'a 16-digit hex signature' }),
-      endpoint: z.string({ error: 'a string' }),
-      kind: z.string({ error: 'a finding kind' }),
-      table: z.string({ error: 'a string' }),
-      reason: z.string({ error: 'a string' }).optional(),
-      expires: date.optional(),
-    }),
-    { error: 'an array of findings' },
-  ),
-});
+  return z.strictObject({
+    n1lensBaseline: z.literal(1, { error: '1 (the baseline format version)' }),
+    findings: z.array(
+      z.object({
+        signature: z.string({ error: 'a 16-digit hex signature' }).regex(/^[0-9a-f]{16}$/, { error: 'a 16-digit hex signature' }),
+        endpoint: z.string({ error: 'a string' }),
+        kind: z.string({ error: 'a finding kind' }),
+        table: z.string({ error: 'a string' }),
+        reason: z.string({ error: 'a string' }).optional(),
+        expires: date.optional(),
+      }),
+      { error: 'an array of findings' },
+    ),
+  });
+}
 
 /** Parses a baseline file's text; `file` names it in the one-line error. */
 export function parseBaseline(text: string, file: string): Baseline {
@@ -52,7 +55,7 @@ export function parseBaseline(text: string, file: string): Baseline {
   } catch (e) {
     throw new BaselineError(`${file}: not a baseline file: invalid JSON (${(e as Error).message})`);
   }
-  const parsed = baselineSchema.safeParse(json);
+  const parsed = baselineSchema().safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const at = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');

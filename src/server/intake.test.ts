@@ -274,3 +274,31 @@ describe('Intake admission behind a retrying exporter', () => {
     store.closeSync();
   });
 });
+
+describe('Intake writes', () => {
+  it('analyses every poll but writes at most once per write interval, and writes everything by close', async () => {
+    const store = Store.open(':memory:');
+    const record = store.record.bind(store);
+    const writes: number[] = [];
+    store.record = async (analyses, committed) => {
+      writes.push(analyses.length);
+      return record(analyses, committed);
+    };
+    const intake = new Intake({ store, metrics: createMetrics(), traceWaitMs: 30, pollIntervalMs: 10, writeIntervalMs: 300 });
+    let sent = 0;
+    const started = performance.now();
+    while (performance.now() - started < 900) {
+      const traceId = (++sent).toString(16).padStart(32, '0');
+      expect((await intake.acceptProtobuf(exportOf(requestSpans({ traceId })).bytes, 'http')).ok).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 15));
+    }
+    const whileRunning = writes.length;
+    await intake.close();
+    // ~60 traces over 0.9 s, analysed as they complete: a write per 10 ms poll would be dozens.
+    expect(sent).toBeGreaterThan(20);
+    expect(whileRunning).toBeGreaterThanOrEqual(1);
+    expect(whileRunning).toBeLessThanOrEqual(5);
+    expect(writes.reduce((n, w) => n + w, 0)).toBe(sent);
+    store.closeSync();
+  });
+});

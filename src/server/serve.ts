@@ -16,7 +16,8 @@ import { createHttpApp } from './http.js';
 import { Intake } from './intake.js';
 import { createOtlpHttpHandler, isTracesExport, type RequestHandler } from './otlp-http.js';
 import { httpsOptions, readTls, type TlsFiles } from './tls.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type ServerMetrics } from './metrics.js';
+import { DEFAULT_WARM_UP, warmUp, type WarmUpPlan, type WarmUpResult } from './warm-up.js';
 
 export interface ServeOptions {
   host: string;
@@ -54,6 +55,11 @@ export interface ServeOptions {
   drainMs?: number;
   /** A SQLite file's writes on a thread of their own (store/writer.ts), off the event loop that answers requests. Default false. */
   storeWriterThread?: boolean;
+  /**
+   * Run synthetic exports through throwaway copies of the hot path before the listeners open
+   * (warm-up.ts), so the first burst of real exports meets compiled code. Default false; `n1lens serve` sets it.
+   */
+  warmUp?: boolean | WarmUpPlan;
 }
 
 export interface RunningServer {
@@ -63,6 +69,9 @@ export interface RunningServer {
   intake: Intake;
   /** What the spool replayed at start. */
   replayed: { exports: number; spans: number; skipped: number };
+  /** What the start-up warm-up ran, when it ran; why it stopped, when it failed (the server runs regardless). */
+  warmedUp?: WarmUpResult;
+  warmUpError?: string;
   /**
    * Stops intake, analyses everything buffered, commits, closes. Calls in flight get `drainMs` to
    * finish; then their connections are cut (a cut export was not acknowledged: the client resends it).
@@ -102,17 +111,22 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     throw e;
   }
   const metrics = createMetrics();
-  const intake = new Intake({
-    ...(spool === undefined ? {} : { spool }),
-    store,
-    metrics,
+  // The analysis settings, shared with the warm-up's throwaway intake (not the admission limits: a
+  // --max-traces 2 would refuse the warm-up's exports).
+  const analysisSettings = {
     traceWaitMs: o.traceWaitMs,
     maxTraceAgeMs: 30_000,
+    ...o.detect,
+    ...(o.schema === undefined ? {} : { links: schemaNaming(o.schema) }),
+  };
+  const intake = new Intake({
+    ...analysisSettings,
     maxOpenTraces: o.maxTraces,
     ...(o.maxBufferBytes === undefined ? {} : { maxBufferBytes: o.maxBufferBytes }),
     ...(o.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: o.memoryLimitBytes }),
-    ...o.detect,
-    ...(o.schema === undefined ? {} : { links: schemaNaming(o.schema) }),
+    ...(spool === undefined ? {} : { spool }),
+    store,
+    metrics,
     ...(o.recordPath === undefined ? {} : { recordPath: o.recordPath }),
   });
   // Exports acknowledged by the last run and not yet committed, before anything new can arrive.
@@ -130,18 +144,43 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   });
 
   // OTLP/HTTP exports are answered on node:http directly; every other path goes to the hono app.
-  const otlp = createOtlpHttpHandler({ intake, metrics, maxBodyBytes: o.maxBodyBytes, ...(o.authToken === undefined ? {} : { authToken: o.authToken }) });
   const hono = getRequestListener(app.fetch, { hostname: o.host });
-  const listener: RequestHandler = (req, res) => {
-    if (isTracesExport(req)) otlp(req, res);
-    else void hono(req, res);
+  const httpListener = (into: Intake, counted: ServerMetrics): RequestHandler => {
+    const otlp = createOtlpHttpHandler({ intake: into, metrics: counted, maxBodyBytes: o.maxBodyBytes, ...(o.authToken === undefined ? {} : { authToken: o.authToken }) });
+    return (req, res) => {
+      if (isTracesExport(req)) otlp(req, res);
+      else void hono(req, res);
+    };
   };
+  const listener = httpListener(intake, metrics);
   const http: HttpServer = tls === undefined ? createPlainServer(listener) : createHttpsServer(httpsOptions(tls), listener);
   // An exporter's idle keep-alive connection must be closed by the exporter, not by us: a close from
   // this side can cross the exporter's next request on the wire, which then fails with ECONNRESET
   // instead of getting a status (Node's default is 5 s; Go's and the Collector's clients keep idle
   // connections 90 s, and a refused exporter waits several seconds before its retry).
   http.keepAliveTimeout = KEEP_ALIVE_MS;
+  // Before the listeners open, so no client ever meets the cold code (a client that connects meanwhile
+  // is refused and retries, as at any start); the real instances already exist, so V8 compiles the
+  // closures they share with the throwaway ones for both. Its only request to the real app is /healthz.
+  let warmedUp: WarmUpResult | undefined;
+  let warmUpError: string | undefined;
+  if (o.warmUp !== undefined && o.warmUp !== false) {
+    try {
+      warmedUp = await warmUp(
+        {
+          intake: analysisSettings,
+          httpListener,
+          grpc: { maxReceiveBytes: o.grpcMaxReceiveBytes, ...(o.authToken === undefined ? {} : { authToken: o.authToken }) },
+          ...(o.authToken === undefined ? {} : { authToken: o.authToken }),
+          spool: spool !== undefined,
+        },
+        o.warmUp === true ? DEFAULT_WARM_UP : o.warmUp,
+      );
+    } catch (e) {
+      // Only speed is at stake: a warm-up that fails (a loopback port refused) leaves the server as it was.
+      warmUpError = (e as Error).message.split('\n')[0];
+    }
+  }
   try {
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
@@ -184,6 +223,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     store,
     intake,
     replayed,
+    ...(warmedUp === undefined ? {} : { warmedUp }),
+    ...(warmUpError === undefined ? {} : { warmUpError }),
     close() {
       closing ??= (async () => {
         // A graceful close alone can wait forever on a client that never ends its request.

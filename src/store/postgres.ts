@@ -6,8 +6,8 @@
  */
 import pg from 'pg';
 import type { ConnectionRollup } from '../detect/connections.js';
-import type { EndpointRollup } from '../detect/rollup.js';
-import { routeTraffic as routeTrafficOf, type RouteTraffic } from '../detect/routes.js';
+import { moreCompleteLink, type EndpointRollup } from '../detect/rollup.js';
+import type { RouteTraffic } from '../detect/routes.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
 import { endpointMatcher } from '../report/model.js';
@@ -22,14 +22,13 @@ import {
   mergeFindingHour,
   mergeFingerprintHour,
   mergeRouteTraffic,
-  rollupsByStart,
+  rowBatch,
   rangesOf,
   byEndpointAndStart,
   HOUR_ROWS,
   MINUTE_ROWS,
   type Grain,
   storedFinding,
-  worstExamples,
   type AcknowledgementRow,
   type EndpointHourRow,
   type ExampleRead,
@@ -38,6 +37,7 @@ import {
   type FindingIdRow,
   type Link,
   type RouteTrafficRow,
+  type RowBatch,
   connectionRollups,
   routeTrafficFromRow,
   type ConnectionSecondRow,
@@ -75,6 +75,16 @@ const MINUTE_PRUNE_EVERY_MS = 5 * 60_000;
 
 /** SQLSTATEs after which a write transaction is simply run again: deadlock, serialization failure. */
 const RETRYABLE = new Set(['40P01', '40001']);
+
+/** A stored link's completeness in SQL, as detect/rollup.ts's linkCompleteness computes it. */
+const completeness = (link: string): string =>
+  `(CASE WHEN (${link}::jsonb ->> 'linked')::boolean THEN 1 + jsonb_array_length(${link}::jsonb -> 'steps') ELSE 0 END)`;
+const triggerFingerprint = (link: string): string => `((${link}::jsonb -> 'trigger' ->> 'fingerprint') COLLATE "C")`;
+
+/** True when the incoming finding link is more complete than the stored one (moreCompleteLink: longer chain, then the smaller trigger fingerprint). */
+const PG_MORE_COMPLETE_LINK = `(${completeness('excluded.link')} > ${completeness('findings.link')}
+             OR (${completeness('excluded.link')} = ${completeness('findings.link')} AND ${completeness('findings.link')} > 0
+               AND ${triggerFingerprint('excluded.link')} < ${triggerFingerprint('findings.link')}))`;
 
 export interface PostgresStoreOptions extends StoreOptions {
   /** Pool size per instance. Default 4: one writer and the readers of the API. */
@@ -156,12 +166,16 @@ export class PostgresStore extends Store {
           counted = analyses.filter((a) => !again.has(a.traceId));
         }
       }
-      if (counted.length > 0) await this.#write(c, counted);
+      if (counted.length > 0) {
+        const nowMs = this.now();
+        await this.#write(c, rowBatch(counted, nowMs, minuteHorizon(nowMs)));
+      }
     });
   }
 
-  async #write(c: pg.PoolClient, analyses: readonly RequestAnalysis[]): Promise<void> {
-    const nowMs = this.now();
+  /** Merges a batch's rows into the store (inside the writing transaction): the same RowBatch the SQLite store writes. */
+  async #write(c: pg.PoolClient, batch: RowBatch): Promise<void> {
+    const nowMs = batch.nowMs;
     if (nowMs - this.#minutesPrunedAt >= MINUTE_PRUNE_EVERY_MS) {
       this.#minutesPrunedAt = nowMs;
       const horizon = minuteHorizon(nowMs);
@@ -169,14 +183,12 @@ export class PostgresStore extends Store {
         await c.query(`DELETE FROM ${table} WHERE minute < $1`, [horizon]);
       }
     }
-    const byHour = [...rollupsByStart(analyses, HOUR_ROWS.sizeMs)].sort(([a], [b]) => a - b);
-    const rollups: { hour: number; r: EndpointRollup }[] = [];
-    for (const [hour, set] of byHour) for (const r of set.values()) rollups.push({ hour, r });
-    // Minute rows only where they are kept (see the SQLite store).
-    const horizon = minuteHorizon(nowMs);
-    const byMinute = [...rollupsByStart(analyses.filter((a) => a.startMs >= horizon), MINUTE_ROWS.sizeMs)].sort(([a], [b]) => a - b);
-    const minuteRollups: { hour: number; r: EndpointRollup }[] = [];
-    for (const [minute, set] of byMinute) for (const r of set.values()) minuteRollups.push({ hour: minute, r });
+    // Rows in start order, so concurrent writers lock them in the same order.
+    const byHour = [...batch.hours].sort((a, b) => a.start - b.start);
+    const rollups: { hour: number; r: EndpointRollup }[] = byHour.flatMap(({ start, endpoints }) => endpoints.map((r) => ({ hour: start, r })));
+    // The batch has minute rows only where they are kept (rows.ts).
+    const byMinute = [...batch.minutes].sort((a, b) => a.start - b.start);
+    const minuteRollups: { hour: number; r: EndpointRollup }[] = byMinute.flatMap(({ start, endpoints }) => endpoints.map((r) => ({ hour: start, r })));
 
     // Endpoints, then statements and findings: identity rows first, in key order.
     const endpointSpan = new Map<string, { service: string; endpoint: string; first: number; last: number }>();
@@ -213,7 +225,7 @@ export class PostgresStore extends Store {
       );
     }
 
-    // One finding row per (endpoint, fingerprint): the link a linked cascade gave wins, as in SQLite's per-hour upserts.
+    // One finding row per (endpoint, fingerprint): the most complete link wins (moreCompleteLink), as in SQLite's upserts.
     const findings = new Map<string, { endpointId: number; fingerprint: string; kind: string; link: Link; first: number; last: number }>();
     for (const { r } of rollups) {
       const endpointId = endpointIdOf(r);
@@ -222,7 +234,7 @@ export class PostgresStore extends Store {
         const f = findings.get(k);
         const link = findingLink(cascade);
         if (f === undefined) findings.set(k, { endpointId, fingerprint: cascade.fingerprint, kind: cascade.kind, link, first: r.firstSeenMs, last: r.lastSeenMs });
-        else Object.assign(f, { link: f.link.linked ? f.link : link, first: Math.min(f.first, r.firstSeenMs), last: Math.max(f.last, r.lastSeenMs) });
+        else Object.assign(f, { link: moreCompleteLink(link, f.link) ? link : f.link, first: Math.min(f.first, r.firstSeenMs), last: Math.max(f.last, r.lastSeenMs) });
       }
     }
     const findingList = [...findings.entries()].sort(([a], [b]) => compare(a, b)).map(([, f]) => f);
@@ -232,7 +244,7 @@ export class PostgresStore extends Store {
         `INSERT INTO findings (endpoint_id, fingerprint, kind, link, first_seen_ms, last_seen_ms)
          SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[])
          ON CONFLICT (endpoint_id, fingerprint) DO UPDATE SET
-           link = CASE WHEN (findings.link::jsonb ->> 'linked')::boolean THEN findings.link ELSE excluded.link END,
+           link = CASE WHEN ${PG_MORE_COMPLETE_LINK} THEN excluded.link ELSE findings.link END,
            first_seen_ms = least(findings.first_seen_ms, excluded.first_seen_ms),
            last_seen_ms = greatest(findings.last_seen_ms, excluded.last_seen_ms)
          RETURNING id, endpoint_id, fingerprint`,
@@ -270,8 +282,8 @@ export class PostgresStore extends Store {
     // Connections: plain additions.
     const hoursRows = new Map<string, [string, number, number, number, number]>();
     const secondsRows = new Map<string, [string, string, number, number, number, number, number]>();
-    for (const [hour, set] of byHour) {
-      for (const conn of set.connections.values()) {
+    for (const { start: hour, connections } of byHour) {
+      for (const conn of connections) {
         const hk = key(conn.service, String(hour));
         const h = hoursRows.get(hk) ?? [conn.service, hour, 0, 0, 0];
         hoursRows.set(hk, [conn.service, hour, h[2] + conn.dbRequests, h[3] + conn.observableRequests, h[4] + conn.opened]);
@@ -283,8 +295,8 @@ export class PostgresStore extends Store {
       }
     }
     const minuteRows = new Map<string, [string, number, number, number, number]>();
-    for (const [minute, set] of byMinute) {
-      for (const conn of set.connections.values()) {
+    for (const { start: minute, connections } of byMinute) {
+      for (const conn of connections) {
         const mk = key(conn.service, String(minute).padStart(15, '0'));
         const m = minuteRows.get(mk) ?? [conn.service, minute, 0, 0, 0];
         minuteRows.set(mk, [conn.service, minute, m[2] + conn.dbRequests, m[3] + conn.observableRequests, m[4] + conn.opened]);
@@ -315,7 +327,7 @@ export class PostgresStore extends Store {
     }
 
     // Examples: the worst request per finding across every instance wins.
-    const examples = worstExamples(analyses)
+    const examples = batch.examples
       .map((x) => ({ ...x, findingId: findingIds.get(key(String(endpointIds.get(key(x.service, x.endpoint))), x.fingerprint)) }))
       .filter((x): x is typeof x & { findingId: number } => x.findingId !== undefined)
       .sort((a, b) => a.findingId - b.findingId);
@@ -337,7 +349,7 @@ export class PostgresStore extends Store {
       );
     }
 
-    await lockAndMerge(c, ROUTE_TRAFFIC, routeTrafficOf(analyses).map((t) => ({ key: [t.service, t.endpoint], delta: t })), mergeRouteTraffic);
+    await lockAndMerge(c, ROUTE_TRAFFIC, batch.traffic.map((t) => ({ key: [t.service, t.endpoint], delta: t })), mergeRouteTraffic);
   }
 
   async committed(traceIds: readonly string[]): Promise<Set<string>> {
@@ -686,6 +698,7 @@ async function lockAndMerge<D, R extends object>(
 
 const key = (...parts: string[]): string => parts.join('\u0000');
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 function compareKeys(a: Key, b: Key): number {
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;

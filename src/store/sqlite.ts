@@ -85,6 +85,24 @@ function writeSql(grain: Grain) {
 
 const WRITE_SQL: ReadonlyMap<Grain, ReturnType<typeof writeSql>> = new Map([HOUR_ROWS, MINUTE_ROWS].map((g) => [g, writeSql(g)]));
 
+/** A stored link's completeness in SQL, as detect/rollup.ts's linkCompleteness computes it. */
+const completeness = (link: string): string => `(CASE WHEN json_extract(${link}, '$.linked') THEN 1 + json_array_length(${link}, '$.steps') ELSE 0 END)`;
+
+/**
+ * One finding per (endpoint, fingerprint). Its link is replaced only by a more complete one
+ * (detect/rollup.ts's moreCompleteLink: longer chain, then the smaller trigger fingerprint), so a
+ * request whose cascade arrived partial and was written first does not keep its shorter chain.
+ */
+const FINDING_UPSERT = `INSERT INTO findings (endpoint_id, fingerprint, kind, link, first_seen_ms, last_seen_ms) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (endpoint_id, fingerprint) DO UPDATE SET
+         link = CASE WHEN ${completeness('excluded.link')} > ${completeness('link')}
+           OR (${completeness('excluded.link')} = ${completeness('link')} AND ${completeness('link')} > 0
+             AND json_extract(excluded.link, '$.trigger.fingerprint') < json_extract(link, '$.trigger.fingerprint'))
+           THEN excluded.link ELSE link END,
+         first_seen_ms = min(first_seen_ms, excluded.first_seen_ms),
+         last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)
+       RETURNING id`;
+
 /**
  * Requests whose rollups are made in one go before letting the event loop through (a write made on a
  * writer thread; ~5 ms on the bench's Django corpus).
@@ -376,14 +394,7 @@ export class SqliteStore extends Store {
   }
 
   #findingId(endpointId: number, c: CascadeRollup, r: EndpointRollup): number {
-    const row = this.#prepare(
-      `INSERT INTO findings (endpoint_id, fingerprint, kind, link, first_seen_ms, last_seen_ms) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (endpoint_id, fingerprint) DO UPDATE SET
-         link = CASE WHEN json_extract(link, '$.linked') THEN link ELSE excluded.link END,
-         first_seen_ms = min(first_seen_ms, excluded.first_seen_ms),
-         last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)
-       RETURNING id`,
-    ).get(endpointId, c.fingerprint, c.kind, JSON.stringify(findingLink(c)), r.firstSeenMs, r.lastSeenMs) as { id: number };
+    const row = this.#prepare(FINDING_UPSERT).get(endpointId, c.fingerprint, c.kind, JSON.stringify(findingLink(c)), r.firstSeenMs, r.lastSeenMs) as { id: number };
     return row.id;
   }
 

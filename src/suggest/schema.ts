@@ -2,55 +2,63 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 
-const relationSchema = z.object({
-  name: z.string(),
-  queryName: z.string(),
-  kind: z.enum(['many_to_one', 'one_to_one', 'one_to_many', 'many_to_many']),
-  target: z.string(),
-  column: z.string().optional(),
-  remoteColumn: z.string().optional(),
-  through: z.string().optional(),
-  sourceColumn: z.string().optional(),
-  targetColumn: z.string().optional(),
-  /** GenericRelation: the target's content-type column (remoteColumn is its object id). */
-  contentTypeColumn: z.string().optional(),
-});
+/**
+ * The schema file's shapes, built when a file is read: zod schemas built at load would cost every
+ * n1-report run start-up time, and most runs have no schema file.
+ */
+function schemaFileShapes() {
+  const relation = z.object({
+    name: z.string(),
+    queryName: z.string(),
+    kind: z.enum(['many_to_one', 'one_to_one', 'one_to_many', 'many_to_many']),
+    target: z.string(),
+    column: z.string().optional(),
+    remoteColumn: z.string().optional(),
+    through: z.string().optional(),
+    sourceColumn: z.string().optional(),
+    targetColumn: z.string().optional(),
+    /** GenericRelation: the target's content-type column (remoteColumn is its object id). */
+    contentTypeColumn: z.string().optional(),
+  });
 
-const modelSchema = z.object({
-  model: z.string(),
-  table: z.string(),
-  pk: z.string(),
-  relations: z.array(relationSchema),
-  /** Multi-table-inheritance parents, nearest first. */
-  parents: z.array(z.string()).optional(),
-  /** A Wagtail page model (wagtailcore.Page or a subclass). */
-  wagtailPage: z.boolean().optional(),
-  genericForeignKeys: z.array(z.object({ name: z.string(), contentTypeColumn: z.string(), objectIdColumn: z.string() })).optional(),
-});
+  const model = z.object({
+    model: z.string(),
+    table: z.string(),
+    pk: z.string(),
+    relations: z.array(relation),
+    /** Multi-table-inheritance parents, nearest first. */
+    parents: z.array(z.string()).optional(),
+    /** A Wagtail page model (wagtailcore.Page or a subclass). */
+    wagtailPage: z.boolean().optional(),
+    genericForeignKeys: z.array(z.object({ name: z.string(), contentTypeColumn: z.string(), objectIdColumn: z.string() })).optional(),
+  });
 
-/** One URLconf entry: the route as Django's resolver joins it (what traces carry as http.route) and its view. */
-const urlSchema = z.object({
-  route: z.string(),
-  view: z.string(),
-  name: z.string().optional(),
-  /** HTTP methods where the view says (class-based views, DRF viewsets, require_http_methods). */
-  methods: z.array(z.string()).optional(),
-  /** The view's source, relative to the project directory, and its first line. */
-  file: z.string().optional(),
-  line: z.number().int().optional(),
-});
+  /** One URLconf entry: the route as Django's resolver joins it (what traces carry as http.route) and its view. */
+  const url = z.object({
+    route: z.string(),
+    view: z.string(),
+    name: z.string().optional(),
+    /** HTTP methods where the view says (class-based views, DRF viewsets, require_http_methods). */
+    methods: z.array(z.string()).optional(),
+    /** The view's source, relative to the project directory, and its first line. */
+    file: z.string().optional(),
+    line: z.number().int().optional(),
+  });
 
-const fileSchema = z.object({
-  n1lensSchema: z.literal(1),
-  models: z.array(modelSchema),
-  /** Added for dead_view; files written before it have none. */
-  urls: z.array(urlSchema).optional(),
-});
+  const file = z.object({
+    n1lensSchema: z.literal(1),
+    models: z.array(model),
+    /** Added for dead_view; files written before it have none. */
+    urls: z.array(url).optional(),
+  });
+  return { relation, model, url, file };
+}
 
-export type SchemaRelation = z.infer<typeof relationSchema>;
-export type SchemaModel = z.infer<typeof modelSchema>;
-export type SchemaUrl = z.infer<typeof urlSchema>;
-export type DjangoSchema = z.infer<typeof fileSchema>;
+type Shapes = ReturnType<typeof schemaFileShapes>;
+export type SchemaRelation = z.infer<Shapes['relation']>;
+export type SchemaModel = z.infer<Shapes['model']>;
+export type SchemaUrl = z.infer<Shapes['url']>;
+export type DjangoSchema = z.infer<Shapes['file']>;
 
 /** A schema file that could not be read or does not match the format. */
 export class SchemaError extends Error {
@@ -59,7 +67,7 @@ export class SchemaError extends Error {
 
 /** Validates parsed JSON as a schema file. */
 export function parseSchema(json: unknown, source = 'schema'): DjangoSchema {
-  const result = fileSchema.safeParse(json);
+  const result = schemaFileShapes().file.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0];
     const where = issue?.path.length ? issue.path.join('.') : '(top level)';

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { analyseRequest } from '../detect/request.js';
+import { RollupSet } from '../detect/rollup.js';
+import { APPLICATIONS, DASHBOARD_ROW, loop, requestOf } from '../detect/testing.js';
+import { HOUR_MS, MINUTE_MS } from '../report/period.js';
+import { createSqlNormalizer } from '../sql/index.js';
+import { rowBatch } from './rows.js';
+
+const T0 = Date.UTC(2026, 11, 3, 18, 0, 0);
+
+/** Dashboard requests spread over three minutes of one hour, with N+1 loops of varying length. */
+function analyses(): ReturnType<typeof analyseRequest>[] {
+  const normalize = createSqlNormalizer();
+  return Array.from({ length: 30 }, (_, i) =>
+    analyseRequest(
+      requestOf(i % 3 === 0 ? 'GET dashboard/' : 'GET applications/', [APPLICATIONS, ...loop(5 + (i % 7), ...DASHBOARD_ROW)], {
+        traceId: (i + 1).toString(16).padStart(32, '0'),
+        startMs: T0 + (i % 3) * MINUTE_MS + i * 1000 + 0.25,
+      }),
+      normalize,
+    ),
+  );
+}
+
+/** The figures a row is written from, without float noise in the last bit. */
+const figures = (set: RollupSet) =>
+  set.values().map((r) => ({
+    endpoint: r.endpoint,
+    requests: r.requests,
+    dbSpans: r.dbSpans,
+    dbMs: r.dbMs.toFixed(6),
+    queriesPerRequest: [...r.queriesPerRequest].sort(),
+    requestDurations: [...r.requestDurations].sort(),
+    cascades: [...r.cascades.values()].map((c) => ({ fingerprint: c.fingerprint, requests: c.requestsAffected, executions: c.executions, wastedMs: c.wastedMs.toFixed(6), repeats: [...c.repeats].sort(), example: c.example })),
+    fingerprints: [...r.fingerprints.values()].map((f) => ({ fingerprint: f.fingerprint, requests: f.requests, executions: f.executions, totalMs: f.totalMs.toFixed(6), durations: [...f.durations].sort(), example: f.example })),
+  }));
+
+describe('rowBatch', () => {
+  it("sums each minute's rollups into its hour: the hour rows are those of every request added to one rollup", () => {
+    const all = analyses();
+    const batch = rowBatch(all, T0 + HOUR_MS, T0 - 48 * HOUR_MS);
+    expect(batch.minutes.map((m) => m.start)).toEqual([T0, T0 + MINUTE_MS, T0 + 2 * MINUTE_MS]);
+    expect(batch.hours.map((h) => h.start)).toEqual([T0]);
+    const whole = new RollupSet();
+    for (const a of all) whole.add(a);
+    const hour = new RollupSet();
+    for (const r of batch.hours[0]!.endpoints) hour.merge(r);
+    expect(figures(whole).map((r) => r.cascades.length)).toEqual([expect.any(Number), expect.any(Number)]);
+    expect(figures(whole).every((r) => r.cascades.length > 0 && r.requests > 1)).toBe(true);
+    expect(figures(hour)).toEqual(figures(whole));
+    const connections = batch.hours[0]!.connections;
+    expect(connections.map((c) => [c.service, c.dbRequests, c.opened])).toEqual([...whole.connections.values()].map((c) => [c.service, c.dbRequests, c.opened]));
+  });
+
+  it('writes no minute rows for requests past the minute horizon, and still their hour rows', () => {
+    const all = analyses();
+    const batch = rowBatch(all, T0 + 72 * HOUR_MS, T0 + 24 * HOUR_MS);
+    expect(batch.minutes).toEqual([]);
+    const whole = new RollupSet();
+    for (const a of all) whole.add(a);
+    const hour = new RollupSet();
+    for (const r of batch.hours[0]!.endpoints) hour.merge(r);
+    expect(figures(hour)).toEqual(figures(whole));
+  });
+});
