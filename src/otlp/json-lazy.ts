@@ -586,7 +586,6 @@ class LazyReader implements LazyJsonReader {
   #spanLo = 0;
   #spanIdStart = 0;
   #parent = '';
-  #parentState = 0; // 0 absent/'' / zero, 1 a parent
   #nameStart = 0;
   #nameEnd = 0;
   #nameEscaped = false;
@@ -671,17 +670,14 @@ class LazyReader implements LazyJsonReader {
         if (this.#is(ks, ke, K_PARENT_SPAN_ID)) {
           bit = 64;
           if (this.#lastParentId !== '' && b[at] === QUOTE && b[at + 17] === QUOTE && this.#same(at + 1, this.#lastParent, 16)) {
-            this.#parentState = 1;
             this.#parent = this.#lastParentId;
             p = at + 18;
           } else {
             p = this.#readId(at, 16);
             if (p < 0 || (this.#w0 | this.#w1) === 0) {
-              this.#parentState = 0;
               this.#parent = '';
               if (p < 0) p = -p;
             } else {
-              this.#parentState = 1;
               this.#parent = this.#lastParentId = this.#parentHex(at + 1);
               this.#keep(at + 1, this.#lastParent, 16);
             }
@@ -1267,7 +1263,7 @@ class LazyReader implements LazyJsonReader {
     this.#peerRank = 5;
     this.#clientRank = 4;
     this.#seen = 0;
-    this.#traceState = this.#spanState = this.#parentState = 0;
+    this.#traceState = this.#spanState = 0;
     this.#parent = '';
     this.#nameStart = this.#nameEnd = 0;
     this.#nameEscaped = false;
