@@ -27,7 +27,7 @@ import {
   K_SERVICE_INSTANCE_ID, K_SERVICE_NAME, K_URL_FULL, K_URL_PATH, K_USER_AGENT_OLD, K_USER_AGENT_STABLE, keyCode,
 } from './wire/keys.js';
 import { REJECT_ORDER } from './wire/span.js';
-import { StatementSplitter } from '../traces/compact.js';
+import { StatementSplitter } from './statement-split.js';
 import { SPAN_KINDS, STATUS_CODES } from './json.js';
 
 /**
