@@ -53,7 +53,7 @@ describe('n1lens serve (the real binary)', () => {
     }
   });
 
-  it('--dead-after lists the URLconf views no request reached on the page\'s report, without a query parameter', async () => {
+  it('passes --dead-after and --trace-url on to the page: dead views without a query parameter, example traces linked', async () => {
     const dir = tempDir('cli-dead');
     const schemaFile = join(dir, 'schema.json');
     writeFileSync(schemaFile, JSON.stringify({
@@ -64,7 +64,7 @@ describe('n1lens serve (the real binary)', () => {
     const child = spawn(
       process.execPath,
       [join(root, 'bin/n1lens.js'), 'serve', '--http-port', '0', '--grpc-port', '0', '--db', join(dir, 'n1lens.db'), '--no-warm-up',
-        '--schema', schemaFile, '--dead-after', '90d'],
+        '--schema', schemaFile, '--dead-after', '90d', '--trace-url', 'https://jaeger.example/trace/{traceId}', '--trace-wait-ms', '100'],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
@@ -78,6 +78,19 @@ describe('n1lens serve (the real binary)', () => {
       const report = (await (await fetch(`http://127.0.0.1:${port}/api/report`)).json()) as Report;
       const views = (report.serviceFindings ?? []).filter((f) => f.kind === 'dead_view');
       expect(views.map((v) => [v.subject, v.deadView?.status])).toEqual([['reports/legacy-export/', 'no_traffic_yet']]);
+      const posted = await fetch(`http://127.0.0.1:${port}/v1/traces`, {
+        method: 'POST',
+        body: encodeProtobuf(djangoRequest({ repeats: 7 })),
+        headers: { 'Content-Type': 'application/x-protobuf' },
+      });
+      expect(posted.status).toBe(200);
+      let finding: { traceLink?: string; example?: { traceId: string } } | undefined;
+      while (finding === undefined && Date.now() < deadline) {
+        const r = await fetch(`http://127.0.0.1:${port}/api/findings/1`);
+        if (r.status === 200) finding = (await r.json()) as typeof finding;
+        else await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(finding?.traceLink).toBe(`https://jaeger.example/trace/${finding?.example?.traceId}`);
     } finally {
       child.kill('SIGTERM');
       await exited;

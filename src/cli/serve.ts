@@ -115,6 +115,7 @@ export function serveCommand(): Command {
         ...(schema === undefined ? {} : { schema }),
         ...(o.record === undefined ? {} : { recordPath: o.record }),
         ...(deadAfterMs === undefined ? {} : { deadAfterMs }),
+        ...(o.traceUrl === undefined ? {} : { traceUrl: o.traceUrl }),
         ...spoolOption(o, db),
         ...security,
         storeWriterThread: o.storeWriterThread === true,
