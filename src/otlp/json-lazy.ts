@@ -29,6 +29,7 @@ import {
 import { REJECT_ORDER } from './wire/span.js';
 import { StatementSplitter } from './statement-split.js';
 import { SPAN_KINDS, STATUS_CODES } from './json.js';
+import { shardOfTraceId } from './shard.js';
 
 /**
  * Reads OTLP/JSON lines one at a time. It owns its memo tables, so a reader kept for a file hands
@@ -41,6 +42,14 @@ export interface LazyJsonReader {
    * in the shape this reader understands (or is not valid JSON).
    */
   decodeTo(line: Uint8Array, sink: SpanSink): SinkBatch | undefined;
+  /**
+   * `decodeTo` for one shard of `shards` (n1-report --jobs), as WireDecoder.decodeShardTo: only the
+   * shard's traces' spans reach the sink, `accepted` counts the valid spans of every shard, and
+   * while the sink is called `spanIndex` is the span's index among them.
+   */
+  decodeShardTo(line: Uint8Array, sink: SpanSink, shard: number, shards: number): SinkBatch | undefined;
+  /** During decodeTo / decodeShardTo: the index of the span being handed to the sink among the line's valid spans. */
+  readonly spanIndex: number;
 }
 
 export function createLazyJsonReader(): LazyJsonReader {
@@ -239,10 +248,36 @@ class LazyReader implements LazyJsonReader {
   readonly #stmtRecent = new Uint8Array(STMT_SETS);
   readonly #splitter = new StatementSplitter();
 
+  // The shard filter (decodeShardTo): valid spans of other shards are counted, not kept.
+  #shard = 0;
+  #shards = 1;
+  #otherShards = 0;
+  readonly #positions: number[] = [];
+  #shardTrace = '';
+  #shardOfTrace = 0;
+  #spanIndex = 0;
+
+  get spanIndex(): number {
+    return this.#spanIndex;
+  }
+
+  decodeShardTo(line: Uint8Array, sink: SpanSink, shard: number, shards: number): SinkBatch | undefined {
+    this.#shard = shard;
+    this.#shards = shards;
+    this.#shardTrace = '';
+    try {
+      return this.decodeTo(line, sink);
+    } finally {
+      this.#shard = 0;
+      this.#shards = 1;
+    }
+  }
+
   decodeTo(line: Uint8Array, sink: SpanSink): SinkBatch | undefined {
     this.#b = Buffer.isBuffer(line) ? line : Buffer.from(line.buffer, line.byteOffset, line.byteLength);
     this.#n = line.length;
     this.#count = 0;
+    this.#otherShards = 0;
     this.#rejected.fill(0);
     try {
       let p = this.#ws(0);
@@ -256,7 +291,9 @@ class LazyReader implements LazyJsonReader {
       throw error;
     }
     const count = this.#count;
+    const positions = this.#positions;
     for (let i = 0; i < count; i++) {
+      this.#spanIndex = positions[i]!;
       const record = this.#records[i];
       if (record !== undefined) sink.span(record);
       else {
@@ -269,7 +306,7 @@ class LazyReader implements LazyJsonReader {
     const rejected: SinkBatch['rejected'] = [];
     for (let i = 0; i < 4; i++) if (this.#rejected[i]! > 0) rejected.push({ reason: REJECT_ORDER[i]!, count: this.#rejected[i]! });
     this.#release();
-    return { accepted: count, rejected };
+    return { accepted: count + this.#otherShards, rejected };
   }
 
   /** Drops the line and what it handed over, so the reader keeps nothing of it alive. */
@@ -1288,7 +1325,19 @@ class LazyReader implements LazyJsonReader {
       this.#rejected[3]!++;
       return p;
     }
+    if (this.#shards > 1) {
+      const traceId = this.#traceId;
+      if (traceId !== this.#shardTrace) {
+        this.#shardTrace = traceId;
+        this.#shardOfTrace = shardOfTraceId(traceId, this.#shards);
+      }
+      if (this.#shardOfTrace !== this.#shard) {
+        this.#otherShards++;
+        return p;
+      }
+    }
     const i = this.#count++;
+    this.#positions[i] = i + this.#otherShards;
     const kind = this.#kind;
     const statement = f.dbStatement;
     const parent = this.#parent;
