@@ -16,6 +16,7 @@ import { createJsonDecoder } from './json.js';
 import { createLazyJsonReader, type LazyJsonReader } from './json-lazy.js';
 import { shardOfTraceId } from './shard.js';
 import type { DecodedBatch, SpanRecord, SpanSink } from './span.js';
+import type { SinkBatch } from './wire/decoder.js';
 import { djangoRequest, jsonLines } from './testing.js';
 
 /** What a sink is handed, as comparable values: a plain DB span as its record's fields, others as records. */
@@ -312,7 +313,7 @@ describe('LazyJsonReader.decodeShardTo', () => {
       const bytes = Buffer.from(line);
       const whole = indexed((sink) => reader.decodeTo(bytes, sink));
       expect(whole.batch).toBeDefined();
-      expect(whole.batch!.accepted).toBe(whole.spans.length);
+      expect((whole.batch as SinkBatch).accepted).toBe(whole.spans.length);
       expect(whole.spans.map((s) => s.at)).toEqual(whole.spans.map((_, i) => i));
       for (const shards of [2, 3]) {
         const parts = Array.from({ length: shards }, (_, shard) => indexed((sink) => reader.decodeShardTo(bytes, sink, shard, shards)));

@@ -48,8 +48,32 @@ export interface LazyJsonReader {
    * while the sink is called `spanIndex` is the span's index among them.
    */
   decodeShardTo(line: Uint8Array, sink: SpanSink, shard: number, shards: number): SinkBatch | undefined;
+  /**
+   * `decodeTo` in two steps, so that an export can be admitted between them (serve's OTLP/HTTP JSON):
+   * reads the line and keeps its spans, returning their trace ids and their sizes' sum, or undefined,
+   * keeping nothing, when it gives the line up. `handOver` or `drop` must follow before the reader
+   * reads another line.
+   */
+  read(line: Uint8Array, sizeOf: SpanSizes): LazyJsonScan | undefined;
+  /** Hands the spans `read` kept to the sink, as decodeTo would have, and forgets them. */
+  handOver(sink: SpanSink): SinkBatch;
+  /** Forgets what `read` kept without handing it over (an export refused). */
+  drop(): void;
   /** During decodeTo / decodeShardTo: the index of the span being handed to the sink among the line's valid spans. */
   readonly spanIndex: number;
+}
+
+/** How `read` sizes the spans it keeps, as the sink would take them (serve: the assembler's buffer estimate). */
+export interface SpanSizes {
+  dbSpan(statement: string, comment: string): number;
+  span(record: SpanRecord): number;
+}
+
+/** What `read` found in a line: each run of consecutive spans of one trace once, in order, the valid spans, and their sizes' sum. */
+export interface LazyJsonScan {
+  traceIds: string[];
+  spans: number;
+  bytes: number;
 }
 
 export function createLazyJsonReader(): LazyJsonReader {
@@ -274,6 +298,11 @@ class LazyReader implements LazyJsonReader {
   }
 
   decodeTo(line: Uint8Array, sink: SpanSink): SinkBatch | undefined {
+    return this.#read(line) ? this.handOver(sink) : undefined;
+  }
+
+  /** Reads a line and keeps its spans for handOver; false, with nothing kept, when it gives the line up. */
+  #read(line: Uint8Array): boolean {
     this.#b = Buffer.isBuffer(line) ? line : Buffer.from(line.buffer, line.byteOffset, line.byteLength);
     this.#n = line.length;
     this.#count = 0;
@@ -286,10 +315,34 @@ class LazyReader implements LazyJsonReader {
     } catch (error) {
       if (error === GIVE_UP) {
         this.#release();
-        return undefined;
+        return false;
       }
       throw error;
     }
+    return true;
+  }
+
+  read(line: Uint8Array, sizeOf: SpanSizes): LazyJsonScan | undefined {
+    if (!this.#read(line)) return undefined;
+    const traceIds: string[] = [];
+    let bytes = 0;
+    let last: string | undefined;
+    for (let i = 0; i < this.#count; i++) {
+      const record = this.#records[i];
+      const traceId = record === undefined ? this.#traceIds[i]! : record.traceId;
+      bytes += record === undefined ? sizeOf.dbSpan(this.#statements[i]!, this.#comments[i]!) : sizeOf.span(record);
+      if (traceId === last) continue;
+      last = traceId;
+      traceIds.push(traceId);
+    }
+    return { traceIds, spans: this.#count, bytes };
+  }
+
+  drop(): void {
+    this.#release();
+  }
+
+  handOver(sink: SpanSink): SinkBatch {
     const count = this.#count;
     const positions = this.#positions;
     for (let i = 0; i < count; i++) {
