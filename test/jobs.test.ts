@@ -53,6 +53,15 @@ describe('n1-report --jobs', () => {
     writeFileSync(mixed, lines.map((l, i) => (i % 3 === 2 ? l.replace(/"traceId"/g, '"trace_id"') : l)).join('\n') + '\n');
     expectSameAsOneJob([mixed]);
     expect(report([mixed], 2).stdout).toBe(report([recording], 1).stdout.replaceAll(recording, mixed));
+    // A wrong value type in one span's attribute: the shard owning the span reads them and fails;
+    // the others only check them as JSON. The error is --jobs 1's.
+    const damaged = join(dir, 'damaged-attribute.jsonl');
+    const at = lines.findIndex((l, i) => i > 3 && l.includes('{"stringValue":"postgresql"}'));
+    writeFileSync(damaged, lines.map((l, i) => (i === at ? l.replace('{"stringValue":"postgresql"}', '{"stringValue":{"x":1}}') : l)).join('\n') + '\n');
+    const one = report([damaged], 1);
+    expect(one.code).toBe(2);
+    expect(one.stderr).toContain(`line ${at + 1}`);
+    for (const jobs of [2, 3]) expect(report([damaged], jobs)).toEqual(one);
   }, 120_000);
 
   it('counts spans once across overlapping files of different formats, as --jobs 1 does', () => {

@@ -753,7 +753,9 @@ class LazyReader implements LazyJsonReader {
         if (this.#is(ks, ke, K_ATTRIBUTES)) {
           bit = 32;
           if (b[at] === 0x6e) giveUp();
-          p = this.#array(at, A_SPAN_ATTRIBUTES);
+          // Another shard's span (its trace id already read): its attributes are only checked as JSON;
+          // the shard that owns it reads them, and meets whatever makes the line given up or refused.
+          p = this.#shards > 1 && this.#traceState === 1 && !this.#mine() ? this.#skip(at, 4) : this.#array(at, A_SPAN_ATTRIBUTES);
         } else return this.#skip(at, 4);
         break;
       case 12:
@@ -1378,16 +1380,9 @@ class LazyReader implements LazyJsonReader {
       this.#rejected[3]!++;
       return p;
     }
-    if (this.#shards > 1) {
-      const traceId = this.#traceId;
-      if (traceId !== this.#shardTrace) {
-        this.#shardTrace = traceId;
-        this.#shardOfTrace = shardOfTraceId(traceId, this.#shards);
-      }
-      if (this.#shardOfTrace !== this.#shard) {
-        this.#otherShards++;
-        return p;
-      }
+    if (this.#shards > 1 && !this.#mine()) {
+      this.#otherShards++;
+      return p;
     }
     const i = this.#count++;
     this.#positions[i] = i + this.#otherShards;
@@ -1418,6 +1413,16 @@ class LazyReader implements LazyJsonReader {
       nanosToMs(startHi, startLo), nanosToMs(endHi, endLo), service, this.#status === 2, f, this.#instanceId || instanceOf(this.#host, this.#pid),
     );
     return p;
+  }
+
+  /** Whether the current span (its trace id read and valid) is of the shard decodeShardTo reads. */
+  #mine(): boolean {
+    const traceId = this.#traceId;
+    if (traceId !== this.#shardTrace) {
+      this.#shardTrace = traceId;
+      this.#shardOfTrace = shardOfTraceId(traceId, this.#shards);
+    }
+    return this.#shardOfTrace === this.#shard;
   }
 
   /** The current span's id as lowercase hex. */
