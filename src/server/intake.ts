@@ -4,7 +4,7 @@ import { getHeapStatistics } from 'node:v8';
 import { Analyzer, type AnalyzerOptions } from '../analyzer.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import { createJsonDecoder, decodeJsonRequest } from '../otlp/json.js';
-import { createLazyJsonReader, type LazyJsonReader, type LazyJsonScan, type SpanSizes } from '../otlp/json-lazy.js';
+import { createLazyJsonReader, type LazyJsonReader, type SpanSizes } from '../otlp/json-lazy.js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
 import { createWireDecoder, type SinkBatch, type WireDecoder } from '../otlp/wire/decoder.js';
 import type { DecodedBatch, SpanRecord, TraceId } from '../otlp/span.js';
@@ -105,6 +105,8 @@ const heapAndExternal = (): number => {
   const h = getHeapStatistics();
   return h.used_heap_size + h.external_memory;
 };
+
+const MAX_IDLE_JSON_READERS = 4;
 
 /** A kept span's share of the buffer estimate, as the assembler reckons it for the span the sink takes. */
 const SPAN_SIZES: SpanSizes = {
@@ -216,7 +218,7 @@ export class Intake {
    * `accept` for an OTLP/JSON export as its bytes (decompressed), as acceptProtobuf: the lazy reader
    * (otlp/json-lazy.ts) reads the body once and keeps its spans, admission surveys their trace ids
    * and sizes, and an admitted export is handed straight into the open traces' columns. A body the
-   * reader gives up (a shape it does not read, pretty-printed or not) is decoded by JSON.parse +
+   * reader gives up (a shape it does not read, e.g. snake_case names) is decoded by JSON.parse +
    * json.ts and accepted as `accept` takes it. Throws OtlpDecodeError for a body that is not an
    * export, before admission, with json.ts's message.
    */
@@ -224,10 +226,9 @@ export class Intake {
     const raw: RawExport = { encoding: 'json', body };
     // A reader per export in flight: admission may wait for the store, and another export may arrive meanwhile.
     const reader = this.#jsonReaders.pop() ?? createLazyJsonReader();
-    let scan: LazyJsonScan | undefined;
     let kept = false;
     try {
-      scan = reader.read(body, SPAN_SIZES);
+      const scan = reader.read(body, SPAN_SIZES);
       if (scan === undefined) return await this.accept(decodeJsonRequest(body, this.#json), transport, raw, recordLine);
       kept = true;
       const traceIds = [...new Set(scan.traceIds)];
@@ -242,7 +243,8 @@ export class Intake {
       });
     } finally {
       if (kept) reader.drop();
-      this.#jsonReaders.push(reader);
+      // Readers beyond a few concurrent exports' are let go (each holds its memo tables).
+      if (this.#jsonReaders.length < MAX_IDLE_JSON_READERS) this.#jsonReaders.push(reader);
     }
   }
 
