@@ -1,5 +1,4 @@
 /** `n1lens digest`: the worst endpoints of trace files or of the store's last period, posted to a Slack incoming webhook (or printed with --dry-run). */
-import { existsSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import {
   buildDigest,

@@ -114,6 +114,7 @@ export function serveCommand(): Command {
         report: endpointDetectOptions(o),
         ...(schema === undefined ? {} : { schema }),
         ...(o.record === undefined ? {} : { recordPath: o.record }),
+        ...(deadAfterMs === undefined ? {} : { deadAfterMs }),
         ...spoolOption(o, db),
         ...security,
         storeWriterThread: o.storeWriterThread === true,

@@ -16,16 +16,12 @@
  * having handed nothing over), and the caller decodes that line with JSON.parse and json.ts, whose
  * errors and quirks then apply unchanged (otlp/file.ts `decodeJsonLineTo`).
  */
-import { locationOf, newLocationParts } from './location.js';
+import { AttributeFolder, type AttributeSource } from './fold.js';
+import { locationOf } from './location.js';
 import type { SpanKind, SpanRecord, SpanSink } from './span.js';
-import { buildRecord, emptyFolded, instanceOf, nanosToMs, urlHost, type FoldedFields } from './to-span.js';
+import { buildRecord, instanceOf, nanosToMs } from './to-span.js';
 import type { SinkBatch } from './wire/decoder.js';
-import {
-  K_CLIENT_ADDRESS, K_DB_STATEMENT_OLD, K_DB_STATEMENT_STABLE, K_DB_SYSTEM_OLD, K_DB_SYSTEM_STABLE, K_HOST_NAME,
-  K_HTTP_CLIENT_IP, K_HTTP_METHOD_OLD, K_HTTP_METHOD_STABLE, K_HTTP_ROUTE, K_HTTP_TARGET_OLD, K_HTTP_URL, K_LOCATION,
-  K_MESSAGING_SYSTEM, K_NET_PEER_IP, K_NET_PEER_NAME, K_PROCESS_PID, K_RPC_SYSTEM, K_SERVER_ADDRESS,
-  K_SERVICE_INSTANCE_ID, K_SERVICE_NAME, K_URL_FULL, K_URL_PATH, K_USER_AGENT_OLD, K_USER_AGENT_STABLE, keyCode,
-} from './wire/keys.js';
+import { K_HOST_NAME, K_PROCESS_PID, K_SERVICE_INSTANCE_ID, K_SERVICE_NAME, keyCode } from './wire/keys.js';
 import { REJECT_ORDER } from './wire/span.js';
 import { StatementSplitter } from './statement-split.js';
 import { SPAN_KINDS, STATUS_CODES } from './json.js';
@@ -230,9 +226,17 @@ class LazyReader implements LazyJsonReader {
   #pid: string | undefined;
 
   // The current span.
-  readonly #f: FoldedFields = emptyFolded();
-  #peerRank = 5;
-  #clientRank = 4;
+  readonly #folder = new AttributeFolder();
+  /** The current attribute's value for the folder (a statement's comment lands in #comment). */
+  readonly #source: AttributeSource = ((reader: LazyReader): AttributeSource => ({
+    value(statementLike: boolean) {
+      reader.#comment = '';
+      return reader.#value(statementLike);
+    },
+    get comment() {
+      return reader.#comment;
+    },
+  }))(this);
   #comment = '';
   #nanosHi = 0;
   #nanosLo = 0;
@@ -1250,110 +1254,16 @@ class LazyReader implements LazyJsonReader {
     p = this.#keyValue(p, 0);
     const code = this.#kvCode;
     if (code < 0 || !this.#kvHasValue) return p;
-    this.#fold(code);
+    this.#folder.fold(code, this.#source);
     return p;
   }
 
-  /** Folds the current attribute (code `code`) into the span's fields: wire/span.ts's #fold, on JSON values. */
-  #fold(code: number): void {
-    const f = this.#f;
-    let value: string | undefined;
-    switch (code) {
-      case K_HTTP_METHOD_OLD:
-        if (f.httpMethod !== undefined) return;
-      // falls through
-      case K_HTTP_METHOD_STABLE:
-        value = this.#value(false);
-        if (value !== undefined) f.httpMethod = value;
-        return;
-      case K_HTTP_ROUTE:
-        value = this.#value(false);
-        if (value !== undefined) f.httpRoute = value;
-        return;
-      case K_HTTP_TARGET_OLD:
-        if (f.httpTarget !== undefined) return;
-      // falls through
-      case K_URL_PATH:
-        value = this.#value(false);
-        if (value !== undefined) f.httpTarget = value;
-        return;
-      case K_DB_SYSTEM_OLD:
-        if (f.dbSystem !== undefined) return;
-      // falls through
-      case K_DB_SYSTEM_STABLE:
-        value = this.#value(false);
-        if (value !== undefined) f.dbSystem = value;
-        return;
-      case K_DB_STATEMENT_OLD:
-        if (f.dbStatement !== undefined) return;
-      // falls through
-      case K_DB_STATEMENT_STABLE:
-        this.#comment = '';
-        value = this.#value(true);
-        if (value !== undefined) {
-          f.dbStatement = value;
-          this.#spanComment = this.#comment;
-        }
-        return;
-      case K_MESSAGING_SYSTEM:
-        value = this.#value(false);
-        if (value !== undefined) f.messagingSystem = value;
-        return;
-      case K_RPC_SYSTEM:
-        value = this.#value(false);
-        if (value !== undefined) f.rpcSystem = value;
-        return;
-      case K_SERVER_ADDRESS:
-      case K_NET_PEER_NAME:
-      case K_URL_FULL:
-      case K_HTTP_URL: {
-        const rank = code - K_SERVER_ADDRESS + 1;
-        if (rank >= this.#peerRank) return;
-        const raw = this.#value(false);
-        const peer = rank <= 2 ? raw : urlHost(raw);
-        if (peer) {
-          f.peer = peer;
-          this.#peerRank = rank;
-        }
-        return;
-      }
-      case K_CLIENT_ADDRESS:
-      case K_HTTP_CLIENT_IP:
-      case K_NET_PEER_IP: {
-        const rank = code - K_CLIENT_ADDRESS + 1;
-        if (rank >= this.#clientRank) return;
-        value = this.#value(false);
-        if (value) {
-          f.clientAddress = value;
-          this.#clientRank = rank;
-        }
-        return;
-      }
-      case K_USER_AGENT_OLD:
-        if (f.userAgent !== undefined) return;
-      // falls through
-      case K_USER_AGENT_STABLE:
-        value = this.#value(false);
-        if (value) f.userAgent = value;
-        return;
-      default:
-        if (code >= K_LOCATION) (f.location ??= newLocationParts())[code - K_LOCATION] = this.#value(false);
-        return; // resource keys on a span are just attributes
-    }
-  }
-
-  /** The comment split off the current span's statement. */
-  #spanComment = '';
 
   /** One span at p: validated as to-span.ts's rejectReason does, then kept for the sink. The index past it. */
   #span(p: number): number {
-    const f = this.#f;
-    f.httpMethod = f.httpRoute = f.httpTarget = f.dbSystem = f.dbStatement = f.messagingSystem = f.rpcSystem = f.peer = undefined;
-    f.clientAddress = f.userAgent = undefined;
-    f.location = undefined;
-    this.#spanComment = '';
-    this.#peerRank = 5;
-    this.#clientRank = 4;
+    const folder = this.#folder;
+    const f = folder.fields;
+    folder.reset();
     this.#seen = 0;
     this.#traceState = this.#spanState = 0;
     this.#parent = '';
@@ -1400,12 +1310,12 @@ class LazyReader implements LazyJsonReader {
       this.#times[2 * i + 1] = nanosToMs(endHi, endLo);
       this.#systems[i] = f.dbSystem;
       this.#statements[i] = statement;
-      this.#comments[i] = this.#spanComment;
+      this.#comments[i] = folder.dbComment;
       this.#services[i] = service;
       this.#locations[i] = f.location === undefined ? undefined : locationOf(f.location);
       return p;
     }
-    if (this.#spanComment !== '') f.dbStatement = statement! + this.#spanComment;
+    if (folder.dbComment !== '') f.dbStatement = statement! + folder.dbComment;
     const spanId = this.#spanIdText();
     const name = this.#nameEnd > this.#nameStart ? this.#text(this.#nameStart, this.#nameEnd, this.#nameEscaped) : '';
     this.#records[i] = buildRecord(

@@ -32,8 +32,6 @@ import {
   type AcknowledgementRow,
   type EndpointHourRow,
   type ExampleRead,
-  type FindingHourRow,
-  type FingerprintHourRow,
   type FindingIdRow,
   type Link,
   type RouteTrafficRow,

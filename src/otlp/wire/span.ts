@@ -4,17 +4,12 @@
  * and client sources win), validated as to-span.ts's rejectReason does, on the raw bytes.
  */
 import type { SpanKind, SpanRecord, SpanRejectReason, SpanSink } from '../span.js';
-import { buildRecord, emptyFolded, nanosToMs, urlHost, type FoldedFields } from '../to-span.js';
-import { locationOf, newLocationParts } from '../location.js';
+import { AttributeFolder } from '../fold.js';
+import { buildRecord, nanosToMs } from '../to-span.js';
+import { locationOf } from '../location.js';
 import { shardOfTraceIdBytes } from '../shard.js';
 import { AttributeReader } from './attributes.js';
 import { fail, truncated, WIRE_FIXED64, WIRE_LEN, type WireCursor } from './cursor.js';
-import {
-  K_CLIENT_ADDRESS, K_DB_STATEMENT_OLD, K_DB_STATEMENT_STABLE, K_DB_SYSTEM_OLD, K_DB_SYSTEM_STABLE, K_HTTP_CLIENT_IP,
-  K_HTTP_METHOD_OLD, K_HTTP_METHOD_STABLE, K_HTTP_ROUTE, K_HTTP_TARGET_OLD, K_HTTP_URL, K_LOCATION, K_MESSAGING_SYSTEM,
-  K_NET_PEER_IP, K_NET_PEER_NAME, K_RPC_SYSTEM, K_SERVER_ADDRESS, K_URL_FULL, K_URL_PATH, K_USER_AGENT_OLD,
-  K_USER_AGENT_STABLE,
-} from './keys.js';
 import type { TraceScan } from './decoder.js';
 import type { WireStrings } from './strings.js';
 
@@ -31,11 +26,7 @@ export class SpanReader {
   readonly #strings: WireStrings;
   readonly attributes: AttributeReader;
   /** The current span's folded attributes (to-span.ts's buildRecord makes the record from them). */
-  readonly #f: FoldedFields = emptyFolded();
-  /** Rank of the source f.peer came from (1 best); 5 while there is none. */
-  #peerRank = 5;
-  /** Rank of the source f.clientAddress came from (1 best); 4 while there is none. */
-  #clientRank = 4;
+  readonly #folder = new AttributeFolder();
   spans: SpanRecord[] = [];
   readonly rejected = [0, 0, 0, 0];
   /** Shard mode: this reader's shard of `shards`; 1 shard reads every span. */
@@ -45,8 +36,6 @@ export class SpanReader {
   positions: number[] = [];
   /** Sink mode (WireDecoder.decodeTo, see useSink): valid spans go here, counted in `accepted`, instead of into `spans`. */
   sink: SpanSink | undefined;
-  /** The comment split off the current span's statement (sink mode only), '' when none. */
-  #dbComment = '';
   /** Sink mode: the index among the message's accepted spans of the span being handed over. */
   position = 0;
   /** Scan mode (WireDecoder.scanTraces, a shard of none): other shards' valid spans are noted here. */
@@ -91,7 +80,8 @@ export class SpanReader {
     let skipped = false;
     const c = this.#cursor;
     const buf = c.buf;
-    const f = this.#f;
+    const folder = this.#folder;
+    const f = folder.fields;
     let traceStart = -1;
     let traceLength = 0;
     let spanStart = -1;
@@ -106,12 +96,7 @@ export class SpanReader {
     let endLo = 0;
     let endHi = 0;
     let status = 0;
-    f.httpMethod = f.httpRoute = f.httpTarget = f.dbSystem = f.dbStatement = f.messagingSystem = f.rpcSystem = f.peer = undefined;
-    f.clientAddress = f.userAgent = undefined;
-    f.location = undefined;
-    this.#dbComment = '';
-    this.#peerRank = 5;
-    this.#clientRank = 4;
+    folder.reset();
 
     while (pos < end) {
       const at = pos;
@@ -135,7 +120,10 @@ export class SpanReader {
         switch (field) {
           case 9:
             if (foreign) skipped = true;
-            else this.#fold(pos, pos + n);
+            else {
+              const code = this.attributes.read(pos, pos + n, 4);
+              if (code >= 0) folder.fold(code, this.attributes);
+            }
             break;
           case 1:
             traceStart = pos;
@@ -233,11 +221,11 @@ export class SpanReader {
         // id or the name, and no record.
         sink.dbSpan(
           traceId, bigEndianWord(buf, spanStart), bigEndianWord(buf, spanStart + 4), parent, nanosToMs(startHi, startLo), nanosToMs(endHi, endLo),
-          f.dbSystem, statement, this.#dbComment, service, f.location === undefined ? undefined : locationOf(f.location),
+          f.dbSystem, statement, folder.dbComment, service, f.location === undefined ? undefined : locationOf(f.location),
         );
         return;
       }
-      if (this.#dbComment !== '') f.dbStatement = statement! + this.#dbComment;
+      if (folder.dbComment !== '') f.dbStatement = statement! + folder.dbComment;
       sink.span(
         buildRecord(
           traceId, strings.spanIdHex(spanStart), parent, strings.text(nameStart, nameEnd), (kind >= 0 && kind <= 5 ? kind : 0) as SpanKind,
@@ -294,98 +282,6 @@ export class SpanReader {
       }
     }
     return code;
-  }
-
-  /** Folds the attribute at [start, end) into the current span's fields. */
-  #fold(start: number, end: number): void {
-    const attributes = this.attributes;
-    const code = attributes.read(start, end, 4);
-    if (code < 0) return;
-    const f = this.#f;
-    let value: string | undefined;
-    switch (code) {
-      case K_HTTP_METHOD_OLD:
-        if (f.httpMethod !== undefined) return;
-      // falls through
-      case K_HTTP_METHOD_STABLE:
-        value = attributes.value(false);
-        if (value !== undefined) f.httpMethod = value;
-        return;
-      case K_HTTP_ROUTE:
-        value = attributes.value(false);
-        if (value !== undefined) f.httpRoute = value;
-        return;
-      case K_HTTP_TARGET_OLD:
-        if (f.httpTarget !== undefined) return;
-      // falls through
-      case K_URL_PATH:
-        value = attributes.value(false);
-        if (value !== undefined) f.httpTarget = value;
-        return;
-      case K_DB_SYSTEM_OLD:
-        if (f.dbSystem !== undefined) return;
-      // falls through
-      case K_DB_SYSTEM_STABLE:
-        value = attributes.value(false);
-        if (value !== undefined) f.dbSystem = value;
-        return;
-      case K_DB_STATEMENT_OLD:
-        if (f.dbStatement !== undefined) return;
-      // falls through
-      case K_DB_STATEMENT_STABLE:
-        value = attributes.value(true);
-        if (value !== undefined) {
-          f.dbStatement = value;
-          this.#dbComment = attributes.comment;
-        }
-        return;
-      case K_MESSAGING_SYSTEM:
-        value = attributes.value(false);
-        if (value !== undefined) f.messagingSystem = value;
-        return;
-      case K_RPC_SYSTEM:
-        value = attributes.value(false);
-        if (value !== undefined) f.rpcSystem = value;
-        return;
-      case K_SERVER_ADDRESS:
-      case K_NET_PEER_NAME:
-      case K_URL_FULL:
-      case K_HTTP_URL: {
-        const rank = code - K_SERVER_ADDRESS + 1;
-        if (rank >= this.#peerRank) return;
-        const raw = attributes.value(false);
-        const peer = rank <= 2 ? raw : urlHost(raw);
-        if (peer) {
-          f.peer = peer;
-          this.#peerRank = rank;
-        }
-        return;
-      }
-      case K_CLIENT_ADDRESS:
-      case K_HTTP_CLIENT_IP:
-      case K_NET_PEER_IP: {
-        const rank = code - K_CLIENT_ADDRESS + 1;
-        if (rank >= this.#clientRank) return;
-        value = attributes.value(false);
-        if (value) {
-          f.clientAddress = value;
-          this.#clientRank = rank;
-        }
-        return;
-      }
-      case K_USER_AGENT_OLD:
-        if (f.userAgent !== undefined) return;
-      // falls through
-      case K_USER_AGENT_STABLE:
-        value = attributes.value(false);
-        if (value) f.userAgent = value;
-        return;
-      default:
-        if (code >= K_LOCATION) {
-          (f.location ??= newLocationParts())[code - K_LOCATION] = attributes.value(false);
-        }
-        return; // resource keys on a span are just attributes
-    }
   }
 }
 
