@@ -140,13 +140,13 @@ export async function load({ send, pid, nextBatch, inflight, seconds, warmup, ra
   };
 }
 
-/** OTLP/HTTP protobuf exports over `inflight` keep-alive sockets; close() frees them. */
-export function httpSender(port, inflight) {
+/** OTLP/HTTP exports (protobuf, or `contentType`) over `inflight` keep-alive sockets; close() frees them. */
+export function httpSender(port, inflight, contentType = 'application/x-protobuf') {
   const agent = new http.Agent({ keepAlive: true, maxSockets: inflight });
   const send = (body) =>
     new Promise((resolve) => {
       const req = http.request(
-        { host: '127.0.0.1', port, path: '/v1/traces', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length } },
+        { host: '127.0.0.1', port, path: '/v1/traces', method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': body.length } },
         (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode === 200 ? 'ok' : res.statusCode === 503 || res.statusCode === 429 ? 'refused' : 'error'));

@@ -8,14 +8,16 @@
  *
  *   taskset -c 0 node bench/serve.mjs [--seconds 20] [--inflight 8] [--server-cpu 1] [--rate <spans/s>]
  *                                     [--bin <another checkout's bin/n1lens.js>] [--serve-args "<serve flags>"]
- *                                     [--live-times]
+ *                                     [--live-times] [--json]
  * (`--bin` runs another build, for A/B runs alternated by hand; `--serve-args "--no-spool"` passes flags to serve.)
+ * `--json`: the same batches as OTLP/JSON bodies over HTTP only (trace ids re-stamped in the text).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { corpusBatches, grpcSender, httpSender, load, spawnServe } from './load.mjs';
+import { jsonBatchStamper } from './stamp.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,11 +33,15 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const serverNodeFlags = (arg('server-node-flags', '') || '').split(' ').filter(Boolean);
 const bin = arg('bin', 'bin/n1lens.js');
 const serveArgs = (arg('serve-args', '') || '').split(' ').filter(Boolean);
-const only = arg('only', 'http,grpc').split(',');
+const json = process.argv.includes('--json');
+const only = arg('only', json ? 'http' : 'http,grpc').split(',');
 /** Paced load, spans/s (for p99 at a given rate); default: closed loop. */
 const rate = arg('rate') === undefined ? undefined : Number(arg('rate'));
 
-const stamper = corpusBatches(templatesCount, { liveTimes: process.argv.includes('--live-times') });
+const pbStamper = corpusBatches(templatesCount, { liveTimes: process.argv.includes('--live-times') });
+const stamper = json
+  ? jsonBatchStamper(pbStamper.templates, (await import(new URL('../dist/otlp/to-json.js', import.meta.url).href)).protobufToOtlpJson)
+  : pbStamper;
 const templates = stamper.templates;
 const nextBatch = stamper.next;
 
@@ -51,7 +57,7 @@ async function startServer() {
 const server = await startServer();
 try {
   const run = (sender) => load({ send: sender.send, pid: server.child.pid, nextBatch, inflight, seconds, warmup, rate });
-  const httpClient = httpSender(server.httpPort, inflight);
+  const httpClient = httpSender(server.httpPort, inflight, json ? 'application/json' : 'application/x-protobuf');
   const httpResult = only.includes('http') ? await run(httpClient) : undefined;
   httpClient.close();
   const connections = Number(arg('grpc-connections', Math.max(1, inflight >> 1)));
@@ -63,7 +69,8 @@ try {
     JSON.stringify({
       bench: 'serve',
       batchSpans: templates[0].spans,
-      batchBytes: Math.round(templates.reduce((n, t) => n + t.pb.length, 0) / templates.length),
+      encoding: json ? 'json' : 'protobuf',
+      batchBytes: Math.round(templates.reduce((n, t) => n + (t.pb ?? t.text).length, 0) / templates.length),
       inflight,
       seconds,
       http: httpResult,

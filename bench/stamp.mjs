@@ -98,3 +98,36 @@ export function batchStamper(source, count, { liveTimes = false } = {}) {
     },
   };
 }
+
+/**
+ * `batchStamper`'s batches as OTLP/JSON bodies (serve.mjs --json): each template written once as
+ * JSON by `toJson`, and the first eight hex digits of every "traceId" re-stamped in place for each
+ * pass, as the protobuf stamper stamps the first four bytes. (Span times stay as written.)
+ */
+export function jsonBatchStamper(templates, toJson) {
+  const key = Buffer.from('"traceId":"');
+  const json = templates.map((t) => {
+    const text = Buffer.from(toJson(t.pb));
+    const ids = [];
+    for (let at = text.indexOf(key); at >= 0; at = text.indexOf(key, at + 1)) ids.push(at + key.length);
+    return { text, ids, spans: t.spans };
+  });
+  let cursor = 0;
+  let pass = 0;
+  return {
+    templates: json,
+    next() {
+      const t = json[cursor];
+      if (++cursor === json.length) {
+        cursor = 0;
+        pass++;
+      }
+      const body = Buffer.from(t.text);
+      for (const at of t.ids) {
+        const word = (parseInt(body.toString('latin1', at, at + 8), 16) ^ (pass * 0x9e3779b1)) >>> 0;
+        body.write(word.toString(16).padStart(8, '0'), at, 'latin1');
+      }
+      return { body, spans: t.spans };
+    },
+  };
+}

@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from './support.js';
 
@@ -43,6 +44,24 @@ describe('n1-report --jobs', () => {
     expectSameAsOneJob([recording]);
     expectSameAsOneJob(['--schema', schema, recording]);
     expectSameAsOneJob(['-'], readFileSync(recording));
+  }, 120_000);
+
+  it('gives the --jobs 1 report when JSON lines the lazy reader gives up interleave with lines it reads', () => {
+    // Every third line in snake_case: JSON.parse + json.ts decode it whole, the others go through the lazy reader.
+    const lines = gunzipSync(readFileSync(recording)).toString('utf8').split('\n').filter((l) => l.trim() !== '');
+    const mixed = join(dir, 'mixed.jsonl');
+    writeFileSync(mixed, lines.map((l, i) => (i % 3 === 2 ? l.replace(/"traceId"/g, '"trace_id"') : l)).join('\n') + '\n');
+    expectSameAsOneJob([mixed]);
+    expect(report([mixed], 2).stdout).toBe(report([recording], 1).stdout.replaceAll(recording, mixed));
+    // A wrong value type in one span's attribute: the shard owning the span reads them and fails;
+    // the others only check them as JSON. The error is --jobs 1's.
+    const damaged = join(dir, 'damaged-attribute.jsonl');
+    const at = lines.findIndex((l, i) => i > 3 && l.includes('{"stringValue":"postgresql"}'));
+    writeFileSync(damaged, lines.map((l, i) => (i === at ? l.replace('{"stringValue":"postgresql"}', '{"stringValue":{"x":1}}') : l)).join('\n') + '\n');
+    const one = report([damaged], 1);
+    expect(one.code).toBe(2);
+    expect(one.stderr).toContain(`line ${at + 1}`);
+    for (const jobs of [2, 3]) expect(report([damaged], jobs)).toEqual(one);
   }, 120_000);
 
   it('counts spans once across overlapping files of different formats, as --jobs 1 does', () => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as http2 from 'node:http2';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as HttpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -11,7 +11,7 @@ import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { analyseFiles } from '../src/cli/report.js';
 import { otlpSchema } from '../src/otlp/schema.js';
-import { djangoRequest, encodeJson, encodeProtobuf } from '../src/otlp/testing.js';
+import { djangoRequest, encodeJson, encodeProtobuf, type OtlpJsonRequest } from '../src/otlp/testing.js';
 import { buildReport, type Report } from '../src/report/model.js';
 import { startServer, type RunningServer, type ServeOptions } from '../src/server/serve.js';
 import { emitDashboards } from './otel-sdk.js';
@@ -157,6 +157,34 @@ describe('n1lens serve with the official OpenTelemetry JS exporters', () => {
 });
 
 describe('OTLP/HTTP status codes', () => {
+  it('stores the same report for the recording exported as OTLP/JSON, pretty-printed OTLP/JSON and protobuf', async () => {
+    const lines = gunzipSync(readFileSync(new URL('../samples/traces/recruit.jsonl.gz', import.meta.url))).toString('utf8').split('\n').filter(Boolean);
+    const bodies = {
+      json: lines.map((line) => ({ body: line, type: 'application/json' })),
+      // Some clients indent their JSON; another shape the lazy reader gives up (snake_case ids) is decoded by json.ts.
+      pretty: lines.map((line) => ({ body: JSON.stringify(JSON.parse(line), null, 2), type: 'application/json' })),
+      snake: lines.map((line) => ({ body: line.replace(/"traceId"/g, '"trace_id"'), type: 'application/json' })),
+      protobuf: lines.map((line) => ({ body: encodeProtobuf(JSON.parse(line) as OtlpJsonRequest), type: 'application/x-protobuf' })),
+    };
+    const reports: Record<string, Report> = {};
+    for (const [name, exports] of Object.entries(bodies)) {
+      const server = await start({ traceWaitMs: 300 });
+      for (const { body, type } of exports) expect((await post(server.url, body, { 'Content-Type': type })).status, name).toBe(200);
+      let report: Report | undefined;
+      for (let i = 0; i < 400 && (report?.summary.requests ?? 0) < 33; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+        report = (await (await fetch(`${server.url}/api/report`)).json()) as Report;
+      }
+      for (const e of report!.endpoints) for (const f of e.findings) delete f.id;
+      reports[name] = report!;
+    }
+    expect(reports.json!.summary.requests).toBe(33);
+    expect(reports.json!.endpoints.some((e) => e.findings.length > 0)).toBe(true);
+    expect(reports.pretty).toEqual(reports.json);
+    expect(reports.snake).toEqual(reports.json);
+    expect(reports.protobuf).toEqual(reports.json);
+  }, 60_000);
+
   it('answers 400 to OTLP/JSON with a wrong value type or enum name', async () => {
     const server = await start();
     for (const patch of ['{"stringValue":{"x":1}}', '{"intValue":"abc"}']) {

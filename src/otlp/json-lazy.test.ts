@@ -14,7 +14,9 @@ import { OtlpDecodeError } from './errors.js';
 import { createUnitDecoders, decodeJsonLineTo } from './file.js';
 import { createJsonDecoder } from './json.js';
 import { createLazyJsonReader, type LazyJsonReader } from './json-lazy.js';
+import { shardOfTraceId } from './shard.js';
 import type { DecodedBatch, SpanRecord, SpanSink } from './span.js';
+import type { SinkBatch } from './wire/decoder.js';
 import { djangoRequest, jsonLines } from './testing.js';
 
 /** What a sink is handed, as comparable values: a plain DB span as its record's fields, others as records. */
@@ -284,6 +286,45 @@ describe('createLazyJsonReader', () => {
     expect(first.handed.length).toBeGreaterThan(5);
     const statements = (h: Handed[]) => h.flatMap((s) => ('db' in s ? [s.dbStatement] : []));
     expect(statements(second.handed)).toEqual(statements(first.handed));
+  });
+});
+
+describe('LazyJsonReader.decodeShardTo', () => {
+  it("splits a line's spans by trace among shards, each at its index among all valid spans, counting every shard's", () => {
+    const data = gunzipSync(readFileSync('samples/traces/recruit.jsonl.gz')).toString('utf8');
+    const lines = data.split('\n').filter((l) => l.trim() !== '').slice(0, 40);
+    // Two traces in one request, and a span the reader refuses (all-zero id) between valid ones, so indexes skip it.
+    const [a, b] = jsonLines([djangoRequest({ repeats: 3 }), djangoRequest({ repeats: 2, traceId: '5af92f3577b34da6a3ce929d0e0e4737' })]).trim().split('\n');
+    const both = JSON.stringify({ resourceSpans: [...JSON.parse(a!).resourceSpans, ...JSON.parse(b!).resourceSpans] });
+    let n = 0;
+    lines.push(both.replace(/"spanId":"[0-9a-f]{16}"/g, (id) => (++n === 3 ? '"spanId":"0000000000000000"' : id)));
+    const reader = createLazyJsonReader();
+    const indexed = (decode: (sink: SpanSink) => unknown) => {
+      const { sink, handed } = collect();
+      const at: number[] = [];
+      const batch = decode({
+        dbSpan: (...args: Parameters<SpanSink['dbSpan']>) => (at.push(reader.spanIndex), sink.dbSpan(...args)),
+        span: (record) => (at.push(reader.spanIndex), sink.span(record)),
+      });
+      return { batch, spans: handed.map((span, i) => ({ at: at[i]!, span })) };
+    };
+    let split = 0;
+    for (const line of lines) {
+      const bytes = Buffer.from(line);
+      const whole = indexed((sink) => reader.decodeTo(bytes, sink));
+      expect(whole.batch).toBeDefined();
+      expect((whole.batch as SinkBatch).accepted).toBe(whole.spans.length);
+      expect(whole.spans.map((s) => s.at)).toEqual(whole.spans.map((_, i) => i));
+      for (const shards of [2, 3]) {
+        const parts = Array.from({ length: shards }, (_, shard) => indexed((sink) => reader.decodeShardTo(bytes, sink, shard, shards)));
+        for (const part of parts) expect(part.batch).toEqual(whole.batch);
+        const union = parts.flatMap((part) => part.spans).sort((a, b) => a.at - b.at);
+        expect(union).toEqual(whole.spans);
+        if (parts.filter((part) => part.spans.length > 0).length > 1) split++;
+        for (const [shard, part] of parts.entries()) for (const { span } of part.spans) expect(shardOfTraceId(span.traceId, shards)).toBe(shard);
+      }
+    }
+    expect(split).toBeGreaterThan(0);
   });
 });
 

@@ -25,6 +25,7 @@ import { K_HOST_NAME, K_PROCESS_PID, K_SERVICE_INSTANCE_ID, K_SERVICE_NAME, keyC
 import { REJECT_ORDER } from './wire/span.js';
 import { StatementSplitter } from './statement-split.js';
 import { SPAN_KINDS, STATUS_CODES } from './json.js';
+import { shardOfTraceId } from './shard.js';
 
 /**
  * Reads OTLP/JSON lines one at a time. It owns its memo tables, so a reader kept for a file hands
@@ -37,6 +38,38 @@ export interface LazyJsonReader {
    * in the shape this reader understands (or is not valid JSON).
    */
   decodeTo(line: Uint8Array, sink: SpanSink): SinkBatch | undefined;
+  /**
+   * `decodeTo` for one shard of `shards` (n1-report --jobs), as WireDecoder.decodeShardTo: only the
+   * shard's traces' spans reach the sink, `accepted` counts the valid spans of every shard, and
+   * while the sink is called `spanIndex` is the span's index among them.
+   */
+  decodeShardTo(line: Uint8Array, sink: SpanSink, shard: number, shards: number): SinkBatch | undefined;
+  /**
+   * `decodeTo` in two steps, so that an export can be admitted between them (serve's OTLP/HTTP JSON):
+   * reads the line and keeps its spans, returning their trace ids and their sizes' sum, or undefined,
+   * keeping nothing, when it gives the line up. `handOver` or `drop` must follow before the reader
+   * reads another line.
+   */
+  read(line: Uint8Array, sizeOf: SpanSizes): LazyJsonScan | undefined;
+  /** Hands the spans `read` kept to the sink, as decodeTo would have, and forgets them. */
+  handOver(sink: SpanSink): SinkBatch;
+  /** Forgets what `read` kept without handing it over (an export refused). */
+  drop(): void;
+  /** During decodeTo / decodeShardTo: the index of the span being handed to the sink among the line's valid spans. */
+  readonly spanIndex: number;
+}
+
+/** How `read` sizes the spans it keeps, as the sink would take them (serve: the assembler's buffer estimate). */
+export interface SpanSizes {
+  dbSpan(statement: string, comment: string): number;
+  span(record: SpanRecord): number;
+}
+
+/** What `read` found in a line: each run of consecutive spans of one trace once, in order, the valid spans, and their sizes' sum. */
+export interface LazyJsonScan {
+  traceIds: string[];
+  spans: number;
+  bytes: number;
 }
 
 export function createLazyJsonReader(): LazyJsonReader {
@@ -243,10 +276,41 @@ class LazyReader implements LazyJsonReader {
   readonly #stmtRecent = new Uint8Array(STMT_SETS);
   readonly #splitter = new StatementSplitter();
 
+  // The shard filter (decodeShardTo): valid spans of other shards are counted, not kept.
+  #shard = 0;
+  #shards = 1;
+  #otherShards = 0;
+  readonly #positions: number[] = [];
+  #shardTrace = '';
+  #shardOfTrace = 0;
+  #spanIndex = 0;
+
+  get spanIndex(): number {
+    return this.#spanIndex;
+  }
+
+  decodeShardTo(line: Uint8Array, sink: SpanSink, shard: number, shards: number): SinkBatch | undefined {
+    this.#shard = shard;
+    this.#shards = shards;
+    this.#shardTrace = '';
+    try {
+      return this.decodeTo(line, sink);
+    } finally {
+      this.#shard = 0;
+      this.#shards = 1;
+    }
+  }
+
   decodeTo(line: Uint8Array, sink: SpanSink): SinkBatch | undefined {
+    return this.#read(line) ? this.handOver(sink) : undefined;
+  }
+
+  /** Reads a line and keeps its spans for handOver; false, with nothing kept, when it gives the line up. */
+  #read(line: Uint8Array): boolean {
     this.#b = Buffer.isBuffer(line) ? line : Buffer.from(line.buffer, line.byteOffset, line.byteLength);
     this.#n = line.length;
     this.#count = 0;
+    this.#otherShards = 0;
     this.#rejected.fill(0);
     try {
       let p = this.#ws(0);
@@ -255,12 +319,38 @@ class LazyReader implements LazyJsonReader {
     } catch (error) {
       if (error === GIVE_UP) {
         this.#release();
-        return undefined;
+        return false;
       }
       throw error;
     }
+    return true;
+  }
+
+  read(line: Uint8Array, sizeOf: SpanSizes): LazyJsonScan | undefined {
+    if (!this.#read(line)) return undefined;
+    const traceIds: string[] = [];
+    let bytes = 0;
+    let last: string | undefined;
+    for (let i = 0; i < this.#count; i++) {
+      const record = this.#records[i];
+      const traceId = record === undefined ? this.#traceIds[i]! : record.traceId;
+      bytes += record === undefined ? sizeOf.dbSpan(this.#statements[i]!, this.#comments[i]!) : sizeOf.span(record);
+      if (traceId === last) continue;
+      last = traceId;
+      traceIds.push(traceId);
+    }
+    return { traceIds, spans: this.#count, bytes };
+  }
+
+  drop(): void {
+    this.#release();
+  }
+
+  handOver(sink: SpanSink): SinkBatch {
     const count = this.#count;
+    const positions = this.#positions;
     for (let i = 0; i < count; i++) {
+      this.#spanIndex = positions[i]!;
       const record = this.#records[i];
       if (record !== undefined) sink.span(record);
       else {
@@ -273,7 +363,7 @@ class LazyReader implements LazyJsonReader {
     const rejected: SinkBatch['rejected'] = [];
     for (let i = 0; i < 4; i++) if (this.#rejected[i]! > 0) rejected.push({ reason: REJECT_ORDER[i]!, count: this.#rejected[i]! });
     this.#release();
-    return { accepted: count, rejected };
+    return { accepted: count + this.#otherShards, rejected };
   }
 
   /** Drops the line and what it handed over, so the reader keeps nothing of it alive. */
@@ -667,7 +757,9 @@ class LazyReader implements LazyJsonReader {
         if (this.#is(ks, ke, K_ATTRIBUTES)) {
           bit = 32;
           if (b[at] === 0x6e) giveUp();
-          p = this.#array(at, A_SPAN_ATTRIBUTES);
+          // Another shard's span (its trace id already read): its attributes are only checked as JSON;
+          // the shard that owns it reads them, and meets whatever makes the line given up or refused.
+          p = this.#shards > 1 && this.#traceState === 1 && !this.#mine() ? this.#skip(at, 4) : this.#array(at, A_SPAN_ATTRIBUTES);
         } else return this.#skip(at, 4);
         break;
       case 12:
@@ -1198,7 +1290,12 @@ class LazyReader implements LazyJsonReader {
       this.#rejected[3]!++;
       return p;
     }
+    if (this.#shards > 1 && !this.#mine()) {
+      this.#otherShards++;
+      return p;
+    }
     const i = this.#count++;
+    this.#positions[i] = i + this.#otherShards;
     const kind = this.#kind;
     const statement = f.dbStatement;
     const parent = this.#parent;
@@ -1226,6 +1323,16 @@ class LazyReader implements LazyJsonReader {
       nanosToMs(startHi, startLo), nanosToMs(endHi, endLo), service, this.#status === 2, f, this.#instanceId || instanceOf(this.#host, this.#pid),
     );
     return p;
+  }
+
+  /** Whether the current span (its trace id read and valid) is of the shard decodeShardTo reads. */
+  #mine(): boolean {
+    const traceId = this.#traceId;
+    if (traceId !== this.#shardTrace) {
+      this.#shardTrace = traceId;
+      this.#shardOfTrace = shardOfTraceId(traceId, this.#shards);
+    }
+    return this.#shardOfTrace === this.#shard;
   }
 
   /** The current span's id as lowercase hex. */

@@ -13,7 +13,7 @@ import { createUnitDecoders, decodeUnit, inProtobufUnit, isRawUnit, readTraceUni
 import { errorData, type FromWorker } from './protocol.js';
 import { shardOfTraceId } from '../otlp/shard.js';
 import type { SpanRecord, SpanSink, TraceId } from '../otlp/span.js';
-import type { WireDecoder } from '../otlp/wire/decoder.js';
+import type { SinkBatch, WireDecoder } from '../otlp/wire/decoder.js';
 
 /** Release phases within one unit: evicted while its spans were added, then completed by the poll after them; the end's flush comes last. */
 const EVICTED = 0;
@@ -63,6 +63,9 @@ export class ShardAnalysis {
       const decoder = this.#shardDecoder(decoders.wire);
       const { analyses } = inProtobufUnit(unit, (bytes) => this.analyzer.addMessage(decoder, bytes, (accepted) => (this.#spansRead += accepted)));
       this.#take(round + EVICTED, analyses);
+    } else if (isRawUnit(unit) && unit.raw === 'json-line') {
+      const { analyses } = this.analyzer.addDecoded((sink) => this.#jsonLineTo(unit, decoders, sink), (accepted) => (this.#spansRead += accepted));
+      this.#take(round + EVICTED, analyses);
     } else {
       const spans = isRawUnit(unit) ? decodeUnit(unit, decoders).spans : unit.spans;
       const mine = this.#mine(spans);
@@ -105,6 +108,31 @@ export class ShardAnalysis {
       }
     }
     return mine;
+  }
+
+  /**
+   * This shard's spans of a raw JSON line into the sink, noting each trace's last position: through
+   * the lazy reader (as decodeJsonLineTo for --jobs 1), or the line decoded whole when it gives up.
+   */
+  #jsonLineTo(unit: Extract<TraceUnit, { raw: 'json-line' }>, decoders: UnitDecoders, inner: SpanSink): SinkBatch {
+    const lazy = decoders.lazyJson;
+    const base = this.#spansRead;
+    const last = this.#last;
+    const sink: SpanSink = {
+      dbSpan(...args: Parameters<SpanSink['dbSpan']>): void {
+        last.set(args[0], base + lazy.spanIndex);
+        inner.dbSpan(...args);
+      },
+      span(record: SpanRecord): void {
+        last.set(record.traceId, base + lazy.spanIndex);
+        inner.span(record);
+      },
+    };
+    const batch = lazy.decodeShardTo(unit.bytes, sink, this.#shard, this.#shards);
+    if (batch !== undefined) return batch;
+    const decoded = decodeUnit(unit, decoders);
+    for (const span of this.#mine(decoded.spans)) inner.span(span);
+    return { accepted: decoded.spans.length, rejected: decoded.rejected };
   }
 
   /** The file's wire decoder restricted to this shard, its sink noting each trace's last position. */

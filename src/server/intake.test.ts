@@ -14,25 +14,38 @@ import { createMetrics } from './metrics.js';
 const TRACES = 19;
 const REPEATS = 8;
 
-/** An export as the transports hand it over: protobuf bytes, and the records they decode to. */
+/** An export as the transports hand it over: protobuf bytes, OTLP/JSON bytes, and the records they decode to. */
 interface Export {
   spans: SpanRecord[];
   bytes: Uint8Array;
+  json: Buffer;
 }
 
-/** How an export enters the intake: decoded to records (OTLP/JSON) or as protobuf bytes, decoded into columns once admitted. */
-type Path = 'records' | 'protobuf';
-const PATHS: Path[] = ['records', 'protobuf'];
+/**
+ * How an export enters the intake: decoded to records, as protobuf bytes or OTLP/JSON bytes decoded
+ * into columns once admitted, or as JSON the lazy reader gives up (snake_case ids), decoded by json.ts.
+ */
+type Path = 'records' | 'protobuf' | 'json' | 'json-given-up';
+const PATHS: Path[] = ['records', 'protobuf', 'json', 'json-given-up'];
 
 function send(intake: Intake, path: Path, e: Export, transport: Transport): Promise<AcceptResult> {
-  return path === 'records' ? intake.accept({ spans: e.spans, rejected: [] }, transport) : intake.acceptProtobuf(e.bytes, transport);
+  switch (path) {
+    case 'records':
+      return intake.accept({ spans: e.spans, rejected: [] }, transport);
+    case 'protobuf':
+      return intake.acceptProtobuf(e.bytes, transport);
+    case 'json':
+      return intake.acceptJson(e.json, transport);
+    case 'json-given-up':
+      return intake.acceptJson(Buffer.from(e.json.toString('utf8').replace(/"traceId"/g, '"trace_id"')), transport);
+  }
 }
 
 /** One export of these spans, as a Django service's SDK would send them. */
 function exportOf(spans: readonly OtlpJsonSpan[]): Export {
   const request: OtlpJsonRequest = { resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'recruit' } }] }, scopeSpans: [{ scope: { name: 'opentelemetry.instrumentation.django' }, spans: [...spans] }] }] };
   const bytes = encodeProtobuf(request);
-  return { spans: decodeProtobufRequest(bytes).spans, bytes };
+  return { spans: decodeProtobufRequest(bytes).spans, bytes, json: Buffer.from(JSON.stringify(request)) };
 }
 
 /** The spans of one Django request (djangoRequest), server span first. */
@@ -118,7 +131,7 @@ function sampleExports(): Export[] {
     .toString('utf8')
     .split('\n')
     .filter(Boolean)
-    .map((line) => ({ spans: decodeJsonRequest(line).spans, bytes: encodeProtobuf(JSON.parse(line) as OtlpJsonRequest) }));
+    .map((line) => ({ spans: decodeJsonRequest(line).spans, bytes: encodeProtobuf(JSON.parse(line) as OtlpJsonRequest), json: Buffer.from(line) }));
 }
 
 describe('Intake admission behind the Collector\'s sending queue (workers blocked while they back off)', () => {

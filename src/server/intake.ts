@@ -4,12 +4,13 @@ import { getHeapStatistics } from 'node:v8';
 import { Analyzer, type AnalyzerOptions } from '../analyzer.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import { createJsonDecoder, decodeJsonRequest } from '../otlp/json.js';
+import { createLazyJsonReader, type LazyJsonReader, type SpanSizes } from '../otlp/json-lazy.js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
 import { createWireDecoder, type SinkBatch, type WireDecoder } from '../otlp/wire/decoder.js';
 import type { DecodedBatch, SpanRecord, TraceId } from '../otlp/span.js';
 import type { Spool, SpoolEncoding } from '../spool/index.js';
 import type { Store } from '../store/store.js';
-import type { BatchSurvey } from '../traces/assembler.js';
+import { estimateDbSpanBytes, estimateSpanBytes, type BatchSurvey } from '../traces/assembler.js';
 import { decideAdmission, fullness, retryDelayMs, type Admission, type AdmissionLimits, type RefusalReason } from '../traces/admission.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -105,10 +106,21 @@ const heapAndExternal = (): number => {
   return h.used_heap_size + h.external_memory;
 };
 
+const MAX_IDLE_JSON_READERS = 4;
+
+/** A kept span's share of the buffer estimate, as the assembler reckons it for the span the sink takes. */
+const SPAN_SIZES: SpanSizes = {
+  dbSpan: (statement, comment) => estimateDbSpanBytes(statement) + comment.length,
+  span: estimateSpanBytes,
+};
+
 export class Intake {
   readonly #analyzer: Analyzer;
   /** The protobuf exports' decoder (one, so both transports share its memo of ids and statements). */
   readonly #decoder: WireDecoder = createWireDecoder();
+  /** The JSON exports' lazy readers not in use (acceptJson), and the decoder of the bodies they give up. */
+  readonly #jsonReaders: LazyJsonReader[] = [];
+  readonly #json = createJsonDecoder();
   readonly #store: Store;
   readonly #metrics: ServerMetrics;
   readonly #record: string | undefined;
@@ -200,6 +212,40 @@ export class Intake {
       this.#take(analyses);
       return batch;
     });
+  }
+
+  /**
+   * `accept` for an OTLP/JSON export as its bytes (decompressed), as acceptProtobuf: the lazy reader
+   * (otlp/json-lazy.ts) reads the body once and keeps its spans, admission surveys their trace ids
+   * and sizes, and an admitted export is handed straight into the open traces' columns. A body the
+   * reader gives up (a shape it does not read, e.g. snake_case names) is decoded by JSON.parse +
+   * json.ts and accepted as `accept` takes it. Throws OtlpDecodeError for a body that is not an
+   * export, before admission, with json.ts's message.
+   */
+  async acceptJson(body: Buffer, transport: Transport, recordLine?: () => string): Promise<AcceptResult> {
+    const raw: RawExport = { encoding: 'json', body };
+    // A reader per export in flight: admission may wait for the store, and another export may arrive meanwhile.
+    const reader = this.#jsonReaders.pop() ?? createLazyJsonReader();
+    let kept = false;
+    try {
+      const scan = reader.read(body, SPAN_SIZES);
+      if (scan === undefined) return await this.accept(decodeJsonRequest(body, this.#json), transport, raw, recordLine);
+      kept = true;
+      const traceIds = [...new Set(scan.traceIds)];
+      const bytes = scan.bytes;
+      const survey = (): BatchSurvey => this.#analyzer.assembler.surveyTraces(traceIds, bytes);
+      await this.#markCommitted(() => survey().opened);
+      return this.#admit(survey, transport, raw, recordLine, (now) => {
+        const { batch, analyses } = this.#analyzer.addDecoded((sink) => reader.handOver(sink), () => now, transport);
+        kept = false;
+        this.#take(analyses);
+        return batch;
+      });
+    } finally {
+      if (kept) reader.drop();
+      // Readers beyond a few concurrent exports' are let go (each holds its memo tables).
+      if (this.#jsonReaders.length < MAX_IDLE_JSON_READERS) this.#jsonReaders.push(reader);
+    }
   }
 
   /**

@@ -4,10 +4,8 @@
  * path. The one implementation of OTLP/HTTP's semantics; every other path goes to the hono app.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createJsonDecoder, decodeJsonRequest } from '../otlp/json.js';
 import { OtlpDecodeError } from '../otlp/errors.js';
 import { otlpSchema } from '../otlp/schema.js';
-import type { DecodedBatch } from '../otlp/span.js';
 import { protobufToOtlpJson } from '../otlp/to-json.js';
 import { BEARER_CHALLENGE, UNAUTHENTICATED_BODY, bearerMatches } from './auth.js';
 import { BodyError, decodeContent, readBody } from './body.js';
@@ -70,7 +68,6 @@ function send(res: ServerResponse, encoding: Encoding, status: number, kind: 're
  */
 export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler {
   const { intake, metrics, maxBodyBytes, authToken } = options;
-  const json = createJsonDecoder();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (authToken !== undefined && !bearerMatches(req.headers.authorization, authToken)) {
@@ -101,22 +98,15 @@ export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler 
       send(res, encoding, 400, 'status', { code: Status.INVALID_ARGUMENT, message: (e as Error).message });
     };
     let result: AcceptResult;
-    if (encoding === 'json') {
-      let batch: DecodedBatch;
-      try {
-        batch = decodeJsonRequest(body, json);
-      } catch (e) {
-        return undecodable(e);
-      }
-      result = await intake.accept(batch, 'http', { encoding, body }, () => JSON.stringify(JSON.parse(body.toString('utf8'))));
-    } else {
-      try {
-        // As bytes: the intake reads the trace ids for admission and decodes into its columns once admitted.
-        result = await intake.acceptProtobuf(body, 'http', () => protobufToOtlpJson(body));
-      } catch (e) {
-        if (!(e instanceof OtlpDecodeError)) throw e;
-        return undecodable(e);
-      }
+    try {
+      // As bytes: the intake reads the trace ids for admission and decodes into its columns once admitted.
+      result =
+        encoding === 'json'
+          ? await intake.acceptJson(body, 'http', () => JSON.stringify(JSON.parse(body.toString('utf8'))))
+          : await intake.acceptProtobuf(body, 'http', () => protobufToOtlpJson(body));
+    } catch (e) {
+      if (!(e instanceof OtlpDecodeError)) throw e;
+      return undecodable(e);
     }
     if (!result.ok) {
       stop();
