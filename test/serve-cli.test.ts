@@ -6,7 +6,7 @@ import { fakeSlack } from '../src/digest/testing.js';
 import { djangoRequest, encodeProtobuf } from '../src/otlp/testing.js';
 import { SqliteStore as Store } from '../src/store/sqlite.js';
 import type { Report } from '../src/report/model.js';
-import { tempDir } from './support.js';
+import { servePorts, spawnBin, tempDir } from './support.js';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -61,20 +61,11 @@ describe('n1lens serve (the real binary)', () => {
       models: [],
       urls: [{ route: 'reports/legacy-export/', view: 'recruit.views.legacy_export', file: 'recruit/views.py', line: 105 }],
     }));
-    const child = spawn(
-      process.execPath,
-      [join(root, 'bin/n1lens.js'), 'serve', '--http-port', '0', '--grpc-port', '0', '--db', join(dir, 'n1lens.db'), '--no-warm-up',
-        '--schema', schemaFile, '--dead-after', '90d', '--trace-url', 'https://jaeger.example/trace/{traceId}', '--trace-wait-ms', '100'],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const serve = spawnBin(['serve', '--http-port', '0', '--grpc-port', '0', '--db', join(dir, 'n1lens.db'), '--no-warm-up',
+      '--schema', schemaFile, '--dead-after', '90d', '--trace-url', 'https://jaeger.example/trace/{traceId}', '--trace-wait-ms', '100']);
     try {
+      const port = (await servePorts(serve)).http;
       const deadline = Date.now() + 15_000;
-      while (!/OTLP\/HTTP http:\/\/127\.0\.0\.1:(\d+)/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      const port = /OTLP\/HTTP http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1];
-      expect(port).toBeDefined();
       const report = (await (await fetch(`http://127.0.0.1:${port}/api/report`)).json()) as Report;
       const views = (report.serviceFindings ?? []).filter((f) => f.kind === 'dead_view');
       expect(views.map((v) => [v.subject, v.deadView?.status])).toEqual([['reports/legacy-export/', 'no_traffic_yet']]);
@@ -92,8 +83,8 @@ describe('n1lens serve (the real binary)', () => {
       }
       expect(finding?.traceLink).toBe(`https://jaeger.example/trace/${finding?.example?.traceId}`);
     } finally {
-      child.kill('SIGTERM');
-      await exited;
+      serve.child.kill('SIGTERM');
+      await serve.exited;
     }
   }, 30_000);
 });
