@@ -201,23 +201,14 @@ export class Intake {
    */
   async acceptProtobuf(body: Uint8Array, transport: Transport, recordLine?: () => string): Promise<AcceptResult> {
     const scan = this.#decoder.scanTraces(body);
-    return this.#admitScanned(scan.traceIds, scan.wireBytes, transport, { encoding: 'protobuf', body }, recordLine, (now) =>
-      this.#analyzer.addMessage(this.#decoder, body, () => now, transport),
-    );
-  }
-
-  /** Admission of an export read as bytes (acceptProtobuf, acceptJson): its traces surveyed, then `add` once admitted. */
-  async #admitScanned(
-    scannedTraceIds: readonly TraceId[], bytes: number, transport: Transport, raw: RawExport, recordLine: (() => string) | undefined,
-    add: (now: number) => { batch: SinkBatch; analyses: RequestAnalysis[] },
-  ): Promise<AcceptResult> {
+    const assembler = this.#analyzer.assembler;
     // A run per span where concurrent requests interleave (the bench's exports: ~480 runs of ~13
     // traces); the export is surveyed twice, so once over its distinct traces.
-    const traceIds = [...new Set(scannedTraceIds)];
-    const survey = (): BatchSurvey => this.#analyzer.assembler.surveyTraces(traceIds, bytes);
+    const traceIds = [...new Set(scan.traceIds)];
+    const survey = (): BatchSurvey => assembler.surveyTraces(traceIds, scan.wireBytes);
     await this.#markCommitted(() => survey().opened);
-    return this.#admit(survey, transport, raw, recordLine, (now) => {
-      const { batch, analyses } = add(now);
+    return this.#admit(survey, transport, { encoding: 'protobuf', body }, recordLine, (now) => {
+      const { batch, analyses } = this.#analyzer.addMessage(this.#decoder, body, () => now, transport);
       this.#take(analyses);
       return batch;
     });
@@ -240,10 +231,15 @@ export class Intake {
       const scan = reader.read(body, SPAN_SIZES);
       if (scan === undefined) return await this.accept(decodeJsonRequest(body, this.#json), transport, raw, recordLine);
       kept = true;
-      return await this.#admitScanned(scan.traceIds, scan.bytes, transport, raw, recordLine, (now) => {
-        const added = this.#analyzer.addDecoded((sink) => reader.handOver(sink), () => now, transport);
+      const traceIds = [...new Set(scan.traceIds)];
+      const bytes = scan.bytes;
+      const survey = (): BatchSurvey => this.#analyzer.assembler.surveyTraces(traceIds, bytes);
+      await this.#markCommitted(() => survey().opened);
+      return this.#admit(survey, transport, raw, recordLine, (now) => {
+        const { batch, analyses } = this.#analyzer.addDecoded((sink) => reader.handOver(sink), () => now, transport);
         kept = false;
-        return added;
+        this.#take(analyses);
+        return batch;
       });
     } finally {
       if (kept) reader.drop();
@@ -400,14 +396,9 @@ export class Intake {
       return;
     }
     if (this.#replaying) return;
-    await this.#analyseOnce();
-    this.#refreshGauges();
-  }
-
-  /** Runs the analysis of the traces complete now, or joins the one already running. */
-  #analyseOnce(): Promise<void> {
     this.#analysing ??= this.#analyse().finally(() => (this.#analysing = undefined));
-    return this.#analysing;
+    await this.#analysing;
+    this.#refreshGauges();
   }
 
   /**
@@ -417,7 +408,8 @@ export class Intake {
   async tick(): Promise<boolean> {
     // A write now would delete spool segments the replay has not read yet.
     if (this.#replaying) return false;
-    await this.#analyseOnce();
+    this.#analysing ??= this.#analyse().finally(() => (this.#analysing = undefined));
+    await this.#analysing;
     this.#lastWrite = performance.now();
     this.#writing ??= this.#write().finally(() => {
       this.#writing = undefined;
