@@ -65,7 +65,9 @@ async function startInstance(name: string, db: string, dir: string, ports: { htt
   const env = name === 'a' ? { ...process.env, N1LENS_DATABASE_URL: db } : process.env;
   const s = spawnBin([
     'serve', ...store, '--spool', join(dir, `${name}.spool`), '--http-port', String(ports.http), '--grpc-port', String(ports.grpc),
-    '--trace-wait-ms', '1500',
+    // The Collector below retries at most every 1 s (±50 % jitter): a trace B had begun when it was
+    // killed is whole once that retry has come.
+    '--trace-wait-ms', '1500', '--spool-replay-wait-ms', '4000',
   ], { env });
   const exited = s.exited;
   cleanup.push(async () => {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { Analyzer } from '../analyzer.js';
@@ -6,10 +7,12 @@ import { decodeJsonRequest } from '../otlp/json.js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
 import type { SpanRecord } from '../otlp/span.js';
 import { djangoRequest, encodeProtobuf, type OtlpJsonRequest, type OtlpJsonSpan } from '../otlp/testing.js';
+import { Spool } from '../spool/index.js';
 import { SqliteStore as Store } from '../store/sqlite.js';
 import { estimateSpanBytes } from '../traces/assembler.js';
 import { Intake, type AcceptResult, type Transport } from './intake.js';
 import { createMetrics } from './metrics.js';
+import { tempDir } from '../../test/support.js';
 
 const TRACES = 19;
 const REPEATS = 8;
@@ -312,6 +315,38 @@ describe('Intake writes', () => {
     expect(whileRunning).toBeGreaterThanOrEqual(1);
     expect(whileRunning).toBeLessThanOrEqual(5);
     expect(writes.reduce((n, w) => n + w, 0)).toBe(sent);
+    store.closeSync();
+  });
+});
+
+describe('Intake replay after a crash', () => {
+  it('keeps a replayed trace open until its sender has resent the rest, so the request is analysed whole', async () => {
+    const dir = join(tempDir('replay-wait'), 'spool');
+    const clock = { now: 1_000_000 };
+    const spans = requestSpans({ traceId: 'e'.repeat(32), repeats: 8 });
+    const root = spans.find((s) => s.parentSpanId === undefined)!;
+    const queries = spans.filter((s) => s !== root);
+    // The root and the first queries were acknowledged (so spooled); the process died before the rest came.
+    const crashed = new Intake({ store: Store.open(':memory:'), metrics: createMetrics(), spool: Spool.open({ dir, commitMs: 1 }), traceWaitMs: 100, now: () => clock.now });
+    const first = await crashed.acceptProtobuf(exportOf([root, ...queries.slice(0, 3)]).bytes, 'http');
+    if (!first.ok) throw new Error(first.message);
+    await first.durable;
+
+    const store = Store.open(':memory:');
+    const intake = new Intake({ store, metrics: createMetrics(), spool: Spool.open({ dir, commitMs: 1 }), traceWaitMs: 100, replayWaitMs: 5000, now: () => clock.now });
+    expect((await intake.replay()).spans).toBe(4);
+    // Rooted and quiet for far longer than the trace wait: the sender's retry backoff has not ended yet.
+    clock.now += 4000;
+    await intake.tick();
+    expect((await store.report()).summary.requests).toBe(0);
+    const rest = await intake.acceptProtobuf(exportOf(queries.slice(3)).bytes, 'grpc');
+    expect(rest.ok).toBe(true);
+    clock.now += 1200;
+    await intake.tick();
+    const report = await store.report();
+    expect(report.summary.requests).toBe(1);
+    expect(report.summary.dbSpans).toBe(queries.length);
+    await intake.close();
     store.closeSync();
   });
 });

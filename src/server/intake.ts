@@ -20,6 +20,12 @@ export interface IntakeOptions extends AnalyzerOptions {
   maxBufferBytes?: number;
   /** Durable intake: each export is on disk before it is acknowledged; replay() reads it back. */
   spool?: Spool;
+  /**
+   * How long the traces replay() brought back stay open for the rest of their spans. They were cut
+   * off mid-flight: their senders resend what the last run never acknowledged only when their retry
+   * backoff ends. Default 30 s, the Collector's default retry max_interval.
+   */
+  replayWaitMs?: number;
   /** Random source for retry jitter, injectable for tests. */
   random?: () => number;
   metrics: ServerMetrics;
@@ -128,6 +134,7 @@ export class Intake {
   readonly #limits: AdmissionLimits;
   readonly #random: () => number;
   readonly #traceWaitMs: number;
+  readonly #replayWaitMs: number;
   /** Last export time per transport, for fair sharing. */
   readonly #lastExport = new Map<Transport, number>();
   readonly #spool: Spool | undefined;
@@ -162,6 +169,7 @@ export class Intake {
     this.#now = options.now ?? Date.now;
     const wait = options.traceWaitMs ?? 2000;
     this.#traceWaitMs = wait;
+    this.#replayWaitMs = options.replayWaitMs ?? 30_000;
     this.#limits = {
       maxTraces: options.maxOpenTraces ?? 50_000,
       maxBytes: options.maxBufferBytes ?? 256 * 1024 * 1024,
@@ -343,9 +351,9 @@ export class Intake {
   }
 
   /**
-   * Reads back the spool's segments left by the last run (before any listener is bound): spans of
-   * traces whose analysis was committed are skipped, the rest are buffered as if just received.
-   * Returns the spans replayed.
+   * Reads back the spool's segments left by the last run (just before the listeners open): spans of
+   * traces whose analysis was committed are skipped, the rest are buffered as if just received and
+   * held for replayWaitMs. Returns the spans replayed.
    */
   async replay(): Promise<{ exports: number; spans: number; skipped: number }> {
     const totals = { exports: 0, spans: 0, skipped: 0 };
@@ -365,6 +373,7 @@ export class Intake {
     const isCommitted = (id: TraceId): boolean => committed.get(id) === true;
     const decoder = createWireDecoder();
     const json = createJsonDecoder();
+    const reopened = new Set<TraceId>();
     for (const record of spool.replay()) {
       let batch: DecodedBatch;
       try {
@@ -383,9 +392,13 @@ export class Intake {
       totals.exports++;
       totals.skipped += batch.spans.length - spans.length;
       totals.spans += spans.length;
-      for (const id of this.#analyzer.assembler.survey(spans).opened) this.#traceSegment.set(id, record.segment);
+      for (const id of this.#analyzer.assembler.survey(spans).opened) {
+        this.#traceSegment.set(id, record.segment);
+        reopened.add(id);
+      }
       this.#take(this.#analyzer.add(spans, this.#now(), 'spool'));
     }
+    this.#analyzer.assembler.hold(reopened, this.#now() + this.#replayWaitMs);
   }
 
   /** The timer's tick: analyses every time, writes once writeIntervalMs has passed since the last write. */

@@ -51,6 +51,8 @@ export interface ServeOptions {
   tls?: TlsFiles;
   /** Durable intake (see spool/); absent: none. */
   spool?: { dir: string; maxBytes?: number; commitMs?: number };
+  /** How long the traces the spool brings back wait for the rest of their spans (IntakeOptions.replayWaitMs). */
+  replayWaitMs?: number;
   /** How long close() lets calls in flight finish before it cuts the connections. Default 5000. */
   drainMs?: number;
   /** A SQLite file's writes on a thread of their own (store/writer.ts), off the event loop that answers requests. Default false. */
@@ -125,12 +127,11 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     ...(o.maxBufferBytes === undefined ? {} : { maxBufferBytes: o.maxBufferBytes }),
     ...(o.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: o.memoryLimitBytes }),
     ...(spool === undefined ? {} : { spool }),
+    ...(o.replayWaitMs === undefined ? {} : { replayWaitMs: o.replayWaitMs }),
     store,
     metrics,
     ...(o.recordPath === undefined ? {} : { recordPath: o.recordPath }),
   });
-  // Exports acknowledged by the last run and not yet committed, before anything new can arrive.
-  const replayed = await intake.replay();
   metrics.findings.set(await store.findingCount());
   const retention = o.retentionMs === undefined ? undefined : startRetention(store, o.retentionMs);
   const app = createHttpApp({
@@ -181,6 +182,9 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       warmUpError = (e as Error).message.split('\n')[0];
     }
   }
+  // Exports acknowledged by the last run and not yet committed, before anything new can arrive, and
+  // after the warm-up: the replayed traces' wait for the rest of their spans starts as the listeners open.
+  const replayed = await intake.replay();
   try {
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
