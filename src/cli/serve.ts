@@ -71,7 +71,7 @@ export function serveCommand(): Command {
     .option('--no-warm-up', 'open the listeners without first running synthetic exports through the hot path (starts ~0.5 s sooner; the first burst of exports then meets cold code)')
     .option('--no-spool', 'acknowledge exports from memory only (a crash loses what is buffered)')
     .option('--spool-max-mib <n>', 'spool size at which exports are refused (retryable)', wholeNumber('--spool-max-mib'), 1024)
-    .option('--spool-replay-wait-ms <ms>', "after a crash, how long the traces the spool brings back wait for the rest of their spans, which their senders resend when their retry backoff ends (the Collector's default max_interval is 30 s)", wholeNumber('--spool-replay-wait-ms'), 30_000)
+    .option('--spool-replay-wait-ms <ms>', "after a crash (the spool brought traces back), analyse no trace for this long: the senders resend what the crash cut off only when their retry backoff ends (the Collector's default max_interval is 30 s)", wholeNumber('--spool-replay-wait-ms'), 30_000)
     .option('--spool-commit-ms <ms>', 'group commit window: an export reaching an idle spool waits this long for others to share its write (those arriving during a write share the next one)', wholeNumber('--spool-commit-ms'), 0)
     .option('--max-body-mib <n>', 'OTLP/HTTP body limit after decompression', wholeNumber('--max-body-mib'), 20)
     .option('--grpc-max-receive-mib <n>', 'OTLP/gRPC message limit', wholeNumber('--grpc-max-receive-mib'), 4)

@@ -320,7 +320,7 @@ describe('Intake writes', () => {
 });
 
 describe('Intake replay after a crash', () => {
-  it('keeps a replayed trace open until its sender has resent the rest, so the request is analysed whole', async () => {
+  it('keeps every trace open until the senders have resent what the crash cut off, so each request is analysed whole', async () => {
     const dir = join(tempDir('replay-wait'), 'spool');
     const clock = { now: 1_000_000 };
     const spans = requestSpans({ traceId: 'e'.repeat(32), repeats: 8 });
@@ -339,13 +339,19 @@ describe('Intake replay after a crash', () => {
     clock.now += 4000;
     await intake.tick();
     expect((await store.report()).summary.requests).toBe(0);
-    const rest = await intake.acceptProtobuf(exportOf(queries.slice(3)).bytes, 'grpc');
-    expect(rest.ok).toBe(true);
+    // A trace the crashed run never saw, its root in one retried export and its queries in another.
+    const unseen = requestSpans({ traceId: 'f'.repeat(32), repeats: 8 });
+    const unseenRoot = unseen.find((s) => s.parentSpanId === undefined)!;
+    expect((await intake.acceptProtobuf(exportOf([unseenRoot]).bytes, 'http')).ok).toBe(true);
+    clock.now += 800;
+    await intake.tick();
+    expect((await store.report()).summary.requests).toBe(0);
+    for (const rest of [queries.slice(3), unseen.filter((s) => s !== unseenRoot)]) expect((await intake.acceptProtobuf(exportOf(rest).bytes, 'grpc')).ok).toBe(true);
     clock.now += 1200;
     await intake.tick();
     const report = await store.report();
-    expect(report.summary.requests).toBe(1);
-    expect(report.summary.dbSpans).toBe(queries.length);
+    expect(report.summary.requests).toBe(2);
+    expect(report.summary.dbSpans).toBe(queries.length + unseen.length - 1);
     await intake.close();
     store.closeSync();
   });

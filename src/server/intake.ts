@@ -352,8 +352,8 @@ export class Intake {
 
   /**
    * Reads back the spool's segments left by the last run (just before the listeners open): spans of
-   * traces whose analysis was committed are skipped, the rest are buffered as if just received and
-   * held for replayWaitMs. Returns the spans replayed.
+   * traces whose analysis was committed are skipped, the rest are buffered as if just received. When
+   * any came back, no trace is released for replayWaitMs. Returns the spans replayed.
    */
   async replay(): Promise<{ exports: number; spans: number; skipped: number }> {
     const totals = { exports: 0, spans: 0, skipped: 0 };
@@ -398,7 +398,11 @@ export class Intake {
       }
       this.#take(this.#analyzer.add(spans, this.#now(), 'spool'));
     }
-    this.#analyzer.assembler.hold(reopened, this.#now() + this.#replayWaitMs);
+    const until = this.#now() + this.#replayWaitMs;
+    this.#analyzer.assembler.hold(reopened, until);
+    // The crash cut every sender off mid-flight, not only those it had taken spans from: a trace
+    // whose spans all wait in a sender's queue may arrive split across that queue's retries.
+    if (reopened.size > 0) this.#analyzer.assembler.holdAll(until);
   }
 
   /** The timer's tick: analyses every time, writes once writeIntervalMs has passed since the last write. */
