@@ -39,10 +39,13 @@ describe('serve --memory-limit-mib', () => {
   it('refuses exports past the measured memory limit with a retryable status on both transports, and analyses every retried export once', async () => {
     const dir = tempDir('memory-limit');
     // One byte: the process is always past it, so only an empty buffer takes an export.
-    const server = await startServer(testServeOptions(dir, { memoryLimitBytes: 1, traceWaitMs: 300, spool: { dir: `${dir}/spool` } }));
+    // Trace a must still be open when b and c arrive: a trace wait a loaded machine cannot outlast
+    // between three loopback calls, on a gRPC channel connected beforehand.
+    const server = await startServer(testServeOptions(dir, { memoryLimitBytes: 1, traceWaitMs: 1500, spool: { dir: `${dir}/spool` } }));
     running.push(server);
     const client = new grpc.Client(`127.0.0.1:${server.grpcPort}`, grpc.credentials.createInsecure());
     clients.push(client);
+    await new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + 10_000, (e) => (e === undefined || e === null ? resolve() : reject(e))));
     const [a, b, c] = ['a', 'b', 'c'].map((x) => x.repeat(32)) as [string, string, string];
 
     expect((await postHttp(server.httpPort, body(a))).status).toBe(200);
@@ -61,7 +64,7 @@ describe('serve --memory-limit-mib', () => {
       [b, async () => (await postHttp(server.httpPort, body(b))).status === 200],
       [c, async () => (await exportGrpc(client, body(c))) === null],
     ]);
-    for (let i = 0; i < 200 && pending.size > 0; i++) {
+    for (const until = Date.now() + 40_000; pending.size > 0 && Date.now() < until; ) {
       for (const [id, retry] of pending) if (await retry()) pending.delete(id);
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -69,7 +72,7 @@ describe('serve --memory-limit-mib', () => {
 
     let report: Report | undefined;
     // A refused export's traces are held until its retry is due (as the refusal asked), then analysed.
-    for (let i = 0; i < 300; i++) {
+    for (const until = Date.now() + 40_000; Date.now() < until; ) {
       report = (await (await fetch(`http://127.0.0.1:${server.httpPort}/api/report`)).json()) as Report;
       if (report.summary.requests >= 3) break;
       await new Promise((r) => setTimeout(r, 50));
@@ -81,5 +84,5 @@ describe('serve --memory-limit-mib', () => {
     expect(metrics).toMatch(/n1lens_exports_refused_total\{transport="grpc",reason="memory"\} [1-9]/);
     expect(metrics).toMatch(/n1lens_requests_analysed_total 3\b/);
     expect(metrics).toMatch(/n1lens_process_memory_bytes\{kind="heap_used"\} [1-9]/);
-  }, 60_000);
+  }, 120_000);
 });
