@@ -9,7 +9,7 @@
  * of <corpus>.pb as a protobuf record, and every line of <corpus>.jsonl as a JSON record (8 MiB
  * segments, as serve writes them). Each child copies the spool to a scratch directory (untimed),
  * opens an in-memory SQLite store and an Intake on that copy, and times replay() (wall and CPU).
- * `--committed`: the store starts with a third of the corpus's traces committed (every trace whose
+ * `--committed`: the store starts with about 5/16 of the corpus's traces committed (every trace whose
  * id's last hex digit is 0-4), so replay skips their spans. After the timed part the child closes
  * the intake (analyses and writes everything, untimed) and prints a hash of the store's report; the
  * parent fails unless every run of both builds printed the same totals and report.
