@@ -2,13 +2,12 @@
 import { appendFileSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import { Analyzer, type AnalyzerOptions } from '../analyzer.js';
-import type { RequestAnalysis } from '../detect/types.js';
+import type { CodeLocation, RequestAnalysis } from '../detect/types.js';
 import { createJsonDecoder, decodeJsonRequest } from '../otlp/json.js';
-import { createLazyJsonReader, type LazyJsonReader, type SpanSizes } from '../otlp/json-lazy.js';
-import { decodeProtobufRequest } from '../otlp/protobuf.js';
+import { createLazyJsonReader, type LazyJsonReader, type LazyJsonScan, type SpanSizes } from '../otlp/json-lazy.js';
 import { createWireDecoder, type SinkBatch, type WireDecoder } from '../otlp/wire/decoder.js';
-import type { DecodedBatch, SpanRecord, TraceId } from '../otlp/span.js';
-import type { Spool, SpoolEncoding } from '../spool/index.js';
+import type { DecodedBatch, SpanRecord, SpanSink, TraceId } from '../otlp/span.js';
+import type { Spool, SpoolEncoding, SpoolRecord } from '../spool/index.js';
 import type { Store } from '../store/store.js';
 import { estimateDbSpanBytes, estimateSpanBytes, type BatchSurvey } from '../traces/assembler.js';
 import { decideAdmission, fullness, retryDelayMs, type Admission, type AdmissionLimits, type RefusalReason } from '../traces/admission.js';
@@ -370,39 +369,120 @@ export class Intake {
 
   async #replayRecords(spool: Spool, totals: { exports: number; spans: number; skipped: number }): Promise<void> {
     const committed = new Map<TraceId, boolean>();
-    const isCommitted = (id: TraceId): boolean => committed.get(id) === true;
-    const decoder = createWireDecoder();
-    const json = createJsonDecoder();
     const reopened = new Set<TraceId>();
     for (const record of spool.replay()) {
-      let batch: DecodedBatch;
-      try {
-        batch = record.encoding === 'protobuf' ? decodeProtobufRequest(record.body, decoder) : decodeJsonRequest(record.body.toString('utf8'), json);
-      } catch {
-        continue; // it decoded when it was accepted; a record that no longer does was never acknowledged whole
-      }
-      const unknown = [...new Set(batch.spans.map((s) => s.traceId))].filter((id) => !committed.has(id));
-      if (unknown.length > 0) {
-        const done = await this.#store.committed(unknown);
-        for (const id of unknown) committed.set(id, done.has(id));
-      }
-      const spans: SpanRecord[] = batch.spans.filter((s) => !isCommitted(s.traceId));
-      // Remember them as done: the client may still resend the export that carried them.
-      if (spans.length < batch.spans.length) this.#analyzer.assembler.markReleased(batch.spans.filter((s) => isCommitted(s.traceId)).map((s) => s.traceId));
+      const replayed = await this.#replayRecord(record, committed, reopened);
+      if (replayed === undefined) continue; // it decoded when it was accepted; a record that no longer does was never acknowledged whole
       totals.exports++;
-      totals.skipped += batch.spans.length - spans.length;
-      totals.spans += spans.length;
-      for (const id of this.#analyzer.assembler.survey(spans).opened) {
-        this.#traceSegment.set(id, record.segment);
-        reopened.add(id);
-      }
-      this.#take(this.#analyzer.add(spans, this.#now(), 'spool'));
+      totals.skipped += replayed.skipped;
+      totals.spans += replayed.spans;
     }
     const until = this.#now() + this.#replayWaitMs;
     this.#analyzer.assembler.hold(reopened, until);
     // The crash cut every sender off mid-flight, not only those it had taken spans from: a trace
     // whose spans all wait in a sender's queue may arrive split across that queue's retries.
     if (reopened.size > 0) this.#analyzer.assembler.holdAll(until);
+  }
+
+  /**
+   * One spooled export back into the open traces, decoded as live intake decodes it (acceptProtobuf,
+   * acceptJson): its trace ids are read first (the wire decoder's scan, the lazy JSON reader's read,
+   * or json.ts's records when that reader gives the body up), the store is asked which of them it
+   * has committed (`committed` remembers its answers for the whole replay), and the export goes into
+   * the columns with those traces' spans skipped. Undefined for a record that no longer decodes.
+   */
+  async #replayRecord(record: SpoolRecord, committed: Map<TraceId, boolean>, reopened: Set<TraceId>): Promise<{ spans: number; skipped: number } | undefined> {
+    const { body } = record;
+    if (record.encoding === 'protobuf') {
+      let traceIds: TraceId[];
+      try {
+        traceIds = this.#decoder.scanTraces(body).traceIds;
+      } catch {
+        return undefined;
+      }
+      const skip = await this.#committedOf(traceIds, committed);
+      return this.#replayInto(record.segment, skip, reopened, (sink) => this.#decoder.decodeTo(body, sink));
+    }
+    const reader = this.#jsonReaders.pop() ?? createLazyJsonReader();
+    let kept = false;
+    try {
+      let scan: LazyJsonScan | undefined;
+      let batch: DecodedBatch | undefined;
+      try {
+        scan = reader.read(body, SPAN_SIZES);
+        batch = scan === undefined ? decodeJsonRequest(body, this.#json) : undefined;
+      } catch {
+        return undefined;
+      }
+      if (batch !== undefined) {
+        const { spans, rejected } = batch;
+        const skip = await this.#committedOf(spans.map((s) => s.traceId), committed);
+        // The records as `accept` takes them (Analyzer.add: each span into its trace's columns).
+        return this.#replayInto(record.segment, skip, reopened, (sink) => {
+          for (const span of spans) sink.span(span);
+          return { accepted: spans.length, rejected };
+        });
+      }
+      kept = true;
+      const skip = await this.#committedOf(scan!.traceIds, committed);
+      return this.#replayInto(record.segment, skip, reopened, (sink) => {
+        const handed = reader.handOver(sink);
+        kept = false;
+        return handed;
+      });
+    } finally {
+      if (kept) reader.drop();
+      if (this.#jsonReaders.length < MAX_IDLE_JSON_READERS) this.#jsonReaders.push(reader);
+    }
+  }
+
+  /** Which of these traces the store has committed, asking it only about those this replay has not asked about yet. */
+  async #committedOf(traceIds: readonly TraceId[], known: Map<TraceId, boolean>): Promise<ReadonlySet<TraceId>> {
+    const unknown = [...new Set(traceIds)].filter((id) => !known.has(id));
+    if (unknown.length > 0) {
+      const done = await this.#store.committed(unknown);
+      for (const id of unknown) known.set(id, done.has(id));
+    }
+    const skip = new Set<TraceId>();
+    for (const id of traceIds) if (known.get(id) === true) skip.add(id);
+    return skip;
+  }
+
+  /**
+   * Decodes a spooled export into the open traces at the replay's time, the spans of the traces in
+   * `skip` left out, and remembers each trace it opened with its segment. The traces skipped are
+   * marked released: the client may still resend the export that carried them, and its spans are late.
+   */
+  #replayInto(segment: number, skip: ReadonlySet<TraceId>, reopened: Set<TraceId>, decode: (sink: SpanSink) => SinkBatch): { spans: number; skipped: number } | undefined {
+    const assembler = this.#analyzer.assembler;
+    // A sink in between only for an export with committed traces in it (rare: a crash between a write and its segment's deletion).
+    let skipping: SkippingSink | undefined;
+    let undecodable = false;
+    let added: ReturnType<Analyzer['addDecoded']> | undefined;
+    try {
+      added = this.#analyzer.addDecoded((sink) => {
+        try {
+          return decode(skip.size === 0 ? sink : (skipping = new SkippingSink(sink, skip)));
+        } catch (error) {
+          undecodable = true;
+          throw error;
+        }
+      }, () => this.#now(), 'spool');
+    } catch (error) {
+      // Only a protobuf export whose damage is inside a span (which the scan skips over): the spans
+      // before it stay in their traces, as acceptProtobuf keeps them, and the export counts as not replayed.
+      if (!undecodable) throw error;
+    } finally {
+      if (skipping !== undefined) assembler.markReleased(skipping.skippedTraces);
+      for (const id of assembler.lastOpened) {
+        this.#traceSegment.set(id, segment);
+        reopened.add(id);
+      }
+    }
+    if (added === undefined) return undefined;
+    this.#take(added.analyses);
+    const skipped = skipping?.skipped ?? 0;
+    return { spans: added.batch.accepted - skipped, skipped };
   }
 
   /** The timer's tick: analyses every time, writes once writeIntervalMs has passed since the last write. */
@@ -532,5 +612,37 @@ export class Intake {
     this.#metrics.evictions.set(c.evictions);
     this.#metrics.lateSpans.set(c.lateSpans);
     this.#metrics.duplicateSpans.set(c.duplicateSpans);
+  }
+}
+
+/** A sink that passes on the spans of every trace but those in `skip`, and counts the ones it leaves out (replay: committed traces). */
+class SkippingSink implements SpanSink {
+  readonly #inner: SpanSink;
+  readonly #skip: ReadonlySet<TraceId>;
+  skipped = 0;
+  /** The skipped spans' traces. */
+  readonly skippedTraces = new Set<TraceId>();
+
+  constructor(inner: SpanSink, skip: ReadonlySet<TraceId>) {
+    this.#inner = inner;
+    this.#skip = skip;
+  }
+
+  dbSpan(
+    traceId: TraceId, spanIdHi: number, spanIdLo: number, parentSpanId: string, startMs: number, endMs: number,
+    system: string, statement: string, comment: string, service: string, location: CodeLocation | undefined,
+  ): void {
+    if (!this.#skipped(traceId)) this.#inner.dbSpan(traceId, spanIdHi, spanIdLo, parentSpanId, startMs, endMs, system, statement, comment, service, location);
+  }
+
+  span(record: SpanRecord): void {
+    if (!this.#skipped(record.traceId)) this.#inner.span(record);
+  }
+
+  #skipped(traceId: TraceId): boolean {
+    if (!this.#skip.has(traceId)) return false;
+    this.skipped++;
+    this.skippedTraces.add(traceId);
+    return true;
   }
 }
