@@ -45,7 +45,7 @@ beforeAll(async () => {
   // The detectors' defaults, as a user's serve runs them.
   dir = mkdtempSync(join(tmpdir(), 'n1lens-browser-'));
   const { detect: _testDetect, ...options } = testServeOptions(dir, {
-    traceWaitMs: 100,
+    traceWaitMs: 1000, // longer than any gap between two exports of one trace on a loaded machine
     maxTraces: 10_000,
     maxBodyBytes: 20 * 1024 * 1024,
     schema: await loadSchema(SAMPLE_SCHEMA),

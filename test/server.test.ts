@@ -168,7 +168,7 @@ describe('OTLP/HTTP status codes', () => {
     };
     const reports: Record<string, Report> = {};
     for (const [name, exports] of Object.entries(bodies)) {
-      const server = await start({ traceWaitMs: 300 });
+      const server = await start({ traceWaitMs: 1000 });
       for (const { body, type } of exports) expect((await post(server.url, body, { 'Content-Type': type })).status, name).toBe(200);
       let report: Report | undefined;
       for (let i = 0; i < 400 && (report?.summary.requests ?? 0) < 33; i++) {
