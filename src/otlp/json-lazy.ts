@@ -18,6 +18,7 @@
  */
 import { AttributeFolder, type AttributeSource } from './fold.js';
 import { locationOf } from './location.js';
+import { IdMemo, SHORT_MAX, STMT_MAX, STMT_SETS, SetMemo, ShortMemo, statementHash } from './memo.js';
 import type { SpanKind, SpanRecord, SpanSink } from './span.js';
 import { buildRecord, instanceOf, nanosToMs } from './to-span.js';
 import type { SinkBatch } from './wire/decoder.js';
@@ -196,14 +197,6 @@ const A_SPAN_ATTRIBUTES = 4;
 const A_LIST_ANY = 5;
 const A_LIST_KV = 6;
 
-/** Memo sizes, as the wire decoder's (wire/strings.ts). */
-const TRACE_SLOTS = 1024;
-const SPAN_SLOTS = 4096;
-const SHORT_MAX = 48;
-const SHORT_SLOTS = 1024;
-const STMT_MAX = 2048;
-const STMT_SETS = 512;
-
 class LazyReader implements LazyJsonReader {
   #b: Buffer = Buffer.alloc(0);
   #n = 0;
@@ -261,19 +254,13 @@ class LazyReader implements LazyJsonReader {
   readonly #locations: (ReturnType<typeof locationOf>)[] = [];
   readonly #rejected = [0, 0, 0, 0];
 
-  // Memos.
-  readonly #traceWords = new Int32Array(TRACE_SLOTS * 4);
-  readonly #traceMemo: (string | undefined)[] = new Array<string | undefined>(TRACE_SLOTS).fill(undefined);
-  readonly #parentWords = new Int32Array(SPAN_SLOTS * 2);
-  readonly #parentMemo: (string | undefined)[] = new Array<string | undefined>(SPAN_SLOTS).fill(undefined);
-  readonly #shortBytes = new Uint8Array(SHORT_SLOTS * SHORT_MAX);
-  readonly #shortLength = new Int32Array(SHORT_SLOTS).fill(-1);
-  readonly #shortString: string[] = new Array<string>(SHORT_SLOTS).fill('');
-  #stmtBytes: Buffer | undefined;
-  readonly #stmtLength = new Int32Array(STMT_SETS * 2).fill(-1);
+  // Memos (otlp/memo.ts, as the wire decoder's), keyed by the raw bytes, escapes and all.
+  readonly #ids = new IdMemo();
+  readonly #short = new ShortMemo();
+  readonly #stmts = new SetMemo(STMT_SETS, STMT_MAX);
+  /** Per statement memo slot: its text before the comment, and the comment. */
   readonly #stmtBody: string[] = new Array<string>(STMT_SETS * 2).fill('');
   readonly #stmtComment: string[] = new Array<string>(STMT_SETS * 2).fill('');
-  readonly #stmtRecent = new Uint8Array(STMT_SETS);
   readonly #splitter = new StatementSplitter();
 
   // The shard filter (decodeShardTo): valid spans of other shards are counted, not kept.
@@ -903,39 +890,18 @@ class LazyReader implements LazyJsonReader {
 
   /** The trace id whose words #readId left, its text at p: lowercase hex, from the memo when seen. */
   #traceHex(p: number): string {
-    const w0 = this.#w0;
-    const w1 = this.#w1;
-    const w2 = this.#w2;
-    const w3 = this.#w3;
-    const slot = (w3 ^ (w3 >>> 10) ^ w0) & (TRACE_SLOTS - 1);
-    const k = slot * 4;
-    const words = this.#traceWords;
-    const cached = this.#traceMemo[slot];
-    if (cached !== undefined && words[k] === w0 && words[k + 1] === w1 && words[k + 2] === w2 && words[k + 3] === w3) return cached;
-    let hex = latin1Slice.call(this.#b, p, p + 32);
-    if (this.#upper) hex = hex.toLowerCase();
-    words[k] = w0;
-    words[k + 1] = w1;
-    words[k + 2] = w2;
-    words[k + 3] = w3;
-    this.#traceMemo[slot] = hex;
-    return hex;
+    return this.#ids.trace(this.#w0, this.#w1, this.#w2, this.#w3) ?? this.#ids.keepTrace(this.#hexText(p, 32));
   }
 
+  /** The parent span id whose words #readId left, its text at p: lowercase hex, from the memo when seen. */
   #parentHex(p: number): string {
-    const w0 = this.#w0;
-    const w1 = this.#w1;
-    const slot = (w1 ^ (w1 >>> 12) ^ w0) & (SPAN_SLOTS - 1);
-    const k = slot * 2;
-    const words = this.#parentWords;
-    const cached = this.#parentMemo[slot];
-    if (cached !== undefined && words[k] === w0 && words[k + 1] === w1) return cached;
-    let hex = latin1Slice.call(this.#b, p, p + 16);
-    if (this.#upper) hex = hex.toLowerCase();
-    words[k] = w0;
-    words[k + 1] = w1;
-    this.#parentMemo[slot] = hex;
-    return hex;
+    return this.#ids.span(this.#w0, this.#w1) ?? this.#ids.keepSpan(this.#hexText(p, 16));
+  }
+
+  /** The `digits` hex digits at p that #readId read, lowercase. */
+  #hexText(p: number, digits: number): string {
+    const hex = latin1Slice.call(this.#b, p, p + digits);
+    return this.#upper ? hex.toLowerCase() : hex;
   }
 
   /** Unix nanoseconds at p (a decimal string, or a non-negative JSON integer) into #nanosHi/#nanosLo; the index past it. */
@@ -1185,61 +1151,35 @@ class LazyReader implements LazyJsonReader {
     return escaped ? (JSON.parse(utf8Slice.call(this.#b, start - 1, end + 1)) as string) : utf8Slice.call(this.#b, start, end);
   }
 
-  /** A short string through a direct-mapped memo keyed by its raw bytes. */
+  /** A short string through the short-string memo, keyed by its raw bytes. */
   #text(start: number, end: number, escaped: boolean): string {
     const n = end - start;
     if (n === 0) return '';
-    const b = this.#b;
     if (n > SHORT_MAX) return this.#decode(start, end, escaped);
-    const slot = (n * 0x9e3 + b[start]! * 31 + b[end - 1]! * 7 + b[start + (n >>> 1)]!) & (SHORT_SLOTS - 1);
-    const base = slot * SHORT_MAX;
-    const bytes = this.#shortBytes;
-    if (this.#shortLength[slot] === n) {
-      let i = 0;
-      while (i < n && bytes[base + i] === b[start + i]) i++;
-      if (i === n) return this.#shortString[slot]!;
-    }
-    const s = this.#decode(start, end, escaped);
-    for (let i = 0; i < n; i++) bytes[base + i] = b[start + i]!;
-    this.#shortLength[slot] = n;
-    this.#shortString[slot] = s;
-    return s;
+    return this.#short.find(this.#b, start, end) ?? this.#short.keep(this.#decode(start, end, escaped));
   }
 
   /**
    * A statement: its text before a trailing block comment (shared across requests), with the
-   * comment in #comment ('' when none), through a two-way set-associative memo keyed by the raw
-   * bytes, so a repeated statement is neither decoded nor split again.
+   * comment in #comment ('' when none), through the statement memo keyed by the raw bytes (escapes
+   * and all: equal raw bytes decode to equal text), so a repeated statement is neither decoded nor
+   * split again. Up to SHORT_MAX bytes it is the short-string memo's string, split each time (short
+   * statements carry no sqlcommenter comment, and the splitter tells that from the last character).
    */
   #statement(start: number, end: number, escaped: boolean): string {
     const n = end - start;
     const b = this.#b;
-    if (n <= 16) return this.#split(this.#text(start, end, escaped));
+    if (n <= SHORT_MAX) return this.#split(this.#text(start, end, escaped));
     if (n > STMT_MAX) return this.#split(this.#decode(start, end, escaped));
-    let h = Math.imul(wordAt(b, start + 8) ^ n, 0x9e3779b1);
-    h = Math.imul(h ^ wordAt(b, start + (n >>> 1)), 0x85ebca6b);
-    h = Math.imul(h ^ wordAt(b, end - 8), 0xc2b2ae35);
-    h = Math.imul(h ^ wordAt(b, end - 16) ^ (h >>> 15), 0x27d4eb2f);
-    const set = (h ^ (h >>> 16)) & (STMT_SETS - 1);
-    const stmtBytes = (this.#stmtBytes ??= Buffer.alloc(STMT_SETS * 2 * STMT_MAX));
-    const lengths = this.#stmtLength;
-    for (let way = 0; way < 2; way++) {
-      const slot = set * 2 + way;
-      const base = slot * STMT_MAX;
-      if (lengths[slot] === n && b.compare(stmtBytes, base, base + n, start, end) === 0) {
-        this.#stmtRecent[set] = way;
-        this.#comment = this.#stmtComment[slot]!;
-        return this.#stmtBody[slot]!;
-      }
+    const found = this.#stmts.find(b, start, end, statementHash(b, start, end));
+    if (found >= 0) {
+      this.#comment = this.#stmtComment[found]!;
+      return this.#stmtBody[found]!;
     }
-    const way = this.#stmtRecent[set]! ^ 1;
-    const slot = set * 2 + way;
     const body = this.#split(this.#decode(start, end, escaped));
-    b.copy(stmtBytes, slot * STMT_MAX, start, end);
-    lengths[slot] = n;
-    this.#stmtBody[slot] = body;
-    this.#stmtComment[slot] = this.#comment;
-    this.#stmtRecent[set] = way;
+    this.#stmtBody[~found] = body;
+    this.#stmtComment[~found] = this.#comment;
+    this.#stmts.keep();
     return body;
   }
 
@@ -1346,8 +1286,4 @@ class LazyReader implements LazyJsonReader {
     }
     return upper ? text.toLowerCase() : text;
   }
-}
-
-function wordAt(b: Buffer, p: number): number {
-  return b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
 }

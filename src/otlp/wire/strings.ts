@@ -1,8 +1,9 @@
 /**
  * The wire decoder's strings: ids as lowercase hex, short strings and statements from UTF-8, each
- * through a memo keyed by the raw bytes, so repeated ids, names and statements become the same
- * string object (whose hash V8 then computes once) without decoding the bytes again.
+ * through otlp/memo.ts's memos, so repeated ids, names and statements become the same string object
+ * without decoding the bytes again; statements' trailing comments split off by bytes.
  */
+import { IdMemo, SHORT_MAX, STMT_MAX, STMT_SETS, SetMemo, ShortMemo, statementHash, wordAt } from '../memo.js';
 import type { WireCursor } from './cursor.js';
 
 const HEX_CODES = new Uint8Array([48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102]);
@@ -40,36 +41,12 @@ const utf8Slice: Slice =
     return this.toString('utf8', start, end);
   };
 
-/** Direct-mapped memo slots for trace ids (a trace's spans share one) and span ids (parents repeat). */
-const TRACE_SLOTS = 1024;
-const SPAN_SLOTS = 4096;
-/** Short strings (names, systems, methods, routes, hosts): memo slots of up to 48 bytes. */
-export const SHORT_MAX = 48;
-const SHORT_SLOTS = 1024;
-/**
- * Statements: an N+1 loop sends the same text (sqlcommenter's traceparent included) again and
- * again, while other requests in flight send the same statement with their own traceparent. A
- * two-way set-associative memo keeps the last statements' bytes and strings; the set is chosen from
- * words at the start, middle and end (where a traceparent sits), so concurrent requests' copies
- * of one statement do not evict each other. Statements longer than STMT_MAX are not kept.
- */
-const STMT_MAX = 2048;
-const STMT_SETS = 512;
-
-/** The memo tables of one decoder, reading the bytes its cursor is on. */
+/** The memo tables of one decoder (otlp/memo.ts), reading the bytes its cursor is on. */
 export class WireStrings {
   readonly #cursor: WireCursor;
-  /** Slots hold the id's 32-bit words. */
-  readonly #traceWords = new Int32Array(TRACE_SLOTS * 4);
-  readonly #traceHex: (string | undefined)[] = new Array<string | undefined>(TRACE_SLOTS).fill(undefined);
-  readonly #spanWords = new Int32Array(SPAN_SLOTS * 2);
-  readonly #spanHex: (string | undefined)[] = new Array<string | undefined>(SPAN_SLOTS).fill(undefined);
-  readonly #shortBytes = new Uint8Array(SHORT_SLOTS * SHORT_MAX);
-  readonly #shortLength = new Int32Array(SHORT_SLOTS).fill(-1);
-  readonly #shortString: string[] = new Array<string>(SHORT_SLOTS).fill('');
-  /** Allocated on the first statement longer than SHORT_MAX (1 MiB per way). */
-  #stmtBytes: Buffer | undefined;
-  readonly #stmtLength = new Int32Array(STMT_SETS * 2).fill(-1);
+  readonly #ids = new IdMemo();
+  readonly #short = new ShortMemo();
+  readonly #stmts = new SetMemo(STMT_SETS, STMT_MAX);
   /** Per slot, made on first use: the whole statement; its text before the comment and the comment. */
   readonly #stmtString: (string | undefined)[] = new Array<string | undefined>(STMT_SETS * 2).fill(undefined);
   readonly #stmtBody: (string | undefined)[] = new Array<string | undefined>(STMT_SETS * 2).fill(undefined);
@@ -83,8 +60,6 @@ export class WireStrings {
   splitComments = false;
   /** The comment of the statement read last, when split off; '' otherwise. */
   comment = '';
-  /** Per set: which way was used last (the other is replaced on a miss). */
-  readonly #stmtRecent = new Uint8Array(STMT_SETS);
 
   constructor(cursor: WireCursor) {
     this.#cursor = cursor;
@@ -98,20 +73,7 @@ export class WireStrings {
     const w2 = c.word(p + 8);
     const w3 = c.word(p + 12);
     if ((w0 | w1 | w2 | w3) === 0) return '';
-    const slot = (w3 ^ (w3 >>> 10) ^ w0) & (TRACE_SLOTS - 1);
-    const k = slot * 4;
-    const words = this.#traceWords;
-    const cached = this.#traceHex[slot];
-    if (cached !== undefined && words[k] === w0 && words[k + 1] === w1 && words[k + 2] === w2 && words[k + 3] === w3) {
-      return cached;
-    }
-    const hex = hex16(c.buf, p);
-    words[k] = w0;
-    words[k + 1] = w1;
-    words[k + 2] = w2;
-    words[k + 3] = w3;
-    this.#traceHex[slot] = hex;
-    return hex;
+    return this.#ids.trace(w0, w1, w2, w3) ?? this.#ids.keepTrace(hex16(c.buf, p));
   }
 
   /** The span id at p as hex, or '' when all 8 bytes are zero. */
@@ -120,16 +82,7 @@ export class WireStrings {
     const w0 = c.word(p);
     const w1 = c.word(p + 4);
     if ((w0 | w1) === 0) return '';
-    const slot = (w1 ^ (w1 >>> 12) ^ w0) & (SPAN_SLOTS - 1);
-    const k = slot * 2;
-    const words = this.#spanWords;
-    const cached = this.#spanHex[slot];
-    if (cached !== undefined && words[k] === w0 && words[k + 1] === w1) return cached;
-    const hex = hex8(c.buf, p);
-    words[k] = w0;
-    words[k + 1] = w1;
-    this.#spanHex[slot] = hex;
-    return hex;
+    return this.#ids.span(w0, w1) ?? this.#ids.keepSpan(hex8(c.buf, p));
   }
 
   /** The string of the bytes [start, end), from the memo when these bytes were seen recently. */
@@ -138,19 +91,7 @@ export class WireStrings {
     if (n === 0) return '';
     const b = this.#cursor.buf;
     if (n > SHORT_MAX) return utf8Slice.call(b, start, end);
-    const slot = (n * 0x9e3 + b[start]! * 31 + b[end - 1]! * 7 + b[start + (n >>> 1)]!) & (SHORT_SLOTS - 1);
-    const base = slot * SHORT_MAX;
-    const bytes = this.#shortBytes;
-    if (this.#shortLength[slot] === n) {
-      let i = 0;
-      while (i < n && bytes[base + i] === b[start + i]) i++;
-      if (i === n) return this.#shortString[slot]!;
-    }
-    const s = utf8Slice.call(b, start, end);
-    for (let i = 0; i < n; i++) bytes[base + i] = b[start + i]!;
-    this.#shortLength[slot] = n;
-    this.#shortString[slot] = s;
-    return s;
+    return this.#short.find(b, start, end) ?? this.#short.keep(utf8Slice.call(b, start, end));
   }
 
   /**
@@ -163,39 +104,23 @@ export class WireStrings {
     this.comment = '';
     const n = end - start;
     if (n <= SHORT_MAX) return this.text(start, end);
-    const c = this.#cursor;
-    const b = c.buf;
+    const b = this.#cursor.buf;
     if (n > STMT_MAX) return utf8Slice.call(b, start, end);
-    let h = Math.imul(c.word(start + 16) ^ n, 0x9e3779b1);
-    h = Math.imul(h ^ c.word(start + (n >>> 1)), 0x85ebca6b);
-    h = Math.imul(h ^ c.word(end - 12), 0xc2b2ae35);
-    h = Math.imul(h ^ c.word(end - 28) ^ (h >>> 15), 0x27d4eb2f);
-    const set = (h ^ (h >>> 16)) & (STMT_SETS - 1);
-    const stmtBytes = (this.#stmtBytes ??= Buffer.alloc(STMT_SETS * 2 * STMT_MAX));
-    const lengths = this.#stmtLength;
-    for (let way = 0; way < 2; way++) {
-      const slot = set * 2 + way;
-      const base = slot * STMT_MAX;
-      if (lengths[slot] === n && b.compare(stmtBytes, base, base + n, start, end) === 0) {
-        this.#stmtRecent[set] = way;
-        return this.#parts(slot, n);
-      }
-    }
-    const way = this.#stmtRecent[set]! ^ 1;
-    const slot = set * 2 + way;
-    b.copy(stmtBytes, slot * STMT_MAX, start, end);
-    lengths[slot] = n;
+    const found = this.#stmts.find(b, start, end, statementHash(b, start, end));
+    if (found >= 0) return this.#parts(found, n);
+    const slot = ~found;
+    const base = slot * STMT_MAX;
     this.#stmtString[slot] = undefined;
     this.#stmtBody[slot] = undefined;
     this.#stmtComment[slot] = undefined;
-    this.#stmtSplit[slot] = commentStart(stmtBytes, slot * STMT_MAX, slot * STMT_MAX + n) - slot * STMT_MAX;
-    this.#stmtRecent[set] = way;
+    this.#stmtSplit[slot] = commentStart(this.#stmts.bytes(), base, base + n) - base;
+    this.#stmts.keep();
     return this.#parts(slot, n);
   }
 
-  /** The strings of memo slot `slot` (n bytes), made on first use: the whole text, or its text and comment. */
+  /** The strings of memo slot `slot` (n bytes), made on first use from the memo's copy: the whole text, or its text and comment. */
   #parts(slot: number, n: number): string {
-    const bytes = this.#stmtBytes!;
+    const bytes = this.#stmts.bytes();
     const base = slot * STMT_MAX;
     const split = this.#stmtSplit[slot]!;
     if (this.splitComments && split < n) {
@@ -224,25 +149,16 @@ function commentStart(b: Buffer, start: number, end: number): number {
   return end;
 }
 
-/**
- * Strings interned by their bytes: a two-way set-associative memo of the last ones seen, so equal
- * bytes give the same string object while it stays in the memo. Longer than `max` bytes: a new string.
- */
+/** Strings interned by their bytes (a SetMemo of the last ones seen), so equal bytes give the same string object while it stays in the memo. Under 8 or longer than `max` bytes: a new string. */
 class InternTable {
   readonly #max: number;
-  readonly #sets: number;
-  /** Allocated on first use. */
-  #bytes: Buffer | undefined;
-  readonly #length: Int32Array;
+  readonly #memo: SetMemo;
   readonly #string: string[];
-  readonly #recent: Uint8Array;
 
   constructor(sets: number, max: number) {
-    this.#sets = sets;
     this.#max = max;
-    this.#length = new Int32Array(sets * 2).fill(-1);
+    this.#memo = new SetMemo(sets, max);
     this.#string = new Array<string>(sets * 2).fill('');
-    this.#recent = new Uint8Array(sets);
   }
 
   intern(b: Buffer, start: number, end: number): string {
@@ -251,28 +167,11 @@ class InternTable {
     let h = Math.imul(wordAt(b, start) ^ n, 0x9e3779b1);
     h = Math.imul(h ^ wordAt(b, start + (n >>> 1) - 2), 0x85ebca6b);
     h = Math.imul(h ^ wordAt(b, end - 4) ^ (h >>> 15), 0xc2b2ae35);
-    const set = (h ^ (h >>> 16)) & (this.#sets - 1);
-    const max = this.#max;
-    const bytes = (this.#bytes ??= Buffer.alloc(this.#sets * 2 * max));
-    const lengths = this.#length;
-    for (let way = 0; way < 2; way++) {
-      const slot = set * 2 + way;
-      if (lengths[slot] === n && b.compare(bytes, slot * max, slot * max + n, start, end) === 0) {
-        this.#recent[set] = way;
-        return this.#string[slot]!;
-      }
-    }
-    const way = this.#recent[set]! ^ 1;
-    const slot = set * 2 + way;
+    const found = this.#memo.find(b, start, end, h ^ (h >>> 16));
+    if (found >= 0) return this.#string[found]!;
     const s = utf8Slice.call(b, start, end);
-    b.copy(bytes, slot * max, start, end);
-    lengths[slot] = n;
-    this.#string[slot] = s;
-    this.#recent[set] = way;
+    this.#string[~found] = s;
+    this.#memo.keep();
     return s;
   }
-}
-
-function wordAt(b: Buffer, p: number): number {
-  return b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
 }
