@@ -71,10 +71,13 @@ export function firstPathSegment(path: string): string {
   return segment === undefined ? '/' : `/${segment}/`;
 }
 
-/** The endpoint a request of a catch-all route counts under; other endpoints are returned as they are. */
-export function splitCatchAll(endpoint: string, path: string | undefined, queries: readonly NormalizedSql[]): string {
+/**
+ * The endpoint a request of a catch-all route counts under; other endpoints are returned as they
+ * are. `queries` gives the request's statements in order, asked for only on a catch-all route.
+ */
+export function splitCatchAll(endpoint: string, path: string | undefined, queries: () => readonly NormalizedSql[]): string {
   if (!isCatchAllRoute(routeOf(endpoint))) return endpoint;
-  const table = servedPageTable(queries);
+  const table = servedPageTable(queries());
   if (table !== undefined) return `${endpoint} [${SPLIT_LABEL.page_model}: ${table}]`;
   if (path !== undefined && path !== '') return `${endpoint} [${SPLIT_LABEL.first_path_segment}: ${firstPathSegment(path)}]`;
   return endpoint;

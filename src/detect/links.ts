@@ -13,18 +13,24 @@ export interface TableLinks {
  * the pk is `id`. `knownTables` are the tables seen in the request, so the guess only names real ones.
  */
 export function conventionLinks(knownTables: Iterable<string>): TableLinks {
-  const tables = [...new Set(knownTables)];
+  // Distinct, in first-seen order; a request names a handful of tables, so a scan beats a Set.
+  const tables: string[] = [];
+  for (const t of knownTables) if (!tables.includes(t)) tables.push(t);
   return {
     foreignKeyTarget(table, column) {
       if (!column.endsWith('_id') || column === 'id') return undefined;
       const field = column.slice(0, -3);
       // django-taggit's custom through model (`blog_blogpagetag`) points back with content_object.
       if (field === 'content_object' && table.endsWith('tag') && tables.includes(table.slice(0, -3))) return table.slice(0, -3);
-      const matches = tables.filter((t) => t === field || t.endsWith(`_${field}`));
-      if (matches.length === 0) return undefined;
-      // Prefer the table from the same app as the referring one.
-      const app = appPrefix(table);
-      return matches.find((t) => t === `${app}_${field}`) ?? matches[0];
+      // The first table named `<field>` or `<app>_<field>`, preferring the referring table's app.
+      const suffix = `_${field}`;
+      const sameApp = `${appPrefix(table)}${suffix}`;
+      let first: string | undefined;
+      for (const t of tables) {
+        if (t === sameApp) return t;
+        if (first === undefined && (t === field || t.endsWith(suffix))) first = t;
+      }
+      return first;
     },
     primaryKey: () => 'id',
   };

@@ -11,8 +11,9 @@ export type LocationTally = Map<string, { location: CodeLocation; count: number 
 /** Distinct locations kept per tally: a loop runs from a handful of places, not hundreds. */
 export const MAX_DISTINCT = 8;
 
-export function locationKey(location: CodeLocation): string {
-  return [location.file, location.line, location.function, location.template, location.templateLine, location.view].join('\u0001');
+/** The fields joined by \u0001, an absent one as '' (as Array.join writes it), without an array per call. */
+export function locationKey(l: CodeLocation): string {
+  return `${l.file ?? ''}\u0001${l.line ?? ''}\u0001${l.function ?? ''}\u0001${l.template ?? ''}\u0001${l.templateLine ?? ''}\u0001${l.view ?? ''}`;
 }
 
 /** Adds `count` sightings of a location; a new location past `maxDistinct` is not kept. */

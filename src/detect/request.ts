@@ -51,7 +51,11 @@ interface SeenStatement {
 
 interface Group {
   n: NormalizedSql;
+  /** Its executions: counted in analyseColumns's pass over the spans, which then sizes the two arrays below. */
+  executions: number;
+  /** Index in the request's kept spans of each execution. */
   indices: number[];
+  /** Duration of each execution, in the same order. */
   durations: number[];
   totalMs: number;
   maxMs: number;
@@ -74,15 +78,27 @@ export function analyseRequest(request: Request, normalize: Normalizer, options:
   return analyseColumns({ ...rest, db: dbColumnsOf(dbSpans), dbOrder: dbSpans.map((_, i) => i) }, normalize, options);
 }
 
+/** What analyseColumns's pass over a request's DB spans gathers. */
+interface SpanPass {
+  /** Framework-internal statements dropped, by rule. */
+  noise: Record<string, number>;
+  /** Column index of each DB span that takes part in detection, in start order. */
+  kept: number[];
+  /** What each kept span's statement gave, in the same order. */
+  keptAt: SeenStatement[];
+  groups: Map<string, Group>;
+  dbMs: number;
+  /** Connection use: every DB span, noise included (connections.ts). */
+  opened: number;
+  connectionMs: number;
+  heldUntil: number;
+}
+
 /**
- * analyseRequest over a request whose DB spans are still in their trace's columns (the Analyzer's
- * path): one pass over the spans, no object per span. The timeline, which only a finding's example
- * shows, is built when first read.
+ * The one pass over a request's DB spans, apart from the rest of analyseColumns so that V8
+ * optimises this hot loop on its own, early (n1-report analyses most requests in one burst).
  */
-export function analyseColumns(request: ColumnRequest, normalize: Normalizer, options: DetectOptions = {}): RequestAnalysis {
-  const minRepeats = options.minRepeats ?? 5;
-  const isNoise = options.noiseFilter ?? createNoiseFilter(options.ignoreSql);
-  const memo = options.statements ?? createStatementMemo();
+function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: NoiseFilter, memo: StatementMemo): SpanPass {
   const db = request.db;
   const cols = db.dbCols;
   const statements = db.dbStatements;
@@ -90,9 +106,11 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
   const order = request.dbOrder;
   // Framework-internal statements are dropped before anything else looks at the request.
   const noise: Record<string, number> = {};
-  /** Column index of each DB span that takes part in detection, in start order. */
-  const kept: number[] = [];
-  const normalized: NormalizedSql[] = [];
+  // Column index and statement of each DB span that takes part in detection, in start order: at
+  // most one per span, so both are made once at that size (no growth copies) and cut to length.
+  const kept = new Array<number>(order.length);
+  const keptAt = new Array<SeenStatement>(order.length);
+  let keptCount = 0;
   const groups = new Map<string, Group>();
   let dbMs = 0;
   // Connection use reads every DB span, noise included (connections.ts).
@@ -121,7 +139,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
         if (rule === null) {
           g = groups.get(n.fingerprint);
           if (g === undefined) {
-            g = { n, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: false };
+            g = { n, executions: 0, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: false };
             groups.set(n.fingerprint, g);
           }
         }
@@ -140,22 +158,51 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
       if (rule !== null) noise[rule] = (noise[rule] ?? 0) + 1;
       continue;
     }
-    const i = kept.length;
-    kept.push(j);
-    normalized.push(n);
+    kept[keptCount] = j;
+    keptAt[keptCount++] = last!;
     dbMs += duration;
-    g.indices.push(i);
+    g.executions++;
     if (n.facts.multiRowValues === true) g.multiRow = true;
-    g.durations.push(duration);
     g.totalMs += duration;
     if (duration > g.maxMs) g.maxMs = duration;
   }
+  kept.length = keptCount;
+  keptAt.length = keptCount;
+  // Each group's executions, now that their number is known: arrays of that size, filled in order.
+  for (const g of groups.values()) {
+    g.indices = new Array<number>(g.executions);
+    g.durations = new Array<number>(g.executions);
+    g.executions = 0;
+  }
+  for (let i = 0; i < keptCount; i++) {
+    const g = keptAt[i]!.g!;
+    g.indices[g.executions] = i;
+    g.durations[g.executions++] = cols[kept[i]! * DB_STRIDE + 1]!;
+  }
+  return { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil };
+}
+
+/**
+ * analyseRequest over a request whose DB spans are still in their trace's columns (the Analyzer's
+ * path): one pass over the spans, no object per span. The timeline, which only a finding's example
+ * shows, is built when first read.
+ */
+export function analyseColumns(request: ColumnRequest, normalize: Normalizer, options: DetectOptions = {}): RequestAnalysis {
+  const minRepeats = options.minRepeats ?? 5;
+  const isNoise = options.noiseFilter ?? createNoiseFilter(options.ignoreSql);
+  const memo = options.statements ?? createStatementMemo();
+  const db = request.db;
+  const cols = db.dbCols;
+  const statements = db.dbStatements;
+  const comments = db.dbComments;
+  const order = request.dbOrder;
+  const { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil } = passOverSpans(request, normalize, isNoise, memo);
 
   const links = options.links ?? conventionLinks(tablesOf(groups.values()));
   const isCascade = (g: Group): boolean =>
     g.indices.length >= minRepeats && !g.n.facts.transactionControl && !g.multiRow && cascadeKind(g.n.facts) !== null;
 
-  const resolver = new TriggerResolver(normalized, groups, links, isCascade);
+  const resolver = new TriggerResolver(keptAt, links, isCascade);
   // The request's statements share sqlcommenter's comment: its view is read once.
   const controllerOf = requestControllerOf();
   const locations = db.dbLocations;
@@ -177,7 +224,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
     const location = locate(g.indices);
     const triggerFirst = link.trigger === null ? undefined : groups.get(link.trigger.fingerprint)?.indices[0];
     const triggerLocation = triggerFirst === undefined ? undefined : locate([triggerFirst]);
-    cascades.push({
+    const cascade: Cascade = {
       kind,
       fingerprint: g.n.fingerprint,
       sql: g.n.sql,
@@ -190,16 +237,17 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
       steps: link.steps,
       linked: link.linked,
       leaf: leafShape(g.n.facts, links),
-      ...(location === undefined ? {} : { location }),
-      ...(triggerLocation === undefined ? {} : { triggerLocation }),
-    });
+    };
+    if (location !== undefined) cascade.location = location;
+    if (triggerLocation !== undefined) cascade.triggerLocation = triggerLocation;
+    cascades.push(cascade);
   }
   cascades.sort((a, b) => a.firstIndex - b.firstIndex);
 
   const uses: FingerprintUse[] = [];
   for (const g of groups.values()) {
     const location = locate(g.indices);
-    uses.push({
+    const use: FingerprintUse = {
       fingerprint: g.n.fingerprint,
       sql: g.n.sql,
       facts: g.n.facts,
@@ -207,15 +255,16 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
       totalMs: g.totalMs,
       maxMs: g.maxMs,
       durationsMs: g.durations,
-      ...(location === undefined ? {} : { location }),
-    });
+    };
+    if (location !== undefined) use.location = location;
+    uses.push(use);
   }
 
   let timeline: TimelineEntry[] | undefined;
   const requestStart = request.startMs;
   const analysis: RequestAnalysis = {
     traceId: request.traceId,
-    endpoint: splitCatchAll(request.endpoint, request.path, normalized),
+    endpoint: splitCatchAll(request.endpoint, request.path, () => keptAt.map((s) => s.n)),
     service: request.service,
     startMs: request.startMs,
     durationMs: request.durationMs,
@@ -229,7 +278,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
       timeline ??= kept.map((j, i) => ({
         offsetMs: cols[j * DB_STRIDE]! - requestStart,
         durationMs: cols[j * DB_STRIDE + 1]!,
-        fingerprint: normalized[i]?.fingerprint ?? '',
+        fingerprint: keptAt[i]!.n.fingerprint,
       }));
       return timeline;
     },
@@ -307,16 +356,22 @@ function tableName(ref: string): string {
   return dot < 0 ? '' : ref.slice(0, dot);
 }
 
+/** tableName(ref) === table, without cutting the string. */
+function inTable(ref: string, table: string): boolean {
+  const dot = ref.lastIndexOf('.');
+  return dot < 0 ? table === '' : dot === table.length && ref.startsWith(table);
+}
+
 /** Reads from SQL alone how a SELECT is tied to an earlier query's rows. */
 function shapeOf(facts: SqlFacts, links: TableLinks): Shape {
   if (facts.operation !== 'SELECT' || facts.table === '') return { kind: 'unknown' };
   const table = facts.table;
   // M2M: the filter sits on a joined table, e.g. shop_book_tags.book_id = ?
   for (const join of facts.joins) {
-    const filter = facts.equalityFilters.find((f) => tableName(f) === join.table);
+    const filter = facts.equalityFilters.find((f) => inTable(f, join.table));
     if (filter === undefined || join.table === table) continue;
     const sourceColumn = columnName(filter);
-    const targetRef = join.on.find((r) => tableName(r) === join.table && r !== filter);
+    const targetRef = join.on.find((r) => inTable(r, join.table) && r !== filter);
     return {
       kind: 'm2m',
       table,
@@ -329,10 +384,17 @@ function shapeOf(facts: SqlFacts, links: TableLinks): Shape {
   const pk = `${table}.${links.primaryKey(table)}`;
   if (facts.equalityFilters.includes(pk)) return { kind: 'forward', table };
   // (content_type_id, object_id): a generic relation, not a reverse FK from ContentType.
-  const own = facts.equalityFilters.filter((f) => tableName(f) === table).map(columnName);
-  const generic = own.some((c) => c.endsWith('object_id')) && own.some((c) => c.endsWith('content_type_id'));
+  let objectId = false;
+  let contentType = false;
   for (const f of facts.equalityFilters) {
-    if (tableName(f) !== table) continue;
+    if (!inTable(f, table)) continue;
+    // Neither suffix has a dot, so the whole ref ends with it exactly when its column does.
+    if (f.endsWith('object_id')) objectId = true;
+    if (f.endsWith('content_type_id')) contentType = true;
+  }
+  const generic = objectId && contentType;
+  for (const f of facts.equalityFilters) {
+    if (!inTable(f, table)) continue;
     const column = columnName(f);
     if (generic && (column.endsWith('content_type_id') || column.endsWith('object_id'))) continue;
     const parentTable = links.foreignKeyTarget(table, column);
@@ -354,8 +416,8 @@ class TriggerResolver {
   readonly #memo = new Map<string, Link>();
 
   constructor(
-    private readonly normalized: NormalizedSql[],
-    private readonly groups: Map<string, Group>,
+    /** What each kept span's statement gave, its group included, in start order. */
+    private readonly kept: readonly SeenStatement[],
     private readonly links: TableLinks,
     private readonly isCascade: (g: Group) => boolean,
   ) {}
@@ -396,10 +458,8 @@ class TriggerResolver {
     // The walk back crosses earlier loops: a statement already tried gives the same answer again.
     let tried: Set<NormalizedSql> | undefined;
     for (let i = first - 1; i >= 0; i--) {
-      const n = this.normalized[i];
-      if (n === undefined || n.fingerprint === g.n.fingerprint || n.facts.operation !== 'SELECT') continue;
-      const parent = this.groups.get(n.fingerprint);
-      if (parent === undefined) continue;
+      const { n, g: parent } = this.kept[i]!;
+      if (n.fingerprint === g.n.fingerprint || n.facts.operation !== 'SELECT' || parent === undefined) continue;
       if (tried?.has(n)) continue;
       const step = this.#stepFrom(n.facts, shape);
       if (step !== undefined) return { parent, step };
@@ -442,9 +502,8 @@ class TriggerResolver {
   /** Fallback trigger: the last different SELECT before the first repeat that is not a loop itself. */
   #lastSelectBefore(first: number, g: Group): Group | undefined {
     for (let i = first - 1; i >= 0; i--) {
-      const n = this.normalized[i];
-      if (n === undefined || n.fingerprint === g.n.fingerprint || n.facts.operation !== 'SELECT') continue;
-      const candidate = this.groups.get(n.fingerprint);
+      const { n, g: candidate } = this.kept[i]!;
+      if (n.fingerprint === g.n.fingerprint || n.facts.operation !== 'SELECT') continue;
       if (candidate !== undefined && !this.isCascade(candidate)) return candidate;
     }
     return undefined;

@@ -204,7 +204,8 @@ export function addRequest(rollup: EndpointRollup, analysis: RequestAnalysis, ma
     f.requests++;
     f.executions += u.executions;
     f.totalMs += u.totalMs;
-    for (const d of u.durationsMs) addDuration(f.durations, d);
+    const durations = u.durationsMs;
+    for (let i = 0; i < durations.length; i++) addDuration(f.durations, durations[i]!);
     if (u.location !== undefined) tallyLocation((f.locations ??= new Map()), u.location, 1, maxLocations);
     if (u.maxMs > f.example.maxMs) f.example = { traceId: analysis.traceId, maxMs: u.maxMs };
   }
@@ -324,8 +325,10 @@ export function addExact(partials: number[], x: number): number {
     if (lo !== 0) partials[n++] = lo;
     x = hi;
   }
-  partials.length = n;
-  partials.push(x);
+  // Written in place before the length is cut: cutting to 0 first would drop the array's store and
+  // the push would allocate a new one, on every sum that one partial absorbs.
+  partials[n] = x;
+  partials.length = n + 1;
   return exactValue(partials);
 }
 

@@ -34,9 +34,11 @@ export function lastCommentBody(statement: string): string | undefined {
 /** sqlCommenterTags of a comment's text. */
 export function commentTags(body: string): SqlCommenterTags | undefined {
   let tags: SqlCommenterTags | undefined;
-  for (const [, key, raw] of body.matchAll(PAIR)) {
-    if (!KEYS.has(key as keyof SqlCommenterTags)) continue;
-    (tags ??= {})[key as keyof SqlCommenterTags] = decode(raw!);
+  // Each match read by index: destructuring it would walk an iterator per match (once per request).
+  for (const match of body.matchAll(PAIR)) {
+    const key = match[1] as keyof SqlCommenterTags;
+    if (!KEYS.has(key)) continue;
+    (tags ??= {})[key] = decode(match[2]!);
   }
   return tags;
 }

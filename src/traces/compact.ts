@@ -408,6 +408,14 @@ export function assembleColumns(t: CompactTrace, stats?: AssemblyStats): ColumnR
     return orphans;
   };
 
+  // A trace with one request (the usual case) gives it its DB spans in an array made once at the
+  // trace's DB span count, an upper bound, and cut to length after; others grow by push.
+  let only: ColumnRequest | undefined;
+  let onlyCount = 0;
+  if (requests.size === 1) {
+    only = requests.values().next().value!;
+    only.dbOrder = new Array<number>(dbCount);
+  }
   // In a Django trace every DB span's parent is the request span: one owner lookup per run of a parent.
   let lastParent: string | undefined;
   let lastOwner = '';
@@ -424,8 +432,10 @@ export function assembleColumns(t: CompactTrace, stats?: AssemblyStats): ColumnR
     }
     const request = lastOwner === '' ? orphanRequest((dbSeq ??= t.dbSeq())[j]!, t.traceId, t.dbServices.get(j), cols[j * DB_STRIDE]!) : requests.get(lastOwner);
     if (request === undefined) continue;
-    request.dbOrder.push(j);
+    if (request === only) request.dbOrder[onlyCount++] = j;
+    else request.dbOrder.push(j);
   }
+  if (only !== undefined) only.dbOrder.length = onlyCount;
   for (let i = 0; i < records.length; i++) {
     const s = records[i]!;
     // DB spans in records are request spans, which are never their own children.
