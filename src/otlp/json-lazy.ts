@@ -24,6 +24,7 @@ import { buildRecord, instanceOf, nanosToMs } from './to-span.js';
 import type { SinkBatch } from './wire/decoder.js';
 import { K_HOST_NAME, K_PROCESS_PID, K_SERVICE_INSTANCE_ID, K_SERVICE_NAME, keyCode } from './wire/keys.js';
 import { REJECT_ORDER } from './wire/span.js';
+import { latin1Slice, utf8Slice } from './slice.js';
 import { StatementSplitter } from './statement-split.js';
 import { SPAN_KINDS, STATUS_CODES } from './json.js';
 import { shardOfTraceId } from './shard.js';
@@ -119,18 +120,6 @@ const ANY_VALUE_DEPTH = 8;
 const TWO_32 = 0x1_0000_0000;
 const TWO_16 = 0x1_0000;
 const MAX_U64_TEXT = Buffer.from('18446744073709551615');
-
-type Slice = (this: Buffer, start: number, end: number) => string;
-const utf8Slice: Slice =
-  (Buffer.prototype as unknown as { utf8Slice?: Slice }).utf8Slice ??
-  function (this: Buffer, start: number, end: number): string {
-    return this.toString('utf8', start, end);
-  };
-const latin1Slice: Slice =
-  (Buffer.prototype as unknown as { latin1Slice?: Slice }).latin1Slice ??
-  function (this: Buffer, start: number, end: number): string {
-    return this.toString('latin1', start, end);
-  };
 
 /** Keys as bytes. */
 const key = (text: string): Uint8Array => Buffer.from(text, 'latin1');

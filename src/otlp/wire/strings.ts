@@ -4,6 +4,7 @@
  * without decoding the bytes again; statements' trailing comments split off by bytes.
  */
 import { IdMemo, SHORT_MAX, STMT_MAX, STMT_SETS, SetMemo, ShortMemo, statementHash, wordAt } from '../memo.js';
+import { utf8Slice } from '../slice.js';
 import type { WireCursor } from './cursor.js';
 
 const HEX_CODES = new Uint8Array([48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102]);
@@ -32,14 +33,6 @@ function hex16(b: Buffer, p: number): string {
     h[b[p + 14]! >>> 4]!, h[b[p + 14]! & 15]!, h[b[p + 15]! >>> 4]!, h[b[p + 15]! & 15]!,
   );
 }
-
-type Slice = (this: Buffer, start: number, end: number) => string;
-/** Buffer's own UTF-8 slice (what toString('utf8', s, e) ends in, without its argument checks); invalid bytes become U+FFFD. */
-const utf8Slice: Slice =
-  (Buffer.prototype as unknown as { utf8Slice?: Slice }).utf8Slice ??
-  function (this: Buffer, start: number, end: number): string {
-    return this.toString('utf8', start, end);
-  };
 
 /** The memo tables of one decoder (otlp/memo.ts), reading the bytes its cursor is on. */
 export class WireStrings {
