@@ -20,9 +20,10 @@ export interface IntakeOptions extends AnalyzerOptions {
   /** Durable intake: each export is on disk before it is acknowledged; replay() reads it back. */
   spool?: Spool;
   /**
-   * How long the traces replay() brought back stay open for the rest of their spans. They were cut
-   * off mid-flight: their senders resend what the last run never acknowledged only when their retry
-   * backoff ends. Default 30 s, the Collector's default retry max_interval.
+   * When replay() brought traces back, how long no trace is released (the traces it brought back
+   * wait that long even under memory pressure). The crash cut every sender off mid-flight, and they
+   * resend what the last run never acknowledged only when their retry backoff ends. Default 30 s,
+   * the Collector's default retry max_interval.
    */
   replayWaitMs?: number;
   /** Random source for retry jitter, injectable for tests. */
@@ -231,25 +232,32 @@ export class Intake {
    */
   async acceptJson(body: Buffer, transport: Transport, recordLine?: () => string): Promise<AcceptResult> {
     const raw: RawExport = { encoding: 'json', body };
-    // A reader per export in flight: admission may wait for the store, and another export may arrive meanwhile.
-    const reader = this.#jsonReaders.pop() ?? createLazyJsonReader();
-    let kept = false;
-    try {
+    return this.#withJsonReader(async (reader) => {
       const scan = reader.read(body, SPAN_SIZES);
-      if (scan === undefined) return await this.accept(decodeJsonRequest(body, this.#json), transport, raw, recordLine);
-      kept = true;
+      if (scan === undefined) return this.accept(decodeJsonRequest(body, this.#json), transport, raw, recordLine);
       const traceIds = [...new Set(scan.traceIds)];
       const bytes = scan.bytes;
       const survey = (): BatchSurvey => this.#analyzer.assembler.surveyTraces(traceIds, bytes);
       await this.#markCommitted(() => survey().opened);
       return this.#admit(survey, transport, raw, recordLine, (now) => {
         const { batch, analyses } = this.#analyzer.addDecoded((sink) => reader.handOver(sink), () => now, transport);
-        kept = false;
         this.#take(analyses);
         return batch;
       });
+    });
+  }
+
+  /**
+   * Runs `use` with a lazy JSON reader of the pool. A reader per export in flight: admission may wait
+   * for the store, and another export may arrive meanwhile. What it read and did not hand over (an
+   * export refused, or one that threw) is dropped afterwards.
+   */
+  async #withJsonReader<T>(use: (reader: LazyJsonReader) => Promise<T>): Promise<T> {
+    const reader = this.#jsonReaders.pop() ?? createLazyJsonReader();
+    try {
+      return await use(reader);
     } finally {
-      if (kept) reader.drop();
+      reader.drop();
       // Readers beyond a few concurrent exports' are let go (each holds its memo tables).
       if (this.#jsonReaders.length < MAX_IDLE_JSON_READERS) this.#jsonReaders.push(reader);
     }
@@ -403,9 +411,7 @@ export class Intake {
       const skip = await this.#committedOf(traceIds, committed);
       return this.#replayInto(record.segment, skip, reopened, (sink) => this.#decoder.decodeTo(body, sink));
     }
-    const reader = this.#jsonReaders.pop() ?? createLazyJsonReader();
-    let kept = false;
-    try {
+    return this.#withJsonReader(async (reader) => {
       let scan: LazyJsonScan | undefined;
       let batch: DecodedBatch | undefined;
       try {
@@ -423,17 +429,9 @@ export class Intake {
           return { accepted: spans.length, rejected };
         });
       }
-      kept = true;
       const skip = await this.#committedOf(scan!.traceIds, committed);
-      return this.#replayInto(record.segment, skip, reopened, (sink) => {
-        const handed = reader.handOver(sink);
-        kept = false;
-        return handed;
-      });
-    } finally {
-      if (kept) reader.drop();
-      if (this.#jsonReaders.length < MAX_IDLE_JSON_READERS) this.#jsonReaders.push(reader);
-    }
+      return this.#replayInto(record.segment, skip, reopened, (sink) => reader.handOver(sink));
+    });
   }
 
   /** Which of these traces the store has committed, asking it only about those this replay has not asked about yet. */

@@ -51,7 +51,7 @@ export interface ServeOptions {
   tls?: TlsFiles;
   /** Durable intake (see spool/); absent: none. */
   spool?: { dir: string; maxBytes?: number; commitMs?: number };
-  /** How long the traces the spool brings back wait for the rest of their spans (IntakeOptions.replayWaitMs). */
+  /** After a crash (the spool brought traces back), how long no trace is released (IntakeOptions.replayWaitMs). */
   replayWaitMs?: number;
   /** How long close() lets calls in flight finish before it cuts the connections. Default 5000. */
   drainMs?: number;
