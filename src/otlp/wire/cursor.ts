@@ -12,7 +12,7 @@ export const WIRE_FIXED64 = 1;
 export const WIRE_LEN = 2;
 const WIRE_START_GROUP = 3;
 const WIRE_END_GROUP = 4;
-const WIRE_FIXED32 = 5;
+export const WIRE_FIXED32 = 5;
 
 export function fail(problem: string, at: number): never {
   throw new OtlpDecodeError(`invalid OTLP protobuf ExportTraceServiceRequest (${problem} at byte ${at})`);
@@ -54,6 +54,11 @@ export class WireCursor {
   /** A tag whose first byte is ≥ 0x80; sets `after`. */
   tagSlow(pos: number, end: number): number {
     const buf = this.buf;
+    // Two bytes first: fields 16 to 2047 (Span.flags is field 16).
+    if (pos + 1 < end && buf[pos + 1]! < 0x80) {
+      this.after = pos + 2;
+      return (buf[pos]! & 0x7f) | (buf[pos + 1]! << 7);
+    }
     let value = 0;
     for (let i = 0; i < 5; i++) {
       if (pos + i >= end) truncated('field tag', pos, i + 1, end);
@@ -75,6 +80,11 @@ export class WireCursor {
   /** A length whose first byte is ≥ 0x80; sets `after`. */
   lengthSlow(pos: number, end: number): number {
     const buf = this.buf;
+    // Two bytes first: statements, the KeyValues and AnyValues around them and most spans are 128 B to 16 KiB long.
+    if (pos + 1 < end && buf[pos + 1]! < 0x80) {
+      this.after = pos + 2;
+      return (buf[pos]! & 0x7f) | (buf[pos + 1]! << 7);
+    }
     let value = 0;
     for (let i = 0; i < 5; i++) {
       if (pos + i >= end) truncated('length', pos, i + 1, end);

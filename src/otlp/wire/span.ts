@@ -9,7 +9,7 @@ import { buildRecord, nanosToMs } from '../to-span.js';
 import { locationOf } from '../location.js';
 import { shardOfTraceIdBytes } from '../shard.js';
 import { AttributeReader } from './attributes.js';
-import { fail, truncated, WIRE_FIXED64, WIRE_LEN, type WireCursor } from './cursor.js';
+import { fail, truncated, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, type WireCursor } from './cursor.js';
 import type { TraceScan } from './decoder.js';
 import type { WireStrings } from './strings.js';
 
@@ -164,6 +164,10 @@ export class SpanReader {
       } else if (tag === 0x30) {
         kind = c.varint64(pos, end) | 0;
         pos = c.after;
+      } else if (wire === WIRE_FIXED32 && field !== 0) {
+        // flags (16), which n1lens does not read: skipped here, as skipField would.
+        if (end - pos < 4) truncated(`fixed32 field ${field}`, pos, 4, end);
+        pos += 4;
       } else {
         if (field === 0) fail('invalid field number 0', at);
         pos = c.skipField(pos, end, wire, field, 3);
