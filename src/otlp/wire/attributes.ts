@@ -60,6 +60,21 @@ export class AttributeReader {
         if (valueAt + n === end) {
           const code = keyCode(buf, keyAt, keyEnd);
           if (code < 0) return -1;
+          // A string_value alone, as SDKs write one.
+          if (buf[valueAt] === 0x0a && valueAt + 1 < end) {
+            let m = buf[valueAt + 1]!;
+            let stringAt = valueAt + 2;
+            if (m >= 0x80) {
+              m = c.lengthSlow(valueAt + 1, end);
+              stringAt = c.after;
+            }
+            if (stringAt + m === end) {
+              this.#valueKind = V_STRING;
+              this.#valueStart = stringAt;
+              this.#valueEnd = end;
+              return code;
+            }
+          }
           this.#valueKind = V_NONE;
           this.#readAnyValue(valueAt, end, depth + 1);
           return code;
