@@ -3,7 +3,7 @@
  * reads its value (the oneof member set last, over every occurrence of KeyValue.value, as they
  * merge) into registers, turned into a string only when asked.
  */
-import { fail, truncated, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, type WireCursor } from './cursor.js';
+import { fail, truncated, truncatedNumbered, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, type WireCursor } from './cursor.js';
 import { keyCode } from './keys.js';
 import type { WireStrings } from './strings.js';
 
@@ -194,7 +194,7 @@ export class AttributeReader {
           n = c.lengthSlow(pos, end);
           pos = c.after;
         }
-        if (n > end - pos) truncated(`AnyValue field ${field}`, pos, n, end);
+        if (n > end - pos) truncatedNumbered('AnyValue field #', field, pos, n, end);
         if (field === 1) {
           this.#valueKind = V_STRING;
           this.#valueStart = pos;
