@@ -5,6 +5,7 @@
 import { OtlpDecodeError } from '../errors.js';
 
 const EMPTY = Buffer.alloc(0);
+const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
 /** protobufjs's Reader.recursionLimit: skipField refuses groups nested deeper. */
 const RECURSION_LIMIT = 100;
 export const WIRE_VARINT = 0;
@@ -47,6 +48,8 @@ function numbered(text: string, first: number, second: number): string {
  */
 export class WireCursor {
   buf: Buffer = EMPTY;
+  /** The same bytes, for whole words: a DataView read is one load, small enough for TurboFan to inline wherever it is called. */
+  view: DataView = EMPTY_VIEW;
   /** The position after the last varint read by a *Slow reader or varint64. */
   after = 0;
   /** High 32 bits of the last varint64 read, and whether any of its 7-bit groups was non-zero (protobufjs's bool). */
@@ -55,17 +58,24 @@ export class WireCursor {
 
   /** Starts on a new message; `release` drops it so the decoder does not keep the bytes alive. */
   start(bytes: Uint8Array): void {
-    this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.buf = buf;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
   release(): void {
     this.buf = EMPTY;
+    this.view = EMPTY_VIEW;
   }
 
-  /** The little-endian 32-bit word at p (signed). */
+  /** The little-endian 32-bit word at p (signed); p + 4 is within the message. */
   word(p: number): number {
-    const b = this.buf;
-    return b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
+    return this.view.getInt32(p, true);
+  }
+
+  /** The big-endian 32-bit word at p (unsigned): what the bytes spell as hex digits, most significant first. */
+  wordBigEndian(p: number): number {
+    return this.view.getUint32(p);
   }
 
   /** A tag whose first byte is ≥ 0x80; sets `after`. */

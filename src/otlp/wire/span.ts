@@ -224,7 +224,7 @@ export class SpanReader {
         // A plain DB span: its fields straight to the sink, the id as two words, no string for the
         // id or the name, and no record.
         sink.dbSpan(
-          traceId, bigEndianWord(buf, spanStart), bigEndianWord(buf, spanStart + 4), parent, nanosToMs(startHi, startLo), nanosToMs(endHi, endLo),
+          traceId, c.wordBigEndian(spanStart), c.wordBigEndian(spanStart + 4), parent, nanosToMs(startHi, startLo), nanosToMs(endHi, endLo),
           f.dbSystem, statement, folder.dbComment, service, f.location === undefined ? undefined : locationOf(f.location),
         );
         return;
@@ -287,11 +287,6 @@ export class SpanReader {
     }
     return code;
   }
-}
-
-/** The 32-bit word bytes p..p+3 spell as hex digits, most significant first (what CompactTrace keeps of a span id). */
-function bigEndianWord(b: Buffer, p: number): number {
-  return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
 }
 
 /** rejectReason's rule on the bytes, for spans of other shards (no strings made). */
