@@ -97,6 +97,35 @@ class ByteReader {
     return length >= n;
   }
 
+  /**
+   * The next n bytes as one buffer, consumed; undefined (all buffered, nothing consumed) if the stream
+   * ends first. Where they straddle chunks only they are copied, not the whole last chunk as `ensure`
+   * would: its rest stays unconsumed as it is (a length-delimited message per 1 MiB chunk).
+   */
+  async takeWhole(n: number): Promise<Buffer | undefined> {
+    if (this.buf.length >= n) return this.take(n);
+    const parts = [this.buf];
+    let length = this.buf.length;
+    while (length < n && !this.ended) {
+      const next = await this.chunks.next();
+      if (next.done) this.ended = true;
+      else {
+        parts.push(next.value);
+        length += next.value.length;
+      }
+    }
+    if (length < n) {
+      this.buf = Buffer.concat(parts, length);
+      return undefined;
+    }
+    const last = parts.pop()!;
+    const head = length - last.length;
+    const out = head === 0 ? last.subarray(0, n) : Buffer.concat([...parts, last.subarray(0, n - head)], n);
+    this.buf = last.subarray(n - head);
+    this.offset += n;
+    return out;
+  }
+
   take(n: number): Buffer {
     const out = this.buf.subarray(0, n);
     this.buf = this.buf.subarray(n);
@@ -619,14 +648,15 @@ async function* readDelimitedProtobuf(ctx: Context): AsyncGenerator<TraceUnit> {
     }
     reader.take(4);
     const start = reader.offset;
-    if (!(await reader.ensure(length))) {
+    const message = await reader.takeWhole(length);
+    if (message === undefined) {
       throw new TraceFileError(
         file,
         `truncated length-delimited message at byte ${start}${ctx.at}: need ${length} bytes, have ${reader.buf.length}`,
         { byte: start },
       );
     }
-    yield decodeMessage(ctx, reader.take(length), start);
+    yield decodeMessage(ctx, message, start);
   }
 }
 

@@ -26,6 +26,13 @@ const SHORT_SLOTS = 1024;
 export const STMT_MAX = 2048;
 export const STMT_SETS = 512;
 
+/**
+ * Buffer's compare and copy, called as constants: the key's buffer is the message being decoded,
+ * and looking the method up on it missed the inline cache in a profile.
+ */
+const bufferCompare = Buffer.prototype.compare;
+const bufferCopy = Buffer.prototype.copy;
+
 /** The little-endian 32-bit word at p (signed). */
 export function wordAt(b: Uint8Array, p: number): number {
   return b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
@@ -167,14 +174,14 @@ export class SetMemo {
     for (let way = 0; way < 2; way++) {
       const slot = set * 2 + way;
       const base = slot * max;
-      if (lengths[slot] === n && b.compare(bytes, base, base + n, start, end) === 0) {
+      if (lengths[slot] === n && bufferCompare.call(b, bytes, base, base + n, start, end) === 0) {
         this.#recent[set] = way;
         return slot;
       }
     }
     const way = this.#recent[set]! ^ 1;
     const slot = set * 2 + way;
-    b.copy(bytes, slot * max, start, end);
+    bufferCopy.call(b, bytes, slot * max, start, end);
     lengths[slot] = -1;
     this.#recent[set] = way;
     this.#slot = slot;

@@ -3,7 +3,7 @@
  * reads its value (the oneof member set last, over every occurrence of KeyValue.value, as they
  * merge) into registers, turned into a string only when asked.
  */
-import { fail, truncated, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, type WireCursor } from './cursor.js';
+import { fail, truncated, truncatedNumbered, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, type WireCursor } from './cursor.js';
 import { keyCode } from './keys.js';
 import type { WireStrings } from './strings.js';
 
@@ -60,6 +60,21 @@ export class AttributeReader {
         if (valueAt + n === end) {
           const code = keyCode(buf, keyAt, keyEnd);
           if (code < 0) return -1;
+          // A string_value alone, as SDKs write one.
+          if (buf[valueAt] === 0x0a && valueAt + 1 < end) {
+            let m = buf[valueAt + 1]!;
+            let stringAt = valueAt + 2;
+            if (m >= 0x80) {
+              m = c.lengthSlow(valueAt + 1, end);
+              stringAt = c.after;
+            }
+            if (stringAt + m === end) {
+              this.#valueKind = V_STRING;
+              this.#valueStart = stringAt;
+              this.#valueEnd = end;
+              return code;
+            }
+          }
           this.#valueKind = V_NONE;
           this.#readAnyValue(valueAt, end, depth + 1);
           return code;
@@ -179,7 +194,7 @@ export class AttributeReader {
           n = c.lengthSlow(pos, end);
           pos = c.after;
         }
-        if (n > end - pos) truncated(`AnyValue field ${field}`, pos, n, end);
+        if (n > end - pos) truncatedNumbered('AnyValue field #', field, pos, n, end);
         if (field === 1) {
           this.#valueKind = V_STRING;
           this.#valueStart = pos;

@@ -33,7 +33,8 @@ export const K_HTTP_TARGET_OLD = 23;
 /** code.* and n1lens.* location keys: K_LOCATION + their otlp/location.ts slot. */
 export const K_LOCATION = 32;
 
-const KEYS: readonly (readonly [string, number])[] = [
+/** Every key the wire decoder reads, with its code. */
+export const KEYS: readonly (readonly [string, number])[] = [
   ['http.request.method', K_HTTP_METHOD_STABLE],
   ['http.method', K_HTTP_METHOD_OLD],
   ['http.route', K_HTTP_ROUTE],
@@ -64,24 +65,40 @@ const MAX_KEY = 28;
 /** 32-bit words per key in KEY_WORD_TABLE: MAX_KEY bytes. */
 const KEY_WORDS_EACH = MAX_KEY / 4;
 /**
- * The keys as little-endian 32-bit words (the last word zero-padded), grouped by length: KEY_WORDS
- * holds each key's words, KEY_CODE its code, KEY_AT[n]..KEY_AT[n + 1] the keys of length n.
+ * The keys as little-endian 32-bit words (the last word zero-padded) in KEY_WORD_TABLE, KEY_CODE
+ * their codes. A key is looked up by its length and one byte: KEY_PROBE[n] is the position, among
+ * keys of length n, whose byte tells them apart best (-1: no key that long); KEY_FIRST[n × 256 + that
+ * byte] the first candidate (-1: none), KEY_NEXT the next one with the same length and byte. So a key
+ * n1lens does not read is usually refused without reading more than that byte.
  */
-const KEY_AT = new Int32Array(MAX_KEY + 2);
+const KEY_PROBE = new Int32Array(MAX_KEY + 1).fill(-1);
+const KEY_FIRST = new Int32Array((MAX_KEY + 1) * 256).fill(-1);
+const KEY_NEXT: number[] = [];
 const KEY_CODE: number[] = [];
 const KEY_WORDS: number[] = [];
-{
-  const sorted = [...KEYS].sort((a, b) => a[0].length - b[0].length);
-  let k = 0;
-  for (let n = 0; n <= MAX_KEY + 1; n++) {
-    KEY_AT[n] = k;
-    while (k < sorted.length && sorted[k]![0].length === n) {
-      const bytes = Buffer.alloc(MAX_KEY);
-      bytes.write(sorted[k]![0], 'latin1');
-      for (let w = 0; w < KEY_WORDS_EACH; w++) KEY_WORDS.push(bytes.readInt32LE(w * 4));
-      KEY_CODE.push(sorted[k]![1]);
-      k++;
+for (let n = 4; n <= MAX_KEY; n++) {
+  const ofLength = KEYS.filter(([key]) => key.length === n);
+  if (ofLength.length === 0) continue;
+  // The position whose byte splits the keys of this length into the most groups.
+  let probe = 0;
+  let groups = 0;
+  for (let p = n - 1; p >= 0; p--) {
+    const distinct = new Set(ofLength.map(([key]) => key.charCodeAt(p))).size;
+    if (distinct > groups) {
+      probe = p;
+      groups = distinct;
     }
+  }
+  KEY_PROBE[n] = probe;
+  for (const [key, code] of ofLength) {
+    const k = KEY_CODE.length;
+    const bytes = Buffer.alloc(MAX_KEY);
+    bytes.write(key, 'latin1');
+    for (let w = 0; w < KEY_WORDS_EACH; w++) KEY_WORDS.push(bytes.readInt32LE(w * 4));
+    KEY_CODE.push(code);
+    const bucket = n * 256 + key.charCodeAt(probe);
+    KEY_NEXT.push(KEY_FIRST[bucket]!);
+    KEY_FIRST[bucket] = k;
   }
 }
 const KEY_WORD_TABLE = Int32Array.from(KEY_WORDS);
@@ -95,21 +112,23 @@ function word(b: Buffer, p: number): number {
 export function keyCode(b: Buffer, start: number, end: number): number {
   const n = end - start;
   if (n > MAX_KEY || n < 4) return -1;
-  const first = word(b, start);
-  // The last word, from the key's own bytes, masked to the bytes that belong to it.
+  const probe = KEY_PROBE[n]!;
+  if (probe < 0) return -1;
+  let k = KEY_FIRST[n * 256 + b[start + probe]!]!;
+  if (k < 0) return -1;
+  // The whole words, then the last one masked to the bytes that belong to the key.
   const tailAt = (n - 1) & ~3;
-  const tailBytes = n - tailAt;
   let tail = b[start + tailAt]!;
-  if (tailBytes > 1) tail |= b[start + tailAt + 1]! << 8;
-  if (tailBytes > 2) tail |= b[start + tailAt + 2]! << 16;
-  if (tailBytes > 3) tail |= b[start + tailAt + 3]! << 24;
+  if (n - tailAt > 1) tail |= b[start + tailAt + 1]! << 8;
+  if (n - tailAt > 2) tail |= b[start + tailAt + 2]! << 16;
+  if (n - tailAt > 3) tail |= b[start + tailAt + 3]! << 24;
   const words = KEY_WORD_TABLE;
-  for (let k = KEY_AT[n]!; k < KEY_AT[n + 1]!; k++) {
+  do {
     const base = k * KEY_WORDS_EACH;
-    if (words[base] !== first || words[base + (tailAt >> 2)] !== tail) continue;
-    let w = 1;
+    let w = 0;
     while (w < tailAt >> 2 && words[base + w] === word(b, start + w * 4)) w++;
-    if (w >= tailAt >> 2) return KEY_CODE[k]!;
-  }
+    if (w === tailAt >> 2 && words[base + w] === tail) return KEY_CODE[k]!;
+    k = KEY_NEXT[k]!;
+  } while (k >= 0);
   return -1;
 }

@@ -9,7 +9,7 @@ import { buildRecord, nanosToMs } from '../to-span.js';
 import { locationOf } from '../location.js';
 import { shardOfTraceIdBytes } from '../shard.js';
 import { AttributeReader } from './attributes.js';
-import { fail, truncated, WIRE_FIXED64, WIRE_LEN, type WireCursor } from './cursor.js';
+import { fail, failNumbered, truncatedNumbered, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, type WireCursor } from './cursor.js';
 import type { TraceScan } from './decoder.js';
 import type { WireStrings } from './strings.js';
 
@@ -109,14 +109,14 @@ export class SpanReader {
       const wire = tag & 7;
       const field = tag >>> 3;
       if (wire === WIRE_LEN && (field <= 5 || field === 9 || field === 15) && field !== 3) {
-        if (pos >= end) truncated(`length of Span field ${field}`, pos, 1, end);
+        if (pos >= end) truncatedNumbered('length of Span field #', field, pos, 1, end);
         let n = buf[pos]!;
         if (n < 0x80) pos++;
         else {
           n = c.lengthSlow(pos, end);
           pos = c.after;
         }
-        if (n > end - pos) truncated(`Span field ${field}`, pos, n, end);
+        if (n > end - pos) truncatedNumbered('Span field #', field, pos, n, end);
         switch (field) {
           case 9:
             if (foreign) skipped = true;
@@ -146,11 +146,11 @@ export class SpanReader {
             status = this.#statusCode(pos, pos + n, status);
             break;
           default:
-            fail(`invalid field number ${field}`, at);
+            failNumbered('invalid field number #', at, field);
         }
         pos += n;
       } else if (wire === WIRE_FIXED64 && (field === 7 || field === 8)) {
-        if (end - pos < 8) truncated(`Span field ${field} (fixed64)`, pos, 8, end);
+        if (end - pos < 8) truncatedNumbered('Span field # (fixed64)', field, pos, 8, end);
         const lo = c.word(pos) >>> 0;
         const hi = c.word(pos + 4) >>> 0;
         if (field === 7) {
@@ -164,6 +164,10 @@ export class SpanReader {
       } else if (tag === 0x30) {
         kind = c.varint64(pos, end) | 0;
         pos = c.after;
+      } else if (wire === WIRE_FIXED32 && field !== 0) {
+        // flags (16), which n1lens does not read: skipped here, as skipField would.
+        if (end - pos < 4) truncatedNumbered('fixed32 field #', field, pos, 4, end);
+        pos += 4;
       } else {
         if (field === 0) fail('invalid field number 0', at);
         pos = c.skipField(pos, end, wire, field, 3);
@@ -220,7 +224,7 @@ export class SpanReader {
         // A plain DB span: its fields straight to the sink, the id as two words, no string for the
         // id or the name, and no record.
         sink.dbSpan(
-          traceId, bigEndianWord(buf, spanStart), bigEndianWord(buf, spanStart + 4), parent, nanosToMs(startHi, startLo), nanosToMs(endHi, endLo),
+          traceId, c.wordBigEndian(spanStart), c.wordBigEndian(spanStart + 4), parent, nanosToMs(startHi, startLo), nanosToMs(endHi, endLo),
           f.dbSystem, statement, folder.dbComment, service, f.location === undefined ? undefined : locationOf(f.location),
         );
         return;
@@ -283,11 +287,6 @@ export class SpanReader {
     }
     return code;
   }
-}
-
-/** The 32-bit word bytes p..p+3 spell as hex digits, most significant first (what CompactTrace keeps of a span id). */
-function bigEndianWord(b: Buffer, p: number): number {
-  return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
 }
 
 /** rejectReason's rule on the bytes, for spans of other shards (no strings made). */
