@@ -72,7 +72,7 @@ export function serveCommand(): Command {
     .option('--no-spool', 'acknowledge exports from memory only (a crash loses what is buffered)')
     .option('--spool-max-mib <n>', 'spool size at which exports are refused (retryable)', wholeNumber('--spool-max-mib'), 1024)
     .option('--spool-replay-wait-ms <ms>', "after a crash (the spool brought traces back), analyse no trace for this long: the senders resend what the crash cut off only when their retry backoff ends (the Collector's default max_interval is 30 s)", wholeNumber('--spool-replay-wait-ms'), 30_000)
-    .option('--spool-commit-ms <ms>', 'group commit window: an export reaching an idle spool waits this long for others to share its write (those arriving during a write share the next one)', wholeNumber('--spool-commit-ms'), 0)
+    .option('--spool-commit-ms <ms>', 'group commit window: an export reaching an idle spool waits this long for others to share its write (those arriving during a write start the next one at once, or share it while two are on disk)', wholeNumber('--spool-commit-ms'), 0)
     .option('--max-body-mib <n>', 'OTLP/HTTP body limit after decompression', wholeNumber('--max-body-mib'), 20)
     .option('--grpc-max-receive-mib <n>', 'OTLP/gRPC message limit', wholeNumber('--grpc-max-receive-mib'), 4)
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')

@@ -2,7 +2,29 @@ import { appendFileSync, readdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { tempDir } from '../../test/support.js';
-import { crc32, Spool, SpoolError } from './spool.js';
+import { crc32, Spool, SpoolError, type SegmentFile } from './spool.js';
+
+/** A segment file whose writes return when the test says, or fail; `writes` in the order they were started. */
+function heldFiles() {
+  const writes: { path: string; position: number; bytes: Buffer; finish: () => void; fail: (e: Error) => void }[] = [];
+  const openSegment = async (path: string): Promise<SegmentFile> => ({
+    writev: (buffers, position) =>
+      new Promise((finish, fail) => writes.push({ path, position, bytes: Buffer.concat(buffers), finish: () => finish(undefined), fail })),
+    datasync: async () => undefined,
+    close: async () => undefined,
+  });
+  return { writes, openSegment };
+}
+
+/** Lets the spool's scheduled commits, the new segment's directory sync and the file's promises run. */
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
+
+/** Whether a promise has settled yet, and how. */
+function watch(p: Promise<void>): { state: 'pending' | 'resolved' | 'rejected' } {
+  const w = { state: 'pending' as 'pending' | 'resolved' | 'rejected' };
+  p.then(() => (w.state = 'resolved'), () => (w.state = 'rejected'));
+  return w;
+}
 
 describe('Spool', () => {
   it('computes the IEEE CRC-32 gzip uses', () => {
@@ -27,7 +49,7 @@ describe('Spool', () => {
     await spool.close();
   });
 
-  it('commits appends that arrive during a commit the moment it returns, without another window', async () => {
+  it('commits appends that arrive during a commit without another window', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     try {
       const spool = Spool.open({ dir: tempDir('spool-behind'), commitMs: 50 });
@@ -56,6 +78,71 @@ describe('Spool', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('starts a second commit while one is on disk, and acknowledges it only once the write before it in its segment has returned', async () => {
+    const { writes, openSegment } = heldFiles();
+    const spool = Spool.open({ dir: tempDir('spool-pipelined'), openSegment });
+    const a = watch(spool.append('protobuf', Buffer.from('aaaa')).durable);
+    await vi.waitFor(() => expect(writes).toHaveLength(1));
+    const b = watch(spool.append('protobuf', Buffer.from('bb')).durable);
+    await vi.waitFor(() => expect(writes).toHaveLength(2));
+    // b's write is on its way while a's has not returned, at the position after a's record.
+    expect(writes.map((w) => w.position)).toEqual([0, 9 + 4]);
+    const c = watch(spool.append('protobuf', Buffer.from('c')).durable);
+    const d = watch(spool.append('protobuf', Buffer.from('d')).durable);
+    await settle();
+    expect(writes).toHaveLength(2); // two on disk: c and d wait, together, for one to return
+    writes[1]!.finish();
+    await settle();
+    expect([a.state, b.state]).toEqual(['pending', 'pending']); // a torn a would end replay before b
+    expect(writes).toHaveLength(3);
+    expect(writes[2]!.position).toBe(9 + 4 + 9 + 2);
+    expect(writes[2]!.bytes.length).toBe(2 * (9 + 1));
+    writes[0]!.finish();
+    await settle();
+    expect([a.state, b.state, c.state, d.state]).toEqual(['resolved', 'resolved', 'pending', 'pending']);
+    writes[2]!.finish();
+    await settle();
+    expect([c.state, d.state]).toEqual(['resolved', 'resolved']);
+    await spool.close();
+  });
+
+  it('replays in order what overlapping commits wrote to a real file', async () => {
+    const dir = tempDir('spool-overlap');
+    const spool = Spool.open({ dir, writesInFlight: 4 });
+    const durable: Promise<void>[] = [];
+    for (let i = 0; i < 40; i++) {
+      durable.push(spool.append('protobuf', Buffer.alloc(1000 + i, i)).durable);
+      if (i % 3 === 0) await new Promise<void>((r) => setImmediate(r));
+    }
+    await Promise.all(durable);
+    expect(spool.fsyncs).toBeGreaterThan(1);
+    const bodies = [...Spool.open({ dir }).replay()].map((r) => r.body);
+    expect(bodies.map((b) => [b.length, b[0]])).toEqual(Array.from({ length: 40 }, (_, i) => [1000 + i, i]));
+    await spool.close();
+  });
+
+  it('refuses a failed commit and every later one in its segment, and sends what follows to a new segment', async () => {
+    const { writes, openSegment } = heldFiles();
+    const spool = Spool.open({ dir: tempDir('spool-failed'), openSegment });
+    const first = spool.append('protobuf', Buffer.from('a'));
+    const a = watch(first.durable);
+    await vi.waitFor(() => expect(writes).toHaveLength(1));
+    const b = watch(spool.append('protobuf', Buffer.from('b')).durable);
+    await vi.waitFor(() => expect(writes).toHaveLength(2));
+    writes[1]!.finish(); // b is written, behind a
+    writes[0]!.fail(new Error('EIO'));
+    await settle();
+    expect([a.state, b.state]).toEqual(['rejected', 'rejected']);
+    await expect(first.durable).rejects.toThrow(/^spool write failed: EIO$/);
+    const next = spool.append('protobuf', Buffer.from('c'));
+    expect(next.segment).toBe(first.segment + 1);
+    await vi.waitFor(() => expect(writes).toHaveLength(3));
+    expect(writes[2]!.position).toBe(0);
+    writes[2]!.finish();
+    await next.durable;
+    await spool.close();
   });
 
   it('stops a segment at a torn or corrupt tail: those bytes were never acknowledged', async () => {

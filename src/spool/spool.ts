@@ -3,13 +3,17 @@
  * per group-commit window) before it is acknowledged; segments are replayed at start and deleted
  * once the traces in them are analysed and committed.
  *
+ * Writes go to positions the spool assigns, so that a second commit can start while the first is on
+ * disk; an export is acknowledged only once every write before it in its segment has returned too
+ * (replay stops at the first torn record, so a record after an unfinished one is not yet safe).
+ *
  * Layout: `<dir>/<12-digit seq>.seg`. A record is a 9-byte header (u32 LE payload length, u32 LE
  * CRC-32 of the payload, u8 encoding: 0 OTLP protobuf, 1 OTLP JSON) and the decompressed export
  * body. A crash can only tear the tail of the newest segment: replay stops at the first record
  * whose length or checksum does not hold, and that record was never acknowledged.
  */
 import { accessSync, closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlink, unlinkSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 
@@ -21,17 +25,33 @@ export interface SpoolOptions {
   maxBytes?: number;
   /**
    * Group-commit window: an append to an idle spool waits this long for company before its write.
-   * While a commit is in flight, appends queue behind it and are committed together the moment it
-   * returns, without a window. Default 0: at once, after the I/O the event loop has ready (as
-   * PostgreSQL's commit_delay 0: under load, appends group behind the commit in flight by themselves).
+   * While a commit is in flight, appends go without a window: in a write of their own at once while
+   * fewer than `writesInFlight` are on disk, else together the moment one returns. Default 0: at
+   * once, after the I/O the event loop has ready (as PostgreSQL's commit_delay 0: under load,
+   * appends group behind the commits in flight by themselves).
    */
   commitMs?: number;
+  /**
+   * Commits on disk at once. Default 2: an export that arrives during a write starts its own instead
+   * of waiting for that one to return first (a synchronous write of a busy disk can take 50-130 ms).
+   */
+  writesInFlight?: number;
   /** A segment is sealed and a new one started past this size… Default 8 MiB. */
   segmentBytes?: number;
   /** …or this age. Default 1000 ms. */
   segmentMs?: number;
   /** Clock, injectable for tests. */
   now?: () => number;
+  /** Opens a segment for writing; injectable for tests (writes that return out of order, or fail). */
+  openSegment?: (path: string, flags: number) => Promise<SegmentFile>;
+}
+
+/** What the spool needs of an open segment (a node:fs/promises FileHandle has it). */
+export interface SegmentFile {
+  /** Writes `buffers` at `position`; durable when it resolves where the file was opened with O_DSYNC. */
+  writev(buffers: Buffer[], position: number): Promise<unknown>;
+  datasync(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export interface SpoolRecord {
@@ -72,10 +92,13 @@ export function crc32(bytes: Uint8Array): number {
 /**
  * Segments are opened for synchronous data writes where the platform has them (Linux, macOS): a
  * group commit is then one write on the thread pool, durable when it returns, instead of a write and
- * an fdatasync, each waiting for its own turn of a busy event loop before the next can start.
+ * an fdatasync, each waiting for its own turn of a busy event loop before the next can start. Not
+ * O_APPEND: each write goes where the spool put it, whichever pool thread runs first.
  */
 const DSYNC = constants.O_DSYNC;
-const SEGMENT_FLAGS = DSYNC === undefined ? 'a' : constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | DSYNC;
+const SEGMENT_FLAGS = constants.O_WRONLY | constants.O_CREAT | (DSYNC ?? 0);
+
+const openSegmentFile = (path: string, flags: number): Promise<SegmentFile> => open(path, flags);
 
 const segmentName = (seq: number): string => `${String(seq).padStart(12, '0')}${SUFFIX}`;
 
@@ -86,6 +109,17 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+/** One commit: consecutive records of one segment, written at `position` by one write. */
+interface Commit {
+  segment: number;
+  position: number;
+  records: Pending[];
+  state: 'writing' | 'written' | 'failed';
+  error?: Error;
+  /** Settles (never rejects) once the write has returned and acknowledgements were given. */
+  done?: Promise<void>;
+}
+
 export class Spool {
   readonly dir: string;
   readonly #maxBytes: number;
@@ -93,19 +127,26 @@ export class Spool {
   readonly #segmentBytes: number;
   readonly #segmentMs: number;
   readonly #now: () => number;
+  readonly #writesInFlight: number;
+  readonly #openSegment: (path: string, flags: number) => Promise<SegmentFile>;
   /** Bytes per segment on disk (or promised to it), oldest first. */
   readonly #sizes = new Map<number, number>();
   /** Segments found at open, to replay. */
   readonly #toReplay: number[];
   #current: number;
   #currentStarted: number;
-  #handle: { segment: number; file: FileHandle } | undefined;
+  /** Segments open for writing (opened, and their name made durable, once). */
+  readonly #files = new Map<number, Promise<SegmentFile>>();
+  /** Where the next commit to each segment is written. */
+  readonly #ends = new Map<number, number>();
+  /** Segments a failed write left a hole or torn record in: nothing after it there can be acknowledged. */
+  readonly #broken = new Set<number>();
   #pending: Pending[] = [];
-  /** The batch being written and fsync'd (its segments must not be deleted meanwhile). */
-  #inFlight: Pending[] = [];
+  /** Commits written or being written and not yet acknowledged, in the order they were started. */
+  #inFlight: Commit[] = [];
+  #writing = 0;
   /** The commit waiting to start (the window's timer, or the loop's next check phase). */
   #scheduled: { cancel(): void } | undefined;
-  #committing: Promise<void> | undefined;
   #total = 0;
   #fsyncs = 0;
   #closed = false;
@@ -117,6 +158,8 @@ export class Spool {
     this.#segmentBytes = options.segmentBytes ?? 8 * 1024 * 1024;
     this.#segmentMs = options.segmentMs ?? 1000;
     this.#now = options.now ?? Date.now;
+    this.#writesInFlight = Math.max(1, options.writesInFlight ?? 2);
+    this.#openSegment = options.openSegment ?? openSegmentFile;
     for (const seq of existing) {
       const size = statSync(join(this.dir, segmentName(seq))).size;
       this.#sizes.set(seq, size);
@@ -182,7 +225,9 @@ export class Spool {
         if (at + HEADER + length > data.length || (kind !== 0 && kind !== 1)) break;
         const body = data.subarray(at + HEADER, at + HEADER + length);
         if (crc32(body) !== sum) break;
-        yield { segment, encoding: kind === 0 ? 'protobuf' : 'json', body };
+        // An empty export carries no spans, and zeros read as empty records: a hole that a later
+        // write extended the file past, when the crash came before the write meant for it returned.
+        if (length > 0) yield { segment, encoding: kind === 0 ? 'protobuf' : 'json', body };
         at += HEADER + length;
       }
     }
@@ -205,8 +250,9 @@ export class Spool {
     const durable = new Promise<void>((resolve, reject) => {
       this.#pending.push({ segment, bytes: [header, Buffer.from(body.buffer, body.byteOffset, body.length)], resolve, reject });
     });
-    // Behind a commit in flight, the append goes with the next one, started when that one returns.
-    if (this.#committing === undefined) this.#scheduled ??= this.#schedule();
+    // Behind a commit in flight there is company already: no window.
+    if (this.#writing === 0) this.#scheduled ??= this.#schedule();
+    else this.#scheduled ??= this.#schedule(0);
     return { segment, durable };
   }
 
@@ -217,8 +263,8 @@ export class Spool {
   deleteBefore(segment: number, options: { background?: boolean } = {}): number {
     let deleted = 0;
     for (const [seq, size] of this.#sizes) {
-      if (seq >= segment || seq >= this.#current || this.#handle?.segment === seq) break;
-      if (this.#pending.some((p) => p.segment === seq) || this.#inFlight.some((p) => p.segment === seq)) break;
+      if (seq >= segment || seq >= this.#current || this.#files.has(seq)) break;
+      if (this.#pending.some((p) => p.segment === seq) || this.#inFlight.some((c) => c.segment === seq)) break;
       const path = join(this.dir, segmentName(seq));
       if (options.background !== true || this.#closed) {
         try {
@@ -238,13 +284,18 @@ export class Spool {
     return deleted;
   }
 
-  /** Commits what is pending and closes the file. */
+  /** Commits what is pending and closes the files. */
   async close(): Promise<void> {
-    await this.#commit();
+    this.#scheduled?.cancel();
+    this.#scheduled = undefined;
+    while (this.#pending.length > 0 || this.#inFlight.length > 0) {
+      this.#startCommits();
+      await Promise.all(this.#inFlight.map((c) => c.done));
+    }
     this.#closed = true;
-    await this.#handle?.file.close();
-    this.#handle = undefined;
     this.#current++; // sealed: deleteBefore may now take every segment
+    await Promise.all([...this.#files.values()].map((file) => file.then((f) => f.close()).catch(() => undefined)));
+    this.#files.clear();
   }
 
   /** fsync of the directory, on the thread pool: on a busy disk it takes long enough to stall every request in flight. */
@@ -265,67 +316,116 @@ export class Spool {
     }
   }
 
-  /** Starts a commit after the window, or with no window once the I/O the loop has ready is taken. */
-  #schedule(): { cancel(): void } {
-    const commit = (): void => void this.#commit();
-    if (this.#commitMs <= 0) {
-      const immediate = setImmediate(commit);
+  /** Starts commits after the window, or with no window once the I/O the loop has ready is taken. */
+  #schedule(windowMs = this.#commitMs): { cancel(): void } {
+    const start = (): void => {
+      this.#scheduled = undefined;
+      this.#startCommits();
+    };
+    if (windowMs <= 0) {
+      const immediate = setImmediate(start);
       return { cancel: () => clearImmediate(immediate) };
     }
-    const timer = setTimeout(commit, this.#commitMs);
+    const timer = setTimeout(start, windowMs);
     return { cancel: () => clearTimeout(timer) };
   }
 
   /**
-   * One group commit at a time: every pending record written, one fsync per segment touched. What
-   * arrived while it ran is committed next, at once: an export never waits for a window behind a
-   * commit, and the event loop decodes and admits the next exports while the fsync runs on the
-   * thread pool.
+   * Starts a write of everything pending, one per segment touched, while fewer than
+   * `writesInFlight` are on disk; what is left goes when one returns. The event loop decodes and
+   * admits the next exports meanwhile.
    */
-  async #commit(): Promise<void> {
-    this.#scheduled?.cancel();
-    this.#scheduled = undefined;
-    while (this.#committing !== undefined) await this.#committing;
-    if (this.#pending.length === 0) return;
-    this.#committing = this.#commitPending();
-    await this.#committing;
-  }
-
-  /** Commits the pending batch, then each batch that queued behind it, until none is left. */
-  async #commitPending(): Promise<void> {
-    try {
-      while (this.#pending.length > 0) {
-        const batch = (this.#inFlight = this.#pending);
-        this.#pending = [];
-        try {
-          await this.#write(batch);
-          for (const p of batch) p.resolve();
-        } catch (e) {
-          const err = new SpoolError(`spool write failed: ${(e as Error).message}`);
-          for (const p of batch) p.reject(err);
-        }
-        this.#inFlight = [];
+  #startCommits(): void {
+    while (this.#pending.length > 0 && this.#writing < this.#writesInFlight) {
+      const segment = this.#pending[0]!.segment;
+      let n = 1;
+      while (n < this.#pending.length && this.#pending[n]!.segment === segment) n++;
+      const records = this.#pending.slice(0, n);
+      this.#pending = this.#pending.slice(n);
+      if (this.#broken.has(segment)) {
+        // Behind a failed write: replay would stop before these bytes.
+        const error = new SpoolError('spool write failed: an earlier write to its segment failed');
+        for (const p of records) p.reject(error);
+        continue;
       }
-    } finally {
-      this.#committing = undefined;
+      let size = 0;
+      for (const p of records) for (const b of p.bytes) size += b.length;
+      const position = this.#ends.get(segment) ?? 0;
+      this.#ends.set(segment, position + size);
+      const commit: Commit = { segment, position, records, state: 'writing' };
+      this.#inFlight.push(commit);
+      this.#writing++;
+      commit.done = this.#write(commit);
     }
   }
 
-  /** Writes a batch of records durably, one synchronous write (or write and fdatasync) per segment touched. */
-  async #write(batch: Pending[]): Promise<void> {
-    let i = 0;
-    while (i < batch.length) {
-      const segment = batch[i]!.segment;
-      const buffers: Buffer[] = [];
-      for (; i < batch.length && batch[i]!.segment === segment; i++) buffers.push(...batch[i]!.bytes);
-      if (this.#handle?.segment !== segment) {
-        await this.#handle?.file.close();
-        this.#handle = { segment, file: await open(join(this.dir, segmentName(segment)), SEGMENT_FLAGS) };
-        await this.#syncDir(); // the new file's name must survive a crash as well as its bytes
-      }
-      await this.#handle.file.writev(buffers);
-      if (DSYNC === undefined) await this.#handle.file.datasync();
+  /** Writes one commit durably, then acknowledges what is now safe and starts what waits. */
+  async #write(commit: Commit): Promise<void> {
+    try {
+      const file = await this.#file(commit.segment);
+      await file.writev(commit.records.flatMap((p) => p.bytes), commit.position);
+      if (DSYNC === undefined) await file.datasync();
       this.#fsyncs++;
+      commit.state = 'written';
+    } catch (e) {
+      commit.state = 'failed';
+      commit.error = new SpoolError(`spool write failed: ${(e as Error).message}`);
+      this.#broken.add(commit.segment);
+      // Later exports go to a new segment, not behind the hole.
+      if (this.#current === commit.segment) {
+        this.#current++;
+        this.#currentStarted = this.#now();
+      }
+    }
+    this.#writing--;
+    this.#acknowledge();
+    this.#closeSealed();
+    this.#startCommits();
+  }
+
+  /**
+   * Settles every commit whose segment has nothing unfinished before it: written ones are durable
+   * (resolved), and a failed one and everything after it in its segment are not (rejected). A
+   * commit behind one still being written in its segment waits, even when its own write returned.
+   */
+  #acknowledge(): void {
+    const waiting = new Set<number>();
+    const left: Commit[] = [];
+    for (const c of this.#inFlight) {
+      if (c.state === 'writing' || waiting.has(c.segment)) {
+        waiting.add(c.segment);
+        left.push(c);
+      } else if (c.state === 'failed' || this.#broken.has(c.segment)) {
+        const error = c.error ?? new SpoolError('spool write failed: an earlier write to its segment failed');
+        for (const p of c.records) p.reject(error);
+      } else {
+        for (const p of c.records) p.resolve();
+      }
+    }
+    this.#inFlight = left;
+  }
+
+  /** The open file of a segment; a new segment's name is made durable before any write to it returns. */
+  #file(segment: number): Promise<SegmentFile> {
+    let file = this.#files.get(segment);
+    if (file === undefined) {
+      file = this.#openSegment(join(this.dir, segmentName(segment)), SEGMENT_FLAGS).then(async (f) => {
+        await this.#syncDir(); // the new file's name must survive a crash as well as its bytes
+        return f;
+      });
+      this.#files.set(segment, file);
+    }
+    return file;
+  }
+
+  /** Closes the files of segments before the current one that nothing is written to any more. */
+  #closeSealed(): void {
+    for (const [segment, file] of this.#files) {
+      if (segment >= this.#current || this.#inFlight.some((c) => c.segment === segment) || this.#pending.some((p) => p.segment === segment)) continue;
+      this.#files.delete(segment);
+      this.#ends.delete(segment);
+      this.#broken.delete(segment);
+      void file.then((f) => f.close()).catch(() => undefined);
     }
   }
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { connectionFigures } from '../detect/connections.js';
 import { analyseRequest } from '../detect/request.js';
 import { detectDeadViews } from '../detect/routes.js';
@@ -68,6 +68,25 @@ describe('SQLite store', () => {
     const hours = await store.endpointHours();
     expect(hours.length).toBe(ROWS);
     expect(hours.reduce((n, h) => n + h.requests, 0)).toBe(ROWS);
+    store.closeSync();
+  });
+
+  it('lets the event loop through between summing a write and its transaction (serve answers exports meanwhile)', async () => {
+    const store = SqliteStore.open(tempDb());
+    let turns = 0;
+    const turnsAtWrite: number[] = [];
+    const writeRowsSync = store.writeRowsSync.bind(store);
+    vi.spyOn(store, 'writeRowsSync').mockImplementation((...args) => {
+      turnsAtWrite.push(turns);
+      return writeRowsSync(...args);
+    });
+    const recorded = store.record([dashboard(1, T0)]);
+    // A turn queued now runs before the transaction only if the write yields after summing.
+    setImmediate(() => turns++);
+    setImmediate(() => turns++);
+    await recorded;
+    expect(turnsAtWrite).toEqual([2]);
+    expect((await store.endpoints()).map((e) => e.requests)).toEqual([1]);
     store.closeSync();
   });
 
