@@ -287,6 +287,21 @@ describe('createLazyJsonReader', () => {
     const statements = (h: Handed[]) => h.flatMap((s) => ('db' in s ? [s.dbStatement] : []));
     expect(statements(second.handed)).toEqual(statements(first.handed));
   });
+
+  it('reads the ids of a line whose buffer held the line before, and the same ids at another place', () => {
+    const reader = createLazyJsonReader();
+    const [a, b] = jsonLines([djangoRequest({ repeats: 3 }), djangoRequest({ repeats: 3, traceId: '5af92f3577b34da6a3ce929d0e0e4737' })]).trim().split('\n');
+    expect(a!.length).toBe(b!.length);
+    // The caller reuses one buffer: the previous line's ids must not be compared against its new bytes.
+    const buffer = Buffer.from(a!);
+    expect(check(reader, buffer)).toBe(true);
+    buffer.write(b!);
+    expect(check(reader, buffer)).toBe(true);
+    // The last line's trace id again, after a longer prefix (the reader compares it with the bytes it kept).
+    const moved = b!.replace('{"resourceSpans":[', '{"resourceSpans":  [');
+    expect(check(reader, moved)).toBe(true);
+    expect(check(reader, a!)).toBe(true);
+  });
 });
 
 describe('LazyJsonReader.decodeShardTo', () => {

@@ -138,6 +138,7 @@ const K_PARENT_SPAN_ID = key('parentSpanId');
 const K_PARENT_SPAN_ID_SNAKE = key('parent_span_id');
 const K_NAME = key('name');
 const K_KIND = key('kind');
+const K_FLAGS = key('flags');
 const K_START = key('startTimeUnixNano');
 const K_START_SNAKE = key('start_time_unix_nano');
 const K_END = key('endTimeUnixNano');
@@ -156,6 +157,8 @@ const K_ARRAY_VALUE = key('arrayValue');
 const K_KVLIST_VALUE = key('kvlistValue');
 /** `"value":{` after an attribute's key. */
 const VALUE_MEMBER = key('"value":{"').subarray(0, 10);
+/** `"value":{"stringValue":"` after an attribute's key: the usual value, a string. */
+const STRING_VALUE_MEMBER = key('"value":{"stringValue":"');
 /** AnyValue's snake_case member names, which json.ts also reads: the line is given up. */
 const ANY_VALUE_SNAKE = ['string_value', 'int_value', 'double_value', 'bool_value', 'bytes_value', 'array_value', 'kvlist_value'].map(key);
 
@@ -173,11 +176,23 @@ const O_REQUEST = 0;
 const O_RESOURCE_SPANS = 1;
 const O_RESOURCE = 2;
 const O_SCOPE_SPANS = 3;
-const O_SPAN = 4;
 const O_STATUS = 5;
 const O_KEY_VALUE = 6;
 const O_ANY_VALUE = 7;
 const O_LIST = 8;
+/** A span's fields (#spanField); F_SKIP for a member that is only checked as JSON. */
+const F_SKIP = 0;
+const F_NAME = 1;
+const F_KIND = 2;
+const F_SPAN_ID = 3;
+const F_STATUS = 4;
+const F_TRACE_ID = 5;
+const F_ATTRIBUTES = 6;
+const F_PARENT_SPAN_ID = 7;
+const F_END = 8;
+const F_START = 9;
+/** Each field's key length (flags' for F_SKIP, the only skipped key #spanKey tells). */
+const SPAN_KEY_LENGTH = [5, 4, 4, 6, 6, 7, 10, 12, 15, 17];
 const A_RESOURCE_SPANS = 0;
 const A_RESOURCE_ATTRIBUTES = 1;
 const A_SCOPE_SPANS = 2;
@@ -283,6 +298,7 @@ class LazyReader implements LazyJsonReader {
 
   /** Reads a line and keeps its spans for handOver; false, with nothing kept, when it gives the line up. */
   #read(line: Uint8Array): boolean {
+    this.#keepLastIds();
     this.#b = Buffer.isBuffer(line) ? line : Buffer.from(line.buffer, line.byteOffset, line.byteLength);
     this.#n = line.length;
     this.#count = 0;
@@ -344,6 +360,7 @@ class LazyReader implements LazyJsonReader {
 
   /** Drops the line and what it handed over, so the reader keeps nothing of it alive. */
   #release(): void {
+    this.#keepLastIds();
     this.#b = Buffer.alloc(0);
     this.#n = 0;
     const count = this.#count;
@@ -493,8 +510,6 @@ class LazyReader implements LazyJsonReader {
   /** An object member of `what` (O_*): direct calls, so each stays monomorphic. */
   #member(what: number, ks: number, ke: number, at: number): number {
     switch (what) {
-      case O_SPAN:
-        return this.#spanMember(ks, ke, at);
       case O_KEY_VALUE:
         return this.#keyValueMember(ks, ke, at);
       case O_ANY_VALUE:
@@ -641,11 +656,32 @@ class LazyReader implements LazyJsonReader {
     return this.#object(p, O_SCOPE_SPANS);
   }
 
-  /** The last valid trace and parent ids read, as text and as the bytes they were read from. */
+  /**
+   * The last valid trace and parent ids read, as text and as the bytes they were read from: where
+   * they are in the current line (-1 when read from an earlier line), copied out only when the
+   * reader leaves the line (#keepLastIds), not for each new id.
+   */
   #lastTraceId = '';
+  #lastTraceAt = -1;
   readonly #lastTrace = new Uint8Array(32);
   #lastParentId = '';
+  #lastParentAt = -1;
   readonly #lastParent = new Uint8Array(16);
+
+  /** Copies the last ids' bytes out of the line being left. */
+  #keepLastIds(): void {
+    if (this.#lastTraceAt >= 0) this.#keep(this.#lastTraceAt, this.#lastTrace, 32);
+    if (this.#lastParentAt >= 0) this.#keep(this.#lastParentAt, this.#lastParent, 16);
+    this.#lastTraceAt = this.#lastParentAt = -1;
+  }
+
+  /** Whether the `length` bytes at p are those of the last id, at `lastAt` in this line or else in `last`. */
+  #sameId(p: number, lastAt: number, last: Uint8Array, length: number): boolean {
+    if (lastAt < 0) return this.#same(p, last, length);
+    const b = this.#b;
+    for (let i = 0; i < length; i++) if (b[p + i] !== b[lastAt + i]) return false;
+    return true;
+  }
 
   // The current span's fields as read (see #span).
   #seen = 0;
@@ -666,121 +702,210 @@ class LazyReader implements LazyJsonReader {
   #endLo = 0;
   #status = 0;
 
+  /**
+   * The span's member whose key is b[ks, ke): its field (F_*) read at `at`; keys not read are
+   * skipped, snake_case ones given up.
+   */
   #spanMember(ks: number, ke: number, at: number): number {
-    const b = this.#b;
-    let bit = 0;
-    let p: number;
+    let field = F_SKIP;
     switch (ke - ks) {
       case 4:
-        if (this.#is(ks, ke, K_NAME)) {
-          bit = 1;
-          if (b[at] !== QUOTE) giveUp();
-          this.#nameStart = at + 1;
-          this.#nameEnd = this.#stringEnd(at + 1);
-          this.#nameEscaped = this.#escaped;
-          p = this.#nameEnd + 1;
-        } else if (this.#is(ks, ke, K_KIND)) {
-          bit = 2;
-          p = this.#enumValue(at, SPAN_KINDS);
-          this.#kind = this.#enum;
-        } else return this.#skip(at, 4);
+        if (this.#is(ks, ke, K_NAME)) field = F_NAME;
+        else if (this.#is(ks, ke, K_KIND)) field = F_KIND;
         break;
       case 6:
-        if (this.#is(ks, ke, K_SPAN_ID)) {
-          bit = 4;
-          p = this.#readId(at, 16);
-          this.#spanState = p < 0 ? 0 : (this.#w0 | this.#w1) === 0 ? 2 : 1;
-          if (p < 0) p = -p;
-          else {
-            this.#spanHi = this.#w0;
-            this.#spanLo = this.#w1;
-            this.#spanIdStart = at + 1;
-          }
-        } else if (this.#is(ks, ke, K_STATUS)) {
-          bit = 8;
-          if (b[at] === 0x6e) giveUp();
-          this.#status = 0;
-          p = this.#object(at, O_STATUS);
-        } else return this.#skip(at, 4);
+        if (this.#is(ks, ke, K_SPAN_ID)) field = F_SPAN_ID;
+        else if (this.#is(ks, ke, K_STATUS)) field = F_STATUS;
         break;
       case 7:
-        if (this.#is(ks, ke, K_TRACE_ID)) {
-          bit = 16;
-          // A span of the same trace as the span before: the same text, already read.
-          if (this.#lastTraceId !== '' && b[at] === QUOTE && b[at + 33] === QUOTE && this.#same(at + 1, this.#lastTrace, 32)) {
-            this.#traceState = 1;
-            this.#traceId = this.#lastTraceId;
-            p = at + 34;
-          } else {
-            p = this.#readId(at, 32);
-            if (p < 0) {
-              this.#traceState = 0;
-              p = -p;
-            } else if ((this.#w0 | this.#w1 | this.#w2 | this.#w3) === 0) this.#traceState = 2;
-            else {
-              this.#traceState = 1;
-              this.#traceId = this.#lastTraceId = this.#traceHex(at + 1);
-              this.#keep(at + 1, this.#lastTrace, 32);
-            }
-          }
-        } else if (this.#is(ks, ke, K_SPAN_ID_SNAKE)) giveUp();
-        else return this.#skip(at, 4);
+        if (this.#is(ks, ke, K_TRACE_ID)) field = F_TRACE_ID;
+        else if (this.#is(ks, ke, K_SPAN_ID_SNAKE)) giveUp();
         break;
       case 8:
         if (this.#is(ks, ke, K_TRACE_ID_SNAKE)) giveUp();
-        return this.#skip(at, 4);
+        break;
       case 10:
-        if (this.#is(ks, ke, K_ATTRIBUTES)) {
-          bit = 32;
-          if (b[at] === 0x6e) giveUp();
-          // Another shard's span (its trace id already read): its attributes are only checked as JSON;
-          // the shard that owns it reads them, and meets whatever makes the line given up or refused.
-          p = this.#shards > 1 && this.#traceState === 1 && !this.#mine() ? this.#skip(at, 4) : this.#array(at, A_SPAN_ATTRIBUTES);
-        } else return this.#skip(at, 4);
+        if (this.#is(ks, ke, K_ATTRIBUTES)) field = F_ATTRIBUTES;
         break;
       case 12:
-        if (this.#is(ks, ke, K_PARENT_SPAN_ID)) {
-          bit = 64;
-          if (this.#lastParentId !== '' && b[at] === QUOTE && b[at + 17] === QUOTE && this.#same(at + 1, this.#lastParent, 16)) {
-            this.#parent = this.#lastParentId;
-            p = at + 18;
-          } else {
-            p = this.#readId(at, 16);
-            if (p < 0 || (this.#w0 | this.#w1) === 0) {
-              this.#parent = '';
-              if (p < 0) p = -p;
-            } else {
-              this.#parent = this.#lastParentId = this.#parentHex(at + 1);
-              this.#keep(at + 1, this.#lastParent, 16);
-            }
-          }
-        } else return this.#skip(at, 4);
+        if (this.#is(ks, ke, K_PARENT_SPAN_ID)) field = F_PARENT_SPAN_ID;
         break;
       case 14:
         if (this.#is(ks, ke, K_PARENT_SPAN_ID_SNAKE)) giveUp();
-        return this.#skip(at, 4);
+        break;
       case 15:
-        if (this.#is(ks, ke, K_END)) {
-          bit = 128;
-          p = this.#nanos(at);
-          this.#endHi = this.#nanosHi;
-          this.#endLo = this.#nanosLo;
-        } else return this.#skip(at, 4);
+        if (this.#is(ks, ke, K_END)) field = F_END;
         break;
       case 17:
-        if (this.#is(ks, ke, K_START)) {
-          bit = 256;
-          p = this.#nanos(at);
-          this.#startHi = this.#nanosHi;
-          this.#startLo = this.#nanosLo;
-        } else return this.#skip(at, 4);
+        if (this.#is(ks, ke, K_START)) field = F_START;
         break;
       case 18:
         if (this.#is(ks, ke, K_END_SNAKE)) giveUp();
-        return this.#skip(at, 4);
+        break;
       case 20:
         if (this.#is(ks, ke, K_START_SNAKE)) giveUp();
-        return this.#skip(at, 4);
+        break;
+      default:
+        break;
+    }
+    return this.#spanField(field, at);
+  }
+
+  /**
+   * The span member at k (just past its key's opening quote) when its key is one writers use, told
+   * by its first byte and then matched whole, closing quote included: its field (F_*), else -1 (the
+   * key is then read as any other).
+   */
+  #spanKey(k: number): number {
+    switch (this.#b[k]) {
+      case 0x74: // t
+        return this.#keyAt(k, K_TRACE_ID) ? F_TRACE_ID : -1;
+      case 0x73: // s
+        return this.#keyAt(k, K_SPAN_ID) ? F_SPAN_ID : this.#keyAt(k, K_START) ? F_START : this.#keyAt(k, K_STATUS) ? F_STATUS : -1;
+      case 0x70: // p
+        return this.#keyAt(k, K_PARENT_SPAN_ID) ? F_PARENT_SPAN_ID : -1;
+      case 0x6e: // n
+        return this.#keyAt(k, K_NAME) ? F_NAME : -1;
+      case 0x6b: // k
+        return this.#keyAt(k, K_KIND) ? F_KIND : -1;
+      case 0x65: // e
+        return this.#keyAt(k, K_END) ? F_END : -1;
+      case 0x61: // a
+        return this.#keyAt(k, K_ATTRIBUTES) ? F_ATTRIBUTES : -1;
+      case 0x66: // f
+        return this.#keyAt(k, K_FLAGS) ? F_SKIP : -1;
+      default:
+        return -1;
+    }
+  }
+
+  /** Whether the key whose content starts at k is `name` (its bytes, then the closing quote). */
+  #keyAt(k: number, name: Uint8Array): boolean {
+    const b = this.#b;
+    const n = name.length;
+    if (b[k + n] !== QUOTE) return false;
+    for (let i = 1; i < n; i++) if (b[k + i] !== name[i]) return false;
+    return true;
+  }
+
+  /** The span object at p, as #object(p, O_SPAN) reads it, with the usual keys told by #spanKey. The index past it. */
+  #spanObject(p: number): number {
+    const b = this.#b;
+    if (b[p] !== OPEN_BRACE) giveUp();
+    p = this.#ws(p + 1);
+    if (b[p] === CLOSE_BRACE) return p + 1;
+    for (;;) {
+      if (b[p] !== QUOTE) giveUp();
+      const field = this.#spanKey(p + 1);
+      if (field >= 0) {
+        p = this.#ws(p + 2 + SPAN_KEY_LENGTH[field]!);
+        if (b[p] !== COLON) giveUp();
+        p = this.#ws(this.#spanField(field, this.#ws(p + 1)));
+      } else {
+        const keyStart = p + 1;
+        const keyEnd = this.#stringEnd(keyStart);
+        if (this.#escaped) giveUp();
+        p = this.#ws(keyEnd + 1);
+        if (b[p] !== COLON) giveUp();
+        p = this.#ws(this.#spanMember(keyStart, keyEnd, this.#ws(p + 1)));
+      }
+      if (b[p] === COMMA) p = this.#ws(p + 1);
+      else if (b[p] === CLOSE_BRACE) return p + 1;
+      else giveUp();
+    }
+  }
+
+  /** The span's field `field` (F_*) read from its value at `at`: the index past it. */
+  #spanField(field: number, at: number): number {
+    const b = this.#b;
+    let bit = 0;
+    let p: number;
+    switch (field) {
+      case F_NAME:
+        bit = 1;
+        if (b[at] !== QUOTE) giveUp();
+        this.#nameStart = at + 1;
+        this.#nameEnd = this.#stringEnd(at + 1);
+        this.#nameEscaped = this.#escaped;
+        p = this.#nameEnd + 1;
+        break;
+      case F_KIND:
+        bit = 2;
+        p = this.#enumValue(at, SPAN_KINDS);
+        this.#kind = this.#enum;
+        break;
+      case F_SPAN_ID:
+        bit = 4;
+        p = this.#readId(at, 16);
+        this.#spanState = p < 0 ? 0 : (this.#w0 | this.#w1) === 0 ? 2 : 1;
+        if (p < 0) p = -p;
+        else {
+          this.#spanHi = this.#w0;
+          this.#spanLo = this.#w1;
+          this.#spanIdStart = at + 1;
+        }
+        break;
+      case F_STATUS:
+        bit = 8;
+        if (b[at] === 0x6e) giveUp();
+        this.#status = 0;
+        p = this.#object(at, O_STATUS);
+        break;
+      case F_TRACE_ID:
+        bit = 16;
+        // A span of the same trace as the span before: the same text, already read.
+        if (this.#lastTraceId !== '' && b[at] === QUOTE && b[at + 33] === QUOTE && this.#sameId(at + 1, this.#lastTraceAt, this.#lastTrace, 32)) {
+          this.#traceState = 1;
+          this.#traceId = this.#lastTraceId;
+          p = at + 34;
+        } else {
+          p = this.#readId(at, 32);
+          if (p < 0) {
+            this.#traceState = 0;
+            p = -p;
+          } else if ((this.#w0 | this.#w1 | this.#w2 | this.#w3) === 0) this.#traceState = 2;
+          else {
+            this.#traceState = 1;
+            this.#traceId = this.#lastTraceId = this.#traceHex(at + 1);
+            this.#lastTraceAt = at + 1;
+          }
+        }
+        break;
+      case F_ATTRIBUTES:
+        bit = 32;
+        if (b[at] === 0x6e) giveUp();
+        // Another shard's span (its trace id already read): its attributes are only checked as JSON;
+        // the shard that owns it reads them, and meets whatever makes the line given up or refused.
+        p = this.#shards > 1 && this.#traceState === 1 && !this.#mine() ? this.#skip(at, 4) : this.#array(at, A_SPAN_ATTRIBUTES);
+        break;
+      case F_PARENT_SPAN_ID:
+        bit = 64;
+        if (this.#lastParentId !== '' && b[at] === QUOTE && b[at + 17] === QUOTE && this.#sameId(at + 1, this.#lastParentAt, this.#lastParent, 16)) {
+          this.#parent = this.#lastParentId;
+          p = at + 18;
+        } else {
+          p = this.#readId(at, 16);
+          if (p < 0 || (this.#w0 | this.#w1) === 0) {
+            this.#parent = '';
+            if (p < 0) p = -p;
+          } else {
+            this.#parent = this.#lastParentId = this.#parentHex(at + 1);
+            this.#lastParentAt = at + 1;
+          }
+        }
+        break;
+      case F_END:
+        bit = 128;
+        p = this.#nanos(at);
+        this.#endHi = this.#nanosHi;
+        this.#endLo = this.#nanosLo;
+        break;
+      case F_START:
+        bit = 256;
+        p = this.#nanos(at);
+        this.#startHi = this.#nanosHi;
+        this.#startLo = this.#nanosLo;
+        break;
       default:
         return this.#skip(at, 4);
     }
@@ -975,7 +1100,20 @@ class LazyReader implements LazyJsonReader {
       const ke = this.#stringEnd(ks);
       const at = ke + 11;
       // An escaped key is only read inside arrayValue / kvlistValue, where no key is folded.
-      if ((!this.#escaped || depth > 0) && b[ke + 1] === COMMA && this.#same(ke + 2, VALUE_MEMBER, 10) && b[at] === QUOTE) {
+      if ((!this.#escaped || depth > 0) && b[ke + 1] === COMMA && this.#same(ke + 2, STRING_VALUE_MEMBER, 24)) {
+        // The value's member read as #anyValueMember reads a stringValue, without matching its name again.
+        const vs = ke + 26;
+        const ve = this.#stringEnd(vs);
+        if (b[ve + 1] === CLOSE_BRACE && b[ve + 2] === CLOSE_BRACE) {
+          this.#vKind = V_STRING;
+          this.#vStart = vs;
+          this.#vEnd = ve;
+          this.#vEscaped = this.#escaped;
+          this.#kvHasValue = true;
+          this.#kvCode = keyCode(b, ks, ke);
+          return ve + 3;
+        }
+      } else if ((!this.#escaped || depth > 0) && b[ke + 1] === COMMA && this.#same(ke + 2, VALUE_MEMBER, 10) && b[at] === QUOTE) {
         const me = this.#stringEnd(at + 1);
         if (!this.#escaped && b[me + 1] === COLON) {
           this.#anySeen = 0;
@@ -1201,7 +1339,7 @@ class LazyReader implements LazyJsonReader {
     this.#kind = this.#status = 0;
     this.#startHi = this.#startLo = this.#endHi = this.#endLo = 0;
     if (this.#b[p] !== OPEN_BRACE) giveUp();
-    p = this.#object(p, O_SPAN);
+    p = this.#spanObject(p);
 
     if (this.#traceState !== 1) {
       this.#rejected[0]!++;
