@@ -117,9 +117,36 @@ const MAX_DEPTH = 64;
 /** json.ts's checkAnyValue stops validating nested array and kvlist values at this depth. */
 const ANY_VALUE_DEPTH = 8;
 
+const NO_BYTES = new DataView(new ArrayBuffer(0));
 const TWO_32 = 0x1_0000_0000;
 const TWO_16 = 0x1_0000;
 const MAX_U64_TEXT = Buffer.from('18446744073709551615');
+
+/**
+ * Bytes (at least 4) that #matches compares four at a time: their length and the little-endian
+ * word at each offset (the last word overlaps the one before when the length is not a multiple of 4).
+ */
+interface Pattern {
+  length: number;
+  words: Int32Array;
+}
+function pattern(text: string): Pattern {
+  const bytes = Buffer.from(text, 'latin1');
+  const words = new Int32Array(bytes.length - 3);
+  for (let i = 0; i < words.length; i++) words[i] = bytes.readInt32LE(i);
+  return { length: bytes.length, words };
+}
+/** The keys #spanKey tells, closing quote included. */
+const SK_TRACE_ID = pattern('traceId"');
+const SK_SPAN_ID = pattern('spanId"');
+const SK_PARENT_SPAN_ID = pattern('parentSpanId"');
+const SK_NAME = pattern('name"');
+const SK_KIND = pattern('kind"');
+const SK_START = pattern('startTimeUnixNano"');
+const SK_END = pattern('endTimeUnixNano"');
+const SK_STATUS = pattern('status"');
+const SK_ATTRIBUTES = pattern('attributes"');
+const SK_FLAGS = pattern('flags"');
 
 /** Keys as bytes. */
 const key = (text: string): Uint8Array => Buffer.from(text, 'latin1');
@@ -138,7 +165,6 @@ const K_PARENT_SPAN_ID = key('parentSpanId');
 const K_PARENT_SPAN_ID_SNAKE = key('parent_span_id');
 const K_NAME = key('name');
 const K_KIND = key('kind');
-const K_FLAGS = key('flags');
 const K_START = key('startTimeUnixNano');
 const K_START_SNAKE = key('start_time_unix_nano');
 const K_END = key('endTimeUnixNano');
@@ -156,9 +182,9 @@ const K_BYTES_VALUE = key('bytesValue');
 const K_ARRAY_VALUE = key('arrayValue');
 const K_KVLIST_VALUE = key('kvlistValue');
 /** `"value":{` after an attribute's key. */
-const VALUE_MEMBER = key('"value":{"').subarray(0, 10);
+const VALUE_MEMBER = pattern('"value":{"');
 /** `"value":{"stringValue":"` after an attribute's key: the usual value, a string. */
-const STRING_VALUE_MEMBER = key('"value":{"stringValue":"');
+const STRING_VALUE_MEMBER = pattern('"value":{"stringValue":"');
 /** AnyValue's snake_case member names, which json.ts also reads: the line is given up. */
 const ANY_VALUE_SNAKE = ['string_value', 'int_value', 'double_value', 'bool_value', 'bytes_value', 'array_value', 'kvlist_value'].map(key);
 
@@ -204,6 +230,8 @@ const A_LIST_KV = 6;
 class LazyReader implements LazyJsonReader {
   #b: Buffer = Buffer.alloc(0);
   #n = 0;
+  /** The line's bytes again, for reading them four at a time (#matches, #sameId). */
+  #dv: DataView<ArrayBufferLike> = NO_BYTES;
   /** Set by #stringEnd: whether the string just scanned held an escape. */
   #escaped = false;
 
@@ -301,6 +329,7 @@ class LazyReader implements LazyJsonReader {
     this.#keepLastIds();
     this.#b = Buffer.isBuffer(line) ? line : Buffer.from(line.buffer, line.byteOffset, line.byteLength);
     this.#n = line.length;
+    this.#dv = new DataView(line.buffer, line.byteOffset, line.byteLength);
     this.#count = 0;
     this.#otherShards = 0;
     this.#rejected.fill(0);
@@ -363,6 +392,7 @@ class LazyReader implements LazyJsonReader {
     this.#keepLastIds();
     this.#b = Buffer.alloc(0);
     this.#n = 0;
+    this.#dv = NO_BYTES;
     const count = this.#count;
     this.#count = 0;
     this.#records.fill(undefined, 0, count);
@@ -663,24 +693,45 @@ class LazyReader implements LazyJsonReader {
    */
   #lastTraceId = '';
   #lastTraceAt = -1;
-  readonly #lastTrace = new Uint8Array(32);
+  /** The last trace id's bytes as little-endian words, when read from an earlier line. */
+  readonly #lastTrace = new Int32Array(8);
   #lastParentId = '';
   #lastParentAt = -1;
-  readonly #lastParent = new Uint8Array(16);
+  readonly #lastParent = new Int32Array(4);
 
   /** Copies the last ids' bytes out of the line being left. */
   #keepLastIds(): void {
-    if (this.#lastTraceAt >= 0) this.#keep(this.#lastTraceAt, this.#lastTrace, 32);
-    if (this.#lastParentAt >= 0) this.#keep(this.#lastParentAt, this.#lastParent, 16);
+    if (this.#lastTraceAt >= 0) this.#keepWords(this.#lastTraceAt, this.#lastTrace);
+    if (this.#lastParentAt >= 0) this.#keepWords(this.#lastParentAt, this.#lastParent);
     this.#lastTraceAt = this.#lastParentAt = -1;
   }
 
   /** Whether the `length` bytes at p are those of the last id, at `lastAt` in this line or else in `last`. */
-  #sameId(p: number, lastAt: number, last: Uint8Array, length: number): boolean {
-    if (lastAt < 0) return this.#same(p, last, length);
-    const b = this.#b;
-    for (let i = 0; i < length; i++) if (b[p + i] !== b[lastAt + i]) return false;
+  #sameId(p: number, lastAt: number, last: Int32Array, length: number): boolean {
+    const dv = this.#dv;
+    if (p + length > this.#n) return false;
+    if (lastAt < 0) {
+      for (let i = 0; i < length; i += 4) if (dv.getInt32(p + i, true) !== last[i >> 2]) return false;
+      return true;
+    }
+    for (let i = 0; i < length; i += 4) if (dv.getInt32(p + i, true) !== dv.getInt32(lastAt + i, true)) return false;
     return true;
+  }
+
+  /** Copies the line's bytes at p into `words`, as little-endian words. */
+  #keepWords(p: number, words: Int32Array): void {
+    const dv = this.#dv;
+    for (let i = 0; i < words.length; i++) words[i] = dv.getInt32(p + 4 * i, true);
+  }
+
+  /** Whether the bytes at p are `pattern`'s. */
+  #matches(p: number, pattern: Pattern): boolean {
+    const n = pattern.length;
+    if (p + n > this.#n) return false;
+    const dv = this.#dv;
+    const words = pattern.words;
+    for (let i = 0; i + 4 < n; i += 4) if (dv.getInt32(p + i, true) !== words[i]) return false;
+    return dv.getInt32(p + n - 4, true) === words[n - 4];
   }
 
   // The current span's fields as read (see #span).
@@ -759,34 +810,26 @@ class LazyReader implements LazyJsonReader {
   #spanKey(k: number): number {
     switch (this.#b[k]) {
       case 0x74: // t
-        return this.#keyAt(k, K_TRACE_ID) ? F_TRACE_ID : -1;
+        return this.#matches(k, SK_TRACE_ID) ? F_TRACE_ID : -1;
       case 0x73: // s
-        return this.#keyAt(k, K_SPAN_ID) ? F_SPAN_ID : this.#keyAt(k, K_START) ? F_START : this.#keyAt(k, K_STATUS) ? F_STATUS : -1;
+        return this.#matches(k, SK_SPAN_ID) ? F_SPAN_ID : this.#matches(k, SK_START) ? F_START : this.#matches(k, SK_STATUS) ? F_STATUS : -1;
       case 0x70: // p
-        return this.#keyAt(k, K_PARENT_SPAN_ID) ? F_PARENT_SPAN_ID : -1;
+        return this.#matches(k, SK_PARENT_SPAN_ID) ? F_PARENT_SPAN_ID : -1;
       case 0x6e: // n
-        return this.#keyAt(k, K_NAME) ? F_NAME : -1;
+        return this.#matches(k, SK_NAME) ? F_NAME : -1;
       case 0x6b: // k
-        return this.#keyAt(k, K_KIND) ? F_KIND : -1;
+        return this.#matches(k, SK_KIND) ? F_KIND : -1;
       case 0x65: // e
-        return this.#keyAt(k, K_END) ? F_END : -1;
+        return this.#matches(k, SK_END) ? F_END : -1;
       case 0x61: // a
-        return this.#keyAt(k, K_ATTRIBUTES) ? F_ATTRIBUTES : -1;
+        return this.#matches(k, SK_ATTRIBUTES) ? F_ATTRIBUTES : -1;
       case 0x66: // f
-        return this.#keyAt(k, K_FLAGS) ? F_SKIP : -1;
+        return this.#matches(k, SK_FLAGS) ? F_SKIP : -1;
       default:
         return -1;
     }
   }
 
-  /** Whether the key whose content starts at k is `name` (its bytes, then the closing quote). */
-  #keyAt(k: number, name: Uint8Array): boolean {
-    const b = this.#b;
-    const n = name.length;
-    if (b[k + n] !== QUOTE) return false;
-    for (let i = 1; i < n; i++) if (b[k + i] !== name[i]) return false;
-    return true;
-  }
 
   /** The span object at p, as #object(p, O_SPAN) reads it, with the usual keys told by #spanKey. The index past it. */
   #spanObject(p: number): number {
@@ -989,19 +1032,6 @@ class LazyReader implements LazyJsonReader {
     return ((d0 & 15) << 28) | ((d1 & 15) << 24) | ((d2 & 15) << 20) | ((d3 & 15) << 16) | ((d4 & 15) << 12) | ((d5 & 15) << 8) | ((d6 & 15) << 4) | (d7 & 15);
   }
 
-  /** Copies the `length` bytes at p into `last`. */
-  #keep(p: number, last: Uint8Array, length: number): void {
-    const b = this.#b;
-    for (let i = 0; i < length; i++) last[i] = b[p + i]!;
-  }
-
-  /** Whether the `length` bytes at p equal `last`'s. */
-  #same(p: number, last: Uint8Array, length: number): boolean {
-    const b = this.#b;
-    for (let i = 0; i < length; i++) if (b[p + i] !== last[i]) return false;
-    return true;
-  }
-
   /** The trace id whose words #readId left, its text at p: lowercase hex, from the memo when seen. */
   #traceHex(p: number): string {
     return this.#ids.trace(this.#w0, this.#w1, this.#w2, this.#w3) ?? this.#ids.keepTrace(this.#hexText(p, 32));
@@ -1100,7 +1130,7 @@ class LazyReader implements LazyJsonReader {
       const ke = this.#stringEnd(ks);
       const at = ke + 11;
       // An escaped key is only read inside arrayValue / kvlistValue, where no key is folded.
-      if ((!this.#escaped || depth > 0) && b[ke + 1] === COMMA && this.#same(ke + 2, STRING_VALUE_MEMBER, 24)) {
+      if ((!this.#escaped || depth > 0) && b[ke + 1] === COMMA && this.#matches(ke + 2, STRING_VALUE_MEMBER)) {
         // The value's member read as #anyValueMember reads a stringValue, without matching its name again.
         const vs = ke + 26;
         const ve = this.#stringEnd(vs);
@@ -1113,7 +1143,7 @@ class LazyReader implements LazyJsonReader {
           this.#kvCode = keyCode(b, ks, ke);
           return ve + 3;
         }
-      } else if ((!this.#escaped || depth > 0) && b[ke + 1] === COMMA && this.#same(ke + 2, VALUE_MEMBER, 10) && b[at] === QUOTE) {
+      } else if ((!this.#escaped || depth > 0) && b[ke + 1] === COMMA && this.#matches(ke + 2, VALUE_MEMBER) && b[at] === QUOTE) {
         const me = this.#stringEnd(at + 1);
         if (!this.#escaped && b[me + 1] === COLON) {
           this.#anySeen = 0;
