@@ -240,6 +240,19 @@ describe('createLazyJsonReader', () => {
     );
   });
 
+  it('finds a control character, a quote or a backslash at every place in a string it scans four bytes at a time', () => {
+    const reader = createLazyJsonReader();
+    const line = jsonLines([djangoRequest({ repeats: 2 })]).trim();
+    const at = line.indexOf('SELECT');
+    expect(at).toBeGreaterThan(0);
+    for (let i = at; i < at + 24; i++) {
+      for (const inserted of ['\u0001', '\u001f', '\t', '"', '\\', '\\n', '\\"', '\\u00e9', 'é', '\u007f']) {
+        // Every variant is either read exactly as json.ts reads it, or given up with nothing handed over.
+        check(reader, line.slice(0, i) + inserted + line.slice(i));
+      }
+    }
+  });
+
   it('reads every line of the real fixtures and the recording as json.ts does', () => {
     const files = [
       ...readdirSync('src/otlp/testdata').filter((f) => f.endsWith('.jsonl')).map((f) => join('src/otlp/testdata', f)),
