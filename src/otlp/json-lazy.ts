@@ -118,6 +118,8 @@ const MAX_DEPTH = 64;
 const ANY_VALUE_DEPTH = 8;
 
 const NO_BYTES = new DataView(new ArrayBuffer(0));
+/** Sets of the statement text memo: distinct statement texts are few (an app's queries), their comments many. */
+const TEXT_SETS = 256;
 const TWO_32 = 0x1_0000_0000;
 const TWO_16 = 0x1_0000;
 const MAX_U64_TEXT = Buffer.from('18446744073709551615');
@@ -294,6 +296,9 @@ class LazyReader implements LazyJsonReader {
   readonly #stmtBody: string[] = new Array<string>(STMT_SETS * 2).fill('');
   readonly #stmtComment: string[] = new Array<string>(STMT_SETS * 2).fill('');
   readonly #splitter = new StatementSplitter();
+  /** Statements' texts before their comment, by their bytes (#splitBytes). */
+  readonly #texts = new SetMemo(TEXT_SETS, STMT_MAX);
+  readonly #textOf: string[] = new Array<string>(TEXT_SETS * 2).fill('');
 
   // The shard filter (decodeShardTo): valid spans of other shards are counted, not kept.
   #shard = 0;
@@ -1368,11 +1373,49 @@ class LazyReader implements LazyJsonReader {
       this.#comment = this.#stmtComment[found]!;
       return this.#stmtBody[found]!;
     }
-    const body = this.#split(this.#decode(start, end, escaped));
+    const body = this.#splitBytes(start, end, escaped) ?? this.#split(this.#decode(start, end, escaped));
     this.#stmtBody[~found] = body;
     this.#stmtComment[~found] = this.#comment;
     this.#stmts.keep();
     return body;
+  }
+
+  /**
+   * A statement missed by the statement memo split as #split splits its text, on its bytes: its
+   * text before the trailing comment through a memo of those bytes (requests share it, and an N+1
+   * loop's statements differ from other requests' only in the comment), the comment (#comment)
+   * made from its own bytes. Undefined when the bytes do not tell the split for certain (an escape
+   * in or just before the comment, no comment, a comment under 4 bytes): #split decides then.
+   */
+  #splitBytes(start: number, end: number, escaped: boolean): string | undefined {
+    const b = this.#b;
+    if (b[end - 1] !== 0x2f || b[end - 2] !== 0x2a) return undefined;
+    // The last '/*' starting at most 3 bytes before the end, with no escape from there on, decodes
+    // to the text's last '/*' (the splitter's lastIndexOf(n - 3)) at the same place in the comment.
+    let open = end - 3;
+    while (open > start && !(b[open] === 0x2f && b[open + 1] === 0x2a)) {
+      if (b[open] === BACKSLASH) return undefined;
+      open--;
+    }
+    if (open <= start || b[open - 1] === BACKSLASH || end - open < 4) return undefined;
+    let text: string;
+    if (open - start <= SHORT_MAX) text = this.#short.find(b, start, open) ?? this.#short.keep(this.#decodeUnquoted(start, open, escaped));
+    else {
+      const found = this.#texts.find(b, start, open, statementHash(b, start, open));
+      if (found >= 0) text = this.#textOf[found]!;
+      else {
+        text = this.#decodeUnquoted(start, open, escaped);
+        this.#textOf[~found] = text;
+        this.#texts.keep();
+      }
+    }
+    this.#comment = utf8Slice.call(b, open, end);
+    return text;
+  }
+
+  /** #decode for string content b[start, end) that is not followed by its closing quote. */
+  #decodeUnquoted(start: number, end: number, escaped: boolean): string {
+    return escaped ? (JSON.parse(`"${utf8Slice.call(this.#b, start, end)}"`) as string) : utf8Slice.call(this.#b, start, end);
   }
 
   #split(statement: string): string {
