@@ -15,9 +15,10 @@ import { createUnitDecoders, decodeJsonLineTo } from './file.js';
 import { createJsonDecoder } from './json.js';
 import { createLazyJsonReader, type LazyJsonReader } from './json-lazy.js';
 import { shardOfTraceId } from './shard.js';
+import { StatementSplitter } from './statement-split.js';
 import type { DecodedBatch, SpanRecord, SpanSink } from './span.js';
 import type { SinkBatch } from './wire/decoder.js';
-import { djangoRequest, jsonLines } from './testing.js';
+import { djangoRequest, jsonLines, type OtlpJsonRequest } from './testing.js';
 
 /** What a sink is handed, as comparable values: a plain DB span as its record's fields, others as records. */
 type Handed = SpanRecord | { db: true; traceId: string; spanId: string; parentSpanId: string; startMs: number; endMs: number; dbSystem: string; dbStatement: string; service: string; location: unknown };
@@ -240,6 +241,72 @@ describe('createLazyJsonReader', () => {
     );
   });
 
+  it('finds a control character, a quote or a backslash at every place in a string it scans four bytes at a time', () => {
+    const reader = createLazyJsonReader();
+    const line = jsonLines([djangoRequest({ repeats: 2 })]).trim();
+    const at = line.indexOf('SELECT');
+    expect(at).toBeGreaterThan(0);
+    for (let i = at; i < at + 24; i++) {
+      for (const inserted of ['\u0001', '\u001f', '\t', '"', '\\', '\\n', '\\"', '\\u00e9', 'é', '\u007f']) {
+        // Every variant is either read exactly as json.ts reads it, or given up with nothing handed over.
+        check(reader, line.slice(0, i) + inserted + line.slice(i));
+      }
+    }
+  });
+
+  it("splits statements missed by its memo at their comment exactly as the splitter splits their text", () => {
+    const reader = createLazyJsonReader();
+    const tp = (i: number) => `traceparent='00-4bf92f3577b34da6a3ce929d0e0e47${String(i).padStart(2, '0')}-00f067aa0ba902b7-01'`;
+    const long = 'SELECT "recruit_note"."id", "recruit_note"."body" FROM "recruit_note" WHERE "recruit_note"."candidate_id" = %s';
+    const statements = [
+      ...[1, 2, 3].map((i) => `${long} /*controller='notes',${tp(i)}*/`), // one text, three comments
+      `SELECT a FROM t WHERE x = 1 AND y = 2 AND z = 3 AND w = 4 /*k='v'*/`, // no escape at all
+      `${long} /*c="x",${tp(4)}*/`, // an escape inside the comment
+      `${long} '\\'/*${tp(5)}*/`, // an escaped backslash just before it
+      `SELECT 1 /*${tp(6)}*/`, // a short text
+      `${long} /*/`, // a 3-byte comment
+      `${long} /**/`,
+      `${long} */`, // an end but no start
+      `/*${tp(7)}*/`, // nothing before the comment
+      `SELECT /* a */ x FROM "t" WHERE y = 'é' /* b ${tp(8)} ✓ */`, // two comments, non-ASCII
+      `${long} x@/* c ${tp(10)} */`, // an escaped slash starting it (x\/* in the line)
+      `SELECT 'caf@' FROM "t" WHERE a = %s AND b = %s AND c = %s /*${tp(9)}*/`, // a unicode escape before it
+    ];
+    const lines: Buffer[] = statements.map((sql, i) => {
+      const r = djangoRequest({ repeats: 1 });
+      const spans = r.resourceSpans[0]!.scopeSpans[1]!.spans;
+      const attribute = spans[0]!.attributes!.find((a) => a.key === 'db.statement')!;
+      attribute.value = { stringValue: sql };
+      spans[1]!.attributes!.find((a) => a.key === 'db.statement')!.value = { stringValue: sql.replace(tp(i + 1), tp(i + 20)) };
+      return Buffer.from(jsonLines([r]).trim().replaceAll('x@/*', 'x\\/*').replaceAll('caf@', 'caf\\u00e9'));
+    });
+    // Invalid UTF-8 just before a comment (decoded on its own it must give the same U+FFFD).
+    const broken = Buffer.from(jsonLines([djangoRequest({ repeats: 1 })]).trim());
+    const at = broken.indexOf('"stringValue":"', broken.indexOf('"db.statement"')) + 15;
+    lines.push(Buffer.concat([broken.subarray(0, at), Buffer.from(`${JSON.stringify(long).slice(1, -1)} \\"x`), Buffer.from([0xe2, 0x82]), Buffer.from(`/*${tp(30)}*/`), broken.subarray(broken.indexOf('"}}', at))]));
+    for (const line of [...lines, ...lines]) {
+      const expected = new StatementSplitter();
+      const want: [string, string][] = [];
+      for (const rs of (JSON.parse(line.toString('utf8')) as OtlpJsonRequest).resourceSpans) {
+        for (const span of rs.scopeSpans.flatMap((ss) => ss.spans)) {
+          const sql = span.attributes?.find((a) => a.key === 'db.statement')?.value.stringValue;
+          if (sql === undefined) continue;
+          expected.split(sql);
+          want.push([expected.text, expected.comment]);
+        }
+      }
+      const got: [string, string][] = [];
+      const batch = reader.decodeTo(line, {
+        dbSpan(_t, _hi, _lo, _p, _s, _e, _system, statement, comment) {
+          got.push([statement, comment]);
+        },
+        span() {},
+      });
+      expect(batch).toBeDefined();
+      expect(got).toEqual(want);
+    }
+  });
+
   it('reads every line of the real fixtures and the recording as json.ts does', () => {
     const files = [
       ...readdirSync('src/otlp/testdata').filter((f) => f.endsWith('.jsonl')).map((f) => join('src/otlp/testdata', f)),
@@ -286,6 +353,21 @@ describe('createLazyJsonReader', () => {
     expect(first.handed.length).toBeGreaterThan(5);
     const statements = (h: Handed[]) => h.flatMap((s) => ('db' in s ? [s.dbStatement] : []));
     expect(statements(second.handed)).toEqual(statements(first.handed));
+  });
+
+  it('reads the ids of a line whose buffer held the line before, and the same ids at another place', () => {
+    const reader = createLazyJsonReader();
+    const [a, b] = jsonLines([djangoRequest({ repeats: 3 }), djangoRequest({ repeats: 3, traceId: '5af92f3577b34da6a3ce929d0e0e4737' })]).trim().split('\n');
+    expect(a!.length).toBe(b!.length);
+    // The caller reuses one buffer: the previous line's ids must not be compared against its new bytes.
+    const buffer = Buffer.from(a!);
+    expect(check(reader, buffer)).toBe(true);
+    buffer.write(b!);
+    expect(check(reader, buffer)).toBe(true);
+    // The last line's trace id again, after a longer prefix (the reader compares it with the bytes it kept).
+    const moved = b!.replace('{"resourceSpans":[', '{"resourceSpans":  [');
+    expect(check(reader, moved)).toBe(true);
+    expect(check(reader, a!)).toBe(true);
   });
 });
 

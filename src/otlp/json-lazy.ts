@@ -117,9 +117,38 @@ const MAX_DEPTH = 64;
 /** json.ts's checkAnyValue stops validating nested array and kvlist values at this depth. */
 const ANY_VALUE_DEPTH = 8;
 
+const NO_BYTES = new DataView(new ArrayBuffer(0));
+/** Sets of the statement text memo: distinct statement texts are few (an app's queries), their comments many. */
+const TEXT_SETS = 256;
 const TWO_32 = 0x1_0000_0000;
 const TWO_16 = 0x1_0000;
 const MAX_U64_TEXT = Buffer.from('18446744073709551615');
+
+/**
+ * Bytes (at least 4) that #matches compares four at a time: their length and the little-endian
+ * word at each offset (the last word overlaps the one before when the length is not a multiple of 4).
+ */
+interface Pattern {
+  length: number;
+  words: Int32Array;
+}
+function pattern(text: string): Pattern {
+  const bytes = Buffer.from(text, 'latin1');
+  const words = new Int32Array(bytes.length - 3);
+  for (let i = 0; i < words.length; i++) words[i] = bytes.readInt32LE(i);
+  return { length: bytes.length, words };
+}
+/** The keys #spanKey tells, closing quote included. */
+const SK_TRACE_ID = pattern('traceId"');
+const SK_SPAN_ID = pattern('spanId"');
+const SK_PARENT_SPAN_ID = pattern('parentSpanId"');
+const SK_NAME = pattern('name"');
+const SK_KIND = pattern('kind"');
+const SK_START = pattern('startTimeUnixNano"');
+const SK_END = pattern('endTimeUnixNano"');
+const SK_STATUS = pattern('status"');
+const SK_ATTRIBUTES = pattern('attributes"');
+const SK_FLAGS = pattern('flags"');
 
 /** Keys as bytes. */
 const key = (text: string): Uint8Array => Buffer.from(text, 'latin1');
@@ -155,7 +184,9 @@ const K_BYTES_VALUE = key('bytesValue');
 const K_ARRAY_VALUE = key('arrayValue');
 const K_KVLIST_VALUE = key('kvlistValue');
 /** `"value":{` after an attribute's key. */
-const VALUE_MEMBER = key('"value":{"').subarray(0, 10);
+const VALUE_MEMBER = pattern('"value":{"');
+/** `"value":{"stringValue":"` after an attribute's key: the usual value, a string. */
+const STRING_VALUE_MEMBER = pattern('"value":{"stringValue":"');
 /** AnyValue's snake_case member names, which json.ts also reads: the line is given up. */
 const ANY_VALUE_SNAKE = ['string_value', 'int_value', 'double_value', 'bool_value', 'bytes_value', 'array_value', 'kvlist_value'].map(key);
 
@@ -173,11 +204,23 @@ const O_REQUEST = 0;
 const O_RESOURCE_SPANS = 1;
 const O_RESOURCE = 2;
 const O_SCOPE_SPANS = 3;
-const O_SPAN = 4;
 const O_STATUS = 5;
 const O_KEY_VALUE = 6;
 const O_ANY_VALUE = 7;
 const O_LIST = 8;
+/** A span's fields (#spanField); F_SKIP for a member that is only checked as JSON. */
+const F_SKIP = 0;
+const F_NAME = 1;
+const F_KIND = 2;
+const F_SPAN_ID = 3;
+const F_STATUS = 4;
+const F_TRACE_ID = 5;
+const F_ATTRIBUTES = 6;
+const F_PARENT_SPAN_ID = 7;
+const F_END = 8;
+const F_START = 9;
+/** Each field's key length (flags' for F_SKIP, the only skipped key #spanKey tells). */
+const SPAN_KEY_LENGTH = [5, 4, 4, 6, 6, 7, 10, 12, 15, 17];
 const A_RESOURCE_SPANS = 0;
 const A_RESOURCE_ATTRIBUTES = 1;
 const A_SCOPE_SPANS = 2;
@@ -189,6 +232,8 @@ const A_LIST_KV = 6;
 class LazyReader implements LazyJsonReader {
   #b: Buffer = Buffer.alloc(0);
   #n = 0;
+  /** The line's bytes again, for reading them four at a time (#matches, #sameId). */
+  #dv: DataView<ArrayBufferLike> = NO_BYTES;
   /** Set by #stringEnd: whether the string just scanned held an escape. */
   #escaped = false;
 
@@ -251,6 +296,9 @@ class LazyReader implements LazyJsonReader {
   readonly #stmtBody: string[] = new Array<string>(STMT_SETS * 2).fill('');
   readonly #stmtComment: string[] = new Array<string>(STMT_SETS * 2).fill('');
   readonly #splitter = new StatementSplitter();
+  /** Statements' texts before their comment, by their bytes (#splitBytes). */
+  readonly #texts = new SetMemo(TEXT_SETS, STMT_MAX);
+  readonly #textOf: string[] = new Array<string>(TEXT_SETS * 2).fill('');
 
   // The shard filter (decodeShardTo): valid spans of other shards are counted, not kept.
   #shard = 0;
@@ -283,8 +331,10 @@ class LazyReader implements LazyJsonReader {
 
   /** Reads a line and keeps its spans for handOver; false, with nothing kept, when it gives the line up. */
   #read(line: Uint8Array): boolean {
+    this.#keepLastIds();
     this.#b = Buffer.isBuffer(line) ? line : Buffer.from(line.buffer, line.byteOffset, line.byteLength);
     this.#n = line.length;
+    this.#dv = new DataView(line.buffer, line.byteOffset, line.byteLength);
     this.#count = 0;
     this.#otherShards = 0;
     this.#rejected.fill(0);
@@ -344,8 +394,10 @@ class LazyReader implements LazyJsonReader {
 
   /** Drops the line and what it handed over, so the reader keeps nothing of it alive. */
   #release(): void {
+    this.#keepLastIds();
     this.#b = Buffer.alloc(0);
     this.#n = 0;
+    this.#dv = NO_BYTES;
     const count = this.#count;
     this.#count = 0;
     this.#records.fill(undefined, 0, count);
@@ -368,9 +420,19 @@ class LazyReader implements LazyJsonReader {
     const b = this.#b;
     const n = this.#n;
     const stop = STRING_STOP;
+    const dv = this.#dv;
     let escaped = false;
     for (;;) {
-      while (p < n && stop[b[p]!] === 0) p++;
+      // Four bytes at a time while none is a quote, a backslash or a control character (each test
+      // sets bit 7 of a byte, and only when some byte is one), then byte by byte to the one that is.
+      while (p + 4 <= n) {
+        const x = dv.getInt32(p, true);
+        const q = x ^ 0x22222222;
+        const s = x ^ 0x5c5c5c5c;
+        if ((((x - 0x20202020) & ~x) | ((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s)) & 0x80808080) break;
+        p += 4;
+      }
+      while (stop[b[p]!] === 0) p++;
       if (p >= n) giveUp();
       const c = b[p]!;
       if (c === QUOTE) {
@@ -493,8 +555,6 @@ class LazyReader implements LazyJsonReader {
   /** An object member of `what` (O_*): direct calls, so each stays monomorphic. */
   #member(what: number, ks: number, ke: number, at: number): number {
     switch (what) {
-      case O_SPAN:
-        return this.#spanMember(ks, ke, at);
       case O_KEY_VALUE:
         return this.#keyValueMember(ks, ke, at);
       case O_ANY_VALUE:
@@ -641,11 +701,53 @@ class LazyReader implements LazyJsonReader {
     return this.#object(p, O_SCOPE_SPANS);
   }
 
-  /** The last valid trace and parent ids read, as text and as the bytes they were read from. */
+  /**
+   * The last valid trace and parent ids read, as text and as the bytes they were read from: where
+   * they are in the current line (-1 when read from an earlier line), copied out only when the
+   * reader leaves the line (#keepLastIds), not for each new id.
+   */
   #lastTraceId = '';
-  readonly #lastTrace = new Uint8Array(32);
+  #lastTraceAt = -1;
+  /** The last trace id's bytes as little-endian words, when read from an earlier line. */
+  readonly #lastTrace = new Int32Array(8);
   #lastParentId = '';
-  readonly #lastParent = new Uint8Array(16);
+  #lastParentAt = -1;
+  readonly #lastParent = new Int32Array(4);
+
+  /** Copies the last ids' bytes out of the line being left. */
+  #keepLastIds(): void {
+    if (this.#lastTraceAt >= 0) this.#keepWords(this.#lastTraceAt, this.#lastTrace);
+    if (this.#lastParentAt >= 0) this.#keepWords(this.#lastParentAt, this.#lastParent);
+    this.#lastTraceAt = this.#lastParentAt = -1;
+  }
+
+  /** Whether the `length` bytes at p are those of the last id, at `lastAt` in this line or else in `last`. */
+  #sameId(p: number, lastAt: number, last: Int32Array, length: number): boolean {
+    const dv = this.#dv;
+    if (p + length > this.#n) return false;
+    if (lastAt < 0) {
+      for (let i = 0; i < length; i += 4) if (dv.getInt32(p + i, true) !== last[i >> 2]) return false;
+      return true;
+    }
+    for (let i = 0; i < length; i += 4) if (dv.getInt32(p + i, true) !== dv.getInt32(lastAt + i, true)) return false;
+    return true;
+  }
+
+  /** Copies the line's bytes at p into `words`, as little-endian words. */
+  #keepWords(p: number, words: Int32Array): void {
+    const dv = this.#dv;
+    for (let i = 0; i < words.length; i++) words[i] = dv.getInt32(p + 4 * i, true);
+  }
+
+  /** Whether the bytes at p are `pattern`'s. */
+  #matches(p: number, pattern: Pattern): boolean {
+    const n = pattern.length;
+    if (p + n > this.#n) return false;
+    const dv = this.#dv;
+    const words = pattern.words;
+    for (let i = 0; i + 4 < n; i += 4) if (dv.getInt32(p + i, true) !== words[i]) return false;
+    return dv.getInt32(p + n - 4, true) === words[n - 4];
+  }
 
   // The current span's fields as read (see #span).
   #seen = 0;
@@ -666,121 +768,202 @@ class LazyReader implements LazyJsonReader {
   #endLo = 0;
   #status = 0;
 
+  /**
+   * The span's member whose key is b[ks, ke): its field (F_*) read at `at`; keys not read are
+   * skipped, snake_case ones given up.
+   */
   #spanMember(ks: number, ke: number, at: number): number {
-    const b = this.#b;
-    let bit = 0;
-    let p: number;
+    let field = F_SKIP;
     switch (ke - ks) {
       case 4:
-        if (this.#is(ks, ke, K_NAME)) {
-          bit = 1;
-          if (b[at] !== QUOTE) giveUp();
-          this.#nameStart = at + 1;
-          this.#nameEnd = this.#stringEnd(at + 1);
-          this.#nameEscaped = this.#escaped;
-          p = this.#nameEnd + 1;
-        } else if (this.#is(ks, ke, K_KIND)) {
-          bit = 2;
-          p = this.#enumValue(at, SPAN_KINDS);
-          this.#kind = this.#enum;
-        } else return this.#skip(at, 4);
+        if (this.#is(ks, ke, K_NAME)) field = F_NAME;
+        else if (this.#is(ks, ke, K_KIND)) field = F_KIND;
         break;
       case 6:
-        if (this.#is(ks, ke, K_SPAN_ID)) {
-          bit = 4;
-          p = this.#readId(at, 16);
-          this.#spanState = p < 0 ? 0 : (this.#w0 | this.#w1) === 0 ? 2 : 1;
-          if (p < 0) p = -p;
-          else {
-            this.#spanHi = this.#w0;
-            this.#spanLo = this.#w1;
-            this.#spanIdStart = at + 1;
-          }
-        } else if (this.#is(ks, ke, K_STATUS)) {
-          bit = 8;
-          if (b[at] === 0x6e) giveUp();
-          this.#status = 0;
-          p = this.#object(at, O_STATUS);
-        } else return this.#skip(at, 4);
+        if (this.#is(ks, ke, K_SPAN_ID)) field = F_SPAN_ID;
+        else if (this.#is(ks, ke, K_STATUS)) field = F_STATUS;
         break;
       case 7:
-        if (this.#is(ks, ke, K_TRACE_ID)) {
-          bit = 16;
-          // A span of the same trace as the span before: the same text, already read.
-          if (this.#lastTraceId !== '' && b[at] === QUOTE && b[at + 33] === QUOTE && this.#same(at + 1, this.#lastTrace, 32)) {
-            this.#traceState = 1;
-            this.#traceId = this.#lastTraceId;
-            p = at + 34;
-          } else {
-            p = this.#readId(at, 32);
-            if (p < 0) {
-              this.#traceState = 0;
-              p = -p;
-            } else if ((this.#w0 | this.#w1 | this.#w2 | this.#w3) === 0) this.#traceState = 2;
-            else {
-              this.#traceState = 1;
-              this.#traceId = this.#lastTraceId = this.#traceHex(at + 1);
-              this.#keep(at + 1, this.#lastTrace, 32);
-            }
-          }
-        } else if (this.#is(ks, ke, K_SPAN_ID_SNAKE)) giveUp();
-        else return this.#skip(at, 4);
+        if (this.#is(ks, ke, K_TRACE_ID)) field = F_TRACE_ID;
+        else if (this.#is(ks, ke, K_SPAN_ID_SNAKE)) giveUp();
         break;
       case 8:
         if (this.#is(ks, ke, K_TRACE_ID_SNAKE)) giveUp();
-        return this.#skip(at, 4);
+        break;
       case 10:
-        if (this.#is(ks, ke, K_ATTRIBUTES)) {
-          bit = 32;
-          if (b[at] === 0x6e) giveUp();
-          // Another shard's span (its trace id already read): its attributes are only checked as JSON;
-          // the shard that owns it reads them, and meets whatever makes the line given up or refused.
-          p = this.#shards > 1 && this.#traceState === 1 && !this.#mine() ? this.#skip(at, 4) : this.#array(at, A_SPAN_ATTRIBUTES);
-        } else return this.#skip(at, 4);
+        if (this.#is(ks, ke, K_ATTRIBUTES)) field = F_ATTRIBUTES;
         break;
       case 12:
-        if (this.#is(ks, ke, K_PARENT_SPAN_ID)) {
-          bit = 64;
-          if (this.#lastParentId !== '' && b[at] === QUOTE && b[at + 17] === QUOTE && this.#same(at + 1, this.#lastParent, 16)) {
-            this.#parent = this.#lastParentId;
-            p = at + 18;
-          } else {
-            p = this.#readId(at, 16);
-            if (p < 0 || (this.#w0 | this.#w1) === 0) {
-              this.#parent = '';
-              if (p < 0) p = -p;
-            } else {
-              this.#parent = this.#lastParentId = this.#parentHex(at + 1);
-              this.#keep(at + 1, this.#lastParent, 16);
-            }
-          }
-        } else return this.#skip(at, 4);
+        if (this.#is(ks, ke, K_PARENT_SPAN_ID)) field = F_PARENT_SPAN_ID;
         break;
       case 14:
         if (this.#is(ks, ke, K_PARENT_SPAN_ID_SNAKE)) giveUp();
-        return this.#skip(at, 4);
+        break;
       case 15:
-        if (this.#is(ks, ke, K_END)) {
-          bit = 128;
-          p = this.#nanos(at);
-          this.#endHi = this.#nanosHi;
-          this.#endLo = this.#nanosLo;
-        } else return this.#skip(at, 4);
+        if (this.#is(ks, ke, K_END)) field = F_END;
         break;
       case 17:
-        if (this.#is(ks, ke, K_START)) {
-          bit = 256;
-          p = this.#nanos(at);
-          this.#startHi = this.#nanosHi;
-          this.#startLo = this.#nanosLo;
-        } else return this.#skip(at, 4);
+        if (this.#is(ks, ke, K_START)) field = F_START;
         break;
       case 18:
         if (this.#is(ks, ke, K_END_SNAKE)) giveUp();
-        return this.#skip(at, 4);
+        break;
       case 20:
         if (this.#is(ks, ke, K_START_SNAKE)) giveUp();
-        return this.#skip(at, 4);
+        break;
+      default:
+        break;
+    }
+    return this.#spanField(field, at);
+  }
+
+  /**
+   * The span member at k (just past its key's opening quote) when its key is one writers use, told
+   * by its first byte and then matched whole, closing quote included: its field (F_*), else -1 (the
+   * key is then read as any other).
+   */
+  #spanKey(k: number): number {
+    switch (this.#b[k]) {
+      case 0x74: // t
+        return this.#matches(k, SK_TRACE_ID) ? F_TRACE_ID : -1;
+      case 0x73: // s
+        return this.#matches(k, SK_SPAN_ID) ? F_SPAN_ID : this.#matches(k, SK_START) ? F_START : this.#matches(k, SK_STATUS) ? F_STATUS : -1;
+      case 0x70: // p
+        return this.#matches(k, SK_PARENT_SPAN_ID) ? F_PARENT_SPAN_ID : -1;
+      case 0x6e: // n
+        return this.#matches(k, SK_NAME) ? F_NAME : -1;
+      case 0x6b: // k
+        return this.#matches(k, SK_KIND) ? F_KIND : -1;
+      case 0x65: // e
+        return this.#matches(k, SK_END) ? F_END : -1;
+      case 0x61: // a
+        return this.#matches(k, SK_ATTRIBUTES) ? F_ATTRIBUTES : -1;
+      case 0x66: // f
+        return this.#matches(k, SK_FLAGS) ? F_SKIP : -1;
+      default:
+        return -1;
+    }
+  }
+
+
+  /** The span object at p, as #object(p, O_SPAN) reads it, with the usual keys told by #spanKey. The index past it. */
+  #spanObject(p: number): number {
+    const b = this.#b;
+    if (b[p] !== OPEN_BRACE) giveUp();
+    p = this.#ws(p + 1);
+    if (b[p] === CLOSE_BRACE) return p + 1;
+    for (;;) {
+      if (b[p] !== QUOTE) giveUp();
+      const field = this.#spanKey(p + 1);
+      if (field >= 0) {
+        p = this.#ws(p + 2 + SPAN_KEY_LENGTH[field]!);
+        if (b[p] !== COLON) giveUp();
+        p = this.#ws(this.#spanField(field, this.#ws(p + 1)));
+      } else {
+        const keyStart = p + 1;
+        const keyEnd = this.#stringEnd(keyStart);
+        if (this.#escaped) giveUp();
+        p = this.#ws(keyEnd + 1);
+        if (b[p] !== COLON) giveUp();
+        p = this.#ws(this.#spanMember(keyStart, keyEnd, this.#ws(p + 1)));
+      }
+      if (b[p] === COMMA) p = this.#ws(p + 1);
+      else if (b[p] === CLOSE_BRACE) return p + 1;
+      else giveUp();
+    }
+  }
+
+  /** The span's field `field` (F_*) read from its value at `at`: the index past it. */
+  #spanField(field: number, at: number): number {
+    const b = this.#b;
+    let bit = 0;
+    let p: number;
+    switch (field) {
+      case F_NAME:
+        bit = 1;
+        if (b[at] !== QUOTE) giveUp();
+        this.#nameStart = at + 1;
+        this.#nameEnd = this.#stringEnd(at + 1);
+        this.#nameEscaped = this.#escaped;
+        p = this.#nameEnd + 1;
+        break;
+      case F_KIND:
+        bit = 2;
+        p = this.#enumValue(at, SPAN_KINDS);
+        this.#kind = this.#enum;
+        break;
+      case F_SPAN_ID:
+        bit = 4;
+        p = this.#readId(at, 16);
+        this.#spanState = p < 0 ? 0 : (this.#w0 | this.#w1) === 0 ? 2 : 1;
+        if (p < 0) p = -p;
+        else {
+          this.#spanHi = this.#w0;
+          this.#spanLo = this.#w1;
+          this.#spanIdStart = at + 1;
+        }
+        break;
+      case F_STATUS:
+        bit = 8;
+        if (b[at] === 0x6e) giveUp();
+        this.#status = 0;
+        p = this.#object(at, O_STATUS);
+        break;
+      case F_TRACE_ID:
+        bit = 16;
+        // A span of the same trace as the span before: the same text, already read.
+        if (this.#lastTraceId !== '' && b[at] === QUOTE && b[at + 33] === QUOTE && this.#sameId(at + 1, this.#lastTraceAt, this.#lastTrace, 32)) {
+          this.#traceState = 1;
+          this.#traceId = this.#lastTraceId;
+          p = at + 34;
+        } else {
+          p = this.#readId(at, 32);
+          if (p < 0) {
+            this.#traceState = 0;
+            p = -p;
+          } else if ((this.#w0 | this.#w1 | this.#w2 | this.#w3) === 0) this.#traceState = 2;
+          else {
+            this.#traceState = 1;
+            this.#traceId = this.#lastTraceId = this.#traceHex(at + 1);
+            this.#lastTraceAt = at + 1;
+          }
+        }
+        break;
+      case F_ATTRIBUTES:
+        bit = 32;
+        if (b[at] === 0x6e) giveUp();
+        // Another shard's span (its trace id already read): its attributes are only checked as JSON;
+        // the shard that owns it reads them, and meets whatever makes the line given up or refused.
+        p = this.#shards > 1 && this.#traceState === 1 && !this.#mine() ? this.#skip(at, 4) : this.#array(at, A_SPAN_ATTRIBUTES);
+        break;
+      case F_PARENT_SPAN_ID:
+        bit = 64;
+        if (this.#lastParentId !== '' && b[at] === QUOTE && b[at + 17] === QUOTE && this.#sameId(at + 1, this.#lastParentAt, this.#lastParent, 16)) {
+          this.#parent = this.#lastParentId;
+          p = at + 18;
+        } else {
+          p = this.#readId(at, 16);
+          if (p < 0 || (this.#w0 | this.#w1) === 0) {
+            this.#parent = '';
+            if (p < 0) p = -p;
+          } else {
+            this.#parent = this.#lastParentId = this.#parentHex(at + 1);
+            this.#lastParentAt = at + 1;
+          }
+        }
+        break;
+      case F_END:
+        bit = 128;
+        p = this.#nanos(at);
+        this.#endHi = this.#nanosHi;
+        this.#endLo = this.#nanosLo;
+        break;
+      case F_START:
+        bit = 256;
+        p = this.#nanos(at);
+        this.#startHi = this.#nanosHi;
+        this.#startLo = this.#nanosLo;
+        break;
       default:
         return this.#skip(at, 4);
     }
@@ -864,19 +1047,6 @@ class LazyReader implements LazyJsonReader {
     return ((d0 & 15) << 28) | ((d1 & 15) << 24) | ((d2 & 15) << 20) | ((d3 & 15) << 16) | ((d4 & 15) << 12) | ((d5 & 15) << 8) | ((d6 & 15) << 4) | (d7 & 15);
   }
 
-  /** Copies the `length` bytes at p into `last`. */
-  #keep(p: number, last: Uint8Array, length: number): void {
-    const b = this.#b;
-    for (let i = 0; i < length; i++) last[i] = b[p + i]!;
-  }
-
-  /** Whether the `length` bytes at p equal `last`'s. */
-  #same(p: number, last: Uint8Array, length: number): boolean {
-    const b = this.#b;
-    for (let i = 0; i < length; i++) if (b[p + i] !== last[i]) return false;
-    return true;
-  }
-
   /** The trace id whose words #readId left, its text at p: lowercase hex, from the memo when seen. */
   #traceHex(p: number): string {
     return this.#ids.trace(this.#w0, this.#w1, this.#w2, this.#w3) ?? this.#ids.keepTrace(this.#hexText(p, 32));
@@ -899,6 +1069,26 @@ class LazyReader implements LazyJsonReader {
     const c = b[p]!;
     if (c === QUOTE) {
       const start = p + 1;
+      if (b[start + 19] === QUOTE) {
+        // The usual 19 digits, read in one pass (each byte checked to be a digit: bad turns negative).
+        let high = 0;
+        let low = 0;
+        let bad = 0;
+        for (let i = start; i < start + 10; i++) {
+          const d = b[i]! - ZERO;
+          bad |= d | (9 - d);
+          high = high * 10 + d;
+        }
+        for (let i = start + 10; i < start + 19; i++) {
+          const d = b[i]! - ZERO;
+          bad |= d | (9 - d);
+          low = low * 10 + d;
+        }
+        if (bad >= 0) {
+          this.#setNanos(high, low);
+          return start + 20;
+        }
+      }
       let end = start;
       let d: number;
       while ((d = b[end]!) >= ZERO && d <= NINE) end++;
@@ -926,6 +1116,11 @@ class LazyReader implements LazyJsonReader {
     let low = 0;
     for (let i = start; i < split; i++) high = high * 10 + (b[i]! - ZERO);
     for (let i = split; i < end; i++) low = low * 10 + (b[i]! - ZERO);
+    this.#setNanos(high, low);
+  }
+
+  /** #nanosHi/#nanosLo from a decimal's digits before its last nine (high) and its last nine (low). */
+  #setNanos(high: number, low: number): void {
     const hh = Math.floor(high / TWO_16);
     const hl = high - hh * TWO_16;
     const a = hl * 1e9 + low;
@@ -975,7 +1170,20 @@ class LazyReader implements LazyJsonReader {
       const ke = this.#stringEnd(ks);
       const at = ke + 11;
       // An escaped key is only read inside arrayValue / kvlistValue, where no key is folded.
-      if ((!this.#escaped || depth > 0) && b[ke + 1] === COMMA && this.#same(ke + 2, VALUE_MEMBER, 10) && b[at] === QUOTE) {
+      if ((!this.#escaped || depth > 0) && b[ke + 1] === COMMA && this.#matches(ke + 2, STRING_VALUE_MEMBER)) {
+        // The value's member read as #anyValueMember reads a stringValue, without matching its name again.
+        const vs = ke + 26;
+        const ve = this.#stringEnd(vs);
+        if (b[ve + 1] === CLOSE_BRACE && b[ve + 2] === CLOSE_BRACE) {
+          this.#vKind = V_STRING;
+          this.#vStart = vs;
+          this.#vEnd = ve;
+          this.#vEscaped = this.#escaped;
+          this.#kvHasValue = true;
+          this.#kvCode = keyCode(b, ks, ke);
+          return ve + 3;
+        }
+      } else if ((!this.#escaped || depth > 0) && b[ke + 1] === COMMA && this.#matches(ke + 2, VALUE_MEMBER) && b[at] === QUOTE) {
         const me = this.#stringEnd(at + 1);
         if (!this.#escaped && b[me + 1] === COLON) {
           this.#anySeen = 0;
@@ -1165,11 +1373,49 @@ class LazyReader implements LazyJsonReader {
       this.#comment = this.#stmtComment[found]!;
       return this.#stmtBody[found]!;
     }
-    const body = this.#split(this.#decode(start, end, escaped));
+    const body = this.#splitBytes(start, end, escaped) ?? this.#split(this.#decode(start, end, escaped));
     this.#stmtBody[~found] = body;
     this.#stmtComment[~found] = this.#comment;
     this.#stmts.keep();
     return body;
+  }
+
+  /**
+   * A statement missed by the statement memo split as #split splits its text, on its bytes: its
+   * text before the trailing comment through a memo of those bytes (requests share it, and an N+1
+   * loop's statements differ from other requests' only in the comment), the comment (#comment)
+   * made from its own bytes. Undefined when the bytes do not tell the split for certain (an escape
+   * in or just before the comment, no comment, a comment under 4 bytes): #split decides then.
+   */
+  #splitBytes(start: number, end: number, escaped: boolean): string | undefined {
+    const b = this.#b;
+    if (b[end - 1] !== 0x2f || b[end - 2] !== 0x2a) return undefined;
+    // The last '/*' starting at most 3 bytes before the end, with no escape from there on, decodes
+    // to the text's last '/*' (the splitter's lastIndexOf(n - 3)) at the same place in the comment.
+    let open = end - 3;
+    while (open > start && !(b[open] === 0x2f && b[open + 1] === 0x2a)) {
+      if (b[open] === BACKSLASH) return undefined;
+      open--;
+    }
+    if (open <= start || b[open - 1] === BACKSLASH || end - open < 4) return undefined;
+    let text: string;
+    if (open - start <= SHORT_MAX) text = this.#short.find(b, start, open) ?? this.#short.keep(this.#decodeUnquoted(start, open, escaped));
+    else {
+      const found = this.#texts.find(b, start, open, statementHash(b, start, open));
+      if (found >= 0) text = this.#textOf[found]!;
+      else {
+        text = this.#decodeUnquoted(start, open, escaped);
+        this.#textOf[~found] = text;
+        this.#texts.keep();
+      }
+    }
+    this.#comment = utf8Slice.call(b, open, end);
+    return text;
+  }
+
+  /** #decode for string content b[start, end) that is not followed by its closing quote. */
+  #decodeUnquoted(start: number, end: number, escaped: boolean): string {
+    return escaped ? (JSON.parse(`"${utf8Slice.call(this.#b, start, end)}"`) as string) : utf8Slice.call(this.#b, start, end);
   }
 
   #split(statement: string): string {
@@ -1201,7 +1447,7 @@ class LazyReader implements LazyJsonReader {
     this.#kind = this.#status = 0;
     this.#startHi = this.#startLo = this.#endHi = this.#endLo = 0;
     if (this.#b[p] !== OPEN_BRACE) giveUp();
-    p = this.#object(p, O_SPAN);
+    p = this.#spanObject(p);
 
     if (this.#traceState !== 1) {
       this.#rejected[0]!++;
