@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+/**
+ * What serve's flow allocates and promotes per span, in process: protobuf messages decoded into
+ * the Analyzer's open traces on a virtual clock (100k spans/s), polled every 250 ms with the trace
+ * wait of 2 s, each tick's analyses held for a second (as they wait for the store's write). The
+ * corpus is passed several times with its trace ids re-stamped per pass (new traces each time).
+ * Each run is a child process under `--trace-gc-nvp`; figures are sums over the GCs of the measured
+ * passes (after two warm-up passes): V8's `allocated`, `promoted`, `new_space_survived`, pause
+ * times, and the CPU per span. With `--ab <checkout>`, runs of this checkout's dist and the other's
+ * alternate.
+ *
+ *   node bench/churn.mjs /tmp/corpora/django.pb [--ab /tmp/base-main] [--runs 3] [--passes 6] [--node-flags '--single-threaded-gc']
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? fallback : process.argv[i + 1];
+};
+const corpus = process.argv[2] ?? '/tmp/corpora/django.pb';
+const here = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+if (process.argv.includes('--child')) await child(arg('child'), Number(arg('passes', 6)));
+else parent();
+
+async function child(root, passes) {
+  const { Analyzer } = await import(pathToFileURL(`${root}/dist/analyzer.js`).href);
+  const { createWireDecoder } = await import(pathToFileURL(`${root}/dist/otlp/wire/decoder.js`).href);
+  const { decodeProtobufRequest } = await import(pathToFileURL(`${root}/dist/otlp/protobuf.js`).href);
+  const { batchStamper } = await import(pathToFileURL(`${here}/bench/stamp.mjs`).href);
+  const file = readFileSync(corpus);
+  const counter = createWireDecoder();
+  const source = [];
+  for (let at = 0; at + 4 <= file.length; ) {
+    const n = file.readUInt32BE(at);
+    const pb = Buffer.from(file.subarray(at + 4, at + 4 + n));
+    source.push({ pb, spans: decodeProtobufRequest(pb, counter).spans });
+    at += 4 + n;
+  }
+  // The stamper's offsets of every trace id; the bytes are re-stamped in place, no copy per message.
+  const templates = batchStamper(source, source.length).templates;
+  for (const s of source) s.spans = s.spans.length;
+  const analyzer = new Analyzer({ traceWaitMs: 2000 });
+  const decoder = createWireDecoder();
+  let now = 0;
+  let nextTick = 250;
+  const held = [];
+  let analysed = 0;
+  let spans = 0;
+  let cpu0;
+  for (let pass = 1; pass <= 2 + passes; pass++) {
+    if (pass === 3) {
+      console.log('CHURN-START');
+      cpu0 = process.cpuUsage();
+      spans = 0;
+    }
+    const delta = ((pass * 0x9e3779b1) ^ ((pass - 1) * 0x9e3779b1)) >>> 0;
+    for (const t of templates) {
+      for (const at of t.ids) t.pb.writeUInt32LE((t.pb.readUInt32LE(at) ^ delta) >>> 0, at);
+      analyzer.addMessage(decoder, t.pb, (accepted) => (now += accepted / 100));
+      spans += t.spans;
+      while (now >= nextTick) {
+        const analyses = analyzer.poll(nextTick);
+        analysed += analyses.length;
+        held.push({ at: nextTick, analyses });
+        while (held.length > 0 && held[0].at <= nextTick - 1000) held.shift();
+        nextTick += 250;
+      }
+    }
+  }
+  const cpu = process.cpuUsage(cpu0);
+  console.log('CHURN-END');
+  console.log(JSON.stringify({ spans, analysed, cpuUsPerSpan: (cpu.user + cpu.system) / spans }));
+}
+
+function run(root) {
+  const flags = (arg('node-flags') ?? '').split(' ').filter((f) => f !== '');
+  const r = spawnSync(process.execPath, ['--trace-gc-nvp', ...flags, fileURLToPath(import.meta.url), corpus, '--child', root, '--passes', arg('passes', '6')], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 30,
+  });
+  if (r.status !== 0) throw new Error(r.stderr);
+  const lines = r.stdout.split('\n');
+  const from = lines.indexOf('CHURN-START');
+  const to = lines.indexOf('CHURN-END');
+  const result = JSON.parse(lines[to + 1]);
+  const sum = { allocated: 0, promoted: 0, survived: 0, scavenges: 0, scavengeMs: 0, markMs: 0, marks: 0 };
+  for (const line of lines.slice(from + 1, to)) {
+    const field = (name) => Number(line.match(new RegExp(` ${name}=([0-9.]+)`))?.[1] ?? 0);
+    const kind = line.match(/ gc=(\w+)/)?.[1];
+    if (kind === undefined) continue;
+    sum.allocated += field('allocated');
+    sum.promoted += field('promoted');
+    sum.survived += field('new_space_survived');
+    if (kind === 's') {
+      sum.scavenges++;
+      sum.scavengeMs += field('pause');
+    } else {
+      sum.marks++;
+      sum.markMs += field('pause');
+    }
+  }
+  const per = (v) => Math.round(v / result.spans);
+  return {
+    allocatedB: per(sum.allocated),
+    promotedB: per(sum.promoted),
+    survivedB: per(sum.survived),
+    scavengesPer100k: +((sum.scavenges * 1e5) / result.spans).toFixed(1),
+    scavengeUs: +((sum.scavengeMs * 1000) / result.spans).toFixed(3),
+    markUs: +((sum.markMs * 1000) / result.spans).toFixed(3),
+    cpuUs: +result.cpuUsPerSpan.toFixed(3),
+    analysed: result.analysed,
+  };
+}
+
+function parent() {
+  const other = arg('ab');
+  const runs = Number(arg('runs', 3));
+  const builds = other === undefined ? [['this', here]] : [['this', here], ['other', other]];
+  const results = Object.fromEntries(builds.map(([name]) => [name, []]));
+  for (let i = 0; i < runs; i++) {
+    for (const [name, root] of i % 2 === 0 ? builds : [...builds].reverse()) {
+      const r = run(root);
+      results[name].push(r);
+      console.log(JSON.stringify({ run: i, build: name, load: readFileSync('/proc/loadavg', 'utf8').split(' ')[0], ...r }));
+    }
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  for (const [name] of builds) {
+    const rs = results[name];
+    const out = {};
+    for (const key of Object.keys(rs[0])) out[key] = median(rs.map((r) => r[key]));
+    console.log(JSON.stringify({ build: name, median: out }));
+  }
+}
