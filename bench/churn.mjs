@@ -15,6 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { framedMessages } from './messages.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,11 +35,9 @@ async function child(root, passes) {
   const file = readFileSync(corpus);
   const counter = createWireDecoder();
   const source = [];
-  for (let at = 0; at + 4 <= file.length; ) {
-    const n = file.readUInt32BE(at);
-    const pb = Buffer.from(file.subarray(at + 4, at + 4 + n));
+  for (const message of framedMessages(file)) {
+    const pb = Buffer.from(message);
     source.push({ pb, spans: decodeProtobufRequest(pb, counter).spans });
-    at += 4 + n;
   }
   // The stamper's offsets of every trace id; the bytes are re-stamped in place, no copy per message.
   const templates = batchStamper(source, source.length).templates;

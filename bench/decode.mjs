@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { framedMessages } from './messages.mjs';
 
 const path = process.argv[2] ?? '/tmp/corpora/django.pb';
 const arg = (name, fallback) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : fallback);
@@ -19,12 +20,7 @@ const rounds = Number(arg('--rounds', 10));
 const other = arg('--ab', undefined);
 
 const file = readFileSync(path);
-const messages = [];
-for (let at = 0; at + 4 <= file.length; ) {
-  const n = file.readUInt32BE(at);
-  messages.push(file.subarray(at + 4, at + 4 + n));
-  at += 4 + n;
-}
+const messages = framedMessages(file);
 
 /** A string's contribution to the checksum: its length and two of its characters (the decoder's strings are interned, so this stays cheap). */
 const mix = (h, s) => (s === undefined ? Math.imul(h ^ 7, 31) : Math.imul(h ^ s.length ^ (s.charCodeAt(0) << 8) ^ (s.charCodeAt(s.length - 1) << 16), 0x9e3779b1) >>> 0);

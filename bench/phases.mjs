@@ -15,15 +15,11 @@ import { createWireDecoder } from '../dist/otlp/wire/decoder.js';
 import { assembleColumns } from '../dist/traces/compact.js';
 import { analyseColumns } from '../dist/detect/request.js';
 import { createSqlNormalizer } from '../dist/sql/index.js';
+import { framedMessages } from './messages.mjs';
 
 const path = process.argv[2] ?? '/tmp/n1lens-bench/corpus.pb';
 const file = readFileSync(path);
-const messages = [];
-for (let at = 0; at + 4 <= file.length; ) {
-  const n = file.readUInt32BE(at);
-  messages.push(file.subarray(at + 4, at + 4 + n));
-  at += 4 + n;
-}
+const messages = framedMessages(file);
 
 function cpu(fn) {
   const c0 = process.cpuUsage();

@@ -13,17 +13,13 @@ import { OfflineAnalysis } from '../dist/analyzer.js';
 import { decodeProtobufRequest, decodeProtobufRequestReference } from '../dist/otlp/protobuf.js';
 import { createWireDecoder } from '../dist/otlp/wire/decoder.js';
 import { otlpSchema } from '../dist/otlp/schema.js';
+import { framedMessages } from './messages.mjs';
 
 const path = process.argv[2] ?? '/tmp/n1lens-bench/corpus.pb';
 const rounds = (process.argv.includes('--rounds') ? Number(process.argv[process.argv.indexOf('--rounds') + 1]) : 3);
 
 const file = readFileSync(path);
-const messages = [];
-for (let at = 0; at + 4 <= file.length; ) {
-  const n = file.readUInt32BE(at);
-  messages.push(file.subarray(at + 4, at + 4 + n));
-  at += 4 + n;
-}
+const messages = framedMessages(file);
 const counter = createWireDecoder();
 const totalSpans = messages.reduce((n, m) => n + decodeProtobufRequest(m, counter).spans.length, 0);
 

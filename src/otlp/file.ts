@@ -83,6 +83,13 @@ class ByteReader {
   /** Buffers at least n bytes (one concatenation for many chunks); false if the stream ends first. */
   async ensure(n: number): Promise<boolean> {
     if (this.buf.length >= n) return true;
+    const { parts, length } = await this.gather(n);
+    this.buf = parts.length === 1 ? this.buf : Buffer.concat(parts, length);
+    return length >= n;
+  }
+
+  /** buf and the chunks read after it until they hold n bytes or the stream ends, not yet joined. */
+  private async gather(n: number): Promise<{ parts: Buffer[]; length: number }> {
     const parts = [this.buf];
     let length = this.buf.length;
     while (length < n && !this.ended) {
@@ -93,8 +100,7 @@ class ByteReader {
         length += next.value.length;
       }
     }
-    this.buf = parts.length === 1 ? this.buf : Buffer.concat(parts, length);
-    return length >= n;
+    return { parts, length };
   }
 
   /**
@@ -104,16 +110,7 @@ class ByteReader {
    */
   async takeWhole(n: number): Promise<Buffer | undefined> {
     if (this.buf.length >= n) return this.take(n);
-    const parts = [this.buf];
-    let length = this.buf.length;
-    while (length < n && !this.ended) {
-      const next = await this.chunks.next();
-      if (next.done) this.ended = true;
-      else {
-        parts.push(next.value);
-        length += next.value.length;
-      }
-    }
+    const { parts, length } = await this.gather(n);
     if (length < n) {
       this.buf = Buffer.concat(parts, length);
       return undefined;
