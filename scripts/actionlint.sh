@@ -6,7 +6,7 @@
 set -euo pipefail
 
 version=1.7.12
-dir="${N1LENS_CACHE:-$HOME/.cache/n1lens}/actionlint-$version"
+dir="${XDG_CACHE_HOME:-$HOME/.cache}/n1lens/actionlint-$version"
 bin="$dir/actionlint"
 
 if [[ ! -x "$bin" ]]; then
