@@ -845,7 +845,6 @@ class LazyReader implements LazyJsonReader {
     }
   }
 
-
   /** The span object at p, as #object(p, O_SPAN) reads it, with the usual keys told by #spanKey. The index past it. */
   #spanObject(p: number): number {
     const b = this.#b;

@@ -1,5 +1,6 @@
 /** The live pipeline behind both transports: accepts decoded batches, completes traces on a timer, writes findings in batched transactions. */
 import { appendFileSync } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { getHeapStatistics } from 'node:v8';
 import { Analyzer, type AnalyzerOptions } from '../analyzer.js';
 import type { CodeLocation, RequestAnalysis } from '../detect/types.js';
@@ -518,7 +519,7 @@ export class Intake {
     if (this.#memoryContended()) this.#analyzer.assembler.endHoldAll();
     const traces = this.#analyzer.assembler.poll(this.#now());
     for (let i = 0; i < traces.length; ) {
-      if (i > 0 && !this.#closed) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (i > 0 && !this.#closed) await nextTurn();
       let spans = 0;
       const start = i;
       while (i < traces.length && (i === start || spans < ANALYSIS_SLICE_SPANS)) spans += traces[i++]!.spans.count;
@@ -566,7 +567,7 @@ export class Intake {
     // The tick's analysis and its SQLite transaction are each a synchronous stretch: let requests
     // waiting on the event loop (/healthz, exports) in between, so a tick holds it for one of them at a
     // time. Same polls and transactions as before, so the CPU cost is the same (unlike smaller slices).
-    if (!this.#closed) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (!this.#closed) await nextTurn();
     const batch = this.#pending;
     const released = this.#released;
     this.#pending = [];

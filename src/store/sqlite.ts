@@ -1,4 +1,5 @@
 /** The embedded SQLite store (better-sqlite3, WAL): hourly additive rollups per endpoint, finding and statement, plus one example per finding. */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import type { ConnectionRollup } from '../detect/connections.js';
 import type { CascadeRollup, EndpointRollup } from '../detect/rollup.js';
@@ -213,14 +214,14 @@ export class SqliteStore extends Store {
     const nowMs = this.now();
     const builder = new RowBatchBuilder(nowMs, minuteHorizon(nowMs));
     for (let i = 0; i < analyses.length; i += ROWS_SLICE) {
-      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (i > 0) await nextTurn();
       builder.add(analyses.slice(i, i + ROWS_SLICE));
     }
     // Summing the batch (its hours, examples, route traffic) and the transaction are stretches of their
     // own, 10-40 ms each for a second's requests on a busy core: exports waiting go in between.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextTurn();
     const rows = builder.finish();
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextTurn();
     return rows;
   }
 

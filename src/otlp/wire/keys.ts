@@ -3,6 +3,7 @@
  * location keys), each with a code, matched against the raw key bytes four bytes at a time.
  */
 import { LOCATION_KEYS } from '../location.js';
+import { wordAt } from '../memo.js';
 
 export const K_HTTP_METHOD_STABLE = 0;
 export const K_HTTP_METHOD_OLD = 1;
@@ -103,11 +104,6 @@ for (let n = 4; n <= MAX_KEY; n++) {
 }
 const KEY_WORD_TABLE = Int32Array.from(KEY_WORDS);
 
-/** The little-endian 32-bit word of b at p (signed). */
-function word(b: Buffer, p: number): number {
-  return b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
-}
-
 /** The code of the key in b[start, end), or -1 when n1lens does not read it. */
 export function keyCode(b: Buffer, start: number, end: number): number {
   const n = end - start;
@@ -126,7 +122,7 @@ export function keyCode(b: Buffer, start: number, end: number): number {
   do {
     const base = k * KEY_WORDS_EACH;
     let w = 0;
-    while (w < tailAt >> 2 && words[base + w] === word(b, start + w * 4)) w++;
+    while (w < tailAt >> 2 && words[base + w] === wordAt(b, start + w * 4)) w++;
     if (w === tailAt >> 2 && words[base + w] === tail) return KEY_CODE[k]!;
     k = KEY_NEXT[k]!;
   } while (k >= 0);
