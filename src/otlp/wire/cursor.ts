@@ -78,46 +78,54 @@ export class WireCursor {
     return this.view.getUint32(p);
   }
 
+  /** The field tag at pos; sets `after`. For the loops over a message's few fields (the span and attribute loops inline it). */
+  tag(pos: number, end: number): number {
+    const b = this.buf[pos]!;
+    if (b < 0x80) {
+      this.after = pos + 1;
+      return b;
+    }
+    return this.tagSlow(pos, end);
+  }
+
+  /**
+   * The length at pos of a length-delimited field whose tag was just read, its bytes checked to end
+   * by `end`; sets `after` to the first of them. `lengthWhat` and `what` name the two in errors.
+   */
+  length(pos: number, end: number, lengthWhat: string, what: string): number {
+    if (pos >= end) truncated(lengthWhat, pos, 1, end);
+    let n = this.buf[pos]!;
+    if (n < 0x80) this.after = pos + 1;
+    else n = this.lengthSlow(pos, end);
+    if (n > end - this.after) truncated(what, this.after, n, end);
+    return n;
+  }
+
   /** A tag whose first byte is ≥ 0x80; sets `after`. */
   tagSlow(pos: number, end: number): number {
-    const buf = this.buf;
-    // Two bytes first: fields 16 to 2047 (Span.flags is field 16).
-    if (pos + 1 < end && buf[pos + 1]! < 0x80) {
-      this.after = pos + 2;
-      return (buf[pos]! & 0x7f) | (buf[pos + 1]! << 7);
-    }
-    let value = 0;
-    for (let i = 0; i < 5; i++) {
-      if (pos + i >= end) truncated('field tag', pos, i + 1, end);
-      const b = buf[pos + i]!;
-      if (i === 4) {
-        if (b >= 0x80 || (b & 0x70) !== 0) fail('invalid field tag (more than 32 bits)', pos);
-        this.after = pos + 5;
-        return (value | (b << 28)) >>> 0;
-      }
-      value |= (b & 0x7f) << (7 * i);
-      if (b < 0x80) {
-        this.after = pos + i + 1;
-        return value >>> 0;
-      }
-    }
-    return fail('invalid field tag', pos);
+    // Two bytes first: fields 16 to 2047 (Span.flags is field 16). A fifth byte may add bits 28-31 only.
+    return this.#varint32(pos, end, 'field tag', 0x0f, 'invalid field tag (more than 32 bits)');
   }
 
   /** A length whose first byte is ≥ 0x80; sets `after`. */
   lengthSlow(pos: number, end: number): number {
-    const buf = this.buf;
     // Two bytes first: statements, the KeyValues and AnyValues around them and most spans are 128 B to 16 KiB long.
+    return this.#varint32(pos, end, 'length', 7, 'invalid length (2^31 bytes or more)');
+  }
+
+  /** A varint of at most 5 bytes whose fifth is at most `maxFifth`, two-byte ones first; sets `after`. */
+  #varint32(pos: number, end: number, what: string, maxFifth: number, tooLarge: string): number {
+    const buf = this.buf;
     if (pos + 1 < end && buf[pos + 1]! < 0x80) {
       this.after = pos + 2;
       return (buf[pos]! & 0x7f) | (buf[pos + 1]! << 7);
     }
     let value = 0;
     for (let i = 0; i < 5; i++) {
-      if (pos + i >= end) truncated('length', pos, i + 1, end);
+      if (pos + i >= end) truncated(what, pos, i + 1, end);
       const b = buf[pos + i]!;
       if (i === 4) {
-        if (b > 7) fail('invalid length (2^31 bytes or more)', pos);
+        if (b > maxFifth) fail(tooLarge, pos);
         this.after = pos + 5;
         return (value | (b << 28)) >>> 0;
       }
@@ -127,7 +135,7 @@ export class WireCursor {
         return value >>> 0;
       }
     }
-    return fail('invalid length', pos);
+    return fail(`invalid ${what}`, pos);
   }
 
   /** A varint of up to 10 bytes: returns the low 32 bits (unsigned), sets varintHi, varintNonZero and `after`. */
@@ -192,12 +200,8 @@ export class WireCursor {
         for (;;) {
           if (pos >= end) truncatedNumbered('group # (no end-group tag)', field, pos, 1, end);
           const at = pos;
-          let tag = buf[pos]!;
-          if (tag < 0x80) pos++;
-          else {
-            tag = this.tagSlow(pos, end);
-            pos = this.after;
-          }
+          const tag = this.tag(pos, end);
+          pos = this.after;
           const inner = tag >>> 3;
           if (inner === 0) fail('invalid field number 0', at);
           if ((tag & 7) === WIRE_END_GROUP) {

@@ -30,7 +30,7 @@
 import type { DecodedBatch, SpanSink, TraceId } from '../span.js';
 import { instanceOf } from '../to-span.js';
 import { AttributeReader } from './attributes.js';
-import { fail, truncated, WireCursor } from './cursor.js';
+import { fail, WireCursor } from './cursor.js';
 import { K_HOST_NAME, K_PROCESS_PID, K_SERVICE_INSTANCE_ID, K_SERVICE_NAME } from './keys.js';
 import { REJECT_ORDER, SpanReader } from './span.js';
 import { WireStrings } from './strings.js';
@@ -217,21 +217,11 @@ class ResourceReader implements WireDecoder {
       let pos = 0;
       while (pos < end) {
         const at = pos;
-        let tag = buf[pos]!;
-        if (tag < 0x80) pos++;
-        else {
-          tag = c.tagSlow(pos, end);
-          pos = c.after;
-        }
+        const tag = c.tag(pos, end);
+        pos = c.after;
         if (tag === 0x0a) {
-          if (pos >= end) truncated('length of resource_spans', pos, 1, end);
-          let n = buf[pos]!;
-          if (n < 0x80) pos++;
-          else {
-            n = c.lengthSlow(pos, end);
-            pos = c.after;
-          }
-          if (n > end - pos) truncated('resource_spans', pos, n, end);
+          const n = c.length(pos, end, 'length of resource_spans', 'resource_spans');
+          pos = c.after;
           this.#readResourceSpans(pos, pos + n);
           pos += n;
         } else {
@@ -256,28 +246,17 @@ class ResourceReader implements WireDecoder {
    */
   #readResourceSpans(start: number, end: number): void {
     const c = this.#cursor;
-    const buf = c.buf;
     const res = this.#resource;
     res.service = res.instanceId = res.host = res.pid = undefined;
     let scopes = 0;
     let pos = start;
     while (pos < end) {
       const at = pos;
-      let tag = buf[pos]!;
-      if (tag < 0x80) pos++;
-      else {
-        tag = c.tagSlow(pos, end);
-        pos = c.after;
-      }
+      const tag = c.tag(pos, end);
+      pos = c.after;
       if (tag === 0x0a || tag === 0x12) {
-        if (pos >= end) truncated('length of ResourceSpans field', pos, 1, end);
-        let n = buf[pos]!;
-        if (n < 0x80) pos++;
-        else {
-          n = c.lengthSlow(pos, end);
-          pos = c.after;
-        }
-        if (n > end - pos) truncated(tag === 0x0a ? 'resource' : 'scope_spans', pos, n, end);
+        const n = c.length(pos, end, 'length of ResourceSpans field', tag === 0x0a ? 'resource' : 'scope_spans');
+        pos = c.after;
         // Resource occurrences merge: their attribute lists concatenate, the first service.name counts.
         if (tag === 0x0a) this.#readResource(pos, pos + n);
         else scopes++;
@@ -292,19 +271,12 @@ class ResourceReader implements WireDecoder {
     const instance = res.instanceId || instanceOf(res.host, res.pid);
     pos = start;
     while (pos < end) {
-      let tag = buf[pos]!;
-      if (tag < 0x80) pos++;
-      else {
-        tag = c.tagSlow(pos, end);
-        pos = c.after;
-      }
+      const tag = c.tag(pos, end);
+      pos = c.after;
       if (tag === 0x12) {
-        let n = buf[pos]!;
-        if (n < 0x80) pos++;
-        else {
-          n = c.lengthSlow(pos, end);
-          pos = c.after;
-        }
+        // The first pass checked every length.
+        const n = c.length(pos, end, 'length of ResourceSpans field', 'scope_spans');
+        pos = c.after;
         this.#readScopeSpans(pos, pos + n, name, instance);
         pos += n;
       } else pos = c.skipField(pos, end, tag & 7, tag >>> 3, 1);
@@ -318,26 +290,15 @@ class ResourceReader implements WireDecoder {
    */
   #readResource(pos: number, end: number): void {
     const c = this.#cursor;
-    const buf = c.buf;
     const res = this.#resource;
     const attributes = this.#attributes;
     while (pos < end) {
       const at = pos;
-      let tag = buf[pos]!;
-      if (tag < 0x80) pos++;
-      else {
-        tag = c.tagSlow(pos, end);
-        pos = c.after;
-      }
+      const tag = c.tag(pos, end);
+      pos = c.after;
       if (tag === 0x0a) {
-        if (pos >= end) truncated('length of a resource attribute', pos, 1, end);
-        let n = buf[pos]!;
-        if (n < 0x80) pos++;
-        else {
-          n = c.lengthSlow(pos, end);
-          pos = c.after;
-        }
-        if (n > end - pos) truncated('resource attribute', pos, n, end);
+        const n = c.length(pos, end, 'length of a resource attribute', 'resource attribute');
+        pos = c.after;
         switch (attributes.read(pos, pos + n, 3)) {
           case K_SERVICE_NAME:
             res.service ??= attributes.value(false) ?? '';
@@ -364,25 +325,14 @@ class ResourceReader implements WireDecoder {
 
   #readScopeSpans(pos: number, end: number, service: string, instance: string | undefined): void {
     const c = this.#cursor;
-    const buf = c.buf;
     const spans = this.#spans;
     while (pos < end) {
       const at = pos;
-      let tag = buf[pos]!;
-      if (tag < 0x80) pos++;
-      else {
-        tag = c.tagSlow(pos, end);
-        pos = c.after;
-      }
+      const tag = c.tag(pos, end);
+      pos = c.after;
       if (tag === 0x12) {
-        if (pos >= end) truncated('length of a span', pos, 1, end);
-        let n = buf[pos]!;
-        if (n < 0x80) pos++;
-        else {
-          n = c.lengthSlow(pos, end);
-          pos = c.after;
-        }
-        if (n > end - pos) truncated('span', pos, n, end);
+        const n = c.length(pos, end, 'length of a span', 'span');
+        pos = c.after;
         spans.read(pos, pos + n, service, instance);
         pos += n;
       } else {

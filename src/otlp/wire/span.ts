@@ -268,15 +268,10 @@ export class SpanReader {
   /** Status.code, over every occurrence of Span.status (they merge: the last code written wins). */
   #statusCode(pos: number, end: number, code: number): number {
     const c = this.#cursor;
-    const buf = c.buf;
     while (pos < end) {
       const at = pos;
-      let tag = buf[pos]!;
-      if (tag < 0x80) pos++;
-      else {
-        tag = c.tagSlow(pos, end);
-        pos = c.after;
-      }
+      const tag = c.tag(pos, end);
+      pos = c.after;
       if (tag === 0x18) {
         code = c.varint64(pos, end) | 0;
         pos = c.after;
