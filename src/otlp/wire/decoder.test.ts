@@ -479,6 +479,25 @@ describe('decodeOtlpTraces', () => {
     expect(() => decodeOtlpTraces(Uint8Array.of(0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f))).toThrow(/invalid length/);
   });
 
+  test('names the part of the message a truncation cuts, and refuses tags and lengths past 32 bits', () => {
+    const cases: [number[], RegExp][] = [
+      [[0x0a], /\(truncated length of resource_spans: /],
+      [[0x0a, 0x05], /\(truncated resource_spans: needs 5 bytes, only 0 left/],
+      [[0x0a, 0x01, 0x0a], /\(truncated length of ResourceSpans field: /],
+      [[0x0a, 0x02, 0x0a, 0x05], /\(truncated resource: needs 5 bytes/],
+      [[0x0a, 0x02, 0x12, 0x05], /\(truncated scope_spans: needs 5 bytes/],
+      [[0x0a, 0x03, 0x0a, 0x01, 0x0a], /\(truncated length of a resource attribute: /],
+      [[0x0a, 0x04, 0x0a, 0x02, 0x0a, 0x05], /\(truncated resource attribute: needs 5 bytes/],
+      [[0x0a, 0x03, 0x12, 0x01, 0x12], /\(truncated length of a span: /],
+      [[0x0a, 0x04, 0x12, 0x02, 0x12, 0x05], /\(truncated span: needs 5 bytes/],
+      [[0x80, 0x80, 0x80, 0x80, 0x10], /invalid field tag \(more than 32 bits\) at byte 0/],
+      [[0x80, 0x80], /\(truncated field tag: /],
+      [[0x0a, 0xff, 0xff, 0xff, 0xff, 0x08], /invalid length \(2\^31 bytes or more\) at byte 1/],
+      [[0x0a, 0xff, 0xff], /\(truncated length: /],
+    ];
+    for (const [bytes, message] of cases) expect(() => decodeOtlpTraces(Uint8Array.from(bytes)), bytes.join(',')).toThrow(message);
+  });
+
   test('refuses groups nested past 100 without exhausting the stack', () => {
     const depth = 100_000;
     const bytes = Buffer.alloc(depth * 2);
