@@ -219,8 +219,8 @@ const F_ATTRIBUTES = 6;
 const F_PARENT_SPAN_ID = 7;
 const F_END = 8;
 const F_START = 9;
-/** Each field's key length (flags' for F_SKIP, the only skipped key #spanKey tells). */
-const SPAN_KEY_LENGTH = [5, 4, 4, 6, 6, 7, 10, 12, 15, 17];
+/** Each field's key length, in F_* order, from its pattern (which ends with the closing quote); flags' for F_SKIP, the only skipped key #spanKey tells. */
+const SPAN_KEY_LENGTH = [SK_FLAGS, SK_NAME, SK_KIND, SK_SPAN_ID, SK_STATUS, SK_TRACE_ID, SK_ATTRIBUTES, SK_PARENT_SPAN_ID, SK_END, SK_START].map((key) => key.length - 1);
 const A_RESOURCE_SPANS = 0;
 const A_RESOURCE_ATTRIBUTES = 1;
 const A_SCOPE_SPANS = 2;
