@@ -212,8 +212,7 @@ class ResourceReader implements WireDecoder {
     c.start(bytes);
     reader.reset();
     try {
-      const buf = c.buf;
-      const end = buf.length;
+      const end = c.buf.length;
       let pos = 0;
       while (pos < end) {
         const at = pos;
@@ -274,7 +273,7 @@ class ResourceReader implements WireDecoder {
       const tag = c.tag(pos, end);
       pos = c.after;
       if (tag === 0x12) {
-        // The first pass checked every length.
+        // Checked again, and never failing: the first pass checked every length.
         const n = c.length(pos, end, 'length of ResourceSpans field', 'scope_spans');
         pos = c.after;
         this.#readScopeSpans(pos, pos + n, name, instance);
