@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { djangoRequest, encodeProtobuf, type OtlpJsonRequest } from '../src/otlp/testing.js';
 import { SqliteStore as Store } from '../src/store/sqlite.js';
@@ -13,8 +14,19 @@ const REPEATS = 6;
  */
 const traceIdOf = (k: number): string => `${(k + 1).toString(16).padStart(8, '0')}${'f'.repeat(24)}`;
 
-/** Trace k as two exports, the DB spans then the root, on route `r<k % 20>/`. */
-function traceExports(k: number): Uint8Array[] {
+/** A body as sent: plain, or compressed with its Content-Encoding (the spool keeps it compressed). */
+interface Sent {
+  body: Uint8Array;
+  encoding?: 'gzip' | 'deflate';
+}
+
+/** Trace k as two exports, the DB spans then the root, on route `r<k % 20>/`: plain, gzip'd or deflated by turns. */
+function traceExports(k: number): Sent[] {
+  const encoding = ([undefined, 'gzip', 'deflate'] as const)[k % 3];
+  return protobufExports(k).map((body) => (encoding === undefined ? { body } : { body: encoding === 'gzip' ? gzipSync(body) : deflateSync(body), encoding }));
+}
+
+function protobufExports(k: number): Uint8Array[] {
   const request = djangoRequest({ traceId: traceIdOf(k), repeats: REPEATS });
   const [serverScope, dbScope] = request.resourceSpans[0]!.scopeSpans;
   const route = serverScope!.spans[0]!.attributes!.find((a) => a.key === 'http.route')!;
@@ -25,12 +37,12 @@ function traceExports(k: number): Uint8Array[] {
 
 describe('the spool across kill -9 (the real n1lens serve)', () => {
   // With --store-writer-thread the store's transactions run on a thread of their own, and a crash can come between a commit there and the spool's deletion here.
-  it.each([[''], ['--store-writer-thread']])('keeps every acknowledged span and counts every request exactly once over 10 crashes during steady ingest %s', async (writer) => {
+  it.each([[''], ['--store-writer-thread']])('keeps every acknowledged span, plain or compressed, and counts every request exactly once over 10 crashes during steady ingest %s', async (writer) => {
     const dir = tempDir('spool-crash');
     const db = join(dir, 'n1lens.db');
     const args = ['serve', '--http-port', '0', '--grpc-port', '0', '--db', db, '--trace-wait-ms', '300', '--spool-commit-ms', '5', ...(writer === '' ? [] : [writer])];
     // The client behaves like a Collector with retry_on_failure: an export is sent until it gets a 200.
-    const unacked: Uint8Array[] = [];
+    const unacked: Sent[] = [];
     let traces = 0;
     let acked = 0;
     const sendAll = async (port: number, until: () => boolean): Promise<void> => {
@@ -40,13 +52,14 @@ describe('the spool across kill -9 (the real n1lens serve)', () => {
             unacked.push(...traceExports(traces));
             traces++;
           }
-          const body = unacked.shift()!;
+          const sent = unacked.shift()!;
           try {
-            const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'POST', body, headers: { 'Content-Type': 'application/x-protobuf' } });
+            const headers = { 'Content-Type': 'application/x-protobuf', ...(sent.encoding === undefined ? {} : { 'Content-Encoding': sent.encoding }) };
+            const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'POST', body: sent.body, headers });
             if (res.status === 200) acked++;
-            else unacked.push(body);
+            else unacked.push(sent);
           } catch {
-            unacked.push(body); // killed mid-request: not acknowledged, send again
+            unacked.push(sent); // killed mid-request: not acknowledged, send again
             return;
           }
         }

@@ -2,6 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import { gunzip, inflate } from 'node:zlib';
 import { promisify } from 'node:util';
+import type { SpoolCompression } from '../spool/index.js';
 
 const gunzipAsync = promisify(gunzip);
 const inflateAsync = promisify(inflate);
@@ -76,7 +77,7 @@ export class InflateError extends Error {
 }
 
 /** Inflates gzip or deflate, stopping at `limit` output bytes (a bomb stops there). OTLP/HTTP and gRPC share it. */
-export async function inflateWithin(raw: Buffer, encoding: 'gzip' | 'deflate', limit: number): Promise<Buffer> {
+export async function inflateWithin(raw: Buffer, encoding: SpoolCompression, limit: number): Promise<Buffer> {
   try {
     return await (encoding === 'gzip' ? gunzipAsync : inflateAsync)(raw, { maxOutputLength: limit });
   } catch (e) {
@@ -85,13 +86,19 @@ export async function inflateWithin(raw: Buffer, encoding: 'gzip' | 'deflate', l
   }
 }
 
-/** Decodes Content-Encoding; the limit applies to the inflated size. */
-export async function decodeContent(raw: Buffer, encoding: string | undefined, limit: number): Promise<Buffer> {
+/** A body as the client sent it, compressed: what the spool keeps of it (several times fewer bytes than inflated). */
+export interface CompressedBody {
+  bytes: Buffer;
+  compression: SpoolCompression;
+}
+
+/** Decodes Content-Encoding; the limit applies to the inflated size. `compressed`: the body as sent, when it was. */
+export async function decodeContent(raw: Buffer, encoding: string | undefined, limit: number): Promise<{ body: Buffer; compressed?: CompressedBody }> {
   const enc = (encoding ?? 'identity').trim().toLowerCase();
-  if (enc === '' || enc === 'identity') return raw;
+  if (enc === '' || enc === 'identity') return { body: raw };
   if (enc !== 'gzip' && enc !== 'deflate') throw new BodyError(415, `unsupported Content-Encoding: ${enc}`);
   try {
-    return await inflateWithin(raw, enc, limit);
+    return { body: await inflateWithin(raw, enc, limit), compressed: { bytes: raw, compression: enc } };
   } catch (e) {
     const err = e as InflateError;
     if (err.tooLarge) throw new BodyError(413, `decompressed body exceeds ${limit} bytes`);

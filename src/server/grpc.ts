@@ -11,7 +11,7 @@ import { OtlpDecodeError } from '../otlp/errors.js';
 import { otlpSchema } from '../otlp/schema.js';
 import { protobufToOtlpJson } from '../otlp/to-json.js';
 import { UNAUTHENTICATED_BODY, bearerMatches } from './auth.js';
-import { inflateWithin, type InflateError } from './body.js';
+import { inflateWithin, type CompressedBody, type InflateError } from './body.js';
 import type { AcceptResult, Intake } from './intake.js';
 import type { ServerMetrics } from './metrics.js';
 import { httpsOptions, type TlsMaterial } from './tls.js';
@@ -155,10 +155,11 @@ function readMessage(stream: http2.ServerHttp2Stream, limit: number): Promise<{ 
   });
 }
 
-async function decompress(body: Buffer, encoding: string, limit: number): Promise<Buffer> {
+/** The message inflated, and as sent (what the spool keeps). */
+async function decompress(body: Buffer, encoding: string, limit: number): Promise<{ body: Buffer; compressed: CompressedBody }> {
   if (encoding !== 'gzip' && encoding !== 'deflate') throw new CallError(Status.UNIMPLEMENTED, `unsupported grpc-encoding: ${encoding}`);
   try {
-    return await inflateWithin(body, encoding, limit);
+    return { body: await inflateWithin(body, encoding, limit), compressed: { bytes: body, compression: encoding } };
   } catch (e) {
     const err = e as InflateError;
     if (err.tooLarge) throw new CallError(Status.RESOURCE_EXHAUSTED, `Received message larger than max (decompressed, limit ${limit})`);
@@ -197,9 +198,11 @@ export async function startGrpcServer(options: GrpcOptions, host: string, port: 
     const stop = metrics.exportLatency.startTimer({ transport: 'grpc' });
     const deadline = deadlineOf(headers['grpc-timeout'], Date.now());
     let body: Buffer;
+    let compressed: CompressedBody | undefined;
     try {
       const message = await readMessage(stream, limit);
-      body = message.compressed ? await decompress(message.body, String(headers['grpc-encoding'] ?? 'identity').toLowerCase(), limit) : message.body;
+      if (message.compressed) ({ body, compressed } = await decompress(message.body, String(headers['grpc-encoding'] ?? 'identity').toLowerCase(), limit));
+      else body = message.body;
     } catch (e) {
       stop();
       if (!(e instanceof CallError)) throw e;
@@ -214,7 +217,7 @@ export async function startGrpcServer(options: GrpcOptions, host: string, port: 
     let result: AcceptResult;
     try {
       // As bytes: the intake reads the trace ids for admission and decodes into its columns once admitted.
-      result = await intake.acceptProtobuf(body, 'grpc', () => protobufToOtlpJson(body));
+      result = await intake.acceptProtobuf(body, 'grpc', () => protobufToOtlpJson(body), compressed);
     } catch (e) {
       if (!(e instanceof OtlpDecodeError)) throw e;
       metrics.exportsRefused.inc({ transport: 'grpc', reason: 'undecodable' });

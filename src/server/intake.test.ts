@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { deflateSync, gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { Analyzer } from '../analyzer.js';
 import { decodeJsonRequest } from '../otlp/json.js';
@@ -347,8 +347,14 @@ describe('Intake replay after a crash', () => {
     const dir = join(tempDir('replay-columns'), 'spool');
     const spool = Spool.open({ dir, commitMs: 1 });
     spool.append('protobuf', Buffer.from([0x0a, 0x05, 0x01])); // no longer decodes: skipped
-    for (const e of exports) spool.append(path === 'protobuf' ? 'protobuf' : 'json', path === 'protobuf' ? e.bytes : jsonBody(e, path));
+    // Kept as they arrived: plain, gzip'd and deflated by turns.
+    exports.forEach((e, i) => {
+      const body = path === 'protobuf' ? e.bytes : jsonBody(e, path);
+      const compression = ([undefined, 'gzip', 'deflate'] as const)[i % 3];
+      spool.append(path === 'protobuf' ? 'protobuf' : 'json', compression === undefined ? body : compression === 'gzip' ? gzipSync(body) : deflateSync(body), compression);
+    });
     spool.append('json', Buffer.from('{"resourceSpans": [')); // nor does this
+    spool.append('protobuf', Buffer.from('not gzip'), 'gzip'); // nor this
     await spool.close();
     const store = await storeWithDone();
     const metrics = createMetrics();
@@ -366,6 +372,18 @@ describe('Intake replay after a crash', () => {
     expect((await store.report()).summary.requests).toBe(33);
     store.closeSync();
     live.closeSync();
+  });
+
+  it('spools a compressed export as it arrived: fewer bytes to write than inflated', async () => {
+    const [e] = sampleExports();
+    const spool = Spool.open({ dir: join(tempDir('spool-compressed'), 'spool'), commitMs: 1 });
+    const intake = new Intake({ store: Store.open(':memory:'), metrics: createMetrics(), spool, minRepeats: 5 });
+    const gzipped = gzipSync(e!.bytes);
+    const result = await intake.acceptProtobuf(e!.bytes, 'http', undefined, { bytes: gzipped, compression: 'gzip' });
+    expect(result.ok).toBe(true);
+    expect(spool.bytes).toBe(9 + gzipped.length);
+    expect(gzipped.length).toBeLessThan(e!.bytes.length / 2);
+    await intake.close();
   });
 
   it('keeps every trace open until the senders have resent what the crash cut off, so each request is analysed whole', async () => {

@@ -1,4 +1,5 @@
 /** The live pipeline behind both transports: accepts decoded batches, completes traces on a timer, writes findings in batched transactions. */
+import { constants as bufferConstants } from 'node:buffer';
 import { appendFileSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { getHeapStatistics } from 'node:v8';
@@ -8,10 +9,11 @@ import { createJsonDecoder, decodeJsonRequest } from '../otlp/json.js';
 import { createLazyJsonReader, type LazyJsonReader, type LazyJsonScan, type SpanSizes } from '../otlp/json-lazy.js';
 import { createWireDecoder, type SinkBatch, type WireDecoder } from '../otlp/wire/decoder.js';
 import type { DecodedBatch, SpanRecord, SpanSink, TraceId } from '../otlp/span.js';
-import type { Spool, SpoolEncoding, SpoolRecord } from '../spool/index.js';
+import type { Spool, SpoolCompression, SpoolEncoding, SpoolRecord } from '../spool/index.js';
 import type { Store } from '../store/store.js';
 import { estimateDbSpanBytes, estimateSpanBytes, type BatchSurvey } from '../traces/assembler.js';
 import { decideAdmission, fullness, retryDelayMs, type Admission, type AdmissionLimits, type RefusalReason } from '../traces/admission.js';
+import { inflateWithin, type CompressedBody } from './body.js';
 import type { ServerMetrics } from './metrics.js';
 
 export interface IntakeOptions extends AnalyzerOptions {
@@ -67,10 +69,15 @@ export type AcceptResult =
     }
   | { ok: false; reason: Refusal; retryAfterMs: number; message: string };
 
-/** The export as it arrived (decompressed), for the spool. */
+/** The export as the spool keeps it: its body as it arrived, still compressed when it came compressed. */
 export interface RawExport {
   encoding: SpoolEncoding;
   body: Uint8Array;
+  compression?: SpoolCompression;
+}
+
+function rawExport(encoding: SpoolEncoding, body: Uint8Array, compressed: CompressedBody | undefined): RawExport {
+  return compressed === undefined ? { encoding, body } : { encoding, body: compressed.bytes, compression: compressed.compression };
 }
 
 /** Committed trace ids are remembered this long, so late spans replayed after a crash stay late. */
@@ -206,9 +213,9 @@ export class Intake {
    * Throws OtlpDecodeError for bytes that are not an export: before admission when the structure is
    * broken; after it when the damage is inside a span's attributes (which only decoding reads), and
    * then the spans before the damage stay buffered, as n1-report keeps them, and the export is not
-   * spooled.
+   * spooled. `compressed`: the body as the client sent it, which the spool keeps instead.
    */
-  async acceptProtobuf(body: Uint8Array, transport: Transport, recordLine?: () => string): Promise<AcceptResult> {
+  async acceptProtobuf(body: Uint8Array, transport: Transport, recordLine?: () => string, compressed?: CompressedBody): Promise<AcceptResult> {
     const scan = this.#decoder.scanTraces(body);
     const assembler = this.#analyzer.assembler;
     // A run per span where concurrent requests interleave (the bench's exports: ~480 runs of ~13
@@ -216,7 +223,7 @@ export class Intake {
     const traceIds = [...new Set(scan.traceIds)];
     const survey = (): BatchSurvey => assembler.surveyTraces(traceIds, scan.wireBytes);
     await this.#markCommitted(() => survey().opened);
-    return this.#admit(survey, transport, { encoding: 'protobuf', body }, recordLine, (now) => {
+    return this.#admit(survey, transport, rawExport('protobuf', body, compressed), recordLine, (now) => {
       const { batch, analyses } = this.#analyzer.addMessage(this.#decoder, body, () => now, transport);
       this.#take(analyses);
       return batch;
@@ -229,10 +236,10 @@ export class Intake {
    * and sizes, and an admitted export is handed straight into the open traces' columns. A body the
    * reader gives up (a shape it does not read, e.g. snake_case names) is decoded by JSON.parse +
    * json.ts and accepted as `accept` takes it. Throws OtlpDecodeError for a body that is not an
-   * export, before admission, with json.ts's message.
+   * export, before admission, with json.ts's message. `compressed` as in acceptProtobuf.
    */
-  async acceptJson(body: Buffer, transport: Transport, recordLine?: () => string): Promise<AcceptResult> {
-    const raw: RawExport = { encoding: 'json', body };
+  async acceptJson(body: Buffer, transport: Transport, recordLine?: () => string, compressed?: CompressedBody): Promise<AcceptResult> {
+    const raw = rawExport('json', body, compressed);
     return this.#withJsonReader(async (reader) => {
       const scan = reader.read(body, SPAN_SIZES);
       if (scan === undefined) return this.accept(decodeJsonRequest(body, this.#json), transport, raw, recordLine);
@@ -339,7 +346,7 @@ export class Intake {
     const batch = take(now);
     let durable: Promise<void> = Promise.resolve();
     if (spool !== undefined && raw !== undefined) {
-      const appended = spool.append(raw.encoding, raw.body);
+      const appended = spool.append(raw.encoding, raw.body, raw.compression);
       durable = appended.durable;
       // The traces the export opened, as decoded (the protobuf survey is only an estimate of them).
       for (const id of assembler.lastOpened) this.#traceSegment.set(id, appended.segment);
@@ -401,7 +408,15 @@ export class Intake {
    * the columns with those traces' spans skipped. Undefined for a record that no longer decodes.
    */
   async #replayRecord(record: SpoolRecord, committed: Map<TraceId, boolean>, reopened: Set<TraceId>): Promise<{ spans: number; skipped: number } | undefined> {
-    const { body } = record;
+    let body = record.body;
+    if (record.compression !== undefined) {
+      try {
+        // It inflated within the listener's limit when it was accepted, and its checksum holds.
+        body = await inflateWithin(body, record.compression, bufferConstants.MAX_LENGTH);
+      } catch {
+        return undefined;
+      }
+    }
     if (record.encoding === 'protobuf') {
       let traceIds: TraceId[];
       try {

@@ -8,7 +8,7 @@ import { OtlpDecodeError } from '../otlp/errors.js';
 import { otlpSchema } from '../otlp/schema.js';
 import { protobufToOtlpJson } from '../otlp/to-json.js';
 import { BEARER_CHALLENGE, UNAUTHENTICATED_BODY, bearerMatches } from './auth.js';
-import { BodyError, decodeContent, readBody } from './body.js';
+import { BodyError, decodeContent, readBody, type CompressedBody } from './body.js';
 import { Status } from './grpc.js';
 import type { AcceptResult, Intake } from './intake.js';
 import type { ServerMetrics } from './metrics.js';
@@ -81,9 +81,10 @@ export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler 
       return reply(res, 415, JSON_TYPE, JSON.stringify({ code: Status.INVALID_ARGUMENT, message: 'Content-Type must be application/x-protobuf or application/json' }));
     }
     let body: Buffer;
+    let compressed: CompressedBody | undefined;
     try {
       const raw = await readBody(req, maxBodyBytes);
-      body = await decodeContent(raw, req.headers['content-encoding'], maxBodyBytes);
+      ({ body, compressed } = await decodeContent(raw, req.headers['content-encoding'], maxBodyBytes));
     } catch (e) {
       stop();
       if (!(e instanceof BodyError)) throw e;
@@ -102,8 +103,8 @@ export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler 
       // As bytes: the intake reads the trace ids for admission and decodes into its columns once admitted.
       result =
         encoding === 'json'
-          ? await intake.acceptJson(body, 'http', () => JSON.stringify(JSON.parse(body.toString('utf8'))))
-          : await intake.acceptProtobuf(body, 'http', () => protobufToOtlpJson(body));
+          ? await intake.acceptJson(body, 'http', () => JSON.stringify(JSON.parse(body.toString('utf8'))), compressed)
+          : await intake.acceptProtobuf(body, 'http', () => protobufToOtlpJson(body), compressed);
     } catch (e) {
       if (!(e instanceof OtlpDecodeError)) throw e;
       return undecodable(e);

@@ -1,5 +1,6 @@
-import { appendFileSync, readdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import { deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 import { describe, expect, it, vi } from 'vitest';
 import { tempDir } from '../../test/support.js';
 import { crc32, Spool, SpoolError, type SegmentFile } from './spool.js';
@@ -143,6 +144,49 @@ describe('Spool', () => {
     writes[2]!.finish();
     await next.durable;
     await spool.close();
+  });
+
+  it('keeps a compressed body as it arrived, and replays it with its compression, next to plain ones', async () => {
+    const dir = tempDir('spool-compressed');
+    const spool = Spool.open({ dir });
+    const gzipped = gzipSync(Buffer.from('protobuf bytes '.repeat(100)));
+    const deflated = deflateSync(Buffer.from('{"resourceSpans":[]}'));
+    await Promise.all([
+      spool.append('protobuf', gzipped, 'gzip').durable,
+      spool.append('json', deflated, 'deflate').durable,
+      spool.append('protobuf', Buffer.from('plain')).durable,
+    ]);
+    expect(spool.bytes).toBe(3 * 9 + gzipped.length + deflated.length + 5); // the compressed bytes are what counts against --spool-max-mib
+    await spool.close();
+    const records = [...Spool.open({ dir }).replay()];
+    expect(records.map((r) => [r.encoding, r.compression])).toEqual([
+      ['protobuf', 'gzip'],
+      ['json', 'deflate'],
+      ['protobuf', undefined],
+    ]);
+    expect(gunzipSync(records[0]!.body).toString()).toBe('protobuf bytes '.repeat(100));
+    expect(inflateSync(records[1]!.body).toString()).toBe('{"resourceSpans":[]}');
+    expect(records[2]!.body.toString()).toBe('plain');
+  });
+
+  it('stops a segment at a record of a kind it does not write, as at a torn tail', async () => {
+    const dir = tempDir('spool-kind');
+    const spool = Spool.open({ dir });
+    await spool.append('protobuf', Buffer.from('kept')).durable;
+    await spool.close();
+    const [file] = readdirSync(dir);
+    for (const kind of [6, 7, 8, 255]) {
+      const body = Buffer.from('next');
+      const header = Buffer.alloc(9);
+      header.writeUInt32LE(body.length, 0);
+      header.writeUInt32LE(crc32(body), 4); // the checksum holds: only the kind is wrong
+      header[8] = kind;
+      const path = join(dir, file!);
+      const before = readFileSync(path);
+      appendFileSync(path, Buffer.concat([header, body]));
+      expect([...Spool.open({ dir }).replay()].map((r) => r.body.toString())).toEqual(['kept']);
+      writeFileSync(path, before);
+    }
   });
 
   it('stops a segment at a torn or corrupt tail: those bytes were never acknowledged', async () => {

@@ -8,9 +8,11 @@
  * (replay stops at the first torn record, so a record after an unfinished one is not yet safe).
  *
  * Layout: `<dir>/<12-digit seq>.seg`. A record is a 9-byte header (u32 LE payload length, u32 LE
- * CRC-32 of the payload, u8 encoding: 0 OTLP protobuf, 1 OTLP JSON) and the decompressed export
- * body. A crash can only tear the tail of the newest segment: replay stops at the first record
- * whose length or checksum does not hold, and that record was never acknowledged.
+ * CRC-32 of the payload, u8 kind: bit 0 the encoding, 0 OTLP protobuf, 1 OTLP JSON; bits 1-2 the
+ * compression, 0 none, 1 gzip, 2 deflate) and the export body as it arrived: a compressed body is
+ * kept compressed, so the spool writes (and copies, and checksums) several times fewer bytes. A
+ * crash can only tear the tail of the newest segment: replay stops at the first record whose
+ * length, kind or checksum does not hold, and that record was never acknowledged.
  */
 import { accessSync, closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlink, unlinkSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -18,6 +20,9 @@ import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 
 export type SpoolEncoding = 'protobuf' | 'json';
+
+/** How a kept body is compressed (as its Content-Encoding or grpc-encoding said); none when absent. */
+export type SpoolCompression = 'gzip' | 'deflate';
 
 export interface SpoolOptions {
   dir: string;
@@ -57,7 +62,9 @@ export interface SegmentFile {
 export interface SpoolRecord {
   segment: number;
   encoding: SpoolEncoding;
+  /** The body as appended: still compressed when `compression` is set. */
   body: Buffer;
+  compression?: SpoolCompression;
 }
 
 /** The spool directory cannot be used; one line naming it. */
@@ -67,6 +74,20 @@ export class SpoolError extends Error {
 
 const HEADER = 9;
 const SUFFIX = '.seg';
+const JSON_BIT = 1;
+const COMPRESSION_CODES: Record<SpoolCompression, number> = { gzip: 1, deflate: 2 };
+const COMPRESSIONS: readonly (SpoolCompression | undefined)[] = [undefined, 'gzip', 'deflate'];
+
+/** A record's kind byte from its encoding and compression; kindOf reads it back (undefined: not a kind this spool writes). */
+function kindByte(encoding: SpoolEncoding, compression: SpoolCompression | undefined): number {
+  return (encoding === 'json' ? JSON_BIT : 0) | ((compression === undefined ? 0 : COMPRESSION_CODES[compression]) << 1);
+}
+
+function kindOf(byte: number): { encoding: SpoolEncoding; compression: SpoolCompression | undefined } | undefined {
+  const code = byte >> 1;
+  if (code >= COMPRESSIONS.length) return undefined;
+  return { encoding: byte & JSON_BIT ? 'json' : 'protobuf', compression: COMPRESSIONS[code] };
+}
 
 const CRC_TABLE = (() => {
   const t = new Int32Array(256);
@@ -221,29 +242,29 @@ export class Spool {
       while (at + HEADER <= data.length) {
         const length = data.readUInt32LE(at);
         const sum = data.readUInt32LE(at + 4);
-        const kind = data[at + 8];
-        if (at + HEADER + length > data.length || (kind !== 0 && kind !== 1)) break;
+        const kind = kindOf(data[at + 8]!);
+        if (at + HEADER + length > data.length || kind === undefined) break;
         const body = data.subarray(at + HEADER, at + HEADER + length);
         if (crc32(body) !== sum) break;
         // An empty export carries no spans, and zeros read as empty records: a hole that a later
         // write extended the file past, when the crash came before the write meant for it returned.
-        if (length > 0) yield { segment, encoding: kind === 0 ? 'protobuf' : 'json', body };
+        if (length > 0) yield { segment, encoding: kind.encoding, body, ...(kind.compression === undefined ? {} : { compression: kind.compression }) };
         at += HEADER + length;
       }
     }
   }
 
   /**
-   * Appends one export; resolves once it is on disk (fsync'd with everything else appended in the
-   * same window). Returns the segment it went to.
+   * Appends one export (`body` compressed by `compression` when given); resolves once it is on disk
+   * (fsync'd with everything else appended in the same window). Returns the segment it went to.
    */
-  append(encoding: SpoolEncoding, body: Uint8Array): { segment: number; durable: Promise<void> } {
+  append(encoding: SpoolEncoding, body: Uint8Array, compression?: SpoolCompression): { segment: number; durable: Promise<void> } {
     if (this.#closed) throw new SpoolError('the spool is closed');
     const segment = this.currentSegment;
     const header = Buffer.allocUnsafe(HEADER);
     header.writeUInt32LE(body.length, 0);
     header.writeUInt32LE(crc32(body), 4);
-    header[8] = encoding === 'protobuf' ? 0 : 1;
+    header[8] = kindByte(encoding, compression);
     const size = HEADER + body.length;
     this.#sizes.set(segment, (this.#sizes.get(segment) ?? 0) + size);
     this.#total += size;
