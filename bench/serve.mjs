@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { corpusBatches, grpcSender, httpSender, load, spawnServe } from './load.mjs';
+import { GZIP_LEVEL, corpusBatches, grpcGzipSender, grpcSender, gzipPool, httpSender, load, spawnServe } from './load.mjs';
 import { jsonBatchStamper } from './stamp.mjs';
 
 const arg = (name, fallback) => {
@@ -43,7 +43,18 @@ const stamper = json
   ? jsonBatchStamper(pbStamper.templates, (await import(new URL('../dist/otlp/to-json.js', import.meta.url).href)).protobufToOtlpJson)
   : pbStamper;
 const templates = stamper.templates;
-const nextBatch = stamper.next;
+const gzip = process.argv.includes('--gzip');
+const pool = gzip ? gzipPool(stamper.next) : undefined;
+/** Bodies compressed before each run: enough for warmup + seconds at 600 exports/s (or at --rate), unless --gzip-pool says. */
+const poolSize = Number(arg('gzip-pool', Math.ceil((warmup + seconds) * (rate ? (rate / templates[0].spans) * 1.1 : 600))));
+const nextBatch = pool ? pool.next : stamper.next;
+/** Tops the gzip pool up before a run (outside its clock), saying how long that took. */
+const fillPool = () => {
+  if (!pool) return;
+  const t0 = Date.now();
+  const made = pool.fill(poolSize);
+  process.stderr.write(`gzip: ${made} bodies compressed in ${((Date.now() - t0) / 1000).toFixed(1)} s (pool ${poolSize})\n`);
+};
 
 // ---------------------------------------------------------------------------------------------
 
@@ -56,14 +67,20 @@ async function startServer() {
 
 const server = await startServer();
 try {
-  const run = (sender) => load({ send: sender.send, pid: server.child.pid, nextBatch, inflight, seconds, warmup, rate });
-  const httpClient = httpSender(server.httpPort, inflight, json ? 'application/json' : 'application/x-protobuf');
+  const run = (sender) => {
+    fillPool();
+    return load({ send: sender.send, pid: server.child.pid, nextBatch, inflight, seconds, warmup, rate });
+  };
+  const httpClient = httpSender(server.httpPort, inflight, json ? 'application/json' : 'application/x-protobuf', { gzip });
   const httpResult = only.includes('http') ? await run(httpClient) : undefined;
   httpClient.close();
   const connections = Number(arg('grpc-connections', Math.max(1, inflight >> 1)));
-  const grpcClient = grpcSender(server.grpcPort, connections);
+  const grpcClient = gzip ? grpcGzipSender(server.grpcPort, connections) : grpcSender(server.grpcPort, connections);
   const grpcResult = only.includes('grpc') ? { connections, ...(await run(grpcClient)) } : undefined;
   grpcClient.close();
+  for (const [name, r] of [['http', httpResult], ['grpc', grpcResult]]) {
+    if (r?.batchesRanOut) process.stderr.write(`serve.mjs: ${name}: the gzip pool ran out after ${r.measuredSeconds} s; raise --gzip-pool\n`);
+  }
 
   process.stdout.write(
     JSON.stringify({
@@ -71,6 +88,8 @@ try {
       batchSpans: templates[0].spans,
       encoding: json ? 'json' : 'protobuf',
       batchBytes: Math.round(templates.reduce((n, t) => n + (t.pb ?? t.text).length, 0) / templates.length),
+      gzip,
+      ...(pool ? { gzipLevel: GZIP_LEVEL, gzipPool: poolSize, ...pool.stats() } : {}),
       inflight,
       seconds,
       http: httpResult,
