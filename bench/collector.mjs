@@ -9,9 +9,11 @@
  *   node bench/collector.mjs --collector <otelcol binary> [--seconds 8] [--rounds 2] [--inflight 8] [--server-cpu 1]
  *                            [--baseline <another checkout's bin/n1lens.js>] [--only http,grpc] [--rate <spans/s>]
  *                            [--n1lens-args "<serve flags>"] [--baseline-args "<serve flags>"] [--live-times]
+ *                            [--gzip [--gzip-pool <bodies>]]
  * (`bash bench/collector.sh` builds the Collector with ocb and runs this.) `--baseline` adds a second
  * n1lens build to the rotation, for A/B comparisons of a change; without `--collector`, only the two
- * n1lens builds are measured.
+ * n1lens builds are measured. `--gzip`: every server gets gzip-compressed exports, compressed before
+ * each measurement, as `serve.mjs --gzip` (its header says how and why).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

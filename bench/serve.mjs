@@ -8,9 +8,17 @@
  *
  *   taskset -c 0 node bench/serve.mjs [--seconds 20] [--inflight 8] [--server-cpu 1] [--rate <spans/s>]
  *                                     [--bin <another checkout's bin/n1lens.js>] [--serve-args "<serve flags>"]
- *                                     [--live-times] [--json]
+ *                                     [--live-times] [--json] [--gzip [--gzip-pool <bodies>]]
  * (`--bin` runs another build, for A/B runs alternated by hand; `--serve-args "--no-spool"` passes flags to serve.)
  * `--json`: the same batches as OTLP/JSON bodies over HTTP only (trace ids re-stamped in the text).
+ * `--gzip`: exports gzip-compressed, as the Collector's otlp and otlphttp exporters send them by
+ * default: `Content-Encoding: gzip` over HTTP, compressed messages (`grpc-encoding: gzip`) over gRPC,
+ * protobuf or `--json`. Level 6, zlib's default, because it is the exporters' default too (confighttp
+ * falls back to zlib.DefaultCompression, grpc-go's gzip codec to gzip.DefaultCompression); ~245 KB →
+ * ~17 KB. Compressing costs ~1.8 ms per body, so the bodies are stamped and compressed into a pool
+ * before each run (--gzip-pool, default (warmup + seconds) × 600 exports/s, or × --rate's exports/s
+ * plus a tenth), ~10 s per run; a run that spends the pool stops early and says `batchesRanOut`.
+ * With --live-times the span times are those of when the pool was filled, seconds before they go.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
