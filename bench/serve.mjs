@@ -3,8 +3,10 @@
  * Live: `n1lens serve` pinned to one core, this load generator on the other. Pre-encoded OTLP
  * protobuf batches of 512 spans (the corpus's), their trace ids re-stamped each pass so every
  * trace is new, POSTed over HTTP keep-alive with several requests in flight; then the same over
- * OTLP/gRPC. Reports accepted spans/s, export latency p50/p99 (client side), the server's CPU use
- * and peak RSS.
+ * OTLP/gRPC, each transport on a fresh server. Reports accepted spans/s, export latency p50/p99
+ * (client side), the server's CPU use and peak RSS. A closed loop at ~200 k spans/s fills serve's
+ * 1 GiB spool in ~11 s (then exports are refused, spool_full): keep warmup + seconds under that or
+ * pass --serve-args "--spool-max-mib 4096".
  *
  *   taskset -c 0 node bench/serve.mjs [--seconds 20] [--inflight 8] [--server-cpu 1] [--rate <spans/s>]
  *                                     [--bin <another checkout's bin/n1lens.js>] [--serve-args "<serve flags>"]
@@ -73,39 +75,47 @@ async function startServer() {
   return { child, dir, httpPort: http, grpcPort: grpc };
 }
 
-const server = await startServer();
-try {
-  const run = (sender) => {
-    fillPool();
-    return load({ send: sender.send, pid: server.child.pid, nextBatch, inflight, seconds, warmup, rate });
-  };
-  const httpClient = httpSender(server.httpPort, inflight, json ? 'application/json' : 'application/x-protobuf', { gzip });
-  const httpResult = only.includes('http') ? await run(httpClient) : undefined;
-  httpClient.close();
-  const connections = Number(arg('grpc-connections', Math.max(1, inflight >> 1)));
-  const grpcClient = gzip ? grpcGzipSender(server.grpcPort, connections) : grpcSender(server.grpcPort, connections);
-  const grpcResult = only.includes('grpc') ? { connections, ...(await run(grpcClient)) } : undefined;
-  grpcClient.close();
-  for (const [name, r] of [['http', httpResult], ['grpc', grpcResult]]) {
-    if (r?.batchesRanOut) process.stderr.write(`serve.mjs: ${name}: the gzip pool ran out after ${r.measuredSeconds} s; raise --gzip-pool\n`);
-  }
+const connections = Number(arg('grpc-connections', Math.max(1, inflight >> 1)));
 
-  process.stdout.write(
-    JSON.stringify({
-      bench: 'serve',
-      batchSpans: templates[0].spans,
-      encoding: json ? 'json' : 'protobuf',
-      batchBytes: Math.round(templates.reduce((n, t) => n + (t.pb ?? t.text).length, 0) / templates.length),
-      gzip,
-      ...(pool ? { gzipLevel: GZIP_LEVEL, gzipPool: poolSize, ...pool.stats() } : {}),
-      inflight,
-      seconds,
-      http: httpResult,
-      grpc: grpcResult,
-    }) + '\n',
-  );
-} finally {
-  server.child.kill('SIGTERM');
-  await new Promise((r) => server.child.once('exit', r));
-  rmSync(server.dir, { recursive: true, force: true });
+/**
+ * One transport's run, on a server of its own: a closed-loop run can fill a server's spool (its
+ * --spool-max-mib), and the spool does not shrink within seconds, so a second run on the same server
+ * was refused outright (spool_full).
+ */
+async function measure(transport) {
+  fillPool();
+  const server = await startServer();
+  const sender =
+    transport === 'http'
+      ? httpSender(server.httpPort, inflight, json ? 'application/json' : 'application/x-protobuf', { gzip })
+      : gzip
+        ? grpcGzipSender(server.grpcPort, connections)
+        : grpcSender(server.grpcPort, connections);
+  try {
+    const r = await load({ send: sender.send, pid: server.child.pid, nextBatch, inflight, seconds, warmup, rate });
+    if (r.batchesRanOut) process.stderr.write(`serve.mjs: ${transport}: the gzip pool ran out after ${r.measuredSeconds} s; raise --gzip-pool\n`);
+    return transport === 'grpc' ? { connections, ...r } : r;
+  } finally {
+    sender.close();
+    server.child.kill('SIGTERM');
+    await new Promise((r) => server.child.once('exit', r));
+    rmSync(server.dir, { recursive: true, force: true });
+  }
 }
+
+const httpResult = only.includes('http') ? await measure('http') : undefined;
+const grpcResult = only.includes('grpc') ? await measure('grpc') : undefined;
+process.stdout.write(
+  JSON.stringify({
+    bench: 'serve',
+    batchSpans: templates[0].spans,
+    encoding: json ? 'json' : 'protobuf',
+    batchBytes: Math.round(templates.reduce((n, t) => n + (t.pb ?? t.text).length, 0) / templates.length),
+    gzip,
+    ...(pool ? { gzipLevel: GZIP_LEVEL, gzipPool: poolSize, ...pool.stats() } : {}),
+    inflight,
+    seconds,
+    http: httpResult,
+    grpc: grpcResult,
+  }) + '\n',
+);
