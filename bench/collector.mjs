@@ -21,7 +21,7 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GZIP_LEVEL, corpusBatches, grpcGzipSender, grpcSender, gzipPool, httpSender, load } from './load.mjs';
+import { GZIP_LEVEL, corpusBatches, grpcGzipSender, grpcSender, gzipPool, gzipPoolSize, httpSender, load } from './load.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -51,7 +51,7 @@ const stamper = corpusBatches(Number(arg('batches', 300)), { liveTimes: process.
 /** --gzip: bodies stamped and compressed ahead of each measurement (load.mjs gzipPool), as serve.mjs --gzip. */
 const gzip = process.argv.includes('--gzip');
 const pool = gzip ? gzipPool(stamper.next) : undefined;
-const poolSize = Number(arg('gzip-pool', Math.ceil((warmup + seconds) * (rate ? (rate / stamper.templates[0].spans) * 1.1 : 600))));
+const poolSize = Number(arg('gzip-pool', gzipPoolSize({ warmup, seconds, rate, batchSpans: stamper.templates[0].spans })));
 
 const freePort = () =>
   new Promise((resolve, reject) => {

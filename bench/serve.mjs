@@ -18,15 +18,15 @@
  * protobuf or `--json`. Level 6, zlib's default, because it is the exporters' default too (confighttp
  * falls back to zlib.DefaultCompression, grpc-go's gzip codec to gzip.DefaultCompression); ~245 KB →
  * ~17 KB. Compressing costs ~1.8 ms per body, so the bodies are stamped and compressed into a pool
- * before each run (--gzip-pool, default (warmup + seconds) × 600 exports/s, or × --rate's exports/s
- * plus a tenth), ~10 s per run; a run that spends the pool stops early and says `batchesRanOut`.
+ * before each run (--gzip-pool, default (warmup + seconds) × 800 exports/s, or × --rate's exports/s
+ * plus a tenth: ~13 s before a 6 s run); a run that spends the pool stops early and says `batchesRanOut`.
  * With --live-times the span times are those of when the pool was filled, seconds before they go.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GZIP_LEVEL, corpusBatches, grpcGzipSender, grpcSender, gzipPool, httpSender, load, spawnServe } from './load.mjs';
+import { GZIP_LEVEL, corpusBatches, grpcGzipSender, grpcSender, gzipPool, gzipPoolSize, httpSender, load, spawnServe } from './load.mjs';
 import { jsonBatchStamper } from './stamp.mjs';
 
 const arg = (name, fallback) => {
@@ -55,8 +55,7 @@ const stamper = json
 const templates = stamper.templates;
 const gzip = process.argv.includes('--gzip');
 const pool = gzip ? gzipPool(stamper.next) : undefined;
-/** Bodies compressed before each run: enough for warmup + seconds at 600 exports/s (or at --rate), unless --gzip-pool says. */
-const poolSize = Number(arg('gzip-pool', Math.ceil((warmup + seconds) * (rate ? (rate / templates[0].spans) * 1.1 : 600))));
+const poolSize = Number(arg('gzip-pool', gzipPoolSize({ warmup, seconds, rate, batchSpans: templates[0].spans })));
 const nextBatch = pool ? pool.next : stamper.next;
 /** Tops the gzip pool up before a run (outside its clock), saying how long that took. */
 const fillPool = () => {
