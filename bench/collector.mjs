@@ -9,9 +9,11 @@
  *   node bench/collector.mjs --collector <otelcol binary> [--seconds 8] [--rounds 2] [--inflight 8] [--server-cpu 1]
  *                            [--baseline <another checkout's bin/n1lens.js>] [--only http,grpc] [--rate <spans/s>]
  *                            [--n1lens-args "<serve flags>"] [--baseline-args "<serve flags>"] [--live-times]
+ *                            [--gzip [--gzip-pool <bodies>]]
  * (`bash bench/collector.sh` builds the Collector with ocb and runs this.) `--baseline` adds a second
  * n1lens build to the rotation, for A/B comparisons of a change; without `--collector`, only the two
- * n1lens builds are measured.
+ * n1lens builds are measured. `--gzip`: every server gets gzip-compressed exports, compressed before
+ * each measurement, as `serve.mjs --gzip` (its header says how and why).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +21,7 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { corpusBatches, grpcSender, httpSender, load } from './load.mjs';
+import { GZIP_LEVEL, corpusBatches, grpcGzipSender, grpcSender, gzipPool, gzipPoolSize, httpSender, load } from './load.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -46,6 +48,10 @@ const rate = arg('rate') === undefined ? undefined : Number(arg('rate'));
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** --live-times: span times moved to now, so serve writes its minute rows as it does for live traffic (stamp.mjs). */
 const stamper = corpusBatches(Number(arg('batches', 300)), { liveTimes: process.argv.includes('--live-times') });
+/** --gzip: bodies stamped and compressed ahead of each measurement (load.mjs gzipPool), as serve.mjs --gzip. */
+const gzip = process.argv.includes('--gzip');
+const pool = gzip ? gzipPool(stamper.next) : undefined;
+const poolSize = Number(arg('gzip-pool', gzipPoolSize({ warmup, seconds, rate, batchSpans: stamper.templates[0].spans })));
 
 const freePort = () =>
   new Promise((resolve, reject) => {
@@ -139,9 +145,16 @@ const median = (xs) => {
 };
 
 async function measure(server, transport) {
-  const sender = transport === 'http' ? httpSender(server.ports.http, inflight) : grpcSender(server.ports.grpc, connections);
+  // Topped up before the clock starts: the client's core compresses nothing while it counts.
+  pool?.fill(poolSize);
+  const sender =
+    transport === 'http'
+      ? httpSender(server.ports.http, inflight, undefined, { gzip })
+      : gzip
+        ? grpcGzipSender(server.ports.grpc, connections)
+        : grpcSender(server.ports.grpc, connections);
   try {
-    return await load({ send: sender.send, pid: server.child.pid, nextBatch: stamper.next, inflight, seconds, warmup, rate });
+    return await load({ send: sender.send, pid: server.child.pid, nextBatch: pool ? pool.next : stamper.next, inflight, seconds, warmup, rate });
   } finally {
     sender.close();
     // Let n1lens finish the traces still buffered before the other server is measured.
@@ -165,7 +178,8 @@ try {
       for (const name of order) {
         const r = await measure(servers[name], transport);
         results[transport][name].push(r);
-        process.stderr.write(`round ${round + 1} ${transport} ${name}: ${r.acceptedSpansPerSec} spans/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, server CPU ${r.serverCpuUtil} (${r.spansPerServerCpuSec} spans/CPU-s), refused ${r.refusedExports}, failed ${r.failedExports}\n`);
+        process.stderr.write(`round ${round + 1} ${transport} ${name}: ${r.acceptedSpansPerSec} spans/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, server CPU ${r.serverCpuUtil} (${r.spansPerServerCpuSec} spans/CPU-s), client CPU ${r.clientCpuUtil}, refused ${r.refusedExports}, failed ${r.failedExports}\n`);
+        if (r.batchesRanOut) process.stderr.write(`collector.mjs: the gzip pool ran out after ${r.measuredSeconds} s of this measurement; raise --gzip-pool\n`);
       }
     }
   }
@@ -187,7 +201,11 @@ try {
       row[`cpuRatioTo${other[0].toUpperCase()}${other.slice(1)}`] = +(row.n1lensSpansPerCpuSec / row[`${other}SpansPerCpuSec`]).toFixed(2);
     }
   }
-  process.stdout.write(JSON.stringify({ bench: 'collector', inflight, rate, grpcConnections: connections, seconds, rounds, summary, perRound: results }) + '\n');
+  const gzipped = pool ? { gzipLevel: GZIP_LEVEL, gzipPool: poolSize, ...pool.stats() } : {};
+  const ranOut = Object.values(results).some((byName) => Object.values(byName).some((rs) => rs.some((r) => r.batchesRanOut)));
+  process.stdout.write(
+    JSON.stringify({ bench: 'collector', inflight, rate, grpcConnections: connections, seconds, rounds, gzip, ...gzipped, ...(ranOut ? { gzipPoolRanOut: true } : {}), summary, perRound: results }) + '\n',
+  );
 } finally {
   await Promise.all(Object.values(servers).map((s) => s.stop()));
   rmSync(dir, { recursive: true, force: true });

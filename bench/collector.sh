@@ -3,7 +3,7 @@
 # load generator, both pinned to one core, alternated in one run: spans/s and the n1lens / Collector
 # ratio for OTLP/HTTP and OTLP/gRPC. Builds the Collector with ocb once per machine (scripts/collector.sh)
 # and n1lens's dist/. Not in run.sh or CI. Arguments go to bench/collector.mjs:
-#   bash bench/collector.sh [--seconds 8] [--rounds 2] [--inflight 8] [--server-cpu 1]
+#   bash bench/collector.sh [--seconds 8] [--rounds 2] [--inflight 8] [--server-cpu 1] [--gzip]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 collector=$(bash scripts/collector.sh build)

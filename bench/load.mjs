@@ -2,11 +2,15 @@
  * The OTLP load generator `serve.mjs` and `collector.mjs` share, so n1lens and the Collector are
  * measured under exactly the same client: pre-encoded 512-span corpus batches (trace ids re-stamped
  * every pass), `inflight` exports at once over HTTP keep-alive or over gRPC, spans/s accepted and
- * client-side export latency, the server's CPU use and peak RSS from /proc.
+ * client-side export latency, the server's CPU use and peak RSS from /proc. With gzip (`gzipPool`),
+ * the bodies are stamped and compressed before the measured run, so the client's one core spends
+ * nothing on compression while it counts.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
+import { gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { batches } from './corpus.mjs';
 import { batchStamper } from './stamp.mjs';
@@ -68,7 +72,8 @@ function cpuSplit(before, after) {
   return { user: +((after.userS - before.userS) / total).toFixed(3), system: +((after.systemS - before.systemS) / total).toFixed(3), threads };
 }
 
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
+/** The p-th percentile of sorted latencies, to 0.01 ms; null when there are none (batches spent in the warmup). */
+const percentile = (sorted, p) => (sorted.length === 0 ? null : +sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))].toFixed(2));
 
 /** The corpus's batches, `count` templates, re-stamped on every pass (`liveTimes`: span times moved to now, see stamp.mjs). */
 export function corpusBatches(count, options = {}) {
@@ -80,6 +85,8 @@ export function corpusBatches(count, options = {}) {
  * measured window. `send(body)` resolves to 'ok', 'refused' or 'error'. With `rate` (spans/s),
  * exports leave on a fixed schedule instead of as fast as answers come back, and latency is counted
  * from each export's scheduled time, so a server that falls behind is not flattered by the queue.
+ * `nextBatch()` may run out (undefined: a gzip pool spent): the window then ends there, shorter, and
+ * the result says `batchesRanOut` rather than any trace id going out twice.
  */
 export async function load({ send, pid, nextBatch, inflight, seconds, warmup, rate }) {
   const latencies = [];
@@ -90,9 +97,13 @@ export async function load({ send, pid, nextBatch, inflight, seconds, warmup, ra
   let stop = false;
   const start = process.hrtime.bigint();
   let slot = 0;
+  let ranOut;
+  const spent = new Promise((resolve) => (ranOut = resolve));
   const loop = async () => {
     while (!stop) {
-      const { body, spans } = nextBatch();
+      const batch = nextBatch();
+      if (batch === undefined) return ranOut(true);
+      const { body, spans } = batch;
       let t0 = process.hrtime.bigint();
       if (rate) {
         const due = start + BigInt(Math.round(((slot++ * spans) / rate) * 1e9));
@@ -109,12 +120,19 @@ export async function load({ send, pid, nextBatch, inflight, seconds, warmup, ra
     }
   };
   const loops = Array.from({ length: inflight }, loop);
-  await new Promise((r) => setTimeout(r, warmup * 1000));
+  /** Waits `s` seconds, or less if the batches run out; true if they did. */
+  const wait = async (s) => {
+    let timer;
+    const ran = await Promise.race([spent, new Promise((r) => (timer = setTimeout(r, s * 1000, false)))]);
+    clearTimeout(timer);
+    return ran;
+  };
+  await wait(warmup);
   const before = procStats(pid);
   const client0 = process.cpuUsage();
   measuring = true;
   const t0 = process.hrtime.bigint();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const batchesRanOut = await wait(seconds);
   measuring = false;
   const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
   const after = procStats(pid);
@@ -127,8 +145,8 @@ export async function load({ send, pid, nextBatch, inflight, seconds, warmup, ra
     exports: latencies.length,
     refusedExports: refused,
     failedExports: failed,
-    p50Ms: +percentile(latencies, 50).toFixed(2),
-    p99Ms: +percentile(latencies, 99).toFixed(2),
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
     serverCpuUtil: +((after.cpuS - before.cpuS) / elapsed).toFixed(2),
     // Spans per second of the server's own CPU: steadier than spans/s when other work shares its core.
     spansPerServerCpuSec: Math.round(accepted / Math.max(0.01, after.cpuS - before.cpuS)),
@@ -137,16 +155,21 @@ export async function load({ send, pid, nextBatch, inflight, seconds, warmup, ra
     serverPeakRssMB: after.peakRssMB,
     // Shares of that CPU: user / system, and the busiest threads.
     serverCpuSplit: cpuSplit(before, after),
+    ...(batchesRanOut ? { batchesRanOut, measuredSeconds: +elapsed.toFixed(2) } : {}),
   };
 }
 
-/** OTLP/HTTP exports (protobuf, or `contentType`) over `inflight` keep-alive sockets; close() frees them. */
-export function httpSender(port, inflight, contentType = 'application/x-protobuf') {
+/**
+ * OTLP/HTTP exports (protobuf, or `contentType`) over `inflight` keep-alive sockets; close() frees them.
+ * `gzip`: the bodies are gzip already (`gzipPool`), sent with `Content-Encoding: gzip`.
+ */
+export function httpSender(port, inflight, contentType = 'application/x-protobuf', { gzip = false } = {}) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: inflight });
+  const encoding = gzip ? { 'content-encoding': 'gzip' } : {};
   const send = (body) =>
     new Promise((resolve) => {
       const req = http.request(
-        { host: '127.0.0.1', port, path: '/v1/traces', method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': body.length } },
+        { host: '127.0.0.1', port, path: '/v1/traces', method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': body.length, ...encoding } },
         (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode === 200 ? 'ok' : res.statusCode === 503 || res.statusCode === 429 ? 'refused' : 'error'));
@@ -177,4 +200,101 @@ export function grpcSender(port, connections) {
       );
     });
   return { send, close: () => clients.forEach((c) => c.close()) };
+}
+
+const EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+
+/** What a finished call's grpc-status means to `load`: OK, refused (UNAVAILABLE, RESOURCE_EXHAUSTED: retry later), or error. */
+const grpcVerdict = (status) => (status === '0' ? 'ok' : status === '14' || status === '8' ? 'refused' : 'error');
+
+/**
+ * OTLP/gRPC exports whose messages are gzip already (`gzipPool`), as gRPC over HTTP/2 on `node:http2`
+ * directly: grpc-js compresses every message itself (zlib's default level, on this process's core,
+ * in the measured window) and cannot be handed compressed bytes. Each call writes the 5-byte prefix
+ * with the compressed flag set, `grpc-encoding: gzip`, and reads grpc-status from the trailers (or
+ * from the headers of a trailers-only answer). `connections` sessions, round robin, as grpcSender.
+ */
+export function grpcGzipSender(port, connections) {
+  const sessions = Array.from({ length: connections }, () => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    // A session that fails fails its calls (they resolve 'error'); nothing to do here.
+    session.on('error', () => {});
+    return session;
+  });
+  let next = 0;
+  const headers = {
+    ':method': 'POST',
+    ':path': EXPORT_PATH,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+    'grpc-encoding': 'gzip',
+    'grpc-accept-encoding': 'identity,gzip',
+  };
+  const send = (body) =>
+    new Promise((resolve) => {
+      const prefix = Buffer.allocUnsafe(5);
+      prefix[0] = 1;
+      prefix.writeUInt32BE(body.length, 1);
+      let status;
+      let stream;
+      try {
+        stream = sessions[next++ % sessions.length].request(headers);
+      } catch {
+        return resolve('error');
+      }
+      stream.on('response', (h) => {
+        if (h[':status'] !== 200) status = 'http';
+        else if (h['grpc-status'] !== undefined) status = String(h['grpc-status']);
+      });
+      stream.on('trailers', (t) => {
+        if (status === undefined) status = String(t['grpc-status']);
+      });
+      // The server may close a refused call's stream before reading all of it.
+      stream.on('error', () => {});
+      stream.on('close', () => resolve(grpcVerdict(status)));
+      stream.resume();
+      stream.end(Buffer.concat([prefix, body], 5 + body.length));
+    });
+  return { send, close: () => sessions.forEach((s) => s.close()) };
+}
+
+/** zlib's default level (Z_DEFAULT_COMPRESSION is 6): the level the Collector's exporters use unless told otherwise (serve.mjs's header). */
+export const GZIP_LEVEL = 6;
+
+/**
+ * The gzip pool's default size: warmup + seconds at `rate`'s exports/s plus a tenth, or in a closed
+ * loop at 800 exports/s (the Collector → nop took up to ~750 gzip exports/s of 512 spans on one core).
+ */
+export const gzipPoolSize = ({ warmup, seconds, rate, batchSpans }) => Math.ceil((warmup + seconds) * (rate ? (rate / batchSpans) * 1.1 : 800));
+
+/**
+ * Stamped batches from `next` (a stamper's next), gzip-compressed ahead of the run: fill(n) tops the
+ * pool up to n bodies, each stamped once (so each carries trace ids never sent before, however many
+ * runs draw from the pool); next() hands them out in order and returns undefined once the pool is
+ * spent, so no body, and no trace id, goes out twice. stats(): the bodies' mean size before and after.
+ */
+export function gzipPool(next, level = GZIP_LEVEL) {
+  const bodies = [];
+  let head = 0;
+  let raw = 0;
+  let packed = 0;
+  let made = 0;
+  return {
+    fill(n) {
+      const want = n - (bodies.length - head);
+      bodies.splice(0, head);
+      head = 0;
+      for (let i = 0; i < want; i++) {
+        const { body, spans } = next();
+        const gz = gzipSync(body, { level });
+        raw += body.length;
+        packed += gz.length;
+        made++;
+        bodies.push({ body: gz, spans });
+      }
+      return Math.max(0, want);
+    },
+    next: () => (head < bodies.length ? bodies[head++] : undefined),
+    stats: () => ({ batchBytes: Math.round(raw / Math.max(1, made)), gzipBatchBytes: Math.round(packed / Math.max(1, made)), compressed: made }),
+  };
 }

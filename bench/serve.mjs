@@ -3,20 +3,30 @@
  * Live: `n1lens serve` pinned to one core, this load generator on the other. Pre-encoded OTLP
  * protobuf batches of 512 spans (the corpus's), their trace ids re-stamped each pass so every
  * trace is new, POSTed over HTTP keep-alive with several requests in flight; then the same over
- * OTLP/gRPC. Reports accepted spans/s, export latency p50/p99 (client side), the server's CPU use
- * and peak RSS.
+ * OTLP/gRPC, each transport on a fresh server. Reports accepted spans/s, export latency p50/p99
+ * (client side), the server's CPU use and peak RSS. A closed loop at ~200 k spans/s fills serve's
+ * 1 GiB spool in ~11 s (then exports are refused, spool_full): keep warmup + seconds under that or
+ * pass --serve-args "--spool-max-mib 4096".
  *
  *   taskset -c 0 node bench/serve.mjs [--seconds 20] [--inflight 8] [--server-cpu 1] [--rate <spans/s>]
  *                                     [--bin <another checkout's bin/n1lens.js>] [--serve-args "<serve flags>"]
- *                                     [--live-times] [--json]
+ *                                     [--live-times] [--json] [--gzip [--gzip-pool <bodies>]]
  * (`--bin` runs another build, for A/B runs alternated by hand; `--serve-args "--no-spool"` passes flags to serve.)
  * `--json`: the same batches as OTLP/JSON bodies over HTTP only (trace ids re-stamped in the text).
+ * `--gzip`: exports gzip-compressed, as the Collector's otlp and otlphttp exporters send them by
+ * default: `Content-Encoding: gzip` over HTTP, compressed messages (`grpc-encoding: gzip`) over gRPC,
+ * protobuf or `--json`. Level 6, zlib's default, because it is the exporters' default too (confighttp
+ * falls back to zlib.DefaultCompression, grpc-go's gzip codec to gzip.DefaultCompression); ~245 KB →
+ * ~17 KB. Compressing costs ~1.8 ms per body, so the bodies are stamped and compressed into a pool
+ * before each run (--gzip-pool, default (warmup + seconds) × 800 exports/s, or × --rate's exports/s
+ * plus a tenth: ~13 s before a 6 s run); a run that spends the pool stops early and says `batchesRanOut`.
+ * With --live-times the span times are those of when the pool was filled, seconds before they go.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { corpusBatches, grpcSender, httpSender, load, spawnServe } from './load.mjs';
+import { GZIP_LEVEL, corpusBatches, grpcGzipSender, grpcSender, gzipPool, gzipPoolSize, httpSender, load, spawnServe } from './load.mjs';
 import { jsonBatchStamper } from './stamp.mjs';
 
 const arg = (name, fallback) => {
@@ -43,7 +53,17 @@ const stamper = json
   ? jsonBatchStamper(pbStamper.templates, (await import(new URL('../dist/otlp/to-json.js', import.meta.url).href)).protobufToOtlpJson)
   : pbStamper;
 const templates = stamper.templates;
-const nextBatch = stamper.next;
+const gzip = process.argv.includes('--gzip');
+const pool = gzip ? gzipPool(stamper.next) : undefined;
+const poolSize = Number(arg('gzip-pool', gzipPoolSize({ warmup, seconds, rate, batchSpans: templates[0].spans })));
+const nextBatch = pool ? pool.next : stamper.next;
+/** Tops the gzip pool up before a run (outside its clock), saying how long that took. */
+const fillPool = () => {
+  if (!pool) return;
+  const t0 = Date.now();
+  const made = pool.fill(poolSize);
+  process.stderr.write(`gzip: ${made} bodies compressed in ${((Date.now() - t0) / 1000).toFixed(1)} s (pool ${poolSize})\n`);
+};
 
 // ---------------------------------------------------------------------------------------------
 
@@ -54,31 +74,47 @@ async function startServer() {
   return { child, dir, httpPort: http, grpcPort: grpc };
 }
 
-const server = await startServer();
-try {
-  const run = (sender) => load({ send: sender.send, pid: server.child.pid, nextBatch, inflight, seconds, warmup, rate });
-  const httpClient = httpSender(server.httpPort, inflight, json ? 'application/json' : 'application/x-protobuf');
-  const httpResult = only.includes('http') ? await run(httpClient) : undefined;
-  httpClient.close();
-  const connections = Number(arg('grpc-connections', Math.max(1, inflight >> 1)));
-  const grpcClient = grpcSender(server.grpcPort, connections);
-  const grpcResult = only.includes('grpc') ? { connections, ...(await run(grpcClient)) } : undefined;
-  grpcClient.close();
+const connections = Number(arg('grpc-connections', Math.max(1, inflight >> 1)));
 
-  process.stdout.write(
-    JSON.stringify({
-      bench: 'serve',
-      batchSpans: templates[0].spans,
-      encoding: json ? 'json' : 'protobuf',
-      batchBytes: Math.round(templates.reduce((n, t) => n + (t.pb ?? t.text).length, 0) / templates.length),
-      inflight,
-      seconds,
-      http: httpResult,
-      grpc: grpcResult,
-    }) + '\n',
-  );
-} finally {
-  server.child.kill('SIGTERM');
-  await new Promise((r) => server.child.once('exit', r));
-  rmSync(server.dir, { recursive: true, force: true });
+/**
+ * One transport's run, on a server of its own: a closed-loop run can fill a server's spool (its
+ * --spool-max-mib), and the spool does not shrink within seconds, so a second run on the same server
+ * was refused outright (spool_full).
+ */
+async function measure(transport) {
+  fillPool();
+  const server = await startServer();
+  const sender =
+    transport === 'http'
+      ? httpSender(server.httpPort, inflight, json ? 'application/json' : 'application/x-protobuf', { gzip })
+      : gzip
+        ? grpcGzipSender(server.grpcPort, connections)
+        : grpcSender(server.grpcPort, connections);
+  try {
+    const r = await load({ send: sender.send, pid: server.child.pid, nextBatch, inflight, seconds, warmup, rate });
+    if (r.batchesRanOut) process.stderr.write(`serve.mjs: ${transport}: the gzip pool ran out after ${r.measuredSeconds} s; raise --gzip-pool\n`);
+    return transport === 'grpc' ? { connections, ...r } : r;
+  } finally {
+    sender.close();
+    server.child.kill('SIGTERM');
+    await new Promise((r) => server.child.once('exit', r));
+    rmSync(server.dir, { recursive: true, force: true });
+  }
 }
+
+const httpResult = only.includes('http') ? await measure('http') : undefined;
+const grpcResult = only.includes('grpc') ? await measure('grpc') : undefined;
+process.stdout.write(
+  JSON.stringify({
+    bench: 'serve',
+    batchSpans: templates[0].spans,
+    encoding: json ? 'json' : 'protobuf',
+    batchBytes: Math.round(templates.reduce((n, t) => n + (t.pb ?? t.text).length, 0) / templates.length),
+    gzip,
+    ...(pool ? { gzipLevel: GZIP_LEVEL, gzipPool: poolSize, ...pool.stats() } : {}),
+    inflight,
+    seconds,
+    http: httpResult,
+    grpc: grpcResult,
+  }) + '\n',
+);
