@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync, gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -372,6 +372,48 @@ describe('Intake replay after a crash', () => {
     expect((await store.report()).summary.requests).toBe(33);
     store.closeSync();
     live.closeSync();
+  });
+
+  it("deletes each spool segment once its traces are committed, while an older one waits for a trace's root", async () => {
+    const clock = { now: 1_000_000 };
+    const dir = join(tempDir('spool-pins'), 'spool');
+    const intake = new Intake({ store: Store.open(':memory:'), metrics: createMetrics(), spool: Spool.open({ dir, commitMs: 1, segmentBytes: 1 }), traceWaitMs: 100, now: () => clock.now });
+    const segments = (): string[] => readdirSync(dir).filter((f) => f.endsWith('.seg')).sort();
+    const take = async (spans: OtlpJsonSpan[]): Promise<string> => {
+      const result = await intake.acceptProtobuf(exportOf(spans).bytes, 'http');
+      if (!result.ok) throw new Error(result.message);
+      await result.durable;
+      return segments().at(-1)!; // a segment per export
+    };
+    const gone = async (names: string[]): Promise<void> => {
+      for (let i = 0; i < 100 && segments().some((f) => names.includes(f)); i++) await new Promise((r) => setTimeout(r, 10)); // unlinked on the thread pool
+    };
+    // Spans whose root never comes: the trace waits for the maximum age (30 s).
+    const waiting = await take(requestSpans({ traceId: '1'.repeat(32), repeats: 6 }).filter((s) => s.parentSpanId !== undefined));
+    const done = [await take(requestSpans({ traceId: '2'.repeat(32), repeats: 6 })), await take(requestSpans({ traceId: '3'.repeat(32), repeats: 6 }))];
+    // A trace whose queries come in two exports, and its root only later.
+    const continued = requestSpans({ traceId: '4'.repeat(32), repeats: 6 });
+    const root = continued.find((s) => s.parentSpanId === undefined)!;
+    const queries = continued.filter((s) => s !== root);
+    const parts = [await take(queries.slice(0, 3)), await take(queries.slice(3))];
+    // The segment being written is never deleted: another export's comes after the open trace's.
+    const filler = await take(requestSpans({ traceId: '6'.repeat(32), repeats: 6 }));
+    expect(segments()).toEqual([waiting, ...done, ...parts, filler]);
+    clock.now += 1000;
+    await intake.tick();
+    await gone(done);
+    // The rooted traces are committed and their segments deleted; the older one, and both of the open trace's, kept.
+    expect(segments()).toEqual([waiting, ...parts, filler]);
+    const last = await take([root]);
+    clock.now += 1000;
+    await intake.tick();
+    await gone([...parts, filler]);
+    expect(segments()).toEqual([waiting, last]);
+    clock.now += 30_000;
+    await intake.tick();
+    await gone([waiting]);
+    expect(segments()).toEqual([last]);
+    await intake.close();
   });
 
   it('spools a compressed export as it arrived: fewer bytes to write than inflated', async () => {

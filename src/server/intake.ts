@@ -9,7 +9,7 @@ import { createJsonDecoder, decodeJsonRequest } from '../otlp/json.js';
 import { createLazyJsonReader, type LazyJsonReader, type LazyJsonScan, type SpanSizes } from '../otlp/json-lazy.js';
 import { createWireDecoder, type SinkBatch, type WireDecoder } from '../otlp/wire/decoder.js';
 import type { DecodedBatch, SpanRecord, SpanSink, TraceId } from '../otlp/span.js';
-import type { Spool, SpoolCompression, SpoolEncoding, SpoolRecord } from '../spool/index.js';
+import { SegmentPins, type Spool, type SpoolCompression, type SpoolEncoding, type SpoolRecord } from '../spool/index.js';
 import type { Store } from '../store/store.js';
 import { estimateDbSpanBytes, estimateSpanBytes, type BatchSurvey } from '../traces/assembler.js';
 import { decideAdmission, fullness, retryDelayMs, type Admission, type AdmissionLimits, type RefusalReason } from '../traces/admission.js';
@@ -146,8 +146,8 @@ export class Intake {
   /** Last export time per transport, for fair sharing. */
   readonly #lastExport = new Map<Transport, number>();
   readonly #spool: Spool | undefined;
-  /** Oldest spool segment holding spans of each open or uncommitted trace. */
-  readonly #traceSegment = new Map<TraceId, number>();
+  /** The spool segments holding spans of each open or uncommitted trace; the others can go. */
+  readonly #pins = new SegmentPins();
   /** Traces released since the last write, committed with its analyses. */
   #released: TraceId[] = [];
   #lastPrune = 0;
@@ -285,6 +285,12 @@ export class Intake {
     if (done.size > 0) this.#analyzer.assembler.markReleased([...done]);
   }
 
+  /** Notes the spool segment `segment` holds spans of those of `traceIds` that are open. */
+  #pin(traceIds: Iterable<TraceId>, segment: number): void {
+    const assembler = this.#analyzer.assembler;
+    for (const id of traceIds) if (assembler.isOpen(id)) this.#pins.pin(id, segment);
+  }
+
   #overMemory(): boolean {
     const now = performance.now();
     if (now - this.#memorySampled >= MEMORY_SAMPLE_MS) {
@@ -348,8 +354,9 @@ export class Intake {
     if (spool !== undefined && raw !== undefined) {
       const appended = spool.append(raw.encoding, raw.body, raw.compression);
       durable = appended.durable;
-      // The traces the export opened, as decoded (the protobuf survey is only an estimate of them).
-      for (const id of assembler.lastOpened) this.#traceSegment.set(id, appended.segment);
+      // The traces it continued, and those it opened as decoded (the protobuf survey only estimates them).
+      this.#pin(survey.continued, appended.segment);
+      this.#pin(assembler.lastOpened, appended.segment);
     }
     let rejected = 0;
     const reasons: string[] = [];
@@ -425,7 +432,7 @@ export class Intake {
         return undefined;
       }
       const skip = await this.#committedOf(traceIds, committed);
-      return this.#replayInto(record.segment, skip, reopened, (sink) => this.#decoder.decodeTo(body, sink));
+      return this.#replayInto(record.segment, traceIds, skip, reopened, (sink) => this.#decoder.decodeTo(body, sink));
     }
     return this.#withJsonReader(async (reader) => {
       let scan: LazyJsonScan | undefined;
@@ -438,15 +445,16 @@ export class Intake {
       }
       if (batch !== undefined) {
         const { spans, rejected } = batch;
-        const skip = await this.#committedOf(spans.map((s) => s.traceId), committed);
+        const traceIds = spans.map((s) => s.traceId);
+        const skip = await this.#committedOf(traceIds, committed);
         // The records as `accept` takes them (Analyzer.add: each span into its trace's columns).
-        return this.#replayInto(record.segment, skip, reopened, (sink) => {
+        return this.#replayInto(record.segment, traceIds, skip, reopened, (sink) => {
           for (const span of spans) sink.span(span);
           return { accepted: spans.length, rejected };
         });
       }
       const skip = await this.#committedOf(scan!.traceIds, committed);
-      return this.#replayInto(record.segment, skip, reopened, (sink) => reader.handOver(sink));
+      return this.#replayInto(record.segment, scan!.traceIds, skip, reopened, (sink) => reader.handOver(sink));
     });
   }
 
@@ -467,7 +475,7 @@ export class Intake {
    * `skip` left out, and remembers each trace it opened with its segment. The traces skipped are
    * marked released: the client may still resend the export that carried them, and its spans are late.
    */
-  #replayInto(segment: number, skip: ReadonlySet<TraceId>, reopened: Set<TraceId>, decode: (sink: SpanSink) => SinkBatch): { spans: number; skipped: number } | undefined {
+  #replayInto(segment: number, traceIds: readonly TraceId[], skip: ReadonlySet<TraceId>, reopened: Set<TraceId>, decode: (sink: SpanSink) => SinkBatch): { spans: number; skipped: number } | undefined {
     const assembler = this.#analyzer.assembler;
     // A sink in between only for an export with committed traces in it (rare: a crash between a write and its segment's deletion).
     let skipping: SkippingSink | undefined;
@@ -488,10 +496,8 @@ export class Intake {
       if (!undecodable) throw error;
     } finally {
       if (skipping !== undefined) assembler.markReleased(skipping.skippedTraces);
-      for (const id of assembler.lastOpened) {
-        this.#traceSegment.set(id, segment);
-        reopened.add(id);
-      }
+      for (const id of assembler.lastOpened) reopened.add(id);
+      this.#pin(traceIds, segment);
     }
     if (added === undefined) return undefined;
     this.#take(added.analyses);
@@ -599,11 +605,8 @@ export class Intake {
       return false;
     }
     if (this.#spool !== undefined) {
-      for (const id of released) this.#traceSegment.delete(id);
-      // Every trace with spans in a segment older than the oldest still open is committed.
-      let oldest = this.#spool.currentSegment;
-      for (const segment of this.#traceSegment.values()) if (segment < oldest) oldest = segment;
-      this.#spool.deleteBefore(oldest, { background: true });
+      for (const id of released) this.#pins.release(id);
+      this.#spool.deleteWhere((segment) => !this.#pins.isPinned(segment), { background: true });
       if (nowMs - this.#lastPrune > 60_000) {
         this.#lastPrune = nowMs;
         await this.#store.pruneCommitted(nowMs - COMMITTED_RETENTION_MS).catch(() => undefined);

@@ -282,10 +282,20 @@ export class Spool {
    * are unlinked on the thread pool (the intake's write path), not before this returns.
    */
   deleteBefore(segment: number, options: { background?: boolean } = {}): number {
+    return this.deleteWhere((seq) => seq < segment, options);
+  }
+
+  /**
+   * Deletes every sealed segment `unneeded` says yes to, in any order (each segment replays on its
+   * own), never one being written; `background` as in deleteBefore.
+   */
+  deleteWhere(unneeded: (segment: number) => boolean, options: { background?: boolean } = {}): number {
+    this.#rotateIfDue(); // a segment due to be sealed can go now, not after the next append
     let deleted = 0;
     for (const [seq, size] of this.#sizes) {
-      if (seq >= segment || seq >= this.#current || this.#files.has(seq)) break;
-      if (this.#pending.some((p) => p.segment === seq) || this.#inFlight.some((c) => c.segment === seq)) break;
+      if (seq >= this.#current) break;
+      if (!unneeded(seq) || this.#files.has(seq)) continue;
+      if (this.#pending.some((p) => p.segment === seq) || this.#inFlight.some((c) => c.segment === seq)) continue;
       const path = join(this.dir, segmentName(seq));
       if (options.background !== true || this.#closed) {
         try {
