@@ -20,6 +20,15 @@ function heldFiles() {
 /** Lets the spool's scheduled commits, the new segment's directory sync and the file's promises run. */
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
 
+/** A spool directory whose one segment holds one record, 'kept': the directory and the segment's path. */
+async function keptSegment(name: string): Promise<{ dir: string; path: string }> {
+  const dir = tempDir(name);
+  const spool = Spool.open({ dir });
+  await spool.append('protobuf', Buffer.from('kept')).durable;
+  await spool.close();
+  return { dir, path: join(dir, readdirSync(dir)[0]!) };
+}
+
 /** Whether a promise has settled yet, and how. */
 function watch(p: Promise<void>): { state: 'pending' | 'resolved' | 'rejected' } {
   const w = { state: 'pending' as 'pending' | 'resolved' | 'rejected' };
@@ -170,18 +179,13 @@ describe('Spool', () => {
   });
 
   it('stops a segment at a record of a kind it does not write, as at a torn tail', async () => {
-    const dir = tempDir('spool-kind');
-    const spool = Spool.open({ dir });
-    await spool.append('protobuf', Buffer.from('kept')).durable;
-    await spool.close();
-    const [file] = readdirSync(dir);
+    const { dir, path } = await keptSegment('spool-kind');
     for (const kind of [6, 7, 8, 255]) {
       const body = Buffer.from('next');
       const header = Buffer.alloc(9);
       header.writeUInt32LE(body.length, 0);
       header.writeUInt32LE(crc32(body), 4); // the checksum holds: only the kind is wrong
       header[8] = kind;
-      const path = join(dir, file!);
       const before = readFileSync(path);
       appendFileSync(path, Buffer.concat([header, body]));
       expect([...Spool.open({ dir }).replay()].map((r) => r.body.toString())).toEqual(['kept']);
@@ -190,17 +194,13 @@ describe('Spool', () => {
   });
 
   it('stops a segment at a torn or corrupt tail: those bytes were never acknowledged', async () => {
-    const dir = tempDir('spool-torn');
-    const spool = Spool.open({ dir });
-    await spool.append('protobuf', Buffer.from('kept')).durable;
-    await spool.close();
-    const [file] = readdirSync(dir);
-    appendFileSync(join(dir, file!), Buffer.from([200, 0, 0, 0, 1, 2, 3, 4, 0, 9, 9])); // length past the end
+    const { dir, path } = await keptSegment('spool-torn');
+    appendFileSync(path, Buffer.from([200, 0, 0, 0, 1, 2, 3, 4, 0, 9, 9])); // length past the end
     expect([...Spool.open({ dir }).replay()].map((r) => r.body.toString())).toEqual(['kept']);
     const bad = Buffer.alloc(13);
     bad.writeUInt32LE(4, 0);
     bad.writeUInt32LE(12345, 4); // wrong checksum
-    writeFileSync(join(dir, file!), Buffer.concat([bad]));
+    writeFileSync(path, Buffer.concat([bad]));
     expect([...Spool.open({ dir }).replay()]).toEqual([]);
   });
 
