@@ -48,11 +48,16 @@ describe('n1lens serve with the official OpenTelemetry JS exporters', () => {
     ['OTLP/HTTP protobuf', (s: { url: string }) => new HttpProtoExporter({ url: `${s.url}/v1/traces` })],
     ['OTLP/HTTP protobuf + gzip', (s: { url: string }) => new HttpProtoExporter({ url: `${s.url}/v1/traces`, compression: CompressionAlgorithm.GZIP })],
     ['OTLP/gRPC + gzip', (s: { grpcPort: number }) => new GrpcExporter({ url: `http://127.0.0.1:${s.grpcPort}`, compression: CompressionAlgorithm.GZIP })],
-  ])('finds the dashboard cascades sent over %s', async (_name, makeExporter) => {
+  ])('finds the dashboard cascades sent over %s, through the spool', async (name, makeExporter) => {
     // forceFlush sends the 608 spans as five concurrent exports; compressed ones can arrive out of order
     // and, on a loaded CI machine, more than 50 ms apart: a trace must stay open across that gap here.
-    const server = await start({ traceWaitMs: 500 });
+    const server = await start({ traceWaitMs: 500, spool: { dir: join(tempDir('serve-spool'), 'spool') } });
     await emitDashboards(makeExporter(server), 2, { semconv: 'stable' });
+    // Every export acknowledged, no trace complete yet: the spool holds a gzip'd export as it came, about a twelfth of its protobuf.
+    const spooled = Number(/^n1lens_spool_bytes (\d+)/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1]);
+    expect(spooled).toBeGreaterThan(5_000);
+    if (name.endsWith('gzip')) expect(spooled).toBeLessThan(40_000);
+    else expect(spooled).toBeGreaterThan(150_000);
     const report = await waitForRequests(server.url, 2);
     const dashboard = report.endpoints.find((e) => e.endpoint === 'GET dashboard/');
     expect(dashboard?.queriesPerRequest.p50).toBe(303);
