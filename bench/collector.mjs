@@ -9,11 +9,13 @@
  *   node bench/collector.mjs --collector <otelcol binary> [--seconds 8] [--rounds 2] [--inflight 8] [--server-cpu 1]
  *                            [--baseline <another checkout's bin/n1lens.js>] [--only http,grpc] [--rate <spans/s>]
  *                            [--n1lens-args "<serve flags>"] [--baseline-args "<serve flags>"] [--live-times]
- *                            [--gzip [--gzip-pool <bodies>]]
+ *                            [--gzip [--gzip-pool <bodies>]] [--grpc-frames]
  * (`bash bench/collector.sh` builds the Collector with ocb and runs this.) `--baseline` adds a second
  * n1lens build to the rotation, for A/B comparisons of a change; without `--collector`, only the two
  * n1lens builds are measured. `--gzip`: every server gets gzip-compressed exports, compressed before
- * each measurement, as `serve.mjs --gzip` (its header says how and why).
+ * each measurement, as `serve.mjs --gzip` (its header says how and why). `--grpc-frames`: uncompressed
+ * gRPC through the same `node:http2` client as `--gzip` instead of grpc-js, whose CPU holds the
+ * Collector back (load.mjs grpcFrameSender).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +23,7 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GZIP_LEVEL, corpusBatches, grpcGzipSender, grpcSender, gzipPool, gzipPoolSize, httpSender, load } from './load.mjs';
+import { GZIP_LEVEL, corpusBatches, grpcFrameSender, grpcSender, gzipPool, gzipPoolSize, httpSender, load } from './load.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -50,6 +52,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const stamper = corpusBatches(Number(arg('batches', 300)), { liveTimes: process.argv.includes('--live-times') });
 /** --gzip: bodies stamped and compressed ahead of each measurement (load.mjs gzipPool), as serve.mjs --gzip. */
 const gzip = process.argv.includes('--gzip');
+const grpcFrames = gzip || process.argv.includes('--grpc-frames');
 const pool = gzip ? gzipPool(stamper.next) : undefined;
 const poolSize = Number(arg('gzip-pool', gzipPoolSize({ warmup, seconds, rate, batchSpans: stamper.templates[0].spans })));
 
@@ -150,8 +153,8 @@ async function measure(server, transport) {
   const sender =
     transport === 'http'
       ? httpSender(server.ports.http, inflight, undefined, { gzip })
-      : gzip
-        ? grpcGzipSender(server.ports.grpc, connections)
+      : grpcFrames
+        ? grpcFrameSender(server.ports.grpc, connections, { gzip })
         : grpcSender(server.ports.grpc, connections);
   try {
     return await load({ send: sender.send, pid: server.child.pid, nextBatch: pool ? pool.next : stamper.next, inflight, seconds, warmup, rate });

@@ -208,13 +208,15 @@ const EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export
 const grpcVerdict = (status) => (status === '0' ? 'ok' : status === '14' || status === '8' ? 'refused' : 'error');
 
 /**
- * OTLP/gRPC exports whose messages are gzip already (`gzipPool`), as gRPC over HTTP/2 on `node:http2`
- * directly: grpc-js compresses every message itself (zlib's default level, on this process's core,
- * in the measured window) and cannot be handed compressed bytes. Each call writes the 5-byte prefix
- * with the compressed flag set, `grpc-encoding: gzip`, and reads grpc-status from the trailers (or
- * from the headers of a trailers-only answer). `connections` sessions, round robin, as grpcSender.
+ * OTLP/gRPC exports as gRPC over HTTP/2 on `node:http2` directly, their messages gzip already
+ * (`gzipPool`; `gzip: false`: sent as they are): grpc-js compresses every message itself (zlib's
+ * default level, on this process's core, in the measured window) and cannot be handed compressed
+ * bytes, and uncompressed it costs the client enough CPU to hold back a fast server (the Collector).
+ * Each call writes the 5-byte prefix (compressed flag set with gzip, and `grpc-encoding: gzip`) and
+ * reads grpc-status from the trailers (or from the headers of a trailers-only answer). `connections`
+ * sessions, round robin, as grpcSender.
  */
-export function grpcGzipSender(port, connections) {
+export function grpcFrameSender(port, connections, { gzip = true } = {}) {
   const sessions = Array.from({ length: connections }, () => {
     const session = http2.connect(`http://127.0.0.1:${port}`);
     // A session that fails fails its calls (they resolve 'error'); nothing to do here.
@@ -227,13 +229,13 @@ export function grpcGzipSender(port, connections) {
     ':path': EXPORT_PATH,
     'content-type': 'application/grpc',
     te: 'trailers',
-    'grpc-encoding': 'gzip',
+    ...(gzip ? { 'grpc-encoding': 'gzip' } : {}),
     'grpc-accept-encoding': 'identity,gzip',
   };
   const send = (body) =>
     new Promise((resolve) => {
       const prefix = Buffer.allocUnsafe(5);
-      prefix[0] = 1;
+      prefix[0] = gzip ? 1 : 0;
       prefix.writeUInt32BE(body.length, 1);
       let status;
       let stream;

@@ -26,7 +26,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GZIP_LEVEL, corpusBatches, grpcGzipSender, grpcSender, gzipPool, gzipPoolSize, httpSender, load, spawnServe } from './load.mjs';
+import { GZIP_LEVEL, corpusBatches, grpcFrameSender, grpcSender, gzipPool, gzipPoolSize, httpSender, load, spawnServe } from './load.mjs';
 import { jsonBatchStamper } from './stamp.mjs';
 
 const arg = (name, fallback) => {
@@ -88,7 +88,7 @@ async function measure(transport) {
     transport === 'http'
       ? httpSender(server.httpPort, inflight, json ? 'application/json' : 'application/x-protobuf', { gzip })
       : gzip
-        ? grpcGzipSender(server.grpcPort, connections)
+        ? grpcFrameSender(server.grpcPort, connections)
         : grpcSender(server.grpcPort, connections);
   try {
     const r = await load({ send: sender.send, pid: server.child.pid, nextBatch, inflight, seconds, warmup, rate });
