@@ -23,7 +23,7 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GZIP_LEVEL, corpusBatches, grpcFrameSender, grpcSender, gzipPool, gzipPoolSize, httpSender, load } from './load.mjs';
+import { GZIP_LEVEL, corpusBatches, exportSender, gzipPool, gzipPoolSize, load } from './load.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -52,7 +52,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const stamper = corpusBatches(Number(arg('batches', 300)), { liveTimes: process.argv.includes('--live-times') });
 /** --gzip: bodies stamped and compressed ahead of each measurement (load.mjs gzipPool), as serve.mjs --gzip. */
 const gzip = process.argv.includes('--gzip');
-const grpcFrames = gzip || process.argv.includes('--grpc-frames');
+const grpcFrames = process.argv.includes('--grpc-frames');
 const pool = gzip ? gzipPool(stamper.next) : undefined;
 const poolSize = Number(arg('gzip-pool', gzipPoolSize({ warmup, seconds, rate, batchSpans: stamper.templates[0].spans })));
 
@@ -150,12 +150,7 @@ const median = (xs) => {
 async function measure(server, transport) {
   // Topped up before the clock starts: the client's core compresses nothing while it counts.
   pool?.fill(poolSize);
-  const sender =
-    transport === 'http'
-      ? httpSender(server.ports.http, inflight, undefined, { gzip })
-      : grpcFrames
-        ? grpcFrameSender(server.ports.grpc, connections, { gzip })
-        : grpcSender(server.ports.grpc, connections);
+  const sender = exportSender(transport, server.ports, { inflight, connections, gzip, grpcFrames });
   try {
     return await load({ send: sender.send, pid: server.child.pid, nextBatch: pool ? pool.next : stamper.next, inflight, seconds, warmup, rate });
   } finally {

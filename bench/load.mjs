@@ -260,6 +260,15 @@ export function grpcFrameSender(port, connections, { gzip = true } = {}) {
   return { send, close: () => sessions.forEach((s) => s.close()) };
 }
 
+/**
+ * The client for one transport's run, as serve.mjs and collector.mjs both choose it: OTLP/HTTP, or
+ * OTLP/gRPC through grpc-js, or as frames on `node:http2` (grpcFrameSender) with gzip or `grpcFrames`.
+ */
+export function exportSender(transport, ports, { inflight, connections, contentType, gzip = false, grpcFrames = false }) {
+  if (transport === 'http') return httpSender(ports.http, inflight, contentType, { gzip });
+  return gzip || grpcFrames ? grpcFrameSender(ports.grpc, connections, { gzip }) : grpcSender(ports.grpc, connections);
+}
+
 /** zlib's default level (Z_DEFAULT_COMPRESSION is 6): the level the Collector's exporters use unless told otherwise (serve.mjs's header). */
 export const GZIP_LEVEL = 6;
 

@@ -4,9 +4,7 @@
  * protobuf batches of 512 spans (the corpus's), their trace ids re-stamped each pass so every
  * trace is new, POSTed over HTTP keep-alive with several requests in flight; then the same over
  * OTLP/gRPC, each transport on a fresh server. Reports accepted spans/s, export latency p50/p99
- * (client side), the server's CPU use and peak RSS. A closed loop at ~200 k spans/s fills serve's
- * 1 GiB spool in ~11 s (then exports are refused, spool_full): keep warmup + seconds under that or
- * pass --serve-args "--spool-max-mib 4096".
+ * (client side), the server's CPU use and peak RSS.
  *
  *   taskset -c 0 node bench/serve.mjs [--seconds 20] [--inflight 8] [--server-cpu 1] [--rate <spans/s>]
  *                                     [--bin <another checkout's bin/n1lens.js>] [--serve-args "<serve flags>"]
@@ -26,7 +24,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GZIP_LEVEL, corpusBatches, grpcFrameSender, grpcSender, gzipPool, gzipPoolSize, httpSender, load, spawnServe } from './load.mjs';
+import { GZIP_LEVEL, corpusBatches, exportSender, gzipPool, gzipPoolSize, load, spawnServe } from './load.mjs';
 import { jsonBatchStamper } from './stamp.mjs';
 
 const arg = (name, fallback) => {
@@ -76,20 +74,11 @@ async function startServer() {
 
 const connections = Number(arg('grpc-connections', Math.max(1, inflight >> 1)));
 
-/**
- * One transport's run, on a server of its own: a closed-loop run can fill a server's spool (its
- * --spool-max-mib), and the spool does not shrink within seconds, so a second run on the same server
- * was refused outright (spool_full).
- */
+/** One transport's run, on a server of its own, so neither run meets what the other left buffered or spooled. */
 async function measure(transport) {
   fillPool();
   const server = await startServer();
-  const sender =
-    transport === 'http'
-      ? httpSender(server.httpPort, inflight, json ? 'application/json' : 'application/x-protobuf', { gzip })
-      : gzip
-        ? grpcFrameSender(server.grpcPort, connections)
-        : grpcSender(server.grpcPort, connections);
+  const sender = exportSender(transport, { http: server.httpPort, grpc: server.grpcPort }, { inflight, connections, contentType: json ? 'application/json' : 'application/x-protobuf', gzip });
   try {
     const r = await load({ send: sender.send, pid: server.child.pid, nextBatch, inflight, seconds, warmup, rate });
     if (r.batchesRanOut) process.stderr.write(`serve.mjs: ${transport}: the gzip pool ran out after ${r.measuredSeconds} s; raise --gzip-pool\n`);

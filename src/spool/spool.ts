@@ -75,12 +75,12 @@ export class SpoolError extends Error {
 const HEADER = 9;
 const SUFFIX = '.seg';
 const JSON_BIT = 1;
-const COMPRESSION_CODES: Record<SpoolCompression, number> = { gzip: 1, deflate: 2 };
+/** Each compression's code in bits 1-2 of the kind byte is its index here. */
 const COMPRESSIONS: readonly (SpoolCompression | undefined)[] = [undefined, 'gzip', 'deflate'];
 
 /** A record's kind byte from its encoding and compression; kindOf reads it back (undefined: not a kind this spool writes). */
 function kindByte(encoding: SpoolEncoding, compression: SpoolCompression | undefined): number {
-  return (encoding === 'json' ? JSON_BIT : 0) | ((compression === undefined ? 0 : COMPRESSION_CODES[compression]) << 1);
+  return (encoding === 'json' ? JSON_BIT : 0) | (COMPRESSIONS.indexOf(compression) << 1);
 }
 
 function kindOf(byte: number): { encoding: SpoolEncoding; compression: SpoolCompression | undefined } | undefined {
