@@ -13,6 +13,21 @@ describe('inflateWithin', () => {
     }
   });
 
+  it('inflates whole whatever size a gzip trailer claims, and a bomb that claims a small size still stops at the limit', async () => {
+    const body = Buffer.alloc(300 * 1024, 'span ');
+    for (const claimed of [0, 1, 1000, 300 * 1024 - 1, 300 * 1024, 0xffffffff]) {
+      const gz = gzipSync(body);
+      gz.writeUInt32LE(claimed, gz.length - 4);
+      // zlib checks the trailer's CRC-32 and size only after the output: a wrong size is an error, never a short body.
+      const out = await inflateWithin(gz, 'gzip', 20 * MIB).catch((e: unknown) => e);
+      if (claimed === 300 * 1024) expect((out as Buffer).equals(body)).toBe(true);
+      else expect(out).toBeInstanceOf(InflateError);
+    }
+    const bomb = gzipSync(Buffer.alloc(64 * MIB));
+    bomb.writeUInt32LE(100, bomb.length - 4);
+    expect(((await inflateWithin(bomb, 'gzip', MIB).catch((e: unknown) => e)) as InflateError).tooLarge).toBe(true);
+  });
+
   it('stops a bomb at the limit, below and above what it inflates on the event loop', async () => {
     const bomb = gzipSync(Buffer.alloc(64 * MIB));
     for (const limit of [MIB, 20 * MIB]) {
