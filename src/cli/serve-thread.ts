@@ -5,6 +5,8 @@
  * data before a full collection (old generation limit in GiB); buffered spans turn over every few
  * seconds, so that garbage, not the buffer, was most of serve's memory (bench/README.md, "Overload").
  */
+import { availableParallelism } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { onShutdown, shutdownMessage } from './lifecycle.js';
 
@@ -36,6 +38,19 @@ export function serveHeapLimits(maxBufferMib: number, flags: readonly string[]):
   };
 }
 
+/** V8 flags that say how its garbage collector uses threads; one given by the user is left as it is. */
+const GC_THREAD_FLAGS = ['single-threaded', 'parallel-scavenge', 'no-parallel-scavenge', 'concurrent-marking', 'no-concurrent-marking', 'parallel-marking', 'no-parallel-marking'];
+
+/**
+ * Whether the serve thread should collect garbage on its own thread only: when the process may run on
+ * one core (taskset, cpuset), V8's helper threads cannot run beside it, and the serve thread waits
+ * for them at each scavenge's end while the scheduler shares the core out: on one pinned core, p99
+ * export latency 54–75 ms instead of 83–134 ms (bench/README.md, "One core, one GC thread").
+ */
+export function collectOnOneThread(cores: number, flags: readonly string[]): boolean {
+  return cores === 1 && !GC_THREAD_FLAGS.some((name) => flagGiven(flags, name));
+}
+
 /** The process's V8 flags: its command line and NODE_OPTIONS. */
 export function nodeFlags(): string[] {
   return [...process.execArgv, ...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/).filter(Boolean)];
@@ -51,7 +66,10 @@ export const DEFAULT_MAX_BUFFER_MIB = 256;
  * heap limit is reported here, exit 1.
  */
 export function serveOnThread(argv: string[], maxBufferMib: number): Promise<number> {
-  const limits = serveHeapLimits(maxBufferMib, nodeFlags());
+  const flags = nodeFlags();
+  const limits = serveHeapLimits(maxBufferMib, flags);
+  // Read when an isolate's heap is set up: the thread made next gets it.
+  if (collectOnOneThread(availableParallelism(), flags)) setFlagsFromString('--single-threaded-gc');
   return new Promise((resolve) => {
     const worker = new Worker(new URL('./n1lens.js', import.meta.url), { argv, resourceLimits: limits });
     let failed = false;
