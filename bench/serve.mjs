@@ -72,6 +72,17 @@ async function startServer() {
   return { child, dir, httpPort: http, grpcPort: grpc };
 }
 
+/** Exports refused so far (warm-up included), by reason, from the server's /metrics: why a run refused any. */
+async function refusalReasons(port) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const out = {};
+  for (const m of text.matchAll(/^n1lens_exports_refused_total\{([^}]*)\} (\d+)/gm)) {
+    const reason = /reason="([^"]+)"/.exec(m[1])?.[1] ?? '?';
+    out[reason] = (out[reason] ?? 0) + Number(m[2]);
+  }
+  return out;
+}
+
 const connections = Number(arg('grpc-connections', Math.max(1, inflight >> 1)));
 
 /** One transport's run, on a server of its own, so neither run meets what the other left buffered or spooled. */
@@ -82,7 +93,8 @@ async function measure(transport) {
   try {
     const r = await load({ send: sender.send, pid: server.child.pid, nextBatch, inflight, seconds, warmup, rate });
     if (r.batchesRanOut) process.stderr.write(`serve.mjs: ${transport}: the gzip pool ran out after ${r.measuredSeconds} s; raise --gzip-pool\n`);
-    return transport === 'grpc' ? { connections, ...r } : r;
+    const refusedBy = await refusalReasons(server.httpPort);
+    return transport === 'grpc' ? { connections, ...r, refusedBy } : { ...r, refusedBy };
   } finally {
     sender.close();
     server.child.kill('SIGTERM');
