@@ -7,7 +7,7 @@
  * Each run is a child process under `--trace-gc-nvp`; figures are sums over the GCs of the measured
  * passes (after two warm-up passes): V8's `allocated`, `promoted`, `new_space_survived`, pause
  * times, and the CPU per span. With `--ab <checkout>`, runs of this checkout's dist and the other's
- * alternate.
+ * alternate. `--hold-ms` (default 1000): how long each tick's analyses are held.
  *
  *   node bench/churn.mjs /tmp/corpora/django.pb [--ab /tmp/base-main] [--runs 3] [--passes 6] [--node-flags '--single-threaded-gc']
  */
@@ -24,10 +24,10 @@ const arg = (name, fallback) => {
 const corpus = process.argv[2] ?? '/tmp/corpora/django.pb';
 const here = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-if (process.argv.includes('--child')) await child(arg('child'), Number(arg('passes', 6)));
+if (process.argv.includes('--child')) await child(arg('child'), Number(arg('passes', 6)), Number(arg('hold-ms', 1000)));
 else parent();
 
-async function child(root, passes) {
+async function child(root, passes, holdMs) {
   const { Analyzer } = await import(pathToFileURL(`${root}/dist/analyzer.js`).href);
   const { createWireDecoder } = await import(pathToFileURL(`${root}/dist/otlp/wire/decoder.js`).href);
   const { decodeProtobufRequest } = await import(pathToFileURL(`${root}/dist/otlp/protobuf.js`).href);
@@ -65,7 +65,7 @@ async function child(root, passes) {
         const analyses = analyzer.poll(nextTick);
         analysed += analyses.length;
         held.push({ at: nextTick, analyses });
-        while (held.length > 0 && held[0].at <= nextTick - 1000) held.shift();
+        while (held.length > 0 && held[0].at <= nextTick - holdMs) held.shift();
         nextTick += 250;
       }
     }
@@ -77,7 +77,7 @@ async function child(root, passes) {
 
 function run(root) {
   const flags = (arg('node-flags') ?? '').split(' ').filter((f) => f !== '');
-  const r = spawnSync(process.execPath, ['--trace-gc-nvp', ...flags, fileURLToPath(import.meta.url), corpus, '--child', root, '--passes', arg('passes', '6')], {
+  const r = spawnSync(process.execPath, ['--trace-gc-nvp', ...flags, fileURLToPath(import.meta.url), corpus, '--child', root, '--passes', arg('passes', '6'), '--hold-ms', arg('hold-ms', '1000')], {
     encoding: 'utf8',
     maxBuffer: 1 << 30,
   });
