@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fakeSlack } from '../src/digest/testing.js';
@@ -52,6 +52,36 @@ describe('n1lens serve (the real binary)', () => {
       await slack.close();
     }
   });
+
+  it('runs pinned to one core (taskset), where it keeps V8\'s garbage collection on the serve thread, and analyses every request it took', async () => {
+    const db = join(tempDir('cli-one-core'), 'n1lens.db');
+    // The first core this process may use (a container need not have core 0).
+    const core = /^Cpus_allowed_list:\s*(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0';
+    const serve = spawnBin(['serve', '--http-port', '0', '--grpc-port', '0', '--db', db, '--no-warm-up', '--trace-wait-ms', '100'], { wrapper: ['taskset', '-c', core] });
+    try {
+      const port = (await servePorts(serve)).http;
+      const deadline = Date.now() + 20_000;
+      // Enough exports that the serve thread's young generation turns over many times.
+      for (let i = 0; i < 200; i++) {
+        const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, {
+          method: 'POST',
+          body: encodeProtobuf(djangoRequest({ repeats: 40, traceId: (i + 1).toString(16).padStart(32, '0') })),
+          headers: { 'Content-Type': 'application/x-protobuf' },
+        });
+        expect(res.status).toBe(200);
+      }
+      let requests = 0;
+      while (requests < 200 && Date.now() < deadline) {
+        requests = ((await (await fetch(`http://127.0.0.1:${port}/api/report`)).json()) as Report).summary.requests;
+        if (requests < 200) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(requests).toBe(200);
+      serve.child.kill('SIGTERM');
+      expect(await serve.exited).toBe(0);
+    } finally {
+      serve.child.kill('SIGKILL');
+    }
+  }, 30_000);
 
   it('passes --dead-after and --trace-url on to the page: dead views without a query parameter, example traces linked', async () => {
     const dir = tempDir('cli-dead');

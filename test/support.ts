@@ -54,9 +54,10 @@ export interface Spawned {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
 }
 
-/** Runs `bin/<bin>.js args` under this Node, collecting stderr. */
-export function spawnBin(args: string[], options: { env?: NodeJS.ProcessEnv; bin?: string } = {}): Spawned {
-  const child = spawn(process.execPath, [join(root, 'bin', `${options.bin ?? 'n1lens'}.js`), ...args], {
+/** Runs `bin/<bin>.js args` under this Node, collecting stderr; `wrapper` runs it under another command (`['taskset', '-c', '0']`). */
+export function spawnBin(args: string[], options: { env?: NodeJS.ProcessEnv; bin?: string; wrapper?: string[] } = {}): Spawned {
+  const command = [...(options.wrapper ?? []), process.execPath, join(root, 'bin', `${options.bin ?? 'n1lens'}.js`), ...args];
+  const child = spawn(command[0]!, command.slice(1), {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: options.env ?? process.env,
   });
