@@ -32,6 +32,13 @@ export function spawnServe(command, args, cwd) {
   });
 }
 
+/** Exports a server refused, by `transport/reason`, from the text of its /metrics. */
+export function refusedByReason(metricsText) {
+  const out = {};
+  for (const m of metricsText.matchAll(/^n1lens_exports_refused_total\{transport="(\w+)",reason="(\w+)"\} (\d+)/gm)) out[`${m[1]}/${m[2]}`] = Number(m[3]);
+  return out;
+}
+
 /** utime and stime (clock ticks) of a /proc stat file. */
 const statTicks = (path) => {
   const stat = readFileSync(path, 'utf8');

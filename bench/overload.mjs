@@ -22,7 +22,7 @@ import { Worker } from 'node:worker_threads';
 import * as grpc from '@grpc/grpc-js';
 import { batches } from './corpus.mjs';
 import { batchStamper } from './stamp.mjs';
-import { spawnServe } from './load.mjs';
+import { refusedByReason, spawnServe } from './load.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -264,8 +264,7 @@ function latency(samples) {
   };
 }
 const total = stats.http.spans + stats.grpc.spans;
-const refusedBy = {};
-for (const m of metrics.matchAll(/n1lens_exports_refused_total\{transport="(\w+)",reason="(\w+)"\} (\d+)/g)) refusedBy[`${m[1]}/${m[2]}`] = Number(m[3]);
+const refusedBy = refusedByReason(metrics);
 process.stdout.write(
   JSON.stringify(
     {

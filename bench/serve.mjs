@@ -24,7 +24,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GZIP_LEVEL, corpusBatches, exportSender, gzipPool, gzipPoolSize, load, spawnServe } from './load.mjs';
+import { GZIP_LEVEL, corpusBatches, exportSender, gzipPool, gzipPoolSize, load, refusedByReason, spawnServe } from './load.mjs';
 import { jsonBatchStamper } from './stamp.mjs';
 
 const arg = (name, fallback) => {
@@ -72,17 +72,6 @@ async function startServer() {
   return { child, dir, httpPort: http, grpcPort: grpc };
 }
 
-/** Exports refused so far (warm-up included), by reason, from the server's /metrics: why a run refused any. */
-async function refusalReasons(port) {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const out = {};
-  for (const m of text.matchAll(/^n1lens_exports_refused_total\{([^}]*)\} (\d+)/gm)) {
-    const reason = /reason="([^"]+)"/.exec(m[1])?.[1] ?? '?';
-    out[reason] = (out[reason] ?? 0) + Number(m[2]);
-  }
-  return out;
-}
-
 const connections = Number(arg('grpc-connections', Math.max(1, inflight >> 1)));
 
 /** One transport's run, on a server of its own, so neither run meets what the other left buffered or spooled. */
@@ -93,7 +82,8 @@ async function measure(transport) {
   try {
     const r = await load({ send: sender.send, pid: server.child.pid, nextBatch, inflight, seconds, warmup, rate });
     if (r.batchesRanOut) process.stderr.write(`serve.mjs: ${transport}: the gzip pool ran out after ${r.measuredSeconds} s; raise --gzip-pool\n`);
-    const refusedBy = await refusalReasons(server.httpPort);
+    // Refused exports so far (warm-up included), by reason: why a run refused any.
+    const refusedBy = refusedByReason(await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text());
     return transport === 'grpc' ? { connections, ...r, refusedBy } : { ...r, refusedBy };
   } finally {
     sender.close();
