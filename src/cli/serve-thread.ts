@@ -45,7 +45,7 @@ const GC_THREAD_FLAGS = ['single-threaded', 'parallel-scavenge', 'no-parallel-sc
  * Whether the serve thread should collect garbage on its own thread only: when the process may run on
  * one core (taskset, cpuset), V8's helper threads cannot run beside it, and the serve thread waits
  * for them at each scavenge's end while the scheduler shares the core out: on one pinned core, p99
- * export latency 54–75 ms instead of 83–134 ms (bench/README.md, "One core, one GC thread").
+ * export latency 57–80 ms instead of 93–146 ms (bench/README.md, "One core, one GC thread").
  */
 export function collectOnOneThread(cores: number, flags: readonly string[]): boolean {
   return cores === 1 && !GC_THREAD_FLAGS.some((name) => flagGiven(flags, name));

@@ -83,6 +83,9 @@ export class InflateError extends Error {
  */
 const INFLATE_ON_LOOP_BYTES = 4 * 1024 * 1024;
 
+/** A gzip member's header and trailer: 10 + 8 bytes. */
+const GZIP_SMALLEST = 18;
+
 /**
  * zlib's output chunk for a body inflated on the event loop. A gzip member ends with its inflated size
  * (mod 2^32), so one chunk of that size holds the whole export, where the 16 KiB default makes ~15
@@ -94,8 +97,6 @@ function outputChunk(raw: Buffer, encoding: SpoolCompression, limit: number): nu
   // One byte over, so a whole output leaves room and zlib ends without a second, empty chunk.
   return Math.max(zlibConstants.Z_MIN_CHUNK, Math.min(raw.readUInt32LE(raw.length - 4) + 1, limit));
 }
-/** A gzip member's header and trailer: 10 + 8 bytes. */
-const GZIP_SMALLEST = 18;
 
 const isTooLarge = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError;
 
