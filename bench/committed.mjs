@@ -1,62 +1,94 @@
 #!/usr/bin/env node
 /**
- * What one store write's committed trace ids cost as the `spool_committed` table grows: 4,000 random
- * trace ids (about a second's traces at 200 k spans/s) inserted in one transaction, the way
- * `SqliteStore.writeRowsSync` inserts them, into a table of 0, 250 k, 1 M and 2 M rows (the table
- * keeps 10 minutes of ids). Same schema and pragmas as the store. Prints one JSON line: CPU and wall
- * ms of each size's inserts, best and mean of 5.
+ * What one store write's committed trace ids cost as the store remembers more of them: 4,000 random
+ * trace ids (about a second's traces at 200 k spans/s) per write, at 0, 250 k, 1 M and 2 M ids
+ * remembered (the store keeps 10 minutes of ids). Two ways, each in a SQLite file of its own:
  *
- *   taskset -c 1 node bench/committed.mjs [--blob] [--cache-kib 65536] [--sorted]
+ * - `store`: SqliteStore.writeRowsSync, as `serve` calls it (one spool_commits row per write, the ids
+ *   checked against the in-memory index; needs `npm run build`), and one committed() lookup of 50 ids
+ *   (an export's traces);
+ * - `rowPerTrace`: the schema before it (schema 6-10): a row per trace keyed by its id, with the
+ *   store's pragmas.
+ *
+ * Prints one JSON line: CPU and wall ms of each size's writes, best and mean of 5, and the bytes the
+ * index holds in array buffers.
+ *
+ *   npm run build && taskset -c 1 node --expose-gc bench/committed.mjs [--skip-row-per-trace]
  */
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SqliteStore } from '../dist/store/sqlite.js';
 
-const blob = process.argv.includes('--blob');
-const sorted = process.argv.includes('--sorted');
-const cacheAt = process.argv.indexOf('--cache-kib');
-const dir = mkdtempSync(join(tmpdir(), 'n1lens-bench-committed-'));
-const db = new Database(join(dir, 'store.db'));
-db.pragma('journal_mode = WAL');
-db.pragma('synchronous = NORMAL');
-if (cacheAt > 0) db.pragma(`cache_size = -${Number(process.argv[cacheAt + 1])}`);
-db.exec(`CREATE TABLE spool_committed (trace_id ${blob ? 'BLOB' : 'TEXT'} PRIMARY KEY, committed_ms REAL NOT NULL) WITHOUT ROWID;
-         CREATE INDEX spool_committed_by_time ON spool_committed(committed_ms);`);
-const insert = db.prepare('INSERT INTO spool_committed (trace_id, committed_ms) VALUES (?, ?) ON CONFLICT (trace_id) DO NOTHING');
 const PER_WRITE = 4000;
+const SIZES = [0, 250_000, 1_000_000, 2_000_000];
+const dir = mkdtempSync(join(tmpdir(), 'n1lens-bench-committed-'));
+const traceIds = (n) => Array.from({ length: n }, () => randomBytes(16).toString('hex'));
+const round = (x) => +x.toFixed(2);
 
-let nowMs = 0;
-let rows = 0;
-function write() {
-  const ids = Array.from({ length: PER_WRITE }, () => (blob ? randomBytes(16) : randomBytes(16).toString('hex')));
-  if (sorted) ids.sort(blob ? Buffer.compare : undefined);
+function timed(fn) {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  db.transaction(() => {
-    for (const id of ids) insert.run(id, nowMs);
-  })();
+  fn();
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  rows += PER_WRITE;
-  nowMs += 1000;
   return { wall, cpu: (cpu.user + cpu.system) / 1000 };
 }
 
-const sizes = [];
-for (const target of [0, 250_000, 1_000_000, 2_000_000]) {
-  while (rows < target) write();
-  const runs = Array.from({ length: 5 }, write);
-  const round = (x) => +x.toFixed(1);
-  sizes.push({
-    rowsBefore: target,
-    cpuMsBest: round(Math.min(...runs.map((r) => r.cpu))),
-    cpuMsMean: round(runs.reduce((s, r) => s + r.cpu, 0) / runs.length),
-    wallMsBest: round(Math.min(...runs.map((r) => r.wall))),
-  });
-  process.stderr.write(`${target} rows: ${JSON.stringify(sizes.at(-1))}\n`);
+/** Writes until `size` ids are remembered, then times 5 writes (and `extra` after each). */
+function measure(name, write, extra) {
+  const sizes = [];
+  let written = 0;
+  let nowMs = 0;
+  for (const size of SIZES) {
+    for (; written < size; written += PER_WRITE) write(traceIds(PER_WRITE), (nowMs += 1000));
+    const runs = [];
+    const lookups = [];
+    for (let i = 0; i < 5; i++) {
+      const ids = traceIds(PER_WRITE);
+      runs.push(timed(() => write(ids, (nowMs += 1000))));
+      written += PER_WRITE;
+      if (extra !== undefined) lookups.push(timed(() => extra(ids)));
+    }
+    const figures = {
+      idsBefore: size,
+      cpuMsBest: round(Math.min(...runs.map((r) => r.cpu))),
+      cpuMsMean: round(runs.reduce((s, r) => s + r.cpu, 0) / runs.length),
+      wallMsBest: round(Math.min(...runs.map((r) => r.wall))),
+    };
+    if (extra !== undefined) figures.lookup50WallMsBest = round(Math.min(...lookups.map((r) => r.wall)));
+    sizes.push(figures);
+    process.stderr.write(`${name} ${size}: ${JSON.stringify(figures)}\n`);
+  }
+  return sizes;
 }
-db.close();
+
+const buffersBefore = process.memoryUsage().arrayBuffers;
+const store = SqliteStore.open(join(dir, 'store.db'));
+const storeSizes = measure(
+  'store',
+  (ids, nowMs) => store.writeRowsSync(undefined, { traceIds: ids, nowMs }, []),
+  (ids) => store.committed([...ids.slice(0, 25), ...traceIds(25)]),
+);
+globalThis.gc?.(); // with --expose-gc: tables a resize left behind are not counted
+const indexBytes = process.memoryUsage().arrayBuffers - buffersBefore;
+store.closeSync();
+
+let rowPerTrace;
+if (!process.argv.includes('--skip-row-per-trace')) {
+  const db = new Database(join(dir, 'row-per-trace.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec(`CREATE TABLE spool_committed (trace_id TEXT PRIMARY KEY, committed_ms REAL NOT NULL) WITHOUT ROWID;
+           CREATE INDEX spool_committed_by_time ON spool_committed(committed_ms);`);
+  const insert = db.prepare('INSERT INTO spool_committed (trace_id, committed_ms) VALUES (?, ?) ON CONFLICT (trace_id) DO NOTHING');
+  const write = db.transaction((ids, nowMs) => {
+    for (const id of ids) insert.run(id, nowMs);
+  });
+  rowPerTrace = measure('rowPerTrace', (ids, nowMs) => write(ids, nowMs));
+  db.close();
+}
 rmSync(dir, { recursive: true, force: true });
-process.stdout.write(JSON.stringify({ bench: 'committed', idsPerWrite: PER_WRITE, key: blob ? 'blob' : 'text', sorted, sizes }) + '\n');
+console.log(JSON.stringify({ perWrite: PER_WRITE, store: storeSizes, indexMiB: round(indexBytes / 2 ** 20), rowPerTrace }));

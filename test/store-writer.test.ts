@@ -47,7 +47,7 @@ async function contents(store: SqliteStore): Promise<unknown> {
 /** Makes every transaction that notes a committed trace fail, as a full disk or a broken file would. */
 function breakWrites(path: string, broken: boolean): void {
   const db = new BetterSqlite3(path);
-  if (broken) db.exec("CREATE TRIGGER IF NOT EXISTS fail_writes BEFORE INSERT ON spool_committed BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END");
+  if (broken) db.exec("CREATE TRIGGER IF NOT EXISTS fail_writes BEFORE INSERT ON spool_commits BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END");
   else db.exec('DROP TRIGGER IF EXISTS fail_writes');
   db.close();
 }

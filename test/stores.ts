@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import pg from 'pg';
 import { postgresDatabase, tempDir } from './support.js';
+import { SQLITE_MIGRATIONS } from '../src/store/migrations.js';
 import { PostgresStore } from '../src/store/postgres.js';
 import { SqliteStore } from '../src/store/sqlite.js';
 import type { Store, StoreOptions } from '../src/store/store.js';
@@ -11,6 +12,9 @@ export interface UpgradableStore {
   open: (options: StoreOptions) => Promise<Store>;
   predateMinuteRows: () => Promise<void>;
 }
+
+/** SQL taking a SQLite store's committed traces back to how schema versions 6-10 kept them: a row per trace. */
+export const SQLITE_SPOOL_COMMITTED = `DROP TABLE spool_commits; ${SQLITE_MIGRATIONS[5]!}`;
 
 const MINUTE_TABLES = 'endpoint_minutes, finding_minutes, fingerprint_minutes, connection_minutes'.split(', ');
 const SUMMARY_TABLES = ['summary_endpoints', 'summary_queries', 'summary_noise', 'summary_findings', 'summary_selects'];
@@ -27,7 +31,12 @@ export function upgradableStores(name: string): [string, () => Promise<Upgradabl
           predateMinuteRows: async () => {
             const db = SqliteStore.open(path).db;
             db.exec(
-              ['DROP TABLE store_marks', ...MINUTE_TABLES.map((t) => `DELETE FROM ${t}`), ...SUMMARY_TABLES.map((t) => `DELETE FROM ${t} WHERE size = 60000`)].join('; '),
+              [
+                'DROP TABLE store_marks',
+                ...MINUTE_TABLES.map((t) => `DELETE FROM ${t}`),
+                ...SUMMARY_TABLES.map((t) => `DELETE FROM ${t} WHERE size = 60000`),
+                SQLITE_SPOOL_COMMITTED,
+              ].join('; '),
             );
             db.pragma('user_version = 8');
             db.close();

@@ -1,7 +1,7 @@
 /** The store's schema, as numbered migrations applied in order: SQLite's tracked in user_version, PostgreSQL's (the same logical schema, step for step) in n1lens_schema. */
 import type { Database } from 'better-sqlite3';
 
-const MIGRATIONS: readonly string[] = [
+export const SQLITE_MIGRATIONS: readonly string[] = [
   // 1: endpoints, normalised statements, per-finding identity, hourly rollups, one example per finding.
   `
   CREATE TABLE endpoints (
@@ -275,6 +275,19 @@ const MIGRATIONS: readonly string[] = [
     at_ms INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 11: committed traces as one row per write (a JSON array of trace ids), appended in id order and
+  // indexed in memory (committed-index.ts): a row per trace, keyed by its random id, cost a page write
+  // per trace once the table outgrew the cache.
+  `
+  CREATE TABLE spool_commits (
+    id INTEGER PRIMARY KEY,
+    committed_ms REAL NOT NULL,
+    trace_ids TEXT NOT NULL
+  );
+  INSERT INTO spool_commits (committed_ms, trace_ids)
+    SELECT committed_ms, json_group_array(trace_id) FROM spool_committed GROUP BY committed_ms ORDER BY committed_ms;
+  DROP TABLE spool_committed;
+  `,
 ];
 
 /**
@@ -471,6 +484,11 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE IF NOT EXISTS store_marks (name text PRIMARY KEY, at_ms bigint NOT NULL);
   `,
+  // 11: nothing. PostgreSQL keeps a row per committed trace: its WAL logs the row, not the page, and
+  // instances writing at once need the unique index to count a trace once.
+  `
+  SELECT 1;
+  `,
 ];
 
 /** The schema version from which a store has minute rows (migration 9). */
@@ -491,19 +509,19 @@ export function migrate(db: Database, nowMs: number): void {
   /** The schema version, checked to be one this n1lens understands. */
   const version = (): number => {
     const current = db.pragma('user_version', { simple: true }) as number;
-    if (current > MIGRATIONS.length) {
-      throw new Error(`database schema version ${current} is newer than this n1lens understands (${MIGRATIONS.length})`);
+    if (current > SQLITE_MIGRATIONS.length) {
+      throw new Error(`database schema version ${current} is newer than this n1lens understands (${SQLITE_MIGRATIONS.length})`);
     }
     return current;
   };
   const from = version();
-  if (from === MIGRATIONS.length) return; // up to date: no write lock (the file may be read-only)
+  if (from === SQLITE_MIGRATIONS.length) return; // up to date: no write lock (the file may be read-only)
   const step = db.transaction((): boolean => {
     const current = version();
-    if (current === MIGRATIONS.length) return false;
-    db.exec(MIGRATIONS[current]!);
+    if (current === SQLITE_MIGRATIONS.length) return false;
+    db.exec(SQLITE_MIGRATIONS[current]!);
     db.pragma(`user_version = ${current + 1}`);
-    if (current + 1 === MIGRATIONS.length && gainsMinuteRows(from)) {
+    if (current + 1 === SQLITE_MIGRATIONS.length && gainsMinuteRows(from)) {
       db.prepare('INSERT INTO store_marks (name, at_ms) VALUES (?, ?) ON CONFLICT (name) DO NOTHING').run(MINUTE_ROWS_MARK, nowMs);
     }
     return true;
@@ -512,4 +530,4 @@ export function migrate(db: Database, nowMs: number): void {
   while (more) more = step.immediate();
 }
 
-export const SCHEMA_VERSION = MIGRATIONS.length;
+export const SCHEMA_VERSION = SQLITE_MIGRATIONS.length;

@@ -11,6 +11,7 @@ import type { SqlFacts } from '../sql/types.js';
 import { migrate, MINUTE_ROWS_MARK } from './migrations.js';
 import { Summaries, type SummaryBucket, type SummaryEndpoint } from './summaries.js';
 import { StoreWriter, type StoreWriterOptions } from './writer.js';
+import { CommittedTraceIndex } from './committed-index.js';
 import {
   assembleRollups,
   endpointHourRollup,
@@ -140,6 +141,10 @@ export class SqliteStore extends Store {
   /** With a writer thread, record() and the prunes go through it; this connection reads. */
   readonly #writer: StoreWriter | undefined;
 
+  /** The committed traces of spool_commits rows up to id #committedSeen (see committed-index.ts). */
+  readonly #committedIndex = new CommittedTraceIndex();
+  #committedSeen = 0;
+
   private constructor(db: Database, location: string, options: SqliteStoreOptions, minuteRowsSinceMs: number | undefined) {
     super(options, minuteRowsSinceMs);
     this.db = db;
@@ -232,20 +237,48 @@ export class SqliteStore extends Store {
    */
   writeRowsSync(rows: RowBatch | undefined, committed: { traceIds: readonly string[]; nowMs: number } | undefined, known: readonly string[]): string[] {
     const again: string[] = [];
+    const fresh: string[] = [];
+    let appended: number | undefined;
     try {
       this.#transaction(() => {
         if (committed !== undefined) {
-          const insert = this.#prepare('INSERT INTO spool_committed (trace_id, committed_ms) VALUES (?, ?) ON CONFLICT (trace_id) DO NOTHING');
+          // Inside the write lock, so no other connection's commit can come between the check and the append.
+          this.#catchUpCommitted();
           const skip = new Set(known);
-          for (const id of committed.traceIds) if (insert.run(id, committed.nowMs).changes === 0 && !skip.has(id)) again.push(id);
+          for (const id of committed.traceIds) {
+            if (!this.#committedIndex.has(id)) fresh.push(id);
+            else if (!skip.has(id)) again.push(id);
+          }
           if (again.length > 0) throw RECOUNT; // rolls the transaction back
+          if (fresh.length > 0) {
+            appended = Number(this.#prepare('INSERT INTO spool_commits (committed_ms, trace_ids) VALUES (?, ?)').run(committed.nowMs, JSON.stringify(fresh)).lastInsertRowid);
+          }
         }
         if (rows !== undefined) this.#writeRows(rows);
       });
     } catch (e) {
       if (e !== RECOUNT) throw e;
+      return again;
+    }
+    // Only once the transaction has committed: a rolled-back write notes nothing.
+    if (appended !== undefined) {
+      this.#committedIndex.add(fresh, committed!.nowMs);
+      this.#committedSeen = appended;
     }
     return again;
+  }
+
+  /** Adds to the index the commits appended since it last looked (by the writer thread, another connection, an earlier run). */
+  #catchUpCommitted(): void {
+    const rows = this.#prepare('SELECT id, committed_ms, trace_ids FROM spool_commits WHERE id > ? ORDER BY id').all(this.#committedSeen) as {
+      id: number;
+      committed_ms: number;
+      trace_ids: string;
+    }[];
+    for (const row of rows) {
+      this.#committedIndex.add(JSON.parse(row.trace_ids) as string[], row.committed_ms);
+      this.#committedSeen = row.id;
+    }
   }
 
   /** record() without the promise: the offline report fills an in-memory store as it analyses. */
@@ -254,17 +287,19 @@ export class SqliteStore extends Store {
   }
 
   async committed(traceIds: readonly string[]): Promise<Set<string>> {
-    const get = this.#prepare('SELECT 1 FROM spool_committed WHERE trace_id = ?');
-    return new Set(traceIds.filter((id) => get.get(id) !== undefined));
+    this.#catchUpCommitted();
+    return new Set(traceIds.filter((id) => this.#committedIndex.has(id)));
   }
 
   async pruneCommitted(beforeMs: number): Promise<void> {
-    if (this.#writer !== undefined) return this.#writer.pruneCommitted(beforeMs);
-    this.pruneCommittedSync(beforeMs);
+    if (this.#writer === undefined) return this.pruneCommittedSync(beforeMs);
+    this.#committedIndex.dropBefore(beforeMs);
+    return this.#writer.pruneCommitted(beforeMs);
   }
 
   pruneCommittedSync(beforeMs: number): void {
-    this.#prepare('DELETE FROM spool_committed WHERE committed_ms < ?').run(beforeMs);
+    this.#prepare('DELETE FROM spool_commits WHERE committed_ms < ?').run(beforeMs);
+    this.#committedIndex.dropBefore(beforeMs);
   }
 
   async pruneBefore(beforeMs: number): Promise<number> {
@@ -393,7 +428,8 @@ export class SqliteStore extends Store {
   /** Runs a writing transaction; the statements it inserted count as stored only once it commits. */
   #transaction<T>(write: () => T): T {
     this.#statementsWritten = [];
-    const result = this.db.transaction(write)();
+    // IMMEDIATE: a write that reads first (the committed check) holds the write lock from its start.
+    const result = this.db.transaction(write).immediate();
     for (const fingerprint of this.#statementsWritten) this.#statementsStored.add(fingerprint);
     this.#statementsWritten = [];
     return result;

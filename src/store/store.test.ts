@@ -16,7 +16,7 @@ import { minuteHorizon, periodRows, type Store, type StoreOptions } from './stor
 import { digestFromStore } from '../digest/source.js';
 import { parseDuration } from '../report/period.js';
 import { postgresDatabase, tempDir } from '../../test/support.js';
-import { upgradableStores } from '../../test/stores.js';
+import { SQLITE_SPOOL_COMMITTED, upgradableStores } from '../../test/stores.js';
 
 const normalize = createSqlNormalizer();
 const HOUR = 3_600_000;
@@ -56,6 +56,52 @@ describe('SQLite store', () => {
     store.db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     store.closeSync();
     expect(() => SqliteStore.open(path)).toThrow(/newer than this n1lens understands/);
+  });
+
+  it('notes committed traces in one row per write, which another connection to the file reads before it counts a trace', async () => {
+    const path = tempDb();
+    const first = SqliteStore.open(path);
+    const second = SqliteStore.open(path);
+    const [a, b, c] = [dashboard(1, T0), dashboard(2, T0), dashboard(3, T0)];
+    await first.record([a, b], { traceIds: [a.traceId, b.traceId], nowMs: T0 });
+    expect(await second.committed([a.traceId, c.traceId])).toEqual(new Set([a.traceId]));
+    // A replay by the second of a and c counts c only; the first then sees c committed too.
+    await second.record([a, c], { traceIds: [a.traceId, c.traceId], nowMs: T0 + 1000 });
+    expect((await first.report()).summary.requests).toBe(3);
+    expect(await first.committed([c.traceId])).toEqual(new Set([c.traceId]));
+    expect(first.db.prepare('SELECT committed_ms, trace_ids FROM spool_commits ORDER BY id').all()).toEqual([
+      { committed_ms: T0, trace_ids: JSON.stringify([a.traceId, b.traceId]) },
+      { committed_ms: T0 + 1000, trace_ids: JSON.stringify([c.traceId]) },
+    ]);
+    first.closeSync();
+    second.closeSync();
+    // Reopened, the store reads its committed traces back.
+    const reopened = SqliteStore.open(path);
+    expect(await reopened.committed([a.traceId, b.traceId, c.traceId, 'f'.repeat(32)])).toEqual(new Set([a.traceId, b.traceId, c.traceId]));
+    reopened.closeSync();
+  });
+
+  it('keeps the committed traces of a store from before spool_commits (schema 10) through the upgrade', async () => {
+    const path = tempDb();
+    const old = SqliteStore.open(path).db;
+    old.exec(SQLITE_SPOOL_COMMITTED);
+    const insert = old.prepare('INSERT INTO spool_committed (trace_id, committed_ms) VALUES (?, ?)');
+    const ids = ['a', 'b', 'c'].map((x) => x.repeat(32));
+    insert.run(ids[0], T0);
+    insert.run(ids[1], T0);
+    insert.run(ids[2], T0 + 1000);
+    old.pragma('user_version = 10');
+    old.close();
+    const store = SqliteStore.open(path);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(await store.committed([...ids, 'f'.repeat(32)])).toEqual(new Set(ids));
+    const a = { ...dashboard(1, T0), traceId: ids[0]! };
+    await store.record([a], { traceIds: [a.traceId], nowMs: T0 + 2000 });
+    expect((await store.report()).summary.requests).toBe(0);
+    await store.pruneCommitted(T0 + 2 * 60_000);
+    expect(await store.committed(ids)).toEqual(new Set());
+    expect(store.db.prepare('SELECT count(*) AS n FROM spool_commits').get()).toEqual({ n: 0 });
+    store.closeSync();
   });
 
   it('reads a period of more rows than a call may take arguments (years of hours): no stack overflow', async () => {

@@ -4,6 +4,7 @@ import type { RequestAnalysis } from '../detect/types.js';
 import { buildReport, summariseReport, type ReportOptions } from '../report/model.js';
 import { analyseSample } from '../ui/testing.js';
 import { tempDir } from '../../test/support.js';
+import { SQLITE_SPOOL_COMMITTED } from '../../test/stores.js';
 import { SqliteStore as Store } from './sqlite.js';
 import type { PeriodQuery } from './store.js';
 
@@ -214,6 +215,7 @@ describe('period summaries', () => {
     store.db.exec(`
       DROP TABLE summary_endpoints; DROP TABLE summary_queries; DROP TABLE summary_noise;
       DROP TABLE summary_findings; DROP TABLE summary_selects; DROP TABLE summary_durations; DROP TABLE summary_blocks;
+      ${SQLITE_SPOOL_COMMITTED};
       PRAGMA user_version = 6;`);
     store.closeSync();
     store = Store.open(path, { now: () => END });
