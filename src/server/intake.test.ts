@@ -416,6 +416,40 @@ describe('Intake replay after a crash', () => {
     await intake.close();
   });
 
+  it('deletes segments of late spans only without waiting for a trace to complete, so a spool filled by resent exports drains', async () => {
+    const clock = { now: 1_000_000 };
+    const dir = join(tempDir('spool-late'), 'spool');
+    const store = Store.open(':memory:');
+    const spool = Spool.open({ dir, commitMs: 1, segmentBytes: 1, maxBytes: 64 * 1024 });
+    const intake = new Intake({ store, metrics: createMetrics(), spool, traceWaitMs: 100, now: () => clock.now });
+    const body = exportOf(requestSpans({ traceId: '7'.repeat(32), repeats: 6 })).bytes;
+    const send = () => intake.acceptProtobuf(body, 'http');
+    const first = await send();
+    if (!first.ok) throw new Error(first.message);
+    await first.durable;
+    clock.now += 1000;
+    await intake.tick();
+    expect((await store.report()).summary.requests).toBe(1);
+    // The sender resends its committed export (a lost acknowledgement) until the spool is full.
+    let refused: Awaited<ReturnType<typeof send>> | undefined;
+    for (let i = 0; i < 10_000 && refused === undefined; i++) {
+      const again = await send();
+      if (again.ok) await again.durable;
+      else refused = again;
+    }
+    expect(refused).toMatchObject({ ok: false, reason: 'spool_full' });
+    // Nothing completes, nothing is written: the tick still lets the late spans' segments go.
+    clock.now += 1000;
+    await intake.tick();
+    for (let i = 0; i < 100 && spool.wouldOverflow(body.length); i++) await new Promise((r) => setTimeout(r, 10));
+    const next = await intake.acceptProtobuf(exportOf(requestSpans({ traceId: '8'.repeat(32), repeats: 6 })).bytes, 'http');
+    expect(next.ok).toBe(true);
+    clock.now += 1000;
+    await intake.close();
+    expect((await store.report()).summary.requests).toBe(2);
+    store.closeSync();
+  });
+
   it('spools a compressed export as it arrived: fewer bytes to write than inflated', async () => {
     const [e] = sampleExports();
     const spool = Spool.open({ dir: join(tempDir('spool-compressed'), 'spool'), commitMs: 1 });

@@ -584,7 +584,13 @@ export class Intake {
 
   /** Writes the pending analyses in one transaction; true when nothing is left pending. */
   async #write(): Promise<boolean> {
-    if (this.#pending.length === 0 && this.#released.length === 0) return true;
+    if (this.#pending.length === 0 && this.#released.length === 0) {
+      // Segments of late or duplicate spans only (a sender resending exports already committed) pin
+      // nothing: they go now, not at the next write. A full spool refuses every new trace, so waiting
+      // for one to complete would keep it full for good.
+      this.#deleteUnpinnedSegments();
+      return true;
+    }
     // The tick's analysis and its SQLite transaction are each a synchronous stretch: let requests
     // waiting on the event loop (/healthz, exports) in between, so a tick holds it for one of them at a
     // time. Same polls and transactions as before, so the CPU cost is the same (unlike smaller slices).
@@ -606,7 +612,7 @@ export class Intake {
     }
     if (this.#spool !== undefined) {
       for (const id of released) this.#pins.release(id);
-      this.#spool.deleteWhere((segment) => !this.#pins.isPinned(segment), { background: true });
+      this.#deleteUnpinnedSegments();
       if (nowMs - this.#lastPrune > 60_000) {
         this.#lastPrune = nowMs;
         await this.#store.pruneCommitted(nowMs - COMMITTED_RETENTION_MS).catch(() => undefined);
@@ -618,6 +624,11 @@ export class Intake {
       if (findings !== undefined) this.#metrics.findings.set(findings);
     }
     return this.#pending.length === 0;
+  }
+
+  /** Deletes the sealed spool segments no open or uncommitted trace has spans in. */
+  #deleteUnpinnedSegments(): void {
+    this.#spool?.deleteWhere((segment) => !this.#pins.isPinned(segment), { background: true });
   }
 
   #refreshGauges(): void {
