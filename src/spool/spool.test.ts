@@ -222,6 +222,20 @@ describe('Spool', () => {
     expect(readdirSync(dir)).toHaveLength(0);
   });
 
+  it('never deletes a segment of the last run before replay has read it to the end', async () => {
+    const { dir } = await keptSegment('spool-unreplayed');
+    const spool = Spool.open({ dir });
+    // Before replay: a sweep of unneeded segments (a write tick) leaves the last run's alone.
+    expect(spool.deleteWhere(() => true)).toBe(0);
+    const replay = spool.replay();
+    expect(replay.next().value?.body.toString()).toBe('kept');
+    expect(spool.deleteWhere(() => true)).toBe(0); // its records are still being read
+    expect(replay.next().done).toBe(true);
+    expect(spool.deleteWhere(() => true)).toBe(1);
+    expect(readdirSync(dir)).toEqual([]);
+    await spool.close();
+  });
+
   it('says when an export would pass --spool-max-mib', () => {
     const spool = Spool.open({ dir: tempDir('spool-full'), maxBytes: 100 });
     expect(spool.wouldOverflow(50)).toBe(false);

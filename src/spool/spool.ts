@@ -154,6 +154,8 @@ export class Spool {
   readonly #sizes = new Map<number, number>();
   /** Segments found at open, to replay. */
   readonly #toReplay: number[];
+  /** Segments of the last run that replay() has not read to the end: never deleted before it has. */
+  readonly #unreplayed: Set<number>;
   #current: number;
   #currentStarted: number;
   /** Segments open for writing (opened, and their name made durable, once). */
@@ -187,6 +189,7 @@ export class Spool {
       this.#total += size;
     }
     this.#toReplay = existing;
+    this.#unreplayed = new Set(existing);
     this.#current = (existing.at(-1) ?? 0) + 1;
     this.#currentStarted = this.#now();
   }
@@ -251,6 +254,7 @@ export class Spool {
         if (length > 0) yield { segment, encoding: kind.encoding, body, ...(kind.compression === undefined ? {} : { compression: kind.compression }) };
         at += HEADER + length;
       }
+      this.#unreplayed.delete(segment);
     }
   }
 
@@ -287,14 +291,15 @@ export class Spool {
 
   /**
    * Deletes every sealed segment `unneeded` says yes to, in any order (each segment replays on its
-   * own), never one being written; `background` as in deleteBefore.
+   * own), never one being written nor one of the last run that replay() has not read; `background`
+   * as in deleteBefore.
    */
   deleteWhere(unneeded: (segment: number) => boolean, options: { background?: boolean } = {}): number {
     this.#rotateIfDue(); // a segment due to be sealed can go now, not after the next append
     let deleted = 0;
     for (const [seq, size] of this.#sizes) {
       if (seq >= this.#current) break;
-      if (!unneeded(seq) || this.#files.has(seq)) continue;
+      if (!unneeded(seq) || this.#files.has(seq) || this.#unreplayed.has(seq)) continue;
       if (this.#pending.some((p) => p.segment === seq) || this.#inFlight.some((c) => c.segment === seq)) continue;
       const path = join(this.dir, segmentName(seq));
       if (options.background !== true || this.#closed) {
