@@ -10,10 +10,15 @@
  * - `rowPerTrace`: the schema before it (schema 6-10): a row per trace keyed by its id, with the
  *   store's pragmas.
  *
+ * - `postgres` (with `--postgres <url>`, a database it may write): PostgresStore.record's committed
+ *   ids alone, a row per trace in one INSERT … unnest … ON CONFLICT, as instances sharing a store
+ *   write them; wall ms only (the server's CPU is another process's).
+ *
  * Prints one JSON line: CPU and wall ms of each size's writes, best and mean of 5, and the bytes the
  * index holds in array buffers.
  *
  *   npm run build && taskset -c 1 node --expose-gc bench/committed.mjs [--skip-row-per-trace]
+ *     [--postgres postgresql://recruit:recruit@127.0.0.1:55432/recruit (bash scripts/postgres.sh start; url)]
  */
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
@@ -21,6 +26,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../dist/store/sqlite.js';
+import { PostgresStore } from '../dist/store/postgres.js';
 
 const PER_WRITE = 4000;
 const SIZES = [0, 250_000, 1_000_000, 2_000_000];
@@ -28,29 +34,29 @@ const dir = mkdtempSync(join(tmpdir(), 'n1lens-bench-committed-'));
 const traceIds = (n) => Array.from({ length: n }, () => randomBytes(16).toString('hex'));
 const round = (x) => +x.toFixed(2);
 
-function timed(fn) {
+async function timed(fn) {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  fn();
+  await fn();
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   return { wall, cpu: (cpu.user + cpu.system) / 1000 };
 }
 
 /** Writes until `size` ids are remembered, then times 5 writes (and `extra` after each). */
-function measure(name, write, extra) {
+async function measure(name, write, extra) {
   const sizes = [];
   let written = 0;
   let nowMs = 0;
   for (const size of SIZES) {
-    for (; written < size; written += PER_WRITE) write(traceIds(PER_WRITE), (nowMs += 1000));
+    for (; written < size; written += PER_WRITE) await write(traceIds(PER_WRITE), (nowMs += 1000));
     const runs = [];
     const lookups = [];
     for (let i = 0; i < 5; i++) {
       const ids = traceIds(PER_WRITE);
-      runs.push(timed(() => write(ids, (nowMs += 1000))));
+      runs.push(await timed(() => write(ids, (nowMs += 1000))));
       written += PER_WRITE;
-      if (extra !== undefined) lookups.push(timed(() => extra(ids)));
+      if (extra !== undefined) lookups.push(await timed(() => extra(ids)));
     }
     const figures = {
       idsBefore: size,
@@ -67,12 +73,16 @@ function measure(name, write, extra) {
 
 const buffersBefore = process.memoryUsage().arrayBuffers;
 const store = SqliteStore.open(join(dir, 'store.db'));
-const storeSizes = measure(
+const storeSizes = await measure(
   'store',
   (ids, nowMs) => store.writeRowsSync(undefined, { traceIds: ids, nowMs }, []),
   (ids) => store.committed([...ids.slice(0, 25), ...traceIds(25)]),
 );
-globalThis.gc?.(); // with --expose-gc: tables a resize left behind are not counted
+// With --expose-gc: tables a resize left behind are not counted (their memory is freed a turn after the GC).
+for (let i = 0; i < 3; i++) {
+  globalThis.gc?.();
+  await new Promise((r) => setTimeout(r, 50));
+}
 const indexBytes = process.memoryUsage().arrayBuffers - buffersBefore;
 store.closeSync();
 
@@ -87,8 +97,22 @@ if (!process.argv.includes('--skip-row-per-trace')) {
   const write = db.transaction((ids, nowMs) => {
     for (const id of ids) insert.run(id, nowMs);
   });
-  rowPerTrace = measure('rowPerTrace', (ids, nowMs) => write(ids, nowMs));
+  rowPerTrace = await measure('rowPerTrace', (ids, nowMs) => write(ids, nowMs));
   db.close();
 }
+
+let postgres;
+const postgresAt = process.argv.indexOf('--postgres');
+if (postgresAt > 0) {
+  const shared = await PostgresStore.open(process.argv[postgresAt + 1]);
+  await shared.pruneCommitted(Number.POSITIVE_INFINITY); // a database used before starts empty
+  postgres = await measure(
+    'postgres',
+    (ids, nowMs) => shared.record([], { traceIds: ids, nowMs }),
+    (ids) => shared.committed([...ids.slice(0, 25), ...traceIds(25)]),
+  );
+  await shared.pruneCommitted(Number.POSITIVE_INFINITY);
+  await shared.close();
+}
 rmSync(dir, { recursive: true, force: true });
-console.log(JSON.stringify({ perWrite: PER_WRITE, store: storeSizes, indexMiB: round(indexBytes / 2 ** 20), rowPerTrace }));
+console.log(JSON.stringify({ perWrite: PER_WRITE, store: storeSizes, indexMiB: round(indexBytes / 2 ** 20), rowPerTrace, postgres }));
