@@ -68,14 +68,8 @@ class HashGeneration {
   }
 
   has(hi: number, lo: number): boolean {
-    const keys = this.#keys;
-    const slots = keys.length / 2;
-    for (let slot = firstSlot(hi, slots); ; slot = slot + 1 === slots ? 0 : slot + 1) {
-      const h = keys[2 * slot]!;
-      const l = keys[2 * slot + 1]!;
-      if (h === 0 && l === 0) return false;
-      if (h === hi && l === lo) return true;
-    }
+    const slot = probe(this.#keys, hi, lo);
+    return this.#keys[2 * slot] !== 0 || this.#keys[2 * slot + 1] !== 0;
   }
 
   add(hi: number, lo: number): void {
@@ -96,22 +90,26 @@ class HashGeneration {
   }
 }
 
-/** The slot a key's probe starts at: its high half scaled to the table (uniform for any size). */
-const firstSlot = (hi: number, slots: number): number => Math.floor((hi / 4294967296) * slots);
+/**
+ * The slot holding the key, or the empty slot where it would go: linear probing from its high half
+ * scaled to the table (uniform for any size).
+ */
+function probe(keys: Uint32Array, hi: number, lo: number): number {
+  const slots = keys.length / 2;
+  for (let slot = Math.floor((hi / 4294967296) * slots); ; slot = slot + 1 === slots ? 0 : slot + 1) {
+    const h = keys[2 * slot]!;
+    const l = keys[2 * slot + 1]!;
+    if ((h === hi && l === lo) || (h === 0 && l === 0)) return slot;
+  }
+}
 
 /** Puts the key in `keys` unless there already; true when put. */
 function place(keys: Uint32Array, hi: number, lo: number): boolean {
-  const slots = keys.length / 2;
-  for (let slot = firstSlot(hi, slots); ; slot = slot + 1 === slots ? 0 : slot + 1) {
-    const h = keys[2 * slot]!;
-    const l = keys[2 * slot + 1]!;
-    if (h === hi && l === lo) return false;
-    if (h === 0 && l === 0) {
-      keys[2 * slot] = hi;
-      keys[2 * slot + 1] = lo;
-      return true;
-    }
-  }
+  const slot = probe(keys, hi, lo);
+  if (keys[2 * slot] !== 0 || keys[2 * slot + 1] !== 0) return false;
+  keys[2 * slot] = hi;
+  keys[2 * slot + 1] = lo;
+  return true;
 }
 
 export class CommittedTraceIndex {
