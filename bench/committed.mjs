@@ -25,6 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SQLITE_MIGRATIONS } from '../dist/store/migrations.js';
 import { SqliteStore } from '../dist/store/sqlite.js';
 import { PostgresStore } from '../dist/store/postgres.js';
 
@@ -91,8 +92,7 @@ if (!process.argv.includes('--skip-row-per-trace')) {
   const db = new Database(join(dir, 'row-per-trace.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.exec(`CREATE TABLE spool_committed (trace_id TEXT PRIMARY KEY, committed_ms REAL NOT NULL) WITHOUT ROWID;
-           CREATE INDEX spool_committed_by_time ON spool_committed(committed_ms);`);
+  db.exec(SQLITE_MIGRATIONS[5]); // migration 6: spool_committed as schema versions 6-10 had it
   const insert = db.prepare('INSERT INTO spool_committed (trace_id, committed_ms) VALUES (?, ?) ON CONFLICT (trace_id) DO NOTHING');
   const write = db.transaction((ids, nowMs) => {
     for (const id of ids) insert.run(id, nowMs);
