@@ -7,6 +7,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { onShutdown, shutdownMessage } from './lifecycle.js';
 
@@ -51,6 +52,34 @@ export function collectOnOneThread(cores: number, flags: readonly string[]): boo
   return cores === 1 && !GC_THREAD_FLAGS.some((name) => flagGiven(flags, name));
 }
 
+/**
+ * What `--single-threaded-gc` turns off, but parallel marking: V8 gives a heap its marking workers
+ * when the heap is set up, and this process's own heap, set up with them, fails a CHECK and aborts
+ * the process at its next mark-compact once parallel marking is off (a flag set at run time reaches
+ * every isolate). Concurrent marking off leaves parallel marking to the atomic pause only.
+ */
+export const ONE_GC_THREAD_FLAGS = [
+  '--no-concurrent-marking',
+  '--no-cppheap-concurrent-marking',
+  '--no-parallel-scavenge',
+  '--no-concurrent-sweeping',
+  '--no-parallel-compaction',
+  '--no-parallel-pointer-update',
+  '--no-concurrent-array-buffer-sweeping',
+] as const;
+
+/**
+ * Makes every isolate created from now on, and this one, collect garbage without helper threads but
+ * at the atomic pause. A marking cycle this isolate began with concurrent markers must also end with
+ * them, so a full collection first finishes whatever cycle is under way.
+ */
+export function collectOnOneThreadFromNow(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+  setFlagsFromString('--no-expose-gc');
+  for (const flag of ONE_GC_THREAD_FLAGS) setFlagsFromString(flag);
+}
+
 /** The process's V8 flags: its command line and NODE_OPTIONS. */
 export function nodeFlags(): string[] {
   return [...process.execArgv, ...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/).filter(Boolean)];
@@ -68,8 +97,7 @@ export const DEFAULT_MAX_BUFFER_MIB = 256;
 export function serveOnThread(argv: string[], maxBufferMib: number): Promise<number> {
   const flags = nodeFlags();
   const limits = serveHeapLimits(maxBufferMib, flags);
-  // Read when an isolate's heap is set up: the thread made next gets it.
-  if (collectOnOneThread(availableParallelism(), flags)) setFlagsFromString('--single-threaded-gc');
+  if (collectOnOneThread(availableParallelism(), flags)) collectOnOneThreadFromNow();
   return new Promise((resolve) => {
     const worker = new Worker(new URL('./n1lens.js', import.meta.url), { argv, resourceLimits: limits });
     let failed = false;
