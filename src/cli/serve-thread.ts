@@ -58,7 +58,7 @@ export function collectOnOneThread(cores: number, flags: readonly string[]): boo
  * the process at its next mark-compact once parallel marking is off (a flag set at run time reaches
  * every isolate). Concurrent marking off leaves parallel marking to the atomic pause only.
  */
-export const ONE_GC_THREAD_FLAGS = [
+const ONE_GC_THREAD_FLAGS = [
   '--no-concurrent-marking',
   '--no-cppheap-concurrent-marking',
   '--no-parallel-scavenge',
