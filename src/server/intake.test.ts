@@ -55,6 +55,8 @@ function exportOf(spans: readonly OtlpJsonSpan[]): Export {
 
 /** The spans of one Django request (djangoRequest), server span first. */
 const requestSpans = (options: Parameters<typeof djangoRequest>[0]): OtlpJsonSpan[] => djangoRequest(options).resourceSpans[0]!.scopeSpans.flatMap((s) => s.spans);
+/** Intake options under which it analyses and writes only when a test calls tick() (its timer's period is an hour). */
+const TICKS_ONLY_WHEN_TOLD = { pollIntervalMs: 3_600_000, writeIntervalMs: 3_600_000 };
 
 /** 19 requests, some overlapping, spans in the order they end (the root last), cut into exports of 5 spans as a Collector batches them. */
 function overlappingExports(): Export[] {
@@ -377,7 +379,12 @@ describe('Intake replay after a crash', () => {
   it("deletes each spool segment once its traces are committed, while an older one waits for a trace's root", async () => {
     const clock = { now: 1_000_000 };
     const dir = join(tempDir('spool-pins'), 'spool');
-    const intake = new Intake({ store: Store.open(':memory:'), metrics: createMetrics(), spool: Spool.open({ dir, commitMs: 1, segmentBytes: 1 }), traceWaitMs: 100, now: () => clock.now });
+    // Ticks only when the test says: a timer's tick while the filler's write is in flight would seal
+    // its segment, whose file the write's end then closes, and the test's tick would delete it.
+    const intake = new Intake({
+      store: Store.open(':memory:'), metrics: createMetrics(), spool: Spool.open({ dir, commitMs: 1, segmentBytes: 1 }), traceWaitMs: 100, now: () => clock.now,
+      ...TICKS_ONLY_WHEN_TOLD,
+    });
     const segments = (): string[] => readdirSync(dir).filter((f) => f.endsWith('.seg')).sort();
     const take = async (spans: OtlpJsonSpan[]): Promise<string> => {
       const result = await intake.acceptProtobuf(exportOf(spans).bytes, 'http');
@@ -421,7 +428,7 @@ describe('Intake replay after a crash', () => {
     const dir = join(tempDir('spool-late'), 'spool');
     const store = Store.open(':memory:');
     const spool = Spool.open({ dir, commitMs: 1, segmentBytes: 1, maxBytes: 64 * 1024 });
-    const intake = new Intake({ store, metrics: createMetrics(), spool, traceWaitMs: 100, now: () => clock.now });
+    const intake = new Intake({ store, metrics: createMetrics(), spool, traceWaitMs: 100, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD });
     const body = exportOf(requestSpans({ traceId: '7'.repeat(32), repeats: 6 })).bytes;
     const send = () => intake.acceptProtobuf(body, 'http');
     const first = await send();
