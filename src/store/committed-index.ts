@@ -68,8 +68,7 @@ class HashGeneration {
   }
 
   has(hi: number, lo: number): boolean {
-    const slot = probe(this.#keys, hi, lo);
-    return this.#keys[2 * slot] !== 0 || this.#keys[2 * slot + 1] !== 0;
+    return occupied(this.#keys, probe(this.#keys, hi, lo));
   }
 
   add(hi: number, lo: number): void {
@@ -85,7 +84,7 @@ class HashGeneration {
   #resize(length: number): void {
     const old = this.#keys;
     const keys = new Uint32Array(length);
-    for (let i = 0; i < old.length; i += 2) if (old[i] !== 0 || old[i + 1] !== 0) place(keys, old[i]!, old[i + 1]!);
+    for (let slot = 0; slot < old.length / 2; slot++) if (occupied(old, slot)) place(keys, old[2 * slot]!, old[2 * slot + 1]!);
     this.#keys = keys;
   }
 }
@@ -103,10 +102,15 @@ function probe(keys: Uint32Array, hi: number, lo: number): number {
   }
 }
 
+/** Whether slot `slot` holds a key ((0, 0) marks an empty one). */
+function occupied(keys: Uint32Array, slot: number): boolean {
+  return keys[2 * slot] !== 0 || keys[2 * slot + 1] !== 0;
+}
+
 /** Puts the key in `keys` unless there already; true when put. */
 function place(keys: Uint32Array, hi: number, lo: number): boolean {
   const slot = probe(keys, hi, lo);
-  if (keys[2 * slot] !== 0 || keys[2 * slot + 1] !== 0) return false;
+  if (occupied(keys, slot)) return false;
   keys[2 * slot] = hi;
   keys[2 * slot + 1] = lo;
   return true;
