@@ -73,8 +73,9 @@ export class SpanReader {
       this.#note(scan, pos + 2, end - pos);
       return;
     }
-    const spanAt = pos;
     const shards = this.shards;
+    if (shards > 1 && this.#skippedForeign(pos, end)) return;
+    const spanAt = pos;
     /** Shard mode: the (last) trace id belongs to another shard, and whether attributes were skipped for it. */
     let foreign = false;
     let skipped = false;
@@ -255,6 +256,79 @@ export class SpanReader {
         instance,
       ),
     );
+  }
+
+  /**
+   * Shard mode's fast path for another shard's span: one that opens with its 16-byte trace id (as
+   * every SDK writes it) is walked tag by tag for the fields rejectReason reads and counted when
+   * valid; true when it was. Anything unusual (a second trace id, a long tag or length, a group,
+   * a truncated field) returns false, for read's full walk to decide as it always has.
+   */
+  #skippedForeign(pos: number, end: number): boolean {
+    const c = this.#cursor;
+    const buf = c.buf;
+    if (end - pos < 18 || buf[pos] !== 0x0a || buf[pos + 1] !== 16 || shardOfTraceIdBytes(buf, pos + 2, this.shards) === this.shard) return false;
+    let spanStart = -1;
+    let spanLength = 0;
+    let parentLength = 0;
+    let startAt = -1;
+    let endAt = -1;
+    let p = pos + 18;
+    while (p < end) {
+      let tag = buf[p++]!;
+      if (tag >= 0x80) {
+        const high = buf[p++]!;
+        if (high >= 0x80) return false;
+        tag = (tag & 0x7f) | (high << 7);
+      }
+      if (tag < 8) return false; // field 0: an error, which read reports
+      switch (tag & 7) {
+        case WIRE_LEN: {
+          // Up to four bytes: some writers pad lengths they fill in afterwards (22 as 96 80 00).
+          let n = buf[p++]!;
+          if (n >= 0x80) {
+            n &= 0x7f;
+            let byte = 0x80;
+            for (let shift = 7; byte >= 0x80; shift += 7) {
+              if (shift > 21) return false;
+              byte = buf[p++]!;
+              n |= (byte & 0x7f) << shift;
+            }
+          }
+          if (tag === 0x12) {
+            spanStart = p;
+            spanLength = n;
+          } else if (tag === 0x22) parentLength = n;
+          else if (tag === 0x0a) return false; // a second trace id decides the shard: read walks it
+          p += n;
+          break;
+        }
+        case WIRE_FIXED64:
+          if (tag === 0x39) startAt = p;
+          else if (tag === 0x41) endAt = p;
+          p += 8;
+          break;
+        case WIRE_FIXED32:
+          p += 4;
+          break;
+        case 0: // varint
+          while (p < end && buf[p]! >= 0x80) p++;
+          p++;
+          break;
+        default:
+          return false;
+      }
+    }
+    if (p !== end) return false;
+    const startHi = startAt < 0 ? 0 : c.word(startAt + 4) >>> 0;
+    const startLo = startAt < 0 ? 0 : c.word(startAt) >>> 0;
+    const endHi = endAt < 0 ? 0 : c.word(endAt + 4) >>> 0;
+    const endLo = endAt < 0 ? 0 : c.word(endAt) >>> 0;
+    if (isValid(c, pos + 2, 16, spanStart, spanLength, parentLength, startHi, startLo, endHi, endLo)) {
+      this.accepted++;
+      if (this.scan !== undefined) this.#note(this.scan, pos + 2, end - pos);
+    }
+    return true;
   }
 
   /** Scan mode: a span of the trace at traceStart, `bytes` long on the wire. */
