@@ -9,7 +9,7 @@ import { buildRecord, nanosToMs } from '../to-span.js';
 import { locationOf } from '../location.js';
 import { shardOfTraceIdBytes } from '../shard.js';
 import { AttributeReader } from './attributes.js';
-import { fail, failNumbered, truncatedNumbered, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, type WireCursor } from './cursor.js';
+import { fail, failNumbered, truncatedNumbered, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, type WireCursor } from './cursor.js';
 import type { TraceScan } from './decoder.js';
 import type { WireStrings } from './strings.js';
 
@@ -311,7 +311,7 @@ export class SpanReader {
         case WIRE_FIXED32:
           p += 4;
           break;
-        case 0: // varint
+        case WIRE_VARINT:
           while (p < end && buf[p]! >= 0x80) p++;
           p++;
           break;
