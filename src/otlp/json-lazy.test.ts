@@ -380,6 +380,10 @@ describe('LazyJsonReader.decodeShardTo', () => {
     const both = JSON.stringify({ resourceSpans: [...JSON.parse(a!).resourceSpans, ...JSON.parse(b!).resourceSpans] });
     let n = 0;
     lines.push(both.replace(/"spanId":"[0-9a-f]{16}"/g, (id) => (++n === 3 ? '"spanId":"0000000000000000"' : id)));
+    // Attributes whose text holds brackets, escaped quotes and nested values: another shard skips
+    // them by strings and brackets only (#skipUnread), and must find their end without giving up.
+    const tricky = String.raw`{"key":"tricky","value":{"stringValue":"a]}\"[{\\"}},{"key":"list","value":{"arrayValue":{"values":[{"stringValue":"]"},{"kvlistValue":{"values":[{"key":"k]","value":{"intValue":"1"}}]}}]}}},`;
+    lines.push(both.replaceAll('"attributes":[{', `"attributes":[${tricky}{`));
     const reader = createLazyJsonReader();
     const indexed = (decode: (sink: SpanSink) => unknown) => {
       const { sink, handed } = collect();

@@ -27,7 +27,7 @@ import { REJECT_ORDER } from './wire/span.js';
 import { latin1Slice, utf8Slice } from './slice.js';
 import { StatementSplitter } from './statement-split.js';
 import { SPAN_KINDS, STATUS_CODES } from './json.js';
-import { shardOfTraceId } from './shard.js';
+import { shardOfTraceId, shardOfWord } from './shard.js';
 
 /**
  * Reads OTLP/JSON lines one at a time. It owns its memo tables, so a reader kept for a file hands
@@ -114,6 +114,9 @@ const SIMPLE_ESCAPE = new Uint8Array(256);
 for (const c of '"\\/bfnrt') SIMPLE_ESCAPE[c.charCodeAt(0)] = 1;
 /** Deeper nesting in a skipped value is left to JSON.parse. */
 const MAX_DEPTH = 64;
+/** The bytes #skipUnread stops at: a quote and the four brackets. */
+const SKIP_STOP = new Uint8Array(256);
+for (const c of [QUOTE, OPEN_BRACKET, CLOSE_BRACKET, OPEN_BRACE, CLOSE_BRACE]) SKIP_STOP[c] = 1;
 /** json.ts's checkAnyValue stops validating nested array and kvlist values at this depth. */
 const ANY_VALUE_DEPTH = 8;
 
@@ -512,6 +515,31 @@ class LazyReader implements LazyJsonReader {
     }
     if (c === MINUS || (c !== undefined && c >= ZERO && c <= NINE)) return this.#numberEnd(p);
     return giveUp();
+  }
+
+  /**
+   * The array or object at p skipped without checking it as JSON: only its strings and brackets are
+   * followed, to find its end. For another shard's attributes, which that shard reads whole, so
+   * #skip's check of every member is not needed here.
+   */
+  #skipUnread(p: number): number {
+    const b = this.#b;
+    const n = this.#n;
+    const stop = SKIP_STOP;
+    let depth = 0;
+    for (;;) {
+      while (p < n && stop[b[p]!] === 0) p++;
+      if (p >= n) giveUp();
+      const c = b[p]!;
+      if (c === QUOTE) p = this.#stringEnd(p + 1) + 1;
+      else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
+        depth++;
+        p++;
+      } else {
+        p++;
+        if (--depth === 0) return p;
+      }
+    }
   }
 
   #literal(p: number, x: number, y: number, z: number): number {
@@ -925,15 +953,21 @@ class LazyReader implements LazyJsonReader {
             this.#traceState = 1;
             this.#traceId = this.#lastTraceId = this.#traceHex(at + 1);
             this.#lastTraceAt = at + 1;
+            if (this.#shards > 1) {
+              // Its shard from the words just read (the id's last four bytes), not from its text again.
+              this.#shardTrace = this.#traceId;
+              this.#shardOfTrace = shardOfWord(this.#w3, this.#shards);
+            }
           }
         }
         break;
       case F_ATTRIBUTES:
         bit = 32;
         if (b[at] === 0x6e) giveUp();
-        // Another shard's span (its trace id already read): its attributes are only checked as JSON;
-        // the shard that owns it reads them, and meets whatever makes the line given up or refused.
-        p = this.#shards > 1 && this.#traceState === 1 && !this.#mine() ? this.#skip(at, 4) : this.#array(at, A_SPAN_ATTRIBUTES);
+        // Another shard's span (its trace id already read): its attributes are skipped unread (see
+        // #skipUnread); the shard that owns it reads them, and meets whatever makes the line given up
+        // or refused.
+        p = this.#shards > 1 && this.#traceState === 1 && b[at] === OPEN_BRACKET && !this.#mine() ? this.#skipUnread(at) : this.#array(at, A_SPAN_ATTRIBUTES);
         break;
       case F_PARENT_SPAN_ID:
         bit = 64;
