@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Analyzer, OfflineAnalysis } from './analyzer.js';
 import { decodeProtobufRequest } from './otlp/protobuf.js';
+import { refusedIn } from './otlp/span.js';
 import { djangoRequest, encodeProtobuf, type OtlpJsonRequest, type OtlpJsonSpan } from './otlp/testing.js';
 import { createWireDecoder } from './otlp/wire/decoder.js';
 
@@ -58,10 +59,14 @@ describe('Analyzer.addMessage', () => {
         for (let at = 0, i = 0; at < order.length; i++) {
           const bytes = message(order.slice(at, at + sizes[i % sizes.length]!));
           at += sizes[i % sizes.length]!;
-          const spans = decodeProtobufRequest(bytes).spans;
-          records.push(...byRecords.add(spans, read + spans.length), ...byRecords.poll(read + spans.length));
-          const { batch, analyses } = byColumns.addMessage(decoder, bytes, (accepted) => (read += accepted));
+          const decoded = decodeProtobufRequest(bytes);
+          const spans = decoded.spans;
+          // The clock counts every span read, refused ones too (offlineAnalyzerOptions).
+          const clock = read + spans.length + refusedIn(decoded);
+          records.push(...byRecords.add(spans, clock), ...byRecords.poll(clock));
+          const { batch, analyses } = byColumns.addMessage(decoder, bytes, (spansRead) => (read += spansRead));
           expect(batch.accepted).toBe(spans.length);
+          expect(read).toBe(clock);
           columns.push(...analyses, ...byColumns.poll(read));
         }
         records.push(...byRecords.flush());

@@ -5,8 +5,8 @@ import { RollupSet } from './detect/rollup.js';
 import type { RequestAnalysis } from './detect/types.js';
 import type { CodeLocation } from './detect/types.js';
 import { decodeJsonLineTo, inProtobufUnit, isRawUnit, type TraceUnit, type UnitDecoders } from './otlp/file.js';
-import type { SpanRecord, SpanSink } from './otlp/span.js';
-import type { SinkBatch, WireDecoder } from './otlp/wire/decoder.js';
+import { refusedIn, type SpanRecord, type SpanSink } from './otlp/span.js';
+import { spansRead, type SinkBatch, type WireDecoder } from './otlp/wire/decoder.js';
 import { isRequestSpan } from './traces/assemble.js';
 import { createSqlNormalizer } from './sql/index.js';
 import { createNoiseFilter } from './sql/noise.js';
@@ -53,14 +53,14 @@ export class Analyzer {
 
   /**
    * `add` for one OTLP/protobuf message, decoded straight into the open traces' columns (no record
-   * per DB span). `now` is told how many spans the message held and returns the batch's time.
+   * per DB span). `now` is told how many spans the message held, valid or not, and returns the batch's time.
    */
-  addMessage(decoder: WireDecoder, bytes: Uint8Array, now: (accepted: number) => number, source?: string): { batch: SinkBatch; analyses: RequestAnalysis[] } {
+  addMessage(decoder: WireDecoder, bytes: Uint8Array, now: (read: number) => number, source?: string): { batch: SinkBatch; analyses: RequestAnalysis[] } {
     return this.addDecoded((sink) => decoder.decodeTo(bytes, sink), now, source);
   }
 
   /** `addMessage` for any decoder that writes into a SpanSink (an OTLP JSON line: otlp/file.ts decodeJsonLineTo). */
-  addDecoded(decode: (sink: SpanSink) => SinkBatch, now: (accepted: number) => number, source?: string): { batch: SinkBatch; analyses: RequestAnalysis[] } {
+  addDecoded(decode: (sink: SpanSink) => SinkBatch, now: (read: number) => number, source?: string): { batch: SinkBatch; analyses: RequestAnalysis[] } {
     const assembler = this.assembler;
     assembler.begin(source);
     let batch: SinkBatch;
@@ -72,7 +72,7 @@ export class Analyzer {
       this.#evicted.push(...assembler.end(now(0)));
       throw error;
     }
-    return { batch, analyses: this.#analyse(assembler.end(now(batch.accepted))) };
+    return { batch, analyses: this.#analyse(assembler.end(now(spansRead(batch)))) };
   }
 
   /** Analyses the traces complete at `now`. */
@@ -128,7 +128,8 @@ class OpenTraceSink implements SpanSink {
 }
 
 /**
- * The Analyzer's settings offline. A file has no clock, so the clock is spans read: a trace is
+ * The Analyzer's settings offline. A file has no clock, so the clock is spans read, valid or not
+ * (so that a `--jobs` shard need not read another shard's span past its trace id): a trace is
  * complete once 200k spans have gone by without one of its own, at the 50k open-trace limit, or at
  * the end. Split into `shards` (n1-report --jobs), each shard keeps its share of the limits.
  */
@@ -156,24 +157,25 @@ export class OfflineAnalysis {
     this.#onAnalysed = onAnalysed;
   }
 
-  add(spans: readonly SpanRecord[]): void {
-    this.#spansRead += spans.length;
+  /** Adds decoded spans; `refused`: how many more spans their request held that were refused (the clock counts them too). */
+  add(spans: readonly SpanRecord[], refused = 0): void {
+    this.#spansRead += spans.length + refused;
     this.#take(this.analyzer.add(spans, this.#spansRead));
     this.#take(this.analyzer.poll(this.#spansRead));
   }
 
   /** `add` for one OTLP/protobuf message, decoded straight into columns (Analyzer.addMessage). */
   addMessage(decoder: WireDecoder, bytes: Uint8Array): void {
-    this.#take(this.analyzer.addMessage(decoder, bytes, (accepted) => (this.#spansRead += accepted)).analyses);
+    this.#take(this.analyzer.addMessage(decoder, bytes, (read) => (this.#spansRead += read)).analyses);
     this.#take(this.analyzer.poll(this.#spansRead));
   }
 
   /** One unit of otlp/file.ts's readTraceUnits, with the decoders of its file: protobuf messages and JSON lines go straight into columns. */
   addUnit(unit: TraceUnit, decoders: UnitDecoders): void {
-    if (!isRawUnit(unit)) this.add(unit.spans);
+    if (!isRawUnit(unit)) this.add(unit.spans, refusedIn(unit));
     else if (unit.raw === 'protobuf') inProtobufUnit(unit, (bytes) => this.addMessage(decoders.wire, bytes));
     else {
-      this.#take(this.analyzer.addDecoded((sink) => decodeJsonLineTo(unit, decoders, sink), (accepted) => (this.#spansRead += accepted)).analyses);
+      this.#take(this.analyzer.addDecoded((sink) => decodeJsonLineTo(unit, decoders, sink), (read) => (this.#spansRead += read)).analyses);
       this.#take(this.analyzer.poll(this.#spansRead));
     }
   }

@@ -64,6 +64,29 @@ describe('n1-report --jobs', () => {
     for (const jobs of [2, 3]) expect(report([damaged], jobs)).toEqual(one);
   }, 120_000);
 
+  it('gives the --jobs 1 report when JSON lines hold refused spans and spans naming their trace twice', () => {
+    // Another shard's span is read no further than its trace id, so the span clock and each span's
+    // index count refused spans too, in lines read lazily and in lines decoded whole alike.
+    const lines = gunzipSync(readFileSync(recording)).toString('utf8').split('\n').filter((l) => l.trim() !== '');
+    const traceIds = [...new Set(lines.join('\n').match(/"traceId":"[0-9a-f]{32}"/g))];
+    expect(traceIds.length).toBeGreaterThan(4);
+    const edited = lines.map((line, i) => {
+      let ids = 0;
+      let ends = 0;
+      // The second span's id zeroed, the fourth's end before its start: both refused.
+      let out = line.replace(/"spanId":"[0-9a-f]{16}"/g, (id) => (++ids === 2 ? '"spanId":"0000000000000000"' : id));
+      out = out.replace(/"endTimeUnixNano":"[0-9]+"/g, (end) => (++ends === 4 ? '"endTimeUnixNano":"1"' : end));
+      if (i % 5 === 4) out = out.replace(/"traceId"/g, '"trace_id"'); // decoded whole (JSON.parse + json.ts)
+      // One span names a second trace (the last one counts, as JSON.parse reads it): every shard decodes the line whole.
+      if (i === 7) out = out.replace(/"traceId":"[0-9a-f]{32}"/, (first) => `${first},${traceIds[3]}`);
+      return out;
+    });
+    expect(edited.join('\n')).toContain('"endTimeUnixNano":"1"');
+    const file = join(dir, 'refused.jsonl');
+    writeFileSync(file, edited.join('\n') + '\n');
+    expectSameAsOneJob([file]);
+  }, 120_000);
+
   it('counts spans once across overlapping files of different formats, as --jobs 1 does', () => {
     expectSameAsOneJob([
       join(testdata, 'django-sqlite-old-semconv.jsonl'),

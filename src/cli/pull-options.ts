@@ -6,6 +6,7 @@ import type { RollupSet } from '../detect/rollup.js';
 import type { RequestAnalysis } from '../detect/types.js';
 // The pull clients (and protobufjs, which Tempo's protobuf answers need) load only for --from.
 import type { PullQuery, PullStats } from '../otlp/pull/index.js';
+import { refusedIn } from '../otlp/span.js';
 import { parseDuration } from '../report/period.js';
 import { loadSchema, schemaNaming } from '../suggest/index.js';
 import type { ReportOptions } from '../report/index.js';
@@ -116,7 +117,7 @@ export async function analysePull(
   const stats: PullStats = { fetched: 0, failed: 0, failures: [] };
   const progress = progressLine(program, stats, offline);
   for await (const batch of source.traces(query, stats)) {
-    offline.add(batch.spans);
+    offline.add(batch.spans, refusedIn(batch));
     progress.update();
   }
   const rollups = offline.finish();

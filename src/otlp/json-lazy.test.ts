@@ -17,7 +17,7 @@ import { createLazyJsonReader, type LazyJsonReader } from './json-lazy.js';
 import { shardOfTraceId } from './shard.js';
 import { StatementSplitter } from './statement-split.js';
 import type { DecodedBatch, SpanRecord, SpanSink } from './span.js';
-import type { SinkBatch } from './wire/decoder.js';
+import { spansRead, type SinkBatch } from './wire/decoder.js';
 import { djangoRequest, jsonLines, type OtlpJsonRequest } from './testing.js';
 
 /** What a sink is handed, as comparable values: a plain DB span as its record's fields, others as records. */
@@ -372,16 +372,16 @@ describe('createLazyJsonReader', () => {
 });
 
 describe('LazyJsonReader.decodeShardTo', () => {
-  it("splits a line's spans by trace among shards, each at its index among all valid spans, counting every shard's", () => {
+  it("splits a line's spans by trace among shards, each at its index among the line's spans, every span counted once", () => {
     const data = gunzipSync(readFileSync('samples/traces/recruit.jsonl.gz')).toString('utf8');
     const lines = data.split('\n').filter((l) => l.trim() !== '').slice(0, 40);
-    // Two traces in one request, and a span the reader refuses (all-zero id) between valid ones, so indexes skip it.
+    // Two traces in one request, and a span the reader refuses (all-zero id) between valid ones: indexes count it.
     const [a, b] = jsonLines([djangoRequest({ repeats: 3 }), djangoRequest({ repeats: 2, traceId: '5af92f3577b34da6a3ce929d0e0e4737' })]).trim().split('\n');
     const both = JSON.stringify({ resourceSpans: [...JSON.parse(a!).resourceSpans, ...JSON.parse(b!).resourceSpans] });
     let n = 0;
     lines.push(both.replace(/"spanId":"[0-9a-f]{16}"/g, (id) => (++n === 3 ? '"spanId":"0000000000000000"' : id)));
     // Attributes whose text holds brackets, escaped quotes and nested values: another shard skips
-    // them by strings and brackets only (#skipUnread), and must find their end without giving up.
+    // them by strings and brackets only (#skipSpanRest), and must find their end without giving up.
     const tricky = String.raw`{"key":"tricky","value":{"stringValue":"a]}\"[{\\"}},{"key":"list","value":{"arrayValue":{"values":[{"stringValue":"]"},{"kvlistValue":{"values":[{"key":"k]","value":{"intValue":"1"}}]}}]}}},`;
     lines.push(both.replaceAll('"attributes":[{', `"attributes":[${tricky}{`));
     const reader = createLazyJsonReader();
@@ -399,11 +399,15 @@ describe('LazyJsonReader.decodeShardTo', () => {
       const bytes = Buffer.from(line);
       const whole = indexed((sink) => reader.decodeTo(bytes, sink));
       expect(whole.batch).toBeDefined();
+      const read = spansRead(whole.batch as SinkBatch);
       expect((whole.batch as SinkBatch).accepted).toBe(whole.spans.length);
-      expect(whole.spans.map((s) => s.at)).toEqual(whole.spans.map((_, i) => i));
+      // Indexes among all the line's spans: the refused one's is skipped.
+      const at = whole.spans.map((s) => s.at);
+      expect(at.every((x, i) => x < read && (i === 0 || x > at[i - 1]!))).toBe(true);
+      expect(at.length < read).toBe(read > whole.spans.length);
       for (const shards of [2, 3]) {
         const parts = Array.from({ length: shards }, (_, shard) => indexed((sink) => reader.decodeShardTo(bytes, sink, shard, shards)));
-        for (const part of parts) expect(part.batch).toEqual(whole.batch);
+        for (const part of parts) expect(spansRead(part.batch as SinkBatch)).toBe(read);
         const union = parts.flatMap((part) => part.spans).sort((a, b) => a.at - b.at);
         expect(union).toEqual(whole.spans);
         if (parts.filter((part) => part.spans.length > 0).length > 1) split++;
@@ -411,6 +415,29 @@ describe('LazyJsonReader.decodeShardTo', () => {
       }
     }
     expect(split).toBeGreaterThan(0);
+  });
+
+  it('gives a line up in every shard when another shard could own a span it skips: a second trace id, or a key spelled with escapes', () => {
+    const line = jsonLines([djangoRequest({ repeats: 3 })]).trim();
+    const traceId = (JSON.parse(line) as OtlpJsonRequest).resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId;
+    const other = '5af92f3577b34da6a3ce929d0e0e4737';
+    expect(shardOfTraceId(other, 2)).not.toBe(shardOfTraceId(traceId, 2));
+    const variants = [
+      line.replace(`"traceId":"${traceId}"`, `"traceId":"${traceId}","name":"x","traceId":"${other}"`),
+      line.replace(`"traceId":"${traceId}"`, `"traceId":"${traceId}","trace_id":"${other}"`),
+      line.replace(`"traceId":"${traceId}"`, `"traceId":"${traceId}","trace\u0049d":"${other}"`),
+    ];
+    const reader = createLazyJsonReader();
+    for (const variant of variants) {
+      const bytes = Buffer.from(variant);
+      expect(JSON.parse(variant)).toBeDefined();
+      expect(reader.decodeTo(bytes, collect().sink)).toBeUndefined();
+      for (const shard of [0, 1]) expect(reader.decodeShardTo(bytes, collect().sink, shard, 2), `${variant.slice(0, 80)} shard ${shard}`).toBeUndefined();
+    }
+    // A value (not a key) that reads `traceId`, and a trace id inside a nested value, do not.
+    const quiet = line.replace(`"traceId":"${traceId}"`, `"traceId":"${traceId}","traceState":"traceId","links":[{"traceId":"${other}"}]`);
+    expect(reader.decodeShardTo(Buffer.from(quiet), collect().sink, 0, 2)).toBeDefined();
+    expect(reader.decodeShardTo(Buffer.from(quiet), collect().sink, 1, 2)).toBeDefined();
   });
 });
 

@@ -41,9 +41,10 @@ export interface LazyJsonReader {
    */
   decodeTo(line: Uint8Array, sink: SpanSink): SinkBatch | undefined;
   /**
-   * `decodeTo` for one shard of `shards` (n1-report --jobs), as WireDecoder.decodeShardTo: only the
-   * shard's traces' spans reach the sink, `accepted` counts the valid spans of every shard, and
-   * while the sink is called `spanIndex` is the span's index among them.
+   * `decodeTo` for one shard of `shards` (n1-report --jobs): only the shard's traces' spans reach the
+   * sink. Another shard's span is read no further than its trace id and counted in `accepted`,
+   * valid or not (its own shard reads it whole), so `accepted` plus `rejected` counts every span of
+   * the line, as decodeTo's does.
    */
   decodeShardTo(line: Uint8Array, sink: SpanSink, shard: number, shards: number): SinkBatch | undefined;
   /**
@@ -57,7 +58,7 @@ export interface LazyJsonReader {
   handOver(sink: SpanSink): SinkBatch;
   /** Forgets what `read` kept without handing it over (an export refused). */
   drop(): void;
-  /** During decodeTo / decodeShardTo: the index of the span being handed to the sink among the line's valid spans. */
+  /** During decodeTo / decodeShardTo: the index of the span being handed to the sink among the line's spans, valid or not. */
   readonly spanIndex: number;
 }
 
@@ -114,7 +115,7 @@ const SIMPLE_ESCAPE = new Uint8Array(256);
 for (const c of '"\\/bfnrt') SIMPLE_ESCAPE[c.charCodeAt(0)] = 1;
 /** Deeper nesting in a skipped value is left to JSON.parse. */
 const MAX_DEPTH = 64;
-/** The bytes #skipUnread stops at: a quote and the four brackets. */
+/** The bytes #skipSpanRest stops at: a quote and the four brackets. */
 const SKIP_STOP = new Uint8Array(256);
 for (const c of [QUOTE, OPEN_BRACKET, CLOSE_BRACKET, OPEN_BRACE, CLOSE_BRACE]) SKIP_STOP[c] = 1;
 /** json.ts's checkAnyValue stops validating nested array and kvlist values at this depth. */
@@ -340,6 +341,7 @@ class LazyReader implements LazyJsonReader {
     this.#dv = new DataView(line.buffer, line.byteOffset, line.byteLength);
     this.#count = 0;
     this.#otherShards = 0;
+    this.#spansRead = 0;
     this.#rejected.fill(0);
     try {
       let p = this.#ws(0);
@@ -518,21 +520,28 @@ class LazyReader implements LazyJsonReader {
   }
 
   /**
-   * The array or object at p skipped without checking it as JSON: only its strings and brackets are
-   * followed, to find its end. For another shard's attributes, which that shard reads whole, so
-   * #skip's check of every member is not needed here.
+   * The rest of another shard's span object from p (past a member, at its comma or closing brace),
+   * skipped without checking it as JSON: only its strings and brackets are followed, to find the
+   * object's end, whose index it returns. The shard that owns the span reads it whole and meets
+   * whatever makes the line given up or refused. A member that could name another trace id
+   * (`traceId` or `trace_id` again, or a key spelled with escapes) makes this reader give the line
+   * up too, for the whole decode to decide the span's shard.
    */
-  #skipUnread(p: number): number {
+  #skipSpanRest(p: number): number {
     const b = this.#b;
     const n = this.#n;
     const stop = SKIP_STOP;
-    let depth = 0;
+    let depth = 1;
     for (;;) {
       while (p < n && stop[b[p]!] === 0) p++;
       if (p >= n) giveUp();
       const c = b[p]!;
-      if (c === QUOTE) p = this.#stringEnd(p + 1) + 1;
-      else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
+      if (c === QUOTE) {
+        const start = p + 1;
+        const end = this.#stringEnd(start);
+        p = end + 1;
+        if (depth === 1 && (this.#escaped || this.#is(start, end, K_TRACE_ID) || this.#is(start, end, K_TRACE_ID_SNAKE)) && b[this.#ws(p)] === COLON) giveUp();
+      } else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
         depth++;
         p++;
       } else {
@@ -780,6 +789,10 @@ class LazyReader implements LazyJsonReader {
   // The current span's fields as read (see #span).
   #seen = 0;
   #traceState = 0; // 0 absent or '', 1 valid, 2 all zero
+  /** decodeShardTo: the span's trace id, read and valid, is another shard's. */
+  #foreign = false;
+  /** Spans of the line begun so far, valid or not. */
+  #spansRead = 0;
   #traceId = '';
   #spanState = 0;
   #spanHi = 0;
@@ -894,6 +907,7 @@ class LazyReader implements LazyJsonReader {
         if (b[p] !== COLON) giveUp();
         p = this.#ws(this.#spanMember(keyStart, keyEnd, this.#ws(p + 1)));
       }
+      if (this.#foreign) return this.#skipSpanRest(p);
       if (b[p] === COMMA) p = this.#ws(p + 1);
       else if (b[p] === CLOSE_BRACE) return p + 1;
       else giveUp();
@@ -942,6 +956,7 @@ class LazyReader implements LazyJsonReader {
         if (this.#lastTraceId !== '' && b[at] === QUOTE && b[at + 33] === QUOTE && this.#sameId(at + 1, this.#lastTraceAt, this.#lastTrace, 32)) {
           this.#traceState = 1;
           this.#traceId = this.#lastTraceId;
+          this.#foreign = this.#shards > 1 && !this.#mine();
           p = at + 34;
         } else {
           p = this.#readId(at, 32);
@@ -957,6 +972,7 @@ class LazyReader implements LazyJsonReader {
               // Its shard from the words just read (the id's last four bytes), not from its text again.
               this.#shardTrace = this.#traceId;
               this.#shardOfTrace = shardOfWord(this.#w3, this.#shards);
+              this.#foreign = this.#shardOfTrace !== this.#shard;
             }
           }
         }
@@ -964,10 +980,7 @@ class LazyReader implements LazyJsonReader {
       case F_ATTRIBUTES:
         bit = 32;
         if (b[at] === 0x6e) giveUp();
-        // Another shard's span (its trace id already read): its attributes are skipped unread (see
-        // #skipUnread); the shard that owns it reads them, and meets whatever makes the line given up
-        // or refused.
-        p = this.#shards > 1 && this.#traceState === 1 && b[at] === OPEN_BRACKET && !this.#mine() ? this.#skipUnread(at) : this.#array(at, A_SPAN_ATTRIBUTES);
+        p = this.#array(at, A_SPAN_ATTRIBUTES);
         break;
       case F_PARENT_SPAN_ID:
         bit = 64;
@@ -1474,13 +1487,19 @@ class LazyReader implements LazyJsonReader {
     folder.reset();
     this.#seen = 0;
     this.#traceState = this.#spanState = 0;
+    this.#foreign = false;
     this.#parent = '';
     this.#nameStart = this.#nameEnd = 0;
     this.#nameEscaped = false;
     this.#kind = this.#status = 0;
     this.#startHi = this.#startLo = this.#endHi = this.#endLo = 0;
     if (this.#b[p] !== OPEN_BRACE) giveUp();
+    const position = this.#spansRead++;
     p = this.#spanObject(p);
+    if (this.#foreign) {
+      this.#otherShards++;
+      return p;
+    }
 
     if (this.#traceState !== 1) {
       this.#rejected[0]!++;
@@ -1498,12 +1517,8 @@ class LazyReader implements LazyJsonReader {
       this.#rejected[3]!++;
       return p;
     }
-    if (this.#shards > 1 && !this.#mine()) {
-      this.#otherShards++;
-      return p;
-    }
     const i = this.#count++;
-    this.#positions[i] = i + this.#otherShards;
+    this.#positions[i] = position;
     const kind = this.#kind;
     const statement = f.dbStatement;
     const parent = this.#parent;

@@ -87,4 +87,13 @@ export type SpanRejectReason = 'bad_trace_id' | 'bad_span_id' | 'bad_parent_span
 export interface DecodedBatch {
   spans: SpanRecord[];
   rejected: { reason: SpanRejectReason; count: number }[];
+  /** Set by the record decoders (to-span.ts BatchBuilder) when some span was refused: each record's index among all the request's spans. */
+  ordinals?: number[];
+}
+
+/** The spans a batch refused. */
+export function refusedIn(batch: Pick<DecodedBatch, 'rejected'>): number {
+  let n = 0;
+  for (const r of batch.rejected) n += r.count;
+  return n;
 }

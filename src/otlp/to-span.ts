@@ -358,8 +358,12 @@ export class BatchBuilder<V> {
   private readonly spans: SpanRecord[] = [];
   private readonly counts = [0, 0, 0, 0];
   private readonly folded = emptyFolded();
+  /** Spans added so far, valid or not. */
+  private read = 0;
+  /** Each record's index among them, once one span was refused (until then, its index in `spans`). */
+  private ordinals: number[] | undefined;
 
-  constructor(private readonly read: ValueReader<V>) {}
+  constructor(private readonly readValue: ValueReader<V>) {}
 
   /** Adds the span's record, or counts why it was refused; returns the record (undefined when refused). */
   add(span: SpanFields<V>, service: string, instance?: string): SpanRecord | undefined {
@@ -375,13 +379,16 @@ export class BatchBuilder<V> {
     startHi: number, startLo: number, endHi: number, endLo: number,
     attributes: readonly KeyValueLike<V>[] | null | undefined, statusCode: number, service: string, instance?: string,
   ): SpanRecord | undefined {
+    const ordinal = this.read++;
     const reason = rejectReasonOf(traceId, spanId, parentSpanId, startHi, startLo, endHi, endLo);
     if (reason !== undefined) {
       this.counts[REJECT_REASONS.indexOf(reason)]!++;
+      this.ordinals ??= this.spans.map((_, i) => i);
       return undefined;
     }
-    const record = spanRecordOf(traceId, spanId, parentSpanId, name, kind, startHi, startLo, endHi, endLo, attributes, statusCode, service, this.read, this.folded, instance);
+    const record = spanRecordOf(traceId, spanId, parentSpanId, name, kind, startHi, startLo, endHi, endLo, attributes, statusCode, service, this.readValue, this.folded, instance);
     this.spans.push(record);
+    this.ordinals?.push(ordinal);
     return record;
   }
 
@@ -391,6 +398,6 @@ export class BatchBuilder<V> {
       const count = this.counts[i]!;
       if (count) rejected.push({ reason: REJECT_REASONS[i]!, count });
     }
-    return { spans: this.spans, rejected };
+    return this.ordinals === undefined ? { spans: this.spans, rejected } : { spans: this.spans, rejected, ordinals: this.ordinals };
   }
 }

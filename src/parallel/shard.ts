@@ -12,7 +12,7 @@ import type { RequestAnalysis } from '../detect/types.js';
 import { createUnitDecoders, decodeUnit, inProtobufUnit, isRawUnit, readTraceUnits, type TraceUnit, type UnitDecoders } from '../otlp/file.js';
 import { errorData, type FromWorker } from './protocol.js';
 import { shardOfTraceId } from '../otlp/shard.js';
-import type { SpanRecord, SpanSink, TraceId } from '../otlp/span.js';
+import { refusedIn, type SpanRecord, type SpanSink, type TraceId } from '../otlp/span.js';
 import type { SinkBatch, WireDecoder } from '../otlp/wire/decoder.js';
 
 /** Release phases within one unit: evicted while its spans were added, then completed by the poll after them; the end's flush comes last. */
@@ -43,7 +43,7 @@ export class ShardAnalysis {
   readonly #shards: number;
   /** Units read so far. */
   #units = 0;
-  /** The span clock: valid spans read so far by every shard, as OfflineAnalysis counts them. */
+  /** The span clock: spans read so far, valid or not, by every shard, as OfflineAnalysis counts them. */
   #spansRead = 0;
   /** Stream position of the last span of each trace seen (pruned to open traces as it grows). */
   readonly #last = new Map<TraceId, number>();
@@ -61,15 +61,15 @@ export class ShardAnalysis {
     const round = 3 * this.#units++;
     if (isRawUnit(unit) && unit.raw === 'protobuf') {
       const decoder = this.#shardDecoder(decoders.wire);
-      const { analyses } = inProtobufUnit(unit, (bytes) => this.analyzer.addMessage(decoder, bytes, (accepted) => (this.#spansRead += accepted)));
+      const { analyses } = inProtobufUnit(unit, (bytes) => this.analyzer.addMessage(decoder, bytes, (read) => (this.#spansRead += read)));
       this.#take(round + EVICTED, analyses);
     } else if (isRawUnit(unit) && unit.raw === 'json-line') {
-      const { analyses } = this.analyzer.addDecoded((sink) => this.#jsonLineTo(unit, decoders, sink), (accepted) => (this.#spansRead += accepted));
+      const { analyses } = this.analyzer.addDecoded((sink) => this.#jsonLineTo(unit, decoders, sink), (read) => (this.#spansRead += read));
       this.#take(round + EVICTED, analyses);
     } else {
-      const spans = isRawUnit(unit) ? decodeUnit(unit, decoders).spans : unit.spans;
-      const mine = this.#mine(spans);
-      this.#spansRead += spans.length;
+      const batch = isRawUnit(unit) ? decodeUnit(unit, decoders) : unit;
+      const mine = this.#mine(batch.spans, batch.ordinals);
+      this.#spansRead += batch.spans.length + refusedIn(batch);
       this.#take(round + EVICTED, this.analyzer.add(mine, this.#spansRead));
     }
     this.#take(round + POLLED, this.analyzer.poll(this.#spansRead));
@@ -90,8 +90,8 @@ export class ShardAnalysis {
     }
   }
 
-  /** This shard's spans of a decoded batch, noting each trace's last position. */
-  #mine(spans: readonly SpanRecord[]): SpanRecord[] {
+  /** This shard's spans of a decoded batch, noting each trace's last position (`ordinals`: DecodedBatch's, when some span was refused). */
+  #mine(spans: readonly SpanRecord[], ordinals: readonly number[] | undefined): SpanRecord[] {
     const mine: SpanRecord[] = [];
     const base = this.#spansRead;
     let lastId: TraceId | undefined;
@@ -104,7 +104,7 @@ export class ShardAnalysis {
       }
       if (lastMine) {
         mine.push(span);
-        this.#last.set(lastId, base + i);
+        this.#last.set(lastId, base + (ordinals === undefined ? i : ordinals[i]!));
       }
     }
     return mine;
@@ -131,7 +131,7 @@ export class ShardAnalysis {
     const batch = lazy.decodeShardTo(unit.bytes, sink, this.#shard, this.#shards);
     if (batch !== undefined) return batch;
     const decoded = decodeUnit(unit, decoders);
-    for (const span of this.#mine(decoded.spans)) inner.span(span);
+    for (const span of this.#mine(decoded.spans, decoded.ordinals)) inner.span(span);
     return { accepted: decoded.spans.length, rejected: decoded.rejected };
   }
 

@@ -27,7 +27,7 @@
  * does (invalid UTF-8 becomes U+FFFD) where protobufjs refuses the whole message. Anything that
  * breaks the structure it walks throws an OtlpDecodeError naming the byte offset.
  */
-import type { DecodedBatch, SpanSink, TraceId } from '../span.js';
+import { refusedIn, type DecodedBatch, type SpanSink, type TraceId } from '../span.js';
 import { instanceOf } from '../to-span.js';
 import { AttributeReader } from './attributes.js';
 import { fail, WireCursor } from './cursor.js';
@@ -93,6 +93,12 @@ export interface SinkBatch {
   accepted: number;
   rejected: DecodedBatch['rejected'];
 }
+
+/** Every span a batch read, valid or not: what n1-report's span clock counts (analyzer.ts offlineAnalyzerOptions). */
+export function spansRead(batch: SinkBatch): number {
+  return batch.accepted + refusedIn(batch);
+}
+
 
 export interface ShardBatch extends DecodedBatch {
   accepted: number;
@@ -199,7 +205,8 @@ class ResourceReader implements WireDecoder {
     const reader = this.#spans;
     try {
       const rejected = this.#read(bytes);
-      return { spans: reader.spans, rejected };
+      const ordinals = reader.ordinals;
+      return ordinals === undefined ? { spans: reader.spans, rejected } : { spans: reader.spans, rejected, ordinals };
     } finally {
       reader.reset();
     }

@@ -34,6 +34,8 @@ export class SpanReader {
   shards = 1;
   accepted = 0;
   positions: number[] = [];
+  /** Records mode with one shard (WireDecoder.decode), once a span was refused: each record's index among the message's spans (DecodedBatch.ordinals). */
+  ordinals: number[] | undefined;
   /** Sink mode (WireDecoder.decodeTo, see useSink): valid spans go here, counted in `accepted`, instead of into `spans`. */
   sink: SpanSink | undefined;
   /** Sink mode: the index among the message's accepted spans of the span being handed over. */
@@ -62,6 +64,12 @@ export class SpanReader {
     this.rejected.fill(0);
     this.accepted = 0;
     this.positions = [];
+    this.ordinals = undefined;
+  }
+
+  #refuse(reason: number): void {
+    this.rejected[reason]!++;
+    if (this.ordinals === undefined && this.sink === undefined && this.shards === 1) this.ordinals = this.spans.map((_, i) => i);
   }
 
   /** Reads the Span at [pos, end) of service `service` (and process `instance`). */
@@ -201,19 +209,19 @@ export class SpanReader {
     const strings = this.#strings;
     const traceId = traceLength === 16 ? strings.traceIdHex(traceStart) : '';
     if (traceId === '') {
-      this.rejected[0]!++;
+      this.#refuse(0);
       return;
     }
     if (spanLength !== 8 || (c.word(spanStart) | c.word(spanStart + 4)) === 0) {
-      this.rejected[1]!++;
+      this.#refuse(1);
       return;
     }
     if (parentLength !== 0 && parentLength !== 8) {
-      this.rejected[2]!++;
+      this.#refuse(2);
       return;
     }
     if (endHi < startHi || (endHi === startHi && endLo < startLo)) {
-      this.rejected[3]!++;
+      this.#refuse(3);
       return;
     }
     const sink = this.sink;
@@ -241,6 +249,10 @@ export class SpanReader {
     }
     const spanId = strings.spanIdHex(spanStart);
     if (shards > 1) this.positions.push(this.accepted++);
+    else if (this.ordinals !== undefined) {
+      const r = this.rejected;
+      this.ordinals.push(this.spans.length + r[0]! + r[1]! + r[2]! + r[3]!);
+    }
     this.spans.push(
       buildRecord(
         traceId,
