@@ -16,7 +16,7 @@ import { createJsonDecoder } from './json.js';
 import { createLazyJsonReader, type LazyJsonReader } from './json-lazy.js';
 import { shardOfTraceId } from './shard.js';
 import { StatementSplitter } from './statement-split.js';
-import type { DecodedBatch, SpanRecord, SpanSink } from './span.js';
+import { refusedIn, type DecodedBatch, type SpanRecord, type SpanSink } from './span.js';
 import { spansRead, type SinkBatch } from './wire/decoder.js';
 import { djangoRequest, jsonLines, type OtlpJsonRequest } from './testing.js';
 
@@ -417,6 +417,57 @@ describe('LazyJsonReader.decodeShardTo', () => {
     expect(split).toBeGreaterThan(0);
   });
 
+  it("gives every shard, reading the line itself or decoding it whole, its share of what the whole decode reads, at the same indexes", () => {
+    // What another shard's span may hold past its trace id, on top of the quirks json.ts tolerates.
+    const other = '5af92f3577b34da6a3ce929d0e0e4737';
+    const pastTraceId = fc.constantFrom(
+      (t: string) => t.replace(/"traceId":"([0-9a-f]{32})"/, `"traceId":"$1","traceId":"${other}"`),
+      (t: string) => t.replace(/"traceId":"([0-9a-f]{32})"/, `"traceId":"$1","trace_id":"${other}"`),
+      (t: string) => t.replace(/"traceId":"([0-9a-f]{32})"/, `"traceId":"$1","trace\\u0049d":"${other}"`),
+      (t: string) => t.replace(/"traceId":"([0-9a-f]{32})"/, `"traceId":"$1","links":[{"traceId":"${other}","attributes":[{"key":"}]","value":{}}]}]`),
+      (t: string) => t.replace(/"traceId":"([0-9a-f]{32})"/, `"traceId":"$1" , "traceState" : "traceId"`),
+      (t: string) => t.replace(/"spanId":"[0-9a-f]{16}"/, '"spanId":"0000000000000000"'),
+      (t: string) => t.replace(/"endTimeUnixNano":"\d+"/, '"endTimeUnixNano":"1"'),
+    );
+    const reader = createLazyJsonReader();
+    let lazily = 0;
+    let whole = 0;
+    fc.assert(
+      fc.property(request, fc.array(fc.oneof(quirk, pastTraceId, damage), { maxLength: 3 }), fc.integer({ min: 2, max: 3 }), (r, edits, shards) => {
+        const line = edits.reduce((t, e) => e(t), JSON.stringify(r));
+        if (line.includes('\n')) return;
+        const bytes = Buffer.from(line, 'utf8');
+        const expected = reference(bytes);
+        const parts = Array.from({ length: shards }, (_, shard) => {
+          const { sink, handed } = collect();
+          const at: number[] = [];
+          const batch = reader.decodeShardTo(bytes, { dbSpan: (...a: Parameters<SpanSink['dbSpan']>) => (at.push(reader.spanIndex), sink.dbSpan(...a)), span: (x) => (at.push(reader.spanIndex), sink.span(x)) }, shard, shards);
+          return { batch, spans: handed.map((span, i) => ({ at: at[i]!, span })) };
+        });
+        if (typeof expected === 'string') {
+          // A line json.ts refuses is given up by the shard that owns the damage, at least.
+          expect(parts.some((part) => part.batch === undefined)).toBe(true);
+          return;
+        }
+        const spans = expected.spans.map((span, i) => ({ at: expected.ordinals?.[i] ?? i, span: asHanded(span) }));
+        const union = parts.flatMap((part, shard) => {
+          if (part.batch !== undefined) {
+            lazily++;
+            expect(spansRead(part.batch)).toBe(expected.spans.length + refusedIn(expected));
+            return part.spans;
+          }
+          // Given up: n1-report decodes the line whole and keeps this shard's spans (parallel/shard.ts).
+          whole++;
+          return spans.filter(({ span }) => shardOfTraceId(span.traceId, shards) === shard);
+        });
+        expect(union.sort((a, b) => a.at - b.at)).toEqual(spans);
+      }),
+      { numRuns: 1500 },
+    );
+    expect(lazily).toBeGreaterThan(0);
+    expect(whole).toBeGreaterThan(0);
+  });
+
   it('gives a line up in every shard when another shard could own a span it skips: a second trace id, or a key spelled with escapes', () => {
     const line = jsonLines([djangoRequest({ repeats: 3 })]).trim();
     const traceId = (JSON.parse(line) as OtlpJsonRequest).resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId;
@@ -457,11 +508,12 @@ describe('decodeJsonLineTo', () => {
     let clock = 0;
     let lineClock = 0;
     lines.forEach((line, i) => {
-      const spans = json.decodeRequest(line).spans;
-      clock += spans.length;
+      const decoded = json.decodeRequest(line);
+      const spans = decoded.spans;
+      clock += spans.length + refusedIn(decoded);
       expected.push(...byRecords.add(spans, clock), ...byRecords.poll(clock));
       const unit = { raw: 'json-line' as const, bytes: Buffer.from(line), file: 'recruit.jsonl', line: i + 1 };
-      const { analyses } = byLines.addDecoded((sink) => decodeJsonLineTo(unit, decoders, sink), (accepted) => (lineClock += accepted));
+      const { analyses } = byLines.addDecoded((sink) => decodeJsonLineTo(unit, decoders, sink), (read) => (lineClock += read));
       actual.push(...analyses, ...byLines.poll(lineClock));
     });
     expected.push(...byRecords.flush());
