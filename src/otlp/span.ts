@@ -87,7 +87,7 @@ export type SpanRejectReason = 'bad_trace_id' | 'bad_span_id' | 'bad_parent_span
 export interface DecodedBatch {
   spans: SpanRecord[];
   rejected: { reason: SpanRejectReason; count: number }[];
-  /** Set by the record decoders (to-span.ts BatchBuilder) when some span was refused: each record's index among all the request's spans. */
+  /** Set when some span was refused (to-span.ts BatchBuilder, the wire decoder's `decode`): each record's index among all the request's spans. */
   ordinals?: number[];
 }
 

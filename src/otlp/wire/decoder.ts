@@ -99,7 +99,6 @@ export function spansRead(batch: SinkBatch): number {
   return batch.accepted + refusedIn(batch);
 }
 
-
 export interface ShardBatch extends DecodedBatch {
   accepted: number;
   positions: number[];
