@@ -1,3 +1,4 @@
+import { pbkdf2 } from 'node:crypto';
 import { appendFileSync, readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
@@ -220,6 +221,19 @@ describe('Spool', () => {
     await spool.close();
     spool.deleteBefore(Number.POSITIVE_INFINITY);
     expect(readdirSync(dir)).toHaveLength(0);
+  });
+
+  it('has unlinked the segments it was deleting in the background once close() resolves, with no file of its own open', async () => {
+    // A restarted serve: the last run's segment replayed and freed, nothing appended since.
+    const { dir } = await keptSegment('spool-unlink');
+    const spool = Spool.open({ dir });
+    expect([...spool.replay()].map((r) => r.body.toString())).toEqual(['kept']);
+    // Every thread of libuv's pool busy for a while: the unlink waits behind them.
+    const busy = Array.from({ length: Number(process.env['UV_THREADPOOL_SIZE'] ?? 4) }, () => new Promise((resolve) => pbkdf2('x', 'y', 300_000, 32, 'sha256', resolve)));
+    expect(spool.deleteWhere(() => true, { background: true })).toBe(1);
+    await spool.close();
+    expect(readdirSync(dir)).toEqual([]);
+    await Promise.all(busy);
   });
 
   it('never deletes a segment of the last run before replay has read it to the end', async () => {

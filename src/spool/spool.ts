@@ -152,6 +152,8 @@ export class Spool {
   readonly #openSegment: (path: string, flags: number) => Promise<SegmentFile>;
   /** Bytes per segment on disk (or promised to it), oldest first. */
   readonly #sizes = new Map<number, number>();
+  /** Segment files being unlinked on the thread pool (deleteWhere's background), which close() waits for. */
+  readonly #unlinking = new Set<Promise<void>>();
   /** Segments found at open, to replay. */
   readonly #toReplay: number[];
   /** Segments of the last run that replay() has not read to the end: never deleted before it has. */
@@ -311,7 +313,8 @@ export class Spool {
       } else {
         // On the thread pool: freeing an 8 MiB file held the event loop 10-130 ms under load. A crash
         // before it is done leaves a segment of committed traces, which the next replay skips.
-        unlink(path, () => undefined);
+        const unlinked: Promise<void> = new Promise<void>((resolve) => unlink(path, () => resolve())).then(() => void this.#unlinking.delete(unlinked));
+        this.#unlinking.add(unlinked);
       }
       this.#sizes.delete(seq);
       this.#total -= size;
@@ -320,7 +323,7 @@ export class Spool {
     return deleted;
   }
 
-  /** Commits what is pending and closes the files. */
+  /** Commits what is pending and closes the files; segments being deleted are gone once it resolves. */
   async close(): Promise<void> {
     this.#scheduled?.cancel();
     this.#scheduled = undefined;
@@ -332,6 +335,7 @@ export class Spool {
     this.#current++; // sealed: deleteBefore may now take every segment
     await Promise.all([...this.#files.values()].map((file) => file.then((f) => f.close()).catch(() => undefined)));
     this.#files.clear();
+    await Promise.all(this.#unlinking);
   }
 
   /** fsync of the directory, on the thread pool: on a busy disk it takes long enough to stall every request in flight. */
