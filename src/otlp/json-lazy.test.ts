@@ -476,7 +476,7 @@ describe('LazyJsonReader.decodeShardTo', () => {
     const variants = [
       line.replace(`"traceId":"${traceId}"`, `"traceId":"${traceId}","name":"x","traceId":"${other}"`),
       line.replace(`"traceId":"${traceId}"`, `"traceId":"${traceId}","trace_id":"${other}"`),
-      line.replace(`"traceId":"${traceId}"`, `"traceId":"${traceId}","trace\u0049d":"${other}"`),
+      line.replace(`"traceId":"${traceId}"`, `"traceId":"${traceId}","trace\\u0049d":"${other}"`),
     ];
     const reader = createLazyJsonReader();
     for (const variant of variants) {
