@@ -41,6 +41,10 @@ function counted(run, i) {
     ['--tool=cachegrind', '--cache-sim=no', `--cachegrind-out-file=${out}`, process.execPath, '--single-threaded', ...run.flags, join(run.root, 'bin/n1-report.js'), '--format', 'json', '--jobs', jobs, file],
     { encoding: 'utf8', maxBuffer: 1 << 28 },
   );
+  if (r.error?.code === 'ENOENT') {
+    process.stderr.write('bench/instructions.mjs: valgrind is not installed (Debian: apt-get install valgrind)\n');
+    process.exit(2);
+  }
   // n1-report exits 1 when findings exceed the budget (the corpora's N+1s do).
   if (r.error !== undefined || (r.status !== 0 && r.status !== 1)) throw new Error(`${run.name}: valgrind failed (${r.error?.message ?? r.status}): ${r.stderr.slice(-2000)}`);
   const total = Number(/I\s+refs:\s+([\d,]+)/.exec(r.stderr)?.[1].replaceAll(',', ''));
