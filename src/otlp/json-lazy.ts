@@ -956,7 +956,6 @@ class LazyReader implements LazyJsonReader {
         if (this.#lastTraceId !== '' && b[at] === QUOTE && b[at + 33] === QUOTE && this.#sameId(at + 1, this.#lastTraceAt, this.#lastTrace, 32)) {
           this.#traceState = 1;
           this.#traceId = this.#lastTraceId;
-          this.#foreign = this.#shards > 1 && !this.#mine();
           p = at + 34;
         } else {
           p = this.#readId(at, 32);
@@ -972,10 +971,10 @@ class LazyReader implements LazyJsonReader {
               // Its shard from the words just read (the id's last four bytes), not from its text again.
               this.#shardTrace = this.#traceId;
               this.#shardOfTrace = shardOfWord(this.#w3, this.#shards);
-              this.#foreign = this.#shardOfTrace !== this.#shard;
             }
           }
         }
+        this.#foreign = this.#traceState === 1 && this.#shards > 1 && !this.#mine();
         break;
       case F_ATTRIBUTES:
         bit = 32;
