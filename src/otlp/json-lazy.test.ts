@@ -14,10 +14,9 @@ import { OtlpDecodeError } from './errors.js';
 import { createUnitDecoders, decodeJsonLineTo } from './file.js';
 import { createJsonDecoder } from './json.js';
 import { createLazyJsonReader, type LazyJsonReader } from './json-lazy.js';
-import { shardOfTraceId } from './shard.js';
 import { StatementSplitter } from './statement-split.js';
 import { refusedIn, type DecodedBatch, type SpanRecord, type SpanSink } from './span.js';
-import { spansRead, type SinkBatch } from './wire/decoder.js';
+import { spansRead } from './wire/decoder.js';
 import { djangoRequest, jsonLines, type OtlpJsonRequest } from './testing.js';
 
 /** What a sink is handed, as comparable values: a plain DB span as its record's fields, others as records. */
@@ -371,8 +370,8 @@ describe('createLazyJsonReader', () => {
   });
 });
 
-describe('LazyJsonReader.decodeShardTo', () => {
-  it("splits a line's spans by trace among shards, each at its index among the line's spans, every span counted once", () => {
+describe('LazyJsonReader.spanIndex', () => {
+  it("gives each span handed over its index among all the line's spans, refused ones counted", () => {
     const data = gunzipSync(readFileSync('samples/traces/recruit.jsonl.gz')).toString('utf8');
     const lines = data.split('\n').filter((l) => l.trim() !== '').slice(0, 40);
     // Two traces in one request, and a span the reader refuses (all-zero id) between valid ones: indexes count it.
@@ -380,115 +379,25 @@ describe('LazyJsonReader.decodeShardTo', () => {
     const both = JSON.stringify({ resourceSpans: [...JSON.parse(a!).resourceSpans, ...JSON.parse(b!).resourceSpans] });
     let n = 0;
     lines.push(both.replace(/"spanId":"[0-9a-f]{16}"/g, (id) => (++n === 3 ? '"spanId":"0000000000000000"' : id)));
-    // Attributes whose text holds brackets, escaped quotes and nested values: another shard skips
-    // them by strings and brackets only (#skipSpanRest), and must find their end without giving up.
-    const tricky = String.raw`{"key":"tricky","value":{"stringValue":"a]}\"[{\\"}},{"key":"list","value":{"arrayValue":{"values":[{"stringValue":"]"},{"kvlistValue":{"values":[{"key":"k]","value":{"intValue":"1"}}]}}]}}},`;
-    lines.push(both.replaceAll('"attributes":[{', `"attributes":[${tricky}{`));
     const reader = createLazyJsonReader();
-    const indexed = (decode: (sink: SpanSink) => unknown) => {
+    let refused = 0;
+    for (const line of lines) {
       const { sink, handed } = collect();
       const at: number[] = [];
-      const batch = decode({
+      const batch = reader.decodeTo(Buffer.from(line), {
         dbSpan: (...args: Parameters<SpanSink['dbSpan']>) => (at.push(reader.spanIndex), sink.dbSpan(...args)),
         span: (record) => (at.push(reader.spanIndex), sink.span(record)),
       });
-      return { batch, spans: handed.map((span, i) => ({ at: at[i]!, span })) };
-    };
-    let split = 0;
-    for (const line of lines) {
-      const bytes = Buffer.from(line);
-      const whole = indexed((sink) => reader.decodeTo(bytes, sink));
-      expect(whole.batch).toBeDefined();
-      const read = spansRead(whole.batch as SinkBatch);
-      expect((whole.batch as SinkBatch).accepted).toBe(whole.spans.length);
-      // Indexes among all the line's spans: the refused one's is skipped.
-      const at = whole.spans.map((s) => s.at);
+      expect(batch).toBeDefined();
+      const read = spansRead(batch!);
+      expect(batch!.accepted).toBe(handed.length);
+      const expected = reference(Buffer.from(line));
+      if (typeof expected === 'string') throw new Error(expected);
+      expect(at).toEqual(expected.spans.map((_, i) => expected.ordinals?.[i] ?? i));
       expect(at.every((x, i) => x < read && (i === 0 || x > at[i - 1]!))).toBe(true);
-      expect(at.length < read).toBe(read > whole.spans.length);
-      for (const shards of [2, 3]) {
-        const parts = Array.from({ length: shards }, (_, shard) => indexed((sink) => reader.decodeShardTo(bytes, sink, shard, shards)));
-        for (const part of parts) expect(spansRead(part.batch as SinkBatch)).toBe(read);
-        const union = parts.flatMap((part) => part.spans).sort((a, b) => a.at - b.at);
-        expect(union).toEqual(whole.spans);
-        if (parts.filter((part) => part.spans.length > 0).length > 1) split++;
-        for (const [shard, part] of parts.entries()) for (const { span } of part.spans) expect(shardOfTraceId(span.traceId, shards)).toBe(shard);
-      }
+      if (read > handed.length) refused++;
     }
-    expect(split).toBeGreaterThan(0);
-  });
-
-  it("gives every shard, reading the line itself or decoding it whole, its share of what the whole decode reads, at the same indexes", () => {
-    // What another shard's span may hold past its trace id, on top of the quirks json.ts tolerates.
-    const other = '5af92f3577b34da6a3ce929d0e0e4737';
-    const pastTraceId = fc.constantFrom(
-      (t: string) => t.replace(/"traceId":"([0-9a-f]{32})"/, `"traceId":"$1","traceId":"${other}"`),
-      (t: string) => t.replace(/"traceId":"([0-9a-f]{32})"/, `"traceId":"$1","trace_id":"${other}"`),
-      (t: string) => t.replace(/"traceId":"([0-9a-f]{32})"/, `"traceId":"$1","trace\\u0049d":"${other}"`),
-      (t: string) => t.replace(/"traceId":"([0-9a-f]{32})"/, `"traceId":"$1","links":[{"traceId":"${other}","attributes":[{"key":"}]","value":{}}]}]`),
-      (t: string) => t.replace(/"traceId":"([0-9a-f]{32})"/, `"traceId":"$1" , "traceState" : "traceId"`),
-      (t: string) => t.replace(/"spanId":"[0-9a-f]{16}"/, '"spanId":"0000000000000000"'),
-      (t: string) => t.replace(/"endTimeUnixNano":"\d+"/, '"endTimeUnixNano":"1"'),
-    );
-    const reader = createLazyJsonReader();
-    let lazily = 0;
-    let whole = 0;
-    fc.assert(
-      fc.property(request, fc.array(fc.oneof(quirk, pastTraceId, damage), { maxLength: 3 }), fc.integer({ min: 2, max: 3 }), (r, edits, shards) => {
-        const line = edits.reduce((t, e) => e(t), JSON.stringify(r));
-        if (line.includes('\n')) return;
-        const bytes = Buffer.from(line, 'utf8');
-        const expected = reference(bytes);
-        const parts = Array.from({ length: shards }, (_, shard) => {
-          const { sink, handed } = collect();
-          const at: number[] = [];
-          const batch = reader.decodeShardTo(bytes, { dbSpan: (...a: Parameters<SpanSink['dbSpan']>) => (at.push(reader.spanIndex), sink.dbSpan(...a)), span: (x) => (at.push(reader.spanIndex), sink.span(x)) }, shard, shards);
-          return { batch, spans: handed.map((span, i) => ({ at: at[i]!, span })) };
-        });
-        if (typeof expected === 'string') {
-          // A line json.ts refuses is given up by the shard that owns the damage, at least.
-          expect(parts.some((part) => part.batch === undefined)).toBe(true);
-          return;
-        }
-        const spans = expected.spans.map((span, i) => ({ at: expected.ordinals?.[i] ?? i, span: asHanded(span) }));
-        const union = parts.flatMap((part, shard) => {
-          if (part.batch !== undefined) {
-            lazily++;
-            expect(spansRead(part.batch)).toBe(expected.spans.length + refusedIn(expected));
-            return part.spans;
-          }
-          // Given up: n1-report decodes the line whole and keeps this shard's spans (parallel/shard.ts).
-          whole++;
-          return spans.filter(({ span }) => shardOfTraceId(span.traceId, shards) === shard);
-        });
-        expect(union.sort((a, b) => a.at - b.at)).toEqual(spans);
-      }),
-      { numRuns: 1500 },
-    );
-    expect(lazily).toBeGreaterThan(0);
-    expect(whole).toBeGreaterThan(0);
-  });
-
-  it('gives a line up in every shard when another shard could own a span it skips: a second trace id, or a key spelled with escapes', () => {
-    const line = jsonLines([djangoRequest({ repeats: 3 })]).trim();
-    const traceId = (JSON.parse(line) as OtlpJsonRequest).resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId;
-    const other = '5af92f3577b34da6a3ce929d0e0e4737';
-    expect(shardOfTraceId(other, 2)).not.toBe(shardOfTraceId(traceId, 2));
-    const variants = [
-      line.replace(`"traceId":"${traceId}"`, `"traceId":"${traceId}","name":"x","traceId":"${other}"`),
-      line.replace(`"traceId":"${traceId}"`, `"traceId":"${traceId}","trace_id":"${other}"`),
-      line.replace(`"traceId":"${traceId}"`, `"traceId":"${traceId}","trace\\u0049d":"${other}"`),
-    ];
-    const reader = createLazyJsonReader();
-    for (const variant of variants) {
-      const bytes = Buffer.from(variant);
-      expect(JSON.parse(variant)).toBeDefined();
-      expect(reader.decodeTo(bytes, collect().sink)).toBeUndefined();
-      for (const shard of [0, 1]) expect(reader.decodeShardTo(bytes, collect().sink, shard, 2), `${variant.slice(0, 80)} shard ${shard}`).toBeUndefined();
-    }
-    // A value (not a key) that reads `traceId`, and a trace id inside a nested value, do not.
-    const quiet = line.replace(`"traceId":"${traceId}"`, `"traceId":"${traceId}","traceState":"traceId","links":[{"traceId":"${other}"}]`);
-    expect(reader.decodeShardTo(Buffer.from(quiet), collect().sink, 0, 2)).toBeDefined();
-    expect(reader.decodeShardTo(Buffer.from(quiet), collect().sink, 1, 2)).toBeDefined();
+    expect(refused).toBe(1);
   });
 });
 

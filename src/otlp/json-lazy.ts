@@ -27,7 +27,6 @@ import { REJECT_ORDER } from './wire/span.js';
 import { latin1Slice, utf8Slice } from './slice.js';
 import { StatementSplitter } from './statement-split.js';
 import { SPAN_KINDS, STATUS_CODES } from './json.js';
-import { shardOfTraceId, shardOfWord } from './shard.js';
 
 /**
  * Reads OTLP/JSON lines one at a time. It owns its memo tables, so a reader kept for a file hands
@@ -41,13 +40,6 @@ export interface LazyJsonReader {
    */
   decodeTo(line: Uint8Array, sink: SpanSink): SinkBatch | undefined;
   /**
-   * `decodeTo` for one shard of `shards` (n1-report --jobs): only the shard's traces' spans reach the
-   * sink. Another shard's span is read no further than its trace id and counted in `accepted`,
-   * valid or not (its own shard reads it whole), so `accepted` plus `rejected` counts every span of
-   * the line, as decodeTo's does.
-   */
-  decodeShardTo(line: Uint8Array, sink: SpanSink, shard: number, shards: number): SinkBatch | undefined;
-  /**
    * `decodeTo` in two steps, so that an export can be admitted between them (serve's OTLP/HTTP JSON):
    * reads the line and keeps its spans, returning their trace ids and their sizes' sum, or undefined,
    * keeping nothing, when it gives the line up. `handOver` or `drop` must follow before the reader
@@ -58,7 +50,7 @@ export interface LazyJsonReader {
   handOver(sink: SpanSink): SinkBatch;
   /** Forgets what `read` kept without handing it over (an export refused). */
   drop(): void;
-  /** During decodeTo / decodeShardTo: the index of the span being handed to the sink among the line's spans, valid or not. */
+  /** During decodeTo and handOver: the index of the span being handed to the sink among the line's spans, valid or not. */
   readonly spanIndex: number;
 }
 
@@ -115,9 +107,6 @@ const SIMPLE_ESCAPE = new Uint8Array(256);
 for (const c of '"\\/bfnrt') SIMPLE_ESCAPE[c.charCodeAt(0)] = 1;
 /** Deeper nesting in a skipped value is left to JSON.parse. */
 const MAX_DEPTH = 64;
-/** The bytes #skipSpanRest stops at: a quote and the four brackets. */
-const SKIP_STOP = new Uint8Array(256);
-for (const c of [QUOTE, OPEN_BRACKET, CLOSE_BRACKET, OPEN_BRACE, CLOSE_BRACE]) SKIP_STOP[c] = 1;
 /** json.ts's checkAnyValue stops validating nested array and kvlist values at this depth. */
 const ANY_VALUE_DEPTH = 8;
 
@@ -304,29 +293,12 @@ class LazyReader implements LazyJsonReader {
   readonly #texts = new SetMemo(TEXT_SETS, STMT_MAX);
   readonly #textOf: string[] = new Array<string>(TEXT_SETS * 2).fill('');
 
-  // The shard filter (decodeShardTo): valid spans of other shards are counted, not kept.
-  #shard = 0;
-  #shards = 1;
-  #otherShards = 0;
+  /** Each kept span's index among the line's spans, valid or not (spanIndex while it is handed over). */
   readonly #positions: number[] = [];
-  #shardTrace = '';
-  #shardOfTrace = 0;
   #spanIndex = 0;
 
   get spanIndex(): number {
     return this.#spanIndex;
-  }
-
-  decodeShardTo(line: Uint8Array, sink: SpanSink, shard: number, shards: number): SinkBatch | undefined {
-    this.#shard = shard;
-    this.#shards = shards;
-    this.#shardTrace = '';
-    try {
-      return this.decodeTo(line, sink);
-    } finally {
-      this.#shard = 0;
-      this.#shards = 1;
-    }
   }
 
   decodeTo(line: Uint8Array, sink: SpanSink): SinkBatch | undefined {
@@ -340,7 +312,6 @@ class LazyReader implements LazyJsonReader {
     this.#n = line.length;
     this.#dv = new DataView(line.buffer, line.byteOffset, line.byteLength);
     this.#count = 0;
-    this.#otherShards = 0;
     this.#spansRead = 0;
     this.#rejected.fill(0);
     try {
@@ -394,7 +365,7 @@ class LazyReader implements LazyJsonReader {
     const rejected: SinkBatch['rejected'] = [];
     for (let i = 0; i < 4; i++) if (this.#rejected[i]! > 0) rejected.push({ reason: REJECT_ORDER[i]!, count: this.#rejected[i]! });
     this.#release();
-    return { accepted: count + this.#otherShards, rejected };
+    return { accepted: count, rejected };
   }
 
   /** Drops the line and what it handed over, so the reader keeps nothing of it alive. */
@@ -517,38 +488,6 @@ class LazyReader implements LazyJsonReader {
     }
     if (c === MINUS || (c !== undefined && c >= ZERO && c <= NINE)) return this.#numberEnd(p);
     return giveUp();
-  }
-
-  /**
-   * The rest of another shard's span object from p (past a member, at its comma or closing brace),
-   * skipped without checking it as JSON: only its strings and brackets are followed, to find the
-   * object's end, whose index it returns. The shard that owns the span reads it whole and meets
-   * whatever makes the line given up or refused. A member that could name another trace id
-   * (`traceId` or `trace_id` again, or a key spelled with escapes) makes this reader give the line
-   * up too, for the whole decode to decide the span's shard.
-   */
-  #skipSpanRest(p: number): number {
-    const b = this.#b;
-    const n = this.#n;
-    const stop = SKIP_STOP;
-    let depth = 1;
-    for (;;) {
-      while (p < n && stop[b[p]!] === 0) p++;
-      if (p >= n) giveUp();
-      const c = b[p]!;
-      if (c === QUOTE) {
-        const start = p + 1;
-        const end = this.#stringEnd(start);
-        p = end + 1;
-        if (depth === 1 && (this.#escaped || this.#is(start, end, K_TRACE_ID) || this.#is(start, end, K_TRACE_ID_SNAKE)) && b[this.#ws(p)] === COLON) giveUp();
-      } else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
-        depth++;
-        p++;
-      } else {
-        p++;
-        if (--depth === 0) return p;
-      }
-    }
   }
 
   #literal(p: number, x: number, y: number, z: number): number {
@@ -789,8 +728,6 @@ class LazyReader implements LazyJsonReader {
   // The current span's fields as read (see #span).
   #seen = 0;
   #traceState = 0; // 0 absent or '', 1 valid, 2 all zero
-  /** decodeShardTo: the span's trace id, read and valid, is another shard's. */
-  #foreign = false;
   /** Spans of the line begun so far, valid or not. */
   #spansRead = 0;
   #traceId = '';
@@ -907,7 +844,6 @@ class LazyReader implements LazyJsonReader {
         if (b[p] !== COLON) giveUp();
         p = this.#ws(this.#spanMember(keyStart, keyEnd, this.#ws(p + 1)));
       }
-      if (this.#foreign) return this.#skipSpanRest(p);
       if (b[p] === COMMA) p = this.#ws(p + 1);
       else if (b[p] === CLOSE_BRACE) return p + 1;
       else giveUp();
@@ -967,14 +903,8 @@ class LazyReader implements LazyJsonReader {
             this.#traceState = 1;
             this.#traceId = this.#lastTraceId = this.#traceHex(at + 1);
             this.#lastTraceAt = at + 1;
-            if (this.#shards > 1) {
-              // Its shard from the words just read (the id's last four bytes), not from its text again.
-              this.#shardTrace = this.#traceId;
-              this.#shardOfTrace = shardOfWord(this.#w3, this.#shards);
-            }
           }
         }
-        this.#foreign = this.#traceState === 1 && this.#shards > 1 && !this.#mine();
         break;
       case F_ATTRIBUTES:
         bit = 32;
@@ -1486,7 +1416,6 @@ class LazyReader implements LazyJsonReader {
     folder.reset();
     this.#seen = 0;
     this.#traceState = this.#spanState = 0;
-    this.#foreign = false;
     this.#parent = '';
     this.#nameStart = this.#nameEnd = 0;
     this.#nameEscaped = false;
@@ -1495,10 +1424,6 @@ class LazyReader implements LazyJsonReader {
     if (this.#b[p] !== OPEN_BRACE) giveUp();
     const position = this.#spansRead++;
     p = this.#spanObject(p);
-    if (this.#foreign) {
-      this.#otherShards++;
-      return p;
-    }
 
     if (this.#traceState !== 1) {
       this.#rejected[0]!++;
@@ -1545,16 +1470,6 @@ class LazyReader implements LazyJsonReader {
       nanosToMs(startHi, startLo), nanosToMs(endHi, endLo), service, this.#status === 2, f, this.#instanceId || instanceOf(this.#host, this.#pid),
     );
     return p;
-  }
-
-  /** Whether the current span (its trace id read and valid) is of the shard decodeShardTo reads. */
-  #mine(): boolean {
-    const traceId = this.#traceId;
-    if (traceId !== this.#shardTrace) {
-      this.#shardTrace = traceId;
-      this.#shardOfTrace = shardOfTraceId(traceId, this.#shards);
-    }
-    return this.#shardOfTrace === this.#shard;
   }
 
   /** The current span's id as lowercase hex. */

@@ -12,7 +12,15 @@ export function shardOfWord(word: number, shards: number): number {
 
 /** The shard of a trace by its 32-digit lowercase hex id (SpanRecord.traceId). */
 export function shardOfTraceId(traceId: string, shards: number): number {
-  return shardOfWord(parseInt(traceId.slice(24, 32), 16) | 0, shards);
+  let word = 0;
+  for (let i = 24; i < 32; i++) {
+    const c = traceId.charCodeAt(i);
+    // Digits and lowercase letters read here; anything else as parseInt reads it (no string is made for the usual id).
+    if (c >= 48 && c <= 57) word = (word << 4) | (c - 48);
+    else if (c >= 97 && c <= 102) word = (word << 4) | (c - 87);
+    else return shardOfWord(parseInt(traceId.slice(24, 32), 16) | 0, shards);
+  }
+  return shardOfWord(word, shards);
 }
 
 /** The shard of the 16-byte trace id at b[p]. */

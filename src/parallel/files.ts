@@ -1,16 +1,18 @@
 /**
  * n1-report --jobs N: the files analysed in N shards of the traces (split by trace id), shard 0 on
  * this thread while N - 1 worker threads start and take the others. Each shard reads every file
- * itself (from the page cache) and walks every unit, so it keeps the whole input's span clock, but
- * decodes and analyses only its traces' spans and rolls them up itself. The N rollup sets then
- * merge exactly (detect/rollup.ts RollupSet.fromShards): the report is the one `--jobs 1` prints,
- * to the byte, and nothing crosses threads per span or per request.
+ * itself (from the page cache) and keeps the whole input's span clock, but decodes only every Nth
+ * unit: it sends each other shard that unit's spans of its traces (parallel/exchange.ts) and takes
+ * theirs of the other units, so every span is decoded once. Each shard analyses and rolls up its
+ * own traces; the N rollup sets then merge exactly (detect/rollup.ts RollupSet.fromShards): the
+ * report is the one `--jobs 1` prints, to the byte.
  */
 import { statSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { DetectOptions } from '../detect/request.js';
 import { RollupSet, releasedBefore } from '../detect/rollup.js';
 import { errorFrom, type ErrorData, type FromWorker, type WorkerSetup } from './protocol.js';
+import { Peers } from './exchange.js';
 import { analyseShard, ShardAnalysis, type KeyedConnection, type ShardResult } from './shard.js';
 
 /** Input, in bytes on disk, from which workers start: below it they would cost more than they save. */
@@ -44,18 +46,24 @@ export async function analyseFilesSharded(
 ): Promise<ShardedFilesResult> {
   const { links: _links, noiseFilter: _noise, ...cloneable } = detect;
   const workers: Worker[] = [];
+  const ports = peerPorts(jobs);
+  const peers = new Peers(ports[0]!);
   try {
     // Shards 1.. in workers, shard 0 here while they start: one thread and one heap fewer.
     const started = Array.from({ length: jobs - 1 }, (_, i) => {
-      const setup: WorkerSetup = { shard: i + 1, shards: jobs, files: [...files], detect: cloneable, ...(schemaPath === undefined ? {} : { schemaPath }) };
+      const own = ports[i + 1]!;
+      const setup: WorkerSetup = { shard: i + 1, shards: jobs, files: [...files], peers: own, detect: cloneable, ...(schemaPath === undefined ? {} : { schemaPath }) };
       // The bundled worker (rolldown.config.mjs): this module runs from dist/parallel/ or, bundled, dist/bundle/.
-      const worker = new Worker(new URL('../bundle/worker.js', import.meta.url), { workerData: setup });
+      const worker = new Worker(new URL('../bundle/worker.js', import.meta.url), {
+        workerData: setup,
+        transferList: own.filter((port): port is MessagePort => port !== undefined),
+      });
       workers.push(worker);
       return outcome(worker, i + 1);
     });
     // Awaited below; a failure here first must not leave them unhandled.
     for (const p of started) p.catch(() => undefined);
-    const here = await analyseShard(files, new ShardAnalysis(detect, 0, jobs));
+    const here = await analyseShard(files, new ShardAnalysis(detect, 0, jobs), peers);
     const results = [unpack(here), ...(await Promise.all(started))];
     const failures = results.filter((r): r is { unit: number; error: ErrorData } => 'error' in r);
     if (failures.length > 0) {
@@ -67,8 +75,22 @@ export async function analyseFilesSharded(
     for (const c of inReleaseOrder(shards.map((s) => s.connections))) rollups.addConnection(c.service, c.instance, c.use);
     return { rollups, lateSpans: shards.reduce((n, s) => n + s.lateSpans, 0) };
   } finally {
+    peers.close();
     await Promise.all(workers.map((w) => w.terminate()));
   }
+}
+
+/** A channel between every two shards: `ports[i][j]` is shard i's end of its channel to shard j. */
+function peerPorts(shards: number): (MessagePort | undefined)[][] {
+  const ports = Array.from({ length: shards }, () => new Array<MessagePort | undefined>(shards).fill(undefined));
+  for (let i = 0; i < shards; i++) {
+    for (let j = i + 1; j < shards; j++) {
+      const { port1, port2 } = new MessageChannel();
+      ports[i]![j] = port1;
+      ports[j]![i] = port2;
+    }
+  }
+  return ports;
 }
 
 /** A worker's one answer: its result, or the unit where the input failed. */

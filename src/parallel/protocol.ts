@@ -1,4 +1,5 @@
 /** The messages between n1-report's main thread and its shard workers (parallel/files.ts, parallel/worker.ts). */
+import type { MessagePort } from 'node:worker_threads';
 import type { DetectOptions } from '../detect/request.js';
 import type { ShardResult } from './shard.js';
 
@@ -7,6 +8,8 @@ export interface WorkerSetup {
   shards: number;
   /** The trace files, each read whole by every worker. */
   files: string[];
+  /** A port to each other shard (none at its own index): the packs of the units it decodes go out, theirs come in. */
+  peers: (MessagePort | undefined)[];
   /** Cloneable detection options; the schema is loaded from `schemaPath` in the worker. */
   detect: Omit<DetectOptions, 'links' | 'noiseFilter'>;
   schemaPath?: string;

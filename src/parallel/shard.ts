@@ -1,19 +1,23 @@
 /**
- * One shard of an offline analysis (n1-report --jobs): every unit of the input read, the spans of
- * this shard's traces analysed, and their requests added to rollups with the key that says where a
- * single analysis of the whole input released them, so shards' rollups merge into its rollups
- * exactly (detect/rollup.ts RollupSet.fromShards).
+ * One shard of an offline analysis (n1-report --jobs): every unit of the input counted, the spans of
+ * this shard's traces analysed in input order, and their requests added to rollups with the key
+ * that says where a single analysis of the whole input released them, so shards' rollups merge into
+ * its rollups exactly (detect/rollup.ts RollupSet.fromShards).
  */
 import { Analyzer, offlineAnalyzerOptions } from '../analyzer.js';
 import type { ConnectionUse } from '../detect/connections.js';
 import type { DetectOptions } from '../detect/request.js';
 import { RollupSet, type ReleaseKey, type ShardRollups } from '../detect/rollup.js';
 import type { RequestAnalysis } from '../detect/types.js';
-import { createUnitDecoders, decodeUnit, inProtobufUnit, isRawUnit, readTraceUnits, type TraceUnit, type UnitDecoders } from '../otlp/file.js';
-import { errorData, type FromWorker } from './protocol.js';
+import { createUnitDecoders, decodeUnit, inProtobufUnit, isRawUnit, readTraceUnits, type RawUnit, type TraceUnit, type UnitDecoders } from '../otlp/file.js';
 import { shardOfTraceId } from '../otlp/shard.js';
-import { refusedIn, type SpanRecord, type SpanSink, type TraceId } from '../otlp/span.js';
+import { refusedIn, type DecodedBatch, type SpanRecord, type SpanSink, type TraceId } from '../otlp/span.js';
 import type { SinkBatch, WireDecoder } from '../otlp/wire/decoder.js';
+import { replayPack, SplitSink, type Peers, type SpanPack } from './exchange.js';
+import { errorData, errorFrom, type FromWorker } from './protocol.js';
+
+type ProtobufUnit = Extract<RawUnit, { raw: 'protobuf' }>;
+type JsonLineUnit = Extract<RawUnit, { raw: 'json-line' }>;
 
 /** Release phases within one unit: evicted while its spans were added, then completed by the poll after them; the end's flush comes last. */
 const EVICTED = 0;
@@ -39,8 +43,8 @@ export class ShardAnalysis {
   readonly analyzer: Analyzer;
   readonly #rollups = new RollupSet({ shard: true });
   readonly #connections: KeyedConnection[] = [];
-  readonly #shard: number;
-  readonly #shards: number;
+  readonly shard: number;
+  readonly shards: number;
   /** Units read so far. */
   #units = 0;
   /** The span clock: spans read so far, valid or not, by every shard, as OfflineAnalysis counts them. */
@@ -52,26 +56,41 @@ export class ShardAnalysis {
 
   constructor(options: DetectOptions, shard: number, shards: number) {
     this.analyzer = new Analyzer(offlineAnalyzerOptions(options, shards));
-    this.#shard = shard;
-    this.#shards = shards;
+    this.shard = shard;
+    this.shards = shards;
   }
 
-  /** Adds this shard's spans of one unit of the input; throws what decoding the unit throws (for protobuf, possibly at a later byte than decodeUnit). */
-  addUnit(unit: TraceUnit, decoders: UnitDecoders): void {
+  /**
+   * Adds this shard's spans of a unit that every shard reads itself: a protobuf message, whose
+   * other spans it skips by their length (throws what decoding the message throws, possibly at a
+   * later byte than --jobs 1), or a batch the reading decoded (a Jaeger or Zipkin file's).
+   */
+  addUnit(unit: DecodedBatch | ProtobufUnit, decoders: UnitDecoders): void {
     const round = 3 * this.#units++;
-    if (isRawUnit(unit) && unit.raw === 'protobuf') {
+    if (isRawUnit(unit)) {
       const decoder = this.#shardDecoder(decoders.wire);
-      const { analyses } = inProtobufUnit(unit, (bytes) => this.analyzer.addMessage(decoder, bytes, (read) => (this.#spansRead += read)));
-      this.#take(round + EVICTED, analyses);
-    } else if (isRawUnit(unit) && unit.raw === 'json-line') {
-      const { analyses } = this.analyzer.addDecoded((sink) => this.#jsonLineTo(unit, decoders, sink), (read) => (this.#spansRead += read));
-      this.#take(round + EVICTED, analyses);
+      this.#take(round + EVICTED, inProtobufUnit(unit, (bytes) => this.analyzer.addMessage(decoder, bytes, (read) => (this.#spansRead += read))).analyses);
     } else {
-      const batch = isRawUnit(unit) ? decodeUnit(unit, decoders) : unit;
-      const mine = this.#mine(batch.spans, batch.ordinals);
-      this.#spansRead += batch.spans.length + refusedIn(batch);
+      const mine = this.#mine(unit.spans, unit.ordinals);
+      this.#spansRead += unit.spans.length + refusedIn(unit);
       this.#take(round + EVICTED, this.analyzer.add(mine, this.#spansRead));
     }
+    this.#take(round + POLLED, this.analyzer.poll(this.#spansRead));
+    if (this.#last.size > this.#pruneAt) this.#prune();
+  }
+
+  /** Adds this shard's share of one unit, as the shard that decoded it packed it (exchange.ts); throws the unit's error, --jobs 1's. */
+  addPack(pack: SpanPack): void {
+    const batch = pack.batch;
+    if ('error' in batch) throw errorFrom(batch.error);
+    const round = 3 * this.#units++;
+    const base = this.#spansRead;
+    const last = this.#last;
+    const replay = (sink: SpanSink): SinkBatch => {
+      replayPack(pack, sink, (traceId, index) => last.set(traceId, base + index));
+      return batch;
+    };
+    this.#take(round + EVICTED, this.analyzer.addDecoded(replay, (read) => (this.#spansRead += read)).analyses);
     this.#take(round + POLLED, this.analyzer.poll(this.#spansRead));
     if (this.#last.size > this.#pruneAt) this.#prune();
   }
@@ -100,7 +119,7 @@ export class ShardAnalysis {
       const span = spans[i]!;
       if (span.traceId !== lastId) {
         lastId = span.traceId;
-        lastMine = shardOfTraceId(lastId, this.#shards) === this.#shard;
+        lastMine = shardOfTraceId(lastId, this.shards) === this.shard;
       }
       if (lastMine) {
         mine.push(span);
@@ -110,36 +129,11 @@ export class ShardAnalysis {
     return mine;
   }
 
-  /**
-   * This shard's spans of a raw JSON line into the sink, noting each trace's last position: through
-   * the lazy reader (as decodeJsonLineTo for --jobs 1), or the line decoded whole when it gives up.
-   */
-  #jsonLineTo(unit: Extract<TraceUnit, { raw: 'json-line' }>, decoders: UnitDecoders, inner: SpanSink): SinkBatch {
-    const lazy = decoders.lazyJson;
-    const base = this.#spansRead;
-    const last = this.#last;
-    const sink: SpanSink = {
-      dbSpan(...args: Parameters<SpanSink['dbSpan']>): void {
-        last.set(args[0], base + lazy.spanIndex);
-        inner.dbSpan(...args);
-      },
-      span(record: SpanRecord): void {
-        last.set(record.traceId, base + lazy.spanIndex);
-        inner.span(record);
-      },
-    };
-    const batch = lazy.decodeShardTo(unit.bytes, sink, this.#shard, this.#shards);
-    if (batch !== undefined) return batch;
-    const decoded = decodeUnit(unit, decoders);
-    for (const span of this.#mine(decoded.spans, decoded.ordinals)) inner.span(span);
-    return { accepted: decoded.spans.length, rejected: decoded.rejected };
-  }
-
   /** The file's wire decoder restricted to this shard, its sink noting each trace's last position. */
   #shardDecoder(wire: WireDecoder): WireDecoder {
     let decoder = this.#decoders.get(wire);
     if (decoder === undefined) {
-      decoder = new ShardDecoder(wire, this.#shard, this.#shards, (traceId) => this.#last.set(traceId, this.#spansRead + wire.spanIndex));
+      decoder = new ShardDecoder(wire, this.shard, this.shards, (traceId) => this.#last.set(traceId, this.#spansRead + wire.spanIndex));
       this.#decoders.set(wire, decoder);
     }
     return decoder;
@@ -212,29 +206,116 @@ class ShardDecoder implements WireDecoder {
   }
 }
 
-/** Reads every file and analyses one shard of it: the shard's result, or where and why the input failed. */
-export async function analyseShard(files: readonly string[], analysis: ShardAnalysis): Promise<Exclude<FromWorker, { fatal: string }>> {
-  let unit = 0;
+/**
+ * A unit read and not yet analysed: one every shard reads itself (a protobuf message, a decoded
+ * batch), or a JSON line's pack for this shard, its own or one to come from the shard that decoded it.
+ */
+type Ahead = { unit: number; local: DecodedBatch | ProtobufUnit } | { unit: number; pack: SpanPack } | { unit: number; from: number };
+
+/**
+ * Reads every file and analyses one shard of it: the shard's result, or where and why the input
+ * failed. A protobuf message is read by every shard, which skips other shards' spans by their
+ * length; a JSON line cannot be skipped without reading every byte, so the shard `unit % shards`
+ * decodes it whole as soon as it reads it and sends each shard its share through `peers`. Units
+ * are analysed in input order, so a shard reads at most `window` units ahead while it waits for a
+ * peer's pack.
+ */
+export async function analyseShard(files: readonly string[], analysis: ShardAnalysis, peers: Peers): Promise<Exclude<FromWorker, { fatal: string }>> {
+  const { shard, shards } = analysis;
+  const window = Math.max(64, 8 * shards);
+  const ahead: Ahead[] = [];
+  let read = 0;
+  let decoders = createUnitDecoders();
+  /** Analyses the units ahead until `keep` are left, waiting for packs only when `wait`; the unit that failed, if one did. */
+  const analyseAhead = async (keep: number, wait: boolean): Promise<{ unit: number; error: unknown } | undefined> => {
+    while (ahead.length > keep) {
+      const next = ahead[0]!;
+      try {
+        if ('local' in next) {
+          try {
+            analysis.addUnit(next.local, decoders);
+          } catch (error) {
+            throw isRawUnit(next.local) ? wholeUnitError(next.local, error) : error;
+          }
+        } else {
+          let pack = 'pack' in next ? next.pack : peers.poll(next.unit, next.from);
+          if (pack === undefined) {
+            if (!wait) return undefined;
+            pack = await peers.take(next.unit, (next as { from: number }).from);
+          }
+          analysis.addPack(pack);
+        }
+      } catch (error) {
+        return { unit: next.unit, error };
+      }
+      ahead.shift();
+    }
+    return undefined;
+  };
+  const failed = (failure: { unit: number; error: unknown }): Exclude<FromWorker, { fatal: string }> => {
+    peers.stop(read);
+    return { failed: { unit: failure.unit, error: errorData(failure.error) } };
+  };
   try {
     for (const file of files) {
-      const decoders = createUnitDecoders();
+      // Units ahead of the analysis belong to the file before: it finishes them first.
+      const failure = await analyseAhead(0, true);
+      if (failure !== undefined) return failed(failure);
+      decoders = createUnitDecoders();
+      const split = new LineSplitter(decoders, shards);
       for await (const next of readTraceUnits(file)) {
-        try {
-          analysis.addUnit(next, decoders);
-        } catch (error) {
-          return { failed: { unit, error: errorData(wholeUnitError(next, error)) } };
+        const unit = read++;
+        if (!isRawUnit(next) || next.raw === 'protobuf') ahead.push({ unit, local: next });
+        else if (unit % shards !== shard) ahead.push({ unit, from: unit % shards });
+        else {
+          split.split(next).forEach(({ pack, transfer }, to) => {
+            if (to === shard) ahead.push({ unit, pack });
+            else peers.send(to, unit, pack, transfer);
+          });
         }
-        unit++;
+        const failure = (await analyseAhead(0, false)) ?? (ahead.length >= window ? await analyseAhead(window / 2, true) : undefined);
+        if (failure !== undefined) return failed(failure);
       }
     }
   } catch (error) {
-    // A reading error comes after every unit already read.
-    return { failed: { unit, error: errorData(error) } };
+    // A reading error comes after every unit already read, whose own errors come first.
+    const failure = await analyseAhead(0, true);
+    return failed(failure ?? { unit: read, error });
   }
-  return { done: analysis.finish() };
+  const failure = await analyseAhead(0, true);
+  return failure !== undefined ? failed(failure) : { done: analysis.finish() };
 }
 
-/** The error --jobs 1 reports for a unit a shard could not decode: the unit decoded whole, as it is there. */
+/** Decodes JSON lines whole, split into every shard's pack (a line that fails: its error in each). */
+class LineSplitter {
+  readonly #decoders: UnitDecoders;
+  readonly #sink: SplitSink;
+
+  constructor(decoders: UnitDecoders, shards: number) {
+    this.#decoders = decoders;
+    this.#sink = new SplitSink(shards, () => decoders.lazyJson.spanIndex);
+  }
+
+  /** As OfflineAnalysis.addUnit decodes the line for --jobs 1 (otlp/file.ts decodeJsonLineTo), errors included. */
+  split(unit: JsonLineUnit): ReturnType<SplitSink['finish']> {
+    const decoders = this.#decoders;
+    const sink = this.#sink;
+    let batch: SinkBatch | undefined;
+    try {
+      batch = decoders.lazyJson.decodeTo(unit.bytes, sink);
+      if (batch === undefined) {
+        const decoded = decodeUnit(unit, decoders);
+        decoded.spans.forEach((span, i) => sink.record(span, decoded.ordinals?.[i] ?? i));
+        batch = { accepted: decoded.spans.length, rejected: decoded.rejected };
+      }
+    } catch (error) {
+      return sink.finish({ error: errorData(error) });
+    }
+    return sink.finish(batch);
+  }
+}
+
+/** The error --jobs 1 reports for a message a shard could not decode: the message decoded whole, as it is there. */
 function wholeUnitError(unit: TraceUnit, shardError: unknown): unknown {
   if (!isRawUnit(unit)) return shardError;
   try {

@@ -1,5 +1,6 @@
-/** A shard worker of n1-report --jobs: reads every file itself, analyses its shard of the traces and posts its rollups. */
+/** A shard worker of n1-report --jobs: reads every file itself, decodes its share of the units for every shard, analyses its shard of the traces and posts its rollups. */
 import { parentPort, workerData } from 'node:worker_threads';
+import { Peers } from './exchange.js';
 import { analyseShard, ShardAnalysis } from './shard.js';
 import type { FromWorker, WorkerSetup } from './protocol.js';
 import type { DetectOptions } from '../detect/request.js';
@@ -12,7 +13,7 @@ async function main(): Promise<void> {
   // suggest/ is loaded only when there is a schema: it is the largest import, and a worker's start-up is paid per run.
   const links = setup.schemaPath === undefined ? undefined : await schemaLinks(setup.schemaPath);
   const detect = { ...setup.detect, ...(links === undefined ? {} : { links }) };
-  post(await analyseShard(setup.files, new ShardAnalysis(detect, setup.shard, setup.shards)));
+  post(await analyseShard(setup.files, new ShardAnalysis(detect, setup.shard, setup.shards), new Peers(setup.peers)));
 }
 
 async function schemaLinks(path: string): Promise<DetectOptions['links']> {

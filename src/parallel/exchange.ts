@@ -1,0 +1,289 @@
+/**
+ * A decoded unit's spans split by the shard that owns their trace and packed to cross threads
+ * (n1-report --jobs): one shard decodes each unit whole and sends every shard its share, so no
+ * shard reads another's spans.
+ */
+import type { CodeLocation } from '../detect/types.js';
+import { shardOfTraceId } from '../otlp/shard.js';
+import type { SpanRecord, SpanSink, TraceId } from '../otlp/span.js';
+import type { SinkBatch } from '../otlp/wire/decoder.js';
+import type { ErrorData } from './protocol.js';
+
+/** Per DB span: the id's two words, start, end, and the span's index among the unit's spans. */
+const NUMBERS = 5;
+/** Per DB span, as indexes into `strings`: trace id, parent, system, statement, comment, service; then the location's index into `locations` (-1: none). */
+const STRINGS = 7;
+
+/** One shard's share of one unit: its spans in the order the decoder handed them over. */
+export interface SpanPack {
+  /** The whole unit's counts (every shard's spans: the span clock), or the error --jobs 1 stops at. */
+  batch: SinkBatch | { error: ErrorData };
+  dbNumbers: Float64Array;
+  dbStrings: Int32Array;
+  strings: string[];
+  locations: CodeLocation[];
+  records: SpanRecord[];
+  /** Each record's index among the unit's spans. */
+  recordIndexes: number[];
+  /** Each record's place among all the pack's spans (DB spans take the others, in order). */
+  recordSeq: number[];
+}
+
+/** Builds one shard's pack: strings and locations are sent once per pack however many spans share them. */
+class PackBuilder {
+  #numbers = new Float64Array(NUMBERS * 64);
+  #ids = new Int32Array(STRINGS * 64);
+  #db = 0;
+  #strings: string[] = [];
+  readonly #stringIds = new Map<string, number>();
+  #locations: CodeLocation[] = [];
+  readonly #locationIds = new Map<CodeLocation, number>();
+  #records: SpanRecord[] = [];
+  #recordIndexes: number[] = [];
+  #recordSeq: number[] = [];
+  // The last string of each column: spans of one request repeat them, so most lookups end here.
+  readonly #lastText: (string | undefined)[] = new Array<string | undefined>(6).fill(undefined);
+  readonly #lastId: number[] = [-1, -1, -1, -1, -1, -1];
+
+  db(
+    traceId: TraceId, hi: number, lo: number, parent: string, startMs: number, endMs: number,
+    system: string, statement: string, comment: string, service: string, location: CodeLocation | undefined, index: number,
+  ): void {
+    const n = this.#db++;
+    if ((n + 1) * STRINGS > this.#ids.length) this.#grow();
+    const k = n * NUMBERS;
+    const numbers = this.#numbers;
+    numbers[k] = hi;
+    numbers[k + 1] = lo;
+    numbers[k + 2] = startMs;
+    numbers[k + 3] = endMs;
+    numbers[k + 4] = index;
+    const s = n * STRINGS;
+    const ids = this.#ids;
+    ids[s] = this.#string(0, traceId);
+    ids[s + 1] = this.#string(1, parent);
+    ids[s + 2] = this.#string(2, system);
+    ids[s + 3] = this.#string(3, statement);
+    ids[s + 4] = this.#string(4, comment);
+    ids[s + 5] = this.#string(5, service);
+    ids[s + 6] = location === undefined ? -1 : this.#location(location);
+  }
+
+  record(record: SpanRecord, index: number): void {
+    this.#recordSeq.push(this.#db + this.#records.length);
+    this.#records.push(record);
+    this.#recordIndexes.push(index);
+  }
+
+  /** The pack, and the buffers to transfer with it; the builder starts the next one. */
+  finish(batch: SpanPack['batch']): { pack: SpanPack; transfer: ArrayBuffer[] } {
+    const dbNumbers = this.#numbers.slice(0, this.#db * NUMBERS);
+    const dbStrings = this.#ids.slice(0, this.#db * STRINGS);
+    const pack: SpanPack = {
+      batch, dbNumbers, dbStrings, strings: this.#strings, locations: this.#locations,
+      records: this.#records, recordIndexes: this.#recordIndexes, recordSeq: this.#recordSeq,
+    };
+    this.#db = 0;
+    this.#strings = [];
+    this.#stringIds.clear();
+    this.#locations = [];
+    this.#locationIds.clear();
+    this.#records = [];
+    this.#recordIndexes = [];
+    this.#recordSeq = [];
+    this.#lastText.fill(undefined);
+    return { pack, transfer: [dbNumbers.buffer as ArrayBuffer, dbStrings.buffer as ArrayBuffer] };
+  }
+
+  #string(column: number, text: string): number {
+    if (this.#lastText[column] === text) return this.#lastId[column]!;
+    let id = this.#stringIds.get(text);
+    if (id === undefined) {
+      id = this.#strings.length;
+      this.#strings.push(text);
+      this.#stringIds.set(text, id);
+    }
+    this.#lastText[column] = text;
+    this.#lastId[column] = id;
+    return id;
+  }
+
+  #location(location: CodeLocation): number {
+    let id = this.#locationIds.get(location);
+    if (id === undefined) {
+      id = this.#locations.length;
+      this.#locations.push(location);
+      this.#locationIds.set(location, id);
+    }
+    return id;
+  }
+
+  #grow(): void {
+    const numbers = new Float64Array(this.#numbers.length * 2);
+    numbers.set(this.#numbers);
+    this.#numbers = numbers;
+    const ids = new Int32Array(this.#ids.length * 2);
+    ids.set(this.#ids);
+    this.#ids = ids;
+  }
+}
+
+/**
+ * A sink that splits one unit's spans among `shards` packs by trace id. `index` gives, while the
+ * decoder calls the sink, the span's index among the unit's spans (the decoder's spanIndex).
+ */
+export class SplitSink implements SpanSink {
+  readonly #shards: number;
+  readonly #index: () => number;
+  readonly #packs: PackBuilder[];
+  #lastTrace = '';
+  #lastShard = 0;
+
+  constructor(shards: number, index: () => number) {
+    this.#shards = shards;
+    this.#index = index;
+    this.#packs = Array.from({ length: shards }, () => new PackBuilder());
+  }
+
+  dbSpan(
+    traceId: TraceId, spanIdHi: number, spanIdLo: number, parentSpanId: string, startMs: number, endMs: number,
+    system: string, statement: string, comment: string, service: string, location: CodeLocation | undefined,
+  ): void {
+    this.#packs[this.#shardOf(traceId)]!.db(traceId, spanIdHi, spanIdLo, parentSpanId, startMs, endMs, system, statement, comment, service, location, this.#index());
+  }
+
+  span(record: SpanRecord): void {
+    this.record(record, this.#index());
+  }
+
+  /** A record handed over with its index given (the records path of a line the lazy reader gave up). */
+  record(record: SpanRecord, index: number): void {
+    this.#packs[this.#shardOf(record.traceId)]!.record(record, index);
+  }
+
+  /** Every shard's pack of the unit (its counts, or its error, in each); the sink starts the next unit. */
+  finish(batch: SpanPack['batch']): { pack: SpanPack; transfer: ArrayBuffer[] }[] {
+    return this.#packs.map((p) => p.finish(batch));
+  }
+
+  #shardOf(traceId: TraceId): number {
+    if (traceId !== this.#lastTrace) {
+      this.#lastTrace = traceId;
+      this.#lastShard = shardOfTraceId(traceId, this.#shards);
+    }
+    return this.#lastShard;
+  }
+}
+
+/** Hands a pack's spans to a sink in the order they were packed; `noted` gets each span's trace and index among the unit's spans first. */
+export function replayPack(pack: SpanPack, sink: SpanSink, noted: (traceId: TraceId, index: number) => void): void {
+  const { dbNumbers: numbers, dbStrings: ids, strings, locations, records, recordIndexes, recordSeq } = pack;
+  const total = numbers.length / NUMBERS + records.length;
+  let db = 0;
+  let r = 0;
+  for (let seq = 0; seq < total; seq++) {
+    if (r < recordSeq.length && recordSeq[r] === seq) {
+      const record = records[r]!;
+      noted(record.traceId, recordIndexes[r]!);
+      sink.span(record);
+      r++;
+      continue;
+    }
+    const k = db * NUMBERS;
+    const s = db * STRINGS;
+    const traceId = strings[ids[s]!]!;
+    noted(traceId, numbers[k + 4]!);
+    const location = ids[s + 6]!;
+    sink.dbSpan(
+      traceId, numbers[k]!, numbers[k + 1]!, strings[ids[s + 1]!]!, numbers[k + 2]!, numbers[k + 3]!,
+      strings[ids[s + 2]!]!, strings[ids[s + 3]!]!, strings[ids[s + 4]!]!, strings[ids[s + 5]!]!, location < 0 ? undefined : locations[location],
+    );
+    db++;
+  }
+}
+
+/** Why a shard stopped waiting for a peer's pack: the peer stopped before it sent it (its own failure is the one to report). */
+export class PeerStopped extends Error {
+  override name = 'PeerStopped';
+}
+
+/** What crosses a port between shards: a unit's pack, or the unit at which the sender stopped reading and sending. */
+type PeerMessage = { unit: number; pack: SpanPack } | { stoppedAt: number };
+
+/** This shard's ports to the others (none at its own index): packs out, and packs in by unit. */
+export class Peers {
+  readonly #ports: readonly (MessagePortLike | undefined)[];
+  readonly #inbox = new Map<number, SpanPack>();
+  /** Per peer: the unit from which it sends nothing more (it stopped or its port closed). */
+  readonly #stoppedAt: number[];
+  #waiting: { unit: number; from: number; resolve: (pack: SpanPack) => void; reject: (error: Error) => void } | undefined;
+
+  constructor(ports: readonly (MessagePortLike | undefined)[]) {
+    this.#ports = ports;
+    this.#stoppedAt = ports.map(() => Infinity);
+    ports.forEach((port, from) => {
+      port?.on('message', (message: PeerMessage) => {
+        if ('pack' in message) this.#arrived(message.unit, message.pack);
+        else this.#stopped(from, message.stoppedAt);
+      });
+      port?.on('close', () => this.#stopped(from, -Infinity));
+    });
+  }
+
+  send(to: number, unit: number, pack: SpanPack, transfer: ArrayBuffer[]): void {
+    this.#ports[to]!.postMessage({ unit, pack } satisfies PeerMessage, transfer);
+  }
+
+  /** Tells every peer that this shard sends nothing from `unit` on. */
+  stop(unit: number): void {
+    for (const port of this.#ports) port?.postMessage({ stoppedAt: unit } satisfies PeerMessage);
+  }
+
+  /** The pack of `unit` from the shard that decoded it (`from`) if it has come; throws PeerStopped if it never will. */
+  poll(unit: number, from: number): SpanPack | undefined {
+    const pack = this.#inbox.get(unit);
+    if (pack !== undefined) {
+      this.#inbox.delete(unit);
+      return pack;
+    }
+    if (unit >= this.#stoppedAt[from]!) throw new PeerStopped(`shard ${from} stopped before unit ${unit}`);
+    return undefined;
+  }
+
+  /** The pack of `unit` from `from`, once it comes. */
+  take(unit: number, from: number): Promise<SpanPack> {
+    const pack = this.poll(unit, from);
+    if (pack !== undefined) return Promise.resolve(pack);
+    return new Promise((resolve, reject) => (this.#waiting = { unit, from, resolve, reject }));
+  }
+
+  close(): void {
+    for (const port of this.#ports) port?.close();
+  }
+
+  #arrived(unit: number, pack: SpanPack): void {
+    const waiting = this.#waiting;
+    if (waiting?.unit === unit) {
+      this.#waiting = undefined;
+      waiting.resolve(pack);
+    } else this.#inbox.set(unit, pack);
+  }
+
+  /** `unit`: the first unit the peer will not send; -Infinity when its port closed (what it sent before has arrived). */
+  #stopped(from: number, unit: number): void {
+    this.#stoppedAt[from] = Math.min(this.#stoppedAt[from]!, unit);
+    const waiting = this.#waiting;
+    if (waiting !== undefined && waiting.from === from && waiting.unit >= this.#stoppedAt[from]!) {
+      this.#waiting = undefined;
+      waiting.reject(new PeerStopped(`shard ${from} stopped before unit ${waiting.unit}`));
+    }
+  }
+}
+
+/** The part of node:worker_threads' MessagePort that Peers uses. */
+export interface MessagePortLike {
+  on(event: 'message', listener: (message: PeerMessage) => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  postMessage(message: PeerMessage, transfer?: ArrayBuffer[]): void;
+  close(): void;
+}
