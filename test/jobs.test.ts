@@ -1,7 +1,8 @@
 /**
  * n1-report --jobs N prints the report --jobs 1 prints, byte for byte, on every fixture and the
  * bundled recording: traces split across threads, each shard's rollups merged exactly.
- * N1LENS_JOBS_MIN_BYTES=0 starts the workers even for small files.
+ * N1LENS_JOBS_MIN_BYTES=0 starts the workers even for small files; N1LENS_JOBS_RANGE_BYTES makes an
+ * uncompressed JSON-lines file's byte ranges (each read by one thread) small enough for many of them.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,19 +17,22 @@ const recording = join(root, 'samples/traces/recruit.jsonl.gz');
 const schema = join(root, 'samples/traces/recruit-schema.json');
 const dir = tempDir('jobs');
 
-function report(args: string[], jobs: number, input?: Buffer) {
+function report(args: string[], jobs: number, input?: Buffer, rangeBytes?: number) {
   const r = spawnSync(process.execPath, [join(root, 'bin/n1-report.js'), '-f', 'json', '--jobs', String(jobs), ...args], {
     input,
-    env: { ...process.env, N1LENS_JOBS_MIN_BYTES: '0' },
+    env: { ...process.env, N1LENS_JOBS_MIN_BYTES: '0', ...(rangeBytes === undefined ? {} : { N1LENS_JOBS_RANGE_BYTES: String(rangeBytes) }) },
     encoding: 'utf8',
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** --jobs 2 and 3, and for JSON lines read by range, ranges shorter than most lines and a few lines long. */
+const SPLITS = [{ jobs: 2 }, { jobs: 3 }, { jobs: 3, rangeBytes: 4096 }, { jobs: 2, rangeBytes: 20_000 }];
+
 function expectSameAsOneJob(args: string[], input?: Buffer): void {
   const one = report(args, 1, input);
   expect(one.stderr).toBe('');
-  for (const jobs of [2, 3]) expect(report(args, jobs, input), `--jobs ${jobs} ${args.join(' ')}`).toEqual(one);
+  for (const { jobs, rangeBytes } of SPLITS) expect(report(args, jobs, input, rangeBytes), `--jobs ${jobs} ranges ${rangeBytes} ${args.join(' ')}`).toEqual(one);
 }
 
 const fixtures = readdirSync(testdata)
@@ -61,7 +65,22 @@ describe('n1-report --jobs', () => {
     const one = report([damaged], 1);
     expect(one.code).toBe(2);
     expect(one.stderr).toContain(`line ${at + 1}`);
-    for (const jobs of [2, 3]) expect(report([damaged], jobs)).toEqual(one);
+    for (const { jobs, rangeBytes } of SPLITS) expect(report([damaged], jobs, undefined, rangeBytes)).toEqual(one);
+  }, 120_000);
+
+  it('gives the --jobs 1 report, and its errors, when a JSON-lines file is read by byte range: blank lines, CRLF, no final newline', () => {
+    const lines = gunzipSync(readFileSync(recording)).toString('utf8').split('\n').filter((l) => l.trim() !== '');
+    const file = join(dir, 'ranges.jsonl');
+    // Blank lines (which are no unit) between and at the end, CRLF endings on some, the last line unterminated.
+    writeFileSync(file, lines.map((l, i) => (i % 4 === 1 ? `${l}\r\n\n  \n` : `${l}\n`)).join('').trimEnd());
+    expectSameAsOneJob([file]);
+    // A line that is not JSON in the middle: its number, counted by reading the file from its start, is --jobs 1's.
+    const bad = join(dir, 'ranges-bad.jsonl');
+    writeFileSync(bad, lines.map((l, i) => (i === 17 ? l.slice(0, l.length / 2) : l)).join('\n\n') + '\n');
+    const one = report([bad], 1);
+    expect(one.code).toBe(2);
+    expect(one.stderr).toContain('line 35');
+    for (const { jobs, rangeBytes } of SPLITS) expect(report([bad], jobs, undefined, rangeBytes), `--jobs ${jobs} ranges ${rangeBytes}`).toEqual(one);
   }, 120_000);
 
   it('gives the --jobs 1 report when JSON lines hold refused spans and spans naming their trace twice', () => {
@@ -120,7 +139,7 @@ describe('n1-report --jobs', () => {
     for (const file of [truncated, badLine]) {
       const one = report([file], 1);
       expect(one.code).toBe(2);
-      for (const jobs of [2, 3]) expect(report([file], jobs)).toEqual(one);
+      for (const { jobs, rangeBytes } of SPLITS) expect(report([file], jobs, undefined, rangeBytes)).toEqual(one);
     }
   });
 

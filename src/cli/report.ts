@@ -105,10 +105,11 @@ export async function analyseFiles(
   const withLinks = { ...detect, ...(schema === undefined ? {} : { links: schemaNaming(schema) }) };
   const reportOptions = schema === undefined ? {} : { schema };
   // Workers hand over what the rollups read, not each request's timeline: onAnalysed (the HTML report) stays on one thread.
-  // N1LENS_JOBS_MIN_BYTES (tests, benchmarks) lowers the input size from which workers start.
-  const minBytes = process.env.N1LENS_JOBS_MIN_BYTES === undefined ? undefined : Number(process.env.N1LENS_JOBS_MIN_BYTES);
-  if (jobs > 1 && onAnalysed === undefined && worthSharding(files, minBytes)) {
-    return { ...(await analyseFilesSharded(files, withLinks, schemaPath, jobs)), reportOptions };
+  // N1LENS_JOBS_MIN_BYTES (tests, benchmarks) lowers the input size from which workers start;
+  // N1LENS_JOBS_RANGE_BYTES (tests) the byte ranges JSON lines are read in by one thread each.
+  const envBytes = (name: string): number | undefined => (process.env[name] === undefined ? undefined : Number(process.env[name]));
+  if (jobs > 1 && onAnalysed === undefined && worthSharding(files, envBytes('N1LENS_JOBS_MIN_BYTES'))) {
+    return { ...(await analyseFilesSharded(files, withLinks, schemaPath, jobs, envBytes('N1LENS_JOBS_RANGE_BYTES'))), reportOptions };
   }
   const offline = new OfflineAnalysis(withLinks, onAnalysed);
   for (const file of files) {
@@ -121,7 +122,7 @@ export async function analyseFiles(
 
 /**
  * Threads for trace files when --jobs is not given: the machine's cores from 4 up. Splitting costs
- * CPU (every shard walks every message, and each thread's V8 compiles the same hot code again),
+ * CPU (every shard walks every protobuf message, and each thread's V8 compiles the same hot code again),
  * and a single analysis already keeps a second core busy with V8's concurrent compile jobs: on 2
  * cores --jobs 2 was slower than --jobs 1 (bench/README.md).
  */

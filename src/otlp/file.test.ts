@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, test, vi } from 'vitest';
 import { TraceFileError } from './errors.js';
-import { readTraceFile } from './file.js';
+import { errorAtLine, LineRangeError, readJsonLineRange, readTraceFile, readTraceUnits } from './file.js';
 import type { ReadTraceFileOptions } from './file.js';
 import type { DecodedBatch } from './span.js';
 import { djangoRequest, encodeJson, encodeProtobuf, gzip, jsonLines, lengthDelimited } from './testing.js';
@@ -323,5 +323,44 @@ describe('readTraceFile errors', () => {
     }
     const gz = write('many.jsonl.gz', gzip(readFileSync(path)));
     for await (const _batch of readTraceFile(gz)) break;
+  });
+});
+
+describe('readJsonLineRange', () => {
+  const lines = jsonLines([djangoRequest({ repeats: 3 }), djangoRequest({ repeats: 5 }), djangoRequest({ repeats: 2 })]).trim().split('\n');
+  // Blank lines, CRLF, and no newline at the end.
+  const text = `${lines[0]}\n\n${lines[1]}\r\n   \n${lines[2]}\n${lines[0]}`;
+  const file = join(dir, 'ranges.jsonl');
+  writeFileSync(file, text);
+
+  test("reads, over every split into ranges, each line readTraceUnits reads, once, at its offset", async () => {
+    const whole: { offset?: number; bytes: string }[] = [];
+    for await (const unit of readTraceUnits(file)) if ('raw' in unit && unit.raw === 'json-line') whole.push({ offset: unit.offset, bytes: unit.bytes.toString() });
+    expect(whole).toHaveLength(3); // the first line is decoded to tell the format
+    const from = whole[0]!.offset!;
+    for (const size of [1, 7, 100, 1000, lines[1]!.length, text.length]) {
+      const got: { offset?: number; bytes: string }[] = [];
+      for (let start = from; start < text.length; start += size) {
+        for (const unit of await readJsonLineRange(file, start, start + size)) got.push({ offset: unit.offset, bytes: unit.bytes.toString() });
+      }
+      expect(got, `ranges of ${size}`).toEqual(whole);
+    }
+  });
+
+  test('refuses a line past maxJsonBytes, naming where it starts; errorAtLine gives the error readTraceUnits throws there', async () => {
+    const max = lines[1]!.length - 1;
+    const second = text.indexOf(lines[1]!);
+    await expect(readJsonLineRange(file, second, second + 10, { maxJsonBytes: max })).rejects.toEqual(new LineRangeError(second, `JSON line at byte ${second} longer than ${max} bytes`));
+    await expect(readJsonLineRange(file, second, text.length, { maxJsonBytes: max })).rejects.toBeInstanceOf(LineRangeError);
+    const error = await errorAtLine(file, second, { maxJsonBytes: max });
+    expect(error).toBeInstanceOf(TraceFileError);
+    expect((error as Error).message).toContain('line 3');
+    // A line that reads and decodes has no error.
+    expect(await errorAtLine(file, second)).toBeUndefined();
+    // One that does not decode: json.ts's error, with the line as --jobs 1 numbers it.
+    const bad = join(dir, 'ranges-bad.jsonl');
+    writeFileSync(bad, text.replace(lines[2]!, '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":5}]}]}]}'));
+    const at = text.indexOf(lines[2]!);
+    expect(((await errorAtLine(bad, at)) as Error).message).toMatch(/line 5/);
   });
 });

@@ -1,6 +1,7 @@
 /** Streams a saved trace file (OTLP JSON lines / JSON document / protobuf, Jaeger or Zipkin JSON, optionally gzip) as batches. */
 
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { Readable, pipeline } from 'node:stream';
 import { constants as bufferConstants } from 'node:buffer';
 import { createGunzip } from 'node:zlib';
@@ -254,7 +255,8 @@ export function readTraceFile(source: string | NodeJS.ReadableStream, opts: Read
  */
 export type RawUnit<B extends Uint8Array = Buffer> =
   | { raw: 'protobuf'; bytes: B; file: string; byte: number; at: string }
-  | { raw: 'json-line'; bytes: B; file: string; line: number };
+  /** `offset`: where the line starts, in an uncompressed file (readJsonLineRange reads from it); `line` 0 when not counted (readJsonLineRange). */
+  | { raw: 'json-line'; bytes: B; file: string; line: number; offset?: number };
 
 /** What readTraceUnits yields: the hot formats' messages raw, every other format's batches decoded. */
 export type TraceUnit = DecodedBatch | RawUnit;
@@ -300,6 +302,87 @@ export function decodeJsonLineTo(unit: Extract<RawUnit, { raw: 'json-line' }>, d
   const decoded = decodeUnit(unit, decoders);
   for (const span of decoded.spans) sink.span(span);
   return { accepted: decoded.spans.length, rejected: decoded.rejected };
+}
+
+/** readJsonLineRange met a line it does not hand over (longer than maxJsonBytes): `offset` is where that line starts. */
+export class LineRangeError extends Error {
+  override name = 'LineRangeError';
+  constructor(readonly offset: number, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * The OTLP JSON lines of an uncompressed file that start in the byte range [from, to), read from
+ * there without the lines before: n1-report --jobs splits a large file into such ranges, each read
+ * by one thread (parallel/shard.ts). `from` is a line's start or any byte (the first line starting
+ * at or after it is the first read); the last line is read past `to` to its end. Blank lines are
+ * skipped as readTraceUnits skips them. Lines are not counted (`line` is 0), so a line too long
+ * throws a LineRangeError, and errorAtLine gives the error readTraceUnits would have for it.
+ */
+export async function readJsonLineRange(path: string, from: number, to: number, opts: ReadTraceFileOptions = {}): Promise<Extract<RawUnit, { raw: 'json-line' }>[]> {
+  const max = opts.maxJsonBytes ?? DEFAULT_MAX_JSON_BYTES;
+  const file = opts.name ?? path;
+  const handle = await open(path, 'r');
+  try {
+    const readAt = async (position: number, length: number): Promise<Buffer> => {
+      const buf = Buffer.allocUnsafe(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await handle.read(buf, got, length - got, position + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return got === length ? buf : buf.subarray(0, got);
+    };
+    // Bytes from `base` on; the byte before `from` tells whether a line starts at `from`.
+    const base = Math.max(0, from - 1);
+    let buf = await readAt(base, to - base);
+    let start = from === 0 || buf[0] === NEWLINE ? from : base + buf.indexOf(NEWLINE) + 1;
+    if (from > 0 && start === base) return []; // no newline in range: every line here started before it
+    const units: Extract<RawUnit, { raw: 'json-line' }>[] = [];
+    while (start < to) {
+      let nl = buf.indexOf(NEWLINE, start - base);
+      while (nl < 0) {
+        // The range's last line goes on past it: read on to its end.
+        if (buf.length - (start - base) > max) throw new LineRangeError(start, `JSON line at byte ${start} longer than ${max} bytes`);
+        const more = await readAt(base + buf.length, Math.max(buf.length, 1024 * 1024));
+        if (more.length === 0) break;
+        const searchFrom = buf.length;
+        buf = Buffer.concat([buf, more]);
+        nl = buf.indexOf(NEWLINE, searchFrom);
+      }
+      const end = nl < 0 ? buf.length : nl;
+      if (end - (start - base) > max) throw new LineRangeError(start, `JSON line at byte ${start} longer than ${max} bytes`);
+      const line = buf.subarray(start - base, end);
+      if (!isBlank(line)) units.push({ raw: 'json-line', bytes: line, file, line: 0, offset: start });
+      if (nl < 0) break;
+      start = base + nl + 1;
+    }
+    return units;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * What readTraceUnits and decodeUnit throw for the JSON line at `offset` of `path` (an error a
+ * readJsonLineRange unit met, with the line numbered as --jobs 1 numbers it), read from the start
+ * of the file; undefined if that line reads and decodes.
+ */
+export async function errorAtLine(path: string, offset: number, opts: ReadTraceFileOptions = {}): Promise<unknown> {
+  const decoders = createUnitDecoders();
+  try {
+    for await (const unit of readTraceUnits(path, opts)) {
+      if (!isRawUnit(unit) || unit.raw !== 'json-line' || unit.offset === undefined || unit.offset < offset) continue;
+      if (unit.offset > offset) return undefined;
+      decodeUnit(unit, decoders);
+      return undefined;
+    }
+  } catch (error) {
+    return error;
+  }
+  return undefined;
 }
 
 /** Runs `decode` on a raw protobuf unit's bytes; its errors become the TraceFileError decodeUnit would throw. */
@@ -485,11 +568,12 @@ async function* readJsonLines(
 ): AsyncGenerator<TraceUnit> {
   const raw = ctx.raw && decode === decodeAt;
   for (;;) {
+    const offset = ctx.reader.offset;
     const line = await ctx.reader.line(ctx.maxJsonBytes, tooLong(lineNo + 1));
     if (line === null) return;
     lineNo++;
     if (isBlank(line)) continue;
-    if (raw) yield { raw: 'json-line', bytes: line, file: ctx.file, line: lineNo };
+    if (raw) yield ctx.at === '' ? { raw: 'json-line', bytes: line, file: ctx.file, line: lineNo, offset } : { raw: 'json-line', bytes: line, file: ctx.file, line: lineNo };
     else yield decode(parseLine(ctx.file, line, lineNo), ctx.file, lineNo, ctx.json);
   }
 }

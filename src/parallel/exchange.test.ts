@@ -118,35 +118,39 @@ describe('Peers', () => {
   }
   const emptyPack = (accepted: number): { pack: SpanPack; transfer: ArrayBuffer[] } => new SplitSink(1, () => 0).finish({ accepted, rejected: [] })[0]!;
 
-  it('hands over packs by unit, whether they came before or after the shard asked', async () => {
+  it('hands over packs by key, whether they came before or after the shard asked', async () => {
     const { a, b } = pair();
     try {
       const first = emptyPack(1);
-      a.send(1, 0, first.pack, first.transfer);
-      const waiting = b.take(2, 0);
+      a.send(1, 'u0', [first.pack], first.transfer);
+      const waiting = b.take('u2', 0);
       await new Promise((r) => setTimeout(r, 20));
-      expect(b.poll(0, 0)?.batch).toEqual({ accepted: 1, rejected: [] });
-      expect(b.poll(0, 0)).toBeUndefined();
+      expect(b.poll('u0', 0)?.[0]?.batch).toEqual({ accepted: 1, rejected: [] });
+      expect(b.poll('u0', 0)).toBeUndefined();
       const third = emptyPack(3);
-      a.send(1, 2, third.pack, third.transfer);
-      expect((await waiting).batch).toEqual({ accepted: 3, rejected: [] });
+      a.send(1, 'u2', [third.pack], third.transfer);
+      expect((await waiting)[0]?.batch).toEqual({ accepted: 3, rejected: [] });
     } finally {
       a.close();
       b.close();
     }
   });
 
-  it('fails a wait for a unit the peer said it will never send, or once its port closed, but still hands over what came before', async () => {
-    const { a, b } = pair();
+  it('fails a wait once the peer said it sends nothing more, or its port closed, but still hands over what it sent before', async () => {
+    let { a, b } = pair();
     const sent = emptyPack(7);
-    a.send(1, 4, sent.pack, sent.transfer);
-    a.stop(6);
-    const beyond = b.take(6, 0);
-    await expect(beyond).rejects.toBeInstanceOf(PeerStopped);
-    expect((await b.take(4, 0)).batch).toEqual({ accepted: 7, rejected: [] });
-    expect(() => b.poll(9, 0)).toThrow(PeerStopped);
-    // Before the stop: still awaited, until the port closes.
-    const before = b.take(5, 0);
+    a.send(1, 'r0.4', [sent.pack], sent.transfer);
+    const waiting = b.take('r0.6', 0);
+    a.stop();
+    await expect(waiting).rejects.toBeInstanceOf(PeerStopped);
+    expect((await b.take('r0.4', 0))[0]?.batch).toEqual({ accepted: 7, rejected: [] });
+    expect(() => b.poll('r0.9', 0)).toThrow(PeerStopped);
+    await expect(b.take('r0.9', 0)).rejects.toBeInstanceOf(PeerStopped);
+    a.close();
+    b.close();
+    // A peer that exits without a word: its port's close.
+    ({ a, b } = pair());
+    const before = b.take('u5', 0);
     a.close();
     await expect(before).rejects.toBeInstanceOf(PeerStopped);
     b.close();

@@ -202,80 +202,83 @@ export function replayPack(pack: SpanPack, sink: SpanSink, noted: (traceId: Trac
   }
 }
 
-/** Why a shard stopped waiting for a peer's pack: the peer stopped before it sent it (its own failure is the one to report). */
+/** Why a shard stopped waiting for a peer's packs: the peer stopped before it sent them (its own failure is the one to report). */
 export class PeerStopped extends Error {
   override name = 'PeerStopped';
 }
 
-/** What crosses a port between shards: a unit's pack, or the unit at which the sender stopped reading and sending. */
-type PeerMessage = { unit: number; pack: SpanPack } | { stoppedAt: number };
+/** What crosses a port between shards: the packs of a unit or a range of units, under the key both sides name them by; or the sender's last word. */
+type PeerMessage = { key: string; packs: SpanPack[] } | { stopped: true };
 
-/** This shard's ports to the others (none at its own index): packs out, and packs in by unit. */
+/** This shard's ports to the others (none at its own index): packs out, and packs in by key. */
 export class Peers {
   readonly #ports: readonly (MessagePortLike | undefined)[];
-  readonly #inbox = new Map<number, SpanPack>();
-  /** Per peer: the unit from which it sends nothing more (it stopped or its port closed). */
-  readonly #stoppedAt: number[];
-  #waiting: { unit: number; from: number; resolve: (pack: SpanPack) => void; reject: (error: Error) => void } | undefined;
+  readonly #inbox = new Map<string, SpanPack[]>();
+  /** Per peer: it sends nothing more (it stopped, or its port closed); what it sent before has arrived. */
+  readonly #stopped: boolean[];
+  #waiting: { key: string; from: number; resolve: (packs: SpanPack[]) => void; reject: (error: Error) => void } | undefined;
 
   constructor(ports: readonly (MessagePortLike | undefined)[]) {
     this.#ports = ports;
-    this.#stoppedAt = ports.map(() => Infinity);
+    this.#stopped = ports.map(() => false);
     ports.forEach((port, from) => {
       port?.on('message', (message: PeerMessage) => {
-        if ('pack' in message) this.#arrived(message.unit, message.pack);
-        else this.#stopped(from, message.stoppedAt);
+        if ('key' in message) this.#arrived(message.key, message.packs);
+        else this.#stop(from);
       });
-      port?.on('close', () => this.#stopped(from, -Infinity));
+      port?.on('close', () => this.#stop(from));
     });
   }
 
-  send(to: number, unit: number, pack: SpanPack, transfer: ArrayBuffer[]): void {
-    this.#ports[to]!.postMessage({ unit, pack } satisfies PeerMessage, transfer);
+  send(to: number, key: string, packs: SpanPack[], transfer: ArrayBuffer[]): void {
+    this.#ports[to]!.postMessage({ key, packs } satisfies PeerMessage, transfer);
   }
 
-  /** Tells every peer that this shard sends nothing from `unit` on. */
-  stop(unit: number): void {
-    for (const port of this.#ports) port?.postMessage({ stoppedAt: unit } satisfies PeerMessage);
+  /** Tells every peer that this shard sends nothing more. */
+  stop(): void {
+    for (const port of this.#ports) port?.postMessage({ stopped: true } satisfies PeerMessage);
   }
 
-  /** The pack of `unit` from the shard that decoded it (`from`) if it has come; throws PeerStopped if it never will. */
-  poll(unit: number, from: number): SpanPack | undefined {
-    const pack = this.#inbox.get(unit);
-    if (pack !== undefined) {
-      this.#inbox.delete(unit);
-      return pack;
+  /** The packs under `key` from shard `from` if they have come; throws PeerStopped if they never will. */
+  poll(key: string, from: number): SpanPack[] | undefined {
+    const packs = this.#inbox.get(key);
+    if (packs !== undefined) {
+      this.#inbox.delete(key);
+      return packs;
     }
-    if (unit >= this.#stoppedAt[from]!) throw new PeerStopped(`shard ${from} stopped before unit ${unit}`);
+    if (this.#stopped[from]) throw new PeerStopped(`shard ${from} stopped before it sent ${key}`);
     return undefined;
   }
 
-  /** The pack of `unit` from `from`, once it comes. */
-  take(unit: number, from: number): Promise<SpanPack> {
-    const pack = this.poll(unit, from);
-    if (pack !== undefined) return Promise.resolve(pack);
-    return new Promise((resolve, reject) => (this.#waiting = { unit, from, resolve, reject }));
+  /** The packs under `key` from shard `from`, once they come. */
+  take(key: string, from: number): Promise<SpanPack[]> {
+    try {
+      const packs = this.poll(key, from);
+      if (packs !== undefined) return Promise.resolve(packs);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return new Promise((resolve, reject) => (this.#waiting = { key, from, resolve, reject }));
   }
 
   close(): void {
     for (const port of this.#ports) port?.close();
   }
 
-  #arrived(unit: number, pack: SpanPack): void {
+  #arrived(key: string, packs: SpanPack[]): void {
     const waiting = this.#waiting;
-    if (waiting?.unit === unit) {
+    if (waiting?.key === key) {
       this.#waiting = undefined;
-      waiting.resolve(pack);
-    } else this.#inbox.set(unit, pack);
+      waiting.resolve(packs);
+    } else this.#inbox.set(key, packs);
   }
 
-  /** `unit`: the first unit the peer will not send; -Infinity when its port closed (what it sent before has arrived). */
-  #stopped(from: number, unit: number): void {
-    this.#stoppedAt[from] = Math.min(this.#stoppedAt[from]!, unit);
+  #stop(from: number): void {
+    this.#stopped[from] = true;
     const waiting = this.#waiting;
-    if (waiting !== undefined && waiting.from === from && waiting.unit >= this.#stoppedAt[from]!) {
+    if (waiting !== undefined && waiting.from === from) {
       this.#waiting = undefined;
-      waiting.reject(new PeerStopped(`shard ${from} stopped before unit ${waiting.unit}`));
+      waiting.reject(new PeerStopped(`shard ${from} stopped before it sent ${waiting.key}`));
     }
   }
 }

@@ -1,9 +1,10 @@
 /**
  * n1-report --jobs N: the files analysed in N shards of the traces (split by trace id), shard 0 on
  * this thread while N - 1 worker threads start and take the others. Each shard reads every file
- * itself (from the page cache) and keeps the whole input's span clock, but decodes only every Nth
- * unit: it sends each other shard that unit's spans of its traces (parallel/exchange.ts) and takes
- * theirs of the other units, so every span is decoded once. Each shard analyses and rolls up its
+ * itself (from the page cache) and keeps the whole input's span clock. Protobuf messages are read by
+ * every shard, which skips other shards' spans by their length; JSON lines are decoded by one shard
+ * each, which sends each other shard its spans of them (parallel/exchange.ts, shard.ts), so every
+ * JSON span is decoded once. Each shard analyses and rolls up its
  * own traces; the N rollup sets then merge exactly (detect/rollup.ts RollupSet.fromShards): the
  * report is the one `--jobs 1` prints, to the byte.
  */
@@ -13,7 +14,7 @@ import type { DetectOptions } from '../detect/request.js';
 import { RollupSet, releasedBefore } from '../detect/rollup.js';
 import { errorFrom, type ErrorData, type FromWorker, type WorkerSetup } from './protocol.js';
 import { Peers } from './exchange.js';
-import { analyseShard, ShardAnalysis, type KeyedConnection, type ShardResult } from './shard.js';
+import { analyseShard, RANGE_BYTES, ShardAnalysis, type KeyedConnection, type ShardResult } from './shard.js';
 
 /** Input, in bytes on disk, from which workers start: below it they would cost more than they save. */
 export const PARALLEL_MIN_BYTES = 16 * 1024 * 1024;
@@ -42,7 +43,7 @@ export function worthSharding(files: readonly string[], minBytes = PARALLEL_MIN_
 
 /** Analyses the files with `jobs` shards (see the module comment). `detect.links` must come from `schemaPath`, which the workers load themselves. */
 export async function analyseFilesSharded(
-  files: readonly string[], detect: DetectOptions, schemaPath: string | undefined, jobs: number,
+  files: readonly string[], detect: DetectOptions, schemaPath: string | undefined, jobs: number, rangeBytes = RANGE_BYTES,
 ): Promise<ShardedFilesResult> {
   const { links: _links, noiseFilter: _noise, ...cloneable } = detect;
   const workers: Worker[] = [];
@@ -52,7 +53,7 @@ export async function analyseFilesSharded(
     // Shards 1.. in workers, shard 0 here while they start: one thread and one heap fewer.
     const started = Array.from({ length: jobs - 1 }, (_, i) => {
       const own = ports[i + 1]!;
-      const setup: WorkerSetup = { shard: i + 1, shards: jobs, files: [...files], peers: own, detect: cloneable, ...(schemaPath === undefined ? {} : { schemaPath }) };
+      const setup: WorkerSetup = { shard: i + 1, shards: jobs, files: [...files], peers: own, rangeBytes, detect: cloneable, ...(schemaPath === undefined ? {} : { schemaPath }) };
       // The bundled worker (rolldown.config.mjs): this module runs from dist/parallel/ or, bundled, dist/bundle/.
       const worker = new Worker(new URL('../bundle/worker.js', import.meta.url), {
         workerData: setup,
@@ -63,7 +64,7 @@ export async function analyseFilesSharded(
     });
     // Awaited below; a failure here first must not leave them unhandled.
     for (const p of started) p.catch(() => undefined);
-    const here = await analyseShard(files, new ShardAnalysis(detect, 0, jobs), peers);
+    const here = await analyseShard(files, new ShardAnalysis(detect, 0, jobs), peers, rangeBytes);
     const results = [unpack(here), ...(await Promise.all(started))];
     const failures = results.filter((r): r is { unit: number; error: ErrorData } => 'error' in r);
     if (failures.length > 0) {

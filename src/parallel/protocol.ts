@@ -10,6 +10,8 @@ export interface WorkerSetup {
   files: string[];
   /** A port to each other shard (none at its own index): the packs of the units it decodes go out, theirs come in. */
   peers: (MessagePort | undefined)[];
+  /** The byte ranges an uncompressed JSON-lines file is read in, one shard each (shard.ts RANGE_BYTES). */
+  rangeBytes: number;
   /** Cloneable detection options; the schema is loaded from `schemaPath` in the worker. */
   detect: Omit<DetectOptions, 'links' | 'noiseFilter'>;
   schemaPath?: string;

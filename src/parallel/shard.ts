@@ -4,12 +4,13 @@
  * that says where a single analysis of the whole input released them, so shards' rollups merge into
  * its rollups exactly (detect/rollup.ts RollupSet.fromShards).
  */
+import { stat } from 'node:fs/promises';
 import { Analyzer, offlineAnalyzerOptions } from '../analyzer.js';
 import type { ConnectionUse } from '../detect/connections.js';
 import type { DetectOptions } from '../detect/request.js';
 import { RollupSet, type ReleaseKey, type ShardRollups } from '../detect/rollup.js';
 import type { RequestAnalysis } from '../detect/types.js';
-import { createUnitDecoders, decodeUnit, inProtobufUnit, isRawUnit, readTraceUnits, type RawUnit, type TraceUnit, type UnitDecoders } from '../otlp/file.js';
+import { createUnitDecoders, decodeUnit, errorAtLine, inProtobufUnit, isRawUnit, LineRangeError, readJsonLineRange, readTraceUnits, type RawUnit, type TraceUnit, type UnitDecoders } from '../otlp/file.js';
 import { shardOfTraceId } from '../otlp/shard.js';
 import { refusedIn, type DecodedBatch, type SpanRecord, type SpanSink, type TraceId } from '../otlp/span.js';
 import type { SinkBatch, WireDecoder } from '../otlp/wire/decoder.js';
@@ -212,38 +213,185 @@ class ShardDecoder implements WireDecoder {
  */
 type Ahead = { unit: number; local: DecodedBatch | ProtobufUnit } | { unit: number; pack: SpanPack } | { unit: number; from: number };
 
+/** Where and why the input failed: the unit (counted over every file) and the error --jobs 1 reports there. */
+interface Failure {
+  unit: number;
+  error: unknown;
+}
+
+/** Bytes of an uncompressed JSON-lines file that one shard reads and decodes for all of them. */
+export const RANGE_BYTES = 4 * 1024 * 1024;
+
 /**
  * Reads every file and analyses one shard of it: the shard's result, or where and why the input
  * failed. A protobuf message is read by every shard, which skips other shards' spans by their
- * length; a JSON line cannot be skipped without reading every byte, so the shard `unit % shards`
- * decodes it whole as soon as it reads it and sends each shard its share through `peers`. Units
- * are analysed in input order, so a shard reads at most `window` units ahead while it waits for a
- * peer's pack.
+ * length. A JSON line cannot be skipped without reading every byte, so one shard decodes it whole
+ * and sends each shard its share through `peers`: in an uncompressed file, shard r % N reads and
+ * decodes the lines that start in the r-th range of RANGE_BYTES (the others never read them); in a
+ * gzip'd one, which every shard must inflate whole, shard u % N decodes line u. Units are analysed
+ * in input order, so the release keys, the span clock and the first failing unit are --jobs 1's.
  */
-export async function analyseShard(files: readonly string[], analysis: ShardAnalysis, peers: Peers): Promise<Exclude<FromWorker, { fatal: string }>> {
-  const { shard, shards } = analysis;
-  const window = Math.max(64, 8 * shards);
-  const ahead: Ahead[] = [];
-  let read = 0;
-  let decoders = createUnitDecoders();
+export async function analyseShard(
+  files: readonly string[], analysis: ShardAnalysis, peers: Peers, rangeBytes = RANGE_BYTES,
+): Promise<Exclude<FromWorker, { fatal: string }>> {
+  const run = new ShardRun(analysis, peers, rangeBytes);
+  const failure = await run.files(files);
+  if (failure === undefined) return { done: analysis.finish() };
+  peers.stop();
+  return { failed: { unit: failure.unit, error: errorData(failure.error) } };
+}
+
+/** One shard's pass over the input (analyseShard). */
+class ShardRun {
+  readonly #analysis: ShardAnalysis;
+  readonly #peers: Peers;
+  readonly #shard: number;
+  readonly #shards: number;
+  /** Units read ahead of the analysis (line by line), at most `#window` while a peer's pack is awaited. */
+  readonly #ahead: Ahead[] = [];
+  readonly #window: number;
+  readonly #rangeBytes: number;
+  /** Units counted so far, over every file: read, or analysed from a range's packs. */
+  #units = 0;
+  #decoders = createUnitDecoders();
+
+  constructor(analysis: ShardAnalysis, peers: Peers, rangeBytes: number) {
+    this.#rangeBytes = rangeBytes;
+    this.#analysis = analysis;
+    this.#peers = peers;
+    this.#shard = analysis.shard;
+    this.#shards = analysis.shards;
+    this.#window = Math.max(64, 8 * analysis.shards);
+  }
+
+  async files(files: readonly string[]): Promise<Failure | undefined> {
+    let file = 0;
+    try {
+      for (const path of files) {
+        // Units ahead of the analysis belong to the file before: they are analysed with its decoders.
+        const failure = (await this.#analyseAhead(0, true)) ?? (await this.#file(path, file++));
+        if (failure !== undefined) return failure;
+      }
+    } catch (error) {
+      // A reading error comes after every unit already read, whose own errors come first.
+      return (await this.#analyseAhead(0, true)) ?? { unit: this.#units, error };
+    }
+    return this.#analyseAhead(0, true);
+  }
+
+  /** One file, unit by unit until its JSON lines can be read by range (the first line every shard reads: it tells the format). */
+  async #file(path: string, file: number): Promise<Failure | undefined> {
+    this.#decoders = createUnitDecoders();
+    const split = new LineSplitter(this.#decoders, this.#shards);
+    let rangesFrom: number | undefined;
+    for await (const next of readTraceUnits(path)) {
+      if (isRawUnit(next) && next.raw === 'json-line' && next.offset !== undefined) {
+        rangesFrom = next.offset;
+        break;
+      }
+      const unit = this.#units++;
+      if (!isRawUnit(next) || next.raw === 'protobuf') this.#ahead.push({ unit, local: next });
+      else if (unit % this.#shards !== this.#shard) this.#ahead.push({ unit, from: unit % this.#shards });
+      else {
+        const packs = split.split(next);
+        packs.forEach(({ pack, transfer }, to) => {
+          if (to === this.#shard) this.#ahead.push({ unit, pack });
+          else this.#peers.send(to, `u${unit}`, [pack], transfer);
+        });
+      }
+      const failure = (await this.#analyseAhead(0, false)) ?? (this.#ahead.length >= this.#window ? await this.#analyseAhead(this.#window / 2, true) : undefined);
+      if (failure !== undefined) return failure;
+    }
+    if (rangesFrom === undefined) return undefined;
+    return (await this.#analyseAhead(0, true)) ?? (await this.#ranges(path, file, rangesFrom, split));
+  }
+
+  /**
+   * The JSON lines of an uncompressed file from byte `from` on, range by range: this shard reads
+   * and decodes every N-th range for all shards, a few ranges ahead of its analysis, and analyses
+   * every range's packs in order.
+   */
+  async #ranges(path: string, file: number, from: number, split: LineSplitter): Promise<Failure | undefined> {
+    const ranges = Math.ceil(((await stat(path)).size - from) / this.#rangeBytes);
+    const own = new Map<number, SpanPack[]>();
+    let next = this.#shard;
+    for (let range = 0; range < ranges; range++) {
+      // Ranges this shard decodes are sent before it waits for any later one, so no two shards wait on each other.
+      for (; next < ranges && next <= range + 2 * this.#shards; next += this.#shards) {
+        own.set(next, await this.#decodeRange(path, file, from, next, split));
+      }
+      let packs = own.get(range);
+      own.delete(range);
+      try {
+        packs ??= await this.#peers.take(`r${file}.${range}`, range % this.#shards);
+      } catch (error) {
+        return { unit: this.#units, error };
+      }
+      for (const pack of packs) {
+        const unit = this.#units++;
+        try {
+          this.#analysis.addPack(pack);
+        } catch (error) {
+          return { unit, error };
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /** Range `range`'s lines decoded and split: each other shard's packs sent, this shard's returned. A line that fails ends the range, its error --jobs 1's. */
+  async #decodeRange(path: string, file: number, from: number, range: number, split: LineSplitter): Promise<SpanPack[]> {
+    const byShard = Array.from({ length: this.#shards }, () => ({ packs: [] as SpanPack[], transfer: [] as ArrayBuffer[] }));
+    const add = (packs: ReturnType<SplitSink['finish']>): void => {
+      packs.forEach(({ pack, transfer }, to) => {
+        byShard[to]!.packs.push(pack);
+        byShard[to]!.transfer.push(...transfer);
+      });
+    };
+    const start = from + range * this.#rangeBytes;
+    let at = start;
+    try {
+      for (const unit of await readJsonLineRange(path, start, start + this.#rangeBytes)) {
+        at = unit.offset!;
+        const packs = split.split(unit);
+        const batch = packs[0]!.pack.batch;
+        if ('error' in batch) {
+          // Its number is in --jobs 1's message: the line is read again from the start of the file.
+          add(split.failed((await errorAtLine(path, at)) ?? errorFrom(batch.error)));
+          break;
+        }
+        add(packs);
+      }
+    } catch (error) {
+      // A line too long, or the file unreadable: reading from the start says how --jobs 1 fails.
+      if (error instanceof LineRangeError) at = error.offset;
+      add(split.failed((await errorAtLine(path, at)) ?? error));
+    }
+    byShard.forEach(({ packs, transfer }, to) => {
+      if (to !== this.#shard) this.#peers.send(to, `r${file}.${range}`, packs, transfer);
+    });
+    return byShard[this.#shard]!.packs;
+  }
+
   /** Analyses the units ahead until `keep` are left, waiting for packs only when `wait`; the unit that failed, if one did. */
-  const analyseAhead = async (keep: number, wait: boolean): Promise<{ unit: number; error: unknown } | undefined> => {
+  async #analyseAhead(keep: number, wait: boolean): Promise<Failure | undefined> {
+    const ahead = this.#ahead;
     while (ahead.length > keep) {
       const next = ahead[0]!;
       try {
         if ('local' in next) {
           try {
-            analysis.addUnit(next.local, decoders);
+            this.#analysis.addUnit(next.local, this.#decoders);
           } catch (error) {
             throw isRawUnit(next.local) ? wholeUnitError(next.local, error) : error;
           }
         } else {
-          let pack = 'pack' in next ? next.pack : peers.poll(next.unit, next.from);
+          let pack = 'pack' in next ? next.pack : this.#peers.poll(`u${next.unit}`, next.from)?.[0];
           if (pack === undefined) {
             if (!wait) return undefined;
-            pack = await peers.take(next.unit, (next as { from: number }).from);
+            pack = (await this.#peers.take(`u${next.unit}`, (next as { from: number }).from))[0]!;
           }
-          analysis.addPack(pack);
+          this.#analysis.addPack(pack);
         }
       } catch (error) {
         return { unit: next.unit, error };
@@ -251,39 +399,7 @@ export async function analyseShard(files: readonly string[], analysis: ShardAnal
       ahead.shift();
     }
     return undefined;
-  };
-  const failed = (failure: { unit: number; error: unknown }): Exclude<FromWorker, { fatal: string }> => {
-    peers.stop(read);
-    return { failed: { unit: failure.unit, error: errorData(failure.error) } };
-  };
-  try {
-    for (const file of files) {
-      // Units ahead of the analysis belong to the file before: it finishes them first.
-      const failure = await analyseAhead(0, true);
-      if (failure !== undefined) return failed(failure);
-      decoders = createUnitDecoders();
-      const split = new LineSplitter(decoders, shards);
-      for await (const next of readTraceUnits(file)) {
-        const unit = read++;
-        if (!isRawUnit(next) || next.raw === 'protobuf') ahead.push({ unit, local: next });
-        else if (unit % shards !== shard) ahead.push({ unit, from: unit % shards });
-        else {
-          split.split(next).forEach(({ pack, transfer }, to) => {
-            if (to === shard) ahead.push({ unit, pack });
-            else peers.send(to, unit, pack, transfer);
-          });
-        }
-        const failure = (await analyseAhead(0, false)) ?? (ahead.length >= window ? await analyseAhead(window / 2, true) : undefined);
-        if (failure !== undefined) return failed(failure);
-      }
-    }
-  } catch (error) {
-    // A reading error comes after every unit already read, whose own errors come first.
-    const failure = await analyseAhead(0, true);
-    return failed(failure ?? { unit: read, error });
   }
-  const failure = await analyseAhead(0, true);
-  return failure !== undefined ? failed(failure) : { done: analysis.finish() };
 }
 
 /** Decodes JSON lines whole, split into every shard's pack (a line that fails: its error in each). */
@@ -309,9 +425,14 @@ class LineSplitter {
         batch = { accepted: decoded.spans.length, rejected: decoded.rejected };
       }
     } catch (error) {
-      return sink.finish({ error: errorData(error) });
+      return this.failed(error);
     }
     return sink.finish(batch);
+  }
+
+  /** Every shard's pack of a line that failed with `error` (the spans split before it dropped). */
+  failed(error: unknown): ReturnType<SplitSink['finish']> {
+    return this.#sink.finish({ error: errorData(error) });
   }
 }
 
