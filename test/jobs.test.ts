@@ -134,9 +134,17 @@ describe('n1-report --jobs', () => {
     const truncated = join(dir, 'truncated.pb');
     const pb = readFileSync(join(testdata, 'django-sqlite-stable-semconv.otlp.pb'));
     writeFileSync(truncated, pb.subarray(0, pb.length - 10));
+    // Length-delimited files read frame by frame: a later frame cut short, and one announcing more than the limit.
+    const frames = Buffer.concat([readFileSync(join(testdata, 'django-sqlite-old-semconv.otlp.pb')), pb, readFileSync(join(testdata, 'collector-file-exporter.binpb'))]);
+    const truncatedLater = join(dir, 'truncated-later.pb');
+    writeFileSync(truncatedLater, frames.subarray(0, frames.length - 10));
+    const hugePrefix = join(dir, 'huge-prefix.pb');
+    writeFileSync(hugePrefix, Buffer.concat([frames, Buffer.from([0xff, 0xff, 0xff, 0xf0, 1, 2, 3])]));
+    const shortPrefix = join(dir, 'short-prefix.pb');
+    writeFileSync(shortPrefix, Buffer.concat([frames, Buffer.from([0, 0])]));
     const badLine = join(dir, 'bad.jsonl');
     writeFileSync(badLine, readFileSync(join(testdata, 'django-sqlite-old-semconv.jsonl'), 'utf8').trimEnd() + '\n{"resourceSpans": [\n');
-    for (const file of [truncated, badLine]) {
+    for (const file of [truncated, truncatedLater, hugePrefix, shortPrefix, badLine]) {
       const one = report([file], 1);
       expect(one.code).toBe(2);
       for (const { jobs, rangeBytes } of SPLITS) expect(report([file], jobs, undefined, rangeBytes)).toEqual(one);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, test, vi } from 'vitest';
 import { TraceFileError } from './errors.js';
-import { errorAtLine, LineRangeError, readJsonLineRange, readTraceFile, readTraceUnits } from './file.js';
+import { errorAtUnit, RangeReadError, readJsonLineRange, readProtobufFrames, readTraceFile, readTraceUnits } from './file.js';
 import type { ReadTraceFileOptions } from './file.js';
 import type { DecodedBatch } from './span.js';
 import { djangoRequest, encodeJson, encodeProtobuf, gzip, jsonLines, lengthDelimited } from './testing.js';
@@ -347,20 +347,60 @@ describe('readJsonLineRange', () => {
     }
   });
 
-  test('refuses a line past maxJsonBytes, naming where it starts; errorAtLine gives the error readTraceUnits throws there', async () => {
+  test('refuses a line past maxJsonBytes, naming where it starts; errorAtUnit gives the error readTraceUnits throws there', async () => {
     const max = lines[1]!.length - 1;
     const second = text.indexOf(lines[1]!);
-    await expect(readJsonLineRange(file, second, second + 10, { maxJsonBytes: max })).rejects.toEqual(new LineRangeError(second, `JSON line at byte ${second} longer than ${max} bytes`));
-    await expect(readJsonLineRange(file, second, text.length, { maxJsonBytes: max })).rejects.toBeInstanceOf(LineRangeError);
-    const error = await errorAtLine(file, second, { maxJsonBytes: max });
+    await expect(readJsonLineRange(file, second, second + 10, { maxJsonBytes: max })).rejects.toEqual(new RangeReadError(second, `JSON line at byte ${second} longer than ${max} bytes`));
+    await expect(readJsonLineRange(file, second, text.length, { maxJsonBytes: max })).rejects.toBeInstanceOf(RangeReadError);
+    const error = await errorAtUnit(file, second, { maxJsonBytes: max });
     expect(error).toBeInstanceOf(TraceFileError);
     expect((error as Error).message).toContain('line 3');
     // A line that reads and decodes has no error.
-    expect(await errorAtLine(file, second)).toBeUndefined();
+    expect(await errorAtUnit(file, second)).toBeUndefined();
     // One that does not decode: json.ts's error, with the line as --jobs 1 numbers it.
     const bad = join(dir, 'ranges-bad.jsonl');
     writeFileSync(bad, text.replace(lines[2]!, '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":5}]}]}]}'));
     const at = text.indexOf(lines[2]!);
-    expect(((await errorAtLine(bad, at)) as Error).message).toMatch(/line 5/);
+    expect(((await errorAtUnit(bad, at)) as Error).message).toMatch(/line 5/);
+  });
+});
+
+describe('readProtobufFrames', () => {
+  const requests = [djangoRequest({ repeats: 3 }), djangoRequest({ repeats: 40 }), djangoRequest({ repeats: 1 })];
+  const messages = requests.map((r) => encodeProtobuf(r));
+  const file = join(dir, 'frames.pb');
+  writeFileSync(file, lengthDelimited(requests));
+
+  test('reads the messages readTraceUnits reads, only those wanted, the others by their length prefixes alone', async () => {
+    const whole: { bytes: Buffer; byte: number; frame?: number }[] = [];
+    for await (const unit of readTraceUnits(file)) if ('raw' in unit && unit.raw === 'protobuf') whole.push({ bytes: unit.bytes, byte: unit.byte, frame: unit.frame });
+    expect(whole.map((u) => u.frame)).toEqual([0, 4 + messages[0]!.length, 8 + messages[0]!.length + messages[1]!.length]);
+    const odd: (Buffer | undefined)[] = [];
+    for await (const unit of readProtobufFrames(file, 0, (k) => k % 2 === 1)) odd.push(unit?.bytes);
+    expect(odd).toEqual([undefined, whole[1]!.bytes, undefined]);
+    const all: { bytes: Buffer; byte: number; frame?: number }[] = [];
+    for await (const unit of readProtobufFrames(file, whole[1]!.frame!, () => true)) all.push({ bytes: unit!.bytes, byte: unit!.byte, frame: unit!.frame });
+    expect(all).toEqual(whole.slice(1));
+  });
+
+  test('refuses a frame cut short or past maxMessageBytes at its message\'s first byte; errorAtUnit gives readTraceUnits\' error there', async () => {
+    const cut = join(dir, 'frames-cut.pb');
+    const bytes = lengthDelimited(requests);
+    writeFileSync(cut, bytes.subarray(0, bytes.length - 3));
+    const third = 8 + messages[0]!.length + messages[1]!.length;
+    const read = async (path: string, opts = {}): Promise<unknown> => {
+      try {
+        for await (const _ of readProtobufFrames(path, 0, () => false, opts)) void _;
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    expect(await read(cut)).toEqual(new RangeReadError(third + 4, `bad length-delimited frame at byte ${third}`));
+    expect(await read(file, { maxMessageBytes: messages[1]!.length - 1 })).toBeInstanceOf(RangeReadError);
+    const error = await errorAtUnit(cut, third + 4);
+    expect(error).toBeInstanceOf(TraceFileError);
+    expect((error as Error).message).toContain(`truncated length-delimited message at byte ${third + 4}`);
+    expect(await errorAtUnit(file, third + 4)).toBeUndefined();
   });
 });

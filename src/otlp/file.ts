@@ -254,7 +254,8 @@ export function readTraceFile(source: string | NodeJS.ReadableStream, opts: Read
  * errors name. `bytes` may be a view into the reader's buffer: valid until the next unit is read.
  */
 export type RawUnit<B extends Uint8Array = Buffer> =
-  | { raw: 'protobuf'; bytes: B; file: string; byte: number; at: string }
+  /** `frame`: where its length prefix starts, in an uncompressed length-delimited file (readProtobufFrames reads from it). */
+  | { raw: 'protobuf'; bytes: B; file: string; byte: number; at: string; frame?: number }
   /** `offset`: where the line starts, in an uncompressed file (readJsonLineRange reads from it); `line` 0 when not counted (readJsonLineRange). */
   | { raw: 'json-line'; bytes: B; file: string; line: number; offset?: number };
 
@@ -304,9 +305,13 @@ export function decodeJsonLineTo(unit: Extract<RawUnit, { raw: 'json-line' }>, d
   return { accepted: decoded.spans.length, rejected: decoded.rejected };
 }
 
-/** readJsonLineRange met a line it does not hand over (longer than maxJsonBytes): `offset` is where that line starts. */
-export class LineRangeError extends Error {
-  override name = 'LineRangeError';
+/**
+ * readJsonLineRange or readProtobufFrames met a unit it does not hand over (a line longer than
+ * maxJsonBytes, a frame cut short or too long): `offset` is where that unit starts (a line's first
+ * byte, a message's first byte after its length prefix), for errorAtUnit.
+ */
+export class RangeReadError extends Error {
+  override name = 'RangeReadError';
   constructor(readonly offset: number, message: string) {
     super(message);
   }
@@ -318,7 +323,7 @@ export class LineRangeError extends Error {
  * by one thread (parallel/shard.ts). `from` is a line's start or any byte (the first line starting
  * at or after it is the first read); the last line is read past `to` to its end. Blank lines are
  * skipped as readTraceUnits skips them. Lines are not counted (`line` is 0), so a line too long
- * throws a LineRangeError, and errorAtLine gives the error readTraceUnits would have for it.
+ * throws a RangeReadError, and errorAtUnit gives the error readTraceUnits would have for it.
  */
 export async function readJsonLineRange(path: string, from: number, to: number, opts: ReadTraceFileOptions = {}): Promise<Extract<RawUnit, { raw: 'json-line' }>[]> {
   const max = opts.maxJsonBytes ?? DEFAULT_MAX_JSON_BYTES;
@@ -345,7 +350,7 @@ export async function readJsonLineRange(path: string, from: number, to: number, 
       let nl = buf.indexOf(NEWLINE, start - base);
       while (nl < 0) {
         // The range's last line goes on past it: read on to its end.
-        if (buf.length - (start - base) > max) throw new LineRangeError(start, `JSON line at byte ${start} longer than ${max} bytes`);
+        if (buf.length - (start - base) > max) throw new RangeReadError(start, `JSON line at byte ${start} longer than ${max} bytes`);
         const more = await readAt(base + buf.length, Math.max(buf.length, 1024 * 1024));
         if (more.length === 0) break;
         const searchFrom = buf.length;
@@ -353,7 +358,7 @@ export async function readJsonLineRange(path: string, from: number, to: number, 
         nl = buf.indexOf(NEWLINE, searchFrom);
       }
       const end = nl < 0 ? buf.length : nl;
-      if (end - (start - base) > max) throw new LineRangeError(start, `JSON line at byte ${start} longer than ${max} bytes`);
+      if (end - (start - base) > max) throw new RangeReadError(start, `JSON line at byte ${start} longer than ${max} bytes`);
       const line = buf.subarray(start - base, end);
       if (!isBlank(line)) units.push({ raw: 'json-line', bytes: line, file, line: 0, offset: start });
       if (nl < 0) break;
@@ -366,16 +371,65 @@ export async function readJsonLineRange(path: string, from: number, to: number, 
 }
 
 /**
- * What readTraceUnits and decodeUnit throw for the JSON line at `offset` of `path` (an error a
- * readJsonLineRange unit met, with the line numbered as --jobs 1 numbers it), read from the start
- * of the file; undefined if that line reads and decodes.
+ * The messages of an uncompressed length-delimited OTLP protobuf file from the length prefix at byte
+ * `from` on, frame by frame, as readTraceUnits reads them; a message's bytes are read only when
+ * `wanted(k)` for its index k from `from` (otherwise undefined stands for it). n1-report --jobs: a
+ * thread reads the messages it decodes for all threads, and only the prefixes of the others. A frame
+ * cut short or longer than maxMessageBytes throws a RangeReadError (errorAtUnit says how).
  */
-export async function errorAtLine(path: string, offset: number, opts: ReadTraceFileOptions = {}): Promise<unknown> {
+export async function* readProtobufFrames(
+  path: string, from: number, wanted: (k: number) => boolean, opts: ReadTraceFileOptions = {},
+): AsyncGenerator<Extract<RawUnit, { raw: 'protobuf' }> | undefined> {
+  const max = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const file = opts.name ?? path;
+  const handle = await open(path, 'r');
+  try {
+    const size = (await handle.stat()).size;
+    // A window of the file: small messages' prefixes (and bodies) come from one read.
+    let window = Buffer.alloc(0);
+    let windowAt = 0;
+    const bytesAt = async (offset: number, length: number): Promise<Buffer> => {
+      if (offset < windowAt || offset + length > windowAt + window.length) {
+        window = Buffer.allocUnsafe(Math.max(length, 64 * 1024));
+        let got = 0;
+        while (got < window.length) {
+          const { bytesRead } = await handle.read(window, got, window.length - got, offset + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        window = window.subarray(0, got);
+        windowAt = offset;
+      }
+      return window.subarray(offset - windowAt, offset - windowAt + length);
+    };
+    for (let at = from, k = 0; at < size; k++) {
+      if (at + 4 > size) throw new RangeReadError(at + 4, `truncated length prefix at byte ${at}`);
+      const length = (await bytesAt(at, 4)).readUInt32BE(0);
+      const start = at + 4;
+      if (length > max || start + length > size) throw new RangeReadError(start, `bad length-delimited frame at byte ${at}`);
+      // Copied out of the window, which the next read replaces.
+      yield wanted(k) ? { raw: 'protobuf', bytes: Buffer.from(await bytesAt(start, length)), file, byte: start, at: '', frame: at } : undefined;
+      at = start + length;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * What readTraceUnits and decodeUnit throw for the raw unit at `offset` of `path` (a JSON line's
+ * first byte, a protobuf message's), read from the start of the file: the error, with the line
+ * numbered as --jobs 1 numbers it, that a unit read by readJsonLineRange or readProtobufFrames met;
+ * undefined if that unit reads and decodes.
+ */
+export async function errorAtUnit(path: string, offset: number, opts: ReadTraceFileOptions = {}): Promise<unknown> {
   const decoders = createUnitDecoders();
   try {
     for await (const unit of readTraceUnits(path, opts)) {
-      if (!isRawUnit(unit) || unit.raw !== 'json-line' || unit.offset === undefined || unit.offset < offset) continue;
-      if (unit.offset > offset) return undefined;
+      if (!isRawUnit(unit)) continue;
+      const at = unit.raw === 'json-line' ? unit.offset : unit.byte;
+      if (at === undefined || at < offset) continue;
+      if (at > offset) return undefined;
       decodeUnit(unit, decoders);
       return undefined;
     }
@@ -737,7 +791,7 @@ async function* readDelimitedProtobuf(ctx: Context): AsyncGenerator<TraceUnit> {
         { byte: start },
       );
     }
-    yield decodeMessage(ctx, message, start);
+    yield ctx.raw && ctx.at === '' ? { raw: 'protobuf', bytes: message, file, byte: start, at: '', frame: at } : decodeMessage(ctx, message, start);
   }
 }
 

@@ -1,10 +1,10 @@
 /**
  * n1-report --jobs N: the files analysed in N shards of the traces (split by trace id), shard 0 on
  * this thread while N - 1 worker threads start and take the others. Each shard reads every file
- * itself (from the page cache) and keeps the whole input's span clock. Protobuf messages are read by
- * every shard, which skips other shards' spans by their length; JSON lines are decoded by one shard
- * each, which sends each other shard its spans of them (parallel/exchange.ts, shard.ts), so every
- * JSON span is decoded once. Each shard analyses and rolls up its
+ * itself and keeps the whole input's span clock, but each raw unit (an OTLP JSON line, a protobuf
+ * message) is decoded by one shard, which sends each other shard its spans of it
+ * (parallel/exchange.ts; in uncompressed files the others do not even read it: shard.ts), so every
+ * span is decoded once; only gzip'd protobuf is walked by every shard. Each shard analyses and rolls up its
  * own traces; the N rollup sets then merge exactly (detect/rollup.ts RollupSet.fromShards): the
  * report is the one `--jobs 1` prints, to the byte.
  */

@@ -10,7 +10,7 @@ import type { ConnectionUse } from '../detect/connections.js';
 import type { DetectOptions } from '../detect/request.js';
 import { RollupSet, type ReleaseKey, type ShardRollups } from '../detect/rollup.js';
 import type { RequestAnalysis } from '../detect/types.js';
-import { createUnitDecoders, decodeUnit, errorAtLine, inProtobufUnit, isRawUnit, LineRangeError, readJsonLineRange, readTraceUnits, type RawUnit, type TraceUnit, type UnitDecoders } from '../otlp/file.js';
+import { createUnitDecoders, decodeUnit, errorAtUnit, inProtobufUnit, isRawUnit, RangeReadError, readJsonLineRange, readProtobufFrames, readTraceUnits, type RawUnit, type TraceUnit, type UnitDecoders } from '../otlp/file.js';
 import { shardOfTraceId } from '../otlp/shard.js';
 import { refusedIn, type DecodedBatch, type SpanRecord, type SpanSink, type TraceId } from '../otlp/span.js';
 import type { SinkBatch, WireDecoder } from '../otlp/wire/decoder.js';
@@ -18,7 +18,6 @@ import { replayPack, SplitSink, type Peers, type SpanPack } from './exchange.js'
 import { errorData, errorFrom, type FromWorker } from './protocol.js';
 
 type ProtobufUnit = Extract<RawUnit, { raw: 'protobuf' }>;
-type JsonLineUnit = Extract<RawUnit, { raw: 'json-line' }>;
 
 /** Release phases within one unit: evicted while its spans were added, then completed by the poll after them; the end's flush comes last. */
 const EVICTED = 0;
@@ -224,12 +223,13 @@ export const RANGE_BYTES = 4 * 1024 * 1024;
 
 /**
  * Reads every file and analyses one shard of it: the shard's result, or where and why the input
- * failed. A protobuf message is read by every shard, which skips other shards' spans by their
- * length. A JSON line cannot be skipped without reading every byte, so one shard decodes it whole
- * and sends each shard its share through `peers`: in an uncompressed file, shard r % N reads and
- * decodes the lines that start in the r-th range of RANGE_BYTES (the others never read them); in a
- * gzip'd one, which every shard must inflate whole, shard u % N decodes line u. Units are analysed
- * in input order, so the release keys, the span clock and the first failing unit are --jobs 1's.
+ * failed. Each raw unit is decoded whole by one shard, which sends each shard its share through
+ * `peers`: in an uncompressed file the units are read apart, shard r % N reading the r-th range of
+ * RANGE_BYTES of JSON lines or, by the length prefixes, the r-th protobuf message (the others never
+ * read them); a gzip'd file is inflated by every shard, and its JSON line u decoded by shard u % N,
+ * while its protobuf messages are walked by every shard, which skips other shards' spans by their
+ * length (cheaper than sending them). Units are analysed in input order, so the release keys, the
+ * span clock and the first failing unit are --jobs 1's.
  */
 export async function analyseShard(
   files: readonly string[], analysis: ShardAnalysis, peers: Peers, rangeBytes = RANGE_BYTES,
@@ -279,31 +279,61 @@ class ShardRun {
     return this.#analyseAhead(0, true);
   }
 
-  /** One file, unit by unit until its JSON lines can be read by range (the first line every shard reads: it tells the format). */
+  /**
+   * One file, unit by unit as every shard reads it, until it shows an uncompressed file whose units
+   * can be read apart: JSON lines by byte range (after the first line, which tells the format) or
+   * length-delimited protobuf messages by their length prefixes.
+   */
   async #file(path: string, file: number): Promise<Failure | undefined> {
     this.#decoders = createUnitDecoders();
-    const split = new LineSplitter(this.#decoders, this.#shards);
-    let rangesFrom: number | undefined;
+    const split = new UnitSplitter(this.#decoders, this.#shards);
     for await (const next of readTraceUnits(path)) {
       if (isRawUnit(next) && next.raw === 'json-line' && next.offset !== undefined) {
-        rangesFrom = next.offset;
-        break;
+        return (await this.#analyseAhead(0, true)) ?? (await this.#ranges(path, file, next.offset, split));
       }
-      const unit = this.#units++;
-      if (!isRawUnit(next) || next.raw === 'protobuf') this.#ahead.push({ unit, local: next });
-      else if (unit % this.#shards !== this.#shard) this.#ahead.push({ unit, from: unit % this.#shards });
-      else {
-        const packs = split.split(next);
-        packs.forEach(({ pack, transfer }, to) => {
-          if (to === this.#shard) this.#ahead.push({ unit, pack });
-          else this.#peers.send(to, `u${unit}`, [pack], transfer);
-        });
-      }
-      const failure = (await this.#analyseAhead(0, false)) ?? (this.#ahead.length >= this.#window ? await this.#analyseAhead(this.#window / 2, true) : undefined);
+      if (isRawUnit(next) && next.raw === 'protobuf' && next.frame !== undefined) return this.#frames(path, next.frame, split);
+      const failure = await this.#read(isRawUnit(next) && next.raw === 'protobuf' ? { local: next } : next, split);
       if (failure !== undefined) return failure;
     }
-    if (rangesFrom === undefined) return undefined;
-    return (await this.#analyseAhead(0, true)) ?? (await this.#ranges(path, file, rangesFrom, split));
+    return undefined;
+  }
+
+  /**
+   * An uncompressed length-delimited protobuf file from the frame at byte `from`: this shard reads
+   * and decodes every N-th message for all shards and only the length prefixes of the others.
+   */
+  async #frames(path: string, from: number, split: UnitSplitter): Promise<Failure | undefined> {
+    const first = this.#units;
+    try {
+      for await (const next of readProtobufFrames(path, from, (k) => (first + k) % this.#shards === this.#shard)) {
+        const failure = await this.#read(next, split);
+        if (failure !== undefined) return failure;
+      }
+    } catch (error) {
+      // A frame cut short or too long: reading from the start says how --jobs 1 fails there.
+      throw error instanceof RangeReadError ? ((await errorAtUnit(path, error.offset)) ?? error) : error;
+    }
+    return undefined;
+  }
+
+  /**
+   * The next unit of the input, as read: one every shard reads itself (`local`: a protobuf message
+   * walked by tags, a decoded batch), one this shard decodes for all, or (undefined) another
+   * shard's. The units ahead are then analysed as far as their packs have come, waiting only when
+   * the window is full.
+   */
+  async #read(next: { local: DecodedBatch | ProtobufUnit } | DecodedBatch | RawUnit | undefined, split: UnitSplitter): Promise<Failure | undefined> {
+    const unit = this.#units++;
+    if (next !== undefined && 'local' in next) this.#ahead.push({ unit, local: next.local });
+    else if (next !== undefined && !isRawUnit(next)) this.#ahead.push({ unit, local: next });
+    else if (unit % this.#shards !== this.#shard) this.#ahead.push({ unit, from: unit % this.#shards });
+    else {
+      split.split(next!).forEach(({ pack, transfer }, to) => {
+        if (to === this.#shard) this.#ahead.push({ unit, pack });
+        else this.#peers.send(to, `u${unit}`, [pack], transfer);
+      });
+    }
+    return (await this.#analyseAhead(0, false)) ?? (this.#ahead.length >= this.#window ? await this.#analyseAhead(this.#window / 2, true) : undefined);
   }
 
   /**
@@ -311,7 +341,7 @@ class ShardRun {
    * and decodes every N-th range for all shards, a few ranges ahead of its analysis, and analyses
    * every range's packs in order.
    */
-  async #ranges(path: string, file: number, from: number, split: LineSplitter): Promise<Failure | undefined> {
+  async #ranges(path: string, file: number, from: number, split: UnitSplitter): Promise<Failure | undefined> {
     const ranges = Math.ceil(((await stat(path)).size - from) / this.#rangeBytes);
     const own = new Map<number, SpanPack[]>();
     let next = this.#shard;
@@ -340,7 +370,7 @@ class ShardRun {
   }
 
   /** Range `range`'s lines decoded and split: each other shard's packs sent, this shard's returned. A line that fails ends the range, its error --jobs 1's. */
-  async #decodeRange(path: string, file: number, from: number, range: number, split: LineSplitter): Promise<SpanPack[]> {
+  async #decodeRange(path: string, file: number, from: number, range: number, split: UnitSplitter): Promise<SpanPack[]> {
     const byShard = Array.from({ length: this.#shards }, () => ({ packs: [] as SpanPack[], transfer: [] as ArrayBuffer[] }));
     const add = (packs: ReturnType<SplitSink['finish']>): void => {
       packs.forEach(({ pack, transfer }, to) => {
@@ -357,15 +387,15 @@ class ShardRun {
         const batch = packs[0]!.pack.batch;
         if ('error' in batch) {
           // Its number is in --jobs 1's message: the line is read again from the start of the file.
-          add(split.failed((await errorAtLine(path, at)) ?? errorFrom(batch.error)));
+          add(split.failed((await errorAtUnit(path, at)) ?? errorFrom(batch.error)));
           break;
         }
         add(packs);
       }
     } catch (error) {
       // A line too long, or the file unreadable: reading from the start says how --jobs 1 fails.
-      if (error instanceof LineRangeError) at = error.offset;
-      add(split.failed((await errorAtLine(path, at)) ?? error));
+      if (error instanceof RangeReadError) at = error.offset;
+      add(split.failed((await errorAtUnit(path, at)) ?? error));
     }
     byShard.forEach(({ packs, transfer }, to) => {
       if (to !== this.#shard) this.#peers.send(to, `r${file}.${range}`, packs, transfer);
@@ -402,37 +432,42 @@ class ShardRun {
   }
 }
 
-/** Decodes JSON lines whole, split into every shard's pack (a line that fails: its error in each). */
-class LineSplitter {
+/** Decodes raw units whole (JSON lines, protobuf messages), split into every shard's pack (a unit that fails: its error in each). */
+class UnitSplitter {
   readonly #decoders: UnitDecoders;
-  readonly #sink: SplitSink;
+  readonly #json: SplitSink;
+  readonly #wire: SplitSink;
 
   constructor(decoders: UnitDecoders, shards: number) {
     this.#decoders = decoders;
-    this.#sink = new SplitSink(shards, () => decoders.lazyJson.spanIndex);
+    this.#json = new SplitSink(shards, () => decoders.lazyJson.spanIndex);
+    this.#wire = new SplitSink(shards, () => decoders.wire.spanIndex);
   }
 
-  /** As OfflineAnalysis.addUnit decodes the line for --jobs 1 (otlp/file.ts decodeJsonLineTo), errors included. */
-  split(unit: JsonLineUnit): ReturnType<SplitSink['finish']> {
+  /** As OfflineAnalysis.addUnit decodes the unit for --jobs 1 (otlp/file.ts decodeJsonLineTo, inProtobufUnit), errors included. */
+  split(unit: RawUnit): ReturnType<SplitSink['finish']> {
     const decoders = this.#decoders;
-    const sink = this.#sink;
+    const sink = unit.raw === 'protobuf' ? this.#wire : this.#json;
     let batch: SinkBatch | undefined;
     try {
-      batch = decoders.lazyJson.decodeTo(unit.bytes, sink);
-      if (batch === undefined) {
-        const decoded = decodeUnit(unit, decoders);
-        decoded.spans.forEach((span, i) => sink.record(span, decoded.ordinals?.[i] ?? i));
-        batch = { accepted: decoded.spans.length, rejected: decoded.rejected };
+      if (unit.raw === 'protobuf') batch = inProtobufUnit(unit, (bytes) => decoders.wire.decodeTo(bytes, sink));
+      else {
+        batch = decoders.lazyJson.decodeTo(unit.bytes, sink);
+        if (batch === undefined) {
+          const decoded = decodeUnit(unit, decoders);
+          decoded.spans.forEach((span, i) => sink.record(span, decoded.ordinals?.[i] ?? i));
+          batch = { accepted: decoded.spans.length, rejected: decoded.rejected };
+        }
       }
     } catch (error) {
-      return this.failed(error);
+      return this.failed(error, unit.raw);
     }
     return sink.finish(batch);
   }
 
-  /** Every shard's pack of a line that failed with `error` (the spans split before it dropped). */
-  failed(error: unknown): ReturnType<SplitSink['finish']> {
-    return this.#sink.finish({ error: errorData(error) });
+  /** Every shard's pack of a unit that failed with `error` (the spans split before it dropped). */
+  failed(error: unknown, kind: RawUnit['raw'] = 'json-line'): ReturnType<SplitSink['finish']> {
+    return (kind === 'protobuf' ? this.#wire : this.#json).finish({ error: errorData(error) });
   }
 }
 
