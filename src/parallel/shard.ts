@@ -207,8 +207,8 @@ class ShardDecoder implements WireDecoder {
 }
 
 /**
- * A unit read and not yet analysed: one every shard reads itself (a protobuf message, a decoded
- * batch), or a JSON line's pack for this shard, its own or one to come from the shard that decoded it.
+ * A unit read and not yet analysed: one every shard reads itself (a gzip'd protobuf message, a
+ * decoded batch), or this shard's pack of a unit one shard decodes, its own or one to come.
  */
 type Ahead = { unit: number; local: DecodedBatch | ProtobufUnit } | { unit: number; pack: SpanPack } | { unit: number; from: number };
 
@@ -218,7 +218,7 @@ interface Failure {
   error: unknown;
 }
 
-/** Bytes of an uncompressed JSON-lines file that one shard reads and decodes for all of them. */
+/** Bytes of an uncompressed JSON-lines file that one shard reads and decodes for all. */
 export const RANGE_BYTES = 4 * 1024 * 1024;
 
 /**
@@ -247,7 +247,7 @@ class ShardRun {
   readonly #peers: Peers;
   readonly #shard: number;
   readonly #shards: number;
-  /** Units read ahead of the analysis (line by line), at most `#window` while a peer's pack is awaited. */
+  /** Units read ahead of the analysis (unit by unit), at most `#window` while a peer's pack is awaited. */
   readonly #ahead: Ahead[] = [];
   readonly #window: number;
   readonly #rangeBytes: number;
