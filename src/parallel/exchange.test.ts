@@ -27,8 +27,8 @@ function recorder(): { sink: SpanSink; calls: Call[]; at: { index: number } } {
 
 /** Each shard's calls after its pack crossed a thread boundary (postMessage clones as structuredClone does). */
 function exchanged(split: SplitSink, batch: { accepted: number; rejected: [] }): Call[][] {
-  return split.finish(batch).map(({ pack, transfer }) => {
-    const copy = structuredClone(pack, { transfer });
+  return split.finish(batch).map((pack) => {
+    const copy = structuredClone(pack);
     expect(copy.batch).toEqual(batch);
     const { sink, calls, at } = recorder();
     replayPack(copy, sink, (_traceId, index) => (at.index = index));
@@ -85,7 +85,7 @@ describe('SplitSink and replayPack', () => {
     const where: CodeLocation = { file: 'app/views.py', line: 12 };
     const statement = `SELECT ${'"app_book"."title", '.repeat(40)}1 FROM "app_book" WHERE "app_book"."author_id" = %s`;
     for (let i = 0; i < 100; i++) split.dbSpan(traceIds[0]!, i, i, '00f067aa0ba902b7', i, i + 1, 'postgresql', statement, '', 'shop', where);
-    const { pack } = split.finish({ accepted: 100, rejected: [] })[0]!;
+    const pack = split.finish({ accepted: 100, rejected: [] })[0]!;
     expect(pack.strings.filter((s) => s === statement)).toHaveLength(1);
     expect(pack.locations).toEqual([where]);
     const copy = structuredClone(pack);
@@ -116,19 +116,19 @@ describe('Peers', () => {
     const { port1, port2 } = new MessageChannel();
     return { a: new Peers([undefined, port1]), b: new Peers([port2, undefined]) };
   }
-  const emptyPack = (accepted: number): { pack: SpanPack; transfer: ArrayBuffer[] } => new SplitSink(1, () => 0).finish({ accepted, rejected: [] })[0]!;
+  const emptyPack = (accepted: number): SpanPack => new SplitSink(1, () => 0).finish({ accepted, rejected: [] })[0]!;
 
   it('hands over packs by key, whether they came before or after the shard asked', async () => {
     const { a, b } = pair();
     try {
       const first = emptyPack(1);
-      a.send(1, 'u0', [first.pack], first.transfer);
+      a.send(1, 'u0', [first]);
       const waiting = b.take('u2', 0);
       await new Promise((r) => setTimeout(r, 20));
       expect(b.poll('u0', 0)?.[0]?.batch).toEqual({ accepted: 1, rejected: [] });
       expect(b.poll('u0', 0)).toBeUndefined();
       const third = emptyPack(3);
-      a.send(1, 'u2', [third.pack], third.transfer);
+      a.send(1, 'u2', [third]);
       expect((await waiting)[0]?.batch).toEqual({ accepted: 3, rejected: [] });
     } finally {
       a.close();
@@ -139,7 +139,7 @@ describe('Peers', () => {
   it('fails a wait once the peer said it sends nothing more, or its port closed, but still hands over what it sent before', async () => {
     let { a, b } = pair();
     const sent = emptyPack(7);
-    a.send(1, 'r0.4', [sent.pack], sent.transfer);
+    a.send(1, 'r0.4', [sent]);
     const waiting = b.take('r0.6', 0);
     a.stop();
     await expect(waiting).rejects.toBeInstanceOf(PeerStopped);

@@ -75,8 +75,8 @@ class PackBuilder {
     this.#recordIndexes.push(index);
   }
 
-  /** The pack, and the buffers to transfer with it; the builder starts the next one. */
-  finish(batch: SpanPack['batch']): { pack: SpanPack; transfer: ArrayBuffer[] } {
+  /** The pack; the builder starts the next one. */
+  finish(batch: SpanPack['batch']): SpanPack {
     const dbNumbers = this.#numbers.slice(0, this.#db * NUMBERS);
     const dbStrings = this.#ids.slice(0, this.#db * STRINGS);
     const pack: SpanPack = {
@@ -92,7 +92,7 @@ class PackBuilder {
     this.#recordIndexes = [];
     this.#recordSeq = [];
     this.#lastText.fill(undefined);
-    return { pack, transfer: [dbNumbers.buffer as ArrayBuffer, dbStrings.buffer as ArrayBuffer] };
+    return pack;
   }
 
   #string(column: number, text: string): number {
@@ -162,7 +162,7 @@ export class SplitSink implements SpanSink {
   }
 
   /** Every shard's pack of the unit (its counts, or its error, in each); the sink starts the next unit. */
-  finish(batch: SpanPack['batch']): { pack: SpanPack; transfer: ArrayBuffer[] }[] {
+  finish(batch: SpanPack['batch']): SpanPack[] {
     return this.#packs.map((p) => p.finish(batch));
   }
 
@@ -230,8 +230,13 @@ export class Peers {
     });
   }
 
-  send(to: number, key: string, packs: SpanPack[], transfer: ArrayBuffer[]): void {
-    this.#ports[to]!.postMessage({ key, packs } satisfies PeerMessage, transfer);
+  /**
+   * Sends packs under `key`. Their typed arrays are copied, not transferred: the first ArrayBuffer
+   * detached in a thread makes V8 throw away every optimised function that reads typed arrays (its
+   * detaching protector), and the decoders are hot by then (81 such markings against 15 at --jobs 2).
+   */
+  send(to: number, key: string, packs: SpanPack[]): void {
+    this.#ports[to]!.postMessage({ key, packs } satisfies PeerMessage);
   }
 
   /** Tells every peer that this shard sends nothing more. */
@@ -287,6 +292,6 @@ export class Peers {
 export interface MessagePortLike {
   on(event: 'message', listener: (message: PeerMessage) => void): unknown;
   on(event: 'close', listener: () => void): unknown;
-  postMessage(message: PeerMessage, transfer?: ArrayBuffer[]): void;
+  postMessage(message: PeerMessage): void;
   close(): void;
 }

@@ -328,9 +328,9 @@ class ShardRun {
     else if (next !== undefined && !isRawUnit(next)) this.#ahead.push({ unit, local: next });
     else if (unit % this.#shards !== this.#shard) this.#ahead.push({ unit, from: unit % this.#shards });
     else {
-      split.split(next!).forEach(({ pack, transfer }, to) => {
+      split.split(next!).forEach((pack, to) => {
         if (to === this.#shard) this.#ahead.push({ unit, pack });
-        else this.#peers.send(to, `u${unit}`, [pack], transfer);
+        else this.#peers.send(to, `u${unit}`, [pack]);
       });
     }
     return (await this.#analyseAhead(0, false)) ?? (this.#ahead.length >= this.#window ? await this.#analyseAhead(this.#window / 2, true) : undefined);
@@ -371,20 +371,15 @@ class ShardRun {
 
   /** Range `range`'s lines decoded and split: each other shard's packs sent, this shard's returned. A line that fails ends the range, its error --jobs 1's. */
   async #decodeRange(path: string, file: number, from: number, range: number, split: UnitSplitter): Promise<SpanPack[]> {
-    const byShard = Array.from({ length: this.#shards }, () => ({ packs: [] as SpanPack[], transfer: [] as ArrayBuffer[] }));
-    const add = (packs: ReturnType<SplitSink['finish']>): void => {
-      packs.forEach(({ pack, transfer }, to) => {
-        byShard[to]!.packs.push(pack);
-        byShard[to]!.transfer.push(...transfer);
-      });
-    };
+    const byShard = Array.from({ length: this.#shards }, (): SpanPack[] => []);
+    const add = (packs: SpanPack[]): void => packs.forEach((pack, to) => byShard[to]!.push(pack));
     const start = from + range * this.#rangeBytes;
     let at = start;
     try {
       for (const unit of await readJsonLineRange(path, start, start + this.#rangeBytes)) {
         at = unit.offset!;
         const packs = split.split(unit);
-        const batch = packs[0]!.pack.batch;
+        const batch = packs[0]!.batch;
         if ('error' in batch) {
           // Its number is in --jobs 1's message: the line is read again from the start of the file.
           add(split.failed((await errorAtUnit(path, at)) ?? errorFrom(batch.error)));
@@ -397,10 +392,10 @@ class ShardRun {
       if (error instanceof RangeReadError) at = error.offset;
       add(split.failed((await errorAtUnit(path, at)) ?? error));
     }
-    byShard.forEach(({ packs, transfer }, to) => {
-      if (to !== this.#shard) this.#peers.send(to, `r${file}.${range}`, packs, transfer);
+    byShard.forEach((packs, to) => {
+      if (to !== this.#shard) this.#peers.send(to, `r${file}.${range}`, packs);
     });
-    return byShard[this.#shard]!.packs;
+    return byShard[this.#shard]!;
   }
 
   /** Analyses the units ahead until `keep` are left, waiting for packs only when `wait`; the unit that failed, if one did. */
