@@ -17,7 +17,7 @@
  * reclaims it makes later rounds read from disk).
  */
 import { MessageChannel } from 'node:worker_threads';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const file = process.argv[2] ?? '/tmp/n1lens-bench/corpus.pb';
@@ -58,7 +58,8 @@ async function build(dist) {
       }
       const peers = ports.map((own) => (Peers === undefined ? undefined : new Peers(own)));
       try {
-        const results = await Promise.all(peers.map((p, shard) => analyseShard([file], new ShardAnalysis({}, shard, n), p)));
+        const reading = { sizes: [statSync(file).size] };
+        const results = await Promise.all(peers.map((p, shard) => analyseShard([file], new ShardAnalysis({}, shard, n), p, reading)));
         for (const result of results) if (!('done' in result)) throw new Error(`${file}: a shard of ${n} failed: ${result.failed?.error.message}`);
       } finally {
         for (const own of ports) for (const port of own) port?.close();

@@ -158,6 +158,14 @@ describe('n1-report --jobs', () => {
     expect(report([recording, join(dir, 'missing.jsonl')], 2)).toEqual(one);
   });
 
+  it('refuses a byte-range size that is not a whole number ≥ 1 in one line, rather than reading nothing', () => {
+    for (const bad of ['abc', '-5', '0', '']) {
+      const r = report([join(testdata, 'django-sqlite-old-semconv.jsonl')], 2, undefined, bad as unknown as number);
+      expect(r.code, bad).toBe(2);
+      expect(r.stderr).toBe(`n1-report: N1LENS_JOBS_RANGE_BYTES must be a whole number ≥ 1 (got "${bad}")\n`);
+    }
+  });
+
   it('refuses --jobs 0', () => {
     const r = report([recording], 0);
     expect(r.code).toBe(2);

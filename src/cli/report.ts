@@ -107,9 +107,15 @@ export async function analyseFiles(
   // Workers hand over what the rollups read, not each request's timeline: onAnalysed (the HTML report) stays on one thread.
   // N1LENS_JOBS_MIN_BYTES (tests, benchmarks) lowers the input size from which workers start;
   // N1LENS_JOBS_RANGE_BYTES (tests) the byte ranges JSON lines are read in by one thread each.
-  const envBytes = (name: string): number | undefined => (process.env[name] === undefined ? undefined : Number(process.env[name]));
-  if (jobs > 1 && onAnalysed === undefined && worthSharding(files, envBytes('N1LENS_JOBS_MIN_BYTES'))) {
-    return { ...(await analyseFilesSharded(files, withLinks, schemaPath, jobs, envBytes('N1LENS_JOBS_RANGE_BYTES'))), reportOptions };
+  const envBytes = (name: string, least: number): number | undefined => {
+    const value = process.env[name];
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isInteger(n) || n < least) throw new CliError(`${name} must be a whole number ≥ ${least} (got "${value}")`);
+    return n;
+  };
+  if (jobs > 1 && onAnalysed === undefined && worthSharding(files, envBytes('N1LENS_JOBS_MIN_BYTES', 0))) {
+    return { ...(await analyseFilesSharded(files, withLinks, schemaPath, jobs, envBytes('N1LENS_JOBS_RANGE_BYTES', 1))), reportOptions };
   }
   const offline = new OfflineAnalysis(withLinks, onAnalysed);
   for (const file of files) {

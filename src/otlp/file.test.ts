@@ -404,3 +404,33 @@ describe('readProtobufFrames', () => {
     expect(await errorAtUnit(file, third + 4)).toBeUndefined();
   });
 });
+
+describe('ReadTraceFileOptions.bytes', () => {
+  test('reads a file as it was at that size, however it grows: readTraceUnits, readJsonLineRange and readProtobufFrames alike', async () => {
+    const lines = jsonLines([djangoRequest({ repeats: 3 }), djangoRequest({ repeats: 4 }), djangoRequest({ repeats: 5 })]).trim().split('\n');
+    const file = join(dir, 'growing.jsonl');
+    writeFileSync(file, `${lines[0]}\n${lines[1]}\n${lines[2]}\n`);
+    const bytes = lines[0]!.length + 1 + lines[1]!.length + 1 + 10; // the third line only begun
+    const raws: string[] = [];
+    const error = await (async () => {
+      try {
+        for await (const unit of readTraceUnits(file, { bytes })) if ('raw' in unit) raws.push(unit.bytes.toString());
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    // The cut third line is what --jobs 1 would have met had it read the file at that moment (its decode then fails).
+    expect(error).toBeUndefined();
+    expect(raws).toEqual([lines[1], lines[2]!.slice(0, 10)]);
+    const ranged = await readJsonLineRange(file, lines[0]!.length + 1, bytes, { bytes });
+    expect(ranged.map((u) => u.bytes.toString())).toEqual([lines[1], lines[2]!.slice(0, 10)]);
+    const requests = [djangoRequest({ repeats: 3 }), djangoRequest({ repeats: 4 })];
+    const pb = join(dir, 'growing.pb');
+    writeFileSync(pb, lengthDelimited(requests));
+    const first = 4 + encodeProtobuf(requests[0]!).length;
+    const frames: (Buffer | undefined)[] = [];
+    for await (const unit of readProtobufFrames(pb, 0, () => true, { bytes: first })) frames.push(unit?.bytes);
+    expect(frames).toHaveLength(1);
+  });
+});

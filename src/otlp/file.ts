@@ -23,6 +23,11 @@ export interface ReadTraceFileOptions {
   maxJsonBytes?: number;
   /** Largest protobuf message held in memory; default 256 MiB. */
   maxMessageBytes?: number;
+  /**
+   * Of a file, the first this many bytes only: the file as it was at that size, however it grows
+   * while it is read (n1-report --jobs: every thread reads the same file).
+   */
+  bytes?: number;
 }
 
 const MiB = 1024 * 1024;
@@ -330,7 +335,9 @@ export async function readJsonLineRange(path: string, from: number, to: number, 
   const file = opts.name ?? path;
   const handle = await open(path, 'r');
   try {
+    const end = opts.bytes ?? Infinity;
     const readAt = async (position: number, length: number): Promise<Buffer> => {
+      length = Math.max(0, Math.min(length, end - position));
       const buf = Buffer.allocUnsafe(length);
       let got = 0;
       while (got < length) {
@@ -374,8 +381,9 @@ export async function readJsonLineRange(path: string, from: number, to: number, 
  * The messages of an uncompressed length-delimited OTLP protobuf file from the length prefix at byte
  * `from` on, frame by frame, as readTraceUnits reads them; a message's bytes are read only when
  * `wanted(k)` for its index k from `from` (otherwise undefined stands for it). n1-report --jobs: a
- * thread reads the messages it decodes for all threads, and only the prefixes of the others. A frame
- * cut short or longer than maxMessageBytes throws a RangeReadError (errorAtUnit says how).
+ * thread reads the messages it decodes for all threads, and of the others only the length prefixes
+ * (and small ones whole, with the prefixes around them). A frame cut short or longer than
+ * maxMessageBytes throws a RangeReadError (errorAtUnit says how).
  */
 export async function* readProtobufFrames(
   path: string, from: number, wanted: (k: number) => boolean, opts: ReadTraceFileOptions = {},
@@ -384,13 +392,15 @@ export async function* readProtobufFrames(
   const file = opts.name ?? path;
   const handle = await open(path, 'r');
   try {
-    const size = (await handle.stat()).size;
-    // A window of the file: small messages' prefixes (and bodies) come from one read.
+    const size = opts.bytes ?? (await handle.stat()).size;
+    // A window of the file: after small messages, the next prefixes (and bodies) come from one read;
+    // after a large one, only the prefix is read.
     let window = Buffer.alloc(0);
     let windowAt = 0;
+    let ahead = 64 * 1024;
     const bytesAt = async (offset: number, length: number): Promise<Buffer> => {
       if (offset < windowAt || offset + length > windowAt + window.length) {
-        window = Buffer.allocUnsafe(Math.max(length, 64 * 1024));
+        window = Buffer.allocUnsafe(Math.min(length + ahead, size - offset));
         let got = 0;
         while (got < window.length) {
           const { bytesRead } = await handle.read(window, got, window.length - got, offset + got);
@@ -407,6 +417,7 @@ export async function* readProtobufFrames(
       const length = (await bytesAt(at, 4)).readUInt32BE(0);
       const start = at + 4;
       if (length > max || start + length > size) throw new RangeReadError(start, `bad length-delimited frame at byte ${at}`);
+      ahead = length < 16 * 1024 ? 64 * 1024 : 4;
       // Copied out of the window, which the next read replaces.
       yield wanted(k) ? { raw: 'protobuf', bytes: Buffer.from(await bytesAt(start, length)), file, byte: start, at: '', frame: at } : undefined;
       at = start + length;
@@ -448,7 +459,13 @@ async function* readSource(source: string | NodeJS.ReadableStream, opts: ReadTra
   const file = opts.name ?? (source === '-' ? 'stdin' : typeof source === 'string' ? source : '<stream>');
   const owned = typeof source === 'string' && source !== '-';
   const stream: NodeJS.ReadableStream =
-    source === '-' ? process.stdin : typeof source === 'string' ? createReadStream(source, { highWaterMark: CHUNK_BYTES }) : source;
+    source === '-'
+      ? process.stdin
+      : typeof source === 'string'
+        ? opts.bytes === 0
+          ? Readable.from([])
+          : createReadStream(source, { highWaterMark: CHUNK_BYTES, ...(opts.bytes === undefined ? {} : { end: opts.bytes - 1 }) })
+        : source;
   const cleanups: (() => void)[] = [];
   if (owned) cleanups.push(() => (stream as Readable).destroy());
   try {

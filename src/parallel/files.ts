@@ -14,7 +14,7 @@ import type { DetectOptions } from '../detect/request.js';
 import { RollupSet, releasedBefore } from '../detect/rollup.js';
 import { errorFrom, type ErrorData, type FromWorker, type WorkerSetup } from './protocol.js';
 import { Peers } from './exchange.js';
-import { analyseShard, RANGE_BYTES, ShardAnalysis, type KeyedConnection, type ShardResult } from './shard.js';
+import { analyseShard, ShardAnalysis, type KeyedConnection, type ShardReading, type ShardResult } from './shard.js';
 
 /** Input, in bytes on disk, from which workers start: below it they would cost more than they save. */
 export const PARALLEL_MIN_BYTES = 16 * 1024 * 1024;
@@ -43,8 +43,10 @@ export function worthSharding(files: readonly string[], minBytes = PARALLEL_MIN_
 
 /** Analyses the files with `jobs` shards (see the module comment). `detect.links` must come from `schemaPath`, which the workers load themselves. */
 export async function analyseFilesSharded(
-  files: readonly string[], detect: DetectOptions, schemaPath: string | undefined, jobs: number, rangeBytes = RANGE_BYTES,
+  files: readonly string[], detect: DetectOptions, schemaPath: string | undefined, jobs: number, rangeBytes?: number,
 ): Promise<ShardedFilesResult> {
+  // Taken once for all shards: a file still being written is read as it was now by every one of them.
+  const reading: ShardReading = { sizes: files.map((file) => statSync(file).size), ...(rangeBytes === undefined ? {} : { rangeBytes }) };
   const { links: _links, noiseFilter: _noise, ...cloneable } = detect;
   const workers: Worker[] = [];
   const ports = peerPorts(jobs);
@@ -53,7 +55,7 @@ export async function analyseFilesSharded(
     // Shards 1.. in workers, shard 0 here while they start: one thread and one heap fewer.
     const started = Array.from({ length: jobs - 1 }, (_, i) => {
       const own = ports[i + 1]!;
-      const setup: WorkerSetup = { shard: i + 1, shards: jobs, files: [...files], peers: own, rangeBytes, detect: cloneable, ...(schemaPath === undefined ? {} : { schemaPath }) };
+      const setup: WorkerSetup = { shard: i + 1, shards: jobs, files: [...files], peers: own, reading, detect: cloneable, ...(schemaPath === undefined ? {} : { schemaPath }) };
       // The bundled worker (rolldown.config.mjs): this module runs from dist/parallel/ or, bundled, dist/bundle/.
       const worker = new Worker(new URL('../bundle/worker.js', import.meta.url), {
         workerData: setup,
@@ -64,7 +66,7 @@ export async function analyseFilesSharded(
     });
     // Awaited below; a failure here first must not leave them unhandled.
     for (const p of started) p.catch(() => undefined);
-    const here = await analyseShard(files, new ShardAnalysis(detect, 0, jobs), peers, rangeBytes);
+    const here = await analyseShard(files, new ShardAnalysis(detect, 0, jobs), peers, reading);
     const results = [unpack(here), ...(await Promise.all(started))];
     const failures = results.filter((r): r is { unit: number; error: ErrorData } => 'error' in r);
     if (failures.length > 0) {

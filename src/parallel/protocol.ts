@@ -1,7 +1,7 @@
 /** The messages between n1-report's main thread and its shard workers (parallel/files.ts, parallel/worker.ts). */
 import type { MessagePort } from 'node:worker_threads';
 import type { DetectOptions } from '../detect/request.js';
-import type { ShardResult } from './shard.js';
+import type { ShardReading, ShardResult } from './shard.js';
 
 export interface WorkerSetup {
   shard: number;
@@ -10,8 +10,8 @@ export interface WorkerSetup {
   files: string[];
   /** A port to each other shard (none at its own index): the packs of the units it decodes go out, theirs come in. */
   peers: (MessagePort | undefined)[];
-  /** The byte ranges an uncompressed JSON-lines file is read in, one shard each (shard.ts RANGE_BYTES). */
-  rangeBytes: number;
+  /** How every shard reads the files (their sizes at the start, the JSON lines' range size). */
+  reading: ShardReading;
   /** Cloneable detection options; the schema is loaded from `schemaPath` in the worker. */
   detect: Omit<DetectOptions, 'links' | 'noiseFilter'>;
   schemaPath?: string;

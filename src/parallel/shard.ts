@@ -4,7 +4,6 @@
  * that says where a single analysis of the whole input released them, so shards' rollups merge into
  * its rollups exactly (detect/rollup.ts RollupSet.fromShards).
  */
-import { stat } from 'node:fs/promises';
 import { Analyzer, offlineAnalyzerOptions } from '../analyzer.js';
 import type { ConnectionUse } from '../detect/connections.js';
 import type { DetectOptions } from '../detect/request.js';
@@ -232,13 +231,27 @@ export const RANGE_BYTES = 4 * 1024 * 1024;
  * span clock and the first failing unit are --jobs 1's.
  */
 export async function analyseShard(
-  files: readonly string[], analysis: ShardAnalysis, peers: Peers, rangeBytes = RANGE_BYTES,
+  files: readonly string[], analysis: ShardAnalysis, peers: Peers, reading: ShardReading,
 ): Promise<Exclude<FromWorker, { fatal: string }>> {
-  const run = new ShardRun(analysis, peers, rangeBytes);
-  const failure = await run.files(files);
+  let failure: Failure | undefined;
+  try {
+    failure = await new ShardRun(analysis, peers, reading).files(files);
+  } catch (error) {
+    // A bug, not the input: the peers must not wait for this shard's packs.
+    peers.stop();
+    throw error;
+  }
   if (failure === undefined) return { done: analysis.finish() };
   peers.stop();
   return { failed: { unit: failure.unit, error: errorData(failure.error) } };
+}
+
+/** How every shard reads the files alike. */
+export interface ShardReading {
+  /** Each file's size when the run started: every shard reads that much, however a file grows meanwhile (else they could count different units). */
+  sizes: readonly number[];
+  /** RANGE_BYTES, smaller in tests. */
+  rangeBytes?: number;
 }
 
 /** One shard's pass over the input (analyseShard). */
@@ -251,12 +264,14 @@ class ShardRun {
   readonly #ahead: Ahead[] = [];
   readonly #window: number;
   readonly #rangeBytes: number;
+  readonly #sizes: readonly number[];
   /** Units counted so far, over every file: read, or analysed from a range's packs. */
   #units = 0;
   #decoders = createUnitDecoders();
 
-  constructor(analysis: ShardAnalysis, peers: Peers, rangeBytes: number) {
-    this.#rangeBytes = rangeBytes;
+  constructor(analysis: ShardAnalysis, peers: Peers, reading: ShardReading) {
+    this.#rangeBytes = reading.rangeBytes ?? RANGE_BYTES;
+    this.#sizes = reading.sizes;
     this.#analysis = analysis;
     this.#peers = peers;
     this.#shard = analysis.shard;
@@ -287,11 +302,12 @@ class ShardRun {
   async #file(path: string, file: number): Promise<Failure | undefined> {
     this.#decoders = createUnitDecoders();
     const split = new UnitSplitter(this.#decoders, this.#shards);
-    for await (const next of readTraceUnits(path)) {
+    const bytes = this.#sizes[file]!;
+    for await (const next of readTraceUnits(path, { bytes })) {
       if (isRawUnit(next) && next.raw === 'json-line' && next.offset !== undefined) {
         return (await this.#analyseAhead(0, true)) ?? (await this.#ranges(path, file, next.offset, split));
       }
-      if (isRawUnit(next) && next.raw === 'protobuf' && next.frame !== undefined) return this.#frames(path, next.frame, split);
+      if (isRawUnit(next) && next.raw === 'protobuf' && next.frame !== undefined) return this.#frames(path, file, next.frame, split);
       const failure = await this.#read(isRawUnit(next) && next.raw === 'protobuf' ? { local: next } : next, split);
       if (failure !== undefined) return failure;
     }
@@ -302,16 +318,17 @@ class ShardRun {
    * An uncompressed length-delimited protobuf file from the frame at byte `from`: this shard reads
    * and decodes every N-th message for all shards and only the length prefixes of the others.
    */
-  async #frames(path: string, from: number, split: UnitSplitter): Promise<Failure | undefined> {
+  async #frames(path: string, file: number, from: number, split: UnitSplitter): Promise<Failure | undefined> {
     const first = this.#units;
+    const bytes = this.#sizes[file]!;
     try {
-      for await (const next of readProtobufFrames(path, from, (k) => (first + k) % this.#shards === this.#shard)) {
+      for await (const next of readProtobufFrames(path, from, (k) => (first + k) % this.#shards === this.#shard, { bytes })) {
         const failure = await this.#read(next, split);
         if (failure !== undefined) return failure;
       }
     } catch (error) {
       // A frame cut short or too long: reading from the start says how --jobs 1 fails there.
-      throw error instanceof RangeReadError ? ((await errorAtUnit(path, error.offset)) ?? error) : error;
+      throw error instanceof RangeReadError ? ((await errorAtUnit(path, error.offset, { bytes })) ?? error) : error;
     }
     return undefined;
   }
@@ -342,7 +359,7 @@ class ShardRun {
    * every range's packs in order.
    */
   async #ranges(path: string, file: number, from: number, split: UnitSplitter): Promise<Failure | undefined> {
-    const ranges = Math.ceil(((await stat(path)).size - from) / this.#rangeBytes);
+    const ranges = Math.ceil((this.#sizes[file]! - from) / this.#rangeBytes);
     const own = new Map<number, SpanPack[]>();
     let next = this.#shard;
     for (let range = 0; range < ranges; range++) {
@@ -374,15 +391,16 @@ class ShardRun {
     const byShard = Array.from({ length: this.#shards }, (): SpanPack[] => []);
     const add = (packs: SpanPack[]): void => packs.forEach((pack, to) => byShard[to]!.push(pack));
     const start = from + range * this.#rangeBytes;
+    const bytes = this.#sizes[file]!;
     let at = start;
     try {
-      for (const unit of await readJsonLineRange(path, start, start + this.#rangeBytes)) {
+      for (const unit of await readJsonLineRange(path, start, start + this.#rangeBytes, { bytes })) {
         at = unit.offset!;
         const packs = split.split(unit);
         const batch = packs[0]!.batch;
         if ('error' in batch) {
           // Its number is in --jobs 1's message: the line is read again from the start of the file.
-          add(split.failed((await errorAtUnit(path, at)) ?? errorFrom(batch.error)));
+          add(split.failed((await errorAtUnit(path, at, { bytes })) ?? errorFrom(batch.error)));
           break;
         }
         add(packs);
@@ -390,7 +408,7 @@ class ShardRun {
     } catch (error) {
       // A line too long, or the file unreadable: reading from the start says how --jobs 1 fails.
       if (error instanceof RangeReadError) at = error.offset;
-      add(split.failed((await errorAtUnit(path, at)) ?? error));
+      add(split.failed((await errorAtUnit(path, at, { bytes })) ?? error));
     }
     byShard.forEach((packs, to) => {
       if (to !== this.#shard) this.#peers.send(to, `r${file}.${range}`, packs);
