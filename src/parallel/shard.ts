@@ -303,15 +303,18 @@ class ShardRun {
     this.#decoders = createUnitDecoders();
     const split = new UnitSplitter(this.#decoders, this.#shards);
     const bytes = this.#sizes[file]!;
+    let apart: { lines: number } | { frames: number } | undefined;
     for await (const next of readTraceUnits(path, { bytes })) {
-      if (isRawUnit(next) && next.raw === 'json-line' && next.offset !== undefined) {
-        return (await this.#analyseAhead(0, true)) ?? (await this.#ranges(path, file, next.offset, split));
-      }
-      if (isRawUnit(next) && next.raw === 'protobuf' && next.frame !== undefined) return this.#frames(path, file, next.frame, split);
+      // Leaving the loop closes the stream (its file and buffered chunk) before the file is read apart.
+      if (isRawUnit(next) && next.raw === 'json-line' && next.offset !== undefined) apart = { lines: next.offset };
+      else if (isRawUnit(next) && next.raw === 'protobuf' && next.frame !== undefined) apart = { frames: next.frame };
+      if (apart !== undefined) break;
       const failure = await this.#read(isRawUnit(next) && next.raw === 'protobuf' ? { local: next } : next, split);
       if (failure !== undefined) return failure;
     }
-    return undefined;
+    if (apart === undefined) return undefined;
+    if ('frames' in apart) return this.#frames(path, file, apart.frames, split);
+    return (await this.#analyseAhead(0, true)) ?? (await this.#ranges(path, file, apart.lines, split));
   }
 
   /**
