@@ -1,7 +1,7 @@
 /** Streams a saved trace file (OTLP JSON lines / JSON document / protobuf, Jaeger or Zipkin JSON, optionally gzip) as batches. */
 
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { Readable, pipeline } from 'node:stream';
 import { constants as bufferConstants } from 'node:buffer';
 import { createGunzip } from 'node:zlib';
@@ -336,17 +336,7 @@ export async function readJsonLineRange(path: string, from: number, to: number, 
   const handle = await open(path, 'r');
   try {
     const end = opts.bytes ?? Infinity;
-    const readAt = async (position: number, length: number): Promise<Buffer> => {
-      length = Math.max(0, Math.min(length, end - position));
-      const buf = Buffer.allocUnsafe(length);
-      let got = 0;
-      while (got < length) {
-        const { bytesRead } = await handle.read(buf, got, length - got, position + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return got === length ? buf : buf.subarray(0, got);
-    };
+    const readAt = (position: number, length: number): Promise<Buffer> => readFully(handle, Buffer.allocUnsafe(Math.max(0, Math.min(length, end - position))), position);
     // Bytes from `base` on; the byte before `from` tells whether a line starts at `from`.
     const base = Math.max(0, from - 1);
     let buf = await readAt(base, to - base);
@@ -395,19 +385,12 @@ export async function* readProtobufFrames(
     const size = opts.bytes ?? (await handle.stat()).size;
     // A window of the file: after small messages, the next prefixes (and bodies) come from one read;
     // after a large one, only the prefix is read.
-    let window = Buffer.alloc(0);
+    let window: Buffer = Buffer.alloc(0);
     let windowAt = 0;
     let ahead = 64 * 1024;
     const bytesAt = async (offset: number, length: number): Promise<Buffer> => {
       if (offset < windowAt || offset + length > windowAt + window.length) {
-        window = Buffer.allocUnsafe(Math.min(length + ahead, size - offset));
-        let got = 0;
-        while (got < window.length) {
-          const { bytesRead } = await handle.read(window, got, window.length - got, offset + got);
-          if (bytesRead === 0) break;
-          got += bytesRead;
-        }
-        window = window.subarray(0, got);
+        window = await readFully(handle, Buffer.allocUnsafe(Math.min(length + ahead, size - offset)), offset);
         windowAt = offset;
       }
       return window.subarray(offset - windowAt, offset - windowAt + length);
@@ -425,6 +408,17 @@ export async function* readProtobufFrames(
   } finally {
     await handle.close();
   }
+}
+
+/** `buf` filled from the file at `position`, or as much of it as the file holds from there. */
+async function readFully(handle: FileHandle, buf: Buffer, position: number): Promise<Buffer> {
+  let got = 0;
+  while (got < buf.length) {
+    const { bytesRead } = await handle.read(buf, got, buf.length - got, position + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got === buf.length ? buf : buf.subarray(0, got);
 }
 
 /**
@@ -746,8 +740,9 @@ function decodeJaegerAt(parsed: unknown, file: string, line: number): DecodedBat
   }
 }
 
-function decodeMessage(ctx: Context, message: Buffer, byte: number): TraceUnit {
-  if (ctx.raw) return { raw: 'protobuf', bytes: message, file: ctx.file, byte, at: ctx.at };
+/** `frame`: its length prefix's offset in a length-delimited file, kept on a raw unit of an uncompressed one. */
+function decodeMessage(ctx: Context, message: Buffer, byte: number, frame?: number): TraceUnit {
+  if (ctx.raw) return { raw: 'protobuf', bytes: message, file: ctx.file, byte, at: ctx.at, ...(frame === undefined || ctx.at !== '' ? {} : { frame }) };
   return decodeMessageAt(ctx.file, ctx.at, message, byte, ctx.decoder);
 }
 
@@ -808,7 +803,7 @@ async function* readDelimitedProtobuf(ctx: Context): AsyncGenerator<TraceUnit> {
         { byte: start },
       );
     }
-    yield ctx.raw && ctx.at === '' ? { raw: 'protobuf', bytes: message, file, byte: start, at: '', frame: at } : decodeMessage(ctx, message, start);
+    yield decodeMessage(ctx, message, start, at);
   }
 }
 

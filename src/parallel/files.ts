@@ -4,9 +4,9 @@
  * itself and keeps the whole input's span clock, but each raw unit (an OTLP JSON line, a protobuf
  * message) is decoded by one shard, which sends each other shard its spans of it
  * (parallel/exchange.ts; in uncompressed files the others do not even read it: shard.ts), so every
- * span is decoded once; only gzip'd protobuf is walked by every shard. Each shard analyses and rolls up its
- * own traces; the N rollup sets then merge exactly (detect/rollup.ts RollupSet.fromShards): the
- * report is the one `--jobs 1` prints, to the byte.
+ * span is decoded once; only gzip'd protobuf is walked by every shard. Each shard analyses and
+ * rolls up its own traces; the N rollup sets then merge exactly (detect/rollup.ts
+ * RollupSet.fromShards): the report is the one `--jobs 1` prints, to the byte.
  */
 import { statSync } from 'node:fs';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
