@@ -322,10 +322,10 @@ describe('splitProtobufExport', () => {
     throwsDecodeError(Uint8Array.from([0x0a, 0xff])); // a truncated length
     throwsDecodeError(Uint8Array.from([0x8a])); // a truncated tag
     throwsDecodeError(Uint8Array.from([0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80])); // a varint that never ends
-    // A known field with the wrong wire type.
-    throwsDecodeError(Uint8Array.from([0x08, 1]));
-    throwsDecodeError(Uint8Array.from(len(1, [0x10, 1])));
-    throwsDecodeError(Uint8Array.from(len(1, len(2, [0x10, 1]))));
+    // A known field with the wrong wire type (a varint 0, which read as a length would be an empty message).
+    throwsDecodeError(Uint8Array.from([0x08, 0]));
+    throwsDecodeError(Uint8Array.from(len(1, [0x10, 0])));
+    throwsDecodeError(Uint8Array.from(len(1, len(2, [0x10, 0]))));
     // Groups nested far deeper than any stack: refused at the first start-group tag, without recursion.
     throwsDecodeError(new Uint8Array(1_000_000).fill(0x0b));
     throwsDecodeError(Uint8Array.from([...len(1, len(2, [])), ...new Uint8Array(100_000).fill(0x1b)]));
