@@ -1,8 +1,13 @@
-/**
- * Splits one OTLP trace export (protobuf or JSON) into one self-contained export per trace shard
- * (otlp/shard.ts), so that `serve --workers N` can hand each worker thread only its traces' spans.
- *
- * Protobuf: the bytes are walked once down to the spans (ExportTraceServiceRequest.resource_spans 1
+/** Splits one OTLP trace export into one export per trace shard, so each `serve --workers` worker gets only its traces' spans. */
+import { isObject, type JsonObject } from './json-value.js';
+import { shardOfTraceId, shardOfTraceIdBytes } from './shard.js';
+import { fail, failNumbered, truncatedNumbered, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor } from './wire/cursor.js';
+
+// ---------------------------------------------------------------------------------------------
+// Protobuf
+
+/*
+ * The bytes are walked once down to the spans (ExportTraceServiceRequest.resource_spans 1
  * → ResourceSpans.scope_spans 2 → ScopeSpans.spans 2 → Span.trace_id 1), every span's shard is taken
  * from its last trace_id (the one the decoders keep), and each piece is written as
  *
@@ -10,19 +15,13 @@
  *     ScopeSpans without a span of the shard dropped and each other one rewritten to hold only the
  *     shard's spans; every other field (resource, scope, schema_url, unknown ones) copied verbatim;
  *
- * with the lengths of the rewritten messages re-encoded. Span bytes are never read past the trace id
- * and are copied verbatim. What a piece drops is what no decoder turns into a span: ResourceSpans and
+ * with the lengths of the rewritten messages re-encoded. Of a span only its fields' tags and lengths
+ * are read (to find the last trace_id), and its bytes are copied verbatim. What a piece drops is what no decoder turns into a span: ResourceSpans and
  * ScopeSpans without the shard's spans, and unknown fields of the request itself. So decoding every
  * piece gives the spans of decoding the whole, each under the same resource and scope, partitioned by
  * shard. Structure the walk does not accept throws OtlpDecodeError (see splitProtobufExport); damage
  * inside a span is left for the worker's decoder to find, which then refuses that piece only.
  */
-import { isObject, type JsonObject } from './json-value.js';
-import { shardOfTraceId, shardOfTraceIdBytes } from './shard.js';
-import { fail, failNumbered, truncatedNumbered, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor } from './wire/cursor.js';
-
-// ---------------------------------------------------------------------------------------------
-// Protobuf
 
 /**
  * What the walk records, in document order, as (kind, a, b) triples: a run of bytes copied as they
