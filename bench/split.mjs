@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * splitProtobufExport (otlp/split.ts, what `serve --workers N` runs on the serving thread for every
+ * A protobuf splitter (otlp/split.ts, what `serve --workers N` runs on the serving thread for every
  * protobuf export) against the wire decoder's scanTraces on the same messages, in the same run:
  * the first messages of the bench corpus (bench/corpus.mjs: 4-byte big-endian length, then the
  * message), each measure alternated with the others round by round, best of the rounds. One JSON line.
@@ -19,7 +19,8 @@ if (!existsSync(file)) {
   console.log(JSON.stringify({ skipped: `no corpus at ${file} (node bench/corpus.mjs --out /tmp/n1lens-bench/corpus --spans 500000)` }));
   process.exit(0);
 }
-const { splitProtobufExport } = await import('../dist/otlp/split.js');
+const { createProtobufSplitter } = await import('../dist/otlp/split.js');
+const splitProtobufExport = createProtobufSplitter();
 const { createWireDecoder } = await import('../dist/otlp/wire/decoder.js');
 
 /** The first `count` messages, read frame by frame (the corpus is hundreds of MB). */

@@ -11,9 +11,11 @@ import { OtlpDecodeError } from './errors.js';
 import { createJsonDecoder, decodeJsonRequest } from './json.js';
 import { otlpSchema } from './schema.js';
 import { shardOfTraceId, shardOfTraceIdBytes } from './shard.js';
-import { splitJsonExport, splitProtobufExport } from './split.js';
+import { createProtobufSplitter, splitJsonExport } from './split.js';
 import { protobufToOtlpJson } from './to-json.js';
 import { createWireDecoder } from './wire/decoder.js';
+
+const splitProtobufExport = createProtobufSplitter();
 
 const { ExportTraceServiceRequest } = otlpSchema();
 

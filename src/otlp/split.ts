@@ -33,299 +33,14 @@ const OPEN_RESOURCE = -2;
 const OPEN_SCOPE = -3;
 
 /**
- * The walk's tables, kept from call to call (the serving thread splits one export at a time, and the
- * split is synchronous), grown by doubling.
- */
-let ops = new Int32Array(3 * 256);
-let opCount = 0;
-/** Ops before this one belong to a message that has ended: a run never joins them (see addRun). */
-let closedOps = 0;
-/** Per ResourceSpans: the op after its last (where a piece without it resumes), the bytes of its other fields, its first and end ScopeSpans. */
-let resourceOpEnd = new Int32Array(16);
-let resourceCommon = new Int32Array(16);
-let resourceFirstScope = new Int32Array(16);
-let resourceEndScope = new Int32Array(16);
-/** Per ScopeSpans: the op after its last, the bytes of its other fields, and (scope × shards + shard) the bytes of each shard's span fields. */
-let scopeOpEnd = new Int32Array(64);
-let scopeCommon = new Int32Array(64);
-let scopeSpanBytes = new Int32Array(64 * 4);
-/** Per shard being written: the new length of each ResourceSpans and ScopeSpans, -1 when the piece drops it. */
-let resourceSize = new Int32Array(16);
-let scopeSize = new Int32Array(64);
-/** Per shard: how many span bytes the whole export has for it. */
-let shardSpanBytes = new Float64Array(8);
-
-const cursor = new WireCursor();
-
-function grown(table: Int32Array<ArrayBuffer>, need: number): Int32Array<ArrayBuffer> {
-  if (need <= table.length) return table;
-  const next = new Int32Array(Math.max(need, table.length * 2));
-  next.set(table);
-  return next;
-}
-
-/**
- * Appends a verbatim run [start, end) of `kind`, joined to the previous run when it continues it in
- * the same message (a ScopeSpans' last field and its ResourceSpans' next one are adjacent bytes too).
- */
-function addRun(kind: number, start: number, end: number): void {
-  const last = 3 * (opCount - 1);
-  if (opCount > closedOps && ops[last] === kind && ops[last + 2] === start) {
-    ops[last + 2] = end;
-    return;
-  }
-  addOp(kind, start, end);
-}
-
-function addOp(kind: number, a: number, b: number): void {
-  if (3 * opCount + 3 > ops.length) ops = grown(ops, 3 * opCount + 3);
-  const at = 3 * opCount++;
-  ops[at] = kind;
-  ops[at + 1] = a;
-  ops[at + 2] = b;
-}
-
-/** Bytes of the varint of n (n < 2^31). */
-function varintSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x20_0000 ? 3 : n < 0x1000_0000 ? 4 : 5;
-}
-
-/**
- * Skips the payload of a field (tag read) the walk copies or passes over without looking inside,
- * and returns the position after it. Groups are refused rather than skipped (a group has no length,
- * so skipping one means walking its fields, nested as deep as the bytes say): no OTLP encoder
- * writes one, and the caller then hands the whole export to the decoder that reports it.
- */
-function skip(c: WireCursor, pos: number, end: number, wire: number, field: number, at: number): number {
-  if (field === 0) fail('invalid field number 0', at);
-  switch (wire) {
-    case WIRE_VARINT:
-      return c.skipVarint(pos, end);
-    case WIRE_FIXED64:
-      if (end - pos < 8) truncatedNumbered('fixed64 field #', field, pos, 8, end);
-      return pos + 8;
-    case WIRE_LEN: {
-      const n = c.length(pos, end, 'length of a field', 'field');
-      return c.after + n;
-    }
-    case WIRE_FIXED32:
-      if (end - pos < 4) truncatedNumbered('fixed32 field #', field, pos, 4, end);
-      return pos + 4;
-    default:
-      return failNumbered('wire type # of field # (groups are not split)', at, wire, field);
-  }
-}
-
-/**
- * The shard of the Span at [pos, end): that of its last 16-byte trace_id, shard 0 when the last
- * trace_id has another length or there is none (the decoder refuses the span; shard 0 reports it).
- * A trace_id of another wire type is skipped as the decoders skip it.
- */
-function spanShard(c: WireCursor, pos: number, end: number, shards: number): number {
-  const buf = c.buf;
-  let trace = -1;
-  let traceLength = 0;
-  while (pos < end) {
-    const at = pos;
-    let tag = buf[pos]!;
-    if (tag < 0x80) pos++;
-    else {
-      tag = c.tagSlow(pos, end);
-      pos = c.after;
-    }
-    const wire = tag & 7;
-    if (wire === WIRE_LEN) {
-      if (tag >>> 3 === 0) fail('invalid field number 0', at);
-      if (pos >= end) truncatedNumbered('length of Span field #', tag >>> 3, pos, 1, end);
-      let n = buf[pos]!;
-      if (n < 0x80) pos++;
-      else {
-        n = c.lengthSlow(pos, end);
-        pos = c.after;
-      }
-      if (n > end - pos) truncatedNumbered('Span field #', tag >>> 3, pos, n, end);
-      if (tag === 0x0a) {
-        trace = pos;
-        traceLength = n;
-      }
-      pos += n;
-    } else if (wire === WIRE_FIXED64 && tag >= 8) {
-      // start and end times, the common case after the LEN fields
-      if (end - pos < 8) truncatedNumbered('Span field # (fixed64)', tag >>> 3, pos, 8, end);
-      pos += 8;
-    } else pos = skip(c, pos, end, wire, tag >>> 3, at);
-  }
-  return traceLength === 16 ? shardOfTraceIdBytes(buf, trace, shards) : 0;
-}
-
-/** Walks one ScopeSpans' content [pos, end) into the ops and tables (scope index `s`). */
-function walkScope(c: WireCursor, s: number, pos: number, end: number, shards: number): void {
-  const base = s * shards;
-  for (let k = 0; k < shards; k++) scopeSpanBytes[base + k] = 0;
-  let common = 0;
-  while (pos < end) {
-    const at = pos;
-    const tag = c.tag(pos, end);
-    pos = c.after;
-    if (tag >>> 3 === 2) {
-      if ((tag & 7) !== WIRE_LEN) failNumbered('ScopeSpans.spans with wire type #', at, tag & 7);
-      const n = c.length(pos, end, 'length of a span', 'span');
-      pos = c.after;
-      const k = spanShard(c, pos, pos + n, shards);
-      pos += n;
-      scopeSpanBytes[base + k]! += pos - at;
-      addRun(k, at, pos);
-    } else {
-      pos = skip(c, pos, end, tag & 7, tag >>> 3, at);
-      common += pos - at;
-      addRun(COMMON, at, pos);
-    }
-  }
-  scopeCommon[s] = common;
-}
-
-/** Walks the request; returns how many ResourceSpans it has (the tables hold them and their scopes). */
-function walkRequest(c: WireCursor, shards: number): number {
-  const end = c.buf.length;
-  opCount = closedOps = 0;
-  let resources = 0;
-  let scopes = 0;
-  let pos = 0;
-  while (pos < end) {
-    const at = pos;
-    const tag = c.tag(pos, end);
-    pos = c.after;
-    if (tag >>> 3 !== 1) {
-      // Unknown fields of the request itself: no decoder reads them, and no piece keeps them.
-      pos = skip(c, pos, end, tag & 7, tag >>> 3, at);
-      continue;
-    }
-    if ((tag & 7) !== WIRE_LEN) failNumbered('resource_spans with wire type #', at, tag & 7);
-    const n = c.length(pos, end, 'length of resource_spans', 'resource_spans');
-    pos = c.after;
-    const rsEnd = pos + n;
-    const r = resources++;
-    if (r >= resourceOpEnd.length) {
-      resourceOpEnd = grown(resourceOpEnd, r + 1);
-      resourceCommon = grown(resourceCommon, r + 1);
-      resourceFirstScope = grown(resourceFirstScope, r + 1);
-      resourceEndScope = grown(resourceEndScope, r + 1);
-      resourceSize = grown(resourceSize, r + 1);
-    }
-    addOp(OPEN_RESOURCE, r, 0);
-    resourceFirstScope[r] = scopes;
-    let common = 0;
-    while (pos < rsEnd) {
-      const fieldAt = pos;
-      const inner = c.tag(pos, rsEnd);
-      pos = c.after;
-      if (inner >>> 3 === 2) {
-        if ((inner & 7) !== WIRE_LEN) failNumbered('ResourceSpans.scope_spans with wire type #', fieldAt, inner & 7);
-        const m = c.length(pos, rsEnd, 'length of scope_spans', 'scope_spans');
-        pos = c.after;
-        const s = scopes++;
-        if (s >= scopeOpEnd.length) {
-          scopeOpEnd = grown(scopeOpEnd, s + 1);
-          scopeCommon = grown(scopeCommon, s + 1);
-          scopeSize = grown(scopeSize, s + 1);
-        }
-        if ((s + 1) * shards > scopeSpanBytes.length) scopeSpanBytes = grown(scopeSpanBytes, (s + 1) * shards);
-        addOp(OPEN_SCOPE, s, 0);
-        walkScope(c, s, pos, pos + m, shards);
-        scopeOpEnd[s] = closedOps = opCount;
-        pos += m;
-      } else {
-        pos = skip(c, pos, rsEnd, inner & 7, inner >>> 3, fieldAt);
-        common += pos - fieldAt;
-        addRun(COMMON, fieldAt, pos);
-      }
-    }
-    resourceCommon[r] = common;
-    resourceEndScope[r] = scopes;
-    resourceOpEnd[r] = opCount;
-  }
-  return resources;
-}
-
-/** Sizes shard k's piece: fills resourceSize and scopeSize (-1 for dropped) and returns the piece's length. */
-function sizePiece(resources: number, k: number, shards: number): number {
-  let total = 0;
-  for (let r = 0; r < resources; r++) {
-    let size = resourceCommon[r]!;
-    let kept = false;
-    for (let s = resourceFirstScope[r]!, e = resourceEndScope[r]!; s < e; s++) {
-      const spans = scopeSpanBytes[s * shards + k]!;
-      if (spans === 0) {
-        scopeSize[s] = -1;
-        continue;
-      }
-      const n = scopeCommon[s]! + spans;
-      scopeSize[s] = n;
-      size += 1 + varintSize(n) + n;
-      kept = true;
-    }
-    resourceSize[r] = kept ? size : -1;
-    if (kept) total += 1 + varintSize(size) + size;
-  }
-  return total;
-}
-
-function writeVarint(out: Uint8Array, pos: number, n: number): number {
-  while (n >= 0x80) {
-    out[pos++] = (n & 0x7f) | 0x80;
-    n >>>= 7;
-  }
-  out[pos++] = n;
-  return pos;
-}
-
-/** Writes shard k's piece (sized by sizePiece) into out. */
-function writePiece(body: Uint8Array, out: Uint8Array, k: number): number {
-  let pos = 0;
-  let i = 0;
-  while (i < opCount) {
-    const at = 3 * i;
-    const kind = ops[at]!;
-    if (kind === OPEN_RESOURCE) {
-      const r = ops[at + 1]!;
-      const size = resourceSize[r]!;
-      if (size < 0) {
-        i = resourceOpEnd[r]!;
-        continue;
-      }
-      out[pos++] = 0x0a;
-      pos = writeVarint(out, pos, size);
-    } else if (kind === OPEN_SCOPE) {
-      const s = ops[at + 1]!;
-      const size = scopeSize[s]!;
-      if (size < 0) {
-        i = scopeOpEnd[s]!;
-        continue;
-      }
-      out[pos++] = 0x12;
-      pos = writeVarint(out, pos, size);
-    } else if (kind === COMMON || kind === k) {
-      const start = ops[at + 1]!;
-      const end = ops[at + 2]!;
-      if (end - start < 48) for (let p = start; p < end; p++) out[pos++] = body[p]!;
-      else {
-        out.set(body.subarray(start, end), pos);
-        pos += end - start;
-      }
-    }
-    i++;
-  }
-  return pos;
-}
-
-/**
- * Splits an OTLP/protobuf ExportTraceServiceRequest (decompressed) into one request per shard of
+ * A protobuf export splitter with walk tables of its own (one per thread that splits). It splits
+ * an OTLP/protobuf ExportTraceServiceRequest (decompressed) into one request per shard of
  * `shards`: entry k holds exactly the spans of the traces shardOfTraceIdBytes puts in shard k, in
  * their original order, each under its original ResourceSpans and ScopeSpans fields; undefined when
  * the shard has no span (so every entry is undefined for an export without spans). Spans without a
  * 16-byte trace id go to shard 0, whose decoder refuses them.
  *
- * Each written piece is a Buffer with an ArrayBuffer of its own (transferable to a worker). When
+ * Each written piece is a Buffer with an ArrayBuffer of its own (a posted slice would clone its whole buffer). When
  * every span is one shard's, that shard's entry is `body` itself: it decodes to the same spans under
  * the same resources and scopes, the only differences being span-less ScopeSpans and ResourceSpans
  * and unknown request fields, which decoders pass over. With one shard the result is `[body]`,
@@ -336,46 +51,333 @@ function writePiece(body: Uint8Array, out: Uint8Array, k: number): number {
  * (groups included, which decoders would skip), or resource_spans, scope_spans or spans with a wire
  * type other than LEN. The caller then hands the whole body to shard 0, whose decoder reports it.
  */
-export function splitProtobufExport(body: Uint8Array, shards: number): (Uint8Array | undefined)[] {
-  if (!Number.isInteger(shards) || shards < 1) throw new RangeError(`shards must be a positive integer, not ${shards}`);
-  if (shards === 1) return [body];
-  // Positions are kept in Int32Arrays; no request is near this (a single field is below 2^31 anyway).
-  if (body.length > 0x7fff_ffff) fail('request of 2^31 bytes or more', 0);
-  const c = cursor;
-  c.start(body);
-  let resources: number;
-  try {
-    resources = walkRequest(c, shards);
-  } finally {
-    c.release();
+export type ProtobufSplitter = (body: Uint8Array, shards: number) => (Uint8Array | undefined)[];
+
+export function createProtobufSplitter(): ProtobufSplitter {
+  /** The walk's tables, kept from export to export (a split is synchronous), grown by doubling. */
+  let ops = new Int32Array(3 * 256);
+  let opCount = 0;
+  /** Ops before this one belong to a message that has ended: a run never joins them (see addRun). */
+  let closedOps = 0;
+  /** Per ResourceSpans: the op after its last (where a piece without it resumes), the bytes of its other fields, its first and end ScopeSpans. */
+  let resourceOpEnd = new Int32Array(16);
+  let resourceCommon = new Int32Array(16);
+  let resourceFirstScope = new Int32Array(16);
+  let resourceEndScope = new Int32Array(16);
+  /** Per ScopeSpans: the op after its last, the bytes of its other fields, and (scope × shards + shard) the bytes of each shard's span fields. */
+  let scopeOpEnd = new Int32Array(64);
+  let scopeCommon = new Int32Array(64);
+  let scopeSpanBytes = new Int32Array(64 * 4);
+  /** Per shard being written: the new length of each ResourceSpans and ScopeSpans, -1 when the piece drops it. */
+  let resourceSize = new Int32Array(16);
+  let scopeSize = new Int32Array(64);
+  /** Per shard: how many span bytes the whole export has for it. */
+  let shardSpanBytes = new Float64Array(8);
+
+  const cursor = new WireCursor();
+
+  function grown(table: Int32Array<ArrayBuffer>, need: number): Int32Array<ArrayBuffer> {
+    if (need <= table.length) return table;
+    const next = new Int32Array(Math.max(need, table.length * 2));
+    next.set(table);
+    return next;
   }
-  if (shardSpanBytes.length < shards) shardSpanBytes = new Float64Array(shards);
-  shardSpanBytes.fill(0, 0, shards);
-  const scopes = resources === 0 ? 0 : resourceEndScope[resources - 1]!;
-  for (let s = 0; s < scopes; s++) for (let k = 0; k < shards; k++) shardSpanBytes[k]! += scopeSpanBytes[s * shards + k]!;
-  const pieces = new Array<Uint8Array | undefined>(shards).fill(undefined);
-  let only = -1;
-  let used = 0;
-  for (let k = 0; k < shards; k++) {
-    if (shardSpanBytes[k]! > 0) {
-      only = k;
-      used++;
+
+  /**
+   * Appends a verbatim run [start, end) of `kind`, joined to the previous run when it continues it in
+   * the same message (a ScopeSpans' last field and its ResourceSpans' next one are adjacent bytes too).
+   */
+  function addRun(kind: number, start: number, end: number): void {
+    const last = 3 * (opCount - 1);
+    if (opCount > closedOps && ops[last] === kind && ops[last + 2] === start) {
+      ops[last + 2] = end;
+      return;
+    }
+    addOp(kind, start, end);
+  }
+
+  function addOp(kind: number, a: number, b: number): void {
+    if (3 * opCount + 3 > ops.length) ops = grown(ops, 3 * opCount + 3);
+    const at = 3 * opCount++;
+    ops[at] = kind;
+    ops[at + 1] = a;
+    ops[at + 2] = b;
+  }
+
+  /** Bytes of the varint of n (n < 2^31). */
+  function varintSize(n: number): number {
+    return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x20_0000 ? 3 : n < 0x1000_0000 ? 4 : 5;
+  }
+
+  /**
+   * Skips the payload of a field (tag read) the walk copies or passes over without looking inside,
+   * and returns the position after it. Groups are refused rather than skipped (a group has no length,
+   * so skipping one means walking its fields, nested as deep as the bytes say): no OTLP encoder
+   * writes one, and the caller then hands the whole export to the decoder that reports it.
+   */
+  function skip(c: WireCursor, pos: number, end: number, wire: number, field: number, at: number): number {
+    if (field === 0) fail('invalid field number 0', at);
+    switch (wire) {
+      case WIRE_VARINT:
+        return c.skipVarint(pos, end);
+      case WIRE_FIXED64:
+        if (end - pos < 8) truncatedNumbered('fixed64 field #', field, pos, 8, end);
+        return pos + 8;
+      case WIRE_LEN: {
+        const n = c.length(pos, end, 'length of a field', 'field');
+        return c.after + n;
+      }
+      case WIRE_FIXED32:
+        if (end - pos < 4) truncatedNumbered('fixed32 field #', field, pos, 4, end);
+        return pos + 4;
+      default:
+        return failNumbered('wire type # of field # (groups are not split)', at, wire, field);
     }
   }
-  if (used === 0) return pieces;
-  if (used === 1) {
-    pieces[only] = body;
+
+  /**
+   * The shard of the Span at [pos, end): that of its last 16-byte trace_id, shard 0 when the last
+   * trace_id has another length or there is none (the decoder refuses the span; shard 0 reports it).
+   * A trace_id of another wire type is skipped as the decoders skip it.
+   */
+  function spanShard(c: WireCursor, pos: number, end: number, shards: number): number {
+    const buf = c.buf;
+    let trace = -1;
+    let traceLength = 0;
+    while (pos < end) {
+      const at = pos;
+      let tag = buf[pos]!;
+      if (tag < 0x80) pos++;
+      else {
+        tag = c.tagSlow(pos, end);
+        pos = c.after;
+      }
+      const wire = tag & 7;
+      if (wire === WIRE_LEN) {
+        if (tag >>> 3 === 0) fail('invalid field number 0', at);
+        if (pos >= end) truncatedNumbered('length of Span field #', tag >>> 3, pos, 1, end);
+        let n = buf[pos]!;
+        if (n < 0x80) pos++;
+        else {
+          n = c.lengthSlow(pos, end);
+          pos = c.after;
+        }
+        if (n > end - pos) truncatedNumbered('Span field #', tag >>> 3, pos, n, end);
+        if (tag === 0x0a) {
+          trace = pos;
+          traceLength = n;
+        }
+        pos += n;
+      } else if (wire === WIRE_FIXED64 && tag >= 8) {
+        // start and end times, the common case after the LEN fields
+        if (end - pos < 8) truncatedNumbered('Span field # (fixed64)', tag >>> 3, pos, 8, end);
+        pos += 8;
+      } else pos = skip(c, pos, end, wire, tag >>> 3, at);
+    }
+    return traceLength === 16 ? shardOfTraceIdBytes(buf, trace, shards) : 0;
+  }
+
+  /** Walks one ScopeSpans' content [pos, end) into the ops and tables (scope index `s`). */
+  function walkScope(c: WireCursor, s: number, pos: number, end: number, shards: number): void {
+    const base = s * shards;
+    for (let k = 0; k < shards; k++) scopeSpanBytes[base + k] = 0;
+    let common = 0;
+    while (pos < end) {
+      const at = pos;
+      const tag = c.tag(pos, end);
+      pos = c.after;
+      if (tag >>> 3 === 2) {
+        if ((tag & 7) !== WIRE_LEN) failNumbered('ScopeSpans.spans with wire type #', at, tag & 7);
+        const n = c.length(pos, end, 'length of a span', 'span');
+        pos = c.after;
+        const k = spanShard(c, pos, pos + n, shards);
+        pos += n;
+        scopeSpanBytes[base + k]! += pos - at;
+        addRun(k, at, pos);
+      } else {
+        pos = skip(c, pos, end, tag & 7, tag >>> 3, at);
+        common += pos - at;
+        addRun(COMMON, at, pos);
+      }
+    }
+    scopeCommon[s] = common;
+  }
+
+  /** Walks the request; returns how many ResourceSpans it has (the tables hold them and their scopes). */
+  function walkRequest(c: WireCursor, shards: number): number {
+    const end = c.buf.length;
+    opCount = closedOps = 0;
+    let resources = 0;
+    let scopes = 0;
+    let pos = 0;
+    while (pos < end) {
+      const at = pos;
+      const tag = c.tag(pos, end);
+      pos = c.after;
+      if (tag >>> 3 !== 1) {
+        // Unknown fields of the request itself: no decoder reads them, and no piece keeps them.
+        pos = skip(c, pos, end, tag & 7, tag >>> 3, at);
+        continue;
+      }
+      if ((tag & 7) !== WIRE_LEN) failNumbered('resource_spans with wire type #', at, tag & 7);
+      const n = c.length(pos, end, 'length of resource_spans', 'resource_spans');
+      pos = c.after;
+      const rsEnd = pos + n;
+      const r = resources++;
+      if (r >= resourceOpEnd.length) {
+        resourceOpEnd = grown(resourceOpEnd, r + 1);
+        resourceCommon = grown(resourceCommon, r + 1);
+        resourceFirstScope = grown(resourceFirstScope, r + 1);
+        resourceEndScope = grown(resourceEndScope, r + 1);
+        resourceSize = grown(resourceSize, r + 1);
+      }
+      addOp(OPEN_RESOURCE, r, 0);
+      resourceFirstScope[r] = scopes;
+      let common = 0;
+      while (pos < rsEnd) {
+        const fieldAt = pos;
+        const inner = c.tag(pos, rsEnd);
+        pos = c.after;
+        if (inner >>> 3 === 2) {
+          if ((inner & 7) !== WIRE_LEN) failNumbered('ResourceSpans.scope_spans with wire type #', fieldAt, inner & 7);
+          const m = c.length(pos, rsEnd, 'length of scope_spans', 'scope_spans');
+          pos = c.after;
+          const s = scopes++;
+          if (s >= scopeOpEnd.length) {
+            scopeOpEnd = grown(scopeOpEnd, s + 1);
+            scopeCommon = grown(scopeCommon, s + 1);
+            scopeSize = grown(scopeSize, s + 1);
+          }
+          if ((s + 1) * shards > scopeSpanBytes.length) scopeSpanBytes = grown(scopeSpanBytes, (s + 1) * shards);
+          addOp(OPEN_SCOPE, s, 0);
+          walkScope(c, s, pos, pos + m, shards);
+          scopeOpEnd[s] = closedOps = opCount;
+          pos += m;
+        } else {
+          pos = skip(c, pos, rsEnd, inner & 7, inner >>> 3, fieldAt);
+          common += pos - fieldAt;
+          addRun(COMMON, fieldAt, pos);
+        }
+      }
+      resourceCommon[r] = common;
+      resourceEndScope[r] = scopes;
+      resourceOpEnd[r] = opCount;
+    }
+    return resources;
+  }
+
+  /** Sizes shard k's piece: fills resourceSize and scopeSize (-1 for dropped) and returns the piece's length. */
+  function sizePiece(resources: number, k: number, shards: number): number {
+    let total = 0;
+    for (let r = 0; r < resources; r++) {
+      let size = resourceCommon[r]!;
+      let kept = false;
+      for (let s = resourceFirstScope[r]!, e = resourceEndScope[r]!; s < e; s++) {
+        const spans = scopeSpanBytes[s * shards + k]!;
+        if (spans === 0) {
+          scopeSize[s] = -1;
+          continue;
+        }
+        const n = scopeCommon[s]! + spans;
+        scopeSize[s] = n;
+        size += 1 + varintSize(n) + n;
+        kept = true;
+      }
+      resourceSize[r] = kept ? size : -1;
+      if (kept) total += 1 + varintSize(size) + size;
+    }
+    return total;
+  }
+
+  function writeVarint(out: Uint8Array, pos: number, n: number): number {
+    while (n >= 0x80) {
+      out[pos++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+    out[pos++] = n;
+    return pos;
+  }
+
+  /** Writes shard k's piece (sized by sizePiece) into out. */
+  function writePiece(body: Uint8Array, out: Uint8Array, k: number): number {
+    let pos = 0;
+    let i = 0;
+    while (i < opCount) {
+      const at = 3 * i;
+      const kind = ops[at]!;
+      if (kind === OPEN_RESOURCE) {
+        const r = ops[at + 1]!;
+        const size = resourceSize[r]!;
+        if (size < 0) {
+          i = resourceOpEnd[r]!;
+          continue;
+        }
+        out[pos++] = 0x0a;
+        pos = writeVarint(out, pos, size);
+      } else if (kind === OPEN_SCOPE) {
+        const s = ops[at + 1]!;
+        const size = scopeSize[s]!;
+        if (size < 0) {
+          i = scopeOpEnd[s]!;
+          continue;
+        }
+        out[pos++] = 0x12;
+        pos = writeVarint(out, pos, size);
+      } else if (kind === COMMON || kind === k) {
+        const start = ops[at + 1]!;
+        const end = ops[at + 2]!;
+        if (end - start < 48) for (let p = start; p < end; p++) out[pos++] = body[p]!;
+        else {
+          out.set(body.subarray(start, end), pos);
+          pos += end - start;
+        }
+      }
+      i++;
+    }
+    return pos;
+  }
+
+  return function splitProtobufExport(body: Uint8Array, shards: number): (Uint8Array | undefined)[] {
+    if (!Number.isInteger(shards) || shards < 1) throw new RangeError(`shards must be a positive integer, not ${shards}`);
+    if (shards === 1) return [body];
+    // Positions are kept in Int32Arrays; no request is near this (a single field is below 2^31 anyway).
+    if (body.length > 0x7fff_ffff) fail('request of 2^31 bytes or more', 0);
+    const c = cursor;
+    c.start(body);
+    let resources: number;
+    try {
+      resources = walkRequest(c, shards);
+    } finally {
+      c.release();
+    }
+    if (shardSpanBytes.length < shards) shardSpanBytes = new Float64Array(shards);
+    shardSpanBytes.fill(0, 0, shards);
+    const scopes = resources === 0 ? 0 : resourceEndScope[resources - 1]!;
+    for (let s = 0; s < scopes; s++) for (let k = 0; k < shards; k++) shardSpanBytes[k]! += scopeSpanBytes[s * shards + k]!;
+    const pieces = new Array<Uint8Array | undefined>(shards).fill(undefined);
+    let only = -1;
+    let used = 0;
+    for (let k = 0; k < shards; k++) {
+      if (shardSpanBytes[k]! > 0) {
+        only = k;
+        used++;
+      }
+    }
+    if (used === 0) return pieces;
+    if (used === 1) {
+      pieces[only] = body;
+      return pieces;
+    }
+    for (let k = 0; k < shards; k++) {
+      if (shardSpanBytes[k] === 0) continue;
+      const size = sizePiece(resources, k, shards);
+      const out = Buffer.allocUnsafeSlow(size);
+      const written = writePiece(body, out, k);
+      if (written !== size) throw new Error(`split: wrote ${written} bytes of a ${size}-byte piece`);
+      pieces[k] = out;
+    }
     return pieces;
-  }
-  for (let k = 0; k < shards; k++) {
-    if (shardSpanBytes[k] === 0) continue;
-    const size = sizePiece(resources, k, shards);
-    const out = Buffer.allocUnsafeSlow(size);
-    const written = writePiece(body, out, k);
-    if (written !== size) throw new Error(`split: wrote ${written} bytes of a ${size}-byte piece`);
-    pieces[k] = out;
-  }
-  return pieces;
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
