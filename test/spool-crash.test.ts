@@ -20,27 +20,38 @@ interface Sent {
   encoding?: 'gzip' | 'deflate';
 }
 
-/** Trace k as two exports, the DB spans then the root, on route `r<k % 20>/`: plain, gzip'd or deflated by turns. */
-function traceExports(k: number): Sent[] {
+/**
+ * Traces k … k + perExport - 1 as two exports, their DB spans then their roots, on routes `r<k % 20>/`:
+ * plain, gzip'd or deflated by turns. Two traces per export make `serve --workers` split each export.
+ */
+function traceExports(k: number, perExport: number): Sent[] {
   const encoding = ([undefined, 'gzip', 'deflate'] as const)[k % 3];
-  return protobufExports(k).map((body) => (encoding === undefined ? { body } : { body: encoding === 'gzip' ? gzipSync(body) : deflateSync(body), encoding }));
+  return protobufExports(k, perExport).map((body) => (encoding === undefined ? { body } : { body: encoding === 'gzip' ? gzipSync(body) : deflateSync(body), encoding }));
 }
 
-function protobufExports(k: number): Uint8Array[] {
-  const request = djangoRequest({ traceId: traceIdOf(k), repeats: REPEATS });
-  const [serverScope, dbScope] = request.resourceSpans[0]!.scopeSpans;
-  const route = serverScope!.spans[0]!.attributes!.find((a) => a.key === 'http.route')!;
-  route.value = { stringValue: `r${k % ROUTES}/` };
-  const part = (scope: typeof serverScope): OtlpJsonRequest => ({ resourceSpans: [{ ...request.resourceSpans[0]!, scopeSpans: [scope!] }] });
-  return [encodeProtobuf(part(dbScope)), encodeProtobuf(part(serverScope))];
+function protobufExports(k: number, perExport: number): Uint8Array[] {
+  const traces = Array.from({ length: perExport }, (_, i) => {
+    const request = djangoRequest({ traceId: traceIdOf(k + i), repeats: REPEATS });
+    const [serverScope, dbScope] = request.resourceSpans[0]!.scopeSpans;
+    const route = serverScope!.spans[0]!.attributes!.find((a) => a.key === 'http.route')!;
+    route.value = { stringValue: `r${(k + i) % ROUTES}/` };
+    return { resource: request.resourceSpans[0]!, serverScope: serverScope!, dbScope: dbScope! };
+  });
+  const part = (scope: 'serverScope' | 'dbScope'): OtlpJsonRequest => ({ resourceSpans: traces.map((t) => ({ ...t.resource, scopeSpans: [t[scope]] })) });
+  return [encodeProtobuf(part('dbScope')), encodeProtobuf(part('serverScope'))];
 }
 
 describe('the spool across kill -9 (the real n1lens serve)', () => {
   // With --store-writer-thread the store's transactions run on a thread of their own, and a crash can come between a commit there and the spool's deletion here.
-  it.each([[''], ['--store-writer-thread']])('keeps every acknowledged span, plain or compressed, and counts every request exactly once over 10 crashes during steady ingest %s', async (writer) => {
+  // --workers: a different count at every start, so each start first moves the last run's spool into its own layout.
+  it.each([
+    ['', () => [], 1],
+    ['--store-writer-thread', () => ['--store-writer-thread'], 1],
+    ['--workers 1, 2 and 3 by turns, two traces per export', (round: number) => ['--workers', String((round % 3) + 1)], 2],
+  ])('keeps every acknowledged span, plain or compressed, and counts every request exactly once over 10 crashes during steady ingest %s', async (_name, flags: (round: number) => string[], perExport) => {
     const dir = tempDir('spool-crash');
     const db = join(dir, 'n1lens.db');
-    const args = ['serve', '--http-port', '0', '--grpc-port', '0', '--db', db, '--trace-wait-ms', '300', '--spool-commit-ms', '5', ...(writer === '' ? [] : [writer])];
+    const args = (round: number): string[] => ['serve', '--http-port', '0', '--grpc-port', '0', '--db', db, '--trace-wait-ms', '300', '--spool-commit-ms', '5', ...flags(round)];
     // The client behaves like a Collector with retry_on_failure: an export is sent until it gets a 200.
     const unacked: Sent[] = [];
     let traces = 0;
@@ -49,8 +60,8 @@ describe('the spool across kill -9 (the real n1lens serve)', () => {
       const worker = async (): Promise<void> => {
         while (!until()) {
           if (unacked.length === 0) {
-            unacked.push(...traceExports(traces));
-            traces++;
+            unacked.push(...traceExports(traces, perExport));
+            traces += perExport;
           }
           const sent = unacked.shift()!;
           try {
@@ -69,7 +80,7 @@ describe('the spool across kill -9 (the real n1lens serve)', () => {
 
     let replayedTotal = 0;
     for (let round = 0; round < 10; round++) {
-      const s: Spawned = spawnBin(args);
+      const s: Spawned = spawnBin(args(round));
       const { http } = await servePorts(s);
       const replayed = /replayed (\d+) spans/.exec(s.stderr());
       replayedTotal += Number(replayed?.[1] ?? 0);
@@ -81,7 +92,7 @@ describe('the spool across kill -9 (the real n1lens serve)', () => {
       await sending;
     }
     // Last run: resend what was never acknowledged, then stop cleanly.
-    const last = spawnBin(args);
+    const last = spawnBin(args(10));
     const { http } = await servePorts(last);
     while (unacked.length > 0) await sendAll(http, () => unacked.length === 0);
     last.child.kill('SIGTERM');

@@ -9,7 +9,7 @@ import { checkTraceUrl } from './trace-url.js';
 import { loadSchema, type DjangoSchema } from '../suggest/schema.js';
 import { addDetectorOptions, endpointDetectOptions, portNumber, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { onShutdown } from './lifecycle.js';
-import { DEFAULT_MAX_BUFFER_MIB, serveOnThread } from './serve-thread.js';
+import { DEFAULT_MAX_BUFFER_MIB, nodeFlags, serveHeapLimits, serveOnThread } from './serve-thread.js';
 import { isMainThread } from 'node:worker_threads';
 import { DATABASE_URL_ENV } from '../store/open.js';
 import { isPostgresUrl, redactUrl } from '../store/store.js';
@@ -24,6 +24,7 @@ interface ServeCliOptions extends DetectorCliOptions, Pick<ServeOptions, 'host' 
   /** A directory, or false for --no-spool. */
   spool?: string | false;
   storeWriterThread?: boolean;
+  workers: number;
   /** false for --no-warm-up. */
   warmUp: boolean;
   spoolMaxMib: number;
@@ -68,6 +69,7 @@ export function serveCommand(): Command {
     .option('--insecure-public', 'allow a non-loopback --host without --auth-token (anyone who can reach it may send and read)')
     .option('--spool <dir>', 'durable intake: exports are on disk here before they are acknowledged (default: <db>.spool next to the store)')
     .option('--store-writer-thread', 'write a SQLite store from a thread of its own: its transactions never hold up exports or /healthz, for ~20-25 MiB more memory')
+    .option('--workers <n>', 'threads that analyse, each export split by trace between them, each with its own spool directory and store connection (needs a store file or postgres://)', wholeNumber('--workers', 1), 1)
     .option('--no-warm-up', 'open the listeners without first running synthetic exports through the hot path (starts ~0.5 s sooner; the first burst of exports then meets cold code)')
     .option('--no-spool', 'acknowledge exports from memory only (a crash loses what is buffered)')
     .option('--spool-max-mib <n>', 'spool size at which exports are refused (retryable)', wholeNumber('--spool-max-mib'), 1024)
@@ -122,6 +124,12 @@ export function serveCommand(): Command {
         ...security,
         storeWriterThread: o.storeWriterThread === true,
         warmUp: o.warmUp,
+        workers: o.workers,
+        workerResourceLimits: serveHeapLimits(Math.ceil(o.maxBufferMib / o.workers), nodeFlags()),
+        onWorkerFailure: (message) => {
+          process.stderr.write(`n1lens serve: ${message}; acknowledged exports are in the spool and are replayed at the next start\n`);
+          process.exit(1);
+        },
       });
       if (server.warmUpError !== undefined) process.stderr.write(`n1lens serve: start-up warm-up skipped (${server.warmUpError}); the first exports meet cold code\n`);
       const r = server.replayed;

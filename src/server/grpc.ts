@@ -12,12 +12,12 @@ import { otlpSchema } from '../otlp/schema.js';
 import { protobufToOtlpJson } from '../otlp/to-json.js';
 import { UNAUTHENTICATED_BODY, bearerMatches } from './auth.js';
 import { inflateWithin, type CompressedBody, type InflateError } from './body.js';
-import type { AcceptResult, Intake } from './intake.js';
+import type { AcceptResult, ExportIntake } from './intake.js';
 import type { ServerMetrics } from './metrics.js';
 import { httpsOptions, type TlsMaterial } from './tls.js';
 
 export interface GrpcOptions {
-  intake: Intake;
+  intake: ExportIntake;
   metrics: ServerMetrics;
   /** Largest message accepted, after decompression. Default 4 MiB, as in the Collector. */
   maxReceiveBytes?: number;

@@ -4,13 +4,15 @@ import type { ReportOptions } from '../report/model.js';
 import type { Store } from '../store/store.js';
 import { uiRoutes } from '../ui/routes.js';
 import { requireBearer } from './auth.js';
-import type { Intake } from './intake.js';
+import type { ExportIntake } from './intake.js';
 import type { ServerMetrics } from './metrics.js';
 
 export interface HttpAppOptions {
-  intake: Intake;
+  intake: ExportIntake;
   store: Store;
   metrics: ServerMetrics;
+  /** /metrics' exposition when it is more than this thread's registry (`serve --workers`: every shard's too). */
+  metricsText?: () => Promise<string>;
   /** When set, every path but /healthz needs `Authorization: Bearer <token>` (OTLP/HTTP checks it in otlp-http.ts). */
   authToken?: string;
   /** Schema and detector settings for /api/report. */
@@ -33,7 +35,8 @@ export function createHttpApp(options: HttpAppOptions): Hono {
 
   app.get('/healthz', (c) => c.json({ status: 'ok', openTraces: intake.openTraces }));
 
-  app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
+  const metricsText = options.metricsText ?? (() => metrics.registry.metrics());
+  app.get('/metrics', async (c) => c.body(await metricsText(), 200, { 'Content-Type': metrics.registry.contentType }));
 
   app.notFound((c) => c.json({ error: 'not found' }, 404));
   app.onError((err, c) => c.json({ error: `internal error: ${err.message}` }, 500));

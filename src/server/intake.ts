@@ -56,7 +56,7 @@ export interface IntakeOptions extends AnalyzerOptions {
 
 export type Transport = 'http' | 'grpc';
 
-type Refusal = RefusalReason | 'spool_full' | 'closing' | 'memory';
+export type Refusal = RefusalReason | 'spool_full' | 'closing' | 'memory';
 
 
 export type AcceptResult =
@@ -68,6 +68,29 @@ export type AcceptResult =
       durable: Promise<void>;
     }
   | { ok: false; reason: Refusal; retryAfterMs: number; message: string };
+
+/**
+ * What the transports and the server need of an intake: one Intake, or the shard threads' behind
+ * ShardedIntake (`serve --workers N`, shards.ts).
+ */
+export interface ExportIntake {
+  acceptProtobuf(body: Uint8Array, transport: Transport, recordLine?: () => string, compressed?: CompressedBody): Promise<AcceptResult>;
+  acceptJson(body: Buffer, transport: Transport, recordLine?: () => string, compressed?: CompressedBody): Promise<AcceptResult>;
+  readonly openTraces: number;
+  /** Buffers what the spool kept of the last run; before the listeners open. */
+  replay(): Promise<ReplayTotals>;
+  /** Analyses the traces complete now and writes what is pending; true when nothing is left pending. */
+  tick(): Promise<boolean>;
+  /** Stops intake, analyses everything buffered and writes it. */
+  close(): Promise<void>;
+}
+
+/** What replay() read back: exports, their spans buffered again, and spans of traces already committed. */
+export interface ReplayTotals {
+  exports: number;
+  spans: number;
+  skipped: number;
+}
 
 /** The export as the spool keeps it: its body as it arrived, still compressed when it came compressed. */
 export interface RawExport {
@@ -128,7 +151,7 @@ const SPAN_SIZES: SpanSizes = {
   span: estimateSpanBytes,
 };
 
-export class Intake {
+export class Intake implements ExportIntake {
   readonly #analyzer: Analyzer;
   /** The protobuf exports' decoder (one, so both transports share its memo of ids and statements). */
   readonly #decoder: WireDecoder = createWireDecoder();
@@ -377,8 +400,8 @@ export class Intake {
    * traces whose analysis was committed are skipped, the rest are buffered as if just received. When
    * any came back, no trace is released for replayWaitMs. Returns the spans replayed.
    */
-  async replay(): Promise<{ exports: number; spans: number; skipped: number }> {
-    const totals = { exports: 0, spans: 0, skipped: 0 };
+  async replay(): Promise<ReplayTotals> {
+    const totals: ReplayTotals = { exports: 0, spans: 0, skipped: 0 };
     if (this.#spool === undefined) return totals;
     this.#replaying = true;
     try {
@@ -390,7 +413,7 @@ export class Intake {
     return totals;
   }
 
-  async #replayRecords(spool: Spool, totals: { exports: number; spans: number; skipped: number }): Promise<void> {
+  async #replayRecords(spool: Spool, totals: ReplayTotals): Promise<void> {
     const committed = new Map<TraceId, boolean>();
     const reopened = new Set<TraceId>();
     for (const record of spool.replay()) {

@@ -1,5 +1,5 @@
 /** The Prometheus metrics `n1lens serve` exposes on /metrics, in a registry of its own (no global state). */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface ServerMetrics {
   registry: Registry;
@@ -78,4 +78,26 @@ export function createMetrics(): ServerMetrics {
       },
     }),
   };
+}
+
+/** A registry's metrics as getMetricsAsJSON gives them, which cross threads. */
+export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+/**
+ * Under `serve --workers N` the serving thread counts exports, their latency, the store's findings and
+ * the process's memory; each shard counts its spans, traces, analyses and spool, which add up.
+ */
+const SERVING_THREAD_METRICS = new Set([
+  'n1lens_exports_accepted_total',
+  'n1lens_exports_refused_total',
+  'n1lens_export_duration_seconds',
+  'n1lens_findings',
+  'n1lens_process_memory_bytes',
+]);
+
+/** /metrics of the serving thread and its shards as one exposition. */
+export async function shardedMetricsText(own: ServerMetrics, shards: readonly MetricsJson[]): Promise<string> {
+  const mine = (await own.registry.getMetricsAsJSON()).filter((m) => SERVING_THREAD_METRICS.has(m.name));
+  const theirs = shards.map((list) => list.filter((m) => !SERVING_THREAD_METRICS.has(m.name)));
+  return AggregatorRegistry.aggregate([mine, ...theirs]).metrics();
 }

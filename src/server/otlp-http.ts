@@ -10,11 +10,11 @@ import { protobufToOtlpJson } from '../otlp/to-json.js';
 import { BEARER_CHALLENGE, UNAUTHENTICATED_BODY, bearerMatches } from './auth.js';
 import { BodyError, decodeContent, readBody, type CompressedBody } from './body.js';
 import { Status } from './grpc.js';
-import type { AcceptResult, Intake } from './intake.js';
+import type { AcceptResult, ExportIntake } from './intake.js';
 import type { ServerMetrics } from './metrics.js';
 
 export interface OtlpHttpOptions {
-  intake: Intake;
+  intake: ExportIntake;
   metrics: ServerMetrics;
   /** Limit on the body, before and after decompression. */
   maxBodyBytes: number;

@@ -10,10 +10,12 @@ import type { ConnectionDetectOptions } from '../detect/connections.js';
 import { schemaNaming } from '../suggest/naming.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
-import { Spool } from '../spool/index.js';
+import { reshardSpool, Spool } from '../spool/index.js';
+import type { ResourceLimits } from 'node:worker_threads';
 import { startGrpcServer, type GrpcServer } from './grpc.js';
 import { createHttpApp } from './http.js';
-import { Intake } from './intake.js';
+import { Intake, type ExportIntake } from './intake.js';
+import { createExportSplitter, ShardedIntake } from './shards.js';
 import { createOtlpHttpHandler, isTracesExport, type RequestHandler } from './otlp-http.js';
 import { httpsOptions, readTls, type TlsFiles } from './tls.js';
 import { createMetrics, type ServerMetrics } from './metrics.js';
@@ -62,13 +64,22 @@ export interface ServeOptions {
    * (warm-up.ts), so the first burst of real exports meets compiled code. Default false; `n1lens serve` sets it.
    */
   warmUp?: boolean | WarmUpPlan;
+  /**
+   * Shard threads (`--workers`): each export is split by trace between this many threads, each with a
+   * whole intake of its own (shards.ts). Default 1: the intake runs on this thread.
+   */
+  workers?: number;
+  /** Each shard thread's heap. */
+  workerResourceLimits?: ResourceLimits;
+  /** A shard thread stopped while serving; the server cannot go on without its traces. Default: throw. */
+  onWorkerFailure?: (message: string) => void;
 }
 
 export interface RunningServer {
   httpPort: number;
   grpcPort: number;
   store: Store;
-  intake: Intake;
+  intake: ExportIntake;
   /** What the spool replayed at start. */
   replayed: { exports: number; spans: number; skipped: number };
   /** What the start-up warm-up ran, when it ran; why it stopped, when it failed (the server runs regardless). */
@@ -104,10 +115,15 @@ const KEEP_ALIVE_MS = 120_000;
 
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const tls = o.tls === undefined ? undefined : readTls(o.tls, (m) => new StartupError(m));
-  const store = await openStore(o.db, { writerThread: o.storeWriterThread === true });
+  const workers = o.workers ?? 1;
+  if (workers > 1 && o.db === ':memory:') throw new StartupError('--workers needs a store file or a postgres:// URL: each shard thread writes to it over a connection of its own');
+  // With shard threads, they write (each over its own connection, and writer thread if asked); this one reads.
+  const store = await openStore(o.db, { writerThread: o.storeWriterThread === true && workers === 1 });
   let spool: Spool | undefined;
   try {
-    spool = o.spool === undefined ? undefined : Spool.open(o.spool);
+    // What an earlier run spooled under another --workers count, into this run's layout first.
+    if (o.spool !== undefined) await reshardSpool(o.spool.dir, workers, createExportSplitter());
+    spool = o.spool === undefined || workers > 1 ? undefined : Spool.open(o.spool);
   } catch (e) {
     await store.close();
     throw e;
@@ -115,29 +131,55 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const metrics = createMetrics();
   // The analysis settings, shared with the warm-up's throwaway intake (not the admission limits: a
   // --max-traces 2 would refuse the warm-up's exports).
-  const analysisSettings = {
-    traceWaitMs: o.traceWaitMs,
-    maxTraceAgeMs: 30_000,
-    ...o.detect,
-    ...(o.schema === undefined ? {} : { links: schemaNaming(o.schema) }),
-  };
-  const intake = new Intake({
-    ...analysisSettings,
+  const analysisBase = { traceWaitMs: o.traceWaitMs, maxTraceAgeMs: 30_000, ...o.detect };
+  const analysisSettings = { ...analysisBase, ...(o.schema === undefined ? {} : { links: schemaNaming(o.schema) }) };
+  const limits = {
     maxOpenTraces: o.maxTraces,
     ...(o.maxBufferBytes === undefined ? {} : { maxBufferBytes: o.maxBufferBytes }),
     ...(o.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: o.memoryLimitBytes }),
-    ...(spool === undefined ? {} : { spool }),
     ...(o.replayWaitMs === undefined ? {} : { replayWaitMs: o.replayWaitMs }),
-    store,
-    metrics,
-    ...(o.recordPath === undefined ? {} : { recordPath: o.recordPath }),
-  });
+  };
+  let intake: Intake | ShardedIntake;
+  if (workers > 1) {
+    try {
+      intake = await ShardedIntake.start({
+        shards: workers,
+        db: o.db,
+        storeWriterThread: o.storeWriterThread === true,
+        intake: { ...analysisBase, ...limits },
+        ...(o.schema === undefined ? {} : { schema: o.schema }),
+        ...(o.spool === undefined ? {} : { spool: o.spool }),
+        ...(o.warmUp === undefined || o.warmUp === false ? {} : { warmUp: o.warmUp === true ? DEFAULT_WARM_UP : o.warmUp }),
+        metrics,
+        ...(o.recordPath === undefined ? {} : { recordPath: o.recordPath }),
+        ...(o.workerResourceLimits === undefined ? {} : { resourceLimits: o.workerResourceLimits }),
+        onFailure:
+          o.onWorkerFailure ??
+          ((message) => {
+            throw new Error(message);
+          }),
+      });
+    } catch (e) {
+      await store.close();
+      throw new StartupError(`cannot start the shard threads: ${(e as Error).message}`);
+    }
+  } else {
+    intake = new Intake({
+      ...analysisSettings,
+      ...limits,
+      ...(spool === undefined ? {} : { spool }),
+      store,
+      metrics,
+      ...(o.recordPath === undefined ? {} : { recordPath: o.recordPath }),
+    });
+  }
   metrics.findings.set(await store.findingCount());
   const retention = o.retentionMs === undefined ? undefined : startRetention(store, o.retentionMs);
   const app = createHttpApp({
     intake,
     store,
     metrics,
+    ...(intake instanceof ShardedIntake ? { metricsText: () => intake.metricsText() } : {}),
     ...(o.authToken === undefined ? {} : { authToken: o.authToken }),
     report: { ...o.report, ...(o.schema === undefined ? {} : { schema: o.schema }) },
     ...(o.deadAfterMs === undefined ? {} : { deadAfterMs: o.deadAfterMs }),
@@ -146,7 +188,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
 
   // OTLP/HTTP exports are answered on node:http directly; every other path goes to the hono app.
   const hono = getRequestListener(app.fetch, { hostname: o.host });
-  const httpListener = (into: Intake, counted: ServerMetrics): RequestHandler => {
+  const httpListener = (into: ExportIntake, counted: ServerMetrics): RequestHandler => {
     const otlp = createOtlpHttpHandler({ intake: into, metrics: counted, maxBodyBytes: o.maxBodyBytes, ...(o.authToken === undefined ? {} : { authToken: o.authToken }) });
     return (req, res) => {
       if (isTracesExport(req)) otlp(req, res);

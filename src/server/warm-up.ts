@@ -21,7 +21,7 @@ import protobuf from 'protobufjs';
 import { Spool } from '../spool/index.js';
 import { openStore } from '../store/open.js';
 import { startGrpcServer, type GrpcOptions } from './grpc.js';
-import { Intake, type IntakeOptions } from './intake.js';
+import { Intake, type ExportIntake, type IntakeOptions } from './intake.js';
 import { createMetrics, type ServerMetrics } from './metrics.js';
 import type { RequestHandler } from './otlp-http.js';
 
@@ -45,7 +45,7 @@ export interface WarmUpWiring {
   /** The intake's settings, detector settings among them (no store, metrics, spool or record file: the warm-up's own are used). */
   intake: Omit<IntakeOptions, 'store' | 'metrics' | 'spool' | 'recordPath' | 'now' | 'pollIntervalMs'>;
   /** The HTTP listener serve builds around an intake (POST /v1/traces, and the app for every other path). */
-  httpListener(intake: Intake, metrics: ServerMetrics): RequestHandler;
+  httpListener(intake: ExportIntake, metrics: ServerMetrics): RequestHandler;
   grpc: Omit<GrpcOptions, 'intake' | 'metrics' | 'tls'>;
   /** Bearer token the listeners require, sent by the warm-up's clients. */
   authToken?: string;
@@ -117,6 +117,37 @@ export async function warmUp(wiring: WarmUpWiring, plan: WarmUpPlan = DEFAULT_WA
     if (spoolDir !== undefined) rmSync(spoolDir, { recursive: true, force: true });
   }
   return { exports: sent, spans, requestsAnalysed: metricValue(await metrics.requestsAnalysed.get()), ms: performance.now() - started };
+}
+
+/**
+ * The intake half of the warm-up, for a thread that has no listeners (a `serve --workers` shard):
+ * the same rounds of exports straight into a throwaway Intake, protobuf and JSON.
+ */
+export async function warmUpIntake(settings: WarmUpWiring['intake'], plan: WarmUpPlan, withSpool: boolean): Promise<void> {
+  const store = await openStore(':memory:');
+  const spoolDir = withSpool ? mkdtempSync(join(tmpdir(), 'n1lens-warm-up-')) : undefined;
+  const spool = spoolDir === undefined ? undefined : Spool.open({ dir: spoolDir });
+  let clock = Date.now();
+  const intake = new Intake({ ...settings, ...(spool === undefined ? {} : { spool }), store, metrics: createMetrics(), now: () => clock, pollIntervalMs: 3_600_000 });
+  const exports = new SyntheticExports(clock);
+  try {
+    for (let round = 0; round < plan.rounds; round++) {
+      const accepted: Promise<unknown>[] = [];
+      for (let i = 0; i < 2 * plan.exportsPerTransport; i++) {
+        const made = exports.next(plan.requestsPerExport);
+        accepted.push(intake.acceptProtobuf(made.protobuf, i % 2 === 0 ? 'http' : 'grpc').then((r) => (r.ok ? r.durable : undefined)));
+      }
+      const json = exports.next(Math.max(1, plan.requestsPerExport >> 2));
+      accepted.push(intake.acceptJson(Buffer.from(json.json()), 'http').then((r) => (r.ok ? r.durable : undefined)));
+      await Promise.all(accepted);
+      clock += 3_600_000;
+      await intake.tick();
+    }
+  } finally {
+    await intake.close();
+    await store.close();
+    if (spoolDir !== undefined) rmSync(spoolDir, { recursive: true, force: true });
+  }
 }
 
 const metricValue = (m: { values: { value: number }[] }): number => m.values.reduce((n, v) => n + v.value, 0);

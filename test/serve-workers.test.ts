@@ -1,0 +1,138 @@
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { OTLPTraceExporter as HttpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as HttpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
+import { describe, expect, it } from 'vitest';
+import { DASHBOARD_ROW } from '../src/detect/testing.js';
+import { djangoRequest, encodeJson, encodeProtobuf, type OtlpJsonRequest } from '../src/otlp/testing.js';
+import type { Report } from '../src/report/model.js';
+import { SqliteStore } from '../src/store/sqlite.js';
+import { emitDashboards } from './otel-sdk.js';
+import { servePorts, spawnBin, tempDir, type Spawned } from './support.js';
+
+/** `n1lens serve --workers N`, the real binary: each export split by trace between shard threads. */
+
+const ROUTES = 7;
+const traceIdOf = (k: number): string => `${(k + 1).toString(16).padStart(8, '0')}${'e'.repeat(24)}`;
+
+/** Traces k … k+2 in one export (three resources), route `w<k % 7>/`, and k % 4 + 3 repeats of the cascade. */
+function exportOf(k: number): OtlpJsonRequest {
+  return {
+    resourceSpans: [0, 1, 2].map((i) => {
+      const request = djangoRequest({ traceId: traceIdOf(k + i), repeats: ((k + i) % 4) + 3, semconv: (k + i) % 2 === 0 ? 'old' : 'stable' });
+      const resource = request.resourceSpans[0]!;
+      const route = resource.scopeSpans[0]!.spans[0]!.attributes!.find((a) => a.key === 'http.route')!;
+      route.value = { stringValue: `w${(k + i) % ROUTES}/` };
+      return resource;
+    }),
+  };
+}
+
+interface Serve {
+  s: Spawned;
+  http: number;
+  grpc: number;
+  db: string;
+}
+
+async function serve(workers: number, extra: string[] = []): Promise<Serve> {
+  const db = join(tempDir(`workers-${workers}`), 'n1lens.db');
+  const s = spawnBin(['serve', '--http-port', '0', '--grpc-port', '0', '--db', db, '--trace-wait-ms', '200', '--workers', String(workers), ...extra]);
+  const { http, grpc } = await servePorts(s);
+  return { s, http, grpc, db };
+}
+
+async function stop(server: Serve): Promise<Report> {
+  server.s.child.kill('SIGTERM');
+  expect(await server.s.exited).toBe(0);
+  const store = SqliteStore.open(server.db);
+  try {
+    return await store.report();
+  } finally {
+    store.closeSync();
+  }
+}
+
+const post = (port: number, body: Uint8Array | string, headers: Record<string, string>): Promise<Response> =>
+  fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'POST', body, headers });
+
+/** Sends the same 20 exports of 60 traces as protobuf, gzip'd protobuf and JSON, each trace's spans split over two exports. */
+async function sendAll(port: number): Promise<void> {
+  for (let k = 0; k < 60; k += 3) {
+    const request = exportOf(k);
+    // Each trace's DB spans first, its root in a later export: a shard must gather a trace from two pieces.
+    const dbSpans: OtlpJsonRequest = { resourceSpans: request.resourceSpans.map((r) => ({ ...r, scopeSpans: r.scopeSpans.slice(1) })) };
+    const roots: OtlpJsonRequest = { resourceSpans: request.resourceSpans.map((r) => ({ ...r, scopeSpans: r.scopeSpans.slice(0, 1) })) };
+    // By turns, so that a trace's two halves often come in different encodings (the splits must agree on its shard).
+    for (const [half, part] of [dbSpans, roots].entries()) {
+      const how = (k / 3 + half) % 3;
+      const res =
+        how === 0
+          ? await post(port, encodeProtobuf(part), { 'Content-Type': 'application/x-protobuf' })
+          : how === 1
+            ? await post(port, gzipSync(encodeProtobuf(part)), { 'Content-Type': 'application/x-protobuf', 'Content-Encoding': 'gzip' })
+            : await post(port, encodeJson(part), { 'Content-Type': 'application/json' });
+      expect(res.status).toBe(200);
+    }
+  }
+}
+
+const metric = (text: string, name: string): number =>
+  [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+
+describe('n1lens serve --workers', () => {
+  it('stores the report one intake stores, from the same exports split between 3 shard threads', async () => {
+    const [one, three] = await Promise.all([serve(1), serve(3)]);
+    await Promise.all([sendAll(one.http), sendAll(three.http)]);
+    const metrics = await (await fetch(`http://127.0.0.1:${three.http}/metrics`)).text();
+    // Exports are counted once by the serving thread, spans once by the shard that took them.
+    expect(metric(metrics, 'n1lens_exports_accepted_total')).toBe(40);
+    const spans = metric(metrics, 'n1lens_spans_received_total');
+    const [a, b] = await Promise.all([stop(one), stop(three)]);
+    expect(a.summary.requests).toBe(60);
+    expect(spans).toBe(a.summary.dbSpans + 60);
+    expect(b).toEqual(a);
+  }, 60_000);
+
+  it('finds the dashboard cascade from the official exporters over HTTP JSON, HTTP protobuf and gRPC + gzip, and answers /healthz and /metrics for all shards', async () => {
+    const server = await serve(2);
+    const url = `http://127.0.0.1:${server.http}`;
+    await emitDashboards(new HttpJsonExporter({ url: `${url}/v1/traces` }), 2, { rows: 10 });
+    await emitDashboards(new HttpProtoExporter({ url: `${url}/v1/traces` }), 2, { rows: 10, semconv: 'stable' });
+    await emitDashboards(new GrpcExporter({ url: `http://127.0.0.1:${server.grpc}`, compression: CompressionAlgorithm.GZIP }), 2, { rows: 10 });
+    const health = (await (await fetch(`${url}/healthz`)).json()) as { status: string; openTraces: number };
+    expect(health.status).toBe('ok');
+    expect(health.openTraces).toBeGreaterThanOrEqual(0);
+    const spansPerRequest = 1 + 3 + 10 * DASHBOARD_ROW.length;
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metric(metrics, 'n1lens_spans_received_total')).toBe(6 * spansPerRequest);
+    let report: Report | undefined;
+    for (let i = 0; i < 200 && (report?.summary.requests ?? 0) < 6; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      report = (await (await fetch(`${url}/api/report`)).json()) as Report;
+    }
+    expect(report?.summary.requests).toBe(6);
+    expect(report?.summary.findings).toBeGreaterThan(0);
+    await stop(server);
+  }, 60_000);
+
+  it('answers a broken export as one intake does, and refuses an in-memory store at start', async () => {
+    const [one, two] = await Promise.all([serve(1, ['--no-spool']), serve(2, ['--no-spool'])]);
+    const garbage = Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]);
+    for (const [body, type] of [
+      [garbage, 'application/x-protobuf'],
+      ['{"resourceSpans": [', 'application/json'],
+      ['{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": 5}]}]}]}', 'application/json'],
+    ] as const) {
+      const [a, b] = await Promise.all([post(one.http, body, { 'Content-Type': type }), post(two.http, body, { 'Content-Type': type })]);
+      expect(b.status).toBe(a.status);
+      expect(await b.text()).toBe(await a.text());
+    }
+    await Promise.all([stop(one), stop(two)]);
+    const memory = spawnBin(['serve', '--http-port', '0', '--grpc-port', '0', '--db', ':memory:', '--workers', '2']);
+    expect(await memory.exited).toBe(2);
+    expect(memory.stderr()).toMatch(/--workers needs a store file or a postgres:\/\/ URL/);
+  }, 60_000);
+});
