@@ -66,7 +66,8 @@ export function procStats(pid) {
 
 /**
  * Where the server's CPU went between two procStats: user and system shares, and the busiest threads'
- * shares (Node names none of them: the busiest is the serve thread, then V8's GC helpers and libuv's pool).
+ * shares (Node names none of them: the busiest is the serve thread, then V8's GC helpers and libuv's
+ * pool), then every thread's of 2 % or more by thread id.
  */
 function cpuSplit(before, after) {
   const total = Math.max(0.01, after.cpuS - before.cpuS);
@@ -76,7 +77,14 @@ function cpuSplit(before, after) {
     .sort((a, b) => b - a)
     .slice(0, 5)
     .map((s) => +(s / total).toFixed(3));
-  return { user: +((after.userS - before.userS) / total).toFixed(3), system: +((after.systemS - before.systemS) / total).toFixed(3), threads };
+  // The same shares in the order the threads were made (thread ids grow): the serve thread comes
+  // before the shard threads it starts (`--workers`), which come before the pool threads they start.
+  const byTid = Object.entries(after.threads)
+    .map(([tid, s]) => [Number(tid), s - (before.threads[tid] ?? 0)])
+    .filter(([, s]) => s / total >= 0.02)
+    .sort((a, b) => a[0] - b[0])
+    .map(([, s]) => +(s / total).toFixed(3));
+  return { user: +((after.userS - before.userS) / total).toFixed(3), system: +((after.systemS - before.systemS) / total).toFixed(3), threads, byTid };
 }
 
 /** The p-th percentile of sorted latencies, to 0.01 ms; null when there are none (batches spent in the warmup). */

@@ -1,8 +1,9 @@
 /**
  * Scale-out end to end (run by scripts/scale-e2e.sh): the real OpenTelemetry Collector (ocb, with the
  * loadbalancing exporter routing by traceID over a static resolver) in front of two `n1lens serve`
- * processes that share one real PostgreSQL. One instance is killed (SIGKILL) mid-stream and started
- * again; the shared store must then hold exactly what `n1-report` finds in the same files.
+ * processes that share one real PostgreSQL, the second with two shard threads (`--workers 2`). It is
+ * killed (SIGKILL) mid-stream and started again; the shared store must then hold exactly what
+ * `n1-report` finds in the same files.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -68,6 +69,8 @@ async function startInstance(name: string, db: string, dir: string, ports: { htt
     // The Collector below retries at most every 1 s (±50 % jitter): a trace B had begun when it was
     // killed is whole once that retry has come.
     '--trace-wait-ms', '1500', '--spool-replay-wait-ms', '4000',
+    // B splits its share between two shard threads, each with its own PostgreSQL connections and spool.
+    ...(name === 'b' ? ['--workers', '2'] : []),
   ], { env });
   const exited = s.exited;
   cleanup.push(async () => {

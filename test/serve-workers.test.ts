@@ -6,6 +6,7 @@ import { OTLPTraceExporter as HttpProtoExporter } from '@opentelemetry/exporter-
 import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import { describe, expect, it } from 'vitest';
 import { DASHBOARD_ROW } from '../src/detect/testing.js';
+import { shardOfTraceId } from '../src/otlp/shard.js';
 import { djangoRequest, encodeJson, encodeProtobuf, type OtlpJsonRequest } from '../src/otlp/testing.js';
 import type { Report } from '../src/report/model.js';
 import { SqliteStore } from '../src/store/sqlite.js';
@@ -37,8 +38,7 @@ interface Serve {
   db: string;
 }
 
-async function serve(workers: number, extra: string[] = []): Promise<Serve> {
-  const db = join(tempDir(`workers-${workers}`), 'n1lens.db');
+async function serve(workers: number, extra: string[] = [], db = join(tempDir(`workers-${workers}`), 'n1lens.db')): Promise<Serve> {
   const s = spawnBin(['serve', '--http-port', '0', '--grpc-port', '0', '--db', db, '--trace-wait-ms', '200', '--workers', String(workers), ...extra]);
   const { http, grpc } = await servePorts(s);
   return { s, http, grpc, db };
@@ -77,6 +77,24 @@ async function sendAll(port: number): Promise<void> {
       expect(res.status).toBe(200);
     }
   }
+}
+
+/** `count` trace ids of each of 2 shards. */
+function idsByShard(count: number): [string[], string[]] {
+  const ids: [string[], string[]] = [[], []];
+  for (let k = 1; ids[0].length < count || ids[1].length < count; k++) {
+    const id = k.toString(16).padStart(32, 'a');
+    const shard = ids[shardOfTraceId(id, 2)]!;
+    if (shard.length < count) shard.push(id);
+  }
+  return ids;
+}
+
+const PROTOBUF = { 'Content-Type': 'application/x-protobuf' };
+const requestOf = (traceIds: readonly string[], repeats = 4): OtlpJsonRequest => ({ resourceSpans: traceIds.map((traceId) => djangoRequest({ traceId, repeats }).resourceSpans[0]!) });
+
+async function metricOf(server: Serve, name: string): Promise<number> {
+  return metric(await (await fetch(`http://127.0.0.1:${server.http}/metrics`)).text(), name);
 }
 
 const metric = (text: string, name: string): number =>
@@ -134,5 +152,74 @@ describe('n1lens serve --workers', () => {
     const memory = spawnBin(['serve', '--http-port', '0', '--grpc-port', '0', '--db', ':memory:', '--workers', '2']);
     expect(await memory.exited).toBe(2);
     expect(memory.stderr()).toMatch(/--workers needs a store file or a postgres:\/\/ URL/);
+  }, 60_000);
+
+  it("holds every shard's open traces when one shard refuses an export, as one intake holds its own", async () => {
+    const [, onOne] = idsByShard(2);
+    const [[x]] = idsByShard(1);
+    const server = await serve(2, ['--no-warm-up', '--max-traces', '2', '--trace-wait-ms', '200']);
+    // Shard 1 holds one open trace, its share of --max-traces 2; trace x on shard 0 has its root and two of its DB spans.
+    const full = djangoRequest({ traceId: x!, repeats: 6 }).resourceSpans[0]!;
+    const [root, dbScope] = full.scopeSpans;
+    expect((await post(server.http, encodeProtobuf(requestOf([onOne[0]!])), PROTOBUF)).status).toBe(200);
+    expect((await post(server.http, encodeProtobuf({ resourceSpans: [{ ...full, scopeSpans: [root!, { ...dbScope!, spans: dbScope!.spans.slice(0, 2) }] }] }), PROTOBUF)).status).toBe(200);
+    const refused = await post(server.http, encodeProtobuf(requestOf([onOne[1]!])), PROTOBUF);
+    expect(refused.status).toBe(503);
+    // The client's queue waits behind the refused export, with the rest of trace x in it.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await post(server.http, encodeProtobuf(requestOf([onOne[1]!])), PROTOBUF)).status).toBe(200);
+    expect((await post(server.http, encodeProtobuf({ resourceSpans: [{ ...full, scopeSpans: [{ ...dbScope!, spans: dbScope!.spans.slice(2) }] }] }), PROTOBUF)).status).toBe(200);
+    const report = await stop(server);
+    expect(report.summary.requests).toBe(3);
+    const dbSpansOf = (request: OtlpJsonRequest): number => request.resourceSpans[0]!.scopeSpans[1]!.spans.length;
+    expect(report.summary.dbSpans).toBe(2 * dbSpansOf(requestOf([onOne[0]!])) + dbScope!.spans.length);
+  }, 60_000);
+
+  it.each([['with the spool', []], ['with --no-spool', ['--no-spool']]])(
+    'counts a request once when a shard took its piece of an export another shard refused, and the client sends it again after a restart (%s)',
+    async (_name, flags: string[]) => {
+      const [[onZero], onOne] = idsByShard(2);
+      const args = ['--no-warm-up', '--max-traces', '2', '--trace-wait-ms', '200', '--spool-replay-wait-ms', '0', ...flags];
+      let server = await serve(2, args);
+      expect((await post(server.http, encodeProtobuf(requestOf([onOne[0]!])), PROTOBUF)).status).toBe(200);
+      const both = encodeProtobuf(requestOf([onZero!, onOne[1]!]));
+      // Shard 0 takes its trace; shard 1, at its share of --max-traces, refuses the other: the export is refused.
+      expect((await post(server.http, both, PROTOBUF)).status).toBe(503);
+      await new Promise((r) => setTimeout(r, 1500));
+      const { db } = server;
+      await stop(server);
+      server = await serve(2, args, db);
+      expect((await post(server.http, both, PROTOBUF)).status).toBe(200);
+      const report = await stop(server);
+      expect(report.summary.requests).toBe(3);
+    },
+    60_000,
+  );
+
+  it('keeps a gzip export compressed in the one spool, sums rejected spans by reason across shards, and reports the findings every shard sees', async () => {
+    const server = await serve(2, ['--no-warm-up', '--spool-max-mib', '1', '--trace-wait-ms', '200']);
+    // 2.8 MB of protobuf, 34 KB gzip'd: the pieces would not fit in the 1 MiB spool uncompressed.
+    const big = encodeProtobuf({ resourceSpans: Array.from({ length: 400 }, (_, i) => djangoRequest({ traceId: traceIdOf(1000 + i), repeats: 20 }).resourceSpans[0]!) });
+    expect(big.length).toBeGreaterThan(2 * 1024 * 1024);
+    const sent = await post(server.http, gzipSync(big), { ...PROTOBUF, 'Content-Encoding': 'gzip' });
+    expect(sent.status).toBe(200);
+    expect(await metricOf(server, 'n1lens_spool_bytes')).toBeLessThan(100_000);
+    const [[a], [b]] = idsByShard(1);
+    const damaged = requestOf([a!, b!]);
+    for (const r of damaged.resourceSpans) r.scopeSpans[1]!.spans[0]!.spanId = 'zz';
+    const answer = await post(server.http, encodeJson(damaged), { 'Content-Type': 'application/json' });
+    expect(await answer.json()).toEqual({ partialSuccess: { rejectedSpans: '2', errorMessage: 'rejected spans: 2 bad span id' } });
+    const analysed = async (n: number): Promise<void> => {
+      for (let i = 0; i < 200 && (await metricOf(server, 'n1lens_requests_analysed_total')) < n; i++) await new Promise((r) => setTimeout(r, 50));
+    };
+    await analysed(402);
+    // Each shard reads the findings count at its writes, at most once a second: one more trace each, a second later.
+    await new Promise((r) => setTimeout(r, 1100));
+    const [zero, one] = idsByShard(2);
+    expect((await post(server.http, encodeProtobuf(requestOf([zero[1]!, one[1]!])), PROTOBUF)).status).toBe(200);
+    await analysed(404);
+    expect(await metricOf(server, 'n1lens_findings')).toBe(1);
+    const report = await stop(server);
+    expect(report.summary.requests).toBe(404);
   }, 60_000);
 });

@@ -20,8 +20,17 @@ export interface IntakeOptions extends AnalyzerOptions {
   store: Store;
   /** Estimated bytes of buffered spans at which exports are refused. Default 256 MiB. */
   maxBufferBytes?: number;
-  /** Durable intake: each export is on disk before it is acknowledged; replay() reads it back. */
-  spool?: Spool;
+  /**
+   * Durable intake: each export is on disk before it is acknowledged; replay() reads it back. A shard
+   * of `serve --workers` gets the serving thread's spool as a ShardSpool (shard-spool.ts).
+   */
+  spool?: IntakeSpool;
+  /**
+   * Note each committed trace in the store, so that spans re-sent after it was analysed count as late
+   * (#markCommitted). Default: with a spool. A shard of `serve --workers` also needs it without one: its
+   * piece may be taken while another shard refuses the export, which the client then sends again.
+   */
+  trackCommitted?: boolean;
   /**
    * When replay() brought traces back, how long no trace is released (the traces it brought back
    * wait that long even under memory pressure). The crash cut every sender off mid-flight, and they
@@ -55,6 +64,27 @@ export interface IntakeOptions extends AnalyzerOptions {
 }
 
 export type Transport = 'http' | 'grpc';
+
+/** What an Intake uses of its spool (spool/spool.ts, or a shard's view of the serving thread's). */
+export type IntakeSpool = Pick<Spool, 'wouldOverflow' | 'append' | 'deleteWhere' | 'deleteBefore' | 'bytes' | 'close' | 'replay'>;
+
+/**
+ * An export piece the caller spools (`serve --workers`: the serving thread, once every shard took its
+ * piece). Its traces are pinned under the provisional key `pending` (negative, never a segment) until
+ * settleSpooled() names the segment. `full`: the caller's spool has no room; refuse it as spool_full.
+ */
+export interface SpooledElsewhere {
+  pending: number;
+  full: boolean;
+}
+
+/** One replay, a record at a time (replay(), or a shard fed by the serving thread). */
+export interface ReplaySession {
+  /** False for a record that no longer decodes. */
+  add(record: SpoolRecord): Promise<boolean>;
+  /** Holds what came back (IntakeOptions.replayWaitMs) and ends the replay. */
+  finish(): ReplayTotals;
+}
 
 export type Refusal = RefusalReason | 'spool_full' | 'closing' | 'memory';
 
@@ -168,7 +198,8 @@ export class Intake implements ExportIntake {
   readonly #replayWaitMs: number;
   /** Last export time per transport, for fair sharing. */
   readonly #lastExport = new Map<Transport, number>();
-  readonly #spool: Spool | undefined;
+  readonly #spool: IntakeSpool | undefined;
+  readonly #trackCommitted: boolean;
   /** The spool segments holding spans of each open or uncommitted trace; the others can go. */
   readonly #pins = new SegmentPins();
   /** Traces released since the last write, committed with its analyses. */
@@ -194,6 +225,7 @@ export class Intake implements ExportIntake {
     // Admission keeps the buffer within limits before accepting; the assembler never evicts early.
     this.#analyzer = new Analyzer({ ...options, maxOpenTraces: Number.POSITIVE_INFINITY, onRelease: (id) => this.#released.push(id) });
     this.#spool = options.spool;
+    this.#trackCommitted = options.trackCommitted ?? options.spool !== undefined;
     this.#store = options.store;
     this.#metrics = options.metrics;
     this.#record = options.recordPath;
@@ -220,10 +252,10 @@ export class Intake implements ExportIntake {
    * Takes one decoded export whole, or refuses it whole with a retry delay (traces/admission.ts):
    * nothing is dropped silently and no open trace is analysed early to make room.
    */
-  async accept(batch: DecodedBatch, transport: Transport, raw?: RawExport, recordLine?: () => string): Promise<AcceptResult> {
+  async accept(batch: DecodedBatch, transport: Transport, raw?: RawExport, recordLine?: () => string, spooled?: SpooledElsewhere): Promise<AcceptResult> {
     const assembler = this.#analyzer.assembler;
     await this.#markCommitted(() => assembler.survey(batch.spans).opened);
-    return this.#admit(() => assembler.survey(batch.spans), transport, raw, recordLine, (now) => {
+    return this.#admit(() => assembler.survey(batch.spans), transport, raw, recordLine, spooled, (now) => {
       this.#take(this.#analyzer.add(batch.spans, now, transport));
       return { accepted: batch.spans.length, rejected: batch.rejected };
     });
@@ -238,7 +270,7 @@ export class Intake implements ExportIntake {
    * then the spans before the damage stay buffered, as n1-report keeps them, and the export is not
    * spooled. `compressed`: the body as the client sent it, which the spool keeps instead.
    */
-  async acceptProtobuf(body: Uint8Array, transport: Transport, recordLine?: () => string, compressed?: CompressedBody): Promise<AcceptResult> {
+  async acceptProtobuf(body: Uint8Array, transport: Transport, recordLine?: () => string, compressed?: CompressedBody, spooled?: SpooledElsewhere): Promise<AcceptResult> {
     const scan = this.#decoder.scanTraces(body);
     const assembler = this.#analyzer.assembler;
     // A run per span where concurrent requests interleave (the bench's exports: ~480 runs of ~13
@@ -246,7 +278,7 @@ export class Intake implements ExportIntake {
     const traceIds = [...new Set(scan.traceIds)];
     const survey = (): BatchSurvey => assembler.surveyTraces(traceIds, scan.wireBytes);
     await this.#markCommitted(() => survey().opened);
-    return this.#admit(survey, transport, rawExport('protobuf', body, compressed), recordLine, (now) => {
+    return this.#admit(survey, transport, rawExport('protobuf', body, compressed), recordLine, spooled, (now) => {
       const { batch, analyses } = this.#analyzer.addMessage(this.#decoder, body, () => now, transport);
       this.#take(analyses);
       return batch;
@@ -261,16 +293,16 @@ export class Intake implements ExportIntake {
    * json.ts and accepted as `accept` takes it. Throws OtlpDecodeError for a body that is not an
    * export, before admission, with json.ts's message. `compressed` as in acceptProtobuf.
    */
-  async acceptJson(body: Buffer, transport: Transport, recordLine?: () => string, compressed?: CompressedBody): Promise<AcceptResult> {
+  async acceptJson(body: Buffer, transport: Transport, recordLine?: () => string, compressed?: CompressedBody, spooled?: SpooledElsewhere): Promise<AcceptResult> {
     const raw = rawExport('json', body, compressed);
     return this.#withJsonReader(async (reader) => {
       const scan = reader.read(body, SPAN_SIZES);
-      if (scan === undefined) return this.accept(decodeJsonRequest(body, this.#json), transport, raw, recordLine);
+      if (scan === undefined) return this.accept(decodeJsonRequest(body, this.#json), transport, raw, recordLine, spooled);
       const traceIds = [...new Set(scan.traceIds)];
       const bytes = scan.bytes;
       const survey = (): BatchSurvey => this.#analyzer.assembler.surveyTraces(traceIds, bytes);
       await this.#markCommitted(() => survey().opened);
-      return this.#admit(survey, transport, raw, recordLine, (now) => {
+      return this.#admit(survey, transport, raw, recordLine, spooled, (now) => {
         const { batch, analyses } = this.#analyzer.addDecoded((sink) => reader.handOver(sink), () => now, transport);
         this.#take(analyses);
         return batch;
@@ -301,7 +333,7 @@ export class Intake implements ExportIntake {
    * transaction, so a store that cannot answer now (database down) costs work, never a double count.
    */
   async #markCommitted(opened: () => TraceId[]): Promise<void> {
-    if (this.#spool === undefined || this.#closed) return;
+    if (!this.#trackCommitted || this.#closed) return;
     const ids = opened();
     if (ids.length === 0) return;
     const done = await this.#store.committed(ids).catch(() => new Set<string>());
@@ -328,7 +360,14 @@ export class Intake implements ExportIntake {
    * buffers the admitted export at `now` (it may throw for a message that does not decode; the
    * export is then not spooled).
    */
-  #admit(surveyNow: () => BatchSurvey, transport: Transport, raw: RawExport | undefined, recordLine: (() => string) | undefined, take: (now: number) => SinkBatch): AcceptResult {
+  #admit(
+    surveyNow: () => BatchSurvey,
+    transport: Transport,
+    raw: RawExport | undefined,
+    recordLine: (() => string) | undefined,
+    spooled: SpooledElsewhere | undefined,
+    take: (now: number) => SinkBatch,
+  ): AcceptResult {
     const now = this.#now();
     if (this.#closed) return { ok: false, reason: 'closing', retryAfterMs: this.#limits.baseRetryMs ?? 1000, message: REFUSAL_TEXT.closing };
     const assembler = this.#analyzer.assembler;
@@ -356,17 +395,13 @@ export class Intake implements ExportIntake {
         : decision;
     if (!refusal.admit) {
       // The client will send these spans again: keep the traces they continue until then.
-      const until = now + 2 * refusal.retryAfterMs + this.#traceWaitMs;
-      assembler.hold(refusal.hold, until);
-      // Its queue waits behind this export, with spans of any open trace in it: keep them all. Not once
-      // stalled (a refusal then is for fair share), nor past half the memory budget: memory is the hard
-      // limit, and a buffer that cannot move, or that fills, must be able to drain.
-      if (!stalled && !this.#memoryContended()) assembler.holdAll(until);
+      assembler.hold(refusal.hold, now + 2 * refusal.retryAfterMs + this.#traceWaitMs);
+      this.#holdQueue(now, refusal.retryAfterMs, stalled);
       this.#metrics.exportsRefused.inc({ transport, reason: refusal.reason });
       return { ok: false, reason: refusal.reason, retryAfterMs: refusal.retryAfterMs, message: REFUSAL_TEXT[refusal.reason] };
     }
     const spool = this.#spool;
-    if (spool !== undefined && raw !== undefined && spool.wouldOverflow(raw.body.length)) {
+    if (spooled?.full === true || (spooled === undefined && spool !== undefined && raw !== undefined && spool.wouldOverflow(raw.body.length))) {
       const retryAfterMs = Math.round((this.#limits.baseRetryMs ?? 1000) * 4 * (0.5 + this.#random()));
       assembler.hold([...survey.continued, ...survey.opened], now + 2 * retryAfterMs + this.#traceWaitMs);
       this.#metrics.exportsRefused.inc({ transport, reason: 'spool_full' });
@@ -374,7 +409,11 @@ export class Intake implements ExportIntake {
     }
     const batch = take(now);
     let durable: Promise<void> = Promise.resolve();
-    if (spool !== undefined && raw !== undefined) {
+    if (spooled !== undefined) {
+      // Provisionally: settleSpooled() moves these pins to the segment the caller wrote the export to.
+      this.#pin(survey.continued, spooled.pending);
+      this.#pin(assembler.lastOpened, spooled.pending);
+    } else if (spool !== undefined && raw !== undefined) {
       const appended = spool.append(raw.encoding, raw.body, raw.compression);
       durable = appended.durable;
       // The traces it continued, and those it opened as decoded (the protobuf survey only estimates them).
@@ -396,38 +435,76 @@ export class Intake implements ExportIntake {
   }
 
   /**
+   * A client's queue waits behind a refused export, with spans of any open trace in it: keep them all
+   * until its retry is due. Not once stalled (a refusal then is for fair share), nor past half the
+   * memory budget: memory is the hard limit, and a buffer that cannot move, or that fills, must be able to drain.
+   */
+  #holdQueue(now: number, retryAfterMs: number, stalled: boolean): void {
+    if (!stalled && !this.#memoryContended()) this.#analyzer.assembler.holdAll(now + 2 * retryAfterMs + this.#traceWaitMs);
+  }
+
+  /** Another shard refused an export this one took a piece of (`serve --workers`): its client's queue waits as if this one had refused it. */
+  holdForRetry(retryAfterMs: number): void {
+    const now = this.#now();
+    this.#holdQueue(now, retryAfterMs, this.#analyzer.assembler.isStalled(now));
+  }
+
+  /**
+   * The export a SpooledElsewhere piece came in is in `segment` of the caller's spool (undefined: it
+   * was not spooled after all, another shard refused it). Traces committed meanwhile hold no pin.
+   */
+  settleSpooled(pending: number, segment: number | undefined): void {
+    this.#pins.settle(pending, segment);
+  }
+
+  /**
    * Reads back the spool's segments left by the last run (just before the listeners open): spans of
    * traces whose analysis was committed are skipped, the rest are buffered as if just received. When
    * any came back, no trace is released for replayWaitMs. Returns the spans replayed.
    */
   async replay(): Promise<ReplayTotals> {
-    const totals: ReplayTotals = { exports: 0, spans: 0, skipped: 0 };
-    if (this.#spool === undefined) return totals;
-    this.#replaying = true;
+    if (this.#spool === undefined) return { exports: 0, spans: 0, skipped: 0 };
+    const session = this.startReplay();
     try {
-      await this.#replayRecords(this.#spool, totals);
+      for (const record of this.#spool.replay()) await session.add(record);
     } finally {
-      this.#replaying = false;
+      session.finish();
     }
-    this.#refreshGauges();
-    return totals;
+    return session.finish();
   }
 
-  async #replayRecords(spool: Spool, totals: ReplayTotals): Promise<void> {
+  /**
+   * replay() a record at a time, for records read elsewhere (`serve --workers`: the serving thread
+   * reads its spool and sends each shard its pieces). No write happens until finish().
+   */
+  startReplay(): ReplaySession {
+    this.#replaying = true;
+    const totals: ReplayTotals = { exports: 0, spans: 0, skipped: 0 };
     const committed = new Map<TraceId, boolean>();
     const reopened = new Set<TraceId>();
-    for (const record of spool.replay()) {
-      const replayed = await this.#replayRecord(record, committed, reopened);
-      if (replayed === undefined) continue; // it decoded when it was accepted; a record that no longer does was never acknowledged whole
-      totals.exports++;
-      totals.skipped += replayed.skipped;
-      totals.spans += replayed.spans;
-    }
-    const until = this.#now() + this.#replayWaitMs;
-    this.#analyzer.assembler.hold(reopened, until);
-    // The crash cut every sender off mid-flight, not only those it had taken spans from: a trace
-    // whose spans all wait in a sender's queue may arrive split across that queue's retries.
-    if (reopened.size > 0) this.#analyzer.assembler.holdAll(until);
+    let finished = false;
+    return {
+      add: async (record) => {
+        const replayed = await this.#replayRecord(record, committed, reopened);
+        if (replayed === undefined) return false; // it decoded when it was accepted; a record that no longer does was never acknowledged whole
+        totals.exports++;
+        totals.skipped += replayed.skipped;
+        totals.spans += replayed.spans;
+        return true;
+      },
+      finish: () => {
+        if (finished) return totals;
+        finished = true;
+        this.#replaying = false;
+        const until = this.#now() + this.#replayWaitMs;
+        this.#analyzer.assembler.hold(reopened, until);
+        // The crash cut every sender off mid-flight, not only those it had taken spans from: a trace
+        // whose spans all wait in a sender's queue may arrive split across that queue's retries.
+        if (reopened.size > 0) this.#analyzer.assembler.holdAll(until);
+        this.#refreshGauges();
+        return totals;
+      },
+    };
   }
 
   /**
@@ -624,7 +701,7 @@ export class Intake implements ExportIntake {
     this.#released = [];
     const nowMs = this.#now();
     try {
-      await this.#store.record(batch, this.#spool === undefined ? undefined : { traceIds: released, nowMs });
+      await this.#store.record(batch, this.#trackCommitted ? { traceIds: released, nowMs } : undefined);
     } catch {
       // The database is unreachable or failed the transaction: nothing of it was written. Keep the
       // batch for the next tick; the spool keeps its exports, so even a crash now loses nothing.
@@ -636,10 +713,10 @@ export class Intake implements ExportIntake {
     if (this.#spool !== undefined) {
       for (const id of released) this.#pins.release(id);
       this.#deleteUnpinnedSegments();
-      if (nowMs - this.#lastPrune > 60_000) {
-        this.#lastPrune = nowMs;
-        await this.#store.pruneCommitted(nowMs - COMMITTED_RETENTION_MS).catch(() => undefined);
-      }
+    }
+    if (this.#trackCommitted && nowMs - this.#lastPrune > 60_000) {
+      this.#lastPrune = nowMs;
+      await this.#store.pruneCommitted(nowMs - COMMITTED_RETENTION_MS).catch(() => undefined);
     }
     if (nowMs - this.#lastFindingsGauge >= FINDINGS_GAUGE_MS || this.#closed) {
       this.#lastFindingsGauge = nowMs;

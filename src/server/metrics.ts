@@ -84,20 +84,26 @@ export function createMetrics(): ServerMetrics {
 export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 /**
- * Under `serve --workers N` the serving thread counts exports, their latency, the store's findings and
- * the process's memory; each shard counts its spans, traces, analyses and spool, which add up.
+ * Under `serve --workers N` the serving thread counts exports, their latency and the spool; each
+ * shard counts its spans, traces and analyses, which add up. Every thread reads the same store, so
+ * its findings are the largest count any shard saw last; the process's memory is its RSS (the same
+ * in every thread) with every thread's V8 heap and buffers added.
  */
-const SERVING_THREAD_METRICS = new Set([
-  'n1lens_exports_accepted_total',
-  'n1lens_exports_refused_total',
-  'n1lens_export_duration_seconds',
-  'n1lens_findings',
-  'n1lens_process_memory_bytes',
-]);
+const SERVING_THREAD_METRICS = new Set(['n1lens_exports_accepted_total', 'n1lens_exports_refused_total', 'n1lens_export_duration_seconds', 'n1lens_spool_bytes']);
+const PROCESS_MEMORY = 'n1lens_process_memory_bytes';
+const FINDINGS = 'n1lens_findings';
 
 /** /metrics of the serving thread and its shards as one exposition. */
 export async function shardedMetricsText(own: ServerMetrics, shards: readonly MetricsJson[]): Promise<string> {
-  const mine = (await own.registry.getMetricsAsJSON()).filter((m) => SERVING_THREAD_METRICS.has(m.name));
-  const theirs = shards.map((list) => list.filter((m) => !SERVING_THREAD_METRICS.has(m.name)));
+  const mine = (await own.registry.getMetricsAsJSON()).filter((m) => SERVING_THREAD_METRICS.has(m.name) || m.name === PROCESS_MEMORY);
+  const theirs = shards.map((list) =>
+    list
+      .filter((m) => !SERVING_THREAD_METRICS.has(m.name))
+      .map((m) => {
+        if (m.name === FINDINGS) return { ...m, aggregator: 'max' as const };
+        if (m.name === PROCESS_MEMORY) return { ...m, values: m.values.filter((v) => v.labels.kind !== 'rss') };
+        return m;
+      }),
+  );
   return AggregatorRegistry.aggregate([mine, ...theirs]).metrics();
 }

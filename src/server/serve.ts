@@ -10,12 +10,12 @@ import type { ConnectionDetectOptions } from '../detect/connections.js';
 import { schemaNaming } from '../suggest/naming.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
-import { reshardSpool, Spool } from '../spool/index.js';
+import { Spool } from '../spool/index.js';
 import type { ResourceLimits } from 'node:worker_threads';
 import { startGrpcServer, type GrpcServer } from './grpc.js';
 import { createHttpApp } from './http.js';
 import { Intake, type ExportIntake } from './intake.js';
-import { createExportSplitter, ShardedIntake } from './shards.js';
+import { ShardedIntake } from './shards.js';
 import { createOtlpHttpHandler, isTracesExport, type RequestHandler } from './otlp-http.js';
 import { httpsOptions, readTls, type TlsFiles } from './tls.js';
 import { createMetrics, type ServerMetrics } from './metrics.js';
@@ -121,9 +121,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const store = await openStore(o.db, { writerThread: o.storeWriterThread === true && workers === 1 });
   let spool: Spool | undefined;
   try {
-    // What an earlier run spooled under another --workers count, into this run's layout first.
-    if (o.spool !== undefined) await reshardSpool(o.spool.dir, workers, createExportSplitter());
-    spool = o.spool === undefined || workers > 1 ? undefined : Spool.open(o.spool);
+    spool = o.spool === undefined ? undefined : Spool.open(o.spool);
   } catch (e) {
     await store.close();
     throw e;
@@ -131,8 +129,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const metrics = createMetrics();
   // The analysis settings, shared with the warm-up's throwaway intake (not the admission limits: a
   // --max-traces 2 would refuse the warm-up's exports).
-  const analysisBase = { traceWaitMs: o.traceWaitMs, maxTraceAgeMs: 30_000, ...o.detect };
-  const analysisSettings = { ...analysisBase, ...(o.schema === undefined ? {} : { links: schemaNaming(o.schema) }) };
+  const analysisSettings = { traceWaitMs: o.traceWaitMs, maxTraceAgeMs: 30_000, ...o.detect, ...(o.schema === undefined ? {} : { links: schemaNaming(o.schema) }) };
   const limits = {
     maxOpenTraces: o.maxTraces,
     ...(o.maxBufferBytes === undefined ? {} : { maxBufferBytes: o.maxBufferBytes }),
@@ -146,9 +143,10 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
         shards: workers,
         db: o.db,
         storeWriterThread: o.storeWriterThread === true,
-        intake: { ...analysisBase, ...limits },
+        analysis: { traceWaitMs: o.traceWaitMs, maxTraceAgeMs: 30_000, ...pickDefined(o.detect ?? {}, ['minRepeats', 'fanoutMinCalls', 'fanoutMinShare', 'ignoreSql']) },
+        limits,
         ...(o.schema === undefined ? {} : { schema: o.schema }),
-        ...(o.spool === undefined ? {} : { spool: o.spool }),
+        ...(spool === undefined ? {} : { spool }),
         ...(o.warmUp === undefined || o.warmUp === false ? {} : { warmUp: o.warmUp === true ? DEFAULT_WARM_UP : o.warmUp }),
         metrics,
         ...(o.recordPath === undefined ? {} : { recordPath: o.recordPath }),
@@ -160,6 +158,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
           }),
       });
     } catch (e) {
+      await spool?.close();
       await store.close();
       throw new StartupError(`cannot start the shard threads: ${(e as Error).message}`);
     }
@@ -303,4 +302,11 @@ function startRetention(store: Store, retentionMs: number): { stop(): void } {
   const timer = setInterval(prune, 3_600_000);
   timer.unref();
   return { stop: () => clearInterval(timer) };
+}
+
+/** The keys of `value` among `keys` that are set: what crosses to a shard thread of the detector settings (no prepared filters or memos). */
+function pickDefined<T extends object, K extends keyof T>(value: T, keys: readonly K[]): Pick<T, K> {
+  const picked = {} as Pick<T, K>;
+  for (const k of keys) if (value[k] !== undefined) picked[k] = value[k];
+  return picked;
 }

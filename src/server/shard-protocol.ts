@@ -1,21 +1,25 @@
-/** The messages between the serving thread and its shard threads (`serve --workers N`): calls by id, each answered once (an accepted export twice). */
-import type { SpoolCompression, SpoolEncoding, SpoolOptions } from '../spool/index.js';
+/** The messages between the serving thread and its shard threads (`serve --workers N`): calls by id, each answered once. */
+import type { SpoolEncoding } from '../spool/index.js';
 import type { DjangoSchema } from '../suggest/schema.js';
 import type { IntakeOptions, ReplayTotals, Transport } from './intake.js';
 import type { MetricsJson } from './metrics.js';
 import type { WarmUpPlan } from './warm-up.js';
 
-/** The settings a shard's Intake is made with that cross threads (the schema, not the naming built from it). */
-export type ShardIntakeSettings = Omit<IntakeOptions, 'store' | 'metrics' | 'spool' | 'recordPath' | 'now' | 'random' | 'memoryUsed' | 'links' | 'noiseFilter' | 'statements' | 'onRelease'>;
+/** What a shard's analysis is set up with, as it crosses threads (the schema, not the naming built from it). */
+export type ShardAnalysisSettings = Pick<IntakeOptions, 'traceWaitMs' | 'maxTraceAgeMs' | 'minRepeats' | 'fanoutMinCalls' | 'fanoutMinShare' | 'ignoreSql'>;
+
+/** A shard's share of the server's admission limits. */
+export type ShardLimits = Pick<IntakeOptions, 'maxOpenTraces' | 'maxBufferBytes' | 'memoryLimitBytes' | 'replayWaitMs'>;
 
 export interface ShardThreadData {
   index: number;
-  count: number;
   db: string;
   storeWriterThread: boolean;
-  intake: ShardIntakeSettings;
+  analysis: ShardAnalysisSettings;
+  limits: ShardLimits;
   schema?: DjangoSchema;
-  spool?: Pick<SpoolOptions, 'dir' | 'maxBytes' | 'commitMs'>;
+  /** The serving thread spools each export: pieces are pinned to its segments (shard-spool.ts). */
+  spooled: boolean;
   warmUp?: WarmUpPlan;
   /** An Int32Array of one open-trace count per shard, each written by its shard. */
   openTraces: SharedArrayBuffer;
@@ -29,12 +33,17 @@ export type ShardCall =
       transport: Transport;
       /** The shard's piece of the export, uncompressed. */
       body: Uint8Array;
-      /** The export as it arrived, when the piece is all of it and it came compressed (the spool keeps it so). */
-      compressed?: { bytes: Uint8Array; compression: SpoolCompression };
+      /** The serving thread's spool has no room for the export. */
+      spoolFull: boolean;
     }
-  | { id: number; op: 'replay' | 'tick' | 'metrics' | 'close' };
+  /** The export of accepted piece `id` is in `segment` of the spool (undefined: it was refused after all). */
+  | { id: number; op: 'settle'; piece: number; segment?: number }
+  /** Another shard refused an export: hold this shard's traces for its retry (Intake.holdForRetry). */
+  | { id: number; op: 'hold'; retryAfterMs: number }
+  | { id: number; op: 'replayPiece'; segment: number; encoding: SpoolEncoding; body: Uint8Array }
+  | { id: number; op: 'replayStart' | 'replayEnd' | 'tick' | 'metrics' | 'close' };
 
-/** An accepted piece's answer without its durability, which a later 'durable' answer gives. */
+/** An accepted piece's answer. */
 export type PieceResult =
   | { ok: true; rejected: number; message: string }
   | { ok: false; reason: string; retryAfterMs: number; message: string };
@@ -42,5 +51,6 @@ export type PieceResult =
 export type ShardAnswer =
   | { id: 0; op: 'ready' }
   | { id: number; op: 'accepted'; result?: PieceResult; decodeError?: string; error?: string }
-  | { id: number; op: 'durable'; error?: string }
+  /** The shard no longer needs these pieces of `segment` (ShardSpool). */
+  | { id: 0; op: 'giveBack'; segment: number; pieces: number }
   | { id: number; op: 'done'; value: ReplayTotals | boolean | MetricsJson | undefined };

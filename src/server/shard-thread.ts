@@ -1,57 +1,60 @@
 /**
- * One shard thread of `serve --workers N` (shards.ts): a whole Intake (admission, spool, open
- * traces, analysis, store writes) for the traces whose id falls to this shard, fed the pieces of
- * each export that the serving thread split out for it.
+ * One shard thread of `serve --workers N` (shards.ts): a whole Intake (admission, open traces,
+ * analysis, store writes over its own connection) for the traces whose id falls to this shard, fed
+ * the pieces of each export that the serving thread split out for it and spools.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { OtlpDecodeError } from '../otlp/errors.js';
-import { Spool } from '../spool/index.js';
 import { openStore } from '../store/open.js';
 import { schemaNaming } from '../suggest/naming.js';
-import { Intake, type AcceptResult } from './intake.js';
+import { Intake, type AcceptResult, type ReplaySession } from './intake.js';
 import { createMetrics } from './metrics.js';
 import type { ShardAnswer, ShardCall, ShardThreadData } from './shard-protocol.js';
+import { ShardSpool } from './shard-spool.js';
 import { warmUpIntake } from './warm-up.js';
 
 const data = workerData as ShardThreadData;
 const port = parentPort!;
-const store = await openStore(data.db, { writerThread: data.storeWriterThread });
-const spool = data.spool === undefined ? undefined : Spool.open(data.spool);
-const metrics = createMetrics();
-const settings = { ...data.intake, ...(data.schema === undefined ? {} : { links: schemaNaming(data.schema) }) };
-if (data.warmUp !== undefined) await warmUpIntake(settings, data.warmUp, spool !== undefined).catch(() => undefined);
-const intake = new Intake({ ...settings, store, metrics, ...(spool === undefined ? {} : { spool }) });
-const openTraces = new Int32Array(data.openTraces);
-const publish = (): void => void Atomics.store(openTraces, data.index, intake.openTraces);
-// The serving thread's /healthz reads every shard's count without asking.
-setInterval(publish, 100).unref();
-
 const answer = (a: ShardAnswer): void => port.postMessage(a);
 /** A cloned Buffer arrives as a plain Uint8Array. */
 const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
-/** One piece of an export through this shard's intake; its durability is answered separately, when the spool has it. */
+const store = await openStore(data.db, { writerThread: data.storeWriterThread });
+const spool = data.spooled ? new ShardSpool((segment, pieces) => answer({ id: 0, op: 'giveBack', segment, pieces })) : undefined;
+const metrics = createMetrics();
+const analysis = { ...data.analysis, ...(data.schema === undefined ? {} : { links: schemaNaming(data.schema) }) };
+// The analysis settings only: the shard's share of --max-traces may be below what the warm-up sends.
+if (data.warmUp !== undefined) await warmUpIntake(analysis, data.warmUp, spool !== undefined).catch(() => undefined);
+// Committed traces are noted even without a spool: a piece may be taken while another shard refuses its export, which then comes again.
+const intake = new Intake({ ...analysis, ...data.limits, store, metrics, trackCommitted: true, ...(spool === undefined ? {} : { spool }) });
+const openTraces = new Int32Array(data.openTraces);
+const publish = (): void => void Atomics.store(openTraces, data.index, intake.openTraces);
+// The serving thread's /healthz reads every shard's count without asking.
+setInterval(publish, 100).unref();
+let replay: ReplaySession | undefined;
+
+/** One piece of an export through this shard's intake; the serving thread spools the export once every shard took its piece. */
 async function accept(call: Extract<ShardCall, { op: 'accept' }>): Promise<void> {
   let result: AcceptResult;
+  const body = asBuffer(call.body);
+  const spooled = spool === undefined ? undefined : { pending: -call.id, full: call.spoolFull };
   try {
-    const body = asBuffer(call.body);
-    const compressed = call.compressed === undefined ? undefined : { bytes: asBuffer(call.compressed.bytes), compression: call.compressed.compression };
-    result = call.encoding === 'protobuf' ? await intake.acceptProtobuf(body, call.transport, undefined, compressed) : await intake.acceptJson(body, call.transport, undefined, compressed);
+    result = call.encoding === 'protobuf' ? await intake.acceptProtobuf(body, call.transport, undefined, undefined, spooled) : await intake.acceptJson(body, call.transport, undefined, undefined, spooled);
   } catch (e) {
     answer({ id: call.id, op: 'accepted', ...(e instanceof OtlpDecodeError ? { decodeError: e.message } : { error: (e as Error).message ?? String(e) }) });
     return;
   } finally {
     publish();
   }
-  if (!result.ok) {
-    answer({ id: call.id, op: 'accepted', result });
-    return;
-  }
-  answer({ id: call.id, op: 'accepted', result: { ok: true, rejected: result.rejected, message: result.message } });
-  result.durable.then(
-    () => answer({ id: call.id, op: 'durable' }),
-    (e: unknown) => answer({ id: call.id, op: 'durable', error: (e as Error).message ?? String(e) }),
-  );
+  answer({ id: call.id, op: 'accepted', result: result.ok ? { ok: true, rejected: result.rejected, message: result.message } : result });
+}
+
+/** Runs `work` and answers call `id` with its value. */
+function run(id: number, work: () => Promise<Extract<ShardAnswer, { op: 'done' }>['value']>): void {
+  void work().then((value) => {
+    publish();
+    answer({ id, op: 'done', value });
+  });
 }
 
 port.on('message', (call: ShardCall) => {
@@ -59,29 +62,39 @@ port.on('message', (call: ShardCall) => {
     case 'accept':
       void accept(call);
       return;
-    case 'replay':
-      void intake.replay().then((totals) => {
-        publish();
-        answer({ id: call.id, op: 'done', value: totals });
+    case 'settle':
+      if (call.segment !== undefined) spool?.took(call.segment);
+      intake.settleSpooled(-call.piece, call.segment);
+      return;
+    case 'hold':
+      intake.holdForRetry(call.retryAfterMs);
+      return;
+    case 'replayStart':
+      replay = intake.startReplay();
+      return;
+    case 'replayPiece':
+      spool?.took(call.segment);
+      run(call.id, () => replay!.add({ segment: call.segment, encoding: call.encoding, body: asBuffer(call.body) }));
+      return;
+    case 'replayEnd':
+      run(call.id, async () => {
+        const totals = replay?.finish() ?? { exports: 0, spans: 0, skipped: 0 };
+        replay = undefined;
+        return totals;
       });
       return;
     case 'tick':
-      void intake.tick().then((value) => {
-        publish();
-        answer({ id: call.id, op: 'done', value });
-      });
+      run(call.id, () => intake.tick());
       return;
     case 'metrics':
-      void metrics.registry.getMetricsAsJSON().then((value) => answer({ id: call.id, op: 'done', value }));
+      run(call.id, () => metrics.registry.getMetricsAsJSON());
       return;
     case 'close':
-      void (async () => {
+      run(call.id, async () => {
         await intake.close();
         await store.close();
-        publish();
-        answer({ id: call.id, op: 'done', value: undefined });
-        port.close();
-      })();
+        return undefined;
+      });
       return;
   }
 });

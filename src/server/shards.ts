@@ -1,61 +1,48 @@
 /**
  * `serve --workers N`: the serving thread's side of N shard threads. Each export is split by trace
  * (otlp/split.ts) and each piece goes to the thread that owns its traces, which runs a whole Intake
- * for them (shard-thread.ts): admission, its own spool directory, open traces, analysis and its own
- * connection to the store. The export is acknowledged when every piece is accepted and durable.
+ * for them (shard-thread.ts): admission, open traces, analysis and its own connection to the store.
+ * Once every piece is taken, the export is spooled here, whole and as it came, and acknowledged when
+ * it is on disk; a spool segment is deleted once every shard has given back the pieces it holds.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { appendFileSync } from 'node:fs';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { OtlpDecodeError } from '../otlp/errors.js';
 import { createProtobufSplitter, splitJsonExport } from '../otlp/split.js';
-import type { SpoolEncoding, SpoolOptions } from '../spool/index.js';
-import { shardSpoolDir, type ExportSplitter } from '../spool/index.js';
+import type { Spool, SpoolEncoding } from '../spool/index.js';
 import type { DjangoSchema } from '../suggest/schema.js';
-import type { CompressedBody } from './body.js';
+import { inflateWithin, type CompressedBody } from './body.js';
 import type { AcceptResult, ExportIntake, Refusal, ReplayTotals, Transport } from './intake.js';
 import { shardedMetricsText, type MetricsJson, type ServerMetrics } from './metrics.js';
-import type { PieceResult, ShardAnswer, ShardCall, ShardIntakeSettings, ShardThreadData } from './shard-protocol.js';
+import type { PieceResult, ShardAnalysisSettings, ShardAnswer, ShardCall, ShardLimits, ShardThreadData } from './shard-protocol.js';
 import type { WarmUpPlan } from './warm-up.js';
 
 export interface ShardedIntakeOptions {
   shards: number;
   db: string;
   storeWriterThread: boolean;
-  /** The whole server's settings and limits; each shard gets its share of --max-traces, --max-buffer-mib, --memory-limit-mib and --spool-max-mib. */
-  intake: ShardIntakeSettings;
+  analysis: ShardAnalysisSettings;
+  /** The whole server's limits; each shard gets its share of --max-traces, --max-buffer-mib and --memory-limit-mib. */
+  limits: ShardLimits;
   schema?: DjangoSchema;
-  /** Each shard spools into `<dir>/shard-<k>-of-<N>` (spool/reshard.ts moves another layout's records there first). */
-  spool?: Pick<SpoolOptions, 'dir' | 'maxBytes' | 'commitMs'>;
+  /** Durable intake: every export is in it, whole, before it is acknowledged. */
+  spool?: Spool;
   warmUp?: WarmUpPlan;
   metrics: ServerMetrics;
   recordPath?: string;
   /** Each shard thread's heap. */
   resourceLimits?: ResourceLimits;
-  /** A shard thread stopped while serving (a crash, its heap limit): the server cannot go on without its traces. */
+  /** A shard thread stopped (a crash, its heap limit): the server cannot go on without its traces. */
   onFailure(message: string): void;
   /** The thread's module; tests running the TypeScript sources point it at the build. */
   script?: URL;
 }
 
-/** Measured memory is per thread: a shard's share of the default (--max-buffer-mib + 128 MiB) keeps the 128 MiB for each. */
-const IDLE_HEAP_BYTES = 128 * 1024 * 1024;
+/** Splits one export's uncompressed body into one piece per shard (undefined: no spans there); undefined when it cannot be read. */
+export type ExportSplitter = (encoding: SpoolEncoding, body: Uint8Array, shards: number) => (Uint8Array | undefined)[] | undefined;
 
-interface Pending {
-  accepted(answer: Extract<ShardAnswer, { op: 'accepted' | 'done' }>): void;
-  durable?: (error: string | undefined) => void;
-  failed(error: Error): void;
-}
-
-/** A shard thread's answer to an accepted piece, and its durability to come. */
-interface PieceAnswer {
-  answer: Extract<ShardAnswer, { op: 'accepted' }>;
-  durable: Promise<void>;
-}
-
-/**
- * One export's pieces per shard (otlp/split.ts), as ShardedIntake and the spool's resharding take
- * them; undefined for a body the split cannot read, which then stays whole.
- */
+/** One export's pieces per shard (otlp/split.ts); undefined for a body the split cannot read, which then stays whole. */
 export function createExportSplitter(): ExportSplitter {
   const splitProtobuf = createProtobufSplitter();
   return (encoding, body, shards) => {
@@ -68,45 +55,59 @@ export function createExportSplitter(): ExportSplitter {
   };
 }
 
+/** Measured memory is per thread: a shard's share of the default (--max-buffer-mib + 128 MiB) keeps the 128 MiB for each. */
+const IDLE_HEAP_BYTES = 128 * 1024 * 1024;
+/** Spooled exports read back and sent to the shards at once during a replay. */
+const REPLAY_WINDOW = 16;
+/** How often segments every shard gave back are deleted, besides each give-back (a segment is deleted only once sealed). */
+const SPOOL_SWEEP_MS = 1000;
+
+type Done = Extract<ShardAnswer, { op: 'done' }>['value'];
+type Accepted = Extract<ShardAnswer, { op: 'accepted' }>;
+
+interface Pending {
+  settle(answer: Accepted | Extract<ShardAnswer, { op: 'done' }>): void;
+  fail(error: Error): void;
+}
+
 export class ShardedIntake implements ExportIntake {
   readonly #workers: Worker[];
   readonly #openTraces: Int32Array;
-  readonly #metrics: ServerMetrics;
-  readonly #record: string | undefined;
+  readonly #options: ShardedIntakeOptions;
+  readonly #spool: Spool | undefined;
   readonly #pending = new Map<number, Pending>();
   readonly #retryMs: number;
   readonly #split = createExportSplitter();
+  /** Pieces of each spool segment some shard took and has not given back: the segment is kept while any are left. */
+  readonly #held = new Map<number, number>();
+  readonly #sweep: NodeJS.Timeout;
   #nextId = 1;
   #closing = false;
+  #failed = false;
 
   private constructor(workers: Worker[], openTraces: Int32Array, options: ShardedIntakeOptions) {
     this.#workers = workers;
     this.#openTraces = openTraces;
-    this.#metrics = options.metrics;
-    this.#record = options.recordPath;
-    this.#retryMs = Math.max(1000, options.intake.traceWaitMs ?? 2000);
+    this.#options = options;
+    this.#spool = options.spool;
+    this.#retryMs = Math.max(1000, options.analysis.traceWaitMs ?? 2000);
     workers.forEach((worker, index) => {
       worker.on('message', (answer: ShardAnswer) => this.#answered(answer));
-      const stopped = (why: string): void => {
-        if (this.#closing) return;
-        const error = new Error(`shard thread ${index} stopped: ${why}`);
-        for (const p of this.#pending.values()) p.failed(error);
-        this.#pending.clear();
-        options.onFailure(error.message);
-      };
-      worker.on('error', (e: NodeJS.ErrnoException) => stopped(e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'its heap reached its limit' : (e.message ?? String(e)).split('\n')[0]!));
-      worker.on('exit', (code) => stopped(`exit code ${code}`));
+      worker.on('error', (e: NodeJS.ErrnoException) => this.#stopped(index, e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'its heap reached its limit' : (e.message ?? String(e)).split('\n')[0]!));
+      worker.on('exit', (code) => this.#stopped(index, `exit code ${code}`));
     });
+    this.#sweep = setInterval(() => this.#deleteGivenBack(), SPOOL_SWEEP_MS);
+    this.#sweep.unref();
   }
 
-  /** Starts the shard threads and resolves once each has opened its store and spool (and warmed up); rejects with the first one's failure. */
+  /** Starts the shard threads and resolves once each has opened its store (and warmed up); rejects with the first one's failure. */
   static async start(options: ShardedIntakeOptions): Promise<ShardedIntake> {
     const n = options.shards;
     const shared = new SharedArrayBuffer(4 * n);
-    const { maxOpenTraces, maxBufferBytes, memoryLimitBytes } = options.intake;
+    const { maxOpenTraces, maxBufferBytes, memoryLimitBytes } = options.limits;
     const bufferShare = Math.floor((maxBufferBytes ?? 256 * 1024 * 1024) / n);
-    const intake: ShardIntakeSettings = {
-      ...options.intake,
+    const limits: ShardLimits = {
+      ...options.limits,
       maxOpenTraces: Math.ceil((maxOpenTraces ?? 50_000) / n),
       maxBufferBytes: bufferShare,
       memoryLimitBytes: memoryLimitBytes === undefined ? bufferShare + IDLE_HEAP_BYTES : Math.floor(memoryLimitBytes / n),
@@ -117,30 +118,22 @@ export class ShardedIntake implements ExportIntake {
     for (let index = 0; index < n; index++) {
       const data: ShardThreadData = {
         index,
-        count: n,
         db: options.db,
         storeWriterThread: options.storeWriterThread,
-        intake,
+        analysis: options.analysis,
+        limits,
+        spooled: options.spool !== undefined,
         openTraces: shared,
         ...(options.schema === undefined ? {} : { schema: options.schema }),
         ...(options.warmUp === undefined ? {} : { warmUp: options.warmUp }),
-        ...(options.spool === undefined
-          ? {}
-          : { spool: { ...options.spool, dir: shardSpoolDir(options.spool.dir, index, n), ...(options.spool.maxBytes === undefined ? {} : { maxBytes: Math.floor(options.spool.maxBytes / n) }) } }),
       };
       const worker = new Worker(script, { workerData: data, ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }) });
       workers.push(worker);
       ready.push(
         new Promise<void>((resolve, reject) => {
-          const fail = (e: Error): void => reject(new Error((e.message ?? String(e)).split('\n')[0]));
-          worker.once('error', fail);
-          worker.once('exit', (code) => reject(new Error(`shard thread ${index} exited (code ${code}) before it was ready`)));
-          worker.once('message', (a: ShardAnswer) => {
-            worker.off('error', fail);
-            worker.removeAllListeners('exit');
-            if (a.op === 'ready') resolve();
-            else reject(new Error(`shard thread ${index} answered before it was ready`));
-          });
+          worker.on('error', (e) => reject(new Error((e.message ?? String(e)).split('\n')[0])));
+          worker.on('exit', (code) => reject(new Error(`shard thread ${index} exited (code ${code}) before it was ready`)));
+          worker.once('message', (a: ShardAnswer) => (a.op === 'ready' ? resolve() : reject(new Error(`shard thread ${index} answered before it was ready`))));
         }),
       );
     }
@@ -150,11 +143,11 @@ export class ShardedIntake implements ExportIntake {
       await Promise.all(workers.map((w) => w.terminate()));
       throw e;
     }
+    for (const w of workers) {
+      w.removeAllListeners('error');
+      w.removeAllListeners('exit');
+    }
     return new ShardedIntake(workers, new Int32Array(shared), options);
-  }
-
-  get shards(): number {
-    return this.#workers.length;
   }
 
   get openTraces(): number {
@@ -164,124 +157,171 @@ export class ShardedIntake implements ExportIntake {
   }
 
   acceptProtobuf(body: Uint8Array, transport: Transport, recordLine?: () => string, compressed?: CompressedBody): Promise<AcceptResult> {
-    return this.#dispatch('protobuf', body, this.#split('protobuf', body, this.#workers.length), transport, recordLine, compressed);
+    return this.#dispatch('protobuf', body, transport, recordLine, compressed);
   }
 
   acceptJson(body: Buffer, transport: Transport, recordLine?: () => string, compressed?: CompressedBody): Promise<AcceptResult> {
-    return this.#dispatch('json', body, this.#split('json', body, this.#workers.length), transport, recordLine, compressed);
+    return this.#dispatch('json', body, transport, recordLine, compressed);
   }
 
-  async #dispatch(
-    encoding: SpoolEncoding,
-    body: Uint8Array,
-    split: (Uint8Array | undefined)[] | undefined,
-    transport: Transport,
-    recordLine: (() => string) | undefined,
-    compressed: CompressedBody | undefined,
-  ): Promise<AcceptResult> {
-    if (this.#closing) return this.#refuse(transport, { ok: false, reason: 'closing', retryAfterMs: this.#retryMs, message: 'n1lens is shutting down; retry against the next instance or later' });
+  /** Each shard's piece of an export: an export without spans, or one the split cannot read, goes whole to the first shard, whose decoder answers it as one intake would. */
+  #pieces(encoding: SpoolEncoding, body: Uint8Array): [number, Uint8Array][] {
     const targets: [number, Uint8Array][] = [];
-    split?.forEach((piece, shard) => piece !== undefined && targets.push([shard, piece]));
-    // An export without spans, or one the split could not read, goes whole to the first shard, whose
-    // decoder answers it as one intake would (and names what is wrong with it).
+    this.#split(encoding, body, this.#workers.length)?.forEach((piece, shard) => piece !== undefined && targets.push([shard, piece]));
     if (targets.length === 0) targets.push([0, body]);
-    const whole = targets.length === 1 && targets[0]![1] === body;
-    const calls = targets.map(([shard, piece]) =>
-      this.#accept(shard, {
-        op: 'accept',
-        encoding,
-        transport,
-        body: piece,
-        ...(whole && compressed !== undefined ? { compressed: { bytes: compressed.bytes, compression: compressed.compression } } : {}),
-      }),
-    );
-    const pieces = await Promise.all(calls);
-    const results: PieceResult[] = [];
-    for (const { answer } of pieces) {
-      if (answer.decodeError !== undefined) throw new OtlpDecodeError(answer.decodeError);
-      if (answer.error !== undefined) throw new Error(answer.error);
-      results.push(answer.result!);
-    }
-    // A piece refused: the client sends the whole export again, and the shards that took theirs drop the copies as duplicates.
-    let refusal: Extract<PieceResult, { ok: false }> | undefined;
-    for (const r of results) if (!r.ok && (refusal === undefined || r.retryAfterMs > refusal.retryAfterMs)) refusal = r;
-    if (refusal !== undefined) return this.#refuse(transport, { ...refusal, reason: refusal.reason as Refusal });
-    let rejected = 0;
-    const reasons: string[] = [];
-    for (const r of results) {
-      if (!r.ok) continue;
-      rejected += r.rejected;
-      if (r.message !== '') reasons.push(r.message.replace(/^rejected spans: /, ''));
-    }
-    this.#metrics.exportsAccepted.inc({ transport });
-    if (this.#record !== undefined && recordLine !== undefined) appendFileSync(this.#record, `${recordLine()}\n`);
-    return {
-      ok: true,
-      rejected,
-      message: reasons.length === 0 ? '' : `rejected spans: ${reasons.join(', ')}`,
-      durable: Promise.all(pieces.map((p) => p.durable)).then(() => undefined),
+    return targets;
+  }
+
+  async #dispatch(encoding: SpoolEncoding, body: Uint8Array, transport: Transport, recordLine: (() => string) | undefined, compressed: CompressedBody | undefined): Promise<AcceptResult> {
+    if (this.#closing) return this.#refuse(transport, { ok: false, reason: 'closing', retryAfterMs: this.#retryMs, message: 'n1lens is shutting down; retry against the next instance or later' });
+    const raw = compressed?.bytes ?? body;
+    const spoolFull = this.#spool?.wouldOverflow(raw.length) ?? false;
+    const targets = this.#pieces(encoding, body);
+    const calls = targets.map(([shard, piece]) => {
+      const id = this.#nextId++;
+      return this.#call<Accepted>(shard, { id, op: 'accept', encoding, transport, body: piece, spoolFull }).then((answer) => ({ shard, id, answer }));
+    });
+    const answers = await Promise.all(calls);
+    const taken = answers.filter((a) => a.answer.result?.ok === true);
+    /** The pieces taken of an export that is not spooled after all: unpinned at once. */
+    const unsettle = (): void => {
+      for (const t of taken) this.#post(t.shard, { id: 0, op: 'settle', piece: t.id });
     };
+    const broken = answers.find((a) => a.answer.decodeError !== undefined || a.answer.error !== undefined);
+    if (broken !== undefined) {
+      unsettle();
+      if (broken.answer.decodeError !== undefined) throw new OtlpDecodeError(broken.answer.decodeError);
+      throw new Error(broken.answer.error);
+    }
+    let refusal: (Extract<PieceResult, { ok: false }> & { shard: number }) | undefined;
+    for (const a of answers) {
+      const r = a.answer.result!;
+      if (!r.ok && (refusal === undefined || r.retryAfterMs > refusal.retryAfterMs)) refusal = { ...r, shard: a.shard };
+    }
+    if (refusal !== undefined) {
+      unsettle();
+      // The client's queue waits behind the refused export, in every shard, as one intake would hold it
+      // (but not for a full spool: traces must complete to make room).
+      if (refusal.reason !== 'spool_full') {
+        this.#workers.forEach((_, shard) => {
+          if (!answers.some((a) => a.shard === shard && a.answer.result?.ok === false)) this.#post(shard, { id: 0, op: 'hold', retryAfterMs: refusal.retryAfterMs });
+        });
+      }
+      const { shard: _shard, ...result } = refusal;
+      return this.#refuse(transport, { ...result, reason: result.reason as Refusal });
+    }
+    let durable: Promise<void> = Promise.resolve();
+    if (this.#spool !== undefined) {
+      const appended = this.#spool.append(encoding, raw, compressed?.compression);
+      durable = appended.durable;
+      for (const t of taken) {
+        this.#held.set(appended.segment, (this.#held.get(appended.segment) ?? 0) + 1);
+        this.#post(t.shard, { id: 0, op: 'settle', piece: t.id, segment: appended.segment });
+      }
+      this.#options.metrics.spoolBytes.set(this.#spool.bytes);
+    }
+    this.#options.metrics.exportsAccepted.inc({ transport });
+    if (this.#options.recordPath !== undefined && recordLine !== undefined) appendFileSync(this.#options.recordPath, `${recordLine()}\n`);
+    const rejected = rejectedSpans(answers.map((a) => a.answer.result as Extract<PieceResult, { ok: true }>));
+    return { ok: true, ...rejected, durable };
   }
 
   #refuse(transport: Transport, refusal: Extract<AcceptResult, { ok: false }>): AcceptResult {
-    this.#metrics.exportsRefused.inc({ transport, reason: refusal.reason });
+    this.#options.metrics.exportsRefused.inc({ transport, reason: refusal.reason });
     return refusal;
   }
 
-  /** Sends one piece; resolves with the shard's answer, and a promise of the piece being on disk. */
-  #accept(shard: number, call: Omit<Extract<ShardCall, { op: 'accept' }>, 'id'>): Promise<PieceAnswer> {
-    const id = this.#nextId++;
-    let settleDurable!: (error: string | undefined) => void;
-    const durable = new Promise<void>((resolve, reject) => {
-      settleDurable = (error) => (error === undefined ? resolve() : reject(new Error(error)));
-    });
-    // Awaited only by an export whose pieces were all accepted.
-    durable.catch(() => undefined);
-    return new Promise<PieceAnswer>((resolve, reject) => {
-      this.#pending.set(id, {
-        accepted: (answer) => {
-          const accepted = answer as Extract<ShardAnswer, { op: 'accepted' }>;
-          // Only an accepted piece is followed by its durability.
-          if (accepted.result?.ok === true) this.#pending.set(id, { accepted: () => undefined, durable: settleDurable, failed: (e) => settleDurable(e.message) });
-          resolve({ answer: accepted, durable });
-        },
-        failed: reject,
-      });
-      this.#workers[shard]!.postMessage({ ...call, id } satisfies ShardCall);
+  #post(shard: number, call: ShardCall): void {
+    this.#workers[shard]!.postMessage(call);
+  }
+
+  /** Sends a call and resolves with its answer. */
+  #call<A extends Accepted | Extract<ShardAnswer, { op: 'done' }>>(shard: number, call: ShardCall): Promise<A> {
+    return new Promise<A>((resolve, reject) => {
+      if (this.#failed) {
+        reject(new Error('a shard thread stopped'));
+        return;
+      }
+      this.#pending.set(call.id, { settle: (a) => resolve(a as A), fail: reject });
+      this.#post(shard, call);
     });
   }
 
   #answered(answer: ShardAnswer): void {
     if (answer.op === 'ready') return;
-    const pending = this.#pending.get(answer.id);
-    if (pending === undefined) return;
-    if (answer.op === 'durable') {
-      this.#pending.delete(answer.id);
-      pending.durable?.(answer.error);
+    if (answer.op === 'giveBack') {
+      const left = (this.#held.get(answer.segment) ?? 0) - answer.pieces;
+      if (left > 0) this.#held.set(answer.segment, left);
+      else this.#held.delete(answer.segment);
+      this.#deleteGivenBack();
       return;
     }
+    const pending = this.#pending.get(answer.id);
+    if (pending === undefined) return;
     this.#pending.delete(answer.id);
-    pending.accepted(answer);
+    pending.settle(answer);
+  }
+
+  /** Deletes the sealed segments no shard holds pieces of. */
+  #deleteGivenBack(): void {
+    const spool = this.#spool;
+    if (spool === undefined) return;
+    spool.deleteWhere((segment) => !this.#held.has(segment), { background: !this.#closing });
+    this.#options.metrics.spoolBytes.set(spool.bytes);
+  }
+
+  #stopped(index: number, why: string): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    const error = new Error(`shard thread ${index} stopped: ${why}`);
+    for (const p of this.#pending.values()) p.fail(error);
+    this.#pending.clear();
+    this.#options.onFailure(error.message);
   }
 
   /** One call to every shard thread, answered with each one's value. */
-  #all<T>(op: 'replay' | 'tick' | 'metrics' | 'close'): Promise<T[]> {
-    return Promise.all(
-      this.#workers.map(
-        (worker) =>
-          new Promise<T>((resolve, reject) => {
-            const id = this.#nextId++;
-            this.#pending.set(id, { accepted: (a) => resolve((a as Extract<ShardAnswer, { op: 'done' }>).value as T), failed: reject });
-            worker.postMessage({ id, op } satisfies ShardCall);
-          }),
-      ),
-    );
+  #all<T extends Done>(op: 'replayStart' | 'replayEnd' | 'tick' | 'metrics' | 'close'): Promise<T[]> {
+    return Promise.all(this.#workers.map((_, shard) => this.#call<Extract<ShardAnswer, { op: 'done' }>>(shard, { id: this.#nextId++, op }).then((a) => a.value as T)));
   }
 
+  /**
+   * Reads back what the spool kept of the last run (whatever --workers it ran with) and sends each
+   * shard its pieces, as live intake does; a shard holds what came back as one intake would.
+   */
   async replay(): Promise<ReplayTotals> {
+    const spool = this.#spool;
     const totals: ReplayTotals = { exports: 0, spans: 0, skipped: 0 };
-    for (const t of await this.#all<ReplayTotals>('replay')) {
-      totals.exports += t.exports;
+    if (spool === undefined) return totals;
+    for (const shard of this.#workers.keys()) this.#post(shard, { id: 0, op: 'replayStart' });
+    let window: Promise<void>[] = [];
+    for (const record of spool.replay()) {
+      let body: Uint8Array = record.body;
+      if (record.compression !== undefined) {
+        try {
+          // It inflated within the listener's limit when it was accepted, and its checksum holds.
+          body = await inflateWithin(record.body, record.compression, bufferConstants.MAX_LENGTH);
+        } catch {
+          continue;
+        }
+      }
+      const pieces = this.#pieces(record.encoding, body).map(([shard, piece]) => {
+        this.#held.set(record.segment, (this.#held.get(record.segment) ?? 0) + 1);
+        const id = this.#nextId++;
+        return this.#call<Extract<ShardAnswer, { op: 'done' }>>(shard, { id, op: 'replayPiece', segment: record.segment, encoding: record.encoding, body: piece });
+      });
+      window.push(
+        Promise.all(pieces).then((answers) => {
+          // Counted as one intake counts it: an export whose bytes still decode.
+          if (answers.every((a) => a.value === true)) totals.exports++;
+        }),
+      );
+      if (window.length >= REPLAY_WINDOW) {
+        await Promise.all(window);
+        window = [];
+      }
+    }
+    await Promise.all(window);
+    for (const t of await this.#all<ReplayTotals>('replayEnd')) {
       totals.spans += t.spans;
       totals.skipped += t.skipped;
     }
@@ -294,15 +334,43 @@ export class ShardedIntake implements ExportIntake {
 
   /** /metrics: the serving thread's own and every shard's, as one exposition. */
   async metricsText(): Promise<string> {
-    return shardedMetricsText(this.#metrics, await this.#all<MetricsJson>('metrics'));
+    return shardedMetricsText(this.#options.metrics, await this.#all<MetricsJson>('metrics'));
   }
 
-  /** Each shard analyses what it holds, writes it and closes its spool and store; then the threads end. */
+  /**
+   * Each shard analyses what it holds, writes it and gives back its pieces; then the spool is closed,
+   * and what every shard gave back is deleted (what a shard could not write stays for the next start).
+   */
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    await this.#all<undefined>('close');
-    // Everything is written and closed by now; only the threads' event loops are left.
-    await Promise.all(this.#workers.map((w) => w.terminate()));
+    clearInterval(this.#sweep);
+    try {
+      await this.#all<undefined>('close');
+    } finally {
+      // Everything is written and closed by now (or a shard failed, and said so): only the threads' event loops are left.
+      this.#failed = true;
+      await Promise.all(this.#workers.map((w) => w.terminate()));
+      if (this.#spool !== undefined) {
+        await this.#spool.close();
+        this.#deleteGivenBack();
+      }
+    }
   }
+}
+
+/** The pieces' rejected spans as one intake reports them: a count per reason, summed across shards. */
+function rejectedSpans(results: readonly Extract<PieceResult, { ok: true }>[]): { rejected: number; message: string } {
+  let rejected = 0;
+  const byReason = new Map<string, number>();
+  for (const r of results) {
+    rejected += r.rejected;
+    if (r.message === '') continue;
+    for (const part of r.message.replace(/^rejected spans: /, '').split(', ')) {
+      const m = /^(\d+) (.*)$/.exec(part);
+      if (m !== null) byReason.set(m[2]!, (byReason.get(m[2]!) ?? 0) + Number(m[1]));
+    }
+  }
+  const message = byReason.size === 0 ? '' : `rejected spans: ${[...byReason].map(([reason, n]) => `${n} ${reason}`).join(', ')}`;
+  return { rejected, message };
 }

@@ -2,4 +2,3 @@
 export { SegmentPins } from './pins.js';
 export { crc32, Spool, SpoolError } from './spool.js';
 export type { SpoolCompression, SpoolEncoding, SpoolOptions, SpoolRecord } from './spool.js';
-export { reshardSpool, shardSpoolDir, type ExportSplitter } from './reshard.js';

@@ -17,4 +17,24 @@ describe('SegmentPins', () => {
     pins.release('b'); // a trace released twice (a replayed copy) changes nothing
     expect(pins.isPinned(2)).toBe(true);
   });
+
+  it('moves provisional pins to the segment named later, skipping traces committed meanwhile, and drops them for an export not spooled', () => {
+    const pins = new SegmentPins();
+    pins.pin('a', 3);
+    pins.pin('a', -7);
+    pins.pin('b', -7);
+    pins.pin('c', -7);
+    pins.pin('d', -8);
+    pins.release('c'); // committed before the serving thread said where its export went
+    pins.settle(-7, 4);
+    expect([3, 4, -7].map((s) => pins.isPinned(s))).toEqual([true, true, false]);
+    pins.release('a');
+    expect([3, 4].map((s) => pins.isPinned(s))).toEqual([false, true]);
+    pins.settle(-8, undefined); // another shard refused that export: it is in no segment
+    expect(pins.isPinned(-8)).toBe(false);
+    pins.release('b');
+    expect(pins.isPinned(4)).toBe(false);
+    pins.settle(-7, 9); // settled twice: nothing left to move
+    expect(pins.isPinned(9)).toBe(false);
+  });
 });

@@ -1,0 +1,57 @@
+/**
+ * The serving thread's spool as a shard's Intake sees it (`serve --workers`): the segments holding
+ * the export pieces this shard took, each given back to the serving thread, which deletes a segment
+ * once no shard needs it, when the shard has committed every trace with spans in it.
+ */
+import type { SpoolRecord } from '../spool/index.js';
+import type { IntakeSpool } from './intake.js';
+
+export class ShardSpool implements IntakeSpool {
+  /** Pieces taken per segment, not yet given back. */
+  readonly #pieces = new Map<number, number>();
+  readonly #giveBack: (segment: number, pieces: number) => void;
+
+  constructor(giveBack: (segment: number, pieces: number) => void) {
+    this.#giveBack = giveBack;
+  }
+
+  /** A piece of an export in `segment` is this shard's (taken and settled, or replayed). */
+  took(segment: number): void {
+    this.#pieces.set(segment, (this.#pieces.get(segment) ?? 0) + 1);
+  }
+
+  /** The serving thread counts the spool's bytes. */
+  get bytes(): number {
+    return 0;
+  }
+
+  /** The serving thread checks for room before a piece comes (SpooledElsewhere.full). */
+  wouldOverflow(): boolean {
+    return false;
+  }
+
+  append(): never {
+    throw new Error('a shard does not append to the spool: the serving thread writes each export whole');
+  }
+
+  /** The serving thread replays, sending each shard its pieces (Intake.startReplay). */
+  *replay(): Generator<SpoolRecord> {}
+
+  /** Gives back every segment `unneeded` says yes to: the serving thread deletes it once no shard needs it. */
+  deleteWhere(unneeded: (segment: number) => boolean): number {
+    let given = 0;
+    for (const [segment, pieces] of this.#pieces) {
+      if (!unneeded(segment)) continue;
+      this.#pieces.delete(segment);
+      this.#giveBack(segment, pieces);
+      given++;
+    }
+    return given;
+  }
+
+  deleteBefore(segment: number): number {
+    return this.deleteWhere((s) => s < segment);
+  }
+
+  async close(): Promise<void> {}
+}
