@@ -97,7 +97,14 @@ export type AcceptResult =
       /** Resolves once the export is in the spool (at once without one); acknowledge only then. */
       durable: Promise<void>;
     }
-  | { ok: false; reason: Refusal; retryAfterMs: number; message: string };
+  | {
+      ok: false;
+      reason: Refusal;
+      retryAfterMs: number;
+      message: string;
+      /** Every open trace is held for the retry (the client's queue waits behind it); not when memory is short. */
+      heldQueue?: boolean;
+    };
 
 /**
  * What the transports and the server need of an intake: one Intake, or the shard threads' behind
@@ -396,9 +403,9 @@ export class Intake implements ExportIntake {
     if (!refusal.admit) {
       // The client will send these spans again: keep the traces they continue until then.
       assembler.hold(refusal.hold, now + 2 * refusal.retryAfterMs + this.#traceWaitMs);
-      this.#holdQueue(now, refusal.retryAfterMs, stalled);
+      const heldQueue = this.#holdQueue(now, refusal.retryAfterMs, stalled);
       this.#metrics.exportsRefused.inc({ transport, reason: refusal.reason });
-      return { ok: false, reason: refusal.reason, retryAfterMs: refusal.retryAfterMs, message: REFUSAL_TEXT[refusal.reason] };
+      return { ok: false, reason: refusal.reason, retryAfterMs: refusal.retryAfterMs, message: REFUSAL_TEXT[refusal.reason], heldQueue };
     }
     const spool = this.#spool;
     if (spooled?.full === true || (spooled === undefined && spool !== undefined && raw !== undefined && spool.wouldOverflow(raw.body.length))) {
@@ -439,11 +446,16 @@ export class Intake implements ExportIntake {
    * until its retry is due. Not once stalled (a refusal then is for fair share), nor past half the
    * memory budget: memory is the hard limit, and a buffer that cannot move, or that fills, must be able to drain.
    */
-  #holdQueue(now: number, retryAfterMs: number, stalled: boolean): void {
-    if (!stalled && !this.#memoryContended()) this.#analyzer.assembler.holdAll(now + 2 * retryAfterMs + this.#traceWaitMs);
+  #holdQueue(now: number, retryAfterMs: number, stalled: boolean): boolean {
+    if (stalled || this.#memoryContended()) return false;
+    this.#analyzer.assembler.holdAll(now + 2 * retryAfterMs + this.#traceWaitMs);
+    return true;
   }
 
-  /** Another shard refused an export this one took a piece of (`serve --workers`): its client's queue waits as if this one had refused it. */
+  /**
+   * Another shard refused an export and held its queue (`serve --workers`): the client's queue waits
+   * behind it here too, as one intake would hold it.
+   */
   holdForRetry(retryAfterMs: number): void {
     const now = this.#now();
     this.#holdQueue(now, retryAfterMs, this.#analyzer.assembler.isStalled(now));

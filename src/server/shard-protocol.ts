@@ -46,7 +46,7 @@ export type ShardCall =
 /** An accepted piece's answer. */
 export type PieceResult =
   | { ok: true; rejected: number; message: string }
-  | { ok: false; reason: string; retryAfterMs: number; message: string };
+  | { ok: false; reason: string; retryAfterMs: number; message: string; heldQueue?: boolean };
 
 export type ShardAnswer =
   | { id: 0; op: 'ready' }

@@ -200,14 +200,14 @@ export class ShardedIntake implements ExportIntake {
     }
     if (refusal !== undefined) {
       unsettle();
-      // The client's queue waits behind the refused export, in every shard, as one intake would hold it
-      // (but not for a full spool: traces must complete to make room).
-      if (refusal.reason !== 'spool_full') {
+      // The client's queue waits behind the refused export in every shard, when the shard that refused
+      // held its own for it as one intake would (not when short of memory, nor for a full spool).
+      if (answers.some((a) => a.answer.result?.ok === false && a.answer.result.heldQueue === true)) {
         this.#workers.forEach((_, shard) => {
           if (!answers.some((a) => a.shard === shard && a.answer.result?.ok === false)) this.#post(shard, { id: 0, op: 'hold', retryAfterMs: refusal.retryAfterMs });
         });
       }
-      const { shard: _shard, ...result } = refusal;
+      const { shard: _shard, heldQueue: _held, ...result } = refusal;
       return this.#refuse(transport, { ...result, reason: result.reason as Refusal });
     }
     let durable: Promise<void> = Promise.resolve();
