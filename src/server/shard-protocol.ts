@@ -25,7 +25,13 @@ export interface ShardThreadData {
   openTraces: SharedArrayBuffer;
 }
 
-export type ShardCall =
+/** Accepted piece `piece`'s export is in spool segment `segment` (undefined: it was refused after all). */
+export type Settle = [piece: number, segment: number | undefined];
+
+/** Any call may carry the settles waiting for its shard: one message, one wake-up, instead of one each. */
+export type ShardCall = ShardOp & { settles?: Settle[] };
+
+type ShardOp =
   | {
       id: number;
       op: 'accept';
@@ -36,8 +42,8 @@ export type ShardCall =
       /** The serving thread's spool has no room for the export. */
       spoolFull: boolean;
     }
-  /** The export of accepted piece `id` is in `segment` of the spool (undefined: it was refused after all). */
-  | { id: number; op: 'settle'; piece: number; segment?: number }
+  /** Only settles (none of the other calls came soon enough to carry them). */
+  | { id: number; op: 'settle' }
   /** Another shard refused an export: hold this shard's traces for its retry (Intake.holdForRetry). */
   | { id: number; op: 'hold'; retryAfterMs: number }
   | { id: number; op: 'replayPiece'; segment: number; encoding: SpoolEncoding; body: Uint8Array }

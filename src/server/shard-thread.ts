@@ -58,13 +58,15 @@ function run(id: number, work: () => Promise<Extract<ShardAnswer, { op: 'done' }
 }
 
 port.on('message', (call: ShardCall) => {
+  for (const [piece, segment] of call.settles ?? []) {
+    if (segment !== undefined) spool?.took(segment);
+    intake.settleSpooled(-piece, segment);
+  }
   switch (call.op) {
     case 'accept':
       void accept(call);
       return;
     case 'settle':
-      if (call.segment !== undefined) spool?.took(call.segment);
-      intake.settleSpooled(-call.piece, call.segment);
       return;
     case 'hold':
       intake.holdForRetry(call.retryAfterMs);
