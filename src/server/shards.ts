@@ -60,8 +60,8 @@ const IDLE_HEAP_BYTES = 128 * 1024 * 1024;
 /** Spooled exports read back and sent to the shards at once during a replay. */
 const REPLAY_WINDOW = 16;
 /**
- * Settles wait this long for another call to the same shard to carry them: on a busy VM each
- * postMessage's wake-up of the other thread cost ~30 µs of this thread's CPU (bench/README.md).
+ * Settles wait this long for another call to the same shard to carry them: a postMessage round trip
+ * that wakes the other thread cost the test VM 28-73 µs of CPU (bench/post-message.mjs).
  */
 const SETTLE_DELAY_MS = 5;
 /** How often segments every shard gave back are deleted, besides each give-back (a segment is deleted only once sealed). */
