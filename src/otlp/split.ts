@@ -1,7 +1,7 @@
 /** Splits one OTLP trace export into one export per trace shard, so each `serve --workers` worker gets only its traces' spans. */
 import { isObject, type JsonObject } from './json-value.js';
 import { shardOfTraceId, shardOfTraceIdBytes } from './shard.js';
-import { fail, failNumbered, truncatedNumbered, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireCursor } from './wire/cursor.js';
+import { fail, failNumbered, truncatedNumbered, WIRE_FIXED64, WIRE_LEN, WireCursor } from './wire/cursor.js';
 
 // ---------------------------------------------------------------------------------------------
 // Protobuf
@@ -47,9 +47,9 @@ const OPEN_SCOPE = -3;
  * unread.
  *
  * Throws OtlpDecodeError for bytes it cannot walk: a truncated varint or field, a length of 2^31 or
- * more, field number 0, a wire type that is not 0, 1, 2 or 5 anywhere down to the span fields
- * (groups included, which decoders would skip), or resource_spans, scope_spans or spans with a wire
- * type other than LEN. The caller then hands the whole body to shard 0, whose decoder reports it.
+ * more, field number 0, a wire type that is not 0 to 5 anywhere down to the span fields, groups
+ * nested deeper than the decoders take them (skipped as they skip them), or resource_spans,
+ * scope_spans or spans with a wire type other than LEN. The caller then hands the whole body to shard 0, whose decoder reports it.
  */
 export type ProtobufSplitter = (body: Uint8Array, shards: number) => (Uint8Array | undefined)[];
 
@@ -110,32 +110,6 @@ export function createProtobufSplitter(): ProtobufSplitter {
   }
 
   /**
-   * Skips the payload of a field (tag read) the walk copies or passes over without looking inside,
-   * and returns the position after it. Groups are refused rather than skipped (a group has no length,
-   * so skipping one means walking its fields, nested as deep as the bytes say): no OTLP encoder
-   * writes one, and the caller then hands the whole export to the decoder that reports it.
-   */
-  function skip(c: WireCursor, pos: number, end: number, wire: number, field: number, at: number): number {
-    if (field === 0) fail('invalid field number 0', at);
-    switch (wire) {
-      case WIRE_VARINT:
-        return c.skipVarint(pos, end);
-      case WIRE_FIXED64:
-        if (end - pos < 8) truncatedNumbered('fixed64 field #', field, pos, 8, end);
-        return pos + 8;
-      case WIRE_LEN: {
-        const n = c.length(pos, end, 'length of a field', 'field');
-        return c.after + n;
-      }
-      case WIRE_FIXED32:
-        if (end - pos < 4) truncatedNumbered('fixed32 field #', field, pos, 4, end);
-        return pos + 4;
-      default:
-        return failNumbered('wire type # of field # (groups are not split)', at, wire, field);
-    }
-  }
-
-  /**
    * The shard of the Span at [pos, end): that of its last 16-byte trace_id, shard 0 when the last
    * trace_id has another length or there is none (the decoder refuses the span; shard 0 reports it).
    * A trace_id of another wire type is skipped as the decoders skip it.
@@ -172,7 +146,7 @@ export function createProtobufSplitter(): ProtobufSplitter {
         // start and end times, the common case after the LEN fields
         if (end - pos < 8) truncatedNumbered('Span field # (fixed64)', tag >>> 3, pos, 8, end);
         pos += 8;
-      } else pos = skip(c, pos, end, wire, tag >>> 3, at);
+      } else pos = c.skipField(pos, end, wire, tag >>> 3, 3);
     }
     return traceLength === 16 ? shardOfTraceIdBytes(buf, trace, shards) : 0;
   }
@@ -195,7 +169,7 @@ export function createProtobufSplitter(): ProtobufSplitter {
         scopeSpanBytes[base + k]! += pos - at;
         addRun(k, at, pos);
       } else {
-        pos = skip(c, pos, end, tag & 7, tag >>> 3, at);
+        pos = c.skipField(pos, end, tag & 7, tag >>> 3, 2);
         common += pos - at;
         addRun(COMMON, at, pos);
       }
@@ -216,7 +190,7 @@ export function createProtobufSplitter(): ProtobufSplitter {
       pos = c.after;
       if (tag >>> 3 !== 1) {
         // Unknown fields of the request itself: no decoder reads them, and no piece keeps them.
-        pos = skip(c, pos, end, tag & 7, tag >>> 3, at);
+        pos = c.skipField(pos, end, tag & 7, tag >>> 3, 0);
         continue;
       }
       if ((tag & 7) !== WIRE_LEN) failNumbered('resource_spans with wire type #', at, tag & 7);
@@ -254,7 +228,7 @@ export function createProtobufSplitter(): ProtobufSplitter {
           scopeOpEnd[s] = closedOps = opCount;
           pos += m;
         } else {
-          pos = skip(c, pos, rsEnd, inner & 7, inner >>> 3, fieldAt);
+          pos = c.skipField(pos, rsEnd, inner & 7, inner >>> 3, 1);
           common += pos - fieldAt;
           addRun(COMMON, fieldAt, pos);
         }
