@@ -221,5 +221,42 @@ describe('n1lens serve --workers', () => {
     expect(await metricOf(server, 'n1lens_findings')).toBe(1);
     const report = await stop(server);
     expect(report.summary.requests).toBe(404);
+    // A restarted server's /metrics has the store's findings before any shard writes.
+    const again = await serve(2, ['--no-warm-up'], server.db);
+    expect(await metricOf(again, 'n1lens_findings')).toBe(1);
+    await stop(again);
+  }, 60_000);
+
+  it('counts the spans of an export once when it is refused in one shard and then accepted', async () => {
+    const [[onZero], onOne] = idsByShard(2);
+    const server = await serve(2, ['--no-warm-up', '--max-traces', '2', '--trace-wait-ms', '200']);
+    const first = requestOf([onOne[0]!]);
+    const both = requestOf([onZero!, onOne[1]!]);
+    expect((await post(server.http, encodeProtobuf(first), PROTOBUF)).status).toBe(200);
+    expect((await post(server.http, encodeProtobuf(both), PROTOBUF)).status).toBe(503);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await post(server.http, encodeProtobuf(both), PROTOBUF)).status).toBe(200);
+    const spansOf = (request: OtlpJsonRequest): number => request.resourceSpans.reduce((n, r) => n + r.scopeSpans.reduce((m, x) => m + x.spans.length, 0), 0);
+    expect(await metricOf(server, 'n1lens_spans_received_total')).toBe(spansOf(first) + spansOf(both));
+    await stop(server);
+  }, 60_000);
+
+  it('holds every trace in every shard after a crash brought traces back to any one of them', async () => {
+    const [[onZero], [onOne]] = idsByShard(1);
+    const args = ['--no-warm-up', '--trace-wait-ms', '100', '--spool-replay-wait-ms', '4000'];
+    let server = await serve(2, args);
+    // A trace of shard 0 without its root: open when the process dies.
+    const open = requestOf([onZero!]);
+    open.resourceSpans[0]!.scopeSpans = open.resourceSpans[0]!.scopeSpans.slice(1);
+    expect((await post(server.http, encodeProtobuf(open), PROTOBUF)).status).toBe(200);
+    server.s.child.kill('SIGKILL');
+    await server.s.exited;
+    server = await serve(2, args, server.db);
+    expect(server.s.stderr()).toMatch(/replayed \d+ spans from 1 spooled exports/);
+    // A whole trace of shard 1 waits too: its sender's retries may still bring more of it.
+    expect((await post(server.http, encodeProtobuf(requestOf([onOne!])), PROTOBUF)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await metricOf(server, 'n1lens_requests_analysed_total')).toBe(0);
+    await stop(server);
   }, 60_000);
 });

@@ -69,7 +69,7 @@ export function serveCommand(): Command {
     .option('--insecure-public', 'allow a non-loopback --host without --auth-token (anyone who can reach it may send and read)')
     .option('--spool <dir>', 'durable intake: exports are on disk here before they are acknowledged (default: <db>.spool next to the store)')
     .option('--store-writer-thread', 'write a SQLite store from a thread of its own: its transactions never hold up exports or /healthz, for ~20-25 MiB more memory')
-    .option('--workers <n>', 'threads that analyse, each export split by trace between them, each with its own spool directory and store connection (needs a store file or postgres://)', wholeNumber('--workers', 1), 1)
+    .option('--workers <n>', 'threads that decode and analyse, each export split by trace between them, each with its own store connection (needs a store file or postgres://)', wholeNumber('--workers', 1), 1)
     .option('--no-warm-up', 'open the listeners without first running synthetic exports through the hot path (starts ~0.5 s sooner; the first burst of exports then meets cold code)')
     .option('--no-spool', 'acknowledge exports from memory only (a crash loses what is buffered)')
     .option('--spool-max-mib <n>', 'spool size at which exports are refused (retryable)', wholeNumber('--spool-max-mib'), 1024)

@@ -84,6 +84,8 @@ export interface ReplaySession {
   add(record: SpoolRecord): Promise<boolean>;
   /** Holds what came back (IntakeOptions.replayWaitMs) and ends the replay. */
   finish(): ReplayTotals;
+  /** Traces the replay opened again: when any did, every trace waits for the senders' retries (holdAfterReplay). */
+  readonly reopened: number;
 }
 
 export type Refusal = RefusalReason | 'spool_full' | 'closing' | 'memory';
@@ -92,6 +94,8 @@ export type Refusal = RefusalReason | 'spool_full' | 'closing' | 'memory';
 export type AcceptResult =
   | {
       ok: true;
+      /** Spans taken into their traces. */
+      accepted: number;
       rejected: number;
       message: string;
       /** Resolves once the export is in the spool (at once without one); acknowledge only then. */
@@ -158,7 +162,7 @@ const MAX_WRITE_INTERVAL_MS = 1000;
 /** The findings gauge counts a table; once a second is enough for a gauge. */
 const FINDINGS_GAUGE_MS = 1000;
 
-const REFUSAL_TEXT: Record<Refusal, string> = {
+export const REFUSAL_TEXT: Record<Refusal, string> = {
   spool_full: 'n1lens spool is at --spool-max-mib; retry later',
   max_traces: 'n1lens is at --max-traces open traces; retry later',
   max_buffer: 'n1lens is at --max-buffer-mib of buffered spans; retry later',
@@ -438,7 +442,7 @@ export class Intake implements ExportIntake {
     this.#metrics.spansReceived.inc({ transport }, batch.accepted);
     if (this.#record !== undefined && recordLine !== undefined) appendFileSync(this.#record, `${recordLine()}\n`);
     this.#refreshGauges();
-    return { ok: true, rejected, message: rejected === 0 ? '' : `rejected spans: ${reasons.join(', ')}`, durable };
+    return { ok: true, accepted: batch.accepted, rejected, message: rejected === 0 ? '' : `rejected spans: ${reasons.join(', ')}`, durable };
   }
 
   /**
@@ -508,15 +512,24 @@ export class Intake implements ExportIntake {
         if (finished) return totals;
         finished = true;
         this.#replaying = false;
-        const until = this.#now() + this.#replayWaitMs;
-        this.#analyzer.assembler.hold(reopened, until);
-        // The crash cut every sender off mid-flight, not only those it had taken spans from: a trace
-        // whose spans all wait in a sender's queue may arrive split across that queue's retries.
-        if (reopened.size > 0) this.#analyzer.assembler.holdAll(until);
+        this.#analyzer.assembler.hold(reopened, this.#now() + this.#replayWaitMs);
+        if (reopened.size > 0) this.holdAfterReplay();
         this.#refreshGauges();
         return totals;
       },
+      get reopened() {
+        return reopened.size;
+      },
     };
+  }
+
+  /**
+   * The crash cut every sender off mid-flight, not only those it had taken spans from: a trace whose
+   * spans all wait in a sender's queue may arrive split across that queue's retries. So once a replay
+   * brought traces back, no trace is released for replayWaitMs (in every shard of `serve --workers`).
+   */
+  holdAfterReplay(): void {
+    this.#analyzer.assembler.holdAll(this.#now() + this.#replayWaitMs);
   }
 
   /**

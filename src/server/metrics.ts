@@ -84,12 +84,19 @@ export function createMetrics(): ServerMetrics {
 export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 /**
- * Under `serve --workers N` the serving thread counts exports, their latency and the spool; each
+ * Under `serve --workers N` the serving thread counts exports, their spans, latency and the spool; each
  * shard counts its spans, traces and analyses, which add up. Every thread reads the same store, so
  * its findings are the largest count any shard saw last; the process's memory is its RSS (the same
  * in every thread) with every thread's V8 heap and buffers added.
  */
-const SERVING_THREAD_METRICS = new Set(['n1lens_exports_accepted_total', 'n1lens_exports_refused_total', 'n1lens_export_duration_seconds', 'n1lens_spool_bytes']);
+const SERVING_THREAD_METRICS = new Set([
+  'n1lens_exports_accepted_total',
+  'n1lens_exports_refused_total',
+  'n1lens_export_duration_seconds',
+  'n1lens_spool_bytes',
+  // Spans of accepted exports: a shard that took its piece of a refused export counts it again when the export comes back.
+  'n1lens_spans_received_total',
+]);
 const PROCESS_MEMORY = 'n1lens_process_memory_bytes';
 const FINDINGS = 'n1lens_findings';
 

@@ -47,11 +47,12 @@ type ShardOp =
   /** Another shard refused an export: hold this shard's traces for its retry (Intake.holdForRetry). */
   | { id: number; op: 'hold'; retryAfterMs: number }
   | { id: number; op: 'replayPiece'; segment: number; encoding: SpoolEncoding; body: Uint8Array }
-  | { id: number; op: 'replayStart' | 'replayEnd' | 'tick' | 'metrics' | 'close' };
+  /** Some shard's replay brought traces back: hold every trace for the senders' retries (Intake.holdAfterReplay). */
+  | { id: number; op: 'replayStart' | 'replayEnd' | 'holdAfterReplay' | 'tick' | 'metrics' | 'close' };
 
 /** An accepted piece's answer. */
 export type PieceResult =
-  | { ok: true; rejected: number; message: string }
+  | { ok: true; accepted: number; rejected: number; message: string }
   | { ok: false; reason: string; retryAfterMs: number; message: string; heldQueue?: boolean };
 
 export type ShardAnswer =
@@ -59,4 +60,7 @@ export type ShardAnswer =
   | { id: number; op: 'accepted'; result?: PieceResult; decodeError?: string; error?: string }
   /** The shard no longer needs these pieces of `segment` (ShardSpool). */
   | { id: 0; op: 'giveBack'; segment: number; pieces: number }
-  | { id: number; op: 'done'; value: ReplayTotals | boolean | MetricsJson | undefined };
+  | { id: number; op: 'done'; value: ShardReplayed | ReplayTotals | boolean | MetricsJson | undefined };
+
+/** A shard's replay: its totals, and how many traces it opened again. */
+export type ShardReplayed = ReplayTotals & { reopened: number };

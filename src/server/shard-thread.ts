@@ -20,8 +20,10 @@ const answer = (a: ShardAnswer): void => port.postMessage(a);
 const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
 const store = await openStore(data.db, { writerThread: data.storeWriterThread });
-const spool = data.spooled ? new ShardSpool((segment, pieces) => answer({ id: 0, op: 'giveBack', segment, pieces })) : undefined;
 const metrics = createMetrics();
+// As the serving thread of one intake does at start; each write refreshes it.
+metrics.findings.set(await store.findingCount());
+const spool = data.spooled ? new ShardSpool((segment, pieces) => answer({ id: 0, op: 'giveBack', segment, pieces })) : undefined;
 const analysis = { ...data.analysis, ...(data.schema === undefined ? {} : { links: schemaNaming(data.schema) }) };
 // The analysis settings only: the shard's share of --max-traces may be below what the warm-up sends.
 if (data.warmUp !== undefined) await warmUpIntake(analysis, data.warmUp, spool !== undefined).catch(() => undefined);
@@ -46,7 +48,7 @@ async function accept(call: Extract<ShardCall, { op: 'accept' }>): Promise<void>
   } finally {
     publish();
   }
-  answer({ id: call.id, op: 'accepted', result: result.ok ? { ok: true, rejected: result.rejected, message: result.message } : result });
+  answer({ id: call.id, op: 'accepted', result: result.ok ? { ok: true, accepted: result.accepted, rejected: result.rejected, message: result.message } : result });
 }
 
 /** Runs `work` and answers call `id` with its value. */
@@ -80,10 +82,13 @@ port.on('message', (call: ShardCall) => {
       return;
     case 'replayEnd':
       run(call.id, async () => {
-        const totals = replay?.finish() ?? { exports: 0, spans: 0, skipped: 0 };
+        const totals = { ...(replay?.finish() ?? { exports: 0, spans: 0, skipped: 0 }), reopened: replay?.reopened ?? 0 };
         replay = undefined;
         return totals;
       });
+      return;
+    case 'holdAfterReplay':
+      intake.holdAfterReplay();
       return;
     case 'tick':
       run(call.id, () => intake.tick());

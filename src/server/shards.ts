@@ -13,9 +13,9 @@ import { createProtobufSplitter, splitJsonExport } from '../otlp/split.js';
 import type { Spool, SpoolEncoding } from '../spool/index.js';
 import type { DjangoSchema } from '../suggest/schema.js';
 import { inflateWithin, type CompressedBody } from './body.js';
-import type { AcceptResult, ExportIntake, Refusal, ReplayTotals, Transport } from './intake.js';
+import { REFUSAL_TEXT, type AcceptResult, type ExportIntake, type Refusal, type ReplayTotals, type Transport } from './intake.js';
 import { shardedMetricsText, type MetricsJson, type ServerMetrics } from './metrics.js';
-import type { PieceResult, Settle, ShardAnalysisSettings, ShardAnswer, ShardCall, ShardLimits, ShardThreadData } from './shard-protocol.js';
+import type { PieceResult, Settle, ShardAnalysisSettings, ShardAnswer, ShardCall, ShardLimits, ShardReplayed, ShardThreadData } from './shard-protocol.js';
 import type { WarmUpPlan } from './warm-up.js';
 
 export interface ShardedIntakeOptions {
@@ -175,21 +175,25 @@ export class ShardedIntake implements ExportIntake {
 
   /**
    * Each shard's piece of an export: an export without spans, or one the split cannot read, goes
-   * whole to the first shard, whose decoder answers it as one intake would. A piece the split wrote
-   * has a buffer of its own, which is moved to the shard rather than copied (`moved`): 11 % less CPU
-   * on this thread (bench/README.md); the body itself, which the spool still needs, is copied.
+   * whole to the first shard, whose decoder answers it as one intake would. Every piece is moved to
+   * its shard in a buffer of its own (`moved`): the split's own, else a copy. Posting a view would
+   * clone its whole buffer (a replayed record is a view of its 8 MiB segment), and moving rather than
+   * cloning took 11 % off this thread's CPU (bench/README.md). The body itself is never moved: the
+   * spool still needs it.
    */
   #pieces(encoding: SpoolEncoding, body: Uint8Array): { shard: number; piece: Uint8Array; moved: ArrayBuffer[] }[] {
     const targets: { shard: number; piece: Uint8Array; moved: ArrayBuffer[] }[] = [];
-    this.#split(encoding, body, this.#workers.length)?.forEach((piece, shard) => {
-      if (piece !== undefined) targets.push({ shard, piece, moved: piece === body || !ownsBuffer(piece) ? [] : [piece.buffer as ArrayBuffer] });
-    });
-    if (targets.length === 0) targets.push({ shard: 0, piece: body, moved: [] });
+    const place = (shard: number, piece: Uint8Array): void => {
+      const own = piece !== body && ownsBuffer(piece) ? piece : new Uint8Array(piece);
+      targets.push({ shard, piece: own, moved: [own.buffer as ArrayBuffer] });
+    };
+    this.#split(encoding, body, this.#workers.length)?.forEach((piece, shard) => piece !== undefined && place(shard, piece));
+    if (targets.length === 0) place(0, body);
     return targets;
   }
 
   async #dispatch(encoding: SpoolEncoding, body: Uint8Array, transport: Transport, recordLine: (() => string) | undefined, compressed: CompressedBody | undefined): Promise<AcceptResult> {
-    if (this.#closing) return this.#refuse(transport, { ok: false, reason: 'closing', retryAfterMs: this.#retryMs, message: 'n1lens is shutting down; retry against the next instance or later' });
+    if (this.#closing) return this.#refuse(transport, { ok: false, reason: 'closing', retryAfterMs: this.#retryMs, message: REFUSAL_TEXT.closing });
     const raw = compressed?.bytes ?? body;
     const spoolFull = this.#spool?.wouldOverflow(raw.length) ?? false;
     const targets = this.#pieces(encoding, body);
@@ -228,6 +232,12 @@ export class ShardedIntake implements ExportIntake {
     }
     let durable: Promise<void> = Promise.resolve();
     if (this.#spool !== undefined) {
+      // Other exports may have filled it during the shards' round trip (one intake checks and appends at once).
+      if (this.#spool.wouldOverflow(raw.length)) {
+        unsettle();
+        const retryAfterMs = Math.round(this.#retryMs * 4 * (0.5 + Math.random()));
+        return this.#refuse(transport, { ok: false, reason: 'spool_full', retryAfterMs, message: REFUSAL_TEXT.spool_full });
+      }
       const appended = this.#spool.append(encoding, raw, compressed?.compression);
       durable = appended.durable;
       for (const t of taken) {
@@ -237,9 +247,11 @@ export class ShardedIntake implements ExportIntake {
       this.#options.metrics.spoolBytes.set(this.#spool.bytes);
     }
     this.#options.metrics.exportsAccepted.inc({ transport });
+    const accepted = answers.reduce((n, a) => n + (a.answer.result as Extract<PieceResult, { ok: true }>).accepted, 0);
+    this.#options.metrics.spansReceived.inc({ transport }, accepted);
     if (this.#options.recordPath !== undefined && recordLine !== undefined) appendFileSync(this.#options.recordPath, `${recordLine()}\n`);
     const rejected = rejectedSpans(answers.map((a) => a.answer.result as Extract<PieceResult, { ok: true }>));
-    return { ok: true, ...rejected, durable };
+    return { ok: true, accepted, ...rejected, durable };
   }
 
   #refuse(transport: Transport, refusal: Extract<AcceptResult, { ok: false }>): AcceptResult {
@@ -352,10 +364,14 @@ export class ShardedIntake implements ExportIntake {
       }
     }
     await Promise.all(window);
-    for (const t of await this.#all<ReplayTotals>('replayEnd')) {
+    let reopened = 0;
+    for (const t of await this.#all<ShardReplayed>('replayEnd')) {
       totals.spans += t.spans;
       totals.skipped += t.skipped;
+      reopened += t.reopened;
     }
+    // As one intake holds every trace once its replay brought any back, whichever shard they are in.
+    if (reopened > 0) for (const shard of this.#workers.keys()) this.#post(shard, { id: 0, op: 'holdAfterReplay' });
     return totals;
   }
 
@@ -378,6 +394,7 @@ export class ShardedIntake implements ExportIntake {
     clearInterval(this.#sweep);
     // The close calls carry the settles still waiting.
     clearTimeout(this.#settleTimer);
+    this.#settleTimer = undefined;
     try {
       await this.#all<undefined>('close');
     } finally {
