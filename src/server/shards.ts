@@ -71,7 +71,7 @@ type Done = Extract<ShardAnswer, { op: 'done' }>['value'];
 type Accepted = Extract<ShardAnswer, { op: 'accepted' }>;
 
 interface Pending {
-  settle(answer: Accepted | Extract<ShardAnswer, { op: 'done' }>): void;
+  answered(answer: Accepted | Extract<ShardAnswer, { op: 'done' }>): void;
   fail(error: Error): void;
 }
 
@@ -285,7 +285,7 @@ export class ShardedIntake implements ExportIntake {
         reject(new Error('a shard thread stopped'));
         return;
       }
-      this.#pending.set(call.id, { settle: (a) => resolve(a as A), fail: reject });
+      this.#pending.set(call.id, { answered: (a) => resolve(a as A), fail: reject });
       this.#post(shard, call, moved);
     });
   }
@@ -302,7 +302,7 @@ export class ShardedIntake implements ExportIntake {
     const pending = this.#pending.get(answer.id);
     if (pending === undefined) return;
     this.#pending.delete(answer.id);
-    pending.settle(answer);
+    pending.answered(answer);
   }
 
   /** Deletes the sealed segments no shard holds pieces of. */
