@@ -26,8 +26,11 @@ function report(args: string[], jobs: number, input?: Buffer, rangeBytes?: numbe
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** --jobs 2 and 3, and for JSON lines read by range, ranges shorter than most lines and a few lines long. */
-const SPLITS = [{ jobs: 2 }, { jobs: 3 }, { jobs: 3, rangeBytes: 4096 }, { jobs: 2, rangeBytes: 20_000 }];
+/**
+ * --jobs 2 and 3 (protobuf walked by every shard), 4 (protobuf read apart, frame by frame), and for
+ * JSON lines read by range, ranges shorter than most lines and a few lines long.
+ */
+const SPLITS = [{ jobs: 2 }, { jobs: 3 }, { jobs: 4 }, { jobs: 3, rangeBytes: 4096 }, { jobs: 2, rangeBytes: 20_000 }];
 
 function expectSameAsOneJob(args: string[], input?: Buffer): void {
   const one = report(args, 1, input);
@@ -127,7 +130,7 @@ describe('n1-report --jobs', () => {
     const one = report([file], 1);
     expect(one.code).toBe(2);
     expect(one.stderr).toMatch(/damaged\.pb: message at byte \d+: invalid OTLP protobuf/);
-    for (const jobs of [2, 3]) expect(report([file], jobs)).toEqual(one);
+    for (const jobs of [2, 3, 4]) expect(report([file], jobs)).toEqual(one);
   });
 
   it('reports the error --jobs 1 reports for a truncated file and a bad JSON line, after the units before it', () => {

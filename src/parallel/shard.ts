@@ -221,13 +221,22 @@ interface Failure {
 export const RANGE_BYTES = 4 * 1024 * 1024;
 
 /**
+ * From this many shards an uncompressed protobuf file is read apart, each message decoded by one
+ * shard for all; below it every shard reads every message and skips other shards' spans by their
+ * length. Packing and replaying half the spans cost more than skipping them at 2 shards (9.8 against
+ * 9.0 G instructions, 0.67 against 0.59 s on the lean corpus), the same at 4, less at 8 (18.3 against
+ * 19.6 G; bench/README.md).
+ */
+const FRAMES_FROM_SHARDS = 4;
+
+/**
  * Reads every file and analyses one shard of it: the shard's result, or where and why the input
  * failed. Each raw unit is decoded whole by one shard, which sends each shard its share through
  * `peers`: in an uncompressed file the units are read apart, shard r % N reading the r-th range of
- * RANGE_BYTES of JSON lines or, by the length prefixes, the r-th protobuf message (the others never
- * read them); a gzip'd file is inflated by every shard, and its JSON line u decoded by shard u % N,
- * while its protobuf messages are walked by every shard, which skips other shards' spans by their
- * length (cheaper than sending them). Units are analysed in input order, so the release keys, the
+ * RANGE_BYTES of JSON lines or, from FRAMES_FROM_SHARDS shards, by the length prefixes, the r-th
+ * protobuf message (the others never read them); a gzip'd file is inflated by every shard, and its
+ * JSON line u decoded by shard u % N, while its protobuf messages (and a plain file's, below
+ * FRAMES_FROM_SHARDS) are walked by every shard, which skips other shards' spans by their length. Units are analysed in input order, so the release keys, the
  * span clock and the first failing unit are --jobs 1's.
  */
 export async function analyseShard(
@@ -307,7 +316,7 @@ class ShardRun {
     for await (const next of readTraceUnits(path, { bytes })) {
       // Leaving the loop closes the stream (its file and buffered chunk) before the file is read apart.
       if (isRawUnit(next) && next.raw === 'json-line' && next.offset !== undefined) apart = { lines: next.offset };
-      else if (isRawUnit(next) && next.raw === 'protobuf' && next.frame !== undefined) apart = { frames: next.frame };
+      else if (isRawUnit(next) && next.raw === 'protobuf' && next.frame !== undefined && this.#shards >= FRAMES_FROM_SHARDS) apart = { frames: next.frame };
       if (apart !== undefined) break;
       const failure = await this.#read(isRawUnit(next) && next.raw === 'protobuf' ? { local: next } : next, split);
       if (failure !== undefined) return failure;
