@@ -35,8 +35,6 @@ export interface ShardedIntakeOptions {
   resourceLimits?: ResourceLimits;
   /** A shard thread stopped (a crash, its heap limit): the server cannot go on without its traces. */
   onFailure(message: string): void;
-  /** The thread's module; tests running the TypeScript sources point it at the build. */
-  script?: URL;
 }
 
 /** Splits one export's uncompressed body into one piece per shard (undefined: no spans there); undefined when it cannot be read. */
@@ -121,7 +119,8 @@ export class ShardedIntake implements ExportIntake {
       maxBufferBytes: bufferShare,
       memoryLimitBytes: memoryLimitBytes === undefined ? bufferShare + IDLE_HEAP_BYTES : Math.floor(memoryLimitBytes / n),
     };
-    const script = options.script ?? new URL('./shard-thread.js', import.meta.url);
+    // serve runs from dist/ (bin/n1lens.js), where the thread's module sits beside this one.
+    const script = new URL('./shard-thread.js', import.meta.url);
     const workers: Worker[] = [];
     const ready: Promise<void>[] = [];
     for (let index = 0; index < n; index++) {
