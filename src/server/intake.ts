@@ -171,6 +171,14 @@ export const REFUSAL_TEXT: Record<Refusal, string> = {
   memory: 'n1lens is at its memory limit (--memory-limit-mib); retry later',
 };
 
+/**
+ * The delay asked of an export refused because the spool is full: 2-6× the base delay, jittered. Traces
+ * must complete and commit before segments go, which takes longer than the buffer's turnover.
+ */
+export function spoolFullRetryMs(baseRetryMs: number, random: () => number): number {
+  return Math.round(baseRetryMs * 4 * (0.5 + random()));
+}
+
 /** The measured memory is read at most this often: V8's heap statistics walk the heap's spaces. */
 const MEMORY_SAMPLE_MS = 50;
 
@@ -413,7 +421,7 @@ export class Intake implements ExportIntake {
     }
     const spool = this.#spool;
     if (spooled?.full === true || (spooled === undefined && spool !== undefined && raw !== undefined && spool.wouldOverflow(raw.body.length))) {
-      const retryAfterMs = Math.round((this.#limits.baseRetryMs ?? 1000) * 4 * (0.5 + this.#random()));
+      const retryAfterMs = spoolFullRetryMs(this.#limits.baseRetryMs ?? 1000, this.#random);
       assembler.hold([...survey.continued, ...survey.opened], now + 2 * retryAfterMs + this.#traceWaitMs);
       this.#metrics.exportsRefused.inc({ transport, reason: 'spool_full' });
       return { ok: false, reason: 'spool_full', retryAfterMs, message: REFUSAL_TEXT.spool_full };
@@ -483,8 +491,9 @@ export class Intake implements ExportIntake {
     const session = this.startReplay();
     try {
       for (const record of this.#spool.replay()) await session.add(record);
-    } finally {
+    } catch (error) {
       session.finish();
+      throw error;
     }
     return session.finish();
   }
@@ -498,7 +507,6 @@ export class Intake implements ExportIntake {
     const totals: ReplayTotals = { exports: 0, spans: 0, skipped: 0 };
     const committed = new Map<TraceId, boolean>();
     const reopened = new Set<TraceId>();
-    let finished = false;
     return {
       add: async (record) => {
         const replayed = await this.#replayRecord(record, committed, reopened);
@@ -509,8 +517,6 @@ export class Intake implements ExportIntake {
         return true;
       },
       finish: () => {
-        if (finished) return totals;
-        finished = true;
         this.#replaying = false;
         this.#analyzer.assembler.hold(reopened, this.#now() + this.#replayWaitMs);
         if (reopened.size > 0) this.holdAfterReplay();

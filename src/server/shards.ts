@@ -13,7 +13,7 @@ import { createProtobufSplitter, splitJsonExport } from '../otlp/split.js';
 import type { Spool, SpoolEncoding } from '../spool/index.js';
 import type { DjangoSchema } from '../suggest/schema.js';
 import { inflateWithin, type CompressedBody } from './body.js';
-import { REFUSAL_TEXT, type AcceptResult, type ExportIntake, type Refusal, type ReplayTotals, type Transport } from './intake.js';
+import { REFUSAL_TEXT, spoolFullRetryMs, type AcceptResult, type ExportIntake, type Refusal, type ReplayTotals, type Transport } from './intake.js';
 import { shardedMetricsText, type MetricsJson, type ServerMetrics } from './metrics.js';
 import type { PieceResult, Settle, ShardAnalysisSettings, ShardAnswer, ShardCall, ShardLimits, ShardReplayed, ShardThreadData } from './shard-protocol.js';
 import type { WarmUpPlan } from './warm-up.js';
@@ -234,8 +234,7 @@ export class ShardedIntake implements ExportIntake {
       // Other exports may have filled it during the shards' round trip (one intake checks and appends at once).
       if (this.#spool.wouldOverflow(raw.length)) {
         unsettle();
-        const retryAfterMs = Math.round(this.#retryMs * 4 * (0.5 + Math.random()));
-        return this.#refuse(transport, { ok: false, reason: 'spool_full', retryAfterMs, message: REFUSAL_TEXT.spool_full });
+        return this.#refuse(transport, { ok: false, reason: 'spool_full', retryAfterMs: spoolFullRetryMs(this.#retryMs, Math.random), message: REFUSAL_TEXT.spool_full });
       }
       const appended = this.#spool.append(encoding, raw, compressed?.compression);
       durable = appended.durable;
