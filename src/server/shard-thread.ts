@@ -25,8 +25,9 @@ const metrics = createMetrics();
 metrics.findings.set(await store.findingCount());
 const spool = data.spooled ? new ShardSpool((segment, pieces) => answer({ id: 0, op: 'giveBack', segment, pieces })) : undefined;
 const analysis = { ...data.analysis, ...(data.schema === undefined ? {} : { links: schemaNaming(data.schema) }) };
-// The analysis settings only: the shard's share of --max-traces may be below what the warm-up sends.
-if (data.warmUp !== undefined) await warmUpIntake(analysis, data.warmUp, spool !== undefined).catch(() => undefined);
+// The analysis settings only (the shard's share of --max-traces may be below what the warm-up sends),
+// noting committed traces as the shard does.
+if (data.warmUp !== undefined) await warmUpIntake({ ...analysis, trackCommitted: true }, data.warmUp).catch(() => undefined);
 // Committed traces are noted even without a spool: a piece may be taken while another shard refuses its export, which then comes again.
 const intake = new Intake({ ...analysis, ...data.limits, store, metrics, trackCommitted: true, ...(spool === undefined ? {} : { spool }) });
 const openTraces = new Int32Array(data.openTraces);

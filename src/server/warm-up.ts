@@ -121,14 +121,13 @@ export async function warmUp(wiring: WarmUpWiring, plan: WarmUpPlan = DEFAULT_WA
 
 /**
  * The intake half of the warm-up, for a thread that has no listeners (a `serve --workers` shard):
- * the same rounds of exports straight into a throwaway Intake, protobuf and JSON.
+ * the same rounds of exports straight into a throwaway Intake made with `settings`, protobuf and
+ * JSON. A shard spools nothing itself (the serving thread does), so neither does this.
  */
-export async function warmUpIntake(settings: WarmUpWiring['intake'], plan: WarmUpPlan, withSpool: boolean): Promise<void> {
+export async function warmUpIntake(settings: WarmUpWiring['intake'], plan: WarmUpPlan): Promise<void> {
   const store = await openStore(':memory:');
-  const spoolDir = withSpool ? mkdtempSync(join(tmpdir(), 'n1lens-warm-up-')) : undefined;
-  const spool = spoolDir === undefined ? undefined : Spool.open({ dir: spoolDir });
   let clock = Date.now();
-  const intake = new Intake({ ...settings, ...(spool === undefined ? {} : { spool }), store, metrics: createMetrics(), now: () => clock, pollIntervalMs: 3_600_000 });
+  const intake = new Intake({ ...settings, store, metrics: createMetrics(), now: () => clock, pollIntervalMs: 3_600_000 });
   const exports = new SyntheticExports(clock);
   try {
     for (let round = 0; round < plan.rounds; round++) {
@@ -146,7 +145,6 @@ export async function warmUpIntake(settings: WarmUpWiring['intake'], plan: WarmU
   } finally {
     await intake.close();
     await store.close();
-    if (spoolDir !== undefined) rmSync(spoolDir, { recursive: true, force: true });
   }
 }
 
