@@ -129,7 +129,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const metrics = createMetrics();
   // The analysis settings, shared with the warm-up's throwaway intake (not the admission limits: a
   // --max-traces 2 would refuse the warm-up's exports).
-  const analysisSettings = { traceWaitMs: o.traceWaitMs, maxTraceAgeMs: 30_000, ...o.detect, ...(o.schema === undefined ? {} : { links: schemaNaming(o.schema) }) };
+  const analysisBase = { traceWaitMs: o.traceWaitMs, maxTraceAgeMs: 30_000 };
+  const analysisSettings = { ...analysisBase, ...o.detect, ...(o.schema === undefined ? {} : { links: schemaNaming(o.schema) }) };
   const limits = {
     maxOpenTraces: o.maxTraces,
     ...(o.maxBufferBytes === undefined ? {} : { maxBufferBytes: o.maxBufferBytes }),
@@ -143,7 +144,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
         shards: workers,
         db: o.db,
         storeWriterThread: o.storeWriterThread === true,
-        analysis: { traceWaitMs: o.traceWaitMs, maxTraceAgeMs: 30_000, ...pickDefined(o.detect ?? {}, ['minRepeats', 'fanoutMinCalls', 'fanoutMinShare', 'ignoreSql']) },
+        analysis: { ...analysisBase, ...pickDefined(o.detect ?? {}, ['minRepeats', 'fanoutMinCalls', 'fanoutMinShare', 'ignoreSql']) },
         limits,
         ...(o.schema === undefined ? {} : { schema: o.schema }),
         ...(spool === undefined ? {} : { spool }),
