@@ -26,11 +26,31 @@ const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
 const DIGITS = /^[0-9]+$/;
 const MAX_U64 = (1n << 64n) - 1n;
 
-/** A field by its lowerCamelCase JSON name or its snake_case proto name; null counts as absent. */
-function get(obj: JsonObject, camel: string, snake?: string): unknown {
+/** Which name a field is read by: its lowerCamelCase JSON name, else its snake_case proto name; null counts as absent. */
+export function fieldKey(obj: JsonObject, camel: string, snake?: string): string | undefined {
   const value = obj[camel];
-  if (value !== undefined && value !== null) return value;
-  return snake === undefined ? undefined : (obj[snake] ?? undefined);
+  if (value !== undefined && value !== null) return camel;
+  return snake !== undefined && obj[snake] !== undefined && obj[snake] !== null ? snake : undefined;
+}
+
+/** A field by its lowerCamelCase JSON name or its snake_case proto name (fieldKey). */
+function get(obj: JsonObject, camel: string, snake?: string): unknown {
+  const key = fieldKey(obj, camel, snake);
+  return key === undefined ? undefined : obj[key];
+}
+
+/**
+ * An id as lowercase hex of its bytes. OTLP/JSON writes hex; protobuf's own JSON mapping (Python's
+ * json_format) writes base64. Exactly 2×bytes hex digits means hex, anything else is tried as base64
+ * (16 bytes is 24 base64 characters, so the two never collide). A wrong length is left for
+ * validation to reject; an undecodable string becomes '?', which no length check accepts.
+ */
+export function idHex(value: string, bytes: number): string {
+  if (value.length === bytes * 2) {
+    const hex = lowerHex(value);
+    if (hex !== undefined) return hex;
+  }
+  return BASE64.test(value) ? Buffer.from(value, 'base64').toString('hex') : '?';
 }
 
 function fail(path: string, problem: string): never {
@@ -214,33 +234,24 @@ class OtlpJsonDecoder implements JsonDecoder {
     return `${this.#spanScope}.spans[${this.#spanIndex}]${field}`;
   }
 
-  /**
-   * An id as lowercase hex of its bytes. OTLP/JSON writes hex; protobuf's own JSON mapping (Python's
-   * json_format) writes base64. Exactly 2×bytes hex digits means hex, anything else is tried as
-   * base64 (16 bytes is 24 base64 characters, so the two never collide). A wrong length is left for
-   * validation to reject; an undecodable string becomes '?', which no length check accepts.
-   */
+  /** idHex, with the last hex ids of a kind (`memo`) remembered: a trace's spans repeat its id. */
   #readId(value: unknown, bytes: number, field: string, memo: number): string {
     if (value === undefined || value === '') return '';
     if (typeof value !== 'string') fail(this.#spanPath(field), 'is not a string');
-    if (value.length === bytes * 2) {
-      const base = memo * ID_MEMO;
-      const memoIn = this.#idMemoIn;
-      if (memo >= 0) for (let i = base; i < base + ID_MEMO; i++) if (memoIn[i] === value) return this.#idMemoOut[i]!;
-      const hex = lowerHex(value);
-      if (hex !== undefined) {
-        if (memo >= 0) {
-          const next = this.#idMemoNext;
-          const slot = base + next[memo]!;
-          memoIn[slot] = value;
-          this.#idMemoOut[slot] = hex;
-          next[memo] = (next[memo]! + 1) % ID_MEMO;
-        }
-        return hex;
-      }
+    const base = memo * ID_MEMO;
+    const memoIn = this.#idMemoIn;
+    const hexLength = value.length === bytes * 2;
+    if (memo >= 0 && hexLength) for (let i = base; i < base + ID_MEMO; i++) if (memoIn[i] === value) return this.#idMemoOut[i]!;
+    const hex = idHex(value, bytes);
+    // Only ids read as hex are kept (base64 of 2×bytes characters decodes to more bytes than that).
+    if (memo >= 0 && hexLength && hex.length === value.length) {
+      const next = this.#idMemoNext;
+      const slot = base + next[memo]!;
+      memoIn[slot] = value;
+      this.#idMemoOut[slot] = hex;
+      next[memo] = (next[memo]! + 1) % ID_MEMO;
     }
-    if (BASE64.test(value)) return Buffer.from(value, 'base64').toString('hex');
-    return '?';
+    return hex;
   }
 
   /** Unix nanoseconds into #nanosHi/#nanosLo: a decimal string (the spec) or a JSON number (common). */

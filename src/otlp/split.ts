@@ -1,4 +1,5 @@
 /** Splits one OTLP trace export into one export per trace shard, so each `serve --workers` worker gets only its traces' spans. */
+import { fieldKey, idHex } from './json.js';
 import { isObject, type JsonObject } from './json-value.js';
 import { shardOfTraceId, shardOfTraceIdBytes } from './shard.js';
 import { fail, failNumbered, truncatedNumbered, WIRE_FIXED64, WIRE_LEN, WireCursor } from './wire/cursor.js';
@@ -357,17 +358,6 @@ export function createProtobufSplitter(): ProtobufSplitter {
 // ---------------------------------------------------------------------------------------------
 // JSON
 
-/** json.ts's test for a base64 id (json.ts reads an id that is not 2×bytes hex digits as base64). */
-const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
-
-function isHex(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70))) return false;
-  }
-  return true;
-}
-
 /** The marker for a trace id json.ts would throw on (not a string): the whole request goes to shard 0. */
 const WRONG_SHAPE = -1;
 
@@ -378,18 +368,8 @@ const WRONG_SHAPE = -1;
 function jsonTraceShard(id: unknown, shards: number): number {
   if (id === undefined || id === null || id === '') return 0;
   if (typeof id !== 'string') return WRONG_SHAPE;
-  if (id.length === 32 && isHex(id)) return shardOfTraceId(id, shards);
-  if (!BASE64.test(id)) return 0;
-  const hex = Buffer.from(id, 'base64').toString('hex');
+  const hex = idHex(id, 16);
   return hex.length === 32 ? shardOfTraceId(hex, shards) : 0;
-}
-
-/** json.ts's `get`: the camelCase key unless it is absent or null, then the snake_case one. Returns the key read. */
-function keyOf(obj: JsonObject, camel: string, snake: string): string | undefined {
-  const value = obj[camel];
-  if (value !== undefined && value !== null) return camel;
-  const other = obj[snake];
-  return other !== undefined && other !== null ? snake : undefined;
 }
 
 /** obj with `key` set to `value` (in its place), and the alias json.ts would ignore beside it left out. */
@@ -424,7 +404,7 @@ export function splitJsonExport(body: Uint8Array, shards: number): (Buffer | und
   }
   if (!isObject(request)) return undefined;
   const pieces = new Array<Buffer | undefined>(shards).fill(undefined);
-  const rsKey = keyOf(request, 'resourceSpans', 'resource_spans');
+  const rsKey = fieldKey(request, 'resourceSpans', 'resource_spans');
   if (rsKey === undefined) return pieces;
   const rsList = request[rsKey];
   if (!Array.isArray(rsList)) return undefined;
@@ -436,7 +416,7 @@ export function splitJsonExport(body: Uint8Array, shards: number): (Buffer | und
     if (!isObject(rs)) return undefined;
     const resource = rs.resource;
     if (resource !== undefined && resource !== null && !isObject(resource)) return undefined;
-    const ssKey = keyOf(rs, 'scopeSpans', 'scope_spans');
+    const ssKey = fieldKey(rs, 'scopeSpans', 'scope_spans');
     if (ssKey === undefined) continue;
     const ssList = rs[ssKey];
     if (!Array.isArray(ssList)) return undefined;
@@ -449,7 +429,7 @@ export function splitJsonExport(body: Uint8Array, shards: number): (Buffer | und
       spansOf.fill(undefined);
       for (const span of spans) {
         if (!isObject(span)) return undefined;
-        const k = jsonTraceShard(span[keyOf(span, 'traceId', 'trace_id') ?? 'traceId'], shards);
+        const k = jsonTraceShard(span[fieldKey(span, 'traceId', 'trace_id') ?? 'traceId'], shards);
         if (k === WRONG_SHAPE) return undefined;
         (spansOf[k] ??= []).push(span);
       }
