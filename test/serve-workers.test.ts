@@ -259,4 +259,53 @@ describe('n1lens serve --workers', () => {
     expect(await metricOf(server, 'n1lens_requests_analysed_total')).toBe(0);
     await stop(server);
   }, 60_000);
+
+  it('stops with one line when a shard thread runs out of heap, and replays every export it acknowledged at the next start', async () => {
+    // Every thread's old generation at 64 MiB (a flag given is kept: cli/serve-thread.ts); shard 0 is
+    // then flooded with traces that stay open (no root) and statements too long for the decoder's
+    // memo, each a 100 KB string of its own, until its heap is full.
+    const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=64`.trim() };
+    const db = join(tempDir('workers-oom'), 'n1lens.db');
+    const s = spawnBin(['serve', '--http-port', '0', '--grpc-port', '0', '--db', db, '--trace-wait-ms', '200', '--workers', '2', '--no-warm-up'], { env });
+    const { http } = await servePorts(s);
+    const small = 4;
+    for (let k = 0; k < small * 3; k += 3) expect((await post(http, encodeProtobuf(exportOf(k)), PROTOBUF)).status).toBe(200);
+    const [onZero] = idsByShard(40);
+    let acknowledged = small;
+    let failed = false;
+    for (const traceId of onZero) {
+      const big = requestOf([traceId], 150);
+      const resource = big.resourceSpans[0]!;
+      resource.scopeSpans = resource.scopeSpans.slice(1);
+      resource.scopeSpans.forEach((scope, i) =>
+        scope.spans.forEach((span, j) => {
+          const statement = span.attributes.find((a) => a.key === 'db.statement');
+          if (statement !== undefined) statement.value = { stringValue: `SELECT ${i}, ${j} FROM big WHERE note = '${'x'.repeat(100_000)}'` };
+        }),
+      );
+      const status = await post(http, encodeProtobuf(big), PROTOBUF).then(
+        (res) => res.status,
+        () => 0,
+      );
+      if (status !== 200) {
+        failed = true;
+        break;
+      }
+      acknowledged++;
+    }
+    expect(failed).toBe(true);
+    expect(await s.exited).toBe(1);
+    expect(s.stderr()).toMatch(/n1lens serve: shard thread 0 stopped: its heap reached its limit; acknowledged exports are in the spool and are replayed at the next start\n/);
+    const bigAcknowledged = acknowledged - small;
+    expect(bigAcknowledged).toBeGreaterThan(0);
+    // The next start (one intake, the default heap) replays every acknowledged export whose traces were
+    // not committed: all the big ones (still open at the crash); the small ones' traces are analysed once.
+    const again = await serve(1, ['--no-warm-up'], db);
+    const replayed = /replayed (\d+) spans from (\d+) spooled exports/.exec(again.s.stderr());
+    expect(Number(replayed?.[2])).toBeGreaterThanOrEqual(bigAcknowledged);
+    expect(Number(replayed?.[1])).toBeGreaterThanOrEqual(bigAcknowledged * 150);
+    const report = await stop(again);
+    const routes = report.endpoints.filter((e) => /^w\d\/$/.test(e.endpoint.split(' ').at(-1)!));
+    expect(routes.reduce((n, e) => n + e.requests, 0)).toBe(small * 3);
+  }, 90_000);
 });
