@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * The OpenTelemetry Collector as the yardstick for `n1lens serve`: both servers pinned to the same
- * core (the Collector with GOMAXPROCS=1), the Collector as an otlp receiver (HTTP and gRPC) → nop
- * exporter that does nothing with the spans, and both driven by `load.mjs`, the load generator of
+ * core (the Collector with GOMAXPROCS=1; `--server-cpu 0,1` gives both two cores, and the Collector
+ * GOMAXPROCS=2), the Collector as an otlp receiver (HTTP and gRPC) → nop exporter that does nothing
+ * with the spans, and both driven by `load.mjs`, the load generator of
  * `serve.mjs`, alternately in the same run. Prints one JSON line: spans/s, p50/p99 and CPU of each,
  * per round, and the n1lens / Collector ratio of the rounds' medians for HTTP and for gRPC.
  *
@@ -43,6 +44,11 @@ const warmup = Number(arg('warmup', 2));
 const rounds = Number(arg('rounds', 2));
 const inflight = Number(arg('inflight', 8));
 const serverCpu = arg('server-cpu', '1');
+/** The Collector's GOMAXPROCS: as many Go threads as the servers get cores (`--server-cpu 0,1` or `0-1`: 2). */
+const serverCores = serverCpu.split(',').reduce((n, part) => {
+  const [from, to] = part.split('-').map(Number);
+  return n + (to === undefined ? 1 : to - from + 1);
+}, 0);
 const connections = Number(arg('grpc-connections', Math.max(1, inflight >> 1)));
 const only = arg('only', 'http,grpc').split(',');
 /** Paced load, spans/s (for p99 at a given rate); default: closed loop, as fast as answers come. */
@@ -135,7 +141,7 @@ service:
       exporters: [nop]
 `,
   );
-  const server = spawnServer(collectorBin, ['--config', join(dir, 'collector.yaml')], { GOMAXPROCS: '1' }, async () => {
+  const server = spawnServer(collectorBin, ['--config', join(dir, 'collector.yaml')], { GOMAXPROCS: String(serverCores) }, async () => {
     while (!((await listening(http)) && (await listening(grpc)))) await sleep(100);
     return { http, grpc };
   });

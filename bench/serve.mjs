@@ -16,8 +16,8 @@
  * protobuf or `--json`. Level 6, zlib's default, because it is the exporters' default too (confighttp
  * falls back to zlib.DefaultCompression, grpc-go's gzip codec to gzip.DefaultCompression); ~245 KB →
  * ~17 KB. Compressing costs ~1.8 ms per body, so the bodies are stamped and compressed into a pool
- * before each run (--gzip-pool, default (warmup + seconds) × 800 exports/s, or × --rate's exports/s
- * plus a tenth: ~13 s before a 6 s run); a run that spends the pool stops early and says `batchesRanOut`.
+ * before each run (--gzip-pool, default (warmup + seconds) × 1,500 exports/s, or × --rate's exports/s
+ * plus a tenth: ~25 s before a 6 s run); a run that spends the pool stops early and says `batchesRanOut`.
  * With --live-times the span times are those of when the pool was filled, seconds before they go.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
