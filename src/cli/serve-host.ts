@@ -5,16 +5,16 @@
  */
 import { DEFAULT_MAX_BUFFER_MIB, serveOnThread } from './serve-thread.js';
 
-/** --max-buffer-mib as given (`--max-buffer-mib 64` or `=64`); the serve thread itself rejects a bad value. */
-function maxBufferMib(argv: readonly string[]): number {
+/** A whole-number flag as given (`--workers 2` or `--workers=2`); the serve thread itself rejects a bad value. */
+function wholeFlag(argv: readonly string[], name: string, fallback: number): number {
   let value: string | undefined;
   argv.forEach((a, i) => {
-    if (a === '--max-buffer-mib') value = argv[i + 1];
-    else if (a.startsWith('--max-buffer-mib=')) value = a.slice('--max-buffer-mib='.length);
+    if (a === name) value = argv[i + 1];
+    else if (a.startsWith(`${name}=`)) value = a.slice(name.length + 1);
   });
   const n = Number(value);
-  return Number.isInteger(n) && n > 0 ? n : DEFAULT_MAX_BUFFER_MIB;
+  return Number.isInteger(n) && n > 0 ? n : fallback;
 }
 
 const argv = process.argv.slice(2);
-process.exitCode = await serveOnThread(argv, maxBufferMib(argv));
+process.exitCode = await serveOnThread(argv, { maxBufferMib: wholeFlag(argv, '--max-buffer-mib', DEFAULT_MAX_BUFFER_MIB), workers: wholeFlag(argv, '--workers', 1) });

@@ -11,9 +11,15 @@ describe('serveHeapLimits', () => {
 });
 
 describe('collectOnOneThread', () => {
-  it('keeps garbage collection on the serve thread on one core only, unless the user chose', () => {
+  it('keeps garbage collection on each thread when its busy threads leave no core to spare, unless the user chose', () => {
     expect(collectOnOneThread(1, [])).toBe(true);
     expect(collectOnOneThread(2, [])).toBe(false);
+    // --workers N: the thread that takes exports and N shard threads.
+    expect(collectOnOneThread(2, [], 2)).toBe(true);
+    expect(collectOnOneThread(3, [], 2)).toBe(true);
+    expect(collectOnOneThread(4, [], 2)).toBe(false);
+    expect(collectOnOneThread(8, [], 8)).toBe(true);
+    expect(collectOnOneThread(2, ['--single-threaded-gc'], 2)).toBe(false);
     expect(collectOnOneThread(1, ['--concurrent-marking'])).toBe(false);
     expect(collectOnOneThread(1, ['--no_parallel_scavenge'])).toBe(false);
     expect(collectOnOneThread(1, ['--single-threaded-gc'])).toBe(false);

@@ -43,13 +43,16 @@ export function serveHeapLimits(maxBufferMib: number, flags: readonly string[]):
 const GC_THREAD_FLAGS = ['single-threaded', 'parallel-scavenge', 'no-parallel-scavenge', 'concurrent-marking', 'no-concurrent-marking', 'parallel-marking', 'no-parallel-marking'];
 
 /**
- * Whether the serve thread should collect garbage on its own thread only: when the process may run on
- * one core (taskset, cpuset), V8's helper threads cannot run beside it, and the serve thread waits
- * for them at each scavenge's end while the scheduler shares the core out: on one pinned core, p99
- * export latency 57–80 ms instead of 93–146 ms (bench/README.md, "One core, one GC thread").
+ * Whether each thread of serve should collect its garbage alone: when its busy threads (the serve
+ * thread, and with `--workers N` the N shard threads beside it) leave no core to V8's helper
+ * threads, the helpers only take turns with them, and each collection waits for its helpers while
+ * the scheduler shares the cores out. On one pinned core, p99 export latency 57–80 ms instead of
+ * 93–146 ms; `--workers 2` on two cores, 10–20 % less CPU per span (bench/README.md, "One core, one
+ * GC thread" and "--workers 2 on two cores, one GC thread each").
  */
-export function collectOnOneThread(cores: number, flags: readonly string[]): boolean {
-  return cores === 1 && !GC_THREAD_FLAGS.some((name) => flagGiven(flags, name));
+export function collectOnOneThread(cores: number, flags: readonly string[], workers = 1): boolean {
+  const busyThreads = workers > 1 ? workers + 1 : 1;
+  return busyThreads >= cores && !GC_THREAD_FLAGS.some((name) => flagGiven(flags, name));
 }
 
 /**
@@ -90,14 +93,15 @@ export const DEFAULT_MAX_BUFFER_MIB = 256;
 
 /**
  * Runs `n1lens serve argv` (the CLI entry beside this module) on a worker thread whose heap is sized
- * for `maxBufferMib`, hands it this process's signals, and resolves with its exit code. The thread
+ * for `maxBufferMib` (and whose collections use helper threads unless `workers` leave them no core),
+ * hands it this process's signals, and resolves with its exit code. The thread
  * prints its own errors (one line, exit 2 for a bad flag or a port in use); a thread that dies on its
  * heap limit is reported here, exit 1.
  */
-export function serveOnThread(argv: string[], maxBufferMib: number): Promise<number> {
+export function serveOnThread(argv: string[], { maxBufferMib, workers }: { maxBufferMib: number; workers: number }): Promise<number> {
   const flags = nodeFlags();
   const limits = serveHeapLimits(maxBufferMib, flags);
-  if (collectOnOneThread(availableParallelism(), flags)) collectOnOneThreadFromNow();
+  if (collectOnOneThread(availableParallelism(), flags, workers)) collectOnOneThreadFromNow();
   return new Promise((resolve) => {
     const worker = new Worker(new URL('./n1lens.js', import.meta.url), { argv, resourceLimits: limits });
     let failed = false;

@@ -92,7 +92,7 @@ export function serveCommand(): Command {
       if (isMainThread && process.env[SERVE_THREAD_ENV] !== '0') {
         // The server runs on a thread of its own, with a heap sized for intake (serve-thread.ts); it
         // checks the flags again there and prints its own errors.
-        process.exitCode = await serveOnThread(process.argv.slice(2), o.maxBufferMib);
+        process.exitCode = await serveOnThread(process.argv.slice(2), { maxBufferMib: o.maxBufferMib, workers: o.workers });
         return;
       }
       if (o.traceUrl !== undefined) checkTraceUrl(o.traceUrl);
