@@ -7,7 +7,11 @@ import type { Report } from '../src/report/model.js';
 import { decodeJsonRequest } from '../src/otlp/json.js';
 import { decodeProtobufRequest, decodeProtobufRequestReference } from '../src/otlp/protobuf.js';
 import { startServer, type RunningServer } from '../src/server/serve.js';
-import { SyntheticExports } from '../src/server/warm-up.js';
+import { shardOfTraceId } from '../src/otlp/shard.js';
+import { createOtlpHttpHandler } from '../src/server/otlp-http.js';
+import { SplitWarmUpIntake } from '../src/server/shards.js';
+import { SyntheticExports, warmUp } from '../src/server/warm-up.js';
+import { Spool } from '../src/spool/index.js';
 import { tempDir, testServeOptions } from './support.js';
 
 const running: RunningServer[] = [];
@@ -103,6 +107,47 @@ describe('serve warm-up', () => {
     expect(server.warmUpError).toBeUndefined();
     expect(server.warmedUp?.requestsAnalysed).toBeGreaterThan(50);
     expect(await server.store.findingCount()).toBe(0);
+  });
+
+  it('with --workers, warms the serving thread on the split and the spool only, which is all it runs of an export', async () => {
+    const tmp = tempDir('warm-split-tmp');
+    const previousTmp = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    let split: SplitWarmUpIntake | undefined;
+    const result = await warmUp(
+      {
+        intake: { traceWaitMs: 100 },
+        httpListener: (intake, metrics) => createOtlpHttpHandler({ intake, metrics, maxBodyBytes: 4 * 1024 * 1024 }),
+        grpc: { maxReceiveBytes: 4 * 1024 * 1024 },
+        spool: true,
+        throwaway: (spool) => (split = new SplitWarmUpIntake(2, spool)),
+      },
+      { rounds: 2, exportsPerTransport: 2, requestsPerExport: 10 },
+    ).finally(() => {
+      if (previousTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = previousTmp;
+    });
+    // Ten requests per export fall to both shards: two pieces each (the JSON exports hold 2 requests).
+    expect(result.exports).toBe(10);
+    expect(split!.pieces).toBeGreaterThanOrEqual(18);
+    expect(result.requestsAnalysed).toBe(0);
+    expect(readdirSync(tmp).filter((f) => f.startsWith('n1lens-warm-up-'))).toEqual([]);
+  });
+
+  it('splits an export as the shards get it and spools it as it came', async () => {
+    const dir = tempDir('split-warm-up');
+    const spool = Spool.open({ dir });
+    const intake = new SplitWarmUpIntake(2, spool);
+    const traceIds = ['aa000000000000000000000000000001', 'aa000000000000000000000000000002', 'aa000000000000000000000000000003'];
+    expect(new Set(traceIds.map((id) => shardOfTraceId(id, 2))).size).toBe(2);
+    const body = encodeProtobuf({ resourceSpans: traceIds.map((traceId) => djangoRequest({ traceId }).resourceSpans[0]!) });
+    const result = await intake.acceptProtobuf(body, 'http');
+    expect(result.ok).toBe(true);
+    if (result.ok) await result.durable;
+    await intake.close();
+    expect(intake.pieces).toBe(2);
+    const replayed = [...Spool.open({ dir }).replay()];
+    expect(replayed.map((r) => Buffer.from(r.body))).toEqual([Buffer.from(body)]);
   });
 
   it('writes exports that protobufjs, the wire decoder and the JSON decoder read alike', () => {

@@ -15,7 +15,7 @@ import type { ResourceLimits } from 'node:worker_threads';
 import { startGrpcServer, type GrpcServer } from './grpc.js';
 import { createHttpApp } from './http.js';
 import { Intake, type ExportIntake } from './intake.js';
-import { ShardedIntake } from './shards.js';
+import { ShardedIntake, SplitWarmUpIntake } from './shards.js';
 import { createOtlpHttpHandler, isTracesExport, type RequestHandler } from './otlp-http.js';
 import { httpsOptions, readTls, type TlsFiles } from './tls.js';
 import { createMetrics, type ServerMetrics } from './metrics.js';
@@ -216,6 +216,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
           grpc: { maxReceiveBytes: o.grpcMaxReceiveBytes, ...(o.authToken === undefined ? {} : { authToken: o.authToken }) },
           ...(o.authToken === undefined ? {} : { authToken: o.authToken }),
           spool: spool !== undefined,
+          ...(workers > 1 ? { throwaway: (warmUpSpool: Spool | undefined) => new SplitWarmUpIntake(workers, warmUpSpool) } : {}),
         },
         o.warmUp === true ? DEFAULT_WARM_UP : o.warmUp,
       );

@@ -172,30 +172,11 @@ export class ShardedIntake implements ExportIntake {
     return this.#dispatch('json', body, transport, recordLine, compressed);
   }
 
-  /**
-   * Each shard's piece of an export: an export without spans, or one the split cannot read, goes
-   * whole to the first shard, whose decoder answers it as one intake would. Every piece is moved to
-   * its shard in a buffer of its own (`moved`): the split's own, else a copy. Posting a view would
-   * clone its whole buffer (a replayed record is a view of its 8 MiB segment), and moving rather than
-   * cloning took 11 % off this thread's CPU (bench/README.md). The body itself is never moved: the
-   * spool still needs it.
-   */
-  #pieces(encoding: SpoolEncoding, body: Uint8Array): { shard: number; piece: Uint8Array; moved: ArrayBuffer[] }[] {
-    const targets: { shard: number; piece: Uint8Array; moved: ArrayBuffer[] }[] = [];
-    const place = (shard: number, piece: Uint8Array): void => {
-      const own = piece !== body && ownsBuffer(piece) ? piece : new Uint8Array(piece);
-      targets.push({ shard, piece: own, moved: [own.buffer as ArrayBuffer] });
-    };
-    this.#split(encoding, body, this.#workers.length)?.forEach((piece, shard) => piece !== undefined && place(shard, piece));
-    if (targets.length === 0) place(0, body);
-    return targets;
-  }
-
   async #dispatch(encoding: SpoolEncoding, body: Uint8Array, transport: Transport, recordLine: (() => string) | undefined, compressed: CompressedBody | undefined): Promise<AcceptResult> {
     if (this.#closing) return this.#refuse(transport, { ok: false, reason: 'closing', retryAfterMs: this.#retryMs, message: REFUSAL_TEXT.closing });
     const raw = compressed?.bytes ?? body;
     const spoolFull = this.#spool?.wouldOverflow(raw.length) ?? false;
-    const targets = this.#pieces(encoding, body);
+    const targets = piecesOf(this.#split, encoding, body, this.#workers.length);
     const calls = targets.map(({ shard, piece, moved }) => {
       const id = this.#nextId++;
       return this.#call<Accepted>(shard, { id, op: 'accept', encoding, transport, body: piece, spoolFull }, moved).then((answer) => ({ shard, id, answer }));
@@ -345,7 +326,7 @@ export class ShardedIntake implements ExportIntake {
           continue;
         }
       }
-      const pieces = this.#pieces(record.encoding, body).map(({ shard, piece, moved }) => {
+      const pieces = piecesOf(this.#split, record.encoding, body, this.#workers.length).map(({ shard, piece, moved }) => {
         this.#held.set(record.segment, (this.#held.get(record.segment) ?? 0) + 1);
         const id = this.#nextId++;
         return this.#call<Extract<ShardAnswer, { op: 'done' }>>(shard, { id, op: 'replayPiece', segment: record.segment, encoding: record.encoding, body: piece }, moved);
@@ -404,6 +385,80 @@ export class ShardedIntake implements ExportIntake {
         this.#deleteGivenBack();
       }
     }
+  }
+}
+
+/** One shard's piece of an export, in a buffer of its own to move to the shard thread. */
+interface Piece {
+  shard: number;
+  piece: Uint8Array;
+  moved: ArrayBuffer[];
+}
+
+/**
+ * Each shard's piece of an export: an export without spans, or one the split cannot read, goes
+ * whole to the first shard, whose decoder answers it as one intake would. Every piece is moved to
+ * its shard in a buffer of its own (`moved`): the split's own, else a copy. Posting a view would
+ * clone its whole buffer (a replayed record is a view of its 8 MiB segment), and moving rather than
+ * cloning took 11 % off the serving thread's CPU (bench/README.md). The body itself is never moved:
+ * the spool still needs it.
+ */
+function piecesOf(split: ExportSplitter, encoding: SpoolEncoding, body: Uint8Array, shards: number): Piece[] {
+  const targets: Piece[] = [];
+  const place = (shard: number, piece: Uint8Array): void => {
+    const own = piece !== body && ownsBuffer(piece) ? piece : new Uint8Array(piece);
+    targets.push({ shard, piece: own, moved: [own.buffer as ArrayBuffer] });
+  };
+  split(encoding, body, shards)?.forEach((piece, shard) => piece !== undefined && place(shard, piece));
+  if (targets.length === 0) place(0, body);
+  return targets;
+}
+
+/**
+ * The serving thread's own part of ShardedIntake, without shard threads, for serve's start-up warm-up
+ * (warm-up.ts): each export split and its pieces made as for the shards, then spooled, so the first
+ * burst meets compiled split and spool code. Decoding and analysis are the shards' (each warms its
+ * own intake); this thread never runs them, so it no longer warms them.
+ */
+export class SplitWarmUpIntake implements ExportIntake {
+  readonly #shards: number;
+  readonly #spool: Spool | undefined;
+  readonly #split = createExportSplitter();
+  /** Pieces made, for the warm-up's figures. */
+  pieces = 0;
+
+  constructor(shards: number, spool: Spool | undefined) {
+    this.#shards = shards;
+    this.#spool = spool;
+  }
+
+  readonly openTraces = 0;
+
+  acceptProtobuf(body: Uint8Array, _transport: Transport, _recordLine?: () => string, compressed?: CompressedBody): Promise<AcceptResult> {
+    return Promise.resolve(this.#take('protobuf', body, compressed));
+  }
+
+  acceptJson(body: Buffer, _transport: Transport, _recordLine?: () => string, compressed?: CompressedBody): Promise<AcceptResult> {
+    return Promise.resolve(this.#take('json', body, compressed));
+  }
+
+  #take(encoding: SpoolEncoding, body: Uint8Array, compressed: CompressedBody | undefined): AcceptResult {
+    this.pieces += piecesOf(this.#split, encoding, body, this.#shards).length;
+    const durable = this.#spool?.append(encoding, compressed?.bytes ?? body, compressed?.compression).durable ?? Promise.resolve();
+    return { ok: true, accepted: 0, rejected: 0, message: '', durable };
+  }
+
+  replay(): Promise<ReplayTotals> {
+    return Promise.resolve({ exports: 0, spans: 0, skipped: 0 });
+  }
+
+  tick(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
+  /** Closes the spool, as every intake closes the spool it was given. */
+  async close(): Promise<void> {
+    await this.#spool?.close();
   }
 }
 

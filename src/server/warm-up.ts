@@ -51,6 +51,12 @@ export interface WarmUpWiring {
   authToken?: string;
   /** The server spools exports: so does the warm-up (the committed-trace check, the append), into a temporary directory. */
   spool?: boolean;
+  /**
+   * The throwaway intake behind the listeners, over the warm-up's spool (`serve --workers`: the
+   * serving thread's split, shards.ts SplitWarmUpIntake); an Intake with `intake`'s settings over an
+   * in-memory store when absent.
+   */
+  throwaway?: (spool: Spool | undefined) => ExportIntake;
 }
 
 export interface WarmUpResult {
@@ -63,13 +69,16 @@ export interface WarmUpResult {
 /** Runs `plan` through throwaway copies of the server's parts; resolves when they are all closed again. */
 export async function warmUp(wiring: WarmUpWiring, plan: WarmUpPlan = DEFAULT_WARM_UP): Promise<WarmUpResult> {
   const started = performance.now();
-  const store = await openStore(':memory:');
+  const store = wiring.throwaway === undefined ? await openStore(':memory:') : undefined;
   const metrics = createMetrics();
   const spoolDir = wiring.spool === true ? mkdtempSync(join(tmpdir(), 'n1lens-warm-up-')) : undefined;
   const spool = spoolDir === undefined ? undefined : Spool.open({ dir: spoolDir });
   // A clock of its own: each round's traces are complete at once, without waiting traceWaitMs.
   let clock = Date.now();
-  const intake = new Intake({ ...wiring.intake, ...(spool === undefined ? {} : { spool }), store, metrics, now: () => clock, pollIntervalMs: 3_600_000 });
+  const intake =
+    store === undefined
+      ? wiring.throwaway!(spool)
+      : new Intake({ ...wiring.intake, ...(spool === undefined ? {} : { spool }), store, metrics, now: () => clock, pollIntervalMs: 3_600_000 });
   const http = createServer(wiring.httpListener(intake, metrics));
   let grpc: Awaited<ReturnType<typeof startGrpcServer>> | undefined;
   const agent = new Agent({ keepAlive: true });
@@ -113,7 +122,7 @@ export async function warmUp(wiring: WarmUpWiring, plan: WarmUpPlan = DEFAULT_WA
     session?.destroy();
     await Promise.all([new Promise<void>((resolve) => http.close(() => resolve())), grpc?.close(0)]);
     await intake.close();
-    await store.close();
+    await store?.close();
     if (spoolDir !== undefined) rmSync(spoolDir, { recursive: true, force: true });
   }
   return { exports: sent, spans, requestsAnalysed: metricValue(await metrics.requestsAnalysed.get()), ms: performance.now() - started };
