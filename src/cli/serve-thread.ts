@@ -7,8 +7,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
+import { fullCollection } from '../server/heap.js';
 import { onShutdown, shutdownMessage } from './lifecycle.js';
 
 /** Heap sizes for the serve thread; an absent one is left to V8's flags (NODE_OPTIONS or the command line). */
@@ -77,9 +77,7 @@ const ONE_GC_THREAD_FLAGS = [
  * them, so a full collection first finishes whatever cycle is under way.
  */
 export function collectOnOneThreadFromNow(): void {
-  setFlagsFromString('--expose-gc');
-  (runInNewContext('gc') as () => void)();
-  setFlagsFromString('--no-expose-gc');
+  fullCollection();
   for (const flag of ONE_GC_THREAD_FLAGS) setFlagsFromString(flag);
 }
 

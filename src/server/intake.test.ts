@@ -295,6 +295,53 @@ describe('Intake admission behind a retrying exporter', () => {
   });
 });
 
+describe('Intake past its measured memory limit', () => {
+  it('collects garbage before refusing for memory, refuses only when that leaves it past the limit, and collects less often while it does', async () => {
+    const store = Store.open(':memory:');
+    const metrics = createMetrics();
+    let used = 0;
+    let collections = 0;
+    let collectionFrees = true;
+    const intake = new Intake({
+      store,
+      metrics,
+      traceWaitMs: 60_000,
+      maxOpenTraces: 1000,
+      memoryLimitBytes: 200,
+      memoryUsed: () => used,
+      collectGarbage: () => {
+        collections++;
+        if (collectionFrees) used = 100;
+      },
+    });
+    const exportOfTrace = (c: string): Export => exportOf(requestSpans({ traceId: c.repeat(32) }));
+    const sampled = (): Promise<void> => new Promise((r) => setTimeout(r, 60)); // past the 50 ms between samples
+    expect((await intake.acceptProtobuf(exportOfTrace('a').bytes, 'http')).ok).toBe(true);
+    // Past the limit with garbage: one collection frees it, and the export is taken.
+    used = 500;
+    await sampled();
+    expect((await intake.acceptProtobuf(exportOfTrace('b').bytes, 'http')).ok).toBe(true);
+    expect(collections).toBe(1);
+    // Past it again at once: no second collection within 2 s, so refused.
+    collectionFrees = false;
+    used = 500;
+    await sampled();
+    const refused = await intake.acceptProtobuf(exportOfTrace('c').bytes, 'http');
+    expect(refused.ok || refused.reason).toBe('memory');
+    expect(collections).toBe(1);
+    // 2 s on, a collection that frees nothing: refused, and the next one waits 4 s.
+    await new Promise((r) => setTimeout(r, 2050));
+    expect((await intake.acceptProtobuf(exportOfTrace('c').bytes, 'http')).ok).toBe(false);
+    expect(collections).toBe(2);
+    await new Promise((r) => setTimeout(r, 2050));
+    expect((await intake.acceptProtobuf(exportOfTrace('c').bytes, 'http')).ok).toBe(false);
+    expect(collections).toBe(2);
+    used = 0;
+    await intake.close();
+    store.closeSync();
+  }, 15_000);
+});
+
 describe('Intake writes', () => {
   it('analyses every poll but writes at most once per write interval, and writes everything by close', async () => {
     const store = Store.open(':memory:');
