@@ -4,7 +4,7 @@
  */
 import type { SpanRecord, TraceId } from '../otlp/span.js';
 import { isRequestSpan } from './assemble.js';
-import { RecentSpans } from './recent.js';
+import { RecentSpans, RecentTraceIds } from './recent.js';
 
 export interface AssemblerOptions {
   /** A rooted trace is complete once it has been quiet this long (clock units). Default 2000. */
@@ -128,7 +128,7 @@ export class TraceAssembler<B = SpanRecord[]> {
   readonly #buffer: TraceBuffer<B>;
   // Never re-inserted, so ordered by first span: the max-age sweep stops at the first young trace.
   readonly #byFirstSeen = new Map<TraceId, number>();
-  readonly #completed = new Set<TraceId>();
+  readonly #completed: RecentTraceIds;
   /** Trace ids touched by the add() in progress, in touch order (see #reorder). */
   readonly #touched: TraceId[] = [];
   readonly #usage = new Map<string, SourceUsage>();
@@ -154,6 +154,7 @@ export class TraceAssembler<B = SpanRecord[]> {
     this.#maxAge = options.maxTraceAgeMs ?? 30_000;
     this.#maxOpen = options.maxOpenTraces ?? 50_000;
     this.#remember = options.rememberCompleted ?? 100_000;
+    this.#completed = new RecentTraceIds(this.#remember);
   }
 
   get openTraces(): number {
@@ -213,7 +214,6 @@ export class TraceAssembler<B = SpanRecord[]> {
     for (const id of traceIds) {
       if (this.#open.has(id) || this.#completed.has(id)) continue;
       this.#completed.add(id);
-      if (this.#completed.size > this.#remember) this.#completed.delete(this.#completed.values().next().value!);
     }
   }
 
@@ -441,10 +441,6 @@ export class TraceAssembler<B = SpanRecord[]> {
     this.#open.delete(traceId);
     this.#byFirstSeen.delete(traceId);
     this.#completed.add(traceId);
-    if (this.#completed.size > this.#remember) {
-      const first = this.#completed.values().next();
-      if (!first.done) this.#completed.delete(first.value);
-    }
     this.counters.tracesCompleted++;
     this.counters.spansBuffered -= trace?.count ?? 0;
     if (trace !== undefined) {
