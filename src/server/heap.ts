@@ -18,14 +18,22 @@ export const heapAndExternal = (): number => {
 let collect: (() => void) | undefined;
 
 /**
- * A full, blocking garbage collection of this thread's heap. V8 offers one only to code run with
- * --expose-gc, so the flag is set just long enough to make a context that has its `gc`.
+ * A full, blocking garbage collection of this thread's heap; none while V8's `gc` cannot be had. V8
+ * offers it only to code run with --expose-gc, a flag of the whole process: it is set just long
+ * enough to make a context that has `gc`. Another thread (a `--workers` shard) may switch it off in
+ * between, and then this call collects nothing and the next one tries again.
  */
 export function fullCollection(): void {
-  if (collect === undefined) {
-    setFlagsFromString('--expose-gc');
-    collect = runInNewContext('gc') as () => void;
+  collect ??= exposedGc();
+  collect?.();
+}
+
+function exposedGc(): (() => void) | undefined {
+  setFlagsFromString('--expose-gc');
+  try {
+    const gc: unknown = runInNewContext('typeof gc === "function" ? gc : undefined');
+    return typeof gc === 'function' ? (gc as () => void) : undefined;
+  } finally {
     setFlagsFromString('--no-expose-gc');
   }
-  collect();
 }

@@ -329,17 +329,28 @@ describe('Intake past its measured memory limit', () => {
     const refused = await intake.acceptProtobuf(exportOfTrace('c').bytes, 'http');
     expect(refused.ok || refused.reason).toBe('memory');
     expect(collections).toBe(1);
+    const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
     // 2 s on, a collection that frees nothing: refused, and the next one waits 4 s.
-    await new Promise((r) => setTimeout(r, 2050));
+    await wait(2050);
     expect((await intake.acceptProtobuf(exportOfTrace('c').bytes, 'http')).ok).toBe(false);
     expect(collections).toBe(2);
-    await new Promise((r) => setTimeout(r, 2050));
+    await wait(2050);
     expect((await intake.acceptProtobuf(exportOfTrace('c').bytes, 'http')).ok).toBe(false);
     expect(collections).toBe(2);
+    // 4 s on, a collection that frees it: taken, and the interval is back to 2 s.
+    collectionFrees = true;
+    await wait(2050);
+    expect((await intake.acceptProtobuf(exportOfTrace('c').bytes, 'http')).ok).toBe(true);
+    expect(collections).toBe(3);
+    collectionFrees = false;
+    used = 500;
+    await wait(2050);
+    expect((await intake.acceptProtobuf(exportOfTrace('d').bytes, 'http')).ok).toBe(false);
+    expect(collections).toBe(4);
     used = 0;
     await intake.close();
     store.closeSync();
-  }, 15_000);
+  }, 25_000);
 });
 
 describe('Intake writes', () => {

@@ -382,7 +382,11 @@ export class Intake implements ExportIntake {
       this.#memory = this.#memoryUsed();
       if (this.#memory > this.#memoryLimit && now - this.#collected >= this.#collectEveryMs) {
         this.#collected = now;
-        this.#collectGarbage();
+        try {
+          this.#collectGarbage();
+        } catch {
+          // Only a chance to free memory: without it the export is refused for memory, as it was.
+        }
         this.#memory = this.#memoryUsed();
         this.#collectEveryMs = this.#memory > this.#memoryLimit ? Math.min(2 * this.#collectEveryMs, MAX_FORCED_COLLECTION_MS) : FORCED_COLLECTION_MS;
       }

@@ -75,11 +75,8 @@ export async function warmUp(wiring: WarmUpWiring, plan: WarmUpPlan = DEFAULT_WA
   const spool = spoolDir === undefined ? undefined : Spool.open({ dir: spoolDir });
   // A clock of its own: each round's traces are complete at once, without waiting traceWaitMs.
   let clock = Date.now();
-  const intake =
-    store === undefined
-      ? wiring.throwaway!(spool)
-      : new Intake({ ...wiring.intake, ...(spool === undefined ? {} : { spool }), store, metrics, now: () => clock, pollIntervalMs: 3_600_000 });
-  const http = createServer(wiring.httpListener(intake, metrics));
+  let intake: ExportIntake | undefined;
+  let http: ReturnType<typeof createServer> | undefined;
   let grpc: Awaited<ReturnType<typeof startGrpcServer>> | undefined;
   const agent = new Agent({ keepAlive: true });
   let session: ReturnType<typeof http2Connect> | undefined;
@@ -87,12 +84,17 @@ export async function warmUp(wiring: WarmUpWiring, plan: WarmUpPlan = DEFAULT_WA
   let sent = 0;
   let spans = 0;
   try {
+    intake =
+      store === undefined
+        ? wiring.throwaway!(spool)
+        : new Intake({ ...wiring.intake, ...(spool === undefined ? {} : { spool }), store, metrics, now: () => clock, pollIntervalMs: 3_600_000 });
+    const server = (http = createServer(wiring.httpListener(intake, metrics)));
     await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(0, '127.0.0.1', () => resolve());
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
     });
     grpc = await startGrpcServer({ ...wiring.grpc, intake, metrics }, '127.0.0.1', 0);
-    const httpPort = (http.address() as AddressInfo).port;
+    const httpPort = (server.address() as AddressInfo).port;
     session = http2Connect(`http://127.0.0.1:${grpc.port}`);
     session.on('error', () => undefined);
     const auth: Record<string, string> = wiring.authToken === undefined ? {} : { authorization: `Bearer ${wiring.authToken}` };
@@ -120,8 +122,10 @@ export async function warmUp(wiring: WarmUpWiring, plan: WarmUpPlan = DEFAULT_WA
   } finally {
     agent.destroy();
     session?.destroy();
-    await Promise.all([new Promise<void>((resolve) => http.close(() => resolve())), grpc?.close(0)]);
-    await intake.close();
+    const server = http;
+    await Promise.all([server === undefined ? undefined : new Promise<void>((resolve) => server.close(() => resolve())), grpc?.close(0)]);
+    // The intake closes its spool; one never made leaves the spool to close here.
+    await (intake === undefined ? spool?.close() : intake.close());
     await store?.close();
     if (spoolDir !== undefined) rmSync(spoolDir, { recursive: true, force: true });
   }
