@@ -92,9 +92,9 @@ export const DEFAULT_MAX_BUFFER_MIB = 256;
 /**
  * Runs `n1lens serve argv` (the CLI entry beside this module) on a worker thread whose heap is sized
  * for `maxBufferMib` (and whose collections use helper threads unless `workers` leave them no core),
- * hands it this process's signals, and resolves with its exit code. The thread
- * prints its own errors (one line, exit 2 for a bad flag or a port in use); a thread that dies on its
- * heap limit is reported here, exit 1.
+ * hands it this process's signals, and resolves with its exit code. The thread prints its own errors
+ * (one line, exit 2 for a bad flag or a port in use); a thread that dies on its heap limit is
+ * reported here, exit 1.
  */
 export function serveOnThread(argv: string[], { maxBufferMib, workers }: { maxBufferMib: number; workers: number }): Promise<number> {
   const flags = nodeFlags();

@@ -50,7 +50,8 @@ const OPEN_SCOPE = -3;
  * Throws OtlpDecodeError for bytes it cannot walk: a truncated varint or field, a length of 2^31 or
  * more, field number 0, a wire type that is not 0 to 5 anywhere down to the span fields, groups
  * nested deeper than the decoders take them (skipped as they skip them), or resource_spans,
- * scope_spans or spans with a wire type other than LEN. The caller then hands the whole body to shard 0, whose decoder reports it.
+ * scope_spans or spans with a wire type other than LEN. The caller then hands the whole body to
+ * shard 0, whose decoder reports it.
  */
 export type ProtobufSplitter = (body: Uint8Array, shards: number) => (Uint8Array | undefined)[];
 

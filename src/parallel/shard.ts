@@ -236,8 +236,9 @@ const FRAMES_FROM_SHARDS = 4;
  * RANGE_BYTES of JSON lines or, from FRAMES_FROM_SHARDS shards, by the length prefixes, the r-th
  * protobuf message (the others never read them); a gzip'd file is inflated by every shard, and its
  * JSON line u decoded by shard u % N, while its protobuf messages (and a plain file's, below
- * FRAMES_FROM_SHARDS) are walked by every shard, which skips other shards' spans by their length. Units are analysed in input order, so the release keys, the
- * span clock and the first failing unit are --jobs 1's.
+ * FRAMES_FROM_SHARDS) are walked by every shard, which skips other shards' spans by their length.
+ * Units are analysed in input order, so the release keys, the span clock and the first failing unit
+ * are --jobs 1's.
  */
 export async function analyseShard(
   files: readonly string[], analysis: ShardAnalysis, peers: Peers, reading: ShardReading,

@@ -146,7 +146,7 @@ export interface RawExport {
   compression?: SpoolCompression;
 }
 
-function rawExport(encoding: SpoolEncoding, body: Uint8Array, compressed: CompressedBody | undefined): RawExport {
+export function rawExport(encoding: SpoolEncoding, body: Uint8Array, compressed: CompressedBody | undefined): RawExport {
   return compressed === undefined ? { encoding, body } : { encoding, body: compressed.bytes, compression: compressed.compression };
 }
 
@@ -196,7 +196,6 @@ const MEMORY_SAMPLE_MS = 50;
  */
 const FORCED_COLLECTION_MS = 2000;
 const MAX_FORCED_COLLECTION_MS = 32_000;
-
 
 const MAX_IDLE_JSON_READERS = 4;
 

@@ -13,7 +13,7 @@ import { createProtobufSplitter, splitJsonExport } from '../otlp/split.js';
 import type { Spool, SpoolEncoding } from '../spool/index.js';
 import type { DjangoSchema } from '../suggest/schema.js';
 import { inflateWithin, type CompressedBody } from './body.js';
-import { REFUSAL_TEXT, spoolFullRetryMs, type AcceptResult, type ExportIntake, type Refusal, type ReplayTotals, type Transport } from './intake.js';
+import { rawExport, REFUSAL_TEXT, spoolFullRetryMs, type AcceptResult, type ExportIntake, type Refusal, type ReplayTotals, type Transport } from './intake.js';
 import { shardedMetricsText, type MetricsJson, type ServerMetrics } from './metrics.js';
 import type { PieceResult, Settle, ShardAnalysisSettings, ShardAnswer, ShardCall, ShardLimits, ShardReplayed, ShardThreadData } from './shard-protocol.js';
 import type { WarmUpPlan } from './warm-up.js';
@@ -174,8 +174,8 @@ export class ShardedIntake implements ExportIntake {
 
   async #dispatch(encoding: SpoolEncoding, body: Uint8Array, transport: Transport, recordLine: (() => string) | undefined, compressed: CompressedBody | undefined): Promise<AcceptResult> {
     if (this.#closing) return this.#refuse(transport, { ok: false, reason: 'closing', retryAfterMs: this.#retryMs, message: REFUSAL_TEXT.closing });
-    const raw = compressed?.bytes ?? body;
-    const spoolFull = this.#spool?.wouldOverflow(raw.length) ?? false;
+    const raw = rawExport(encoding, body, compressed);
+    const spoolFull = this.#spool?.wouldOverflow(raw.body.length) ?? false;
     const targets = piecesOf(this.#split, encoding, body, this.#workers.length);
     const calls = targets.map(({ shard, piece, moved }) => {
       const id = this.#nextId++;
@@ -213,11 +213,11 @@ export class ShardedIntake implements ExportIntake {
     let durable: Promise<void> = Promise.resolve();
     if (this.#spool !== undefined) {
       // Other exports may have filled it during the shards' round trip (one intake checks and appends at once).
-      if (this.#spool.wouldOverflow(raw.length)) {
+      if (this.#spool.wouldOverflow(raw.body.length)) {
         unsettle();
         return this.#refuse(transport, { ok: false, reason: 'spool_full', retryAfterMs: spoolFullRetryMs(this.#retryMs, Math.random), message: REFUSAL_TEXT.spool_full });
       }
-      const appended = this.#spool.append(encoding, raw, compressed?.compression);
+      const appended = this.#spool.append(raw.encoding, raw.body, raw.compression);
       durable = appended.durable;
       for (const t of taken) {
         this.#held.set(appended.segment, (this.#held.get(appended.segment) ?? 0) + 1);
@@ -250,7 +250,8 @@ export class ShardedIntake implements ExportIntake {
   /** Tells a shard where an accepted piece's export is, with its next call or after SETTLE_DELAY_MS. */
   #settle(shard: number, piece: number, segment: number | undefined): void {
     this.#settles[shard]!.push([piece, segment]);
-    this.#settleTimer ??= setTimeout(() => {
+    if (this.#settleTimer !== undefined) return;
+    this.#settleTimer = setTimeout(() => {
       this.#settleTimer = undefined;
       this.#settles.forEach((waiting, s) => waiting.length > 0 && this.#post(s, { id: 0, op: 'settle' }));
     }, SETTLE_DELAY_MS);
@@ -444,7 +445,8 @@ export class SplitWarmUpIntake implements ExportIntake {
 
   #take(encoding: SpoolEncoding, body: Uint8Array, compressed: CompressedBody | undefined): AcceptResult {
     this.pieces += piecesOf(this.#split, encoding, body, this.#shards).length;
-    const durable = this.#spool?.append(encoding, compressed?.bytes ?? body, compressed?.compression).durable ?? Promise.resolve();
+    const raw = rawExport(encoding, body, compressed);
+    const durable = this.#spool?.append(raw.encoding, raw.body, raw.compression).durable ?? Promise.resolve();
     return { ok: true, accepted: 0, rejected: 0, message: '', durable };
   }
 
