@@ -336,7 +336,8 @@ describe('readJsonLineRange', () => {
   test("reads, over every split into ranges, each line readTraceUnits reads, once, at its offset", async () => {
     const whole: { offset?: number; bytes: string }[] = [];
     for await (const unit of readTraceUnits(file)) if ('raw' in unit && unit.raw === 'json-line') whole.push({ offset: unit.offset, bytes: unit.bytes.toString() });
-    expect(whole).toHaveLength(3); // the first line is decoded to tell the format
+    expect(whole).toHaveLength(4); // the first line too: parsed to tell the format, then handed on as its bytes
+    expect(whole[0]!.offset).toBe(0);
     const from = whole[0]!.offset!;
     for (const size of [1, 7, 100, 1000, lines[1]!.length, text.length]) {
       const got: { offset?: number; bytes: string }[] = [];
@@ -422,7 +423,7 @@ describe('ReadTraceFileOptions.bytes', () => {
     })();
     // The cut third line is what --jobs 1 would have met had it read the file at that moment (its decode then fails).
     expect(error).toBeUndefined();
-    expect(raws).toEqual([lines[1], lines[2]!.slice(0, 10)]);
+    expect(raws).toEqual([lines[0], lines[1], lines[2]!.slice(0, 10)]);
     const ranged = await readJsonLineRange(file, lines[0]!.length + 1, bytes, { bytes });
     expect(ranged.map((u) => u.bytes.toString())).toEqual([lines[1], lines[2]!.slice(0, 10)]);
     const requests = [djangoRequest({ repeats: 3 }), djangoRequest({ repeats: 4 })];

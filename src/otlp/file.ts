@@ -601,7 +601,9 @@ async function* readJson(ctx: Context, decode: DecodeAt): AsyncGenerator<TraceUn
   };
   let lineNo = 0;
   let first: Buffer | null;
+  let offset: number;
   do {
+    offset = reader.offset;
     first = await reader.line(ctx.maxJsonBytes, tooLong(lineNo + 1));
     lineNo++;
   } while (first !== null && isBlank(first));
@@ -615,7 +617,10 @@ async function* readJson(ctx: Context, decode: DecodeAt): AsyncGenerator<TraceUn
     firstError = err as Error;
   }
   if (firstError === undefined) {
-    yield decode(parsed, file, lineNo, ctx.json);
+    // Parsed only to tell JSON lines from a document: in raw mode an OTLP line goes on as its bytes,
+    // read like every line after it, not decoded a second way (and, cold, more slowly).
+    if (ctx.raw && decode === decodeAt && otlpObject(parsed, file, lineNo)) yield jsonLineUnit(ctx, first, lineNo, offset);
+    else yield decode(parsed, file, lineNo, ctx.json);
     yield* readJsonLines(ctx, lineNo, tooLong, decode);
     return;
   }
@@ -638,9 +643,14 @@ async function* readJsonLines(
     if (line === null) return;
     lineNo++;
     if (isBlank(line)) continue;
-    if (raw) yield ctx.at === '' ? { raw: 'json-line', bytes: line, file: ctx.file, line: lineNo, offset } : { raw: 'json-line', bytes: line, file: ctx.file, line: lineNo };
+    if (raw) yield jsonLineUnit(ctx, line, lineNo, offset);
     else yield decode(parseLine(ctx.file, line, lineNo), ctx.file, lineNo, ctx.json);
   }
+}
+
+/** A JSON line as its bytes; `offset`, where it starts in the file, only kept on an uncompressed one. */
+function jsonLineUnit(ctx: Context, bytes: Buffer, line: number, offset: number): RawUnit {
+  return ctx.at === '' ? { raw: 'json-line', bytes, file: ctx.file, line, offset } : { raw: 'json-line', bytes, file: ctx.file, line };
 }
 
 function parseLine(file: string, line: Buffer, lineNo: number): unknown {
@@ -715,14 +725,22 @@ function isBlank(line: Buffer): boolean {
   return true;
 }
 
+/**
+ * Whether `parsed` is a JSON object with an OTLP request's keys (false for anything else decodeAt
+ * reports on); throws decodeAt's error for an object with keys and none of them OTLP's.
+ */
+function otlpObject(parsed: unknown, file: string, line: number): boolean {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return false;
+  const keys = Object.keys(parsed);
+  if (keys.length > 0 && !keys.some((k) => OTLP_KEYS.has(k))) {
+    throw new TraceFileError(file, notTraceData(`this looks like ${describeObjectKeys(keys)}`), { line });
+  }
+  return keys.length > 0;
+}
+
 /** An OTLP request; a JSON object without resourceSpans is some other file, never an empty batch. */
 function decodeAt(parsed: unknown, file: string, line: number, json: JsonDecoder): DecodedBatch {
-  if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
-    const keys = Object.keys(parsed);
-    if (keys.length > 0 && !keys.some((k) => OTLP_KEYS.has(k))) {
-      throw new TraceFileError(file, notTraceData(`this looks like ${describeObjectKeys(keys)}`), { line });
-    }
-  }
+  otlpObject(parsed, file, line);
   try {
     return json.decodeValue(parsed);
   } catch (err) {
