@@ -306,7 +306,7 @@ class ShardRun {
 
   /**
    * One file, unit by unit as every shard reads it, until it shows an uncompressed file whose units
-   * can be read apart: JSON lines by byte range (after the first line, which tells the format) or
+   * can be read apart: JSON lines by byte range (from the first line, once it has told the format) or
    * length-delimited protobuf messages by their length prefixes.
    */
   async #file(path: string, file: number): Promise<Failure | undefined> {
