@@ -4,6 +4,7 @@ import { countMax, countQuantile, durationQuantile } from './histogram.js';
 import type { CascadeRollup, EndpointRollup } from './rollup.js';
 import { mostCommonLocation, type LocationTally } from './location.js';
 import type { CodeLocation, FindingKind } from './types.js';
+import { compareText } from './order.js';
 
 export interface EndpointDetectOptions {
   /** warm_up: with at least 3 requests, a cascade seen in fewer than this share of them is warm-up. Default 0.5. */
@@ -178,7 +179,7 @@ export function detectEndpoint(rollup: EndpointRollup, options: EndpointDetectOp
   }
 
   // Ties break on kind and fingerprint so live (store) and offline reports list findings identically.
-  return findings.sort((a, b) => b.wastedMs - a.wastedMs || a.kind.localeCompare(b.kind) || a.fingerprint.localeCompare(b.fingerprint));
+  return findings.sort((a, b) => b.wastedMs - a.wastedMs || compareText(a.kind, b.kind) || compareText(a.fingerprint, b.fingerprint));
 }
 
 function located(tally: LocationTally | undefined): { location?: CodeLocation } {

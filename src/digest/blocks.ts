@@ -3,6 +3,7 @@ import type { Report, ReportEndpoint } from '../report/model.js';
 import { KIND_LABEL, formatLocation, int, ms, serviceFindingFigures, wrapCode } from '../report/text.js';
 import { HOUR_MS, MINUTE_MS, formatPeriod } from '../report/period.js';
 import type { DigestInput } from './source.js';
+import { compareText } from '../detect/order.js';
 
 /**
  * Slack's documented limits, enforced here rather than hoped for. Slack rejects a message over a hard
@@ -201,7 +202,7 @@ function prepare(input: DigestInput, options: BlocksOptions): Context {
   const where = window !== undefined ? ` (last ${window})` : period.source !== undefined ? `, ${clip(period.source, 200)}` : '';
   const ranked = input.report.endpoints
     .filter((e) => e.findings.length > 0)
-    .sort((a, b) => wasted(b) - wasted(a) || b.wastedMsPerRequest * b.requests - a.wastedMsPerRequest * a.requests || a.endpoint.localeCompare(b.endpoint));
+    .sort((a, b) => wasted(b) - wasted(a) || b.wastedMsPerRequest * b.requests - a.wastedMsPerRequest * a.requests || compareText(a.endpoint, b.endpoint));
   return {
     input,
     who,

@@ -6,6 +6,7 @@
 import type { FindingKind } from '../detect/types.js';
 import type { Report, ReportFinding } from './model.js';
 import { findingSignature } from './signature.js';
+import { compareText } from '../detect/order.js';
 
 /** `acknowledged`: known, a fix is planned. `ignored`: accepted as it is. Both mute the finding until `expires`. */
 export type AcknowledgementState = 'acknowledged' | 'ignored';
@@ -74,6 +75,6 @@ export function acknowledgementsBaseline(acks: readonly Acknowledgement[], nowMs
       reason: `${a.state}: ${a.reason}`.replace(/: $/, ''),
       ...(a.expires === undefined ? {} : { expires: a.expires }),
     }))
-    .sort((a, b) => a.endpoint.localeCompare(b.endpoint) || a.kind.localeCompare(b.kind) || a.table.localeCompare(b.table) || a.signature.localeCompare(b.signature));
+    .sort((a, b) => compareText(a.endpoint, b.endpoint) || compareText(a.kind, b.kind) || compareText(a.table, b.table) || compareText(a.signature, b.signature));
   return { n1lensBaseline: 1, findings };
 }

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { FindingKind } from '../detect/types.js';
 import type { Report } from './model.js';
+import { compareText } from '../detect/order.js';
 
 export interface BaselineEntry {
   signature: string;
@@ -88,7 +89,7 @@ export function baselineFromReport(report: Report, previous?: Baseline): Baselin
       });
     }
   }
-  findings.sort((a, b) => a.endpoint.localeCompare(b.endpoint) || a.kind.localeCompare(b.kind) || a.table.localeCompare(b.table) || a.signature.localeCompare(b.signature));
+  findings.sort((a, b) => compareText(a.endpoint, b.endpoint) || compareText(a.kind, b.kind) || compareText(a.table, b.table) || compareText(a.signature, b.signature));
   return { n1lensBaseline: 1, findings };
 }
 

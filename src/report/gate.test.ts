@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { analyseFiles } from '../cli/report.js';
+import type { RollupSet } from '../detect/rollup.js';
 import { baselineFromReport, BaselineError, parseBaseline, type Baseline } from './baseline.js';
 import { judge } from './gate.js';
 import { renderGithubCommands, renderGithubSummary } from './github.js';
@@ -8,8 +9,9 @@ import { buildReport, type Report } from './model.js';
 
 const fixture = new URL('../otlp/testdata/django-sqlite-stable-semconv.otlp.pb', import.meta.url).pathname;
 let report: Report;
+let rollups: RollupSet;
 beforeAll(async () => {
-  const { rollups } = await analyseFiles([fixture], { minRepeats: 5 });
+  ({ rollups } = await analyseFiles([fixture], { minRepeats: 5 }));
   report = buildReport(rollups.values());
 });
 
@@ -52,6 +54,19 @@ describe('gate verdict', () => {
     expect(verdict.overBudget).toBe(true);
     const wasted = judge(report, { maxFindings: 0, today, endpoints: [{ match: 'GET dashboard/', maxFindings: 6, maxWastedMs: 0.1 }] });
     expect(wasted.breaches.map((b) => b.limit)).toEqual(['max-wasted-ms']);
+  });
+
+  it('orders endpoints that tie, and baseline entries, by code unit: the same files on every machine, whatever its locale', () => {
+    // localeCompare put b before B (en-US), and ä before z (de-DE) or after it (sv-SE).
+    const names = ['GET ä/', 'GET z/', 'GET b/', 'GET B/'];
+    const dashboardRollup = [...rollups.values()].find((r) => r.endpoint === 'GET dashboard/')!;
+    const tied = buildReport(names.map((endpoint) => ({ ...dashboardRollup, endpoint })));
+    expect(tied.endpoints.map((e) => e.endpoint)).toEqual(['GET B/', 'GET b/', 'GET z/', 'GET ä/']);
+    const entries = baselineFromReport({
+      ...report,
+      endpoints: names.map((endpoint, i) => ({ ...dashboard(), endpoint, findings: [{ ...dashboard().findings[0]!, signature: String(i).padStart(16, '0') }] })),
+    }).findings;
+    expect(entries.map((f) => f.endpoint)).toEqual(['GET B/', 'GET b/', 'GET z/', 'GET ä/']);
   });
 
   it('keeps reasons and expiry dates when a baseline is re-written', () => {

@@ -15,6 +15,7 @@ import type { DjangoSchema } from '../suggest/schema.js';
 import { SchemaIndex, unknownNames } from '../suggest/validate.js';
 import { wagtailSuggestion } from '../suggest/profiles/wagtail.js';
 import { findingSignature } from './signature.js';
+import { compareText } from '../detect/order.js';
 
 export interface ReportFinding {
   kind: FindingKind;
@@ -284,7 +285,7 @@ const findingsWaste = (e: Ranked): number => e.findings.reduce((sum, f) => sum +
 
 /** Report order: wasted DB time (per request × traffic), then the findings' own waste, then the name. */
 export function byWaste(a: Ranked, b: Ranked): number {
-  return b.wastedMsPerRequest * b.requests - a.wastedMsPerRequest * a.requests || findingsWaste(b) - findingsWaste(a) || a.endpoint.localeCompare(b.endpoint);
+  return b.wastedMsPerRequest * b.requests - a.wastedMsPerRequest * a.requests || findingsWaste(b) - findingsWaste(a) || compareText(a.endpoint, b.endpoint);
 }
 
 /** The findings an endpoint's report lists: detected, less ignored tables and those under minWastedMs per request. */
@@ -462,7 +463,7 @@ function withProfiled(combined: string, profiled: readonly { model: string; code
 }
 
 function sortedKeys(counts: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
+  return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => compareText(a, b)));
 }
 
 /** connection_pressure per service (highest share of max_connections first), then dead views by route. */
@@ -474,10 +475,10 @@ export function buildServiceFindings(options: ReportOptions): ServiceFinding[] {
     if (p === null) continue;
     pressures.push({ kind: 'connection_pressure', service: rollup.service, subject: rollup.service, suggestion: suggestConnectionFix(p), connectionPressure: p });
   }
-  pressures.sort((a, b) => b.connectionPressure!.peakConnections - a.connectionPressure!.peakConnections || a.service.localeCompare(b.service));
+  pressures.sort((a, b) => b.connectionPressure!.peakConnections - a.connectionPressure!.peakConnections || compareText(a.service, b.service));
   out.push(...pressures);
   const order = { dead: 0, periodic: 1, no_traffic_yet: 2, unseen_in_file: 3 } as const;
-  const views = [...(options.deadViews ?? [])].sort((a, b) => order[a.status] - order[b.status] || a.route.localeCompare(b.route));
+  const views = [...(options.deadViews ?? [])].sort((a, b) => order[a.status] - order[b.status] || compareText(a.route, b.route));
   for (const v of views) {
     const location: CodeLocation = { view: v.view };
     if (v.file !== undefined) location.file = v.file;

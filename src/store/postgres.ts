@@ -56,6 +56,7 @@ import {
   type StoredEndpoint,
   type StoredFinding,
 } from './store.js';
+import { compareText } from '../detect/order.js';
 
 /** Held while migrating, so instances starting together migrate once. */
 const MIGRATION_LOCK = 0x6e316c656e73; // "n1lens"
@@ -196,7 +197,7 @@ export class PostgresStore extends Store {
       if (e === undefined) endpointSpan.set(k, { service: r.service, endpoint: r.endpoint, first: r.firstSeenMs, last: r.lastSeenMs });
       else Object.assign(e, { first: Math.min(e.first, r.firstSeenMs), last: Math.max(e.last, r.lastSeenMs) });
     }
-    const eps = [...endpointSpan.values()].sort((a, b) => compare(key(a.service, a.endpoint), key(b.service, b.endpoint)));
+    const eps = [...endpointSpan.values()].sort((a, b) => compareText(key(a.service, a.endpoint), key(b.service, b.endpoint)));
     const endpointIds = new Map<string, number>();
     const epRows = await c.query<{ id: number; service: string; endpoint: string }>(
       `INSERT INTO endpoints (service, endpoint, first_seen_ms, last_seen_ms)
@@ -215,7 +216,7 @@ export class PostgresStore extends Store {
         if (!statements.has(x.fingerprint)) statements.set(x.fingerprint, { sql: x.sql, facts: JSON.stringify(x.facts) });
       }
     }
-    const fps = [...statements.keys()].sort(compare);
+    const fps = [...statements.keys()].sort(compareText);
     if (fps.length > 0) {
       await c.query(
         `INSERT INTO statements (fingerprint, sql, facts) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT (fingerprint) DO NOTHING`,
@@ -235,7 +236,7 @@ export class PostgresStore extends Store {
         else Object.assign(f, { link: moreCompleteLink(link, f.link) ? link : f.link, first: Math.min(f.first, r.firstSeenMs), last: Math.max(f.last, r.lastSeenMs) });
       }
     }
-    const findingList = [...findings.entries()].sort(([a], [b]) => compare(a, b)).map(([, f]) => f);
+    const findingList = [...findings.entries()].sort(([a], [b]) => compareText(a, b)).map(([, f]) => f);
     const findingIds = new Map<string, number>();
     if (findingList.length > 0) {
       const res = await c.query<{ id: number; endpoint_id: number; fingerprint: string }>(
@@ -302,7 +303,7 @@ export class PostgresStore extends Store {
     }
     for (const [grain, sums] of [[HOUR_ROWS, hoursRows], [MINUTE_ROWS, minuteRows]] as const) {
       if (sums.size === 0) continue;
-      const rows = [...sums.entries()].sort(([a], [b]) => compare(a, b)).map(([, v]) => v);
+      const rows = [...sums.entries()].sort(([a], [b]) => compareText(a, b)).map(([, v]) => v);
       const t = grain.connections;
       await c.query(
         `INSERT INTO ${t} (service, ${grain.key}, db_requests, observable_requests, opened)
@@ -313,7 +314,7 @@ export class PostgresStore extends Store {
       );
     }
     if (secondsRows.size > 0) {
-      const rows = [...secondsRows.entries()].sort(([a], [b]) => compare(a, b)).map(([, v]) => v);
+      const rows = [...secondsRows.entries()].sort(([a], [b]) => compareText(a, b)).map(([, v]) => v);
       await c.query(
         `INSERT INTO connection_seconds (service, instance, second, held, held_ms, db_ms, opened)
          SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[], $7::bigint[])
@@ -695,13 +696,12 @@ async function lockAndMerge<D, R extends object>(
 }
 
 const key = (...parts: string[]): string => parts.join('\u0000');
-const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 function compareKeys(a: Key, b: Key): number {
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;
     const y = b[i]!;
-    const d = typeof x === 'number' && typeof y === 'number' ? x - y : compare(String(x), String(y));
+    const d = typeof x === 'number' && typeof y === 'number' ? x - y : compareText(String(x), String(y));
     if (d !== 0) return d;
   }
   return 0;

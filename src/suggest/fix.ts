@@ -7,6 +7,7 @@ import type { Naming } from './naming.js';
 import { addsNothing, chainCalls, django } from './profiles/django.js';
 import { profileFor } from './profiles/index.js';
 import type { FixSite, QuerysetFix } from './profiles/types.js';
+import { compareText } from '../detect/order.js';
 
 export type SuggestionMethod =
   | 'select_related'
@@ -315,7 +316,7 @@ function siteOf(where: FixWhere, cascades: readonly CascadeShape[], naming: Nami
   const site: FixSite = { ...where, naming };
   const views = new Map<string, number>();
   for (const c of cascades) if (c.location?.view !== undefined) views.set(c.location.view, (views.get(c.location.view) ?? 0) + 1);
-  const view = [...views].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0];
+  const view = [...views].sort((a, b) => b[1] - a[1] || compareText(a[0], b[0]))[0]?.[0];
   if (site.view === undefined && view !== undefined) site.view = view;
   const located = cascades.map((c) => c.location).filter((l) => l?.function !== undefined);
   const framework = located.find((l) => /(Serializer|Admin)\.\w+$/.test(l!.function!)) ?? located[0];
