@@ -84,6 +84,15 @@ describe('n1-report --jobs', () => {
     expect(one.code).toBe(2);
     expect(one.stderr).toContain('line 35');
     for (const { jobs, rangeBytes } of SPLITS) expect(report([bad], jobs, undefined, rangeBytes), `--jobs ${jobs} ranges ${rangeBytes}`).toEqual(one);
+    // A byte order mark before the first line, which the ranges then start at: read, and its error reported.
+    const bom = join(dir, 'ranges-bom.jsonl');
+    writeFileSync(bom, `\ufeff${lines.join('\n')}\n`);
+    expectSameAsOneJob([bom]);
+    const bomBad = join(dir, 'ranges-bom-bad.jsonl');
+    writeFileSync(bomBad, `\ufeff{"resourceSpans": 5}\n${lines.join('\n')}\n`);
+    const bomOne = report([bomBad], 1);
+    expect(bomOne.stderr).toContain('line 1: resourceSpans is not an array');
+    for (const { jobs, rangeBytes } of SPLITS) expect(report([bomBad], jobs, undefined, rangeBytes), `--jobs ${jobs} ranges ${rangeBytes}`).toEqual(bomOne);
   }, 120_000);
 
   it('gives the --jobs 1 report when JSON lines hold refused spans and spans naming their trace twice', () => {

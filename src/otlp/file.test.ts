@@ -348,6 +348,23 @@ describe('readJsonLineRange', () => {
     }
   });
 
+  test('reads the first line after a byte order mark at its offset, as readTraceUnits does (--jobs lost it)', async () => {
+    const bom = join(dir, 'ranges-bom.jsonl');
+    writeFileSync(bom, `\ufeff${text}`);
+    const whole: { offset?: number; bytes: string }[] = [];
+    for await (const unit of readTraceUnits(bom)) if ('raw' in unit && unit.raw === 'json-line') whole.push({ offset: unit.offset, bytes: unit.bytes.toString() });
+    expect(whole).toHaveLength(4);
+    expect(whole[0]).toEqual({ offset: 3, bytes: lines[0] });
+    const size = Buffer.byteLength(text) + 3;
+    for (const step of [1, 2, 3, 100, size]) {
+      const got: { offset?: number; bytes: string }[] = [];
+      for (let start = 3; start < size; start += step) {
+        for (const unit of await readJsonLineRange(bom, start, start + step)) got.push({ offset: unit.offset, bytes: unit.bytes.toString() });
+      }
+      expect(got, `ranges of ${step}`).toEqual(whole);
+    }
+  });
+
   test('refuses a line past maxJsonBytes, naming where it starts; errorAtUnit gives the error readTraceUnits throws there', async () => {
     const max = lines[1]!.length - 1;
     const second = text.indexOf(lines[1]!);

@@ -337,10 +337,12 @@ export async function readJsonLineRange(path: string, from: number, to: number, 
   try {
     const end = opts.bytes ?? Infinity;
     const readAt = (position: number, length: number): Promise<Buffer> => readFully(handle, Buffer.allocUnsafe(Math.max(0, Math.min(length, end - position))), position);
-    // Bytes from `base` on; the byte before `from` tells whether a line starts at `from`.
-    const base = Math.max(0, from - 1);
+    // Bytes from `base` on. A line starts at `from` when it is the file's start, follows a newline,
+    // or follows the byte order mark the file starts with (readTraceUnits skips it).
+    const base = from === BOM_BYTES ? 0 : Math.max(0, from - 1);
     let buf = await readAt(base, to - base);
-    let start = from === 0 || buf[0] === NEWLINE ? from : base + buf.indexOf(NEWLINE) + 1;
+    const lineAtFrom = from === 0 || buf[from - base - 1] === NEWLINE || (from === BOM_BYTES && startsWithBom(buf));
+    let start = lineAtFrom ? from : base + buf.indexOf(NEWLINE, from - base) + 1;
     if (from > 0 && start === base) return []; // no newline in range: every line here started before it
     const units: Extract<RawUnit, { raw: 'json-line' }>[] = [];
     while (start < to) {
@@ -549,9 +551,7 @@ function gunzipReader(raw: ByteReader, file: string, cleanups: (() => void)[]): 
 async function sniff(reader: ByteReader): Promise<'json' | 'json-array' | 'json-scalar' | 'bare-protobuf' | 'delimited-protobuf' | 'blank'> {
   let i = 0;
   // Skip a UTF-8 byte order mark: some editors write one.
-  if ((await reader.ensure(3)) && reader.buf[0] === 0xef && reader.buf[1] === 0xbb && reader.buf[2] === 0xbf) {
-    reader.take(3);
-  }
+  if ((await reader.ensure(BOM_BYTES)) && startsWithBom(reader.buf)) reader.take(BOM_BYTES);
   const first = reader.buf[0];
   for (;;) {
     if (!(await reader.ensure(i + 1))) return 'blank';
@@ -719,6 +719,10 @@ async function* readJsonDocuments(
     depth.newlines = 0;
   }
 }
+
+/** A UTF-8 byte order mark: EF BB BF. */
+const BOM_BYTES = 3;
+const startsWithBom = (b: Uint8Array): boolean => b.length >= BOM_BYTES && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf;
 
 function isBlank(line: Buffer): boolean {
   for (const byte of line) if (!isSpace(byte)) return false;
