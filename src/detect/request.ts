@@ -4,7 +4,7 @@ import type { NormalizedSql, SqlFacts } from '../sql/types.js';
 import { DB_STRIDE, dbColumnsOf } from '../traces/compact.js';
 import type { ColumnRequest, Request } from '../traces/request.js';
 import { splitCatchAll } from './catch-all.js';
-import { OBSERVABLE_SYSTEMS } from './connections.js';
+import { OBSERVABLE_SYSTEMS, type ConnectionUse } from './connections.js';
 import { conventionLinks, type TableLinks } from './links.js';
 import { locationOfExecutions, requestControllerOf } from './location.js';
 import { createStatementMemo, type Normalizer, type StatementMemo } from './statements.js';
@@ -182,6 +182,75 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
   return { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil };
 }
 
+/** A RequestAnalysis's fields apart from its timeline and the optional ones. */
+type AnalysisFields = Omit<RequestAnalysis, 'timeline' | 'instance' | 'client'>;
+
+/**
+ * What analyseColumns gives, its timeline built on first read. Made so that every analysis keeps one
+ * fast map: an object literal with a getter (and any getter closing over its own variables) is made
+ * in dictionary mode, which made every later read of its fields (the rollups', the store's) a hash
+ * lookup. The timeline stays an own, enumerable property (spreads and JSON see it), through one
+ * shared accessor pair.
+ */
+class ColumnAnalysis implements RequestAnalysis {
+  readonly traceId: string;
+  readonly endpoint: string;
+  readonly service: string;
+  declare instance?: string;
+  declare client?: string;
+  readonly startMs: number;
+  readonly durationMs: number;
+  readonly dbSpans: number;
+  readonly dbMs: number;
+  readonly noise: Record<string, number>;
+  readonly cascades: Cascade[];
+  readonly uses: FingerprintUse[];
+  readonly outbound: OutboundSummary;
+  readonly connection: ConnectionUse | null;
+  declare timeline: TimelineEntry[];
+  #timeline: TimelineEntry[] | undefined;
+  /** What the timeline is built from: the kept spans' column indices and statements, and the columns. */
+  readonly #kept: readonly number[];
+  readonly #keptAt: readonly SeenStatement[];
+  readonly #cols: readonly number[];
+
+  static readonly #timelineProperty: PropertyDescriptor = {
+    enumerable: true,
+    configurable: true,
+    get(this: ColumnAnalysis): TimelineEntry[] {
+      const cols = this.#cols;
+      const keptAt = this.#keptAt;
+      return (this.#timeline ??= this.#kept.map((j, i) => ({
+        offsetMs: cols[j * DB_STRIDE]! - this.startMs,
+        durationMs: cols[j * DB_STRIDE + 1]!,
+        fingerprint: keptAt[i]!.n.fingerprint,
+      })));
+    },
+    set(this: ColumnAnalysis, value: TimelineEntry[]): void {
+      this.#timeline = value;
+    },
+  };
+
+  constructor(fields: AnalysisFields, kept: readonly number[], keptAt: readonly SeenStatement[], cols: readonly number[]) {
+    this.traceId = fields.traceId;
+    this.endpoint = fields.endpoint;
+    this.service = fields.service;
+    this.startMs = fields.startMs;
+    this.durationMs = fields.durationMs;
+    this.dbSpans = fields.dbSpans;
+    this.dbMs = fields.dbMs;
+    this.noise = fields.noise;
+    this.cascades = fields.cascades;
+    this.uses = fields.uses;
+    this.outbound = fields.outbound;
+    this.connection = fields.connection;
+    this.#kept = kept;
+    this.#keptAt = keptAt;
+    this.#cols = cols;
+    Object.defineProperty(this, 'timeline', ColumnAnalysis.#timelineProperty);
+  }
+}
+
 /**
  * analyseRequest over a request whose DB spans are still in their trace's columns (the Analyzer's
  * path): one pass over the spans, no object per span. The timeline, which only a finding's example
@@ -260,42 +329,34 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
     uses.push(use);
   }
 
-  let timeline: TimelineEntry[] | undefined;
-  const requestStart = request.startMs;
-  const analysis: RequestAnalysis = {
-    traceId: request.traceId,
-    endpoint: splitCatchAll(request.endpoint, request.path, () => keptAt.map((s) => s.n)),
-    service: request.service,
-    startMs: request.startMs,
-    durationMs: request.durationMs,
-    dbSpans: kept.length,
-    dbMs,
-    noise,
-    cascades,
-    uses,
-    outbound: summariseOutbound(request, options.fanoutMinCalls ?? 3, options.fanoutMinShare ?? 0.5),
-    get timeline(): TimelineEntry[] {
-      timeline ??= kept.map((j, i) => ({
-        offsetMs: cols[j * DB_STRIDE]! - requestStart,
-        durationMs: cols[j * DB_STRIDE + 1]!,
-        fingerprint: keptAt[i]!.n.fingerprint,
-      }));
-      return timeline;
+  const analysis = new ColumnAnalysis(
+    {
+      traceId: request.traceId,
+      endpoint: splitCatchAll(request.endpoint, request.path, () => keptAt.map((s) => s.n)),
+      service: request.service,
+      startMs: request.startMs,
+      durationMs: request.durationMs,
+      dbSpans: kept.length,
+      dbMs,
+      noise,
+      cascades,
+      uses,
+      outbound: summariseOutbound(request, options.fanoutMinCalls ?? 3, options.fanoutMinShare ?? 0.5),
+      connection:
+        order.length === 0
+          ? null
+          : {
+              opened,
+              observable: OBSERVABLE_SYSTEMS.has(db.dbSystems.get(order[0]!)),
+              heldFromMs: cols[order[0]! * DB_STRIDE]!,
+              heldUntilMs: heldUntil,
+              dbMs: connectionMs,
+            },
     },
-    set timeline(value: TimelineEntry[]) {
-      timeline = value;
-    },
-    connection:
-      order.length === 0
-        ? null
-        : {
-            opened,
-            observable: OBSERVABLE_SYSTEMS.has(db.dbSystems.get(order[0]!)),
-            heldFromMs: cols[order[0]! * DB_STRIDE]!,
-            heldUntilMs: heldUntil,
-            dbMs: connectionMs,
-          },
-  };
+    kept,
+    keptAt,
+    cols,
+  );
   if (request.instance !== undefined) analysis.instance = request.instance;
   if (request.client !== undefined) analysis.client = request.client;
   return analysis;
