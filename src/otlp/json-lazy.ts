@@ -247,16 +247,23 @@ class LazyReader implements LazyJsonReader {
 
   // The current span.
   readonly #folder = new AttributeFolder();
-  /** The current attribute's value for the folder (a statement's comment lands in #comment). */
-  readonly #source: AttributeSource = ((reader: LazyReader): AttributeSource => ({
-    value(statementLike: boolean) {
-      reader.#comment = '';
-      return reader.#value(statementLike);
-    },
-    get comment() {
-      return reader.#comment;
-    },
-  }))(this);
+  /**
+   * The current attribute's value for the folder (a statement's comment lands in #comment, then in
+   * `comment`). A data property, not a getter: V8 makes an object literal with a getter in
+   * dictionary mode, and the folder reads this one for every attribute it keeps.
+   */
+  readonly #source: AttributeSource = ((reader: LazyReader): AttributeSource => {
+    const source = {
+      comment: '',
+      value(statementLike: boolean): string | undefined {
+        reader.#comment = '';
+        const value = reader.#value(statementLike);
+        source.comment = reader.#comment;
+        return value;
+      },
+    };
+    return source;
+  })(this);
   #comment = '';
   #nanosHi = 0;
   #nanosLo = 0;
