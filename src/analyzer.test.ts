@@ -95,3 +95,36 @@ describe('Analyzer.addMessage', () => {
     expect(analyzer.poll(3).map((a) => a.traceId)).toEqual([spans[0]!.span.traceId]);
   });
 });
+
+describe('Analyzer.flushEach', () => {
+  /** An analyzer holding `traces` open traces of one request each (three DB spans), nothing released. */
+  function holding(traces: number): Analyzer {
+    const analyzer = new Analyzer({ traceWaitMs: 1e9, maxOpenTraces: 1e6 });
+    const spans = Array.from({ length: traces }, (_, t) =>
+      djangoRequest({ traceId: t.toString(16).padStart(32, '0').replace(/^0/, 'a'), repeats: 3, semconv: 'stable', service: 'recruit', startNs: 1_700_000_000_000_000_000n + BigInt(t) * 1_000_000n }),
+    );
+    for (const request of spans) analyzer.addMessage(createWireDecoder(), encodeProtobuf(request), () => 0);
+    return analyzer;
+  }
+
+  it('hands over what flush gives, in the same order, a slice of traces at a time', () => {
+    const expected = holding(150).flush().map((a) => a.traceId);
+    const slices: string[][] = [];
+    holding(150).flushEach((analyses) => slices.push(analyses.map((a) => a.traceId)));
+    expect(slices.flat()).toEqual(expected);
+    expect(expected).toHaveLength(150);
+    expect(slices.map((s) => s.length)).toEqual([64, 64, 22]);
+  });
+
+  it('takes the traces a damaged message evicted, with no trace left open', () => {
+    const analyzer = new Analyzer({ maxOpenTraces: 1 });
+    const spans = spansOf();
+    analyzer.addMessage(createWireDecoder(), message(spans.slice(0, 4)), () => 1);
+    const second = message(spans.slice(4, 10));
+    expect(() => analyzer.addMessage(createWireDecoder(), second.subarray(0, second.length - 3), () => 2)).toThrow(/truncated/);
+    analyzer.assembler.flush();
+    const taken: string[] = [];
+    analyzer.flushEach((analyses) => taken.push(...analyses.map((a) => a.traceId)));
+    expect(taken).toEqual([spans[0]!.span.traceId]);
+  });
+});

@@ -21,6 +21,9 @@ export interface AnalyzerOptions extends AssemblerOptions, DetectOptions {
 }
 
 /** Buffers spans into traces and analyses each request of a trace once the trace completes. */
+/** Traces analysed together by Analyzer.flushEach. */
+const FLUSH_SLICE = 64;
+
 export class Analyzer {
   /** Open traces, kept in columns (traces/compact.ts) so buffered spans stay small. */
   readonly assembler: TraceAssembler<CompactTrace>;
@@ -88,6 +91,20 @@ export class Analyzer {
   /** Analyses everything still buffered (end of input, shutdown). */
   flush(): RequestAnalysis[] {
     return this.#analyse(this.assembler.flush());
+  }
+
+  /**
+   * `flush` a slice of traces at a time, each slice's analyses handed to `take` before the next
+   * slice is analysed. A file's end releases every open trace at once (up to the trace wait's worth
+   * of spans): analyses taken as they come die young, where analyses held until the last one is
+   * made are all copied by the young generation's collections.
+   */
+  flushEach(take: (analyses: RequestAnalysis[]) => void): void {
+    const traces = this.assembler.flush();
+    let i = 0;
+    // At least once: #analyse also takes the traces a damaged message evicted.
+    do take(this.#analyse(traces.slice(i, i + FLUSH_SLICE)));
+    while ((i += FLUSH_SLICE) < traces.length);
   }
 
   #analyse(traces: CompletedTrace<CompactTrace>[]): RequestAnalysis[] {
@@ -182,7 +199,7 @@ export class OfflineAnalysis {
 
   /** Analyses what is still buffered and returns the rollups. */
   finish(): RollupSet {
-    this.#take(this.analyzer.flush());
+    this.analyzer.flushEach((analyses) => this.#take(analyses));
     return this.rollups;
   }
 

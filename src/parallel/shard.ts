@@ -96,7 +96,7 @@ export class ShardAnalysis {
 
   /** Releases everything still buffered (end of input) and hands over the rollups. */
   finish(): ShardResult {
-    this.#take(3 * this.#units + FLUSHED, this.analyzer.flush());
+    this.analyzer.flushEach((analyses) => this.#take(3 * this.#units + FLUSHED, analyses));
     return { rollups: this.#rollups.toShard(), connections: this.#connections, lateSpans: this.analyzer.assembler.counters.lateSpans };
   }
 
