@@ -116,6 +116,26 @@ describe('Analyzer.flushEach', () => {
     expect(slices.map((s) => s.length)).toEqual([64, 64, 22]);
   });
 
+  it('takes the traces a damaged message evicted first, then the open ones, as flush does', () => {
+    const run = (finish: (analyzer: Analyzer) => string[]): string[] => {
+      const analyzer = new Analyzer({ maxOpenTraces: 1, traceWaitMs: 1e9 });
+      const spans = spansOf();
+      analyzer.addMessage(createWireDecoder(), message(spans.slice(0, 4)), () => 1);
+      const second = message(spans.slice(4, 10));
+      expect(() => analyzer.addMessage(createWireDecoder(), second.subarray(0, second.length - 3), () => 2)).toThrow(/truncated/);
+      return finish(analyzer);
+    };
+    const flushed = run((analyzer) => analyzer.flush().map((a) => a.traceId));
+    const taken = run((analyzer) => {
+      const ids: string[] = [];
+      analyzer.flushEach((analyses) => ids.push(...analyses.map((a) => a.traceId)));
+      return ids;
+    });
+    expect(taken).toEqual(flushed);
+    expect(taken.length).toBeGreaterThan(1);
+    expect(taken[0]).toBe(spansOf()[0]!.span.traceId);
+  });
+
   it('takes the traces a damaged message evicted, with no trace left open', () => {
     const analyzer = new Analyzer({ maxOpenTraces: 1 });
     const spans = spansOf();

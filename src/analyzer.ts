@@ -20,10 +20,10 @@ export interface AnalyzerOptions extends AssemblerOptions, DetectOptions {
   onRelease?: (traceId: string) => void;
 }
 
-/** Buffers spans into traces and analyses each request of a trace once the trace completes. */
 /** Traces analysed together by Analyzer.flushEach. */
 const FLUSH_SLICE = 64;
 
+/** Buffers spans into traces and analyses each request of a trace once the trace completes. */
 export class Analyzer {
   /** Open traces, kept in columns (traces/compact.ts) so buffered spans stay small. */
   readonly assembler: TraceAssembler<CompactTrace>;

@@ -4,7 +4,6 @@
  * for any trace, timelines included.
  */
 import fc from 'fast-check';
-import { setFlagsFromString } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import { SpanKind, type SpanRecord } from '../otlp/span.js';
 import { createSqlNormalizer } from '../sql/index.js';
@@ -186,24 +185,6 @@ describe('analysis straight from the columns', () => {
     analysis!.timeline = [];
     expect(analysis!.timeline).toEqual([]);
     expect(JSON.parse(JSON.stringify({ ...analysis, timeline: undefined })).dbSpans).toBe(3);
-  });
-
-  it('gives analyses that share one fast map, with the timeline an own property that spreads and JSON see', () => {
-    // V8's own predicates: an analysis in dictionary mode made every read of its fields a hash lookup.
-    setFlagsFromString('--allow-natives-syntax');
-    const fastProperties = new Function('o', 'return %HasFastProperties(o)') as (o: object) => boolean;
-    const sameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: object, b: object) => boolean;
-    const [first, second] = ['00000000000000aa', '00000000000000ab'].map((root) => {
-      const compact = new CompactTrace();
-      compact.add({ traceId: T, spanId: root, parentSpanId: '', name: 'GET dashboard/', kind: SpanKind.SERVER, startMs: 100, endMs: 200, service: 'recruit', httpRoute: 'dashboard/', httpMethod: 'GET' });
-      compact.add({ traceId: T, spanId: `${root.slice(0, 14)}b0`, parentSpanId: root, name: 'q', kind: SpanKind.CLIENT, startMs: 110, endMs: 111, service: 'recruit', dbSystem: 'postgresql', dbStatement: AUTH_USER });
-      return assembleColumns(compact).map((r) => analyseColumns(r, createSqlNormalizer()))[0]!;
-    });
-    expect(fastProperties(first!)).toBe(true);
-    expect(sameMap(first!, second!)).toBe(true);
-    expect(Object.keys(first!)).toContain('timeline');
-    expect({ ...first! }.timeline).toEqual([{ offsetMs: 10, durationMs: 1, fingerprint: expect.any(String) }]);
-    expect(JSON.parse(JSON.stringify(first)).timeline).toHaveLength(1);
   });
 });
 

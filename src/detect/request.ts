@@ -206,9 +206,12 @@ class ColumnAnalysis implements RequestAnalysis {
   readonly cascades: Cascade[];
   readonly uses: FingerprintUse[];
   readonly outbound: OutboundSummary;
-  readonly connection: ConnectionUse | null;
   declare timeline: TimelineEntry[];
+  // Assigned after timeline is defined, so the keys come in RequestAnalysis's order.
+  declare connection: ConnectionUse | null;
   #timeline: TimelineEntry[] | undefined;
+  /** The request's start, as the offsets were measured from when the analysis was made. */
+  readonly #start: number;
   /** What the timeline is built from: the kept spans' column indices and statements, and the columns. */
   readonly #kept: readonly number[];
   readonly #keptAt: readonly SeenStatement[];
@@ -221,7 +224,7 @@ class ColumnAnalysis implements RequestAnalysis {
       const cols = this.#cols;
       const keptAt = this.#keptAt;
       return (this.#timeline ??= this.#kept.map((j, i) => ({
-        offsetMs: cols[j * DB_STRIDE]! - this.startMs,
+        offsetMs: cols[j * DB_STRIDE]! - this.#start,
         durationMs: cols[j * DB_STRIDE + 1]!,
         fingerprint: keptAt[i]!.n.fingerprint,
       })));
@@ -243,11 +246,12 @@ class ColumnAnalysis implements RequestAnalysis {
     this.cascades = fields.cascades;
     this.uses = fields.uses;
     this.outbound = fields.outbound;
-    this.connection = fields.connection;
+    this.#start = fields.startMs;
     this.#kept = kept;
     this.#keptAt = keptAt;
     this.#cols = cols;
     Object.defineProperty(this, 'timeline', ColumnAnalysis.#timelineProperty);
+    this.connection = fields.connection;
   }
 }
 
