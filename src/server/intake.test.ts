@@ -358,9 +358,9 @@ describe('Intake writes', () => {
     const store = Store.open(':memory:');
     const record = store.record.bind(store);
     const writes: number[] = [];
-    store.record = async (analyses, committed) => {
+    store.record = async (analyses, committed, rows) => {
       writes.push(analyses.length);
-      return record(analyses, committed);
+      return record(analyses, committed, rows);
     };
     const intake = new Intake({ store, metrics: createMetrics(), traceWaitMs: 30, pollIntervalMs: 10, writeIntervalMs: 300 });
     let sent = 0;
@@ -377,6 +377,48 @@ describe('Intake writes', () => {
     expect(whileRunning).toBeGreaterThanOrEqual(1);
     expect(whileRunning).toBeLessThanOrEqual(5);
     expect(writes.reduce((n, w) => n + w, 0)).toBe(sent);
+    store.closeSync();
+  });
+});
+
+describe('Intake writes after a failed write', () => {
+  it("writes a failed write's requests again with those analysed while it was out: none lost, none counted twice", async () => {
+    const store = Store.open(':memory:');
+    const record = store.record.bind(store);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const writing = new Promise<void>((resolve) => (entered = resolve));
+    let calls = 0;
+    store.record = async (analyses, committed, rows) => {
+      if (calls++ === 0) {
+        entered();
+        await gate;
+        throw new Error('database is locked');
+      }
+      return record(analyses, committed, rows);
+    };
+    const clock = { now: 1_000_000 };
+    const intake = new Intake({ store, metrics: createMetrics(), traceWaitMs: 100, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD });
+    const sendTrace = async (traceId: string): Promise<void> => {
+      expect((await intake.acceptProtobuf(exportOf(requestSpans({ traceId })).bytes, 'http')).ok).toBe(true);
+    };
+    await sendTrace('a'.repeat(32));
+    clock.now += 1000;
+    // Analyses a and writes it; the write waits at the gate, then fails.
+    const failing = intake.tick();
+    await writing;
+    await sendTrace('b'.repeat(32));
+    clock.now += 1000;
+    // Analyses b while that write is out: b's rows are built apart from a's.
+    const during = intake.tick();
+    release();
+    expect(await failing).toBe(false);
+    await during;
+    expect(await intake.tick()).toBe(true);
+    expect(calls).toBe(2);
+    expect((await store.report()).summary.requests).toBe(2);
+    await intake.close();
     store.closeSync();
   });
 });

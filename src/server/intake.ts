@@ -9,6 +9,7 @@ import { createLazyJsonReader, type LazyJsonReader, type LazyJsonScan, type Span
 import { createWireDecoder, type SinkBatch, type WireDecoder } from '../otlp/wire/decoder.js';
 import type { DecodedBatch, SpanRecord, SpanSink, TraceId } from '../otlp/span.js';
 import { SegmentPins, type Spool, type SpoolCompression, type SpoolEncoding, type SpoolRecord } from '../spool/index.js';
+import type { RowBatchBuilder } from '../store/rows.js';
 import type { Store } from '../store/store.js';
 import { estimateDbSpanBytes, estimateSpanBytes, type BatchSurvey } from '../traces/assembler.js';
 import { decideAdmission, fullness, retryDelayMs, type Admission, type AdmissionLimits, type RefusalReason } from '../traces/admission.js';
@@ -231,6 +232,11 @@ export class Intake implements ExportIntake {
   #lastPrune = 0;
   #lastFindingsGauge = Number.NEGATIVE_INFINITY;
   #pending: RequestAnalysis[] = [];
+  /**
+   * The rows of #pending, rolled up as each analysis is taken (Store.rowBuilder); undefined while a
+   * failed write's analyses are back in #pending without them (the next write makes them again).
+   */
+  #pendingRows: RowBatchBuilder | undefined;
   #timer: NodeJS.Timeout | undefined;
   /** The timer's ticks write at most this often (see IntakeOptions.writeIntervalMs). */
   readonly #writeEveryMs: number;
@@ -726,10 +732,12 @@ export class Intake implements ExportIntake {
   #take(analyses: RequestAnalysis[]): void {
     if (analyses.length === 0) return;
     this.#metrics.requestsAnalysed.inc(analyses.length);
+    if (this.#pending.length === 0) this.#pendingRows = this.#store.rowBuilder();
     for (const a of analyses) {
       for (const rule in a.noise) this.#metrics.noiseDropped.inc({ rule }, a.noise[rule]!);
       this.#pending.push(a);
     }
+    this.#pendingRows?.add(analyses);
   }
 
   /** Writes the pending analyses in one transaction; true when nothing is left pending. */
@@ -746,16 +754,19 @@ export class Intake implements ExportIntake {
     // time. Same polls and transactions as before, so the CPU cost is the same (unlike smaller slices).
     if (!this.#closed) await nextTurn();
     const batch = this.#pending;
+    const rows = this.#pendingRows;
     const released = this.#released;
     this.#pending = [];
+    this.#pendingRows = undefined;
     this.#released = [];
     const nowMs = this.#now();
     try {
-      await this.#store.record(batch, this.#trackCommitted ? { traceIds: released, nowMs } : undefined);
+      await this.#store.record(batch, this.#trackCommitted ? { traceIds: released, nowMs } : undefined, rows);
     } catch {
       // The database is unreachable or failed the transaction: nothing of it was written. Keep the
       // batch for the next tick; the spool keeps its exports, so even a crash now loses nothing.
       this.#pending = batch.concat(this.#pending);
+      this.#pendingRows = undefined;
       this.#released = released.concat(this.#released);
       this.#metrics.storeWriteFailures.inc();
       return false;

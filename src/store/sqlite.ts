@@ -199,12 +199,13 @@ export class SqliteStore extends Store {
    * calls this from its intake), then written in one transaction: on the writer thread when there is
    * one, here otherwise.
    */
-  async record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces): Promise<void> {
+  async record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces, built?: RowBatchBuilder): Promise<void> {
     const traceIds = committed === undefined ? undefined : { traceIds: [...new Set(committed.traceIds)], nowMs: committed.nowMs };
     let counted = analyses;
     const known: string[] = [];
     for (;;) {
-      const rows = counted.length === 0 ? undefined : await this.#rowsYielding(counted);
+      const rows =
+        counted.length === 0 ? undefined : counted === analyses && built !== undefined ? await this.#finishYielding(built) : await this.#rowsYielding(counted);
       const again = this.#writer === undefined ? this.writeRowsSync(rows, traceIds, known) : await this.#writer.write(rows, traceIds, known);
       if (again.length === 0) return;
       // Another write committed some of these traces first: nothing was written; count the rest.
@@ -216,14 +217,20 @@ export class SqliteStore extends Store {
 
   /** The batch's rows, built ROWS_SLICE requests at a time, then summed, with the event loop let through in between. */
   async #rowsYielding(analyses: readonly RequestAnalysis[]): Promise<RowBatch> {
-    const nowMs = this.now();
-    const builder = new RowBatchBuilder(nowMs, minuteHorizon(nowMs));
+    const builder = this.rowBuilder();
     for (let i = 0; i < analyses.length; i += ROWS_SLICE) {
       if (i > 0) await nextTurn();
       builder.add(analyses.slice(i, i + ROWS_SLICE));
     }
-    // Summing the batch (its hours, examples, route traffic) and the transaction are stretches of their
-    // own, 10-40 ms each for a second's requests on a busy core: exports waiting go in between.
+    return this.#finishYielding(builder);
+  }
+
+  /**
+   * Sums a batch's rows. Summing (its hours, examples, route traffic) and the transaction are
+   * stretches of their own, 10-40 ms each for a second's requests on a busy core: exports waiting go
+   * in between.
+   */
+  async #finishYielding(builder: RowBatchBuilder): Promise<RowBatch> {
     await nextTurn();
     const rows = builder.finish();
     await nextTurn();
