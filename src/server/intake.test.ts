@@ -382,7 +382,7 @@ describe('Intake writes', () => {
 });
 
 describe('Intake writes after a failed write', () => {
-  it("writes a failed write's requests again with those analysed while it was out: none lost, none counted twice", async () => {
+  it("writes a failed write's requests again with those analysed while it was out and after: none lost, none counted twice", async () => {
     const store = Store.open(':memory:');
     const record = store.record.bind(store);
     let release!: () => void;
@@ -390,13 +390,14 @@ describe('Intake writes after a failed write', () => {
     let entered!: () => void;
     const writing = new Promise<void>((resolve) => (entered = resolve));
     let calls = 0;
-    store.record = async (analyses, committed, rows) => {
-      if (calls++ === 0) {
+    let failWrites = true;
+    store.record = async (analyses, committed, built) => {
+      if (++calls === 1) {
         entered();
         await gate;
-        throw new Error('database is locked');
       }
-      return record(analyses, committed, rows);
+      if (failWrites) throw new Error('database is locked');
+      return record(analyses, committed, built);
     };
     const clock = { now: 1_000_000 };
     const intake = new Intake({ store, metrics: createMetrics(), traceWaitMs: 100, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD });
@@ -410,14 +411,19 @@ describe('Intake writes after a failed write', () => {
     await writing;
     await sendTrace('b'.repeat(32));
     clock.now += 1000;
-    // Analyses b while that write is out: b's rows are built apart from a's.
+    // Analyses b while that write is out (its rows apart from a's), then waits for that write.
     const during = intake.tick();
+    await new Promise((resolve) => setImmediate(resolve));
     release();
     expect(await failing).toBe(false);
-    await during;
+    expect(await during).toBe(false);
+    // a and b are pending again; c is analysed before the next write, which takes all three.
+    failWrites = false;
+    await sendTrace('c'.repeat(32));
+    clock.now += 1000;
     expect(await intake.tick()).toBe(true);
     expect(calls).toBe(2);
-    expect((await store.report()).summary.requests).toBe(2);
+    expect((await store.report()).summary.requests).toBe(3);
     await intake.close();
     store.closeSync();
   });

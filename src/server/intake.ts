@@ -737,7 +737,13 @@ export class Intake implements ExportIntake {
       for (const rule in a.noise) this.#metrics.noiseDropped.inc({ rule }, a.noise[rule]!);
       this.#pending.push(a);
     }
-    this.#pendingRows?.add(analyses);
+    try {
+      this.#pendingRows?.add(analyses);
+    } catch (error) {
+      // Rows that miss some of #pending must never be written: the next write makes them afresh.
+      this.#pendingRows = undefined;
+      throw error;
+    }
   }
 
   /** Writes the pending analyses in one transaction; true when nothing is left pending. */

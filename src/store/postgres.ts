@@ -152,8 +152,6 @@ export class PostgresStore extends Store {
   async record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces, built?: RowBatchBuilder): Promise<void> {
     const ids = committed === undefined ? [] : [...new Set(committed.traceIds)].sort();
     if (analyses.length === 0 && ids.length === 0) return;
-    // Summed once: a transaction retried after a serialization failure writes the same rows again.
-    let builtRows: RowBatch | undefined;
     await this.#transaction(async (c) => {
       let counted = analyses;
       if (committed !== undefined && ids.length > 0) {
@@ -170,7 +168,7 @@ export class PostgresStore extends Store {
       }
       if (counted.length > 0) {
         const nowMs = this.now();
-        await this.#write(c, counted === analyses && built !== undefined ? (builtRows ??= built.finish()) : rowBatch(counted, nowMs, minuteHorizon(nowMs)));
+        await this.#write(c, counted === analyses && built !== undefined ? built.finish() : rowBatch(counted, nowMs, minuteHorizon(nowMs)));
       }
     });
   }

@@ -4,7 +4,7 @@ import { RollupSet } from '../detect/rollup.js';
 import { APPLICATIONS, DASHBOARD_ROW, loop, requestOf } from '../detect/testing.js';
 import { HOUR_MS, MINUTE_MS } from '../report/period.js';
 import { createSqlNormalizer } from '../sql/index.js';
-import { rowBatch } from './rows.js';
+import { rowBatch, RowBatchBuilder } from './rows.js';
 
 const T0 = Date.UTC(2026, 11, 3, 18, 0, 0);
 
@@ -50,6 +50,19 @@ describe('rowBatch', () => {
     expect(figures(hour)).toEqual(figures(whole));
     const connections = batch.hours[0]!.connections;
     expect(connections.map((c) => [c.service, c.dbRequests, c.opened])).toEqual([...whole.connections.values()].map((c) => [c.service, c.dbRequests, c.opened]));
+  });
+
+  it('sums once: finish() gives the same rows again (a retried transaction writes them twice) and takes no request after', () => {
+    const all = analyses();
+    const builder = new RowBatchBuilder(T0 + HOUR_MS, T0 - 48 * HOUR_MS);
+    builder.add(all.slice(0, 10));
+    builder.add(all.slice(10));
+    const first = builder.finish();
+    expect(builder.finish()).toBe(first);
+    const hour = new RollupSet();
+    for (const r of first.hours[0]!.endpoints) hour.merge(r);
+    expect(hour.values().reduce((n, r) => n + r.requests, 0)).toBe(all.length);
+    expect(() => builder.add(all.slice(0, 1))).toThrow(/after finish/);
   });
 
   it('writes no minute rows for requests past the minute horizon, and still their hour rows', () => {

@@ -163,6 +163,8 @@ export class RowBatchBuilder {
   readonly #hours = new Map<number, RollupSet>();
   readonly #minutes = new Map<number, RollupSet>();
   readonly #analyses: RequestAnalysis[] = [];
+  /** The rows, once summed: summing merges the minutes into their hours, which must happen once. */
+  #finished: RowBatch | undefined;
 
   constructor(nowMs: number, minuteHorizon: number) {
     this.#nowMs = nowMs;
@@ -170,6 +172,7 @@ export class RowBatchBuilder {
   }
 
   add(analyses: readonly RequestAnalysis[]): void {
+    if (this.#finished !== undefined) throw new Error('RowBatchBuilder.add after finish');
     for (const a of analyses) {
       // Minute rows only where they are kept: an old trace file loaded now would write rows pruned at once.
       // A request is added to one rollup, its minute's; finish() sums the minutes into their hours.
@@ -179,7 +182,12 @@ export class RowBatchBuilder {
     }
   }
 
+  /** The batch's rows; the same object on every call. */
   finish(): RowBatch {
+    return (this.#finished ??= this.#sum());
+  }
+
+  #sum(): RowBatch {
     // Rollups add: an hour's delta is the sum of its minutes' (a write covers a few minutes at most), at
     // the cost of a merge per endpoint instead of a second RollupSet.add per request.
     for (const [start, minute] of this.#minutes) {

@@ -267,13 +267,18 @@ describe.each(backends)('%s store', (_name, open) => {
   it('writes the rows built as the requests came (rowBuilder) as it makes them itself, and makes them again when a trace was committed already', async () => {
     const built = await open();
     const made = await open();
-    const analyses = [dashboard(1, T0 + 10), dashboard(2, T0 + HOUR + 10, 30), dashboard(3, T0 + HOUR + 20, 10)];
+    // Within the last 48 h on the stores' clock, so minute rows are written and summed into hours too.
+    const recent = Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR;
+    const analyses = [dashboard(1, recent + 10), dashboard(2, recent + HOUR + 10, 30), dashboard(3, recent + HOUR + 60_020, 10)];
     const rows = built.rowBuilder();
     rows.add(analyses.slice(0, 1));
     rows.add(analyses.slice(1));
     await built.record(analyses, undefined, rows);
     await made.record(analyses);
     expect(await built.report()).toEqual(await made.report());
+    const byMinute = { sinceMs: recent, byMinute: true };
+    expect((await built.rollups(byMinute)).map((r) => r.requests)).toEqual([3]);
+    expect(await built.rollups(byMinute)).toEqual(await made.rollups(byMinute));
     const examples = async (store: Store) => Promise.all([...(await store.findingIds()).values()].map(async (id) => (await store.finding(id))?.example));
     expect(await examples(built)).toEqual(await examples(made));
 

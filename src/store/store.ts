@@ -130,10 +130,10 @@ export abstract class Store {
   }
 
   /**
-   * The rows of a coming record(), to be built as its requests are analysed (serve's intake): each
-   * request is rolled up while its analysis is still in the CPU's caches, about a third cheaper than
-   * a second's worth rolled up at the write (bench/README.md), and the write has only the sums left.
-   * On this store's clock, taken when the batch starts.
+   * The rows of a coming record(), built as its requests are analysed (serve's intake): each request
+   * is rolled up while its analysis is fresh rather than a second later, which measured cheaper in
+   * process (bench/README.md), and the write has only the sums left. On this store's clock, taken
+   * when the batch starts.
    */
   rowBuilder(): RowBatchBuilder {
     const nowMs = this.now();
@@ -144,11 +144,11 @@ export abstract class Store {
    * Adds analysed requests in one transaction, merging into the hourly rows they fall in (and the
    * minute rows, for requests within the last 48 h; older minute rows are pruned meanwhile). With
    * `committed`, also notes those traces as done in the same transaction; a trace another writer (or
-   * an earlier run) already committed is not counted again. `rows`: a rowBuilder() given exactly
+   * an earlier run) already committed is not counted again. `built`: a rowBuilder() given exactly
    * `analyses`, in order, whose rows are written unless some traces are not counted (they are then
    * made again from the analyses).
    */
-  abstract record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces, rows?: RowBatchBuilder): Promise<void>;
+  abstract record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces, built?: RowBatchBuilder): Promise<void>;
   /** Which of these traces have a committed analysis (not yet pruned): their spans are not new. */
   abstract committed(traceIds: readonly string[]): Promise<Set<string>>;
   /** Forgets committed traces noted before `beforeMs`. */
