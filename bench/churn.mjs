@@ -7,7 +7,9 @@
  * Each run is a child process under `--trace-gc-nvp`; figures are sums over the GCs of the measured
  * passes (after two warm-up passes): V8's `allocated`, `promoted`, `new_space_survived`, pause
  * times, and the CPU per span. With `--ab <checkout>`, runs of this checkout's dist and the other's
- * alternate. `--hold-ms` (default 1000): how long each tick's analyses are held.
+ * alternate. `--hold-ms` (default 1000): how long each tick's analyses are held. `--trace-wait-ms`
+ * (default 2000) and `--spans-per-s` (default 100k): the trace wait and the virtual clock's rate,
+ * which together set how many spans the open traces hold.
  *
  *   node bench/churn.mjs /tmp/corpora/django.pb [--ab /tmp/base-main] [--runs 3] [--passes 6] [--node-flags '--single-threaded-gc']
  */
@@ -24,10 +26,10 @@ const arg = (name, fallback) => {
 const corpus = process.argv[2] ?? '/tmp/corpora/django.pb';
 const here = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-if (process.argv.includes('--child')) await child(arg('child'), Number(arg('passes', 6)), Number(arg('hold-ms', 1000)));
+if (process.argv.includes('--child')) await child(arg('child'), Number(arg('passes', 6)), Number(arg('hold-ms', 1000)), Number(arg('trace-wait-ms', 2000)), Number(arg('spans-per-s', 100_000)));
 else parent();
 
-async function child(root, passes, holdMs) {
+async function child(root, passes, holdMs, traceWaitMs, spansPerS) {
   const { Analyzer } = await import(pathToFileURL(`${root}/dist/analyzer.js`).href);
   const { createWireDecoder } = await import(pathToFileURL(`${root}/dist/otlp/wire/decoder.js`).href);
   const { decodeProtobufRequest } = await import(pathToFileURL(`${root}/dist/otlp/protobuf.js`).href);
@@ -42,7 +44,7 @@ async function child(root, passes, holdMs) {
   // The stamper's offsets of every trace id; the bytes are re-stamped in place, no copy per message.
   const templates = batchStamper(source, source.length).templates;
   for (const s of source) s.spans = s.spans.length;
-  const analyzer = new Analyzer({ traceWaitMs: 2000 });
+  const analyzer = new Analyzer({ traceWaitMs });
   const decoder = createWireDecoder();
   let now = 0;
   let nextTick = 250;
@@ -59,7 +61,7 @@ async function child(root, passes, holdMs) {
     const delta = ((pass * 0x9e3779b1) ^ ((pass - 1) * 0x9e3779b1)) >>> 0;
     for (const t of templates) {
       for (const at of t.ids) t.pb.writeUInt32LE((t.pb.readUInt32LE(at) ^ delta) >>> 0, at);
-      analyzer.addMessage(decoder, t.pb, (accepted) => (now += accepted / 100));
+      analyzer.addMessage(decoder, t.pb, (accepted) => (now += (accepted * 1000) / spansPerS));
       spans += t.spans;
       while (now >= nextTick) {
         const analyses = analyzer.poll(nextTick);
@@ -77,7 +79,7 @@ async function child(root, passes, holdMs) {
 
 function run(root) {
   const flags = (arg('node-flags') ?? '').split(' ').filter((f) => f !== '');
-  const r = spawnSync(process.execPath, ['--trace-gc-nvp', ...flags, fileURLToPath(import.meta.url), corpus, '--child', root, '--passes', arg('passes', '6'), '--hold-ms', arg('hold-ms', '1000')], {
+  const r = spawnSync(process.execPath, ['--trace-gc-nvp', ...flags, fileURLToPath(import.meta.url), corpus, '--child', root, '--passes', arg('passes', '6'), '--hold-ms', arg('hold-ms', '1000'), '--trace-wait-ms', arg('trace-wait-ms', '2000'), '--spans-per-s', arg('spans-per-s', '100000')], {
     encoding: 'utf8',
     maxBuffer: 1 << 30,
   });
