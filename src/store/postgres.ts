@@ -22,7 +22,6 @@ import {
   mergeFindingHour,
   mergeFingerprintHour,
   mergeRouteTraffic,
-  rowBatch,
   rangesOf,
   byEndpointAndStart,
   HOUR_ROWS,
@@ -166,10 +165,7 @@ export class PostgresStore extends Store {
           counted = analyses.filter((a) => !again.has(a.traceId));
         }
       }
-      if (counted.length > 0) {
-        const nowMs = this.now();
-        await this.#write(c, counted === analyses && built !== undefined ? built.finish() : rowBatch(counted, nowMs, minuteHorizon(nowMs)));
-      }
+      if (counted.length > 0) await this.#write(c, counted === analyses && built !== undefined ? built.finish() : this.rowsNow(counted));
     });
   }
 

@@ -21,7 +21,6 @@ import {
   mergeFindingHour,
   mergeFingerprintHourWithMax,
   mergeRouteTraffic,
-  rowBatch,
   RowBatchBuilder,
   type RowBatch,
   type ExampleRow,
@@ -332,8 +331,7 @@ export class SqliteStore extends Store {
 
   #record(analyses: readonly RequestAnalysis[]): void {
     if (analyses.length === 0) return;
-    const nowMs = this.now();
-    this.#writeRows(rowBatch(analyses, nowMs, minuteHorizon(nowMs)));
+    this.#writeRows(this.rowsNow(analyses));
   }
 
   /** Merges a batch's rows into the store (inside the writing transaction). */

@@ -9,7 +9,7 @@ import type { CodeLocation, RelationStep, RequestAnalysis, TimelineEntry, Trigge
 import type { Acknowledgement } from '../report/acknowledge.js';
 import { buildReport, type Report, type ReportOptions } from '../report/model.js';
 import { HOUR_MS, MINUTE_MS, MINUTE_ROWS_KEPT_MS } from '../report/period.js';
-import { RowBatchBuilder } from './rows.js';
+import { rowBatch, RowBatchBuilder, type RowBatch } from './rows.js';
 import type { SummaryBucket, SummaryEndpoint } from './summaries.js';
 
 export interface PeriodQuery {
@@ -138,6 +138,12 @@ export abstract class Store {
   rowBuilder(): RowBatchBuilder {
     const nowMs = this.now();
     return new RowBatchBuilder(nowMs, minuteHorizon(nowMs));
+  }
+
+  /** The rows of `analyses` on this store's clock now (rows.ts rowBatch). */
+  protected rowsNow(analyses: readonly RequestAnalysis[]): RowBatch {
+    const nowMs = this.now();
+    return rowBatch(analyses, nowMs, minuteHorizon(nowMs));
   }
 
   /**
