@@ -16,7 +16,7 @@ describe('n1lens serve (the real binary)', () => {
     const db = join(tempDir('cli-serve'), 'n1lens.db');
     const child = spawn(
       process.execPath,
-      [join(root, 'bin/n1lens.js'), 'serve', '--http-port', '0', '--grpc-port', '0', '--db', db, '--trace-wait-ms', '60000',
+      [join(root, 'bin/n1lens.js'), 'serve', '--http-port', '0', '--grpc-port', '0', '--db', db, '--trace-wait-ms', '60000', '--trace-settle-ms', '60000',
         '--digest-cron', '* * * * * *', '--webhook-url', slack.url, '--service', 'recruit'],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
@@ -78,6 +78,43 @@ describe('n1lens serve (the real binary)', () => {
       expect(requests).toBe(200);
       serve.child.kill('SIGTERM');
       expect(await serve.exited).toBe(0);
+    } finally {
+      serve.child.kill('SIGKILL');
+    }
+  }, 30_000);
+
+  it('analyses a trace whose spans look whole once quiet for --trace-settle-ms, and one whose call has no callee span only after --trace-wait-ms', async () => {
+    const db = join(tempDir('cli-settle'), 'n1lens.db');
+    const serve = spawnBin(['serve', '--http-port', '0', '--grpc-port', '0', '--db', db, '--no-warm-up', '--trace-wait-ms', '60000', '--trace-settle-ms', '200']);
+    try {
+      const port = (await servePorts(serve)).http;
+      const whole = djangoRequest({ repeats: 6, traceId: '1'.repeat(32) });
+      const calling = djangoRequest({ repeats: 6, traceId: '2'.repeat(32) });
+      // An outbound HTTP call from the view: the service it reached may still send its spans.
+      const view = calling.resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
+      calling.resourceSpans[0]!.scopeSpans[0]!.spans.push({
+        traceId: view.traceId, spanId: 'c'.repeat(16), parentSpanId: view.spanId, name: 'POST', kind: 3,
+        startTimeUnixNano: view.startTimeUnixNano, endTimeUnixNano: view.endTimeUnixNano,
+        attributes: [{ key: 'http.method', value: { stringValue: 'POST' } }, { key: 'net.peer.name', value: { stringValue: 'hr.local' } }],
+      });
+      for (const body of [whole, calling]) {
+        const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'POST', body: encodeProtobuf(body), headers: { 'Content-Type': 'application/x-protobuf' } });
+        expect(res.status).toBe(200);
+      }
+      const metric = async (name: string): Promise<number> => {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+      };
+      const deadline = Date.now() + 10_000;
+      while ((await metric('n1lens_requests_analysed_total')) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(await metric('n1lens_requests_analysed_total')).toBe(1);
+      expect(await metric('n1lens_open_traces')).toBe(1);
+      // Shutdown analyses the trace still waiting, as ever.
+      serve.child.kill('SIGTERM');
+      expect(await serve.exited).toBe(0);
+      const store = Store.open(db);
+      expect((await store.report()).summary.requests).toBe(2);
+      store.closeSync();
     } finally {
       serve.child.kill('SIGKILL');
     }

@@ -14,8 +14,14 @@ import { isMainThread } from 'node:worker_threads';
 import { DATABASE_URL_ENV } from '../store/open.js';
 import { isPostgresUrl, redactUrl } from '../store/store.js';
 
+/**
+ * How long a trace whose spans look whole still waits: exports that a Collector's parallel senders
+ * reorder arrive this much apart at most (bench/reorder.mjs).
+ */
+const DEFAULT_TRACE_SETTLE_MS = 500;
+
 /** The flags: ServeOptions' plain settings as given, sizes in MiB, file paths, and the digest schedule. */
-interface ServeCliOptions extends DetectorCliOptions, Pick<ServeOptions, 'host' | 'httpPort' | 'grpcPort' | 'traceWaitMs' | 'maxTraces'> {
+interface ServeCliOptions extends DetectorCliOptions, Pick<ServeOptions, 'host' | 'httpPort' | 'grpcPort' | 'traceWaitMs' | 'traceSettleMs' | 'maxTraces'> {
   db?: string;
   retention?: string;
   maxBodyMib: number;
@@ -59,6 +65,7 @@ export function serveCommand(): Command {
     .option('--db <file|url>', `store: a SQLite file, or postgres://user:pass@host/db shared by several instances (default: $${DATABASE_URL_ENV}, else ./n1lens.db)`)
     .option('--retention <duration>', 'delete hourly rollups older than this, e.g. 30d (default: keep everything)')
     .option('--trace-wait-ms <ms>', 'analyse a trace once its root has ended and it was quiet this long', wholeNumber('--trace-wait-ms'), 2000)
+    .option('--trace-settle-ms <ms>', 'analyse sooner, once quiet this long, a trace whose spans look whole (root, every parent, every call answered; at most --trace-wait-ms)', wholeNumber('--trace-settle-ms'), DEFAULT_TRACE_SETTLE_MS)
     .option('--max-traces <n>', 'open traces at which exports that only open new traces are refused (503/UNAVAILABLE, retryable)', wholeNumber('--max-traces'), 50_000)
     .option('--max-buffer-mib <n>', 'estimated memory of buffered spans at which every export is refused (retryable)', wholeNumber('--max-buffer-mib'), DEFAULT_MAX_BUFFER_MIB)
     .option('--memory-limit-mib <n>', 'measured memory (V8 heap in use + request bodies and other buffers) at which exports are refused (retryable; default: --max-buffer-mib + 128)', wholeNumber('--memory-limit-mib'))
@@ -109,6 +116,7 @@ export function serveCommand(): Command {
         db,
         ...(retentionMs === undefined ? {} : { retentionMs }),
         traceWaitMs: o.traceWaitMs,
+        traceSettleMs: o.traceSettleMs,
         maxTraces: o.maxTraces,
         maxBufferBytes: o.maxBufferMib * MIB,
         ...(o.memoryLimitMib === undefined ? {} : { memoryLimitBytes: o.memoryLimitMib * MIB }),

@@ -44,7 +44,7 @@ export interface IntakeOptions extends AnalyzerOptions {
   metrics: ServerMetrics;
   /** Appends each accepted export as one OTLP/JSON line. */
   recordPath?: string;
-  /** How often complete traces are analysed. Default: a quarter of traceWaitMs, at most 250 ms. */
+  /** How often complete traces are analysed. Default: a quarter of traceSettleMs (traceWaitMs when none), at most 250 ms. */
   pollIntervalMs?: number;
   /**
    * How often the analyses are written. Default: half of traceWaitMs, at least the poll interval, at
@@ -275,7 +275,7 @@ export class Intake implements ExportIntake {
     this.#memoryLimit = options.memoryLimitBytes ?? this.#limits.maxBytes + 128 * 1024 * 1024;
     this.#memoryUsed = options.memoryUsed ?? heapAndExternal;
     this.#collectGarbage = options.collectGarbage ?? fullCollection;
-    const interval = options.pollIntervalMs ?? Math.min(250, Math.max(10, wait / 4));
+    const interval = options.pollIntervalMs ?? Math.min(250, Math.max(10, Math.min(wait, options.traceSettleMs ?? wait) / 4));
     this.#writeEveryMs = options.writeIntervalMs ?? Math.max(interval, Math.min(MAX_WRITE_INTERVAL_MS, wait / 2));
     this.#timer = setInterval(() => void this.#tickOnTimer(), interval);
     this.#timer.unref();

@@ -30,6 +30,8 @@ export interface ServeOptions {
   /** Hourly rows older than this are deleted, checked at start and every hour. Absent: kept for ever. */
   retentionMs?: number;
   traceWaitMs: number;
+  /** A trace whose spans look whole is analysed once quiet this long (traces/assembler.ts). Default: traceWaitMs. */
+  traceSettleMs?: number;
   maxTraces: number;
   /** Estimated bytes of buffered spans at which exports are refused (retryable). Default 256 MiB. */
   maxBufferBytes?: number;
@@ -129,7 +131,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const metrics = createMetrics();
   // The analysis settings, shared with the warm-up's throwaway intake (not the admission limits: a
   // --max-traces 2 would refuse the warm-up's exports).
-  const analysisBase = { traceWaitMs: o.traceWaitMs, maxTraceAgeMs: 30_000 };
+  const analysisBase = { traceWaitMs: o.traceWaitMs, ...(o.traceSettleMs === undefined ? {} : { traceSettleMs: o.traceSettleMs }), maxTraceAgeMs: 30_000 };
   const analysisSettings = { ...analysisBase, ...o.detect, ...(o.schema === undefined ? {} : { links: schemaNaming(o.schema) }) };
   const limits = {
     maxOpenTraces: o.maxTraces,

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SpanKind, type SpanRecord, type TraceId } from '../otlp/span.js';
-import { assembleTrace, isRequestSpan } from './assemble.js';
+import { assembleTrace, isRequestSpan, looksWhole } from './assemble.js';
 import { TraceAssembler } from './assembler.js';
 import { NO_REQUEST_SPAN } from './request.js';
 import { assembleCompact, CompactTrace } from './compact.js';
@@ -142,6 +142,43 @@ describe('TraceAssembler', () => {
     expect(asm.isStalled(10_000)).toBe(false); // the hold is over
   });
 
+  it('releases a trace that looks whole once quiet for traceSettleMs, the others after traceWaitMs', () => {
+    const asm = new TraceAssembler({ traceWaitMs: 2000, traceSettleMs: 200 });
+    const [a, b, c, d, e] = ['a', 'b', 'c', 'd', 'e'].map((ch) => ch.repeat(32)) as [TraceId, TraceId, TraceId, TraceId, TraceId];
+    const view = (traceId: TraceId, over: Partial<SpanRecord> = {}): SpanRecord => span({ traceId, kind: SpanKind.SERVER, name: 'GET x/', ...over });
+    const query = (traceId: TraceId, parentSpanId: string): SpanRecord =>
+      span({ traceId, parentSpanId, kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: 'SELECT 1' });
+    // a: a view and its queries. b: djangoTrace, whose HTTP call has no span of its callee.
+    const aView = view(a);
+    // c: a query under a render span that has not arrived yet.
+    const cView = view(c);
+    const render = span({ traceId: c, parentSpanId: cView.spanId });
+    // d: a view whose caller (another service's span) has not arrived.
+    const dView = view(d, { parentSpanId: 'f'.repeat(16) });
+    // e: djangoTrace, and the view its HTTP call reached in another service.
+    const eSpans = djangoTrace(e);
+    const call = eSpans.find((s) => s.kind === SpanKind.CLIENT && s.httpMethod !== undefined)!;
+    const callee = view(e, { parentSpanId: call.spanId, service: 'hr' });
+    asm.add([aView, query(a, aView.spanId), query(a, aView.spanId), ...djangoTrace(b), cView, query(c, render.spanId), dView, query(d, dView.spanId), ...eSpans, callee], 0);
+    const released = (now: number): TraceId[] => asm.poll(now).map((t) => t.traceId);
+    expect(released(199)).toEqual([]);
+    expect(released(200)).toEqual([a, e]);
+    asm.add([render], 300); // c's missing link
+    expect(released(499)).toEqual([]);
+    expect(released(500)).toEqual([c]);
+    expect(released(1999)).toEqual([]);
+    expect(released(2000)).toEqual([b, d]);
+  });
+
+  it('keeps a trace that looks whole while it is held', () => {
+    const asm = new TraceAssembler({ traceWaitMs: 2000, traceSettleMs: 200 });
+    const root = span({ kind: SpanKind.SERVER });
+    asm.add([root, span({ parentSpanId: root.spanId, kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: 'SELECT 1' })], 0);
+    asm.hold([T], 1000);
+    expect(asm.poll(999)).toEqual([]);
+    expect(asm.poll(1000)).toHaveLength(1);
+  });
+
   it('interleaves traces from many batches and flushes all at the end', () => {
     const asm = new TraceAssembler();
     const all = traceIds.flatMap((t) => djangoTrace(t));
@@ -198,6 +235,7 @@ describe('assembleCompact', () => {
           return s;
         });
         expect(assembleCompact(compact(spans))).toEqual(assembleTrace(spans));
+        expect(compact(spans).looksWhole()).toBe(looksWhole(spans));
       }),
       { numRuns: 5000 },
     );

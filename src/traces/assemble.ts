@@ -88,6 +88,36 @@ export function outboundKindOf(span: SpanRecord): OutboundKind | null {
   return 'other';
 }
 
+/**
+ * Whether a trace's spans look whole: its root (a span with no parent) has arrived, every other
+ * span's parent has too, and every outbound call has a span below it (the callee's, or the task
+ * it queued). An SDK exports a process's spans as they end, children before their parent, so a
+ * trace with a missing parent or an unanswered call is certainly still waiting for spans; one that
+ * looks whole can still gain some only from an export overtaken in transit.
+ *
+ * `records` are the trace's spans as records; `columnParents` the parents of spans kept apart
+ * (a CompactTrace's DB spans), and `isColumnSpan` whether an id is one of those spans.
+ */
+export function looksWhole(records: readonly SpanRecord[], columnParents: readonly string[] = [], isColumnSpan: (spanId: string) => boolean = () => false): boolean {
+  const ids = new Set<string>();
+  for (const r of records) ids.add(r.spanId);
+  const arrived = (spanId: string): boolean => ids.has(spanId) || isColumnSpan(spanId);
+  const answered = new Set<string>();
+  let rooted = false;
+  for (const r of records) {
+    if (r.parentSpanId === '') rooted = true;
+    else if (!arrived(r.parentSpanId)) return false;
+    else answered.add(r.parentSpanId);
+  }
+  if (!rooted) return false;
+  for (const parent of columnParents) {
+    if (!arrived(parent)) return false;
+    answered.add(parent);
+  }
+  for (const r of records) if (outboundKindOf(r) !== null && !answered.has(r.spanId)) return false;
+  return true;
+}
+
 const byStart = (a: { startMs: number }, b: { startMs: number }): number => a.startMs - b.startMs;
 
 /** Sorts by start time (stable); spans usually arrive in order already, which one pass confirms. */

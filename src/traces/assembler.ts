@@ -3,12 +3,18 @@
  * releases a trace once it is complete, so memory grows with open traces, not with input size.
  */
 import type { SpanRecord, TraceId } from '../otlp/span.js';
-import { isRequestSpan } from './assemble.js';
+import { isRequestSpan, looksWhole } from './assemble.js';
 import { RecentSpans, RecentTraceIds } from './recent.js';
 
 export interface AssemblerOptions {
   /** A rooted trace is complete once it has been quiet this long (clock units). Default 2000. */
   traceWaitMs?: number;
+  /**
+   * A trace whose spans look whole (assemble.ts `looksWhole`: root, every parent and every outbound
+   * call's callee arrived) is complete once it has been quiet this long. Default (and at most):
+   * traceWaitMs, so no trace goes sooner.
+   */
+  traceSettleMs?: number;
   /** Any trace is complete this long after its first span, rooted or not. Default 30000. */
   maxTraceAgeMs?: number;
   /** Open traces kept at most; past it the oldest is released early and counted. Default 50000. */
@@ -65,6 +71,8 @@ export interface TraceBuffer<B> {
   add(buffer: B, span: SpanRecord): void;
   /** Adds the id of every span in the buffer to `recent`. */
   rememberIds(buffer: B, recent: RecentSpans): void;
+  /** `looksWhole` (assemble.ts) of the spans in the buffer. */
+  looksWhole(buffer: B): boolean;
 }
 
 const RECORDS: TraceBuffer<SpanRecord[]> = {
@@ -73,6 +81,7 @@ const RECORDS: TraceBuffer<SpanRecord[]> = {
   rememberIds: (buffer, recent) => {
     for (const span of buffer) recent.add(span.spanId);
   },
+  looksWhole: (buffer) => looksWhole(buffer),
 };
 
 export interface AssemblerCounters {
@@ -101,6 +110,8 @@ interface OpenTrace<B> {
   source: string;
   /** Not released before this time: more of its spans were refused and will be retried. */
   holdUntil: number;
+  /** `count` when the trace was last found not to look whole (-1: not looked at since), so a poll looks again only once it has grown. */
+  partialAt: number;
 }
 
 /** A batch being added: its source, what it evicted, its fast-path trace, what it opened and touched. */
@@ -120,6 +131,7 @@ interface Batch<B> {
  */
 export class TraceAssembler<B = SpanRecord[]> {
   readonly #wait: number;
+  readonly #settle: number;
   readonly #maxAge: number;
   readonly #maxOpen: number;
   readonly #remember: number;
@@ -151,6 +163,7 @@ export class TraceAssembler<B = SpanRecord[]> {
   constructor(options: AssemblerOptions = {}, buffer?: TraceBuffer<B>) {
     this.#buffer = buffer ?? (RECORDS as unknown as TraceBuffer<B>);
     this.#wait = options.traceWaitMs ?? 2000;
+    this.#settle = Math.min(this.#wait, options.traceSettleMs ?? this.#wait);
     this.#maxAge = options.maxTraceAgeMs ?? 30_000;
     this.#maxOpen = options.maxOpenTraces ?? 50_000;
     this.#remember = options.rememberCompleted ?? 100_000;
@@ -338,7 +351,7 @@ export class TraceAssembler<B = SpanRecord[]> {
       const held = this.#pendingHolds.get(traceId);
       if (held !== undefined) this.#pendingHolds.delete(traceId);
       // firstSeen and lastSeen are the batch's time, set by end().
-      trace = { spans: this.#buffer.create(), count: 0, firstSeen: 0, lastSeen: 0, rooted: false, touch: -1, bytes: 0, source: batch.source, holdUntil: held ?? 0 };
+      trace = { spans: this.#buffer.create(), count: 0, firstSeen: 0, lastSeen: 0, rooted: false, touch: -1, bytes: 0, source: batch.source, holdUntil: held ?? 0, partialAt: -1 };
       this.#byFirstSeen.set(traceId, 0);
       this.#open.set(traceId, trace);
       batch.opened.push(traceId);
@@ -416,7 +429,8 @@ export class TraceAssembler<B = SpanRecord[]> {
 
   /**
    * Calls `each` with every trace complete at `now`: past the maximum age, or rooted and quiet for
-   * the trace wait, and not held. Stops early when `each` returns true; returns whether it did.
+   * the trace wait (for the settle time when it looks whole), and not held. Stops early when `each`
+   * returns true; returns whether it did.
    */
   #releasable(now: number, each: (traceId: TraceId, reason: 'max_age' | 'quiet') => boolean): boolean {
     for (const [traceId, firstSeen] of this.#byFirstSeen) {
@@ -425,9 +439,19 @@ export class TraceAssembler<B = SpanRecord[]> {
       if (each(traceId, 'max_age')) return true;
     }
     for (const [traceId, trace] of this.#open) {
-      if (now - trace.lastSeen < this.#wait) break; // ordered by lastSeen: the rest are newer
-      if (trace.rooted && trace.holdUntil <= now && each(traceId, 'quiet')) return true;
+      const quiet = now - trace.lastSeen;
+      if (quiet < this.#settle) break; // ordered by lastSeen: the rest are newer
+      if (!trace.rooted || trace.holdUntil > now) continue;
+      if (quiet < this.#wait && !this.#looksWhole(trace)) continue;
+      if (each(traceId, 'quiet')) return true;
     }
+    return false;
+  }
+
+  #looksWhole(trace: OpenTrace<B>): boolean {
+    if (trace.partialAt === trace.count) return false;
+    if (this.#buffer.looksWhole(trace.spans)) return true;
+    trace.partialAt = trace.count;
     return false;
   }
 

@@ -9,7 +9,7 @@
 import type { CodeLocation } from '../detect/types.js';
 import type { SpanRecord } from '../otlp/span.js';
 import { StatementSplitter } from '../otlp/statement-split.js';
-import { adoptDescendantRoutes, isDbSpan, type AssemblyStats, isRequestSpan, orphanRequestFor, outboundCall, outboundKindOf, requestFor, sortByStart } from './assemble.js';
+import { adoptDescendantRoutes, isDbSpan, type AssemblyStats, isRequestSpan, looksWhole, orphanRequestFor, outboundCall, outboundKindOf, requestFor, sortByStart } from './assemble.js';
 import type { TraceBuffer } from './assembler.js';
 import type { RecentSpans } from './recent.js';
 import type { ColumnRequest, DbSpan, Request } from './request.js';
@@ -181,6 +181,19 @@ export class CompactTrace implements DbColumns {
     for (const record of this.records) recent.add(record.spanId);
   }
 
+  /** `looksWhole` (assemble.ts) of this trace: its records, and its DB spans by their parents and ids. */
+  looksWhole(): boolean {
+    const parents = this.dbParents.values ?? (this.dbParents.length === 0 ? [] : [this.dbParents.first!]);
+    let dbIds: DbIdSet | undefined;
+    return looksWhole(this.records, parents, (spanId) => {
+      if (dbIds === undefined) {
+        dbIds = new DbIdSet(this);
+        for (let j = 0; j < this.dbCount; j++) dbIds.add(j);
+      }
+      return dbIds.has(spanId);
+    });
+  }
+
   /** Arrival index of every DB span: the indices records do not take, in order. */
   dbSeq(): number[] {
     const out: number[] = [];
@@ -215,6 +228,7 @@ export function compactTraces(): TraceBuffer<CompactTrace> {
     create: () => new CompactTrace(),
     add: (trace, span) => trace.add(span, splitter),
     rememberIds: (trace, recent) => trace.rememberIds(recent),
+    looksWhole: (trace) => trace.looksWhole(),
   };
 }
 
