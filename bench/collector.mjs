@@ -20,11 +20,10 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GZIP_LEVEL, corpusBatches, exportSender, gzipPool, gzipPoolSize, load } from './load.mjs';
+import { GZIP_LEVEL, corpusBatches, exportSender, freePort, gzipPool, gzipPoolSize, listening, load } from './load.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -61,23 +60,6 @@ const gzip = process.argv.includes('--gzip');
 const grpcFrames = process.argv.includes('--grpc-frames');
 const pool = gzip ? gzipPool(stamper.next) : undefined;
 const poolSize = Number(arg('gzip-pool', gzipPoolSize({ warmup, seconds, rate, batchSpans: stamper.templates[0].spans })));
-
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-const listening = (port) =>
-  new Promise((resolve) => {
-    const c = connect({ host: '127.0.0.1', port });
-    c.once('connect', () => (c.destroy(), resolve(true)));
-    c.once('error', () => resolve(false));
-  });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -38,7 +38,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { connect, createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -52,7 +51,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { otlpSchema } from '../dist/otlp/schema.js';
 import { looksWhole } from '../dist/traces/assemble.js';
-import { procStats } from './load.mjs';
+import { freePort, listening, procStats } from './load.mjs';
 
 const SETTLE_MS = [50, 100, 250, 500, 1000, 2000];
 const KIND = ['UNSPECIFIED', 'INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER'];
@@ -286,23 +285,6 @@ Measures how late spans arrive, behind the OpenTelemetry Collector, after their 
   // The exporters' keep-alive sockets would hold the process open.
   process.exit(code);
 }
-
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-const listening = (port) =>
-  new Promise((resolve) => {
-    const c = connect({ host: '127.0.0.1', port });
-    c.once('connect', () => (c.destroy(), resolve(true)));
-    c.once('error', () => resolve(false));
-  });
 
 async function startCollector(dir, { collector, via }, sinkPort) {
   const port = await freePort();
