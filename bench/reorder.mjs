@@ -50,7 +50,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { otlpSchema } from '../dist/otlp/schema.js';
-import { looksWhole } from '../dist/traces/assemble.js';
+import { isRequestSpan, looksWhole, outboundKindOf } from '../dist/traces/assemble.js';
 import { freePort, listening, procStats } from './load.mjs';
 
 const SETTLE_MS = [50, 100, 250, 500, 1000, 2000];
@@ -128,7 +128,7 @@ function analyse(bodies) {
         for (const s of ss.spans) {
           const traceId = hex(s.traceId);
           const db = s.attributes.some((a) => a.key === 'db.system' || a.key === 'db.system.name');
-          // What serve's looksWhole reads of a span record.
+          // What serve's looksWhole, isRequestSpan and outboundKindOf read of a span record.
           const span = { spanId: hex(s.spanId), parentSpanId: s.parentSpanId?.length ? hex(s.parentSpanId) : '', kind: s.kind, dbSystem: db ? 'db' : undefined, service };
           (byTrace.get(traceId) ?? byTrace.set(traceId, []).get(traceId)).push(span);
           n++;
@@ -143,9 +143,9 @@ function analyse(bodies) {
       tr.bodies++;
       // serve's current rule: the clock starts with the first request span (SERVER/CONSUMER or parentless).
       if (tr.requestAt !== undefined) tr.maxGap = Math.max(tr.maxGap, t - tr.lastAt);
-      else if (arrived.some((s) => s.kind === 2 || s.kind === 5 || !s.parentSpanId)) tr.requestAt = t;
+      else if (arrived.some(isRequestSpan)) tr.requestAt = t;
       tr.lastAt = t;
-      for (const s of arrived) if ((s.kind === 3 || s.kind === 4) && s.dbSystem === undefined) tr.hasCall = true;
+      if (arrived.some((s) => outboundKindOf(s) !== null)) tr.hasCall = true;
       if (tr.wholeAt !== undefined) {
         tr.lateness = t - tr.wholeAt;
         tr.late.push(...arrived);

@@ -15,8 +15,8 @@ import { DATABASE_URL_ENV } from '../store/open.js';
 import { isPostgresUrl, redactUrl } from '../store/store.js';
 
 /**
- * How long a trace whose spans look whole still waits: exports that a Collector's parallel senders
- * reorder arrive this much apart at most (bench/reorder.mjs).
+ * How long a trace whose spans look whole still waits, for an export overtaken in transit: behind a
+ * Collector's parallel senders the latest such span came 244 ms late in bench/reorder.mjs's runs.
  */
 const DEFAULT_TRACE_SETTLE_MS = 500;
 
@@ -64,7 +64,7 @@ export function serveCommand(): Command {
     .option('--grpc-port <port>', 'OTLP/gRPC port', portNumber('--grpc-port'), 4317)
     .option('--db <file|url>', `store: a SQLite file, or postgres://user:pass@host/db shared by several instances (default: $${DATABASE_URL_ENV}, else ./n1lens.db)`)
     .option('--retention <duration>', 'delete hourly rollups older than this, e.g. 30d (default: keep everything)')
-    .option('--trace-wait-ms <ms>', 'analyse a trace once its root has ended and it was quiet this long', wholeNumber('--trace-wait-ms'), 2000)
+    .option('--trace-wait-ms <ms>', 'analyse a trace that does not look whole once it has a request span and was quiet this long', wholeNumber('--trace-wait-ms'), 2000)
     .option('--trace-settle-ms <ms>', 'analyse sooner, once quiet this long, a trace whose spans look whole (root, every parent, every call answered; at most --trace-wait-ms)', wholeNumber('--trace-settle-ms'), DEFAULT_TRACE_SETTLE_MS)
     .option('--max-traces <n>', 'open traces at which exports that only open new traces are refused (503/UNAVAILABLE, retryable)', wholeNumber('--max-traces'), 50_000)
     .option('--max-buffer-mib <n>', 'estimated memory of buffered spans at which every export is refused (retryable)', wholeNumber('--max-buffer-mib'), DEFAULT_MAX_BUFFER_MIB)

@@ -44,7 +44,7 @@ export interface IntakeOptions extends AnalyzerOptions {
   metrics: ServerMetrics;
   /** Appends each accepted export as one OTLP/JSON line. */
   recordPath?: string;
-  /** How often complete traces are analysed. Default: a quarter of traceSettleMs (traceWaitMs when none), at most 250 ms. */
+  /** How often complete traces are analysed. Default: a quarter of the settle time (traceSettleMs, at most traceWaitMs), at most 250 ms. */
   pollIntervalMs?: number;
   /**
    * How often the analyses are written. Default: half of traceWaitMs, at least the poll interval, at
@@ -275,7 +275,7 @@ export class Intake implements ExportIntake {
     this.#memoryLimit = options.memoryLimitBytes ?? this.#limits.maxBytes + 128 * 1024 * 1024;
     this.#memoryUsed = options.memoryUsed ?? heapAndExternal;
     this.#collectGarbage = options.collectGarbage ?? fullCollection;
-    const interval = options.pollIntervalMs ?? Math.min(250, Math.max(10, Math.min(wait, options.traceSettleMs ?? wait) / 4));
+    const interval = options.pollIntervalMs ?? Math.min(250, Math.max(10, this.#analyzer.assembler.settleMs / 4));
     this.#writeEveryMs = options.writeIntervalMs ?? Math.max(interval, Math.min(MAX_WRITE_INTERVAL_MS, wait / 2));
     this.#timer = setInterval(() => void this.#tickOnTimer(), interval);
     this.#timer.unref();
@@ -724,6 +724,11 @@ export class Intake implements ExportIntake {
     return this.#analyzer.assembler.openTraces;
   }
 
+  /** How long a trace that looks whole waits before it is analysed. */
+  get settleMs(): number {
+    return this.#analyzer.assembler.settleMs;
+  }
+
   /** Buffered spans past half of --max-buffer-mib, or the process at its memory limit: holding the whole buffer would only fill it. */
   #memoryContended(): boolean {
     return this.#analyzer.assembler.counters.bytesBuffered > this.#limits.maxBytes / 2 || this.#memory > this.#memoryLimit;
@@ -806,6 +811,7 @@ export class Intake implements ExportIntake {
     if (this.#spool !== undefined) this.#metrics.spoolBytes.set(this.#spool.bytes);
     this.#metrics.evictions.set(c.evictions);
     this.#metrics.lateSpans.set(c.lateSpans);
+    this.#metrics.tracesSettled.set(c.tracesSettled);
     this.#metrics.duplicateSpans.set(c.duplicateSpans);
   }
 }

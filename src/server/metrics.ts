@@ -15,6 +15,7 @@ export interface ServerMetrics {
   spoolBytes: Gauge;
   evictions: Gauge;
   lateSpans: Gauge;
+  tracesSettled: Gauge;
   duplicateSpans: Gauge;
   exportLatency: Histogram<'transport'>;
   storeWriteFailures: Counter;
@@ -49,6 +50,7 @@ export function createMetrics(): ServerMetrics {
     bufferBytes: new Gauge({ name: 'n1lens_buffer_bytes', help: 'Estimated bytes of buffered spans (refused past --max-buffer-mib)', registers }),
     evictions: new Gauge({ name: 'n1lens_trace_evictions_total', help: 'Open traces analysed early to make room (0 in serve: admission refuses instead)', registers }),
     lateSpans: new Gauge({ name: 'n1lens_late_spans_total', help: 'Spans that arrived after their trace was analysed (dropped)', registers }),
+    tracesSettled: new Gauge({ name: 'n1lens_traces_settled_total', help: 'Traces analysed after --trace-settle-ms because they looked whole (the others waited --trace-wait-ms or longer)', registers }),
     duplicateSpans: new Gauge({ name: 'n1lens_duplicate_spans_total', help: 'Copies of spans already received, by (trace id, span id): exporter retries (dropped)', registers }),
     exportLatency: new Histogram({
       name: 'n1lens_export_duration_seconds',

@@ -115,7 +115,12 @@ export async function warmUp(wiring: WarmUpWiring, plan: WarmUpPlan = DEFAULT_WA
       calls.push(getHealth(agent, httpPort));
       await Promise.all(calls);
       sent += calls.length - 1;
-      // The traces are complete: the tick analyses them and writes their rows, as serve's timer would.
+      // The ticks analyse the traces and write their rows, as serve's timer would: those that look
+      // whole at the settle time (so looksWhole is compiled too; shards warm their own), the rest after.
+      if (intake instanceof Intake) {
+        clock += intake.settleMs;
+        await intake.tick();
+      }
       clock += 3_600_000;
       await intake.tick();
     }
@@ -152,6 +157,8 @@ export async function warmUpIntake(settings: WarmUpWiring['intake'], plan: WarmU
       const json = exports.next(Math.max(1, plan.requestsPerExport >> 2));
       accepted.push(intake.acceptJson(Buffer.from(json.json()), 'http').then((r) => (r.ok ? r.durable : undefined)));
       await Promise.all(accepted);
+      clock += intake.settleMs;
+      await intake.tick();
       clock += 3_600_000;
       await intake.tick();
     }

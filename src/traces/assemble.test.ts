@@ -170,6 +170,31 @@ describe('TraceAssembler', () => {
     expect(released(2000)).toEqual([b, d]);
   });
 
+  it('takes a call as answered only by a span of what it called: a SERVER or CONSUMER span, or a nested call answered in turn', () => {
+    const view = span({ kind: SpanKind.SERVER });
+    const enqueue = span({ parentSpanId: view.spanId, kind: SpanKind.PRODUCER, name: 'apply_async/report', messagingSystem: 'redis' });
+    // kombu's LPUSH, in the web process under Celery's apply_async: not the task's answer.
+    const lpush = span({ parentSpanId: enqueue.spanId, kind: SpanKind.CLIENT, dbSystem: 'redis', dbStatement: 'LPUSH celery ?' });
+    const task = span({ parentSpanId: enqueue.spanId, kind: SpanKind.CONSUMER, name: 'run/report' });
+    expect(looksWhole([view, enqueue, lpush])).toBe(false);
+    expect(looksWhole([view, enqueue, lpush, task])).toBe(true);
+    const compactOf = (spans: SpanRecord[]): CompactTrace => {
+      const t = new CompactTrace();
+      for (const s of spans) t.add(s);
+      return t;
+    };
+    expect(compactOf([view, enqueue, lpush]).looksWhole()).toBe(false);
+    // requests' span, then urllib3's inside it, then the service it reached.
+    const outer = span({ parentSpanId: view.spanId, kind: SpanKind.CLIENT, httpMethod: 'GET' });
+    const inner = span({ parentSpanId: outer.spanId, kind: SpanKind.CLIENT, httpMethod: 'GET' });
+    const callee = span({ parentSpanId: inner.spanId, kind: SpanKind.SERVER, service: 'hr' });
+    expect(looksWhole([view, outer, inner])).toBe(false);
+    expect(looksWhole([view, outer, inner, callee])).toBe(true);
+    const selfCall = span({ kind: SpanKind.CLIENT, httpMethod: 'GET' });
+    selfCall.parentSpanId = selfCall.spanId;
+    expect(looksWhole([view, selfCall])).toBe(false);
+  });
+
   it('keeps a trace that looks whole while it is held', () => {
     const asm = new TraceAssembler({ traceWaitMs: 2000, traceSettleMs: 200 });
     const root = span({ kind: SpanKind.SERVER });
@@ -246,7 +271,7 @@ describe('assembleCompact', () => {
 interface RefCompleted {
   traceId: string;
   spans: SpanRecord[];
-  reason: 'quiet' | 'max_age' | 'evicted' | 'flush';
+  reason: 'settled' | 'quiet' | 'max_age' | 'evicted' | 'flush';
 }
 interface RefOpenTrace {
   spans: SpanRecord[];
@@ -261,6 +286,7 @@ interface RefOpenTrace {
  */
 class ReferenceAssembler {
   readonly #wait: number;
+  readonly #settle: number;
   readonly #maxAge: number;
   readonly #maxOpen: number;
   readonly #remember: number;
@@ -269,11 +295,12 @@ class ReferenceAssembler {
   // Never re-inserted, so ordered by first span: the max-age sweep stops at the first young trace.
   readonly #byFirstSeen = new Map<TraceId, number>();
   readonly #completed = new Set<TraceId>();
-  readonly counters: Omit<AssemblerCounters, 'bytesBuffered'> = { spansBuffered: 0, tracesCompleted: 0, evictions: 0, lateSpans: 0, duplicateSpans: 0 };
+  readonly counters: Omit<AssemblerCounters, 'bytesBuffered'> = { spansBuffered: 0, tracesCompleted: 0, tracesSettled: 0, evictions: 0, lateSpans: 0, duplicateSpans: 0 };
   readonly #releasedSpans = new Set<string>();
 
   constructor(options: AssemblerOptions = {}) {
     this.#wait = options.traceWaitMs ?? 2000;
+    this.#settle = Math.min(this.#wait, options.traceSettleMs ?? this.#wait);
     this.#maxAge = options.maxTraceAgeMs ?? 30_000;
     this.#maxOpen = options.maxOpenTraces ?? 50_000;
     this.#remember = options.rememberCompleted ?? 100_000;
@@ -338,8 +365,11 @@ class ReferenceAssembler {
       done.push(this.#release(traceId, 'max_age'));
     }
     for (const [traceId, trace] of this.#open) {
-      if (now - trace.lastSeen < this.#wait) break; // ordered by lastSeen: the rest are newer
-      if (trace.rooted) done.push(this.#release(traceId, 'quiet'));
+      const quiet = now - trace.lastSeen;
+      if (quiet < this.#settle) break; // ordered by lastSeen: the rest are newer
+      if (!trace.rooted) continue;
+      if (quiet >= this.#wait) done.push(this.#release(traceId, 'quiet'));
+      else if (looksWhole(trace.spans)) done.push(this.#release(traceId, 'settled'));
     }
     return done;
   }
@@ -359,6 +389,7 @@ class ReferenceAssembler {
       if (!first.done) this.#completed.delete(first.value);
     }
     this.counters.tracesCompleted++;
+    if (reason === 'settled') this.counters.tracesSettled++;
     const spans = trace?.spans ?? [];
     this.counters.spansBuffered -= spans.length;
     for (const span of spans) this.#releasedSpans.add(span.spanId);
@@ -375,7 +406,7 @@ describe('TraceAssembler against its first version', () => {
       { weight: 2, arbitrary: fc.record({ kind: fc.constant('poll' as const), dt: fc.nat(200) }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('flush' as const), dt: fc.constant(0) }) },
     );
-    const options = fc.record({ traceWaitMs: fc.constantFrom(10, 50, 100), maxTraceAgeMs: fc.constantFrom(100, 300, Infinity), maxOpenTraces: fc.constantFrom(1, 2, 3, 10), rememberCompleted: fc.constantFrom(1, 2, 100) });
+    const options = fc.record({ traceWaitMs: fc.constantFrom(10, 50, 100), traceSettleMs: fc.constantFrom(undefined, 5, 20, 200), maxTraceAgeMs: fc.constantFrom(100, 300, Infinity), maxOpenTraces: fc.constantFrom(1, 2, 3, 10), rememberCompleted: fc.constantFrom(1, 2, 100) });
     fc.assert(
       fc.property(options, fc.array(op, { maxLength: 30 }), (opts: AssemblerOptions, ops) => {
         const fast = new TraceAssembler(opts);

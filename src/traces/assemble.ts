@@ -90,30 +90,31 @@ export function outboundKindOf(span: SpanRecord): OutboundKind | null {
 
 /**
  * Whether a trace's spans look whole: its root (a span with no parent) has arrived, every other
- * span's parent has too, and every outbound call has a span below it (the callee's, or the task
- * it queued). An SDK exports a process's spans as they end, children before their parent, so a
- * trace with a missing parent or an unanswered call is certainly still waiting for spans; one that
- * looks whole can still gain some only from an export overtaken in transit.
+ * span's parent has too, and every outbound call (a CLIENT or PRODUCER span that is not a query)
+ * has been answered: a SERVER or CONSUMER span below it (the callee's entry, the task it queued), or
+ * a nested call that is answered in turn. A span of the caller's own process below a call (the
+ * Redis LPUSH under Celery's apply_async) is no answer. An SDK exports a process's spans as they
+ * end, children before their parent, so a trace with a missing parent or an unanswered call is
+ * certainly waiting for spans; one that looks whole can gain some only from an export overtaken in
+ * transit, or from work that outlives its parent span.
  *
- * `records` are the trace's spans as records; `columnParents` the parents of spans kept apart
- * (a CompactTrace's DB spans), and `isColumnSpan` whether an id is one of those spans.
+ * `records` are the trace's spans as records; `columnParents` the parents of spans kept apart (a
+ * CompactTrace's plain DB spans, which answer no call), and `isColumnSpan` whether an id is one of
+ * those spans.
  */
 export function looksWhole(records: readonly SpanRecord[], columnParents: readonly string[] = [], isColumnSpan: (spanId: string) => boolean = () => false): boolean {
   const ids = new Set<string>();
   for (const r of records) ids.add(r.spanId);
   const arrived = (spanId: string): boolean => ids.has(spanId) || isColumnSpan(spanId);
   const answered = new Set<string>();
-  let rooted = false;
+  let hasRoot = false;
   for (const r of records) {
-    if (r.parentSpanId === '') rooted = true;
+    if (r.parentSpanId === '') hasRoot = true;
     else if (!arrived(r.parentSpanId)) return false;
-    else answered.add(r.parentSpanId);
+    else if (r.parentSpanId !== r.spanId && (r.kind === SpanKind.SERVER || r.kind === SpanKind.CONSUMER || outboundKindOf(r) !== null)) answered.add(r.parentSpanId);
   }
-  if (!rooted) return false;
-  for (const parent of columnParents) {
-    if (!arrived(parent)) return false;
-    answered.add(parent);
-  }
+  if (!hasRoot) return false;
+  for (const parent of columnParents) if (!arrived(parent)) return false;
   for (const r of records) if (outboundKindOf(r) !== null && !answered.has(r.spanId)) return false;
   return true;
 }

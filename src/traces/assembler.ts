@@ -7,7 +7,7 @@ import { isRequestSpan, looksWhole } from './assemble.js';
 import { RecentSpans, RecentTraceIds } from './recent.js';
 
 export interface AssemblerOptions {
-  /** A rooted trace is complete once it has been quiet this long (clock units). Default 2000. */
+  /** A trace with a request span is complete once it has been quiet this long (clock units), unless it looks whole sooner. Default 2000. */
   traceWaitMs?: number;
   /**
    * A trace whose spans look whole (assemble.ts `looksWhole`: root, every parent and every outbound
@@ -58,7 +58,8 @@ export interface SourceUsage {
 export interface CompletedTrace<B = SpanRecord[]> {
   traceId: TraceId;
   spans: B;
-  reason: 'quiet' | 'max_age' | 'evicted' | 'flush';
+  /** `settled`: quiet for the settle time and looking whole; `quiet`: for the trace wait. */
+  reason: 'settled' | 'quiet' | 'max_age' | 'evicted' | 'flush';
 }
 
 /**
@@ -89,6 +90,8 @@ export interface AssemblerCounters {
   /** Estimated heap bytes of buffered spans (estimateSpanBytes). */
   bytesBuffered: number;
   tracesCompleted: number;
+  /** Traces released after the settle time because they looked whole (the rest of tracesCompleted waited longer). */
+  tracesSettled: number;
   evictions: number;
   /** Spans of an already released trace that it did not have: dropped. */
   lateSpans: number;
@@ -110,8 +113,8 @@ interface OpenTrace<B> {
   source: string;
   /** Not released before this time: more of its spans were refused and will be retried. */
   holdUntil: number;
-  /** `count` when the trace was last found not to look whole (-1: not looked at since), so a poll looks again only once it has grown. */
-  partialAt: number;
+  /** `count` when the trace was last found not to look whole (-1: never), so a poll looks again only once it has grown. */
+  notWholeAt: number;
 }
 
 /** A batch being added: its source, what it evicted, its fast-path trace, what it opened and touched. */
@@ -155,7 +158,7 @@ export class TraceAssembler<B = SpanRecord[]> {
   /** The batch being added (begin … end). */
   #batch: Batch<B> | undefined;
   #lastOpened: readonly TraceId[] = [];
-  readonly counters: AssemblerCounters = { spansBuffered: 0, bytesBuffered: 0, tracesCompleted: 0, evictions: 0, lateSpans: 0, duplicateSpans: 0 };
+  readonly counters: AssemblerCounters = { spansBuffered: 0, bytesBuffered: 0, tracesCompleted: 0, tracesSettled: 0, evictions: 0, lateSpans: 0, duplicateSpans: 0 };
   /** Span ids of released traces, to tell a retried copy from a late span. */
   readonly #released = new RecentSpans();
 
@@ -168,6 +171,11 @@ export class TraceAssembler<B = SpanRecord[]> {
     this.#maxOpen = options.maxOpenTraces ?? 50_000;
     this.#remember = options.rememberCompleted ?? 100_000;
     this.#completed = new RecentTraceIds(this.#remember);
+  }
+
+  /** How long a trace that looks whole waits (at most the trace wait). */
+  get settleMs(): number {
+    return this.#settle;
   }
 
   get openTraces(): number {
@@ -351,7 +359,7 @@ export class TraceAssembler<B = SpanRecord[]> {
       const held = this.#pendingHolds.get(traceId);
       if (held !== undefined) this.#pendingHolds.delete(traceId);
       // firstSeen and lastSeen are the batch's time, set by end().
-      trace = { spans: this.#buffer.create(), count: 0, firstSeen: 0, lastSeen: 0, rooted: false, touch: -1, bytes: 0, source: batch.source, holdUntil: held ?? 0, partialAt: -1 };
+      trace = { spans: this.#buffer.create(), count: 0, firstSeen: 0, lastSeen: 0, rooted: false, touch: -1, bytes: 0, source: batch.source, holdUntil: held ?? 0, notWholeAt: -1 };
       this.#byFirstSeen.set(traceId, 0);
       this.#open.set(traceId, trace);
       batch.opened.push(traceId);
@@ -432,7 +440,7 @@ export class TraceAssembler<B = SpanRecord[]> {
    * the trace wait (for the settle time when it looks whole), and not held. Stops early when `each`
    * returns true; returns whether it did.
    */
-  #releasable(now: number, each: (traceId: TraceId, reason: 'max_age' | 'quiet') => boolean): boolean {
+  #releasable(now: number, each: (traceId: TraceId, reason: 'max_age' | 'quiet' | 'settled') => boolean): boolean {
     for (const [traceId, firstSeen] of this.#byFirstSeen) {
       if (now - firstSeen < this.#maxAge) break;
       if (this.#open.get(traceId)!.holdUntil > now) continue;
@@ -442,16 +450,15 @@ export class TraceAssembler<B = SpanRecord[]> {
       const quiet = now - trace.lastSeen;
       if (quiet < this.#settle) break; // ordered by lastSeen: the rest are newer
       if (!trace.rooted || trace.holdUntil > now) continue;
-      if (quiet < this.#wait && !this.#looksWhole(trace)) continue;
-      if (each(traceId, 'quiet')) return true;
+      if (quiet >= this.#wait ? each(traceId, 'quiet') : this.#looksWhole(trace) && each(traceId, 'settled')) return true;
     }
     return false;
   }
 
   #looksWhole(trace: OpenTrace<B>): boolean {
-    if (trace.partialAt === trace.count) return false;
+    if (trace.notWholeAt === trace.count) return false;
     if (this.#buffer.looksWhole(trace.spans)) return true;
-    trace.partialAt = trace.count;
+    trace.notWholeAt = trace.count;
     return false;
   }
 
@@ -466,6 +473,7 @@ export class TraceAssembler<B = SpanRecord[]> {
     this.#byFirstSeen.delete(traceId);
     this.#completed.add(traceId);
     this.counters.tracesCompleted++;
+    if (reason === 'settled') this.counters.tracesSettled++;
     this.counters.spansBuffered -= trace?.count ?? 0;
     if (trace !== undefined) {
       this.#buffer.rememberIds(trace.spans, this.#released);

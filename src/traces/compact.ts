@@ -184,6 +184,7 @@ export class CompactTrace implements DbColumns {
   /** `looksWhole` (assemble.ts) of this trace: its records, and its DB spans by their parents and ids. */
   looksWhole(): boolean {
     const parents = this.dbParents.values ?? (this.dbParents.length === 0 ? [] : [this.dbParents.first!]);
+    // Made only if a parent is not a record: a Django trace's DB spans hang off its request span.
     let dbIds: DbIdSet | undefined;
     return looksWhole(this.records, parents, (spanId) => {
       if (dbIds === undefined) {
@@ -233,8 +234,9 @@ export function compactTraces(): TraceBuffer<CompactTrace> {
 }
 
 /**
- * The ids of a trace's DB spans, for telling a second copy of a span from a new one: open
- * addressing over the id words in the trace's own columns, so no id string is made.
+ * The ids of a trace's DB spans, for telling a second copy of a span from a new one and for
+ * looksWhole's question whether a parent arrived: open addressing over the id words in the trace's
+ * own columns, so no id string is made.
  */
 class DbIdSet {
   readonly #t: CompactTrace;
