@@ -31,9 +31,9 @@
  * shared by all), and for all traces, those with and those without an
  * outbound call: how many looked whole, how many got spans afterwards (and which), lateness
  * p50/p99/p99.9/max, the traces that would lose spans if released 50…2000 ms after looking whole,
- * and, for comparison with serve's current rule (a trace with a request span is complete after
- * `trace_wait` without a new span), the traces whose largest gap between arrivals, from their first
- * request span on, exceeds those waits. Not in run.sh or CI.
+ * and, for comparison with the trace wait (serve's rule for a trace that does not look whole: one
+ * with a request span is complete after `trace_wait` without a new span), the traces whose largest
+ * gap between arrivals, from their first request span on, exceeds those waits. Not in run.sh or CI.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -141,7 +141,7 @@ function analyse(bodies) {
       let tr = traces.get(traceId);
       if (!tr) traces.set(traceId, (tr = { spans: [], bodies: 0, hasCall: false, wholeAt: undefined, lateness: 0, late: [], requestAt: undefined, lastAt: 0, maxGap: 0 }));
       tr.bodies++;
-      // serve's current rule: the clock starts with the first request span (SERVER/CONSUMER or parentless).
+      // The trace wait's rule: the clock starts with the first request span (SERVER/CONSUMER or parentless).
       if (tr.requestAt !== undefined) tr.maxGap = Math.max(tr.maxGap, t - tr.lastAt);
       else if (arrived.some(isRequestSpan)) tr.requestAt = t;
       tr.lastAt = t;

@@ -10,8 +10,8 @@ export interface AssemblerOptions {
   /** A trace with a request span is complete once it has been quiet this long (clock units), unless it looks whole sooner. Default 2000. */
   traceWaitMs?: number;
   /**
-   * A trace whose spans look whole (assemble.ts `looksWhole`: root, every parent and every outbound
-   * call's callee arrived) is complete once it has been quiet this long. Default (and at most):
+   * A trace whose spans look whole (assemble.ts `looksWhole`: its root and every parent arrived, every
+   * outbound call answered) is complete once it has been quiet this long. Default (and at most):
    * traceWaitMs, so no trace goes sooner.
    */
   traceSettleMs?: number;
