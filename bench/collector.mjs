@@ -23,7 +23,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GZIP_LEVEL, corpusBatches, exportSender, freePort, gzipPool, gzipPoolSize, listening, load } from './load.mjs';
+import { GZIP_LEVEL, collectorConfig, corpusBatches, exportSender, freePort, gzipPool, gzipPoolSize, listening, load } from './load.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -100,29 +100,7 @@ async function startN1lens(dir, bin, extra) {
 async function startCollector(dir) {
   const http = await freePort();
   const grpc = await freePort();
-  writeFileSync(
-    join(dir, 'collector.yaml'),
-    `receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:${http}
-      grpc:
-        endpoint: 127.0.0.1:${grpc}
-exporters:
-  nop:
-service:
-  telemetry:
-    metrics:
-      level: none
-    logs:
-      level: warn
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [nop]
-`,
-  );
+  writeFileSync(join(dir, 'collector.yaml'), collectorConfig({ http, grpc, exporters: '  nop:', pipeline: 'nop' }));
   const server = spawnServer(collectorBin, ['--config', join(dir, 'collector.yaml')], { GOMAXPROCS: String(serverCores) }, async () => {
     while (!((await listening(http)) && (await listening(grpc)))) await sleep(100);
     return { http, grpc };

@@ -36,6 +36,31 @@ export const listening = (port) =>
   });
 
 /**
+ * A Collector config: the otlp receiver on the loopback ports given (`grpc` optional), `exporters`
+ * (their YAML, indented under `exporters:`), one traces pipeline into `pipeline`, its own telemetry quiet.
+ */
+export const collectorConfig = ({ http, grpc, exporters, pipeline }) => `receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:${http}
+${grpc === undefined ? '' : `      grpc:
+        endpoint: 127.0.0.1:${grpc}
+`}exporters:
+${exporters}
+service:
+  telemetry:
+    metrics:
+      level: none
+    logs:
+      level: warn
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [${pipeline}]
+`;
+
+/**
  * Spawns `n1lens serve` (`command args`, both ports 0) and resolves once its banner names the ports
  * it bound: `{ child, http, grpc }`. Rejects with its stderr if it exits first.
  */

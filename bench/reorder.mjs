@@ -51,7 +51,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { otlpSchema } from '../dist/otlp/schema.js';
 import { isRequestSpan, looksWhole, outboundKindOf } from '../dist/traces/assemble.js';
-import { freePort, listening, procStats } from './load.mjs';
+import { collectorConfig, freePort, listening, procStats } from './load.mjs';
 
 const SETTLE_MS = [50, 100, 250, 500, 1000, 2000];
 const KIND = ['UNSPECIFIED', 'INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER'];
@@ -302,27 +302,7 @@ async function startCollector(dir, { collector, via }, sinkPort) {
         hostnames: [127.0.0.1:${sinkPort}]`
       : `  otlp_http:
     endpoint: http://127.0.0.1:${sinkPort}`;
-  writeFileSync(
-    join(dir, 'collector.yaml'),
-    `receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:${port}
-exporters:
-${exporter}
-service:
-  telemetry:
-    metrics:
-      level: none
-    logs:
-      level: warn
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [${via === 'loadbalancing' ? 'load_balancing' : 'otlp_http'}]
-`,
-  );
+  writeFileSync(join(dir, 'collector.yaml'), collectorConfig({ http: port, exporters: exporter, pipeline: via === 'loadbalancing' ? 'load_balancing' : 'otlp_http' }));
   const child = spawn(collector, ['--config', join(dir, 'collector.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
   let logs = '';
   child.stdout.on('data', (d) => (logs += d));
