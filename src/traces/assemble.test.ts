@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SpanKind, type SpanRecord, type TraceId } from '../otlp/span.js';
-import { assembleTrace, isRequestSpan, looksWhole } from './assemble.js';
+import { assembleTrace, isRequestSpan, looksWhole, peerCalls } from './assemble.js';
 import { TraceAssembler } from './assembler.js';
 import { NO_REQUEST_SPAN } from './request.js';
 import { assembleCompact, CompactTrace } from './compact.js';
@@ -195,6 +195,34 @@ describe('TraceAssembler', () => {
     expect(looksWhole([view, selfCall])).toBe(false);
   });
 
+  it('learns a peer whose calls are never answered (a third-party API) and lets its callers settle, but for one trace in 16', () => {
+    const asm = new TraceAssembler({ traceWaitMs: 2000, traceSettleMs: 200 });
+    const withCall = (n: number, peer: string, answered = false): SpanRecord[] => {
+      const traceId = n.toString(16).padStart(32, '0');
+      const view = span({ traceId, kind: SpanKind.SERVER });
+      const call = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.CLIENT, httpMethod: 'POST', peer });
+      const query = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: 'SELECT 1' });
+      return answered ? [view, call, query, span({ traceId, parentSpanId: call.spanId, kind: SpanKind.SERVER, service: 'hr' })] : [view, call, query];
+    };
+    let now = 0;
+    // Released after `ms` of quiet, and only then.
+    const releasedAfter = (spans: SpanRecord[], ms: number): void => {
+      asm.add(spans, now);
+      expect(asm.poll(now + ms - 1)).toEqual([]);
+      expect(asm.poll(now + ms).map((t) => t.traceId)).toEqual([spans[0]!.traceId]);
+      now += ms;
+    };
+    // Trace ids 1..20 (none ends in 0 mod 16 but 0x10): calls to Stripe, never answered, each waits it out.
+    const ids = Array.from({ length: 21 }, (_, i) => i + 1).filter((n) => (n & 15) !== 0);
+    for (const n of ids.slice(0, 20)) releasedAfter(withCall(n, 'api.stripe.com'), 2000);
+    releasedAfter(withCall(0x31, 'api.stripe.com'), 200); // learned: settles
+    releasedAfter(withCall(0x40, 'api.stripe.com'), 2000); // a probe waits for every call
+    // A peer that answered once is never taken for opaque.
+    releasedAfter(withCall(0x41, 'hr.local', true), 200);
+    for (let n = 0x42; n < 0x42 + 20; n++) releasedAfter(withCall(n, 'hr.local'), 2000);
+    releasedAfter(withCall(0x61, 'hr.local'), 2000);
+  });
+
   it('keeps a trace that looks whole while it is held', () => {
     const asm = new TraceAssembler({ traceWaitMs: 2000, traceSettleMs: 200 });
     const root = span({ kind: SpanKind.SERVER });
@@ -261,6 +289,9 @@ describe('assembleCompact', () => {
         });
         expect(assembleCompact(compact(spans))).toEqual(assembleTrace(spans));
         expect(compact(spans).looksWhole()).toBe(looksWhole(spans));
+        const opaque = (peer: string): boolean => peer === 'hr.local';
+        expect(compact(spans).looksWhole(opaque)).toBe(looksWhole(spans, [], undefined, opaque));
+        expect(peerCalls(compact(spans).records)).toEqual(peerCalls(spans));
       }),
       { numRuns: 5000 },
     );

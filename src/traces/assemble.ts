@@ -96,27 +96,56 @@ export function outboundKindOf(span: SpanRecord): OutboundKind | null {
  * Redis LPUSH under Celery's apply_async) is no answer. An SDK exports a process's spans as they
  * end, children before their parent, so a trace with a missing parent or an unanswered call is
  * certainly waiting for spans; one that looks whole can gain some only from an export overtaken in
- * transit, or from work that outlives its parent span.
+ * transit, or from work that outlives its parent span. A client call to a peer that `opaque` says
+ * sends no spans (traces/peers.ts) needs no answer.
  *
  * `records` are the trace's spans as records; `columnParents` the parents of spans kept apart (a
  * CompactTrace's plain DB spans, which answer no call), and `isColumnSpan` whether an id is one of
  * those spans.
  */
-export function looksWhole(records: readonly SpanRecord[], columnParents: readonly string[] = [], isColumnSpan: (spanId: string) => boolean = () => false): boolean {
+export function looksWhole(
+  records: readonly SpanRecord[],
+  columnParents: readonly string[] = [],
+  isColumnSpan: (spanId: string) => boolean = () => false,
+  opaque: (peer: string) => boolean = () => false,
+): boolean {
   const ids = new Set<string>();
   for (const r of records) ids.add(r.spanId);
-  const arrived = (spanId: string): boolean => ids.has(spanId) || isColumnSpan(spanId);
-  const answered = new Set<string>();
   let hasRoot = false;
   for (const r of records) {
     if (r.parentSpanId === '') hasRoot = true;
-    else if (!arrived(r.parentSpanId)) return false;
-    else if (r.parentSpanId !== r.spanId && (r.kind === SpanKind.SERVER || r.kind === SpanKind.CONSUMER || outboundKindOf(r) !== null)) answered.add(r.parentSpanId);
+    else if (!ids.has(r.parentSpanId) && !isColumnSpan(r.parentSpanId)) return false;
   }
   if (!hasRoot) return false;
-  for (const parent of columnParents) if (!arrived(parent)) return false;
-  for (const r of records) if (outboundKindOf(r) !== null && !answered.has(r.spanId)) return false;
+  for (const parent of columnParents) if (!ids.has(parent) && !isColumnSpan(parent)) return false;
+  const answered = answeredCalls(records);
+  for (const r of records) {
+    if (outboundKindOf(r) === null || answered.has(r.spanId)) continue;
+    if (r.kind !== SpanKind.CLIENT || r.peer === undefined || !opaque(r.peer)) return false;
+  }
   return true;
+}
+
+/** Each client call with a peer among `records` (an HTTP or RPC call), and whether it was answered (see looksWhole). */
+export function peerCalls(records: readonly SpanRecord[]): { peer: string; answered: boolean }[] {
+  const calls: { peer: string; answered: boolean }[] = [];
+  let answered: Set<string> | undefined;
+  for (const r of records) {
+    if (r.kind !== SpanKind.CLIENT || r.peer === undefined || outboundKindOf(r) === null) continue;
+    answered ??= answeredCalls(records);
+    calls.push({ peer: r.peer, answered: answered.has(r.spanId) });
+  }
+  return calls;
+}
+
+/** The ids of the spans that a SERVER or CONSUMER span, or a nested call, has below it. */
+function answeredCalls(records: readonly SpanRecord[]): Set<string> {
+  const answered = new Set<string>();
+  for (const r of records) {
+    if (r.parentSpanId === '' || r.parentSpanId === r.spanId) continue;
+    if (r.kind === SpanKind.SERVER || r.kind === SpanKind.CONSUMER || outboundKindOf(r) !== null) answered.add(r.parentSpanId);
+  }
+  return answered;
 }
 
 const byStart = (a: { startMs: number }, b: { startMs: number }): number => a.startMs - b.startMs;

@@ -3,7 +3,8 @@
  * releases a trace once it is complete, so memory grows with open traces, not with input size.
  */
 import type { SpanRecord, TraceId } from '../otlp/span.js';
-import { isRequestSpan, looksWhole } from './assemble.js';
+import { isRequestSpan, looksWhole, peerCalls } from './assemble.js';
+import { OpaquePeers } from './peers.js';
 import { RecentSpans, RecentTraceIds } from './recent.js';
 
 export interface AssemblerOptions {
@@ -73,8 +74,12 @@ export interface TraceBuffer<B> {
   /** Adds the id of every span in the buffer to `recent`. */
   rememberIds(buffer: B, recent: RecentSpans): void;
   /** `looksWhole` (assemble.ts) of the spans in the buffer. */
-  looksWhole(buffer: B): boolean;
+  looksWhole(buffer: B, opaque: (peer: string) => boolean): boolean;
+  /** `peerCalls` (assemble.ts) of the spans in the buffer. */
+  peerCalls(buffer: B): { peer: string; answered: boolean }[];
 }
+
+const NEVER_OPAQUE = (): boolean => false;
 
 const RECORDS: TraceBuffer<SpanRecord[]> = {
   create: () => [],
@@ -82,7 +87,8 @@ const RECORDS: TraceBuffer<SpanRecord[]> = {
   rememberIds: (buffer, recent) => {
     for (const span of buffer) recent.add(span.spanId);
   },
-  looksWhole: (buffer) => looksWhole(buffer),
+  looksWhole: (buffer, opaque) => looksWhole(buffer, [], undefined, opaque),
+  peerCalls: (buffer) => peerCalls(buffer),
 };
 
 export interface AssemblerCounters {
@@ -161,6 +167,9 @@ export class TraceAssembler<B = SpanRecord[]> {
   readonly counters: AssemblerCounters = { spansBuffered: 0, bytesBuffered: 0, tracesCompleted: 0, tracesSettled: 0, evictions: 0, lateSpans: 0, duplicateSpans: 0 };
   /** Span ids of released traces, to tell a retried copy from a late span. */
   readonly #released = new RecentSpans();
+  /** Peers whose calls are never answered, learned from released traces (only with a settle time). */
+  readonly #opaquePeers = new OpaquePeers();
+  readonly #isOpaque = (peer: string): boolean => this.#opaquePeers.isOpaque(peer);
 
   /** `buffer` decides how open traces keep their spans; by default as the records themselves. */
   constructor(options: AssemblerOptions = {}, buffer?: TraceBuffer<B>) {
@@ -450,14 +459,16 @@ export class TraceAssembler<B = SpanRecord[]> {
       const quiet = now - trace.lastSeen;
       if (quiet < this.#settle) break; // ordered by lastSeen: the rest are newer
       if (!trace.rooted || trace.holdUntil > now) continue;
-      if (quiet >= this.#wait ? each(traceId, 'quiet') : this.#looksWhole(trace) && each(traceId, 'settled')) return true;
+      if (quiet >= this.#wait ? each(traceId, 'quiet') : this.#looksWhole(traceId, trace) && each(traceId, 'settled')) return true;
     }
     return false;
   }
 
-  #looksWhole(trace: OpenTrace<B>): boolean {
+  #looksWhole(traceId: TraceId, trace: OpenTrace<B>): boolean {
     if (trace.notWholeAt === trace.count) return false;
-    if (this.#buffer.looksWhole(trace.spans)) return true;
+    // One trace in 16 waits for every call, so a peer that starts to send spans is seen to answer.
+    const probe = (traceId.charCodeAt(traceId.length - 1) & 15) === 0;
+    if (this.#buffer.looksWhole(trace.spans, probe ? NEVER_OPAQUE : this.#isOpaque)) return true;
     trace.notWholeAt = trace.count;
     return false;
   }
@@ -477,6 +488,10 @@ export class TraceAssembler<B = SpanRecord[]> {
     this.counters.spansBuffered -= trace?.count ?? 0;
     if (trace !== undefined) {
       this.#buffer.rememberIds(trace.spans, this.#released);
+      // What a trace that waited out its calls says of their peers (an evicted or flushed one may not have).
+      if (this.#settle < this.#wait && reason !== 'evicted' && reason !== 'flush') {
+        for (const call of this.#buffer.peerCalls(trace.spans)) this.#opaquePeers.observe(call.peer, call.answered);
+      }
       this.counters.bytesBuffered -= trace.bytes;
       const usage = this.#usage.get(trace.source);
       if (usage !== undefined) {
