@@ -4,7 +4,8 @@ import { SpanKind, type SpanRecord, type TraceId } from '../otlp/span.js';
 import { assembleTrace, isRequestSpan, looksWhole, peerCalls } from './assemble.js';
 import { TraceAssembler } from './assembler.js';
 import { NO_REQUEST_SPAN } from './request.js';
-import { assembleCompact, CompactTrace } from './compact.js';
+import { assembleCompact, CompactTrace, compactTraces } from './compact.js';
+import { OPAQUE_AFTER_TRACES } from './peers.js';
 import type { AssemblerCounters, AssemblerOptions } from './assembler.js';
 
 const T = 'a'.repeat(32);
@@ -195,32 +196,52 @@ describe('TraceAssembler', () => {
     expect(looksWhole([view, selfCall])).toBe(false);
   });
 
-  it('learns a peer whose calls are never answered (a third-party API) and lets its callers settle, but for one trace in 16', () => {
-    const asm = new TraceAssembler({ traceWaitMs: 2000, traceSettleMs: 200 });
-    const withCall = (n: number, peer: string, answered = false): SpanRecord[] => {
+  describe.each([
+    ['records', () => new TraceAssembler({ traceWaitMs: 2000, traceSettleMs: 200 })],
+    ['columns', () => new TraceAssembler({ traceWaitMs: 2000, traceSettleMs: 200 }, compactTraces())],
+  ] as const)('over %s: peers that never answer', (_, make) => {
+    const withCalls = (n: number, peer: string, { answered = false, calls = 1, kind = SpanKind.CLIENT as SpanKind } = {}): SpanRecord[] => {
       const traceId = n.toString(16).padStart(32, '0');
       const view = span({ traceId, kind: SpanKind.SERVER });
-      const call = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.CLIENT, httpMethod: 'POST', peer });
+      const out = Array.from({ length: calls }, () => span({ traceId, parentSpanId: view.spanId, kind, httpMethod: 'POST', peer }));
       const query = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: 'SELECT 1' });
-      return answered ? [view, call, query, span({ traceId, parentSpanId: call.spanId, kind: SpanKind.SERVER, service: 'hr' })] : [view, call, query];
+      return answered ? [view, ...out, query, span({ traceId, parentSpanId: out[0]!.spanId, kind: SpanKind.SERVER, service: 'hr' })] : [view, ...out, query];
     };
-    let now = 0;
-    // Released after `ms` of quiet, and only then.
-    const releasedAfter = (spans: SpanRecord[], ms: number): void => {
-      asm.add(spans, now);
-      expect(asm.poll(now + ms - 1)).toEqual([]);
-      expect(asm.poll(now + ms).map((t) => t.traceId)).toEqual([spans[0]!.traceId]);
-      now += ms;
+    // Trace ids that are not probes (a probe's id ends in 0).
+    const ids = function* (from: number): Generator<number> {
+      for (let n = from; ; n++) if ((n & 15) !== 0) yield n;
     };
-    // Trace ids 1..20 (none ends in 0 mod 16 but 0x10): calls to Stripe, never answered, each waits it out.
-    const ids = Array.from({ length: 21 }, (_, i) => i + 1).filter((n) => (n & 15) !== 0);
-    for (const n of ids.slice(0, 20)) releasedAfter(withCall(n, 'api.stripe.com'), 2000);
-    releasedAfter(withCall(0x31, 'api.stripe.com'), 200); // learned: settles
-    releasedAfter(withCall(0x40, 'api.stripe.com'), 2000); // a probe waits for every call
-    // A peer that answered once is never taken for opaque.
-    releasedAfter(withCall(0x41, 'hr.local', true), 200);
-    for (let n = 0x42; n < 0x42 + 20; n++) releasedAfter(withCall(n, 'hr.local'), 2000);
-    releasedAfter(withCall(0x61, 'hr.local'), 2000);
+    const run = (asm: TraceAssembler<unknown>) => {
+      let now = 0;
+      // Released after `ms` of quiet, and not before.
+      return (spans: SpanRecord[], ms: number): void => {
+        asm.add(spans, now);
+        expect(asm.poll(now + ms - 1)).toEqual([]);
+        expect(asm.poll(now + ms).map((t) => t.traceId)).toEqual([spans[0]!.traceId]);
+        now += ms;
+      };
+    };
+
+    it('learns one from traces that waited it out, lets its callers settle but for the probes, and forgets it once a probe is answered', () => {
+      const releasedAfter = run(make());
+      const next = ids(1);
+      for (let i = 0; i < OPAQUE_AFTER_TRACES; i++) releasedAfter(withCalls(next.next().value, 'API.stripe.com'), 2000);
+      releasedAfter(withCalls(next.next().value, 'api.stripe.com'), 200); // learned, whatever the case
+      releasedAfter(withCalls(0x1000, 'api.stripe.com'), 2000); // a probe waits for every call…
+      releasedAfter(withCalls(0x2000, 'api.stripe.com', { answered: true }), 200); // …and this one was answered
+      releasedAfter(withCalls(next.next().value, 'api.stripe.com'), 2000); // so the peer is waited for again
+    });
+
+    it('counts traces, not calls; never learns a task queue; learns nothing from a trace begun before a hold ended', () => {
+      const asm = make();
+      const releasedAfter = run(asm);
+      const next = ids(1);
+      releasedAfter(withCalls(next.next().value, 'hooks.local', { calls: 2 * OPAQUE_AFTER_TRACES }), 2000);
+      releasedAfter(withCalls(next.next().value, 'hooks.local'), 2000);
+      for (let i = 0; i < OPAQUE_AFTER_TRACES + 1; i++) releasedAfter(withCalls(next.next().value, 'broker', { kind: SpanKind.PRODUCER }), 2000);
+      asm.hold([], 2000 * (OPAQUE_AFTER_TRACES + 30));
+      for (let i = 0; i < OPAQUE_AFTER_TRACES + 1; i++) releasedAfter(withCalls(next.next().value, 'cdn.local'), 2000);
+    });
   });
 
   it('keeps a trace that looks whole while it is held', () => {

@@ -1,5 +1,6 @@
 /** Turns the spans of one trace into requests: each DB or outbound span goes to its nearest enclosing request span. */
 import { SpanKind, type SpanRecord } from '../otlp/span.js';
+import type { PeerCall } from './peers.js';
 import { NO_REQUEST_SPAN, type DbSpan, type OutboundCall, type OutboundKind, type Request } from './request.js';
 
 /** A request span is a SERVER or CONSUMER span, or a span with no parent at all. */
@@ -96,8 +97,8 @@ export function outboundKindOf(span: SpanRecord): OutboundKind | null {
  * Redis LPUSH under Celery's apply_async) is no answer. An SDK exports a process's spans as they
  * end, children before their parent, so a trace with a missing parent or an unanswered call is
  * certainly waiting for spans; one that looks whole can gain some only from an export overtaken in
- * transit, or from work that outlives its parent span. A client call to a peer that `opaque` says
- * sends no spans (traces/peers.ts) needs no answer.
+ * transit, or from work that outlives its parent span. An HTTP or RPC call to a peer that `opaque`
+ * says sends no spans (learnablePeer, traces/peers.ts) needs no answer.
  *
  * `records` are the trace's spans as records; `columnParents` the parents of spans kept apart (a
  * CompactTrace's plain DB spans, which answer no call), and `isColumnSpan` whether an id is one of
@@ -121,21 +122,49 @@ export function looksWhole(
   const answered = answeredCalls(records);
   for (const r of records) {
     if (outboundKindOf(r) === null || answered.has(r.spanId)) continue;
-    if (r.kind !== SpanKind.CLIENT || r.peer === undefined || !opaque(r.peer)) return false;
+    const peer = learnablePeer(r);
+    if (peer === undefined || !opaque(peer)) return false;
   }
   return true;
 }
 
-/** Each client call with a peer among `records` (an HTTP or RPC call), and whether it was answered (see looksWhole). */
-export function peerCalls(records: readonly SpanRecord[]): { peer: string; answered: boolean }[] {
-  const calls: { peer: string; answered: boolean }[] = [];
-  let answered: Set<string> | undefined;
+/**
+ * The peer a call is learned by (traces/peers.ts): an HTTP or RPC client call's host, in lower case.
+ * A queued task (PRODUCER) or a message sent is never learned away: it may simply be handled later.
+ */
+export function learnablePeer(span: SpanRecord): string | undefined {
+  if (span.kind !== SpanKind.CLIENT || span.peer === undefined) return undefined;
+  const kind = outboundKindOf(span);
+  return kind === 'http' || kind === 'rpc' ? span.peer.toLowerCase() : undefined;
+}
+
+/**
+ * What a trace says of each peer it called (learnablePeer): answered when a SERVER or CONSUMER span
+ * sits right below one of its calls. A call with only a nested call below it (a hand-made span
+ * around an instrumented client) says nothing: the nested call speaks for the peer.
+ */
+export function peerCalls(records: readonly SpanRecord[]): PeerCall[] {
+  let byPeer: Map<string, boolean> | undefined;
+  let served: Set<string> | undefined;
+  let nested: Set<string> | undefined;
   for (const r of records) {
-    if (r.kind !== SpanKind.CLIENT || r.peer === undefined || outboundKindOf(r) === null) continue;
-    answered ??= answeredCalls(records);
-    calls.push({ peer: r.peer, answered: answered.has(r.spanId) });
+    const peer = learnablePeer(r);
+    if (peer === undefined) continue;
+    if (served === undefined) {
+      served = new Set();
+      nested = new Set();
+      for (const c of records) {
+        if (c.parentSpanId === '' || c.parentSpanId === c.spanId) continue;
+        if (c.kind === SpanKind.SERVER || c.kind === SpanKind.CONSUMER) served.add(c.parentSpanId);
+        else if (outboundKindOf(c) !== null) nested.add(c.parentSpanId);
+      }
+    }
+    const answered = served.has(r.spanId);
+    if (!answered && nested!.has(r.spanId)) continue;
+    byPeer ??= new Map();
+    byPeer.set(peer, answered || byPeer.get(peer) === true);
   }
-  return calls;
+  return byPeer === undefined ? [] : [...byPeer].map(([peer, answered]) => ({ peer, answered }));
 }
 
 /** The ids of the spans that a SERVER or CONSUMER span, or a nested call, has below it. */

@@ -4,7 +4,7 @@
  */
 import type { SpanRecord, TraceId } from '../otlp/span.js';
 import { isRequestSpan, looksWhole, peerCalls } from './assemble.js';
-import { OpaquePeers } from './peers.js';
+import { OpaquePeers, type PeerCall } from './peers.js';
 import { RecentSpans, RecentTraceIds } from './recent.js';
 
 export interface AssemblerOptions {
@@ -73,13 +73,11 @@ export interface TraceBuffer<B> {
   add(buffer: B, span: SpanRecord): void;
   /** Adds the id of every span in the buffer to `recent`. */
   rememberIds(buffer: B, recent: RecentSpans): void;
-  /** `looksWhole` (assemble.ts) of the spans in the buffer. */
-  looksWhole(buffer: B, opaque: (peer: string) => boolean): boolean;
+  /** `looksWhole` (assemble.ts) of the spans in the buffer, calls to the peers `opaque` names needing no answer. */
+  looksWhole(buffer: B, opaque?: (peer: string) => boolean): boolean;
   /** `peerCalls` (assemble.ts) of the spans in the buffer. */
-  peerCalls(buffer: B): { peer: string; answered: boolean }[];
+  peerCalls(buffer: B): PeerCall[];
 }
-
-const NEVER_OPAQUE = (): boolean => false;
 
 const RECORDS: TraceBuffer<SpanRecord[]> = {
   create: () => [],
@@ -170,6 +168,8 @@ export class TraceAssembler<B = SpanRecord[]> {
   /** Peers whose calls are never answered, learned from released traces (only with a settle time). */
   readonly #opaquePeers = new OpaquePeers();
   readonly #isOpaque = (peer: string): boolean => this.#opaquePeers.isOpaque(peer);
+  /** When the last hold ends: a trace that began before it may have had its callee's spans refused, and teaches nothing. */
+  #holdsEndAt = Number.NEGATIVE_INFINITY;
 
   /** `buffer` decides how open traces keep their spans; by default as the records themselves. */
   constructor(options: AssemblerOptions = {}, buffer?: TraceBuffer<B>) {
@@ -253,6 +253,7 @@ export class TraceAssembler<B = SpanRecord[]> {
    * gets the hold when it opens (its other spans may arrive first, in an export that is admitted).
    */
   hold(traceIds: Iterable<TraceId>, until: number): void {
+    this.#holdsEndAt = Math.max(this.#holdsEndAt, until);
     for (const id of traceIds) {
       const trace = this.#open.get(id);
       if (trace !== undefined) trace.holdUntil = Math.max(trace.holdUntil, until);
@@ -272,6 +273,7 @@ export class TraceAssembler<B = SpanRecord[]> {
    */
   holdAll(until: number): void {
     this.#holdAllUntil = Math.max(this.#holdAllUntil, until);
+    this.#holdsEndAt = Math.max(this.#holdsEndAt, until);
   }
 
   /** Ends holdAll at once (the buffer has to drain: memory comes first). */
@@ -466,9 +468,9 @@ export class TraceAssembler<B = SpanRecord[]> {
 
   #looksWhole(traceId: TraceId, trace: OpenTrace<B>): boolean {
     if (trace.notWholeAt === trace.count) return false;
-    // One trace in 16 waits for every call, so a peer that starts to send spans is seen to answer.
-    const probe = (traceId.charCodeAt(traceId.length - 1) & 15) === 0;
-    if (this.#buffer.looksWhole(trace.spans, probe ? NEVER_OPAQUE : this.#isOpaque)) return true;
+    // One trace in 16 (ids are lowercase hex) waits for every call, so a peer that starts to send spans is seen to answer.
+    const probe = traceId.endsWith('0');
+    if (this.#buffer.looksWhole(trace.spans, probe ? undefined : this.#isOpaque)) return true;
     trace.notWholeAt = trace.count;
     return false;
   }
@@ -488,9 +490,9 @@ export class TraceAssembler<B = SpanRecord[]> {
     this.counters.spansBuffered -= trace?.count ?? 0;
     if (trace !== undefined) {
       this.#buffer.rememberIds(trace.spans, this.#released);
-      // What a trace that waited out its calls says of their peers (an evicted or flushed one may not have).
-      if (this.#settle < this.#wait && reason !== 'evicted' && reason !== 'flush') {
-        for (const call of this.#buffer.peerCalls(trace.spans)) this.#opaquePeers.observe(call.peer, call.answered);
+      // Only a trace complete by its own rules, begun after every hold, says whether its peers answer.
+      if ((reason === 'quiet' || reason === 'settled') && this.#settle < this.#wait && trace.firstSeen >= this.#holdsEndAt) {
+        for (const call of this.#buffer.peerCalls(trace.spans)) this.#opaquePeers.observe(call);
       }
       this.counters.bytesBuffered -= trace.bytes;
       const usage = this.#usage.get(trace.source);

@@ -3,29 +3,38 @@
  * nobody instrumented), so that a trace whose only unanswered calls go to them can look whole.
  */
 
-/** Released traces' calls to a peer, all unanswered, before it counts as sending no spans. */
-export const OPAQUE_AFTER_CALLS = 20;
-/** Peers remembered at most; past it, new peers are not learned (their callers keep the trace wait). */
+/** Traces whose calls to a peer were all unanswered, before the peer counts as sending no spans. */
+export const OPAQUE_AFTER_TRACES = 20;
+/** Peers remembered at most; past it all are forgotten and learned again (many hosts: per-tenant webhooks, buckets). */
 const MAX_PEERS = 10_000;
+/** A peer that answered a call once: it sends spans, so it is never opaque. */
+const ANSWERED = -1;
+
+/** What one released trace says of one peer: whether any of its calls to it was answered. */
+export interface PeerCall {
+  peer: string;
+  answered: boolean;
+}
 
 /**
- * A peer is opaque once OPAQUE_AFTER_CALLS of its calls were released unanswered and none answered.
- * Its calls are seen while their traces still wait the whole trace wait, so a peer that does send
- * spans in time is seen to answer before it could be taken for opaque; one answer ends it for good.
+ * A peer is opaque once OPAQUE_AFTER_TRACES traces that waited the whole trace wait had calls to it
+ * and none was answered. Counting traces, not calls, keeps one fan-out (twenty calls whose answers
+ * would all come in one late export) from teaching it; one answer ends it for good.
  */
 export class OpaquePeers {
-  /** Unanswered calls seen per peer; -1 once a call to it was answered. */
+  /** Traces seen with unanswered calls per peer, ANSWERED once one was. */
   readonly #unanswered = new Map<string, number>();
 
-  /** Notes a released trace's call to `peer`, answered (a span of what it called arrived) or not. */
-  observe(peer: string, answered: boolean): void {
-    const seen = this.#unanswered.get(peer);
-    if (seen === -1) return;
-    if (seen === undefined && this.#unanswered.size >= MAX_PEERS) return;
-    this.#unanswered.set(peer, answered ? -1 : Math.min(OPAQUE_AFTER_CALLS, (seen ?? 0) + 1));
+  /** Notes what a released trace says of a peer. */
+  observe(call: PeerCall): void {
+    const seen = this.#unanswered.get(call.peer);
+    if (seen === ANSWERED) return;
+    // Cleared, not trimmed from the front: a Map walks the entries deleted there (traces/recent.ts).
+    if (seen === undefined && this.#unanswered.size >= MAX_PEERS) this.#unanswered.clear();
+    this.#unanswered.set(call.peer, call.answered ? ANSWERED : Math.min(OPAQUE_AFTER_TRACES, (seen ?? 0) + 1));
   }
 
   isOpaque(peer: string): boolean {
-    return this.#unanswered.get(peer) === OPAQUE_AFTER_CALLS;
+    return this.#unanswered.get(peer) === OPAQUE_AFTER_TRACES;
   }
 }
