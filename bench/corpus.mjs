@@ -164,7 +164,12 @@ function locationAttributes(service, route, table = '') {
   ];
 }
 
-function* requestSpans(service, startNs) {
+/**
+ * One request's spans, ending in its SERVER span. With `callShare`, that share of requests also
+ * calls a payments API that sends no spans (an HTTP CLIENT span nothing answers); 0 draws nothing,
+ * so the corpus stays the one written before the option.
+ */
+function* requestSpans(service, startNs, callShare = 0) {
   const [method, route, , plan] = pick(WEIGHTED);
   const traceId = randomBytes(16);
   const serverId = randomBytes(8);
@@ -207,6 +212,14 @@ function* requestSpans(service, startNs) {
       ],
     };
   }
+  if (callShare > 0 && rand() < callShare) {
+    const start = t;
+    t = start + BigInt(between(20_000_000, 80_000_000));
+    yield {
+      traceId, spanId: randomBytes(8), parentSpanId: serverId, name: 'POST', kind: 3, start, end: t, scope: 'requests',
+      attributes: [['http.request.method', 'POST'], ['server.address', 'api.payments.example'], ['url.full', 'https://api.payments.example/v1/charges'], ['http.response.status_code', 200]],
+    };
+  }
   const end = t + BigInt(between(300_000, 2_000_000));
   const path = `/${route.replace('<int:pk>', String(between(1, 999)))}`;
   yield {
@@ -228,11 +241,11 @@ function* requestSpans(service, startNs) {
 }
 
 /** Spans of one service in end-time order: `workers` requests in flight at once, as in a gunicorn pool. */
-function* serviceSpans(service, workers) {
+function* serviceSpans(service, workers, callShare) {
   const streams = [];
   for (let w = 0; w < workers; w++) {
     const start = T0 + BigInt(w * 1_700_000);
-    streams.push({ it: requestSpans(service, start), head: null, next: start });
+    streams.push({ it: requestSpans(service, start, callShare), head: null, next: start });
   }
   for (const s of streams) s.head = s.it.next().value;
   for (;;) {
@@ -241,7 +254,7 @@ function* serviceSpans(service, workers) {
     yield best.head;
     const r = best.it.next();
     if (r.done) {
-      best.it = requestSpans(service, best.head.end + BigInt(between(100_000, 3_000_000)));
+      best.it = requestSpans(service, best.head.end + BigInt(between(100_000, 3_000_000)), callShare);
       best.head = best.it.next().value;
     } else best.head = r.value;
   }
@@ -346,7 +359,11 @@ function writeSpan(w, s) {
   });
 }
 
-const SCOPES = { django: ['opentelemetry.instrumentation.django', '0.66b1'], db: ['opentelemetry.instrumentation.psycopg2', '0.66b1'] };
+const SCOPES = {
+  django: ['opentelemetry.instrumentation.django', '0.66b1'],
+  db: ['opentelemetry.instrumentation.psycopg2', '0.66b1'],
+  requests: ['opentelemetry.instrumentation.requests', '0.66b1'],
+};
 
 /** The resource attributes written: only service.name in a lean corpus. */
 const resourceOf = (service) => (LEAN ? { 'service.name': service.resource['service.name'] } : service.resource);
@@ -356,7 +373,7 @@ function encodeBatch(w, service, spans) {
     w.message(1, () => {
       for (const [k, v] of Object.entries(resourceOf(service))) writeKeyValue(w, 1, k, v);
     });
-    for (const scope of ['django', 'db']) {
+    for (const scope of Object.keys(SCOPES)) {
       const mine = spans.filter((s) => s.scope === scope);
       if (mine.length === 0) continue;
       w.message(2, () => {
@@ -376,7 +393,7 @@ const jsonAttrs = (attrs) => attrs.map(([key, value]) => ({ key, value: jsonValu
 
 function encodeJson(service, spans) {
   const scopeSpans = [];
-  for (const scope of ['django', 'db']) {
+  for (const scope of Object.keys(SCOPES)) {
     const mine = spans.filter((s) => s.scope === scope);
     if (mine.length === 0) continue;
     scopeSpans.push({
@@ -404,9 +421,9 @@ function encodeJson(service, spans) {
  * Yields batches: { service, spans, pb } (and json when asked), the two services' exports
  * interleaved as a Collector receiving from both would write them.
  */
-export function* batches({ batchSize = 512, json = false, workers = 4 } = {}) {
+export function* batches({ batchSize = 512, json = false, workers = 4, callShare = 0 } = {}) {
   const w = new Writer();
-  const streams = SERVICES.map((service) => ({ service, spans: serviceSpans(service, workers) }));
+  const streams = SERVICES.map((service) => ({ service, spans: serviceSpans(service, workers, callShare) }));
   for (let i = 0; ; i++) {
     const { service, spans } = streams[i % streams.length];
     const batch = [];

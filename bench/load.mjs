@@ -135,9 +135,12 @@ function cpuSplit(before, after) {
 /** The p-th percentile of sorted latencies, to 0.01 ms; null when there are none (batches spent in the warmup). */
 const percentile = (sorted, p) => (sorted.length === 0 ? null : +sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))].toFixed(2));
 
-/** The corpus's batches, `count` templates, re-stamped on every pass (`liveTimes`: span times moved to now, see stamp.mjs). */
-export function corpusBatches(count, options = {}) {
-  return batchStamper(batches(), count, options);
+/**
+ * The corpus's batches, `count` templates, re-stamped on every pass (`liveTimes`: span times moved to
+ * now, see stamp.mjs; `callShare`: that share of requests also calls an API that sends no spans, corpus.mjs).
+ */
+export function corpusBatches(count, { callShare = 0, ...options } = {}) {
+  return batchStamper(batches({ callShare }), count, options);
 }
 
 /**

@@ -168,8 +168,6 @@ export class TraceAssembler<B = SpanRecord[]> {
   /** Peers whose calls are never answered, learned from released traces (only with a settle time). */
   readonly #opaquePeers = new OpaquePeers();
   readonly #isOpaque = (peer: string): boolean => this.#opaquePeers.isOpaque(peer);
-  /** When the last hold ends: a trace that began before it may have had its callee's spans refused, and teaches nothing. */
-  #holdsEndAt = Number.NEGATIVE_INFINITY;
 
   /** `buffer` decides how open traces keep their spans; by default as the records themselves. */
   constructor(options: AssemblerOptions = {}, buffer?: TraceBuffer<B>) {
@@ -253,7 +251,6 @@ export class TraceAssembler<B = SpanRecord[]> {
    * gets the hold when it opens (its other spans may arrive first, in an export that is admitted).
    */
   hold(traceIds: Iterable<TraceId>, until: number): void {
-    this.#holdsEndAt = Math.max(this.#holdsEndAt, until);
     for (const id of traceIds) {
       const trace = this.#open.get(id);
       if (trace !== undefined) trace.holdUntil = Math.max(trace.holdUntil, until);
@@ -273,7 +270,6 @@ export class TraceAssembler<B = SpanRecord[]> {
    */
   holdAll(until: number): void {
     this.#holdAllUntil = Math.max(this.#holdAllUntil, until);
-    this.#holdsEndAt = Math.max(this.#holdsEndAt, until);
   }
 
   /** Ends holdAll at once (the buffer has to drain: memory comes first). */
@@ -490,8 +486,8 @@ export class TraceAssembler<B = SpanRecord[]> {
     this.counters.spansBuffered -= trace?.count ?? 0;
     if (trace !== undefined) {
       this.#buffer.rememberIds(trace.spans, this.#released);
-      // Only a trace complete by its own rules, begun after every hold, says whether its peers answer.
-      if ((reason === 'quiet' || reason === 'settled') && this.#settle < this.#wait && trace.firstSeen >= this.#holdsEndAt) {
+      // Only a trace complete by its own rules, none of whose spans were refused (held), says whether its peers answer.
+      if ((reason === 'quiet' || reason === 'settled') && this.#settle < this.#wait && trace.holdUntil === 0) {
         for (const call of this.#buffer.peerCalls(trace.spans)) this.#opaquePeers.observe(call);
       }
       this.counters.bytesBuffered -= trace.bytes;
