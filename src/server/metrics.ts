@@ -16,6 +16,7 @@ export interface ServerMetrics {
   evictions: Gauge;
   lateSpans: Gauge;
   tracesSettled: Gauge;
+  opaquePeers: Gauge;
   duplicateSpans: Gauge;
   exportLatency: Histogram<'transport'>;
   storeWriteFailures: Counter;
@@ -50,6 +51,7 @@ export function createMetrics(): ServerMetrics {
     bufferBytes: new Gauge({ name: 'n1lens_buffer_bytes', help: 'Estimated bytes of buffered spans (refused past --max-buffer-mib)', registers }),
     evictions: new Gauge({ name: 'n1lens_trace_evictions_total', help: 'Open traces analysed early to make room (0 in serve: admission refuses instead)', registers }),
     lateSpans: new Gauge({ name: 'n1lens_late_spans_total', help: 'Spans that arrived after their trace was analysed (dropped)', registers }),
+    opaquePeers: new Gauge({ name: 'n1lens_opaque_peers', help: 'Peers learned to send no spans of their own: calls to them no longer keep a trace waiting for --trace-wait-ms', registers }),
     tracesSettled: new Gauge({ name: 'n1lens_traces_settled_total', help: 'Traces analysed after --trace-settle-ms because they looked whole (the others waited --trace-wait-ms or longer)', registers }),
     duplicateSpans: new Gauge({ name: 'n1lens_duplicate_spans_total', help: 'Copies of spans already received, by (trace id, span id): exporter retries (dropped)', registers }),
     exportLatency: new Histogram({

@@ -24,14 +24,21 @@ export interface PeerCall {
 export class OpaquePeers {
   /** Traces seen with unanswered calls per peer, ANSWERED once one was. */
   readonly #unanswered = new Map<string, number>();
+  /** Peers opaque now. */
+  count = 0;
 
   /** Notes what a released trace says of a peer. */
   observe(call: PeerCall): void {
     const seen = this.#unanswered.get(call.peer);
     if (seen === ANSWERED) return;
     // Cleared, not trimmed from the front: a Map walks the entries deleted there (traces/recent.ts).
-    if (seen === undefined && this.#unanswered.size >= MAX_PEERS) this.#unanswered.clear();
-    this.#unanswered.set(call.peer, call.answered ? ANSWERED : Math.min(OPAQUE_AFTER_TRACES, (seen ?? 0) + 1));
+    if (seen === undefined && this.#unanswered.size >= MAX_PEERS) {
+      this.#unanswered.clear();
+      this.count = 0;
+    }
+    const now = call.answered ? ANSWERED : Math.min(OPAQUE_AFTER_TRACES, (seen ?? 0) + 1);
+    this.#unanswered.set(call.peer, now);
+    this.count += (now === OPAQUE_AFTER_TRACES ? 1 : 0) - (seen === OPAQUE_AFTER_TRACES ? 1 : 0);
   }
 
   isOpaque(peer: string): boolean {
