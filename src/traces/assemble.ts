@@ -112,16 +112,17 @@ export function looksWhole(
 ): boolean {
   const ids = new Set<string>();
   for (const r of records) ids.add(r.spanId);
+  const arrived = (spanId: string): boolean => ids.has(spanId) || isColumnSpan(spanId);
   let hasRoot = false;
   for (const r of records) {
     if (r.parentSpanId === '') hasRoot = true;
-    else if (!ids.has(r.parentSpanId) && !isColumnSpan(r.parentSpanId)) return false;
+    else if (!arrived(r.parentSpanId)) return false;
   }
   if (!hasRoot) return false;
-  for (const parent of columnParents) if (!ids.has(parent) && !isColumnSpan(parent)) return false;
-  const answered = answeredCalls(records);
+  for (const parent of columnParents) if (!arrived(parent)) return false;
+  const { served, nested } = callChildren(records);
   for (const r of records) {
-    if (outboundKindOf(r) === null || answered.has(r.spanId)) continue;
+    if (outboundKindOf(r) === null || served.has(r.spanId) || nested.has(r.spanId)) continue;
     const peer = learnablePeer(r);
     if (peer === undefined || !opaque(peer)) return false;
   }
@@ -145,36 +146,34 @@ export function learnablePeer(span: SpanRecord): string | undefined {
  */
 export function peerCalls(records: readonly SpanRecord[]): PeerCall[] {
   let byPeer: Map<string, boolean> | undefined;
-  let served: Set<string> | undefined;
-  let nested: Set<string> | undefined;
+  let children: CallChildren | undefined;
   for (const r of records) {
     const peer = learnablePeer(r);
     if (peer === undefined) continue;
-    if (served === undefined) {
-      served = new Set();
-      nested = new Set();
-      for (const c of records) {
-        if (c.parentSpanId === '' || c.parentSpanId === c.spanId) continue;
-        if (c.kind === SpanKind.SERVER || c.kind === SpanKind.CONSUMER) served.add(c.parentSpanId);
-        else if (outboundKindOf(c) !== null) nested.add(c.parentSpanId);
-      }
-    }
-    const answered = served.has(r.spanId);
-    if (!answered && nested!.has(r.spanId)) continue;
+    children ??= callChildren(records);
+    const answered = children.served.has(r.spanId);
+    if (!answered && children.nested.has(r.spanId)) continue;
     byPeer ??= new Map();
     byPeer.set(peer, answered || byPeer.get(peer) === true);
   }
   return byPeer === undefined ? [] : [...byPeer].map(([peer, answered]) => ({ peer, answered }));
 }
 
-/** The ids of the spans that a SERVER or CONSUMER span, or a nested call, has below it. */
-function answeredCalls(records: readonly SpanRecord[]): Set<string> {
-  const answered = new Set<string>();
+/** The span ids that have a callee's entry (a SERVER or CONSUMER span) right below them, and those that have a nested call. */
+interface CallChildren {
+  served: Set<string>;
+  nested: Set<string>;
+}
+
+function callChildren(records: readonly SpanRecord[]): CallChildren {
+  const served = new Set<string>();
+  const nested = new Set<string>();
   for (const r of records) {
     if (r.parentSpanId === '' || r.parentSpanId === r.spanId) continue;
-    if (r.kind === SpanKind.SERVER || r.kind === SpanKind.CONSUMER || outboundKindOf(r) !== null) answered.add(r.parentSpanId);
+    if (r.kind === SpanKind.SERVER || r.kind === SpanKind.CONSUMER) served.add(r.parentSpanId);
+    else if (outboundKindOf(r) !== null) nested.add(r.parentSpanId);
   }
-  return answered;
+  return { served, nested };
 }
 
 const byStart = (a: { startMs: number }, b: { startMs: number }): number => a.startMs - b.startMs;
