@@ -812,7 +812,7 @@ export class Intake implements ExportIntake {
     this.#metrics.evictions.set(c.evictions);
     this.#metrics.lateSpans.set(c.lateSpans);
     this.#metrics.tracesSettled.set(c.tracesSettled);
-    this.#metrics.opaquePeers.set(c.opaquePeers);
+    this.#metrics.opaquePeers.set(this.#analyzer.assembler.opaquePeers);
     this.#metrics.duplicateSpans.set(c.duplicateSpans);
   }
 }

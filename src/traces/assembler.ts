@@ -96,8 +96,6 @@ export interface AssemblerCounters {
   tracesCompleted: number;
   /** Traces released after the settle time because they looked whole (the rest of tracesCompleted waited longer). */
   tracesSettled: number;
-  /** Peers learned to send no spans (traces/peers.ts), whose calls need no answer now. */
-  opaquePeers: number;
   evictions: number;
   /** Spans of an already released trace that it did not have: dropped. */
   lateSpans: number;
@@ -164,7 +162,7 @@ export class TraceAssembler<B = SpanRecord[]> {
   /** The batch being added (begin … end). */
   #batch: Batch<B> | undefined;
   #lastOpened: readonly TraceId[] = [];
-  readonly counters: AssemblerCounters = { spansBuffered: 0, bytesBuffered: 0, tracesCompleted: 0, tracesSettled: 0, opaquePeers: 0, evictions: 0, lateSpans: 0, duplicateSpans: 0 };
+  readonly counters: AssemblerCounters = { spansBuffered: 0, bytesBuffered: 0, tracesCompleted: 0, tracesSettled: 0, evictions: 0, lateSpans: 0, duplicateSpans: 0 };
   /** Span ids of released traces, to tell a retried copy from a late span. */
   readonly #released = new RecentSpans();
   /** Peers whose calls are never answered, learned from released traces (only with a settle time). */
@@ -189,6 +187,11 @@ export class TraceAssembler<B = SpanRecord[]> {
 
   get openTraces(): number {
     return this.#open.size;
+  }
+
+  /** Peers learned to send no spans (traces/peers.ts), whose calls need no answer now. */
+  get opaquePeers(): number {
+    return this.#opaquePeers.count;
   }
 
   isOpen(traceId: TraceId): boolean {
@@ -491,7 +494,6 @@ export class TraceAssembler<B = SpanRecord[]> {
       // Only a trace complete by its own rules, none of whose spans were refused (held), says whether its peers answer.
       if ((reason === 'quiet' || reason === 'settled') && this.#settle < this.#wait && trace.holdUntil === 0) {
         for (const call of this.#buffer.peerCalls(trace.spans)) this.#opaquePeers.observe(call);
-        this.counters.opaquePeers = this.#opaquePeers.count;
       }
       this.counters.bytesBuffered -= trace.bytes;
       const usage = this.#usage.get(trace.source);

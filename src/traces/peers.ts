@@ -24,8 +24,7 @@ export interface PeerCall {
 export class OpaquePeers {
   /** Traces seen with unanswered calls per peer, ANSWERED once one was. */
   readonly #unanswered = new Map<string, number>();
-  /** Peers opaque now. */
-  count = 0;
+  #count = 0;
 
   /** Notes what a released trace says of a peer. */
   observe(call: PeerCall): void {
@@ -34,11 +33,16 @@ export class OpaquePeers {
     // Cleared, not trimmed from the front: a Map walks the entries deleted there (traces/recent.ts).
     if (seen === undefined && this.#unanswered.size >= MAX_PEERS) {
       this.#unanswered.clear();
-      this.count = 0;
+      this.#count = 0;
     }
     const now = call.answered ? ANSWERED : Math.min(OPAQUE_AFTER_TRACES, (seen ?? 0) + 1);
     this.#unanswered.set(call.peer, now);
-    this.count += (now === OPAQUE_AFTER_TRACES ? 1 : 0) - (seen === OPAQUE_AFTER_TRACES ? 1 : 0);
+    this.#count += (now === OPAQUE_AFTER_TRACES ? 1 : 0) - (seen === OPAQUE_AFTER_TRACES ? 1 : 0);
+  }
+
+  /** Peers opaque now. */
+  get count(): number {
+    return this.#count;
   }
 
   isOpaque(peer: string): boolean {
