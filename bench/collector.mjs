@@ -18,12 +18,12 @@
  * gRPC through the same `node:http2` client as `--gzip` instead of grpc-js, whose CPU holds the
  * Collector back (load.mjs grpcFrameSender).
  */
-import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GZIP_LEVEL, collectorConfig, corpusBatches, exportSender, freePort, gzipPool, gzipPoolSize, listening, load } from './load.mjs';
+import { GZIP_LEVEL, collectorConfig, corpusBatches, exportSender, freePort, gzipPool, gzipPoolSize, listening, load, spawnServer } from './load.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -61,33 +61,13 @@ const grpcFrames = process.argv.includes('--grpc-frames');
 const pool = gzip ? gzipPool(stamper.next) : undefined;
 const poolSize = Number(arg('gzip-pool', gzipPoolSize({ warmup, seconds, rate, batchSpans: stamper.templates[0].spans })));
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Spawns a server and stops it; `ready` resolves to its ports. */
-function spawnServer(command, args, env, ready) {
-  const child = spawn('taskset', ['-c', serverCpu, command, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let logs = '';
-  child.stdout.on('data', (d) => (logs += d));
-  child.stderr.on('data', (d) => (logs += d));
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const ports = Promise.race([ready(() => logs, child), exited.then((code) => Promise.reject(new Error(`${command} exited (${code}):\n${logs.slice(-2000)}`)))]);
-  return {
-    child,
-    ports,
-    async stop() {
-      child.kill('SIGTERM');
-      const stuck = await Promise.race([exited.then(() => false), sleep(20_000).then(() => true)]);
-      if (stuck) {
-        child.kill('SIGKILL');
-        await exited;
-      }
-    },
-  };
-}
+/** A server on the measured core (taskset), run from the checkout. */
+const spawnPinned = (command, args, env, ready) => spawnServer(['taskset', '-c', serverCpu, command, ...args], { cwd: root, env }, ready);
 
 async function startN1lens(dir, bin, extra) {
   const db = join(mkdtempSync(join(dir, 'n1lens-')), 'n1lens.db');
-  const server = spawnServer(process.execPath, [bin, 'serve', '--http-port', '0', '--grpc-port', '0', '--db', db, ...extra], {}, async (logs) => {
+  const server = spawnPinned(process.execPath, [bin, 'serve', '--http-port', '0', '--grpc-port', '0', '--db', db, ...extra], {}, async (logs) => {
     for (;;) {
       const m = /OTLP\/HTTP http:\/\/[^:]+:(\d+)\/v1\/traces · OTLP\/gRPC [^:]+:(\d+)/.exec(logs());
       if (m) return { http: Number(m[1]), grpc: Number(m[2]) };
@@ -101,7 +81,7 @@ async function startCollector(dir) {
   const http = await freePort();
   const grpc = await freePort();
   writeFileSync(join(dir, 'collector.yaml'), collectorConfig({ http, grpc, exporters: '  nop:', pipeline: 'nop' }));
-  const server = spawnServer(collectorBin, ['--config', join(dir, 'collector.yaml')], { GOMAXPROCS: String(serverCores) }, async () => {
+  const server = spawnPinned(collectorBin, ['--config', join(dir, 'collector.yaml')], { GOMAXPROCS: String(serverCores) }, async () => {
     while (!((await listening(http)) && (await listening(grpc)))) await sleep(100);
     return { http, grpc };
   });

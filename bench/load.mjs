@@ -11,6 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import { connect, createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { batches } from './corpus.mjs';
@@ -34,6 +35,35 @@ export const listening = (port) =>
     c.once('connect', () => (c.destroy(), resolve(true)));
     c.once('error', () => resolve(false));
   });
+
+/**
+ * Spawns a server (`argv`, behind taskset or not) and keeps its output: `ports` is what `ready(logs,
+ * child)` resolves to once it serves, or rejects with the output's tail if it exits first; `stop()`
+ * sends SIGTERM, then SIGKILL after 20 s.
+ */
+export function spawnServer(argv, { cwd, env } = {}, ready) {
+  const [command, ...args] = argv;
+  const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let logs = '';
+  child.stdout.on('data', (d) => (logs += d));
+  child.stderr.on('data', (d) => (logs += d));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const ports = Promise.race([ready(() => logs, child), exited.then((code) => Promise.reject(new Error(`${command} exited (${code}):\n${logs.slice(-2000)}`)))]);
+  return {
+    child,
+    ports,
+    logs: () => logs,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const stuck = await Promise.race([exited.then(() => false), sleep(20_000).then(() => true)]);
+      if (stuck) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
 
 /**
  * A Collector config: the otlp receiver on the loopback ports given (`grpc` optional), `exporters`

@@ -35,7 +35,7 @@
  * with a request span is complete after `trace_wait` without a new span), the traces whose largest
  * gap between arrivals, from their first request span on, exceeds those waits. Not in run.sh or CI.
  */
-import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { homedir, tmpdir } from 'node:os';
@@ -51,12 +51,11 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { otlpSchema } from '../dist/otlp/schema.js';
 import { isRequestSpan, looksWhole, outboundKindOf } from '../dist/traces/assemble.js';
-import { collectorConfig, freePort, listening, procStats } from './load.mjs';
+import { collectorConfig, freePort, listening, procStats, spawnServer } from './load.mjs';
 
 const SETTLE_MS = [50, 100, 250, 500, 1000, 2000];
 const KIND = ['UNSPECIFIED', 'INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER'];
 const EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------
 // The sink (worker thread): keeps every body with its arrival time, analyses them when asked.
@@ -303,28 +302,20 @@ async function startCollector(dir, { collector, via }, sinkPort) {
       : `  otlp_http:
     endpoint: http://127.0.0.1:${sinkPort}`;
   writeFileSync(join(dir, 'collector.yaml'), collectorConfig({ http: port, exporters: exporter, pipeline: via === 'loadbalancing' ? 'load_balancing' : 'otlp_http' }));
-  const child = spawn(collector, ['--config', join(dir, 'collector.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let logs = '';
-  child.stdout.on('data', (d) => (logs += d));
-  child.stderr.on('data', (d) => (logs += d));
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    if (await Promise.race([exited.then(() => false), sleep(20_000).then(() => true)])) {
-      child.kill('SIGKILL');
-      await exited;
+  const server = spawnServer([collector, '--config', join(dir, 'collector.yaml')], {}, async (logs) => {
+    const deadline = performance.now() + 60_000;
+    while (!(await listening(port))) {
+      if (performance.now() > deadline) throw new Error(`the Collector did not listen within 60 s:\n${logs().slice(-2000)}`);
+      await sleep(100);
     }
-  };
-  const deadline = performance.now() + 60_000;
-  while (!(await listening(port))) {
-    if (child.exitCode !== null || performance.now() > deadline) {
-      await stop();
-      throw new Error(`the Collector did not start:\n${logs.slice(-2000)}`);
-    }
-    await sleep(100);
+  });
+  try {
+    await server.ports;
+  } catch (error) {
+    await server.stop();
+    throw new Error(`the Collector did not start: ${error.message}`);
   }
-  return { port, pid: child.pid, stop, logs: () => logs };
+  return { port, pid: server.child.pid, stop: server.stop, logs: server.logs };
 }
 
 /** Runs the clients for `seconds`, then flushes every provider; returns what they achieved. */
