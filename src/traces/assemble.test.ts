@@ -235,18 +235,25 @@ describe('TraceAssembler', () => {
       releasedAfter(withCalls(next.next().value, 'api.stripe.com'), 2000); // so the peer is waited for again
     });
 
-    it('counts traces, not calls; never learns a task queue; learns nothing from a trace some of whose spans were refused', () => {
+    it('counts traces, not calls; never learns a task queue', () => {
       const asm = make();
       const releasedAfter = run(asm);
       const next = ids(1);
       releasedAfter(withCalls(next.next().value, 'hooks.local', { calls: 2 * OPAQUE_AFTER_TRACES }), 2000);
       releasedAfter(withCalls(next.next().value, 'hooks.local'), 2000);
       for (let i = 0; i < OPAQUE_AFTER_TRACES + 1; i++) releasedAfter(withCalls(next.next().value, 'broker', { kind: SpanKind.PRODUCER }), 2000);
-      for (let i = 0; i < OPAQUE_AFTER_TRACES + 1; i++) {
+    });
+
+    it('learns from traces some of whose spans were refused, once their hold is over: a flood refusing every trace still teaches', () => {
+      const asm = make();
+      const releasedAfter = run(asm);
+      const next = ids(1);
+      for (let i = 0; i < OPAQUE_AFTER_TRACES; i++) {
         const spans = withCalls(next.next().value, 'cdn.local');
-        asm.hold([spans[0]!.traceId], 1); // held briefly: the rest of its spans were refused
+        asm.hold([spans[0]!.traceId], 1); // held briefly: the rest of its spans were refused, and came back unanswered
         releasedAfter(spans, 2000);
       }
+      releasedAfter(withCalls(next.next().value, 'cdn.local'), 200);
     });
   });
 

@@ -491,8 +491,11 @@ export class TraceAssembler<B = SpanRecord[]> {
     this.counters.spansBuffered -= trace?.count ?? 0;
     if (trace !== undefined) {
       this.#buffer.rememberIds(trace.spans, this.#released);
-      // Only a trace complete by its own rules, none of whose spans were refused (held), says whether its peers answer.
-      if ((reason === 'quiet' || reason === 'settled') && this.#settle < this.#wait && trace.holdUntil === 0) {
+      // Only a trace complete by its own rules says whether its peers answer. One whose spans were
+      // refused counts too: it was held until their retry was due, so an answer among them has come
+      // (were it lost, a probe finds the peer answering). Left out, a flood refusing every trace kept
+      // serve from ever learning, and so refusing for good.
+      if ((reason === 'quiet' || reason === 'settled') && this.#settle < this.#wait) {
         for (const call of this.#buffer.peerCalls(trace.spans)) this.#opaquePeers.observe(call);
       }
       this.counters.bytesBuffered -= trace.bytes;
