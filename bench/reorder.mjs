@@ -33,7 +33,9 @@
  * p50/p99/p99.9/max, the traces that would lose spans if released 50…2000 ms after looking whole,
  * and, for comparison with the trace wait (serve's rule for a trace that does not look whole: one
  * with a request span is complete after `trace_wait` without a new span), the traces whose largest
- * gap between arrivals, from their first request span on, exceeds those waits. Not in run.sh or CI.
+ * gap between arrivals, from their first request span on, exceeds those waits; and under serve's own
+ * rule (quiet 500 ms once the trace looks whole, the trace wait before), the traces it would release
+ * before their last spans came, for trace waits of 2–8 s. Not in run.sh or CI.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -54,6 +56,8 @@ import { isRequestSpan, looksWhole, outboundKindOf } from '../dist/traces/assemb
 import { collectorConfig, freePort, listening, procStats, spawnServer } from './load.mjs';
 
 const SETTLE_MS = [50, 100, 250, 500, 1000, 2000];
+/** Trace waits tried against serve's whole rule (a trace that looks whole goes after 500 ms quiet, any other after the wait). */
+const WAIT_MS = [2000, 3000, 4000, 5000, 6000, 8000];
 const KIND = ['UNSPECIFIED', 'INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER'];
 const EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
@@ -138,12 +142,14 @@ function analyse(bodies) {
     maxBodySpans = Math.max(maxBodySpans, n);
     for (const [traceId, arrived] of byTrace) {
       let tr = traces.get(traceId);
-      if (!tr) traces.set(traceId, (tr = { spans: [], bodies: 0, hasCall: false, wholeAt: undefined, lateness: 0, late: [], requestAt: undefined, lastAt: 0, maxGap: 0 }));
+      if (!tr) traces.set(traceId, (tr = { spans: [], bodies: 0, hasCall: false, wholeAt: undefined, lateness: 0, late: [], requestAt: undefined, lastAt: 0, maxGap: 0, arrivals: [], wholeFrom: Infinity, requestFrom: Infinity }));
       tr.bodies++;
       // The trace wait's rule: the clock starts with the first request span (SERVER/CONSUMER or parentless).
       if (tr.requestAt !== undefined) tr.maxGap = Math.max(tr.maxGap, t - tr.lastAt);
       else if (arrived.some(isRequestSpan)) tr.requestAt = t;
       tr.lastAt = t;
+      if (tr.requestAt !== undefined && tr.requestFrom === Infinity) tr.requestFrom = tr.arrivals.length;
+      tr.arrivals.push(t);
       if (arrived.some((s) => outboundKindOf(s) !== null)) tr.hasCall = true;
       if (tr.wholeAt !== undefined) {
         tr.lateness = t - tr.wholeAt;
@@ -153,6 +159,7 @@ function analyse(bodies) {
       tr.spans.push(...arrived);
       if (looksWhole(tr.spans)) {
         tr.wholeAt = t;
+        tr.wholeFrom = tr.arrivals.length - 1;
         tr.spans = undefined; // only lateness and gaps are needed from here on
       }
     }
@@ -189,7 +196,18 @@ function summarise(traces) {
     latenessMs: { p50: pct(0.5), p99: pct(0.99), p999: pct(0.999), max: lateness.length ? +lateness.at(-1).toFixed(1) : null },
     lostAtSettleMs: Object.fromEntries(SETTLE_MS.map((ms) => [ms, whole.filter((tr) => tr.lateness > ms).length])),
     lostAtGapWaitMs: Object.fromEntries(SETTLE_MS.map((ms) => [ms, traces.filter((tr) => tr.requestAt !== undefined && tr.maxGap > ms).length])),
+    lostAtSettle500WaitMs: Object.fromEntries(WAIT_MS.map((ms) => [ms, traces.filter((tr) => releasedEarly(tr, 500, ms)).length])),
   };
+}
+
+/** Whether serve's rule (quiet `settleMs` once the trace looks whole, `waitMs` before, from its first request span on) releases it before its last arrival. */
+function releasedEarly(tr, settleMs, waitMs) {
+  for (let i = 0; i + 1 < tr.arrivals.length; i++) {
+    const quiet = tr.arrivals[i + 1] - tr.arrivals[i];
+    const limit = i >= tr.wholeFrom ? settleMs : i >= tr.requestFrom ? waitMs : Infinity;
+    if (quiet > limit) return true;
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -120,6 +120,45 @@ describe('n1lens serve (the real binary)', () => {
     }
   }, 30_000);
 
+  it('with the default --trace-wait-ms, joins a called service\'s spans sent 3 s after its caller\'s (an SDK batches for 5 s) into the trace', async () => {
+    const db = join(tempDir('cli-wait'), 'n1lens.db');
+    const serve = spawnBin(['serve', '--http-port', '0', '--grpc-port', '0', '--db', db, '--no-warm-up']);
+    try {
+      const port = (await servePorts(serve)).http;
+      const traceId = '3'.repeat(32);
+      const caller = djangoRequest({ repeats: 6, traceId });
+      const view = caller.resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
+      caller.resourceSpans[0]!.scopeSpans[0]!.spans.push({
+        traceId, spanId: 'c'.repeat(16), parentSpanId: view.spanId, name: 'POST', kind: 3,
+        startTimeUnixNano: view.startTimeUnixNano, endTimeUnixNano: view.endTimeUnixNano,
+        attributes: [{ key: 'http.method', value: { stringValue: 'POST' } }, { key: 'net.peer.name', value: { stringValue: 'hr.local' } }],
+      });
+      // The service it called: its view is a child of the call, its span ids its own.
+      const callee = djangoRequest({ repeats: 6, traceId: '4'.repeat(32), service: 'hr' });
+      for (const scope of callee.resourceSpans[0]!.scopeSpans) for (const span of scope.spans) span.traceId = traceId;
+      callee.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.parentSpanId = 'c'.repeat(16);
+      const post = async (body: typeof caller): Promise<void> => {
+        const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'POST', body: encodeProtobuf(body), headers: { 'Content-Type': 'application/x-protobuf' } });
+        expect(res.status).toBe(200);
+      };
+      const metric = async (name: string): Promise<number> => {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+      };
+      await post(caller);
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(await metric('n1lens_requests_analysed_total')).toBe(0);
+      await post(callee);
+      const deadline = Date.now() + 10_000;
+      while ((await metric('n1lens_requests_analysed_total')) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(await metric('n1lens_requests_analysed_total')).toBe(2);
+      expect(await metric('n1lens_late_spans_total')).toBe(0);
+      expect(await metric('n1lens_traces_settled_total')).toBe(1);
+    } finally {
+      serve.child.kill('SIGKILL');
+    }
+  }, 30_000);
+
   it('passes --dead-after and --trace-url on to the page: dead views without a query parameter, example traces linked', async () => {
     const dir = tempDir('cli-dead');
     const schemaFile = join(dir, 'schema.json');

@@ -10,6 +10,7 @@ import { djangoRequest, encodeProtobuf, type OtlpJsonRequest, type OtlpJsonSpan 
 import { Spool } from '../spool/index.js';
 import { SqliteStore as Store } from '../store/sqlite.js';
 import { estimateSpanBytes } from '../traces/assembler.js';
+import { baseRetryFor } from '../traces/admission.js';
 import { Intake, type AcceptResult, type Transport } from './intake.js';
 import { createMetrics } from './metrics.js';
 import { tempDir } from '../../test/support.js';
@@ -211,12 +212,32 @@ describe('Intake admission behind a retrying exporter', () => {
       await intake.tick();
       // With room, a waits for the refused exporter (its queue may hold a's other spans); near the memory limit it drains.
       expect(intake.openTraces).toBe(maxBufferBytes > 2 * aBytes ? 1 : 0);
-      clock.now += 2 * (refused.ok ? 0 : refused.retryAfterMs) + 100;
+      // Held for twice the retry delay and the base delay again (the resent spans' time to arrive).
+      clock.now += 2 * (refused.ok ? 0 : refused.retryAfterMs) + baseRetryFor(100);
       await intake.tick();
       expect(intake.openTraces).toBe(0);
       void await intake.close();
       store.closeSync();
     }
+  });
+
+  it.each(PATHS)('holds a refused exporter\'s traces until its retry is due, however long --trace-wait-ms is (%s)', async (path) => {
+    const clock = { now: 0 };
+    const store = Store.open(':memory:');
+    const intake = new Intake({ store, metrics: createMetrics(), traceWaitMs: 6000, traceSettleMs: 100, maxOpenTraces: 1, now: () => clock.now, random: () => 0.5 });
+    expect((await send(intake, path, exportOf(requestSpans({ traceId: 'a'.repeat(32) })), 'grpc')).ok).toBe(true);
+    const refused = await send(intake, path, exportOf(requestSpans({ traceId: 'b'.repeat(32) })), 'grpc');
+    if (refused.ok) throw new Error('expected a refusal');
+    // a looks whole: after the hold it goes at the settle time, not at the 6 s wait.
+    const due = 2 * refused.retryAfterMs + baseRetryFor(6000);
+    clock.now = due - 1;
+    await intake.tick();
+    expect(intake.openTraces).toBe(1);
+    clock.now = due;
+    await intake.tick();
+    expect(intake.openTraces).toBe(0);
+    void (await intake.close());
+    store.closeSync();
   });
 
   it.each(PATHS)('counts spans of an analysed trace as late, not as a new trace to refuse (%s)', async (path) => {

@@ -12,7 +12,7 @@ import { SegmentPins, type Spool, type SpoolCompression, type SpoolEncoding, typ
 import type { RowBatchBuilder } from '../store/rows.js';
 import type { Store } from '../store/store.js';
 import { estimateDbSpanBytes, estimateSpanBytes, type BatchSurvey } from '../traces/assembler.js';
-import { decideAdmission, fullness, retryDelayMs, type Admission, type AdmissionLimits, type RefusalReason } from '../traces/admission.js';
+import { baseRetryFor, decideAdmission, fullness, retryDelayMs, type Admission, type AdmissionLimits, type RefusalReason } from '../traces/admission.js';
 import { inflateWithin, type CompressedBody } from './body.js';
 import { fullCollection, heapAndExternal } from './heap.js';
 import type { ServerMetrics } from './metrics.js';
@@ -217,9 +217,8 @@ export class Intake implements ExportIntake {
   readonly #metrics: ServerMetrics;
   readonly #record: string | undefined;
   readonly #now: () => number;
-  readonly #limits: AdmissionLimits;
+  readonly #limits: AdmissionLimits & { baseRetryMs: number };
   readonly #random: () => number;
-  readonly #traceWaitMs: number;
   readonly #replayWaitMs: number;
   /** Last export time per transport, for fair sharing. */
   readonly #lastExport = new Map<Transport, number>();
@@ -264,12 +263,11 @@ export class Intake implements ExportIntake {
     this.#record = options.recordPath;
     this.#now = options.now ?? Date.now;
     const wait = options.traceWaitMs ?? 2000;
-    this.#traceWaitMs = wait;
     this.#replayWaitMs = options.replayWaitMs ?? 30_000;
     this.#limits = {
       maxTraces: options.maxOpenTraces ?? 50_000,
       maxBytes: options.maxBufferBytes ?? 256 * 1024 * 1024,
-      baseRetryMs: Math.max(1000, wait),
+      baseRetryMs: baseRetryFor(wait),
     };
     this.#random = options.random ?? Math.random;
     this.#memoryLimit = options.memoryLimitBytes ?? this.#limits.maxBytes + 128 * 1024 * 1024;
@@ -413,7 +411,7 @@ export class Intake implements ExportIntake {
     take: (now: number) => SinkBatch,
   ): AcceptResult {
     const now = this.#now();
-    if (this.#closed) return { ok: false, reason: 'closing', retryAfterMs: this.#limits.baseRetryMs ?? 1000, message: REFUSAL_TEXT.closing };
+    if (this.#closed) return { ok: false, reason: 'closing', retryAfterMs: this.#limits.baseRetryMs, message: REFUSAL_TEXT.closing };
     const assembler = this.#analyzer.assembler;
     this.#lastExport.set(transport, now);
     const survey = surveyNow();
@@ -439,15 +437,15 @@ export class Intake implements ExportIntake {
         : decision;
     if (!refusal.admit) {
       // The client will send these spans again: keep the traces they continue until then.
-      assembler.hold(refusal.hold, now + 2 * refusal.retryAfterMs + this.#traceWaitMs);
+      assembler.hold(refusal.hold, this.#retryDueBy(now, refusal.retryAfterMs));
       const heldQueue = this.#holdQueue(now, refusal.retryAfterMs, stalled);
       this.#metrics.exportsRefused.inc({ transport, reason: refusal.reason });
       return { ok: false, reason: refusal.reason, retryAfterMs: refusal.retryAfterMs, message: REFUSAL_TEXT[refusal.reason], heldQueue };
     }
     const spool = this.#spool;
     if (spooled?.full === true || (spooled === undefined && spool !== undefined && raw !== undefined && spool.wouldOverflow(raw.body.length))) {
-      const retryAfterMs = spoolFullRetryMs(this.#limits.baseRetryMs ?? 1000, this.#random);
-      assembler.hold([...survey.continued, ...survey.opened], now + 2 * retryAfterMs + this.#traceWaitMs);
+      const retryAfterMs = spoolFullRetryMs(this.#limits.baseRetryMs, this.#random);
+      assembler.hold([...survey.continued, ...survey.opened], this.#retryDueBy(now, retryAfterMs));
       this.#metrics.exportsRefused.inc({ transport, reason: 'spool_full' });
       return { ok: false, reason: 'spool_full', retryAfterMs, message: REFUSAL_TEXT.spool_full };
     }
@@ -479,13 +477,21 @@ export class Intake implements ExportIntake {
   }
 
   /**
+   * Until when a refused export's traces are kept open: its retry, doubled for a sender's own backoff,
+   * and the base delay again for the resent spans to arrive.
+   */
+  #retryDueBy(now: number, retryAfterMs: number): number {
+    return now + 2 * retryAfterMs + this.#limits.baseRetryMs;
+  }
+
+  /**
    * A client's queue waits behind a refused export, with spans of any open trace in it: keep them all
    * until its retry is due. Not once stalled (a refusal then is for fair share), nor past half the
    * memory budget: memory is the hard limit, and a buffer that cannot move, or that fills, must be able to drain.
    */
   #holdQueue(now: number, retryAfterMs: number, stalled: boolean): boolean {
     if (stalled || this.#memoryContended()) return false;
-    this.#analyzer.assembler.holdAll(now + 2 * retryAfterMs + this.#traceWaitMs);
+    this.#analyzer.assembler.holdAll(this.#retryDueBy(now, retryAfterMs));
     return true;
   }
 

@@ -12,6 +12,7 @@ import { OtlpDecodeError } from '../otlp/errors.js';
 import { createProtobufSplitter, splitJsonExport } from '../otlp/split.js';
 import type { Spool, SpoolEncoding } from '../spool/index.js';
 import type { DjangoSchema } from '../suggest/schema.js';
+import { baseRetryFor } from '../traces/admission.js';
 import { inflateWithin, type CompressedBody } from './body.js';
 import { rawExport, REFUSAL_TEXT, spoolFullRetryMs, type AcceptResult, type ExportIntake, type Refusal, type ReplayTotals, type Transport } from './intake.js';
 import { shardedMetricsText, type MetricsJson, type ServerMetrics } from './metrics.js';
@@ -96,7 +97,7 @@ export class ShardedIntake implements ExportIntake {
     this.#openTraces = openTraces;
     this.#options = options;
     this.#spool = options.spool;
-    this.#retryMs = Math.max(1000, options.analysis.traceWaitMs ?? 2000);
+    this.#retryMs = baseRetryFor(options.analysis.traceWaitMs ?? 2000);
     this.#settles = workers.map(() => []);
     workers.forEach((worker, index) => {
       worker.on('message', (answer: ShardAnswer) => this.#answered(answer));

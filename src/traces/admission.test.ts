@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideAdmission, retryDelayMs, type AdmissionLimits, type BufferState } from './admission.js';
+import { baseRetryFor, decideAdmission, retryDelayMs, type AdmissionLimits, type BufferState } from './admission.js';
 import type { BatchSurvey } from './assembler.js';
 
 const limits: AdmissionLimits = { maxTraces: 10, maxBytes: 100_000 };
@@ -55,5 +55,13 @@ describe('retryDelayMs', () => {
     expect(retryDelayMs(1, limits, () => 0)).toBe(2000);
     expect(retryDelayMs(1, limits, () => 0.999)).toBe(5996);
     expect(retryDelayMs(50, { ...limits, baseRetryMs: 10_000 }, half)).toBe(30_000);
+  });
+});
+
+describe('baseRetryFor', () => {
+  it('follows the trace wait within 1–2 s: a wait kept long for another service\'s spans does not slow retries', () => {
+    expect(baseRetryFor(100)).toBe(1000);
+    expect(baseRetryFor(1500)).toBe(1500);
+    expect(baseRetryFor(6000)).toBe(2000);
   });
 });

@@ -47,6 +47,13 @@ export type Admission =
       hold: TraceId[];
     };
 
+/**
+ * The retry delay at an empty buffer: the trace wait, within 1–2 s. A trace that looks whole leaves the
+ * buffer --trace-settle-ms after its last span, so a longer wait (kept for traces still awaiting
+ * another service's spans) would only keep a refused sender's queue filling for longer.
+ */
+export const baseRetryFor = (traceWaitMs: number): number => Math.min(2000, Math.max(1000, traceWaitMs));
+
 /** How full the buffer is: the larger of the trace and the byte fractions (may exceed 1). */
 export function fullness(state: Pick<BufferState, 'openTraces' | 'bytes'>, limits: AdmissionLimits): number {
   return Math.max(state.openTraces / Math.max(1, limits.maxTraces), state.bytes / Math.max(1, limits.maxBytes));
