@@ -228,6 +228,7 @@ describe('Intake admission behind a retrying exporter', () => {
     expect((await send(intake, path, exportOf(requestSpans({ traceId: 'a'.repeat(32) })), 'grpc')).ok).toBe(true);
     const refused = await send(intake, path, exportOf(requestSpans({ traceId: 'b'.repeat(32) })), 'grpc');
     if (refused.ok) throw new Error('expected a refusal');
+    expect(refused.retryAfterMs).toBe(8000); // the 2 s base, 4× at a full buffer (jitter at its middle)
     // a looks whole: after the hold it goes at the settle time, not at the 6 s wait.
     const due = 2 * refused.retryAfterMs + baseRetryFor(6000);
     clock.now = due - 1;

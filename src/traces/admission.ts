@@ -48,11 +48,15 @@ export type Admission =
     };
 
 /**
- * The retry delay at an empty buffer: the trace wait, within 1–2 s. A trace that looks whole leaves the
- * buffer --trace-settle-ms after its last span, so a longer wait (kept for traces still awaiting
- * another service's spans) would only keep a refused sender's queue filling for longer.
+ * How much of the trace wait a refusal's timings follow. A trace that looks whole leaves the buffer
+ * --trace-settle-ms after its last span, so a longer wait (kept for traces still awaiting another
+ * service's spans) would only keep a refused sender's queue filling, and a stalled buffer refusing,
+ * for longer.
  */
-export const baseRetryFor = (traceWaitMs: number): number => Math.min(2000, Math.max(1000, traceWaitMs));
+export const REFUSAL_WAIT_CAP_MS = 2000;
+
+/** The retry delay at an empty buffer: the trace wait, within 1 s and REFUSAL_WAIT_CAP_MS. */
+export const baseRetryFor = (traceWaitMs: number): number => Math.min(REFUSAL_WAIT_CAP_MS, Math.max(1000, traceWaitMs));
 
 /** How full the buffer is: the larger of the trace and the byte fractions (may exceed 1). */
 export function fullness(state: Pick<BufferState, 'openTraces' | 'bytes'>, limits: AdmissionLimits): number {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SpanKind, type SpanRecord, type TraceId } from '../otlp/span.js';
+import { REFUSAL_WAIT_CAP_MS } from './admission.js';
 import { assembleTrace, isRequestSpan, looksWhole, peerCalls } from './assemble.js';
 import { TraceAssembler } from './assembler.js';
 import { NO_REQUEST_SPAN } from './request.js';
@@ -143,6 +144,14 @@ describe('TraceAssembler', () => {
     expect(asm.isStalled(10_000)).toBe(false); // the hold is over
   });
 
+  it('is stalled after at most REFUSAL_WAIT_CAP_MS without a span, however long the trace wait', () => {
+    const asm = new TraceAssembler({ traceWaitMs: 6000 });
+    asm.add(djangoTrace(traceIds[0]).slice(1), 0); // no root yet
+    asm.holdAll(60_000);
+    expect(asm.isStalled(REFUSAL_WAIT_CAP_MS - 1)).toBe(false);
+    expect(asm.isStalled(REFUSAL_WAIT_CAP_MS)).toBe(true);
+  });
+
   it('releases a trace that looks whole once quiet for traceSettleMs, the others after traceWaitMs', () => {
     const asm = new TraceAssembler({ traceWaitMs: 2000, traceSettleMs: 200 });
     const [a, b, c, d, e] = ['a', 'b', 'c', 'd', 'e'].map((ch) => ch.repeat(32)) as [TraceId, TraceId, TraceId, TraceId, TraceId];
@@ -244,16 +253,34 @@ describe('TraceAssembler', () => {
       for (let i = 0; i < OPAQUE_AFTER_TRACES + 1; i++) releasedAfter(withCalls(next.next().value, 'broker', { kind: SpanKind.PRODUCER }), 2000);
     });
 
-    it('learns from traces some of whose spans were refused, once their hold is over: a flood refusing every trace still teaches', () => {
+    it('learns from a trace some of whose spans were refused once they were resent: a flood refusing every trace still teaches', () => {
       const asm = make();
-      const releasedAfter = run(asm);
       const next = ids(1);
+      let now = 0;
+      for (let i = 0; i < OPAQUE_AFTER_TRACES; i++) {
+        const [view, call, query] = withCalls(next.next().value, 'cdn.local');
+        asm.add([view!, call!], now);
+        asm.hold([view!.traceId], now + 3000); // the export with its query was refused…
+        asm.add([query!], now + 1000); // …and resent, with no answer to the call in it
+        expect(asm.poll(now + 2999)).toEqual([]);
+        expect(asm.poll(now + 3000)).toHaveLength(1);
+        now += 3000;
+      }
+      expect(asm.opaquePeers).toBe(1);
+    });
+
+    it('learns nothing from a trace whose refused spans never came back', () => {
+      const asm = make();
+      const next = ids(1);
+      let now = 0;
       for (let i = 0; i < OPAQUE_AFTER_TRACES; i++) {
         const spans = withCalls(next.next().value, 'cdn.local');
-        asm.hold([spans[0]!.traceId], 1); // held briefly: the rest of its spans were refused, and came back unanswered
-        releasedAfter(spans, 2000);
+        asm.add(spans, now);
+        asm.hold([spans[0]!.traceId], now + 3000); // refused, and never resent: its answer may be among them
+        expect(asm.poll(now + 3000)).toHaveLength(1);
+        now += 3000;
       }
-      releasedAfter(withCalls(next.next().value, 'cdn.local'), 200);
+      expect(asm.opaquePeers).toBe(0);
     });
   });
 

@@ -3,6 +3,7 @@
  * releases a trace once it is complete, so memory grows with open traces, not with input size.
  */
 import type { SpanRecord, TraceId } from '../otlp/span.js';
+import { REFUSAL_WAIT_CAP_MS } from './admission.js';
 import { isRequestSpan, looksWhole, peerCalls } from './assemble.js';
 import { OpaquePeers, type PeerCall } from './peers.js';
 import { RecentSpans, RecentTraceIds } from './recent.js';
@@ -117,6 +118,8 @@ interface OpenTrace<B> {
   source: string;
   /** Not released before this time: more of its spans were refused and will be retried. */
   holdUntil: number;
+  /** `count` when the last hold was set (-1: never held): spans joining after it mean the refused ones were resent. */
+  countAtHold: number;
   /** `count` when the trace was last found not to look whole (-1: never), so a poll looks again only once it has grown. */
   notWholeAt: number;
 }
@@ -258,8 +261,10 @@ export class TraceAssembler<B = SpanRecord[]> {
   hold(traceIds: Iterable<TraceId>, until: number): void {
     for (const id of traceIds) {
       const trace = this.#open.get(id);
-      if (trace !== undefined) trace.holdUntil = Math.max(trace.holdUntil, until);
-      else if (!this.#completed.has(id)) {
+      if (trace !== undefined) {
+        trace.holdUntil = Math.max(trace.holdUntil, until);
+        trace.countAtHold = trace.count;
+      } else if (!this.#completed.has(id)) {
         this.#pendingHolds.delete(id); // re-insert: the map stays ordered by when a hold was last set
         this.#pendingHolds.set(id, until);
         if (this.#pendingHolds.size > this.#remember) this.#pendingHolds.delete(this.#pendingHolds.keys().next().value!);
@@ -284,13 +289,13 @@ export class TraceAssembler<B = SpanRecord[]> {
 
   /**
    * True while holdAll keeps the buffer and it is not moving: no span has joined an open trace for
-   * the trace wait, or the last poll found a trace complete and kept only by the hold. Refusing new
+   * the trace wait (at most REFUSAL_WAIT_CAP_MS), or the last poll found a trace complete and kept only by the hold. Refusing new
    * traces then frees no room (nothing can be released until the refused exporters come back), while
    * the spans the open traces wait for may be queued behind the very exports being refused.
    */
   isStalled(now: number): boolean {
     if (now >= this.#holdAllUntil || this.#open.size === 0) return false;
-    return this.#keptByHoldAll || now - this.#lastAdded >= this.#wait;
+    return this.#keptByHoldAll || now - this.#lastAdded >= Math.min(this.#wait, REFUSAL_WAIT_CAP_MS);
   }
 
   /**
@@ -371,7 +376,7 @@ export class TraceAssembler<B = SpanRecord[]> {
       const held = this.#pendingHolds.get(traceId);
       if (held !== undefined) this.#pendingHolds.delete(traceId);
       // firstSeen and lastSeen are the batch's time, set by end().
-      trace = { spans: this.#buffer.create(), count: 0, firstSeen: 0, lastSeen: 0, rooted: false, touch: -1, bytes: 0, source: batch.source, holdUntil: held ?? 0, notWholeAt: -1 };
+      trace = { spans: this.#buffer.create(), count: 0, firstSeen: 0, lastSeen: 0, rooted: false, touch: -1, bytes: 0, source: batch.source, holdUntil: held ?? 0, countAtHold: held === undefined ? -1 : 0, notWholeAt: -1 };
       this.#byFirstSeen.set(traceId, 0);
       this.#open.set(traceId, trace);
       batch.opened.push(traceId);
@@ -491,11 +496,11 @@ export class TraceAssembler<B = SpanRecord[]> {
     this.counters.spansBuffered -= trace?.count ?? 0;
     if (trace !== undefined) {
       this.#buffer.rememberIds(trace.spans, this.#released);
-      // Only a trace complete by its own rules says whether its peers answer. One whose spans were
-      // refused counts too: it was held until their retry was due, so an answer among them has come
-      // (were it lost, a probe finds the peer answering). Left out, a flood refusing every trace kept
+      // Only a trace complete by its own rules says whether its peers answer. One some of whose spans
+      // were refused counts once spans joined it after the refusal (the resend came, with any answer
+      // in it; a probe still corrects a wrong guess). Left out, a flood refusing every trace kept
       // serve from ever learning, and so refusing for good.
-      if ((reason === 'quiet' || reason === 'settled') && this.#settle < this.#wait) {
+      if ((reason === 'quiet' || reason === 'settled') && this.#settle < this.#wait && trace.count > trace.countAtHold) {
         for (const call of this.#buffer.peerCalls(trace.spans)) this.#opaquePeers.observe(call);
       }
       this.counters.bytesBuffered -= trace.bytes;
