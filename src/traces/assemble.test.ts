@@ -6,7 +6,7 @@ import { assembleTrace, isRequestSpan, looksWhole, peerCalls } from './assemble.
 import { TraceAssembler } from './assembler.js';
 import { NO_REQUEST_SPAN } from './request.js';
 import { assembleCompact, CompactTrace, compactTraces } from './compact.js';
-import { OPAQUE_AFTER_TRACES } from './peers.js';
+import { isProbe, OPAQUE_AFTER_TRACES } from './peers.js';
 import type { AssemblerCounters, AssemblerOptions } from './assembler.js';
 
 const T = 'a'.repeat(32);
@@ -216,9 +216,9 @@ describe('TraceAssembler', () => {
       const query = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: 'SELECT 1' });
       return answered ? [view, ...out, query, span({ traceId, parentSpanId: out[0]!.spanId, kind: SpanKind.SERVER, service: 'hr' })] : [view, ...out, query];
     };
-    // Trace ids that are not probes (a probe's id ends in 0).
+    // Trace ids that are not probes.
     const ids = function* (from: number): Generator<number> {
-      for (let n = from; ; n++) if ((n & 15) !== 0) yield n;
+      for (let n = from; ; n++) if (!isProbe(n.toString(16).padStart(32, '0'))) yield n;
     };
     const run = (asm: TraceAssembler<unknown>) => {
       let now = 0;
@@ -230,6 +230,11 @@ describe('TraceAssembler', () => {
         now += ms;
       };
     };
+
+    it('probes one trace in 64', () => {
+      const traceIds = Array.from({ length: 6400 }, (_, n) => (n * 0x9e3779b1 >>> 0).toString(16).padStart(32, '0'));
+      expect(traceIds.filter(isProbe)).toHaveLength(100);
+    });
 
     it('learns one from traces that waited it out, lets its callers settle but for the probes, and forgets it once a probe is answered', () => {
       const asm = make();

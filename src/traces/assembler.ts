@@ -5,7 +5,7 @@
 import type { SpanRecord, TraceId } from '../otlp/span.js';
 import { REFUSAL_WAIT_CAP_MS } from './admission.js';
 import { isRequestSpan, looksWhole, peerCalls } from './assemble.js';
-import { OpaquePeers, type PeerCall } from './peers.js';
+import { isProbe, OpaquePeers, type PeerCall } from './peers.js';
 import { RecentSpans, RecentTraceIds } from './recent.js';
 
 export interface AssemblerOptions {
@@ -474,8 +474,7 @@ export class TraceAssembler<B = SpanRecord[]> {
 
   #looksWhole(traceId: TraceId, trace: OpenTrace<B>): boolean {
     if (trace.notWholeAt === trace.count) return false;
-    // One trace in 16 (ids are lowercase hex) waits for every call, so a peer that starts to send spans is seen to answer.
-    const probe = traceId.endsWith('0');
+    const probe = isProbe(traceId);
     if (this.#buffer.looksWhole(trace.spans, probe ? undefined : this.#isOpaque)) return true;
     trace.notWholeAt = trace.count;
     return false;
