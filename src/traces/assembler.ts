@@ -496,8 +496,8 @@ export class TraceAssembler<B = SpanRecord[]> {
     if (trace !== undefined) {
       this.#buffer.rememberIds(trace.spans, this.#released);
       // Only a trace complete by its own rules says whether its peers answer. One some of whose spans
-      // were refused counts once spans joined it after the refusal (the resend came, with any answer
-      // in it; a probe still corrects a wrong guess). Left out, a flood refusing every trace kept
+      // were refused counts once spans joined it after the refusal (most often the resend, with any
+      // answer in it; a probe corrects a wrong guess). Left out, a flood refusing every trace kept
       // serve from ever learning, and so refusing for good.
       if ((reason === 'quiet' || reason === 'settled') && this.#settle < this.#wait && trace.count > trace.countAtHold) {
         for (const call of this.#buffer.peerCalls(trace.spans)) this.#opaquePeers.observe(call);
