@@ -497,8 +497,8 @@ export class TraceAssembler<B = SpanRecord[]> {
       this.#buffer.rememberIds(trace.spans, this.#released);
       // Only a trace complete by its own rules says whether its peers answer. One some of whose spans
       // were refused counts once spans joined it after the refusal (most often the resend, with any
-      // answer in it; a probe corrects a wrong guess). Left out, a flood refusing every trace kept
-      // serve from ever learning, and so refusing for good.
+      // answer in it; a probe corrects a wrong guess). Left out, only traces no refusal touched would
+      // teach, and a flood that refuses most exports leaves few of those.
       if ((reason === 'quiet' || reason === 'settled') && this.#settle < this.#wait && trace.count > trace.countAtHold) {
         for (const call of this.#buffer.peerCalls(trace.spans)) this.#opaquePeers.observe(call);
       }
