@@ -289,9 +289,10 @@ export class TraceAssembler<B = SpanRecord[]> {
 
   /**
    * True while holdAll keeps the buffer and it is not moving: no span has joined an open trace for
-   * the trace wait (at most REFUSAL_WAIT_CAP_MS), or the last poll found a trace complete and kept only by the hold. Refusing new
-   * traces then frees no room (nothing can be released until the refused exporters come back), while
-   * the spans the open traces wait for may be queued behind the very exports being refused.
+   * the trace wait (at most REFUSAL_WAIT_CAP_MS), or the last poll found a trace complete and kept
+   * only by the hold. Refusing new traces then frees no room (nothing can be released until the
+   * refused exporters come back), while the spans the open traces wait for may be queued behind the
+   * very exports being refused.
    */
   isStalled(now: number): boolean {
     if (now >= this.#holdAllUntil || this.#open.size === 0) return false;
