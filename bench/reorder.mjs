@@ -114,7 +114,7 @@ async function sink({ via, refuseShare }) {
   });
 }
 
-/** Per trace, in arrival order: when it first looked whole, what came after, and its largest gap. */
+/** Per trace: its arrival times, when it first had a request span and first looked whole, and what came after. */
 function analyse(bodies) {
   const type = otlpSchema().ExportTraceServiceRequest;
   const hex = (b) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
@@ -142,23 +142,18 @@ function analyse(bodies) {
     maxBodySpans = Math.max(maxBodySpans, n);
     for (const [traceId, arrived] of byTrace) {
       let tr = traces.get(traceId);
-      if (!tr) traces.set(traceId, (tr = { spans: [], bodies: 0, hasCall: false, wholeAt: undefined, lateness: 0, late: [], requestAt: undefined, lastAt: 0, maxGap: 0, arrivals: [], wholeFrom: Infinity, requestFrom: Infinity }));
-      tr.bodies++;
-      // The trace wait's rule: the clock starts with the first request span (SERVER/CONSUMER or parentless).
-      if (tr.requestAt !== undefined) tr.maxGap = Math.max(tr.maxGap, t - tr.lastAt);
-      else if (arrived.some(isRequestSpan)) tr.requestAt = t;
-      tr.lastAt = t;
-      if (tr.requestAt !== undefined && tr.requestFrom === Infinity) tr.requestFrom = tr.arrivals.length;
+      // Arrival times, the first with a request span (the trace wait's clock starts there) and the
+      // first after which the trace looked whole; Infinity for none.
+      if (!tr) traces.set(traceId, (tr = { spans: [], hasCall: false, late: [], arrivals: [], requestFrom: Infinity, wholeFrom: Infinity }));
+      if (tr.requestFrom === Infinity && arrived.some(isRequestSpan)) tr.requestFrom = tr.arrivals.length;
       tr.arrivals.push(t);
       if (arrived.some((s) => outboundKindOf(s) !== null)) tr.hasCall = true;
-      if (tr.wholeAt !== undefined) {
-        tr.lateness = t - tr.wholeAt;
+      if (tr.wholeFrom !== Infinity) {
         tr.late.push(...arrived);
         continue;
       }
       tr.spans.push(...arrived);
       if (looksWhole(tr.spans)) {
-        tr.wholeAt = t;
         tr.wholeFrom = tr.arrivals.length - 1;
         tr.spans = undefined; // only lateness and gaps are needed from here on
       }
@@ -176,8 +171,10 @@ function analyse(bodies) {
 }
 
 function summarise(traces) {
-  const whole = traces.filter((tr) => tr.wholeAt !== undefined);
-  const lateness = whole.map((tr) => tr.lateness).sort((a, b) => a - b);
+  const whole = traces.filter((tr) => tr.wholeFrom !== Infinity);
+  // From looking whole to the last arrival.
+  const latenessOf = (tr) => tr.arrivals.at(-1) - tr.arrivals[tr.wholeFrom];
+  const lateness = whole.map(latenessOf).sort((a, b) => a - b);
   const pct = (q) => (lateness.length ? +lateness[Math.min(lateness.length - 1, Math.ceil(q * lateness.length) - 1)].toFixed(1) : null);
   const lateSpans = {};
   for (const tr of whole) {
@@ -188,14 +185,15 @@ function summarise(traces) {
   }
   return {
     traces: traces.length,
-    tracesInSeveralBodies: traces.filter((tr) => tr.bodies > 1).length,
+    tracesInSeveralBodies: traces.filter((tr) => tr.arrivals.length > 1).length,
     lookedWhole: whole.length,
     neverLookedWhole: traces.length - whole.length,
     spanAfterLookingWhole: whole.filter((tr) => tr.late.length > 0).length,
     lateSpans,
     latenessMs: { p50: pct(0.5), p99: pct(0.99), p999: pct(0.999), max: lateness.length ? +lateness.at(-1).toFixed(1) : null },
-    lostAtSettleMs: Object.fromEntries(SETTLE_MS.map((ms) => [ms, whole.filter((tr) => tr.lateness > ms).length])),
-    lostAtGapWaitMs: Object.fromEntries(SETTLE_MS.map((ms) => [ms, traces.filter((tr) => tr.requestAt !== undefined && tr.maxGap > ms).length])),
+    lostAtSettleMs: Object.fromEntries(SETTLE_MS.map((ms) => [ms, whole.filter((tr) => latenessOf(tr) > ms).length])),
+    // The old rule: the trace wait for every trace, whole or not.
+    lostAtGapWaitMs: Object.fromEntries(SETTLE_MS.map((ms) => [ms, traces.filter((tr) => releasedEarly(tr, ms, ms)).length])),
     lostAtSettle500WaitMs: Object.fromEntries(WAIT_MS.map((ms) => [ms, traces.filter((tr) => releasedEarly(tr, 500, ms)).length])),
   };
 }
