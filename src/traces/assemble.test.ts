@@ -205,6 +205,11 @@ describe('TraceAssembler', () => {
     expect(looksWhole([view, selfCall])).toBe(false);
   });
 
+  it('probes one trace in 64', () => {
+    const probed = Array.from({ length: 6400 }, (_, n) => (n * 0x9e3779b1 >>> 0).toString(16).padStart(32, '0')).filter(isProbe);
+    expect(probed).toHaveLength(100);
+  });
+
   describe.each([
     ['records', () => new TraceAssembler({ traceWaitMs: 2000, traceSettleMs: 200 })],
     ['columns', () => new TraceAssembler({ traceWaitMs: 2000, traceSettleMs: 200 }, compactTraces())],
@@ -230,11 +235,6 @@ describe('TraceAssembler', () => {
         now += ms;
       };
     };
-
-    it('probes one trace in 64', () => {
-      const traceIds = Array.from({ length: 6400 }, (_, n) => (n * 0x9e3779b1 >>> 0).toString(16).padStart(32, '0'));
-      expect(traceIds.filter(isProbe)).toHaveLength(100);
-    });
 
     it('learns one from traces that waited it out, lets its callers settle but for the probes, and forgets it once a probe is answered', () => {
       const asm = make();
