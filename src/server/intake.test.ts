@@ -6,11 +6,12 @@ import { Analyzer } from '../analyzer.js';
 import { decodeJsonRequest } from '../otlp/json.js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
 import type { SpanRecord } from '../otlp/span.js';
-import { djangoRequest, encodeProtobuf, type OtlpJsonRequest, type OtlpJsonSpan } from '../otlp/testing.js';
+import { djangoRequest, encodeProtobuf, spanIdAt, type OtlpJsonRequest, type OtlpJsonSpan } from '../otlp/testing.js';
 import { Spool } from '../spool/index.js';
 import { SqliteStore as Store } from '../store/sqlite.js';
 import { estimateSpanBytes } from '../traces/assembler.js';
 import { baseRetryFor } from '../traces/admission.js';
+import { isProbe, OPAQUE_AFTER_TRACES } from '../traces/peers.js';
 import { Intake, type AcceptResult, type Transport } from './intake.js';
 import { createMetrics } from './metrics.js';
 import { tempDir } from '../../test/support.js';
@@ -399,6 +400,61 @@ describe('Intake writes', () => {
     expect(whileRunning).toBeGreaterThanOrEqual(1);
     expect(whileRunning).toBeLessThanOrEqual(5);
     expect(writes.reduce((n, w) => n + w, 0)).toBe(sent);
+    store.closeSync();
+  });
+});
+
+describe('Intake peers across restarts', () => {
+  /** A request that POSTs to `peer`; with `answered`, the callee's SERVER span came too. */
+  const callingRequest = (traceId: string, peer: string, answered = false): Export => {
+    const spans = requestSpans({ traceId });
+    const [view] = spans;
+    const call: OtlpJsonSpan = {
+      traceId, spanId: spanIdAt(traceId, 40), parentSpanId: view!.spanId, name: 'POST', kind: 3, startTimeUnixNano: view!.startTimeUnixNano, endTimeUnixNano: view!.endTimeUnixNano,
+      attributes: [{ key: 'http.request.method', value: { stringValue: 'POST' } }, { key: 'server.address', value: { stringValue: peer } }],
+    };
+    const callee: OtlpJsonSpan = { ...call, spanId: spanIdAt(traceId, 41), parentSpanId: call.spanId, kind: 2, attributes: [{ key: 'http.request.method', value: { stringValue: 'POST' } }] };
+    return exportOf(answered ? [...spans, call, callee] : [...spans, call]);
+  };
+  const ids = (from: number, probe: boolean): string[] =>
+    Array.from({ length: 4096 }, (_, i) => (from + i).toString(16).padStart(32, '0')).filter((id) => isProbe(id) === probe);
+
+  it.each(PATHS)('starts from the peers an earlier run learned, and shares a probe\'s answer that un-learns one (%s)', async (path) => {
+    const file = join(tempDir('intake-peers'), 'n1lens.db');
+    const options = { metrics: createMetrics(), traceWaitMs: 6000, traceSettleMs: 100, ...TICKS_ONLY_WHEN_TOLD };
+    // The first run learns that api.stripe.com sends no spans: its callers waited the whole 6 s.
+    const clock = { now: 0 };
+    let store = Store.open(file);
+    let intake = new Intake({ ...options, store, now: () => clock.now });
+    for (const traceId of ids(1, false).slice(0, OPAQUE_AFTER_TRACES)) expect((await send(intake, path, callingRequest(traceId, 'api.stripe.com'), 'http')).ok).toBe(true);
+    clock.now = 6000;
+    await intake.tick();
+    expect(intake.openTraces).toBe(0);
+    await intake.close();
+    store.closeSync();
+    expect(await Store.open(file).peerVerdicts()).toEqual([{ peer: 'api.stripe.com', opaque: true }]);
+
+    // The next run's first write reads it: a caller goes after the settle time, not the trace wait.
+    store = Store.open(file);
+    intake = new Intake({ ...options, store, now: () => clock.now });
+    await intake.tick();
+    const [caller] = ids(0x10000, false);
+    expect((await send(intake, path, callingRequest(caller!, 'api.stripe.com'), 'http')).ok).toBe(true);
+    clock.now += 99;
+    await intake.tick();
+    expect(intake.openTraces).toBe(1);
+    clock.now += 1;
+    await intake.tick();
+    expect(intake.openTraces).toBe(0);
+    // A probe still waits for every call, and this one was answered: the verdict turns for every process.
+    const [probe] = ids(0x20000, true);
+    expect((await send(intake, path, callingRequest(probe!, 'api.stripe.com', true), 'http')).ok).toBe(true);
+    clock.now += 100;
+    await intake.tick();
+    expect(intake.openTraces).toBe(0);
+    await intake.close();
+    expect(await store.peerVerdicts()).toEqual([{ peer: 'api.stripe.com', opaque: false }]);
+    expect((await store.report()).summary.requests).toBe(OPAQUE_AFTER_TRACES + 3); // the callee's request too
     store.closeSync();
   });
 });

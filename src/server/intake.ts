@@ -169,6 +169,9 @@ const MAX_WRITE_INTERVAL_MS = 1000;
 /** The findings gauge counts a table; once a second is enough for a gauge. */
 const FINDINGS_GAUGE_MS = 1000;
 
+/** How often the verdicts on peers that other processes shared are read (the first write reads them at once). */
+const PEER_READ_MS = 5000;
+
 export const REFUSAL_TEXT: Record<Refusal, string> = {
   spool_full: 'n1lens spool is at --spool-max-mib; retry later',
   max_traces: 'n1lens is at --max-traces open traces; retry later',
@@ -230,6 +233,7 @@ export class Intake implements ExportIntake {
   #released: TraceId[] = [];
   #lastPrune = 0;
   #lastFindingsGauge = Number.NEGATIVE_INFINITY;
+  #peersReadAt = Number.NEGATIVE_INFINITY;
   #pending: RequestAnalysis[] = [];
   /**
    * The rows of #pending, rolled up as each analysis is taken (Store.rowBuilder); undefined while a
@@ -759,6 +763,7 @@ export class Intake implements ExportIntake {
 
   /** Writes the pending analyses in one transaction; true when nothing is left pending. */
   async #write(): Promise<boolean> {
+    await this.#sharePeers();
     if (this.#pending.length === 0 && this.#released.length === 0) {
       // Segments of late or duplicate spans only (a sender resending exports already committed) pin
       // nothing: they go now, not at the next write. A full spool refuses every new trace, so waiting
@@ -804,6 +809,29 @@ export class Intake implements ExportIntake {
     return this.#pending.length === 0;
   }
 
+  /**
+   * Shares the verdicts on peers reached here, and every PEER_READ_MS takes those reached elsewhere
+   * (an earlier run, the other shards, other instances on the database): a restart does not learn its
+   * peers again while every trace that calls them waits the whole trace wait. With SQLite's writer
+   * thread this is the serve thread's one write, a few rows whenever a peer is learned or answers.
+   */
+  async #sharePeers(): Promise<void> {
+    const peers = this.#analyzer.assembler.peers;
+    const verdicts = peers.takeVerdicts();
+    const readDue = performance.now() - this.#peersReadAt >= PEER_READ_MS;
+    if (verdicts.length === 0 && !readDue) return;
+    try {
+      if (verdicts.length > 0) await this.#store.recordPeerVerdicts(verdicts);
+      if (readDue) {
+        this.#peersReadAt = performance.now();
+        peers.adopt(await this.#store.peerVerdicts());
+      }
+    } catch {
+      // The database is unreachable: share them with the next write (sharing one twice changes nothing).
+      peers.restoreVerdicts(verdicts);
+    }
+  }
+
   /** Deletes the sealed spool segments no open or uncommitted trace has spans in. */
   #deleteUnpinnedSegments(): void {
     this.#spool?.deleteWhere((segment) => !this.#pins.isPinned(segment), { background: true });
@@ -818,7 +846,7 @@ export class Intake implements ExportIntake {
     this.#metrics.evictions.set(c.evictions);
     this.#metrics.lateSpans.set(c.lateSpans);
     this.#metrics.tracesSettled.set(c.tracesSettled);
-    this.#metrics.opaquePeers.set(this.#analyzer.assembler.opaquePeers);
+    this.#metrics.opaquePeers.set(this.#analyzer.assembler.peers.count);
     this.#metrics.duplicateSpans.set(c.duplicateSpans);
   }
 }

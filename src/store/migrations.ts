@@ -288,6 +288,16 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     SELECT committed_ms, json_group_array(trace_id) FROM spool_committed GROUP BY committed_ms ORDER BY committed_ms;
   DROP TABLE spool_committed;
   `,
+  // 12: what serve learned of the peers an app calls (traces/peers.ts), shared so that a restart, the
+  // other shards and the other instances start from it: opaque 1 learned to send no spans, 0 seen to
+  // answer (which no later verdict overrides).
+  `
+  CREATE TABLE IF NOT EXISTS peer_verdicts (
+    peer TEXT PRIMARY KEY,
+    opaque INTEGER NOT NULL,
+    changed_ms REAL NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /**
@@ -488,6 +498,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   // instances writing at once need the unique index to count a trace once.
   `
   SELECT 1;
+  `,
+  `
+  CREATE TABLE IF NOT EXISTS peer_verdicts (peer text PRIMARY KEY, opaque boolean NOT NULL, changed_ms double precision NOT NULL);
   `,
 ];
 

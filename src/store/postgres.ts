@@ -11,6 +11,7 @@ import type { RouteTraffic } from '../detect/routes.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
 import { endpointMatcher } from '../report/model.js';
+import { MAX_PEERS, type PeerVerdict } from '../traces/peers.js';
 import { gainsMinuteRows, MINUTE_ROWS_MARK, POSTGRES_MIGRATIONS } from './migrations.js';
 import {
   acknowledgementOf,
@@ -542,6 +543,20 @@ export class PostgresStore extends Store {
       'SELECT signature, service, endpoint, kind, table_name, state, reason, expires, created_ms FROM acknowledgements ORDER BY created_ms, signature COLLATE "C"',
     );
     return res.rows.map(acknowledgementOf);
+  }
+
+  async peerVerdicts(): Promise<PeerVerdict[]> {
+    const res = await this.#pool.query<PeerVerdict>(`SELECT peer, opaque FROM peer_verdicts ORDER BY changed_ms DESC, peer COLLATE "C" LIMIT ${MAX_PEERS}`);
+    return res.rows.map((r) => ({ peer: r.peer, opaque: r.opaque }));
+  }
+
+  async recordPeerVerdicts(verdicts: readonly PeerVerdict[]): Promise<void> {
+    if (verdicts.length === 0) return;
+    await this.#pool.query(
+      `INSERT INTO peer_verdicts (peer, opaque, changed_ms) SELECT peer, opaque, $3 FROM unnest($1::text[], $2::boolean[]) AS v(peer, opaque)
+       ON CONFLICT (peer) DO UPDATE SET opaque = excluded.opaque, changed_ms = excluded.changed_ms WHERE peer_verdicts.opaque`,
+      [verdicts.map((v) => v.peer), verdicts.map((v) => v.opaque), this.now()],
+    );
   }
 
   async findingCount(): Promise<number> {

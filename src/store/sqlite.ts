@@ -8,6 +8,7 @@ import type { RouteTraffic } from '../detect/routes.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
 import type { SqlFacts } from '../sql/types.js';
+import { MAX_PEERS, type PeerVerdict } from '../traces/peers.js';
 import { migrate, MINUTE_ROWS_MARK } from './migrations.js';
 import { Summaries, type SummaryBucket, type SummaryEndpoint } from './summaries.js';
 import { StoreWriter, type StoreWriterOptions } from './writer.js';
@@ -640,6 +641,22 @@ export class SqliteStore extends Store {
       'SELECT signature, service, endpoint, kind, table_name, state, reason, expires, created_ms FROM acknowledgements ORDER BY created_ms, signature',
     ).all() as AcknowledgementRow[];
     return rows.map(acknowledgementOf);
+  }
+
+  async peerVerdicts(): Promise<PeerVerdict[]> {
+    const rows = this.#prepare(`SELECT peer, opaque FROM peer_verdicts ORDER BY changed_ms DESC, peer LIMIT ${MAX_PEERS}`).all() as { peer: string; opaque: number }[];
+    return rows.map((r) => ({ peer: r.peer, opaque: r.opaque === 1 }));
+  }
+
+  async recordPeerVerdicts(verdicts: readonly PeerVerdict[]): Promise<void> {
+    const upsert = this.#prepare(
+      `INSERT INTO peer_verdicts (peer, opaque, changed_ms) VALUES (?, ?, ?)
+       ON CONFLICT (peer) DO UPDATE SET opaque = excluded.opaque, changed_ms = excluded.changed_ms WHERE peer_verdicts.opaque = 1`,
+    );
+    const nowMs = this.now();
+    this.db.transaction(() => {
+      for (const v of verdicts) upsert.run(v.peer, v.opaque ? 1 : 0, nowMs);
+    })();
   }
 
   async findingCount(): Promise<number> {

@@ -305,6 +305,22 @@ describe.each(backends)('%s store', (_name, open) => {
     expect(await store.committed([a.traceId])).toEqual(new Set());
     await store.close();
   });
+
+  it('shares verdicts on peers, newest first, and never turns a peer seen to answer opaque again', async () => {
+    const store = await open();
+    expect(await store.peerVerdicts()).toEqual([]);
+    await store.recordPeerVerdicts([]);
+    await store.recordPeerVerdicts([{ peer: 'api.stripe.com', opaque: true }, { peer: 'users.svc', opaque: false }]);
+    await store.recordPeerVerdicts([{ peer: 'cdn.local', opaque: true }]);
+    expect(await store.peerVerdicts()).toEqual(expect.arrayContaining([{ peer: 'api.stripe.com', opaque: true }, { peer: 'users.svc', opaque: false }, { peer: 'cdn.local', opaque: true }]));
+    // One instance saw the CDN answer; another, late to learn, says opaque: the answer stands.
+    await store.recordPeerVerdicts([{ peer: 'cdn.local', opaque: false }]);
+    await store.recordPeerVerdicts([{ peer: 'cdn.local', opaque: true }, { peer: 'users.svc', opaque: true }]);
+    const verdicts = await store.peerVerdicts();
+    expect(verdicts).toHaveLength(3);
+    expect(verdicts).toEqual(expect.arrayContaining([{ peer: 'api.stripe.com', opaque: true }, { peer: 'users.svc', opaque: false }, { peer: 'cdn.local', opaque: false }]));
+    await store.close();
+  });
 });
 
 describe('periodRows', () => {

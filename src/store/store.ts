@@ -6,6 +6,7 @@ import type { ConnectionRollup } from '../detect/connections.js';
 import type { EndpointRollup } from '../detect/rollup.js';
 import { detectDeadViews, type DeadView, type RouteEntry, type RouteTraffic } from '../detect/routes.js';
 import type { CodeLocation, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
+import type { PeerVerdict } from '../traces/peers.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
 import { buildReport, type Report, type ReportOptions } from '../report/model.js';
 import { HOUR_MS, MINUTE_MS, MINUTE_ROWS_KEPT_MS } from '../report/period.js';
@@ -185,6 +186,10 @@ export abstract class Store {
   abstract unacknowledge(signature: string): Promise<boolean>;
   /** Every decision, expired or not, oldest first. */
   abstract acknowledgements(): Promise<Acknowledgement[]>;
+  /** The newest MAX_PEERS verdicts on peers (traces/peers.ts) that any writer shared. */
+  abstract peerVerdicts(): Promise<PeerVerdict[]>;
+  /** Shares verdicts on peers, one per peer. A peer once seen to answer keeps that verdict. */
+  abstract recordPeerVerdicts(verdicts: readonly PeerVerdict[]): Promise<void>;
   abstract findingCount(): Promise<number>;
   /** Finding ids by `service \0 endpoint \0 fingerprint`, so the API can link report entries to /api/findings/:id. */
   abstract findingIds(): Promise<Map<string, number>>;

@@ -241,11 +241,11 @@ describe('TraceAssembler', () => {
       const releasedAfter = run(asm);
       const next = ids(1);
       for (let i = 0; i < OPAQUE_AFTER_TRACES; i++) releasedAfter(withCalls(next.next().value, 'API.stripe.com'), 2000);
-      expect(asm.opaquePeers).toBe(1);
+      expect(asm.peers.count).toBe(1);
       releasedAfter(withCalls(next.next().value, 'api.stripe.com'), 200); // learned, whatever the case
       releasedAfter(withCalls(0x1000, 'api.stripe.com'), 2000); // a probe waits for every call…
       releasedAfter(withCalls(0x2000, 'api.stripe.com', { answered: true }), 200); // …and this one was answered
-      expect(asm.opaquePeers).toBe(0);
+      expect(asm.peers.count).toBe(0);
       releasedAfter(withCalls(next.next().value, 'api.stripe.com'), 2000); // so the peer is waited for again
     });
 
@@ -271,7 +271,7 @@ describe('TraceAssembler', () => {
         expect(asm.poll(now + 3000)).toHaveLength(1);
         now += 3000;
       }
-      expect(asm.opaquePeers).toBe(1);
+      expect(asm.peers.count).toBe(1);
     });
 
     it('learns nothing from a trace whose refused spans never came back', () => {
@@ -285,7 +285,7 @@ describe('TraceAssembler', () => {
         expect(asm.poll(now + 3000)).toHaveLength(1);
         now += 3000;
       }
-      expect(asm.opaquePeers).toBe(0);
+      expect(asm.peers.count).toBe(0);
     });
   });
 

@@ -192,9 +192,9 @@ export class TraceAssembler<B = SpanRecord[]> {
     return this.#open.size;
   }
 
-  /** Peers learned to send no spans (traces/peers.ts), whose calls need no answer now. */
-  get opaquePeers(): number {
-    return this.#opaquePeers.count;
+  /** What this assembler learned of peers (traces/peers.ts), and the verdicts it shares through the store. */
+  get peers(): OpaquePeers {
+    return this.#opaquePeers;
   }
 
   isOpen(traceId: TraceId): boolean {

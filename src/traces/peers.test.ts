@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { OPAQUE_AFTER_TRACES, OpaquePeers } from './peers.js';
+
+const unanswered = (peers: OpaquePeers, peer: string, traces = OPAQUE_AFTER_TRACES): void => {
+  for (let i = 0; i < traces; i++) peers.observe({ peer, answered: false });
+};
+
+describe('OpaquePeers verdicts', () => {
+  it('shares a peer it learned once, and its un-learning when a call to it is answered', () => {
+    const peers = new OpaquePeers();
+    unanswered(peers, 'api.stripe.com', OPAQUE_AFTER_TRACES - 1);
+    expect(peers.takeVerdicts()).toEqual([]);
+    unanswered(peers, 'api.stripe.com', 3);
+    expect(peers.takeVerdicts()).toEqual([{ peer: 'api.stripe.com', opaque: true }]);
+    expect(peers.takeVerdicts()).toEqual([]);
+    peers.observe({ peer: 'api.stripe.com', answered: true });
+    expect(peers.takeVerdicts()).toEqual([{ peer: 'api.stripe.com', opaque: false }]);
+    // A peer that answered before it was ever learned says nothing new.
+    peers.observe({ peer: 'users.svc', answered: true });
+    expect(peers.takeVerdicts()).toEqual([]);
+  });
+
+  it('adopts verdicts reached elsewhere without sharing them back, and lets an answer win', () => {
+    const peers = new OpaquePeers();
+    peers.adopt([{ peer: 'cdn.local', opaque: true }, { peer: 'users.svc', opaque: false }]);
+    expect(peers.isOpaque('cdn.local')).toBe(true);
+    expect(peers.isOpaque('users.svc')).toBe(false);
+    expect(peers.count).toBe(1);
+    expect(peers.takeVerdicts()).toEqual([]);
+    // Adopted again (every sync reads them all): nothing changes.
+    peers.adopt([{ peer: 'cdn.local', opaque: true }]);
+    expect(peers.count).toBe(1);
+    // Answered elsewhere later: forgotten here too, and for good.
+    peers.adopt([{ peer: 'cdn.local', opaque: false }]);
+    expect(peers.count).toBe(0);
+    unanswered(peers, 'cdn.local');
+    expect(peers.isOpaque('cdn.local')).toBe(false);
+    expect(peers.takeVerdicts()).toEqual([]);
+  });
+
+  it('corrects a verdict of opaque for a peer it saw answer', () => {
+    const peers = new OpaquePeers();
+    peers.observe({ peer: 'users.svc', answered: true });
+    peers.adopt([{ peer: 'users.svc', opaque: true }]);
+    expect(peers.isOpaque('users.svc')).toBe(false);
+    expect(peers.takeVerdicts()).toEqual([{ peer: 'users.svc', opaque: false }]);
+  });
+
+  it('un-learns an adopted peer once a call to it is answered here, and says so', () => {
+    const peers = new OpaquePeers();
+    peers.adopt([{ peer: 'cdn.local', opaque: true }]);
+    peers.observe({ peer: 'cdn.local', answered: true });
+    expect(peers.count).toBe(0);
+    expect(peers.takeVerdicts()).toEqual([{ peer: 'cdn.local', opaque: false }]);
+  });
+
+  it('puts back verdicts the store did not take, unless a newer one came meanwhile', () => {
+    const peers = new OpaquePeers();
+    unanswered(peers, 'a.local');
+    unanswered(peers, 'b.local');
+    const taken = peers.takeVerdicts();
+    peers.observe({ peer: 'b.local', answered: true });
+    peers.restoreVerdicts(taken);
+    expect(peers.takeVerdicts()).toEqual([
+      { peer: 'b.local', opaque: false },
+      { peer: 'a.local', opaque: true },
+    ]);
+  });
+});
