@@ -309,6 +309,14 @@ describe('acknowledge and ignore', () => {
   });
 });
 
+describe('peers', () => {
+  it('names the peers serve learned to send no spans, and those seen to answer', async () => {
+    expect(await json('/api/peers')).toEqual({ peers: [] });
+    await store.recordPeerVerdicts([{ peer: 'users.svc', opaque: false }, { peer: 'api.stripe.com', opaque: true }]);
+    expect(await json('/api/peers')).toEqual({ peers: [{ peer: 'api.stripe.com', opaque: true }, { peer: 'users.svc', opaque: false }] });
+  });
+});
+
 describe('short periods', () => {
   // The store and the server share one clock, six and a half minutes into an hour: whole-hour windows
   // would take the requests of 09:46:30 into since=10m and of 09:03:00 into the last hour.

@@ -3,6 +3,7 @@ import { Hono, type Context } from 'hono';
 import { csrf } from 'hono/csrf';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
+import { compareText } from '../detect/order.js';
 import type { FindingKind } from '../detect/types.js';
 import { acknowledgementsBaseline } from '../report/acknowledge.js';
 import type { ReportOptions } from '../report/model.js';
@@ -228,6 +229,9 @@ export function uiRoutes(options: UiOptions): Hono {
   });
 
   app.get('/api/acknowledgements', async (c) => c.json({ acknowledgements: await options.store.acknowledgements() }));
+
+  /** What serve learned of the peers the apps call (traces/peers.ts): the metric counts them, this names them. */
+  app.get('/api/peers', async (c) => c.json({ peers: (await options.store.peerVerdicts()).sort((a, b) => compareText(a.peer, b.peer)) }));
 
   /** The decisions in force as a baseline file for `--baseline` in CI. */
   app.get('/api/baseline', async (c) => {
