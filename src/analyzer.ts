@@ -16,8 +16,11 @@ import { estimateDbSpanBytes, estimateSpanBytes, TraceAssembler, type AssemblerO
 export interface AnalyzerOptions extends AssemblerOptions, DetectOptions {
   /** Raw statements whose normalisation is cached. Default 10000. */
   sqlCacheEntries?: number;
-  /** Told of every trace released for analysis, whatever its requests (the spool's bookkeeping). */
-  onRelease?: (traceId: string) => void;
+  /**
+   * Told of every trace released for analysis, whatever its requests (the spool's bookkeeping), and
+   * whether it was a continuation (traces/assembler.ts CompletedTrace.continuing).
+   */
+  onRelease?: (traceId: string, continuation: boolean) => void;
 }
 
 /** Traces analysed together by Analyzer.flushEach. */
@@ -29,7 +32,7 @@ export class Analyzer {
   readonly assembler: TraceAssembler<CompactTrace>;
   readonly #normalize: Normalizer;
   readonly #detect: DetectOptions;
-  readonly #onRelease: ((traceId: string) => void) | undefined;
+  readonly #onRelease: ((traceId: string, continuation: boolean) => void) | undefined;
   readonly #sink: SpanSink;
   /** Traces evicted by a message that then failed to decode, not analysed yet. */
   readonly #evicted: CompletedTrace<CompactTrace>[] = [];
@@ -111,9 +114,11 @@ export class Analyzer {
     if (this.#evicted.length > 0) traces = this.#evicted.splice(0).concat(traces);
     const out: RequestAnalysis[] = [];
     for (const t of traces) {
-      this.#onRelease?.(t.traceId);
+      this.#onRelease?.(t.traceId, t.continuing !== undefined);
       // Copies within the trace are dropped (and counted) as it is assembled; DB spans stay in the columns.
       for (const request of assembleColumns(t.spans, this.assembler.counters)) {
+        // A continuation's other requests (late or copied spans of requests analysed before) are not analysed again.
+        if (t.continuing !== undefined && !t.continuing.has(request.spanId)) continue;
         out.push(analyseColumns(request, this.#normalize, this.#detect));
       }
     }

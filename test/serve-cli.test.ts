@@ -159,6 +159,52 @@ describe('n1lens serve (the real binary)', () => {
     }
   }, 30_000);
 
+  it('analyses a Celery task whose spans come after the view that queued it was analysed, as its own request', async () => {
+    const db = join(tempDir('cli-continue'), 'n1lens.db');
+    const serve = spawnBin(['serve', '--http-port', '0', '--grpc-port', '0', '--db', db, '--no-warm-up', '--trace-wait-ms', '1000']);
+    try {
+      const port = (await servePorts(serve)).http;
+      const traceId = '5'.repeat(32);
+      const web = djangoRequest({ repeats: 0, traceId });
+      const view = web.resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
+      web.resourceSpans[0]!.scopeSpans[0]!.spans.push({
+        traceId, spanId: 'd'.repeat(16), parentSpanId: view.spanId, name: 'apply_async/reports.build', kind: 4,
+        startTimeUnixNano: view.startTimeUnixNano, endTimeUnixNano: view.endTimeUnixNano,
+        attributes: [{ key: 'messaging.system', value: { stringValue: 'rabbitmq' } }],
+      });
+      // The worker ran the task later: its run is a CONSUMER span below the call, with an N+1 of its own.
+      const worker = djangoRequest({ repeats: 6, traceId: '6'.repeat(32), service: 'recruit-worker' });
+      for (const scope of worker.resourceSpans[0]!.scopeSpans) for (const span of scope.spans) span.traceId = traceId;
+      Object.assign(worker.resourceSpans[0]!.scopeSpans[0]!.spans[0]!, { parentSpanId: 'd'.repeat(16), kind: 5, name: 'run/reports.build', attributes: [] });
+      const post = async (body: typeof web): Promise<void> => {
+        const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'POST', body: encodeProtobuf(body), headers: { 'Content-Type': 'application/x-protobuf' } });
+        expect(res.status).toBe(200);
+      };
+      const metric = async (name: string): Promise<number> => {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+      };
+      const analysed = async (n: number): Promise<void> => {
+        const deadline = Date.now() + 10_000;
+        while ((await metric('n1lens_requests_analysed_total')) < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        expect(await metric('n1lens_requests_analysed_total')).toBe(n);
+      };
+      await post(web);
+      await analysed(1); // the queued task never answered within the trace wait
+      await post(worker);
+      await analysed(2);
+      expect(await metric('n1lens_continued_requests_total')).toBe(1);
+      serve.child.kill('SIGTERM');
+      expect(await serve.exited).toBe(0);
+      const store = Store.open(db);
+      const report = await store.report();
+      expect(report.endpoints.find((e) => e.endpoint === 'run/reports.build')?.findings[0]?.repeatsPerRequest).toEqual({ p50: 6, max: 6 });
+      store.closeSync();
+    } finally {
+      serve.child.kill('SIGKILL');
+    }
+  }, 30_000);
+
   it('passes --dead-after and --trace-url on to the page: dead views without a query parameter, example traces linked', async () => {
     const dir = tempDir('cli-dead');
     const schemaFile = join(dir, 'schema.json');

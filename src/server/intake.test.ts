@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Analyzer } from '../analyzer.js';
 import { decodeJsonRequest } from '../otlp/json.js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
-import type { SpanRecord } from '../otlp/span.js';
+import { SpanKind, type SpanRecord } from '../otlp/span.js';
 import { djangoRequest, encodeProtobuf, spanIdAt, type OtlpJsonRequest, type OtlpJsonSpan } from '../otlp/testing.js';
 import { Spool } from '../spool/index.js';
 import { SqliteStore as Store } from '../store/sqlite.js';
@@ -455,6 +455,52 @@ describe('Intake peers across restarts', () => {
     await intake.close();
     expect(await store.peerVerdicts()).toEqual([{ peer: 'api.stripe.com', opaque: false }]);
     expect((await store.report()).summary.requests).toBe(OPAQUE_AFTER_TRACES + 3); // the callee's request too
+    store.closeSync();
+  });
+});
+
+describe('Intake: work that outlives its trace', () => {
+  /** A view that queues a Celery task (PRODUCER), and the task (CONSUMER) with an N+1 of `repeats` queries, all `startMs` on. */
+  const celery = (traceId: string, startMs: number, repeats: number) => {
+    const base = { traceId, service: 'recruit', startMs, endMs: startMs + 5 } as const;
+    const view: SpanRecord = { ...base, spanId: '1'.repeat(16), parentSpanId: '', name: 'POST reports/', kind: SpanKind.SERVER, httpMethod: 'POST', httpRoute: 'reports/' };
+    const enqueue: SpanRecord = { ...base, spanId: '2'.repeat(16), parentSpanId: view.spanId, name: 'apply_async/reports.build', kind: SpanKind.PRODUCER, messagingSystem: 'rabbitmq' };
+    const task: SpanRecord = { ...base, service: 'recruit-worker', spanId: '3'.repeat(16), parentSpanId: enqueue.spanId, name: 'run/reports.build', kind: SpanKind.CONSUMER, endMs: startMs + 100 };
+    const queries: SpanRecord[] = Array.from({ length: repeats }, (_, k) => ({
+      ...base, service: 'recruit-worker', spanId: (0x4000 + k).toString(16).padStart(16, '0'), parentSpanId: task.spanId, name: 'SELECT', kind: SpanKind.CLIENT,
+      startMs: startMs + 10 + k, endMs: startMs + 10.5 + k, dbSystem: 'postgresql', dbStatement: `SELECT "recruit_candidate"."id" FROM "recruit_candidate" WHERE "recruit_candidate"."id" = ${k} LIMIT 21`,
+    }));
+    return { view: [view, enqueue], task: [task, ...queries] };
+  };
+
+  it('analyses a task whose spans come after its trace was analysed, as its own request, once', async () => {
+    const clock = { now: 0 };
+    const store = Store.open(':memory:');
+    const metrics = createMetrics();
+    // Committed traces noted, as with a spool: the continuation must not count as the trace committed twice.
+    const intake = new Intake({ store, metrics, traceWaitMs: 6000, traceSettleMs: 100, minRepeats: 5, trackCommitted: true, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD });
+    const { view, task } = celery('c'.repeat(32), 0, 8);
+    expect((await intake.accept({ spans: view, rejected: [] }, 'http')).ok).toBe(true);
+    clock.now = 6000; // the queued task never answered within the trace wait: the view is analysed alone
+    await intake.tick();
+    expect(intake.openTraces).toBe(0);
+    clock.now = 40_000; // the task ran long after, and its worker exported it then, with a late query of the view's
+    const lateQuery: SpanRecord = { ...task[1]!, spanId: 'e'.repeat(16), parentSpanId: view[0]!.spanId, service: 'recruit' };
+    expect((await intake.accept({ spans: [...task, lateQuery], rejected: [] }, 'http')).ok).toBe(true);
+    clock.now += 6000; // the view's query has no parent among them: not whole, so the trace wait
+    await intake.tick();
+    expect(intake.openTraces).toBe(0);
+    // The same export again (the worker's exporter retrying an answer it lost), and the view's again: copies.
+    expect((await intake.accept({ spans: task, rejected: [] }, 'http')).ok).toBe(true);
+    expect((await intake.accept({ spans: view, rejected: [] }, 'http')).ok).toBe(true);
+    await intake.close();
+    const report = await store.report();
+    expect(report.endpoints.map((e) => [e.endpoint, e.requests]).sort()).toEqual([['POST reports/', 1], ['run/reports.build', 1]]);
+    expect(report.endpoints.find((e) => e.endpoint === 'run/reports.build')?.findings[0]?.repeatsPerRequest).toEqual({ p50: 8, max: 8 });
+    const counter = async (name: string) => (await metrics.registry.getSingleMetric(name)?.get())?.values[0]?.value;
+    expect(await counter('n1lens_continued_requests_total')).toBe(1);
+    expect(await counter('n1lens_late_spans_total')).toBe(task.length + 1);
+    expect(await counter('n1lens_duplicate_spans_total')).toBe(task.length + view.length);
     store.closeSync();
   });
 });

@@ -231,6 +231,12 @@ export class Intake implements ExportIntake {
   readonly #pins = new SegmentPins();
   /** Traces released since the last write, committed with its analyses. */
   #released: TraceId[] = [];
+  /**
+   * Continuations released since the last write (spans that came after their trace was committed):
+   * written without a second commit of the trace, which would make the store drop them as counted.
+   * Their spans pin segments until then, like any trace's.
+   */
+  #continued: TraceId[] = [];
   #lastPrune = 0;
   #lastFindingsGauge = Number.NEGATIVE_INFINITY;
   #peersReadAt = Number.NEGATIVE_INFINITY;
@@ -259,7 +265,7 @@ export class Intake implements ExportIntake {
 
   constructor(options: IntakeOptions) {
     // Admission keeps the buffer within limits before accepting; the assembler never evicts early.
-    this.#analyzer = new Analyzer({ ...options, maxOpenTraces: Number.POSITIVE_INFINITY, onRelease: (id) => this.#released.push(id) });
+    this.#analyzer = new Analyzer({ ...options, maxOpenTraces: Number.POSITIVE_INFINITY, onRelease: (id, continuation) => (continuation ? this.#continued : this.#released).push(id) });
     this.#spool = options.spool;
     this.#trackCommitted = options.trackCommitted ?? options.spool !== undefined;
     this.#store = options.store;
@@ -764,7 +770,7 @@ export class Intake implements ExportIntake {
   /** Writes the pending analyses in one transaction; true when nothing is left pending. */
   async #write(): Promise<boolean> {
     await this.#sharePeers();
-    if (this.#pending.length === 0 && this.#released.length === 0) {
+    if (this.#pending.length === 0 && this.#released.length === 0 && this.#continued.length === 0) {
       // Segments of late or duplicate spans only (a sender resending exports already committed) pin
       // nothing: they go now, not at the next write. A full spool refuses every new trace, so waiting
       // for one to complete would keep it full for good.
@@ -778,9 +784,11 @@ export class Intake implements ExportIntake {
     const batch = this.#pending;
     const rows = this.#pendingRows;
     const released = this.#released;
+    const continued = this.#continued;
     this.#pending = [];
     this.#pendingRows = undefined;
     this.#released = [];
+    this.#continued = [];
     const nowMs = this.#now();
     try {
       await this.#store.record(batch, this.#trackCommitted ? { traceIds: released, nowMs } : undefined, rows);
@@ -790,11 +798,13 @@ export class Intake implements ExportIntake {
       this.#pending = batch.concat(this.#pending);
       this.#pendingRows = undefined;
       this.#released = released.concat(this.#released);
+      this.#continued = continued.concat(this.#continued);
       this.#metrics.storeWriteFailures.inc();
       return false;
     }
     if (this.#spool !== undefined) {
       for (const id of released) this.#pins.release(id);
+      for (const id of continued) this.#pins.release(id);
       this.#deleteUnpinnedSegments();
     }
     if (this.#trackCommitted && nowMs - this.#lastPrune > 60_000) {
@@ -845,6 +855,7 @@ export class Intake implements ExportIntake {
     if (this.#spool !== undefined) this.#metrics.spoolBytes.set(this.#spool.bytes);
     this.#metrics.evictions.set(c.evictions);
     this.#metrics.lateSpans.set(c.lateSpans);
+    this.#metrics.continuedRequests.set(c.continuedRequests);
     this.#metrics.tracesSettled.set(c.tracesSettled);
     this.#metrics.opaquePeers.set(this.#analyzer.assembler.peers.count);
     this.#metrics.duplicateSpans.set(c.duplicateSpans);

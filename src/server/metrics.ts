@@ -15,6 +15,7 @@ export interface ServerMetrics {
   spoolBytes: Gauge;
   evictions: Gauge;
   lateSpans: Gauge;
+  continuedRequests: Gauge;
   tracesSettled: Gauge;
   opaquePeers: Gauge;
   duplicateSpans: Gauge;
@@ -50,7 +51,8 @@ export function createMetrics(): ServerMetrics {
     spoolBytes: new Gauge({ name: 'n1lens_spool_bytes', help: 'Bytes in spool segments on disk (refused past --spool-max-mib)', registers }),
     bufferBytes: new Gauge({ name: 'n1lens_buffer_bytes', help: 'Estimated bytes of buffered spans (refused past --max-buffer-mib)', registers }),
     evictions: new Gauge({ name: 'n1lens_trace_evictions_total', help: 'Open traces analysed early to make room (0 in serve: admission refuses instead)', registers }),
-    lateSpans: new Gauge({ name: 'n1lens_late_spans_total', help: 'Spans that arrived after their trace was analysed (dropped)', registers }),
+    lateSpans: new Gauge({ name: 'n1lens_late_spans_total', help: 'Spans that arrived after their trace was analysed: dropped, but for those below a call it still awaited (n1lens_continued_requests_total)', registers }),
+    continuedRequests: new Gauge({ name: 'n1lens_continued_requests_total', help: 'Requests analysed from spans that came after their trace was analysed, below a call it still awaited: a queued task or a callee that outlived --trace-wait-ms', registers }),
     opaquePeers: new Gauge({ name: 'n1lens_opaque_peers', help: 'Peers learned to send no spans of their own: calls to them no longer keep a trace waiting for --trace-wait-ms', registers }),
     tracesSettled: new Gauge({ name: 'n1lens_traces_settled_total', help: 'Traces analysed after --trace-settle-ms because they looked whole (the others waited --trace-wait-ms or longer)', registers }),
     duplicateSpans: new Gauge({ name: 'n1lens_duplicate_spans_total', help: 'Copies of spans already received, by (trace id, span id): exporter retries (dropped)', registers }),

@@ -309,6 +309,71 @@ describe('TraceAssembler', () => {
   });
 });
 
+describe.each([
+  ['records', () => new TraceAssembler({ traceWaitMs: 2000, traceSettleMs: 200 })],
+  ['columns', () => new TraceAssembler({ traceWaitMs: 2000, traceSettleMs: 200 }, compactTraces())],
+] as const)('over %s: work that outlives its trace', (_, make) => {
+  const traceId = 'b'.repeat(32);
+  /** A view that queues a task and calls an HTTP API; `task`: the task's run and its query, which come later. */
+  const traffic = () => {
+    const view = span({ traceId, kind: SpanKind.SERVER, httpMethod: 'POST', httpRoute: 'reports/' });
+    const enqueue = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.PRODUCER, messagingSystem: 'rabbitmq' });
+    const api = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.CLIENT, httpMethod: 'POST', peer: 'api.stripe.com' });
+    const viewQuery = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: 'SELECT 1' });
+    const task = span({ traceId, parentSpanId: enqueue.spanId, kind: SpanKind.CONSUMER, name: 'run/reports.build' });
+    const taskQuery = span({ traceId, parentSpanId: task.spanId, kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: 'SELECT 2' });
+    const chained = span({ traceId, parentSpanId: task.spanId, kind: SpanKind.PRODUCER, messagingSystem: 'rabbitmq' });
+    const next = span({ traceId, parentSpanId: chained.spanId, kind: SpanKind.CONSUMER, name: 'run/reports.mail' });
+    return { view, enqueue, api, viewQuery, task, taskQuery, chained, next };
+  };
+  const released = (asm: TraceAssembler<unknown>, now: number) => asm.poll(now).map((t) => ({ reason: t.reason, continuing: t.continuing === undefined ? undefined : [...t.continuing] }));
+
+  it('analyses the spans below a call the trace still awaited as a continuation: the queued task, then the task it queued', () => {
+    const asm = make();
+    const t = traffic();
+    asm.add([t.view, t.enqueue, t.api, t.viewQuery], 0);
+    expect(released(asm, 2000)).toEqual([{ reason: 'quiet', continuing: undefined }]);
+    // The task ran later, with a late query of the view's in the same export: only the task continues.
+    asm.add([t.task, t.taskQuery, t.chained, span({ ...t.viewQuery, spanId: id() })], 10_000);
+    expect(released(asm, 10_200)).toEqual([]); // the view's late query has no parent here: not whole
+    expect(released(asm, 12_000)).toEqual([{ reason: 'quiet', continuing: [t.task.spanId] }]);
+    expect(asm.counters.continuedRequests).toBe(1);
+    expect(asm.counters.lateSpans).toBe(4);
+    // A copy of the task's export (its exporter retrying) is no new work; the task it queued, later still, is.
+    asm.add([span({ ...t.task })], 15_000);
+    expect(asm.openTraces).toBe(0);
+    asm.add([t.next], 20_000);
+    expect(released(asm, 20_200)).toEqual([{ reason: 'settled', continuing: [t.next.spanId] }]);
+    expect(asm.counters.continuedRequests).toBe(2);
+    // The API call is still awaited, so a late query of the second task's waits the trace wait with it, and continues nothing.
+    asm.add([span({ traceId, parentSpanId: t.next.spanId, kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: 'SELECT 3' })], 30_000);
+    expect(released(asm, 31_999)).toEqual([]);
+    expect(released(asm, 32_000)).toEqual([{ reason: 'quiet', continuing: [] }]);
+    expect(asm.counters).toMatchObject({ lateSpans: 4 + 1 + 1, duplicateSpans: 1, continuedRequests: 2 });
+  });
+
+  it('settles a continuation that looks whole: its entry answers the awaited call', () => {
+    const asm = make();
+    const t = traffic();
+    asm.add([t.view, t.enqueue, t.viewQuery], 0);
+    expect(released(asm, 2000)).toHaveLength(1);
+    asm.add([t.task, t.taskQuery], 5000);
+    expect(released(asm, 5199)).toEqual([]);
+    expect(released(asm, 5200)).toEqual([{ reason: 'settled', continuing: [t.task.spanId] }]);
+  });
+
+  it('awaits no call to a peer learned to send no spans: what comes later of such a trace is late', () => {
+    const asm = make();
+    asm.peers.adopt([{ peer: 'api.stripe.com', opaque: true }]);
+    const t = traffic();
+    asm.add([t.view, t.api, t.viewQuery], 0);
+    expect(released(asm, 200)).toEqual([{ reason: 'settled', continuing: undefined }]);
+    asm.add([span({ traceId, parentSpanId: t.api.spanId, kind: SpanKind.SERVER, service: 'stripe' })], 1000);
+    expect(asm.openTraces).toBe(0);
+    expect(asm.counters.lateSpans).toBe(1);
+  });
+});
+
 describe('assembleCompact', () => {
   const compact = (spans: readonly SpanRecord[]): CompactTrace => {
     const t = new CompactTrace();
@@ -392,7 +457,7 @@ class ReferenceAssembler {
   // Never re-inserted, so ordered by first span: the max-age sweep stops at the first young trace.
   readonly #byFirstSeen = new Map<TraceId, number>();
   readonly #completed = new Set<TraceId>();
-  readonly counters: Omit<AssemblerCounters, 'bytesBuffered'> = { spansBuffered: 0, tracesCompleted: 0, tracesSettled: 0, evictions: 0, lateSpans: 0, duplicateSpans: 0 };
+  readonly counters: Omit<AssemblerCounters, 'bytesBuffered'> = { spansBuffered: 0, tracesCompleted: 0, tracesSettled: 0, evictions: 0, lateSpans: 0, continuedRequests: 0, duplicateSpans: 0 };
   readonly #releasedSpans = new Set<string>();
 
   constructor(options: AssemblerOptions = {}) {

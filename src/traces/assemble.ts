@@ -102,20 +102,22 @@ export function outboundKindOf(span: SpanRecord): OutboundKind | null {
  *
  * `records` are the trace's spans as records; `columnParents` the parents of spans kept apart (a
  * CompactTrace's plain DB spans, which answer no call), and `isColumnSpan` whether an id is one of
- * those spans.
+ * those spans. `awaited`: the spans are a released trace's continuation, and these are the calls it
+ * still awaited; a span answering one of them roots it.
  */
 export function looksWhole(
   records: readonly SpanRecord[],
   columnParents: readonly string[] = [],
   isColumnSpan: (spanId: string) => boolean = () => false,
   opaque: (peer: string) => boolean = () => false,
+  awaited?: ReadonlySet<string>,
 ): boolean {
   const ids = new Set<string>();
   for (const r of records) ids.add(r.spanId);
   const arrived = (spanId: string): boolean => ids.has(spanId) || isColumnSpan(spanId);
   let hasRoot = false;
   for (const r of records) {
-    if (r.parentSpanId === '') hasRoot = true;
+    if (r.parentSpanId === '' || awaited?.has(r.parentSpanId) === true) hasRoot = true;
     else if (!arrived(r.parentSpanId)) return false;
   }
   if (!hasRoot) return false;
@@ -157,6 +159,58 @@ export function peerCalls(records: readonly SpanRecord[]): PeerCall[] {
     byPeer.set(peer, answered || byPeer.get(peer) === true);
   }
   return byPeer === undefined ? [] : [...byPeer].map(([peer, answered]) => ({ peer, answered }));
+}
+
+/**
+ * The outbound calls of a released trace that nothing answered: a Celery task still queued or still
+ * running, a callee whose batch processor has not sent yet. Calls to peers `opaque` names are left
+ * out: they never answer. Spans that come later below one of them are new work (continuingSpans).
+ */
+export function pendingCalls(records: readonly SpanRecord[], opaque: (peer: string) => boolean = () => false): string[] {
+  let children: CallChildren | undefined;
+  const pending: string[] = [];
+  for (const r of records) {
+    if (outboundKindOf(r) === null) continue;
+    children ??= callChildren(records);
+    if (children.served.has(r.spanId) || children.nested.has(r.spanId)) continue;
+    const peer = learnablePeer(r);
+    if (peer === undefined || !opaque(peer)) pending.push(r.spanId);
+  }
+  return pending;
+}
+
+/**
+ * The spans among `records` (those that came after their trace was released) that descend, through
+ * parents among them, from one of the calls the trace still awaited (pendingCalls): the queued task
+ * and what it did, the late callee's request. The rest are late or copied spans of requests already
+ * analysed, which must not be analysed again.
+ */
+export function continuingSpans(records: readonly SpanRecord[], calls: ReadonlySet<string>): SpanRecord[] {
+  const byId = new Map<string, SpanRecord>();
+  for (const r of records) byId.set(r.spanId, r);
+  const verdicts = new Map<string, boolean>();
+  const continues = (span: SpanRecord): boolean => {
+    const path: string[] = [];
+    let current: SpanRecord | undefined = span;
+    let found = false;
+    // At most records.length steps: a longer walk can only be a cycle.
+    for (let steps = 0; current !== undefined && steps <= records.length; steps++) {
+      const known = verdicts.get(current.spanId);
+      if (known !== undefined) {
+        found = known;
+        break;
+      }
+      path.push(current.spanId);
+      if (calls.has(current.parentSpanId)) {
+        found = true;
+        break;
+      }
+      current = byId.get(current.parentSpanId);
+    }
+    for (const id of path) verdicts.set(id, found);
+    return found;
+  };
+  return records.filter(continues);
 }
 
 /** The span ids that have a callee's entry (a SERVER or CONSUMER span) right below them, and those that have a nested call. */

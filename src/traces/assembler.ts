@@ -2,10 +2,10 @@
  * Buffers spans per trace as they stream in (any order, across batches, files and clients) and
  * releases a trace once it is complete, so memory grows with open traces, not with input size.
  */
-import type { SpanRecord, TraceId } from '../otlp/span.js';
+import { SpanKind, type SpanRecord, type TraceId } from '../otlp/span.js';
 import { REFUSAL_WAIT_CAP_MS } from './admission.js';
-import { isRequestSpan, looksWhole, peerCalls } from './assemble.js';
-import { isProbe, OpaquePeers, type PeerCall } from './peers.js';
+import { continuingSpans, isRequestSpan, looksWhole, peerCalls, pendingCalls } from './assemble.js';
+import { isProbe, OpaquePeers } from './peers.js';
 import { RecentSpans, RecentTraceIds } from './recent.js';
 
 export interface AssemblerOptions {
@@ -62,6 +62,11 @@ export interface CompletedTrace<B = SpanRecord[]> {
   spans: B;
   /** `settled`: quiet for the settle time and looking whole; `quiet`: for the trace wait. */
   reason: 'settled' | 'quiet' | 'max_age' | 'evicted' | 'flush';
+  /**
+   * Set when these spans came after the trace was released (its continuation): the request spans
+   * among them that are new work (continuingSpans). Only those are analysed; the rest were late.
+   */
+  continuing?: ReadonlySet<string>;
 }
 
 /**
@@ -75,9 +80,9 @@ export interface TraceBuffer<B> {
   /** Adds the id of every span in the buffer to `recent`. */
   rememberIds(buffer: B, recent: RecentSpans): void;
   /** `looksWhole` (assemble.ts) of the spans in the buffer, calls to the peers `opaque` names needing no answer. */
-  looksWhole(buffer: B, opaque?: (peer: string) => boolean): boolean;
-  /** `peerCalls` (assemble.ts) of the spans in the buffer. */
-  peerCalls(buffer: B): PeerCall[];
+  looksWhole(buffer: B, opaque?: (peer: string) => boolean, awaited?: ReadonlySet<string>): boolean;
+  /** The buffer's spans as records, all but plain DB spans (which are neither calls nor requests). */
+  records(buffer: B): readonly SpanRecord[];
 }
 
 const RECORDS: TraceBuffer<SpanRecord[]> = {
@@ -86,8 +91,8 @@ const RECORDS: TraceBuffer<SpanRecord[]> = {
   rememberIds: (buffer, recent) => {
     for (const span of buffer) recent.add(span.spanId);
   },
-  looksWhole: (buffer, opaque) => looksWhole(buffer, [], undefined, opaque),
-  peerCalls: (buffer) => peerCalls(buffer),
+  looksWhole: (buffer, opaque, awaited) => looksWhole(buffer, [], undefined, opaque, awaited),
+  records: (buffer) => buffer,
 };
 
 export interface AssemblerCounters {
@@ -98,8 +103,13 @@ export interface AssemblerCounters {
   /** Traces released after the settle time because they looked whole (the rest of tracesCompleted waited longer). */
   tracesSettled: number;
   evictions: number;
-  /** Spans of an already released trace that it did not have: dropped. */
+  /**
+   * Spans of an already released trace that it did not have. Those below a call it still awaited
+   * (a queued task, a late callee) are analysed as a continuation of the trace; the rest are dropped.
+   */
   lateSpans: number;
+  /** Requests analysed from such a continuation: work that outlived the trace wait. */
+  continuedRequests: number;
   /** Copies of spans already taken (exporter retries, a file read twice): dropped. Copies within an open trace are counted where the trace is assembled. */
   duplicateSpans: number;
 }
@@ -122,6 +132,8 @@ interface OpenTrace<B> {
   countAtHold: number;
   /** `count` when the trace was last found not to look whole (-1: never), so a poll looks again only once it has grown. */
   notWholeAt: number;
+  /** A continuation (spans that came after the trace was released): the calls it still awaited then. */
+  awaited: ReadonlySet<string> | undefined;
 }
 
 /** A batch being added: its source, what it evicted, its fast-path trace, what it opened and touched. */
@@ -165,7 +177,7 @@ export class TraceAssembler<B = SpanRecord[]> {
   /** The batch being added (begin … end). */
   #batch: Batch<B> | undefined;
   #lastOpened: readonly TraceId[] = [];
-  readonly counters: AssemblerCounters = { spansBuffered: 0, bytesBuffered: 0, tracesCompleted: 0, tracesSettled: 0, evictions: 0, lateSpans: 0, duplicateSpans: 0 };
+  readonly counters: AssemblerCounters = { spansBuffered: 0, bytesBuffered: 0, tracesCompleted: 0, tracesSettled: 0, evictions: 0, lateSpans: 0, continuedRequests: 0, duplicateSpans: 0 };
   /** Span ids of released traces, to tell a retried copy from a late span. */
   readonly #released = new RecentSpans();
   /** Peers whose calls are never answered, learned from released traces (only with a settle time). */
@@ -206,7 +218,7 @@ export class TraceAssembler<B = SpanRecord[]> {
     return this.#open.size >= this.#maxOpen;
   }
 
-  /** Counts the traces in `spans` that are neither open nor already released. */
+  /** Counts the traces in `spans` that would open: neither open nor released, or released but awaiting calls (a continuation). */
   countNewTraces(spans: readonly SpanRecord[]): number {
     return this.survey(spans).newTraces;
   }
@@ -232,7 +244,8 @@ export class TraceAssembler<B = SpanRecord[]> {
     const continued = new Set<TraceId>();
     for (const id of traceIds) {
       if (this.#open.has(id)) continued.add(id);
-      else if (!this.#completed.has(id)) opened.add(id);
+      // A released trace that awaits calls opens a continuation: admitted as a new trace is.
+      else if (!this.#completed.has(id) || this.#completed.awaited(id) !== undefined) opened.add(id);
     }
     return { newTraces: opened.size, continued: [...continued], opened: [...opened], bytes };
   }
@@ -338,31 +351,39 @@ export class TraceAssembler<B = SpanRecord[]> {
    * map operations (a batch holds many spans of few traces).
    */
   span(traceId: TraceId, spanId: string, bytes: number, rooting: boolean): B | undefined {
-    const buffer = this.#enter(traceId, bytes, rooting);
-    if (buffer === null) this.#dropped(this.#released.has(spanId));
-    return buffer ?? undefined;
+    return this.#enter(traceId, bytes, rooting, undefined) ?? this.#late(traceId, this.#released.has(spanId), bytes, rooting);
   }
 
   /** `span` of a span whose id (16 hex digits) is given as the two 32-bit words it spells. */
   spanWords(traceId: TraceId, hi: number, lo: number, bytes: number, rooting: boolean): B | undefined {
-    const buffer = this.#enter(traceId, bytes, rooting);
-    if (buffer === null) this.#dropped(this.#released.hasWords(hi, lo));
-    return buffer ?? undefined;
+    return this.#enter(traceId, bytes, rooting, undefined) ?? this.#late(traceId, this.#released.hasWords(hi, lo), bytes, rooting);
   }
 
-  /** Counts a span of a released trace: a copy of one it had, or a late one. */
-  #dropped(copy: boolean): void {
-    if (copy) this.counters.duplicateSpans++;
-    else this.counters.lateSpans++;
+  /**
+   * A span of a released trace: a copy of one it had is dropped. Another opens (or joins) the trace's
+   * continuation when the trace still awaited calls, since it may be what answers them; otherwise it
+   * is late and dropped.
+   */
+  #late(traceId: TraceId, copy: boolean, bytes: number, rooting: boolean): B | undefined {
+    if (copy) {
+      this.counters.duplicateSpans++;
+      return undefined;
+    }
+    const awaited = this.#completed.awaited(traceId);
+    if (awaited === undefined) {
+      this.counters.lateSpans++;
+      return undefined;
+    }
+    return this.#enter(traceId, bytes, rooting, new Set(awaited)) ?? undefined;
   }
 
-  /** `span` up to the id: null when the trace was already released. */
-  #enter(traceId: TraceId, bytes: number, rooting: boolean): B | null {
+  /** `span` up to the id: null when the trace was already released (unless `continuing`, the calls it awaited). */
+  #enter(traceId: TraceId, bytes: number, rooting: boolean, continuing: ReadonlySet<string> | undefined): B | null {
     const batch = this.#batch!;
     const touched = this.#touched;
     let trace: OpenTrace<B> | undefined = traceId === batch.lastId ? batch.last : this.#open.get(traceId);
     if (trace === undefined) {
-      if (this.#completed.has(traceId)) return null;
+      if (continuing === undefined && this.#completed.has(traceId)) return null;
       if (this.#open.size >= this.#maxOpen) {
         this.#reorder();
         const oldest = this.#open.keys().next();
@@ -377,7 +398,8 @@ export class TraceAssembler<B = SpanRecord[]> {
       const held = this.#pendingHolds.get(traceId);
       if (held !== undefined) this.#pendingHolds.delete(traceId);
       // firstSeen and lastSeen are the batch's time, set by end().
-      trace = { spans: this.#buffer.create(), count: 0, firstSeen: 0, lastSeen: 0, rooted: false, touch: -1, bytes: 0, source: batch.source, holdUntil: held ?? 0, countAtHold: held === undefined ? -1 : 0, notWholeAt: -1 };
+      // A continuation is rooted in the trace released before it.
+      trace = { spans: this.#buffer.create(), count: 0, firstSeen: 0, lastSeen: 0, rooted: continuing !== undefined, touch: -1, bytes: 0, source: batch.source, holdUntil: held ?? 0, countAtHold: held === undefined ? -1 : 0, notWholeAt: -1, awaited: continuing };
       this.#byFirstSeen.set(traceId, 0);
       this.#open.set(traceId, trace);
       batch.opened.push(traceId);
@@ -476,7 +498,7 @@ export class TraceAssembler<B = SpanRecord[]> {
   #looksWhole(traceId: TraceId, trace: OpenTrace<B>): boolean {
     if (trace.notWholeAt === trace.count) return false;
     const probe = isProbe(traceId);
-    if (this.#buffer.looksWhole(trace.spans, probe ? undefined : this.#isOpaque)) return true;
+    if (this.#buffer.looksWhole(trace.spans, probe ? undefined : this.#isOpaque, trace.awaited)) return true;
     trace.notWholeAt = trace.count;
     return false;
   }
@@ -490,18 +512,34 @@ export class TraceAssembler<B = SpanRecord[]> {
     const trace = this.#open.get(traceId);
     this.#open.delete(traceId);
     this.#byFirstSeen.delete(traceId);
-    this.#completed.add(traceId);
     this.counters.tracesCompleted++;
     if (reason === 'settled') this.counters.tracesSettled++;
     this.counters.spansBuffered -= trace?.count ?? 0;
-    if (trace !== undefined) {
+    let continuing: Set<string> | undefined;
+    if (trace === undefined) this.#completed.add(traceId);
+    else {
       this.#buffer.rememberIds(trace.spans, this.#released);
-      // Only a trace complete by its own rules says whether its peers answer. One some of whose spans
-      // were refused counts once spans joined it after the refusal (most often the resend, with any
-      // answer in it; a probe corrects a wrong guess). Left out, only traces no refusal touched would
-      // teach, and a flood that refuses most exports leaves few of those.
-      if ((reason === 'quiet' || reason === 'settled') && this.#settle < this.#wait && trace.count > trace.countAtHold) {
-        for (const call of this.#buffer.peerCalls(trace.spans)) this.#opaquePeers.observe(call);
+      const records = this.#buffer.records(trace.spans);
+      if (trace.awaited === undefined) {
+        const pending = pendingCalls(records, this.#isOpaque);
+        this.#completed.add(traceId, pending.length > 0 ? pending : undefined);
+        // Only a trace complete by its own rules says whether its peers answer. One some of whose spans
+        // were refused counts once spans joined it after the refusal (most often the resend, with any
+        // answer in it; a probe corrects a wrong guess). Left out, only traces no refusal touched would
+        // teach, and a flood that refuses most exports leaves few of those.
+        if ((reason === 'quiet' || reason === 'settled') && this.#settle < this.#wait && trace.count > trace.countAtHold) {
+          for (const call of peerCalls(records)) this.#opaquePeers.observe(call);
+        }
+      } else {
+        // A continuation: its requests below an awaited call are new work; what they answered is no
+        // longer awaited, and what they call unanswered is.
+        const continued = continuingSpans(records, trace.awaited);
+        const answered = new Set(continued.map((r) => r.parentSpanId));
+        const pending = [...trace.awaited].filter((id) => !answered.has(id)).concat(pendingCalls(continued, this.#isOpaque));
+        this.#completed.add(traceId, pending.length > 0 ? pending : undefined);
+        continuing = new Set(continued.filter((r) => r.kind === SpanKind.SERVER || r.kind === SpanKind.CONSUMER).map((r) => r.spanId));
+        this.counters.lateSpans += trace.count;
+        this.counters.continuedRequests += continuing.size;
       }
       this.counters.bytesBuffered -= trace.bytes;
       const usage = this.#usage.get(trace.source);
@@ -510,6 +548,7 @@ export class TraceAssembler<B = SpanRecord[]> {
         usage.bytes -= trace.bytes;
       }
     }
-    return { traceId, spans: trace?.spans ?? this.#buffer.create(), reason };
+    const spans = trace?.spans ?? this.#buffer.create();
+    return continuing === undefined ? { traceId, spans, reason } : { traceId, spans, reason, continuing };
   }
 }

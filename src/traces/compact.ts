@@ -182,7 +182,7 @@ export class CompactTrace implements DbColumns {
   }
 
   /** `looksWhole` (assemble.ts) of this trace: its records, and its DB spans by their parents and ids. */
-  looksWhole(opaque?: (peer: string) => boolean): boolean {
+  looksWhole(opaque?: (peer: string) => boolean, awaited?: ReadonlySet<string>): boolean {
     const parents = this.dbParents.values ?? (this.dbParents.length === 0 ? [] : [this.dbParents.first!]);
     // Made only if a parent is not a record: a Django trace's DB spans hang off its request span.
     let dbIds: DbIdSet | undefined;
@@ -192,7 +192,7 @@ export class CompactTrace implements DbColumns {
         for (let j = 0; j < this.dbCount; j++) dbIds.add(j);
       }
       return dbIds.has(spanId);
-    }, opaque);
+    }, opaque, awaited);
   }
 
   /** Arrival index of every DB span: the indices records do not take, in order. */
@@ -229,9 +229,9 @@ export function compactTraces(): TraceBuffer<CompactTrace> {
     create: () => new CompactTrace(),
     add: (trace, span) => trace.add(span, splitter),
     rememberIds: (trace, recent) => trace.rememberIds(recent),
-    looksWhole: (trace, opaque) => trace.looksWhole(opaque),
-    // Calls are records: a plain DB span is never one.
-    peerCalls: (trace) => peerCalls(trace.records),
+    looksWhole: (trace, opaque, awaited) => trace.looksWhole(opaque, awaited),
+    // Calls and requests are records: a plain DB span is never one.
+    records: (trace) => trace.records,
   };
 }
 

@@ -42,13 +42,14 @@ function tagOf(spanId: string): number {
 
 /**
  * The ids of the last `capacity` traces released, for telling their late spans from a new trace: a
- * Set for lookups and a ring for the order they are forgotten in. Forgetting a Set's oldest through
+ * Map for lookups and a ring for the order they are forgotten in. Forgetting a Map's oldest through
  * its iterator instead walks every entry deleted before it (V8 keeps them as holes until the table is
  * rebuilt): with 100k ids, each release cost 3 → 20 µs and rising, a quarter of a busy serve's CPU
- * after a minute (bench/README.md, "A release that walked deleted entries").
+ * after a minute (bench/README.md, "A release that walked deleted entries"). Each id may carry the
+ * calls its trace still awaited when released (assemble.ts pendingCalls).
  */
 export class RecentTraceIds {
-  readonly #ids = new Set<string>();
+  readonly #ids = new Map<string, readonly string[] | undefined>();
   readonly #ring: (string | undefined)[];
   #next = 0;
 
@@ -60,13 +61,21 @@ export class RecentTraceIds {
     return this.#ids.has(traceId);
   }
 
-  /** Remembers a trace id, forgetting the oldest once `capacity` are held. */
-  add(traceId: string): void {
-    if (this.#ids.has(traceId)) return;
+  /** The calls the trace awaited when it was last released; undefined for none (or a trace not remembered). */
+  awaited(traceId: string): readonly string[] | undefined {
+    return this.#ids.get(traceId);
+  }
+
+  /** Remembers a trace id (with the calls it awaits), forgetting the oldest once `capacity` are held. */
+  add(traceId: string, awaited?: readonly string[]): void {
+    if (this.#ids.has(traceId)) {
+      this.#ids.set(traceId, awaited);
+      return;
+    }
     const oldest = this.#ring[this.#next];
     if (oldest !== undefined) this.#ids.delete(oldest);
     this.#ring[this.#next] = traceId;
     this.#next = this.#next + 1 === this.#ring.length ? 0 : this.#next + 1;
-    this.#ids.add(traceId);
+    this.#ids.set(traceId, awaited);
   }
 }
