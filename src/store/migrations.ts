@@ -297,6 +297,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     opaque INTEGER NOT NULL,
     changed_ms REAL NOT NULL
   ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS peer_verdicts_by_change ON peer_verdicts(changed_ms);
   `,
 ];
 
@@ -501,6 +502,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `,
   `
   CREATE TABLE IF NOT EXISTS peer_verdicts (peer text PRIMARY KEY, opaque boolean NOT NULL, changed_ms double precision NOT NULL);
+  CREATE INDEX IF NOT EXISTS peer_verdicts_by_change ON peer_verdicts(changed_ms);
   `,
 ];
 

@@ -552,6 +552,10 @@ export class PostgresStore extends Store {
 
   async recordPeerVerdicts(verdicts: readonly PeerVerdict[]): Promise<void> {
     if (verdicts.length === 0) return;
+    // One row per peer (an upsert may not touch a row twice), an answer winning.
+    const byPeer = new Map<string, boolean>();
+    for (const v of verdicts) byPeer.set(v.peer, (byPeer.get(v.peer) ?? true) && v.opaque);
+    verdicts = [...byPeer].map(([peer, opaque]) => ({ peer, opaque }));
     await this.#pool.query(
       `INSERT INTO peer_verdicts (peer, opaque, changed_ms) SELECT peer, opaque, $3 FROM unnest($1::text[], $2::boolean[]) AS v(peer, opaque)
        ON CONFLICT (peer) DO UPDATE SET opaque = excluded.opaque, changed_ms = excluded.changed_ms WHERE peer_verdicts.opaque`,

@@ -306,7 +306,7 @@ describe.each(backends)('%s store', (_name, open) => {
     await store.close();
   });
 
-  it('shares verdicts on peers, newest first, and never turns a peer seen to answer opaque again', async () => {
+  it('shares verdicts on peers, and never turns a peer seen to answer opaque again', async () => {
     const store = await open();
     expect(await store.peerVerdicts()).toEqual([]);
     await store.recordPeerVerdicts([]);

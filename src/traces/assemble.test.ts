@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SpanKind, type SpanRecord, type TraceId } from '../otlp/span.js';
 import { REFUSAL_WAIT_CAP_MS } from './admission.js';
-import { assembleTrace, isRequestSpan, looksWhole, peerCalls } from './assemble.js';
+import { assembleTrace, isRequestSpan, looksWhole, MAX_AWAITED_CALLS, peerCalls } from './assemble.js';
 import { TraceAssembler } from './assembler.js';
 import { NO_REQUEST_SPAN } from './request.js';
 import { assembleCompact, CompactTrace, compactTraces } from './compact.js';
@@ -345,11 +345,24 @@ describe.each([
     asm.add([t.next], 20_000);
     expect(released(asm, 20_200)).toEqual([{ reason: 'settled', continuing: [t.next.spanId] }]);
     expect(asm.counters.continuedRequests).toBe(2);
-    // The API call is still awaited, so a late query of the second task's waits the trace wait with it, and continues nothing.
+    // The API call is still awaited, so a late query of the second task's waits with it (for a request span, to the
+    // maximum age) and continues nothing.
     asm.add([span({ traceId, parentSpanId: t.next.spanId, kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: 'SELECT 3' })], 30_000);
-    expect(released(asm, 31_999)).toEqual([]);
-    expect(released(asm, 32_000)).toEqual([{ reason: 'quiet', continuing: [] }]);
+    expect(released(asm, 59_999)).toEqual([]);
+    expect(released(asm, 60_000)).toEqual([{ reason: 'max_age', continuing: [] }]);
     expect(asm.counters).toMatchObject({ lateSpans: 4 + 1 + 1, duplicateSpans: 1, continuedRequests: 2 });
+  });
+
+  it('keeps a long task\'s first queries until its run\'s span comes, however quiet it was meanwhile', () => {
+    const asm = make();
+    const t = traffic();
+    asm.add([t.view, t.enqueue, t.viewQuery], 0);
+    expect(released(asm, 2000)).toHaveLength(1);
+    // The worker sent the queries it had made so far, then worked on for 10 s; its run's span came at the end.
+    asm.add([t.taskQuery, span({ ...t.taskQuery, spanId: id() })], 5000);
+    expect(released(asm, 15_000)).toEqual([]);
+    asm.add([t.task], 15_000);
+    expect(released(asm, 15_200)).toEqual([{ reason: 'settled', continuing: [t.task.spanId] }]);
   });
 
   it('settles a continuation that looks whole: its entry answers the awaited call', () => {
@@ -360,6 +373,35 @@ describe.each([
     asm.add([t.task, t.taskQuery], 5000);
     expect(released(asm, 5199)).toEqual([]);
     expect(released(asm, 5200)).toEqual([{ reason: 'settled', continuing: [t.task.spanId] }]);
+  });
+
+  it('takes a late answer as a peer that sends spans: it is never learned as opaque', () => {
+    const asm = make();
+    const t = traffic();
+    asm.add([t.view, t.api, t.viewQuery], 0);
+    expect(released(asm, 2000)).toHaveLength(1);
+    const callee = span({ traceId, parentSpanId: t.api.spanId, kind: SpanKind.SERVER, service: 'stripe' });
+    asm.add([callee], 7000);
+    expect(released(asm, 7200)).toEqual([{ reason: 'settled', continuing: [callee.spanId] }]);
+    for (let n = 1; n <= OPAQUE_AFTER_TRACES; n++) {
+      const other = n.toString(16).padStart(32, '0');
+      const view = span({ traceId: other, kind: SpanKind.SERVER });
+      asm.add([view, span({ traceId: other, parentSpanId: view.spanId, kind: SpanKind.CLIENT, httpMethod: 'POST', peer: 'api.stripe.com' })], 10_000 * n);
+      asm.poll(10_000 * n + 2000);
+    }
+    expect(asm.peers.isOpaque('api.stripe.com')).toBe(false);
+  });
+
+  it('awaits at most MAX_AWAITED_CALLS calls of a trace', () => {
+    const asm = make();
+    const view = span({ traceId, kind: SpanKind.SERVER });
+    const calls = Array.from({ length: MAX_AWAITED_CALLS + 2 }, () => span({ traceId, parentSpanId: view.spanId, kind: SpanKind.PRODUCER, messagingSystem: 'rabbitmq' }));
+    asm.add([view, ...calls], 0);
+    expect(released(asm, 2000)).toHaveLength(1);
+    const first = span({ traceId, parentSpanId: calls[0]!.spanId, kind: SpanKind.CONSUMER });
+    const last = span({ traceId, parentSpanId: calls.at(-1)!.spanId, kind: SpanKind.CONSUMER });
+    asm.add([first, last], 5000);
+    expect(released(asm, 7000)).toEqual([{ reason: 'quiet', continuing: [first.spanId] }]);
   });
 
   it('awaits no call to a peer learned to send no spans: what comes later of such a trace is late', () => {

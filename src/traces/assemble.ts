@@ -166,18 +166,32 @@ export function peerCalls(records: readonly SpanRecord[]): PeerCall[] {
  * running, a callee whose batch processor has not sent yet. Calls to peers `opaque` names are left
  * out: they never answer. Spans that come later below one of them are new work (continuingSpans).
  */
-export function pendingCalls(records: readonly SpanRecord[], opaque: (peer: string) => boolean = () => false): string[] {
+export function pendingCalls(records: readonly SpanRecord[], opaque: (peer: string) => boolean = () => false): AwaitedCall[] {
   let children: CallChildren | undefined;
-  const pending: string[] = [];
+  const pending: AwaitedCall[] = [];
   for (const r of records) {
     if (outboundKindOf(r) === null) continue;
     children ??= callChildren(records);
     if (children.served.has(r.spanId) || children.nested.has(r.spanId)) continue;
     const peer = learnablePeer(r);
-    if (peer === undefined || !opaque(peer)) pending.push(r.spanId);
+    if (peer === undefined) pending.push({ spanId: r.spanId });
+    else if (!opaque(peer)) pending.push({ spanId: r.spanId, peer });
+    if (pending.length === MAX_AWAITED_CALLS) break;
   }
   return pending;
 }
+
+/** A call a released trace still awaits (pendingCalls): its span id, and the peer it went to when learnable. */
+export interface AwaitedCall {
+  spanId: string;
+  peer?: string;
+}
+
+/**
+ * Calls remembered per released trace at most: a view that queues a hundred tasks would otherwise
+ * keep a hundred ids for each of the last 100k traces. Answers to the rest are late, as before.
+ */
+export const MAX_AWAITED_CALLS = 16;
 
 /**
  * The spans among `records` (those that came after their trace was released) that descend, through

@@ -4,7 +4,7 @@
  */
 import { SpanKind, type SpanRecord, type TraceId } from '../otlp/span.js';
 import { REFUSAL_WAIT_CAP_MS } from './admission.js';
-import { continuingSpans, isRequestSpan, looksWhole, peerCalls, pendingCalls } from './assemble.js';
+import { continuingSpans, isRequestSpan, looksWhole, MAX_AWAITED_CALLS, peerCalls, pendingCalls, type AwaitedCall } from './assemble.js';
 import { isProbe, OpaquePeers } from './peers.js';
 import { RecentSpans, RecentTraceIds } from './recent.js';
 
@@ -37,7 +37,7 @@ export function estimateDbSpanBytes(statement: string): number {
 
 /** What adding a batch would do to the buffer, worked out without adding it (see traces/admission.ts). */
 export interface BatchSurvey {
-  /** Traces the batch would open. Spans of released traces are late, not new. */
+  /** Traces the batch would open. Spans of released traces are late, not new, unless the trace awaits calls (a continuation). */
   newTraces: number;
   /** Open traces the batch continues. */
   continued: TraceId[];
@@ -133,7 +133,13 @@ interface OpenTrace<B> {
   /** `count` when the trace was last found not to look whole (-1: never), so a poll looks again only once it has grown. */
   notWholeAt: number;
   /** A continuation (spans that came after the trace was released): the calls it still awaited then. */
-  awaited: ReadonlySet<string> | undefined;
+  awaited: Awaited | undefined;
+}
+
+/** The calls a continuation's trace still awaited when released, and their span ids. */
+interface Awaited {
+  calls: readonly AwaitedCall[];
+  ids: ReadonlySet<string>;
 }
 
 /** A batch being added: its source, what it evicted, its fast-path trace, what it opened and touched. */
@@ -313,8 +319,8 @@ export class TraceAssembler<B = SpanRecord[]> {
   }
 
   /**
-   * Adds spans. Spans of an already released trace are counted as late and dropped, so a finding is
-   * never counted twice. Returns the traces evicted to stay under the open-trace limit.
+   * Adds spans. Spans of an already released trace are late: dropped, so a finding is never counted
+   * twice, unless they continue it (see #late). Returns the traces evicted to stay under the open-trace limit.
    */
   add(spans: readonly SpanRecord[], now: number, source = ''): CompletedTrace<B>[] {
     this.begin(source);
@@ -374,11 +380,11 @@ export class TraceAssembler<B = SpanRecord[]> {
       this.counters.lateSpans++;
       return undefined;
     }
-    return this.#enter(traceId, bytes, rooting, new Set(awaited)) ?? undefined;
+    return this.#enter(traceId, bytes, rooting, { calls: awaited, ids: new Set(awaited.map((c) => c.spanId)) }) ?? undefined;
   }
 
   /** `span` up to the id: null when the trace was already released (unless `continuing`, the calls it awaited). */
-  #enter(traceId: TraceId, bytes: number, rooting: boolean, continuing: ReadonlySet<string> | undefined): B | null {
+  #enter(traceId: TraceId, bytes: number, rooting: boolean, continuing: Awaited | undefined): B | null {
     const batch = this.#batch!;
     const touched = this.#touched;
     let trace: OpenTrace<B> | undefined = traceId === batch.lastId ? batch.last : this.#open.get(traceId);
@@ -398,8 +404,7 @@ export class TraceAssembler<B = SpanRecord[]> {
       const held = this.#pendingHolds.get(traceId);
       if (held !== undefined) this.#pendingHolds.delete(traceId);
       // firstSeen and lastSeen are the batch's time, set by end().
-      // A continuation is rooted in the trace released before it.
-      trace = { spans: this.#buffer.create(), count: 0, firstSeen: 0, lastSeen: 0, rooted: continuing !== undefined, touch: -1, bytes: 0, source: batch.source, holdUntil: held ?? 0, countAtHold: held === undefined ? -1 : 0, notWholeAt: -1, awaited: continuing };
+      trace = { spans: this.#buffer.create(), count: 0, firstSeen: 0, lastSeen: 0, rooted: false, touch: -1, bytes: 0, source: batch.source, holdUntil: held ?? 0, countAtHold: held === undefined ? -1 : 0, notWholeAt: -1, awaited: continuing };
       this.#byFirstSeen.set(traceId, 0);
       this.#open.set(traceId, trace);
       batch.opened.push(traceId);
@@ -498,7 +503,7 @@ export class TraceAssembler<B = SpanRecord[]> {
   #looksWhole(traceId: TraceId, trace: OpenTrace<B>): boolean {
     if (trace.notWholeAt === trace.count) return false;
     const probe = isProbe(traceId);
-    if (this.#buffer.looksWhole(trace.spans, probe ? undefined : this.#isOpaque, trace.awaited)) return true;
+    if (this.#buffer.looksWhole(trace.spans, probe ? undefined : this.#isOpaque, trace.awaited?.ids)) return true;
     trace.notWholeAt = trace.count;
     return false;
   }
@@ -533,9 +538,11 @@ export class TraceAssembler<B = SpanRecord[]> {
       } else {
         // A continuation: its requests below an awaited call are new work; what they answered is no
         // longer awaited, and what they call unanswered is.
-        const continued = continuingSpans(records, trace.awaited);
+        const continued = continuingSpans(records, trace.awaited.ids);
         const answered = new Set(continued.map((r) => r.parentSpanId));
-        const pending = [...trace.awaited].filter((id) => !answered.has(id)).concat(pendingCalls(continued, this.#isOpaque));
+        // A peer whose answer came after the trace wait does send spans: it must not stay (or become) opaque.
+        for (const call of trace.awaited.calls) if (call.peer !== undefined && answered.has(call.spanId)) this.#opaquePeers.observe({ peer: call.peer, answered: true });
+        const pending = trace.awaited.calls.filter((c) => !answered.has(c.spanId)).concat(pendingCalls(continued, this.#isOpaque)).slice(0, MAX_AWAITED_CALLS);
         this.#completed.add(traceId, pending.length > 0 ? pending : undefined);
         continuing = new Set(continued.filter((r) => r.kind === SpanKind.SERVER || r.kind === SpanKind.CONSUMER).map((r) => r.spanId));
         this.counters.lateSpans += trace.count;

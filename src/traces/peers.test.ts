@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OPAQUE_AFTER_TRACES, OpaquePeers } from './peers.js';
+import { MAX_PEERS, OPAQUE_AFTER_TRACES, OpaquePeers } from './peers.js';
 
 const unanswered = (peers: OpaquePeers, peer: string, traces = OPAQUE_AFTER_TRACES): void => {
   for (let i = 0; i < traces; i++) peers.observe({ peer, answered: false });
@@ -52,6 +52,16 @@ describe('OpaquePeers verdicts', () => {
     peers.observe({ peer: 'cdn.local', answered: true });
     expect(peers.count).toBe(0);
     expect(peers.takeVerdicts()).toEqual([{ peer: 'cdn.local', opaque: false }]);
+  });
+
+  it('never forgets what it saw to make room for what others shared', () => {
+    const peers = new OpaquePeers();
+    peers.observe({ peer: 'users.svc', answered: true });
+    peers.adopt(Array.from({ length: MAX_PEERS + 10 }, (_, i) => ({ peer: `hook-${i}.example`, opaque: true })));
+    expect(peers.count).toBe(MAX_PEERS - 1);
+    unanswered(peers, 'users.svc');
+    expect(peers.isOpaque('users.svc')).toBe(false);
+    expect(peers.takeVerdicts()).toEqual([]);
   });
 
   it('puts back verdicts the store did not take, unless a newer one came meanwhile', () => {

@@ -64,6 +64,9 @@ export class OpaquePeers {
   adopt(verdicts: readonly PeerVerdict[]): void {
     for (const { peer, opaque } of verdicts) {
       const seen = this.#unanswered.get(peer);
+      // A full table is cleared for what this process sees, never for what others shared: the store
+      // keeps up to MAX_PEERS verdicts, which would clear it at every read.
+      if (seen === undefined && this.#unanswered.size >= MAX_PEERS) continue;
       if (!opaque) this.#set(peer, seen, ANSWERED);
       else if (seen === ANSWERED) this.#verdicts.set(peer, false);
       else this.#set(peer, seen, OPAQUE_AFTER_TRACES);

@@ -1,8 +1,11 @@
 /**
  * Span ids of recently analysed traces, in a fixed 1 MiB table, to tell a late copy of an analysed
  * span (an exporter retry) from a span that genuinely arrived late. Direct-mapped and lossy by design:
- * either way the span is dropped, so a wrong answer only moves one count between two counters.
+ * a copy it has forgotten can open a trace's continuation (assembler.ts #late), where it continues
+ * nothing, since what it answered is no longer awaited; a late span it mistakes for a copy is dropped.
  */
+import type { AwaitedCall } from './assemble.js';
+
 const SLOTS = 1 << 18;
 
 export class RecentSpans {
@@ -49,7 +52,7 @@ function tagOf(spanId: string): number {
  * calls its trace still awaited when released (assemble.ts pendingCalls).
  */
 export class RecentTraceIds {
-  readonly #ids = new Map<string, readonly string[] | undefined>();
+  readonly #ids = new Map<string, readonly AwaitedCall[] | undefined>();
   readonly #ring: (string | undefined)[];
   #next = 0;
 
@@ -62,12 +65,12 @@ export class RecentTraceIds {
   }
 
   /** The calls the trace awaited when it was last released; undefined for none (or a trace not remembered). */
-  awaited(traceId: string): readonly string[] | undefined {
+  awaited(traceId: string): readonly AwaitedCall[] | undefined {
     return this.#ids.get(traceId);
   }
 
   /** Remembers a trace id (with the calls it awaits), forgetting the oldest once `capacity` are held. */
-  add(traceId: string, awaited?: readonly string[]): void {
+  add(traceId: string, awaited?: readonly AwaitedCall[]): void {
     if (this.#ids.has(traceId)) {
       this.#ids.set(traceId, awaited);
       return;
