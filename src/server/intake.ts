@@ -240,6 +240,7 @@ export class Intake implements ExportIntake {
   #lastPrune = 0;
   #lastFindingsGauge = Number.NEGATIVE_INFINITY;
   #peersReadAt = Number.NEGATIVE_INFINITY;
+  #sharing: Promise<void> | undefined;
   #pending: RequestAnalysis[] = [];
   /**
    * The rows of #pending, rolled up as each analysis is taken (Store.rowBuilder); undefined while a
@@ -729,6 +730,7 @@ export class Intake implements ExportIntake {
     await this.#writing;
     this.#take(this.#analyzer.flush());
     const written = await this.tick();
+    await this.#sharing;
     if (this.#spool !== undefined) {
       await this.#spool.close();
       // What could not be written stays in the spool, for the next start to replay.
@@ -769,12 +771,12 @@ export class Intake implements ExportIntake {
 
   /** Writes the pending analyses in one transaction; true when nothing is left pending. */
   async #write(): Promise<boolean> {
-    await this.#sharePeers();
     if (this.#pending.length === 0 && this.#released.length === 0 && this.#continued.length === 0) {
       // Segments of late or duplicate spans only (a sender resending exports already committed) pin
       // nothing: they go now, not at the next write. A full spool refuses every new trace, so waiting
       // for one to complete would keep it full for good.
       this.#deleteUnpinnedSegments();
+      this.#startSharingPeers();
       return true;
     }
     // The tick's analysis and its SQLite transaction are each a synchronous stretch: let requests
@@ -802,6 +804,7 @@ export class Intake implements ExportIntake {
       this.#metrics.storeWriteFailures.inc();
       return false;
     }
+    this.#startSharingPeers();
     if (this.#spool !== undefined) {
       for (const id of released) this.#pins.release(id);
       for (const id of continued) this.#pins.release(id);
@@ -817,6 +820,14 @@ export class Intake implements ExportIntake {
       if (findings !== undefined) this.#metrics.findings.set(findings);
     }
     return this.#pending.length === 0;
+  }
+
+  /**
+   * #sharePeers after a write that reached the store, never in its way: a database that cannot be
+   * reached costs the write its timeout once, and SQLite's writer thread has just let go of the lock.
+   */
+  #startSharingPeers(): void {
+    this.#sharing ??= this.#sharePeers().finally(() => (this.#sharing = undefined));
   }
 
   /**
