@@ -13,14 +13,17 @@ import { createNoiseFilter } from './sql/noise.js';
 import { assembleColumns, compactTraces, type CompactTrace } from './traces/compact.js';
 import { estimateDbSpanBytes, estimateSpanBytes, TraceAssembler, type AssemblerOptions, type CompletedTrace } from './traces/assembler.js';
 
+/** What a released trace tells the spool's bookkeeping. */
+export type ReleasedTrace = Pick<CompletedTrace<unknown>, 'traceId' | 'continuing' | 'awaited'>;
+
 export interface AnalyzerOptions extends AssemblerOptions, DetectOptions {
   /** Raw statements whose normalisation is cached. Default 10000. */
   sqlCacheEntries?: number;
   /**
-   * Told of every trace released for analysis, whatever its requests (the spool's bookkeeping), and
-   * whether it was a continuation (traces/assembler.ts CompletedTrace.continuing).
+   * Told of every trace released for analysis, whatever its requests (the spool's bookkeeping): its
+   * id, whether it was a continuation and the calls it still awaits (traces/assembler.ts CompletedTrace).
    */
-  onRelease?: (traceId: string, continuation: boolean) => void;
+  onRelease?: (released: ReleasedTrace) => void;
 }
 
 /** Traces analysed together by Analyzer.flushEach. */
@@ -32,7 +35,7 @@ export class Analyzer {
   readonly assembler: TraceAssembler<CompactTrace>;
   readonly #normalize: Normalizer;
   readonly #detect: DetectOptions;
-  readonly #onRelease: ((traceId: string, continuation: boolean) => void) | undefined;
+  readonly #onRelease: ((released: ReleasedTrace) => void) | undefined;
   readonly #sink: SpanSink;
   /** Traces evicted by a message that then failed to decode, not analysed yet. */
   readonly #evicted: CompletedTrace<CompactTrace>[] = [];
@@ -114,7 +117,7 @@ export class Analyzer {
     if (this.#evicted.length > 0) traces = this.#evicted.splice(0).concat(traces);
     const out: RequestAnalysis[] = [];
     for (const t of traces) {
-      this.#onRelease?.(t.traceId, t.continuing !== undefined);
+      this.#onRelease?.(t);
       // Copies within the trace are dropped (and counted) as it is assembled; DB spans stay in the columns.
       for (const request of assembleColumns(t.spans, this.assembler.counters)) {
         // A continuation's other requests (late or copied spans of requests analysed before) are not analysed again.

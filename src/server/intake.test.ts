@@ -699,6 +699,72 @@ describe('Intake replay after a crash', () => {
     await intake.close();
   });
 
+  it("continues a trace committed before the crash with a queued task's spans made durable after it, once, and a restart's copies are late", async () => {
+    const dir = join(tempDir('replay-continue'), 'spool');
+    const file = join(tempDir('replay-continue-db'), 'n1lens.db');
+    const clock = { now: 1_000_000 };
+    const traceId = '7'.repeat(32);
+    const view = requestSpans({ traceId, repeats: 0 });
+    const enqueue: OtlpJsonSpan = { ...view[0]!, spanId: spanIdAt(traceId, 30), parentSpanId: view[0]!.spanId, name: 'apply_async/reports.build', kind: 4, attributes: [{ key: 'messaging.system', value: { stringValue: 'rabbitmq' } }] };
+    const task = requestSpans({ traceId: '8'.repeat(32), repeats: 8 }).map((span) => ({ ...span, traceId }));
+    Object.assign(task[0]!, { parentSpanId: enqueue.spanId, kind: 5, name: 'run/reports.build', attributes: [] });
+    const options = { metrics: createMetrics(), traceWaitMs: 6000, traceSettleMs: 100, minRepeats: 5, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD };
+
+    // The view was analysed and committed awaiting its task; the task's export was acknowledged, then the process died.
+    const crashed = new Intake({ ...options, store: Store.open(file), spool: Spool.open({ dir, commitMs: 1 }) });
+    expect((await crashed.acceptProtobuf(exportOf([...view, enqueue]).bytes, 'http')).ok).toBe(true);
+    clock.now += 6000;
+    await crashed.tick();
+    const late = await crashed.acceptProtobuf(exportOf(task).bytes, 'http');
+    if (!late.ok) throw new Error(late.message);
+    await late.durable;
+
+    const store = Store.open(file);
+    const intake = new Intake({ ...options, store, spool: Spool.open({ dir, commitMs: 1 }), replayWaitMs: 1000 });
+    await intake.replay();
+    clock.now += 7000;
+    await intake.tick();
+    expect(intake.openTraces).toBe(0);
+    await intake.close();
+    const requests = async () => (await store.report()).endpoints.map((e) => [e.endpoint, e.requests]).sort();
+    expect(await requests()).toEqual([['GET dashboard/', 1], ['run/reports.build', 1]]);
+    expect((await store.report()).endpoints.find((e) => e.endpoint === 'run/reports.build')?.findings[0]?.repeatsPerRequest).toEqual({ p50: 8, max: 8 });
+
+    // Another start, the task's exporter retrying: nothing is awaited any more, so its spans are late.
+    const restarted = new Intake({ ...options, store, trackCommitted: true });
+    expect((await restarted.acceptProtobuf(exportOf(task).bytes, 'http')).ok).toBe(true);
+    clock.now += 7000;
+    await restarted.close();
+    expect(await requests()).toEqual([['GET dashboard/', 1], ['run/reports.build', 1]]);
+    store.closeSync();
+  });
+
+  it('leaves a trace another writer committed first to that writer to continue', async () => {
+    const file = join(tempDir('continue-writers'), 'n1lens.db');
+    const clock = { now: 1_000_000 };
+    const options = { metrics: createMetrics(), traceWaitMs: 6000, traceSettleMs: 100, minRepeats: 5, trackCommitted: true, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD };
+    const stores = [Store.open(file), Store.open(file)] as const;
+    const [a, b] = stores.map((store) => new Intake({ ...options, store }));
+    const traceId = '9'.repeat(32);
+    const view = requestSpans({ traceId, repeats: 0 });
+    const enqueue: OtlpJsonSpan = { ...view[0]!, spanId: spanIdAt(traceId, 30), parentSpanId: view[0]!.spanId, name: 'apply_async/reports.build', kind: 4, attributes: [{ key: 'messaging.system', value: { stringValue: 'rabbitmq' } }] };
+    const task = requestSpans({ traceId: 'a'.repeat(32), repeats: 8 }).map((span) => ({ ...span, traceId }));
+    Object.assign(task[0]!, { parentSpanId: enqueue.spanId, kind: 5, name: 'run/reports.build', attributes: [] });
+    // The view went to a, the task to b, which committed the trace first.
+    expect((await a!.acceptProtobuf(exportOf([...view, enqueue]).bytes, 'http')).ok).toBe(true);
+    expect((await b!.acceptProtobuf(exportOf(task).bytes, 'http')).ok).toBe(true);
+    clock.now += 6000;
+    await b!.tick();
+    await a!.tick();
+    // The worker's exporter retries the task to a: not a's to continue.
+    expect((await a!.acceptProtobuf(exportOf(task).bytes, 'http')).ok).toBe(true);
+    clock.now += 6000;
+    await a!.close();
+    await b!.close();
+    expect((await stores[0].report()).endpoints.find((e) => e.endpoint === 'run/reports.build')?.requests).toBe(1);
+    for (const store of stores) store.closeSync();
+  });
+
   it('keeps every trace open until the senders have resent what the crash cut off, so each request is analysed whole', async () => {
     const dir = join(tempDir('replay-wait'), 'spool');
     const clock = { now: 1_000_000 };

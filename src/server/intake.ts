@@ -2,7 +2,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { appendFileSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { Analyzer, type AnalyzerOptions } from '../analyzer.js';
+import { Analyzer, type AnalyzerOptions, type ReleasedTrace } from '../analyzer.js';
 import type { CodeLocation, RequestAnalysis } from '../detect/types.js';
 import { createJsonDecoder, decodeJsonRequest } from '../otlp/json.js';
 import { createLazyJsonReader, type LazyJsonReader, type LazyJsonScan, type SpanSizes } from '../otlp/json-lazy.js';
@@ -10,7 +10,8 @@ import { createWireDecoder, type SinkBatch, type WireDecoder } from '../otlp/wir
 import type { DecodedBatch, SpanRecord, SpanSink, TraceId } from '../otlp/span.js';
 import { SegmentPins, type Spool, type SpoolCompression, type SpoolEncoding, type SpoolRecord } from '../spool/index.js';
 import type { RowBatchBuilder } from '../store/rows.js';
-import type { Store } from '../store/store.js';
+import type { AwaitedEntry, Store } from '../store/store.js';
+import type { AwaitedCall } from '../traces/assemble.js';
 import { estimateDbSpanBytes, estimateSpanBytes, type BatchSurvey } from '../traces/assembler.js';
 import { baseRetryFor, decideAdmission, fullness, retryDelayMs, type Admission, type AdmissionLimits, type RefusalReason } from '../traces/admission.js';
 import { inflateWithin, type CompressedBody } from './body.js';
@@ -237,6 +238,8 @@ export class Intake implements ExportIntake {
    * Their spans pin segments until then, like any trace's.
    */
   #continued: TraceId[] = [];
+  /** The calls traces released since the last write still await, kept with its commit (CommittedTraces.awaited). */
+  #awaited: AwaitedEntry[] = [];
   #lastPrune = 0;
   #lastFindingsGauge = Number.NEGATIVE_INFINITY;
   #peersReadAt = Number.NEGATIVE_INFINITY;
@@ -266,7 +269,7 @@ export class Intake implements ExportIntake {
 
   constructor(options: IntakeOptions) {
     // Admission keeps the buffer within limits before accepting; the assembler never evicts early.
-    this.#analyzer = new Analyzer({ ...options, maxOpenTraces: Number.POSITIVE_INFINITY, onRelease: (id, continuation) => (continuation ? this.#continued : this.#released).push(id) });
+    this.#analyzer = new Analyzer({ ...options, maxOpenTraces: Number.POSITIVE_INFINITY, onRelease: (r) => this.#noteReleased(r) });
     this.#spool = options.spool;
     this.#trackCommitted = options.trackCommitted ?? options.spool !== undefined;
     this.#store = options.store;
@@ -380,7 +383,15 @@ export class Intake implements ExportIntake {
     const ids = opened();
     if (ids.length === 0) return;
     const done = await this.#store.committed(ids).catch(() => new Set<string>());
-    if (done.size > 0) this.#analyzer.assembler.markReleased([...done]);
+    if (done.size === 0) return;
+    const awaited = await this.#store.awaitedCalls([...done]).catch(() => new Map<string, AwaitedCall[]>());
+    this.#analyzer.assembler.markReleased(done, awaited);
+  }
+
+  /** Books a released trace for the next write: committed with it, or written as a continuation, with the calls it awaits. */
+  #noteReleased(r: ReleasedTrace): void {
+    (r.continuing === undefined ? this.#released : this.#continued).push(r.traceId);
+    if (r.awaited !== undefined) this.#awaited.push([r.traceId, r.awaited]);
   }
 
   /** Notes the spool segment `segment` holds spans of those of `traceIds` that are open. */
@@ -631,12 +642,18 @@ export class Intake implements ExportIntake {
     });
   }
 
-  /** Which of these traces the store has committed, asking it only about those this replay has not asked about yet. */
+  /**
+   * Which of these traces the store has committed, asking it only about those this replay has not
+   * asked about yet. A committed trace that still awaits calls is not skipped: it is marked released
+   * with them, so the spans that answer them continue it (a task's, made durable before the crash).
+   */
   async #committedOf(traceIds: readonly TraceId[], known: Map<TraceId, boolean>): Promise<ReadonlySet<TraceId>> {
     const unknown = [...new Set(traceIds)].filter((id) => !known.has(id));
     if (unknown.length > 0) {
       const done = await this.#store.committed(unknown);
-      for (const id of unknown) known.set(id, done.has(id));
+      const awaited = done.size === 0 ? new Map<string, AwaitedCall[]>() : await this.#store.awaitedCalls([...done]);
+      this.#analyzer.assembler.markReleased(awaited.keys(), awaited);
+      for (const id of unknown) known.set(id, done.has(id) && !awaited.has(id));
     }
     const skip = new Set<TraceId>();
     for (const id of traceIds) if (known.get(id) === true) skip.add(id);
@@ -787,13 +804,17 @@ export class Intake implements ExportIntake {
     const rows = this.#pendingRows;
     const released = this.#released;
     const continued = this.#continued;
+    const awaited = this.#awaited;
     this.#pending = [];
     this.#pendingRows = undefined;
     this.#released = [];
     this.#continued = [];
+    this.#awaited = [];
     const nowMs = this.#now();
     try {
-      await this.#store.record(batch, this.#trackCommitted ? { traceIds: released, nowMs } : undefined, rows);
+      const theirs = await this.#store.record(batch, this.#trackCommitted ? { traceIds: released, nowMs, awaited } : undefined, rows);
+      // Traces another writer committed first are its to continue.
+      if (theirs.length > 0) this.#analyzer.assembler.forgetAwaited(theirs);
     } catch {
       // The database is unreachable or failed the transaction: nothing of it was written. Keep the
       // batch for the next tick; the spool keeps its exports, so even a crash now loses nothing.
@@ -801,13 +822,15 @@ export class Intake implements ExportIntake {
       this.#pendingRows = undefined;
       this.#released = released.concat(this.#released);
       this.#continued = continued.concat(this.#continued);
+      this.#awaited = awaited.concat(this.#awaited);
       this.#metrics.storeWriteFailures.inc();
       return false;
     }
     this.#startSharingPeers();
     if (this.#spool !== undefined) {
-      for (const id of released) this.#pins.release(id);
-      for (const id of continued) this.#pins.release(id);
+      // A trace continued since it was released keeps its segments until the continuation is written.
+      for (const id of released) if (!this.#analyzer.assembler.isOpen(id)) this.#pins.release(id);
+      for (const id of continued) if (!this.#analyzer.assembler.isOpen(id)) this.#pins.release(id);
       this.#deleteUnpinnedSegments();
     }
     if (this.#trackCommitted && nowMs - this.#lastPrune > 60_000) {

@@ -11,6 +11,7 @@ import type { RouteTraffic } from '../detect/routes.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
 import { endpointMatcher } from '../report/model.js';
+import type { AwaitedCall } from '../traces/assemble.js';
 import { MAX_PEERS, type PeerVerdict } from '../traces/peers.js';
 import { gainsMinuteRows, MINUTE_ROWS_MARK, POSTGRES_MIGRATIONS } from './migrations.js';
 import {
@@ -149,11 +150,13 @@ export class PostgresStore extends Store {
     }
   }
 
-  async record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces, built?: RowBatchBuilder): Promise<void> {
+  async record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces, built?: RowBatchBuilder): Promise<string[]> {
     const ids = committed === undefined ? [] : [...new Set(committed.traceIds)].sort();
-    if (analyses.length === 0 && ids.length === 0) return;
-    await this.#transaction(async (c) => {
+    const awaited = committed?.awaited ?? [];
+    if (analyses.length === 0 && ids.length === 0 && awaited.length === 0) return [];
+    return this.#transaction(async (c) => {
       let counted = analyses;
+      let again = new Set<string>();
       if (committed !== undefined && ids.length > 0) {
         const fresh = await c.query<{ trace_id: string }>(
           'INSERT INTO spool_committed (trace_id, committed_ms) SELECT unnest($1::text[]), $2 ON CONFLICT (trace_id) DO NOTHING RETURNING trace_id',
@@ -162,11 +165,24 @@ export class PostgresStore extends Store {
         if (fresh.rowCount !== ids.length) {
           // Another instance (or an earlier run) committed these traces: their requests are counted already.
           const now = new Set(fresh.rows.map((r) => r.trace_id));
-          const again = new Set(ids.filter((id) => !now.has(id)));
+          again = new Set(ids.filter((id) => !now.has(id)));
           counted = analyses.filter((a) => !again.has(a.traceId));
         }
       }
+      // What another writer committed, it awaits: never overwritten here. Trace order, as every writer locks rows.
+      const ours = awaited.filter(([traceId]) => !again.has(traceId)).sort((a, b) => compareText(a[0], b[0]));
+      const cleared = ours.filter(([, calls]) => calls.length === 0).map(([traceId]) => traceId);
+      const kept = ours.filter(([, calls]) => calls.length > 0);
+      if (cleared.length > 0) await c.query('DELETE FROM commit_awaits WHERE trace_id = ANY($1::text[])', [cleared]);
+      if (kept.length > 0) {
+        await c.query(
+          `INSERT INTO commit_awaits (trace_id, committed_ms, calls) SELECT trace_id, $3, calls FROM unnest($1::text[], $2::text[]) AS v(trace_id, calls)
+           ON CONFLICT (trace_id) DO UPDATE SET committed_ms = excluded.committed_ms, calls = excluded.calls`,
+          [kept.map(([traceId]) => traceId), kept.map(([, calls]) => JSON.stringify(calls)), committed!.nowMs],
+        );
+      }
       if (counted.length > 0) await this.#write(c, counted === analyses && built !== undefined ? built.finish() : this.rowsNow(counted));
+      return [...again];
     });
   }
 
@@ -355,8 +371,15 @@ export class PostgresStore extends Store {
     return new Set(res.rows.map((r) => r.trace_id));
   }
 
+  async awaitedCalls(traceIds: readonly string[]): Promise<Map<string, AwaitedCall[]>> {
+    if (traceIds.length === 0) return new Map();
+    const res = await this.#pool.query<{ trace_id: string; calls: string }>('SELECT trace_id, calls FROM commit_awaits WHERE trace_id = ANY($1::text[])', [[...traceIds]]);
+    return new Map(res.rows.map((r) => [r.trace_id, JSON.parse(r.calls) as AwaitedCall[]]));
+  }
+
   async pruneCommitted(beforeMs: number): Promise<void> {
     await this.#pool.query('DELETE FROM spool_committed WHERE committed_ms < $1', [beforeMs]);
+    await this.#pool.query('DELETE FROM commit_awaits WHERE committed_ms < $1', [beforeMs]);
   }
 
   async pruneBefore(beforeMs: number): Promise<number> {

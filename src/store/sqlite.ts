@@ -8,10 +8,11 @@ import type { RouteTraffic } from '../detect/routes.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
 import type { SqlFacts } from '../sql/types.js';
+import type { AwaitedCall } from '../traces/assemble.js';
 import { MAX_PEERS, type PeerVerdict } from '../traces/peers.js';
 import { migrate, MINUTE_ROWS_MARK } from './migrations.js';
 import { Summaries, type SummaryBucket, type SummaryEndpoint } from './summaries.js';
-import { StoreWriter, type StoreWriterOptions } from './writer.js';
+import { StoreWriter, type CommittedIds, type StoreWriterOptions } from './writer.js';
 import { CommittedTraceIndex } from './committed-index.js';
 import {
   assembleRollups,
@@ -199,15 +200,16 @@ export class SqliteStore extends Store {
    * calls this from its intake), then written in one transaction: on the writer thread when there is
    * one, here otherwise.
    */
-  async record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces, built?: RowBatchBuilder): Promise<void> {
-    const traceIds = committed === undefined ? undefined : { traceIds: [...new Set(committed.traceIds)], nowMs: committed.nowMs };
+  async record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces, built?: RowBatchBuilder): Promise<string[]> {
+    const traceIds: CommittedIds | undefined =
+      committed === undefined ? undefined : { traceIds: [...new Set(committed.traceIds)], nowMs: committed.nowMs, awaited: committed.awaited ?? [] };
     let counted = analyses;
     const known: string[] = [];
     for (;;) {
       const rows =
         counted.length === 0 ? undefined : counted === analyses && built !== undefined ? await this.#finishYielding(built) : await this.#rowsYielding(counted);
       const again = this.#writer === undefined ? this.writeRowsSync(rows, traceIds, known) : await this.#writer.write(rows, traceIds, known);
-      if (again.length === 0) return;
+      if (again.length === 0) return known;
       // Another write committed some of these traces first: nothing was written; count the rest.
       known.push(...again);
       const done = new Set(known);
@@ -242,7 +244,7 @@ export class SqliteStore extends Store {
    * already committed (by an earlier run, another instance), unless in `known`, makes it write nothing
    * and return those traces, so the caller counts its batch again without them.
    */
-  writeRowsSync(rows: RowBatch | undefined, committed: { traceIds: readonly string[]; nowMs: number } | undefined, known: readonly string[]): string[] {
+  writeRowsSync(rows: RowBatch | undefined, committed: CommittedIds | undefined, known: readonly string[]): string[] {
     const again: string[] = [];
     const fresh: string[] = [];
     let appended: number | undefined;
@@ -259,6 +261,12 @@ export class SqliteStore extends Store {
           if (again.length > 0) throw RECOUNT; // rolls the transaction back
           if (fresh.length > 0) {
             appended = Number(this.#prepare('INSERT INTO spool_commits (committed_ms, trace_ids) VALUES (?, ?)').run(committed.nowMs, JSON.stringify(fresh)).lastInsertRowid);
+          }
+          // What another writer committed, it awaits: never overwritten here.
+          for (const [traceId, calls] of committed.awaited) {
+            if (skip.has(traceId)) continue;
+            if (calls.length === 0) this.#prepare('DELETE FROM commit_awaits WHERE trace_id = ?').run(traceId);
+            else this.#prepare('INSERT OR REPLACE INTO commit_awaits (trace_id, committed_ms, calls) VALUES (?, ?, ?)').run(traceId, committed.nowMs, JSON.stringify(calls));
           }
         }
         if (rows !== undefined) this.#writeRows(rows);
@@ -298,6 +306,16 @@ export class SqliteStore extends Store {
     return new Set(traceIds.filter((id) => this.#committedIndex.has(id)));
   }
 
+  async awaitedCalls(traceIds: readonly string[]): Promise<Map<string, AwaitedCall[]>> {
+    const get = this.#prepare('SELECT calls FROM commit_awaits WHERE trace_id = ?');
+    const out = new Map<string, AwaitedCall[]>();
+    for (const id of new Set(traceIds)) {
+      const row = get.get(id) as { calls: string } | undefined;
+      if (row !== undefined) out.set(id, JSON.parse(row.calls) as AwaitedCall[]);
+    }
+    return out;
+  }
+
   async pruneCommitted(beforeMs: number): Promise<void> {
     if (this.#writer === undefined) return this.pruneCommittedSync(beforeMs);
     this.#committedIndex.dropBefore(beforeMs);
@@ -306,6 +324,7 @@ export class SqliteStore extends Store {
 
   pruneCommittedSync(beforeMs: number): void {
     this.#prepare('DELETE FROM spool_commits WHERE committed_ms < ?').run(beforeMs);
+    this.#prepare('DELETE FROM commit_awaits WHERE committed_ms < ?').run(beforeMs);
     this.#committedIndex.dropBefore(beforeMs);
   }
 

@@ -306,6 +306,23 @@ describe.each(backends)('%s store', (_name, open) => {
     await store.close();
   });
 
+  it('keeps the calls committed traces await with their commit, clears them when none are left, and never overwrites another writer\'s', async () => {
+    const store = await open();
+    const [a, b] = [dashboard(1, T0), dashboard(2, T0)];
+    const task = [{ spanId: '1'.repeat(16) }, { spanId: '2'.repeat(16), peer: 'hr.local' }];
+    expect(await store.record([a, b], { traceIds: [a.traceId, b.traceId], nowMs: T0, awaited: [[a.traceId, task], [b.traceId, task.slice(0, 1)]] })).toEqual([]);
+    expect(await store.awaitedCalls([a.traceId, b.traceId, 'f'.repeat(32)])).toEqual(new Map([[a.traceId, task], [b.traceId, task.slice(0, 1)]]));
+    // a's continuation answered one call, b's both; another writer's commit of b, again, leaves a's entry alone.
+    await store.record([], { traceIds: [], nowMs: T0 + 1, awaited: [[a.traceId, task.slice(1)], [b.traceId, []]] });
+    expect(await store.awaitedCalls([a.traceId, b.traceId])).toEqual(new Map([[a.traceId, task.slice(1)]]));
+    expect(await store.record([a], { traceIds: [a.traceId], nowMs: T0 + 2, awaited: [[a.traceId, []]] })).toEqual([a.traceId]);
+    expect(await store.awaitedCalls([a.traceId])).toEqual(new Map([[a.traceId, task.slice(1)]]));
+    expect((await store.report()).summary.requests).toBe(2);
+    await store.pruneCommitted(T0 + 2);
+    expect(await store.awaitedCalls([a.traceId])).toEqual(new Map());
+    await store.close();
+  });
+
   it('shares verdicts on peers, and never turns a peer seen to answer opaque again', async () => {
     const store = await open();
     expect(await store.peerVerdicts()).toEqual([]);

@@ -6,6 +6,7 @@ import type { ConnectionRollup } from '../detect/connections.js';
 import type { EndpointRollup } from '../detect/rollup.js';
 import { detectDeadViews, type DeadView, type RouteEntry, type RouteTraffic } from '../detect/routes.js';
 import type { CodeLocation, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
+import type { AwaitedCall } from '../traces/assemble.js';
 import type { PeerVerdict } from '../traces/peers.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
 import { buildReport, type Report, type ReportOptions } from '../report/model.js';
@@ -89,7 +90,15 @@ export interface StoredFinding {
 export interface CommittedTraces {
   traceIds: Iterable<string>;
   nowMs: number;
+  /**
+   * The calls released traces still await (traces/assemble.ts pendingCalls), kept with the commit so
+   * that a restart, a replay or another instance can still continue them; none for a trace clears its entry.
+   */
+  awaited?: readonly AwaitedEntry[];
 }
+
+/** A released trace and the calls it still awaits. */
+export type AwaitedEntry = [traceId: string, calls: readonly AwaitedCall[]];
 
 /** The store cannot be opened or migrated; the message is one line naming it (never its password). */
 export class StoreOpenError extends Error {
@@ -153,11 +162,13 @@ export abstract class Store {
    * `committed`, also notes those traces as done in the same transaction; a trace another writer (or
    * an earlier run) already committed is not counted again. `built`: a rowBuilder() given exactly
    * `analyses`, in order, whose rows are written unless some traces are not counted (they are then
-   * made again from the analyses).
+   * made again from the analyses). Resolves with those traces: another writer committed them first.
    */
-  abstract record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces, built?: RowBatchBuilder): Promise<void>;
+  abstract record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces, built?: RowBatchBuilder): Promise<string[]>;
   /** Which of these traces have a committed analysis (not yet pruned): their spans are not new. */
   abstract committed(traceIds: readonly string[]): Promise<Set<string>>;
+  /** The calls these committed traces still await (CommittedTraces.awaited), for those that await any. */
+  abstract awaitedCalls(traceIds: readonly string[]): Promise<Map<string, AwaitedCall[]>>;
   /** Forgets committed traces noted before `beforeMs`. */
   abstract pruneCommitted(beforeMs: number): Promise<void>;
   /** Deletes hourly, minute and per-second rows (and the SQLite period summaries) before `beforeMs` (time-based retention); returns rows deleted. */

@@ -6,11 +6,13 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { RowBatch } from './rows.js';
+import type { AwaitedEntry } from './store.js';
 
 /** Traces a write notes as committed (the spool's exactly-once), as they cross threads. */
 export interface CommittedIds {
   traceIds: string[];
   nowMs: number;
+  awaited: readonly AwaitedEntry[];
 }
 
 /** What the thread is asked to do; each call is answered once, by id. */

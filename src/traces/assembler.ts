@@ -67,6 +67,8 @@ export interface CompletedTrace<B = SpanRecord[]> {
    * among them that are new work (continuingSpans). Only those are analysed; the rest were late.
    */
   continuing?: ReadonlySet<string>;
+  /** The calls the trace awaits now it is released (pendingCalls), when any or when it was a continuation (then maybe none). */
+  awaited?: readonly AwaitedCall[];
 }
 
 /**
@@ -262,14 +264,21 @@ export class TraceAssembler<B = SpanRecord[]> {
   }
 
   /**
-   * Marks traces as already released (analysed in an earlier life of the process), so their spans
-   * count as late instead of opening a second copy of the trace. Open traces are left alone.
+   * Marks traces as already released (analysed in an earlier life of the process, or by another
+   * instance), so their spans count as late instead of opening a second copy of the trace; `awaited`:
+   * the calls some still await, as their commit recorded them, so what answers those continues them.
+   * Open traces are left alone.
    */
-  markReleased(traceIds: Iterable<TraceId>): void {
+  markReleased(traceIds: Iterable<TraceId>, awaited?: ReadonlyMap<TraceId, readonly AwaitedCall[]>): void {
     for (const id of traceIds) {
       if (this.#open.has(id) || this.#completed.has(id)) continue;
-      this.#completed.add(id);
+      this.#completed.add(id, awaited?.get(id));
     }
+  }
+
+  /** Stops awaiting these released traces' calls: another writer committed them, so their continuations are its to analyse. */
+  forgetAwaited(traceIds: Iterable<TraceId>): void {
+    for (const id of traceIds) if (this.#completed.awaited(id) !== undefined) this.#completed.add(id);
   }
 
   /**
@@ -521,13 +530,15 @@ export class TraceAssembler<B = SpanRecord[]> {
     if (reason === 'settled') this.counters.tracesSettled++;
     this.counters.spansBuffered -= trace?.count ?? 0;
     let continuing: Set<string> | undefined;
+    let awaited: AwaitedCall[] | undefined;
     if (trace === undefined) this.#completed.add(traceId);
     else {
       this.#buffer.rememberIds(trace.spans, this.#released);
       const records = this.#buffer.records(trace.spans);
       if (trace.awaited === undefined) {
         const pending = pendingCalls(records, this.#isOpaque);
-        this.#completed.add(traceId, pending.length > 0 ? pending : undefined);
+        if (pending.length > 0) awaited = pending;
+        this.#completed.add(traceId, awaited);
         // Only a trace complete by its own rules says whether its peers answer. One some of whose spans
         // were refused counts once spans joined it after the refusal (most often the resend, with any
         // answer in it; a probe corrects a wrong guess). Left out, only traces no refusal touched would
@@ -543,6 +554,7 @@ export class TraceAssembler<B = SpanRecord[]> {
         // A peer whose answer came after the trace wait does send spans: it must not stay (or become) opaque.
         for (const call of trace.awaited.calls) if (call.peer !== undefined && answered.has(call.spanId)) this.#opaquePeers.observe({ peer: call.peer, answered: true });
         const pending = trace.awaited.calls.filter((c) => !answered.has(c.spanId)).concat(pendingCalls(continued, this.#isOpaque)).slice(0, MAX_AWAITED_CALLS);
+        awaited = pending;
         this.#completed.add(traceId, pending.length > 0 ? pending : undefined);
         continuing = new Set(continued.filter((r) => r.kind === SpanKind.SERVER || r.kind === SpanKind.CONSUMER).map((r) => r.spanId));
         this.counters.lateSpans += trace.count;
@@ -556,6 +568,9 @@ export class TraceAssembler<B = SpanRecord[]> {
       }
     }
     const spans = trace?.spans ?? this.#buffer.create();
-    return continuing === undefined ? { traceId, spans, reason } : { traceId, spans, reason, continuing };
+    const released: CompletedTrace<B> = { traceId, spans, reason };
+    if (continuing !== undefined) released.continuing = continuing;
+    if (awaited !== undefined) released.awaited = awaited;
+    return released;
   }
 }
