@@ -739,6 +739,58 @@ describe('Intake replay after a crash', () => {
     store.closeSync();
   });
 
+  it("keeps a continuation's spool segment while it waits for the next write, though its trace's write finished meanwhile", async () => {
+    const dir = join(tempDir('continue-pins'), 'spool');
+    const file = join(tempDir('continue-pins-db'), 'n1lens.db');
+    const clock = { now: 1_000_000 };
+    const traceId = '7'.repeat(32);
+    const view = requestSpans({ traceId, repeats: 0 });
+    const enqueue: OtlpJsonSpan = { ...view[0]!, spanId: spanIdAt(traceId, 30), parentSpanId: view[0]!.spanId, name: 'apply_async/reports.build', kind: 4, attributes: [{ key: 'messaging.system', value: { stringValue: 'rabbitmq' } }] };
+    const task = requestSpans({ traceId: '8'.repeat(32), repeats: 8 }).map((span) => ({ ...span, traceId }));
+    Object.assign(task[0]!, { parentSpanId: enqueue.spanId, kind: 5, name: 'run/reports.build', attributes: [] });
+    const options = { metrics: createMetrics(), traceWaitMs: 6000, traceSettleMs: 100, minRepeats: 5, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD };
+    const sealed = () => new Promise((resolve) => setTimeout(resolve, 20)); // segments roll after 5 ms
+    const durably = async (intake: Intake, spans: OtlpJsonSpan[]): Promise<void> => {
+      const accepted = await intake.acceptProtobuf(exportOf(spans).bytes, 'http');
+      if (!accepted.ok) throw new Error(accepted.message);
+      await accepted.durable;
+      await sealed();
+    };
+    // The view's write is held in flight while the task's export comes and its continuation is analysed.
+    const store = Store.open(file);
+    const record = store.record.bind(store);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let first = true;
+    store.record = async (...args) => {
+      if (first) {
+        first = false;
+        await held;
+      }
+      return record(...args);
+    };
+    const crashed = new Intake({ ...options, store, spool: Spool.open({ dir, commitMs: 1, segmentMs: 5 }) });
+    await durably(crashed, [...view, enqueue]);
+    clock.now += 6000;
+    const viewWrite = crashed.tick();
+    await durably(crashed, task);
+    await durably(crashed, requestSpans({ traceId: 'f'.repeat(32), repeats: 0 }));
+    clock.now += 6000;
+    void crashed.tick(); // analyses the continuation, then joins the write in flight
+    release();
+    await viewWrite;
+    await sealed();
+    // The process dies before the continuation's write.
+    const restarted = Store.open(file);
+    const intake = new Intake({ ...options, store: restarted, spool: Spool.open({ dir, commitMs: 1 }), replayWaitMs: 1000 });
+    await intake.replay();
+    clock.now += 7000;
+    await intake.tick();
+    await intake.close();
+    expect((await restarted.report()).endpoints.find((e) => e.endpoint === 'run/reports.build')?.requests).toBe(1);
+    restarted.closeSync();
+  });
+
   it('leaves a trace another writer committed first to that writer to continue', async () => {
     const file = join(tempDir('continue-writers'), 'n1lens.db');
     const clock = { now: 1_000_000 };

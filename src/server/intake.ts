@@ -10,7 +10,7 @@ import { createWireDecoder, type SinkBatch, type WireDecoder } from '../otlp/wir
 import type { DecodedBatch, SpanRecord, SpanSink, TraceId } from '../otlp/span.js';
 import { SegmentPins, type Spool, type SpoolCompression, type SpoolEncoding, type SpoolRecord } from '../spool/index.js';
 import type { RowBatchBuilder } from '../store/rows.js';
-import type { AwaitedEntry, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import type { AwaitedCall } from '../traces/assemble.js';
 import { estimateDbSpanBytes, estimateSpanBytes, type BatchSurvey } from '../traces/assembler.js';
 import { baseRetryFor, decideAdmission, fullness, retryDelayMs, type Admission, type AdmissionLimits, type RefusalReason } from '../traces/admission.js';
@@ -239,7 +239,7 @@ export class Intake implements ExportIntake {
    */
   #continued: TraceId[] = [];
   /** The calls traces released since the last write still await, kept with its commit (CommittedTraces.awaited). */
-  #awaited: AwaitedEntry[] = [];
+  #awaited = new Map<TraceId, readonly AwaitedCall[]>();
   #lastPrune = 0;
   #lastFindingsGauge = Number.NEGATIVE_INFINITY;
   #peersReadAt = Number.NEGATIVE_INFINITY;
@@ -375,8 +375,10 @@ export class Intake implements ExportIntake {
   /**
    * With a spool: a retry of an export this store already analysed (acknowledged, or made durable just
    * before a crash, in an earlier run or by another instance) has traces that are done, so its spans
-   * are late, not a second request. Only a shortcut: record() skips committed traces in its own
-   * transaction, so a store that cannot answer now (database down) costs work, never a double count.
+   * are late, not a second request (but for those below calls the trace still awaits, which continue
+   * it). Only a shortcut: record() skips committed traces in its own transaction, so a store that
+   * cannot answer now (database down) never makes a double count; it does cost a continuation, whose
+   * spans then open a trace that record() finds committed.
    */
   async #markCommitted(opened: () => TraceId[]): Promise<void> {
     if (!this.#trackCommitted || this.#closed) return;
@@ -391,7 +393,8 @@ export class Intake implements ExportIntake {
   /** Books a released trace for the next write: committed with it, or written as a continuation, with the calls it awaits. */
   #noteReleased(r: ReleasedTrace): void {
     (r.continuing === undefined ? this.#released : this.#continued).push(r.traceId);
-    if (r.awaited !== undefined) this.#awaited.push([r.traceId, r.awaited]);
+    // The newest entry of a trace released twice before a write (then continued) wins.
+    if (r.awaited !== undefined) this.#awaited.set(r.traceId, r.awaited);
   }
 
   /** Notes the spool segment `segment` holds spans of those of `traceIds` that are open. */
@@ -809,10 +812,10 @@ export class Intake implements ExportIntake {
     this.#pendingRows = undefined;
     this.#released = [];
     this.#continued = [];
-    this.#awaited = [];
+    this.#awaited = new Map();
     const nowMs = this.#now();
     try {
-      const theirs = await this.#store.record(batch, this.#trackCommitted ? { traceIds: released, nowMs, awaited } : undefined, rows);
+      const theirs = await this.#store.record(batch, this.#trackCommitted ? { traceIds: released, nowMs, awaited: [...awaited] } : undefined, rows);
       // Traces another writer committed first are its to continue.
       if (theirs.length > 0) this.#analyzer.assembler.forgetAwaited(theirs);
     } catch {
@@ -822,15 +825,16 @@ export class Intake implements ExportIntake {
       this.#pendingRows = undefined;
       this.#released = released.concat(this.#released);
       this.#continued = continued.concat(this.#continued);
-      this.#awaited = awaited.concat(this.#awaited);
+      for (const [traceId, calls] of awaited) if (!this.#awaited.has(traceId)) this.#awaited.set(traceId, calls);
       this.#metrics.storeWriteFailures.inc();
       return false;
     }
     this.#startSharingPeers();
     if (this.#spool !== undefined) {
-      // A trace continued since it was released keeps its segments until the continuation is written.
-      for (const id of released) if (!this.#analyzer.assembler.isOpen(id)) this.#pins.release(id);
-      for (const id of continued) if (!this.#analyzer.assembler.isOpen(id)) this.#pins.release(id);
+      // A trace continued since it was released (open now, or released again during this write) keeps
+      // its segments until the continuation is written.
+      const again = new Set([...this.#released, ...this.#continued]);
+      for (const id of [...released, ...continued]) if (!this.#analyzer.assembler.isOpen(id) && !again.has(id)) this.#pins.release(id);
       this.#deleteUnpinnedSegments();
     }
     if (this.#trackCommitted && nowMs - this.#lastPrune > 60_000) {

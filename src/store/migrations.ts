@@ -290,8 +290,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `,
   // 12: what serve learned of the peers an app calls (traces/peers.ts), shared so that a restart, the
   // other shards and the other instances start from it: opaque 1 learned to send no spans, 0 seen to
-  // answer (which no later verdict overrides). And the calls committed traces still await (a queued
-  // task), pruned with the commits, so their later spans continue them after a restart too.
+  // answer (which no later verdict overrides).
   `
   CREATE TABLE IF NOT EXISTS peer_verdicts (
     peer TEXT PRIMARY KEY,
@@ -299,6 +298,10 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     changed_ms REAL NOT NULL
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS peer_verdicts_by_change ON peer_verdicts(changed_ms);
+  `,
+  // 13: the calls committed traces still await (a queued task; traces/assemble.ts pendingCalls),
+  // pruned with the commits, so their later spans continue them after a restart or a crash too.
+  `
   CREATE TABLE IF NOT EXISTS commit_awaits (
     trace_id TEXT PRIMARY KEY,
     committed_ms REAL NOT NULL,
@@ -510,6 +513,8 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE IF NOT EXISTS peer_verdicts (peer text PRIMARY KEY, opaque boolean NOT NULL, changed_ms double precision NOT NULL);
   CREATE INDEX IF NOT EXISTS peer_verdicts_by_change ON peer_verdicts(changed_ms);
+  `,
+  `
   CREATE TABLE IF NOT EXISTS commit_awaits (trace_id text PRIMARY KEY, committed_ms double precision NOT NULL, calls text NOT NULL);
   CREATE INDEX IF NOT EXISTS commit_awaits_by_time ON commit_awaits(committed_ms);
   `,

@@ -169,17 +169,18 @@ export class PostgresStore extends Store {
           counted = analyses.filter((a) => !again.has(a.traceId));
         }
       }
-      // What another writer committed, it awaits: never overwritten here. Trace order, as every writer locks rows.
-      const ours = awaited.filter(([traceId]) => !again.has(traceId)).sort((a, b) => compareText(a[0], b[0]));
-      const cleared = ours.filter(([, calls]) => calls.length === 0).map(([traceId]) => traceId);
-      const kept = ours.filter(([, calls]) => calls.length > 0);
-      if (cleared.length > 0) await c.query('DELETE FROM commit_awaits WHERE trace_id = ANY($1::text[])', [cleared]);
-      if (kept.length > 0) {
+      // What another writer committed, it awaits: never overwritten here. One row per trace, the last
+      // entry winning, upserted in trace order (every writer locks rows in that order); then those left
+      // awaiting nothing go, their rows already locked.
+      const latest = new Map(awaited.filter(([traceId]) => !again.has(traceId)));
+      const ours = [...latest].sort((a, b) => compareText(a[0], b[0]));
+      if (ours.length > 0) {
         await c.query(
           `INSERT INTO commit_awaits (trace_id, committed_ms, calls) SELECT trace_id, $3, calls FROM unnest($1::text[], $2::text[]) AS v(trace_id, calls)
            ON CONFLICT (trace_id) DO UPDATE SET committed_ms = excluded.committed_ms, calls = excluded.calls`,
-          [kept.map(([traceId]) => traceId), kept.map(([, calls]) => JSON.stringify(calls)), committed!.nowMs],
+          [ours.map(([traceId]) => traceId), ours.map(([, calls]) => JSON.stringify(calls)), committed!.nowMs],
         );
+        await c.query(`DELETE FROM commit_awaits WHERE trace_id = ANY($1::text[]) AND calls = '[]'`, [ours.map(([traceId]) => traceId)]);
       }
       if (counted.length > 0) await this.#write(c, counted === analyses && built !== undefined ? built.finish() : this.rowsNow(counted));
       return [...again];

@@ -318,6 +318,11 @@ describe.each(backends)('%s store', (_name, open) => {
     expect(await store.record([a], { traceIds: [a.traceId], nowMs: T0 + 2, awaited: [[a.traceId, []]] })).toEqual([a.traceId]);
     expect(await store.awaitedCalls([a.traceId])).toEqual(new Map([[a.traceId, task.slice(1)]]));
     expect((await store.report()).summary.requests).toBe(2);
+    // A trace released, then continued, before one write: its last entry wins.
+    const c = dashboard(3, T0);
+    await store.record([c], { traceIds: [c.traceId], nowMs: T0 + 1, awaited: [[c.traceId, task], [c.traceId, []]] });
+    await store.record([], { traceIds: [], nowMs: T0 + 1, awaited: [[b.traceId, []], [b.traceId, task]] });
+    expect(await store.awaitedCalls([b.traceId, c.traceId])).toEqual(new Map([[b.traceId, task]]));
     await store.pruneCommitted(T0 + 2);
     expect(await store.awaitedCalls([a.traceId])).toEqual(new Map());
     await store.close();

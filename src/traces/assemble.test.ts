@@ -404,6 +404,24 @@ describe.each([
     expect(released(asm, 7000)).toEqual([{ reason: 'quiet', continuing: [first.spanId] }]);
   });
 
+  it('continues only from an answer: a late span below a call that is no answer neither continues nor answers it', () => {
+    // As after a restart, when nothing tells a copy from a late span: the trace's awaited calls come from its commit.
+    const asm = make();
+    const view = span({ traceId, kind: SpanKind.SERVER });
+    const call = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.CLIENT, httpMethod: 'GET' });
+    const inner = span({ traceId, parentSpanId: call.spanId, name: 'retry' });
+    const enqueue = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.PRODUCER, messagingSystem: 'rabbitmq' });
+    const lpush = span({ traceId, parentSpanId: enqueue.spanId, kind: SpanKind.CLIENT, name: 'LPUSH' });
+    asm.markReleased([traceId], new Map([[traceId, [{ spanId: call.spanId }, { spanId: enqueue.spanId }]]]));
+    // A copy of a callee's request that sat below an INTERNAL span of the call, and of the broker client's span.
+    asm.add([inner, span({ traceId, parentSpanId: inner.spanId, kind: SpanKind.SERVER }), lpush], 0);
+    expect(released(asm, 30_000)).toEqual([{ reason: 'max_age', continuing: [] }]);
+    // The task still answers its call.
+    const task = span({ traceId, parentSpanId: enqueue.spanId, kind: SpanKind.CONSUMER });
+    asm.add([task], 31_000);
+    expect(released(asm, 31_200)).toEqual([{ reason: 'settled', continuing: [task.spanId] }]);
+  });
+
   it('awaits no call to a peer learned to send no spans: what comes later of such a trace is late', () => {
     const asm = make();
     asm.peers.adopt([{ peer: 'api.stripe.com', opaque: true }]);

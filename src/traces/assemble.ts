@@ -194,20 +194,37 @@ export interface AwaitedCall {
 export const MAX_AWAITED_CALLS = 16;
 
 /**
- * The spans among `records` (those that came after their trace was released) that descend, through
- * parents among them, from one of the calls the trace still awaited (pendingCalls): the queued task
- * and what it did, the late callee's request. The rest are late or copied spans of requests already
- * analysed, which must not be analysed again.
+ * The spans among `records` (those that came after their trace was released) that are new work: each
+ * SERVER or CONSUMER span that answers one of the calls the trace still awaited (pendingCalls), right
+ * below it or below a nested call (the HTTP library's span inside the app's), and every span below
+ * those. `answered`: the calls they answer. Anything else (a late query of a request analysed before,
+ * a copy of a span below a call that is no answer) is no new work, and answers nothing.
  */
-export function continuingSpans(records: readonly SpanRecord[], calls: ReadonlySet<string>): SpanRecord[] {
+export function continuingSpans(records: readonly SpanRecord[], calls: ReadonlySet<string>): { spans: SpanRecord[]; answered: Set<string> } {
   const byId = new Map<string, SpanRecord>();
   for (const r of records) byId.set(r.spanId, r);
+  const answered = new Set<string>();
+  const starts = new Set<string>();
+  for (const r of records) {
+    if (r.kind !== SpanKind.SERVER && r.kind !== SpanKind.CONSUMER) continue;
+    let current = r;
+    // Up through nested calls only; at most records.length steps (a longer walk is a cycle).
+    for (let steps = 0; steps <= records.length; steps++) {
+      if (calls.has(current.parentSpanId)) {
+        answered.add(current.parentSpanId);
+        starts.add(r.spanId);
+        break;
+      }
+      const parent = byId.get(current.parentSpanId);
+      if (parent === undefined || parent === current || outboundKindOf(parent) === null) break;
+      current = parent;
+    }
+  }
   const verdicts = new Map<string, boolean>();
   const continues = (span: SpanRecord): boolean => {
     const path: string[] = [];
     let current: SpanRecord | undefined = span;
     let found = false;
-    // At most records.length steps: a longer walk can only be a cycle.
     for (let steps = 0; current !== undefined && steps <= records.length; steps++) {
       const known = verdicts.get(current.spanId);
       if (known !== undefined) {
@@ -215,7 +232,7 @@ export function continuingSpans(records: readonly SpanRecord[], calls: ReadonlyS
         break;
       }
       path.push(current.spanId);
-      if (calls.has(current.parentSpanId)) {
+      if (starts.has(current.spanId)) {
         found = true;
         break;
       }
@@ -224,7 +241,7 @@ export function continuingSpans(records: readonly SpanRecord[], calls: ReadonlyS
     for (const id of path) verdicts.set(id, found);
     return found;
   };
-  return records.filter(continues);
+  return { spans: records.filter(continues), answered };
 }
 
 /** The span ids that have a callee's entry (a SERVER or CONSUMER span) right below them, and those that have a nested call. */

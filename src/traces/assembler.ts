@@ -549,8 +549,7 @@ export class TraceAssembler<B = SpanRecord[]> {
       } else {
         // A continuation: its requests below an awaited call are new work; what they answered is no
         // longer awaited, and what they call unanswered is.
-        const continued = continuingSpans(records, trace.awaited.ids);
-        const answered = new Set(continued.map((r) => r.parentSpanId));
+        const { spans: continued, answered } = continuingSpans(records, trace.awaited.ids);
         // A peer whose answer came after the trace wait does send spans: it must not stay (or become) opaque.
         for (const call of trace.awaited.calls) if (call.peer !== undefined && answered.has(call.spanId)) this.#opaquePeers.observe({ peer: call.peer, answered: true });
         const pending = trace.awaited.calls.filter((c) => !answered.has(c.spanId)).concat(pendingCalls(continued, this.#isOpaque)).slice(0, MAX_AWAITED_CALLS);
