@@ -57,6 +57,19 @@ function exportOf(spans: readonly OtlpJsonSpan[]): Export {
 
 /** The spans of one Django request (djangoRequest), server span first. */
 const requestSpans = (options: Parameters<typeof djangoRequest>[0]): OtlpJsonSpan[] => djangoRequest(options).resourceSpans[0]!.scopeSpans.flatMap((s) => s.spans);
+/** A view that queues a Celery task (a PRODUCER span), and the task's run (CONSUMER) with an N+1 of 8 queries, as OTLP spans of one trace. */
+function queuedTask(traceId: string): { view: OtlpJsonSpan[]; task: OtlpJsonSpan[] } {
+  const view = requestSpans({ traceId, repeats: 0 });
+  const enqueue: OtlpJsonSpan = {
+    ...view[0]!, spanId: spanIdAt(traceId, 30), parentSpanId: view[0]!.spanId, name: 'apply_async/reports.build', kind: 4,
+    attributes: [{ key: 'messaging.system', value: { stringValue: 'rabbitmq' } }],
+  };
+  // The task's spans get ids of their own (spanIdAt prefixes the trace id's first 8 digits).
+  const task = requestSpans({ traceId: `ab${traceId.slice(2)}`, repeats: 8 }).map((span) => ({ ...span, traceId }));
+  Object.assign(task[0]!, { parentSpanId: enqueue.spanId, kind: 5, name: 'run/reports.build', attributes: [] });
+  return { view: [...view, enqueue], task };
+}
+
 /** Intake options under which it analyses and writes only when a test calls tick() (its timer's period is an hour). */
 const TICKS_ONLY_WHEN_TOLD = { pollIntervalMs: 3_600_000, writeIntervalMs: 3_600_000 };
 
@@ -703,16 +716,12 @@ describe('Intake replay after a crash', () => {
     const dir = join(tempDir('replay-continue'), 'spool');
     const file = join(tempDir('replay-continue-db'), 'n1lens.db');
     const clock = { now: 1_000_000 };
-    const traceId = '7'.repeat(32);
-    const view = requestSpans({ traceId, repeats: 0 });
-    const enqueue: OtlpJsonSpan = { ...view[0]!, spanId: spanIdAt(traceId, 30), parentSpanId: view[0]!.spanId, name: 'apply_async/reports.build', kind: 4, attributes: [{ key: 'messaging.system', value: { stringValue: 'rabbitmq' } }] };
-    const task = requestSpans({ traceId: '8'.repeat(32), repeats: 8 }).map((span) => ({ ...span, traceId }));
-    Object.assign(task[0]!, { parentSpanId: enqueue.spanId, kind: 5, name: 'run/reports.build', attributes: [] });
+    const { view, task } = queuedTask('7'.repeat(32));
     const options = { metrics: createMetrics(), traceWaitMs: 6000, traceSettleMs: 100, minRepeats: 5, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD };
 
     // The view was analysed and committed awaiting its task; the task's export was acknowledged, then the process died.
     const crashed = new Intake({ ...options, store: Store.open(file), spool: Spool.open({ dir, commitMs: 1 }) });
-    expect((await crashed.acceptProtobuf(exportOf([...view, enqueue]).bytes, 'http')).ok).toBe(true);
+    expect((await crashed.acceptProtobuf(exportOf(view).bytes, 'http')).ok).toBe(true);
     clock.now += 6000;
     await crashed.tick();
     const late = await crashed.acceptProtobuf(exportOf(task).bytes, 'http');
@@ -743,11 +752,7 @@ describe('Intake replay after a crash', () => {
     const dir = join(tempDir('continue-pins'), 'spool');
     const file = join(tempDir('continue-pins-db'), 'n1lens.db');
     const clock = { now: 1_000_000 };
-    const traceId = '7'.repeat(32);
-    const view = requestSpans({ traceId, repeats: 0 });
-    const enqueue: OtlpJsonSpan = { ...view[0]!, spanId: spanIdAt(traceId, 30), parentSpanId: view[0]!.spanId, name: 'apply_async/reports.build', kind: 4, attributes: [{ key: 'messaging.system', value: { stringValue: 'rabbitmq' } }] };
-    const task = requestSpans({ traceId: '8'.repeat(32), repeats: 8 }).map((span) => ({ ...span, traceId }));
-    Object.assign(task[0]!, { parentSpanId: enqueue.spanId, kind: 5, name: 'run/reports.build', attributes: [] });
+    const { view, task } = queuedTask('7'.repeat(32));
     const options = { metrics: createMetrics(), traceWaitMs: 6000, traceSettleMs: 100, minRepeats: 5, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD };
     const sealed = () => new Promise((resolve) => setTimeout(resolve, 20)); // segments roll after 5 ms
     const durably = async (intake: Intake, spans: OtlpJsonSpan[]): Promise<void> => {
@@ -770,7 +775,7 @@ describe('Intake replay after a crash', () => {
       return record(...args);
     };
     const crashed = new Intake({ ...options, store, spool: Spool.open({ dir, commitMs: 1, segmentMs: 5 }) });
-    await durably(crashed, [...view, enqueue]);
+    await durably(crashed, view);
     clock.now += 6000;
     const viewWrite = crashed.tick();
     await durably(crashed, task);
@@ -797,13 +802,9 @@ describe('Intake replay after a crash', () => {
     const options = { metrics: createMetrics(), traceWaitMs: 6000, traceSettleMs: 100, minRepeats: 5, trackCommitted: true, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD };
     const stores = [Store.open(file), Store.open(file)] as const;
     const [a, b] = stores.map((store) => new Intake({ ...options, store }));
-    const traceId = '9'.repeat(32);
-    const view = requestSpans({ traceId, repeats: 0 });
-    const enqueue: OtlpJsonSpan = { ...view[0]!, spanId: spanIdAt(traceId, 30), parentSpanId: view[0]!.spanId, name: 'apply_async/reports.build', kind: 4, attributes: [{ key: 'messaging.system', value: { stringValue: 'rabbitmq' } }] };
-    const task = requestSpans({ traceId: 'a'.repeat(32), repeats: 8 }).map((span) => ({ ...span, traceId }));
-    Object.assign(task[0]!, { parentSpanId: enqueue.spanId, kind: 5, name: 'run/reports.build', attributes: [] });
+    const { view, task } = queuedTask('9'.repeat(32));
     // The view went to a, the task to b, which committed the trace first.
-    expect((await a!.acceptProtobuf(exportOf([...view, enqueue]).bytes, 'http')).ok).toBe(true);
+    expect((await a!.acceptProtobuf(exportOf(view).bytes, 'http')).ok).toBe(true);
     expect((await b!.acceptProtobuf(exportOf(task).bytes, 'http')).ok).toBe(true);
     clock.now += 6000;
     await b!.tick();
