@@ -253,7 +253,7 @@ export class TraceAssembler<B = SpanRecord[]> {
     for (const id of traceIds) {
       if (this.#open.has(id)) continued.add(id);
       // A released trace that awaits calls opens a continuation: admitted as a new trace is.
-      else if (!this.#completed.has(id) || this.#completed.awaited(id) !== undefined) opened.add(id);
+      else if (!this.#completed.has(id) || this.#completed.awaits(id)) opened.add(id);
     }
     return { newTraces: opened.size, continued: [...continued], opened: [...opened], bytes };
   }
@@ -278,7 +278,7 @@ export class TraceAssembler<B = SpanRecord[]> {
 
   /** Stops awaiting these released traces' calls: another writer committed them, so their continuations are its to analyse. */
   forgetAwaited(traceIds: Iterable<TraceId>): void {
-    for (const id of traceIds) if (this.#completed.awaited(id) !== undefined) this.#completed.add(id);
+    for (const id of traceIds) if (this.#completed.awaits(id)) this.#completed.add(id);
   }
 
   /**

@@ -49,10 +49,11 @@ function tagOf(spanId: string): number {
  * its iterator instead walks every entry deleted before it (V8 keeps them as holes until the table is
  * rebuilt): with 100k ids, each release cost 3 → 20 µs and rising, a quarter of a busy serve's CPU
  * after a minute (bench/README.md, "A release that walked deleted entries"). Each id may carry the
- * calls its trace still awaited when released (assemble.ts pendingCalls).
+ * calls its trace still awaited when released (assemble.ts pendingCalls), as their JSON: one string
+ * of ~80 bytes where the objects took ~250, which counts when every request queues work nobody traces.
  */
 export class RecentTraceIds {
-  readonly #ids = new Map<string, readonly AwaitedCall[] | undefined>();
+  readonly #ids = new Map<string, string | undefined>();
   readonly #ring: (string | undefined)[];
   #next = 0;
 
@@ -66,19 +67,26 @@ export class RecentTraceIds {
 
   /** The calls the trace awaited when it was last released; undefined for none (or a trace not remembered). */
   awaited(traceId: string): readonly AwaitedCall[] | undefined {
-    return this.#ids.get(traceId);
+    const calls = this.#ids.get(traceId);
+    return calls === undefined ? undefined : (JSON.parse(calls) as AwaitedCall[]);
+  }
+
+  /** Whether the trace awaited calls when it was last released. */
+  awaits(traceId: string): boolean {
+    return this.#ids.get(traceId) !== undefined;
   }
 
   /** Remembers a trace id (with the calls it awaits), forgetting the oldest once `capacity` are held. */
   add(traceId: string, awaited?: readonly AwaitedCall[]): void {
+    const calls = awaited === undefined || awaited.length === 0 ? undefined : JSON.stringify(awaited);
     if (this.#ids.has(traceId)) {
-      this.#ids.set(traceId, awaited);
+      this.#ids.set(traceId, calls);
       return;
     }
     const oldest = this.#ring[this.#next];
     if (oldest !== undefined) this.#ids.delete(oldest);
     this.#ring[this.#next] = traceId;
     this.#next = this.#next + 1 === this.#ring.length ? 0 : this.#next + 1;
-    this.#ids.set(traceId, awaited);
+    this.#ids.set(traceId, calls);
   }
 }
