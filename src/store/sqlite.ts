@@ -323,7 +323,9 @@ export class SqliteStore extends Store {
   }
 
   pruneCommittedSync(beforeMs: number): void {
-    this.#prepare('DELETE FROM spool_commits WHERE committed_ms < ?').run(beforeMs);
+    // The newest row stays: with the table empty, the next commit would take id 1 again, and every
+    // other connection, having read past it, would never see it (#catchUpCommitted reads by id).
+    this.#prepare('DELETE FROM spool_commits WHERE committed_ms < ? AND id < (SELECT max(id) FROM spool_commits)').run(beforeMs);
     this.#prepare('DELETE FROM commit_awaits WHERE committed_ms < ?').run(beforeMs);
     this.#committedIndex.dropBefore(beforeMs);
   }

@@ -81,6 +81,21 @@ describe('SQLite store', () => {
     reopened.closeSync();
   });
 
+  it('keeps the newest commit row through a prune, so a connection that read it still sees the commits after an idle spell', async () => {
+    const path = tempDb();
+    const first = SqliteStore.open(path);
+    const second = SqliteStore.open(path);
+    const [a, b] = [dashboard(1, T0), dashboard(2, T0)];
+    await first.record([a], { traceIds: [a.traceId], nowMs: T0 });
+    expect(await second.committed([a.traceId])).toEqual(new Set([a.traceId]));
+    // Ten minutes without a write: the prune would leave the table empty, and the next row would take id 1 again.
+    await first.pruneCommitted(T0 + 600_000);
+    await first.record([b], { traceIds: [b.traceId], nowMs: T0 + 600_001 });
+    expect(await second.committed([b.traceId])).toEqual(new Set([b.traceId]));
+    first.closeSync();
+    second.closeSync();
+  });
+
   it('keeps the committed traces of a store from before spool_commits (schema 10) through the upgrade', async () => {
     const path = tempDb();
     const old = SqliteStore.open(path).db;
@@ -100,7 +115,8 @@ describe('SQLite store', () => {
     expect((await store.report()).summary.requests).toBe(0);
     await store.pruneCommitted(T0 + 2 * 60_000);
     expect(await store.committed(ids)).toEqual(new Set());
-    expect(store.db.prepare('SELECT count(*) AS n FROM spool_commits').get()).toEqual({ n: 0 });
+    // The newest row stays, so that the next one takes a higher id (pruneCommittedSync).
+    expect(store.db.prepare('SELECT count(*) AS n FROM spool_commits').get()).toEqual({ n: 1 });
     store.closeSync();
   });
 
