@@ -3,12 +3,31 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fakeSlack } from '../src/digest/testing.js';
-import { djangoRequest, encodeProtobuf } from '../src/otlp/testing.js';
+import { djangoRequest, encodeProtobuf, type OtlpJsonRequest } from '../src/otlp/testing.js';
 import { SqliteStore as Store } from '../src/store/sqlite.js';
 import type { Report } from '../src/report/model.js';
 import { servePorts, spawnBin, tempDir } from './support.js';
 
 const root = new URL('..', import.meta.url).pathname;
+
+/** POSTs one export to serve's OTLP/HTTP port as protobuf; it must be taken (200). */
+async function postExport(port: number, body: OtlpJsonRequest): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'POST', body: encodeProtobuf(body), headers: { 'Content-Type': 'application/x-protobuf' } });
+  expect(res.status).toBe(200);
+}
+
+/** An unlabelled metric of serve's /metrics; NaN when it is not there. */
+async function metricAt(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+}
+
+/** Waits up to 10 s for serve to have analysed `n` requests, then checks it has exactly that many. */
+async function analysedReaches(port: number, n: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while ((await metricAt(port, 'n1lens_requests_analysed_total')) < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  expect(await metricAt(port, 'n1lens_requests_analysed_total')).toBe(n);
+}
 
 describe('n1lens serve (the real binary)', () => {
   it('posts scheduled digests, stops cleanly on SIGTERM and keeps what it analysed', async () => {
@@ -97,18 +116,9 @@ describe('n1lens serve (the real binary)', () => {
         startTimeUnixNano: view.startTimeUnixNano, endTimeUnixNano: view.endTimeUnixNano,
         attributes: [{ key: 'http.method', value: { stringValue: 'POST' } }, { key: 'net.peer.name', value: { stringValue: 'hr.local' } }],
       });
-      for (const body of [whole, calling]) {
-        const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'POST', body: encodeProtobuf(body), headers: { 'Content-Type': 'application/x-protobuf' } });
-        expect(res.status).toBe(200);
-      }
-      const metric = async (name: string): Promise<number> => {
-        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-        return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-      };
-      const deadline = Date.now() + 10_000;
-      while ((await metric('n1lens_requests_analysed_total')) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(await metric('n1lens_requests_analysed_total')).toBe(1);
-      expect(await metric('n1lens_open_traces')).toBe(1);
+      for (const body of [whole, calling]) await postExport(port, body);
+      await analysedReaches(port, 1);
+      expect(await metricAt(port, 'n1lens_open_traces')).toBe(1);
       // Shutdown analyses the trace still waiting, as ever.
       serve.child.kill('SIGTERM');
       expect(await serve.exited).toBe(0);
@@ -137,23 +147,13 @@ describe('n1lens serve (the real binary)', () => {
       const callee = djangoRequest({ repeats: 6, traceId: '4'.repeat(32), service: 'hr' });
       for (const scope of callee.resourceSpans[0]!.scopeSpans) for (const span of scope.spans) span.traceId = traceId;
       callee.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.parentSpanId = 'c'.repeat(16);
-      const post = async (body: typeof caller): Promise<void> => {
-        const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'POST', body: encodeProtobuf(body), headers: { 'Content-Type': 'application/x-protobuf' } });
-        expect(res.status).toBe(200);
-      };
-      const metric = async (name: string): Promise<number> => {
-        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-        return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-      };
-      await post(caller);
+      await postExport(port, caller);
       await new Promise((r) => setTimeout(r, 3000));
-      expect(await metric('n1lens_requests_analysed_total')).toBe(0);
-      await post(callee);
-      const deadline = Date.now() + 10_000;
-      while ((await metric('n1lens_requests_analysed_total')) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(await metric('n1lens_requests_analysed_total')).toBe(2);
-      expect(await metric('n1lens_late_spans_total')).toBe(0);
-      expect(await metric('n1lens_traces_settled_total')).toBe(1);
+      expect(await metricAt(port, 'n1lens_requests_analysed_total')).toBe(0);
+      await postExport(port, callee);
+      await analysedReaches(port, 2);
+      expect(await metricAt(port, 'n1lens_late_spans_total')).toBe(0);
+      expect(await metricAt(port, 'n1lens_traces_settled_total')).toBe(1);
     } finally {
       serve.child.kill('SIGKILL');
     }
@@ -176,24 +176,11 @@ describe('n1lens serve (the real binary)', () => {
       const worker = djangoRequest({ repeats: 6, traceId: '6'.repeat(32), service: 'recruit-worker' });
       for (const scope of worker.resourceSpans[0]!.scopeSpans) for (const span of scope.spans) span.traceId = traceId;
       Object.assign(worker.resourceSpans[0]!.scopeSpans[0]!.spans[0]!, { parentSpanId: 'd'.repeat(16), kind: 5, name: 'run/reports.build', attributes: [] });
-      const post = async (body: typeof web): Promise<void> => {
-        const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'POST', body: encodeProtobuf(body), headers: { 'Content-Type': 'application/x-protobuf' } });
-        expect(res.status).toBe(200);
-      };
-      const metric = async (name: string): Promise<number> => {
-        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-        return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-      };
-      const analysed = async (n: number): Promise<void> => {
-        const deadline = Date.now() + 10_000;
-        while ((await metric('n1lens_requests_analysed_total')) < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-        expect(await metric('n1lens_requests_analysed_total')).toBe(n);
-      };
-      await post(web);
-      await analysed(1); // the queued task never answered within the trace wait
-      await post(worker);
-      await analysed(2);
-      expect(await metric('n1lens_continued_requests_total')).toBe(1);
+      await postExport(port, web);
+      await analysedReaches(port, 1); // the queued task never answered within the trace wait
+      await postExport(port, worker);
+      await analysedReaches(port, 2);
+      expect(await metricAt(port, 'n1lens_continued_requests_total')).toBe(1);
       serve.child.kill('SIGTERM');
       expect(await serve.exited).toBe(0);
       const store = Store.open(db);
