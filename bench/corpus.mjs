@@ -165,11 +165,12 @@ function locationAttributes(service, route, table = '') {
 }
 
 /**
- * One request's spans, ending in its SERVER span. With `callShare`, that share of requests also
- * calls a payments API that sends no spans (an HTTP CLIENT span nothing answers); 0 draws nothing,
- * so the corpus stays the one written before the option.
+ * One request's spans, ending in its SERVER span. With `calls.callShare`, that share of requests also
+ * calls a payments API that sends no spans (an HTTP CLIENT span nothing answers); with
+ * `calls.queueShare`, that share queues a Celery task whose workers send no spans (a PRODUCER span
+ * nothing answers). 0 draws nothing, so the corpus stays the one written before the options.
  */
-function* requestSpans(service, startNs, callShare = 0) {
+function* requestSpans(service, startNs, { callShare = 0, queueShare = 0 } = {}) {
   const [method, route, , plan] = pick(WEIGHTED);
   const traceId = randomBytes(16);
   const serverId = randomBytes(8);
@@ -220,6 +221,15 @@ function* requestSpans(service, startNs, callShare = 0) {
       attributes: [['http.request.method', 'POST'], ['server.address', 'api.payments.example'], ['url.full', 'https://api.payments.example/v1/charges'], ['http.response.status_code', 200]],
     };
   }
+  if (queueShare > 0 && rand() < queueShare) {
+    const start = t;
+    t = start + BigInt(between(300_000, 1_500_000));
+    const task = `${service.name}.tasks.notify_${route.split('/')[0] || 'index'}`;
+    yield {
+      traceId, spanId: randomBytes(8), parentSpanId: serverId, name: `apply_async/${task}`, kind: 4, start, end: t, scope: 'celery',
+      attributes: [['celery.action', 'apply_async'], ['celery.task_name', task], ['messaging.message.id', randomBytes(16).toString('hex')], ['messaging.destination', 'celery']],
+    };
+  }
   const end = t + BigInt(between(300_000, 2_000_000));
   const path = `/${route.replace('<int:pk>', String(between(1, 999)))}`;
   yield {
@@ -241,11 +251,11 @@ function* requestSpans(service, startNs, callShare = 0) {
 }
 
 /** Spans of one service in end-time order: `workers` requests in flight at once, as in a gunicorn pool. */
-function* serviceSpans(service, workers, callShare) {
+function* serviceSpans(service, workers, calls) {
   const streams = [];
   for (let w = 0; w < workers; w++) {
     const start = T0 + BigInt(w * 1_700_000);
-    streams.push({ it: requestSpans(service, start, callShare), head: null, next: start });
+    streams.push({ it: requestSpans(service, start, calls), head: null, next: start });
   }
   for (const s of streams) s.head = s.it.next().value;
   for (;;) {
@@ -254,7 +264,7 @@ function* serviceSpans(service, workers, callShare) {
     yield best.head;
     const r = best.it.next();
     if (r.done) {
-      best.it = requestSpans(service, best.head.end + BigInt(between(100_000, 3_000_000)), callShare);
+      best.it = requestSpans(service, best.head.end + BigInt(between(100_000, 3_000_000)), calls);
       best.head = best.it.next().value;
     } else best.head = r.value;
   }
@@ -363,6 +373,7 @@ const SCOPES = {
   django: ['opentelemetry.instrumentation.django', '0.66b1'],
   db: ['opentelemetry.instrumentation.psycopg2', '0.66b1'],
   requests: ['opentelemetry.instrumentation.requests', '0.66b1'],
+  celery: ['opentelemetry.instrumentation.celery', '0.66b1'],
 };
 
 /** The resource attributes written: only service.name in a lean corpus. */
@@ -421,9 +432,9 @@ function encodeJson(service, spans) {
  * Yields batches: { service, spans, pb } (and json when asked), the two services' exports
  * interleaved as a Collector receiving from both would write them.
  */
-export function* batches({ batchSize = 512, json = false, workers = 4, callShare = 0 } = {}) {
+export function* batches({ batchSize = 512, json = false, workers = 4, callShare = 0, queueShare = 0 } = {}) {
   const w = new Writer();
-  const streams = SERVICES.map((service) => ({ service, spans: serviceSpans(service, workers, callShare) }));
+  const streams = SERVICES.map((service) => ({ service, spans: serviceSpans(service, workers, { callShare, queueShare }) }));
   for (let i = 0; ; i++) {
     const { service, spans } = streams[i % streams.length];
     const batch = [];

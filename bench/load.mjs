@@ -167,10 +167,11 @@ const percentile = (sorted, p) => (sorted.length === 0 ? null : +sorted[Math.min
 
 /**
  * The corpus's batches, `count` templates, re-stamped on every pass (`liveTimes`: span times moved to
- * now, see stamp.mjs; `callShare`: that share of requests also calls an API that sends no spans, corpus.mjs).
+ * now, see stamp.mjs; `callShare`: that share of requests also calls an API that sends no spans;
+ * `queueShare`: that share queues a task whose workers send none; corpus.mjs).
  */
-export function corpusBatches(count, { callShare = 0, ...options } = {}) {
-  return batchStamper(batches({ callShare }), count, options);
+export function corpusBatches(count, { callShare = 0, queueShare = 0, ...options } = {}) {
+  return batchStamper(batches({ callShare, queueShare }), count, options);
 }
 
 /**

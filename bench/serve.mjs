@@ -8,7 +8,8 @@
  *
  *   taskset -c 0 node bench/serve.mjs [--seconds 20] [--inflight 8] [--server-cpu 1] [--rate <spans/s>]
  *                                     [--bin <another checkout's bin/n1lens.js>] [--serve-args "<serve flags>"]
- *                                     [--live-times] [--json] [--gzip [--gzip-pool <bodies>]] [--call-share <0-1>]
+ *                                     [--live-times] [--json] [--gzip [--gzip-pool <bodies>]]
+ *                                     [--call-share <0-1>] [--queue-share <0-1>]
  * (`--bin` runs another build, for A/B runs alternated by hand; `--serve-args "--no-spool"` passes flags to serve.)
  * `--json`: the same batches as OTLP/JSON bodies over HTTP only (trace ids re-stamped in the text).
  * `--gzip`: exports gzip-compressed, as the Collector's otlp and otlphttp exporters send them by
@@ -20,7 +21,8 @@
  * plus a tenth: ~25 s before a 6 s run); a run that spends the pool stops early and says `batchesRanOut`.
  * With --live-times the span times are those of when the pool was filled, seconds before they go.
  * `--call-share 0.2`: a fifth of the requests also call an API that sends no spans (corpus.mjs), so
- * their traces never look whole until serve has learned that peer (src/traces/peers.ts).
+ * their traces never look whole until serve has learned that peer (src/traces/peers.ts);
+ * `--queue-share 1`: every request queues a Celery task whose workers send no spans, learned the same way.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,7 +50,7 @@ const only = arg('only', json ? 'http' : 'http,grpc').split(',');
 /** Paced load, spans/s (for p99 at a given rate); default: closed loop. */
 const rate = arg('rate') === undefined ? undefined : Number(arg('rate'));
 
-const pbStamper = corpusBatches(templatesCount, { liveTimes: process.argv.includes('--live-times'), callShare: Number(arg('call-share', 0)) });
+const pbStamper = corpusBatches(templatesCount, { liveTimes: process.argv.includes('--live-times'), callShare: Number(arg('call-share', 0)), queueShare: Number(arg('queue-share', 0)) });
 const stamper = json
   ? jsonBatchStamper(pbStamper.templates, (await import(new URL('../dist/otlp/to-json.js', import.meta.url).href)).protobufToOtlpJson)
   : pbStamper;

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SpanKind, type SpanRecord, type TraceId } from '../otlp/span.js';
 import { REFUSAL_WAIT_CAP_MS } from './admission.js';
-import { assembleTrace, isRequestSpan, looksWhole, MAX_AWAITED_CALLS, peerCalls } from './assemble.js';
+import { assembleTrace, isRequestSpan, learnablePeer, looksWhole, MAX_AWAITED_CALLS, peerCalls } from './assemble.js';
 import { TraceAssembler } from './assembler.js';
 import { NO_REQUEST_SPAN } from './request.js';
 import { assembleCompact, CompactTrace, compactTraces } from './compact.js';
@@ -205,6 +205,21 @@ describe('TraceAssembler', () => {
     expect(looksWhole([view, selfCall])).toBe(false);
   });
 
+  it('learns an HTTP or RPC call by its host, a queue by its span name, and no name too long to keep', () => {
+    const call = (over: Partial<SpanRecord>): string | undefined => learnablePeer(span({ kind: SpanKind.CLIENT, ...over }));
+    expect(call({ httpMethod: 'POST', peer: 'API.Stripe.com' })).toBe('api.stripe.com');
+    expect(call({ rpcSystem: 'grpc', peer: 'hr.internal' })).toBe('hr.internal');
+    expect(call({ httpMethod: 'POST' })).toBeUndefined(); // no host to learn
+    expect(call({ name: 'LPUSH' })).toBeUndefined(); // a client span of no known kind
+    expect(call({ kind: SpanKind.PRODUCER, name: 'apply_async/mail.send', peer: 'redis' })).toBe('queue:apply_async/mail.send');
+    expect(call({ messagingSystem: 'kafka', name: 'send orders', peer: 'kafka-0' })).toBe('queue:send orders');
+    expect(call({ dbSystem: 'redis', dbStatement: 'LPUSH celery ?' })).toBeUndefined(); // a query, not a call
+    expect(call({ kind: SpanKind.SERVER, httpMethod: 'GET', peer: 'x' })).toBeUndefined();
+    expect(call({ kind: SpanKind.PRODUCER, name: 'x'.repeat(294) })).toHaveLength(300);
+    expect(call({ kind: SpanKind.PRODUCER, name: 'x'.repeat(295) })).toBeUndefined();
+    expect(call({ httpMethod: 'GET', peer: 'h'.repeat(301) })).toBeUndefined();
+  });
+
   it('probes one trace in 64', () => {
     const probed = Array.from({ length: 6400 }, (_, n) => (n * 0x9e3779b1 >>> 0).toString(16).padStart(32, '0')).filter(isProbe);
     expect(probed).toHaveLength(100);
@@ -228,11 +243,13 @@ describe('TraceAssembler', () => {
     const run = (asm: TraceAssembler<unknown>) => {
       let now = 0;
       // Released after `ms` of quiet, and not before.
-      return (spans: SpanRecord[], ms: number): void => {
+      return (spans: SpanRecord[], ms: number) => {
         asm.add(spans, now);
         expect(asm.poll(now + ms - 1)).toEqual([]);
-        expect(asm.poll(now + ms).map((t) => t.traceId)).toEqual([spans[0]!.traceId]);
+        const released = asm.poll(now + ms);
+        expect(released.map((t) => t.traceId)).toEqual([spans[0]!.traceId]);
         now += ms;
+        return released[0]!;
       };
     };
 
@@ -249,13 +266,35 @@ describe('TraceAssembler', () => {
       releasedAfter(withCalls(next.next().value, 'api.stripe.com'), 2000); // so the peer is waited for again
     });
 
-    it('counts traces, not calls; never learns a task queue', () => {
+    it('counts traces, not calls', () => {
       const asm = make();
       const releasedAfter = run(asm);
       const next = ids(1);
       releasedAfter(withCalls(next.next().value, 'hooks.local', { calls: 2 * OPAQUE_AFTER_TRACES }), 2000);
       releasedAfter(withCalls(next.next().value, 'hooks.local'), 2000);
-      for (let i = 0; i < OPAQUE_AFTER_TRACES + 1; i++) releasedAfter(withCalls(next.next().value, 'broker', { kind: SpanKind.PRODUCER }), 2000);
+    });
+
+    it('learns a queue nobody consumes by its span name; a probe still awaits it, and an answer after the wait un-learns it', () => {
+      const asm = make();
+      const releasedAfter = run(asm);
+      const next = ids(1);
+      const queued = (n: number, name = 'apply_async/mail.send'): SpanRecord[] => {
+        const traceId = n.toString(16).padStart(32, '0');
+        const view = span({ traceId, kind: SpanKind.SERVER });
+        return [view, span({ traceId, parentSpanId: view.spanId, kind: SpanKind.PRODUCER, name })];
+      };
+      for (let i = 0; i < OPAQUE_AFTER_TRACES; i++) expect(releasedAfter(queued(next.next().value), 2000).awaited).toHaveLength(1);
+      expect(asm.peers.isOpaque('queue:apply_async/mail.send')).toBe(true);
+      // Its callers settle, and nothing of theirs is awaited any more; another task's still wait.
+      expect(releasedAfter(queued(next.next().value), 200).awaited).toBeUndefined();
+      expect(releasedAfter(queued(next.next().value, 'apply_async/mail.digest'), 2000).awaited).toHaveLength(1);
+      // A probe waits, and awaits its task once released; the task's run, later than the wait, un-learns the queue.
+      const probe = queued(0x1000);
+      expect(releasedAfter(probe, 2000).awaited).toEqual([{ spanId: probe[1]!.spanId, peer: 'queue:apply_async/mail.send' }]);
+      const task = span({ traceId: probe[0]!.traceId, parentSpanId: probe[1]!.spanId, kind: SpanKind.CONSUMER, name: 'run/mail.send' });
+      expect(releasedAfter([task], 200).continuing).toEqual(new Set([task.spanId]));
+      expect(asm.peers.count).toBe(0);
+      expect(releasedAfter(queued(next.next().value), 2000).awaited).toHaveLength(1);
     });
 
     it('learns from a trace some of whose spans were refused once they were resent: a flood refusing every trace still teaches', () => {

@@ -97,8 +97,8 @@ export function outboundKindOf(span: SpanRecord): OutboundKind | null {
  * Redis LPUSH under Celery's apply_async) is no answer. An SDK exports a process's spans as they
  * end, children before their parent, so a trace with a missing parent or an unanswered call is
  * certainly waiting for spans; one that looks whole can gain some only from an export overtaken in
- * transit, or from work that outlives its parent span. An HTTP or RPC call to a peer that `opaque`
- * says sends no spans (learnablePeer, traces/peers.ts) needs no answer.
+ * transit, or from work that outlives its parent span. A call to a peer that `opaque` says sends no
+ * spans (learnablePeer, traces/peers.ts) needs no answer.
  *
  * `records` are the trace's spans as records; `columnParents` the parents of spans kept apart (a
  * CompactTrace's plain DB spans, which answer no call), and `isColumnSpan` whether an id is one of
@@ -132,14 +132,26 @@ export function looksWhole(
 }
 
 /**
- * The peer a call is learned by (traces/peers.ts): an HTTP or RPC client call's host, in lower case.
- * A queued task (PRODUCER) or a message sent is never learned away: it may simply be handled later.
+ * The peer a call is learned by (traces/peers.ts): an HTTP or RPC client call's host, in lower case;
+ * a queued task or a message sent (PRODUCER, or a messaging CLIENT span), `queue:` and its span name
+ * (Celery's `apply_async/<task>`, `send <topic>`), since its destination is not always an attribute
+ * and its name says which consumer would answer. A queue is learned when nobody consuming it sends
+ * spans; one whose consumer answers after the trace wait is un-learned by that answer (continuingSpans).
  */
 export function learnablePeer(span: SpanRecord): string | undefined {
-  if (span.kind !== SpanKind.CLIENT || span.peer === undefined) return undefined;
   const kind = outboundKindOf(span);
-  return kind === 'http' || kind === 'rpc' ? span.peer.toLowerCase() : undefined;
+  if (kind === null) return undefined;
+  const peer =
+    span.kind === SpanKind.PRODUCER || kind === 'messaging' ? `${QUEUE_PEER}${span.name}`
+    : (kind === 'http' || kind === 'rpc') && span.peer !== undefined ? span.peer.toLowerCase()
+    : undefined;
+  return peer !== undefined && peer.length <= MAX_PEER_NAME ? peer : undefined;
 }
+
+/** What a queue's peer name starts with; no host does (an IPv6 address's colons sit between hex digits). */
+export const QUEUE_PEER = 'queue:';
+/** Longer names are not learned (their calls always wait): a peer is kept in memory and in the store, up to MAX_PEERS of them. */
+const MAX_PEER_NAME = 300;
 
 /**
  * What a trace says of each peer it called (learnablePeer): answered when a SERVER or CONSUMER span

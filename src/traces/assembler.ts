@@ -535,8 +535,10 @@ export class TraceAssembler<B = SpanRecord[]> {
     else {
       this.#buffer.rememberIds(trace.spans, this.#released);
       const records = this.#buffer.records(trace.spans);
+      // A probe awaits its calls to learned peers too: an answer later than the wait un-learns them.
+      const opaque = isProbe(traceId) ? undefined : this.#isOpaque;
       if (trace.awaited === undefined) {
-        const pending = pendingCalls(records, this.#isOpaque);
+        const pending = pendingCalls(records, opaque);
         if (pending.length > 0) awaited = pending;
         this.#completed.add(traceId, awaited);
         // Only a trace complete by its own rules says whether its peers answer. One some of whose spans
@@ -552,7 +554,7 @@ export class TraceAssembler<B = SpanRecord[]> {
         const { spans: continued, answered } = continuingSpans(records, trace.awaited.ids);
         // A peer whose answer came after the trace wait does send spans: it must not stay (or become) opaque.
         for (const call of trace.awaited.calls) if (call.peer !== undefined && answered.has(call.spanId)) this.#opaquePeers.observe({ peer: call.peer, answered: true });
-        const pending = trace.awaited.calls.filter((c) => !answered.has(c.spanId)).concat(pendingCalls(continued, this.#isOpaque)).slice(0, MAX_AWAITED_CALLS);
+        const pending = trace.awaited.calls.filter((c) => !answered.has(c.spanId)).concat(pendingCalls(continued, opaque)).slice(0, MAX_AWAITED_CALLS);
         awaited = pending;
         this.#completed.add(traceId, pending.length > 0 ? pending : undefined);
         continuing = new Set(continued.filter((r) => r.kind === SpanKind.SERVER || r.kind === SpanKind.CONSUMER).map((r) => r.spanId));
