@@ -253,17 +253,30 @@ describe('TraceAssembler', () => {
       };
     };
 
-    it('learns one from traces that waited it out, lets its callers settle but for the probes, and forgets it once a probe is answered', () => {
+    it('learns one from traces that waited it out, lets its callers settle, and forgets it once a probe is answered', () => {
       const asm = make();
       const releasedAfter = run(asm);
       const next = ids(1);
       for (let i = 0; i < OPAQUE_AFTER_TRACES; i++) releasedAfter(withCalls(next.next().value, 'API.stripe.com'), 2000);
       expect(asm.peers.count).toBe(1);
-      releasedAfter(withCalls(next.next().value, 'api.stripe.com'), 200); // learned, whatever the case
-      releasedAfter(withCalls(0x1000, 'api.stripe.com'), 2000); // a probe waits for every call…
-      releasedAfter(withCalls(0x2000, 'api.stripe.com', { answered: true }), 200); // …and this one was answered
+      expect(releasedAfter(withCalls(next.next().value, 'api.stripe.com'), 200).awaited).toBeUndefined(); // learned, whatever the case
+      // A probe settles too, but awaits the call, and the answer that comes after is a continuation.
+      const [view, call] = withCalls(0x1000, 'api.stripe.com');
+      expect(releasedAfter([view!, call!], 200).awaited).toHaveLength(1);
+      const answer = span({ traceId: view!.traceId, parentSpanId: call!.spanId, kind: SpanKind.SERVER, service: 'stripe' });
+      expect(releasedAfter([answer], 200).continuing).toEqual(new Set([answer.spanId]));
       expect(asm.peers.count).toBe(0);
       releasedAfter(withCalls(next.next().value, 'api.stripe.com'), 2000); // so the peer is waited for again
+    });
+
+    it('takes an answer within a trace as for good', () => {
+      const asm = make();
+      const releasedAfter = run(asm);
+      const next = ids(1);
+      for (let i = 0; i < OPAQUE_AFTER_TRACES; i++) releasedAfter(withCalls(next.next().value, 'api.stripe.com'), 2000);
+      releasedAfter(withCalls(next.next().value, 'api.stripe.com', { answered: true }), 200);
+      expect(asm.peers.count).toBe(0);
+      for (let i = 0; i < OPAQUE_AFTER_TRACES + 1; i++) releasedAfter(withCalls(next.next().value, 'api.stripe.com'), 2000);
     });
 
     it('counts traces, not calls', () => {
@@ -288,9 +301,9 @@ describe('TraceAssembler', () => {
       // Its callers settle, and nothing of theirs is awaited any more; another task's still wait.
       expect(releasedAfter(queued(next.next().value), 200).awaited).toBeUndefined();
       expect(releasedAfter(queued(next.next().value, 'apply_async/mail.digest'), 2000).awaited).toHaveLength(1);
-      // A probe waits, and awaits its task once released; the task's run, later than the wait, un-learns the queue.
+      // A probe settles too, but awaits its task; the task's run, whenever it comes, un-learns the queue.
       const probe = queued(0x1000);
-      expect(releasedAfter(probe, 2000).awaited).toEqual([{ spanId: probe[1]!.spanId, peer: 'queue:apply_async/mail.send' }]);
+      expect(releasedAfter(probe, 200).awaited).toEqual([{ spanId: probe[1]!.spanId, peer: 'queue:apply_async/mail.send' }]);
       const task = span({ traceId: probe[0]!.traceId, parentSpanId: probe[1]!.spanId, kind: SpanKind.CONSUMER, name: 'run/mail.send' });
       expect(releasedAfter([task], 200).continuing).toEqual(new Set([task.spanId]));
       expect(asm.peers.count).toBe(0);

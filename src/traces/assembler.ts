@@ -504,15 +504,14 @@ export class TraceAssembler<B = SpanRecord[]> {
       const quiet = now - trace.lastSeen;
       if (quiet < this.#settle) break; // ordered by lastSeen: the rest are newer
       if (!trace.rooted || trace.holdUntil > now) continue;
-      if (quiet >= this.#wait ? each(traceId, 'quiet') : this.#looksWhole(traceId, trace) && each(traceId, 'settled')) return true;
+      if (quiet >= this.#wait ? each(traceId, 'quiet') : this.#looksWhole(trace) && each(traceId, 'settled')) return true;
     }
     return false;
   }
 
-  #looksWhole(traceId: TraceId, trace: OpenTrace<B>): boolean {
+  #looksWhole(trace: OpenTrace<B>): boolean {
     if (trace.notWholeAt === trace.count) return false;
-    const probe = isProbe(traceId);
-    if (this.#buffer.looksWhole(trace.spans, probe ? undefined : this.#isOpaque, trace.awaited?.ids)) return true;
+    if (this.#buffer.looksWhole(trace.spans, this.#isOpaque, trace.awaited?.ids)) return true;
     trace.notWholeAt = trace.count;
     return false;
   }
@@ -535,7 +534,7 @@ export class TraceAssembler<B = SpanRecord[]> {
     else {
       this.#buffer.rememberIds(trace.spans, this.#released);
       const records = this.#buffer.records(trace.spans);
-      // A probe awaits its calls to learned peers too: an answer later than the wait un-learns them.
+      // A probe awaits its calls to learned peers too, so that an answer, whenever it comes, un-learns them.
       const opaque = isProbe(traceId) ? undefined : this.#isOpaque;
       if (trace.awaited === undefined) {
         const pending = pendingCalls(records, opaque);

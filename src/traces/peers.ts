@@ -11,10 +11,11 @@ export const MAX_PEERS = 10_000;
 const ANSWERED = -1;
 
 /**
- * Whether a trace waits for every call, learned peers' too, so that a peer that starts to send spans
- * is seen to answer: one trace in 64 (the id's last byte a multiple of 64; ids are lowercase hex). A
- * probe waits the whole trace wait: at 6 s and ~500k spans/s of traces that all call such a peer, one
- * in 16 would hold ~70 MB, over a quarter of the default buffer.
+ * Whether a trace, once released, still awaits its calls to learned peers, so that a peer that starts
+ * to send spans, or answers later than the wait, is seen to answer: one trace in 64 (the id's last byte
+ * a multiple of 64; ids are lowercase hex). A probe is released as any other trace is, and an answer
+ * continues it (traces/assemble.ts continuingSpans): one that waited the whole wait would pin its spool
+ * segment that long, and at ~400k spans/s of uncompressed exports, 6 s of segments outgrow the spool.
  */
 export const isProbe = (traceId: string): boolean => traceId.endsWith('0') && '048c'.includes(traceId.charAt(traceId.length - 2));
 
