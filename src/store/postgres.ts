@@ -42,6 +42,7 @@ import {
   routeTrafficFromRow,
   type ConnectionSecondRow,
   type ConnectionSumRow,
+  PRUNE_PEER_VERDICTS,
 } from './rows.js';
 import {
   Store,
@@ -585,6 +586,7 @@ export class PostgresStore extends Store {
        ON CONFLICT (peer) DO UPDATE SET opaque = excluded.opaque, changed_ms = excluded.changed_ms WHERE peer_verdicts.opaque`,
       [verdicts.map((v) => v.peer), verdicts.map((v) => v.opaque), this.now()],
     );
+    await this.#pool.query(PRUNE_PEER_VERDICTS);
   }
 
   async findingCount(): Promise<number> {

@@ -7,6 +7,7 @@ import type { Cascade, CodeLocation, FindingKind, LeafShape, RelationStep, Reque
 import type { Acknowledgement, AcknowledgementState } from '../report/acknowledge.js';
 import type { PeriodRows, StartRange, StoredFinding } from './store.js';
 import { HOUR_MS, MINUTE_MS } from '../report/period.js';
+import { MAX_PEERS } from '../traces/peers.js';
 import type { SqlFacts } from '../sql/types.js';
 
 type Pairs = [number, number][];
@@ -510,6 +511,12 @@ export const acknowledgementOf = (r: AcknowledgementRow): Acknowledgement => ({
 export interface FindingIdRow {
   id: number; service: string; endpoint: string; fingerprint: string;
 }
+
+/**
+ * Deletes the verdicts on peers older than the newest MAX_PEERS, which no writer reads any more
+ * (Store.peerVerdicts): per-tenant hosts or queues would otherwise grow the table for good.
+ */
+export const PRUNE_PEER_VERDICTS = `DELETE FROM peer_verdicts WHERE changed_ms < (SELECT changed_ms FROM peer_verdicts ORDER BY changed_ms DESC LIMIT 1 OFFSET ${MAX_PEERS - 1})`;
 
 export const findingIdMap = (rows: readonly FindingIdRow[]): Map<string, number> => new Map(rows.map((r) => [`${r.service}\u0000${r.endpoint}\u0000${r.fingerprint}`, r.id]));
 

@@ -45,6 +45,7 @@ import {
   routeTrafficFromRow,
   type ConnectionSecondRow,
   type ConnectionSumRow,
+  PRUNE_PEER_VERDICTS,
 } from './rows.js';
 import {
   Store,
@@ -674,9 +675,11 @@ export class SqliteStore extends Store {
       `INSERT INTO peer_verdicts (peer, opaque, changed_ms) VALUES (?, ?, ?)
        ON CONFLICT (peer) DO UPDATE SET opaque = excluded.opaque, changed_ms = excluded.changed_ms WHERE peer_verdicts.opaque = 1`,
     );
+    const prune = this.#prepare(PRUNE_PEER_VERDICTS);
     const nowMs = this.now();
     this.db.transaction(() => {
       for (const v of verdicts) upsert.run(v.peer, v.opaque ? 1 : 0, nowMs);
+      if (verdicts.length > 0) prune.run();
     })();
   }
 

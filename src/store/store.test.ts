@@ -16,6 +16,7 @@ import { minuteHorizon, periodRows, type Store, type StoreOptions } from './stor
 import { digestFromStore } from '../digest/source.js';
 import { parseDuration } from '../report/period.js';
 import { postgresDatabase, tempDir } from '../../test/support.js';
+import { MAX_PEERS } from '../traces/peers.js';
 import { SQLITE_SPOOL_COMMITTED, upgradableStores } from '../../test/stores.js';
 
 const normalize = createSqlNormalizer();
@@ -386,7 +387,8 @@ describe('periodRows', () => {
 });
 
 /** Each backend opened on a clock the test moves, with a count of its minute rows read straight from the database. */
-const clocked: [string, (options: StoreOptions) => Promise<{ store: Store; minuteRows: () => Promise<number> }>][] = [
+/** A store with the given options, and counts of its rows: the minute rows in all, and any one table's. */
+const clocked: [string, (options: StoreOptions) => Promise<{ store: Store; minuteRows: () => Promise<number>; rowsOf: (table: string) => Promise<number> }>][] = [
   [
     'SQLite',
     async (options) => {
@@ -402,7 +404,8 @@ const clocked: [string, (options: StoreOptions) => Promise<{ store: Store; minut
         ]
           .map((t) => (store.db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n)
           .reduce((a, b) => a + b, 0);
-      return { store, minuteRows };
+      const rowsOf = async (table: string): Promise<number> => (store.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+      return { store, minuteRows, rowsOf };
     },
   ],
   [
@@ -410,23 +413,43 @@ const clocked: [string, (options: StoreOptions) => Promise<{ store: Store; minut
     async (options) => {
       const url = await postgresDatabase('minutes');
       const store = await PostgresStore.open(url, options);
-      const minuteRows = async (): Promise<number> => {
+      const count = async (sql: string): Promise<number> => {
         const c = new pg.Client({ connectionString: url });
         await c.connect();
         try {
-          const { rows } = await c.query<{ n: string }>(
-            `SELECT (SELECT count(*) FROM endpoint_minutes) + (SELECT count(*) FROM finding_minutes)
-               + (SELECT count(*) FROM fingerprint_minutes) + (SELECT count(*) FROM connection_minutes) AS n`,
-          );
-          return Number(rows[0]!.n);
+          return Number((await c.query<{ n: string }>(sql)).rows[0]!.n);
         } finally {
           await c.end();
         }
       };
-      return { store, minuteRows };
+      const minuteRows = (): Promise<number> =>
+        count(
+          `SELECT (SELECT count(*) FROM endpoint_minutes) + (SELECT count(*) FROM finding_minutes)
+             + (SELECT count(*) FROM fingerprint_minutes) + (SELECT count(*) FROM connection_minutes) AS n`,
+        );
+      const rowsOf = (table: string): Promise<number> => count(`SELECT count(*) AS n FROM ${table}`);
+      return { store, minuteRows, rowsOf };
     },
   ],
 ];
+
+describe.each(clocked)('%s store, verdicts on peers', (_name, open) => {
+  it('keeps the newest MAX_PEERS verdicts, the ones any writer reads', async () => {
+    let now = 1;
+    const { store, rowsOf } = await open({ now: () => now });
+    await store.recordPeerVerdicts([{ peer: 'old.tenant', opaque: true }]);
+    now = 2;
+    await store.recordPeerVerdicts(Array.from({ length: MAX_PEERS - 1 }, (_, i) => ({ peer: `t${i}.hooks.local`, opaque: true })));
+    expect(await store.peerVerdicts()).toContainEqual({ peer: 'old.tenant', opaque: true });
+    now = 3;
+    await store.recordPeerVerdicts([{ peer: 'queue:apply_async/mail.send', opaque: true }]);
+    const verdicts = await store.peerVerdicts();
+    expect(verdicts).toHaveLength(MAX_PEERS);
+    expect(verdicts).not.toContainEqual({ peer: 'old.tenant', opaque: true });
+    expect(await rowsOf('peer_verdicts')).toBe(MAX_PEERS); // gone from the table, not only from what is read
+    await store.close();
+  });
+});
 
 describe.each(clocked)('%s store, minute rows', (_name, open) => {
   const MINUTE = 60_000;
