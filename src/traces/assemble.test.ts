@@ -364,6 +364,116 @@ describe('TraceAssembler', () => {
 describe.each([
   ['records', () => new TraceAssembler({ traceWaitMs: 2000, traceSettleMs: 200 })],
   ['columns', () => new TraceAssembler({ traceWaitMs: 2000, traceSettleMs: 200 }, compactTraces())],
+] as const)('over %s: calls nested in calls', (_, make) => {
+  const hex = (n: number): string => n.toString(16).padStart(32, '0');
+  // Trace ids that are not probes.
+  const ids = function* (): Generator<string> {
+    for (let n = 1; ; n++) if (!isProbe(hex(n))) yield hex(n);
+  };
+  /** Celery's apply_async over SQS: botocore's SendMessage inside it; the task's run, when it comes, hangs off apply_async. */
+  const celeryOverSqs = (traceId: string, task = 'apply_async/mail.send') => {
+    const view = span({ traceId, kind: SpanKind.SERVER });
+    const enqueue = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.PRODUCER, name: task });
+    const send = span({ traceId, parentSpanId: enqueue.spanId, kind: SpanKind.CLIENT, name: 'SQS.SendMessage', messagingSystem: 'aws.sqs', rpcSystem: 'aws-api' });
+    const run = span({ traceId, parentSpanId: enqueue.spanId, kind: SpanKind.CONSUMER, name: 'run/mail.send' });
+    return { view, enqueue, send, run };
+  };
+
+  it('takes an answer below any call of a chain as its answer, and learns the chain by its outermost call', () => {
+    const t = celeryOverSqs(T);
+    expect(looksWhole([t.view, t.enqueue, t.send])).toBe(false);
+    expect(looksWhole([t.view, t.enqueue, t.send, t.run])).toBe(true);
+    expect(peerCalls([t.view, t.enqueue, t.send])).toEqual([{ peer: 'queue:apply_async/mail.send', answered: false }]);
+    expect(peerCalls([t.view, t.enqueue, t.send, t.run])).toEqual([{ peer: 'queue:apply_async/mail.send', answered: true }]);
+    // A retry: the first attempt got no answer, so the call still waits for it.
+    const wrapper = span({ kind: SpanKind.CLIENT, parentSpanId: t.view.spanId, name: 'fetch' });
+    const [first, second] = [0, 1].map(() => span({ kind: SpanKind.CLIENT, parentSpanId: wrapper.spanId, httpMethod: 'GET', peer: 'hr.local' }));
+    const callee = span({ kind: SpanKind.SERVER, parentSpanId: second!.spanId, service: 'hr' });
+    expect(looksWhole([t.view, wrapper, first!, second!, callee])).toBe(false);
+    expect(looksWhole([t.view, wrapper, first!, second!, callee, span({ kind: SpanKind.SERVER, parentSpanId: first!.spanId, service: 'hr' })])).toBe(true);
+  });
+
+  it('never learns a broker client that tasks answer around: a late task is still analysed', () => {
+    const asm = make();
+    const next = ids();
+    let now = 0;
+    // Traced workers that answer in time: the chain is answered, its broker client with it.
+    for (let i = 0; i < OPAQUE_AFTER_TRACES + 1; i++) {
+      const t = celeryOverSqs(next.next().value);
+      asm.add([t.view, t.enqueue, t.send, t.run], now);
+      expect(asm.poll(now + 200)).toHaveLength(1);
+      now += 200;
+    }
+    expect(asm.peers.count).toBe(0);
+    // A task that runs later than the wait: the trace awaits both calls, and the run continues it.
+    const late = celeryOverSqs(next.next().value);
+    asm.add([late.view, late.enqueue, late.send], now);
+    expect(asm.poll(now + 1999)).toEqual([]);
+    const [released] = asm.poll(now + 2000);
+    expect(released!.awaited).toEqual([
+      { spanId: late.enqueue.spanId, peer: 'queue:apply_async/mail.send' },
+      { spanId: late.send.spanId, peer: 'queue:apply_async/mail.send', chain: late.enqueue.spanId },
+    ]);
+    asm.add([late.run], now + 10_000);
+    const [continued] = asm.poll(now + 10_200);
+    expect(continued!.continuing).toEqual(new Set([late.run.spanId]));
+    expect(continued!.awaited).toEqual([]); // the broker client was answered with its chain
+  });
+
+  it('learns a queue nobody consumes by its task, not by the broker client every queue shares', () => {
+    const asm = make();
+    const next = ids();
+    let now = 0;
+    for (let i = 0; i < OPAQUE_AFTER_TRACES; i++) {
+      const t = celeryOverSqs(next.next().value, 'apply_async/audit.log');
+      asm.add([t.view, t.enqueue, t.send], now);
+      expect(asm.poll(now + 2000)).toHaveLength(1);
+      now += 2000;
+    }
+    expect(asm.peers.isOpaque('queue:apply_async/audit.log')).toBe(true);
+    expect(asm.peers.isOpaque('queue:SQS.SendMessage')).toBe(false);
+    // Another task, over the same client, still waits for its run.
+    const other = celeryOverSqs(next.next().value);
+    asm.add([other.view, other.enqueue, other.send], now);
+    expect(asm.poll(now + 1999)).toEqual([]);
+    expect(asm.poll(now + 2000)).toHaveLength(1);
+  });
+
+  it('lists a probe\'s calls to learned peers after the others, so they never crowd out a task', () => {
+    const asm = make();
+    const next = ids();
+    let now = 0;
+    const apiCalls = (traceId: string, view: SpanRecord, n: number) =>
+      Array.from({ length: n }, () => span({ traceId, parentSpanId: view.spanId, kind: SpanKind.CLIENT, httpMethod: 'POST', peer: 'api.stripe.com' }));
+    for (let i = 0; i < OPAQUE_AFTER_TRACES; i++) {
+      const traceId = next.next().value;
+      const view = span({ traceId, kind: SpanKind.SERVER });
+      asm.add([view, ...apiCalls(traceId, view, 1)], now);
+      expect(asm.poll(now + 2000)).toHaveLength(1);
+      now += 2000;
+    }
+    expect(asm.peers.isOpaque('api.stripe.com')).toBe(true);
+    const probeId = hex(0x1000);
+    expect(isProbe(probeId)).toBe(true);
+    const view = span({ traceId: probeId, kind: SpanKind.SERVER });
+    const enqueue = span({ traceId: probeId, parentSpanId: view.spanId, kind: SpanKind.PRODUCER, name: 'apply_async/report' });
+    asm.add([view, ...apiCalls(probeId, view, MAX_AWAITED_CALLS), enqueue], now);
+    const [released] = asm.poll(now + 2000);
+    expect(released!.awaited).toHaveLength(MAX_AWAITED_CALLS);
+    expect(released!.awaited![0]).toEqual({ spanId: enqueue.spanId, peer: 'queue:apply_async/report' });
+    // The task's run continues it, and what the task calls of the learned peer the probe still awaits.
+    const run = span({ traceId: probeId, parentSpanId: enqueue.spanId, kind: SpanKind.CONSUMER });
+    const charge = span({ traceId: probeId, parentSpanId: run.spanId, kind: SpanKind.CLIENT, httpMethod: 'POST', peer: 'api.stripe.com' });
+    asm.add([run, charge], now + 10_000);
+    const [continued] = asm.poll(now + 12_000);
+    expect(continued!.continuing).toEqual(new Set([run.spanId]));
+    expect(continued!.awaited!.map((c) => c.spanId)).toContain(charge.spanId);
+  });
+});
+
+describe.each([
+  ['records', () => new TraceAssembler({ traceWaitMs: 2000, traceSettleMs: 200 })],
+  ['columns', () => new TraceAssembler({ traceWaitMs: 2000, traceSettleMs: 200 }, compactTraces())],
 ] as const)('over %s: work that outlives its trace', (_, make) => {
   const traceId = 'b'.repeat(32);
   /** A view that queues a task and calls an HTTP API; `task`: the task's run and its query, which come later. */

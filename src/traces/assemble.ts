@@ -122,11 +122,8 @@ export function looksWhole(
   }
   if (!hasRoot) return false;
   for (const parent of columnParents) if (!arrived(parent)) return false;
-  const { served, nested } = callChildren(records);
-  for (const r of records) {
-    if (outboundKindOf(r) === null || served.has(r.spanId) || nested.has(r.spanId)) continue;
-    const peer = learnablePeer(r);
-    if (peer === undefined || !opaque(peer)) return false;
+  for (const chain of callChains(records)) {
+    if (!chain.answered && (chain.peer === undefined || !opaque(chain.peer))) return false;
   }
   return true;
 }
@@ -154,49 +151,56 @@ export const QUEUE_PEER = 'queue:';
 const MAX_PEER_NAME = 300;
 
 /**
- * What a trace says of each peer it called (learnablePeer): answered when a SERVER or CONSUMER span
- * sits right below one of its calls. A call with only a nested call below it (a hand-made span
- * around an instrumented client) says nothing: the nested call speaks for the peer.
+ * What a trace says of each peer it called: for each call chain (callChains) that has a peer, whether
+ * a callee answered it.
  */
 export function peerCalls(records: readonly SpanRecord[]): PeerCall[] {
   let byPeer: Map<string, boolean> | undefined;
-  let children: CallChildren | undefined;
-  for (const r of records) {
-    const peer = learnablePeer(r);
-    if (peer === undefined) continue;
-    children ??= callChildren(records);
-    const answered = children.served.has(r.spanId);
-    if (!answered && children.nested.has(r.spanId)) continue;
+  for (const chain of callChains(records)) {
+    if (chain.peer === undefined) continue;
     byPeer ??= new Map();
-    byPeer.set(peer, answered || byPeer.get(peer) === true);
+    byPeer.set(chain.peer, chain.answered || byPeer.get(chain.peer) === true);
   }
   return byPeer === undefined ? [] : [...byPeer].map(([peer, answered]) => ({ peer, answered }));
 }
 
 /**
  * The outbound calls of a released trace that nothing answered: a Celery task still queued or still
- * running, a callee whose batch processor has not sent yet. Calls to peers `opaque` names are left
- * out: they never answer. Spans that come later below one of them are new work (continuingSpans).
+ * running, a callee whose batch processor has not sent yet. Every call of an unanswered chain is
+ * listed, since the answer may come below any of them. Chains to peers `opaque` names are left out:
+ * they never answer; but for a probe (`probe`), which lists them after the others, so that a late
+ * answer un-learns its peer. Spans that come later below one of them are new work (continuingSpans).
  */
-export function pendingCalls(records: readonly SpanRecord[], opaque: (peer: string) => boolean = () => false): AwaitedCall[] {
-  let children: CallChildren | undefined;
+export function pendingCalls(records: readonly SpanRecord[], opaque: (peer: string) => boolean = () => false, probe = false): AwaitedCall[] {
   const pending: AwaitedCall[] = [];
-  for (const r of records) {
-    if (outboundKindOf(r) === null) continue;
-    children ??= callChildren(records);
-    if (children.served.has(r.spanId) || children.nested.has(r.spanId)) continue;
-    const peer = learnablePeer(r);
-    if (peer === undefined) pending.push({ spanId: r.spanId });
-    else if (!opaque(peer)) pending.push({ spanId: r.spanId, peer });
-    if (pending.length === MAX_AWAITED_CALLS) break;
+  let learned: AwaitedCall[] | undefined;
+  for (const chain of callChains(records)) {
+    if (chain.answered) continue;
+    const toLearned = chain.peer !== undefined && opaque(chain.peer);
+    if (toLearned && !probe) continue;
+    const list = toLearned ? (learned ??= []) : pending;
+    const [outer, ...inner] = chain.members;
+    list.push(chain.peer === undefined ? { spanId: outer!.spanId } : { spanId: outer!.spanId, peer: chain.peer });
+    for (const m of inner) list.push(chain.peer === undefined ? { spanId: m.spanId, chain: outer!.spanId } : { spanId: m.spanId, peer: chain.peer, chain: outer!.spanId });
   }
-  return pending;
+  return (learned === undefined ? pending : pending.concat(learned)).slice(0, MAX_AWAITED_CALLS);
 }
 
-/** A call a released trace still awaits (pendingCalls): its span id, and the peer it went to when learnable. */
+/**
+ * A call a released trace still awaits (pendingCalls): its span id; the peer of its chain, when it has
+ * one; and, for a call nested in another, the outermost call of its chain, answered with it.
+ */
 export interface AwaitedCall {
   spanId: string;
   peer?: string;
+  chain?: string;
+}
+
+/** The chains (callChains) that answers to `answered` calls answer, by their outermost call's span id. */
+export function answeredChains(calls: readonly AwaitedCall[], answered: ReadonlySet<string>): Set<string> {
+  const chains = new Set<string>();
+  for (const c of calls) if (answered.has(c.spanId)) chains.add(c.chain ?? c.spanId);
+  return chains;
 }
 
 /**
@@ -256,21 +260,53 @@ export function continuingSpans(records: readonly SpanRecord[], calls: ReadonlyS
   return { spans: records.filter(continues), answered };
 }
 
-/** The span ids that have a callee's entry (a SERVER or CONSUMER span) right below them, and those that have a nested call. */
-interface CallChildren {
-  served: Set<string>;
-  nested: Set<string>;
+/**
+ * One call as its caller made it: an outbound call with the calls nested below it (the HTTP library's
+ * span inside the app's, the SQS client's send inside Celery's apply_async). Its callee may answer any
+ * of them: a view sits below urllib3's span, a Celery task below apply_async.
+ */
+interface CallChain {
+  /** Its calls, the outermost first, then downwards. */
+  members: SpanRecord[];
+  /** Whether every path from the outermost call down to a call with none below it passes a call answered by a SERVER or CONSUMER span. */
+  answered: boolean;
+  /** Its outermost learnable call's peer (learnablePeer): Celery's task, not the broker client below it. */
+  peer: string | undefined;
 }
 
-function callChildren(records: readonly SpanRecord[]): CallChildren {
+/** The call chains of a trace's spans. Calls in a parent cycle have no outermost call and belong to none. */
+function callChains(records: readonly SpanRecord[]): CallChain[] {
+  let calls: Map<string, SpanRecord> | undefined;
+  for (const r of records) if (outboundKindOf(r) !== null) (calls ??= new Map()).set(r.spanId, r);
+  if (calls === undefined) return [];
   const served = new Set<string>();
-  const nested = new Set<string>();
+  const below = new Map<string, SpanRecord[]>();
   for (const r of records) {
     if (r.parentSpanId === '' || r.parentSpanId === r.spanId) continue;
     if (r.kind === SpanKind.SERVER || r.kind === SpanKind.CONSUMER) served.add(r.parentSpanId);
-    else if (outboundKindOf(r) !== null) nested.add(r.parentSpanId);
+    else if (calls.get(r.spanId) === r && calls.has(r.parentSpanId)) {
+      const list = below.get(r.parentSpanId);
+      if (list === undefined) below.set(r.parentSpanId, [r]);
+      else list.push(r);
+    }
   }
-  return { served, nested };
+  const chains: CallChain[] = [];
+  for (const outer of calls.values()) {
+    if (outer.parentSpanId !== outer.spanId && calls.has(outer.parentSpanId)) continue; // in its parent's chain
+    // Breadth first, so members[i]'s calls come after it; then covered bottom up, without recursion.
+    const members = [outer];
+    for (let i = 0; i < members.length; i++) for (const c of below.get(members[i]!.spanId) ?? []) members.push(c);
+    const covered = new Map<string, boolean>();
+    for (let i = members.length - 1; i >= 0; i--) {
+      const id = members[i]!.spanId;
+      const inner = below.get(id);
+      covered.set(id, served.has(id) || (inner !== undefined && inner.every((c) => covered.get(c.spanId) === true)));
+    }
+    let peer: string | undefined;
+    for (const m of members) if ((peer = learnablePeer(m)) !== undefined) break;
+    chains.push({ members, answered: covered.get(outer.spanId) === true, peer });
+  }
+  return chains;
 }
 
 const byStart = (a: { startMs: number }, b: { startMs: number }): number => a.startMs - b.startMs;

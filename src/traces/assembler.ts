@@ -4,7 +4,7 @@
  */
 import { SpanKind, type SpanRecord, type TraceId } from '../otlp/span.js';
 import { REFUSAL_WAIT_CAP_MS } from './admission.js';
-import { continuingSpans, isRequestSpan, looksWhole, MAX_AWAITED_CALLS, peerCalls, pendingCalls, type AwaitedCall } from './assemble.js';
+import { answeredChains, continuingSpans, isRequestSpan, looksWhole, MAX_AWAITED_CALLS, peerCalls, pendingCalls, type AwaitedCall } from './assemble.js';
 import { isProbe, OpaquePeers } from './peers.js';
 import { RecentSpans, RecentTraceIds } from './recent.js';
 
@@ -535,9 +535,9 @@ export class TraceAssembler<B = SpanRecord[]> {
       this.#buffer.rememberIds(trace.spans, this.#released);
       const records = this.#buffer.records(trace.spans);
       // A probe awaits its calls to learned peers too, so that an answer, whenever it comes, un-learns them.
-      const opaque = isProbe(traceId) ? undefined : this.#isOpaque;
+      const probe = isProbe(traceId);
       if (trace.awaited === undefined) {
-        const pending = pendingCalls(records, opaque);
+        const pending = pendingCalls(records, this.#isOpaque, probe);
         if (pending.length > 0) awaited = pending;
         this.#completed.add(traceId, awaited);
         // Only a trace complete by its own rules says whether its peers answer. One some of whose spans
@@ -553,7 +553,11 @@ export class TraceAssembler<B = SpanRecord[]> {
         const { spans: continued, answered } = continuingSpans(records, trace.awaited.ids);
         // A peer whose answer came after the trace wait does send spans: it must not stay (or become) opaque.
         for (const call of trace.awaited.calls) if (call.peer !== undefined && answered.has(call.spanId)) this.#opaquePeers.observe({ peer: call.peer, answered: true });
-        const pending = trace.awaited.calls.filter((c) => !answered.has(c.spanId)).concat(pendingCalls(continued, opaque)).slice(0, MAX_AWAITED_CALLS);
+        const chains = answeredChains(trace.awaited.calls, answered);
+        const pending = trace.awaited.calls
+          .filter((c) => !chains.has(c.chain ?? c.spanId))
+          .concat(pendingCalls(continued, this.#isOpaque, probe))
+          .slice(0, MAX_AWAITED_CALLS);
         awaited = pending;
         this.#completed.add(traceId, pending.length > 0 ? pending : undefined);
         continuing = new Set(continued.filter((r) => r.kind === SpanKind.SERVER || r.kind === SpanKind.CONSUMER).map((r) => r.spanId));
