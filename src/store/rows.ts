@@ -514,7 +514,8 @@ export interface FindingIdRow {
 
 /**
  * Deletes the verdicts on peers older than the newest MAX_PEERS, which no writer reads any more
- * (Store.peerVerdicts): per-tenant hosts or queues would otherwise grow the table for good.
+ * (Store.peerVerdicts): per-tenant hosts or queues would otherwise grow the table for good. Rows as
+ * old as the MAX_PEERS-th stay; a table shorter than that makes the bound NULL, and deletes nothing.
  */
 export const PRUNE_PEER_VERDICTS = `DELETE FROM peer_verdicts WHERE changed_ms < (SELECT changed_ms FROM peer_verdicts ORDER BY changed_ms DESC LIMIT 1 OFFSET ${MAX_PEERS - 1})`;
 
