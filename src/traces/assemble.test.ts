@@ -410,14 +410,97 @@ describe.each([
     asm.add([late.view, late.enqueue, late.send], now);
     expect(asm.poll(now + 1999)).toEqual([]);
     const [released] = asm.poll(now + 2000);
-    expect(released!.awaited).toEqual([
-      { spanId: late.enqueue.spanId, peer: 'queue:apply_async/mail.send' },
-      { spanId: late.send.spanId, peer: 'queue:apply_async/mail.send', chain: late.enqueue.spanId },
-    ]);
+    expect(released!.awaited).toEqual([{ spanId: late.send.spanId, peer: 'queue:apply_async/mail.send', via: [late.enqueue.spanId] }]);
     asm.add([late.run], now + 10_000);
     const [continued] = asm.poll(now + 10_200);
     expect(continued!.continuing).toEqual(new Set([late.run.spanId]));
-    expect(continued!.awaited).toEqual([]); // the broker client was answered with its chain
+    expect(continued!.awaited).toEqual([]); // the broker client was answered with the task it sent
+  });
+
+  /** A view; a hand-made CLIENT span around calls to `hosts` (none has an answer yet). */
+  const wrapped = (traceId: string, hosts: string[]) => {
+    const view = span({ traceId, kind: SpanKind.SERVER });
+    const wrapper = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.CLIENT, name: 'checkout' });
+    const calls = hosts.map((peer) => span({ traceId, parentSpanId: wrapper.spanId, kind: SpanKind.CLIENT, httpMethod: 'POST', peer }));
+    const answer = (i: number) => span({ traceId, parentSpanId: calls[i]!.spanId, kind: SpanKind.SERVER, service: hosts[i] });
+    return { view, wrapper, calls, answer };
+  };
+
+  it('judges each call a wrapper makes by its own peer, and takes each answer as that call\'s', () => {
+    const asm = make();
+    const next = ids();
+    let now = 0;
+    for (let i = 0; i < OPAQUE_AFTER_TRACES; i++) {
+      const w = wrapped(next.next().value, ['stripe.example', 'billing.local']);
+      asm.add([w.view, w.wrapper, ...w.calls, w.answer(1)], now);
+      expect(asm.poll(now + 2000)).toHaveLength(1);
+      now += 2000;
+    }
+    expect(asm.peers.isOpaque('stripe.example')).toBe(true);
+    expect(asm.peers.isOpaque('billing.local')).toBe(false); // answered each time
+    // Billing, slower than the settle, is still waited for, then awaited; Stripe is neither.
+    const w = wrapped(next.next().value, ['stripe.example', 'billing.local']);
+    asm.add([w.view, w.wrapper, ...w.calls], now);
+    expect(asm.poll(now + 1999)).toEqual([]);
+    const [released] = asm.poll(now + 2000);
+    expect(released!.awaited).toEqual([{ spanId: w.calls[1]!.spanId, peer: 'billing.local', via: [w.wrapper.spanId] }]);
+    const billing = w.answer(1);
+    asm.add([billing], now + 5000);
+    expect(asm.poll(now + 5200)[0]!.continuing).toEqual(new Set([billing.spanId]));
+    // Learning reads each call apart too: an answer from Stripe alone is Stripe's.
+    expect(peerCalls([w.view, w.wrapper, ...w.calls, w.answer(0)])).toEqual([
+      { peer: 'stripe.example', answered: true },
+      { peer: 'billing.local', answered: false },
+    ]);
+  });
+
+  it('continues a fan-out once per late answer, and un-learns only the peer that answered', () => {
+    const asm = make();
+    const next = ids();
+    let now = 0;
+    for (let i = 0; i < OPAQUE_AFTER_TRACES; i++) {
+      const w = wrapped(next.next().value, ['stripe.example']);
+      asm.add([w.view, w.wrapper, ...w.calls], now);
+      expect(asm.poll(now + 2000)).toHaveLength(1);
+      now += 2000;
+    }
+    expect(asm.peers.isOpaque('stripe.example')).toBe(true);
+    // A probe calls Stripe, HR and payroll through one wrapper; HR and payroll answer late, apart.
+    const w = wrapped(hex(0x1000), ['stripe.example', 'hr.local', 'pay.local']);
+    asm.add([w.view, w.wrapper, ...w.calls], now);
+    const [released] = asm.poll(now + 2000);
+    expect(released!.awaited!.map((c) => c.peer)).toEqual(['hr.local', 'pay.local', 'stripe.example']);
+    const hr = w.answer(1);
+    asm.add([hr], now + 5000);
+    const [first] = asm.poll(now + 5200);
+    expect(first!.continuing).toEqual(new Set([hr.spanId]));
+    expect(first!.awaited!.map((c) => c.peer)).toEqual(['pay.local', 'stripe.example']);
+    expect(asm.peers.isOpaque('stripe.example')).toBe(true);
+    const pay = w.answer(2);
+    asm.add([pay], now + 8000);
+    expect(asm.poll(now + 8200)[0]!.continuing).toEqual(new Set([pay.spanId]));
+    expect(asm.counters.continuedRequests).toBe(2);
+  });
+
+  it('awaits a call nested in another as one call, answered below either', () => {
+    const asm = make();
+    const traceId = hex(7);
+    const view = span({ traceId, kind: SpanKind.SERVER });
+    // requests' span with urllib3's inside, sixteen times: all sixteen are awaited.
+    const pairs = Array.from({ length: MAX_AWAITED_CALLS }, () => {
+      const outer = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.CLIENT, httpMethod: 'GET', peer: 'hr.local' });
+      return [outer, span({ traceId, parentSpanId: outer.spanId, kind: SpanKind.CLIENT, httpMethod: 'GET', peer: 'hr.local' })] as const;
+    });
+    asm.add([view, ...pairs.flat()], 0);
+    const [released] = asm.poll(2000);
+    expect(released!.awaited).toHaveLength(MAX_AWAITED_CALLS);
+    // One callee's view below urllib3's span, another below requests' span: each answers its pair.
+    const belowInner = span({ traceId, parentSpanId: pairs[0]![1].spanId, kind: SpanKind.SERVER, service: 'hr' });
+    const belowOuter = span({ traceId, parentSpanId: pairs[1]![0].spanId, kind: SpanKind.SERVER, service: 'hr' });
+    asm.add([belowInner, belowOuter], 5000);
+    const [continued] = asm.poll(5200);
+    expect(continued!.continuing).toEqual(new Set([belowInner.spanId, belowOuter.spanId]));
+    expect(continued!.awaited).toHaveLength(MAX_AWAITED_CALLS - 2);
   });
 
   it('learns a queue nobody consumes by its task, not by the broker client every queue shares', () => {
@@ -461,13 +544,16 @@ describe.each([
     const [released] = asm.poll(now + 2000);
     expect(released!.awaited).toHaveLength(MAX_AWAITED_CALLS);
     expect(released!.awaited![0]).toEqual({ spanId: enqueue.spanId, peer: 'queue:apply_async/report' });
-    // The task's run continues it, and what the task calls of the learned peer the probe still awaits.
+    // The task's run continues it; what the task calls goes before the probe's calls to the learned peer.
     const run = span({ traceId: probeId, parentSpanId: enqueue.spanId, kind: SpanKind.CONSUMER });
     const charge = span({ traceId: probeId, parentSpanId: run.spanId, kind: SpanKind.CLIENT, httpMethod: 'POST', peer: 'api.stripe.com' });
-    asm.add([run, charge], now + 10_000);
+    const report = span({ traceId: probeId, parentSpanId: run.spanId, kind: SpanKind.CLIENT, httpMethod: 'POST', peer: 'reports.local' });
+    const chained = span({ traceId: probeId, parentSpanId: run.spanId, kind: SpanKind.PRODUCER, name: 'apply_async/report.mail' });
+    asm.add([run, charge, report, chained], now + 10_000);
     const [continued] = asm.poll(now + 12_000);
     expect(continued!.continuing).toEqual(new Set([run.spanId]));
-    expect(continued!.awaited!.map((c) => c.spanId)).toContain(charge.spanId);
+    expect(continued!.awaited).toHaveLength(MAX_AWAITED_CALLS);
+    expect(continued!.awaited!.slice(0, 2).map((c) => c.spanId)).toEqual([report.spanId, chained.spanId]);
   });
 });
 

@@ -122,8 +122,8 @@ export function looksWhole(
   }
   if (!hasRoot) return false;
   for (const parent of columnParents) if (!arrived(parent)) return false;
-  for (const chain of callChains(records)) {
-    if (!chain.answered && (chain.peer === undefined || !opaque(chain.peer))) return false;
+  for (const path of callPaths(records)) {
+    if (!path.answered && (path.peer === undefined || !opaque(path.peer))) return false;
   }
   return true;
 }
@@ -150,57 +150,64 @@ export const QUEUE_PEER = 'queue:';
 /** Longer names are not learned (their calls always wait): a peer is kept in memory and in the store, up to MAX_PEERS of them. */
 const MAX_PEER_NAME = 300;
 
-/**
- * What a trace says of each peer it called: for each call chain (callChains) that has a peer, whether
- * a callee answered it.
- */
+/** What a trace says of each peer it called: for each call path (callPaths) that has a peer, whether a callee answered it. */
 export function peerCalls(records: readonly SpanRecord[]): PeerCall[] {
   let byPeer: Map<string, boolean> | undefined;
-  for (const chain of callChains(records)) {
-    if (chain.peer === undefined) continue;
+  for (const path of callPaths(records)) {
+    if (path.peer === undefined) continue;
     byPeer ??= new Map();
-    byPeer.set(chain.peer, chain.answered || byPeer.get(chain.peer) === true);
+    byPeer.set(path.peer, path.answered || byPeer.get(path.peer) === true);
   }
   return byPeer === undefined ? [] : [...byPeer].map(([peer, answered]) => ({ peer, answered }));
 }
 
 /**
- * The outbound calls of a released trace that nothing answered: a Celery task still queued or still
- * running, a callee whose batch processor has not sent yet. Every call of an unanswered chain is
- * listed, since the answer may come below any of them. Chains to peers `opaque` names are left out:
- * they never answer; but for a probe (`probe`), which lists them after the others, so that a late
- * answer un-learns its peer. Spans that come later below one of them are new work (continuingSpans).
+ * The outbound calls of a released trace that nothing answered (callPaths): a Celery task still
+ * queued or still running, a callee whose batch processor has not sent yet. Calls to peers `opaque`
+ * names are left out: they never answer; but for a probe (`probe`), which lists them last, so that a
+ * late answer un-learns its peer. Spans that come later below one of them are new work (continuingSpans).
  */
 export function pendingCalls(records: readonly SpanRecord[], opaque: (peer: string) => boolean = () => false, probe = false): AwaitedCall[] {
   const pending: AwaitedCall[] = [];
-  let learned: AwaitedCall[] | undefined;
-  for (const chain of callChains(records)) {
-    if (chain.answered) continue;
-    const toLearned = chain.peer !== undefined && opaque(chain.peer);
-    if (toLearned && !probe) continue;
-    const list = toLearned ? (learned ??= []) : pending;
-    const [outer, ...inner] = chain.members;
-    list.push(chain.peer === undefined ? { spanId: outer!.spanId } : { spanId: outer!.spanId, peer: chain.peer });
-    for (const m of inner) list.push(chain.peer === undefined ? { spanId: m.spanId, chain: outer!.spanId } : { spanId: m.spanId, peer: chain.peer, chain: outer!.spanId });
+  for (const path of callPaths(records, true)) {
+    if (path.answered || (path.peer !== undefined && opaque(path.peer) && !probe)) continue;
+    const call: AwaitedCall = { spanId: path.call.spanId };
+    if (path.peer !== undefined) call.peer = path.peer;
+    if (path.via.length > 0) call.via = path.via;
+    pending.push(call);
   }
-  return (learned === undefined ? pending : pending.concat(learned)).slice(0, MAX_AWAITED_CALLS);
+  return learnedLast(pending, opaque).slice(0, MAX_AWAITED_CALLS);
 }
 
 /**
- * A call a released trace still awaits (pendingCalls): its span id; the peer of its chain, when it has
- * one; and, for a call nested in another, the outermost call of its chain, answered with it.
+ * A call a released trace still awaits (pendingCalls): the innermost call of a path (callPaths); its
+ * peer, when it has one; and the calls it is nested in, outermost first (at most MAX_VIA), below any of
+ * which its answer may come too.
  */
 export interface AwaitedCall {
   spanId: string;
   peer?: string;
-  chain?: string;
+  via?: string[];
 }
 
-/** The chains (callChains) that answers to `answered` calls answer, by their outermost call's span id. */
-export function answeredChains(calls: readonly AwaitedCall[], answered: ReadonlySet<string>): Set<string> {
-  const chains = new Set<string>();
-  for (const c of calls) if (answered.has(c.spanId)) chains.add(c.chain ?? c.spanId);
-  return chains;
+/** The span ids a span below which answers an awaited call. */
+export function awaitedIds(calls: readonly AwaitedCall[]): Set<string> {
+  const ids = new Set<string>();
+  for (const c of calls) {
+    ids.add(c.spanId);
+    if (c.via !== undefined) for (const id of c.via) ids.add(id);
+  }
+  return ids;
+}
+
+/** Whether an answer below one of the span ids `answered` answers `call` (continuingSpans). */
+export const isAnswered = (call: AwaitedCall, answered: ReadonlySet<string>): boolean =>
+  answered.has(call.spanId) || (call.via !== undefined && call.via.some((id) => answered.has(id)));
+
+/** `calls` with those to peers `opaque` names last (a probe's), so that they never crowd out the others under MAX_AWAITED_CALLS. */
+export function learnedLast(calls: AwaitedCall[], opaque: (peer: string) => boolean): AwaitedCall[] {
+  const learned = calls.filter((c) => c.peer !== undefined && opaque(c.peer));
+  return learned.length === 0 ? calls : calls.filter((c) => c.peer === undefined || !opaque(c.peer)).concat(learned);
 }
 
 /**
@@ -261,21 +268,30 @@ export function continuingSpans(records: readonly SpanRecord[], calls: ReadonlyS
 }
 
 /**
- * One call as its caller made it: an outbound call with the calls nested below it (the HTTP library's
- * span inside the app's, the SQS client's send inside Celery's apply_async). Its callee may answer any
- * of them: a view sits below urllib3's span, a Celery task below apply_async.
+ * One way a call went out: an outbound call and the calls nested in it down to an innermost one (the
+ * HTTP library's span inside the app's, the SQS client's send inside Celery's apply_async). A callee
+ * may answer at any of them: a view sits below urllib3's span, a Celery task below apply_async.
  */
-interface CallChain {
-  /** Its calls, the outermost first, then downwards. */
-  members: SpanRecord[];
-  /** Whether every path from the outermost call down to a call with none below it passes a call answered by a SERVER or CONSUMER span. */
+interface CallPath {
+  /** The innermost call. */
+  call: SpanRecord;
+  /** Whether a SERVER or CONSUMER span sits right below one of the path's calls. */
   answered: boolean;
-  /** Its outermost learnable call's peer (learnablePeer): Celery's task, not the broker client below it. */
+  /** The outermost learnable call's peer (learnablePeer): Celery's task, not the broker client inside it. */
   peer: string | undefined;
+  /** The calls `call` is nested in, outermost first, at most MAX_VIA; only when asked for (`withVia`). */
+  via: string[];
 }
 
-/** The call chains of a trace's spans. Calls in a parent cycle have no outermost call and belong to none. */
-function callChains(records: readonly SpanRecord[]): CallChain[] {
+/** Outer calls an awaited call keeps (AwaitedCall.via): nesting is two or three deep in practice, and absurd trees stay linear. */
+const MAX_VIA = 4;
+
+/**
+ * The call paths of a trace's spans, one per innermost call. Walked top down from each outermost
+ * call, so that a call's state is its parent's plus its own; no recursion, however deep. Calls in a
+ * parent cycle have no outermost call and make no path.
+ */
+function callPaths(records: readonly SpanRecord[], withVia = false): CallPath[] {
   let calls: Map<string, SpanRecord> | undefined;
   for (const r of records) if (outboundKindOf(r) !== null) (calls ??= new Map()).set(r.spanId, r);
   if (calls === undefined) return [];
@@ -284,29 +300,34 @@ function callChains(records: readonly SpanRecord[]): CallChain[] {
   for (const r of records) {
     if (r.parentSpanId === '' || r.parentSpanId === r.spanId) continue;
     if (r.kind === SpanKind.SERVER || r.kind === SpanKind.CONSUMER) served.add(r.parentSpanId);
+    // The record the map kept: a copy of a span (an exporter's retry) is no second call.
     else if (calls.get(r.spanId) === r && calls.has(r.parentSpanId)) {
       const list = below.get(r.parentSpanId);
       if (list === undefined) below.set(r.parentSpanId, [r]);
       else list.push(r);
     }
   }
-  const chains: CallChain[] = [];
+  const paths: CallPath[] = [];
+  const walk: CallPath[] = [];
   for (const outer of calls.values()) {
-    if (outer.parentSpanId !== outer.spanId && calls.has(outer.parentSpanId)) continue; // in its parent's chain
-    // Breadth first, so members[i]'s calls come after it; then covered bottom up, without recursion.
-    const members = [outer];
-    for (let i = 0; i < members.length; i++) for (const c of below.get(members[i]!.spanId) ?? []) members.push(c);
-    const covered = new Map<string, boolean>();
-    for (let i = members.length - 1; i >= 0; i--) {
-      const id = members[i]!.spanId;
-      const inner = below.get(id);
-      covered.set(id, served.has(id) || (inner !== undefined && inner.every((c) => covered.get(c.spanId) === true)));
+    if (outer.parentSpanId !== outer.spanId && calls.has(outer.parentSpanId)) continue; // nested: walked from its outermost call
+    walk.push({ call: outer, answered: served.has(outer.spanId), peer: learnablePeer(outer), via: [] });
+    while (walk.length > 0) {
+      const at = walk.pop()!;
+      const inner = below.get(at.call.spanId);
+      if (inner === undefined) {
+        paths.push(at);
+        continue;
+      }
+      const via = withVia && at.via.length < MAX_VIA ? [...at.via, at.call.spanId] : at.via;
+      // Pushed last to first, so that paths come in the order their calls arrived.
+      for (let i = inner.length - 1; i >= 0; i--) {
+        const c = inner[i]!;
+        walk.push({ call: c, answered: at.answered || served.has(c.spanId), peer: at.peer ?? learnablePeer(c), via });
+      }
     }
-    let peer: string | undefined;
-    for (const m of members) if ((peer = learnablePeer(m)) !== undefined) break;
-    chains.push({ members, answered: covered.get(outer.spanId) === true, peer });
   }
-  return chains;
+  return paths;
 }
 
 const byStart = (a: { startMs: number }, b: { startMs: number }): number => a.startMs - b.startMs;

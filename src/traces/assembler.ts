@@ -4,7 +4,7 @@
  */
 import { SpanKind, type SpanRecord, type TraceId } from '../otlp/span.js';
 import { REFUSAL_WAIT_CAP_MS } from './admission.js';
-import { answeredChains, continuingSpans, isRequestSpan, looksWhole, MAX_AWAITED_CALLS, peerCalls, pendingCalls, type AwaitedCall } from './assemble.js';
+import { awaitedIds, continuingSpans, isAnswered, isRequestSpan, learnedLast, looksWhole, MAX_AWAITED_CALLS, peerCalls, pendingCalls, type AwaitedCall } from './assemble.js';
 import { isProbe, OpaquePeers } from './peers.js';
 import { RecentSpans, RecentTraceIds } from './recent.js';
 
@@ -389,7 +389,7 @@ export class TraceAssembler<B = SpanRecord[]> {
       this.counters.lateSpans++;
       return undefined;
     }
-    return this.#enter(traceId, bytes, rooting, { calls: awaited, ids: new Set(awaited.map((c) => c.spanId)) }) ?? undefined;
+    return this.#enter(traceId, bytes, rooting, { calls: awaited, ids: awaitedIds(awaited) }) ?? undefined;
   }
 
   /** `span` up to the id: null when the trace was already released (unless `continuing`, the calls it awaited). */
@@ -552,12 +552,12 @@ export class TraceAssembler<B = SpanRecord[]> {
         // longer awaited, and what they call unanswered is.
         const { spans: continued, answered } = continuingSpans(records, trace.awaited.ids);
         // A peer whose answer came after the trace wait does send spans: it must not stay (or become) opaque.
-        for (const call of trace.awaited.calls) if (call.peer !== undefined && answered.has(call.spanId)) this.#opaquePeers.observe({ peer: call.peer, answered: true });
-        const chains = answeredChains(trace.awaited.calls, answered);
-        const pending = trace.awaited.calls
-          .filter((c) => !chains.has(c.chain ?? c.spanId))
-          .concat(pendingCalls(continued, this.#isOpaque, probe))
-          .slice(0, MAX_AWAITED_CALLS);
+        const still: AwaitedCall[] = [];
+        for (const call of trace.awaited.calls) {
+          if (!isAnswered(call, answered)) still.push(call);
+          else if (call.peer !== undefined) this.#opaquePeers.observe({ peer: call.peer, answered: true });
+        }
+        const pending = learnedLast(still.concat(pendingCalls(continued, this.#isOpaque, probe)), this.#isOpaque).slice(0, MAX_AWAITED_CALLS);
         awaited = pending;
         this.#completed.add(traceId, pending.length > 0 ? pending : undefined);
         continuing = new Set(continued.filter((r) => r.kind === SpanKind.SERVER || r.kind === SpanKind.CONSUMER).map((r) => r.spanId));
