@@ -500,7 +500,45 @@ describe.each([
     asm.add([belowInner, belowOuter], 5000);
     const [continued] = asm.poll(5200);
     expect(continued!.continuing).toEqual(new Set([belowInner.spanId, belowOuter.spanId]));
-    expect(continued!.awaited).toHaveLength(MAX_AWAITED_CALLS - 2);
+    expect(continued!.awaited).toEqual(pairs.slice(2).map(([outer, inner]) => ({ spanId: inner.spanId, peer: 'hr.local', via: [outer.spanId] })));
+  });
+
+  it('keeps the outermost and the nearest calls of a deep path, below which an answer comes', () => {
+    const asm = make();
+    const traceId = hex(9);
+    const view = span({ traceId, kind: SpanKind.SERVER });
+    const chain: SpanRecord[] = [];
+    for (let i = 0; i < 7; i++) chain.push(span({ traceId, parentSpanId: (chain[i - 1] ?? view).spanId, kind: SpanKind.CLIENT, httpMethod: 'GET', peer: 'hr.local' }));
+    asm.add([view, ...chain], 0);
+    const [released] = asm.poll(2000);
+    const [c0, , , c3, c4, c5, c6] = chain.map((c) => c.spanId);
+    expect(released!.awaited).toEqual([{ spanId: c6, peer: 'hr.local', via: [c0, c3, c4, c5] }]);
+    const answer = span({ traceId, parentSpanId: c5!, kind: SpanKind.SERVER, service: 'hr' });
+    asm.add([answer], 5000);
+    const [continued] = asm.poll(5200);
+    expect(continued!.continuing).toEqual(new Set([answer.spanId]));
+    expect(continued!.awaited).toEqual([]);
+  });
+
+  it('continues a late chain of nested calls with an answer below each, every answer once', () => {
+    const asm = make();
+    const traceId = hex(11);
+    const view = span({ traceId, kind: SpanKind.SERVER });
+    const outer = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.CLIENT, name: 'batch' });
+    asm.add([view, outer], 0);
+    expect(asm.poll(2000)[0]!.awaited).toEqual([{ spanId: outer.spanId }]);
+    // The calls inside it came late, nested 300 deep, each answered.
+    const late: SpanRecord[] = [];
+    let parent = outer.spanId;
+    for (let i = 0; i < 300; i++) {
+      const call = span({ traceId, parentSpanId: parent, kind: SpanKind.CLIENT, httpMethod: 'GET', peer: 'hr.local' });
+      late.push(call, span({ traceId, parentSpanId: call.spanId, kind: SpanKind.SERVER, service: 'hr' }));
+      parent = call.spanId;
+    }
+    asm.add(late, 5000);
+    const [continued] = asm.poll(5200);
+    expect(continued!.continuing!.size).toBe(300);
+    expect(asm.counters.continuedRequests).toBe(300);
   });
 
   it('learns a queue nobody consumes by its task, not by the broker client every queue shares', () => {

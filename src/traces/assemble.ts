@@ -228,19 +228,34 @@ export function continuingSpans(records: readonly SpanRecord[], calls: ReadonlyS
   for (const r of records) byId.set(r.spanId, r);
   const answered = new Set<string>();
   const starts = new Set<string>();
+  // The awaited call each late call leads up to through nested calls (null: none), so that a deep
+  // chain of calls with an answer below each is walked once, not once per answer.
+  const leadsTo = new Map<string, string | null>();
   for (const r of records) {
     if (r.kind !== SpanKind.SERVER && r.kind !== SpanKind.CONSUMER) continue;
+    const walked: string[] = [];
     let current = r;
+    let found: string | null = null;
     // Up through nested calls only; at most records.length steps (a longer walk is a cycle).
     for (let steps = 0; steps <= records.length; steps++) {
       if (calls.has(current.parentSpanId)) {
-        answered.add(current.parentSpanId);
-        starts.add(r.spanId);
+        found = current.parentSpanId;
         break;
       }
       const parent = byId.get(current.parentSpanId);
       if (parent === undefined || parent === current || outboundKindOf(parent) === null) break;
+      const known = leadsTo.get(parent.spanId);
+      if (known !== undefined) {
+        found = known;
+        break;
+      }
+      walked.push(parent.spanId);
       current = parent;
+    }
+    for (const id of walked) leadsTo.set(id, found);
+    if (found !== null) {
+      answered.add(found);
+      starts.add(r.spanId);
     }
   }
   const verdicts = new Map<string, boolean>();
@@ -279,7 +294,7 @@ interface CallPath {
   answered: boolean;
   /** The outermost learnable call's peer (learnablePeer): Celery's task, not the broker client inside it. */
   peer: string | undefined;
-  /** The calls `call` is nested in, outermost first, at most MAX_VIA; only when asked for (`withVia`). */
+  /** The calls `call` is nested in, outermost first, at most MAX_VIA (the outermost and the nearest); only when asked for (`withVia`). */
   via: string[];
 }
 
@@ -319,7 +334,8 @@ function callPaths(records: readonly SpanRecord[], withVia = false): CallPath[] 
         paths.push(at);
         continue;
       }
-      const via = withVia && at.via.length < MAX_VIA ? [...at.via, at.call.spanId] : at.via;
+      // Past MAX_VIA, the outermost call and the nearest ones: an answer hangs off either end.
+      const via = !withVia ? at.via : at.via.length < MAX_VIA ? [...at.via, at.call.spanId] : [at.via[0]!, ...at.via.slice(2), at.call.spanId];
       // Pushed last to first, so that paths come in the order their calls arrived.
       for (let i = inner.length - 1; i >= 0; i--) {
         const c = inner[i]!;
