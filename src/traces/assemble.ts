@@ -131,9 +131,10 @@ export function looksWhole(
 /**
  * The peer a call is learned by (traces/peers.ts): an HTTP or RPC client call's host, in lower case;
  * a queued task or a message sent (PRODUCER, or a messaging CLIENT span), `queue:` and its span name
- * (Celery's `apply_async/<task>`, `send <topic>`), since its destination is not always an attribute
- * and its name says which consumer would answer. A queue is learned when nobody consuming it sends
- * spans; one whose consumer answers after the trace wait is un-learned by that answer (continuingSpans).
+ * (Celery's `apply_async/<task>`, `send <topic>`), since its destination is not always an attribute;
+ * a client's generic name (botocore's `SQS.SendMessage`) stands for every queue it sends to. A queue
+ * is learned when nobody consuming it sends spans; one whose consumer answers after the trace wait is
+ * un-learned by that answer (continuingSpans).
  */
 export function learnablePeer(span: SpanRecord): string | undefined {
   const kind = outboundKindOf(span);
@@ -190,7 +191,7 @@ export interface AwaitedCall {
   via?: string[];
 }
 
-/** The span ids a span below which answers an awaited call. */
+/** The span ids below which a span answers one of `calls`. */
 export function awaitedIds(calls: readonly AwaitedCall[]): Set<string> {
   const ids = new Set<string>();
   for (const c of calls) {
