@@ -386,8 +386,7 @@ describe('periodRows', () => {
   });
 });
 
-/** Each backend opened on a clock the test moves, with a count of its minute rows read straight from the database. */
-/** A store with the given options, and counts of its rows: the minute rows in all, and any one table's. */
+/** Each backend opened on a clock the test moves, with counts read straight from the database: its minute rows in all, and any one table's rows. */
 const clocked: [string, (options: StoreOptions) => Promise<{ store: Store; minuteRows: () => Promise<number>; rowsOf: (table: string) => Promise<number> }>][] = [
   [
     'SQLite',

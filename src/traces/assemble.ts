@@ -229,8 +229,8 @@ export function continuingSpans(records: readonly SpanRecord[], calls: ReadonlyS
   for (const r of records) byId.set(r.spanId, r);
   const answered = new Set<string>();
   const starts = new Set<string>();
-  // The awaited call each late call leads up to through nested calls (null: none), so that a deep
-  // chain of calls with an answer below each is walked once, not once per answer.
+  // The awaited id (a call or one of its `via`) each late call leads up to through nested calls (null:
+  // none), so that a deep chain of calls with an answer below each is walked once, not once per answer.
   const leadsTo = new Map<string, string | null>();
   for (const r of records) {
     if (r.kind !== SpanKind.SERVER && r.kind !== SpanKind.CONSUMER) continue;
