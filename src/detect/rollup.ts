@@ -435,11 +435,13 @@ export class RollupSet {
       this.#ledgers.set(id, ledger);
     }
     // Which of this request's cascades replace the link kept so far (decided before addRequest keeps it).
-    const rollup = r;
-    const relinks = analysis.cascades.map((c) => {
-      const kept = rollup.cascades.get(c.fingerprint);
-      return kept === undefined ? c.linked : moreCompleteLink(c, kept);
-    });
+    // Pushed, not mapped: TurboFan's inlined map makes arrays of another elements kind than the
+    // builtin's, and account(), optimised on one, was deoptimised by the other mid-run.
+    const relinks: boolean[] = [];
+    for (const c of analysis.cascades) {
+      const kept = r.cascades.get(c.fingerprint);
+      relinks.push(kept === undefined ? c.linked : moreCompleteLink(c, kept));
+    }
     addRequest(r, analysis, this.#maxLocations);
     account(r, ledger, analysis, key, relinks);
   }
