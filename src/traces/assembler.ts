@@ -173,6 +173,8 @@ export class TraceAssembler<B = SpanRecord[]> {
   readonly #completed: RecentTraceIds;
   /** Trace ids touched by the add() in progress, in touch order (see #reorder). */
   readonly #touched: TraceId[] = [];
+  /** The traces the batch in progress touched (Batch.touched), kept from batch to batch. */
+  readonly #batchTouched: OpenTrace<B>[] = [];
   readonly #usage = new Map<string, SourceUsage>();
   /** Holds for traces refused before they opened: trace id → hold until. */
   readonly #pendingHolds = new Map<TraceId, number>();
@@ -352,7 +354,11 @@ export class TraceAssembler<B = SpanRecord[]> {
       usage = { traces: 0, bytes: 0 };
       this.#usage.set(source, usage);
     }
-    this.#batch = { source, usage, evicted: [], lastId: undefined, last: undefined, opened: [], touched: [] };
+    // One array for every batch's touches, emptied: a new empty literal holds small integers until its
+    // first push, and optimised code that met it so deoptimised at that push ("not a Smi").
+    const touched = this.#batchTouched;
+    touched.length = 0;
+    this.#batch = { source, usage, evicted: [], lastId: undefined, last: undefined, opened: [], touched };
   }
 
   /**
