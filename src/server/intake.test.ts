@@ -459,7 +459,7 @@ describe('Intake peers across restarts', () => {
     clock.now += 1;
     await intake.tick();
     expect(intake.openTraces).toBe(0);
-    // A probe still waits for every call, and this one was answered: the verdict turns for every process.
+    // A probe's call to the learned peer, answered here: the verdict turns for every process.
     const [probe] = ids(0x20000, true);
     expect((await send(intake, path, callingRequest(probe!, 'api.stripe.com', true), 'http')).ok).toBe(true);
     clock.now += 100;
