@@ -470,6 +470,39 @@ describe('Intake peers across restarts', () => {
     expect((await store.report()).summary.requests).toBe(OPAQUE_AFTER_TRACES + 3); // the callee's request too
     store.closeSync();
   });
+
+  it.each(PATHS)('learns a queue whose workers send no spans by the task queued, and lets its callers settle (%s)', async (path) => {
+    const store = Store.open(':memory:');
+    const clock = { now: 0 };
+    const intake = new Intake({ metrics: createMetrics(), traceWaitMs: 6000, traceSettleMs: 100, ...TICKS_ONLY_WHEN_TOLD, store, now: () => clock.now });
+    /** A request that queues a Celery task (a PRODUCER span, as opentelemetry-instrumentation-celery names it); nothing answers. */
+    const queueing = (traceId: string): Export => {
+      const spans = requestSpans({ traceId });
+      const [view] = spans;
+      const enqueue: OtlpJsonSpan = {
+        traceId, spanId: spanIdAt(traceId, 40), parentSpanId: view!.spanId, name: 'apply_async/mail.send', kind: 4,
+        startTimeUnixNano: view!.startTimeUnixNano, endTimeUnixNano: view!.endTimeUnixNano,
+        attributes: [{ key: 'celery.action', value: { stringValue: 'apply_async' } }, { key: 'messaging.destination', value: { stringValue: 'celery' } }],
+      };
+      return exportOf([...spans, enqueue]);
+    };
+    for (const traceId of ids(1, false).slice(0, OPAQUE_AFTER_TRACES)) expect((await send(intake, path, queueing(traceId), 'http')).ok).toBe(true);
+    clock.now = 5999;
+    await intake.tick();
+    expect(intake.openTraces).toBe(OPAQUE_AFTER_TRACES); // each waits the whole trace wait
+    clock.now = 6000;
+    await intake.tick();
+    expect(intake.openTraces).toBe(0);
+    const [caller] = ids(0x10000, false);
+    expect((await send(intake, path, queueing(caller!), 'http')).ok).toBe(true);
+    clock.now += 100;
+    await intake.tick();
+    expect(intake.openTraces).toBe(0); // settled: the queue is learned
+    await intake.close();
+    expect(await store.peerVerdicts()).toEqual([{ peer: 'queue:apply_async/mail.send', opaque: true }]);
+    expect((await store.report()).summary.requests).toBe(OPAQUE_AFTER_TRACES + 1);
+    store.closeSync();
+  });
 });
 
 describe('Intake: work that outlives its trace', () => {
