@@ -73,6 +73,12 @@ function queuedTask(traceId: string): { view: OtlpJsonSpan[]; task: OtlpJsonSpan
 /** Intake options under which it analyses and writes only when a test calls tick() (its timer's period is an hour). */
 const TICKS_ONLY_WHEN_TOLD = { pollIntervalMs: 3_600_000, writeIntervalMs: 3_600_000 };
 
+/** A clock the test moves, and the options of the intakes that continue a queued task's trace (queuedTask) on it. */
+function continuationOptions() {
+  const clock = { now: 1_000_000 };
+  return { clock, options: { metrics: createMetrics(), traceWaitMs: 6000, traceSettleMs: 100, minRepeats: 5, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD } };
+}
+
 /** 19 requests, some overlapping, spans in the order they end (the root last), cut into exports of 5 spans as a Collector batches them. */
 function overlappingExports(): Export[] {
   const timed: { at: number; span: OtlpJsonSpan }[] = [];
@@ -748,9 +754,8 @@ describe('Intake replay after a crash', () => {
   it("continues a trace committed before the crash with a queued task's spans made durable after it, once, and a restart's copies are late", async () => {
     const dir = join(tempDir('replay-continue'), 'spool');
     const file = join(tempDir('replay-continue-db'), 'n1lens.db');
-    const clock = { now: 1_000_000 };
+    const { clock, options } = continuationOptions();
     const { view, task } = queuedTask('7'.repeat(32));
-    const options = { metrics: createMetrics(), traceWaitMs: 6000, traceSettleMs: 100, minRepeats: 5, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD };
 
     // The view was analysed and committed awaiting its task; the task's export was acknowledged, then the process died.
     const crashed = new Intake({ ...options, store: Store.open(file), spool: Spool.open({ dir, commitMs: 1 }) });
@@ -784,9 +789,8 @@ describe('Intake replay after a crash', () => {
   it("keeps a continuation's spool segment while it waits for the next write, though its trace's write finished meanwhile", async () => {
     const dir = join(tempDir('continue-pins'), 'spool');
     const file = join(tempDir('continue-pins-db'), 'n1lens.db');
-    const clock = { now: 1_000_000 };
+    const { clock, options } = continuationOptions();
     const { view, task } = queuedTask('7'.repeat(32));
-    const options = { metrics: createMetrics(), traceWaitMs: 6000, traceSettleMs: 100, minRepeats: 5, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD };
     const sealed = () => new Promise((resolve) => setTimeout(resolve, 20)); // segments roll after 5 ms
     const durably = async (intake: Intake, spans: OtlpJsonSpan[]): Promise<void> => {
       const accepted = await intake.acceptProtobuf(exportOf(spans).bytes, 'http');
@@ -831,10 +835,9 @@ describe('Intake replay after a crash', () => {
 
   it('leaves a trace another writer committed first to that writer to continue', async () => {
     const file = join(tempDir('continue-writers'), 'n1lens.db');
-    const clock = { now: 1_000_000 };
-    const options = { metrics: createMetrics(), traceWaitMs: 6000, traceSettleMs: 100, minRepeats: 5, trackCommitted: true, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD };
+    const { clock, options } = continuationOptions();
     const stores = [Store.open(file), Store.open(file)] as const;
-    const [a, b] = stores.map((store) => new Intake({ ...options, store }));
+    const [a, b] = stores.map((store) => new Intake({ ...options, trackCommitted: true, store }));
     const { view, task } = queuedTask('9'.repeat(32));
     // The view went to a, the task to b, which committed the trace first.
     expect((await a!.acceptProtobuf(exportOf(view).bytes, 'http')).ok).toBe(true);
