@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SpanKind, type SpanRecord, type TraceId } from '../otlp/span.js';
 import { REFUSAL_WAIT_CAP_MS } from './admission.js';
-import { assembleTrace, isRequestSpan, learnablePeer, looksWhole, MAX_AWAITED_CALLS, peerCalls } from './assemble.js';
+import { assembleTrace, callPaths, isRequestSpan, learnablePeer, looksWhole, MAX_AWAITED_CALLS, peerCalls } from './assemble.js';
 import { TraceAssembler } from './assembler.js';
 import { NO_REQUEST_SPAN } from './request.js';
 import { assembleCompact, CompactTrace, compactTraces } from './compact.js';
@@ -383,8 +383,8 @@ describe.each([
     const t = celeryOverSqs(T);
     expect(looksWhole([t.view, t.enqueue, t.send])).toBe(false);
     expect(looksWhole([t.view, t.enqueue, t.send, t.run])).toBe(true);
-    expect(peerCalls([t.view, t.enqueue, t.send])).toEqual([{ peer: 'queue:apply_async/mail.send', answered: false }]);
-    expect(peerCalls([t.view, t.enqueue, t.send, t.run])).toEqual([{ peer: 'queue:apply_async/mail.send', answered: true }]);
+    expect(peerCalls(callPaths([t.view, t.enqueue, t.send]))).toEqual([{ peer: 'queue:apply_async/mail.send', answered: false }]);
+    expect(peerCalls(callPaths([t.view, t.enqueue, t.send, t.run]))).toEqual([{ peer: 'queue:apply_async/mail.send', answered: true }]);
     // A retry: the first attempt got no answer, so the call still waits for it.
     const wrapper = span({ kind: SpanKind.CLIENT, parentSpanId: t.view.spanId, name: 'fetch' });
     const [first, second] = [0, 1].map(() => span({ kind: SpanKind.CLIENT, parentSpanId: wrapper.spanId, httpMethod: 'GET', peer: 'hr.local' }));
@@ -448,7 +448,7 @@ describe.each([
     asm.add([billing], now + 5000);
     expect(asm.poll(now + 5200)[0]!.continuing).toEqual(new Set([billing.spanId]));
     // Learning reads each call apart too: an answer from Stripe alone is Stripe's.
-    expect(peerCalls([w.view, w.wrapper, ...w.calls, w.answer(0)])).toEqual([
+    expect(peerCalls(callPaths([w.view, w.wrapper, ...w.calls, w.answer(0)]))).toEqual([
       { peer: 'stripe.example', answered: true },
       { peer: 'billing.local', answered: false },
     ]);
@@ -768,7 +768,7 @@ describe('assembleCompact', () => {
         expect(compact(spans).looksWhole()).toBe(looksWhole(spans));
         const opaque = (peer: string): boolean => peer === 'hr.local';
         expect(compact(spans).looksWhole(opaque)).toBe(looksWhole(spans, [], undefined, opaque));
-        expect(peerCalls(compact(spans).records)).toEqual(peerCalls(spans));
+        expect(peerCalls(callPaths(compact(spans).records))).toEqual(peerCalls(callPaths(spans)));
       }),
       { numRuns: 5000 },
     );

@@ -151,10 +151,10 @@ export const QUEUE_PEER = 'queue:';
 /** Longer names are not learned (their calls always wait): a peer is kept in memory and in the store, up to MAX_PEERS of them. */
 const MAX_PEER_NAME = 300;
 
-/** What a trace says of each peer it called: for each call path (callPaths) that has a peer, whether a callee answered it. */
-export function peerCalls(records: readonly SpanRecord[]): PeerCall[] {
+/** What a trace says of each peer it called: for each of its call paths (callPaths) that has a peer, whether a callee answered it. */
+export function peerCalls(paths: readonly CallPath[]): PeerCall[] {
   let byPeer: Map<string, boolean> | undefined;
-  for (const path of callPaths(records)) {
+  for (const path of paths) {
     if (path.peer === undefined) continue;
     byPeer ??= new Map();
     byPeer.set(path.peer, path.answered || byPeer.get(path.peer) === true);
@@ -163,14 +163,15 @@ export function peerCalls(records: readonly SpanRecord[]): PeerCall[] {
 }
 
 /**
- * The outbound calls of a released trace that nothing answered (callPaths): a Celery task still
- * queued or still running, a callee whose batch processor has not sent yet. Calls to peers `opaque`
- * names are left out: they never answer; but for a probe (`probe`), which lists them last, so that a
- * late answer un-learns its peer. Spans that come later below one of them are new work (continuingSpans).
+ * The outbound calls of a released trace that nothing answered, from its callPaths (with `via`): a
+ * Celery task still queued or still running, a callee whose batch processor has not sent yet. Calls
+ * to peers `opaque` names are left out: they never answer; but for a probe (`probe`), which lists
+ * them last, so that a late answer un-learns its peer. Spans that come later below one of them are new
+ * work (continuingSpans).
  */
-export function pendingCalls(records: readonly SpanRecord[], opaque: (peer: string) => boolean = () => false, probe = false): AwaitedCall[] {
+export function pendingCalls(paths: readonly CallPath[], opaque: (peer: string) => boolean = () => false, probe = false): AwaitedCall[] {
   const pending: AwaitedCall[] = [];
-  for (const path of callPaths(records, true)) {
+  for (const path of paths) {
     if (path.answered || (path.peer !== undefined && opaque(path.peer) && !probe)) continue;
     const call: AwaitedCall = { spanId: path.call.spanId };
     if (path.peer !== undefined) call.peer = path.peer;
@@ -288,7 +289,7 @@ export function continuingSpans(records: readonly SpanRecord[], calls: ReadonlyS
  * HTTP library's span inside the app's, the SQS client's send inside Celery's apply_async). A callee
  * may answer at any of them: a view sits below urllib3's span, a Celery task below apply_async.
  */
-interface CallPath {
+export interface CallPath {
   /** The innermost call. */
   call: SpanRecord;
   /** Whether a SERVER or CONSUMER span sits right below one of the path's calls. */
@@ -307,7 +308,7 @@ const MAX_VIA = 4;
  * call, so that a call's state is its parent's plus its own; no recursion, however deep. Calls in a
  * parent cycle have no outermost call and make no path.
  */
-function callPaths(records: readonly SpanRecord[], withVia = false): CallPath[] {
+export function callPaths(records: readonly SpanRecord[], withVia = false): CallPath[] {
   let calls: Map<string, SpanRecord> | undefined;
   for (const r of records) if (outboundKindOf(r) !== null) (calls ??= new Map()).set(r.spanId, r);
   if (calls === undefined) return [];

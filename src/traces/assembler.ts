@@ -4,7 +4,7 @@
  */
 import { SpanKind, type SpanRecord, type TraceId } from '../otlp/span.js';
 import { REFUSAL_WAIT_CAP_MS } from './admission.js';
-import { awaitedIds, continuingSpans, isAnswered, isRequestSpan, learnedLast, looksWhole, MAX_AWAITED_CALLS, peerCalls, pendingCalls, type AwaitedCall } from './assemble.js';
+import { awaitedIds, callPaths, continuingSpans, isAnswered, isRequestSpan, learnedLast, looksWhole, MAX_AWAITED_CALLS, peerCalls, pendingCalls, type AwaitedCall } from './assemble.js';
 import { isProbe, OpaquePeers } from './peers.js';
 import { RecentSpans, RecentTraceIds } from './recent.js';
 
@@ -543,7 +543,8 @@ export class TraceAssembler<B = SpanRecord[]> {
       // A probe awaits its calls to learned peers too, so that an answer, whenever it comes, un-learns them.
       const probe = isProbe(traceId);
       if (trace.awaited === undefined) {
-        const pending = pendingCalls(records, this.#isOpaque, probe);
+        const paths = callPaths(records, true);
+        const pending = pendingCalls(paths, this.#isOpaque, probe);
         if (pending.length > 0) awaited = pending;
         this.#completed.add(traceId, awaited);
         // Only a trace complete by its own rules says whether its peers answer. One some of whose spans
@@ -551,7 +552,7 @@ export class TraceAssembler<B = SpanRecord[]> {
         // answer in it; a probe corrects a wrong guess). Left out, only traces no refusal touched would
         // teach, and a flood that refuses most exports leaves few of those.
         if ((reason === 'quiet' || reason === 'settled') && this.#settle < this.#wait && trace.count > trace.countAtHold) {
-          for (const call of peerCalls(records)) this.#opaquePeers.observe(call);
+          for (const call of peerCalls(paths)) this.#opaquePeers.observe(call);
         }
       } else {
         // A continuation: its requests below an awaited call are new work; what they answered is no
@@ -563,7 +564,7 @@ export class TraceAssembler<B = SpanRecord[]> {
           if (!isAnswered(call, answered)) still.push(call);
           else if (call.peer !== undefined) this.#opaquePeers.observe({ peer: call.peer, answered: true });
         }
-        const pending = learnedLast(still.concat(pendingCalls(continued, this.#isOpaque, probe)), this.#isOpaque).slice(0, MAX_AWAITED_CALLS);
+        const pending = learnedLast(still.concat(pendingCalls(callPaths(continued, true), this.#isOpaque, probe)), this.#isOpaque).slice(0, MAX_AWAITED_CALLS);
         awaited = pending;
         this.#completed.add(traceId, pending.length > 0 ? pending : undefined);
         continuing = new Set(continued.filter((r) => r.kind === SpanKind.SERVER || r.kind === SpanKind.CONSUMER).map((r) => r.spanId));
