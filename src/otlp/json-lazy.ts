@@ -322,8 +322,10 @@ class LazyReader implements LazyJsonReader {
     this.#spansRead = 0;
     this.#rejected.fill(0);
     try {
-      let p = this.#ws(0);
-      p = this.#ws(this.#request(p));
+      let p = this.#request(this.#ws(0));
+      // Bounded here, not in #ws: a line most often ends right after its object, and a read past the
+      // end there deoptimised the whole of #read in mid-run.
+      if (p < this.#n) p = this.#ws(p);
       if (p !== this.#n) giveUp();
     } catch (error) {
       if (error === GIVE_UP) {

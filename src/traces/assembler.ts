@@ -186,7 +186,9 @@ export class TraceAssembler<B = SpanRecord[]> {
   #keptByHoldAll = false;
   /** The batch being added (begin … end). */
   #batch: Batch<B> | undefined;
-  #lastOpened: readonly TraceId[] = [];
+  #lastOpened: TraceId[] = [];
+  /** The array the next batch lists what it opens in: lastOpened's previous one, emptied (see begin). */
+  #spareOpened: TraceId[] = [];
   readonly counters: AssemblerCounters = { spansBuffered: 0, bytesBuffered: 0, tracesCompleted: 0, tracesSettled: 0, evictions: 0, lateSpans: 0, continuedRequests: 0, duplicateSpans: 0 };
   /** Span ids of released traces, to tell a retried copy from a late span. */
   readonly #released = new RecentSpans();
@@ -354,11 +356,14 @@ export class TraceAssembler<B = SpanRecord[]> {
       usage = { traces: 0, bytes: 0 };
       this.#usage.set(source, usage);
     }
-    // One array for every batch's touches, emptied: a new empty literal holds small integers until its
-    // first push, and optimised code that met it so deoptimised at that push ("not a Smi").
+    // Arrays kept from batch to batch, emptied: a new empty literal holds small integers until its
+    // first push, and optimised code that met it so deoptimised at that push ("not a Smi"). What a
+    // batch opens outlives it as lastOpened, so two arrays take turns.
     const touched = this.#batchTouched;
     touched.length = 0;
-    this.#batch = { source, usage, evicted: [], lastId: undefined, last: undefined, opened: [], touched };
+    const opened = this.#spareOpened;
+    opened.length = 0;
+    this.#batch = { source, usage, evicted: [], lastId: undefined, last: undefined, opened, touched };
   }
 
   /**
@@ -455,6 +460,7 @@ export class TraceAssembler<B = SpanRecord[]> {
     for (const trace of batch.touched) trace.lastSeen = now;
     if (batch.touched.length > 0) this.#lastAdded = now;
     this.#reorder();
+    this.#spareOpened = this.#lastOpened;
     this.#lastOpened = batch.opened;
     return batch.evicted;
   }
