@@ -1352,7 +1352,7 @@ class LazyReader implements LazyJsonReader {
     const b = this.#b;
     if (n <= SHORT_MAX) return this.#split(this.#text(start, end, escaped));
     if (n > STMT_MAX) return this.#split(this.#decode(start, end, escaped));
-    const found = this.#stmts.find(b, start, end, statementHash(b, start, end));
+    const found = this.#stmts.find(b, this.#dv, start, end, statementHash(b, start, end));
     if (found >= 0) {
       this.#comment = this.#stmtComment[found]!;
       return this.#stmtBody[found]!;
@@ -1385,7 +1385,7 @@ class LazyReader implements LazyJsonReader {
     let text: string;
     if (open - start <= SHORT_MAX) text = this.#short.find(b, start, open) ?? this.#short.keep(this.#decodeUnquoted(start, open, escaped));
     else {
-      const found = this.#texts.find(b, start, open, statementHash(b, start, open));
+      const found = this.#texts.find(b, this.#dv, start, open, statementHash(b, start, open));
       if (found >= 0) text = this.#textOf[found]!;
       else {
         text = this.#decodeUnquoted(start, open, escaped);

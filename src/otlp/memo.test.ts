@@ -23,8 +23,13 @@ describe('memo', () => {
     expect(memo.find(Buffer.from('GEU'), 0, 3)).toBeUndefined();
   });
 
+  /** SetMemo.find of a whole buffer, with its view. */
+  const findIn = (memo: SetMemo, b: Buffer, start: number, end: number, hash: number): number =>
+    memo.find(b, new DataView(b.buffer, b.byteOffset, b.byteLength), start, end, hash);
+
   it('SetMemo keeps two keys per set and replaces the one used less recently', () => {
-    const memo = new SetMemo(1, 16);
+    const inner = new SetMemo(1, 16);
+    const memo = { find: (b: Buffer, start: number, end: number, hash: number) => findIn(inner, b, start, end, hash), keep: () => inner.keep() };
     const key = (s: string): Buffer => Buffer.from(s);
     expect(memo.find(key('first'), 0, 5, 0)).toBeLessThan(0);
     const first = memo.find(key('first'), 0, 5, 0); // the slot claimed before was never kept
@@ -41,5 +46,27 @@ describe('memo', () => {
     memo.keep();
     expect(memo.find(key('second'), 0, 6, 0)).toBe(~second);
     expect(memo.find(key('first'), 0, 5, 0)).toBeLessThan(0);
+  });
+
+  it('SetMemo tells keys apart by every byte, however long and wherever they sit (word and native compares alike)', () => {
+    const memo = new SetMemo(1, 400);
+    for (const n of [1, 7, 8, 9, 15, 16, 17, 63, 191, 192, 193, 200, 399]) {
+      const text = Buffer.alloc(n);
+      for (let i = 0; i < n; i++) text[i] = 0x41 + ((i * 7) % 26);
+      // The key at an odd offset of a larger buffer, whose view starts past the buffer's own start.
+      const framed = Buffer.concat([Buffer.from('xyz'), text, Buffer.from('!')]).subarray(1);
+      expect(findIn(memo, framed, 2, 2 + n, 0)).toBeLessThan(0);
+      memo.keep();
+      const slot = findIn(memo, framed, 2, 2 + n, 0);
+      expect(slot, `length ${n}`).toBeGreaterThanOrEqual(0);
+      expect(findIn(memo, Buffer.from(text), 0, n, 0), `length ${n}, its own buffer`).toBe(slot);
+      for (const at of new Set([0, 1, n >>> 1, n - 8, n - 2, n - 1].filter((i) => i >= 0 && i < n))) {
+        const other = Buffer.from(text);
+        other[at] = other[at]! ^ 0x20;
+        // A miss claims the other way; the kept key is still found after it.
+        expect(findIn(memo, other, 0, n, 0), `length ${n}, byte ${at} differs`).toBeLessThan(0);
+        expect(findIn(memo, framed, 2, 2 + n, 0)).toBe(slot);
+      }
+    }
   });
 });

@@ -32,6 +32,23 @@ export const STMT_SETS = 512;
  */
 const bufferCompare = Buffer.prototype.compare;
 const bufferCopy = Buffer.prototype.copy;
+/**
+ * Keys up to this long are compared here, eight bytes a step; longer ones by Buffer#compare, whose
+ * argument checks and native call cost ~65 ns before its first byte (its JavaScript loop is the
+ * cheaper up to ~200 bytes: bench/README.md, "Short statements compared in JavaScript").
+ */
+const WORD_COMPARE_MAX = 192;
+
+/** Whether a[start, end) (read through `av`, a view of the same bytes) equals the bytes of `bv` from `base`. */
+function sameBytes(av: DataView, start: number, end: number, bv: DataView, base: number): boolean {
+  let q = base;
+  let p = start;
+  for (const stop = end - 8; p <= stop; p += 8, q += 8) {
+    if (av.getInt32(p, true) !== bv.getInt32(q, true) || av.getInt32(p + 4, true) !== bv.getInt32(q + 4, true)) return false;
+  }
+  for (; p < end; p++, q++) if (av.getUint8(p) !== bv.getUint8(q)) return false;
+  return true;
+}
 
 /** The little-endian 32-bit word at p (signed). */
 export function wordAt(b: Uint8Array, p: number): number {
@@ -143,8 +160,9 @@ export class ShortMemo {
 export class SetMemo {
   readonly #sets: number;
   readonly #max: number;
-  /** Allocated on first use (2 × sets × max bytes). */
+  /** Allocated on first use (2 × sets × max bytes), with a view of them for word reads. */
   #bytes: Buffer | undefined;
+  #view: DataView | undefined;
   readonly #length: Int32Array;
   /** Per set: which way was used last. */
   readonly #recent: Uint8Array;
@@ -161,20 +179,20 @@ export class SetMemo {
   }
 
   /**
-   * The slot holding the bytes b[start, end) (at most `max` of them) in set `hash`: ≥ 0 when they
-   * were kept; otherwise ~slot of the slot now claimed for them, whose values the caller makes
-   * afresh before `keep`.
+   * The slot holding the bytes b[start, end) (at most `max` of them; `view` is a DataView of b) in
+   * set `hash`: ≥ 0 when they were kept; otherwise ~slot of the slot now claimed for them, whose
+   * values the caller makes afresh before `keep`.
    */
-  find(b: Buffer, start: number, end: number, hash: number): number {
+  find(b: Buffer, view: DataView, start: number, end: number, hash: number): number {
     const n = end - start;
     const set = hash & (this.#sets - 1);
     const max = this.#max;
-    const bytes = (this.#bytes ??= Buffer.alloc(this.#sets * 2 * max));
+    const bytes = this.bytes();
     const lengths = this.#length;
     for (let way = 0; way < 2; way++) {
       const slot = set * 2 + way;
       const base = slot * max;
-      if (lengths[slot] === n && bufferCompare.call(b, bytes, base, base + n, start, end) === 0) {
+      if (lengths[slot] === n && (n <= WORD_COMPARE_MAX ? sameBytes(view, start, end, this.#view!, base) : bufferCompare.call(b, bytes, base, base + n, start, end) === 0)) {
         this.#recent[set] = way;
         return slot;
       }
@@ -196,6 +214,16 @@ export class SetMemo {
 
   /** The bytes of slot `slot`'s key start at bytes()[slot × max] (for values made from the kept copy). */
   bytes(): Buffer {
-    return this.#bytes!;
+    if (this.#bytes === undefined) {
+      this.#bytes = Buffer.alloc(this.#sets * 2 * this.#max);
+      this.#view = new DataView(this.#bytes.buffer, this.#bytes.byteOffset, this.#bytes.byteLength);
+    }
+    return this.#bytes;
+  }
+
+  /** A view of bytes(). */
+  view(): DataView {
+    this.bytes();
+    return this.#view!;
   }
 }

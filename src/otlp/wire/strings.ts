@@ -99,7 +99,7 @@ export class WireStrings {
     if (n <= SHORT_MAX) return this.text(start, end);
     const b = this.#cursor.buf;
     if (n > STMT_MAX) return utf8Slice.call(b, start, end);
-    const found = this.#stmts.find(b, start, end, statementHash(b, start, end));
+    const found = this.#stmts.find(b, this.#cursor.view, start, end, statementHash(b, start, end));
     if (found >= 0) return this.#parts(found, n);
     const slot = ~found;
     const base = slot * STMT_MAX;
@@ -117,8 +117,8 @@ export class WireStrings {
     const base = slot * STMT_MAX;
     const split = this.#stmtSplit[slot]!;
     if (this.splitComments && split < n) {
-      this.comment = this.#stmtComment[slot] ??= this.#comments.intern(bytes, base + split, base + n);
-      return (this.#stmtBody[slot] ??= this.#bodies.intern(bytes, base, base + split));
+      this.comment = this.#stmtComment[slot] ??= this.#comments.intern(bytes, this.#stmts.view(), base + split, base + n);
+      return (this.#stmtBody[slot] ??= this.#bodies.intern(bytes, this.#stmts.view(), base, base + split));
     }
     return (this.#stmtString[slot] ??= utf8Slice.call(bytes, base, base + n));
   }
@@ -154,13 +154,14 @@ class InternTable {
     this.#string = new Array<string>(sets * 2).fill('');
   }
 
-  intern(b: Buffer, start: number, end: number): string {
+  /** `view` is a DataView of b. */
+  intern(b: Buffer, view: DataView, start: number, end: number): string {
     const n = end - start;
     if (n > this.#max || n < 8) return utf8Slice.call(b, start, end);
     let h = Math.imul(wordAt(b, start) ^ n, 0x9e3779b1);
     h = Math.imul(h ^ wordAt(b, start + (n >>> 1) - 2), 0x85ebca6b);
     h = Math.imul(h ^ wordAt(b, end - 4) ^ (h >>> 15), 0xc2b2ae35);
-    const found = this.#memo.find(b, start, end, h ^ (h >>> 16));
+    const found = this.#memo.find(b, view, start, end, h ^ (h >>> 16));
     if (found >= 0) return this.#string[found]!;
     const s = utf8Slice.call(b, start, end);
     this.#string[~found] = s;
