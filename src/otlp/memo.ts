@@ -179,7 +179,7 @@ export class SetMemo {
   }
 
   /**
-   * The slot holding the bytes b[start, end) (at most `max` of them; `view` is a DataView of b) in
+   * The slot holding the bytes b[start, end) (at most `max` of them, which the caller checks; `view` is a DataView of b) in
    * set `hash`: ≥ 0 when they were kept; otherwise ~slot of the slot now claimed for them, whose
    * values the caller makes afresh before `keep`.
    */

@@ -465,7 +465,7 @@ export class TraceAssembler<B = SpanRecord[]> {
     return batch.evicted;
   }
 
-  /** The traces the last batch (add, or begin … end) opened, in order. */
+  /** The traces the last batch (add, or begin … end) opened, in order: valid until the next batch ends (its array is reused then), so copy it to keep it longer. */
   get lastOpened(): readonly TraceId[] {
     return this.#lastOpened;
   }
