@@ -350,6 +350,20 @@ describe('TraceAssembler', () => {
     expect(asm.poll(1000)).toHaveLength(1);
   });
 
+  it('keeps the hold set before a released trace\'s continuation opened, as for a new trace', () => {
+    const asm = new TraceAssembler({ traceWaitMs: 2000, traceSettleMs: 200 });
+    const traceId = 'c'.repeat(32);
+    const view = span({ traceId, kind: SpanKind.SERVER });
+    const enqueue = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.PRODUCER, name: 'apply_async/mail.send', messagingSystem: 'celery' });
+    asm.add([view, enqueue], 0);
+    expect(asm.poll(2000)[0]!.awaited).toEqual([{ spanId: enqueue.spanId, peer: 'queue:apply_async/mail.send' }]);
+    // The export with the task's queries is refused; the one with its run is taken, and looks whole.
+    asm.hold([traceId], 9000);
+    asm.add([span({ traceId, parentSpanId: enqueue.spanId, kind: SpanKind.CONSUMER, name: 'run/mail.send' })], 5000);
+    expect(asm.poll(8999)).toEqual([]);
+    expect(asm.poll(9000)[0]!.continuing!.size).toBe(1);
+  });
+
   it('interleaves traces from many batches and flushes all at the end', () => {
     const asm = new TraceAssembler();
     const all = traceIds.flatMap((t) => djangoTrace(t));
@@ -539,6 +553,33 @@ describe.each([
     const [continued] = asm.poll(5200);
     expect(continued!.continuing!.size).toBe(300);
     expect(asm.counters.continuedRequests).toBe(300);
+  });
+
+  it('takes a copy of an answered retry for no answer to the failed attempt beside it', () => {
+    const asm = make();
+    const traceId = hex(13);
+    const view = span({ traceId, kind: SpanKind.SERVER });
+    // requests' span; urllib3's first attempt got no answer, its retry did.
+    const outer = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.CLIENT, httpMethod: 'GET', peer: 'hr.local' });
+    const [failed, retry] = [0, 1].map(() => span({ traceId, parentSpanId: outer.spanId, kind: SpanKind.CLIENT, httpMethod: 'GET', peer: 'hr.local' }));
+    const served = span({ traceId, parentSpanId: retry!.spanId, kind: SpanKind.SERVER, service: 'hr' });
+    const query = span({ traceId, parentSpanId: served.spanId, kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: 'SELECT 1', service: 'hr' });
+    asm.add([view, outer, failed!, retry!, served, query], 0);
+    const awaited = [{ spanId: failed!.spanId, peer: 'hr.local', via: [outer.spanId] }];
+    expect(asm.poll(2000)[0]!.awaited).toEqual(awaited);
+    // After a restart, the spool replays the retry's export (or the client resends it): its span ids are not remembered.
+    const restarted = make();
+    restarted.markReleased([traceId], new Map([[traceId, awaited]]));
+    restarted.add([retry!, served, query], 5000);
+    const [continued] = restarted.poll(5200);
+    expect(continued!.continuing).toEqual(new Set());
+    expect(continued!.awaited).toEqual(awaited);
+    // The failed attempt's own answer, later still, continues the trace.
+    const late = span({ traceId, parentSpanId: failed!.spanId, kind: SpanKind.SERVER, service: 'hr' });
+    restarted.add([late], 8000);
+    const [answered] = restarted.poll(8200);
+    expect(answered!.continuing).toEqual(new Set([late.spanId]));
+    expect(answered!.awaited).toEqual([]);
   });
 
   it('learns a queue nobody consumes by its task, not by the broker client every queue shares', () => {

@@ -221,17 +221,28 @@ export const MAX_AWAITED_CALLS = 16;
 /**
  * The spans among `records` (those that came after their trace was released) that are new work: each
  * SERVER or CONSUMER span that answers one of the calls the trace still awaited (pendingCalls), right
- * below it or below a nested call (the HTTP library's span inside the app's), and every span below
- * those. `answered`: the calls they answer. Anything else (a late query of a request analysed before,
- * a copy of a span below a call that is no answer) is no new work, and answers nothing.
+ * below it or a call it is nested in (`via`), or below a late call nested in it (the HTTP library's
+ * span inside the app's), and every span below those. `answered`: the awaited ids (AwaitedCall's
+ * spanId or via) they answer. Anything else (a late query of a request analysed before, a copy of a
+ * span below a call that is no answer) is no new work, and answers nothing.
+ *
+ * Only the awaited call itself is reached through late nested calls, not one it is nested in: a
+ * call nested in a released trace's call ends, and is exported, before it, so one that comes late
+ * is a copy (a replay, a resend) of an answered sibling, such as the retry beside a failed attempt.
  */
-export function continuingSpans(records: readonly SpanRecord[], calls: ReadonlySet<string>): { spans: SpanRecord[]; answered: Set<string> } {
+export function continuingSpans(
+  records: readonly SpanRecord[],
+  calls: readonly AwaitedCall[],
+  ids: ReadonlySet<string> = awaitedIds(calls),
+): { spans: SpanRecord[]; answered: Set<string> } {
   const byId = new Map<string, SpanRecord>();
   for (const r of records) byId.set(r.spanId, r);
+  const innermost = new Set<string>();
+  for (const c of calls) innermost.add(c.spanId);
   const answered = new Set<string>();
   const starts = new Set<string>();
-  // The awaited id (a call or one of its `via`) each late call leads up to through nested calls (null:
-  // none), so that a deep chain of calls with an answer below each is walked once, not once per answer.
+  // The awaited call each late call leads up to through nested calls (null: none), so that a deep
+  // chain of calls with an answer below each is walked once, not once per answer.
   const leadsTo = new Map<string, string | null>();
   for (const r of records) {
     if (r.kind !== SpanKind.SERVER && r.kind !== SpanKind.CONSUMER) continue;
@@ -240,7 +251,7 @@ export function continuingSpans(records: readonly SpanRecord[], calls: ReadonlyS
     let found: string | null = null;
     // Up through nested calls only; at most records.length steps (a longer walk is a cycle).
     for (let steps = 0; steps <= records.length; steps++) {
-      if (calls.has(current.parentSpanId)) {
+      if ((current === r ? ids : innermost).has(current.parentSpanId)) {
         found = current.parentSpanId;
         break;
       }

@@ -296,7 +296,8 @@ export class TraceAssembler<B = SpanRecord[]> {
       if (trace !== undefined) {
         trace.holdUntil = Math.max(trace.holdUntil, until);
         trace.countAtHold = trace.count;
-      } else if (!this.#completed.has(id)) {
+      } else if (!this.#completed.has(id) || this.#completed.awaits(id)) {
+        // Not open yet, or released still awaiting calls: its answer's spans may be among those refused.
         this.#pendingHolds.delete(id); // re-insert: the map stays ordered by when a hold was last set
         this.#pendingHolds.set(id, until);
         if (this.#pendingHolds.size > this.#remember) this.#pendingHolds.delete(this.#pendingHolds.keys().next().value!);
@@ -563,7 +564,7 @@ export class TraceAssembler<B = SpanRecord[]> {
       } else {
         // A continuation: its requests below an awaited call are new work; what they answered is no
         // longer awaited, and what they call unanswered is.
-        const { spans: continued, answered } = continuingSpans(records, trace.awaited.ids);
+        const { spans: continued, answered } = continuingSpans(records, trace.awaited.calls, trace.awaited.ids);
         // A peer whose answer came after the trace wait does send spans: it must not stay (or become) opaque.
         const still: AwaitedCall[] = [];
         for (const call of trace.awaited.calls) {
