@@ -5,6 +5,7 @@
 import { SpanKind, type SpanRecord, type TraceId } from '../otlp/span.js';
 import { REFUSAL_WAIT_CAP_MS } from './admission.js';
 import { awaitedIds, callPaths, continuingSpans, isAnswered, isRequestSpan, learnedLast, looksWhole, MAX_AWAITED_CALLS, peerCalls, pendingCalls, type AwaitedCall } from './assemble.js';
+import { PendingHolds } from './holds.js';
 import { isProbe, OpaquePeers } from './peers.js';
 import { RecentSpans, RecentTraceIds } from './recent.js';
 
@@ -164,7 +165,6 @@ export class TraceAssembler<B = SpanRecord[]> {
   readonly #settle: number;
   readonly #maxAge: number;
   readonly #maxOpen: number;
-  readonly #remember: number;
   // Insertion order is kept as "least recently touched first" by re-inserting on every add.
   readonly #open = new Map<TraceId, OpenTrace<B>>();
   readonly #buffer: TraceBuffer<B>;
@@ -176,8 +176,8 @@ export class TraceAssembler<B = SpanRecord[]> {
   /** The traces the batch in progress touched (Batch.touched), kept from batch to batch. */
   readonly #batchTouched: OpenTrace<B>[] = [];
   readonly #usage = new Map<string, SourceUsage>();
-  /** Holds for traces refused before they opened: trace id → hold until. */
-  readonly #pendingHolds = new Map<TraceId, number>();
+  /** Holds for traces refused before they opened (or before their continuation did). */
+  readonly #pendingHolds: PendingHolds;
   /** No trace is released before this (holdAll): clients may hold any trace's spans behind a refused export. */
   #holdAllUntil = 0;
   /** When a span last joined an open trace. */
@@ -203,8 +203,9 @@ export class TraceAssembler<B = SpanRecord[]> {
     this.#settle = Math.min(this.#wait, options.traceSettleMs ?? this.#wait);
     this.#maxAge = options.maxTraceAgeMs ?? 30_000;
     this.#maxOpen = options.maxOpenTraces ?? 50_000;
-    this.#remember = options.rememberCompleted ?? 100_000;
-    this.#completed = new RecentTraceIds(this.#remember);
+    const remember = options.rememberCompleted ?? 100_000;
+    this.#completed = new RecentTraceIds(remember);
+    this.#pendingHolds = new PendingHolds(remember);
   }
 
   /** How long a trace that looks whole waits (at most the trace wait). */
@@ -298,9 +299,7 @@ export class TraceAssembler<B = SpanRecord[]> {
         trace.countAtHold = trace.count;
       } else if (!this.#completed.has(id) || this.#completed.awaits(id)) {
         // Not open yet, or released still awaiting calls: its answer's spans may be among those refused.
-        this.#pendingHolds.delete(id); // re-insert: the map stays ordered by when a hold was last set
         this.#pendingHolds.set(id, until);
-        if (this.#pendingHolds.size > this.#remember) this.#pendingHolds.delete(this.#pendingHolds.keys().next().value!);
       }
     }
   }
@@ -422,8 +421,7 @@ export class TraceAssembler<B = SpanRecord[]> {
           batch.last = undefined;
         }
       }
-      const held = this.#pendingHolds.get(traceId);
-      if (held !== undefined) this.#pendingHolds.delete(traceId);
+      const held = this.#pendingHolds.take(traceId);
       // firstSeen and lastSeen are the batch's time, set by end().
       trace = { spans: this.#buffer.create(), count: 0, firstSeen: 0, lastSeen: 0, rooted: false, touch: -1, bytes: 0, source: batch.source, holdUntil: held ?? 0, countAtHold: held === undefined ? -1 : 0, notWholeAt: -1, awaited: continuing };
       this.#byFirstSeen.set(traceId, 0);
@@ -487,10 +485,7 @@ export class TraceAssembler<B = SpanRecord[]> {
 
   /** Releases every trace that is complete at `now` (none while holdAll holds). */
   poll(now: number): CompletedTrace<B>[] {
-    for (const [traceId, until] of this.#pendingHolds) {
-      if (until > now) break; // roughly ordered by when set; a later expiry is pruned on a later poll
-      this.#pendingHolds.delete(traceId);
-    }
+    this.#pendingHolds.prune(now);
     // One look per poll (not per export): the open traces may be many and all quiet.
     this.#keptByHoldAll = now < this.#holdAllUntil && this.#releasable(now, () => true);
     if (now < this.#holdAllUntil) return [];
