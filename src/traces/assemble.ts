@@ -221,28 +221,17 @@ export const MAX_AWAITED_CALLS = 16;
 /**
  * The spans among `records` (those that came after their trace was released) that are new work: each
  * SERVER or CONSUMER span that answers one of the calls the trace still awaited (pendingCalls), right
- * below it or a call it is nested in (`via`), or below a late call nested in it (the HTTP library's
- * span inside the app's), and every span below those. `answered`: the awaited ids (AwaitedCall's
- * spanId or via) they answer. Anything else (a late query of a request analysed before, a copy of a
- * span below a call that is no answer) is no new work, and answers nothing.
- *
- * Only the awaited call itself is reached through late nested calls, not one it is nested in: a
- * call nested in a released trace's call ends, and is exported, before it, so one that comes late
- * is a copy (a replay, a resend) of an answered sibling, such as the retry beside a failed attempt.
+ * below it or below a nested call (the HTTP library's span inside the app's), and every span below
+ * those. `answered`: the calls they answer. Anything else (a late query of a request analysed before,
+ * a copy of a span below a call that is no answer) is no new work, and answers nothing.
  */
-export function continuingSpans(
-  records: readonly SpanRecord[],
-  calls: readonly AwaitedCall[],
-  ids: ReadonlySet<string> = awaitedIds(calls),
-): { spans: SpanRecord[]; answered: Set<string> } {
+export function continuingSpans(records: readonly SpanRecord[], calls: ReadonlySet<string>): { spans: SpanRecord[]; answered: Set<string> } {
   const byId = new Map<string, SpanRecord>();
   for (const r of records) byId.set(r.spanId, r);
-  const innermost = new Set<string>();
-  for (const c of calls) innermost.add(c.spanId);
   const answered = new Set<string>();
   const starts = new Set<string>();
-  // The awaited call each late call leads up to through nested calls (null: none), so that a deep
-  // chain of calls with an answer below each is walked once, not once per answer.
+  // The awaited id (a call or one of its `via`) each late call leads up to through nested calls (null:
+  // none), so that a deep chain of calls with an answer below each is walked once, not once per answer.
   const leadsTo = new Map<string, string | null>();
   for (const r of records) {
     if (r.kind !== SpanKind.SERVER && r.kind !== SpanKind.CONSUMER) continue;
@@ -251,7 +240,7 @@ export function continuingSpans(
     let found: string | null = null;
     // Up through nested calls only; at most records.length steps (a longer walk is a cycle).
     for (let steps = 0; steps <= records.length; steps++) {
-      if ((current === r ? ids : innermost).has(current.parentSpanId)) {
+      if (calls.has(current.parentSpanId)) {
         found = current.parentSpanId;
         break;
       }
@@ -307,7 +296,7 @@ export interface CallPath {
   answered: boolean;
   /** The outermost learnable call's peer (learnablePeer): Celery's task, not the broker client inside it. */
   peer: string | undefined;
-  /** The calls `call` is nested in, outermost first, at most MAX_VIA (the outermost and the nearest); only when asked for (`withVia`). */
+  /** The calls `call` is nested in, outermost first, at most MAX_VIA (the outermost and the nearest), but for those an answered path goes through; only when asked for (`withVia`). */
   via: string[];
 }
 
@@ -354,6 +343,16 @@ export function callPaths(records: readonly SpanRecord[], withVia = false): Call
         const c = inner[i]!;
         walk.push({ call: c, answered: at.answered || served.has(c.spanId), peer: at.peer ?? learnablePeer(c), via });
       }
+    }
+  }
+  if (withVia) {
+    // A call with an answered path through it is no place for another path's answer: a later copy of
+    // that answer (a replay, a resend) sits below it. So the retry beside a failed attempt is not
+    // taken, when its export comes again, for the failed attempt's answer.
+    let settled: Set<string> | undefined;
+    for (const path of paths) if (path.answered) for (const id of path.via) (settled ??= new Set()).add(id);
+    if (settled !== undefined) {
+      for (const path of paths) if (!path.answered && path.via.some((id) => settled.has(id))) path.via = path.via.filter((id) => !settled.has(id));
     }
   }
   return paths;

@@ -186,7 +186,7 @@ export class TraceAssembler<B = SpanRecord[]> {
   #keptByHoldAll = false;
   /** The batch being added (begin … end). */
   #batch: Batch<B> | undefined;
-  /** Where the search for the open trace to evict resumes (#oldestOpen). */
+  /** Where the search for the open trace to evict resumes within the batch (#oldestOpen). */
   #evictFrom: Iterator<TraceId, undefined> | undefined;
   #lastOpened: TraceId[] = [];
   /** The array the next batch lists what it opens in: lastOpened's previous one, emptied (see begin). */
@@ -365,6 +365,7 @@ export class TraceAssembler<B = SpanRecord[]> {
     touched.length = 0;
     const opened = this.#spareOpened;
     opened.length = 0;
+    this.#evictFrom = undefined;
     this.#batch = { source, usage, evicted: [], lastId: undefined, last: undefined, opened, touched };
   }
 
@@ -452,6 +453,8 @@ export class TraceAssembler<B = SpanRecord[]> {
   end(now: number): CompletedTrace<B>[] {
     const batch = this.#batch!;
     this.#batch = undefined;
+    // An idle Map iterator keeps every table the Map is rebuilt into after it alive: kept only within a batch.
+    this.#evictFrom = undefined;
     for (const traceId of batch.opened) {
       const trace = this.#open.get(traceId);
       if (trace === undefined) continue; // evicted within the batch
@@ -475,8 +478,9 @@ export class TraceAssembler<B = SpanRecord[]> {
    * The open trace touched least recently: the open map's first key. A fresh iterator reaches it past
    * every entry deleted before it (V8 keeps them as holes until the table is rebuilt), so evicting at
    * every new trace walked them all again: 300k traces open at once took 14 s, 58 % of it in that walk.
-   * One iterator kept from eviction to eviction walks each entry once: every key it passed was evicted,
-   * and keys moved or added since come after it, so it is done only when the map is empty.
+   * One iterator kept from eviction to eviction within a batch walks each entry once: every key it
+   * passed was evicted, and keys moved or added since come after it, so it is done only when the map
+   * is empty.
    */
   #oldestOpen(): TraceId | undefined {
     this.#evictFrom ??= this.#open.keys();
@@ -575,7 +579,7 @@ export class TraceAssembler<B = SpanRecord[]> {
       } else {
         // A continuation: its requests below an awaited call are new work; what they answered is no
         // longer awaited, and what they call unanswered is.
-        const { spans: continued, answered } = continuingSpans(records, trace.awaited.calls, trace.awaited.ids);
+        const { spans: continued, answered } = continuingSpans(records, trace.awaited.ids);
         // A peer whose answer came after the trace wait does send spans: it must not stay (or become) opaque.
         const still: AwaitedCall[] = [];
         for (const call of trace.awaited.calls) {
