@@ -555,30 +555,35 @@ describe.each([
     expect(asm.counters.continuedRequests).toBe(300);
   });
 
+  /** requests' span with urllib3's first attempt (never answered) and its retry inside; the retry's callee. */
+  const retryBesideFailure = (traceId: string) => {
+    const view = span({ traceId, kind: SpanKind.SERVER });
+    const outer = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.CLIENT, httpMethod: 'GET', peer: 'hr.local' });
+    const [failed, retry] = [0, 1].map(() => span({ traceId, parentSpanId: outer.spanId, kind: SpanKind.CLIENT, httpMethod: 'GET', peer: 'hr.local' })) as [SpanRecord, SpanRecord];
+    const served = span({ traceId, parentSpanId: retry.spanId, kind: SpanKind.SERVER, service: 'hr' });
+    return { view, outer, failed, retry, served };
+  };
+
   it('takes a copy of an answered retry for no answer to the failed attempt beside it', () => {
     const asm = make();
     const traceId = hex(13);
-    const view = span({ traceId, kind: SpanKind.SERVER });
-    // requests' span; urllib3's first attempt got no answer, its retry did.
-    const outer = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.CLIENT, httpMethod: 'GET', peer: 'hr.local' });
-    const [failed, retry] = [0, 1].map(() => span({ traceId, parentSpanId: outer.spanId, kind: SpanKind.CLIENT, httpMethod: 'GET', peer: 'hr.local' }));
-    const served = span({ traceId, parentSpanId: retry!.spanId, kind: SpanKind.SERVER, service: 'hr' });
+    const { view, outer, failed, retry, served } = retryBesideFailure(traceId);
     const query = span({ traceId, parentSpanId: served.spanId, kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: 'SELECT 1', service: 'hr' });
-    asm.add([view, outer, failed!, retry!, served, query], 0);
+    asm.add([view, outer, failed, retry, served, query], 0);
     // Not below requests' span, which an answered path goes through: a copy of that answer would sit there.
-    const awaited = [{ spanId: failed!.spanId, peer: 'hr.local' }];
+    const awaited = [{ spanId: failed.spanId, peer: 'hr.local' }];
     expect(asm.poll(2000)[0]!.awaited).toEqual(awaited);
     // After a restart, the spool replays the retry's export (or the client resends it): its span ids are not remembered.
     const restarted = make();
     restarted.markReleased([traceId], new Map([[traceId, awaited]]));
-    restarted.add([retry!, served, query], 5000);
+    restarted.add([retry, served, query], 5000);
     // Nothing roots the copies (requests' span is not awaited), so they wait the trace wait, then go as no work.
     expect(restarted.poll(6999)).toEqual([]);
     const [continued] = restarted.poll(7000);
     expect(continued!.continuing).toEqual(new Set());
     expect(continued!.awaited).toEqual(awaited);
     // The failed attempt's own answer, later still, continues the trace.
-    const late = span({ traceId, parentSpanId: failed!.spanId, kind: SpanKind.SERVER, service: 'hr' });
+    const late = span({ traceId, parentSpanId: failed.spanId, kind: SpanKind.SERVER, service: 'hr' });
     restarted.add([late], 8000);
     const [answered] = restarted.poll(8200);
     expect(answered!.continuing).toEqual(new Set([late.spanId]));
@@ -587,15 +592,11 @@ describe.each([
 
   it('takes a retry first seen after its trace was released, with its answer, for new work', () => {
     const asm = make();
-    const traceId = hex(15);
-    const view = span({ traceId, kind: SpanKind.SERVER });
-    const outer = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.CLIENT, httpMethod: 'GET', peer: 'hr.local' });
-    const [failed, retry] = [0, 1].map(() => span({ traceId, parentSpanId: outer.spanId, kind: SpanKind.CLIENT, httpMethod: 'GET', peer: 'hr.local' }));
-    const served = span({ traceId, parentSpanId: retry!.spanId, kind: SpanKind.SERVER, service: 'hr' });
+    const { view, outer, failed, retry, served } = retryBesideFailure(hex(15));
     // The export with the retry and its answer was refused, and came back after the trace wait.
-    asm.add([view, outer, failed!], 0);
-    expect(asm.poll(2000)[0]!.awaited).toEqual([{ spanId: failed!.spanId, peer: 'hr.local', via: [outer.spanId] }]);
-    asm.add([retry!, served], 5000);
+    asm.add([view, outer, failed], 0);
+    expect(asm.poll(2000)[0]!.awaited).toEqual([{ spanId: failed.spanId, peer: 'hr.local', via: [outer.spanId] }]);
+    asm.add([retry, served], 5000);
     const [continued] = asm.poll(5200);
     expect(continued!.continuing).toEqual(new Set([served.spanId]));
   });
