@@ -601,6 +601,23 @@ describe.each([
     expect(continued!.continuing).toEqual(new Set([served.spanId]));
   });
 
+  it('looks again at a trace found not whole once the peer it called is learned, without waiting for it to grow', () => {
+    const asm = make();
+    const next = ids();
+    const call = (traceId: string) => {
+      const view = span({ traceId, kind: SpanKind.SERVER });
+      return [view, span({ traceId, parentSpanId: view.spanId, kind: SpanKind.CLIENT, httpMethod: 'GET', peer: 'stripe.example' })];
+    };
+    for (let i = 0; i < OPAQUE_AFTER_TRACES; i++) asm.add(call(next.next().value), 0);
+    const waiting = next.next().value;
+    asm.add(call(waiting), 1500);
+    expect(asm.poll(1800)).toEqual([]); // quiet past the settle, but its call is unanswered
+    // The others waited the whole wait: Stripe is learned as they go, and the trace looks whole now.
+    const released = asm.poll(2000);
+    expect(asm.peers.isOpaque('stripe.example')).toBe(true);
+    expect(released.find((t) => t.traceId === waiting)?.reason).toBe('settled');
+  });
+
   it('learns a queue nobody consumes by its task, not by the broker client every queue shares', () => {
     const asm = make();
     const next = ids();

@@ -133,8 +133,10 @@ interface OpenTrace<B> {
   holdUntil: number;
   /** `count` when the last hold was set (-1: never held): spans joining after it mean the refused ones were resent. */
   countAtHold: number;
-  /** `count` when the trace was last found not to look whole (-1: never), so a poll looks again only once it has grown. */
+  /** `count` when the trace was last found not to look whole (-1: never), so a poll looks again only once it has grown, */
   notWholeAt: number;
+  /** or once a peer was learned since (OpaquePeers.learned then): its unanswered call may have been to that peer. */
+  notWholeLearned: number;
   /** A continuation (spans that came after the trace was released): the calls it still awaited then. */
   awaited: Awaited | undefined;
 }
@@ -426,7 +428,7 @@ export class TraceAssembler<B = SpanRecord[]> {
       }
       const held = this.#pendingHolds.take(traceId);
       // firstSeen and lastSeen are the batch's time, set by end().
-      trace = { spans: this.#buffer.create(), count: 0, firstSeen: 0, lastSeen: 0, rooted: false, touch: -1, bytes: 0, source: batch.source, holdUntil: held ?? 0, countAtHold: held === undefined ? -1 : 0, notWholeAt: -1, awaited: continuing };
+      trace = { spans: this.#buffer.create(), count: 0, firstSeen: 0, lastSeen: 0, rooted: false, touch: -1, bytes: 0, source: batch.source, holdUntil: held ?? 0, countAtHold: held === undefined ? -1 : 0, notWholeAt: -1, notWholeLearned: 0, awaited: continuing };
       this.#byFirstSeen.set(traceId, 0);
       this.#open.set(traceId, trace);
       batch.opened.push(traceId);
@@ -538,9 +540,10 @@ export class TraceAssembler<B = SpanRecord[]> {
   }
 
   #looksWhole(trace: OpenTrace<B>): boolean {
-    if (trace.notWholeAt === trace.count) return false;
+    if (trace.notWholeAt === trace.count && trace.notWholeLearned === this.#opaquePeers.learned) return false;
     if (this.#buffer.looksWhole(trace.spans, this.#isOpaque, trace.awaited?.ids)) return true;
     trace.notWholeAt = trace.count;
+    trace.notWholeLearned = this.#opaquePeers.learned;
     return false;
   }
 
