@@ -590,6 +590,27 @@ describe.each([
     expect(answered!.awaited).toEqual([]);
   });
 
+  it('leaves every call up an answered path out of a sibling\'s via, past the via window too', () => {
+    const asm = make();
+    const traceId = hex(17);
+    const view = span({ traceId, kind: SpanKind.SERVER });
+    const chain: SpanRecord[] = [];
+    for (let i = 0; i < 6; i++) chain.push(span({ traceId, parentSpanId: (chain[i - 1] ?? view).spanId, kind: SpanKind.CLIENT, httpMethod: 'GET', peer: 'hr.local' }));
+    const served = span({ traceId, parentSpanId: chain[5]!.spanId, kind: SpanKind.SERVER, service: 'hr' });
+    // A sibling below the second call, never answered: the answered path's window skips that call.
+    const sibling = span({ traceId, parentSpanId: chain[1]!.spanId, kind: SpanKind.CLIENT, httpMethod: 'GET', peer: 'hr.local' });
+    asm.add([view, ...chain, served, sibling], 0);
+    const awaited = [{ spanId: sibling.spanId, peer: 'hr.local' }];
+    expect(asm.poll(2000)[0]!.awaited).toEqual(awaited);
+    // The spool replays the answered path's inner calls and its answer after a restart: no new work.
+    const restarted = make();
+    restarted.markReleased([traceId], new Map([[traceId, awaited]]));
+    restarted.add([...chain.slice(2), served], 5000);
+    const [replayed] = restarted.poll(7000);
+    expect(replayed!.continuing).toEqual(new Set());
+    expect(replayed!.awaited).toEqual(awaited);
+  });
+
   it('takes a retry first seen after its trace was released, with its answer, for new work', () => {
     const asm = make();
     const { view, outer, failed, retry, served } = retryBesideFailure(hex(15));

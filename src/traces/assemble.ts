@@ -103,7 +103,8 @@ export function outboundKindOf(span: SpanRecord): OutboundKind | null {
  * `records` are the trace's spans as records; `columnParents` the parents of spans kept apart (a
  * CompactTrace's plain DB spans, which answer no call), and `isColumnSpan` whether an id is one of
  * those spans. `awaited`: the spans are a released trace's continuation, and these are the calls it
- * still awaited; a span answering one of them roots it.
+ * still awaited; a span answering one of them roots it. `opaque` is asked only once every parent has
+ * arrived, and its first `false` ends the look (the assembler remembers that peer as what was missing).
  */
 export function looksWhole(
   records: readonly SpanRecord[],
@@ -349,8 +350,13 @@ export function callPaths(records: readonly SpanRecord[], withVia = false): Call
     // A call with an answered path through it is no place for another path's answer: a later copy of
     // that answer (a replay, a resend) sits below it. So the retry beside a failed attempt is not
     // taken, when its export comes again, for the failed attempt's answer.
+    // Every call up an answered path, not only those its via window keeps: up from each, to the first marked.
     let settled: Set<string> | undefined;
-    for (const path of paths) if (path.answered) for (const id of path.via) (settled ??= new Set()).add(id);
+    for (const path of paths) {
+      if (!path.answered) continue;
+      settled ??= new Set();
+      for (let at = calls.get(path.call.parentSpanId); at !== undefined && !settled.has(at.spanId); at = calls.get(at.parentSpanId)) settled.add(at.spanId);
+    }
     if (settled !== undefined) {
       for (const path of paths) if (!path.answered && path.via.some((id) => settled.has(id))) path.via = path.via.filter((id) => !settled.has(id));
     }

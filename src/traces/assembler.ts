@@ -135,8 +135,8 @@ interface OpenTrace<B> {
   countAtHold: number;
   /** `count` when the trace was last found not to look whole (-1: never), so a poll looks again only once it has grown, */
   notWholeAt: number;
-  /** or once a peer was learned since (OpaquePeers.learned then): its unanswered call may have been to that peer. */
-  notWholeLearned: number;
+  /** or once the peer whose unanswered call kept it from looking whole then (if that was all) is learned. */
+  notWholeFor: string | undefined;
   /** A continuation (spans that came after the trace was released): the calls it still awaited then. */
   awaited: Awaited | undefined;
 }
@@ -428,7 +428,7 @@ export class TraceAssembler<B = SpanRecord[]> {
       }
       const held = this.#pendingHolds.take(traceId);
       // firstSeen and lastSeen are the batch's time, set by end().
-      trace = { spans: this.#buffer.create(), count: 0, firstSeen: 0, lastSeen: 0, rooted: false, touch: -1, bytes: 0, source: batch.source, holdUntil: held ?? 0, countAtHold: held === undefined ? -1 : 0, notWholeAt: -1, notWholeLearned: 0, awaited: continuing };
+      trace = { spans: this.#buffer.create(), count: 0, firstSeen: 0, lastSeen: 0, rooted: false, touch: -1, bytes: 0, source: batch.source, holdUntil: held ?? 0, countAtHold: held === undefined ? -1 : 0, notWholeAt: -1, notWholeFor: undefined, awaited: continuing };
       this.#byFirstSeen.set(traceId, 0);
       this.#open.set(traceId, trace);
       batch.opened.push(traceId);
@@ -540,10 +540,18 @@ export class TraceAssembler<B = SpanRecord[]> {
   }
 
   #looksWhole(trace: OpenTrace<B>): boolean {
-    if (trace.notWholeAt === trace.count && trace.notWholeLearned === this.#opaquePeers.learned) return false;
-    if (this.#buffer.looksWhole(trace.spans, this.#isOpaque, trace.awaited?.ids)) return true;
+    if (trace.notWholeAt === trace.count && (trace.notWholeFor === undefined || !this.#isOpaque(trace.notWholeFor))) return false;
+    // looksWhole asks about a peer only once every parent has arrived, and stops at the first it is
+    // told is not opaque: that peer's call, unanswered, is then what keeps the trace from looking whole.
+    let blocking: string | undefined;
+    const opaque = (peer: string): boolean => {
+      if (this.#isOpaque(peer)) return true;
+      blocking = peer;
+      return false;
+    };
+    if (this.#buffer.looksWhole(trace.spans, opaque, trace.awaited?.ids)) return true;
     trace.notWholeAt = trace.count;
-    trace.notWholeLearned = this.#opaquePeers.learned;
+    trace.notWholeFor = blocking;
     return false;
   }
 

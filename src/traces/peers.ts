@@ -44,7 +44,6 @@ export class OpaquePeers {
   /** Traces seen with unanswered calls per peer, ANSWERED once one was. */
   readonly #unanswered = new Map<string, number>();
   #count = 0;
-  #learned = 0;
   /** Verdicts reached (or corrected) here since the last takeVerdicts(). */
   readonly #verdicts = new Map<string, boolean>();
 
@@ -96,12 +95,6 @@ export class OpaquePeers {
     }
     this.#unanswered.set(peer, now);
     this.#count += (now === OPAQUE_AFTER_TRACES ? 1 : 0) - (seen === OPAQUE_AFTER_TRACES ? 1 : 0);
-    if (now === OPAQUE_AFTER_TRACES) this.#learned++;
-  }
-
-  /** How many times a peer was learned to send no spans: a trace found not whole before may look whole since. */
-  get learned(): number {
-    return this.#learned;
   }
 
   /** Peers opaque now. */
