@@ -349,8 +349,8 @@ export function callPaths(records: readonly SpanRecord[], withVia = false): Call
   if (withVia) {
     // A call with an answered path through it is no place for another path's answer: a later copy of
     // that answer (a replay, a resend) sits below it. So the retry beside a failed attempt is not
-    // taken, when its export comes again, for the failed attempt's answer.
-    // Every call up an answered path, not only those its via window keeps: up from each, to the first marked.
+    // taken, when its export comes again, for the failed attempt's answer. Every call up an answered
+    // path counts, not only those in its via window: walked up from each, to the first one marked.
     let settled: Set<string> | undefined;
     for (const path of paths) {
       if (!path.answered) continue;
