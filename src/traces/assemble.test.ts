@@ -517,12 +517,18 @@ describe.each([
     expect(continued!.awaited).toEqual(pairs.slice(2).map(([outer, inner]) => ({ spanId: inner.spanId, peer: 'hr.local', via: [outer.spanId] })));
   });
 
+  /** A view and `depth` HTTP client calls, each nested in the one before. */
+  const nestedCalls = (traceId: string, depth: number) => {
+    const view = span({ traceId, kind: SpanKind.SERVER });
+    const chain: SpanRecord[] = [];
+    for (let i = 0; i < depth; i++) chain.push(span({ traceId, parentSpanId: (chain[i - 1] ?? view).spanId, kind: SpanKind.CLIENT, httpMethod: 'GET', peer: 'hr.local' }));
+    return { view, chain };
+  };
+
   it('keeps the outermost and the nearest calls of a deep path, below which an answer comes', () => {
     const asm = make();
     const traceId = hex(9);
-    const view = span({ traceId, kind: SpanKind.SERVER });
-    const chain: SpanRecord[] = [];
-    for (let i = 0; i < 7; i++) chain.push(span({ traceId, parentSpanId: (chain[i - 1] ?? view).spanId, kind: SpanKind.CLIENT, httpMethod: 'GET', peer: 'hr.local' }));
+    const { view, chain } = nestedCalls(traceId, 7);
     asm.add([view, ...chain], 0);
     const [released] = asm.poll(2000);
     const [c0, , , c3, c4, c5, c6] = chain.map((c) => c.spanId);
@@ -593,9 +599,7 @@ describe.each([
   it('leaves every call up an answered path out of a sibling\'s via, past the via window too', () => {
     const asm = make();
     const traceId = hex(17);
-    const view = span({ traceId, kind: SpanKind.SERVER });
-    const chain: SpanRecord[] = [];
-    for (let i = 0; i < 6; i++) chain.push(span({ traceId, parentSpanId: (chain[i - 1] ?? view).spanId, kind: SpanKind.CLIENT, httpMethod: 'GET', peer: 'hr.local' }));
+    const { view, chain } = nestedCalls(traceId, 6);
     const served = span({ traceId, parentSpanId: chain[5]!.spanId, kind: SpanKind.SERVER, service: 'hr' });
     // A sibling below the second call, never answered: the answered path's window skips that call.
     const sibling = span({ traceId, parentSpanId: chain[1]!.spanId, kind: SpanKind.CLIENT, httpMethod: 'GET', peer: 'hr.local' });
