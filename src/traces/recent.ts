@@ -5,6 +5,7 @@
  * nothing, since what it answered is no longer awaited; a late span it mistakes for a copy is dropped.
  */
 import type { AwaitedCall } from './assemble.js';
+import { PlaceRing } from './places.js';
 
 const SLOTS = 1 << 18;
 
@@ -44,49 +45,81 @@ function tagOf(spanId: string): number {
 }
 
 /**
- * The ids of the last `capacity` traces released, for telling their late spans from a new trace: a
- * Map for lookups and a ring for the order they are forgotten in. Forgetting a Map's oldest through
- * its iterator instead walks every entry deleted before it (V8 keeps them as holes until the table is
- * rebuilt): with 100k ids, each release cost 3 → 20 µs and rising, a quarter of a busy serve's CPU
- * after a minute (bench/README.md, "A release that walked deleted entries"). Each id may carry the
- * calls its trace still awaited when released (assemble.ts pendingCalls), as their JSON: one string
- * of ~80 bytes where the objects took ~250, which counts when every request queues work nobody traces.
+ * What the awaited calls of remembered traces may take, as their JSON: past it the oldest traces are
+ * forgotten early. A trace keeps at most MAX_AWAITED_CALLS of ~60–150 bytes each, so 100k traces
+ * could otherwise hold ~240 MB outside --max-buffer-mib; at one call a trace they take ~8 MB. A
+ * trace forgotten early is asked of the store when its answer comes (serve's committed traces keep
+ * their awaited calls); without one, its answer opens a trace of its own.
+ */
+export const MAX_AWAITED_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The ids of the last `capacity` traces released, for telling their late spans from a new trace, in
+ * the order a PlaceRing keeps (released again, a trace is the newest). Each id may carry the calls
+ * its trace still awaited when released (assemble.ts pendingCalls), as their JSON: one string of ~80
+ * bytes where the objects took ~250, which counts when every request queues work nobody traces.
  */
 export class RecentTraceIds {
-  readonly #ids = new Map<string, string | undefined>();
-  readonly #ring: (string | undefined)[];
-  #next = 0;
+  readonly #capacity: number;
+  /** Each id's place (PlaceRing.place). */
+  readonly #places = new Map<string, number>();
+  /** The awaited calls' JSON of the ids that have some. */
+  readonly #calls = new Map<string, string>();
+  #callBytes = 0;
+  readonly #maxCallBytes: number;
+  readonly #order: PlaceRing<string>;
 
-  constructor(capacity: number) {
-    this.#ring = new Array<string | undefined>(Math.max(1, capacity)).fill(undefined);
+  constructor(capacity: number, maxCallBytes = MAX_AWAITED_BYTES) {
+    this.#capacity = Math.max(1, capacity);
+    this.#maxCallBytes = maxCallBytes;
+    const places = this.#places;
+    this.#order = new PlaceRing(this.#capacity, { placeOf: (id) => places.get(id), moved: (id, place) => void places.set(id, place) });
   }
 
   has(traceId: string): boolean {
-    return this.#ids.has(traceId);
+    return this.#places.has(traceId);
   }
 
   /** The calls the trace awaited when it was last released; undefined for none (or a trace not remembered). */
   awaited(traceId: string): readonly AwaitedCall[] | undefined {
-    const calls = this.#ids.get(traceId);
+    const calls = this.#calls.get(traceId);
     return calls === undefined ? undefined : (JSON.parse(calls) as AwaitedCall[]);
   }
 
   /** Whether the trace awaited calls when it was last released. */
   awaits(traceId: string): boolean {
-    return this.#ids.get(traceId) !== undefined;
+    return this.#calls.has(traceId);
   }
 
-  /** Remembers a trace id (with the calls it awaits), forgetting the oldest once `capacity` are held. */
+  /** Bytes of awaited calls held (their JSON's length), at most the budget given to the constructor. */
+  get awaitedBytes(): number {
+    return this.#callBytes;
+  }
+
+  /** Remembers a trace id as the newest (with the calls it awaits), forgetting the oldest once `capacity` are held or the calls outgrow their budget. */
   add(traceId: string, awaited?: readonly AwaitedCall[]): void {
-    const calls = awaited === undefined || awaited.length === 0 ? undefined : JSON.stringify(awaited);
-    if (this.#ids.has(traceId)) {
-      this.#ids.set(traceId, calls);
-      return;
+    if (!this.#places.has(traceId) && this.#places.size === this.#capacity) this.#forgetOldest();
+    this.#setCalls(traceId, awaited === undefined || awaited.length === 0 ? undefined : JSON.stringify(awaited));
+    this.#places.set(traceId, this.#order.place(traceId));
+    // Never the id just added: the budget holds the newest trace's calls whatever their size.
+    while (this.#callBytes > this.#maxCallBytes && this.#order.oldest() !== traceId) this.#forgetOldest();
+  }
+
+  #setCalls(traceId: string, calls: string | undefined): void {
+    const before = this.#calls.get(traceId);
+    if (before !== undefined) this.#callBytes -= before.length;
+    if (calls === undefined) this.#calls.delete(traceId);
+    else {
+      this.#calls.set(traceId, calls);
+      this.#callBytes += calls.length;
     }
-    const oldest = this.#ring[this.#next];
-    if (oldest !== undefined) this.#ids.delete(oldest);
-    this.#ring[this.#next] = traceId;
-    this.#next = this.#next + 1 === this.#ring.length ? 0 : this.#next + 1;
-    this.#ids.set(traceId, calls);
+  }
+
+  #forgetOldest(): void {
+    const id = this.#order.oldest();
+    if (id === undefined) return;
+    this.#setCalls(id, undefined);
+    this.#places.delete(id);
+    this.#order.dropOldest();
   }
 }
