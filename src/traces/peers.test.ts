@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_PEERS, OPAQUE_AFTER_TRACES, OpaquePeers } from './peers.js';
 
@@ -75,5 +76,42 @@ describe('OpaquePeers verdicts', () => {
       { peer: 'b.local', opaque: false },
       { peer: 'a.local', opaque: true },
     ]);
+  });
+
+  it('keeps the peers every request calls learned while tens of thousands of one-off hosts pass through', () => {
+    const peers = new OpaquePeers();
+    unanswered(peers, 'api.stripe.com');
+    peers.observe({ peer: 'users.svc', answered: true });
+    for (let i = 0; i < 3 * MAX_PEERS; i++) {
+      peers.observe({ peer: `tenant-${i}.hooks.example`, answered: false });
+      if (i % 1000 === 0) {
+        peers.observe({ peer: 'api.stripe.com', answered: false });
+        peers.observe({ peer: 'users.svc', answered: true });
+      }
+      if (!peers.isOpaque('api.stripe.com')) throw new Error(`forgotten after ${i} one-off hosts`);
+    }
+    // users.svc was never forgotten either: as many unanswered traces as teach a new peer do not teach it.
+    unanswered(peers, 'users.svc');
+    expect(peers.isOpaque('users.svc')).toBe(false);
+    expect(peers.count).toBe(1);
+  });
+
+  it('counts exactly the peers it holds as opaque, however they come and go', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ peer: fc.integer({ min: 0, max: 3 * MAX_PEERS }), kind: fc.integer({ min: 0, max: 9 }) }), { minLength: 5000, maxLength: 30_000, size: 'max' }), (ops) => {
+        const peers = new OpaquePeers();
+        const named = new Set<number>();
+        for (const { peer, kind } of ops) {
+          const name = `p${peer % (kind < 5 ? 40 : 3 * MAX_PEERS)}`;
+          named.add(peer % (kind < 5 ? 40 : 3 * MAX_PEERS));
+          if (kind === 9) peers.adopt([{ peer: name, opaque: true }, { peer: `p${peer}`, opaque: peer % 2 === 0 }]);
+          else peers.observe({ peer: name, answered: kind === 0 });
+        }
+        let opaque = 0;
+        for (let p = 0; p <= 3 * MAX_PEERS; p++) if (peers.isOpaque(`p${p}`)) opaque++;
+        expect(peers.count).toBe(opaque);
+      }),
+      { numRuns: 10, endOnFailure: true }, // shrinking 30k operations takes minutes
+    );
   });
 });

@@ -5,8 +5,13 @@
 
 /** Traces whose calls to a peer were all unanswered, before the peer counts as sending no spans. */
 export const OPAQUE_AFTER_TRACES = 20;
-/** Peers remembered at most; past it all are forgotten and learned again (many hosts: per-tenant webhooks, buckets). */
+/**
+ * Peers remembered at most (many hosts: per-tenant webhooks, buckets), in two generations of half as
+ * many: once the newer is full, the older is forgotten. A peer noted again moves to the newer, so the
+ * hosts every request calls stay learned while one-off hosts pass through.
+ */
 export const MAX_PEERS = 10_000;
+const GENERATION = MAX_PEERS / 2;
 /** A peer that answered a call once: it sends spans, so it is never opaque. */
 const ANSWERED = -1;
 
@@ -41,16 +46,21 @@ export interface PeerVerdict {
  * here wait in takeVerdicts() for the store; those reached elsewhere come in through adopt().
  */
 export class OpaquePeers {
-  /** Traces seen with unanswered calls per peer, ANSWERED once one was. */
-  readonly #unanswered = new Map<string, number>();
+  /** Traces seen with unanswered calls per peer, ANSWERED once one was: the peers noted since the generations last turned, and those of the generation before. */
+  #young = new Map<string, number>();
+  #old = new Map<string, number>();
+  /** Opaque peers in both generations. */
   #count = 0;
   /** Verdicts reached (or corrected) here since the last takeVerdicts(). */
   readonly #verdicts = new Map<string, boolean>();
 
   /** Notes what a released trace says of a peer. */
   observe(call: PeerCall): void {
-    const seen = this.#unanswered.get(call.peer);
-    if (seen === ANSWERED) return;
+    const seen = this.#seen(call.peer);
+    if (seen === ANSWERED) {
+      this.#set(call.peer, seen, seen);
+      return;
+    }
     const now = call.answered ? ANSWERED : Math.min(OPAQUE_AFTER_TRACES, (seen ?? 0) + 1);
     this.#set(call.peer, seen, now);
     if (now === OPAQUE_AFTER_TRACES && seen !== OPAQUE_AFTER_TRACES) this.#verdicts.set(call.peer, true);
@@ -64,13 +74,18 @@ export class OpaquePeers {
    */
   adopt(verdicts: readonly PeerVerdict[]): void {
     for (const { peer, opaque } of verdicts) {
-      const seen = this.#unanswered.get(peer);
-      // A full table is cleared for what this process sees, never for what others shared: the store
-      // keeps up to MAX_PEERS verdicts, which would clear it at every read.
-      if (seen === undefined && this.#unanswered.size >= MAX_PEERS) continue;
-      if (!opaque) this.#set(peer, seen, ANSWERED);
-      else if (seen === ANSWERED) this.#verdicts.set(peer, false);
-      else this.#set(peer, seen, OPAQUE_AFTER_TRACES);
+      const seen = this.#seen(peer);
+      if (seen === ANSWERED && opaque) {
+        this.#verdicts.set(peer, false);
+        continue;
+      }
+      // In place, or in room left in either generation; never moved, never turning them: the store
+      // keeps up to MAX_PEERS verdicts, which would push out at every read what this process saw.
+      const generation = this.#young.has(peer) ? this.#young : this.#old.has(peer) ? this.#old : this.#young.size < GENERATION ? this.#young : this.#old.size < GENERATION ? this.#old : undefined;
+      if (generation === undefined) continue;
+      const now = opaque ? OPAQUE_AFTER_TRACES : ANSWERED;
+      generation.set(peer, now);
+      this.#count += (now === OPAQUE_AFTER_TRACES ? 1 : 0) - (seen === OPAQUE_AFTER_TRACES ? 1 : 0);
     }
   }
 
@@ -86,15 +101,25 @@ export class OpaquePeers {
     for (const { peer, opaque } of verdicts) if (!this.#verdicts.has(peer)) this.#verdicts.set(peer, opaque);
   }
 
+  #seen(peer: string): number | undefined {
+    return this.#young.get(peer) ?? this.#old.get(peer);
+  }
+
+  /** Notes `now` for a peer that was at `seen`, in the newer generation (turning them when it is full). */
   #set(peer: string, seen: number | undefined, now: number): void {
-    if (seen === now) return;
-    // Cleared, not trimmed from the front: a Map walks the entries deleted there (traces/recent.ts).
-    if (seen === undefined && this.#unanswered.size >= MAX_PEERS) {
-      this.#unanswered.clear();
-      this.#count = 0;
-    }
-    this.#unanswered.set(peer, now);
+    if (!this.#young.has(peer)) {
+      if (seen !== undefined) this.#old.delete(peer);
+      if (this.#young.size >= GENERATION) this.#turn();
+    } else if (seen === now) return;
+    this.#young.set(peer, now);
     this.#count += (now === OPAQUE_AFTER_TRACES ? 1 : 0) - (seen === OPAQUE_AFTER_TRACES ? 1 : 0);
+  }
+
+  /** Forgets the older generation; the newer becomes it. A new Map, not deletes: a Map walks the entries deleted at its front (traces/recent.ts). */
+  #turn(): void {
+    for (const seen of this.#old.values()) if (seen === OPAQUE_AFTER_TRACES) this.#count--;
+    this.#old = this.#young;
+    this.#young = new Map();
   }
 
   /** Peers opaque now. */
@@ -103,6 +128,6 @@ export class OpaquePeers {
   }
 
   isOpaque(peer: string): boolean {
-    return this.#unanswered.get(peer) === OPAQUE_AFTER_TRACES;
+    return this.#seen(peer) === OPAQUE_AFTER_TRACES;
   }
 }
