@@ -1040,3 +1040,27 @@ describe('TraceAssembler against its first version', () => {
     );
   });
 });
+
+describe('TraceAssembler: released traces past the budget of awaited calls', () => {
+  it('still counts as late a span of a trace released 40k traces ago, however many calls the traces since await', () => {
+    // 40k traces of 16 awaited calls each: past the calls' 32 MiB budget, which forgets calls, never released traces.
+    const hex = (n: number): string => n.toString(16).padStart(32, '0');
+    const asm = new TraceAssembler({ traceWaitMs: 2000 });
+    asm.markReleased(['f'.repeat(32)]); // released, awaits nothing
+    const awaited = new Map<string, { spanId: string; peer: string }[]>();
+    const ids: string[] = [];
+    for (let i = 1; i <= 40_000; i++) {
+      ids.push(hex(i));
+      awaited.set(hex(i), Array.from({ length: 16 }, (_, j) => ({ spanId: (i * 16 + j).toString(16).padStart(16, '0'), peer: `tenant-${i % 1000}.hooks.example.com` })));
+    }
+    asm.markReleased(ids, awaited);
+    const late: SpanRecord = { traceId: 'f'.repeat(32), spanId: '1'.repeat(16), parentSpanId: '2'.repeat(16), name: 'x', kind: SpanKind.INTERNAL, startMs: 0, endMs: 1, service: 's' };
+    asm.add([late], 10);
+    expect(asm.isOpen('f'.repeat(32))).toBe(false);
+    expect(asm.counters.lateSpans).toBe(1);
+    // The newest trace's calls are still awaited: what answers them continues it.
+    const answer: SpanRecord = { traceId: hex(40_000), spanId: '3'.repeat(16), parentSpanId: (40_000 * 16).toString(16).padStart(16, '0'), name: 'task', kind: SpanKind.CONSUMER, startMs: 0, endMs: 1, service: 'worker' };
+    asm.add([answer], 11);
+    expect(asm.isOpen(hex(40_000))).toBe(true);
+  });
+});

@@ -100,4 +100,27 @@ describe('PendingHolds', () => {
       { numRuns: 500 },
     );
   });
+
+  it('does what the re-inserting Map does at capacities whose ring grows past its first length', () => {
+    for (const capacity of [511, 700, 1500]) {
+      const holds = new PendingHolds(capacity);
+      const model = new ModelHolds(capacity);
+      let seed = capacity;
+      for (let i = 0; i < 12_000; i++) {
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+        const id = `t${seed % Math.floor(capacity * 1.6)}`;
+        const op = (seed >>> 20) % 10;
+        const until = (seed >>> 8) % 1000;
+        if (op < 7) {
+          holds.set(id, until);
+          model.set(id, until);
+        } else if (op < 9) expect(holds.take(id)).toBe(model.take(id));
+        else if (i % 50 === 0) {
+          holds.prune(until / 20);
+          model.prune(until / 20);
+        }
+        if (holds.size !== model.size) throw new Error(`${holds.size} holds against ${model.size} after ${i} steps at capacity ${capacity}`);
+      }
+    }
+  });
 });

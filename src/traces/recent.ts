@@ -45,13 +45,19 @@ function tagOf(spanId: string): number {
 }
 
 /**
- * What the awaited calls of remembered traces may take, as their JSON: past it the oldest traces are
- * forgotten early. A trace keeps at most MAX_AWAITED_CALLS of ~60–150 bytes each, so 100k traces
- * could otherwise hold ~240 MB outside --max-buffer-mib; at one call a trace they take ~8 MB. A
- * trace forgotten early is asked of the store when its answer comes (serve's committed traces keep
- * their awaited calls); without one, its answer opens a trace of its own.
+ * What the awaited calls of remembered traces may take, as their JSON: past it the oldest traces'
+ * calls are forgotten (the traces themselves stay remembered, so their late spans still count as
+ * late, never as a trace of their own). A trace keeps at most MAX_AWAITED_CALLS of ~60–150 bytes each,
+ * so 100k traces could otherwise hold ~240 MB outside --max-buffer-mib; at one call a trace they
+ * take ~8 MB. What answers a forgotten call is then a late span, as after the trace wait.
  */
 export const MAX_AWAITED_BYTES = 32 * 1024 * 1024;
+
+/** The JSON of the calls a remembered trace awaits, and its place among those that await some. */
+interface Calls {
+  json: string;
+  place: number;
+}
 
 /**
  * The ids of the last `capacity` traces released, for telling their late spans from a new trace, in
@@ -63,17 +69,20 @@ export class RecentTraceIds {
   readonly #capacity: number;
   /** Each id's place (PlaceRing.place). */
   readonly #places = new Map<string, number>();
-  /** The awaited calls' JSON of the ids that have some. */
-  readonly #calls = new Map<string, string>();
+  readonly #order: PlaceRing<string>;
+  /** The calls of the ids that await some, in the order they were set (for the budget). */
+  readonly #calls = new Map<string, Calls>();
+  readonly #callOrder: PlaceRing<string>;
   #callBytes = 0;
   readonly #maxCallBytes: number;
-  readonly #order: PlaceRing<string>;
 
   constructor(capacity: number, maxCallBytes = MAX_AWAITED_BYTES) {
     this.#capacity = Math.max(1, capacity);
     this.#maxCallBytes = maxCallBytes;
     const places = this.#places;
     this.#order = new PlaceRing(this.#capacity, { placeOf: (id) => places.get(id), moved: (id, place) => void places.set(id, place) });
+    const calls = this.#calls;
+    this.#callOrder = new PlaceRing(this.#capacity, { placeOf: (id) => calls.get(id)?.place, moved: (id, place) => (calls.get(id)!.place = place) });
   }
 
   has(traceId: string): boolean {
@@ -83,7 +92,7 @@ export class RecentTraceIds {
   /** The calls the trace awaited when it was last released; undefined for none (or a trace not remembered). */
   awaited(traceId: string): readonly AwaitedCall[] | undefined {
     const calls = this.#calls.get(traceId);
-    return calls === undefined ? undefined : (JSON.parse(calls) as AwaitedCall[]);
+    return calls === undefined ? undefined : (JSON.parse(calls.json) as AwaitedCall[]);
   }
 
   /** Whether the trace awaited calls when it was last released. */
@@ -96,29 +105,35 @@ export class RecentTraceIds {
     return this.#callBytes;
   }
 
-  /** Remembers a trace id as the newest (with the calls it awaits), forgetting the oldest once `capacity` are held or the calls outgrow their budget. */
+  /** Remembers a trace id as the newest (with the calls it awaits), forgetting the oldest once `capacity` are held; past their budget, the oldest calls are forgotten. */
   add(traceId: string, awaited?: readonly AwaitedCall[]): void {
     if (!this.#places.has(traceId) && this.#places.size === this.#capacity) this.#forgetOldest();
-    this.#setCalls(traceId, awaited === undefined || awaited.length === 0 ? undefined : JSON.stringify(awaited));
     this.#places.set(traceId, this.#order.place(traceId));
-    // Never the id just added: the budget holds the newest trace's calls whatever their size.
-    while (this.#callBytes > this.#maxCallBytes && this.#order.oldest() !== traceId) this.#forgetOldest();
+    this.#dropCalls(traceId);
+    if (awaited === undefined || awaited.length === 0) return;
+    const json = JSON.stringify(awaited);
+    // A place first, then the entry: placing may compact the ring, which moves only entries it holds.
+    const place = this.#callOrder.place(traceId);
+    this.#calls.set(traceId, { json, place });
+    this.#callBytes += json.length;
+    // Never the calls just added: the budget holds the newest trace's whatever their size.
+    for (let oldest = this.#callOrder.oldest(); this.#callBytes > this.#maxCallBytes && oldest !== traceId; oldest = this.#callOrder.oldest()) {
+      this.#dropCalls(oldest!);
+      this.#callOrder.dropOldest();
+    }
   }
 
-  #setCalls(traceId: string, calls: string | undefined): void {
-    const before = this.#calls.get(traceId);
-    if (before !== undefined) this.#callBytes -= before.length;
-    if (calls === undefined) this.#calls.delete(traceId);
-    else {
-      this.#calls.set(traceId, calls);
-      this.#callBytes += calls.length;
-    }
+  #dropCalls(traceId: string): void {
+    const calls = this.#calls.get(traceId);
+    if (calls === undefined) return;
+    this.#calls.delete(traceId); // its place in #callOrder is now stale
+    this.#callBytes -= calls.json.length;
   }
 
   #forgetOldest(): void {
     const id = this.#order.oldest();
     if (id === undefined) return;
-    this.#setCalls(id, undefined);
+    this.#dropCalls(id);
     this.#places.delete(id);
     this.#order.dropOldest();
   }
