@@ -12,6 +12,7 @@ import { createSqlNormalizer } from './sql/index.js';
 import { createNoiseFilter } from './sql/noise.js';
 import { assembleColumns, compactTraces, type CompactTrace } from './traces/compact.js';
 import { estimateDbSpanBytes, estimateSpanBytes, TraceAssembler, type AssemblerOptions, type CompletedTrace } from './traces/assembler.js';
+import { MAX_AWAITED_BYTES } from './traces/recent.js';
 
 /** What a released trace tells the spool's bookkeeping. */
 export type ReleasedTrace = Pick<CompletedTrace<unknown>, 'traceId' | 'continuing' | 'awaited'>;
@@ -165,6 +166,7 @@ export function offlineAnalyzerOptions(options: DetectOptions, shards = 1): Anal
     maxTraceAgeMs: Infinity,
     maxOpenTraces: Math.ceil(50_000 / shards),
     rememberCompleted: Math.ceil(100_000 / shards),
+    maxAwaitedBytes: Math.ceil(MAX_AWAITED_BYTES / shards),
   };
 }
 

@@ -751,6 +751,22 @@ describe('Intake replay after a crash', () => {
     await intake.close();
   });
 
+  it('shows on /metrics the bytes of the calls analysed traces still await, until they are answered', async () => {
+    const { clock, options } = continuationOptions();
+    const { view, task } = queuedTask('7'.repeat(32));
+    const intake = new Intake({ ...options, store: Store.open(':memory:') });
+    const awaitedBytes = async (): Promise<number | undefined> => (await options.metrics.registry.getSingleMetric('n1lens_awaited_call_bytes')?.get())?.values[0]?.value;
+    expect((await intake.acceptProtobuf(exportOf(view).bytes, 'http')).ok).toBe(true);
+    clock.now += 6000;
+    await intake.tick();
+    expect(await awaitedBytes()).toBeGreaterThan(20); // the queued task's span id and its queue
+    expect((await intake.acceptProtobuf(exportOf(task).bytes, 'http')).ok).toBe(true);
+    clock.now += 7000;
+    await intake.tick();
+    expect(await awaitedBytes()).toBe(0);
+    await intake.close();
+  });
+
   it("continues a trace committed before the crash with a queued task's spans made durable after it, once, and a restart's copies are late", async () => {
     const dir = join(tempDir('replay-continue'), 'spool');
     const file = join(tempDir('replay-continue-db'), 'n1lens.db');

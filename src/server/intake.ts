@@ -896,6 +896,7 @@ export class Intake implements ExportIntake {
     this.#metrics.continuedRequests.set(c.continuedRequests);
     this.#metrics.tracesSettled.set(c.tracesSettled);
     this.#metrics.opaquePeers.set(this.#analyzer.assembler.peers.count);
+    this.#metrics.awaitedCallBytes.set(this.#analyzer.assembler.awaitedBytes);
     this.#metrics.duplicateSpans.set(c.duplicateSpans);
   }
 }

@@ -18,6 +18,7 @@ export interface ServerMetrics {
   continuedRequests: Gauge;
   tracesSettled: Gauge;
   opaquePeers: Gauge;
+  awaitedCallBytes: Gauge;
   duplicateSpans: Gauge;
   exportLatency: Histogram<'transport'>;
   storeWriteFailures: Counter;
@@ -54,6 +55,11 @@ export function createMetrics(): ServerMetrics {
     lateSpans: new Gauge({ name: 'n1lens_late_spans_total', help: 'Spans that arrived after their trace was analysed: dropped, but for those below a call it still awaited (n1lens_continued_requests_total)', registers }),
     continuedRequests: new Gauge({ name: 'n1lens_continued_requests_total', help: 'Requests analysed from spans that came after their trace was analysed, below a call it still awaited: a queued task or a callee that outlived --trace-wait-ms', registers }),
     opaquePeers: new Gauge({ name: 'n1lens_opaque_peers', help: 'Peers learned to send no spans of their own: calls to them no longer keep a trace waiting for --trace-wait-ms', registers }),
+    awaitedCallBytes: new Gauge({
+      name: 'n1lens_awaited_call_bytes',
+      help: 'Bytes of the calls analysed traces still await (their JSON), 32 MiB at most a thread: past it the oldest are forgotten and what answers them is a late span',
+      registers,
+    }),
     tracesSettled: new Gauge({ name: 'n1lens_traces_settled_total', help: 'Traces analysed after --trace-settle-ms because they looked whole (the others waited --trace-wait-ms or longer)', registers }),
     duplicateSpans: new Gauge({ name: 'n1lens_duplicate_spans_total', help: 'Copies of spans already received, by (trace id, span id): exporter retries (dropped)', registers }),
     exportLatency: new Histogram({

@@ -24,6 +24,8 @@ export interface AssemblerOptions {
   maxOpenTraces?: number;
   /** Completed trace ids remembered to recognise late spans. Default 100000. */
   rememberCompleted?: number;
+  /** What the calls those traces still await may take (their JSON's bytes); past it the oldest calls are forgotten. Default MAX_AWAITED_BYTES. */
+  maxAwaitedBytes?: number;
 }
 
 /** Rough heap bytes a buffered span costs: fixed columns plus its strings (one byte per ASCII char). */
@@ -208,7 +210,7 @@ export class TraceAssembler<B = SpanRecord[]> {
     this.#maxAge = options.maxTraceAgeMs ?? 30_000;
     this.#maxOpen = options.maxOpenTraces ?? 50_000;
     const remember = options.rememberCompleted ?? 100_000;
-    this.#completed = new RecentTraceIds(remember);
+    this.#completed = new RecentTraceIds(remember, options.maxAwaitedBytes);
     this.#pendingHolds = new PendingHolds(remember);
   }
 
@@ -219,6 +221,11 @@ export class TraceAssembler<B = SpanRecord[]> {
 
   get openTraces(): number {
     return this.#open.size;
+  }
+
+  /** Bytes of the calls released traces still await (RecentTraceIds.awaitedBytes). */
+  get awaitedBytes(): number {
+    return this.#completed.awaitedBytes;
   }
 
   /** What this assembler learned of peers (traces/peers.ts), and the verdicts it shares through the store. */

@@ -76,7 +76,7 @@ export class RecentTraceIds {
   #callBytes = 0;
   readonly #maxCallBytes: number;
 
-  constructor(capacity: number, maxCallBytes = MAX_AWAITED_BYTES) {
+  constructor(capacity: number, maxCallBytes: number = MAX_AWAITED_BYTES) {
     this.#capacity = Math.max(1, capacity);
     this.#maxCallBytes = maxCallBytes;
     const places = this.#places;
