@@ -1058,9 +1058,13 @@ describe('TraceAssembler: released traces past the budget of awaited calls', () 
     asm.add([late], 10);
     expect(asm.isOpen('f'.repeat(32))).toBe(false);
     expect(asm.counters.lateSpans).toBe(1);
+    // The oldest of them lost their calls to the budget, not their place: a span of one is late too.
+    asm.add([{ ...late, traceId: hex(1) }], 11);
+    expect(asm.isOpen(hex(1))).toBe(false);
+    expect(asm.counters.lateSpans).toBe(2);
     // The newest trace's calls are still awaited: what answers them continues it.
     const answer: SpanRecord = { traceId: hex(40_000), spanId: '3'.repeat(16), parentSpanId: (40_000 * 16).toString(16).padStart(16, '0'), name: 'task', kind: SpanKind.CONSUMER, startMs: 0, endMs: 1, service: 'worker' };
-    asm.add([answer], 11);
+    asm.add([answer], 12);
     expect(asm.isOpen(hex(40_000))).toBe(true);
   });
 });

@@ -59,10 +59,30 @@ describe('OpaquePeers verdicts', () => {
     const peers = new OpaquePeers();
     peers.observe({ peer: 'users.svc', answered: true });
     peers.adopt(Array.from({ length: MAX_PEERS + 10 }, (_, i) => ({ peer: `hook-${i}.example`, opaque: true })));
-    expect(peers.count).toBe(MAX_PEERS - 1);
+    // The store's newest verdicts, as many as the older generation has room for.
+    expect(peers.count).toBe(MAX_PEERS / 2);
+    expect(peers.isOpaque('hook-0.example')).toBe(true);
     unanswered(peers, 'users.svc');
     expect(peers.isOpaque('users.svc')).toBe(false);
     expect(peers.takeVerdicts()).toEqual([]);
+  });
+
+  it('keeps what it saw through every read of a full store, whatever it sees between reads', () => {
+    const peers = new OpaquePeers();
+    const store = Array.from({ length: MAX_PEERS }, (_, i) => ({ peer: `elsewhere-${i}.example`, opaque: true }));
+    peers.adopt(store);
+    peers.observe({ peer: 'users.svc', answered: true });
+    unanswered(peers, 'api.stripe.com');
+    for (let read = 0; read < 100; read++) {
+      peers.adopt(store);
+      peers.observe({ peer: `local-${read}.svc`, answered: false });
+    }
+    // An answer is never in the store: forgotten, users.svc would be learned again from 20 unanswered traces.
+    unanswered(peers, 'users.svc');
+    expect(peers.isOpaque('users.svc')).toBe(false);
+    expect(peers.isOpaque('api.stripe.com')).toBe(true);
+    // What there was room for from the store is held too.
+    expect(peers.isOpaque('elsewhere-0.example')).toBe(true);
   });
 
   it('puts back verdicts the store did not take, unless a newer one came meanwhile', () => {

@@ -8,7 +8,8 @@ export const OPAQUE_AFTER_TRACES = 20;
 /**
  * Peers remembered at most (many hosts: per-tenant webhooks, buckets), in two generations of half as
  * many: once the newer is full, the older is forgotten. A peer noted again moves to the newer, so the
- * hosts every request calls stay learned while one-off hosts pass through.
+ * hosts every request calls stay learned while one-off hosts pass through. Verdicts read from the
+ * store take room in the older only (OpaquePeers.adopt).
  */
 export const MAX_PEERS = 10_000;
 const GENERATION = MAX_PEERS / 2;
@@ -79,9 +80,11 @@ export class OpaquePeers {
         this.#verdicts.set(peer, false);
         continue;
       }
-      // In place, or in room left in either generation; never moved, never turning them: the store
-      // keeps up to MAX_PEERS verdicts, which would push out at every read what this process saw.
-      const generation = this.#young.has(peer) ? this.#young : this.#old.has(peer) ? this.#old : this.#young.size < GENERATION ? this.#young : this.#old.size < GENERATION ? this.#old : undefined;
+      // In place, or in room left in the older generation: never in the newer, whose filling turns the
+      // generations. The store keeps up to MAX_PEERS verdicts, and filling the newer at every read
+      // would have the next peer seen here push out the older, which holds what no store keeps (an
+      // answer, traces counted short of a verdict).
+      const generation = this.#young.has(peer) ? this.#young : this.#old.has(peer) || this.#old.size < GENERATION ? this.#old : undefined;
       if (generation === undefined) continue;
       const now = opaque ? OPAQUE_AFTER_TRACES : ANSWERED;
       generation.set(peer, now);
