@@ -2,25 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PlaceRing } from './places.js';
 
-/** A map of keys to places over a PlaceRing, as PendingHolds and RecentTraceIds keep one. */
-function placedMap(capacity: number): { places: Map<string, number>; ring: PlaceRing<string>; put(key: string): void; forgetOldest(): string | undefined } {
-  const places = new Map<string, number>();
-  const ring = new PlaceRing<string>(capacity, { placeOf: (k) => places.get(k), moved: (k, p) => void places.set(k, p) });
-  return {
-    places,
-    ring,
-    put(key) {
-      if (!places.has(key) && places.size === capacity) this.forgetOldest();
-      places.set(key, ring.place(key));
-    },
-    forgetOldest() {
-      const key = ring.oldest();
-      if (key === undefined) return undefined;
-      places.delete(key);
-      ring.dropOldest();
-      return key;
-    },
-  };
+/** A PlaceRing used as PendingHolds and RecentTraceIds use one. */
+function placedMap(capacity: number): { ring: PlaceRing<string>; put(key: string): void; forgetOldest(): string | undefined } {
+  const ring = new PlaceRing<string>(capacity);
+  return { ring, put: (key) => void ring.place(key), forgetOldest: () => ring.dropOldest() };
 }
 
 describe('PlaceRing', () => {
@@ -28,6 +13,16 @@ describe('PlaceRing', () => {
     const m = placedMap(3);
     for (const key of ['a', 'b', 'c', 'a', 'b', 'a']) m.put(key);
     expect([m.forgetOldest(), m.forgetOldest(), m.forgetOldest(), m.forgetOldest()]).toEqual(['c', 'b', 'a', undefined]);
+  });
+
+  it('forgets the oldest key to place a new one past its capacity, and skips a deleted key', () => {
+    const ring = new PlaceRing<string>(2);
+    expect([ring.place('a'), ring.place('b'), ring.place('a')]).toEqual([undefined, undefined, undefined]);
+    expect(ring.place('c')).toBe('b');
+    expect(ring.delete('a')).toBe(true);
+    expect(ring.size).toBe(1);
+    expect(ring.place('d')).toBeUndefined();
+    expect([ring.dropOldest(), ring.dropOldest(), ring.dropOldest()]).toEqual(['c', 'd', undefined]);
   });
 
   it('never holds more than twice its capacity in places, however often keys are placed again', () => {

@@ -53,12 +53,6 @@ function tagOf(spanId: string): number {
  */
 export const MAX_AWAITED_BYTES = 32 * 1024 * 1024;
 
-/** The JSON of the calls a remembered trace awaits, and its place among those that await some. */
-interface Calls {
-  json: string;
-  place: number;
-}
-
 /**
  * The ids of the last `capacity` traces released, for telling their late spans from a new trace, in
  * the order a PlaceRing keeps (released again, a trace is the newest). Each id may carry the calls
@@ -66,33 +60,29 @@ interface Calls {
  * bytes where the objects took ~250, which counts when every request queues work nobody traces.
  */
 export class RecentTraceIds {
-  readonly #capacity: number;
-  /** Each id's place (PlaceRing.place). */
-  readonly #places = new Map<string, number>();
-  readonly #order: PlaceRing<string>;
-  /** The calls of the ids that await some, in the order they were set (for the budget). */
-  readonly #calls = new Map<string, Calls>();
+  readonly #ids: PlaceRing<string>;
+  /** The calls' JSON of the ids that await some. */
+  readonly #calls = new Map<string, string>();
+  /** The ids that await calls, in the order their calls were set (for the budget). */
   readonly #callOrder: PlaceRing<string>;
   #callBytes = 0;
   readonly #maxCallBytes: number;
 
   constructor(capacity: number, maxCallBytes: number = MAX_AWAITED_BYTES) {
-    this.#capacity = Math.max(1, capacity);
+    this.#ids = new PlaceRing(capacity);
+    // Calls are only ever held for ids held, so this ring never fills past them.
+    this.#callOrder = new PlaceRing(capacity);
     this.#maxCallBytes = maxCallBytes;
-    const places = this.#places;
-    this.#order = new PlaceRing(this.#capacity, { placeOf: (id) => places.get(id), moved: (id, place) => void places.set(id, place) });
-    const calls = this.#calls;
-    this.#callOrder = new PlaceRing(this.#capacity, { placeOf: (id) => calls.get(id)?.place, moved: (id, place) => (calls.get(id)!.place = place) });
   }
 
   has(traceId: string): boolean {
-    return this.#places.has(traceId);
+    return this.#ids.has(traceId);
   }
 
   /** The calls the trace awaited when it was last released; undefined for none (or a trace not remembered). */
   awaited(traceId: string): readonly AwaitedCall[] | undefined {
     const calls = this.#calls.get(traceId);
-    return calls === undefined ? undefined : (JSON.parse(calls.json) as AwaitedCall[]);
+    return calls === undefined ? undefined : (JSON.parse(calls) as AwaitedCall[]);
   }
 
   /** Whether the trace awaited calls when it was last released. */
@@ -107,34 +97,23 @@ export class RecentTraceIds {
 
   /** Remembers a trace id as the newest (with the calls it awaits), forgetting the oldest once `capacity` are held; past their budget, the oldest calls are forgotten. */
   add(traceId: string, awaited?: readonly AwaitedCall[]): void {
-    if (!this.#places.has(traceId) && this.#places.size === this.#capacity) this.#forgetOldest();
-    this.#places.set(traceId, this.#order.place(traceId));
+    const forgotten = this.#ids.place(traceId);
+    if (forgotten !== undefined) this.#dropCalls(forgotten);
     this.#dropCalls(traceId);
     if (awaited === undefined || awaited.length === 0) return;
     const json = JSON.stringify(awaited);
-    // A place first, then the entry: placing may compact the ring, which moves only entries it holds.
-    const place = this.#callOrder.place(traceId);
-    this.#calls.set(traceId, { json, place });
+    this.#callOrder.place(traceId);
+    this.#calls.set(traceId, json);
     this.#callBytes += json.length;
     // Never the calls just added: the budget holds the newest trace's whatever their size.
-    for (let oldest = this.#callOrder.oldest(); this.#callBytes > this.#maxCallBytes && oldest !== traceId; oldest = this.#callOrder.oldest()) {
-      this.#dropCalls(oldest!);
-      this.#callOrder.dropOldest();
-    }
+    while (this.#callBytes > this.#maxCallBytes && this.#callOrder.oldest() !== traceId) this.#dropCalls(this.#callOrder.dropOldest()!);
   }
 
   #dropCalls(traceId: string): void {
     const calls = this.#calls.get(traceId);
     if (calls === undefined) return;
-    this.#calls.delete(traceId); // its place in #callOrder is now stale
-    this.#callBytes -= calls.json.length;
-  }
-
-  #forgetOldest(): void {
-    const id = this.#order.oldest();
-    if (id === undefined) return;
-    this.#dropCalls(id);
-    this.#places.delete(id);
-    this.#order.dropOldest();
+    this.#calls.delete(traceId);
+    this.#callOrder.delete(traceId);
+    this.#callBytes -= calls.length;
   }
 }
