@@ -135,9 +135,9 @@ interface OpenTrace<B> {
   holdUntil: number;
   /** `count` when the last hold was set (-1: never held): spans joining after it mean the refused ones were resent. */
   countAtHold: number;
-  /** `count` when the trace was last found not to look whole (-1: never), so a poll looks again only once it has grown, */
+  /** `count` when the trace was last found not to look whole (-1: never): a poll looks again once it has grown, or once notWholeFor is learned. */
   notWholeAt: number;
-  /** or once the peer whose unanswered call kept it from looking whole then (if that was all) is learned. */
+  /** The peer whose unanswered call kept the trace from looking whole then, if that was all. */
   notWholeFor: string | undefined;
   /** A continuation (spans that came after the trace was released): the calls it still awaited then. */
   awaited: Awaited | undefined;
