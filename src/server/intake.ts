@@ -154,6 +154,11 @@ export function rawExport(encoding: SpoolEncoding, body: Uint8Array, compressed:
 
 /** Committed trace ids are remembered this long, so late spans replayed after a crash stay late. */
 const COMMITTED_RETENTION_MS = 10 * 60_000;
+/**
+ * A trace kept past the maximum age because it still grows (a long Celery task) may take up to this
+ * share of --max-buffer-mib (AssemblerOptions.maxGrowingTraceBytes): beyond it, it goes at the maximum age as before.
+ */
+const GROWING_TRACE_BUFFER_SHARE = 8;
 
 /** A transport counts as contending for the buffer this long after its last export. */
 const ACTIVE_SOURCE_MS = 10_000;
@@ -269,7 +274,13 @@ export class Intake implements ExportIntake {
 
   constructor(options: IntakeOptions) {
     // Admission keeps the buffer within limits before accepting; the assembler never evicts early.
-    this.#analyzer = new Analyzer({ ...options, maxOpenTraces: Number.POSITIVE_INFINITY, onRelease: (r) => this.#noteReleased(r) });
+    const maxBytes = options.maxBufferBytes ?? 256 * 1024 * 1024;
+    this.#analyzer = new Analyzer({
+      ...options,
+      maxOpenTraces: Number.POSITIVE_INFINITY,
+      maxGrowingTraceBytes: options.maxGrowingTraceBytes ?? maxBytes / GROWING_TRACE_BUFFER_SHARE,
+      onRelease: (r) => this.#noteReleased(r),
+    });
     this.#spool = options.spool;
     this.#trackCommitted = options.trackCommitted ?? options.spool !== undefined;
     this.#store = options.store;
@@ -280,7 +291,7 @@ export class Intake implements ExportIntake {
     this.#replayWaitMs = options.replayWaitMs ?? 30_000;
     this.#limits = {
       maxTraces: options.maxOpenTraces ?? 50_000,
-      maxBytes: options.maxBufferBytes ?? 256 * 1024 * 1024,
+      maxBytes,
       baseRetryMs: baseRetryFor(wait),
     };
     this.#random = options.random ?? Math.random;

@@ -114,6 +114,11 @@ function listenFailure(what: string, host: string, port: number, e: unknown): St
 
 /** Idle keep-alive connections are kept this long: longer than the retry delays the intake asks for. */
 const KEEP_ALIVE_MS = 120_000;
+/**
+ * How long a trace that keeps growing past the 30 s maximum age is kept for (AssemblerOptions): a long
+ * Celery task's queries come before its run's span. As long as a commit keeps its awaited calls.
+ */
+const MAX_GROWING_TRACE_AGE_MS = 10 * 60_000;
 
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const tls = o.tls === undefined ? undefined : readTls(o.tls, (m) => new StartupError(m));
@@ -131,7 +136,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const metrics = createMetrics();
   // The analysis settings, shared with the warm-up's throwaway intake (not the admission limits: a
   // --max-traces 2 would refuse the warm-up's exports).
-  const analysisBase = { traceWaitMs: o.traceWaitMs, ...(o.traceSettleMs === undefined ? {} : { traceSettleMs: o.traceSettleMs }), maxTraceAgeMs: 30_000 };
+  const analysisBase = { traceWaitMs: o.traceWaitMs, ...(o.traceSettleMs === undefined ? {} : { traceSettleMs: o.traceSettleMs }), maxTraceAgeMs: 30_000, maxGrowingTraceAgeMs: MAX_GROWING_TRACE_AGE_MS };
   const analysisSettings = { ...analysisBase, ...o.detect, ...(o.schema === undefined ? {} : { links: schemaNaming(o.schema) }) };
   const limits = {
     maxOpenTraces: o.maxTraces,

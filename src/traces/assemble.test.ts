@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { SpanKind, type SpanRecord, type TraceId } from '../otlp/span.js';
 import { REFUSAL_WAIT_CAP_MS } from './admission.js';
 import { assembleTrace, callPaths, isRequestSpan, learnablePeer, looksWhole, MAX_AWAITED_CALLS, peerCalls } from './assemble.js';
-import { TraceAssembler } from './assembler.js';
+import { estimateSpanBytes, TraceAssembler } from './assembler.js';
 import { NO_REQUEST_SPAN } from './request.js';
 import { assembleCompact, CompactTrace, compactTraces } from './compact.js';
 import { isProbe, OPAQUE_AFTER_TRACES } from './peers.js';
@@ -898,6 +898,8 @@ class ReferenceAssembler {
   readonly #wait: number;
   readonly #settle: number;
   readonly #maxAge: number;
+  readonly #maxGrowingAge: number;
+  readonly #maxGrowingSpans: number;
   readonly #maxOpen: number;
   readonly #remember: number;
   // Insertion order is kept as "least recently touched first" by re-inserting on every add.
@@ -912,6 +914,9 @@ class ReferenceAssembler {
     this.#wait = options.traceWaitMs ?? 2000;
     this.#settle = Math.min(this.#wait, options.traceSettleMs ?? this.#wait);
     this.#maxAge = options.maxTraceAgeMs ?? 30_000;
+    this.#maxGrowingAge = options.maxGrowingTraceAgeMs ?? this.#maxAge;
+    // Each test span is estimated at the same size: a byte limit is a span count here.
+    this.#maxGrowingSpans = (options.maxGrowingTraceBytes ?? Number.POSITIVE_INFINITY) / estimateSpanBytes(span({}));
     this.#maxOpen = options.maxOpenTraces ?? 50_000;
     this.#remember = options.rememberCompleted ?? 100_000;
   }
@@ -971,8 +976,11 @@ class ReferenceAssembler {
   poll(now: number): RefCompleted[] {
     const done: RefCompleted[] = [];
     for (const [traceId, firstSeen] of this.#byFirstSeen) {
-      if (now - firstSeen < this.#maxAge) break;
-      done.push(this.#release(traceId, 'max_age'));
+      const age = now - firstSeen;
+      if (age < this.#maxAge) break;
+      const trace = this.#open.get(traceId)!;
+      const growing = age < this.#maxGrowingAge && now - trace.lastSeen < this.#maxAge && trace.spans.length <= this.#maxGrowingSpans;
+      if (!growing) done.push(this.#release(traceId, 'max_age'));
     }
     for (const [traceId, trace] of this.#open) {
       const quiet = now - trace.lastSeen;
@@ -1008,6 +1016,79 @@ class ReferenceAssembler {
 }
 
 
+describe.each([
+  ['records', (o: AssemblerOptions) => new TraceAssembler(o)],
+  ['columns', (o: AssemblerOptions) => new TraceAssembler(o, compactTraces())],
+] as const)('over %s: traces that keep growing past the maximum age', (_, make) => {
+  // As serve sets it up: a 6 s trace wait, 30 s without a request span, growing traces kept 10 minutes.
+  const serveLike = (over: AssemblerOptions = {}) => make({ traceWaitMs: 6000, traceSettleMs: 200, maxTraceAgeMs: 30_000, maxGrowingTraceAgeMs: 600_000, ...over });
+  const spansOf = (t: { spans: unknown }): number => (Array.isArray(t.spans) ? t.spans.length : (t.spans as CompactTrace).count);
+  const traceId = 'c'.repeat(32);
+  const query = (parentSpanId: string) => span({ traceId, parentSpanId, kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: 'SELECT * FROM "orders_line" WHERE "order_id" = %s' });
+
+  it('keeps a five-minute task\'s queries, exported every 5 s, until its run\'s span comes last', () => {
+    const asm = serveLike();
+    const view = span({ traceId, kind: SpanKind.SERVER, httpMethod: 'POST', httpRoute: 'reports/' });
+    const enqueue = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.PRODUCER, name: 'apply_async/reports.build', messagingSystem: 'rabbitmq' });
+    asm.add([view, enqueue], 0);
+    expect(asm.poll(6000)).toHaveLength(1); // the view, awaiting its task
+    const run = span({ traceId, parentSpanId: enqueue.spanId, kind: SpanKind.CONSUMER, name: 'run/reports.build' });
+    for (let t = 10_000; t < 310_000; t += 5000) {
+      asm.add([query(run.spanId), query(run.spanId)], t);
+      expect(asm.poll(t + 4999)).toEqual([]);
+    }
+    asm.add([run], 310_000);
+    const [task] = asm.poll(310_200);
+    expect(task).toMatchObject({ reason: 'settled', continuing: new Set([run.spanId]) });
+    expect(spansOf(task!)).toBe(121);
+  });
+
+  it('keeps a periodic task\'s queries (a trace of its own) until its run\'s span comes', () => {
+    const asm = serveLike();
+    const run = span({ traceId, kind: SpanKind.CONSUMER, name: 'run/billing.nightly' });
+    for (let t = 0; t < 120_000; t += 5000) asm.add([query(run.spanId)], t);
+    expect(asm.poll(120_000)).toEqual([]);
+    asm.add([run], 121_000);
+    const [task] = asm.poll(121_200);
+    expect(task!.reason).toBe('settled');
+    expect(spansOf(task!)).toBe(25);
+  });
+
+  it('lets a trace without a request span go 30 s after its last span', () => {
+    const asm = serveLike();
+    asm.add([query('d'.repeat(16)), query('d'.repeat(16))], 0);
+    asm.add([query('d'.repeat(16))], 20_000);
+    expect(asm.poll(49_999)).toEqual([]);
+    const [fragment] = asm.poll(50_000);
+    expect(fragment!.reason).toBe('max_age');
+    expect(spansOf(fragment!)).toBe(3);
+  });
+
+  it('lets a growing trace go at the maximum age once its spans pass maxGrowingTraceBytes, and at maxGrowingTraceAgeMs anyway', () => {
+    const q = query('d'.repeat(16));
+    const small = serveLike({ maxGrowingTraceBytes: 10 * estimateSpanBytes(q) });
+    const large = serveLike();
+    for (let t = 0; t <= 30_000; t += 5000) {
+      small.add(Array.from({ length: 2 }, () => query('d'.repeat(16))), t);
+      large.add([query('d'.repeat(16))], t);
+    }
+    expect(small.poll(30_000).map((t) => t.reason)).toEqual(['max_age']); // 14 spans: past 10
+    expect(large.poll(30_000)).toEqual([]);
+    for (let t = 35_000; t < 600_000; t += 5000) large.add([query('d'.repeat(16))], t);
+    expect(large.poll(599_999)).toEqual([]);
+    expect(large.poll(600_000).map((t) => t.reason)).toEqual(['max_age']);
+  });
+
+  it('names the open traces older than an age, oldest first', () => {
+    const asm = serveLike();
+    asm.add([query('d'.repeat(16))], 0);
+    asm.add([span({ traceId: 'e'.repeat(32), kind: SpanKind.SERVER })], 10_000);
+    asm.add([query('d'.repeat(16))], 20_000); // touching a trace does not make it younger
+    expect(asm.openLongerThan(16_000, 25_000)).toEqual([traceId]);
+    expect(asm.openLongerThan(16_000, 40_000)).toEqual([traceId, 'e'.repeat(32)]);
+  });
+});
+
 describe('TraceAssembler against its first version', () => {
   it('releases the same traces, in the same order, with the same counters, for any sequence of calls', () => {
     const traceIds = ['1', '2', '3', '4', '5'].map((c) => c.repeat(32));
@@ -1016,7 +1097,7 @@ describe('TraceAssembler against its first version', () => {
       { weight: 2, arbitrary: fc.record({ kind: fc.constant('poll' as const), dt: fc.nat(200) }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('flush' as const), dt: fc.constant(0) }) },
     );
-    const options = fc.record({ traceWaitMs: fc.constantFrom(10, 50, 100), traceSettleMs: fc.constantFrom(undefined, 5, 20, 200), maxTraceAgeMs: fc.constantFrom(100, 300, Infinity), maxOpenTraces: fc.constantFrom(1, 2, 3, 10), rememberCompleted: fc.constantFrom(1, 2, 100) });
+    const options = fc.record({ traceWaitMs: fc.constantFrom(10, 50, 100), traceSettleMs: fc.constantFrom(undefined, 5, 20, 200), maxTraceAgeMs: fc.constantFrom(100, 300, Infinity), maxGrowingTraceAgeMs: fc.constantFrom(undefined, 250, 1000), maxGrowingTraceBytes: fc.constantFrom(undefined, 3 * estimateSpanBytes(span({}))), maxOpenTraces: fc.constantFrom(1, 2, 3, 10), rememberCompleted: fc.constantFrom(1, 2, 100) });
     fc.assert(
       fc.property(options, fc.array(op, { maxLength: 30 }), (opts: AssemblerOptions, ops) => {
         const fast = new TraceAssembler(opts);

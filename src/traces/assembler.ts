@@ -18,8 +18,17 @@ export interface AssemblerOptions {
    * traceWaitMs, so no trace goes sooner.
    */
   traceSettleMs?: number;
-  /** Any trace is complete this long after its first span, rooted or not. Default 30000. */
+  /** Any trace is complete this long after its first span, rooted or not, unless it is still growing (below). Default 30000. */
   maxTraceAgeMs?: number;
+  /**
+   * A trace past maxTraceAgeMs that a span joined within the last maxTraceAgeMs is still growing: it
+   * is kept until this long after its first span, while its spans' estimated bytes stay within
+   * maxGrowingTraceBytes. A long Celery task's queries come for minutes before its run's span, which
+   * the worker exports last. Default: maxTraceAgeMs (no trace is kept past it).
+   */
+  maxGrowingTraceAgeMs?: number;
+  /** See maxGrowingTraceAgeMs. Default: no limit. */
+  maxGrowingTraceBytes?: number;
   /** Open traces kept at most; past it the oldest is released early and counted. Default 50000. */
   maxOpenTraces?: number;
   /** Completed trace ids remembered to recognise late spans. Default 100000. */
@@ -168,6 +177,8 @@ export class TraceAssembler<B = SpanRecord[]> {
   readonly #wait: number;
   readonly #settle: number;
   readonly #maxAge: number;
+  readonly #maxGrowingAge: number;
+  readonly #maxGrowingBytes: number;
   readonly #maxOpen: number;
   // Insertion order is kept as "least recently touched first" by re-inserting on every add.
   readonly #open = new Map<TraceId, OpenTrace<B>>();
@@ -208,6 +219,8 @@ export class TraceAssembler<B = SpanRecord[]> {
     this.#wait = options.traceWaitMs ?? 2000;
     this.#settle = Math.min(this.#wait, options.traceSettleMs ?? this.#wait);
     this.#maxAge = options.maxTraceAgeMs ?? 30_000;
+    this.#maxGrowingAge = Math.max(this.#maxAge, options.maxGrowingTraceAgeMs ?? this.#maxAge);
+    this.#maxGrowingBytes = options.maxGrowingTraceBytes ?? Number.POSITIVE_INFINITY;
     this.#maxOpen = options.maxOpenTraces ?? 50_000;
     const remember = options.rememberCompleted ?? 100_000;
     this.#completed = new RecentTraceIds(remember, options.maxAwaitedBytes);
@@ -527,14 +540,15 @@ export class TraceAssembler<B = SpanRecord[]> {
   }
 
   /**
-   * Calls `each` with every trace complete at `now`: past the maximum age, or rooted and quiet for
-   * the trace wait (for the settle time when it looks whole), and not held. Stops early when `each`
-   * returns true; returns whether it did.
+   * Calls `each` with every trace complete at `now`: past the maximum age and no longer growing, or
+   * rooted and quiet for the trace wait (for the settle time when it looks whole), and not held.
+   * Stops early when `each` returns true; returns whether it did.
    */
   #releasable(now: number, each: (traceId: TraceId, reason: 'max_age' | 'quiet' | 'settled') => boolean): boolean {
     for (const [traceId, firstSeen] of this.#byFirstSeen) {
       if (now - firstSeen < this.#maxAge) break;
-      if (this.#open.get(traceId)!.holdUntil > now) continue;
+      const trace = this.#open.get(traceId)!;
+      if (trace.holdUntil > now || this.#isGrowing(trace, firstSeen, now)) continue;
       if (each(traceId, 'max_age')) return true;
     }
     for (const [traceId, trace] of this.#open) {
@@ -544,6 +558,24 @@ export class TraceAssembler<B = SpanRecord[]> {
       if (quiet >= this.#wait ? each(traceId, 'quiet') : this.#looksWhole(trace) && each(traceId, 'settled')) return true;
     }
     return false;
+  }
+
+  /** A trace past the maximum age that is kept for now (AssemblerOptions.maxGrowingTraceAgeMs). */
+  #isGrowing(trace: OpenTrace<B>, firstSeen: number, now: number): boolean {
+    return now - firstSeen < this.#maxGrowingAge && now - trace.lastSeen < this.#maxAge && trace.bytes <= this.#maxGrowingBytes;
+  }
+
+  /**
+   * The open traces older than `ageMs` at `now`, oldest first: those whose spans the spool copies
+   * apart, so that they pin no segment of other traces' spans (server/spool-compaction.ts).
+   */
+  openLongerThan(ageMs: number, now: number): TraceId[] {
+    const old: TraceId[] = [];
+    for (const [traceId, firstSeen] of this.#byFirstSeen) {
+      if (now - firstSeen < ageMs) break;
+      old.push(traceId);
+    }
+    return old;
   }
 
   #looksWhole(trace: OpenTrace<B>): boolean {
