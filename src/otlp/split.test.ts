@@ -224,6 +224,22 @@ describe('splitProtobufExport', () => {
     expect(split).toBeGreaterThan(0);
   });
 
+  test('a partition of the caller\'s (spool compaction): the piece it names holds exactly the chosen traces\' spans, in both encodings', () => {
+    const messages = [...framed('./testdata/django-sqlite-old-semconv.otlp.pb'), ...framed('./testdata/collector-file-exporter.binpb')];
+    const body = Buffer.concat(messages);
+    const decoder = createWireDecoder();
+    const whole = decoder.decode(body).spans;
+    const ids = [...new Set(whole.map((s) => s.traceId))];
+    expect(ids.length).toBeGreaterThan(2);
+    for (const keep of [new Set(ids.filter((_, i) => i % 2 === 1)), new Set(ids.slice(0, 1)), new Set(ids), new Set<string>()]) {
+      const wanted = whole.filter((s) => keep.has(s.traceId));
+      const [, kept] = splitProtobufExport(body, 2, (b, p) => (keep.has(Buffer.from(b.subarray(p, p + 16)).toString('hex')) ? 1 : 0));
+      expect(kept === undefined ? [] : decoder.decode(kept).spans).toEqual(wanted);
+      const [, keptJson] = splitJsonExport(Buffer.from(protobufToOtlpJson(body)), 2, (hex) => (keep.has(hex) ? 1 : 0))!;
+      expect(keptJson === undefined ? [] : decodeJsonRequest(keptJson.toString(), createJsonDecoder()).spans).toEqual(wanted);
+    }
+  });
+
   test('spans without a trace id, or with an 8-byte one, go to shard 0', () => {
     const shards = 4;
     const spans = [

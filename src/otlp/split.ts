@@ -53,7 +53,15 @@ const OPEN_SCOPE = -3;
  * scope_spans or spans with a wire type other than LEN. The caller then hands the whole body to
  * shard 0, whose decoder reports it.
  */
-export type ProtobufSplitter = (body: Uint8Array, shards: number) => (Uint8Array | undefined)[];
+export type ProtobufSplitter = (body: Uint8Array, shards: number, pieceOf?: PieceOfIdBytes) => (Uint8Array | undefined)[];
+
+/**
+ * The piece (0 … pieces − 1) of a trace by its 16-byte id at b[p]; splitters default to
+ * shardOfTraceIdBytes. A span without a 16-byte id always goes to piece 0.
+ */
+export type PieceOfIdBytes = (b: Uint8Array, p: number) => number;
+/** The same by its id as 32 lowercase hex digits (the JSON splitter's). */
+export type PieceOfIdHex = (hex: string) => number;
 
 export function createProtobufSplitter(): ProtobufSplitter {
   /** The walk's tables, kept from export to export (a split is synchronous), grown by doubling. */
@@ -77,6 +85,8 @@ export function createProtobufSplitter(): ProtobufSplitter {
   let shardSpanBytes = new Float64Array(8);
 
   const cursor = new WireCursor();
+  /** The split in progress's pieceOf (undefined: by shard). */
+  let pieceOfId: PieceOfIdBytes | undefined;
 
   function grown(table: Int32Array<ArrayBuffer>, need: number): Int32Array<ArrayBuffer> {
     if (need <= table.length) return table;
@@ -150,7 +160,8 @@ export function createProtobufSplitter(): ProtobufSplitter {
         pos += 8;
       } else pos = c.skipField(pos, end, wire, tag >>> 3, 3);
     }
-    return traceLength === 16 ? shardOfTraceIdBytes(buf, trace, shards) : 0;
+    if (traceLength !== 16) return 0;
+    return pieceOfId === undefined ? shardOfTraceIdBytes(buf, trace, shards) : pieceOfId(buf, trace);
   }
 
   /** Walks one ScopeSpans' content [pos, end) into the ops and tables (scope index `s`). */
@@ -313,18 +324,20 @@ export function createProtobufSplitter(): ProtobufSplitter {
     return pos;
   }
 
-  return function splitProtobufExport(body: Uint8Array, shards: number): (Uint8Array | undefined)[] {
+  return function splitProtobufExport(body: Uint8Array, shards: number, pieceOf?: PieceOfIdBytes): (Uint8Array | undefined)[] {
     if (!Number.isInteger(shards) || shards < 1) throw new RangeError(`shards must be a positive integer, not ${shards}`);
     if (shards === 1) return [body];
     // Positions are kept in Int32Arrays; no request is near this (a single field is below 2^31 anyway).
     if (body.length > 0x7fff_ffff) fail('request of 2^31 bytes or more', 0);
     const c = cursor;
     c.start(body);
+    pieceOfId = pieceOf;
     let resources: number;
     try {
       resources = walkRequest(c, shards);
     } finally {
       c.release();
+      pieceOfId = undefined;
     }
     if (shardSpanBytes.length < shards) shardSpanBytes = new Float64Array(shards);
     shardSpanBytes.fill(0, 0, shards);
@@ -366,11 +379,12 @@ const WRONG_SHAPE = -1;
  * The shard of a JSON span's trace id read as json.ts reads it: 32 hex digits of either case, else
  * base64 of 16 bytes; any other string (or none) is an id the decoder refuses, so shard 0.
  */
-function jsonTraceShard(id: unknown, shards: number): number {
+function jsonTraceShard(id: unknown, shards: number, pieceOf: PieceOfIdHex | undefined): number {
   if (id === undefined || id === null || id === '') return 0;
   if (typeof id !== 'string') return WRONG_SHAPE;
   const hex = idHex(id, 16);
-  return hex.length === 32 ? shardOfTraceId(hex, shards) : 0;
+  if (hex.length !== 32) return 0;
+  return pieceOf === undefined ? shardOfTraceId(hex, shards) : pieceOf(hex);
 }
 
 /** obj with `key` set to `value` (in its place), and the alias json.ts would ignore beside it left out. */
@@ -393,7 +407,7 @@ function withList(obj: JsonObject, key: string, value: unknown[], ignored: strin
  * that are strings): the caller hands the whole body to shard 0, whose decoder reports the problem.
  * Problems further in (attributes, times) are left to each piece's decoder.
  */
-export function splitJsonExport(body: Uint8Array, shards: number): (Buffer | undefined)[] | undefined {
+export function splitJsonExport(body: Uint8Array, shards: number, pieceOf?: PieceOfIdHex): (Buffer | undefined)[] | undefined {
   if (!Number.isInteger(shards) || shards < 1) throw new RangeError(`shards must be a positive integer, not ${shards}`);
   const whole = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   if (shards === 1) return [whole];
@@ -430,7 +444,7 @@ export function splitJsonExport(body: Uint8Array, shards: number): (Buffer | und
       spansOf.fill(undefined);
       for (const span of spans) {
         if (!isObject(span)) return undefined;
-        const k = jsonTraceShard(span[fieldKey(span, 'traceId', 'trace_id') ?? 'traceId'], shards);
+        const k = jsonTraceShard(span[fieldKey(span, 'traceId', 'trace_id') ?? 'traceId'], shards, pieceOf);
         if (k === WRONG_SHAPE) return undefined;
         (spansOf[k] ??= []).push(span);
       }

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync, gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { baseRetryFor } from '../traces/admission.js';
 import { isProbe, OPAQUE_AFTER_TRACES } from '../traces/peers.js';
 import { Intake, type AcceptResult, type Transport } from './intake.js';
 import { createMetrics } from './metrics.js';
+import { spoolCopier } from './spool-compaction.js';
 import { tempDir } from '../../test/support.js';
 
 const TRACES = 19;
@@ -554,6 +555,92 @@ describe('Intake: work that outlives its trace', () => {
     expect(await counter('n1lens_late_spans_total')).toBe(task.length + 1);
     expect(await counter('n1lens_duplicate_spans_total')).toBe(task.length + view.length);
     store.closeSync();
+  });
+});
+
+describe('Intake: a task that runs for minutes, and the spool', () => {
+  it("keeps its queries until its run's span comes, copied out of the segments other traces share: those go, and a crash loses none", async () => {
+    const clock = { now: 1_000_000 };
+    const dir = join(tempDir('spool-long-task'), 'spool');
+    const store = Store.open(':memory:');
+    const open = (metrics: ReturnType<typeof createMetrics>, copy = true): Intake => {
+      // A segment per export.
+      const spool = Spool.open({ dir, commitMs: 1, segmentBytes: 1, now: () => clock.now });
+      return new Intake({
+        store, metrics, spool, ...(copy ? { copyApart: spoolCopier(spool) } : {}), traceWaitMs: 6000, traceSettleMs: 100, maxTraceAgeMs: 30_000, maxGrowingTraceAgeMs: 600_000,
+        minRepeats: 5, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD,
+      });
+    };
+    const onDisk = (): number => readdirSync(dir).filter((f) => f.endsWith('.seg')).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+    const settled = async (): Promise<number> => {
+      // Deleted segments are unlinked on the thread pool.
+      let last = -1;
+      for (let i = 0; i < 50 && onDisk() !== last; i++) {
+        last = onDisk();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return onDisk();
+    };
+    // A nightly task, a trace of its own: its worker exports two queries every 5 s for two minutes, its run's span at the end.
+    const [run, ...queries] = requestSpans({ traceId: 'a'.repeat(32), repeats: 47 });
+    Object.assign(run!, { kind: 5, name: 'run/billing.nightly', attributes: [] });
+    const take = async (intake: Intake, spans: OtlpJsonSpan[]): Promise<number> => {
+      const body = exportOf(spans).bytes;
+      const result = await intake.acceptProtobuf(body, 'http');
+      if (!result.ok) throw new Error(result.message);
+      await result.durable;
+      return body.length;
+    };
+    const twoMinutes = async (intake: Intake): Promise<number> => {
+      let sent = 0;
+      for (let i = 0; i < 24; i++) {
+        // In the same export as a view's whole request: a Collector batches both.
+        sent += await take(intake, [...queries.slice(2 * i, 2 * i + 2), ...requestSpans({ traceId: (i + 1).toString(16).padStart(32, 'c'), repeats: 30 })]);
+        clock.now += 5000;
+        await intake.tick();
+      }
+      return sent;
+    };
+    const metrics = createMetrics();
+    const intake = open(metrics);
+    const sent = await twoMinutes(intake);
+    expect(intake.openTraces).toBe(1); // the views were analysed; the task is still growing
+    expect((await store.report()).summary.requests).toBe(24);
+    const compacted = (await metrics.registry.getSingleMetric('n1lens_spool_segments_compacted_total')?.get())?.values[0]?.value;
+    expect(compacted).toBeGreaterThanOrEqual(15);
+    // What the spool keeps is the task's queries, not the views' segments they were exported with.
+    expect(await settled()).toBeLessThan(sent / 4);
+
+    // kill -9: the process is gone as it was; the next one replays the spool.
+    const again = open(createMetrics());
+    await again.replay();
+    expect(again.openTraces).toBe(1);
+    await take(again, [run!]);
+    clock.now += 31_000; // past the replay's wait for the senders' retries
+    await again.tick();
+    await again.close();
+    const report = await store.report();
+    expect(report.summary.requests).toBe(25);
+    expect(report.endpoints.find((e) => e.endpoint === 'run/billing.nightly')?.findings[0]?.repeatsPerRequest).toEqual({ p50: 47, max: 47 });
+    store.closeSync();
+  });
+
+  it('without copying apart, keeps every segment the task has spans in', async () => {
+    // The same traffic: what the copying saves.
+    const clock = { now: 1_000_000 };
+    const dir = join(tempDir('spool-long-task-kept'), 'spool');
+    const spool = Spool.open({ dir, commitMs: 1, segmentBytes: 1, now: () => clock.now });
+    const intake = new Intake({ store: Store.open(':memory:'), metrics: createMetrics(), spool, traceWaitMs: 6000, traceSettleMs: 100, maxTraceAgeMs: 30_000, maxGrowingTraceAgeMs: 600_000, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD });
+    const queries = requestSpans({ traceId: 'a'.repeat(32), repeats: 47 }).slice(1);
+    for (let i = 0; i < 24; i++) {
+      const result = await intake.acceptProtobuf(exportOf([...queries.slice(2 * i, 2 * i + 2), ...requestSpans({ traceId: (i + 1).toString(16).padStart(32, 'c'), repeats: 30 })]).bytes, 'http');
+      if (!result.ok) throw new Error(result.message);
+      await result.durable;
+      clock.now += 5000;
+      await intake.tick();
+    }
+    expect(readdirSync(dir).filter((f) => f.endsWith('.seg'))).toHaveLength(24);
+    await intake.close();
   });
 });
 

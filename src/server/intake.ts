@@ -17,6 +17,7 @@ import { baseRetryFor, decideAdmission, fullness, retryDelayMs, type Admission, 
 import { inflateWithin, type CompressedBody } from './body.js';
 import { fullCollection, heapAndExternal } from './heap.js';
 import type { ServerMetrics } from './metrics.js';
+import type { CopyApart } from './spool-compaction.js';
 
 export interface IntakeOptions extends AnalyzerOptions {
   store: Store;
@@ -56,6 +57,12 @@ export interface IntakeOptions extends AnalyzerOptions {
   writeIntervalMs?: number;
   /** Wall clock, injectable for tests. */
   now?: () => number;
+  /**
+   * Copies the spans of traces open past the maximum age out of the spool segments they pin
+   * (server/spool-compaction.ts): `serve` passes the spool's, a shard the serving thread's. Without
+   * it, such a trace keeps every segment written while it is open.
+   */
+  copyApart?: CopyApart;
   /**
    * Measured memory (V8 heap in use + buffers outside it) at which exports are refused before their
    * body is read, whatever the buffer's estimate says. Default: maxBufferBytes + 128 MiB.
@@ -159,6 +166,8 @@ const COMMITTED_RETENTION_MS = 10 * 60_000;
  * share of --max-buffer-mib (AssemblerOptions.maxGrowingTraceBytes): beyond it, it goes at the maximum age as before.
  */
 const GROWING_TRACE_BUFFER_SHARE = 8;
+/** How often the spans of traces open past the maximum age are copied out of the segments they pin (#startCopyingApart). */
+const COPY_APART_EVERY_MS = 10_000;
 
 /** A transport counts as contending for the buffer this long after its last export. */
 const ACTIVE_SOURCE_MS = 10_000;
@@ -235,6 +244,13 @@ export class Intake implements ExportIntake {
   readonly #trackCommitted: boolean;
   /** The spool segments holding spans of each open or uncommitted trace; the others can go. */
   readonly #pins = new SegmentPins();
+  readonly #copyApart: CopyApart | undefined;
+  /** Traces open this long are those whose spans are copied apart (the maximum trace age). */
+  readonly #copyAfterMs: number;
+  /** Segments written by copyApart that traces still pin: they hold only those traces' spans, so they are never copied again. */
+  readonly #copiedApart = new Set<number>();
+  #copying: Promise<void> | undefined;
+  #copiedAt = Number.NEGATIVE_INFINITY;
   /** Traces released since the last write, committed with its analyses. */
   #released: TraceId[] = [];
   /**
@@ -282,6 +298,8 @@ export class Intake implements ExportIntake {
       onRelease: (r) => this.#noteReleased(r),
     });
     this.#spool = options.spool;
+    this.#copyApart = options.spool === undefined ? undefined : options.copyApart;
+    this.#copyAfterMs = options.maxTraceAgeMs ?? 30_000;
     this.#trackCommitted = options.trackCommitted ?? options.spool !== undefined;
     this.#store = options.store;
     this.#metrics = options.metrics;
@@ -723,8 +741,9 @@ export class Intake implements ExportIntake {
   }
 
   /**
-   * Analyses the traces complete now and writes what is pending. Writes never overlap: while one is
-   * in flight (a slow or unreachable database), analyses queue for the next.
+   * Analyses the traces complete now and writes what is pending, and copies long-open traces' spans
+   * apart when due (#startCopyingApart). Writes never overlap: while one is in flight (a slow or
+   * unreachable database), analyses queue for the next.
    */
   async tick(): Promise<boolean> {
     // A write now would delete spool segments the replay has not read yet.
@@ -736,7 +755,48 @@ export class Intake implements ExportIntake {
       this.#writing = undefined;
       this.#refreshGauges();
     });
-    return this.#writing;
+    this.#startCopyingApart();
+    const written = await this.#writing;
+    await this.#copying;
+    return written;
+  }
+
+  /**
+   * Every COPY_APART_EVERY_MS: the sealed segments that only traces open past the maximum age still
+   * pin (a long task's, whose spans keep coming for minutes) have those traces' spans copied into a
+   * segment of their own, which they pin instead, so the segments can go.
+   */
+  #startCopyingApart(): void {
+    const copyApart = this.#copyApart;
+    if (copyApart === undefined || this.#copying !== undefined || this.#closed) return;
+    const now = this.#now();
+    if (now - this.#copiedAt < COPY_APART_EVERY_MS) return;
+    this.#copiedAt = now;
+    const traceIds = this.#analyzer.assembler.openLongerThan(this.#copyAfterMs, now);
+    if (traceIds.length === 0) return;
+    const segments = this.#pins.heldOnlyBy(traceIds).filter((segment) => !this.#copiedApart.has(segment));
+    if (segments.length === 0) return;
+    this.#copying = (async () => {
+      const copy = await copyApart(segments, new Set(traceIds)).catch(() => undefined);
+      if (copy === undefined || copy.from.length === 0) return;
+      const from = new Set(copy.from);
+      if (copy.segment !== undefined) {
+        // Pinned while its write is still pending, so no deletion takes it; the others go once it is on disk.
+        const to = copy.segment;
+        for (const id of traceIds) this.#pins.pinWith(id, from, to);
+        this.#copiedApart.add(to);
+        try {
+          await copy.durable;
+        } catch {
+          for (const id of traceIds) this.#pins.unpin(id, new Set([to]));
+          return;
+        }
+      }
+      for (const id of traceIds) this.#pins.unpin(id, from);
+      for (const segment of this.#copiedApart) if (!this.#pins.isPinned(segment)) this.#copiedApart.delete(segment);
+      this.#metrics.spoolSegmentsCompacted.inc(from.size);
+      this.#deleteUnpinnedSegments();
+    })().finally(() => (this.#copying = undefined));
   }
 
   /** Analyses the traces complete now, ANALYSIS_SLICE_SPANS at a time, yielding to the event loop in between. */
@@ -762,6 +822,7 @@ export class Intake implements ExportIntake {
     this.#take(this.#analyzer.flush());
     const written = await this.tick();
     await this.#sharing;
+    await this.#copying;
     if (this.#spool !== undefined) {
       await this.#spool.close();
       // What could not be written stays in the spool, for the next start to replay.

@@ -13,6 +13,7 @@ export interface ServerMetrics {
   openTraces: Gauge;
   bufferBytes: Gauge;
   spoolBytes: Gauge;
+  spoolSegmentsCompacted: Counter;
   evictions: Gauge;
   lateSpans: Gauge;
   continuedRequests: Gauge;
@@ -50,6 +51,11 @@ export function createMetrics(): ServerMetrics {
     findings: new Gauge({ name: 'n1lens_findings', help: 'Findings (endpoint + fingerprint) in the store', registers }),
     openTraces: new Gauge({ name: 'n1lens_open_traces', help: 'Traces buffered, waiting to complete', registers }),
     spoolBytes: new Gauge({ name: 'n1lens_spool_bytes', help: 'Bytes in spool segments on disk (refused past --spool-max-mib)', registers }),
+    spoolSegmentsCompacted: new Counter({
+      name: 'n1lens_spool_segments_compacted_total',
+      help: 'Spool segments pinned only by traces open past the 30 s maximum age (still growing: a long Celery task) whose spans of those traces were copied to a segment of their own, so that the segment could go',
+      registers,
+    }),
     bufferBytes: new Gauge({ name: 'n1lens_buffer_bytes', help: 'Estimated bytes of buffered spans (refused past --max-buffer-mib)', registers }),
     evictions: new Gauge({ name: 'n1lens_trace_evictions_total', help: 'Open traces analysed early to make room (0 in serve: admission refuses instead)', registers }),
     lateSpans: new Gauge({ name: 'n1lens_late_spans_total', help: 'Spans that arrived after their trace was analysed: dropped, but for those below a call it still awaited (n1lens_continued_requests_total)', registers }),

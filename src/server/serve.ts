@@ -16,6 +16,7 @@ import { startGrpcServer, type GrpcServer } from './grpc.js';
 import { createHttpApp } from './http.js';
 import { Intake, type ExportIntake } from './intake.js';
 import { ShardedIntake, SplitWarmUpIntake } from './shards.js';
+import { spoolCopier } from './spool-compaction.js';
 import { createOtlpHttpHandler, isTracesExport, type RequestHandler } from './otlp-http.js';
 import { httpsOptions, readTls, type TlsFiles } from './tls.js';
 import { createMetrics, type ServerMetrics } from './metrics.js';
@@ -174,7 +175,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     intake = new Intake({
       ...analysisSettings,
       ...limits,
-      ...(spool === undefined ? {} : { spool }),
+      ...(spool === undefined ? {} : { spool, copyApart: spoolCopier(spool) }),
       store,
       metrics,
       ...(o.recordPath === undefined ? {} : { recordPath: o.recordPath }),

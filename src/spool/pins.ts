@@ -4,7 +4,7 @@
  * the maximum trace age) then keeps only its own segments, not every segment written after them.
  */
 export class SegmentPins {
-  /** The segments each trace has spans in, oldest first (usually one or two). */
+  /** The segments each trace has spans in (usually one or two). */
   readonly #byTrace = new Map<string, number[]>();
   /** Traces with spans in each segment. */
   readonly #traces = new Map<number, number>();
@@ -30,11 +30,14 @@ export class SegmentPins {
     const segments = this.#byTrace.get(traceId);
     if (segments === undefined) return;
     this.#byTrace.delete(traceId);
-    for (const segment of segments) {
-      const left = this.#traces.get(segment)! - 1;
-      if (left === 0) this.#traces.delete(segment);
-      else this.#traces.set(segment, left);
-    }
+    for (const segment of segments) this.#unpin(segment);
+  }
+
+  /** One trace fewer has spans in `segment`. */
+  #unpin(segment: number): void {
+    const left = this.#traces.get(segment)! - 1;
+    if (left === 0) this.#traces.delete(segment);
+    else this.#traces.set(segment, left);
   }
 
   /**
@@ -53,6 +56,31 @@ export class SegmentPins {
       for (const kept of segments!) if (kept !== pending) this.pin(traceId, kept);
       if (segment !== undefined) this.pin(traceId, segment);
     }
+  }
+
+  /** The segments (not provisional keys) that no trace but these pins, ascending. */
+  heldOnlyBy(traceIds: Iterable<string>): number[] {
+    const pinners = new Map<number, number>();
+    for (const id of traceIds) for (const segment of this.#byTrace.get(id) ?? []) if (segment >= 0) pinners.set(segment, (pinners.get(segment) ?? 0) + 1);
+    const only: number[] = [];
+    for (const [segment, n] of pinners) if (this.#traces.get(segment) === n) only.push(segment);
+    return only.sort((a, b) => a - b);
+  }
+
+  /** The trace's spans in `from` were copied to `to` (spool compaction): when it pins any of `from`, it pins `to` too. */
+  pinWith(traceId: string, from: ReadonlySet<number>, to: number): void {
+    if (this.#byTrace.get(traceId)?.some((segment) => from.has(segment)) === true) this.pin(traceId, to);
+  }
+
+  /** The trace no longer needs these segments (its spans in them are kept elsewhere, pinWith). */
+  unpin(traceId: string, segments: ReadonlySet<number>): void {
+    const pinned = this.#byTrace.get(traceId);
+    if (pinned === undefined) return;
+    const kept = pinned.filter((segment) => !segments.has(segment));
+    if (kept.length === pinned.length) return;
+    for (const segment of pinned) if (segments.has(segment)) this.#unpin(segment);
+    if (kept.length === 0) this.#byTrace.delete(traceId);
+    else this.#byTrace.set(traceId, kept);
   }
 
   isPinned(segment: number): boolean {

@@ -223,6 +223,38 @@ describe('Spool', () => {
     expect(readdirSync(dir)).toHaveLength(0);
   });
 
+  it('reads back a sealed segment of this run, and appends copies apart in a segment of their own, between the appends before and after', async () => {
+    const dir = tempDir('spool-apart');
+    let now = 0;
+    const spool = Spool.open({ dir, segmentMs: 100, now: () => now });
+    const first = spool.append('protobuf', Buffer.from('a'));
+    const second = spool.append('json', gzipSync('{"b":1}'), 'gzip');
+    await Promise.all([first.durable, second.durable]);
+    expect(second.segment).toBe(first.segment);
+    expect(await spool.records(first.segment)).toBeUndefined(); // still being written to
+    now = 150;
+    const third = spool.append('protobuf', Buffer.from('c'));
+    await third.durable;
+    expect((await spool.records(first.segment))!.map((r) => [r.segment, r.encoding, r.compression, r.body.length])).toEqual([
+      [first.segment, 'protobuf', undefined, 1],
+      [first.segment, 'json', 'gzip', gzipSync('{"b":1}').length],
+    ]);
+    expect(await spool.records(first.segment + 99)).toBeUndefined();
+    const apart = spool.appendApart([{ encoding: 'protobuf', body: Buffer.from('copied') }, { encoding: 'json', body: Buffer.from('{}') }]);
+    expect(apart.segment).toBe(third.segment + 1);
+    const fourth = spool.append('protobuf', Buffer.from('d')); // not in the copies' segment, though its time is not up
+    expect(fourth.segment).toBe(apart.segment + 1);
+    await Promise.all([apart.durable, fourth.durable]);
+    expect((await spool.records(apart.segment))!.map((r) => r.body.toString())).toEqual(['copied', '{}']);
+    // A crash: the copies replay after what they were copied from, before what came next.
+    const again = Spool.open({ dir });
+    expect([...again.replay()].map((r) => [r.segment, r.encoding === 'json' && r.compression === 'gzip' ? gunzipSync(r.body).toString() : r.body.toString()])).toEqual([
+      [first.segment, 'a'], [first.segment, '{"b":1}'], [third.segment, 'c'], [apart.segment, 'copied'], [apart.segment, '{}'], [fourth.segment, 'd'],
+    ]);
+    await again.close();
+    await spool.close();
+  });
+
   it('has unlinked the segments it was deleting in the background once close() resolves, with no file of its own open', async () => {
     // A restarted serve: the last run's segment replayed and freed, nothing appended since.
     const { dir } = await keptSegment('spool-unlink');

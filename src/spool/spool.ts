@@ -15,7 +15,7 @@
  * length, kind or checksum does not hold, and that record was never acknowledged.
  */
 import { accessSync, closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlink, unlinkSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 
@@ -122,6 +122,23 @@ const SEGMENT_FLAGS = constants.O_WRONLY | constants.O_CREAT | (DSYNC ?? 0);
 const openSegmentFile = (path: string, flags: number): Promise<SegmentFile> => open(path, flags);
 
 const segmentName = (seq: number): string => `${String(seq).padStart(12, '0')}${SUFFIX}`;
+
+/** The records of a segment's bytes, up to the first torn one (a crash during the write of an unacknowledged export). */
+function* recordsIn(segment: number, data: Buffer): Generator<SpoolRecord> {
+  let at = 0;
+  while (at + HEADER <= data.length) {
+    const length = data.readUInt32LE(at);
+    const sum = data.readUInt32LE(at + 4);
+    const kind = kindOf(data[at + 8]!);
+    if (at + HEADER + length > data.length || kind === undefined) break;
+    const body = data.subarray(at + HEADER, at + HEADER + length);
+    if (crc32(body) !== sum) break;
+    // An empty export carries no spans, and zeros read as empty records: a hole that a later
+    // write extended the file past, when the crash came before the write meant for it returned.
+    if (length > 0) yield { segment, encoding: kind.encoding, body, ...(kind.compression === undefined ? {} : { compression: kind.compression }) };
+    at += HEADER + length;
+  }
+}
 
 interface Pending {
   segment: number;
@@ -242,22 +259,34 @@ export class Spool {
    */
   *replay(): Generator<SpoolRecord> {
     for (const segment of this.#toReplay) {
-      const data = readFileSync(join(this.dir, segmentName(segment)));
-      let at = 0;
-      while (at + HEADER <= data.length) {
-        const length = data.readUInt32LE(at);
-        const sum = data.readUInt32LE(at + 4);
-        const kind = kindOf(data[at + 8]!);
-        if (at + HEADER + length > data.length || kind === undefined) break;
-        const body = data.subarray(at + HEADER, at + HEADER + length);
-        if (crc32(body) !== sum) break;
-        // An empty export carries no spans, and zeros read as empty records: a hole that a later
-        // write extended the file past, when the crash came before the write meant for it returned.
-        if (length > 0) yield { segment, encoding: kind.encoding, body, ...(kind.compression === undefined ? {} : { compression: kind.compression }) };
-        at += HEADER + length;
-      }
+      yield* recordsIn(segment, readFileSync(join(this.dir, segmentName(segment))));
       this.#unreplayed.delete(segment);
     }
+  }
+
+  /**
+   * The records of a sealed segment of this run (read on the thread pool), for copying some of their
+   * spans apart (appendApart); undefined when it is not one: being written, deleted, or the last run's.
+   */
+  async records(segment: number): Promise<SpoolRecord[] | undefined> {
+    if (segment >= this.currentSegment || !this.#sizes.has(segment) || this.#unreplayed.has(segment)) return undefined;
+    if (this.#files.has(segment) || this.#pending.some((p) => p.segment === segment)) return undefined;
+    return [...recordsIn(segment, await readFile(join(this.dir, segmentName(segment))))];
+  }
+
+  /**
+   * Appends these exports to a segment of their own, sealed at once: spans copied out of older
+   * segments (server/spool-compaction.ts), so that those can go. Resolves once all are on disk.
+   */
+  appendApart(records: readonly { encoding: SpoolEncoding; body: Uint8Array; compression?: SpoolCompression }[]): { segment: number; durable: Promise<void> } {
+    if (this.#closed) throw new SpoolError('the spool is closed');
+    // The appends before it stay where they are; those after it start the next segment.
+    if ((this.#sizes.get(this.#current) ?? 0) > 0) this.#current++;
+    const segment = this.#current;
+    const durable = Promise.all(records.map((r) => this.#appendTo(segment, r.encoding, r.body, r.compression))).then(() => undefined);
+    this.#current++;
+    this.#currentStarted = this.#now();
+    return { segment, durable };
   }
 
   /**
@@ -267,6 +296,10 @@ export class Spool {
   append(encoding: SpoolEncoding, body: Uint8Array, compression?: SpoolCompression): { segment: number; durable: Promise<void> } {
     if (this.#closed) throw new SpoolError('the spool is closed');
     const segment = this.currentSegment;
+    return { segment, durable: this.#appendTo(segment, encoding, body, compression) };
+  }
+
+  #appendTo(segment: number, encoding: SpoolEncoding, body: Uint8Array, compression: SpoolCompression | undefined): Promise<void> {
     const header = Buffer.allocUnsafe(HEADER);
     header.writeUInt32LE(body.length, 0);
     header.writeUInt32LE(crc32(body), 4);
@@ -280,7 +313,7 @@ export class Spool {
     // Behind a commit in flight there is company already: no window.
     if (this.#writing === 0) this.#scheduled ??= this.#schedule();
     else this.#scheduled ??= this.#schedule(0);
-    return { segment, durable };
+    return durable;
   }
 
   /**
