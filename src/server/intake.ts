@@ -166,7 +166,7 @@ const COMMITTED_RETENTION_MS = 10 * 60_000;
  * share of --max-buffer-mib (AssemblerOptions.maxGrowingTraceBytes): beyond it, it goes at the maximum age as before.
  */
 const GROWING_TRACE_BUFFER_SHARE = 8;
-/** How often the spans of traces open past the maximum age are copied out of the segments they pin (#startCopyingApart). */
+/** How often the spans of traces open past the maximum age are copied out of the segments they pin (#startCopyingApart); at most a third of that age. */
 const COPY_APART_EVERY_MS = 10_000;
 
 /** A transport counts as contending for the buffer this long after its last export. */
@@ -247,6 +247,7 @@ export class Intake implements ExportIntake {
   readonly #copyApart: CopyApart | undefined;
   /** Traces open this long are those whose spans are copied apart (the maximum trace age). */
   readonly #copyAfterMs: number;
+  readonly #copyEveryMs: number;
   /** Segments written by copyApart that traces still pin: they hold only those traces' spans, so they are never copied again. */
   readonly #copiedApart = new Set<number>();
   #copying: Promise<void> | undefined;
@@ -300,6 +301,7 @@ export class Intake implements ExportIntake {
     this.#spool = options.spool;
     this.#copyApart = options.spool === undefined ? undefined : options.copyApart;
     this.#copyAfterMs = options.maxTraceAgeMs ?? 30_000;
+    this.#copyEveryMs = Math.min(COPY_APART_EVERY_MS, this.#copyAfterMs / 3);
     this.#trackCommitted = options.trackCommitted ?? options.spool !== undefined;
     this.#store = options.store;
     this.#metrics = options.metrics;
@@ -762,7 +764,7 @@ export class Intake implements ExportIntake {
   }
 
   /**
-   * Every COPY_APART_EVERY_MS: the sealed segments that only traces open past the maximum age still
+   * Every COPY_APART_EVERY_MS (10 s): the sealed segments that only traces open past the maximum age still
    * pin (a long task's, whose spans keep coming for minutes) have those traces' spans copied into a
    * segment of their own, which they pin instead, so the segments can go.
    */
@@ -770,7 +772,7 @@ export class Intake implements ExportIntake {
     const copyApart = this.#copyApart;
     if (copyApart === undefined || this.#copying !== undefined || this.#closed) return;
     const now = this.#now();
-    if (now - this.#copiedAt < COPY_APART_EVERY_MS) return;
+    if (now - this.#copiedAt < this.#copyEveryMs) return;
     this.#copiedAt = now;
     const traceIds = this.#analyzer.assembler.openLongerThan(this.#copyAfterMs, now);
     if (traceIds.length === 0) return;

@@ -47,6 +47,8 @@ type ShardOp =
   /** Another shard refused an export: hold this shard's traces for its retry (Intake.holdForRetry). */
   | { id: number; op: 'hold'; retryAfterMs: number }
   | { id: number; op: 'replayPiece'; segment: number; encoding: SpoolEncoding; body: Uint8Array }
+  /** The answer to the shard's copyApart `request` (CopiedApart: on disk already). */
+  | { id: 0; op: 'copiedApart'; request: number; from: number[]; segment?: number }
   /** Some shard's replay brought traces back: hold every trace for the senders' retries (Intake.holdAfterReplay). */
   | { id: number; op: 'replayStart' | 'replayEnd' | 'holdAfterReplay' | 'tick' | 'metrics' | 'close' };
 
@@ -60,6 +62,8 @@ export type ShardAnswer =
   | { id: number; op: 'accepted'; result?: PieceResult; decodeError?: string; error?: string }
   /** The shard no longer needs these pieces of `segment` (ShardSpool). */
   | { id: 0; op: 'giveBack'; segment: number; pieces: number }
+  /** Copy these traces' spans in `segments` apart (server/spool-compaction.ts); answered by `copiedApart`. */
+  | { id: 0; op: 'copyApart'; request: number; segments: number[]; traceIds: string[] }
   | { id: number; op: 'done'; value: ShardReplayed | ReplayTotals | boolean | MetricsJson | undefined };
 
 /** A shard's replay: its totals, and how many traces it opened again. */

@@ -3,16 +3,48 @@
  * the export pieces this shard took, each given back to the serving thread, which deletes a segment
  * once no shard needs it, when the shard has committed every trace with spans in it.
  */
+import type { TraceId } from '../otlp/span.js';
 import type { SpoolRecord } from '../spool/index.js';
 import type { IntakeSpool } from './intake.js';
+import type { CopiedApart } from './spool-compaction.js';
+
+/** What a shard's spool sends the serving thread. */
+export interface ShardSpoolMessages {
+  giveBack(segment: number, pieces: number): void;
+  copyApart(request: number, segments: number[], traceIds: TraceId[]): void;
+}
 
 export class ShardSpool implements IntakeSpool {
   /** Pieces taken per segment, not yet given back. */
   readonly #pieces = new Map<number, number>();
-  readonly #giveBack: (segment: number, pieces: number) => void;
+  readonly #send: ShardSpoolMessages;
+  /** copyApart calls the serving thread has not answered yet. */
+  readonly #copying = new Map<number, (copied: CopiedApart) => void>();
+  #nextRequest = 1;
 
-  constructor(giveBack: (segment: number, pieces: number) => void) {
-    this.#giveBack = giveBack;
+  constructor(send: ShardSpoolMessages) {
+    this.#send = send;
+  }
+
+  /**
+   * CopyApart (server/spool-compaction.ts) by the serving thread, which holds the copy's segment
+   * for this shard from before its write ends; it answers once the copy is on disk (copied).
+   */
+  copyApart(segments: readonly number[], traceIds: ReadonlySet<TraceId>): Promise<CopiedApart> {
+    const request = this.#nextRequest++;
+    return new Promise((resolve) => {
+      this.#copying.set(request, resolve);
+      this.#send.copyApart(request, [...segments], [...traceIds]);
+    });
+  }
+
+  /** The serving thread's answer to copyApart `request`: the copy's segment is this shard's piece. */
+  copied(request: number, from: readonly number[], segment: number | undefined): void {
+    const resolve = this.#copying.get(request);
+    if (resolve === undefined) return;
+    this.#copying.delete(request);
+    if (segment !== undefined) this.took(segment);
+    resolve(segment === undefined ? { from } : { from, segment, durable: Promise.resolve() });
   }
 
   /** A piece of an export in `segment` is this shard's (taken and settled, or replayed). */
@@ -43,7 +75,7 @@ export class ShardSpool implements IntakeSpool {
     for (const [segment, pieces] of this.#pieces) {
       if (!unneeded(segment)) continue;
       this.#pieces.delete(segment);
-      this.#giveBack(segment, pieces);
+      this.#send.giveBack(segment, pieces);
       given++;
     }
     return given;

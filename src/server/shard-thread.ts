@@ -23,13 +23,21 @@ const store = await openStore(data.db, { writerThread: data.storeWriterThread })
 const metrics = createMetrics();
 // As the serving thread of one intake does at start; each write refreshes it.
 metrics.findings.set(await store.findingCount());
-const spool = data.spooled ? new ShardSpool((segment, pieces) => answer({ id: 0, op: 'giveBack', segment, pieces })) : undefined;
+const spool = data.spooled
+  ? new ShardSpool({
+      giveBack: (segment, pieces) => answer({ id: 0, op: 'giveBack', segment, pieces }),
+      copyApart: (request, segments, traceIds) => answer({ id: 0, op: 'copyApart', request, segments, traceIds }),
+    })
+  : undefined;
 const analysis = { ...data.analysis, ...(data.schema === undefined ? {} : { links: schemaNaming(data.schema) }) };
 // The analysis settings only (the shard's share of --max-traces may be below what the warm-up sends),
 // noting committed traces as the shard does.
 if (data.warmUp !== undefined) await warmUpIntake({ ...analysis, trackCommitted: true }, data.warmUp).catch(() => undefined);
 // Committed traces are noted even without a spool: a piece may be taken while another shard refuses its export, which then comes again.
-const intake = new Intake({ ...analysis, ...data.limits, store, metrics, trackCommitted: true, ...(spool === undefined ? {} : { spool }) });
+const intake = new Intake({
+  ...analysis, ...data.limits, store, metrics, trackCommitted: true,
+  ...(spool === undefined ? {} : { spool, copyApart: (segments, traceIds) => spool.copyApart(segments, traceIds) }),
+});
 const openTraces = new Int32Array(data.openTraces);
 const publish = (): void => void Atomics.store(openTraces, data.index, intake.openTraces);
 // The serving thread's /healthz reads every shard's count without asking.
@@ -70,6 +78,9 @@ port.on('message', (call: ShardCall) => {
       void accept(call);
       return;
     case 'settle':
+      return;
+    case 'copiedApart':
+      spool?.copied(call.request, call.from, call.segment);
       return;
     case 'hold':
       intake.holdForRetry(call.retryAfterMs);

@@ -16,6 +16,7 @@ import { baseRetryFor } from '../traces/admission.js';
 import { inflateWithin, type CompressedBody } from './body.js';
 import { rawExport, REFUSAL_TEXT, spoolFullRetryMs, type AcceptResult, type ExportIntake, type Refusal, type ReplayTotals, type Transport } from './intake.js';
 import { shardedMetricsText, type MetricsJson, type ServerMetrics } from './metrics.js';
+import { spoolCopier, type CopyApart } from './spool-compaction.js';
 import type { PieceResult, Settle, ShardAnalysisSettings, ShardAnswer, ShardCall, ShardLimits, ShardReplayed, ShardThreadData } from './shard-protocol.js';
 import type { WarmUpPlan } from './warm-up.js';
 
@@ -82,6 +83,8 @@ export class ShardedIntake implements ExportIntake {
   readonly #pending = new Map<number, Pending>();
   readonly #retryMs: number;
   readonly #split = createExportSplitter();
+  /** Copies shards' long-open traces out of the segments they pin (their copyApart). */
+  readonly #copier: CopyApart | undefined;
   /** Pieces of each spool segment some shard took and has not given back: the segment is kept while any are left. */
   readonly #held = new Map<number, number>();
   readonly #sweep: NodeJS.Timeout;
@@ -97,10 +100,11 @@ export class ShardedIntake implements ExportIntake {
     this.#openTraces = openTraces;
     this.#options = options;
     this.#spool = options.spool;
+    this.#copier = options.spool === undefined ? undefined : spoolCopier(options.spool);
     this.#retryMs = baseRetryFor(options.analysis.traceWaitMs ?? 2000);
     this.#settles = workers.map(() => []);
     workers.forEach((worker, index) => {
-      worker.on('message', (answer: ShardAnswer) => this.#answered(answer));
+      worker.on('message', (answer: ShardAnswer) => this.#answered(answer, index));
       worker.on('error', (e: NodeJS.ErrnoException) => this.#stopped(index, e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'its heap reached its limit' : (e.message ?? String(e)).split('\n')[0]!));
       worker.on('exit', (code) => this.#stopped(index, `exit code ${code}`));
     });
@@ -271,19 +275,54 @@ export class ShardedIntake implements ExportIntake {
     });
   }
 
-  #answered(answer: ShardAnswer): void {
+  #answered(answer: ShardAnswer, shard: number): void {
     if (answer.op === 'ready') return;
+    if (answer.op === 'copyApart') {
+      void this.#copyApartFor(shard, answer);
+      return;
+    }
     if (answer.op === 'giveBack') {
-      const left = (this.#held.get(answer.segment) ?? 0) - answer.pieces;
-      if (left > 0) this.#held.set(answer.segment, left);
-      else this.#held.delete(answer.segment);
-      this.#deleteGivenBack();
+      this.#giveBack(answer.segment, answer.pieces);
       return;
     }
     const pending = this.#pending.get(answer.id);
     if (pending === undefined) return;
     this.#pending.delete(answer.id);
     pending.answered(answer);
+  }
+
+  /**
+   * A shard's CopyApart (server/spool-compaction.ts): the copy's segment is held as that shard's piece
+   * while its write is pending, so that no sweep takes it before the shard pins it; the shard is
+   * answered once it is on disk (nothing copied when that failed, or when closing).
+   */
+  async #copyApartFor(shard: number, ask: Extract<ShardAnswer, { op: 'copyApart' }>): Promise<void> {
+    let from: readonly number[] = [];
+    let segment: number | undefined;
+    if (this.#copier !== undefined && !this.#closing) {
+      try {
+        const copied = await this.#copier(ask.segments, new Set(ask.traceIds));
+        if (copied.segment !== undefined) {
+          segment = copied.segment;
+          this.#held.set(segment, (this.#held.get(segment) ?? 0) + 1);
+          await copied.durable;
+        }
+        from = copied.from;
+      } catch {
+        if (segment !== undefined) this.#giveBack(segment, 1);
+        from = [];
+        segment = undefined;
+      }
+    }
+    this.#post(shard, { id: 0, op: 'copiedApart', request: ask.request, from: [...from], ...(segment === undefined ? {} : { segment }) });
+  }
+
+  /** A shard no longer holds these pieces of `segment`. */
+  #giveBack(segment: number, pieces: number): void {
+    const left = (this.#held.get(segment) ?? 0) - pieces;
+    if (left > 0) this.#held.set(segment, left);
+    else this.#held.delete(segment);
+    this.#deleteGivenBack();
   }
 
   /** Deletes the sealed segments no shard holds pieces of. */
@@ -426,6 +465,8 @@ export class SplitWarmUpIntake implements ExportIntake {
   readonly #shards: number;
   readonly #spool: Spool | undefined;
   readonly #split = createExportSplitter();
+  /** Copies shards' long-open traces out of the segments they pin (their copyApart). */
+  readonly #copier: CopyApart | undefined;
   /** Pieces made, for the warm-up's figures. */
   pieces = 0;
 
