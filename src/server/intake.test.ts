@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deflateSync, gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +9,7 @@ import { decodeProtobufRequest } from '../otlp/protobuf.js';
 import { SpanKind, type SpanRecord } from '../otlp/span.js';
 import { djangoRequest, encodeProtobuf, spanIdAt, type OtlpJsonRequest, type OtlpJsonSpan } from '../otlp/testing.js';
 import { Spool } from '../spool/index.js';
+import type { SegmentFile } from '../spool/spool.js';
 import { SqliteStore as Store } from '../store/sqlite.js';
 import { estimateSpanBytes } from '../traces/assembler.js';
 import { baseRetryFor } from '../traces/admission.js';
@@ -623,6 +625,97 @@ describe('Intake: a task that runs for minutes, and the spool', () => {
     expect(report.summary.requests).toBe(25);
     expect(report.endpoints.find((e) => e.endpoint === 'run/billing.nightly')?.findings[0]?.repeatsPerRequest).toEqual({ p50: 47, max: 47 });
     store.closeSync();
+  });
+
+  it('lets go of the copied segments only once the copy is on disk, and keeps them when its write fails', async () => {
+    const clock = { now: 1_000_000 };
+    const dir = join(tempDir('spool-long-task-write'), 'spool');
+    // Real files whose writes the test holds back, or fails.
+    let held: (() => void)[] | undefined;
+    let failing = false;
+    const openSegment = async (path: string, flags: number): Promise<SegmentFile> => {
+      const file = await open(path, flags);
+      return {
+        writev: async (buffers, position) => {
+          if (failing) throw new Error('no space left on device');
+          if (held !== undefined) await new Promise<void>((resume) => held!.push(resume));
+          return file.writev(buffers, position);
+        },
+        datasync: () => file.datasync(),
+        close: () => file.close(),
+      };
+    };
+    const spool = Spool.open({ dir, commitMs: 1, segmentBytes: 1, now: () => clock.now, openSegment });
+    const metrics = createMetrics();
+    const intake = new Intake({
+      store: Store.open(':memory:'), metrics, spool, copyApart: spoolCopier(spool), traceWaitMs: 6000, traceSettleMs: 100, maxTraceAgeMs: 30_000, maxGrowingTraceAgeMs: 600_000,
+      now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD,
+    });
+    const segments = (): string[] => readdirSync(dir).filter((f) => f.endsWith('.seg')).sort();
+    const compacted = async (): Promise<number | undefined> => (await metrics.registry.getSingleMetric('n1lens_spool_segments_compacted_total')?.get())?.values[0]?.value;
+    const queries = requestSpans({ traceId: 'a'.repeat(32), repeats: 47 }).slice(1);
+    // 25 s of the task's queries with views (a round every 10 s of the clock: none yet past the age).
+    const step = async (i: number): Promise<void> => {
+      const result = await intake.acceptProtobuf(exportOf([...queries.slice(2 * i, 2 * i + 2), ...requestSpans({ traceId: (i + 1).toString(16).padStart(32, 'c'), repeats: 30 })]).bytes, 'http');
+      if (!result.ok) throw new Error(result.message);
+      await result.durable;
+      clock.now += 5000;
+    };
+    for (let i = 0; i < 5; i++) {
+      await step(i);
+      await intake.tick();
+    }
+    expect(await compacted()).toBe(0);
+    await step(5);
+    await step(6); // 35 s on, in the next period of the clock: the next tick starts a round
+    // The copy's write does not return: the segments it copies stay.
+    held = [];
+    const before = segments();
+    const ticking = intake.tick();
+    for (let i = 0; i < 200 && held.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(held.length).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(segments().filter((f) => before.includes(f))).toEqual(before);
+    const resume = held;
+    held = undefined;
+    for (const r of resume) r();
+    await ticking;
+    const copied = (await compacted())!;
+    expect(copied).toBeGreaterThan(0);
+    for (let i = 0; i < 100 && segments().filter((f) => before.includes(f)).length > before.length - copied; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(segments().filter((f) => before.includes(f))).toHaveLength(before.length - copied);
+    // A round whose write fails lets go of nothing.
+    for (let i = 7; i < 9; i++) await step(i);
+    const kept = segments();
+    failing = true;
+    await intake.tick();
+    failing = false;
+    expect(await compacted()).toBe(copied);
+    expect(segments().filter((f) => kept.includes(f))).toEqual(kept);
+    await intake.close().catch(() => undefined);
+  });
+
+  it('lets a growing task go once the buffer is past half full, as it lets go of holds', async () => {
+    const clock = { now: 1_000_000 };
+    const intake = new Intake({
+      store: Store.open(':memory:'), metrics: createMetrics(), traceWaitMs: 6000, traceSettleMs: 100, maxTraceAgeMs: 30_000, maxGrowingTraceAgeMs: 600_000,
+      maxBufferBytes: 200_000, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD,
+    });
+    const queries = exportOf(requestSpans({ traceId: 'a'.repeat(32), repeats: 47 }).slice(1)).spans;
+    const send = (spans: SpanRecord[]) => intake.accept({ spans, rejected: [] }, 'http');
+    for (let i = 0; i < 8; i++) {
+      expect((await send(queries.slice(2 * i, 2 * i + 2))).ok).toBe(true);
+      clock.now += 5000;
+      await intake.tick();
+    }
+    expect(intake.openTraces).toBe(1); // 40 s old and growing
+    // Another trace's queries, without their request yet, take the buffer past half.
+    const other = exportOf(requestSpans({ traceId: 'b'.repeat(32), repeats: 500 }).slice(1)).spans;
+    expect(other.reduce((n, s) => n + estimateSpanBytes(s), 0)).toBeGreaterThan(100_000);
+    expect((await send([...other, ...queries.slice(16, 18)])).ok).toBe(true);
+    await intake.tick();
+    expect(intake.openTraces).toBe(1); // the task went; the other trace is young
+    await intake.close();
   });
 
   it('without copying apart, keeps every segment the task has spans in', async () => {

@@ -245,13 +245,12 @@ export class Intake implements ExportIntake {
   /** The spool segments holding spans of each open or uncommitted trace; the others can go. */
   readonly #pins = new SegmentPins();
   readonly #copyApart: CopyApart | undefined;
-  /** Traces open this long are those whose spans are copied apart (the maximum trace age). */
-  readonly #copyAfterMs: number;
+  /** How often (at most a third of the maximum trace age, after which a trace is copied apart). */
   readonly #copyEveryMs: number;
   /** Segments written by copyApart that traces still pin: they hold only those traces' spans, so they are never copied again. */
   readonly #copiedApart = new Set<number>();
   #copying: Promise<void> | undefined;
-  #copiedAt = Number.NEGATIVE_INFINITY;
+  #copyPeriod = Number.NEGATIVE_INFINITY;
   /** Traces released since the last write, committed with its analyses. */
   #released: TraceId[] = [];
   /**
@@ -300,8 +299,7 @@ export class Intake implements ExportIntake {
     });
     this.#spool = options.spool;
     this.#copyApart = options.spool === undefined ? undefined : options.copyApart;
-    this.#copyAfterMs = options.maxTraceAgeMs ?? 30_000;
-    this.#copyEveryMs = Math.min(COPY_APART_EVERY_MS, this.#copyAfterMs / 3);
+    this.#copyEveryMs = Math.min(COPY_APART_EVERY_MS, (options.maxTraceAgeMs ?? 30_000) / 3);
     this.#trackCommitted = options.trackCommitted ?? options.spool !== undefined;
     this.#store = options.store;
     this.#metrics = options.metrics;
@@ -764,17 +762,20 @@ export class Intake implements ExportIntake {
   }
 
   /**
-   * Every COPY_APART_EVERY_MS (10 s): the sealed segments that only traces open past the maximum age still
-   * pin (a long task's, whose spans keep coming for minutes) have those traces' spans copied into a
-   * segment of their own, which they pin instead, so the segments can go.
+   * Every COPY_APART_EVERY_MS (10 s): the sealed segments that only traces kept past the maximum age
+   * because they grow still pin (a long task's, whose spans keep coming for minutes) have those
+   * traces' spans copied into a segment of their own, which they pin instead, so the segments can go.
    */
   #startCopyingApart(): void {
     const copyApart = this.#copyApart;
     if (copyApart === undefined || this.#copying !== undefined || this.#closed) return;
     const now = this.#now();
-    if (now - this.#copiedAt < this.#copyEveryMs) return;
-    this.#copiedAt = now;
-    const traceIds = this.#analyzer.assembler.openLongerThan(this.#copyAfterMs, now);
+    // Rounds by the clock's periods, not since the last: shards start theirs together, and the
+    // serving thread copies for all of them in one pass (shards.ts).
+    const period = Math.floor(now / this.#copyEveryMs);
+    if (period === this.#copyPeriod) return;
+    this.#copyPeriod = period;
+    const traceIds = this.#analyzer.assembler.growingPastMaxAge(now);
     if (traceIds.length === 0) return;
     const segments = this.#pins.heldOnlyBy(traceIds).filter((segment) => !this.#copiedApart.has(segment));
     if (segments.length === 0) return;
@@ -795,16 +796,20 @@ export class Intake implements ExportIntake {
         }
       }
       for (const id of traceIds) this.#pins.unpin(id, from);
-      for (const segment of this.#copiedApart) if (!this.#pins.isPinned(segment)) this.#copiedApart.delete(segment);
       this.#metrics.spoolSegmentsCompacted.inc(from.size);
       this.#deleteUnpinnedSegments();
-    })().finally(() => (this.#copying = undefined));
+    })().finally(() => {
+      this.#copying = undefined;
+      for (const segment of this.#copiedApart) if (!this.#pins.isPinned(segment)) this.#copiedApart.delete(segment);
+    });
   }
 
   /** Analyses the traces complete now, ANALYSIS_SLICE_SPANS at a time, yielding to the event loop in between. */
   async #analyse(): Promise<void> {
-    if (this.#memoryContended()) this.#analyzer.assembler.endHoldAll();
-    const traces = this.#analyzer.assembler.poll(this.#now());
+    // Holding the whole buffer, or traces that keep growing, would only fill it.
+    const contended = this.#memoryContended();
+    if (contended) this.#analyzer.assembler.endHoldAll();
+    const traces = this.#analyzer.assembler.poll(this.#now(), !contended);
     for (let i = 0; i < traces.length; ) {
       if (i > 0 && !this.#closed) await nextTurn();
       let spans = 0;

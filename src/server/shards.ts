@@ -7,6 +7,7 @@
  */
 import { constants as bufferConstants } from 'node:buffer';
 import { appendFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { OtlpDecodeError } from '../otlp/errors.js';
 import { createProtobufSplitter, splitJsonExport } from '../otlp/split.js';
@@ -64,6 +65,12 @@ const REPLAY_WINDOW = 16;
  * that wakes the other thread cost the test VM 28-73 µs of CPU (bench/post-message.mjs).
  */
 const SETTLE_DELAY_MS = 5;
+/**
+ * How long the serving thread waits for the other shards' copyApart asks before a pass (each shard's
+ * ticks are at most a second apart); at most a sixth of the maximum trace age (half a shard's round).
+ */
+const COPY_GATHER_MS = 1500;
+type CopyAsk = Extract<ShardAnswer, { op: 'copyApart' }>;
 /** How often segments every shard gave back are deleted, besides each give-back (a segment is deleted only once sealed). */
 const SPOOL_SWEEP_MS = 1000;
 
@@ -85,6 +92,9 @@ export class ShardedIntake implements ExportIntake {
   readonly #split = createExportSplitter();
   /** Copies shards' long-open traces out of the segments they pin (their copyApart). */
   readonly #copier: CopyApart | undefined;
+  /** Shards' copyApart asks waiting for the next pass (#copyPasses). */
+  readonly #copyAsks: { shard: number; ask: CopyAsk }[] = [];
+  #copyPass: Promise<void> | undefined;
   /** Pieces of each spool segment some shard took and has not given back: the segment is kept while any are left. */
   readonly #held = new Map<number, number>();
   readonly #sweep: NodeJS.Timeout;
@@ -291,30 +301,46 @@ export class ShardedIntake implements ExportIntake {
     pending.answered(answer);
   }
 
+  /** A shard's CopyApart (server/spool-compaction.ts): gathered with the other shards' into one pass. */
+  #copyApartFor(shard: number, ask: CopyAsk): void {
+    this.#copyAsks.push({ shard, ask });
+    this.#copyPass ??= this.#copyPasses().finally(() => (this.#copyPass = undefined));
+  }
+
   /**
-   * A shard's CopyApart (server/spool-compaction.ts): the copy's segment is held as that shard's piece
-   * while its write is pending, so that no sweep takes it before the shard pins it; the shard is
-   * answered once it is on disk (nothing copied when that failed, or when closing).
+   * Copies for every shard that asked within COPY_GATHER_MS (their rounds start in the same period of
+   * the clock) in one pass, so each segment is read and inflated once, not once per shard. The copy's
+   * segment is held as a piece of each shard that asked while its write is pending, so that no sweep
+   * takes it before they pin it; each is answered once it is on disk (nothing copied when that
+   * failed, or when closing).
    */
-  async #copyApartFor(shard: number, ask: Extract<ShardAnswer, { op: 'copyApart' }>): Promise<void> {
-    let from: readonly number[] = [];
-    let segment: number | undefined;
-    if (this.#copier !== undefined && !this.#closing) {
-      try {
-        const copied = await this.#copier(ask.segments, new Set(ask.traceIds));
-        if (copied.segment !== undefined) {
-          segment = copied.segment;
-          this.#held.set(segment, (this.#held.get(segment) ?? 0) + 1);
-          await copied.durable;
+  async #copyPasses(): Promise<void> {
+    await sleep(Math.min(COPY_GATHER_MS, (this.#options.analysis.maxTraceAgeMs ?? 30_000) / 6));
+    while (this.#copyAsks.length > 0) {
+      const asks = this.#copyAsks.splice(0);
+      let from: readonly number[] = [];
+      let segment: number | undefined;
+      if (this.#copier !== undefined && !this.#closing) {
+        const segments = [...new Set(asks.flatMap((a) => a.ask.segments))].sort((a, b) => a - b);
+        try {
+          const copied = await this.#copier(segments, new Set(asks.flatMap((a) => a.ask.traceIds)));
+          if (copied.segment !== undefined) {
+            segment = copied.segment;
+            this.#held.set(segment, (this.#held.get(segment) ?? 0) + asks.length);
+            await copied.durable;
+          }
+          from = copied.from;
+        } catch {
+          if (segment !== undefined) this.#giveBack(segment, asks.length);
+          from = [];
+          segment = undefined;
         }
-        from = copied.from;
-      } catch {
-        if (segment !== undefined) this.#giveBack(segment, 1);
-        from = [];
-        segment = undefined;
+      }
+      for (const { shard, ask } of asks) {
+        const copied = from.filter((s) => ask.segments.includes(s));
+        this.#post(shard, { id: 0, op: 'copiedApart', request: ask.request, from: copied, ...(segment === undefined ? {} : { segment }) });
       }
     }
-    this.#post(shard, { id: 0, op: 'copiedApart', request: ask.request, from: [...from], ...(segment === undefined ? {} : { segment }) });
   }
 
   /** A shard no longer holds these pieces of `segment`. */
@@ -465,8 +491,6 @@ export class SplitWarmUpIntake implements ExportIntake {
   readonly #shards: number;
   readonly #spool: Spool | undefined;
   readonly #split = createExportSplitter();
-  /** Copies shards' long-open traces out of the segments they pin (their copyApart). */
-  readonly #copier: CopyApart | undefined;
   /** Pieces made, for the warm-up's figures. */
   pieces = 0;
 

@@ -5,6 +5,7 @@
  * written meanwhile: at 10 MB/s of gzip'd exports, 6 GB, far past --spool-max-mib.
  */
 import { constants as bufferConstants } from 'node:buffer';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { TraceId } from '../otlp/span.js';
 import { createProtobufSplitter, splitJsonExport, type ProtobufSplitter } from '../otlp/split.js';
 import type { Spool, SpoolEncoding, SpoolRecord } from '../spool/index.js';
@@ -38,9 +39,12 @@ export function spoolCopier(spool: Spool): CopyApart {
       const mine: typeof copies = [];
       let readable = true;
       for (const record of records) {
+        // A record at a time, with the event loop let through in between: the thread also takes exports.
+        await nextTurn();
         const kept = await keptSpans(record, traceIds, split);
         if (kept === null) readable = false;
-        else if (kept !== undefined) mine.push({ encoding: record.encoding, body: kept });
+        // A record kept whole is a view of the segment's bytes: copied, so that those can go.
+        else if (kept !== undefined) mine.push({ encoding: record.encoding, body: kept === record.body ? Buffer.from(kept) : kept });
       }
       if (!readable) continue;
       from.push(segment);

@@ -1079,13 +1079,19 @@ describe.each([
     expect(large.poll(600_000).map((t) => t.reason)).toEqual(['max_age']);
   });
 
-  it('names the open traces older than an age, oldest first', () => {
+  it('names the traces kept past the maximum age because they grow, not those only held, and lets them go when told memory comes first', () => {
     const asm = serveLike();
-    asm.add([query('d'.repeat(16))], 0);
-    asm.add([span({ traceId: 'e'.repeat(32), kind: SpanKind.SERVER })], 10_000);
-    asm.add([query('d'.repeat(16))], 20_000); // touching a trace does not make it younger
-    expect(asm.openLongerThan(16_000, 25_000)).toEqual([traceId]);
-    expect(asm.openLongerThan(16_000, 40_000)).toEqual([traceId, 'e'.repeat(32)]);
+    const [a, b, c] = ['a', 'b', 'c'].map((x) => x.repeat(32)) as [string, string, string];
+    const grow = (id: string, at: number) => asm.add([span({ traceId: id, parentSpanId: 'd'.repeat(16), kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: 'SELECT 1' })], at);
+    grow(a, 0);
+    grow(c, 1000);
+    grow(b, 5000);
+    asm.hold([c], 100_000); // some of its spans were refused: held, not growing
+    for (let t = 10_000; t <= 40_000; t += 5000) grow(a, t);
+    expect(asm.growingPastMaxAge(29_000)).toEqual([]); // none is 30 s old yet
+    expect(asm.growingPastMaxAge(40_000)).toEqual([a]); // b has been quiet for 35 s
+    expect(asm.poll(40_000).map((t) => t.traceId)).toEqual([b]);
+    expect(asm.poll(40_000, false).map((t) => t.traceId)).toEqual([a]); // c is still held
   });
 });
 

@@ -525,14 +525,17 @@ export class TraceAssembler<B = SpanRecord[]> {
     touched.length = 0;
   }
 
-  /** Releases every trace that is complete at `now` (none while holdAll holds). */
-  poll(now: number): CompletedTrace<B>[] {
+  /**
+   * Releases every trace that is complete at `now` (none while holdAll holds). `keepGrowing` false:
+   * traces past the maximum age go even while they grow (memory comes first, as for endHoldAll).
+   */
+  poll(now: number, keepGrowing = true): CompletedTrace<B>[] {
     this.#pendingHolds.prune(now);
     // One look per poll (not per export): the open traces may be many and all quiet.
-    this.#keptByHoldAll = now < this.#holdAllUntil && this.#releasable(now, () => true);
+    this.#keptByHoldAll = now < this.#holdAllUntil && this.#releasable(now, keepGrowing, () => true);
     if (now < this.#holdAllUntil) return [];
     const done: CompletedTrace<B>[] = [];
-    this.#releasable(now, (traceId, reason) => {
+    this.#releasable(now, keepGrowing, (traceId, reason) => {
       done.push(this.#release(traceId, reason));
       return false;
     });
@@ -540,15 +543,16 @@ export class TraceAssembler<B = SpanRecord[]> {
   }
 
   /**
-   * Calls `each` with every trace complete at `now`: past the maximum age and no longer growing, or
+   * Calls `each` with every trace complete at `now`: past the maximum age and no longer growing (or
+   * growing, unless `keepGrowing`), or
    * rooted and quiet for the trace wait (for the settle time when it looks whole), and not held.
    * Stops early when `each` returns true; returns whether it did.
    */
-  #releasable(now: number, each: (traceId: TraceId, reason: 'max_age' | 'quiet' | 'settled') => boolean): boolean {
+  #releasable(now: number, keepGrowing: boolean, each: (traceId: TraceId, reason: 'max_age' | 'quiet' | 'settled') => boolean): boolean {
     for (const [traceId, firstSeen] of this.#byFirstSeen) {
       if (now - firstSeen < this.#maxAge) break;
       const trace = this.#open.get(traceId)!;
-      if (trace.holdUntil > now || this.#isGrowing(trace, firstSeen, now)) continue;
+      if (trace.holdUntil > now || (keepGrowing && this.#isGrowing(trace, firstSeen, now))) continue;
       if (each(traceId, 'max_age')) return true;
     }
     for (const [traceId, trace] of this.#open) {
@@ -566,16 +570,17 @@ export class TraceAssembler<B = SpanRecord[]> {
   }
 
   /**
-   * The open traces older than `ageMs` at `now`, oldest first: those whose spans the spool copies
-   * apart, so that they pin no segment of other traces' spans (server/spool-compaction.ts).
+   * The traces kept past the maximum age at `now` because they still grow, oldest first: those whose
+   * spans the spool copies apart, so that they pin no segment of other traces' spans
+   * (server/spool-compaction.ts). Not those only held (a refusal, holdAll): they go soon.
    */
-  openLongerThan(ageMs: number, now: number): TraceId[] {
-    const old: TraceId[] = [];
+  growingPastMaxAge(now: number): TraceId[] {
+    const growing: TraceId[] = [];
     for (const [traceId, firstSeen] of this.#byFirstSeen) {
-      if (now - firstSeen < ageMs) break;
-      old.push(traceId);
+      if (now - firstSeen < this.#maxAge) break;
+      if (this.#isGrowing(this.#open.get(traceId)!, firstSeen, now)) growing.push(traceId);
     }
-    return old;
+    return growing;
   }
 
   #looksWhole(trace: OpenTrace<B>): boolean {
