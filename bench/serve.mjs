@@ -23,6 +23,9 @@
  * `--call-share 0.2`: a fifth of the requests also call an API that sends no spans (corpus.mjs), so
  * their traces never look whole until serve has learned that peer (src/traces/peers.ts);
  * `--queue-share 1`: every request queues a Celery task whose workers send no spans, learned the same way.
+ * `--long-task`: every export also carries two queries of one Celery task that runs through the whole
+ * run (its run's span never comes), which serve keeps open as long as it grows. Each result gives the
+ * spool's bytes at the end and the segments whose spans of such a trace were copied apart (spool-compaction.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,9 +59,33 @@ const stamper = json
   : pbStamper;
 const templates = stamper.templates;
 const gzip = process.argv.includes('--gzip');
-const pool = gzip ? gzipPool(stamper.next) : undefined;
+const longTask = process.argv.includes('--long-task');
+/** The batches with two queries of one long task appended (protobuf messages concatenate into one request). */
+async function withLongTask(next) {
+  const { encodeProtobuf } = await import(new URL('../dist/otlp/testing.js', import.meta.url).href);
+  const traceId = 'f00d'.repeat(8);
+  const runSpanId = 'feedfacefeedface';
+  let n = 0;
+  const str = (key, value) => ({ key, value: { stringValue: value } });
+  const query = () => {
+    const start = BigInt(Date.now()) * 1_000_000n + BigInt(n);
+    return {
+      traceId, spanId: (0x1000_0000 + ++n).toString(16).padStart(16, '0'), parentSpanId: runSpanId, name: 'SELECT', kind: 3,
+      startTimeUnixNano: String(start), endTimeUnixNano: String(start + 400_000n),
+      attributes: [str('db.system', 'postgresql'), str('db.statement', 'SELECT "billing_invoice"."id", "billing_invoice"."total" FROM "billing_invoice" WHERE "billing_invoice"."account_id" = %s')],
+    };
+  };
+  return () => {
+    const batch = next();
+    if (batch === undefined) return batch;
+    const task = encodeProtobuf({ resourceSpans: [{ resource: { attributes: [str('service.name', 'recruit-worker')] }, scopeSpans: [{ scope: { name: 'opentelemetry.instrumentation.psycopg2' }, spans: [query(), query()] }] }] });
+    return { ...batch, body: Buffer.concat([batch.body, task]), spans: batch.spans + 2 };
+  };
+}
+const nextStamped = longTask ? await withLongTask(stamper.next) : stamper.next;
+const pool = gzip ? gzipPool(nextStamped) : undefined;
 const poolSize = Number(arg('gzip-pool', gzipPoolSize({ warmup, seconds, rate, batchSpans: templates[0].spans })));
-const nextBatch = pool ? pool.next : stamper.next;
+const nextBatch = pool ? pool.next : nextStamped;
 /** Tops the gzip pool up before a run (outside its clock), saying how long that took. */
 const fillPool = () => {
   if (!pool) return;
@@ -87,8 +114,11 @@ async function measure(transport) {
     const r = await load({ send: sender.send, pid: server.child.pid, nextBatch, inflight, seconds, warmup, rate });
     if (r.batchesRanOut) process.stderr.write(`serve.mjs: ${transport}: the gzip pool ran out after ${r.measuredSeconds} s; raise --gzip-pool\n`);
     // Refused exports so far (warm-up included), by reason: why a run refused any.
-    const refusedBy = refusedByReason(await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text());
-    return transport === 'grpc' ? { connections, ...r, refusedBy } : { ...r, refusedBy };
+    const metricsText = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    const refusedBy = refusedByReason(metricsText);
+    const metric = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metricsText)?.[1] ?? NaN);
+    const spool = { spool: { bytes: metric('n1lens_spool_bytes'), segmentsCompacted: metric('n1lens_spool_segments_compacted_total'), openTraces: metric('n1lens_open_traces') } };
+    return transport === 'grpc' ? { connections, ...r, refusedBy, ...spool } : { ...r, refusedBy, ...spool };
   } finally {
     sender.close();
     server.child.kill('SIGTERM');
