@@ -112,4 +112,40 @@ describe('serve --workers: a task that runs past the maximum trace age', () => {
     expect(nightly?.requests).toBe(2);
     expect(nightly?.findings[0]?.repeatsPerRequest).toEqual({ p50: 2 * EXPORTS - 1, max: 2 * EXPORTS - 1 });
   });
+
+  it("copies a segment only for the traces of the shards that asked for it: a task's spans are on disk at most twice, while another shard's trace keeps the original", async () => {
+    const dir = tempDir('shards-copy-once');
+    const spoolDir = join(dir, 'spool');
+    const intake = await ShardedIntake.start({
+      shards: 2, db: join(dir, 'n1lens.db'), storeWriterThread: false,
+      analysis: { traceWaitMs: 300, traceSettleMs: 100, maxTraceAgeMs: 1500, maxGrowingTraceAgeMs: 60_000, minRepeats: 5 },
+      limits: {}, metrics: createMetrics(), spool: Spool.open({ dir: spoolDir, commitMs: 1, segmentBytes: 1 }),
+      onFailure: (message: string) => expect.unreachable(message),
+    });
+    const exports = 40;
+    const [taskIds, fragmentIds] = [idsByShard(1, 0xa000), idsByShard(exports, 0x100)];
+    const [x, y] = [taskIds[0][0]!, taskIds[1][0]!].map((id) => spansOf(id, 2 * exports).slice(1)) as [OtlpJsonSpan[], OtlpJsonSpan[]];
+    const copies = (traceId: string): { spans: number; twice: number; most: number } => {
+      const seen = new Map<string, number>();
+      for (const span of onDiskSpans(spoolDir)) if (span.traceId === traceId) seen.set(span.spanId, (seen.get(span.spanId) ?? 0) + 1);
+      return { spans: seen.size, twice: [...seen.values()].filter((n) => n > 1).length, most: Math.max(0, ...seen.values()) };
+    };
+    let mostCopies = 0;
+    for (let i = 0; i < exports; i++) {
+      // Each export also holds queries of a trace in shard 1 whose request never comes: it keeps the
+      // segment there until the maximum age, after shard 0 has had its task's spans copied out of it.
+      const fragment = spansOf(fragmentIds[1][i]!, 3).slice(1);
+      const result = await intake.acceptProtobuf(exportOf([...x.slice(2 * i, 2 * i + 2), ...y.slice(2 * i, 2 * i + 2), ...fragment]), 'http');
+      if (!result.ok) throw new Error(result.message);
+      await result.durable;
+      await sleep(150);
+      if (i % 5 === 4) mostCopies = Math.max(mostCopies, copies(x[0]!.traceId).most, copies(y[0]!.traceId).most);
+    }
+    // Copied once for the shard that asked; each original goes once no shard needs it.
+    expect(mostCopies).toBeLessThanOrEqual(2);
+    const left = copies(x[0]!.traceId);
+    expect(left.spans).toBe(2 * exports);
+    expect(left.twice).toBeLessThan(exports);
+    await intake.close();
+  });
 });

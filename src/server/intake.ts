@@ -768,7 +768,8 @@ export class Intake implements ExportIntake {
    */
   #startCopyingApart(): void {
     const copyApart = this.#copyApart;
-    if (copyApart === undefined || this.#copying !== undefined || this.#closed) return;
+    // Short of memory, the next poll lets growing traces go: nothing to copy for them.
+    if (copyApart === undefined || this.#copying !== undefined || this.#closed || this.#memoryContended()) return;
     const now = this.#now();
     // Rounds by the clock's periods, not since the last: shards start theirs together, and the
     // serving thread copies for all of them in one pass (shards.ts).

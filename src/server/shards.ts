@@ -17,7 +17,7 @@ import { baseRetryFor } from '../traces/admission.js';
 import { inflateWithin, type CompressedBody } from './body.js';
 import { rawExport, REFUSAL_TEXT, spoolFullRetryMs, type AcceptResult, type ExportIntake, type Refusal, type ReplayTotals, type Transport } from './intake.js';
 import { shardedMetricsText, type MetricsJson, type ServerMetrics } from './metrics.js';
-import { spoolCopier, type CopyApart } from './spool-compaction.js';
+import { segmentsWanted, spoolSegmentCopier, type CopySegmentsApart } from './spool-compaction.js';
 import type { PieceResult, Settle, ShardAnalysisSettings, ShardAnswer, ShardCall, ShardLimits, ShardReplayed, ShardThreadData } from './shard-protocol.js';
 import type { WarmUpPlan } from './warm-up.js';
 
@@ -91,7 +91,7 @@ export class ShardedIntake implements ExportIntake {
   readonly #retryMs: number;
   readonly #split = createExportSplitter();
   /** Copies shards' long-open traces out of the segments they pin (their copyApart). */
-  readonly #copier: CopyApart | undefined;
+  readonly #copier: CopySegmentsApart | undefined;
   /** Shards' copyApart asks waiting for the next pass (#copyPasses). */
   readonly #copyAsks: { shard: number; ask: CopyAsk }[] = [];
   #copyPass: Promise<void> | undefined;
@@ -110,7 +110,7 @@ export class ShardedIntake implements ExportIntake {
     this.#openTraces = openTraces;
     this.#options = options;
     this.#spool = options.spool;
-    this.#copier = options.spool === undefined ? undefined : spoolCopier(options.spool);
+    this.#copier = options.spool === undefined ? undefined : spoolSegmentCopier(options.spool);
     this.#retryMs = baseRetryFor(options.analysis.traceWaitMs ?? 2000);
     this.#settles = workers.map(() => []);
     workers.forEach((worker, index) => {
@@ -320,25 +320,26 @@ export class ShardedIntake implements ExportIntake {
       const asks = this.#copyAsks.splice(0);
       let from: readonly number[] = [];
       let segment: number | undefined;
-      if (this.#copier !== undefined && !this.#closing) {
-        const segments = [...new Set(asks.flatMap((a) => a.ask.segments))].sort((a, b) => a - b);
-        try {
-          const copied = await this.#copier(segments, new Set(asks.flatMap((a) => a.ask.traceIds)));
+      try {
+        if (this.#copier !== undefined && !this.#closing) {
+          const copied = await this.#copier(segmentsWanted(asks.map((a) => a.ask)));
           if (copied.segment !== undefined) {
             segment = copied.segment;
             this.#held.set(segment, (this.#held.get(segment) ?? 0) + asks.length);
             await copied.durable;
           }
           from = copied.from;
-        } catch {
-          if (segment !== undefined) this.#giveBack(segment, asks.length);
-          from = [];
-          segment = undefined;
         }
-      }
-      for (const { shard, ask } of asks) {
-        const copied = from.filter((s) => ask.segments.includes(s));
-        this.#post(shard, { id: 0, op: 'copiedApart', request: ask.request, from: copied, ...(segment === undefined ? {} : { segment }) });
+      } catch {
+        if (segment !== undefined) this.#giveBack(segment, asks.length);
+        from = [];
+        segment = undefined;
+      } finally {
+        // Every ask is answered, whatever happened: a shard's tick and close wait for it.
+        for (const { shard, ask } of asks) {
+          const copied = from.filter((s) => ask.segments.includes(s));
+          this.#post(shard, { id: 0, op: 'copiedApart', request: ask.request, from: copied, ...(segment === undefined ? {} : { segment }) });
+        }
       }
     }
   }

@@ -27,13 +27,39 @@ export interface CopiedApart {
   durable?: Promise<void>;
 }
 
+/**
+ * CopySegmentsApart: each segment of `wanted` copied for its own traces. `serve --workers` gathers
+ * several shards' asks into one pass: a segment one shard asked for is not copied for another's
+ * traces, which that shard keeps pinning there and would have copied a second time later.
+ */
+export type CopySegmentsApart = (wanted: ReadonlyMap<number, ReadonlySet<TraceId>>) => Promise<CopiedApart>;
+
+/** The segments several asks name, each with the traces of the asks that named it (their union). */
+export function segmentsWanted(asks: readonly { segments: readonly number[]; traceIds: readonly TraceId[] }[]): Map<number, Set<TraceId>> {
+  const wanted = new Map<number, Set<TraceId>>();
+  for (const ask of asks) {
+    for (const segment of ask.segments) {
+      let traces = wanted.get(segment);
+      if (traces === undefined) wanted.set(segment, (traces = new Set()));
+      for (const id of ask.traceIds) traces.add(id);
+    }
+  }
+  return new Map([...wanted].sort((a, b) => a[0] - b[0]));
+}
+
 /** CopyApart over a spool of this thread. */
 export function spoolCopier(spool: Spool): CopyApart {
+  const copy = spoolSegmentCopier(spool);
+  return (segments, traceIds) => copy(new Map(segments.map((segment) => [segment, traceIds])));
+}
+
+/** CopySegmentsApart over a spool of this thread. */
+export function spoolSegmentCopier(spool: Spool): CopySegmentsApart {
   const split = createProtobufSplitter();
-  return async (segments, traceIds) => {
+  return async (wanted) => {
     const from: number[] = [];
     const copies: { encoding: SpoolEncoding; body: Uint8Array }[] = [];
-    for (const segment of segments) {
+    for (const [segment, traceIds] of wanted) {
       const records = await spool.records(segment);
       if (records === undefined) continue;
       const mine: typeof copies = [];

@@ -271,7 +271,13 @@ export class Spool {
   async records(segment: number): Promise<SpoolRecord[] | undefined> {
     if (segment >= this.currentSegment || !this.#sizes.has(segment) || this.#unreplayed.has(segment)) return undefined;
     if (this.#files.has(segment) || this.#pending.some((p) => p.segment === segment)) return undefined;
-    return [...recordsIn(segment, await readFile(join(this.dir, segmentName(segment))))];
+    try {
+      return [...recordsIn(segment, await readFile(join(this.dir, segmentName(segment))))];
+    } catch (e) {
+      // Deleted while it was read (another shard gave its last piece back): nothing to copy.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
   }
 
   /**
