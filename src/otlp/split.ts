@@ -63,6 +63,12 @@ export type PieceOfIdBytes = (b: Uint8Array, p: number) => number;
 /** The same by its id as 32 lowercase hex digits (the JSON splitter's). */
 export type PieceOfIdHex = (hex: string) => number;
 
+/** A caller's partition of traces for either encoding (ExportSplitter); by default, by shard. */
+export interface TracePartition {
+  ofIdBytes: PieceOfIdBytes;
+  ofIdHex: PieceOfIdHex;
+}
+
 export function createProtobufSplitter(): ProtobufSplitter {
   /** The walk's tables, kept from export to export (a split is synchronous), grown by doubling. */
   let ops = new Int32Array(3 * 256);
@@ -466,4 +472,26 @@ export function splitJsonExport(body: Uint8Array, shards: number, pieceOf?: Piec
     pieces[k] = used === 1 ? whole : Buffer.from(JSON.stringify(withList(request, rsKey, mine, rsKey === 'resourceSpans' ? 'resource_spans' : undefined)), 'utf8');
   }
   return pieces;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Either encoding
+
+/**
+ * Splits one export's uncompressed body into `shards` pieces (undefined: no spans there), by shard or
+ * by `partition`; undefined when it cannot be read.
+ */
+export type ExportSplitter = (encoding: 'protobuf' | 'json', body: Uint8Array, shards: number, partition?: TracePartition) => (Uint8Array | undefined)[] | undefined;
+
+/** An ExportSplitter with a protobuf splitter of its own (one per thread that splits). */
+export function createExportSplitter(): ExportSplitter {
+  const splitProtobuf = createProtobufSplitter();
+  return (encoding, body, shards, partition) => {
+    if (encoding === 'json') return splitJsonExport(body, shards, partition?.ofIdHex);
+    try {
+      return splitProtobuf(body, shards, partition?.ofIdBytes);
+    } catch {
+      return undefined;
+    }
+  };
 }

@@ -1,8 +1,9 @@
 /** Reads an OTLP/HTTP request body within a size limit, inflating gzip only up to that limit (gzip bombs stop there). */
+import { constants as bufferConstants } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { constants as zlibConstants, gunzip, gunzipSync, inflate, inflateSync } from 'node:zlib';
 import { promisify } from 'node:util';
-import type { SpoolCompression } from '../spool/index.js';
+import type { SpoolCompression, SpoolRecord } from '../spool/index.js';
 
 const gunzipAsync = promisify(gunzip);
 const inflateAsync = promisify(inflate);
@@ -113,6 +114,15 @@ export async function inflateWithin(raw: Buffer, encoding: SpoolCompression, lim
   } catch (e) {
     throw new InflateError(isTooLarge(e), (e as Error).message);
   }
+}
+
+/**
+ * A spooled export's body as it was accepted: inflated again when the spool kept it compressed
+ * (it inflated within the listener's limit then, and its checksum holds). Throws InflateError when
+ * it no longer inflates. Replay and the spool's copies read records through it.
+ */
+export async function spooledBody(record: Pick<SpoolRecord, 'body' | 'compression'>): Promise<Buffer> {
+  return record.compression === undefined ? record.body : inflateWithin(record.body, record.compression, bufferConstants.MAX_LENGTH);
 }
 
 /** A body as the client sent it, compressed: what the spool keeps of it (several times fewer bytes than inflated). */

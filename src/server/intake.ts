@@ -1,5 +1,4 @@
 /** The live pipeline behind both transports: accepts decoded batches, completes traces on a timer, writes findings in batched transactions. */
-import { constants as bufferConstants } from 'node:buffer';
 import { appendFileSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Analyzer, type AnalyzerOptions, type ReleasedTrace } from '../analyzer.js';
@@ -14,7 +13,7 @@ import type { Store } from '../store/store.js';
 import type { AwaitedCall } from '../traces/assemble.js';
 import { estimateDbSpanBytes, estimateSpanBytes, type BatchSurvey } from '../traces/assembler.js';
 import { baseRetryFor, decideAdmission, fullness, retryDelayMs, type Admission, type AdmissionLimits, type RefusalReason } from '../traces/admission.js';
-import { inflateWithin, type CompressedBody } from './body.js';
+import { spooledBody, type CompressedBody } from './body.js';
 import { fullCollection, heapAndExternal } from './heap.js';
 import type { ServerMetrics } from './metrics.js';
 import type { CopyApart } from './spool-compaction.js';
@@ -631,14 +630,11 @@ export class Intake implements ExportIntake {
    * the columns with those traces' spans skipped. Undefined for a record that no longer decodes.
    */
   async #replayRecord(record: SpoolRecord, committed: Map<TraceId, boolean>, reopened: Set<TraceId>): Promise<{ spans: number; skipped: number } | undefined> {
-    let body = record.body;
-    if (record.compression !== undefined) {
-      try {
-        // It inflated within the listener's limit when it was accepted, and its checksum holds.
-        body = await inflateWithin(body, record.compression, bufferConstants.MAX_LENGTH);
-      } catch {
-        return undefined;
-      }
+    let body: Buffer;
+    try {
+      body = await spooledBody(record);
+    } catch {
+      return undefined;
     }
     if (record.encoding === 'protobuf') {
       let traceIds: TraceId[];

@@ -5,16 +5,15 @@
  * Once every piece is taken, the export is spooled here, whole and as it came, and acknowledged when
  * it is on disk; a spool segment is deleted once every shard has given back the pieces it holds.
  */
-import { constants as bufferConstants } from 'node:buffer';
 import { appendFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { OtlpDecodeError } from '../otlp/errors.js';
-import { createProtobufSplitter, splitJsonExport } from '../otlp/split.js';
+import { createExportSplitter, type ExportSplitter } from '../otlp/split.js';
 import type { Spool, SpoolEncoding } from '../spool/index.js';
 import type { DjangoSchema } from '../suggest/schema.js';
 import { baseRetryFor } from '../traces/admission.js';
-import { inflateWithin, type CompressedBody } from './body.js';
+import { spooledBody, type CompressedBody } from './body.js';
 import { rawExport, REFUSAL_TEXT, spoolFullRetryMs, type AcceptResult, type ExportIntake, type Refusal, type ReplayTotals, type Transport } from './intake.js';
 import { shardedMetricsText, type MetricsJson, type ServerMetrics } from './metrics.js';
 import { segmentsWanted, spoolSegmentCopier, type CopySegmentsApart } from './spool-compaction.js';
@@ -38,22 +37,6 @@ export interface ShardedIntakeOptions {
   resourceLimits?: ResourceLimits;
   /** A shard thread stopped (a crash, its heap limit): the server cannot go on without its traces. */
   onFailure(message: string): void;
-}
-
-/** Splits one export's uncompressed body into one piece per shard (undefined: no spans there); undefined when it cannot be read. */
-export type ExportSplitter = (encoding: SpoolEncoding, body: Uint8Array, shards: number) => (Uint8Array | undefined)[] | undefined;
-
-/** One export's pieces per shard (otlp/split.ts); undefined for a body the split cannot read, which then stays whole. */
-export function createExportSplitter(): ExportSplitter {
-  const splitProtobuf = createProtobufSplitter();
-  return (encoding, body, shards) => {
-    if (encoding === 'json') return splitJsonExport(body, shards);
-    try {
-      return splitProtobuf(body, shards);
-    } catch {
-      return undefined;
-    }
-  };
 }
 
 /** Measured memory is per thread: a shard's share of the default (--max-buffer-mib + 128 MiB) keeps the 128 MiB for each. */
@@ -385,14 +368,11 @@ export class ShardedIntake implements ExportIntake {
     for (const shard of this.#workers.keys()) this.#post(shard, { id: 0, op: 'replayStart' });
     let window: Promise<void>[] = [];
     for (const record of spool.replay()) {
-      let body: Uint8Array = record.body;
-      if (record.compression !== undefined) {
-        try {
-          // It inflated within the listener's limit when it was accepted, and its checksum holds.
-          body = await inflateWithin(record.body, record.compression, bufferConstants.MAX_LENGTH);
-        } catch {
-          continue;
-        }
+      let body: Buffer;
+      try {
+        body = await spooledBody(record);
+      } catch {
+        continue;
       }
       const pieces = piecesOf(this.#split, record.encoding, body, this.#workers.length).map(({ shard, piece, moved }) => {
         this.#held.set(record.segment, (this.#held.get(record.segment) ?? 0) + 1);

@@ -4,12 +4,11 @@
  * traces' committed spans, can go. Without it, a task open for ten minutes would keep every segment
  * written meanwhile: at 10 MB/s of gzip'd exports, 6 GB, far past --spool-max-mib.
  */
-import { constants as bufferConstants } from 'node:buffer';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { TraceId } from '../otlp/span.js';
-import { createProtobufSplitter, splitJsonExport, type ProtobufSplitter } from '../otlp/split.js';
+import { createExportSplitter, type ExportSplitter } from '../otlp/split.js';
 import type { Spool, SpoolEncoding, SpoolRecord } from '../spool/index.js';
-import { inflateWithin } from './body.js';
+import { spooledBody } from './body.js';
 
 /**
  * Copies the spans of `traceIds` held in `segments` into a segment apart. `from`: the segments whose
@@ -55,7 +54,7 @@ export function spoolCopier(spool: Spool): CopyApart {
 
 /** CopySegmentsApart over a spool of this thread. */
 export function spoolSegmentCopier(spool: Spool): CopySegmentsApart {
-  const split = createProtobufSplitter();
+  const split = createExportSplitter();
   return async (wanted) => {
     const from: number[] = [];
     const copies: { encoding: SpoolEncoding; body: Uint8Array }[] = [];
@@ -84,17 +83,14 @@ export function spoolSegmentCopier(spool: Spool): CopySegmentsApart {
  * The export `record` with only the spans of `traceIds` (uncompressed; undefined when it has none),
  * or null when it cannot be read. It was read once already, when it was accepted.
  */
-async function keptSpans(record: SpoolRecord, traceIds: ReadonlySet<TraceId>, split: ProtobufSplitter): Promise<Uint8Array | undefined | null> {
-  let body: Buffer = record.body;
+async function keptSpans(record: SpoolRecord, traceIds: ReadonlySet<TraceId>, split: ExportSplitter): Promise<Uint8Array | undefined | null> {
+  let body: Buffer;
   try {
-    // It inflated within the listener's limit when it was accepted, and its checksum holds.
-    if (record.compression !== undefined) body = await inflateWithin(record.body, record.compression, bufferConstants.MAX_LENGTH);
-    if (record.encoding === 'json') {
-      const pieces = splitJsonExport(body, 2, (hex) => (traceIds.has(hex) ? 1 : 0));
-      return pieces === undefined ? null : pieces[1];
-    }
-    return split(body, 2, (b, p) => (traceIds.has(Buffer.from(b.buffer, b.byteOffset + p, 16).toString('hex')) ? 1 : 0))[1];
+    body = await spooledBody(record);
   } catch {
     return null;
   }
+  const kept = (hex: string): number => (traceIds.has(hex) ? 1 : 0);
+  const pieces = split(record.encoding, body, 2, { ofIdHex: kept, ofIdBytes: (b, p) => kept(Buffer.from(b.buffer, b.byteOffset + p, 16).toString('hex')) });
+  return pieces === undefined ? null : pieces[1];
 }

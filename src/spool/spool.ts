@@ -269,8 +269,8 @@ export class Spool {
    * spans apart (appendApart); undefined when it is not one: being written, deleted, or the last run's.
    */
   async records(segment: number): Promise<SpoolRecord[] | undefined> {
-    if (segment >= this.currentSegment || !this.#sizes.has(segment) || this.#unreplayed.has(segment)) return undefined;
-    if (this.#files.has(segment) || this.#pending.some((p) => p.segment === segment)) return undefined;
+    this.#rotateIfDue();
+    if (!this.#sizes.has(segment) || !this.#isSettled(segment)) return undefined;
     try {
       return [...recordsIn(segment, await readFile(join(this.dir, segmentName(segment))))];
     } catch (e) {
@@ -340,8 +340,7 @@ export class Spool {
     let deleted = 0;
     for (const [seq, size] of this.#sizes) {
       if (seq >= this.#current) break;
-      if (!unneeded(seq) || this.#files.has(seq) || this.#unreplayed.has(seq)) continue;
-      if (this.#pending.some((p) => p.segment === seq) || this.#inFlight.some((c) => c.segment === seq)) continue;
+      if (!unneeded(seq) || !this.#isSettled(seq)) continue;
       const path = join(this.dir, segmentName(seq));
       if (options.background !== true || this.#closed) {
         try {
@@ -360,6 +359,12 @@ export class Spool {
       deleted++;
     }
     return deleted;
+  }
+
+  /** A sealed segment of this run that nothing is written to any more, nor left for replay to read. */
+  #isSettled(seq: number): boolean {
+    if (seq >= this.#current || this.#files.has(seq) || this.#unreplayed.has(seq)) return false;
+    return !this.#pending.some((p) => p.segment === seq) && !this.#inFlight.some((c) => c.segment === seq);
   }
 
   /** Commits what is pending and closes the files; segments being deleted are gone once it resolves. */
