@@ -9,9 +9,11 @@
  * times, and the CPU per span. With `--ab <checkout>`, runs of this checkout's dist and the other's
  * alternate. `--hold-ms` (default 1000): how long each tick's analyses are held. `--trace-wait-ms`
  * (default 2000) and `--spans-per-s` (default 100k): the trace wait and the virtual clock's rate,
- * which together set how many spans the open traces hold.
+ * which together set how many spans the open traces hold. `--sites N`: also the N functions that
+ * allocated most per span over the measured passes, each with its caller (V8's sampling heap
+ * profiler, counting objects whatever collected them; steady within a few bytes between runs).
  *
- *   node bench/churn.mjs /tmp/corpora/django.pb [--ab /tmp/base-main] [--runs 3] [--passes 6] [--node-flags '--single-threaded-gc']
+ *   node bench/churn.mjs /tmp/corpora/django.pb [--ab /tmp/base-main] [--runs 3] [--passes 6] [--sites 20] [--node-flags '--single-threaded-gc']
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -26,10 +28,10 @@ const arg = (name, fallback) => {
 const corpus = process.argv[2] ?? '/tmp/corpora/django.pb';
 const here = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-if (process.argv.includes('--child')) await child(arg('child'), Number(arg('passes', 6)), Number(arg('hold-ms', 1000)), Number(arg('trace-wait-ms', 2000)), Number(arg('spans-per-s', 100_000)));
+if (process.argv.includes('--child')) await child(arg('child'), Number(arg('passes', 6)), Number(arg('hold-ms', 1000)), Number(arg('trace-wait-ms', 2000)), Number(arg('spans-per-s', 100_000)), Number(arg('sites', 0)));
 else parent();
 
-async function child(root, passes, holdMs, traceWaitMs, spansPerS) {
+async function child(root, passes, holdMs, traceWaitMs, spansPerS, sites) {
   const { Analyzer } = await import(pathToFileURL(`${root}/dist/analyzer.js`).href);
   const { createWireDecoder } = await import(pathToFileURL(`${root}/dist/otlp/wire/decoder.js`).href);
   const { decodeProtobufRequest } = await import(pathToFileURL(`${root}/dist/otlp/protobuf.js`).href);
@@ -52,8 +54,11 @@ async function child(root, passes, holdMs, traceWaitMs, spansPerS) {
   let analysed = 0;
   let spans = 0;
   let cpu0;
+  const session = sites > 0 ? new (await import('node:inspector/promises')).Session() : undefined;
+  session?.connect();
   for (let pass = 1; pass <= 2 + passes; pass++) {
     if (pass === 3) {
+      await session?.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
       console.log('CHURN-START');
       cpu0 = process.cpuUsage();
       spans = 0;
@@ -74,12 +79,27 @@ async function child(root, passes, holdMs, traceWaitMs, spansPerS) {
   }
   const cpu = process.cpuUsage(cpu0);
   console.log('CHURN-END');
-  console.log(JSON.stringify({ spans, analysed, cpuUsPerSpan: (cpu.user + cpu.system) / spans }));
+  const bySite = session === undefined ? undefined : allocationSites((await session.post('HeapProfiler.getSamplingProfile')).profile, spans, sites);
+  console.log(JSON.stringify({ spans, analysed, cpuUsPerSpan: (cpu.user + cpu.system) / spans, ...(bySite === undefined ? {} : { sites: bySite }) }));
+}
+
+/** The `top` functions of a sampling heap profile by bytes they allocated per span, each with its caller. */
+function allocationSites(profile, spans, top) {
+  const bytes = new Map();
+  const walk = (node, caller) => {
+    const f = node.callFrame;
+    const site = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
+    const key = `${site} < ${caller}`;
+    if (node.selfSize > 0) bytes.set(key, (bytes.get(key) ?? 0) + node.selfSize);
+    for (const c of node.children) walk(c, site);
+  };
+  walk(profile.head, '');
+  return [...bytes].sort((a, b) => b[1] - a[1]).slice(0, top).map(([site, b]) => [+(b / spans).toFixed(1), site]);
 }
 
 function run(root) {
   const flags = (arg('node-flags') ?? '').split(' ').filter((f) => f !== '');
-  const r = spawnSync(process.execPath, ['--trace-gc-nvp', ...flags, fileURLToPath(import.meta.url), corpus, '--child', root, '--passes', arg('passes', '6'), '--hold-ms', arg('hold-ms', '1000'), '--trace-wait-ms', arg('trace-wait-ms', '2000'), '--spans-per-s', arg('spans-per-s', '100000')], {
+  const r = spawnSync(process.execPath, ['--trace-gc-nvp', ...flags, fileURLToPath(import.meta.url), corpus, '--child', root, '--sites', arg('sites', '0'), '--passes', arg('passes', '6'), '--hold-ms', arg('hold-ms', '1000'), '--trace-wait-ms', arg('trace-wait-ms', '2000'), '--spans-per-s', arg('spans-per-s', '100000')], {
     encoding: 'utf8',
     maxBuffer: 1 << 30,
   });
@@ -87,7 +107,8 @@ function run(root) {
   const lines = r.stdout.split('\n');
   const from = lines.indexOf('CHURN-START');
   const to = lines.indexOf('CHURN-END');
-  const result = JSON.parse(lines[to + 1]);
+  // The result's line, past any GC line the profile's fetch printed.
+  const result = JSON.parse(lines.slice(to + 1).find((line) => line.startsWith('{')));
   const sum = { allocated: 0, promoted: 0, survived: 0, scavenges: 0, scavengeMs: 0, markMs: 0, marks: 0 };
   for (const line of lines.slice(from + 1, to)) {
     const field = (name) => Number(line.match(new RegExp(` ${name}=([0-9.]+)`))?.[1] ?? 0);
@@ -114,6 +135,7 @@ function run(root) {
     markUs: +((sum.markMs * 1000) / result.spans).toFixed(3),
     cpuUs: +result.cpuUsPerSpan.toFixed(3),
     analysed: result.analysed,
+    ...(result.sites === undefined ? {} : { sites: result.sites }),
   };
 }
 

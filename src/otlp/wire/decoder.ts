@@ -79,7 +79,7 @@ export interface WireDecoder {
   scanTraces(bytes: Uint8Array): TraceScan;
 }
 
-/** What scanTraces finds: each run of consecutive spans of one trace once, in order, and their size. */
+/** What scanTraces finds: the trace ids in order of first span (one again only past the last 16 noted), and their spans' size. */
 export interface TraceScan {
   traceIds: TraceId[];
   /** Spans noted. */

@@ -3,7 +3,7 @@
  * attributes folded with to-span.ts's rules (a stable name beats an old one, the best-ranked peer
  * and client sources win), validated as to-span.ts's rejectReason does, on the raw bytes.
  */
-import type { SpanKind, SpanRecord, SpanRejectReason, SpanSink } from '../span.js';
+import type { SpanKind, SpanRecord, SpanRejectReason, SpanSink, TraceId } from '../span.js';
 import { AttributeFolder } from '../fold.js';
 import { buildRecord, nanosToMs } from '../to-span.js';
 import { locationOf } from '../location.js';
@@ -346,7 +346,7 @@ export class SpanReader {
   /** Scan mode: a span of the trace at traceStart, `bytes` long on the wire. */
   #note(scan: TraceScan, traceStart: number, bytes: number): void {
     const id = this.#strings.traceIdHex(traceStart);
-    if (scan.traceIds.at(-1) !== id) scan.traceIds.push(id);
+    if (!notedLately(scan.traceIds, id)) scan.traceIds.push(id);
     scan.spans++;
     scan.wireBytes += bytes;
   }
@@ -380,3 +380,16 @@ function isValid(
   if (parentLength !== 0 && parentLength !== 8) return false;
   return !(endHi < startHi || (endHi === startHi && endLo < startLo));
 }
+
+/**
+ * Whether `id` is among the last ids noted: a batch interleaves the spans of the requests that ran at
+ * once, so noting an id at every change of trace made an entry per span (ids are interned, so the
+ * comparison is by reference).
+ */
+function notedLately(ids: readonly TraceId[], id: TraceId): boolean {
+  for (let i = ids.length - 1, stop = Math.max(0, ids.length - RECENT_IDS_CHECKED); i >= stop; i--) if (ids[i] === id) return true;
+  return false;
+}
+
+/** Trace ids notedLately compares: more than a server's concurrent requests, few enough to be cheap. */
+const RECENT_IDS_CHECKED = 16;
