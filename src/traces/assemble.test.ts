@@ -979,7 +979,8 @@ class ReferenceAssembler {
       const age = now - firstSeen;
       if (age < this.#maxAge) break;
       const trace = this.#open.get(traceId)!;
-      const growing = age < this.#maxGrowingAge && now - trace.lastSeen < this.#maxAge && trace.spans.length <= this.#maxGrowingSpans;
+      // It may pause as long as it has run (first span to last), the maximum age at least.
+      const growing = age < this.#maxGrowingAge && now - trace.lastSeen < Math.max(this.#maxAge, trace.lastSeen - firstSeen) && trace.spans.length <= this.#maxGrowingSpans;
       if (!growing) done.push(this.#release(traceId, 'max_age'));
     }
     for (const [traceId, trace] of this.#open) {
@@ -1062,6 +1063,26 @@ describe.each([
     const [fragment] = asm.poll(50_000);
     expect(fragment!.reason).toBe('max_age');
     expect(spansOf(fragment!)).toBe(3);
+  });
+
+  it('keeps a task that pauses for as long as it has run, and lets it go once it has paused longer', () => {
+    const asm = serveLike();
+    const run = span({ traceId, kind: SpanKind.CONSUMER, name: 'run/reports.build' });
+    // A minute of queries, then 50 s computing (or calling an API) before the rest and its run's span.
+    for (let t = 0; t <= 60_000; t += 5000) asm.add([query(run.spanId)], t);
+    expect(asm.poll(109_999)).toEqual([]);
+    for (let t = 110_000; t <= 140_000; t += 5000) asm.add([query(run.spanId)], t);
+    asm.add([run], 141_000);
+    const [task] = asm.poll(141_200);
+    expect(task!.reason).toBe('settled');
+    expect(spansOf(task!)).toBe(21);
+    // One that has run 40 s and then pauses for longer goes 40 s after its last span, with what it has.
+    const other = serveLike();
+    for (let t = 0; t <= 40_000; t += 5000) other.add([query(run.spanId)], t);
+    expect(other.poll(79_999)).toEqual([]);
+    const [cut] = other.poll(80_000);
+    expect(cut!.reason).toBe('max_age');
+    expect(spansOf(cut!)).toBe(9);
   });
 
   it('lets a growing trace go at the maximum age once its spans pass maxGrowingTraceBytes, and at maxGrowingTraceAgeMs anyway', () => {

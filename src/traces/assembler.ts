@@ -21,10 +21,11 @@ export interface AssemblerOptions {
   /** Any trace is complete this long after its first span, rooted or not, unless it is still growing (below). Default 30000. */
   maxTraceAgeMs?: number;
   /**
-   * A trace past maxTraceAgeMs that a span joined within the last maxTraceAgeMs is still growing: it
-   * is kept until this long after its first span, while its spans' estimated bytes stay within
-   * maxGrowingTraceBytes. A long Celery task's queries come for minutes before its run's span, which
-   * the worker exports last. Default: maxTraceAgeMs (no trace is kept past it).
+   * A trace past maxTraceAgeMs that a span joined within the last maxTraceAgeMs, or within as long as
+   * its spans have run (first to last), is still growing: it is kept until this long after its first
+   * span, while its spans' estimated bytes stay within maxGrowingTraceBytes. A long Celery task's
+   * queries come for minutes before its run's span, which the worker exports last, and may pause
+   * while it computes. Default: maxTraceAgeMs (no trace is kept past it).
    */
   maxGrowingTraceAgeMs?: number;
   /** See maxGrowingTraceAgeMs. Default: no limit. */
@@ -590,9 +591,14 @@ export class TraceAssembler<B = SpanRecord[]> {
     return false;
   }
 
-  /** A trace past the maximum age that is kept for now (AssemblerOptions.maxGrowingTraceAgeMs). */
+  /**
+   * A trace past the maximum age that is kept for now (AssemblerOptions.maxGrowingTraceAgeMs): one
+   * may pause as long as its spans have run, and the maximum age at least, since a task that has run
+   * for minutes may compute (or call out) for a minute between its queries.
+   */
   #isGrowing(trace: OpenTrace<B>, firstSeen: number, now: number): boolean {
-    return now - firstSeen < this.#maxGrowingAge && now - trace.lastSeen < this.#maxAge && trace.bytes <= this.#maxGrowingBytes;
+    const pause = Math.max(this.#maxAge, trace.lastSeen - firstSeen);
+    return now - firstSeen < this.#maxGrowingAge && now - trace.lastSeen < pause && trace.bytes <= this.#maxGrowingBytes;
   }
 
   /**
