@@ -11,9 +11,11 @@
  * (default 2000) and `--spans-per-s` (default 100k): the trace wait and the virtual clock's rate,
  * which together set how many spans the open traces hold. `--sites N`: also the N functions that
  * allocated most per span over the measured passes, each with its caller (V8's sampling heap
- * profiler, counting objects whatever collected them; steady within a few bytes between runs).
+ * profiler, counting objects whatever collected them; steady within a few bytes between runs; the
+ * run's CPU and GC figures then include the profiler's). `--surviving`: with --sites, only objects
+ * no scavenge collected (promoted, or in the young generation at a mark-compact).
  *
- *   node bench/churn.mjs /tmp/corpora/django.pb [--ab /tmp/base-main] [--runs 3] [--passes 6] [--sites 20] [--node-flags '--single-threaded-gc']
+ *   node bench/churn.mjs /tmp/corpora/django.pb [--ab /tmp/base-main] [--runs 3] [--passes 6] [--sites 20 [--surviving]] [--node-flags '--single-threaded-gc']
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -28,10 +30,10 @@ const arg = (name, fallback) => {
 const corpus = process.argv[2] ?? '/tmp/corpora/django.pb';
 const here = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-if (process.argv.includes('--child')) await child(arg('child'), Number(arg('passes', 6)), Number(arg('hold-ms', 1000)), Number(arg('trace-wait-ms', 2000)), Number(arg('spans-per-s', 100_000)), Number(arg('sites', 0)));
+if (process.argv.includes('--child')) await child(arg('child'), Number(arg('passes', 6)), Number(arg('hold-ms', 1000)), Number(arg('trace-wait-ms', 2000)), Number(arg('spans-per-s', 100_000)), Number(arg('sites', 0)), process.argv.includes('--surviving'));
 else parent();
 
-async function child(root, passes, holdMs, traceWaitMs, spansPerS, sites) {
+async function child(root, passes, holdMs, traceWaitMs, spansPerS, sites, surviving) {
   const { Analyzer } = await import(pathToFileURL(`${root}/dist/analyzer.js`).href);
   const { createWireDecoder } = await import(pathToFileURL(`${root}/dist/otlp/wire/decoder.js`).href);
   const { decodeProtobufRequest } = await import(pathToFileURL(`${root}/dist/otlp/protobuf.js`).href);
@@ -58,7 +60,7 @@ async function child(root, passes, holdMs, traceWaitMs, spansPerS, sites) {
   session?.connect();
   for (let pass = 1; pass <= 2 + passes; pass++) {
     if (pass === 3) {
-      await session?.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+      await session?.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !surviving });
       console.log('CHURN-START');
       cpu0 = process.cpuUsage();
       spans = 0;
@@ -99,7 +101,7 @@ function allocationSites(profile, spans, top) {
 
 function run(root) {
   const flags = (arg('node-flags') ?? '').split(' ').filter((f) => f !== '');
-  const r = spawnSync(process.execPath, ['--trace-gc-nvp', ...flags, fileURLToPath(import.meta.url), corpus, '--child', root, '--sites', arg('sites', '0'), '--passes', arg('passes', '6'), '--hold-ms', arg('hold-ms', '1000'), '--trace-wait-ms', arg('trace-wait-ms', '2000'), '--spans-per-s', arg('spans-per-s', '100000')], {
+  const r = spawnSync(process.execPath, ['--trace-gc-nvp', ...flags, fileURLToPath(import.meta.url), corpus, '--child', root, '--sites', arg('sites', '0'), ...(process.argv.includes('--surviving') ? ['--surviving'] : []), '--passes', arg('passes', '6'), '--hold-ms', arg('hold-ms', '1000'), '--trace-wait-ms', arg('trace-wait-ms', '2000'), '--spans-per-s', arg('spans-per-s', '100000')], {
     encoding: 'utf8',
     maxBuffer: 1 << 30,
   });

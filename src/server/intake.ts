@@ -347,8 +347,8 @@ export class Intake implements ExportIntake {
   async acceptProtobuf(body: Uint8Array, transport: Transport, recordLine?: () => string, compressed?: CompressedBody, spooled?: SpooledElsewhere): Promise<AcceptResult> {
     const scan = this.#decoder.scanTraces(body);
     const assembler = this.#analyzer.assembler;
-    // A run per span where concurrent requests interleave (the bench's exports: ~480 runs of ~13
-    // traces); the export is surveyed twice, so once over its distinct traces.
+    // An id comes again past the scan's last 16 (more requests interleaved than that); the export is
+    // surveyed twice, so once over its distinct traces.
     const traceIds = [...new Set(scan.traceIds)];
     const survey = (): BatchSurvey => assembler.surveyTraces(traceIds, scan.wireBytes);
     await this.#markCommitted(() => survey().opened);

@@ -120,6 +120,8 @@ const KEEP_ALIVE_MS = 120_000;
  * Celery task's queries come before its run's span. As long as a commit keeps its awaited calls.
  */
 const MAX_GROWING_TRACE_AGE_MS = 10 * 60_000;
+/** How long such a task may go without a span, if it has run that long (a computation, a call out between queries); a killed one waits as long. */
+const MAX_GROWING_TRACE_PAUSE_MS = 2 * 60_000;
 
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const tls = o.tls === undefined ? undefined : readTls(o.tls, (m) => new StartupError(m));
@@ -137,7 +139,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const metrics = createMetrics();
   // The analysis settings, shared with the warm-up's throwaway intake (not the admission limits: a
   // --max-traces 2 would refuse the warm-up's exports).
-  const analysisBase = { traceWaitMs: o.traceWaitMs, ...(o.traceSettleMs === undefined ? {} : { traceSettleMs: o.traceSettleMs }), maxTraceAgeMs: 30_000, maxGrowingTraceAgeMs: MAX_GROWING_TRACE_AGE_MS };
+  const analysisBase = { traceWaitMs: o.traceWaitMs, ...(o.traceSettleMs === undefined ? {} : { traceSettleMs: o.traceSettleMs }), maxTraceAgeMs: 30_000, maxGrowingTraceAgeMs: MAX_GROWING_TRACE_AGE_MS, maxGrowingTracePauseMs: MAX_GROWING_TRACE_PAUSE_MS };
   const analysisSettings = { ...analysisBase, ...o.detect, ...(o.schema === undefined ? {} : { links: schemaNaming(o.schema) }) };
   const limits = {
     maxOpenTraces: o.maxTraces,

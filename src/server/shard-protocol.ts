@@ -6,7 +6,7 @@ import type { MetricsJson } from './metrics.js';
 import type { WarmUpPlan } from './warm-up.js';
 
 /** What a shard's analysis is set up with, as it crosses threads (the schema, not the naming built from it). */
-export type ShardAnalysisSettings = Pick<IntakeOptions, 'traceWaitMs' | 'traceSettleMs' | 'maxTraceAgeMs' | 'maxGrowingTraceAgeMs' | 'minRepeats' | 'fanoutMinCalls' | 'fanoutMinShare' | 'ignoreSql'>;
+export type ShardAnalysisSettings = Pick<IntakeOptions, 'traceWaitMs' | 'traceSettleMs' | 'maxTraceAgeMs' | 'maxGrowingTraceAgeMs' | 'maxGrowingTracePauseMs' | 'minRepeats' | 'fanoutMinCalls' | 'fanoutMinShare' | 'ignoreSql'>;
 
 /** A shard's share of the server's admission limits. */
 export type ShardLimits = Pick<IntakeOptions, 'maxOpenTraces' | 'maxBufferBytes' | 'memoryLimitBytes' | 'replayWaitMs'>;

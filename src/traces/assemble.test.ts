@@ -899,6 +899,7 @@ class ReferenceAssembler {
   readonly #settle: number;
   readonly #maxAge: number;
   readonly #maxGrowingAge: number;
+  readonly #maxGrowingPause: number;
   readonly #maxGrowingSpans: number;
   readonly #maxOpen: number;
   readonly #remember: number;
@@ -914,6 +915,7 @@ class ReferenceAssembler {
     this.#wait = options.traceWaitMs ?? 2000;
     this.#settle = Math.min(this.#wait, options.traceSettleMs ?? this.#wait);
     this.#maxAge = options.maxTraceAgeMs ?? 30_000;
+    this.#maxGrowingPause = options.maxGrowingTracePauseMs ?? this.#maxAge;
     this.#maxGrowingAge = options.maxGrowingTraceAgeMs ?? this.#maxAge;
     // Each test span is estimated at the same size: a byte limit is a span count here.
     this.#maxGrowingSpans = (options.maxGrowingTraceBytes ?? Number.POSITIVE_INFINITY) / estimateSpanBytes(span({}));
@@ -979,8 +981,9 @@ class ReferenceAssembler {
       const age = now - firstSeen;
       if (age < this.#maxAge) break;
       const trace = this.#open.get(traceId)!;
-      // It may pause as long as it has run (first span to last), the maximum age at least.
-      const growing = age < this.#maxGrowingAge && now - trace.lastSeen < Math.max(this.#maxAge, trace.lastSeen - firstSeen) && trace.spans.length <= this.#maxGrowingSpans;
+      // It may pause as long as it has run (first span to last), up to the maximum pause, the maximum age at least.
+      const pause = Math.max(this.#maxAge, Math.min(this.#maxGrowingPause, trace.lastSeen - firstSeen));
+      const growing = age < this.#maxGrowingAge && now - trace.lastSeen < pause && trace.spans.length <= this.#maxGrowingSpans;
       if (!growing) done.push(this.#release(traceId, 'max_age'));
     }
     for (const [traceId, trace] of this.#open) {
@@ -1021,8 +1024,8 @@ describe.each([
   ['records', (o: AssemblerOptions) => new TraceAssembler(o)],
   ['columns', (o: AssemblerOptions) => new TraceAssembler(o, compactTraces())],
 ] as const)('over %s: traces that keep growing past the maximum age', (_, make) => {
-  // As serve sets it up: a 6 s trace wait, 30 s without a request span, growing traces kept 10 minutes.
-  const serveLike = (over: AssemblerOptions = {}) => make({ traceWaitMs: 6000, traceSettleMs: 200, maxTraceAgeMs: 30_000, maxGrowingTraceAgeMs: 600_000, ...over });
+  // As serve sets it up: a 6 s trace wait, 30 s without a request span, growing traces kept 10 minutes through pauses of up to 2.
+  const serveLike = (over: AssemblerOptions = {}) => make({ traceWaitMs: 6000, traceSettleMs: 200, maxTraceAgeMs: 30_000, maxGrowingTraceAgeMs: 600_000, maxGrowingTracePauseMs: 120_000, ...over });
   const spansOf = (t: { spans: unknown }): number => (Array.isArray(t.spans) ? t.spans.length : (t.spans as CompactTrace).count);
   const traceId = 'c'.repeat(32);
   const query = (parentSpanId: string) => span({ traceId, parentSpanId, kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: 'SELECT * FROM "orders_line" WHERE "order_id" = %s' });
@@ -1065,7 +1068,7 @@ describe.each([
     expect(spansOf(fragment!)).toBe(3);
   });
 
-  it('keeps a task that pauses for as long as it has run, and lets it go once it has paused longer', () => {
+  it('keeps a task that pauses for as long as it has run, up to 2 minutes, and lets it go once it has paused longer', () => {
     const asm = serveLike();
     const run = span({ traceId, kind: SpanKind.CONSUMER, name: 'run/reports.build' });
     // A minute of queries, then 50 s computing (or calling an API) before the rest and its run's span.
@@ -1083,6 +1086,11 @@ describe.each([
     const [cut] = other.poll(80_000);
     expect(cut!.reason).toBe('max_age');
     expect(spansOf(cut!)).toBe(9);
+    // One killed after five minutes of queries, its run's span never exported: held 2 minutes, not 5.
+    const killed = serveLike();
+    for (let t = 0; t <= 300_000; t += 5000) killed.add([query(run.spanId)], t);
+    expect(killed.poll(419_999)).toEqual([]);
+    expect(killed.poll(420_000).map((t) => t.reason)).toEqual(['max_age']);
   });
 
   it('lets a growing trace go at the maximum age once its spans pass maxGrowingTraceBytes, and at maxGrowingTraceAgeMs anyway', () => {
@@ -1124,7 +1132,7 @@ describe('TraceAssembler against its first version', () => {
       { weight: 2, arbitrary: fc.record({ kind: fc.constant('poll' as const), dt: fc.nat(200) }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('flush' as const), dt: fc.constant(0) }) },
     );
-    const options = fc.record({ traceWaitMs: fc.constantFrom(10, 50, 100), traceSettleMs: fc.constantFrom(undefined, 5, 20, 200), maxTraceAgeMs: fc.constantFrom(100, 300, Infinity), maxGrowingTraceAgeMs: fc.constantFrom(undefined, 250, 1000), maxGrowingTraceBytes: fc.constantFrom(undefined, 3 * estimateSpanBytes(span({}))), maxOpenTraces: fc.constantFrom(1, 2, 3, 10), rememberCompleted: fc.constantFrom(1, 2, 100) });
+    const options = fc.record({ traceWaitMs: fc.constantFrom(10, 50, 100), traceSettleMs: fc.constantFrom(undefined, 5, 20, 200), maxTraceAgeMs: fc.constantFrom(100, 300, Infinity), maxGrowingTraceAgeMs: fc.constantFrom(undefined, 250, 1000), maxGrowingTracePauseMs: fc.constantFrom(undefined, 150, 600), maxGrowingTraceBytes: fc.constantFrom(undefined, 3 * estimateSpanBytes(span({}))), maxOpenTraces: fc.constantFrom(1, 2, 3, 10), rememberCompleted: fc.constantFrom(1, 2, 100) });
     fc.assert(
       fc.property(options, fc.array(op, { maxLength: 30 }), (opts: AssemblerOptions, ops) => {
         const fast = new TraceAssembler(opts);

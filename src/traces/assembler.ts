@@ -21,13 +21,19 @@ export interface AssemblerOptions {
   /** Any trace is complete this long after its first span, rooted or not, unless it is still growing (below). Default 30000. */
   maxTraceAgeMs?: number;
   /**
-   * A trace past maxTraceAgeMs that a span joined within the last maxTraceAgeMs, or within as long as
-   * its spans have run (first to last), is still growing: it is kept until this long after its first
-   * span, while its spans' estimated bytes stay within maxGrowingTraceBytes. A long Celery task's
-   * queries come for minutes before its run's span, which the worker exports last, and may pause
-   * while it computes. Default: maxTraceAgeMs (no trace is kept past it).
+   * A trace past maxTraceAgeMs that a span joined within the last maxTraceAgeMs (or within its pause,
+   * below) is still growing: it is kept until this long after its first span, while its spans'
+   * estimated bytes stay within maxGrowingTraceBytes. A long Celery task's queries come for minutes
+   * before its run's span, which the worker exports last. Default: maxTraceAgeMs (no trace is kept past it).
    */
   maxGrowingTraceAgeMs?: number;
+  /**
+   * How long a growing trace may go without a span, past maxTraceAgeMs: as long as its spans have run
+   * (first to last), up to this. A task that has queried for minutes may compute, or call an API, for
+   * a minute before its next query; one killed before its run's span was exported is held as long,
+   * so this caps it. Default: maxTraceAgeMs (no longer pause).
+   */
+  maxGrowingTracePauseMs?: number;
   /** See maxGrowingTraceAgeMs. Default: no limit. */
   maxGrowingTraceBytes?: number;
   /** Open traces kept at most; past it the oldest is released early and counted. Default 50000. */
@@ -177,10 +183,14 @@ interface Batch<B> {
  */
 class RefilledList<T> {
   readonly #items: (T | undefined)[] = [];
-  length = 0;
+  #length = 0;
+
+  get length(): number {
+    return this.#length;
+  }
 
   push(item: T): void {
-    this.#items[this.length++] = item;
+    this.#items[this.#length++] = item;
   }
 
   at(i: number): T {
@@ -189,8 +199,8 @@ class RefilledList<T> {
 
   clear(): void {
     const items = this.#items;
-    for (let i = 0; i < this.length; i++) items[i] = undefined;
-    this.length = 0;
+    for (let i = 0; i < this.#length; i++) items[i] = undefined;
+    this.#length = 0;
   }
 }
 
@@ -204,6 +214,7 @@ export class TraceAssembler<B = SpanRecord[]> {
   readonly #maxAge: number;
   readonly #maxGrowingAge: number;
   readonly #maxGrowingBytes: number;
+  readonly #maxGrowingPause: number;
   readonly #maxOpen: number;
   // Insertion order is kept as "least recently touched first" by re-inserting on every add.
   readonly #open = new Map<TraceId, OpenTrace<B>>();
@@ -246,6 +257,7 @@ export class TraceAssembler<B = SpanRecord[]> {
     this.#maxAge = options.maxTraceAgeMs ?? 30_000;
     this.#maxGrowingAge = Math.max(this.#maxAge, options.maxGrowingTraceAgeMs ?? this.#maxAge);
     this.#maxGrowingBytes = options.maxGrowingTraceBytes ?? Number.POSITIVE_INFINITY;
+    this.#maxGrowingPause = Math.max(this.#maxAge, options.maxGrowingTracePauseMs ?? this.#maxAge);
     this.#maxOpen = options.maxOpenTraces ?? 50_000;
     const remember = options.rememberCompleted ?? 100_000;
     this.#completed = new RecentTraceIds(remember, options.maxAwaitedBytes);
@@ -592,12 +604,12 @@ export class TraceAssembler<B = SpanRecord[]> {
   }
 
   /**
-   * A trace past the maximum age that is kept for now (AssemblerOptions.maxGrowingTraceAgeMs): one
-   * may pause as long as its spans have run, and the maximum age at least, since a task that has run
-   * for minutes may compute (or call out) for a minute between its queries.
+   * A trace past the maximum age that is kept for now (AssemblerOptions.maxGrowingTraceAgeMs and
+   * maxGrowingTracePauseMs): it may pause as long as its spans have run, within the maximum pause,
+   * and for the maximum age at least.
    */
   #isGrowing(trace: OpenTrace<B>, firstSeen: number, now: number): boolean {
-    const pause = Math.max(this.#maxAge, trace.lastSeen - firstSeen);
+    const pause = Math.max(this.#maxAge, Math.min(this.#maxGrowingPause, trace.lastSeen - firstSeen));
     return now - firstSeen < this.#maxGrowingAge && now - trace.lastSeen < pause && trace.bytes <= this.#maxGrowingBytes;
   }
 

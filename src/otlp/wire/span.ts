@@ -383,8 +383,8 @@ function isValid(
 
 /**
  * Whether `id` is among the last ids noted: a batch interleaves the spans of the requests that ran at
- * once, so noting an id at every change of trace made an entry per span (ids are interned, so the
- * comparison is by reference).
+ * once, so noting an id at every change of trace made an entry per span (the memo usually hands the
+ * same string for an id, so most comparisons end at the reference).
  */
 function notedLately(ids: readonly TraceId[], id: TraceId): boolean {
   for (let i = ids.length - 1, stop = Math.max(0, ids.length - RECENT_IDS_CHECKED); i >= stop; i--) if (ids[i] === id) return true;
