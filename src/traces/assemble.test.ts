@@ -1091,6 +1091,11 @@ describe.each([
     for (let t = 0; t <= 300_000; t += 5000) killed.add([query(run.spanId)], t);
     expect(killed.poll(419_999)).toEqual([]);
     expect(killed.poll(420_000).map((t) => t.reason)).toEqual(['max_age']);
+    // Without a maximum pause, none longer than the maximum age.
+    const unset = serveLike({ maxGrowingTracePauseMs: undefined });
+    for (let t = 0; t <= 300_000; t += 5000) unset.add([query(run.spanId)], t);
+    expect(unset.poll(329_999)).toEqual([]);
+    expect(unset.poll(330_000).map((t) => t.reason)).toEqual(['max_age']);
   });
 
   it('lets a growing trace go at the maximum age once its spans pass maxGrowingTraceBytes, and at maxGrowingTraceAgeMs anyway', () => {
