@@ -157,7 +157,8 @@ function parent() {
   for (const [name] of builds) {
     const rs = results[name];
     const out = {};
-    for (const key of Object.keys(rs[0])) out[key] = median(rs.map((r) => r[key]));
+    // Sites are a list per run, with no median: the first run's.
+    for (const key of Object.keys(rs[0])) out[key] = key === 'sites' ? rs[0].sites : median(rs.map((r) => r[key]));
     console.log(JSON.stringify({ build: name, median: out }));
   }
 }

@@ -1069,33 +1069,32 @@ describe.each([
   });
 
   it('keeps a task that pauses for as long as it has run, up to 2 minutes, and lets it go once it has paused longer', () => {
-    const asm = serveLike();
     const run = span({ traceId, kind: SpanKind.CONSUMER, name: 'run/reports.build' });
+    /** One query every 5 s from `fromMs` to `toMs`. */
+    const queried = <T extends TraceAssembler<unknown>>(asm: T, fromMs: number, toMs: number): T => {
+      for (let t = fromMs; t <= toMs; t += 5000) asm.add([query(run.spanId)], t);
+      return asm;
+    };
+    /** Still open 1 ms before `at`, released at `at`. */
+    const releasedAt = (asm: TraceAssembler<unknown>, at: number) => {
+      expect(asm.poll(at - 1)).toEqual([]);
+      return asm.poll(at);
+    };
     // A minute of queries, then 50 s computing (or calling an API) before the rest and its run's span.
-    for (let t = 0; t <= 60_000; t += 5000) asm.add([query(run.spanId)], t);
+    const asm = queried(serveLike(), 0, 60_000);
     expect(asm.poll(109_999)).toEqual([]);
-    for (let t = 110_000; t <= 140_000; t += 5000) asm.add([query(run.spanId)], t);
-    asm.add([run], 141_000);
+    queried(asm, 110_000, 140_000).add([run], 141_000);
     const [task] = asm.poll(141_200);
     expect(task!.reason).toBe('settled');
     expect(spansOf(task!)).toBe(21);
     // One that has run 40 s and then pauses for longer goes 40 s after its last span, with what it has.
-    const other = serveLike();
-    for (let t = 0; t <= 40_000; t += 5000) other.add([query(run.spanId)], t);
-    expect(other.poll(79_999)).toEqual([]);
-    const [cut] = other.poll(80_000);
+    const [cut] = releasedAt(queried(serveLike(), 0, 40_000), 80_000);
     expect(cut!.reason).toBe('max_age');
     expect(spansOf(cut!)).toBe(9);
     // One killed after five minutes of queries, its run's span never exported: held 2 minutes, not 5.
-    const killed = serveLike();
-    for (let t = 0; t <= 300_000; t += 5000) killed.add([query(run.spanId)], t);
-    expect(killed.poll(419_999)).toEqual([]);
-    expect(killed.poll(420_000).map((t) => t.reason)).toEqual(['max_age']);
+    expect(releasedAt(queried(serveLike(), 0, 300_000), 420_000).map((t) => t.reason)).toEqual(['max_age']);
     // Without a maximum pause, none longer than the maximum age.
-    const unset = serveLike({ maxGrowingTracePauseMs: undefined });
-    for (let t = 0; t <= 300_000; t += 5000) unset.add([query(run.spanId)], t);
-    expect(unset.poll(329_999)).toEqual([]);
-    expect(unset.poll(330_000).map((t) => t.reason)).toEqual(['max_age']);
+    expect(releasedAt(queried(serveLike({ maxGrowingTracePauseMs: undefined }), 0, 300_000), 330_000).map((t) => t.reason)).toEqual(['max_age']);
   });
 
   it('lets a growing trace go at the maximum age once its spans pass maxGrowingTraceBytes, and at maxGrowingTraceAgeMs anyway', () => {

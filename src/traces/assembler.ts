@@ -179,7 +179,7 @@ interface Batch<B> {
 /**
  * A list emptied and filled again batch after batch. Emptying an array (`length = 0`) hands its
  * storage back, so filling it again grew it again, copy by copy: garbage for the young generation at
- * every export (bench/alloc.mjs). Cleared slots hold nothing alive.
+ * every export (bench/churn.mjs). Cleared slots hold nothing alive.
  */
 class RefilledList<T> {
   readonly #items: (T | undefined)[] = [];
