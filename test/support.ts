@@ -1,6 +1,6 @@
 /** Shared test edges: temp directories removed after the file's tests, free ports, the real `n1lens` binary as a child process, and databases in a real PostgreSQL. */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,15 +22,37 @@ export function tempDir(prefix: string): string {
   return dir;
 }
 
-/** A loopback port nothing listens on right now. */
+/**
+ * A loopback port nothing listens on right now, below the kernel's ephemeral range and in a slice of its own for
+ * this Vitest worker: a port taken with `listen(0)`, or by an outgoing connection, can be handed to another test
+ * between this check and the child's bind (or while a test checks that a refused child left it unbound).
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let tries = 0; tries < portSlice.size; tries++) {
+    const port = portSlice.first + (portSlice.next++ % portSlice.size);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`freePort: no free port in ${portSlice.first}..${portSlice.first + portSlice.size - 1}`);
+}
+
+const portSlice = ((): { first: number; size: number; next: number } => {
+  let ephemeralLow = 32768;
+  try {
+    ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLow;
+  } catch {
+    // not Linux: the IANA range starts at 49152, so 32768 stays below it
+  }
+  const size = 500;
+  const slices = Math.max(1, Math.floor((ephemeralLow - 10_000) / size));
+  const worker = Number(process.env.VITEST_POOL_ID ?? process.pid) % slices;
+  return { first: 10_000 + worker * size, size, next: 0 };
+})();
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
 }
 
