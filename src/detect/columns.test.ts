@@ -16,7 +16,7 @@ import type { NormalizedSql } from '../sql/types.js';
 import type { Request } from '../traces/request.js';
 import { isConnectionSetup, OBSERVABLE_SYSTEMS } from './connections.js';
 import { sqlCommenterTags } from '../sql/sqlcommenter.js';
-import { analyseColumns, analyseRequest } from './request.js';
+import { analyseColumns, analyseRequest, releaseTimeline, timelineReleased } from './request.js';
 import { APPLICATIONS, AUTH_USER, DASHBOARD_ROW, SESSION } from './testing.js';
 import type { CodeLocation, RequestAnalysis } from './types.js';
 
@@ -185,6 +185,29 @@ describe('analysis straight from the columns', () => {
     analysis!.timeline = [];
     expect(analysis!.timeline).toEqual([]);
     expect(JSON.parse(JSON.stringify({ ...analysis, timeline: undefined })).dbSpans).toBe(3);
+  });
+
+  it('lets go of its spans when released: the timeline then throws, the rest reads as before', () => {
+    const compact = new CompactTrace();
+    compact.add({ traceId: T, spanId: '00000000000000aa', parentSpanId: '', name: 'GET dashboard/', kind: SpanKind.SERVER, startMs: 100, endMs: 200, service: 'recruit', httpRoute: 'dashboard/', httpMethod: 'GET' });
+    for (let i = 0; i < 6; i++) {
+      compact.add({ traceId: T, spanId: `00000000000000b${i}`, parentSpanId: '00000000000000aa', name: 'q', kind: SpanKind.CLIENT, startMs: 110 + i, endMs: 110.5 + i, service: 'recruit', dbSystem: 'postgresql', dbStatement: AUTH_USER });
+    }
+    const [kept, released, read] = [0, 1, 2].map(() => analyseColumns(assembleColumns(compact)[0]!, createSqlNormalizer()));
+    expect(read!.timeline).toHaveLength(6);
+    releaseTimeline(released!);
+    releaseTimeline(read!); // a timeline already read goes too
+    expect(timelineReleased(kept!)).toBe(false);
+    expect([released, read].map((a) => timelineReleased(a!))).toEqual([true, true]);
+    expect(() => released!.timeline).toThrow(/timeline of trace c{32} was released/);
+    expect(() => read!.timeline).toThrow(/was released/);
+    const field = (a: RequestAnalysis, key: string): unknown => (a as unknown as Record<string, unknown>)[key];
+    for (const key of Object.keys(kept!)) if (key !== 'timeline') expect(field(released!, key)).toEqual(field(kept!, key));
+    // Analyses not made from columns keep no spans: nothing to release.
+    const plain = { ...kept!, timeline: kept!.timeline };
+    releaseTimeline(plain);
+    expect(timelineReleased(plain)).toBe(false);
+    expect(plain.timeline).toHaveLength(6);
   });
 });
 

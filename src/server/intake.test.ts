@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { deflateSync, gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { Analyzer } from '../analyzer.js';
+import { timelineReleased } from '../detect/request.js';
+import type { RequestAnalysis } from '../detect/types.js';
 import { decodeJsonRequest } from '../otlp/json.js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
 import { SpanKind, type SpanRecord } from '../otlp/span.js';
@@ -780,6 +782,64 @@ describe('Intake writes after a failed write', () => {
     expect(await intake.tick()).toBe(true);
     expect(calls).toBe(2);
     expect((await store.report()).summary.requests).toBe(3);
+    await intake.close();
+    store.closeSync();
+  });
+});
+
+describe('Intake holds analyses without their spans', () => {
+  it("keeps each finding's worst request whole through a failed write, and writes a batch made again without a trace another writer committed", async () => {
+    const store = Store.open(':memory:');
+    const record = store.record.bind(store);
+    const written: RequestAnalysis[][] = [];
+    let failNext = true;
+    store.record = async (analyses, committed, built) => {
+      written.push([...analyses]);
+      if (failNext) {
+        failNext = false;
+        throw new Error('database is locked');
+      }
+      return record(analyses, committed, built);
+    };
+    const clock = { now: 1_000_000 };
+    const intake = new Intake({ store, metrics: createMetrics(), traceWaitMs: 100, trackCommitted: true, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD });
+    const id = (c: string): string => c.repeat(32);
+    const spansOf = (c: string, repeats: number) => exportOf(requestSpans({ traceId: id(c), repeats }));
+    const send = async (c: string, repeats: number): Promise<void> => {
+      expect((await intake.acceptProtobuf(spansOf(c, repeats).bytes, 'http')).ok).toBe(true);
+    };
+    const released = (batch: RequestAnalysis[]) => Object.fromEntries(batch.map((a) => [a.traceId[0], timelineReleased(a)]));
+    const examples = async () => {
+      const ids = [...(await store.findingIds()).values()];
+      expect(ids.length).toBeGreaterThan(0);
+      return new Set(await Promise.all(ids.map(async (f) => { const x = (await store.finding(f))?.example; return `${x?.traceId[0]} ${x?.timeline.length}`; })));
+    };
+
+    await send('a', 6);
+    await send('b', 12);
+    await send('c', 8);
+    clock.now += 1000;
+    expect(await intake.tick()).toBe(false); // the write fails
+    expect(released(written[0]!)).toEqual({ a: true, b: false, c: true });
+    // Made again from the analyses with d's: b is still every finding's worst, its timeline whole.
+    await send('d', 10);
+    clock.now += 1000;
+    expect(await intake.tick()).toBe(true);
+    expect(await examples()).toEqual(new Set([`b ${12 + 1}`]));
+
+    // e and f open here; another writer commits e (20 repeats) first.
+    await send('e', 20);
+    await send('f', 15);
+    const other = new Analyzer({});
+    other.add(spansOf('e', 20).spans, 0);
+    await record(other.flush(), { traceIds: [id('e')], nowMs: clock.now });
+    expect(await examples()).toEqual(new Set([`e ${20 + 1}`]));
+    clock.now += 1000;
+    // This write counts f alone; f's timeline went when e displaced it, and e's example is the other writer's.
+    expect(await intake.tick()).toBe(true);
+    expect(released(written.at(-1)!)).toEqual({ e: false, f: true });
+    expect((await store.report()).summary.requests).toBe(6);
+    expect(await examples()).toEqual(new Set([`e ${20 + 1}`]));
     await intake.close();
     store.closeSync();
   });

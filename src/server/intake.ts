@@ -2,6 +2,7 @@
 import { appendFileSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Analyzer, type AnalyzerOptions, type ReleasedTrace } from '../analyzer.js';
+import { releaseTimeline } from '../detect/request.js';
 import type { CodeLocation, RequestAnalysis } from '../detect/types.js';
 import { createJsonDecoder, decodeJsonRequest } from '../otlp/json.js';
 import { createLazyJsonReader, type LazyJsonReader, type LazyJsonScan, type SpanSizes } from '../otlp/json-lazy.js';
@@ -857,7 +858,9 @@ export class Intake implements ExportIntake {
       this.#pending.push(a);
     }
     try {
-      this.#pendingRows?.add(analyses);
+      // Held until the write for its rows alone, an analysis need not keep its request's spans.
+      const unshown = this.#pendingRows?.add(analyses);
+      if (unshown !== undefined) for (const a of unshown) releaseTimeline(a);
     } catch (error) {
       // Rows that miss some of #pending must never be written: the next write makes them afresh.
       this.#pendingRows = undefined;

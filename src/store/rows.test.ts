@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { analyseRequest } from '../detect/request.js';
+import { analyseRequest, releaseTimeline } from '../detect/request.js';
 import { RollupSet } from '../detect/rollup.js';
 import { APPLICATIONS, DASHBOARD_ROW, loop, requestOf } from '../detect/testing.js';
 import { HOUR_MS, MINUTE_MS } from '../report/period.js';
@@ -63,6 +63,44 @@ describe('rowBatch', () => {
     for (const r of first.hours[0]!.endpoints) hour.merge(r);
     expect(hour.values().reduce((n, r) => n + r.requests, 0)).toBe(all.length);
     expect(() => builder.add(all.slice(0, 1))).toThrow(/after finish/);
+  });
+
+  it("chooses each finding's example as requests come, and says which requests no example shows any longer", () => {
+    const all = analyses();
+    // The worst request per (endpoint, fingerprint), the first of equals, chosen over the whole batch at once.
+    const worst = new Map<string, { traceId: string; wastedMs: number }>();
+    for (const a of all) {
+      for (const c of a.cascades) {
+        const key = `${a.endpoint} ${c.fingerprint}`;
+        if (!(c.wastedMs <= (worst.get(key)?.wastedMs ?? -1))) worst.set(key, { traceId: a.traceId, wastedMs: c.wastedMs });
+      }
+    }
+    const shown = new Set([...worst.values()].map((w) => w.traceId));
+    expect(shown.size).toBeGreaterThan(1);
+    expect(shown.size).toBeLessThan(all.length / 2);
+    const builder = new RowBatchBuilder(T0 + HOUR_MS, T0 - 48 * HOUR_MS);
+    const unshown: string[] = [];
+    for (let i = 0; i < all.length; i += 7) {
+      for (const a of builder.add(all.slice(i, i + 7))) {
+        unshown.push(a.traceId);
+        releaseTimeline(a); // as serve's intake does: the examples below must not need them
+      }
+    }
+    // Every request is told once, unless it is an example at the end.
+    expect(unshown.sort()).toEqual(all.map((a) => a.traceId).filter((id) => !shown.has(id)).sort());
+    const examples = builder.finish().examples;
+    expect(examples.map((x) => [`${x.endpoint} ${x.fingerprint}`, x.traceId, x.wastedMs]).sort()).toEqual([...worst].map(([key, w]) => [key, w.traceId, w.wastedMs]).sort());
+    for (const x of examples) expect(JSON.parse(x.timeline)).toHaveLength(all.find((a) => a.traceId === x.traceId)!.dbSpans);
+  });
+
+  it('passes over a request whose timeline was released: a batch made again without the traces another writer committed', () => {
+    const all = analyses();
+    const worst = all.reduce((w, a) => (a.endpoint === 'GET dashboard/' && a.cascades[0]!.wastedMs > w.cascades[0]!.wastedMs ? a : w), all[0]!);
+    const rest = all.filter((a) => a.endpoint === 'GET dashboard/' && a !== worst);
+    for (const a of rest) releaseTimeline(a);
+    // Only the worst request of GET dashboard/ kept its timeline; without it, that endpoint shows no example.
+    expect(rowBatch(rest, T0 + HOUR_MS, T0 - 48 * HOUR_MS).examples).toEqual([]);
+    expect(new Set(rowBatch([...rest, worst], T0 + HOUR_MS, T0 - 48 * HOUR_MS).examples.map((x) => x.traceId))).toEqual(new Set([worst.traceId]));
   });
 
   it('writes no minute rows for requests past the minute horizon, and still their hour rows', () => {

@@ -2,6 +2,7 @@
 import { emptyConnectionRollup, type ConnectionRollup, type ConnectionSecond } from '../detect/connections.js';
 import { mergeTallies, tallyLocation, type LocationTally } from '../detect/location.js';
 import { RollupSet, emptyEndpointRollup, mergeRollups, type CascadeRollup, type EndpointRollup, type FingerprintRollup } from '../detect/rollup.js';
+import { timelineReleased } from '../detect/request.js';
 import { emptyPattern, mergePatterns, routeTraffic as routeTrafficOf, type RouteTraffic, type TrafficPattern } from '../detect/routes.js';
 import type { Cascade, CodeLocation, FindingKind, LeafShape, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
 import type { Acknowledgement, AcknowledgementState } from '../report/acknowledge.js';
@@ -164,6 +165,7 @@ export class RowBatchBuilder {
   readonly #hours = new Map<number, RollupSet>();
   readonly #minutes = new Map<number, RollupSet>();
   readonly #analyses: RequestAnalysis[] = [];
+  readonly #examples = new WorstRequests();
   /** The rows, once summed: summing merges the minutes into their hours, which must happen once. */
   #finished: RowBatch | undefined;
 
@@ -172,15 +174,22 @@ export class RowBatchBuilder {
     this.#minuteHorizon = minuteHorizon;
   }
 
-  add(analyses: readonly RequestAnalysis[]): void {
+  /**
+   * Adds requests, in order. Returns those of the batch (these, and any added before) that no
+   * finding's example shows any longer: the batch will not read their timelines (releaseTimeline).
+   */
+  add(analyses: readonly RequestAnalysis[]): RequestAnalysis[] {
     if (this.#finished !== undefined) throw new Error('RowBatchBuilder.add after finish');
+    const unshown: RequestAnalysis[] = [];
     for (const a of analyses) {
       // Minute rows only where they are kept: an old trace file loaded now would write rows pruned at once.
       // A request is added to one rollup, its minute's; finish() sums the minutes into their hours.
       if (a.startMs >= this.#minuteHorizon) setAt(this.#minutes, a.startMs, MINUTE_MS).add(a);
       else setAt(this.#hours, a.startMs, HOUR_MS).add(a);
+      this.#examples.add(a, unshown);
       this.#analyses.push(a);
     }
+    return unshown;
   }
 
   /** The batch's rows; the same object on every call. */
@@ -198,7 +207,7 @@ export class RowBatchBuilder {
     }
     const at = (sets: Map<number, RollupSet>): RowsAt[] =>
       [...sets].map(([start, set]) => ({ start, endpoints: set.values(), connections: [...set.connections.values()] }));
-    return { nowMs: this.#nowMs, hours: at(this.#hours), minutes: at(this.#minutes), examples: worstExamples(this.#analyses), traffic: routeTrafficOf(this.#analyses) };
+    return { nowMs: this.#nowMs, hours: at(this.#hours), minutes: at(this.#minutes), examples: this.#examples.rows(), traffic: routeTrafficOf(this.#analyses) };
   }
 }
 
@@ -287,27 +296,54 @@ export interface ExampleRow {
   triggerLocation: string | null;
 }
 
-/** The worst request per finding in this batch, so each finding costs one write, not one per request. */
-export function worstExamples(analyses: readonly RequestAnalysis[]): ExampleRow[] {
-  const worst = new Map<string, { a: RequestAnalysis; c: Cascade }>();
-  for (const a of analyses) {
-    for (const c of a.cascades) {
-      const key = `${a.service}\u0000${a.endpoint}\u0000${c.fingerprint}`;
-      const best = worst.get(key);
-      if (best === undefined || c.wastedMs > best.c.wastedMs) worst.set(key, { a, c });
+/**
+ * Per finding (service, endpoint, fingerprint), the request of a batch where it wasted the most, so
+ * that each finding costs one write, not one per request; the first of equals is kept. A request
+ * whose timeline was released (detect/request.ts) is passed over: its holder let it go because no
+ * example of the batch showed it (RowBatchBuilder.add), or the batch is being made again without
+ * the traces another writer committed first, whose examples that writer kept.
+ */
+class WorstRequests {
+  readonly #worst = new Map<string, { a: RequestAnalysis; c: Cascade }>();
+  /** How many findings each request in #worst is the worst of. */
+  readonly #shows = new Map<RequestAnalysis, number>();
+
+  /** Adds `a`; appends to `unshown` each request no example shows any longer (`a` itself, when it shows none). */
+  add(a: RequestAnalysis, unshown: RequestAnalysis[]): void {
+    let shows = 0;
+    if (a.cascades.length > 0 && !timelineReleased(a)) {
+      for (const c of a.cascades) {
+        const key = `${a.service}\u0000${a.endpoint}\u0000${c.fingerprint}`;
+        const best = this.#worst.get(key);
+        if (best !== undefined && !(c.wastedMs > best.c.wastedMs)) continue;
+        this.#worst.set(key, { a, c });
+        shows++;
+        if (best === undefined) continue;
+        const left = this.#shows.get(best.a)! - 1;
+        if (left > 0) this.#shows.set(best.a, left);
+        else {
+          this.#shows.delete(best.a);
+          unshown.push(best.a);
+        }
+      }
     }
+    if (shows > 0) this.#shows.set(a, shows);
+    else unshown.push(a);
   }
-  const json = (location: CodeLocation | undefined): string | null => (location === undefined ? null : JSON.stringify(location));
-  return [...worst.values()].map(({ a, c }) => ({
-    service: a.service,
-    endpoint: a.endpoint,
-    fingerprint: c.fingerprint,
-    traceId: a.traceId,
-    wastedMs: c.wastedMs,
-    timeline: JSON.stringify(a.timeline.map((t) => [round3(t.offsetMs), round3(t.durationMs), t.fingerprint])),
-    location: json(c.location),
-    triggerLocation: json(c.triggerLocation),
-  }));
+
+  rows(): ExampleRow[] {
+    const json = (location: CodeLocation | undefined): string | null => (location === undefined ? null : JSON.stringify(location));
+    return [...this.#worst.values()].map(({ a, c }) => ({
+      service: a.service,
+      endpoint: a.endpoint,
+      fingerprint: c.fingerprint,
+      traceId: a.traceId,
+      wastedMs: c.wastedMs,
+      timeline: JSON.stringify(a.timeline.map((t) => [round3(t.offsetMs), round3(t.durationMs), t.fingerprint])),
+      location: json(c.location),
+      triggerLocation: json(c.triggerLocation),
+    }));
+  }
 }
 
 /** A stored example's timeline, as the API serves it. */
