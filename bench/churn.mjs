@@ -37,7 +37,7 @@ else parent();
 async function child(root, passes, holdMs, traceWaitMs, spansPerS, sites, surviving) {
   const { Analyzer } = await import(pathToFileURL(`${root}/dist/analyzer.js`).href);
   const { RowBatchBuilder } = await import(pathToFileURL(`${root}/dist/store/rows.js`).href);
-  // Builds before releaseTimeline (the nineteenth session's) held every analysis whole.
+  // Builds before releaseTimeline (the twentieth session's) held every analysis whole; before 29a4cf3 they had no RowBatchBuilder.
   const release = (await import(pathToFileURL(`${root}/dist/detect/request.js`).href)).releaseTimeline ?? (() => {});
   const { createWireDecoder } = await import(pathToFileURL(`${root}/dist/otlp/wire/decoder.js`).href);
   const { decodeProtobufRequest } = await import(pathToFileURL(`${root}/dist/otlp/protobuf.js`).href);
@@ -76,16 +76,16 @@ async function child(root, passes, holdMs, traceWaitMs, spansPerS, sites, surviv
       analyzer.addMessage(decoder, t.pb, (accepted) => (now += (accepted * 1000) / spansPerS));
       spans += t.spans;
       while (now >= nextTick) {
+        // A tick analyses, then writes once a write is due: what was held goes with it.
         const analyses = analyzer.poll(nextTick);
         analysed += analyses.length;
         held.push({ at: nextTick, analyses });
-        // A write: what was held goes, and the next analyses start the next batch's rows.
+        rows ??= new RowBatchBuilder(nextTick, 0);
+        for (const a of rows.add(analyses) ?? []) release(a);
         if (held[0].at <= nextTick - holdMs) {
           held.length = 0;
           rows = undefined;
         }
-        rows ??= new RowBatchBuilder(nextTick, 0);
-        for (const a of rows.add(analyses) ?? []) release(a);
         nextTick += 250;
       }
     }

@@ -25,28 +25,43 @@ export function tempDir(prefix: string): string {
 /**
  * A loopback port nothing listens on right now, below the kernel's ephemeral range and in a slice of its own for
  * this Vitest worker: a port taken with `listen(0)`, or by an outgoing connection, can be handed to another test
- * between this check and the child's bind (or while a test checks that a refused child left it unbound).
+ * between this check and the child's bind (or while a test checks that a refused child left it unbound). Where
+ * the ephemeral range leaves no room for a slice per worker, one `listen(0)` gives.
  */
 export async function freePort(): Promise<number> {
-  for (let tries = 0; tries < portSlice.size; tries++) {
-    const port = portSlice.first + (portSlice.next++ % portSlice.size);
+  if (portSlice === undefined) return ephemeralPort();
+  for (let tries = 0; tries < PORT_SLICE; tries++) {
+    const port = portSlice.first + (portSlice.next++ % PORT_SLICE);
     if (await canListen(port)) return port;
   }
-  throw new Error(`freePort: no free port in ${portSlice.first}..${portSlice.first + portSlice.size - 1}`);
+  throw new Error(`freePort: no free port in ${portSlice.first}..${portSlice.first + PORT_SLICE - 1}`);
 }
 
-const portSlice = ((): { first: number; size: number; next: number } => {
+const PORT_SLICE = 500;
+const FIRST_SLICE_PORT = 10_000;
+
+const portSlice = ((): { first: number; next: number } | undefined => {
   let ephemeralLow = 32768;
   try {
     ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLow;
   } catch {
     // not Linux: the IANA range starts at 49152, so 32768 stays below it
   }
-  const size = 500;
-  const slices = Math.max(1, Math.floor((ephemeralLow - 10_000) / size));
-  const worker = Number(process.env.VITEST_POOL_ID ?? process.pid) % slices;
-  return { first: 10_000 + worker * size, size, next: 0 };
+  const slices = Math.floor((ephemeralLow - FIRST_SLICE_PORT) / PORT_SLICE);
+  const worker = Number(process.env.VITEST_POOL_ID ?? 1);
+  return worker >= 1 && worker <= slices ? { first: FIRST_SLICE_PORT + (worker - 1) * PORT_SLICE, next: 0 } : undefined;
 })();
+
+function ephemeralPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
 
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {

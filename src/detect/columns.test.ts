@@ -3,6 +3,8 @@
  * against the object path (assembleTrace + analyseRequest, a DbSpan per span): the same analyses
  * for any trace, timelines included.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SpanKind, type SpanRecord } from '../otlp/span.js';
@@ -208,6 +210,30 @@ describe('analysis straight from the columns', () => {
     releaseTimeline(plain);
     expect(timelineReleased(plain)).toBe(false);
     expect(plain.timeline).toHaveLength(6);
+  });
+
+  it("lets its trace's columns be collected once released, which a held analysis kept alive until then", async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const collect = async (): Promise<void> => {
+      await new Promise((resolve) => setImmediate(resolve)); // a WeakRef's target lives to the end of the job that made it
+      gc();
+    };
+    const made = (): { analysis: RequestAnalysis; columns: WeakRef<object> } => {
+      const compact = new CompactTrace();
+      compact.add({ traceId: T, spanId: '00000000000000aa', parentSpanId: '', name: 'GET dashboard/', kind: SpanKind.SERVER, startMs: 100, endMs: 200, service: 'recruit', httpRoute: 'dashboard/', httpMethod: 'GET' });
+      for (let i = 0; i < 6; i++) {
+        compact.add({ traceId: T, spanId: `00000000000000b${i}`, parentSpanId: '00000000000000aa', name: 'q', kind: SpanKind.CLIENT, startMs: 110 + i, endMs: 110.5 + i, service: 'recruit', dbSystem: 'postgresql', dbStatement: AUTH_USER });
+      }
+      return { analysis: analyseColumns(assembleColumns(compact)[0]!, createSqlNormalizer()), columns: new WeakRef(compact.dbCols) };
+    };
+    const { analysis, columns } = made();
+    await collect();
+    expect(columns.deref()).toBeDefined();
+    releaseTimeline(analysis);
+    await collect();
+    expect(columns.deref()).toBeUndefined();
+    expect(analysis.dbSpans).toBe(6);
   });
 });
 

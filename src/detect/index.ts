@@ -1,5 +1,5 @@
 /** Finds what wastes database time: cascades per request, then per-endpoint detectors over additive rollups. */
-export { analyseColumns, analyseRequest, columnName, releaseTimeline, timelineReleased } from './request.js';
+export { analyseColumns, analyseRequest, columnName } from './request.js';
 export type { DetectOptions, Normalizer } from './request.js';
 export { conventionLinks, appPrefix } from './links.js';
 export type { TableLinks } from './links.js';

@@ -266,7 +266,7 @@ class ColumnAnalysis implements RequestAnalysis {
 
   /** See timelineReleased. */
   static released(a: ColumnAnalysis): boolean {
-    return a.#timeline === undefined && a.#kept === undefined;
+    return a.#kept === undefined;
   }
 }
 
@@ -274,9 +274,9 @@ class ColumnAnalysis implements RequestAnalysis {
  * Lets go of what `a` keeps to build its timeline on first read (its request's kept spans, and the
  * columns of its whole trace), for a holder that will never read it: serve's intake holds each
  * analysis until the store's write, and the rows it builds as analyses come choose every finding's
- * example there and then (store/rows.ts). Held for that second, they survived the young generation
- * with the analysis: letting go cut serve's GC time by ~13 % (bench/README.md). Reading the timeline
- * afterwards throws. An analysis not made here (JSON, a worker's copy) keeps no spans and is left as it is.
+ * example there and then (store/rows.ts). Held that long, they outlived the young generation with
+ * the analysis. Reading the timeline afterwards throws. An analysis not made here (JSON, a worker's
+ * copy) keeps no spans and is left as it is.
  */
 export function releaseTimeline(a: RequestAnalysis): void {
   if (a instanceof ColumnAnalysis) ColumnAnalysis.release(a);

@@ -820,26 +820,47 @@ describe('Intake holds analyses without their spans', () => {
     await send('c', 8);
     clock.now += 1000;
     expect(await intake.tick()).toBe(false); // the write fails
-    expect(released(written[0]!)).toEqual({ a: true, b: false, c: true });
+    expect(released(written[0]!)).toEqual({ a: true, b: false, c: false }); // b the worst, c the runner-up
     // Made again from the analyses with d's: b is still every finding's worst, its timeline whole.
     await send('d', 10);
     clock.now += 1000;
     expect(await intake.tick()).toBe(true);
     expect(await examples()).toEqual(new Set([`b ${12 + 1}`]));
 
-    // e and f open here; another writer commits e (20 repeats) first.
+    // e, f and 9 open here; another writer commits e (20 repeats) first.
     await send('e', 20);
     await send('f', 15);
+    await send('9', 10);
     const other = new Analyzer({});
     other.add(spansOf('e', 20).spans, 0);
     await record(other.flush(), { traceIds: [id('e')], nowMs: clock.now });
     expect(await examples()).toEqual(new Set([`e ${20 + 1}`]));
     clock.now += 1000;
-    // This write counts f alone; f's timeline went when e displaced it, and e's example is the other writer's.
+    // This write counts f and 9, made again without e: f is the worst left, and the other writer's e stays the example.
     expect(await intake.tick()).toBe(true);
-    expect(released(written.at(-1)!)).toEqual({ e: false, f: true });
-    expect((await store.report()).summary.requests).toBe(6);
+    expect(released(written.at(-1)!)).toEqual({ e: false, f: false, 9: true });
+    expect((await store.report()).summary.requests).toBe(7);
     expect(await examples()).toEqual(new Set([`e ${20 + 1}`]));
+    await intake.close();
+    store.closeSync();
+  });
+
+  it("shows the runner-up when another writer, whose view of the worst request's trace lacked the finding, committed it first", async () => {
+    const store = Store.open(':memory:');
+    const record = store.record.bind(store);
+    const clock = { now: 1_000_000 };
+    const intake = new Intake({ store, metrics: createMetrics(), traceWaitMs: 100, trackCommitted: true, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD });
+    const spansOf = (c: string, repeats: number) => exportOf(requestSpans({ traceId: c.repeat(32), repeats }));
+    for (const [c, repeats] of [['e', 20], ['f', 15], ['9', 10]] as const) expect((await intake.acceptProtobuf(spansOf(c, repeats).bytes, 'http')).ok).toBe(true);
+    // Another instance got e's root and two of its queries (no cascade), and committed it first.
+    const other = new Analyzer({});
+    other.add(spansOf('e', 2).spans, 0);
+    await record(other.flush(), { traceIds: ['e'.repeat(32)], nowMs: clock.now });
+    clock.now += 1000;
+    expect(await intake.tick()).toBe(true);
+    const ids = [...(await store.findingIds()).values()];
+    expect(ids.length).toBeGreaterThan(0);
+    for (const id of ids) expect((await store.finding(id))?.example).toMatchObject({ traceId: 'f'.repeat(32), timeline: { length: 16 } });
     await intake.close();
     store.closeSync();
   });

@@ -858,7 +858,7 @@ export class Intake implements ExportIntake {
       this.#pending.push(a);
     }
     try {
-      // Held until the write for its rows alone, an analysis need not keep its request's spans.
+      // Held only in case the rows must be made again, which never show these requests' timelines.
       const unshown = this.#pendingRows?.add(analyses);
       if (unshown !== undefined) for (const a of unshown) releaseTimeline(a);
     } catch (error) {

@@ -175,8 +175,9 @@ export class RowBatchBuilder {
   }
 
   /**
-   * Adds requests, in order. Returns those of the batch (these, and any added before) that no
-   * finding's example shows any longer: the batch will not read their timelines (releaseTimeline).
+   * Adds requests, in order. Returns those of the batch (these, and any added before) that are now
+   * neither a finding's worst request nor its runner-up: no rows of the batch, made now or again,
+   * read their timelines (releaseTimeline).
    */
   add(analyses: readonly RequestAnalysis[]): RequestAnalysis[] {
     if (this.#finished !== undefined) throw new Error('RowBatchBuilder.add after finish');
@@ -296,44 +297,61 @@ export interface ExampleRow {
   triggerLocation: string | null;
 }
 
+/** A request that may show a finding: the request, and its cascade of that finding. */
+interface Candidate {
+  a: RequestAnalysis;
+  c: Cascade;
+}
+
 /**
  * Per finding (service, endpoint, fingerprint), the request of a batch where it wasted the most, so
- * that each finding costs one write, not one per request; the first of equals is kept. A request
- * whose timeline was released (detect/request.ts) is passed over: its holder let it go because no
- * example of the batch showed it (RowBatchBuilder.add), or the batch is being made again without
- * the traces another writer committed first, whose examples that writer kept.
+ * that each finding costs one write, not one per request; the first of equals is kept. The
+ * runner-up is kept too: a batch made again without the traces another writer committed first
+ * (whose view of a trace may lack a finding) then still shows the worst request left, unless it
+ * lost both. A request whose timeline was released (detect/request.ts) is passed over.
  */
 class WorstRequests {
-  readonly #worst = new Map<string, { a: RequestAnalysis; c: Cascade }>();
-  /** How many findings each request in #worst is the worst of. */
-  readonly #shows = new Map<RequestAnalysis, number>();
+  /** Per finding: its worst request so far, and the runner-up. */
+  readonly #ranked = new Map<string, [Candidate, Candidate | undefined]>();
+  /** How many places in #ranked each request holds. */
+  readonly #places = new Map<RequestAnalysis, number>();
 
-  /** Adds `a`; appends to `unshown` each request no example shows any longer (`a` itself, when it shows none). */
+  /** Adds `a`; appends to `unshown` each request that holds no place any longer (`a` itself, when it takes none). */
   add(a: RequestAnalysis, unshown: RequestAnalysis[]): void {
-    let shows = 0;
     if (a.cascades.length > 0 && !timelineReleased(a)) {
       for (const c of a.cascades) {
         const key = `${a.service}\u0000${a.endpoint}\u0000${c.fingerprint}`;
-        const best = this.#worst.get(key);
-        if (best !== undefined && !(c.wastedMs > best.c.wastedMs)) continue;
-        this.#worst.set(key, { a, c });
-        shows++;
-        if (best === undefined) continue;
-        const left = this.#shows.get(best.a)! - 1;
-        if (left > 0) this.#shows.set(best.a, left);
-        else {
-          this.#shows.delete(best.a);
-          unshown.push(best.a);
-        }
+        const ranked = this.#ranked.get(key);
+        let out: Candidate | undefined;
+        if (ranked === undefined) this.#ranked.set(key, [{ a, c }, undefined]);
+        else if (c.wastedMs > ranked[0].c.wastedMs) {
+          out = ranked[1];
+          ranked[1] = ranked[0];
+          ranked[0] = { a, c };
+        } else if (ranked[1] === undefined || c.wastedMs > ranked[1].c.wastedMs) {
+          out = ranked[1];
+          ranked[1] = { a, c };
+        } else continue;
+        this.#places.set(a, (this.#places.get(a) ?? 0) + 1);
+        if (out !== undefined) this.#leave(out.a, a, unshown);
       }
     }
-    if (shows > 0) this.#shows.set(a, shows);
-    else unshown.push(a);
+    if (!this.#places.has(a)) unshown.push(a);
+  }
+
+  /** `r` lost a place: told once it holds none, unless it is the request being added (add tells it). */
+  #leave(r: RequestAnalysis, adding: RequestAnalysis, unshown: RequestAnalysis[]): void {
+    const left = this.#places.get(r)! - 1;
+    if (left > 0) this.#places.set(r, left);
+    else {
+      this.#places.delete(r);
+      if (r !== adding) unshown.push(r);
+    }
   }
 
   rows(): ExampleRow[] {
     const json = (location: CodeLocation | undefined): string | null => (location === undefined ? null : JSON.stringify(location));
-    return [...this.#worst.values()].map(({ a, c }) => ({
+    return [...this.#ranked.values()].map(([{ a, c }]) => ({
       service: a.service,
       endpoint: a.endpoint,
       fingerprint: c.fingerprint,
