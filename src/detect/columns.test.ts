@@ -111,6 +111,16 @@ const LOCATIONS: CodeLocation[] = [
   { file: 'recruit/templates/dashboard.html', line: 4, template: 'dashboard.html', templateLine: 4, view: 'recruit.views.dashboard' },
 ];
 
+/** A request span and `queries` DB spans of one statement, 1 ms apart, in columns. */
+function dashboardTrace(queries: number): CompactTrace {
+  const compact = new CompactTrace();
+  compact.add({ traceId: T, spanId: '00000000000000aa', parentSpanId: '', name: 'GET dashboard/', kind: SpanKind.SERVER, startMs: 100, endMs: 200, service: 'recruit', httpRoute: 'dashboard/', httpMethod: 'GET' });
+  for (let i = 0; i < queries; i++) {
+    compact.add({ traceId: T, spanId: `00000000000000b${i}`, parentSpanId: '00000000000000aa', name: 'q', kind: SpanKind.CLIENT, startMs: 110 + i, endMs: 110.5 + i, service: 'recruit', dbSystem: 'postgresql', dbStatement: AUTH_USER });
+  }
+  return compact;
+}
+
 describe('analysis straight from the columns', () => {
   it('gives what the object path gives, for any trace', () => {
     // Few ids, so parents, copies and cycles happen; two that are not 16 lowercase hex digits.
@@ -176,11 +186,7 @@ describe('analysis straight from the columns', () => {
   });
 
   it('builds the timeline only when read, and takes a replacement', () => {
-    const compact = new CompactTrace();
-    compact.add({ traceId: T, spanId: '00000000000000aa', parentSpanId: '', name: 'GET dashboard/', kind: SpanKind.SERVER, startMs: 100, endMs: 200, service: 'recruit', httpRoute: 'dashboard/', httpMethod: 'GET' });
-    for (let i = 0; i < 3; i++) {
-      compact.add({ traceId: T, spanId: `00000000000000b${i}`, parentSpanId: '00000000000000aa', name: 'q', kind: SpanKind.CLIENT, startMs: 110 + i, endMs: 110.5 + i, service: 'recruit', dbSystem: 'postgresql', dbStatement: AUTH_USER });
-    }
+    const compact = dashboardTrace(3);
     const [analysis] = assembleColumns(compact).map((r) => analyseColumns(r, createSqlNormalizer()));
     expect(analysis!.timeline.map((t) => [t.offsetMs, t.durationMs])).toEqual([[10, 0.5], [11, 0.5], [12, 0.5]]);
     expect(analysis!.timeline).toBe(analysis!.timeline);
@@ -190,11 +196,7 @@ describe('analysis straight from the columns', () => {
   });
 
   it('lets go of its spans when released: the timeline then throws, the rest reads as before', () => {
-    const compact = new CompactTrace();
-    compact.add({ traceId: T, spanId: '00000000000000aa', parentSpanId: '', name: 'GET dashboard/', kind: SpanKind.SERVER, startMs: 100, endMs: 200, service: 'recruit', httpRoute: 'dashboard/', httpMethod: 'GET' });
-    for (let i = 0; i < 6; i++) {
-      compact.add({ traceId: T, spanId: `00000000000000b${i}`, parentSpanId: '00000000000000aa', name: 'q', kind: SpanKind.CLIENT, startMs: 110 + i, endMs: 110.5 + i, service: 'recruit', dbSystem: 'postgresql', dbStatement: AUTH_USER });
-    }
+    const compact = dashboardTrace(6);
     const [kept, released, read] = [0, 1, 2].map(() => analyseColumns(assembleColumns(compact)[0]!, createSqlNormalizer()));
     expect(read!.timeline).toHaveLength(6);
     releaseTimeline(released!);
@@ -220,11 +222,7 @@ describe('analysis straight from the columns', () => {
       gc();
     };
     const made = (): { analysis: RequestAnalysis; columns: WeakRef<object> } => {
-      const compact = new CompactTrace();
-      compact.add({ traceId: T, spanId: '00000000000000aa', parentSpanId: '', name: 'GET dashboard/', kind: SpanKind.SERVER, startMs: 100, endMs: 200, service: 'recruit', httpRoute: 'dashboard/', httpMethod: 'GET' });
-      for (let i = 0; i < 6; i++) {
-        compact.add({ traceId: T, spanId: `00000000000000b${i}`, parentSpanId: '00000000000000aa', name: 'q', kind: SpanKind.CLIENT, startMs: 110 + i, endMs: 110.5 + i, service: 'recruit', dbSystem: 'postgresql', dbStatement: AUTH_USER });
-      }
+      const compact = dashboardTrace(6);
       return { analysis: analyseColumns(assembleColumns(compact)[0]!, createSqlNormalizer()), columns: new WeakRef(compact.dbCols) };
     };
     const { analysis, columns } = made();
