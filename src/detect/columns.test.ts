@@ -3,8 +3,6 @@
  * against the object path (assembleTrace + analyseRequest, a DbSpan per span): the same analyses
  * for any trace, timelines included.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SpanKind, type SpanRecord } from '../otlp/span.js';
@@ -16,6 +14,7 @@ import { RecentSpans } from '../traces/recent.js';
 import { createNoiseFilter } from '../sql/noise.js';
 import type { NormalizedSql } from '../sql/types.js';
 import type { Request } from '../traces/request.js';
+import { fullCollection } from '../server/heap.js';
 import { isConnectionSetup, OBSERVABLE_SYSTEMS } from './connections.js';
 import { sqlCommenterTags } from '../sql/sqlcommenter.js';
 import { analyseColumns, analyseRequest, releaseTimeline, timelineReleased } from './request.js';
@@ -215,11 +214,9 @@ describe('analysis straight from the columns', () => {
   });
 
   it("lets its trace's columns be collected once released, which a held analysis kept alive until then", async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
     const collect = async (): Promise<void> => {
       await new Promise((resolve) => setImmediate(resolve)); // a WeakRef's target lives to the end of the job that made it
-      gc();
+      fullCollection();
     };
     const made = (): { analysis: RequestAnalysis; columns: WeakRef<object> } => {
       const compact = dashboardTrace(6);

@@ -1,11 +1,12 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { analyseRequest, releaseTimeline } from '../detect/request.js';
 import { RollupSet } from '../detect/rollup.js';
-import { APPLICATIONS, DASHBOARD_ROW, loop, requestOf } from '../detect/testing.js';
+import { APPLICATIONS, DASHBOARD_ROW, loop, requestOf, type Step } from '../detect/testing.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import { HOUR_MS, MINUTE_MS } from '../report/period.js';
 import { createSqlNormalizer } from '../sql/index.js';
-import { rowBatch, RowBatchBuilder } from './rows.js';
+import { rowBatch, RowBatchBuilder, type ExampleRow } from './rows.js';
 
 const T0 = Date.UTC(2026, 11, 3, 18, 0, 0);
 
@@ -101,11 +102,9 @@ describe('rowBatch', () => {
     for (const a of builder.add(all)) releaseTimeline(a);
     const dashboardWorst = ranked(all)[Object.keys(ranked(all)).find((key) => key.startsWith('GET dashboard/'))!]![0];
     const rest = all.filter((a) => a.traceId !== dashboardWorst);
-    const byFinding = (x: { endpoint: string; fingerprint: string }): string => `${x.endpoint} ${x.fingerprint}`;
-    const again = rowBatch(rest, T0 + HOUR_MS, T0 - 48 * HOUR_MS).examples.sort((x, y) => byFinding(x).localeCompare(byFinding(y)));
+    const again = sorted(rowBatch(rest, T0 + HOUR_MS, T0 - 48 * HOUR_MS).examples);
     // The same examples a batch of fresh analyses of those requests shows.
-    const fresh = rowBatch(analyses().filter((a) => a.traceId !== dashboardWorst), T0 + HOUR_MS, T0 - 48 * HOUR_MS).examples;
-    expect(again).toEqual(fresh.sort((x, y) => byFinding(x).localeCompare(byFinding(y))));
+    expect(again).toEqual(sorted(rowBatch(analyses().filter((a) => a.traceId !== dashboardWorst), T0 + HOUR_MS, T0 - 48 * HOUR_MS).examples));
     expect(again.some((x) => x.endpoint === 'GET dashboard/')).toBe(true);
     // Without its runner-up too, a finding shows what is left whole, here nothing.
     const second = ranked(all)[Object.keys(ranked(all)).find((key) => key.startsWith('GET dashboard/'))!]![1];
@@ -146,5 +145,105 @@ describe('rowBatch', () => {
     const hour = new RollupSet();
     for (const r of batch.hours[0]!.endpoints) hour.merge(r);
     expect(figures(hour)).toEqual(figures(whole));
+  });
+});
+
+const NOW = T0 + HOUR_MS;
+const HORIZON = T0 - 48 * HOUR_MS;
+
+/** A request: its endpoint, and per finding (a DASHBOARD_ROW statement) its loop's length and each execution's ms. */
+interface Spec {
+  /** Its trace, of a few (one trace may hold several requests: a view and the Celery tasks it queued); -1: a trace of its own. */
+  trace: number;
+  endpoint: number;
+  cascades: { statement: number; rows: number; ms: number }[];
+}
+
+const spec = (traces: number): fc.Arbitrary<Spec> => fc.record({
+  trace: traces === 0 ? fc.constant(-1) : fc.integer({ min: 0, max: traces - 1 }),
+  endpoint: fc.integer({ min: 0, max: 1 }),
+  // wastedMs = ms * (rows - 1): 4, 5, 6, 8, 10, 12 (twice), 15, 18, so ties are common.
+  cascades: fc.uniqueArray(fc.record({ statement: fc.integer({ min: 0, max: 3 }), rows: fc.integer({ min: 5, max: 7 }), ms: fc.integer({ min: 1, max: 3 }) }), {
+    selector: (c) => c.statement,
+    maxLength: 3,
+  }),
+});
+
+/** Fresh analyses of `specs` (a new normaliser each time: nothing shared with an earlier copy). */
+function make(specs: readonly Spec[]): RequestAnalysis[] {
+  const normalize = createSqlNormalizer();
+  return specs.map((s, i) => {
+    const steps: Step[] = [];
+    const longest = Math.max(0, ...s.cascades.map((c) => c.rows));
+    for (let r = 0; r < longest; r++) for (const c of s.cascades) if (r < c.rows) steps.push({ sql: DASHBOARD_ROW[c.statement]!(r), ms: c.ms });
+    return analyseRequest(requestOf(`GET e${s.endpoint}/`, steps, { traceId: (s.trace < 0 ? 1000 + i : s.trace + 1).toString(16).padStart(32, '0'), startMs: T0 + i * 1000 + 0.25 }), normalize);
+  });
+}
+
+const key = (x: { endpoint: string; fingerprint: string }): string => `${x.endpoint} ${x.fingerprint}`;
+const sorted = (examples: readonly ExampleRow[]): ExampleRow[] => [...examples].sort((x, y) => key(x).localeCompare(key(y)));
+
+/**
+ * Per finding, the indices in `all` of the worst request and the runner-up, the worst of the other
+ * traces' requests (the first of equals each), by a plain sort.
+ */
+function topTwo(all: readonly RequestAnalysis[]): Set<number> {
+  const byKey = new Map<string, { at: number; traceId: string; wastedMs: number }[]>();
+  all.forEach((a, at) => {
+    for (const c of a.cascades) {
+      const k = `${a.endpoint} ${c.fingerprint}`;
+      byKey.set(k, [...(byKey.get(k) ?? []), { at, traceId: a.traceId, wastedMs: c.wastedMs }]);
+    }
+  });
+  const held = new Set<number>();
+  for (const list of byKey.values()) {
+    const [worst, ...rest] = list.sort((p, q) => q.wastedMs - p.wastedMs || p.at - q.at);
+    held.add(worst!.at);
+    const second = rest.find((x) => x.traceId !== worst!.traceId);
+    if (second !== undefined) held.add(second.at);
+  }
+  return held;
+}
+
+describe('RowBatchBuilder examples (property)', () => {
+  it.each([
+    ['a trace each', 0],
+    ['a few traces, several requests in some', 4],
+  ])('tells each request once it holds no place, never before; shows a fresh batch’s examples, and again without any one trace (%s)', (_, traces) => {
+    fc.assert(
+      fc.property(fc.array(spec(traces), { minLength: 1, maxLength: 14 }), fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 14, maxLength: 14 }), (specs, chunks) => {
+        const all = make(specs);
+        const index = new Map(all.map((a, i) => [a, i]));
+        const builder = new RowBatchBuilder(NOW, HORIZON);
+        const told = new Set<number>();
+        let added = 0;
+        for (let c = 0; added < all.length; c++) {
+          const next = Math.min(all.length, added + chunks[c % chunks.length]!);
+          const unshown = builder.add(all.slice(added, next));
+          added = next;
+          const held = topTwo(all.slice(0, added));
+          for (const u of unshown) {
+            const i = index.get(u)!;
+            expect(i).toBeLessThan(added);
+            expect(told.has(i)).toBe(false); // told once
+            expect(held.has(i)).toBe(false); // never while it holds a place
+            told.add(i);
+            releaseTimeline(u);
+          }
+          // Everything that holds no place has been told by now.
+          for (let i = 0; i < added; i++) expect(told.has(i) || held.has(i)).toBe(true);
+        }
+        expect(sorted(builder.finish().examples)).toEqual(sorted(rowBatch(make(specs), NOW, HORIZON).examples));
+        // Made again after a failed write: the same examples.
+        expect(sorted(rowBatch(all, NOW, HORIZON).examples)).toEqual(sorted(builder.finish().examples));
+        // Made again without one trace (another writer committed it first): as a fresh batch of the rest.
+        for (const traceId of new Set(all.map((a) => a.traceId))) {
+          const rest = all.filter((a) => a.traceId !== traceId);
+          const fresh = make(specs).filter((a) => a.traceId !== traceId);
+          expect(sorted(rowBatch(rest, NOW, HORIZON).examples)).toEqual(sorted(rowBatch(fresh, NOW, HORIZON).examples));
+        }
+      }),
+      { numRuns: 150 },
+    );
   });
 });

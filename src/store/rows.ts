@@ -176,8 +176,8 @@ export class RowBatchBuilder {
 
   /**
    * Adds requests, in order. Returns those of the batch (these, and any added before) that are now
-   * neither a finding's worst request nor its runner-up: no rows of the batch, made now or again,
-   * read their timelines (releaseTimeline).
+   * neither a finding's worst request nor its runner-up (WorstRequests): no rows of the batch, made
+   * now or again, read their timelines (releaseTimeline).
    */
   add(analyses: readonly RequestAnalysis[]): RequestAnalysis[] {
     if (this.#finished !== undefined) throw new Error('RowBatchBuilder.add after finish');
@@ -306,9 +306,11 @@ interface Candidate {
 /**
  * Per finding (service, endpoint, fingerprint), the request of a batch where it wasted the most, so
  * that each finding costs one write, not one per request; the first of equals is kept. The
- * runner-up is kept too: a batch made again without the traces another writer committed first
- * (whose view of a trace may lack a finding) then still shows the worst request left, unless it
- * lost both. A request whose timeline was released (detect/request.ts) is passed over.
+ * runner-up, the worst request of the other traces, is kept too: a batch made again without a
+ * trace another writer committed first (whose view of it may lack the finding) then shows the
+ * worst request left, as before. Without several of a finding's worst traces, it shows the worst
+ * of the requests still held whole (for other findings), or none. A request whose timeline was
+ * released (detect/request.ts) is passed over.
  */
 class WorstRequests {
   /** Per finding: its worst request so far, and the runner-up. */
@@ -325,27 +327,31 @@ class WorstRequests {
         let out: Candidate | undefined;
         if (ranked === undefined) this.#ranked.set(key, [{ a, c }, undefined]);
         else if (c.wastedMs > ranked[0].c.wastedMs) {
-          out = ranked[1];
-          ranked[1] = ranked[0];
+          // The runner-up is of another trace than the worst: another writer commits a trace with all its requests.
+          if (a.traceId === ranked[0].a.traceId) out = ranked[0];
+          else {
+            out = ranked[1];
+            ranked[1] = ranked[0];
+          }
           ranked[0] = { a, c };
-        } else if (ranked[1] === undefined || c.wastedMs > ranked[1].c.wastedMs) {
+        } else if (a.traceId !== ranked[0].a.traceId && (ranked[1] === undefined || c.wastedMs > ranked[1].c.wastedMs)) {
           out = ranked[1];
           ranked[1] = { a, c };
         } else continue;
         this.#places.set(a, (this.#places.get(a) ?? 0) + 1);
-        if (out !== undefined) this.#leave(out.a, a, unshown);
+        if (out !== undefined) this.#leave(out.a, unshown);
       }
     }
     if (!this.#places.has(a)) unshown.push(a);
   }
 
-  /** `r` lost a place: told once it holds none, unless it is the request being added (add tells it). */
-  #leave(r: RequestAnalysis, adding: RequestAnalysis, unshown: RequestAnalysis[]): void {
+  /** `r` lost a place: told once it holds none. */
+  #leave(r: RequestAnalysis, unshown: RequestAnalysis[]): void {
     const left = this.#places.get(r)! - 1;
     if (left > 0) this.#places.set(r, left);
     else {
       this.#places.delete(r);
-      if (r !== adding) unshown.push(r);
+      unshown.push(r);
     }
   }
 
