@@ -2,14 +2,15 @@
 /**
  * What serve's flow allocates and promotes per span, in process: protobuf messages decoded into
  * the Analyzer's open traces on a virtual clock (100k spans/s), polled every 250 ms with the trace
- * wait of 2 s, the analyses held until a write once a second, their rows built as they come and
- * the timelines no example can show let go, as serve's intake does. The
+ * wait of 2 s, the analyses held until a write, their rows built as they come and the timelines
+ * no example can show let go, as serve's intake does. The
  * corpus is passed several times with its trace ids re-stamped per pass (new traces each time).
  * Each run is a child process under `--trace-gc-nvp`; figures are sums over the GCs of the measured
  * passes (after two warm-up passes): V8's `allocated`, `promoted`, `new_space_survived`, pause
  * times, and the CPU per span. With `--ab <checkout>`, runs of this checkout's dist and the other's
- * alternate. `--hold-ms` (default 1000): how often the held analyses are written. `--trace-wait-ms`
- * (default 2000) and `--spans-per-s` (default 100k): the trace wait and the virtual clock's rate,
+ * alternate. `--hold-ms` (default 1000): the held analyses are written once the oldest poll's are
+ * that old (every 1.25 s by default). `--trace-wait-ms` (default 2000) and `--spans-per-s`
+ * (default 100k): the trace wait and the virtual clock's rate,
  * which together set how many spans the open traces hold. `--sites N`: also the N functions that
  * allocated most per span over the measured passes, each with its caller (V8's sampling heap
  * profiler, counting objects whatever collected them; steady within a few bytes between runs; the
@@ -37,7 +38,7 @@ else parent();
 async function child(root, passes, holdMs, traceWaitMs, spansPerS, sites, surviving) {
   const { Analyzer } = await import(pathToFileURL(`${root}/dist/analyzer.js`).href);
   const { RowBatchBuilder } = await import(pathToFileURL(`${root}/dist/store/rows.js`).href);
-  // Builds before releaseTimeline (the twentieth session's) held every analysis whole; before 29a4cf3 they had no RowBatchBuilder.
+  // Builds before releaseTimeline (the twentieth session's) hold every analysis whole; a build needs RowBatchBuilder (29a4cf3 on).
   const release = (await import(pathToFileURL(`${root}/dist/detect/request.js`).href)).releaseTimeline ?? (() => {});
   const { createWireDecoder } = await import(pathToFileURL(`${root}/dist/otlp/wire/decoder.js`).href);
   const { decodeProtobufRequest } = await import(pathToFileURL(`${root}/dist/otlp/protobuf.js`).href);

@@ -92,10 +92,12 @@ service:
 
 /**
  * Spawns `n1lens serve` (`command args`, both ports 0) and resolves once its banner names the ports
- * it bound: `{ child, http, grpc }`. Rejects with its stderr if it exits first.
+ * it bound: `{ child, http, grpc }`. Rejects with its stderr if it exits first. `onStdout`: given
+ * what it prints (V8's --trace-gc-nvp lines), which is otherwise dropped.
  */
-export function spawnServe(command, args, cwd) {
-  const child = spawn(command, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+export function spawnServe(command, args, cwd, { onStdout } = {}) {
+  const child = spawn(command, args, { cwd, stdio: ['ignore', onStdout === undefined ? 'ignore' : 'pipe', 'pipe'] });
+  child.stdout?.setEncoding('utf8').on('data', onStdout);
   return new Promise((resolve, reject) => {
     let err = '';
     child.stderr.on('data', (d) => {

@@ -9,8 +9,10 @@
  *   taskset -c 0 node bench/serve.mjs [--seconds 20] [--inflight 8] [--server-cpu 1] [--rate <spans/s>]
  *                                     [--bin <another checkout's bin/n1lens.js>] [--serve-args "<serve flags>"]
  *                                     [--live-times] [--json] [--gzip [--gzip-pool <bodies>]]
- *                                     [--call-share <0-1>] [--queue-share <0-1>]
+ *                                     [--call-share <0-1>] [--queue-share <0-1>] [--gc]
  * (`--bin` runs another build, for A/B runs alternated by hand; `--serve-args "--no-spool"` passes flags to serve.)
+ * `--gc`: the server under --trace-gc-nvp; each result gains `gc`: scavenges and mark-compacts (with
+ * their incremental marking), their ms per million spans accepted, and bytes promoted per span.
  * `--json`: the same batches as OTLP/JSON bodies over HTTP only (trace ids re-stamped in the text).
  * `--gzip`: exports gzip-compressed, as the Collector's otlp and otlphttp exporters send them by
  * default: `Content-Encoding: gzip` over HTTP, compressed messages (`grpc-encoding: gzip`) over gRPC,
@@ -45,7 +47,9 @@ const serverCpu = arg('server-cpu', '1');
 const templatesCount = Number(arg('batches', 300));
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** Extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=bench/out" to profile it. */
-const serverNodeFlags = (arg('server-node-flags', '') || '').split(' ').filter(Boolean);
+/** `--gc`: the server's garbage collection under --trace-gc-nvp, summed over its whole run and per span it accepted. */
+const gcTrace = process.argv.includes('--gc');
+const serverNodeFlags = [...(gcTrace ? ['--trace-gc-nvp'] : []), ...(arg('server-node-flags', '') || '').split(' ').filter(Boolean)];
 const bin = arg('bin', 'bin/n1lens.js');
 const serveArgs = (arg('serve-args', '') || '').split(' ').filter(Boolean);
 const json = process.argv.includes('--json');
@@ -99,8 +103,48 @@ const fillPool = () => {
 async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), 'n1lens-bench-serve-'));
   const args = ['-c', serverCpu, process.execPath, ...serverNodeFlags, bin, 'serve', '--http-port', '0', '--grpc-port', '0', '--db', join(dir, 'n1lens.db'), ...serveArgs];
-  const { child, http, grpc } = await spawnServe('taskset', args, root);
-  return { child, dir, httpPort: http, grpcPort: grpc };
+  const gc = gcTrace ? new GcTotals() : undefined;
+  const { child, http, grpc } = await spawnServe('taskset', args, root, gc === undefined ? {} : { onStdout: (text) => gc.read(text) });
+  return { child, dir, httpPort: http, grpcPort: grpc, gc };
+}
+
+/** Sums of --trace-gc-nvp lines: scavenges, mark-compacts (with their incremental marking), promoted bytes. */
+class GcTotals {
+  #partial = '';
+  scavenges = 0;
+  scavengeMs = 0;
+  markCompacts = 0;
+  markCompactMs = 0;
+  promotedBytes = 0;
+
+  read(text) {
+    const lines = (this.#partial + text).split('\n');
+    this.#partial = lines.pop();
+    for (const line of lines) {
+      const field = (name) => Number(new RegExp(` ${name}=([\\d.]+)`).exec(line)?.[1] ?? 0);
+      if (line.includes(' gc=s ')) {
+        this.scavenges++;
+        this.scavengeMs += field('pause');
+        this.promotedBytes += field('promoted');
+      } else if (line.includes(' gc=mc ')) {
+        this.markCompacts++;
+        this.markCompactMs += field('pause') + field('incremental');
+      }
+    }
+  }
+
+  /** The totals, and per million spans the server accepted (warm-up included, as the GC lines are). */
+  figures(spans) {
+    const perMillion = (x) => Math.round((x / spans) * 1e6);
+    return {
+      spansAccepted: spans,
+      scavenges: this.scavenges,
+      markCompacts: this.markCompacts,
+      scavengeMsPerMillionSpans: perMillion(this.scavengeMs),
+      markCompactMsPerMillionSpans: perMillion(this.markCompactMs),
+      promotedBytesPerSpan: +(this.promotedBytes / spans).toFixed(1),
+    };
+  }
 }
 
 const connections = Number(arg('grpc-connections', Math.max(1, inflight >> 1)));
@@ -118,7 +162,9 @@ async function measure(transport) {
     const refusedBy = refusedByReason(metricsText);
     const metric = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metricsText)?.[1] ?? NaN);
     const spool = { spool: { bytes: metric('n1lens_spool_bytes'), segmentsCompacted: metric('n1lens_spool_segments_compacted_total'), openTraces: metric('n1lens_open_traces') } };
-    return transport === 'grpc' ? { connections, ...r, refusedBy, ...spool } : { ...r, refusedBy, ...spool };
+    const accepted = Number(new RegExp(`^n1lens_spans_received_total\\{transport="${transport}"\\} (\\S+)$`, 'm').exec(metricsText)?.[1] ?? NaN);
+    const gc = server.gc === undefined ? {} : { gc: server.gc.figures(accepted) };
+    return transport === 'grpc' ? { connections, ...r, refusedBy, ...spool, ...gc } : { ...r, refusedBy, ...spool, ...gc };
   } finally {
     sender.close();
     server.child.kill('SIGTERM');
