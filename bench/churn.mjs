@@ -4,15 +4,15 @@
  * the Analyzer's open traces on a virtual clock (100k spans/s), polled every 250 ms with the trace
  * wait of 2 s, each poll's traces analysed 2,000 spans at a time, the analyses held until a write,
  * their rows built as they come and the timelines no example can show let go, as serve's intake
- * does. The
- * corpus is passed several times with its trace ids re-stamped per pass (new traces each time).
+ * does. The corpus is passed several times with its trace ids re-stamped per pass (new traces each
+ * time).
  * Each run is a child process under `--trace-gc-nvp`; figures are sums over the GCs of the measured
  * passes (after two warm-up passes): V8's `allocated`, `promoted`, `new_space_survived`, pause
  * times, and the CPU per span. With `--ab <checkout>`, runs of this checkout's dist and the other's
  * alternate. `--hold-ms` (default 1000): the held analyses are written once the oldest poll's are
  * that old (every 1.25 s by default). `--trace-wait-ms` (default 2000) and `--spans-per-s`
- * (default 100k): the trace wait and the virtual clock's rate,
- * which together set how many spans the open traces hold. `--sites N`: also the N functions that
+ * (default 100k): the trace wait and the virtual clock's rate, which together set how many spans
+ * the open traces hold. `--sites N`: also the N functions that
  * allocated most per span over the measured passes, each with its caller (V8's sampling heap
  * profiler, counting objects whatever collected them; steady within a few bytes between runs; the
  * run's CPU and GC figures then include the profiler's). `--surviving`: with --sites, only objects
@@ -44,6 +44,8 @@ async function child(root, passes, holdMs, traceWaitMs, spansPerS, sites, surviv
   const { createWireDecoder } = await import(pathToFileURL(`${root}/dist/otlp/wire/decoder.js`).href);
   const { decodeProtobufRequest } = await import(pathToFileURL(`${root}/dist/otlp/protobuf.js`).href);
   const { batchStamper } = await import(pathToFileURL(`${here}/bench/stamp.mjs`).href);
+  // The intake's parts, from this checkout: a build before it analysed each poll whole.
+  const { inParts } = await import(pathToFileURL(`${here}/dist/analyzer.js`).href);
   const file = readFileSync(corpus);
   const counter = createWireDecoder();
   const source = [];
@@ -78,15 +80,12 @@ async function child(root, passes, holdMs, traceWaitMs, spansPerS, sites, surviv
       analyzer.addMessage(decoder, t.pb, (accepted) => (now += (accepted * 1000) / spansPerS));
       spans += t.spans;
       while (now >= nextTick) {
-        // A tick analyses 2,000 spans at a time, taking each part's analyses as it goes (as the
-        // intake does), then writes once a write is due: what was held goes with it.
-        const traces = analyzer.assembler.poll(nextTick);
+        // A tick analyses a part at a time, taking each part's analyses as it goes (as the intake
+        // does), then writes once a write is due: what was held goes with it.
         rows ??= new RowBatchBuilder(nextTick, 0);
         const analyses = [];
-        for (let i = 0; i < traces.length; ) {
-          const start = i;
-          for (let n = 0; i < traces.length && (i === start || n < 2000); ) n += traces[i++].spans.count;
-          const part = analyzer.analyse(traces.slice(start, i));
+        for (const traces of inParts(analyzer.assembler.poll(nextTick))) {
+          const part = analyzer.analyse(traces);
           for (const a of rows.add(part) ?? []) release(a);
           analyses.push(...part);
         }

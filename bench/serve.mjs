@@ -46,9 +46,9 @@ const inflight = Number(arg('inflight', 8));
 const serverCpu = arg('server-cpu', '1');
 const templatesCount = Number(arg('batches', 300));
 const root = fileURLToPath(new URL('..', import.meta.url));
-/** Extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=bench/out" to profile it. */
 /** `--gc`: the server's garbage collection under --trace-gc-nvp, summed over its whole run and per span it accepted. */
 const gcTrace = process.argv.includes('--gc');
+/** Extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=bench/out" to profile it. */
 const serverNodeFlags = [...(gcTrace ? ['--trace-gc-nvp'] : []), ...(arg('server-node-flags', '') || '').split(' ').filter(Boolean)];
 const bin = arg('bin', 'bin/n1lens.js');
 const serveArgs = (arg('serve-args', '') || '').split(' ').filter(Boolean);
@@ -160,10 +160,10 @@ async function measure(transport) {
     // Refused exports so far (warm-up included), by reason: why a run refused any.
     const metricsText = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
     const refusedBy = refusedByReason(metricsText);
-    const metric = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metricsText)?.[1] ?? NaN);
+    // A sample's name as /metrics prints it, labels included (their braces taken literally).
+    const metric = (name) => Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(metricsText)?.[1] ?? NaN);
     const spool = { spool: { bytes: metric('n1lens_spool_bytes'), segmentsCompacted: metric('n1lens_spool_segments_compacted_total'), openTraces: metric('n1lens_open_traces') } };
-    const accepted = Number(new RegExp(`^n1lens_spans_received_total\\{transport="${transport}"\\} (\\S+)$`, 'm').exec(metricsText)?.[1] ?? NaN);
-    const gc = server.gc === undefined ? {} : { gc: server.gc.figures(accepted) };
+    const gc = server.gc === undefined ? {} : { gc: server.gc.figures(metric(`n1lens_spans_received_total{transport="${transport}"}`)) };
     return transport === 'grpc' ? { connections, ...r, refusedBy, ...spool, ...gc } : { ...r, refusedBy, ...spool, ...gc };
   } finally {
     sender.close();

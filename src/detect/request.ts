@@ -275,8 +275,8 @@ class ColumnAnalysis implements RequestAnalysis {
  * columns of its whole trace), for a holder that will never read it: serve's intake holds each
  * analysis until the store's write, and the rows it builds as analyses come keep each finding's
  * candidates for its example as they go (store/rows.ts). Held that long, they outlived the young
- * generation with the analysis. Reading the timeline afterwards throws. An analysis not made here (JSON, a worker's
- * copy) keeps no spans and is left as it is.
+ * generation with the analysis. Reading the timeline afterwards throws. An analysis not made here
+ * (JSON, a worker's copy) keeps no spans and is left as it is.
  */
 export function releaseTimeline(a: RequestAnalysis): void {
   if (a instanceof ColumnAnalysis) ColumnAnalysis.release(a);

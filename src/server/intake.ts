@@ -1,7 +1,7 @@
 /** The live pipeline behind both transports: accepts decoded batches, completes traces on a timer, writes findings in batched transactions. */
 import { appendFileSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { Analyzer, type AnalyzerOptions, type ReleasedTrace } from '../analyzer.js';
+import { Analyzer, inParts, type AnalyzerOptions, type ReleasedTrace } from '../analyzer.js';
 import { releaseTimeline } from '../detect/request.js';
 import type { CodeLocation, RequestAnalysis } from '../detect/types.js';
 import { createJsonDecoder, decodeJsonRequest } from '../otlp/json.js';
@@ -171,13 +171,6 @@ const COPY_APART_EVERY_MS = 10_000;
 
 /** A transport counts as contending for the buffer this long after its last export. */
 const ACTIVE_SOURCE_MS = 10_000;
-/**
- * Spans of completed traces analysed in one go before the tick lets the event loop through (~5–10 ms
- * on the bench's Django corpus): a flood completes ~10k spans per tick, and /healthz and exports should
- * not wait for all of them. The tick still writes once.
- */
-const ANALYSIS_SLICE_SPANS = 2000;
-
 /** The longest default wait between two writes of the analyses (IntakeOptions.writeIntervalMs). */
 const MAX_WRITE_INTERVAL_MS = 1000;
 
@@ -802,18 +795,16 @@ export class Intake implements ExportIntake {
     });
   }
 
-  /** Analyses the traces complete now, ANALYSIS_SLICE_SPANS at a time, yielding to the event loop in between. */
+  /** Analyses the traces complete now, a part at a time (inParts), yielding to the event loop in between. */
   async #analyse(): Promise<void> {
     // Holding the whole buffer, or traces that keep growing, would only fill it.
     const contended = this.#memoryContended();
     if (contended) this.#analyzer.assembler.endHoldAll();
-    const traces = this.#analyzer.assembler.poll(this.#now(), !contended);
-    for (let i = 0; i < traces.length; ) {
-      if (i > 0 && !this.#closed) await nextTurn();
-      let spans = 0;
-      const start = i;
-      while (i < traces.length && (i === start || spans < ANALYSIS_SLICE_SPANS)) spans += traces[i++]!.spans.count;
-      this.#take(this.#analyzer.analyse(traces.slice(start, i)));
+    let first = true;
+    for (const part of inParts(this.#analyzer.assembler.poll(this.#now(), !contended))) {
+      if (!first && !this.#closed) await nextTurn();
+      first = false;
+      this.#take(this.#analyzer.analyse(part));
     }
   }
 
