@@ -1,5 +1,6 @@
 import { pbkdf2 } from 'node:crypto';
 import { appendFileSync, readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 import { describe, expect, it, vi } from 'vitest';
@@ -11,7 +12,7 @@ function heldFiles() {
   const writes: { path: string; position: number; bytes: Buffer; finish: () => void; fail: (e: Error) => void }[] = [];
   const openSegment = async (path: string): Promise<SegmentFile> => ({
     writev: (buffers, position) =>
-      new Promise((finish, fail) => writes.push({ path, position, bytes: Buffer.concat(buffers), finish: () => finish(undefined), fail })),
+      new Promise((finish, fail) => writes.push({ path, position, bytes: Buffer.concat(buffers), finish: () => finish({ bytesWritten: Buffer.concat(buffers).length }), fail })),
     datasync: async () => undefined,
     close: async () => undefined,
   });
@@ -154,6 +155,59 @@ describe('Spool', () => {
     writes[2]!.finish();
     await next.durable;
     await spool.close();
+  });
+
+  it('writes the rest of a commit that a write left short (as pwritev does on a full disk), so what it acknowledges replays whole', async () => {
+    const dir = tempDir('spool-short');
+    const asked: number[] = [];
+    // A real file whose first write stops half-way without an error, as pwritev(2) may.
+    const openSegment = async (path: string, flags: number): Promise<SegmentFile> => {
+      const file = await open(path, flags);
+      return {
+        writev: async (buffers, position) => {
+          const all = Buffer.concat(buffers);
+          asked.push(all.length);
+          return file.writev(asked.length === 1 ? [all.subarray(0, all.length >> 1)] : buffers, position);
+        },
+        datasync: () => file.datasync(),
+        close: () => file.close(),
+      };
+    };
+    const spool = Spool.open({ dir, openSegment });
+    await spool.append('protobuf', Buffer.alloc(1000, 1)).durable;
+    await spool.append('protobuf', Buffer.alloc(1000, 2)).durable;
+    await spool.close();
+    expect(asked).toEqual([1009, 1009 - 504, 1009]);
+    expect([...Spool.open({ dir }).replay()].map((r) => [r.body.length, r.body[0]])).toEqual([[1000, 1], [1000, 2]]);
+  });
+
+  it('refuses a commit whose rest cannot be written after a short write, and sends what follows to a new segment', async () => {
+    const dir = tempDir('spool-short-full');
+    let writes = 0;
+    const openSegment = async (path: string, flags: number): Promise<SegmentFile> => {
+      const file = await open(path, flags);
+      return {
+        writev: async (buffers, position) => {
+          writes++;
+          if (writes === 2) return file.writev([Buffer.concat(buffers).subarray(0, 100)], position);
+          if (writes === 3) throw new Error('ENOSPC: no space left on device, write');
+          return file.writev(buffers, position);
+        },
+        datasync: () => file.datasync(),
+        close: () => file.close(),
+      };
+    };
+    const spool = Spool.open({ dir, openSegment });
+    const first = spool.append('protobuf', Buffer.from('kept'));
+    await first.durable;
+    const torn = spool.append('protobuf', Buffer.alloc(1000, 7));
+    await expect(torn.durable).rejects.toThrow(/^spool write failed: ENOSPC/);
+    const next = spool.append('protobuf', Buffer.from('after'));
+    await next.durable;
+    expect([torn.segment, next.segment]).toEqual([first.segment, first.segment + 1]);
+    await spool.close();
+    // The torn record ends its segment's replay; nothing acknowledged was behind it.
+    expect([...Spool.open({ dir }).replay()].map((r) => r.body.toString('latin1'))).toEqual(['kept', 'after']);
   });
 
   it('keeps a compressed body as it arrived, and replays it with its compression, next to plain ones', async () => {

@@ -53,8 +53,12 @@ export interface SpoolOptions {
 
 /** What the spool needs of an open segment (a node:fs/promises FileHandle has it). */
 export interface SegmentFile {
-  /** Writes `buffers` at `position`; durable when it resolves where the file was opened with O_DSYNC. */
-  writev(buffers: Buffer[], position: number): Promise<unknown>;
+  /**
+   * Writes `buffers` at `position`; durable when it resolves where the file was opened with O_DSYNC.
+   * Like pwritev(2), it may write fewer bytes than asked without an error (a full disk, the file
+   * size limit): `bytesWritten` says how many.
+   */
+  writev(buffers: Buffer[], position: number): Promise<{ bytesWritten: number }>;
   datasync(): Promise<void>;
   close(): Promise<void>;
 }
@@ -156,6 +160,26 @@ interface Commit {
   error?: Error;
   /** Settles (never rejects) once the write has returned and acknowledgements were given. */
   done?: Promise<void>;
+}
+
+/**
+ * Writes every byte of `buffers` at `position`. A write that stops part-way returns no error, and
+ * acknowledging it would acknowledge a torn record that replay stops at: the rest is written
+ * again, which either completes it or fails with the reason (ENOSPC, EFBIG).
+ */
+async function writeFully(file: SegmentFile, buffers: Buffer[], position: number): Promise<void> {
+  let rest = buffers;
+  let at = position;
+  for (;;) {
+    const { bytesWritten } = await file.writev(rest, at);
+    let skipped = bytesWritten;
+    let i = 0;
+    while (i < rest.length && skipped >= rest[i]!.length) skipped -= rest[i++]!.length;
+    if (i === rest.length) return;
+    if (bytesWritten <= 0) throw new Error('the write made no progress');
+    rest = [rest[i]!.subarray(skipped), ...rest.slice(i + 1)];
+    at += bytesWritten;
+  }
 }
 
 export class Spool {
@@ -447,7 +471,7 @@ export class Spool {
   async #write(commit: Commit): Promise<void> {
     try {
       const file = await this.#file(commit.segment);
-      await file.writev(commit.records.flatMap((p) => p.bytes), commit.position);
+      await writeFully(file, commit.records.flatMap((p) => p.bytes), commit.position);
       if (DSYNC === undefined) await file.datasync();
       this.#fsyncs++;
       commit.state = 'written';
