@@ -922,8 +922,7 @@ describe('Intake replay after a crash', () => {
   it("deletes each spool segment once its traces are committed, while an older one waits for a trace's root", async () => {
     const clock = { now: 1_000_000 };
     const dir = join(tempDir('spool-pins'), 'spool');
-    // Ticks only when the test says: a timer's tick while the filler's write is in flight would seal
-    // its segment, whose file the write's end then closes, and the test's tick would delete it.
+    // Ticks only when the test says: a timer's tick could commit a trace before the test looks.
     const intake = new Intake({
       store: Store.open(':memory:'), metrics: createMetrics(), spool: Spool.open({ dir, commitMs: 1, segmentBytes: 1 }), traceWaitMs: 100, now: () => clock.now,
       ...TICKS_ONLY_WHEN_TOLD,
@@ -946,23 +945,23 @@ describe('Intake replay after a crash', () => {
     const root = continued.find((s) => s.parentSpanId === undefined)!;
     const queries = continued.filter((s) => s !== root);
     const parts = [await take(queries.slice(0, 3)), await take(queries.slice(3))];
-    // The segment being written is never deleted: another export's comes after the open trace's.
+    // A segment sealed (here at its first export) with every trace in it committed goes, the last too.
     const filler = await take(requestSpans({ traceId: '6'.repeat(32), repeats: 6 }));
     expect(segments()).toEqual([waiting, ...done, ...parts, filler]);
     clock.now += 1000;
     await intake.tick();
-    await gone(done);
+    await gone([...done, filler]);
     // The rooted traces are committed and their segments deleted; the older one, and both of the open trace's, kept.
-    expect(segments()).toEqual([waiting, ...parts, filler]);
+    expect(segments()).toEqual([waiting, ...parts]);
     const last = await take([root]);
     clock.now += 1000;
     await intake.tick();
-    await gone([...parts, filler]);
-    expect(segments()).toEqual([waiting, last]);
+    await gone([...parts, last]);
+    expect(segments()).toEqual([waiting]);
     clock.now += 30_000;
     await intake.tick();
     await gone([waiting]);
-    expect(segments()).toEqual([last]);
+    expect(segments()).toEqual([]);
     await intake.close();
   });
 
@@ -997,6 +996,31 @@ describe('Intake replay after a crash', () => {
     clock.now += 1000;
     await intake.close();
     expect((await store.report()).summary.requests).toBe(2);
+    store.closeSync();
+  });
+
+  it('drains a spool that filled within one segment once its traces are committed, and takes exports again', async () => {
+    const clock = { now: 1_000_000 };
+    const dir = join(tempDir('spool-one-full'), 'spool');
+    const body = (digit: string): Uint8Array => exportOf(requestSpans({ traceId: digit.repeat(32), repeats: 5 })).bytes;
+    // Room for three exports, all in the segment being written (8 MiB or a second by default).
+    const spool = Spool.open({ dir, commitMs: 1, maxBytes: 3 * (body('a').length + 9) + 10, now: () => clock.now });
+    const store = Store.open(':memory:');
+    const intake = new Intake({ store, metrics: createMetrics(), spool, traceWaitMs: 100, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD });
+    for (const digit of ['a', 'b', 'c']) {
+      const taken = await intake.acceptProtobuf(body(digit), 'http');
+      if (!taken.ok) throw new Error(taken.message);
+      await taken.durable;
+    }
+    expect(await intake.acceptProtobuf(body('d'), 'http')).toMatchObject({ ok: false, reason: 'spool_full' });
+    // Every trace completes and is written; no export comes to close the segment's file.
+    clock.now += 5000;
+    await intake.tick();
+    expect((await store.report()).summary.requests).toBe(3);
+    for (let i = 0; i < 100 && spool.bytes > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(spool.bytes).toBe(0);
+    expect(await intake.acceptProtobuf(body('d'), 'http')).toMatchObject({ ok: true });
+    await intake.close();
     store.closeSync();
   });
 

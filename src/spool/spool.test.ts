@@ -277,6 +277,20 @@ describe('Spool', () => {
     expect(readdirSync(dir)).toHaveLength(0);
   });
 
+  it('deletes the last segment written once its time is up, with no later write to close its file (an idle or full spool)', async () => {
+    const dir = tempDir('spool-last');
+    let now = 0;
+    const spool = Spool.open({ dir, segmentMs: 100, now: () => now });
+    await spool.append('protobuf', Buffer.from('a')).durable;
+    expect(spool.deleteBefore(Number.POSITIVE_INFINITY)).toBe(0); // still the one being written
+    now = 150;
+    expect(spool.deleteBefore(Number.POSITIVE_INFINITY)).toBe(1);
+    expect([readdirSync(dir), spool.bytes]).toEqual([[], 0]);
+    await spool.append('protobuf', Buffer.from('b')).durable; // the next goes to a segment of its own
+    expect(readdirSync(dir)).toHaveLength(1);
+    await spool.close();
+  });
+
   it('reads back a sealed segment of this run, and appends copies apart in a segment of their own, between the appends before and after', async () => {
     const dir = tempDir('spool-apart');
     let now = 0;

@@ -361,6 +361,9 @@ export class Spool {
    */
   deleteWhere(unneeded: (segment: number) => boolean, options: { background?: boolean } = {}): number {
     this.#rotateIfDue(); // a segment due to be sealed can go now, not after the next append
+    // Its file, too, is otherwise closed only when a later write returns: a full spool, which refuses
+    // every export, or an idle one, would keep its last segment for good.
+    this.#closeSealed();
     let deleted = 0;
     for (const [seq, size] of this.#sizes) {
       if (seq >= this.#current) break;
