@@ -1134,6 +1134,50 @@ describe('Intake replay after a crash', () => {
     restarted.closeSync();
   });
 
+  it("keeps a continuation's spool segment when its trace's write finishes between two parts of the tick that analyses it", async () => {
+    const dir = join(tempDir('continue-parts'), 'spool');
+    const file = join(tempDir('continue-parts-db'), 'n1lens.db');
+    const { clock, options } = continuationOptions();
+    const { view, task } = queuedTask('7'.repeat(32));
+    const durably = async (intake: Intake, spans: OtlpJsonSpan[]): Promise<void> => {
+      const accepted = await intake.acceptProtobuf(exportOf(spans).bytes, 'http');
+      if (!accepted.ok) throw new Error(accepted.message);
+      await accepted.durable;
+    };
+    // The view's write is committed but its answer held; the write after it never ends (the crash).
+    const store = Store.open(file);
+    const record = store.record.bind(store);
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    let writes = 0;
+    store.record = async (...args) => {
+      if (++writes > 1) return new Promise<string[]>(() => undefined);
+      const theirs = await record(...args);
+      await answered;
+      return theirs;
+    };
+    const crashed = new Intake({ ...options, store, spool: Spool.open({ dir, commitMs: 1, segmentBytes: 1 }) });
+    await durably(crashed, view);
+    clock.now += 6000;
+    void crashed.tick();
+    // Past 2,000 spans before the task's, so the next tick analyses the continuation in a later part.
+    for (let k = 0; k < 27; k++) await durably(crashed, requestSpans({ traceId: (0x100 + k).toString(16).padStart(32, 'd'), repeats: 100 }));
+    await durably(crashed, task);
+    clock.now += 6000;
+    void crashed.tick(); // analyses the first part, then lets the event loop through…
+    answer(); // …where the view's write ends
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The process dies before the continuation's write.
+    const restarted = Store.open(file);
+    const intake = new Intake({ ...options, store: restarted, spool: Spool.open({ dir, commitMs: 1 }), replayWaitMs: 1000 });
+    await intake.replay();
+    clock.now += 7000;
+    await intake.tick();
+    await intake.close();
+    expect((await restarted.report()).endpoints.find((e) => e.endpoint === 'run/reports.build')?.requests).toBe(1);
+    restarted.closeSync();
+  });
+
   it('leaves a trace another writer committed first to that writer to continue', async () => {
     const file = join(tempDir('continue-writers'), 'n1lens.db');
     const { clock, options } = continuationOptions();

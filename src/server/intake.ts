@@ -252,6 +252,12 @@ export class Intake implements ExportIntake {
    * Their spans pin segments until then, like any trace's.
    */
   #continued: TraceId[] = [];
+  /**
+   * Traces the tick's poll released whose part is not analysed yet (#analyse yields between parts):
+   * neither open nor in #released or #continued, so a write that ends meanwhile must not let go
+   * of their segments.
+   */
+  readonly #unanalysed = new Set<TraceId>();
   /** The calls traces released since the last write still await, kept with its commit (CommittedTraces.awaited). */
   #awaited = new Map<TraceId, readonly AwaitedCall[]>();
   #lastPrune = 0;
@@ -800,11 +806,18 @@ export class Intake implements ExportIntake {
     // Holding the whole buffer, or traces that keep growing, would only fill it.
     const contended = this.#memoryContended();
     if (contended) this.#analyzer.assembler.endHoldAll();
-    let first = true;
-    for (const part of inParts(this.#analyzer.assembler.poll(this.#now(), !contended))) {
-      if (!first && !this.#closed) await nextTurn();
-      first = false;
-      this.#take(this.#analyzer.analyse(part));
+    const polled = this.#analyzer.assembler.poll(this.#now(), !contended);
+    for (const t of polled) this.#unanalysed.add(t.traceId);
+    try {
+      let first = true;
+      for (const part of inParts(polled)) {
+        if (!first && !this.#closed) await nextTurn();
+        first = false;
+        this.#take(this.#analyzer.analyse(part));
+        for (const t of part) this.#unanalysed.delete(t.traceId);
+      }
+    } finally {
+      this.#unanalysed.clear();
     }
   }
 
@@ -904,7 +917,7 @@ export class Intake implements ExportIntake {
       // A trace continued since it was released (open now, or released again during this write) keeps
       // its segments until the continuation is written.
       const again = new Set([...this.#released, ...this.#continued]);
-      for (const id of [...released, ...continued]) if (!this.#analyzer.assembler.isOpen(id) && !again.has(id)) this.#pins.release(id);
+      for (const id of [...released, ...continued]) if (!this.#analyzer.assembler.isOpen(id) && !again.has(id) && !this.#unanalysed.has(id)) this.#pins.release(id);
       this.#deleteUnpinnedSegments();
     }
     if (this.#trackCommitted && nowMs - this.#lastPrune > 60_000) {
