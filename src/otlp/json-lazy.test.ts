@@ -327,6 +327,19 @@ describe('createLazyJsonReader', () => {
     expect(read).toBeGreaterThan(30);
   });
 
+  it("gives up a resource whose attributes are written twice, whichever is null (JSON.parse keeps the last)", () => {
+    const reader = createLazyJsonReader();
+    const line = jsonLines([djangoRequest({ repeats: 2 })]).trim();
+    const first = '[{"key":"service.name","value":{"stringValue":"first"}}]';
+    expect(line).toContain('"resource":{"attributes":[');
+    for (const twice of [`"attributes":${first},"attributes":`, `"attributes":${first},"x":1,"attributes":`, '"attributes":null,"attributes":', `"attributes":${first},"attributes":null,"y":`]) {
+      const doubled = line.replace('"resource":{"attributes":', `"resource":{${twice}`);
+      expect(reference(Buffer.from(doubled))).not.toBeTypeOf('string');
+      expect(check(reader, doubled)).toBe(false);
+    }
+    expect(check(reader, line)).toBe(true);
+  });
+
   it('reads invalid UTF-8 inside strings as decoding the whole line does (U+FFFD), and refuses it outside', () => {
     const reader = createLazyJsonReader();
     const line = Buffer.from(jsonLines([djangoRequest({ repeats: 3 })]).trim());

@@ -623,6 +623,7 @@ class LazyReader implements LazyJsonReader {
       if (this.#rsSeen !== 0) giveUp();
       this.#rsSeen = 1;
       if (this.#b[at] === 0x6e) giveUp();
+      this.#resourceAttributesSeen = false;
       return this.#object(at, O_RESOURCE);
     }
     if (n === 10 && this.#is(ks, ke, K_SCOPE_SPANS)) {
@@ -640,8 +641,12 @@ class LazyReader implements LazyJsonReader {
     return this.#object(p, O_RESOURCE_SPANS);
   }
 
+  #resourceAttributesSeen = false;
   #resourceMember(ks: number, ke: number, at: number): number {
     if (this.#is(ks, ke, K_ATTRIBUTES)) {
+      // Written twice (null or not): JSON.parse keeps the last, while #resourceAttribute keeps the first service.name.
+      if (this.#resourceAttributesSeen) giveUp();
+      this.#resourceAttributesSeen = true;
       if (this.#b[at] === 0x6e) return this.#skip(at, 3);
       return this.#array(at, A_RESOURCE_ATTRIBUTES);
     }
