@@ -340,6 +340,18 @@ describe('createLazyJsonReader', () => {
     expect(check(reader, line)).toBe(true);
   });
 
+  it("gives up an enum name that only an object's prototype has, which json.ts refuses as any unknown name", () => {
+    const reader = createLazyJsonReader();
+    const line = jsonLines([djangoRequest({ repeats: 2 })]).trim();
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'SPAN_KIND_BOGUS']) {
+      for (const field of [`"kind":"${name}"`, `"kind":2,"status":{"code":"${name}"}`]) {
+        const bad = line.replace('"kind":2', field);
+        expect(reference(Buffer.from(bad))).toMatch(/(\.kind|\.status\.code) is not one of /);
+        expect(check(reader, bad)).toBe(false);
+      }
+    }
+  });
+
   it('reads invalid UTF-8 inside strings as decoding the whole line does (U+FFFD), and refuses it outside', () => {
     const reader = createLazyJsonReader();
     const line = Buffer.from(jsonLines([djangoRequest({ repeats: 3 })]).trim());

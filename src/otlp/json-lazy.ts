@@ -973,13 +973,13 @@ class LazyReader implements LazyJsonReader {
 
   #enum = 0;
   /** An enum at p, as its number (digits only) or its name: into #enum; the index past it. */
-  #enumValue(p: number, names: Readonly<Record<string, number>>): number {
+  #enumValue(p: number, names: ReadonlyMap<string, number>): number {
     const b = this.#b;
     const c = b[p]!;
     if (c === QUOTE) {
       const end = this.#stringEnd(p + 1);
       if (this.#escaped) giveUp();
-      const value = names[latin1Slice.call(b, p + 1, end)];
+      const value = names.get(latin1Slice.call(b, p + 1, end));
       if (value === undefined) giveUp();
       this.#enum = value;
       return end + 1;

@@ -126,11 +126,11 @@ function readNanos(value: unknown, path: string): [number, number] {
   return fail(path, 'is not an unsigned 64-bit integer');
 }
 
-/** An enum as its number or its name; an unknown name is an error. */
+/** An enum as its number or its name; an unknown name (one only Object.prototype has included) is an error. */
 function readEnum(value: unknown, names: Readonly<Record<string, number>>, path: string): number {
   if (value === undefined) return 0;
   if (typeof value === 'number' && Number.isInteger(value)) return value;
-  if (typeof value === 'string') return names[value] ?? fail(path, `is not one of ${Object.keys(names).join(', ')}`);
+  if (typeof value === 'string') return Object.hasOwn(names, value) ? names[value]! : fail(path, `is not one of ${Object.keys(names).join(', ')}`);
   return fail(path, 'is not an enum number or name');
 }
 
@@ -243,11 +243,11 @@ const spanFields = {
     spanId: id(8),
     parentSpanId: fc.oneof(fc.constant(''), id(8)),
     name: fc.oneof(fc.constantFrom('SELECT', 'GET x'), fc.constant(7 as unknown as string)),
-    kind: fc.oneof(fc.integer({ min: 0, max: 6 }), fc.constantFrom('SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'NOPE', true as unknown as string)),
+    kind: fc.oneof(fc.integer({ min: 0, max: 6 }), fc.constantFrom('SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'NOPE', 'constructor', true as unknown as string)),
     startTimeUnixNano: nanos,
     endTimeUnixNano: nanos,
     attributes: fc.oneof({ weight: 10, arbitrary: fc.array(attribute, { maxLength: 5 }) }, { weight: 1, arbitrary: fc.constant(null) }),
-    status: fc.oneof(fc.constant(undefined), fc.record({ code: fc.constantFrom(0, 1, 2, 'STATUS_CODE_ERROR', 'X') }), fc.constant(3)),
+    status: fc.oneof(fc.constant(undefined), fc.record({ code: fc.constantFrom(0, 1, 2, 'STATUS_CODE_ERROR', 'X', 'toString') }), fc.constant(3)),
 };
 // Mostly complete spans (so most decode to records), sometimes any field missing.
 const span = fc.oneof(

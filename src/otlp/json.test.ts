@@ -226,6 +226,9 @@ describe('decodeJsonRequest refuses values of the wrong JSON type (proto3 JSON m
     ['stringValue: {…}', (s: Record<string, unknown>) => ((s.attributes as { value: unknown }[])[0]!.value = { stringValue: { text: 'SELECT 1' } }), /attributes\[0\]\.value\.stringValue is not a string/],
     ['intValue: "abc"', (s: Record<string, unknown>) => ((s.attributes as { value: unknown }[])[0]!.value = { intValue: 'abc' }), /attributes\[0\]\.value\.intValue is not a 64-bit integer/],
     ['kind: "SERVER_BAD"', (s: Record<string, unknown>) => (s.kind = 'SERVER_BAD'), /\.kind is not one of SPAN_KIND_UNSPECIFIED/],
+    ['kind: "constructor" (a name only Object.prototype has)', (s: Record<string, unknown>) => (s.kind = 'constructor'), /\.kind is not one of SPAN_KIND_UNSPECIFIED/],
+    ['kind: "__proto__"', (s: Record<string, unknown>) => (s.kind = '__proto__'), /\.kind is not one of SPAN_KIND_UNSPECIFIED/],
+    ['status.code: "toString"', (s: Record<string, unknown>) => (s.status = { code: 'toString' }), /\.status\.code is not one of STATUS_CODE_UNSET, STATUS_CODE_OK, STATUS_CODE_ERROR$/],
     ['boolValue: "true"', (s: Record<string, unknown>) => ((s.attributes as { value: unknown }[])[0]!.value = { boolValue: 'true' }), /boolValue is not a boolean/],
   ])('%s', (_name, patch, message) => {
     expect(() => decodeJsonRequest(withSpan(patch))).toThrow(OtlpDecodeError);
