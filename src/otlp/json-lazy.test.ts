@@ -352,6 +352,18 @@ describe('createLazyJsonReader', () => {
     }
   });
 
+  it('gives up a JSON-number time of 2^64 or more, which json.ts refuses as it refuses the decimal string', () => {
+    const reader = createLazyJsonReader();
+    const line = jsonLines([djangoRequest({ repeats: 2 })]).trim();
+    const at = (time: string) => line.replace(/"startTimeUnixNano":"\d+"/, `"startTimeUnixNano":${time}`);
+    for (const time of ['1e30', '18446744073709551616', '1.8446744073709552e19', '18446744073709551615', '"18446744073709551616"']) {
+      expect(reference(Buffer.from(at(time)))).toMatch(/startTimeUnixNano is not an unsigned 64-bit integer$/);
+      expect(check(reader, at(time))).toBe(false);
+    }
+    // The largest double below 2^64 is read (its span then ends before it starts).
+    expect(check(reader, at('18446744073709549568'))).toBe(true);
+  });
+
   it('reads invalid UTF-8 inside strings as decoding the whole line does (U+FFFD), and refuses it outside', () => {
     const reader = createLazyJsonReader();
     const line = Buffer.from(jsonLines([djangoRequest({ repeats: 3 })]).trim());

@@ -115,6 +115,8 @@ const NO_BYTES = new DataView(new ArrayBuffer(0));
 const TEXT_SETS = 256;
 const TWO_32 = 0x1_0000_0000;
 const TWO_16 = 0x1_0000;
+/** JSON-number times from 2^64 on are refused by json.ts (exact as a double; see json.ts). */
+const TWO_64 = 2 ** 64;
 const MAX_U64_TEXT = Buffer.from('18446744073709551615');
 
 /**
@@ -1052,7 +1054,7 @@ class LazyReader implements LazyJsonReader {
     return this.#upper ? hex.toLowerCase() : hex;
   }
 
-  /** Unix nanoseconds at p (a decimal string, or a non-negative JSON integer) into #nanosHi/#nanosLo; the index past it. */
+  /** Unix nanoseconds at p (a decimal string, or a non-negative JSON integer below 2^64) into #nanosHi/#nanosLo; the index past it. */
   #nanos(p: number): number {
     const b = this.#b;
     const c = b[p]!;
@@ -1089,9 +1091,9 @@ class LazyReader implements LazyJsonReader {
     }
     if (c < ZERO || c > NINE) giveUp();
     const end = this.#numberEnd(p);
-    // What JSON.parse makes of the number, as json.ts reads it.
+    // What JSON.parse makes of the number, as json.ts reads it (which refuses 2^64 and more).
     const value = Number(latin1Slice.call(b, p, end));
-    if (!Number.isInteger(value)) giveUp();
+    if (!Number.isInteger(value) || value >= TWO_64) giveUp();
     this.#nanosHi = Math.floor(value / TWO_32);
     this.#nanosLo = value % TWO_32;
     return end;

@@ -116,7 +116,7 @@ function readId(value: unknown, bytes: number, path: string): string {
 function readNanos(value: unknown, path: string): [number, number] {
   if (value === undefined) return [0, 0];
   if (typeof value === 'number') {
-    if (!Number.isInteger(value) || value < 0) fail(path, 'is not an unsigned 64-bit integer');
+    if (!Number.isInteger(value) || value < 0 || value >= 2 ** 64) fail(path, 'is not an unsigned 64-bit integer');
     return [Math.floor(value / 0x1_0000_0000), value % 0x1_0000_0000];
   }
   if (typeof value === 'string' && DIGITS.test(value)) {
@@ -224,6 +224,7 @@ const nanos = fc.oneof(
   { weight: 1, arbitrary: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }).map((v) => `000${v}`) },
   { weight: 1, arbitrary: fc.nat().map((v) => v * 1000) },
   { weight: 1, arbitrary: fc.constantFrom('-5', '1e9', '', ' 1', 1.5 as unknown as string, 99999999999999999999 as unknown as string) },
+  { weight: 1, arbitrary: fc.constantFrom(1e30, 2 ** 64, 2 ** 64 - 2048, 2 ** 63, Number.MAX_SAFE_INTEGER) as fc.Arbitrary<unknown> as fc.Arbitrary<string> },
 );
 const value = fc.oneof(
   { weight: 6, arbitrary: fc.record({ stringValue: fc.constantFrom('GET', 'db', 'SELECT 1', 'SELECT 2', 'https://x.example/a', '') }) },

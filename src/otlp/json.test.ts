@@ -82,6 +82,9 @@ describe('decodeJsonRequest', () => {
   test('accepts 64-bit integers as decimal strings or as JSON numbers', () => {
     const asNumbers = decodeJsonRequest(oneSpan({ ...base, startTimeUnixNano: 1_700_000_000_000_000_000, endTimeUnixNano: 1_700_000_000_001_000_000 }));
     expect(asNumbers.spans[0]).toMatchObject({ startMs: 1_700_000_000_000, endMs: 1_700_000_000_001 });
+    // The largest double below 2^64 is still an unsigned 64-bit integer.
+    const largest = decodeJsonRequest(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"${base.traceId}","spanId":"${base.spanId}","startTimeUnixNano":18446744073709549568,"endTimeUnixNano":18446744073709549568}]}]}]}`);
+    expect(largest.spans[0]).toMatchObject({ startMs: expect.closeTo(18_446_744_073_709.55, 2) });
     const intAttr = decodeJsonRequest(oneSpan({ ...base, attributes: [{ key: 'http.route', value: { intValue: 7 } }] }));
     expect(intAttr.spans[0]!.httpRoute).toBe('7');
   });
@@ -168,6 +171,10 @@ describe('decodeJsonRequest', () => {
     ['{"resourceSpans": [{"scopeSpans": [{"spans": [{"attributes": [{"key": 1}]}]}]}]}', /^resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\]\.attributes\[0\]\.key is not a string$/],
     ['{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "-5"}]}]}]}', /spans\[0\]\.startTimeUnixNano is not an unsigned 64-bit integer$/],
     ['{"resourceSpans": [{"scopeSpans": [{"spans": [{"endTimeUnixNano": "18446744073709551616"}]}]}]}', /endTimeUnixNano is not an unsigned 64-bit integer$/],
+    // As JSON numbers, 2^64 and more too: 1.8446744073709552e19 and 18446744073709551615 are the double 2^64.
+    ['{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": 1e30}]}]}]}', /spans\[0\]\.startTimeUnixNano is not an unsigned 64-bit integer$/],
+    ['{"resourceSpans": [{"scopeSpans": [{"spans": [{"endTimeUnixNano": 1.8446744073709552e19}]}]}]}', /endTimeUnixNano is not an unsigned 64-bit integer$/],
+    ['{"resourceSpans": [{"scopeSpans": [{"spans": [{"endTimeUnixNano": 18446744073709551615}]}]}]}', /endTimeUnixNano is not an unsigned 64-bit integer$/],
     ['{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": 5}]}]}]}', /spans\[0\]\.traceId is not a string$/],
     ['{"resourceSpans": [{"scopeSpans": [{"spans": [{"kind": true}]}]}]}', /spans\[0\]\.kind is not an enum number or name$/],
   ])('throws OtlpDecodeError naming the problem for %s', (text, message) => {

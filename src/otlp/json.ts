@@ -176,6 +176,8 @@ function lowerHex(text: string): string | undefined {
 
 const TWO_32 = 0x1_0000_0000;
 const TWO_16 = 0x1_0000;
+/** 2^64, exact as a double: a JSON-number time must be below it (the double nearest 2^64 - 1 is 2^64 itself). */
+const TWO_64 = 2 ** 64;
 /** The largest unsigned 64-bit integer, 20 digits: longer or larger decimal strings are refused. */
 const MAX_U64_TEXT = '18446744073709551615';
 
@@ -264,7 +266,7 @@ class OtlpJsonDecoder implements JsonDecoder {
       return;
     }
     if (typeof value === 'number') {
-      if (!Number.isInteger(value) || value < 0) fail(this.#spanPath(field), 'is not an unsigned 64-bit integer');
+      if (!Number.isInteger(value) || value < 0 || value >= TWO_64) fail(this.#spanPath(field), 'is not an unsigned 64-bit integer');
       this.#nanosHi = Math.floor(value / TWO_32);
       this.#nanosLo = value % TWO_32;
       return;
