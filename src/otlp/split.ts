@@ -539,9 +539,9 @@ export type ExportSplitter = (encoding: 'protobuf' | 'json', body: Uint8Array, s
 export function createExportSplitter(): ExportSplitter {
   const splitProtobuf = createProtobufSplitter();
   return (encoding, body, shards, partition) => {
-    if (encoding === 'json') return splitJsonExport(body, shards, partition?.ofIdHex);
+    // Either encoding: what a split throws (damage, or nothing foreseen) leaves the export whole to the caller, never fails it.
     try {
-      return splitProtobuf(body, shards, partition?.ofIdBytes);
+      return encoding === 'json' ? splitJsonExport(body, shards, partition?.ofIdHex) : splitProtobuf(body, shards, partition?.ofIdBytes);
     } catch {
       return undefined;
     }
