@@ -260,6 +260,27 @@ describe('n1lens serve --workers', () => {
     await stop(server);
   }, 60_000);
 
+  it('splits a JSON export holding a value nested deeper than JSON.stringify recurses, when replayed at start and when posted', async () => {
+    const [[onZero], [onOne]] = idsByShard(1);
+    // Two traces of two shards without their roots (open at the crash), and an ignored key nested 20,000 deep, which json.ts takes.
+    const request = requestOf([onZero!, onOne!]);
+    for (const r of request.resourceSpans) r.scopeSpans = r.scopeSpans.slice(1);
+    const spans = request.resourceSpans.reduce((n, r) => n + r.scopeSpans.reduce((m, x) => m + x.spans.length, 0), 0);
+    const body = encodeJson(request).replace('{"resourceSpans":[{', `{"resourceSpans":[{"x":${'['.repeat(20_000)}${']'.repeat(20_000)},`);
+    const args = ['--no-warm-up', '--trace-wait-ms', '100', '--spool-replay-wait-ms', '4000'];
+    const one = await serve(1, args);
+    expect((await post(one.http, body, { 'Content-Type': 'application/json' })).status).toBe(200);
+    one.s.child.kill('SIGKILL');
+    await one.s.exited;
+    // Its spool replayed by two shards: the export split as it would have been live.
+    const two = await serve(2, args, one.db);
+    expect(two.s.stderr()).toMatch(new RegExp(`replayed ${spans} spans from 1 spooled exports`));
+    const sent = await post(two.http, body, { 'Content-Type': 'application/json' });
+    expect(sent.status).toBe(200);
+    expect(await sent.json()).toEqual({});
+    await stop(two);
+  }, 60_000);
+
   it('stops with one line when a shard thread runs out of heap, and replays every export it acknowledged at the next start', async () => {
     // Every thread's old generation at 64 MiB (a flag given is kept: cli/serve-thread.ts); shard 0 is
     // then flooded with traces that stay open (no root) and statements too long for the decoder's

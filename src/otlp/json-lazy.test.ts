@@ -327,6 +327,43 @@ describe('createLazyJsonReader', () => {
     expect(read).toBeGreaterThan(30);
   });
 
+  it("gives up a resource whose attributes are written twice, whichever is null (JSON.parse keeps the last)", () => {
+    const reader = createLazyJsonReader();
+    const line = jsonLines([djangoRequest({ repeats: 2 })]).trim();
+    const first = '[{"key":"service.name","value":{"stringValue":"first"}}]';
+    expect(line).toContain('"resource":{"attributes":[');
+    for (const twice of [`"attributes":${first},"attributes":`, `"attributes":${first},"x":1,"attributes":`, '"attributes":null,"attributes":', `"attributes":${first},"attributes":null,"y":`]) {
+      const doubled = line.replace('"resource":{"attributes":', `"resource":{${twice}`);
+      expect(reference(Buffer.from(doubled))).not.toBeTypeOf('string');
+      expect(check(reader, doubled)).toBe(false);
+    }
+    expect(check(reader, line)).toBe(true);
+  });
+
+  it("gives up an enum name that only an object's prototype has, which json.ts refuses as any unknown name", () => {
+    const reader = createLazyJsonReader();
+    const line = jsonLines([djangoRequest({ repeats: 2 })]).trim();
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'SPAN_KIND_BOGUS']) {
+      for (const field of [`"kind":"${name}"`, `"kind":2,"status":{"code":"${name}"}`]) {
+        const bad = line.replace('"kind":2', field);
+        expect(reference(Buffer.from(bad))).toMatch(/(\.kind|\.status\.code) is not one of /);
+        expect(check(reader, bad)).toBe(false);
+      }
+    }
+  });
+
+  it('gives up a JSON-number time of 2^64 or more, which json.ts refuses as it refuses the decimal string', () => {
+    const reader = createLazyJsonReader();
+    const line = jsonLines([djangoRequest({ repeats: 2 })]).trim();
+    const at = (time: string) => line.replace(/"startTimeUnixNano":"\d+"/, `"startTimeUnixNano":${time}`);
+    for (const time of ['1e30', '18446744073709551616', '1.8446744073709552e19', '18446744073709551615', '"18446744073709551616"']) {
+      expect(reference(Buffer.from(at(time)))).toMatch(/startTimeUnixNano is not an unsigned 64-bit integer$/);
+      expect(check(reader, at(time))).toBe(false);
+    }
+    // The largest double below 2^64 is read (its span then ends before it starts).
+    expect(check(reader, at('18446744073709549568'))).toBe(true);
+  });
+
   it('reads invalid UTF-8 inside strings as decoding the whole line does (U+FFFD), and refuses it outside', () => {
     const reader = createLazyJsonReader();
     const line = Buffer.from(jsonLines([djangoRequest({ repeats: 3 })]).trim());

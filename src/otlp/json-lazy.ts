@@ -115,6 +115,8 @@ const NO_BYTES = new DataView(new ArrayBuffer(0));
 const TEXT_SETS = 256;
 const TWO_32 = 0x1_0000_0000;
 const TWO_16 = 0x1_0000;
+/** JSON-number times from 2^64 on are refused by json.ts (exact as a double; see json.ts). */
+const TWO_64 = 2 ** 64;
 const MAX_U64_TEXT = Buffer.from('18446744073709551615');
 
 /**
@@ -623,6 +625,7 @@ class LazyReader implements LazyJsonReader {
       if (this.#rsSeen !== 0) giveUp();
       this.#rsSeen = 1;
       if (this.#b[at] === 0x6e) giveUp();
+      this.#resourceAttributesSeen = false;
       return this.#object(at, O_RESOURCE);
     }
     if (n === 10 && this.#is(ks, ke, K_SCOPE_SPANS)) {
@@ -640,8 +643,12 @@ class LazyReader implements LazyJsonReader {
     return this.#object(p, O_RESOURCE_SPANS);
   }
 
+  #resourceAttributesSeen = false;
   #resourceMember(ks: number, ke: number, at: number): number {
     if (this.#is(ks, ke, K_ATTRIBUTES)) {
+      // Written twice (null or not): JSON.parse keeps the last, while #resourceAttribute keeps the first service.name.
+      if (this.#resourceAttributesSeen) giveUp();
+      this.#resourceAttributesSeen = true;
       if (this.#b[at] === 0x6e) return this.#skip(at, 3);
       return this.#array(at, A_RESOURCE_ATTRIBUTES);
     }
@@ -968,13 +975,13 @@ class LazyReader implements LazyJsonReader {
 
   #enum = 0;
   /** An enum at p, as its number (digits only) or its name: into #enum; the index past it. */
-  #enumValue(p: number, names: Readonly<Record<string, number>>): number {
+  #enumValue(p: number, names: ReadonlyMap<string, number>): number {
     const b = this.#b;
     const c = b[p]!;
     if (c === QUOTE) {
       const end = this.#stringEnd(p + 1);
       if (this.#escaped) giveUp();
-      const value = names[latin1Slice.call(b, p + 1, end)];
+      const value = names.get(latin1Slice.call(b, p + 1, end));
       if (value === undefined) giveUp();
       this.#enum = value;
       return end + 1;
@@ -1047,7 +1054,7 @@ class LazyReader implements LazyJsonReader {
     return this.#upper ? hex.toLowerCase() : hex;
   }
 
-  /** Unix nanoseconds at p (a decimal string, or a non-negative JSON integer) into #nanosHi/#nanosLo; the index past it. */
+  /** Unix nanoseconds at p (a decimal string, or a non-negative JSON integer below 2^64) into #nanosHi/#nanosLo; the index past it. */
   #nanos(p: number): number {
     const b = this.#b;
     const c = b[p]!;
@@ -1084,9 +1091,9 @@ class LazyReader implements LazyJsonReader {
     }
     if (c < ZERO || c > NINE) giveUp();
     const end = this.#numberEnd(p);
-    // What JSON.parse makes of the number, as json.ts reads it.
+    // What JSON.parse makes of the number, as json.ts reads it (which refuses 2^64 and more).
     const value = Number(latin1Slice.call(b, p, end));
-    if (!Number.isInteger(value)) giveUp();
+    if (!Number.isInteger(value) || value >= TWO_64) giveUp();
     this.#nanosHi = Math.floor(value / TWO_32);
     this.#nanosLo = value % TWO_32;
     return end;

@@ -116,7 +116,7 @@ function readId(value: unknown, bytes: number, path: string): string {
 function readNanos(value: unknown, path: string): [number, number] {
   if (value === undefined) return [0, 0];
   if (typeof value === 'number') {
-    if (!Number.isInteger(value) || value < 0) fail(path, 'is not an unsigned 64-bit integer');
+    if (!Number.isInteger(value) || value < 0 || value >= 2 ** 64) fail(path, 'is not an unsigned 64-bit integer');
     return [Math.floor(value / 0x1_0000_0000), value % 0x1_0000_0000];
   }
   if (typeof value === 'string' && DIGITS.test(value)) {
@@ -126,11 +126,11 @@ function readNanos(value: unknown, path: string): [number, number] {
   return fail(path, 'is not an unsigned 64-bit integer');
 }
 
-/** An enum as its number or its name; an unknown name is an error. */
+/** An enum as its number or its name; an unknown name (one only Object.prototype has included) is an error. */
 function readEnum(value: unknown, names: Readonly<Record<string, number>>, path: string): number {
   if (value === undefined) return 0;
   if (typeof value === 'number' && Number.isInteger(value)) return value;
-  if (typeof value === 'string') return names[value] ?? fail(path, `is not one of ${Object.keys(names).join(', ')}`);
+  if (typeof value === 'string') return Object.hasOwn(names, value) ? names[value]! : fail(path, `is not one of ${Object.keys(names).join(', ')}`);
   return fail(path, 'is not an enum number or name');
 }
 
@@ -224,6 +224,7 @@ const nanos = fc.oneof(
   { weight: 1, arbitrary: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }).map((v) => `000${v}`) },
   { weight: 1, arbitrary: fc.nat().map((v) => v * 1000) },
   { weight: 1, arbitrary: fc.constantFrom('-5', '1e9', '', ' 1', 1.5 as unknown as string, 99999999999999999999 as unknown as string) },
+  { weight: 1, arbitrary: fc.constantFrom(1e30, 2 ** 64, 2 ** 64 - 2048, 2 ** 63, Number.MAX_SAFE_INTEGER) as fc.Arbitrary<unknown> as fc.Arbitrary<string> },
 );
 const value = fc.oneof(
   { weight: 6, arbitrary: fc.record({ stringValue: fc.constantFrom('GET', 'db', 'SELECT 1', 'SELECT 2', 'https://x.example/a', '') }) },
@@ -243,11 +244,11 @@ const spanFields = {
     spanId: id(8),
     parentSpanId: fc.oneof(fc.constant(''), id(8)),
     name: fc.oneof(fc.constantFrom('SELECT', 'GET x'), fc.constant(7 as unknown as string)),
-    kind: fc.oneof(fc.integer({ min: 0, max: 6 }), fc.constantFrom('SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'NOPE', true as unknown as string)),
+    kind: fc.oneof(fc.integer({ min: 0, max: 6 }), fc.constantFrom('SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'NOPE', 'constructor', true as unknown as string)),
     startTimeUnixNano: nanos,
     endTimeUnixNano: nanos,
     attributes: fc.oneof({ weight: 10, arbitrary: fc.array(attribute, { maxLength: 5 }) }, { weight: 1, arbitrary: fc.constant(null) }),
-    status: fc.oneof(fc.constant(undefined), fc.record({ code: fc.constantFrom(0, 1, 2, 'STATUS_CODE_ERROR', 'X') }), fc.constant(3)),
+    status: fc.oneof(fc.constant(undefined), fc.record({ code: fc.constantFrom(0, 1, 2, 'STATUS_CODE_ERROR', 'X', 'toString') }), fc.constant(3)),
 };
 // Mostly complete spans (so most decode to records), sometimes any field missing.
 const span = fc.oneof(

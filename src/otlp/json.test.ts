@@ -82,6 +82,9 @@ describe('decodeJsonRequest', () => {
   test('accepts 64-bit integers as decimal strings or as JSON numbers', () => {
     const asNumbers = decodeJsonRequest(oneSpan({ ...base, startTimeUnixNano: 1_700_000_000_000_000_000, endTimeUnixNano: 1_700_000_000_001_000_000 }));
     expect(asNumbers.spans[0]).toMatchObject({ startMs: 1_700_000_000_000, endMs: 1_700_000_000_001 });
+    // The largest double below 2^64 is still an unsigned 64-bit integer.
+    const largest = decodeJsonRequest(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"${base.traceId}","spanId":"${base.spanId}","startTimeUnixNano":18446744073709549568,"endTimeUnixNano":18446744073709549568}]}]}]}`);
+    expect(largest.spans[0]).toMatchObject({ startMs: expect.closeTo(18_446_744_073_709.55, 2) });
     const intAttr = decodeJsonRequest(oneSpan({ ...base, attributes: [{ key: 'http.route', value: { intValue: 7 } }] }));
     expect(intAttr.spans[0]!.httpRoute).toBe('7');
   });
@@ -168,6 +171,10 @@ describe('decodeJsonRequest', () => {
     ['{"resourceSpans": [{"scopeSpans": [{"spans": [{"attributes": [{"key": 1}]}]}]}]}', /^resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\]\.attributes\[0\]\.key is not a string$/],
     ['{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "-5"}]}]}]}', /spans\[0\]\.startTimeUnixNano is not an unsigned 64-bit integer$/],
     ['{"resourceSpans": [{"scopeSpans": [{"spans": [{"endTimeUnixNano": "18446744073709551616"}]}]}]}', /endTimeUnixNano is not an unsigned 64-bit integer$/],
+    // As JSON numbers, 2^64 and more too: 1.8446744073709552e19 and 18446744073709551615 are the double 2^64.
+    ['{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": 1e30}]}]}]}', /spans\[0\]\.startTimeUnixNano is not an unsigned 64-bit integer$/],
+    ['{"resourceSpans": [{"scopeSpans": [{"spans": [{"endTimeUnixNano": 1.8446744073709552e19}]}]}]}', /endTimeUnixNano is not an unsigned 64-bit integer$/],
+    ['{"resourceSpans": [{"scopeSpans": [{"spans": [{"endTimeUnixNano": 18446744073709551615}]}]}]}', /endTimeUnixNano is not an unsigned 64-bit integer$/],
     ['{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": 5}]}]}]}', /spans\[0\]\.traceId is not a string$/],
     ['{"resourceSpans": [{"scopeSpans": [{"spans": [{"kind": true}]}]}]}', /spans\[0\]\.kind is not an enum number or name$/],
   ])('throws OtlpDecodeError naming the problem for %s', (text, message) => {
@@ -226,6 +233,9 @@ describe('decodeJsonRequest refuses values of the wrong JSON type (proto3 JSON m
     ['stringValue: {…}', (s: Record<string, unknown>) => ((s.attributes as { value: unknown }[])[0]!.value = { stringValue: { text: 'SELECT 1' } }), /attributes\[0\]\.value\.stringValue is not a string/],
     ['intValue: "abc"', (s: Record<string, unknown>) => ((s.attributes as { value: unknown }[])[0]!.value = { intValue: 'abc' }), /attributes\[0\]\.value\.intValue is not a 64-bit integer/],
     ['kind: "SERVER_BAD"', (s: Record<string, unknown>) => (s.kind = 'SERVER_BAD'), /\.kind is not one of SPAN_KIND_UNSPECIFIED/],
+    ['kind: "constructor" (a name only Object.prototype has)', (s: Record<string, unknown>) => (s.kind = 'constructor'), /\.kind is not one of SPAN_KIND_UNSPECIFIED/],
+    ['kind: "__proto__"', (s: Record<string, unknown>) => (s.kind = '__proto__'), /\.kind is not one of SPAN_KIND_UNSPECIFIED/],
+    ['status.code: "toString"', (s: Record<string, unknown>) => (s.status = { code: 'toString' }), /\.status\.code is not one of STATUS_CODE_UNSET, STATUS_CODE_OK, STATUS_CODE_ERROR$/],
     ['boolValue: "true"', (s: Record<string, unknown>) => ((s.attributes as { value: unknown }[])[0]!.value = { boolValue: 'true' }), /boolValue is not a boolean/],
   ])('%s', (_name, patch, message) => {
     expect(() => decodeJsonRequest(withSpan(patch))).toThrow(OtlpDecodeError);

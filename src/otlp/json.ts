@@ -6,21 +6,24 @@ import type { KeyValueLike } from './to-span.js';
 import type { DecodedBatch } from './span.js';
 import { isObject, type JsonObject } from './json-value.js';
 
-/** SpanKind by its proto3 JSON enum name. */
-export const SPAN_KINDS: Readonly<Record<string, number>> = {
-  SPAN_KIND_UNSPECIFIED: 0,
-  SPAN_KIND_INTERNAL: 1,
-  SPAN_KIND_SERVER: 2,
-  SPAN_KIND_CLIENT: 3,
-  SPAN_KIND_PRODUCER: 4,
-  SPAN_KIND_CONSUMER: 5,
-};
-/** Status.code by its proto3 JSON enum name. */
-export const STATUS_CODES: Readonly<Record<string, number>> = {
-  STATUS_CODE_UNSET: 0,
-  STATUS_CODE_OK: 1,
-  STATUS_CODE_ERROR: 2,
-};
+/**
+ * SpanKind by its proto3 JSON enum name. A Map, not an object: a name read from the input must not
+ * find what an object inherits ("constructor", "toString", "__proto__").
+ */
+export const SPAN_KINDS: ReadonlyMap<string, number> = new Map([
+  ['SPAN_KIND_UNSPECIFIED', 0],
+  ['SPAN_KIND_INTERNAL', 1],
+  ['SPAN_KIND_SERVER', 2],
+  ['SPAN_KIND_CLIENT', 3],
+  ['SPAN_KIND_PRODUCER', 4],
+  ['SPAN_KIND_CONSUMER', 5],
+]);
+/** Status.code by its proto3 JSON enum name (a Map, as SPAN_KINDS). */
+export const STATUS_CODES: ReadonlyMap<string, number> = new Map([
+  ['STATUS_CODE_UNSET', 0],
+  ['STATUS_CODE_OK', 1],
+  ['STATUS_CODE_ERROR', 2],
+]);
 
 const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
 const DIGITS = /^[0-9]+$/;
@@ -173,6 +176,8 @@ function lowerHex(text: string): string | undefined {
 
 const TWO_32 = 0x1_0000_0000;
 const TWO_16 = 0x1_0000;
+/** 2^64, exact as a double: a JSON-number time must be below it (the double nearest 2^64 - 1 is 2^64 itself). */
+const TWO_64 = 2 ** 64;
 /** The largest unsigned 64-bit integer, 20 digits: longer or larger decimal strings are refused. */
 const MAX_U64_TEXT = '18446744073709551615';
 
@@ -261,7 +266,7 @@ class OtlpJsonDecoder implements JsonDecoder {
       return;
     }
     if (typeof value === 'number') {
-      if (!Number.isInteger(value) || value < 0) fail(this.#spanPath(field), 'is not an unsigned 64-bit integer');
+      if (!Number.isInteger(value) || value < 0 || value >= TWO_64) fail(this.#spanPath(field), 'is not an unsigned 64-bit integer');
       this.#nanosHi = Math.floor(value / TWO_32);
       this.#nanosLo = value % TWO_32;
       return;
@@ -310,13 +315,13 @@ class OtlpJsonDecoder implements JsonDecoder {
   }
 
   /** An enum as its number or its name; a name the enum does not have is an error, as proto3 JSON says. */
-  #readEnum(value: unknown, names: Readonly<Record<string, number>>, field: string): number {
+  #readEnum(value: unknown, names: ReadonlyMap<string, number>, field: string): number {
     if (value === undefined) return 0;
     if (typeof value === 'number' && Number.isInteger(value)) return value;
     if (typeof value === 'string') {
-      const n = names[value];
+      const n = names.get(value);
       if (n !== undefined) return n;
-      return fail(this.#spanPath(field), `is not one of ${Object.keys(names).join(', ')}`);
+      return fail(this.#spanPath(field), `is not one of ${[...names.keys()].join(', ')}`);
     }
     return fail(this.#spanPath(field), 'is not an enum number or name');
   }

@@ -11,7 +11,7 @@ import { OtlpDecodeError } from './errors.js';
 import { createJsonDecoder, decodeJsonRequest } from './json.js';
 import { otlpSchema } from './schema.js';
 import { shardOfTraceId, shardOfTraceIdBytes } from './shard.js';
-import { createProtobufSplitter, splitJsonExport } from './split.js';
+import { createExportSplitter, createProtobufSplitter, jsonTextDeep, splitJsonExport } from './split.js';
 import { protobufToOtlpJson } from './to-json.js';
 import { createWireDecoder } from './wire/decoder.js';
 
@@ -460,6 +460,30 @@ describe('splitJsonExport', () => {
     });
     expect(JSON.parse(p0!.toString())).toEqual(piece(request.resourceSpans[0]!.scopeSpans[0]!.spans![0]!));
     expect(JSON.parse(p1!.toString())).toEqual(piece(request.resourceSpans[0]!.scopeSpans[0]!.spans![1]!));
+  });
+
+  test('a value nested deeper than JSON.stringify recurses, in keys json.ts ignores: split as any other request', () => {
+    const [a, b] = [0, 1].map((k) => idOfShard(k, 2).toString('hex'));
+    const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+    const span = (id: string) => `{"traceId":"${id}","spanId":"00f067aa0ba902b7","name":"GET","startTimeUnixNano":"1700000000000000000","endTimeUnixNano":"1700000000001000000"}`;
+    const request = (...ids: string[]) => `{"resourceSpans":[{"x":${deep},"scopeSpans":[{"scope":{"y":${deep}},"spans":[${ids.map(span).join(',')}]}]}],"z":${deep}}`;
+    const body = Buffer.from(request(a!, b!));
+    expect(() => JSON.stringify(JSON.parse(body.toString()))).toThrow(RangeError);
+    expect(decodeJsonRequest(body).spans).toHaveLength(2);
+    expect(splitJsonExport(body, 2)!.map((piece) => piece?.toString())).toEqual([request(a!), request(b!)]);
+    expect(createExportSplitter()('json', body, 2)!.map((piece) => Buffer.from(piece!).toString())).toEqual([request(a!), request(b!)]);
+  });
+
+  test('property: the deep values\' writer writes what JSON.stringify writes', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(jsonTextDeep(value)).toBe(JSON.stringify(value));
+      }),
+      { numRuns: 500 },
+    );
+    const line = readFileSync(new URL('./testdata/collector-file-exporter.jsonl', import.meta.url), 'utf8').split('\n')[0]!;
+    expect(jsonTextDeep(JSON.parse(line))).toBe(JSON.stringify(JSON.parse(line)));
+    expect(jsonTextDeep({ a: undefined, b: [undefined, -0, '\u2028"\ud800'], c: {} })).toBe(JSON.stringify({ a: undefined, b: [undefined, -0, '\u2028"\ud800'], c: {} }));
   });
 
   test('not JSON, or not shaped as a request along the way to the ids: undefined; no spans: all undefined', () => {

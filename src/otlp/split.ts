@@ -402,6 +402,58 @@ function withList(obj: JsonObject, key: string, value: unknown[], ignored: strin
 }
 
 /**
+ * JSON.stringify of a value JSON.parse made, or one built of such values. JSON.stringify recurses,
+ * JSON.parse does not: a value nested some thousands deep that json.ts accepts (in a field it
+ * ignores) overflows the stack in JSON.stringify, and is written by jsonTextDeep instead.
+ */
+function jsonText(value: JsonObject): string {
+  try {
+    return JSON.stringify(value);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    return jsonTextDeep(value);
+  }
+}
+
+/** JSON.stringify's text for JSON.parse's values (objects, arrays, strings, numbers, booleans, null), with a stack of its own for the nesting. */
+export function jsonTextDeep(root: unknown): string {
+  const parts: string[] = [];
+  /** The containers being written: each one's keys (undefined for an array), and the index of its next member. */
+  const open: { of: JsonObject | unknown[]; keys: string[] | undefined; next: number }[] = [];
+  let value = root;
+  for (;;) {
+    if (Array.isArray(value)) {
+      parts.push('[');
+      open.push({ of: value, keys: undefined, next: 0 });
+    } else if (isObject(value)) {
+      const object = value;
+      parts.push('{');
+      open.push({ of: object, keys: Object.keys(object).filter((key) => object[key] !== undefined), next: 0 });
+    } else parts.push(value === undefined ? 'null' : JSON.stringify(value));
+    // The next member to write, closing the containers that have none left.
+    for (;;) {
+      const top = open.at(-1);
+      if (top === undefined) return parts.join('');
+      const { of, keys } = top;
+      const i = top.next;
+      if (i === (keys === undefined ? of.length : keys.length)) {
+        parts.push(keys === undefined ? ']' : '}');
+        open.pop();
+        continue;
+      }
+      top.next++;
+      if (i > 0) parts.push(',');
+      if (keys === undefined) value = (of as unknown[])[i];
+      else {
+        parts.push(JSON.stringify(keys[i]), ':');
+        value = (of as JsonObject)[keys[i]!];
+      }
+      break;
+    }
+  }
+}
+
+/**
  * splitProtobufExport for OTLP/JSON (UTF-8 bytes), reading the keys json.ts reads (resourceSpans or
  * resource_spans, scopeSpans or scope_spans, spans, traceId or trace_id; camelCase wins unless null):
  * entry k is the request with only shard k's spans, their ScopeSpans and ResourceSpans (every other
@@ -469,7 +521,7 @@ export function splitJsonExport(body: Uint8Array, shards: number, pieceOf?: Piec
   for (let k = 0; k < shards; k++) {
     const mine = resourcesOf[k];
     if (mine === undefined) continue;
-    pieces[k] = used === 1 ? whole : Buffer.from(JSON.stringify(withList(request, rsKey, mine, rsKey === 'resourceSpans' ? 'resource_spans' : undefined)), 'utf8');
+    pieces[k] = used === 1 ? whole : Buffer.from(jsonText(withList(request, rsKey, mine, rsKey === 'resourceSpans' ? 'resource_spans' : undefined)), 'utf8');
   }
   return pieces;
 }
@@ -487,9 +539,9 @@ export type ExportSplitter = (encoding: 'protobuf' | 'json', body: Uint8Array, s
 export function createExportSplitter(): ExportSplitter {
   const splitProtobuf = createProtobufSplitter();
   return (encoding, body, shards, partition) => {
-    if (encoding === 'json') return splitJsonExport(body, shards, partition?.ofIdHex);
+    // Either encoding: what a split throws (damage, or nothing foreseen) leaves the export whole to the caller, never fails it.
     try {
-      return splitProtobuf(body, shards, partition?.ofIdBytes);
+      return encoding === 'json' ? splitJsonExport(body, shards, partition?.ofIdHex) : splitProtobuf(body, shards, partition?.ofIdBytes);
     } catch {
       return undefined;
     }
