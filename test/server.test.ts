@@ -98,6 +98,20 @@ describe('n1lens serve with the official OpenTelemetry JS exporters', () => {
     expect(buildReport(recorded.rollups.values())).toEqual(live);
   });
 
+  it('records a JSON export with a value nested deeper than JSON.stringify can write, and answers it 200', async () => {
+    const recordPath = join(tempDir('rec-deep'), 'rec.jsonl');
+    const server = await start({ recordPath, traceWaitMs: 100 });
+    const request = djangoRequest({ traceId: '5'.repeat(32), repeats: 6 });
+    // A field n1lens ignores, nested 20,000 deep: JSON.parse reads it, JSON.stringify overflows the stack.
+    const body = `${encodeJson(request).slice(0, -1)},"x":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+    const res = await fetch(`${server.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(200);
+    await waitForRequests(server.url, 1);
+    const lines = readFileSync(recordPath, 'utf8').split('\n').filter(Boolean);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!).resourceSpans).toEqual(request.resourceSpans);
+  });
+
   it('serves the web UI at / with links to each endpoint and its combined fix', async () => {
     const server = await start();
     await emitDashboards(new HttpJsonExporter({ url: `${server.url}/v1/traces` }), 1);

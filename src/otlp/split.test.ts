@@ -11,7 +11,8 @@ import { OtlpDecodeError } from './errors.js';
 import { createJsonDecoder, decodeJsonRequest } from './json.js';
 import { otlpSchema } from './schema.js';
 import { shardOfTraceId, shardOfTraceIdBytes } from './shard.js';
-import { createExportSplitter, createProtobufSplitter, jsonTextDeep, splitJsonExport } from './split.js';
+import { createExportSplitter, createProtobufSplitter, splitJsonExport } from './split.js';
+import { jsonTextDeep } from './json-value.js';
 import { protobufToOtlpJson } from './to-json.js';
 import { createWireDecoder } from './wire/decoder.js';
 

@@ -1,6 +1,6 @@
 /** Splits one OTLP trace export into one export per trace shard, so each `serve --workers` worker gets only its traces' spans. */
 import { fieldKey, idHex } from './json.js';
-import { isObject, type JsonObject } from './json-value.js';
+import { isObject, jsonText, type JsonObject } from './json-value.js';
 import { shardOfTraceId, shardOfTraceIdBytes } from './shard.js';
 import { fail, failNumbered, truncatedNumbered, WIRE_FIXED64, WIRE_LEN, WireCursor } from './wire/cursor.js';
 
@@ -399,58 +399,6 @@ function withList(obj: JsonObject, key: string, value: unknown[], ignored: strin
   copy[key] = value;
   if (ignored !== undefined) delete copy[ignored];
   return copy;
-}
-
-/**
- * JSON.stringify of a value JSON.parse made, or one built of such values. JSON.stringify recurses,
- * JSON.parse does not: a value nested some thousands deep that json.ts accepts (in a field it
- * ignores) overflows the stack in JSON.stringify, and is written by jsonTextDeep instead.
- */
-function jsonText(value: JsonObject): string {
-  try {
-    return JSON.stringify(value);
-  } catch (e) {
-    if (!(e instanceof RangeError)) throw e;
-    return jsonTextDeep(value);
-  }
-}
-
-/** JSON.stringify's text for JSON.parse's values (objects, arrays, strings, numbers, booleans, null), with a stack of its own for the nesting. */
-export function jsonTextDeep(root: unknown): string {
-  const parts: string[] = [];
-  /** The containers being written: each one's keys (undefined for an array), and the index of its next member. */
-  const open: { of: JsonObject | unknown[]; keys: string[] | undefined; next: number }[] = [];
-  let value = root;
-  for (;;) {
-    if (Array.isArray(value)) {
-      parts.push('[');
-      open.push({ of: value, keys: undefined, next: 0 });
-    } else if (isObject(value)) {
-      const object = value;
-      parts.push('{');
-      open.push({ of: object, keys: Object.keys(object).filter((key) => object[key] !== undefined), next: 0 });
-    } else parts.push(value === undefined ? 'null' : JSON.stringify(value));
-    // The next member to write, closing the containers that have none left.
-    for (;;) {
-      const top = open.at(-1);
-      if (top === undefined) return parts.join('');
-      const { of, keys } = top;
-      const i = top.next;
-      if (i === (keys === undefined ? of.length : keys.length)) {
-        parts.push(keys === undefined ? ']' : '}');
-        open.pop();
-        continue;
-      }
-      top.next++;
-      if (i > 0) parts.push(',');
-      if (keys === undefined) value = (of as unknown[])[i];
-      else {
-        parts.push(JSON.stringify(keys[i]), ':');
-        value = (of as JsonObject)[keys[i]!];
-      }
-      break;
-    }
-  }
 }
 
 /**

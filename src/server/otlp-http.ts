@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OtlpDecodeError } from '../otlp/errors.js';
+import { jsonText } from '../otlp/json-value.js';
 import { otlpSchema } from '../otlp/schema.js';
 import { protobufToOtlpJson } from '../otlp/to-json.js';
 import { BEARER_CHALLENGE, UNAUTHENTICATED_BODY, bearerMatches } from './auth.js';
@@ -103,7 +104,7 @@ export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler 
       // As bytes: the intake reads the trace ids for admission and decodes into its columns once admitted.
       result =
         encoding === 'json'
-          ? await intake.acceptJson(body, 'http', () => JSON.stringify(JSON.parse(body.toString('utf8'))), compressed)
+          ? await intake.acceptJson(body, 'http', () => jsonText(JSON.parse(body.toString('utf8'))), compressed)
           : await intake.acceptProtobuf(body, 'http', () => protobufToOtlpJson(body), compressed);
     } catch (e) {
       if (!(e instanceof OtlpDecodeError)) throw e;
