@@ -147,5 +147,7 @@ describe('OTLP/gRPC deadlines (grpc-timeout)', () => {
     // An expired deadline is refused before the export is taken; a header that does not parse is no deadline.
     expect((await call(s, framed(exportMessage()), { 'grpc-timeout': '0n' })).grpcStatus).toBe(4);
     expect((await call(s, framed(exportMessage()), { 'grpc-timeout': 'soon' })).grpcStatus).toBe(0);
+    // Longer than the longest timer Node keeps (~24.8 days), which would fire at once instead.
+    expect((await call(s, framed(exportMessage()), { 'grpc-timeout': '720H' })).grpcStatus).toBe(0);
   });
 });

@@ -167,8 +167,13 @@ async function decompress(body: Buffer, encoding: string, limit: number): Promis
   }
 }
 
+/** The longest delay setTimeout keeps: past it Node fires after 1 ms instead. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Resolves true once `durable` does, or false at the deadline (a later failure of `durable` is then ignored). */
 function withinDeadline(durable: Promise<void>, deadline: number): Promise<boolean> {
+  // A deadline past the longest timer (~24.8 days, e.g. grpc-timeout 720H) is as good as none.
+  if (deadline - Date.now() > MAX_TIMER_MS) return durable.then(() => true);
   return new Promise<boolean>((resolve, reject) => {
     const timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
     durable.then(
