@@ -1,8 +1,11 @@
 import http from 'node:http';
-import { connect } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { otlpSchema } from '../src/otlp/schema.js';
 import { djangoRequest, encodeProtobuf } from '../src/otlp/testing.js';
+import type { ExportIntake } from '../src/server/intake.js';
+import { createMetrics } from '../src/server/metrics.js';
+import { createOtlpHttpHandler } from '../src/server/otlp-http.js';
 import { startServer, type RunningServer } from '../src/server/serve.js';
 import { tempDir, testServeOptions } from './support.js';
 
@@ -137,6 +140,23 @@ describe('OTLP/HTTP on node:http', () => {
     expect(res.status).toBe(200);
     const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
     expect(metrics).not.toMatch(/n1lens_exports_refused_total\{transport="http"/);
+  });
+
+  it('answers 500 with one line when taking an export fails after its body was read', async () => {
+    const fails = async (): Promise<never> => {
+      throw new Error('the intake broke');
+    };
+    const intake = { acceptProtobuf: fails, acceptJson: fails } as unknown as ExportIntake;
+    const server = http.createServer(createOtlpHttpHandler({ intake, metrics: createMetrics(), maxBodyBytes: LIMIT }));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'POST', body: exportBody(), headers: { 'Content-Type': 'application/x-protobuf' } });
+      expect(res.status).toBe(500);
+      expect(await res.json()).toEqual({ error: 'internal error: the intake broke' });
+    } finally {
+      server.close();
+    }
   });
 
   it('takes POST /v1/traces with a query string; other methods and paths stay with the web app', async () => {

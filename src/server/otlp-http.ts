@@ -129,8 +129,9 @@ export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler 
 
   return (req, res) => {
     handle(req, res).catch((e: unknown) => {
-      // A client that went away mid-body gets no answer; anything else is a 500 with one line.
-      if (res.headersSent || req.destroyed) res.destroy();
+      // A client that went away mid-body gets no answer; anything else is a 500 with one line. (Not
+      // req.destroyed: a request is destroyed once its body has been read to the end.)
+      if (res.headersSent || req.socket.destroyed) res.destroy();
       else reply(res, 500, JSON_TYPE, JSON.stringify({ error: `internal error: ${(e as Error).message}` }), { Connection: 'close' });
     });
   };
