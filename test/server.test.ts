@@ -112,6 +112,39 @@ describe('n1lens serve with the official OpenTelemetry JS exporters', () => {
     expect(JSON.parse(lines[0]!).resourceSpans).toEqual(request.resourceSpans);
   });
 
+  it('refuses whole, with 400, an export that --record cannot write as OTLP/JSON', async () => {
+    const recordPath = join(tempDir('rec-nested'), 'rec.jsonl');
+    const server = await start({ recordPath, traceWaitMs: 100 });
+    // One span with an attribute n1lens does not read, arrays nested 60 deep: the wire decoder skips
+    // it, protobufjs (which writes the recording's JSON) stops at 100 levels of messages. Written by
+    // hand: protobufjs would not encode it either.
+    const varint = (n: number): number[] => (n < 0x80 ? [n] : [(n & 0x7f) | 0x80, ...varint(n >>> 7)]);
+    const field = (no: number, bytes: Buffer): Buffer => Buffer.concat([Buffer.from([...varint((no << 3) | 2), ...varint(bytes.length)]), bytes]);
+    const fixed64 = (no: number, value: bigint): Buffer => {
+      const out = Buffer.alloc(9);
+      out[0] = (no << 3) | 1;
+      out.writeBigUInt64LE(value, 1);
+      return out;
+    };
+    let value = field(1, Buffer.from('x')); // AnyValue.string_value
+    for (let i = 0; i < 60; i++) value = field(5, field(1, value)); // AnyValue.array_value.values
+    const span = Buffer.concat([
+      field(1, Buffer.from('6'.repeat(32), 'hex')),
+      field(2, Buffer.from('0102030405060708', 'hex')),
+      field(5, Buffer.from('GET x/')),
+      Buffer.from([0x30, 2]), // kind SERVER
+      fixed64(7, 1_700_000_000_000_000_000n),
+      fixed64(8, 1_700_000_000_100_000_000n),
+      field(9, Buffer.concat([field(1, Buffer.from('app.nested')), field(2, value)])),
+    ]);
+    const body = field(1, field(2, field(2, span))); // resource_spans.scope_spans.spans
+    const res = await fetch(`${server.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body });
+    expect(res.status).toBe(400);
+    const status = otlpSchema().Status.decode(new Uint8Array(await res.arrayBuffer()));
+    expect(status.message).toMatch(/^cannot write this export to the --record file as OTLP\/JSON/);
+    expect(server.intake.openTraces).toBe(0);
+  });
+
   it('serves the web UI at / with links to each endpoint and its combined fix', async () => {
     const server = await start();
     await emitDashboards(new HttpJsonExporter({ url: `${server.url}/v1/traces` }), 1);

@@ -4,6 +4,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Analyzer, inParts, type AnalyzerOptions, type ReleasedTrace } from '../analyzer.js';
 import { releaseTimeline } from '../detect/request.js';
 import type { CodeLocation, RequestAnalysis } from '../detect/types.js';
+import { OtlpDecodeError } from '../otlp/errors.js';
 import { createJsonDecoder, decodeJsonRequest } from '../otlp/json.js';
 import { createLazyJsonReader, type LazyJsonReader, type LazyJsonScan, type SpanSizes } from '../otlp/json-lazy.js';
 import { createWireDecoder, type SinkBatch, type WireDecoder } from '../otlp/wire/decoder.js';
@@ -157,6 +158,15 @@ export interface RawExport {
 
 export function rawExport(encoding: SpoolEncoding, body: Uint8Array, compressed: CompressedBody | undefined): RawExport {
   return compressed === undefined ? { encoding, body } : { encoding, body: compressed.bytes, compression: compressed.compression };
+}
+
+/** The export's --record line; an export that cannot be written as one is not an export serve takes. */
+export function recordedLine(recordLine: () => string): string {
+  try {
+    return recordLine();
+  } catch (e) {
+    throw new OtlpDecodeError(`cannot write this export to the --record file as OTLP/JSON: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 /** Committed trace ids are remembered this long, so late spans replayed after a crash stay late. */
@@ -502,6 +512,9 @@ export class Intake implements ExportIntake {
       this.#metrics.exportsRefused.inc({ transport, reason: 'spool_full' });
       return { ok: false, reason: 'spool_full', retryAfterMs, message: REFUSAL_TEXT.spool_full };
     }
+    // Made before the export is taken: an export --record cannot write as a JSON line (protobufjs
+    // stops at 100 levels of nested values, the wire decoder skips them) is refused whole.
+    const line = this.#record === undefined || recordLine === undefined ? undefined : recordedLine(recordLine);
     const batch = take(now);
     let durable: Promise<void> = Promise.resolve();
     if (spooled !== undefined) {
@@ -524,7 +537,7 @@ export class Intake implements ExportIntake {
     }
     this.#metrics.exportsAccepted.inc({ transport });
     this.#metrics.spansReceived.inc({ transport }, batch.accepted);
-    if (this.#record !== undefined && recordLine !== undefined) appendFileSync(this.#record, `${recordLine()}\n`);
+    if (this.#record !== undefined && line !== undefined) appendFileSync(this.#record, `${line}\n`);
     this.#refreshGauges();
     return { ok: true, accepted: batch.accepted, rejected, message: rejected === 0 ? '' : `rejected spans: ${reasons.join(', ')}`, durable };
   }

@@ -14,7 +14,7 @@ import type { Spool, SpoolEncoding } from '../spool/index.js';
 import type { DjangoSchema } from '../suggest/schema.js';
 import { baseRetryFor } from '../traces/admission.js';
 import { spooledBody, type CompressedBody } from './body.js';
-import { rawExport, REFUSAL_TEXT, spoolFullRetryMs, type AcceptResult, type ExportIntake, type Refusal, type ReplayTotals, type Transport } from './intake.js';
+import { rawExport, recordedLine, REFUSAL_TEXT, spoolFullRetryMs, type AcceptResult, type ExportIntake, type Refusal, type ReplayTotals, type Transport } from './intake.js';
 import { shardedMetricsText, type MetricsJson, type ServerMetrics } from './metrics.js';
 import { segmentsWanted, spoolSegmentCopier, type CopySegmentsApart } from './spool-compaction.js';
 import type { PieceResult, Settle, ShardAnalysisSettings, ShardAnswer, ShardCall, ShardLimits, ShardReplayed, ShardThreadData } from './shard-protocol.js';
@@ -172,6 +172,7 @@ export class ShardedIntake implements ExportIntake {
 
   async #dispatch(encoding: SpoolEncoding, body: Uint8Array, transport: Transport, recordLine: (() => string) | undefined, compressed: CompressedBody | undefined): Promise<AcceptResult> {
     if (this.#closing) return this.#refuse(transport, { ok: false, reason: 'closing', retryAfterMs: this.#retryMs, message: REFUSAL_TEXT.closing });
+    const line = this.#options.recordPath === undefined || recordLine === undefined ? undefined : recordedLine(recordLine);
     const raw = rawExport(encoding, body, compressed);
     const spoolFull = this.#spool?.wouldOverflow(raw.body.length) ?? false;
     const targets = piecesOf(this.#split, encoding, body, this.#workers.length);
@@ -226,7 +227,7 @@ export class ShardedIntake implements ExportIntake {
     this.#options.metrics.exportsAccepted.inc({ transport });
     const accepted = answers.reduce((n, a) => n + (a.answer.result as Extract<PieceResult, { ok: true }>).accepted, 0);
     this.#options.metrics.spansReceived.inc({ transport }, accepted);
-    if (this.#options.recordPath !== undefined && recordLine !== undefined) appendFileSync(this.#options.recordPath, `${recordLine()}\n`);
+    if (this.#options.recordPath !== undefined && line !== undefined) appendFileSync(this.#options.recordPath, `${line}\n`);
     const rejected = rejectedSpans(answers.map((a) => a.answer.result as Extract<PieceResult, { ok: true }>));
     return { ok: true, accepted, ...rejected, durable };
   }
