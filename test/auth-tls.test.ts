@@ -4,7 +4,9 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { otlpSchema } from '../src/otlp/schema.js';
 import { djangoRequest, encodeProtobuf } from '../src/otlp/testing.js';
+import { UNAUTHENTICATED_BODY } from '../src/server/auth.js';
 import { startServer, type RunningServer, type ServeOptions } from '../src/server/serve.js';
 import { tempDir } from './support.js';
 
@@ -52,6 +54,11 @@ describe('--auth-token', () => {
     const refused = await post({ Authorization: 'Basic czNjcmV0LXRva2Vu' });
     expect(refused.status).toBe(401);
     expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    // In the request's encoding, as every OTLP/HTTP error: a google.rpc.Status for a protobuf export.
+    expect(refused.headers.get('content-type')).toBe('application/x-protobuf');
+    expect(otlpSchema().Status.decode(new Uint8Array(await refused.arrayBuffer())).toJSON()).toEqual(UNAUTHENTICATED_BODY);
+    const json = await fetch(`${url}/v1/traces`, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
+    expect([json.status, await json.json()]).toEqual([401, UNAUTHENTICATED_BODY]);
     expect((await post({ Authorization: 'Bearer s3cret-token' })).status).toBe(200);
     for (const path of ['/api/report', '/api/endpoints', '/metrics', '/']) expect((await fetch(`${url}${path}`)).status).toBe(401);
     expect((await fetch(`${url}/api/report`, { headers: { Authorization: 'bearer s3cret-token' } })).status).toBe(200);

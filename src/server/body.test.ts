@@ -1,6 +1,6 @@
-import { deflateSync, gzipSync } from 'node:zlib';
+import { constants as zlibConstants, deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { decodeContent, InflateError, inflateWithin } from './body.js';
+import { decodeContent, InflateError, inflateWithin, outputChunk } from './body.js';
 
 const MIB = 1024 * 1024;
 
@@ -26,6 +26,16 @@ describe('inflateWithin', () => {
     const bomb = gzipSync(Buffer.alloc(64 * MIB));
     bomb.writeUInt32LE(100, bomb.length - 4);
     expect(((await inflateWithin(bomb, 'gzip', MIB).catch((e: unknown) => e)) as InflateError).tooLarge).toBe(true);
+  });
+
+  it("sizes zlib's output chunk by the gzip trailer, never below its default (trailing zero bytes read as a size of 0)", async () => {
+    const body = Buffer.alloc(4 * MIB - 16);
+    const gz = gzipSync(body);
+    expect(outputChunk(gz, 'gzip', 4 * MIB)).toBe(4 * MIB - 15);
+    expect(outputChunk(gzipSync(Buffer.from('small')), 'gzip', 4 * MIB)).toBe(zlibConstants.Z_DEFAULT_CHUNK);
+    const padded = Buffer.concat([gz, Buffer.alloc(4)]);
+    expect(outputChunk(padded, 'gzip', 4 * MIB)).toBe(zlibConstants.Z_DEFAULT_CHUNK);
+    expect((await inflateWithin(padded, 'gzip', 4 * MIB)).equals(body)).toBe(true); // zlib ignores the zeros
   });
 
   it('stops a bomb at the limit, below and above what it inflates on the event loop', async () => {

@@ -91,12 +91,14 @@ const GZIP_SMALLEST = 18;
  * zlib's output chunk for a body inflated on the event loop. A gzip member ends with its inflated size
  * (mod 2^32), so one chunk of that size holds the whole export, where the 16 KiB default makes ~15
  * chunks and a copy to join them (a third of the inflate's CPU). Only a hint: a wrong or forged size
- * costs more chunks, or one larger than needed, never more than `limit`.
+ * costs more chunks, or one larger than needed, never more than `limit`, and never smaller chunks
+ * than the default (trailing zero bytes, which zlib ignores, read as a size of 0: 64-byte chunks
+ * made a 4 KB body inflating to 4 MiB hold the event loop 15-30 times longer).
  */
-function outputChunk(raw: Buffer, encoding: SpoolCompression, limit: number): number | undefined {
+export function outputChunk(raw: Buffer, encoding: SpoolCompression, limit: number): number | undefined {
   if (encoding !== 'gzip' || raw.length < GZIP_SMALLEST) return undefined;
   // One byte over, so a whole output leaves room and zlib ends without a second, empty chunk.
-  return Math.max(zlibConstants.Z_MIN_CHUNK, Math.min(raw.readUInt32LE(raw.length - 4) + 1, limit));
+  return Math.max(zlibConstants.Z_DEFAULT_CHUNK, Math.min(raw.readUInt32LE(raw.length - 4) + 1, limit));
 }
 
 const isTooLarge = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError;

@@ -71,11 +71,11 @@ export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler 
   const { intake, metrics, maxBodyBytes, authToken } = options;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const encoding = encodingOf(req.headers['content-type']);
     if (authToken !== undefined && !bearerMatches(req.headers.authorization, authToken)) {
-      return reply(res, 401, JSON_TYPE, JSON.stringify(UNAUTHENTICATED_BODY), { 'WWW-Authenticate': BEARER_CHALLENGE });
+      return send(res, encoding ?? 'json', 401, 'status', { ...UNAUTHENTICATED_BODY }, { 'WWW-Authenticate': BEARER_CHALLENGE });
     }
     const stop = metrics.exportLatency.startTimer({ transport: 'http' });
-    const encoding = encodingOf(req.headers['content-type']);
     if (encoding === undefined) {
       metrics.exportsRefused.inc({ transport: 'http', reason: 'unsupported_media_type' });
       stop();
