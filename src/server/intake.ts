@@ -125,6 +125,8 @@ export type AcceptResult =
       heldQueue?: boolean;
     };
 
+export type RefusedResult = Extract<AcceptResult, { ok: false }>;
+
 /**
  * What the transports and the server need of an intake: one Intake, or the shard threads' behind
  * ShardedIntake (`serve --workers N`, shards.ts).
