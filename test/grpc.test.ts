@@ -127,6 +127,8 @@ describe('OTLP/gRPC on node:http2', () => {
     const s = session(server.grpcPort);
     const settings = await new Promise<http2.Settings>((resolve) => s.once('remoteSettings', resolve));
     expect(settings.initialWindowSize).toBe(4 * 1024 * 1024);
+    // A bound on the calls one connection opens at once (Node's default is 2^32 - 1); clients queue past it.
+    expect(settings.maxConcurrentStreams).toBe(100);
     // The connection-level WINDOW_UPDATE follows the SETTINGS frame.
     for (let i = 0; i < 50 && (s.state.remoteWindowSize ?? 0) < 16 * 1024 * 1024; i++) await new Promise((r) => setTimeout(r, 10));
     expect(s.state.remoteWindowSize).toBeGreaterThanOrEqual(16 * 1024 * 1024);

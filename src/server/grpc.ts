@@ -43,6 +43,14 @@ const EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export
 const STREAM_WINDOW = 4 * 1024 * 1024;
 /** Per-connection window: several exports in flight on one connection. */
 const CONNECTION_WINDOW = 16 * 1024 * 1024;
+/**
+ * Calls open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS; Node's default is 2^32 - 1).
+ * HTTP/2 asks for no fewer than 100 (RFC 9113, 6.5.2), well above the exports an exporter keeps in
+ * flight on a connection (the Collector's sending queue: 10 consumers); gRPC clients queue calls past
+ * it instead of failing them. Memory is bounded by the bodies-in-flight budget across connections
+ * (inflight.ts), not by this: it only keeps one connection from opening calls without end.
+ */
+const MAX_CONCURRENT_STREAMS = 100;
 /** A call's message must arrive within this (or its deadline, when sooner), as node:http's requestTimeout bounds a request. */
 const MESSAGE_READ_MS = 300_000;
 const PREFIX = 5;
@@ -312,7 +320,7 @@ export async function startGrpcServer(options: GrpcOptions, host: string, port: 
   };
 
   const serverOptions: http2.ServerOptions = {
-    settings: { initialWindowSize: STREAM_WINDOW },
+    settings: { initialWindowSize: STREAM_WINDOW, maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
     // Exports are bounded by the receive limit and admission, not by nghttp2's session memory cap,
     // which, once reached, refuses every new stream of the connection.
     maxSessionMemory: 1024,
