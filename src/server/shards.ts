@@ -69,6 +69,8 @@ interface Pending {
 export class ShardedIntake implements ExportIntake {
   readonly #workers: Worker[];
   readonly #openTraces: Int32Array;
+  /** Each shard's memory as it last measured it (ShardThreadData.pastMemory). */
+  readonly #pastMemory: Int32Array;
   /**
    * The bodies of exports not answered yet, read on this thread, within their share of the whole
    * process's memory limit (every shard's added up): no shard measures this thread's memory.
@@ -94,9 +96,10 @@ export class ShardedIntake implements ExportIntake {
   #closing = false;
   #failed = false;
 
-  private constructor(workers: Worker[], openTraces: Int32Array, memoryLimitBytes: number, options: ShardedIntakeOptions) {
+  private constructor(workers: Worker[], openTraces: Int32Array, pastMemory: Int32Array, memoryLimitBytes: number, options: ShardedIntakeOptions) {
     this.#workers = workers;
     this.#openTraces = openTraces;
+    this.#pastMemory = pastMemory;
     this.#bodies = new BodiesInFlight(memoryLimitBytes * IN_FLIGHT_SHARE_OF_MEMORY, options.metrics.requestBytesInFlight);
     this.#options = options;
     this.#spool = options.spool;
@@ -116,6 +119,7 @@ export class ShardedIntake implements ExportIntake {
   static async start(options: ShardedIntakeOptions): Promise<ShardedIntake> {
     const n = options.shards;
     const shared = new SharedArrayBuffer(4 * n);
+    const pastMemory = new SharedArrayBuffer(4 * n);
     const { maxOpenTraces, maxBufferBytes, memoryLimitBytes } = options.limits;
     const bufferShare = Math.floor((maxBufferBytes ?? 256 * 1024 * 1024) / n);
     const memoryShare = memoryLimitBytes === undefined ? bufferShare + IDLE_HEAP_BYTES : Math.floor(memoryLimitBytes / n);
@@ -138,6 +142,7 @@ export class ShardedIntake implements ExportIntake {
         limits,
         spooled: options.spool !== undefined,
         openTraces: shared,
+        pastMemory,
         ...(options.schema === undefined ? {} : { schema: options.schema }),
         ...(options.warmUp === undefined ? {} : { warmUp: options.warmUp }),
       };
@@ -161,7 +166,7 @@ export class ShardedIntake implements ExportIntake {
       w.removeAllListeners('error');
       w.removeAllListeners('exit');
     }
-    return new ShardedIntake(workers, new Int32Array(shared), memoryShare * n, options);
+    return new ShardedIntake(workers, new Int32Array(shared), new Int32Array(pastMemory), memoryShare * n, options);
   }
 
   get openTraces(): number {
@@ -170,13 +175,24 @@ export class ShardedIntake implements ExportIntake {
     return n;
   }
 
-  /** A body within the bodies-in-flight budget (each shard checks its memory when its piece comes). */
+  /**
+   * As one intake: refused at once while a shard is past its memory limit with traces open (most
+   * exports have a piece for every shard), else a body within the bodies-in-flight budget.
+   */
   startBody(transport: Transport): BodyStart {
+    if (this.#fullestPastMemory() > 0) return this.#memoryRefusal(transport);
     return { ok: true, body: this.#bodies.start(() => this.#memoryRefusal(transport)) };
   }
 
+  /** The largest fullness (in thousandths) of the shards past their memory limit; 0 when none is. */
+  #fullestPastMemory(): number {
+    let full = 0;
+    for (let i = 0; i < this.#pastMemory.length; i++) full = Math.max(full, Atomics.load(this.#pastMemory, i));
+    return full;
+  }
+
   #memoryRefusal(transport: Transport): RefusedResult {
-    const retryAfterMs = retryDelayMs(0, { maxTraces: 1, maxBytes: 1, baseRetryMs: this.#retryMs }, Math.random);
+    const retryAfterMs = retryDelayMs(this.#fullestPastMemory() / 1000, { maxTraces: 1, maxBytes: 1, baseRetryMs: this.#retryMs }, Math.random);
     return this.#refuse(transport, { ok: false, reason: 'memory', retryAfterMs, message: REFUSAL_TEXT.memory });
   }
 
