@@ -1,6 +1,7 @@
 import * as http2 from 'node:http2';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
+import { otlpSchema } from '../src/otlp/schema.js';
 import { djangoRequest, encodeProtobuf } from '../src/otlp/testing.js';
 import { startServer, type RunningServer } from '../src/server/serve.js';
 import { tempDir, testServeOptions } from './support.js';
@@ -39,7 +40,17 @@ interface CallResult {
   status: number;
   grpcStatus: number | undefined;
   grpcMessage: string;
+  /** The google.rpc.Status of grpc-status-details-bin, when the answer had one. */
+  details?: { code: number; message: string; details: { type_url: string }[] };
   body: Buffer;
+}
+
+/** The google.rpc.Status in an answer's grpc-status-details-bin. */
+function detailsOf(headers: http2.IncomingHttpHeaders): CallResult['details'] {
+  const bin = headers['grpc-status-details-bin'];
+  if (typeof bin !== 'string') return undefined;
+  const { Status } = otlpSchema();
+  return Status.toObject(Status.decode(Buffer.from(bin, 'base64'))) as CallResult['details'];
 }
 
 /** One raw call: headers, then the bytes, then the end of the request. */
@@ -55,10 +66,12 @@ function call(s: http2.ClientHttp2Session, body: Buffer, headers: http2.Outgoing
     stream.on('error', reject);
     stream.on('close', () => {
       const status = trailers['grpc-status'] ?? response['grpc-status'];
+      const details = detailsOf({ ...response, ...trailers });
       resolve({
         status: Number(response[':status']),
         grpcStatus: status === undefined ? undefined : Number(status),
         grpcMessage: decodeURIComponent(String(trailers['grpc-message'] ?? response['grpc-message'] ?? '')),
+        ...(details === undefined ? {} : { details }),
         body: Buffer.concat(chunks),
       });
     });
@@ -68,12 +81,54 @@ function call(s: http2.ClientHttp2Session, body: Buffer, headers: http2.Outgoing
 
 const exportMessage = (): Buffer => Buffer.from(encodeProtobuf(djangoRequest({ repeats: 6 })));
 
+const MIB = 1024 * 1024;
+const MEMORY_MESSAGE = 'n1lens is at its memory limit (--memory-limit-mib); retry later';
+
+/** A call's 5-byte prefix declaring a message of `length` bytes. */
+const prefix = (length: number): Buffer => {
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(length, 1);
+  return head;
+};
+
+/** A call that sends `chunks` and does not end its request; resolves with its answer's headers (a trailers-only answer carries the status). */
+function unfinishedCall(s: http2.ClientHttp2Session, chunks: Buffer[], headers: http2.OutgoingHttpHeaders = {}): { stream: http2.ClientHttp2Stream; answer: Promise<http2.IncomingHttpHeaders> } {
+  const stream = s.request({ ':method': 'POST', ':path': EXPORT, 'content-type': 'application/grpc', te: 'trailers', ...headers });
+  stream.on('error', () => undefined);
+  const answer = new Promise<http2.IncomingHttpHeaders>((resolve) => stream.on('response', resolve));
+  for (const chunk of chunks) stream.write(chunk);
+  return { stream, answer };
+}
+
+/** A value of /metrics (the first line that matches `name`, labels included); NaN when it is not there. */
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return Number(line?.slice(name.length + 1) ?? NaN);
+}
+
+async function until(what: () => Promise<boolean>, ms = 5000): Promise<void> {
+  for (const end = Date.now() + ms; !(await what()); ) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** An export of one request whose root span carries `bytes` of padding: a large export of one trace. */
+function largeExport(bytes: number): Buffer {
+  const request = djangoRequest({ repeats: 6 });
+  request.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes.push({ key: 'padding', value: { stringValue: 'x'.repeat(bytes) } });
+  return Buffer.from(encodeProtobuf(request));
+}
+
 describe('OTLP/gRPC on node:http2', () => {
   it('advertises a 4 MiB stream window and opens a 16 MiB connection window, so a large export does not wait on window updates', async () => {
     const server = await start();
     const s = session(server.grpcPort);
     const settings = await new Promise<http2.Settings>((resolve) => s.once('remoteSettings', resolve));
     expect(settings.initialWindowSize).toBe(4 * 1024 * 1024);
+    // A bound on the calls one connection opens at once (Node's default is 2^32 - 1); clients queue past it.
+    expect(settings.maxConcurrentStreams).toBe(100);
     // The connection-level WINDOW_UPDATE follows the SETTINGS frame.
     for (let i = 0; i < 50 && (s.state.remoteWindowSize ?? 0) < 16 * 1024 * 1024; i++) await new Promise((r) => setTimeout(r, 10));
     expect(s.state.remoteWindowSize).toBeGreaterThanOrEqual(16 * 1024 * 1024);
@@ -128,6 +183,65 @@ describe('OTLP/gRPC on node:http2', () => {
     stream.close(http2.constants.NGHTTP2_CANCEL);
     await new Promise((r) => setTimeout(r, 50));
     expect((await call(session(server.grpcPort), framed(exportMessage()))).grpcStatus).toBe(0);
+  });
+});
+
+describe('OTLP/gRPC under --memory-limit-mib', () => {
+  it('refuses a call as soon as its headers arrive while past the limit: UNAVAILABLE with RetryInfo, before its message', async () => {
+    const server = await startServer(testServeOptions(tempDir('grpc-memory'), { memoryLimitBytes: 1, traceWaitMs: 10_000 }));
+    running.push(server);
+    const s = session(server.grpcPort);
+    // One byte: the process is always past it, so only an empty buffer takes an export.
+    expect((await call(s, framed(exportMessage()))).grpcStatus).toBe(0);
+    // A 4 MiB message of which only the prefix is sent: answered without it.
+    const answer = await unfinishedCall(s, [prefix(4 * MIB)]).answer;
+    expect(Number(answer['grpc-status'])).toBe(14);
+    expect(decodeURIComponent(String(answer['grpc-message']))).toBe(MEMORY_MESSAGE);
+    expect(detailsOf(answer)?.details.map((d) => d.type_url)).toEqual(['type.googleapis.com/google.rpc.RetryInfo']);
+    expect(await metric(server.httpPort, 'n1lens_exports_refused_total{transport="grpc",reason="memory"}')).toBe(1);
+  });
+
+  it('bounds the messages in flight across calls by a fifth of the limit (40 calls of 4 MiB on one connection), and a connection cut mid-message gives its bytes back', async () => {
+    const server = await startServer(testServeOptions(tempDir('grpc-in-flight'), { memoryLimitBytes: 64 * MIB, traceWaitMs: 10_000 }));
+    running.push(server);
+    const inFlight = (): Promise<number> => metric(server.httpPort, 'n1lens_request_bytes_in_flight');
+    const s = session(server.grpcPort);
+    const before = process.memoryUsage().arrayBuffers;
+    const declared = 4 * MIB;
+    const payload = Buffer.alloc(declared - 1024); // one copy, shared by the calls: all of each message but its last KiB
+    for (let i = 0; i < 40; i++) unfinishedCall(s, [prefix(declared), payload]);
+    // A budget of 12.8 MiB: three messages are read, the 37 others refused at their prefix. (Node's
+    // client reads no answer while it has data to write, so the server's counts tell.)
+    const refused = (): Promise<number> => metric(server.httpPort, 'n1lens_exports_refused_total{transport="grpc",reason="memory"}');
+    await until(async () => (await refused()) === 37, 15_000);
+    expect(await inFlight()).toBe(3 * (5 + declared));
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * MIB);
+    // Another connection's call is answered as any refusal for memory is: UNAVAILABLE with RetryInfo.
+    const other = await call(session(server.grpcPort), prefix(MIB));
+    expect({ grpcStatus: other.grpcStatus, grpcMessage: other.grpcMessage, retry: other.details?.details.map((d) => d.type_url) }).toEqual({
+      grpcStatus: 14,
+      grpcMessage: MEMORY_MESSAGE,
+      retry: ['type.googleapis.com/google.rpc.RetryInfo'],
+    });
+    // The client goes away with its three messages unfinished: their bytes go back.
+    s.destroy();
+    await until(async () => (await inFlight()) === 0);
+    expect((await call(session(server.grpcPort), framed(exportMessage()))).grpcStatus).toBe(0);
+  }, 30_000);
+
+  it('ends a call whose message has not arrived by its deadline with DEADLINE_EXCEEDED, and gives its bytes back', async () => {
+    const server = await startServer(testServeOptions(tempDir('grpc-read-deadline')));
+    running.push(server);
+    const { answer } = unfinishedCall(session(server.grpcPort), [prefix(MIB), Buffer.alloc(1024)], { 'grpc-timeout': '300m' });
+    expect(Number((await answer)['grpc-status'])).toBe(4);
+    await until(async () => (await metric(server.httpPort, 'n1lens_request_bytes_in_flight')) === 0);
+  });
+
+  it('takes one message alone whatever the budget of messages in flight: 3 MiB with a budget of 1.6 MiB', async () => {
+    const server = await startServer(testServeOptions(tempDir('grpc-alone'), { memoryLimitBytes: 8 * MIB }));
+    running.push(server);
+    expect((await call(session(server.grpcPort), framed(largeExport(3 * MIB)))).grpcStatus).toBe(0);
+    expect(await metric(server.httpPort, 'n1lens_request_bytes_in_flight')).toBe(0);
   });
 });
 

@@ -1,8 +1,10 @@
 import http from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { otlpSchema } from '../src/otlp/schema.js';
 import { djangoRequest, encodeProtobuf } from '../src/otlp/testing.js';
+import { UNCOUNTED_BODY } from '../src/server/inflight.js';
 import type { ExportIntake } from '../src/server/intake.js';
 import { createMetrics } from '../src/server/metrics.js';
 import { createOtlpHttpHandler } from '../src/server/otlp-http.js';
@@ -53,6 +55,50 @@ function request(port: number, options: http.RequestOptions, write: (req: http.C
 }
 
 const exportBody = (): Buffer => Buffer.from(encodeProtobuf(djangoRequest({ repeats: 6 })));
+
+const MIB = 1024 * 1024;
+
+/** An export of one request whose root span carries `bytes` of padding: a large export of one trace. */
+function largeExport(bytes: number): Buffer {
+  const request = djangoRequest({ repeats: 6 });
+  request.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes.push({ key: 'padding', value: { stringValue: 'x'.repeat(bytes) } });
+  return Buffer.from(encodeProtobuf(request));
+}
+
+/** A value of /metrics (the first line that matches `name`, labels included); NaN when it is not there. */
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return Number(line?.slice(name.length + 1) ?? NaN);
+}
+
+async function until(what: () => Promise<boolean>, ms = 5000): Promise<void> {
+  for (const end = Date.now() + ms; !(await what()); ) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A POST /v1/traces started by hand on a fresh connection: its headers, then `body` (any part of it). */
+function startPost(port: number, contentType: string, contentLength: number, body: Buffer = Buffer.alloc(0)): { socket: Socket; answer: Promise<string> } {
+  const socket = connect(port, '127.0.0.1');
+  let got = '';
+  // Whatever arrived once the server closed the connection (it cuts the rest of a body it does not read).
+  const answer = new Promise<string>((resolve) => socket.on('close', () => resolve(got)));
+  socket.on('data', (d) => (got += d.toString('latin1')));
+  socket.on('error', () => undefined);
+  socket.write(`POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${contentType}\r\nContent-Length: ${contentLength}\r\n\r\n`);
+  if (body.length > 0) socket.write(body);
+  return { socket, answer };
+}
+
+/** A raw HTTP/1.1 answer's status, headers (lower-cased names) and body. */
+function parseAnswer(raw: string): { status: number; headers: Record<string, string>; body: Buffer } {
+  const end = raw.indexOf('\r\n\r\n');
+  const [statusLine, ...lines] = raw.slice(0, end).split('\r\n');
+  const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  return { status: Number(statusLine!.split(' ')[1]), headers, body: Buffer.from(raw.slice(end + 4, end + 4 + Number(headers['content-length'])), 'latin1') };
+}
 
 describe('OTLP/HTTP on node:http', () => {
   it('keeps an idle keep-alive connection past the 5 s Node default: an exporter back from a retry delay gets a status on it, not a reset', async () => {
@@ -146,7 +192,7 @@ describe('OTLP/HTTP on node:http', () => {
     const fails = async (): Promise<never> => {
       throw new Error('the intake broke');
     };
-    const intake = { acceptProtobuf: fails, acceptJson: fails } as unknown as ExportIntake;
+    const intake = { startBody: () => ({ ok: true, body: UNCOUNTED_BODY }), acceptProtobuf: fails, acceptJson: fails } as unknown as ExportIntake;
     const server = http.createServer(createOtlpHttpHandler({ intake, metrics: createMetrics(), maxBodyBytes: LIMIT }));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
@@ -157,6 +203,60 @@ describe('OTLP/HTTP on node:http', () => {
     } finally {
       server.close();
     }
+  });
+
+  it('refuses an export as soon as its headers arrive while past --memory-limit-mib: 503 + Retry-After in its encoding, the connection closed, the body not read', async () => {
+    const server = await startServer(testServeOptions(tempDir('otlp-http-memory'), { memoryLimitBytes: 1, traceWaitMs: 10_000, maxBodyBytes: 16 * MIB }));
+    running.push(server);
+    const headers = { 'Content-Type': 'application/x-protobuf' };
+    // One byte: the process is always past it, so only an empty buffer takes an export.
+    expect((await fetch(`http://127.0.0.1:${server.httpPort}/v1/traces`, { method: 'POST', body: exportBody(), headers })).status).toBe(200);
+    // Four 12 MiB bodies, 8 MiB of each sent: each is answered at once, not once it is whole.
+    const started = performance.now();
+    const posts = ['application/x-protobuf', 'application/json', 'application/x-protobuf', 'application/json'].map((type) => startPost(server.httpPort, type, 12 * MIB, Buffer.alloc(8 * MIB)));
+    const answers = (await Promise.all(posts.map((p) => p.answer))).map(parseAnswer);
+    expect(performance.now() - started).toBeLessThan(5000);
+    for (const [i, answer] of answers.entries()) {
+      expect(answer.status).toBe(503);
+      expect(Number(answer.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(answer.headers.connection).toBe('close');
+      const status = i % 2 === 0 ? otlpSchema().Status.toObject(otlpSchema().Status.decode(answer.body)) : JSON.parse(answer.body.toString());
+      expect(answer.headers['content-type']).toBe(i % 2 === 0 ? 'application/x-protobuf' : 'application/json');
+      expect(status).toEqual({ code: 14, message: 'n1lens is at its memory limit (--memory-limit-mib); retry later' });
+    }
+    expect(await metric(server.httpPort, 'n1lens_exports_refused_total{transport="http",reason="memory"}')).toBe(4);
+    expect(await metric(server.httpPort, 'n1lens_request_bytes_in_flight')).toBe(0);
+  }, 20_000);
+
+  it('refuses a body whose Content-Length would take the bodies in flight past a fifth of --memory-limit-mib, and has a body cut by its client give its bytes back', async () => {
+    // A budget of 204.8 MiB, far above what the test process uses: only the bodies in flight count.
+    const server = await startServer(testServeOptions(tempDir('otlp-http-in-flight'), { memoryLimitBytes: 1024 * MIB, maxBodyBytes: 128 * MIB }));
+    running.push(server);
+    const inFlight = (): Promise<number> => metric(server.httpPort, 'n1lens_request_bytes_in_flight');
+    // A slow sender: 128 MiB declared, 1 KiB sent. Its declared length counts at once.
+    const slow = startPost(server.httpPort, 'application/x-protobuf', 128 * MIB, Buffer.alloc(1024));
+    await until(async () => (await inFlight()) === 128 * MIB);
+    // Another 100 MiB would take them to 228 MiB: refused at its headers.
+    const refused = parseAnswer(await startPost(server.httpPort, 'application/x-protobuf', 100 * MIB).answer);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.connection).toBe('close');
+    expect(otlpSchema().Status.toObject(otlpSchema().Status.decode(refused.body))).toMatchObject({ code: 14 });
+    // An export of the usual size still fits.
+    const ok = await fetch(`http://127.0.0.1:${server.httpPort}/v1/traces`, { method: 'POST', body: exportBody(), headers: { 'Content-Type': 'application/x-protobuf' } });
+    expect(ok.status).toBe(200);
+    expect(await metric(server.httpPort, 'n1lens_exports_refused_total{transport="http",reason="memory"}')).toBe(1);
+    // The slow sender goes away mid-body: its bytes go back.
+    slow.socket.destroy();
+    await until(async () => (await inFlight()) === 0);
+  }, 20_000);
+
+  it('takes one export alone whatever the budget of bodies in flight: a gzip body of 3 MiB inflated, with a budget of 1.6 MiB', async () => {
+    const server = await startServer(testServeOptions(tempDir('otlp-http-alone'), { memoryLimitBytes: 8 * MIB }));
+    running.push(server);
+    const body = largeExport(3 * MIB);
+    const res = await fetch(`http://127.0.0.1:${server.httpPort}/v1/traces`, { method: 'POST', body: gzipSync(body), headers: { 'Content-Type': 'application/x-protobuf', 'Content-Encoding': 'gzip' } });
+    expect(res.status).toBe(200);
+    expect(await metric(server.httpPort, 'n1lens_request_bytes_in_flight')).toBe(0);
   });
 
   it('takes POST /v1/traces with a query string; other methods and paths stay with the web app', async () => {

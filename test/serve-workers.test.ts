@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
@@ -173,6 +174,31 @@ describe('n1lens serve --workers', () => {
     expect(report.summary.requests).toBe(3);
     const dbSpansOf = (request: OtlpJsonRequest): number => request.resourceSpans[0]!.scopeSpans[1]!.spans.length;
     expect(report.summary.dbSpans).toBe(2 * dbSpansOf(requestOf([onOne[0]!])) + dbScope!.spans.length);
+  }, 60_000);
+
+  it("refuses an export at its headers on the serving thread while a shard is past its share of --memory-limit-mib, without reading the body", async () => {
+    // Half a MiB a shard: past it always, so a shard takes an export only while its buffer is empty.
+    const server = await serve(2, ['--no-warm-up', '--memory-limit-mib', '1', '--trace-wait-ms', '10000']);
+    expect((await post(server.http, encodeProtobuf(requestOf(['f'.repeat(32)])), PROTOBUF)).status).toBe(200);
+    // The shard that took the trace says it is past its limit within 100 ms.
+    await new Promise((r) => setTimeout(r, 500));
+    // A 3 MiB export whose body never comes: answered at its headers.
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connect(server.http, '127.0.0.1');
+      let got = '';
+      socket.on('data', (d) => (got += d.toString('latin1')));
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(got));
+      setTimeout(() => socket.destroy(), 5000).unref();
+      socket.write(`POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${3 * 1024 * 1024}\r\n\r\n`);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 503 /);
+    expect(answer).toMatch(/\r\nRetry-After: \d+\r\n/i);
+    expect(answer).toMatch(/\r\nConnection: close\r\n/i);
+    expect(answer).toContain('at its memory limit (--memory-limit-mib)');
+    expect(await metricOf(server, 'n1lens_exports_refused_total')).toBe(1);
+    expect(await metricOf(server, 'n1lens_request_bytes_in_flight')).toBe(0);
+    await stop(server);
   }, 60_000);
 
   it.each([['with the spool', []], ['with --no-spool', ['--no-spool']]])(

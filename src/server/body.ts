@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { constants as zlibConstants, gunzip, gunzipSync, inflate, inflateSync } from 'node:zlib';
 import { promisify } from 'node:util';
 import type { SpoolCompression, SpoolRecord } from '../spool/index.js';
+import { BodyRefused, UNCOUNTED_BODY, type BodyInFlight } from './inflight.js';
 
 const gunzipAsync = promisify(gunzip);
 const inflateAsync = promisify(inflate);
@@ -25,12 +26,21 @@ export class ClientGone extends Error {
 
 /**
  * Reads a request body as Buffer chunks, refusing once more than `limit` bytes have arrived (a
- * Content-Length above the limit is refused at once; a smaller one is not trusted).
+ * Content-Length above the limit is refused at once; a smaller one is not trusted). The body holds
+ * its bytes in `inFlight`: its Content-Length before any byte is read, else each chunk as it comes;
+ * past the budget of bodies in flight it is refused (BodyRefused) without reading the rest.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, inFlight: BodyInFlight = UNCOUNTED_BODY): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    if (Number(req.headers['content-length']) > limit) {
+    const declared = Number(req.headers['content-length']);
+    if (declared > limit) {
       reject(new BodyError(413, `request body exceeds ${limit} bytes`));
+      return;
+    }
+    const counted = Number.isFinite(declared);
+    const refused = counted ? inFlight.hold(declared) : undefined;
+    if (refused !== undefined) {
+      reject(new BodyRefused(refused));
       return;
     }
     const chunks: Buffer[] = [];
@@ -47,6 +57,13 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
         done();
         req.pause();
         reject(new BodyError(413, `request body exceeds ${limit} bytes`));
+        return;
+      }
+      const over = counted ? undefined : inFlight.hold(chunk.length);
+      if (over !== undefined) {
+        done();
+        req.pause();
+        reject(new BodyRefused(over));
         return;
       }
       chunks.push(chunk);

@@ -12,7 +12,8 @@ import { otlpSchema } from '../otlp/schema.js';
 import { protobufToOtlpJson } from '../otlp/to-json.js';
 import { UNAUTHENTICATED_BODY, bearerMatches } from './auth.js';
 import { inflateWithin, type CompressedBody, type InflateError } from './body.js';
-import type { AcceptResult, ExportIntake } from './intake.js';
+import type { BodyInFlight } from './inflight.js';
+import type { AcceptResult, ExportIntake, RefusedResult } from './intake.js';
 import type { ServerMetrics } from './metrics.js';
 import { httpsOptions, type TlsMaterial } from './tls.js';
 
@@ -42,6 +43,16 @@ const EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export
 const STREAM_WINDOW = 4 * 1024 * 1024;
 /** Per-connection window: several exports in flight on one connection. */
 const CONNECTION_WINDOW = 16 * 1024 * 1024;
+/**
+ * Calls open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS; Node's default is 2^32 - 1).
+ * HTTP/2 asks for no fewer than 100 (RFC 9113, 6.5.2), well above the exports an exporter keeps in
+ * flight on a connection (the Collector's sending queue: 10 consumers); gRPC clients queue calls past
+ * it instead of failing them. Memory is bounded by the bodies-in-flight budget across connections
+ * (inflight.ts), not by this: it only keeps one connection from opening calls without end.
+ */
+const MAX_CONCURRENT_STREAMS = 100;
+/** A call's message must arrive within this (or its deadline, when sooner), as node:http's requestTimeout bounds a request. */
+const MESSAGE_READ_MS = 300_000;
 const PREFIX = 5;
 
 
@@ -106,18 +117,38 @@ class CallError extends Error {
   constructor(
     readonly code: StatusCode,
     message: string,
+    /** grpc-status-details-bin (retryDetails). */
+    readonly details?: string,
   ) {
     super(message);
   }
 }
 
-/** Reads the call's one message: the prefix's declared length is checked before the bytes arrive. */
-function readMessage(stream: http2.ServerHttp2Stream, limit: number): Promise<{ compressed: boolean; body: Buffer }> {
+/** UNAVAILABLE with RetryInfo, as every refusal that asks for a retry is answered. */
+const unavailable = (refusal: RefusedResult): CallError => new CallError(Status.UNAVAILABLE, refusal.message, retryDetails(refusal.retryAfterMs, refusal.message));
+
+/** Ends a call with the error's status. */
+const fail = (stream: http2.ServerHttp2Stream, e: CallError): void => finish(stream, e.code, e.message, e.details);
+
+/**
+ * Reads the call's one message: the prefix's declared length is checked against the limit, then held
+ * in `inFlight` (refused past the budget of bodies in flight), before the bytes arrive. Past
+ * `deadline` (epoch ms; at most MESSAGE_READ_MS away) the call ends with DEADLINE_EXCEEDED.
+ */
+function readMessage(stream: http2.ServerHttp2Stream, limit: number, inFlight: BodyInFlight, deadline: number | undefined): Promise<{ compressed: boolean; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let declared = -1;
+    const late = setTimeout(
+      () => {
+        done();
+        reject(new CallError(Status.DEADLINE_EXCEEDED, 'the request message did not arrive before the deadline'));
+      },
+      Math.max(0, Math.min(MESSAGE_READ_MS, (deadline ?? Number.POSITIVE_INFINITY) - Date.now())),
+    );
     const done = (): void => {
+      clearTimeout(late);
       stream.off('data', onData);
       stream.off('end', onEnd);
       stream.off('close', onClose);
@@ -131,6 +162,12 @@ function readMessage(stream: http2.ServerHttp2Stream, limit: number): Promise<{ 
         if (declared > limit) {
           done();
           reject(new CallError(Status.RESOURCE_EXHAUSTED, `Received message larger than max (${declared} vs. ${limit})`));
+          return;
+        }
+        const refused = inFlight.hold(PREFIX + declared);
+        if (refused !== undefined) {
+          done();
+          reject(unavailable(refused));
           return;
         }
       }
@@ -201,18 +238,36 @@ export async function startGrpcServer(options: GrpcOptions, host: string, port: 
       return finish(stream, Status.UNAUTHENTICATED, UNAUTHENTICATED_BODY.message);
     }
     const stop = metrics.exportLatency.startTimer({ transport: 'grpc' });
+    const started = intake.startBody('grpc');
+    if (!started.ok) {
+      // Past the memory limit: refused before the message is read.
+      stop();
+      return fail(stream, unavailable(started));
+    }
+    try {
+      await exportCall(stream, headers, started.body, stop);
+    } finally {
+      started.body.end();
+    }
+  }
+
+  /** The rest of `call`, once the message may be read: its bytes are held in `inFlight` until it is answered. */
+  async function exportCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, inFlight: BodyInFlight, stop: () => void): Promise<void> {
     const deadline = deadlineOf(headers['grpc-timeout'], Date.now());
     let body: Buffer;
     let compressed: CompressedBody | undefined;
     try {
-      const message = await readMessage(stream, limit);
-      if (message.compressed) ({ body, compressed } = await decompress(message.body, String(headers['grpc-encoding'] ?? 'identity').toLowerCase(), limit));
-      else body = message.body;
+      const message = await readMessage(stream, limit, inFlight, deadline);
+      if (message.compressed) {
+        ({ body, compressed } = await decompress(message.body, String(headers['grpc-encoding'] ?? 'identity').toLowerCase(), limit));
+        const refused = inFlight.hold(body.length);
+        if (refused !== undefined) throw unavailable(refused);
+      } else body = message.body;
     } catch (e) {
       stop();
       if (!(e instanceof CallError)) throw e;
       if (e.code === Status.RESOURCE_EXHAUSTED) metrics.exportsRefused.inc({ transport: 'grpc', reason: 'too_large' });
-      return finish(stream, e.code, e.message);
+      return fail(stream, e);
     }
     if (deadline !== undefined && Date.now() >= deadline) {
       // The client has given up on this call already: taking it would only make it a duplicate of the retry.
@@ -231,7 +286,7 @@ export async function startGrpcServer(options: GrpcOptions, host: string, port: 
     }
     if (!result.ok) {
       stop();
-      return finish(stream, Status.UNAVAILABLE, result.message, retryDetails(result.retryAfterMs, result.message));
+      return fail(stream, unavailable(result));
     }
     try {
       // Acknowledged only once the export is in the spool, and only within the call's deadline: past it
@@ -270,7 +325,7 @@ export async function startGrpcServer(options: GrpcOptions, host: string, port: 
   };
 
   const serverOptions: http2.ServerOptions = {
-    settings: { initialWindowSize: STREAM_WINDOW },
+    settings: { initialWindowSize: STREAM_WINDOW, maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
     // Exports are bounded by the receive limit and admission, not by nghttp2's session memory cap,
     // which, once reached, refuses every new stream of the connection.
     maxSessionMemory: 1024,

@@ -17,6 +17,7 @@ import { estimateDbSpanBytes, estimateSpanBytes, type BatchSurvey } from '../tra
 import { baseRetryFor, decideAdmission, fullness, retryDelayMs, type Admission, type AdmissionLimits, type RefusalReason } from '../traces/admission.js';
 import { spooledBody, type CompressedBody } from './body.js';
 import { fullCollection, heapAndExternal } from './heap.js';
+import { BodiesInFlight, IN_FLIGHT_SHARE_OF_MEMORY, type BodyInFlight } from './inflight.js';
 import type { ServerMetrics } from './metrics.js';
 import type { CopyApart } from './spool-compaction.js';
 
@@ -66,7 +67,8 @@ export interface IntakeOptions extends AnalyzerOptions {
   copyApart?: CopyApart;
   /**
    * Measured memory (V8 heap in use + buffers outside it) at which exports are refused before their
-   * body is read, whatever the buffer's estimate says. Default: maxBufferBytes + 128 MiB.
+   * body is read (startBody), whatever the buffer's estimate says. Default: maxBufferBytes + 128 MiB.
+   * Bodies in flight may hold a fifth of it (inflight.ts).
    */
   memoryLimitBytes?: number;
   /** How that memory is measured, injectable for tests. Default: process.memoryUsage(). */
@@ -126,11 +128,22 @@ export type AcceptResult =
       heldQueue?: boolean;
     };
 
+export type RefusedResult = Extract<AcceptResult, { ok: false }>;
+
+/** An export whose headers are in: its body to read, or the refusal to answer at once, without reading it. */
+export type BodyStart = { ok: true; body: BodyInFlight } | RefusedResult;
+
 /**
  * What the transports and the server need of an intake: one Intake, or the shard threads' behind
  * ShardedIntake (`serve --workers N`, shards.ts).
  */
 export interface ExportIntake {
+  /**
+   * An export's headers are in: refused for memory (counted as such) when the process is past its
+   * memory limit, else its body in flight, which the transport holds its bytes in as they come
+   * (refused past the budget of bodies in flight, inflight.ts) and ends on every path that ends it.
+   */
+  startBody(transport: Transport): BodyStart;
   acceptProtobuf(body: Uint8Array, transport: Transport, recordLine?: () => string, compressed?: CompressedBody): Promise<AcceptResult>;
   acceptJson(body: Buffer, transport: Transport, recordLine?: () => string, compressed?: CompressedBody): Promise<AcceptResult>;
   readonly openTraces: number;
@@ -296,6 +309,8 @@ export class Intake implements ExportIntake {
   #collected = Number.NEGATIVE_INFINITY;
   #collectEveryMs = FORCED_COLLECTION_MS;
   #memory = 0;
+  /** The bodies of exports not answered yet, both transports', within their share of the memory limit. */
+  readonly #bodies: BodiesInFlight;
 
   constructor(options: IntakeOptions) {
     // Admission keeps the buffer within limits before accepting; the assembler never evicts early.
@@ -325,6 +340,7 @@ export class Intake implements ExportIntake {
     this.#memoryLimit = options.memoryLimitBytes ?? this.#limits.maxBytes + 128 * 1024 * 1024;
     this.#memoryUsed = options.memoryUsed ?? heapAndExternal;
     this.#collectGarbage = options.collectGarbage ?? fullCollection;
+    this.#bodies = new BodiesInFlight(this.#memoryLimit * IN_FLIGHT_SHARE_OF_MEMORY, this.#metrics.requestBytesInFlight);
     const interval = options.pollIntervalMs ?? Math.min(250, Math.max(10, this.#analyzer.assembler.settleMs / 4));
     this.#writeEveryMs = options.writeIntervalMs ?? Math.max(interval, Math.min(MAX_WRITE_INTERVAL_MS, wait / 2));
     this.#timer = setInterval(() => void this.#tickOnTimer(), interval);
@@ -441,6 +457,33 @@ export class Intake implements ExportIntake {
     for (const id of traceIds) if (assembler.isOpen(id)) this.#pins.pin(id, segment);
   }
 
+  startBody(transport: Transport): BodyStart {
+    if (this.pastMemory() !== undefined) return this.#memoryRefusal(transport);
+    return { ok: true, body: this.#bodies.start(() => this.#memoryRefusal(transport)) };
+  }
+
+  /**
+   * The buffer's fullness while the process is past its memory limit with traces open: an export
+   * that adds to the buffer is then refused for memory. Undefined otherwise: an empty buffer still
+   * takes an export, so a limit set below what the process needs idle cannot refuse for ever.
+   */
+  pastMemory(): number | undefined {
+    const assembler = this.#analyzer.assembler;
+    if (assembler.openTraces === 0 || !this.#overMemory()) return undefined;
+    return this.#fullness();
+  }
+
+  #fullness(): number {
+    const assembler = this.#analyzer.assembler;
+    return fullness({ openTraces: assembler.openTraces, bytes: assembler.counters.bytesBuffered }, this.#limits);
+  }
+
+  /** A refusal for memory (past the limit, or bodies in flight past their share of it), counted. */
+  #memoryRefusal(transport: Transport): RefusedResult {
+    this.#metrics.exportsRefused.inc({ transport, reason: 'memory' });
+    return { ok: false, reason: 'memory', retryAfterMs: retryDelayMs(this.#fullness(), this.#limits, this.#random), message: REFUSAL_TEXT.memory };
+  }
+
   #overMemory(): boolean {
     const now = performance.now();
     if (now - this.#memorySampled >= MEMORY_SAMPLE_MS) {
@@ -492,12 +535,11 @@ export class Intake implements ExportIntake {
       this.#random,
     );
     // Measured memory is a hard limit like --max-buffer-mib, on what the process really holds (bodies
-    // being read and decoded, garbage not yet collected), not the buffer's estimate. An empty buffer
-    // still takes an export, so a limit set below what the process needs idle cannot refuse for ever.
+    // being read and decoded, garbage not yet collected), not the buffer's estimate. Checked again
+    // here, after startBody: memory may have grown while the body was read.
+    const full = decision.admit && (survey.newTraces > 0 || survey.continued.length > 0) ? this.pastMemory() : undefined;
     const refusal: Admission | { admit: false; reason: 'memory'; retryAfterMs: number; hold: TraceId[] } =
-      decision.admit && assembler.openTraces > 0 && (survey.newTraces > 0 || survey.continued.length > 0) && this.#overMemory()
-        ? { admit: false, reason: 'memory', retryAfterMs: retryDelayMs(fullness({ openTraces: assembler.openTraces, bytes: assembler.counters.bytesBuffered }, this.#limits), this.#limits, this.#random), hold: [...survey.continued, ...survey.opened] }
-        : decision;
+      full !== undefined ? { admit: false, reason: 'memory', retryAfterMs: retryDelayMs(full, this.#limits, this.#random), hold: [...survey.continued, ...survey.opened] } : decision;
     if (!refusal.admit) {
       // The client will send these spans again: keep the traces they continue until then.
       assembler.hold(refusal.hold, this.#retryDueBy(now, refusal.retryAfterMs));

@@ -24,6 +24,7 @@ export interface ServerMetrics {
   exportLatency: Histogram<'transport'>;
   storeWriteFailures: Counter;
   pendingRequests: Gauge;
+  requestBytesInFlight: Gauge;
   processMemory: Gauge<'kind'>;
 }
 
@@ -81,6 +82,11 @@ export function createMetrics(): ServerMetrics {
       registers,
     }),
     pendingRequests: new Gauge({ name: 'n1lens_pending_requests', help: 'Analysed requests waiting to be written to the store', registers }),
+    requestBytesInFlight: new Gauge({
+      name: 'n1lens_request_bytes_in_flight',
+      help: 'Bytes held by OTLP request bodies being read, inflated or taken, not yet answered: past a fifth of --memory-limit-mib, new exports are refused',
+      registers,
+    }),
     processMemory: new Gauge({
       name: 'n1lens_process_memory_bytes',
       help: 'The process as the OS and V8 see it: rss, heap_used, heap_total, external (array_buffers included), array_buffers',
@@ -112,6 +118,8 @@ const SERVING_THREAD_METRICS = new Set([
   'n1lens_exports_refused_total',
   'n1lens_export_duration_seconds',
   'n1lens_spool_bytes',
+  // Bodies are read on the serving thread; the shards get their pieces.
+  'n1lens_request_bytes_in_flight',
   // Spans of accepted exports: a shard that took its piece of a refused export counts it again when the export comes back.
   'n1lens_spans_received_total',
 ]);

@@ -11,7 +11,8 @@ import { protobufToOtlpJson } from '../otlp/to-json.js';
 import { BEARER_CHALLENGE, UNAUTHENTICATED_BODY, bearerMatches } from './auth.js';
 import { BodyError, decodeContent, readBody, type CompressedBody } from './body.js';
 import { Status } from './grpc.js';
-import type { AcceptResult, ExportIntake } from './intake.js';
+import { BodyRefused, type BodyInFlight } from './inflight.js';
+import type { AcceptResult, ExportIntake, RefusedResult } from './intake.js';
 import type { ServerMetrics } from './metrics.js';
 
 export interface OtlpHttpOptions {
@@ -62,10 +63,18 @@ function send(res: ServerResponse, encoding: Encoding, status: number, kind: 're
   reply(res, status, PROTOBUF, Buffer.from(type.encode(type.fromObject(value)).finish()), headers);
 }
 
+/** 503 + Retry-After for a refused export (`Connection: close` when its body is left unread). */
+function unavailable(res: ServerResponse, encoding: Encoding, refusal: RefusedResult, headers: Record<string, string> = {}): void {
+  // Retry-After takes whole seconds; the jitter survives because the delay spans several seconds.
+  const retryAfter = String(Math.max(1, Math.round(refusal.retryAfterMs / 1000)));
+  send(res, encoding, 503, 'status', { code: Status.UNAVAILABLE, message: refusal.message }, { 'Retry-After': retryAfter, ...headers });
+}
+
 /**
- * The `POST /v1/traces` handler: bearer token, Content-Type, body within `maxBodyBytes` (gzip and
- * deflate inflated only up to it), decode, trace-aware admission (503 + Retry-After), and the 200
- * only once the export is in the spool.
+ * The `POST /v1/traces` handler: bearer token, Content-Type, memory (503 + Retry-After as soon as
+ * the headers are in, or once the body would take the bodies in flight past their budget), body
+ * within `maxBodyBytes` (gzip and deflate inflated only up to it), decode, trace-aware admission
+ * (503 + Retry-After), and the 200 only once the export is in the spool.
  */
 export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler {
   const { intake, metrics, maxBodyBytes, authToken } = options;
@@ -81,13 +90,31 @@ export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler 
       stop();
       return reply(res, 415, JSON_TYPE, JSON.stringify({ code: Status.INVALID_ARGUMENT, message: 'Content-Type must be application/x-protobuf or application/json' }));
     }
+    const started = intake.startBody('http');
+    if (!started.ok) {
+      stop();
+      // Past the memory limit: refused without reading the body, and the connection closed rather than drained.
+      return unavailable(res, encoding, started, { Connection: 'close' });
+    }
+    try {
+      await exportBody(req, res, encoding, started.body, stop);
+    } finally {
+      started.body.end();
+    }
+  }
+
+  /** The rest of `handle`, once the body may be read: its bytes are held in `inFlight` until it is answered. */
+  async function exportBody(req: IncomingMessage, res: ServerResponse, encoding: Encoding, inFlight: BodyInFlight, stop: () => void): Promise<void> {
     let body: Buffer;
     let compressed: CompressedBody | undefined;
     try {
-      const raw = await readBody(req, maxBodyBytes);
+      const raw = await readBody(req, maxBodyBytes, inFlight);
       ({ body, compressed } = await decodeContent(raw, req.headers['content-encoding'], maxBodyBytes));
+      const refused = compressed === undefined ? undefined : inFlight.hold(body.length);
+      if (refused !== undefined) throw new BodyRefused(refused);
     } catch (e) {
       stop();
+      if (e instanceof BodyRefused) return unavailable(res, encoding, e.refusal, req.readableEnded ? {} : { Connection: 'close' });
       if (!(e instanceof BodyError)) throw e;
       metrics.exportsRefused.inc({ transport: 'http', reason: e.status === 413 ? 'too_large' : 'bad_encoding' });
       const code = e.status === 413 ? Status.RESOURCE_EXHAUSTED : Status.INVALID_ARGUMENT;
@@ -112,9 +139,7 @@ export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler 
     }
     if (!result.ok) {
       stop();
-      // Retry-After takes whole seconds; the jitter survives because the delay spans several seconds.
-      const retryAfter = String(Math.max(1, Math.round(result.retryAfterMs / 1000)));
-      return send(res, encoding, 503, 'status', { code: Status.UNAVAILABLE, message: result.message }, { 'Retry-After': retryAfter });
+      return unavailable(res, encoding, result);
     }
     try {
       await result.durable;

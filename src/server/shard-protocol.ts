@@ -23,6 +23,11 @@ export interface ShardThreadData {
   warmUp?: WarmUpPlan;
   /** An Int32Array of one open-trace count per shard, each written by its shard. */
   openTraces: SharedArrayBuffer;
+  /**
+   * An Int32Array of one value per shard, each written by its shard: 0, or while the shard is past its
+   * memory limit with traces open (Intake.pastMemory), its buffer's fullness in thousandths (at least 1).
+   */
+  pastMemory: SharedArrayBuffer;
 }
 
 /** Accepted piece `piece`'s export is in spool segment `segment` (undefined: it was refused after all). */

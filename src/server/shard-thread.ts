@@ -39,9 +39,18 @@ const intake = new Intake({
   ...(spool === undefined ? {} : { spool, copyApart: (segments, traceIds) => spool.copyApart(segments, traceIds) }),
 });
 const openTraces = new Int32Array(data.openTraces);
+const pastMemory = new Int32Array(data.pastMemory);
 const publish = (): void => void Atomics.store(openTraces, data.index, intake.openTraces);
-// The serving thread's /healthz reads every shard's count without asking.
-setInterval(publish, 100).unref();
+/** Measured on every round, not only when a piece comes: the serving thread refuses exports at their headers while this says so. */
+const publishMemory = (): void => {
+  const full = intake.pastMemory();
+  Atomics.store(pastMemory, data.index, full === undefined ? 0 : Math.max(1, Math.round(full * 1000)));
+};
+// The serving thread's /healthz reads every shard's count without asking, and its edges this shard's memory.
+setInterval(() => {
+  publish();
+  publishMemory();
+}, 100).unref();
 let replay: ReplaySession | undefined;
 
 /** One piece of an export through this shard's intake; the serving thread spools the export once every shard took its piece. */

@@ -12,9 +12,10 @@ import { OtlpDecodeError } from '../otlp/errors.js';
 import { createExportSplitter, type ExportSplitter } from '../otlp/split.js';
 import type { Spool, SpoolEncoding } from '../spool/index.js';
 import type { DjangoSchema } from '../suggest/schema.js';
-import { baseRetryFor } from '../traces/admission.js';
+import { baseRetryFor, retryDelayMs } from '../traces/admission.js';
 import { spooledBody, type CompressedBody } from './body.js';
-import { rawExport, recordedLine, REFUSAL_TEXT, spoolFullRetryMs, type AcceptResult, type ExportIntake, type Refusal, type ReplayTotals, type Transport } from './intake.js';
+import { BodiesInFlight, IN_FLIGHT_SHARE_OF_MEMORY, UNCOUNTED_BODY } from './inflight.js';
+import { rawExport, recordedLine, REFUSAL_TEXT, spoolFullRetryMs, type AcceptResult, type BodyStart, type ExportIntake, type Refusal, type RefusedResult, type ReplayTotals, type Transport } from './intake.js';
 import { shardedMetricsText, type MetricsJson, type ServerMetrics } from './metrics.js';
 import { segmentsWanted, spoolSegmentCopier, type CopySegmentsApart } from './spool-compaction.js';
 import type { PieceResult, Settle, ShardAnalysisSettings, ShardAnswer, ShardCall, ShardLimits, ShardReplayed, ShardThreadData } from './shard-protocol.js';
@@ -68,6 +69,13 @@ interface Pending {
 export class ShardedIntake implements ExportIntake {
   readonly #workers: Worker[];
   readonly #openTraces: Int32Array;
+  /** Each shard's memory as it last measured it (ShardThreadData.pastMemory). */
+  readonly #pastMemory: Int32Array;
+  /**
+   * The bodies of exports not answered yet, read on this thread, within their share of the whole
+   * process's memory limit (every shard's added up): no shard measures this thread's memory.
+   */
+  readonly #bodies: BodiesInFlight;
   readonly #options: ShardedIntakeOptions;
   readonly #spool: Spool | undefined;
   readonly #pending = new Map<number, Pending>();
@@ -88,9 +96,11 @@ export class ShardedIntake implements ExportIntake {
   #closing = false;
   #failed = false;
 
-  private constructor(workers: Worker[], openTraces: Int32Array, options: ShardedIntakeOptions) {
+  private constructor(workers: Worker[], openTraces: Int32Array, pastMemory: Int32Array, memoryLimitBytes: number, options: ShardedIntakeOptions) {
     this.#workers = workers;
     this.#openTraces = openTraces;
+    this.#pastMemory = pastMemory;
+    this.#bodies = new BodiesInFlight(memoryLimitBytes * IN_FLIGHT_SHARE_OF_MEMORY, options.metrics.requestBytesInFlight);
     this.#options = options;
     this.#spool = options.spool;
     this.#copier = options.spool === undefined ? undefined : spoolSegmentCopier(options.spool);
@@ -109,13 +119,15 @@ export class ShardedIntake implements ExportIntake {
   static async start(options: ShardedIntakeOptions): Promise<ShardedIntake> {
     const n = options.shards;
     const shared = new SharedArrayBuffer(4 * n);
+    const pastMemory = new SharedArrayBuffer(4 * n);
     const { maxOpenTraces, maxBufferBytes, memoryLimitBytes } = options.limits;
     const bufferShare = Math.floor((maxBufferBytes ?? 256 * 1024 * 1024) / n);
+    const memoryShare = memoryLimitBytes === undefined ? bufferShare + IDLE_HEAP_BYTES : Math.floor(memoryLimitBytes / n);
     const limits: ShardLimits = {
       ...options.limits,
       maxOpenTraces: Math.ceil((maxOpenTraces ?? 50_000) / n),
       maxBufferBytes: bufferShare,
-      memoryLimitBytes: memoryLimitBytes === undefined ? bufferShare + IDLE_HEAP_BYTES : Math.floor(memoryLimitBytes / n),
+      memoryLimitBytes: memoryShare,
     };
     // serve runs from dist/ (bin/n1lens.js), where the thread's module sits beside this one.
     const script = new URL('./shard-thread.js', import.meta.url);
@@ -130,6 +142,7 @@ export class ShardedIntake implements ExportIntake {
         limits,
         spooled: options.spool !== undefined,
         openTraces: shared,
+        pastMemory,
         ...(options.schema === undefined ? {} : { schema: options.schema }),
         ...(options.warmUp === undefined ? {} : { warmUp: options.warmUp }),
       };
@@ -153,13 +166,34 @@ export class ShardedIntake implements ExportIntake {
       w.removeAllListeners('error');
       w.removeAllListeners('exit');
     }
-    return new ShardedIntake(workers, new Int32Array(shared), options);
+    return new ShardedIntake(workers, new Int32Array(shared), new Int32Array(pastMemory), memoryShare * n, options);
   }
 
   get openTraces(): number {
     let n = 0;
     for (let i = 0; i < this.#openTraces.length; i++) n += Atomics.load(this.#openTraces, i);
     return n;
+  }
+
+  /**
+   * As one intake: refused at once while a shard is past its memory limit with traces open (most
+   * exports have a piece for every shard), else a body within the bodies-in-flight budget.
+   */
+  startBody(transport: Transport): BodyStart {
+    if (this.#fullestPastMemory() > 0) return this.#memoryRefusal(transport);
+    return { ok: true, body: this.#bodies.start(() => this.#memoryRefusal(transport)) };
+  }
+
+  /** The largest fullness (in thousandths) of the shards past their memory limit; 0 when none is. */
+  #fullestPastMemory(): number {
+    let full = 0;
+    for (let i = 0; i < this.#pastMemory.length; i++) full = Math.max(full, Atomics.load(this.#pastMemory, i));
+    return full;
+  }
+
+  #memoryRefusal(transport: Transport): RefusedResult {
+    const retryAfterMs = retryDelayMs(this.#fullestPastMemory() / 1000, { maxTraces: 1, maxBytes: 1, baseRetryMs: this.#retryMs }, Math.random);
+    return this.#refuse(transport, { ok: false, reason: 'memory', retryAfterMs, message: REFUSAL_TEXT.memory });
   }
 
   acceptProtobuf(body: Uint8Array, transport: Transport, recordLine?: () => string, compressed?: CompressedBody): Promise<AcceptResult> {
@@ -232,7 +266,7 @@ export class ShardedIntake implements ExportIntake {
     return { ok: true, accepted, ...rejected, durable };
   }
 
-  #refuse(transport: Transport, refusal: Extract<AcceptResult, { ok: false }>): AcceptResult {
+  #refuse(transport: Transport, refusal: RefusedResult): RefusedResult {
     this.#options.metrics.exportsRefused.inc({ transport, reason: refusal.reason });
     return refusal;
   }
@@ -482,6 +516,10 @@ export class SplitWarmUpIntake implements ExportIntake {
   }
 
   readonly openTraces = 0;
+
+  startBody(): BodyStart {
+    return { ok: true, body: UNCOUNTED_BODY };
+  }
 
   acceptProtobuf(body: Uint8Array, _transport: Transport, _recordLine?: () => string, compressed?: CompressedBody): Promise<AcceptResult> {
     return Promise.resolve(this.#take('protobuf', body, compressed));
