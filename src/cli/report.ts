@@ -99,14 +99,15 @@ const collect = <T>(parse: (v: string) => T) => (value: string, previous: T[] | 
 export async function analyseFiles(
   files: string[],
   options: DetectOptions & { schemaPath?: string; jobs?: number; onAnalysed?: (analyses: RequestAnalysis[]) => void },
-): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; lateSpans: number }> {
+): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; lateSpans: number; evictedTraces: number }> {
   const { schemaPath, jobs = 1, onAnalysed, ...detect } = options;
   const schema = schemaPath === undefined ? undefined : await loadSchema(schemaPath);
   const withLinks = { ...detect, ...(schema === undefined ? {} : { links: schemaNaming(schema) }) };
   const reportOptions = schema === undefined ? {} : { schema };
   // Workers hand over what the rollups read, not each request's timeline: onAnalysed (the HTML report) stays on one thread.
   // N1LENS_JOBS_MIN_BYTES (tests, benchmarks) lowers the input size from which workers start;
-  // N1LENS_JOBS_RANGE_BYTES (tests) the byte ranges JSON lines are read in by one thread each.
+  // N1LENS_JOBS_RANGE_BYTES (tests) the byte ranges JSON lines are read in by one thread each;
+  // N1LENS_OPEN_BYTES (tests) the memory of open traces past which they are evicted (analyzer.ts OFFLINE_OPEN_BYTES).
   const envBytes = (name: string, least: number): number | undefined => {
     const value = process.env[name];
     if (value === undefined) return undefined;
@@ -114,16 +115,18 @@ export async function analyseFiles(
     if (value.trim() === '' || !Number.isInteger(n) || n < least) throw new CliError(`${name} must be a whole number ≥ ${least} (got "${value}")`);
     return n;
   };
+  const openBytes = envBytes('N1LENS_OPEN_BYTES', 1);
   if (jobs > 1 && onAnalysed === undefined && worthSharding(files, envBytes('N1LENS_JOBS_MIN_BYTES', 0))) {
-    return { ...(await analyseFilesSharded(files, withLinks, schemaPath, jobs, envBytes('N1LENS_JOBS_RANGE_BYTES', 1))), reportOptions };
+    return { ...(await analyseFilesSharded(files, withLinks, schemaPath, jobs, envBytes('N1LENS_JOBS_RANGE_BYTES', 1), openBytes)), reportOptions };
   }
-  const offline = new OfflineAnalysis(withLinks, onAnalysed);
+  const offline = new OfflineAnalysis(withLinks, onAnalysed, openBytes);
   for (const file of files) {
     const decoders = createUnitDecoders();
     for await (const unit of readTraceUnits(file)) offline.addUnit(unit, decoders);
   }
   const rollups = offline.finish();
-  return { rollups, reportOptions, lateSpans: offline.analyzer.assembler.counters.lateSpans };
+  const { lateSpans, evictions } = offline.analyzer.assembler.counters;
+  return { rollups, reportOptions, lateSpans, evictedTraces: evictions };
 }
 
 /**
@@ -275,7 +278,7 @@ async function analyseAndFinish(
     ...(store === undefined ? {} : { onAnalysed: (analyses: RequestAnalysis[]) => store.recordSync(analyses) }),
   };
   const jobs = opts.jobs ?? defaultJobs();
-  const { rollups, reportOptions } = opts.from === undefined ? await analyseFiles(files, { ...detect, jobs }) : await analysePull({ ...opts, from: opts.from }, detect, program);
+  const { rollups, reportOptions, evictedTraces } = opts.from === undefined ? await analyseFiles(files, { ...detect, jobs }) : await analysePull({ ...opts, from: opts.from }, detect, program);
   if (opts.listUnseen && reportOptions.schema?.urls === undefined) {
     throw new CliError('--list-unseen needs --schema with the URLconf: re-run manage.py n1lens_schema, which now exports the URLconf', EXIT.usage);
   }
@@ -288,7 +291,23 @@ async function analyseAndFinish(
     connections: rollups.connections.values(),
     deadViews,
   });
-  return finishReport(report, formats, baseline, opts, store === undefined ? undefined : { store, reportOptions });
+  const code = await finishReport(report, formats, baseline, opts, store === undefined ? undefined : { store, reportOptions });
+  // After the outputs, so that a run that fails prints its one line only.
+  if (evictedTraces > 0) process.stderr.write(evictionWarning(program, evictedTraces));
+  return code;
+}
+
+/**
+ * The line that says traces were evicted (analyzer.ts offlineAnalyzerOptions): analysed before the
+ * end of the input with spans of theirs perhaps still to come, which then were left out; which traces
+ * go depends on what each thread holds, so --jobs can change the report.
+ */
+export function evictionWarning(program: string, traces: number): string {
+  return (
+    `${program}: ${traces} trace${traces === 1 ? ' was' : 's were'} analysed without waiting for the rest of ${traces === 1 ? 'its' : 'their'} spans: ` +
+    'more traces were open at once than n1-report keeps in memory, so any of their spans later in the input were left out (and --jobs can change the report); ' +
+    "keep each trace's spans close together in the input (e.g. the Collector's groupbytrace processor)\n"
+  );
 }
 
 /** What the HTML report reads besides the report: the store of analysed requests it draws from. */
