@@ -51,6 +51,8 @@ const COLON = 0x3a;
 const OTLP_KEYS = new Set(['resourceSpans', 'resource_spans']);
 /** First keys of a single Jaeger trace object: the API's (traceID, spans, processes) or the UI's trace model. */
 const JAEGER_TRACE_KEYS = new Set(['traceID', 'spans', 'processes', 'services']);
+/** The keys of a Jaeger trace object that its decoding reads (jaeger.ts decodeJaegerTrace); kept by readJsonObjects wherever they come. */
+const JAEGER_DECODED_KEYS = new Set(['traceID', 'spans', 'processes']);
 /** Zipkin spans decoded per batch. */
 const ZIPKIN_BATCH_SPANS = 1000;
 /** Largest object key or Jaeger `errors` value kept while streaming. */
@@ -1026,8 +1028,9 @@ function jaegerErrors(errors: unknown): string | undefined {
 
 /**
  * JSON objects that are not OTLP requests, one after another: Jaeger's `{"data": [trace, ...]}`
- * (streamed trace by trace), Jaeger v2's `{"result": {OTLP}}`, or an error saying what the object
- * looks like.
+ * (streamed trace by trace), Jaeger v2's `{"result": {OTLP}}`, a Jaeger trace whose first key is
+ * another (`{"warnings": null, "traceID": …}`: the values it is decoded from are kept as they come,
+ * the rest skipped), or an error saying what the object looks like.
  */
 async function* readJsonObjects(ctx: Context): AsyncGenerator<DecodedBatch> {
   const { reader } = ctx;
@@ -1037,6 +1040,7 @@ async function* readJsonObjects(ctx: Context): AsyncGenerator<DecodedBatch> {
     const keys: string[] = [];
     let traces = false;
     let errors: unknown;
+    const jaeger: Record<string, unknown> = {};
     for (c = await peekByte(reader); c !== CLOSE_BRACE; c = await peekByte(reader)) {
       if (c !== QUOTE) throw unexpected(ctx, c, 'where an object key should be');
       const key = String(await readValue(ctx, true, SMALL_JSON_BYTES, 'an object key'));
@@ -1064,6 +1068,8 @@ async function* readJsonObjects(ctx: Context): AsyncGenerator<DecodedBatch> {
       } else if (key === 'errors' || key === 'error') {
         errors = await readValue(ctx, true, SMALL_JSON_BYTES, key);
         if (key === 'error') errors = [errors];
+      } else if (JAEGER_DECODED_KEYS.has(key)) {
+        jaeger[key] = await readValue(ctx, true, ctx.maxJsonBytes, `the value of ${JSON.stringify(key)}`);
       } else {
         await readValue(ctx, false, 0, `the value of ${JSON.stringify(key)}`);
       }
@@ -1072,6 +1078,10 @@ async function* readJsonObjects(ctx: Context): AsyncGenerator<DecodedBatch> {
       else if (c !== CLOSE_BRACE) throw unexpected(ctx, c, `after the value of ${JSON.stringify(key)}`);
     }
     reader.take(1);
+    if (!traces && isJaegerTrace(jaeger)) {
+      yield decodeIn(ctx, () => decodeJaegerTrace(jaeger));
+      continue;
+    }
     const failed = jaegerErrors(errors);
     if (failed !== undefined && !traces) throw new TraceFileError(ctx.file, `an error response, not traces: ${failed}`);
     if (!traces) throw new TraceFileError(ctx.file, notTraceData(`this looks like ${describeObjectKeys(keys)}`));
