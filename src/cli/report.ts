@@ -119,14 +119,28 @@ export async function analyseFiles(
   if (jobs > 1 && onAnalysed === undefined && worthSharding(files, envBytes('N1LENS_JOBS_MIN_BYTES', 0))) {
     return { ...(await analyseFilesSharded(files, withLinks, schemaPath, jobs, envBytes('N1LENS_JOBS_RANGE_BYTES', 1), openBytes)), reportOptions };
   }
+  // Taken once for all files, as the shards take them: a file still being written is read as it was now.
+  const sizes = files.map(sizeAtStart);
   const offline = new OfflineAnalysis(withLinks, onAnalysed, openBytes);
-  for (const file of files) {
+  for (const [i, file] of files.entries()) {
     const decoders = createUnitDecoders();
-    for await (const unit of readTraceUnits(file)) offline.addUnit(unit, decoders);
+    const bytes = sizes[i];
+    for await (const unit of readTraceUnits(file, bytes === undefined ? {} : { bytes })) offline.addUnit(unit, decoders);
   }
   const rollups = offline.finish();
   const { lateSpans, evictions } = offline.analyzer.assembler.counters;
   return { rollups, reportOptions, lateSpans, evictedTraces: evictions };
+}
+
+/** A regular file's size now; undefined for standard input, a pipe or device (read to its end), or a file it cannot stat (reading it says why). */
+function sizeAtStart(file: string): number | undefined {
+  if (file === '-') return undefined;
+  try {
+    const stat = statSync(file);
+    return stat.isFile() ? stat.size : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
