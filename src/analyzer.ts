@@ -154,17 +154,38 @@ class OpenTraceSink implements SpanSink {
 }
 
 /**
+ * Estimated bytes of open traces n1-report keeps (AssemblerOptions.maxOpenBytes), shared by its
+ * --jobs shards. A buffered span takes ~75 B of heap in the columns (bench/README.md, memory.mjs: 73–79 B)
+ * and is estimated at 120 B + its statement (a DB span; the decoder interns statements) or 400 B + its
+ * name, so estimates overstate its heap 2× and more; each open trace counts OPEN_TRACE_BYTES, about
+ * what it takes. So this is ~256 MiB of heap at most (traces of one span), far less for traces of
+ * many DB spans: serve's default --max-buffer-mib. A file's rooted traces complete 200k spans after
+ * their last, so a realistic file keeps ~200k spans open, plus the traces in progress: ~80 MiB of
+ * estimates at 400 B a span, a third of this. Only many traces whose spans are far apart in the
+ * input, or that never get a request span, come near it.
+ */
+export const OFFLINE_OPEN_BYTES = 256 * 1024 * 1024;
+
+/**
  * The Analyzer's settings offline. A file has no clock, so the clock is spans read, valid or not
  * (so that a `--jobs` shard need not read another shard's span past its trace id): a trace is
- * complete once 200k spans have gone by without one of its own, at the 50k open-trace limit, or at
- * the end. Split into `shards` (n1-report --jobs), each shard keeps its share of the limits.
+ * complete once 200k spans have gone by without one of its own, when the open traces' memory
+ * reaches OFFLINE_OPEN_BYTES (evicted: n1-report says how many), or at the end.
+ *
+ * Split into `shards` (n1-report --jobs), each shard keeps its share of the limits, so N threads
+ * hold no more than one. Traces are split evenly by id, so each shard needs about its share, and the
+ * budget leaves room for a shard that gets more than that: what one thread keeps open without
+ * evicting, N do too. No count of open traces limits them (it would bind long before the memory
+ * does on traces of a few spans: 50k was 12.5k a shard at --jobs 4): counting OPEN_TRACE_BYTES per
+ * trace bounds the count, at 262,144 for one thread.
  */
-export function offlineAnalyzerOptions(options: DetectOptions, shards = 1): AnalyzerOptions {
+export function offlineAnalyzerOptions(options: DetectOptions, shards = 1, openBytes = OFFLINE_OPEN_BYTES): AnalyzerOptions {
   return {
     ...options,
     traceWaitMs: 200_000,
     maxTraceAgeMs: Infinity,
-    maxOpenTraces: Math.ceil(50_000 / shards),
+    maxOpenTraces: Number.POSITIVE_INFINITY,
+    maxOpenBytes: Math.ceil(openBytes / shards),
     rememberCompleted: Math.ceil(100_000 / shards),
     maxAwaitedBytes: Math.ceil(MAX_AWAITED_BYTES / shards),
   };
@@ -179,8 +200,9 @@ export class OfflineAnalysis {
   /** Also given every analysed request (the HTML report keeps their timelines in a store). */
   readonly #onAnalysed: ((analyses: RequestAnalysis[]) => void) | undefined;
 
-  constructor(options: DetectOptions = {}, onAnalysed?: (analyses: RequestAnalysis[]) => void) {
-    this.analyzer = new Analyzer(offlineAnalyzerOptions(options));
+  /** `openBytes`: OFFLINE_OPEN_BYTES, smaller in tests. */
+  constructor(options: DetectOptions = {}, onAnalysed?: (analyses: RequestAnalysis[]) => void, openBytes?: number) {
+    this.analyzer = new Analyzer(offlineAnalyzerOptions(options, 1, openBytes));
     this.#onAnalysed = onAnalysed;
   }
 

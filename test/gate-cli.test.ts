@@ -1,6 +1,6 @@
 /** The pull-request gate through the real binary: baseline, config, several outputs, one-line errors. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -116,6 +116,29 @@ describe('n1lens report as a CI gate', () => {
     expect(two.code).toBe(2);
     expect(two.stderr).toMatch(/^n1lens: only one --format can go to standard output/);
     expect(existsSync(join(project, '.n1lens'))).toBe(false);
+  });
+
+  it('gives one line and exit 2, with nothing printed, for an output or baseline it cannot write or read', () => {
+    const folder = join(dir, 'a-directory');
+    mkdirSync(folder, { recursive: true });
+    const cases: [string[], string][] = [
+      [['-f', 'terminal', '-f', `sarif=${folder}`], `${folder}: cannot write the sarif output: it is a directory`],
+      [['--baseline', folder], `${folder}: cannot read the baseline: it is a directory`],
+      [['--write-baseline', folder], `${folder}: cannot write the baseline: it is a directory`],
+      [['-f', 'json=/dev/null/x'], '/dev/null/x: cannot write the json output: /dev/null is not a directory'],
+      [['--write-baseline', '/dev/null/b.json', '-f', 'json'], '/dev/null/b.json: cannot write the baseline: /dev/null is not a directory'],
+    ];
+    for (const [args, message] of cases) {
+      const r = run(['report', fixture, ...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toBe(`n1lens: ${message}\n`);
+      expect(r.stdout).toBe('');
+    }
+    // A step summary it cannot append to fails once the report is made: still before any output.
+    const summary = run(['report', fixture, '-f', 'github', '-f', `json=${join(dir, 'with-summary.json')}`], { env: { GITHUB_STEP_SUMMARY: folder } });
+    expect(summary.code).toBe(2);
+    expect(summary.stderr).toBe(`n1lens: ${folder}: cannot append the GitHub step summary (GITHUB_STEP_SUMMARY): it is a directory\n`);
+    expect(summary.stdout).toBe('');
   });
 
   it('n1lens diff compares two report files and exits 1 on a regression, 2 on a file that is not a report', () => {

@@ -9,6 +9,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { shardOfTraceId } from '../src/otlp/shard.js';
 import { tempDir } from './support.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -17,11 +18,12 @@ const recording = join(root, 'samples/traces/recruit.jsonl.gz');
 const schema = join(root, 'samples/traces/recruit-schema.json');
 const dir = tempDir('jobs');
 
-function report(args: string[], jobs: number, input?: Buffer, rangeBytes?: number) {
+function report(args: string[], jobs: number, input?: Buffer, rangeBytes?: number, env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [join(root, 'bin/n1-report.js'), '-f', 'json', '--jobs', String(jobs), ...args], {
     input,
-    env: { ...process.env, N1LENS_JOBS_MIN_BYTES: '0', ...(rangeBytes === undefined ? {} : { N1LENS_JOBS_RANGE_BYTES: String(rangeBytes) }) },
+    env: { ...process.env, N1LENS_JOBS_MIN_BYTES: '0', ...(rangeBytes === undefined ? {} : { N1LENS_JOBS_RANGE_BYTES: String(rangeBytes) }), ...env },
     encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -41,6 +43,32 @@ function expectSameAsOneJob(args: string[], input?: Buffer): void {
 const fixtures = readdirSync(testdata)
   .filter((name) => /\.(jsonl|pb|binpb|json|gz)$/.test(name))
   .map((name) => join(testdata, name));
+
+/**
+ * JSON lines of `count` one-query requests whose traces all go to shard 0 of 4, each opened by its
+ * DB span in the first half of the file and given its request span in the second: all open at once.
+ */
+function openAtOnce(name: string, count: number): string {
+  const ids: string[] = [];
+  for (let k = 1; ids.length < count; k++) {
+    const id = k.toString(16).padStart(8, '0').repeat(4);
+    if (shardOfTraceId(id, 4) === 0) ids.push(id);
+  }
+  const ns = (ms: number) => String(1795613022540000000n + BigInt(ms) * 1000000n);
+  const sid = (i: number, k: number) => (i + 1).toString(16).padStart(12, '0') + k.toString(16).padStart(4, '0');
+  const str = (key: string, v: string) => ({ key, value: { stringValue: v } });
+  const server = (traceId: string, i: number) => ({ traceId, spanId: sid(i, 0), name: 'GET dashboard/', kind: 2, startTimeUnixNano: ns(i), endTimeUnixNano: ns(i + 10), attributes: [str('http.method', 'GET'), str('http.route', 'dashboard/')] });
+  const db = (traceId: string, i: number) => ({ traceId, spanId: sid(i, 1), parentSpanId: sid(i, 0), name: 'SELECT', kind: 3, startTimeUnixNano: ns(i + 1), endTimeUnixNano: ns(i + 2), attributes: [str('db.system', 'postgresql'), str('db.statement', 'SELECT * FROM t WHERE id = 1')] });
+  const lines: string[] = [];
+  for (const make of [db, server]) {
+    for (let i = 0; i < ids.length; i += 1000) {
+      lines.push(JSON.stringify({ resourceSpans: [{ resource: { attributes: [str('service.name', 'svc')] }, scopeSpans: [{ spans: ids.slice(i, i + 1000).map((id, j) => make(id, i + j)) }] }] }));
+    }
+  }
+  const file = join(dir, name);
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
 
 describe('n1-report --jobs', () => {
   it.each(fixtures)('gives the --jobs 1 report on %s', (file) => {
@@ -126,6 +154,36 @@ describe('n1-report --jobs', () => {
       recording,
       recording,
     ]);
+  }, 60_000);
+
+  it('gives the --jobs 1 report when one shard holds every open trace: the memory it may keep is what decides, not a count of traces', () => {
+    // 12,501 traces open at once: a quarter of the 50,000 open traces --jobs 1 once kept, which a shard of 4 then had.
+    const file = openAtOnce('open-at-once.jsonl', 12_501);
+    const one = report([file], 1);
+    expect(one.stderr).toBe('');
+    expect(JSON.parse(one.stdout).summary.requests).toBe(12_501);
+    expect(report([file], 4)).toEqual(one);
+  }, 60_000);
+
+  it('says in one line on stderr how many traces it analysed early, past the memory it keeps for open traces, whatever --jobs', () => {
+    const file = openAtOnce('evicting.jsonl', 2000);
+    // N1LENS_OPEN_BYTES lowers that memory (256 MiB) to ~300 of these traces.
+    const env = { N1LENS_OPEN_BYTES: String(500_000) };
+    for (const jobs of [1, 4]) {
+      const r = report([file], jobs, undefined, undefined, env);
+      expect(r.code, `--jobs ${jobs}`).toBe(0);
+      expect(r.stderr).toMatch(/^n1-report: \d+ traces were analysed without waiting for the rest of their spans: more traces were open at once than n1-report keeps in memory, .* \(e\.g\. the Collector's groupbytrace processor\)\n$/);
+      const evicted = Number(/(\d+) traces/.exec(r.stderr)![1]);
+      expect(evicted).toBeGreaterThan(1000);
+      // An evicted trace's request span came after it went, and was left out: its DB span was analysed
+      // alone (a trace evicted once its request span came was whole).
+      const json = JSON.parse(r.stdout) as { endpoints: { endpoint: string; requests: number }[] };
+      const requests = new Map(json.endpoints.map((e) => [e.endpoint, e.requests]));
+      expect(requests.get('(no request span)')).toBeGreaterThan(evicted - 10);
+      expect(requests.get('(no request span)')).toBeLessThanOrEqual(evicted);
+      expect(requests.get('(no request span)')! + requests.get('GET dashboard/')!).toBe(2000);
+    }
+    expect(report([file], 1, undefined, undefined, { N1LENS_OPEN_BYTES: String(64 * 1024 * 1024) }).stderr).toBe('');
   }, 60_000);
 
   it('reports the error --jobs 1 reports when a message is damaged past the first shard', () => {

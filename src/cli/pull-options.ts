@@ -106,7 +106,7 @@ export async function analysePull(
   o: PullCliOptions & { from: string },
   options: DetectOptions & { schemaPath?: string; onAnalysed?: (analyses: RequestAnalysis[]) => void },
   program: string,
-): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; source: string }> {
+): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; source: string; evictedTraces: number }> {
   const { schemaPath, onAnalysed, ...detect } = options;
   const query = pullQuery(o);
   const schema = schemaPath === undefined ? undefined : await loadSchema(schemaPath);
@@ -127,5 +127,5 @@ export async function analysePull(
     const window = `${new Date(query.startMs).toISOString()} – ${new Date(query.endMs).toISOString()}`;
     throw new CliError(`no traces${query.service === undefined ? '' : ` of service "${query.service}"`} in ${window} from ${where}: check --service and --since/--start`);
   }
-  return { rollups, reportOptions: schema === undefined ? {} : { schema }, source: where };
+  return { rollups, reportOptions: schema === undefined ? {} : { schema }, source: where, evictedTraces: offline.analyzer.assembler.counters.evictions };
 }

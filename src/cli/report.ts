@@ -1,6 +1,6 @@
 /** `n1-report` / `n1lens report`: reads saved trace files and prints the ranked report; the exit code is the CI budget. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { OfflineAnalysis } from '../analyzer.js';
 import { RollupSet } from '../detect/rollup.js';
@@ -99,14 +99,15 @@ const collect = <T>(parse: (v: string) => T) => (value: string, previous: T[] | 
 export async function analyseFiles(
   files: string[],
   options: DetectOptions & { schemaPath?: string; jobs?: number; onAnalysed?: (analyses: RequestAnalysis[]) => void },
-): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; lateSpans: number }> {
+): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; lateSpans: number; evictedTraces: number }> {
   const { schemaPath, jobs = 1, onAnalysed, ...detect } = options;
   const schema = schemaPath === undefined ? undefined : await loadSchema(schemaPath);
   const withLinks = { ...detect, ...(schema === undefined ? {} : { links: schemaNaming(schema) }) };
   const reportOptions = schema === undefined ? {} : { schema };
   // Workers hand over what the rollups read, not each request's timeline: onAnalysed (the HTML report) stays on one thread.
   // N1LENS_JOBS_MIN_BYTES (tests, benchmarks) lowers the input size from which workers start;
-  // N1LENS_JOBS_RANGE_BYTES (tests) the byte ranges JSON lines are read in by one thread each.
+  // N1LENS_JOBS_RANGE_BYTES (tests) the byte ranges JSON lines are read in by one thread each;
+  // N1LENS_OPEN_BYTES (tests) the memory of open traces past which they are evicted (analyzer.ts OFFLINE_OPEN_BYTES).
   const envBytes = (name: string, least: number): number | undefined => {
     const value = process.env[name];
     if (value === undefined) return undefined;
@@ -114,16 +115,32 @@ export async function analyseFiles(
     if (value.trim() === '' || !Number.isInteger(n) || n < least) throw new CliError(`${name} must be a whole number ≥ ${least} (got "${value}")`);
     return n;
   };
+  const openBytes = envBytes('N1LENS_OPEN_BYTES', 1);
   if (jobs > 1 && onAnalysed === undefined && worthSharding(files, envBytes('N1LENS_JOBS_MIN_BYTES', 0))) {
-    return { ...(await analyseFilesSharded(files, withLinks, schemaPath, jobs, envBytes('N1LENS_JOBS_RANGE_BYTES', 1))), reportOptions };
+    return { ...(await analyseFilesSharded(files, withLinks, schemaPath, jobs, envBytes('N1LENS_JOBS_RANGE_BYTES', 1), openBytes)), reportOptions };
   }
-  const offline = new OfflineAnalysis(withLinks, onAnalysed);
-  for (const file of files) {
+  // Taken once for all files, as the shards take them: a file still being written is read as it was now.
+  const sizes = files.map(sizeAtStart);
+  const offline = new OfflineAnalysis(withLinks, onAnalysed, openBytes);
+  for (const [i, file] of files.entries()) {
     const decoders = createUnitDecoders();
-    for await (const unit of readTraceUnits(file)) offline.addUnit(unit, decoders);
+    const bytes = sizes[i];
+    for await (const unit of readTraceUnits(file, bytes === undefined ? {} : { bytes })) offline.addUnit(unit, decoders);
   }
   const rollups = offline.finish();
-  return { rollups, reportOptions, lateSpans: offline.analyzer.assembler.counters.lateSpans };
+  const { lateSpans, evictions } = offline.analyzer.assembler.counters;
+  return { rollups, reportOptions, lateSpans, evictedTraces: evictions };
+}
+
+/** A regular file's size now; undefined for standard input, a pipe or device (read to its end), or a file it cannot stat (reading it says why). */
+function sizeAtStart(file: string): number | undefined {
+  if (file === '-') return undefined;
+  try {
+    const stat = statSync(file);
+    return stat.isFile() ? stat.size : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -139,12 +156,79 @@ function defaultJobs(): number {
 
 function readBaseline(file: string): Baseline {
   if (!existsSync(file)) throw new CliError(`${file}: no such baseline file (write one with --write-baseline ${file})`);
-  return parseBaseline(readFileSync(file, 'utf8'), file);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw fileError(error, file, 'cannot read the baseline');
+  }
+  return parseBaseline(text, file);
 }
 
-function writeOutput(file: string, text: string): void {
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, text);
+/** Writes `what` (e.g. "the sarif output") to `file`, creating its directory; a file-system error is one line. */
+function writeOutput(file: string, text: string, what: string): void {
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, text);
+  } catch (error) {
+    throw fileError(error, file, `cannot write ${what}`);
+  }
+}
+
+/** A file-system error as the CLI's one line (cli/errors.ts); anything else is rethrown as the bug it is. */
+function fileError(error: unknown, file: string, doing: string): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code !== 'string') return error;
+  const why: Record<string, string> = {
+    EISDIR: 'it is a directory',
+    ENOTDIR: 'a part of its path is not a directory',
+    ENOENT: 'no such file or directory',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    EROFS: 'a read-only file system',
+    ENOSPC: 'no space left on the device',
+    EEXIST: 'a part of its path is not a directory',
+  };
+  return new CliError(`${file}: ${doing}: ${why[code] ?? (error as Error).message}`);
+}
+
+/**
+ * Refuses, before the analysis, a file it could not write: a directory, under a path part that is
+ * not a directory, or where it may not create or write a file. Writing it still reports what fails then.
+ */
+function checkWritable(file: string, what: string): void {
+  const cannot = (why: string) => new CliError(`${file}: cannot write ${what}: ${why}`);
+  let stat: ReturnType<typeof statSync> | undefined;
+  try {
+    stat = statSync(file);
+  } catch {
+    // Not there (or not reachable): what decides is the nearest directory above it that is.
+  }
+  if (stat !== undefined) {
+    if (stat.isDirectory()) throw cannot('it is a directory');
+    try {
+      accessSync(file, constants.W_OK);
+    } catch {
+      throw cannot('permission denied');
+    }
+    return;
+  }
+  for (let dir = dirname(resolve(file)); ; dir = dirname(dir)) {
+    let above: ReturnType<typeof statSync>;
+    try {
+      above = statSync(dir);
+    } catch {
+      if (dir === dirname(dir)) return; // nothing above exists: let writing say why
+      continue;
+    }
+    if (!above.isDirectory()) throw cannot(`${dir} is not a directory`);
+    try {
+      accessSync(dir, constants.W_OK);
+    } catch {
+      throw cannot(`permission denied in ${dir}`);
+    }
+    return;
+  }
 }
 
 async function render(spec: FormatSpec, report: Report, gate: GateResult, opts: ReportCliOptions, html?: HtmlSource): Promise<string> {
@@ -226,8 +310,10 @@ export async function runReport(files: string[], opts: ReportCliOptions, program
   if (formats.filter((f) => f.file === undefined).length > 1) {
     throw new CliError(`only one --format can go to standard output; give the others a file: ${formats.map((f) => f.format).join(', ')}=FILE`);
   }
-  // A bad baseline fails before the (long) analysis.
+  // A bad baseline, or an output it cannot write, fails before the (long) analysis.
   const baseline = opts.baseline === undefined ? undefined : readBaseline(opts.baseline);
+  for (const { format, file } of formats) if (file !== undefined) checkWritable(file, `the ${format} output`);
+  if (opts.writeBaseline !== undefined) checkWritable(opts.writeBaseline, 'the baseline');
   const noise: Pick<ReportOptions, 'ignoreEndpoints' | 'ignoreTables' | 'minWastedMs'> = {
     ...(opts.ignoreEndpoint === undefined ? {} : { ignoreEndpoints: opts.ignoreEndpoint }),
     ...(opts.ignoreTable === undefined ? {} : { ignoreTables: opts.ignoreTable }),
@@ -275,7 +361,7 @@ async function analyseAndFinish(
     ...(store === undefined ? {} : { onAnalysed: (analyses: RequestAnalysis[]) => store.recordSync(analyses) }),
   };
   const jobs = opts.jobs ?? defaultJobs();
-  const { rollups, reportOptions } = opts.from === undefined ? await analyseFiles(files, { ...detect, jobs }) : await analysePull({ ...opts, from: opts.from }, detect, program);
+  const { rollups, reportOptions, evictedTraces } = opts.from === undefined ? await analyseFiles(files, { ...detect, jobs }) : await analysePull({ ...opts, from: opts.from }, detect, program);
   if (opts.listUnseen && reportOptions.schema?.urls === undefined) {
     throw new CliError('--list-unseen needs --schema with the URLconf: re-run manage.py n1lens_schema, which now exports the URLconf', EXIT.usage);
   }
@@ -288,7 +374,23 @@ async function analyseAndFinish(
     connections: rollups.connections.values(),
     deadViews,
   });
-  return finishReport(report, formats, baseline, opts, store === undefined ? undefined : { store, reportOptions });
+  const code = await finishReport(report, formats, baseline, opts, store === undefined ? undefined : { store, reportOptions });
+  // After the outputs, so that a run that fails prints its one line only.
+  if (evictedTraces > 0) process.stderr.write(evictionWarning(program, evictedTraces));
+  return code;
+}
+
+/**
+ * The line that says traces were evicted (analyzer.ts offlineAnalyzerOptions): analysed before the
+ * end of the input with spans of theirs perhaps still to come, which then were left out; which traces
+ * go depends on what each thread holds, so --jobs can change the report.
+ */
+export function evictionWarning(program: string, traces: number): string {
+  return (
+    `${program}: ${traces} trace${traces === 1 ? ' was' : 's were'} analysed without waiting for the rest of ${traces === 1 ? 'its' : 'their'} spans: ` +
+    'more traces were open at once than n1-report keeps in memory, so any of their spans later in the input were left out (and --jobs can change the report); ' +
+    "keep each trace's spans close together in the input (e.g. the Collector's groupbytrace processor)\n"
+  );
 }
 
 /** What the HTML report reads besides the report: the store of analysed requests it draws from. */
@@ -297,7 +399,11 @@ interface HtmlSource {
   reportOptions: Pick<ReportOptions, 'schema'>;
 }
 
-/** Judges the report against the budget and baseline, writes the baseline and every output; returns the exit code. */
+/**
+ * Judges the report against the budget and baseline, writes the baseline and every output; returns
+ * the exit code. Files are written before standard output, so a file it cannot write fails the run
+ * with nothing printed.
+ */
 async function finishReport(report: Report, formats: FormatSpec[], baseline: Baseline | undefined, opts: ReportCliOptions, html?: HtmlSource): Promise<number> {
   const gate = judge(report, {
     maxFindings: opts.maxFindings,
@@ -307,18 +413,25 @@ async function finishReport(report: Report, formats: FormatSpec[], baseline: Bas
   });
 
   const outputs = await Promise.all(formats.map(async (spec) => ({ spec, text: await render(spec, report, gate, opts, html) })));
+  let wrote: string | undefined;
   if (opts.writeBaseline !== undefined) {
     // Re-writing a baseline keeps the reasons and expiry dates people wrote into it.
     const previous = existsSync(opts.writeBaseline) ? readBaseline(opts.writeBaseline) : baseline;
     const next = baselineFromReport(report, previous);
-    writeOutput(opts.writeBaseline, renderBaseline(next));
-    process.stderr.write(`n1lens: wrote ${next.findings.length} finding${next.findings.length === 1 ? '' : 's'} to the baseline ${opts.writeBaseline}\n`);
+    writeOutput(opts.writeBaseline, renderBaseline(next), 'the baseline');
+    wrote = `n1lens: wrote ${next.findings.length} finding${next.findings.length === 1 ? '' : 's'} to the baseline ${opts.writeBaseline}\n`;
   }
-  for (const { spec, text } of outputs) {
-    if (spec.file === undefined) process.stdout.write(text);
-    else writeOutput(spec.file, text);
-    if (spec.format === 'github' && process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, renderGithubSummary(report, gate));
+  for (const { spec, text } of outputs) if (spec.file !== undefined) writeOutput(spec.file, text, `the ${spec.format} output`);
+  const summary = process.env.GITHUB_STEP_SUMMARY;
+  if (summary && formats.some((f) => f.format === 'github')) {
+    try {
+      appendFileSync(summary, renderGithubSummary(report, gate));
+    } catch (error) {
+      throw fileError(error, summary, 'cannot append the GitHub step summary (GITHUB_STEP_SUMMARY)');
+    }
   }
+  if (wrote !== undefined) process.stderr.write(wrote);
+  for (const { spec, text } of outputs) if (spec.file === undefined) process.stdout.write(text);
   if (opts.writeBaseline !== undefined) return EXIT.ok;
   return gate.overBudget ? EXIT.overBudget : EXIT.ok;
 }

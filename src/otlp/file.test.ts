@@ -109,19 +109,50 @@ describe('readTraceFile formats', () => {
     expectRequests(await collect(write('bom.json', '\ufeff' + encodeJson(requests[0]!, 2))), traceIds.slice(0, 1));
   });
 
-  test('reads a bare message whose first length byte happens to be "{"', async () => {
-    // Grow the service name until the first ResourceSpans is 0x7b (123) bytes long.
+  test.each([
+    ['{', 0x7b],
+    ['[', 0x5b],
+  ])('reads a bare message whose first length byte happens to be "%s", after the 0x0a of its tag', async (_char, length) => {
+    // Grow the service name until the first ResourceSpans is that many bytes long.
     let bytes: Uint8Array | undefined;
-    for (let n = 1; n < 200 && bytes?.[1] !== 0x7b; n++) {
+    for (let n = 1; n < 200 && bytes?.[1] !== length; n++) {
       const request: OtlpJsonRequest = {
         resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'x'.repeat(n) } }] }, scopeSpans: [] }],
       };
       request.resourceSpans.push(...djangoRequest({ repeats: 1 }).resourceSpans);
       bytes = encodeProtobuf(request);
     }
-    expect(bytes![1]).toBe(0x7b);
+    expect([...bytes!.subarray(0, 2)]).toEqual([0x0a, length]);
     const [batch] = await collect(write('brace.pb', bytes!));
     expect(batch!.spans).toHaveLength(3);
+    const [streamed] = await collect(chunked(bytes!, 3));
+    expect(streamed).toEqual(batch);
+  });
+
+  test.each([
+    ['a tab', '\t'],
+    ['a newline', '\n'],
+    ['a carriage return', '\r'],
+    ['a space', ' '],
+  ])('reads JSON after %s, and takes that byte and "[" or "{" before protobuf for a length prefix', async (_name, space) => {
+    // JSON: an OTLP document, JSON lines and an array of requests, after the whitespace byte.
+    expectRequests(await collect(write('doc.json', space + encodeJson(requests[0]!, 2))), traceIds.slice(0, 1));
+    expectRequests(await collect(write('lines.jsonl', space + jsonLines(requests))), traceIds);
+    expectRequests(await collect(write('array.json', `${space}[${requests.map((r) => encodeJson(r)).join(',')}]`)), traceIds);
+    expect((await collect(write('empty-object.json', `${space}{}${space}`))).flatMap((b) => b.spans)).toEqual([]);
+    // Protobuf: a length prefix whose first bytes are the whitespace and a bracket (a first message
+    // of 151 MB or more), before a message: read as one, not as JSON. 0x0a first is a bare message.
+    const message = encodeProtobuf(requests[0]!);
+    for (const bracket of ['[', '{']) {
+      // `{"A` even looks like the start of an object's first key.
+      const prefix = Buffer.from(space + bracket + '"A');
+      const path = write('prefix.binpb', Buffer.concat([prefix, message]));
+      const { error } = await collectUntilError(path);
+      const length = prefix.readUInt32BE(0);
+      if (space === '\n') expect(error.message).toMatch(new RegExp(`^${path}: message at byte 0: invalid OTLP protobuf`));
+      else if (length > 256 * 1024 * 1024) expect(error.message).toBe(`${path}: length prefix at byte 0 announces ${length} bytes, more than the 268435456-byte limit (not a length-delimited OTLP file?)`);
+      else expect(error.message).toBe(`${path}: truncated length-delimited message at byte 4: need ${length} bytes, have ${message.length}`);
+    }
   });
 
   test('reads the Collector file exporter JSON and proto output', async () => {

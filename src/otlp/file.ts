@@ -51,6 +51,8 @@ const COLON = 0x3a;
 const OTLP_KEYS = new Set(['resourceSpans', 'resource_spans']);
 /** First keys of a single Jaeger trace object: the API's (traceID, spans, processes) or the UI's trace model. */
 const JAEGER_TRACE_KEYS = new Set(['traceID', 'spans', 'processes', 'services']);
+/** The keys of a Jaeger trace object that its decoding reads (jaeger.ts decodeJaegerTrace); kept by readJsonObjects wherever they come. */
+const JAEGER_DECODED_KEYS = new Set(['traceID', 'spans', 'processes']);
 /** Zipkin spans decoded per batch. */
 const ZIPKIN_BATCH_SPANS = 1000;
 /** Largest object key or Jaeger `errors` value kept while streaming. */
@@ -544,9 +546,11 @@ function gunzipReader(raw: ByteReader, file: string, cleanups: (() => void)[]): 
 }
 
 /**
- * JSON when the first non-whitespace byte is `{` and it is followed by `"` + a letter or by `}`:
- * a bare protobuf message also starts with 0x0a, a "whitespace" byte, and its length byte can
- * happen to be 0x7b, so `{` alone is not proof.
+ * JSON when the first non-whitespace byte is `{` and it is followed by `"` + a letter or by `}`, or
+ * is `[`. A bare protobuf message starts with 0x0a, a "whitespace" byte, and its first length byte can
+ * happen to be 0x7b or 0x5b (a ResourceSpans of 123 or 91 bytes); a length prefix can start with
+ * 0x09, 0x0a, 0x0d or 0x20 and go on with either. So after leading whitespace, `{` or `[` is JSON
+ * only when the text around it is (isJsonText).
  */
 async function sniff(reader: ByteReader): Promise<'json' | 'json-array' | 'json-scalar' | 'bare-protobuf' | 'delimited-protobuf' | 'blank'> {
   let i = 0;
@@ -559,15 +563,15 @@ async function sniff(reader: ByteReader): Promise<'json' | 'json-array' | 'json-
     i++;
   }
   if (reader.buf[i] === OPEN_BRACE) {
+    if (first === OPEN_BRACE) return 'json'; // even invalid JSON: JSON was meant, so let the parser say why
     let j = i + 1;
     while ((await reader.ensure(j + 1)) && isSpace(reader.buf[j]!)) j++;
     const next = reader.buf[j];
-    if (next === 0x7d) return 'json';
-    if (next === QUOTE && (await reader.ensure(j + 2)) && /[A-Za-z_]/.test(String.fromCharCode(reader.buf[j + 1]!))) return 'json';
-    if (first === OPEN_BRACE) return 'json'; // invalid JSON, but JSON was meant: let the parser say why
+    const key = next === QUOTE && (await reader.ensure(j + 2)) && /[A-Za-z_]/.test(String.fromCharCode(reader.buf[j + 1]!));
+    if ((next === CLOSE_BRACE || key) && (await isJsonText(reader))) return 'json';
   }
-  // A length prefix starting 0x5b would announce over 1.5 GB, so `[` is a JSON array (Zipkin).
-  if (reader.buf[i] === OPEN_BRACKET) {
+  // A length prefix starting 0x5b would announce over 1.5 GB, so `[` first is a JSON array (Zipkin).
+  if (reader.buf[i] === OPEN_BRACKET && (i === 0 || (await isJsonText(reader)))) {
     reader.take(i);
     return 'json-array';
   }
@@ -582,6 +586,25 @@ async function sniff(reader: ByteReader): Promise<'json' | 'json-array' | 'json-
     }
   }
   return first === RESOURCE_SPANS_TAG ? 'bare-protobuf' : 'delimited-protobuf';
+}
+
+/** Bytes isJsonText looks at. */
+const JSON_TEXT_BYTES = 4096;
+
+/**
+ * Whether the reader's first 4 KiB could be JSON text: no control byte but tab, newline and carriage
+ * return, which JSON allows nowhere else (not even in strings, where they are escaped). Protobuf has
+ * them within its first ResourceSpans: the tags of its fields past the first (0x12, 0x1a), lengths
+ * under 32, the zero bytes of ids and times.
+ */
+async function isJsonText(reader: ByteReader): Promise<boolean> {
+  await reader.ensure(JSON_TEXT_BYTES);
+  const end = Math.min(reader.buf.length, JSON_TEXT_BYTES);
+  for (let k = 0; k < end; k++) {
+    const b = reader.buf[k]!;
+    if (b < 0x20 && !isSpace(b)) return false;
+  }
+  return true;
 }
 
 function decodeError(err: unknown): string {
@@ -1005,8 +1028,9 @@ function jaegerErrors(errors: unknown): string | undefined {
 
 /**
  * JSON objects that are not OTLP requests, one after another: Jaeger's `{"data": [trace, ...]}`
- * (streamed trace by trace), Jaeger v2's `{"result": {OTLP}}`, or an error saying what the object
- * looks like.
+ * (streamed trace by trace), Jaeger v2's `{"result": {OTLP}}`, a Jaeger trace whose first key is
+ * another (`{"warnings": null, "traceID": …}`: the values it is decoded from are kept as they come,
+ * the rest skipped), or an error saying what the object looks like.
  */
 async function* readJsonObjects(ctx: Context): AsyncGenerator<DecodedBatch> {
   const { reader } = ctx;
@@ -1016,6 +1040,7 @@ async function* readJsonObjects(ctx: Context): AsyncGenerator<DecodedBatch> {
     const keys: string[] = [];
     let traces = false;
     let errors: unknown;
+    const jaeger: Record<string, unknown> = {};
     for (c = await peekByte(reader); c !== CLOSE_BRACE; c = await peekByte(reader)) {
       if (c !== QUOTE) throw unexpected(ctx, c, 'where an object key should be');
       const key = String(await readValue(ctx, true, SMALL_JSON_BYTES, 'an object key'));
@@ -1043,6 +1068,8 @@ async function* readJsonObjects(ctx: Context): AsyncGenerator<DecodedBatch> {
       } else if (key === 'errors' || key === 'error') {
         errors = await readValue(ctx, true, SMALL_JSON_BYTES, key);
         if (key === 'error') errors = [errors];
+      } else if (JAEGER_DECODED_KEYS.has(key)) {
+        jaeger[key] = await readValue(ctx, true, ctx.maxJsonBytes, `the value of ${JSON.stringify(key)}`);
       } else {
         await readValue(ctx, false, 0, `the value of ${JSON.stringify(key)}`);
       }
@@ -1051,6 +1078,10 @@ async function* readJsonObjects(ctx: Context): AsyncGenerator<DecodedBatch> {
       else if (c !== CLOSE_BRACE) throw unexpected(ctx, c, `after the value of ${JSON.stringify(key)}`);
     }
     reader.take(1);
+    if (!traces && isJaegerTrace(jaeger)) {
+      yield decodeIn(ctx, () => decodeJaegerTrace(jaeger));
+      continue;
+    }
     const failed = jaegerErrors(errors);
     if (failed !== undefined && !traces) throw new TraceFileError(ctx.file, `an error response, not traces: ${failed}`);
     if (!traces) throw new TraceFileError(ctx.file, notTraceData(`this looks like ${describeObjectKeys(keys)}`));

@@ -43,6 +43,13 @@ function toJaeger(request: OtlpJsonRequest): object {
   return { traceID: spans[0]!.traceID, spans, processes: { p1: { serviceName: serviceOf(request), tags: [] } }, warnings: null };
 }
 
+/** The object with its keys in this order. */
+function keysInOrder(value: object, keys: string[]): object {
+  const entries = new Map(Object.entries(value));
+  expect(keys.toSorted()).toEqual([...entries.keys()].toSorted());
+  return Object.fromEntries(keys.map((k) => [k, entries.get(k)]));
+}
+
 /** Zipkin v2 spans for a request. */
 function toZipkin(request: OtlpJsonRequest): object[] {
   return spansOf(request).map((s) => ({
@@ -109,6 +116,7 @@ describe('Jaeger and Zipkin JSON give the records OTLP gives', () => {
     ['Zipkin v2 span list', zipkinSpans],
     ['Zipkin API list of traces', zipkinTraces],
     ['one Jaeger trace object', JSON.stringify(toJaeger(requests[0]!), null, 2) + '\n' + JSON.stringify(toJaeger(requests[1]!))],
+    ['one Jaeger trace object whose first key is not one of its own', JSON.stringify(keysInOrder(toJaeger(requests[0]!), ['warnings', 'traceID', 'spans', 'processes']), null, 2) + '\n' + JSON.stringify(keysInOrder(toJaeger(requests[1]!), ['warnings', 'processes', 'spans', 'traceID']))],
   ])('%s: from a file, gzip, and a stream cut every 7 bytes', async (_name, text) => {
     expect(await read(write('plain.json', text))).toEqual(otlpSpans);
     expect(await read(write('z', gzip(text)))).toEqual(otlpSpans);

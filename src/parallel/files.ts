@@ -22,6 +22,8 @@ export const PARALLEL_MIN_BYTES = 16 * 1024 * 1024;
 export interface ShardedFilesResult {
   rollups: RollupSet;
   lateSpans: number;
+  /** Traces the shards released early, before the end of their spans could be known (their memory ran out). */
+  evictedTraces: number;
 }
 
 /** Whether `files` are worth (and fit for) workers: regular files, since each worker opens them itself, of `minBytes` together. */
@@ -43,7 +45,7 @@ export function worthSharding(files: readonly string[], minBytes = PARALLEL_MIN_
 
 /** Analyses the files with `jobs` shards (see the module comment). `detect.links` must come from `schemaPath`, which the workers load themselves. */
 export async function analyseFilesSharded(
-  files: readonly string[], detect: DetectOptions, schemaPath: string | undefined, jobs: number, rangeBytes?: number,
+  files: readonly string[], detect: DetectOptions, schemaPath: string | undefined, jobs: number, rangeBytes?: number, openBytes?: number,
 ): Promise<ShardedFilesResult> {
   // Taken once for all shards: a file still being written is read as it was now by every one of them.
   const reading: ShardReading = { sizes: files.map((file) => statSync(file).size), ...(rangeBytes === undefined ? {} : { rangeBytes }) };
@@ -55,7 +57,10 @@ export async function analyseFilesSharded(
     // Shards 1.. in workers, shard 0 here while they start: one thread and one heap fewer.
     const started = Array.from({ length: jobs - 1 }, (_, i) => {
       const own = ports[i + 1]!;
-      const setup: WorkerSetup = { shard: i + 1, shards: jobs, files: [...files], peers: own, reading, detect: cloneable, ...(schemaPath === undefined ? {} : { schemaPath }) };
+      const setup: WorkerSetup = {
+        shard: i + 1, shards: jobs, files: [...files], peers: own, reading, detect: cloneable,
+        ...(schemaPath === undefined ? {} : { schemaPath }), ...(openBytes === undefined ? {} : { openBytes }),
+      };
       // The bundled worker (rolldown.config.mjs): this module runs from dist/parallel/ or, bundled, dist/bundle/.
       const worker = new Worker(new URL('../bundle/worker.js', import.meta.url), {
         workerData: setup,
@@ -66,7 +71,7 @@ export async function analyseFilesSharded(
     });
     // Awaited below; a failure here first must not leave them unhandled.
     for (const p of started) p.catch(() => undefined);
-    const here = await analyseShard(files, new ShardAnalysis(detect, 0, jobs), peers, reading);
+    const here = await analyseShard(files, new ShardAnalysis(detect, 0, jobs, openBytes), peers, reading);
     const results = [unpack(here), ...(await Promise.all(started))];
     const failures = results.filter((r): r is { unit: number; error: ErrorData } => 'error' in r);
     if (failures.length > 0) {
@@ -76,7 +81,7 @@ export async function analyseFilesSharded(
     const shards = results as ShardResult[];
     const rollups = RollupSet.fromShards(shards.map((s) => s.rollups));
     for (const c of inReleaseOrder(shards.map((s) => s.connections))) rollups.addConnection(c.service, c.instance, c.use);
-    return { rollups, lateSpans: shards.reduce((n, s) => n + s.lateSpans, 0) };
+    return { rollups, lateSpans: shards.reduce((n, s) => n + s.lateSpans, 0), evictedTraces: shards.reduce((n, s) => n + s.evictedTraces, 0) };
   } finally {
     peers.close();
     await Promise.all(workers.map((w) => w.terminate()));

@@ -15,6 +15,8 @@ export interface WorkerSetup {
   /** Cloneable detection options; the schema is loaded from `schemaPath` in the worker. */
   detect: Omit<DetectOptions, 'links' | 'noiseFilter'>;
   schemaPath?: string;
+  /** analyzer.ts OFFLINE_OPEN_BYTES for all shards together, when a test lowers it. */
+  openBytes?: number;
 }
 
 /** An error as it crosses threads: the CLI tells input errors by name (cli/errors.ts). */

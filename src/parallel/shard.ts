@@ -36,6 +36,8 @@ export interface ShardResult {
   rollups: ShardRollups;
   connections: KeyedConnection[];
   lateSpans: number;
+  /** Traces released early to stay within the shard's share of the memory (analyzer.ts offlineAnalyzerOptions). */
+  evictedTraces: number;
 }
 
 export class ShardAnalysis {
@@ -53,8 +55,9 @@ export class ShardAnalysis {
   #pruneAt = 10_000;
   readonly #decoders = new WeakMap<WireDecoder, WireDecoder>();
 
-  constructor(options: DetectOptions, shard: number, shards: number) {
-    this.analyzer = new Analyzer(offlineAnalyzerOptions(options, shards));
+  /** `openBytes`: what all shards together keep open (analyzer.ts OFFLINE_OPEN_BYTES, smaller in tests). */
+  constructor(options: DetectOptions, shard: number, shards: number, openBytes?: number) {
+    this.analyzer = new Analyzer(offlineAnalyzerOptions(options, shards, openBytes));
     this.shard = shard;
     this.shards = shards;
   }
@@ -97,7 +100,8 @@ export class ShardAnalysis {
   /** Releases everything still buffered (end of input) and hands over the rollups. */
   finish(): ShardResult {
     this.analyzer.flushEach((analyses) => this.#take(3 * this.#units + FLUSHED, analyses));
-    return { rollups: this.#rollups.toShard(), connections: this.#connections, lateSpans: this.analyzer.assembler.counters.lateSpans };
+    const counters = this.analyzer.assembler.counters;
+    return { rollups: this.#rollups.toShard(), connections: this.#connections, lateSpans: counters.lateSpans, evictedTraces: counters.evictions };
   }
 
   #take(round: number, analyses: RequestAnalysis[]): void {

@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   // suggest/ is loaded only when there is a schema: it is the largest import, and a worker's start-up is paid per run.
   const links = setup.schemaPath === undefined ? undefined : await schemaLinks(setup.schemaPath);
   const detect = { ...setup.detect, ...(links === undefined ? {} : { links }) };
-  post(await analyseShard(setup.files, new ShardAnalysis(detect, setup.shard, setup.shards), new Peers(setup.peers), setup.reading));
+  post(await analyseShard(setup.files, new ShardAnalysis(detect, setup.shard, setup.shards, setup.openBytes), new Peers(setup.peers), setup.reading));
 }
 
 async function schemaLinks(path: string): Promise<DetectOptions['links']> {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { SpanKind, type SpanRecord, type TraceId } from '../otlp/span.js';
 import { REFUSAL_WAIT_CAP_MS } from './admission.js';
 import { assembleTrace, callPaths, isRequestSpan, learnablePeer, looksWhole, MAX_AWAITED_CALLS, peerCalls } from './assemble.js';
-import { estimateSpanBytes, TraceAssembler } from './assembler.js';
+import { estimateSpanBytes, OPEN_TRACE_BYTES, TraceAssembler } from './assembler.js';
 import { NO_REQUEST_SPAN } from './request.js';
 import { assembleCompact, CompactTrace, compactTraces } from './compact.js';
 import { isProbe, OPAQUE_AFTER_TRACES } from './peers.js';
@@ -115,6 +115,29 @@ describe('TraceAssembler', () => {
     expect(evicted.map((t) => t.traceId)).toEqual([traceIds[1]]);
     expect(asm.counters.evictions).toBe(1);
     expect(asm.isFull).toBe(true);
+  });
+
+  it('past maxOpenBytes, evicts the least recently touched traces until the new one fits, however many that takes', () => {
+    const bytes = (spans: SpanRecord[]) => OPEN_TRACE_BYTES + spans.reduce((n, s) => n + estimateSpanBytes(s), 0);
+    const traces = traceIds.map((t) => djangoTrace(t));
+    const small = djangoTrace('d'.repeat(32)).slice(0, 1);
+    // Room for the three traces and the one span of a fourth, not for a fourth whole trace.
+    const asm = new TraceAssembler({ maxOpenBytes: bytes(traces[0]!) + bytes(traces[1]!) + bytes(traces[2]!) + bytes(small) });
+    for (const [i, spans] of traces.entries()) asm.add(spans.slice(0, 1), i);
+    for (const i of [1, 2, 0]) asm.add(traces[i]!.slice(1), 10 + i); // trace 0 touched last
+    expect(asm.add(small, 30)).toEqual([]);
+    expect(asm.counters.evictions).toBe(0);
+    // A trace twice as large takes the place of the two least recently touched, as it grows.
+    const large = [...djangoTrace('e'.repeat(32)), ...djangoTrace('e'.repeat(32))];
+    const evicted = asm.add(large, 40);
+    expect(evicted.map((t) => [t.traceId, t.reason])).toEqual([[traceIds[1], 'evicted'], [traceIds[2], 'evicted']]);
+    expect(asm.counters.evictions).toBe(2);
+    expect(asm.openTraces).toBe(3);
+    expect(asm.isFull).toBe(false); // no count limit was reached
+    // A trace past the limit on its own is kept, the others released.
+    expect(asm.add([...large, ...large].map((s) => ({ ...s, spanId: id() })), 50).map((t) => t.traceId)).toEqual([traceIds[0], 'd'.repeat(32)]);
+    expect(asm.openTraces).toBe(1);
+    expect(asm.isOpen('e'.repeat(32))).toBe(true);
   });
 
   it('holdAll keeps every trace, even one opened after it, until the refused exporter is due back', () => {
