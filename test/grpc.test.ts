@@ -144,9 +144,16 @@ describe('OTLP/gRPC on node:http2', () => {
     expect((await call(s, framed(gzipSync(exportMessage()), true), { 'grpc-encoding': 'gzip' })).grpcStatus).toBe(0);
     expect((await call(s, framed(deflateSync(exportMessage()), true), { 'grpc-encoding': 'deflate' })).grpcStatus).toBe(0);
     expect((await call(s, framed(exportMessage(), true), { 'grpc-encoding': 'snappy' })).grpcStatus).toBe(12);
+    // Compressed with no grpc-encoding to say how, or a flag that is neither 0 nor 1: INTERNAL, as grpc-go answers.
+    expect(await call(s, framed(gzipSync(exportMessage()), true))).toMatchObject({ grpcStatus: 13, grpcMessage: 'compressed message without a grpc-encoding' });
+    const flagged = framed(exportMessage());
+    flagged[0] = 2;
+    expect(await call(s, flagged)).toMatchObject({ grpcStatus: 13, grpcMessage: 'invalid compressed flag 2 (0 or 1)' });
     const bomb = await call(s, framed(gzipSync(Buffer.alloc(64 * LIMIT)), true), { 'grpc-encoding': 'gzip' });
     expect(bomb.grpcStatus).toBe(8);
     expect(bomb.grpcMessage).toMatch(/larger than max/);
+    const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    expect(metrics).toMatch(/n1lens_exports_refused_total\{transport="grpc",reason="bad_encoding"\} 3/);
   });
 
   it('refuses a declared length past the limit before the message arrives, and keeps the connection for the next call', async () => {

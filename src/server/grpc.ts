@@ -180,6 +180,7 @@ function readMessage(stream: http2.ServerHttp2Stream, limit: number, inFlight: B
       done();
       const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
       if (size < PREFIX || size !== PREFIX + declared) reject(new CallError(Status.INTERNAL, 'incomplete request message'));
+      else if (all[0]! > 1) reject(new BadEncoding(Status.INTERNAL, `invalid compressed flag ${all[0]!} (0 or 1)`));
       else resolve({ compressed: all[0] === 1, body: all.subarray(PREFIX) });
     };
     const onClose = (): void => {
@@ -192,15 +193,20 @@ function readMessage(stream: http2.ServerHttp2Stream, limit: number, inFlight: B
   });
 }
 
+/** A message whose compression cannot be read: counted as `bad_encoding`, as OTLP/HTTP counts its own. */
+class BadEncoding extends CallError {}
+
 /** The message inflated, and as sent (what the spool keeps). */
 async function decompress(body: Buffer, encoding: string, limit: number): Promise<{ body: Buffer; compressed: CompressedBody }> {
-  if (encoding !== 'gzip' && encoding !== 'deflate') throw new CallError(Status.UNIMPLEMENTED, `unsupported grpc-encoding: ${encoding}`);
+  // A compressed message needs a grpc-encoding that says how (INTERNAL, as grpc-go answers); one this server lacks is UNIMPLEMENTED.
+  if (encoding === 'identity') throw new BadEncoding(Status.INTERNAL, 'compressed message without a grpc-encoding');
+  if (encoding !== 'gzip' && encoding !== 'deflate') throw new BadEncoding(Status.UNIMPLEMENTED, `unsupported grpc-encoding: ${encoding}`);
   try {
     return { body: await inflateWithin(body, encoding, limit), compressed: { bytes: body, compression: encoding } };
   } catch (e) {
     const err = e as InflateError;
     if (err.tooLarge) throw new CallError(Status.RESOURCE_EXHAUSTED, `Received message larger than max (decompressed, limit ${limit})`);
-    throw new CallError(Status.INTERNAL, `invalid ${encoding} message (${err.message})`);
+    throw new BadEncoding(Status.INTERNAL, `invalid ${encoding} message (${err.message})`);
   }
 }
 
@@ -267,6 +273,7 @@ export async function startGrpcServer(options: GrpcOptions, host: string, port: 
       stop();
       if (!(e instanceof CallError)) throw e;
       if (e.code === Status.RESOURCE_EXHAUSTED) metrics.exportsRefused.inc({ transport: 'grpc', reason: 'too_large' });
+      else if (e instanceof BadEncoding) metrics.exportsRefused.inc({ transport: 'grpc', reason: 'bad_encoding' });
       return fail(stream, e);
     }
     if (deadline !== undefined && Date.now() >= deadline) {
