@@ -192,7 +192,7 @@ describe('OTLP/HTTP on node:http', () => {
     const fails = async (): Promise<never> => {
       throw new Error('the intake broke');
     };
-    const intake = { startBody: () => ({ ok: true, body: UNCOUNTED_BODY }), acceptProtobuf: fails, acceptJson: fails } as unknown as ExportIntake;
+    const intake = { startBody: () => UNCOUNTED_BODY, acceptProtobuf: fails, acceptJson: fails } as unknown as ExportIntake;
     const server = http.createServer(createOtlpHttpHandler({ intake, metrics: createMetrics(), maxBodyBytes: LIMIT }));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
@@ -228,25 +228,31 @@ describe('OTLP/HTTP on node:http', () => {
     expect(await metric(server.httpPort, 'n1lens_request_bytes_in_flight')).toBe(0);
   }, 20_000);
 
-  it('refuses a body whose Content-Length would take the bodies in flight past a fifth of --memory-limit-mib, and has a body cut by its client give its bytes back', async () => {
-    // A budget of 204.8 MiB, far above what the test process uses: only the bodies in flight count.
-    const server = await startServer(testServeOptions(tempDir('otlp-http-in-flight'), { memoryLimitBytes: 1024 * MIB, maxBodyBytes: 128 * MIB }));
+  it('counts bodies in flight as their bytes come, refuses the one that takes them past a fifth of --memory-limit-mib, and has a body cut by its client give its bytes back', async () => {
+    // A budget of 8 MiB; nothing is buffered, so memory alone refuses nothing.
+    const server = await startServer(testServeOptions(tempDir('otlp-http-in-flight'), { memoryLimitBytes: 40 * MIB, maxBodyBytes: 32 * MIB }));
     running.push(server);
     const inFlight = (): Promise<number> => metric(server.httpPort, 'n1lens_request_bytes_in_flight');
-    // A slow sender: 128 MiB declared, 1 KiB sent. Its declared length counts at once.
-    const slow = startPost(server.httpPort, 'application/x-protobuf', 128 * MIB, Buffer.alloc(1024));
-    await until(async () => (await inFlight()) === 128 * MIB);
-    // Another 100 MiB would take them to 228 MiB: refused at its headers.
-    const refused = parseAnswer(await startPost(server.httpPort, 'application/x-protobuf', 100 * MIB).answer);
+    // A slow sender: 16 MiB declared, 6 MiB sent.
+    const slow = startPost(server.httpPort, 'application/x-protobuf', 16 * MIB, Buffer.alloc(6 * MIB));
+    await until(async () => (await inFlight()) === 6 * MIB);
+    // Headers alone hold nothing: clients that declare bodies and stall cannot lock the others out.
+    const stalled = Array.from({ length: 4 }, () => startPost(server.httpPort, 'application/x-protobuf', 16 * MIB));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await inFlight()).toBe(6 * MIB);
+    // 4 MiB more would take them past 8 MiB: refused once its bytes do, the rest unread.
+    const refused = parseAnswer(await startPost(server.httpPort, 'application/x-protobuf', 4 * MIB, Buffer.alloc(4 * MIB)).answer);
     expect(refused.status).toBe(503);
     expect(refused.headers.connection).toBe('close');
     expect(otlpSchema().Status.toObject(otlpSchema().Status.decode(refused.body))).toMatchObject({ code: 14 });
+    expect(await inFlight()).toBe(6 * MIB);
     // An export of the usual size still fits.
     const ok = await fetch(`http://127.0.0.1:${server.httpPort}/v1/traces`, { method: 'POST', body: exportBody(), headers: { 'Content-Type': 'application/x-protobuf' } });
     expect(ok.status).toBe(200);
     expect(await metric(server.httpPort, 'n1lens_exports_refused_total{transport="http",reason="memory"}')).toBe(1);
     // The slow sender goes away mid-body: its bytes go back.
     slow.socket.destroy();
+    for (const s of stalled) s.socket.destroy();
     await until(async () => (await inFlight()) === 0);
   }, 20_000);
 

@@ -176,7 +176,7 @@ describe('n1lens serve --workers', () => {
     expect(report.summary.dbSpans).toBe(2 * dbSpansOf(requestOf([onOne[0]!])) + dbScope!.spans.length);
   }, 60_000);
 
-  it("refuses an export at its headers on the serving thread while a shard is past its share of --memory-limit-mib, without reading the body", async () => {
+  it("refuses a large export at its headers on the serving thread while a shard is past its share of --memory-limit-mib, without reading the body", async () => {
     // Half a MiB a shard: past it always, so a shard takes an export only while its buffer is empty.
     const server = await serve(2, ['--no-warm-up', '--memory-limit-mib', '1', '--trace-wait-ms', '10000']);
     expect((await post(server.http, encodeProtobuf(requestOf(['f'.repeat(32)])), PROTOBUF)).status).toBe(200);

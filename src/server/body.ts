@@ -27,20 +27,14 @@ export class ClientGone extends Error {
 /**
  * Reads a request body as Buffer chunks, refusing once more than `limit` bytes have arrived (a
  * Content-Length above the limit is refused at once; a smaller one is not trusted). The body holds
- * its bytes in `inFlight`: its Content-Length before any byte is read, else each chunk as it comes;
- * past the budget of bodies in flight it is refused (BodyRefused) without reading the rest.
+ * each chunk in `inFlight` as it comes (a declared length costs nothing until its bytes arrive, so a
+ * client that sends headers and stalls holds no budget); past the budget of bodies in flight it is
+ * refused (BodyRefused) without reading the rest.
  */
 export function readBody(req: IncomingMessage, limit: number, inFlight: BodyInFlight = UNCOUNTED_BODY): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (declared > limit) {
+    if (Number(req.headers['content-length']) > limit) {
       reject(new BodyError(413, `request body exceeds ${limit} bytes`));
-      return;
-    }
-    const counted = Number.isFinite(declared);
-    const refused = counted ? inFlight.hold(declared) : undefined;
-    if (refused !== undefined) {
-      reject(new BodyRefused(refused));
       return;
     }
     const chunks: Buffer[] = [];
@@ -59,7 +53,7 @@ export function readBody(req: IncomingMessage, limit: number, inFlight: BodyInFl
         reject(new BodyError(413, `request body exceeds ${limit} bytes`));
         return;
       }
-      const over = counted ? undefined : inFlight.hold(chunk.length);
+      const over = inFlight.hold(chunk.length);
       if (over !== undefined) {
         done();
         req.pause();

@@ -131,9 +131,10 @@ const unavailable = (refusal: RefusedResult): CallError => new CallError(Status.
 const fail = (stream: http2.ServerHttp2Stream, e: CallError): void => finish(stream, e.code, e.message, e.details);
 
 /**
- * Reads the call's one message: the prefix's declared length is checked against the limit, then held
- * in `inFlight` (refused past the budget of bodies in flight), before the bytes arrive. Past
- * `deadline` (epoch ms; at most MESSAGE_READ_MS away) the call ends with DEADLINE_EXCEEDED.
+ * Reads the call's one message: the prefix's declared length is checked against the limit and
+ * declared to `inFlight` (a large message is refused unread past the memory limit), and each chunk is
+ * held there as it comes (refused past the budget of bodies in flight). Past `deadline` (epoch ms; at
+ * most MESSAGE_READ_MS away) the call ends with DEADLINE_EXCEEDED.
  */
 function readMessage(stream: http2.ServerHttp2Stream, limit: number, inFlight: BodyInFlight, deadline: number | undefined): Promise<{ compressed: boolean; body: Buffer }> {
   return new Promise((resolve, reject) => {
@@ -156,7 +157,8 @@ function readMessage(stream: http2.ServerHttp2Stream, limit: number, inFlight: B
     const onData = (chunk: Buffer): void => {
       chunks.push(chunk);
       size += chunk.length;
-      if (declared < 0 && size >= PREFIX) {
+      let refused = inFlight.hold(chunk.length);
+      if (refused === undefined && declared < 0 && size >= PREFIX) {
         const head = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
         declared = head.readUInt32BE(1);
         if (declared > limit) {
@@ -164,12 +166,12 @@ function readMessage(stream: http2.ServerHttp2Stream, limit: number, inFlight: B
           reject(new CallError(Status.RESOURCE_EXHAUSTED, `Received message larger than max (${declared} vs. ${limit})`));
           return;
         }
-        const refused = inFlight.hold(PREFIX + declared);
-        if (refused !== undefined) {
-          done();
-          reject(unavailable(refused));
-          return;
-        }
+        refused = inFlight.declare(PREFIX + declared);
+      }
+      if (refused !== undefined) {
+        done();
+        reject(unavailable(refused));
+        return;
       }
       if (declared >= 0 && size > PREFIX + declared) {
         done();
@@ -244,16 +246,11 @@ export async function startGrpcServer(options: GrpcOptions, host: string, port: 
       return finish(stream, Status.UNAUTHENTICATED, UNAUTHENTICATED_BODY.message);
     }
     const stop = metrics.exportLatency.startTimer({ transport: 'grpc' });
-    const started = intake.startBody('grpc');
-    if (!started.ok) {
-      // Past the memory limit: refused before the message is read.
-      stop();
-      return fail(stream, unavailable(started));
-    }
+    const inFlight = intake.startBody('grpc');
     try {
-      await exportCall(stream, headers, started.body, stop);
+      await exportCall(stream, headers, inFlight, stop);
     } finally {
-      started.body.end();
+      inFlight.end();
     }
   }
 

@@ -1,9 +1,9 @@
 /**
  * Request bodies in flight: the bytes that exports not yet answered hold while their body is read,
  * inflated and taken, across both transports (OTLP/HTTP and OTLP/gRPC share one count per intake,
- * ExportIntake.startBody). The measured memory (--memory-limit-mib) is sampled at most every 50 ms
- * and sees a body only once it has arrived; this count sees what the bodies already started will
- * hold, so that exports arriving together cannot take the process past the limit between samples.
+ * ExportIntake.startBody). The measured memory (--memory-limit-mib) is sampled at most every 50 ms;
+ * this count sees every chunk as it arrives, so that bodies arriving together cannot take the process
+ * past the limit between samples.
  */
 import type { Gauge } from 'prom-client';
 import type { RefusedResult } from './intake.js';
@@ -16,12 +16,25 @@ import type { RefusedResult } from './intake.js';
  */
 export const IN_FLIGHT_SHARE_OF_MEMORY = 0.2;
 
+/**
+ * A body declared this large or larger (Content-Length, the gRPC length prefix) is refused unread
+ * while the process is past its memory limit: four usual 512-span exports. A smaller one is read,
+ * and admission then refuses it with its traces held until the retry (intake.ts), so that memory
+ * pressure does not split a trace the way a refusal that cannot see the trace ids would.
+ */
+export const LARGE_BODY_BYTES = 1024 * 1024;
+
 /** One export's body, from its headers (ExportIntake.startBody) until it is answered. */
 export interface BodyInFlight {
   /**
-   * The body holds `bytes` more: its declared length (Content-Length, the gRPC prefix's), a chunk of
-   * a body that declared none, or its inflated copy. Undefined when that fits the budget; else the
-   * memory refusal to answer with, and the body holds nothing any more.
+   * The body's declared size, once known: the memory refusal to answer with when it is
+   * LARGE_BODY_BYTES or more and the process is past its memory limit (the body then holds nothing
+   * any more), else undefined. A declared size holds no budget: only the bytes that come do.
+   */
+  declare(bytes: number): RefusedResult | undefined;
+  /**
+   * The body holds `bytes` more: a chunk as it arrives, or its inflated copy. Undefined when that
+   * fits the budget; else the memory refusal to answer with, and the body holds nothing any more.
    */
   hold(bytes: number): RefusedResult | undefined;
   /** Gives back every byte the body holds. Every path that ends a body calls it; more calls do nothing. */
@@ -37,7 +50,7 @@ export class BodyRefused extends Error {
 }
 
 /** A body nothing counts (a throwaway intake's). */
-export const UNCOUNTED_BODY: BodyInFlight = { hold: () => undefined, end: () => undefined };
+export const UNCOUNTED_BODY: BodyInFlight = { declare: () => undefined, hold: () => undefined, end: () => undefined };
 
 /**
  * The bytes of the bodies in flight, within a budget: a body that would take them past it is
@@ -60,8 +73,11 @@ export class BodiesInFlight {
     return this.#bytes;
   }
 
-  /** A body starting; `refuse` makes (and counts) the refusal when it would take the bodies past the budget. */
-  start(refuse: () => RefusedResult): BodyInFlight {
+  /**
+   * A body starting; `refuse` makes (and counts) the refusal when it would take the bodies past the
+   * budget, or is declared large while `pastMemory()`.
+   */
+  start(refuse: () => RefusedResult, pastMemory: () => boolean): BodyInFlight {
     let held = 0;
     let ended = false;
     const end = (): void => {
@@ -71,6 +87,11 @@ export class BodiesInFlight {
       held = 0;
     };
     return {
+      declare: (bytes) => {
+        if (ended || bytes < LARGE_BODY_BYTES || !pastMemory()) return undefined;
+        end();
+        return refuse();
+      },
       hold: (bytes) => {
         if (ended || bytes <= 0) return undefined;
         if (this.#bytes > held && this.#bytes + bytes > this.budget) {

@@ -16,6 +16,7 @@ import { SqliteStore as Store } from '../store/sqlite.js';
 import { estimateSpanBytes } from '../traces/assembler.js';
 import { baseRetryFor } from '../traces/admission.js';
 import { isProbe, OPAQUE_AFTER_TRACES } from '../traces/peers.js';
+import { LARGE_BODY_BYTES } from './inflight.js';
 import { Intake, type AcceptResult, type Transport } from './intake.js';
 import { createMetrics } from './metrics.js';
 import { spoolCopier } from './spool-compaction.js';
@@ -398,6 +399,40 @@ describe('Intake past its measured memory limit', () => {
     await intake.close();
     store.closeSync();
   }, 25_000);
+
+  it('past the limit, refuses a large declared body unread, and reads a usual one to refuse it with its traces held until the retry', async () => {
+    const clock = { now: 0 };
+    let used = 0;
+    const store = Store.open(':memory:');
+    const intake = new Intake({
+      store, metrics: createMetrics(), traceWaitMs: 100, traceSettleMs: 100, maxOpenTraces: 1000, memoryLimitBytes: 200, memoryUsed: () => used,
+      collectGarbage: () => undefined, now: () => clock.now, random: () => 0.5, ...TICKS_ONLY_WHEN_TOLD,
+    });
+    const sampled = (): Promise<void> => new Promise((r) => setTimeout(r, 60)); // past the 50 ms between samples
+    const spans = requestSpans({ traceId: 'a'.repeat(32), repeats: 6 });
+    const queries = spans.filter((s) => s.name.startsWith('SELECT'));
+    expect((await intake.acceptProtobuf(exportOf(spans.filter((s) => !queries.includes(s))).bytes, 'http')).ok).toBe(true);
+    used = 500;
+    await sampled();
+    const large = intake.startBody('http');
+    expect(large.declare(LARGE_BODY_BYTES)).toMatchObject({ ok: false, reason: 'memory' });
+    // The export with the trace's queries is read (it cannot be known to continue the trace before),
+    // and refused by admission, which keeps the trace open for the retry.
+    const usual = intake.startBody('http');
+    expect(usual.declare(exportOf(queries).bytes.length)).toBeUndefined();
+    expect(await intake.acceptProtobuf(exportOf(queries).bytes, 'http')).toMatchObject({ ok: false, reason: 'memory' });
+    usual.end();
+    used = 0;
+    await sampled();
+    clock.now += 1000; // past the trace wait, before the retry is due
+    await intake.tick();
+    expect((await intake.acceptProtobuf(exportOf(queries).bytes, 'http')).ok).toBe(true);
+    clock.now += 60_000;
+    await intake.close();
+    const dashboard = (await store.report()).endpoints.find((e) => e.endpoint === 'GET dashboard/');
+    expect(dashboard?.findings.filter((f) => f.kind === 'n_plus_one')).toHaveLength(1);
+    store.closeSync();
+  });
 });
 
 describe('Intake writes', () => {

@@ -66,9 +66,10 @@ export interface IntakeOptions extends AnalyzerOptions {
    */
   copyApart?: CopyApart;
   /**
-   * Measured memory (V8 heap in use + buffers outside it) at which exports are refused before their
-   * body is read (startBody), whatever the buffer's estimate says. Default: maxBufferBytes + 128 MiB.
-   * Bodies in flight may hold a fifth of it (inflight.ts).
+   * Measured memory (V8 heap in use + buffers outside it) at which exports are refused, whatever the
+   * buffer's estimate says: a large one before its body is read (startBody), the others at admission
+   * with their traces held. Default: maxBufferBytes + 128 MiB. Bodies in flight may hold a fifth of
+   * it (inflight.ts).
    */
   memoryLimitBytes?: number;
   /** How that memory is measured, injectable for tests. Default: process.memoryUsage(). */
@@ -130,20 +131,18 @@ export type AcceptResult =
 
 export type RefusedResult = Extract<AcceptResult, { ok: false }>;
 
-/** An export whose headers are in: its body to read, or the refusal to answer at once, without reading it. */
-export type BodyStart = { ok: true; body: BodyInFlight } | RefusedResult;
-
 /**
  * What the transports and the server need of an intake: one Intake, or the shard threads' behind
  * ShardedIntake (`serve --workers N`, shards.ts).
  */
 export interface ExportIntake {
   /**
-   * An export's headers are in: refused for memory (counted as such) when the process is past its
-   * memory limit, else its body in flight, which the transport holds its bytes in as they come
-   * (refused past the budget of bodies in flight, inflight.ts) and ends on every path that ends it.
+   * An export's headers are in: its body in flight, which the transport declares the size of when it
+   * is known (a large body is refused unread while the process is past its memory limit), holds its
+   * bytes in as they come (refused past the budget of bodies in flight, inflight.ts), and ends on
+   * every path that ends it.
    */
-  startBody(transport: Transport): BodyStart;
+  startBody(transport: Transport): BodyInFlight;
   acceptProtobuf(body: Uint8Array, transport: Transport, recordLine?: () => string, compressed?: CompressedBody): Promise<AcceptResult>;
   acceptJson(body: Buffer, transport: Transport, recordLine?: () => string, compressed?: CompressedBody): Promise<AcceptResult>;
   readonly openTraces: number;
@@ -457,9 +456,11 @@ export class Intake implements ExportIntake {
     for (const id of traceIds) if (assembler.isOpen(id)) this.#pins.pin(id, segment);
   }
 
-  startBody(transport: Transport): BodyStart {
-    if (this.pastMemory() !== undefined) return this.#memoryRefusal(transport);
-    return { ok: true, body: this.#bodies.start(() => this.#memoryRefusal(transport)) };
+  startBody(transport: Transport): BodyInFlight {
+    return this.#bodies.start(
+      () => this.#memoryRefusal(transport),
+      () => this.pastMemory() !== undefined,
+    );
   }
 
   /**
@@ -535,8 +536,8 @@ export class Intake implements ExportIntake {
       this.#random,
     );
     // Measured memory is a hard limit like --max-buffer-mib, on what the process really holds (bodies
-    // being read and decoded, garbage not yet collected), not the buffer's estimate. Checked again
-    // here, after startBody: memory may have grown while the body was read.
+    // being read and decoded, garbage not yet collected), not the buffer's estimate. Checked here for
+    // every export (startBody refuses only large ones unread), so the traces it continues are held.
     const full = decision.admit && (survey.newTraces > 0 || survey.continued.length > 0) ? this.pastMemory() : undefined;
     const refusal: Admission | { admit: false; reason: 'memory'; retryAfterMs: number; hold: TraceId[] } =
       full !== undefined ? { admit: false, reason: 'memory', retryAfterMs: retryDelayMs(full, this.#limits, this.#random), hold: [...survey.continued, ...survey.opened] } : decision;

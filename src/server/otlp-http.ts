@@ -90,16 +90,18 @@ export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler 
       stop();
       return reply(res, 415, JSON_TYPE, JSON.stringify({ code: Status.INVALID_ARGUMENT, message: 'Content-Type must be application/x-protobuf or application/json' }));
     }
-    const started = intake.startBody('http');
-    if (!started.ok) {
-      stop();
-      // Past the memory limit: refused without reading the body, and the connection closed rather than drained.
-      return unavailable(res, encoding, started, { Connection: 'close' });
-    }
+    const inFlight = intake.startBody('http');
     try {
-      await exportBody(req, res, encoding, started.body, stop);
+      const declared = Number(req.headers['content-length']);
+      const refused = Number.isFinite(declared) ? inFlight.declare(declared) : undefined;
+      if (refused !== undefined) {
+        stop();
+        // A large body past the memory limit: refused unread, and the connection closed rather than drained.
+        return unavailable(res, encoding, refused, { Connection: 'close' });
+      }
+      await exportBody(req, res, encoding, inFlight, stop);
     } finally {
-      started.body.end();
+      inFlight.end();
     }
   }
 

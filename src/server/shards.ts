@@ -14,8 +14,8 @@ import type { Spool, SpoolEncoding } from '../spool/index.js';
 import type { DjangoSchema } from '../suggest/schema.js';
 import { baseRetryFor, retryDelayMs } from '../traces/admission.js';
 import { spooledBody, type CompressedBody } from './body.js';
-import { BodiesInFlight, IN_FLIGHT_SHARE_OF_MEMORY, UNCOUNTED_BODY } from './inflight.js';
-import { rawExport, recordedLine, REFUSAL_TEXT, spoolFullRetryMs, type AcceptResult, type BodyStart, type ExportIntake, type Refusal, type RefusedResult, type ReplayTotals, type Transport } from './intake.js';
+import { BodiesInFlight, IN_FLIGHT_SHARE_OF_MEMORY, UNCOUNTED_BODY, type BodyInFlight } from './inflight.js';
+import { rawExport, recordedLine, REFUSAL_TEXT, spoolFullRetryMs, type AcceptResult, type ExportIntake, type Refusal, type RefusedResult, type ReplayTotals, type Transport } from './intake.js';
 import { shardedMetricsText, type MetricsJson, type ServerMetrics } from './metrics.js';
 import { segmentsWanted, spoolSegmentCopier, type CopySegmentsApart } from './spool-compaction.js';
 import type { PieceResult, Settle, ShardAnalysisSettings, ShardAnswer, ShardCall, ShardLimits, ShardReplayed, ShardThreadData } from './shard-protocol.js';
@@ -176,12 +176,14 @@ export class ShardedIntake implements ExportIntake {
   }
 
   /**
-   * As one intake: refused at once while a shard is past its memory limit with traces open (most
-   * exports have a piece for every shard), else a body within the bodies-in-flight budget.
+   * As one intake: a body within the bodies-in-flight budget, a large one refused unread while a
+   * shard is past its memory limit with traces open (most exports have a piece for every shard).
    */
-  startBody(transport: Transport): BodyStart {
-    if (this.#fullestPastMemory() > 0) return this.#memoryRefusal(transport);
-    return { ok: true, body: this.#bodies.start(() => this.#memoryRefusal(transport)) };
+  startBody(transport: Transport): BodyInFlight {
+    return this.#bodies.start(
+      () => this.#memoryRefusal(transport),
+      () => this.#fullestPastMemory() > 0,
+    );
   }
 
   /** The largest fullness (in thousandths) of the shards past their memory limit; 0 when none is. */
@@ -517,8 +519,8 @@ export class SplitWarmUpIntake implements ExportIntake {
 
   readonly openTraces = 0;
 
-  startBody(): BodyStart {
-    return { ok: true, body: UNCOUNTED_BODY };
+  startBody(): BodyInFlight {
+    return UNCOUNTED_BODY;
   }
 
   acceptProtobuf(body: Uint8Array, _transport: Transport, _recordLine?: () => string, compressed?: CompressedBody): Promise<AcceptResult> {
