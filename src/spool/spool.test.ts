@@ -336,6 +336,32 @@ describe('Spool', () => {
     await Promise.all(busy);
   });
 
+  it('has closed the files of the segments it sealed and deleted once close() resolves', async () => {
+    let now = 0;
+    const opened: string[] = [];
+    const closed: string[] = [];
+    const openSegment = async (path: string, flags: number): Promise<SegmentFile> => {
+      const file = await open(path, flags);
+      opened.push(path);
+      return {
+        writev: (buffers, position) => file.writev(buffers, position),
+        datasync: () => file.datasync(),
+        // Slow, on the thread pool: close() must wait for it.
+        close: async () => {
+          await new Promise((r) => setTimeout(r, 50));
+          await file.close();
+          closed.push(path);
+        },
+      };
+    };
+    const spool = Spool.open({ dir: tempDir('spool-close-sealed'), segmentMs: 100, now: () => now, openSegment });
+    await spool.append('protobuf', Buffer.from('a')).durable;
+    now = 150;
+    expect(spool.deleteBefore(Number.POSITIVE_INFINITY)).toBe(1); // sealed by time: its file closed, then deleted
+    await spool.close();
+    expect(closed).toEqual(opened);
+  });
+
   it('never deletes a segment of the last run before replay has read it to the end', async () => {
     const { dir } = await keptSegment('spool-unreplayed');
     const spool = Spool.open({ dir });

@@ -195,6 +195,8 @@ export class Spool {
   readonly #sizes = new Map<number, number>();
   /** Segment files being unlinked on the thread pool (deleteWhere's background), which close() waits for. */
   readonly #unlinking = new Set<Promise<void>>();
+  /** Sealed segments' files being closed (#closeSealed), which close() waits for too. */
+  readonly #closing = new Set<Promise<void>>();
   /** Segments found at open, to replay. */
   readonly #toReplay: number[];
   /** Segments of the last run that replay() has not read to the end: never deleted before it has. */
@@ -406,7 +408,7 @@ export class Spool {
     this.#current++; // sealed: deleteBefore may now take every segment
     await Promise.all([...this.#files.values()].map((file) => file.then((f) => f.close()).catch(() => undefined)));
     this.#files.clear();
-    await Promise.all(this.#unlinking);
+    await Promise.all([...this.#unlinking, ...this.#closing]);
   }
 
   /** fsync of the directory, on the thread pool: on a busy disk it takes long enough to stall every request in flight. */
@@ -536,7 +538,8 @@ export class Spool {
       this.#files.delete(segment);
       this.#ends.delete(segment);
       this.#broken.delete(segment);
-      void file.then((f) => f.close()).catch(() => undefined);
+      const closed: Promise<void> = file.then((f) => f.close()).catch(() => undefined).then(() => void this.#closing.delete(closed));
+      this.#closing.add(closed);
     }
   }
 }
