@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { otlpSchema } from '../src/otlp/schema.js';
 import { djangoRequest, encodeProtobuf } from '../src/otlp/testing.js';
 import { startServer, type RunningServer } from '../src/server/serve.js';
-import { tempDir, testServeOptions } from './support.js';
+import { largeExport, metric, tempDir, testServeOptions, until } from './support.js';
 
 const running: RunningServer[] = [];
 const sessions: http2.ClientHttp2Session[] = [];
@@ -100,26 +100,8 @@ function unfinishedCall(s: http2.ClientHttp2Session, chunks: Buffer[], headers: 
   return { stream, answer };
 }
 
-/** A value of /metrics (the first line that matches `name`, labels included); NaN when it is not there. */
-async function metric(port: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return Number(line?.slice(name.length + 1) ?? NaN);
-}
 
-async function until(what: () => Promise<boolean>, ms = 5000): Promise<void> {
-  for (const end = Date.now() + ms; !(await what()); ) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
-/** An export of one request whose root span carries `bytes` of padding: a large export of one trace. */
-function largeExport(bytes: number): Buffer {
-  const request = djangoRequest({ repeats: 6 });
-  request.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes.push({ key: 'padding', value: { stringValue: 'x'.repeat(bytes) } });
-  return Buffer.from(encodeProtobuf(request));
-}
 
 describe('OTLP/gRPC on node:http2', () => {
   it('advertises a 4 MiB stream window and opens a 16 MiB connection window, so a large export does not wait on window updates', async () => {

@@ -9,7 +9,7 @@ import type { ExportIntake } from '../src/server/intake.js';
 import { createMetrics } from '../src/server/metrics.js';
 import { createOtlpHttpHandler } from '../src/server/otlp-http.js';
 import { startServer, type RunningServer } from '../src/server/serve.js';
-import { tempDir, testServeOptions } from './support.js';
+import { largeExport, metric, tempDir, testServeOptions, until } from './support.js';
 
 const running: RunningServer[] = [];
 afterEach(async () => {
@@ -58,26 +58,8 @@ const exportBody = (): Buffer => Buffer.from(encodeProtobuf(djangoRequest({ repe
 
 const MIB = 1024 * 1024;
 
-/** An export of one request whose root span carries `bytes` of padding: a large export of one trace. */
-function largeExport(bytes: number): Buffer {
-  const request = djangoRequest({ repeats: 6 });
-  request.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes.push({ key: 'padding', value: { stringValue: 'x'.repeat(bytes) } });
-  return Buffer.from(encodeProtobuf(request));
-}
 
-/** A value of /metrics (the first line that matches `name`, labels included); NaN when it is not there. */
-async function metric(port: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return Number(line?.slice(name.length + 1) ?? NaN);
-}
 
-async function until(what: () => Promise<boolean>, ms = 5000): Promise<void> {
-  for (const end = Date.now() + ms; !(await what()); ) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** A POST /v1/traces started by hand on a fresh connection: its headers, then `body` (any part of it). */
 function startPost(port: number, contentType: string, contentLength: number, body: Buffer = Buffer.alloc(0)): { socket: Socket; answer: Promise<string> } {

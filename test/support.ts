@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, onTestFinished } from 'vitest';
+import { djangoRequest, encodeProtobuf } from '../src/otlp/testing.js';
 import type { ServeOptions } from '../src/server/serve.js';
 
 export const root = new URL('..', import.meta.url).pathname;
@@ -169,4 +170,26 @@ export function testServeOptions(dir: string, over: Partial<ServeOptions> = {}):
     detect: { minRepeats: 5 },
     ...over,
   };
+}
+
+/** A value of a server's /metrics (the first line that matches `name`, labels included); NaN when it is not there. */
+export async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return Number(line?.slice(name.length + 1) ?? NaN);
+}
+
+/** Resolves once `what` does (polled every 20 ms), or throws after `ms`. */
+export async function until(what: () => Promise<boolean>, ms = 5000): Promise<void> {
+  for (const end = Date.now() + ms; !(await what()); ) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** An export of one request whose root span carries `bytes` of padding: a large export of one trace. */
+export function largeExport(bytes: number): Buffer {
+  const request = djangoRequest({ repeats: 6 });
+  request.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes.push({ key: 'padding', value: { stringValue: 'x'.repeat(bytes) } });
+  return Buffer.from(encodeProtobuf(request));
 }

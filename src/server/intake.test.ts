@@ -85,6 +85,19 @@ function continuationOptions() {
   return { clock, options: { metrics: createMetrics(), traceWaitMs: 6000, traceSettleMs: 100, minRepeats: 5, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD } };
 }
 
+/** A start after a crash on the same spool and store file (continuationOptions): the queued task's requests in the store once it has replayed and written. */
+async function taskRequestsAfterRestart(file: string, dir: string, options: ReturnType<typeof continuationOptions>['options'], clock: { now: number }): Promise<number | undefined> {
+  const store = Store.open(file);
+  const intake = new Intake({ ...options, store, spool: Spool.open({ dir, commitMs: 1 }), replayWaitMs: 1000 });
+  await intake.replay();
+  clock.now += 7000;
+  await intake.tick();
+  await intake.close();
+  const requests = (await store.report()).endpoints.find((e) => e.endpoint === 'run/reports.build')?.requests;
+  store.closeSync();
+  return requests;
+}
+
 /** 19 requests, some overlapping, spans in the order they end (the root last), cut into exports of 5 spans as a Collector batches them. */
 function overlappingExports(): Export[] {
   const timed: { at: number; span: OtlpJsonSpan }[] = [];
@@ -1159,14 +1172,7 @@ describe('Intake replay after a crash', () => {
     await viewWrite;
     await sealed();
     // The process dies before the continuation's write.
-    const restarted = Store.open(file);
-    const intake = new Intake({ ...options, store: restarted, spool: Spool.open({ dir, commitMs: 1 }), replayWaitMs: 1000 });
-    await intake.replay();
-    clock.now += 7000;
-    await intake.tick();
-    await intake.close();
-    expect((await restarted.report()).endpoints.find((e) => e.endpoint === 'run/reports.build')?.requests).toBe(1);
-    restarted.closeSync();
+    expect(await taskRequestsAfterRestart(file, dir, options, clock)).toBe(1);
   });
 
   it("keeps a continuation's spool segment when its trace's write finishes between two parts of the tick that analyses it", async () => {
@@ -1203,14 +1209,7 @@ describe('Intake replay after a crash', () => {
     answer(); // …where the view's write ends
     await new Promise((resolve) => setTimeout(resolve, 100));
     // The process dies before the continuation's write.
-    const restarted = Store.open(file);
-    const intake = new Intake({ ...options, store: restarted, spool: Spool.open({ dir, commitMs: 1 }), replayWaitMs: 1000 });
-    await intake.replay();
-    clock.now += 7000;
-    await intake.tick();
-    await intake.close();
-    expect((await restarted.report()).endpoints.find((e) => e.endpoint === 'run/reports.build')?.requests).toBe(1);
-    restarted.closeSync();
+    expect(await taskRequestsAfterRestart(file, dir, options, clock)).toBe(1);
   });
 
   it('leaves a trace another writer committed first to that writer to continue', async () => {
