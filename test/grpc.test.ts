@@ -1,4 +1,5 @@
 import * as http2 from 'node:http2';
+import { connect } from 'node:net';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { otlpSchema } from '../src/otlp/schema.js';
@@ -214,6 +215,21 @@ describe('OTLP/gRPC under --memory-limit-mib', () => {
     await until(async () => (await inFlight()) === 0);
     expect((await call(session(server.grpcPort), framed(exportMessage()))).grpcStatus).toBe(0);
   }, 30_000);
+
+  it('answers a message declared past the receive limit RESOURCE_EXHAUSTED, not a retryable refusal, while other bodies fill the budget', async () => {
+    // A budget of 1.6 MiB, which an OTLP/HTTP body alone passes (one body alone is always read).
+    const server = await startServer(testServeOptions(tempDir('grpc-too-large-busy'), { memoryLimitBytes: 8 * MIB, grpcMaxReceiveBytes: 256 * 1024 }));
+    running.push(server);
+    const http = connect(server.httpPort, '127.0.0.1');
+    http.on('error', () => undefined);
+    http.write(`POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${3 * MIB}\r\n\r\n`);
+    http.write(Buffer.alloc(2 * MIB));
+    await until(async () => (await metric(server.httpPort, 'n1lens_request_bytes_in_flight')) === 2 * MIB);
+    const answer = await unfinishedCall(session(server.grpcPort), [prefix(MIB)]).answer;
+    expect(Number(answer['grpc-status'])).toBe(8);
+    expect(await metric(server.httpPort, 'n1lens_exports_refused_total{transport="grpc",reason="too_large"}')).toBe(1);
+    http.destroy();
+  });
 
   it('ends a call whose message has not arrived by its deadline with DEADLINE_EXCEEDED, and gives its bytes back', async () => {
     const server = await startServer(testServeOptions(tempDir('grpc-read-deadline')));

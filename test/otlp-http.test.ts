@@ -238,6 +238,24 @@ describe('OTLP/HTTP on node:http', () => {
     await until(async () => (await inFlight()) === 0);
   }, 20_000);
 
+  it('past --memory-limit-mib, refuses a chunked body once 1 MiB of it has come, as it refuses one that declares that much', async () => {
+    const server = await startServer(testServeOptions(tempDir('otlp-http-chunked-memory'), { memoryLimitBytes: 1, traceWaitMs: 10_000, maxBodyBytes: 16 * MIB }));
+    running.push(server);
+    // One byte: the process is always past it, so only an empty buffer takes an export.
+    expect((await fetch(`http://127.0.0.1:${server.httpPort}/v1/traces`, { method: 'POST', body: exportBody(), headers: { 'Content-Type': 'application/x-protobuf' } })).status).toBe(200);
+    const socket = connect(server.httpPort, '127.0.0.1');
+    socket.on('error', () => undefined);
+    let got = '';
+    socket.on('data', (d) => (got += d.toString('latin1')));
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    socket.write('POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nTransfer-Encoding: chunked\r\n\r\n');
+    for (let i = 0; i < 3; i++) socket.write(`${MIB.toString(16)}\r\n${'\0'.repeat(MIB)}\r\n`);
+    await closed;
+    const answer = parseAnswer(got);
+    expect([answer.status, answer.headers.connection]).toEqual([503, 'close']);
+    expect(await metric(server.httpPort, 'n1lens_request_bytes_in_flight')).toBe(0);
+  });
+
   it('takes one export alone whatever the budget of bodies in flight: a gzip body of 3 MiB inflated, with a budget of 1.6 MiB', async () => {
     const server = await startServer(testServeOptions(tempDir('otlp-http-alone'), { memoryLimitBytes: 8 * MIB }));
     running.push(server);

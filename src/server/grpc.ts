@@ -157,8 +157,9 @@ function readMessage(stream: http2.ServerHttp2Stream, limit: number, inFlight: B
     const onData = (chunk: Buffer): void => {
       chunks.push(chunk);
       size += chunk.length;
-      let refused = inFlight.hold(chunk.length);
-      if (refused === undefined && declared < 0 && size >= PREFIX) {
+      let refused: RefusedResult | undefined;
+      // The size first: a message past the receive limit is never retryable, whatever the budget says.
+      if (declared < 0 && size >= PREFIX) {
         const head = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
         declared = head.readUInt32BE(1);
         if (declared > limit) {
@@ -166,8 +167,9 @@ function readMessage(stream: http2.ServerHttp2Stream, limit: number, inFlight: B
           reject(new CallError(Status.RESOURCE_EXHAUSTED, `Received message larger than max (${declared} vs. ${limit})`));
           return;
         }
-        refused = inFlight.declare(PREFIX + declared);
+        refused = inFlight.declare(declared);
       }
+      refused ??= inFlight.hold(chunk.length);
       if (refused !== undefined) {
         done();
         reject(unavailable(refused));

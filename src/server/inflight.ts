@@ -34,7 +34,8 @@ export interface BodyInFlight {
   declare(bytes: number): RefusedResult | undefined;
   /**
    * The body holds `bytes` more: a chunk as it arrives, or its inflated copy. Undefined when that
-   * fits the budget; else the memory refusal to answer with, and the body holds nothing any more.
+   * fits the budget and, past the memory limit, leaves the body under LARGE_BODY_BYTES; else the
+   * memory refusal to answer with, and the body holds nothing any more.
    */
   hold(bytes: number): RefusedResult | undefined;
   /** Gives back every byte the body holds. Every path that ends a body calls it; more calls do nothing. */
@@ -100,6 +101,11 @@ export class BodiesInFlight {
         }
         held += bytes;
         this.#add(bytes);
+        // A body that grows large with no size declared (chunked, or as it inflates) is refused once it does.
+        if (held >= LARGE_BODY_BYTES && pastMemory()) {
+          end();
+          return refuse();
+        }
         return undefined;
       },
       end,

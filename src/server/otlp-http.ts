@@ -93,7 +93,8 @@ export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler 
     const inFlight = intake.startBody('http');
     try {
       const declared = Number(req.headers['content-length']);
-      const refused = Number.isFinite(declared) ? inFlight.declare(declared) : undefined;
+      // Past --max-body it is a 413 (readBody), not a retryable refusal.
+      const refused = Number.isFinite(declared) && declared <= maxBodyBytes ? inFlight.declare(declared) : undefined;
       if (refused !== undefined) {
         stop();
         // A large body past the memory limit: refused unread, and the connection closed rather than drained.
