@@ -71,10 +71,10 @@ function unavailable(res: ServerResponse, encoding: Encoding, refusal: RefusedRe
 }
 
 /**
- * The `POST /v1/traces` handler: bearer token, Content-Type, memory (503 + Retry-After as soon as
- * the headers are in, or once the body would take the bodies in flight past their budget), body
- * within `maxBodyBytes` (gzip and deflate inflated only up to it), decode, trace-aware admission
- * (503 + Retry-After), and the 200 only once the export is in the spool.
+ * The `POST /v1/traces` handler: bearer token, Content-Type, memory (503 + Retry-After for a large
+ * body past the memory limit before it is read, or once a body would take the bodies in flight past
+ * their budget), body within `maxBodyBytes` (gzip and deflate inflated only up to it), decode,
+ * trace-aware admission (503 + Retry-After), and the 200 only once the export is in the spool.
  */
 export function createOtlpHttpHandler(options: OtlpHttpOptions): RequestHandler {
   const { intake, metrics, maxBodyBytes, authToken } = options;

@@ -193,10 +193,11 @@ export class Spool {
   readonly #openSegment: (path: string, flags: number) => Promise<SegmentFile>;
   /** Bytes per segment on disk (or promised to it), oldest first. */
   readonly #sizes = new Map<number, number>();
-  /** Segment files being unlinked on the thread pool (deleteWhere's background), which close() waits for. */
-  readonly #unlinking = new Set<Promise<void>>();
-  /** Sealed segments' files being closed (#closeSealed), which close() waits for too. */
-  readonly #closing = new Set<Promise<void>>();
+  /**
+   * File work left to the thread pool, which close() waits for: segment files being unlinked
+   * (deleteWhere's background) and sealed segments' files being closed (#closeSealed).
+   */
+  readonly #background = new Set<Promise<void>>();
   /** Segments found at open, to replay. */
   readonly #toReplay: number[];
   /** Segments of the last run that replay() has not read to the end: never deleted before it has. */
@@ -380,8 +381,7 @@ export class Spool {
       } else {
         // On the thread pool: freeing an 8 MiB file held the event loop 10-130 ms under load. A crash
         // before it is done leaves a segment of committed traces, which the next replay skips.
-        const unlinked: Promise<void> = new Promise<void>((resolve) => unlink(path, () => resolve())).then(() => void this.#unlinking.delete(unlinked));
-        this.#unlinking.add(unlinked);
+        this.#inBackground(new Promise<void>((resolve) => unlink(path, () => resolve())));
       }
       this.#sizes.delete(seq);
       this.#total -= size;
@@ -408,7 +408,7 @@ export class Spool {
     this.#current++; // sealed: deleteBefore may now take every segment
     await Promise.all([...this.#files.values()].map((file) => file.then((f) => f.close()).catch(() => undefined)));
     this.#files.clear();
-    await Promise.all([...this.#unlinking, ...this.#closing]);
+    await Promise.all(this.#background);
   }
 
   /** fsync of the directory, on the thread pool: on a busy disk it takes long enough to stall every request in flight. */
@@ -531,6 +531,12 @@ export class Spool {
     return file;
   }
 
+  /** Keeps `work` (which never rejects) in #background until it is done. */
+  #inBackground(work: Promise<void>): void {
+    const done: Promise<void> = work.then(() => void this.#background.delete(done));
+    this.#background.add(done);
+  }
+
   /** Closes the files of segments before the current one that nothing is written to any more. */
   #closeSealed(): void {
     for (const [segment, file] of this.#files) {
@@ -538,8 +544,7 @@ export class Spool {
       this.#files.delete(segment);
       this.#ends.delete(segment);
       this.#broken.delete(segment);
-      const closed: Promise<void> = file.then((f) => f.close()).catch(() => undefined).then(() => void this.#closing.delete(closed));
-      this.#closing.add(closed);
+      this.#inBackground(file.then((f) => f.close()).catch(() => undefined));
     }
   }
 }
