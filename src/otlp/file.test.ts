@@ -105,6 +105,23 @@ describe('readTraceFile formats', () => {
     expectRequests(await collect(write('blank.jsonl', text)), traceIds);
   });
 
+  test('reads OTLP requests whose first key is another, skipping the other keys as JSON.parse + json.ts do', async () => {
+    // The unknown key's value holds brackets and quotes, so skipping it must parse it, not scan for bytes.
+    const otherFirst = (r: OtlpJsonRequest): object => ({ exportedBy: { name: 'x}"]', tags: [1, { a: null }] }, ...r, trailer: true });
+    const lines = requests.map((r) => JSON.stringify(otherFirst(r))).join('\n') + '\n';
+    const pretty = `\n${JSON.stringify(otherFirst(requests[0]!), null, 2)}\n`;
+    expectRequests(await collect(write('other-first.jsonl', lines)), traceIds);
+    expectRequests(await collect(write('other-first.json', pretty)), traceIds.slice(0, 1));
+    expectRequests(await collect(chunked(gzip(lines), 5)), traceIds);
+    // n1-report reads raw units: these come out decoded, the same batches.
+    const units = [];
+    for await (const unit of readTraceUnits(write('other-first-units.jsonl', lines))) units.push(unit);
+    expect(units).toEqual(await collect(write('plain-units.jsonl', jsonLines(requests))));
+    // An object with neither an OTLP key nor a Jaeger trace's is still not trace data.
+    const path = write('other.json', '{"foo": 1, "bar": [2]}');
+    await expect(collect(path)).rejects.toThrow(`${path}: not trace data (this looks like a JSON object with keys "foo", "bar")`);
+  });
+
   test('skips a UTF-8 byte order mark', async () => {
     expectRequests(await collect(write('bom.json', '\ufeff' + encodeJson(requests[0]!, 2))), traceIds.slice(0, 1));
   });

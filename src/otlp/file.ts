@@ -493,6 +493,7 @@ async function* readSource(source: string | NodeJS.ReadableStream, opts: ReadTra
       // One Jaeger trace per document: held whole, as a trace is the unit of analysis anyway.
       if (key !== undefined && JAEGER_TRACE_KEYS.has(key)) yield* readJson(ctx, decodeJaegerAt);
       else if (key === undefined || key === '' || OTLP_KEYS.has(key)) yield* readJson(ctx, decodeAt);
+      // Any other first key: Jaeger's `{"data": […]}`, streamed, or a trace or request with another key first.
       else yield* readJsonObjects(ctx);
     } else if (format === 'json-array') yield* readJsonArray(ctx);
     else if (format === 'json-scalar') {
@@ -1027,10 +1028,11 @@ function jaegerErrors(errors: unknown): string | undefined {
 }
 
 /**
- * JSON objects that are not OTLP requests, one after another: Jaeger's `{"data": [trace, ...]}`
- * (streamed trace by trace), Jaeger v2's `{"result": {OTLP}}`, a Jaeger trace whose first key is
- * another (`{"warnings": null, "traceID": …}`: the values it is decoded from are kept as they come,
- * the rest skipped), or an error saying what the object looks like.
+ * JSON objects whose first key is not an OTLP request's, one after another: Jaeger's `{"data":
+ * [trace, ...]}` (streamed trace by trace), Jaeger v2's `{"result": {OTLP}}`, a Jaeger trace or an
+ * OTLP request whose first key is another (`{"warnings": null, "traceID": …}`, `{"foo": 1,
+ * "resourceSpans": […]}`: the values they are decoded from are kept as they come, the rest skipped,
+ * as json.ts skips unknown keys), or an error saying what the object looks like.
  */
 async function* readJsonObjects(ctx: Context): AsyncGenerator<DecodedBatch> {
   const { reader } = ctx;
@@ -1041,6 +1043,7 @@ async function* readJsonObjects(ctx: Context): AsyncGenerator<DecodedBatch> {
     let traces = false;
     let errors: unknown;
     const jaeger: Record<string, unknown> = {};
+    const otlp: Record<string, unknown> = {};
     for (c = await peekByte(reader); c !== CLOSE_BRACE; c = await peekByte(reader)) {
       if (c !== QUOTE) throw unexpected(ctx, c, 'where an object key should be');
       const key = String(await readValue(ctx, true, SMALL_JSON_BYTES, 'an object key'));
@@ -1068,6 +1071,8 @@ async function* readJsonObjects(ctx: Context): AsyncGenerator<DecodedBatch> {
       } else if (key === 'errors' || key === 'error') {
         errors = await readValue(ctx, true, SMALL_JSON_BYTES, key);
         if (key === 'error') errors = [errors];
+      } else if (OTLP_KEYS.has(key)) {
+        otlp[key] = await readValue(ctx, true, ctx.maxJsonBytes, `the value of ${JSON.stringify(key)}`);
       } else if (JAEGER_DECODED_KEYS.has(key)) {
         jaeger[key] = await readValue(ctx, true, ctx.maxJsonBytes, `the value of ${JSON.stringify(key)}`);
       } else {
@@ -1078,6 +1083,11 @@ async function* readJsonObjects(ctx: Context): AsyncGenerator<DecodedBatch> {
       else if (c !== CLOSE_BRACE) throw unexpected(ctx, c, `after the value of ${JSON.stringify(key)}`);
     }
     reader.take(1);
+    // An OTLP key makes the object a request, whatever else it holds, as it does on decodeAt's path.
+    if (Object.keys(otlp).length > 0) {
+      yield decodeIn(ctx, () => ctx.json.decodeValue(otlp));
+      continue;
+    }
     if (!traces && isJaegerTrace(jaeger)) {
       yield decodeIn(ctx, () => decodeJaegerTrace(jaeger));
       continue;
