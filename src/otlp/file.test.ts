@@ -126,6 +126,19 @@ describe('readTraceFile formats', () => {
     expectRequests(await collect(write('bom.json', '\ufeff' + encodeJson(requests[0]!, 2))), traceIds.slice(0, 1));
   });
 
+  test('skips a byte order mark at the start of any line or document: files joined with cat keep one each', async () => {
+    const lines = jsonLines(requests).split('\n');
+    const joined = `\ufeff${lines[0]}\n\ufeff${lines[1]}\n\ufeff\n\ufeff${lines[2]}\n`;
+    expectRequests(await collect(write('joined.jsonl', joined)), traceIds);
+    expectRequests(await collect(chunked(gzip(joined), 7)), traceIds);
+    const documents = requests.map((r) => `\ufeff${encodeJson(r, 2)}\n`).join('');
+    expectRequests(await collect(write('joined.json', documents)), traceIds);
+    expectRequests(await collect(chunked(documents, 2)), traceIds);
+    // Objects with another key first (readJsonObjects reads them) likewise.
+    const otherFirst = requests.map((r) => `\ufeff${JSON.stringify({ x: 1, ...r })}\n`).join('');
+    expectRequests(await collect(write('joined-other-first.jsonl', otherFirst)), traceIds);
+  });
+
   test.each([
     ['{', 0x7b],
     ['[', 0x5b],
@@ -408,6 +421,24 @@ describe('readJsonLineRange', () => {
       const got: { offset?: number; bytes: string }[] = [];
       for (let start = 3; start < size; start += step) {
         for (const unit of await readJsonLineRange(bom, start, start + step)) got.push({ offset: unit.offset, bytes: unit.bytes.toString() });
+      }
+      expect(got, `ranges of ${step}`).toEqual(whole);
+    }
+  });
+
+  test('reads lines that start with a byte order mark (files joined with cat) without it, at their offset, as readTraceUnits does', async () => {
+    const joined = join(dir, 'ranges-joined.jsonl');
+    const content = `\ufeff${lines[0]}\n\ufeff${lines[1]}\r\n\ufeff\n\ufeff${lines[2]}`;
+    writeFileSync(joined, content);
+    const whole: { offset?: number; bytes: string }[] = [];
+    for await (const unit of readTraceUnits(joined)) if ('raw' in unit && unit.raw === 'json-line') whole.push({ offset: unit.offset, bytes: unit.bytes.toString() });
+    expect(whole.map((u) => u.bytes)).toEqual([lines[0], `${lines[1]}\r`, lines[2]]);
+    expect(whole[1]!.offset).toBe(Buffer.byteLength(`\ufeff${lines[0]}\n`));
+    const size = Buffer.byteLength(content);
+    for (const step of [1, 2, 3, 4, 100, size]) {
+      const got: { offset?: number; bytes: string }[] = [];
+      for (let start = 3; start < size; start += step) {
+        for (const unit of await readJsonLineRange(joined, start, start + step)) got.push({ offset: unit.offset, bytes: unit.bytes.toString() });
       }
       expect(got, `ranges of ${step}`).toEqual(whole);
     }

@@ -243,7 +243,8 @@ function iterate(stream: NodeJS.ReadableStream, owned: boolean): AsyncIterable<u
  * ...]}` from the query API or the UI, or one trace object), Jaeger v2's `{"result": {OTLP}}`, and
  * Zipkin v2 JSON (an array of spans, or of traces). Jaeger's `data` and Zipkin's arrays are streamed
  * element by element, so memory grows with the largest trace (Jaeger) or span (Zipkin), not the file.
- * JSON that is none of these is an error that says what it looks like.
+ * JSON that is none of these is an error that says what it looks like. A UTF-8 byte order mark at the
+ * start of the file, of a line or of a document is skipped (files joined with `cat` keep one each).
  *
  * Errors are TraceFileErrors naming the file and the line (JSON) or byte offset (protobuf; offsets
  * count decompressed bytes). Batches yielded before an error stay yielded.
@@ -340,7 +341,8 @@ export async function readJsonLineRange(path: string, from: number, to: number, 
     const end = opts.bytes ?? Infinity;
     const readAt = (position: number, length: number): Promise<Buffer> => readFully(handle, Buffer.allocUnsafe(Math.max(0, Math.min(length, end - position))), position);
     // Bytes from `base` on. A line starts at `from` when it is the file's start, follows a newline,
-    // or follows the byte order mark the file starts with (readTraceUnits skips it).
+    // or follows the byte order mark the file starts with (readTraceUnits skips it, as it skips one
+    // at the start of any line, which stays part of that line's offset).
     const base = from === BOM_BYTES ? 0 : Math.max(0, from - 1);
     let buf = await readAt(base, to - base);
     const lineAtFrom = from === 0 || buf[from - base - 1] === NEWLINE || (from === BOM_BYTES && startsWithBom(buf));
@@ -360,7 +362,7 @@ export async function readJsonLineRange(path: string, from: number, to: number, 
       }
       const end = nl < 0 ? buf.length : nl;
       if (end - (start - base) > max) throw new RangeReadError(start, `JSON line at byte ${start} longer than ${max} bytes`);
-      const line = buf.subarray(start - base, end);
+      const line = withoutBom(buf.subarray(start - base, end));
       if (!isBlank(line)) units.push({ raw: 'json-line', bytes: line, file, line: 0, offset: start });
       if (nl < 0) break;
       start = base + nl + 1;
@@ -628,7 +630,7 @@ async function* readJson(ctx: Context, decode: DecodeAt): AsyncGenerator<TraceUn
   let offset: number;
   do {
     offset = reader.offset;
-    first = await reader.line(ctx.maxJsonBytes, tooLong(lineNo + 1));
+    first = await jsonLine(reader, ctx.maxJsonBytes, tooLong(lineNo + 1));
     lineNo++;
   } while (first !== null && isBlank(first));
   if (first === null) return;
@@ -663,7 +665,7 @@ async function* readJsonLines(
   const raw = ctx.raw && decode === decodeAt;
   for (;;) {
     const offset = ctx.reader.offset;
-    const line = await ctx.reader.line(ctx.maxJsonBytes, tooLong(lineNo + 1));
+    const line = await jsonLine(ctx.reader, ctx.maxJsonBytes, tooLong(lineNo + 1));
     if (line === null) return;
     lineNo++;
     if (isBlank(line)) continue;
@@ -724,7 +726,8 @@ async function* readJsonDocuments(
     length = 0;
     yield decode(parsed, file, docLine, ctx.json);
 
-    // Between documents only whitespace; count its newlines for the next document's line.
+    // Between documents only whitespace and byte order marks (documents joined with `cat`); count
+    // its newlines for the next document's line.
     let lines = startLine + depth.newlines;
     for (;;) {
       let i = 0;
@@ -733,6 +736,7 @@ async function* readJsonDocuments(
         i++;
       }
       reader.take(i);
+      if (await takeBom(reader)) continue;
       if (reader.buf.length > 0 || !(await reader.more())) break;
     }
     if (reader.buf.length === 0) return;
@@ -747,6 +751,21 @@ async function* readJsonDocuments(
 /** A UTF-8 byte order mark: EF BB BF. */
 const BOM_BYTES = 3;
 const startsWithBom = (b: Uint8Array): boolean => b.length >= BOM_BYTES && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf;
+/** A JSON line without the byte order mark it may start with: files joined with `cat` keep one each. */
+const withoutBom = (line: Buffer): Buffer => (startsWithBom(line) ? line.subarray(BOM_BYTES) : line);
+
+/** ByteReader.line for JSON text: a byte order mark at the line's start is skipped as whitespace is. */
+async function jsonLine(reader: ByteReader, max: number, tooLong: (length: number) => never): Promise<Buffer | null> {
+  const line = await reader.line(max, tooLong);
+  return line === null ? null : withoutBom(line);
+}
+
+/** Takes a byte order mark at the reader, if one is there; whether it was. */
+async function takeBom(reader: ByteReader): Promise<boolean> {
+  if (reader.buf[0] !== 0xef || !(await reader.ensure(BOM_BYTES)) || !startsWithBom(reader.buf)) return false;
+  reader.take(BOM_BYTES);
+  return true;
+}
 
 function isBlank(line: Buffer): boolean {
   for (const byte of line) if (!isSpace(byte)) return false;
@@ -887,6 +906,14 @@ async function peekByte(reader: ByteReader): Promise<number> {
   }
 }
 
+/** peekByte between top-level values, where byte order marks are skipped too (files joined with `cat`). */
+async function peekTopLevel(reader: ByteReader): Promise<number> {
+  for (;;) {
+    const c = await peekByte(reader);
+    if (!(await takeBom(reader))) return c;
+  }
+}
+
 /** Finds where one JSON value ends, across chunks: a container by bracket depth, a string by its quote, a scalar by the next delimiter. */
 class ValueEnd {
   private mode: 'start' | 'container' | 'string' | 'scalar' = 'start';
@@ -1013,7 +1040,7 @@ async function* readJsonArray(ctx: Context): AsyncGenerator<DecodedBatch> {
     index++;
   }
   if (zipkin.size > 0) yield zipkin.result();
-  const c = await peekByte(ctx.reader);
+  const c = await peekTopLevel(ctx.reader);
   if (c >= 0) throw unexpected(ctx, c, 'after the top-level array');
 }
 
@@ -1036,7 +1063,7 @@ function jaegerErrors(errors: unknown): string | undefined {
  */
 async function* readJsonObjects(ctx: Context): AsyncGenerator<DecodedBatch> {
   const { reader } = ctx;
-  for (let c = await peekByte(reader); c >= 0; c = await peekByte(reader)) {
+  for (let c = await peekTopLevel(reader); c >= 0; c = await peekTopLevel(reader)) {
     if (c !== OPEN_BRACE) throw unexpected(ctx, c, 'after a JSON object');
     reader.take(1);
     const keys: string[] = [];
