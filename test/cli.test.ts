@@ -70,6 +70,14 @@ describe('n1-report', () => {
     expect(stdin.summary.requests).toBe(4);
   });
 
+  it('refuses standard input named twice with one line and exit 2: it can be read only once', () => {
+    const message = '- (standard input) is given more than once; it can be read only once\n';
+    const report = run(['-', fixture, '-', '-f', 'json'], readFileSync(fixture));
+    expect(report).toEqual({ code: 2, stdout: '', stderr: `n1-report: ${message}` });
+    const digest = run(['digest', '-', '-', '--dry-run'], readFileSync(fixture), 'n1lens');
+    expect(digest).toEqual({ code: 2, stdout: '', stderr: `n1lens: ${message}` });
+  });
+
   it('gives one clear line and exit 2 for corrupt, truncated, empty and missing files, with nothing on stdout', () => {
     const truncated = join(dir, 'truncated.jsonl');
     writeFileSync(truncated, readFileSync(fixtureOld, 'utf8').slice(0, 5000));

@@ -100,6 +100,8 @@ export async function analyseFiles(
   files: string[],
   options: DetectOptions & { schemaPath?: string; jobs?: number; onAnalysed?: (analyses: RequestAnalysis[]) => void },
 ): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; lateSpans: number; evictedTraces: number }> {
+  // Named again, standard input would read as an empty file ("stdin: empty file"), which says nothing of why.
+  if (files.filter((file) => file === '-').length > 1) throw new CliError('- (standard input) is given more than once; it can be read only once', EXIT.usage);
   const { schemaPath, jobs = 1, onAnalysed, ...detect } = options;
   const schema = schemaPath === undefined ? undefined : await loadSchema(schemaPath);
   const withLinks = { ...detect, ...(schema === undefined ? {} : { links: schemaNaming(schema) }) };
