@@ -47,6 +47,7 @@ interface FindingBase {
   sql: string;
   facts: SqlFacts | null;
   repeatsPerRequest: { p50: number; max: number };
+  /** How many of the endpoint's requests it was seen in: a count, not a share. */
   requestsAffected: number;
   /** What the fix saves over the observed period: DB ms for query findings, request latency for sync_fanout. */
   wastedMs: number;

@@ -255,8 +255,9 @@ function traceLink(c: Context, traceId: string): string {
 }
 
 /**
- * The "requests affected" figure in words that fit the endpoint's findings: the share with N+1 or
- * write loops when it has any, otherwise the share running its worst other finding.
+ * The "requests affected" figure in words that fit the endpoint's findings: how many requests had
+ * N+1 or write loops when it has any, otherwise how many ran its worst other finding (a count, which
+ * the message shows as a share of the endpoint's requests).
  */
 function affected(e: ReportEndpoint): { label: string; phrase: string; count: number } {
   if (e.findings.some((f) => f.kind === 'n_plus_one' || f.kind === 'repeated_write')) {

@@ -24,6 +24,7 @@ export interface ReportFinding {
   fingerprint: string;
   sql: string;
   repeatsPerRequest: { p50: number; max: number };
+  /** How many of the endpoint's requests ran this finding's loop (or query, or calls): a count, not a share. */
   requestsAffected: number;
   wastedMs: number;
   /** The query the loop iterates, and where the app evaluates it. */
@@ -56,7 +57,7 @@ export interface ReportEndpoint {
   steadyState?: 'unknown';
   queriesPerRequest: { p50: number; max: number };
   wastedMsPerRequest: number;
-  /** Share of requests with at least one N+1 or write loop. */
+  /** How many of the endpoint's requests had at least one N+1 or write loop: a count, not a share (divide by `requests`). */
   requestsAffected: number;
   fix: string;
   findings: ReportFinding[];
