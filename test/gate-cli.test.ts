@@ -1,6 +1,6 @@
 /** The pull-request gate through the real binary: baseline, config, several outputs, one-line errors. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -134,11 +134,36 @@ describe('n1lens report as a CI gate', () => {
       expect(r.stderr).toBe(`n1lens: ${message}\n`);
       expect(r.stdout).toBe('');
     }
-    // A step summary it cannot append to fails once the report is made: still before any output.
+    // A step summary it cannot append to fails before any output is written.
     const summary = run(['report', fixture, '-f', 'github', '-f', `json=${join(dir, 'with-summary.json')}`], { env: { GITHUB_STEP_SUMMARY: folder } });
     expect(summary.code).toBe(2);
     expect(summary.stderr).toBe(`n1lens: ${folder}: cannot append the GitHub step summary (GITHUB_STEP_SUMMARY): it is a directory\n`);
     expect(summary.stdout).toBe('');
+    expect(existsSync(join(dir, 'with-summary.json'))).toBe(false);
+  });
+
+  it('refuses a --write-baseline file that does not parse, and a step summary it cannot append to, before reading any trace', () => {
+    const project = mkdtempSync(join(dir, 'up-front-'));
+    writeFileSync(join(project, 'old.json'), '{"n1lensBaseline": 1, "findings": [}');
+    const baseline = run(['report', 'missing.jsonl', '--write-baseline', 'old.json'], { cwd: project });
+    expect(baseline.code).toBe(2);
+    expect(baseline.stderr).toMatch(/^n1lens: old\.json: not a baseline file: invalid JSON \(.*\)\n$/);
+    const summary = run(['report', 'missing.jsonl', '-f', 'github'], { cwd: project, env: { GITHUB_STEP_SUMMARY: project } });
+    expect(summary.stderr).toBe(`n1lens: ${project}: cannot append the GitHub step summary (GITHUB_STEP_SUMMARY): it is a directory\n`);
+  });
+
+  it.skipIf(!existsSync('/dev/full'))('leaves the baseline, every output file and the step summary as they were when a write fails after the checks', () => {
+    // /dev/full passes the check before the analysis (a writable file) and fails the write, as a full disk does.
+    const project = mkdtempSync(join(dir, 'all-or-nothing-'));
+    const before = { 'b.json': '{"n1lensBaseline": 1, "findings": []}\n', 'out.sarif': 'old sarif\n', 'summary.md': 'earlier step\n' };
+    for (const [name, text] of Object.entries(before)) writeFileSync(join(project, name), text);
+    const r = run(['report', fixture, '--write-baseline', 'b.json', '-f', 'sarif=out.sarif', '-f', 'github', '-f', 'json=/dev/full'], {
+      cwd: project,
+      env: { GITHUB_STEP_SUMMARY: join(project, 'summary.md') },
+    });
+    expect(r).toEqual({ code: 2, stdout: '', stderr: 'n1lens: /dev/full: cannot write the json output: no space left on the device\n' });
+    // Nothing changed, and no temp file is left beside them.
+    expect(Object.fromEntries(readdirSync(project).map((name) => [name, readFileSync(join(project, name), 'utf8')]))).toEqual(before);
   });
 
   it('n1lens diff compares two report files and exits 1 on a regression, 2 on a file that is not a report', () => {

@@ -1,6 +1,5 @@
 /** `n1-report` / `n1lens report`: reads saved trace files and prints the ranked report; the exit code is the CI budget. */
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { OfflineAnalysis } from '../analyzer.js';
 import { RollupSet } from '../detect/rollup.js';
@@ -39,6 +38,7 @@ import type { Store } from '../store/store.js';
 import { applyConfig, loadConfig, type ConfigFile } from './config.js';
 import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { CliError, EXIT } from './errors.js';
+import { checkWritable, fileError, writeOutputFiles, type OutputFile } from './output-files.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import { checkTraceUrl } from './trace-url.js';
 import { addPullOptions, analysePull, checkPullFlags, type PullCliOptions } from './pull-options.js';
@@ -167,72 +167,6 @@ function readBaseline(file: string): Baseline {
   return parseBaseline(text, file);
 }
 
-/** Writes `what` (e.g. "the sarif output") to `file`, creating its directory; a file-system error is one line. */
-function writeOutput(file: string, text: string, what: string): void {
-  try {
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, text);
-  } catch (error) {
-    throw fileError(error, file, `cannot write ${what}`);
-  }
-}
-
-/** A file-system error as the CLI's one line (cli/errors.ts); anything else is rethrown as the bug it is. */
-function fileError(error: unknown, file: string, doing: string): unknown {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (typeof code !== 'string') return error;
-  const why: Record<string, string> = {
-    EISDIR: 'it is a directory',
-    ENOTDIR: 'a part of its path is not a directory',
-    ENOENT: 'no such file or directory',
-    EACCES: 'permission denied',
-    EPERM: 'permission denied',
-    EROFS: 'a read-only file system',
-    ENOSPC: 'no space left on the device',
-    EEXIST: 'a part of its path is not a directory',
-  };
-  return new CliError(`${file}: ${doing}: ${why[code] ?? (error as Error).message}`);
-}
-
-/**
- * Refuses, before the analysis, a file it could not write: a directory, under a path part that is
- * not a directory, or where it may not create or write a file. Writing it still reports what fails then.
- */
-function checkWritable(file: string, what: string): void {
-  const cannot = (why: string) => new CliError(`${file}: cannot write ${what}: ${why}`);
-  let stat: ReturnType<typeof statSync> | undefined;
-  try {
-    stat = statSync(file);
-  } catch {
-    // Not there (or not reachable): what decides is the nearest directory above it that is.
-  }
-  if (stat !== undefined) {
-    if (stat.isDirectory()) throw cannot('it is a directory');
-    try {
-      accessSync(file, constants.W_OK);
-    } catch {
-      throw cannot('permission denied');
-    }
-    return;
-  }
-  for (let dir = dirname(resolve(file)); ; dir = dirname(dir)) {
-    let above: ReturnType<typeof statSync>;
-    try {
-      above = statSync(dir);
-    } catch {
-      if (dir === dirname(dir)) return; // nothing above exists: let writing say why
-      continue;
-    }
-    if (!above.isDirectory()) throw cannot(`${dir} is not a directory`);
-    try {
-      accessSync(dir, constants.W_OK);
-    } catch {
-      throw cannot(`permission denied in ${dir}`);
-    }
-    return;
-  }
-}
-
 async function render(spec: FormatSpec, report: Report, gate: GateResult, opts: ReportCliOptions, html?: HtmlSource): Promise<string> {
   switch (spec.format) {
     case 'json':
@@ -300,6 +234,35 @@ function durationOption(text: string, flag: string): number {
   }
 }
 
+/** What runReport reads and checks before the analysis, for finishReport. */
+interface Checked {
+  /** The baseline the gate judges by (--baseline). */
+  baseline?: Baseline;
+  /** What --write-baseline keeps the reasons and expiry dates of: the file there now, else --baseline's. */
+  previous?: Baseline;
+  /** Where the github format appends its step summary (GITHUB_STEP_SUMMARY), when it is asked for. */
+  stepSummary?: string;
+}
+
+/**
+ * Reads the baselines and checks every file the run will write, so that a bad baseline (the one to
+ * judge by or the one to rewrite) or a destination it cannot write fails before the (long) analysis.
+ */
+function checkDestinations(formats: FormatSpec[], opts: ReportCliOptions): Checked {
+  const baseline = opts.baseline === undefined ? undefined : readBaseline(opts.baseline);
+  for (const { format, file } of formats) if (file !== undefined) checkWritable(file, `cannot write the ${format} output`);
+  let previous = baseline;
+  if (opts.writeBaseline !== undefined) {
+    checkWritable(opts.writeBaseline, 'cannot write the baseline');
+    if (existsSync(opts.writeBaseline)) previous = readBaseline(opts.writeBaseline);
+  }
+  const stepSummary = formats.some((f) => f.format === 'github') ? process.env.GITHUB_STEP_SUMMARY || undefined : undefined;
+  if (stepSummary !== undefined) checkWritable(stepSummary, STEP_SUMMARY_DOING);
+  return { ...(baseline === undefined ? {} : { baseline }), ...(previous === undefined ? {} : { previous }), ...(stepSummary === undefined ? {} : { stepSummary }) };
+}
+
+const STEP_SUMMARY_DOING = 'cannot append the GitHub step summary (GITHUB_STEP_SUMMARY)';
+
 /** Runs the report command; returns the exit code. Outputs are rendered whole before any is written, so a failure never leaves half a file. */
 export async function runReport(files: string[], opts: ReportCliOptions, program = 'n1-report'): Promise<number> {
   if (opts.traceUrl !== undefined) checkTraceUrl(opts.traceUrl);
@@ -312,10 +275,7 @@ export async function runReport(files: string[], opts: ReportCliOptions, program
   if (formats.filter((f) => f.file === undefined).length > 1) {
     throw new CliError(`only one --format can go to standard output; give the others a file: ${formats.map((f) => f.format).join(', ')}=FILE`);
   }
-  // A bad baseline, or an output it cannot write, fails before the (long) analysis.
-  const baseline = opts.baseline === undefined ? undefined : readBaseline(opts.baseline);
-  for (const { format, file } of formats) if (file !== undefined) checkWritable(file, `the ${format} output`);
-  if (opts.writeBaseline !== undefined) checkWritable(opts.writeBaseline, 'the baseline');
+  const checked = checkDestinations(formats, opts);
   const noise: Pick<ReportOptions, 'ignoreEndpoints' | 'ignoreTables' | 'minWastedMs'> = {
     ...(opts.ignoreEndpoint === undefined ? {} : { ignoreEndpoints: opts.ignoreEndpoint }),
     ...(opts.ignoreTable === undefined ? {} : { ignoreTables: opts.ignoreTable }),
@@ -324,10 +284,10 @@ export async function runReport(files: string[], opts: ReportCliOptions, program
   if (opts.db !== undefined) {
     if (opts.listUnseen) throw new CliError('--list-unseen is for trace files; with --db use --dead-after', EXIT.usage);
     const report = await storeReport(opts.db, opts);
-    if (!formats.some((f) => f.format === 'html')) return finishReport(report, formats, baseline, opts);
+    if (!formats.some((f) => f.format === 'html')) return finishReport(report, formats, checked, opts);
     const store = await (await import('../store/open.js')).openStore(opts.db);
     try {
-      return await finishReport(report, formats, baseline, opts, { store, reportOptions: {} });
+      return await finishReport(report, formats, checked, opts, { store, reportOptions: {} });
     } finally {
       await store.close();
     }
@@ -342,7 +302,7 @@ export async function runReport(files: string[], opts: ReportCliOptions, program
   // The HTML report draws each finding's example request, so it keeps the analysed requests in a store.
   const store = formats.some((f) => f.format === 'html') ? (await import('../store/sqlite.js')).SqliteStore.open(':memory:') : undefined;
   try {
-    return await analyseAndFinish(files, opts, program, formats, baseline, noise, store);
+    return await analyseAndFinish(files, opts, program, formats, checked, noise, store);
   } finally {
     store?.closeSync();
   }
@@ -353,7 +313,7 @@ async function analyseAndFinish(
   opts: ReportCliOptions,
   program: string,
   formats: FormatSpec[],
-  baseline: Baseline | undefined,
+  checked: Checked,
   noise: Pick<ReportOptions, 'ignoreEndpoints' | 'ignoreTables' | 'minWastedMs'>,
   store: SqliteStore | undefined,
 ): Promise<number> {
@@ -376,7 +336,7 @@ async function analyseAndFinish(
     connections: rollups.connections.values(),
     deadViews,
   });
-  const code = await finishReport(report, formats, baseline, opts, store === undefined ? undefined : { store, reportOptions });
+  const code = await finishReport(report, formats, checked, opts, store === undefined ? undefined : { store, reportOptions });
   // After the outputs, so that a run that fails prints its one line only.
   if (evictedTraces > 0) process.stderr.write(evictionWarning(program, evictedTraces));
   return code;
@@ -402,36 +362,31 @@ interface HtmlSource {
 }
 
 /**
- * Judges the report against the budget and baseline, writes the baseline and every output; returns
- * the exit code. Files are written before standard output, so a file it cannot write fails the run
- * with nothing printed.
+ * Judges the report against the budget and baseline, writes every output file, the step summary and
+ * the baseline (together: a failure leaves none of them changed, output-files.ts), then standard
+ * output; returns the exit code. A file it cannot write fails the run with nothing printed.
  */
-async function finishReport(report: Report, formats: FormatSpec[], baseline: Baseline | undefined, opts: ReportCliOptions, html?: HtmlSource): Promise<number> {
+async function finishReport(report: Report, formats: FormatSpec[], checked: Checked, opts: ReportCliOptions, html?: HtmlSource): Promise<number> {
   const gate = judge(report, {
     maxFindings: opts.maxFindings,
     today: opts.today ?? isoDay(Date.now()),
     ...(opts.endpoints === undefined ? {} : { endpoints: opts.endpoints }),
-    ...(baseline === undefined ? {} : { baseline }),
+    ...(checked.baseline === undefined ? {} : { baseline: checked.baseline }),
   });
 
   const outputs = await Promise.all(formats.map(async (spec) => ({ spec, text: await render(spec, report, gate, opts, html) })));
+  const files: OutputFile[] = [];
+  for (const { spec, text } of outputs) if (spec.file !== undefined) files.push({ file: spec.file, text, doing: `cannot write the ${spec.format} output` });
+  if (checked.stepSummary !== undefined) files.push({ file: checked.stepSummary, text: renderGithubSummary(report, gate), doing: STEP_SUMMARY_DOING, append: true });
   let wrote: string | undefined;
   if (opts.writeBaseline !== undefined) {
     // Re-writing a baseline keeps the reasons and expiry dates people wrote into it.
-    const previous = existsSync(opts.writeBaseline) ? readBaseline(opts.writeBaseline) : baseline;
-    const next = baselineFromReport(report, previous);
-    writeOutput(opts.writeBaseline, renderBaseline(next), 'the baseline');
+    const next = baselineFromReport(report, checked.previous);
+    // Last: the file a half-done run would most hurt (the next run's gate reads it).
+    files.push({ file: opts.writeBaseline, text: renderBaseline(next), doing: 'cannot write the baseline' });
     wrote = `n1lens: wrote ${next.findings.length} finding${next.findings.length === 1 ? '' : 's'} to the baseline ${opts.writeBaseline}\n`;
   }
-  for (const { spec, text } of outputs) if (spec.file !== undefined) writeOutput(spec.file, text, `the ${spec.format} output`);
-  const summary = process.env.GITHUB_STEP_SUMMARY;
-  if (summary && formats.some((f) => f.format === 'github')) {
-    try {
-      appendFileSync(summary, renderGithubSummary(report, gate));
-    } catch (error) {
-      throw fileError(error, summary, 'cannot append the GitHub step summary (GITHUB_STEP_SUMMARY)');
-    }
-  }
+  writeOutputFiles(files);
   if (wrote !== undefined) process.stderr.write(wrote);
   for (const { spec, text } of outputs) if (spec.file === undefined) process.stdout.write(text);
   if (opts.writeBaseline !== undefined) return EXIT.ok;
