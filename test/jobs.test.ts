@@ -121,7 +121,17 @@ describe('n1-report --jobs', () => {
     const bomOne = report([bomBad], 1);
     expect(bomOne.stderr).toContain('line 1: resourceSpans is not an array');
     for (const { jobs, rangeBytes } of SPLITS) expect(report([bomBad], jobs, undefined, rangeBytes), `--jobs ${jobs} ranges ${rangeBytes}`).toEqual(bomOne);
-  }, 120_000);
+    // Files joined with cat, each starting with a byte order mark: the marks at the start of later lines are skipped too.
+    const half = Math.floor(lines.length / 2);
+    const joined = join(dir, 'ranges-joined.jsonl');
+    writeFileSync(joined, `\ufeff${lines.slice(0, half).join('\n')}\n\ufeff${lines.slice(half).join('\n')}\n`);
+    expectSameAsOneJob([joined]);
+    const joinedBad = join(dir, 'ranges-joined-bad.jsonl');
+    writeFileSync(joinedBad, `${readFileSync(joined, 'utf8')}\ufeff{"resourceSpans": 5}\n`);
+    const joinedOne = report([joinedBad], 1);
+    expect(joinedOne.stderr).toContain(`line ${lines.length + 1}: resourceSpans is not an array`);
+    for (const { jobs, rangeBytes } of SPLITS) expect(report([joinedBad], jobs, undefined, rangeBytes), `--jobs ${jobs} ranges ${rangeBytes}`).toEqual(joinedOne);
+  }, 180_000);
 
   it('gives the --jobs 1 report when JSON lines hold refused spans and spans naming their trace twice', () => {
     // Another shard's span is read no further than its trace id, so the span clock and each span's
