@@ -29,7 +29,7 @@ class ChecksumSink {
   spans = 0;
   records = 0;
   h = 0;
-  dbSpan(traceId, hi, lo, parent, startMs, endMs, system, statement, comment, service, location) {
+  dbSpan({ traceId, spanIdHi: hi, spanIdLo: lo, parentSpanId: parent, startMs, endMs, system, statement, comment, service, location }) {
     this.spans++;
     let h = this.h;
     h = mix(h, traceId);

@@ -3,9 +3,8 @@ import { analyseColumns, type DetectOptions, type Normalizer } from './detect/re
 import { createStatementMemo } from './detect/statements.js';
 import { RollupSet } from './detect/rollup.js';
 import type { RequestAnalysis } from './detect/types.js';
-import type { CodeLocation } from './detect/types.js';
 import { decodeJsonLineTo, inProtobufUnit, isRawUnit, type TraceUnit, type UnitDecoders } from './otlp/file.js';
-import { refusedIn, type SpanRecord, type SpanSink } from './otlp/span.js';
+import { refusedIn, type DbSpanFields, type SpanRecord, type SpanSink } from './otlp/span.js';
 import { spansRead, type SinkBatch, type WireDecoder } from './otlp/wire/decoder.js';
 import { isRequestSpan } from './traces/assemble.js';
 import { createSqlNormalizer } from './sql/index.js';
@@ -139,13 +138,8 @@ class OpenTraceSink implements SpanSink {
     this.#assembler = assembler;
   }
 
-  dbSpan(
-    traceId: string, spanIdHi: number, spanIdLo: number, parentSpanId: string, startMs: number, endMs: number,
-    system: string, statement: string, comment: string, service: string, location: CodeLocation | undefined,
-  ): void {
-    this.#assembler
-      .spanWords(traceId, spanIdHi, spanIdLo, estimateDbSpanBytes(statement) + comment.length, false)
-      ?.addDbWords(traceId, spanIdHi, spanIdLo, parentSpanId, startMs, endMs, system, statement, comment, service, location);
+  dbSpan(span: Readonly<DbSpanFields>): void {
+    this.#assembler.spanWords(span.traceId, span, estimateDbSpanBytes(span.statement) + span.comment.length, false)?.addDbWords(span);
   }
 
   span(record: SpanRecord): void {

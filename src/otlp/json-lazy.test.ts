@@ -28,8 +28,11 @@ function collect(): { sink: SpanSink; handed: Handed[] } {
   return {
     handed,
     sink: {
-      dbSpan(traceId, hi, lo, parentSpanId, startMs, endMs, system, statement, comment, service, location) {
-        handed.push({ db: true, traceId, spanId: hex(hi) + hex(lo), parentSpanId, startMs, endMs, dbSystem: system, dbStatement: statement + comment, service, location });
+      dbSpan(s) {
+        handed.push({
+          db: true, traceId: s.traceId, spanId: hex(s.spanIdHi) + hex(s.spanIdLo), parentSpanId: s.parentSpanId, startMs: s.startMs, endMs: s.endMs,
+          dbSystem: s.system, dbStatement: s.statement + s.comment, service: s.service, location: s.location,
+        });
       },
       span(record) {
         handed.push(record);
@@ -296,8 +299,8 @@ describe('createLazyJsonReader', () => {
       }
       const got: [string, string][] = [];
       const batch = reader.decodeTo(line, {
-        dbSpan(_t, _hi, _lo, _p, _s, _e, _system, statement, comment) {
-          got.push([statement, comment]);
+        dbSpan(s) {
+          got.push([s.statement, s.comment]);
         },
         span() {},
       });
@@ -422,7 +425,7 @@ describe('LazyJsonReader.spanIndex', () => {
       const { sink, handed } = collect();
       const at: number[] = [];
       const batch = reader.decodeTo(Buffer.from(line), {
-        dbSpan: (...args: Parameters<SpanSink['dbSpan']>) => (at.push(reader.spanIndex), sink.dbSpan(...args)),
+        dbSpan: (span) => (at.push(reader.spanIndex), sink.dbSpan(span)),
         span: (record) => (at.push(reader.spanIndex), sink.span(record)),
       });
       expect(batch).toBeDefined();

@@ -19,7 +19,7 @@
 import { AttributeFolder, type AttributeSource } from './fold.js';
 import { locationOf } from './location.js';
 import { IdMemo, SHORT_MAX, STMT_MAX, STMT_SETS, SetMemo, ShortMemo, statementHash } from './memo.js';
-import type { SpanKind, SpanRecord, SpanSink } from './span.js';
+import { DbSpanFields, type SpanKind, type SpanRecord, type SpanSink } from './span.js';
 import { buildRecord, instanceOf, nanosToMs } from './to-span.js';
 import type { SinkBatch } from './wire/decoder.js';
 import { K_HOST_NAME, K_PROCESS_PID, K_SERVICE_INSTANCE_ID, K_SERVICE_NAME, keyCode } from './wire/keys.js';
@@ -283,6 +283,8 @@ class LazyReader implements LazyJsonReader {
   readonly #spanWords: number[] = [];
   readonly #parents: string[] = [];
   readonly #times: number[] = [];
+  /** handOver's plain DB span, refilled for each. */
+  readonly #dbSpan = new DbSpanFields();
   readonly #systems: string[] = [];
   readonly #statements: string[] = [];
   readonly #comments: string[] = [];
@@ -367,10 +369,19 @@ class LazyReader implements LazyJsonReader {
       const record = this.#records[i];
       if (record !== undefined) sink.span(record);
       else {
-        sink.dbSpan(
-          this.#traceIds[i]!, this.#spanWords[2 * i]!, this.#spanWords[2 * i + 1]!, this.#parents[i]!, this.#times[2 * i]!, this.#times[2 * i + 1]!,
-          this.#systems[i]!, this.#statements[i]!, this.#comments[i]!, this.#services[i]!, this.#locations[i],
-        );
+        const span = this.#dbSpan;
+        span.traceId = this.#traceIds[i]!;
+        span.spanIdHi = this.#spanWords[2 * i]!;
+        span.spanIdLo = this.#spanWords[2 * i + 1]!;
+        span.parentSpanId = this.#parents[i]!;
+        span.startMs = this.#times[2 * i]!;
+        span.endMs = this.#times[2 * i + 1]!;
+        span.system = this.#systems[i]!;
+        span.statement = this.#statements[i]!;
+        span.comment = this.#comments[i]!;
+        span.service = this.#services[i]!;
+        span.location = this.#locations[i];
+        sink.dbSpan(span);
       }
     }
     const rejected: SinkBatch['rejected'] = [];

@@ -62,21 +62,43 @@ export interface SpanRecord {
 }
 
 /**
+ * A plain DB span as a decoder hands it to SpanSink.dbSpan. Each decoder owns one and refills it for
+ * every span, so it is valid only during the call: its numbers are written in place, where numbers
+ * passed as arguments would each be boxed (a heap number per time and per id word past 2^31, about
+ * 50 bytes a span for the young generation to collect).
+ */
+export class DbSpanFields {
+  traceId: TraceId = '';
+  /** The span id (16 hex digits) as the two 32-bit words its first and last 8 digits spell. */
+  spanIdHi = 0;
+  spanIdLo = 0;
+  parentSpanId: SpanId = '';
+  /** As SpanRecord's. */
+  startMs = 0;
+  endMs = 0;
+  system = '';
+  /**
+   * The statement is `statement + comment`, split before a trailing block comment (sqlcommenter's
+   * carries the request's traceparent) so the text before it is shared across requests; `comment`
+   * is '' when nothing was split off.
+   */
+  statement = '';
+  comment = '';
+  service = '';
+  location: CodeLocation | undefined = undefined;
+}
+
+/** A span id given as the two 32-bit words its 16 hex digits spell. */
+export type SpanIdWords = Readonly<Pick<DbSpanFields, 'spanIdHi' | 'spanIdLo'>>;
+
+/**
  * Where a decoder writes a batch's valid spans, in order, instead of making a record of each
  * (WireDecoder.decodeTo): a plain DB span (a statement and a system, a parent, kind neither SERVER
  * nor CONSUMER) as its fields, any other span as its record.
  */
 export interface SpanSink {
-  /**
-   * A plain DB span. Its id (16 hex digits) comes as the two 32-bit words its first and last 8
-   * digits spell; its statement is `statement + comment`, split before a trailing block comment
-   * (sqlcommenter's carries the request's traceparent) so the text before it is shared across
-   * requests (`comment` is '' when nothing was split off).
-   */
-  dbSpan(
-    traceId: TraceId, spanIdHi: number, spanIdLo: number, parentSpanId: SpanId, startMs: number, endMs: number,
-    system: string, statement: string, comment: string, service: string, location: CodeLocation | undefined,
-  ): void;
+  /** A plain DB span; `span` is the decoder's, refilled after the call (copy what outlives it). */
+  dbSpan(span: Readonly<DbSpanFields>): void;
   span(record: SpanRecord): void;
 }
 

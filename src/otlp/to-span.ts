@@ -34,8 +34,8 @@ export interface SpanFields<V> {
 const STATUS_CODE_ERROR = 2;
 const ZERO_TRACE_ID = '0'.repeat(32);
 const ZERO_SPAN_ID = '0'.repeat(16);
-/** Nanoseconds per high word, in milliseconds: 2^32 / 1e6. */
-const MS_PER_HI = 4294.967296;
+/** Nanoseconds per high word, in milliseconds: 2^32 / 1e6 (the wire decoder's DB spans use it inline). */
+export const MS_PER_HI = 4294.967296;
 const REJECT_REASONS: readonly SpanRejectReason[] = ['bad_trace_id', 'bad_span_id', 'bad_parent_span_id', 'end_before_start'];
 
 /** Fractional Unix epoch milliseconds from split nanoseconds. */

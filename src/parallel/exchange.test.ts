@@ -6,11 +6,14 @@ import { describe, expect, it } from 'vitest';
 import type { CodeLocation } from '../detect/types.js';
 import { createLazyJsonReader } from '../otlp/json-lazy.js';
 import { shardOfTraceId } from '../otlp/shard.js';
-import type { SpanRecord, SpanSink } from '../otlp/span.js';
+import { DbSpanFields, type SpanRecord, type SpanSink } from '../otlp/span.js';
 import { PeerStopped, Peers, replayPack, SplitSink, type SpanPack } from './exchange.js';
 
-/** A sink call as data: the arguments, and the index the decoder gave the span. */
-type Call = { db: Parameters<SpanSink['dbSpan']>; index: number } | { record: SpanRecord; index: number };
+/** A sink call as data: the DB span's fields (copied: the decoder refills its own), and the index the decoder gave the span. */
+type Call = { db: DbSpanFields; index: number } | { record: SpanRecord; index: number };
+
+/** Fields as a decoder fills them. */
+const dbSpanOf = (fields: DbSpanFields): DbSpanFields => Object.assign(new DbSpanFields(), fields);
 
 function recorder(): { sink: SpanSink; calls: Call[]; at: { index: number } } {
   const calls: Call[] = [];
@@ -19,7 +22,7 @@ function recorder(): { sink: SpanSink; calls: Call[]; at: { index: number } } {
     calls,
     at,
     sink: {
-      dbSpan: (...db) => calls.push({ db, index: at.index }),
+      dbSpan: (db) => calls.push({ db: dbSpanOf(db), index: at.index }),
       span: (record) => calls.push({ record, index: at.index }),
     },
   };
@@ -40,10 +43,10 @@ const traceIds = ['4bf92f3577b34da6a3ce929d0e0e4736', '5af92f3577b34da6a3ce929d0
 const text = fc.constantFrom('', 'SELECT 1', 'SELECT "a" FROM "b" WHERE "c" = %s', 'postgresql', 'shop', 'é \u0000 \ud83d\ude00');
 const location = fc.option(fc.record({ file: fc.constantFrom('app/views.py', 'app/serializers.py'), line: fc.nat(500) }, { requiredKeys: [] }), { nil: undefined });
 const dbCall = fc.record({
-  db: fc.tuple(
-    fc.constantFrom(...traceIds), fc.nat(), fc.integer({ min: -1, max: 0xffffffff }), fc.constantFrom('', '00f067aa0ba902b7', '53995c3f42cd8ad8'),
-    fc.double({ noNaN: true }), fc.double({ noNaN: true }), text, text, text, text, location,
-  ),
+  db: fc.record({
+    traceId: fc.constantFrom(...traceIds), spanIdHi: fc.nat(), spanIdLo: fc.integer({ min: -1, max: 0xffffffff }), parentSpanId: fc.constantFrom('', '00f067aa0ba902b7', '53995c3f42cd8ad8'),
+    startMs: fc.double({ noNaN: true }), endMs: fc.double({ noNaN: true }), system: text, statement: text, comment: text, service: text, location,
+  }).map(dbSpanOf),
   index: fc.nat(10_000),
 });
 const recordCall = fc.record({
@@ -65,12 +68,12 @@ describe('SplitSink and replayPack', () => {
         for (const calls of units) {
           for (const call of calls) {
             at.index = call.index;
-            if ('db' in call) split.dbSpan(...call.db);
+            if ('db' in call) split.dbSpan(call.db);
             else split.span(call.record);
           }
           const byShard = exchanged(split, { accepted: calls.length, rejected: [] });
           for (let shard = 0; shard < shards; shard++) {
-            const traceOf = (c: Call): string => ('db' in c ? c.db[0] : c.record.traceId);
+            const traceOf = (c: Call): string => ('db' in c ? c.db.traceId : c.record.traceId);
             expect(byShard[shard]).toEqual(calls.filter((c) => shardOfTraceId(traceOf(c), shards) === shard));
           }
         }
@@ -84,13 +87,15 @@ describe('SplitSink and replayPack', () => {
     const split = new SplitSink(1, () => at.index++);
     const where: CodeLocation = { file: 'app/views.py', line: 12 };
     const statement = `SELECT ${'"app_book"."title", '.repeat(40)}1 FROM "app_book" WHERE "app_book"."author_id" = %s`;
-    for (let i = 0; i < 100; i++) split.dbSpan(traceIds[0]!, i, i, '00f067aa0ba902b7', i, i + 1, 'postgresql', statement, '', 'shop', where);
+    for (let i = 0; i < 100; i++) {
+      split.dbSpan(dbSpanOf({ traceId: traceIds[0]!, spanIdHi: i, spanIdLo: i, parentSpanId: '00f067aa0ba902b7', startMs: i, endMs: i + 1, system: 'postgresql', statement, comment: '', service: 'shop', location: where }));
+    }
     const pack = split.finish({ accepted: 100, rejected: [] })[0]!;
     expect(pack.strings.filter((s) => s === statement)).toHaveLength(1);
     expect(pack.locations).toEqual([where]);
     const copy = structuredClone(pack);
     const locations = new Set<CodeLocation | undefined>();
-    replayPack(copy, { dbSpan: (...a) => locations.add(a[10]), span: () => undefined }, () => undefined);
+    replayPack(copy, { dbSpan: (s) => locations.add(s.location), span: () => undefined }, () => undefined);
     expect(locations.size).toBe(1);
   });
 
@@ -101,7 +106,7 @@ describe('SplitSink and replayPack', () => {
     let spread = 0;
     for (const line of lines) {
       const whole = recorder();
-      const batch = reader.decodeTo(Buffer.from(line), { dbSpan: (...a) => ((whole.at.index = reader.spanIndex), whole.sink.dbSpan(...a)), span: (r) => ((whole.at.index = reader.spanIndex), whole.sink.span(r)) })!;
+      const batch = reader.decodeTo(Buffer.from(line), { dbSpan: (s) => ((whole.at.index = reader.spanIndex), whole.sink.dbSpan(s)), span: (r) => ((whole.at.index = reader.spanIndex), whole.sink.span(r)) })!;
       reader.decodeTo(Buffer.from(line), split);
       const parts = exchanged(split, batch as { accepted: number; rejected: [] });
       expect(parts.flat().sort((a, b) => a.index - b.index)).toEqual(whole.calls);

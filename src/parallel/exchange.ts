@@ -5,7 +5,7 @@
  */
 import type { CodeLocation } from '../detect/types.js';
 import { shardOfTraceId } from '../otlp/shard.js';
-import type { SpanRecord, SpanSink, TraceId } from '../otlp/span.js';
+import { DbSpanFields, type SpanRecord, type SpanSink, type TraceId } from '../otlp/span.js';
 import type { SinkBatch } from '../otlp/wire/decoder.js';
 import type { ErrorData } from './protocol.js';
 
@@ -45,27 +45,25 @@ class PackBuilder {
   readonly #lastText: (string | undefined)[] = new Array<string | undefined>(6).fill(undefined);
   readonly #lastId: number[] = [-1, -1, -1, -1, -1, -1];
 
-  db(
-    traceId: TraceId, hi: number, lo: number, parent: string, startMs: number, endMs: number,
-    system: string, statement: string, comment: string, service: string, location: CodeLocation | undefined, index: number,
-  ): void {
+  db(span: Readonly<DbSpanFields>, index: number): void {
     const n = this.#db++;
     if ((n + 1) * STRINGS > this.#ids.length) this.#grow();
     const k = n * NUMBERS;
     const numbers = this.#numbers;
-    numbers[k] = hi;
-    numbers[k + 1] = lo;
-    numbers[k + 2] = startMs;
-    numbers[k + 3] = endMs;
+    numbers[k] = span.spanIdHi;
+    numbers[k + 1] = span.spanIdLo;
+    numbers[k + 2] = span.startMs;
+    numbers[k + 3] = span.endMs;
     numbers[k + 4] = index;
     const s = n * STRINGS;
     const ids = this.#ids;
-    ids[s] = this.#string(0, traceId);
-    ids[s + 1] = this.#string(1, parent);
-    ids[s + 2] = this.#string(2, system);
-    ids[s + 3] = this.#string(3, statement);
-    ids[s + 4] = this.#string(4, comment);
-    ids[s + 5] = this.#string(5, service);
+    ids[s] = this.#string(0, span.traceId);
+    ids[s + 1] = this.#string(1, span.parentSpanId);
+    ids[s + 2] = this.#string(2, span.system);
+    ids[s + 3] = this.#string(3, span.statement);
+    ids[s + 4] = this.#string(4, span.comment);
+    ids[s + 5] = this.#string(5, span.service);
+    const location = span.location;
     ids[s + 6] = location === undefined ? -1 : this.#location(location);
   }
 
@@ -145,11 +143,8 @@ export class SplitSink implements SpanSink {
     this.#packs = Array.from({ length: shards }, () => new PackBuilder());
   }
 
-  dbSpan(
-    traceId: TraceId, spanIdHi: number, spanIdLo: number, parentSpanId: string, startMs: number, endMs: number,
-    system: string, statement: string, comment: string, service: string, location: CodeLocation | undefined,
-  ): void {
-    this.#packs[this.#shardOf(traceId)]!.db(traceId, spanIdHi, spanIdLo, parentSpanId, startMs, endMs, system, statement, comment, service, location, this.#index());
+  dbSpan(span: Readonly<DbSpanFields>): void {
+    this.#packs[this.#shardOf(span.traceId)]!.db(span, this.#index());
   }
 
   span(record: SpanRecord): void {
@@ -179,6 +174,7 @@ export class SplitSink implements SpanSink {
 export function replayPack(pack: SpanPack, sink: SpanSink, noted: (traceId: TraceId, index: number) => void): void {
   const { dbNumbers: numbers, dbStrings: ids, strings, locations, records, recordIndexes, recordSeq } = pack;
   const total = numbers.length / NUMBERS + records.length;
+  const span = new DbSpanFields();
   let db = 0;
   let r = 0;
   for (let seq = 0; seq < total; seq++) {
@@ -194,10 +190,18 @@ export function replayPack(pack: SpanPack, sink: SpanSink, noted: (traceId: Trac
     const traceId = strings[ids[s]!]!;
     noted(traceId, numbers[k + 4]!);
     const location = ids[s + 6]!;
-    sink.dbSpan(
-      traceId, numbers[k]!, numbers[k + 1]!, strings[ids[s + 1]!]!, numbers[k + 2]!, numbers[k + 3]!,
-      strings[ids[s + 2]!]!, strings[ids[s + 3]!]!, strings[ids[s + 4]!]!, strings[ids[s + 5]!]!, location < 0 ? undefined : locations[location],
-    );
+    span.traceId = traceId;
+    span.spanIdHi = numbers[k]!;
+    span.spanIdLo = numbers[k + 1]!;
+    span.parentSpanId = strings[ids[s + 1]!]!;
+    span.startMs = numbers[k + 2]!;
+    span.endMs = numbers[k + 3]!;
+    span.system = strings[ids[s + 2]!]!;
+    span.statement = strings[ids[s + 3]!]!;
+    span.comment = strings[ids[s + 4]!]!;
+    span.service = strings[ids[s + 5]!]!;
+    span.location = location < 0 ? undefined : locations[location];
+    sink.dbSpan(span);
     db++;
   }
 }

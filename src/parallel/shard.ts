@@ -11,7 +11,7 @@ import { RollupSet, type ReleaseKey, type ShardRollups } from '../detect/rollup.
 import type { RequestAnalysis } from '../detect/types.js';
 import { createUnitDecoders, decodeUnit, errorAtUnit, inProtobufUnit, isRawUnit, RangeReadError, readJsonLineRange, readProtobufFrames, readTraceUnits, type RawUnit, type TraceUnit, type UnitDecoders } from '../otlp/file.js';
 import { shardOfTraceId } from '../otlp/shard.js';
-import { refusedIn, type DecodedBatch, type SpanRecord, type SpanSink, type TraceId } from '../otlp/span.js';
+import { refusedIn, type DbSpanFields, type DecodedBatch, type SpanRecord, type SpanSink, type TraceId } from '../otlp/span.js';
 import type { SinkBatch, WireDecoder } from '../otlp/wire/decoder.js';
 import { replayPack, SplitSink, type Peers, type SpanPack } from './exchange.js';
 import { errorData, errorFrom, type FromWorker } from './protocol.js';
@@ -195,9 +195,9 @@ class ShardDecoder implements WireDecoder {
       const seen = this.#seen;
       this.#inner = inner;
       this.#sink = {
-        dbSpan(...args: Parameters<SpanSink['dbSpan']>): void {
-          seen(args[0]);
-          inner.dbSpan(...args);
+        dbSpan(span: Readonly<DbSpanFields>): void {
+          seen(span.traceId);
+          inner.dbSpan(span);
         },
         span(record: SpanRecord): void {
           seen(record.traceId);

@@ -8,7 +8,7 @@ import { OtlpDecodeError } from '../otlp/errors.js';
 import { createJsonDecoder, decodeJsonRequest } from '../otlp/json.js';
 import { createLazyJsonReader, type LazyJsonReader, type LazyJsonScan, type SpanSizes } from '../otlp/json-lazy.js';
 import { createWireDecoder, type SinkBatch, type WireDecoder } from '../otlp/wire/decoder.js';
-import type { DecodedBatch, SpanRecord, SpanSink, TraceId } from '../otlp/span.js';
+import type { DbSpanFields, DecodedBatch, SpanRecord, SpanSink, TraceId } from '../otlp/span.js';
 import { SegmentPins, type Spool, type SpoolCompression, type SpoolEncoding, type SpoolRecord } from '../spool/index.js';
 import type { RowBatchBuilder } from '../store/rows.js';
 import type { Store } from '../store/store.js';
@@ -1053,11 +1053,8 @@ class SkippingSink implements SpanSink {
     this.#skip = skip;
   }
 
-  dbSpan(
-    traceId: TraceId, spanIdHi: number, spanIdLo: number, parentSpanId: string, startMs: number, endMs: number,
-    system: string, statement: string, comment: string, service: string, location: CodeLocation | undefined,
-  ): void {
-    if (!this.#skipped(traceId)) this.#inner.dbSpan(traceId, spanIdHi, spanIdLo, parentSpanId, startMs, endMs, system, statement, comment, service, location);
+  dbSpan(span: Readonly<DbSpanFields>): void {
+    if (!this.#skipped(span.traceId)) this.#inner.dbSpan(span);
   }
 
   span(record: SpanRecord): void {

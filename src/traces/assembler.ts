@@ -2,7 +2,7 @@
  * Buffers spans per trace as they stream in (any order, across batches, files and clients) and
  * releases a trace once it is complete, so memory grows with open traces, not with input size.
  */
-import { SpanKind, type SpanRecord, type TraceId } from '../otlp/span.js';
+import { SpanKind, type SpanIdWords, type SpanRecord, type TraceId } from '../otlp/span.js';
 import { REFUSAL_WAIT_CAP_MS } from './admission.js';
 import { awaitedIds, callPaths, continuingSpans, isAnswered, isRequestSpan, learnedLast, looksWhole, MAX_AWAITED_CALLS, peerCalls, pendingCalls, type AwaitedCall } from './assemble.js';
 import { PendingHolds } from './holds.js';
@@ -458,8 +458,8 @@ export class TraceAssembler<B = SpanRecord[]> {
   }
 
   /** `span` of a span whose id (16 hex digits) is given as the two 32-bit words it spells. */
-  spanWords(traceId: TraceId, hi: number, lo: number, bytes: number, rooting: boolean): B | undefined {
-    return this.#enter(traceId, bytes, rooting, undefined) ?? this.#late(traceId, this.#released.hasWords(hi, lo), bytes, rooting);
+  spanWords(traceId: TraceId, id: SpanIdWords, bytes: number, rooting: boolean): B | undefined {
+    return this.#enter(traceId, bytes, rooting, undefined) ?? this.#late(traceId, this.#released.hasWords(id.spanIdHi, id.spanIdLo), bytes, rooting);
   }
 
   /**

@@ -7,7 +7,7 @@
  * for the same spans in the same order (assemble.test.ts checks the two against each other).
  */
 import type { CodeLocation } from '../detect/types.js';
-import type { SpanRecord } from '../otlp/span.js';
+import { DbSpanFields, type SpanRecord } from '../otlp/span.js';
 import { StatementSplitter } from '../otlp/statement-split.js';
 import { adoptDescendantRoutes, isDbSpan, type AssemblyStats, isRequestSpan, looksWhole, orphanRequestFor, outboundCall, outboundKindOf, peerCalls, requestFor, sortByStart } from './assemble.js';
 import type { TraceBuffer } from './assembler.js';
@@ -133,35 +133,43 @@ export class CompactTrace implements DbColumns {
     traceId: string, spanId: string, parentSpanId: string, startMs: number, endMs: number,
     system: string, statement: string, service: string, location: CodeLocation | undefined, comment = '',
   ): void {
-    let hi = -1;
-    let lo = -1;
+    const span = new DbSpanFields();
+    span.spanIdHi = -1;
+    span.spanIdLo = -1;
     if (spanId.length === 16) {
-      hi = hexWord(spanId, 0);
-      lo = hi < 0 ? -1 : hexWord(spanId, 8);
+      span.spanIdHi = hexWord(spanId, 0);
+      span.spanIdLo = span.spanIdHi < 0 ? -1 : hexWord(spanId, 8);
     }
-    if (lo < 0) {
-      hi = -1;
+    if (span.spanIdLo < 0) {
+      span.spanIdHi = -1;
       (this.oddIds ??= new Map()).set(this.dbStatements.length, spanId);
     }
-    this.addDbWords(traceId, hi, lo, parentSpanId, startMs, endMs, system, statement, comment, service, location);
+    span.traceId = traceId;
+    span.parentSpanId = parentSpanId;
+    span.startMs = startMs;
+    span.endMs = endMs;
+    span.system = system;
+    span.statement = statement;
+    span.comment = comment;
+    span.service = service;
+    span.location = location;
+    this.addDbWords(span);
   }
 
   /**
    * A plain DB span as SpanSink.dbSpan gives it: the id as its two words (-1, -1 with the id in
    * oddIds), the statement as its text and trailing comment.
    */
-  addDbWords(
-    traceId: string, hi: number, lo: number, parentSpanId: string, startMs: number, endMs: number,
-    system: string, statement: string, comment: string, service: string, location: CodeLocation | undefined,
-  ): void {
-    if (this.count++ === 0) this.traceId = traceId;
-    this.dbStatements.push(statement);
-    this.dbComments.push(comment);
-    this.dbCols.push(startMs, endMs - startMs, hi, lo);
-    this.dbParents.push(parentSpanId);
-    this.dbSystems.push(system);
-    this.dbServices.push(service);
-    this.dbLocations.push(location);
+  addDbWords(span: Readonly<DbSpanFields>): void {
+    if (this.count++ === 0) this.traceId = span.traceId;
+    this.dbStatements.push(span.statement);
+    this.dbComments.push(span.comment);
+    const startMs = span.startMs;
+    this.dbCols.push(startMs, span.endMs - startMs, span.spanIdHi, span.spanIdLo);
+    this.dbParents.push(span.parentSpanId);
+    this.dbSystems.push(span.system);
+    this.dbServices.push(span.service);
+    this.dbLocations.push(span.location);
   }
 
   /** The id of DB span j, as the decoder gave it. */

@@ -73,11 +73,6 @@ export class WireCursor {
     return this.view.getInt32(p, true);
   }
 
-  /** The big-endian 32-bit word at p (unsigned): what the bytes spell as hex digits, most significant first. */
-  wordBigEndian(p: number): number {
-    return this.view.getUint32(p);
-  }
-
   /** The field tag at pos; sets `after`. For the loops over a message's few fields (the span and attribute loops inline it). */
   tag(pos: number, end: number): number {
     const b = this.buf[pos]!;

@@ -351,8 +351,7 @@ describe('decodeOtlpTraces', () => {
         const word = (w: number): string => w.toString(16).padStart(8, '0');
         const sink: SpanSink = {
           // A plain DB span's id comes as words, its statement as text + comment: together they must be the record's.
-          dbSpan: (traceId, hi, lo, _parent, _start, _end, _system, statement, comment) =>
-            void seen.push({ traceId, spanId: word(hi) + word(lo), statement: statement + comment, at: decoder.spanIndex }),
+          dbSpan: (s) => void seen.push({ traceId: s.traceId, spanId: word(s.spanIdHi) + word(s.spanIdLo), statement: s.statement + s.comment, at: decoder.spanIndex }),
           span: (r) => void seen.push({ traceId: r.traceId, spanId: r.spanId, statement: r.dbStatement, at: decoder.spanIndex }),
         };
         const sunk = decoder.decodeShardTo(bytes, sink, shard, shards);
@@ -421,7 +420,7 @@ describe('decodeOtlpTraces', () => {
     };
     const bytes = encodeProtobuf(request);
     const seen: { text: string; comment: string }[] = [];
-    createWireDecoder().decodeTo(bytes, { dbSpan: (_t, _h, _l, _p, _s, _e, _sys, text, comment) => void seen.push({ text, comment }), span: () => expect.fail('a plain DB span') });
+    createWireDecoder().decodeTo(bytes, { dbSpan: (s) => void seen.push({ text: s.statement, comment: s.comment }), span: () => expect.fail('a plain DB span') });
     expect(seen.map((s) => s.text + s.comment)).toEqual(bodies.map((b) => b.sql));
     expect(seen.slice(0, 4).map((s) => s.text)).toEqual([...STATEMENTS, ...STATEMENTS].map((sql) => `${sql} `));
     expect(seen.slice(0, 4).map((s) => s.comment)).toEqual([comment(1), comment(1), comment(2), comment(2)].map((c) => c.slice(1)));

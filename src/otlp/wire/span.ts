@@ -3,9 +3,9 @@
  * attributes folded with to-span.ts's rules (a stable name beats an old one, the best-ranked peer
  * and client sources win), validated as to-span.ts's rejectReason does, on the raw bytes.
  */
-import type { SpanKind, SpanRecord, SpanRejectReason, SpanSink, TraceId } from '../span.js';
+import { DbSpanFields, type SpanKind, type SpanRecord, type SpanRejectReason, type SpanSink, type TraceId } from '../span.js';
 import { AttributeFolder } from '../fold.js';
-import { buildRecord, nanosToMs } from '../to-span.js';
+import { buildRecord, MS_PER_HI, nanosToMs } from '../to-span.js';
 import { locationOf } from '../location.js';
 import { shardOfTraceIdBytes } from '../shard.js';
 import { AttributeReader } from './attributes.js';
@@ -42,6 +42,8 @@ export class SpanReader {
   position = 0;
   /** Scan mode (WireDecoder.scanTraces, a shard of none): other shards' valid spans are noted here. */
   scan: TraceScan | undefined;
+  /** Sink mode: each plain DB span's fields, refilled for every one. */
+  readonly #dbSpan = new DbSpanFields();
 
   constructor(cursor: WireCursor, strings: WireStrings, attributes: AttributeReader) {
     this.#cursor = cursor;
@@ -231,11 +233,23 @@ export class SpanReader {
       const statement = f.dbStatement;
       if (f.dbSystem !== undefined && statement !== undefined && statement !== '' && parent !== '' && kind !== 2 && kind !== 5) {
         // A plain DB span: its fields straight to the sink, the id as two words, no string for the
-        // id or the name, and no record.
-        sink.dbSpan(
-          traceId, c.wordBigEndian(spanStart), c.wordBigEndian(spanStart + 4), parent, nanosToMs(startHi, startLo), nanosToMs(endHi, endLo),
-          f.dbSystem, statement, folder.dbComment, service, f.location === undefined ? undefined : locationOf(f.location),
-        );
+        // id or the name, and no record. The id's words (big-endian: what the bytes spell as hex
+        // digits) and the times are worked out here, not by a call such as nanosToMs, which V8 does
+        // not inline into this long function: a number returned from a call is boxed.
+        const out = this.#dbSpan;
+        const view = c.view;
+        out.traceId = traceId;
+        out.spanIdHi = view.getUint32(spanStart);
+        out.spanIdLo = view.getUint32(spanStart + 4);
+        out.parentSpanId = parent;
+        out.startMs = startHi * MS_PER_HI + startLo / 1e6;
+        out.endMs = endHi * MS_PER_HI + endLo / 1e6;
+        out.system = f.dbSystem;
+        out.statement = statement;
+        out.comment = folder.dbComment;
+        out.service = service;
+        out.location = f.location === undefined ? undefined : locationOf(f.location);
+        sink.dbSpan(out);
         return;
       }
       if (folder.dbComment !== '') f.dbStatement = statement! + folder.dbComment;
