@@ -88,6 +88,18 @@ def test_the_optimised_dashboard_test_passes(tmp_path):
     assert "✓ within budget: 0 new" in out
 
 
+def test_tests_of_the_same_page_without_rows_leave_its_n_plus_one_failing_the_run(tmp_path):
+    # samples/recruit/same_page: the dashboard's N+1 test and two tests of the page with no rows.
+    # The loop is in one request of three; in a test suite that is no warm-up.
+    code, out = run_pytest(tmp_path, "same_page")
+    assert "3 passed" in out, out[-1500:]
+    assert code == 1, out[-2500:]
+    assert len(failing_lines(out)) == 6
+    section = n1lens_section(out)
+    assert "3 requests" in section
+    assert "warm-up" not in section and "steady state unknown" not in section
+
+
 def test_a_baseline_silences_accepted_findings_and_fails_on_one_taken_out(tmp_path):
     baseline = tmp_path / "baseline.json"
     code, out = run_pytest(tmp_path, f"--n1lens-write-baseline={baseline}")
