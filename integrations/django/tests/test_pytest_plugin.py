@@ -121,6 +121,39 @@ def test_a_baseline_silences_accepted_findings_and_fails_on_one_taken_out(tmp_pa
     assert f"signature {removed['signature']}" in out
 
 
+def test_under_xdist_the_controller_reports_on_every_workers_tests_and_fails_the_run(tmp_path):
+    # Two tests on two workers (xdist's load scheduling sends one to each): the N+1 on one, the
+    # optimised dashboard on the other. The report has both workers' requests, once.
+    report = tmp_path / "r.json"
+    code, out = run_pytest(
+        tmp_path,
+        "-n", "2",
+        "tests/test_dashboard.py::DashboardTests",
+        "tests/test_dashboard.py::OptimisedDashboardTests",
+        f"--n1lens-format=json={report}",
+    )
+    assert "2 passed" in out, out[-2500:]
+    assert code == 1, out[-2500:]
+    section = n1lens_section(out)
+    assert "no spans recorded" not in section
+    assert len(failing_lines(out)) == 6
+    assert "n1lens: new N+1 queries over budget" in out
+    endpoints = {e["endpoint"]: e["requests"] for e in json.loads(report.read_text())["endpoints"]}
+    assert endpoints == {
+        "GET dashboard/": 1,
+        "GET dashboard/optimised/": 1,
+        "test tests/test_dashboard.py::DashboardTests::test_dashboard_lists_applications": 1,
+        "test tests/test_dashboard.py::OptimisedDashboardTests::test_optimised_dashboard_lists_applications": 1,
+    }
+    # One traces file, as without xdist; the workers' parts are joined into it and removed.
+    assert sorted(p.name for p in tmp_path.glob("traces*")) == ["traces.pb.gz"]
+    assert (tmp_path / "schema.json").exists()
+
+    code, out = run_pytest(tmp_path, "-n", "2", "tests/test_dashboard.py::OptimisedDashboardTests")
+    assert code == 0, out[-2500:]
+    assert "✓ within budget: 0 new" in out
+
+
 def test_n1lens_diff_of_the_dashboard_before_and_after_the_fix_reports_six_fixed(tmp_path):
     before, after = tmp_path / "before.json", tmp_path / "after.json"
     run_pytest(tmp_path, "tests/test_dashboard.py::DashboardTests", f"--n1lens-format=json={before}")
