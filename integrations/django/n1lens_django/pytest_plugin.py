@@ -119,10 +119,10 @@ def write_traces(spans, path: Path) -> None:
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    # No spans is one empty message: a file n1-report reads as a run with no requests.
     message = encode_spans(spans).SerializeToString() if spans else b""
     with gzip.open(path, "wb") as fh:
-        if message:
-            fh.write(struct.pack(">I", len(message)) + message)
+        fh.write(struct.pack(">I", len(message)) + message)
 
 
 def join_traces(parts: list[Path], path: Path) -> None:
@@ -293,9 +293,13 @@ class N1lensRecorder:
     def report(self, session, path: Path, recorded: bool) -> None:
         """Runs n1-report on the traces file and sets the outcome and the run's exit status."""
         write_baseline = self.config.getoption("n1lens_write_baseline")
+        note = "n1lens: no spans recorded (no test ran, or none touched the database)"
         if not recorded:
-            self.outcome = (0, "", "n1lens: no spans recorded (no test ran, or none touched the database)")
-            return
+            if not write_baseline:
+                self.outcome = (0, "", note)
+                return
+            # An empty baseline is still the run's findings: write it, as n1-report writes any.
+            write_traces([], path)
         command = find_n1_report(Path(self.config.invocation_params.dir))
         if isinstance(command, str):
             self.outcome = (2, "", command)
@@ -325,7 +329,10 @@ class N1lensRecorder:
         if annotations.exists():
             stdout += annotations.read_text(encoding="utf-8")
             annotations.unlink()
-        self.outcome = (done.returncode, stdout, done.stderr.strip())
+        stderr = done.stderr.strip()
+        if not recorded:
+            stderr = f"{note}\n{stderr}" if stderr else note
+        self.outcome = (done.returncode, stdout, stderr)
         if done.returncode != 0 and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED if done.returncode == 1 else pytest.ExitCode.USAGE_ERROR
 

@@ -154,6 +154,16 @@ def test_under_xdist_the_controller_reports_on_every_workers_tests_and_fails_the
     assert "✓ within budget: 0 new" in out
 
 
+def test_write_baseline_with_no_spans_recorded_writes_an_empty_baseline_and_says_why(tmp_path):
+    baseline = tmp_path / "baseline.json"
+    code, out = run_pytest(tmp_path, "-k", "no_such_test", f"--n1lens-write-baseline={baseline}")
+    assert code == pytest.ExitCode.NO_TESTS_COLLECTED, out
+    assert json.loads(baseline.read_text()) == {"n1lensBaseline": 1, "findings": []}
+    section = n1lens_section(out)
+    assert "n1lens: no spans recorded (no test ran, or none touched the database)" in section
+    assert f"n1lens: wrote 0 findings to the baseline {baseline}" in section
+
+
 def test_n1lens_diff_of_the_dashboard_before_and_after_the_fix_reports_six_fixed(tmp_path):
     before, after = tmp_path / "before.json", tmp_path / "after.json"
     run_pytest(tmp_path, "tests/test_dashboard.py::DashboardTests", f"--n1lens-format=json={before}")
