@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CliError } from './errors.js';
 import { loadConfig } from './config.js';
+import { endpointDetectOptions } from './detector-options.js';
 import { reportCommand, resolveReportOptions } from './report.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'n1lens-config-'));
@@ -84,5 +85,8 @@ describe('config file', () => {
     const bare = reportCommand();
     bare.parseOptions(['--test-suite', '--config', join(project('empty', { 'n1lens.toml': '' }), 'n1lens.toml')]);
     expect(resolveReportOptions(bare)).toMatchObject({ minRepeats: 3 });
+    // ... and turns warm-up off in the detectors the report is built with.
+    expect(endpointDetectOptions(resolveReportOptions(bare))).toMatchObject({ testSuite: true });
+    expect(endpointDetectOptions(parse([]))).not.toHaveProperty('testSuite');
   });
 });

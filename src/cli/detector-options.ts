@@ -14,6 +14,8 @@ export interface DetectorCliOptions {
   fanoutMinCalls: number;
   fanoutMinShare: number;
   minShare: number;
+  /** `--test-suite` (report and capture): the requests are tests, not traffic; no warm_up. */
+  testSuite?: boolean;
   /** Extra framework-noise patterns (regular expressions over the normalised SQL). */
   ignoreSql: string[];
   dbMaxConnections?: number;
@@ -58,7 +60,7 @@ export function addDetectorOptions(command: Command): Command {
     .option('--db-max-connections <n>', "connection_pressure: the database's max_connections (default: PostgreSQL's 100)", positive('--db-max-connections'))
     .option(
       '--min-share <0..1>',
-      "warm_up: with ≥ 3 requests, a loop seen in fewer than this share of an endpoint's requests is warm-up, not N+1",
+      "warm_up: with ≥ 3 requests, a loop seen in fewer than this share of an endpoint's requests is warm-up, not N+1 (not with --test-suite)",
       share('--min-share'),
       0.5,
     )
@@ -85,6 +87,7 @@ export function requestDetectOptions(o: DetectorCliOptions): DetectOptions {
 export function endpointDetectOptions(o: DetectorCliOptions): EndpointDetectOptions & ConnectionDetectOptions {
   return {
     minShare: o.minShare,
+    ...(o.testSuite === true ? { testSuite: true } : {}),
     slowMs: o.slowMs,
     hotLookupMinShare: o.hotShare,
     hotLookupMinRequests: o.hotMinRequests,

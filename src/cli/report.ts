@@ -470,7 +470,10 @@ export function addReportOptions(command: Command): Command {
     .option('--baseline <file>', 'accepted findings: fail only on findings not in it (or past their expires date)')
     .option('--write-baseline <file>', 'write the current findings as the baseline (keeps reasons and expiry dates already in it) and exit 0')
     .option('--config <file>', 'config file (default: n1lens.toml, or [tool.n1lens] in pyproject.toml, from here upwards)')
-    .option('--test-suite', `defaults for a test suite's small data: --min-repeats ${TEST_SUITE_MIN_REPEATS} unless set`)
+    .option(
+      '--test-suite',
+      `the traces are a test suite's: --min-repeats ${TEST_SUITE_MIN_REPEATS} unless set, and no warm_up (a loop in one test of several is still an N+1)`,
+    )
     .option('--no-color', 'plain text even on a terminal');
   return addDetectorOptions(command);
 }

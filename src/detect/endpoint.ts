@@ -9,6 +9,11 @@ import { compareText } from './order.js';
 export interface EndpointDetectOptions {
   /** warm_up: with at least 3 requests, a cascade seen in fewer than this share of them is warm-up. Default 0.5. */
   minShare?: number;
+  /**
+   * The requests are a test suite's (`--test-suite`): each test is its own first visit with its own
+   * data, so a loop seen in few of them is still an N+1. No warm_up, and minShare does not apply.
+   */
+  testSuite?: boolean;
   /** hot_lookup: share of the endpoint's requests that run the lookup. Default 0.8. */
   hotLookupMinShare?: number;
   /** hot_lookup: requests of the endpoint needed before the share means anything. Default 10. */
@@ -29,6 +34,7 @@ export const STEADY_STATE_MIN_REQUESTS = 3;
 /** The detectors' settings when options leave them out. */
 export const ENDPOINT_DETECT_DEFAULTS = {
   minShare: 0.5,
+  testSuite: false,
   hotLookupMinShare: 0.8,
   hotLookupMinRequests: 10,
   hotLookupMinPerDay: 1000,
@@ -91,7 +97,8 @@ export function detectEndpoint(rollup: EndpointRollup, options: EndpointDetectOp
   const o = { ...ENDPOINT_DETECT_DEFAULTS, ...options };
   const findings: EndpointFinding[] = [];
 
-  const steady = rollup.requests >= STEADY_STATE_MIN_REQUESTS;
+  // A test suite's requests are no traffic: a loop seen in one test of three is the N+1 that test shows.
+  const steady = !o.testSuite && rollup.requests >= STEADY_STATE_MIN_REQUESTS;
   for (const c of rollup.cascades.values()) {
     // Both counts are additive, so merged rollups (hours, instances) give the same verdict.
     const warmUp = steady && c.requestsAffected / rollup.requests < o.minShare;

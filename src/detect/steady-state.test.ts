@@ -96,6 +96,24 @@ describe('steady state, not warm-up', () => {
     expect(buildReport(three.values()).endpoints[0]).not.toHaveProperty('steadyState');
   });
 
+  it('under --test-suite keeps a loop seen in one test of several an N+1 that counts, and has no steady state to be unsure of', () => {
+    // Three tests of one page: one with rows (the N+1), two for a user with none.
+    const set = new RollupSet();
+    for (const a of analyses([cold, warm, warm])) set.add(a);
+    const [rollup] = set.values();
+    expect(detectEndpoint(rollup!).map((f) => f.kind)).toEqual(['warm_up']);
+    expect(detectEndpoint(rollup!, { testSuite: true }).map((f) => f.kind)).toEqual(['n_plus_one']);
+    // --min-share has nothing to judge in a test suite.
+    expect(detectEndpoint(rollup!, { testSuite: true, minShare: 1 }).map((f) => f.kind)).toEqual(['n_plus_one']);
+    const report = buildReport(set.values(), { testSuite: true });
+    expect(report.endpoints[0]!.findings.map((f) => f.kind)).toEqual(['n_plus_one']);
+    expect(report.endpoints[0]!.findings[0]!.suggestion.code).not.toMatch(/first-visit work/);
+    expect(budgetFindings(report)).toBe(1);
+    const one = new RollupSet();
+    for (const a of analyses([cold])) one.add(a);
+    expect(buildReport(one.values(), { testSuite: true }).endpoints[0]).not.toHaveProperty('steadyState');
+  });
+
   it('never calls repeated multi-row INSERT … VALUES (…), (…) a write loop: it is bulk_create already', () => {
     const bulk = (r: number): string => `INSERT INTO "taggit_taggeditem" ("tag_id", "object_id") VALUES (${r}, 1), (${r}, 2), (${r}, 3)`;
     const single = (r: number): string => `INSERT INTO "taggit_taggeditem" ("tag_id", "object_id") VALUES (${r}, 1)`;

@@ -53,7 +53,7 @@ export interface ReportEndpoint {
   requests: number;
   /** A catch-all route's endpoint says how it was split off: by the page model served or the path's first segment. */
   split?: EndpointSplit;
-  /** 'unknown' with fewer than 3 requests: warm-up (first-visit work) cannot be told from a steady-state N+1. */
+  /** 'unknown' with fewer than 3 requests: warm-up (first-visit work) cannot be told from a steady-state N+1. Never under --test-suite. */
   steadyState?: 'unknown';
   queriesPerRequest: { p50: number; max: number };
   wastedMsPerRequest: number;
@@ -379,7 +379,8 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     service: rollup.service,
     requests: rollup.requests,
     ...splitOf(rollup.endpoint),
-    ...(rollup.requests < STEADY_STATE_MIN_REQUESTS ? { steadyState: 'unknown' as const } : {}),
+    // A test suite has no steady state to be unsure of: its loops are never warm-up.
+    ...(!options.testSuite && rollup.requests < STEADY_STATE_MIN_REQUESTS ? { steadyState: 'unknown' as const } : {}),
     queriesPerRequest: { p50: countQuantile(rollup.queriesPerRequest, 0.5), max: countMax(rollup.queriesPerRequest) },
     wastedMsPerRequest: wastedPerRequest(rollup, findings),
     requestsAffected: rollup.requestsAffected,

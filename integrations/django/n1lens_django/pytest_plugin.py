@@ -5,6 +5,11 @@ Each test runs inside a root span `test <nodeid>`. Django test-client requests b
 by endpoint; ORM calls outside a request belong to the test. At the end of the session the spans are
 written as a gzipped length-delimited OTLP protobuf file and `n1-report` (Node) analyses them with
 the project's n1lens.toml / [tool.n1lens] settings. No Collector, no network, no port.
+
+Under pytest-xdist (`-n N`) each worker records its own tests and writes its own part beside the
+traces file (traces-gw0.pb.gz, …) and tells the controller where (workeroutput); the controller,
+which runs no tests, joins the parts into the one traces file once every worker has finished, runs
+`n1-report` on it and sets the run's exit status.
 """
 
 from __future__ import annotations
@@ -114,15 +119,30 @@ def write_traces(spans, path: Path) -> None:
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    # No spans is one empty message: a file n1-report reads as a run with no requests.
     message = encode_spans(spans).SerializeToString() if spans else b""
     with gzip.open(path, "wb") as fh:
-        if message:
-            fh.write(struct.pack(">I", len(message)) + message)
+        fh.write(struct.pack(">I", len(message)) + message)
 
 
-def write_schema(path: Path) -> Path | None:
-    """Writes the project's model schema (as `manage.py n1lens_schema` does), so fixes use the
-    exact relation names; None when Django is not set up in this run."""
+def join_traces(parts: list[Path], path: Path) -> None:
+    """Writes the messages of the parts (files write_traces wrote) into one file, in order."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wb") as out:
+        for part in parts:
+            with gzip.open(part, "rb") as fh:
+                shutil.copyfileobj(fh, out)
+
+
+def worker_part(path: Path, worker_id: str) -> Path:
+    """Where an xdist worker writes its spans: traces.pb.gz -> traces-gw0.pb.gz."""
+    base, dot, extension = path.name.partition(".")
+    return path.with_name(f"{base}-{worker_id}{dot}{extension}")
+
+
+def schema_text() -> str | None:
+    """The project's model schema as `manage.py n1lens_schema` writes it, so fixes use the exact
+    relation names; None when Django is not set up in this process."""
     from django.apps import apps
     from django.conf import settings
 
@@ -132,8 +152,16 @@ def write_schema(path: Path) -> Path | None:
 
     from n1lens_django.schema import build_schema
 
+    return json.dumps(build_schema(), indent=2) + "\n"
+
+
+def write_schema(path: Path, text: str | None = None) -> Path | None:
+    """Writes the schema (this process's unless given); None when there is none."""
+    text = text if text is not None else schema_text()
+    if text is None:
+        return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(build_schema(), indent=2) + "\n", encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -166,12 +194,28 @@ def find_n1_report(start: Path) -> list[str] | str:
 
 
 class N1lensRecorder:
+    """Records the tests this process runs. Under xdist there is one in every worker, which writes
+    its part and hands it over in workeroutput, and one in the controller, which runs no tests and
+    reports on the parts."""
+
     def __init__(self, config):
         self.config = config
         self.exporter = _TestSpans()
         self.tracer = None
         self.provider = None
         self.outcome: tuple[int, str, str] | None = None
+        workerinput = getattr(config, "workerinput", None)
+        self.worker_id: str | None = workerinput["workerid"] if workerinput is not None else None
+        self.controller = False  # the xdist controller: set at sessionstart
+        self.parts: list[Path] = []  # the controller's: worker parts, in the order workers finished
+        self.worker_schema: str | None = None
+
+    def traces_path(self) -> Path:
+        workerinput = getattr(self.config, "workerinput", None)
+        if workerinput is not None and "n1lens_traces" in workerinput:
+            return Path(workerinput["n1lens_traces"])  # the controller's, resolved in its directory
+        path = Path(self.config.getoption("n1lens_traces"))
+        return path if path.is_absolute() else Path(self.config.invocation_params.dir) / path
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session):
@@ -181,6 +225,10 @@ class N1lensRecorder:
             raise pytest.UsageError(
                 "n1lens: --n1lens needs the OpenTelemetry SDK and Django instrumentation: pip install 'n1lens-django'"
             )
+        # xdist's controller (dsession) only hands tests to the workers: nothing to record here.
+        self.controller = self.worker_id is None and self.config.pluginmanager.has_plugin("dsession")
+        if self.controller:
+            return
         from n1lens_django import tracing
 
         # The same set-up as production (locations, sqlcommenter, every installed DB driver), with
@@ -188,6 +236,20 @@ class N1lensRecorder:
         self.provider = tracing.setup(service_name=os.environ.get("OTEL_SERVICE_NAME", "pytest"), exporter=self.exporter)
         _patch_test_client()
         self.tracer = trace.get_tracer("n1lens.pytest")
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node):
+        # Workers may run elsewhere than the controller's directory: give them its traces path.
+        node.workerinput["n1lens_traces"] = str(self.traces_path())
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error):
+        # A worker that finished (not one that crashed) says where it wrote its spans.
+        output = getattr(node, "workeroutput", None) or {}
+        if output.get("n1lens_traces"):
+            self.parts.append(Path(output["n1lens_traces"]))
+        if self.worker_schema is None and output.get("n1lens_schema"):
+            self.worker_schema = output["n1lens_schema"]
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item):
@@ -199,21 +261,52 @@ class N1lensRecorder:
             yield
 
     def pytest_sessionfinish(self, session, exitstatus):
-        self.provider.force_flush()
-        path = Path(self.config.getoption("n1lens_traces"))
-        if not path.is_absolute():
-            path = Path(self.config.invocation_params.dir) / path
-        if not self.exporter.spans:
-            self.outcome = (0, "", "n1lens: no spans recorded (no test ran, or none touched the database)")
+        path = self.traces_path()
+        if self.worker_id is not None:
+            self.finish_worker(path)
             return
-        write_traces(self.exporter.spans, path)
+        if self.controller:
+            # Every worker has finished (xdist's test loop ends when the last one is down).
+            parts = [p for p in self.parts if p.exists()]
+            recorded = bool(parts)
+            if recorded:
+                join_traces(parts, path)
+                for part in parts:
+                    part.unlink()
+        else:
+            self.provider.force_flush()
+            recorded = bool(self.exporter.spans)
+            if recorded:
+                write_traces(self.exporter.spans, path)
+        self.report(session, path, recorded)
+
+    def finish_worker(self, path: Path) -> None:
+        """An xdist worker writes its part and tells the controller where, with the schema."""
+        self.provider.force_flush()
+        if not self.exporter.spans:
+            return
+        part = worker_part(path, self.worker_id)
+        write_traces(self.exporter.spans, part)
+        self.config.workeroutput["n1lens_traces"] = str(part)
+        self.config.workeroutput["n1lens_schema"] = schema_text()
+
+    def report(self, session, path: Path, recorded: bool) -> None:
+        """Runs n1-report on the traces file and sets the outcome and the run's exit status."""
+        write_baseline = self.config.getoption("n1lens_write_baseline")
+        note = "n1lens: no spans recorded (no test ran, or none touched the database)"
+        if not recorded:
+            if not write_baseline:
+                self.outcome = (0, "", note)
+                return
+            # An empty baseline is still the run's findings: write it, as n1-report writes any.
+            write_traces([], path)
         command = find_n1_report(Path(self.config.invocation_params.dir))
         if isinstance(command, str):
             self.outcome = (2, "", command)
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
             return
         args = [*command, str(path), "--test-suite", "--format", "terminal"]
-        schema = write_schema(path.parent / "schema.json")
+        schema = write_schema(path.parent / "schema.json", self.worker_schema)
         if schema is not None:
             args += ["--schema", str(schema)]
         min_repeats = self.config.getoption("n1lens_min_repeats")
@@ -221,8 +314,8 @@ class N1lensRecorder:
             args += ["--min-repeats", str(min_repeats)]
         if self.config.getoption("n1lens_baseline"):
             args += ["--baseline", self.config.getoption("n1lens_baseline")]
-        if self.config.getoption("n1lens_write_baseline"):
-            args += ["--write-baseline", self.config.getoption("n1lens_write_baseline")]
+        if write_baseline:
+            args += ["--write-baseline", write_baseline]
         # Annotations (`github` without a file) go to pytest's own output, where the runner reads them.
         annotations = path.parent / "github-annotations.txt"
         for spec in self.config.getoption("n1lens_format"):
@@ -236,7 +329,10 @@ class N1lensRecorder:
         if annotations.exists():
             stdout += annotations.read_text(encoding="utf-8")
             annotations.unlink()
-        self.outcome = (done.returncode, stdout, done.stderr.strip())
+        stderr = done.stderr.strip()
+        if not recorded:
+            stderr = f"{note}\n{stderr}" if stderr else note
+        self.outcome = (done.returncode, stdout, stderr)
         if done.returncode != 0 and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED if done.returncode == 1 else pytest.ExitCode.USAGE_ERROR
 

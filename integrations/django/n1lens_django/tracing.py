@@ -26,6 +26,8 @@ where the app's stack is gone.
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import inspect
 import logging
 import os
@@ -60,6 +62,44 @@ _ADMIN_RESULTS = 5  # admin_list.results: the changelist's rows being read
 _REQUEST_HANDLER = 6  # BaseHandler._get_response: the view is in its locals; nothing outer matters
 
 _HANDLER_QUALNAMES = frozenset({"BaseHandler._get_response"})
+
+# Under ASGI a request's queries run in asgiref's threads (sync views, and the async ORM of async
+# views), whose stacks never reach the handler coroutine that resolved the view, so no frame names
+# it. BaseHandler.get_response_async puts a holder in the request's context for the callback
+# resolve_request finds; asgiref copies the context into those threads.
+_ASYNC_VIEW: contextvars.ContextVar[list | None] = contextvars.ContextVar("n1lens_async_view", default=None)
+
+
+def _note_async_views() -> None:
+    """Wraps BaseHandler.get_response_async and resolve_request (once per process) for _ASYNC_VIEW."""
+    try:
+        from django.core.handlers.base import BaseHandler
+    except ImportError:
+        return
+    if getattr(BaseHandler.get_response_async, "_n1lens", False):
+        return
+    get_response_async = BaseHandler.get_response_async
+    resolve = BaseHandler.resolve_request
+
+    @functools.wraps(get_response_async)
+    async def get_response_async_noting_the_view(self, request):
+        token = _ASYNC_VIEW.set([])
+        try:
+            return await get_response_async(self, request)
+        finally:
+            _ASYNC_VIEW.reset(token)  # nothing stays behind for what the task runs next
+
+    @functools.wraps(resolve)
+    def resolve_request_noting_the_view(self, request):
+        match = resolve(self, request)
+        holder = _ASYNC_VIEW.get()
+        if holder is not None:  # an ASGI request; WSGI's _get_response is on its queries' stacks
+            holder[:] = [match.func]
+        return match
+
+    get_response_async_noting_the_view._n1lens = True
+    BaseHandler.get_response_async = get_response_async_noting_the_view
+    BaseHandler.resolve_request = resolve_request_noting_the_view
 _DRF_METHODS = ("get_attribute", "to_representation")
 
 
@@ -83,6 +123,7 @@ class CodeLocationSpanProcessor(SpanProcessor):
         self._members: dict[tuple[type, str], tuple[str, int] | None] = {}
         self._library_roots: tuple[str, ...] | None = None
         self._lock = threading.Lock()
+        _note_async_views()
 
     # --- SpanProcessor ---------------------------------------------------------------------------
 
@@ -140,6 +181,10 @@ class CodeLocationSpanProcessor(SpanProcessor):
                     view = self._view_of(frame.f_locals.get("callback"))
                     break
             frame = frame.f_back
+        else:  # no handler on the stack: an ASGI request's thread, or no request at all
+            resolved = _ASYNC_VIEW.get()
+            if resolved:
+                view = self._view_of(resolved[0])
 
         attributes: dict[str, str | int] = {}
         if app is not None:

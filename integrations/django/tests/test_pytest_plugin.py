@@ -88,6 +88,18 @@ def test_the_optimised_dashboard_test_passes(tmp_path):
     assert "✓ within budget: 0 new" in out
 
 
+def test_tests_of_the_same_page_without_rows_leave_its_n_plus_one_failing_the_run(tmp_path):
+    # samples/recruit/same_page: the dashboard's N+1 test and two tests of the page with no rows.
+    # The loop is in one request of three; in a test suite that is no warm-up.
+    code, out = run_pytest(tmp_path, "same_page")
+    assert "3 passed" in out, out[-1500:]
+    assert code == 1, out[-2500:]
+    assert len(failing_lines(out)) == 6
+    section = n1lens_section(out)
+    assert "3 requests" in section
+    assert "warm-up" not in section and "steady state unknown" not in section
+
+
 def test_a_baseline_silences_accepted_findings_and_fails_on_one_taken_out(tmp_path):
     baseline = tmp_path / "baseline.json"
     code, out = run_pytest(tmp_path, f"--n1lens-write-baseline={baseline}")
@@ -107,6 +119,49 @@ def test_a_baseline_silences_accepted_findings_and_fails_on_one_taken_out(tmp_pa
     failing = failing_lines(out)
     assert len(failing) == 1 and removed["table"] in failing[0]
     assert f"signature {removed['signature']}" in out
+
+
+def test_under_xdist_the_controller_reports_on_every_workers_tests_and_fails_the_run(tmp_path):
+    # Two tests on two workers (xdist's load scheduling sends one to each): the N+1 on one, the
+    # optimised dashboard on the other. The report has both workers' requests, once.
+    report = tmp_path / "r.json"
+    code, out = run_pytest(
+        tmp_path,
+        "-n", "2",
+        "tests/test_dashboard.py::DashboardTests",
+        "tests/test_dashboard.py::OptimisedDashboardTests",
+        f"--n1lens-format=json={report}",
+    )
+    assert "2 passed" in out, out[-2500:]
+    assert code == 1, out[-2500:]
+    section = n1lens_section(out)
+    assert "no spans recorded" not in section
+    assert len(failing_lines(out)) == 6
+    assert "n1lens: new N+1 queries over budget" in out
+    endpoints = {e["endpoint"]: e["requests"] for e in json.loads(report.read_text())["endpoints"]}
+    assert endpoints == {
+        "GET dashboard/": 1,
+        "GET dashboard/optimised/": 1,
+        "test tests/test_dashboard.py::DashboardTests::test_dashboard_lists_applications": 1,
+        "test tests/test_dashboard.py::OptimisedDashboardTests::test_optimised_dashboard_lists_applications": 1,
+    }
+    # One traces file, as without xdist; the workers' parts are joined into it and removed.
+    assert sorted(p.name for p in tmp_path.glob("traces*")) == ["traces.pb.gz"]
+    assert (tmp_path / "schema.json").exists()
+
+    code, out = run_pytest(tmp_path, "-n", "2", "tests/test_dashboard.py::OptimisedDashboardTests")
+    assert code == 0, out[-2500:]
+    assert "✓ within budget: 0 new" in out
+
+
+def test_write_baseline_with_no_spans_recorded_writes_an_empty_baseline_and_says_why(tmp_path):
+    baseline = tmp_path / "baseline.json"
+    code, out = run_pytest(tmp_path, "-k", "no_such_test", f"--n1lens-write-baseline={baseline}")
+    assert code == pytest.ExitCode.NO_TESTS_COLLECTED, out
+    assert json.loads(baseline.read_text()) == {"n1lensBaseline": 1, "findings": []}
+    section = n1lens_section(out)
+    assert "n1lens: no spans recorded (no test ran, or none touched the database)" in section
+    assert f"n1lens: wrote 0 findings to the baseline {baseline}" in section
 
 
 def test_n1lens_diff_of_the_dashboard_before_and_after_the_fix_reports_six_fixed(tmp_path):

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.test import Client, override_settings
+from asgiref.sync import async_to_sync
+from django.test import AsyncClient, Client, override_settings
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
@@ -94,6 +95,30 @@ def test_a_loop_in_the_view_names_the_line_that_reads_the_relation(client, expor
         assert "n1lens.template.path" not in span.attributes
     (books,) = on_table(spans, "shop_book")
     assert books.attributes["code.line.number"] == line_of("shop/tracing_views.py", "for book in Book.objects")
+
+
+@pytest.mark.parametrize(("url", "table", "view"), [
+    ("/titles/", "shop_book", "shop.tracing_views.book_titles"),  # async def
+    ("/publishers/", "publishing_house", "shop.tracing_views.publisher_names"),  # sync, run in a thread
+])
+def test_under_asgi_queries_name_the_view_they_run_for(client, exporter, url, table, view):
+    # AsyncClient goes through Django's ASGIHandler: the view's queries run in asgiref's threads,
+    # whose stacks never reach the handler coroutine that resolved the view.
+    async_client = AsyncClient()
+    async_client.force_login(User.objects.get(username="admin"))
+    assert trace.get_tracer_provider().force_flush(10_000)
+    exporter.clear()
+    response = async_to_sync(async_client.get)(url)
+    assert response.status_code == 200, response.content[:500]
+    assert trace.get_tracer_provider().force_flush(10_000)
+    spans = on_table([s for s in exporter.get_finished_spans() if s.kind is SpanKind.CLIENT], table)
+    assert [s.attributes.get("n1lens.view") for s in spans] == [view] * len(spans)
+    # Nothing stays behind for the next request: a query outside any request names no view.
+    with trace.get_tracer("n1lens.tests").start_as_current_span("outside"):
+        assert Book.objects.count() == ROWS
+    assert trace.get_tracer_provider().force_flush(10_000)
+    (outside,) = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.CLIENT and "COUNT(*)" in s.attributes.get("db.statement", "")]
+    assert "n1lens.view" not in outside.attributes
 
 
 def test_a_drf_serializer_field_names_the_serializer_the_field_and_where_it_is_defined(client, exporter):

@@ -9,6 +9,7 @@ from shop import tracing_views
 urlpatterns = [
     path("books/", tracing_views.book_list),
     path("publishers/", tracing_views.publisher_names),
+    path("titles/", tracing_views.book_titles),
     path("api/books/", tracing_views.BookListAPI.as_view()),
     path("admin/", admin.site.urls),
 ]

@@ -1,5 +1,6 @@
 """Views with the loops the location processor must point at (test_tracing.py, through
-tracing_urls.py): in a template, in the view itself, and in a Django REST framework serializer."""
+tracing_urls.py): in a template, in the view itself, in a Django REST framework serializer, and
+an async view."""
 
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -18,6 +19,11 @@ def publisher_names(request):
     for book in Book.objects.order_by("id"):
         names.append(book.publisher.name)
     return JsonResponse({"publishers": names})
+
+
+async def book_titles(request):
+    """An async view: under ASGI its queries run in asgiref's threads, away from Django's handler."""
+    return JsonResponse({"titles": [b.title async for b in Book.objects.order_by("id")]})
 
 
 class BookListAPI(generics.ListAPIView):
