@@ -122,7 +122,9 @@ export class Analyzer {
       for (const request of assembleColumns(t.spans, this.assembler.counters)) {
         // A continuation's other requests (late or copied spans of requests analysed before) are not analysed again.
         if (t.continuing !== undefined && !t.continuing.has(request.spanId)) continue;
-        out.push(analyseColumns(request, this.#normalize, this.#detect));
+        const analysis = analyseColumns(request, this.#normalize, this.#detect);
+        if (t.continuing !== undefined) analysis.continuationSpanId = request.spanId;
+        out.push(analysis);
       }
     }
     this.requestsAnalysed += out.length;

@@ -121,4 +121,10 @@ export interface RequestAnalysis {
   timeline: TimelineEntry[];
   /** Connections it opened and held; null without a DB call. */
   connection: ConnectionUse | null;
+  /**
+   * Set on a request that continues a trace analysed before (a queued task whose spans came after
+   * the trace was released): its request span's id. Its trace's commit is taken by then, so a write
+   * commits the request under a key of its own (store.ts commitKeyOf).
+   */
+  continuationSpanId?: string;
 }

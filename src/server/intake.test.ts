@@ -13,6 +13,7 @@ import { djangoRequest, encodeProtobuf, spanIdAt, type OtlpJsonRequest, type Otl
 import { Spool } from '../spool/index.js';
 import type { SegmentFile } from '../spool/spool.js';
 import { SqliteStore as Store } from '../store/sqlite.js';
+import { StoreWriteError } from '../store/writer.js';
 import { estimateSpanBytes } from '../traces/assembler.js';
 import { baseRetryFor } from '../traces/admission.js';
 import { isProbe, OPAQUE_AFTER_TRACES } from '../traces/peers.js';
@@ -831,6 +832,37 @@ describe('Intake writes after a failed write', () => {
     expect(calls).toBe(2);
     expect((await store.report()).summary.requests).toBe(3);
     await intake.close();
+    store.closeSync();
+  });
+
+  it("counts a continuation once when its write committed but the answer was lost (the writer thread died after its commit)", async () => {
+    const dir = join(tempDir('continue-ambiguous'), 'spool');
+    const file = join(tempDir('continue-ambiguous-db'), 'n1lens.db');
+    const { clock, options } = continuationOptions();
+    const { view, task } = queuedTask('7'.repeat(32));
+    const store = Store.open(file);
+    const record = store.record.bind(store);
+    let loseAnswer = false;
+    store.record = async (...args) => {
+      const theirs = await record(...args);
+      if (!loseAnswer) return theirs;
+      loseAnswer = false;
+      throw new StoreWriteError("the store's writer thread stopped: exit code 1");
+    };
+    const intake = new Intake({ ...options, store, spool: Spool.open({ dir, commitMs: 1 }) });
+    expect((await intake.acceptProtobuf(exportOf(view).bytes, 'http')).ok).toBe(true);
+    clock.now += 6000;
+    expect(await intake.tick()).toBe(true); // the view, committed awaiting its task
+    const late = await intake.acceptProtobuf(exportOf(task).bytes, 'http');
+    if (!late.ok) throw new Error(late.message);
+    await late.durable;
+    loseAnswer = true;
+    clock.now += 7000;
+    expect(await intake.tick()).toBe(false); // the continuation is committed, but the intake cannot know
+    expect(await intake.tick()).toBe(true); // so it writes it again
+    await intake.close();
+    const requests = (await store.report()).endpoints.map((e) => [e.endpoint, e.requests]).sort();
+    expect(requests).toEqual([['GET dashboard/', 1], ['run/reports.build', 1]]);
     store.closeSync();
   });
 });

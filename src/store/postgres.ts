@@ -47,7 +47,9 @@ import {
 import {
   Store,
   StoreOpenError,
+  continuationKeys,
   minuteHorizon,
+  notCommitted,
   periodSpan,
   redactUrl,
   type StoreOptions,
@@ -152,7 +154,8 @@ export class PostgresStore extends Store {
   }
 
   async record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces, built?: RowBatchBuilder): Promise<string[]> {
-    const ids = committed === undefined ? [] : [...new Set(committed.traceIds)].sort();
+    const continuations = committed === undefined ? [] : continuationKeys(analyses);
+    const ids = committed === undefined ? [] : [...new Set([...committed.traceIds, ...continuations])].sort();
     const awaited = committed?.awaited ?? [];
     if (analyses.length === 0 && ids.length === 0 && awaited.length === 0) return [];
     return this.#transaction(async (c) => {
@@ -164,10 +167,11 @@ export class PostgresStore extends Store {
           [ids, committed.nowMs],
         );
         if (fresh.rowCount !== ids.length) {
-          // Another instance (or an earlier run) committed these traces: their requests are counted already.
+          // Another instance (or an earlier run, or a write whose COMMIT's answer was lost) committed
+          // these traces or continuations: their requests are counted already.
           const now = new Set(fresh.rows.map((r) => r.trace_id));
           again = new Set(ids.filter((id) => !now.has(id)));
-          counted = analyses.filter((a) => !again.has(a.traceId));
+          counted = notCommitted(analyses, again);
         }
       }
       // What another writer committed, it awaits: never overwritten here. One row per trace, the last
@@ -184,7 +188,8 @@ export class PostgresStore extends Store {
         await c.query(`DELETE FROM commit_awaits WHERE trace_id = ANY($1::text[]) AND calls = '[]'`, [ours.map(([traceId]) => traceId)]);
       }
       if (counted.length > 0) await this.#write(c, counted === analyses && built !== undefined ? built.finish() : this.rowsNow(counted));
-      return [...again];
+      const continued = new Set(continuations);
+      return [...again].filter((id) => !continued.has(id));
     });
   }
 

@@ -50,7 +50,9 @@ import {
 import {
   Store,
   StoreOpenError,
+  continuationKeys,
   minuteHorizon,
+  notCommitted,
   periodSpan,
   type CommittedTraces,
   type StoreOptions,
@@ -202,19 +204,22 @@ export class SqliteStore extends Store {
    * one, here otherwise.
    */
   async record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces, built?: RowBatchBuilder): Promise<string[]> {
+    const continuations = committed === undefined ? [] : continuationKeys(analyses);
     const traceIds: CommittedIds | undefined =
-      committed === undefined ? undefined : { traceIds: [...new Set(committed.traceIds)], nowMs: committed.nowMs, awaited: committed.awaited ?? [] };
+      committed === undefined ? undefined : { traceIds: [...new Set([...committed.traceIds, ...continuations])], nowMs: committed.nowMs, awaited: committed.awaited ?? [] };
     let counted = analyses;
     const known: string[] = [];
     for (;;) {
       const rows =
         counted.length === 0 ? undefined : counted === analyses && built !== undefined ? await this.#finishYielding(built) : await this.#rowsYielding(counted);
       const again = this.#writer === undefined ? this.writeRowsSync(rows, traceIds, known) : await this.#writer.write(rows, traceIds, known);
-      if (again.length === 0) return known;
-      // Another write committed some of these traces first: nothing was written; count the rest.
+      if (again.length === 0) {
+        const continued = new Set(continuations);
+        return known.filter((id) => !continued.has(id));
+      }
+      // Another write committed some of these first: nothing was written; count the rest.
       known.push(...again);
-      const done = new Set(known);
-      counted = analyses.filter((a) => !done.has(a.traceId));
+      counted = notCommitted(analyses, new Set(known));
     }
   }
 

@@ -323,6 +323,20 @@ describe.each(backends)('%s store', (_name, open) => {
     await store.close();
   });
 
+  it("counts a continuation's request once when its write is made again (the first one's answer lost), and each of its requests once", async () => {
+    const store = await open();
+    const view = dashboard(1, T0);
+    await store.record([view], { traceIds: [view.traceId], nowMs: T0 });
+    // The trace's queued tasks, analysed after it was committed: requests of the same trace.
+    const task = { ...dashboard(1, T0 + 10), continuationSpanId: '3'.repeat(16) };
+    const other = { ...dashboard(1, T0 + 20), continuationSpanId: '4'.repeat(16) };
+    expect(await store.record([task], { traceIds: [], nowMs: T0 + 1 })).toEqual([]);
+    expect(await store.record([task, other], { traceIds: [], nowMs: T0 + 2 })).toEqual([]);
+    expect((await store.report()).summary.requests).toBe(3);
+    expect(await store.committed([view.traceId])).toEqual(new Set([view.traceId]));
+    await store.close();
+  });
+
   it('keeps the calls committed traces await with their commit, clears them when none are left, and never overwrites another writer\'s', async () => {
     const store = await open();
     const [a, b] = [dashboard(1, T0), dashboard(2, T0)];

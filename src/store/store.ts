@@ -97,6 +97,30 @@ export interface CommittedTraces {
   awaited?: readonly AwaitedEntry[];
 }
 
+/**
+ * What a write with CommittedTraces commits an analysed request under: its trace's id, or for a
+ * request that continues a trace committed before (RequestAnalysis.continuationSpanId), the trace's id
+ * and its request span's. The trace's own commit is taken, and a continuation written again after a
+ * write whose outcome was unknown (the writer thread died after its commit, PostgreSQL lost the
+ * COMMIT's answer) must find itself counted, as a trace does. A request is analysed once, so its
+ * span names it across retries, restarts and instances.
+ */
+export function commitKeyOf(a: Pick<RequestAnalysis, 'traceId' | 'continuationSpanId'>): string {
+  return a.continuationSpanId === undefined ? a.traceId : `${a.traceId}/${a.continuationSpanId}`;
+}
+
+/** The keys (commitKeyOf) of the continuations' requests among `analyses`. */
+export function continuationKeys(analyses: readonly RequestAnalysis[]): string[] {
+  const keys: string[] = [];
+  for (const a of analyses) if (a.continuationSpanId !== undefined) keys.push(commitKeyOf(a));
+  return keys;
+}
+
+/** The analyses a write still counts once it found `done` (trace ids and continuation keys) committed already. */
+export function notCommitted(analyses: readonly RequestAnalysis[], done: ReadonlySet<string>): RequestAnalysis[] {
+  return analyses.filter((a) => !done.has(a.traceId) && !done.has(commitKeyOf(a)));
+}
+
 /** A released trace and the calls it still awaits. */
 export type AwaitedEntry = [traceId: string, calls: readonly AwaitedCall[]];
 
@@ -159,10 +183,12 @@ export abstract class Store {
   /**
    * Adds analysed requests in one transaction, merging into the hourly rows they fall in (and the
    * minute rows, for requests within the last 48 h; older minute rows are pruned meanwhile). With
-   * `committed`, also notes those traces as done in the same transaction; a trace another writer (or
-   * an earlier run) already committed is not counted again. `built`: a rowBuilder() given exactly
-   * `analyses`, in order, whose rows are written unless some traces are not counted (they are then
-   * made again from the analyses). Resolves with those traces: another writer committed them first.
+   * `committed`, also notes those traces, and each continuation's request among `analyses` (under its
+   * commitKeyOf), as done in the same transaction; a trace or continuation another writer (or an
+   * earlier run, or an earlier write whose answer was lost) already committed is not counted again.
+   * `built`: a rowBuilder() given exactly `analyses`, in order, whose rows are written unless some
+   * are not counted (they are then made again from the analyses). Resolves with the traces of
+   * `committed` another writer committed first.
    */
   abstract record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces, built?: RowBatchBuilder): Promise<string[]>;
   /** Which of these traces have a committed analysis (not yet pruned): their spans are not new. */
