@@ -21,7 +21,7 @@ import { LARGE_BODY_BYTES } from './inflight.js';
 import { Intake, type AcceptResult, type Transport } from './intake.js';
 import { createMetrics } from './metrics.js';
 import { spoolCopier } from './spool-compaction.js';
-import { tempDir } from '../../test/support.js';
+import { tempDir, until } from '../../test/support.js';
 
 const TRACES = 19;
 const REPEATS = 8;
@@ -1263,6 +1263,50 @@ describe('Intake replay after a crash', () => {
     await b!.close();
     expect((await stores[0].report()).endpoints.find((e) => e.endpoint === 'run/reports.build')?.requests).toBe(1);
     for (const store of stores) store.closeSync();
+  });
+
+  it("remembers a committed trace while a spool segment holds its spans, past ten minutes of downtime, so a second crash's replay skips it again", async () => {
+    const dir = join(tempDir('replay-prune'), 'spool');
+    const file = join(tempDir('replay-prune-db'), 'n1lens.db');
+    const clock = { now: 1_000_000 };
+    const options = { metrics: createMetrics(), traceWaitMs: 6000, traceSettleMs: 100, replayWaitMs: 1000, now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD };
+    const start = () => new Intake({ ...options, store: Store.open(file), spool: Spool.open({ dir, commitMs: 1, now: () => clock.now }) });
+    const durably = async (intake: Intake, spans: OtlpJsonSpan[]): Promise<void> => {
+      const accepted = await intake.acceptProtobuf(exportOf(spans).bytes, 'http');
+      if (!accepted.ok) throw new Error(accepted.message);
+      await accepted.durable;
+    };
+    // One export: trace 1 whole, and trace 2's queries, whose view's span never comes (so it waits 30 s of quiet).
+    const done = requestSpans({ traceId: '1'.repeat(32), repeats: 6 });
+    const rootless = requestSpans({ traceId: '2'.repeat(32), repeats: 6 }).slice(1);
+    const first = start();
+    await durably(first, [...done, ...rootless]);
+    clock.now += 1000;
+    await first.tick(); // trace 1 is committed; its segment stays for trace 2
+    // The process dies, and starts again eleven minutes later: trace 2 comes back and keeps the segment.
+    clock.now += 11 * 60_000;
+    const second = start();
+    expect(await second.replay()).toMatchObject({ spans: rootless.length, skipped: done.length });
+    await durably(second, requestSpans({ traceId: '3'.repeat(32), repeats: 6 }));
+    clock.now += 2000;
+    await second.tick(); // writes trace 3 while trace 2 waits for its view
+    // The process dies again: the segment still holds trace 1, which is still committed.
+    clock.now += 1000;
+    const third = start();
+    expect(await third.replay()).toMatchObject({ skipped: done.length });
+    clock.now += 31_000;
+    await third.tick(); // trace 2 is written at last (30 s of quiet without a request span), and the last runs' segments go
+    await until(async () => readdirSync(dir).length === 0);
+    // Then trace 1 is forgotten as before: ten minutes after its commit, and with no segment left that holds it.
+    await durably(third, requestSpans({ traceId: '4'.repeat(32), repeats: 6 }));
+    clock.now += 61_000;
+    await third.tick();
+    await third.close();
+    const store = Store.open(file);
+    expect(await store.committed(['1'.repeat(32), '4'.repeat(32)])).toEqual(new Set(['4'.repeat(32)]));
+    // Traces 1, 3 and 4 once each, and trace 2's queries as what they are.
+    expect((await store.report()).endpoints.map((e) => [e.endpoint, e.requests]).sort()).toEqual([['(no request span)', 1], ['GET dashboard/', 3]]);
+    store.closeSync();
   });
 
   it('keeps every trace open until the senders have resent what the crash cut off, so each request is analysed whole', async () => {

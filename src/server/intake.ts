@@ -85,7 +85,7 @@ export interface IntakeOptions extends AnalyzerOptions {
 export type Transport = 'http' | 'grpc';
 
 /** What an Intake uses of its spool (spool/spool.ts, or a shard's view of the serving thread's). */
-export type IntakeSpool = Pick<Spool, 'wouldOverflow' | 'append' | 'deleteWhere' | 'deleteBefore' | 'bytes' | 'close' | 'replay'>;
+export type IntakeSpool = Pick<Spool, 'wouldOverflow' | 'append' | 'deleteWhere' | 'deleteBefore' | 'bytes' | 'close' | 'replay' | 'oldestSegmentMs'>;
 
 /**
  * An export piece the caller spools (`serve --workers`: the serving thread, once every shard took its
@@ -183,6 +183,19 @@ export function recordedLine(recordLine: () => string): string {
 
 /** Committed trace ids are remembered this long, so late spans replayed after a crash stay late. */
 const COMMITTED_RETENTION_MS = 10 * 60_000;
+
+/**
+ * Before when committed trace ids may be forgotten (Store.pruneCommitted), or undefined for not yet:
+ * COMMITTED_RETENTION_MS before now, and before the oldest spool segment still on disk (the spool's
+ * oldestSegmentMs), since a replay of that segment skips the traces it holds only while they are
+ * remembered. Never while a segment the last run left is there (−∞: it may hold traces committed
+ * any time before, the downtime included). Those segments go once their traces are written (a
+ * store outage or a long task's ten minutes at most), so the ids stay bounded.
+ */
+export function forgetCommittedBefore(nowMs: number, oldestSegmentMs = Number.POSITIVE_INFINITY): number | undefined {
+  const from = Math.min(nowMs, oldestSegmentMs);
+  return from === Number.NEGATIVE_INFINITY ? undefined : from - COMMITTED_RETENTION_MS;
+}
 /**
  * A trace kept past the maximum age because it still grows (a long Celery task) may take up to this
  * share of --max-buffer-mib (AssemblerOptions.maxGrowingTraceBytes): beyond it, it goes at the maximum age as before.
@@ -978,7 +991,8 @@ export class Intake implements ExportIntake {
     }
     if (this.#trackCommitted && nowMs - this.#lastPrune > 60_000) {
       this.#lastPrune = nowMs;
-      await this.#store.pruneCommitted(nowMs - COMMITTED_RETENTION_MS).catch(() => undefined);
+      const before = forgetCommittedBefore(nowMs, this.#spool?.oldestSegmentMs);
+      if (before !== undefined) await this.#store.pruneCommitted(before).catch(() => undefined);
     }
     if (nowMs - this.#lastFindingsGauge >= FINDINGS_GAUGE_MS || this.#closed) {
       this.#lastFindingsGauge = nowMs;

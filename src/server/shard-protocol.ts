@@ -52,6 +52,8 @@ type ShardOp =
   /** Another shard refused an export: hold this shard's traces for its retry (Intake.holdForRetry). */
   | { id: number; op: 'hold'; retryAfterMs: number }
   | { id: number; op: 'replayPiece'; segment: number; encoding: SpoolEncoding; body: Uint8Array }
+  /** The serving thread's spool's oldest segment changed (ShardSpool.spoolFloor). */
+  | { id: 0; op: 'spoolFloor'; oldestSegmentMs: number }
   /** The answer to the shard's copyApart `request` (CopiedApart: on disk already). */
   | { id: 0; op: 'copiedApart'; request: number; from: number[]; segment?: number }
   /** Some shard's replay brought traces back: hold every trace for the senders' retries (Intake.holdAfterReplay). */

@@ -21,6 +21,8 @@ export class ShardSpool implements IntakeSpool {
   /** copyApart calls the serving thread has not answered yet. */
   readonly #copying = new Map<number, (copied: CopiedApart) => void>();
   #nextRequest = 1;
+  /** The serving thread's spool's oldestSegmentMs as it last said (spoolFloor); −∞ until it has. */
+  #oldestSegmentMs = Number.NEGATIVE_INFINITY;
 
   constructor(send: ShardSpoolMessages) {
     this.#send = send;
@@ -50,6 +52,19 @@ export class ShardSpool implements IntakeSpool {
   /** A piece of an export in `segment` is this shard's (taken and settled, or replayed). */
   took(segment: number): void {
     this.#pieces.set(segment, (this.#pieces.get(segment) ?? 0) + 1);
+  }
+
+  /**
+   * The oldest segment of the serving thread's spool (Spool.oldestSegmentMs), whichever shard holds
+   * it: every shard forgets committed traces of all of them. It only grows, so a late word errs safe.
+   */
+  get oldestSegmentMs(): number {
+    return this.#oldestSegmentMs;
+  }
+
+  /** The serving thread's word on its spool's oldest segment. */
+  spoolFloor(oldestSegmentMs: number): void {
+    this.#oldestSegmentMs = oldestSegmentMs;
   }
 
   /** The serving thread counts the spool's bytes. */

@@ -91,6 +91,9 @@ port.on('message', (call: ShardCall) => {
     case 'copiedApart':
       spool?.copied(call.request, call.from, call.segment);
       return;
+    case 'spoolFloor':
+      spool?.spoolFloor(call.oldestSegmentMs);
+      return;
     case 'hold':
       intake.holdForRetry(call.retryAfterMs);
       return;

@@ -88,6 +88,8 @@ export class ShardedIntake implements ExportIntake {
   #copyPass: Promise<void> | undefined;
   /** Pieces of each spool segment some shard took and has not given back: the segment is kept while any are left. */
   readonly #held = new Map<number, number>();
+  /** The spool's oldestSegmentMs the shards were last told (they forget committed traces by it). */
+  #floorSent = Number.NEGATIVE_INFINITY;
   readonly #sweep: NodeJS.Timeout;
   /** Per shard, the settles the next call to it carries. */
   readonly #settles: Settle[][];
@@ -378,6 +380,12 @@ export class ShardedIntake implements ExportIntake {
     if (spool === undefined) return;
     spool.deleteWhere((segment) => !this.#held.has(segment), { background: !this.#closing });
     this.#options.metrics.spoolBytes.set(spool.bytes);
+    // Only segments going move it, which this sweep (or the next, once unlinked) sees.
+    const floor = spool.oldestSegmentMs;
+    if (floor !== this.#floorSent && !this.#failed) {
+      this.#floorSent = floor;
+      this.#workers.forEach((_, shard) => this.#post(shard, { id: 0, op: 'spoolFloor', oldestSegmentMs: floor }));
+    }
   }
 
   #stopped(index: number, why: string): void {

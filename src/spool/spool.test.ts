@@ -376,6 +376,26 @@ describe('Spool', () => {
     await spool.close();
   });
 
+  it("says when its oldest segment on disk was started: never while the last run's is there, nor while one is being unlinked", async () => {
+    const { dir } = await keptSegment('spool-oldest');
+    let now = 1000;
+    const spool = Spool.open({ dir, segmentMs: 100, now: () => now });
+    expect(spool.oldestSegmentMs).toBe(Number.NEGATIVE_INFINITY); // the last run's: it may hold traces committed at any time
+    expect([...spool.replay()]).toHaveLength(1);
+    await spool.append('protobuf', Buffer.from('a')).durable;
+    now = 1200;
+    await spool.append('protobuf', Buffer.from('b')).durable;
+    expect(spool.oldestSegmentMs).toBe(Number.NEGATIVE_INFINITY);
+    // Unlinked on the thread pool: until that is done, the segment is still there for a crash.
+    expect(spool.deleteWhere((segment) => segment < spool.currentSegment - 1, { background: true })).toBe(1);
+    expect(spool.oldestSegmentMs).toBe(Number.NEGATIVE_INFINITY);
+    await vi.waitFor(() => expect(spool.oldestSegmentMs).toBe(1000));
+    now = 1400;
+    expect(spool.deleteBefore(Number.POSITIVE_INFINITY)).toBe(2);
+    expect(spool.oldestSegmentMs).toBe(Number.POSITIVE_INFINITY);
+    await spool.close();
+  });
+
   it('says when an export would pass --spool-max-mib', () => {
     const spool = Spool.open({ dir: tempDir('spool-full'), maxBytes: 100 });
     expect(spool.wouldOverflow(50)).toBe(false);

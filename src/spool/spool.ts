@@ -193,6 +193,10 @@ export class Spool {
   readonly #openSegment: (path: string, flags: number) => Promise<SegmentFile>;
   /** Bytes per segment on disk (or promised to it), oldest first. */
   readonly #sizes = new Map<number, number>();
+  /** When this run first appended to each segment in #sizes (none for one the last run left). */
+  readonly #started = new Map<number, number>();
+  /** Segments being unlinked in the background, with their #started (−∞ for the last run's): still on disk for a crash. */
+  readonly #unlinking = new Map<number, number>();
   /**
    * File work left to the thread pool, which close() waits for: segment files being unlinked
    * (deleteWhere's background) and sealed segments' files being closed (#closeSealed).
@@ -275,6 +279,19 @@ export class Spool {
     return this.#current;
   }
 
+  /**
+   * When the oldest segment still on disk was started (epoch ms on this spool's clock): a trace is
+   * committed after its spans were spooled, so a trace committed before then has none left to
+   * replay. −∞ while a segment the last run left is there (it may hold traces committed at any time
+   * before), +∞ when there is none.
+   */
+  get oldestSegmentMs(): number {
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const seq of this.#sizes.keys()) oldest = Math.min(oldest, this.#started.get(seq) ?? Number.NEGATIVE_INFINITY);
+    for (const started of this.#unlinking.values()) oldest = Math.min(oldest, started);
+    return oldest;
+  }
+
   /** True when `incoming` more bytes would pass --spool-max-mib. */
   wouldOverflow(incoming: number): boolean {
     return this.#total + HEADER + incoming > this.#maxBytes;
@@ -338,6 +355,7 @@ export class Spool {
     header.writeUInt32LE(crc32(body), 4);
     header[8] = kindByte(encoding, compression);
     const size = HEADER + body.length;
+    if (!this.#sizes.has(segment)) this.#started.set(segment, this.#now());
     this.#sizes.set(segment, (this.#sizes.get(segment) ?? 0) + size);
     this.#total += size;
     const durable = new Promise<void>((resolve, reject) => {
@@ -381,9 +399,18 @@ export class Spool {
       } else {
         // On the thread pool: freeing an 8 MiB file held the event loop 10-130 ms under load. A crash
         // before it is done leaves a segment of committed traces, which the next replay skips.
-        this.#inBackground(new Promise<void>((resolve) => unlink(path, () => resolve())));
+        this.#unlinking.set(seq, this.#started.get(seq) ?? Number.NEGATIVE_INFINITY);
+        this.#inBackground(
+          new Promise<void>((resolve) =>
+            unlink(path, () => {
+              this.#unlinking.delete(seq);
+              resolve();
+            }),
+          ),
+        );
       }
       this.#sizes.delete(seq);
+      this.#started.delete(seq);
       this.#total -= size;
       deleted++;
     }
