@@ -4,7 +4,7 @@ import { createStatementMemo } from './detect/statements.js';
 import { RollupSet } from './detect/rollup.js';
 import type { RequestAnalysis } from './detect/types.js';
 import { decodeJsonLineTo, inProtobufUnit, isRawUnit, type TraceUnit, type UnitDecoders } from './otlp/file.js';
-import { refusedIn, type DbSpanFields, type SpanRecord, type SpanSink } from './otlp/span.js';
+import { refusedIn, type DbSpanFields, type SpanRecord, type SpanSink, type TraceId } from './otlp/span.js';
 import { spansRead, type SinkBatch, type WireDecoder } from './otlp/wire/decoder.js';
 import { isRequestSpan } from './traces/assemble.js';
 import { createSqlNormalizer } from './sql/index.js';
@@ -24,6 +24,11 @@ export interface AnalyzerOptions extends AssemblerOptions, DetectOptions {
    * id, whether it was a continuation and the calls it still awaits (traces/assembler.ts CompletedTrace).
    */
   onRelease?: (released: ReleasedTrace) => void;
+  /**
+   * Told of a trace whose analysis threw (a detector's bug met in the wild): the trace is dropped,
+   * none of its requests counted, and the traces analysed with it go on. Without it the error is thrown.
+   */
+  onAnalysisError?: (traceId: TraceId, error: unknown) => void;
 }
 
 /** Traces analysed together by Analyzer.flushEach. */
@@ -36,6 +41,7 @@ export class Analyzer {
   readonly #normalize: Normalizer;
   readonly #detect: DetectOptions;
   readonly #onRelease: ((released: ReleasedTrace) => void) | undefined;
+  readonly #onAnalysisError: ((traceId: TraceId, error: unknown) => void) | undefined;
   readonly #sink: SpanSink;
   /** Traces evicted by a message that then failed to decode, not analysed yet. */
   readonly #evicted: CompletedTrace<CompactTrace>[] = [];
@@ -52,6 +58,7 @@ export class Analyzer {
       statements: createStatementMemo(options.sqlCacheEntries ?? 10_000),
     };
     this.#onRelease = options.onRelease;
+    this.#onAnalysisError = options.onAnalysisError;
     this.#sink = new OpenTraceSink(this.assembler);
   }
 
@@ -118,13 +125,21 @@ export class Analyzer {
     const out: RequestAnalysis[] = [];
     for (const t of traces) {
       this.#onRelease?.(t);
-      // Copies within the trace are dropped (and counted) as it is assembled; DB spans stay in the columns.
-      for (const request of assembleColumns(t.spans, this.assembler.counters)) {
-        // A continuation's other requests (late or copied spans of requests analysed before) are not analysed again.
-        if (t.continuing !== undefined && !t.continuing.has(request.spanId)) continue;
-        const analysis = analyseColumns(request, this.#normalize, this.#detect);
-        if (t.continuing !== undefined) analysis.continuationSpanId = request.spanId;
-        out.push(analysis);
+      const before = out.length;
+      try {
+        // Copies within the trace are dropped (and counted) as it is assembled; DB spans stay in the columns.
+        for (const request of assembleColumns(t.spans, this.assembler.counters)) {
+          // A continuation's other requests (late or copied spans of requests analysed before) are not analysed again.
+          if (t.continuing !== undefined && !t.continuing.has(request.spanId)) continue;
+          const analysis = analyseColumns(request, this.#normalize, this.#detect);
+          if (t.continuing !== undefined) analysis.continuationSpanId = request.spanId;
+          out.push(analysis);
+        }
+      } catch (error) {
+        if (this.#onAnalysisError === undefined) throw error;
+        // A trace counts whole or not at all: its requests analysed before the throw go too.
+        out.length = before;
+        this.#onAnalysisError(t.traceId, error);
       }
     }
     this.requestsAnalysed += out.length;

@@ -10,6 +10,7 @@ import { decodeJsonRequest } from '../otlp/json.js';
 import { decodeProtobufRequest } from '../otlp/protobuf.js';
 import { SpanKind, type SpanRecord } from '../otlp/span.js';
 import { djangoRequest, encodeProtobuf, spanIdAt, type OtlpJsonRequest, type OtlpJsonSpan } from '../otlp/testing.js';
+import type { NoiseFilter } from '../sql/noise.js';
 import { Spool } from '../spool/index.js';
 import type { SegmentFile } from '../spool/spool.js';
 import { SqliteStore as Store } from '../store/sqlite.js';
@@ -607,6 +608,73 @@ describe('Intake: work that outlives its trace', () => {
     expect(await counter('n1lens_continued_requests_total')).toBe(1);
     expect(await counter('n1lens_late_spans_total')).toBe(task.length + 1);
     expect(await counter('n1lens_duplicate_spans_total')).toBe(task.length + view.length);
+    store.closeSync();
+  });
+});
+
+describe('Intake: an analysis that throws', () => {
+  it("drops only the trace whose analysis throws, counted and logged, and analyses, writes and unpins every other of the tick's parts", async () => {
+    const dir = join(tempDir('analysis-throws'), 'spool');
+    const clock = { now: 1_000_000 };
+    const metrics = createMetrics();
+    const store = Store.open(join(tempDir('analysis-throws-db'), 'n1lens.db'));
+    const logged: string[] = [];
+    // A detector bug that one statement sets off, stood in for by a noise filter that throws on it.
+    const noiseFilter: NoiseFilter = (n) => {
+      if (n.sql.includes('poison')) throw new Error('detector bug');
+      return null;
+    };
+    const intake = new Intake({
+      store, metrics, spool: Spool.open({ dir, commitMs: 1, segmentBytes: 1 }), traceWaitMs: 100, noiseFilter, log: (line) => logged.push(line), now: () => clock.now,
+      ...TICKS_ONLY_WHEN_TOLD,
+    });
+    const poisoned = (traceId: string): OtlpJsonSpan[] =>
+      requestSpans({ traceId, repeats: 6 }).map((span) => ({
+        ...span,
+        attributes: span.attributes?.map((a) => (a.key === 'db.statement' ? { ...a, value: { stringValue: 'SELECT "poison"."id" FROM "poison" WHERE "poison"."id" = 1' } } : a)),
+      }));
+    // Past 2,000 spans, so the tick analyses them in parts: the poisoned trace second in the first.
+    const ids = Array.from({ length: 30 }, (_, k) => (0x100 + k).toString(16).padStart(32, 'd'));
+    for (const [k, traceId] of ids.entries()) {
+      const accepted = await intake.acceptProtobuf(exportOf(k === 1 ? poisoned(traceId) : requestSpans({ traceId, repeats: 100 })).bytes, 'http');
+      if (!accepted.ok) throw new Error(accepted.message);
+      await accepted.durable;
+    }
+    clock.now += 1000;
+    expect(await intake.tick()).toBe(true);
+    expect((await store.report()).summary.requests).toBe(ids.length - 1);
+    expect((await metrics.registry.getSingleMetric('n1lens_analysis_failures_total')?.get())?.values[0]?.value).toBe(1);
+    expect(logged).toEqual([`n1lens serve: trace ${ids[1]} dropped: its analysis failed: detector bug`]);
+    // Every trace is written or dropped: no segment stays pinned (but the one still being written).
+    await until(async () => readdirSync(dir).length <= 1);
+    await intake.close();
+    store.closeSync();
+  });
+  it("analyses the tick's later parts when the rows of a part cannot be made as it is taken, and writes every request", async () => {
+    const clock = { now: 1_000_000 };
+    const store = Store.open(':memory:');
+    const rowBuilder = store.rowBuilder.bind(store);
+    let failOnce = true;
+    store.rowBuilder = () => {
+      const builder = rowBuilder();
+      const add = builder.add.bind(builder);
+      builder.add = (analyses) => {
+        if (!failOnce) return add(analyses);
+        failOnce = false;
+        throw new Error('rollup bug');
+      };
+      return builder;
+    };
+    const logged: string[] = [];
+    const intake = new Intake({ store, metrics: createMetrics(), traceWaitMs: 100, log: (line) => logged.push(line), now: () => clock.now, ...TICKS_ONLY_WHEN_TOLD });
+    const ids = Array.from({ length: 30 }, (_, k) => (0x100 + k).toString(16).padStart(32, 'd'));
+    for (const traceId of ids) expect((await intake.acceptProtobuf(exportOf(requestSpans({ traceId, repeats: 100 })).bytes, 'http')).ok).toBe(true);
+    clock.now += 1000;
+    expect(await intake.tick()).toBe(true);
+    expect(intake.openTraces).toBe(0);
+    expect((await store.report()).summary.requests).toBe(ids.length);
+    expect(logged).toEqual([expect.stringMatching(/rollup bug$/)]);
+    await intake.close();
     store.closeSync();
   });
 });

@@ -72,6 +72,8 @@ export interface IntakeOptions extends AnalyzerOptions {
    * it (inflight.ts).
    */
   memoryLimitBytes?: number;
+  /** Where a line is written about what the intake drops (a trace whose analysis threw). Default: standard error. */
+  log?: (line: string) => void;
   /** How that memory is measured, injectable for tests. Default: process.memoryUsage(). */
   memoryUsed?: () => number;
   /**
@@ -261,6 +263,7 @@ export class Intake implements ExportIntake {
   readonly #json = createJsonDecoder();
   readonly #store: Store;
   readonly #metrics: ServerMetrics;
+  readonly #log: (line: string) => void;
   readonly #record: string | undefined;
   readonly #now: () => number;
   readonly #limits: AdmissionLimits & { baseRetryMs: number };
@@ -332,6 +335,7 @@ export class Intake implements ExportIntake {
       maxOpenTraces: Number.POSITIVE_INFINITY,
       maxGrowingTraceBytes: options.maxGrowingTraceBytes ?? maxBytes / GROWING_TRACE_BUFFER_SHARE,
       onRelease: (r) => this.#noteReleased(r),
+      onAnalysisError: (traceId, error) => this.#analysisFailed(traceId, error),
     });
     this.#spool = options.spool;
     this.#copyApart = options.spool === undefined ? undefined : options.copyApart;
@@ -339,6 +343,7 @@ export class Intake implements ExportIntake {
     this.#trackCommitted = options.trackCommitted ?? options.spool !== undefined;
     this.#store = options.store;
     this.#metrics = options.metrics;
+    this.#log = options.log ?? ((line) => void process.stderr.write(`${line}\n`));
     this.#record = options.recordPath;
     this.#now = options.now ?? Date.now;
     const wait = options.traceWaitMs ?? 2000;
@@ -461,6 +466,17 @@ export class Intake implements ExportIntake {
     (r.continuing === undefined ? this.#released : this.#continued).push(r.traceId);
     // The newest entry of a trace released twice before a write (then continued) wins.
     if (r.awaited !== undefined) this.#awaited.set(r.traceId, r.awaited);
+  }
+
+  /**
+   * A trace whose analysis threw is dropped, said and counted: released already, it is committed
+   * with no requests at the next write (so neither a resent export nor a replay meets the bug again)
+   * and its segments go; the traces analysed with it go on.
+   */
+  #analysisFailed(traceId: TraceId, error: unknown): void {
+    this.#metrics.analysisFailures.inc();
+    const why = error instanceof Error ? error.message : String(error);
+    this.#log(`n1lens serve: trace ${traceId} dropped: its analysis failed: ${why.split('\n')[0]}`);
   }
 
   /** Notes the spool segment `segment` holds spans of those of `traceIds` that are open. */
@@ -882,7 +898,14 @@ export class Intake implements ExportIntake {
       for (const part of inParts(polled)) {
         if (!first && !this.#closed) await nextTurn();
         first = false;
-        this.#take(this.#analyzer.analyse(part));
+        try {
+          this.#take(this.#analyzer.analyse(part));
+        } catch (error) {
+          // Not a trace's analysis (the analyzer drops those one at a time: #analysisFailed) but the
+          // rows made as requests are taken (#take): the analyses are pending, and the write makes
+          // their rows again. The later parts are out of the buffer already: they are analysed all the same.
+          this.#log(`n1lens serve: the rows of analysed requests could not be made now, the write makes them: ${error instanceof Error ? error.message : String(error)}`);
+        }
         for (const t of part) this.#unanalysed.delete(t.traceId);
       }
     } finally {

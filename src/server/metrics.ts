@@ -8,6 +8,7 @@ export interface ServerMetrics {
   spansRejected: Counter<'reason'>;
   exportsRefused: Counter<'transport' | 'reason'>;
   requestsAnalysed: Counter;
+  analysisFailures: Counter;
   noiseDropped: Counter<'rule'>;
   findings: Gauge;
   openTraces: Gauge;
@@ -43,6 +44,11 @@ export function createMetrics(): ServerMetrics {
       registers,
     }),
     requestsAnalysed: new Counter({ name: 'n1lens_requests_analysed_total', help: 'Requests (local roots) analysed', registers }),
+    analysisFailures: new Counter({
+      name: 'n1lens_analysis_failures_total',
+      help: 'Traces dropped because their analysis threw (a bug: each is logged with its trace id); the traces analysed with them are not affected',
+      registers,
+    }),
     noiseDropped: new Counter({
       name: 'n1lens_framework_queries_dropped_total',
       help: 'Framework-internal statements (Django debug QUOTE, connection set-up) left out of detection, by rule',
