@@ -96,7 +96,7 @@ export function serveCommand(): Command {
     .option('--dead-after <duration>', 'with --schema: list views with no request for <duration> (e.g. 90d) on the page and in /api/report')
     .option('--digest-every <duration>', 'post the Slack digest every <duration>, e.g. 24h, each covering the time since the last (restarts keep the countdown)')
     .option('--digest-cron <expr>', 'post the Slack digest on a cron schedule, e.g. "0 9 * * 1-5", each covering the time since the last')
-    .option('--digest-since <duration>', 'window of a cron digest (default: since the last digest)')
+    .option('--digest-since <duration>', 'with --digest-cron: a fixed window for every digest instead (e.g. 24h)')
     .option('--webhook-url <url>', `Slack incoming webhook for the digest (default: $${WEBHOOK_ENV})`)
     .option('--trace-url <template>', "link example traces in the web UI and the digest: 'https://jaeger.example.com/trace/{traceId}'")
     .option('--service <name>', 'digest only this service.name')
@@ -232,6 +232,12 @@ interface DigestPlan {
 
 /** Checks the digest flags before anything starts, so a bad webhook URL fails at once (without echoing it). */
 function planDigest(o: ServeCliOptions): DigestPlan | undefined {
+  if (o.digestSince !== undefined && o.digestCron === undefined) {
+    // It would change nothing: refused rather than ignored.
+    throw new CliError(
+      o.digestEvery === undefined ? '--digest-since needs --digest-cron (it is the window of a scheduled digest)' : '--digest-since applies to --digest-cron; each --digest-every digest covers the time since the last',
+    );
+  }
   if (o.digestEvery === undefined && o.digestCron === undefined) return undefined;
   if (o.digestEvery !== undefined && o.digestCron !== undefined) throw new CliError('give --digest-every or --digest-cron, not both');
   try {
