@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fakeSlack } from '../src/digest/testing.js';
+import { storeDigestMarks } from '../src/digest/source.js';
 import { djangoRequest, encodeProtobuf, type OtlpJsonRequest } from '../src/otlp/testing.js';
 import { SqliteStore as Store } from '../src/store/sqlite.js';
 import type { Report } from '../src/report/model.js';
@@ -30,9 +31,14 @@ async function analysedReaches(port: number, n: number): Promise<void> {
 }
 
 describe('n1lens serve (the real binary)', () => {
-  it('posts scheduled digests, stops cleanly on SIGTERM and keeps what it analysed', async () => {
+  it('posts a scheduled digest missed while it was down at once, stops cleanly on SIGTERM and keeps what it analysed', async () => {
     const slack = await fakeSlack();
     const db = join(tempDir('cli-serve'), 'n1lens.db');
+    // The last digest ended two hours ago: the runs since were missed, so one digest goes out at start.
+    const before = Store.open(db);
+    const lastUntil = Math.floor(Date.now() / 60_000) * 60_000 - 2 * 3_600_000;
+    await storeDigestMarks(before, 'recruit').move(undefined, lastUntil);
+    before.closeSync();
     const child = spawn(
       process.execPath,
       [join(root, 'bin/n1lens.js'), 'serve', '--http-port', '0', '--grpc-port', '0', '--db', db, '--trace-wait-ms', '60000', '--trace-settle-ms', '60000',
@@ -63,6 +69,7 @@ describe('n1lens serve (the real binary)', () => {
       expect(stderr).toMatch(/SIGTERM: analysing buffered traces/);
       expect(stderr).not.toContain(slack.secret);
       const store = Store.open(db);
+      expect(await storeDigestMarks(store, 'recruit').read()).toBeGreaterThan(lastUntil);
       expect((await store.report()).summary.requests).toBe(1);
       expect((await store.report()).endpoints[0]?.findings[0]?.repeatsPerRequest.p50).toBe(7);
       store.closeSync();

@@ -49,6 +49,8 @@ describe.concurrent('n1lens serve start-up faults: one line, exit 2, nothing lef
     ['a non-loopback --host without a token', async () => ({ args: ['--host', '0.0.0.0'], says: /^n1lens: --host 0\.0\.0\.0 is reachable from the network: set --auth-token/ })],
     ['--tls-cert without --tls-key', async () => ({ args: ['--tls-cert', join(dir, 'cert.pem')], says: /^n1lens: --tls-cert and --tls-key go together$/m })],
     ['a --tls-cert file that does not exist', async () => ({ args: ['--tls-cert', join(dir, 'nope.pem'), '--tls-key', join(dir, 'nope.key')], says: /^n1lens: --tls-cert .*nope\.pem: no such file$/m })],
+    ['--digest-since with --digest-every (each covers the time since the last)', async () => ({ args: ['--digest-every', '24h', '--digest-since', '72h', ...webhook], says: /^n1lens: --digest-since applies to --digest-cron; each --digest-every digest covers the time since the last$/m })],
+    ['--digest-since without a schedule', async () => ({ args: ['--digest-since', '24h', ...webhook], says: /^n1lens: --digest-since needs --digest-cron/ })],
     ['a bad cron expression', async () => ({ args: ['--digest-cron', 'every morning', ...webhook], says: /^n1lens: --digest-cron: "every morning" is not a cron pattern/ })],
   ])('%s', async (_name, make) => {
     const { args, ports, says } = await make();

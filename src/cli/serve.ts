@@ -1,6 +1,6 @@
 /** `n1lens serve`: the live collector. Parses flags, starts the server, and stops it cleanly on SIGTERM/SIGINT. */
 import { Command } from 'commander';
-import { buildDigest, checkDigestSchedule, checkWebhookUrl, digestFromStore, sendDigest, startDigestSchedule } from '../digest/index.js';
+import { buildDigest, checkDigestSchedule, checkWebhookUrl, digestFromStore, periodWindow, sendDigest, startDigestSchedule, storeDigestMarks } from '../digest/index.js';
 import { parseDuration } from '../report/period.js';
 import { startServer, type ServeOptions } from '../server/serve.js';
 import { CliError } from './errors.js';
@@ -12,7 +12,7 @@ import { onShutdown } from './lifecycle.js';
 import { DEFAULT_MAX_BUFFER_MIB, nodeFlags, serveHeapLimits, serveOnThread } from './serve-thread.js';
 import { isMainThread } from 'node:worker_threads';
 import { DATABASE_URL_ENV } from '../store/open.js';
-import { isPostgresUrl, redactUrl } from '../store/store.js';
+import { isPostgresUrl, redactUrl, type Store } from '../store/store.js';
 
 /**
  * How long a trace whose spans look whole still waits, for an export overtaken in transit: behind a
@@ -94,9 +94,9 @@ export function serveCommand(): Command {
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
     .option('--record <file>', 'append every accepted export as OTLP/JSON lines (replayable with n1-report)')
     .option('--dead-after <duration>', 'with --schema: list views with no request for <duration> (e.g. 90d) on the page and in /api/report')
-    .option('--digest-every <duration>', 'post the Slack digest of the last <duration> every <duration>, e.g. 24h')
-    .option('--digest-cron <expr>', 'post the Slack digest on a cron schedule, e.g. "0 9 * * 1-5"')
-    .option('--digest-since <duration>', 'window of a cron digest (default 24h; --digest-every uses its interval)')
+    .option('--digest-every <duration>', 'post the Slack digest every <duration>, e.g. 24h, each covering the time since the last (restarts keep the countdown)')
+    .option('--digest-cron <expr>', 'post the Slack digest on a cron schedule, e.g. "0 9 * * 1-5", each covering the time since the last')
+    .option('--digest-since <duration>', 'with --digest-cron: a fixed window for every digest instead (e.g. 24h)')
     .option('--webhook-url <url>', `Slack incoming webhook for the digest (default: $${WEBHOOK_ENV})`)
     .option('--trace-url <template>', "link example traces in the web UI and the digest: 'https://jaeger.example.com/trace/{traceId}'")
     .option('--service <name>', 'digest only this service.name')
@@ -154,7 +154,7 @@ export function serveCommand(): Command {
         `n1lens serve: OTLP/HTTP ${scheme}://${o.host}:${server.httpPort}/v1/traces · OTLP/gRPC ${o.host}:${server.grpcPort}${security.tls === undefined ? '' : ' (TLS)'} · ` +
           `web UI ${scheme}://${o.host}:${server.httpPort}/ · db ${isPostgresUrl(db) ? redactUrl(db) : db}${security.authToken === undefined ? '' : ' · bearer token required'}\n`,
       );
-      const digest = digestPlan === undefined ? undefined : scheduleDigest(digestPlan, o, server.store, schema);
+      const digest = digestPlan === undefined ? undefined : scheduleDigest(digestPlan, o, server.store, schema, retentionMs);
       await new Promise<void>((resolve) => {
         onShutdown((why) => {
           process.stderr.write(`n1lens serve: ${why}: analysing buffered traces and closing\n`);
@@ -226,11 +226,18 @@ function planRetention(text: string | undefined): number | undefined {
 
 interface DigestPlan {
   url: string;
-  windowMs: number;
+  /** --digest-since: every digest's fixed window; absent, each covers the time since the last. */
+  windowMs?: number;
 }
 
 /** Checks the digest flags before anything starts, so a bad webhook URL fails at once (without echoing it). */
 function planDigest(o: ServeCliOptions): DigestPlan | undefined {
+  if (o.digestSince !== undefined && o.digestCron === undefined) {
+    // It would change nothing: refused rather than ignored.
+    throw new CliError(
+      o.digestEvery === undefined ? '--digest-since needs --digest-cron (it is the window of a scheduled digest)' : '--digest-since applies to --digest-cron; each --digest-every digest covers the time since the last',
+    );
+  }
   if (o.digestEvery === undefined && o.digestCron === undefined) return undefined;
   if (o.digestEvery !== undefined && o.digestCron !== undefined) throw new CliError('give --digest-every or --digest-cron, not both');
   try {
@@ -243,20 +250,31 @@ function planDigest(o: ServeCliOptions): DigestPlan | undefined {
   if (url === undefined || url === '') throw new CliError(`--digest-every/--digest-cron need a webhook: pass --webhook-url or set ${WEBHOOK_ENV}`);
   try {
     checkWebhookUrl(url, from);
-    return { url, windowMs: parseDuration(o.digestEvery ?? o.digestSince ?? '24h') };
   } catch (e) {
     throw new CliError((e as Error).message);
   }
+  try {
+    return { url, ...(o.digestSince === undefined ? {} : { windowMs: parseDuration(o.digestSince) }) };
+  } catch (e) {
+    throw new CliError(`--digest-since: ${(e as Error).message}`);
+  }
 }
 
-/** Posts the digest from the live store on the schedule asked for; failures are logged without the webhook URL. */
-function scheduleDigest(plan: DigestPlan, o: ServeCliOptions, store: Parameters<typeof digestFromStore>[0], schema: DjangoSchema | undefined) {
+/**
+ * Posts the digest from the live store on the schedule asked for, each period claimed in the store
+ * (so of instances sharing it one posts); failures are logged without the webhook URL.
+ */
+function scheduleDigest(plan: DigestPlan, o: ServeCliOptions, store: Store, schema: DjangoSchema | undefined, retentionMs: number | undefined) {
   return startDigestSchedule({
     ...(o.digestEvery === undefined ? {} : { every: o.digestEvery }),
     ...(o.digestCron === undefined ? {} : { cron: o.digestCron }),
-    post: async () => {
+    ...(plan.windowMs === undefined ? {} : { windowMs: plan.windowMs }),
+    // Rows older than the retention are gone: a digest after a long outage reaches back no further.
+    ...(retentionMs === undefined ? {} : { maxWindowMs: retentionMs }),
+    marks: storeDigestMarks(store, o.service),
+    post: async (period) => {
       const input = await digestFromStore(store, {
-        windowMs: plan.windowMs,
+        ...periodWindow(period),
         ...endpointDetectOptions(o),
         ...(schema === undefined ? {} : { schema }),
         ...(o.service === undefined ? {} : { service: o.service }),

@@ -5,7 +5,7 @@ export { DurationError, formatDuration, formatPeriod, parseDuration, storePeriod
 export type { Period } from '../report/period.js';
 export { SlackSendError, checkWebhookUrl, retryAfterMs, sendDigest } from './send.js';
 export type { SendOptions, SendResult } from './send.js';
-export { checkDigestSchedule, startDigestSchedule } from './schedule.js';
-export type { DigestSchedule, DigestScheduleOptions } from './schedule.js';
-export { digestFromRollups, digestFromStore } from './source.js';
+export { checkDigestSchedule, digestPeriod, digestRule, firstDigestSince, memoryDigestMarks, nextDigestDue, startDigestSchedule } from './schedule.js';
+export type { DigestMarks, DigestRule, DigestSchedule, DigestScheduleOptions } from './schedule.js';
+export { digestFromRollups, digestFromStore, periodWindow, storeDigestMarks } from './source.js';
 export type { DigestInput, DigestPeriod, DigestReportOptions, StoreDigestOptions } from './source.js';

@@ -10,7 +10,8 @@ import { SpanKind, type SpanRecord } from '../otlp/span.js';
 import { SqliteStore as Store } from '../store/sqlite.js';
 import { buildDigest } from './blocks.js';
 import { parseDuration } from '../report/period.js';
-import { digestFromRollups, digestFromStore } from './source.js';
+import { digestFromRollups, digestFromStore, periodWindow } from './source.js';
+import { digestPeriod } from './schedule.js';
 import { tempDir } from '../../test/support.js';
 
 const dir = tempDir('digest');
@@ -119,6 +120,29 @@ describe('digestFromStore', () => {
       const all = await digestFromStore(store, { windowMs: parseDuration('24h'), nowMs: NOW });
       expect(all.report.summary.requests).toBe(12);
       expect(buildDigest(all)[0]!.text).toMatch(/^n1lens digest for 2 services: billing, recruit, last 24h/);
+    } finally {
+      store.closeSync();
+    }
+  });
+});
+
+describe('a scheduled digest from the store (periodWindow)', () => {
+  it("covers exactly its period: a weekday cron's Monday digest counts the weekend", async () => {
+    const monday = at('2025-01-20T09:00:00.004Z');
+    const store = Store.open(join(dir, 'weekend.db'), { now: () => monday });
+    try {
+      const spans: SpanRecord[] = [];
+      for (const [n, iso] of [[3, '2025-01-17T08:00:00Z'], [2, '2025-01-17T12:00:00Z'], [3, '2025-01-18T12:00:00Z'], [4, '2025-01-19T12:00:00Z'], [1, '2025-01-20T08:00:00Z']] as const) {
+        for (let i = 0; i < n; i++) spans.push(...requestSpans({ service: 'recruit', route: 'dashboard/', startMs: at(iso) + i * 1000, rows: 10 }));
+      }
+      store.recordSync(analyse(spans));
+      const period = digestPeriod(at('2025-01-17T09:00:00Z'), monday); // Friday's digest ended at 09:00
+      const input = await digestFromStore(store, { ...periodWindow(period), service: 'recruit' });
+      expect(input.period).toEqual({ sinceMs: at('2025-01-17T09:00:00Z'), untilMs: at('2025-01-20T09:00:00Z'), window: '3d' });
+      expect(input.report.summary.requests).toBe(10);
+      expect(input.previous?.summary.requests).toBe(3);
+      // A fixed 24h window (serve's default before) would have missed Friday afternoon and Saturday.
+      expect((await digestFromStore(store, { windowMs: parseDuration('24h'), nowMs: monday, service: 'recruit' })).report.summary.requests).toBe(5);
     } finally {
       store.closeSync();
     }

@@ -4,6 +4,7 @@ import { applyAcknowledgements } from '../report/acknowledge.js';
 import { buildReport, type Report, type ReportOptions } from '../report/model.js';
 import type { Store } from '../store/store.js';
 import { formatDuration, storePeriods, type Period } from '../report/period.js';
+import type { DigestMarks } from './schedule.js';
 
 /** Everything the Block Kit builder needs besides presentation options. */
 export interface DigestInput {
@@ -68,6 +69,23 @@ export async function digestFromStore(store: Pick<Store, 'rollups'> & Partial<Pi
     period: { ...current, window: formatDuration(previous.untilMs - previous.sinceMs) },
     ...(service === undefined ? {} : { service }),
   };
+}
+
+/** digestFromStore's window and clock for a scheduled digest's period (schedule.ts digestPeriod): exactly that period. */
+export function periodWindow(period: Period): Pick<StoreDigestOptions, 'windowMs' | 'nowMs'> {
+  return { windowMs: period.untilMs - period.sinceMs, nowMs: period.untilMs };
+}
+
+/**
+ * The scheduled digest's marks (schedule.ts) in the store: where the last one's period ended, kept
+ * across restarts and shared by the instances on one PostgreSQL, which then post each period once.
+ * One mark per service digested (serve's --service).
+ *
+ * @example startDigestSchedule({ every: '24h', marks: storeDigestMarks(store, 'recruit'), post })
+ */
+export function storeDigestMarks(store: Pick<Store, 'mark' | 'moveMark'>, service?: string): DigestMarks {
+  const name = `digest_until:${service ?? '*'}`;
+  return { read: () => store.mark(name), move: (from, to) => store.moveMark(name, from, to) };
 }
 
 /**

@@ -594,6 +594,23 @@ export class PostgresStore extends Store {
     await this.#pool.query(PRUNE_PEER_VERDICTS);
   }
 
+  async mark(name: string): Promise<number | undefined> {
+    return (await this.#pool.query<{ at_ms: number }>('SELECT at_ms FROM store_marks WHERE name = $1', [name])).rows[0]?.at_ms;
+  }
+
+  async moveMark(name: string, from: number | undefined, to: number | undefined): Promise<boolean> {
+    if (from === undefined && to === undefined) return (await this.mark(name)) === undefined;
+    // One statement each: under READ COMMITTED a second instance's UPDATE waits for the first's commit,
+    // then finds at_ms changed and moves nothing; a second INSERT meets the conflict.
+    const moved =
+      from === undefined
+        ? await this.#pool.query('INSERT INTO store_marks (name, at_ms) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, to])
+        : to === undefined
+          ? await this.#pool.query('DELETE FROM store_marks WHERE name = $1 AND at_ms = $2', [name, from])
+          : await this.#pool.query('UPDATE store_marks SET at_ms = $1 WHERE name = $2 AND at_ms = $3', [to, name, from]);
+    return moved.rowCount === 1;
+  }
+
   async findingCount(): Promise<number> {
     return (await this.#pool.query<{ n: number }>('SELECT count(*) AS n FROM findings')).rows[0]!.n;
   }

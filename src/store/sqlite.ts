@@ -688,6 +688,21 @@ export class SqliteStore extends Store {
     })();
   }
 
+  async mark(name: string): Promise<number | undefined> {
+    return (this.#prepare('SELECT at_ms FROM store_marks WHERE name = ?').get(name) as { at_ms: number } | undefined)?.at_ms;
+  }
+
+  async moveMark(name: string, from: number | undefined, to: number | undefined): Promise<boolean> {
+    if (from === undefined && to === undefined) return (await this.mark(name)) === undefined;
+    const moved =
+      from === undefined
+        ? this.#prepare('INSERT INTO store_marks (name, at_ms) VALUES (?, ?) ON CONFLICT (name) DO NOTHING').run(name, to)
+        : to === undefined
+          ? this.#prepare('DELETE FROM store_marks WHERE name = ? AND at_ms = ?').run(name, from)
+          : this.#prepare('UPDATE store_marks SET at_ms = ? WHERE name = ? AND at_ms = ?').run(to, name, from);
+    return moved.changes === 1;
+  }
+
   async findingCount(): Promise<number> {
     return (this.#prepare('SELECT count(*) AS n FROM findings').get() as { n: number }).n;
   }

@@ -227,6 +227,13 @@ export abstract class Store {
   abstract peerVerdicts(): Promise<PeerVerdict[]>;
   /** Shares verdicts on peers, one per peer. A peer once seen to answer keeps that verdict. */
   abstract recordPeerVerdicts(verdicts: readonly PeerVerdict[]): Promise<void>;
+  /** A dated mark of the store's own history (store_marks), e.g. where the last scheduled digest ended; undefined when it has none. */
+  abstract mark(name: string): Promise<number | undefined>;
+  /**
+   * Sets a mark to `to` (undefined: removes it) only if it still holds `from` (undefined: none), in one
+   * statement, so of several instances sharing the store exactly one moves it; false when it did not hold `from`.
+   */
+  abstract moveMark(name: string, from: number | undefined, to: number | undefined): Promise<boolean>;
   abstract findingCount(): Promise<number>;
   /** Finding ids by `service \0 endpoint \0 fingerprint`, so the API can link report entries to /api/findings/:id. */
   abstract findingIds(): Promise<Map<string, number>>;
