@@ -1,6 +1,6 @@
 /** Durations, hour-aligned store windows and how periods read. */
 import { describe, expect, it } from 'vitest';
-import { DurationError, HOUR_MS, MINUTE_MS, formatDuration, formatPeriod, parseDuration, parseSince, storePeriods } from './period.js';
+import { DurationError, EARLIEST_MS, HOUR_MS, LATEST_MS, MINUTE_MS, formatDuration, formatPeriod, parseDuration, parseSince, storePeriods } from './period.js';
 
 describe('parseDuration', () => {
   it('reads minutes, hours, days, weeks and sums of them', () => {
@@ -71,5 +71,11 @@ describe('parseSince', () => {
   it('refuses anything else with a clear error', () => {
     expect(() => parseSince('yesterday', now)).toThrow(DurationError);
     expect(() => parseSince('2025-13-45', now)).toThrow(/not a date/);
+  });
+  it('refuses times outside years 0000 to 9999, which no period of traces reaches and Date cannot always print', () => {
+    expect(() => parseSince('9999999999999999', now)).toThrow(DurationError);
+    expect(() => parseSince('14300000w', now)).toThrow(/before the year 0000/);
+    expect(parseSince('0000-01-01T00:00:00Z', now)).toBe(EARLIEST_MS);
+    expect(parseSince('253402300799999', now)).toBe(LATEST_MS - 1);
   });
 });

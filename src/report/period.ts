@@ -85,13 +85,27 @@ export function formatPeriod(p: Period): string {
   return day(a) === day(b) ? `${day(a)} ${time(a)} → ${time(b)} UTC` : `${day(a)} ${time(a)} → ${day(b)} ${time(b)} UTC`;
 }
 
+/** The instants a period may start or end at: years 0000 to 9999, as ISO dates write them. Anything else is a typo or an attack, not a period. */
+export const EARLIEST_MS = -62_167_219_200_000; // 0000-01-01T00:00Z
+export const LATEST_MS = 253_402_300_800_000; // 10000-01-01T00:00Z, exclusive
+
+/** True for epoch ms a period may start or end at (EARLIEST_MS to LATEST_MS). */
+export const isUsableInstant = (ms: number): boolean => Number.isFinite(ms) && ms >= EARLIEST_MS && ms < LATEST_MS;
+
 /** `--since 24h` / `?since=24h` means that long before now; an ISO date or epoch ms is taken as is. */
 export function parseSince(text: string, nowMs: number): number {
-  if (/^\d{10,}$/.test(text)) return Number(text);
+  if (/^\d{10,}$/.test(text)) {
+    const ms = Number(text);
+    if (!isUsableInstant(ms)) throw new DurationError(`"${text}" is not a time: epoch milliseconds before the year 10000`);
+    return ms;
+  }
   if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
     const t = Date.parse(text);
     if (Number.isNaN(t)) throw new DurationError(`"${text}" is not a date`);
+    if (!isUsableInstant(t)) throw new DurationError(`"${text}" is outside years 0000 to 9999`);
     return t;
   }
-  return nowMs - parseDuration(text);
+  const ms = nowMs - parseDuration(text);
+  if (!isUsableInstant(ms)) throw new DurationError(`"${text}" reaches back before the year 0000`);
+  return ms;
 }

@@ -1,6 +1,6 @@
 /** The filters every page and API route shares (service, time range, finding kind, text search), parsed from and written back to query strings. */
 import type { FindingKind } from '../detect/types.js';
-import { DAY_MS, HOUR_MS, formatDuration, parseDuration, parseSince } from '../report/period.js';
+import { DAY_MS, HOUR_MS, formatDuration, isUsableInstant, parseDuration, parseSince } from '../report/period.js';
 import { KIND_LABEL } from '../report/text.js';
 
 export const RANGES = { '1h': HOUR_MS, '24h': DAY_MS, '7d': 7 * DAY_MS, '30d': 30 * DAY_MS } as const;
@@ -43,6 +43,7 @@ function parseInstant(name: string, text: string): number {
   const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/.test(text) ? `${text}${text.includes('T') ? 'Z' : 'T00:00Z'}` : text;
   const t = Date.parse(iso);
   if (Number.isNaN(t)) throw new FilterError(`${name}=${text} is not a date: use e.g. 2026-12-01T09:00 (UTC)`);
+  if (!isUsableInstant(t)) throw new FilterError(`${name}=${text} is outside years 0000 to 9999`);
   return t;
 }
 

@@ -141,6 +141,17 @@ describe('overview', () => {
   });
 });
 
+describe('periods far from the data', () => {
+  it('answers since and from outside years 0000 to 9999 with 400, not an internal error', async () => {
+    for (const path of ['/api/report?since=9999999999999999', '/api/endpoints?since=14000000w', '/?since=14300000w', '/api/report?range=custom&from=%2B100000-01-01', '/api/endpoints?range=custom&to=-010000-01-01']) {
+      const res = await get(path);
+      expect(res.status, path).toBe(400);
+    }
+    expect(await json('/api/report?since=9999999999999999')).toEqual({ error: expect.stringContaining('"9999999999999999" is not a time') });
+    expect((await get('/api/report?since=0000-01-01')).status).toBe(200);
+  });
+});
+
 describe('endpoint page', () => {
   it('shows the p50/max, the combined fix with a copy button and every finding linking to its page', async () => {
     const id = (await store.endpointRefs()).find((e) => e.endpoint === 'GET dashboard/')!.id;
