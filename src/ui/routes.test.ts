@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../report/model.js';
 import { SqliteStore as Store } from '../store/sqlite.js';
+import { EARLIEST_MS, LATEST_MS } from '../report/period.js';
+import { axisOf } from './data.js';
 import { uiRoutes } from './routes.js';
 import { sampleStore } from './testing.js';
 import { analyseRequest } from '../detect/request.js';
@@ -142,6 +144,38 @@ describe('overview', () => {
 });
 
 describe('periods far from the data', () => {
+  type Axis = { startMs: number; sizeMs: number; count: number };
+  type AxisApi = Omit<EndpointsApi, 'endpoints'> & { axis: Axis; endpoints: { trend: unknown[] }[] };
+  const DAY = 86_400_000;
+
+  it('draws a period reaching back before the data from the first stored hour, in at most 48 bars', async () => {
+    // Every bar is an object per endpoint: a chart from 1900 in weeks was 6,623 of them, and since=14000000w filled the heap.
+    const all = await json<AxisApi>('/api/endpoints?range=all');
+    const far = await json<AxisApi>('/api/endpoints?range=custom&from=1900-01-01');
+    expect(far.summary).toEqual(all.summary);
+    expect(far.axis).toEqual(all.axis);
+    expect(far.axis.count).toBeLessThanOrEqual(48);
+    expect(far.endpoints.every((e) => e.trend.length === far.axis.count)).toBe(true);
+  });
+
+  it('keeps any period to 48 bars, buckets growing past a week in whole weeks', () => {
+    const horizon = lastSeenMs - 2 * DAY;
+    const cases: [number, number][] = [
+      [Date.UTC(2024, 0, 1), Date.UTC(2026, 0, 1)],
+      [Date.UTC(2000, 0, 1, 7), Date.UTC(2026, 0, 1)],
+      [EARLIEST_MS, LATEST_MS - 1],
+      [Date.UTC(2026, 0, 1), Date.UTC(2026, 0, 3)], // 48 hours not on the hour: 49 one-hour bars once aligned, so 3-hour ones
+    ];
+    for (const [sinceMs, untilMs] of cases) {
+      const axis = axisOf({ sinceMs: sinceMs + 1_000, untilMs }, untilMs, horizon, undefined);
+      expect(axis.count).toBeLessThanOrEqual(48);
+      expect(axis.startMs).toBeLessThanOrEqual(sinceMs + 1_000);
+      expect(axis.startMs + axis.count * axis.sizeMs).toBeGreaterThanOrEqual(untilMs);
+      if (axis.sizeMs > 7 * DAY) expect(axis.sizeMs % (7 * DAY)).toBe(0);
+    }
+    expect(axisOf({ sinceMs: Date.UTC(2024, 0, 1), untilMs: Date.UTC(2026, 0, 1) }, 0, horizon, undefined).sizeMs).toBe(28 * DAY);
+  });
+
   it('answers since and from outside years 0000 to 9999 with 400, not an internal error', async () => {
     for (const path of ['/api/report?since=9999999999999999', '/api/endpoints?since=14000000w', '/?since=14300000w', '/api/report?range=custom&from=%2B100000-01-01', '/api/endpoints?range=custom&to=-010000-01-01']) {
       const res = await get(path);
