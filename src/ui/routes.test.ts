@@ -176,6 +176,21 @@ describe('periods far from the data', () => {
     expect(axisOf({ sinceMs: Date.UTC(2024, 0, 1), untilMs: Date.UTC(2026, 0, 1) }, 0, horizon, undefined).sizeMs).toBe(28 * DAY);
   });
 
+  it('reads since= an ISO date-time as UTC, as from= is read and the form shows it', async () => {
+    const saved = process.env.TZ;
+    process.env.TZ = 'America/New_York'; // a server not on UTC
+    try {
+      type Echo = { filters: { sinceMs: number; from: string } };
+      const since = await json<Echo>('/api/endpoints?since=2026-12-01T09:00');
+      const from = await json<Echo>('/api/endpoints?range=custom&from=2026-12-01T09:00');
+      expect(since.filters).toMatchObject({ sinceMs: Date.UTC(2026, 11, 1, 9), from: '2026-12-01T09:00' });
+      expect(from.filters.sinceMs).toBe(since.filters.sinceMs);
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+  });
+
   it('answers since and from outside years 0000 to 9999 with 400, not an internal error', async () => {
     for (const path of ['/api/report?since=9999999999999999', '/api/endpoints?since=14000000w', '/?since=14300000w', '/api/report?range=custom&from=%2B100000-01-01', '/api/endpoints?range=custom&to=-010000-01-01']) {
       const res = await get(path);
