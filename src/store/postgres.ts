@@ -10,7 +10,6 @@ import { moreCompleteLink, type EndpointRollup } from '../detect/rollup.js';
 import type { RouteTraffic } from '../detect/routes.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
-import { endpointMatcher } from '../report/model.js';
 import type { AwaitedCall } from '../traces/assemble.js';
 import { MAX_PEERS, type PeerVerdict } from '../traces/peers.js';
 import { gainsMinuteRows, MINUTE_ROWS_MARK, POSTGRES_MIGRATIONS } from './migrations.js';
@@ -48,6 +47,7 @@ import {
   Store,
   StoreOpenError,
   continuationKeys,
+  endpointsOf,
   minuteHorizon,
   notCommitted,
   periodSpan,
@@ -440,8 +440,7 @@ export class PostgresStore extends Store {
 
   async rollups(query: PeriodQuery = {}): Promise<EndpointRollup[]> {
     const ranges = rangesOf(this.rowsOf(query));
-    const matches = endpointMatcher(query.endpoint);
-    const keep = (e: { service: string; endpoint: string }): boolean => matches(e.endpoint) && (query.service === undefined || e.service === query.service);
+    const keep = endpointsOf(query);
     // One snapshot for every read, so a write committing meanwhile is seen whole or not at all.
     const c = await this.#pool.connect();
     try {

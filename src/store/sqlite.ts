@@ -3,7 +3,6 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import type { ConnectionRollup } from '../detect/connections.js';
 import type { CascadeRollup, EndpointRollup } from '../detect/rollup.js';
-import { endpointMatcher } from '../report/model.js';
 import type { RouteTraffic } from '../detect/routes.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
@@ -51,6 +50,7 @@ import {
   Store,
   StoreOpenError,
   continuationKeys,
+  endpointsOf,
   minuteHorizon,
   notCommitted,
   periodSpan,
@@ -526,9 +526,8 @@ export class SqliteStore extends Store {
 
   async rollups(query: PeriodQuery = {}): Promise<EndpointRollup[]> {
     const ranges = rangesOf(this.rowsOf(query));
-    const matches = endpointMatcher(query.endpoint);
+    const keep = endpointsOf(query);
     const endpoints = this.#prepare('SELECT id, service, endpoint FROM endpoints').all() as { id: number; service: string; endpoint: string }[];
-    const keep = (e: { service: string; endpoint: string }): boolean => matches(e.endpoint) && (query.service === undefined || e.service === query.service);
     const kept = endpoints.filter(keep).map((e) => e.id);
     if (kept.length === 0) return [];
     // One pass per table and range (whole hours, minutes at the edges). The ranges never overlap, so a
@@ -565,10 +564,8 @@ export class SqliteStore extends Store {
   }
 
   override async periodSummary(query: PeriodQuery, options: { slowMs: number; closedBeforeMs: number }): Promise<SummaryEndpoint[]> {
-    const matches = endpointMatcher(query.endpoint);
-    return this.#summaries
-      .endpoints(this.rowsOf(query), options.slowMs, options.closedBeforeMs)
-      .filter((e) => matches(e.rollup.endpoint) && (query.service === undefined || e.rollup.service === query.service));
+    const keep = endpointsOf(query);
+    return this.#summaries.endpoints(this.rowsOf(query), options.slowMs, options.closedBeforeMs).filter((e) => keep(e.rollup));
   }
 
   override async trendBuckets(

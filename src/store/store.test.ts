@@ -193,6 +193,17 @@ describe.each(backends)('%s store', (_name, open) => {
     await store.close();
   });
 
+  it('reads one endpoint by its exact name, a `*` in it matching only itself', async () => {
+    const store = await open();
+    const renamed = (i: number, endpoint: string) => ({ ...dashboard(i, T0 + i * 60_000), endpoint });
+    await store.record([renamed(1, 'GET files/*/'), renamed(2, 'GET files/a/'), renamed(3, 'GET files/*/')]);
+    expect((await store.rollups({ endpoint: 'GET files/*/' })).map((r) => r.endpoint).sort()).toEqual(['GET files/*/', 'GET files/a/']);
+    expect((await store.rollups({ endpointName: 'GET files/*/' })).map((r) => [r.endpoint, r.requests])).toEqual([['GET files/*/', 2]]);
+    expect((await store.report({ endpointName: 'GET files/a/' })).endpoints.map((e) => e.endpoint)).toEqual(['GET files/a/']);
+    expect(await store.rollups({ endpointName: 'GET files/' })).toEqual([]);
+    await store.close();
+  });
+
   it('answers a period with only the hours inside it', async () => {
     const store = await open();
     await store.record([dashboard(1, T0 + 10), dashboard(2, T0 + HOUR + 10), dashboard(3, T0 + 2 * HOUR + 10)]);

@@ -9,7 +9,7 @@ import type { CodeLocation, RelationStep, RequestAnalysis, TimelineEntry, Trigge
 import type { AwaitedCall } from '../traces/assemble.js';
 import type { PeerVerdict } from '../traces/peers.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
-import { buildReport, type Report, type ReportOptions } from '../report/model.js';
+import { buildReport, endpointMatcher, type Report, type ReportOptions } from '../report/model.js';
 import { HOUR_MS, MINUTE_MS, MINUTE_ROWS_KEPT_MS } from '../report/period.js';
 import { rowBatch, RowBatchBuilder, type RowBatch } from './rows.js';
 import type { SummaryBucket, SummaryEndpoint } from './summaries.js';
@@ -21,6 +21,8 @@ export interface PeriodQuery {
   untilMs?: number;
   /** Endpoint glob. */
   endpoint?: string;
+  /** One endpoint by its exact name (its page), instead of `endpoint`: a name may hold a `*` and is no glob. */
+  endpointName?: string;
   /** Only this service's endpoints. */
   service?: string;
   /**
@@ -358,6 +360,13 @@ export function periodSpan(rows: PeriodRows): StartRange {
   const starts = [rows.hours.lo < rows.hours.hi ? rows.hours : undefined, ...rows.minutes].filter((r): r is StartRange => r !== undefined);
   if (starts.length === 0) return { lo: 0, hi: 0 };
   return { lo: Math.min(...starts.map((r) => r.lo)), hi: Math.max(...starts.map((r) => r.hi)) };
+}
+
+/** The endpoints a query keeps: of its service, and named exactly (`endpointName`) or matching its glob. */
+export function endpointsOf(query: Pick<PeriodQuery, 'endpoint' | 'endpointName' | 'service'>): (e: { service: string; endpoint: string }) => boolean {
+  const { endpointName, service } = query;
+  const matches = endpointName === undefined ? endpointMatcher(query.endpoint) : (name: string): boolean => name === endpointName;
+  return (e) => matches(e.endpoint) && (service === undefined || e.service === service);
 }
 
 /** True for a `postgres://` or `postgresql://` URL: the shared store. Anything else is a SQLite path. */

@@ -208,16 +208,20 @@ async function reportOptionsOf(ctx: UiContext, filters: Filters): Promise<Omit<R
   return { ...ctx.report, ...(deadAfterMs === undefined ? {} : { deadViews: await ctx.store.deadViews(urls ?? [], deadAfterMs, ctx.nowMs) }) };
 }
 
-const queryOf = (filters: Filters) => ({
+/** The store query of the filters; `endpointName` picks one endpoint by its exact name (a page's) instead of the filters' glob. */
+const queryOf = (filters: Filters, endpointName?: string) => ({
   ...periodOf(filters),
   ...(filters.service === undefined ? {} : { service: filters.service }),
-  ...(filters.endpoint === undefined ? {} : { endpoint: filters.endpoint }),
+  ...(endpointName !== undefined ? { endpointName } : filters.endpoint === undefined ? {} : { endpoint: filters.endpoint }),
 });
 
-/** The report of a period as the API serves it: filtered, each stored finding carrying its `id`. */
-export async function servedReport(ctx: UiContext, filters: Filters): Promise<Report> {
+/**
+ * The report of a period as the API serves it: filtered, each stored finding carrying its `id`.
+ * With `endpointName`, of that endpoint only (compared exactly: a name holding `*` is no glob).
+ */
+export async function servedReport(ctx: UiContext, filters: Filters, endpointName?: string): Promise<Report> {
   const { store } = ctx;
-  const report = await store.report(queryOf(filters), await reportOptionsOf(ctx, filters));
+  const report = await store.report(queryOf(filters, endpointName), await reportOptionsOf(ctx, filters));
   const [findingIds, muted] = await Promise.all([store.findingIds(), store.acknowledgements()]);
   for (const e of report.endpoints) {
     for (const f of e.findings) {
@@ -307,10 +311,9 @@ export async function endpointView(ctx: UiContext, id: number, filters: Filters)
   if (ref === undefined) return undefined;
   // The endpoint's own filters only narrow its findings; service is the endpoint's.
   // Its acknowledged and ignored findings stay on the page, marked, in a list of their own.
-  // Only this endpoint's rows are read (the name as a glob, then the exact match), so the page costs
-  // one endpoint, not the whole service.
+  // Only this endpoint's rows are read (by its exact name), so the page costs one endpoint, not the whole service.
   const { q: _q, endpoint: _glob, ...narrowing } = filters;
-  const report = await servedReport(ctx, { ...narrowing, service: ref.service, endpoint: ref.endpoint, includeAcknowledged: true });
+  const report = await servedReport(ctx, { ...narrowing, service: ref.service, includeAcknowledged: true }, ref.endpoint);
   const horizonMs = store.minuteReadHorizon(ctx.nowMs);
   const hours = await store.endpointHours(chartPeriodOf(filters, ctx.nowMs, horizonMs), id);
   const axis = axisOf(filters, ctx.nowMs, horizonMs, hours[0]?.hour);
@@ -368,7 +371,7 @@ export async function findingView(ctx: UiContext, id: number, filters: Filters):
   if (stored === undefined) return undefined;
   const endpointId = (await endpointIds(store)).get(key(stored.service, stored.endpoint));
   const pick = async (f: Filters): Promise<ReportFinding | undefined> =>
-    (await servedReport(ctx, { range: f.range, ...periodOf(f), service: stored.service, endpoint: stored.endpoint, includeAcknowledged: true }))
+    (await servedReport(ctx, { range: f.range, ...periodOf(f), service: stored.service, includeAcknowledged: true }, stored.endpoint))
       .endpoints.find((e) => e.endpoint === stored.endpoint)
       ?.findings.find((x) => x.id === id);
   const finding = (await pick(filters)) ?? (await pick({ range: 'all' }));

@@ -264,6 +264,28 @@ describe('finding page', () => {
   });
 });
 
+describe('endpoint names with stars', () => {
+  it('opens the page of an endpoint named with many `*` at once, reading that endpoint only', async () => {
+    // Endpoint and finding pages once read their endpoint by its name as a glob: as a regular
+    // expression, 40 stars never finished against the other names. Names are compared exactly now.
+    const normalize = createSqlNormalizer();
+    const starry = `GET ${'*'.repeat(40)}x/`;
+    const request = (i: number, endpoint: string) =>
+      analyseRequest(requestOf(endpoint, [APPLICATIONS, ...loop(20, ...DASHBOARD_ROW)], { traceId: i.toString(16).padStart(32, '0'), startMs: Date.UTC(2026, 11, 1) + i }), normalize);
+    const starStore = Store.open(':memory:');
+    await starStore.record([request(1, starry), request(2, 'GET dashboard/'), request(3, 'GET ax/'), request(4, starry)]);
+    const starApp = uiRoutes({ store: starStore, now: () => Date.UTC(2026, 11, 2) });
+    const id = (await starStore.endpointRefs()).find((e) => e.endpoint === starry)!.id;
+    const endpoint = (await (await starApp.request(`/api/endpoints/${id}?range=all`)).json()) as { endpoint: { endpoint: string; requests: number; findings: { id: number }[] } };
+    expect(endpoint.endpoint).toMatchObject({ endpoint: starry, requests: 2 });
+    const findingId = endpoint.endpoint.findings[0]!.id;
+    const finding = await starApp.request(`/findings/${findingId}`);
+    expect(finding.status).toBe(200);
+    expect((await starApp.request(`/api/report?endpoint=${encodeURIComponent(`${'*'.repeat(12)}X`)}`)).status).toBe(200);
+    starStore.closeSync();
+  });
+});
+
 describe('escaping', () => {
   it('never lets a service or endpoint name write markup', async () => {
     const { djangoRequest } = await import('../otlp/testing.js');
