@@ -525,6 +525,21 @@ export class PostgresStore extends Store {
     return (ranges.length > 1 ? byEndpointAndStart(rows) : rows).map(({ endpoint_id: _, ...h }) => h);
   }
 
+  /** The first row start with traffic: min() over each range's index, not every hour row brought over to be compared in JS. */
+  override async firstHour(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<number | undefined> {
+    const results = await Promise.all(
+      rangesOf(this.rowsOf(query)).map(([g, { lo, hi }]) =>
+        this.#pool.query<{ first: number | null }>(`SELECT min(${g.key}) AS first FROM ${g.endpoints} WHERE ${g.key} >= $1 AND ${g.key} < $2`, [lo, hi]),
+      ),
+    );
+    let first: number | undefined;
+    for (const r of results) {
+      const start = r.rows[0]?.first ?? undefined;
+      if (start !== undefined && (first === undefined || start < first)) first = start;
+    }
+    return first;
+  }
+
   async findingHours(findingId: number, query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<FindingHour[]> {
     const results = await Promise.all(
       rangesOf(this.rowsOf(query)).map(([g, { lo, hi }]) =>
