@@ -131,6 +131,16 @@ describe('overview', () => {
     expect(rowsOf((await get('/?sort=endpoint&dir=asc')).text)).toEqual([...rowsOf((await get('/')).text)].sort());
   });
 
+  it('keeps the rank among rows that tie, sorted either way, in the page and its JSON alike', async () => {
+    const ranked = (await json<EndpointsApi>('/api/endpoints')).endpoints;
+    expect(new Set(ranked.map((e) => e.findings)).size).toBeLessThan(ranked.length); // the sample has ties
+    const byFindings = (dir: number) => [...ranked].sort((a, b) => dir * (a.findings - b.findings)).map((e) => e.endpoint);
+    for (const [dir, sign] of [['desc', -1], ['asc', 1]] as const) {
+      expect((await json<EndpointsApi>(`/api/endpoints?sort=findings&dir=${dir}`)).endpoints.map((e) => e.endpoint), dir).toEqual(byFindings(sign));
+      expect(rowsOf((await get(`/?range=all&sort=findings&dir=${dir}`)).text), dir).toEqual(byFindings(sign));
+    }
+  });
+
   it('answers a bad filter with 400 and one line saying what is accepted', async () => {
     const page = await get('/?range=fortnight');
     expect(page.status).toBe(400);
