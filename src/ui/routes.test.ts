@@ -376,6 +376,8 @@ describe('acknowledge and ignore', () => {
     expect(await (await put(id, { state: 'acknowledged', reason: '' })).json()).toEqual({ error: 'reason: say why (a short reason)' });
     expect(await (await put(id, { state: 'snoozed', reason: 'x' })).json()).toEqual({ error: 'state: must be "acknowledged" or "ignored"' });
     expect(await (await put(id, { state: 'ignored', reason: 'x', expires: '2026-02-30x' })).json()).toEqual({ error: 'expires: must be a date, YYYY-MM-DD' });
+    // Date.parse reads 31 February as 3 March: a decision would have run two days past the date typed.
+    expect(await (await put(id, { state: 'ignored', reason: 'x', expires: '2099-02-31' })).json()).toEqual({ error: 'expires: must be a real date, YYYY-MM-DD' });
     expect((await put(id, { state: 'ignored', reason: 'x', expires: '2020-01-01' })).status).toBe(400);
     expect((await put(424242, { state: 'ignored', reason: 'x' })).status).toBe(404);
     expect(await store.acknowledgements()).toEqual([]);
