@@ -51,6 +51,7 @@ import {
   minuteHorizon,
   notCommitted,
   periodSpan,
+  retentionStart,
   redactUrl,
   type StoreOptions,
   type CommittedTraces,
@@ -390,14 +391,15 @@ export class PostgresStore extends Store {
   }
 
   async pruneBefore(beforeMs: number): Promise<number> {
+    const cut = retentionStart(beforeMs);
     return this.#transaction(async (c) => {
       let n = 0;
       for (const grain of [HOUR_ROWS, MINUTE_ROWS]) {
         for (const table of [grain.findings, grain.fingerprints, grain.endpoints, grain.connections]) {
-          n += (await c.query(`DELETE FROM ${table} WHERE ${grain.key} < $1`, [beforeMs])).rowCount ?? 0;
+          n += (await c.query(`DELETE FROM ${table} WHERE ${grain.key} < $1`, [cut])).rowCount ?? 0;
         }
       }
-      n += (await c.query('DELETE FROM connection_seconds WHERE second < $1', [Math.floor(beforeMs / 1000)])).rowCount ?? 0;
+      n += (await c.query('DELETE FROM connection_seconds WHERE second < $1', [cut / 1000])).rowCount ?? 0;
       return n;
     });
   }

@@ -54,6 +54,7 @@ import {
   minuteHorizon,
   notCommitted,
   periodSpan,
+  retentionStart,
   type CommittedTraces,
   type StoreOptions,
   type EndpointHour,
@@ -343,16 +344,17 @@ export class SqliteStore extends Store {
   }
 
   pruneBeforeSync(beforeMs: number): number {
+    const cut = retentionStart(beforeMs);
     return this.db.transaction(() => {
       let n = 0;
       for (const grain of [HOUR_ROWS, MINUTE_ROWS]) {
         for (const table of [grain.findings, grain.fingerprints, grain.endpoints, grain.connections]) {
-          n += this.#prepare(`DELETE FROM ${table} WHERE ${grain.key} < ?`).run(beforeMs).changes;
+          n += this.#prepare(`DELETE FROM ${table} WHERE ${grain.key} < ?`).run(cut).changes;
         }
       }
-      n += this.#prepare('DELETE FROM connection_seconds WHERE second < ?').run(Math.floor(beforeMs / 1000)).changes;
+      n += this.#prepare('DELETE FROM connection_seconds WHERE second < ?').run(cut / 1000).changes;
       // The overview's sums must not outlive the rows they sum.
-      this.#summaries.pruneBefore(beforeMs);
+      this.#summaries.pruneBefore(cut);
       return n;
     })();
   }

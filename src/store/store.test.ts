@@ -292,6 +292,20 @@ describe.each(backends)('%s store', (_name, open) => {
     await store.close();
   });
 
+  it('keeps the hour the retention cut falls in: its rows hold requests after the cut too', async () => {
+    const store = await open();
+    await store.record([dashboard(1, T0 + 10 * 60_000), dashboard(2, T0 + 45 * 60_000), dashboard(3, T0 + 3 * HOUR)]);
+    // 09:30: the 09:00 hour holds a request of 09:45, within the retention; it stays whole.
+    expect(await store.pruneBefore(T0 + 30 * 60_000)).toBe(0);
+    expect((await store.report()).summary.requests).toBe(3);
+    expect((await store.periodSummary({}, { slowMs: 100, closedBeforeMs: T0 + 4 * HOUR })).map((e) => e.rollup.requests)).toEqual([3]);
+    // Past 10:00, the 09:00 hour is wholly older than the cut.
+    expect(await store.pruneBefore(T0 + HOUR + 1)).toBeGreaterThan(0);
+    expect((await store.report()).summary.requests).toBe(1);
+    expect((await store.periodSummary({}, { slowMs: 100, closedBeforeMs: T0 + 4 * HOUR })).map((e) => e.rollup.requests)).toEqual([1]);
+    await store.close();
+  });
+
   it('writes the rows built as the requests came (rowBuilder) as it makes them itself, and makes them again when a trace was committed already', async () => {
     const built = await open();
     const made = await open();

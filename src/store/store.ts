@@ -199,7 +199,10 @@ export abstract class Store {
   abstract awaitedCalls(traceIds: readonly string[]): Promise<Map<string, AwaitedCall[]>>;
   /** Forgets committed traces noted before `beforeMs`. */
   abstract pruneCommitted(beforeMs: number): Promise<void>;
-  /** Deletes hourly, minute and per-second rows (and the SQLite period summaries) before `beforeMs` (time-based retention); returns rows deleted. */
+  /**
+   * Time-based retention: deletes hourly, minute and per-second rows (and the SQLite period summaries)
+   * of the hours before the one `beforeMs` falls in (retentionStart); returns rows deleted.
+   */
   abstract pruneBefore(beforeMs: number): Promise<number>;
   /** Rebuilds endpoint rollups for a period by adding its hour rows and the minute rows at its edges (see periodRows). */
   abstract rollups(query?: PeriodQuery): Promise<EndpointRollup[]>;
@@ -300,6 +303,14 @@ export function minuteHorizon(nowMs: number, minuteRowsSinceMs?: number): number
   const kept = Math.floor((nowMs - MINUTE_ROWS_KEPT_MS) / HOUR_MS) * HOUR_MS;
   return minuteRowsSinceMs === undefined ? kept : Math.max(kept, Math.ceil(minuteRowsSinceMs / HOUR_MS) * HOUR_MS);
 }
+
+/**
+ * Where retention cuts: the start of the hour `beforeMs` falls in. An hour row holds requests from
+ * all of its hour, so deleting it because it starts before `beforeMs` would lose those after it,
+ * which the retention promises to keep; every grain (minutes, seconds, summaries) is cut there too,
+ * so the rows left still add up to the same hours.
+ */
+export const retentionStart = (beforeMs: number): number => Math.floor(beforeMs / HOUR_MS) * HOUR_MS;
 
 /** A stretch of row starts, epoch ms: [lo, hi). */
 export interface StartRange {
