@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -103,6 +104,44 @@ function httpsPost(port: number, options: { ca: Buffer; cert?: Buffer; key?: Buf
     req.end(Buffer.from(exportBody()));
   });
 }
+
+describe('loopback without a token (DNS rebinding)', () => {
+  /** A request as a browser sends it to a page's name: Host (and Origin) name that page, whatever address it resolved to. */
+  const send = (port: number, path: string, host: string, init: { method?: string; body?: string | Uint8Array; headers?: Record<string, string> } = {}) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers: { Host: host, ...init.headers } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, text: Buffer.concat(chunks).toString() }));
+      });
+      req.on('error', reject);
+      req.end(init.body);
+    });
+
+  it('answers only requests addressed to a loopback name: a page re-pointing its own name here reads and posts nothing', async () => {
+    const server = await start({});
+    const port = server.httpPort;
+    const evil = `evil.example:${port}`;
+    const api = await send(port, '/api/report', evil);
+    expect(api.status).toBe(403);
+    expect(api.text).toMatch(/answers only requests addressed to localhost, 127\.0\.0\.1 or \[::1\], not to "evil\.example:\d+"/);
+    const form = await send(port, '/findings/1/acknowledge', evil, {
+      method: 'POST',
+      body: 'state=ignored&reason=muted+by+a+web+page',
+      headers: { Origin: `http://${evil}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+    });
+    expect(form.status).toBe(403);
+    const traces = await send(port, '/v1/traces', evil, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
+    expect(traces.status).toBe(403);
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`]) expect((await send(port, '/api/report', host)).status, host).toBe(200);
+    expect((await send(port, '/v1/traces', `localhost:${port}`, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } })).status).toBe(200);
+  });
+
+  it('leaves the name to the token when there is one', async () => {
+    const server = await start({ authToken: 's3cret-token' });
+    expect((await send(server.httpPort, '/api/report', 'n1lens.internal', { headers: { Authorization: 'Bearer s3cret-token' } })).status).toBe(200);
+  });
+});
 
 describe('--tls-cert / --tls-key / --tls-client-ca', () => {
   const certs = makeCerts();

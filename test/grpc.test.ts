@@ -222,7 +222,7 @@ describe('OTLP/gRPC under --memory-limit-mib', () => {
     running.push(server);
     const http = connect(server.httpPort, '127.0.0.1');
     http.on('error', () => undefined);
-    http.write(`POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${3 * MIB}\r\n\r\n`);
+    http.write(`POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${3 * MIB}\r\n\r\n`);
     http.write(Buffer.alloc(2 * MIB));
     await until(async () => (await metric(server.httpPort, 'n1lens_request_bytes_in_flight')) === 2 * MIB);
     const answer = await unfinishedCall(session(server.grpcPort), [prefix(MIB)]).answer;

@@ -248,7 +248,7 @@ describe('OTLP/HTTP on node:http', () => {
     let got = '';
     socket.on('data', (d) => (got += d.toString('latin1')));
     const closed = new Promise((resolve) => socket.on('close', resolve));
-    socket.write('POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nTransfer-Encoding: chunked\r\n\r\n');
+    socket.write('POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nTransfer-Encoding: chunked\r\n\r\n');
     for (let i = 0; i < 3; i++) socket.write(`${MIB.toString(16)}\r\n${'\0'.repeat(MIB)}\r\n`);
     await closed;
     const answer = parseAnswer(got);

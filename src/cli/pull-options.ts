@@ -7,7 +7,7 @@ import type { RequestAnalysis } from '../detect/types.js';
 // The pull clients (and protobufjs, which Tempo's protobuf answers need) load only for --from.
 import type { PullQuery, PullStats } from '../otlp/pull/index.js';
 import { refusedIn } from '../otlp/span.js';
-import { parseDuration } from '../report/period.js';
+import { parseDuration, parseInstant } from '../report/period.js';
 import { loadSchema, schemaNaming } from '../suggest/index.js';
 import type { ReportOptions } from '../report/index.js';
 import { CliError } from './errors.js';
@@ -45,10 +45,14 @@ export function addPullOptions(command: Command, { service }: { service: boolean
 
 function parseTime(flag: string, text: string): number {
   const trimmed = text.trim();
-  // Epoch seconds or milliseconds, or anything Date.parse reads (ISO 8601, RFC 2822).
-  const ms = /^\d+$/.test(trimmed) ? (Number(trimmed) < 1e11 ? Number(trimmed) * 1000 : Number(trimmed)) : Date.parse(trimmed);
-  if (!Number.isFinite(ms)) throw new CliError(`${flag} ${JSON.stringify(text)} is not a time: use ISO 8601, e.g. 2026-12-01T09:00:00Z`);
-  return ms;
+  // Epoch seconds or milliseconds, or an ISO 8601 date-time (UTC unless it names a zone, as the web UI
+  // reads one) or anything else Date.parse reads (RFC 2822).
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) < 1e11 ? Number(trimmed) * 1000 : Number(trimmed);
+  try {
+    return parseInstant(trimmed);
+  } catch {
+    throw new CliError(`${flag} ${JSON.stringify(text)} is not a time: use ISO 8601, e.g. 2026-12-01T09:00:00Z`);
+  }
 }
 
 /** The query the flags describe; --since (default 24h) and --start are alternatives. */

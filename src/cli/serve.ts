@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { buildDigest, checkDigestSchedule, checkWebhookUrl, digestFromStore, periodWindow, sendDigest, startDigestSchedule, storeDigestMarks } from '../digest/index.js';
 import { parseDuration } from '../report/period.js';
 import { startServer, type ServeOptions } from '../server/serve.js';
+import { isLoopbackHost } from '../server/loopback-host.js';
 import { CliError } from './errors.js';
 import { WEBHOOK_ENV } from './digest.js';
 import { checkTraceUrl } from './trace-url.js';
@@ -180,16 +181,11 @@ export const AUTH_TOKEN_ENV = 'N1LENS_AUTH_TOKEN';
 /** `N1LENS_SERVE_THREAD=0` runs the server on the main thread with the process's own heap (e.g. for --cpu-prof of older Node versions). */
 export const SERVE_THREAD_ENV = 'N1LENS_SERVE_THREAD';
 
-/** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
 /** Token and TLS from flags and environment, refusing a listener open to the network without a token. */
 function planSecurity(o: ServeCliOptions): Pick<ServeOptions, 'authToken' | 'tls'> {
   const token = o.authToken ?? process.env[AUTH_TOKEN_ENV];
   if (token !== undefined && token.trim() === '') throw new CliError(`--auth-token/${AUTH_TOKEN_ENV} is empty`);
-  if (!isLoopback(o.host) && token === undefined && o.insecurePublic !== true) {
+  if (!isLoopbackHost(o.host) && token === undefined && o.insecurePublic !== true) {
     throw new CliError(`--host ${o.host} is reachable from the network: set --auth-token (or ${AUTH_TOKEN_ENV}), or pass --insecure-public to accept anyone`);
   }
   if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new CliError('--tls-cert and --tls-key go together');

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { FindingKind } from '../detect/types.js';
 import type { Report } from './model.js';
 import { compareText } from '../detect/order.js';
+import { isCalendarDate } from './period.js';
 
 export interface BaselineEntry {
   signature: string;
@@ -30,7 +31,7 @@ export class BaselineError extends Error {
 
 /** The baseline file's schema, built when a file is read (zod schemas built at load cost every run start-up time). */
 function baselineSchema() {
-  const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'a date, YYYY-MM-DD' }).refine((d) => !Number.isNaN(Date.parse(d)), { error: 'a real date, YYYY-MM-DD' });
+  const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'a date, YYYY-MM-DD' }).refine(isCalendarDate, { error: 'a real date, YYYY-MM-DD' });
 
   return z.strictObject({
     n1lensBaseline: z.literal(1, { error: '1 (the baseline format version)' }),

@@ -87,6 +87,7 @@ describe('baseline file', () => {
       ['[]', /^b\.json: not a baseline file: the top level must be an object/],
       ['{"n1lensBaseline": 1, "findings": [{"signature": "xyz", "endpoint": "e", "kind": "n_plus_one", "table": "t"}]}', /findings\[0\]\.signature must be a 16-digit hex signature/],
       ['{"n1lensBaseline": 1, "findings": [{"signature": "0123456789abcdef", "endpoint": "e", "kind": "n_plus_one", "table": "t", "expires": "soon"}]}', /findings\[0\]\.expires must be a date, YYYY-MM-DD/],
+      ['{"n1lensBaseline": 1, "findings": [{"signature": "0123456789abcdef", "endpoint": "e", "kind": "n_plus_one", "table": "t", "expires": "2099-02-31"}]}', /findings\[0\]\.expires must be a real date, YYYY-MM-DD/],
       ['{"n1lensBaseline": 2, "findings": []}', /n1lensBaseline must be 1/],
     ];
     for (const [text, message] of bad) {

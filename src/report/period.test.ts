@@ -1,6 +1,6 @@
 /** Durations, hour-aligned store windows and how periods read. */
 import { describe, expect, it } from 'vitest';
-import { DurationError, HOUR_MS, MINUTE_MS, formatDuration, formatPeriod, parseDuration, parseSince, storePeriods } from './period.js';
+import { DurationError, EARLIEST_MS, HOUR_MS, LATEST_MS, isCalendarDate, parseInstant, MINUTE_MS, formatDuration, formatPeriod, parseDuration, parseSince, storePeriods } from './period.js';
 
 describe('parseDuration', () => {
   it('reads minutes, hours, days, weeks and sums of them', () => {
@@ -71,5 +71,49 @@ describe('parseSince', () => {
   it('refuses anything else with a clear error', () => {
     expect(() => parseSince('yesterday', now)).toThrow(DurationError);
     expect(() => parseSince('2025-13-45', now)).toThrow(/not a date/);
+  });
+  it('refuses times outside years 0000 to 9999, which no period of traces reaches and Date cannot always print', () => {
+    expect(() => parseSince('9999999999999999', now)).toThrow(DurationError);
+    expect(() => parseSince('14300000w', now)).toThrow(/before the year 0000/);
+    expect(parseSince('0000-01-01T00:00:00Z', now)).toBe(EARLIEST_MS);
+    expect(parseSince('253402300799999', now)).toBe(LATEST_MS - 1);
+  });
+});
+
+/** Runs `fn` with the process in time zone `tz` (Node rereads TZ when it is set). */
+function inTimeZone<T>(tz: string, fn: () => T): T {
+  const saved = process.env.TZ;
+  process.env.TZ = tz;
+  try {
+    return fn();
+  } finally {
+    if (saved === undefined) delete process.env.TZ;
+    else process.env.TZ = saved;
+  }
+}
+
+describe('parseInstant', () => {
+  it('reads an ISO date or date-time without a zone as UTC, whatever the zone of the machine', () => {
+    inTimeZone('America/New_York', () => {
+      // The point: Date.parse alone reads a date-time without a zone in the local zone.
+      expect(Date.parse('2026-12-01T09:00')).not.toBe(Date.UTC(2026, 11, 1, 9));
+      expect(parseInstant('2026-12-01T09:00')).toBe(Date.UTC(2026, 11, 1, 9));
+      expect(parseInstant('2026-12-01T09:00:30.5')).toBe(Date.UTC(2026, 11, 1, 9, 0, 30, 500));
+      expect(parseInstant('2026-12-01')).toBe(Date.UTC(2026, 11, 1));
+      expect(parseSince('2026-12-01T09:00', 0)).toBe(Date.UTC(2026, 11, 1, 9));
+    });
+  });
+  it('keeps a zone the text names, and refuses a day the calendar does not have', () => {
+    expect(parseInstant('2026-12-01T09:00+02:00')).toBe(Date.UTC(2026, 11, 1, 7));
+    expect(parseInstant('2026-12-01T09:00:00Z')).toBe(Date.UTC(2026, 11, 1, 9));
+    expect(() => parseInstant('2026-02-31T09:00')).toThrow(/not a date/);
+    expect(() => parseInstant('+100000-01-01')).toThrow(/outside years 0000 to 9999/);
+  });
+});
+
+describe('isCalendarDate', () => {
+  it('takes YYYY-MM-DD days the calendar has, not those Date.parse rolls over', () => {
+    expect(['2024-02-29', '2099-12-31', '0000-01-01'].map(isCalendarDate)).toEqual([true, true, true]);
+    expect(['2099-02-31', '2023-02-29', '2026-04-31', '2026-13-01', '2026-1-01', '2026-01-01T00:00'].map(isCalendarDate)).toEqual([false, false, false, false, false, false]);
   });
 });

@@ -85,13 +85,44 @@ export function formatPeriod(p: Period): string {
   return day(a) === day(b) ? `${day(a)} ${time(a)} → ${time(b)} UTC` : `${day(a)} ${time(a)} → ${day(b)} ${time(b)} UTC`;
 }
 
-/** `--since 24h` / `?since=24h` means that long before now; an ISO date or epoch ms is taken as is. */
+/** The instants a period may start or end at: years 0000 to 9999, as ISO dates write them. Anything else is a typo or an attack, not a period. */
+export const EARLIEST_MS = -62_167_219_200_000; // 0000-01-01T00:00Z
+export const LATEST_MS = 253_402_300_800_000; // 10000-01-01T00:00Z, exclusive
+
+/** True for epoch ms a period may start or end at (EARLIEST_MS to LATEST_MS). */
+export const isUsableInstant = (ms: number): boolean => Number.isFinite(ms) && ms >= EARLIEST_MS && ms < LATEST_MS;
+
+/** True for `YYYY-MM-DD` naming a day of the calendar (Date.parse reads `2099-02-31` as 3 March). */
+export function isCalendarDate(text: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
+  const t = Date.parse(`${text}T00:00Z`);
+  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === text;
+}
+
+/**
+ * `2026-12-01`, `2026-12-01T09:00` (a datetime-local value) or any ISO date-time, read as UTC unless
+ * it names a zone, whatever the machine's time zone; anything else Date.parse reads (RFC 2822) as is.
+ * Throws a DurationError for text that is not a date or lies outside years 0000 to 9999.
+ *
+ * @example parseInstant('2026-12-01T09:00') // Date.parse('2026-12-01T09:00Z')
+ */
+export function parseInstant(text: string): number {
+  const local = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/.test(text);
+  const t = Date.parse(local ? `${text.replace(' ', 'T')}${text.length > 10 ? 'Z' : 'T00:00Z'}` : text);
+  if (Number.isNaN(t) || (local && !isCalendarDate(text.slice(0, 10)))) throw new DurationError(`"${text}" is not a date: use e.g. 2026-12-01T09:00 (UTC)`);
+  if (!isUsableInstant(t)) throw new DurationError(`"${text}" is outside years 0000 to 9999`);
+  return t;
+}
+
+/** `--since 24h` / `?since=24h` means that long before now; an ISO date (UTC unless it names a zone, see parseInstant) or epoch ms is taken as is. */
 export function parseSince(text: string, nowMs: number): number {
-  if (/^\d{10,}$/.test(text)) return Number(text);
-  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
-    const t = Date.parse(text);
-    if (Number.isNaN(t)) throw new DurationError(`"${text}" is not a date`);
-    return t;
+  if (/^\d{10,}$/.test(text)) {
+    const ms = Number(text);
+    if (!isUsableInstant(ms)) throw new DurationError(`"${text}" is not a time: epoch milliseconds before the year 10000`);
+    return ms;
   }
-  return nowMs - parseDuration(text);
+  if (/^\d{4}-\d{2}-\d{2}/.test(text)) return parseInstant(text);
+  const ms = nowMs - parseDuration(text);
+  if (!isUsableInstant(ms)) throw new DurationError(`"${text}" reaches back before the year 0000`);
+  return ms;
 }

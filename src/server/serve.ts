@@ -19,6 +19,7 @@ import { ShardedIntake, SplitWarmUpIntake } from './shards.js';
 import { spoolCopier } from './spool-compaction.js';
 import { createOtlpHttpHandler, isTracesExport, type RequestHandler } from './otlp-http.js';
 import { httpsOptions, readTls, type TlsFiles } from './tls.js';
+import { addressedToLoopback, isLoopbackHost, refuseForeignHost } from './loopback-host.js';
 import { createMetrics, type ServerMetrics } from './metrics.js';
 import { DEFAULT_WARM_UP, warmUp, type WarmUpPlan, type WarmUpResult } from './warm-up.js';
 
@@ -198,10 +199,13 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
 
   // OTLP/HTTP exports are answered on node:http directly; every other path goes to the hono app.
   const hono = getRequestListener(app.fetch, { hostname: o.host });
+  // On loopback without a token, only requests addressed to loopback (loopback-host.ts: DNS rebinding).
+  const loopbackOnly = o.authToken === undefined && isLoopbackHost(o.host);
   const httpListener = (into: ExportIntake, counted: ServerMetrics): RequestHandler => {
     const otlp = createOtlpHttpHandler({ intake: into, metrics: counted, maxBodyBytes: o.maxBodyBytes, ...(o.authToken === undefined ? {} : { authToken: o.authToken }) });
     return (req, res) => {
-      if (isTracesExport(req)) otlp(req, res);
+      if (loopbackOnly && !addressedToLoopback(req.headers.host)) refuseForeignHost(req, res);
+      else if (isTracesExport(req)) otlp(req, res);
       else void hono(req, res);
     };
   };

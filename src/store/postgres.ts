@@ -10,7 +10,6 @@ import { moreCompleteLink, type EndpointRollup } from '../detect/rollup.js';
 import type { RouteTraffic } from '../detect/routes.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
-import { endpointMatcher } from '../report/model.js';
 import type { AwaitedCall } from '../traces/assemble.js';
 import { MAX_PEERS, type PeerVerdict } from '../traces/peers.js';
 import { gainsMinuteRows, MINUTE_ROWS_MARK, POSTGRES_MIGRATIONS } from './migrations.js';
@@ -48,9 +47,11 @@ import {
   Store,
   StoreOpenError,
   continuationKeys,
+  endpointsOf,
   minuteHorizon,
   notCommitted,
   periodSpan,
+  retentionStart,
   redactUrl,
   type StoreOptions,
   type CommittedTraces,
@@ -390,14 +391,15 @@ export class PostgresStore extends Store {
   }
 
   async pruneBefore(beforeMs: number): Promise<number> {
+    const cut = retentionStart(beforeMs);
     return this.#transaction(async (c) => {
       let n = 0;
       for (const grain of [HOUR_ROWS, MINUTE_ROWS]) {
         for (const table of [grain.findings, grain.fingerprints, grain.endpoints, grain.connections]) {
-          n += (await c.query(`DELETE FROM ${table} WHERE ${grain.key} < $1`, [beforeMs])).rowCount ?? 0;
+          n += (await c.query(`DELETE FROM ${table} WHERE ${grain.key} < $1`, [cut])).rowCount ?? 0;
         }
       }
-      n += (await c.query('DELETE FROM connection_seconds WHERE second < $1', [Math.floor(beforeMs / 1000)])).rowCount ?? 0;
+      n += (await c.query('DELETE FROM connection_seconds WHERE second < $1', [cut / 1000])).rowCount ?? 0;
       return n;
     });
   }
@@ -440,8 +442,7 @@ export class PostgresStore extends Store {
 
   async rollups(query: PeriodQuery = {}): Promise<EndpointRollup[]> {
     const ranges = rangesOf(this.rowsOf(query));
-    const matches = endpointMatcher(query.endpoint);
-    const keep = (e: { service: string; endpoint: string }): boolean => matches(e.endpoint) && (query.service === undefined || e.service === query.service);
+    const keep = endpointsOf(query);
     // One snapshot for every read, so a write committing meanwhile is seen whole or not at all.
     const c = await this.#pool.connect();
     try {
@@ -524,6 +525,21 @@ export class PostgresStore extends Store {
     );
     const rows = results.flatMap((r) => r.rows);
     return (ranges.length > 1 ? byEndpointAndStart(rows) : rows).map(({ endpoint_id: _, ...h }) => h);
+  }
+
+  /** The first row start with traffic: min() over each range's index, not every hour row brought over to be compared in JS. */
+  override async firstHour(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<number | undefined> {
+    const results = await Promise.all(
+      rangesOf(this.rowsOf(query)).map(([g, { lo, hi }]) =>
+        this.#pool.query<{ first: number | null }>(`SELECT min(${g.key}) AS first FROM ${g.endpoints} WHERE ${g.key} >= $1 AND ${g.key} < $2`, [lo, hi]),
+      ),
+    );
+    let first: number | undefined;
+    for (const r of results) {
+      const start = r.rows[0]?.first ?? undefined;
+      if (start !== undefined && (first === undefined || start < first)) first = start;
+    }
+    return first;
   }
 
   async findingHours(findingId: number, query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<FindingHour[]> {

@@ -3,7 +3,6 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import type { ConnectionRollup } from '../detect/connections.js';
 import type { CascadeRollup, EndpointRollup } from '../detect/rollup.js';
-import { endpointMatcher } from '../report/model.js';
 import type { RouteTraffic } from '../detect/routes.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
@@ -51,9 +50,11 @@ import {
   Store,
   StoreOpenError,
   continuationKeys,
+  endpointsOf,
   minuteHorizon,
   notCommitted,
   periodSpan,
+  retentionStart,
   type CommittedTraces,
   type StoreOptions,
   type EndpointHour,
@@ -343,16 +344,17 @@ export class SqliteStore extends Store {
   }
 
   pruneBeforeSync(beforeMs: number): number {
+    const cut = retentionStart(beforeMs);
     return this.db.transaction(() => {
       let n = 0;
       for (const grain of [HOUR_ROWS, MINUTE_ROWS]) {
         for (const table of [grain.findings, grain.fingerprints, grain.endpoints, grain.connections]) {
-          n += this.#prepare(`DELETE FROM ${table} WHERE ${grain.key} < ?`).run(beforeMs).changes;
+          n += this.#prepare(`DELETE FROM ${table} WHERE ${grain.key} < ?`).run(cut).changes;
         }
       }
-      n += this.#prepare('DELETE FROM connection_seconds WHERE second < ?').run(Math.floor(beforeMs / 1000)).changes;
+      n += this.#prepare('DELETE FROM connection_seconds WHERE second < ?').run(cut / 1000).changes;
       // The overview's sums must not outlive the rows they sum.
-      this.#summaries.pruneBefore(beforeMs);
+      this.#summaries.pruneBefore(cut);
       return n;
     })();
   }
@@ -526,9 +528,8 @@ export class SqliteStore extends Store {
 
   async rollups(query: PeriodQuery = {}): Promise<EndpointRollup[]> {
     const ranges = rangesOf(this.rowsOf(query));
-    const matches = endpointMatcher(query.endpoint);
+    const keep = endpointsOf(query);
     const endpoints = this.#prepare('SELECT id, service, endpoint FROM endpoints').all() as { id: number; service: string; endpoint: string }[];
-    const keep = (e: { service: string; endpoint: string }): boolean => matches(e.endpoint) && (query.service === undefined || e.service === query.service);
     const kept = endpoints.filter(keep).map((e) => e.id);
     if (kept.length === 0) return [];
     // One pass per table and range (whole hours, minutes at the edges). The ranges never overlap, so a
@@ -565,10 +566,8 @@ export class SqliteStore extends Store {
   }
 
   override async periodSummary(query: PeriodQuery, options: { slowMs: number; closedBeforeMs: number }): Promise<SummaryEndpoint[]> {
-    const matches = endpointMatcher(query.endpoint);
-    return this.#summaries
-      .endpoints(this.rowsOf(query), options.slowMs, options.closedBeforeMs)
-      .filter((e) => matches(e.rollup.endpoint) && (query.service === undefined || e.rollup.service === query.service));
+    const keep = endpointsOf(query);
+    return this.#summaries.endpoints(this.rowsOf(query), options.slowMs, options.closedBeforeMs).filter((e) => keep(e.rollup));
   }
 
   override async trendBuckets(

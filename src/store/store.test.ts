@@ -193,6 +193,17 @@ describe.each(backends)('%s store', (_name, open) => {
     await store.close();
   });
 
+  it('reads one endpoint by its exact name, a `*` in it matching only itself', async () => {
+    const store = await open();
+    const renamed = (i: number, endpoint: string) => ({ ...dashboard(i, T0 + i * 60_000), endpoint });
+    await store.record([renamed(1, 'GET files/*/'), renamed(2, 'GET files/a/'), renamed(3, 'GET files/*/')]);
+    expect((await store.rollups({ endpoint: 'GET files/*/' })).map((r) => r.endpoint).sort()).toEqual(['GET files/*/', 'GET files/a/']);
+    expect((await store.rollups({ endpointName: 'GET files/*/' })).map((r) => [r.endpoint, r.requests])).toEqual([['GET files/*/', 2]]);
+    expect((await store.report({ endpointName: 'GET files/a/' })).endpoints.map((e) => e.endpoint)).toEqual(['GET files/a/']);
+    expect(await store.rollups({ endpointName: 'GET files/' })).toEqual([]);
+    await store.close();
+  });
+
   it('answers a period with only the hours inside it', async () => {
     const store = await open();
     await store.record([dashboard(1, T0 + 10), dashboard(2, T0 + HOUR + 10), dashboard(3, T0 + 2 * HOUR + 10)]);
@@ -278,6 +289,20 @@ describe.each(backends)('%s store', (_name, open) => {
     expect((await store.periodSummary({}, { slowMs: 100, closedBeforeMs: T0 + 4 * HOUR })).map((e) => e.rollup.requests)).toEqual([1]);
     expect(await store.findingCount()).toBe(6);
     expect((await store.routeTraffic())[0]?.requests).toBe(2);
+    await store.close();
+  });
+
+  it('keeps the hour the retention cut falls in: its rows hold requests after the cut too', async () => {
+    const store = await open();
+    await store.record([dashboard(1, T0 + 10 * 60_000), dashboard(2, T0 + 45 * 60_000), dashboard(3, T0 + 3 * HOUR)]);
+    // 09:30: the 09:00 hour holds a request of 09:45, within the retention; it stays whole.
+    expect(await store.pruneBefore(T0 + 30 * 60_000)).toBe(0);
+    expect((await store.report()).summary.requests).toBe(3);
+    expect((await store.periodSummary({}, { slowMs: 100, closedBeforeMs: T0 + 4 * HOUR })).map((e) => e.rollup.requests)).toEqual([3]);
+    // Past 10:00, the 09:00 hour is wholly older than the cut.
+    expect(await store.pruneBefore(T0 + HOUR + 1)).toBeGreaterThan(0);
+    expect((await store.report()).summary.requests).toBe(1);
+    expect((await store.periodSummary({}, { slowMs: 100, closedBeforeMs: T0 + 4 * HOUR })).map((e) => e.rollup.requests)).toEqual([1]);
     await store.close();
   });
 

@@ -9,7 +9,7 @@ import type { CodeLocation, RelationStep, RequestAnalysis, TimelineEntry, Trigge
 import type { AwaitedCall } from '../traces/assemble.js';
 import type { PeerVerdict } from '../traces/peers.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
-import { buildReport, type Report, type ReportOptions } from '../report/model.js';
+import { buildReport, endpointMatcher, type Report, type ReportOptions } from '../report/model.js';
 import { HOUR_MS, MINUTE_MS, MINUTE_ROWS_KEPT_MS } from '../report/period.js';
 import { rowBatch, RowBatchBuilder, type RowBatch } from './rows.js';
 import type { SummaryBucket, SummaryEndpoint } from './summaries.js';
@@ -21,6 +21,8 @@ export interface PeriodQuery {
   untilMs?: number;
   /** Endpoint glob. */
   endpoint?: string;
+  /** One endpoint by its exact name (its page), instead of `endpoint`: a name may hold a `*` and is no glob. */
+  endpointName?: string;
   /** Only this service's endpoints. */
   service?: string;
   /**
@@ -197,7 +199,10 @@ export abstract class Store {
   abstract awaitedCalls(traceIds: readonly string[]): Promise<Map<string, AwaitedCall[]>>;
   /** Forgets committed traces noted before `beforeMs`. */
   abstract pruneCommitted(beforeMs: number): Promise<void>;
-  /** Deletes hourly, minute and per-second rows (and the SQLite period summaries) before `beforeMs` (time-based retention); returns rows deleted. */
+  /**
+   * Time-based retention: deletes hourly, minute and per-second rows (and the SQLite period summaries)
+   * of the hours before the one `beforeMs` falls in (retentionStart); returns rows deleted.
+   */
   abstract pruneBefore(beforeMs: number): Promise<number>;
   /** Rebuilds endpoint rollups for a period by adding its hour rows and the minute rows at its edges (see periodRows). */
   abstract rollups(query?: PeriodQuery): Promise<EndpointRollup[]>;
@@ -276,8 +281,10 @@ export abstract class Store {
 
   /** The first hour with traffic in a period, or undefined when it has none. */
   async firstHour(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<number | undefined> {
-    const hours = await this.endpointHours(query);
-    return hours.length === 0 ? undefined : Math.min(...hours.map((h) => h.hour));
+    // A loop, not Math.min(...hours): a month of a few hundred endpoints is more hour rows than a call takes arguments.
+    let first: number | undefined;
+    for (const h of await this.endpointHours(query)) if (first === undefined || h.hour < first) first = h.hour;
+    return first;
   }
 
   /** The DESIGN report over a period of stored data, with the period's connection_pressure. */
@@ -303,6 +310,14 @@ export function minuteHorizon(nowMs: number, minuteRowsSinceMs?: number): number
   const kept = Math.floor((nowMs - MINUTE_ROWS_KEPT_MS) / HOUR_MS) * HOUR_MS;
   return minuteRowsSinceMs === undefined ? kept : Math.max(kept, Math.ceil(minuteRowsSinceMs / HOUR_MS) * HOUR_MS);
 }
+
+/**
+ * Where retention cuts: the start of the hour `beforeMs` falls in. An hour row holds requests from
+ * all of its hour, so deleting it because it starts before `beforeMs` would lose those after it,
+ * which the retention promises to keep; every grain (minutes, seconds, summaries) is cut there too,
+ * so the rows left still add up to the same hours.
+ */
+export const retentionStart = (beforeMs: number): number => Math.floor(beforeMs / HOUR_MS) * HOUR_MS;
 
 /** A stretch of row starts, epoch ms: [lo, hi). */
 export interface StartRange {
@@ -365,6 +380,13 @@ export function periodSpan(rows: PeriodRows): StartRange {
   const starts = [rows.hours.lo < rows.hours.hi ? rows.hours : undefined, ...rows.minutes].filter((r): r is StartRange => r !== undefined);
   if (starts.length === 0) return { lo: 0, hi: 0 };
   return { lo: Math.min(...starts.map((r) => r.lo)), hi: Math.max(...starts.map((r) => r.hi)) };
+}
+
+/** The endpoints a query keeps: of its service, and named exactly (`endpointName`) or matching its glob. */
+export function endpointsOf(query: Pick<PeriodQuery, 'endpoint' | 'endpointName' | 'service'>): (e: { service: string; endpoint: string }) => boolean {
+  const { endpointName, service } = query;
+  const matches = endpointName === undefined ? endpointMatcher(query.endpoint) : (name: string): boolean => name === endpointName;
+  return (e) => matches(e.endpoint) && (service === undefined || e.service === service);
 }
 
 /** True for a `postgres://` or `postgresql://` URL: the shared store. Anything else is a SQLite path. */

@@ -225,3 +225,75 @@ describe('period summaries', () => {
 
   afterAll(() => store.closeSync());
 });
+
+describe('period summaries beside another connection writing the file', () => {
+  // serve's writer thread, a shard (--workers) or a digest process: another connection to the file
+  // writes while the web UI's connection builds day and week blocks for the overview.
+  let path: string;
+  let writer: Store;
+  let reader: Store;
+  const query = { sinceMs: T0, untilMs: T0 + 9 * DAY };
+
+  beforeAll(async () => {
+    const sample = await analyseSample();
+    analyses = sample.analyses;
+    options = { schema: sample.schema, hotLookupMinPerDay: 50 };
+    path = join(tempDir('summaries-busy'), 'n1lens.db');
+    writer = Store.open(path, { now: () => END });
+    for (let i = 0, all = traffic(); i < all.length; i += 500) writer.recordSync(all.slice(i, i + 500));
+    writer.db.pragma('busy_timeout = 0');
+  });
+  afterAll(() => {
+    reader?.closeSync();
+    writer.closeSync();
+  });
+
+  it('builds a day block while the other connection takes the write lock (its transaction holds the lock from its start)', async () => {
+    reader = Store.open(path, { now: () => END });
+    // The other connection asks for the write lock just as the build is about to write: the build
+    // already read the finer blocks, so in a deferred transaction it failed with SQLITE_BUSY at once.
+    const prepare = reader.db.prepare.bind(reader.db);
+    let tried = false;
+    (reader.db as { prepare: typeof prepare }).prepare = ((sql: string) => {
+      const statement = prepare(sql);
+      if (!sql.startsWith('DELETE FROM summary_endpoints WHERE size = ? AND start = ?')) return statement;
+      const run = statement.run.bind(statement);
+      return Object.assign(statement, {
+        run: (...args: unknown[]) => {
+          if (args[0] === DAY && !tried) {
+            tried = true;
+            try {
+              writer.db.exec('BEGIN IMMEDIATE');
+            } catch {
+              // The build holds the lock: the other connection waits its turn.
+            }
+          }
+          return run(...args);
+        },
+      });
+    }) as typeof prepare;
+    try {
+      expect(await fast(reader, query, options)).toEqual(await reference(reader, query, options));
+      expect(tried).toBe(true);
+    } finally {
+      if (writer.db.inTransaction) writer.db.exec('COMMIT');
+      reader.closeSync();
+    }
+  });
+
+  it('sums the hours instead while the file stays locked past the busy timeout, and builds the blocks on a later read', async () => {
+    reader = Store.open(path, { now: () => END });
+    reader.db.pragma('busy_timeout = 0');
+    reader.db.exec('DELETE FROM summary_blocks');
+    writer.db.exec('BEGIN IMMEDIATE');
+    try {
+      expect(await fast(reader, query, options)).toEqual(await reference(reader, query, options));
+      expect(reader.db.prepare('SELECT count(*) FROM summary_blocks').pluck().get()).toBe(0);
+    } finally {
+      writer.db.exec('COMMIT');
+    }
+    expect(await fast(reader, query, options)).toEqual(await reference(reader, query, options));
+    expect(reader.db.prepare('SELECT DISTINCT size FROM summary_blocks ORDER BY size').pluck().all()).toEqual([6 * HOUR, DAY]);
+    reader.closeSync();
+  });
+});

@@ -147,7 +147,14 @@ export class Summaries {
 
   // ---- coarse rows, built once their period is over ----
 
-  /** Builds the missing coarse rows of every block inside [lo, hi) that ends before `closedBeforeMs`. */
+  /**
+   * Builds the missing coarse rows of every block inside [lo, hi) that ends before `closedBeforeMs`.
+   * A block is built in an IMMEDIATE transaction: it reads the finer rows before it writes, and a
+   * deferred transaction doing that while another connection writes the file (serve's writer thread,
+   * a shard, a digest) fails with SQLITE_BUSY at once instead of waiting out the busy timeout. When
+   * the file stays locked past that, the blocks are left for a later read: the period is summed from
+   * its hours meanwhile (#runs takes only built blocks).
+   */
   #ensure(lo: number, hi: number, closedBeforeMs: number): void {
     const end = Math.min(hi, closedBeforeMs);
     for (let level = 1; level < SIZES.length; level++) {
@@ -156,7 +163,13 @@ export class Summaries {
       if (first + size > end) continue;
       const built = this.#built(size, first, end);
       for (let start = first; start + size <= end; start += size) {
-        if (!built.has(start)) this.#db.transaction(() => this.#build(level, start))();
+        if (built.has(start)) continue;
+        try {
+          this.#db.transaction(() => this.#build(level, start)).immediate();
+        } catch (e) {
+          if (String((e as { code?: unknown }).code).startsWith('SQLITE_BUSY')) return;
+          throw e;
+        }
       }
     }
   }

@@ -114,8 +114,12 @@ const round1 = (n: number): number => Math.round(n * 10) / 10;
 const key = (...parts: string[]): string => parts.join('\u0000');
 const isStoredKind = (k: FindingKind): boolean => k === 'n_plus_one' || k === 'repeated_write';
 
-/** Bucket sizes a chart may use, smallest first; the first that fits the period in ≤ 48 bars wins. */
-const BUCKET_SIZES = [HOUR_MS, 3 * HOUR_MS, 6 * HOUR_MS, 12 * HOUR_MS, DAY_MS, 7 * DAY_MS];
+/**
+ * Bucket sizes a chart may use, smallest first; the first that fits the period in ≤ 48 bars wins.
+ * Past a year, the size doubles until the period fits: every size is whole weeks from 7 days up, so
+ * the store's week summaries fill its buckets.
+ */
+const BUCKET_SIZES = [HOUR_MS, 3 * HOUR_MS, 6 * HOUR_MS, 12 * HOUR_MS, DAY_MS, 7 * DAY_MS, 14 * DAY_MS, 28 * DAY_MS, 91 * DAY_MS, 364 * DAY_MS];
 /** Minute buckets, for a period of at most 4 hours that starts where the store keeps minute rows. */
 const MINUTE_BUCKET_SIZES = [MINUTE_MS, 2 * MINUTE_MS, 5 * MINUTE_MS];
 const MAX_BUCKETS = 48;
@@ -129,15 +133,22 @@ function minuteChart(filters: Pick<Filters, 'sinceMs' | 'untilMs'>, nowMs: numbe
 /** The period a chart reads: by the minute when its axis is in minutes. */
 const chartPeriodOf = (f: Filters, nowMs: number, horizonMs: number) => ({ ...periodOf(f), ...(minuteChart(f, nowMs, horizonMs) ? { byMinute: true } : {}) });
 
-/** The chart axis of a period: at most 48 buckets, hour-aligned (minute-aligned for a short recent period, see minuteChart). `all` starts at the first stored hour. */
-function axisOf(filters: Filters, nowMs: number, horizonMs: number, firstMs: number | undefined): Axis {
+/**
+ * The chart axis of a period: at most 48 buckets, hour-aligned (minute-aligned for a short recent
+ * period, see minuteChart). `all` starts at the first stored hour (`firstMs`, the period's first row),
+ * and so does a period reaching back further than 48 weeks before it: a `from=1900-01-01` draws the
+ * data, not a century of empty bars. Every chart allocates a bucket per bar and endpoint, so the
+ * count is bounded whatever the period.
+ */
+export function axisOf(filters: Pick<Filters, 'sinceMs' | 'untilMs'>, nowMs: number, horizonMs: number, firstMs: number | undefined): Axis {
   const untilMs = filters.untilMs ?? nowMs;
-  const sinceMs = filters.sinceMs ?? firstMs ?? untilMs - HOUR_MS;
+  let sinceMs = filters.sinceMs ?? firstMs ?? untilMs - HOUR_MS;
+  if (firstMs !== undefined && firstMs > sinceMs && untilMs - sinceMs > MAX_BUCKETS * 7 * DAY_MS) sinceMs = firstMs;
   const sizes = minuteChart(filters, nowMs, horizonMs) ? MINUTE_BUCKET_SIZES : BUCKET_SIZES;
-  const span = Math.max(sizes[0]!, untilMs - sinceMs);
-  const sizeMs = sizes.find((s) => Math.ceil(span / s) <= MAX_BUCKETS) ?? sizes[sizes.length - 1]!;
-  const startMs = Math.floor(sinceMs / sizeMs) * sizeMs;
-  return { startMs, sizeMs, count: Math.max(1, Math.ceil((untilMs - startMs) / sizeMs)) };
+  const countOf = (sizeMs: number): number => Math.max(1, Math.ceil((untilMs - Math.floor(sinceMs / sizeMs) * sizeMs) / sizeMs));
+  let sizeMs = sizes.find((s) => countOf(s) <= MAX_BUCKETS) ?? sizes[sizes.length - 1]!;
+  while (countOf(sizeMs) > MAX_BUCKETS) sizeMs *= 2;
+  return { startMs: Math.floor(sinceMs / sizeMs) * sizeMs, sizeMs, count: countOf(sizeMs) };
 }
 
 function bucketIndex(axis: Axis, ms: number): number | undefined {
@@ -197,16 +208,20 @@ async function reportOptionsOf(ctx: UiContext, filters: Filters): Promise<Omit<R
   return { ...ctx.report, ...(deadAfterMs === undefined ? {} : { deadViews: await ctx.store.deadViews(urls ?? [], deadAfterMs, ctx.nowMs) }) };
 }
 
-const queryOf = (filters: Filters) => ({
+/** The store query of the filters; `endpointName` picks one endpoint by its exact name (a page's) instead of the filters' glob. */
+const queryOf = (filters: Filters, endpointName?: string) => ({
   ...periodOf(filters),
   ...(filters.service === undefined ? {} : { service: filters.service }),
-  ...(filters.endpoint === undefined ? {} : { endpoint: filters.endpoint }),
+  ...(endpointName !== undefined ? { endpointName } : filters.endpoint === undefined ? {} : { endpoint: filters.endpoint }),
 });
 
-/** The report of a period as the API serves it: filtered, each stored finding carrying its `id`. */
-export async function servedReport(ctx: UiContext, filters: Filters): Promise<Report> {
+/**
+ * The report of a period as the API serves it: filtered, each stored finding carrying its `id`.
+ * With `endpointName`, of that endpoint only (compared exactly: a name holding `*` is no glob).
+ */
+export async function servedReport(ctx: UiContext, filters: Filters, endpointName?: string): Promise<Report> {
   const { store } = ctx;
-  const report = await store.report(queryOf(filters), await reportOptionsOf(ctx, filters));
+  const report = await store.report(queryOf(filters, endpointName), await reportOptionsOf(ctx, filters));
   const [findingIds, muted] = await Promise.all([store.findingIds(), store.acknowledgements()]);
   for (const e of report.endpoints) {
     for (const f of e.findings) {
@@ -296,10 +311,9 @@ export async function endpointView(ctx: UiContext, id: number, filters: Filters)
   if (ref === undefined) return undefined;
   // The endpoint's own filters only narrow its findings; service is the endpoint's.
   // Its acknowledged and ignored findings stay on the page, marked, in a list of their own.
-  // Only this endpoint's rows are read (the name as a glob, then the exact match), so the page costs
-  // one endpoint, not the whole service.
+  // Only this endpoint's rows are read (by its exact name), so the page costs one endpoint, not the whole service.
   const { q: _q, endpoint: _glob, ...narrowing } = filters;
-  const report = await servedReport(ctx, { ...narrowing, service: ref.service, endpoint: ref.endpoint, includeAcknowledged: true });
+  const report = await servedReport(ctx, { ...narrowing, service: ref.service, includeAcknowledged: true }, ref.endpoint);
   const horizonMs = store.minuteReadHorizon(ctx.nowMs);
   const hours = await store.endpointHours(chartPeriodOf(filters, ctx.nowMs, horizonMs), id);
   const axis = axisOf(filters, ctx.nowMs, horizonMs, hours[0]?.hour);
@@ -357,7 +371,7 @@ export async function findingView(ctx: UiContext, id: number, filters: Filters):
   if (stored === undefined) return undefined;
   const endpointId = (await endpointIds(store)).get(key(stored.service, stored.endpoint));
   const pick = async (f: Filters): Promise<ReportFinding | undefined> =>
-    (await servedReport(ctx, { range: f.range, ...periodOf(f), service: stored.service, endpoint: stored.endpoint, includeAcknowledged: true }))
+    (await servedReport(ctx, { range: f.range, ...periodOf(f), service: stored.service, includeAcknowledged: true }, stored.endpoint))
       .endpoints.find((e) => e.endpoint === stored.endpoint)
       ?.findings.find((x) => x.id === id);
   const finding = (await pick(filters)) ?? (await pick({ range: 'all' }));

@@ -1,6 +1,6 @@
 /** The filters every page and API route shares (service, time range, finding kind, text search), parsed from and written back to query strings. */
 import type { FindingKind } from '../detect/types.js';
-import { DAY_MS, HOUR_MS, formatDuration, parseDuration, parseSince } from '../report/period.js';
+import { DAY_MS, HOUR_MS, formatDuration, parseDuration, parseInstant, parseSince } from '../report/period.js';
 import { KIND_LABEL } from '../report/text.js';
 
 export const RANGES = { '1h': HOUR_MS, '24h': DAY_MS, '7d': 7 * DAY_MS, '30d': 30 * DAY_MS } as const;
@@ -38,12 +38,13 @@ export class FilterError extends Error {
 const KINDS = Object.keys(KIND_LABEL) as FindingKind[];
 export const isFindingKind = (s: string): s is FindingKind => (KINDS as string[]).includes(s);
 
-/** `2026-12-01T09:00` (a datetime-local value) or any ISO date, read as UTC unless it names a zone. */
-function parseInstant(name: string, text: string): number {
-  const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/.test(text) ? `${text}${text.includes('T') ? 'Z' : 'T00:00Z'}` : text;
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) throw new FilterError(`${name}=${text} is not a date: use e.g. 2026-12-01T09:00 (UTC)`);
-  return t;
+/** A `from`/`to` bound: an ISO date or date-time, UTC unless it names a zone (parseInstant, as `since` reads one). */
+function instantOf(name: string, text: string): number {
+  try {
+    return parseInstant(text);
+  } catch (e) {
+    throw new FilterError(`${name}: ${(e as Error).message}`);
+  }
 }
 
 /** Reads `service`, `range` (1h, 24h, 7d, 30d, all, custom with `from`/`to`), `since` (as /api/report has always taken it), `kind` and `q`. */
@@ -90,11 +91,11 @@ export function parseFilters(query: (name: string) => string | undefined, nowMs:
     const to = query('to')?.trim();
     if (from) {
       filters.from = from;
-      filters.sinceMs = parseInstant('from', from);
+      filters.sinceMs = instantOf('from', from);
     }
     if (to) {
       filters.to = to;
-      filters.untilMs = parseInstant('to', to);
+      filters.untilMs = instantOf('to', to);
     }
     if (filters.sinceMs !== undefined && filters.untilMs !== undefined && filters.untilMs <= filters.sinceMs) {
       throw new FilterError(`to=${to} is not after from=${from}`);

@@ -152,16 +152,20 @@ const COLUMNS = {
 export type SortKey = keyof typeof COLUMNS;
 export const isSortKey = (s: string): s is SortKey => s in COLUMNS;
 
-/** Rows in the order a sort link asks for; the default is the rank (wasted total, descending). */
+/**
+ * Rows in the order a sort link asks for; the default is the rank (wasted total, descending). Rows
+ * that tie keep their rank either way (a stable sort on the negated comparison, as the page's script
+ * sorts), so the JSON API, the page and a click in the page agree.
+ */
 export function sortRows(rows: OverviewRow[], sort: SortKey, dir: 'asc' | 'desc'): OverviewRow[] {
   if (sort === 'wasted' && dir === 'desc') return rows;
   const value = COLUMNS[sort].value;
-  const sorted = [...rows].sort((a, b) => {
+  const sign = dir === 'desc' ? -1 : 1;
+  return [...rows].sort((a, b) => {
     const x = value(a);
     const y = value(b);
-    return typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
+    return sign * (typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y)));
   });
-  return dir === 'desc' ? sorted.reverse() : sorted;
 }
 
 function SortHeader({ col, sort, dir, filters, numeric }: { col: SortKey; sort: SortKey; dir: 'asc' | 'desc'; filters: Filters; numeric: boolean }) {

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../report/model.js';
 import { SqliteStore as Store } from '../store/sqlite.js';
+import { EARLIEST_MS, LATEST_MS } from '../report/period.js';
+import { axisOf } from './data.js';
 import { uiRoutes } from './routes.js';
 import { sampleStore } from './testing.js';
 import { analyseRequest } from '../detect/request.js';
@@ -129,6 +131,16 @@ describe('overview', () => {
     expect(rowsOf((await get('/?sort=endpoint&dir=asc')).text)).toEqual([...rowsOf((await get('/')).text)].sort());
   });
 
+  it('keeps the rank among rows that tie, sorted either way, in the page and its JSON alike', async () => {
+    const ranked = (await json<EndpointsApi>('/api/endpoints')).endpoints;
+    expect(new Set(ranked.map((e) => e.findings)).size).toBeLessThan(ranked.length); // the sample has ties
+    const byFindings = (dir: number) => [...ranked].sort((a, b) => dir * (a.findings - b.findings)).map((e) => e.endpoint);
+    for (const [dir, sign] of [['desc', -1], ['asc', 1]] as const) {
+      expect((await json<EndpointsApi>(`/api/endpoints?sort=findings&dir=${dir}`)).endpoints.map((e) => e.endpoint), dir).toEqual(byFindings(sign));
+      expect(rowsOf((await get(`/?range=all&sort=findings&dir=${dir}`)).text), dir).toEqual(byFindings(sign));
+    }
+  });
+
   it('answers a bad filter with 400 and one line saying what is accepted', async () => {
     const page = await get('/?range=fortnight');
     expect(page.status).toBe(400);
@@ -138,6 +150,64 @@ describe('overview', () => {
     expect(await api.json()).toEqual({ error: expect.stringContaining('kind=slowish is not a finding kind') });
     expect((await get('/api/report?since=yesterday')).status).toBe(400);
     expect((await get('/?range=custom&from=2026-12-02T10:00&to=2026-12-01T10:00')).status).toBe(400);
+  });
+});
+
+describe('periods far from the data', () => {
+  type Axis = { startMs: number; sizeMs: number; count: number };
+  type AxisApi = Omit<EndpointsApi, 'endpoints'> & { axis: Axis; endpoints: { trend: unknown[] }[] };
+  const DAY = 86_400_000;
+
+  it('draws a period reaching back before the data from the first stored hour, in at most 48 bars', async () => {
+    // Every bar is an object per endpoint: a chart from 1900 in weeks was 6,623 of them, and since=14000000w filled the heap.
+    const all = await json<AxisApi>('/api/endpoints?range=all');
+    const far = await json<AxisApi>('/api/endpoints?range=custom&from=1900-01-01');
+    expect(far.summary).toEqual(all.summary);
+    expect(far.axis).toEqual(all.axis);
+    expect(far.axis.count).toBeLessThanOrEqual(48);
+    expect(far.endpoints.every((e) => e.trend.length === far.axis.count)).toBe(true);
+  });
+
+  it('keeps any period to 48 bars, buckets growing past a week in whole weeks', () => {
+    const horizon = lastSeenMs - 2 * DAY;
+    const cases: [number, number][] = [
+      [Date.UTC(2024, 0, 1), Date.UTC(2026, 0, 1)],
+      [Date.UTC(2000, 0, 1, 7), Date.UTC(2026, 0, 1)],
+      [EARLIEST_MS, LATEST_MS - 1],
+      [Date.UTC(2026, 0, 1), Date.UTC(2026, 0, 3)], // 48 hours not on the hour: 49 one-hour bars once aligned, so 3-hour ones
+    ];
+    for (const [sinceMs, untilMs] of cases) {
+      const axis = axisOf({ sinceMs: sinceMs + 1_000, untilMs }, untilMs, horizon, undefined);
+      expect(axis.count).toBeLessThanOrEqual(48);
+      expect(axis.startMs).toBeLessThanOrEqual(sinceMs + 1_000);
+      expect(axis.startMs + axis.count * axis.sizeMs).toBeGreaterThanOrEqual(untilMs);
+      if (axis.sizeMs > 7 * DAY) expect(axis.sizeMs % (7 * DAY)).toBe(0);
+    }
+    expect(axisOf({ sinceMs: Date.UTC(2024, 0, 1), untilMs: Date.UTC(2026, 0, 1) }, 0, horizon, undefined).sizeMs).toBe(28 * DAY);
+  });
+
+  it('reads since= an ISO date-time as UTC, as from= is read and the form shows it', async () => {
+    const saved = process.env.TZ;
+    process.env.TZ = 'America/New_York'; // a server not on UTC
+    try {
+      type Echo = { filters: { sinceMs: number; from: string } };
+      const since = await json<Echo>('/api/endpoints?since=2026-12-01T09:00');
+      const from = await json<Echo>('/api/endpoints?range=custom&from=2026-12-01T09:00');
+      expect(since.filters).toMatchObject({ sinceMs: Date.UTC(2026, 11, 1, 9), from: '2026-12-01T09:00' });
+      expect(from.filters.sinceMs).toBe(since.filters.sinceMs);
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+  });
+
+  it('answers since and from outside years 0000 to 9999 with 400, not an internal error', async () => {
+    for (const path of ['/api/report?since=9999999999999999', '/api/endpoints?since=14000000w', '/?since=14300000w', '/api/report?range=custom&from=%2B100000-01-01', '/api/endpoints?range=custom&to=-010000-01-01']) {
+      const res = await get(path);
+      expect(res.status, path).toBe(400);
+    }
+    expect(await json('/api/report?since=9999999999999999')).toEqual({ error: expect.stringContaining('"9999999999999999" is not a time') });
+    expect((await get('/api/report?since=0000-01-01')).status).toBe(200);
   });
 });
 
@@ -201,6 +271,28 @@ describe('finding page', () => {
     expect(api.waterfall.lanes.find((l) => l.role === 'repeat')?.spans).toHaveLength(50);
     expect(api.trend.reduce((s, b) => s + b.requestsAffected, 0)).toBe(3);
     expect((await get('/api/findings/424242')).status).toBe(404);
+  });
+});
+
+describe('endpoint names with stars', () => {
+  it('opens the page of an endpoint named with many `*` at once, reading that endpoint only', async () => {
+    // Endpoint and finding pages once read their endpoint by its name as a glob: as a regular
+    // expression, 40 stars never finished against the other names. Names are compared exactly now.
+    const normalize = createSqlNormalizer();
+    const starry = `GET ${'*'.repeat(40)}x/`;
+    const request = (i: number, endpoint: string) =>
+      analyseRequest(requestOf(endpoint, [APPLICATIONS, ...loop(20, ...DASHBOARD_ROW)], { traceId: i.toString(16).padStart(32, '0'), startMs: Date.UTC(2026, 11, 1) + i }), normalize);
+    const starStore = Store.open(':memory:');
+    await starStore.record([request(1, starry), request(2, 'GET dashboard/'), request(3, 'GET ax/'), request(4, starry)]);
+    const starApp = uiRoutes({ store: starStore, now: () => Date.UTC(2026, 11, 2) });
+    const id = (await starStore.endpointRefs()).find((e) => e.endpoint === starry)!.id;
+    const endpoint = (await (await starApp.request(`/api/endpoints/${id}?range=all`)).json()) as { endpoint: { endpoint: string; requests: number; findings: { id: number }[] } };
+    expect(endpoint.endpoint).toMatchObject({ endpoint: starry, requests: 2 });
+    const findingId = endpoint.endpoint.findings[0]!.id;
+    const finding = await starApp.request(`/findings/${findingId}`);
+    expect(finding.status).toBe(200);
+    expect((await starApp.request(`/api/report?endpoint=${encodeURIComponent(`${'*'.repeat(12)}X`)}`)).status).toBe(200);
+    starStore.closeSync();
   });
 });
 
@@ -284,6 +376,8 @@ describe('acknowledge and ignore', () => {
     expect(await (await put(id, { state: 'acknowledged', reason: '' })).json()).toEqual({ error: 'reason: say why (a short reason)' });
     expect(await (await put(id, { state: 'snoozed', reason: 'x' })).json()).toEqual({ error: 'state: must be "acknowledged" or "ignored"' });
     expect(await (await put(id, { state: 'ignored', reason: 'x', expires: '2026-02-30x' })).json()).toEqual({ error: 'expires: must be a date, YYYY-MM-DD' });
+    // Date.parse reads 31 February as 3 March: a decision would have run two days past the date typed.
+    expect(await (await put(id, { state: 'ignored', reason: 'x', expires: '2099-02-31' })).json()).toEqual({ error: 'expires: must be a real date, YYYY-MM-DD' });
     expect((await put(id, { state: 'ignored', reason: 'x', expires: '2020-01-01' })).status).toBe(400);
     expect((await put(424242, { state: 'ignored', reason: 'x' })).status).toBe(404);
     expect(await store.acknowledgements()).toEqual([]);

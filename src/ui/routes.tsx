@@ -7,6 +7,7 @@ import { compareText } from '../detect/order.js';
 import type { FindingKind } from '../detect/types.js';
 import { acknowledgementsBaseline } from '../report/acknowledge.js';
 import type { ReportOptions } from '../report/model.js';
+import { isCalendarDate } from '../report/period.js';
 import type { Store } from '../store/store.js';
 import { endpointView, findingView, overview, servedReport, type FindingView, type Overview, type UiContext } from './data.js';
 import { API_RANGE, FilterError, PAGE_RANGE, filterQuery, parseFilters, type Filters } from './filters.js';
@@ -35,7 +36,7 @@ const decisionSchema = z.strictObject({
   expires: z
     .string()
     .regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'must be a date, YYYY-MM-DD' })
-    .refine((d) => !Number.isNaN(Date.parse(d)), { error: 'must be a real date, YYYY-MM-DD' })
+    .refine(isCalendarDate, { error: 'must be a real date, YYYY-MM-DD' })
     .optional(),
 });
 

@@ -1,0 +1,34 @@
+/**
+ * DNS rebinding protection for a server on loopback without a token: a web page whose name the
+ * attacker re-points at 127.0.0.1 is same-origin with itself, so the browser lets it read the API and
+ * post forms (csrf() compares Origin with Host, which both name the attacker's domain). Every request
+ * a browser sends carries the name it was addressed to in Host, so a loopback server answers only
+ * requests addressed to a loopback name or address.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * True when a request's Host header names a loopback address (with or without a port), or is absent
+ * (HTTP/1.0 clients; browsers always send it).
+ *
+ * @example addressedToLoopback('localhost:4318') // true
+ * @example addressedToLoopback('evil.example:4318') // false
+ */
+export function addressedToLoopback(host: string | undefined): boolean {
+  if (host === undefined) return true;
+  const name = /^(\[[^\]]*\]|[^:[\]]*)(?::\d*)?$/.exec(host.trim().toLowerCase())?.[1];
+  return name !== undefined && isLoopbackHost(name);
+}
+
+/** Answers a request addressed to another name with 403 and one line saying why and what to do. */
+export function refuseForeignHost(req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(403, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
+  res.end(
+    `n1lens listens on loopback without --auth-token, so it answers only requests addressed to localhost, 127.0.0.1 or [::1], not to ${JSON.stringify(req.headers.host)} (a web page re-pointing its own name at this machine could otherwise read the API): open it as http://localhost:<port>/, or set --auth-token\n`,
+  );
+}
