@@ -83,3 +83,35 @@ describe('analyseRequest', () => {
     expect(analysis.timeline[0]).toEqual({ offsetMs: 1, durationMs: 1, fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) });
   });
 });
+
+describe('a loop over a relation of a table the trigger already joins', () => {
+  // Application.objects.select_related('job'), then a.job.company / a.job.openings per row.
+  const APPS_JOB =
+    'SELECT "recruit_application"."id", "recruit_application"."job_id", "recruit_job"."id", "recruit_job"."company_id", "recruit_job"."title" ' +
+    'FROM "recruit_application" INNER JOIN "recruit_job" ON ("recruit_application"."job_id" = "recruit_job"."id")';
+  const company = (r: number): string => `SELECT "recruit_company"."id", "recruit_company"."name" FROM "recruit_company" WHERE "recruit_company"."id" = ${r} LIMIT 21`;
+  const openings = (r: number): string => `SELECT "recruit_opening"."id", "recruit_opening"."job_id" FROM "recruit_opening" WHERE "recruit_opening"."job_id" = ${r}`;
+  const JOB_STEP = { kind: 'forward', fromTable: 'recruit_application', column: 'job_id', toTable: 'recruit_job' };
+
+  it('starts the path with the join that reaches the table: job, then company', () => {
+    const [c] = analyseRequest(requestOf('GET x/', [APPS_JOB, ...loop(8, company)]), normalize).cascades;
+    expect(c?.trigger?.table).toBe('recruit_application');
+    expect(c?.steps).toEqual([JOB_STEP, { kind: 'forward', fromTable: 'recruit_job', column: 'company_id', toTable: 'recruit_company' }]);
+  });
+
+  it('does the same for a reverse relation of the joined table', () => {
+    const [c] = analyseRequest(requestOf('GET x/', [APPS_JOB, ...loop(8, openings)]), normalize).cascades;
+    expect(c?.steps).toEqual([JOB_STEP, { kind: 'reverse', fromTable: 'recruit_job', toTable: 'recruit_opening', column: 'job_id' }]);
+  });
+
+  it('adds no step for a multi-table-inheritance parent: the child has its fields', () => {
+    // Restaurant(Place): Place's columns come through the parent pointer join.
+    const RESTAURANTS =
+      'SELECT "shop_place"."id", "shop_place"."owner_id", "shop_restaurant"."place_ptr_id" FROM "shop_restaurant" ' +
+      'INNER JOIN "shop_place" ON ("shop_restaurant"."place_ptr_id" = "shop_place"."id")';
+    const owner = (r: number): string => `SELECT "shop_owner"."id", "shop_owner"."name" FROM "shop_owner" WHERE "shop_owner"."id" = ${r} LIMIT 21`;
+    const [c] = analyseRequest(requestOf('GET x/', [RESTAURANTS, ...loop(8, owner)]), normalize).cascades;
+    expect(c?.trigger?.table).toBe('shop_restaurant');
+    expect(c?.steps).toEqual([{ kind: 'forward', fromTable: 'shop_place', column: 'owner_id', toTable: 'shop_owner' }]);
+  });
+});

@@ -5,6 +5,7 @@ import { DB_STRIDE, dbColumnsOf } from '../traces/compact.js';
 import type { ColumnRequest, Request } from '../traces/request.js';
 import { splitCatchAll } from './catch-all.js';
 import { OBSERVABLE_SYSTEMS, type ConnectionUse } from './connections.js';
+import { stepsToJoined } from './joins.js';
 import { conventionLinks, type TableLinks } from './links.js';
 import { locationOfExecutions, requestControllerOf } from './location.js';
 import { createStatementMemo, type Normalizer, type StatementMemo } from './statements.js';
@@ -535,7 +536,7 @@ class TriggerResolver {
       const fallback = this.#lastSelectBefore(first, g);
       return { trigger: fallback === undefined ? null : triggerRef(fallback), steps: [], linked: false };
     }
-    const { parent, step } = found;
+    const { parent, steps } = found;
     // A parent that is itself a loop, or a prefetch (`IN` over the rows of an earlier query), is not the
     // outermost trigger: the fix names the whole path from the outer query.
     const parentShape = shapeOf(parent.n.facts, this.links);
@@ -543,14 +544,14 @@ class TriggerResolver {
     if (this.isCascade(parent) || parentIsPrefetch) {
       const outer = this.resolve(parent, depth + 1);
       if (outer.linked && outer.trigger !== null) {
-        return { trigger: outer.trigger, steps: [...outer.steps, step], linked: true };
+        return { trigger: outer.trigger, steps: [...outer.steps, ...steps], linked: true };
       }
     }
-    return { trigger: triggerRef(parent), steps: [step], linked: true };
+    return { trigger: triggerRef(parent), steps, linked: true };
   }
 
   /** The nearest earlier query whose rows explain this one's filter. */
-  #findParent(g: Group, shape: Shape, first: number): { parent: Group; step: RelationStep } | undefined {
+  #findParent(g: Group, shape: Shape, first: number): { parent: Group; steps: RelationStep[] } | undefined {
     if (shape.kind === 'unknown') return undefined;
     // The walk back crosses earlier loops: a statement already tried gives the same answer again.
     let tried: Set<NormalizedSql> | undefined;
@@ -558,39 +559,49 @@ class TriggerResolver {
       const { n, g: parent } = this.kept[i]!;
       if (n.fingerprint === g.n.fingerprint || n.facts.operation !== 'SELECT' || parent === undefined) continue;
       if (tried?.has(n)) continue;
-      const step = this.#stepFrom(n.facts, shape);
-      if (step !== undefined) return { parent, step };
+      const steps = this.#stepsFrom(n.facts, shape);
+      if (steps !== undefined) return { parent, steps };
       (tried ??= new Set()).add(n);
     }
     return undefined;
   }
 
-  #stepFrom(parent: SqlFacts, shape: Shape): RelationStep | undefined {
+  /**
+   * The steps from `parent`'s rows to the repeated query's table. A relation of a table the parent
+   * joins (`select_related('job')`, then `a.job.company` per row) starts with the joins' own steps
+   * (`job`, `company`); a joined table no forward join reaches (a reverse join, an unknown FK)
+   * explains nothing.
+   */
+  #stepsFrom(parent: SqlFacts, shape: Shape): RelationStep[] | undefined {
+    const from = (table: string, step: RelationStep): RelationStep[] | undefined => {
+      const prefix = stepsToJoined(parent, table, this.links);
+      return prefix === undefined || prefix.some((s) => s.kind !== 'forward') ? undefined : [...prefix, step];
+    };
     switch (shape.kind) {
       case 'forward': {
         for (const ref of parent.selectedColumns) {
-          const from = tableName(ref);
+          const table = tableName(ref);
           const column = columnName(ref);
-          if (column === this.links.primaryKey(from)) continue;
-          if (this.links.foreignKeyTarget(from, column) === shape.table) {
-            return { kind: 'forward', fromTable: from, column, toTable: shape.table };
-          }
+          if (column === this.links.primaryKey(table)) continue;
+          if (this.links.foreignKeyTarget(table, column) !== shape.table) continue;
+          const steps = from(table, { kind: 'forward', fromTable: table, column, toTable: shape.table });
+          if (steps !== undefined) return steps;
         }
         return undefined;
       }
       case 'reverse':
         if (shape.parentTable === undefined || !selectsFrom(parent, shape.parentTable)) return undefined;
-        return { kind: 'reverse', fromTable: shape.parentTable, toTable: shape.table, column: shape.column };
+        return from(shape.parentTable, { kind: 'reverse', fromTable: shape.parentTable, toTable: shape.table, column: shape.column });
       case 'm2m':
         if (shape.parentTable === undefined || !selectsFrom(parent, shape.parentTable)) return undefined;
-        return {
+        return from(shape.parentTable, {
           kind: 'm2m',
           fromTable: shape.parentTable,
           toTable: shape.table,
           through: shape.through,
           sourceColumn: shape.sourceColumn,
           targetColumn: shape.targetColumn,
-        };
+        });
       default:
         return undefined;
     }

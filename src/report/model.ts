@@ -9,7 +9,7 @@ import { mostCommonLocation } from '../detect/location.js';
 import type { CodeLocation, FindingKind, RelationStep } from '../detect/types.js';
 import type { SqlOperation } from '../sql/types.js';
 import { combinedFix, suggestCascade, type CascadeShape, type FixWhere, type Suggestion } from '../suggest/fix.js';
-import { conventionNaming, schemaNaming, type Naming } from '../suggest/naming.js';
+import { conventionNaming, schemaNaming, stepNames, type Naming } from '../suggest/naming.js';
 import { suggestCache, suggestConnectionFix, suggestDeadView, suggestIndex, suggestTaskQueue, type ColumnUse } from '../suggest/operational.js';
 import type { DjangoSchema } from '../suggest/schema.js';
 import { SchemaIndex, unknownNames } from '../suggest/validate.js';
@@ -153,13 +153,7 @@ function tablesOf(rollup: EndpointRollup): string[] {
   return tables;
 }
 
-function chainNames(steps: RelationStep[], naming: Naming): string[] {
-  return steps.map((s) => {
-    if (s.kind === 'forward') return naming.forwardName(s.fromTable, s.column);
-    if (s.kind === 'reverse') return naming.reverseName(s.fromTable, s.toTable, s.column).name;
-    return naming.m2mName(s.fromTable, s.toTable, s.through, s.sourceColumn).name;
-  });
-}
+const chainNames = (steps: RelationStep[], naming: Naming): string[] => steps.map((s) => stepNames(s, naming).name);
 
 /**
  * The cascade as suggest/ reads it, with the trigger's joins (its statement is among the endpoint's

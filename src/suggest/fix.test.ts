@@ -163,3 +163,22 @@ describe('the combined per-endpoint fix', () => {
     expect(e.findings.every((f) => f.suggestion.confidence === 'inferred')).toBe(true);
   });
 });
+
+describe('a loop over a relation of a table the trigger already joins', () => {
+  // Application.objects.select_related('job'), then {{ a.job.company.name }} per row.
+  const APPS_JOB =
+    'SELECT "recruit_application"."id", "recruit_application"."job_id", "recruit_job"."id", "recruit_job"."company_id", "recruit_job"."title" ' +
+    'FROM "recruit_application" INNER JOIN "recruit_job" ON ("recruit_application"."job_id" = "recruit_job"."id")';
+  const company = (r: number): string =>
+    `SELECT "recruit_company"."id", "recruit_company"."name", "recruit_company"."country_id" FROM "recruit_company" WHERE "recruit_company"."id" = ${r} LIMIT 21`;
+
+  it('extends the joined path (job__company), with the schema and without', () => {
+    for (const withSchema of [true, false]) {
+      const e = endpointFor([APPS_JOB, ...loop(8, company)], withSchema);
+      expect(e.fix).toBe("Application.objects.select_related('job__company')");
+      expect(e.findings[0]?.suggestion.code).toBe(".select_related('job__company')");
+      expect(e.findings[0]?.suggestion.readInstead?.read).toBe('application.job.company');
+      expect(e.findings[0]?.chain).toEqual(['job', 'company']);
+    }
+  });
+});

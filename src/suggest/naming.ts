@@ -1,5 +1,6 @@
 /** Names Django uses for tables and columns: from the app's schema file when given, from Django's conventions otherwise. */
 import { appPrefix, conventionLinks, type TableLinks } from '../detect/links.js';
+import type { RelationStep } from '../detect/types.js';
 import type { DjangoSchema, SchemaModel, SchemaRelation } from './schema.js';
 
 /** A relation's attribute name (select_related / prefetch_related) and its lookup name (filters, aggregates). */
@@ -22,6 +23,20 @@ export interface Naming extends TableLinks {
   m2mName(fromTable: string, toTable: string, through: string, sourceColumn: string): RelationName;
   /** Model field for a written column (FK columns lose `_id`). */
   fieldOfColumn(table: string, column: string): string;
+}
+
+/** A step's names: the attribute (select_related / prefetch_related) and the lookup (filters, aggregates). */
+export function stepNames(step: RelationStep, naming: Naming): RelationName {
+  switch (step.kind) {
+    case 'forward': {
+      const name = naming.forwardName(step.fromTable, step.column);
+      return { name, queryName: name };
+    }
+    case 'reverse':
+      return naming.reverseName(step.fromTable, step.toTable, step.column);
+    case 'm2m':
+      return naming.m2mName(step.fromTable, step.toTable, step.through, step.sourceColumn);
+  }
 }
 
 /** `recruit_orderline` -> `orderline`: the model part of Django's default `<app>_<model>` table name. */

@@ -8,7 +8,7 @@ import { wrapCode } from '../../report/text.js';
 import { createSqlNormalizer } from '../../sql/index.js';
 import { combinedFix, type CascadeShape } from '../fix.js';
 import { joinedPaths } from '../joins.js';
-import { schemaNaming } from '../naming.js';
+import { conventionNaming, schemaNaming } from '../naming.js';
 import { parseSchema } from '../schema.js';
 
 const schema = parseSchema(JSON.parse(readFileSync(new URL('../testdata/schema.json', import.meta.url), 'utf8')));
@@ -54,6 +54,15 @@ describe('joinedPaths: the select_related paths a query already has', () => {
       ],
     });
     expect(joinedPaths(facts(sql), schemaNaming(withProfile))).toEqual(['profile']);
+  });
+
+  it('reads a join from a multi-table-inheritance parent as the child\'s own path', () => {
+    // Restaurant.objects.select_related('owner'): owner is Place's FK, reached through the parent pointer.
+    const sql =
+      'SELECT "shop_place"."id", "shop_place"."owner_id", "shop_restaurant"."place_ptr_id", "shop_owner"."id", "shop_owner"."name" FROM "shop_restaurant" ' +
+      'INNER JOIN "shop_place" ON ("shop_restaurant"."place_ptr_id" = "shop_place"."id") ' +
+      'INNER JOIN "shop_owner" ON ("shop_place"."owner_id" = "shop_owner"."id")';
+    expect(joinedPaths(facts(sql), conventionNaming(['shop_restaurant', 'shop_place', 'shop_owner']))).toEqual(['owner']);
   });
 
   it('leaves out joins that only filter, and reverse joins', () => {
