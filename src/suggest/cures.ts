@@ -38,6 +38,25 @@ export function filteredRelationCure(relation: string, model: string, triggerMod
   );
 }
 
+/** Django's get() asks for up to 21 rows (MAX_GET_RESULTS), so that it can say how many more than one matched. */
+export const isGet = (facts: SqlFacts): boolean => facts.limit === 21;
+
+/**
+ * A reverse relation read by get() per row, with no schema to say its kind: a reverse one-to-one
+ * (`author.profile`) and a foreign key read with get() (`author.profile_set.get()`) have different
+ * fixes, and each raises when pasted for the other.
+ */
+export function reverseGetCure(over: string, model: string, fk: string, row: string, oneToOne: string, manager: string): Suggestion {
+  return manual(
+    oneToOne,
+    `# ${over}: one ${model} per row read by get() on its ${fk}: if ${model}.${fk} is a OneToOneField, select_related('${oneToOne}') ` +
+      `and read ${row}.${oneToOne.replaceAll('__', '.')}; if it is a ForeignKey, prefetch_related('${manager}') and pick the row from ` +
+      `${row}.${manager.replaceAll('__', '.')}.all() in the loop`,
+    'without a schema the SQL cannot tell a reverse one-to-one from a foreign key read with get(): ' +
+      'run `manage.py n1lens_schema` and pass --schema for the exact fix',
+  );
+}
+
 /** No relation of the rows leads to the repeated query's table. */
 export function unlinkedCure(facts: SqlFacts, naming: Naming, over: string): Suggestion {
   const model = facts.table === '' ? 'the repeated query' : naming.modelOf(facts.table);

@@ -6,19 +6,29 @@ import { APPLICATIONS, DASHBOARD_ROW, loop, requestOf, type Step } from '../dete
 import { reportEndpoint, type ReportEndpoint } from '../report/model.js';
 import { createSqlNormalizer } from '../sql/index.js';
 import { schemaNaming } from './naming.js';
-import { parseSchema } from './schema.js';
+import { parseSchema, type DjangoSchema, type SchemaModel, type SchemaRelation } from './schema.js';
 
-const schema = parseSchema(JSON.parse(readFileSync(new URL('./testdata/schema.json', import.meta.url), 'utf8')));
+const schemaJson = JSON.parse(readFileSync(new URL('./testdata/schema.json', import.meta.url), 'utf8')) as DjangoSchema;
+const schema = parseSchema(schemaJson);
 const normalize = createSqlNormalizer();
 
-/** The report section for one request, with or without the schema file. */
-function endpointFor(steps: Step[], withSchema: boolean): ReportEndpoint {
+/** The test schema with more relations on some models, as `manage.py n1lens_schema` lists them (both ends of each). */
+function schemaWith(extra: Record<string, SchemaRelation[]>, models: SchemaModel[] = []): DjangoSchema {
+  return parseSchema({
+    ...schemaJson,
+    models: [...schemaJson.models.map((m) => ({ ...m, relations: [...m.relations, ...(extra[m.model] ?? [])] })), ...models],
+  });
+}
+
+/** The report section for one request, with the test schema (or the one given), or without one. */
+function endpointFor(steps: Step[], withSchema: boolean | DjangoSchema): ReportEndpoint {
   const request = requestOf('GET x/', steps);
+  const used = withSchema === true ? schema : withSchema === false ? undefined : withSchema;
   const set = new RollupSet();
-  set.add(analyseRequest(request, normalize, withSchema ? { links: schemaNaming(schema) } : {}));
+  set.add(analyseRequest(request, normalize, used === undefined ? {} : { links: schemaNaming(used) }));
   const [rollup] = set.values();
   if (rollup === undefined) throw new Error('no rollup');
-  return reportEndpoint(rollup, withSchema ? { schema } : {});
+  return reportEndpoint(rollup, used === undefined ? {} : { schema: used });
 }
 
 const codes = (e: ReportEndpoint): string[] => e.findings.map((f) => f.suggestion.code);
@@ -180,5 +190,44 @@ describe('a loop over a relation of a table the trigger already joins', () => {
       expect(e.findings[0]?.suggestion.readInstead?.read).toBe('application.job.company');
       expect(e.findings[0]?.chain).toEqual(['job', 'company']);
     }
+  });
+});
+
+describe('a reverse one-to-one read per row', () => {
+  // for a in Author.objects.all(): a.profile  ->  Profile.objects.get(author=a) per row
+  const withProfile = schemaWith(
+    { 'shop.Author': [{ name: 'profile', queryName: 'profile', kind: 'one_to_one', target: 'shop.Profile', remoteColumn: 'author_id' }] },
+    [{ model: 'shop.Profile', table: 'shop_profile', pk: 'id', relations: [{ name: 'author', queryName: 'author', kind: 'one_to_one', target: 'shop.Author', column: 'author_id' }] }],
+  );
+  const AUTHORS = 'SELECT "authors"."id", "authors"."name" FROM "authors"';
+  const profile = (r: number): string => `SELECT "shop_profile"."id", "shop_profile"."author_id" FROM "shop_profile" WHERE "shop_profile"."author_id" = ${r} LIMIT 21`;
+
+  it('is single-valued with the schema: select_related, read author.profile', () => {
+    const e = endpointFor([AUTHORS, ...loop(8, profile)], withProfile);
+    expect(e.fix).toBe("Author.objects.select_related('profile')");
+    expect(e.findings[0]?.suggestion).toMatchObject({
+      method: 'select_related',
+      path: 'profile',
+      code: ".select_related('profile')",
+      readInstead: { read: 'author.profile', insteadOf: 'Profile.objects.get(author=author)', required: false },
+    });
+  });
+
+  // Django's default table name, which the conventions link shop_profile.author_id to.
+  const DEFAULT_AUTHORS = 'SELECT "shop_author"."id", "shop_author"."name" FROM "shop_author"';
+
+  it('without a schema, names both cures rather than guess one that raises for the other kind', () => {
+    const e = endpointFor([DEFAULT_AUTHORS, ...loop(8, profile)], false);
+    const s = e.findings[0]!.suggestion;
+    expect(s.method).toBe('manual');
+    expect(s.code).toContain("if Profile.author is a OneToOneField, select_related('profile') and read author.profile");
+    expect(s.code).toContain("if it is a ForeignKey, prefetch_related('profile_set')");
+    expect(s.note).toMatch(/--schema/);
+    expect(e.fix).toBe('');
+  });
+
+  it('a reverse foreign key read with all() stays a prefetch', () => {
+    const profiles = (r: number): string => `SELECT "shop_profile"."id", "shop_profile"."author_id" FROM "shop_profile" WHERE "shop_profile"."author_id" = ${r}`;
+    expect(endpointFor([DEFAULT_AUTHORS, ...loop(8, profiles)], false).fix).toBe("Author.objects.prefetch_related('profile_set')");
   });
 });

@@ -1,9 +1,9 @@
 /** Turns cascades into Django ORM code: one suggestion per finding, and one combined fix per trigger, written in the idiom of the framework that serves the endpoint. */
 import type { LeafShape, RelationStep, TriggerRef } from '../detect/types.js';
 import type { SqlFacts } from '../sql/types.js';
-import { filteredRelationCure, filtersPerRow, isGenericLookup, unlinkedCure } from './cures.js';
+import { filteredRelationCure, filtersPerRow, isGenericLookup, isGet, reverseGetCure, unlinkedCure } from './cures.js';
 import { joinedPaths, type JoinFacts } from './joins.js';
-import type { Naming } from './naming.js';
+import { stepNames, type Naming, type RelationName } from './naming.js';
 import { addsNothing, chainCalls, django } from './profiles/django.js';
 import { profileFor } from './profiles/index.js';
 import type { FixSite, QuerysetFix } from './profiles/types.js';
@@ -73,6 +73,17 @@ function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
     const path = c.steps.map((s) => relationOf(s, naming).name).join('__');
     return filteredRelationCure(path, naming.modelOf(last.toTable), over);
   }
+  if (last.kind === 'reverse' && c.leaf.kind === 'fetch' && c.facts !== undefined && isGet(c.facts) && c.trigger !== null) {
+    const names = relationOf(last, naming);
+    if (names.oneToOne === undefined) {
+      const before = c.steps.slice(0, -1).map((s) => relationOf(s, naming).name);
+      const under = (name: string): string => [...before, name].join('__');
+      const model = naming.modelOf(last.toTable);
+      const row = rowVariableOf(naming.modelOf(c.trigger.table));
+      // Django names a reverse one-to-one by its query name (the model, lowercased), a reverse FK `<model>_set`.
+      return reverseGetCure(over, model, naming.forwardName(last.toTable, last.column), row, under(names.queryName), under(names.name));
+    }
+  }
   return null;
 }
 
@@ -121,17 +132,10 @@ function orderByArgs(orderBy: { column: string; direction: 'ASC' | 'DESC' }[], n
     .join(', ');
 }
 
-function relationOf(step: RelationStep, naming: Naming): { name: string; queryName: string; toMany: boolean } {
-  switch (step.kind) {
-    case 'forward': {
-      const name = naming.forwardName(step.fromTable, step.column);
-      return { name, queryName: name, toMany: false };
-    }
-    case 'reverse':
-      return { ...naming.reverseName(step.fromTable, step.toTable, step.column), toMany: true };
-    case 'm2m':
-      return { ...naming.m2mName(step.fromTable, step.toTable, step.through, step.sourceColumn), toMany: true };
-  }
+/** A step's names, and whether it leads to many rows: a reverse one-to-one (schema-known) is single-valued, like a forward FK. */
+function relationOf(step: RelationStep, naming: Naming): RelationName & { toMany: boolean } {
+  const names = stepNames(step, naming);
+  return { ...names, toMany: step.kind === 'm2m' || (step.kind === 'reverse' && names.oneToOne !== true) };
 }
 
 function emptyFix(table: string, naming: Naming): QuerysetFix {
@@ -175,11 +179,10 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
     if (!rel.toMany) {
       if (fetched) fix.selectRelated.push(lookup);
       if (child.leaves.some((l) => l.leaf.kind === 'fetch')) {
-        fix.reads.push({
-          read: attrOf(row, childAt.path),
-          insteadOf: `${childModel}.objects.get(pk=${attrOf(row, [...at.path, `${rel.name}_id`])})`,
-          required: false,
-        });
+        // A reverse one-to-one is read by the row it points back at, a forward FK by its id.
+        const by =
+          step.kind === 'reverse' ? `${naming.forwardName(step.toTable, step.column)}=${attrOf(row, at.path)}` : `pk=${attrOf(row, [...at.path, `${rel.name}_id`])}`;
+        fix.reads.push({ read: attrOf(row, childAt.path), insteadOf: `${childModel}.objects.get(${by})`, required: false });
       }
       annotateLeaves(child, step, rel, childAt, naming, fix);
       collect(child, naming, childAt, fix);
@@ -223,7 +226,7 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
 function annotateLeaves(
   child: Node,
   step: RelationStep,
-  rel: { name: string; queryName: string; toMany: boolean },
+  rel: RelationName & { toMany: boolean },
   at: At,
   naming: Naming,
   fix: QuerysetFix,

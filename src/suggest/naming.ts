@@ -7,6 +7,8 @@ import type { DjangoSchema, SchemaModel, SchemaRelation } from './schema.js';
 export interface RelationName {
   name: string;
   queryName: string;
+  /** A reverse relation's kind when the schema says: true for a one-to-one (single-valued), false for a foreign key; absent when unknown. */
+  oneToOne?: boolean;
 }
 
 /** Everything suggest/ needs to turn SQL identifiers into ORM code. */
@@ -119,7 +121,7 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
           x.remoteColumn === column &&
           tableOf(x.target) === toTable,
       );
-      return r === undefined ? fallback.reverseName(fromTable, toTable, column) : { name: r.name, queryName: r.queryName };
+      return r === undefined ? fallback.reverseName(fromTable, toTable, column) : { name: r.name, queryName: r.queryName, oneToOne: r.kind === 'one_to_one' };
     },
     m2mName(fromTable, toTable, through, sourceColumn) {
       const r = relations(fromTable).find(

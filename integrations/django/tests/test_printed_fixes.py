@@ -93,3 +93,19 @@ def test_a_relation_of_an_already_joined_table_extends_its_path(exporter, tmp_pa
     values, queries = read_each(pasted(endpoint["fix"]), finding["suggestion"]["readInstead"]["read"])
     assert values == {r.pk: r.book.author for r in Review.objects.all()}
     assert queries == 1
+
+
+def test_a_reverse_one_to_one_is_select_related_and_read_as_an_attribute(exporter, tmp_path):
+    for b in books():
+        Profile.objects.create(author=b.author)
+
+    def loop():
+        for author in Author.objects.all():
+            author.profile
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    finding = finding_on(endpoint, "shop_profile")
+    assert endpoint["fix"] == "Author.objects.select_related('profile')"
+    values, queries = read_each(pasted(endpoint["fix"]), finding["suggestion"]["readInstead"]["read"])
+    assert values == {a.pk: a.profile for a in Author.objects.all()}
+    assert queries == 1

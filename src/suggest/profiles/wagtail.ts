@@ -5,7 +5,7 @@
  */
 import type { RelationStep } from '../../detect/types.js';
 import type { CascadeShape, Suggestion } from '../fix.js';
-import type { Naming } from '../naming.js';
+import { stepNames, type Naming } from '../naming.js';
 import type { DjangoSchema } from '../schema.js';
 import { addsNothing, chainCalls, readComments } from './django.js';
 import type { FixSite, FrameworkProfile, QuerysetFix, RenderedFix } from './types.js';
@@ -35,16 +35,7 @@ function isRenditionLoop(c: CascadeShape): boolean {
   return f !== undefined && /rendition/.test(f.table) && f.equalityFilters.some((x) => x.endsWith('.image_id'));
 }
 
-const relationName = (step: RelationStep, naming: Naming): string => {
-  switch (step.kind) {
-    case 'forward':
-      return naming.forwardName(step.fromTable, step.column);
-    case 'reverse':
-      return naming.reverseName(step.fromTable, step.toTable, step.column).name;
-    case 'm2m':
-      return naming.m2mName(step.fromTable, step.toTable, step.through, step.sourceColumn).name;
-  }
-};
+const relationName = (step: RelationStep, naming: Naming): string => stepNames(step, naming).name;
 
 /** django-taggit's join: `taggit_tag` through a tagged-item table on `content_object_id`/`object_id`. */
 function isTagLoop(c: CascadeShape): boolean {
