@@ -231,3 +231,41 @@ describe('a reverse one-to-one read per row', () => {
     expect(endpointFor([DEFAULT_AUTHORS, ...loop(8, profiles)], false).fix).toBe("Author.objects.prefetch_related('profile_set')");
   });
 });
+
+describe('exists() per row: Exists() over a queryset tied to the right outer column', () => {
+  const LINES = 'SELECT "shop_orderline"."id", "shop_orderline"."order_id", "shop_orderline"."book_id", "shop_orderline"."qty" FROM "shop_orderline"';
+  const reviewExists = (r: number): string => `SELECT 1 AS "a" FROM "shop_review" WHERE "shop_review"."book_id" = ${r} LIMIT 1`;
+  const tagExists = (r: number): string =>
+    `SELECT 1 AS "a" FROM "shop_tag" INNER JOIN "shop_book_tags" ON ("shop_tag"."id" = "shop_book_tags"."tag_id") WHERE "shop_book_tags"."book_id" = ${r} LIMIT 1`;
+  // Tag's end of Book.tags, as `manage.py n1lens_schema` lists it.
+  const withTagEnd = schemaWith({
+    'shop.Tag': [{ name: 'book_set', queryName: 'book', kind: 'many_to_many', target: 'shop.Book', through: 'shop_book_tags', sourceColumn: 'tag_id', targetColumn: 'book_id' }],
+  });
+
+  it("through a forward FK: OuterRef('book'), the related row's id, not the outer row's own pk", () => {
+    // for line in OrderLine.objects.all(): line.book.reviews.exists()
+    const e = endpointFor([LINES, ...loop(8, book, reviewExists)], true);
+    expect(e.fix.split('\n')[0]).toBe("OrderLine.objects.select_related('book').annotate(has_book_reviews=Exists(Review.objects.filter(book=OuterRef('book'))))");
+    expect(e.findings.find((f) => f.table === 'shop_review')?.suggestion.readInstead?.read).toBe('order_line.has_book_reviews');
+  });
+
+  it("over an M2M: Exists(Tag.objects.filter(book=OuterRef('pk'))), never Exists('tags')", () => {
+    // for b in Book.objects.all(): b.tags.exists()
+    for (const used of [withTagEnd, false] as const) {
+      const e = endpointFor([BOOKS, ...loop(8, tagExists)], used);
+      expect(e.fix.split('\n')[0]).toBe("Book.objects.annotate(has_tags=Exists(Tag.objects.filter(book=OuterRef('pk'))))");
+    }
+  });
+
+  it('over an M2M read from its join table alone (what Django runs for tags.exists() and count()): the M2M by name', () => {
+    const throughExists = (r: number): string => `SELECT 1 AS "a" FROM "shop_book_tags" WHERE "shop_book_tags"."book_id" = ${r} LIMIT 1`;
+    const throughCount = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "shop_book_tags" WHERE "shop_book_tags"."book_id" = ${r}`;
+    for (const withSchema of [true, false]) {
+      const exists = endpointFor([BOOKS, ...loop(8, throughExists)], withSchema);
+      expect(exists.fix.split('\n')[0]).toBe("Book.objects.annotate(has_tags=Exists(Book.tags.through.objects.filter(book=OuterRef('pk'))))");
+      expect(exists.findings[0]?.chain).toEqual(['tags']);
+      const count = endpointFor([BOOKS, ...loop(8, throughCount)], withSchema);
+      expect(count.fix.split('\n')).toEqual(["Book.objects.annotate(tags_count=Count('tags'))", '# then read book.tags_count, not book.tags.count()']);
+    }
+  });
+});

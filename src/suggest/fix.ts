@@ -223,6 +223,33 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
   }
 }
 
+/**
+ * The rows one step leads to from the outer queryset's row, as a queryset for a subquery:
+ * `Review.objects.filter(book=OuterRef('pk'))`, or `OuterRef('book')` when the step starts at the
+ * row's `book` (`queryPath` ends with the step's own query name). Exists() and Subquery() take a
+ * queryset, and OuterRef('pk') from a related row would compare with the outer row's own id.
+ */
+function relatedRows(step: RelationStep, queryPath: readonly string[], naming: Naming): string {
+  const model = naming.modelOf(step.toTable);
+  const from = queryPath.slice(0, -1).join('__') || 'pk';
+  switch (step.kind) {
+    case 'forward':
+      return `${model}.objects.filter(pk=OuterRef(${quote(queryPath.join('__'))}))`;
+    case 'reverse': {
+      const fk = naming.forwardName(step.toTable, step.column);
+      const names = naming.reverseName(step.fromTable, step.toTable, step.column);
+      // An auto-created join table has no model class: its own FK fields are named after the models.
+      const rows = names.autoThrough === true ? `${naming.modelOf(step.fromTable)}.${names.name}.through` : model;
+      return `${rows}.objects.filter(${fk}=OuterRef(${quote(from)}))`;
+    }
+    case 'm2m': {
+      // The M2M seen from its other end: Tag's query name for Book.tags (`book`, or its related_query_name).
+      const back = naming.m2mName(step.toTable, step.fromTable, step.through, step.targetColumn).queryName;
+      return `${model}.objects.filter(${back}=OuterRef(${quote(from)}))`;
+    }
+  }
+}
+
 function annotateLeaves(
   child: Node,
   step: RelationStep,
@@ -252,15 +279,8 @@ function annotateLeaves(
         `${fn}(${quote(field === '' ? lookup : `${lookup}__${field}`)})`,
         `${related}.aggregate(${fn}(${over}))['${field || '*'}__${leaf.fn.toLowerCase()}']`,
       );
-    } else if (leaf.kind === 'exists' && rel.toMany && step.kind === 'reverse') {
-      const fk = naming.forwardName(step.toTable, step.column);
-      annotate(
-        `has_${alias}`,
-        `Exists(${naming.modelOf(child.table)}.objects.filter(${fk}=OuterRef('pk')))`,
-        `${related}.exists()`,
-      );
     } else if (leaf.kind === 'exists') {
-      annotate(`has_${alias}`, `Exists(${quote(lookup)})`, `${related}.exists()`);
+      annotate(`has_${alias}`, `Exists(${relatedRows(step, at.queryPath, naming)})`, `${related}.exists()`);
     }
   }
 }

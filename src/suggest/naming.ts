@@ -9,6 +9,11 @@ export interface RelationName {
   queryName: string;
   /** A reverse relation's kind when the schema says: true for a one-to-one (single-valued), false for a foreign key; absent when unknown. */
   oneToOne?: boolean;
+  /**
+   * True when a reverse step's table is the join table Django creates for this M2M field, with no
+   * model of its own: `book.tags.count()` and `.exists()` query it alone. Code names it `Book.tags.through`.
+   */
+  autoThrough?: boolean;
 }
 
 /** Everything suggest/ needs to turn SQL identifiers into ORM code. */
@@ -60,9 +65,22 @@ export function conventionNaming(knownTables: Iterable<string>): Naming {
     primaryKey: links.primaryKey,
     modelOf: (table) => capitalise(modelPart(table)),
     forwardName,
-    reverseName: (_from, toTable) => ({ name: `${modelPart(toTable)}_set`, queryName: modelPart(toTable) }),
-    m2mName: (fromTable, _toTable, through) => {
-      const field = through.startsWith(`${fromTable}_`) ? through.slice(fromTable.length + 1) : modelPart(through);
+    reverseName(fromTable, toTable) {
+      // `shop_book_tags` for shop_book: model tables are `<app>_<model>`, with no `_` in a model name.
+      if (toTable.startsWith(`${fromTable}_`)) {
+        const field = toTable.slice(fromTable.length + 1);
+        return { name: field, queryName: field, autoThrough: true };
+      }
+      return { name: `${modelPart(toTable)}_set`, queryName: modelPart(toTable) };
+    },
+    m2mName: (fromTable, toTable, through) => {
+      if (through.startsWith(`${fromTable}_`)) {
+        const field = through.slice(fromTable.length + 1);
+        return { name: field, queryName: field };
+      }
+      // The other end of an auto M2M (`shop_book_tags` seen from shop_tag): Django's reverse names.
+      if (through.startsWith(`${toTable}_`)) return { name: `${modelPart(toTable)}_set`, queryName: modelPart(toTable) };
+      const field = modelPart(through);
       return { name: field, queryName: field };
     },
     // Only a column that points at a known table is an FK whose field drops `_id` (`external_id` stays).
@@ -121,7 +139,9 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
           x.remoteColumn === column &&
           tableOf(x.target) === toTable,
       );
-      return r === undefined ? fallback.reverseName(fromTable, toTable, column) : { name: r.name, queryName: r.queryName, oneToOne: r.kind === 'one_to_one' };
+      if (r !== undefined) return { name: r.name, queryName: r.queryName, oneToOne: r.kind === 'one_to_one' };
+      const m2m = byTable.has(toTable) ? undefined : relations(fromTable).find((x) => x.kind === 'many_to_many' && x.through === toTable && x.sourceColumn === column);
+      return m2m === undefined ? fallback.reverseName(fromTable, toTable, column) : { name: m2m.name, queryName: m2m.queryName, autoThrough: true };
     },
     m2mName(fromTable, toTable, through, sourceColumn) {
       const r = relations(fromTable).find(

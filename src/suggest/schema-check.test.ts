@@ -27,6 +27,15 @@ describe('every printed name exists on the model it is called on', () => {
     expect(names('# a comment names nothing')).toEqual([]);
   });
 
+  it("checks an Exists() subquery's filter on the inner model and its OuterRef path on the outer one", () => {
+    const names = (code: string) => unknownNames(code, index).map((u) => `${u.model}.${u.name}`);
+    expect(names("BlogPage.objects.annotate(has_image_renditions=Exists(Rendition.objects.filter(image=OuterRef('image'))))")).toEqual([]);
+    expect(names("BlogPage.objects.annotate(has_x=Exists(Rendition.objects.filter(image=OuterRef('picture'))))")).toEqual(['blog.BlogPage.picture']);
+    expect(names("BlogPage.objects.annotate(has_x=Exists(Rendition.objects.filter(photo=OuterRef('image'))))")).toEqual(['images.Rendition.photo']);
+    expect(names("BlogPage.objects.annotate(has_tags=Exists(BlogPage.tags.through.objects.filter(blogpage=OuterRef('pk'))))")).toEqual([]);
+    expect(names("BlogPage.objects.annotate(has_x=Exists(BlogPage.labels.through.objects.filter(blogpage=OuterRef('pk'))))")).toEqual(['blog.BlogPage.labels']);
+  });
+
   it("prefetches a taggit manager with a custom through model by its name, 'tags'", () => {
     const tags = (r: number): string =>
       `SELECT "taggit_tag"."id", "taggit_tag"."name" FROM "taggit_tag" INNER JOIN "blog_blogpagetag" ON ("taggit_tag"."id" = "blog_blogpagetag"."tag_id") WHERE "blog_blogpagetag"."content_object_id" = ${r}`;

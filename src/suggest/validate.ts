@@ -201,11 +201,17 @@ function checkCall(method: string, args: string, m: SchemaModel, index: SchemaIn
     } else if (method === 'annotate') {
       const agg = /^\w+=(?:Count|Sum|Avg|Min|Max|Exists)\('([^']*)'\)$/.exec(arg);
       if (agg !== null) push(checkPath(index, m, agg[1]!, 'lookup'));
-      const exists = /^\w+=Exists\((\w+)\.objects\.filter\((\w+)=OuterRef\('pk'\)\)\)$/.exec(arg);
-      if (exists !== null) {
-        for (const inner of index.byClass(exists[1]!)) {
-          const r = index.relation(inner, exists[2]!, 'queryName');
-          if (r === undefined) found.push({ model: inner.model, name: exists[2]!, call: 'filter' });
+      // A subquery over related rows: Exists(Review.objects.filter(book=OuterRef('book'))), or over an
+      // auto-created M2M join table, Exists(Book.tags.through.objects.filter(book=OuterRef('pk'))).
+      const sub = /^\w+=Exists\((\w+)(?:\.(\w+)\.through)?\.objects\.filter\((\w+)=OuterRef\('([^']*)'\)\)\)$/.exec(arg);
+      if (sub !== null) {
+        const [owner, m2m, name, outer] = [sub[1]!, sub[2], sub[3]!, sub[4]!];
+        if (outer !== 'pk') push(checkPath(index, m, outer, 'lookup'));
+        const models = index.byClass(owner);
+        // The join table is no model of the schema: its FK names follow Django's rule; the M2M must exist.
+        const [checked, by, call] = m2m === undefined ? [name, 'queryName' as const, 'filter'] : [m2m, 'name' as const, 'through'];
+        if (checked !== 'pk' && models.length > 0 && models.every((x) => index.relation(x, checked, by) === undefined)) {
+          found.push({ model: models[0]!.model, name: checked, call });
         }
       }
     }

@@ -109,3 +109,40 @@ def test_a_reverse_one_to_one_is_select_related_and_read_as_an_attribute(exporte
     values, queries = read_each(pasted(endpoint["fix"]), finding["suggestion"]["readInstead"]["read"])
     assert values == {a.pk: a.profile for a in Author.objects.all()}
     assert queries == 1
+
+
+def test_exists_through_a_forward_fk_answers_for_the_related_row(exporter, tmp_path):
+    shelf = books()
+    for b in shelf[:3]:
+        Review.objects.create(book=b, stars=4)
+    # Each line's book is another row's id, so OuterRef('pk') would answer for the wrong book.
+    for b in reversed(shelf):
+        OrderLine.objects.create(book=b, quantity=1)
+
+    def loop():
+        for line in OrderLine.objects.all():
+            line.book.reviews.exists()
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    values, queries = read_each(pasted(endpoint["fix"]), finding_on(endpoint, "shop_review")["suggestion"]["readInstead"]["read"])
+    assert values == {line.pk: line.book.reviews.exists() for line in OrderLine.objects.all()}
+    assert sorted(values.values()) == [False] * 3 + [True] * 3
+    assert queries == 1
+
+
+def test_exists_over_an_m2m_runs_and_answers_per_row(exporter, tmp_path):
+    for i, b in enumerate(books()):
+        if i % 2:
+            b.tags.add(Tag.objects.create(label=f"t{i}"))
+
+    def loop():
+        for book in Book.objects.all():
+            book.tags.exists()
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    # Django asks the join table alone (SELECT 1 FROM shop_book_tags WHERE book_id = %s LIMIT 1).
+    finding = finding_on(endpoint, "shop_book_tags")
+    assert finding["chain"] == ["tags"]
+    values, queries = read_each(pasted(endpoint["fix"]), finding["suggestion"]["readInstead"]["read"])
+    assert values == {b.pk: b.tags.exists() for b in Book.objects.all()}
+    assert queries == 1
