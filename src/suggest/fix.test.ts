@@ -269,3 +269,33 @@ describe('exists() per row: Exists() over a queryset tied to the right outer col
     }
   });
 });
+
+describe('aggregates over two to-many relations in one annotate()', () => {
+  // Each join repeats the other's rows: 2 reviews × 3 tags gives 6 and 6 with plain Counts.
+  const notes = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "recruit_note" WHERE "recruit_note"."application_id" = ${r}`;
+  const interviews = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "recruit_interview" WHERE "recruit_interview"."application_id" = ${r}`;
+  const tagCount = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "shop_book_tags" WHERE "shop_book_tags"."book_id" = ${r}`;
+  const starSum = (r: number): string => `SELECT SUM("shop_review"."stars") AS "stars__sum" FROM "shop_review" WHERE "shop_review"."book_id" = ${r}`;
+  const starAvg = (r: number): string => `SELECT AVG("shop_review"."stars") AS "stars__avg" FROM "shop_review" WHERE "shop_review"."book_id" = ${r}`;
+  const reviewCount = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "shop_review" WHERE "shop_review"."book_id" = ${r}`;
+
+  it('counts each related row once: Count(…, distinct=True)', () => {
+    expect(endpointFor([APPLICATIONS, ...loop(8, notes, interviews)], true).fix.split('\n')[0]).toBe(
+      "Application.objects.annotate(notes_count=Count('notes', distinct=True), interviews_count=Count('interviews', distinct=True))",
+    );
+  });
+
+  it('sums in a subquery, since the repeats multiply a sum; an average stays a join', () => {
+    expect(endpointFor([BOOKS, ...loop(8, tagCount, starSum, starAvg)], true).fix.split('\n')[0]).toBe(
+      "Book.objects.annotate(tags_count=Count('tags', distinct=True), " +
+        "reviews_stars_sum=Subquery(Review.objects.filter(book=OuterRef('pk')).order_by().values('book').annotate(total=Sum('stars')).values('total')), " +
+        "reviews_stars_avg=Avg('reviews__stars'))",
+    );
+  });
+
+  it('leaves aggregates over one relation as they are: one join repeats nothing', () => {
+    expect(endpointFor([BOOKS, ...loop(8, reviewCount, starSum)], true).fix.split('\n')[0]).toBe(
+      "Book.objects.annotate(reviews_count=Count('reviews'), reviews_stars_sum=Sum('reviews__stars'))",
+    );
+  });
+});

@@ -160,7 +160,25 @@ interface At {
   path: string[];
   /** Query names (filters, aggregates). */
   queryPath: string[];
+  /**
+   * The queryset aggregates over more than one to-many join: each multiplies the other's rows
+   * (2 reviews × 3 tags gives 6 and 6), so a Count counts distinct rows and a Sum is a subquery.
+   */
+  fanOut: boolean;
 }
+
+/** The to-many relations whose rows `node`'s queryset aggregates in joins (Count, Sum, Avg…), through its to-one ones. */
+function aggregatedJoins(node: Node, naming: Naming): number {
+  let joins = 0;
+  for (const { step, node: child } of node.children.values()) {
+    if (!relationOf(step, naming).toMany) joins += aggregatedJoins(child, naming);
+    else if (child.leaves.some((l) => l.leaf.kind === 'count' || l.leaf.kind === 'aggregate')) joins++;
+  }
+  return joins;
+}
+
+/** The walk's start at the queryset's own model. */
+const startAt = (node: Node, naming: Naming): At => ({ path: [], queryPath: [], fanOut: aggregatedJoins(node, naming) > 1 });
 
 /** `application.job.company` for the attributes `job`, `company` of the row `application`. */
 const attrOf = (row: string, path: string[]): string => [row, ...path].join('.');
@@ -171,7 +189,7 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
   const row = fix.rowVariable;
   for (const { step, node: child } of edges) {
     const rel = relationOf(step, naming);
-    const childAt: At = { path: [...at.path, rel.name], queryPath: [...at.queryPath, rel.queryName] };
+    const childAt: At = { ...at, path: [...at.path, rel.name], queryPath: [...at.queryPath, rel.queryName] };
     const lookup = childAt.path.join('__');
     const fetched = child.leaves.some((l) => l.leaf.kind === 'fetch') || child.leaves.length === 0;
     const childModel = naming.modelOf(child.table);
@@ -215,7 +233,7 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
     if (!fetched && child.children.size === 0) continue;
     // Loops inside the prefetched rows: a Prefetch queryset with its own fix, or a plain path.
     const inner = emptyFix(child.table, naming);
-    collect(child, naming, { path: [], queryPath: [] }, inner);
+    collect(child, naming, startAt(child, naming), inner);
     fix.reads.push(...inner.reads);
     fix.prefetch.push(
       addsNothing(inner) ? quote(lookup) : `Prefetch(${quote(lookup)}, queryset=${inner.model}.objects${chainCalls(inner)})`,
@@ -224,31 +242,31 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
 }
 
 /**
- * The rows one step leads to from the outer queryset's row, as a queryset for a subquery:
- * `Review.objects.filter(book=OuterRef('pk'))`, or `OuterRef('book')` when the step starts at the
- * row's `book` (`queryPath` ends with the step's own query name). Exists() and Subquery() take a
- * queryset, and OuterRef('pk') from a related row would compare with the outer row's own id.
+ * The rows one step leads to from the outer queryset's row, for a subquery: `Review.objects` filtered
+ * by `book` on `OuterRef('pk')`, or on `OuterRef('book')` when the step starts at the row's `book`
+ * (`queryPath` ends with the step's own query name): OuterRef('pk') from a related row would compare
+ * with the outer row's own id.
  */
-function relatedRows(step: RelationStep, queryPath: readonly string[], naming: Naming): string {
+function relatedRows(step: RelationStep, queryPath: readonly string[], naming: Naming): { rows: string; by: string; outer: string } {
   const model = naming.modelOf(step.toTable);
-  const from = queryPath.slice(0, -1).join('__') || 'pk';
+  const outer = queryPath.slice(0, -1).join('__') || 'pk';
   switch (step.kind) {
     case 'forward':
-      return `${model}.objects.filter(pk=OuterRef(${quote(queryPath.join('__'))}))`;
+      return { rows: model, by: 'pk', outer: queryPath.join('__') };
     case 'reverse': {
-      const fk = naming.forwardName(step.toTable, step.column);
       const names = naming.reverseName(step.fromTable, step.toTable, step.column);
       // An auto-created join table has no model class: its own FK fields are named after the models.
       const rows = names.autoThrough === true ? `${naming.modelOf(step.fromTable)}.${names.name}.through` : model;
-      return `${rows}.objects.filter(${fk}=OuterRef(${quote(from)}))`;
+      return { rows, by: naming.forwardName(step.toTable, step.column), outer };
     }
-    case 'm2m': {
+    case 'm2m':
       // The M2M seen from its other end: Tag's query name for Book.tags (`book`, or its related_query_name).
-      const back = naming.m2mName(step.toTable, step.fromTable, step.through, step.targetColumn).queryName;
-      return `${model}.objects.filter(${back}=OuterRef(${quote(from)}))`;
-    }
+      return { rows: model, by: naming.m2mName(step.toTable, step.fromTable, step.through, step.targetColumn).queryName, outer };
   }
 }
+
+/** `Review.objects.filter(book=OuterRef('pk'))`: what Exists() and Subquery() take. */
+const relatedQueryset = (r: { rows: string; by: string; outer: string }): string => `${r.rows}.objects.filter(${r.by}=OuterRef(${quote(r.outer)}))`;
 
 function annotateLeaves(
   child: Node,
@@ -268,19 +286,24 @@ function annotateLeaves(
       fix.reads.push({ read: `${row}.${name}`, insteadOf, required: true });
       fix.rowValues.push({ attr: name, read: `${row}.${name}`, sortable: true, ...(source === undefined ? {} : { source }) });
     };
-    if (leaf.kind === 'count') annotate(`${alias}_count`, `Count(${quote(lookup)})`, `${related}.count()`);
+    // Another to-many join repeats each related row once per row of it: count each once.
+    const distinct = at.fanOut && rel.toMany ? ', distinct=True' : '';
+    if (leaf.kind === 'count') annotate(`${alias}_count`, `Count(${quote(lookup)}${distinct})`, `${related}.count()`);
     else if (leaf.kind === 'aggregate') {
       const fn = leaf.fn[0] + leaf.fn.slice(1).toLowerCase();
       const field = leaf.column === '*' ? '' : naming.fieldOfColumn(child.table, leaf.column);
       const name = leaf.column === '*' ? alias : `${alias}_${field}`;
       const over = field === '' ? "'*'" : quote(field);
-      annotate(
-        `${name}_${leaf.fn.toLowerCase()}`,
-        `${fn}(${quote(field === '' ? lookup : `${lookup}__${field}`)})`,
-        `${related}.aggregate(${fn}(${over}))['${field || '*'}__${leaf.fn.toLowerCase()}']`,
-      );
+      // The repeats leave an average, a minimum and a maximum as they are, but multiply a sum: it is
+      // summed in a subquery of its own (Django's documented form: values() groups by the relation).
+      const r = relatedRows(step, at.queryPath, naming);
+      const expr =
+        leaf.fn === 'SUM' && distinct !== '' && field !== ''
+          ? `Subquery(${relatedQueryset(r)}.order_by().values(${quote(r.by)}).annotate(total=Sum(${quote(field)})).values('total'))`
+          : `${fn}(${quote(field === '' ? lookup : `${lookup}__${field}`)})`;
+      annotate(`${name}_${leaf.fn.toLowerCase()}`, expr, `${related}.aggregate(${fn}(${over}))['${field || '*'}__${leaf.fn.toLowerCase()}']`);
     } else if (leaf.kind === 'exists') {
-      annotate(`has_${alias}`, `Exists(${relatedRows(step, at.queryPath, naming)})`, `${related}.exists()`);
+      annotate(`has_${alias}`, `Exists(${relatedQueryset(relatedRows(step, at.queryPath, naming))})`, `${related}.exists()`);
     }
   }
 }
@@ -318,7 +341,8 @@ function pathOf(c: CascadeShape, naming: Naming): string {
 /** The fix's calls for loops over one trigger's rows, with the trigger's own joins first. */
 function querysetFix(table: string, cascades: readonly CascadeShape[], naming: Naming, keepJoins: boolean): QuerysetFix {
   const fix = emptyFix(table, naming);
-  collect(buildTree(table, cascades), naming, { path: [], queryPath: [] }, fix);
+  const tree = buildTree(table, cascades);
+  collect(tree, naming, startAt(tree, naming), fix);
   const joined: string[] = [];
   for (const c of cascades) for (const p of joinedPaths(c.triggerFacts, naming)) if (!joined.includes(p)) joined.push(p);
   if (keepJoins || fix.selectRelated.length > 0) {

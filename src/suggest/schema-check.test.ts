@@ -27,13 +27,16 @@ describe('every printed name exists on the model it is called on', () => {
     expect(names('# a comment names nothing')).toEqual([]);
   });
 
-  it("checks an Exists() subquery's filter on the inner model and its OuterRef path on the outer one", () => {
+  it("checks subqueries over related rows (the filter on the inner model, OuterRef's path on the outer one) and distinct counts", () => {
     const names = (code: string) => unknownNames(code, index).map((u) => `${u.model}.${u.name}`);
     expect(names("BlogPage.objects.annotate(has_image_renditions=Exists(Rendition.objects.filter(image=OuterRef('image'))))")).toEqual([]);
     expect(names("BlogPage.objects.annotate(has_x=Exists(Rendition.objects.filter(image=OuterRef('picture'))))")).toEqual(['blog.BlogPage.picture']);
     expect(names("BlogPage.objects.annotate(has_x=Exists(Rendition.objects.filter(photo=OuterRef('image'))))")).toEqual(['images.Rendition.photo']);
     expect(names("BlogPage.objects.annotate(has_tags=Exists(BlogPage.tags.through.objects.filter(blogpage=OuterRef('pk'))))")).toEqual([]);
     expect(names("BlogPage.objects.annotate(has_x=Exists(BlogPage.labels.through.objects.filter(blogpage=OuterRef('pk'))))")).toEqual(['blog.BlogPage.labels']);
+    expect(names("Image.objects.annotate(n=Count('renditions', distinct=True), m=Count('versions', distinct=True))")).toEqual(['images.Image.versions']);
+    expect(names("Image.objects.annotate(s=Subquery(Rendition.objects.filter(image=OuterRef('pk')).order_by().values('image').annotate(total=Sum('width')).values('total')))")).toEqual([]);
+    expect(names("Image.objects.annotate(s=Subquery(Rendition.objects.filter(picture=OuterRef('pk')).order_by().values('picture').annotate(total=Sum('width')).values('total')))")).toEqual(['images.Rendition.picture']);
   });
 
   it("prefetches a taggit manager with a custom through model by its name, 'tags'", () => {

@@ -199,11 +199,13 @@ function checkCall(method: string, args: string, m: SchemaModel, index: SchemaIn
         if (inner.length > 0) checkChain(pf[3] ?? '', inner, index, found);
       }
     } else if (method === 'annotate') {
-      const agg = /^\w+=(?:Count|Sum|Avg|Min|Max|Exists)\('([^']*)'\)$/.exec(arg);
+      const agg = /^\w+=(?:Count|Sum|Avg|Min|Max)\('([^']*)'(?:, distinct=True)?\)$/.exec(arg);
       if (agg !== null) push(checkPath(index, m, agg[1]!, 'lookup'));
-      // A subquery over related rows: Exists(Review.objects.filter(book=OuterRef('book'))), or over an
-      // auto-created M2M join table, Exists(Book.tags.through.objects.filter(book=OuterRef('pk'))).
-      const sub = /^\w+=Exists\((\w+)(?:\.(\w+)\.through)?\.objects\.filter\((\w+)=OuterRef\('([^']*)'\)\)\)$/.exec(arg);
+      // A subquery over related rows: Exists(Review.objects.filter(book=OuterRef('book'))), over an
+      // auto-created M2M join table, Exists(Book.tags.through.objects.filter(book=OuterRef('pk'))), or
+      // a sum of them, Subquery(….order_by().values('book').annotate(total=Sum('stars')).values('total')).
+      const sub =
+        /^\w+=(?:Exists|Subquery)\((\w+)(?:\.(\w+)\.through)?\.objects\.filter\((\w+)=OuterRef\('([^']*)'\)\)(?:\.order_by\(\)\.values\('\w+'\)\.annotate\(\w+=\w+\('\w+'\)\)\.values\('\w+'\))?\)$/.exec(arg);
       if (sub !== null) {
         const [owner, m2m, name, outer] = [sub[1]!, sub[2], sub[3]!, sub[4]!];
         if (outer !== 'pk') push(checkPath(index, m, outer, 'lookup'));

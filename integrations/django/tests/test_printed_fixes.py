@@ -64,17 +64,25 @@ def pasted(fix):
     return eval(code, dict(PASTE_NAMES))  # noqa: S307 - the code under test is n1lens's own output
 
 
-def read_each(queryset, read):
-    """Evaluates the queryset and `read` (a finding's `readInstead.read`, e.g. `book.has_tags`) on
-    each row, counting queries; returns ({pk: value}, queries)."""
-    row_variable = re.match(r"\w+", read).group(0)
+def reads_of(endpoint, model):
+    """Every finding's read after the fix (`readInstead.read`, on the pasted queryset's rows) and
+    before it (`insteadOf`, the loop's own code on a plain row of `model`), by finding table and row;
+    and the number of queries the fixed rows and their reads took. Findings are keyed by their SQL."""
+    reads = {f["sql"]: f["suggestion"]["readInstead"] for f in endpoint["findings"] if "readInstead" in f["suggestion"]}
+    assert reads, endpoint
+    row_variable = re.match(r"\w+", next(iter(reads.values()))["read"]).group(0)
+    names = dict(PASTE_NAMES)
+
+    def each(rows, code):
+        return {sql: {row.pk: eval(r[code], names, {row_variable: row}) for row in rows} for sql, r in reads.items()}  # noqa: S307
+
     with CaptureQueriesContext(connection) as queries:
-        values = {row.pk: eval(read, {}, {row_variable: row}) for row in queryset}  # noqa: S307
-    return values, len(queries)
+        fixed = each(list(pasted(endpoint["fix"])), "read")
+    return fixed, each(model.objects.all(), "insteadOf"), len(queries)
 
 
-def finding_on(endpoint, table):
-    (finding,) = [f for f in endpoint["findings"] if f["table"] == table]
+def finding_on(endpoint, table, sql=""):
+    (finding,) = [f for f in endpoint["findings"] if f["table"] == table and sql in f["sql"]]
     return finding
 
 
@@ -87,11 +95,10 @@ def test_a_relation_of_an_already_joined_table_extends_its_path(exporter, tmp_pa
             review.book.author.name
 
     endpoint = report_of(exporter, tmp_path, loop)
-    finding = finding_on(endpoint, "shop_author")
-    assert finding["chain"] == ["book", "author"]
+    assert finding_on(endpoint, "shop_author")["chain"] == ["book", "author"]
     assert endpoint["fix"] == "Review.objects.select_related('book__author')"
-    values, queries = read_each(pasted(endpoint["fix"]), finding["suggestion"]["readInstead"]["read"])
-    assert values == {r.pk: r.book.author for r in Review.objects.all()}
+    fixed, before, queries = reads_of(endpoint, Review)
+    assert fixed == before
     assert queries == 1
 
 
@@ -104,10 +111,9 @@ def test_a_reverse_one_to_one_is_select_related_and_read_as_an_attribute(exporte
             author.profile
 
     endpoint = report_of(exporter, tmp_path, loop)
-    finding = finding_on(endpoint, "shop_profile")
     assert endpoint["fix"] == "Author.objects.select_related('profile')"
-    values, queries = read_each(pasted(endpoint["fix"]), finding["suggestion"]["readInstead"]["read"])
-    assert values == {a.pk: a.profile for a in Author.objects.all()}
+    fixed, before, queries = reads_of(endpoint, Author)
+    assert fixed == before
     assert queries == 1
 
 
@@ -124,9 +130,9 @@ def test_exists_through_a_forward_fk_answers_for_the_related_row(exporter, tmp_p
             line.book.reviews.exists()
 
     endpoint = report_of(exporter, tmp_path, loop)
-    values, queries = read_each(pasted(endpoint["fix"]), finding_on(endpoint, "shop_review")["suggestion"]["readInstead"]["read"])
-    assert values == {line.pk: line.book.reviews.exists() for line in OrderLine.objects.all()}
-    assert sorted(values.values()) == [False] * 3 + [True] * 3
+    fixed, before, queries = reads_of(endpoint, OrderLine)
+    assert fixed == before
+    assert sorted(fixed[finding_on(endpoint, "shop_review")["sql"]].values()) == [False] * 3 + [True] * 3
     assert queries == 1
 
 
@@ -141,8 +147,29 @@ def test_exists_over_an_m2m_runs_and_answers_per_row(exporter, tmp_path):
 
     endpoint = report_of(exporter, tmp_path, loop)
     # Django asks the join table alone (SELECT 1 FROM shop_book_tags WHERE book_id = %s LIMIT 1).
-    finding = finding_on(endpoint, "shop_book_tags")
-    assert finding["chain"] == ["tags"]
-    values, queries = read_each(pasted(endpoint["fix"]), finding["suggestion"]["readInstead"]["read"])
-    assert values == {b.pk: b.tags.exists() for b in Book.objects.all()}
+    assert finding_on(endpoint, "shop_book_tags")["chain"] == ["tags"]
+    fixed, before, queries = reads_of(endpoint, Book)
+    assert fixed == before
+    assert queries == 1
+
+
+def test_counts_and_sums_over_two_to_many_relations_count_each_row_once(exporter, tmp_path):
+    for b in books():
+        for stars in (1, 2):
+            Review.objects.create(book=b, stars=stars)
+        b.tags.set([Tag.objects.create(label=f"{b.pk}-{i}") for i in range(3)])
+
+    def loop():
+        for book in Book.objects.all():
+            book.reviews.count()
+            book.tags.count()
+            book.reviews.aggregate(models.Sum("stars"))
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    fixed, before, queries = reads_of(endpoint, Book)
+    assert fixed == before
+    values = {sql: set(by_row.values()) for sql, by_row in fixed.items()}
+    assert values[finding_on(endpoint, "shop_book_tags")["sql"]] == {3}
+    assert values[finding_on(endpoint, "shop_review", "COUNT")["sql"]] == {2}
+    assert values[finding_on(endpoint, "shop_review", "SUM")["sql"]] == {3}
     assert queries == 1
