@@ -8,10 +8,30 @@ import type { SqlFacts } from '../sql/types.js';
 import type { Suggestion } from './fix.js';
 import type { Naming } from './naming.js';
 
+const whereOf = (sql: string): string | undefined => / WHERE (.*?)(?: GROUP BY | ORDER BY | LIMIT | OFFSET |$)/.exec(sql)?.[1];
+
 /** The per-row query's WHERE clause has conditions beyond the one that ties it to the row. */
 export function filtersPerRow(sql: string): boolean {
-  const where = / WHERE (.*?)(?: GROUP BY | ORDER BY | LIMIT | OFFSET |$)/.exec(sql)?.[1];
+  const where = whereOf(sql);
   return where !== undefined && /\b(AND|OR)\b/.test(where);
+}
+
+/**
+ * The per-row query's conditions beyond `link` (the column that ties it to the row), as lookups on
+ * `table`'s model with their values left out (`private=…`), when every condition is a plain
+ * `table.column = ?` on that table; null when any is not (another table, a range, NOT, OR).
+ */
+export function perRowConditions(sql: string, link: string, table: string, naming: Naming): string[] | null {
+  const where = whereOf(sql);
+  if (where === undefined || /\bOR\b/.test(where)) return null;
+  const out: string[] = [];
+  for (const term of where.split(' AND ')) {
+    const m = /^\(*"?(\w+)"?\."?(\w+)"? = \?\)*$/.exec(term.trim());
+    if (m !== null && `${m[1]}.${m[2]}` === link) continue;
+    if (m === null || m[1] !== table) return null;
+    out.push(`${naming.fieldOfColumn(table, m[2]!)}=…`);
+  }
+  return out.length === 0 ? null : out;
 }
 
 /** `WHERE t.content_type_id = ? AND t.object_id = ?`: a GenericRelation (or GenericForeignKey) read per row. */
@@ -27,14 +47,30 @@ function isTreeWalk(facts: SqlFacts): boolean {
 
 const manual = (path: string, code: string, note: string): Suggestion => ({ method: 'manual', path, code, confidence: 'inferred', note });
 
-/** `prefetch_related('x')` would be bypassed by the loop's own `.filter()`: a filtered Prefetch is the cure. */
-export function filteredRelationCure(relation: string, model: string, triggerModel: string): Suggestion {
+const FILTERED_NOTE = 'the per-row query has conditions beyond the relation (a .filter() in a model method or template tag)';
+
+/**
+ * `prefetch_related('x')` would be bypassed by the loop's own `.filter()`: a filtered Prefetch is the
+ * cure. `filter` is the condition as far as the SQL tells it; `first` when the loop takes the first row.
+ */
+export function filteredRelationCure(relation: string, model: string, triggerModel: string, filter = '<the same filter>', first = false): Suggestion {
+  const list = `obj.${relation}_filtered`;
   return manual(
     relation,
     `# ${triggerModel}: '${relation}' is filtered per row, which bypasses prefetch_related('${relation}'): ` +
-      `prefetch_related(Prefetch('${relation}', queryset=${model}.objects.filter(<the same filter>), to_attr='${relation}_filtered')) ` +
-      `and read obj.${relation}_filtered in the loop instead of calling the filtering method`,
-    'the per-row query has conditions beyond the relation (a .filter() in a model method or template tag)',
+      `prefetch_related(Prefetch('${relation}', queryset=${model}.objects.filter(${filter})${first ? '.order_by(<the same order>)' : ''}, to_attr='${relation}_filtered')) ` +
+      `and read ${first ? `${list}[0] if ${list} else None` : list} in the loop instead of calling the filtering method`,
+    FILTERED_NOTE,
+  );
+}
+
+/** A count, aggregate or exists() of a relation filtered per row: a plain annotation would ignore the filter; `annotation` keeps it. */
+export function filteredAnnotationCure(relation: string, triggerModel: string, annotation: string, read: string): Suggestion {
+  return manual(
+    relation,
+    `# ${triggerModel}: '${relation}' is filtered per row, which a plain annotation over it ignores: ` +
+      `annotate(${annotation}) with the loop's own filter values, and read ${read} in the loop`,
+    FILTERED_NOTE,
   );
 }
 

@@ -299,3 +299,36 @@ describe('aggregates over two to-many relations in one annotate()', () => {
     );
   });
 });
+
+describe('a relation filtered per row, whatever the loop does with it', () => {
+  // {{ a.notes.filter(private=False).count }}: a plain Count('notes') would count the private notes too.
+  const where = (r: number): string => `WHERE ("recruit_note"."application_id" = ${r} AND "recruit_note"."private" = false)`;
+  const publicCount = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "recruit_note" ${where(r)}`;
+  const publicExists = (r: number): string => `SELECT 1 AS "a" FROM "recruit_note" ${where(r)} LIMIT 1`;
+  const publicFirst = (r: number): string => `SELECT "recruit_note"."id", "recruit_note"."body" FROM "recruit_note" ${where(r)} ORDER BY "recruit_note"."id" ASC LIMIT 1`;
+  const longNotes = (r: number): string =>
+    `SELECT COUNT(*) AS "__count" FROM "recruit_note" WHERE ("recruit_note"."application_id" = ${r} AND "recruit_note"."length" > 100)`;
+  const suggestion = (sql: (r: number) => string) => {
+    const e = endpointFor([APPLICATIONS, ...loop(8, sql)], true);
+    expect(e.fix).toBe('');
+    expect(e.findings[0]?.suggestion.method).toBe('manual');
+    return e.findings[0]!.suggestion;
+  };
+
+  it('a count keeps the filter: Count(…, filter=Q(…)), never a plain Count', () => {
+    const s = suggestion(publicCount);
+    expect(s.code).toContain("annotate(notes_count=Count('notes', filter=Q(notes__private=…)))");
+    expect(s.code).toContain('read application.notes_count');
+  });
+
+  it('exists() and first() keep it too', () => {
+    expect(suggestion(publicExists).code).toContain("annotate(has_notes=Exists(Note.objects.filter(application=OuterRef('pk'), private=…)))");
+    expect(suggestion(publicFirst).code).toContain(
+      "Prefetch('notes', queryset=Note.objects.filter(private=…).order_by(<the same order>), to_attr='notes_filtered')",
+    );
+  });
+
+  it('names no fields it cannot read from the SQL', () => {
+    expect(suggestion(longNotes).code).toContain("Count('notes', filter=Q(<the same filter, as notes__… lookups>))");
+  });
+});

@@ -1,7 +1,7 @@
 /** Turns cascades into Django ORM code: one suggestion per finding, and one combined fix per trigger, written in the idiom of the framework that serves the endpoint. */
 import type { LeafShape, RelationStep, TriggerRef } from '../detect/types.js';
 import type { SqlFacts } from '../sql/types.js';
-import { filteredRelationCure, filtersPerRow, isGenericLookup, isGet, reverseGetCure, unlinkedCure } from './cures.js';
+import { filteredAnnotationCure, filteredRelationCure, filtersPerRow, isGenericLookup, isGet, perRowConditions, reverseGetCure, unlinkedCure } from './cures.js';
 import { joinedPaths, type JoinFacts } from './joins.js';
 import { stepNames, type Naming, type RelationName } from './naming.js';
 import { addsNothing, chainCalls, django } from './profiles/django.js';
@@ -69,9 +69,9 @@ function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
   const over = c.trigger === null ? 'the rows you loop over' : naming.modelOf(c.trigger.table);
   if (!c.linked || c.steps.length === 0) return c.facts === undefined ? null : unlinkedCure(c.facts, naming, over);
   const last = c.steps[c.steps.length - 1]!;
-  if (last.kind !== 'forward' && c.leaf.kind === 'fetch' && c.sql !== undefined && filtersPerRow(c.sql) && !(c.facts && isGenericLookup(c.facts))) {
-    const path = c.steps.map((s) => relationOf(s, naming).name).join('__');
-    return filteredRelationCure(path, naming.modelOf(last.toTable), over);
+  if (last.kind !== 'forward' && c.sql !== undefined && filtersPerRow(c.sql) && !(c.facts && isGenericLookup(c.facts))) {
+    const cure = filteredCure(c, last, c.sql, naming, over);
+    if (cure !== null) return cure;
   }
   if (last.kind === 'reverse' && c.leaf.kind === 'fetch' && c.facts !== undefined && isGet(c.facts) && c.trigger !== null) {
     const names = relationOf(last, naming);
@@ -85,6 +85,30 @@ function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
     }
   }
   return null;
+}
+
+/**
+ * A relation filtered per row (`a.notes.filter(private=False)`): prefetch_related or a plain
+ * annotation would ignore the filter, so every leaf kind gets the cure that keeps it, with the
+ * filter's fields when the SQL tells them.
+ */
+function filteredCure(c: CascadeShape, last: Exclude<RelationStep, { kind: 'forward' }>, sql: string, naming: Naming, over: string): Suggestion | null {
+  const link = last.kind === 'reverse' ? `${last.toTable}.${last.column}` : `${last.through}.${last.sourceColumn}`;
+  const conditions = perRowConditions(sql, link, last.toTable, naming);
+  const path = c.steps.map((s) => relationOf(s, naming).name).join('__');
+  const model = naming.modelOf(last.toTable);
+  if (c.leaf.kind === 'fetch' || c.leaf.kind === 'first') return filteredRelationCure(path, model, over, conditions?.join(', '), c.leaf.kind === 'first');
+  // An annotation goes on the queryset of the rows that hold the relation: the trigger's, or the
+  // Prefetch queryset of the last to-many relation before it.
+  const rels = c.steps.map((s) => relationOf(s, naming));
+  let k = c.steps.length - 2;
+  while (k >= 0 && !rels[k]!.toMany) k--;
+  const inner = rels.slice(k + 1);
+  const at: At = { path: inner.map((r) => r.name), queryPath: inner.map((r) => r.queryName), fanOut: false };
+  const holder = k < 0 ? over : naming.modelOf(c.steps[k]!.toTable);
+  const row = rowVariableOf(k < 0 && c.trigger !== null ? naming.modelOf(c.trigger.table) : holder);
+  const a = annotationOf(c.leaf, last, rels[rels.length - 1]!, at, last.toTable, naming, row, conditions);
+  return a === null ? null : filteredAnnotationCure(path, holder, `${a.name}=${a.expr}`, `${row}.${a.name}`);
 }
 
 const INFERRED_NOTE =
@@ -268,6 +292,61 @@ function relatedRows(step: RelationStep, queryPath: readonly string[], naming: N
 /** `Review.objects.filter(book=OuterRef('pk'))`: what Exists() and Subquery() take. */
 const relatedQueryset = (r: { rows: string; by: string; outer: string }): string => `${r.rows}.objects.filter(${r.by}=OuterRef(${quote(r.outer)}))`;
 
+/** An annotation that replaces a per-row read: its name, its expression and the read it replaces. */
+interface Annotation {
+  name: string;
+  expr: string;
+  insteadOf: string;
+}
+
+/**
+ * The annotation for one count, aggregate or exists() leaf at `at` (whose last step is `step`), or
+ * null for other leaves. `conditions` are a per-row filter's lookups on the related model (`private=…`;
+ * null when the SQL does not tell them): the annotation then keeps that filter, for a manual cure.
+ */
+function annotationOf(
+  leaf: LeafShape,
+  step: RelationStep,
+  rel: RelationName & { toMany: boolean },
+  at: At,
+  table: string,
+  naming: Naming,
+  row: string,
+  conditions?: string[] | null,
+): Annotation | null {
+  const lookup = at.queryPath.join('__');
+  const alias = at.queryPath.join('_');
+  const related = attrOf(row, at.path);
+  const filtered = conditions === undefined ? '' : `, filter=Q(${conditions?.map((c) => `${lookup}__${c}`).join(', ') ?? `<the same filter, as ${lookup}__… lookups>`})`;
+  // Another to-many join repeats each related row once per row of it: count each once.
+  const distinct = at.fanOut && rel.toMany ? ', distinct=True' : '';
+  switch (leaf.kind) {
+    case 'count':
+      return { name: `${alias}_count`, expr: `Count(${quote(lookup)}${distinct}${filtered})`, insteadOf: `${related}.count()` };
+    case 'aggregate': {
+      const fn = leaf.fn[0] + leaf.fn.slice(1).toLowerCase();
+      const field = leaf.column === '*' ? '' : naming.fieldOfColumn(table, leaf.column);
+      const name = leaf.column === '*' ? alias : `${alias}_${field}`;
+      const over = field === '' ? "'*'" : quote(field);
+      // The repeats leave an average, a minimum and a maximum as they are, but multiply a sum: it is
+      // summed in a subquery of its own (Django's documented form: values() groups by the relation).
+      const r = relatedRows(step, at.queryPath, naming);
+      const expr =
+        leaf.fn === 'SUM' && distinct !== '' && field !== '' && conditions === undefined
+          ? `Subquery(${relatedQueryset(r)}.order_by().values(${quote(r.by)}).annotate(total=Sum(${quote(field)})).values('total'))`
+          : `${fn}(${quote(field === '' ? lookup : `${lookup}__${field}`)}${filtered})`;
+      return { name: `${name}_${leaf.fn.toLowerCase()}`, expr, insteadOf: `${related}.aggregate(${fn}(${over}))['${field || '*'}__${leaf.fn.toLowerCase()}']` };
+    }
+    case 'exists': {
+      const rows = relatedQueryset(relatedRows(step, at.queryPath, naming));
+      const expr = conditions === undefined ? rows : `${rows.slice(0, -1)}, ${conditions?.join(', ') ?? '<the same filter>'})`;
+      return { name: `has_${alias}`, expr: `Exists(${expr})`, insteadOf: `${related}.exists()` };
+    }
+    default:
+      return null;
+  }
+}
+
 function annotateLeaves(
   child: Node,
   step: RelationStep,
@@ -276,35 +355,13 @@ function annotateLeaves(
   naming: Naming,
   fix: QuerysetFix,
 ): void {
-  const lookup = at.queryPath.join('__');
-  const alias = at.queryPath.join('_');
   const row = fix.rowVariable;
-  const related = attrOf(row, at.path);
   for (const { leaf, source } of child.leaves) {
-    const annotate = (name: string, expr: string, insteadOf: string): void => {
-      fix.annotate.push(`${name}=${expr}`);
-      fix.reads.push({ read: `${row}.${name}`, insteadOf, required: true });
-      fix.rowValues.push({ attr: name, read: `${row}.${name}`, sortable: true, ...(source === undefined ? {} : { source }) });
-    };
-    // Another to-many join repeats each related row once per row of it: count each once.
-    const distinct = at.fanOut && rel.toMany ? ', distinct=True' : '';
-    if (leaf.kind === 'count') annotate(`${alias}_count`, `Count(${quote(lookup)}${distinct})`, `${related}.count()`);
-    else if (leaf.kind === 'aggregate') {
-      const fn = leaf.fn[0] + leaf.fn.slice(1).toLowerCase();
-      const field = leaf.column === '*' ? '' : naming.fieldOfColumn(child.table, leaf.column);
-      const name = leaf.column === '*' ? alias : `${alias}_${field}`;
-      const over = field === '' ? "'*'" : quote(field);
-      // The repeats leave an average, a minimum and a maximum as they are, but multiply a sum: it is
-      // summed in a subquery of its own (Django's documented form: values() groups by the relation).
-      const r = relatedRows(step, at.queryPath, naming);
-      const expr =
-        leaf.fn === 'SUM' && distinct !== '' && field !== ''
-          ? `Subquery(${relatedQueryset(r)}.order_by().values(${quote(r.by)}).annotate(total=Sum(${quote(field)})).values('total'))`
-          : `${fn}(${quote(field === '' ? lookup : `${lookup}__${field}`)})`;
-      annotate(`${name}_${leaf.fn.toLowerCase()}`, expr, `${related}.aggregate(${fn}(${over}))['${field || '*'}__${leaf.fn.toLowerCase()}']`);
-    } else if (leaf.kind === 'exists') {
-      annotate(`has_${alias}`, `Exists(${relatedQueryset(relatedRows(step, at.queryPath, naming))})`, `${related}.exists()`);
-    }
+    const a = annotationOf(leaf, step, rel, at, child.table, naming, row);
+    if (a === null) continue;
+    fix.annotate.push(`${a.name}=${a.expr}`);
+    fix.reads.push({ read: `${row}.${a.name}`, insteadOf: a.insteadOf, required: true });
+    fix.rowValues.push({ attr: a.name, read: `${row}.${a.name}`, sortable: true, ...(source === undefined ? {} : { source }) });
   }
 }
 

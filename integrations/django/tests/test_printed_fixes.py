@@ -173,3 +173,25 @@ def test_counts_and_sums_over_two_to_many_relations_count_each_row_once(exporter
     assert values[finding_on(endpoint, "shop_review", "COUNT")["sql"]] == {2}
     assert values[finding_on(endpoint, "shop_review", "SUM")["sql"]] == {3}
     assert queries == 1
+
+
+def test_a_count_filtered_per_row_keeps_its_filter(exporter, tmp_path):
+    for i, b in enumerate(books()):
+        for stars in range(i % 3 + 1):
+            Review.objects.create(book=b, stars=5 if stars else 1)
+
+    def loop():
+        for book in Book.objects.all():
+            book.reviews.filter(stars=5).count()
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert endpoint["fix"] == ""  # a plain Count('reviews') would count every review
+    cure = finding_on(endpoint, "shop_review")["suggestion"]
+    assert cure["method"] == "manual"
+    # The cure with the loop's own value filled in, as its text says.
+    annotation = re.search(r"annotate\((\w+)=(.*)\) with the loop's own filter values", cure["code"])
+    assert annotation is not None, cure["code"]
+    name, expr = annotation.group(1), annotation.group(2).replace("…", "5")
+    fixed = {b.pk: getattr(b, name) for b in Book.objects.annotate(**{name: eval(expr, dict(PASTE_NAMES))})}  # noqa: S307
+    assert fixed == {b.pk: b.reviews.filter(stars=5).count() for b in Book.objects.all()}
+    assert set(fixed.values()) == {0, 1, 2}
