@@ -93,6 +93,17 @@ export function reverseGetCure(over: string, model: string, fk: string, row: str
   );
 }
 
+/** first() ordered by a column of a table the related model has no lookup to that the SQL names. */
+export function unnamedOrderCure(relation: string, model: string, triggerModel: string, columns: readonly string[]): Suggestion {
+  return manual(
+    relation,
+    `# ${triggerModel}: the first of '${relation}' per row, ordered by ${columns.join(', ')}: ` +
+      `prefetch_related(Prefetch('${relation}', queryset=${model}.objects.order_by(<the same order, as ${model} lookups>), to_attr='ordered_${relation}')) ` +
+      `and read obj.ordered_${relation}[0] if obj.ordered_${relation} else None in the loop`,
+    `could not tell from SQL which lookup from ${model} reaches the ORDER BY column's table`,
+  );
+}
+
 /** No relation of the rows leads to the repeated query's table. */
 export function unlinkedCure(facts: SqlFacts, naming: Naming, over: string): Suggestion {
   const model = facts.table === '' ? 'the repeated query' : naming.modelOf(facts.table);

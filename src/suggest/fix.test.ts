@@ -332,3 +332,34 @@ describe('a relation filtered per row, whatever the loop does with it', () => {
     expect(suggestion(longNotes).code).toContain("Count('notes', filter=Q(<the same filter, as notes__… lookups>))");
   });
 });
+
+describe('first() ordered by a column of another table', () => {
+  it('through an M2M: the through model\'s column as its lookup (placement__position)', () => {
+    // for b in books: b.shelves.order_by('placement__position').first()
+    const firstShelf = (r: number): string =>
+      `SELECT "shop_shelf"."id", "shop_shelf"."name" FROM "shop_shelf" INNER JOIN "shop_placement" ON ("shop_shelf"."id" = "shop_placement"."shelf_id") WHERE "shop_placement"."book_id" = ${r} ORDER BY "shop_placement"."position" ASC LIMIT 1`;
+    expect(endpointFor([BOOKS, ...loop(8, firstShelf)], true).fix.split('\n')).toEqual([
+      "Book.objects.prefetch_related(Prefetch('shelves', queryset=Shelf.objects.order_by('placement__position'), to_attr='ordered_shelves'))",
+      "# then read book.ordered_shelves[0] if book.ordered_shelves else None, not book.shelves.order_by('placement__position').first()",
+    ]);
+  });
+
+  it('through a join of the per-row query: the join\'s path (interviewer__name)', () => {
+    const firstInterview = (r: number): string =>
+      'SELECT "recruit_interview"."id", "recruit_interview"."application_id" FROM "recruit_interview" ' +
+      'INNER JOIN "recruit_interviewer" ON ("recruit_interview"."interviewer_id" = "recruit_interviewer"."id") ' +
+      `WHERE "recruit_interview"."application_id" = ${r} ORDER BY "recruit_interviewer"."name" DESC LIMIT 1`;
+    expect(endpointFor([APPLICATIONS, ...loop(8, firstInterview)], false).fix.split('\n')[0]).toBe(
+      "Application.objects.prefetch_related(Prefetch('interview_set', queryset=Interview.objects.order_by('-interviewer__name'), to_attr='recent_interview_set'))",
+    );
+  });
+
+  it('a table no lookup reaches: the manual cure, never a bare column the model lacks', () => {
+    const firstNote = (r: number): string =>
+      `SELECT "recruit_note"."id" FROM "recruit_note" WHERE "recruit_note"."application_id" = ${r} ORDER BY "recruit_audit"."at" DESC LIMIT 1`;
+    const e = endpointFor([APPLICATIONS, ...loop(8, firstNote)], true);
+    expect(e.fix).toBe('');
+    expect(e.findings[0]?.suggestion.method).toBe('manual');
+    expect(e.findings[0]?.suggestion.code).toContain("queryset=Note.objects.order_by(<the same order, as Note lookups>), to_attr='ordered_notes')");
+  });
+});

@@ -1,7 +1,8 @@
 /** Turns cascades into Django ORM code: one suggestion per finding, and one combined fix per trigger, written in the idiom of the framework that serves the endpoint. */
+import { stepsToJoined } from '../detect/joins.js';
 import type { LeafShape, RelationStep, TriggerRef } from '../detect/types.js';
 import type { SqlFacts } from '../sql/types.js';
-import { filteredAnnotationCure, filteredRelationCure, filtersPerRow, isGenericLookup, isGet, perRowConditions, reverseGetCure, unlinkedCure } from './cures.js';
+import { filteredAnnotationCure, filteredRelationCure, filtersPerRow, isGenericLookup, isGet, perRowConditions, reverseGetCure, unlinkedCure, unnamedOrderCure } from './cures.js';
 import { joinedPaths, type JoinFacts } from './joins.js';
 import { stepNames, type Naming, type RelationName } from './naming.js';
 import { addsNothing, chainCalls, django } from './profiles/django.js';
@@ -73,6 +74,10 @@ function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
     const cure = filteredCure(c, last, c.sql, naming, over);
     if (cure !== null) return cure;
   }
+  if (c.leaf.kind === 'first' && orderByArgs(c.leaf.orderBy, last, c.facts, naming) === null) {
+    const path = c.steps.map((s) => relationOf(s, naming).name).join('__');
+    return unnamedOrderCure(path, naming.modelOf(last.toTable), over, c.leaf.orderBy.map((o) => o.column));
+  }
   if (last.kind === 'reverse' && c.leaf.kind === 'fetch' && c.facts !== undefined && isGet(c.facts) && c.trigger !== null) {
     const names = relationOf(last, naming);
     if (names.oneToOne === undefined) {
@@ -123,7 +128,7 @@ interface Edge {
 interface Node {
   table: string;
   children: Map<string, Edge>;
-  leaves: { leaf: LeafShape; order: number; source?: string }[];
+  leaves: { leaf: LeafShape; order: number; source?: string; facts?: SqlFacts }[];
   order: number;
 }
 
@@ -145,15 +150,28 @@ export function rowVariableOf(model: string): string {
   return PYTHON_KEYWORDS.has(name) ? `${name}_` : name;
 }
 
-function orderByArgs(orderBy: { column: string; direction: 'ASC' | 'DESC' }[], naming: Naming, table: string): string {
-  return orderBy
-    .map((o) => {
-      const dot = o.column.lastIndexOf('.');
-      const col = dot < 0 ? o.column : o.column.slice(dot + 1);
-      const field = naming.fieldOfColumn(table, col);
-      return quote(o.direction === 'DESC' ? `-${field}` : field);
-    })
-    .join(', ');
+/**
+ * `order_by()` arguments for the rows `step` leads to, from the per-row query's ORDER BY: a column
+ * of another table becomes its lookup (`placement__position` through an M2M's own through model,
+ * `author__name` through a join of the query's), never a bare name the model lacks; null when a
+ * column's table is none of those.
+ */
+function orderByArgs(orderBy: readonly { column: string; direction: 'ASC' | 'DESC' }[], step: RelationStep, facts: SqlFacts | undefined, naming: Naming): string | null {
+  const table = step.toTable;
+  const args: string[] = [];
+  for (const o of orderBy) {
+    const dot = o.column.lastIndexOf('.');
+    const from = dot < 0 ? table : o.column.slice(0, dot);
+    const field = naming.fieldOfColumn(from, o.column.slice(dot + 1));
+    let via: string[] | undefined;
+    if (from === table) via = [];
+    else if (step.kind === 'm2m' && from === step.through) via = [naming.reverseName(table, from, step.targetColumn).queryName];
+    else if (facts !== undefined && facts.table === table) via = stepsToJoined(facts, from, naming)?.map((s) => stepNames(s, naming).queryName);
+    if (via === undefined) return null;
+    const lookup = [...via, field].join('__');
+    args.push(quote(o.direction === 'DESC' ? `-${lookup}` : lookup));
+  }
+  return args.join(', ');
 }
 
 /** A step's names, and whether it leads to many rows: a reverse one-to-one (schema-known) is single-valued, like a forward FK. */
@@ -232,9 +250,11 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
     }
 
     annotateLeaves(child, step, rel, childAt, naming, fix);
-    for (const { leaf, source } of child.leaves) {
+    for (const { leaf, source, facts } of child.leaves) {
       if (leaf.kind !== 'first') continue;
-      const ordered = leaf.orderBy.length > 0 ? `.order_by(${orderByArgs(leaf.orderBy, naming, child.table)})` : '';
+      const args = orderByArgs(leaf.orderBy, step, facts, naming);
+      if (args === null) continue; // an order no lookup names: manualCure gave the loop its own cure
+      const ordered = leaf.orderBy.length > 0 ? `.order_by(${args})` : '';
       const toAttr = leaf.orderBy[0]?.direction === 'DESC' ? `recent_${rel.name}` : `ordered_${rel.name}`;
       fix.prefetch.push(`Prefetch(${quote(lookup)}, queryset=${childModel}.objects${ordered}, to_attr=${quote(toAttr)})`);
       const list = attrOf(row, [...at.path, toAttr]);
@@ -379,7 +399,12 @@ function buildTree(rootTable: string, cascades: readonly CascadeShape[]): Node {
       edge.node.order = Math.min(edge.node.order, c.firstIndex);
       node = edge.node;
     }
-    node.leaves.push({ leaf: c.leaf, order: c.firstIndex, ...(c.location?.function === undefined ? {} : { source: c.location.function }) });
+    node.leaves.push({
+      leaf: c.leaf,
+      order: c.firstIndex,
+      ...(c.location?.function === undefined ? {} : { source: c.location.function }),
+      ...(c.facts === undefined ? {} : { facts: c.facts }),
+    });
   }
   return root;
 }

@@ -195,3 +195,19 @@ def test_a_count_filtered_per_row_keeps_its_filter(exporter, tmp_path):
     fixed = {b.pk: getattr(b, name) for b in Book.objects.annotate(**{name: eval(expr, dict(PASTE_NAMES))})}  # noqa: S307
     assert fixed == {b.pk: b.reviews.filter(stars=5).count() for b in Book.objects.all()}
     assert set(fixed.values()) == {0, 1, 2}
+
+
+def test_first_ordered_by_a_through_model_column_keeps_that_order(exporter, tmp_path):
+    shelves = [Shelf.objects.create() for _ in range(3)]
+    for i, b in enumerate(books()):
+        for position, shelf in enumerate(shelves[i % 2:]):
+            Placement.objects.create(shelf=shelf, book=b, position=(position + i) % 3)
+
+    def loop():
+        for book in Book.objects.all():
+            book.shelves.order_by("placement__position").first()
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    fixed, before, queries = reads_of(endpoint, Book)
+    assert fixed == before
+    assert queries == 2  # the books, and the prefetch
