@@ -166,6 +166,14 @@ describe('the combined per-endpoint fix', () => {
     expect(e.findings.every((f) => f.suggestion.confidence === 'exact')).toBe(true);
   });
 
+  it('gives two querysets of one model a fix each, not one line that merges them', () => {
+    const author = (r: number): string => `SELECT "authors"."id", "authors"."name" FROM "authors" WHERE "authors"."id" = ${r} LIMIT 21`;
+    const tags = (r: number): string =>
+      `SELECT "shop_tag"."id", "shop_tag"."name" FROM "shop_tag" INNER JOIN "shop_book_tags" ON ("shop_tag"."id" = "shop_book_tags"."tag_id") WHERE "shop_book_tags"."book_id" = ${r}`;
+    const e = endpointFor([BOOKS, ...loop(6, author), `${BOOKS} WHERE "shop_book"."title" = 'x'`, ...loop(6, tags)], true);
+    expect(e.fix.split('\n')).toEqual(["Book.objects.select_related('author')", "Book.objects.prefetch_related('tags')"]);
+  });
+
   it('infers the same shape from SQL alone, with Django default names', () => {
     const e = endpointFor([APPLICATIONS, ...loop(50, ...DASHBOARD_ROW)], false);
     expect(e.fix).toContain("select_related('candidate', 'job__company', 'status')");

@@ -524,8 +524,9 @@ function unlinkedNote(c: CascadeShape): string {
  * Write loops follow on their own lines.
  */
 export function combinedFix(cascades: readonly CascadeShape[], naming: Naming, where: FixWhere = DEFAULT_WHERE): string {
-  const byTrigger = new Map<string, CascadeShape[]>();
-  const lines: string[] = [];
+  // One fix per queryset, by the trigger's fingerprint: two querysets of one model
+  // (Book.objects.filter(a), Book.objects.filter(b)) are two places to paste, not one.
+  const byTrigger = new Map<string, { table: string; loops: CascadeShape[] }>();
   const writes: string[] = [];
   const sorted = [...cascades].sort((a, b) => a.firstIndex - b.firstIndex);
   for (const c of sorted) {
@@ -534,19 +535,18 @@ export function combinedFix(cascades: readonly CascadeShape[], naming: Naming, w
       continue;
     }
     if (!c.linked || c.trigger === null || c.steps.length === 0 || manualCure(c, naming) !== null) continue;
-    const key = c.trigger.table;
-    const list = byTrigger.get(key) ?? [];
-    list.push(c);
-    byTrigger.set(key, list);
+    const group = byTrigger.get(c.trigger.fingerprint) ?? { table: c.trigger.table, loops: [] };
+    group.loops.push(c);
+    byTrigger.set(c.trigger.fingerprint, group);
   }
-  for (const [table, list] of byTrigger) {
-    const site = siteOf(where, list, naming);
-    const fix = querysetFix(table, list, naming, true);
+  const blocks: string[] = [];
+  for (const { table, loops } of byTrigger.values()) {
+    const site = siteOf(where, loops, naming);
+    const fix = querysetFix(table, loops, naming, true);
     const profile = profileFor(site, fix);
     const { code, placement } = profile.render(site, profile.refine?.(site, fix) ?? fix);
-    if (code === '') continue;
-    if (placement !== undefined) lines.push(`# ${placement}`);
-    lines.push(code);
+    const block = placement === undefined ? code : `# ${placement}\n${code}`;
+    if (code !== '' && !blocks.includes(block)) blocks.push(block);
   }
-  return [...lines, ...writes.filter((w, i, all) => all.indexOf(w) === i)].join('\n');
+  return [...blocks, ...writes.filter((w, i, all) => all.indexOf(w) === i)].join('\n');
 }
