@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { decodeJsonValue } from '../json.js';
 import type { SpanRecord } from '../span.js';
-import { djangoRequest, type OtlpJsonRequest } from '../testing.js';
+import { djangoRequest, withInstrumentationLibrary, type OtlpJsonRequest } from '../testing.js';
 import { connection, openTraceSource, PullError, traceQl, type PullStats } from './index.js';
 import { idOf, startFakeTempo, type FakeTempo } from './testing.js';
 
@@ -61,6 +61,22 @@ describe('Tempo client', () => {
     for await (const batch of source.traces({ startMs, endMs: startMs + 60_000, limit: 6 }, stats)) for (const s of batch.spans) ids.add(s.traceId);
     expect(ids.size).toBe(6);
     expect(stats.fetched).toBe(6);
+  });
+
+  test('a JSON answer in Tempo 1.x\'s shape ("batches" of instrumentationLibrarySpans) gives the spans the protobuf one does', async () => {
+    const old = await startFakeTempo(traces.slice(0, 3), { json: (t) => ({ batches: (withInstrumentationLibrary(t) as { resourceSpans: object[] }).resourceSpans }) });
+    try {
+      const { base: url, headers } = connection(old.url, ['Authorization: Bearer secret']);
+      const source = await openTraceSource(url, { headers });
+      const stats: PullStats = { fetched: 0, failed: 0, failures: [] };
+      const spans: SpanRecord[] = [];
+      const startMs = Number(BASE_NS / 1_000_000n) - 1000;
+      for await (const batch of source.traces({ startMs, endMs: startMs + 60_000, limit: 100 }, stats)) spans.push(...batch.spans);
+      expect(stats).toMatchObject({ fetched: 3, failed: 0 });
+      expect(byId(spans)).toEqual(byId(traces.slice(0, 3).flatMap((t) => decodeJsonValue(t).spans)));
+    } finally {
+      await old.close();
+    }
   });
 
   test('TraceQL quotes the service name', () => {

@@ -27,6 +27,8 @@ export interface FakeTempoOptions {
   failing?: readonly string[];
   /** Trace ids answered with one 429 before succeeding. */
   throttledOnce?: readonly string[];
+  /** Answers traces as this JSON (a proxy that ignored Accept, Tempo 1.x) instead of protobuf. */
+  json?: (trace: OtlpJsonRequest) => object;
 }
 
 /**
@@ -86,7 +88,8 @@ export async function startFakeTempo(traces: readonly OtlpJsonRequest[], options
       else if (options.throttledOnce?.includes(id) && !throttled.has(id)) {
         throttled.add(id);
         res.writeHead(429, { 'retry-after': '0' }).end('slow down');
-      } else res.writeHead(200, { 'content-type': 'application/protobuf' }).end(Buffer.from(encodeProtobuf(trace)));
+      } else if (options.json !== undefined) res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(options.json(trace)));
+      else res.writeHead(200, { 'content-type': 'application/protobuf' }).end(Buffer.from(encodeProtobuf(trace)));
     }, 5);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
