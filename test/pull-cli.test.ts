@@ -3,11 +3,12 @@ import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeTempo, type FakeTempo } from '../src/otlp/pull/testing.js';
-import type { OtlpJsonRequest, OtlpJsonSpan } from '../src/otlp/testing.js';
+import { djangoRequest, jsonLines, type OtlpJsonRequest, type OtlpJsonSpan } from '../src/otlp/testing.js';
+import { tempDir } from './support.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const sample = join(root, 'samples/traces/recruit.jsonl.gz');
@@ -74,6 +75,27 @@ describe('n1-report --from', () => {
     expect(pulled.code).toBe(0);
     // Only the source line differs: file names vs the URL.
     expect(pulled.stdout.replaceAll(tempo.url, 'SRC')).toEqual(fromFile.stdout.replaceAll(sample, 'SRC'));
+  });
+
+  it('a Celery task (root CONSUMER span) is pulled too: the report of the same traces in a file', async () => {
+    const task = djangoRequest({ traceId: 'c0'.repeat(16), repeats: 8, startNs: BigInt(Math.min(...startsMs) + 500) * 1_000_000n });
+    const root = task.resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
+    root.kind = 5;
+    root.name = 'run/recruit.tasks.sync_candidates';
+    root.attributes = [];
+    const file = join(tempDir('pull-celery'), 'with-task.jsonl');
+    writeFileSync(file, jsonLines([...sampleTraces, task]));
+    const withTask = await startFakeTempo([...sampleTraces, task]);
+    try {
+      const fromFile = await run([file, '-f', 'json']);
+      expect(fromFile.stdout).toContain('run/recruit.tasks.sync_candidates');
+      const pulled = await run(['--from', withTask.url, ...auth, '--service', 'recruit', ...window, '-f', 'json']);
+      expect(pulled.stderr).toMatch(/n1-report: 34 traces fetched, 34 analysed \(Tempo/);
+      expect(pulled.code).toBe(fromFile.code);
+      expect(JSON.parse(pulled.stdout)).toEqual(JSON.parse(fromFile.stdout));
+    } finally {
+      await withTask.close();
+    }
   });
 
   it.each([
