@@ -77,7 +77,7 @@ describe('n1-report --from', () => {
     expect(pulled.stdout.replaceAll(tempo.url, 'SRC')).toEqual(fromFile.stdout.replaceAll(sample, 'SRC'));
   });
 
-  it('a Celery task (root CONSUMER span) is pulled too: the report of the same traces in a file', async () => {
+  it('a Celery task (root CONSUMER span) is pulled too, and --start/--end in nanoseconds or microseconds: the report of the same traces in a file', async () => {
     const task = djangoRequest({ traceId: 'c0'.repeat(16), repeats: 8, startNs: BigInt(Math.min(...startsMs) + 500) * 1_000_000n });
     const root = task.resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
     root.kind = 5;
@@ -89,10 +89,14 @@ describe('n1-report --from', () => {
     try {
       const fromFile = await run([file, '-f', 'json']);
       expect(fromFile.stdout).toContain('run/recruit.tasks.sync_candidates');
-      const pulled = await run(['--from', withTask.url, ...auth, '--service', 'recruit', ...window, '-f', 'json']);
-      expect(pulled.stderr).toMatch(/n1-report: 34 traces fetched, 34 analysed \(Tempo/);
-      expect(pulled.code).toBe(fromFile.code);
-      expect(JSON.parse(pulled.stdout)).toEqual(JSON.parse(fromFile.stdout));
+      const ns = ['--start', String(BigInt(Math.min(...startsMs) - 60_000) * 1_000_000n), '--end', String(BigInt(Math.max(...startsMs) + 60_000) * 1_000_000n + 123n)];
+      const us = ns.map((v) => (v.startsWith('--') ? v : String(BigInt(v) / 1000n)));
+      for (const epochs of [ns, us]) {
+        const pulled = await run(['--from', withTask.url, ...auth, '--service', 'recruit', ...epochs, '-f', 'json']);
+        expect(pulled.stderr).toMatch(/n1-report: 34 traces fetched, 34 analysed \(Tempo/);
+        expect(pulled.code).toBe(fromFile.code);
+        expect(JSON.parse(pulled.stdout)).toEqual(JSON.parse(fromFile.stdout));
+      }
     } finally {
       await withTask.close();
     }
@@ -105,6 +109,8 @@ describe('n1-report --from', () => {
     ['no traces in the window', () => ['--from', tempo.url, ...auth, '--since', '1h'], /no traces in .* check --service and --since\/--start/],
     ['files and --from together', () => [sample, '--from', tempo.url], /give trace files, --from or --db: one source at a time/],
     ['--start without --from', () => [sample, '--start', '2026-01-01T00:00:00Z'], /--start applies to --from/],
+    ['an epoch of more than 19 digits', () => ['--from', tempo.url, ...auth, '--start', '17600000000000000000'], /--start "17600000000000000000" has 20 digits/],
+    ['a negative epoch', () => ['--from', tempo.url, ...auth, '--end', '-1'], /--end "-1" is before 1970/],
   ])('%s: one line, exit 2', async (_name, args, message) => {
     const r = await run(args());
     expect(r.code).toBe(2);
