@@ -121,4 +121,11 @@ describe('Tempo client', () => {
     expect(headers.Authorization).toBe(`Basic ${Buffer.from('me:p@ss').toString('base64')}`);
     expect(() => connection(base, ['no colon here'])).toThrow(/is not "Name: value"/);
   });
+
+  test('a password with a % that is not percent-encoding (50%off) is basic auth as typed, not a URIError', () => {
+    const { base: url, headers } = connection('http://me:50%off@127.0.0.1:3200', []);
+    expect(url.href).toBe('http://127.0.0.1:3200/');
+    expect(headers.Authorization).toBe(`Basic ${Buffer.from('me:50%off').toString('base64')}`);
+    expect(connection('http://100%25:x%2@h', []).headers.Authorization).toBe(`Basic ${Buffer.from('100%:x%2').toString('base64')}`);
+  });
 });
