@@ -102,6 +102,27 @@ describe('n1-report --from', () => {
     }
   });
 
+  it('a pull that could not fetch a trace is partial: said on stderr, and exit 2 where the gate would pass, unless --allow-partial', async () => {
+    const failing = sampleTraces[5]!.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId;
+    const flaky = await startFakeTempo(sampleTraces, { missing: [failing] });
+    try {
+      const args = ['--from', flaky.url, ...auth, '--service', 'recruit', ...window, '-f', 'json'];
+      const passing = await run([...args, '--max-findings', '1000']);
+      expect(passing.stderr).toMatch(/n1-report: 32 traces fetched, 32 analysed, 1 failed \(Tempo/);
+      expect(passing.stderr).toContain(`n1-report: failed: trace ${failing}: `);
+      expect(passing.stderr).toMatch(/n1-report: the report is partial: 1 trace or search failed after retries \(named above\) and is left out, so it passes no gate: exit 2 \(.*--allow-partial.*\)\n$/);
+      expect(passing.code).toBe(2);
+      expect(JSON.parse(passing.stdout).summary.requests).toBe(32);
+      const allowed = await run([...args, '--max-findings', '1000', '--allow-partial']);
+      expect(allowed.code).toBe(0);
+      expect(allowed.stderr).toMatch(/n1-report: the report is partial: .* left out \(--allow-partial\)\n$/);
+      // Over the budget it is exit 1 either way: those findings are there whatever is missing.
+      expect((await run(args)).code).toBe(1);
+    } finally {
+      await flaky.close();
+    }
+  });
+
   it.each([
     ['an unreachable URL', () => ['--from', notFoundUrl.replace(/:\d+$/, ':1023'), ...window], /127\.0\.0\.1:1023\/api\/v3\/services: connection refused/],
     ['a 401', () => ['--from', tempo.url, '--header', 'Authorization: Bearer wrong', ...window], /HTTP 401 unauthorized: pass credentials with --header/],
@@ -109,6 +130,7 @@ describe('n1-report --from', () => {
     ['no traces in the window', () => ['--from', tempo.url, ...auth, '--since', '1h'], /no traces in .* check --service and --since\/--start/],
     ['files and --from together', () => [sample, '--from', tempo.url], /give trace files, --from or --db: one source at a time/],
     ['--start without --from', () => [sample, '--start', '2026-01-01T00:00:00Z'], /--start applies to --from/],
+    ['--allow-partial without --from', () => [sample, '--allow-partial'], /--allow-partial applies to --from/],
     ['an epoch of more than 19 digits', () => ['--from', tempo.url, ...auth, '--start', '17600000000000000000'], /--start "17600000000000000000" has 20 digits/],
     ['a negative epoch', () => ['--from', tempo.url, ...auth, '--end', '-1'], /--end "-1" is before 1970/],
   ])('%s: one line, exit 2', async (_name, args, message) => {

@@ -131,6 +131,17 @@ function progressLine(program: string, stats: PullStats, offline: OfflineAnalysi
 }
 
 /**
+ * The line that says a pull left traces (or searches) out after retries, so the report covers part of
+ * the window; `allowed`: --allow-partial, which lets the gate judge what was fetched.
+ */
+export function partialPullWarning(program: string, stats: PullStats, allowed: boolean): string {
+  const what = `${stats.failed} trace${stats.failed === 1 ? '' : 's'} or search${stats.failed === 1 ? '' : 'es'} failed after retries`;
+  return allowed
+    ? `${program}: the report is partial: ${what} (named above) and ${stats.failed === 1 ? 'is' : 'are'} left out (--allow-partial)\n`
+    : `${program}: the report is partial: ${what} (named above) and ${stats.failed === 1 ? 'is' : 'are'} left out, so it passes no gate: exit 2 (pull again, or pass --allow-partial to judge what was fetched)\n`;
+}
+
+/**
  * Pulls the query's traces and analyses them as n1-report analyses a file. Zero traces is a usage
  * error (a wrong --service or window must not pass a CI gate as "no findings").
  */
@@ -138,7 +149,7 @@ export async function analysePull(
   o: PullCliOptions & { from: string },
   options: DetectOptions & { schemaPath?: string; onAnalysed?: (analyses: RequestAnalysis[]) => void },
   program: string,
-): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; source: string; evictedTraces: number }> {
+): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; source: string; evictedTraces: number; pull: PullStats }> {
   const { schemaPath, onAnalysed, ...detect } = options;
   const query = pullQuery(o);
   const schema = schemaPath === undefined ? undefined : await loadSchema(schemaPath);
@@ -159,5 +170,5 @@ export async function analysePull(
     const window = `${new Date(query.startMs).toISOString()} – ${new Date(query.endMs).toISOString()}`;
     throw new CliError(`no traces${query.service === undefined ? '' : ` of service "${query.service}"`} in ${window} from ${where}: check --service and --since/--start`);
   }
-  return { rollups, reportOptions: schema === undefined ? {} : { schema }, source: where, evictedTraces: offline.analyzer.assembler.counters.evictions };
+  return { rollups, reportOptions: schema === undefined ? {} : { schema }, source: where, evictedTraces: offline.analyzer.assembler.counters.evictions, pull: stats };
 }

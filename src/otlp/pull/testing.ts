@@ -25,6 +25,8 @@ export interface FakeTempoOptions {
   token?: string;
   /** Trace ids answered with 500 every time. */
   failing?: readonly string[];
+  /** Trace ids the search finds but /api/traces answers 404 (not retried). */
+  missing?: readonly string[];
   /** Trace ids answered with one 429 before succeeding. */
   throttledOnce?: readonly string[];
   /** Answers traces as this JSON (a proxy that ignored Accept, Tempo 1.x) instead of protobuf. */
@@ -118,6 +120,7 @@ export async function startFakeTempo(traces: readonly OtlpJsonRequest[], options
     setTimeout(() => {
       log.inFlight--;
       if (options.failing?.includes(id)) res.writeHead(500).end('internal error');
+      else if (options.missing?.includes(id)) res.writeHead(404).end('trace not found');
       else if (options.throttledOnce?.includes(id) && !throttled.has(id)) {
         throttled.add(id);
         res.writeHead(429, { 'retry-after': '0' }).end('slow down');
