@@ -77,6 +77,16 @@ describe('n1-report --from', () => {
     expect(pulled.stdout.replaceAll(tempo.url, 'SRC')).toEqual(fromFile.stdout.replaceAll(sample, 'SRC'));
   });
 
+  it('n1lens digest --from a window with no traces posts "No requests in this period" for the window, not an error', async () => {
+    const r = await run(['digest', '--from', tempo.url, ...auth, '--service', 'recruit', '--start', '2020-01-01T00:00:00Z', '--end', '2020-01-02T00:00:00Z', '--dry-run'], 'n1lens');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/n1lens digest: 0 traces fetched, 0 analysed \(Tempo/);
+    const text = JSON.stringify(JSON.parse(r.stdout));
+    expect(text).toContain('*No requests in this period.*');
+    expect(text).toContain('2020-01-01 00:00 → 2020-01-02 00:00 UTC');
+    expect(text).toContain('0 requests analysed');
+  });
+
   it('a Celery task (root CONSUMER span) is pulled too, and --start/--end in nanoseconds or microseconds: the report of the same traces in a file', async () => {
     const task = djangoRequest({ traceId: 'c0'.repeat(16), repeats: 8, startNs: BigInt(Math.min(...startsMs) + 500) * 1_000_000n });
     const root = task.resourceSpans[0]!.scopeSpans[0]!.spans[0]!;

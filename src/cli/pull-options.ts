@@ -143,13 +143,23 @@ export function partialPullWarning(program: string, stats: PullStats, allowed: b
 
 /**
  * Pulls the query's traces and analyses them as n1-report analyses a file. Zero traces is a usage
- * error (a wrong --service or window must not pass a CI gate as "no findings").
+ * error (a wrong --service or window must not pass a CI gate as "no findings"), unless `allowEmpty`
+ * (the digest, which then says "No requests in this period").
  */
 export async function analysePull(
   o: PullCliOptions & { from: string },
   options: DetectOptions & { schemaPath?: string; onAnalysed?: (analyses: RequestAnalysis[]) => void },
   program: string,
-): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; source: string; evictedTraces: number; pull: PullStats }> {
+  { allowEmpty = false }: { allowEmpty?: boolean } = {},
+): Promise<{
+  rollups: RollupSet;
+  reportOptions: Pick<ReportOptions, 'schema'>;
+  source: string;
+  evictedTraces: number;
+  pull: PullStats;
+  /** The window searched, epoch ms. */
+  query: Pick<PullQuery, 'startMs' | 'endMs'>;
+}> {
   const { schemaPath, onAnalysed, ...detect } = options;
   const query = pullQuery(o);
   const schema = schemaPath === undefined ? undefined : await loadSchema(schemaPath);
@@ -166,9 +176,9 @@ export async function analysePull(
   const rollups = offline.finish();
   const where = `${base.protocol}//${base.host}${base.pathname.replace(/\/$/, '')}`;
   progress.done(source.api, where);
-  if (stats.fetched === 0) {
+  if (stats.fetched === 0 && !allowEmpty) {
     const window = `${new Date(query.startMs).toISOString()} – ${new Date(query.endMs).toISOString()}`;
     throw new CliError(`no traces${query.service === undefined ? '' : ` of service "${query.service}"`} in ${window} from ${where}: check --service and --since/--start`);
   }
-  return { rollups, reportOptions: schema === undefined ? {} : { schema }, source: where, evictedTraces: offline.analyzer.assembler.counters.evictions, pull: stats };
+  return { rollups, reportOptions: schema === undefined ? {} : { schema }, source: where, evictedTraces: offline.analyzer.assembler.counters.evictions, pull: stats, query };
 }
