@@ -8,7 +8,7 @@
 export default {
   input: { 'n1-report': 'dist/cli/n1-report.js', worker: 'dist/parallel/worker.js' },
   platform: 'node',
-  external: ['better-sqlite3', 'pg', 'protobufjs', /^@hono\/node-server/, 'prom-client', '@slack/webhook', 'croner'],
+  external: ['better-sqlite3', 'pg', 'protobufjs', /^@hono\/node-server/, 'prom-client', '@slack/webhook', 'croner', 'undici'],
   // ASCII only (non-ASCII escaped, JSDoc dropped, licence comments kept): V8 then holds and scans each
   // file as one-byte text instead of decoding UTF-8 into two-byte text first.
   output: { dir: 'dist/bundle', format: 'esm', cleanDir: true, charset: 'ascii', comments: { legal: true, annotation: true, jsdoc: false } },

@@ -95,6 +95,23 @@ describe('n1-report', () => {
     }
   });
 
+  it('reads OTLP JSON written with the pre-1.0 instrumentationLibrarySpans as its scopeSpans form (--jobs too), and refuses spans under an unknown name', () => {
+    const rename = (from: RegExp, to: string) => readFileSync(fixtureOld, 'utf8').replace(from, to);
+    const old = join(dir, 'instrumentation-library.jsonl');
+    writeFileSync(old, rename(/"scopeSpans":/g, '"instrumentationLibrarySpans":').replace(/"scope":/g, '"instrumentationLibrary":'));
+    const expected = run([fixtureOld, '-f', 'json']);
+    expect((JSON.parse(expected.stdout) as Report).summary.findings).toBeGreaterThan(0);
+    expect(run([old, '-f', 'json'])).toEqual(expected);
+    const jobs = spawnSync(process.execPath, [join(root, 'bin/n1-report.js'), old, '-f', 'json', '--jobs', '2'], { env: { ...process.env, N1LENS_JOBS_MIN_BYTES: '0' }, encoding: 'utf8' });
+    expect(jobs.stdout).toBe(expected.stdout);
+    const unknown = join(dir, 'unknown-name.jsonl');
+    writeFileSync(unknown, rename(/"scopeSpans":/g, '"ScopeSpans":'));
+    const r = run([unknown, '-f', 'json']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^n1-report: .*unknown-name\.jsonl: line 1: resourceSpans\[0\]\.ScopeSpans holds spans under a name OTLP does not have \(expected "scopeSpans"\)[^\n]*\n$/);
+  });
+
   it('exits 2 on usage errors', () => {
     expect(run([]).code).toBe(2);
     expect(run([fixture, '--format', 'xml']).code).toBe(2);

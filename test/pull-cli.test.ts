@@ -3,11 +3,12 @@ import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeTempo, type FakeTempo } from '../src/otlp/pull/testing.js';
-import type { OtlpJsonRequest, OtlpJsonSpan } from '../src/otlp/testing.js';
+import { djangoRequest, jsonLines, type OtlpJsonRequest, type OtlpJsonSpan } from '../src/otlp/testing.js';
+import { tempDir } from './support.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const sample = join(root, 'samples/traces/recruit.jsonl.gz');
@@ -76,6 +77,62 @@ describe('n1-report --from', () => {
     expect(pulled.stdout.replaceAll(tempo.url, 'SRC')).toEqual(fromFile.stdout.replaceAll(sample, 'SRC'));
   });
 
+  it('n1lens digest --from a window with no traces posts "No requests in this period" for the window, not an error', async () => {
+    const r = await run(['digest', '--from', tempo.url, ...auth, '--service', 'recruit', '--start', '2020-01-01T00:00:00Z', '--end', '2020-01-02T00:00:00Z', '--dry-run'], 'n1lens');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/n1lens digest: 0 traces fetched, 0 analysed \(Tempo/);
+    const text = JSON.stringify(JSON.parse(r.stdout));
+    expect(text).toContain('*No requests in this period.*');
+    expect(text).toContain('2020-01-01 00:00 → 2020-01-02 00:00 UTC');
+    expect(text).toContain('0 requests analysed');
+  });
+
+  it('a Celery task (root CONSUMER span) is pulled too, and --start/--end in nanoseconds or microseconds: the report of the same traces in a file', async () => {
+    const task = djangoRequest({ traceId: 'c0'.repeat(16), repeats: 8, startNs: BigInt(Math.min(...startsMs) + 500) * 1_000_000n });
+    const root = task.resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
+    root.kind = 5;
+    root.name = 'run/recruit.tasks.sync_candidates';
+    root.attributes = [];
+    const file = join(tempDir('pull-celery'), 'with-task.jsonl');
+    writeFileSync(file, jsonLines([...sampleTraces, task]));
+    const withTask = await startFakeTempo([...sampleTraces, task]);
+    try {
+      const fromFile = await run([file, '-f', 'json']);
+      expect(fromFile.stdout).toContain('run/recruit.tasks.sync_candidates');
+      const ns = ['--start', String(BigInt(Math.min(...startsMs) - 60_000) * 1_000_000n), '--end', String(BigInt(Math.max(...startsMs) + 60_000) * 1_000_000n + 123n)];
+      const us = ns.map((v) => (v.startsWith('--') ? v : String(BigInt(v) / 1000n)));
+      for (const epochs of [ns, us]) {
+        const pulled = await run(['--from', withTask.url, ...auth, '--service', 'recruit', ...epochs, '-f', 'json']);
+        expect(pulled.stderr).toMatch(/n1-report: 34 traces fetched, 34 analysed \(Tempo/);
+        expect(pulled.code).toBe(fromFile.code);
+        expect(JSON.parse(pulled.stdout)).toEqual(JSON.parse(fromFile.stdout));
+      }
+    } finally {
+      await withTask.close();
+    }
+  });
+
+  it('a pull that could not fetch a trace is partial: said on stderr, and exit 2 where the gate would pass, unless --allow-partial', async () => {
+    const failing = sampleTraces[5]!.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId;
+    const flaky = await startFakeTempo(sampleTraces, { missing: [failing] });
+    try {
+      const args = ['--from', flaky.url, ...auth, '--service', 'recruit', ...window, '-f', 'json'];
+      const passing = await run([...args, '--max-findings', '1000']);
+      expect(passing.stderr).toMatch(/n1-report: 32 traces fetched, 32 analysed, 1 failed \(Tempo/);
+      expect(passing.stderr).toContain(`n1-report: failed: trace ${failing}: `);
+      expect(passing.stderr).toMatch(/n1-report: the report is partial: 1 trace or search failed after retries \(named above\) and is left out, so it passes no gate: exit 2 \(.*--allow-partial.*\)\n$/);
+      expect(passing.code).toBe(2);
+      expect(JSON.parse(passing.stdout).summary.requests).toBe(32);
+      const allowed = await run([...args, '--max-findings', '1000', '--allow-partial']);
+      expect(allowed.code).toBe(0);
+      expect(allowed.stderr).toMatch(/n1-report: the report is partial: .* left out \(--allow-partial\)\n$/);
+      // Over the budget it is exit 1 either way: those findings are there whatever is missing.
+      expect((await run(args)).code).toBe(1);
+    } finally {
+      await flaky.close();
+    }
+  });
+
   it.each([
     ['an unreachable URL', () => ['--from', notFoundUrl.replace(/:\d+$/, ':1023'), ...window], /127\.0\.0\.1:1023\/api\/v3\/services: connection refused/],
     ['a 401', () => ['--from', tempo.url, '--header', 'Authorization: Bearer wrong', ...window], /HTTP 401 unauthorized: pass credentials with --header/],
@@ -83,6 +140,9 @@ describe('n1-report --from', () => {
     ['no traces in the window', () => ['--from', tempo.url, ...auth, '--since', '1h'], /no traces in .* check --service and --since\/--start/],
     ['files and --from together', () => [sample, '--from', tempo.url], /give trace files, --from or --db: one source at a time/],
     ['--start without --from', () => [sample, '--start', '2026-01-01T00:00:00Z'], /--start applies to --from/],
+    ['--allow-partial without --from', () => [sample, '--allow-partial'], /--allow-partial applies to --from/],
+    ['an epoch of more than 19 digits', () => ['--from', tempo.url, ...auth, '--start', '17600000000000000000'], /--start "17600000000000000000" has 20 digits/],
+    ['a negative epoch', () => ['--from', tempo.url, ...auth, '--end', '-1'], /--end "-1" is before 1970/],
   ])('%s: one line, exit 2', async (_name, args, message) => {
     const r = await run(args());
     expect(r.code).toBe(2);

@@ -55,6 +55,14 @@ describe('n1lens digest', () => {
     expect(x.out.join('')).not.toContain(slack.secret);
   });
 
+  it('--top 0 posts the summary alone, with the findings it has, never "nothing to fix"', async () => {
+    const x = io();
+    expect(await runDigest([fixture], { ...defaults, dryRun: true, top: 0 }, x)).toBe(0);
+    const payload = x.out.join('');
+    expect(payload).not.toContain('No findings in this period');
+    expect(payload).toMatch(/\*Findings:\* \d+ on \d+ endpoints? \(none listed: top 0\)/);
+  });
+
   it('--dry-run needs no webhook URL', async () => {
     const x = io();
     expect(await runDigest([fixture], { ...defaults, dryRun: true }, x)).toBe(0);

@@ -61,11 +61,12 @@ async function gather(files: string[], opts: DigestCliOptions, nowMs: number | u
   const service = opts.service === undefined ? {} : { service: opts.service };
   if (opts.db === undefined) {
     const detect = { ...requestDetectOptions(opts), ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }) };
-    const { rollups, reportOptions, source } =
+    // A pull that finds no traces is a digest of an empty period ("No requests in this period"), not an error: a quiet day is news too.
+    const { rollups, reportOptions, source, query } =
       opts.from === undefined
-        ? { ...(await analyseFiles(files, detect)), source: files.join(', ') }
-        : await analysePull({ limit: 1000, ...opts, from: opts.from }, detect, 'n1lens digest');
-    return digestFromRollups(rollups.values(), {
+        ? { ...(await analyseFiles(files, detect)), source: files.join(', '), query: undefined }
+        : await analysePull({ limit: 1000, ...opts, from: opts.from }, detect, 'n1lens digest', { allowEmpty: true });
+    const input = digestFromRollups(rollups.values(), {
       ...reportOptions,
       connections: rollups.connections.values(),
       ...endpointDetectOptions(opts),
@@ -73,6 +74,9 @@ async function gather(files: string[], opts: DigestCliOptions, nowMs: number | u
       ...endpoint,
       source,
     });
+    // With no request the traces span nothing: the period is the window pulled.
+    if (query !== undefined && !Number.isFinite(input.period.sinceMs)) input.period = { ...input.period, sinceMs: query.startMs, untilMs: query.endMs };
+    return input;
   }
   const schema = opts.schema === undefined ? undefined : await loadSchema(opts.schema);
   // Opening a mistyped path would create an empty store: it must fail, not post "no requests".

@@ -1,5 +1,64 @@
-import { describe, expect, it } from 'vitest';
-import { pullQuery } from './pull-options.js';
+/** The --from query flags: --start/--end in every epoch unit and ISO 8601, --since, and one-line errors. */
+import { describe, expect, it, test } from 'vitest';
+import { CliError } from './errors.js';
+import { parseTime, pullQuery } from './pull-options.js';
+
+const NS = 1_760_000_000_123_456_789n;
+const MS = Number(NS / 1_000_000n);
+
+function error(f: () => unknown): CliError {
+  try {
+    f();
+  } catch (e) {
+    return e as CliError;
+  }
+  throw new Error('expected an error');
+}
+
+describe('--start/--end', () => {
+  test('an epoch is read in the unit its digit count tells: s (≤10), ms (11–13), µs (14–16, Jaeger URLs), ns (17–19, Grafana/Tempo)', () => {
+    expect(parseTime('--start', '1760000000')).toBe(1_760_000_000_000);
+    expect(parseTime('--start', String(MS))).toBe(MS);
+    expect(parseTime('--start', String(NS / 1000n))).toBe(MS);
+    expect(parseTime('--start', String(NS))).toBe(MS);
+    // Odd lengths: 11–12 digits are ms of 1970–2001, 14–15 µs, 17–18 ns; leading zeros and a + do not count.
+    expect(parseTime('--start', '99999999999')).toBe(99_999_999_999);
+    expect(parseTime('--start', '123456789012345')).toBe(123_456_789_012);
+    expect(parseTime('--start', '12345678901234567')).toBe(12_345_678_901);
+    expect(parseTime('--start', '0001760000000')).toBe(1_760_000_000_000);
+    expect(parseTime('--start', '+1760000000')).toBe(1_760_000_000_000);
+    expect(parseTime('--start', ' 2026-12-01T09:00:00Z ')).toBe(Date.parse('2026-12-01T09:00:00Z'));
+  });
+
+  test('sub-millisecond epochs round down for --start and up for --end, so the window keeps its traces', () => {
+    expect(parseTime('--start', String(NS), 'down')).toBe(MS);
+    expect(parseTime('--end', String(NS), 'up')).toBe(MS + 1);
+    expect(parseTime('--end', String(NS / 1000n), 'up')).toBe(MS + 1);
+    expect(parseTime('--end', String(BigInt(MS) * 1_000_000n), 'up')).toBe(MS);
+    expect(pullQuery({ start: String(NS - 10n ** 10n), end: String(NS), limit: 10 })).toEqual({ startMs: MS - 10_000, endMs: MS + 1, limit: 10 });
+  });
+
+  test('a negative epoch, more than 19 digits or not a time at all is one CliError line', () => {
+    for (const [text, message] of [
+      ['-1760000000', '--start "-1760000000" is before 1970'],
+      ['17600000001234567890', '--start "17600000001234567890" has 20 digits, more than an epoch in nanoseconds (19)'],
+      ['yesterday', '--start "yesterday" is not a time'],
+      ['+275760-09-13T00:00:00.001Z', 'is not a time'],
+    ] as const) {
+      const e = error(() => parseTime('--start', text));
+      expect(e).toBeInstanceOf(CliError);
+      expect(e.message).toContain(message);
+      expect(e.message).not.toContain('\n');
+    }
+    expect(parseTime('--start', '-0')).toBe(0);
+  });
+
+  test('--since longer than since 1970 is all of it, a window a Date can print', () => {
+    const q = pullQuery({ since: '14000000w', limit: 10 }, 1_760_000_000_000);
+    expect(q.startMs).toBe(0);
+    expect(new Date(q.startMs).toISOString()).toBe('1970-01-01T00:00:00.000Z');
+  });
+});
 
 describe('pullQuery', () => {
   it('reads --start and --end without a zone as UTC, as the web UI reads from= and since=', () => {

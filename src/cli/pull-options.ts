@@ -35,7 +35,7 @@ const collect = (value: string, previous: string[] | undefined): string[] => [..
 export function addPullOptions(command: Command, { service }: { service: boolean }): Command {
   command
     .option('--from <url>', 'pull traces from Jaeger (query API, e.g. http://127.0.0.1:16686) or Tempo (e.g. http://tempo:3200)')
-    .option('--start <time>', 'with --from: oldest trace start (ISO 8601, e.g. 2026-12-01T09:00:00Z)')
+    .option('--start <time>', 'with --from: oldest trace start (ISO 8601, e.g. 2026-12-01T09:00:00Z, or an epoch in s, ms, µs or ns)')
     .option('--end <time>', 'with --from: newest trace start (default now)')
     .option('--limit <n>', 'with --from: most traces to pull', positive('--limit'), 1000)
     .option('--header <name: value>', "with --from: HTTP header, repeatable, e.g. 'Authorization: Bearer <token>'", collect);
@@ -43,11 +43,38 @@ export function addPullOptions(command: Command, { service }: { service: boolean
   return command;
 }
 
-function parseTime(flag: string, text: string): number {
+/** Digits of an epoch → how many of its units make a millisecond, as a power of ten (negative: units per ms are fewer than 1). */
+const EPOCH_UNITS: readonly { maxDigits: number; name: string; perMsPow10: number }[] = [
+  { maxDigits: 10, name: 'seconds', perMsPow10: -3 },
+  { maxDigits: 13, name: 'milliseconds', perMsPow10: 0 },
+  { maxDigits: 16, name: 'microseconds', perMsPow10: 3 },
+  { maxDigits: 19, name: 'nanoseconds', perMsPow10: 6 },
+];
+
+/**
+ * A --start/--end value as epoch milliseconds: an epoch number whose unit its digit count tells (up
+ * to 10 seconds, 11–13 milliseconds, 14–16 microseconds as Jaeger's URLs have, 17–19 nanoseconds as
+ * Grafana and Tempo show; so 2001–2286 in any unit), or a date-time parseInstant reads (ISO 8601, UTC
+ * unless it names a zone; RFC 2822; years 0000 to 9999). Sub-millisecond epochs are rounded down for
+ * --start and up for --end, so the window keeps the traces in it. A negative epoch (before 1970) or
+ * more than 19 digits is a one-line error.
+ */
+export function parseTime(flag: string, text: string, round: 'down' | 'up' = 'down'): number {
   const trimmed = text.trim();
-  // Epoch seconds or milliseconds, or an ISO 8601 date-time (UTC unless it names a zone, as the web UI
-  // reads one) or anything else Date.parse reads (RFC 2822).
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) < 1e11 ? Number(trimmed) * 1000 : Number(trimmed);
+  const epoch = /^([+-]?)0*(\d+)$/.exec(trimmed);
+  if (epoch !== null) {
+    const [, sign, digits] = epoch as unknown as [string, string, string];
+    if (sign === '-' && /[1-9]/.test(digits)) throw new CliError(`${flag} ${JSON.stringify(text)} is before 1970: give an epoch in s, ms, µs or ns, or ISO 8601, e.g. 2026-12-01T09:00:00Z`);
+    const unit = EPOCH_UNITS.find((u) => digits.length <= u.maxDigits);
+    if (unit === undefined) {
+      throw new CliError(`${flag} ${JSON.stringify(text)} has ${digits.length} digits, more than an epoch in nanoseconds (19): give s, ms, µs or ns, or ISO 8601`);
+    }
+    if (unit.perMsPow10 <= 0) return Number(digits) * 10 ** -unit.perMsPow10;
+    const per = 10n ** BigInt(unit.perMsPow10);
+    const value = BigInt(digits);
+    return Number(value / per + (round === 'up' && value % per !== 0n ? 1n : 0n));
+  }
+  // An ISO 8601 date-time (UTC unless it names a zone, as the web UI reads one) or anything else Date.parse reads (RFC 2822).
   try {
     return parseInstant(trimmed);
   } catch {
@@ -58,12 +85,13 @@ function parseTime(flag: string, text: string): number {
 /** The query the flags describe; --since (default 24h) and --start are alternatives. */
 export function pullQuery(o: PullCliOptions, nowMs = Date.now()): PullQuery {
   if (o.since !== undefined && o.start !== undefined) throw new CliError('give --since or --start, not both');
-  const endMs = o.end === undefined ? nowMs : parseTime('--end', o.end);
+  const endMs = o.end === undefined ? nowMs : parseTime('--end', o.end, 'up');
   let startMs: number;
   if (o.start !== undefined) startMs = parseTime('--start', o.start);
   else {
     try {
-      startMs = endMs - parseDuration(o.since ?? '24h');
+      // A --since longer than since 1970 means all of it (and keeps the window a Date can print).
+      startMs = Math.max(0, endMs - parseDuration(o.since ?? '24h'));
     } catch (e) {
       throw new CliError(`--since: ${(e as Error).message}`);
     }
@@ -103,14 +131,35 @@ function progressLine(program: string, stats: PullStats, offline: OfflineAnalysi
 }
 
 /**
+ * The line that says a pull left traces (or searches) out after retries, so the report covers part of
+ * the window; `allowed`: --allow-partial, which lets the gate judge what was fetched.
+ */
+export function partialPullWarning(program: string, stats: PullStats, allowed: boolean): string {
+  const what = `${stats.failed} trace${stats.failed === 1 ? '' : 's'} or search${stats.failed === 1 ? '' : 'es'} failed after retries`;
+  return allowed
+    ? `${program}: the report is partial: ${what} (named above) and ${stats.failed === 1 ? 'is' : 'are'} left out (--allow-partial)\n`
+    : `${program}: the report is partial: ${what} (named above) and ${stats.failed === 1 ? 'is' : 'are'} left out, so it passes no gate: exit 2 (pull again, or pass --allow-partial to judge what was fetched)\n`;
+}
+
+/**
  * Pulls the query's traces and analyses them as n1-report analyses a file. Zero traces is a usage
- * error (a wrong --service or window must not pass a CI gate as "no findings").
+ * error (a wrong --service or window must not pass a CI gate as "no findings"), unless `allowEmpty`
+ * (the digest, which then says "No requests in this period").
  */
 export async function analysePull(
   o: PullCliOptions & { from: string },
   options: DetectOptions & { schemaPath?: string; onAnalysed?: (analyses: RequestAnalysis[]) => void },
   program: string,
-): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; source: string; evictedTraces: number }> {
+  { allowEmpty = false }: { allowEmpty?: boolean } = {},
+): Promise<{
+  rollups: RollupSet;
+  reportOptions: Pick<ReportOptions, 'schema'>;
+  source: string;
+  evictedTraces: number;
+  pull: PullStats;
+  /** The window searched, epoch ms. */
+  query: Pick<PullQuery, 'startMs' | 'endMs'>;
+}> {
   const { schemaPath, onAnalysed, ...detect } = options;
   const query = pullQuery(o);
   const schema = schemaPath === undefined ? undefined : await loadSchema(schemaPath);
@@ -127,9 +176,9 @@ export async function analysePull(
   const rollups = offline.finish();
   const where = `${base.protocol}//${base.host}${base.pathname.replace(/\/$/, '')}`;
   progress.done(source.api, where);
-  if (stats.fetched === 0) {
+  if (stats.fetched === 0 && !allowEmpty) {
     const window = `${new Date(query.startMs).toISOString()} – ${new Date(query.endMs).toISOString()}`;
     throw new CliError(`no traces${query.service === undefined ? '' : ` of service "${query.service}"`} in ${window} from ${where}: check --service and --since/--start`);
   }
-  return { rollups, reportOptions: schema === undefined ? {} : { schema }, source: where, evictedTraces: offline.analyzer.assembler.counters.evictions };
+  return { rollups, reportOptions: schema === undefined ? {} : { schema }, source: where, evictedTraces: offline.analyzer.assembler.counters.evictions, pull: stats, query };
 }

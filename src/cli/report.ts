@@ -41,7 +41,7 @@ import { CliError, EXIT } from './errors.js';
 import { checkWritable, fileError, writeOutputFiles, type OutputFile } from './output-files.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import { checkTraceUrl } from './trace-url.js';
-import { addPullOptions, analysePull, checkPullFlags, type PullCliOptions } from './pull-options.js';
+import { addPullOptions, analysePull, checkPullFlags, partialPullWarning, type PullCliOptions } from './pull-options.js';
 
 export const FORMATS = ['terminal', 'markdown', 'json', 'sarif', 'github', 'junit', 'html'] as const;
 export type FormatName = (typeof FORMATS)[number];
@@ -75,6 +75,8 @@ export interface ReportCliOptions extends DetectorCliOptions, PullCliOptions {
   deadAfter?: string;
   /** Worker threads for trace files, one shard of the traces each; see defaultJobs. */
   jobs?: number;
+  /** --from: let the gate judge a pull that left failed traces out (else such a pull that passes exits 2). */
+  allowPartial?: boolean;
 }
 
 /** Parses `sarif` or `sarif=out.sarif`. */
@@ -299,6 +301,7 @@ export async function runReport(files: string[], opts: ReportCliOptions, program
   if (opts.from === undefined && (opts.service !== undefined || opts.since !== undefined)) {
     throw new CliError(`--${opts.service !== undefined ? 'service' : 'since'} applies to --from or --db`, EXIT.usage);
   }
+  if (opts.from === undefined && opts.allowPartial === true) throw new CliError('--allow-partial applies to --from', EXIT.usage);
   // The HTML report draws each finding's example request, so it keeps the analysed requests in a store.
   const store = formats.some((f) => f.format === 'html') ? (await import('../store/sqlite.js')).SqliteStore.open(':memory:') : undefined;
   try {
@@ -323,7 +326,8 @@ async function analyseAndFinish(
     ...(store === undefined ? {} : { onAnalysed: (analyses: RequestAnalysis[]) => store.recordSync(analyses) }),
   };
   const jobs = opts.jobs ?? defaultJobs();
-  const { rollups, reportOptions, evictedTraces } = opts.from === undefined ? await analyseFiles(files, { ...detect, jobs }) : await analysePull({ ...opts, from: opts.from }, detect, program);
+  const { rollups, reportOptions, evictedTraces, pull } =
+    opts.from === undefined ? { ...(await analyseFiles(files, { ...detect, jobs })), pull: undefined } : await analysePull({ ...opts, from: opts.from }, detect, program);
   if (opts.listUnseen && reportOptions.schema?.urls === undefined) {
     throw new CliError('--list-unseen needs --schema with the URLconf: re-run manage.py n1lens_schema, which now exports the URLconf', EXIT.usage);
   }
@@ -339,6 +343,13 @@ async function analyseAndFinish(
   const code = await finishReport(report, formats, checked, opts, store === undefined ? undefined : { store, reportOptions });
   // After the outputs, so that a run that fails prints its one line only.
   if (evictedTraces > 0) process.stderr.write(evictionWarning(program, evictedTraces));
+  if (pull !== undefined && pull.failed > 0) {
+    // A pull that left traces out cannot pass the gate: their findings are unknown. Findings over the
+    // budget stay exit 1 (they are there whatever is missing); a written baseline stays exit 0.
+    const allowed = opts.allowPartial === true || opts.writeBaseline !== undefined;
+    process.stderr.write(partialPullWarning(program, pull, allowed));
+    if (code === EXIT.ok && !allowed) return EXIT.usage;
+  }
   return code;
 }
 
@@ -447,6 +458,7 @@ export function reportCommand(name = 'report'): Command {
     .option('--dead-after <duration>', 'with --db and --schema: list views with no request for <duration> (e.g. 90d), and cron-only ones')
     .option('--jobs <n>', 'threads for trace files, traces split between them (default: the machine\'s cores from 4 up, else 1)', wholeNumber('--jobs', 1));
   addPullOptions(command, { service: true });
+  command.option('--allow-partial', 'with --from: judge the traces fetched when some failed after retries (default: such a run that passes the gate exits 2)');
   return command.action(async function (this: Command, files: string[]) {
     process.exitCode = await runReport(files, resolveReportOptions(this), name === 'report' ? 'n1lens report' : name);
   });

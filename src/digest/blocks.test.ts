@@ -171,6 +171,18 @@ describe('buildDigest', () => {
     expect(sections(messages[0]!).join('\n')).toContain('*Worst endpoints:* 3 of 12 with findings');
   });
 
+  it('top 0 is the summary alone, which still states the findings, never "nothing to fix"', () => {
+    const two = [endpoint('GET a/', 10, 100), endpoint('GET b/', 10, 50, { findings: [finding({ wastedMs: 300 }), finding({ wastedMs: 200, kind: 'hot_lookup' })] })];
+    const [m, more] = buildDigest(input(two), { top: 0 });
+    expect(more).toBeUndefined();
+    const text = sections(m!).join('\n');
+    expect(text).toContain('*DB time wasted:* 1.5 s');
+    expect(text).toContain('*Findings:* 3 on 2 endpoints (none listed: top 0)');
+    expect(text).not.toContain('nothing to fix');
+    expect(m!.blocks).toHaveLength(2);
+    expect(m!.text).toContain('20 requests analysed, 1.5 s of DB time wasted');
+  });
+
   it('counts a sync fan-out as latency, not DB time, and says so', () => {
     const fanout = endpoint('POST applications/submit/', 3, 300, {
       findings: [

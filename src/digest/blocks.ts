@@ -183,7 +183,9 @@ interface Context {
   previous: Map<string, number> | undefined;
   traceUrl: string | undefined;
   listed: ReportEndpoint[];
+  /** Endpoints with findings, and their findings: what a digest that lists none (top 0) still states. */
   withFindings: number;
+  findings: number;
 }
 
 interface Item {
@@ -216,6 +218,7 @@ function prepare(input: DigestInput, options: BlocksOptions): Context {
     traceUrl: options.traceUrl,
     listed: ranked.slice(0, Math.max(0, options.top ?? 5)),
     withFindings: ranked.length,
+    findings: ranked.reduce((n, e) => n + e.findings.length, 0),
   };
 }
 
@@ -228,11 +231,14 @@ function summaryBlock(c: Context): SlackBlock {
     `*Service:* ${clipMrkdwn(c.who.long, 500)}`,
     `*Requests analysed:* ${int(report.summary.requests)}${vs(report.summary.requests, previous?.summary.requests ?? 0, int)}`,
     `*DB time wasted:* ${totalTime(totalWasted(report))}${vs(totalWasted(report), previous === undefined ? 0 : totalWasted(previous), totalTime)}`,
-    c.listed.length === 0
+    // "Nothing to fix" only when nothing has findings: with top 0 the digest is the summary alone.
+    c.withFindings === 0
       ? report.summary.requests === 0
         ? '*No requests in this period.*'
         : '*No findings in this period: nothing to fix.*'
-      : `*Worst endpoints:* ${c.listed.length} of ${c.withFindings} with findings, ranked by DB time wasted (per request × traffic)`,
+      : c.listed.length === 0
+        ? `*Findings:* ${int(c.findings)} on ${int(c.withFindings)} endpoint${c.withFindings === 1 ? '' : 's'} (none listed: top 0)`
+        : `*Worst endpoints:* ${c.listed.length} of ${c.withFindings} with findings, ranked by DB time wasted (per request × traffic)`,
   ];
   return { type: 'section', text: sectionText(lines.join('\n')) };
 }

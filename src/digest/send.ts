@@ -1,5 +1,6 @@
 /** Posts digest messages with Slack's official IncomingWebhook client, honouring 429 Retry-After, and never lets the webhook URL into an error. */
 import { IncomingWebhook, IncomingWebhookHTTPError, IncomingWebhookRequestError, type FetchFunction } from '@slack/webhook';
+import { outboundFetch } from '../proxy.js';
 import type { SlackMessage } from './blocks.js';
 
 export interface SendOptions {
@@ -115,8 +116,10 @@ export async function sendDigest(webhookUrl: string, messages: readonly SlackMes
   // @slack/webhook 8 reports a failed status with its body but not its headers, so the fetch it uses
   // is wrapped to keep the last Retry-After.
   let retryAfter: string | null = null;
+  // Through HTTPS_PROXY (or HTTP_PROXY) unless NO_PROXY lists Slack's host (proxy.ts).
+  const viaEnv = await outboundFetch();
   const fetchFn: FetchFunction = async (url, init) => {
-    const response = await fetch(url, init as RequestInit);
+    const response = await viaEnv(url, init as RequestInit);
     retryAfter = response.headers.get('retry-after');
     return response;
   };

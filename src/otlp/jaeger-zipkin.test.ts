@@ -171,3 +171,40 @@ describe('JSON that is not trace data is refused with what it looks like', () =>
     expect(await read(chunked(text, 1024 * 1024))).toEqual(otlpSpans);
   });
 });
+
+describe('Zipkin spans the v2 reader cannot take as they are', () => {
+  const ep = { serviceName: 'recruit', ipv4: '10.0.0.1' };
+  const v1 = [
+    { traceId: 'a3ce929d0e0e4736', id: '00000000000000b2', name: 'get', timestamp: 1_700_000_000_000_000, duration: 18, annotations: [{ timestamp: 1_700_000_000_000_000, value: 'sr', endpoint: ep }], binaryAnnotations: [{ key: 'http.route', value: 'dashboard/', endpoint: ep }] },
+  ];
+
+  test('Zipkin v1 (binaryAnnotations, or annotations with an endpoint) is refused in one line naming /api/v2/traces, not read as spans without tags', async () => {
+    const annotationsOnly = [{ ...v1[0]!, binaryAnnotations: undefined }];
+    for (const spans of [v1, annotationsOnly]) {
+      expect(() => decodeZipkinSpans(spans)).toThrow(/\[0\] is a Zipkin v1 span .*export the traces from \/api\/v2\/traces/);
+      const error = await readError(write('v1.json', JSON.stringify(spans)));
+      expect(error).toBeInstanceOf(TraceFileError);
+      expect(error.message).toContain('element 0 of the top-level array is a Zipkin v1 span');
+      expect(error.message).not.toContain('\n');
+    }
+    // v1 as the API's list of traces too.
+    expect((await readError(write('v1-traces.json', JSON.stringify([v1])))).message).toContain('is a Zipkin v1 span');
+  });
+
+  test('v2 annotations (timestamp and value, no endpoint) are still v2', () => {
+    const spans = requests.flatMap(toZipkin).map((s) => ({ ...s, annotations: [{ timestamp: 1, value: 'wire send' }] }));
+    expect(decodeZipkinSpans(spans).spans).toEqual(otlpSpans);
+  });
+
+  test('a span without timestamp (v2: "possibly absent if incomplete") is dropped and counted as no_timestamp; the rest is read', async () => {
+    const incomplete = { traceId: '00000000000000000000000000000abc', id: '0000000000000abc', kind: 'CLIENT', name: 'get', localEndpoint: { serviceName: 'frontend' } };
+    const spans = [...requests.flatMap(toZipkin), incomplete];
+    const batch = decodeZipkinSpans(spans);
+    expect(batch.spans).toEqual(otlpSpans);
+    expect(batch.rejected).toEqual([{ reason: 'no_timestamp', count: 1 }]);
+    expect(batch.ordinals).toEqual(otlpSpans.map((_, i) => i));
+    expect(await read(write('incomplete.json', JSON.stringify(spans)))).toEqual(otlpSpans);
+    // A timestamp that is there but not a number is still an error.
+    expect(() => decodeZipkinSpans([{ ...incomplete, timestamp: 'soon' }])).toThrow('[0].timestamp is not a number of microseconds');
+  });
+});

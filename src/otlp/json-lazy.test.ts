@@ -17,7 +17,7 @@ import { createLazyJsonReader, type LazyJsonReader } from './json-lazy.js';
 import { StatementSplitter } from './statement-split.js';
 import { refusedIn, type DecodedBatch, type SpanRecord, type SpanSink } from './span.js';
 import { spansRead } from './wire/decoder.js';
-import { djangoRequest, jsonLines, type OtlpJsonRequest } from './testing.js';
+import { djangoRequest, jsonLines, withInstrumentationLibrary, type OtlpJsonRequest } from './testing.js';
 
 /** What a sink is handed, as comparable values: a plain DB span as its record's fields, others as records. */
 type Handed = SpanRecord | { db: true; traceId: string; spanId: string; parentSpanId: string; startMs: number; endMs: number; dbSystem: string; dbStatement: string; service: string; location: unknown };
@@ -341,6 +341,19 @@ describe('createLazyJsonReader', () => {
       expect(check(reader, doubled)).toBe(false);
     }
     expect(check(reader, line)).toBe(true);
+  });
+
+  it('gives up a list under a name it does not read (instrumentationLibrarySpans, spans under an unknown name), which json.ts reads or refuses', () => {
+    const reader = createLazyJsonReader();
+    const request = djangoRequest({ repeats: 2 });
+    const line = jsonLines([request]).trim();
+    for (const given of [JSON.stringify(withInstrumentationLibrary(request)), JSON.stringify(withInstrumentationLibrary(request, true)), line.replace('"scopeSpans":', '"ScopeSpans":'), line.replace('"spans":', '"Spans":')]) {
+      expect(check(reader, given)).toBe(false);
+    }
+    expect(reference(Buffer.from(JSON.stringify(withInstrumentationLibrary(request))))).toEqual(reference(Buffer.from(line)));
+    expect(reference(Buffer.from(line.replace('"spans":', '"Spans":')))).toMatch(/Spans holds spans under a name OTLP does not have/);
+    // A scope, schemaUrl or any other value that is not a list is still skipped.
+    expect(check(reader, line.replace('"scopeSpans":', '"schemaUrl":"x","other":{"a":[1]},"scopeSpans":'))).toBe(true);
   });
 
   it("gives up an enum name that only an object's prototype has, which json.ts refuses as any unknown name", () => {

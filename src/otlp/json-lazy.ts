@@ -645,6 +645,8 @@ class LazyReader implements LazyJsonReader {
       return this.#array(at, A_SCOPE_SPANS);
     }
     if (n === 11 && this.#is(ks, ke, K_SCOPE_SPANS_SNAKE)) giveUp();
+    // Another list (instrumentationLibrarySpans, spans under a name OTLP does not have) is json.ts's to read or refuse.
+    if (this.#b[at] === OPEN_BRACKET) giveUp();
     return this.#skip(at, 2);
   }
 
@@ -696,6 +698,8 @@ class LazyReader implements LazyJsonReader {
       if (this.#b[at] === 0x6e) giveUp();
       return this.#array(at, A_SPANS);
     }
+    // A list under another name may be spans under a name OTLP does not have: json.ts refuses those.
+    if (this.#b[at] === OPEN_BRACKET) giveUp();
     return this.#skip(at, 3);
   }
 

@@ -6,7 +6,7 @@ import { OtlpDecodeError } from './errors.js';
 import { createJsonDecoder, decodeJsonRequest } from './json.js';
 import { decodeProtobufRequest } from './protobuf.js';
 import { SpanKind } from './span.js';
-import { DEFAULT_TRACE_ID, djangoRequest, encodeJson, repeatedSql, spanIdAt, TRIGGER_SQL } from './testing.js';
+import { DEFAULT_TRACE_ID, djangoRequest, encodeJson, repeatedSql, spanIdAt, TRIGGER_SQL, withInstrumentationLibrary } from './testing.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./testdata/${name}`, import.meta.url), 'utf8');
 
@@ -122,6 +122,30 @@ describe('decodeJsonRequest', () => {
       ],
     };
     expect(decodeJsonRequest(snake).spans[0]).toMatchObject({ service: 'shop', parentSpanId: '00f067aa0ba902b8', dbStatement: 'SELECT 1' });
+  });
+
+  test('reads the pre-1.0 instrumentationLibrarySpans (camelCase or snake_case) as scopeSpans: old Collector files, Tempo 1.x JSON', () => {
+    const request = djangoRequest({ repeats: 3 });
+    const expected = decodeJsonRequest(request);
+    expect(expected.spans).toHaveLength(5);
+    expect(decodeJsonRequest(withInstrumentationLibrary(request))).toEqual(expected);
+    expect(decodeJsonRequest(JSON.stringify(withInstrumentationLibrary(request, true)))).toEqual(expected);
+    // The current name wins when it has spans; an empty list under it leaves the old name to be read.
+    const both = { resourceSpans: [{ ...request.resourceSpans[0]!, instrumentationLibrarySpans: [{ spans: [{ ...base, spanId: '00f067aa0ba902b9' }] }] }] };
+    expect(decodeJsonRequest(both)).toEqual(expected);
+    const emptyCurrent = { resourceSpans: [{ ...(withInstrumentationLibrary(request) as { resourceSpans: object[] }).resourceSpans[0]!, scopeSpans: [] }] };
+    expect(decodeJsonRequest(emptyCurrent)).toEqual(expected);
+  });
+
+  test('refuses spans under a name OTLP does not have, by path, rather than reading none (an empty report passes a CI gate)', () => {
+    const request = djangoRequest({ repeats: 3 });
+    const { scope, spans } = request.resourceSpans[0]!.scopeSpans[0]!;
+    const hiddenScopes = { resourceSpans: [{ resource: {}, ScopeSpans: [{ scope, spans }] }] };
+    expect(() => decodeJsonRequest(hiddenScopes)).toThrow(new OtlpDecodeError('resourceSpans[0].ScopeSpans holds spans under a name OTLP does not have (expected "scopeSpans"): n1lens cannot read this shape'));
+    const hiddenSpans = { resourceSpans: [{ resource: {}, scopeSpans: [{ scope, Spans: spans }] }] };
+    expect(() => decodeJsonRequest(hiddenSpans)).toThrow('resourceSpans[0].scopeSpans[0].Spans holds spans under a name OTLP does not have (expected "spans")');
+    // Unknown lists that hold no spans are still ignored.
+    expect(decodeJsonRequest({ resourceSpans: [{ resource: {}, extra: [{ a: 1 }], scopeSpans: [{ scope, links: [{ traceId: 'x' }] }] }] }).spans).toEqual([]);
   });
 
   test('treats null fields and an empty parent id as absent', () => {

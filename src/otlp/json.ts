@@ -67,6 +67,45 @@ function array(obj: JsonObject, path: string, camel: string, snake?: string): un
   return value;
 }
 
+/**
+ * The key a ResourceSpans' scope spans are read by: `scopeSpans` (`scope_spans`), else the pre-1.0
+ * `instrumentationLibrarySpans` (`instrumentation_library_spans`) that Collectors before v0.50 and
+ * Tempo 1.x wrote (the same shape but for `instrumentationLibrary` in place of `scope`, which is not
+ * read), when the current name is absent or an empty list; undefined when there is neither.
+ * splitJsonExport reads the same key.
+ */
+export function scopeSpansKey(resourceSpans: JsonObject): string | undefined {
+  const current = fieldKey(resourceSpans, 'scopeSpans', 'scope_spans');
+  const value = current === undefined ? undefined : resourceSpans[current];
+  if (current !== undefined && !(Array.isArray(value) && value.length === 0)) return current;
+  return fieldKey(resourceSpans, 'instrumentationLibrarySpans', 'instrumentation_library_spans') ?? current;
+}
+
+const OLD_SCOPE_SPANS = new Set(['instrumentationLibrarySpans', 'instrumentation_library_spans']);
+
+/** An array with an element shaped like ScopeSpans (an object with a `spans` array). */
+const isScopeSpansList = (value: unknown): boolean => Array.isArray(value) && value.some((e) => isObject(e) && Array.isArray(e.spans));
+/** An array with an element shaped like a Span (an object with a trace and a span id). */
+const isSpanList = (value: unknown): boolean =>
+  Array.isArray(value) && value.some((e) => isObject(e) && (e.traceId ?? e.trace_id) !== undefined && (e.spanId ?? e.span_id) !== undefined);
+
+/**
+ * The key of a ResourceSpans (`within` 'resourceSpans') or ScopeSpans ('scopeSpans') that holds what
+ * OTLP puts under `scopeSpans` or `spans` under a name it does not have; undefined when none does.
+ * Unknown fields are ignored (OTLP/JSON), but spans read as nothing would be an empty report, which a
+ * CI gate passes: the decoder refuses them by name (call it when the known name gave nothing).
+ */
+export function hiddenSpansKey(obj: JsonObject, within: 'resourceSpans' | 'scopeSpans'): string | undefined {
+  const holdsSpans = within === 'resourceSpans' ? isScopeSpansList : isSpanList;
+  return Object.keys(obj).find((key) => holdsSpans(obj[key]));
+}
+
+function refuseHiddenSpans(obj: JsonObject, path: string, within: 'resourceSpans' | 'scopeSpans'): void {
+  const key = hiddenSpansKey(obj, within);
+  const expected = within === 'resourceSpans' ? 'scopeSpans' : 'spans';
+  if (key !== undefined) fail(`${path}.${key}`, `holds spans under a name OTLP does not have (expected "${expected}"): n1lens cannot read this shape`);
+}
+
 function object(value: unknown, path: string): JsonObject {
   if (!isObject(value)) fail(path, 'is not an object');
   return value;
@@ -367,10 +406,15 @@ class OtlpJsonDecoder implements JsonDecoder {
       const resourceAttributes = resource === undefined ? undefined : attributes(object(resource, `${rsPath}.resource`), () => `${rsPath}.resource.`);
       const service = serviceName(resourceAttributes, readJsonValue);
       const instance = resourceInstance(resourceAttributes, readJsonValue);
-      const scopeSpansList = array(resourceSpans, `${rsPath}.`, 'scopeSpans', 'scope_spans');
+      const scopeKey = scopeSpansKey(resourceSpans);
+      const scopeName = scopeKey !== undefined && OLD_SCOPE_SPANS.has(scopeKey) ? 'instrumentationLibrarySpans' : 'scopeSpans';
+      const scopeSpansList = scopeKey === undefined ? [] : array(resourceSpans, `${rsPath}.`, scopeName, scopeKey);
+      if (scopeSpansList.length === 0) refuseHiddenSpans(resourceSpans, rsPath, 'resourceSpans');
       for (let j = 0; j < scopeSpansList.length; j++) {
-        const ssPath = `${rsPath}.scopeSpans[${j}]`;
-        const spans = array(object(scopeSpansList[j], ssPath), `${ssPath}.`, 'spans');
+        const ssPath = `${rsPath}.${scopeName}[${j}]`;
+        const scopeSpans = object(scopeSpansList[j], ssPath);
+        const spans = array(scopeSpans, `${ssPath}.`, 'spans');
+        if (spans.length === 0) refuseHiddenSpans(scopeSpans, ssPath, 'scopeSpans');
         this.#spanScope = ssPath;
         for (let k = 0; k < spans.length; k++) {
           this.#spanIndex = k;

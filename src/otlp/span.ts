@@ -102,8 +102,11 @@ export interface SpanSink {
   span(record: SpanRecord): void;
 }
 
-/** Why a decoded span was refused (OTLP partial_success). */
-export type SpanRejectReason = 'bad_trace_id' | 'bad_span_id' | 'bad_parent_span_id' | 'end_before_start';
+/**
+ * Why a decoded span was refused (OTLP partial_success). `no_timestamp`: a Zipkin v2 span the spec
+ * allows to be incomplete, with no start time (files only: OTLP's start time is a required field).
+ */
+export type SpanRejectReason = 'bad_trace_id' | 'bad_span_id' | 'bad_parent_span_id' | 'end_before_start' | 'no_timestamp';
 
 /** The result of decoding one ExportTraceServiceRequest. */
 export interface DecodedBatch {

@@ -413,9 +413,13 @@ describe('splitJsonExport', () => {
   const upper = (json: string): string => json.replace(/"traceId":"([0-9a-f]{32})"/g, (_, id: string) => `"traceId":"${id.toUpperCase()}"`);
   const base64 = (json: string): string => json.replace(/"traceId":"([0-9a-f]{32})"/g, (_, id: string) => `"traceId":"${Buffer.from(id, 'hex').toString('base64')}"`);
 
-  test('property: snake_case keys, upper-case hex ids and base64 ids shard as json.ts reads them', () => {
+  /** The same request with the pre-1.0 name for scopeSpans (instrumentationLibrarySpans), camelCase or snake_case. */
+  const instrumentationLibrary = (json: string): string => json.replace(/"scopeSpans"/g, '"instrumentationLibrarySpans"');
+  const instrumentationLibrarySnake = (json: string): string => snake(json).replace(/"scope_spans"/g, '"instrumentation_library_spans"');
+
+  test('property: snake_case keys, upper-case hex ids, base64 ids and the pre-1.0 instrumentationLibrarySpans shard as json.ts reads them', () => {
     fc.assert(
-      fc.property(arbitraryExport, fc.integer({ min: 2, max: 4 }), fc.constantFrom(snake, upper, base64), (body, shards, form) => {
+      fc.property(arbitraryExport, fc.integer({ min: 2, max: 4 }), fc.constantFrom(snake, upper, base64, instrumentationLibrary, instrumentationLibrarySnake), (body, shards, form) => {
         const json = form(protobufToOtlpJson(body));
         checkJson(json, shards);
         // And they split where the plain form splits.
@@ -424,6 +428,16 @@ describe('splitJsonExport', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  test('spans under a name json.ts does not read: undefined, so that shard 0 decodes the body and refuses it', () => {
+    const [a, b] = [0, 1].map((k) => idOfShard(k, 2).toString('hex'));
+    const spans = [{ traceId: a, spanId: '00f067aa0ba902b7' }, { traceId: b, spanId: '00f067aa0ba902b8' }];
+    for (const request of [{ resourceSpans: [{ ScopeSpans: [{ spans }] }] }, { resourceSpans: [{ scopeSpans: [{ Spans: spans }] }] }]) {
+      const body = Buffer.from(JSON.stringify(request));
+      expect(() => decodeJsonRequest(body)).toThrow(OtlpDecodeError);
+      expect(splitJsonExport(body, 2)).toBeUndefined();
+    }
   });
 
   test('the JSON fixtures: pieces give the whole’s records', () => {

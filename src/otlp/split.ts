@@ -1,5 +1,5 @@
 /** Splits one OTLP trace export into one export per trace shard, so each `serve --workers` worker gets only its traces' spans. */
-import { fieldKey, idHex } from './json.js';
+import { fieldKey, hiddenSpansKey, idHex, scopeSpansKey } from './json.js';
 import { isObject, jsonText, type JsonObject } from './json-value.js';
 import { shardOfTraceId, shardOfTraceIdBytes } from './shard.js';
 import { fail, failNumbered, truncatedNumbered, WIRE_FIXED64, WIRE_LEN, WireCursor } from './wire/cursor.js';
@@ -393,6 +393,9 @@ function jsonTraceShard(id: unknown, shards: number, pieceOf: PieceOfIdHex | und
   return pieceOf === undefined ? shardOfTraceId(hex, shards) : pieceOf(hex);
 }
 
+/** The snake_case alias json.ts reads a list by when its lowerCamelCase name is absent. */
+const SNAKE_ALIAS: Readonly<Record<string, string>> = { scopeSpans: 'scope_spans', instrumentationLibrarySpans: 'instrumentation_library_spans' };
+
 /** obj with `key` set to `value` (in its place), and the alias json.ts would ignore beside it left out. */
 function withList(obj: JsonObject, key: string, value: unknown[], ignored: string | undefined): JsonObject {
   const copy: JsonObject = { ...obj };
@@ -403,7 +406,8 @@ function withList(obj: JsonObject, key: string, value: unknown[], ignored: strin
 
 /**
  * splitProtobufExport for OTLP/JSON (UTF-8 bytes), reading the keys json.ts reads (resourceSpans or
- * resource_spans, scopeSpans or scope_spans, spans, traceId or trace_id; camelCase wins unless null):
+ * resource_spans, scopeSpans or scope_spans or the pre-1.0 instrumentationLibrarySpans (json.ts
+ * scopeSpansKey), spans, traceId or trace_id; camelCase wins unless null):
  * entry k is the request with only shard k's spans, their ScopeSpans and ResourceSpans (every other
  * key kept), as JSON; undefined when shard k has no span. When every span is one shard's, that entry
  * is `body` itself (a Buffer over the same bytes); with one shard, `[body]` unread.
@@ -437,14 +441,17 @@ export function splitJsonExport(body: Uint8Array, shards: number, pieceOf?: Piec
     if (!isObject(rs)) return undefined;
     const resource = rs.resource;
     if (resource !== undefined && resource !== null && !isObject(resource)) return undefined;
-    const ssKey = fieldKey(rs, 'scopeSpans', 'scope_spans');
-    if (ssKey === undefined) continue;
-    const ssList = rs[ssKey];
+    const ssKey = scopeSpansKey(rs);
+    const ssList = ssKey === undefined ? [] : rs[ssKey];
     if (!Array.isArray(ssList)) return undefined;
+    // Spans under a name json.ts does not read: the decoder refuses them, so shard 0 gets the body.
+    if (ssList.length === 0 && hiddenSpansKey(rs, 'resourceSpans') !== undefined) return undefined;
+    if (ssKey === undefined) continue;
     scopesOf.fill(undefined);
     for (const ss of ssList) {
       if (!isObject(ss)) return undefined;
       const spans = ss.spans;
+      if ((spans === undefined || spans === null || (Array.isArray(spans) && spans.length === 0)) && hiddenSpansKey(ss, 'scopeSpans') !== undefined) return undefined;
       if (spans === undefined || spans === null) continue;
       if (!Array.isArray(spans)) return undefined;
       spansOf.fill(undefined);
@@ -461,7 +468,7 @@ export function splitJsonExport(body: Uint8Array, shards: number, pieceOf?: Piec
     }
     for (let k = 0; k < shards; k++) {
       const mine = scopesOf[k];
-      if (mine !== undefined) (resourcesOf[k] ??= []).push(withList(rs, ssKey, mine, ssKey === 'scopeSpans' ? 'scope_spans' : undefined));
+      if (mine !== undefined) (resourcesOf[k] ??= []).push(withList(rs, ssKey, mine, SNAKE_ALIAS[ssKey]));
     }
   }
   let used = 0;

@@ -168,3 +168,20 @@ export function lengthDelimited(requests: readonly OtlpJsonRequest[]): Buffer {
 export function gzip(data: string | Uint8Array): Buffer {
   return gzipSync(data);
 }
+
+/**
+ * The request as OTLP/JSON wrote it before `scopeSpans` (proto 0.15; Collectors before v0.50, Tempo
+ * 1.x): `instrumentationLibrarySpans` holding `instrumentationLibrary`, or with `snake` the proto
+ * names `instrumentation_library_spans` and `instrumentation_library`.
+ */
+export function withInstrumentationLibrary(request: OtlpJsonRequest, snake = false): object {
+  return {
+    resourceSpans: request.resourceSpans.map(({ resource, scopeSpans }) => ({
+      resource,
+      [snake ? 'instrumentation_library_spans' : 'instrumentationLibrarySpans']: scopeSpans.map(({ scope, spans }) => ({
+        [snake ? 'instrumentation_library' : 'instrumentationLibrary']: scope,
+        spans,
+      })),
+    })),
+  };
+}

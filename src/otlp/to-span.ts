@@ -36,7 +36,7 @@ const ZERO_TRACE_ID = '0'.repeat(32);
 const ZERO_SPAN_ID = '0'.repeat(16);
 /** Nanoseconds per high word, in milliseconds: 2^32 / 1e6 (the wire decoder's DB spans use it inline). */
 export const MS_PER_HI = 4294.967296;
-const REJECT_REASONS: readonly SpanRejectReason[] = ['bad_trace_id', 'bad_span_id', 'bad_parent_span_id', 'end_before_start'];
+const REJECT_REASONS: readonly SpanRejectReason[] = ['bad_trace_id', 'bad_span_id', 'bad_parent_span_id', 'end_before_start', 'no_timestamp'];
 
 /** Fractional Unix epoch milliseconds from split nanoseconds. */
 export function nanosToMs(hi: number, lo: number): number {
@@ -356,7 +356,7 @@ export function urlHost(url: string | undefined): string | undefined {
 /** Collects the records and rejection counts of one request. */
 export class BatchBuilder<V> {
   private readonly spans: SpanRecord[] = [];
-  private readonly counts = [0, 0, 0, 0];
+  private readonly counts: number[] = REJECT_REASONS.map(() => 0);
   private readonly folded = emptyFolded();
   /** Spans added so far, valid or not. */
   private read = 0;
@@ -382,14 +382,24 @@ export class BatchBuilder<V> {
     const ordinal = this.read++;
     const reason = rejectReasonOf(traceId, spanId, parentSpanId, startHi, startLo, endHi, endLo);
     if (reason !== undefined) {
-      this.counts[REJECT_REASONS.indexOf(reason)]!++;
-      this.ordinals ??= this.spans.map((_, i) => i);
+      this.#count(reason);
       return undefined;
     }
     const record = spanRecordOf(traceId, spanId, parentSpanId, name, kind, startHi, startLo, endHi, endLo, attributes, statusCode, service, this.readValue, this.folded, instance);
     this.spans.push(record);
     this.ordinals?.push(ordinal);
     return record;
+  }
+
+  /** Counts a span the decoder refused before it had fields to add (a Zipkin span with no timestamp). */
+  reject(reason: SpanRejectReason): void {
+    this.read++;
+    this.#count(reason);
+  }
+
+  #count(reason: SpanRejectReason): void {
+    this.counts[REJECT_REASONS.indexOf(reason)]!++;
+    this.ordinals ??= this.spans.map((_, i) => i);
   }
 
   result(): DecodedBatch {

@@ -1,4 +1,7 @@
-/** Decodes Zipkin v2 JSON spans (a span list, or the API's list of traces) into the span records OTLP decodes to. */
+/**
+ * Decodes Zipkin v2 JSON spans (a span list, or the API's list of traces) into the span records OTLP
+ * decodes to. Zipkin v1 spans are refused with a one-line error saying to export v2.
+ */
 
 import { OtlpDecodeError } from './errors.js';
 import { SpanKind, type DecodedBatch } from './span.js';
@@ -13,10 +16,24 @@ const KINDS: Readonly<Record<string, SpanKind>> = {
 };
 const STATUS_ERROR = 2;
 
-/** True when the value has a Zipkin v2 span's shape: string `traceId` and `id`. */
+/** True when the value has a Zipkin span's shape: string `traceId` and `id` (v2, or v1: see isZipkinV1Span). */
 export function isZipkinSpan(value: unknown): value is JsonObject {
   return isObject(value) && typeof value.traceId === 'string' && typeof value.id === 'string';
 }
+
+/**
+ * True when a Zipkin span is v1 (`/api/v1/…`, Zipkin's v1 collectors): `binaryAnnotations`, or
+ * annotations that carry an `endpoint` (v2 has neither: its kind, endpoints and tags are fields of
+ * the span). Read as v2, such a span has no tags, so a file of them would be an empty report.
+ */
+export function isZipkinV1Span(span: JsonObject): boolean {
+  if (span.binaryAnnotations !== undefined) return true;
+  return Array.isArray(span.annotations) && span.annotations.some((a) => isObject(a) && a.endpoint !== undefined);
+}
+
+/** The one-line refusal of a Zipkin v1 span. */
+export const ZIPKIN_V1_REFUSAL =
+  'is a Zipkin v1 span (annotations/binaryAnnotations); n1lens reads Zipkin v2 JSON: export the traces from /api/v2/traces (or /api/v2/spans) instead';
 
 /**
  * Builds Zipkin spans into records: microsecond `timestamp`/`duration`, `kind` (absent means a local,
@@ -31,10 +48,18 @@ export class ZipkinBatch {
   /** Adds one span; `where` names it in errors ("element 3"). */
   add(span: unknown, where: string): void {
     if (!isZipkinSpan(span)) throw new OtlpDecodeError(`${where} is not a Zipkin span (no traceId and id)`);
-    const tags: KeyValueLike<unknown>[] = [];
-    if (isObject(span.tags)) for (const key of Object.keys(span.tags)) tags.push({ key, value: span.tags[key] });
+    if (isZipkinV1Span(span)) throw new OtlpDecodeError(`${where} ${ZIPKIN_V1_REFUSAL}`);
+    this.size++;
+    // v2 allows an incomplete span without `timestamp` (and `duration`): it has no place in time, so
+    // it is dropped and counted (no_timestamp), as OTLP spans with bad ids are, not the whole file.
+    if (span.timestamp === undefined || span.timestamp === null) {
+      this.#batch.reject('no_timestamp');
+      return;
+    }
     const start = typeof span.timestamp === 'number' ? span.timestamp : Number.NaN;
     if (!Number.isFinite(start)) throw new OtlpDecodeError(`${where}.timestamp is not a number of microseconds`);
+    const tags: KeyValueLike<unknown>[] = [];
+    if (isObject(span.tags)) for (const key of Object.keys(span.tags)) tags.push({ key, value: span.tags[key] });
     const duration = typeof span.duration === 'number' ? span.duration : 0;
     const [startHi, startLo] = splitMicros(start);
     const [endHi, endLo] = splitMicros(start + Math.max(0, duration));
@@ -54,7 +79,6 @@ export class ZipkinBatch {
       error ? STATUS_ERROR : 0,
       isObject(local) && typeof local.serviceName === 'string' ? local.serviceName : '',
     );
-    this.size++;
   }
 
   result(): DecodedBatch {

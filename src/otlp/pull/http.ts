@@ -1,4 +1,5 @@
 /** The HTTP side of pulling traces: GET with auth headers, a timeout, retries with backoff for 429/5xx, and one-line errors. */
+import { outboundFetch } from '../../proxy.js';
 
 /** Why a pull cannot go on: unreachable, refused credentials, or not the API it should be. One line, for exit 2. */
 export class PullError extends Error {
@@ -14,7 +15,7 @@ export interface HttpOptions {
   retries?: number;
   /** First backoff; doubles each retry, with jitter; a Retry-After header wins. Default 500 ms. */
   backoffMs?: number;
-  /** For tests. */
+  /** For tests. Default: fetch through the proxy the environment names, if any (proxy.ts). */
   fetch?: typeof fetch;
 }
 
@@ -63,12 +64,12 @@ function retryAfterMs(value: string | null): number | undefined {
 }
 
 /**
- * GETs `url`; retries 429/5xx and dropped connections with exponential backoff; any other status
- * is returned for the caller to judge. Throws PullError when the server cannot be reached or the
+ * GETs `url` (through HTTP_PROXY/HTTPS_PROXY unless NO_PROXY lists its host); retries 429/5xx and
+ * dropped connections with exponential backoff; any other status is returned for the caller to judge. Throws PullError when the server cannot be reached or the
  * retries run out.
  */
 export async function httpGet(url: URL, accept: string, opts: HttpOptions): Promise<HttpResponse> {
-  const doFetch = opts.fetch ?? fetch;
+  const doFetch = opts.fetch ?? (await outboundFetch());
   const retries = opts.retries ?? 4;
   const backoff = opts.backoffMs ?? 500;
   for (let attempt = 0; ; attempt++) {

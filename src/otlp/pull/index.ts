@@ -30,7 +30,7 @@ export function connection(from: string, headerOptions: readonly string[]): { ba
     headers[name] = option.slice(colon + 1).trim();
   }
   if (base.username !== '' || base.password !== '') {
-    const credentials = `${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`;
+    const credentials = `${percentDecoded(base.username)}:${percentDecoded(base.password)}`;
     if (!Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')) {
       headers.Authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
     }
@@ -38,6 +38,19 @@ export function connection(from: string, headerOptions: readonly string[]): { ba
     base.password = '';
   }
   return { base, headers };
+}
+
+/**
+ * A URL's user name or password as typed: percent-decoded (`p%40ss` is `p@ss`), or the raw text when
+ * it is not valid percent-encoding (`50%off`: the URL parser keeps a `%` not followed by two hex
+ * digits as it is, and so is it meant).
+ */
+function percentDecoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 /**

@@ -7,9 +7,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { decodeJsonValue } from '../json.js';
 import type { SpanRecord } from '../span.js';
-import { djangoRequest, type OtlpJsonRequest } from '../testing.js';
+import { djangoRequest, withInstrumentationLibrary, type OtlpJsonRequest } from '../testing.js';
 import { connection, openTraceSource, PullError, traceQl, type PullStats } from './index.js';
-import { idOf, startFakeTempo, type FakeTempo } from './testing.js';
+import { idOf, startFakeTempo, traceQlMatches, type FakeTempo } from './testing.js';
 
 const BASE_NS = 1_760_000_000_000_000_000n;
 /** 30 traces, one a second, newest last; trace 7 always fails with 500, trace 3 gets a 429 first. */
@@ -45,7 +45,7 @@ describe('Tempo client', () => {
     expect(stats.failures[0]).toContain(FAILING);
     expect(stats.failures[0]).toContain('HTTP 500 after 3 tries');
     expect(tempo.log.searches.length).toBeGreaterThanOrEqual(4);
-    expect(tempo.log.searches[0]!.get('q')).toBe('{ resource.service.name = "recruit" && kind = server }');
+    expect(tempo.log.searches[0]!.get('q')).toBe('{ resource.service.name = "recruit" }');
     expect(tempo.log.searches.every((s) => s.get('limit') === '8' && s.get('spss') === '1')).toBe(true);
     expect(tempo.log.maxInFlight).toBeLessThanOrEqual(4);
     expect(tempo.log.maxInFlight).toBeGreaterThan(1);
@@ -63,9 +63,49 @@ describe('Tempo client', () => {
     expect(stats.fetched).toBe(6);
   });
 
+  test('a JSON answer in Tempo 1.x\'s shape ("batches" of instrumentationLibrarySpans) gives the spans the protobuf one does', async () => {
+    const old = await startFakeTempo(traces.slice(0, 3), { json: (t) => ({ batches: (withInstrumentationLibrary(t) as { resourceSpans: object[] }).resourceSpans }) });
+    try {
+      const { base: url, headers } = connection(old.url, ['Authorization: Bearer secret']);
+      const source = await openTraceSource(url, { headers });
+      const stats: PullStats = { fetched: 0, failed: 0, failures: [] };
+      const spans: SpanRecord[] = [];
+      const startMs = Number(BASE_NS / 1_000_000n) - 1000;
+      for await (const batch of source.traces({ startMs, endMs: startMs + 60_000, limit: 100 }, stats)) spans.push(...batch.spans);
+      expect(stats).toMatchObject({ fetched: 3, failed: 0 });
+      expect(byId(spans)).toEqual(byId(traces.slice(0, 3).flatMap((t) => decodeJsonValue(t).spans)));
+    } finally {
+      await old.close();
+    }
+  });
+
   test('TraceQL quotes the service name', () => {
-    expect(traceQl('a"b\\c')).toBe('{ resource.service.name = "a\\"b\\\\c" && kind = server }');
-    expect(traceQl(undefined)).toBe('{ kind = server }');
+    expect(traceQl('a"b\\c')).toBe('{ resource.service.name = "a\\"b\\\\c" }');
+    expect(traceQl(undefined)).toBe('{ }');
+  });
+
+  test('a Celery task (root CONSUMER span, a request per DESIGN) is pulled as a Django view is: no kind filter in the TraceQL', async () => {
+    const view = djangoRequest({ traceId: 'a1'.repeat(16), repeats: 6, startNs: BASE_NS });
+    const task = djangoRequest({ traceId: 'b2'.repeat(16), repeats: 6, startNs: BASE_NS + 1_000_000_000n });
+    const root = task.resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
+    root.kind = 5;
+    root.name = 'run/recruit.tasks.sync';
+    root.attributes = [];
+    const other = djangoRequest({ traceId: 'c3'.repeat(16), repeats: 6, startNs: BASE_NS + 2_000_000_000n, service: 'billing' });
+    // The fake evaluates the query: the old one found the view only.
+    expect([view, task, other].filter((t) => traceQlMatches('{ resource.service.name = "recruit" && kind = server }', t))).toEqual([view]);
+    const fake = await startFakeTempo([view, task, other]);
+    try {
+      const { base: url, headers } = connection(fake.url, ['Authorization: Bearer secret']);
+      const source = await openTraceSource(url, { headers });
+      const stats: PullStats = { fetched: 0, failed: 0, failures: [] };
+      const ids = new Set<string>();
+      const startMs = Number(BASE_NS / 1_000_000n) - 1000;
+      for await (const batch of source.traces({ service: 'recruit', startMs, endMs: startMs + 60_000, limit: 100 }, stats)) for (const span of batch.spans) ids.add(span.traceId);
+      expect([...ids].sort()).toEqual([idOf(view), idOf(task)]);
+    } finally {
+      await fake.close();
+    }
   });
 
   test('a 401 is one line that says how to pass credentials', async () => {
@@ -80,5 +120,12 @@ describe('Tempo client', () => {
     expect(url.href).toBe('http://127.0.0.1:3200/tempo');
     expect(headers.Authorization).toBe(`Basic ${Buffer.from('me:p@ss').toString('base64')}`);
     expect(() => connection(base, ['no colon here'])).toThrow(/is not "Name: value"/);
+  });
+
+  test('a password with a % that is not percent-encoding (50%off) is basic auth as typed, not a URIError', () => {
+    const { base: url, headers } = connection('http://me:50%off@127.0.0.1:3200', []);
+    expect(url.href).toBe('http://127.0.0.1:3200/');
+    expect(headers.Authorization).toBe(`Basic ${Buffer.from('me:50%off').toString('base64')}`);
+    expect(connection('http://100%25:x%2@h', []).headers.Authorization).toBe(`Basic ${Buffer.from('100%:x%2').toString('base64')}`);
   });
 });

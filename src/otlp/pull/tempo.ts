@@ -20,9 +20,14 @@ function quote(text: string): string {
   return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
-/** The request spans of a service: `{ resource.service.name = "recruit" && kind = server }`. */
+/**
+ * The traces with a span of the service: `{ resource.service.name = "recruit" }` (every trace: `{ }`).
+ * No kind filter: a request is a SERVER span (a Django view), a CONSUMER span (a Celery task) or a
+ * span with no parent (DESIGN), and which spans of a trace are requests is the analysis's call, as
+ * for a file of the same traces (and as Jaeger's search by service does).
+ */
 export function traceQl(service: string | undefined): string {
-  return service === undefined ? '{ kind = server }' : `{ resource.service.name = ${quote(service)} && kind = server }`;
+  return service === undefined ? '{ }' : `{ resource.service.name = ${quote(service)} }`;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

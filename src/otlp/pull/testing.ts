@@ -25,13 +25,42 @@ export interface FakeTempoOptions {
   token?: string;
   /** Trace ids answered with 500 every time. */
   failing?: readonly string[];
+  /** Trace ids the search finds but /api/traces answers 404 (not retried). */
+  missing?: readonly string[];
   /** Trace ids answered with one 429 before succeeding. */
   throttledOnce?: readonly string[];
+  /** Answers traces as this JSON (a proxy that ignored Accept, Tempo 1.x) instead of protobuf. */
+  json?: (trace: OtlpJsonRequest) => object;
+}
+
+const KIND_NAMES = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];
+
+/**
+ * Whether a trace has a span that the TraceQL spanset `{ … }` selects, for the TraceQL the client
+ * writes: `&&` of clauses, each one predicate or a parenthesised `||` of them, over
+ * `resource.service.name = "…"` and `kind = <name>`; `{ }` selects every span. Anything else throws
+ * (the server answers 400), so a query the fake cannot judge fails the test instead of matching.
+ */
+export function traceQlMatches(q: string, trace: OtlpJsonRequest): boolean {
+  const body = /^\s*\{(.*)\}\s*$/s.exec(q)?.[1];
+  if (body === undefined) throw new Error(`not a spanset: ${q}`);
+  const clauses = body.trim() === '' ? [] : body.split('&&').map((c) => c.trim().replace(/^\((.*)\)$/s, '$1').split('||').map((p) => p.trim()));
+  const holds = (predicate: string, service: string | undefined, kind: number): boolean => {
+    const svc = /^resource\.service\.name\s*=\s*"((?:[^"\\]|\\.)*)"$/.exec(predicate);
+    if (svc) return svc[1]!.replace(/\\(.)/g, '$1') === service;
+    const k = /^kind\s*=\s*(\w+)$/.exec(predicate);
+    if (k) return KIND_NAMES[kind] === k[1];
+    throw new Error(`TraceQL the fake Tempo does not know: ${predicate}`);
+  };
+  return trace.resourceSpans.some((rs) => {
+    const service = rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue;
+    return rs.scopeSpans.some((ss) => ss.spans.some((span) => clauses.every((any) => any.some((p) => holds(p, service, span.kind)))));
+  });
 }
 
 /**
  * GET /api/echo → "echo"; GET /api/search?q&start&end&limit&spss → {"traces": [...in no time order], "metrics": {...}}
- * (the q is not evaluated: every trace matches); GET /api/traces/<id> → OTLP protobuf.
+ * (q evaluated by traceQlMatches; 400 when it cannot be); GET /api/traces/<id> → OTLP protobuf.
  */
 export async function startFakeTempo(traces: readonly OtlpJsonRequest[], options: FakeTempoOptions = {}): Promise<FakeTempo> {
   const token = options.token ?? 'secret';
@@ -52,8 +81,16 @@ export async function startFakeTempo(traces: readonly OtlpJsonRequest[], options
       const start = BigInt(url.searchParams.get('start')!) * 1_000_000_000n;
       const end = BigInt(url.searchParams.get('end')!) * 1_000_000_000n;
       const limit = Number(url.searchParams.get('limit') ?? 20);
+      const q = url.searchParams.get('q') ?? '{ }';
+      let selected: OtlpJsonRequest[];
+      try {
+        selected = traces.filter((t) => traceQlMatches(q, t));
+      } catch (error) {
+        res.writeHead(400, { 'content-type': 'text/plain' }).end((error as Error).message);
+        return;
+      }
       // Tempo's docs promise no order: hand hits out scrambled, so a client that assumes one misses traces.
-      const hits = traces
+      const hits = selected
         .map((t, i) => ({ t, rank: (i * 7919) % 101 }))
         .sort((a, b) => a.rank - b.rank)
         .map(({ t }) => t)
@@ -83,10 +120,12 @@ export async function startFakeTempo(traces: readonly OtlpJsonRequest[], options
     setTimeout(() => {
       log.inFlight--;
       if (options.failing?.includes(id)) res.writeHead(500).end('internal error');
+      else if (options.missing?.includes(id)) res.writeHead(404).end('trace not found');
       else if (options.throttledOnce?.includes(id) && !throttled.has(id)) {
         throttled.add(id);
         res.writeHead(429, { 'retry-after': '0' }).end('slow down');
-      } else res.writeHead(200, { 'content-type': 'application/protobuf' }).end(Buffer.from(encodeProtobuf(trace)));
+      } else if (options.json !== undefined) res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(options.json(trace)));
+      else res.writeHead(200, { 'content-type': 'application/protobuf' }).end(Buffer.from(encodeProtobuf(trace)));
     }, 5);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
