@@ -163,3 +163,33 @@ describe('n1-report', () => {
     expect(b.stdout).toBe(a.stdout);
   });
 });
+
+describe('standard output closed by its reader (| head)', () => {
+  const sample = join(root, 'samples/traces/recruit.jsonl.gz');
+  /** Runs `command | reader` in bash; the writer's status (PIPESTATUS[0]) and stderr. */
+  function piped(command: string[], reader: string) {
+    const quoted = command.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const r = spawnSync('bash', ['-c', `${quoted} | ${reader}; exit "\${PIPESTATUS[0]}"`], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '' } });
+    return { code: r.status, stderr: r.stderr };
+  }
+
+  it("ends quietly with the run's own exit code: a gate under pipefail keeps its verdict", () => {
+    // The HTML report is far more than a pipe holds, so the reader is gone while it is written.
+    const over = piped([process.execPath, join(root, 'bin/n1-report.js'), '-f', 'html', sample], 'head -c 1 >/dev/null');
+    expect(over.stderr).toBe('');
+    expect(over.code).toBe(1);
+    const within = piped([process.execPath, join(root, 'bin/n1-report.js'), '-f', 'html', '--max-findings', '1000', sample], 'head -c 1 >/dev/null');
+    expect(within.stderr).toBe('');
+    expect(within.code).toBe(0);
+  });
+
+  it('holds for every command that writes standard output (n1lens diff)', () => {
+    const json = join(dir, 'epipe-report.json');
+    writeFileSync(json, run([fixture, '-f', 'json']).stdout);
+    for (let i = 0; i < 3; i++) {
+      const r = piped([process.execPath, join(root, 'bin/n1lens.js'), 'diff', json, json], 'true');
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+    }
+  });
+});
