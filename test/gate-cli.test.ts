@@ -96,7 +96,11 @@ describe('n1lens report as a CI gate', () => {
     const cases: [string[], string][] = [
       [['report', fixture], 'n1lens: pyproject.toml: tool.n1lens.max-findings must be a whole number ≥ 0\n'],
       [['report', fixture, '--config', join(dir, 'nope.toml')], `n1lens: ${join(dir, 'nope.toml')}: no such config file\n`],
+      // Each key is held to its flag's parser: --min-repeats 1 is refused, so is min-repeats = 1.
+      [['report', fixture, '--config', join(project, 'one.toml')], 'n1lens: one.toml: min-repeats must be a whole number ≥ 2\n'],
+      [['report', fixture, '--config', project], `n1lens: ${project}: cannot read the config file: it is a directory\n`],
     ];
+    writeFileSync(join(project, 'one.toml'), 'min-repeats = 1\n');
     for (const [args, stderr] of cases) {
       const r = run(args, { cwd: project });
       expect(r.code).toBe(2);

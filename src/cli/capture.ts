@@ -113,7 +113,9 @@ export function captureCommand(): Command {
     .option('--settle-ms <ms>', 'wait this long without new exports after the command ends', wholeNumber('--settle-ms'), 500);
   addReportOptions(command);
   return command.action(async function (this: Command, argv: string[]) {
+    // The config file first: capture's own flags (out, protocol, settle-ms) are keys of it too.
+    const report = resolveReportOptions(this);
     const o = this.opts<{ out: string; protocol: CaptureProtocol; settleMs: number }>();
-    process.exitCode = await runCapture(argv, { out: o.out, protocol: o.protocol, settleMs: o.settleMs }, resolveReportOptions(this));
+    process.exitCode = await runCapture(argv, { out: o.out, protocol: o.protocol, settleMs: o.settleMs }, report);
   });
 }

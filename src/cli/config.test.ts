@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CliError } from './errors.js';
 import { loadConfig } from './config.js';
@@ -19,17 +19,30 @@ function project(name: string, files: Record<string, string>): string {
   return root;
 }
 
-function configError(root: string, file?: string): string {
+/** The one-line error the report command gives for this config file (named with --config), its folder left out. */
+function configError(file: string): string {
+  const command = reportCommand();
   try {
-    loadConfig(file, root);
+    command.parseOptions(['--config', file]);
+    resolveReportOptions(command);
   } catch (e) {
     expect(e).toBeInstanceOf(CliError);
     expect((e as CliError).exitCode).toBe(2);
     expect((e as Error).message).not.toContain('\n');
-    return (e as Error).message.replace(`${root}/`, '');
+    return (e as Error).message.replace(`${dirname(file)}/`, '');
   }
   throw new Error('expected a config error');
 }
+
+/** The report options a config file with this text gives (the flags after it on the command line). */
+function optionsFrom(toml: string, args: string[] = []) {
+  const root = project(`options-${Math.random().toString(36).slice(2)}`, { 'n1lens.toml': toml });
+  const command = reportCommand();
+  command.parseOptions(['--config', join(root, 'n1lens.toml'), ...args]);
+  return resolveReportOptions(command);
+}
+
+const toml = (name: string, text: string, file = 'n1lens.toml'): string => join(project(name, { [file]: text }), file);
 
 describe('config file', () => {
   it('finds n1lens.toml upwards from the working directory and resolves its paths beside it', () => {
@@ -59,16 +72,55 @@ describe('config file', () => {
   });
 
   it('refuses unknown keys and wrong types with one line naming the file, the key and the type', () => {
-    expect(configError(project('unknown', { 'n1lens.toml': 'min-repeat = 3\n' }))).toBe('n1lens.toml: unknown key min-repeat');
-    expect(configError(project('type', { 'n1lens.toml': 'min-repeats = "3"\n' }))).toBe('n1lens.toml: min-repeats must be a whole number ≥ 0');
-    expect(configError(project('nested', { 'pyproject.toml': '[tool.n1lens.ignore]\ntables = "django_session"\n' }))).toBe(
+    expect(configError(toml('unknown', 'min-repeat = 3\n'))).toBe('n1lens.toml: unknown key min-repeat');
+    expect(configError(toml('type', 'min-repeats = "3"\n'))).toBe('n1lens.toml: min-repeats must be a number, not a string ("3")');
+    expect(configError(toml('nested', '[tool.n1lens.ignore]\ntables = "django_session"\n', 'pyproject.toml'))).toBe(
       'pyproject.toml: tool.n1lens.ignore.tables must be an array of strings (globs)',
     );
-    expect(configError(project('budget', { 'n1lens.toml': '[endpoints."GET a/"]\nmax-queries = -1\n' }))).toBe('n1lens.toml: endpoints."GET a/".max-queries must be a whole number ≥ 0');
-    expect(configError(project('budget-key', { 'n1lens.toml': '[endpoints."GET a/"]\nmax_queries = 1\n' }))).toBe('n1lens.toml: unknown key endpoints."GET a/".max_queries');
-    expect(configError(project('share', { 'n1lens.toml': 'hot-share = 2\n' }))).toBe('n1lens.toml: hot-share must be a number between 0 and 1');
-    expect(configError(project('toml', { 'n1lens.toml': 'min-repeats = [1,\n' }))).toMatch(/^n1lens\.toml:2:1: not valid TOML: /);
-    expect(configError(dir, join(dir, 'missing.toml'))).toMatch(/missing\.toml: no such config file$/);
+    expect(configError(toml('budget', '[endpoints."GET a/"]\nmax-queries = -1\n'))).toBe('n1lens.toml: endpoints."GET a/".max-queries must be a whole number ≥ 0');
+    expect(configError(toml('budget-key', '[endpoints."GET a/"]\nmax_queries = 1\n'))).toBe('n1lens.toml: unknown key endpoints."GET a/".max_queries');
+    expect(configError(toml('share', 'hot-share = 2\n'))).toBe('n1lens.toml: hot-share must be a share between 0 and 1');
+    expect(configError(toml('py-type', '[tool.n1lens]\nmax-findings = "none"\n', 'pyproject.toml'))).toBe('pyproject.toml: tool.n1lens.max-findings must be a whole number ≥ 0');
+    expect(configError(toml('toml', 'min-repeats = [1,\n'))).toMatch(/^n1lens\.toml:2:1: not valid TOML: /);
+    expect(configError(join(dir, 'missing.toml'))).toBe('missing.toml: no such config file');
+  });
+
+  it('holds each key to its flag\'s own parser: what the flag refuses, the file refuses', () => {
+    // The flag refuses 1 (one execution is no loop); the file once took it, and every query became a cascade.
+    expect(configError(toml('repeats', 'min-repeats = 1\n'))).toBe('n1lens.toml: min-repeats must be a whole number ≥ 2');
+    expect(configError(toml('wasted', 'min-wasted-ms = 1.5\n'))).toBe('n1lens.toml: min-wasted-ms must be a whole number ≥ 0');
+    expect(configError(toml('jobs', 'jobs = 0\n'))).toBe('n1lens.toml: jobs must be a whole number ≥ 1');
+    expect(configError(toml('format', 'format = ["xml"]\n'))).toMatch(/^n1lens\.toml: format "xml": use one of terminal, /);
+    expect(configError(toml('regex', 'ignore-sql = ["("]\n'))).toMatch(/^n1lens\.toml: ignore-sql "\(": "\(" is not a regular expression/);
+    expect(configError(toml('single', 'min-repeats = [3]\n'))).toBe('n1lens.toml: min-repeats must be one value, not an array (--min-repeats is not repeatable)');
+    expect(configError(toml('text', 'schema = 3\n'))).toBe('n1lens.toml: schema must be a string, not a number');
+    expect(configError(toml('bool', 'test-suite = "yes"\n'))).toBe('n1lens.toml: test-suite must be true or false');
+    expect(configError(toml('config', 'config = "other.toml"\n'))).toBe('n1lens.toml: unknown key config');
+  });
+
+  it('takes every long flag of the command as a key, as the README says', () => {
+    const o = optionsFrom(
+      'min-share = 0.25\nignore-sql = ["FROM \\"django_session\\""]\ndb-max-connections = 400\nendpoint = "GET dashboard/*"\njobs = 2\n' +
+        'test-suite = true\nno-color = true\nignore-table = ["a_*"]\n[ignore]\ntables = ["b_*"]\n',
+    );
+    expect(o).toMatchObject({ minShare: 0.25, ignoreSql: ['FROM "django_session"'], dbMaxConnections: 400, endpoint: 'GET dashboard/*', jobs: 2, testSuite: true, color: false });
+    // --test-suite from the file lowers the default --min-repeats as the flag does.
+    expect(o.minRepeats).toBe(3);
+    // The file's ignore-table key and its [ignore] table add up; a flag replaces both.
+    expect(o.ignoreTable).toEqual(['a_*', 'b_*']);
+    expect(optionsFrom('ignore-table = ["a_*"]\n[ignore]\ntables = ["b_*"]\n', ['--ignore-table', 'c']).ignoreTable).toEqual(['c']);
+    // A repeatable flag's key takes one string as well as an array; `no-color = false` leaves detection on.
+    expect(optionsFrom('format = "json"\nno-color = false\n')).toMatchObject({ format: [{ format: 'json' }], color: undefined });
+    // Paths are relative to the file, a database URL is not a path.
+    expect(optionsFrom('write-baseline = "b.json"\n').writeBaseline).toMatch(/^\/.*\/b\.json$/);
+    expect(optionsFrom('db = "postgres://u@h/n1lens"\n').db).toBe('postgres://u@h/n1lens');
+  });
+
+  it('says in one line when --config names a file it cannot read, or a pyproject.toml without [tool.n1lens]', () => {
+    const folder = join(dir, 'a-folder.toml');
+    mkdirSync(folder, { recursive: true });
+    expect(configError(folder)).toBe('a-folder.toml: cannot read the config file: it is a directory');
+    expect(configError(toml('no-table', '[project]\nname = "shop"\n', 'pyproject.toml'))).toBe('pyproject.toml: no [tool.n1lens] table in it');
   });
 
   it('lets flags win over the file, and the file win over defaults', () => {

@@ -419,30 +419,22 @@ export const TEST_SUITE_MIN_REPEATS = 3;
 
 /** Reads the config, lets flags win over it, and returns the options runReport takes. */
 export function resolveReportOptions(command: Command): ReportCliOptions {
-  const raw = command.opts<{ config?: string; testSuite?: boolean }>();
-  const config = loadConfig(raw.config);
+  const config = loadConfig(command.opts<{ config?: string }>().config);
   const fromConfig = applyConfig(command, config);
-  if (raw.testSuite && command.getOptionValueSource('minRepeats') === 'default') command.setOptionValueWithSource('minRepeats', TEST_SUITE_MIN_REPEATS, 'default');
   const o = command.opts<ReportCliOptions & { color: boolean; ignoreEndpoint?: string[]; ignoreTable?: string[] }>();
-  // commander sets color=true by default for --no-color; only an explicit flag should override detection.
-  const color = command.getOptionValueSource('color') === 'cli' ? false : undefined;
-  const format = o.format?.map((f) => (typeof f === 'string' ? parseConfigFormat(f, config?.path ?? '') : f));
+  if (o.testSuite && command.getOptionValueSource('minRepeats') === 'default') command.setOptionValueWithSource('minRepeats', TEST_SUITE_MIN_REPEATS, 'default');
+  // commander sets color=true by default for --no-color; only the flag (or no-color = true in the file) overrides detection.
+  const color = command.getOptionValueSource('color') === 'cli' || command.getOptionValueSource('color') === 'config' ? false : undefined;
+  // The file's ignore-endpoint/ignore-table keys and its [ignore] table add up; a flag replaces both.
+  const ignored = (name: 'ignoreEndpoint' | 'ignoreTable', table: string[] | undefined): string[] | undefined =>
+    command.getOptionValueSource(name) === 'cli' ? o[name] : o[name] === undefined && table === undefined ? undefined : [...(o[name] ?? []), ...(table ?? [])];
   return {
-    ...o,
+    ...command.opts<ReportCliOptions>(),
     color,
-    ...(format === undefined ? {} : { format }),
-    ignoreEndpoint: o.ignoreEndpoint ?? fromConfig.ignore?.endpoints,
-    ignoreTable: o.ignoreTable ?? fromConfig.ignore?.tables,
+    ignoreEndpoint: ignored('ignoreEndpoint', fromConfig.ignore?.endpoints),
+    ignoreTable: ignored('ignoreTable', fromConfig.ignore?.tables),
     endpoints: endpointBudgets(fromConfig.endpoints),
   } as ReportCliOptions;
-}
-
-function parseConfigFormat(value: string, file: string): FormatSpec {
-  try {
-    return parseFormat(value);
-  } catch (e) {
-    throw new CliError(`${file}: format "${value}": ${(e as Error).message}`);
-  }
 }
 
 /** The command definition, shared by `n1-report` and `n1lens report`. */

@@ -206,7 +206,7 @@ def test_project_config_and_tracer_provider_apply_and_a_bad_config_is_one_line(t
     (project / "n1lens.toml").write_text('min-repeats = "three"\n')
     code, out = run_pytest(tmp_path, "tests/test_dashboard.py::DashboardTests", cwd=project)
     assert code == pytest.ExitCode.USAGE_ERROR, out
-    assert "n1-report: n1lens.toml: min-repeats must be a whole number ≥ 0" in out
+    assert "n1-report: n1lens.toml: min-repeats must be a whole number ≥ 2" in out
     assert "Traceback" not in out
 
 
