@@ -170,4 +170,24 @@ describe('--tls-cert / --tls-key / --tls-client-ca', () => {
   it('refuses to start with a missing certificate file, in one line', async () => {
     await expect(start({ tls: { cert: join(tempDir('nocert'), 'missing.pem'), key: certs.key } })).rejects.toThrow(/^--tls-cert .*missing\.pem: no such file$/);
   });
+
+  it('refuses to start, in one line naming the flags, with files swapped, a key of another certificate, or a CA bundle without a certificate', async () => {
+    const refused = async (tls: ServeOptions['tls']): Promise<Error> => {
+      const e = await start({ tls }).then(
+        () => new Error('started'),
+        (error: unknown) => error as Error,
+      );
+      expect(e.name).toBe('StartupError');
+      expect(e.message).not.toContain('\n');
+      return e;
+    };
+    expect((await refused({ cert: certs.key, key: certs.cert })).message).toMatch(
+      /^--tls-cert .*server\.key: not a PEM certificate \(.*\); --tls-cert takes the certificate, --tls-key its private key$/,
+    );
+    expect((await refused({ cert: certs.cert, key: certs.cert })).message).toMatch(/^--tls-key .*server\.pem: not a PEM private key /);
+    expect((await refused({ cert: certs.cert, key: certs.clientKey })).message).toMatch(
+      /^--tls-cert .*server\.pem and --tls-key .*client\.key do not belong together \(key values mismatch\)$/,
+    );
+    expect((await refused({ cert: certs.cert, key: certs.key, clientCa: certs.caKey })).message).toMatch(/^--tls-client-ca .*ca\.key: not a PEM CA certificate bundle /);
+  });
 });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -51,6 +52,10 @@ describe.concurrent('n1lens serve start-up faults: one line, exit 2, nothing lef
     ['a --tls-cert file that does not exist', async () => ({ args: ['--tls-cert', join(dir, 'nope.pem'), '--tls-key', join(dir, 'nope.key')], says: /^n1lens: --tls-cert .*nope\.pem: no such file$/m })],
     ['--digest-since with --digest-every (each covers the time since the last)', async () => ({ args: ['--digest-every', '24h', '--digest-since', '72h', ...webhook], says: /^n1lens: --digest-since applies to --digest-cron; each --digest-every digest covers the time since the last$/m })],
     ['--digest-since without a schedule', async () => ({ args: ['--digest-since', '24h', ...webhook], says: /^n1lens: --digest-since needs --digest-cron/ })],
+    ['--tls-cert and --tls-key swapped', async () => {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'real.key'), '-out', join(dir, 'real.pem'), '-subj', '/CN=localhost', '-days', '1'], { stdio: 'ignore' });
+      return { args: ['--tls-cert', join(dir, 'real.key'), '--tls-key', join(dir, 'real.pem')], says: /^n1lens: --tls-cert .*real\.key: not a PEM certificate .*--tls-key its private key$/m };
+    }],
     ['a bad cron expression', async () => ({ args: ['--digest-cron', 'every morning', ...webhook], says: /^n1lens: --digest-cron: "every morning" is not a cron pattern/ })],
   ])('%s', async (_name, make) => {
     const { args, ports, says } = await make();
