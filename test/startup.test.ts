@@ -56,6 +56,8 @@ describe.concurrent('n1lens serve start-up faults: one line, exit 2, nothing lef
       execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'real.key'), '-out', join(dir, 'real.pem'), '-subj', '/CN=localhost', '-days', '1'], { stdio: 'ignore' });
       return { args: ['--tls-cert', join(dir, 'real.key'), '--tls-key', join(dir, 'real.pem')], says: /^n1lens: --tls-cert .*real\.key: not a PEM certificate .*--tls-key its private key$/m };
     }],
+    ['an auth token with a space inside', async () => ({ args: ['--auth-token', 's3cret token'], says: /^n1lens: --auth-token must be one word of printable ASCII/ })],
+    ['an auth token of whitespace only', async () => ({ args: ['--auth-token', ' \n'], says: /^n1lens: --auth-token is empty$/m })],
     ['a bad cron expression', async () => ({ args: ['--digest-cron', 'every morning', ...webhook], says: /^n1lens: --digest-cron: "every morning" is not a cron pattern/ })],
   ])('%s', async (_name, make) => {
     const { args, ports, says } = await make();
@@ -97,6 +99,21 @@ describe.concurrent('n1lens serve start-up faults: one line, exit 2, nothing lef
     expect(await unreachable.exited).toBe(2);
     expectOneLine(unreachable.stderr(), /^n1lens: cannot open the store postgres:\/\/n1lens:\*\*\*@127\.0\.0\.1:1\/n1lens: .*ECONNREFUSED/);
     expect(unreachable.stderr()).not.toContain('s3cret');
+  });
+});
+
+describe('n1lens serve --auth-token', () => {
+  it('takes a token that ends in a newline (a secret file) as the token without it: clients get in', async () => {
+    const s = spawnBin(['serve', '--http-port', '0', '--grpc-port', '0', '--db', ':memory:', '--no-warm-up'], { env: { ...process.env, N1LENS_AUTH_TOKEN: 's3cret\n' } });
+    try {
+      const { http } = await servePorts(s);
+      const metrics = (authorization?: string) => fetch(`http://127.0.0.1:${http}/metrics`, authorization === undefined ? {} : { headers: { authorization } });
+      expect((await metrics('Bearer s3cret')).status).toBe(200);
+      expect((await metrics()).status).toBe(401);
+    } finally {
+      s.child.kill('SIGTERM');
+      await s.exited;
+    }
   });
 });
 

@@ -183,8 +183,7 @@ export const SERVE_THREAD_ENV = 'N1LENS_SERVE_THREAD';
 
 /** Token and TLS from flags and environment, refusing a listener open to the network without a token. */
 function planSecurity(o: ServeCliOptions): Pick<ServeOptions, 'authToken' | 'tls'> {
-  const token = o.authToken ?? process.env[AUTH_TOKEN_ENV];
-  if (token !== undefined && token.trim() === '') throw new CliError(`--auth-token/${AUTH_TOKEN_ENV} is empty`);
+  const token = authToken(o);
   if (!isLoopbackHost(o.host) && token === undefined && o.insecurePublic !== true) {
     throw new CliError(`--host ${o.host} is reachable from the network: set --auth-token (or ${AUTH_TOKEN_ENV}), or pass --insecure-public to accept anyone`);
   }
@@ -196,6 +195,22 @@ function planSecurity(o: ServeCliOptions): Pick<ServeOptions, 'authToken' | 'tls
       ? {}
       : { tls: { cert: o.tlsCert, key: o.tlsKey, ...(o.tlsClientCa === undefined ? {} : { clientCa: o.tlsClientCa }) } }),
   };
+}
+
+/**
+ * --auth-token, else $N1LENS_AUTH_TOKEN, without the whitespace around it: a token that came from a
+ * file (a Kubernetes secret made with --from-file, `echo s3cret > token`) ends in a newline, which no
+ * Authorization header can carry, so every client would be refused.
+ */
+function authToken(o: ServeCliOptions): string | undefined {
+  const given = o.authToken ?? process.env[AUTH_TOKEN_ENV];
+  if (given === undefined) return undefined;
+  const from = o.authToken === undefined ? AUTH_TOKEN_ENV : '--auth-token';
+  const token = given.trim();
+  if (token === '') throw new CliError(`${from} is empty`);
+  // Spaces or control characters inside cannot reach the server in a header (nor printable non-ASCII, reliably).
+  if (!/^[\x21-\x7e]+$/.test(token)) throw new CliError(`${from} must be one word of printable ASCII: a bearer token has no spaces, line breaks or control characters inside it`);
+  return token;
 }
 
 /** The spool next to the store unless told otherwise; none for an in-memory store. */
