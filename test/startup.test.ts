@@ -56,6 +56,7 @@ describe.concurrent('n1lens serve start-up faults: one line, exit 2, nothing lef
       execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'real.key'), '-out', join(dir, 'real.pem'), '-subj', '/CN=localhost', '-days', '1'], { stdio: 'ignore' });
       return { args: ['--tls-cert', join(dir, 'real.key'), '--tls-key', join(dir, 'real.pem')], says: /^n1lens: --tls-cert .*real\.key: not a PEM certificate .*--tls-key its private key$/m };
     }],
+    ['--max-body-mib 0 (every export would be refused)', async () => ({ args: ['--max-body-mib', '0'], says: /--max-body-mib must be a whole number ≥ 1/ })],
     ['an auth token with a space inside', async () => ({ args: ['--auth-token', 's3cret token'], says: /^n1lens: --auth-token must be one word of printable ASCII/ })],
     ['an auth token of whitespace only', async () => ({ args: ['--auth-token', ' \n'], says: /^n1lens: --auth-token is empty$/m })],
     ['a bad cron expression', async () => ({ args: ['--digest-cron', 'every morning', ...webhook], says: /^n1lens: --digest-cron: "every morning" is not a cron pattern/ })],

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { startServer } from '../server/serve.js';
-import { wholeNumber } from './detector-options.js';
+import { milliseconds } from './detector-options.js';
 import { CliError, EXIT } from './errors.js';
 import { addReportOptions, resolveReportOptions, runReport, type ReportCliOptions } from './report.js';
 
@@ -110,7 +110,7 @@ export function captureCommand(): Command {
     .argument('<command...>', 'the command and its arguments, after --')
     .option('-o, --out <file>', 'where the recording is written (OTLP JSON lines, readable by n1-report)', '.n1lens/capture.jsonl')
     .addOption(new Option('--protocol <protocol>', 'OTEL_EXPORTER_OTLP_PROTOCOL given to the command').choices(['http/protobuf', 'grpc']).default('http/protobuf'))
-    .option('--settle-ms <ms>', 'wait this long without new exports after the command ends', wholeNumber('--settle-ms'), 500);
+    .option('--settle-ms <ms>', 'wait this long without new exports after the command ends', milliseconds('--settle-ms'), 500);
   addReportOptions(command);
   return command.action(async function (this: Command, argv: string[]) {
     // The config file first: capture's own flags (out, protocol, settle-ms) are keys of it too.

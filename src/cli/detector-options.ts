@@ -21,27 +21,40 @@ export interface DetectorCliOptions {
   dbMaxConnections?: number;
 }
 
-export const wholeNumber = (name: string, min = 0) => (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be a whole number ≥ ${min}`);
+/**
+ * A flag's number, written in decimal: Number() alone reads '' and ' ' as 0 and 0x10 as 16, so
+ * `--slow-ms ""` (an unset shell variable) would quietly be 0. NaN when it is no decimal number.
+ */
+export function decimal(value: string): number {
+  return /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/.test(value) ? Number(value) : Number.NaN;
+}
+
+/** A whole number from `min` (to `max`, where a larger one would be wrong, e.g. past what a timer can wait). */
+export const wholeNumber = (name: string, min = 0, max = Number.MAX_SAFE_INTEGER) => (value: string): number => {
+  const n = decimal(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new InvalidArgumentError(`${name} must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`}`);
+  }
   return n;
 };
 
+/** The longest wait a Node timer keeps (2^31 - 1 ms, about 24.8 days): past it, setTimeout fires after 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** A wait in milliseconds, from 0 to what a timer can wait. */
+export const milliseconds = (name: string, max = MAX_TIMER_MS) => wholeNumber(name, 0, max);
+
 /** A TCP port; 0 picks a free one. */
 export const portNumber = (name: string) => (value: string): number => {
-  const n = Number(value);
+  const n = decimal(value);
   if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new InvalidArgumentError(`${name} must be a port number, 0 to 65535 (0 picks a free port)`);
   return n;
 };
 
-const positive = (name: string) => (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a whole number ≥ 1`);
-  return n;
-};
+const positive = (name: string) => wholeNumber(name, 1);
 
 const share = (name: string) => (value: string): number => {
-  const n = Number(value);
+  const n = decimal(value);
   if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`${name} must be a share between 0 and 1`);
   return n;
 };

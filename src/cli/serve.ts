@@ -8,7 +8,7 @@ import { CliError } from './errors.js';
 import { WEBHOOK_ENV } from './digest.js';
 import { checkTraceUrl } from './trace-url.js';
 import { loadSchema, type DjangoSchema } from '../suggest/schema.js';
-import { addDetectorOptions, endpointDetectOptions, portNumber, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
+import { addDetectorOptions, endpointDetectOptions, milliseconds, portNumber, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { onShutdown } from './lifecycle.js';
 import { DEFAULT_MAX_BUFFER_MIB, nodeFlags, serveHeapLimits, serveOnThread } from './serve-thread.js';
 import { isMainThread } from 'node:worker_threads';
@@ -64,6 +64,12 @@ interface ServeCliOptions extends DetectorCliOptions, Pick<ServeOptions, 'host' 
 
 const MIB = 1024 * 1024;
 
+/**
+ * The longest group commit window: every acknowledgement can wait that long, and past a second it
+ * only slows exports down (the SDKs' and the Collector's export timeout is 5-10 s).
+ */
+const MAX_SPOOL_COMMIT_MS = 1000;
+
 export function serveCommand(): Command {
   const command = new Command('serve')
     .description('Receive OTLP traces (HTTP :4318, gRPC :4317), find N+1 cascades live, keep them in SQLite (or a PostgreSQL shared by several instances)')
@@ -72,11 +78,11 @@ export function serveCommand(): Command {
     .option('--grpc-port <port>', 'OTLP/gRPC port', portNumber('--grpc-port'), 4317)
     .option('--db <file|url>', `store: a SQLite file, or postgres://user:pass@host/db shared by several instances (default: $${DATABASE_URL_ENV}, else ./n1lens.db)`)
     .option('--retention <duration>', 'delete hourly rollups older than this, e.g. 30d (default: keep everything)')
-    .option('--trace-wait-ms <ms>', 'analyse a trace that does not look whole once it has a request span and was quiet this long', wholeNumber('--trace-wait-ms'), DEFAULT_TRACE_WAIT_MS)
-    .option('--trace-settle-ms <ms>', 'analyse sooner, once quiet this long, a trace whose spans look whole (root, every parent, every call answered; at most --trace-wait-ms)', wholeNumber('--trace-settle-ms'), DEFAULT_TRACE_SETTLE_MS)
+    .option('--trace-wait-ms <ms>', 'analyse a trace that does not look whole once it has a request span and was quiet this long', milliseconds('--trace-wait-ms'), DEFAULT_TRACE_WAIT_MS)
+    .option('--trace-settle-ms <ms>', 'analyse sooner, once quiet this long, a trace whose spans look whole (root, every parent, every call answered; at most --trace-wait-ms)', milliseconds('--trace-settle-ms'), DEFAULT_TRACE_SETTLE_MS)
     .option('--max-traces <n>', 'open traces at which exports that only open new traces are refused (503/UNAVAILABLE, retryable)', wholeNumber('--max-traces'), 50_000)
-    .option('--max-buffer-mib <n>', 'estimated memory of buffered spans at which every export is refused (retryable)', wholeNumber('--max-buffer-mib'), DEFAULT_MAX_BUFFER_MIB)
-    .option('--memory-limit-mib <n>', 'measured memory (V8 heap in use + request bodies and other buffers) at which exports are refused (retryable; default: --max-buffer-mib + 128)', wholeNumber('--memory-limit-mib'))
+    .option('--max-buffer-mib <n>', 'estimated memory of buffered spans at which every export is refused (retryable)', wholeNumber('--max-buffer-mib', 1), DEFAULT_MAX_BUFFER_MIB)
+    .option('--memory-limit-mib <n>', 'measured memory (V8 heap in use + request bodies and other buffers) at which exports are refused (retryable; default: --max-buffer-mib + 128)', wholeNumber('--memory-limit-mib', 1))
     .option('--auth-token <token>', `bearer token required on OTLP/HTTP, OTLP/gRPC, the API, the UI and /metrics (default: $${AUTH_TOKEN_ENV}); /healthz stays open`)
     .option('--tls-cert <file>', 'PEM certificate (chain): serve both listeners over TLS')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
@@ -87,11 +93,11 @@ export function serveCommand(): Command {
     .option('--workers <n>', 'threads that decode and analyse, each export split by trace between them, each with its own store connection (needs a store file or postgres://)', wholeNumber('--workers', 1), 1)
     .option('--no-warm-up', 'open the listeners without first running synthetic exports through the hot path (starts ~0.5 s sooner; the first burst of exports then meets cold code)')
     .option('--no-spool', 'acknowledge exports from memory only (a crash loses what is buffered)')
-    .option('--spool-max-mib <n>', 'spool size at which exports are refused (retryable)', wholeNumber('--spool-max-mib'), 1024)
-    .option('--spool-replay-wait-ms <ms>', "after a crash (the spool brought traces back), analyse no trace for this long: the senders resend what the crash cut off only when their retry backoff ends (the Collector's default max_interval is 30 s)", wholeNumber('--spool-replay-wait-ms'), 30_000)
-    .option('--spool-commit-ms <ms>', 'group commit window: an export reaching an idle spool waits this long for others to share its write (those arriving during a write start the next one at once, or share it while two are on disk)', wholeNumber('--spool-commit-ms'), 0)
-    .option('--max-body-mib <n>', 'OTLP/HTTP body limit after decompression', wholeNumber('--max-body-mib'), 20)
-    .option('--grpc-max-receive-mib <n>', 'OTLP/gRPC message limit', wholeNumber('--grpc-max-receive-mib'), 4)
+    .option('--spool-max-mib <n>', 'spool size at which exports are refused (retryable)', wholeNumber('--spool-max-mib', 1), 1024)
+    .option('--spool-replay-wait-ms <ms>', "after a crash (the spool brought traces back), analyse no trace for this long: the senders resend what the crash cut off only when their retry backoff ends (the Collector's default max_interval is 30 s)", milliseconds('--spool-replay-wait-ms'), 30_000)
+    .option('--spool-commit-ms <ms>', 'group commit window: an export reaching an idle spool waits this long for others to share its write (those arriving during a write start the next one at once, or share it while two are on disk)', milliseconds('--spool-commit-ms', MAX_SPOOL_COMMIT_MS), 0)
+    .option('--max-body-mib <n>', 'OTLP/HTTP body limit after decompression', wholeNumber('--max-body-mib', 1), 20)
+    .option('--grpc-max-receive-mib <n>', 'OTLP/gRPC message limit', wholeNumber('--grpc-max-receive-mib', 1), 4)
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
     .option('--record <file>', 'append every accepted export as OTLP/JSON lines (replayable with n1-report)')
     .option('--dead-after <duration>', 'with --schema: list views with no request for <duration> (e.g. 90d) on the page and in /api/report')
