@@ -196,4 +196,23 @@ describe('n1lens report as a CI gate', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/n1lens: no-such-command-n1lens: command not found\n$/);
   });
+
+  it('n1lens capture checks the report flags before it runs the command, as n1-report does before the analysis', () => {
+    const marker = join(dir, 'cap-ran');
+    const folder = join(dir, 'cap-a-folder');
+    mkdirSync(folder, { recursive: true });
+    const cases: [string[], RegExp][] = [
+      [['--baseline', 'typo.json'], /^n1lens: typo\.json: no such baseline file/],
+      [['-f', 'terminal', '-f', `sarif=${folder}`], /^n1lens: .*cap-a-folder: cannot write the sarif output: it is a directory\n$/],
+      [['--trace-url', 'https://jaeger.example/trace/'], /^n1lens: --trace-url/],
+    ];
+    for (const [flags, says] of cases) {
+      const r = run(['capture', '--settle-ms', '50', '--out', join(dir, 'cap/checked.jsonl'), ...flags, '--', 'sh', '-c', `touch "${marker}"`]);
+      expect(r.code, flags.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(says);
+      // The (long) test suite was not run, and then its recording thrown away, for a typo in a flag.
+      expect(existsSync(marker), flags.join(' ')).toBe(false);
+    }
+  });
+
 });

@@ -11,7 +11,8 @@ import { Command, Option } from 'commander';
 import { startServer } from '../server/serve.js';
 import { milliseconds } from './detector-options.js';
 import { CliError, EXIT } from './errors.js';
-import { addReportOptions, resolveReportOptions, runReport, type ReportCliOptions } from './report.js';
+import { fileError } from './output-files.js';
+import { addReportOptions, checkReportOutputs, resolveReportOptions, runReport, type ReportCliOptions } from './report.js';
 
 export type CaptureProtocol = 'http/protobuf' | 'grpc';
 
@@ -61,8 +62,15 @@ function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
 /** Runs the command under the receiver, writes the recording, prints the report; returns the exit code. */
 export async function runCapture(argv: string[], capture: CaptureOptions, report: ReportCliOptions): Promise<number> {
   if (argv.length === 0) throw new CliError('nothing to run: n1lens capture [--out FILE] -- <command …>');
-  mkdirSync(dirname(capture.out), { recursive: true });
-  writeFileSync(capture.out, '');
+  // Before the command, which may be a long test suite: a typo in --baseline or an output it cannot
+  // write must not cost a whole run thrown away.
+  checkReportOutputs(report);
+  try {
+    mkdirSync(dirname(capture.out), { recursive: true });
+    writeFileSync(capture.out, '');
+  } catch (error) {
+    throw fileError(error, capture.out, 'cannot write the recording');
+  }
   const work = mkdtempSync(join(tmpdir(), 'n1lens-capture-'));
   const server = await startServer({
     host: '127.0.0.1',

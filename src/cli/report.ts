@@ -263,21 +263,30 @@ function checkDestinations(formats: FormatSpec[], opts: ReportCliOptions): Check
   return { ...(baseline === undefined ? {} : { baseline }), ...(previous === undefined ? {} : { previous }), ...(stepSummary === undefined ? {} : { stepSummary }) };
 }
 
+/**
+ * What the report will write, checked before anything long runs (the analysis, or the command
+ * `capture` wraps): the trace URL template, one format at most on standard output, the baselines
+ * and every destination (checkDestinations).
+ */
+export function checkReportOutputs(opts: ReportCliOptions): { formats: FormatSpec[]; checked: Checked } {
+  if (opts.traceUrl !== undefined) checkTraceUrl(opts.traceUrl);
+  const formats = opts.format === undefined || opts.format.length === 0 ? [{ format: 'terminal' as const }] : opts.format;
+  if (formats.filter((f) => f.file === undefined).length > 1) {
+    throw new CliError(`only one --format can go to standard output; give the others a file: ${formats.map((f) => f.format).join(', ')}=FILE`);
+  }
+  return { formats, checked: checkDestinations(formats, opts) };
+}
+
 const STEP_SUMMARY_DOING = 'cannot append the GitHub step summary (GITHUB_STEP_SUMMARY)';
 
 /** Runs the report command; returns the exit code. Outputs are rendered whole before any is written, so a failure never leaves half a file. */
 export async function runReport(files: string[], opts: ReportCliOptions, program = 'n1-report'): Promise<number> {
-  if (opts.traceUrl !== undefined) checkTraceUrl(opts.traceUrl);
   const sources = [files.length > 0, opts.from !== undefined, opts.db !== undefined].filter(Boolean).length;
   if (sources > 1) throw new CliError('give trace files, --from or --db: one source at a time', EXIT.usage);
   if (opts.db === undefined && opts.deadAfter !== undefined) {
     throw new CliError('--dead-after applies to --db: a trace file covers too little time to call a view dead (use --list-unseen)', EXIT.usage);
   }
-  const formats = opts.format === undefined || opts.format.length === 0 ? [{ format: 'terminal' as const }] : opts.format;
-  if (formats.filter((f) => f.file === undefined).length > 1) {
-    throw new CliError(`only one --format can go to standard output; give the others a file: ${formats.map((f) => f.format).join(', ')}=FILE`);
-  }
-  const checked = checkDestinations(formats, opts);
+  const { formats, checked } = checkReportOutputs(opts);
   const noise: Pick<ReportOptions, 'ignoreEndpoints' | 'ignoreTables' | 'minWastedMs'> = {
     ...(opts.ignoreEndpoint === undefined ? {} : { ignoreEndpoints: opts.ignoreEndpoint }),
     ...(opts.ignoreTable === undefined ? {} : { ignoreTables: opts.ignoreTable }),
