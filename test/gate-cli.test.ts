@@ -215,4 +215,10 @@ describe('n1lens report as a CI gate', () => {
     }
   });
 
+  it('n1lens capture exits 128 + the signal that killed the command, as a shell does', () => {
+    for (const [signal, code] of [['TERM', 143], ['KILL', 137], ['INT', 130]] as const) {
+      const r = run(['capture', '--settle-ms', '50', '--out', join(dir, 'cap/signal.jsonl'), '--', 'sh', '-c', `kill -${signal} $$`]);
+      expect(r.code, signal).toBe(code);
+    }
+  });
 });

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { startServer } from '../server/serve.js';
@@ -55,7 +55,8 @@ function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     child.once('error', (e: NodeJS.ErrnoException) =>
       reject(new CliError(e.code === 'ENOENT' ? `${argv[0]}: command not found` : `${argv[0]}: ${e.message}`)),
     );
-    child.once('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128 + 1)));
+    // As a shell reports it: 128 + the signal's number (143 for SIGTERM, 137 for SIGKILL).
+    child.once('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128 + (constants.signals[signal] ?? 0))));
   });
 }
 
