@@ -14,7 +14,7 @@ const dir = tempDir('cli');
 function run(args: string[], input?: Buffer | string, bin = 'n1-report') {
   const r = spawnSync(process.execPath, [join(root, 'bin', `${bin}.js`), ...args], {
     input,
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '' },
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined },
     encoding: 'utf8',
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -164,12 +164,30 @@ describe('n1-report', () => {
   });
 });
 
+describe('colour', () => {
+  /** The terminal report into a pipe with this environment (no NO_COLOR, FORCE_COLOR or CI from the test run's own). */
+  const report = (env: NodeJS.ProcessEnv): string => {
+    const r = spawnSync(process.execPath, [join(root, 'bin/n1-report.js'), fixture], { env: { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined, CI: undefined, ...env }, encoding: 'utf8' });
+    expect(r.stderr).toBe(''); // no warning from Node either
+    return r.stdout;
+  };
+  const coloured = /\u001b\[/;
+
+  it('follows FORCE_COLOR and NO_COLOR as Node documents them, and colours no pipe or file by itself, on CI neither', () => {
+    expect(report({})).not.toMatch(coloured);
+    expect(report({ CI: 'true' })).not.toMatch(coloured);
+    expect(report({ FORCE_COLOR: '0' })).not.toMatch(coloured);
+    expect(report({ FORCE_COLOR: '1' })).toMatch(coloured);
+    expect(report({ FORCE_COLOR: '1', NO_COLOR: '1' })).toMatch(coloured);
+  });
+});
+
 describe('standard output closed by its reader (| head)', () => {
   const sample = join(root, 'samples/traces/recruit.jsonl.gz');
   /** Runs `command | reader` in bash; the writer's status (PIPESTATUS[0]) and stderr. */
   function piped(command: string[], reader: string) {
     const quoted = command.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    const r = spawnSync('bash', ['-c', `${quoted} | ${reader}; exit "\${PIPESTATUS[0]}"`], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '' } });
+    const r = spawnSync('bash', ['-c', `${quoted} | ${reader}; exit "\${PIPESTATUS[0]}"`], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined } });
     return { code: r.status, stderr: r.stderr };
   }
 

@@ -12,7 +12,7 @@ const sampleSchema = join(root, 'samples/traces/recruit-schema.json');
 const dir = tempDir('conn-cli');
 
 function run(args: string[], bin = 'n1-report') {
-  const r = spawnSync(process.execPath, [join(root, 'bin', `${bin}.js`), ...args], { env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '' }, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(root, 'bin', `${bin}.js`), ...args], { env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined }, encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

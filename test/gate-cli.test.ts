@@ -14,7 +14,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function run(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
   const r = spawnSync(process.execPath, [join(root, 'bin/n1lens.js'), ...args], {
     cwd: options.cwd ?? dir,
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '', GITHUB_STEP_SUMMARY: '', ...options.env },
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, GITHUB_STEP_SUMMARY: '', ...options.env },
     encoding: 'utf8',
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };

@@ -5,14 +5,32 @@ import type { Report, ReportFinding, ServiceFinding } from './model.js';
 import { KIND_LABEL, STEADY_STATE_UNKNOWN, findingTitle, formatLocation, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine, wrapCode, wrapText } from './text.js';
 
 export interface TerminalOptions {
-  /** Colour output; defaults to picocolors' detection (honours NO_COLOR and FORCE_COLOR, off when not a TTY). */
+  /** Colour output; defaults to colorSupported() for standard output. */
   color?: boolean;
   width?: number;
 }
 
+/** What a colour depth check needs of a stream: a TTY's says what its terminal shows. */
+type ColorStream = Pick<NodeJS.WriteStream, 'isTTY'> & Partial<Pick<NodeJS.WriteStream, 'getColorDepth'>>;
+
+/**
+ * Whether to colour what goes to `stream`, as Node documents FORCE_COLOR and NO_COLOR: FORCE_COLOR
+ * set to '', 1, true, 2 or 3 turns colour on wherever the text goes, any other value (0, false) off,
+ * and either way NO_COLOR is then ignored; without it, only a TTY is coloured, and not with NO_COLOR
+ * or NODE_DISABLE_COLORS set (to anything) or TERM=dumb. picocolors' own detection read FORCE_COLOR=0
+ * as on, and CI=true as on even into a file.
+ */
+export function colorSupported(stream: ColorStream = process.stdout, env: NodeJS.ProcessEnv = process.env): boolean {
+  const force = env.FORCE_COLOR;
+  // Node's getColorDepth reads these the same way, but warns on stderr when NO_COLOR is set too.
+  if (force !== undefined) return ['', '1', 'true', '2', '3'].includes(force);
+  if (stream.isTTY !== true) return false;
+  return stream.getColorDepth === undefined ? true : stream.getColorDepth(env) > 2;
+}
+
 /** Renders the report for a terminal. */
 export function renderTerminal(report: Report, options: TerminalOptions = {}): string {
-  const c = pc.createColors(options.color ?? pc.isColorSupported);
+  const c = pc.createColors(options.color ?? colorSupported());
   const width = options.width ?? 80;
   const out: string[] = [];
   const s = report.summary;
@@ -110,7 +128,7 @@ function renderFinding(f: ReportFinding, c: ReturnType<typeof pc.createColors>, 
 
 /** The CI verdict under the report: what fails, what the baseline accepts, what is fixed since. */
 export function renderGateTerminal(gate: GateResult, options: TerminalOptions & { baselinePath?: string } = {}): string {
-  const c = pc.createColors(options.color ?? pc.isColorSupported);
+  const c = pc.createColors(options.color ?? colorSupported());
   const width = options.width ?? 80;
   const fresh = gate.findings.filter((g) => g.status === 'new' || g.status === 'expired');
   const accepted = gate.findings.filter((g) => g.status === 'baselined').length;

@@ -1,0 +1,27 @@
+import { WriteStream } from 'node:tty';
+import { describe, expect, it } from 'vitest';
+import { colorSupported } from './terminal.js';
+
+/** A colour terminal, its depth read by Node's own getColorDepth. */
+const tty = { isTTY: true, getColorDepth: (env: NodeJS.ProcessEnv = {}) => WriteStream.prototype.getColorDepth.call(undefined, { TERM: 'xterm-256color', ...env }) };
+const pipe = { isTTY: false };
+
+describe('colorSupported (FORCE_COLOR and NO_COLOR as Node documents them)', () => {
+  it('colours a terminal, and never a pipe or a file by itself, not even on CI', () => {
+    expect(colorSupported(tty, {})).toBe(true);
+    expect(colorSupported(pipe, {})).toBe(false);
+    // picocolors coloured anything with CI set: a log file or `> report.txt` got escape codes.
+    expect(colorSupported(pipe, { CI: 'true' })).toBe(false);
+  });
+
+  it('reads FORCE_COLOR 0 and false as off, and "", 1, true, 2 and 3 as on wherever the text goes', () => {
+    // picocolors took any non-empty FORCE_COLOR, "0" included, as on.
+    for (const value of ['0', 'false']) expect(colorSupported(tty, { FORCE_COLOR: value }), value).toBe(false);
+    for (const value of ['', '1', 'true', '2', '3']) expect(colorSupported(pipe, { FORCE_COLOR: value }), value).toBe(true);
+  });
+
+  it('turns colour off for NO_COLOR or NODE_DISABLE_COLORS set to anything, unless FORCE_COLOR turns it on', () => {
+    for (const env of [{ NO_COLOR: '1' }, { NO_COLOR: '' }, { NODE_DISABLE_COLORS: '1' }]) expect(colorSupported(tty, env)).toBe(false);
+    expect(colorSupported(pipe, { NO_COLOR: '1', FORCE_COLOR: '1' })).toBe(true);
+  });
+});
