@@ -118,6 +118,22 @@ describe('n1lens serve --auth-token', () => {
   });
 });
 
+describe('n1lens serve --host ::1', () => {
+  it('prints addresses a browser and a gRPC client take: the IPv6 address in brackets', async () => {
+    const s = spawnBin(['serve', '--host', '::1', '--http-port', '0', '--grpc-port', '0', '--db', ':memory:', '--no-warm-up']);
+    try {
+      const m = await s.waitFor(/OTLP\/HTTP (\S+) · OTLP\/gRPC (\S+) · web UI (\S+) /);
+      expect(m[1]).toMatch(/^http:\/\/\[::1\]:\d+\/v1\/traces$/);
+      expect(m[2]).toMatch(/^\[::1\]:\d+$/);
+      expect(m[3]).toMatch(/^http:\/\/\[::1\]:\d+\/$/);
+      expect((await fetch(new URL('/healthz', m[3]!))).status).toBe(200);
+    } finally {
+      s.child.kill('SIGTERM');
+      await s.exited;
+    }
+  });
+});
+
 describe('every command answers --version', () => {
   it.each([[['--version']], [['serve', '--version']], [['report', '--version']], [['digest', '--version']], [['--version'], 'n1-report']] as [string[], string?][])(
     '%j',

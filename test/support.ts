@@ -120,7 +120,7 @@ export function spawnBin(args: string[], options: { env?: NodeJS.ProcessEnv; bin
 
 /** The ports `n1lens serve` printed on start. */
 export async function servePorts(s: Spawned): Promise<{ http: number; grpc: number }> {
-  const m = await s.waitFor(/OTLP\/HTTP https?:\/\/[^:]+:(\d+)\/v1\/traces · OTLP\/gRPC [^:]+:(\d+)/);
+  const m = await s.waitFor(/OTLP\/HTTP https?:\/\/(?:\[[^\]]*\]|[^:]+):(\d+)\/v1\/traces · OTLP\/gRPC (?:\[[^\]]*\]|[^:]+):(\d+)/);
   return { http: Number(m[1]), grpc: Number(m[2]) };
 }
 

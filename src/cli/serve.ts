@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { buildDigest, checkDigestSchedule, checkWebhookUrl, digestFromStore, periodWindow, sendDigest, startDigestSchedule, storeDigestMarks } from '../digest/index.js';
 import { parseDuration } from '../report/period.js';
-import { startServer, type ServeOptions } from '../server/serve.js';
+import { hostPort, startServer, type ServeOptions } from '../server/serve.js';
 import { isLoopbackHost } from '../server/loopback-host.js';
 import { CliError } from './errors.js';
 import { WEBHOOK_ENV } from './digest.js';
@@ -157,9 +157,10 @@ export function serveCommand(): Command {
       const r = server.replayed;
       if (r.exports > 0) process.stderr.write(`n1lens serve: replayed ${r.spans} spans from ${r.exports} spooled exports (${r.skipped} already analysed)\n`);
       const scheme = security.tls === undefined ? 'http' : 'https';
+      const http = hostPort(o.host, server.httpPort);
       process.stderr.write(
-        `n1lens serve: OTLP/HTTP ${scheme}://${o.host}:${server.httpPort}/v1/traces · OTLP/gRPC ${o.host}:${server.grpcPort}${security.tls === undefined ? '' : ' (TLS)'} · ` +
-          `web UI ${scheme}://${o.host}:${server.httpPort}/ · db ${isPostgresUrl(db) ? redactUrl(db) : db}${security.authToken === undefined ? '' : ' · bearer token required'}\n`,
+        `n1lens serve: OTLP/HTTP ${scheme}://${http}/v1/traces · OTLP/gRPC ${hostPort(o.host, server.grpcPort)}${security.tls === undefined ? '' : ' (TLS)'} · ` +
+          `web UI ${scheme}://${http}/ · db ${isPostgresUrl(db) ? redactUrl(db) : db}${security.authToken === undefined ? '' : ' · bearer token required'}\n`,
       );
       const digest = digestPlan === undefined ? undefined : scheduleDigest(digestPlan, o, server.store, schema, retentionMs);
       await new Promise<void>((resolve) => {

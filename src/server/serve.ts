@@ -101,6 +101,11 @@ export class StartupError extends Error {
   override name = 'StartupError';
 }
 
+/** host:port as a URL or a gRPC target writes it: an IPv6 address in brackets (`[::1]:4318`). */
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 function listenFailure(what: string, host: string, port: number, e: unknown): StartupError {
   const err = e as NodeJS.ErrnoException;
   const text = `${err.code ?? ''} ${err.message ?? String(e)}`;
@@ -111,7 +116,7 @@ function listenFailure(what: string, host: string, port: number, e: unknown): St
       : /EADDRNOTAVAIL|ENOTFOUND|EAI_AGAIN/i.test(text)
         ? 'no such local address'
         : (err.message ?? String(e)).split('\n')[0];
-  return new StartupError(`cannot listen for ${what} on ${host}:${port}: ${why}`);
+  return new StartupError(`cannot listen for ${what} on ${hostPort(host, port)}: ${why}`);
 }
 
 /** Idle keep-alive connections are kept this long: longer than the retry delays the intake asks for. */
