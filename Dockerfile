@@ -26,9 +26,10 @@ RUN mkdir /data && chown node:node /data
 USER node
 VOLUME /data
 EXPOSE 4317 4318
-# /healthz needs no token, even when N1LENS_AUTH_TOKEN is set.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:4318/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# /healthz needs no token, even when N1LENS_AUTH_TOKEN is set. The probe tries HTTP, then HTTPS (for
+# --tls-cert); with another --http-port set N1LENS_HEALTHCHECK_PORT, with --tls-client-ca
+# N1LENS_HEALTHCHECK_CERT and N1LENS_HEALTHCHECK_KEY (a client certificate and key), see bin/healthcheck.js.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s CMD ["node", "bin/healthcheck.js"]
 ENTRYPOINT ["node", "bin/n1lens.js"]
 # Listening beyond loopback needs N1LENS_AUTH_TOKEN (or --insecure-public on a private network).
 CMD ["serve", "--host", "0.0.0.0", "--db", "/data/n1lens.db", "--spool", "/data/spool"]

@@ -3,11 +3,11 @@
  * what .dockerignore leaves out), then `npm run build`. A file the build reads that the image never
  * gets (rolldown.config.mjs was one) fails here rather than in `docker build`.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { root, tempDir } from './support.js';
+import { freePort, root, servePorts, spawnBin, tempDir } from './support.js';
 
 /** The sources and destination of each `COPY` in the first stage (not `COPY --from`). */
 function buildStageCopies(dockerfile: string): { sources: string[]; dest: string }[] {
@@ -75,4 +75,51 @@ describe('Dockerfile', () => {
     expect(existsSync(join(app, 'dist/bundle/n1-report.js'))).toBe(true);
     expect(existsSync(join(app, 'dist/cli/n1lens.js'))).toBe(true);
   }, 240_000);
+});
+
+/** The HEALTHCHECK's command, run from the repository as the image runs it from /app. */
+function healthcheck(env: Record<string, string>): number | null {
+  const m = /^HEALTHCHECK\b(?:.*\\\n)*.*?\bCMD\s+(\[.*\])\s*$/m.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'));
+  if (m === null) throw new Error('Dockerfile: no HEALTHCHECK CMD [...]');
+  const [command, ...args] = JSON.parse(m[1]!) as string[];
+  return spawnSync(command === 'node' ? process.execPath : command!, args, { cwd: root, env: { ...process.env, ...env }, stdio: 'ignore', timeout: 10_000 }).status;
+}
+
+/** A CA, a server certificate for 127.0.0.1 signed by it, and a client certificate signed by it. */
+function certificates(dir: string): Record<'ca' | 'cert' | 'key' | 'clientCert' | 'clientKey', string> {
+  const f = (name: string) => join(dir, name);
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '1', '-subj', '/CN=probe test CA');
+  for (const who of ['server', 'client']) {
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${who}.key`), '-out', f(`${who}.csr`), '-subj', `/CN=${who}`);
+    ssl('x509', '-req', '-in', f(`${who}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f(`${who}.pem`), '-days', '1');
+  }
+  return { ca: f('ca.pem'), cert: f('server.pem'), key: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key') };
+}
+
+describe('Dockerfile HEALTHCHECK', () => {
+  const dir = tempDir('probe');
+  const certs = certificates(dir);
+
+  it.each<[string, string[], Record<string, string>]>([
+    ['plain HTTP', [], {}],
+    ['TLS (--tls-cert)', ['--tls-cert', certs.cert, '--tls-key', certs.key], {}],
+    ['mTLS (--tls-client-ca), given a client certificate', ['--tls-cert', certs.cert, '--tls-key', certs.key, '--tls-client-ca', certs.ca], { N1LENS_HEALTHCHECK_CERT: certs.clientCert, N1LENS_HEALTHCHECK_KEY: certs.clientKey }],
+  ])('passes against serve over %s, and fails once it is gone', async (_name, flags, env) => {
+    const s = spawnBin(['serve', '--http-port', '0', '--grpc-port', '0', '--db', ':memory:', '--no-warm-up', ...flags]);
+    const { http } = await servePorts(s);
+    try {
+      expect(healthcheck({ N1LENS_HEALTHCHECK_PORT: String(http), ...env })).toBe(0);
+      // mTLS refuses a probe without the client certificate: the one given is what lets it in.
+      if (env.N1LENS_HEALTHCHECK_CERT !== undefined) expect(healthcheck({ N1LENS_HEALTHCHECK_PORT: String(http) })).toBe(1);
+    } finally {
+      s.child.kill('SIGTERM');
+      await s.exited;
+    }
+    expect(healthcheck({ N1LENS_HEALTHCHECK_PORT: String(http), ...env })).toBe(1);
+  });
+
+  it('fails where nothing listens', async () => {
+    expect(healthcheck({ N1LENS_HEALTHCHECK_PORT: String(await freePort()) })).toBe(1);
+  });
 });
