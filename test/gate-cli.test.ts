@@ -74,6 +74,18 @@ describe('n1lens report as a CI gate', () => {
     expect(readFileSync(summary, 'utf8')).toMatch(/^### ❌ n1lens: 6 new findings over budget/);
   });
 
+  it('appends the verdict to a step summary that is also a --format file, after that file is written', () => {
+    const summary = join(dir, 'summary-and-markdown.md');
+    writeFileSync(summary, 'previous step\n');
+    const r = run(['report', fixture, '-f', 'github', '-f', `markdown=${summary}`], { env: { GITHUB_STEP_SUMMARY: summary } });
+    expect(r.code).toBe(1);
+    const text = readFileSync(summary, 'utf8');
+    // The markdown report replaces the file; the verdict follows it.
+    expect(text).not.toContain('previous step');
+    expect(text).toMatch(/### ❌ n1lens: 6 new findings over budget/);
+    expect(text.indexOf('### ❌ n1lens')).toBeGreaterThan(0);
+  });
+
   it('takes its settings from n1lens.toml, and flags win', () => {
     const project = mkdtempSync(join(dir, 'proj-'));
     writeFileSync(join(project, 'n1lens.toml'), '[ignore]\ntables = ["recruit_c*", "recruit_status"]\n[endpoints."GET dashboard/"]\nmax-findings = 4\n');

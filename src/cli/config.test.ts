@@ -85,10 +85,17 @@ describe('config file', () => {
     expect(configError(join(dir, 'missing.toml'))).toBe('missing.toml: no such config file');
   });
 
+  it('takes a fraction of a millisecond and a small share from the file as their flags take them', () => {
+    // min-wasted-ms took fractions in config files before the flag's parser checked them; TOML's 1e-8
+    // is written 1e-8 by String(), which no flag reads.
+    expect(optionsFrom('min-wasted-ms = 2.5\nhot-share = 0.00000001\n')).toMatchObject({ minWastedMs: 2.5, hotShare: 1e-8 });
+    expect(optionsFrom('', ['--min-wasted-ms', '0.5'])).toMatchObject({ minWastedMs: 0.5 });
+  });
+
   it('holds each key to its flag\'s own parser: what the flag refuses, the file refuses', () => {
     // The flag refuses 1 (one execution is no loop); the file once took it, and every query became a cascade.
     expect(configError(toml('repeats', 'min-repeats = 1\n'))).toBe('n1lens.toml: min-repeats must be a whole number ≥ 2');
-    expect(configError(toml('wasted', 'min-wasted-ms = 1.5\n'))).toBe('n1lens.toml: min-wasted-ms must be a whole number ≥ 0');
+    expect(configError(toml('wasted', 'min-wasted-ms = -1.5\n'))).toBe('n1lens.toml: min-wasted-ms must be a number ≥ 0');
     expect(configError(toml('jobs', 'jobs = 0\n'))).toBe('n1lens.toml: jobs must be a whole number ≥ 1');
     expect(configError(toml('format', 'format = ["xml"]\n'))).toMatch(/^n1lens\.toml: format "xml": use one of terminal, /);
     expect(configError(toml('regex', 'ignore-sql = ["("]\n'))).toMatch(/^n1lens\.toml: ignore-sql "\(": "\(" is not a regular expression/);

@@ -158,6 +158,9 @@ const typeOf = (value: unknown): string => (Array.isArray(value) ? 'an array' : 
  * reads one, a string only where it reads text), an array of them where the flag is repeatable,
  * true or false for a flag without a value. Undefined leaves the option as it is (`no-color = false`).
  */
+/** A TOML number as the decimal text a flag takes: String() writes 1e-8 for 0.00000001, which no flag reads. */
+const decimalText = (n: number): string => n.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 });
+
 function configValue(option: Option, value: unknown, fail: (what: string) => CliError): unknown {
   if (option.negate || option.isBoolean()) {
     if (typeof value !== 'boolean') throw fail('must be true or false');
@@ -176,7 +179,7 @@ function configValue(option: Option, value: unknown, fail: (what: string) => Cli
       continue;
     }
     try {
-      result = parse(String(item), result);
+      result = parse(typeof item === 'number' ? decimalText(item) : item, result);
     } catch (e) {
       if (!(e instanceof InvalidArgumentError)) throw e;
       const message = e.message;

@@ -38,6 +38,13 @@ export const wholeNumber = (name: string, min = 0, max = Number.MAX_SAFE_INTEGER
   return n;
 };
 
+/** A number ≥ 0, fractions allowed (a time in ms such as a finding's waste per request). */
+export const nonNegativeNumber = (name: string) => (value: string): number => {
+  const n = decimal(value);
+  if (!(n >= 0)) throw new InvalidArgumentError(`${name} must be a number ≥ 0`);
+  return n;
+};
+
 /** The longest wait a Node timer keeps (2^31 - 1 ms, about 24.8 days): past it, setTimeout fires after 1 ms. */
 export const MAX_TIMER_MS = 2_147_483_647;
 

@@ -94,10 +94,10 @@ function howToWrite(file: string): { path: string; replace: boolean; mode?: numb
 /**
  * Writes every file, so that a failure leaves none of them changed where the file system allows it:
  * first each replaceable file is written whole (and synced) to a temp file in its directory, keeping
- * an existing file's mode; then the files written in place and the appends, in order; only then are
- * the temp files renamed over their files, in order (the caller puts the one that matters most to
- * keep intact, the baseline, last). A failure before the renames removes the temp files; directories
- * made for new files stay.
+ * an existing file's mode; then the files written in place, in order; then the temp files are renamed
+ * over their files, in order (the caller puts the one that matters most to keep intact, the baseline,
+ * last); the appends come last. A failure before the renames removes the temp files; directories made
+ * for new files stay, and an append that fails leaves the renamed files in place.
  */
 export function writeOutputFiles(files: readonly OutputFile[]): void {
   const staged: { temp: string; path: string; out: OutputFile }[] = [];
@@ -127,15 +127,22 @@ export function writeOutputFiles(files: readonly OutputFile[]): void {
       }
     }
     for (const out of inPlace) {
+      if (out.append) continue;
       writing = out;
-      if (out.append) appendFileSync(out.file, out.text);
-      else writeFileSync(out.file, out.text);
+      writeFileSync(out.file, out.text);
     }
     while (staged.length > 0) {
       const { temp, path, out } = staged[0]!;
       writing = out;
       renameSync(temp, path);
       staged.shift();
+    }
+    // Appends last: a step summary that is also one of the files (--format markdown=$GITHUB_STEP_SUMMARY)
+    // gets its verdict after the file is in place, not in the file the rename replaces.
+    for (const out of inPlace) {
+      if (!out.append) continue;
+      writing = out;
+      appendFileSync(out.file, out.text);
     }
   } catch (error) {
     removeStaged();

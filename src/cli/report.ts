@@ -36,7 +36,7 @@ import { parseDuration } from '../report/period.js';
 import type { SqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 import { applyConfig, loadConfig, type ConfigFile } from './config.js';
-import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
+import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, nonNegativeNumber, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { CliError, EXIT } from './errors.js';
 import { checkWritable, fileError, writeOutputFiles, type OutputFile } from './output-files.js';
 import type { RequestAnalysis } from '../detect/types.js';
@@ -474,7 +474,7 @@ export function addReportOptions(command: Command): Command {
       collect(parseFormat),
     )
     .option('--max-findings <n>', 'new N+1 and write-loop findings allowed before exit code 1', wholeNumber('--max-findings'), 0)
-    .option('--min-wasted-ms <ms>', 'leave out findings that waste less than this per request', wholeNumber('--min-wasted-ms'))
+    .option('--min-wasted-ms <ms>', 'leave out findings that waste less than this per request', nonNegativeNumber('--min-wasted-ms'))
     .option('--endpoint <glob>', 'only endpoints matching this glob, e.g. "GET dashboard/*"')
     .option('--ignore-endpoint <glob>', 'leave out endpoints matching this glob (repeatable)', collect(String))
     .option('--ignore-table <glob>', 'leave out findings on tables matching this glob (repeatable)', collect(String))

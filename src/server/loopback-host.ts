@@ -6,10 +6,24 @@
  * requests addressed to a loopback name or address.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BlockList, isIP } from 'node:net';
 
-/** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
+/** 127.0.0.0/8 and ::1, whichever way an address is spelt (::ffff:127.0.0.1, 0:0:0:0:0:0:0:1). */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+
+/**
+ * Loopback addresses, localhost and names under .localhost (RFC 6761: resolved to loopback, never
+ * by public DNS, so no attacker can point one elsewhere), a trailing dot allowed: reachable from
+ * this machine only.
+ */
 export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  const name = (host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host).toLowerCase().replace(/\.$/, '');
+  const family = isIP(name);
+  if (family !== 0) return LOOPBACK.check(name, family === 4 ? 'ipv4' : 'ipv6');
+  return name === 'localhost' || name.endsWith('.localhost');
 }
 
 /**
