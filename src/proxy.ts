@@ -4,6 +4,8 @@
  * NO_PROXY. One helper for every call site, so they all agree on which requests go where.
  */
 
+import { isLoopbackHost } from './server/loopback-host.js';
+
 /** The variables that turn the proxy on (lower case wins, as in curl and undici). */
 const PROXY_VARIABLES = ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY'] as const;
 
@@ -18,7 +20,7 @@ let proxied: Promise<typeof fetch> | undefined;
  * Node's global fetch when no proxy variable is set. Otherwise undici's fetch through one shared
  * EnvHttpProxyAgent (undici is loaded only then): an http URL goes to HTTP_PROXY (in absolute form),
  * an https one through HTTPS_PROXY, else HTTP_PROXY (a CONNECT tunnel, so TLS stays end to end), and
- * a host NO_PROXY lists (`host`, `.domain`, `host:port`, `*`) is reached directly. The
+ * a host NO_PROXY lists (`host`, `.domain`, `host:port`, `*`), or a loopback one, is reached directly. The
  * variables are read once, on the first call.
  *
  * @example const response = await (await outboundFetch())(url, { headers });
@@ -38,8 +40,13 @@ async function loadProxiedFetch(): Promise<typeof fetch> {
   // is tunnelled either way. EnvHttpProxyAgent hands it to the ProxyAgents it makes (not in its types).
   const options = { proxyTunnel: false } as ConstructorParameters<typeof undici.EnvHttpProxyAgent>[0];
   const agent = quietly('UNDICI-EHPA', () => new undici.EnvHttpProxyAgent(options));
-  const viaProxy = (input: string | URL | Request, init?: RequestInit) =>
-    undici.fetch(input as Parameters<typeof undici.fetch>[0], { ...(init as Parameters<typeof undici.fetch>[1]), dispatcher: agent });
+  const viaProxy = (input: string | URL | Request, init?: RequestInit) => {
+    // A loopback server (a CI job's Jaeger service container on localhost) is this machine: never
+    // through the proxy, as Go's clients do, whatever NO_PROXY forgot.
+    const url = new URL(input instanceof Request ? input.url : input);
+    if (isLoopbackHost(url.hostname)) return fetch(input, init);
+    return undici.fetch(input as Parameters<typeof undici.fetch>[0], { ...(init as Parameters<typeof undici.fetch>[1]), dispatcher: agent });
+  };
   return viaProxy as unknown as typeof fetch;
 }
 

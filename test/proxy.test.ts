@@ -107,6 +107,17 @@ describe('n1-report --from behind a proxy', () => {
     }
   });
 
+  it('a loopback host is reached directly without NO_PROXY, the proxy never asked', async () => {
+    const proxy = await startProxy(new Map());
+    try {
+      const r = await run('n1-report', ['--from', tempo.url.replace('127.0.0.1', 'localhost'), ...auth, '--service', 'recruit', ...window, '-f', 'json'], { HTTP_PROXY: proxy.url });
+      expect(r.stderr).toMatch(/n1-report: 2 traces fetched, 2 analysed/);
+      expect(proxy.seen).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('NO_PROXY: a host it lists is reached directly, the proxy never asked', async () => {
     const proxy = await startProxy(new Map());
     try {
