@@ -371,3 +371,41 @@ describe('first() ordered by a column of another table', () => {
     expect(e.findings[0]?.suggestion.code).toContain("queryset=Note.objects.order_by(<the same order, as Note lookups>), to_attr='ordered_notes')");
   });
 });
+
+describe("rows of an auto-created M2M join table read per row: the join table is Book.tags.through, never a 'Book_tags' model", () => {
+  // for b in Book.objects.all(): list(Book.tags.through.objects.filter(book=b)), or .first() of them.
+  const JOIN_ROWS = 'SELECT "shop_book_tags"."id", "shop_book_tags"."book_id", "shop_book_tags"."tag_id" FROM "shop_book_tags"';
+  const joinRows = (r: number): string => `${JOIN_ROWS} WHERE "shop_book_tags"."book_id" = ${r}`;
+  const firstJoinRow = (r: number): string => `${JOIN_ROWS} WHERE "shop_book_tags"."book_id" = ${r} ORDER BY "shop_book_tags"."id" ASC LIMIT 1`;
+  const printed = (e: ReportEndpoint): string => JSON.stringify(e);
+
+  it('a fetch: prefetch the M2M, and read its rows instead of querying Book.tags.through', () => {
+    for (const withSchema of [true, false]) {
+      const e = endpointFor([BOOKS, ...loop(8, joinRows)], withSchema);
+      expect(printed(e)).not.toContain('Book_tags');
+      expect(e.fix.split('\n')).toEqual([
+        "Book.objects.prefetch_related('tags')",
+        '# then read book.tags.all(), not Book.tags.through.objects.filter(book=book)',
+      ]);
+      expect(e.findings[0]?.suggestion.readInstead).toEqual({ read: 'book.tags.all()', insteadOf: 'Book.tags.through.objects.filter(book=book)', required: true });
+    }
+  });
+
+  it('first(): the join rows loaded once by Book.tags.through, since a Prefetch of tags cannot order by the join rows', () => {
+    for (const withSchema of [true, false]) {
+      const e = endpointFor([BOOKS, ...loop(8, firstJoinRow)], withSchema);
+      expect(printed(e)).not.toContain('Book_tags');
+      expect(e.fix).toBe('');
+      const s = e.findings[0]!.suggestion;
+      expect(s.method).toBe('manual');
+      expect(s.code).toContain("Book.tags.through.objects.filter(book__in=<the Book rows>).order_by('book', 'id')");
+    }
+  });
+
+  it('a write loop into the join table bulk-creates through Book.tags.through', () => {
+    const insert = (r: number): string => `INSERT INTO "shop_book_tags" ("book_id", "tag_id") VALUES (${r}, 1)`;
+    for (const withSchema of [true, false]) {
+      expect(codes(endpointFor([BOOKS, ...loop(6, insert)], withSchema))).toEqual(['Book.tags.through.objects.bulk_create(objs)']);
+    }
+  });
+});

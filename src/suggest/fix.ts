@@ -2,7 +2,18 @@
 import { stepsToJoined } from '../detect/joins.js';
 import type { LeafShape, RelationStep, TriggerRef } from '../detect/types.js';
 import type { SqlFacts } from '../sql/types.js';
-import { filteredAnnotationCure, filteredRelationCure, filtersPerRow, isGenericLookup, isGet, perRowConditions, reverseGetCure, unlinkedCure, unnamedOrderCure } from './cures.js';
+import {
+  filteredAnnotationCure,
+  filteredRelationCure,
+  filtersPerRow,
+  isGenericLookup,
+  isGet,
+  joinRowsManualCure,
+  perRowConditions,
+  reverseGetCure,
+  unlinkedCure,
+  unnamedOrderCure,
+} from './cures.js';
 import { joinedPaths, type JoinFacts } from './joins.js';
 import { stepNames, type Naming, type RelationName } from './naming.js';
 import { addsNothing, chainCalls, django } from './profiles/django.js';
@@ -70,7 +81,11 @@ function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
   const over = c.trigger === null ? 'the rows you loop over' : naming.modelOf(c.trigger.table);
   if (!c.linked || c.steps.length === 0) return c.facts === undefined ? null : unlinkedCure(c.facts, naming, over);
   const last = c.steps[c.steps.length - 1]!;
-  if (last.kind !== 'forward' && c.sql !== undefined && filtersPerRow(c.sql) && !(c.facts && isGenericLookup(c.facts))) {
+  const filtered = c.sql !== undefined && filtersPerRow(c.sql);
+  if (last.kind === 'reverse' && (c.leaf.kind === 'first' || (c.leaf.kind === 'fetch' && filtered)) && relationOf(last, naming).autoThrough === true) {
+    return joinRowsCure(c, last, naming, over);
+  }
+  if (last.kind !== 'forward' && c.sql !== undefined && filtered && !(c.facts && isGenericLookup(c.facts))) {
     const cure = filteredCure(c, last, c.sql, naming, over);
     if (cure !== null) return cure;
   }
@@ -90,6 +105,28 @@ function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
     }
   }
   return null;
+}
+
+/**
+ * The first, or a filtered set, of an auto-created join table's own rows per row
+ * (`Book.tags.through.objects.filter(book=b).first()`): prefetch_related('tags') loads tags, and a
+ * Prefetch of tags can neither filter nor order by the join rows, which have no relation of their
+ * own to prefetch: they are loaded once, by the join table's own fields.
+ */
+function joinRowsCure(c: CascadeShape, last: Extract<RelationStep, { kind: 'reverse' }>, naming: Naming, over: string): Suggestion {
+  const through = last.toTable;
+  const fk = naming.forwardName(through, last.column);
+  const conditions = c.sql === undefined || !filtersPerRow(c.sql) ? [] : (perRowConditions(c.sql, `${through}.${last.column}`, through, naming) ?? ['<the same filter>']);
+  const order =
+    c.leaf.kind !== 'first'
+      ? undefined
+      : [fk, ...c.leaf.orderBy.map((o) => {
+          const dot = o.column.lastIndexOf('.');
+          const field = dot < 0 || o.column.slice(0, dot) === through ? naming.fieldOfColumn(through, o.column.slice(dot + 1)) : '<the same order>';
+          return o.direction === 'DESC' ? `-${field}` : field;
+        })];
+  const path = c.steps.map((s) => relationOf(s, naming).name).join('__');
+  return joinRowsManualCure({ over, path, through: naming.modelOf(through), holder: naming.modelOf(last.fromTable), fk, conditions, order });
 }
 
 /**
@@ -144,9 +181,12 @@ const PYTHON_KEYWORDS = new Set(
   'and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield'.split(' '),
 );
 
-/** `OrderLine` -> `order_line`: the per-row variable the reads use (`class_` for a model named `Class`). */
+/**
+ * `OrderLine` -> `order_line`: the per-row variable the reads use (`class_` for a model named `Class`;
+ * `book_tags` for a row of `Book.tags.through`).
+ */
 export function rowVariableOf(model: string): string {
-  const name = model.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+  const name = model.replace(/\.through$/, '').replace(/([a-z0-9])([A-Z])/g, '$1_$2').replaceAll('.', '_').toLowerCase();
   return PYTHON_KEYWORDS.has(name) ? `${name}_` : name;
 }
 
@@ -271,7 +311,8 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
           step.kind === 'reverse'
             ? `${childModel}.objects.filter(${fk}=${attrOf(row, at.path)})`
             : `${attrOf(row, childAt.path)}.filter(…)`,
-        required: false,
+        // The loop queries an M2M's join table itself: only reading the prefetched M2M uses the fix.
+        required: rel.autoThrough === true,
       });
     }
     if (!fetched && child.children.size === 0) continue;

@@ -211,3 +211,46 @@ def test_first_ordered_by_a_through_model_column_keeps_that_order(exporter, tmp_
     fixed, before, queries = reads_of(endpoint, Book)
     assert fixed == before
     assert queries == 2  # the books, and the prefetch
+
+
+def test_rows_of_an_auto_created_join_table_are_read_through_its_m2m_by_names_that_exist(exporter, tmp_path):
+    for i, b in enumerate(books()):
+        b.tags.set([Tag.objects.create(label=f"{b.pk}-{t}") for t in range(i % 3)])
+
+    def loop():
+        for book in Book.objects.all():
+            list(Book.tags.through.objects.filter(book=book))
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert "Book_tags" not in json.dumps(endpoint)
+    read = finding_on(endpoint, "shop_book_tags")["suggestion"]["readInstead"]
+    assert read["required"]  # the loop reads the join rows itself: it must read the M2M instead
+    names = dict(PASTE_NAMES)
+    with CaptureQueriesContext(connection) as queries:
+        fixed = {b.pk: sorted(t.pk for t in eval(read["read"], names, {"book": b})) for b in pasted(endpoint["fix"])}  # noqa: S307
+    before = {b.pk: sorted(r.tag_id for r in eval(read["insteadOf"], names, {"book": b})) for b in Book.objects.all()}  # noqa: S307
+    assert fixed == before
+    assert {len(v) for v in fixed.values()} == {0, 1, 2}
+    assert len(queries) == 2  # the books, and the prefetch
+
+
+def test_the_first_join_table_row_per_row_is_loaded_once_as_the_cure_says(exporter, tmp_path):
+    for i, b in enumerate(books()):
+        b.tags.set([Tag.objects.create(label=f"{b.pk}-{t}") for t in range(i % 3)])
+
+    def loop():
+        for book in Book.objects.all():
+            Book.tags.through.objects.filter(book=book).first()
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert "Book_tags" not in json.dumps(endpoint)
+    cure = finding_on(endpoint, "shop_book_tags")["suggestion"]
+    assert cure["method"] == "manual"
+    # The cure's query, with the loop's rows filled in as its text says.
+    query = re.search(r"load them once, (\S+\.objects\.filter\(.*?\)\.order_by\(.*?\)),", cure["code"])
+    assert query is not None, cure["code"]
+    rows = eval(query.group(1).replace("<the Book rows>", "Book.objects.all()"), dict(PASTE_NAMES))  # noqa: S307
+    first = {}
+    for row in rows:
+        first.setdefault(row.book_id, row)
+    assert {b.pk: first.get(b.pk) for b in Book.objects.all()} == {b.pk: Book.tags.through.objects.filter(book=b).first() for b in Book.objects.all()}
