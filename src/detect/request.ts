@@ -66,7 +66,12 @@ interface Group {
 
 /** How a repeated query is tied to the rows of an earlier one. */
 type Shape =
-  | { kind: 'forward'; table: string }
+  /**
+   * A row of `table` by its primary key. `parentLink` is set when that key is also the row's
+   * pointer to another table (a multi-table-inheritance child's `place_ptr_id`, a one-to-one
+   * primary key): read from that table's rows, the step is its reverse one-to-one.
+   */
+  | { kind: 'forward'; table: string; parentLink?: { column: string; parentTable: string } }
   | { kind: 'reverse'; table: string; column: string; parentTable: string | undefined; viaIn: boolean }
   | { kind: 'm2m'; table: string; through: string; sourceColumn: string; targetColumn: string; parentTable: string | undefined }
   | { kind: 'unknown' };
@@ -480,6 +485,8 @@ function shapeOf(facts: SqlFacts, links: TableLinks): Shape {
     };
   }
   const pk = `${table}.${links.primaryKey(table)}`;
+  const parentLink = parentLinkOf(facts, links);
+  if (parentLink !== undefined) return { kind: 'forward', table, parentLink };
   if (facts.equalityFilters.includes(pk)) return { kind: 'forward', table };
   // (content_type_id, object_id): a generic relation, not a reverse FK from ContentType.
   let objectId = false;
@@ -501,6 +508,26 @@ function shapeOf(facts: SqlFacts, links: TableLinks): Shape {
     }
   }
   return { kind: 'unknown' };
+}
+
+/**
+ * The filter on a primary key that also points at another table: the schema's one-to-one primary
+ * key, or, by Django's naming, a multi-table-inheritance child's `<parent>_ptr_id`, which Django
+ * filters on with the parent's table joined on it (the child has its parent's fields).
+ */
+function parentLinkOf(facts: SqlFacts, links: TableLinks): { column: string; parentTable: string } | undefined {
+  const table = facts.table;
+  const pkColumn = links.primaryKey(table);
+  for (const f of facts.equalityFilters) {
+    if (!inTable(f, table)) continue;
+    const column = columnName(f);
+    const target = links.foreignKeyTarget(table, column);
+    if (column === pkColumn && target !== undefined && target !== table) return { column, parentTable: target };
+    if (!column.endsWith('_ptr_id')) continue;
+    const parent = facts.joins.find((j) => j.table !== table && j.on.includes(f) && j.on.includes(`${j.table}.${links.primaryKey(j.table)}`));
+    if (parent !== undefined && (target === undefined || target === parent.table)) return { column, parentTable: parent.table };
+  }
+  return undefined;
 }
 
 interface Link {
@@ -587,7 +614,10 @@ class TriggerResolver {
           const steps = from(table, { kind: 'forward', fromTable: table, column, toTable: shape.table });
           if (steps !== undefined) return steps;
         }
-        return undefined;
+        // No FK of the parent's rows points at it: the row is the parent rows' own child (place.restaurant).
+        const link = shape.parentLink;
+        if (link === undefined || parent.table === shape.table || !selectsFrom(parent, link.parentTable)) return undefined;
+        return from(link.parentTable, { kind: 'reverse', fromTable: link.parentTable, toTable: shape.table, column: link.column });
       }
       case 'reverse':
         if (shape.parentTable === undefined || !selectsFrom(parent, shape.parentTable)) return undefined;

@@ -409,3 +409,39 @@ describe("rows of an auto-created M2M join table read per row: the join table is
     }
   });
 });
+
+describe('a multi-table-inheritance child read from its parent (place.restaurant)', () => {
+  // for p in Place.objects.all(): p.restaurant  ->  the child's row, by its parent pointer, with the parent joined
+  const PLACES = 'SELECT "shop_place"."id", "shop_place"."owner_id" FROM "shop_place"';
+  const restaurant = (r: number): string =>
+    'SELECT "shop_place"."id", "shop_place"."owner_id", "shop_restaurant"."place_ptr_id", "shop_restaurant"."chef_id" FROM "shop_restaurant" ' +
+    `INNER JOIN "shop_place" ON ("shop_restaurant"."place_ptr_id" = "shop_place"."id") WHERE "shop_restaurant"."place_ptr_id" = ${r} LIMIT 21`;
+  const withPlaces = schemaWith({}, [
+    { model: 'shop.Place', table: 'shop_place', pk: 'id', relations: [{ name: 'restaurant', queryName: 'restaurant', kind: 'one_to_one', target: 'shop.Restaurant', remoteColumn: 'place_ptr_id' }] },
+    {
+      model: 'shop.Restaurant', table: 'shop_restaurant', pk: 'place_ptr_id', parents: ['shop.Place'],
+      relations: [{ name: 'place_ptr', queryName: 'place_ptr', kind: 'one_to_one', target: 'shop.Place', column: 'place_ptr_id' }],
+    },
+    { model: 'shop.Booking', table: 'shop_booking', pk: 'id', relations: [{ name: 'restaurant', queryName: 'restaurant', kind: 'many_to_one', target: 'shop.Restaurant', column: 'restaurant_id' }] },
+  ]);
+
+  it('is the parent link, a one-to-one: select_related(restaurant), with the schema and without', () => {
+    for (const used of [withPlaces, false] as const) {
+      const e = endpointFor([PLACES, ...loop(8, restaurant)], used);
+      expect(e.fix).toBe("Place.objects.select_related('restaurant')");
+      expect(e.findings[0]?.chain).toEqual(['restaurant']);
+      expect(e.findings[0]?.suggestion).toMatchObject({
+        method: 'select_related',
+        confidence: used === false ? 'inferred' : 'exact',
+        readInstead: { read: 'place.restaurant', insteadOf: 'Restaurant.objects.get(place_ptr=place)', required: false },
+      });
+    }
+  });
+
+  it('a foreign key to the child is still a forward step (booking.restaurant)', () => {
+    const BOOKINGS = 'SELECT "shop_booking"."id", "shop_booking"."restaurant_id" FROM "shop_booking"';
+    for (const used of [withPlaces, false] as const) {
+      expect(endpointFor([BOOKINGS, ...loop(8, restaurant)], used).fix).toBe("Booking.objects.select_related('restaurant')");
+    }
+  });
+});

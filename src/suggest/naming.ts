@@ -80,12 +80,14 @@ export function conventionNaming(knownTables: Iterable<string>): Naming {
     primaryKey: links.primaryKey,
     modelOf: (table) => conventionThrough(table, tables) ?? capitalise(modelPart(table)),
     forwardName,
-    reverseName(fromTable, toTable) {
+    reverseName(fromTable, toTable, column) {
       // `shop_book_tags` for shop_book: model tables are `<app>_<model>`, with no `_` in a model name.
       if (toTable.startsWith(`${fromTable}_`)) {
         const field = toTable.slice(fromTable.length + 1);
         return { name: field, queryName: field, autoThrough: true };
       }
+      // A multi-table-inheritance child's pointer (`place_ptr_id`) is a one-to-one: `place.restaurant`.
+      if (column.endsWith('_ptr_id')) return { name: modelPart(toTable), queryName: modelPart(toTable), oneToOne: true };
       return { name: `${modelPart(toTable)}_set`, queryName: modelPart(toTable) };
     },
     m2mName: (fromTable, toTable, through) => {

@@ -17,7 +17,7 @@ from opentelemetry.trace import SpanKind
 
 from n1lens_django.pytest_plugin import write_schema, write_traces
 from shop import models as shop
-from shop.models import Author, Book, OrderLine, Placement, Profile, Publisher, Review, Shelf, Tag
+from shop.models import Author, Book, OrderLine, Place, Placement, Profile, Publisher, Restaurant, Review, Shelf, Tag
 
 pytestmark = pytest.mark.django_db
 
@@ -254,3 +254,32 @@ def test_the_first_join_table_row_per_row_is_loaded_once_as_the_cure_says(export
     for row in rows:
         first.setdefault(row.book_id, row)
     assert {b.pk: first.get(b.pk) for b in Book.objects.all()} == {b.pk: Book.tags.through.objects.filter(book=b).first() for b in Book.objects.all()}
+
+
+def test_a_multi_table_child_read_from_its_parent_is_its_one_to_one(exporter, tmp_path):
+    for i, b in enumerate(books()):
+        (Restaurant if i % 2 else Place).objects.create(owner=b.author)
+
+    def loop():
+        for place in Place.objects.all():
+            try:
+                place.restaurant
+            except Restaurant.DoesNotExist:
+                pass
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    finding = finding_on(endpoint, "shop_restaurant")
+    assert finding["chain"] == ["restaurant"]
+    assert endpoint["fix"] == "Place.objects.select_related('restaurant')"
+
+    def restaurant_of(place):
+        try:
+            return place.restaurant
+        except Restaurant.DoesNotExist:
+            return None
+
+    with CaptureQueriesContext(connection) as queries:
+        fixed = {p.pk: restaurant_of(p) for p in pasted(endpoint["fix"])}
+    assert fixed == {p.pk: restaurant_of(p) for p in Place.objects.all()}
+    assert sum(r is not None for r in fixed.values()) == 3
+    assert len(queries) == 1
