@@ -5,7 +5,7 @@ import { DB_STRIDE, dbColumnsOf } from '../traces/compact.js';
 import type { ColumnRequest, Request } from '../traces/request.js';
 import { splitCatchAll } from './catch-all.js';
 import { OBSERVABLE_SYSTEMS, type ConnectionUse } from './connections.js';
-import { stepsToJoined } from './joins.js';
+import { joinedTables, stepsToJoined } from './joins.js';
 import { conventionLinks, type TableLinks } from './links.js';
 import { locationOfExecutions, requestControllerOf } from './location.js';
 import { createStatementMemo, type Normalizer, type StatementMemo } from './statements.js';
@@ -606,13 +606,36 @@ class TriggerResolver {
     };
     switch (shape.kind) {
       case 'forward': {
+        // Every selected FK to the table could be the one the loop follows. One whose row the
+        // parent already joins and selects (select_related) runs no query per row, so it is not,
+        // unless no other is (a fetch by id of a loaded relation). Of the rest, the first is
+        // read, and the others on its table are kept as what the SQL cannot tell it from.
+        const candidates: { table: string; column: string; loaded: boolean }[] = [];
+        const loaded = new Set(
+          joinedTables(parent, this.links).flatMap((j) => {
+            const last = j.steps[j.steps.length - 1];
+            return j.selected && j.table === shape.table && last?.kind === 'forward' ? [`${last.fromTable}.${last.column}`] : [];
+          }),
+        );
         for (const ref of parent.selectedColumns) {
           const table = tableName(ref);
           const column = columnName(ref);
           if (column === this.links.primaryKey(table)) continue;
           if (this.links.foreignKeyTarget(table, column) !== shape.table) continue;
-          const steps = from(table, { kind: 'forward', fromTable: table, column, toTable: shape.table });
-          if (steps !== undefined) return steps;
+          if (candidates.some((c) => c.table === table && c.column === column)) continue;
+          if (from(table, { kind: 'forward', fromTable: table, column, toTable: shape.table }) !== undefined) candidates.push({ table, column, loaded: loaded.has(ref) });
+        }
+        const unloaded = candidates.filter((c) => !c.loaded);
+        const [chosen, ...rest] = unloaded.length > 0 ? unloaded : candidates;
+        if (chosen !== undefined) {
+          const alternatives = rest.filter((c) => c.table === chosen.table).map((c) => c.column);
+          return from(chosen.table, {
+            kind: 'forward',
+            fromTable: chosen.table,
+            column: chosen.column,
+            toTable: shape.table,
+            ...(alternatives.length === 0 ? {} : { alternatives }),
+          });
         }
         // No FK of the parent's rows points at it: the row is the parent rows' own child (place.restaurant).
         const link = shape.parentLink;

@@ -18,8 +18,12 @@ export interface CodeLocation { file?: string; line?: number; function?: string;
 
 /** One hop from the trigger's rows to the repeated query's table, in SQL terms (suggest/ names it). */
 export type RelationStep =
-  /** `fromTable.column` is an FK to `toTable` (select_related). */
-  | { kind: 'forward'; fromTable: string; column: string; toTable: string }
+  /**
+   * `fromTable.column` is an FK to `toTable` (select_related). `alternatives`: other FK columns of
+   * `fromTable` to `toTable` the trigger selects, which the SQL cannot tell `column` from (the loop
+   * queries `toTable` by id either way, and the ids never reach n1lens); absent when there are none.
+   */
+  | { kind: 'forward'; fromTable: string; column: string; toTable: string; alternatives?: string[] }
   /** `toTable.column` is an FK back to `fromTable` (reverse accessor, prefetch_related). */
   | { kind: 'reverse'; fromTable: string; toTable: string; column: string }
   /** Many-to-many through a join table. */

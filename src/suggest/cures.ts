@@ -127,6 +127,20 @@ export function joinRowsManualCure(j: JoinRows): Suggestion {
   );
 }
 
+/**
+ * A loop through one of several forward FKs to one table (`created_by`, `assignee`) that goes on
+ * past it or aggregates: the SQL is the same whichever it is, so the fix is the one for the FK the
+ * loop reads, which the code says and the SQL does not.
+ */
+export function ambiguousCure(over: string, model: string, candidates: readonly string[], path: string): Suggestion {
+  return manual(
+    path,
+    `# ${over}: the loop reaches ${model} through one of ${candidates.join(', ')}, and the per-row SQL is the same for each: ` +
+      `write the fix for the one the loop reads (${candidates.map((c) => `'${c}'`).join(' or ')} in its path)`,
+    `the trigger selects ${candidates.length} foreign keys to ${model}; the query's values, which would tell them apart, never reach n1lens`,
+  );
+}
+
 /** first() ordered by a column of a table the related model has no lookup to that the SQL names. */
 export function unnamedOrderCure(relation: string, model: string, triggerModel: string, columns: readonly string[]): Suggestion {
   return manual(

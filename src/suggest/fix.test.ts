@@ -445,3 +445,48 @@ describe('a multi-table-inheritance child read from its parent (place.restaurant
     }
   });
 });
+
+describe('a trigger that selects two foreign keys to the table the loop reads (created_by, assignee)', () => {
+  // for t in Ticket.objects.all(): t.assignee.name  ->  the same SELECT … FROM authors WHERE id = ? for either FK
+  const withTickets = schemaWith({}, [
+    {
+      model: 'shop.Ticket', table: 'shop_ticket', pk: 'id',
+      relations: [
+        { name: 'assignee', queryName: 'assignee', kind: 'many_to_one', target: 'shop.Author', column: 'assignee_id' },
+        { name: 'created_by', queryName: 'created_by', kind: 'many_to_one', target: 'shop.Author', column: 'created_by_id' },
+      ],
+    },
+  ]);
+  const TICKETS = 'SELECT "shop_ticket"."id", "shop_ticket"."created_by_id", "shop_ticket"."assignee_id" FROM "shop_ticket"';
+  const author = (r: number): string => `SELECT "authors"."id", "authors"."name" FROM "authors" WHERE "authors"."id" = ${r} LIMIT 21`;
+
+  it('names both candidates and loads both, never one of them with confidence', () => {
+    const e = endpointFor([TICKETS, ...loop(8, author)], withTickets);
+    expect(e.fix).toBe("Ticket.objects.select_related('created_by', 'assignee')");
+    const f = e.findings[0]!;
+    expect(f.chain).toEqual(['created_by|assignee']);
+    expect(f.suggestion).toMatchObject({ method: 'select_related', path: 'created_by|assignee', code: ".select_related('created_by', 'assignee')", confidence: 'inferred' });
+    expect(f.suggestion.note).toContain('created_by, assignee');
+    expect(f.suggestion.readInstead).toBeUndefined();
+  });
+
+  it('one already joined by the trigger (select_related) is not the loop: the other is, exactly', () => {
+    const joined =
+      'SELECT "shop_ticket"."id", "shop_ticket"."created_by_id", "shop_ticket"."assignee_id", "authors"."id", "authors"."name" FROM "shop_ticket" ' +
+      'INNER JOIN "authors" ON ("shop_ticket"."created_by_id" = "authors"."id")';
+    const e = endpointFor([joined, ...loop(8, author)], withTickets);
+    expect(e.fix).toBe("Ticket.objects.select_related('created_by', 'assignee')");
+    expect(e.findings[0]?.chain).toEqual(['assignee']);
+    expect(e.findings[0]?.suggestion).toMatchObject({ code: ".select_related('created_by', 'assignee')", confidence: 'exact' });
+  });
+
+  it('a count through one of them is left to a manual cure naming both', () => {
+    const books = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "shop_book" WHERE "shop_book"."writer_id" = ${r}`;
+    const withBooks = schemaWith({ 'shop.Author': [{ name: 'book_set', queryName: 'book', kind: 'one_to_many', target: 'shop.Book', remoteColumn: 'writer_id' }] }, withTickets.models.slice(-1));
+    const e = endpointFor([TICKETS, ...loop(8, author, books)], withBooks);
+    const s = e.findings.find((f) => f.table === 'shop_book')!.suggestion;
+    expect(s.method).toBe('manual');
+    expect(s.code).toContain('created_by, assignee');
+    expect(e.fix).toBe("Ticket.objects.select_related('created_by', 'assignee')");
+  });
+});

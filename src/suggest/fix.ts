@@ -7,6 +7,7 @@ import {
   filteredRelationCure,
   filtersPerRow,
   isGenericLookup,
+  ambiguousCure,
   isGet,
   joinRowsManualCure,
   perRowConditions,
@@ -15,7 +16,7 @@ import {
   unnamedOrderCure,
 } from './cures.js';
 import { joinedPaths, type JoinFacts } from './joins.js';
-import { stepNames, type Naming, type RelationName } from './naming.js';
+import { candidateNames, stepLabel, stepNames, type Naming, type RelationName } from './naming.js';
 import { addsNothing, chainCalls, django } from './profiles/django.js';
 import { profileFor } from './profiles/index.js';
 import type { FixSite, QuerysetFix } from './profiles/types.js';
@@ -81,6 +82,11 @@ function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
   const over = c.trigger === null ? 'the rows you loop over' : naming.modelOf(c.trigger.table);
   if (!c.linked || c.steps.length === 0) return c.facts === undefined ? null : unlinkedCure(c.facts, naming, over);
   const last = c.steps[c.steps.length - 1]!;
+  // A forward FK the SQL cannot tell from another: only loading every candidate (select_related) fixes it blind.
+  const ambiguous = c.steps.find((s) => candidateNames(s, naming).length > 1);
+  if (ambiguous !== undefined && (c.leaf.kind !== 'fetch' || c.steps.some((s) => s.kind !== 'forward'))) {
+    return ambiguousCure(over, naming.modelOf(ambiguous.toTable), candidateNames(ambiguous, naming), c.steps.map((s) => stepLabel(s, naming)).join('__'));
+  }
   const filtered = c.sql !== undefined && filtersPerRow(c.sql);
   if (last.kind === 'reverse' && (c.leaf.kind === 'first' || (c.leaf.kind === 'fetch' && filtered)) && relationOf(last, naming).autoThrough === true) {
     return joinRowsCure(c, last, naming, over);
@@ -277,6 +283,20 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
     const childModel = naming.modelOf(child.table);
 
     if (!rel.toMany) {
+      const candidates = candidateNames(step, naming);
+      if (candidates.length > 1) {
+        // A forward FK the SQL cannot tell from others to the same table: load every one, and the
+        // paths of loops past it under each (a join the loop does not need costs less than a query
+        // per row); no read is named. Other leaves past it get a manual cure (manualCure).
+        for (const name of candidates) {
+          const path = [...at.path, name];
+          if (fetched) fix.selectRelated.push(path.join('__'));
+          const under = emptyFix(child.table, naming);
+          collect(child, naming, { ...at, path, queryPath: [...at.queryPath, name] }, under);
+          fix.selectRelated.push(...under.selectRelated);
+        }
+        continue;
+      }
       if (fetched) fix.selectRelated.push(lookup);
       if (child.leaves.some((l) => l.leaf.kind === 'fetch')) {
         // A reverse one-to-one is read by the row it points back at, a forward FK by its id.
@@ -458,7 +478,17 @@ function methodOf(c: CascadeShape, naming: Naming): SuggestionMethod {
 
 function pathOf(c: CascadeShape, naming: Naming): string {
   const useQueryNames = c.leaf.kind === 'count' || c.leaf.kind === 'aggregate' || c.leaf.kind === 'exists';
-  return c.steps.map((s) => (useQueryNames ? relationOf(s, naming).queryName : relationOf(s, naming).name)).join('__');
+  return c.steps.map((s) => (useQueryNames ? relationOf(s, naming).queryName : stepLabel(s, naming))).join('__');
+}
+
+/** The note of a fix that loads every forward FK a step may be. */
+function ambiguousNote(c: CascadeShape, naming: Naming): string | undefined {
+  const step = c.steps.find((s) => candidateNames(s, naming).length > 1);
+  if (step === undefined) return undefined;
+  return (
+    `${naming.modelOf(step.fromTable)} has ${candidateNames(step, naming).join(', ')} to ${naming.modelOf(step.toTable)} and the per-row SQL is the same for each ` +
+    '(its values never reach n1lens): the fix loads all of them; keep the ones the loop reads'
+  );
 }
 
 /** The fix's calls for loops over one trigger's rows, with the trigger's own joins first. */
@@ -500,8 +530,10 @@ function siteOf(where: FixWhere, cascades: readonly CascadeShape[], naming: Nami
 /** The fix for one cascade on its own. */
 export function suggestCascade(c: CascadeShape, naming: Naming, where: FixWhere = DEFAULT_WHERE): Suggestion {
   const model = naming.modelOf(c.table);
-  const confidence = naming.exact && c.linked ? 'exact' : 'inferred';
-  const note = confidence === 'exact' ? {} : { note: c.linked ? INFERRED_NOTE : unlinkedNote(c) };
+  const ambiguity = c.linked ? ambiguousNote(c, naming) : undefined;
+  const confidence = naming.exact && c.linked && ambiguity === undefined ? 'exact' : 'inferred';
+  const reason = !c.linked ? unlinkedNote(c) : [ambiguity, naming.exact ? undefined : INFERRED_NOTE].filter((n) => n !== undefined).join('; ');
+  const note = confidence === 'exact' ? {} : { note: reason };
   if (c.kind === 'repeated_write') {
     switch (c.leaf.kind) {
       case 'update': {

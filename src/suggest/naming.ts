@@ -49,6 +49,15 @@ export function stepNames(step: RelationStep, naming: Naming): RelationName {
   }
 }
 
+/** The forward FKs a step may be, when the SQL cannot tell which (`created_by`, `assignee`); its one name otherwise. */
+export function candidateNames(step: RelationStep, naming: Naming): string[] {
+  if (step.kind !== 'forward' || step.alternatives === undefined) return [stepNames(step, naming).name];
+  return [step.column, ...step.alternatives].map((column) => naming.forwardName(step.fromTable, column));
+}
+
+/** A step's name as a report shows it: `created_by|assignee` for a forward FK the SQL cannot tell from another. */
+export const stepLabel = (step: RelationStep, naming: Naming): string => candidateNames(step, naming).join('|');
+
 /** `recruit_orderline` -> `orderline`: the model part of Django's default `<app>_<model>` table name. */
 function modelPart(table: string): string {
   const app = appPrefix(table);

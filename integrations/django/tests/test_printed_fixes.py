@@ -17,7 +17,7 @@ from opentelemetry.trace import SpanKind
 
 from n1lens_django.pytest_plugin import write_schema, write_traces
 from shop import models as shop
-from shop.models import Author, Book, OrderLine, Place, Placement, Profile, Publisher, Restaurant, Review, Shelf, Tag
+from shop.models import Author, Book, OrderLine, Place, Placement, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -283,3 +283,38 @@ def test_a_multi_table_child_read_from_its_parent_is_its_one_to_one(exporter, tm
     assert fixed == {p.pk: restaurant_of(p) for p in Place.objects.all()}
     assert sum(r is not None for r in fixed.values()) == 3
     assert len(queries) == 1
+
+
+def test_a_loop_through_one_of_two_foreign_keys_to_one_model_loads_both(exporter, tmp_path):
+    for b in books():
+        Ticket.objects.create(created_by=b.author, assignee=Author.objects.create(name=f"on {b.title}"))
+
+    def loop():
+        for ticket in Ticket.objects.all():
+            ticket.assignee.name
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    finding = finding_on(endpoint, "shop_author")
+    # The SQL is the same for either: both are named, neither with confidence.
+    assert finding["chain"] == ["created_by|assignee"]
+    assert finding["suggestion"]["confidence"] == "inferred"
+    assert endpoint["fix"] == "Ticket.objects.select_related('created_by', 'assignee')"
+    with CaptureQueriesContext(connection) as queries:
+        fixed = {t.pk: (t.assignee.name, t.created_by.name) for t in pasted(endpoint["fix"])}
+    assert fixed == {t.pk: (t.assignee.name, t.created_by.name) for t in Ticket.objects.all()}
+    assert len(queries) == 1
+
+
+def test_of_two_foreign_keys_the_one_the_trigger_already_joins_is_not_the_loop(exporter, tmp_path):
+    for b in books():
+        Ticket.objects.create(created_by=b.author, assignee=Author.objects.create(name=f"on {b.title}"))
+
+    def loop():
+        for ticket in Ticket.objects.select_related("created_by"):
+            ticket.assignee.name
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    finding = finding_on(endpoint, "shop_author")
+    assert finding["chain"] == ["assignee"]
+    assert finding["suggestion"]["confidence"] == "exact"
+    assert endpoint["fix"] == "Ticket.objects.select_related('created_by', 'assignee')"
