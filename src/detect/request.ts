@@ -331,6 +331,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
     const kind = cascadeKind(g.n.facts);
     if (kind === null) continue;
     const link = resolver.resolve(g);
+    const steps = followedSelfReference(g, link, groups, isCascade, (h) => resolver.resolve(h));
     const executions = g.indices.length;
     const location = locate(g.indices);
     const triggerFirst = link.trigger === null ? undefined : groups.get(link.trigger.fingerprint)?.indices[0];
@@ -345,7 +346,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
       wastedMs: g.totalMs - g.totalMs / executions,
       firstIndex: g.indices[0] ?? 0,
       trigger: link.trigger,
-      steps: link.steps,
+      steps,
       linked: link.linked,
       leaf: leafShape(g.n.facts, links),
     };
@@ -528,6 +529,43 @@ function parentLinkOf(facts: SqlFacts, links: TableLinks): { column: string; par
     if (parent !== undefined && (target === undefined || target === parent.table)) return { column, parentTable: parent.table };
   }
   return undefined;
+}
+
+/**
+ * The steps of a loop that follows a self-referential FK (e.manager, e.manager.manager), as deep as
+ * each row goes. Every level runs the same fingerprint and the ids never reach n1lens, so the link
+ * names one level. Another loop over the same trigger's rows that runs at most once per row (its
+ * relations to-one) marks where each row's queries start: the most executions between two of its
+ * own are the levels a row follows. Without one, the last step says the depth is unknown (`deeper`).
+ * A marker that skips some rows merges two rows' levels: the depth is then overstated, which loads
+ * a level too many rather than leaving a query per row.
+ */
+function followedSelfReference(g: Group, link: Link, groups: ReadonlyMap<string, Group>, isCascade: (h: Group) => boolean, resolve: (h: Group) => Link): RelationStep[] {
+  const last = link.steps[link.steps.length - 1];
+  if (!link.linked || link.trigger === null || last?.kind !== 'forward' || last.fromTable !== last.toTable || last.alternatives !== undefined) return link.steps;
+  const isSelf = (s: RelationStep | undefined): boolean => s?.kind === 'forward' && s.fromTable === s.toTable;
+  let marker: Group | undefined;
+  for (const h of groups.values()) {
+    if (h === g || !isCascade(h) || (marker !== undefined && h.indices.length <= marker.indices.length)) continue;
+    const l = resolve(h);
+    const oncePerRow = l.steps.length > 0 && l.steps.slice(0, -1).every((s) => s.kind === 'forward') && !isSelf(l.steps[l.steps.length - 1]);
+    if (l.linked && l.trigger?.fingerprint === link.trigger.fingerprint && oncePerRow) marker = h;
+  }
+  let depth = 0;
+  if (marker !== undefined && marker.indices.length >= 3) {
+    // Both index lists are in request order: one walk counts g's executions between consecutive markers.
+    let j = 0;
+    for (let i = 0; i + 1 < marker.indices.length; i++) {
+      const from = marker.indices[i]!;
+      const to = marker.indices[i + 1]!;
+      while (j < g.indices.length && g.indices[j]! < from) j++;
+      let n = 0;
+      for (; j < g.indices.length && g.indices[j]! < to; j++) n++;
+      depth = Math.max(depth, n);
+    }
+  }
+  if (depth === 0) return [...link.steps.slice(0, -1), { ...last, deeper: true }];
+  return [...link.steps, ...Array.from({ length: depth - 1 }, () => last)];
 }
 
 interface Link {

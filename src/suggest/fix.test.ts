@@ -490,3 +490,45 @@ describe('a trigger that selects two foreign keys to the table the loop reads (c
     expect(e.fix).toBe("Ticket.objects.select_related('created_by', 'assignee')");
   });
 });
+
+describe('a self-referential FK followed per row (e.manager, e.manager.manager)', () => {
+  // Every level runs the same SELECT … FROM shop_employee WHERE id = ?: one fingerprint for all of them.
+  const withEmployees = schemaWith({}, [
+    {
+      model: 'shop.Employee', table: 'shop_employee', pk: 'id',
+      relations: [
+        { name: 'department', queryName: 'department', kind: 'many_to_one', target: 'shop.Department', column: 'department_id' },
+        { name: 'manager', queryName: 'manager', kind: 'many_to_one', target: 'shop.Employee', column: 'manager_id' },
+        { name: 'reports', queryName: 'reports', kind: 'one_to_many', target: 'shop.Employee', remoteColumn: 'manager_id' },
+      ],
+    },
+    { model: 'shop.Department', table: 'shop_department', pk: 'id', relations: [] },
+  ]);
+  const EMPLOYEES = 'SELECT "shop_employee"."id", "shop_employee"."manager_id", "shop_employee"."department_id" FROM "shop_employee"';
+  const employee = (r: number): string => `SELECT "shop_employee"."id", "shop_employee"."manager_id", "shop_employee"."department_id" FROM "shop_employee" WHERE "shop_employee"."id" = ${r} LIMIT 21`;
+  const department = (r: number): string => `SELECT "shop_department"."id", "shop_department"."name" FROM "shop_department" WHERE "shop_department"."id" = ${r} LIMIT 21`;
+
+  it('two levels per row, told apart by another per-row query: select_related(manager__manager)', () => {
+    // {{ e.department.name }} {{ e.manager.name }} {{ e.manager.manager.name }}
+    const e = endpointFor([EMPLOYEES, ...loop(8, department, employee, employee)], withEmployees);
+    expect(e.fix).toBe("Employee.objects.select_related('department', 'manager__manager')");
+    const f = e.findings.find((x) => x.table === 'shop_employee')!;
+    expect(f.chain).toEqual(['manager', 'manager']);
+    expect(f.suggestion).toMatchObject({ code: ".select_related('manager__manager')", confidence: 'exact' });
+    expect(f.suggestion.note ?? '').not.toMatch(/deeper/);
+  });
+
+  it('one level per row, told apart the same way: select_related(manager), nothing more said', () => {
+    const e = endpointFor([EMPLOYEES, ...loop(8, department, employee)], withEmployees);
+    expect(e.fix).toBe("Employee.objects.select_related('department', 'manager')");
+    expect(e.findings.find((x) => x.table === 'shop_employee')?.suggestion.note ?? '').not.toMatch(/deeper/);
+  });
+
+  it('no other per-row query: the depth cannot be read, and the suggestion says so', () => {
+    const e = endpointFor([EMPLOYEES, ...loop(8, employee, employee)], withEmployees);
+    expect(e.fix).toBe("Employee.objects.select_related('manager')");
+    const s = e.findings[0]!.suggestion;
+    expect(s.note).toContain('deeper');
+    expect(s.note).toContain("select_related('manager__manager')");
+  });
+});

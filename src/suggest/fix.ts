@@ -481,6 +481,19 @@ function pathOf(c: CascadeShape, naming: Naming): string {
   return c.steps.map((s) => (useQueryNames ? relationOf(s, naming).queryName : stepLabel(s, naming))).join('__');
 }
 
+/** What a fix over a self-referential FK of unknown depth leaves out: the next level, which runs the same query. */
+function deeperNote(c: CascadeShape, naming: Naming): string | undefined {
+  const last = c.steps[c.steps.length - 1];
+  if (last?.kind !== 'forward' || last.deeper !== true || c.trigger === null) return undefined;
+  const names = c.steps.map((s) => relationOf(s, naming).name);
+  const next = [...names, names[names.length - 1]!];
+  const row = rowVariableOf(naming.modelOf(c.trigger.table));
+  return (
+    `every level of ${names[names.length - 1]} runs this same query, so the SQL does not tell how deep the loop goes: ` +
+    `if it also reads ${[row, ...next].join('.')} (or deeper), select_related('${next.join('__')}') covers that level too`
+  );
+}
+
 /** The note of a fix that loads every forward FK a step may be. */
 function ambiguousNote(c: CascadeShape, naming: Naming): string | undefined {
   const step = c.steps.find((s) => candidateNames(s, naming).length > 1);
@@ -532,8 +545,9 @@ export function suggestCascade(c: CascadeShape, naming: Naming, where: FixWhere 
   const model = naming.modelOf(c.table);
   const ambiguity = c.linked ? ambiguousNote(c, naming) : undefined;
   const confidence = naming.exact && c.linked && ambiguity === undefined ? 'exact' : 'inferred';
-  const reason = !c.linked ? unlinkedNote(c) : [ambiguity, naming.exact ? undefined : INFERRED_NOTE].filter((n) => n !== undefined).join('; ');
-  const note = confidence === 'exact' ? {} : { note: reason };
+  const notes = c.linked ? [ambiguity, naming.exact ? undefined : INFERRED_NOTE, deeperNote(c, naming)] : [unlinkedNote(c)];
+  const said = notes.filter((n) => n !== undefined);
+  const note = said.length === 0 ? {} : { note: said.join('; ') };
   if (c.kind === 'repeated_write') {
     switch (c.leaf.kind) {
       case 'update': {

@@ -17,7 +17,7 @@ from opentelemetry.trace import SpanKind
 
 from n1lens_django.pytest_plugin import write_schema, write_traces
 from shop import models as shop
-from shop.models import Author, Book, OrderLine, Place, Placement, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket
+from shop.models import Author, Book, Employee, OrderLine, Place, Placement, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -318,3 +318,53 @@ def test_of_two_foreign_keys_the_one_the_trigger_already_joins_is_not_the_loop(e
     assert finding["chain"] == ["assignee"]
     assert finding["suggestion"]["confidence"] == "exact"
     assert endpoint["fix"] == "Ticket.objects.select_related('created_by', 'assignee')"
+
+
+def employees_two_levels_deep():
+    """ROWS employees whose manager has a manager (and those managers, in the same table)."""
+    top = Employee.objects.create()
+    middle = Employee.objects.create(manager=top)
+    for _ in range(ROWS):
+        Employee.objects.create(manager=Employee.objects.create(manager=middle))
+
+
+def managers_of_managers(rows):
+    return {e.pk: (e.manager and e.manager.pk, e.manager and e.manager.manager and e.manager.manager.pk) for e in rows}
+
+
+def test_a_self_referential_fk_two_levels_deep_is_followed_as_deep_as_the_rows_go(exporter, tmp_path):
+    employees_two_levels_deep()
+
+    def loop():
+        for e in Employee.objects.all():
+            e.mentors.count()  # once per row: where each row's queries start
+            if e.manager is not None and e.manager.manager is not None:
+                e.manager.manager.pk
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    finding = finding_on(endpoint, "shop_employee")
+    assert finding["chain"] == ["manager", "manager"]
+    with CaptureQueriesContext(connection) as queries:
+        fixed = managers_of_managers(pasted(endpoint["fix"]))
+    assert fixed == managers_of_managers(Employee.objects.all())
+    assert len(queries) == 1
+
+
+def test_a_self_referential_fk_of_unknown_depth_says_the_loop_may_go_deeper(exporter, tmp_path):
+    employees_two_levels_deep()
+
+    def loop():
+        for e in Employee.objects.all():
+            if e.manager is not None and e.manager.manager is not None:
+                e.manager.manager.pk
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    suggestion = finding_on(endpoint, "shop_employee")["suggestion"]
+    assert endpoint["fix"] == "Employee.objects.select_related('manager')"
+    # The note's deeper fix, pasted, reads both levels in one query.
+    deeper = re.search(r"(select_related\('manager__manager'\))", suggestion["note"])
+    assert deeper is not None, suggestion
+    with CaptureQueriesContext(connection) as queries:
+        fixed = managers_of_managers(eval(f"Employee.objects.{deeper.group(1)}", dict(PASTE_NAMES)))  # noqa: S307
+    assert fixed == managers_of_managers(Employee.objects.all())
+    assert len(queries) == 1
