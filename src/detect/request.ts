@@ -648,22 +648,18 @@ class TriggerResolver {
         // parent already joins and selects (select_related) runs no query per row, so it is not,
         // unless no other is (a fetch by id of a loaded relation). Of the rest, the first is
         // read, and the others on its table are kept as what the SQL cannot tell it from.
-        const candidates: { table: string; column: string; loaded: boolean }[] = [];
-        const loaded = new Set(
-          joinedTables(parent, this.links).flatMap((j) => {
-            const last = j.steps[j.steps.length - 1];
-            return j.selected && j.table === shape.table && last?.kind === 'forward' ? [`${last.fromTable}.${last.column}`] : [];
-          }),
-        );
+        const candidates: { ref: string; table: string; column: string }[] = [];
         for (const ref of parent.selectedColumns) {
           const table = tableName(ref);
           const column = columnName(ref);
           if (column === this.links.primaryKey(table)) continue;
           if (this.links.foreignKeyTarget(table, column) !== shape.table) continue;
-          if (candidates.some((c) => c.table === table && c.column === column)) continue;
-          if (from(table, { kind: 'forward', fromTable: table, column, toTable: shape.table }) !== undefined) candidates.push({ table, column, loaded: loaded.has(ref) });
+          if (candidates.some((c) => c.ref === ref)) continue;
+          if (from(table, { kind: 'forward', fromTable: table, column, toTable: shape.table }) !== undefined) candidates.push({ ref, table, column });
         }
-        const unloaded = candidates.filter((c) => !c.loaded);
+        // Which are loaded only matters, and is only read from the joins, when there are several.
+        const loaded = candidates.length < 2 ? new Set<string>() : loadedForeignKeys(parent, shape.table, this.links);
+        const unloaded = candidates.filter((c) => !loaded.has(c.ref));
         const [chosen, ...rest] = unloaded.length > 0 ? unloaded : candidates;
         if (chosen !== undefined) {
           const alternatives = rest.filter((c) => c.table === chosen.table).map((c) => c.column);
@@ -707,6 +703,16 @@ class TriggerResolver {
     }
     return undefined;
   }
+}
+
+/** The `table.column` FKs to `target` whose rows `facts` joins and selects (select_related): no query per row reads them. */
+function loadedForeignKeys(facts: SqlFacts, target: string, links: TableLinks): Set<string> {
+  const loaded = new Set<string>();
+  for (const j of joinedTables(facts, links)) {
+    const last = j.steps[j.steps.length - 1];
+    if (j.selected && j.table === target && last?.kind === 'forward') loaded.add(`${last.fromTable}.${last.column}`);
+  }
+  return loaded;
 }
 
 function selectsFrom(facts: SqlFacts, table: string): boolean {
