@@ -3,11 +3,11 @@ import { stepsToJoined } from '../detect/joins.js';
 import type { LeafShape, RelationStep, TriggerRef } from '../detect/types.js';
 import type { SqlFacts } from '../sql/types.js';
 import {
+  ambiguousCure,
   filteredAnnotationCure,
   filteredRelationCure,
   filtersPerRow,
   isGenericLookup,
-  ambiguousCure,
   isGet,
   joinRowsManualCure,
   perRowConditions,

@@ -224,8 +224,7 @@ function checkCall(method: string, args: string, m: SchemaModel, index: SchemaIn
       // The queryset is of the related model (or a model sharing its table or inheriting it):
       // any other model's rows, an M2M's join rows included, are not what the relation holds.
       const target = 'target' in walked ? walked.target : undefined;
-      const fits = (x: SchemaModel): boolean => index.isSameOrParent(target!.table, x.table);
-      if (target !== undefined && (inner.length > 0 || THROUGH.test(pf[2])) && !inner.some(fits)) {
+      if (target !== undefined && (inner.length > 0 || THROUGH.test(pf[2])) && !inner.some((x) => index.isSameOrParent(target.table, x.table))) {
         found.push({ model: m.model, name: pf[1]!, call: `Prefetch(queryset=${pf[2]})` });
       } else if (inner.length > 0) checkChain(pf[3] ?? '', inner, index, found);
     } else if (method === 'annotate') {
