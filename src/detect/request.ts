@@ -5,7 +5,7 @@ import { DB_STRIDE, dbColumnsOf } from '../traces/compact.js';
 import type { ColumnRequest, Request } from '../traces/request.js';
 import { splitCatchAll } from './catch-all.js';
 import { OBSERVABLE_SYSTEMS, type ConnectionUse } from './connections.js';
-import { stepsToJoined } from './joins.js';
+import { joinedTables, stepsToJoined } from './joins.js';
 import { conventionLinks, type TableLinks } from './links.js';
 import { locationOfExecutions, requestControllerOf } from './location.js';
 import { createStatementMemo, type Normalizer, type StatementMemo } from './statements.js';
@@ -66,7 +66,12 @@ interface Group {
 
 /** How a repeated query is tied to the rows of an earlier one. */
 type Shape =
-  | { kind: 'forward'; table: string }
+  /**
+   * A row of `table` by its primary key. `parentLink` is set when that key is also the row's
+   * pointer to another table (a multi-table-inheritance child's `place_ptr_id`, a one-to-one
+   * primary key): read from that table's rows, the step is its reverse one-to-one.
+   */
+  | { kind: 'forward'; table: string; parentLink?: { column: string; parentTable: string } }
   | { kind: 'reverse'; table: string; column: string; parentTable: string | undefined; viaIn: boolean }
   | { kind: 'm2m'; table: string; through: string; sourceColumn: string; targetColumn: string; parentTable: string | undefined }
   | { kind: 'unknown' };
@@ -326,6 +331,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
     const kind = cascadeKind(g.n.facts);
     if (kind === null) continue;
     const link = resolver.resolve(g);
+    const steps = followedSelfReference(g, link, groups, isCascade, (h) => resolver.resolve(h));
     const executions = g.indices.length;
     const location = locate(g.indices);
     const triggerFirst = link.trigger === null ? undefined : groups.get(link.trigger.fingerprint)?.indices[0];
@@ -340,7 +346,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
       wastedMs: g.totalMs - g.totalMs / executions,
       firstIndex: g.indices[0] ?? 0,
       trigger: link.trigger,
-      steps: link.steps,
+      steps,
       linked: link.linked,
       leaf: leafShape(g.n.facts, links),
     };
@@ -480,6 +486,8 @@ function shapeOf(facts: SqlFacts, links: TableLinks): Shape {
     };
   }
   const pk = `${table}.${links.primaryKey(table)}`;
+  const parentLink = parentLinkOf(facts, links);
+  if (parentLink !== undefined) return { kind: 'forward', table, parentLink };
   if (facts.equalityFilters.includes(pk)) return { kind: 'forward', table };
   // (content_type_id, object_id): a generic relation, not a reverse FK from ContentType.
   let objectId = false;
@@ -501,6 +509,63 @@ function shapeOf(facts: SqlFacts, links: TableLinks): Shape {
     }
   }
   return { kind: 'unknown' };
+}
+
+/**
+ * The filter on a primary key that also points at another table: the schema's one-to-one primary
+ * key, or, by Django's naming, a multi-table-inheritance child's `<parent>_ptr_id`, which Django
+ * filters on with the parent's table joined on it (the child has its parent's fields).
+ */
+function parentLinkOf(facts: SqlFacts, links: TableLinks): { column: string; parentTable: string } | undefined {
+  const table = facts.table;
+  const pkColumn = links.primaryKey(table);
+  for (const f of facts.equalityFilters) {
+    if (!inTable(f, table)) continue;
+    const column = columnName(f);
+    const target = links.foreignKeyTarget(table, column);
+    if (column === pkColumn && target !== undefined && target !== table) return { column, parentTable: target };
+    if (!column.endsWith('_ptr_id')) continue;
+    const parent = facts.joins.find((j) => j.table !== table && j.on.includes(f) && j.on.includes(`${j.table}.${links.primaryKey(j.table)}`));
+    if (parent !== undefined && (target === undefined || target === parent.table)) return { column, parentTable: parent.table };
+  }
+  return undefined;
+}
+
+/**
+ * The steps of a loop that follows a self-referential FK (e.manager, e.manager.manager), as deep as
+ * each row goes. Every level runs the same fingerprint and the ids never reach n1lens, so the link
+ * names one level. Another loop over the same trigger's rows that runs at most once per row (its
+ * relations to-one) marks where each row's queries start: the most executions between two of its
+ * own are the levels a row follows. Without one, the last step says the depth is unknown (`deeper`).
+ * A marker that skips some rows merges two rows' levels: the depth is then overstated, which loads
+ * a level too many rather than leaving a query per row.
+ */
+function followedSelfReference(g: Group, link: Link, groups: ReadonlyMap<string, Group>, isCascade: (h: Group) => boolean, resolve: (h: Group) => Link): RelationStep[] {
+  const last = link.steps[link.steps.length - 1];
+  if (!link.linked || link.trigger === null || last?.kind !== 'forward' || last.fromTable !== last.toTable || last.alternatives !== undefined) return link.steps;
+  const isSelf = (s: RelationStep | undefined): boolean => s?.kind === 'forward' && s.fromTable === s.toTable;
+  let marker: Group | undefined;
+  for (const h of groups.values()) {
+    if (h === g || !isCascade(h) || (marker !== undefined && h.indices.length <= marker.indices.length)) continue;
+    const l = resolve(h);
+    const oncePerRow = l.steps.length > 0 && l.steps.slice(0, -1).every((s) => s.kind === 'forward') && !isSelf(l.steps[l.steps.length - 1]);
+    if (l.linked && l.trigger?.fingerprint === link.trigger.fingerprint && oncePerRow) marker = h;
+  }
+  let depth = 0;
+  if (marker !== undefined && marker.indices.length >= 3) {
+    // Both index lists are in request order: one walk counts g's executions between consecutive markers.
+    let j = 0;
+    for (let i = 0; i + 1 < marker.indices.length; i++) {
+      const from = marker.indices[i]!;
+      const to = marker.indices[i + 1]!;
+      while (j < g.indices.length && g.indices[j]! < from) j++;
+      let n = 0;
+      for (; j < g.indices.length && g.indices[j]! < to; j++) n++;
+      depth = Math.max(depth, n);
+    }
+  }
+  if (depth === 0) return [...link.steps.slice(0, -1), { ...last, deeper: true }];
+  return [...link.steps, ...Array.from({ length: depth - 1 }, () => last)];
 }
 
 interface Link {
@@ -579,15 +644,37 @@ class TriggerResolver {
     };
     switch (shape.kind) {
       case 'forward': {
+        // Every selected FK to the table could be the one the loop follows. One whose row the
+        // parent already joins and selects (select_related) runs no query per row, so it is not,
+        // unless no other is (a fetch by id of a loaded relation). Of the rest, the first is
+        // read, and the others on its table are kept as what the SQL cannot tell it from.
+        const candidates: { ref: string; table: string; column: string }[] = [];
         for (const ref of parent.selectedColumns) {
           const table = tableName(ref);
           const column = columnName(ref);
           if (column === this.links.primaryKey(table)) continue;
           if (this.links.foreignKeyTarget(table, column) !== shape.table) continue;
-          const steps = from(table, { kind: 'forward', fromTable: table, column, toTable: shape.table });
-          if (steps !== undefined) return steps;
+          if (candidates.some((c) => c.ref === ref)) continue;
+          if (from(table, { kind: 'forward', fromTable: table, column, toTable: shape.table }) !== undefined) candidates.push({ ref, table, column });
         }
-        return undefined;
+        // Which are loaded only matters, and is only read from the joins, when there are several.
+        const loaded = candidates.length < 2 ? new Set<string>() : loadedForeignKeys(parent, shape.table, this.links);
+        const unloaded = candidates.filter((c) => !loaded.has(c.ref));
+        const [chosen, ...rest] = unloaded.length > 0 ? unloaded : candidates;
+        if (chosen !== undefined) {
+          const alternatives = rest.filter((c) => c.table === chosen.table).map((c) => c.column);
+          return from(chosen.table, {
+            kind: 'forward',
+            fromTable: chosen.table,
+            column: chosen.column,
+            toTable: shape.table,
+            ...(alternatives.length === 0 ? {} : { alternatives }),
+          });
+        }
+        // No FK of the parent's rows points at it: the row is the parent rows' own child (place.restaurant).
+        const link = shape.parentLink;
+        if (link === undefined || parent.table === shape.table || !selectsFrom(parent, link.parentTable)) return undefined;
+        return from(link.parentTable, { kind: 'reverse', fromTable: link.parentTable, toTable: shape.table, column: link.column });
       }
       case 'reverse':
         if (shape.parentTable === undefined || !selectsFrom(parent, shape.parentTable)) return undefined;
@@ -616,6 +703,16 @@ class TriggerResolver {
     }
     return undefined;
   }
+}
+
+/** The `table.column` FKs to `target` whose rows `facts` joins and selects (select_related): no query per row reads them. */
+function loadedForeignKeys(facts: SqlFacts, target: string, links: TableLinks): Set<string> {
+  const loaded = new Set<string>();
+  for (const j of joinedTables(facts, links)) {
+    const last = j.steps[j.steps.length - 1];
+    if (j.selected && j.table === target && last?.kind === 'forward') loaded.add(`${last.fromTable}.${last.column}`);
+  }
+  return loaded;
 }
 
 function selectsFrom(facts: SqlFacts, table: string): boolean {

@@ -18,8 +18,23 @@ export interface CodeLocation { file?: string; line?: number; function?: string;
 
 /** One hop from the trigger's rows to the repeated query's table, in SQL terms (suggest/ names it). */
 export type RelationStep =
-  /** `fromTable.column` is an FK to `toTable` (select_related). */
-  | { kind: 'forward'; fromTable: string; column: string; toTable: string }
+  /**
+   * `fromTable.column` is an FK to `toTable` (select_related). `alternatives`: other FK columns of
+   * `fromTable` to `toTable` the trigger selects, which the SQL cannot tell `column` from (the loop
+   * queries `toTable` by id either way, and the ids never reach n1lens); absent when there are none.
+   */
+  | {
+      kind: 'forward';
+      fromTable: string;
+      column: string;
+      toTable: string;
+      alternatives?: string[];
+      /**
+       * A self-referential FK (e.manager) whose depth per row the SQL does not tell: every level
+       * (e.manager.manager) runs the same query, so the loop may follow it further than the steps say.
+       */
+      deeper?: true;
+    }
   /** `toTable.column` is an FK back to `fromTable` (reverse accessor, prefetch_related). */
   | { kind: 'reverse'; fromTable: string; toTable: string; column: string }
   /** Many-to-many through a join table. */

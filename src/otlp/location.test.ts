@@ -101,6 +101,27 @@ describe('code locations on spans', () => {
     expect(found[1]).toEqual({ file: 'shop/admin.py', line: 15, function: 'shop.admin.BookAdmin.tag_count' });
   });
 
+  it('keeps the application frame when the serializer or ModelAdmin has no file in the app (a library class)', () => {
+    // A library serializer reading a model property, and admin.site.register(Book) with its default ModelAdmin.
+    const drf = locations(
+      withAttributes(() => [
+        str('code.file.path', 'shop/models.py'), int('code.line.number', 30), str('code.function.name', 'shop.models.Book.author_name'),
+        str('n1lens.drf.serializer', 'ThirdPartySerializer'), str('n1lens.drf.field', 'author_name'),
+      ]),
+    );
+    expect(drf.locations[1]).toEqual({ file: 'shop/models.py', line: 30, function: 'shop.models.Book.author_name' });
+    const admin = locations(
+      withAttributes(() => [
+        str('code.file.path', 'shop/models.py'), int('code.line.number', 12), str('code.function.name', 'shop.models.Book.__str__'),
+        str('n1lens.admin.model_admin', 'ModelAdmin'), str('n1lens.admin.list_display', '__str__'),
+      ]),
+    );
+    expect(admin.locations[1]).toEqual({ file: 'shop/models.py', line: 12, function: 'shop.models.Book.__str__' });
+    // With no application frame either, the member is all there is.
+    const bare = locations(withAttributes(() => [str('n1lens.drf.serializer', 'ThirdPartySerializer'), str('n1lens.drf.field', 'author_name')]));
+    expect(bare.locations[1]).toEqual({ function: 'ThirdPartySerializer.author_name' });
+  });
+
   it('leaves spans without location attributes without a location', () => {
     const { locations: found } = locations(withAttributes(() => [str('code.unrelated', 'x'), str('n1lens.other', 'y')]));
     expect(found.every((l) => l === undefined)).toBe(true);

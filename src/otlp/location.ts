@@ -94,8 +94,10 @@ function build(p: LocationParts): CodeLocation | undefined {
 
   // A DRF serializer field or an admin list_display entry is the code that has to change; an
   // application frame in that same file (a SerializerMethodField, an admin method) is more precise.
+  // A member with no file of the app's (a library's serializer, the default ModelAdmin) names no
+  // line to change: the application frame, when there is one, is the app's line.
   const framework = frameworkMember(p);
-  if (framework !== undefined && framework.file !== file) {
+  if (framework !== undefined && (!file || (framework.file !== undefined && framework.file !== file))) {
     file = framework.file;
     line = framework.line;
     fn = framework.fn;

@@ -9,7 +9,7 @@ import { mostCommonLocation } from '../detect/location.js';
 import type { CodeLocation, FindingKind, RelationStep } from '../detect/types.js';
 import type { SqlOperation } from '../sql/types.js';
 import { combinedFix, suggestCascade, type CascadeShape, type FixWhere, type Suggestion } from '../suggest/fix.js';
-import { conventionNaming, schemaNaming, stepNames, type Naming } from '../suggest/naming.js';
+import { conventionNaming, schemaNaming, stepLabel, type Naming } from '../suggest/naming.js';
 import { suggestCache, suggestConnectionFix, suggestDeadView, suggestIndex, suggestTaskQueue, type ColumnUse } from '../suggest/operational.js';
 import type { DjangoSchema } from '../suggest/schema.js';
 import { SchemaIndex, unknownNames } from '../suggest/validate.js';
@@ -153,7 +153,7 @@ function tablesOf(rollup: EndpointRollup): string[] {
   return tables;
 }
 
-const chainNames = (steps: RelationStep[], naming: Naming): string[] => steps.map((s) => stepNames(s, naming).name);
+const chainNames = (steps: RelationStep[], naming: Naming): string[] => steps.map((s) => stepLabel(s, naming));
 
 /**
  * The cascade as suggest/ reads it, with the trigger's joins (its statement is among the endpoint's

@@ -93,6 +93,54 @@ export function reverseGetCure(over: string, model: string, fk: string, row: str
   );
 }
 
+/** What joinRowsManualCure says: the loop's rows, the M2M's path from them, and the join table's query. */
+export interface JoinRows {
+  /** The model the loop iterates (`Book`). */
+  over: string;
+  /** The M2M's path from those rows (`tags`). */
+  path: string;
+  /** The join table's queryset owner (`Book.tags.through`). */
+  through: string;
+  /** The model the join rows point back at, and that FK's field on the join table (`Book`, `book`). */
+  holder: string;
+  fk: string;
+  /** Per-row conditions on the join table, as lookups; none when unfiltered. */
+  conditions: readonly string[];
+  /** order_by() fields, the FK first, for first(); undefined for a plain fetch. */
+  order: readonly string[] | undefined;
+}
+
+/**
+ * The join table's own rows per row (`Book.tags.through.objects.filter(book=b).first()`): loaded once
+ * for every row, then grouped by the FK, since prefetch_related of the M2M loads the related rows,
+ * not the join rows, and cannot filter or order by them.
+ */
+export function joinRowsManualCure(j: JoinRows): Suggestion {
+  const filter = [`${j.fk}__in=<the ${j.holder} rows>`, ...j.conditions].join(', ');
+  const ordered = j.order === undefined ? '' : `.order_by(${j.order.map((f) => `'${f}'`).join(', ')})`;
+  const pick = j.order === undefined ? 'the rows of each' : 'the first row of each';
+  return manual(
+    j.path,
+    `# ${j.over}: ${j.through} rows queried per row (prefetch_related('${j.path}') loads the related rows, not these): ` +
+      `load them once, ${j.through}.objects.filter(${filter})${ordered}, keep ${pick} ${j.fk}_id in a dict, and read it in the loop`,
+    `the per-row query reads the join table of the M2M '${j.path}' itself`,
+  );
+}
+
+/**
+ * A loop through one of several forward FKs to one table (`created_by`, `assignee`) that goes on
+ * past it or aggregates: the SQL is the same whichever it is, so the fix is the one for the FK the
+ * loop reads, which the code says and the SQL does not.
+ */
+export function ambiguousCure(over: string, model: string, candidates: readonly string[], path: string): Suggestion {
+  return manual(
+    path,
+    `# ${over}: the loop reaches ${model} through one of ${candidates.join(', ')}, and the per-row SQL is the same for each: ` +
+      `write the fix for the one the loop reads (${candidates.map((c) => `'${c}'`).join(' or ')} in its path)`,
+    `the trigger selects ${candidates.length} foreign keys to ${model}; the query's values, which would tell them apart, never reach n1lens`,
+  );
+}
+
 /** first() ordered by a column of a table the related model has no lookup to that the SQL names. */
 export function unnamedOrderCure(relation: string, model: string, triggerModel: string, columns: readonly string[]): Suggestion {
   return manual(

@@ -371,3 +371,164 @@ describe('first() ordered by a column of another table', () => {
     expect(e.findings[0]?.suggestion.code).toContain("queryset=Note.objects.order_by(<the same order, as Note lookups>), to_attr='ordered_notes')");
   });
 });
+
+describe("rows of an auto-created M2M join table read per row: the join table is Book.tags.through, never a 'Book_tags' model", () => {
+  // for b in Book.objects.all(): list(Book.tags.through.objects.filter(book=b)), or .first() of them.
+  const JOIN_ROWS = 'SELECT "shop_book_tags"."id", "shop_book_tags"."book_id", "shop_book_tags"."tag_id" FROM "shop_book_tags"';
+  const joinRows = (r: number): string => `${JOIN_ROWS} WHERE "shop_book_tags"."book_id" = ${r}`;
+  const firstJoinRow = (r: number): string => `${JOIN_ROWS} WHERE "shop_book_tags"."book_id" = ${r} ORDER BY "shop_book_tags"."id" ASC LIMIT 1`;
+  const printed = (e: ReportEndpoint): string => JSON.stringify(e);
+
+  it('a fetch: prefetch the M2M, and read its rows instead of querying Book.tags.through', () => {
+    for (const withSchema of [true, false]) {
+      const e = endpointFor([BOOKS, ...loop(8, joinRows)], withSchema);
+      expect(printed(e)).not.toContain('Book_tags');
+      expect(e.fix.split('\n')).toEqual([
+        "Book.objects.prefetch_related('tags')",
+        '# then read book.tags.all(), not Book.tags.through.objects.filter(book=book)',
+      ]);
+      expect(e.findings[0]?.suggestion.readInstead).toEqual({ read: 'book.tags.all()', insteadOf: 'Book.tags.through.objects.filter(book=book)', required: true });
+    }
+  });
+
+  it('first(): the join rows loaded once by Book.tags.through, since a Prefetch of tags cannot order by the join rows', () => {
+    for (const withSchema of [true, false]) {
+      const e = endpointFor([BOOKS, ...loop(8, firstJoinRow)], withSchema);
+      expect(printed(e)).not.toContain('Book_tags');
+      expect(e.fix).toBe('');
+      const s = e.findings[0]!.suggestion;
+      expect(s.method).toBe('manual');
+      expect(s.code).toContain("Book.tags.through.objects.filter(book__in=<the Book rows>).order_by('book', 'id')");
+    }
+  });
+
+  it('a write loop into the join table bulk-creates through Book.tags.through', () => {
+    const insert = (r: number): string => `INSERT INTO "shop_book_tags" ("book_id", "tag_id") VALUES (${r}, 1)`;
+    for (const withSchema of [true, false]) {
+      expect(codes(endpointFor([BOOKS, ...loop(6, insert)], withSchema))).toEqual(['Book.tags.through.objects.bulk_create(objs)']);
+    }
+  });
+});
+
+describe('a multi-table-inheritance child read from its parent (place.restaurant)', () => {
+  // for p in Place.objects.all(): p.restaurant  ->  the child's row, by its parent pointer, with the parent joined
+  const PLACES = 'SELECT "shop_place"."id", "shop_place"."owner_id" FROM "shop_place"';
+  const restaurant = (r: number): string =>
+    'SELECT "shop_place"."id", "shop_place"."owner_id", "shop_restaurant"."place_ptr_id", "shop_restaurant"."chef_id" FROM "shop_restaurant" ' +
+    `INNER JOIN "shop_place" ON ("shop_restaurant"."place_ptr_id" = "shop_place"."id") WHERE "shop_restaurant"."place_ptr_id" = ${r} LIMIT 21`;
+  const withPlaces = schemaWith({}, [
+    { model: 'shop.Place', table: 'shop_place', pk: 'id', relations: [{ name: 'restaurant', queryName: 'restaurant', kind: 'one_to_one', target: 'shop.Restaurant', remoteColumn: 'place_ptr_id' }] },
+    {
+      model: 'shop.Restaurant', table: 'shop_restaurant', pk: 'place_ptr_id', parents: ['shop.Place'],
+      relations: [{ name: 'place_ptr', queryName: 'place_ptr', kind: 'one_to_one', target: 'shop.Place', column: 'place_ptr_id' }],
+    },
+    { model: 'shop.Booking', table: 'shop_booking', pk: 'id', relations: [{ name: 'restaurant', queryName: 'restaurant', kind: 'many_to_one', target: 'shop.Restaurant', column: 'restaurant_id' }] },
+  ]);
+
+  it('is the parent link, a one-to-one: select_related(restaurant), with the schema and without', () => {
+    for (const used of [withPlaces, false] as const) {
+      const e = endpointFor([PLACES, ...loop(8, restaurant)], used);
+      expect(e.fix).toBe("Place.objects.select_related('restaurant')");
+      expect(e.findings[0]?.chain).toEqual(['restaurant']);
+      expect(e.findings[0]?.suggestion).toMatchObject({
+        method: 'select_related',
+        confidence: used === false ? 'inferred' : 'exact',
+        readInstead: { read: 'place.restaurant', insteadOf: 'Restaurant.objects.get(place_ptr=place)', required: false },
+      });
+    }
+  });
+
+  it('a foreign key to the child is still a forward step (booking.restaurant)', () => {
+    const BOOKINGS = 'SELECT "shop_booking"."id", "shop_booking"."restaurant_id" FROM "shop_booking"';
+    for (const used of [withPlaces, false] as const) {
+      expect(endpointFor([BOOKINGS, ...loop(8, restaurant)], used).fix).toBe("Booking.objects.select_related('restaurant')");
+    }
+  });
+});
+
+describe('a trigger that selects two foreign keys to the table the loop reads (created_by, assignee)', () => {
+  // for t in Ticket.objects.all(): t.assignee.name  ->  the same SELECT … FROM authors WHERE id = ? for either FK
+  const withTickets = schemaWith({}, [
+    {
+      model: 'shop.Ticket', table: 'shop_ticket', pk: 'id',
+      relations: [
+        { name: 'assignee', queryName: 'assignee', kind: 'many_to_one', target: 'shop.Author', column: 'assignee_id' },
+        { name: 'created_by', queryName: 'created_by', kind: 'many_to_one', target: 'shop.Author', column: 'created_by_id' },
+      ],
+    },
+  ]);
+  const TICKETS = 'SELECT "shop_ticket"."id", "shop_ticket"."created_by_id", "shop_ticket"."assignee_id" FROM "shop_ticket"';
+  const author = (r: number): string => `SELECT "authors"."id", "authors"."name" FROM "authors" WHERE "authors"."id" = ${r} LIMIT 21`;
+
+  it('names both candidates and loads both, never one of them with confidence', () => {
+    const e = endpointFor([TICKETS, ...loop(8, author)], withTickets);
+    expect(e.fix).toBe("Ticket.objects.select_related('created_by', 'assignee')");
+    const f = e.findings[0]!;
+    expect(f.chain).toEqual(['created_by|assignee']);
+    expect(f.suggestion).toMatchObject({ method: 'select_related', path: 'created_by|assignee', code: ".select_related('created_by', 'assignee')", confidence: 'inferred' });
+    expect(f.suggestion.note).toContain('created_by, assignee');
+    expect(f.suggestion.readInstead).toBeUndefined();
+  });
+
+  it('one already joined by the trigger (select_related) is not the loop: the other is, exactly', () => {
+    const joined =
+      'SELECT "shop_ticket"."id", "shop_ticket"."created_by_id", "shop_ticket"."assignee_id", "authors"."id", "authors"."name" FROM "shop_ticket" ' +
+      'INNER JOIN "authors" ON ("shop_ticket"."created_by_id" = "authors"."id")';
+    const e = endpointFor([joined, ...loop(8, author)], withTickets);
+    expect(e.fix).toBe("Ticket.objects.select_related('created_by', 'assignee')");
+    expect(e.findings[0]?.chain).toEqual(['assignee']);
+    expect(e.findings[0]?.suggestion).toMatchObject({ code: ".select_related('created_by', 'assignee')", confidence: 'exact' });
+  });
+
+  it('a count through one of them is left to a manual cure naming both', () => {
+    const books = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "shop_book" WHERE "shop_book"."writer_id" = ${r}`;
+    const withBooks = schemaWith({ 'shop.Author': [{ name: 'book_set', queryName: 'book', kind: 'one_to_many', target: 'shop.Book', remoteColumn: 'writer_id' }] }, withTickets.models.slice(-1));
+    const e = endpointFor([TICKETS, ...loop(8, author, books)], withBooks);
+    const s = e.findings.find((f) => f.table === 'shop_book')!.suggestion;
+    expect(s.method).toBe('manual');
+    expect(s.code).toContain('created_by, assignee');
+    expect(e.fix).toBe("Ticket.objects.select_related('created_by', 'assignee')");
+  });
+});
+
+describe('a self-referential FK followed per row (e.manager, e.manager.manager)', () => {
+  // Every level runs the same SELECT … FROM shop_employee WHERE id = ?: one fingerprint for all of them.
+  const withEmployees = schemaWith({}, [
+    {
+      model: 'shop.Employee', table: 'shop_employee', pk: 'id',
+      relations: [
+        { name: 'department', queryName: 'department', kind: 'many_to_one', target: 'shop.Department', column: 'department_id' },
+        { name: 'manager', queryName: 'manager', kind: 'many_to_one', target: 'shop.Employee', column: 'manager_id' },
+        { name: 'reports', queryName: 'reports', kind: 'one_to_many', target: 'shop.Employee', remoteColumn: 'manager_id' },
+      ],
+    },
+    { model: 'shop.Department', table: 'shop_department', pk: 'id', relations: [] },
+  ]);
+  const EMPLOYEES = 'SELECT "shop_employee"."id", "shop_employee"."manager_id", "shop_employee"."department_id" FROM "shop_employee"';
+  const employee = (r: number): string => `SELECT "shop_employee"."id", "shop_employee"."manager_id", "shop_employee"."department_id" FROM "shop_employee" WHERE "shop_employee"."id" = ${r} LIMIT 21`;
+  const department = (r: number): string => `SELECT "shop_department"."id", "shop_department"."name" FROM "shop_department" WHERE "shop_department"."id" = ${r} LIMIT 21`;
+
+  it('two levels per row, told apart by another per-row query: select_related(manager__manager)', () => {
+    // {{ e.department.name }} {{ e.manager.name }} {{ e.manager.manager.name }}
+    const e = endpointFor([EMPLOYEES, ...loop(8, department, employee, employee)], withEmployees);
+    expect(e.fix).toBe("Employee.objects.select_related('department', 'manager__manager')");
+    const f = e.findings.find((x) => x.table === 'shop_employee')!;
+    expect(f.chain).toEqual(['manager', 'manager']);
+    expect(f.suggestion).toMatchObject({ code: ".select_related('manager__manager')", confidence: 'exact' });
+    expect(f.suggestion.note ?? '').not.toMatch(/deeper/);
+  });
+
+  it('one level per row, told apart the same way: select_related(manager), nothing more said', () => {
+    const e = endpointFor([EMPLOYEES, ...loop(8, department, employee)], withEmployees);
+    expect(e.fix).toBe("Employee.objects.select_related('department', 'manager')");
+    expect(e.findings.find((x) => x.table === 'shop_employee')?.suggestion.note ?? '').not.toMatch(/deeper/);
+  });
+
+  it('no other per-row query: the depth cannot be read, and the suggestion says so', () => {
+    const e = endpointFor([EMPLOYEES, ...loop(8, employee, employee)], withEmployees);
+    expect(e.fix).toBe("Employee.objects.select_related('manager')");
+    const s = e.findings[0]!.suggestion;
+    expect(s.note).toContain('deeper');
+    expect(s.note).toContain("select_related('manager__manager')");
+  });
+});

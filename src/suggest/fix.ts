@@ -2,9 +2,21 @@
 import { stepsToJoined } from '../detect/joins.js';
 import type { LeafShape, RelationStep, TriggerRef } from '../detect/types.js';
 import type { SqlFacts } from '../sql/types.js';
-import { filteredAnnotationCure, filteredRelationCure, filtersPerRow, isGenericLookup, isGet, perRowConditions, reverseGetCure, unlinkedCure, unnamedOrderCure } from './cures.js';
+import {
+  ambiguousCure,
+  filteredAnnotationCure,
+  filteredRelationCure,
+  filtersPerRow,
+  isGenericLookup,
+  isGet,
+  joinRowsManualCure,
+  perRowConditions,
+  reverseGetCure,
+  unlinkedCure,
+  unnamedOrderCure,
+} from './cures.js';
 import { joinedPaths, type JoinFacts } from './joins.js';
-import { stepNames, type Naming, type RelationName } from './naming.js';
+import { candidateNames, stepLabel, stepNames, type Naming, type RelationName } from './naming.js';
 import { addsNothing, chainCalls, django } from './profiles/django.js';
 import { profileFor } from './profiles/index.js';
 import type { FixSite, QuerysetFix } from './profiles/types.js';
@@ -70,7 +82,16 @@ function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
   const over = c.trigger === null ? 'the rows you loop over' : naming.modelOf(c.trigger.table);
   if (!c.linked || c.steps.length === 0) return c.facts === undefined ? null : unlinkedCure(c.facts, naming, over);
   const last = c.steps[c.steps.length - 1]!;
-  if (last.kind !== 'forward' && c.sql !== undefined && filtersPerRow(c.sql) && !(c.facts && isGenericLookup(c.facts))) {
+  // A forward FK the SQL cannot tell from another: only loading every candidate (select_related) fixes it blind.
+  const ambiguous = c.steps.find((s) => candidateNames(s, naming).length > 1);
+  if (ambiguous !== undefined && (c.leaf.kind !== 'fetch' || c.steps.some((s) => s.kind !== 'forward'))) {
+    return ambiguousCure(over, naming.modelOf(ambiguous.toTable), candidateNames(ambiguous, naming), c.steps.map((s) => stepLabel(s, naming)).join('__'));
+  }
+  const filtered = c.sql !== undefined && filtersPerRow(c.sql);
+  if (last.kind === 'reverse' && (c.leaf.kind === 'first' || (c.leaf.kind === 'fetch' && filtered)) && relationOf(last, naming).autoThrough === true) {
+    return joinRowsCure(c, last, naming, over);
+  }
+  if (last.kind !== 'forward' && c.sql !== undefined && filtered && !(c.facts && isGenericLookup(c.facts))) {
     const cure = filteredCure(c, last, c.sql, naming, over);
     if (cure !== null) return cure;
   }
@@ -90,6 +111,28 @@ function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
     }
   }
   return null;
+}
+
+/**
+ * The first, or a filtered set, of an auto-created join table's own rows per row
+ * (`Book.tags.through.objects.filter(book=b).first()`): prefetch_related('tags') loads tags, and a
+ * Prefetch of tags can neither filter nor order by the join rows, which have no relation of their
+ * own to prefetch: they are loaded once, by the join table's own fields.
+ */
+function joinRowsCure(c: CascadeShape, last: Extract<RelationStep, { kind: 'reverse' }>, naming: Naming, over: string): Suggestion {
+  const through = last.toTable;
+  const fk = naming.forwardName(through, last.column);
+  const conditions = c.sql === undefined || !filtersPerRow(c.sql) ? [] : (perRowConditions(c.sql, `${through}.${last.column}`, through, naming) ?? ['<the same filter>']);
+  const order =
+    c.leaf.kind !== 'first'
+      ? undefined
+      : [fk, ...c.leaf.orderBy.map((o) => {
+          const dot = o.column.lastIndexOf('.');
+          const field = dot < 0 || o.column.slice(0, dot) === through ? naming.fieldOfColumn(through, o.column.slice(dot + 1)) : '<the same order>';
+          return o.direction === 'DESC' ? `-${field}` : field;
+        })];
+  const path = c.steps.map((s) => relationOf(s, naming).name).join('__');
+  return joinRowsManualCure({ over, path, through: naming.modelOf(through), holder: naming.modelOf(last.fromTable), fk, conditions, order });
 }
 
 /**
@@ -144,9 +187,12 @@ const PYTHON_KEYWORDS = new Set(
   'and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield'.split(' '),
 );
 
-/** `OrderLine` -> `order_line`: the per-row variable the reads use (`class_` for a model named `Class`). */
+/**
+ * `OrderLine` -> `order_line`: the per-row variable the reads use (`class_` for a model named `Class`;
+ * `book_tags` for a row of `Book.tags.through`).
+ */
 export function rowVariableOf(model: string): string {
-  const name = model.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+  const name = model.replace(/\.through$/, '').replace(/([a-z0-9])([A-Z])/g, '$1_$2').replaceAll('.', '_').toLowerCase();
   return PYTHON_KEYWORDS.has(name) ? `${name}_` : name;
 }
 
@@ -237,6 +283,20 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
     const childModel = naming.modelOf(child.table);
 
     if (!rel.toMany) {
+      const candidates = candidateNames(step, naming);
+      if (candidates.length > 1) {
+        // A forward FK the SQL cannot tell from others to the same table: load every one, and the
+        // paths of loops past it under each (a join the loop does not need costs less than a query
+        // per row); no read is named. Other leaves past it get a manual cure (manualCure).
+        for (const name of candidates) {
+          const path = [...at.path, name];
+          if (fetched) fix.selectRelated.push(path.join('__'));
+          const under = emptyFix(child.table, naming);
+          collect(child, naming, { ...at, path, queryPath: [...at.queryPath, name] }, under);
+          fix.selectRelated.push(...under.selectRelated);
+        }
+        continue;
+      }
       if (fetched) fix.selectRelated.push(lookup);
       if (child.leaves.some((l) => l.leaf.kind === 'fetch')) {
         // A reverse one-to-one is read by the row it points back at, a forward FK by its id.
@@ -271,7 +331,8 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
           step.kind === 'reverse'
             ? `${childModel}.objects.filter(${fk}=${attrOf(row, at.path)})`
             : `${attrOf(row, childAt.path)}.filter(…)`,
-        required: false,
+        // The loop queries an M2M's join table itself: only reading the prefetched M2M uses the fix.
+        required: rel.autoThrough === true,
       });
     }
     if (!fetched && child.children.size === 0) continue;
@@ -417,7 +478,30 @@ function methodOf(c: CascadeShape, naming: Naming): SuggestionMethod {
 
 function pathOf(c: CascadeShape, naming: Naming): string {
   const useQueryNames = c.leaf.kind === 'count' || c.leaf.kind === 'aggregate' || c.leaf.kind === 'exists';
-  return c.steps.map((s) => (useQueryNames ? relationOf(s, naming).queryName : relationOf(s, naming).name)).join('__');
+  return c.steps.map((s) => (useQueryNames ? relationOf(s, naming).queryName : stepLabel(s, naming))).join('__');
+}
+
+/** What a fix over a self-referential FK of unknown depth leaves out: the next level, which runs the same query. */
+function deeperNote(c: CascadeShape, naming: Naming): string | undefined {
+  const last = c.steps[c.steps.length - 1];
+  if (last?.kind !== 'forward' || last.deeper !== true || c.trigger === null) return undefined;
+  const names = c.steps.map((s) => relationOf(s, naming).name);
+  const next = [...names, names[names.length - 1]!];
+  const row = rowVariableOf(naming.modelOf(c.trigger.table));
+  return (
+    `every level of ${names[names.length - 1]} runs this same query, so the SQL does not tell how deep the loop goes: ` +
+    `if it also reads ${[row, ...next].join('.')} (or deeper), select_related('${next.join('__')}') covers that level too`
+  );
+}
+
+/** The note of a fix that loads every forward FK a step may be. */
+function ambiguousNote(c: CascadeShape, naming: Naming): string | undefined {
+  const step = c.steps.find((s) => candidateNames(s, naming).length > 1);
+  if (step === undefined) return undefined;
+  return (
+    `${naming.modelOf(step.fromTable)} has ${candidateNames(step, naming).join(', ')} to ${naming.modelOf(step.toTable)} and the per-row SQL is the same for each ` +
+    '(its values never reach n1lens): the fix loads all of them; keep the ones the loop reads'
+  );
 }
 
 /** The fix's calls for loops over one trigger's rows, with the trigger's own joins first. */
@@ -459,8 +543,11 @@ function siteOf(where: FixWhere, cascades: readonly CascadeShape[], naming: Nami
 /** The fix for one cascade on its own. */
 export function suggestCascade(c: CascadeShape, naming: Naming, where: FixWhere = DEFAULT_WHERE): Suggestion {
   const model = naming.modelOf(c.table);
-  const confidence = naming.exact && c.linked ? 'exact' : 'inferred';
-  const note = confidence === 'exact' ? {} : { note: c.linked ? INFERRED_NOTE : unlinkedNote(c) };
+  const ambiguity = c.linked ? ambiguousNote(c, naming) : undefined;
+  const confidence = naming.exact && c.linked && ambiguity === undefined ? 'exact' : 'inferred';
+  const notes = c.linked ? [ambiguity, naming.exact ? undefined : INFERRED_NOTE, deeperNote(c, naming)] : [unlinkedNote(c)];
+  const said = notes.filter((n) => n !== undefined);
+  const note = said.length === 0 ? {} : { note: said.join('; ') };
   if (c.kind === 'repeated_write') {
     switch (c.leaf.kind) {
       case 'update': {

@@ -20,7 +20,10 @@ export interface RelationName {
 export interface Naming extends TableLinks {
   /** True when names come from the app's schema rather than conventions. */
   readonly exact: boolean;
-  /** Model class name for a table, e.g. `OrderLine`. */
+  /**
+   * Model class name for a table, e.g. `OrderLine`; for the join table Django creates for an M2M
+   * field, which has no class of its own, the field's `through` (`Book.tags.through`).
+   */
   modelOf(table: string): string;
   /** Field name of a forward FK column, e.g. `job_id` -> `job`. */
   forwardName(table: string, column: string): string;
@@ -46,6 +49,15 @@ export function stepNames(step: RelationStep, naming: Naming): RelationName {
   }
 }
 
+/** The forward FKs a step may be, when the SQL cannot tell which (`created_by`, `assignee`); its one name otherwise. */
+export function candidateNames(step: RelationStep, naming: Naming): string[] {
+  if (step.kind !== 'forward' || step.alternatives === undefined) return [stepNames(step, naming).name];
+  return [step.column, ...step.alternatives].map((column) => naming.forwardName(step.fromTable, column));
+}
+
+/** A step's name as a report shows it: `created_by|assignee` for a forward FK the SQL cannot tell from another. */
+export const stepLabel = (step: RelationStep, naming: Naming): string => candidateNames(step, naming).join('|');
+
 /** `recruit_orderline` -> `orderline`: the model part of Django's default `<app>_<model>` table name. */
 function modelPart(table: string): string {
   const app = appPrefix(table);
@@ -54,23 +66,37 @@ function modelPart(table: string): string {
 
 const capitalise = (s: string): string => (s.length === 0 ? s : s[0]!.toUpperCase() + s.slice(1));
 
+/**
+ * `shop_book_tags` -> `Book.tags.through` when `shop_book` is among `tables`: Django names an M2M's
+ * join table `<model's table>_<field>`, and a default model table has no `_` after its app's. The
+ * longest such table is the model's.
+ */
+function conventionThrough(table: string, tables: readonly string[]): string | undefined {
+  let owner: string | undefined;
+  for (const t of tables) if (t !== table && table.startsWith(`${t}_`) && (owner === undefined || t.length > owner.length)) owner = t;
+  return owner === undefined ? undefined : `${capitalise(modelPart(owner))}.${table.slice(owner.length + 1)}.through`;
+}
+
 /** Django's default names. `knownTables` lets FK guesses name only tables actually seen. */
 export function conventionNaming(knownTables: Iterable<string>): Naming {
-  const links = conventionLinks(knownTables);
+  const tables = [...new Set(knownTables)];
+  const links = conventionLinks(tables);
   const forwardName = (_table: string, column: string): string =>
     column.endsWith('_id') ? column.slice(0, -3) : column;
   return {
     exact: false,
     foreignKeyTarget: links.foreignKeyTarget,
     primaryKey: links.primaryKey,
-    modelOf: (table) => capitalise(modelPart(table)),
+    modelOf: (table) => conventionThrough(table, tables) ?? capitalise(modelPart(table)),
     forwardName,
-    reverseName(fromTable, toTable) {
+    reverseName(fromTable, toTable, column) {
       // `shop_book_tags` for shop_book: model tables are `<app>_<model>`, with no `_` in a model name.
       if (toTable.startsWith(`${fromTable}_`)) {
         const field = toTable.slice(fromTable.length + 1);
         return { name: field, queryName: field, autoThrough: true };
       }
+      // A multi-table-inheritance child's pointer (`place_ptr_id`) is a one-to-one: `place.restaurant`.
+      if (column.endsWith('_ptr_id')) return { name: modelPart(toTable), queryName: modelPart(toTable), oneToOne: true };
       return { name: `${modelPart(toTable)}_set`, queryName: modelPart(toTable) };
     },
     m2mName: (fromTable, toTable, through) => {
@@ -116,6 +142,22 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
     return undefined;
   };
 
+  const className = (m: SchemaModel): string => m.model.slice(m.model.lastIndexOf('.') + 1);
+  // An auto-created join table is no model of the schema: it is `<Model>.<m2m field>.through`,
+  // from the end that declares the field (whose table its name starts with) when the schema says.
+  const schemaThrough = (table: string): string | undefined => {
+    let found: string | undefined;
+    for (const m of schema.models) {
+      for (const r of m.relations) {
+        if (r.kind !== 'many_to_many' || r.through !== table) continue;
+        const through = `${className(m)}.${r.name}.through`;
+        if (table === `${m.table}_${r.name}`) return through;
+        found ??= through;
+      }
+    }
+    return found;
+  };
+
   return {
     exact: true,
     foreignKeyTarget(table, column) {
@@ -127,9 +169,8 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
     primaryKey: (table) => byTable.get(table)?.pk ?? 'id',
     modelOf(table) {
       const m = byTable.get(table);
-      if (m === undefined) return fallback.modelOf(table);
-      const dot = m.model.lastIndexOf('.');
-      return dot < 0 ? m.model : m.model.slice(dot + 1);
+      if (m === undefined) return schemaThrough(table) ?? fallback.modelOf(table);
+      return className(m);
     },
     forwardName: (table, column) => forwardRelation(table, column)?.name ?? fallback.forwardName(table, column),
     reverseName(fromTable, toTable, column) {

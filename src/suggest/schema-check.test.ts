@@ -39,6 +39,17 @@ describe('every printed name exists on the model it is called on', () => {
     expect(names("Image.objects.annotate(s=Subquery(Rendition.objects.filter(picture=OuterRef('pk')).order_by().values('picture').annotate(total=Sum('width')).values('total')))")).toEqual(['images.Rendition.picture']);
   });
 
+  it("checks an M2M's join table by its field (Book.tags.through), and a Prefetch's queryset against the relation's model", () => {
+    const names = (code: string) => unknownNames(code, index).map((u) => `${u.model}.${u.name}`);
+    expect(names('BlogPage.tags.through.objects.bulk_create(objs)')).toEqual([]);
+    expect(names('BlogPage.labels.through.objects.bulk_create(objs)')).toEqual(['blog.BlogPage.labels']);
+    expect(names("BlogPage.objects.prefetch_related(Prefetch('authors', queryset=BlogAuthor.objects.order_by('id'), to_attr='a'))")).toEqual([]);
+    expect(names("BlogPage.objects.prefetch_related(Prefetch('authors', queryset=Rendition.objects.order_by('id'), to_attr='a'))")).toEqual(['blog.BlogPage.authors']);
+    // The rows of Page's child model through the parent: BlogPage's queryset fits Page.blogpage.
+    expect(names("Page.objects.prefetch_related(Prefetch('blogpage', queryset=BlogPage.objects.all()))")).toEqual([]);
+    expect(names("BlogPage.objects.prefetch_related(Prefetch('tags', queryset=BlogPage.tags.through.objects.order_by('id'), to_attr='t'))")).toEqual(['blog.BlogPage.tags']);
+  });
+
   it("prefetches a taggit manager with a custom through model by its name, 'tags'", () => {
     const tags = (r: number): string =>
       `SELECT "taggit_tag"."id", "taggit_tag"."name" FROM "taggit_tag" INNER JOIN "blog_blogpagetag" ON ("taggit_tag"."id" = "blog_blogpagetag"."tag_id") WHERE "blog_blogpagetag"."content_object_id" = ${r}`;

@@ -72,13 +72,16 @@ export class SchemaIndex {
 
 type PathKind = 'select' | 'prefetch' | 'lookup';
 
-/** Names along `a__b__c` from model `m`; returns the first unknown hop. */
-function checkPath(index: SchemaIndex, m: SchemaModel, path: string, kind: PathKind): UnknownName | null {
+/**
+ * Names along `a__b__c` from model `m`: the first unknown hop, else the model the path ends at
+ * (undefined past a GenericForeignKey or out of the schema, where nothing is checked).
+ */
+function walkPath(index: SchemaIndex, m: SchemaModel, path: string, kind: PathKind): { unknown: UnknownName } | { target: SchemaModel | undefined } {
   let model: SchemaModel | undefined = m;
   const hops = path.split('__');
   for (let i = 0; i < hops.length; i++) {
     const hop = hops[i]!;
-    if (model === undefined) return null; // past a GenericForeignKey or out of the schema: nothing to check
+    if (model === undefined) return { target: undefined };
     if (kind === 'prefetch' && index.hasGenericForeignKey(model, hop)) {
       model = undefined;
       continue;
@@ -86,16 +89,34 @@ function checkPath(index: SchemaIndex, m: SchemaModel, path: string, kind: PathK
     const r = index.relation(model, hop, kind === 'lookup' ? 'queryName' : 'name');
     if (r === undefined) {
       // A lookup may end on a plain field (Avg('lines__qty')); the schema lists relations only.
-      if (kind === 'lookup' && i === hops.length - 1 && i > 0) return null;
-      return { model: model.model, name: hop, call: kind === 'select' ? 'select_related' : kind === 'prefetch' ? 'prefetch_related' : 'lookup' };
+      if (kind === 'lookup' && i === hops.length - 1 && i > 0) return { target: undefined };
+      return { unknown: { model: model.model, name: hop, call: kind === 'select' ? 'select_related' : kind === 'prefetch' ? 'prefetch_related' : 'lookup' } };
     }
     const forward = r.column !== undefined;
     if (kind === 'select' && !(forward || r.kind === 'one_to_one')) {
-      return { model: model.model, name: hop, call: 'select_related' };
+      return { unknown: { model: model.model, name: hop, call: 'select_related' } };
     }
     model = index.byLabel(r.target);
   }
-  return null;
+  return { target: model };
+}
+
+/** The first unknown hop of `a__b__c` from model `m`, or null. */
+function checkPath(index: SchemaIndex, m: SchemaModel, path: string, kind: PathKind): UnknownName | null {
+  const walked = walkPath(index, m, path, kind);
+  return 'unknown' in walked ? walked.unknown : null;
+}
+
+/** `Book.tags.through` as a queryset's owner: the model and its M2M field. */
+const THROUGH = /^(\w+)\.(\w+)\.through$/;
+
+/** An M2M's auto-created join table has no model in the schema: the field it belongs to must exist. */
+function checkThrough(owner: string, index: SchemaIndex, found: UnknownName[]): void {
+  const m = THROUGH.exec(owner);
+  if (m === null) return;
+  const models = index.byClass(m[1]!);
+  const hasM2m = (x: SchemaModel): boolean => index.relation(x, m[2]!, 'name')?.kind === 'many_to_many';
+  if (models.length > 0 && !models.some(hasM2m)) found.push({ model: models[0]!.model, name: m[2]!, call: 'through' });
 }
 
 /** Splits `a, b(c, d), 'e,f'` at top-level commas. */
@@ -157,10 +178,13 @@ export function unknownNames(code: string, index: SchemaIndex, model?: SchemaMod
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
     const head = /^(\w+)\.objects/.exec(line);
+    const through = /^(\w+\.\w+\.through)\.objects/.exec(line);
     if (head !== null) {
       const candidates = index.byClass(head[1]!);
       if (candidates.length === 0) continue; // not a model of this schema (a write helper, a comment)
       checkChain(line.slice(head[0].length), candidates, index, problems);
+    } else if (through !== null) {
+      checkThrough(through[1]!, index, problems); // its own fields are Django's, named after the two models
     } else if (line.startsWith('.') && model !== undefined) {
       checkChain(line, [model], index, problems);
     }
@@ -191,13 +215,18 @@ function checkCall(method: string, args: string, m: SchemaModel, index: SchemaIn
         push(checkPath(index, m, path, 'prefetch'));
         continue;
       }
-      const pf = /^Prefetch\('([^']*)'(?:,\s*queryset=(\w+)\.objects(.*?))?(?:,\s*to_attr='[^']*')?\)$/s.exec(arg);
+      const pf = /^Prefetch\('([^']*)'(?:,\s*queryset=(\w+(?:\.\w+\.through)?)\.objects(.*?))?(?:,\s*to_attr='[^']*')?\)$/s.exec(arg);
       if (pf === null) continue;
-      push(checkPath(index, m, pf[1]!, 'prefetch'));
-      if (pf[2] !== undefined) {
-        const inner = index.byClass(pf[2]);
-        if (inner.length > 0) checkChain(pf[3] ?? '', inner, index, found);
-      }
+      const walked = walkPath(index, m, pf[1]!, 'prefetch');
+      if ('unknown' in walked) found.push(walked.unknown);
+      if (pf[2] === undefined) continue;
+      const inner = index.byClass(pf[2]);
+      // The queryset is of the related model (or a model sharing its table or inheriting it):
+      // any other model's rows, an M2M's join rows included, are not what the relation holds.
+      const target = 'target' in walked ? walked.target : undefined;
+      if (target !== undefined && (inner.length > 0 || THROUGH.test(pf[2])) && !inner.some((x) => index.isSameOrParent(target.table, x.table))) {
+        found.push({ model: m.model, name: pf[1]!, call: `Prefetch(queryset=${pf[2]})` });
+      } else if (inner.length > 0) checkChain(pf[3] ?? '', inner, index, found);
     } else if (method === 'annotate') {
       const agg = /^\w+=(?:Count|Sum|Avg|Min|Max)\('([^']*)'(?:, distinct=True)?\)$/.exec(arg);
       if (agg !== null) push(checkPath(index, m, agg[1]!, 'lookup'));

@@ -2,7 +2,9 @@
 
 Each test runs inside a root span `test <nodeid>`. Django test-client requests become SERVER spans
 (children of that span, as if the request had come over the network), so their queries are grouped
-by endpoint; ORM calls outside a request belong to the test. At the end of the session the spans are
+by endpoint; ORM calls outside a request belong to the test. Only the test's own code is recorded:
+pytest fixtures run before its span, and a unittest TestCase's setUp / tearDown (with Django's
+per-test fixtures and flushes) outside it, so test data built one row at a time is no finding. At the end of the session the spans are
 written as a gzipped length-delimited OTLP protobuf file and `n1-report` (Node) analyses them with
 the project's n1lens.toml / [tool.n1lens] settings. No Collector, no network, no port.
 
@@ -14,13 +16,17 @@ which runs no tests, joins the parts into the one traces file once every worker 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import gzip
+import inspect
 import os
 import shutil
 import struct
 import subprocess
 import sys
 import threading
+import unittest
 from pathlib import Path
 
 import pytest
@@ -251,14 +257,54 @@ class N1lensRecorder:
         if self.worker_schema is None and output.get("n1lens_schema"):
             self.worker_schema = output["n1lens_schema"]
 
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_call(self, item):
+    @contextlib.contextmanager
+    def test_span(self, item):
+        """The test's root span: the spans of its trace are the ones the exporter keeps."""
         from opentelemetry import trace
 
         with self.tracer.start_as_current_span(f"test {item.nodeid}", kind=trace.SpanKind.INTERNAL) as span:
             self.exporter.trace_ids.add(span.get_span_context().trace_id)
             span.set_attribute("code.filepath", str(item.path))
             yield
+
+    def traced(self, item, method):
+        """`method` run inside the test's span (a coroutine function stays one, for unittest's async runners)."""
+        if inspect.iscoroutinefunction(method):
+
+            @functools.wraps(method)
+            async def run_async(*args, **kwargs):
+                with self.test_span(item):
+                    return await method(*args, **kwargs)
+
+            return run_async
+
+        @functools.wraps(method)
+        def run(*args, **kwargs):
+            with self.test_span(item):
+                return method(*args, **kwargs)
+
+        return run
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        testcase = getattr(item, "instance", None)
+        if not isinstance(testcase, unittest.TestCase):
+            # A pytest test's fixtures ran before this call: the call is the test's own code.
+            with self.test_span(item):
+                yield
+            return
+        # unittest runs setUp, the test method and tearDown (Django's per-test fixtures and flush
+        # too) inside this one call. Set-up is not the code under test, as a pytest fixture is not:
+        # only the method runs in the test's span; the rest starts traces the exporter leaves out.
+        # pytest calls the method as item.obj, unittest's async runner reads it off the instance.
+        method = item.obj
+        item.obj = traced = self.traced(item, method)
+        setattr(testcase, item.name, traced)
+        try:
+            yield
+        finally:
+            item.obj = method
+            testcase.__dict__.pop(item.name, None)
 
     def pytest_sessionfinish(self, session, exitstatus):
         path = self.traces_path()

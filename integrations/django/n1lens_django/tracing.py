@@ -61,7 +61,9 @@ _ADMIN_CELL = 4  # django.contrib.admin.templatetags.admin_list.items_for_result
 _ADMIN_RESULTS = 5  # admin_list.results: the changelist's rows being read
 _REQUEST_HANDLER = 6  # BaseHandler._get_response: the view is in its locals; nothing outer matters
 
-_HANDLER_QUALNAMES = frozenset({"BaseHandler._get_response"})
+# BaseHandler's method is the only _get_response in django/core/handlers/base.py. Code objects are
+# matched by co_name: co_qualname (with the class) is Python 3.11+, and the integration runs on 3.10.
+_HANDLER_METHODS = frozenset({"_get_response"})
 
 # Under ASGI a request's queries run in asgiref's threads (sync views, and the async ORM of async
 # views), whose stacks never reach the handler coroutine that resolved the view, so no frame names
@@ -103,6 +105,39 @@ def _note_async_views() -> None:
 _DRF_METHODS = ("get_attribute", "to_representation")
 
 
+def _is_method(code: types.CodeType) -> bool:
+    """A function whose first parameter is `self`: a method (not a comprehension or a lambda),
+    told without co_qualname, which Python 3.10 lacks."""
+    return code.co_argcount > 0 and code.co_varnames[0] == "self" and not code.co_name.startswith("<")
+
+
+def _functions_in(member) -> list:
+    """The functions a class attribute may run: itself, a classmethod's or staticmethod's function,
+    a property's getter, a cached_property's function, and what each wraps (functools.wraps)."""
+    found = []
+    for candidate in (member, getattr(member, "__func__", None), getattr(member, "fget", None), getattr(member, "func", None)):
+        for _ in range(8):
+            if candidate is None:
+                break
+            found.append(candidate)
+            candidate = getattr(candidate, "__wrapped__", None)
+    return found
+
+
+def qualname_from_locals(code: types.CodeType, local_vars) -> str:
+    """What co_qualname (Python 3.11+) says, for Python 3.10: `Class.method` when the frame's first
+    parameter is `self` or `cls` and a class in its MRO holds this code as that attribute (the class
+    that defines it, not a subclass), else the bare function name."""
+    if code.co_argcount > 0 and code.co_varnames[0] in ("self", "cls"):
+        owner = local_vars.get(code.co_varnames[0])
+        klass = owner if isinstance(owner, type) and code.co_varnames[0] == "cls" else type(owner)
+        for candidate in getattr(klass, "__mro__", ()):
+            member = candidate.__dict__.get(code.co_name)
+            if member is not None and any(getattr(f, "__code__", None) is code for f in _functions_in(member)):
+                return f"{candidate.__qualname__}.{code.co_name}"
+    return code.co_name
+
+
 class CodeLocationSpanProcessor(SpanProcessor):
     """Adds where a query was issued to every DB client span (see the module docstring).
 
@@ -121,6 +156,7 @@ class CodeLocationSpanProcessor(SpanProcessor):
         self._views: dict[object, str | None] = {}
         self._nodes: dict[int, tuple[object, tuple[str, int] | None]] = {}
         self._members: dict[tuple[type, str], tuple[str, int] | None] = {}
+        self._qualnames: dict[int, str] = {}  # id(code) -> qualname_from_locals, on Python 3.10
         self._library_roots: tuple[str, ...] | None = None
         self._lock = threading.Lock()
         _note_async_views()
@@ -163,7 +199,7 @@ class CodeLocationSpanProcessor(SpanProcessor):
             if kind:
                 if kind == _APP:
                     if app is None:
-                        app = (code, frame.f_lineno, frame.f_globals.get("__name__", ""))
+                        app = (code, frame.f_lineno, frame.f_globals.get("__name__", ""), frame)
                 elif kind == _TEMPLATE_NODE:
                     if template is None:
                         template = self._template_of(frame.f_locals.get("self"))
@@ -188,10 +224,10 @@ class CodeLocationSpanProcessor(SpanProcessor):
 
         attributes: dict[str, str | int] = {}
         if app is not None:
-            code, line, module = app
+            code, line, module, app_frame = app
             attributes["code.file.path"] = self._files[code.co_filename]
             attributes["code.line.number"] = line
-            qualname = getattr(code, "co_qualname", code.co_name)
+            qualname = self._qualname(code, app_frame)
             attributes["code.function.name"] = f"{module}.{qualname}" if module else qualname
         if view:
             attributes["n1lens.view"] = view
@@ -213,25 +249,39 @@ class CodeLocationSpanProcessor(SpanProcessor):
                 attributes["n1lens.admin.file"], attributes["n1lens.admin.line"] = where
         return attributes
 
+    def _qualname(self, code: types.CodeType, frame: types.FrameType) -> str:
+        """code's qualified name: co_qualname, or on Python 3.10 what self/cls in frame say (cached)."""
+        qualname = getattr(code, "co_qualname", None)
+        if qualname is not None:
+            return qualname
+        try:
+            return self._qualnames[id(code)]
+        except KeyError:
+            pass
+        qualname = qualname_from_locals(code, frame.f_locals)
+        with self._lock:
+            self._qualnames[id(code)] = qualname  # code is in _kept (classified): its id stays its own
+        return qualname
+
     def _classify(self, code: types.CodeType) -> int:
         filename = code.co_filename
-        qualname = getattr(code, "co_qualname", code.co_name)
+        name = code.co_name
         kind = _LIBRARY
         if filename.endswith(os.path.join("django", "template", "base.py")):
-            if code.co_name == "render_annotated":
+            if name == "render_annotated":
                 kind = _TEMPLATE_NODE
         elif filename.endswith(os.path.join("django", "core", "handlers", "base.py")):
-            if qualname in _HANDLER_QUALNAMES:
+            if name in _HANDLER_METHODS and _is_method(code):
                 kind = _REQUEST_HANDLER
         elif filename.endswith(os.path.join("contrib", "admin", "templatetags", "admin_list.py")):
-            if qualname == "items_for_result":
+            if name == "items_for_result":
                 kind = _ADMIN_CELL
-            elif qualname == "results":
+            elif name == "results":
                 kind = _ADMIN_RESULTS
         elif os.sep + "rest_framework" + os.sep in filename:
-            # Methods only (a dot in the qualname): fields.get_attribute(instance, attrs) is a
-            # module function with no field to read, and comprehensions inside them have no `self`.
-            if "." in qualname and qualname.rsplit(".", 1)[1] in _DRF_METHODS and "<" not in qualname:
+            # Methods only: fields.get_attribute(instance, attrs) is a module function with no
+            # field to read, and comprehensions inside them have no `self`.
+            if name in _DRF_METHODS and _is_method(code):
                 kind = _DRF_FIELD
         elif self._relative(filename) is not None:
             kind = _APP

@@ -17,7 +17,7 @@ from opentelemetry.trace import SpanKind
 
 from n1lens_django.pytest_plugin import write_schema, write_traces
 from shop import models as shop
-from shop.models import Author, Book, OrderLine, Placement, Profile, Publisher, Review, Shelf, Tag
+from shop.models import Author, Book, Employee, OrderLine, Place, Placement, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -211,3 +211,160 @@ def test_first_ordered_by_a_through_model_column_keeps_that_order(exporter, tmp_
     fixed, before, queries = reads_of(endpoint, Book)
     assert fixed == before
     assert queries == 2  # the books, and the prefetch
+
+
+def test_rows_of_an_auto_created_join_table_are_read_through_its_m2m_by_names_that_exist(exporter, tmp_path):
+    for i, b in enumerate(books()):
+        b.tags.set([Tag.objects.create(label=f"{b.pk}-{t}") for t in range(i % 3)])
+
+    def loop():
+        for book in Book.objects.all():
+            list(Book.tags.through.objects.filter(book=book))
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert "Book_tags" not in json.dumps(endpoint)
+    read = finding_on(endpoint, "shop_book_tags")["suggestion"]["readInstead"]
+    assert read["required"]  # the loop reads the join rows itself: it must read the M2M instead
+    names = dict(PASTE_NAMES)
+    with CaptureQueriesContext(connection) as queries:
+        fixed = {b.pk: sorted(t.pk for t in eval(read["read"], names, {"book": b})) for b in pasted(endpoint["fix"])}  # noqa: S307
+    before = {b.pk: sorted(r.tag_id for r in eval(read["insteadOf"], names, {"book": b})) for b in Book.objects.all()}  # noqa: S307
+    assert fixed == before
+    assert {len(v) for v in fixed.values()} == {0, 1, 2}
+    assert len(queries) == 2  # the books, and the prefetch
+
+
+def test_the_first_join_table_row_per_row_is_loaded_once_as_the_cure_says(exporter, tmp_path):
+    for i, b in enumerate(books()):
+        b.tags.set([Tag.objects.create(label=f"{b.pk}-{t}") for t in range(i % 3)])
+
+    def loop():
+        for book in Book.objects.all():
+            Book.tags.through.objects.filter(book=book).first()
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert "Book_tags" not in json.dumps(endpoint)
+    cure = finding_on(endpoint, "shop_book_tags")["suggestion"]
+    assert cure["method"] == "manual"
+    # The cure's query, with the loop's rows filled in as its text says.
+    query = re.search(r"load them once, (\S+\.objects\.filter\(.*?\)\.order_by\(.*?\)),", cure["code"])
+    assert query is not None, cure["code"]
+    rows = eval(query.group(1).replace("<the Book rows>", "Book.objects.all()"), dict(PASTE_NAMES))  # noqa: S307
+    first = {}
+    for row in rows:
+        first.setdefault(row.book_id, row)
+    assert {b.pk: first.get(b.pk) for b in Book.objects.all()} == {b.pk: Book.tags.through.objects.filter(book=b).first() for b in Book.objects.all()}
+
+
+def test_a_multi_table_child_read_from_its_parent_is_its_one_to_one(exporter, tmp_path):
+    for i, b in enumerate(books()):
+        (Restaurant if i % 2 else Place).objects.create(owner=b.author)
+
+    def loop():
+        for place in Place.objects.all():
+            try:
+                place.restaurant
+            except Restaurant.DoesNotExist:
+                pass
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    finding = finding_on(endpoint, "shop_restaurant")
+    assert finding["chain"] == ["restaurant"]
+    assert endpoint["fix"] == "Place.objects.select_related('restaurant')"
+
+    def restaurant_of(place):
+        try:
+            return place.restaurant
+        except Restaurant.DoesNotExist:
+            return None
+
+    with CaptureQueriesContext(connection) as queries:
+        fixed = {p.pk: restaurant_of(p) for p in pasted(endpoint["fix"])}
+    assert fixed == {p.pk: restaurant_of(p) for p in Place.objects.all()}
+    assert sum(r is not None for r in fixed.values()) == 3
+    assert len(queries) == 1
+
+
+def test_a_loop_through_one_of_two_foreign_keys_to_one_model_loads_both(exporter, tmp_path):
+    for b in books():
+        Ticket.objects.create(created_by=b.author, assignee=Author.objects.create(name=f"on {b.title}"))
+
+    def loop():
+        for ticket in Ticket.objects.all():
+            ticket.assignee.name
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    finding = finding_on(endpoint, "shop_author")
+    # The SQL is the same for either: both are named, neither with confidence.
+    assert finding["chain"] == ["created_by|assignee"]
+    assert finding["suggestion"]["confidence"] == "inferred"
+    assert endpoint["fix"] == "Ticket.objects.select_related('created_by', 'assignee')"
+    with CaptureQueriesContext(connection) as queries:
+        fixed = {t.pk: (t.assignee.name, t.created_by.name) for t in pasted(endpoint["fix"])}
+    assert fixed == {t.pk: (t.assignee.name, t.created_by.name) for t in Ticket.objects.all()}
+    assert len(queries) == 1
+
+
+def test_of_two_foreign_keys_the_one_the_trigger_already_joins_is_not_the_loop(exporter, tmp_path):
+    for b in books():
+        Ticket.objects.create(created_by=b.author, assignee=Author.objects.create(name=f"on {b.title}"))
+
+    def loop():
+        for ticket in Ticket.objects.select_related("created_by"):
+            ticket.assignee.name
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    finding = finding_on(endpoint, "shop_author")
+    assert finding["chain"] == ["assignee"]
+    assert finding["suggestion"]["confidence"] == "exact"
+    assert endpoint["fix"] == "Ticket.objects.select_related('created_by', 'assignee')"
+
+
+def employees_two_levels_deep():
+    """ROWS employees whose manager has a manager (and those managers, in the same table)."""
+    top = Employee.objects.create()
+    middle = Employee.objects.create(manager=top)
+    for _ in range(ROWS):
+        Employee.objects.create(manager=Employee.objects.create(manager=middle))
+
+
+def managers_of_managers(rows):
+    return {e.pk: (e.manager and e.manager.pk, e.manager and e.manager.manager and e.manager.manager.pk) for e in rows}
+
+
+def test_a_self_referential_fk_two_levels_deep_is_followed_as_deep_as_the_rows_go(exporter, tmp_path):
+    employees_two_levels_deep()
+
+    def loop():
+        for e in Employee.objects.all():
+            e.mentors.count()  # once per row: where each row's queries start
+            if e.manager is not None and e.manager.manager is not None:
+                e.manager.manager.pk
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    finding = finding_on(endpoint, "shop_employee")
+    assert finding["chain"] == ["manager", "manager"]
+    with CaptureQueriesContext(connection) as queries:
+        fixed = managers_of_managers(pasted(endpoint["fix"]))
+    assert fixed == managers_of_managers(Employee.objects.all())
+    assert len(queries) == 1
+
+
+def test_a_self_referential_fk_of_unknown_depth_says_the_loop_may_go_deeper(exporter, tmp_path):
+    employees_two_levels_deep()
+
+    def loop():
+        for e in Employee.objects.all():
+            if e.manager is not None and e.manager.manager is not None:
+                e.manager.manager.pk
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    suggestion = finding_on(endpoint, "shop_employee")["suggestion"]
+    assert endpoint["fix"] == "Employee.objects.select_related('manager')"
+    # The note's deeper fix, pasted, reads both levels in one query.
+    deeper = re.search(r"(select_related\('manager__manager'\))", suggestion["note"])
+    assert deeper is not None, suggestion
+    with CaptureQueriesContext(connection) as queries:
+        fixed = managers_of_managers(eval(f"Employee.objects.{deeper.group(1)}", dict(PASTE_NAMES)))  # noqa: S307
+    assert fixed == managers_of_managers(Employee.objects.all())
+    assert len(queries) == 1

@@ -237,3 +237,47 @@ def test_capture_of_manage_py_test_finds_what_pytest_n1lens_finds(tmp_path, prot
     found = signatures(captured)
     assert len(found) == 6
     assert found == signatures(tmp_path / "pytest.json")
+
+
+SETUP_AND_BODY = '''
+from django.test import TestCase
+
+from recruit.models import Company, Job
+
+
+class JobsTests(TestCase):
+    def setUp(self):
+        # Test data, one row at a time: a fixture, not the code under test.
+        for i in range(6):
+            Job.objects.create(company=Company.objects.create(name=f"c{i}"), title=f"t{i}")
+
+    def test_counts_jobs(self):
+        self.assertEqual(Job.objects.count(), 6)
+
+    def tearDown(self):
+        for job in Job.objects.all():
+            job.delete()
+
+
+class CompanyNamesTests(JobsTests):
+    def test_reads_each_jobs_company(self):
+        # The code under test, in the test body: its N+1 is the test's to report.
+        self.assertEqual(len({job.company.name for job in Job.objects.all()}), 6)
+'''
+
+
+def test_unittest_setup_and_teardown_are_not_the_code_under_test(tmp_path):
+    project = tmp_path / "recruit"
+    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".n1lens"))
+    (project / "tests" / "test_setup_noise.py").write_text(SETUP_AND_BODY)
+    report = tmp_path / "r.json"
+    code, out = run_pytest(tmp_path, "tests/test_setup_noise.py::JobsTests", f"--n1lens-format=json={report}", cwd=project)
+    assert "1 passed" in out, out[-2500:]
+    # setUp's and tearDown's loops run as pytest fixtures' do: outside the test, unreported.
+    assert code == 0, out[-2500:]
+    assert [f for e in json.loads(report.read_text())["endpoints"] for f in e["findings"]] == []
+
+    code, out = run_pytest(tmp_path, "tests/test_setup_noise.py::CompanyNamesTests", f"--n1lens-format=json={report}", cwd=project)
+    assert code == 1, out[-2500:]
+    findings = {(e["endpoint"], f["table"]) for e in json.loads(report.read_text())["endpoints"] for f in e["findings"]}
+    assert findings == {("test tests/test_setup_noise.py::CompanyNamesTests::test_reads_each_jobs_company", "recruit_company")}

@@ -2,6 +2,7 @@
 sqlite3 and DRF code paths, the SDK's batch processor, spans read back from the exporter."""
 
 import logging
+import sys
 from pathlib import Path
 
 import pytest
@@ -156,9 +157,10 @@ def test_an_admin_changelist_names_the_model_admin_and_the_list_display_entry(cl
         attributes = span.attributes
         assert attributes["n1lens.admin.list_display"] == "tag_count"
         assert attributes["n1lens.admin.line"] == line_of("shop/admin.py", "def tag_count")
-        # The method is application code: its line is the first app frame.
+        # The method is application code: its line is the first app frame, named with its class.
         assert attributes["code.file.path"] == "shop/admin.py"
         assert attributes["code.line.number"] == line_of("shop/admin.py", "book.tags.count()")
+        assert attributes["code.function.name"] == "shop.admin.BookAdmin.tag_count"
 
 
 def test_only_db_spans_get_locations(client, exporter):
@@ -202,3 +204,36 @@ def test_a_failing_location_never_fails_the_query(client, exporter, monkeypatch)
     rows = on_table(db_spans(client, exporter, "/publishers/"), "publishing_house")
     assert len(rows) == ROWS
     assert all("code.file.path" not in span.attributes for span in rows)
+
+
+class _Base:
+    def method(self):
+        return sys._getframe()
+
+    @classmethod
+    def made(cls):
+        return sys._getframe()
+
+    @property
+    def value(self):
+        return sys._getframe()
+
+
+class _Child(_Base):
+    pass
+
+
+def _plain():
+    return sys._getframe()
+
+
+def test_qualnames_without_co_qualname_come_from_self_or_cls():
+    # Python 3.10's code objects have no co_qualname: the class is the one in self's (or cls's)
+    # MRO whose attribute is this very code, so an inherited method names the class defining it.
+    for frame, expected in [
+        (_Child().method(), "_Base.method"),
+        (_Child.made(), "_Base.made"),
+        (_Child().value, "_Base.value"),
+        (_plain(), "_plain"),
+    ]:
+        assert tracing.qualname_from_locals(frame.f_code, frame.f_locals) == expected

@@ -56,6 +56,12 @@ class OrderLine(models.Model):
     quantity = models.IntegerField()
 
 
+class Ticket(models.Model):
+    # Two foreign keys to one model: `t.assignee` and `t.created_by` run the same SQL per row.
+    created_by = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="created_tickets")
+    assignee = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="assigned_tickets")
+
+
 class Shelf(models.Model):
     books = models.ManyToManyField(Book, through="Placement", related_name="shelves")
 
