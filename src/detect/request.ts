@@ -648,28 +648,27 @@ class TriggerResolver {
         // parent already joins and selects (select_related) runs no query per row, so it is not,
         // unless no other is (a fetch by id of a loaded relation). Of the rest, the first is
         // read, and the others on its table are kept as what the SQL cannot tell it from.
-        const candidates: { ref: string; table: string; column: string }[] = [];
+        // Each candidate's steps are kept: worked out once, and returned as they are when there is
+        // one candidate (nearly always).
+        const candidates: { ref: string; table: string; column: string; steps: RelationStep[] }[] = [];
         for (const ref of parent.selectedColumns) {
           const table = tableName(ref);
           const column = columnName(ref);
           if (column === this.links.primaryKey(table)) continue;
           if (this.links.foreignKeyTarget(table, column) !== shape.table) continue;
           if (candidates.some((c) => c.ref === ref)) continue;
-          if (from(table, { kind: 'forward', fromTable: table, column, toTable: shape.table }) !== undefined) candidates.push({ ref, table, column });
+          const steps = from(table, { kind: 'forward', fromTable: table, column, toTable: shape.table });
+          if (steps !== undefined) candidates.push({ ref, table, column, steps });
         }
+        if (candidates.length === 1) return candidates[0]!.steps;
         // Which are loaded only matters, and is only read from the joins, when there are several.
         const loaded = candidates.length < 2 ? new Set<string>() : loadedForeignKeys(parent, shape.table, this.links);
         const unloaded = candidates.filter((c) => !loaded.has(c.ref));
         const [chosen, ...rest] = unloaded.length > 0 ? unloaded : candidates;
         if (chosen !== undefined) {
           const alternatives = rest.filter((c) => c.table === chosen.table).map((c) => c.column);
-          return from(chosen.table, {
-            kind: 'forward',
-            fromTable: chosen.table,
-            column: chosen.column,
-            toTable: shape.table,
-            ...(alternatives.length === 0 ? {} : { alternatives }),
-          });
+          if (alternatives.length === 0) return chosen.steps;
+          return [...chosen.steps.slice(0, -1), { kind: 'forward', fromTable: chosen.table, column: chosen.column, toTable: shape.table, alternatives }];
         }
         // No FK of the parent's rows points at it: the row is the parent rows' own child (place.restaurant).
         const link = shape.parentLink;
