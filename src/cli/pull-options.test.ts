@@ -1,7 +1,8 @@
 /** The --from query flags: --start/--end in every epoch unit and ISO 8601, --since, and one-line errors. */
 import { describe, expect, it, test } from 'vitest';
 import { CliError } from './errors.js';
-import { parseTime, pullQuery } from './pull-options.js';
+import { Command } from 'commander';
+import { addPullOptions, parseTime, pullQuery } from './pull-options.js';
 
 const NS = 1_760_000_000_123_456_789n;
 const MS = Number(NS / 1_000_000n);
@@ -76,5 +77,18 @@ describe('pullQuery', () => {
 
   it('refuses a time it cannot read', () => {
     expect(() => pullQuery({ start: '2026-02-31T09:00', limit: 10 })).toThrow(/--start "2026-02-31T09:00" is not a time/);
+  });
+});
+
+describe('--limit', () => {
+  const limitOf = (value: string): unknown => {
+    const command = addPullOptions(new Command().exitOverride().configureOutput({ writeErr: () => undefined }), { service: true });
+    command.parse(['--limit', value], { from: 'user' });
+    return command.opts().limit;
+  };
+
+  it('is a whole number ≥ 1 written in decimal, as every other number flag is', () => {
+    expect(limitOf('250')).toBe(250);
+    for (const bad of ['0', '', ' ', '0x10', '1e3', '2.5']) expect(() => limitOf(bad), JSON.stringify(bad)).toThrow(/--limit must be a whole number ≥ 1/);
   });
 });

@@ -1,5 +1,5 @@
 /** The --from flags `n1-report` and `n1lens digest` share, and the loop that feeds pulled traces to the offline analysis. */
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { OfflineAnalysis } from '../analyzer.js';
 import type { DetectOptions } from '../detect/request.js';
 import type { RollupSet } from '../detect/rollup.js';
@@ -11,6 +11,7 @@ import { parseDuration, parseInstant } from '../report/period.js';
 import { loadSchema, schemaNaming } from '../suggest/index.js';
 import type { ReportOptions } from '../report/index.js';
 import { CliError } from './errors.js';
+import { wholeNumber } from './detector-options.js';
 
 export interface PullCliOptions {
   from?: string;
@@ -23,12 +24,6 @@ export interface PullCliOptions {
   header?: string[];
 }
 
-const positive = (name: string) => (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a whole number ≥ 1`);
-  return n;
-};
-
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /** Adds --from and its query flags (--service is the caller's: digest already has one). */
@@ -37,7 +32,7 @@ export function addPullOptions(command: Command, { service }: { service: boolean
     .option('--from <url>', 'pull traces from Jaeger (query API, e.g. http://127.0.0.1:16686) or Tempo (e.g. http://tempo:3200)')
     .option('--start <time>', 'with --from: oldest trace start (ISO 8601, e.g. 2026-12-01T09:00:00Z, or an epoch in s, ms, µs or ns)')
     .option('--end <time>', 'with --from: newest trace start (default now)')
-    .option('--limit <n>', 'with --from: most traces to pull', positive('--limit'), 1000)
+    .option('--limit <n>', 'with --from: most traces to pull', wholeNumber('--limit', 1), 1000)
     .option('--header <name: value>', "with --from: HTTP header, repeatable, e.g. 'Authorization: Bearer <token>'", collect);
   if (service) command.option('--service <name>', 'with --from: the service.name whose traces to pull');
   return command;
