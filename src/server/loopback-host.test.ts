@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addressedToLoopback, isLoopbackHost } from './loopback-host.js';
+import { addressedToLoopback, isLoopbackHost, loopbackHostCheck } from './loopback-host.js';
 
 describe('addressedToLoopback', () => {
   it('takes the loopback names and addresses, with or without a port', () => {
@@ -20,5 +20,18 @@ describe('addressedToLoopback', () => {
   it('names the listen addresses serve treats as loopback', () => {
     expect(['127.0.0.1', '::1', '[::1]', 'localhost', '0:0:0:0:0:0:0:1'].every(isLoopbackHost)).toBe(true);
     expect(['0.0.0.0', '192.168.1.4', '::'].some(isLoopbackHost)).toBe(false);
+  });
+});
+
+describe('loopbackHostCheck', () => {
+  it('gives addressedToLoopback\'s verdict, whatever Host came before', () => {
+    const check = loopbackHostCheck();
+    for (const host of ['localhost:4318', 'localhost:4318', 'evil.example:4318', 'localhost:4318', undefined, 'evil.example', '[::1]:4318', '']) {
+      expect(check(host), String(host)).toBe(addressedToLoopback(host));
+    }
+  });
+
+  it('starts with no accepted Host: a foreign first request is refused', () => {
+    expect(loopbackHostCheck()('evil.example')).toBe(false);
   });
 });

@@ -39,6 +39,20 @@ export function addressedToLoopback(host: string | undefined): boolean {
   return name !== undefined && isLoopbackHost(name);
 }
 
+/**
+ * addressedToLoopback for one listener, remembering the last Host it accepted: an exporter sends the
+ * same Host with every export, and the parse and address check cost ~0.6 % of serve's intake.
+ */
+export function loopbackHostCheck(): (host: string | undefined) => boolean {
+  let accepted: string | undefined;
+  return (host) => {
+    if (host === accepted) return true;
+    if (!addressedToLoopback(host)) return false;
+    accepted = host;
+    return true;
+  };
+}
+
 /** Answers a request addressed to another name with 403 and one line saying why and what to do. */
 export function refuseForeignHost(req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(403, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });

@@ -19,7 +19,7 @@ import { ShardedIntake, SplitWarmUpIntake } from './shards.js';
 import { spoolCopier } from './spool-compaction.js';
 import { createOtlpHttpHandler, isTracesExport, type RequestHandler } from './otlp-http.js';
 import { httpsOptions, readTls, type TlsFiles } from './tls.js';
-import { addressedToLoopback, isLoopbackHost, refuseForeignHost } from './loopback-host.js';
+import { isLoopbackHost, loopbackHostCheck, refuseForeignHost } from './loopback-host.js';
 import { createMetrics, type ServerMetrics } from './metrics.js';
 import { DEFAULT_WARM_UP, warmUp, type WarmUpPlan, type WarmUpResult } from './warm-up.js';
 
@@ -208,8 +208,9 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const loopbackOnly = o.authToken === undefined && isLoopbackHost(o.host);
   const httpListener = (into: ExportIntake, counted: ServerMetrics): RequestHandler => {
     const otlp = createOtlpHttpHandler({ intake: into, metrics: counted, maxBodyBytes: o.maxBodyBytes, ...(o.authToken === undefined ? {} : { authToken: o.authToken }) });
+    const addressedToLoopback = loopbackOnly ? loopbackHostCheck() : undefined;
     return (req, res) => {
-      if (loopbackOnly && !addressedToLoopback(req.headers.host)) refuseForeignHost(req, res);
+      if (addressedToLoopback !== undefined && !addressedToLoopback(req.headers.host)) refuseForeignHost(req, res);
       else if (isTracesExport(req)) otlp(req, res);
       else void hono(req, res);
     };
