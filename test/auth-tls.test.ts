@@ -137,6 +137,16 @@ describe('loopback without a token (DNS rebinding)', () => {
     expect((await send(port, '/v1/traces', `localhost:${port}`, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } })).status).toBe(200);
   });
 
+  it('also answers the names given with --allow-host (a reverse proxy passing its own Host), and still refuses others', async () => {
+    const server = await start({ allowHosts: ['n1lens.example.com'] });
+    const port = server.httpPort;
+    expect((await send(port, '/api/report', 'n1lens.example.com')).status).toBe(200);
+    expect((await send(port, '/v1/traces', `n1lens.example.com:${port}`, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } })).status).toBe(200);
+    const refused = await send(port, '/api/report', 'evil.example');
+    expect(refused.status).toBe(403);
+    expect(refused.text).toMatch(/allow that name with --allow-host/);
+  });
+
   it('leaves the name to the token when there is one', async () => {
     const server = await start({ authToken: 's3cret-token' });
     expect((await send(server.httpPort, '/api/report', 'n1lens.internal', { headers: { Authorization: 'Bearer s3cret-token' } })).status).toBe(200);

@@ -59,6 +59,8 @@ describe.concurrent('n1lens serve start-up faults: one line, exit 2, nothing lef
     ['--max-body-mib 0 (every export would be refused)', async () => ({ args: ['--max-body-mib', '0'], says: /--max-body-mib must be a whole number ≥ 1/ })],
     ['an auth token with a space inside', async () => ({ args: ['--auth-token', 's3cret token'], says: /^n1lens: --auth-token must be one word of printable ASCII/ })],
     ['an auth token of whitespace only', async () => ({ args: ['--auth-token', ' \n'], says: /^n1lens: --auth-token is empty$/m })],
+    ['--allow-host with a token (only a loopback listener without one checks Host)', async () => ({ args: ['--allow-host', 'n1lens.example.com', '--auth-token', 's3cret'], says: /^n1lens: --allow-host has no effect with a token: only a loopback listener without a token checks the Host/ })],
+    ['--allow-host given a URL', async () => ({ args: ['--allow-host', 'https://n1lens.example.com'], says: /--allow-host.*"https:\/\/n1lens\.example\.com" is not a host name: give the name a proxy sends in Host, without scheme or port/ })],
     ['a bad cron expression', async () => ({ args: ['--digest-cron', 'every morning', ...webhook], says: /^n1lens: --digest-cron: "every morning" is not a cron pattern/ })],
   ])('%s', async (_name, make) => {
     const { args, ports, says } = await make();

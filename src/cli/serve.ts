@@ -1,9 +1,9 @@
 /** `n1lens serve`: the live collector. Parses flags, starts the server, and stops it cleanly on SIGTERM/SIGINT. */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { buildDigest, checkDigestSchedule, checkWebhookUrl, digestFromStore, periodWindow, sendDigest, startDigestSchedule, storeDigestMarks } from '../digest/index.js';
 import { parseDuration } from '../report/period.js';
 import { hostPort, startServer, type ServeOptions } from '../server/serve.js';
-import { isLoopbackHost } from '../server/loopback-host.js';
+import { allowedHostName, isLoopbackHost } from '../server/loopback-host.js';
 import { CliError } from './errors.js';
 import { WEBHOOK_ENV } from './digest.js';
 import { checkTraceUrl } from './trace-url.js';
@@ -43,6 +43,7 @@ interface ServeCliOptions extends DetectorCliOptions, Pick<ServeOptions, 'host' 
   warmUp: boolean;
   spoolMaxMib: number;
   authToken?: string;
+  allowHost?: string[];
   tlsCert?: string;
   tlsKey?: string;
   tlsClientCa?: string;
@@ -84,6 +85,7 @@ export function serveCommand(): Command {
     .option('--max-buffer-mib <n>', 'estimated memory of buffered spans at which every export is refused (retryable)', wholeNumber('--max-buffer-mib', 1), DEFAULT_MAX_BUFFER_MIB)
     .option('--memory-limit-mib <n>', 'measured memory (V8 heap in use + request bodies and other buffers) at which exports are refused (retryable; default: --max-buffer-mib + 128)', wholeNumber('--memory-limit-mib', 1))
     .option('--auth-token <token>', `bearer token required on OTLP/HTTP, OTLP/gRPC, the API, the UI and /metrics (default: $${AUTH_TOKEN_ENV}); /healthz stays open`)
+    .option('--allow-host <name>', 'on loopback without --auth-token, also answer requests addressed to this name (a reverse proxy that passes its own Host; .example.com: it and every name under it); repeatable', collectAllowedHost, undefined)
     .option('--tls-cert <file>', 'PEM certificate (chain): serve both listeners over TLS')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--tls-client-ca <file>', 'PEM CA bundle: require client certificates signed by it (mTLS)')
@@ -185,19 +187,32 @@ function planDeadViews(deadAfter: string | undefined, schema: DjangoSchema | und
 }
 
 export const AUTH_TOKEN_ENV = 'N1LENS_AUTH_TOKEN';
+
+/** --allow-host, repeatable: each name checked as it is given. */
+function collectAllowedHost(value: string, previous: string[] | undefined): string[] {
+  try {
+    return [...(previous ?? []), allowedHostName(value)];
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
 /** `N1LENS_SERVE_THREAD=0` runs the server on the main thread with the process's own heap (e.g. for --cpu-prof of older Node versions). */
 export const SERVE_THREAD_ENV = 'N1LENS_SERVE_THREAD';
 
 /** Token and TLS from flags and environment, refusing a listener open to the network without a token. */
-function planSecurity(o: ServeCliOptions): Pick<ServeOptions, 'authToken' | 'tls'> {
+function planSecurity(o: ServeCliOptions): Pick<ServeOptions, 'authToken' | 'tls' | 'allowHosts'> {
   const token = authToken(o);
   if (!isLoopbackHost(o.host) && token === undefined && o.insecurePublic !== true) {
     throw new CliError(`--host ${o.host} is reachable from the network: set --auth-token (or ${AUTH_TOKEN_ENV}), or pass --insecure-public to accept anyone`);
   }
   if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new CliError('--tls-cert and --tls-key go together');
   if (o.tlsClientCa !== undefined && o.tlsCert === undefined) throw new CliError('--tls-client-ca needs --tls-cert and --tls-key');
+  if (o.allowHost !== undefined && (token !== undefined || !isLoopbackHost(o.host))) {
+    throw new CliError(`--allow-host has no effect ${token === undefined ? `on --host ${o.host}` : 'with a token'}: only a loopback listener without a token checks the Host it is addressed to`);
+  }
   return {
     ...(token === undefined ? {} : { authToken: token }),
+    ...(o.allowHost === undefined ? {} : { allowHosts: o.allowHost }),
     ...(o.tlsCert === undefined || o.tlsKey === undefined
       ? {}
       : { tls: { cert: o.tlsCert, key: o.tlsKey, ...(o.tlsClientCa === undefined ? {} : { clientCa: o.tlsClientCa }) } }),

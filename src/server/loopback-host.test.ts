@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addressedToLoopback, isLoopbackHost, loopbackHostCheck } from './loopback-host.js';
+import { addressedToLoopback, allowedHostName, isLoopbackHost, loopbackHostCheck } from './loopback-host.js';
 
 describe('addressedToLoopback', () => {
   it('takes the loopback names and addresses, with or without a port', () => {
@@ -33,5 +33,26 @@ describe('loopbackHostCheck', () => {
 
   it('starts with no accepted Host: a foreign first request is refused', () => {
     expect(loopbackHostCheck()('evil.example')).toBe(false);
+  });
+});
+
+describe('--allow-host', () => {
+  it('answers the names it was given, with or without a port, and a leading dot\'s name and every name under it', () => {
+    const check = loopbackHostCheck(['n1lens.example.com', '.internal.example'].map(allowedHostName));
+    for (const host of ['n1lens.example.com', 'N1LENS.example.com:8443', 'n1lens.example.com.', 'internal.example', 'n1lens.internal.example:80', 'a.b.internal.example', 'localhost:4318']) {
+      expect(check(host), host).toBe(true);
+    }
+    for (const host of ['example.com', 'evil.n1lens.example.com', 'n1lens.example.com.evil', 'xinternal.example', 'internal.example.evil:80', 'evil.example']) {
+      expect(check(host), host).toBe(false);
+    }
+  });
+
+  it('takes a host name in Host\'s form and refuses a URL, a port or a pattern, saying what to give', () => {
+    expect(allowedHostName(' N1lens.Example.COM. ')).toBe('n1lens.example.com');
+    expect(allowedHostName('.example.com')).toBe('.example.com');
+    expect(allowedHostName('10.0.0.5')).toBe('10.0.0.5');
+    for (const bad of ['https://n1lens.example.com', 'n1lens.example.com:8443', '*.example.com', '', 'a..b', '-a.example']) {
+      expect(() => allowedHostName(bad), bad).toThrow(/is not a host name: give the name a proxy sends in Host, without scheme or port/);
+    }
   });
 });

@@ -53,6 +53,11 @@ export interface ServeOptions {
   traceUrl?: string;
   /** Bearer token both listeners require (all HTTP paths but /healthz). */
   authToken?: string;
+  /**
+   * On loopback without a token, Host names answered besides loopback ones (loopback-host.ts's
+   * allowedHostName forms): a reverse proxy that passes its own Host.
+   */
+  allowHosts?: readonly string[];
   /** Serve both listeners over TLS (and require client certificates with clientCa). */
   tls?: TlsFiles;
   /** Durable intake (see spool/); absent: none. */
@@ -208,7 +213,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const loopbackOnly = o.authToken === undefined && isLoopbackHost(o.host);
   const httpListener = (into: ExportIntake, counted: ServerMetrics): RequestHandler => {
     const otlp = createOtlpHttpHandler({ intake: into, metrics: counted, maxBodyBytes: o.maxBodyBytes, ...(o.authToken === undefined ? {} : { authToken: o.authToken }) });
-    const addressedToLoopback = loopbackOnly ? loopbackHostCheck() : undefined;
+    const addressedToLoopback = loopbackOnly ? loopbackHostCheck(o.allowHosts) : undefined;
     return (req, res) => {
       if (addressedToLoopback !== undefined && !addressedToLoopback(req.headers.host)) refuseForeignHost(req, res);
       else if (isTracesExport(req)) otlp(req, res);
