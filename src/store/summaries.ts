@@ -151,11 +151,23 @@ export class Summaries {
    * Builds the missing coarse rows of every block inside [lo, hi) that ends before `closedBeforeMs`.
    * A block is built in an IMMEDIATE transaction: it reads the finer rows before it writes, and a
    * deferred transaction doing that while another connection writes the file (serve's writer thread,
-   * a shard, a digest) fails with SQLITE_BUSY at once instead of waiting out the busy timeout. When
-   * the file stays locked past that, the blocks are left for a later read: the period is summed from
-   * its hours meanwhile (#runs takes only built blocks).
+   * a shard, a digest) fails with SQLITE_BUSY when it comes to write. When the file is locked, the
+   * blocks are left for a later read: the period is summed from
+   * its hours meanwhile (#runs takes only built blocks). The lock is tried once, without the
+   * connection's busy timeout: a read runs on the thread that takes exports, and waiting there for
+   * another connection's write (serve's writer thread, a shard) would hold every export up with it.
    */
   #ensure(lo: number, hi: number, closedBeforeMs: number): void {
+    const busyTimeout = this.#db.pragma('busy_timeout', { simple: true }) as number;
+    this.#db.pragma('busy_timeout = 0');
+    try {
+      this.#ensureBlocks(lo, hi, closedBeforeMs);
+    } finally {
+      this.#db.pragma(`busy_timeout = ${busyTimeout}`);
+    }
+  }
+
+  #ensureBlocks(lo: number, hi: number, closedBeforeMs: number): void {
     const end = Math.min(hi, closedBeforeMs);
     for (let level = 1; level < SIZES.length; level++) {
       const size = SIZES[level]!;
