@@ -112,48 +112,45 @@ export class CompactTrace implements DbColumns {
     return this.dbStatements.length;
   }
 
-  /** Adds a span's record; `splitter` splits a DB span's statement as the wire decoder does (StatementSplitter). */
-  add(span: SpanRecord, splitter?: StatementSplitter): void {
-    if (isDbSpan(span) && !isRequestSpan(span)) {
-      if (splitter === undefined) {
-        this.addDb(span.traceId, span.spanId, span.parentSpanId, span.startMs, span.endMs, span.dbSystem!, span.dbStatement!, span.service, span.location);
-        return;
-      }
-      splitter.split(span.dbStatement!);
-      this.addDb(span.traceId, span.spanId, span.parentSpanId, span.startMs, span.endMs, span.dbSystem!, splitter.text, span.service, span.location, splitter.comment);
-    } else {
+  /**
+   * Adds a span's record; `splitter` splits a DB span's statement as the wire decoder does
+   * (StatementSplitter), and a plain DB span is handed to addDbWords through `fields`, which the
+   * caller may reuse from span to span as a decoder does.
+   */
+  add(span: SpanRecord, splitter?: StatementSplitter, fields = new DbSpanFields()): void {
+    if (!isDbSpan(span) || isRequestSpan(span)) {
       if (this.count === 0) this.traceId = span.traceId;
       this.recordSeq.push(this.count++);
       this.records.push(span);
+      return;
     }
-  }
-
-  /** A plain DB span (one that is not a request span) from its record's fields. */
-  addDb(
-    traceId: string, spanId: string, parentSpanId: string, startMs: number, endMs: number,
-    system: string, statement: string, service: string, location: CodeLocation | undefined, comment = '',
-  ): void {
-    const span = new DbSpanFields();
-    span.spanIdHi = -1;
-    span.spanIdLo = -1;
+    const spanId = span.spanId;
+    fields.spanIdHi = -1;
+    fields.spanIdLo = -1;
     if (spanId.length === 16) {
-      span.spanIdHi = hexWord(spanId, 0);
-      span.spanIdLo = span.spanIdHi < 0 ? -1 : hexWord(spanId, 8);
+      fields.spanIdHi = hexWord(spanId, 0);
+      fields.spanIdLo = fields.spanIdHi < 0 ? -1 : hexWord(spanId, 8);
     }
-    if (span.spanIdLo < 0) {
-      span.spanIdHi = -1;
+    if (fields.spanIdLo < 0) {
+      fields.spanIdHi = -1;
       (this.oddIds ??= new Map()).set(this.dbStatements.length, spanId);
     }
-    span.traceId = traceId;
-    span.parentSpanId = parentSpanId;
-    span.startMs = startMs;
-    span.endMs = endMs;
-    span.system = system;
-    span.statement = statement;
-    span.comment = comment;
-    span.service = service;
-    span.location = location;
-    this.addDbWords(span);
+    fields.traceId = span.traceId;
+    fields.parentSpanId = span.parentSpanId;
+    fields.startMs = span.startMs;
+    fields.endMs = span.endMs;
+    fields.system = span.dbSystem!;
+    if (splitter === undefined) {
+      fields.statement = span.dbStatement!;
+      fields.comment = '';
+    } else {
+      splitter.split(span.dbStatement!);
+      fields.statement = splitter.text;
+      fields.comment = splitter.comment;
+    }
+    fields.service = span.service;
+    fields.location = span.location;
+    this.addDbWords(fields);
   }
 
   /**
@@ -230,12 +227,13 @@ export function dbColumnsOf(spans: readonly DbSpan[]): CompactTrace {
   return t;
 }
 
-/** A TraceBuffer that keeps open traces as CompactTraces, with its own StatementSplitter for records. */
+/** A TraceBuffer that keeps open traces as CompactTraces, with its own StatementSplitter and DbSpanFields for records. */
 export function compactTraces(): TraceBuffer<CompactTrace> {
   const splitter = new StatementSplitter();
+  const fields = new DbSpanFields();
   return {
     create: () => new CompactTrace(),
-    add: (trace, span) => trace.add(span, splitter),
+    add: (trace, span) => trace.add(span, splitter, fields),
     rememberIds: (trace, recent) => trace.rememberIds(recent),
     looksWhole: (trace, opaque, awaited) => trace.looksWhole(opaque, awaited),
     // Calls and requests are records: a plain DB span is never one.
