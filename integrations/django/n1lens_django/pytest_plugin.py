@@ -24,9 +24,9 @@ import os
 import shutil
 import struct
 import subprocess
-import sys
 import threading
 import unittest
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -199,6 +199,22 @@ def find_n1_report(start: Path) -> list[str] | str:
     return [node, str(script.resolve())]
 
 
+def report_colour(environ: Mapping[str, str], markup: bool) -> tuple[dict[str, str], list[str]]:
+    """n1-report's environment and flags for its terminal report to be coloured exactly when pytest
+    colours its own output (`markup`: --color=yes/no, and on auto NO_COLOR / FORCE_COLOR / a
+    terminal, as pytest reads them), so the n1lens section looks like the rest of it.
+
+    Its output is captured, a pipe it never colours by itself: FORCE_COLOR=1 turns colour on (and
+    wins over NO_COLOR there), and --no-color off whatever FORCE_COLOR the environment has.
+    """
+    env = dict(environ)
+    if not markup:
+        return env, ["--no-color"]
+    env.pop("NO_COLOR", None)
+    env["FORCE_COLOR"] = "1"
+    return env, []
+
+
 class N1lensRecorder:
     """Records the tests this process runs. Under xdist there is one in every worker, which writes
     its part and hands it over in workeroutput, and one in the controller, which runs no tests and
@@ -367,9 +383,8 @@ class N1lensRecorder:
         for spec in self.config.getoption("n1lens_format"):
             args += ["--format", f"github={annotations}" if spec == "github" else spec]
         annotations.unlink(missing_ok=True)
-        env = {**os.environ}
-        if not (sys.stdout.isatty() and self.config.get_terminal_writer().hasmarkup):
-            env["NO_COLOR"] = "1"
+        env, colour_args = report_colour(os.environ, self.config.get_terminal_writer().hasmarkup)
+        args += colour_args
         done = subprocess.run(args, cwd=self.config.invocation_params.dir, env=env, capture_output=True, text=True)
         stdout = done.stdout
         if annotations.exists():

@@ -3,6 +3,7 @@ n1-report (Node) behind it, baselines and config files on disk."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -80,6 +81,38 @@ def test_dashboard_test_fails_with_its_n_plus_one_queries_and_the_combined_fix(t
         place = location.get("template") or location.get("file")
         if place:
             assert place in section
+
+
+ANSI = "\x1b["  # a colour escape
+
+
+def strip_colour(text):
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+@pytest.mark.parametrize(
+    ("color", "env", "coloured"),
+    [
+        # --color wins over the environment either way, as it does for pytest's own output.
+        ("--color=yes", {"NO_COLOR": "1"}, True),
+        ("--color=no", {"FORCE_COLOR": "1"}, False),
+        # auto into a pipe: coloured only when the environment forces it, as pytest reads it.
+        ("--color=auto", {"NO_COLOR": "", "FORCE_COLOR": "1"}, True),
+        # FORCE_COLOR='' is no colour to pytest, and colour to n1-report: pytest's reading decides.
+        ("--color=auto", {"NO_COLOR": "", "FORCE_COLOR": ""}, False),
+    ],
+)
+def test_the_report_is_coloured_when_pytest_output_is(tmp_path, color, env, coloured):
+    code, out = run_pytest(tmp_path, "tests/test_dashboard.py::DashboardTests", color, env=env)
+    assert code == 1, out[-2500:]
+    # n1-report's own lines, not pytest's header and verdict line (coloured by pytest anyway).
+    raw = n1lens_section(out).splitlines()
+    plain = [strip_colour(line) for line in raw]
+    failing = [line for line, text in zip(raw, plain) if text.startswith("  ✗ ")]
+    assert len(failing) == 6, out[-2500:]  # coloured or not, the same report
+    assert [ANSI in line for line in failing] == [coloured] * 6, failing
+    header = next(line for line, text in zip(raw, plain) if text.startswith("n1lens · 2 requests · "))
+    assert (ANSI in header) is coloured, header
 
 
 def test_the_optimised_dashboard_test_passes(tmp_path):
