@@ -1,8 +1,8 @@
 """`pytest --n1lens`: records the test run's traces in process and fails the run on new N+1 queries.
 
-Each test runs inside a root span `test <nodeid>`. Django test-client requests become SERVER spans
-(children of that span, as if the request had come over the network), so their queries are grouped
-by endpoint; ORM calls outside a request belong to the test. Only the test's own code is recorded:
+Each test runs inside a root span `test <nodeid>`. Django test-client requests (Client's and
+AsyncClient's) become SERVER spans (children of that span, as if the request had come over the
+network), so their queries are grouped by endpoint; ORM calls outside a request belong to the test. Only the test's own code is recorded:
 pytest fixtures run before its span, and a unittest TestCase's setUp / tearDown (with Django's
 per-test fixtures and flushes) outside it, so test data built one row at a time is no finding. At the end of the session the spans are
 written as a gzipped length-delimited OTLP protobuf file and `n1-report` (Node) analyses them with
@@ -94,21 +94,30 @@ class _TestSpans:
         pass
 
 
+def _trace_headers() -> dict[str, str]:
+    """The current trace context (the test's span) as request headers: traceparent, tracestate."""
+    from opentelemetry import propagate
+
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
 def _patch_test_client():
-    """Test-client requests carry the test's trace context in their headers instead of running
-    inside its span, so the Django instrumentation makes them SERVER spans (requests with an
-    endpoint), children of the test span."""
+    """Test-client requests, Client's and AsyncClient's, carry the test's trace context in their
+    headers instead of running inside its span, so the Django instrumentation makes them SERVER
+    spans (requests with an endpoint), children of the test span. Run inside it, a request would be
+    an INTERNAL span of the test's own request: the test and all its requests one request, named
+    after the first route."""
     from django.test import client as django_client
-    from opentelemetry import context, propagate
+    from opentelemetry import context
 
     original = django_client.ClientHandler.__call__
     if getattr(original, "_n1lens", False):
         return
 
     def call(self, environ, *args, **kwargs):
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier)
-        for key, value in carrier.items():
+        for key, value in _trace_headers().items():
             environ["HTTP_" + key.upper().replace("-", "_")] = value
         token = context.attach(context.Context())
         try:
@@ -116,8 +125,21 @@ def _patch_test_client():
         finally:
             context.detach(token)
 
+    original_async = django_client.AsyncClientHandler.__call__
+
+    async def call_async(self, scope, *args, **kwargs):
+        # ASGI headers are (name, value) byte pairs, names lower-case, as the ASGI getter reads them.
+        headers = [(key.lower().encode("latin-1"), value.encode("latin-1")) for key, value in _trace_headers().items()]
+        scope = {**scope, "headers": [*scope.get("headers", []), *headers]}
+        token = context.attach(context.Context())
+        try:
+            return await original_async(self, scope, *args, **kwargs)
+        finally:
+            context.detach(token)
+
     call._n1lens = True
     django_client.ClientHandler.__call__ = call
+    django_client.AsyncClientHandler.__call__ = call_async
 
 
 def write_traces(spans, path: Path) -> None:

@@ -314,3 +314,80 @@ def test_unittest_setup_and_teardown_are_not_the_code_under_test(tmp_path):
     assert code == 1, out[-2500:]
     findings = {(e["endpoint"], f["table"]) for e in json.loads(report.read_text())["endpoints"] for f in e["findings"]}
     assert findings == {("test tests/test_setup_noise.py::CompanyNamesTests::test_reads_each_jobs_company", "recruit_company")}
+
+
+ASYNC_VIEW = '''
+from django.http import JsonResponse
+from django.urls import include, path
+
+from recruit.models import Company, Job
+
+
+async def job_companies(request):
+    # An async view's N+1: one awaited company lookup per job.
+    names = [(await Company.objects.aget(pk=job.company_id)).name async for job in Job.objects.order_by("id")]
+    return JsonResponse({"companies": names})
+
+
+urlpatterns = [path("jobs/companies/", job_companies), path("", include("config.urls"))]
+'''
+
+ASYNC_TESTS = '''
+import pytest
+from django.test import AsyncClient, TransactionTestCase, override_settings
+
+from recruit.models import Company, Job
+
+
+def make_jobs():
+    for i in range(6):
+        Job.objects.create(company=Company.objects.create(name=f"c{i}"), title=f"t{i}")
+
+
+@override_settings(ROOT_URLCONF="async_view")
+class AsyncClientTests(TransactionTestCase):
+    def setUp(self):
+        make_jobs()
+
+    async def test_request_then_own_loop(self):
+        self.assertEqual((await AsyncClient().get("/jobs/companies/")).status_code, 200)
+        # The test's own N+1, after the request: the test's to report, not the endpoint's.
+        async for company in Company.objects.order_by("id"):
+            self.assertTrue(await Job.objects.filter(company=company).aexists())
+
+
+@pytest.fixture
+def jobs(transactional_db, settings):
+    settings.ROOT_URLCONF = "async_view"
+    make_jobs()
+
+
+@pytest.mark.asyncio
+async def test_async_client_fixture(jobs, async_client):
+    assert (await async_client.get("/jobs/companies/")).status_code == 200
+'''
+
+
+def test_async_client_requests_are_requests_of_their_test(tmp_path):
+    # Django's AsyncClient (a TestCase's async test, pytest-django's async_client fixture under
+    # pytest-asyncio) on an async view: each request is its endpoint's, apart from its test's own
+    # queries, as Client's are.
+    project = tmp_path / "recruit"
+    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".n1lens"))
+    (project / "async_view.py").write_text(ASYNC_VIEW)
+    (project / "tests" / "test_async_client.py").write_text(ASYNC_TESTS)
+    report = tmp_path / "r.json"
+    code, out = run_pytest(tmp_path, "tests/test_async_client.py", f"--n1lens-format=json={report}", cwd=project)
+    assert "2 passed" in out, out[-2500:]
+    assert code == 1, out[-2500:]
+    endpoints = json.loads(report.read_text())["endpoints"]
+    assert {e["endpoint"]: e["requests"] for e in endpoints} == {
+        "GET jobs/companies/": 2,
+        "test tests/test_async_client.py::AsyncClientTests::test_request_then_own_loop": 1,
+        "test tests/test_async_client.py::test_async_client_fixture": 1,
+    }
+    findings = {(e["endpoint"], f["kind"], f["table"]) for e in endpoints for f in e["findings"]}
+    assert findings == {
+        ("GET jobs/companies/", "n_plus_one", "recruit_company"),
+        ("test tests/test_async_client.py::AsyncClientTests::test_request_then_own_loop", "n_plus_one", "recruit_job"),
+    }
