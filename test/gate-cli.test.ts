@@ -74,6 +74,27 @@ describe('n1lens report as a CI gate', () => {
     expect(readFileSync(summary, 'utf8')).toMatch(/^### ❌ n1lens: 6 new findings over budget/);
   });
 
+  it('under --test-suite has no hot_lookup in any output: terminal, json, sarif or baseline', () => {
+    // The recruit recording's webhook repeats one candidate lookup in every call: a hot_lookup as traffic.
+    const recording = join(root, 'samples/traces/recruit.jsonl.gz');
+    const kinds = (file: string): string[] =>
+      (JSON.parse(readFileSync(file, 'utf8')) as { endpoints: { findings: { kind: string }[] }[] }).endpoints.flatMap((e) => e.findings.map((f) => f.kind));
+    const traffic = join(dir, 'traffic.json');
+    run(['report', recording, '-f', `json=${traffic}`]);
+    expect(kinds(traffic)).toContain('hot_lookup');
+
+    const out = (name: string): string => join(dir, `suite-${name}`);
+    const r = run(['report', recording, '--test-suite', '-f', 'terminal', '-f', `json=${out('r.json')}`, '-f', `sarif=${out('r.sarif')}`, '--write-baseline', out('baseline.json')]);
+    expect(r.code).toBe(0);
+    expect(kinds(out('r.json'))).not.toContain('hot_lookup');
+    expect(kinds(out('r.json'))).toContain('n_plus_one');
+    expect(r.stdout).not.toMatch(/hot lookup|hot_lookup/);
+    // SARIF's rules list every kind; its results are the findings.
+    const sarif = JSON.parse(readFileSync(out('r.sarif'), 'utf8')) as { runs: { results: { ruleId: string }[] }[] };
+    expect(sarif.runs[0]!.results.map((x) => x.ruleId)).not.toContain('hot_lookup');
+    expect((JSON.parse(readFileSync(out('baseline.json'), 'utf8')) as Baseline).findings.map((e) => e.kind)).not.toContain('hot_lookup');
+  });
+
   it('appends the verdict to a step summary that is also a --format file, after that file is written', () => {
     const summary = join(dir, 'summary-and-markdown.md');
     writeFileSync(summary, 'previous step\n');

@@ -14,7 +14,7 @@ export interface DetectorCliOptions {
   fanoutMinCalls: number;
   fanoutMinShare: number;
   minShare: number;
-  /** `--test-suite` (report and capture): the requests are tests, not traffic; no warm_up. */
+  /** `--test-suite` (report and capture): the requests are tests, not traffic; no warm_up, no hot_lookup. */
   testSuite?: boolean;
   /** Extra framework-noise patterns (regular expressions over the normalised SQL). */
   ignoreSql: string[];

@@ -485,7 +485,7 @@ export function addReportOptions(command: Command): Command {
     .option('--config <file>', 'config file (default: n1lens.toml, or [tool.n1lens] in pyproject.toml, from here upwards)')
     .option(
       '--test-suite',
-      `the traces are a test suite's: --min-repeats ${TEST_SUITE_MIN_REPEATS} unless set, and no warm_up (a loop in one test of several is still an N+1)`,
+      `the traces are a test suite's: --min-repeats ${TEST_SUITE_MIN_REPEATS} unless set, no warm_up (a loop in one test of several is still an N+1) and no hot_lookup (advice for production traffic)`,
     )
     .option('--no-color', 'plain text even on a terminal');
   return addDetectorOptions(command);

@@ -60,6 +60,11 @@ describe('hot_lookup', () => {
     expect(findingsOf(spread, { hotLookupMinPerDay: 100_000 }).some((f) => f.kind === 'hot_lookup')).toBe(false);
     expect(findingsOf(spread, { hotLookupMinPerDay: 1000 }).some((f) => f.kind === 'hot_lookup')).toBe(true);
   });
+
+  it('is no finding of a test suite: twenty tests of the webhook are no traffic to cache for', () => {
+    expect(findingsOf(webhook, { testSuite: true }).some((f) => f.kind === 'hot_lookup')).toBe(false);
+    expect(findingsOf(webhook, { testSuite: true, hotLookupMinRequests: 1, hotLookupMinShare: 0 }).some((f) => f.kind === 'hot_lookup')).toBe(false);
+  });
 });
 
 describe('sync_fanout', () => {

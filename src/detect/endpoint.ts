@@ -12,6 +12,7 @@ export interface EndpointDetectOptions {
   /**
    * The requests are a test suite's (`--test-suite`): each test is its own first visit with its own
    * data, so a loop seen in few of them is still an N+1. No warm_up, and minShare does not apply.
+   * No hot_lookup either: it describes production traffic (a read most calls repeat), which tests are not.
    */
   testSuite?: boolean;
   /** hot_lookup: share of the endpoint's requests that run the lookup. Default 0.8. */
@@ -142,7 +143,9 @@ export function detectEndpoint(rollup: EndpointRollup, options: EndpointDetectOp
     }
     const share = f.requests / rollup.requests;
     const callsPerDay = rated ? (f.executions / observedMs) * DAY_MS : null;
+    // A test suite's requests are no traffic to cache for: hot_lookup would be advice about the tests.
     if (
+      !o.testSuite &&
       isSingleRowLookup(facts) &&
       !o.hotLookupIgnoreTables.includes(facts.table) &&
       rollup.requests >= o.hotLookupMinRequests &&

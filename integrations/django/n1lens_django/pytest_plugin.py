@@ -1,8 +1,8 @@
 """`pytest --n1lens`: records the test run's traces in process and fails the run on new N+1 queries.
 
-Each test runs inside a root span `test <nodeid>`. Django test-client requests become SERVER spans
-(children of that span, as if the request had come over the network), so their queries are grouped
-by endpoint; ORM calls outside a request belong to the test. Only the test's own code is recorded:
+Each test runs inside a root span `test <nodeid>`. Django test-client requests (Client's and
+AsyncClient's) become SERVER spans (children of that span, as if the request had come over the
+network), so their queries are grouped by endpoint; ORM calls outside a request belong to the test. Only the test's own code is recorded:
 pytest fixtures run before its span, and a unittest TestCase's setUp / tearDown (with Django's
 per-test fixtures and flushes) outside it, so test data built one row at a time is no finding. At the end of the session the spans are
 written as a gzipped length-delimited OTLP protobuf file and `n1-report` (Node) analyses them with
@@ -24,9 +24,9 @@ import os
 import shutil
 import struct
 import subprocess
-import sys
 import threading
 import unittest
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -94,21 +94,30 @@ class _TestSpans:
         pass
 
 
+def _trace_headers() -> dict[str, str]:
+    """The current trace context (the test's span) as request headers: traceparent, tracestate."""
+    from opentelemetry import propagate
+
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
 def _patch_test_client():
-    """Test-client requests carry the test's trace context in their headers instead of running
-    inside its span, so the Django instrumentation makes them SERVER spans (requests with an
-    endpoint), children of the test span."""
+    """Test-client requests, Client's and AsyncClient's, carry the test's trace context in their
+    headers instead of running inside its span, so the Django instrumentation makes them SERVER
+    spans (requests with an endpoint), children of the test span. Run inside it, a request would be
+    an INTERNAL span of the test's own request: the test and all its requests one request, named
+    after the first route."""
     from django.test import client as django_client
-    from opentelemetry import context, propagate
+    from opentelemetry import context
 
     original = django_client.ClientHandler.__call__
     if getattr(original, "_n1lens", False):
         return
 
     def call(self, environ, *args, **kwargs):
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier)
-        for key, value in carrier.items():
+        for key, value in _trace_headers().items():
             environ["HTTP_" + key.upper().replace("-", "_")] = value
         token = context.attach(context.Context())
         try:
@@ -116,8 +125,21 @@ def _patch_test_client():
         finally:
             context.detach(token)
 
+    original_async = django_client.AsyncClientHandler.__call__
+
+    async def call_async(self, scope, *args, **kwargs):
+        # ASGI headers are (name, value) byte pairs, names lower-case, as the ASGI getter reads them.
+        headers = [(key.lower().encode("latin-1"), value.encode("latin-1")) for key, value in _trace_headers().items()]
+        scope = {**scope, "headers": [*scope.get("headers", []), *headers]}
+        token = context.attach(context.Context())
+        try:
+            return await original_async(self, scope, *args, **kwargs)
+        finally:
+            context.detach(token)
+
     call._n1lens = True
     django_client.ClientHandler.__call__ = call
+    django_client.AsyncClientHandler.__call__ = call_async
 
 
 def write_traces(spans, path: Path) -> None:
@@ -197,6 +219,22 @@ def find_n1_report(start: Path) -> list[str] | str:
     if node is None:
         return NODE_HELP
     return [node, str(script.resolve())]
+
+
+def report_colour(environ: Mapping[str, str], markup: bool) -> tuple[dict[str, str], list[str]]:
+    """n1-report's environment and flags for its terminal report to be coloured exactly when pytest
+    colours its own output (`markup`: --color=yes/no, and on auto NO_COLOR / FORCE_COLOR / a
+    terminal, as pytest reads them), so the n1lens section looks like the rest of it.
+
+    Its output is captured, a pipe it never colours by itself: FORCE_COLOR=1 turns colour on (and
+    wins over NO_COLOR there), and --no-color off whatever FORCE_COLOR the environment has.
+    """
+    env = dict(environ)
+    if not markup:
+        return env, ["--no-color"]
+    env.pop("NO_COLOR", None)
+    env["FORCE_COLOR"] = "1"
+    return env, []
 
 
 class N1lensRecorder:
@@ -367,9 +405,8 @@ class N1lensRecorder:
         for spec in self.config.getoption("n1lens_format"):
             args += ["--format", f"github={annotations}" if spec == "github" else spec]
         annotations.unlink(missing_ok=True)
-        env = {**os.environ}
-        if not (sys.stdout.isatty() and self.config.get_terminal_writer().hasmarkup):
-            env["NO_COLOR"] = "1"
+        env, colour_args = report_colour(os.environ, self.config.get_terminal_writer().hasmarkup)
+        args += colour_args
         done = subprocess.run(args, cwd=self.config.invocation_params.dir, env=env, capture_output=True, text=True)
         stdout = done.stdout
         if annotations.exists():

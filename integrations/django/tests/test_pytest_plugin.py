@@ -3,6 +3,7 @@ n1-report (Node) behind it, baselines and config files on disk."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -80,6 +81,38 @@ def test_dashboard_test_fails_with_its_n_plus_one_queries_and_the_combined_fix(t
         place = location.get("template") or location.get("file")
         if place:
             assert place in section
+
+
+ANSI = "\x1b["  # a colour escape
+
+
+def strip_colour(text):
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+@pytest.mark.parametrize(
+    ("color", "env", "coloured"),
+    [
+        # --color wins over the environment either way, as it does for pytest's own output.
+        ("--color=yes", {"NO_COLOR": "1"}, True),
+        ("--color=no", {"FORCE_COLOR": "1"}, False),
+        # auto into a pipe: coloured only when the environment forces it, as pytest reads it.
+        ("--color=auto", {"NO_COLOR": "", "FORCE_COLOR": "1"}, True),
+        # FORCE_COLOR='' is no colour to pytest, and colour to n1-report: pytest's reading decides.
+        ("--color=auto", {"NO_COLOR": "", "FORCE_COLOR": ""}, False),
+    ],
+)
+def test_the_report_is_coloured_when_pytest_output_is(tmp_path, color, env, coloured):
+    code, out = run_pytest(tmp_path, "tests/test_dashboard.py::DashboardTests", color, env=env)
+    assert code == 1, out[-2500:]
+    # n1-report's own lines, not pytest's header and verdict line (coloured by pytest anyway).
+    raw = n1lens_section(out).splitlines()
+    plain = [strip_colour(line) for line in raw]
+    failing = [line for line, text in zip(raw, plain) if text.startswith("  ✗ ")]
+    assert len(failing) == 6, out[-2500:]  # coloured or not, the same report
+    assert [ANSI in line for line in failing] == [coloured] * 6, failing
+    header = next(line for line, text in zip(raw, plain) if text.startswith("n1lens · 2 requests · "))
+    assert (ANSI in header) is coloured, header
 
 
 def test_the_optimised_dashboard_test_passes(tmp_path):
@@ -281,3 +314,80 @@ def test_unittest_setup_and_teardown_are_not_the_code_under_test(tmp_path):
     assert code == 1, out[-2500:]
     findings = {(e["endpoint"], f["table"]) for e in json.loads(report.read_text())["endpoints"] for f in e["findings"]}
     assert findings == {("test tests/test_setup_noise.py::CompanyNamesTests::test_reads_each_jobs_company", "recruit_company")}
+
+
+ASYNC_VIEW = '''
+from django.http import JsonResponse
+from django.urls import include, path
+
+from recruit.models import Company, Job
+
+
+async def job_companies(request):
+    # An async view's N+1: one awaited company lookup per job.
+    names = [(await Company.objects.aget(pk=job.company_id)).name async for job in Job.objects.order_by("id")]
+    return JsonResponse({"companies": names})
+
+
+urlpatterns = [path("jobs/companies/", job_companies), path("", include("config.urls"))]
+'''
+
+ASYNC_TESTS = '''
+import pytest
+from django.test import AsyncClient, TransactionTestCase, override_settings
+
+from recruit.models import Company, Job
+
+
+def make_jobs():
+    for i in range(6):
+        Job.objects.create(company=Company.objects.create(name=f"c{i}"), title=f"t{i}")
+
+
+@override_settings(ROOT_URLCONF="async_view")
+class AsyncClientTests(TransactionTestCase):
+    def setUp(self):
+        make_jobs()
+
+    async def test_request_then_own_loop(self):
+        self.assertEqual((await AsyncClient().get("/jobs/companies/")).status_code, 200)
+        # The test's own N+1, after the request: the test's to report, not the endpoint's.
+        async for company in Company.objects.order_by("id"):
+            self.assertTrue(await Job.objects.filter(company=company).aexists())
+
+
+@pytest.fixture
+def jobs(transactional_db, settings):
+    settings.ROOT_URLCONF = "async_view"
+    make_jobs()
+
+
+@pytest.mark.asyncio
+async def test_async_client_fixture(jobs, async_client):
+    assert (await async_client.get("/jobs/companies/")).status_code == 200
+'''
+
+
+def test_async_client_requests_are_requests_of_their_test(tmp_path):
+    # Django's AsyncClient (a TestCase's async test, pytest-django's async_client fixture under
+    # pytest-asyncio) on an async view: each request is its endpoint's, apart from its test's own
+    # queries, as Client's are.
+    project = tmp_path / "recruit"
+    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".n1lens"))
+    (project / "async_view.py").write_text(ASYNC_VIEW)
+    (project / "tests" / "test_async_client.py").write_text(ASYNC_TESTS)
+    report = tmp_path / "r.json"
+    code, out = run_pytest(tmp_path, "tests/test_async_client.py", f"--n1lens-format=json={report}", cwd=project)
+    assert "2 passed" in out, out[-2500:]
+    assert code == 1, out[-2500:]
+    endpoints = json.loads(report.read_text())["endpoints"]
+    assert {e["endpoint"]: e["requests"] for e in endpoints} == {
+        "GET jobs/companies/": 2,
+        "test tests/test_async_client.py::AsyncClientTests::test_request_then_own_loop": 1,
+        "test tests/test_async_client.py::test_async_client_fixture": 1,
+    }
+    findings = {(e["endpoint"], f["kind"], f["table"]) for e in endpoints for f in e["findings"]}
+    assert findings == {
+        ("GET jobs/companies/", "n_plus_one", "recruit_company"),
+        ("test tests/test_async_client.py::AsyncClientTests::test_request_then_own_loop", "n_plus_one", "recruit_job"),
+    }
