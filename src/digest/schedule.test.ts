@@ -86,6 +86,29 @@ describe('startDigestSchedule', () => {
     schedule.stop();
   });
 
+  it('asks a store that could not be read again within a minute: the first digest is not an interval late', async () => {
+    const errors: unknown[] = [];
+    const post = vi.fn(async () => {});
+    let reads = 0;
+    let lastUntilMs: number | undefined;
+    const marks = {
+      read: async () => {
+        if (reads++ === 0) throw new Error('the store is not reachable');
+        return lastUntilMs;
+      },
+      move: async (from: number | undefined, to: number) => {
+        if (from !== lastUntilMs) return false;
+        lastUntilMs = to;
+        return true;
+      },
+    };
+    const schedule = startDigestSchedule({ every: '24h', post, marks, onError: (e) => errors.push(e) });
+    await vi.advanceTimersByTimeAsync(24 * 60 * MINUTE + 2 * MINUTE);
+    expect(errors.map((e) => (e as Error).message)).toEqual(['the store is not reachable']);
+    expect(post).toHaveBeenCalledTimes(1);
+    schedule.stop();
+  });
+
   it('needs exactly one of every and cron, and a valid pattern', () => {
     const post = async (): Promise<void> => {};
     expect(() => startDigestSchedule({ post })).toThrow(/exactly one of every/);

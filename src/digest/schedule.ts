@@ -51,6 +51,8 @@ export type DigestRule = { everyMs: number } | { cron: Cron };
 
 /** Node's timers take at most 2^31-1 ms (about 24.8 days); a longer wait is armed in steps. */
 const MAX_TIMEOUT_MS = 2_147_483_647;
+/** After an attempt that threw, the next one: a store outage is asked about once a minute. */
+const RETRY_MS = 60_000;
 
 const minuteOf = (ms: number): number => Math.floor(ms / MINUTE_MS) * MINUTE_MS;
 
@@ -195,7 +197,10 @@ export function startDigestSchedule(options: DigestScheduleOptions): DigestSched
       nextMs = await attempt();
     } catch (error) {
       onError(error);
-      nextMs = nextTickAfter(now());
+      // Soon again, not a whole interval later: a store that could not be read (at start, say) would
+      // otherwise put the first digest off by one. A failed post waits for its next tick anyway (notBeforeMs).
+      const nowMs = now();
+      nextMs = Math.min(nowMs + RETRY_MS, nextTickAfter(nowMs));
     }
     arm(nextMs);
   };
