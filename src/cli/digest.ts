@@ -65,7 +65,7 @@ async function gather(files: string[], opts: DigestCliOptions, nowMs: number | u
     const { rollups, reportOptions, source, query } =
       opts.from === undefined
         ? { ...(await analyseFiles(files, detect)), source: files.join(', '), query: undefined }
-        : await analysePull({ limit: 1000, ...opts, from: opts.from }, detect, 'n1lens digest', { allowEmpty: true });
+        : await analysePull({ ...opts, from: opts.from }, detect, 'n1lens digest', { allowEmpty: true });
     const input = digestFromRollups(rollups.values(), {
       ...reportOptions,
       connections: rollups.connections.values(),
@@ -98,7 +98,7 @@ async function gather(files: string[], opts: DigestCliOptions, nowMs: number | u
 
 /** Runs the digest command; returns the exit code (1 when Slack refused or could not be reached). */
 export async function runDigest(files: string[], opts: DigestCliOptions, io: DigestIo = processIo): Promise<number> {
-  checkPullFlags({ limit: 1000, ...opts }, files);
+  checkPullFlags(opts, files);
   if ((files.length > 0 || opts.from !== undefined) && opts.db !== undefined) throw new CliError(`give ${opts.from === undefined ? 'trace files' : '--from'} or --db, not both`);
   if (files.length === 0 && opts.db === undefined && opts.from === undefined) {
     throw new CliError('nothing to digest: give trace files (- for stdin), --db n1lens.db or --from a Jaeger/Tempo URL');
