@@ -98,6 +98,8 @@ export interface FindingView {
   id: number;
   /** Its signature (DESIGN "Signature"), the key of acknowledgements and baselines. */
   signature: string;
+  /** The table the signature was made with: the report's, else the one its SQL names (the finding may be out of the report). */
+  table: string;
   /** The decision in force about it, if any. */
   acknowledgement: Acknowledgement | undefined;
   endpointId: number | undefined;
@@ -391,12 +393,14 @@ export async function findingView(ctx: UiContext, id: number, filters: Filters):
     trend[i]!.executions += h.executions;
     trend[i]!.wastedMs += h.wastedMs;
   }
-  const signature = signatureOf(stored.endpoint, { kind: stored.kind as FindingKind, table: finding?.table ?? mainTable(stored.sql), fingerprint: stored.fingerprint });
+  const table = finding?.table ?? mainTable(stored.sql);
+  const signature = signatureOf(stored.endpoint, { kind: stored.kind as FindingKind, table, fingerprint: stored.fingerprint });
   const acknowledgement = (await store.acknowledgements()).find((a) => a.signature === signature && isActive(a, ctx.nowMs));
   return {
     filters,
     id,
     signature,
+    table,
     acknowledgement,
     endpointId,
     stored,

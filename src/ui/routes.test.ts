@@ -360,6 +360,23 @@ describe('acknowledge and ignore', () => {
     expect((await json<Report>('/api/report')).summary.findings).toBe(10);
   });
 
+  it('records the table of a finding the report leaves out (here by an ignored table) from its SQL, as its signature was made', async () => {
+    const id = await dashboardFinding('recruit_candidate');
+    const ignoring = uiRoutes({ store, report: { ignoreTables: ['recruit_candidate'] }, now: () => lastSeenMs + 60_000 });
+    const res = await ignoring.request(`/api/findings/${id}/acknowledgement`, {
+      method: 'PUT',
+      body: JSON.stringify({ state: 'ignored', reason: 'read-only admin' }),
+      headers: { 'Content-Type': 'application/json' },
+    });
+    expect(res.status).toBe(200);
+    const ack = (await res.json()) as { signature: string; table: string };
+    expect(ack).toMatchObject({ kind: 'n_plus_one', table: 'recruit_candidate' });
+    // The same signature the report gives the finding when it lists it: the baseline entry mutes it in CI.
+    const listed = (await json<Report>('/api/report?acknowledged=include')).endpoints.find((e) => e.endpoint === 'GET dashboard/')!.findings.find((f) => f.table === 'recruit_candidate')!;
+    expect(listed.signature).toBe(ack.signature);
+    await store.unacknowledge(ack.signature);
+  });
+
   it('counts an expired decision as no decision', async () => {
     const id = await dashboardFinding('recruit_status');
     // Written while it was still in the future, read after the day has passed.
