@@ -313,6 +313,20 @@ describe('escaping', () => {
   });
 });
 
+describe('narrowed summaries', () => {
+  it('keep the framework queries left out, counted over the endpoints kept', async () => {
+    const whole = (await json<Report>('/api/report')).summary.frameworkQueriesDropped!;
+    expect(whole.total).toBeGreaterThan(0);
+    for (const path of ['/api/report?kind=n_plus_one', '/api/endpoints?kind=n_plus_one', '/api/report?q=dashboard']) {
+      const narrowed = await json<{ summary: Report['summary']; endpoints: unknown[] }>(path);
+      expect(narrowed.endpoints.length, path).toBeGreaterThan(0);
+      expect(narrowed.summary.requests, path).toBeLessThan((await json<Report>('/api/report')).summary.requests);
+      // One connection set-up statement per request: the narrowed count follows the requests kept.
+      expect(narrowed.summary.frameworkQueriesDropped, path).toEqual({ total: narrowed.summary.requests, byRule: { postgres_set_config: narrowed.summary.requests } });
+    }
+  });
+});
+
 describe('acknowledge and ignore', () => {
   const dashboardFinding = async (table: string): Promise<number> => {
     for (const [key, id] of await store.findingIds()) if (key.startsWith('recruit\u0000GET dashboard/\u0000') && (await store.finding(id))?.sql.includes(`"${table}"`)) return id;
