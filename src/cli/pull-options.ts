@@ -6,7 +6,7 @@ import type { RollupSet } from '../detect/rollup.js';
 import type { RequestAnalysis } from '../detect/types.js';
 // The pull clients (and protobufjs, which Tempo's protobuf answers need) load only for --from.
 import type { PullQuery, PullStats } from '../otlp/pull/index.js';
-import { refusedIn } from '../otlp/span.js';
+import type { RefusedSpans } from '../otlp/span.js';
 import { parseDuration, parseInstant } from '../report/period.js';
 import { loadSchema, schemaNaming } from '../suggest/index.js';
 import type { ReportOptions } from '../report/index.js';
@@ -155,6 +155,8 @@ export async function analysePull(
   reportOptions: Pick<ReportOptions, 'schema'>;
   source: string;
   evictedTraces: number;
+  /** Spans the decoder refused, by reason. */
+  refused: RefusedSpans;
   pull: PullStats;
   /** The window searched, epoch ms. */
   query: Pick<PullQuery, 'startMs' | 'endMs'>;
@@ -169,7 +171,7 @@ export async function analysePull(
   const stats: PullStats = { fetched: 0, failed: 0, failures: [] };
   const progress = progressLine(program, stats, offline);
   for await (const batch of source.traces(query, stats)) {
-    offline.add(batch.spans, refusedIn(batch));
+    offline.addBatch(batch);
     progress.update();
   }
   const rollups = offline.finish();
@@ -179,5 +181,5 @@ export async function analysePull(
     const window = `${new Date(query.startMs).toISOString()} – ${new Date(query.endMs).toISOString()}`;
     throw new CliError(`no traces${query.service === undefined ? '' : ` of service "${query.service}"`} in ${window} from ${where}: check --service and --since/--start`);
   }
-  return { rollups, reportOptions: schema === undefined ? {} : { schema }, source: where, evictedTraces: offline.analyzer.assembler.counters.evictions, pull: stats, query };
+  return { rollups, reportOptions: schema === undefined ? {} : { schema }, source: where, evictedTraces: offline.analyzer.assembler.counters.evictions, refused: offline.refused, pull: stats, query };
 }
