@@ -62,9 +62,9 @@ async function gather(files: string[], opts: DigestCliOptions, nowMs: number | u
   if (opts.db === undefined) {
     const detect = { ...requestDetectOptions(opts), ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }) };
     // A pull that finds no traces is a digest of an empty period ("No requests in this period"), not an error: a quiet day is news too.
-    const { rollups, reportOptions, source, query } =
+    const { rollups, reportOptions, source, query, pull } =
       opts.from === undefined
-        ? { ...(await analyseFiles(files, detect)), source: files.join(', '), query: undefined }
+        ? { ...(await analyseFiles(files, detect)), source: files.join(', '), query: undefined, pull: undefined }
         : await analysePull({ ...opts, from: opts.from }, detect, 'n1lens digest', { allowEmpty: true });
     const input = digestFromRollups(rollups.values(), {
       ...reportOptions,
@@ -76,7 +76,7 @@ async function gather(files: string[], opts: DigestCliOptions, nowMs: number | u
     });
     // With no request the traces span nothing: the period is the window pulled.
     if (query !== undefined && !Number.isFinite(input.period.sinceMs)) input.period = { ...input.period, sinceMs: query.startMs, untilMs: query.endMs };
-    return input;
+    return pull !== undefined && pull.failed > 0 ? { ...input, partial: { failed: pull.failed } } : input;
   }
   const schema = opts.schema === undefined ? undefined : await loadSchema(opts.schema);
   // Opening a mistyped path would create an empty store: it must fail, not post "no requests".
