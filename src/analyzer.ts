@@ -4,7 +4,7 @@ import { createStatementMemo } from './detect/statements.js';
 import { RollupSet } from './detect/rollup.js';
 import type { RequestAnalysis } from './detect/types.js';
 import { decodeJsonLineTo, inProtobufUnit, isRawUnit, type TraceUnit, type UnitDecoders } from './otlp/file.js';
-import { refusedIn, type DbSpanFields, type SpanRecord, type SpanSink, type TraceId } from './otlp/span.js';
+import { countRefused, refusedIn, type DbSpanFields, type DecodedBatch, type RefusedSpans, type SpanRecord, type SpanSink, type TraceId } from './otlp/span.js';
 import { spansRead, type SinkBatch, type WireDecoder } from './otlp/wire/decoder.js';
 import { isRequestSpan } from './traces/assemble.js';
 import { createSqlNormalizer } from './sql/index.js';
@@ -206,6 +206,8 @@ export function offlineAnalyzerOptions(options: DetectOptions, shards = 1, openB
 export class OfflineAnalysis {
   readonly analyzer: Analyzer;
   readonly rollups = new RollupSet();
+  /** Spans the decoders refused (a Zipkin span without a timestamp, a bad id), by reason: the report says so. */
+  readonly refused: RefusedSpans = {};
   #spansRead = 0;
 
   /** Also given every analysed request (the HTML report keeps their timelines in a store). */
@@ -224,18 +226,28 @@ export class OfflineAnalysis {
     this.#take(this.analyzer.poll(this.#spansRead));
   }
 
+  /** `add` for a decoded batch, its refused spans counted. */
+  addBatch(batch: Pick<DecodedBatch, 'spans' | 'rejected'>): void {
+    countRefused(this.refused, batch);
+    this.add(batch.spans, refusedIn(batch));
+  }
+
   /** `add` for one OTLP/protobuf message, decoded straight into columns (Analyzer.addMessage). */
   addMessage(decoder: WireDecoder, bytes: Uint8Array): void {
-    this.#take(this.analyzer.addMessage(decoder, bytes, (read) => (this.#spansRead += read)).analyses);
+    const { batch, analyses } = this.analyzer.addMessage(decoder, bytes, (read) => (this.#spansRead += read));
+    countRefused(this.refused, batch);
+    this.#take(analyses);
     this.#take(this.analyzer.poll(this.#spansRead));
   }
 
   /** One unit of otlp/file.ts's readTraceUnits, with the decoders of its file: protobuf messages and JSON lines go straight into columns. */
   addUnit(unit: TraceUnit, decoders: UnitDecoders): void {
-    if (!isRawUnit(unit)) this.add(unit.spans, refusedIn(unit));
+    if (!isRawUnit(unit)) this.addBatch(unit);
     else if (unit.raw === 'protobuf') inProtobufUnit(unit, (bytes) => this.addMessage(decoders.wire, bytes));
     else {
-      this.#take(this.analyzer.addDecoded((sink) => decodeJsonLineTo(unit, decoders, sink), (read) => (this.#spansRead += read)).analyses);
+      const { batch, analyses } = this.analyzer.addDecoded((sink) => decodeJsonLineTo(unit, decoders, sink), (read) => (this.#spansRead += read));
+      countRefused(this.refused, batch);
+      this.#take(analyses);
       this.#take(this.analyzer.poll(this.#spansRead));
     }
   }

@@ -7,6 +7,7 @@ import { OTLPTraceExporter as HttpProtoExporter } from '@opentelemetry/exporter-
 import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import { describe, expect, it } from 'vitest';
 import { DASHBOARD_ROW } from '../src/detect/testing.js';
+import { MIN_MAX_TRACES } from '../src/cli/serve.js';
 import { shardOfTraceId } from '../src/otlp/shard.js';
 import { djangoRequest, encodeJson, encodeProtobuf, type OtlpJsonRequest } from '../src/otlp/testing.js';
 import type { Report } from '../src/report/model.js';
@@ -86,12 +87,15 @@ function idsByShard(count: number): [string[], string[]] {
   for (let k = 1; ids[0].length < count || ids[1].length < count; k++) {
     const id = k.toString(16).padStart(32, 'a');
     const shard = ids[shardOfTraceId(id, 2)]!;
-    if (shard.length < count) shard.push(id);
+    // Padding with 'a' spells some ids twice (a, aa, …).
+    if (shard.length < count && !shard.includes(id)) shard.push(id);
   }
   return ids;
 }
 
 const PROTOBUF = { 'Content-Type': 'application/x-protobuf' };
+/** Each of two shards' share of the least --max-traces: the open traces at which a shard refuses an export that opens one more. */
+const SHARE = MIN_MAX_TRACES / 2;
 const requestOf = (traceIds: readonly string[], repeats = 4): OtlpJsonRequest => ({ resourceSpans: traceIds.map((traceId) => djangoRequest({ traceId, repeats }).resourceSpans[0]!) });
 
 async function metricOf(server: Serve, name: string): Promise<number> {
@@ -156,24 +160,24 @@ describe('n1lens serve --workers', () => {
   }, 60_000);
 
   it("holds every shard's open traces when one shard refuses an export, as one intake holds its own", async () => {
-    const [, onOne] = idsByShard(2);
+    const [, onOne] = idsByShard(SHARE + 1);
     const [[x]] = idsByShard(1);
-    const server = await serve(2, ['--no-warm-up', '--max-traces', '2', '--trace-wait-ms', '200']);
-    // Shard 1 holds one open trace, its share of --max-traces 2; trace x on shard 0 has its root and two of its DB spans.
+    const server = await serve(2, ['--no-warm-up', '--max-traces', String(MIN_MAX_TRACES), '--trace-wait-ms', '200']);
+    // Shard 1 holds its share of --max-traces in open traces; trace x on shard 0 has its root and two of its DB spans.
     const full = djangoRequest({ traceId: x!, repeats: 6 }).resourceSpans[0]!;
     const [root, dbScope] = full.scopeSpans;
-    expect((await post(server.http, encodeProtobuf(requestOf([onOne[0]!])), PROTOBUF)).status).toBe(200);
+    expect((await post(server.http, encodeProtobuf(requestOf(onOne.slice(0, SHARE))), PROTOBUF)).status).toBe(200);
     expect((await post(server.http, encodeProtobuf({ resourceSpans: [{ ...full, scopeSpans: [root!, { ...dbScope!, spans: dbScope!.spans.slice(0, 2) }] }] }), PROTOBUF)).status).toBe(200);
-    const refused = await post(server.http, encodeProtobuf(requestOf([onOne[1]!])), PROTOBUF);
+    const refused = await post(server.http, encodeProtobuf(requestOf([onOne[SHARE]!])), PROTOBUF);
     expect(refused.status).toBe(503);
     // The client's queue waits behind the refused export, with the rest of trace x in it.
     await new Promise((r) => setTimeout(r, 1500));
-    expect((await post(server.http, encodeProtobuf(requestOf([onOne[1]!])), PROTOBUF)).status).toBe(200);
+    expect((await post(server.http, encodeProtobuf(requestOf([onOne[SHARE]!])), PROTOBUF)).status).toBe(200);
     expect((await post(server.http, encodeProtobuf({ resourceSpans: [{ ...full, scopeSpans: [{ ...dbScope!, spans: dbScope!.spans.slice(2) }] }] }), PROTOBUF)).status).toBe(200);
     const report = await stop(server);
-    expect(report.summary.requests).toBe(3);
+    expect(report.summary.requests).toBe(SHARE + 2);
     const dbSpansOf = (request: OtlpJsonRequest): number => request.resourceSpans[0]!.scopeSpans[1]!.spans.length;
-    expect(report.summary.dbSpans).toBe(2 * dbSpansOf(requestOf([onOne[0]!])) + dbScope!.spans.length);
+    expect(report.summary.dbSpans).toBe((SHARE + 1) * dbSpansOf(requestOf([onOne[0]!])) + dbScope!.spans.length);
   }, 60_000);
 
   it("refuses a large export at its headers on the serving thread while a shard is past its share of --memory-limit-mib, without reading the body", async () => {
@@ -204,11 +208,11 @@ describe('n1lens serve --workers', () => {
   it.each([['with the spool', []], ['with --no-spool', ['--no-spool']]])(
     'counts a request once when a shard took its piece of an export another shard refused, and the client sends it again after a restart (%s)',
     async (_name, flags: string[]) => {
-      const [[onZero], onOne] = idsByShard(2);
-      const args = ['--no-warm-up', '--max-traces', '2', '--trace-wait-ms', '200', '--spool-replay-wait-ms', '0', ...flags];
+      const [[onZero], onOne] = idsByShard(SHARE + 1);
+      const args = ['--no-warm-up', '--max-traces', String(MIN_MAX_TRACES), '--trace-wait-ms', '200', '--spool-replay-wait-ms', '0', ...flags];
       let server = await serve(2, args);
-      expect((await post(server.http, encodeProtobuf(requestOf([onOne[0]!])), PROTOBUF)).status).toBe(200);
-      const both = encodeProtobuf(requestOf([onZero!, onOne[1]!]));
+      expect((await post(server.http, encodeProtobuf(requestOf(onOne.slice(0, SHARE))), PROTOBUF)).status).toBe(200);
+      const both = encodeProtobuf(requestOf([onZero!, onOne[SHARE]!]));
       // Shard 0 takes its trace; shard 1, at its share of --max-traces, refuses the other: the export is refused.
       expect((await post(server.http, both, PROTOBUF)).status).toBe(503);
       await new Promise((r) => setTimeout(r, 1500));
@@ -217,7 +221,7 @@ describe('n1lens serve --workers', () => {
       server = await serve(2, args, db);
       expect((await post(server.http, both, PROTOBUF)).status).toBe(200);
       const report = await stop(server);
-      expect(report.summary.requests).toBe(3);
+      expect(report.summary.requests).toBe(SHARE + 2);
     },
     60_000,
   );
@@ -254,10 +258,10 @@ describe('n1lens serve --workers', () => {
   }, 60_000);
 
   it('counts the spans of an export once when it is refused in one shard and then accepted', async () => {
-    const [[onZero], onOne] = idsByShard(2);
-    const server = await serve(2, ['--no-warm-up', '--max-traces', '2', '--trace-wait-ms', '200']);
-    const first = requestOf([onOne[0]!]);
-    const both = requestOf([onZero!, onOne[1]!]);
+    const [[onZero], onOne] = idsByShard(SHARE + 1);
+    const server = await serve(2, ['--no-warm-up', '--max-traces', String(MIN_MAX_TRACES), '--trace-wait-ms', '200']);
+    const first = requestOf(onOne.slice(0, SHARE));
+    const both = requestOf([onZero!, onOne[SHARE]!]);
     expect((await post(server.http, encodeProtobuf(first), PROTOBUF)).status).toBe(200);
     expect((await post(server.http, encodeProtobuf(both), PROTOBUF)).status).toBe(503);
     await new Promise((r) => setTimeout(r, 1500));

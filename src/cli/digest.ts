@@ -62,10 +62,10 @@ async function gather(files: string[], opts: DigestCliOptions, nowMs: number | u
   if (opts.db === undefined) {
     const detect = { ...requestDetectOptions(opts), ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }) };
     // A pull that finds no traces is a digest of an empty period ("No requests in this period"), not an error: a quiet day is news too.
-    const { rollups, reportOptions, source, query } =
+    const { rollups, reportOptions, source, query, pull } =
       opts.from === undefined
-        ? { ...(await analyseFiles(files, detect)), source: files.join(', '), query: undefined }
-        : await analysePull({ limit: 1000, ...opts, from: opts.from }, detect, 'n1lens digest', { allowEmpty: true });
+        ? { ...(await analyseFiles(files, detect)), source: files.join(', '), query: undefined, pull: undefined }
+        : await analysePull({ ...opts, from: opts.from }, detect, 'n1lens digest', { allowEmpty: true });
     const input = digestFromRollups(rollups.values(), {
       ...reportOptions,
       connections: rollups.connections.values(),
@@ -76,7 +76,7 @@ async function gather(files: string[], opts: DigestCliOptions, nowMs: number | u
     });
     // With no request the traces span nothing: the period is the window pulled.
     if (query !== undefined && !Number.isFinite(input.period.sinceMs)) input.period = { ...input.period, sinceMs: query.startMs, untilMs: query.endMs };
-    return input;
+    return pull !== undefined && pull.failed > 0 ? { ...input, partial: { failed: pull.failed } } : input;
   }
   const schema = opts.schema === undefined ? undefined : await loadSchema(opts.schema);
   // Opening a mistyped path would create an empty store: it must fail, not post "no requests".
@@ -98,7 +98,7 @@ async function gather(files: string[], opts: DigestCliOptions, nowMs: number | u
 
 /** Runs the digest command; returns the exit code (1 when Slack refused or could not be reached). */
 export async function runDigest(files: string[], opts: DigestCliOptions, io: DigestIo = processIo): Promise<number> {
-  checkPullFlags({ limit: 1000, ...opts }, files);
+  checkPullFlags(opts, files);
   if ((files.length > 0 || opts.from !== undefined) && opts.db !== undefined) throw new CliError(`give ${opts.from === undefined ? 'trace files' : '--from'} or --db, not both`);
   if (files.length === 0 && opts.db === undefined && opts.from === undefined) {
     throw new CliError('nothing to digest: give trace files (- for stdin), --db n1lens.db or --from a Jaeger/Tempo URL');

@@ -38,6 +38,15 @@ describe('number flags', () => {
     },
   );
 
+  it('serve --max-traces is at least one SDK export of new traces: fewer refuse such an export on every retry', () => {
+    for (const value of ['0', '1', '511']) {
+      expect(parse(serveCommand(), ['--max-traces', value])).toEqual({
+        error: `error: option '--max-traces <n>' argument '${value}' is invalid. --max-traces must be a whole number ≥ 512`,
+      });
+    }
+    expect(parse(serveCommand(), ['--max-traces', '512'])).toMatchObject({ opts: { maxTraces: 512 } });
+  });
+
   it('bounds the waits: past 2^31 - 1 ms a Node timer fires at once, and a group commit window past 1 s only slows acknowledgements', () => {
     expect(parse(serveCommand(), ['--spool-commit-ms', '1001'])).toEqual({
       error: "error: option '--spool-commit-ms <ms>' argument '1001' is invalid. --spool-commit-ms must be a whole number from 0 to 1000",

@@ -2,7 +2,9 @@
 import { describe, expect, it, test } from 'vitest';
 import { CliError } from './errors.js';
 import { Command } from 'commander';
-import { addPullOptions, parseTime, pullQuery } from './pull-options.js';
+import { connection } from '../otlp/pull/index.js';
+import { addPullOptions, checkPullFlags, parseTime, pullQuery } from './pull-options.js';
+import { reportCommand } from './report.js';
 
 const NS = 1_760_000_000_123_456_789n;
 const MS = Number(NS / 1_000_000n);
@@ -90,5 +92,28 @@ describe('--limit', () => {
   it('is a whole number ≥ 1 written in decimal, as every other number flag is', () => {
     expect(limitOf('250')).toBe(250);
     for (const bad of ['0', '', ' ', '0x10', '1e3', '2.5']) expect(() => limitOf(bad), JSON.stringify(bad)).toThrow(/--limit must be a whole number ≥ 1/);
+  });
+});
+
+describe('--from and its flags', () => {
+  it('refuses --limit without --from, as --start, --end and --header are: it would change nothing', () => {
+    const opts = (args: string[]) => {
+      const command = reportCommand().exitOverride();
+      command.parseOptions(args);
+      return command.opts<{ limit?: number }>();
+    };
+    expect(() => checkPullFlags(opts(['--limit', '50']), ['traces.jsonl'])).toThrow(/^--limit applies to --from$/);
+    // Its default is applied by the query, not the parser, so a run without it is no misuse.
+    expect(() => checkPullFlags(opts([]), ['traces.jsonl'])).not.toThrow();
+    expect(pullQuery({ ...opts([]), since: '1h' }).limit).toBe(1000);
+    expect(pullQuery({ ...opts(['--limit', '50']), since: '1h' }).limit).toBe(50);
+  });
+
+  it('says how to write a --from given as host:port without a scheme', () => {
+    for (const from of ['localhost:16686', '127.0.0.1:16686', 'jaeger:16686/jaeger', 'tempo', '[::1]:3200']) {
+      expect(() => connection(from, []), from).toThrow(`--from ${JSON.stringify(from)} has no scheme: use http://${from} (or https://)`);
+    }
+    expect(() => connection('ftp://jaeger:21', [])).toThrow('--from must be an http(s) URL, not ftp:');
+    expect(connection('http://localhost:16686', []).base.href).toBe('http://localhost:16686/');
   });
 });

@@ -6,7 +6,7 @@ import type { RollupSet } from '../detect/rollup.js';
 import type { RequestAnalysis } from '../detect/types.js';
 // The pull clients (and protobufjs, which Tempo's protobuf answers need) load only for --from.
 import type { PullQuery, PullStats } from '../otlp/pull/index.js';
-import { refusedIn } from '../otlp/span.js';
+import type { RefusedSpans } from '../otlp/span.js';
 import { parseDuration, parseInstant } from '../report/period.js';
 import { loadSchema, schemaNaming } from '../suggest/index.js';
 import type { ReportOptions } from '../report/index.js';
@@ -19,10 +19,14 @@ export interface PullCliOptions {
   since?: string;
   start?: string;
   end?: string;
-  limit: number;
+  /** --limit; DEFAULT_PULL_LIMIT when absent (no commander default, so that a --limit without --from can be told apart and refused). */
+  limit?: number;
   /** Repeated --header values; absent when none was given. */
   header?: string[];
 }
+
+/** Traces pulled when --limit is not given. */
+export const DEFAULT_PULL_LIMIT = 1000;
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
@@ -32,7 +36,7 @@ export function addPullOptions(command: Command, { service }: { service: boolean
     .option('--from <url>', 'pull traces from Jaeger (query API, e.g. http://127.0.0.1:16686) or Tempo (e.g. http://tempo:3200)')
     .option('--start <time>', 'with --from: oldest trace start (ISO 8601, e.g. 2026-12-01T09:00:00Z, or an epoch in s, ms, µs or ns)')
     .option('--end <time>', 'with --from: newest trace start (default now)')
-    .option('--limit <n>', 'with --from: most traces to pull', wholeNumber('--limit', 1), 1000)
+    .option('--limit <n>', `with --from: most traces to pull (default ${DEFAULT_PULL_LIMIT})`, wholeNumber('--limit', 1))
     .option('--header <name: value>', "with --from: HTTP header, repeatable, e.g. 'Authorization: Bearer <token>'", collect);
   if (service) command.option('--service <name>', 'with --from: the service.name whose traces to pull');
   return command;
@@ -92,14 +96,14 @@ export function pullQuery(o: PullCliOptions, nowMs = Date.now()): PullQuery {
     }
   }
   if (startMs >= endMs) throw new CliError('--start must be before --end');
-  return { ...(o.service === undefined ? {} : { service: o.service }), startMs, endMs, limit: o.limit };
+  return { ...(o.service === undefined ? {} : { service: o.service }), startMs, endMs, limit: o.limit ?? DEFAULT_PULL_LIMIT };
 }
 
 /** Rejects pull flags without --from, and --from with files. */
 export function checkPullFlags(o: PullCliOptions, files: readonly string[]): void {
   if (o.from !== undefined && files.length > 0) throw new CliError('give trace files or --from, not both');
   if (o.from === undefined) {
-    const used = (['start', 'end', 'header'] as const).filter((k) => o[k] !== undefined);
+    const used = (['start', 'end', 'limit', 'header'] as const).filter((k) => o[k] !== undefined);
     if (used.length > 0) throw new CliError(`--${used[0]} applies to --from`);
   }
 }
@@ -151,6 +155,8 @@ export async function analysePull(
   reportOptions: Pick<ReportOptions, 'schema'>;
   source: string;
   evictedTraces: number;
+  /** Spans the decoder refused, by reason. */
+  refused: RefusedSpans;
   pull: PullStats;
   /** The window searched, epoch ms. */
   query: Pick<PullQuery, 'startMs' | 'endMs'>;
@@ -165,7 +171,7 @@ export async function analysePull(
   const stats: PullStats = { fetched: 0, failed: 0, failures: [] };
   const progress = progressLine(program, stats, offline);
   for await (const batch of source.traces(query, stats)) {
-    offline.add(batch.spans, refusedIn(batch));
+    offline.addBatch(batch);
     progress.update();
   }
   const rollups = offline.finish();
@@ -175,5 +181,5 @@ export async function analysePull(
     const window = `${new Date(query.startMs).toISOString()} – ${new Date(query.endMs).toISOString()}`;
     throw new CliError(`no traces${query.service === undefined ? '' : ` of service "${query.service}"`} in ${window} from ${where}: check --service and --since/--start`);
   }
-  return { rollups, reportOptions: schema === undefined ? {} : { schema }, source: where, evictedTraces: offline.analyzer.assembler.counters.evictions, pull: stats, query };
+  return { rollups, reportOptions: schema === undefined ? {} : { schema }, source: where, evictedTraces: offline.analyzer.assembler.counters.evictions, refused: offline.refused, pull: stats, query };
 }

@@ -40,6 +40,7 @@ import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, nonNeg
 import { CliError, EXIT } from './errors.js';
 import { checkWritable, fileError, writeOutputFiles, type OutputFile } from './output-files.js';
 import type { RequestAnalysis } from '../detect/types.js';
+import type { RefusedSpans } from '../otlp/span.js';
 import { checkTraceUrl } from './trace-url.js';
 import { addPullOptions, analysePull, checkPullFlags, partialPullWarning, type PullCliOptions } from './pull-options.js';
 
@@ -101,7 +102,7 @@ const collect = <T>(parse: (v: string) => T) => (value: string, previous: T[] | 
 export async function analyseFiles(
   files: string[],
   options: DetectOptions & { schemaPath?: string; jobs?: number; onAnalysed?: (analyses: RequestAnalysis[]) => void },
-): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; lateSpans: number; evictedTraces: number }> {
+): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; lateSpans: number; evictedTraces: number; refused: RefusedSpans }> {
   // Named again, standard input would read as an empty file ("stdin: empty file"), which says nothing of why.
   if (files.filter((file) => file === '-').length > 1) throw new CliError('- (standard input) is given more than once; it can be read only once', EXIT.usage);
   const { schemaPath, jobs = 1, onAnalysed, ...detect } = options;
@@ -133,7 +134,7 @@ export async function analyseFiles(
   }
   const rollups = offline.finish();
   const { lateSpans, evictions } = offline.analyzer.assembler.counters;
-  return { rollups, reportOptions, lateSpans, evictedTraces: evictions };
+  return { rollups, reportOptions, lateSpans, evictedTraces: evictions, refused: offline.refused };
 }
 
 /** A regular file's size now; undefined for standard input, a pipe or device (read to its end), or a file it cannot stat (reading it says why). */
@@ -335,7 +336,7 @@ async function analyseAndFinish(
     ...(store === undefined ? {} : { onAnalysed: (analyses: RequestAnalysis[]) => store.recordSync(analyses) }),
   };
   const jobs = opts.jobs ?? defaultJobs();
-  const { rollups, reportOptions, evictedTraces, pull } =
+  const { rollups, reportOptions, evictedTraces, refused, pull } =
     opts.from === undefined ? { ...(await analyseFiles(files, { ...detect, jobs })), pull: undefined } : await analysePull({ ...opts, from: opts.from }, detect, program);
   if (opts.listUnseen && reportOptions.schema?.urls === undefined) {
     throw new CliError('--list-unseen needs --schema with the URLconf: re-run manage.py n1lens_schema, which now exports the URLconf', EXIT.usage);
@@ -348,6 +349,7 @@ async function analyseAndFinish(
     ...noise,
     connections: rollups.connections.values(),
     deadViews,
+    refusedSpans: refused,
   });
   const code = await finishReport(report, formats, checked, opts, store === undefined ? undefined : { store, reportOptions });
   // After the outputs, so that a run that fails prints its one line only.

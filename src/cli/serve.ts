@@ -71,6 +71,13 @@ const MIB = 1024 * 1024;
  */
 const MAX_SPOOL_COMMIT_MS = 1000;
 
+/**
+ * The fewest open traces --max-traces may allow: an OpenTelemetry SDK export holds up to 512 spans
+ * (OTEL_BSP_MAX_EXPORT_BATCH_SIZE), so it may open as many traces, and an export that opens more than
+ * the limit into an empty buffer is refused on every retry (0 refuses every new trace).
+ */
+export const MIN_MAX_TRACES = 512;
+
 export function serveCommand(): Command {
   const command = new Command('serve')
     .description('Receive OTLP traces (HTTP :4318, gRPC :4317), find N+1 cascades live, keep them in SQLite (or a PostgreSQL shared by several instances)')
@@ -81,7 +88,7 @@ export function serveCommand(): Command {
     .option('--retention <duration>', 'delete hourly rollups older than this, e.g. 30d (default: keep everything)')
     .option('--trace-wait-ms <ms>', 'analyse a trace that does not look whole once it has a request span and was quiet this long', milliseconds('--trace-wait-ms'), DEFAULT_TRACE_WAIT_MS)
     .option('--trace-settle-ms <ms>', 'analyse sooner, once quiet this long, a trace whose spans look whole (root, every parent, every call answered; at most --trace-wait-ms)', milliseconds('--trace-settle-ms'), DEFAULT_TRACE_SETTLE_MS)
-    .option('--max-traces <n>', 'open traces at which exports that only open new traces are refused (503/UNAVAILABLE, retryable)', wholeNumber('--max-traces'), 50_000)
+    .option('--max-traces <n>', 'open traces at which exports that only open new traces are refused (503/UNAVAILABLE, retryable)', wholeNumber('--max-traces', MIN_MAX_TRACES), 50_000)
     .option('--max-buffer-mib <n>', 'estimated memory of buffered spans at which every export is refused (retryable)', wholeNumber('--max-buffer-mib', 1), DEFAULT_MAX_BUFFER_MIB)
     .option('--memory-limit-mib <n>', 'measured memory (V8 heap in use + request bodies and other buffers) at which exports are refused (retryable; default: --max-buffer-mib + 128)', wholeNumber('--memory-limit-mib', 1))
     .option('--auth-token <token>', `bearer token required on OTLP/HTTP, OTLP/gRPC, the API, the UI and /metrics (default: $${AUTH_TOKEN_ENV}); /healthz stays open`)

@@ -285,3 +285,16 @@ describe('labels that fit the kind', () => {
     expect(text).not.toContain('N+1 loops');
   });
 });
+
+describe('a digest of a partial pull', () => {
+  it('says it is partial in the summary, the notification text and every later part, and not otherwise', () => {
+    const endpoints = Array.from({ length: 12 }, (_, i) => endpoint(`GET page${i}/`, 10, 5, { fix: 'x'.repeat(2900) }));
+    const messages = buildDigest(input(endpoints, { period: { sinceMs: DAY.sinceMs, untilMs: DAY.untilMs, source: 'http://jaeger:16686' }, partial: { failed: 3 } }), { top: 12 });
+    expect(messages.length).toBeGreaterThan(1);
+    expect(sections(messages[0]!).join('\n')).toContain(':warning: *Partial:* 3 traces or searches failed to fetch after retries and are left out');
+    expect(messages[0]!.text).toContain('(partial: 3 traces or searches failed to fetch after retries and are left out).');
+    for (const later of messages.slice(1)) expect(JSON.stringify(later.blocks[0])).toContain(' · partial · part ');
+    const whole = buildDigest(input(endpoints), { top: 12 });
+    expect(JSON.stringify(whole)).not.toMatch(/partial/i);
+  });
+});

@@ -222,12 +222,19 @@ function prepare(input: DigestInput, options: BlocksOptions): Context {
   };
 }
 
+/** Said of a digest whose pull left traces out: its figures cover part of the period. */
+function partialText(partial: { failed: number }): string {
+  const n = partial.failed;
+  return `partial: ${int(n)} trace${n === 1 ? '' : 's'} or search${n === 1 ? '' : 'es'} failed to fetch after retries and ${n === 1 ? 'is' : 'are'} left out`;
+}
+
 function summaryBlock(c: Context): SlackBlock {
   const { report, previous } = c.input;
   const vs = (now: number, before: number, show: (n: number) => string): string =>
     previous === undefined || c.window === undefined ? '' : ` (${change(now, before, show, c.window)})`;
   const lines = [
     `*Period:* ${escapeMrkdwn(c.periodLong)}`,
+    ...(c.input.partial === undefined ? [] : [`:warning: *Partial:* ${escapeMrkdwn(partialText(c.input.partial).replace(/^partial: /, ''))}`]),
     `*Service:* ${clipMrkdwn(c.who.long, 500)}`,
     `*Requests analysed:* ${int(report.summary.requests)}${vs(report.summary.requests, previous?.summary.requests ?? 0, int)}`,
     `*DB time wasted:* ${totalTime(totalWasted(report))}${vs(totalWasted(report), previous === undefined ? 0 : totalWasted(previous), totalTime)}`,
@@ -330,7 +337,8 @@ function fallback(c: Context, items: Item[], part: number, parts: number): strin
   const partText = parts > 1 ? ` (part ${part} of ${parts})` : '';
   const head =
     `n1lens digest for ${clip(c.who.long, 300)}, ${periodText}${partText}: ` +
-    `${int(s.requests)} requests analysed, ${totalTime(totalWasted(report))} of DB time wasted${vs}.`;
+    `${int(s.requests)} requests analysed, ${totalTime(totalWasted(report))} of DB time wasted${vs}` +
+    `${c.input.partial === undefined ? '' : ` (${partialText(c.input.partial)})`}.`;
   const lines = [escapeMrkdwn(head)];
   let used = lines[0]?.length ?? 0;
   for (const [i, { endpoint: e, rank }] of items.entries()) {
@@ -353,7 +361,7 @@ function render(c: Context, items: Item[], part: number, parts: number): SlackMe
   const head: SlackBlock[] =
     part === 1
       ? [{ type: 'header', text: { type: 'plain_text', text: c.title, emoji: false } }, summaryBlock(c), ...serviceFindingsBlock(c)]
-      : [{ type: 'context', elements: [{ type: 'mrkdwn', text: `*${escapeMrkdwn(c.title)}* · ${escapeMrkdwn(c.periodLong)} · part ${part} of ${parts}` }] }];
+      : [{ type: 'context', elements: [{ type: 'mrkdwn', text: `*${escapeMrkdwn(c.title)}* · ${escapeMrkdwn(c.periodLong)}${c.input.partial === undefined ? '' : ' · partial'} · part ${part} of ${parts}` }] }];
   return { text: fallback(c, items, part, parts), blocks: [...head, ...items.flatMap((it) => endpointBlocks(c, it))] };
 }
 

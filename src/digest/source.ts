@@ -14,6 +14,8 @@ export interface DigestInput {
   period: DigestPeriod;
   /** The service the report was filtered to (--service); otherwise the report's own services are named. */
   service?: string;
+  /** A pull (--from) that left traces or searches out after retries: the digest covers part of the period and says so. */
+  partial?: { failed: number };
 }
 
 export interface DigestPeriod extends Period {

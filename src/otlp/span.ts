@@ -116,6 +116,14 @@ export interface DecodedBatch {
   ordinals?: number[];
 }
 
+/** Spans refused, by reason (n1-report's `summary.spansDropped`). */
+export type RefusedSpans = Partial<Record<SpanRejectReason, number>>;
+
+/** Adds a batch's refused spans to `into`. */
+export function countRefused(into: RefusedSpans, batch: Pick<DecodedBatch, 'rejected'>): void {
+  for (const r of batch.rejected) into[r.reason] = (into[r.reason] ?? 0) + r.count;
+}
+
 /** The spans a batch refused. */
 export function refusedIn(batch: Pick<DecodedBatch, 'rejected'>): number {
   let n = 0;

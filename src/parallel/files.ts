@@ -14,6 +14,7 @@ import type { DetectOptions } from '../detect/request.js';
 import { RollupSet, releasedBefore } from '../detect/rollup.js';
 import { errorFrom, type ErrorData, type FromWorker, type WorkerSetup } from './protocol.js';
 import { Peers } from './exchange.js';
+import type { RefusedSpans } from '../otlp/span.js';
 import { analyseShard, ShardAnalysis, type KeyedConnection, type ShardReading, type ShardResult } from './shard.js';
 
 /** Input, in bytes on disk, from which workers start: below it they would cost more than they save. */
@@ -24,6 +25,8 @@ export interface ShardedFilesResult {
   lateSpans: number;
   /** Traces the shards released early, before the end of their spans could be known (their memory ran out). */
   evictedTraces: number;
+  /** Spans the decoders refused, by reason. */
+  refused: RefusedSpans;
 }
 
 /** Whether `files` are worth (and fit for) workers: regular files, since each worker opens them itself, of `minBytes` together. */
@@ -79,9 +82,10 @@ export async function analyseFilesSharded(
       throw errorFrom(failures.reduce((a, b) => (b.unit < a.unit ? b : a)).error);
     }
     const shards = results as ShardResult[];
+    // Every shard counts the whole input's refused spans (ShardResult.refused): shard 0's are all of them.
     const rollups = RollupSet.fromShards(shards.map((s) => s.rollups));
     for (const c of inReleaseOrder(shards.map((s) => s.connections))) rollups.addConnection(c.service, c.instance, c.use);
-    return { rollups, lateSpans: shards.reduce((n, s) => n + s.lateSpans, 0), evictedTraces: shards.reduce((n, s) => n + s.evictedTraces, 0) };
+    return { rollups, lateSpans: shards.reduce((n, s) => n + s.lateSpans, 0), evictedTraces: shards.reduce((n, s) => n + s.evictedTraces, 0), refused: shards[0]!.refused };
   } finally {
     peers.close();
     await Promise.all(workers.map((w) => w.terminate()));

@@ -11,7 +11,7 @@ import { RollupSet, type ReleaseKey, type ShardRollups } from '../detect/rollup.
 import type { RequestAnalysis } from '../detect/types.js';
 import { createUnitDecoders, decodeUnit, errorAtUnit, inProtobufUnit, isRawUnit, RangeReadError, readJsonLineRange, readProtobufFrames, readTraceUnits, type RawUnit, type TraceUnit, type UnitDecoders } from '../otlp/file.js';
 import { shardOfTraceId } from '../otlp/shard.js';
-import { refusedIn, type DbSpanFields, type DecodedBatch, type SpanRecord, type SpanSink, type TraceId } from '../otlp/span.js';
+import { countRefused, refusedIn, type DbSpanFields, type DecodedBatch, type RefusedSpans, type SpanRecord, type SpanSink, type TraceId } from '../otlp/span.js';
 import type { SinkBatch, WireDecoder } from '../otlp/wire/decoder.js';
 import { replayPack, SplitSink, type Peers, type SpanPack } from './exchange.js';
 import { errorData, errorFrom, type FromWorker } from './protocol.js';
@@ -38,6 +38,8 @@ export interface ShardResult {
   lateSpans: number;
   /** Traces released early to stay within the shard's share of the memory (analyzer.ts offlineAnalyzerOptions). */
   evictedTraces: number;
+  /** Spans refused in the whole input, by reason: every shard counts every unit's (they keep its span clock). */
+  refused: RefusedSpans;
 }
 
 export class ShardAnalysis {
@@ -54,6 +56,7 @@ export class ShardAnalysis {
   readonly #last = new Map<TraceId, number>();
   #pruneAt = 10_000;
   readonly #decoders = new WeakMap<WireDecoder, WireDecoder>();
+  readonly #refused: RefusedSpans = {};
 
   /** `openBytes`: what all shards together keep open (analyzer.ts OFFLINE_OPEN_BYTES, smaller in tests). */
   constructor(options: DetectOptions, shard: number, shards: number, openBytes?: number) {
@@ -71,9 +74,12 @@ export class ShardAnalysis {
     const round = 3 * this.#units++;
     if (isRawUnit(unit)) {
       const decoder = this.#shardDecoder(decoders.wire);
-      this.#take(round + EVICTED, inProtobufUnit(unit, (bytes) => this.analyzer.addMessage(decoder, bytes, (read) => (this.#spansRead += read))).analyses);
+      const { batch, analyses } = inProtobufUnit(unit, (bytes) => this.analyzer.addMessage(decoder, bytes, (read) => (this.#spansRead += read)));
+      countRefused(this.#refused, batch);
+      this.#take(round + EVICTED, analyses);
     } else {
       const mine = this.#mine(unit.spans, unit.ordinals);
+      countRefused(this.#refused, unit);
       this.#spansRead += unit.spans.length + refusedIn(unit);
       this.#take(round + EVICTED, this.analyzer.add(mine, this.#spansRead));
     }
@@ -85,6 +91,7 @@ export class ShardAnalysis {
   addPack(pack: SpanPack): void {
     const batch = pack.batch;
     if ('error' in batch) throw errorFrom(batch.error);
+    countRefused(this.#refused, batch);
     const round = 3 * this.#units++;
     const base = this.#spansRead;
     const last = this.#last;
@@ -101,7 +108,7 @@ export class ShardAnalysis {
   finish(): ShardResult {
     this.analyzer.flushEach((analyses) => this.#take(3 * this.#units + FLUSHED, analyses));
     const counters = this.analyzer.assembler.counters;
-    return { rollups: this.#rollups.toShard(), connections: this.#connections, lateSpans: counters.lateSpans, evictedTraces: counters.evictions };
+    return { rollups: this.#rollups.toShard(), connections: this.#connections, lateSpans: counters.lateSpans, evictedTraces: counters.evictions, refused: this.#refused };
   }
 
   #take(round: number, analyses: RequestAnalysis[]): void {

@@ -1,5 +1,6 @@
 /** Builds the report JSON (DESIGN "Report JSON") from endpoint rollups: the one shape every renderer, the API and the digest read. */
 import { readSplit, type EndpointSplit } from '../detect/catch-all.js';
+import type { RefusedSpans } from '../otlp/span.js';
 import { detectConnectionPressure, type ConnectionDetectOptions, type ConnectionPressure, type ConnectionRollup } from '../detect/connections.js';
 import { detectEndpoint, STEADY_STATE_MIN_REQUESTS, type CascadeFinding, type EndpointDetectOptions, type EndpointFinding } from '../detect/endpoint.js';
 import type { DeadView } from '../detect/routes.js';
@@ -89,6 +90,8 @@ export interface Report {
     wastedMs: number;
     /** Framework-internal statements left out of detection (sql/noise.ts), by rule; absent when none. */
     frameworkQueriesDropped?: { total: number; byRule: Record<string, number> };
+    /** Spans of the input the decoders refused (a Zipkin span without a timestamp, a bad id), by reason; absent when none (and from a store). */
+    spansDropped?: { total: number; byReason: Record<string, number> };
   };
   endpoints: ReportEndpoint[];
   /** connection_pressure and dead_view; absent when there are none. */
@@ -108,6 +111,8 @@ export interface ReportOptions extends EndpointDetectOptions, ConnectionDetectOp
   ignoreEndpoints?: readonly string[];
   ignoreTables?: readonly string[];
   minWastedMs?: number;
+  /** Spans the decoders refused, by reason (OfflineAnalysis.refused): the summary's spansDropped. */
+  refusedSpans?: RefusedSpans;
 }
 
 const round1 = (n: number): number => Math.round(n * 10) / 10;
@@ -419,7 +424,7 @@ export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOp
   const serviceFindings = buildServiceFindings(options);
   return {
     n1lensReport: 1,
-    summary: reportSummary(all, endpoints),
+    summary: { ...reportSummary(all, endpoints), ...spansDropped(options.refusedSpans) },
     endpoints,
     ...(serviceFindings.length === 0 ? {} : { serviceFindings }),
   };
@@ -438,6 +443,18 @@ export function summariseReport(rollups: Iterable<EndpointRollup>, options: Repo
     .map((r) => summariseEndpoint(r, options))
     .sort(byWaste);
   return { summary: reportSummary(all, endpoints), endpoints };
+}
+
+/** The summary's spansDropped: nothing when no span was refused. */
+function spansDropped(refused: RefusedSpans | undefined): Pick<Report['summary'], 'spansDropped'> {
+  const byReason: Record<string, number> = {};
+  let total = 0;
+  for (const [reason, n] of Object.entries(refused ?? {})) {
+    if (!n) continue;
+    byReason[reason] = n;
+    total += n;
+  }
+  return total === 0 ? {} : { spansDropped: { total, byReason: sortedKeys(byReason) } };
 }
 
 /** The report's summary over the endpoints it lists (`rollups` may hold more: only the listed ones count). */

@@ -57,6 +57,12 @@ export function frameworkNoiseLine(d: { total: number; byRule: Record<string, nu
   return `framework queries left out: ${int(d.total)} (${parts.join(', ')})`;
 }
 
+/** `spans left out: 3 (no_timestamp 3)`: spans of the input the decoders refused. */
+export function droppedSpansLine(d: { total: number; byReason: Record<string, number> }): string {
+  const parts = Object.entries(d.byReason).map(([reason, n]) => `${reason} ${int(n)}`);
+  return `spans left out: ${int(d.total)} (${parts.join(', ')})`;
+}
+
 /** The sentence saying what a loop reads after the fix (report JSON `suggestion.readInstead`). */
 export function readInsteadText(
   r: { read: string; insteadOf: string; required: boolean },

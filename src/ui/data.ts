@@ -2,8 +2,11 @@
 import { ENDPOINT_DETECT_DEFAULTS } from '../detect/endpoint.js';
 import type { FindingKind } from '../detect/types.js';
 import { applyAcknowledgements, isActive, signatureOf, type Acknowledgement, type AcknowledgedFinding } from '../report/acknowledge.js';
+import type { EndpointRollup } from '../detect/rollup.js';
 import {
+  buildReport,
   buildServiceFindings,
+  reportSummary,
   summariseReport,
   type EndpointSummary,
   type Report,
@@ -98,6 +101,8 @@ export interface FindingView {
   id: number;
   /** Its signature (DESIGN "Signature"), the key of acknowledgements and baselines. */
   signature: string;
+  /** The table the signature was made with: the report's, else the one its SQL names (the finding may be out of the report). */
+  table: string;
   /** The decision in force about it, if any. */
   acknowledgement: Acknowledgement | undefined;
   endpointId: number | undefined;
@@ -167,10 +172,14 @@ const periodOf = (f: Filters) => ({
 
 /** What filterReport narrows: a report, or the overview's summary of one. */
 type Narrowable<E> = { summary: Report['summary']; endpoints: E[] };
-type NarrowableEndpoint = { endpoint: string; requests: number; wastedMsPerRequest: number; findings: { kind: FindingKind; table: string }[] };
+type NarrowableEndpoint = { service: string; endpoint: string; requests: number; wastedMsPerRequest: number; findings: { kind: FindingKind; table: string; wastedMs: number }[] };
 
-/** Finding kinds and text search narrow a report: endpoints keep the matching findings; the summary is recounted. */
-export function filterReport<R extends Narrowable<NarrowableEndpoint>>(report: R, filters: Pick<Filters, 'kind' | 'q'>, dbSpansOf: (e: R['endpoints'][number]) => number): R {
+/**
+ * Finding kinds and text search narrow a report: endpoints keep the matching findings; the summary
+ * is recounted over the endpoints kept, from their rollups (`rollups` may hold more), framework
+ * queries left out included.
+ */
+export function filterReport<R extends Narrowable<NarrowableEndpoint>>(report: R, filters: Pick<Filters, 'kind' | 'q'>, rollups: readonly EndpointRollup[]): R {
   type E = R['endpoints'][number];
   const q = filters.q?.toLowerCase();
   const endpoints: E[] = [];
@@ -186,16 +195,7 @@ export function filterReport<R extends Narrowable<NarrowableEndpoint>>(report: R
     endpoints.push(findings === e.findings ? e : { ...e, findings });
   }
   if (endpoints.length === report.endpoints.length && endpoints.every((e, i) => e === report.endpoints[i])) return report;
-  return {
-    ...report,
-    summary: {
-      requests: endpoints.reduce((s, e) => s + e.requests, 0),
-      dbSpans: endpoints.reduce((s, e) => s + dbSpansOf(e), 0),
-      findings: endpoints.reduce((s, e) => s + e.findings.length, 0),
-      wastedMs: round1(endpoints.reduce((s, e) => s + e.wastedMsPerRequest * e.requests, 0)),
-    },
-    endpoints,
-  };
+  return { ...report, summary: reportSummary(rollups, endpoints), endpoints };
 }
 
 /** The report settings for a request: serve's, plus dead views when a window applies (the filter's, or serve --dead-after). */
@@ -221,7 +221,10 @@ const queryOf = (filters: Filters, endpointName?: string) => ({
  */
 export async function servedReport(ctx: UiContext, filters: Filters, endpointName?: string): Promise<Report> {
   const { store } = ctx;
-  const report = await store.report(queryOf(filters, endpointName), await reportOptionsOf(ctx, filters));
+  const query = queryOf(filters, endpointName);
+  // Read here rather than through store.report: a narrowed summary is recounted from them.
+  const [rollups, connections] = await Promise.all([store.rollups(query), store.connections(query)]);
+  const report = buildReport(rollups, { connections, ...(await reportOptionsOf(ctx, filters)), ...('endpoint' in query ? { endpoint: query.endpoint } : {}) });
   const [findingIds, muted] = await Promise.all([store.findingIds(), store.acknowledgements()]);
   for (const e of report.endpoints) {
     for (const f of e.findings) {
@@ -234,11 +237,7 @@ export async function servedReport(ctx: UiContext, filters: Filters, endpointNam
   }
   const decided = applyAcknowledgements(report, muted, ctx.nowMs, filters.includeAcknowledged ?? false);
   if (filters.kind === undefined && filters.q === undefined) return decided;
-  // DB spans per endpoint from the cheap hourly rows, so a narrowed summary still describes the endpoints kept.
-  const dbSpans = new Map<number, number>();
-  for (const h of await store.endpointHours(periodOf(filters))) dbSpans.set(h.endpointId, (dbSpans.get(h.endpointId) ?? 0) + h.dbSpans);
-  const ids = await endpointIds(store);
-  return filterReport(decided, filters, (e) => dbSpans.get(ids.get(key(e.service, e.endpoint)) ?? -1) ?? 0);
+  return filterReport(decided, filters, rollups);
 }
 
 async function endpointIds(store: Store): Promise<Map<string, number>> {
@@ -274,7 +273,6 @@ export async function overview(ctx: UiContext, filters: Filters): Promise<Overvi
   const { endpoints } = ranked;
   // Filters and acknowledgements copy endpoints, so ids and DB spans go by name.
   const idOf = new Map(summaries.map((s) => [key(s.rollup.service, s.rollup.endpoint), s.id]));
-  const dbSpans = new Map(summaries.map((s) => [key(s.rollup.service, s.rollup.endpoint), s.rollup.dbSpans]));
   const findingIds = await store.findingIds();
   for (const e of endpoints) {
     for (const f of e.findings) {
@@ -285,7 +283,7 @@ export async function overview(ctx: UiContext, filters: Filters): Promise<Overvi
   let serviceFindings = buildServiceFindings({ connections: await store.connections(period), ...options });
   if (filters.service !== undefined) serviceFindings = serviceFindings.filter((f) => f.service === filters.service);
   const decided = applyAcknowledgements(ranked, await store.acknowledgements(), ctx.nowMs, filters.includeAcknowledged ?? false);
-  const report = filters.kind === undefined && filters.q === undefined ? decided : filterReport(decided, filters, (e) => dbSpans.get(key(e.service, e.endpoint)) ?? 0);
+  const report = filters.kind === undefined && filters.q === undefined ? decided : filterReport(decided, filters, summaries.map((s) => s.rollup));
 
   const horizonMs = store.minuteReadHorizon(ctx.nowMs);
   const axis = axisOf(filters, ctx.nowMs, horizonMs, await store.firstHour(period));
@@ -391,12 +389,14 @@ export async function findingView(ctx: UiContext, id: number, filters: Filters):
     trend[i]!.executions += h.executions;
     trend[i]!.wastedMs += h.wastedMs;
   }
-  const signature = signatureOf(stored.endpoint, { kind: stored.kind as FindingKind, table: finding?.table ?? mainTable(stored.sql), fingerprint: stored.fingerprint });
+  const table = finding?.table ?? mainTable(stored.sql);
+  const signature = signatureOf(stored.endpoint, { kind: stored.kind as FindingKind, table, fingerprint: stored.fingerprint });
   const acknowledgement = (await store.acknowledgements()).find((a) => a.signature === signature && isActive(a, ctx.nowMs));
   return {
     filters,
     id,
     signature,
+    table,
     acknowledgement,
     endpointId,
     stored,

@@ -180,7 +180,8 @@ export function uiRoutes(options: UiOptions): Hono {
       service: view.stored.service,
       endpoint: view.stored.endpoint,
       kind: view.stored.kind as FindingKind,
-      table: view.finding?.table ?? '',
+      // The table its signature was made with, so the exported baseline names the finding it mutes.
+      table: view.table,
       state: d.state,
       reason: d.reason,
       ...(d.expires === undefined ? {} : { expires: d.expires }),

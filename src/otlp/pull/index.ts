@@ -13,6 +13,11 @@ export type { ApiName, PullQuery, PullStats, SourceOptions, TraceSource } from '
  * credentials in a URL).
  */
 export function connection(from: string, headerOptions: readonly string[]): { base: URL; headers: Record<string, string> } {
+  // A host (and port) without a scheme: `localhost:16686` would parse as a URL of scheme `localhost:`.
+  const bare = from.trim();
+  if (!bare.includes('://') && /^(?:[\w.-]+|\[[\da-f:.]+\])(?::\d*)?(?:[/?#]|$)/i.test(bare)) {
+    throw new PullError(`--from ${JSON.stringify(from)} has no scheme: use http://${bare} (or https://)`);
+  }
   let base: URL;
   try {
     base = new URL(from);
