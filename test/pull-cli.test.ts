@@ -73,8 +73,13 @@ describe('n1-report --from', () => {
     const fromFile = await run(['digest', sample, '--dry-run'], 'n1lens');
     const pulled = await run(['digest', '--from', tempo.url, ...auth, '--service', 'recruit', ...window, '--dry-run'], 'n1lens');
     expect(pulled.code).toBe(0);
-    // Only the source line differs: file names vs the URL.
-    expect(pulled.stdout.replaceAll(tempo.url, 'SRC')).toEqual(fromFile.stdout.replaceAll(sample, 'SRC'));
+    // The pull covers the window searched (a minute either side of the requests here), named as pulled traces.
+    const range = (from: number, to: number) => `${new Date(from).toISOString().slice(0, 16).replace('T', ' ')} → ${new Date(to).toISOString().slice(11, 16)} UTC`;
+    expect(pulled.stdout).toContain(range(Math.min(...startsMs) - 60_000, Math.max(...startsMs) + 60_000));
+    expect(pulled.stdout).toContain('n1lens digest: recruit · pulled traces');
+    // Otherwise only the source differs: file names vs the URL.
+    const same = (text: string) => text.replace(/\d{4}-\d\d-\d\d \d\d:\d\d → (\d{4}-\d\d-\d\d )?\d\d:\d\d UTC/g, 'RANGE').replaceAll('pulled traces', 'trace files');
+    expect(same(pulled.stdout.replaceAll(tempo.url, 'SRC'))).toEqual(same(fromFile.stdout.replaceAll(sample, 'SRC')));
   });
 
   it('n1lens digest --from a window with no traces posts "No requests in this period" for the window, not an error', async () => {

@@ -74,8 +74,11 @@ async function gather(files: string[], opts: DigestCliOptions, nowMs: number | u
       ...endpoint,
       source,
     });
-    // With no request the traces span nothing: the period is the window pulled.
-    if (query !== undefined && !Number.isFinite(input.period.sinceMs)) input.period = { ...input.period, sinceMs: query.startMs, untilMs: query.endMs };
+    // A pull covers the window it searched (quiet minutes included), a rolling one read as "last 24h".
+    if (query !== undefined) {
+      const rolling = opts.start === undefined && opts.end === undefined;
+      input.period = { ...input.period, sinceMs: query.startMs, untilMs: query.endMs, pulled: true, ...(rolling ? { window: opts.since ?? '24h' } : {}) };
+    }
     return pull !== undefined && pull.failed > 0 ? { ...input, partial: { failed: pull.failed } } : input;
   }
   const schema = opts.schema === undefined ? undefined : await loadSchema(opts.schema);

@@ -151,6 +151,15 @@ describe('buildDigest', () => {
     expect(m!.text).not.toMatch(/previous/);
   });
 
+  it('names a pull by the window it searched, with where it came from', () => {
+    const period = { sinceMs: Date.parse('2025-01-12T10:12Z'), untilMs: Date.parse('2025-01-13T10:12Z'), source: 'Tempo at http://tempo:3200', pulled: true };
+    const [rolling] = buildDigest(input([endpoint('GET dashboard/', 3, 10)], { period: { ...period, window: '24h' } }));
+    expect(rolling!.blocks[0]).toMatchObject({ text: { text: 'n1lens digest: recruit · last 24h' } });
+    expect(JSON.stringify(rolling!.blocks)).toContain('2025-01-12 10:12 → 2025-01-13 10:12 UTC (last 24h), Tempo at http://tempo:3200');
+    const [fixed] = buildDigest(input([endpoint('GET dashboard/', 3, 10)], { period }));
+    expect(fixed!.blocks[0]).toMatchObject({ text: { text: 'n1lens digest: recruit · pulled traces' } });
+  });
+
   it('shows the change against the previous period, overall and per endpoint', () => {
     const now = [endpoint('GET dashboard/', 100, 50), endpoint('GET new/', 10, 10)];
     const before = report([endpoint('GET dashboard/', 80, 100)]);

@@ -199,9 +199,9 @@ function prepare(input: DigestInput, options: BlocksOptions): Context {
   const who = services(input);
   const { period } = input;
   const window = period.window;
-  const periodShort = window !== undefined ? `last ${window}` : 'trace files';
+  const periodShort = window !== undefined ? `last ${window}` : period.pulled === true ? 'pulled traces' : 'trace files';
   const range = formatPeriod(period);
-  const where = window !== undefined ? ` (last ${window})` : period.source !== undefined ? `, ${clip(period.source, 200)}` : '';
+  const where = `${window !== undefined ? ` (last ${window})` : ''}${period.source !== undefined ? `, ${clip(period.source, 200)}` : ''}`;
   const ranked = input.report.endpoints
     .filter((e) => e.findings.length > 0)
     .sort((a, b) => wasted(b) - wasted(a) || b.wastedMsPerRequest * b.requests - a.wastedMsPerRequest * a.requests || compareText(a.endpoint, b.endpoint));

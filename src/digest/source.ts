@@ -23,6 +23,8 @@ export interface DigestPeriod extends Period {
   window?: string;
   /** Where the data came from when it is not the store, e.g. the trace file names. */
   source?: string;
+  /** Pulled from a trace store (--from): the period is the window searched, not the traces' own span. */
+  pulled?: boolean;
 }
 
 /** Report options a digest passes through (schema for exact names, detector thresholds). */
