@@ -532,3 +532,61 @@ describe('a self-referential FK followed per row (e.manager, e.manager.manager)'
     expect(s.note).toContain("select_related('manager__manager')");
   });
 });
+
+describe('an annotation or to_attr named like a field of the model gets a name of its own', () => {
+  // A denormalised Application.notes_count column: annotate(notes_count=…) raises "The annotation
+  // 'notes_count' conflicts with a field on the model." when pasted.
+  const withFields = (fields: string[]): DjangoSchema =>
+    parseSchema({
+      ...schemaJson,
+      models: schemaJson.models.map((m) => (m.model === 'recruit.Application' ? { ...m, fields: fields.map((name) => ({ name, attname: name })) } : m)),
+    });
+  const COUNT = DASHBOARD_ROW[4]!;
+  const FIRST = DASHBOARD_ROW[5]!;
+
+  it('a count: notes_count_annotated, read by that name', () => {
+    const e = endpointFor([APPLICATIONS, ...loop(9, COUNT)], withFields(['id', 'notes_count']));
+    expect(e.fix.split('\n')).toEqual([
+      "Application.objects.annotate(notes_count_annotated=Count('notes'))",
+      '# then read application.notes_count_annotated, not application.notes.count()',
+    ]);
+    expect(e.findings[0]?.suggestion.readInstead?.read).toBe('application.notes_count_annotated');
+  });
+
+  it('past every name taken, attnames included', () => {
+    const taken = withFields(['notes_count', 'notes_count_annotated']);
+    expect(endpointFor([APPLICATIONS, ...loop(9, COUNT)], taken).fix.split('\n')[0]).toBe(
+      "Application.objects.annotate(notes_count_annotated_2=Count('notes'))",
+    );
+    const fk = parseSchema({
+      ...schemaJson,
+      models: schemaJson.models.map((m) => (m.model === 'recruit.Application' ? { ...m, fields: [{ name: 'notes', attname: 'notes_count' }] } : m)),
+    });
+    expect(endpointFor([APPLICATIONS, ...loop(9, COUNT)], fk).fix.split('\n')[0]).toBe("Application.objects.annotate(notes_count_annotated=Count('notes'))");
+  });
+
+  it("a to_attr list: recent_interviews_prefetched when the model has a field 'recent_interviews'", () => {
+    const e = endpointFor([APPLICATIONS, ...loop(9, FIRST)], withFields(['recent_interviews']));
+    expect(e.fix.split('\n')[0]).toBe(
+      "Application.objects.prefetch_related(Prefetch('interviews', queryset=Interview.objects.order_by('-scheduled_at'), to_attr='recent_interviews_prefetched'))",
+    );
+  });
+
+  it('a filtered count\'s manual cure names the annotation the same way', () => {
+    const publicCount = (r: number): string =>
+      `SELECT COUNT(*) AS "__count" FROM "recruit_note" WHERE ("recruit_note"."application_id" = ${r} AND "recruit_note"."private" = false)`;
+    const s = endpointFor([APPLICATIONS, ...loop(8, publicCount)], withFields(['notes_count'])).findings[0]!.suggestion;
+    expect(s.code).toContain("annotate(notes_count_annotated=Count('notes', filter=Q(notes__private=…)))");
+    expect(s.code).toContain('read application.notes_count_annotated');
+  });
+
+  it('keeps the name when nothing takes it, when the schema lists no fields (an older file), and without a schema', () => {
+    for (const [used, first] of [
+      [withFields(['id', 'status']), "Application.objects.annotate(notes_count=Count('notes'))"],
+      [schema, "Application.objects.annotate(notes_count=Count('notes'))"],
+      [false, "Application.objects.annotate(note_count=Count('note'))"],
+    ] as const) {
+      expect(endpointFor([APPLICATIONS, ...loop(9, COUNT)], used).fix.split('\n')[0]).toBe(first);
+    }
+  });
+});

@@ -156,7 +156,11 @@ function filteredCure(c: CascadeShape, last: Exclude<RelationStep, { kind: 'forw
   const holder = k < 0 ? over : naming.modelOf(c.steps[k]!.toTable);
   const row = rowVariableOf(k < 0 && c.trigger !== null ? naming.modelOf(c.trigger.table) : holder);
   const a = annotationOf(c.leaf, last, rels[rels.length - 1]!, at, last.toTable, naming, row, conditions);
-  return a === null ? null : filteredAnnotationCure(path, holder, `${a.name}=${a.expr}`, `${row}.${a.name}`);
+  if (a === null) return null;
+  const holderTable = k < 0 ? c.trigger?.table : c.steps[k]!.toTable;
+  const fields = holderTable === undefined ? new Set<string>() : naming.attributeNames(holderTable);
+  const name = freeName(a.name, 'annotated', (n) => fields.has(n));
+  return filteredAnnotationCure(path, holder, `${name}=${a.expr}`, `${row}.${name}`);
 }
 
 const INFERRED_NOTE =
@@ -315,8 +319,14 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
       const args = orderByArgs(leaf.orderBy, step, facts, naming);
       if (args === null) continue; // an order no lookup names: manualCure gave the loop its own cure
       const ordered = leaf.orderBy.length > 0 ? `.order_by(${args})` : '';
-      const toAttr = leaf.orderBy[0]?.direction === 'DESC' ? `recent_${rel.name}` : `ordered_${rel.name}`;
-      fix.prefetch.push(`Prefetch(${quote(lookup)}, queryset=${childModel}.objects${ordered}, to_attr=${quote(toAttr)})`);
+      // to_attr is set on the rows that hold the relation: it may take none of their names. The
+      // same Prefetch from two loops is one (the profile prints it once).
+      const queryset = `Prefetch(${quote(lookup)}, queryset=${childModel}.objects${ordered}, to_attr=`;
+      const base = leaf.orderBy[0]?.direction === 'DESC' ? `recent_${rel.name}` : `ordered_${rel.name}`;
+      const fields = naming.attributeNames(step.fromTable);
+      const set = setByFix(fix);
+      const toAttr = fix.prefetch.includes(`${queryset}${quote(base)})`) ? base : freeName(base, 'prefetched', (n) => fields.has(n) || set.has(n));
+      fix.prefetch.push(`${queryset}${quote(toAttr)})`);
       const list = attrOf(row, [...at.path, toAttr]);
       fix.reads.push({ read: `${list}[0] if ${list} else None`, insteadOf: `${attrOf(row, childAt.path)}${ordered}.first()`, required: true });
       if (at.path.length === 0) {
@@ -428,6 +438,25 @@ function annotationOf(
   }
 }
 
+/**
+ * `name`, or the first of `name_<suffix>`, `name_<suffix>_2`, … that is not `taken`: Django refuses
+ * an annotation or to_attr named like a field or relation of the model ("conflicts with a field on
+ * the model"), and one keyword twice in annotate() is no Python.
+ */
+export function freeName(name: string, suffix: 'annotated' | 'prefetched', taken: (name: string) => boolean): string {
+  if (!taken(name)) return name;
+  for (let n = 1; ; n++) {
+    const next = n === 1 ? `${name}_${suffix}` : `${name}_${suffix}_${n}`;
+    if (!taken(next)) return next;
+  }
+}
+
+/** `notes_count` of the annotate() argument `notes_count=Count('notes')`. */
+const keywordOf = (arg: string): string => arg.slice(0, arg.indexOf('='));
+
+/** The per-row attributes a fix already sets on its rows: its annotations and its to_attr lists. */
+const setByFix = (fix: QuerysetFix): Set<string> => new Set([...fix.annotate.map(keywordOf), ...fix.rowValues.map((v) => v.attr)]);
+
 function annotateLeaves(
   child: Node,
   step: RelationStep,
@@ -437,12 +466,17 @@ function annotateLeaves(
   fix: QuerysetFix,
 ): void {
   const row = fix.rowVariable;
+  const fields = naming.attributeNames(fix.table);
   for (const { leaf, source } of child.leaves) {
     const a = annotationOf(leaf, step, rel, at, child.table, naming, row);
     if (a === null) continue;
-    fix.annotate.push(`${a.name}=${a.expr}`);
-    fix.reads.push({ read: `${row}.${a.name}`, insteadOf: a.insteadOf, required: true });
-    fix.rowValues.push({ attr: a.name, read: `${row}.${a.name}`, sortable: true, ...(source === undefined ? {} : { source }) });
+    // The same annotation from two loops is one argument (the profile prints it once); another one
+    // under its name, or a field's, gets a name of its own.
+    const set = setByFix(fix);
+    const name = fix.annotate.includes(`${a.name}=${a.expr}`) ? a.name : freeName(a.name, 'annotated', (n) => fields.has(n) || set.has(n));
+    fix.annotate.push(`${name}=${a.expr}`);
+    fix.reads.push({ read: `${row}.${name}`, insteadOf: a.insteadOf, required: true });
+    fix.rowValues.push({ attr: name, read: `${row}.${name}`, sortable: true, ...(source === undefined ? {} : { source }) });
   }
 }
 

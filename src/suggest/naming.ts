@@ -33,6 +33,12 @@ export interface Naming extends TableLinks {
   m2mName(fromTable: string, toTable: string, through: string, sourceColumn: string): RelationName;
   /** Model field for a written column (FK columns lose `_id`). */
   fieldOfColumn(table: string, column: string): string;
+  /**
+   * What each row of `table`'s model already has by name: fields (name and attname) and relations
+   * (accessor and query name), its parents' too. An annotation or to_attr that takes one raises when
+   * pasted. Empty when no schema lists the model: conventions cannot tell.
+   */
+  attributeNames(table: string): ReadonlySet<string>;
 }
 
 /** A step's names: the attribute (select_related / prefetch_related) and the lookup (filters, aggregates). */
@@ -77,6 +83,8 @@ function conventionThrough(table: string, tables: readonly string[]): string | u
   return owner === undefined ? undefined : `${capitalise(modelPart(owner))}.${table.slice(owner.length + 1)}.through`;
 }
 
+const NO_NAMES: ReadonlySet<string> = new Set();
+
 /** Django's default names. `knownTables` lets FK guesses name only tables actually seen. */
 export function conventionNaming(knownTables: Iterable<string>): Naming {
   const tables = [...new Set(knownTables)];
@@ -111,6 +119,7 @@ export function conventionNaming(knownTables: Iterable<string>): Naming {
     },
     // Only a column that points at a known table is an FK whose field drops `_id` (`external_id` stays).
     fieldOfColumn: (table, column) => (links.foreignKeyTarget(table, column) === undefined ? column : forwardName(table, column)),
+    attributeNames: () => NO_NAMES,
   };
 }
 
@@ -140,6 +149,26 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
       }
     }
     return undefined;
+  };
+
+  // Django checks an annotation against every field and relation of the model and its parents.
+  const taken = new Map<string, ReadonlySet<string>>();
+  const attributeNames = (table: string): ReadonlySet<string> => {
+    const m = byTable.get(table);
+    if (m === undefined) return NO_NAMES;
+    let names = taken.get(table);
+    if (names === undefined) {
+      const lineage = [m, ...(m.parents ?? []).flatMap((p) => byLabel.get(p) ?? [])];
+      names = new Set(
+        lineage.flatMap((x) => [
+          ...(x.fields ?? []).flatMap((f) => [f.name, f.attname]),
+          ...x.relations.flatMap((r) => [r.name, r.queryName]),
+          ...(x.genericForeignKeys ?? []).map((g) => g.name),
+        ]),
+      );
+      taken.set(table, names);
+    }
+    return names;
   };
 
   const className = (m: SchemaModel): string => m.model.slice(m.model.lastIndexOf('.') + 1);
@@ -197,5 +226,6 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
       if (r !== undefined) return r.name;
       return byTable.has(table) ? column : fallback.fieldOfColumn(table, column);
     },
+    attributeNames,
   };
 }

@@ -17,7 +17,7 @@ from opentelemetry.trace import SpanKind
 
 from n1lens_django.pytest_plugin import write_schema, write_traces
 from shop import models as shop
-from shop.models import Author, Book, Employee, OrderLine, Place, Placement, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket
+from shop.models import Author, Book, Employee, Forum, OrderLine, Place, Placement, Post, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -172,6 +172,24 @@ def test_counts_and_sums_over_two_to_many_relations_count_each_row_once(exporter
     assert values[finding_on(endpoint, "shop_book_tags")["sql"]] == {3}
     assert values[finding_on(endpoint, "shop_review", "COUNT")["sql"]] == {2}
     assert values[finding_on(endpoint, "shop_review", "SUM")["sql"]] == {3}
+    assert queries == 1
+
+
+def test_a_count_named_like_a_field_of_the_model_is_annotated_under_a_name_of_its_own(exporter, tmp_path):
+    for i in range(ROWS):
+        forum = Forum.objects.create(posts_count=99)  # stale, as a denormalised count may be
+        for _ in range(i % 3):
+            Post.objects.create(forum=forum)
+
+    def loop():
+        for forum in Forum.objects.all():
+            forum.posts.count()
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    # annotate(posts_count=...) would raise "The annotation 'posts_count' conflicts with a field on the model."
+    fixed, before, queries = reads_of(endpoint, Forum)
+    assert fixed == before
+    assert set(fixed[finding_on(endpoint, "shop_post")["sql"]].values()) == {0, 1, 2}
     assert queries == 1
 
 

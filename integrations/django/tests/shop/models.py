@@ -90,6 +90,15 @@ class Restaurant(Place):
     chef = models.ForeignKey(Employee, on_delete=models.SET_NULL, null=True)
 
 
+class Forum(models.Model):
+    # A denormalised count, as apps keep one: annotate(posts_count=...) conflicts with it.
+    posts_count = models.IntegerField(default=0)
+
+
+class Post(models.Model):
+    forum = models.ForeignKey(Forum, on_delete=models.CASCADE, related_name="posts")
+
+
 # Generic relations and a taggit manager with a custom through model (issue 17: prefetch names).
 from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation  # noqa: E402
 from django.contrib.contenttypes.models import ContentType  # noqa: E402
