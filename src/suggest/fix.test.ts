@@ -86,6 +86,34 @@ describe('fixes for each row of the DESIGN fix table', () => {
     expect(endpointFor([BOOKS, ...loop(7, shelves)], true).fix).toBe("Book.objects.prefetch_related('shelves')");
   });
 
+  it('M2M through a custom through model, without a schema: both readings, never the through table as a name', () => {
+    // shop_placement is Placement's own table: Book.shelves, Shelf.books (Book's shelf_set) or any other name.
+    const join = 'FROM "shop_shelf" INNER JOIN "shop_placement" ON ("shop_shelf"."id" = "shop_placement"."shelf_id") WHERE "shop_placement"."book_id" =';
+    const shelves = (r: number): string => `SELECT "shop_shelf"."id", "shop_shelf"."name" ${join} ${r}`;
+    const shelfCount = (r: number): string => `SELECT COUNT(*) AS "__count" ${join} ${r}`;
+    for (const [sql, ifShelf, ifBook] of [
+      [shelves, "prefetch_related('shelf_set') if Shelf declares", "prefetch_related('<its name on Book>') if Book declares"],
+      [shelfCount, "Count('shelf') if Shelf declares", "Count('<its name on Book>') if Book declares"],
+    ] as const) {
+      const e = endpointFor([BOOKS, ...loop(7, sql)], false);
+      expect(e.fix).toBe('');
+      const f = e.findings[0]!;
+      expect(f.chain).toEqual(['shelf_set|?']);
+      expect(f.suggestion).toMatchObject({ method: 'manual', confidence: 'inferred' });
+      expect(f.suggestion.code).toContain(ifShelf);
+      expect(f.suggestion.code).toContain(ifBook);
+      expect(f.suggestion.code).toContain('through Placement');
+      expect(f.suggestion.code).not.toMatch(/'placement'/);
+    }
+  });
+
+  it('M2M through an auto table, without a schema: named from either end as before', () => {
+    const tagged = (r: number): string =>
+      `SELECT "shop_book"."id" FROM "shop_book" INNER JOIN "shop_book_tags" ON ("shop_book"."id" = "shop_book_tags"."book_id") WHERE "shop_book_tags"."tag_id" = ${r}`;
+    const TAGS = 'SELECT "shop_tag"."id", "shop_tag"."name" FROM "shop_tag"';
+    expect(endpointFor([TAGS, ...loop(7, tagged)], false).fix).toBe("Tag.objects.prefetch_related('book_set')");
+  });
+
   it('COUNT per row: annotate with Count over the query name', () => {
     expect(endpointFor([APPLICATIONS, ...loop(9, DASHBOARD_ROW[4]!)], true).fix.split('\n')).toEqual([
       "Application.objects.annotate(notes_count=Count('notes'))",

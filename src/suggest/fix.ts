@@ -13,6 +13,7 @@ import {
   perRowConditions,
   reverseGetCure,
   unlinkedCure,
+  unnamedM2mCure,
   unnamedOrderCure,
 } from './cures.js';
 import { joinedPaths, type JoinFacts } from './joins.js';
@@ -87,6 +88,8 @@ function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
   if (ambiguous !== undefined && (c.leaf.kind !== 'fetch' || c.steps.some((s) => s.kind !== 'forward'))) {
     return ambiguousCure(over, naming.modelOf(ambiguous.toTable), candidateNames(ambiguous, naming), c.steps.map((s) => stepLabel(s, naming)).join('__'));
   }
+  const unsure = c.steps.find((s): s is M2mStep => s.kind === 'm2m' && stepNames(s, naming).unsure === true);
+  if (unsure !== undefined) return unnamedCure(c, unsure, naming, over);
   const filtered = c.sql !== undefined && filtersPerRow(c.sql);
   if (last.kind === 'reverse' && (c.leaf.kind === 'first' || (c.leaf.kind === 'fetch' && filtered)) && relationOf(last, naming).autoThrough === true) {
     return joinRowsCure(c, last, naming, over);
@@ -111,6 +114,43 @@ function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
     }
   }
   return null;
+}
+
+type M2mStep = Extract<RelationStep, { kind: 'm2m' }>;
+
+/** The cure for a loop through an M2M whose name the SQL does not tell (`step`): the fix under each reading. */
+function unnamedCure(c: CascadeShape, step: M2mStep, naming: Naming, over: string): Suggestion {
+  const k = c.steps.indexOf(step);
+  const holder = naming.modelOf(step.fromTable);
+  const byAttribute = c.leaf.kind === 'fetch' || c.leaf.kind === 'first';
+  const names = c.steps.map((s) => relationOf(s, naming)).map((r) => (byAttribute ? r.name : r.queryName));
+  const path = (name: string): string => [...names.slice(0, k), name, ...names.slice(k + 1)].join('__');
+  const leaf = c.leaf;
+  const call = (name: string): string => {
+    switch (leaf.kind) {
+      case 'fetch':
+        return `prefetch_related('${path(name)}')`;
+      case 'first':
+        return `prefetch_related(Prefetch('${path(name)}', …))`;
+      case 'count':
+        return `Count('${path(name)}')`;
+      case 'aggregate': {
+        const field = leaf.column === '*' ? '' : `__${naming.fieldOfColumn(step.toTable, leaf.column)}`;
+        return `${leaf.fn[0]}${leaf.fn.slice(1).toLowerCase()}('${path(name)}${field}')`;
+      }
+      default:
+        return `annotate() over '${path(name)}'`;
+    }
+  };
+  return unnamedM2mCure({
+    over,
+    holder,
+    target: naming.modelOf(step.toTable),
+    through: naming.modelOf(step.through),
+    ifTargetDeclares: call(names[k]!),
+    ifHolderDeclares: call(`<its name on ${holder}>`),
+    path: c.steps.map((s) => stepLabel(s, naming)).join('__'),
+  });
 }
 
 /**

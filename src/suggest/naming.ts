@@ -14,6 +14,13 @@ export interface RelationName {
    * model of its own: `book.tags.count()` and `.exists()` query it alone. Code names it `Book.tags.through`.
    */
   autoThrough?: boolean;
+  /**
+   * True for an M2M through a model of its own named without a schema: the join table (the through
+   * model's, `shop_placement`) names neither the field nor the model that declares it. `name` and
+   * `queryName` are then only one reading, the other model declaring the field with no related_name
+   * (`shelf_set`); the other reading is a field of this model whose name nothing in the SQL tells.
+   */
+  unsure?: boolean;
 }
 
 /** Everything suggest/ needs to turn SQL identifiers into ORM code. */
@@ -61,8 +68,14 @@ export function candidateNames(step: RelationStep, naming: Naming): string[] {
   return [step.column, ...step.alternatives].map((column) => naming.forwardName(step.fromTable, column));
 }
 
-/** A step's name as a report shows it: `created_by|assignee` for a forward FK the SQL cannot tell from another. */
-export const stepLabel = (step: RelationStep, naming: Naming): string => candidateNames(step, naming).join('|');
+/**
+ * A step's name as a report shows it: `created_by|assignee` for a forward FK the SQL cannot tell from
+ * another, `shelf_set|?` for an M2M whose field's name the SQL does not tell (RelationName.unsure).
+ */
+export function stepLabel(step: RelationStep, naming: Naming): string {
+  if (step.kind === 'm2m' && stepNames(step, naming).unsure === true) return `${stepNames(step, naming).name}|?`;
+  return candidateNames(step, naming).join('|');
+}
 
 /** `recruit_orderline` -> `orderline`: the model part of Django's default `<app>_<model>` table name. */
 function modelPart(table: string): string {
@@ -113,9 +126,11 @@ export function conventionNaming(knownTables: Iterable<string>): Naming {
         return { name: field, queryName: field };
       }
       // The other end of an auto M2M (`shop_book_tags` seen from shop_tag): Django's reverse names.
-      if (through.startsWith(`${toTable}_`)) return { name: `${modelPart(toTable)}_set`, queryName: modelPart(toTable) };
-      const field = modelPart(through);
-      return { name: field, queryName: field };
+      const reverse = { name: `${modelPart(toTable)}_set`, queryName: modelPart(toTable) };
+      if (through.startsWith(`${toTable}_`)) return reverse;
+      // A through model of its own (`shop_placement`): its name is no field's, and either model may
+      // declare the field. The reverse names are one reading; suggest/ names both (fix.ts manualCure).
+      return { ...reverse, unsure: true };
     },
     // Only a column that points at a known table is an FK whose field drops `_id` (`external_id` stays).
     fieldOfColumn: (table, column) => (links.foreignKeyTarget(table, column) === undefined ? column : forwardName(table, column)),

@@ -99,6 +99,16 @@ class Post(models.Model):
     forum = models.ForeignKey(Forum, on_delete=models.CASCADE, related_name="posts")
 
 
+class Club(models.Model):
+    # A custom through model with Django's default column names, so conventions alone link it.
+    members = models.ManyToManyField(Author, through="Membership", related_name="clubs")
+
+
+class Membership(models.Model):
+    club = models.ForeignKey(Club, on_delete=models.CASCADE)
+    author = models.ForeignKey(Author, on_delete=models.CASCADE)
+
+
 # Generic relations and a taggit manager with a custom through model (issue 17: prefetch names).
 from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation  # noqa: E402
 from django.contrib.contenttypes.models import ContentType  # noqa: E402
