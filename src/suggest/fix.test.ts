@@ -329,6 +329,49 @@ describe('aggregates over two to-many relations in one annotate()', () => {
     );
   });
 
+  describe('next to one to-many join, an aggregate over a to-one relation', () => {
+    // Author.objects.annotate(book_count=Count('book'), profile_count=Count('profile')) joins the books,
+    // and the one profile row comes once per book: an author with 3 books gets profile_count=3.
+    const withProfile = schemaWith(
+      {
+        'shop.Author': [
+          { name: 'book_set', queryName: 'book', kind: 'one_to_many', target: 'shop.Book', remoteColumn: 'writer_id' },
+          { name: 'profile', queryName: 'profile', kind: 'one_to_one', target: 'shop.Profile', remoteColumn: 'author_id' },
+        ],
+      },
+      [{ model: 'shop.Profile', table: 'shop_profile', pk: 'id', relations: [{ name: 'author', queryName: 'author', kind: 'one_to_one', target: 'shop.Author', column: 'author_id' }] }],
+    );
+    const AUTHORS = 'SELECT "authors"."id", "authors"."name" FROM "authors"';
+    const bookCount = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "shop_book" WHERE "shop_book"."writer_id" = ${r}`;
+    const profileOf = (select: string) => (r: number): string => `SELECT ${select} FROM "shop_profile" WHERE "shop_profile"."author_id" = ${r}`;
+    const profileCount = profileOf('COUNT(*) AS "__count"');
+    const pointsSum = profileOf('SUM("shop_profile"."points") AS "points__sum"');
+    const pointsAvg = profileOf('AVG("shop_profile"."points") AS "points__avg"');
+    const authorCount = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "authors" WHERE "authors"."id" = ${r}`;
+
+    it('counts its one row once (distinct=True) and sums it in a subquery; the to-many count and an average stay as they are', () => {
+      expect(endpointFor([AUTHORS, ...loop(8, bookCount, profileCount, pointsSum, pointsAvg)], withProfile).fix.split('\n')[0]).toBe(
+        "Author.objects.annotate(book_count=Count('book'), profile_count=Count('profile', distinct=True), " +
+          "profile_points_sum=Subquery(Profile.objects.filter(author=OuterRef('pk')).order_by().values('author').annotate(total=Sum('points')).values('total')), " +
+          "profile_points_avg=Avg('profile__points'))",
+      );
+    });
+
+    it('through a forward FK too: Count(author, distinct=True) beside Count(reviews)', () => {
+      const reviewCount = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "shop_review" WHERE "shop_review"."book_id" = ${r}`;
+      const BOOKS_BY = 'SELECT "shop_book"."id", "shop_book"."title", "shop_book"."writer_id" FROM "shop_book"';
+      expect(endpointFor([BOOKS_BY, ...loop(8, reviewCount, authorCount)], true).fix.split('\n')[0]).toBe(
+        "Book.objects.annotate(reviews_count=Count('reviews'), author_count=Count('author', distinct=True))",
+      );
+    });
+
+    it('with no to-many join beside it, nothing repeats it', () => {
+      expect(endpointFor([AUTHORS, ...loop(8, profileCount, pointsSum)], withProfile).fix.split('\n')[0]).toBe(
+        "Author.objects.annotate(profile_count=Count('profile'), profile_points_sum=Sum('profile__points'))",
+      );
+    });
+  });
+
   it('leaves aggregates over one relation as they are: one join repeats nothing', () => {
     expect(endpointFor([BOOKS, ...loop(8, reviewCount, starSum)], true).fix.split('\n')[0]).toBe(
       "Book.objects.annotate(reviews_count=Count('reviews'), reviews_stars_sum=Sum('reviews__stars'))",

@@ -192,7 +192,7 @@ function filteredCure(c: CascadeShape, last: Exclude<RelationStep, { kind: 'forw
   let k = c.steps.length - 2;
   while (k >= 0 && !rels[k]!.toMany) k--;
   const inner = rels.slice(k + 1);
-  const at: At = { path: inner.map((r) => r.name), queryPath: inner.map((r) => r.queryName), fanOut: false };
+  const at: At = { path: inner.map((r) => r.name), queryPath: inner.map((r) => r.queryName), toManyJoins: 0 };
   const holder = k < 0 ? over : naming.modelOf(c.steps[k]!.toTable);
   const row = rowVariableOf(k < 0 && c.trigger !== null ? naming.modelOf(c.trigger.table) : holder);
   const a = annotationOf(c.leaf, last, rels[rels.length - 1]!, at, last.toTable, naming, row, conditions);
@@ -293,10 +293,13 @@ interface At {
   /** Query names (filters, aggregates). */
   queryPath: string[];
   /**
-   * The queryset aggregates over more than one to-many join: each multiplies the other's rows
-   * (2 reviews × 3 tags gives 6 and 6), so a Count counts distinct rows and a Sum is a subquery.
+   * How many to-many relations the queryset aggregates in joins. Each repeats the row once per
+   * related row: with two, each multiplies the other's rows (2 reviews × 3 tags gives 6 and 6); with
+   * one, it multiplies the one row of a to-one relation aggregated beside it (Count('profile') next
+   * to Count('book') gives the number of books). A multiplied Count counts distinct rows and a
+   * multiplied Sum is a subquery.
    */
-  fanOut: boolean;
+  toManyJoins: number;
 }
 
 /** The to-many relations whose rows `node`'s queryset aggregates in joins (Count, Sum, Avg…), through its to-one ones. */
@@ -310,7 +313,7 @@ function aggregatedJoins(node: Node, naming: Naming): number {
 }
 
 /** The walk's start at the queryset's own model. */
-const startAt = (node: Node, naming: Naming): At => ({ path: [], queryPath: [], fanOut: aggregatedJoins(node, naming) > 1 });
+const startAt = (node: Node, naming: Naming): At => ({ path: [], queryPath: [], toManyJoins: aggregatedJoins(node, naming) });
 
 /** `application.job.company` for the attributes `job`, `company` of the row `application`. */
 const attrOf = (row: string, path: string[]): string => [row, ...path].join('.');
@@ -449,8 +452,10 @@ function annotationOf(
   const alias = at.queryPath.join('_');
   const related = attrOf(row, at.path);
   const filtered = conditions === undefined ? '' : `, filter=Q(${conditions?.map((c) => `${lookup}__${c}`).join(', ') ?? `<the same filter, as ${lookup}__… lookups>`})`;
-  // Another to-many join repeats each related row once per row of it: count each once.
-  const distinct = at.fanOut && rel.toMany ? ', distinct=True' : '';
+  // A to-many join repeats each row of the others once per row of it: a to-many relation's rows are
+  // repeated by any other to-many join, a to-one relation's one row by any at all. Count each once.
+  const repeated = at.toManyJoins > (rel.toMany ? 1 : 0);
+  const distinct = repeated ? ', distinct=True' : '';
   switch (leaf.kind) {
     case 'count':
       return { name: `${alias}_count`, expr: `Count(${quote(lookup)}${distinct}${filtered})`, insteadOf: `${related}.count()` };
