@@ -357,6 +357,15 @@ describe('aggregates over two to-many relations in one annotate()', () => {
       );
     });
 
+    it("says what the loop ran instead: the related model's query, as a to-one relation has no manager", () => {
+      const reads = endpointFor([AUTHORS, ...loop(8, bookCount, profileCount, pointsSum)], withProfile).findings.map((f) => f.suggestion.readInstead?.insteadOf);
+      expect(reads.sort()).toEqual([
+        "Profile.objects.filter(author=author).aggregate(Sum('points'))['points__sum']",
+        'Profile.objects.filter(author=author).count()',
+        'author.book_set.count()',
+      ]);
+    });
+
     it('through a forward FK too: Count(author, distinct=True) beside Count(reviews)', () => {
       const reviewCount = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "shop_review" WHERE "shop_review"."book_id" = ${r}`;
       const BOOKS_BY = 'SELECT "shop_book"."id", "shop_book"."title", "shop_book"."writer_id" FROM "shop_book"';

@@ -423,6 +423,18 @@ function relatedRows(step: RelationStep, queryPath: readonly string[], naming: N
   }
 }
 
+/**
+ * What a loop counts or aggregates over a to-one relation, which has no manager to call count() on:
+ * the related model's query, `Profile.objects.filter(author=author)` for a reverse one-to-one,
+ * `Author.objects.filter(pk=book.author_id)` for a forward FK.
+ */
+function toOneRows(step: Exclude<RelationStep, { kind: 'm2m' }>, path: string[], naming: Naming, row: string): string {
+  const model = naming.modelOf(step.toTable);
+  const holder = path.slice(0, -1);
+  if (step.kind === 'forward') return `${model}.objects.filter(pk=${attrOf(row, [...holder, `${path[path.length - 1]!}_id`])})`;
+  return `${model}.objects.filter(${naming.forwardName(step.toTable, step.column)}=${attrOf(row, holder)})`;
+}
+
 /** `Review.objects.filter(book=OuterRef('pk'))`: what Exists() and Subquery() take. */
 const relatedQueryset = (r: { rows: string; by: string; outer: string }): string => `${r.rows}.objects.filter(${r.by}=OuterRef(${quote(r.outer)}))`;
 
@@ -450,7 +462,7 @@ function annotationOf(
 ): Annotation | null {
   const lookup = at.queryPath.join('__');
   const alias = at.queryPath.join('_');
-  const related = attrOf(row, at.path);
+  const related = rel.toMany || step.kind === 'm2m' ? attrOf(row, at.path) : toOneRows(step, at.path, naming, row);
   const filtered = conditions === undefined ? '' : `, filter=Q(${conditions?.map((c) => `${lookup}__${c}`).join(', ') ?? `<the same filter, as ${lookup}__… lookups>`})`;
   // A to-many join repeats each row of the others once per row of it: a to-many relation's rows are
   // repeated by any other to-many join, a to-one relation's one row by any at all. Count each once.
