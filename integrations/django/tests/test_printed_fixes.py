@@ -194,6 +194,31 @@ def test_a_count_named_like_a_field_of_the_model_is_annotated_under_a_name_of_it
     assert queries == 1
 
 
+def test_a_to_one_count_and_sum_beside_a_to_many_count_take_its_one_row_once(exporter, tmp_path):
+    for i in range(ROWS):
+        author = Author.objects.create(name=f"a{i}")
+        for j in range(i % 3 + 1):
+            Book.objects.create(title=f"b{i}-{j}", author=author, publisher=Publisher.objects.create(name=f"p{i}-{j}"))
+        if i % 2:
+            Profile.objects.create(author=author, points=10)
+
+    def loop():
+        for author in Author.objects.all():
+            author.book_set.count()
+            Profile.objects.filter(author=author).count()
+            Profile.objects.filter(author=author).aggregate(models.Sum("points"))
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    # The books join repeats the author's one profile row once per book: 3 books gave 3 and 30.
+    fixed, before, queries = reads_of(endpoint, Author)
+    assert fixed == before
+    values = {sql: set(by_row.values()) for sql, by_row in fixed.items()}
+    assert values[finding_on(endpoint, "shop_book")["sql"]] == {1, 2, 3}
+    assert values[finding_on(endpoint, "shop_profile", "COUNT")["sql"]] == {0, 1}
+    assert values[finding_on(endpoint, "shop_profile", "SUM")["sql"]] == {None, 10}
+    assert queries == 1
+
+
 def test_a_count_filtered_per_row_keeps_its_filter(exporter, tmp_path):
     for i, b in enumerate(books()):
         for stars in range(i % 3 + 1):

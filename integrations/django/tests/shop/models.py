@@ -11,6 +11,7 @@ class Author(models.Model):
 class Profile(models.Model):
     # One-to-one with a custom column; the reverse accessor defaults to "profile".
     author = models.OneToOneField(Author, on_delete=models.CASCADE, db_column="writer_ref")
+    points = models.IntegerField(default=0)
 
 
 class Publisher(models.Model):
