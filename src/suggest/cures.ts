@@ -1,8 +1,9 @@
 /**
  * Loops no plain select_related / prefetch_related fixes, and what does: a relation filtered per
  * row (a Prefetch with to_attr), a per-row call with no relation behind it (hoist it), a generic
- * relation looked up by (content_type, object_id). Each returns a `manual` suggestion whose text
- * names the cure, never a call that would not work.
+ * relation looked up by (content_type, object_id), a relation whose name the SQL cannot tell (each
+ * reading named). Each returns a `manual` suggestion whose text names the cure, never a call that
+ * would not work.
  */
 import type { SqlFacts } from '../sql/types.js';
 import type { Suggestion } from './fix.js';

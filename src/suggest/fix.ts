@@ -462,6 +462,7 @@ function annotationOf(
 ): Annotation | null {
   const lookup = at.queryPath.join('__');
   const alias = at.queryPath.join('_');
+  // A to-many relation's manager (`author.book_set`); a to-one relation has none (an M2M is always to-many).
   const related = rel.toMany || step.kind === 'm2m' ? attrOf(row, at.path) : toOneRows(step, at.path, naming, row);
   const filtered = conditions === undefined ? '' : `, filter=Q(${conditions?.map((c) => `${lookup}__${c}`).join(', ') ?? `<the same filter, as ${lookup}__… lookups>`})`;
   // A to-many join repeats each row of the others once per row of it: a to-many relation's rows are

@@ -73,7 +73,10 @@ export function candidateNames(step: RelationStep, naming: Naming): string[] {
  * another, `shelf_set|?` for an M2M whose field's name the SQL does not tell (RelationName.unsure).
  */
 export function stepLabel(step: RelationStep, naming: Naming): string {
-  if (step.kind === 'm2m' && stepNames(step, naming).unsure === true) return `${stepNames(step, naming).name}|?`;
+  if (step.kind === 'm2m') {
+    const names = stepNames(step, naming);
+    return names.unsure === true ? `${names.name}|?` : names.name;
+  }
   return candidateNames(step, naming).join('|');
 }
 
