@@ -1,8 +1,9 @@
 /**
  * Loops no plain select_related / prefetch_related fixes, and what does: a relation filtered per
  * row (a Prefetch with to_attr), a per-row call with no relation behind it (hoist it), a generic
- * relation looked up by (content_type, object_id). Each returns a `manual` suggestion whose text
- * names the cure, never a call that would not work.
+ * relation looked up by (content_type, object_id), a relation whose name the SQL cannot tell (each
+ * reading named). Each returns a `manual` suggestion whose text names the cure, never a call that
+ * would not work.
  */
 import type { SqlFacts } from '../sql/types.js';
 import type { Suggestion } from './fix.js';
@@ -138,6 +139,38 @@ export function ambiguousCure(over: string, model: string, candidates: readonly 
     `# ${over}: the loop reaches ${model} through one of ${candidates.join(', ')}, and the per-row SQL is the same for each: ` +
       `write the fix for the one the loop reads (${candidates.map((c) => `'${c}'`).join(' or ')} in its path)`,
     `the trigger selects ${candidates.length} foreign keys to ${model}; the query's values, which would tell them apart, never reach n1lens`,
+  );
+}
+
+/** What unnamedM2mCure says: the M2M's two models and through model, and the fix under each reading. */
+export interface UnnamedM2m {
+  /** The model the loop iterates. */
+  over: string;
+  /** The M2M's model on the loop's side (`Book`), the other (`Shelf`) and the through model (`Placement`). */
+  holder: string;
+  target: string;
+  through: string;
+  /** The fix's call if `target` declares the field with no related_name, and if `holder` declares it. */
+  ifTargetDeclares: string;
+  ifHolderDeclares: string;
+  /** The report's path, with the unknown name as `…|?`. */
+  path: string;
+}
+
+/**
+ * An M2M through a model of its own, without a schema: the join table is the through model's
+ * (`shop_placement`), so neither the field's name nor the model that declares it can be read from
+ * the SQL, and a name guessed from the table (`placement`) is no accessor at all. Both readings are
+ * named, as for two foreign keys the SQL cannot tell apart.
+ */
+export function unnamedM2mCure(m: UnnamedM2m): Suggestion {
+  return manual(
+    m.path,
+    `# ${m.over}: the loop reaches ${m.target} through ${m.through}, an M2M's own through model, whose table names neither the field nor its model: ` +
+      `${m.ifTargetDeclares} if ${m.target} declares the ManyToManyField with no related_name (by its related_name if it has one), ` +
+      `${m.ifHolderDeclares} if ${m.holder} declares it`,
+    'without a schema the SQL cannot tell which model declares an M2M with a through model of its own, nor its name: ' +
+      'run `manage.py n1lens_schema` and pass --schema for the exact fix',
   );
 }
 

@@ -86,6 +86,34 @@ describe('fixes for each row of the DESIGN fix table', () => {
     expect(endpointFor([BOOKS, ...loop(7, shelves)], true).fix).toBe("Book.objects.prefetch_related('shelves')");
   });
 
+  it('M2M through a custom through model, without a schema: both readings, never the through table as a name', () => {
+    // shop_placement is Placement's own table: Book.shelves, Shelf.books (Book's shelf_set) or any other name.
+    const join = 'FROM "shop_shelf" INNER JOIN "shop_placement" ON ("shop_shelf"."id" = "shop_placement"."shelf_id") WHERE "shop_placement"."book_id" =';
+    const shelves = (r: number): string => `SELECT "shop_shelf"."id", "shop_shelf"."name" ${join} ${r}`;
+    const shelfCount = (r: number): string => `SELECT COUNT(*) AS "__count" ${join} ${r}`;
+    for (const [sql, ifShelf, ifBook] of [
+      [shelves, "prefetch_related('shelf_set') if Shelf declares", "prefetch_related('<its name on Book>') if Book declares"],
+      [shelfCount, "Count('shelf') if Shelf declares", "Count('<its name on Book>') if Book declares"],
+    ] as const) {
+      const e = endpointFor([BOOKS, ...loop(7, sql)], false);
+      expect(e.fix).toBe('');
+      const f = e.findings[0]!;
+      expect(f.chain).toEqual(['shelf_set|?']);
+      expect(f.suggestion).toMatchObject({ method: 'manual', confidence: 'inferred' });
+      expect(f.suggestion.code).toContain(ifShelf);
+      expect(f.suggestion.code).toContain(ifBook);
+      expect(f.suggestion.code).toContain('through Placement');
+      expect(f.suggestion.code).not.toMatch(/'placement'/);
+    }
+  });
+
+  it('M2M through an auto table, without a schema: named from either end as before', () => {
+    const tagged = (r: number): string =>
+      `SELECT "shop_book"."id" FROM "shop_book" INNER JOIN "shop_book_tags" ON ("shop_book"."id" = "shop_book_tags"."book_id") WHERE "shop_book_tags"."tag_id" = ${r}`;
+    const TAGS = 'SELECT "shop_tag"."id", "shop_tag"."name" FROM "shop_tag"';
+    expect(endpointFor([TAGS, ...loop(7, tagged)], false).fix).toBe("Tag.objects.prefetch_related('book_set')");
+  });
+
   it('COUNT per row: annotate with Count over the query name', () => {
     expect(endpointFor([APPLICATIONS, ...loop(9, DASHBOARD_ROW[4]!)], true).fix.split('\n')).toEqual([
       "Application.objects.annotate(notes_count=Count('notes'))",
@@ -299,6 +327,58 @@ describe('aggregates over two to-many relations in one annotate()', () => {
         "reviews_stars_sum=Subquery(Review.objects.filter(book=OuterRef('pk')).order_by().values('book').annotate(total=Sum('stars')).values('total')), " +
         "reviews_stars_avg=Avg('reviews__stars'))",
     );
+  });
+
+  describe('next to one to-many join, an aggregate over a to-one relation', () => {
+    // Author.objects.annotate(book_count=Count('book'), profile_count=Count('profile')) joins the books,
+    // and the one profile row comes once per book: an author with 3 books gets profile_count=3.
+    const withProfile = schemaWith(
+      {
+        'shop.Author': [
+          { name: 'book_set', queryName: 'book', kind: 'one_to_many', target: 'shop.Book', remoteColumn: 'writer_id' },
+          { name: 'profile', queryName: 'profile', kind: 'one_to_one', target: 'shop.Profile', remoteColumn: 'author_id' },
+        ],
+      },
+      [{ model: 'shop.Profile', table: 'shop_profile', pk: 'id', relations: [{ name: 'author', queryName: 'author', kind: 'one_to_one', target: 'shop.Author', column: 'author_id' }] }],
+    );
+    const AUTHORS = 'SELECT "authors"."id", "authors"."name" FROM "authors"';
+    const bookCount = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "shop_book" WHERE "shop_book"."writer_id" = ${r}`;
+    const profileOf = (select: string) => (r: number): string => `SELECT ${select} FROM "shop_profile" WHERE "shop_profile"."author_id" = ${r}`;
+    const profileCount = profileOf('COUNT(*) AS "__count"');
+    const pointsSum = profileOf('SUM("shop_profile"."points") AS "points__sum"');
+    const pointsAvg = profileOf('AVG("shop_profile"."points") AS "points__avg"');
+    const authorCount = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "authors" WHERE "authors"."id" = ${r}`;
+
+    it('counts its one row once (distinct=True) and sums it in a subquery; the to-many count and an average stay as they are', () => {
+      expect(endpointFor([AUTHORS, ...loop(8, bookCount, profileCount, pointsSum, pointsAvg)], withProfile).fix.split('\n')[0]).toBe(
+        "Author.objects.annotate(book_count=Count('book'), profile_count=Count('profile', distinct=True), " +
+          "profile_points_sum=Subquery(Profile.objects.filter(author=OuterRef('pk')).order_by().values('author').annotate(total=Sum('points')).values('total')), " +
+          "profile_points_avg=Avg('profile__points'))",
+      );
+    });
+
+    it("says what the loop ran instead: the related model's query, as a to-one relation has no manager", () => {
+      const reads = endpointFor([AUTHORS, ...loop(8, bookCount, profileCount, pointsSum)], withProfile).findings.map((f) => f.suggestion.readInstead?.insteadOf);
+      expect(reads.sort()).toEqual([
+        "Profile.objects.filter(author=author).aggregate(Sum('points'))['points__sum']",
+        'Profile.objects.filter(author=author).count()',
+        'author.book_set.count()',
+      ]);
+    });
+
+    it('through a forward FK too: Count(author, distinct=True) beside Count(reviews)', () => {
+      const reviewCount = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "shop_review" WHERE "shop_review"."book_id" = ${r}`;
+      const BOOKS_BY = 'SELECT "shop_book"."id", "shop_book"."title", "shop_book"."writer_id" FROM "shop_book"';
+      expect(endpointFor([BOOKS_BY, ...loop(8, reviewCount, authorCount)], true).fix.split('\n')[0]).toBe(
+        "Book.objects.annotate(reviews_count=Count('reviews'), author_count=Count('author', distinct=True))",
+      );
+    });
+
+    it('with no to-many join beside it, nothing repeats it', () => {
+      expect(endpointFor([AUTHORS, ...loop(8, profileCount, pointsSum)], withProfile).fix.split('\n')[0]).toBe(
+        "Author.objects.annotate(profile_count=Count('profile'), profile_points_sum=Sum('profile__points'))",
+      );
+    });
   });
 
   it('leaves aggregates over one relation as they are: one join repeats nothing', () => {
@@ -530,5 +610,87 @@ describe('a self-referential FK followed per row (e.manager, e.manager.manager)'
     const s = e.findings[0]!.suggestion;
     expect(s.note).toContain('deeper');
     expect(s.note).toContain("select_related('manager__manager')");
+  });
+});
+
+describe('an annotation or to_attr named like a field of the model gets a name of its own', () => {
+  // A denormalised Application.notes_count column: annotate(notes_count=…) raises "The annotation
+  // 'notes_count' conflicts with a field on the model." when pasted.
+  const withFields = (fields: string[]): DjangoSchema =>
+    parseSchema({
+      ...schemaJson,
+      models: schemaJson.models.map((m) => (m.model === 'recruit.Application' ? { ...m, fields: fields.map((name) => ({ name, attname: name })) } : m)),
+    });
+  const COUNT = DASHBOARD_ROW[4]!;
+  const FIRST = DASHBOARD_ROW[5]!;
+
+  it('a count: notes_count_annotated, read by that name', () => {
+    const e = endpointFor([APPLICATIONS, ...loop(9, COUNT)], withFields(['id', 'notes_count']));
+    expect(e.fix.split('\n')).toEqual([
+      "Application.objects.annotate(notes_count_annotated=Count('notes'))",
+      '# then read application.notes_count_annotated, not application.notes.count()',
+    ]);
+    expect(e.findings[0]?.suggestion.readInstead?.read).toBe('application.notes_count_annotated');
+  });
+
+  it('past every name taken, attnames included', () => {
+    const taken = withFields(['notes_count', 'notes_count_annotated']);
+    expect(endpointFor([APPLICATIONS, ...loop(9, COUNT)], taken).fix.split('\n')[0]).toBe(
+      "Application.objects.annotate(notes_count_annotated_2=Count('notes'))",
+    );
+    const fk = parseSchema({
+      ...schemaJson,
+      models: schemaJson.models.map((m) => (m.model === 'recruit.Application' ? { ...m, fields: [{ name: 'notes', attname: 'notes_count' }] } : m)),
+    });
+    expect(endpointFor([APPLICATIONS, ...loop(9, COUNT)], fk).fix.split('\n')[0]).toBe("Application.objects.annotate(notes_count_annotated=Count('notes'))");
+  });
+
+  it("a to_attr list: recent_interviews_prefetched when the model has a field 'recent_interviews'", () => {
+    const e = endpointFor([APPLICATIONS, ...loop(9, FIRST)], withFields(['recent_interviews']));
+    expect(e.fix.split('\n')[0]).toBe(
+      "Application.objects.prefetch_related(Prefetch('interviews', queryset=Interview.objects.order_by('-scheduled_at'), to_attr='recent_interviews_prefetched'))",
+    );
+  });
+
+  it('a filtered count\'s manual cure names the annotation the same way', () => {
+    const publicCount = (r: number): string =>
+      `SELECT COUNT(*) AS "__count" FROM "recruit_note" WHERE ("recruit_note"."application_id" = ${r} AND "recruit_note"."private" = false)`;
+    const s = endpointFor([APPLICATIONS, ...loop(8, publicCount)], withFields(['notes_count'])).findings[0]!.suggestion;
+    expect(s.code).toContain("annotate(notes_count_annotated=Count('notes', filter=Q(notes__private=…)))");
+    expect(s.code).toContain('read application.notes_count_annotated');
+  });
+
+  it("two annotations under one name (job__notes and job_notes both give job_notes_count): the second gets a name of its own", () => {
+    const withRemarks = parseSchema({
+      ...schemaJson,
+      models: [
+        ...schemaJson.models.map((m) =>
+          m.model === 'recruit.Job'
+            ? { ...m, relations: [...m.relations, { name: 'notes', queryName: 'notes', kind: 'one_to_many', target: 'recruit.JobNote', remoteColumn: 'job_id' }] }
+            : m.model === 'recruit.Application'
+              ? { ...m, relations: [...m.relations, { name: 'job_notes', queryName: 'job_notes', kind: 'one_to_many', target: 'recruit.Remark', remoteColumn: 'application_id' }] }
+              : m,
+        ),
+        { model: 'recruit.JobNote', table: 'recruit_jobnote', pk: 'id', relations: [{ name: 'job', queryName: 'job', kind: 'many_to_one', target: 'recruit.Job', column: 'job_id' }] },
+        { model: 'recruit.Remark', table: 'recruit_remark', pk: 'id', relations: [{ name: 'application', queryName: 'application', kind: 'many_to_one', target: 'recruit.Application', column: 'application_id' }] },
+      ],
+    });
+    const jobNotes = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "recruit_jobnote" WHERE "recruit_jobnote"."job_id" = ${r % 7}`;
+    const remarks = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "recruit_remark" WHERE "recruit_remark"."application_id" = ${r + 100}`;
+    expect(endpointFor([APPLICATIONS, ...loop(9, DASHBOARD_ROW[1]!, jobNotes, remarks)], withRemarks).fix.split('\n')).toEqual([
+      "Application.objects.select_related('job').annotate(job_notes_count=Count('job__notes', distinct=True), job_notes_count_annotated=Count('job_notes', distinct=True))",
+      '# then read application.job_notes_count, not application.job.notes.count()',
+      '# then read application.job_notes_count_annotated, not application.job_notes.count()',
+    ]);
+  });
+
+  it('keeps the name when nothing takes it, when the schema lists no fields (an older file), and without a schema', () => {
+    for (const [used, first] of [
+      [withFields(['id', 'status']), "Application.objects.annotate(notes_count=Count('notes'))"],
+      [schema, "Application.objects.annotate(notes_count=Count('notes'))"],
+      [false, "Application.objects.annotate(note_count=Count('note'))"],
+    ] as const) {
+      expect(endpointFor([APPLICATIONS, ...loop(9, COUNT)], used).fix.split('\n')[0]).toBe(first);
+    }
   });
 });

@@ -13,6 +13,7 @@ import {
   perRowConditions,
   reverseGetCure,
   unlinkedCure,
+  unnamedM2mCure,
   unnamedOrderCure,
 } from './cures.js';
 import { joinedPaths, type JoinFacts } from './joins.js';
@@ -87,6 +88,8 @@ function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
   if (ambiguous !== undefined && (c.leaf.kind !== 'fetch' || c.steps.some((s) => s.kind !== 'forward'))) {
     return ambiguousCure(over, naming.modelOf(ambiguous.toTable), candidateNames(ambiguous, naming), c.steps.map((s) => stepLabel(s, naming)).join('__'));
   }
+  const unsure = c.steps.find((s): s is M2mStep => s.kind === 'm2m' && stepNames(s, naming).unsure === true);
+  if (unsure !== undefined) return unnamedCure(c, unsure, naming, over);
   const filtered = c.sql !== undefined && filtersPerRow(c.sql);
   if (last.kind === 'reverse' && (c.leaf.kind === 'first' || (c.leaf.kind === 'fetch' && filtered)) && relationOf(last, naming).autoThrough === true) {
     return joinRowsCure(c, last, naming, over);
@@ -111,6 +114,43 @@ function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
     }
   }
   return null;
+}
+
+type M2mStep = Extract<RelationStep, { kind: 'm2m' }>;
+
+/** The cure for a loop through an M2M whose name the SQL does not tell (`step`): the fix under each reading. */
+function unnamedCure(c: CascadeShape, step: M2mStep, naming: Naming, over: string): Suggestion {
+  const k = c.steps.indexOf(step);
+  const holder = naming.modelOf(step.fromTable);
+  const byAttribute = c.leaf.kind === 'fetch' || c.leaf.kind === 'first';
+  const names = c.steps.map((s) => relationOf(s, naming)).map((r) => (byAttribute ? r.name : r.queryName));
+  const path = (name: string): string => [...names.slice(0, k), name, ...names.slice(k + 1)].join('__');
+  const leaf = c.leaf;
+  const call = (name: string): string => {
+    switch (leaf.kind) {
+      case 'fetch':
+        return `prefetch_related('${path(name)}')`;
+      case 'first':
+        return `prefetch_related(Prefetch('${path(name)}', …))`;
+      case 'count':
+        return `Count('${path(name)}')`;
+      case 'aggregate': {
+        const field = leaf.column === '*' ? '' : `__${naming.fieldOfColumn(step.toTable, leaf.column)}`;
+        return `${leaf.fn[0]}${leaf.fn.slice(1).toLowerCase()}('${path(name)}${field}')`;
+      }
+      default:
+        return `annotate() over '${path(name)}'`;
+    }
+  };
+  return unnamedM2mCure({
+    over,
+    holder,
+    target: naming.modelOf(step.toTable),
+    through: naming.modelOf(step.through),
+    ifTargetDeclares: call(names[k]!),
+    ifHolderDeclares: call(`<its name on ${holder}>`),
+    path: c.steps.map((s) => stepLabel(s, naming)).join('__'),
+  });
 }
 
 /**
@@ -152,11 +192,15 @@ function filteredCure(c: CascadeShape, last: Exclude<RelationStep, { kind: 'forw
   let k = c.steps.length - 2;
   while (k >= 0 && !rels[k]!.toMany) k--;
   const inner = rels.slice(k + 1);
-  const at: At = { path: inner.map((r) => r.name), queryPath: inner.map((r) => r.queryName), fanOut: false };
+  const at: At = { path: inner.map((r) => r.name), queryPath: inner.map((r) => r.queryName), toManyJoins: 0 };
   const holder = k < 0 ? over : naming.modelOf(c.steps[k]!.toTable);
   const row = rowVariableOf(k < 0 && c.trigger !== null ? naming.modelOf(c.trigger.table) : holder);
   const a = annotationOf(c.leaf, last, rels[rels.length - 1]!, at, last.toTable, naming, row, conditions);
-  return a === null ? null : filteredAnnotationCure(path, holder, `${a.name}=${a.expr}`, `${row}.${a.name}`);
+  if (a === null) return null;
+  const holderTable = k < 0 ? c.trigger?.table : c.steps[k]!.toTable;
+  const fields = holderTable === undefined ? new Set<string>() : naming.attributeNames(holderTable);
+  const name = freeName(a.name, 'annotated', (n) => fields.has(n));
+  return filteredAnnotationCure(path, holder, `${name}=${a.expr}`, `${row}.${name}`);
 }
 
 const INFERRED_NOTE =
@@ -249,10 +293,13 @@ interface At {
   /** Query names (filters, aggregates). */
   queryPath: string[];
   /**
-   * The queryset aggregates over more than one to-many join: each multiplies the other's rows
-   * (2 reviews × 3 tags gives 6 and 6), so a Count counts distinct rows and a Sum is a subquery.
+   * How many to-many relations the queryset aggregates in joins. Each repeats the row once per
+   * related row: with two, each multiplies the other's rows (2 reviews × 3 tags gives 6 and 6); with
+   * one, it multiplies the one row of a to-one relation aggregated beside it (Count('profile') next
+   * to Count('book') gives the number of books). A multiplied Count counts distinct rows and a
+   * multiplied Sum is a subquery.
    */
-  fanOut: boolean;
+  toManyJoins: number;
 }
 
 /** The to-many relations whose rows `node`'s queryset aggregates in joins (Count, Sum, Avg…), through its to-one ones. */
@@ -266,7 +313,7 @@ function aggregatedJoins(node: Node, naming: Naming): number {
 }
 
 /** The walk's start at the queryset's own model. */
-const startAt = (node: Node, naming: Naming): At => ({ path: [], queryPath: [], fanOut: aggregatedJoins(node, naming) > 1 });
+const startAt = (node: Node, naming: Naming): At => ({ path: [], queryPath: [], toManyJoins: aggregatedJoins(node, naming) });
 
 /** `application.job.company` for the attributes `job`, `company` of the row `application`. */
 const attrOf = (row: string, path: string[]): string => [row, ...path].join('.');
@@ -315,8 +362,14 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
       const args = orderByArgs(leaf.orderBy, step, facts, naming);
       if (args === null) continue; // an order no lookup names: manualCure gave the loop its own cure
       const ordered = leaf.orderBy.length > 0 ? `.order_by(${args})` : '';
-      const toAttr = leaf.orderBy[0]?.direction === 'DESC' ? `recent_${rel.name}` : `ordered_${rel.name}`;
-      fix.prefetch.push(`Prefetch(${quote(lookup)}, queryset=${childModel}.objects${ordered}, to_attr=${quote(toAttr)})`);
+      // to_attr is set on the rows that hold the relation: it may take none of their names. The
+      // same Prefetch from two loops is one (the profile prints it once).
+      const queryset = `Prefetch(${quote(lookup)}, queryset=${childModel}.objects${ordered}, to_attr=`;
+      const base = leaf.orderBy[0]?.direction === 'DESC' ? `recent_${rel.name}` : `ordered_${rel.name}`;
+      const fields = naming.attributeNames(step.fromTable);
+      const set = setByFix(fix);
+      const toAttr = fix.prefetch.includes(`${queryset}${quote(base)})`) ? base : freeName(base, 'prefetched', (n) => fields.has(n) || set.has(n));
+      fix.prefetch.push(`${queryset}${quote(toAttr)})`);
       const list = attrOf(row, [...at.path, toAttr]);
       fix.reads.push({ read: `${list}[0] if ${list} else None`, insteadOf: `${attrOf(row, childAt.path)}${ordered}.first()`, required: true });
       if (at.path.length === 0) {
@@ -370,6 +423,18 @@ function relatedRows(step: RelationStep, queryPath: readonly string[], naming: N
   }
 }
 
+/**
+ * What a loop counts or aggregates over a to-one relation, which has no manager to call count() on:
+ * the related model's query, `Profile.objects.filter(author=author)` for a reverse one-to-one,
+ * `Author.objects.filter(pk=book.author_id)` for a forward FK.
+ */
+function toOneRows(step: Exclude<RelationStep, { kind: 'm2m' }>, path: string[], naming: Naming, row: string): string {
+  const model = naming.modelOf(step.toTable);
+  const holder = path.slice(0, -1);
+  if (step.kind === 'forward') return `${model}.objects.filter(pk=${attrOf(row, [...holder, `${path[path.length - 1]!}_id`])})`;
+  return `${model}.objects.filter(${naming.forwardName(step.toTable, step.column)}=${attrOf(row, holder)})`;
+}
+
 /** `Review.objects.filter(book=OuterRef('pk'))`: what Exists() and Subquery() take. */
 const relatedQueryset = (r: { rows: string; by: string; outer: string }): string => `${r.rows}.objects.filter(${r.by}=OuterRef(${quote(r.outer)}))`;
 
@@ -397,10 +462,13 @@ function annotationOf(
 ): Annotation | null {
   const lookup = at.queryPath.join('__');
   const alias = at.queryPath.join('_');
-  const related = attrOf(row, at.path);
+  // A to-many relation's manager (`author.book_set`); a to-one relation has none (an M2M is always to-many).
+  const related = rel.toMany || step.kind === 'm2m' ? attrOf(row, at.path) : toOneRows(step, at.path, naming, row);
   const filtered = conditions === undefined ? '' : `, filter=Q(${conditions?.map((c) => `${lookup}__${c}`).join(', ') ?? `<the same filter, as ${lookup}__… lookups>`})`;
-  // Another to-many join repeats each related row once per row of it: count each once.
-  const distinct = at.fanOut && rel.toMany ? ', distinct=True' : '';
+  // A to-many join repeats each row of the others once per row of it: a to-many relation's rows are
+  // repeated by any other to-many join, a to-one relation's one row by any at all. Count each once.
+  const repeated = at.toManyJoins > (rel.toMany ? 1 : 0);
+  const distinct = repeated ? ', distinct=True' : '';
   switch (leaf.kind) {
     case 'count':
       return { name: `${alias}_count`, expr: `Count(${quote(lookup)}${distinct}${filtered})`, insteadOf: `${related}.count()` };
@@ -428,6 +496,25 @@ function annotationOf(
   }
 }
 
+/**
+ * `name`, or the first of `name_<suffix>`, `name_<suffix>_2`, … that is not `taken`: Django refuses
+ * an annotation or to_attr named like a field or relation of the model ("conflicts with a field on
+ * the model"), and one keyword twice in annotate() is no Python.
+ */
+export function freeName(name: string, suffix: 'annotated' | 'prefetched', taken: (name: string) => boolean): string {
+  if (!taken(name)) return name;
+  for (let n = 1; ; n++) {
+    const next = n === 1 ? `${name}_${suffix}` : `${name}_${suffix}_${n}`;
+    if (!taken(next)) return next;
+  }
+}
+
+/** `notes_count` of the annotate() argument `notes_count=Count('notes')`. */
+const keywordOf = (arg: string): string => arg.slice(0, arg.indexOf('='));
+
+/** The per-row attributes a fix already sets on its rows: its annotations and its to_attr lists. */
+const setByFix = (fix: QuerysetFix): Set<string> => new Set([...fix.annotate.map(keywordOf), ...fix.rowValues.map((v) => v.attr)]);
+
 function annotateLeaves(
   child: Node,
   step: RelationStep,
@@ -437,12 +524,17 @@ function annotateLeaves(
   fix: QuerysetFix,
 ): void {
   const row = fix.rowVariable;
+  const fields = naming.attributeNames(fix.table);
   for (const { leaf, source } of child.leaves) {
     const a = annotationOf(leaf, step, rel, at, child.table, naming, row);
     if (a === null) continue;
-    fix.annotate.push(`${a.name}=${a.expr}`);
-    fix.reads.push({ read: `${row}.${a.name}`, insteadOf: a.insteadOf, required: true });
-    fix.rowValues.push({ attr: a.name, read: `${row}.${a.name}`, sortable: true, ...(source === undefined ? {} : { source }) });
+    // The same annotation from two loops is one argument (the profile prints it once); another one
+    // under its name, or a field's, gets a name of its own.
+    const set = setByFix(fix);
+    const name = fix.annotate.includes(`${a.name}=${a.expr}`) ? a.name : freeName(a.name, 'annotated', (n) => fields.has(n) || set.has(n));
+    fix.annotate.push(`${name}=${a.expr}`);
+    fix.reads.push({ read: `${row}.${name}`, insteadOf: a.insteadOf, required: true });
+    fix.rowValues.push({ attr: name, read: `${row}.${name}`, sortable: true, ...(source === undefined ? {} : { source }) });
   }
 }
 

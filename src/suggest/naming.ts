@@ -14,6 +14,13 @@ export interface RelationName {
    * model of its own: `book.tags.count()` and `.exists()` query it alone. Code names it `Book.tags.through`.
    */
   autoThrough?: boolean;
+  /**
+   * True for an M2M through a model of its own named without a schema: the join table (the through
+   * model's, `shop_placement`) names neither the field nor the model that declares it. `name` and
+   * `queryName` are then only one reading, the other model declaring the field with no related_name
+   * (`shelf_set`); the other reading is a field of this model whose name nothing in the SQL tells.
+   */
+  unsure?: boolean;
 }
 
 /** Everything suggest/ needs to turn SQL identifiers into ORM code. */
@@ -33,6 +40,12 @@ export interface Naming extends TableLinks {
   m2mName(fromTable: string, toTable: string, through: string, sourceColumn: string): RelationName;
   /** Model field for a written column (FK columns lose `_id`). */
   fieldOfColumn(table: string, column: string): string;
+  /**
+   * What each row of `table`'s model already has by name: fields (name and attname) and relations
+   * (accessor and query name), its parents' too. An annotation or to_attr that takes one raises when
+   * pasted. Empty when no schema lists the model: conventions cannot tell.
+   */
+  attributeNames(table: string): ReadonlySet<string>;
 }
 
 /** A step's names: the attribute (select_related / prefetch_related) and the lookup (filters, aggregates). */
@@ -55,8 +68,17 @@ export function candidateNames(step: RelationStep, naming: Naming): string[] {
   return [step.column, ...step.alternatives].map((column) => naming.forwardName(step.fromTable, column));
 }
 
-/** A step's name as a report shows it: `created_by|assignee` for a forward FK the SQL cannot tell from another. */
-export const stepLabel = (step: RelationStep, naming: Naming): string => candidateNames(step, naming).join('|');
+/**
+ * A step's name as a report shows it: `created_by|assignee` for a forward FK the SQL cannot tell from
+ * another, `shelf_set|?` for an M2M whose field's name the SQL does not tell (RelationName.unsure).
+ */
+export function stepLabel(step: RelationStep, naming: Naming): string {
+  if (step.kind === 'm2m') {
+    const names = stepNames(step, naming);
+    return names.unsure === true ? `${names.name}|?` : names.name;
+  }
+  return candidateNames(step, naming).join('|');
+}
 
 /** `recruit_orderline` -> `orderline`: the model part of Django's default `<app>_<model>` table name. */
 function modelPart(table: string): string {
@@ -76,6 +98,8 @@ function conventionThrough(table: string, tables: readonly string[]): string | u
   for (const t of tables) if (t !== table && table.startsWith(`${t}_`) && (owner === undefined || t.length > owner.length)) owner = t;
   return owner === undefined ? undefined : `${capitalise(modelPart(owner))}.${table.slice(owner.length + 1)}.through`;
 }
+
+const NO_NAMES: ReadonlySet<string> = new Set();
 
 /** Django's default names. `knownTables` lets FK guesses name only tables actually seen. */
 export function conventionNaming(knownTables: Iterable<string>): Naming {
@@ -105,12 +129,15 @@ export function conventionNaming(knownTables: Iterable<string>): Naming {
         return { name: field, queryName: field };
       }
       // The other end of an auto M2M (`shop_book_tags` seen from shop_tag): Django's reverse names.
-      if (through.startsWith(`${toTable}_`)) return { name: `${modelPart(toTable)}_set`, queryName: modelPart(toTable) };
-      const field = modelPart(through);
-      return { name: field, queryName: field };
+      const reverse = { name: `${modelPart(toTable)}_set`, queryName: modelPart(toTable) };
+      if (through.startsWith(`${toTable}_`)) return reverse;
+      // A through model of its own (`shop_placement`): its name is no field's, and either model may
+      // declare the field. The reverse names are one reading; suggest/ names both (fix.ts manualCure).
+      return { ...reverse, unsure: true };
     },
     // Only a column that points at a known table is an FK whose field drops `_id` (`external_id` stays).
     fieldOfColumn: (table, column) => (links.foreignKeyTarget(table, column) === undefined ? column : forwardName(table, column)),
+    attributeNames: () => NO_NAMES,
   };
 }
 
@@ -140,6 +167,26 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
       }
     }
     return undefined;
+  };
+
+  // Django checks an annotation against every field and relation of the model and its parents.
+  const taken = new Map<string, ReadonlySet<string>>();
+  const attributeNames = (table: string): ReadonlySet<string> => {
+    const m = byTable.get(table);
+    if (m === undefined) return NO_NAMES;
+    let names = taken.get(table);
+    if (names === undefined) {
+      const lineage = [m, ...(m.parents ?? []).flatMap((p) => byLabel.get(p) ?? [])];
+      names = new Set(
+        lineage.flatMap((x) => [
+          ...(x.fields ?? []).flatMap((f) => [f.name, f.attname]),
+          ...x.relations.flatMap((r) => [r.name, r.queryName]),
+          ...(x.genericForeignKeys ?? []).map((g) => g.name),
+        ]),
+      );
+      taken.set(table, names);
+    }
+    return names;
   };
 
   const className = (m: SchemaModel): string => m.model.slice(m.model.lastIndexOf('.') + 1);
@@ -197,5 +244,6 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
       if (r !== undefined) return r.name;
       return byTable.has(table) ? column : fallback.fieldOfColumn(table, column);
     },
+    attributeNames,
   };
 }

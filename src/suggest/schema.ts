@@ -21,11 +21,16 @@ function schemaFileShapes() {
     contentTypeColumn: z.string().optional(),
   });
 
+  /** A concrete field: its name and attname (`author`, `author_id`), both taken on each row. */
+  const field = z.object({ name: z.string(), attname: z.string() });
+
   const model = z.object({
     model: z.string(),
     table: z.string(),
     pk: z.string(),
     relations: z.array(relation),
+    /** Concrete fields, inherited ones included; files written before it have none. */
+    fields: z.array(field).optional(),
     /** Multi-table-inheritance parents, nearest first. */
     parents: z.array(z.string()).optional(),
     /** A Wagtail page model (wagtailcore.Page or a subclass). */
@@ -51,11 +56,12 @@ function schemaFileShapes() {
     /** Added for dead_view; files written before it have none. */
     urls: z.array(url).optional(),
   });
-  return { relation, model, url, file };
+  return { relation, field, model, url, file };
 }
 
 type Shapes = ReturnType<typeof schemaFileShapes>;
 export type SchemaRelation = z.infer<Shapes['relation']>;
+export type SchemaField = z.infer<Shapes['field']>;
 export type SchemaModel = z.infer<Shapes['model']>;
 export type SchemaUrl = z.infer<Shapes['url']>;
 export type DjangoSchema = z.infer<Shapes['file']>;

@@ -2,7 +2,8 @@
 and the URLconf.
 
 The schema maps tables and columns seen in SQL back to model labels and relation names, so n1lens
-can write `select_related('job__company')` rather than guess names from `job_id` columns. Its `urls`
+can write `select_related('job__company')` rather than guess names from `job_id` columns, and lists
+each model's fields so the annotations it names take none of theirs. Its `urls`
 list every route with its view, so n1lens can name the views no request reaches (dead_view).
 """
 
@@ -127,6 +128,12 @@ def _model_entry(model: type[models.Model]) -> dict[str, Any]:
     relations.sort(key=lambda relation: relation["name"])
     entry: dict[str, Any] = {"model": _label(model), "table": opts.db_table, "pk": opts.pk.column, "relations": relations}
     # Additions (optional keys, so older readers of version 1 ignore them):
+    # concrete fields (inherited ones included) by name and attname: an annotation or to_attr named
+    # like one raises "conflicts with a field on the model", so n1lens names its own apart.
+    entry["fields"] = sorted(
+        ({"name": field.name, "attname": field.attname} for field in opts.concrete_fields),
+        key=lambda field: field["name"],
+    )
     # multi-table-inheritance parents, nearest first: a queryset of the child may use their relations.
     parents = [_label(parent) for parent in opts.get_parent_list()]
     if parents:

@@ -17,7 +17,7 @@ from opentelemetry.trace import SpanKind
 
 from n1lens_django.pytest_plugin import write_schema, write_traces
 from shop import models as shop
-from shop.models import Author, Book, Employee, OrderLine, Place, Placement, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket
+from shop.models import Author, Book, Club, Employee, Forum, Membership, OrderLine, Place, Placement, Post, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -37,8 +37,9 @@ def books(n=ROWS):
     ]
 
 
-def report_of(exporter, tmp_path, loop):
-    """The report's one endpoint for a request that runs `loop()`."""
+def report_of(exporter, tmp_path, loop, schema=True):
+    """The report's one endpoint for a request that runs `loop()`, named with the exported schema
+    (or by Django's conventions alone)."""
     node = shutil.which("node")
     if node is None or not N1_REPORT.exists():
         pytest.skip("needs node and the built n1-report (npm run build)")
@@ -50,8 +51,8 @@ def report_of(exporter, tmp_path, loop):
     assert provider.force_flush(10_000)
     traces = tmp_path / "traces.pb.gz"
     write_traces(exporter.get_finished_spans(), traces)
-    schema = write_schema(tmp_path / "schema.json")
-    done = subprocess.run([node, str(N1_REPORT), "--format", "json", "--schema", str(schema), str(traces)], capture_output=True, text=True, timeout=120)
+    names = ["--schema", str(write_schema(tmp_path / "schema.json"))] if schema else []
+    done = subprocess.run([node, str(N1_REPORT), "--format", "json", *names, str(traces)], capture_output=True, text=True, timeout=120)
     assert done.stdout, done.stderr
     (endpoint,) = json.loads(done.stdout)["endpoints"]
     return endpoint
@@ -175,6 +176,49 @@ def test_counts_and_sums_over_two_to_many_relations_count_each_row_once(exporter
     assert queries == 1
 
 
+def test_a_count_named_like_a_field_of_the_model_is_annotated_under_a_name_of_its_own(exporter, tmp_path):
+    for i in range(ROWS):
+        forum = Forum.objects.create(posts_count=99)  # stale, as a denormalised count may be
+        for _ in range(i % 3):
+            Post.objects.create(forum=forum)
+
+    def loop():
+        for forum in Forum.objects.all():
+            forum.posts.count()
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    # annotate(posts_count=...) would raise "The annotation 'posts_count' conflicts with a field on the model."
+    fixed, before, queries = reads_of(endpoint, Forum)
+    assert fixed == before
+    assert set(fixed[finding_on(endpoint, "shop_post")["sql"]].values()) == {0, 1, 2}
+    assert queries == 1
+
+
+def test_a_to_one_count_and_sum_beside_a_to_many_count_take_its_one_row_once(exporter, tmp_path):
+    for i in range(ROWS):
+        author = Author.objects.create(name=f"a{i}")
+        for j in range(i % 3 + 1):
+            Book.objects.create(title=f"b{i}-{j}", author=author, publisher=Publisher.objects.create(name=f"p{i}-{j}"))
+        if i % 2:
+            Profile.objects.create(author=author, points=10)
+
+    def loop():
+        for author in Author.objects.all():
+            author.book_set.count()
+            Profile.objects.filter(author=author).count()
+            Profile.objects.filter(author=author).aggregate(models.Sum("points"))
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    # The books join repeats the author's one profile row once per book: 3 books gave 3 and 30.
+    fixed, before, queries = reads_of(endpoint, Author)
+    assert fixed == before
+    values = {sql: set(by_row.values()) for sql, by_row in fixed.items()}
+    assert values[finding_on(endpoint, "shop_book")["sql"]] == {1, 2, 3}
+    assert values[finding_on(endpoint, "shop_profile", "COUNT")["sql"]] == {0, 1}
+    assert values[finding_on(endpoint, "shop_profile", "SUM")["sql"]] == {None, 10}
+    assert queries == 1
+
+
 def test_a_count_filtered_per_row_keeps_its_filter(exporter, tmp_path):
     for i, b in enumerate(books()):
         for stars in range(i % 3 + 1):
@@ -211,6 +255,33 @@ def test_first_ordered_by_a_through_model_column_keeps_that_order(exporter, tmp_
     fixed, before, queries = reads_of(endpoint, Book)
     assert fixed == before
     assert queries == 2  # the books, and the prefetch
+
+
+def test_without_a_schema_an_m2m_through_its_own_model_is_named_by_both_readings_not_its_table(exporter, tmp_path):
+    clubs = [Club.objects.create() for _ in range(3)]
+    for i, b in enumerate(books()):
+        for club in clubs[i % 2:]:
+            Membership.objects.create(club=club, author=b.author)
+
+    def loop():
+        for author in Author.objects.all():
+            list(author.clubs.all())
+
+    endpoint = report_of(exporter, tmp_path, loop, schema=False)
+    # The join table is Membership's: 'membership' (its query name on Author) is no accessor to prefetch.
+    with pytest.raises(AttributeError):
+        list(Author.objects.prefetch_related("membership"))
+    assert endpoint["fix"] == ""
+    cure = finding_on(endpoint, "shop_club")["suggestion"]
+    assert cure["method"] == "manual"
+    assert "'membership'" not in cure["code"]
+    # Club declares it, with related_name='clubs': the first reading, by its related_name, as the cure says.
+    assert "prefetch_related('club_set') if Club declares the ManyToManyField" in cure["code"]
+    assert "by its related_name if it has one" in cure["code"]
+    with CaptureQueriesContext(connection) as queries:
+        fixed = {a.pk: sorted(c.pk for c in a.clubs.all()) for a in Author.objects.prefetch_related("clubs")}
+    assert fixed == {a.pk: sorted(c.pk for c in a.clubs.all()) for a in Author.objects.all()}
+    assert len(queries) == 2
 
 
 def test_rows_of_an_auto_created_join_table_are_read_through_its_m2m_by_names_that_exist(exporter, tmp_path):

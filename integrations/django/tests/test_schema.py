@@ -63,6 +63,13 @@ def test_describes_a_model_with_forward_fks_reverse_fks_and_m2ms(models):
             {"name": "tags", "queryName": "tags", "kind": "many_to_many", "target": "shop.Tag",
              "through": "shop_book_tags", "sourceColumn": "book_id", "targetColumn": "tag_id"},
         ],
+        "fields": [
+            {"name": "author", "attname": "author_id"},
+            {"name": "editor", "attname": "editor_id"},
+            {"name": "id", "attname": "id"},
+            {"name": "publisher", "attname": "publisher_id"},
+            {"name": "title", "attname": "title"},
+        ],
     }
 
 
@@ -126,6 +133,12 @@ def test_describes_a_custom_through_m2m_from_both_ends(models):
             {"name": "shelf", "queryName": "shelf", "kind": "many_to_one", "target": "shop.Shelf",
              "column": "shelf_ref"},
         ],
+        "fields": [
+            {"name": "book", "attname": "book_id"},
+            {"name": "id", "attname": "id"},
+            {"name": "position", "attname": "position"},
+            {"name": "shelf", "attname": "shelf_id"},
+        ],
     }
 
 
@@ -177,12 +190,28 @@ def test_describes_multi_table_inheritance_through_the_parent_pointer(models):
             {"name": "place_ptr", "queryName": "place_ptr", "kind": "one_to_one", "target": "shop.Place",
              "column": "place_ptr_id"},
         ],
+        "fields": [
+            {"name": "chef", "attname": "chef_id"},
+            {"name": "id", "attname": "id"},
+            {"name": "owner", "attname": "owner_id"},
+            {"name": "place_ptr", "attname": "place_ptr_id"},
+        ],
         "parents": ["shop.Place"],
     }
     assert relation(models, "shop.Place", "restaurant") == {
         "name": "restaurant", "queryName": "restaurant", "kind": "one_to_one",
         "target": "shop.Restaurant", "remoteColumn": "place_ptr_id",
     }
+
+
+def test_lists_concrete_fields_by_name_and_attname_inherited_ones_too(models):
+    # An annotation named like any of these raises "conflicts with a field on the model" in Django:
+    # the FK's attname (publisher_id, not its db_column pub_ref) and a multi-table parent's fields too.
+    names = {(f["name"], f["attname"]) for f in models["shop.Book"]["fields"]}
+    assert ("publisher", "publisher_id") in names
+    assert {"id", "owner"} <= {f["name"] for f in models["shop.Restaurant"]["fields"]}
+    # M2Ms and reverse relations are relations, not columns of the table.
+    assert "tags" not in {f["name"] for f in models["shop.Book"]["fields"]}
 
 
 def test_writes_the_same_json_to_a_file_with_dash_o(tmp_path, schema):

@@ -11,6 +11,7 @@ class Author(models.Model):
 class Profile(models.Model):
     # One-to-one with a custom column; the reverse accessor defaults to "profile".
     author = models.OneToOneField(Author, on_delete=models.CASCADE, db_column="writer_ref")
+    points = models.IntegerField(default=0)
 
 
 class Publisher(models.Model):
@@ -88,6 +89,25 @@ class Place(models.Model):
 
 class Restaurant(Place):
     chef = models.ForeignKey(Employee, on_delete=models.SET_NULL, null=True)
+
+
+class Forum(models.Model):
+    # A denormalised count, as apps keep one: annotate(posts_count=...) conflicts with it.
+    posts_count = models.IntegerField(default=0)
+
+
+class Post(models.Model):
+    forum = models.ForeignKey(Forum, on_delete=models.CASCADE, related_name="posts")
+
+
+class Club(models.Model):
+    # A custom through model with Django's default column names, so conventions alone link it.
+    members = models.ManyToManyField(Author, through="Membership", related_name="clubs")
+
+
+class Membership(models.Model):
+    club = models.ForeignKey(Club, on_delete=models.CASCADE)
+    author = models.ForeignKey(Author, on_delete=models.CASCADE)
 
 
 # Generic relations and a taggit manager with a custom through model (issue 17: prefetch names).
