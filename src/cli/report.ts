@@ -184,7 +184,7 @@ async function render(spec: FormatSpec, report: Report, gate: GateResult, opts: 
         ...(opts.traceUrl === undefined ? {} : { traceUrl: opts.traceUrl }),
       });
     case 'sarif':
-      return renderSarif(report, gate, { version: packageVersion() });
+      return renderSarif(report, gate, { version: packageVersion(), root: process.cwd() });
     case 'junit':
       return renderJunit(report, gate);
     case 'github':
