@@ -6,7 +6,7 @@ import type { CodeLocation, FindingKind } from '../detect/types.js';
 import type { GateResult } from './gate.js';
 import type { Report } from './model.js';
 import { findingSignature } from './signature.js';
-import { KIND_LABEL, findingTitle, formatLocation, primaryLocation, shortenSql } from './text.js';
+import { KIND_LABEL, codeSpan, findingTitle, formatLocation, primaryLocation, shortenSql } from './text.js';
 
 interface RuleText {
   name: string;
@@ -143,9 +143,9 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
     const where = formatLocation(location);
     const text = `${title}.${where === '' ? '' : ` At ${where}.`} Fix: ${f.suggestion.code.split('\n')[0]}`;
     const markdown = [
-      `**${title}**${where === '' ? '' : ` at \`${where}\``}`,
+      `**${title}**${where === '' ? '' : ` at ${codeSpan(where)}`}`,
       '',
-      f.sql === '' ? '' : `Query: \`${shortenSql(f.sql, 160)}\``,
+      f.sql === '' ? '' : `Query: ${codeSpan(shortenSql(f.sql, 160))}`,
       '',
       'Fix:',
       '',
@@ -187,7 +187,7 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
       ruleId: sf.kind,
       ruleIndex: KINDS.indexOf(sf.kind),
       level: RULES[sf.kind].level,
-      message: { text, markdown: `**${KIND_LABEL[sf.kind]}: \`${sf.subject}\`**\n\n\`\`\`python\n${sf.suggestion.code}\n\`\`\`` },
+      message: { text, markdown: `**${KIND_LABEL[sf.kind]}: ${codeSpan(sf.subject)}**\n\n\`\`\`python\n${sf.suggestion.code}\n\`\`\`` },
       locations: [
         {
           ...physicalLocation(repoLocation(sf.location, options.root)),

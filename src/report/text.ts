@@ -73,6 +73,16 @@ export function readInsteadText(
     : `a loop that runs ${code(r.insteadOf)} reads ${code(r.read)} instead`;
 }
 
+/**
+ * Markdown inline code: fenced by one backtick more than the longest run inside (MySQL quotes every
+ * identifier with one), padded with a space when the text holds any, which CommonMark strips.
+ */
+export function codeSpan(text: string): string {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(longest + 1);
+  return longest === 0 ? `${fence}${text}${fence}` : `${fence} ${text} ${fence}`;
+}
+
 /** Keeps the head of a statement and its WHERE clause, the parts that identify it. */
 export function shortenSql(sql: string, width: number): string {
   if (sql.length <= width) return sql;
