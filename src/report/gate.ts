@@ -35,6 +35,8 @@ export type GateStatus = 'new' | 'expired' | 'baselined' | 'not_counted';
 
 export interface GateFinding {
   endpoint: string;
+  /** The endpoint's service: two services may serve an endpoint of the same name. */
+  service: string;
   finding: ReportFinding;
   status: GateStatus;
   /** True when this finding is part of a budget that is exceeded. */
@@ -44,6 +46,7 @@ export interface GateFinding {
 
 export interface EndpointBreach {
   endpoint: string;
+  service: string;
   /** The budget's glob. */
   budget: string;
   limit: 'max-findings' | 'max-queries' | 'max-wasted-ms';
@@ -86,14 +89,14 @@ export function judge(report: Report, options: GateOptions): GateResult {
           : entry.expires !== undefined && entry.expires <= options.today
             ? 'expired'
             : 'baselined';
-      const g: GateFinding = { endpoint: e.endpoint, finding: f, status, failing: false, ...(entry === undefined ? {} : { baseline: entry }) };
+      const g: GateFinding = { endpoint: e.endpoint, service: e.service, finding: f, status, failing: false, ...(entry === undefined ? {} : { baseline: entry }) };
       findings.push(g);
       if (status === 'new' || status === 'expired') (budget?.maxFindings === undefined ? global : local).push(g);
     }
     if (budget === undefined) continue;
     const breach = (limit: EndpointBreach['limit'], actual: number, allowed: number | undefined): boolean => {
       if (allowed === undefined || actual <= allowed) return false;
-      breaches.push({ endpoint: e.endpoint, budget: budget.match, limit, actual, allowed });
+      breaches.push({ endpoint: e.endpoint, service: e.service, budget: budget.match, limit, actual, allowed });
       return true;
     };
     if (breach('max-findings', local.length, budget.maxFindings)) for (const g of local) g.failing = true;
