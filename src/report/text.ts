@@ -214,6 +214,34 @@ export function wrapText(text: string, width: number): string[] {
   return lines;
 }
 
+/**
+ * Wraps prose like wrapText, but never past `width`: a word wider than the line (a long route has no
+ * spaces) continues the line it is on and breaks after its last `/` that fits, else at the width.
+ */
+export function wrapLong(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter((w) => w !== '')) {
+    let rest = word;
+    if (line !== '' && line.length + 1 + rest.length > width && rest.length <= width) {
+      lines.push(line);
+      line = '';
+    }
+    while ((line === '' ? 0 : line.length + 1) + rest.length > width) {
+      const room = width - (line === '' ? 0 : line.length + 1);
+      const slash = room < 1 ? -1 : rest.lastIndexOf('/', room - 1);
+      const cut = slash >= 0 ? slash + 1 : line === '' ? Math.max(1, room) : 0;
+      if (cut > 0) lines.push(line === '' ? rest.slice(0, cut) : `${line} ${rest.slice(0, cut)}`);
+      else lines.push(line);
+      line = '';
+      rest = rest.slice(cut);
+    }
+    line = line === '' ? rest : `${line} ${rest}`;
+  }
+  if (line !== '') lines.push(line);
+  return lines;
+}
+
 /** One line naming a finding: `N+1 in GET dashboard/: 50× per request on recruit_candidate via job.company`. */
 export function findingTitle(endpoint: string, f: ReportFinding): string {
   const where = f.table === '' ? '' : ` on ${f.table}${f.chain.length > 0 ? ` via ${f.chain.join('.')}` : ''}`;
