@@ -25,6 +25,8 @@ export interface GateOptions {
   baseline?: Baseline;
   /** `YYYY-MM-DD`, for baseline expiry. */
   today: string;
+  /** Whether the report looked at a baseline entry's endpoint and table (model.ts reportScope); entries it left out are not fixed. All when absent. */
+  inScope?: (entry: BaselineEntry) => boolean;
 }
 
 /**
@@ -104,7 +106,7 @@ export function judge(report: Report, options: GateOptions): GateResult {
     breach('max-wasted-ms', e.wastedMsPerRequest, budget.maxWastedMs);
   }
   if (global.length > options.maxFindings) for (const g of global) g.failing = true;
-  const fixed = (options.baseline?.findings ?? []).filter((e) => !present.has(e.signature));
+  const fixed = (options.baseline?.findings ?? []).filter((e) => !present.has(e.signature) && (options.inScope?.(e) ?? true));
   return {
     findings,
     breaches,
