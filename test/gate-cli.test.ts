@@ -69,7 +69,7 @@ describe('n1lens report as a CI gate', () => {
     expect(r.code).toBe(1);
     expect(r.stdout.match(/^::error /gm)).toHaveLength(6);
     expect(JSON.parse(readFileSync(join(dir, 'out/n1.sarif'), 'utf8'))).toMatchObject({ version: '2.1.0' });
-    expect(readFileSync(join(dir, 'out/junit.xml'), 'utf8')).toContain('failures="6"');
+    expect(readFileSync(join(dir, 'out/junit.xml'), 'utf8')).toContain('failures="1"');
     expect(JSON.parse(readFileSync(join(dir, 'out/r.json'), 'utf8'))).toMatchObject({ n1lensReport: 1 });
     expect(readFileSync(summary, 'utf8')).toMatch(/^### ❌ n1lens: 6 new findings over budget/);
   });

@@ -61,3 +61,38 @@ describe('spans the decoders refuse', () => {
     expect(buildReport(rollups.values(), { refusedSpans: refused }).summary).not.toHaveProperty('spansDropped');
   });
 });
+
+describe('a baseline and a run that covers part of the app (--endpoint, --ignore-endpoint, --ignore-table)', () => {
+  // Accepted elsewhere in the app: a page this run leaves out.
+  const careers = { signature: '0123456789abcdef', endpoint: 'GET careers/', kind: 'n_plus_one', table: 'recruit_job', reason: 'PERF-7: paginate first', expires: '2099-01-01' };
+
+  async function run(args: string[]): Promise<string> {
+    const out: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
+    await reportCommand().exitOverride().parseAsync([fixture, '--jobs', '1', '--no-color', ...args], { from: 'user' });
+    vi.restoreAllMocks();
+    return out.join('');
+  }
+
+  it('neither calls the entries it left out fixed nor drops them when it rewrites the baseline', async () => {
+    const dir = tempDir('report-baseline-scope');
+    const baseline = join(dir, 'baseline.json');
+    await run(['--write-baseline', baseline]);
+    const written = JSON.parse(readFileSync(baseline, 'utf8')) as { n1lensBaseline: 1; findings: object[] };
+    expect(written.findings).toHaveLength(6);
+    writeFileSync(baseline, JSON.stringify({ ...written, findings: [...written.findings, careers] }));
+
+    const text = await run(['--endpoint', 'GET dashboard/*', '--baseline', baseline]);
+    expect(process.exitCode).toBe(0);
+    expect(text).toContain('✓ within budget: 0 new · 6 baselined · 0 fixed since');
+    expect(text).not.toContain('GET careers/');
+    // Leaving out a table is no fix either (GET careers/, in no request of the file, is the one fixed).
+    const noNotes = await run(['--ignore-table', 'recruit_note', '--baseline', baseline]);
+    expect(noNotes).toContain('0 new · 5 baselined · 1 fixed since');
+    expect(noNotes).not.toMatch(/fixed: .* on recruit_note/);
+
+    await run(['--endpoint', 'GET dashboard/*', '--write-baseline', baseline]);
+    expect((JSON.parse(readFileSync(baseline, 'utf8')) as { findings: object[] }).findings).toContainEqual(careers);
+    process.exitCode = undefined;
+  });
+});

@@ -21,6 +21,7 @@ import {
   renderMarkdown,
   renderSarif,
   renderTerminal,
+  reportScope,
   type Baseline,
   type EndpointBudget,
   type GateResult,
@@ -184,7 +185,7 @@ async function render(spec: FormatSpec, report: Report, gate: GateResult, opts: 
         ...(opts.traceUrl === undefined ? {} : { traceUrl: opts.traceUrl }),
       });
     case 'sarif':
-      return renderSarif(report, gate, { version: packageVersion() });
+      return renderSarif(report, gate, { version: packageVersion(), root: process.cwd() });
     case 'junit':
       return renderJunit(report, gate);
     case 'github':
@@ -389,7 +390,14 @@ interface HtmlSource {
  * output; returns the exit code. A file it cannot write fails the run with nothing printed.
  */
 async function finishReport(report: Report, formats: FormatSpec[], checked: Checked, opts: ReportCliOptions, html?: HtmlSource): Promise<number> {
+  // What the report left out (--endpoint, --ignore-*) is neither fixed nor dropped from a rewritten baseline.
+  const inScope = reportScope({
+    ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+    ...(opts.ignoreEndpoint === undefined ? {} : { ignoreEndpoints: opts.ignoreEndpoint }),
+    ...(opts.ignoreTable === undefined ? {} : { ignoreTables: opts.ignoreTable }),
+  });
   const gate = judge(report, {
+    inScope,
     maxFindings: opts.maxFindings,
     today: opts.today ?? isoDay(Date.now()),
     ...(opts.endpoints === undefined ? {} : { endpoints: opts.endpoints }),
@@ -403,7 +411,7 @@ async function finishReport(report: Report, formats: FormatSpec[], checked: Chec
   let wrote: string | undefined;
   if (opts.writeBaseline !== undefined) {
     // Re-writing a baseline keeps the reasons and expiry dates people wrote into it.
-    const next = baselineFromReport(report, checked.previous);
+    const next = baselineFromReport(report, checked.previous, inScope);
     // Last: the file a half-done run would most hurt (the next run's gate reads it).
     files.push({ file: opts.writeBaseline, text: renderBaseline(next), doing: 'cannot write the baseline' });
     wrote = `n1lens: wrote ${next.findings.length} finding${next.findings.length === 1 ? '' : 's'} to the baseline ${opts.writeBaseline}\n`;

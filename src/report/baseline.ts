@@ -69,9 +69,10 @@ export function parseBaseline(text: string, file: string): Baseline {
 
 /**
  * The report's findings as a baseline. Entries of `previous` that are still found keep their
- * reason and expiry, so re-writing a baseline never loses what people wrote into it.
+ * reason and expiry, so re-writing a baseline never loses what people wrote into it; entries the
+ * report did not look at (outside `inScope`, see model.ts reportScope) are kept as they are.
  */
-export function baselineFromReport(report: Report, previous?: Baseline): Baseline {
+export function baselineFromReport(report: Report, previous?: Baseline, inScope: (entry: BaselineEntry) => boolean = () => true): Baseline {
   const kept = new Map((previous?.findings ?? []).map((e) => [e.signature, e]));
   const seen = new Set<string>();
   const findings: BaselineEntry[] = [];
@@ -89,6 +90,11 @@ export function baselineFromReport(report: Report, previous?: Baseline): Baselin
         ...(old?.expires === undefined ? {} : { expires: old.expires }),
       });
     }
+  }
+  for (const old of previous?.findings ?? []) {
+    if (seen.has(old.signature) || inScope(old)) continue;
+    seen.add(old.signature);
+    findings.push(old);
   }
   findings.sort((a, b) => compareText(a.endpoint, b.endpoint) || compareText(a.kind, b.kind) || compareText(a.table, b.table) || compareText(a.signature, b.signature));
   return { n1lensBaseline: 1, findings };

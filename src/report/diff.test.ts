@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { analyseFiles } from '../cli/report.js';
 import { diffReports, renderDiff } from './diff.js';
 import { buildReport, type Report } from './model.js';
+import { endpoint, finding, report } from '../../test/report-fixture.js';
 
 const fixture = new URL('../otlp/testdata/django-sqlite-stable-semconv.otlp.pb', import.meta.url).pathname;
 let before: Report;
@@ -37,5 +38,21 @@ describe('report diff', () => {
     expect(d.totals).toEqual({ new: 0, fixed: 0, worse: 1, better: 0 });
     expect(d.regression).toBe(true);
     expect(diffReports(worse, before)).toMatchObject({ totals: { better: 1 }, regression: false });
+  });
+
+  it("compares each service's endpoint with its own when two services serve an endpoint of the same name", () => {
+    const loop = finding('GET health/');
+    const both = report([endpoint('GET health/', [loop], { service: 'web' }), endpoint('GET health/', [], { service: 'api', queriesPerRequest: { p50: 1, max: 1 } })]);
+    // Nothing changed: no finding fixed, none new.
+    const same = diffReports(both, structuredClone(both));
+    expect(same.totals).toEqual({ new: 0, fixed: 0, worse: 0, better: 0 });
+    expect(same.endpoints).toEqual([]);
+    // The web service's loop is fixed; the api's endpoint of the same name had none.
+    const fixed = structuredClone(both);
+    fixed.endpoints[0]!.findings = [];
+    const d = diffReports(both, fixed);
+    expect(d.totals).toEqual({ new: 0, fixed: 1, worse: 0, better: 0 });
+    expect(d.endpoints.map((e) => [e.service, e.endpoint])).toEqual([['web', 'GET health/']]);
+    expect(renderDiff(d, { before: 'a.json', after: 'b.json' })).toContain('\nGET health/ (web)\n');
   });
 });

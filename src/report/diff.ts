@@ -18,6 +18,9 @@ export interface DiffFinding {
 
 export interface EndpointDiff {
   endpoint: string;
+  service: string;
+  /** Another service has an endpoint of the same name: the service tells them apart. */
+  shared?: true;
   queriesPerRequest: { before?: number; after?: number };
   wastedMsPerRequest: { before?: number; after?: number };
   findings: DiffFinding[];
@@ -31,16 +34,21 @@ export interface ReportDiff {
 }
 
 export function diffReports(before: Report, after: Report): ReportDiff {
-  const byName = (r: Report) => new Map(r.endpoints.map((e) => [e.endpoint, e]));
-  const a = byName(before);
-  const b = byName(after);
+  // An endpoint is its service's: two services may serve `GET health/`, each with its own findings.
+  const key = (e: ReportEndpoint): string => `${e.service ?? ''}\u0000${e.endpoint}`;
+  const byKey = (r: Report) => new Map(r.endpoints.map((e) => [key(e), e]));
+  const a = byKey(before);
+  const b = byKey(after);
   const names = [...new Set([...a.keys(), ...b.keys()])];
+  const services = new Map<string, Set<string>>();
+  for (const e of [...before.endpoints, ...after.endpoints]) services.set(e.endpoint, (services.get(e.endpoint) ?? new Set()).add(e.service ?? ''));
   const totals: Record<FindingChange, number> = { new: 0, fixed: 0, worse: 0, better: 0 };
   let regression = false;
   const endpoints: EndpointDiff[] = [];
   for (const name of names) {
     const was = a.get(name);
     const now = b.get(name);
+    const { endpoint, service } = (was ?? now)!;
     const findings = diffFindings(was, now);
     for (const f of findings) {
       totals[f.change]++;
@@ -49,7 +57,10 @@ export function diffReports(before: Report, after: Report): ReportDiff {
     const q = { ...(was === undefined ? {} : { before: was.queriesPerRequest.p50 }), ...(now === undefined ? {} : { after: now.queriesPerRequest.p50 }) };
     if (q.before !== undefined && q.after !== undefined && q.after > q.before) regression = true;
     const w = { ...(was === undefined ? {} : { before: was.wastedMsPerRequest }), ...(now === undefined ? {} : { after: now.wastedMsPerRequest }) };
-    if (findings.length > 0 || q.before !== q.after) endpoints.push({ endpoint: name, queriesPerRequest: q, wastedMsPerRequest: w, findings });
+    if (findings.length > 0 || q.before !== q.after) {
+      const shared = (services.get(endpoint)?.size ?? 0) > 1;
+      endpoints.push({ endpoint, service: service ?? '', ...(shared ? { shared: true as const } : {}), queriesPerRequest: q, wastedMsPerRequest: w, findings });
+    }
   }
   return { endpoints, totals, regression };
 }
@@ -79,7 +90,7 @@ export function renderDiff(diff: ReportDiff, labels: { before: string; after: st
   const t = diff.totals;
   const out = [`n1lens diff ${labels.before} → ${labels.after}: ${t.fixed} fixed · ${t.new} new · ${t.worse} worse · ${t.better} better${diff.regression ? ' · REGRESSION' : ''}`];
   for (const e of diff.endpoints) {
-    out.push('', `${e.endpoint}`, `   queries/request ${figure(e.queriesPerRequest, String)} · wasted/request ${figure(e.wastedMsPerRequest, ms)}`);
+    out.push('', e.shared ? `${e.endpoint} (${e.service})` : e.endpoint, `   queries/request ${figure(e.queriesPerRequest, String)} · wasted/request ${figure(e.wastedMsPerRequest, ms)}`);
     for (const f of e.findings) {
       const repeats = f.before !== undefined && f.after !== undefined ? ` (${f.before} → ${f.after} per request)` : '';
       const x = f.finding;

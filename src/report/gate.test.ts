@@ -50,7 +50,7 @@ describe('gate verdict', () => {
   it('applies per-endpoint budgets in config order instead of the global one', () => {
     const verdict = judge(report, { maxFindings: 0, today, endpoints: [{ match: 'GET dashboard/*', maxFindings: 6, maxQueries: 10 }, { match: 'GET *', maxFindings: 0 }] });
     expect(verdict.findings.some((g) => g.failing)).toBe(false);
-    expect(verdict.breaches).toEqual([{ endpoint: 'GET dashboard/', budget: 'GET dashboard/*', limit: 'max-queries', actual: 303, allowed: 10 }]);
+    expect(verdict.breaches).toEqual([{ endpoint: 'GET dashboard/', service: 'recruit', budget: 'GET dashboard/*', limit: 'max-queries', actual: 303, allowed: 10 }]);
     expect(verdict.overBudget).toBe(true);
     const wasted = judge(report, { maxFindings: 0, today, endpoints: [{ match: 'GET dashboard/', maxFindings: 6, maxWastedMs: 0.1 }] });
     expect(wasted.breaches.map((b) => b.limit)).toEqual(['max-wasted-ms']);
@@ -125,12 +125,13 @@ describe('GitHub and JUnit output', () => {
     expect(summary).toContain('## n1lens report');
   });
 
-  it('has one testcase per endpoint and one failure per finding over budget', () => {
+  it('has one testcase per endpoint, failed with one failure listing every finding over budget', () => {
     const xml = renderJunit(report, judge(report, { maxFindings: 0, today }));
     expect(xml.match(/<testcase /g)).toHaveLength(report.endpoints.length);
-    expect(xml.match(/<failure /g)).toHaveLength(6);
-    expect(xml).toContain(`<testsuite name="n1lens" tests="${report.endpoints.length}" failures="6" errors="0" skipped="0">`);
-    expect(xml).toMatch(/<testcase classname="n1lens.recruit" name="GET dashboard\/" time="0">\n      <failure message="N\+1 in GET dashboard\/: 50× per request on recruit_\w+/);
+    expect(xml.match(/<failure /g)).toHaveLength(1);
+    expect(xml).toContain(`<testsuite name="n1lens" tests="${report.endpoints.length}" failures="1" errors="0" skipped="0">`);
+    expect(xml).toMatch(/<testcase classname="n1lens.recruit" name="GET dashboard\/" time="0">\n      <failure message="6 over budget: N\+1 in GET dashboard\/: 50× per request on recruit_\w+/);
+    expect(xml.match(/\nsignature [0-9a-f]{16}/g)).toHaveLength(6);
     const accepted = renderJunit(report, judge(report, { maxFindings: 0, today, baseline: baselineFromReport(report) }));
     expect(accepted).not.toContain('<failure');
     expect(accepted).toContain('<system-out>accepted by the baseline');

@@ -25,6 +25,8 @@ export interface GateOptions {
   baseline?: Baseline;
   /** `YYYY-MM-DD`, for baseline expiry. */
   today: string;
+  /** Whether the report looked at a baseline entry's endpoint and table (model.ts reportScope); entries it left out are not fixed. All when absent. */
+  inScope?: (entry: BaselineEntry) => boolean;
 }
 
 /**
@@ -35,6 +37,8 @@ export type GateStatus = 'new' | 'expired' | 'baselined' | 'not_counted';
 
 export interface GateFinding {
   endpoint: string;
+  /** The endpoint's service: two services may serve an endpoint of the same name. */
+  service: string;
   finding: ReportFinding;
   status: GateStatus;
   /** True when this finding is part of a budget that is exceeded. */
@@ -44,6 +48,7 @@ export interface GateFinding {
 
 export interface EndpointBreach {
   endpoint: string;
+  service: string;
   /** The budget's glob. */
   budget: string;
   limit: 'max-findings' | 'max-queries' | 'max-wasted-ms';
@@ -86,14 +91,14 @@ export function judge(report: Report, options: GateOptions): GateResult {
           : entry.expires !== undefined && entry.expires <= options.today
             ? 'expired'
             : 'baselined';
-      const g: GateFinding = { endpoint: e.endpoint, finding: f, status, failing: false, ...(entry === undefined ? {} : { baseline: entry }) };
+      const g: GateFinding = { endpoint: e.endpoint, service: e.service, finding: f, status, failing: false, ...(entry === undefined ? {} : { baseline: entry }) };
       findings.push(g);
       if (status === 'new' || status === 'expired') (budget?.maxFindings === undefined ? global : local).push(g);
     }
     if (budget === undefined) continue;
     const breach = (limit: EndpointBreach['limit'], actual: number, allowed: number | undefined): boolean => {
       if (allowed === undefined || actual <= allowed) return false;
-      breaches.push({ endpoint: e.endpoint, budget: budget.match, limit, actual, allowed });
+      breaches.push({ endpoint: e.endpoint, service: e.service, budget: budget.match, limit, actual, allowed });
       return true;
     };
     if (breach('max-findings', local.length, budget.maxFindings)) for (const g of local) g.failing = true;
@@ -101,7 +106,7 @@ export function judge(report: Report, options: GateOptions): GateResult {
     breach('max-wasted-ms', e.wastedMsPerRequest, budget.maxWastedMs);
   }
   if (global.length > options.maxFindings) for (const g of global) g.failing = true;
-  const fixed = (options.baseline?.findings ?? []).filter((e) => !present.has(e.signature));
+  const fixed = (options.baseline?.findings ?? []).filter((e) => !present.has(e.signature) && (options.inScope?.(e) ?? true));
   return {
     findings,
     breaches,

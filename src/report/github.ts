@@ -5,7 +5,7 @@
 import type { GateFinding, GateResult } from './gate.js';
 import { renderMarkdown } from './markdown.js';
 import type { Report } from './model.js';
-import { KIND_LABEL, findingTitle, formatLocation, primaryLocation } from './text.js';
+import { KIND_LABEL, codeSpan, findingTitle, formatLocation, primaryLocation } from './text.js';
 
 /** Escapes a workflow command's message (GitHub's own escaping: %, CR, LF). */
 const escapeData = (s: string): string => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
@@ -58,10 +58,10 @@ export function gateMarkdown(gate: GateResult): string {
   const out = [head, '', `${fresh.length} new · ${accepted} accepted by the baseline · ${gate.fixed.length} fixed since the baseline · budget ${gate.maxFindings}`, ''];
   for (const g of fresh) {
     const where = formatLocation(g.finding.location);
-    out.push(`- ${g.failing ? '❌' : '⚠️'} ${findingTitle(g.endpoint, g.finding)}${where === '' ? '' : ` at \`${where}\``}${g.status === 'expired' ? ' (baseline entry expired)' : ''} · \`${g.finding.signature}\``);
+    out.push(`- ${g.failing ? '❌' : '⚠️'} ${findingTitle(g.endpoint, g.finding)}${where === '' ? '' : ` at ${codeSpan(where)}`}${g.status === 'expired' ? ' (baseline entry expired)' : ''} · \`${g.finding.signature}\``);
   }
-  for (const b of gate.breaches) out.push(`- ❌ \`${b.endpoint}\`: ${b.limit} ${b.actual} > ${b.allowed}`);
-  for (const e of gate.fixed) out.push(`- ✅ fixed: ${KIND_LABEL[e.kind]} in \`${e.endpoint}\` on \`${e.table}\` · \`${e.signature}\``);
+  for (const b of gate.breaches) out.push(`- ❌ ${codeSpan(b.endpoint)}: ${b.limit} ${b.actual} > ${b.allowed}`);
+  for (const e of gate.fixed) out.push(`- ✅ fixed: ${KIND_LABEL[e.kind]} in ${codeSpan(e.endpoint)} on ${codeSpan(e.table)} · \`${e.signature}\``);
   return `${out.join('\n')}\n`;
 }
 

@@ -1,5 +1,5 @@
 /** Renders the report: the DESIGN JSON model, its terminal, Markdown, JSON, HTML, SARIF, GitHub and JUnit forms, and the CI gate (baseline, budgets). */
-export { anyGlob, buildReport, budgetFindings, endpointMatcher, reportEndpoint } from './model.js';
+export { anyGlob, buildReport, budgetFindings, endpointMatcher, reportEndpoint, reportScope } from './model.js';
 export type { Report, ReportEndpoint, ReportFinding, ReportOptions, ServiceFinding } from './model.js';
 export { renderGateTerminal, renderTerminal } from './terminal.js';
 export type { TerminalOptions } from './terminal.js';

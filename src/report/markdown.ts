@@ -1,6 +1,6 @@
 /** GitHub-flavoured Markdown report, fit for a pull-request comment or a CI job summary. */
 import type { Report } from './model.js';
-import { KIND_LABEL, STEADY_STATE_UNKNOWN, formatLocation, droppedSpansLine, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine } from './text.js';
+import { KIND_LABEL, STEADY_STATE_UNKNOWN, codeSpan, formatLocation, droppedSpansLine, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine } from './text.js';
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
@@ -18,24 +18,24 @@ export function renderMarkdown(report: Report): string {
   out.push('| # | Endpoint | Requests | Queries/request (p50) | Wasted/request | Findings |', '|---:|---|---:|---:|---:|---:|');
   report.endpoints.forEach((e, i) => {
     out.push(
-      `| ${i + 1} | \`${cell(e.endpoint)}\` | ${int(e.requests)} | ${e.queriesPerRequest.p50} | ${ms(e.wastedMsPerRequest)} | ${e.findings.length} |`,
+      `| ${i + 1} | ${codeSpan(cell(e.endpoint))} | ${int(e.requests)} | ${e.queriesPerRequest.p50} | ${ms(e.wastedMsPerRequest)} | ${e.findings.length} |`,
     );
   });
   for (const e of report.endpoints) {
     if (e.findings.length === 0) continue;
-    out.push('', `### \`${e.endpoint}\``, '');
+    out.push('', `### ${codeSpan(e.endpoint)}`, '');
     if (e.split !== undefined) out.push(`_${splitLine(e.split)}_`, '');
     if (e.steadyState === 'unknown') out.push(`_${STEADY_STATE_UNKNOWN}_`, '');
     out.push('| Kind | Table | Repeats/request | Wasted | Query | Where | Suggestion | Signature |', '|---|---|---:|---:|---|---|---|---|');
     for (const f of e.findings) {
       const code = f.suggestion.code.includes('\n') ? f.suggestion.method : f.suggestion.code;
-      const read = f.suggestion.readInstead === undefined ? '' : `<br>${cell(readInsteadText(f.suggestion.readInstead, (e) => `\`${e}\``))}`;
+      const read = f.suggestion.readInstead === undefined ? '' : `<br>${cell(readInsteadText(f.suggestion.readInstead, codeSpan))}`;
       const where = f.suggestion.placement === undefined ? '' : `<br>${cell(f.suggestion.placement)}`;
       const at = formatLocation(f.location);
       out.push(
-        `| ${KIND_LABEL[f.kind]} | \`${cell(f.table || '-')}\` | ${f.repeatsPerRequest.p50} | ${ms(f.wastedMs)} | ` +
-          `\`${cell(shortenSql(f.sql || '-', 90))}\` | ${at === '' ? '-' : `\`${cell(at)}\``} | ` +
-          `\`${cell(code)}\`${f.suggestion.confidence === 'inferred' ? ' _(inferred)_' : ''}${read}${where} | \`${f.signature}\` |`,
+        `| ${KIND_LABEL[f.kind]} | ${codeSpan(cell(f.table || '-'))} | ${f.repeatsPerRequest.p50} | ${ms(f.wastedMs)} | ` +
+          `${codeSpan(cell(shortenSql(f.sql || '-', 90)))} | ${at === '' ? '-' : codeSpan(cell(at))} | ` +
+          `${codeSpan(cell(code))}${f.suggestion.confidence === 'inferred' ? ' _(inferred)_' : ''}${read}${where} | \`${f.signature}\` |`,
       );
     }
     if (e.fix !== '') out.push('', '**Fix**', '', '```python', e.fix, '```');
@@ -56,7 +56,7 @@ function serviceSection(report: Report): string[] {
   if (findings.length === 0) return [];
   const out = ['', '### Connections and dead views', '', '_Not counted in the budget._', '', '| Kind | Subject | Figures | Fix |', '|---|---|---|---|'];
   for (const f of findings) {
-    out.push(`| ${KIND_LABEL[f.kind]} | \`${cell(f.subject || '(root)')}\` | ${cell(serviceFindingFigures(f))} | ${cell(f.suggestion.path)} |`);
+    out.push(`| ${KIND_LABEL[f.kind]} | ${codeSpan(cell(f.subject || '(root)'))} | ${cell(serviceFindingFigures(f))} | ${cell(f.suggestion.path)} |`);
   }
   for (const f of findings) {
     if (f.kind !== 'connection_pressure') continue;

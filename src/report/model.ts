@@ -149,6 +149,17 @@ export function anyGlob(globs: readonly string[] | undefined): (name: string) =>
   return (name) => matchers.some((m) => m(name));
 }
 
+/**
+ * Whether a report built with these options looks at an endpoint's findings on a table: `--endpoint`,
+ * `--ignore-endpoint` and `--ignore-table` leave the rest out, which is no sign that they are fixed.
+ */
+export function reportScope(options: Pick<ReportOptions, 'endpoint' | 'ignoreEndpoints' | 'ignoreTables'>): (at: { endpoint: string; table: string }) => boolean {
+  const wanted = endpointMatcher(options.endpoint);
+  const ignoredEndpoint = anyGlob(options.ignoreEndpoints);
+  const ignoredTable = anyGlob(options.ignoreTables);
+  return ({ endpoint, table }) => wanted(endpoint) && !ignoredEndpoint(endpoint) && !(table !== '' && ignoredTable(table));
+}
+
 function tablesOf(rollup: EndpointRollup): string[] {
   const tables: string[] = [];
   for (const f of rollup.fingerprints.values()) {

@@ -7,6 +7,7 @@ import { addConnectionUse, emptyConnectionRollup } from '../detect/connections.j
 import { judge } from './gate.js';
 import { buildReport, type Report } from './model.js';
 import { buildSarif } from './sarif.js';
+import { endpoint, finding, report } from '../../test/report-fixture.js';
 
 const schema = JSON.parse(readFileSync(new URL('./testdata/sarif-schema-2.1.0.json', import.meta.url), 'utf8')) as object;
 // Both are CommonJS packages whose default export is under `.default` when imported from ESM.
@@ -93,5 +94,41 @@ describe('SARIF output', () => {
     const results = (log as { runs: { results: Result[] }[] }).runs[0]!.results;
     expect(results.map((r) => r.ruleId)).toEqual(['connection_pressure', 'dead_view']);
     expect(results[1]!.locations[0]!.physicalLocation).toEqual({ artifactLocation: { uri: 'app/views.py', uriBaseId: '%SRCROOT%' }, region: { startLine: 12 } });
+  });
+});
+
+describe('SARIF locations GitHub can place', () => {
+  const root = '/home/runner/work/shop/shop';
+  const uris = (log: unknown): (string | undefined)[] =>
+    (log as { runs: { results: Result[] }[] }).runs[0]!.results.map((r) => r.locations[0]!.physicalLocation?.artifactLocation.uri);
+
+  it('makes an absolute path under the checkout (a code.stacktrace frame) relative to it, and never leaks the checkout path', () => {
+    const f = finding('GET orders/', { location: { file: `${root}/shop/views.py`, line: 42, function: 'shop.views.orders' } });
+    const r = report([endpoint('GET orders/', [f])]);
+    const log = buildSarif(r, judge(r, { maxFindings: 0, today: '2026-01-01' }), { root });
+    expectValid(log);
+    expect(uris(log)).toEqual(['shop/views.py']);
+    expect((log as { runs: { results: { locations: { physicalLocation: { artifactLocation: object } }[] }[] }[] }).runs[0]!.results[0]!.locations[0]!.physicalLocation.artifactLocation).toEqual({ uri: 'shop/views.py', uriBaseId: '%SRCROOT%' });
+    expect(JSON.stringify(log)).not.toContain(root);
+  });
+
+  it('gives no file to a location outside the checkout (a library view the URLconf export names by its absolute path)', () => {
+    const r = buildReport([], {
+      deadViews: [{ route: 'admin/login/', view: 'django.contrib.admin.sites.AdminSite.login', file: '/opt/hostedtoolcache/Python/3.12.4/x64/lib/python3.12/site-packages/django/contrib/admin/sites.py', line: 398, status: 'unseen_in_file', requests: 0, lastSeenMs: null, windowMs: 0, historyMs: 0, enoughHistory: false }],
+    });
+    const log = buildSarif(r, judge(r, { maxFindings: 0, today: '2026-01-01' }), { root });
+    expectValid(log);
+    expect(uris(log)).toEqual([undefined]);
+    expect(JSON.stringify(log)).not.toContain('/opt/hostedtoolcache');
+  });
+
+  it('writes Windows paths with forward slashes, and percent-encodes what a URI cannot hold', () => {
+    const a = finding('GET orders/', { location: { file: 'shop\\views.py', line: 42 } });
+    const b = finding('GET orders/', { fingerprint: '1111222233334444', location: { template: 'shop/templates/shop/order list#1.html', templateLine: 3 } });
+    const c = finding('GET orders/', { fingerprint: '5555666677778888', location: { file: 'C:\\runner\\work\\shop\\shop\\shop\\models.py', line: 7 } });
+    const r = report([endpoint('GET orders/', [a, b, c])]);
+    const log = buildSarif(r, judge(r, { maxFindings: 0, today: '2026-01-01' }), { root: 'C:\\runner\\work\\shop\\shop' });
+    expectValid(log);
+    expect(uris(log)).toEqual(['shop/views.py', 'shop/templates/shop/order%20list%231.html', 'shop/models.py']);
   });
 });

@@ -2,11 +2,11 @@
  * SARIF 2.1.0 for code scanning (GitHub and others): one rule per finding kind, one result per
  * finding, located at its code location when known, tracked across commits by its signature.
  */
-import type { FindingKind } from '../detect/types.js';
+import type { CodeLocation, FindingKind } from '../detect/types.js';
 import type { GateResult } from './gate.js';
 import type { Report } from './model.js';
 import { findingSignature } from './signature.js';
-import { KIND_LABEL, findingTitle, formatLocation, primaryLocation, shortenSql } from './text.js';
+import { KIND_LABEL, codeSpan, findingTitle, formatLocation, primaryLocation, shortenSql } from './text.js';
 
 interface RuleText {
   name: string;
@@ -75,6 +75,49 @@ const KINDS = Object.keys(RULES) as FindingKind[];
 export interface SarifOptions {
   /** Tool version in the driver block. */
   version?: string;
+  /**
+   * The checkout's root (`%SRCROOT%`, the directory n1lens ran in): absolute paths under it are made
+   * relative to it; other absolute paths (a library's file) are left out. Without it, every absolute path is.
+   */
+  root?: string;
+}
+
+/**
+ * A file as the repository names it: forward slashes, relative to `root`; undefined for an absolute
+ * path outside it. Code scanning resolves relative URIs against the checkout, and an absolute one
+ * would publish the CI machine's paths and place no alert.
+ */
+export function repoPath(file: string, root: string | undefined): string | undefined {
+  const path = file.replaceAll('\\', '/');
+  if (!/^(\/|[A-Za-z]:\/)/.test(path)) return path.replace(/^(\.\/)+/, '');
+  const base = root?.replaceAll('\\', '/').replace(/\/+$/, '');
+  return base !== undefined && base !== '' && path.startsWith(`${base}/`) ? path.slice(base.length + 1) : undefined;
+}
+
+/** The location with its file and template as repoPath gives them; a path outside the checkout is dropped with its line. */
+function repoLocation(l: CodeLocation | undefined, root: string | undefined): CodeLocation | undefined {
+  if (l === undefined) return undefined;
+  const { file, line, template, templateLine, ...rest } = l;
+  const f = file === undefined ? undefined : repoPath(file, root);
+  const t = template === undefined ? undefined : repoPath(template, root);
+  return {
+    ...rest,
+    ...(f === undefined ? {} : { file: f, ...(line === undefined ? {} : { line }) }),
+    ...(t === undefined ? {} : { template: t, ...(templateLine === undefined ? {} : { templateLine }) }),
+  };
+}
+
+/** A SARIF physicalLocation for a repository path: each segment percent-encoded (a space, `#`, `%`), lines from 1. */
+function physicalLocation(l: CodeLocation | undefined): object {
+  const at = primaryLocation(l);
+  if (at === undefined) return {};
+  const uri = at.file.split('/').map(encodeURIComponent).join('/');
+  return {
+    physicalLocation: {
+      artifactLocation: { uri, uriBaseId: '%SRCROOT%' },
+      ...(at.line === undefined || at.line < 1 ? {} : { region: { startLine: at.line } }),
+    },
+  };
 }
 
 /** A SARIF log, as plain JSON. */
@@ -95,14 +138,14 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
   });
   const results: Record<string, unknown>[] = gate.findings.map((g) => {
     const f = g.finding;
-    const at = primaryLocation(f.location);
+    const location = repoLocation(f.location, options.root);
     const title = findingTitle(g.endpoint, f);
-    const where = formatLocation(f.location);
+    const where = formatLocation(location);
     const text = `${title}.${where === '' ? '' : ` At ${where}.`} Fix: ${f.suggestion.code.split('\n')[0]}`;
     const markdown = [
-      `**${title}**${where === '' ? '' : ` at \`${where}\``}`,
+      `**${title}**${where === '' ? '' : ` at ${codeSpan(where)}`}`,
       '',
-      f.sql === '' ? '' : `Query: \`${shortenSql(f.sql, 160)}\``,
+      f.sql === '' ? '' : `Query: ${codeSpan(shortenSql(f.sql, 160))}`,
       '',
       'Fix:',
       '',
@@ -122,14 +165,7 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
       message: { text, markdown },
       locations: [
         {
-          ...(at === undefined
-            ? {}
-            : {
-                physicalLocation: {
-                  artifactLocation: { uri: at.file, ...(at.file.startsWith('/') ? {} : { uriBaseId: '%SRCROOT%' }) },
-                  ...(at.line === undefined ? {} : { region: { startLine: at.line } }),
-                },
-              }),
+          ...physicalLocation(location),
           logicalLocations: [{ name: g.endpoint, kind: 'function', ...(f.location?.view === undefined ? {} : { fullyQualifiedName: f.location.view }) }],
         },
       ],
@@ -146,16 +182,15 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
     };
   });
   for (const sf of report.serviceFindings ?? []) {
-    const at = primaryLocation(sf.location);
     const text = `${KIND_LABEL[sf.kind]}: ${sf.subject}. ${sf.suggestion.code.split('\n')[0]}`;
     results.push({
       ruleId: sf.kind,
       ruleIndex: KINDS.indexOf(sf.kind),
       level: RULES[sf.kind].level,
-      message: { text, markdown: `**${KIND_LABEL[sf.kind]}: \`${sf.subject}\`**\n\n\`\`\`python\n${sf.suggestion.code}\n\`\`\`` },
+      message: { text, markdown: `**${KIND_LABEL[sf.kind]}: ${codeSpan(sf.subject)}**\n\n\`\`\`python\n${sf.suggestion.code}\n\`\`\`` },
       locations: [
         {
-          ...(at === undefined ? {} : { physicalLocation: { artifactLocation: { uri: at.file, ...(at.file.startsWith('/') ? {} : { uriBaseId: '%SRCROOT%' }) }, ...(at.line === undefined ? {} : { region: { startLine: at.line } }) } }),
+          ...physicalLocation(repoLocation(sf.location, options.root)),
           logicalLocations: [{ name: sf.subject, kind: 'function' }],
         },
       ],

@@ -1,6 +1,8 @@
 import { WriteStream } from 'node:tty';
 import { describe, expect, it } from 'vitest';
-import { colorSupported } from './terminal.js';
+import { endpoint, finding, report } from '../../test/report-fixture.js';
+import { judge } from './gate.js';
+import { colorSupported, renderGateTerminal, renderTerminal } from './terminal.js';
 
 /** A colour terminal, its depth read by Node's own getColorDepth. */
 const tty = { isTTY: true, getColorDepth: (env: NodeJS.ProcessEnv = {}) => WriteStream.prototype.getColorDepth.call(undefined, { TERM: 'xterm-256color', ...env }) };
@@ -23,5 +25,22 @@ describe('colorSupported (FORCE_COLOR and NO_COLOR as Node documents them)', () 
   it('turns colour off for NO_COLOR or NODE_DISABLE_COLORS set to anything, unless FORCE_COLOR turns it on', () => {
     for (const env of [{ NO_COLOR: '1' }, { NO_COLOR: '' }, { NODE_DISABLE_COLORS: '1' }]) expect(colorSupported(tty, env)).toBe(false);
     expect(colorSupported(pipe, { NO_COLOR: '1', FORCE_COLOR: '1' })).toBe(true);
+  });
+});
+
+describe('terminal report width', () => {
+  // A REST route with typed path converters is longer than a terminal line on its own.
+  const name = 'GET api/v2/organisations/<slug:organisation>/projects/<uuid:project_id>/members/';
+
+  it('fits 80 columns with an endpoint name longer than that, in the report and in the verdict', () => {
+    const r = report([endpoint(name, [finding(name)])]);
+    const gate = judge(r, { maxFindings: 0, today: '2026-01-01', endpoints: [{ match: 'GET api/*', maxQueries: 10 }] });
+    const out = renderTerminal(r, { color: false }) + renderGateTerminal(gate, { color: false });
+    expect(out.split('\n').filter((line) => line.length > 80)).toEqual([]);
+    // Nothing is lost: the name (broken after a slash), the waste and the breach are all there.
+    expect(out).toContain('GET api/v2/organisations/<slug:organisation>/projects/');
+    expect(out).toContain('<uuid:project_id>/members/');
+    expect(out).toContain('8.4 ms wasted/request');
+    expect(out).toContain('max-queries 23 > 10');
   });
 });

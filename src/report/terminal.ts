@@ -2,7 +2,7 @@
 import pc from 'picocolors';
 import type { GateResult } from './gate.js';
 import type { Report, ReportFinding, ServiceFinding } from './model.js';
-import { KIND_LABEL, STEADY_STATE_UNKNOWN, droppedSpansLine, findingTitle, formatLocation, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine, wrapCode, wrapText } from './text.js';
+import { KIND_LABEL, STEADY_STATE_UNKNOWN, droppedSpansLine, findingTitle, formatLocation, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine, wrapCode, wrapLong, wrapText } from './text.js';
 
 export interface TerminalOptions {
   /** Colour output; defaults to colorSupported() for standard output. */
@@ -56,8 +56,13 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
     out.push('');
     const title = `${i + 1}. ${e.endpoint}`;
     const waste = `${ms(e.wastedMsPerRequest)} wasted/request`;
-    const pad = Math.max(1, width - title.length - waste.length);
-    out.push(c.bold(title) + ' '.repeat(pad) + (e.wastedMsPerRequest > 0 ? c.red(waste) : c.green(waste)));
+    const wasteText = e.wastedMsPerRequest > 0 ? c.red(waste) : c.green(waste);
+    if (title.length + 1 + waste.length <= width) out.push(c.bold(title) + ' '.repeat(width - title.length - waste.length) + wasteText);
+    else {
+      // Too long to share a line with its waste: the name on its own lines, the waste right-aligned under it.
+      for (const line of wrapLong(title, width)) out.push(c.bold(line));
+      out.push(' '.repeat(Math.max(0, width - waste.length)) + wasteText);
+    }
     out.push(
       c.dim(
         `   ${int(e.requests)} request${e.requests === 1 ? '' : 's'} · ${e.queriesPerRequest.p50} queries/request ` +
@@ -140,13 +145,16 @@ export function renderGateTerminal(gate: GateResult, options: TerminalOptions & 
   for (const g of fresh) {
     const mark = g.failing ? c.red('✗') : c.yellow('!');
     const title = findingTitle(g.endpoint, g.finding);
-    for (const [i, line] of wrapText(title, width - 4).entries()) out.push(i === 0 ? `  ${mark} ${line}` : `    ${line}`);
+    for (const [i, line] of wrapLong(title, width - 4).entries()) out.push(i === 0 ? `  ${mark} ${line}` : `    ${line}`);
     const where = formatLocation(g.finding.location);
     if (where !== '') out.push(`    at ${where}`);
     if (g.status === 'expired') out.push(c.dim(`    baseline entry expired on ${g.baseline?.expires ?? '?'}`));
     out.push(c.dim(`    signature ${g.finding.signature}`));
   }
-  for (const b of gate.breaches) out.push(`  ${c.red('✗')} ${b.endpoint}: ${b.limit} ${b.actual} > ${b.allowed} (budget "${b.budget}")`);
+  for (const b of gate.breaches) {
+    const text = `${b.endpoint}: ${b.limit} ${b.actual} > ${b.allowed} (budget "${b.budget}")`;
+    for (const [i, line] of wrapLong(text, width - 4).entries()) out.push(i === 0 ? `  ${c.red('✗')} ${line}` : `    ${line}`);
+  }
   for (const e of gate.fixed) {
     out.push(`  ${c.green('✓')} fixed: ${KIND_LABEL[e.kind]} in ${e.endpoint} on ${e.table}`);
     out.push(c.dim(`    remove ${e.signature} from ${options.baselinePath ?? 'the baseline'}`));

@@ -73,6 +73,16 @@ export function readInsteadText(
     : `a loop that runs ${code(r.insteadOf)} reads ${code(r.read)} instead`;
 }
 
+/**
+ * Markdown inline code: fenced by one backtick more than the longest run inside (MySQL quotes every
+ * identifier with one), padded with a space when the text holds any, which CommonMark strips.
+ */
+export function codeSpan(text: string): string {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(longest + 1);
+  return longest === 0 ? `${fence}${text}${fence}` : `${fence} ${text} ${fence}`;
+}
+
 /** Keeps the head of a statement and its WHERE clause, the parts that identify it. */
 export function shortenSql(sql: string, width: number): string {
   if (sql.length <= width) return sql;
@@ -199,6 +209,34 @@ export function wrapText(text: string, width: number): string[] {
       lines.push(line);
       line = word;
     } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') lines.push(line);
+  return lines;
+}
+
+/**
+ * Wraps prose like wrapText, but never past `width`: a word wider than the line (a long route has no
+ * spaces) continues the line it is on and breaks after its last `/` that fits, else at the width.
+ */
+export function wrapLong(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter((w) => w !== '')) {
+    let rest = word;
+    if (line !== '' && line.length + 1 + rest.length > width && rest.length <= width) {
+      lines.push(line);
+      line = '';
+    }
+    while ((line === '' ? 0 : line.length + 1) + rest.length > width) {
+      const room = width - (line === '' ? 0 : line.length + 1);
+      const slash = room < 1 ? -1 : rest.lastIndexOf('/', room - 1);
+      const cut = slash >= 0 ? slash + 1 : line === '' ? Math.max(1, room) : 0;
+      if (cut > 0) lines.push(line === '' ? rest.slice(0, cut) : `${line} ${rest.slice(0, cut)}`);
+      else lines.push(line);
+      line = '';
+      rest = rest.slice(cut);
+    }
+    line = line === '' ? rest : `${line} ${rest}`;
   }
   if (line !== '') lines.push(line);
   return lines;
