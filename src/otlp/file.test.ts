@@ -137,6 +137,11 @@ describe('readTraceFile formats', () => {
     // Objects with another key first (readJsonObjects reads them) likewise.
     const otherFirst = requests.map((r) => `\ufeff${JSON.stringify({ x: 1, ...r })}\n`).join('');
     expectRequests(await collect(write('joined-other-first.jsonl', otherFirst)), traceIds);
+    // A file whose first part was blank lines (an empty file joined first) then a byte order mark.
+    const blankFirst = `\n\r\n\ufeff${lines[0]}\n\ufeff${lines[1]}\n${lines[2]}\n`;
+    expectRequests(await collect(write('joined-blank-first.jsonl', blankFirst)), traceIds);
+    expectRequests(await collect(chunked(blankFirst, 3)), traceIds);
+    expectRequests(await collect(write('joined-blank-first.json', `\n\ufeff${encodeJson(requests[0]!, 2)}`)), traceIds.slice(0, 1));
   });
 
   test.each([

@@ -562,8 +562,10 @@ async function sniff(reader: ByteReader): Promise<'json' | 'json-array' | 'json-
   const first = reader.buf[0];
   for (;;) {
     if (!(await reader.ensure(i + 1))) return 'blank';
-    if (!isSpace(reader.buf[i]!)) break;
-    i++;
+    if (isSpace(reader.buf[i]!)) i++;
+    // One after blank lines too: an empty file joined first with cat.
+    else if (reader.buf[i] === 0xef && (await reader.ensure(i + BOM_BYTES)) && startsWithBom(reader.buf.subarray(i))) i += BOM_BYTES;
+    else break;
   }
   if (reader.buf[i] === OPEN_BRACE) {
     if (first === OPEN_BRACE) return 'json'; // even invalid JSON: JSON was meant, so let the parser say why
