@@ -49,14 +49,24 @@ const auth = ['--header', 'Authorization: Bearer secret'];
 let tempo: FakeTempo;
 let notFound: Server;
 let notFoundUrl: string;
+/** A sign-in proxy in front of the query service: every path redirects to its login page. */
+let signIn: Server;
+let signInUrl: string;
 beforeAll(async () => {
   tempo = await startFakeTempo(sampleTraces);
   notFound = createServer((_req, res) => res.writeHead(404, { 'content-type': 'text/plain' }).end('404 page not found'));
   await new Promise<void>((resolve) => notFound.listen(0, '127.0.0.1', resolve));
   notFoundUrl = `http://127.0.0.1:${(notFound.address() as AddressInfo).port}`;
+  signIn = createServer((req, res) => {
+    if (req.url?.startsWith('/oauth2/sign_in') === true) res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>Sign in</title>');
+    else res.writeHead(302, { location: '/oauth2/sign_in?rd=%2F' }).end();
+  });
+  await new Promise<void>((resolve) => signIn.listen(0, '127.0.0.1', resolve));
+  signInUrl = `http://127.0.0.1:${(signIn.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
   await tempo.close();
+  await new Promise<void>((resolve) => signIn.close(() => resolve()));
   await new Promise<void>((resolve) => notFound.close(() => resolve()));
 });
 
@@ -142,6 +152,7 @@ describe('n1-report --from', () => {
     ['an unreachable URL', () => ['--from', notFoundUrl.replace(/:\d+$/, ':1023'), ...window], /127\.0\.0\.1:1023\/api\/v3\/services: connection refused/],
     ['a 401', () => ['--from', tempo.url, '--header', 'Authorization: Bearer wrong', ...window], /HTTP 401 unauthorized: pass credentials with --header/],
     ['a wrong API', () => ['--from', notFoundUrl, ...window], /not a Jaeger query API or Tempo/],
+    ['a sign-in page in front of the API', () => ['--from', signInUrl, ...window], /not a Jaeger query API or Tempo: GET \/api\/v3\/services answered with a web page at http:\/\/127\.0\.0\.1:\d+\/oauth2\/sign_in, not the API's JSON \(a sign-in page in front of it\? pass its credentials with --header/],
     ['no traces in the window', () => ['--from', tempo.url, ...auth, '--since', '1h'], /no traces in .* check --service and --since\/--start/],
     ['files and --from together', () => [sample, '--from', tempo.url], /give trace files, --from or --db: one source at a time/],
     ['--start without --from', () => [sample, '--start', '2026-01-01T00:00:00Z'], /--start applies to --from/],

@@ -23,6 +23,8 @@ export interface HttpResponse {
   status: number;
   contentType: string;
   body: Buffer;
+  /** Where redirects led, when they did (a sign-in page in front of the API). */
+  redirectedTo?: URL;
 }
 
 const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
@@ -83,7 +85,7 @@ export async function httpGet(url: URL, accept: string, opts: HttpOptions): Prom
       });
       if (!RETRY_STATUS.has(response.status)) {
         const body = Buffer.from(await response.arrayBuffer());
-        return { status: response.status, contentType: response.headers.get('content-type') ?? '', body };
+        return { status: response.status, contentType: response.headers.get('content-type') ?? '', body, ...(response.redirected ? { redirectedTo: new URL(response.url) } : {}) };
       }
       await response.arrayBuffer().catch(() => undefined);
       problem = `HTTP ${response.status}`;
@@ -97,6 +99,11 @@ export async function httpGet(url: URL, accept: string, opts: HttpOptions): Prom
     if (attempt >= retries) throw new PullError(`${displayUrl(url)}: ${problem} after ${retries + 1} tries`);
     await sleep(wait ?? backoff * 2 ** attempt * (0.75 + Math.random() * 0.5));
   }
+}
+
+/** Whether a response is a web page: no API answers GET with one, a sign-in page or a UI's fallback does. */
+export function isHtmlPage(response: HttpResponse): boolean {
+  return response.status === 200 && /^text\/html\b/i.test(response.contentType);
 }
 
 /** A short quote of an error body for messages: first line, trimmed. */

@@ -2,7 +2,7 @@
 import { displayUrl, PullError, type HttpOptions } from './http.js';
 import { probeJaeger } from './jaeger.js';
 import { probeTempo } from './tempo.js';
-import type { SourceOptions, TraceSource } from './source.js';
+import type { ProbeNotes, SourceOptions, TraceSource } from './source.js';
 
 export { PullError } from './http.js';
 export { traceQl } from './tempo.js';
@@ -65,7 +65,15 @@ function percentDecoded(text: string): string {
  * @example const source = await openTraceSource(new URL('http://127.0.0.1:16686'), { headers: {} });
  */
 export async function openTraceSource(base: URL, opts: SourceOptions & HttpOptions): Promise<TraceSource> {
-  const source = (await probeJaeger(base, opts)) ?? (await probeTempo(base, opts));
+  const notes: ProbeNotes = {};
+  const source = (await probeJaeger(base, opts, notes)) ?? (await probeTempo(base, opts, notes));
+  const page = notes.htmlPage;
+  if (source === undefined && page !== undefined) {
+    // A sign-in proxy in front of the API redirects to its login page; a UI answers unknown paths with its own.
+    throw new PullError(
+      `${displayUrl(base)}: not a Jaeger query API or Tempo: GET ${page.asked.pathname} answered with a web page${page.redirectedTo === undefined ? '' : ` at ${displayUrl(page.redirectedTo)}`}, not the API's JSON (a sign-in page in front of it? pass its credentials with --header; or give the query service's own base URL)`,
+    );
+  }
   if (source === undefined) {
     throw new PullError(
       `${displayUrl(base)}: not a Jaeger query API or Tempo (no answer to GET /api/v3/services, /api/services or /api/echo); give the query service's base URL, e.g. http://jaeger:16686 or http://tempo:3200`,

@@ -2,9 +2,9 @@
 import { decodeJaegerTrace } from '../jaeger.js';
 import { createJsonDecoder } from '../json.js';
 import type { DecodedBatch } from '../span.js';
-import { displayUrl, httpGet, jsonBody, PullError, statusError, type HttpResponse } from './http.js';
+import { displayUrl, httpGet, isHtmlPage, jsonBody, PullError, statusError, type HttpResponse } from './http.js';
 import {
-  apiUrl, countFailure, newTraces, windowedSearch, type PullQuery, type PullStats, type SearchPage, type SourceOptions, type TraceSource,
+  apiUrl, countFailure, newTraces, windowedSearch, type ProbeNotes, type PullQuery, type PullStats, type SearchPage, type SourceOptions, type TraceSource,
 } from './source.js';
 
 type Version = 'v3' | 'v1';
@@ -24,12 +24,13 @@ function serviceNames(value: unknown, version: Version): string[] | undefined {
  * Probes `base` for Jaeger's query API, v3 first. Returns undefined when neither answers like
  * Jaeger (so another backend can be tried), and throws PullError for 401/403 or an unreachable host.
  */
-export async function probeJaeger(base: URL, opts: SourceOptions): Promise<TraceSource | undefined> {
+export async function probeJaeger(base: URL, opts: SourceOptions, notes: ProbeNotes = {}): Promise<TraceSource | undefined> {
   const apis = opts.apis ?? ['jaeger-v3', 'jaeger-v1'];
   for (const version of (['v3', 'v1'] as const).filter((v) => apis.includes(`jaeger-${v}`))) {
     const url = apiUrl(base, version === 'v3' ? '/api/v3/services' : '/api/services');
     const response = await httpGet(url, 'application/json', opts);
     if (response.status === 401 || response.status === 403) throw statusError(url, response);
+    if (isHtmlPage(response)) notes.htmlPage ??= { asked: url, ...(response.redirectedTo === undefined ? {} : { redirectedTo: response.redirectedTo }) };
     if (response.status !== 200) continue;
     let body: unknown;
     try {

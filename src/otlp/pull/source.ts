@@ -41,6 +41,12 @@ export interface TraceSource {
 export type ApiName = 'jaeger-v3' | 'jaeger-v1' | 'tempo';
 
 /** The settings every client shares. */
+/** What a probe met that was no API's answer, for openTraceSource's message. */
+export interface ProbeNotes {
+  /** The first API request answered with a web page, and where redirects led. */
+  htmlPage?: { asked: URL; redirectedTo?: URL };
+}
+
 export interface SourceOptions extends HttpOptions {
   /** Which APIs to try, in order. Default all: Jaeger v3 (OTLP), Jaeger's classic API, Tempo. */
   apis?: readonly ApiName[];
