@@ -52,6 +52,8 @@ function userServices(services: readonly string[]): string[] {
 class JaegerSource implements TraceSource {
   readonly api: string;
   readonly #json = createJsonDecoder();
+  /** Traces (or errors without one) already counted as failed: overlapping windows return them again. */
+  readonly #failed = new Set<string>();
 
   constructor(
     private readonly base: URL,
@@ -75,6 +77,13 @@ class JaegerSource implements TraceSource {
     throw new PullError(
       known.length === 0 ? `${displayUrl(this.base)}: Jaeger has no traces yet` : `give --service: Jaeger has ${known.length} services (${known.slice(0, 10).join(', ')})`,
     );
+  }
+
+  /** Whether `key` fails for the first time (and is now noted). */
+  #failedOnce(key: string): boolean {
+    if (this.#failed.has(key)) return false;
+    this.#failed.add(key);
+    return true;
   }
 
   /** Every trace of the service in the window (see windowedSearch), one batch per trace. */
@@ -143,16 +152,24 @@ class JaegerSource implements TraceSource {
     if (response.status !== 200) throw statusError(url, response);
     const body = jsonBody(url, response);
     const data = isRecord(body) ? body.data : undefined;
+    // Traces Jaeger could not load are listed beside the data; windows overlap, so each counts once.
+    const errors = isRecord(body) && Array.isArray(body.errors) ? (body.errors as unknown[]) : [];
+    for (const e of errors) {
+      const id = isRecord(e) && typeof e.traceID === 'string' && e.traceID !== '' ? e.traceID : undefined;
+      const what = isRecord(e) && typeof e.msg === 'string' ? e.msg : JSON.stringify(e);
+      if (this.#failedOnce(id ?? what)) countFailure(stats, `${id === undefined ? displayUrl(url) : `trace ${id}`}: Jaeger: ${what}`);
+    }
     if (data === null) return { items: [], returned: 0 };
     if (!Array.isArray(data)) throw new PullError(`${displayUrl(url)}: not a Jaeger response (no "data" list)`);
     const batches: DecodedBatch[] = [];
     for (let i = 0; i < data.length; i++) {
+      const id = isRecord(data[i]) ? String((data[i] as Record<string, unknown>).traceID) : undefined;
+      if (id !== undefined && this.#failed.has(id)) continue;
       let decoded: DecodedBatch;
       try {
         decoded = decodeJaegerTrace(data[i], `data[${i}]`);
       } catch (error) {
-        const id = isRecord(data[i]) ? String((data[i] as Record<string, unknown>).traceID) : `data[${i}]`;
-        countFailure(stats, `trace ${id}: ${(error as Error).message}`);
+        if (this.#failedOnce(id ?? `data[${i}] of ${url.search}`)) countFailure(stats, `trace ${id ?? `data[${i}]`}: ${(error as Error).message}`);
         continue;
       }
       const fresh = newTraces(decoded, seen);
