@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CliError } from './errors.js';
-import { loadConfig } from './config.js';
+import { CAPTURE_KEYS, loadConfig } from './config.js';
+import { captureCommand } from './capture.js';
 import { endpointDetectOptions } from './detector-options.js';
 import { reportCommand, resolveReportOptions } from './report.js';
 
@@ -69,6 +70,15 @@ describe('config file', () => {
     const c = loadConfig(undefined, join(root, 'sub'))!;
     expect(c.path).toBe(join(root, 'pyproject.toml'));
     expect(c.values).toEqual({ 'max-findings': 2, ignore: { endpoints: ['GET health/'] } });
+  });
+
+  it('serves n1-report and capture alike: capture\'s own keys are passed over by the report, any other unknown key refused', () => {
+    const reportFlags = new Set(reportCommand().options.map((o) => o.long));
+    const captureOwn = captureCommand().options.map((o) => o.long!).filter((long) => !reportFlags.has(long)).map((long) => long.slice(2));
+    expect([...CAPTURE_KEYS].sort()).toEqual(captureOwn.sort());
+    const options = optionsFrom('out = "capture.jsonl"\nprotocol = "grpc"\nsettle-ms = 800\nmin-repeats = 3\n');
+    expect(options.minRepeats).toBe(3);
+    expect(configError(toml('capture-and-typo', 'settle-ms = 800\nsettle-msx = 1\n'))).toBe('n1lens.toml: unknown key settle-msx');
   });
 
   it('refuses unknown keys and wrong types with one line naming the file, the key and the type', () => {

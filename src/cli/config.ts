@@ -55,6 +55,13 @@ export interface LoadedConfig {
 /** Keys that hold file paths, resolved against the config file's folder (`format`'s `=FILE` too). */
 const PATH_KEYS = ['schema', 'baseline', 'write-baseline', 'out', 'db'];
 
+/**
+ * `n1lens capture`'s own flags: capture takes every report flag and these, and one file serves both
+ * commands, so the report commands pass these keys over instead of refusing them as unknown
+ * (config.test.ts checks the list against capture's flags).
+ */
+export const CAPTURE_KEYS: readonly string[] = ['out', 'protocol', 'settle-ms'];
+
 /** Flags that are no config key: the file itself, and the ones that print and exit. */
 const NOT_KEYS = new Set(['--config', '--help', '--version']);
 
@@ -204,6 +211,7 @@ export function applyConfig(command: Command, config: LoadedConfig | undefined):
   for (const [key, value] of Object.entries(flags)) {
     const option = optionFor(command, key);
     const at = keyAt(config.prefix, [key]);
+    if (option === undefined && CAPTURE_KEYS.includes(key)) continue;
     if (option === undefined) throw new CliError(`${config.shown}: unknown key ${at}`);
     // Checked even when a flag overrides it: the file is wrong either way.
     const parsed = configValue(option, value, (what) => new CliError(`${config.shown}: ${at} ${what}`));
