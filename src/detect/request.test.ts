@@ -115,3 +115,17 @@ describe('a loop over a relation of a table the trigger already joins', () => {
     expect(c?.steps).toEqual([{ kind: 'forward', fromTable: 'shop_place', column: 'owner_id', toTable: 'shop_owner' }]);
   });
 });
+
+describe('a loop whose query filters on two foreign keys', () => {
+  // for a in applications: Note.objects.filter(user=request.user, application=a): the user is the
+  // same every row (loaded once per request); the rows looped over are the applications.
+  const note = (r: number): string =>
+    `SELECT "recruit_note"."id", "recruit_note"."body" FROM "recruit_note" WHERE ("recruit_note"."user_id" = 7 AND "recruit_note"."application_id" = ${r})`;
+
+  it('links it to the nearest query whose rows explain a filter, not to the first filter column', () => {
+    const [c] = analyseRequest(requestOf('GET x/', [SESSION, AUTH_USER, APPLICATIONS, ...loop(8, note)]), normalize).cascades;
+    expect(c?.linked).toBe(true);
+    expect(c?.trigger?.table).toBe('recruit_application');
+    expect(c?.steps).toEqual([{ kind: 'reverse', fromTable: 'recruit_application', toTable: 'recruit_note', column: 'application_id' }]);
+  });
+});

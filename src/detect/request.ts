@@ -466,9 +466,15 @@ function inTable(ref: string, table: string): boolean {
   return dot < 0 ? table === '' : dot === table.length && ref.startsWith(table);
 }
 
-/** Reads from SQL alone how a SELECT is tied to an earlier query's rows. */
-function shapeOf(facts: SqlFacts, links: TableLinks): Shape {
-  if (facts.operation !== 'SELECT' || facts.table === '') return { kind: 'unknown' };
+const UNKNOWN: Shape[] = [{ kind: 'unknown' }];
+
+/**
+ * Reads from SQL alone how a SELECT may be tied to an earlier query's rows, most likely first. A
+ * query filtering on several foreign keys (`Note.objects.filter(user=request.user, application=a)`)
+ * gives one reverse shape per key: the SQL cannot tell which one the loop varies, the rows it walks can.
+ */
+function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
+  if (facts.operation !== 'SELECT' || facts.table === '') return UNKNOWN;
   const table = facts.table;
   // M2M: the filter sits on a joined table, e.g. shop_book_tags.book_id = ?
   for (const join of facts.joins) {
@@ -476,19 +482,19 @@ function shapeOf(facts: SqlFacts, links: TableLinks): Shape {
     if (filter === undefined || join.table === table) continue;
     const sourceColumn = columnName(filter);
     const targetRef = join.on.find((r) => inTable(r, join.table) && r !== filter);
-    return {
+    return [{
       kind: 'm2m',
       table,
       through: join.table,
       sourceColumn,
       targetColumn: targetRef === undefined ? '' : columnName(targetRef),
       parentTable: links.foreignKeyTarget(join.table, sourceColumn),
-    };
+    }];
   }
   const pk = `${table}.${links.primaryKey(table)}`;
   const parentLink = parentLinkOf(facts, links);
-  if (parentLink !== undefined) return { kind: 'forward', table, parentLink };
-  if (facts.equalityFilters.includes(pk)) return { kind: 'forward', table };
+  if (parentLink !== undefined) return [{ kind: 'forward', table, parentLink }];
+  if (facts.equalityFilters.includes(pk)) return [{ kind: 'forward', table }];
   // (content_type_id, object_id): a generic relation, not a reverse FK from ContentType.
   let objectId = false;
   let contentType = false;
@@ -499,16 +505,17 @@ function shapeOf(facts: SqlFacts, links: TableLinks): Shape {
     if (f.endsWith('content_type_id')) contentType = true;
   }
   const generic = objectId && contentType;
+  let reverse: Shape[] | undefined;
   for (const f of facts.equalityFilters) {
     if (!inTable(f, table)) continue;
     const column = columnName(f);
     if (generic && (column.endsWith('content_type_id') || column.endsWith('object_id'))) continue;
     const parentTable = links.foreignKeyTarget(table, column);
     if (parentTable !== undefined || column.endsWith('_id')) {
-      return { kind: 'reverse', table, column, parentTable, viaIn: (facts.inFilters ?? []).includes(f) };
+      (reverse ??= []).push({ kind: 'reverse', table, column, parentTable, viaIn: (facts.inFilters ?? []).includes(f) });
     }
   }
-  return { kind: 'unknown' };
+  return reverse ?? UNKNOWN;
 }
 
 /**
@@ -595,8 +602,8 @@ class TriggerResolver {
 
   #resolve(g: Group, depth: number): Link {
     const first = g.indices[0] ?? 0;
-    const shape = shapeOf(g.n.facts, this.links);
-    const found = depth < MAX_CHAIN ? this.#findParent(g, shape, first) : undefined;
+    const shapes = shapesOf(g.n.facts, this.links);
+    const found = depth < MAX_CHAIN ? this.#findParent(g, shapes, first) : undefined;
     if (found === undefined) {
       const fallback = this.#lastSelectBefore(first, g);
       return { trigger: fallback === undefined ? null : triggerRef(fallback), steps: [], linked: false };
@@ -604,7 +611,7 @@ class TriggerResolver {
     const { parent, steps } = found;
     // A parent that is itself a loop, or a prefetch (`IN` over the rows of an earlier query), is not the
     // outermost trigger: the fix names the whole path from the outer query.
-    const parentShape = shapeOf(parent.n.facts, this.links);
+    const parentShape = shapesOf(parent.n.facts, this.links)[0]!;
     const parentIsPrefetch = parentShape.kind === 'reverse' && parentShape.viaIn;
     if (this.isCascade(parent) || parentIsPrefetch) {
       const outer = this.resolve(parent, depth + 1);
@@ -615,17 +622,19 @@ class TriggerResolver {
     return { trigger: triggerRef(parent), steps, linked: true };
   }
 
-  /** The nearest earlier query whose rows explain this one's filter. */
-  #findParent(g: Group, shape: Shape, first: number): { parent: Group; steps: RelationStep[] } | undefined {
-    if (shape.kind === 'unknown') return undefined;
+  /** The nearest earlier query whose rows explain one of this one's shapes (the first it explains). */
+  #findParent(g: Group, shapes: readonly Shape[], first: number): { parent: Group; steps: RelationStep[] } | undefined {
+    if (shapes[0]!.kind === 'unknown') return undefined;
     // The walk back crosses earlier loops: a statement already tried gives the same answer again.
     let tried: Set<NormalizedSql> | undefined;
     for (let i = first - 1; i >= 0; i--) {
       const { n, g: parent } = this.kept[i]!;
       if (n.fingerprint === g.n.fingerprint || n.facts.operation !== 'SELECT' || parent === undefined) continue;
       if (tried?.has(n)) continue;
-      const steps = this.#stepsFrom(n.facts, shape);
-      if (steps !== undefined) return { parent, steps };
+      for (const shape of shapes) {
+        const steps = this.#stepsFrom(n.facts, shape);
+        if (steps !== undefined) return { parent, steps };
+      }
       (tried ??= new Set()).add(n);
     }
     return undefined;
