@@ -78,6 +78,15 @@ describe('analyseRequest', () => {
     expect(writes[0]?.leaf).toEqual({ kind: 'update', columns: ['status_id', 'created'] });
   });
 
+  it("never reports bulk_create's batches on PostgreSQL (UNNEST of arrays) as a write loop", () => {
+    // Tag.objects.bulk_create(tags, batch_size=100) over 600 tags: six statements, each a bulk write.
+    const r = requestOf('POST import/', [
+      ...loop(6, () => 'INSERT INTO "shop_tag" ("name", "slug") SELECT * FROM UNNEST((%s)::varchar(50)[], (%s)::varchar(50)[]) RETURNING "shop_tag"."id"'),
+      ...loop(6, () => 'INSERT INTO "shop_tag" ("name", "slug") SELECT * FROM UNNEST((%s)::varchar[], (%s)::varchar[])'),
+    ]);
+    expect(analyseRequest(r, normalize).cascades).toEqual([]);
+  });
+
   it('keeps a DB timeline of offsets, durations and fingerprints without SQL text', () => {
     expect(analysis.timeline).toHaveLength(303);
     expect(analysis.timeline[0]).toEqual({ offsetMs: 1, durationMs: 1, fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) });

@@ -2,7 +2,7 @@
 
 import { FLAG_AGGREGATE, KEYWORD_FLAGS, KEYWORD_TEXT, KW } from './keywords.js';
 import {
-  AUX_SHIFT, KIND_MASK, OP_EQ, OP_GE, OP_GT, OP_LE, OP_LT, OP_NE, QIDENT_ESCAPED, QIDENT_UNTERMINATED, STRIDE,
+  AUX_SHIFT, KIND_MASK, OP_EQ, OP_GE, OP_GT, OP_LE, OP_LT, OP_NE, OP_STAR, QIDENT_ESCAPED, QIDENT_UNTERMINATED, STRIDE,
   TK_BOOL, TK_CAST, TK_COMMA, TK_DOT, TK_LBRACKET, TK_LPAREN, TK_NUMBER, TK_OP, TK_PARAM,
   TK_QIDENT, TK_SEMI, TK_STRING, TK_WORD, valueRunEnd,
 } from './lexer.js';
@@ -396,7 +396,19 @@ class FactReader {
     if (this.kw(i) === KW.VALUES && this.kind(i + 1) === TK_LPAREN) {
       const next = this.after(i + 1);
       if (next < end && this.kind(next) === TK_COMMA && this.kind(next + 1) === TK_LPAREN) this.facts.multiRowValues = true;
+    } else if (this.isUnnestSelect(i, end)) {
+      // SELECT * FROM UNNEST((%s)::type[], …): Django 5.2's bulk_create on PostgreSQL, which it
+      // writes only for two rows or more (one row is VALUES).
+      this.facts.multiRowValues = true;
     }
+  }
+
+  /** `SELECT * FROM UNNEST(` at i. */
+  private isUnnestSelect(i: number, end: number): boolean {
+    if (i + 4 >= end || this.kw(i) !== KW.SELECT || this.kind(i + 1) !== TK_OP || this.aux(i + 1) !== OP_STAR) return false;
+    if (this.kw(i + 2) !== KW.FROM || this.kind(i + 3) !== TK_WORD || this.kind(i + 4) !== TK_LPAREN) return false;
+    const s = this.d[(i + 3) * STRIDE + 1]!;
+    return this.d[(i + 3) * STRIDE + 2]! - s === 6 && this.sql.substr(s, 6).toUpperCase() === 'UNNEST';
   }
 
   private readUpdate(i: number, end: number): void {

@@ -525,6 +525,7 @@ export class OnePass {
       while (this.lit(TEXT[', ']));
       if (!this.close()) return null;
       this.lit(TEXT[' ON CONFLICT DO NOTHING']);
+      multiRow = true; // Django writes UNNEST only for two rows or more
     } else return null;
     // RETURNING is not read by the facts; only its text is kept.
     if (this.lit(TEXT[' RETURNING ']) && this.ref() === null) return null;

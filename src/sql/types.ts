@@ -39,7 +39,7 @@ export interface SqlFacts {
   selectedColumns: ColumnRef[];
   /** For UPDATE: the SET columns. For INSERT: the column list. */
   writtenColumns: string[];
-  /** INSERT … VALUES (…), (…): several rows in one statement (a bulk write already). */
+  /** INSERT … VALUES (…), (…), or PostgreSQL bulk_create's INSERT … SELECT * FROM UNNEST(…): several rows in one statement (a bulk write already). */
   multiRowValues?: boolean;
 }
 
