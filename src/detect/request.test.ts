@@ -87,6 +87,18 @@ describe('analyseRequest', () => {
     expect(analyseRequest(r, normalize).cascades).toEqual([]);
   });
 
+  it('still reports a create() loop when the same table also had one bulk_create of several rows', () => {
+    // Note.objects.bulk_create([a, b]), then Note.objects.create(...) per application: the VALUES
+    // rows collapse, so both share a fingerprint; the one bulk statement does not make the loop bulk.
+    const r = requestOf('POST notes/', [
+      APPLICATIONS,
+      'INSERT INTO "recruit_note" ("application_id", "body") VALUES (%s, %s), (%s, %s) RETURNING "recruit_note"."id"',
+      ...loop(6, () => 'INSERT INTO "recruit_note" ("application_id", "body") VALUES (%s, %s) RETURNING "recruit_note"."id"'),
+    ]);
+    const writes = analyseRequest(r, normalize).cascades;
+    expect(writes.map((c) => [c.kind, c.facts.table])).toEqual([['repeated_write', 'recruit_note']]);
+  });
+
   it('keeps a DB timeline of offsets, durations and fingerprints without SQL text', () => {
     expect(analysis.timeline).toHaveLength(303);
     expect(analysis.timeline[0]).toEqual({ offsetMs: 1, durationMs: 1, fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) });

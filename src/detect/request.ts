@@ -60,8 +60,12 @@ interface Group {
   durations: number[];
   totalMs: number;
   maxMs: number;
-  /** Some execution wrote several rows at once (INSERT … VALUES (…), (…)): already a bulk write. */
-  multiRow: boolean;
+  /**
+   * Executions that wrote several rows at once (INSERT … VALUES (…), (…)): bulk writes already. The
+   * VALUES rows collapse, so a create() loop shares its fingerprint with a bulk_create of the same
+   * columns; only the single-row executions make a write loop.
+   */
+  multiRow: number;
 }
 
 /** How a repeated query is tied to the rows of an earlier one. */
@@ -145,7 +149,7 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
         if (rule === null) {
           g = groups.get(n.fingerprint);
           if (g === undefined) {
-            g = { n, executions: 0, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: false };
+            g = { n, executions: 0, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: 0 };
             groups.set(n.fingerprint, g);
           }
         }
@@ -168,7 +172,7 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
     keptAt[keptCount++] = last!;
     dbMs += duration;
     g.executions++;
-    if (n.facts.multiRowValues === true) g.multiRow = true;
+    if (n.facts.multiRowValues === true) g.multiRow++;
     g.totalMs += duration;
     if (duration > g.maxMs) g.maxMs = duration;
   }
@@ -311,7 +315,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
 
   const links = options.links ?? conventionLinks(tablesOf(groups.values()));
   const isCascade = (g: Group): boolean =>
-    g.indices.length >= minRepeats && !g.n.facts.transactionControl && !g.multiRow && cascadeKind(g.n.facts) !== null;
+    g.indices.length - g.multiRow >= minRepeats && !g.n.facts.transactionControl && cascadeKind(g.n.facts) !== null;
 
   const resolver = new TriggerResolver(keptAt, links, isCascade);
   // The request's statements share sqlcommenter's comment: its view is read once.
