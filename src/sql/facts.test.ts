@@ -214,3 +214,20 @@ describe('malformed input', () => {
     expect(Array.isArray(f.joins)).toBe(true);
   });
 });
+
+describe('deeply nested input', () => {
+  // Q objects combined alternately with & and | nest one level per term; a generated filter (or a
+  // hostile span) can nest thousands deep. Reading it must not exhaust the stack.
+  test.each([
+    ['parentheses', `SELECT "t"."id" FROM "t" WHERE ${'('.repeat(20_000)}"t"."a_id" = %s${')'.repeat(20_000)}`],
+    ['NOT', `SELECT "t"."id" FROM "t" WHERE ${'NOT '.repeat(20_000)}"t"."a_id" = %s`],
+    ['NOT (…)', `SELECT "t"."id" FROM "t" WHERE ${'NOT ('.repeat(20_000)}"t"."a_id" = %s${')'.repeat(20_000)}`],
+    ['EXISTS(SELECT …)', `SELECT "t"."id" FROM "t" WHERE ${'EXISTS(SELECT 1 AS "a" FROM "u" WHERE '.repeat(5_000)}"u"."x" = %s${')'.repeat(5_000)}`],
+  ])('%s nested thousands deep yields facts without throwing', (_, sql) => {
+    expect(facts(sql).table).toBe('t');
+  });
+
+  test('a filter under ordinary nesting is still read', () => {
+    expect(facts(`SELECT "t"."id" FROM "t" WHERE ${'('.repeat(40)}"t"."a_id" = %s${')'.repeat(40)}`).equalityFilters).toEqual(['t.a_id']);
+  });
+});

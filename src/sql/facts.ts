@@ -38,6 +38,9 @@ export function extractFacts(sql: string, t: Tokens, refs: ColumnRefCache | null
   return new FactReader(sql, t, refs).read();
 }
 
+/** Grouping parentheses a WHERE is read through; Django nests a few per Q object, a generated filter may nest thousands. */
+const MAX_GROUPING = 256;
+
 const REF_SLOTS = 1024;
 /** Longest `qualifier.column` text the memo keeps. */
 const REF_MAX = 96;
@@ -738,11 +741,15 @@ class FactReader {
   }
 
   private readWhere(a: number, b: number): void {
-    this.boolExpr(a, b, false);
+    this.boolExpr(a, b, false, 0);
   }
 
-  /** Splits [a, b) at top-level AND / OR (the AND of BETWEEN excepted) into predicates. */
-  private boolExpr(a: number, b: number, negated: boolean): void {
+  /**
+   * Splits [a, b) at top-level AND / OR (the AND of BETWEEN excepted) into predicates. `depth` counts
+   * the grouping parentheses around it: past MAX_GROUPING no filter is read, so the recursion is bounded.
+   */
+  private boolExpr(a: number, b: number, negated: boolean, depth: number): void {
+    if (depth > MAX_GROUPING) return;
     let ps = a;
     let between = false;
     for (let j = a; j < b; j++) {
@@ -759,21 +766,21 @@ class FactReader {
       if (w === KW.BETWEEN) between = true;
       else if (w === KW.AND && between) between = false;
       else if (w === KW.AND || w === KW.OR) {
-        this.predicate(ps, j, negated);
+        this.predicate(ps, j, negated, depth);
         ps = j + 1;
       }
     }
-    this.predicate(ps, Math.min(b, this.n), negated);
+    this.predicate(ps, Math.min(b, this.n), negated, depth);
   }
 
-  private predicate(a: number, b: number, negated: boolean): void {
+  private predicate(a: number, b: number, negated: boolean, depth: number): void {
     while (a < b && this.kw(a) === KW.NOT) {
       negated = true;
       a++;
     }
     if (a >= b) return;
     if (this.kind(a) === TK_LPAREN && this.after(a) === b && !this.isSubquery(a)) {
-      this.boolExpr(a + 1, b - 1, negated); // grouping parentheses
+      this.boolExpr(a + 1, b - 1, negated, depth + 1); // grouping parentheses
       return;
     }
     if (negated) return; // NOT (a = 1) filters nothing an index helps with

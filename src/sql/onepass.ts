@@ -81,6 +81,12 @@ function appended<T>(list: T[], item: T): T[] {
   return list;
 }
 
+/**
+ * Deepest nesting of predicates and subqueries read here; deeper statements (never Django's own)
+ * take the general path, whose reading does not recurse as deep.
+ */
+const MAX_NESTING = 64;
+
 // Comparison operators of a predicate.
 const OP_EQ = 1;
 const OP_RANGE = 2;
@@ -143,6 +149,8 @@ export class OnePass {
   private rangeFilters: ColumnRef[] = NONE;
   /** Above 0 while a subquery, a NOT or a HAVING is read: the general path takes no filter from those. */
   private quiet = 0;
+  /** Predicates and subqueries open around the cursor: the grammar recurses on them, so it is bounded. */
+  private nesting = 0;
   /** End of the last token read: the statement ends there (what follows is blank or a comment). */
   lastTokenEnd = 0;
   /** Length of the canonical text written by the last successful `read`. */
@@ -166,6 +174,7 @@ export class OnePass {
     this.inFilters = NONE;
     this.rangeFilters = NONE;
     this.quiet = 0;
+    this.nesting = 0;
     this.hashedTo = 0;
     const facts = this.statement();
     if (facts === null) return null;
@@ -417,9 +426,12 @@ export class OnePass {
 
   /** The rest of `(SELECT …)` from its SELECT, closing bracket included: canonical text only, no facts. */
   private subquery(): boolean {
+    if (this.nesting === MAX_NESTING) return false;
+    this.nesting++;
     this.quiet++;
     const read = this.select() !== null;
     this.quiet--;
+    this.nesting--;
     return read && this.close();
   }
 
@@ -586,6 +598,14 @@ export class OnePass {
 
   /** `(cond)`, `NOT pred` (no filter inside), `EXISTS(SELECT …)` (none), or a comparison. */
   private predicate(): boolean {
+    if (this.nesting === MAX_NESTING) return false;
+    this.nesting++;
+    const read = this.predicateAt();
+    this.nesting--;
+    return read;
+  }
+
+  private predicateAt(): boolean {
     const b = this.b;
     const c = b[this.i];
     if (c === 40) {
