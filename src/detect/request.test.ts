@@ -99,6 +99,19 @@ describe('analyseRequest', () => {
     expect(writes.map((c) => [c.kind, c.facts.table])).toEqual([['repeated_write', 'recruit_note']]);
   });
 
+  it("never reports a Paginator walked page by page as an N+1, but still a per-row slice", () => {
+    // for n in paginator.page_range: paginator.page(n), in a task exporting every book: Django
+    // inlines LIMIT and OFFSET, and each page's OFFSET is new. A loop over rows slicing each row's
+    // relation ([5:10]) repeats one OFFSET.
+    const page = (r: number): string =>
+      `SELECT "shop_book"."id", "shop_book"."title" FROM "shop_book" ORDER BY "shop_book"."id" ASC LIMIT 500 OFFSET ${(r + 1) * 500}`;
+    expect(analyseRequest(requestOf('task export_books', loop(8, page)), normalize).cascades).toEqual([]);
+    const slice = (r: number): string =>
+      `SELECT "recruit_note"."id" FROM "recruit_note" WHERE "recruit_note"."application_id" = ${r} ORDER BY "recruit_note"."id" ASC LIMIT 5 OFFSET 5`;
+    const [c] = analyseRequest(requestOf('GET x/', [APPLICATIONS, ...loop(8, slice)]), normalize).cascades;
+    expect(c?.steps).toEqual([{ kind: 'reverse', fromTable: 'recruit_application', toTable: 'recruit_note', column: 'application_id' }]);
+  });
+
   it('keeps a DB timeline of offsets, durations and fingerprints without SQL text', () => {
     expect(analysis.timeline).toHaveLength(303);
     expect(analysis.timeline[0]).toEqual({ offsetMs: 1, durationMs: 1, fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) });

@@ -66,6 +66,10 @@ interface Group {
    * columns; only the single-row executions make a write loop.
    */
   multiRow: number;
+  /** The first execution's OFFSET (facts.offset). */
+  offset: number | undefined;
+  /** Executions had different OFFSETs: pages walked one after another (a Paginator in a task), not a query per row. */
+  paged: boolean;
 }
 
 /** How a repeated query is tied to the rows of an earlier one. */
@@ -149,7 +153,7 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
         if (rule === null) {
           g = groups.get(n.fingerprint);
           if (g === undefined) {
-            g = { n, executions: 0, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: 0 };
+            g = { n, executions: 0, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: 0, offset: n.facts.offset, paged: false };
             groups.set(n.fingerprint, g);
           }
         }
@@ -173,6 +177,7 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
     dbMs += duration;
     g.executions++;
     if (n.facts.multiRowValues === true) g.multiRow++;
+    if (n.facts.offset !== g.offset) g.paged = true;
     g.totalMs += duration;
     if (duration > g.maxMs) g.maxMs = duration;
   }
@@ -315,7 +320,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
 
   const links = options.links ?? conventionLinks(tablesOf(groups.values()));
   const isCascade = (g: Group): boolean =>
-    g.indices.length - g.multiRow >= minRepeats && !g.n.facts.transactionControl && cascadeKind(g.n.facts) !== null;
+    g.indices.length - g.multiRow >= minRepeats && !g.paged && !g.n.facts.transactionControl && cascadeKind(g.n.facts) !== null;
 
   const resolver = new TriggerResolver(keptAt, links, isCascade);
   // The request's statements share sqlcommenter's comment: its view is read once.

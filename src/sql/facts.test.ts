@@ -170,6 +170,14 @@ describe('select list, order, limit', () => {
     expect(facts('SELECT * FROM t LIMIT 99999999999999999999').limit).toBeNull();
   });
 
+  test('OFFSET as written, MySQL offset form; absent for placeholders and without one', () => {
+    expect(facts('SELECT "t"."id" FROM "t" ORDER BY "t"."id" ASC LIMIT 500 OFFSET 1000').offset).toBe(1000);
+    expect(facts('SELECT * FROM t LIMIT 10, 20').offset).toBe(10);
+    expect(facts('SELECT * FROM t OFFSET 5 ROWS FETCH FIRST 7 ROWS ONLY').offset).toBe(5);
+    expect(facts('SELECT * FROM t LIMIT %s OFFSET %s').offset).toBeUndefined();
+    expect(facts('SELECT * FROM t LIMIT 21').offset).toBeUndefined();
+  });
+
   test('aggregates: COUNT(DISTINCT), FILTER, and window functions', () => {
     expect(facts('SELECT COUNT(DISTINCT "t"."user_id") AS "n" FROM "t"').aggregate).toEqual({ fn: 'COUNT', column: 't.user_id' });
     expect(facts('SELECT COUNT(*) FILTER (WHERE "t"."x" = 1) AS "n" FROM "t"').aggregate).toEqual({ fn: 'COUNT', column: '*' });

@@ -376,6 +376,7 @@ class FactReader {
     if (starts[CL_WHERE]! >= 0) this.readWhere(starts[CL_WHERE]!, ends[CL_WHERE]!);
     if (starts[CL_ORDER]! >= 0) this.readOrderBy(starts[CL_ORDER]!, ends[CL_ORDER]!);
     this.readLimit(starts[CL_LIMIT]!, starts[CL_FETCH]!);
+    this.readOffset(starts[CL_LIMIT]!, starts[CL_OFFSET]!);
   }
 
   private readInsert(i: number, end: number): void {
@@ -888,6 +889,15 @@ class FactReader {
       else if (this.kw(j) === KW.ROW || this.kw(j) === KW.ROWS) value = 1;
     }
     this.facts.limit = value;
+  }
+
+  /** OFFSET n, or LIMIT offset, n (MySQL); nothing for placeholders. */
+  private readOffset(limitAt: number, offsetAt: number): void {
+    let at = -1;
+    if (offsetAt >= 0) at = offsetAt;
+    else if (limitAt >= 0 && this.kind(limitAt) === TK_NUMBER && this.kind(limitAt + 1) === TK_COMMA) at = limitAt;
+    const value = at >= 0 && this.kind(at) === TK_NUMBER ? this.integer(at) : null;
+    if (value !== null) this.facts.offset = value;
   }
 
   /** A token of decimal digits as a safe integer (exact below 2^53, as Number() of the text would be); else null. */

@@ -402,12 +402,14 @@ export class OnePass {
       } while (this.lit(TEXT[', ']));
     }
     let limit: number | null = null;
+    let offset = -1;
     if (this.lit(TEXT[' LIMIT '])) {
       limit = this.integer();
-      if (limit < 0 || (this.lit(TEXT[' OFFSET ']) && this.integer() < 0)) return null;
+      if (limit < 0) return null;
+      if (this.lit(TEXT[' OFFSET ']) && (offset = this.integer()) < 0) return null;
     }
     this.lit(TEXT[' FOR UPDATE']);
-    return {
+    const facts: SqlFacts = {
       operation: 'SELECT',
       transactionControl: false,
       table,
@@ -422,6 +424,8 @@ export class OnePass {
       selectedColumns,
       writtenColumns: NONE,
     };
+    if (offset >= 0) facts.offset = offset;
+    return facts;
   }
 
   /** The rest of `(SELECT …)` from its SELECT, closing bracket included: canonical text only, no facts. */

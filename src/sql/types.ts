@@ -39,6 +39,12 @@ export interface SqlFacts {
   selectedColumns: ColumnRef[];
   /** For UPDATE: the SET columns. For INSERT: the column list. */
   writtenColumns: string[];
+  /**
+   * The OFFSET value as written (Django inlines it: `qs[40:60]`, a Paginator's page), or MySQL's
+   * `LIMIT offset, n`; absent without one or for a placeholder. Pages walked one after another
+   * differ in it; a per-row slice repeats it.
+   */
+  offset?: number;
   /** INSERT … VALUES (…), (…), or PostgreSQL bulk_create's INSERT … SELECT * FROM UNNEST(…): several rows in one statement (a bulk write already). */
   multiRowValues?: boolean;
 }
