@@ -99,6 +99,20 @@ describe('analyseRequest', () => {
     expect(writes.map((c) => [c.kind, c.facts.table])).toEqual([['repeated_write', 'recruit_note']]);
   });
 
+  it("never reports bulk_update's batches as a write loop", () => {
+    // Book.objects.bulk_update(books, ['price'], batch_size=2) over 12 books: six statements, each
+    // setting every row of its batch through one CASE (PostgreSQL casts it for some field types).
+    const r = requestOf('task reprice', [
+      APPLICATIONS,
+      ...loop(6, () => 'UPDATE "shop_book" SET "price" = CASE WHEN ("shop_book"."id" = %s) THEN %s WHEN ("shop_book"."id" = %s) THEN %s ELSE NULL END WHERE "shop_book"."id" IN (%s, %s)'),
+      ...loop(6, () => 'UPDATE "shop_book" SET "price" = CAST(CASE WHEN ("shop_book"."id" = %s) THEN %s WHEN ("shop_book"."id" = %s) THEN %s ELSE NULL END AS numeric(10, 2)) WHERE "shop_book"."id" IN (%s, %s)'),
+    ]);
+    expect(analyseRequest(r, normalize).cascades).toEqual([]);
+    // A save() per row is still one.
+    const saves = requestOf('task reprice', [APPLICATIONS, ...loop(6, () => 'UPDATE "shop_book" SET "price" = %s WHERE "shop_book"."id" = %s')]);
+    expect(analyseRequest(saves, normalize).cascades.map((c) => c.kind)).toEqual(['repeated_write']);
+  });
+
   it("never reports a Paginator walked page by page as an N+1, but still a per-row slice", () => {
     // for n in paginator.page_range: paginator.page(n), in a task exporting every book: Django
     // inlines LIMIT and OFFSET, and each page's OFFSET is new. A loop over rows slicing each row's

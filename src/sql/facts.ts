@@ -422,6 +422,7 @@ class FactReader {
     const ends = clauseBounds();
     this.clauses(i, end, starts, ends);
     const setStart = starts[CL_SET]!;
+    let caseSet = false;
     if (setStart >= 0) {
       // SET "a" = …, "b" = …, ("c", "d") = (…): the name before each top-level `=`
       const setEnd = ends[CL_SET]!;
@@ -440,12 +441,25 @@ class FactReader {
             if (this.isName(c) && this.kind(c + 1) !== TK_DOT) cols.push(this.ident(c));
           }
           itemStart = -1; // until the next comma
+          if (this.isCaseValue(j + 1)) caseSet = true;
         }
       }
     }
     if (starts[CL_WHERE]! >= 0) this.readWhere(starts[CL_WHERE]!, ends[CL_WHERE]!);
+    // SET "c" = CASE WHEN (pk = %s) THEN %s … END WHERE pk IN (…): bulk_update's batch, each row's
+    // value in one statement.
+    if (caseSet && this.facts.inFilters!.length > 0) this.facts.multiRowValues = true;
     if (starts[CL_ORDER]! >= 0) this.readOrderBy(starts[CL_ORDER]!, ends[CL_ORDER]!);
     this.readLimit(starts[CL_LIMIT]!, -1);
+  }
+
+  /** A value that is a CASE, maybe in CAST(…) or parentheses (bulk_update's casts). */
+  private isCaseValue(i: number): boolean {
+    for (;;) {
+      if (this.kind(i) === TK_LPAREN) i++;
+      else if (this.kw(i) === KW.CAST && this.kind(i + 1) === TK_LPAREN) i += 2;
+      else return this.kw(i) === KW.CASE;
+    }
   }
 
   private readDelete(i: number, end: number): void {

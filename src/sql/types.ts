@@ -45,7 +45,11 @@ export interface SqlFacts {
    * differ in it; a per-row slice repeats it.
    */
   offset?: number;
-  /** INSERT … VALUES (…), (…), or PostgreSQL bulk_create's INSERT … SELECT * FROM UNNEST(…): several rows in one statement (a bulk write already). */
+  /**
+   * Several rows written in one statement (a bulk write already): INSERT … VALUES (…), (…), PostgreSQL
+   * bulk_create's INSERT … SELECT * FROM UNNEST(…), bulk_update's UPDATE … SET "c" = CASE WHEN … END
+   * WHERE pk IN (…).
+   */
   multiRowValues?: boolean;
 }
 
