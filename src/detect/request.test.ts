@@ -176,4 +176,23 @@ describe('a loop whose query filters on two foreign keys', () => {
     expect(c?.trigger?.table).toBe('recruit_application');
     expect(c?.steps).toEqual([{ kind: 'reverse', fromTable: 'recruit_application', toTable: 'recruit_note', column: 'application_id' }]);
   });
+
+  it('never links it to a single-row lookup run once, however near (request.user read after the list)', () => {
+    // Either filter first: Note.objects.filter(user=…, application=a) or a.notes.filter(user=…).
+    const swapped = (r: number): string =>
+      `SELECT "recruit_note"."id", "recruit_note"."body" FROM "recruit_note" WHERE ("recruit_note"."application_id" = ${r} AND "recruit_note"."user_id" = 7)`;
+    for (const perRow of [note, swapped]) {
+      const [c] = analyseRequest(requestOf('GET x/', [SESSION, APPLICATIONS, AUTH_USER, ...loop(8, perRow)]), normalize).cascades;
+      expect(c?.trigger?.table).toBe('recruit_application');
+      expect(c?.steps).toEqual([{ kind: 'reverse', fromTable: 'recruit_application', toTable: 'recruit_note', column: 'application_id' }]);
+    }
+  });
+
+  it('still links a query repeated for one row to that row when nothing else explains it', () => {
+    // {{ user.notes.count }} written five times in a template: one user, the same count each time.
+    const count = (): string => 'SELECT COUNT(*) AS "__count" FROM "recruit_note" WHERE "recruit_note"."user_id" = %s';
+    const [c] = analyseRequest(requestOf('GET x/', [SESSION, AUTH_USER, ...loop(6, count)]), normalize).cascades;
+    expect(c?.trigger?.table).toBe('auth_user');
+    expect(c?.linked).toBe(true);
+  });
 });

@@ -636,17 +636,24 @@ class TriggerResolver {
     if (shapes[0]!.kind === 'unknown') return undefined;
     // The walk back crosses earlier loops: a statement already tried gives the same answer again.
     let tried: Set<NormalizedSql> | undefined;
+    // One row read once (request.user) gives a loop no rows to walk: an earlier query that has rows
+    // is preferred, and the row is the parent only when none explains the query (the same count
+    // read again and again for one order).
+    let oneRow: { parent: Group; steps: RelationStep[] } | undefined;
     for (let i = first - 1; i >= 0; i--) {
       const { n, g: parent } = this.kept[i]!;
       if (n.fingerprint === g.n.fingerprint || n.facts.operation !== 'SELECT' || parent === undefined) continue;
       if (tried?.has(n)) continue;
+      (tried ??= new Set()).add(n);
       for (const shape of shapes) {
         const steps = this.#stepsFrom(n.facts, shape);
-        if (steps !== undefined) return { parent, steps };
+        if (steps === undefined) continue;
+        if (parent.indices.length > 1 || !this.#singleRow(n.facts)) return { parent, steps };
+        oneRow ??= { parent, steps };
+        break;
       }
-      (tried ??= new Set()).add(n);
     }
-    return undefined;
+    return oneRow;
   }
 
   /**
@@ -709,6 +716,12 @@ class TriggerResolver {
       default:
         return undefined;
     }
+  }
+
+  /** A read of one row by its primary key (`.get(pk=…)`, the session's user). */
+  #singleRow(facts: SqlFacts): boolean {
+    const pk = `${facts.table}.${this.links.primaryKey(facts.table)}`;
+    return facts.equalityFilters.includes(pk) && !(facts.inFilters ?? []).includes(pk);
   }
 
   /** Fallback trigger: the last different SELECT before the first repeat that is not a loop itself. */
