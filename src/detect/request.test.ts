@@ -113,6 +113,17 @@ describe('analyseRequest', () => {
     expect(analyseRequest(saves, normalize).cascades.map((c) => c.kind)).toEqual(['repeated_write']);
   });
 
+  it("never reports Django's own delete batches as a write loop, but still a delete() per row", () => {
+    // Note.objects.filter(created__lt=…).delete() of 600 notes with a post_delete receiver: the
+    // collector deletes them 100 pks per statement (GET_ITERATOR_CHUNK_SIZE).
+    const pks = Array.from({ length: 100 }, () => '%s').join(', ');
+    const batches = requestOf('task purge_notes', [...loop(6, () => `DELETE FROM "recruit_note" WHERE "recruit_note"."id" IN (${pks})`)]);
+    expect(analyseRequest(batches, normalize).cascades).toEqual([]);
+    // for note in notes: note.delete(): one pk per statement.
+    const perRow = requestOf('task purge_notes', [APPLICATIONS, ...loop(6, () => 'DELETE FROM "recruit_note" WHERE "recruit_note"."id" IN (%s)')]);
+    expect(analyseRequest(perRow, normalize).cascades.map((c) => c.kind)).toEqual(['repeated_write']);
+  });
+
   it("never reports a Paginator walked page by page as an N+1, but still a per-row slice", () => {
     // for n in paginator.page_range: paginator.page(n), in a task exporting every book: Django
     // inlines LIMIT and OFFSET, and each page's OFFSET is new. A loop over rows slicing each row's

@@ -116,6 +116,8 @@ class FactReader {
   /** Last qualifier resolved: Django repeats `"app_model".` before every column. */
   private lastQualifierRaw = '';
   private lastQualifierTable = '';
+  /** A filter's `IN (…)` list held two values or more (a write by it is of several rows). */
+  private inMany = false;
   private readonly facts: SqlFacts = {
     operation: 'OTHER',
     transactionControl: false,
@@ -448,7 +450,7 @@ class FactReader {
     if (starts[CL_WHERE]! >= 0) this.readWhere(starts[CL_WHERE]!, ends[CL_WHERE]!);
     // SET "c" = CASE WHEN (pk = %s) THEN %s … END WHERE pk IN (…): bulk_update's batch, each row's
     // value in one statement.
-    if (caseSet && this.facts.inFilters!.length > 0) this.facts.multiRowValues = true;
+    if ((caseSet && this.facts.inFilters!.length > 0) || this.inMany) this.facts.multiRowValues = true;
     if (starts[CL_ORDER]! >= 0) this.readOrderBy(starts[CL_ORDER]!, ends[CL_ORDER]!);
     this.readLimit(starts[CL_LIMIT]!, -1);
   }
@@ -470,6 +472,8 @@ class FactReader {
     const ends = clauseBounds();
     this.clauses(i, end, starts, ends);
     if (starts[CL_WHERE]! >= 0) this.readWhere(starts[CL_WHERE]!, ends[CL_WHERE]!);
+    // WHERE pk IN (…100 pks): Django's collector deletes a queryset in such batches.
+    if (this.inMany) this.facts.multiRowValues = true;
     if (starts[CL_ORDER]! >= 0) this.readOrderBy(starts[CL_ORDER]!, ends[CL_ORDER]!);
     this.readLimit(starts[CL_LIMIT]!, -1);
   }
@@ -845,10 +849,22 @@ class FactReader {
     if (lhsRefs === 1 && rhsRefs === 0 && this.valueSide(r0, b)) col = lhs[0];
     else if (rhsRefs === 1 && lhsRefs === 0 && this.valueSide(a, op)) col = rhs[0];
     if (col === undefined) return;
+    if (list && this.kw(op) === KW.IN && this.kind(r0) === TK_LPAREN && this.listOfMany(r0)) this.inMany = true;
     const out = range ? this.facts.rangeFilters : this.facts.equalityFilters;
     if (!out.includes(col)) out.push(col);
     const inFilters = this.facts.inFilters!;
     if (list && !inFilters.includes(col)) inFilters.push(col);
+  }
+
+  /** The bracket group opened at i holds a comma at its own level: two values or more. */
+  private listOfMany(i: number): boolean {
+    const close = this.after(i) - 1;
+    for (let j = i + 1; j < close; j++) {
+      const k = this.kind(j);
+      if (k === TK_COMMA) return true;
+      if (k === TK_LPAREN || k === TK_LBRACKET) j = this.after(j) - 1;
+    }
+    return false;
   }
 
   /** Holds a literal or placeholder and no subquery (columns were already counted). */

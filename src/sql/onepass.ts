@@ -149,6 +149,8 @@ export class OnePass {
   private rangeFilters: ColumnRef[] = NONE;
   /** Above 0 while a subquery, a NOT or a HAVING is read: the general path takes no filter from those. */
   private quiet = 0;
+  /** A filter's `IN (…)` list held two values or more: a write by it is of several rows. */
+  private inMany = false;
   /** Predicates and subqueries open around the cursor: the grammar recurses on them, so it is bounded. */
   private nesting = 0;
   /** End of the last token read: the statement ends there (what follows is blank or a comment). */
@@ -175,6 +177,7 @@ export class OnePass {
     this.rangeFilters = NONE;
     this.quiet = 0;
     this.nesting = 0;
+    this.inMany = false;
     this.hashedTo = 0;
     const facts = this.statement();
     if (facts === null) return null;
@@ -571,7 +574,7 @@ export class OnePass {
     operation: 'UPDATE' | 'DELETE' | 'INSERT' | 'BEGIN' | 'COMMIT' | 'ROLLBACK' | 'SAVEPOINT' | 'RELEASE', table: string, writtenColumns: string[],
     transactionControl = false,
   ): SqlFacts {
-    return {
+    const facts: SqlFacts = {
       operation,
       transactionControl,
       table,
@@ -586,6 +589,8 @@ export class OnePass {
       selectedColumns: NONE,
       writtenColumns,
     };
+    if (this.inMany && (operation === 'UPDATE' || operation === 'DELETE')) facts.multiRowValues = true;
+    return facts;
   }
 
   /** An optional ` WHERE cond`; false when it is there but not readable. Fills the filter lists. */
@@ -654,11 +659,14 @@ export class OnePass {
       this.flush(this.i);
       this.put(63);
       this.i += 2;
+      const first = this.i;
       while (b[this.i] === 44 && b[this.i + 1] === 32 && b[this.i + 2] === 37 && b[this.i + 3] === 115) this.i += 4;
       if (b[this.i] !== 41) return false;
+      const many = this.i > first;
       this.from = this.i;
       this.i++;
       if (this.quiet === 0) {
+        if (many) this.inMany = true;
         this.equalityFilters = added(this.equalityFilters, column);
         this.inFilters = added(this.inFilters, column);
       }

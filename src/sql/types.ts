@@ -48,7 +48,8 @@ export interface SqlFacts {
   /**
    * Several rows written in one statement (a bulk write already): INSERT … VALUES (…), (…), PostgreSQL
    * bulk_create's INSERT … SELECT * FROM UNNEST(…), bulk_update's UPDATE … SET "c" = CASE WHEN … END
-   * WHERE pk IN (…).
+   * WHERE pk IN (…), and any UPDATE or DELETE filtered by an IN list of two values or more (Django's
+   * collector deletes a queryset 100 pks per statement).
    */
   multiRowValues?: boolean;
 }
