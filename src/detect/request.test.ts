@@ -135,6 +135,9 @@ describe('analyseRequest', () => {
       `SELECT "recruit_note"."id" FROM "recruit_note" WHERE "recruit_note"."application_id" = ${r} ORDER BY "recruit_note"."id" ASC LIMIT 5 OFFSET 5`;
     const [c] = analyseRequest(requestOf('GET x/', [APPLICATIONS, ...loop(8, slice)]), normalize).cascades;
     expect(c?.steps).toEqual([{ kind: 'reverse', fromTable: 'recruit_application', toTable: 'recruit_note', column: 'application_id' }]);
+    // for i in range(n): qs[i]: a query per row, one row each, through the OFFSET.
+    const indexed = (r: number): string => `SELECT "shop_book"."id", "shop_book"."title" FROM "shop_book" ORDER BY "shop_book"."id" ASC LIMIT 1 OFFSET ${r + 1}`;
+    expect(analyseRequest(requestOf('GET x/', loop(8, indexed)), normalize).cascades.map((c) => c.kind)).toEqual(['n_plus_one']);
   });
 
   it('keeps a DB timeline of offsets, durations and fingerprints without SQL text', () => {

@@ -68,7 +68,7 @@ interface Group {
   multiRow: number;
   /** The first execution's OFFSET (facts.offset). */
   offset: number | undefined;
-  /** Executions had different OFFSETs: pages walked one after another (a Paginator in a task), not a query per row. */
+  /** Executions had different OFFSETs and LIMITs above 1: pages walked one after another (a Paginator in a task), not a query per row. */
   paged: boolean;
 }
 
@@ -177,7 +177,8 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
     dbMs += duration;
     g.executions++;
     if (n.facts.multiRowValues === true) g.multiRow++;
-    if (n.facts.offset !== g.offset) g.paged = true;
+    // One row per OFFSET is qs[i] in a loop, a query per row; pages have more.
+    if (n.facts.offset !== g.offset && n.facts.limit !== 1) g.paged = true;
     g.totalMs += duration;
     if (duration > g.maxMs) g.maxMs = duration;
   }
