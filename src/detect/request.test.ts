@@ -202,6 +202,16 @@ describe('a loop whose query filters on two foreign keys', () => {
     }
   });
 
+  it('reads a filter on a joined table that is no foreign key as a filter, not as an m2m through table', () => {
+    // a.notes.filter(user__username='ann') per application: the join to auth_user only filters.
+    const byAuthor = (r: number): string =>
+      'SELECT "recruit_note"."id", "recruit_note"."body" FROM "recruit_note" INNER JOIN "auth_user" ON ("recruit_note"."user_id" = "auth_user"."id") ' +
+      `WHERE ("recruit_note"."application_id" = ${r} AND "auth_user"."username" = 'ann')`;
+    const [c] = analyseRequest(requestOf('GET x/', [SESSION, AUTH_USER, APPLICATIONS, ...loop(8, byAuthor)]), normalize).cascades;
+    expect(c?.linked).toBe(true);
+    expect(c?.steps).toEqual([{ kind: 'reverse', fromTable: 'recruit_application', toTable: 'recruit_note', column: 'application_id' }]);
+  });
+
   it('still links a query repeated for one row to that row when nothing else explains it', () => {
     // {{ user.notes.count }} written five times in a template: one user, the same count each time.
     const count = (): string => 'SELECT COUNT(*) AS "__count" FROM "recruit_note" WHERE "recruit_note"."user_id" = %s';

@@ -491,6 +491,9 @@ function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
     const filter = facts.equalityFilters.find((f) => inTable(f, join.table));
     if (filter === undefined || join.table === table) continue;
     const sourceColumn = columnName(filter);
+    const parentTable = links.foreignKeyTarget(join.table, sourceColumn);
+    // A filter on a joined row's own field (a.notes.filter(user__username=…)) is no through table's pointer.
+    if (parentTable === undefined && !sourceColumn.endsWith('_id')) continue;
     const targetRef = join.on.find((r) => inTable(r, join.table) && r !== filter);
     return [{
       kind: 'm2m',
@@ -498,7 +501,7 @@ function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
       through: join.table,
       sourceColumn,
       targetColumn: targetRef === undefined ? '' : columnName(targetRef),
-      parentTable: links.foreignKeyTarget(join.table, sourceColumn),
+      parentTable,
     }];
   }
   const pk = `${table}.${links.primaryKey(table)}`;
