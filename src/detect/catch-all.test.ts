@@ -21,6 +21,13 @@ describe('catch-all routes', () => {
     for (const r of ['books/<int:pk>/', 'dashboard/', '^blog/(?P<slug>[-\\w]+)/$', '']) expect(isCatchAllRoute(r), r).toBe(false);
   });
 
+  it("recognises Wagtail's page route served under a prefix, as Django joins it", () => {
+    // path('pages/', include(wagtail_urls)) (Wagtail's docs), re_path(r'^cms/', …), i18n_patterns:
+    // ResolverMatch.route is the prefix, then Wagtail's pattern without its ^.
+    for (const r of ['pages/((?:[\\w\\-]+/)*)$', '^cms/((?:[\\w\\-]+/)*)$', 'en/((?:[\\w\\-]+/)*)$']) expect(isCatchAllRoute(r), r).toBe(true);
+    expect(isCatchAllRoute('(?P<x>\\d+)/((?:[\\w\\-]+/)*)$')).toBe(false);
+  });
+
   it("reads the page served from routing's lookups: the last step of the first routing chain", () => {
     const chain = [SITE, PAGE_BY_ID, specific('home_homepage', 3), pageBySlug('blog'), specific('blog_blogindexpage', 4), pageBySlug('post'), specific('blog_blogpage')];
     // A template's per-row get_parent().specific after rendering started is not routing.

@@ -18,11 +18,18 @@ export interface EndpointSplit {
 const SPLIT_LABEL = { page_model: 'page', first_path_segment: 'path' } as const;
 const SPLIT_SUFFIX = / \[(page|path): ([^\]]+)\]$/;
 
-/** Routes that match any path: Wagtail's `^((?:[\w\-]+/)*)$`, `<path:…>` converters, `.*`-style regexes. */
+/** Wagtail's page-serving pattern, as ResolverMatch.route has it after a prefix (Django drops its `^` there). */
+const WAGTAIL_PAGES = '((?:[\\w\\-]+/)*)$';
+
+/**
+ * Routes that match any path: Wagtail's `^((?:[\w\-]+/)*)$`, also under a literal prefix
+ * (`path('pages/', include(wagtail_urls))` gives `pages/((?:[\w\-]+/)*)$`), `<path:…>` converters,
+ * `.*`-style regexes.
+ */
 export function isCatchAllRoute(route: string): boolean {
   const r = route.startsWith('^') ? route.slice(1) : route;
   return (
-    r === '((?:[\\w\\-]+/)*)$' ||
+    (r.endsWith(WAGTAIL_PAGES) && /^[\w\-./]*$/.test(r.slice(0, r.length - WAGTAIL_PAGES.length))) ||
     /^<path:[^>]+>\/?$/.test(r) ||
     /^\(?\.[*+]\)?\$?$/.test(r) ||
     /^\(\?P<[^>]+>\.[*+]\)\$?$/.test(r)

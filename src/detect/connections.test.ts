@@ -1,6 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { OfflineAnalysis } from '../analyzer.js';
+import { createSqlNormalizer } from '../sql/index.js';
+import { analyseRequest } from './request.js';
+import { AUTH_USER, loop, requestOf } from './testing.js';
 import { readTraceFile } from '../otlp/file.js';
 import {
   addConnectionUse,
@@ -32,6 +35,17 @@ describe('connection set-up statements', () => {
     expect(isConnectionSetup('SELECT "recruit_job"."id" FROM "recruit_job" WHERE "recruit_job"."id" = %s')).toBe(false);
     expect(isConnectionSetup("SELECT set_config('app.tenant', %s, true)")).toBe(false);
     expect(isConnectionSetup('SAVEPOINT "s1"')).toBe(false);
+  });
+});
+
+describe('per-cursor session statements', () => {
+  it('does not count django-tenants\' search_path, set before every cursor, as connections opened', () => {
+    // django-tenants (TENANT_LIMIT_SET_CALLS off, its default) runs SET search_path on each cursor of
+    // a persistent connection (CONN_MAX_AGE=600): no connection is opened in this request.
+    const steps = loop(5, () => "SET search_path = 'tenant_1','public'", (r) => AUTH_USER.replace('%s', String(r)));
+    const a = analyseRequest(requestOf('GET x/', steps), createSqlNormalizer());
+    expect(a.connection?.opened).toBe(0);
+    expect(isConnectionSetup("SELECT set_config('search_path', 'tenant_1', false)")).toBe(false);
   });
 });
 

@@ -23,9 +23,10 @@ export interface ConnectionUse {
   dbMs: number;
 }
 
-// Session set-up statements, after any leading comment: Django's time zone and role, search_path.
+// Session set-up statements, after any leading comment: Django's time zone and role. Not search_path:
+// django-tenants sets it before every cursor of a persistent connection, so it opens nothing.
 const SETUP =
-  /^\s*(?:\/\*[\s\S]*?\*\/\s*)?(?:SELECT\s+set_config\s*\(\s*'(?:TimeZone|role|search_path)'|SET\s+(?:SESSION\s+)?(?:TIME\s+ZONE|TIMEZONE|ROLE|search_path)\b)/i;
+  /^\s*(?:\/\*[\s\S]*?\*\/\s*)?(?:SELECT\s+set_config\s*\(\s*'(?:TimeZone|role)'|SET\s+(?:SESSION\s+)?(?:TIME\s+ZONE|TIMEZONE|ROLE)\b)/i;
 
 /** True for a statement a driver or Django runs to set a new connection up: each run of them opened one. */
 export function isConnectionSetup(statement: string): boolean {

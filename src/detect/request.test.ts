@@ -78,6 +78,68 @@ describe('analyseRequest', () => {
     expect(writes[0]?.leaf).toEqual({ kind: 'update', columns: ['status_id', 'created'] });
   });
 
+  it("never reports bulk_create's batches on PostgreSQL (UNNEST of arrays) as a write loop", () => {
+    // Tag.objects.bulk_create(tags, batch_size=100) over 600 tags: six statements, each a bulk write.
+    const r = requestOf('POST import/', [
+      ...loop(6, () => 'INSERT INTO "shop_tag" ("name", "slug") SELECT * FROM UNNEST((%s)::varchar(50)[], (%s)::varchar(50)[]) RETURNING "shop_tag"."id"'),
+      ...loop(6, () => 'INSERT INTO "shop_tag" ("name", "slug") SELECT * FROM UNNEST((%s)::varchar[], (%s)::varchar[])'),
+    ]);
+    expect(analyseRequest(r, normalize).cascades).toEqual([]);
+  });
+
+  it('still reports a create() loop when the same table also had one bulk_create of several rows', () => {
+    // Note.objects.bulk_create([a, b]), then Note.objects.create(...) per application: the VALUES
+    // rows collapse, so both share a fingerprint; the one bulk statement does not make the loop bulk.
+    const r = requestOf('POST notes/', [
+      APPLICATIONS,
+      'INSERT INTO "recruit_note" ("application_id", "body") VALUES (%s, %s), (%s, %s) RETURNING "recruit_note"."id"',
+      ...loop(6, () => 'INSERT INTO "recruit_note" ("application_id", "body") VALUES (%s, %s) RETURNING "recruit_note"."id"'),
+    ]);
+    const writes = analyseRequest(r, normalize).cascades;
+    expect(writes.map((c) => [c.kind, c.facts.table])).toEqual([['repeated_write', 'recruit_note']]);
+  });
+
+  it("never reports bulk_update's batches as a write loop", () => {
+    // Book.objects.bulk_update(books, ['price'], batch_size=2) over 12 books: six statements, each
+    // setting every row of its batch through one CASE (PostgreSQL casts it for some field types).
+    const r = requestOf('task reprice', [
+      APPLICATIONS,
+      ...loop(6, () => 'UPDATE "shop_book" SET "price" = CASE WHEN ("shop_book"."id" = %s) THEN %s WHEN ("shop_book"."id" = %s) THEN %s ELSE NULL END WHERE "shop_book"."id" IN (%s, %s)'),
+      ...loop(6, () => 'UPDATE "shop_book" SET "price" = CAST(CASE WHEN ("shop_book"."id" = %s) THEN %s WHEN ("shop_book"."id" = %s) THEN %s ELSE NULL END AS numeric(10, 2)) WHERE "shop_book"."id" IN (%s, %s)'),
+    ]);
+    expect(analyseRequest(r, normalize).cascades).toEqual([]);
+    // A save() per row is still one.
+    const saves = requestOf('task reprice', [APPLICATIONS, ...loop(6, () => 'UPDATE "shop_book" SET "price" = %s WHERE "shop_book"."id" = %s')]);
+    expect(analyseRequest(saves, normalize).cascades.map((c) => c.kind)).toEqual(['repeated_write']);
+  });
+
+  it("never reports Django's own delete batches as a write loop, but still a delete() per row", () => {
+    // Note.objects.filter(created__lt=…).delete() of 600 notes with a post_delete receiver: the
+    // collector deletes them 100 pks per statement (GET_ITERATOR_CHUNK_SIZE).
+    const pks = Array.from({ length: 100 }, () => '%s').join(', ');
+    const batches = requestOf('task purge_notes', [...loop(6, () => `DELETE FROM "recruit_note" WHERE "recruit_note"."id" IN (${pks})`)]);
+    expect(analyseRequest(batches, normalize).cascades).toEqual([]);
+    // for note in notes: note.delete(): one pk per statement.
+    const perRow = requestOf('task purge_notes', [APPLICATIONS, ...loop(6, () => 'DELETE FROM "recruit_note" WHERE "recruit_note"."id" IN (%s)')]);
+    expect(analyseRequest(perRow, normalize).cascades.map((c) => c.kind)).toEqual(['repeated_write']);
+  });
+
+  it("never reports a Paginator walked page by page as an N+1, but still a per-row slice", () => {
+    // for n in paginator.page_range: paginator.page(n), in a task exporting every book: Django
+    // inlines LIMIT and OFFSET, and each page's OFFSET is new. A loop over rows slicing each row's
+    // relation ([5:10]) repeats one OFFSET.
+    const page = (r: number): string =>
+      `SELECT "shop_book"."id", "shop_book"."title" FROM "shop_book" ORDER BY "shop_book"."id" ASC LIMIT 500 OFFSET ${(r + 1) * 500}`;
+    expect(analyseRequest(requestOf('task export_books', loop(8, page)), normalize).cascades).toEqual([]);
+    const slice = (r: number): string =>
+      `SELECT "recruit_note"."id" FROM "recruit_note" WHERE "recruit_note"."application_id" = ${r} ORDER BY "recruit_note"."id" ASC LIMIT 5 OFFSET 5`;
+    const [c] = analyseRequest(requestOf('GET x/', [APPLICATIONS, ...loop(8, slice)]), normalize).cascades;
+    expect(c?.steps).toEqual([{ kind: 'reverse', fromTable: 'recruit_application', toTable: 'recruit_note', column: 'application_id' }]);
+    // for i in range(n): qs[i]: a query per row, one row each, through the OFFSET.
+    const indexed = (r: number): string => `SELECT "shop_book"."id", "shop_book"."title" FROM "shop_book" ORDER BY "shop_book"."id" ASC LIMIT 1 OFFSET ${r + 1}`;
+    expect(analyseRequest(requestOf('GET x/', loop(8, indexed)), normalize).cascades.map((c) => c.kind)).toEqual(['n_plus_one']);
+  });
+
   it('keeps a DB timeline of offsets, durations and fingerprints without SQL text', () => {
     expect(analysis.timeline).toHaveLength(303);
     expect(analysis.timeline[0]).toEqual({ offsetMs: 1, durationMs: 1, fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) });
@@ -113,5 +175,48 @@ describe('a loop over a relation of a table the trigger already joins', () => {
     const [c] = analyseRequest(requestOf('GET x/', [RESTAURANTS, ...loop(8, owner)]), normalize).cascades;
     expect(c?.trigger?.table).toBe('shop_restaurant');
     expect(c?.steps).toEqual([{ kind: 'forward', fromTable: 'shop_place', column: 'owner_id', toTable: 'shop_owner' }]);
+  });
+});
+
+describe('a loop whose query filters on two foreign keys', () => {
+  // for a in applications: Note.objects.filter(user=request.user, application=a): the user is the
+  // same every row (loaded once per request); the rows looped over are the applications.
+  const note = (r: number): string =>
+    `SELECT "recruit_note"."id", "recruit_note"."body" FROM "recruit_note" WHERE ("recruit_note"."user_id" = 7 AND "recruit_note"."application_id" = ${r})`;
+
+  it('links it to the nearest query whose rows explain a filter, not to the first filter column', () => {
+    const [c] = analyseRequest(requestOf('GET x/', [SESSION, AUTH_USER, APPLICATIONS, ...loop(8, note)]), normalize).cascades;
+    expect(c?.linked).toBe(true);
+    expect(c?.trigger?.table).toBe('recruit_application');
+    expect(c?.steps).toEqual([{ kind: 'reverse', fromTable: 'recruit_application', toTable: 'recruit_note', column: 'application_id' }]);
+  });
+
+  it('never links it to a single-row lookup run once, however near (request.user read after the list)', () => {
+    // Either filter first: Note.objects.filter(user=…, application=a) or a.notes.filter(user=…).
+    const swapped = (r: number): string =>
+      `SELECT "recruit_note"."id", "recruit_note"."body" FROM "recruit_note" WHERE ("recruit_note"."application_id" = ${r} AND "recruit_note"."user_id" = 7)`;
+    for (const perRow of [note, swapped]) {
+      const [c] = analyseRequest(requestOf('GET x/', [SESSION, APPLICATIONS, AUTH_USER, ...loop(8, perRow)]), normalize).cascades;
+      expect(c?.trigger?.table).toBe('recruit_application');
+      expect(c?.steps).toEqual([{ kind: 'reverse', fromTable: 'recruit_application', toTable: 'recruit_note', column: 'application_id' }]);
+    }
+  });
+
+  it('reads a filter on a joined table that is no foreign key as a filter, not as an m2m through table', () => {
+    // a.notes.filter(user__username='ann') per application: the join to auth_user only filters.
+    const byAuthor = (r: number): string =>
+      'SELECT "recruit_note"."id", "recruit_note"."body" FROM "recruit_note" INNER JOIN "auth_user" ON ("recruit_note"."user_id" = "auth_user"."id") ' +
+      `WHERE ("recruit_note"."application_id" = ${r} AND "auth_user"."username" = 'ann')`;
+    const [c] = analyseRequest(requestOf('GET x/', [SESSION, AUTH_USER, APPLICATIONS, ...loop(8, byAuthor)]), normalize).cascades;
+    expect(c?.linked).toBe(true);
+    expect(c?.steps).toEqual([{ kind: 'reverse', fromTable: 'recruit_application', toTable: 'recruit_note', column: 'application_id' }]);
+  });
+
+  it('still links a query repeated for one row to that row when nothing else explains it', () => {
+    // {{ user.notes.count }} written five times in a template: one user, the same count each time.
+    const count = (): string => 'SELECT COUNT(*) AS "__count" FROM "recruit_note" WHERE "recruit_note"."user_id" = %s';
+    const [c] = analyseRequest(requestOf('GET x/', [SESSION, AUTH_USER, ...loop(6, count)]), normalize).cascades;
+    expect(c?.trigger?.table).toBe('auth_user');
+    expect(c?.linked).toBe(true);
   });
 });

@@ -60,8 +60,16 @@ interface Group {
   durations: number[];
   totalMs: number;
   maxMs: number;
-  /** Some execution wrote several rows at once (INSERT … VALUES (…), (…)): already a bulk write. */
-  multiRow: boolean;
+  /**
+   * Executions that wrote several rows at once (INSERT … VALUES (…), (…)): bulk writes already. The
+   * VALUES rows collapse, so a create() loop shares its fingerprint with a bulk_create of the same
+   * columns; only the single-row executions make a write loop.
+   */
+  multiRow: number;
+  /** The first execution's OFFSET (facts.offset). */
+  offset: number | undefined;
+  /** Executions had different OFFSETs and LIMITs above 1: pages walked one after another (a Paginator in a task), not a query per row. */
+  paged: boolean;
 }
 
 /** How a repeated query is tied to the rows of an earlier one. */
@@ -145,7 +153,7 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
         if (rule === null) {
           g = groups.get(n.fingerprint);
           if (g === undefined) {
-            g = { n, executions: 0, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: false };
+            g = { n, executions: 0, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: 0, offset: n.facts.offset, paged: false };
             groups.set(n.fingerprint, g);
           }
         }
@@ -168,7 +176,9 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
     keptAt[keptCount++] = last!;
     dbMs += duration;
     g.executions++;
-    if (n.facts.multiRowValues === true) g.multiRow = true;
+    if (n.facts.multiRowValues === true) g.multiRow++;
+    // One row per OFFSET is qs[i] in a loop, a query per row; pages have more.
+    if (n.facts.offset !== g.offset && n.facts.limit !== 1) g.paged = true;
     g.totalMs += duration;
     if (duration > g.maxMs) g.maxMs = duration;
   }
@@ -311,7 +321,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
 
   const links = options.links ?? conventionLinks(tablesOf(groups.values()));
   const isCascade = (g: Group): boolean =>
-    g.indices.length >= minRepeats && !g.n.facts.transactionControl && !g.multiRow && cascadeKind(g.n.facts) !== null;
+    g.indices.length - g.multiRow >= minRepeats && !g.paged && !g.n.facts.transactionControl && cascadeKind(g.n.facts) !== null;
 
   const resolver = new TriggerResolver(keptAt, links, isCascade);
   // The request's statements share sqlcommenter's comment: its view is read once.
@@ -466,29 +476,38 @@ function inTable(ref: string, table: string): boolean {
   return dot < 0 ? table === '' : dot === table.length && ref.startsWith(table);
 }
 
-/** Reads from SQL alone how a SELECT is tied to an earlier query's rows. */
-function shapeOf(facts: SqlFacts, links: TableLinks): Shape {
-  if (facts.operation !== 'SELECT' || facts.table === '') return { kind: 'unknown' };
+const UNKNOWN: Shape[] = [{ kind: 'unknown' }];
+
+/**
+ * Reads from SQL alone how a SELECT may be tied to an earlier query's rows, most likely first. A
+ * query filtering on several foreign keys (`Note.objects.filter(user=request.user, application=a)`)
+ * gives one reverse shape per key: the SQL cannot tell which one the loop varies, the rows it walks can.
+ */
+function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
+  if (facts.operation !== 'SELECT' || facts.table === '') return UNKNOWN;
   const table = facts.table;
   // M2M: the filter sits on a joined table, e.g. shop_book_tags.book_id = ?
   for (const join of facts.joins) {
     const filter = facts.equalityFilters.find((f) => inTable(f, join.table));
     if (filter === undefined || join.table === table) continue;
     const sourceColumn = columnName(filter);
+    const parentTable = links.foreignKeyTarget(join.table, sourceColumn);
+    // A filter on a joined row's own field (a.notes.filter(user__username=…)) is no through table's pointer.
+    if (parentTable === undefined && !sourceColumn.endsWith('_id')) continue;
     const targetRef = join.on.find((r) => inTable(r, join.table) && r !== filter);
-    return {
+    return [{
       kind: 'm2m',
       table,
       through: join.table,
       sourceColumn,
       targetColumn: targetRef === undefined ? '' : columnName(targetRef),
-      parentTable: links.foreignKeyTarget(join.table, sourceColumn),
-    };
+      parentTable,
+    }];
   }
   const pk = `${table}.${links.primaryKey(table)}`;
   const parentLink = parentLinkOf(facts, links);
-  if (parentLink !== undefined) return { kind: 'forward', table, parentLink };
-  if (facts.equalityFilters.includes(pk)) return { kind: 'forward', table };
+  if (parentLink !== undefined) return [{ kind: 'forward', table, parentLink }];
+  if (facts.equalityFilters.includes(pk)) return [{ kind: 'forward', table }];
   // (content_type_id, object_id): a generic relation, not a reverse FK from ContentType.
   let objectId = false;
   let contentType = false;
@@ -499,16 +518,17 @@ function shapeOf(facts: SqlFacts, links: TableLinks): Shape {
     if (f.endsWith('content_type_id')) contentType = true;
   }
   const generic = objectId && contentType;
+  let reverse: Shape[] | undefined;
   for (const f of facts.equalityFilters) {
     if (!inTable(f, table)) continue;
     const column = columnName(f);
     if (generic && (column.endsWith('content_type_id') || column.endsWith('object_id'))) continue;
     const parentTable = links.foreignKeyTarget(table, column);
     if (parentTable !== undefined || column.endsWith('_id')) {
-      return { kind: 'reverse', table, column, parentTable, viaIn: (facts.inFilters ?? []).includes(f) };
+      (reverse ??= []).push({ kind: 'reverse', table, column, parentTable, viaIn: (facts.inFilters ?? []).includes(f) });
     }
   }
-  return { kind: 'unknown' };
+  return reverse ?? UNKNOWN;
 }
 
 /**
@@ -595,8 +615,8 @@ class TriggerResolver {
 
   #resolve(g: Group, depth: number): Link {
     const first = g.indices[0] ?? 0;
-    const shape = shapeOf(g.n.facts, this.links);
-    const found = depth < MAX_CHAIN ? this.#findParent(g, shape, first) : undefined;
+    const shapes = shapesOf(g.n.facts, this.links);
+    const found = depth < MAX_CHAIN ? this.#findParent(g, shapes, first) : undefined;
     if (found === undefined) {
       const fallback = this.#lastSelectBefore(first, g);
       return { trigger: fallback === undefined ? null : triggerRef(fallback), steps: [], linked: false };
@@ -604,7 +624,7 @@ class TriggerResolver {
     const { parent, steps } = found;
     // A parent that is itself a loop, or a prefetch (`IN` over the rows of an earlier query), is not the
     // outermost trigger: the fix names the whole path from the outer query.
-    const parentShape = shapeOf(parent.n.facts, this.links);
+    const parentShape = shapesOf(parent.n.facts, this.links)[0]!;
     const parentIsPrefetch = parentShape.kind === 'reverse' && parentShape.viaIn;
     if (this.isCascade(parent) || parentIsPrefetch) {
       const outer = this.resolve(parent, depth + 1);
@@ -615,20 +635,29 @@ class TriggerResolver {
     return { trigger: triggerRef(parent), steps, linked: true };
   }
 
-  /** The nearest earlier query whose rows explain this one's filter. */
-  #findParent(g: Group, shape: Shape, first: number): { parent: Group; steps: RelationStep[] } | undefined {
-    if (shape.kind === 'unknown') return undefined;
+  /** The nearest earlier query whose rows explain one of this one's shapes (the first it explains). */
+  #findParent(g: Group, shapes: readonly Shape[], first: number): { parent: Group; steps: RelationStep[] } | undefined {
+    if (shapes[0]!.kind === 'unknown') return undefined;
     // The walk back crosses earlier loops: a statement already tried gives the same answer again.
     let tried: Set<NormalizedSql> | undefined;
+    // One row read once (request.user) gives a loop no rows to walk: an earlier query that has rows
+    // is preferred, and the row is the parent only when none explains the query (the same count
+    // read again and again for one order).
+    let oneRow: { parent: Group; steps: RelationStep[] } | undefined;
     for (let i = first - 1; i >= 0; i--) {
       const { n, g: parent } = this.kept[i]!;
       if (n.fingerprint === g.n.fingerprint || n.facts.operation !== 'SELECT' || parent === undefined) continue;
       if (tried?.has(n)) continue;
-      const steps = this.#stepsFrom(n.facts, shape);
-      if (steps !== undefined) return { parent, steps };
       (tried ??= new Set()).add(n);
+      for (const shape of shapes) {
+        const steps = this.#stepsFrom(n.facts, shape);
+        if (steps === undefined) continue;
+        if (parent.indices.length > 1 || !this.#singleRow(n.facts)) return { parent, steps };
+        oneRow ??= { parent, steps };
+        break;
+      }
     }
-    return undefined;
+    return oneRow;
   }
 
   /**
@@ -691,6 +720,12 @@ class TriggerResolver {
       default:
         return undefined;
     }
+  }
+
+  /** A read of one row by its primary key (`.get(pk=…)`, the session's user). */
+  #singleRow(facts: SqlFacts): boolean {
+    const pk = `${facts.table}.${this.links.primaryKey(facts.table)}`;
+    return facts.equalityFilters.includes(pk) && !(facts.inFilters ?? []).includes(pk);
   }
 
   /** Fallback trigger: the last different SELECT before the first repeat that is not a loop itself. */

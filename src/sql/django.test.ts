@@ -240,7 +240,8 @@ export const DJANGO_CASES: DjangoCase[] = [
     name: 'bulk_create() on Django 5.2 + PostgreSQL inserts from UNNEST of arrays',
     raw: 'INSERT INTO "shop_tag" ("name", "slug") SELECT * FROM UNNEST((%s)::varchar(50)[], (%s)::varchar(50)[]) RETURNING "shop_tag"."id"',
     sql: 'INSERT INTO "shop_tag" ("name", "slug") SELECT * FROM UNNEST((?)::varchar(?)[], (?)::varchar(?)[]) RETURNING "shop_tag"."id"',
-    facts: { operation: 'INSERT', table: 'shop_tag', writtenColumns: ['name', 'slug'], equalityFilters: [] },
+    // Django takes this form only for two rows or more (a single row is VALUES): a bulk write already.
+    facts: { operation: 'INSERT', table: 'shop_tag', writtenColumns: ['name', 'slug'], equalityFilters: [], multiRowValues: true },
   },
   {
     name: 'save() of an existing object updates every column by pk',

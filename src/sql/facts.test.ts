@@ -170,6 +170,14 @@ describe('select list, order, limit', () => {
     expect(facts('SELECT * FROM t LIMIT 99999999999999999999').limit).toBeNull();
   });
 
+  test('OFFSET as written, MySQL offset form; absent for placeholders and without one', () => {
+    expect(facts('SELECT "t"."id" FROM "t" ORDER BY "t"."id" ASC LIMIT 500 OFFSET 1000').offset).toBe(1000);
+    expect(facts('SELECT * FROM t LIMIT 10, 20').offset).toBe(10);
+    expect(facts('SELECT * FROM t OFFSET 5 ROWS FETCH FIRST 7 ROWS ONLY').offset).toBe(5);
+    expect(facts('SELECT * FROM t LIMIT %s OFFSET %s').offset).toBeUndefined();
+    expect(facts('SELECT * FROM t LIMIT 21').offset).toBeUndefined();
+  });
+
   test('aggregates: COUNT(DISTINCT), FILTER, and window functions', () => {
     expect(facts('SELECT COUNT(DISTINCT "t"."user_id") AS "n" FROM "t"').aggregate).toEqual({ fn: 'COUNT', column: 't.user_id' });
     expect(facts('SELECT COUNT(*) FILTER (WHERE "t"."x" = 1) AS "n" FROM "t"').aggregate).toEqual({ fn: 'COUNT', column: '*' });
@@ -212,5 +220,22 @@ describe('malformed input', () => {
     const f = facts(sql);
     expect(typeof f.operation).toBe('string');
     expect(Array.isArray(f.joins)).toBe(true);
+  });
+});
+
+describe('deeply nested input', () => {
+  // Q objects combined alternately with & and | nest one level per term; a generated filter (or a
+  // hostile span) can nest thousands deep. Reading it must not exhaust the stack.
+  test.each([
+    ['parentheses', `SELECT "t"."id" FROM "t" WHERE ${'('.repeat(20_000)}"t"."a_id" = %s${')'.repeat(20_000)}`],
+    ['NOT', `SELECT "t"."id" FROM "t" WHERE ${'NOT '.repeat(20_000)}"t"."a_id" = %s`],
+    ['NOT (…)', `SELECT "t"."id" FROM "t" WHERE ${'NOT ('.repeat(20_000)}"t"."a_id" = %s${')'.repeat(20_000)}`],
+    ['EXISTS(SELECT …)', `SELECT "t"."id" FROM "t" WHERE ${'EXISTS(SELECT 1 AS "a" FROM "u" WHERE '.repeat(5_000)}"u"."x" = %s${')'.repeat(5_000)}`],
+  ])('%s nested thousands deep yields facts without throwing', (_, sql) => {
+    expect(facts(sql).table).toBe('t');
+  });
+
+  test('a filter under ordinary nesting is still read', () => {
+    expect(facts(`SELECT "t"."id" FROM "t" WHERE ${'('.repeat(40)}"t"."a_id" = %s${')'.repeat(40)}`).equalityFilters).toEqual(['t.a_id']);
   });
 });

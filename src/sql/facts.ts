@@ -2,7 +2,7 @@
 
 import { FLAG_AGGREGATE, KEYWORD_FLAGS, KEYWORD_TEXT, KW } from './keywords.js';
 import {
-  AUX_SHIFT, KIND_MASK, OP_EQ, OP_GE, OP_GT, OP_LE, OP_LT, OP_NE, QIDENT_ESCAPED, QIDENT_UNTERMINATED, STRIDE,
+  AUX_SHIFT, KIND_MASK, OP_EQ, OP_GE, OP_GT, OP_LE, OP_LT, OP_NE, OP_STAR, QIDENT_ESCAPED, QIDENT_UNTERMINATED, STRIDE,
   TK_BOOL, TK_CAST, TK_COMMA, TK_DOT, TK_LBRACKET, TK_LPAREN, TK_NUMBER, TK_OP, TK_PARAM,
   TK_QIDENT, TK_SEMI, TK_STRING, TK_WORD, valueRunEnd,
 } from './lexer.js';
@@ -37,6 +37,9 @@ function clauseBounds(): number[] {
 export function extractFacts(sql: string, t: Tokens, refs: ColumnRefCache | null = null): SqlFacts {
   return new FactReader(sql, t, refs).read();
 }
+
+/** Grouping parentheses a WHERE is read through; Django nests a few per Q object, a generated filter may nest thousands. */
+const MAX_GROUPING = 256;
 
 const REF_SLOTS = 1024;
 /** Longest `qualifier.column` text the memo keeps. */
@@ -113,6 +116,8 @@ class FactReader {
   /** Last qualifier resolved: Django repeats `"app_model".` before every column. */
   private lastQualifierRaw = '';
   private lastQualifierTable = '';
+  /** A filter's `IN (…)` list held two values or more (a write by it is of several rows). */
+  private inMany = false;
   private readonly facts: SqlFacts = {
     operation: 'OTHER',
     transactionControl: false,
@@ -373,6 +378,7 @@ class FactReader {
     if (starts[CL_WHERE]! >= 0) this.readWhere(starts[CL_WHERE]!, ends[CL_WHERE]!);
     if (starts[CL_ORDER]! >= 0) this.readOrderBy(starts[CL_ORDER]!, ends[CL_ORDER]!);
     this.readLimit(starts[CL_LIMIT]!, starts[CL_FETCH]!);
+    this.readOffset(starts[CL_LIMIT]!, starts[CL_OFFSET]!);
   }
 
   private readInsert(i: number, end: number): void {
@@ -396,7 +402,19 @@ class FactReader {
     if (this.kw(i) === KW.VALUES && this.kind(i + 1) === TK_LPAREN) {
       const next = this.after(i + 1);
       if (next < end && this.kind(next) === TK_COMMA && this.kind(next + 1) === TK_LPAREN) this.facts.multiRowValues = true;
+    } else if (this.isUnnestSelect(i, end)) {
+      // SELECT * FROM UNNEST((%s)::type[], …): Django 5.2's bulk_create on PostgreSQL, which it
+      // writes only for two rows or more (one row is VALUES).
+      this.facts.multiRowValues = true;
     }
+  }
+
+  /** `SELECT * FROM UNNEST(` at i. */
+  private isUnnestSelect(i: number, end: number): boolean {
+    if (i + 4 >= end || this.kw(i) !== KW.SELECT || this.kind(i + 1) !== TK_OP || this.aux(i + 1) !== OP_STAR) return false;
+    if (this.kw(i + 2) !== KW.FROM || this.kind(i + 3) !== TK_WORD || this.kind(i + 4) !== TK_LPAREN) return false;
+    const s = this.d[(i + 3) * STRIDE + 1]!;
+    return this.d[(i + 3) * STRIDE + 2]! - s === 6 && this.sql.substr(s, 6).toUpperCase() === 'UNNEST';
   }
 
   private readUpdate(i: number, end: number): void {
@@ -406,6 +424,7 @@ class FactReader {
     const ends = clauseBounds();
     this.clauses(i, end, starts, ends);
     const setStart = starts[CL_SET]!;
+    let caseSet = false;
     if (setStart >= 0) {
       // SET "a" = …, "b" = …, ("c", "d") = (…): the name before each top-level `=`
       const setEnd = ends[CL_SET]!;
@@ -424,12 +443,25 @@ class FactReader {
             if (this.isName(c) && this.kind(c + 1) !== TK_DOT) cols.push(this.ident(c));
           }
           itemStart = -1; // until the next comma
+          if (this.isCaseValue(j + 1)) caseSet = true;
         }
       }
     }
     if (starts[CL_WHERE]! >= 0) this.readWhere(starts[CL_WHERE]!, ends[CL_WHERE]!);
+    // SET "c" = CASE WHEN (pk = %s) THEN %s … END WHERE pk IN (…): bulk_update's batch, each row's
+    // value in one statement.
+    if ((caseSet && this.facts.inFilters!.length > 0) || this.inMany) this.facts.multiRowValues = true;
     if (starts[CL_ORDER]! >= 0) this.readOrderBy(starts[CL_ORDER]!, ends[CL_ORDER]!);
     this.readLimit(starts[CL_LIMIT]!, -1);
+  }
+
+  /** A value that is a CASE, maybe in CAST(…) or parentheses (bulk_update's casts). */
+  private isCaseValue(i: number): boolean {
+    for (;;) {
+      if (this.kind(i) === TK_LPAREN) i++;
+      else if (this.kw(i) === KW.CAST && this.kind(i + 1) === TK_LPAREN) i += 2;
+      else return this.kw(i) === KW.CASE;
+    }
   }
 
   private readDelete(i: number, end: number): void {
@@ -440,6 +472,8 @@ class FactReader {
     const ends = clauseBounds();
     this.clauses(i, end, starts, ends);
     if (starts[CL_WHERE]! >= 0) this.readWhere(starts[CL_WHERE]!, ends[CL_WHERE]!);
+    // WHERE pk IN (…100 pks): Django's collector deletes a queryset in such batches.
+    if (this.inMany) this.facts.multiRowValues = true;
     if (starts[CL_ORDER]! >= 0) this.readOrderBy(starts[CL_ORDER]!, ends[CL_ORDER]!);
     this.readLimit(starts[CL_LIMIT]!, -1);
   }
@@ -726,11 +760,15 @@ class FactReader {
   }
 
   private readWhere(a: number, b: number): void {
-    this.boolExpr(a, b, false);
+    this.boolExpr(a, b, false, 0);
   }
 
-  /** Splits [a, b) at top-level AND / OR (the AND of BETWEEN excepted) into predicates. */
-  private boolExpr(a: number, b: number, negated: boolean): void {
+  /**
+   * Splits [a, b) at top-level AND / OR (the AND of BETWEEN excepted) into predicates. `depth` counts
+   * the grouping parentheses around it: past MAX_GROUPING no filter is read, so the recursion is bounded.
+   */
+  private boolExpr(a: number, b: number, negated: boolean, depth: number): void {
+    if (depth > MAX_GROUPING) return;
     let ps = a;
     let between = false;
     for (let j = a; j < b; j++) {
@@ -747,21 +785,21 @@ class FactReader {
       if (w === KW.BETWEEN) between = true;
       else if (w === KW.AND && between) between = false;
       else if (w === KW.AND || w === KW.OR) {
-        this.predicate(ps, j, negated);
+        this.predicate(ps, j, negated, depth);
         ps = j + 1;
       }
     }
-    this.predicate(ps, Math.min(b, this.n), negated);
+    this.predicate(ps, Math.min(b, this.n), negated, depth);
   }
 
-  private predicate(a: number, b: number, negated: boolean): void {
+  private predicate(a: number, b: number, negated: boolean, depth: number): void {
     while (a < b && this.kw(a) === KW.NOT) {
       negated = true;
       a++;
     }
     if (a >= b) return;
     if (this.kind(a) === TK_LPAREN && this.after(a) === b && !this.isSubquery(a)) {
-      this.boolExpr(a + 1, b - 1, negated); // grouping parentheses
+      this.boolExpr(a + 1, b - 1, negated, depth + 1); // grouping parentheses
       return;
     }
     if (negated) return; // NOT (a = 1) filters nothing an index helps with
@@ -811,10 +849,22 @@ class FactReader {
     if (lhsRefs === 1 && rhsRefs === 0 && this.valueSide(r0, b)) col = lhs[0];
     else if (rhsRefs === 1 && lhsRefs === 0 && this.valueSide(a, op)) col = rhs[0];
     if (col === undefined) return;
+    if (list && this.kw(op) === KW.IN && this.kind(r0) === TK_LPAREN && this.listOfMany(r0)) this.inMany = true;
     const out = range ? this.facts.rangeFilters : this.facts.equalityFilters;
     if (!out.includes(col)) out.push(col);
     const inFilters = this.facts.inFilters!;
     if (list && !inFilters.includes(col)) inFilters.push(col);
+  }
+
+  /** The bracket group opened at i holds a comma at its own level: two values or more. */
+  private listOfMany(i: number): boolean {
+    const close = this.after(i) - 1;
+    for (let j = i + 1; j < close; j++) {
+      const k = this.kind(j);
+      if (k === TK_COMMA) return true;
+      if (k === TK_LPAREN || k === TK_LBRACKET) j = this.after(j) - 1;
+    }
+    return false;
   }
 
   /** Holds a literal or placeholder and no subquery (columns were already counted). */
@@ -869,6 +919,15 @@ class FactReader {
       else if (this.kw(j) === KW.ROW || this.kw(j) === KW.ROWS) value = 1;
     }
     this.facts.limit = value;
+  }
+
+  /** OFFSET n, or LIMIT offset, n (MySQL); nothing for placeholders. */
+  private readOffset(limitAt: number, offsetAt: number): void {
+    let at = -1;
+    if (offsetAt >= 0) at = offsetAt;
+    else if (limitAt >= 0 && this.kind(limitAt) === TK_NUMBER && this.kind(limitAt + 1) === TK_COMMA) at = limitAt;
+    const value = at >= 0 && this.kind(at) === TK_NUMBER ? this.integer(at) : null;
+    if (value !== null) this.facts.offset = value;
   }
 
   /** A token of decimal digits as a safe integer (exact below 2^53, as Number() of the text would be); else null. */

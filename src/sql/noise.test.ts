@@ -17,6 +17,10 @@ const EXAMPLES: Record<string, string[]> = {
   catalog_lookup: [
     "SELECT t.oid, typarray FROM pg_type t JOIN pg_namespace ns ON typnamespace = ns.oid WHERE typname = 'hstore'",
     "SELECT name FROM sqlite_master WHERE type = 'table'",
+    // Django's MySQL introspection and psycopg's type lookups name the schema: facts drop it.
+    'SELECT table_name, table_type, table_comment FROM information_schema.tables WHERE table_schema = DATABASE()',
+    'SELECT column_name, data_type FROM INFORMATION_SCHEMA.COLUMNS WHERE table_name = %s',
+    "SELECT c.relname FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('f', 'm', 'p', 'r', 'v')",
   ],
 };
 
@@ -28,6 +32,9 @@ const APP_QUERIES = [
   'UPDATE "settings" SET "value" = 1 WHERE "settings"."id" = 2',
   'SELECT "show"."id" FROM "show" WHERE "show"."id" = 1',
   'SELECT COUNT(*) AS "__count" FROM "wagtailcore_page"',
+  // An app's own tables named like catalog views, in its own schema.
+  'SELECT "tables"."id" FROM "tables" WHERE "tables"."id" = 1',
+  'SELECT "columns"."id" FROM "tenant_1"."columns" WHERE "columns"."id" = 1',
 ];
 
 describe('framework noise filter', () => {

@@ -18,12 +18,24 @@ export interface NoiseRule {
 const CATALOG_TABLES = new Set([
   'pg_type',
   'pg_namespace',
-  'pg_catalog',
   'pg_settings',
   'sqlite_master',
   'sqlite_schema',
   'information_schema',
 ]);
+
+/**
+ * `FROM information_schema.x` / `FROM pg_catalog.x` in canonical text. Facts drop a table's schema
+ * (`information_schema.tables` is table `tables`), so the schema is read from the text, and only
+ * where it qualifies the statement's own table.
+ */
+const CATALOG_SCHEMA_FROM = /\bFROM ("?)(?:information_schema|pg_catalog)\1\.("?)([^\s".]+)\2(?![\w.])/gi;
+
+function readsCatalogSchema(n: NormalizedSql): boolean {
+  if (n.facts.table === '') return false;
+  for (const m of n.sql.matchAll(CATALOG_SCHEMA_FROM)) if (m[3] === n.facts.table) return true;
+  return false;
+}
 
 /** The built-in list. Each entry has a test in noise.test.ts. */
 export const FRAMEWORK_NOISE: readonly NoiseRule[] = [
@@ -66,8 +78,8 @@ export const FRAMEWORK_NOISE: readonly NoiseRule[] = [
   },
   {
     id: 'catalog_lookup',
-    description: 'driver and django.contrib.postgres type registration: reads of pg_type / pg_namespace / information_schema / sqlite_master',
-    matches: (n) => n.facts.operation === 'SELECT' && (CATALOG_TABLES.has(n.facts.table) || n.facts.table.startsWith('information_schema.')),
+    description: 'driver and django.contrib.postgres type registration: reads of pg_type / pg_namespace / information_schema / pg_catalog / sqlite_master',
+    matches: (n) => n.facts.operation === 'SELECT' && (CATALOG_TABLES.has(n.facts.table) || readsCatalogSchema(n)),
   },
 ];
 

@@ -81,6 +81,12 @@ function appended<T>(list: T[], item: T): T[] {
   return list;
 }
 
+/**
+ * Deepest nesting of predicates and subqueries read here; deeper statements (never Django's own)
+ * take the general path, whose reading does not recurse as deep.
+ */
+const MAX_NESTING = 64;
+
 // Comparison operators of a predicate.
 const OP_EQ = 1;
 const OP_RANGE = 2;
@@ -143,6 +149,10 @@ export class OnePass {
   private rangeFilters: ColumnRef[] = NONE;
   /** Above 0 while a subquery, a NOT or a HAVING is read: the general path takes no filter from those. */
   private quiet = 0;
+  /** A filter's `IN (…)` list held two values or more: a write by it is of several rows. */
+  private inMany = false;
+  /** Predicates and subqueries open around the cursor: the grammar recurses on them, so it is bounded. */
+  private nesting = 0;
   /** End of the last token read: the statement ends there (what follows is blank or a comment). */
   lastTokenEnd = 0;
   /** Length of the canonical text written by the last successful `read`. */
@@ -166,6 +176,8 @@ export class OnePass {
     this.inFilters = NONE;
     this.rangeFilters = NONE;
     this.quiet = 0;
+    this.nesting = 0;
+    this.inMany = false;
     this.hashedTo = 0;
     const facts = this.statement();
     if (facts === null) return null;
@@ -393,12 +405,14 @@ export class OnePass {
       } while (this.lit(TEXT[', ']));
     }
     let limit: number | null = null;
+    let offset = -1;
     if (this.lit(TEXT[' LIMIT '])) {
       limit = this.integer();
-      if (limit < 0 || (this.lit(TEXT[' OFFSET ']) && this.integer() < 0)) return null;
+      if (limit < 0) return null;
+      if (this.lit(TEXT[' OFFSET ']) && (offset = this.integer()) < 0) return null;
     }
     this.lit(TEXT[' FOR UPDATE']);
-    return {
+    const facts: SqlFacts = {
       operation: 'SELECT',
       transactionControl: false,
       table,
@@ -413,13 +427,18 @@ export class OnePass {
       selectedColumns,
       writtenColumns: NONE,
     };
+    if (offset >= 0) facts.offset = offset;
+    return facts;
   }
 
   /** The rest of `(SELECT …)` from its SELECT, closing bracket included: canonical text only, no facts. */
   private subquery(): boolean {
+    if (this.nesting === MAX_NESTING) return false;
+    this.nesting++;
     this.quiet++;
     const read = this.select() !== null;
     this.quiet--;
+    this.nesting--;
     return read && this.close();
   }
 
@@ -525,6 +544,7 @@ export class OnePass {
       while (this.lit(TEXT[', ']));
       if (!this.close()) return null;
       this.lit(TEXT[' ON CONFLICT DO NOTHING']);
+      multiRow = true; // Django writes UNNEST only for two rows or more
     } else return null;
     // RETURNING is not read by the facts; only its text is kept.
     if (this.lit(TEXT[' RETURNING ']) && this.ref() === null) return null;
@@ -554,7 +574,7 @@ export class OnePass {
     operation: 'UPDATE' | 'DELETE' | 'INSERT' | 'BEGIN' | 'COMMIT' | 'ROLLBACK' | 'SAVEPOINT' | 'RELEASE', table: string, writtenColumns: string[],
     transactionControl = false,
   ): SqlFacts {
-    return {
+    const facts: SqlFacts = {
       operation,
       transactionControl,
       table,
@@ -569,6 +589,8 @@ export class OnePass {
       selectedColumns: NONE,
       writtenColumns,
     };
+    if (this.inMany && (operation === 'UPDATE' || operation === 'DELETE')) facts.multiRowValues = true;
+    return facts;
   }
 
   /** An optional ` WHERE cond`; false when it is there but not readable. Fills the filter lists. */
@@ -585,6 +607,14 @@ export class OnePass {
 
   /** `(cond)`, `NOT pred` (no filter inside), `EXISTS(SELECT …)` (none), or a comparison. */
   private predicate(): boolean {
+    if (this.nesting === MAX_NESTING) return false;
+    this.nesting++;
+    const read = this.predicateAt();
+    this.nesting--;
+    return read;
+  }
+
+  private predicateAt(): boolean {
     const b = this.b;
     const c = b[this.i];
     if (c === 40) {
@@ -629,11 +659,14 @@ export class OnePass {
       this.flush(this.i);
       this.put(63);
       this.i += 2;
+      const first = this.i;
       while (b[this.i] === 44 && b[this.i + 1] === 32 && b[this.i + 2] === 37 && b[this.i + 3] === 115) this.i += 4;
       if (b[this.i] !== 41) return false;
+      const many = this.i > first;
       this.from = this.i;
       this.i++;
       if (this.quiet === 0) {
+        if (many) this.inMany = true;
         this.equalityFilters = added(this.equalityFilters, column);
         this.inFilters = added(this.inFilters, column);
       }

@@ -39,7 +39,18 @@ export interface SqlFacts {
   selectedColumns: ColumnRef[];
   /** For UPDATE: the SET columns. For INSERT: the column list. */
   writtenColumns: string[];
-  /** INSERT … VALUES (…), (…): several rows in one statement (a bulk write already). */
+  /**
+   * The OFFSET value as written (Django inlines it: `qs[40:60]`, a Paginator's page), or MySQL's
+   * `LIMIT offset, n`; absent without one or for a placeholder. Pages walked one after another
+   * differ in it; a per-row slice repeats it.
+   */
+  offset?: number;
+  /**
+   * Several rows written in one statement (a bulk write already): INSERT … VALUES (…), (…), PostgreSQL
+   * bulk_create's INSERT … SELECT * FROM UNNEST(…), bulk_update's UPDATE … SET "c" = CASE WHEN … END
+   * WHERE pk IN (…), and any UPDATE or DELETE filtered by an IN list of two values or more (Django's
+   * collector deletes a queryset 100 pks per statement).
+   */
   multiRowValues?: boolean;
 }
 
