@@ -58,6 +58,21 @@ describe('assembleTrace', () => {
     expect(req?.dbSpans).toHaveLength(1);
   });
 
+  it('gathers the orphaned queries of each service apart, whatever order they come in', () => {
+    // Neither the web view's span nor the API's view's span arrived: two processes' queries, not one request's.
+    const orphan = (parentSpanId: string, service: string, i: number) => span({ parentSpanId, service, kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: `SELECT ${i}`, startMs: i, endMs: i + 1 });
+    const web = [1, 2, 3].map((i) => orphan('aaaaaaaaaaaaaaa1', 'web', i));
+    const api = [4, 5].map((i) => orphan('bbbbbbbbbbbbbbb1', 'api', i));
+    const byService = (requests: ReturnType<typeof assembleTrace>) => requests.map((r) => `${r.service} ${r.endpoint} ${r.dbSpans.map((d) => d.statement).join(',')}`).sort();
+    const expected = ['api (no request span) SELECT 4,SELECT 5', 'web (no request span) SELECT 1,SELECT 2,SELECT 3'];
+    for (const order of [[...web, ...api], [...api, ...web]]) {
+      expect(byService(assembleTrace(order))).toEqual(expected);
+      const t = new CompactTrace();
+      for (const s of order) t.add(s);
+      expect(byService(assembleCompact(t))).toEqual(expected);
+    }
+  });
+
   it('ends the walk on parent cycles and self-parents instead of hanging', () => {
     const a = span({ spanId: '00000000000000aa', parentSpanId: '00000000000000bb', kind: SpanKind.CLIENT, dbSystem: 'sqlite', dbStatement: 'SELECT a' });
     const b = span({ spanId: '00000000000000bb', parentSpanId: '00000000000000aa' });

@@ -439,10 +439,13 @@ export function assembleTrace(spans: readonly SpanRecord[], stats?: AssemblyStat
 
   adoptDescendantRoutes(requestSpans, requests, spans, findOwner);
 
-  let orphans: Request | undefined;
+  // One per service: the queries of two processes whose request spans never came are no one request's.
+  let orphans: Map<string, Request> | undefined;
   const orphanRequest = (s: SpanRecord): Request => {
-    orphans ??= orphanRequestFor(s.traceId, s.service, s.startMs);
-    return orphans;
+    orphans ??= new Map();
+    let request = orphans.get(s.service);
+    if (request === undefined) orphans.set(s.service, (request = orphanRequestFor(s.traceId, s.service, s.startMs)));
+    return request;
   };
 
   for (const s of spans) {
@@ -474,7 +477,7 @@ export function assembleTrace(spans: readonly SpanRecord[], stats?: AssemblyStat
   }
 
   if (stats !== undefined) stats.duplicateSpans += duplicates;
-  return finishRequests(requests.values(), orphans);
+  return finishRequests(requests.values(), orphans?.values());
 }
 
 /** The outbound call a CLIENT/PRODUCER span stands for. */
@@ -482,19 +485,19 @@ export function outboundCall(s: SpanRecord, kind: OutboundKind): OutboundCall {
   return { spanId: s.spanId, name: s.name, kind, peer: s.peer ?? '', startMs: s.startMs, durationMs: s.endMs - s.startMs };
 }
 
-/** Final touches shared by both assembly paths: the orphan request's extent, spans in start order. */
-export function finishRequests(requests: Iterable<Request>, orphans: Request | undefined): Request[] {
+/** Final touches: the orphan requests' extents (after the others, in order of their first span), spans in start order. */
+export function finishRequests(requests: Iterable<Request>, orphans: Iterable<Request> | undefined): Request[] {
   const result = [...requests];
-  if (orphans !== undefined) {
+  for (const orphan of orphans ?? []) {
     let first = Infinity;
     let last = -Infinity;
-    for (const span of [...orphans.dbSpans, ...orphans.outbound]) {
+    for (const span of [...orphan.dbSpans, ...orphan.outbound]) {
       first = Math.min(first, span.startMs);
       last = Math.max(last, span.startMs + span.durationMs);
     }
-    orphans.startMs = first;
-    orphans.durationMs = last - first;
-    result.push(orphans);
+    orphan.startMs = first;
+    orphan.durationMs = last - first;
+    result.push(orphan);
   }
   for (const r of result) {
     sortByStart(r.dbSpans);
@@ -521,7 +524,7 @@ export function requestFor(s: SpanRecord): Request {
   return request;
 }
 
-/** The synthetic request that gathers DB and outbound spans whose request span never arrived. */
+/** The synthetic request that gathers a service's DB and outbound spans whose request span never arrived. */
 export function orphanRequestFor(traceId: string, service: string, startMs: number): Request {
   return { traceId, spanId: '', endpoint: NO_REQUEST_SPAN, service, startMs, durationMs: 0, dbSpans: [], outbound: [] };
 }

@@ -416,20 +416,23 @@ export function assembleColumns(t: CompactTrace, stats?: AssemblyStats): ColumnR
   // Route-carrying spans are never plain DB spans, so the records hold them all.
   adoptDescendantRoutes(requestSpans, requests, records, (s) => findOwner(s.parentSpanId));
 
-  let orphans: ColumnRequest | undefined;
-  let orphanSeq = Infinity;
+  // One per service, as in assembleTrace, each with the arrival index of its first orphan.
+  let orphans: Map<string, { request: ColumnRequest; seq: number }> | undefined;
   const orphanRequest = (seq: number, traceId: string, service: string, startMs: number): ColumnRequest => {
-    if (orphans === undefined) {
-      orphans = columnRequestFor(orphanRequestFor(traceId, service, startMs), t);
-      orphanSeq = seq;
-    } else if (seq < orphanSeq) {
-      // assembleTrace makes the orphan request from the first orphan to arrive.
-      orphans.traceId = traceId;
-      orphans.service = service;
-      orphans.startMs = startMs;
-      orphanSeq = seq;
+    orphans ??= new Map();
+    const orphan = orphans.get(service);
+    if (orphan === undefined) {
+      const request = columnRequestFor(orphanRequestFor(traceId, service, startMs), t);
+      orphans.set(service, { request, seq });
+      return request;
     }
-    return orphans;
+    if (seq < orphan.seq) {
+      // assembleTrace makes the orphan request from the first orphan to arrive.
+      orphan.request.traceId = traceId;
+      orphan.request.startMs = startMs;
+      orphan.seq = seq;
+    }
+    return orphan.request;
   };
 
   // A trace with one request (the usual case) gives it its DB spans in an array made once at the
@@ -480,21 +483,22 @@ export function assembleColumns(t: CompactTrace, stats?: AssemblyStats): ColumnR
 
   if (stats !== undefined) stats.duplicateSpans += duplicates;
   const result = [...requests.values()];
-  if (orphans !== undefined) {
+  // In order of their first orphans' arrival, as assembleTrace makes them.
+  for (const { request: orphan } of orphans === undefined ? [] : [...orphans.values()].sort((a, b) => a.seq - b.seq)) {
     let first = Infinity;
     let last = -Infinity;
-    for (const j of orphans.dbOrder) {
+    for (const j of orphan.dbOrder) {
       const start = cols[j * DB_STRIDE]!;
       first = Math.min(first, start);
       last = Math.max(last, start + cols[j * DB_STRIDE + 1]!);
     }
-    for (const call of orphans.outbound) {
+    for (const call of orphan.outbound) {
       first = Math.min(first, call.startMs);
       last = Math.max(last, call.startMs + call.durationMs);
     }
-    orphans.startMs = first;
-    orphans.durationMs = last - first;
-    result.push(orphans);
+    orphan.startMs = first;
+    orphan.durationMs = last - first;
+    result.push(orphan);
   }
   for (const r of result) {
     sortByStartIndex(r.dbOrder, cols);
