@@ -1085,6 +1085,42 @@ describe.each([
     expect(spansOf(task!)).toBe(121);
   });
 
+  it('keeps a task\'s first queries, come before its view\'s trace went, for its run\'s span: they are the task\'s, not orphans', () => {
+    const asm = serveLike();
+    const view = span({ traceId, kind: SpanKind.SERVER, httpMethod: 'POST', httpRoute: 'reports/' });
+    const enqueue = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.PRODUCER, name: 'apply_async/reports.build', messagingSystem: 'rabbitmq' });
+    const run = span({ traceId, parentSpanId: enqueue.spanId, kind: SpanKind.CONSUMER, name: 'run/reports.build', service: 'worker' });
+    asm.add([view, enqueue], 0);
+    // The worker exported the queries it had made so far, then called an API for 10 s; its run's span came at the end.
+    asm.add([query(run.spanId), query(run.spanId)], 1000);
+    expect(asm.poll(11_000)).toEqual([]);
+    asm.add([query(run.spanId), run], 11_000);
+    const [trace] = asm.poll(11_200);
+    expect(trace).toMatchObject({ reason: 'settled' });
+    const requests = Array.isArray(trace!.spans) ? assembleTrace(trace!.spans) : assembleCompact(trace!.spans as CompactTrace);
+    expect(requests.map((r) => `${r.endpoint} ${r.dbSpans.length}`).sort()).toEqual(['POST reports/ 0', 'run/reports.build 3']);
+  });
+
+  it('keeps a view whose call\'s answer is due for that answer\'s queries, while it learns that a peer that never answers sends no spans', () => {
+    const asm = serveLike();
+    // Every trace of this service has a query whose parent span the SDK never sends, and calls an API that sends none.
+    const at = (n: number) => n * 40_000;
+    for (let n = 0; n < OPAQUE_AFTER_TRACES; n++) {
+      const id = (n + 1).toString(16).padStart(32, '0');
+      const view = span({ traceId: id, kind: SpanKind.SERVER });
+      const api = span({ traceId: id, parentSpanId: view.spanId, kind: SpanKind.CLIENT, httpMethod: 'POST', peer: 'api.stripe.com' });
+      asm.add([view, api, span({ traceId: id, parentSpanId: 'e'.repeat(16), kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: 'SELECT 1' })], at(n));
+      expect(asm.poll(at(n) + 29_999)).toEqual([]);
+      expect(asm.poll(at(n) + 30_000).map((t) => t.reason)).toEqual(['max_age']);
+    }
+    expect(asm.peers.isOpaque('api.stripe.com')).toBe(true);
+    // Learned: such a trace goes after the trace wait again.
+    const id = 'f'.repeat(32);
+    const view = span({ traceId: id, kind: SpanKind.SERVER });
+    asm.add([view, span({ traceId: id, parentSpanId: view.spanId, kind: SpanKind.CLIENT, httpMethod: 'POST', peer: 'api.stripe.com' }), span({ traceId: id, parentSpanId: 'e'.repeat(16), kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: 'SELECT 1' })], at(30));
+    expect(asm.poll(at(30) + 6000).map((t) => t.reason)).toEqual(['quiet']);
+  });
+
   it('keeps a periodic task\'s queries (a trace of its own) until its run\'s span comes', () => {
     const asm = serveLike();
     const run = span({ traceId, kind: SpanKind.CONSUMER, name: 'run/billing.nightly' });

@@ -130,6 +130,43 @@ export function looksWhole(
 }
 
 /**
+ * Whether a trace may yet gain the request span its orphaned work hangs below: a span that is no
+ * request span has a parent that has not arrived, and a call is unanswered, whose answer that parent
+ * may be below (a long task exports its first queries before its run's span, a callee its queries
+ * before its view's). Such a trace waits as one without a request span does, not the trace wait
+ * alone, so that those queries are not analysed as orphans and their request without them.
+ * `gone`: parents that will not come (spans of the trace released before its continuation). The
+ * rest as for looksWhole, but that every unanswered call is asked about (`opaque`).
+ */
+export function awaitsOwners(
+  records: readonly SpanRecord[],
+  columnParents: readonly string[] = [],
+  isColumnSpan: (spanId: string) => boolean = () => false,
+  opaque: (peer: string) => boolean = () => false,
+  gone: (spanId: string) => boolean = () => false,
+): boolean {
+  const ids = new Set<string>();
+  for (const r of records) ids.add(r.spanId);
+  const waiting = (parent: string): boolean => parent !== '' && !ids.has(parent) && !isColumnSpan(parent) && !gone(parent);
+  let orphaned = false;
+  for (const r of records) {
+    if (!isRequestSpan(r) && waiting(r.parentSpanId)) {
+      orphaned = true;
+      break;
+    }
+  }
+  // Runs of one parent: a query's is most often the one before's.
+  for (let i = 0; !orphaned && i < columnParents.length; i++) {
+    if (columnParents[i] !== columnParents[i - 1] && waiting(columnParents[i]!)) orphaned = true;
+  }
+  if (!orphaned) return false;
+  for (const path of callPaths(records)) {
+    if (!path.answered && (path.peer === undefined || !opaque(path.peer))) return true;
+  }
+  return false;
+}
+
+/**
  * The peer a call is learned by (traces/peers.ts): an HTTP or RPC client call's host, in lower case;
  * a queued task or a message sent (PRODUCER, or a messaging CLIENT span), `queue:` and its span name
  * (Celery's `apply_async/<task>`, `send <topic>`), since its destination is not always an attribute;

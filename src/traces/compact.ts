@@ -9,7 +9,7 @@
 import type { CodeLocation } from '../detect/types.js';
 import { DbSpanFields, type SpanRecord } from '../otlp/span.js';
 import { StatementSplitter } from '../otlp/statement-split.js';
-import { adoptDescendantRoutes, isDbSpan, type AssemblyStats, isRequestSpan, looksWhole, orphanRequestFor, outboundCall, outboundKindOf, peerCalls, requestFor, sortByStart } from './assemble.js';
+import { adoptDescendantRoutes, awaitsOwners, isDbSpan, type AssemblyStats, isRequestSpan, looksWhole, orphanRequestFor, outboundCall, outboundKindOf, peerCalls, requestFor, sortByStart } from './assemble.js';
 import type { TraceBuffer } from './assembler.js';
 import type { RecentSpans } from './recent.js';
 import type { ColumnRequest, DbSpan, Request } from './request.js';
@@ -188,16 +188,28 @@ export class CompactTrace implements DbColumns {
 
   /** `looksWhole` (assemble.ts) of this trace: its records, and its DB spans by their parents and ids. */
   looksWhole(opaque?: (peer: string) => boolean, awaited?: ReadonlySet<string>): boolean {
-    const parents = this.dbParents.values ?? (this.dbParents.length === 0 ? [] : [this.dbParents.first!]);
-    // Made only if a parent is not a record: a Django trace's DB spans hang off its request span.
+    return looksWhole(this.records, this.#dbParentList(), this.#dbIdTest(), opaque, awaited);
+  }
+
+  /** `awaitsOwners` (assemble.ts) of this trace, as looksWhole. */
+  awaitsOwners(opaque?: (peer: string) => boolean, gone?: (spanId: string) => boolean): boolean {
+    return awaitsOwners(this.records, this.#dbParentList(), this.#dbIdTest(), opaque, gone);
+  }
+
+  #dbParentList(): readonly string[] {
+    return this.dbParents.values ?? (this.dbParents.length === 0 ? [] : [this.dbParents.first!]);
+  }
+
+  /** Whether an id is a DB span's. Its set is made only if asked: a Django trace's DB spans hang off its request span, a record. */
+  #dbIdTest(): (spanId: string) => boolean {
     let dbIds: DbIdSet | undefined;
-    return looksWhole(this.records, parents, (spanId) => {
+    return (spanId) => {
       if (dbIds === undefined) {
         dbIds = new DbIdSet(this);
         for (let j = 0; j < this.dbCount; j++) dbIds.add(j);
       }
       return dbIds.has(spanId);
-    }, opaque, awaited);
+    };
   }
 
   /** Arrival index of every DB span: the indices records do not take, in order. */
@@ -236,6 +248,7 @@ export function compactTraces(): TraceBuffer<CompactTrace> {
     add: (trace, span) => trace.add(span, splitter, fields),
     rememberIds: (trace, recent) => trace.rememberIds(recent),
     looksWhole: (trace, opaque, awaited) => trace.looksWhole(opaque, awaited),
+    awaitsOwners: (trace, opaque, gone) => trace.awaitsOwners(opaque, gone),
     // Calls and requests are records: a plain DB span is never one.
     records: (trace) => trace.records,
   };
