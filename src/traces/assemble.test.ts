@@ -1101,6 +1101,32 @@ describe.each([
     expect(requests.map((r) => `${r.endpoint} ${r.dbSpans.length}`).sort()).toEqual(['POST reports/ 0', 'run/reports.build 3']);
   });
 
+  /** The requests of a released trace, `endpoint queries` (a continuation's: only those it continues). */
+  const requestsOf = (t: { spans: unknown; continuing?: ReadonlySet<string> }): string[] =>
+    (Array.isArray(t.spans) ? assembleTrace(t.spans as SpanRecord[]) : assembleCompact(t.spans as CompactTrace))
+      .filter((r) => t.continuing === undefined || t.continuing.has(r.spanId))
+      .map((r) => `${r.endpoint} ${r.dbSpans.length}`)
+      .sort();
+
+  it('takes a copy of a span its trace had, come while the trace\'s continuation is open, for a copy: it neither joins nor roots it', () => {
+    const asm = serveLike();
+    const view = span({ traceId, kind: SpanKind.SERVER, httpMethod: 'POST', httpRoute: 'reports/' });
+    const enqueue = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.PRODUCER, name: 'apply_async/reports.build', messagingSystem: 'rabbitmq' });
+    const run = span({ traceId, parentSpanId: enqueue.spanId, kind: SpanKind.CONSUMER, name: 'run/reports.build', service: 'worker' });
+    asm.add([view, enqueue], 0);
+    expect(asm.poll(6000).map((t) => t.reason)).toEqual(['quiet']);
+    asm.add([query(run.spanId), query(run.spanId)], 7000);
+    // The web process's exporter sends the view's span again (its first send timed out).
+    asm.add([{ ...view }], 8000);
+    expect(asm.counters.duplicateSpans).toBe(1);
+    expect(asm.poll(20_000)).toEqual([]);
+    asm.add([query(run.spanId), run], 20_000);
+    const [continued] = asm.poll(20_200);
+    expect(continued).toMatchObject({ reason: 'settled' });
+    expect(requestsOf(continued!)).toEqual(['run/reports.build 3']);
+    expect(asm.counters).toMatchObject({ duplicateSpans: 1, lateSpans: 4, continuedRequests: 1 });
+  });
+
   it('keeps a view whose call\'s answer is due for that answer\'s queries, while it learns that a peer that never answers sends no spans', () => {
     const asm = serveLike();
     // Every trace of this service has a query whose parent span the SDK never sends, and calls an API that sends none.

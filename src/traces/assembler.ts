@@ -473,15 +473,19 @@ export class TraceAssembler<B = SpanRecord[]> {
   }
 
   /**
-   * A span of a released trace: a copy of one it had is dropped. Another opens (or joins) the trace's
-   * continuation when the trace still awaited calls, since it may be what answers them; otherwise it
-   * is late and dropped.
+   * A span of a released trace: a copy of one it had is dropped, even while the trace's continuation
+   * is open (else it would join it, and a copy of a request span root it). Another opens (or joins)
+   * the trace's continuation when the trace still awaited calls, since it may be what answers them;
+   * otherwise it is late and dropped.
    */
   #late(traceId: TraceId, copy: boolean, bytes: number, rooting: boolean): B | undefined {
     if (copy) {
       this.counters.duplicateSpans++;
       return undefined;
     }
+    // Its continuation is open: the span joins it.
+    const open = this.#open.get(traceId)?.awaited;
+    if (open !== undefined) return this.#enter(traceId, bytes, rooting, open) ?? undefined;
     const awaited = this.#completed.awaited(traceId);
     if (awaited === undefined) {
       this.counters.lateSpans++;
@@ -490,11 +494,13 @@ export class TraceAssembler<B = SpanRecord[]> {
     return this.#enter(traceId, bytes, rooting, { calls: awaited, ids: awaitedIds(awaited) }) ?? undefined;
   }
 
-  /** `span` up to the id: null when the trace was already released (unless `continuing`, the calls it awaited). */
+  /** `span` up to the id: null when the trace was already released, its continuation open or not (unless `continuing`, the calls it awaited). */
   #enter(traceId: TraceId, bytes: number, rooting: boolean, continuing: Awaited | undefined): B | null {
     const batch = this.#batch!;
     const touched = this.#touched;
     let trace: OpenTrace<B> | undefined = traceId === batch.lastId ? batch.last : this.#open.get(traceId);
+    // A continuation's span may be a copy of one its trace had (an exporter's retry): #late tells first.
+    if (trace !== undefined && trace.awaited !== undefined && continuing === undefined) return null;
     if (trace === undefined) {
       if (continuing === undefined && this.#completed.has(traceId)) return null;
       if (this.#open.size >= this.#maxOpen) {
