@@ -135,19 +135,20 @@ export function looksWhole(
  * may be below (a long task exports its first queries before its run's span, a callee its queries
  * before its view's). Such a trace waits as one without a request span does, not the trace wait
  * alone, so that those queries are not analysed as orphans and their request without them.
- * `gone`: parents that will not come (spans of the trace released before its continuation). The
- * rest as for looksWhole, but that every unanswered call is asked about (`opaque`).
+ * `released`: the spans are a released trace's continuation (the calls it still awaited, and which
+ * spans it had: parents that will not come again). The rest as for looksWhole, but that every
+ * unanswered call is asked about (`opaque`).
  */
 export function awaitsOwners(
   records: readonly SpanRecord[],
   columnParents: readonly string[] = [],
   isColumnSpan: (spanId: string) => boolean = () => false,
   opaque: (peer: string) => boolean = () => false,
-  gone: (spanId: string) => boolean = () => false,
+  released?: ReleasedTrace,
 ): boolean {
   const ids = new Set<string>();
   for (const r of records) ids.add(r.spanId);
-  const waiting = (parent: string): boolean => parent !== '' && !ids.has(parent) && !isColumnSpan(parent) && !gone(parent);
+  const waiting = (parent: string): boolean => parent !== '' && !ids.has(parent) && !isColumnSpan(parent) && released?.had(parent) !== true;
   let orphaned = false;
   for (const r of records) {
     if (!isRequestSpan(r) && waiting(r.parentSpanId)) {
@@ -160,10 +161,19 @@ export function awaitsOwners(
     if (columnParents[i] !== columnParents[i - 1] && waiting(columnParents[i]!)) orphaned = true;
   }
   if (!orphaned) return false;
-  for (const path of callPaths(records)) {
-    if (!path.answered && (path.peer === undefined || !opaque(path.peer))) return true;
-  }
-  return false;
+  const unanswered = (peer: string | undefined): boolean => peer === undefined || !opaque(peer);
+  for (const path of callPaths(records)) if (!path.answered && unanswered(path.peer)) return true;
+  if (released === undefined) return false;
+  // A continuation still awaits what its trace awaited (another task it queued), unless its own spans answer it.
+  const { answered } = continuingSpans(records, released.ids);
+  return released.calls.some((call) => !isAnswered(call, answered) && unanswered(call.peer));
+}
+
+/** What a continuation knows of its released trace: the calls it still awaited (and their ids, awaitedIds), and whether a span id was its. */
+export interface ReleasedTrace {
+  calls: readonly AwaitedCall[];
+  ids: ReadonlySet<string>;
+  had: (spanId: string) => boolean;
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { SpanKind, type SpanIdWords, type SpanRecord, type TraceId } from '../otlp/span.js';
 import { REFUSAL_WAIT_CAP_MS } from './admission.js';
-import { awaitedIds, awaitsOwners, callPaths, continuingSpans, isAnswered, isRequestSpan, learnedLast, looksWhole, MAX_AWAITED_CALLS, peerCalls, pendingCalls, type AwaitedCall } from './assemble.js';
+import { awaitedIds, awaitsOwners, callPaths, continuingSpans, isAnswered, isRequestSpan, learnedLast, looksWhole, MAX_AWAITED_CALLS, peerCalls, pendingCalls, type AwaitedCall, type ReleasedTrace } from './assemble.js';
 import { PendingHolds } from './holds.js';
 import { isProbe, OpaquePeers } from './peers.js';
 import { RecentSpans, RecentTraceIds } from './recent.js';
@@ -120,7 +120,7 @@ export interface TraceBuffer<B> {
   /** `looksWhole` (assemble.ts) of the spans in the buffer, calls to the peers `opaque` names needing no answer. */
   looksWhole(buffer: B, opaque?: (peer: string) => boolean, awaited?: ReadonlySet<string>): boolean;
   /** `awaitsOwners` (assemble.ts) of the spans in the buffer. */
-  awaitsOwners(buffer: B, opaque: (peer: string) => boolean, gone?: (spanId: string) => boolean): boolean;
+  awaitsOwners(buffer: B, opaque: (peer: string) => boolean, released?: ReleasedTrace): boolean;
   /** The buffer's spans as records, all but plain DB spans (which are neither calls nor requests). */
   records(buffer: B): readonly SpanRecord[];
 }
@@ -132,7 +132,7 @@ const RECORDS: TraceBuffer<SpanRecord[]> = {
     for (const span of buffer) recent.add(span.spanId);
   },
   looksWhole: (buffer, opaque, awaited) => looksWhole(buffer, [], undefined, opaque, awaited),
-  awaitsOwners: (buffer, opaque, gone) => awaitsOwners(buffer, [], undefined, opaque, gone),
+  awaitsOwners: (buffer, opaque, released) => awaitsOwners(buffer, [], undefined, opaque, released),
   records: (buffer) => buffer,
 };
 
@@ -698,8 +698,8 @@ export class TraceAssembler<B = SpanRecord[]> {
    */
   #awaitsOwners(trace: OpenTrace<B>): boolean {
     if (trace.ownersAt === trace.count) return true;
-    // In a continuation, the spans of the trace released before never come again.
-    if (!this.#buffer.awaitsOwners(trace.spans, this.#isOpaque, trace.awaited === undefined ? undefined : this.#wasReleased)) return false;
+    const released = trace.awaited === undefined ? undefined : { ...trace.awaited, had: this.#wasReleased };
+    if (!this.#buffer.awaitsOwners(trace.spans, this.#isOpaque, released)) return false;
     trace.ownersAt = trace.count;
     return true;
   }

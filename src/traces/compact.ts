@@ -9,7 +9,7 @@
 import type { CodeLocation } from '../detect/types.js';
 import { DbSpanFields, type SpanRecord } from '../otlp/span.js';
 import { StatementSplitter } from '../otlp/statement-split.js';
-import { adoptDescendantRoutes, awaitsOwners, isDbSpan, type AssemblyStats, isRequestSpan, looksWhole, orphanRequestFor, outboundCall, outboundKindOf, peerCalls, requestFor, sortByStart } from './assemble.js';
+import { adoptDescendantRoutes, awaitsOwners, isDbSpan, type AssemblyStats, isRequestSpan, looksWhole, orphanRequestFor, outboundCall, outboundKindOf, peerCalls, requestFor, sortByStart, type ReleasedTrace } from './assemble.js';
 import type { TraceBuffer } from './assembler.js';
 import type { RecentSpans } from './recent.js';
 import type { ColumnRequest, DbSpan, Request } from './request.js';
@@ -192,8 +192,8 @@ export class CompactTrace implements DbColumns {
   }
 
   /** `awaitsOwners` (assemble.ts) of this trace, as looksWhole. */
-  awaitsOwners(opaque?: (peer: string) => boolean, gone?: (spanId: string) => boolean): boolean {
-    return awaitsOwners(this.records, this.#dbParentList(), this.#dbIdTest(), opaque, gone);
+  awaitsOwners(opaque?: (peer: string) => boolean, released?: ReleasedTrace): boolean {
+    return awaitsOwners(this.records, this.#dbParentList(), this.#dbIdTest(), opaque, released);
   }
 
   #dbParentList(): readonly string[] {
@@ -248,7 +248,7 @@ export function compactTraces(): TraceBuffer<CompactTrace> {
     add: (trace, span) => trace.add(span, splitter, fields),
     rememberIds: (trace, recent) => trace.rememberIds(recent),
     looksWhole: (trace, opaque, awaited) => trace.looksWhole(opaque, awaited),
-    awaitsOwners: (trace, opaque, gone) => trace.awaitsOwners(opaque, gone),
+    awaitsOwners: (trace, opaque, released) => trace.awaitsOwners(opaque, released),
     // Calls and requests are records: a plain DB span is never one.
     records: (trace) => trace.records,
   };
