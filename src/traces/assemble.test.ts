@@ -1148,6 +1148,18 @@ describe.each([
     expect(asm.counters).toMatchObject({ duplicateSpans: 1, lateSpans: 4, continuedRequests: 1 });
   });
 
+  it('lets a continuation go at the trace wait when what has no parent sits right below a call its trace awaited: it awaits no request span', () => {
+    const asm = serveLike();
+    const [mail, build] = ['1', '2'].map((c) => c.repeat(16)) as [string, string];
+    // After a restart (nothing remembers the trace's span ids), the view's trace awaits both tasks it queued.
+    asm.markReleased([traceId], new Map([[traceId, [{ spanId: mail }, { spanId: build }]]]));
+    const run = span({ traceId, parentSpanId: mail, kind: SpanKind.CONSUMER, name: 'run/reports.mail', service: 'worker' });
+    // The mail task's run, and a replayed copy of the broker client's span inside the second apply_async.
+    const lpush = span({ traceId, parentSpanId: build, kind: SpanKind.CLIENT, name: 'LPUSH' });
+    asm.add([run, lpush], 0);
+    expect(asm.poll(6000)).toMatchObject([{ reason: 'quiet', continuing: new Set([run.spanId]) }]);
+  });
+
   it('keeps a view whose call\'s answer is due for that answer\'s queries, while it learns that a peer that never answers sends no spans', () => {
     const asm = serveLike();
     // Every trace of this service has a query whose parent span the SDK never sends, and calls an API that sends none.

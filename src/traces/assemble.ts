@@ -148,7 +148,9 @@ export function awaitsOwners(
 ): boolean {
   const ids = new Set<string>();
   for (const r of records) ids.add(r.spanId);
-  const waiting = (parent: string): boolean => parent !== '' && !ids.has(parent) && !isColumnSpan(parent) && released?.had(parent) !== true;
+  // A continuation's spans below an awaited call itself (the broker client's inside apply_async) wait for nothing either.
+  const waiting = (parent: string): boolean =>
+    parent !== '' && !ids.has(parent) && !isColumnSpan(parent) && (released === undefined || !(released.ids.has(parent) || released.had(parent)));
   let orphaned = false;
   for (const r of records) {
     if (!isRequestSpan(r) && waiting(r.parentSpanId)) {
