@@ -1031,8 +1031,11 @@ class ReferenceAssembler {
       const quiet = now - trace.lastSeen;
       if (quiet < this.#settle) break; // ordered by lastSeen: the rest are newer
       if (!trace.rooted) continue;
-      if (quiet >= this.#wait) done.push(this.#release(traceId, 'quiet'));
-      else if (looksWhole(trace.spans)) done.push(this.#release(traceId, 'settled'));
+      // A span that is no request span and whose parent has not come keeps it to the maximum age.
+      const awaitsParent = trace.spans.some((s) => !isRequestSpan(s) && s.parentSpanId !== '' && !trace.spans.some((p) => p.spanId === s.parentSpanId));
+      if (quiet >= this.#wait) {
+        if (!awaitsParent) done.push(this.#release(traceId, 'quiet'));
+      } else if (looksWhole(trace.spans)) done.push(this.#release(traceId, 'settled'));
     }
     return done;
   }
@@ -1086,6 +1089,23 @@ describe.each([
     const [task] = asm.poll(310_200);
     expect(task).toMatchObject({ reason: 'settled', continuing: new Set([run.spanId]) });
     expect(spansOf(task!)).toBe(121);
+  });
+
+  it('keeps a view that called another service early, then ran a query longer than the trace wait: the callee\'s view does not let it go', () => {
+    const asm = serveLike();
+    const view = span({ traceId, kind: SpanKind.SERVER, httpMethod: 'GET', httpRoute: 'reports/yearly/', name: 'GET reports/yearly/' });
+    const call = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.CLIENT, httpMethod: 'GET', peer: 'rates.local' });
+    const callee = span({ traceId, parentSpanId: call.spanId, kind: SpanKind.SERVER, httpMethod: 'GET', httpRoute: 'rates/', name: 'GET rates/', service: 'rates' });
+    // Both processes export what has ended: the call and the callee's request; the view's 10 s report query has not.
+    asm.add([call], 1000);
+    asm.add([query(callee.spanId), callee], 1200);
+    expect(asm.poll(12_000)).toEqual([]);
+    asm.add([query(view.spanId), view], 12_000);
+    const [trace] = asm.poll(12_200);
+    expect(trace).toMatchObject({ reason: 'settled' });
+    expect(asm.counters.lateSpans).toBe(0);
+    const requests = Array.isArray(trace!.spans) ? assembleTrace(trace!.spans) : assembleCompact(trace!.spans as CompactTrace);
+    expect(requests.map((r) => `${r.endpoint} ${r.dbSpans.length}`).sort()).toEqual(['GET rates/ 1', 'GET reports/yearly/ 1']);
   });
 
   it('keeps a task\'s first queries, come before its view\'s trace went, for its run\'s span: they are the task\'s, not orphans', () => {
@@ -1160,7 +1180,7 @@ describe.each([
     expect(asm.poll(6000)).toMatchObject([{ reason: 'quiet', continuing: new Set([run.spanId]) }]);
   });
 
-  it('keeps a view whose call\'s answer is due for that answer\'s queries, while it learns that a peer that never answers sends no spans', () => {
+  it('learns a peer that sends no spans from traces kept past the trace wait for a span\'s parent that never came', () => {
     const asm = serveLike();
     // Every trace of this service has a query whose parent span the SDK never sends, and calls an API that sends none.
     const at = (n: number) => n * 40_000;
@@ -1173,11 +1193,6 @@ describe.each([
       expect(asm.poll(at(n) + 30_000).map((t) => t.reason)).toEqual(['max_age']);
     }
     expect(asm.peers.isOpaque('api.stripe.com')).toBe(true);
-    // Learned: such a trace goes after the trace wait again.
-    const id = 'f'.repeat(32);
-    const view = span({ traceId: id, kind: SpanKind.SERVER });
-    asm.add([view, span({ traceId: id, parentSpanId: view.spanId, kind: SpanKind.CLIENT, httpMethod: 'POST', peer: 'api.stripe.com' }), span({ traceId: id, parentSpanId: 'e'.repeat(16), kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: 'SELECT 1' })], at(30));
-    expect(asm.poll(at(30) + 6000).map((t) => t.reason)).toEqual(['quiet']);
   });
 
   it('keeps a periodic task\'s queries (a trace of its own) until its run\'s span comes', () => {

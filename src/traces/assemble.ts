@@ -130,50 +130,37 @@ export function looksWhole(
 }
 
 /**
- * Whether a trace may yet gain the request span its orphaned work hangs below: a span that is no
- * request span has a parent that has not arrived, and a call is unanswered, whose answer that parent
- * may be below (a long task exports its first queries before its run's span, a callee its queries
- * before its view's). Such a trace waits as one without a request span does, not the trace wait
- * alone, so that those queries are not analysed as orphans and their request without them.
- * `released`: the spans are a released trace's continuation (the calls it still awaited, and which
- * spans it had: parents that will not come again). The rest as for looksWhole, but that every
- * unanswered call is asked about (`opaque`).
+ * Whether a trace still awaits the parent of one of its spans that is no request span. Such a
+ * parent runs in the same process (only a request span's parent is another's), and an SDK exports a
+ * span only once it has ended, after its children: so the parent is most often still running (a
+ * view that called another service early and then queried for longer than the trace wait; a long
+ * task whose first queries came before its run's span), if it was not lost. Such a trace waits as
+ * one without a request span does, not the trace wait alone: let go sooner, what it awaits came
+ * late and was dropped, or its queries were analysed as orphans and their request without them.
+ * `released`: the spans are a released trace's continuation, whose parents among the spans the
+ * trace had, or among the calls it awaited, come no more. The rest as for looksWhole.
  */
-export function awaitsOwners(
+export function awaitsParents(
   records: readonly SpanRecord[],
   columnParents: readonly string[] = [],
   isColumnSpan: (spanId: string) => boolean = () => false,
-  opaque: (peer: string) => boolean = () => false,
   released?: ReleasedTrace,
 ): boolean {
   const ids = new Set<string>();
   for (const r of records) ids.add(r.spanId);
-  // A continuation's spans below an awaited call itself (the broker client's inside apply_async) wait for nothing either.
+  // A continuation's spans right below an awaited call (the broker client's inside apply_async) await nothing either.
   const waiting = (parent: string): boolean =>
     parent !== '' && !ids.has(parent) && !isColumnSpan(parent) && (released === undefined || !(released.ids.has(parent) || released.had(parent)));
-  let orphaned = false;
-  for (const r of records) {
-    if (!isRequestSpan(r) && waiting(r.parentSpanId)) {
-      orphaned = true;
-      break;
-    }
-  }
+  for (const r of records) if (!isRequestSpan(r) && waiting(r.parentSpanId)) return true;
   // Runs of one parent: a query's is most often the one before's.
-  for (let i = 0; !orphaned && i < columnParents.length; i++) {
-    if (columnParents[i] !== columnParents[i - 1] && waiting(columnParents[i]!)) orphaned = true;
+  for (let i = 0; i < columnParents.length; i++) {
+    if (columnParents[i] !== columnParents[i - 1] && waiting(columnParents[i]!)) return true;
   }
-  if (!orphaned) return false;
-  const unanswered = (peer: string | undefined): boolean => peer === undefined || !opaque(peer);
-  for (const path of callPaths(records)) if (!path.answered && unanswered(path.peer)) return true;
-  if (released === undefined) return false;
-  // A continuation still awaits what its trace awaited (another task it queued), unless its own spans answer it.
-  const { answered } = continuingSpans(records, released.ids);
-  return released.calls.some((call) => !isAnswered(call, answered) && unanswered(call.peer));
+  return false;
 }
 
-/** What a continuation knows of its released trace: the calls it still awaited (and their ids, awaitedIds), and whether a span id was its. */
+/** What a continuation knows of its released trace: the ids of the calls it still awaited (awaitedIds), and whether a span id was its. */
 export interface ReleasedTrace {
-  calls: readonly AwaitedCall[];
   ids: ReadonlySet<string>;
   had: (spanId: string) => boolean;
 }

@@ -4,7 +4,7 @@
  */
 import { SpanKind, type SpanIdWords, type SpanRecord, type TraceId } from '../otlp/span.js';
 import { REFUSAL_WAIT_CAP_MS } from './admission.js';
-import { awaitedIds, awaitsOwners, callPaths, continuingSpans, isAnswered, isRequestSpan, learnedLast, looksWhole, MAX_AWAITED_CALLS, peerCalls, pendingCalls, type AwaitedCall, type ReleasedTrace } from './assemble.js';
+import { awaitedIds, awaitsParents, callPaths, continuingSpans, isAnswered, isRequestSpan, learnedLast, looksWhole, MAX_AWAITED_CALLS, peerCalls, pendingCalls, type AwaitedCall, type ReleasedTrace } from './assemble.js';
 import { PendingHolds } from './holds.js';
 import { isProbe, OpaquePeers } from './peers.js';
 import { RecentSpans, RecentTraceIds } from './recent.js';
@@ -12,8 +12,8 @@ import { RecentSpans, RecentTraceIds } from './recent.js';
 export interface AssemblerOptions {
   /**
    * A trace with a request span is complete once it has been quiet this long (clock units), unless it
-   * looks whole sooner, or holds work still awaiting its request span (assemble.ts awaitsOwners: then
-   * it goes as a trace without one does). Default 2000.
+   * looks whole sooner, or a span that is no request span still awaits its parent (assemble.ts
+   * awaitsParents: then it goes as a trace without a request span does). Default 2000.
    */
   traceWaitMs?: number;
   /**
@@ -119,8 +119,8 @@ export interface TraceBuffer<B> {
   rememberIds(buffer: B, recent: RecentSpans): void;
   /** `looksWhole` (assemble.ts) of the spans in the buffer, calls to the peers `opaque` names needing no answer. */
   looksWhole(buffer: B, opaque?: (peer: string) => boolean, awaited?: ReadonlySet<string>): boolean;
-  /** `awaitsOwners` (assemble.ts) of the spans in the buffer. */
-  awaitsOwners(buffer: B, opaque: (peer: string) => boolean, released?: ReleasedTrace): boolean;
+  /** `awaitsParents` (assemble.ts) of the spans in the buffer. */
+  awaitsParents(buffer: B, released?: ReleasedTrace): boolean;
   /** The buffer's spans as records, all but plain DB spans (which are neither calls nor requests). */
   records(buffer: B): readonly SpanRecord[];
 }
@@ -132,7 +132,7 @@ const RECORDS: TraceBuffer<SpanRecord[]> = {
     for (const span of buffer) recent.add(span.spanId);
   },
   looksWhole: (buffer, opaque, awaited) => looksWhole(buffer, [], undefined, opaque, awaited),
-  awaitsOwners: (buffer, opaque, released) => awaitsOwners(buffer, [], undefined, opaque, released),
+  awaitsParents: (buffer, released) => awaitsParents(buffer, [], undefined, released),
   records: (buffer) => buffer,
 };
 
@@ -175,8 +175,8 @@ interface OpenTrace<B> {
   notWholeAt: number;
   /** The peer whose unanswered call kept the trace from looking whole then, if that was all. */
   notWholeFor: string | undefined;
-  /** `count` when the trace, past its trace wait, was last found to await the request span of work it holds (-1: never): kept as one without a request span is. */
-  ownersAt: number;
+  /** `count` when the trace, past its trace wait, was last found to await a span's parent (-1: never): kept as one without a request span is. */
+  parentsAt: number;
   /** A continuation (spans that came after the trace was released): the calls it still awaited then. */
   awaited: Awaited | undefined;
 }
@@ -516,7 +516,7 @@ export class TraceAssembler<B = SpanRecord[]> {
       }
       const held = this.#pendingHolds.take(traceId);
       // firstSeen and lastSeen are the batch's time, set by end().
-      trace = { spans: this.#buffer.create(), count: 0, firstSeen: 0, lastSeen: 0, rooted: false, touch: -1, bytes: 0, source: batch.source, holdUntil: held ?? 0, countAtHold: held === undefined ? -1 : 0, notWholeAt: -1, notWholeFor: undefined, ownersAt: -1, awaited: continuing };
+      trace = { spans: this.#buffer.create(), count: 0, firstSeen: 0, lastSeen: 0, rooted: false, touch: -1, bytes: 0, source: batch.source, holdUntil: held ?? 0, countAtHold: held === undefined ? -1 : 0, notWholeAt: -1, notWholeFor: undefined, parentsAt: -1, awaited: continuing };
       this.#byFirstSeen.set(traceId, 0);
       this.#open.set(traceId, trace);
       batch.opened.push(traceId);
@@ -646,7 +646,7 @@ export class TraceAssembler<B = SpanRecord[]> {
       const quiet = now - trace.lastSeen;
       if (quiet < this.#settle) break; // ordered by lastSeen: the rest are newer
       if (!trace.rooted || trace.holdUntil > now) continue;
-      if (quiet >= this.#wait ? !this.#awaitsOwners(trace) && each(traceId, 'quiet') : this.#looksWhole(trace) && each(traceId, 'settled')) return true;
+      if (quiet >= this.#wait ? !this.#awaitsParents(trace) && each(traceId, 'quiet') : this.#looksWhole(trace) && each(traceId, 'settled')) return true;
     }
     return false;
   }
@@ -692,15 +692,14 @@ export class TraceAssembler<B = SpanRecord[]> {
   }
 
   /**
-   * Whether a trace quiet for the trace wait still awaits the request span of work it holds
-   * (awaitsOwners): then only the maximum age lets it go, with its pauses while it grows. Looked at
-   * again once the trace has grown; a peer learned meanwhile lets it go at the maximum age.
+   * Whether a trace quiet for the trace wait still awaits a span's parent (awaitsParents): then only
+   * the maximum age lets it go, with its pauses while it grows. Looked at again once it has grown.
    */
-  #awaitsOwners(trace: OpenTrace<B>): boolean {
-    if (trace.ownersAt === trace.count) return true;
-    const released = trace.awaited === undefined ? undefined : { ...trace.awaited, had: this.#wasReleased };
-    if (!this.#buffer.awaitsOwners(trace.spans, this.#isOpaque, released)) return false;
-    trace.ownersAt = trace.count;
+  #awaitsParents(trace: OpenTrace<B>): boolean {
+    if (trace.parentsAt === trace.count) return true;
+    const released = trace.awaited === undefined ? undefined : { ids: trace.awaited.ids, had: this.#wasReleased };
+    if (!this.#buffer.awaitsParents(trace.spans, released)) return false;
+    trace.parentsAt = trace.count;
     return true;
   }
 
@@ -733,8 +732,8 @@ export class TraceAssembler<B = SpanRecord[]> {
         // were refused counts once spans joined it after the refusal (most often the resend, with any
         // answer in it; a probe corrects a wrong guess). Left out, only traces no refusal touched would
         // teach, and a flood that refuses most exports leaves few of those.
-        // One kept past its wait for its work's request span (awaitsOwners) waited it out too.
-        const waited = reason === 'quiet' || reason === 'settled' || trace.ownersAt === trace.count;
+        // One kept past its wait for a span's parent (awaitsParents) waited it out too.
+        const waited = reason === 'quiet' || reason === 'settled' || trace.parentsAt === trace.count;
         if (waited && this.#settle < this.#wait && trace.count > trace.countAtHold) {
           for (const call of peerCalls(paths)) this.#opaquePeers.observe(call);
         }

@@ -9,7 +9,7 @@
 import type { CodeLocation } from '../detect/types.js';
 import { DbSpanFields, type SpanRecord } from '../otlp/span.js';
 import { StatementSplitter } from '../otlp/statement-split.js';
-import { adoptDescendantRoutes, awaitsOwners, isDbSpan, type AssemblyStats, isRequestSpan, looksWhole, orphanRequestFor, outboundCall, outboundKindOf, peerCalls, requestFor, sortByStart, type ReleasedTrace } from './assemble.js';
+import { adoptDescendantRoutes, awaitsParents, isDbSpan, type AssemblyStats, isRequestSpan, looksWhole, orphanRequestFor, outboundCall, outboundKindOf, peerCalls, requestFor, sortByStart, type ReleasedTrace } from './assemble.js';
 import type { TraceBuffer } from './assembler.js';
 import type { RecentSpans } from './recent.js';
 import type { ColumnRequest, DbSpan, Request } from './request.js';
@@ -191,9 +191,9 @@ export class CompactTrace implements DbColumns {
     return looksWhole(this.records, this.#dbParentList(), this.#dbIdTest(), opaque, awaited);
   }
 
-  /** `awaitsOwners` (assemble.ts) of this trace, as looksWhole. */
-  awaitsOwners(opaque?: (peer: string) => boolean, released?: ReleasedTrace): boolean {
-    return awaitsOwners(this.records, this.#dbParentList(), this.#dbIdTest(), opaque, released);
+  /** `awaitsParents` (assemble.ts) of this trace, as looksWhole. */
+  awaitsParents(released?: ReleasedTrace): boolean {
+    return awaitsParents(this.records, this.#dbParentList(), this.#dbIdTest(), released);
   }
 
   #dbParentList(): readonly string[] {
@@ -248,7 +248,7 @@ export function compactTraces(): TraceBuffer<CompactTrace> {
     add: (trace, span) => trace.add(span, splitter, fields),
     rememberIds: (trace, recent) => trace.rememberIds(recent),
     looksWhole: (trace, opaque, awaited) => trace.looksWhole(opaque, awaited),
-    awaitsOwners: (trace, opaque, released) => trace.awaitsOwners(opaque, released),
+    awaitsParents: (trace, released) => trace.awaitsParents(released),
     // Calls and requests are records: a plain DB span is never one.
     records: (trace) => trace.records,
   };
