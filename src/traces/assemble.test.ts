@@ -1180,6 +1180,14 @@ describe.each([
     expect(asm.poll(6000)).toMatchObject([{ reason: 'quiet', continuing: new Set([run.spanId]) }]);
   });
 
+  it('lets a trace kept for a span\'s parent go at the trace wait once memory comes first', () => {
+    const asm = serveLike();
+    const view = span({ traceId, kind: SpanKind.SERVER });
+    asm.add([view, query('e'.repeat(16))], 0);
+    expect(asm.poll(6000)).toEqual([]);
+    expect(asm.poll(6125, false).map((t) => t.reason)).toEqual(['quiet']);
+  });
+
   it('learns a peer that sends no spans from traces kept past the trace wait for a span\'s parent that never came', () => {
     const asm = serveLike();
     // Every trace of this service has a query whose parent span the SDK never sends, and calls an API that sends none.

@@ -614,7 +614,8 @@ export class TraceAssembler<B = SpanRecord[]> {
 
   /**
    * Releases every trace that is complete at `now` (none while holdAll holds). `keepGrowing` false:
-   * traces past the maximum age go even while they grow (memory comes first, as for endHoldAll).
+   * traces past the maximum age go even while they grow, and those past the trace wait even while a
+   * span awaits its parent (memory comes first, as for endHoldAll).
    */
   poll(now: number, keepGrowing = true): CompletedTrace<B>[] {
     this.#pendingHolds.prune(now);
@@ -646,7 +647,8 @@ export class TraceAssembler<B = SpanRecord[]> {
       const quiet = now - trace.lastSeen;
       if (quiet < this.#settle) break; // ordered by lastSeen: the rest are newer
       if (!trace.rooted || trace.holdUntil > now) continue;
-      if (quiet >= this.#wait ? !this.#awaitsParents(trace) && each(traceId, 'quiet') : this.#looksWhole(trace) && each(traceId, 'settled')) return true;
+      // Memory first (not `keepGrowing`): a trace kept for a span's parent goes at the wait, as it did.
+      if (quiet >= this.#wait ? !(keepGrowing && this.#awaitsParents(trace)) && each(traceId, 'quiet') : this.#looksWhole(trace) && each(traceId, 'settled')) return true;
     }
     return false;
   }
