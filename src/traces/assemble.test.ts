@@ -58,6 +58,21 @@ describe('assembleTrace', () => {
     expect(req?.dbSpans).toHaveLength(1);
   });
 
+  it('gathers the orphaned queries of each service apart, whatever order they come in', () => {
+    // Neither the web view's span nor the API's view's span arrived: two processes' queries, not one request's.
+    const orphan = (parentSpanId: string, service: string, i: number) => span({ parentSpanId, service, kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: `SELECT ${i}`, startMs: i, endMs: i + 1 });
+    const web = [1, 2, 3].map((i) => orphan('aaaaaaaaaaaaaaa1', 'web', i));
+    const api = [4, 5].map((i) => orphan('bbbbbbbbbbbbbbb1', 'api', i));
+    const byService = (requests: ReturnType<typeof assembleTrace>) => requests.map((r) => `${r.service} ${r.endpoint} ${r.dbSpans.map((d) => d.statement).join(',')}`).sort();
+    const expected = ['api (no request span) SELECT 4,SELECT 5', 'web (no request span) SELECT 1,SELECT 2,SELECT 3'];
+    for (const order of [[...web, ...api], [...api, ...web]]) {
+      expect(byService(assembleTrace(order))).toEqual(expected);
+      const t = new CompactTrace();
+      for (const s of order) t.add(s);
+      expect(byService(assembleCompact(t))).toEqual(expected);
+    }
+  });
+
   it('ends the walk on parent cycles and self-parents instead of hanging', () => {
     const a = span({ spanId: '00000000000000aa', parentSpanId: '00000000000000bb', kind: SpanKind.CLIENT, dbSystem: 'sqlite', dbStatement: 'SELECT a' });
     const b = span({ spanId: '00000000000000bb', parentSpanId: '00000000000000aa' });
@@ -606,15 +621,16 @@ describe.each([
     const restarted = make();
     restarted.markReleased([traceId], new Map([[traceId, awaited]]));
     restarted.add([retry, served, query], 5000);
-    // Nothing roots the copies (requests' span is not awaited), so they wait the trace wait, then go as no work.
-    expect(restarted.poll(6999)).toEqual([]);
-    const [continued] = restarted.poll(7000);
-    expect(continued!.continuing).toEqual(new Set());
+    // Nothing tells the copies from a callee's work whose view is still to come below the failed attempt
+    // (their parent is no span the trace is known to have had), so they wait as such work does, then go as no work.
+    expect(restarted.poll(34_999)).toEqual([]);
+    const [continued] = restarted.poll(35_000);
+    expect(continued).toMatchObject({ reason: 'max_age', continuing: new Set() });
     expect(continued!.awaited).toEqual(awaited);
     // The failed attempt's own answer, later still, continues the trace.
     const late = span({ traceId, parentSpanId: failed.spanId, kind: SpanKind.SERVER, service: 'hr' });
-    restarted.add([late], 8000);
-    const [answered] = restarted.poll(8200);
+    restarted.add([late], 36_000);
+    const [answered] = restarted.poll(36_200);
     expect(answered!.continuing).toEqual(new Set([late.spanId]));
     expect(answered!.awaited).toEqual([]);
   });
@@ -633,7 +649,9 @@ describe.each([
     const restarted = make();
     restarted.markReleased([traceId], new Map([[traceId, awaited]]));
     restarted.add([...chain.slice(2), served], 5000);
-    const [replayed] = restarted.poll(7000);
+    // Copies nothing tells from a callee's work still awaiting its view below the sibling: kept as such work is.
+    expect(restarted.poll(7000)).toEqual([]);
+    const [replayed] = restarted.poll(35_000);
     expect(replayed!.continuing).toEqual(new Set());
     expect(replayed!.awaited).toEqual(awaited);
   });
@@ -1013,8 +1031,11 @@ class ReferenceAssembler {
       const quiet = now - trace.lastSeen;
       if (quiet < this.#settle) break; // ordered by lastSeen: the rest are newer
       if (!trace.rooted) continue;
-      if (quiet >= this.#wait) done.push(this.#release(traceId, 'quiet'));
-      else if (looksWhole(trace.spans)) done.push(this.#release(traceId, 'settled'));
+      // A span that is no request span and whose parent has not come keeps it to the maximum age.
+      const awaitsParent = trace.spans.some((s) => !isRequestSpan(s) && s.parentSpanId !== '' && !trace.spans.some((p) => p.spanId === s.parentSpanId));
+      if (quiet >= this.#wait) {
+        if (!awaitsParent) done.push(this.#release(traceId, 'quiet'));
+      } else if (looksWhole(trace.spans)) done.push(this.#release(traceId, 'settled'));
     }
     return done;
   }
@@ -1068,6 +1089,118 @@ describe.each([
     const [task] = asm.poll(310_200);
     expect(task).toMatchObject({ reason: 'settled', continuing: new Set([run.spanId]) });
     expect(spansOf(task!)).toBe(121);
+  });
+
+  it('keeps a view that called another service early, then ran a query longer than the trace wait: the callee\'s view does not let it go', () => {
+    const asm = serveLike();
+    const view = span({ traceId, kind: SpanKind.SERVER, httpMethod: 'GET', httpRoute: 'reports/yearly/', name: 'GET reports/yearly/' });
+    const call = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.CLIENT, httpMethod: 'GET', peer: 'rates.local' });
+    const callee = span({ traceId, parentSpanId: call.spanId, kind: SpanKind.SERVER, httpMethod: 'GET', httpRoute: 'rates/', name: 'GET rates/', service: 'rates' });
+    // Both processes export what has ended: the call and the callee's request; the view's 10 s report query has not.
+    asm.add([call], 1000);
+    asm.add([query(callee.spanId), callee], 1200);
+    expect(asm.poll(12_000)).toEqual([]);
+    asm.add([query(view.spanId), view], 12_000);
+    const [trace] = asm.poll(12_200);
+    expect(trace).toMatchObject({ reason: 'settled' });
+    expect(asm.counters.lateSpans).toBe(0);
+    const requests = Array.isArray(trace!.spans) ? assembleTrace(trace!.spans) : assembleCompact(trace!.spans as CompactTrace);
+    expect(requests.map((r) => `${r.endpoint} ${r.dbSpans.length}`).sort()).toEqual(['GET rates/ 1', 'GET reports/yearly/ 1']);
+  });
+
+  it('keeps a task\'s first queries, come before its view\'s trace went, for its run\'s span: they are the task\'s, not orphans', () => {
+    const asm = serveLike();
+    const view = span({ traceId, kind: SpanKind.SERVER, httpMethod: 'POST', httpRoute: 'reports/' });
+    const enqueue = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.PRODUCER, name: 'apply_async/reports.build', messagingSystem: 'rabbitmq' });
+    const run = span({ traceId, parentSpanId: enqueue.spanId, kind: SpanKind.CONSUMER, name: 'run/reports.build', service: 'worker' });
+    asm.add([view, enqueue], 0);
+    // The worker exported the queries it had made so far, then called an API for 10 s; its run's span came at the end.
+    asm.add([query(run.spanId), query(run.spanId)], 1000);
+    expect(asm.poll(11_000)).toEqual([]);
+    asm.add([query(run.spanId), run], 11_000);
+    const [trace] = asm.poll(11_200);
+    expect(trace).toMatchObject({ reason: 'settled' });
+    const requests = Array.isArray(trace!.spans) ? assembleTrace(trace!.spans) : assembleCompact(trace!.spans as CompactTrace);
+    expect(requests.map((r) => `${r.endpoint} ${r.dbSpans.length}`).sort()).toEqual(['POST reports/ 0', 'run/reports.build 3']);
+  });
+
+  /** The requests of a released trace, `endpoint queries` (a continuation's: only those it continues). */
+  const requestsOf = (t: { spans: unknown; continuing?: ReadonlySet<string> }): string[] =>
+    (Array.isArray(t.spans) ? assembleTrace(t.spans as SpanRecord[]) : assembleCompact(t.spans as CompactTrace))
+      .filter((r) => t.continuing === undefined || t.continuing.has(r.spanId))
+      .map((r) => `${r.endpoint} ${r.dbSpans.length}`)
+      .sort();
+
+  it('keeps a task\'s first queries, come after its view\'s trace went and beside another task it queued, for its run\'s span', () => {
+    const asm = serveLike();
+    const view = span({ traceId, kind: SpanKind.SERVER, httpMethod: 'POST', httpRoute: 'reports/' });
+    const mail = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.PRODUCER, name: 'apply_async/reports.mail', messagingSystem: 'rabbitmq' });
+    const build = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.PRODUCER, name: 'apply_async/reports.build', messagingSystem: 'rabbitmq' });
+    const mailRun = span({ traceId, parentSpanId: mail.spanId, kind: SpanKind.CONSUMER, name: 'run/reports.mail', service: 'worker' });
+    const buildRun = span({ traceId, parentSpanId: build.spanId, kind: SpanKind.CONSUMER, name: 'run/reports.build', service: 'worker' });
+    asm.add([view, mail, build], 0);
+    expect(asm.poll(6000).map((t) => t.reason)).toEqual(['quiet']); // the view, awaiting both tasks
+    // The worker's export: the mail task, done, and the build task's first queries; the build task then calls an API for 10 s.
+    asm.add([query(mailRun.spanId), mailRun, query(buildRun.spanId), query(buildRun.spanId)], 7000);
+    expect(asm.poll(17_000)).toEqual([]);
+    asm.add([query(buildRun.spanId), buildRun], 17_000);
+    const [continued] = asm.poll(17_200);
+    expect(continued).toMatchObject({ reason: 'settled' });
+    expect(requestsOf(continued!)).toEqual(['run/reports.build 3', 'run/reports.mail 1']);
+  });
+
+  it('takes a copy of a span its trace had, come while the trace\'s continuation is open, for a copy: it neither joins nor roots it', () => {
+    const asm = serveLike();
+    const view = span({ traceId, kind: SpanKind.SERVER, httpMethod: 'POST', httpRoute: 'reports/' });
+    const enqueue = span({ traceId, parentSpanId: view.spanId, kind: SpanKind.PRODUCER, name: 'apply_async/reports.build', messagingSystem: 'rabbitmq' });
+    const run = span({ traceId, parentSpanId: enqueue.spanId, kind: SpanKind.CONSUMER, name: 'run/reports.build', service: 'worker' });
+    asm.add([view, enqueue], 0);
+    expect(asm.poll(6000).map((t) => t.reason)).toEqual(['quiet']);
+    asm.add([query(run.spanId), query(run.spanId)], 7000);
+    // The web process's exporter sends the view's span again (its first send timed out).
+    asm.add([{ ...view }], 8000);
+    expect(asm.counters.duplicateSpans).toBe(1);
+    expect(asm.poll(20_000)).toEqual([]);
+    asm.add([query(run.spanId), run], 20_000);
+    const [continued] = asm.poll(20_200);
+    expect(continued).toMatchObject({ reason: 'settled' });
+    expect(requestsOf(continued!)).toEqual(['run/reports.build 3']);
+    expect(asm.counters).toMatchObject({ duplicateSpans: 1, lateSpans: 4, continuedRequests: 1 });
+  });
+
+  it('lets a continuation go at the trace wait when what has no parent sits right below a call its trace awaited: it awaits no request span', () => {
+    const asm = serveLike();
+    const [mail, build] = ['1', '2'].map((c) => c.repeat(16)) as [string, string];
+    // After a restart (nothing remembers the trace's span ids), the view's trace awaits both tasks it queued.
+    asm.markReleased([traceId], new Map([[traceId, [{ spanId: mail }, { spanId: build }]]]));
+    const run = span({ traceId, parentSpanId: mail, kind: SpanKind.CONSUMER, name: 'run/reports.mail', service: 'worker' });
+    // The mail task's run, and a replayed copy of the broker client's span inside the second apply_async.
+    const lpush = span({ traceId, parentSpanId: build, kind: SpanKind.CLIENT, name: 'LPUSH' });
+    asm.add([run, lpush], 0);
+    expect(asm.poll(6000)).toMatchObject([{ reason: 'quiet', continuing: new Set([run.spanId]) }]);
+  });
+
+  it('lets a trace kept for a span\'s parent go at the trace wait once memory comes first', () => {
+    const asm = serveLike();
+    const view = span({ traceId, kind: SpanKind.SERVER });
+    asm.add([view, query('e'.repeat(16))], 0);
+    expect(asm.poll(6000)).toEqual([]);
+    expect(asm.poll(6125, false).map((t) => t.reason)).toEqual(['quiet']);
+  });
+
+  it('learns a peer that sends no spans from traces kept past the trace wait for a span\'s parent that never came', () => {
+    const asm = serveLike();
+    // Every trace of this service has a query whose parent span the SDK never sends, and calls an API that sends none.
+    const at = (n: number) => n * 40_000;
+    for (let n = 0; n < OPAQUE_AFTER_TRACES; n++) {
+      const id = (n + 1).toString(16).padStart(32, '0');
+      const view = span({ traceId: id, kind: SpanKind.SERVER });
+      const api = span({ traceId: id, parentSpanId: view.spanId, kind: SpanKind.CLIENT, httpMethod: 'POST', peer: 'api.stripe.com' });
+      asm.add([view, api, span({ traceId: id, parentSpanId: 'e'.repeat(16), kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: 'SELECT 1' })], at(n));
+      expect(asm.poll(at(n) + 29_999)).toEqual([]);
+      expect(asm.poll(at(n) + 30_000).map((t) => t.reason)).toEqual(['max_age']);
+    }
+    expect(asm.peers.isOpaque('api.stripe.com')).toBe(true);
   });
 
   it('keeps a periodic task\'s queries (a trace of its own) until its run\'s span comes', () => {

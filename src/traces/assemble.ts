@@ -130,6 +130,42 @@ export function looksWhole(
 }
 
 /**
+ * Whether a trace still awaits the parent of one of its spans that is no request span. Such a
+ * parent runs in the same process (only a request span's parent is another's), and an SDK exports a
+ * span only once it has ended, after its children: so the parent is most often still running (a
+ * view that called another service early and then queried for longer than the trace wait; a long
+ * task whose first queries came before its run's span), if it was not lost. Such a trace waits as
+ * one without a request span does, not the trace wait alone: let go sooner, what it awaits came
+ * late and was dropped, or its queries were analysed as orphans and their request without them.
+ * `released`: the spans are a released trace's continuation, whose parents among the spans the
+ * trace had, or among the calls it awaited, come no more. The rest as for looksWhole.
+ */
+export function awaitsParents(
+  records: readonly SpanRecord[],
+  columnParents: readonly string[] = [],
+  isColumnSpan: (spanId: string) => boolean = () => false,
+  released?: ReleasedTrace,
+): boolean {
+  const ids = new Set<string>();
+  for (const r of records) ids.add(r.spanId);
+  // A continuation's spans right below an awaited call (the broker client's inside apply_async) await nothing either.
+  const waiting = (parent: string): boolean =>
+    parent !== '' && !ids.has(parent) && !isColumnSpan(parent) && (released === undefined || !(released.ids.has(parent) || released.had(parent)));
+  for (const r of records) if (!isRequestSpan(r) && waiting(r.parentSpanId)) return true;
+  // Runs of one parent: a query's is most often the one before's.
+  for (let i = 0; i < columnParents.length; i++) {
+    if (columnParents[i] !== columnParents[i - 1] && waiting(columnParents[i]!)) return true;
+  }
+  return false;
+}
+
+/** What a continuation knows of its released trace: the ids of the calls it still awaited (awaitedIds), and whether a span id was its. */
+export interface ReleasedTrace {
+  ids: ReadonlySet<string>;
+  had: (spanId: string) => boolean;
+}
+
+/**
  * The peer a call is learned by (traces/peers.ts): an HTTP or RPC client call's host, in lower case;
  * a queued task or a message sent (PRODUCER, or a messaging CLIENT span), `queue:` and its span name
  * (Celery's `apply_async/<task>`, `send <topic>`), since its destination is not always an attribute;
@@ -439,10 +475,13 @@ export function assembleTrace(spans: readonly SpanRecord[], stats?: AssemblyStat
 
   adoptDescendantRoutes(requestSpans, requests, spans, findOwner);
 
-  let orphans: Request | undefined;
+  // One per service: the queries of two processes whose request spans never came are no one request's.
+  let orphans: Map<string, Request> | undefined;
   const orphanRequest = (s: SpanRecord): Request => {
-    orphans ??= orphanRequestFor(s.traceId, s.service, s.startMs);
-    return orphans;
+    orphans ??= new Map();
+    let request = orphans.get(s.service);
+    if (request === undefined) orphans.set(s.service, (request = orphanRequestFor(s.traceId, s.service, s.startMs)));
+    return request;
   };
 
   for (const s of spans) {
@@ -474,7 +513,7 @@ export function assembleTrace(spans: readonly SpanRecord[], stats?: AssemblyStat
   }
 
   if (stats !== undefined) stats.duplicateSpans += duplicates;
-  return finishRequests(requests.values(), orphans);
+  return finishRequests(requests.values(), orphans?.values());
 }
 
 /** The outbound call a CLIENT/PRODUCER span stands for. */
@@ -482,19 +521,19 @@ export function outboundCall(s: SpanRecord, kind: OutboundKind): OutboundCall {
   return { spanId: s.spanId, name: s.name, kind, peer: s.peer ?? '', startMs: s.startMs, durationMs: s.endMs - s.startMs };
 }
 
-/** Final touches shared by both assembly paths: the orphan request's extent, spans in start order. */
-export function finishRequests(requests: Iterable<Request>, orphans: Request | undefined): Request[] {
+/** Final touches: the orphan requests' extents (after the others, in order of their first span), spans in start order. */
+export function finishRequests(requests: Iterable<Request>, orphans: Iterable<Request> | undefined): Request[] {
   const result = [...requests];
-  if (orphans !== undefined) {
+  for (const orphan of orphans ?? []) {
     let first = Infinity;
     let last = -Infinity;
-    for (const span of [...orphans.dbSpans, ...orphans.outbound]) {
+    for (const span of [...orphan.dbSpans, ...orphan.outbound]) {
       first = Math.min(first, span.startMs);
       last = Math.max(last, span.startMs + span.durationMs);
     }
-    orphans.startMs = first;
-    orphans.durationMs = last - first;
-    result.push(orphans);
+    orphan.startMs = first;
+    orphan.durationMs = last - first;
+    result.push(orphan);
   }
   for (const r of result) {
     sortByStart(r.dbSpans);
@@ -521,7 +560,7 @@ export function requestFor(s: SpanRecord): Request {
   return request;
 }
 
-/** The synthetic request that gathers DB and outbound spans whose request span never arrived. */
+/** The synthetic request that gathers a service's DB and outbound spans whose request span never arrived. */
 export function orphanRequestFor(traceId: string, service: string, startMs: number): Request {
   return { traceId, spanId: '', endpoint: NO_REQUEST_SPAN, service, startMs, durationMs: 0, dbSpans: [], outbound: [] };
 }

@@ -4,13 +4,17 @@
  */
 import { SpanKind, type SpanIdWords, type SpanRecord, type TraceId } from '../otlp/span.js';
 import { REFUSAL_WAIT_CAP_MS } from './admission.js';
-import { awaitedIds, callPaths, continuingSpans, isAnswered, isRequestSpan, learnedLast, looksWhole, MAX_AWAITED_CALLS, peerCalls, pendingCalls, type AwaitedCall } from './assemble.js';
+import { awaitedIds, awaitsParents, callPaths, continuingSpans, isAnswered, isRequestSpan, learnedLast, looksWhole, MAX_AWAITED_CALLS, peerCalls, pendingCalls, type AwaitedCall, type ReleasedTrace } from './assemble.js';
 import { PendingHolds } from './holds.js';
 import { isProbe, OpaquePeers } from './peers.js';
 import { RecentSpans, RecentTraceIds } from './recent.js';
 
 export interface AssemblerOptions {
-  /** A trace with a request span is complete once it has been quiet this long (clock units), unless it looks whole sooner. Default 2000. */
+  /**
+   * A trace with a request span is complete once it has been quiet this long (clock units), unless it
+   * looks whole sooner, or a span that is no request span still awaits its parent (assemble.ts
+   * awaitsParents: then it goes as a trace without a request span does). Default 2000.
+   */
   traceWaitMs?: number;
   /**
    * A trace whose spans look whole (assemble.ts `looksWhole`: its root and every parent arrived, every
@@ -115,6 +119,8 @@ export interface TraceBuffer<B> {
   rememberIds(buffer: B, recent: RecentSpans): void;
   /** `looksWhole` (assemble.ts) of the spans in the buffer, calls to the peers `opaque` names needing no answer. */
   looksWhole(buffer: B, opaque?: (peer: string) => boolean, awaited?: ReadonlySet<string>): boolean;
+  /** `awaitsParents` (assemble.ts) of the spans in the buffer. */
+  awaitsParents(buffer: B, released?: ReleasedTrace): boolean;
   /** The buffer's spans as records, all but plain DB spans (which are neither calls nor requests). */
   records(buffer: B): readonly SpanRecord[];
 }
@@ -126,6 +132,7 @@ const RECORDS: TraceBuffer<SpanRecord[]> = {
     for (const span of buffer) recent.add(span.spanId);
   },
   looksWhole: (buffer, opaque, awaited) => looksWhole(buffer, [], undefined, opaque, awaited),
+  awaitsParents: (buffer, released) => awaitsParents(buffer, [], undefined, released),
   records: (buffer) => buffer,
 };
 
@@ -168,6 +175,8 @@ interface OpenTrace<B> {
   notWholeAt: number;
   /** The peer whose unanswered call kept the trace from looking whole then, if that was all. */
   notWholeFor: string | undefined;
+  /** `count` when the trace, past its trace wait, was last found to await a span's parent (-1: never): kept as one without a request span is. */
+  parentsAt: number;
   /** A continuation (spans that came after the trace was released): the calls it still awaited then. */
   awaited: Awaited | undefined;
 }
@@ -262,6 +271,7 @@ export class TraceAssembler<B = SpanRecord[]> {
   /** Peers whose calls are never answered, learned from released traces (only with a settle time). */
   readonly #opaquePeers = new OpaquePeers();
   readonly #isOpaque = (peer: string): boolean => this.#opaquePeers.isOpaque(peer);
+  readonly #wasReleased = (spanId: string): boolean => this.#released.has(spanId);
 
   /** `buffer` decides how open traces keep their spans; by default as the records themselves. */
   constructor(options: AssemblerOptions = {}, buffer?: TraceBuffer<B>) {
@@ -463,15 +473,19 @@ export class TraceAssembler<B = SpanRecord[]> {
   }
 
   /**
-   * A span of a released trace: a copy of one it had is dropped. Another opens (or joins) the trace's
-   * continuation when the trace still awaited calls, since it may be what answers them; otherwise it
-   * is late and dropped.
+   * A span of a released trace: a copy of one it had is dropped, even while the trace's continuation
+   * is open (else it would join it, and a copy of a request span root it). Another opens (or joins)
+   * the trace's continuation when the trace still awaited calls, since it may be what answers them;
+   * otherwise it is late and dropped.
    */
   #late(traceId: TraceId, copy: boolean, bytes: number, rooting: boolean): B | undefined {
     if (copy) {
       this.counters.duplicateSpans++;
       return undefined;
     }
+    // Its continuation is open: the span joins it.
+    const open = this.#open.get(traceId)?.awaited;
+    if (open !== undefined) return this.#enter(traceId, bytes, rooting, open) ?? undefined;
     const awaited = this.#completed.awaited(traceId);
     if (awaited === undefined) {
       this.counters.lateSpans++;
@@ -480,11 +494,13 @@ export class TraceAssembler<B = SpanRecord[]> {
     return this.#enter(traceId, bytes, rooting, { calls: awaited, ids: awaitedIds(awaited) }) ?? undefined;
   }
 
-  /** `span` up to the id: null when the trace was already released (unless `continuing`, the calls it awaited). */
+  /** `span` up to the id: null when the trace was already released, its continuation open or not (unless `continuing`, the calls it awaited). */
   #enter(traceId: TraceId, bytes: number, rooting: boolean, continuing: Awaited | undefined): B | null {
     const batch = this.#batch!;
     const touched = this.#touched;
     let trace: OpenTrace<B> | undefined = traceId === batch.lastId ? batch.last : this.#open.get(traceId);
+    // A continuation's span may be a copy of one its trace had (an exporter's retry): #late tells first.
+    if (trace !== undefined && trace.awaited !== undefined && continuing === undefined) return null;
     if (trace === undefined) {
       if (continuing === undefined && this.#completed.has(traceId)) return null;
       if (this.#open.size >= this.#maxOpen) {
@@ -500,7 +516,7 @@ export class TraceAssembler<B = SpanRecord[]> {
       }
       const held = this.#pendingHolds.take(traceId);
       // firstSeen and lastSeen are the batch's time, set by end().
-      trace = { spans: this.#buffer.create(), count: 0, firstSeen: 0, lastSeen: 0, rooted: false, touch: -1, bytes: 0, source: batch.source, holdUntil: held ?? 0, countAtHold: held === undefined ? -1 : 0, notWholeAt: -1, notWholeFor: undefined, awaited: continuing };
+      trace = { spans: this.#buffer.create(), count: 0, firstSeen: 0, lastSeen: 0, rooted: false, touch: -1, bytes: 0, source: batch.source, holdUntil: held ?? 0, countAtHold: held === undefined ? -1 : 0, notWholeAt: -1, notWholeFor: undefined, parentsAt: -1, awaited: continuing };
       this.#byFirstSeen.set(traceId, 0);
       this.#open.set(traceId, trace);
       batch.opened.push(traceId);
@@ -598,7 +614,8 @@ export class TraceAssembler<B = SpanRecord[]> {
 
   /**
    * Releases every trace that is complete at `now` (none while holdAll holds). `keepGrowing` false:
-   * traces past the maximum age go even while they grow (memory comes first, as for endHoldAll).
+   * traces past the maximum age go even while they grow, and those past the trace wait even while a
+   * span awaits its parent (memory comes first, as for endHoldAll).
    */
   poll(now: number, keepGrowing = true): CompletedTrace<B>[] {
     this.#pendingHolds.prune(now);
@@ -630,7 +647,8 @@ export class TraceAssembler<B = SpanRecord[]> {
       const quiet = now - trace.lastSeen;
       if (quiet < this.#settle) break; // ordered by lastSeen: the rest are newer
       if (!trace.rooted || trace.holdUntil > now) continue;
-      if (quiet >= this.#wait ? each(traceId, 'quiet') : this.#looksWhole(trace) && each(traceId, 'settled')) return true;
+      // Memory first (not `keepGrowing`): a trace kept for a span's parent goes at the wait, as it did.
+      if (quiet >= this.#wait ? !(keepGrowing && this.#awaitsParents(trace)) && each(traceId, 'quiet') : this.#looksWhole(trace) && each(traceId, 'settled')) return true;
     }
     return false;
   }
@@ -675,6 +693,18 @@ export class TraceAssembler<B = SpanRecord[]> {
     return false;
   }
 
+  /**
+   * Whether a trace quiet for the trace wait still awaits a span's parent (awaitsParents): then only
+   * the maximum age lets it go, with its pauses while it grows. Looked at again once it has grown.
+   */
+  #awaitsParents(trace: OpenTrace<B>): boolean {
+    if (trace.parentsAt === trace.count) return true;
+    const released = trace.awaited === undefined ? undefined : { ids: trace.awaited.ids, had: this.#wasReleased };
+    if (!this.#buffer.awaitsParents(trace.spans, released)) return false;
+    trace.parentsAt = trace.count;
+    return true;
+  }
+
   /** Releases everything still open (end of input, shutdown). */
   flush(): CompletedTrace<B>[] {
     return [...this.#open.keys()].map((id) => this.#release(id, 'flush'));
@@ -704,7 +734,9 @@ export class TraceAssembler<B = SpanRecord[]> {
         // were refused counts once spans joined it after the refusal (most often the resend, with any
         // answer in it; a probe corrects a wrong guess). Left out, only traces no refusal touched would
         // teach, and a flood that refuses most exports leaves few of those.
-        if ((reason === 'quiet' || reason === 'settled') && this.#settle < this.#wait && trace.count > trace.countAtHold) {
+        // One kept past its wait for a span's parent (awaitsParents) waited it out too.
+        const waited = reason === 'quiet' || reason === 'settled' || trace.parentsAt === trace.count;
+        if (waited && this.#settle < this.#wait && trace.count > trace.countAtHold) {
           for (const call of peerCalls(paths)) this.#opaquePeers.observe(call);
         }
       } else {

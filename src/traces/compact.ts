@@ -9,7 +9,7 @@
 import type { CodeLocation } from '../detect/types.js';
 import { DbSpanFields, type SpanRecord } from '../otlp/span.js';
 import { StatementSplitter } from '../otlp/statement-split.js';
-import { adoptDescendantRoutes, isDbSpan, type AssemblyStats, isRequestSpan, looksWhole, orphanRequestFor, outboundCall, outboundKindOf, peerCalls, requestFor, sortByStart } from './assemble.js';
+import { adoptDescendantRoutes, awaitsParents, isDbSpan, type AssemblyStats, isRequestSpan, looksWhole, orphanRequestFor, outboundCall, outboundKindOf, peerCalls, requestFor, sortByStart, type ReleasedTrace } from './assemble.js';
 import type { TraceBuffer } from './assembler.js';
 import type { RecentSpans } from './recent.js';
 import type { ColumnRequest, DbSpan, Request } from './request.js';
@@ -188,16 +188,28 @@ export class CompactTrace implements DbColumns {
 
   /** `looksWhole` (assemble.ts) of this trace: its records, and its DB spans by their parents and ids. */
   looksWhole(opaque?: (peer: string) => boolean, awaited?: ReadonlySet<string>): boolean {
-    const parents = this.dbParents.values ?? (this.dbParents.length === 0 ? [] : [this.dbParents.first!]);
-    // Made only if a parent is not a record: a Django trace's DB spans hang off its request span.
+    return looksWhole(this.records, this.#dbParentList(), this.#dbIdTest(), opaque, awaited);
+  }
+
+  /** `awaitsParents` (assemble.ts) of this trace, as looksWhole. */
+  awaitsParents(released?: ReleasedTrace): boolean {
+    return awaitsParents(this.records, this.#dbParentList(), this.#dbIdTest(), released);
+  }
+
+  #dbParentList(): readonly string[] {
+    return this.dbParents.values ?? (this.dbParents.length === 0 ? [] : [this.dbParents.first!]);
+  }
+
+  /** Whether an id is a DB span's. Its set is made only if asked: a Django trace's DB spans hang off its request span, a record. */
+  #dbIdTest(): (spanId: string) => boolean {
     let dbIds: DbIdSet | undefined;
-    return looksWhole(this.records, parents, (spanId) => {
+    return (spanId) => {
       if (dbIds === undefined) {
         dbIds = new DbIdSet(this);
         for (let j = 0; j < this.dbCount; j++) dbIds.add(j);
       }
       return dbIds.has(spanId);
-    }, opaque, awaited);
+    };
   }
 
   /** Arrival index of every DB span: the indices records do not take, in order. */
@@ -236,6 +248,7 @@ export function compactTraces(): TraceBuffer<CompactTrace> {
     add: (trace, span) => trace.add(span, splitter, fields),
     rememberIds: (trace, recent) => trace.rememberIds(recent),
     looksWhole: (trace, opaque, awaited) => trace.looksWhole(opaque, awaited),
+    awaitsParents: (trace, released) => trace.awaitsParents(released),
     // Calls and requests are records: a plain DB span is never one.
     records: (trace) => trace.records,
   };
@@ -416,20 +429,23 @@ export function assembleColumns(t: CompactTrace, stats?: AssemblyStats): ColumnR
   // Route-carrying spans are never plain DB spans, so the records hold them all.
   adoptDescendantRoutes(requestSpans, requests, records, (s) => findOwner(s.parentSpanId));
 
-  let orphans: ColumnRequest | undefined;
-  let orphanSeq = Infinity;
+  // One per service, as in assembleTrace, each with the arrival index of its first orphan.
+  let orphans: Map<string, { request: ColumnRequest; seq: number }> | undefined;
   const orphanRequest = (seq: number, traceId: string, service: string, startMs: number): ColumnRequest => {
-    if (orphans === undefined) {
-      orphans = columnRequestFor(orphanRequestFor(traceId, service, startMs), t);
-      orphanSeq = seq;
-    } else if (seq < orphanSeq) {
-      // assembleTrace makes the orphan request from the first orphan to arrive.
-      orphans.traceId = traceId;
-      orphans.service = service;
-      orphans.startMs = startMs;
-      orphanSeq = seq;
+    orphans ??= new Map();
+    const orphan = orphans.get(service);
+    if (orphan === undefined) {
+      const request = columnRequestFor(orphanRequestFor(traceId, service, startMs), t);
+      orphans.set(service, { request, seq });
+      return request;
     }
-    return orphans;
+    if (seq < orphan.seq) {
+      // assembleTrace makes the orphan request from the first orphan to arrive.
+      orphan.request.traceId = traceId;
+      orphan.request.startMs = startMs;
+      orphan.seq = seq;
+    }
+    return orphan.request;
   };
 
   // A trace with one request (the usual case) gives it its DB spans in an array made once at the
@@ -480,21 +496,22 @@ export function assembleColumns(t: CompactTrace, stats?: AssemblyStats): ColumnR
 
   if (stats !== undefined) stats.duplicateSpans += duplicates;
   const result = [...requests.values()];
-  if (orphans !== undefined) {
+  // In order of their first orphans' arrival, as assembleTrace makes them.
+  for (const { request: orphan } of orphans === undefined ? [] : [...orphans.values()].sort((a, b) => a.seq - b.seq)) {
     let first = Infinity;
     let last = -Infinity;
-    for (const j of orphans.dbOrder) {
+    for (const j of orphan.dbOrder) {
       const start = cols[j * DB_STRIDE]!;
       first = Math.min(first, start);
       last = Math.max(last, start + cols[j * DB_STRIDE + 1]!);
     }
-    for (const call of orphans.outbound) {
+    for (const call of orphan.outbound) {
       first = Math.min(first, call.startMs);
       last = Math.max(last, call.startMs + call.durationMs);
     }
-    orphans.startMs = first;
-    orphans.durationMs = last - first;
-    result.push(orphans);
+    orphan.startMs = first;
+    orphan.durationMs = last - first;
+    result.push(orphan);
   }
   for (const r of result) {
     sortByStartIndex(r.dbOrder, cols);
