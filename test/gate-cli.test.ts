@@ -122,6 +122,23 @@ describe('n1lens report as a CI gate', () => {
     expect((JSON.parse(quiet.stdout) as { summary: { findings: number } }).summary.findings).toBe(0);
   });
 
+  it('one n1lens.toml serves file runs, pulls, store reports and capture: each leaves the keys of the others be', () => {
+    const project = mkdtempSync(join(dir, 'proj-'));
+    writeFileSync(
+      join(project, 'n1lens.toml'),
+      'limit = 5000\nallow-partial = true\nservice = "recruit"\nsince = "24h"\njobs = 1\nout = "capture.jsonl"\nsettle-ms = 50\nmin-repeats = 5\n',
+    );
+    const file = run(['report', fixture, '-f', 'json'], { cwd: project });
+    expect(file.stderr).toBe('');
+    expect(file.code).toBe(1);
+    expect((JSON.parse(file.stdout) as { summary: { findings: number } }).summary.findings).toBeGreaterThan(0);
+    // A pull flag typed where it does nothing is still refused.
+    expect(run(['report', fixture, '--limit', '10'], { cwd: project }).stderr).toBe('n1lens: --limit applies to --from\n');
+    const capture = run(['capture', '--', process.execPath, '-e', '0'], { cwd: project });
+    expect(capture.stderr).not.toContain('unknown key');
+    expect(capture.stderr).toMatch(/recording to .*capture\.jsonl/);
+  });
+
   it('gives one clear line and exit 2 for a bad config, a bad baseline and a bad format', () => {
     const project = mkdtempSync(join(dir, 'bad-'));
     writeFileSync(join(project, 'pyproject.toml'), '[tool.n1lens]\nmax-findings = "none"\n');

@@ -56,9 +56,9 @@ export interface LoadedConfig {
 const PATH_KEYS = ['schema', 'baseline', 'write-baseline', 'out', 'db'];
 
 /**
- * `n1lens capture`'s own flags: capture takes every report flag and these, and one file serves both
+ * `n1lens capture`'s own flags: capture takes most report flags and these, and one file serves both
  * commands, so the report commands pass these keys over instead of refusing them as unknown
- * (config.test.ts checks the list against capture's flags).
+ * (config.test.ts checks the list against capture's flags; capture passes the report's own over).
  */
 export const CAPTURE_KEYS: readonly string[] = ['out', 'protocol', 'settle-ms'];
 
@@ -204,14 +204,16 @@ function configValue(option: Option, value: unknown, fail: (what: string) => Cli
  * Checks every key against the command (each long flag is one, checked by that flag's own parser)
  * and copies the values into the options wherever the option still holds its default: a flag given
  * on the command line always wins. `ignore` and `endpoints` have no flag and are returned as they are.
+ * `othersKeys`: keys of the other commands that read the file, passed over.
  */
-export function applyConfig(command: Command, config: LoadedConfig | undefined): Pick<ConfigFile, 'ignore' | 'endpoints'> {
+export function applyConfig(command: Command, config: LoadedConfig | undefined, othersKeys: readonly string[] = []): Pick<ConfigFile, 'ignore' | 'endpoints'> {
   if (config === undefined) return {};
   const { ignore, endpoints, ...flags } = config.values;
   for (const [key, value] of Object.entries(flags)) {
     const option = optionFor(command, key);
     const at = keyAt(config.prefix, [key]);
-    if (option === undefined && CAPTURE_KEYS.includes(key)) continue;
+    // Another command's key (`othersKeys`): the file serves it too.
+    if (option === undefined && othersKeys.includes(key)) continue;
     if (option === undefined) throw new CliError(`${config.shown}: unknown key ${at}`);
     // Checked even when a flag overrides it: the file is wrong either way.
     const parsed = configValue(option, value, (what) => new CliError(`${config.shown}: ${at} ${what}`));

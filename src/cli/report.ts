@@ -36,7 +36,7 @@ import { parseDuration } from '../report/period.js';
 // ~0.2 s of every n1-report's start-up.
 import type { SqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
-import { applyConfig, loadConfig, type ConfigFile } from './config.js';
+import { applyConfig, CAPTURE_KEYS, loadConfig, type ConfigFile } from './config.js';
 import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, nonNegativeNumber, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { CliError, EXIT } from './errors.js';
 import { checkWritable, fileError, writeOutputFiles, type OutputFile } from './output-files.js';
@@ -439,7 +439,20 @@ export const TEST_SUITE_MIN_REPEATS = 3;
 /** Reads the config, lets flags win over it, and returns the options runReport takes. */
 export function resolveReportOptions(command: Command): ReportCliOptions {
   const config = loadConfig(command.opts<{ config?: string }>().config);
-  const fromConfig = applyConfig(command, config);
+  // One file serves the report commands and capture: each passes the other's own keys over.
+  const longs = (c: Command) => c.options.flatMap((option) => (option.long === undefined ? [] : [option.long.slice(2)]));
+  const own = new Set(longs(command));
+  const othersKeys = command.name() === 'capture' ? longs(reportCommand()).filter((k) => !own.has(k)) : CAPTURE_KEYS;
+  const fromConfig = applyConfig(command, config, othersKeys);
+  // The file's keys for pulls (limit = 5000) and for stores (service, since) wait for a run that
+  // reads from one: a file run leaves them be. Typed ones are still refused where they do nothing.
+  // Trace files named on the command line are the source: the file's `from` or `db` waits too.
+  if (command.name() !== 'capture' && command.args.length > 0) {
+    for (const name of ['from', 'db']) if (command.getOptionValueSource(name) === 'config') command.setOptionValueWithSource(name, undefined, 'default');
+  }
+  const { from, db } = command.opts<{ from?: string; db?: string }>();
+  const waiting = [...(from === undefined ? ['start', 'end', 'limit', 'header', 'allowPartial'] : []), ...(from === undefined && db === undefined ? ['service', 'since'] : [])];
+  for (const name of waiting) if (command.getOptionValueSource(name) === 'config') command.setOptionValueWithSource(name, undefined, 'default');
   const o = command.opts<ReportCliOptions & { color: boolean; ignoreEndpoint?: string[]; ignoreTable?: string[] }>();
   if (o.testSuite && command.getOptionValueSource('minRepeats') === 'default') command.setOptionValueWithSource('minRepeats', TEST_SUITE_MIN_REPEATS, 'default');
   // commander sets color=true by default for --no-color; only the flag (or no-color = true in the file) overrides detection.
