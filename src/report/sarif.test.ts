@@ -49,6 +49,8 @@ describe('SARIF output', () => {
 
   it('has one rule per finding kind with help text, and a result per finding with its fix and signature', async () => {
     const report = await reportOf(otlpDir + 'django-sqlite-stable-semconv.otlp.pb');
+    // Code locations as the Django integration's spans carry them (this recording has none).
+    for (const [i, f] of report.endpoints.flatMap((e) => e.findings).entries()) f.location = { file: 'recruit/views.py', line: 10 + i };
     const log = buildSarif(report, judge(report, { maxFindings: 0, today: '2026-01-01' })) as { runs: { tool: { driver: { rules: { id: string; help: { text: string; markdown: string } }[] } }; results: Result[] }[] };
     const run = log.runs[0]!;
     expect(run.tool.driver.rules.map((r) => r.id)).toEqual(['n_plus_one', 'repeated_write', 'warm_up', 'hot_lookup', 'sync_fanout', 'slow_query', 'connection_pressure', 'dead_view']);
@@ -92,8 +94,23 @@ describe('SARIF output', () => {
     const log = buildSarif(report, gate);
     expectValid(log);
     const results = (log as { runs: { results: Result[] }[] }).runs[0]!.results;
-    expect(results.map((r) => r.ruleId)).toEqual(['connection_pressure', 'dead_view']);
-    expect(results[1]!.locations[0]!.physicalLocation).toEqual({ artifactLocation: { uri: 'app/views.py', uriBaseId: '%SRCROOT%' }, region: { startLine: 12 } });
+    // connection_pressure names a service, no file: code scanning could not place it (below).
+    expect(results.map((r) => r.ruleId)).toEqual(['dead_view']);
+    expect(results[0]!.locations[0]!.physicalLocation).toEqual({ artifactLocation: { uri: 'app/views.py', uriBaseId: '%SRCROOT%' }, region: { startLine: 12 } });
+    expect((log as { runs: { properties: { findingsWithoutFile: number } }[] }).runs[0]!.properties.findingsWithoutFile).toBe(1);
+  });
+
+  it('leaves out the findings with no file, which code scanning would refuse the whole upload for, and counts them', async () => {
+    const report = await reportOf(otlpDir + 'django-sqlite-stable-semconv.otlp.pb');
+    const findings = report.endpoints.flatMap((e) => e.findings);
+    findings[0]!.location = { file: 'recruit/views.py', line: 37 };
+    const log = buildSarif(report, judge(report, { maxFindings: 0, today: '2026-01-01' })) as { runs: { results: Result[]; properties: { findingsWithoutFile: number } }[] };
+    expectValid(log);
+    const run = log.runs[0]!;
+    // GitHub: "locationFromSarifResult: expected artifact location" for any result without one.
+    for (const r of run.results) expect(r.locations.every((l) => l.physicalLocation?.artifactLocation.uri !== undefined)).toBe(true);
+    expect(run.results.map((r) => r.partialFingerprints['n1lensSignature/v1'])).toEqual([findings[0]!.signature]);
+    expect(run.properties.findingsWithoutFile).toBe(findings.length - 1);
   });
 });
 
@@ -118,7 +135,8 @@ describe('SARIF locations GitHub can place', () => {
     });
     const log = buildSarif(r, judge(r, { maxFindings: 0, today: '2026-01-01' }), { root });
     expectValid(log);
-    expect(uris(log)).toEqual([undefined]);
+    expect(uris(log)).toEqual([]);
+    expect((log as { runs: { properties: { findingsWithoutFile: number } }[] }).runs[0]!.properties.findingsWithoutFile).toBe(1);
     expect(JSON.stringify(log)).not.toContain('/opt/hostedtoolcache');
   });
 

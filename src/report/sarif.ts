@@ -136,7 +136,16 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
       properties: { tags: ['performance', 'database', 'django'] },
     };
   });
-  const results: Record<string, unknown>[] = gate.findings.map((g) => {
+  const results: Record<string, unknown>[] = [];
+  // Code scanning refuses a whole upload for one result without a file ("expected artifact
+  // location"): a finding with no file in the checkout (no code location, a library's view) is
+  // counted in the run's properties and left to the other outputs.
+  let unplaced = 0;
+  const place = (result: Record<string, unknown>, location: CodeLocation | undefined): void => {
+    if (primaryLocation(location) === undefined) unplaced++;
+    else results.push(result);
+  };
+  for (const g of gate.findings) {
     const f = g.finding;
     const location = repoLocation(f.location, options.root);
     const title = findingTitle(g.endpoint, f);
@@ -158,7 +167,7 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
       .join('\n')
       .replace(/\n{3,}/g, '\n\n');
     const accepted = g.status === 'baselined';
-    return {
+    place({
       ruleId: f.kind,
       ruleIndex: KINDS.indexOf(f.kind),
       level: g.failing ? 'error' : g.status === 'not_counted' ? RULES[f.kind].level : accepted ? 'note' : 'warning',
@@ -179,25 +188,26 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
         wastedMs: f.wastedMs,
         exampleTraceId: f.exampleTraceId,
       },
-    };
-  });
+    }, location);
+  }
   for (const sf of report.serviceFindings ?? []) {
     const text = `${KIND_LABEL[sf.kind]}: ${sf.subject}. ${sf.suggestion.code.split('\n')[0]}`;
-    results.push({
+    const location = repoLocation(sf.location, options.root);
+    place({
       ruleId: sf.kind,
       ruleIndex: KINDS.indexOf(sf.kind),
       level: RULES[sf.kind].level,
       message: { text, markdown: `**${KIND_LABEL[sf.kind]}: ${codeSpan(sf.subject)}**\n\n\`\`\`python\n${sf.suggestion.code}\n\`\`\`` },
       locations: [
         {
-          ...physicalLocation(repoLocation(sf.location, options.root)),
+          ...physicalLocation(location),
           logicalLocations: [{ name: sf.subject, kind: 'function' }],
         },
       ],
       partialFingerprints: { 'n1lensSignature/v1': findingSignature({ endpoint: sf.subject, kind: sf.kind, table: sf.service, fingerprint: '' }) },
       baselineState: 'new',
       properties: { endpoint: sf.subject, service: sf.service },
-    });
+    }, location);
   }
   return {
     $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
@@ -207,7 +217,7 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
         tool: { driver: { name: 'n1lens', ...(options.version === undefined ? {} : { version: options.version }), rules } },
         originalUriBaseIds: { '%SRCROOT%': { description: { text: 'The directory n1lens ran in (the repository root in CI).' } } },
         results,
-        properties: { requests: report.summary.requests, dbQueries: report.summary.dbSpans, wastedMs: report.summary.wastedMs },
+        properties: { requests: report.summary.requests, dbQueries: report.summary.dbSpans, wastedMs: report.summary.wastedMs, findingsWithoutFile: unplaced },
       },
     ],
   };
