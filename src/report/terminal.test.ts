@@ -43,4 +43,15 @@ describe('terminal report width', () => {
     expect(out).toContain('8.4 ms wasted/request');
     expect(out).toContain('max-queries 23 > 10');
   });
+
+  it('fits 80 columns in the verdict\'s fixed entries and locations too', () => {
+    const located = finding(name, { location: { file: 'api/organisations/projects/members/views/membership_listing.py', line: 123, function: 'api.organisations.projects.members.views.MembershipListView.get_queryset' } });
+    const r = report([endpoint(name, [located])]);
+    const baseline = { n1lensBaseline: 1 as const, findings: [{ signature: 'ffffffffffffffff', endpoint: name, kind: 'n_plus_one' as const, table: 'projects_membership' }] };
+    const out = renderGateTerminal(judge(r, { maxFindings: 0, today: '2026-01-01', baseline }), { color: false, baselinePath: '.n1lens/baselines/api-organisations-projects-members.json' });
+    expect(out).toContain('fixed: N+1 in GET');
+    expect(out).toContain('remove ffffffffffffffff from');
+    expect(out).toContain('membership_listing.py');
+    expect(out.split('\n').filter((line) => line.length > 80)).toEqual([]);
+  });
 });

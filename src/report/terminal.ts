@@ -147,7 +147,7 @@ export function renderGateTerminal(gate: GateResult, options: TerminalOptions & 
     const title = findingTitle(g.endpoint, g.finding);
     for (const [i, line] of wrapLong(title, width - 4).entries()) out.push(i === 0 ? `  ${mark} ${line}` : `    ${line}`);
     const where = formatLocation(g.finding.location);
-    if (where !== '') out.push(`    at ${where}`);
+    if (where !== '') for (const line of wrapLong(`at ${where}`, width - 4)) out.push(`    ${line}`);
     if (g.status === 'expired') out.push(c.dim(`    baseline entry expired on ${g.baseline?.expires ?? '?'}`));
     out.push(c.dim(`    signature ${g.finding.signature}`));
   }
@@ -156,8 +156,9 @@ export function renderGateTerminal(gate: GateResult, options: TerminalOptions & 
     for (const [i, line] of wrapLong(text, width - 4).entries()) out.push(i === 0 ? `  ${c.red('✗')} ${line}` : `    ${line}`);
   }
   for (const e of gate.fixed) {
-    out.push(`  ${c.green('✓')} fixed: ${KIND_LABEL[e.kind]} in ${e.endpoint} on ${e.table}`);
-    out.push(c.dim(`    remove ${e.signature} from ${options.baselinePath ?? 'the baseline'}`));
+    const title = `fixed: ${KIND_LABEL[e.kind]} in ${e.endpoint} on ${e.table}`;
+    for (const [i, line] of wrapLong(title, width - 4).entries()) out.push(i === 0 ? `  ${c.green('✓')} ${line}` : `    ${line}`);
+    for (const line of wrapLong(`remove ${e.signature} from ${options.baselinePath ?? 'the baseline'}`, width - 4)) out.push(c.dim(`    ${line}`));
   }
   if (failing === 0 && fresh.length > 0 && !gate.overBudget) out.push(c.dim(`  (${fresh.length} within --max-findings ${gate.maxFindings})`));
   return `${out.join('\n')}\n`;
