@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Analyzer, OfflineAnalysis } from './analyzer.js';
 import { decodeProtobufRequest } from './otlp/protobuf.js';
-import { refusedIn } from './otlp/span.js';
+import { refusedIn, SpanKind, type SpanRecord } from './otlp/span.js';
 import { djangoRequest, encodeProtobuf, type OtlpJsonRequest, type OtlpJsonSpan } from './otlp/testing.js';
 import { createWireDecoder } from './otlp/wire/decoder.js';
 
@@ -146,5 +146,28 @@ describe('Analyzer.flushEach', () => {
     const taken: string[] = [];
     analyzer.flushEach((analyses) => taken.push(...analyses.map((a) => a.traceId)));
     expect(taken).toEqual([spans[0]!.span.traceId]);
+  });
+});
+
+describe('OfflineAnalysis and lost parents', () => {
+  it('analyses a trace whose non-request span lost its parent once the wait of spans has gone by, not at the end of input', () => {
+    let next = 0;
+    const id = (): string => (++next).toString(16).padStart(16, '0');
+    const trace = (i: number, dropRender: boolean): SpanRecord[] => {
+      const traceId = (i + 1).toString(16).padStart(32, '0');
+      const server: SpanRecord = { traceId, spanId: id(), parentSpanId: '', name: 'GET dashboard/', kind: SpanKind.SERVER, httpMethod: 'GET', httpRoute: 'dashboard/', startMs: i, endMs: i + 100, service: 'recruit' };
+      const render: SpanRecord = { traceId, spanId: id(), parentSpanId: server.spanId, name: 'render', kind: SpanKind.INTERNAL, startMs: i + 10, endMs: i + 90, service: 'recruit' };
+      const db = [1, 2, 3].map((k): SpanRecord => ({ traceId, spanId: id(), parentSpanId: render.spanId, name: 'SELECT', kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: `SELECT ${k}`, startMs: i + 20 + k, endMs: i + 21 + k, service: 'recruit' }));
+      return dropRender ? [...db, server] : [...db, render, server];
+    };
+    const analysed = new Set<string>();
+    const offline = new OfflineAnalysis({}, (a) => a.forEach((x) => analysed.add(x.traceId)));
+    // 50,000 traces, one in ten without its render span (dropped by the SDK): 245,000 spans.
+    for (let i = 0; i < 50_000; i++) offline.add(trace(i, i % 10 === 0));
+    // The first thousand traces, those missing a span too, went once 200,000 spans had passed them.
+    const first = Array.from({ length: 1000 }, (_, i) => (i + 1).toString(16).padStart(32, '0'));
+    expect(first.filter((t) => !analysed.has(t))).toEqual([]);
+    offline.finish();
+    expect(analysed.size).toBe(50_000);
   });
 });

@@ -1031,8 +1031,9 @@ class ReferenceAssembler {
       const quiet = now - trace.lastSeen;
       if (quiet < this.#settle) break; // ordered by lastSeen: the rest are newer
       if (!trace.rooted) continue;
-      // A span that is no request span and whose parent has not come keeps it to the maximum age.
-      const awaitsParent = trace.spans.some((s) => !isRequestSpan(s) && s.parentSpanId !== '' && !trace.spans.some((p) => p.spanId === s.parentSpanId));
+      // A span that is no request span and whose parent has not come keeps it to the maximum age;
+      // offline (no maximum age) the wait alone.
+      const awaitsParent = this.#maxAge !== Number.POSITIVE_INFINITY && trace.spans.some((s) => !isRequestSpan(s) && s.parentSpanId !== '' && !trace.spans.some((p) => p.spanId === s.parentSpanId));
       if (quiet >= this.#wait) {
         if (!awaitsParent) done.push(this.#release(traceId, 'quiet'));
       } else if (looksWhole(trace.spans)) done.push(this.#release(traceId, 'settled'));

@@ -698,6 +698,9 @@ export class TraceAssembler<B = SpanRecord[]> {
    * the maximum age lets it go, with its pauses while it grows. Looked at again once it has grown.
    */
   #awaitsParents(trace: OpenTrace<B>): boolean {
+    // Offline (no maximum age) the wait is already 200,000 spans, and nothing would end the hold of a
+    // trace whose parent was lost: it would be looked at again at every poll until the input ends.
+    if (this.#maxAge === Number.POSITIVE_INFINITY) return false;
     if (trace.parentsAt === trace.count) return true;
     const released = trace.awaited === undefined ? undefined : { ids: trace.awaited.ids, had: this.#wasReleased };
     if (!this.#buffer.awaitsParents(trace.spans, released)) return false;
