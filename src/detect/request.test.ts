@@ -124,6 +124,26 @@ describe('analyseRequest', () => {
     expect(analyseRequest(perRow, normalize).cascades.map((c) => c.kind)).toEqual(['repeated_write']);
   });
 
+  it('still reports a write per row that filters on a column besides its IN list: a queryset delete or update, tags.remove(a, b)', () => {
+    const del = (r: number) => `DELETE FROM "recruit_interview" WHERE ("recruit_interview"."application_id" = ${r + 100} AND "recruit_interview"."status" IN ('draft', 'cancelled'))`;
+    expect(analyseRequest(requestOf('POST cleanup/', [APPLICATIONS, ...loop(8, del)]), normalize).cascades.map((c) => c.kind)).toEqual(['repeated_write']);
+    const upd = () => 'UPDATE "recruit_interview" SET "status" = %s WHERE ("recruit_interview"."application_id" = %s AND "recruit_interview"."status" IN (%s, %s))';
+    expect(analyseRequest(requestOf('POST cancel/', [APPLICATIONS, ...loop(8, upd)]), normalize).cascades.map((c) => c.kind)).toEqual(['repeated_write']);
+    const BOOKS = 'SELECT "shop_book"."id", "shop_book"."title" FROM "shop_book" WHERE "shop_book"."archived" = %s';
+    const remove = () => 'DELETE FROM "shop_book_tags" WHERE ("shop_book_tags"."book_id" = %s AND "shop_book_tags"."tag_id" IN (%s, %s))';
+    expect(analyseRequest(requestOf('task untag', [BOOKS, ...loop(8, remove)]), normalize).cascades.map((c) => c.kind)).toEqual(['repeated_write']);
+  });
+
+  it('links a loop over one fetched row to that row, not to an earlier list of the same table', () => {
+    // recent = user.orders[:5]; order = Order.objects.get(pk=…); for line in order.lines: order.lines.count()
+    const RECENT = 'SELECT "shop_order"."id", "shop_order"."user_id", "shop_order"."created" FROM "shop_order" WHERE "shop_order"."user_id" = %s ORDER BY "shop_order"."created" DESC LIMIT 5';
+    const ORDER = 'SELECT "shop_order"."id", "shop_order"."user_id", "shop_order"."created" FROM "shop_order" WHERE "shop_order"."id" = %s LIMIT 21';
+    const LINES = 'SELECT "shop_line"."id", "shop_line"."order_id", "shop_line"."qty" FROM "shop_line" WHERE "shop_line"."order_id" = %s';
+    const count = () => 'SELECT COUNT(*) AS "__count" FROM "shop_line" WHERE "shop_line"."order_id" = %s';
+    const [c] = analyseRequest(requestOf('GET orders/<int:pk>/', [SESSION, AUTH_USER, RECENT, ORDER, LINES, ...loop(8, count)]), normalize).cascades;
+    expect(c?.trigger?.sql).toContain('"shop_order"."id" = ?');
+  });
+
   it("never reports a Paginator walked page by page as an N+1, but still a per-row slice", () => {
     // for n in paginator.page_range: paginator.page(n), in a task exporting every book: Django
     // inlines LIMIT and OFFSET, and each page's OFFSET is new. A loop over rows slicing each row's

@@ -176,7 +176,7 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
     keptAt[keptCount++] = last!;
     dbMs += duration;
     g.executions++;
-    if (n.facts.multiRowValues === true) g.multiRow++;
+    if (n.facts.multiRowValues === true && bulkWrite(n.facts)) g.multiRow++;
     // One row per OFFSET is qs[i] in a loop, a query per row; pages have more.
     if (n.facts.offset !== g.offset && n.facts.limit !== 1) g.paged = true;
     g.totalMs += duration;
@@ -196,6 +196,19 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
     g.durations[g.executions++] = cols[kept[i]! * DB_STRIDE + 1]!;
   }
   return { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil };
+}
+
+/**
+ * Whether a statement that wrote several rows (facts.multiRowValues) is a bulk write already: an
+ * INSERT of several rows, or an UPDATE or DELETE by IN lists alone (Django's collector and
+ * bulk_update, `WHERE id IN (…)`). One that also filters on a column by equality is still one
+ * statement per row of that column (`a.interviews.filter(status__in=…).delete()` per application,
+ * `book.tags.remove(x, y)` per book).
+ */
+function bulkWrite(facts: SqlFacts): boolean {
+  if (facts.operation === 'INSERT') return true;
+  const inFilters = facts.inFilters ?? [];
+  return facts.equalityFilters.every((f) => inFilters.includes(f));
 }
 
 /** A RequestAnalysis's fields apart from its timeline and the optional ones. */
@@ -641,9 +654,10 @@ class TriggerResolver {
     // The walk back crosses earlier loops: a statement already tried gives the same answer again.
     let tried: Set<NormalizedSql> | undefined;
     // One row read once (request.user) gives a loop no rows to walk: an earlier query that has rows
-    // is preferred, and the row is the parent only when none explains the query (the same count
-    // read again and again for one order).
-    let oneRow: { parent: Group; steps: RelationStep[] } | undefined;
+    // is preferred when it explains another of the query's filters (the applications, for
+    // Note.filter(user=request.user, application=a)); one explaining the same filter is older
+    // than the row that does (a list of orders, then the one order the page shows), which wins.
+    let oneRow: { parent: Group; steps: RelationStep[]; shape: Shape } | undefined;
     for (let i = first - 1; i >= 0; i--) {
       const { n, g: parent } = this.kept[i]!;
       if (n.fingerprint === g.n.fingerprint || n.facts.operation !== 'SELECT' || parent === undefined) continue;
@@ -652,12 +666,12 @@ class TriggerResolver {
       for (const shape of shapes) {
         const steps = this.#stepsFrom(n.facts, shape);
         if (steps === undefined) continue;
-        if (parent.indices.length > 1 || !this.#singleRow(n.facts)) return { parent, steps };
-        oneRow ??= { parent, steps };
+        if (parent.indices.length > 1 || !this.#singleRow(n.facts)) return oneRow?.shape === shape ? oneRow : { parent, steps };
+        oneRow ??= { parent, steps, shape };
         break;
       }
     }
-    return oneRow;
+    return oneRow === undefined ? undefined : { parent: oneRow.parent, steps: oneRow.steps };
   }
 
   /**
