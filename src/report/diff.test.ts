@@ -55,4 +55,11 @@ describe('report diff', () => {
     expect(d.endpoints.map((e) => [e.service, e.endpoint])).toEqual([['web', 'GET health/']]);
     expect(renderDiff(d, { before: 'a.json', after: 'b.json' })).toContain('\nGET health/ (web)\n');
   });
+
+  it('pairs an endpoint each report has once whatever its service is called (a renamed service, a test suite against production)', () => {
+    const f = finding('GET orders/');
+    const d = diffReports(report([endpoint('GET orders/', [f], { service: 'shop' })]), report([endpoint('GET orders/', [f], { service: 'shop-web' })]));
+    expect(d.totals).toEqual({ new: 0, fixed: 0, worse: 0, better: 0 });
+    expect(d.regression).toBe(false);
+  });
 });

@@ -35,7 +35,12 @@ export interface ReportDiff {
 
 export function diffReports(before: Report, after: Report): ReportDiff {
   // An endpoint is its service's: two services may serve `GET health/`, each with its own findings.
-  const key = (e: ReportEndpoint): string => `${e.service ?? ''}\u0000${e.endpoint}`;
+  // A name each report has once is one endpoint whatever its service is called (a renamed
+  // OTEL_SERVICE_NAME, a test suite's report against production's).
+  const counts = (r: Report) => r.endpoints.reduce((m, e) => m.set(e.endpoint, (m.get(e.endpoint) ?? 0) + 1), new Map<string, number>());
+  const [countBefore, countAfter] = [counts(before), counts(after)];
+  const key = (e: ReportEndpoint): string =>
+    countBefore.get(e.endpoint) === 1 && countAfter.get(e.endpoint) === 1 ? `\u0000${e.endpoint}` : `${e.service ?? ''}\u0000${e.endpoint}`;
   const byKey = (r: Report) => new Map(r.endpoints.map((e) => [key(e), e]));
   const a = byKey(before);
   const b = byKey(after);
