@@ -180,6 +180,7 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
       names = new Set(
         lineage.flatMap((x) => [
           ...(x.fields ?? []).flatMap((f) => [f.name, f.attname]),
+          ...(x.properties ?? []),
           ...x.relations.flatMap((r) => [r.name, r.queryName]),
           ...(x.genericForeignKeys ?? []).map((g) => g.name),
         ]),

@@ -31,6 +31,8 @@ function schemaFileShapes() {
     relations: z.array(relation),
     /** Concrete fields, inherited ones included; files written before it have none. */
     fields: z.array(field).optional(),
+    /** Properties the model's classes define: Django cannot set an annotation named like one. */
+    properties: z.array(z.string()).optional(),
     /** Multi-table-inheritance parents, nearest first. */
     parents: z.array(z.string()).optional(),
     /** A Wagtail page model (wagtailcore.Page or a subclass). */

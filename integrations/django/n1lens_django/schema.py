@@ -120,6 +120,19 @@ def _label(model: type[models.Model]) -> str:
     return f"{model._meta.app_label}.{model._meta.object_name}"
 
 
+def _properties(model: type[models.Model]) -> list[str]:
+    """Names of the properties the model's classes and mixins define (Django's own Model's left out), sorted."""
+    django_own = set(models.Model.__mro__)
+    names = {
+        name
+        for klass in model.__mro__
+        if klass not in django_own
+        for name, value in vars(klass).items()
+        if isinstance(value, property)
+    }
+    return sorted(names)
+
+
 def _model_entry(model: type[models.Model]) -> dict[str, Any]:
     opts = model._meta
     relations = [
@@ -134,6 +147,11 @@ def _model_entry(model: type[models.Model]) -> dict[str, Any]:
         ({"name": field.name, "attname": field.attname} for field in opts.concrete_fields),
         key=lambda field: field["name"],
     )
+    # properties of the model's own classes: an annotation or to_attr named like one fails when Django
+    # sets it on each row ("property ... has no setter").
+    properties = _properties(model)
+    if properties:
+        entry["properties"] = properties
     # multi-table-inheritance parents, nearest first: a queryset of the child may use their relations.
     parents = [_label(parent) for parent in opts.get_parent_list()]
     if parents:

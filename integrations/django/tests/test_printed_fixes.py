@@ -17,7 +17,7 @@ from opentelemetry.trace import SpanKind
 
 from n1lens_django.pytest_plugin import write_schema, write_traces
 from shop import models as shop
-from shop.models import Author, Book, Club, Employee, Forum, Membership, OrderLine, Place, Placement, Post, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket
+from shop.models import Author, Board, Book, Club, Employee, Forum, Membership, OrderLine, Place, Placement, Post, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket, Topic
 
 pytestmark = pytest.mark.django_db
 
@@ -191,6 +191,23 @@ def test_a_count_named_like_a_field_of_the_model_is_annotated_under_a_name_of_it
     fixed, before, queries = reads_of(endpoint, Forum)
     assert fixed == before
     assert set(fixed[finding_on(endpoint, "shop_post")["sql"]].values()) == {0, 1, 2}
+    assert queries == 1
+
+
+def test_a_count_named_like_a_property_of_the_model_is_annotated_under_a_name_of_its_own(exporter, tmp_path):
+    for i in range(ROWS):
+        board = Board.objects.create()
+        for _ in range(i % 3):
+            Topic.objects.create(board=board)
+
+    def loop():
+        for board in Board.objects.all():
+            board.topics.count()
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    # annotate(topics_count=...) would fail on every row: "property 'topics_count' of 'Board' object has no setter".
+    fixed, before, queries = reads_of(endpoint, Board)
+    assert fixed == before
     assert queries == 1
 
 

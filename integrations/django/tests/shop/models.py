@@ -100,6 +100,17 @@ class Post(models.Model):
     forum = models.ForeignKey(Forum, on_delete=models.CASCADE, related_name="posts")
 
 
+class Board(models.Model):
+    # A count read through a property: annotate(topics_count=...) cannot be set on it.
+    @property
+    def topics_count(self):
+        return self.topics.count()
+
+
+class Topic(models.Model):
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="topics")
+
+
 class Club(models.Model):
     # A custom through model with Django's default column names, so conventions alone link it.
     members = models.ManyToManyField(Author, through="Membership", related_name="clubs")
