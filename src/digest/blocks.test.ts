@@ -3,14 +3,14 @@ import { describe, expect, it } from 'vitest';
 import type { Report, ReportEndpoint, ReportFinding } from '../report/model.js';
 import { buildDigest, codeBlock, type SlackMessage } from './blocks.js';
 import type { DigestInput } from './source.js';
+import { finding as reportFinding } from '../../test/report-fixture.js';
 
 const DAY = { sinceMs: Date.parse('2025-01-13T09:00Z'), untilMs: Date.parse('2025-01-14T09:00Z'), window: '24h' };
 const DASHBOARD_FIX = "Application.objects.select_related('candidate', 'job__company', 'status').annotate(notes_count=Count('notes'))";
 
+/** The dashboard's candidate loop (test/report-fixture.ts's finding), without a code location. */
 function finding(over: Partial<ReportFinding> = {}): ReportFinding {
-  return {
-    kind: 'n_plus_one',
-    operation: 'SELECT',
+  const { location: _, ...f } = reportFinding('GET dashboard/', {
     table: 'recruit_candidate',
     fingerprint: '9f2c0000aaaabbbb',
     sql: 'SELECT … FROM "recruit_candidate" WHERE "recruit_candidate"."id" = ? LIMIT ?',
@@ -21,9 +21,8 @@ function finding(over: Partial<ReportFinding> = {}): ReportFinding {
     chain: ['candidate'],
     suggestion: { method: 'select_related', path: 'candidate', code: ".select_related('candidate')", confidence: 'exact' },
     exampleTraceId: '4bf92f3577b34da6a3ce929d0e0e4736',
-    signature: '0123456789abcdef',
-    ...over,
-  };
+  });
+  return { ...f, signature: '0123456789abcdef', ...over };
 }
 
 /** An endpoint whose findings waste `wastedMsPerRequest` on each of its requests. */
