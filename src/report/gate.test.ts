@@ -138,3 +138,15 @@ describe('GitHub and JUnit output', () => {
     expect(dashboard().findings).toHaveLength(6);
   });
 });
+
+describe('the step summary\'s verdict', () => {
+  it('counts the findings over budget in its own number: one past the budget beside two within their endpoint\'s own is "1 new finding"', async () => {
+    const { endpoint, finding, report } = await import('../../test/report-fixture.js');
+    const r = report([
+      endpoint('GET reports/', [finding('GET reports/'), finding('GET reports/', { table: 'shop_line', fingerprint: '1111222233334444' })]),
+      endpoint('GET orders/', [finding('GET orders/')]),
+    ]);
+    const summary = renderGithubSummary(r, judge(r, { maxFindings: 0, today: '2026-01-01', endpoints: [{ match: 'GET reports/', maxFindings: 5 }] }));
+    expect(summary).toMatch(/^### ❌ n1lens: 1 new finding over budget\n/);
+  });
+});

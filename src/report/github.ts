@@ -52,8 +52,9 @@ export function renderGithubCommands(gate: GateResult): string {
 export function gateMarkdown(gate: GateResult): string {
   const fresh = gate.findings.filter((g) => g.status === 'new' || g.status === 'expired');
   const accepted = gate.findings.filter((g) => g.status === 'baselined').length;
+  const failing = fresh.filter((g) => g.failing).length;
   const head = gate.overBudget
-    ? `### ❌ n1lens: ${fresh.filter((g) => g.failing).length} new finding${fresh.length === 1 ? '' : 's'} over budget${gate.breaches.length > 0 ? `, ${gate.breaches.length} endpoint budget${gate.breaches.length === 1 ? '' : 's'} broken` : ''}`
+    ? `### ❌ n1lens: ${failing} new finding${failing === 1 ? '' : 's'} over budget${gate.breaches.length > 0 ? `, ${gate.breaches.length} endpoint budget${gate.breaches.length === 1 ? '' : 's'} broken` : ''}`
     : '### ✅ n1lens: within budget';
   const out = [head, '', `${fresh.length} new · ${accepted} accepted by the baseline · ${gate.fixed.length} fixed since the baseline · budget ${gate.maxFindings}`, ''];
   for (const g of fresh) {
