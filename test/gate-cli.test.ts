@@ -93,6 +93,15 @@ describe('n1lens report as a CI gate', () => {
     const sarif = JSON.parse(readFileSync(out('r.sarif'), 'utf8')) as { runs: { results: { ruleId: string }[] }[] };
     expect(sarif.runs[0]!.results.map((x) => x.ruleId)).not.toContain('hot_lookup');
     expect((JSON.parse(readFileSync(out('baseline.json'), 'utf8')) as Baseline).findings.map((e) => e.kind)).not.toContain('hot_lookup');
+
+    // A baseline written from production traffic keeps its hot_lookup entries through a test-suite run: not fixed, not dropped.
+    const production = out('production-baseline.json');
+    run(['report', recording, '--write-baseline', production]);
+    const hot = (JSON.parse(readFileSync(production, 'utf8')) as Baseline).findings.filter((e) => e.kind === 'hot_lookup');
+    expect(hot.length).toBeGreaterThan(0);
+    const suite = run(['report', recording, '--test-suite', '--baseline', production, '--write-baseline', production]);
+    expect(suite.stdout).not.toContain('fixed: ');
+    expect((JSON.parse(readFileSync(production, 'utf8')) as Baseline).findings.filter((e) => e.kind === 'hot_lookup')).toEqual(hot);
   });
 
   it('appends the verdict to a step summary that is also a --format file, after that file is written', () => {

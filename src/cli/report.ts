@@ -390,8 +390,9 @@ interface HtmlSource {
  * output; returns the exit code. A file it cannot write fails the run with nothing printed.
  */
 async function finishReport(report: Report, formats: FormatSpec[], checked: Checked, opts: ReportCliOptions, html?: HtmlSource): Promise<number> {
-  // What the report left out (--endpoint, --ignore-*) is neither fixed nor dropped from a rewritten baseline.
+  // What the report left out (--endpoint, --ignore-*, --test-suite's hot_lookup) is neither fixed nor dropped from a rewritten baseline.
   const inScope = reportScope({
+    ...(opts.testSuite === true ? { testSuite: true } : {}),
     ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
     ...(opts.ignoreEndpoint === undefined ? {} : { ignoreEndpoints: opts.ignoreEndpoint }),
     ...(opts.ignoreTable === undefined ? {} : { ignoreTables: opts.ignoreTable }),
