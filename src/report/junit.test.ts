@@ -29,4 +29,12 @@ describe('JUnit XML', () => {
     expect(count(xml, /<failure /g)).toBe(1);
     expect(xml).toContain('failures="1"');
   });
+
+  it('writes only characters XML 1.0 can carry: no control character, U+FFFE, U+FFFF or half a surrogate pair, while whole pairs stay', () => {
+    const name = 'GET caf\u00e9/\u0001\ufffe\ud800x/\udc00y/\ud83d\ude00/';
+    const r = report([endpoint(name, [finding(name)])]);
+    const xml = renderJunit(r, judge(r, { maxFindings: 0, today: '2026-01-01' }));
+    expect(xml).toContain('name="GET caf\u00e9/x/y/\ud83d\ude00/"');
+    expect(xml).not.toMatch(/[\u0001\ufffe]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/);
+  });
 });

@@ -9,8 +9,8 @@ import { findingTitle, formatLocation } from './text.js';
 
 const xml = (s: string): string =>
   s
-    // XML 1.0 cannot carry most control characters at all.
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
+    // XML 1.0 cannot carry most control characters at all, nor U+FFFE, U+FFFF or half a surrogate pair.
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '')
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
