@@ -158,16 +158,6 @@ export class Summaries {
    * another connection's write (serve's writer thread, a shard) would hold every export up with it.
    */
   #ensure(lo: number, hi: number, closedBeforeMs: number): void {
-    const busyTimeout = this.#db.pragma('busy_timeout', { simple: true }) as number;
-    this.#db.pragma('busy_timeout = 0');
-    try {
-      this.#ensureBlocks(lo, hi, closedBeforeMs);
-    } finally {
-      this.#db.pragma(`busy_timeout = ${busyTimeout}`);
-    }
-  }
-
-  #ensureBlocks(lo: number, hi: number, closedBeforeMs: number): void {
     const end = Math.min(hi, closedBeforeMs);
     for (let level = 1; level < SIZES.length; level++) {
       const size = SIZES[level]!;
@@ -176,13 +166,23 @@ export class Summaries {
       const built = this.#built(size, first, end);
       for (let start = first; start + size <= end; start += size) {
         if (built.has(start)) continue;
-        try {
-          this.#db.transaction(() => this.#build(level, start)).immediate();
-        } catch (e) {
-          if (String((e as { code?: unknown }).code).startsWith('SQLITE_BUSY')) return;
-          throw e;
-        }
+        if (!this.#buildOnce(level, start)) return;
       }
+    }
+  }
+
+  /** One block built in an IMMEDIATE transaction, its lock tried once (see #ensure); false when the file was locked. */
+  #buildOnce(level: number, start: number): boolean {
+    const busyTimeout = this.#db.pragma('busy_timeout', { simple: true }) as number;
+    this.#db.pragma('busy_timeout = 0');
+    try {
+      this.#db.transaction(() => this.#build(level, start)).immediate();
+      return true;
+    } catch (e) {
+      if (String((e as { code?: unknown }).code).startsWith('SQLITE_BUSY')) return false;
+      throw e;
+    } finally {
+      this.#db.pragma(`busy_timeout = ${busyTimeout}`);
     }
   }
 
