@@ -51,6 +51,9 @@ export const MAX_TIMER_MS = 2_147_483_647;
 /** A wait in milliseconds, from 0 to what a timer can wait. */
 export const milliseconds = (name: string, max = MAX_TIMER_MS) => wholeNumber(name, 0, max);
 
+/** A repeatable flag's values, each read by `parse` (which throws InvalidArgumentError for a bad one). */
+export const repeatable = <T>(parse: (value: string) => T) => (value: string, previous: T[] | undefined): T[] => [...(previous ?? []), parse(value)];
+
 /** A TCP port; 0 picks a free one. */
 export const portNumber = (name: string) => (value: string): number => {
   const n = decimal(value);

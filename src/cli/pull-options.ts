@@ -11,7 +11,7 @@ import { parseDuration, parseInstant } from '../report/period.js';
 import { loadSchema, schemaNaming } from '../suggest/index.js';
 import type { ReportOptions } from '../report/index.js';
 import { CliError } from './errors.js';
-import { wholeNumber } from './detector-options.js';
+import { repeatable, wholeNumber } from './detector-options.js';
 
 export interface PullCliOptions {
   from?: string;
@@ -28,7 +28,6 @@ export interface PullCliOptions {
 /** Traces pulled when --limit is not given. */
 export const DEFAULT_PULL_LIMIT = 1000;
 
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /** Adds --from and its query flags (--service is the caller's: digest already has one). */
 export function addPullOptions(command: Command, { service }: { service: boolean }): Command {
@@ -37,7 +36,7 @@ export function addPullOptions(command: Command, { service }: { service: boolean
     .option('--start <time>', 'with --from: oldest trace start (ISO 8601, e.g. 2026-12-01T09:00:00Z, or an epoch in s, ms, µs or ns)')
     .option('--end <time>', 'with --from: newest trace start (default now)')
     .option('--limit <n>', `with --from: most traces to pull (default ${DEFAULT_PULL_LIMIT})`, wholeNumber('--limit', 1))
-    .option('--header <name: value>', "with --from: HTTP header, repeatable, e.g. 'Authorization: Bearer <token>'", collect);
+    .option('--header <name: value>', "with --from: HTTP header, repeatable, e.g. 'Authorization: Bearer <token>'", repeatable(String));
   if (service) command.option('--service <name>', 'with --from: the service.name whose traces to pull');
   return command;
 }

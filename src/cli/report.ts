@@ -37,7 +37,7 @@ import { parseDuration } from '../report/period.js';
 import type { SqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 import { applyConfig, CAPTURE_KEYS, loadConfig, type ConfigFile } from './config.js';
-import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, nonNegativeNumber, wholeNumber, type DetectorCliOptions } from './detector-options.js';
+import { addDetectorOptions, endpointDetectOptions, requestDetectOptions, nonNegativeNumber, repeatable, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { CliError, EXIT } from './errors.js';
 import { checkWritable, fileError, writeOutputFiles, type OutputFile } from './output-files.js';
 import type { RequestAnalysis } from '../detect/types.js';
@@ -92,8 +92,6 @@ export function parseFormat(value: string): FormatSpec {
   if (file === '') throw new InvalidArgumentError(`${name}= needs a file name`);
   return { format: name as FormatName, ...(file === undefined ? {} : { file }) };
 }
-
-const collect = <T>(parse: (v: string) => T) => (value: string, previous: T[] | undefined): T[] => [...(previous ?? []), parse(value)];
 
 /**
  * Reads every file, streaming, and returns the rollups (see OfflineAnalysis for when a trace
@@ -495,13 +493,13 @@ export function addReportOptions(command: Command): Command {
     .option(
       '-f, --format <format[=file]>',
       `output: ${FORMATS.join(', ')}; repeat with =FILE for several (default terminal)`,
-      collect(parseFormat),
+      repeatable(parseFormat),
     )
     .option('--max-findings <n>', 'new N+1 and write-loop findings allowed before exit code 1', wholeNumber('--max-findings'), 0)
     .option('--min-wasted-ms <ms>', 'leave out findings that waste less than this per request', nonNegativeNumber('--min-wasted-ms'))
     .option('--endpoint <glob>', 'only endpoints matching this glob, e.g. "GET dashboard/*"')
-    .option('--ignore-endpoint <glob>', 'leave out endpoints matching this glob (repeatable)', collect(String))
-    .option('--ignore-table <glob>', 'leave out findings on tables matching this glob (repeatable)', collect(String))
+    .option('--ignore-endpoint <glob>', 'leave out endpoints matching this glob (repeatable)', repeatable(String))
+    .option('--ignore-table <glob>', 'leave out findings on tables matching this glob (repeatable)', repeatable(String))
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
     .option('--trace-url <template>', "html: link example traces, 'https://jaeger.example.com/trace/{traceId}'")
     .option('--baseline <file>', 'accepted findings: fail only on findings not in it (or past their expires date)')

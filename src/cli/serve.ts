@@ -8,7 +8,7 @@ import { CliError } from './errors.js';
 import { WEBHOOK_ENV } from './digest.js';
 import { checkTraceUrl } from './trace-url.js';
 import { loadSchema, type DjangoSchema } from '../suggest/schema.js';
-import { addDetectorOptions, endpointDetectOptions, milliseconds, portNumber, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
+import { addDetectorOptions, endpointDetectOptions, milliseconds, portNumber, repeatable, requestDetectOptions, wholeNumber, type DetectorCliOptions } from './detector-options.js';
 import { onShutdown } from './lifecycle.js';
 import { DEFAULT_MAX_BUFFER_MIB, nodeFlags, serveHeapLimits, serveOnThread } from './serve-thread.js';
 import { isMainThread } from 'node:worker_threads';
@@ -92,7 +92,7 @@ export function serveCommand(): Command {
     .option('--max-buffer-mib <n>', 'estimated memory of buffered spans at which every export is refused (retryable)', wholeNumber('--max-buffer-mib', 1), DEFAULT_MAX_BUFFER_MIB)
     .option('--memory-limit-mib <n>', 'measured memory (V8 heap in use + request bodies and other buffers) at which exports are refused (retryable; default: --max-buffer-mib + 128)', wholeNumber('--memory-limit-mib', 1))
     .option('--auth-token <token>', `bearer token required on OTLP/HTTP, OTLP/gRPC, the API, the UI and /metrics (default: $${AUTH_TOKEN_ENV}); /healthz stays open`)
-    .option('--allow-host <name>', 'on loopback without --auth-token, also answer requests addressed to this name (a reverse proxy that passes its own Host; .example.com: it and every name under it); repeatable', collectAllowedHost, undefined)
+    .option('--allow-host <name>', 'on loopback without --auth-token, also answer requests addressed to this name (a reverse proxy that passes its own Host; .example.com: it and every name under it); repeatable', repeatable(allowedHostFlag), undefined)
     .option('--tls-cert <file>', 'PEM certificate (chain): serve both listeners over TLS')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--tls-client-ca <file>', 'PEM CA bundle: require client certificates signed by it (mTLS)')
@@ -195,10 +195,10 @@ function planDeadViews(deadAfter: string | undefined, schema: DjangoSchema | und
 
 export const AUTH_TOKEN_ENV = 'N1LENS_AUTH_TOKEN';
 
-/** --allow-host, repeatable: each name checked as it is given. */
-function collectAllowedHost(value: string, previous: string[] | undefined): string[] {
+/** An --allow-host name, checked as it is given. */
+function allowedHostFlag(value: string): string {
   try {
-    return [...(previous ?? []), allowedHostName(value)];
+    return allowedHostName(value);
   } catch (e) {
     throw new InvalidArgumentError((e as Error).message);
   }
