@@ -2,9 +2,9 @@
 import { decodeJaegerTrace } from '../jaeger.js';
 import { createJsonDecoder } from '../json.js';
 import type { DecodedBatch } from '../span.js';
-import { displayUrl, httpGet, isHtmlPage, jsonBody, PullError, statusError, type HttpResponse } from './http.js';
+import { displayUrl, httpGet, jsonBody, PullError, statusError, type HttpResponse } from './http.js';
 import {
-  apiUrl, countFailure, newTraces, windowedSearch, type ProbeNotes, type PullQuery, type PullStats, type SearchPage, type SourceOptions, type TraceSource,
+  apiUrl, countFailure, newTraces, windowedSearch, noteHtmlPage, type ProbeNotes, type PullQuery, type PullStats, type SearchPage, type SourceOptions, type TraceSource,
 } from './source.js';
 
 type Version = 'v3' | 'v1';
@@ -30,7 +30,7 @@ export async function probeJaeger(base: URL, opts: SourceOptions, notes: ProbeNo
     const url = apiUrl(base, version === 'v3' ? '/api/v3/services' : '/api/services');
     const response = await httpGet(url, 'application/json', opts);
     if (response.status === 401 || response.status === 403) throw statusError(url, response);
-    if (isHtmlPage(response)) notes.htmlPage ??= { asked: url, ...(response.redirectedTo === undefined ? {} : { redirectedTo: response.redirectedTo }) };
+    noteHtmlPage(notes, url, response);
     if (response.status !== 200) continue;
     let body: unknown;
     try {

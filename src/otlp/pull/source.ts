@@ -1,6 +1,6 @@
 /** What every trace backend client (Jaeger, Tempo) offers: a query in, trace batches and a tally out. */
 import type { DecodedBatch } from '../span.js';
-import type { HttpOptions } from './http.js';
+import { isHtmlPage, type HttpOptions, type HttpResponse } from './http.js';
 
 /** Which traces to pull. Times are Unix epoch milliseconds; a trace is in when it starts in [startMs, endMs]. */
 export interface PullQuery {
@@ -45,6 +45,12 @@ export type ApiName = 'jaeger-v3' | 'jaeger-v1' | 'tempo';
 export interface ProbeNotes {
   /** The first API request answered with a web page, and where redirects led. */
   htmlPage?: { asked: URL; redirectedTo?: URL };
+}
+
+/** Notes the first probe answered with a web page (HttpResponse's isHtmlPage), for openTraceSource's message. */
+export function noteHtmlPage(notes: ProbeNotes, asked: URL, response: HttpResponse): void {
+  if (notes.htmlPage !== undefined || !isHtmlPage(response)) return;
+  notes.htmlPage = { asked, ...(response.redirectedTo === undefined ? {} : { redirectedTo: response.redirectedTo }) };
 }
 
 export interface SourceOptions extends HttpOptions {

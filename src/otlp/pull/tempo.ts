@@ -3,8 +3,8 @@ import { createJsonDecoder } from '../json.js';
 import { decodeProtobufRequest } from '../protobuf.js';
 import { createWireDecoder } from '../wire/decoder.js';
 import type { DecodedBatch } from '../span.js';
-import { boundedMap, displayUrl, httpGet, isHtmlPage, jsonBody, PullError, statusError } from './http.js';
-import { apiUrl, countFailure, windowedSearch, type ProbeNotes, type PullQuery, type PullStats, type SearchPage, type SourceOptions, type TraceSource } from './source.js';
+import { boundedMap, displayUrl, httpGet, jsonBody, PullError, statusError } from './http.js';
+import { apiUrl, countFailure, windowedSearch, noteHtmlPage, type ProbeNotes, type PullQuery, type PullStats, type SearchPage, type SourceOptions, type TraceSource } from './source.js';
 
 /** Tempo answers GET /api/echo with "echo": the documented way to tell it is there. */
 export async function probeTempo(base: URL, opts: SourceOptions, notes: ProbeNotes = {}): Promise<TraceSource | undefined> {
@@ -12,7 +12,7 @@ export async function probeTempo(base: URL, opts: SourceOptions, notes: ProbeNot
   const url = apiUrl(base, '/api/echo');
   const response = await httpGet(url, 'text/plain', opts);
   if (response.status === 401 || response.status === 403) throw statusError(url, response);
-  if (isHtmlPage(response)) notes.htmlPage ??= { asked: url, ...(response.redirectedTo === undefined ? {} : { redirectedTo: response.redirectedTo }) };
+  noteHtmlPage(notes, url, response);
   return response.status === 200 && response.body.toString('utf8').trim() === 'echo' ? new TempoSource(base, opts) : undefined;
 }
 
