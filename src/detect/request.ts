@@ -671,7 +671,7 @@ class TriggerResolver {
         break;
       }
     }
-    return oneRow === undefined ? undefined : { parent: oneRow.parent, steps: oneRow.steps };
+    return oneRow;
   }
 
   /**

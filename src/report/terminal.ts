@@ -142,23 +142,21 @@ export function renderGateTerminal(gate: GateResult, options: TerminalOptions & 
   const out: string[] = [''];
   const counts = `${fresh.length} new · ${accepted} baselined · ${gate.fixed.length} fixed since · budget ${gate.maxFindings}`;
   out.push(gate.overBudget ? c.red(c.bold(`✗ over budget: ${counts}`)) : c.green(c.bold(`✓ within budget: ${counts}`)));
+  // An entry's lines, wrapped to the width under its mark (none: a detail line), each styled by `style`.
+  const entry = (mark: string | undefined, text: string, style = (line: string) => line): void => {
+    for (const [i, line] of wrapLong(text, width - 4).entries()) out.push(i === 0 && mark !== undefined ? `  ${mark} ${line}` : style(`    ${line}`));
+  };
   for (const g of fresh) {
-    const mark = g.failing ? c.red('✗') : c.yellow('!');
-    const title = findingTitle(g.endpoint, g.finding);
-    for (const [i, line] of wrapLong(title, width - 4).entries()) out.push(i === 0 ? `  ${mark} ${line}` : `    ${line}`);
+    entry(g.failing ? c.red('✗') : c.yellow('!'), findingTitle(g.endpoint, g.finding));
     const where = formatLocation(g.finding.location);
-    if (where !== '') for (const line of wrapLong(`at ${where}`, width - 4)) out.push(`    ${line}`);
+    if (where !== '') entry(undefined, `at ${where}`);
     if (g.status === 'expired') out.push(c.dim(`    baseline entry expired on ${g.baseline?.expires ?? '?'}`));
     out.push(c.dim(`    signature ${g.finding.signature}`));
   }
-  for (const b of gate.breaches) {
-    const text = `${b.endpoint}: ${b.limit} ${b.actual} > ${b.allowed} (budget "${b.budget}")`;
-    for (const [i, line] of wrapLong(text, width - 4).entries()) out.push(i === 0 ? `  ${c.red('✗')} ${line}` : `    ${line}`);
-  }
+  for (const b of gate.breaches) entry(c.red('✗'), `${b.endpoint}: ${b.limit} ${b.actual} > ${b.allowed} (budget "${b.budget}")`);
   for (const e of gate.fixed) {
-    const title = `fixed: ${KIND_LABEL[e.kind]} in ${e.endpoint} on ${e.table}`;
-    for (const [i, line] of wrapLong(title, width - 4).entries()) out.push(i === 0 ? `  ${c.green('✓')} ${line}` : `    ${line}`);
-    for (const line of wrapLong(`remove ${e.signature} from ${options.baselinePath ?? 'the baseline'}`, width - 4)) out.push(c.dim(`    ${line}`));
+    entry(c.green('✓'), `fixed: ${KIND_LABEL[e.kind]} in ${e.endpoint} on ${e.table}`);
+    entry(undefined, `remove ${e.signature} from ${options.baselinePath ?? 'the baseline'}`, c.dim);
   }
   if (failing === 0 && fresh.length > 0 && !gate.overBudget) out.push(c.dim(`  (${fresh.length} within --max-findings ${gate.maxFindings})`));
   return `${out.join('\n')}\n`;

@@ -73,9 +73,9 @@ export function loopbackHostCheck(allowed: readonly string[] = []): (host: strin
   let accepted: string | undefined;
   return (host) => {
     if (host === accepted) return true;
-    if (!addressedToLoopback(host)) {
-      const name = host === undefined ? undefined : hostName(host);
-      if (name === undefined || !allowedHost(name, allowed)) return false;
+    if (host !== undefined) {
+      const name = hostName(host);
+      if (name === undefined || !(isLoopbackHost(name) || allowedHost(name, allowed))) return false;
     }
     accepted = host;
     return true;
