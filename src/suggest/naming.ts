@@ -1,7 +1,7 @@
 /** Names Django uses for tables and columns: from the app's schema file when given, from Django's conventions otherwise. */
 import { appPrefix, conventionLinks, type TableLinks } from '../detect/links.js';
 import type { RelationStep } from '../detect/types.js';
-import type { DjangoSchema, SchemaModel, SchemaRelation } from './schema.js';
+import { modelsByTable, type DjangoSchema, type SchemaModel, type SchemaRelation } from './schema.js';
 
 /** A relation's attribute name (select_related / prefetch_related) and its lookup name (filters, aggregates). */
 export interface RelationName {
@@ -143,13 +143,9 @@ export function conventionNaming(knownTables: Iterable<string>): Naming {
 
 /** Exact names from `manage.py n1lens_schema`; falls back to conventions for tables the schema lacks. */
 export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string> = []): Naming {
-  const byTable = new Map<string, SchemaModel>();
+  const byTable = modelsByTable(schema);
   const byLabel = new Map<string, SchemaModel>();
-  for (const m of schema.models) {
-    byLabel.set(m.model, m);
-    // Proxy models share their concrete model's table; the first (concrete, by schema order) wins.
-    if (!byTable.has(m.table)) byTable.set(m.table, m);
-  }
+  for (const m of schema.models) byLabel.set(m.model, m);
   const fallback = conventionNaming([...knownTables, ...byTable.keys()]);
   const tableOf = (label: string): string | undefined => byLabel.get(label)?.table;
   const relations = (table: string): SchemaRelation[] => byTable.get(table)?.relations ?? [];

@@ -118,6 +118,25 @@ def test_a_reverse_one_to_one_is_select_related_and_read_as_an_attribute(exporte
     assert queries == 1
 
 
+def test_a_model_with_a_proxy_is_fixed_on_itself_not_on_its_proxy(exporter, tmp_path):
+    # BargainBook, a proxy of Book whose manager keeps the bargains only, is listed before Book in the
+    # schema (by label): it shares Book's table, so the table alone does not tell them apart.
+    for i, b in enumerate(books()):
+        b.title = f"bargain {i}" if i % 2 else b.title
+        b.save()
+
+    def loop():
+        for book in Book.objects.all():
+            book.author.name
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert endpoint["fix"] == "Book.objects.select_related('author')"
+    fixed, before, queries = reads_of(endpoint, Book)
+    assert fixed == before
+    assert len(fixed[finding_on(endpoint, "shop_author")["sql"]]) == ROWS
+    assert queries == 1
+
+
 def test_exists_through_a_forward_fk_answers_for_the_related_row(exporter, tmp_path):
     shelf = books()
     for b in shelf[:3]:

@@ -175,6 +175,10 @@ def test_gives_a_proxy_model_its_concrete_models_table_and_relations(models):
     assert proxy["table"] == "shop_book"
     assert proxy["pk"] == "id"
     assert proxy["relations"] == concrete["relations"]
+    # Marked, so a table names its concrete model even where a proxy's label sorts first.
+    assert proxy["proxyFor"] == "shop.Book"
+    assert models["shop.BargainBook"]["proxyFor"] == "shop.Book"
+    assert "proxyFor" not in concrete
 
 
 def test_describes_multi_table_inheritance_through_the_parent_pointer(models):

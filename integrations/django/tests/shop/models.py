@@ -47,6 +47,19 @@ class RecentBook(Book):
         proxy = True
 
 
+class BargainManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(title__startswith="bargain")
+
+
+class BargainBook(Book):
+    # A proxy whose label sorts before Book's, with a manager that keeps some books only.
+    objects = BargainManager()
+
+    class Meta:
+        proxy = True
+
+
 class Review(models.Model):
     book = models.ForeignKey(Book, on_delete=models.CASCADE, related_name="reviews")
     stars = models.IntegerField()
