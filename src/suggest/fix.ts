@@ -318,6 +318,20 @@ const startAt = (node: Node, naming: Naming): At => ({ path: [], queryPath: [], 
 /** `application.job.company` for the attributes `job`, `company` of the row `application`. */
 const attrOf = (row: string, path: string[]): string => [row, ...path].join('.');
 
+/**
+ * The select_related paths `node`'s rows were fetched with per row (the loop's own select_related(),
+ * or the related model's manager's: `Meta.base_manager_name` for a forward FK, the default manager
+ * for a reverse one). A fix that loads the rows without them moves the query per row onto the join.
+ */
+function perRowJoins(node: Node, naming: Naming): string[] {
+  const paths: string[] = [];
+  for (const { leaf, facts } of node.leaves) {
+    if (leaf.kind !== 'fetch') continue;
+    for (const p of joinedPaths(facts, naming)) if (!paths.includes(p)) paths.push(p);
+  }
+  return paths;
+}
+
 /** Collects the ORM calls and reads that fix the loops below `node` into `fix`. */
 function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
   const edges = [...node.children.values()].sort((a, b) => a.node.order - b.node.order);
@@ -344,7 +358,7 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
         }
         continue;
       }
-      if (fetched) fix.selectRelated.push(lookup);
+      if (fetched) fix.selectRelated.push(lookup, ...perRowJoins(child, naming).map((p) => `${lookup}__${p}`));
       if (child.leaves.some((l) => l.leaf.kind === 'fetch')) {
         // A reverse one-to-one is read by the row it points back at, a forward FK by its id.
         const by =
@@ -376,21 +390,28 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
         fix.rowValues.push({ attr: toAttr, read: `${list}[0] if ${list} else None`, sortable: false, ...(source === undefined ? {} : { source }) });
       }
     }
+    // The prefetch sets each related row's FK back to its row itself: that join is not needed.
+    const fk = step.kind === 'reverse' ? naming.forwardName(step.toTable, step.column) : '';
+    const joins = perRowJoins(child, naming).filter((p) => p !== fk);
     if (child.leaves.some((l) => l.leaf.kind === 'fetch')) {
-      const fk = step.kind === 'reverse' ? naming.forwardName(step.toTable, step.column) : '';
+      const manager = attrOf(row, childAt.path);
       fix.reads.push({
-        read: `${attrOf(row, childAt.path)}.all()`,
+        read: `${manager}.all()`,
         insteadOf:
-          step.kind === 'reverse'
-            ? `${childModel}.objects.filter(${fk}=${attrOf(row, at.path)})`
-            : `${attrOf(row, childAt.path)}.filter(…)`,
-        // The loop queries an M2M's join table itself: only reading the prefetched M2M uses the fix.
-        required: rel.autoThrough === true,
+          joins.length > 0
+            ? `${manager}.select_related(${joins.map(quote).join(', ')})`
+            : step.kind === 'reverse'
+              ? `${childModel}.objects.filter(${fk}=${attrOf(row, at.path)})`
+              : `${manager}.filter(…)`,
+        // The loop queries an M2M's join table itself, or calls select_related() on the relation (a
+        // new query): only reading the prefetched rows uses the fix.
+        required: rel.autoThrough === true || joins.length > 0,
       });
     }
     if (!fetched && child.children.size === 0) continue;
     // Loops inside the prefetched rows: a Prefetch queryset with its own fix, or a plain path.
     const inner = emptyFix(child.table, naming);
+    inner.selectRelated.push(...joins);
     collect(child, naming, startAt(child, naming), inner);
     fix.reads.push(...inner.reads);
     fix.prefetch.push(

@@ -17,7 +17,7 @@ from opentelemetry.trace import SpanKind
 
 from n1lens_django.pytest_plugin import write_schema, write_traces
 from shop import models as shop
-from shop.models import Author, Board, Book, Club, Employee, Forum, Membership, OrderLine, Place, Placement, Post, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket, Topic
+from shop.models import Author, Board, Book, Club, Employee, Forum, Issue, Magazine, Membership, OrderLine, Place, Placement, Post, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket, Topic
 
 pytestmark = pytest.mark.django_db
 
@@ -469,3 +469,45 @@ def test_a_self_referential_fk_of_unknown_depth_says_the_loop_may_go_deeper(expo
         fixed = managers_of_managers(eval(f"Employee.objects.{deeper.group(1)}", dict(PASTE_NAMES)))  # noqa: S307
     assert fixed == managers_of_managers(Employee.objects.all())
     assert len(queries) == 1
+
+
+def test_a_per_row_fetch_that_joins_a_relation_keeps_the_join_in_select_related(exporter, tmp_path):
+    for i in range(ROWS):
+        Issue.objects.create(magazine=Magazine.objects.create(publisher=Publisher.objects.create(name=f"p{i}")))
+
+    def loop():
+        for issue in Issue.objects.all():
+            issue.magazine.publisher.name
+
+    # issue.magazine goes through Magazine's base manager, which joins the publisher: one query per
+    # row, and select_related('magazine') alone would leave one per row for the publisher.
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert endpoint["fix"] == "Issue.objects.select_related('magazine__publisher')"
+    with CaptureQueriesContext(connection) as queries:
+        fixed = {i.pk: i.magazine.publisher.name for i in pasted(endpoint["fix"])}
+    assert fixed == {i.pk: i.magazine.publisher.name for i in Issue.objects.all()}
+    assert len(queries) == 1
+
+
+def test_a_related_set_fetched_with_select_related_per_row_is_prefetched_with_it(exporter, tmp_path):
+    shelves = [Shelf.objects.create() for _ in range(ROWS)]
+    for i, b in enumerate(books()):
+        for position, shelf in enumerate(shelves[i % 2:]):
+            Placement.objects.create(shelf=shelf, book=b, position=position)
+
+    def titles(placements):
+        return sorted((p.position, p.book.title) for p in placements)
+
+    def loop():
+        for shelf in Shelf.objects.all():
+            titles(shelf.placement_set.select_related("book"))
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    fix, read = endpoint["fix"].split("\n")
+    assert fix == "Shelf.objects.prefetch_related(Prefetch('placement_set', queryset=Placement.objects.select_related('book')))"
+    # A select_related() on the relation is a query of its own: the loop must read the prefetched rows.
+    assert read == "# then read shelf.placement_set.all(), not shelf.placement_set.select_related('book')"
+    with CaptureQueriesContext(connection) as queries:
+        fixed = {s.pk: titles(s.placement_set.all()) for s in pasted(fix)}
+    assert fixed == {s.pk: titles(s.placement_set.select_related("book")) for s in Shelf.objects.all()}
+    assert len(queries) == 2  # the shelves, and the placements with their books

@@ -156,3 +156,23 @@ class Article(models.Model):
     title = models.CharField(max_length=100)
     comments = GenericRelation(Comment)
     tags = TaggableManager(through=ArticleTag)
+
+
+
+# A related model's manager that joins: Meta.base_manager_name puts it behind issue.magazine too.
+class PublisherJoined(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().select_related("publisher")
+
+
+class Magazine(models.Model):
+    publisher = models.ForeignKey(Publisher, on_delete=models.CASCADE)
+    objects = PublisherJoined()
+
+    class Meta:
+        base_manager_name = "objects"
+
+
+class Issue(models.Model):
+    magazine = models.ForeignKey(Magazine, on_delete=models.CASCADE)
+    number = models.IntegerField(default=0)
