@@ -5,6 +5,7 @@
  * reading named). Each returns a `manual` suggestion whose text names the cure, never a call that
  * would not work.
  */
+import type { LeafShape } from '../detect/types.js';
 import type { SqlFacts } from '../sql/types.js';
 import type { Suggestion } from './fix.js';
 import type { Naming } from './naming.js';
@@ -172,6 +173,64 @@ export function unnamedM2mCure(m: UnnamedM2m): Suggestion {
     'without a schema the SQL cannot tell which model declares an M2M with a through model of its own, nor its name: ' +
       'run `manage.py n1lens_schema` and pass --schema for the exact fix',
   );
+}
+
+/** What hiddenRelationCure says: a foreign key back to the loop's rows that has no reverse accessor. */
+export interface HiddenRelation {
+  /** The model the loop iterates (`User`) and its per-row variable (`user`). */
+  over: string;
+  row: string;
+  /** The model whose key points back (`Book`), that key (`editor`), and the stem for names (`book`). */
+  model: string;
+  fk: string;
+  alias: string;
+  /** The per-row query's leaf, and its field for an aggregate (`stars`). */
+  leaf: LeafShape;
+  field: string;
+  /** Lookups of a per-row filter beyond the key (`title=…`); null when the SQL does not tell them. */
+  conditions: readonly string[] | null;
+  /** True when the key points at the loop's own rows; false when the loop reaches them through other relations first. */
+  direct: boolean;
+}
+
+/**
+ * Rows of `model` per row by a key with `related_name='+'`: the loop's model has no accessor to
+ * prefetch and no query name to count through, so the cure reads the rows or figures by the key
+ * itself: once for every row, or in a subquery per row.
+ */
+export function hiddenRelationCure(h: HiddenRelation): Suggestion {
+  const relation = `${h.model}.${h.fk}`;
+  const head = `# ${h.over}: ${relation} has related_name='+', so ${h.over} has no reverse accessor or query name for it to prefetch or count: `;
+  const note = `${relation} has no reverse relation (related_name='+'); giving it a related_name makes prefetch_related / Count usable`;
+  const extra = h.conditions === null ? ', <the same filter>' : h.conditions.map((c) => `, ${c}`).join('');
+  if (!h.direct) {
+    return manual(relation, `${head}load the ${h.model} rows once by ${h.fk}_id for every row the loop reaches, keep them in a dict, and read it in the loop`, note);
+  }
+  const rows = `${h.model}.objects.filter(${h.fk}=OuterRef('pk')${extra}).order_by().values('${h.fk}')`;
+  switch (h.leaf.kind) {
+    case 'count':
+      return manual(
+        relation,
+        `${head}annotate(${h.alias}_count=Coalesce(Subquery(${rows}.annotate(n=Count('pk')).values('n')), 0)) ` +
+          `(Coalesce from django.db.models.functions), and read ${h.row}.${h.alias}_count in the loop`,
+        note,
+      );
+    case 'aggregate': {
+      const fn = h.leaf.fn[0] + h.leaf.fn.slice(1).toLowerCase();
+      const name = `${h.alias}_${h.field}_${h.leaf.fn.toLowerCase()}`;
+      return manual(relation, `${head}annotate(${name}=Subquery(${rows}.annotate(v=${fn}('${h.field}')).values('v'))), and read ${h.row}.${name} in the loop`, note);
+    }
+    case 'exists':
+      return manual(relation, `${head}annotate(has_${h.alias}=Exists(${h.model}.objects.filter(${h.fk}=OuterRef('pk')${extra}))), and read ${h.row}.has_${h.alias} in the loop`, note);
+    default: {
+      const pick = h.leaf.kind === 'first' ? `the first row of each ${h.fk}_id (ordered as the loop orders them)` : `the rows of each ${h.fk}_id`;
+      return manual(
+        relation,
+        `${head}load the ${h.model} rows once, ${h.model}.objects.filter(${h.fk}__in=<the ${h.over} rows>${extra}), keep ${pick} in a dict, and read it in the loop`,
+        note,
+      );
+    }
+  }
 }
 
 /** first() ordered by a column of a table the related model has no lookup to that the SQL names. */

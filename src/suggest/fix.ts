@@ -7,6 +7,7 @@ import {
   filteredAnnotationCure,
   filteredRelationCure,
   filtersPerRow,
+  hiddenRelationCure,
   isGenericLookup,
   isGet,
   joinRowsManualCure,
@@ -88,6 +89,8 @@ function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
   if (ambiguous !== undefined && (c.leaf.kind !== 'fetch' || c.steps.some((s) => s.kind !== 'forward'))) {
     return ambiguousCure(over, naming.modelOf(ambiguous.toTable), candidateNames(ambiguous, naming), c.steps.map((s) => stepLabel(s, naming)).join('__'));
   }
+  const hidden = hiddenCure(c, naming, over);
+  if (hidden !== undefined) return hidden;
   const unsure = c.steps.find((s): s is M2mStep => s.kind === 'm2m' && stepNames(s, naming).unsure === true);
   if (unsure !== undefined) return unnamedCure(c, unsure, naming, over);
   const filtered = c.sql !== undefined && filtersPerRow(c.sql);
@@ -117,6 +120,33 @@ function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
 }
 
 type M2mStep = Extract<RelationStep, { kind: 'm2m' }>;
+
+/**
+ * The cure for a loop through a key with no reverse accessor (related_name='+'), or undefined when
+ * the loop has none; null when the plain fix names no accessor: an unfiltered exists() at the end
+ * of to-one steps is an Exists() over the key itself.
+ */
+function hiddenCure(c: CascadeShape, naming: Naming, over: string): Suggestion | null | undefined {
+  const k = c.steps.findIndex((s) => s.kind === 'reverse' && stepNames(s, naming).hidden === true);
+  if (k < 0) return undefined;
+  const step = c.steps[k] as Extract<RelationStep, { kind: 'reverse' }>;
+  const before = c.steps.slice(0, k);
+  const filtered = c.sql !== undefined && filtersPerRow(c.sql);
+  if (c.leaf.kind === 'exists' && !filtered && k === c.steps.length - 1 && before.every((s) => !relationOf(s, naming).toMany)) return null;
+  const model = naming.modelOf(step.toTable);
+  const leaf = c.leaf;
+  return hiddenRelationCure({
+    over,
+    row: rowVariableOf(c.trigger === null ? over : naming.modelOf(c.trigger.table)),
+    model,
+    fk: naming.forwardName(step.toTable, step.column),
+    alias: stepNames(step, naming).queryName,
+    leaf,
+    field: leaf.kind === 'aggregate' && leaf.column !== '*' ? naming.fieldOfColumn(step.toTable, leaf.column) : 'pk',
+    conditions: filtered && c.sql !== undefined ? perRowConditions(c.sql, `${step.toTable}.${step.column}`, step.toTable, naming) : [],
+    direct: k === 0 && k === c.steps.length - 1,
+  });
+}
 
 /** The cure for a loop through an M2M whose name the SQL does not tell (`step`): the fix under each reading. */
 function unnamedCure(c: CascadeShape, step: M2mStep, naming: Naming, over: string): Suggestion {
@@ -483,8 +513,9 @@ function annotationOf(
 ): Annotation | null {
   const lookup = at.queryPath.join('__');
   const alias = at.queryPath.join('_');
-  // A to-many relation's manager (`author.book_set`); a to-one relation has none (an M2M is always to-many).
-  const related = rel.toMany || step.kind === 'm2m' ? attrOf(row, at.path) : toOneRows(step, at.path, naming, row);
+  // A to-many relation's manager (`author.book_set`); a to-one relation has none (an M2M is always to-many),
+  // nor has a key with no reverse accessor (related_name='+').
+  const related = step.kind === 'm2m' || (rel.toMany && rel.hidden !== true) ? attrOf(row, at.path) : toOneRows(step, at.path, naming, row);
   const filtered = conditions === undefined ? '' : `, filter=Q(${conditions?.map((c) => `${lookup}__${c}`).join(', ') ?? `<the same filter, as ${lookup}__… lookups>`})`;
   // A to-many join repeats each row of the others once per row of it: a to-many relation's rows are
   // repeated by any other to-many join, a to-one relation's one row by any at all. Count each once.
@@ -591,7 +622,8 @@ function methodOf(c: CascadeShape, naming: Naming): SuggestionMethod {
 
 function pathOf(c: CascadeShape, naming: Naming): string {
   const useQueryNames = c.leaf.kind === 'count' || c.leaf.kind === 'aggregate' || c.leaf.kind === 'exists';
-  return c.steps.map((s) => (useQueryNames ? relationOf(s, naming).queryName : stepLabel(s, naming))).join('__');
+  // A key with no reverse accessor has no query name either: it is named by the key (`Book.editor`).
+  return c.steps.map((s) => (useQueryNames && relationOf(s, naming).hidden !== true ? relationOf(s, naming).queryName : stepLabel(s, naming))).join('__');
 }
 
 /** What a fix over a self-referential FK of unknown depth leaves out: the next level, which runs the same query. */

@@ -21,6 +21,13 @@ export interface RelationName {
    * (`shelf_set`); the other reading is a field of this model whose name nothing in the SQL tells.
    */
   unsure?: boolean;
+  /**
+   * True for a reverse relation the schema knows the foreign key of (`Book.editor`) but lists no
+   * accessor for: `related_name='+'` gives it neither an accessor nor a query name, so no
+   * prefetch_related() or Count() can name it. `name` is then the key it goes back through
+   * (`Book.editor`, for reports) and `queryName` the model's name (`book`, for annotation names).
+   */
+  hidden?: boolean;
 }
 
 /** Everything suggest/ needs to turn SQL identifiers into ORM code. */
@@ -226,7 +233,14 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
       );
       if (r !== undefined) return { name: r.name, queryName: r.queryName, oneToOne: r.kind === 'one_to_one' };
       const m2m = byTable.has(toTable) ? undefined : relations(fromTable).find((x) => x.kind === 'many_to_many' && x.through === toTable && x.sourceColumn === column);
-      return m2m === undefined ? fallback.reverseName(fromTable, toTable, column) : { name: m2m.name, queryName: m2m.queryName, autoThrough: true };
+      if (m2m !== undefined) return { name: m2m.name, queryName: m2m.queryName, autoThrough: true };
+      // The schema leaves out a reverse relation with no accessor (related_name='+'): its key is known.
+      const fk = forwardRelation(toTable, column);
+      const held = byTable.get(toTable);
+      if (fk !== undefined && held !== undefined && byTable.has(fromTable) && tableOf(fk.target) === fromTable) {
+        return { name: `${className(held)}.${fk.name}`, queryName: className(held).toLowerCase(), hidden: true };
+      }
+      return fallback.reverseName(fromTable, toTable, column);
     },
     m2mName(fromTable, toTable, through, sourceColumn) {
       const r = relations(fromTable).find(

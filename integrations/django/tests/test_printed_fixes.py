@@ -10,7 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection, models
+from django.db.models.functions import Coalesce
 from django.test.utils import CaptureQueriesContext
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -25,8 +27,8 @@ REPO = Path(__file__).resolve().parents[3]
 N1_REPORT = REPO / "bin" / "n1-report.js"
 ROWS = 6  # n1lens reports a loop from 5 repeats
 
-# What a pasted fix may name: the app's models and django.db.models (Count, Exists, OuterRef, Q, …).
-PASTE_NAMES = {**vars(models), **{k: v for k, v in vars(shop).items() if isinstance(v, type)}}
+# What a pasted fix may name: the app's models, auth's User, and django.db.models (Count, Exists, OuterRef, Q, …).
+PASTE_NAMES = {**vars(models), **{k: v for k, v in vars(shop).items() if isinstance(v, type)}, "User": User}
 
 
 def books(n=ROWS):
@@ -511,3 +513,42 @@ def test_a_related_set_fetched_with_select_related_per_row_is_prefetched_with_it
         fixed = {s.pk: titles(s.placement_set.all()) for s in pasted(fix)}
     assert fixed == {s.pk: titles(s.placement_set.select_related("book")) for s in Shelf.objects.all()}
     assert len(queries) == 2  # the shelves, and the placements with their books
+
+
+def test_a_key_with_no_reverse_accessor_is_never_named_by_one(exporter, tmp_path):
+    # Book.editor has related_name='+': User has no book_set to prefetch and no 'book' to Count().
+    users = [User.objects.create(username=f"u{i}") for i in range(ROWS)]
+    for b, editor in zip(books(), [0, 0, 0, 1, 1, 2]):
+        b.editor = users[editor]
+        b.save()
+
+    def loop():
+        for user in User.objects.all():
+            Book.objects.filter(editor=user).exists()
+            Book.objects.filter(editor=user).count()
+            list(Book.objects.filter(editor=user))
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    printed = json.dumps(endpoint)
+    assert "book_set" not in printed and "'book'" not in printed
+    assert {(tuple(f["chain"]), f["suggestion"]["path"]) for f in endpoint["findings"]} == {(("Book.editor",), "Book.editor")}
+    # exists(): an Exists() over the key itself, pasted as printed.
+    assert endpoint["fix"].split("\n")[0] == "User.objects.annotate(has_book=Exists(Book.objects.filter(editor=OuterRef('pk'))))"
+    fixed, before, queries = reads_of(endpoint, User)
+    assert fixed == before
+    assert sorted(fixed[finding_on(endpoint, "shop_book", "SELECT ? AS")["sql"]].values()) == [False] * 3 + [True] * 3
+    assert queries == 1
+    # count(): the cure's subquery, pasted with the Coalesce it names.
+    cure = finding_on(endpoint, "shop_book", "COUNT")["suggestion"]
+    assert cure["method"] == "manual"
+    annotation = re.search(r"annotate\((\w+)=(Coalesce\(.*?, 0\))\) \(Coalesce from django\.db\.models\.functions\)", cure["code"])
+    assert annotation is not None, cure["code"]
+    name, expr = annotation.groups()
+    with CaptureQueriesContext(connection) as queries:
+        counts = {u.pk: getattr(u, name) for u in User.objects.annotate(**{name: eval(expr, {**PASTE_NAMES, "Coalesce": Coalesce})})}  # noqa: S307
+    assert counts == {u.pk: Book.objects.filter(editor=u).count() for u in User.objects.all()}
+    assert sorted(counts.values()) == [0, 0, 0, 1, 2, 3]
+    assert len(queries) == 1
+    # The rows themselves: loaded once by the key, as the cure says.
+    fetch = finding_on(endpoint, "shop_book", '"shop_book"."title"')["suggestion"]
+    assert "Book.objects.filter(editor__in=<the User rows>)" in fetch["code"]
