@@ -80,7 +80,7 @@ type Shape =
    * primary key): read from that table's rows, the step is its reverse one-to-one.
    */
   | { kind: 'forward'; table: string; parentLink?: { column: string; parentTable: string } }
-  | { kind: 'reverse'; table: string; column: string; parentTable: string | undefined; viaIn: boolean }
+  | { kind: 'reverse'; table: string; column: string; parentTable: string | undefined; viaIn: boolean; inherited?: { table: string; pointer: string } }
   | { kind: 'm2m'; table: string; through: string; sourceColumn: string; targetColumn: string; parentTable: string | undefined }
   | { kind: 'unknown' };
 
@@ -499,8 +499,24 @@ const UNKNOWN: Shape[] = [{ kind: 'unknown' }];
 function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
   if (facts.operation !== 'SELECT' || facts.table === '') return UNKNOWN;
   const table = facts.table;
+  // A multi-table-inheritance child's query joins its parents on its pointer: a filter on a
+  // parent's column is a filter on a field the child inherits (Restaurant.objects.filter(owner=a)).
+  const parents = parentJoins(facts, links);
+  let inherited: Shape[] | undefined;
   // M2M: the filter sits on a joined table, e.g. shop_book_tags.book_id = ?
   for (const join of facts.joins) {
+    const parent = parents.get(join.table);
+    if (parent !== undefined) {
+      for (const f of facts.equalityFilters) {
+        if (!inTable(f, join.table)) continue;
+        const column = columnName(f);
+        const parentTable = links.foreignKeyTarget(join.table, column);
+        if (parentTable === undefined && !column.endsWith('_id')) continue;
+        const viaIn = (facts.inFilters ?? []).includes(f);
+        (inherited ??= []).push({ kind: 'reverse', table, column, parentTable, viaIn, inherited: { table: join.table, pointer: parent } });
+      }
+      continue;
+    }
     const filter = facts.equalityFilters.find((f) => inTable(f, join.table));
     if (filter === undefined || join.table === table) continue;
     const sourceColumn = columnName(filter);
@@ -541,7 +557,36 @@ function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
       (reverse ??= []).push({ kind: 'reverse', table, column, parentTable, viaIn: (facts.inFilters ?? []).includes(f) });
     }
   }
+  if (inherited !== undefined) (reverse ??= []).push(...inherited);
   return reverse ?? UNKNOWN;
+}
+
+/**
+ * The multi-table-inheritance parents `facts` joins on the child's pointer (`shop_restaurant.place_ptr_id
+ * = shop_place.id`, and on through a grandparent's), each with the queried table's pointer column to
+ * it ('' for a grandparent): a `<parent>_ptr_id` column, or the schema's primary key that points at
+ * the joined table.
+ */
+function parentJoins(facts: SqlFacts, links: TableLinks): Map<string, string> {
+  const parents = new Map<string, string>();
+  if (facts.joins.length === 0) return parents;
+  const reached = [facts.table];
+  for (const join of facts.joins) {
+    if (join.type !== 'INNER' && join.type !== 'LEFT') continue;
+    if (!join.on.includes(`${join.table}.${links.primaryKey(join.table)}`)) continue;
+    for (const ref of join.on) {
+      const from = tableName(ref);
+      if (from === join.table || !reached.includes(from)) continue;
+      const column = columnName(ref);
+      const pointer = column.endsWith('_ptr_id') || (column === links.primaryKey(from) && links.foreignKeyTarget(from, column) === join.table);
+      if (!pointer) continue;
+      // A grandparent's pointer is its child's, not the queried table's: the steps name no column for it.
+      parents.set(join.table, from === facts.table ? column : '');
+      reached.push(join.table);
+      break;
+    }
+  }
+  return parents;
 }
 
 /**
@@ -720,7 +765,13 @@ class TriggerResolver {
       }
       case 'reverse':
         if (shape.parentTable === undefined || !selectsFrom(parent, shape.parentTable)) return undefined;
-        return from(shape.parentTable, { kind: 'reverse', fromTable: shape.parentTable, toTable: shape.table, column: shape.column });
+        return from(shape.parentTable, {
+          kind: 'reverse',
+          fromTable: shape.parentTable,
+          toTable: shape.table,
+          column: shape.column,
+          ...(shape.inherited === undefined ? {} : { inherited: shape.inherited }),
+        });
       case 'm2m':
         if (shape.parentTable === undefined || !selectsFrom(parent, shape.parentTable)) return undefined;
         return from(shape.parentTable, {

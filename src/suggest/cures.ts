@@ -233,6 +233,66 @@ export function hiddenRelationCure(h: HiddenRelation): Suggestion {
   }
 }
 
+/** What inheritedRelationCure says: a child model's rows per row by a key its multi-table parent holds. */
+export interface InheritedRelation {
+  /** The model the loop iterates (`Author`) and the read of its row (`author`, `book.author` past to-one steps). */
+  over: string;
+  row: string;
+  /** The child model (`Restaurant`), its parent (`Place`), and the key on the parent (`owner`). */
+  model: string;
+  parent: string;
+  fk: string;
+  /** The attribute path from the loop's rows to the parent's rows (`places`, `author__places`), and its lookup path. */
+  path: string;
+  lookup: string;
+  /** The parent's one-to-one to the child (`restaurant`); '' when the SQL does not tell it. */
+  child: string;
+  /** True when the relation starts at the loop's rows or past to-one steps; false past a to-many one. */
+  direct: boolean;
+  /** Names for the to_attr list and the annotations, free on the rows that hold them. */
+  list: string;
+  annotation: string;
+  leaf: LeafShape;
+  /** The aggregate's field (`rating`). */
+  field: string;
+  /** Lookups of a per-row filter beyond the key; null when the SQL does not tell them. */
+  conditions: readonly string[] | null;
+}
+
+/**
+ * A child's rows per row by a key its multi-table parent holds (`Restaurant.objects.filter(owner=a)`):
+ * the loop's model has a relation to the parent's rows (`places`), which a Prefetch with the child's
+ * queryset loads as child rows, and which counts reach through the parent's one-to-one to the child.
+ */
+export function inheritedRelationCure(h: InheritedRelation): Suggestion {
+  const filter = h.conditions === null ? '<the same filter>' : h.conditions.join(', ');
+  const head = `# ${h.over}: ${h.model} rows per row by ${h.parent}.${h.fk}, a key ${h.model} inherits from ${h.parent}: `;
+  const note = `${h.model} is a multi-table child of ${h.parent}: the relation from the loop's rows is ${h.parent}'s, and a Prefetch of it with ${h.model}'s queryset loads ${h.model} rows`;
+  const rows = h.conditions?.length === 0 ? 'all()' : `filter(${filter})`;
+  const prefetch = (ordered: string): string =>
+    `prefetch_related(Prefetch('${h.path}', queryset=${h.model}.objects.${rows}${ordered}, to_attr='${h.list}'))`;
+  const list = `${h.row}.${h.list}`;
+  const target = h.child === '' ? '' : `${h.lookup}__${h.child}`;
+  const q = h.conditions === null ? `, filter=Q(<the same filter, as ${target}__… lookups>)` : h.conditions.length === 0 ? '' : `, filter=Q(${h.conditions.map((c) => `${target}__${c}`).join(', ')})`;
+  switch (h.direct ? h.leaf.kind : 'other') {
+    case 'fetch':
+      return manual(h.path, `${head}${prefetch('')} and read ${list} in the loop`, note);
+    case 'first':
+      return manual(h.path, `${head}${prefetch('.order_by(<the same order>)')} and read ${list}[0] if ${list} else None in the loop`, note);
+    case 'exists':
+      return manual(h.path, `${head}annotate(${h.annotation}=Exists(${h.model}.objects.filter(${h.fk}=OuterRef('${h.lookup.includes('__') ? h.lookup.slice(0, h.lookup.lastIndexOf('__')) : 'pk'}')${h.conditions?.length ? `, ${filter}` : ''}))) and read ${h.row}.${h.annotation} in the loop`, note);
+    case 'count':
+    case 'aggregate': {
+      if (target === '' || (h.leaf.kind !== 'count' && h.leaf.kind !== 'aggregate')) break;
+      const expr = h.leaf.kind === 'count' ? `Count('${target}'${q})` : `${h.leaf.fn[0]}${h.leaf.fn.slice(1).toLowerCase()}('${target}__${h.field}'${q})`;
+      return manual(h.path, `${head}annotate(${h.annotation}=${expr}) and read ${h.row}.${h.annotation} in the loop`, note);
+    }
+    default:
+      break;
+  }
+  return manual(h.path, `${head}load the ${h.model} rows once by ${h.fk}_id for every row the loop reaches, keep them in a dict, and read it in the loop`, note);
+}
+
 /** first() ordered by a column of a table the related model has no lookup to that the SQL names. */
 export function unnamedOrderCure(relation: string, model: string, triggerModel: string, columns: readonly string[]): Suggestion {
   return manual(

@@ -8,6 +8,7 @@ import {
   filteredRelationCure,
   filtersPerRow,
   hiddenRelationCure,
+  inheritedRelationCure,
   isGenericLookup,
   isGet,
   joinRowsManualCure,
@@ -91,6 +92,8 @@ function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
   }
   const hidden = hiddenCure(c, naming, over);
   if (hidden !== undefined) return hidden;
+  const inherited = inheritedCure(c, naming, over);
+  if (inherited !== undefined) return inherited;
   const unsure = c.steps.find((s): s is M2mStep => s.kind === 'm2m' && stepNames(s, naming).unsure === true);
   if (unsure !== undefined) return unnamedCure(c, unsure, naming, over);
   const filtered = c.sql !== undefined && filtersPerRow(c.sql);
@@ -120,6 +123,50 @@ function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
 }
 
 type M2mStep = Extract<RelationStep, { kind: 'm2m' }>;
+
+/**
+ * The cure for a loop over a child's rows by a key its multi-table parent holds, or undefined when
+ * the loop has none. After to-one steps its names start at their row (`book.author`); after a
+ * to-many one it is the hoisting cure.
+ */
+function inheritedCure(c: CascadeShape, naming: Naming, over: string): Suggestion | undefined {
+  const k = c.steps.findIndex((s) => s.kind === 'reverse' && s.inherited !== undefined);
+  if (k < 0) return undefined;
+  const step = c.steps[k] as Extract<RelationStep, { kind: 'reverse' }>;
+  const parentTable = step.inherited!.table;
+  const names = stepNames(step, naming);
+  const before = c.steps.slice(0, k).map((s) => relationOf(s, naming));
+  const direct = k === c.steps.length - 1 && before.every((r) => !r.toMany);
+  const trigger = c.trigger === null ? over : naming.modelOf(c.trigger.table);
+  const row = [rowVariableOf(trigger), ...before.map((r) => r.name)].join('.');
+  const model = naming.modelOf(step.toTable);
+  const holderTable = step.fromTable;
+  const childName = names.inheritedBy ?? '';
+  const stem = childName === '' ? rowVariableOf(model) : childName;
+  const leaf = c.leaf;
+  const field = leaf.kind === 'aggregate' && leaf.column !== '*' ? naming.fieldOfColumn(step.toTable, leaf.column) : 'pk';
+  const annotation =
+    leaf.kind === 'exists' ? `has_${stem}` : leaf.kind === 'count' ? `${stem}_count` : leaf.kind === 'aggregate' ? `${stem}_${field}_${leaf.fn.toLowerCase()}` : '';
+  // The annotation goes on the loop's queryset, the to_attr list on the rows that hold the relation.
+  const taken = c.trigger === null ? new Set<string>() : naming.attributeNames(c.trigger.table);
+  const filtered = c.sql !== undefined && filtersPerRow(c.sql);
+  return inheritedRelationCure({
+    over,
+    row: direct ? row : rowVariableOf(trigger),
+    model,
+    parent: naming.modelOf(parentTable),
+    fk: naming.forwardName(step.toTable, step.column),
+    path: [...before.map((r) => r.name), names.name].join('__'),
+    lookup: [...before.map((r) => r.queryName), names.queryName].join('__'),
+    child: childName,
+    list: freeName(`${stem}s`, 'prefetched', (n) => naming.attributeNames(holderTable).has(n)),
+    annotation: freeName(annotation, 'annotated', (n) => taken.has(n)),
+    direct,
+    leaf,
+    field,
+    conditions: filtered && c.sql !== undefined ? perRowConditions(c.sql, `${parentTable}.${step.column}`, step.toTable, naming) : [],
+  });
+}
 
 /**
  * The cure for a loop through a key with no reverse accessor (related_name='+'), or undefined when

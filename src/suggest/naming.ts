@@ -28,6 +28,12 @@ export interface RelationName {
    * (`Book.editor`, for reports) and `queryName` the model's name (`book`, for annotation names).
    */
   hidden?: boolean;
+  /**
+   * For a reverse step through a multi-table-inheritance parent's key (`Restaurant.objects.filter(owner=a)`):
+   * `name` and `queryName` are the relation to the parent's rows (`places`), and this is the query
+   * name of the parent's one-to-one to the child (`restaurant`); '' when the SQL does not tell it.
+   */
+  inheritedBy?: string;
 }
 
 /** Everything suggest/ needs to turn SQL identifiers into ORM code. */
@@ -62,8 +68,12 @@ export function stepNames(step: RelationStep, naming: Naming): RelationName {
       const name = naming.forwardName(step.fromTable, step.column);
       return { name, queryName: name };
     }
-    case 'reverse':
-      return naming.reverseName(step.fromTable, step.toTable, step.column);
+    case 'reverse': {
+      const inherited = step.inherited;
+      if (inherited === undefined) return naming.reverseName(step.fromTable, step.toTable, step.column);
+      const child = inherited.pointer === '' ? '' : naming.reverseName(inherited.table, step.toTable, inherited.pointer).queryName;
+      return { ...naming.reverseName(step.fromTable, inherited.table, step.column), inheritedBy: child };
+    }
     case 'm2m':
       return naming.m2mName(step.fromTable, step.toTable, step.through, step.sourceColumn);
   }
@@ -77,12 +87,18 @@ export function candidateNames(step: RelationStep, naming: Naming): string[] {
 
 /**
  * A step's name as a report shows it: `created_by|assignee` for a forward FK the SQL cannot tell from
- * another, `shelf_set|?` for an M2M whose field's name the SQL does not tell (RelationName.unsure).
+ * another, `shelf_set|?` for an M2M whose field's name the SQL does not tell (RelationName.unsure),
+ * `places__restaurant` for a child's rows through its multi-table parent's key.
  */
 export function stepLabel(step: RelationStep, naming: Naming): string {
   if (step.kind === 'm2m') {
     const names = stepNames(step, naming);
     return names.unsure === true ? `${names.name}|?` : names.name;
+  }
+  if (step.kind === 'reverse' && step.inherited !== undefined) {
+    // The parent's rows, then the child's: the lookup from the loop's rows (`places__restaurant`).
+    const names = stepNames(step, naming);
+    return `${names.name}__${names.inheritedBy || '?'}`;
   }
   return candidateNames(step, naming).join('|');
 }

@@ -552,3 +552,49 @@ def test_a_key_with_no_reverse_accessor_is_never_named_by_one(exporter, tmp_path
     # The rows themselves: loaded once by the key, as the cure says.
     fetch = finding_on(endpoint, "shop_book", '"shop_book"."title"')["suggestion"]
     assert "Book.objects.filter(editor__in=<the User rows>)" in fetch["code"]
+
+
+def test_a_child_read_by_a_key_of_its_multi_table_parent_is_reached_through_the_parents_relation(exporter, tmp_path):
+    for i, b in enumerate(books()):
+        Restaurant.objects.create(owner=b.author)
+        if i % 2:
+            Restaurant.objects.create(owner=b.author)
+        Place.objects.create(owner=b.author)  # a place that is no restaurant
+    Author.objects.create(name="no places")
+
+    def loop():
+        for author in Author.objects.all():
+            list(Restaurant.objects.filter(owner=author))
+            Restaurant.objects.filter(owner=author).count()
+            Restaurant.objects.filter(owner=author).exists()
+
+    # The filter is on shop_place.owner_id, joined on the child's pointer: a key Restaurant inherits,
+    # not an M2M through shop_place. Author has Place's relation ('places'), and no restaurant_set.
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert "restaurant_set" not in json.dumps(endpoint)
+    assert {tuple(f["chain"]) for f in endpoint["findings"]} == {("places__restaurant",)}
+    cures = {f["sql"].split(" FROM ")[0]: f["suggestion"]["code"] for f in endpoint["findings"]}
+    names = dict(PASTE_NAMES)
+
+    def restaurants(author):
+        return sorted(r.pk for r in Restaurant.objects.filter(owner=author))
+
+    # The rows: a Prefetch of Place's relation with Restaurant's queryset, read from its to_attr list.
+    (rows,) = [code for head, code in cures.items() if '"shop_restaurant"."chef_id"' in head]
+    prefetch = re.search(r"prefetch_related\((Prefetch\(.*\))\) and read author\.(\w+) in the loop", rows)
+    assert prefetch is not None, rows
+    with CaptureQueriesContext(connection) as queries:
+        fixed = {a.pk: sorted(r.pk for r in getattr(a, prefetch.group(2))) for a in Author.objects.prefetch_related(eval(prefetch.group(1), names))}  # noqa: S307
+    assert fixed == {a.pk: restaurants(a) for a in Author.objects.all()}
+    assert sorted(len(v) for v in fixed.values()) == [0, 1, 1, 1, 2, 2, 2]
+    assert len(queries) == 2
+    # count() and exists(): annotations through the parent's relation, and a subquery on the inherited key.
+    for head, expected in [("SELECT COUNT(*)", lambda a: len(restaurants(a))), ("SELECT ? AS", lambda a: bool(restaurants(a)))]:
+        (code,) = [code for h, code in cures.items() if h.startswith(head)]
+        annotation = re.search(r"annotate\((\w+)=(.*)\) and read author\.\1 in the loop", code)
+        assert annotation is not None, code
+        name, expr = annotation.groups()
+        with CaptureQueriesContext(connection) as queries:
+            fixed = {a.pk: getattr(a, name) for a in Author.objects.annotate(**{name: eval(expr, names)})}  # noqa: S307
+        assert fixed == {a.pk: expected(a) for a in Author.objects.all()}
+        assert len(queries) == 1
