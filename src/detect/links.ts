@@ -6,6 +6,12 @@ export interface TableLinks {
   foreignKeyTarget(table: string, column: string): string | undefined;
   /** The primary-key column of a table. */
   primaryKey(table: string): string;
+  /**
+   * The tables whose model has a GenericRelation to `table`'s rows by `objectIdColumn` (with a
+   * content-type column beside it): `shop_article` for `shop_comment.object_id`. Absent when only a
+   * schema can tell (Django's conventions name no generic relation).
+   */
+  genericRelations?(table: string, objectIdColumn: string): string[];
 }
 
 /**

@@ -548,6 +548,14 @@ function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
   }
   const generic = objectId && contentType;
   let reverse: Shape[] | undefined;
+  // A GenericRelation the schema names (article.comments): one reverse shape per model that has one.
+  if (generic && links.genericRelations !== undefined) {
+    for (const f of facts.equalityFilters) {
+      if (!inTable(f, table) || !f.endsWith('object_id')) continue;
+      const column = columnName(f);
+      for (const parentTable of links.genericRelations(table, column)) (reverse ??= []).push({ kind: 'reverse', table, column, parentTable, viaIn: false });
+    }
+  }
   for (const f of facts.equalityFilters) {
     if (!inTable(f, table)) continue;
     const column = columnName(f);

@@ -478,7 +478,7 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
           joins.length > 0
             ? `${manager}.select_related(${joins.map(quote).join(', ')})`
             : step.kind === 'reverse'
-              ? `${childModel}.objects.filter(${fk}=${attrOf(row, at.path)})`
+              ? `${childModel}.objects.filter(${rel.generic === true ? genericFilter(step, naming, attrOf(row, at.path)) : `${fk}=${attrOf(row, at.path)}`})`
               : `${manager}.filter(…)`,
         // The loop queries an M2M's join table itself, or calls select_related() on the relation (a
         // new query): only reading the prefetched rows uses the fix.
@@ -503,7 +503,7 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
  * (`queryPath` ends with the step's own query name): OuterRef('pk') from a related row would compare
  * with the outer row's own id.
  */
-function relatedRows(step: RelationStep, queryPath: readonly string[], naming: Naming): { rows: string; by: string; outer: string } {
+function relatedRows(step: RelationStep, queryPath: readonly string[], naming: Naming): RelatedRows {
   const model = naming.modelOf(step.toTable);
   const outer = queryPath.slice(0, -1).join('__') || 'pk';
   switch (step.kind) {
@@ -511,6 +511,9 @@ function relatedRows(step: RelationStep, queryPath: readonly string[], naming: N
       return { rows: model, by: 'pk', outer: queryPath.join('__') };
     case 'reverse': {
       const names = naming.reverseName(step.fromTable, step.toTable, step.column);
+      // A GenericRelation's rows match by content type too, which only the relation itself says: the
+      // subquery is over the row's own model, through the relation.
+      if (names.generic === true) return { rows: naming.modelOf(step.fromTable), by: 'pk', outer, via: names.queryName };
       // An auto-created join table has no model class: its own FK fields are named after the models.
       const rows = names.autoThrough === true ? `${naming.modelOf(step.fromTable)}.${names.name}.through` : model;
       return { rows, by: naming.forwardName(step.toTable, step.column), outer };
@@ -533,8 +536,21 @@ function toOneRows(step: Exclude<RelationStep, { kind: 'm2m' }>, path: string[],
   return `${model}.objects.filter(${naming.forwardName(step.toTable, step.column)}=${attrOf(row, holder)})`;
 }
 
+/** What a GenericRelation's rows of `holder` are filtered by: `content_type=ContentType.objects.get_for_model(article), object_id=article.pk`. */
+function genericFilter(step: Extract<RelationStep, { kind: 'reverse' }>, naming: Naming, holder: string): string {
+  return `content_type=ContentType.objects.get_for_model(${holder}), ${naming.fieldOfColumn(step.toTable, step.column)}=${holder}.pk`;
+}
+
+/** The rows of relatedRows: `rows` filtered by `by` on `OuterRef(outer)`; `via` the lookup from them to the related rows, when they are the row's own model. */
+interface RelatedRows {
+  rows: string;
+  by: string;
+  outer: string;
+  via?: string;
+}
+
 /** `Review.objects.filter(book=OuterRef('pk'))`: what Exists() and Subquery() take. */
-const relatedQueryset = (r: { rows: string; by: string; outer: string }): string => `${r.rows}.objects.filter(${r.by}=OuterRef(${quote(r.outer)}))`;
+const relatedQueryset = (r: RelatedRows): string => `${r.rows}.objects.filter(${r.by}=OuterRef(${quote(r.outer)}))`;
 
 /** An annotation that replaces a per-row read: its name, its expression and the read it replaces. */
 interface Annotation {
@@ -579,15 +595,18 @@ function annotationOf(
       // The repeats leave an average, a minimum and a maximum as they are, but multiply a sum: it is
       // summed in a subquery of its own (Django's documented form: values() groups by the relation).
       const r = relatedRows(step, at.queryPath, naming);
+      const summed = r.via === undefined ? field : `${r.via}__${field}`;
       const expr =
         leaf.fn === 'SUM' && distinct !== '' && field !== '' && conditions === undefined
-          ? `Subquery(${relatedQueryset(r)}.order_by().values(${quote(r.by)}).annotate(total=Sum(${quote(field)})).values('total'))`
+          ? `Subquery(${relatedQueryset(r)}.order_by().values(${quote(r.by)}).annotate(total=Sum(${quote(summed)})).values('total'))`
           : `${fn}(${quote(field === '' ? lookup : `${lookup}__${field}`)}${filtered})`;
       return { name: `${name}_${leaf.fn.toLowerCase()}`, expr, insteadOf: `${related}.aggregate(${fn}(${over}))['${field || '*'}__${leaf.fn.toLowerCase()}']` };
     }
     case 'exists': {
-      const rows = relatedQueryset(relatedRows(step, at.queryPath, naming));
-      const expr = conditions === undefined ? rows : `${rows.slice(0, -1)}, ${conditions?.join(', ') ?? '<the same filter>'})`;
+      const r = relatedRows(step, at.queryPath, naming);
+      const extra = [...(r.via === undefined ? [] : [`${r.via}__isnull=False`]), ...(conditions === undefined ? [] : (conditions?.map((c) => (r.via === undefined ? c : `${r.via}__${c}`)) ?? ['<the same filter>']))];
+      const rows = relatedQueryset(r);
+      const expr = extra.length === 0 ? rows : `${rows.slice(0, -1)}, ${extra.join(', ')})`;
       return { name: `has_${alias}`, expr: `Exists(${expr})`, insteadOf: `${related}.exists()` };
     }
     default:

@@ -34,6 +34,8 @@ export interface RelationName {
    * name of the parent's one-to-one to the child (`restaurant`); '' when the SQL does not tell it.
    */
   inheritedBy?: string;
+  /** True for a GenericRelation (`article.comments`): its rows are tied by (content type, object id), not by a foreign key. */
+  generic?: boolean;
 }
 
 /** Everything suggest/ needs to turn SQL identifiers into ORM code. */
@@ -225,8 +227,18 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
     return found;
   };
 
+  const genericRelations = (table: string, objectIdColumn: string): string[] => {
+    const parents: string[] = [];
+    for (const [t, m] of byTable) {
+      const generic = m.relations.some((r) => r.contentTypeColumn !== undefined && r.remoteColumn === objectIdColumn && tableOf(r.target) === table);
+      if (generic) parents.push(t);
+    }
+    return parents;
+  };
+
   return {
     exact: true,
+    genericRelations,
     foreignKeyTarget(table, column) {
       const r = forwardRelation(table, column);
       if (r !== undefined) return tableOf(r.target);
@@ -247,7 +259,7 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
           x.remoteColumn === column &&
           tableOf(x.target) === toTable,
       );
-      if (r !== undefined) return { name: r.name, queryName: r.queryName, oneToOne: r.kind === 'one_to_one' };
+      if (r !== undefined) return { name: r.name, queryName: r.queryName, oneToOne: r.kind === 'one_to_one', ...(r.contentTypeColumn === undefined ? {} : { generic: true }) };
       const m2m = byTable.has(toTable) ? undefined : relations(fromTable).find((x) => x.kind === 'many_to_many' && x.through === toTable && x.sourceColumn === column);
       if (m2m !== undefined) return { name: m2m.name, queryName: m2m.queryName, autoThrough: true };
       // The schema leaves out a reverse relation with no accessor (related_name='+'): its key is known.

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection, models
 from django.db.models.functions import Coalesce
 from django.test.utils import CaptureQueriesContext
@@ -19,7 +20,7 @@ from opentelemetry.trace import SpanKind
 
 from n1lens_django.pytest_plugin import write_schema, write_traces
 from shop import models as shop
-from shop.models import Author, Board, Book, Club, Employee, Forum, Issue, Magazine, Membership, OrderLine, Place, Placement, Post, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket, Topic
+from shop.models import Article, Author, Board, Book, Club, Comment, Employee, Forum, Issue, Magazine, Membership, OrderLine, Place, Placement, Post, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket, Topic
 
 pytestmark = pytest.mark.django_db
 
@@ -27,8 +28,8 @@ REPO = Path(__file__).resolve().parents[3]
 N1_REPORT = REPO / "bin" / "n1-report.js"
 ROWS = 6  # n1lens reports a loop from 5 repeats
 
-# What a pasted fix may name: the app's models, auth's User, and django.db.models (Count, Exists, OuterRef, Q, …).
-PASTE_NAMES = {**vars(models), **{k: v for k, v in vars(shop).items() if isinstance(v, type)}, "User": User}
+# What a pasted fix may name: the app's models, auth's User, ContentType, and django.db.models (Count, Exists, OuterRef, Q, …).
+PASTE_NAMES = {**vars(models), **{k: v for k, v in vars(shop).items() if isinstance(v, type)}, "User": User, "ContentType": ContentType}
 
 
 def books(n=ROWS):
@@ -598,3 +599,36 @@ def test_a_child_read_by_a_key_of_its_multi_table_parent_is_reached_through_the_
             fixed = {a.pk: getattr(a, name) for a in Author.objects.annotate(**{name: eval(expr, names)})}  # noqa: S307
         assert fixed == {a.pk: expected(a) for a in Author.objects.all()}
         assert len(queries) == 1
+
+
+def test_a_generic_relation_the_schema_names_is_prefetched_and_counted_by_its_name(exporter, tmp_path):
+    # Article.comments is a GenericRelation; the books' comments share the articles' object ids, so a
+    # fix that matched on object_id alone, without the content type, would count them too.
+    for i, b in enumerate(books()):
+        article = Article.objects.create(title=b.title)
+        assert article.pk == b.pk
+        for _ in range(i % 3):
+            Comment.objects.create(content_object=article, text="on the article")
+        Comment.objects.create(content_object=b, text="on the book")
+
+    def loop():
+        for article in Article.objects.all():
+            list(article.comments.all())
+            article.comments.count()
+            article.comments.exists()
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert "GenericRelation(" not in json.dumps(endpoint)  # Article has one: nothing to add
+    assert {tuple(f["chain"]) for f in endpoint["findings"]} == {("comments",)}
+    assert endpoint["fix"].startswith("Article.objects.prefetch_related('comments').annotate(comments_count=Count('comments'), ")
+    reads = [finding_on(endpoint, "shop_comment", head)["suggestion"]["readInstead"] for head in ('"shop_comment"."text"', "COUNT", "SELECT ? AS")]
+
+    def each(rows, code):
+        values = [eval(r[code], dict(PASTE_NAMES), {"article": a}) for a in rows for r in reads]  # noqa: S307
+        return [sorted(c.pk for c in v) if isinstance(v, models.QuerySet) else v for v in values]
+
+    with CaptureQueriesContext(connection) as queries:
+        fixed = each(pasted(endpoint["fix"]), "read")
+    assert fixed == each(Article.objects.all(), "insteadOf")
+    assert [len(fixed[i]) for i in range(0, len(fixed), 3)] == [0, 1, 2, 0, 1, 2]
+    assert len(queries) == 2  # the articles with their counts, and the prefetch
