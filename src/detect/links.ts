@@ -7,6 +7,14 @@ export interface TableLinks {
   /** The primary-key column of a table. */
   primaryKey(table: string): string;
   /**
+   * The column of its target that the `table.column` key holds when it is not the target's primary
+   * key (a ForeignKey with `to_field`: `cities.country_code` holds `shop_country.code`); undefined
+   * for a key to the pk. Absent when only a schema can tell.
+   */
+  foreignKeyColumn?(table: string, column: string): string | undefined;
+  /** The columns of `table` besides its pk that keys of other tables hold (`shop_country.code`). */
+  referencedColumns?(table: string): readonly string[];
+  /**
    * The tables whose model has a GenericRelation to `table`'s rows by `objectIdColumn` (with a
    * content-type column beside it): `shop_article` for `shop_comment.object_id`. Absent when only a
    * schema can tell (Django's conventions name no generic relation).

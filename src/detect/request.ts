@@ -77,9 +77,10 @@ type Shape =
   /**
    * A row of `table` by its primary key. `parentLink` is set when that key is also the row's
    * pointer to another table (a multi-table-inheritance child's `place_ptr_id`, a one-to-one
-   * primary key): read from that table's rows, the step is its reverse one-to-one.
+   * primary key): read from that table's rows, the step is its reverse one-to-one. `key` is set
+   * when the row is read by a column besides its pk that keys hold (a ForeignKey's `to_field`).
    */
-  | { kind: 'forward'; table: string; parentLink?: { column: string; parentTable: string } }
+  | { kind: 'forward'; table: string; parentLink?: { column: string; parentTable: string }; key?: string }
   | { kind: 'reverse'; table: string; column: string; parentTable: string | undefined; viaIn: boolean; inherited?: { table: string; pointer: string } }
   | { kind: 'm2m'; table: string; through: string; sourceColumn: string; targetColumn: string; parentTable: string | undefined }
   | { kind: 'unknown' };
@@ -537,6 +538,9 @@ function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
   const parentLink = parentLinkOf(facts, links);
   if (parentLink !== undefined) return [{ kind: 'forward', table, parentLink }];
   if (facts.equalityFilters.includes(pk)) return [{ kind: 'forward', table }];
+  // A row by the column a key with to_field holds (Country.objects.get(code=city.country_id)).
+  const key = links.referencedColumns?.(table).find((c) => facts.equalityFilters.includes(`${table}.${c}`));
+  if (key !== undefined) return [{ kind: 'forward', table, key }];
   // (content_type_id, object_id): a generic relation, not a reverse FK from ContentType.
   let objectId = false;
   let contentType = false;
@@ -751,7 +755,7 @@ class TriggerResolver {
           const table = tableName(ref);
           const column = columnName(ref);
           if (column === this.links.primaryKey(table)) continue;
-          if (this.links.foreignKeyTarget(table, column) !== shape.table) continue;
+          if (this.links.foreignKeyTarget(table, column) !== shape.table || this.links.foreignKeyColumn?.(table, column) !== shape.key) continue;
           if (candidates.some((c) => c.ref === ref)) continue;
           const steps = from(table, { kind: 'forward', fromTable: table, column, toTable: shape.table });
           if (steps !== undefined) candidates.push({ ref, table, column, steps });

@@ -439,7 +439,7 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
       if (child.leaves.some((l) => l.leaf.kind === 'fetch')) {
         // A reverse one-to-one is read by the row it points back at, a forward FK by its id.
         const by =
-          step.kind === 'reverse' ? `${naming.forwardName(step.toTable, step.column)}=${attrOf(row, at.path)}` : `pk=${attrOf(row, [...at.path, `${rel.name}_id`])}`;
+          step.kind === 'reverse' ? `${naming.forwardName(step.toTable, step.column)}=${attrOf(row, at.path)}` : `${step.kind === 'forward' ? keyLookup(step, naming) : 'pk'}=${attrOf(row, [...at.path, `${rel.name}_id`])}`;
         fix.reads.push({ read: attrOf(row, childAt.path), insteadOf: `${childModel}.objects.get(${by})`, required: false });
       }
       annotateLeaves(child, step, rel, childAt, naming, fix);
@@ -524,6 +524,12 @@ function relatedRows(step: RelationStep, queryPath: readonly string[], naming: N
   }
 }
 
+/** The target's field a forward key holds: `pk`, or its `to_field` (`code`). */
+function keyLookup(step: Extract<RelationStep, { kind: 'forward' }>, naming: Naming): string {
+  const column = naming.foreignKeyColumn?.(step.fromTable, step.column);
+  return column === undefined ? 'pk' : naming.fieldOfColumn(step.toTable, column);
+}
+
 /**
  * What a loop counts or aggregates over a to-one relation, which has no manager to call count() on:
  * the related model's query, `Profile.objects.filter(author=author)` for a reverse one-to-one,
@@ -532,7 +538,7 @@ function relatedRows(step: RelationStep, queryPath: readonly string[], naming: N
 function toOneRows(step: Exclude<RelationStep, { kind: 'm2m' }>, path: string[], naming: Naming, row: string): string {
   const model = naming.modelOf(step.toTable);
   const holder = path.slice(0, -1);
-  if (step.kind === 'forward') return `${model}.objects.filter(pk=${attrOf(row, [...holder, `${path[path.length - 1]!}_id`])})`;
+  if (step.kind === 'forward') return `${model}.objects.filter(${keyLookup(step, naming)}=${attrOf(row, [...holder, `${path[path.length - 1]!}_id`])})`;
   return `${model}.objects.filter(${naming.forwardName(step.toTable, step.column)}=${attrOf(row, holder)})`;
 }
 

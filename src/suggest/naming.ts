@@ -227,6 +227,17 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
     return found;
   };
 
+  // Keys to a column besides the target's pk (to_field), by the target's table.
+  const referenced = new Map<string, string[]>();
+  for (const m of byTable.values()) {
+    for (const r of m.relations) {
+      const target = tableOf(r.target);
+      if (r.toColumn === undefined || target === undefined) continue;
+      const columns = referenced.get(target) ?? [];
+      if (!columns.includes(r.toColumn)) referenced.set(target, [...columns, r.toColumn]);
+    }
+  }
+
   const genericRelations = (table: string, objectIdColumn: string): string[] => {
     const parents: string[] = [];
     for (const [t, m] of byTable) {
@@ -239,6 +250,8 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
   return {
     exact: true,
     genericRelations,
+    foreignKeyColumn: (table, column) => forwardRelation(table, column)?.toColumn,
+    referencedColumns: (table) => referenced.get(table) ?? [],
     foreignKeyTarget(table, column) {
       const r = forwardRelation(table, column);
       if (r !== undefined) return tableOf(r.target);

@@ -13,6 +13,8 @@ function schemaFileShapes() {
     kind: z.enum(['many_to_one', 'one_to_one', 'one_to_many', 'many_to_many']),
     target: z.string(),
     column: z.string().optional(),
+    /** A forward key's column on the target when it is not the target's pk (`to_field`). */
+    toColumn: z.string().optional(),
     remoteColumn: z.string().optional(),
     through: z.string().optional(),
     sourceColumn: z.string().optional(),

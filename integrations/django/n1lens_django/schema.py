@@ -228,7 +228,10 @@ def _forward(field: models.Field) -> Relation | None:
             targetColumn=field.m2m_reverse_name(),
         )
     if isinstance(field, models.ForeignKey):  # OneToOneField is a ForeignKey subclass
-        return relation("one_to_one" if field.one_to_one else "many_to_one", column=field.column)
+        # to_field: the key holds another column of the target than its pk (City.country -> Country.code).
+        target = field.target_field
+        to_column = {} if target.primary_key else {"toColumn": target.column}
+        return relation("one_to_one" if field.one_to_one else "many_to_one", column=field.column, **to_column)
     return None  # other ForeignObjects without one FK column
 
 

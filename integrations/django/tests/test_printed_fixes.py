@@ -20,7 +20,7 @@ from opentelemetry.trace import SpanKind
 
 from n1lens_django.pytest_plugin import write_schema, write_traces
 from shop import models as shop
-from shop.models import Article, Author, Board, Book, Club, Comment, Employee, Forum, Issue, Magazine, Membership, OrderLine, Place, Placement, Post, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket, Topic
+from shop.models import Article, Author, Board, Book, City, Club, Comment, Country, Employee, Forum, Issue, Magazine, Membership, OrderLine, Place, Placement, Post, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket, Topic
 
 pytestmark = pytest.mark.django_db
 
@@ -632,3 +632,22 @@ def test_a_generic_relation_the_schema_names_is_prefetched_and_counted_by_its_na
     assert fixed == each(Article.objects.all(), "insteadOf")
     assert [len(fixed[i]) for i in range(0, len(fixed), 3)] == [0, 1, 2, 0, 1, 2]
     assert len(queries) == 2  # the articles with their counts, and the prefetch
+
+
+def test_a_key_to_a_column_besides_the_pk_is_select_related(exporter, tmp_path):
+    for i in range(ROWS):
+        City.objects.create(country=Country.objects.create(code=f"c{i}"))
+
+    def loop():
+        for city in City.objects.all():
+            city.country.code
+
+    # City.country has to_field='code': each row's Country is read by code, not by id.
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert endpoint["fix"] == "City.objects.select_related('country')"
+    finding = finding_on(endpoint, "shop_country")
+    assert finding["chain"] == ["country"]
+    assert finding["suggestion"]["readInstead"]["insteadOf"] == "Country.objects.get(code=city.country_id)"
+    fixed, before, queries = reads_of(endpoint, City)
+    assert fixed == before
+    assert queries == 1

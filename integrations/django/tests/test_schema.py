@@ -100,6 +100,16 @@ def test_reports_custom_db_table_and_db_column(models):
     assert relation(models, "shop.Book", "publisher")["column"] == "pub_ref"
 
 
+def test_gives_a_key_to_a_column_besides_the_pk_that_column(models):
+    # City.country has to_field='code' and db_column='country_code'; a key to the pk says nothing more.
+    assert relation(models, "shop.City", "country") == {
+        "name": "country", "queryName": "country", "kind": "many_to_one", "target": "shop.Country",
+        "column": "country_code", "toColumn": "code",
+    }
+    assert models["shop.City"]["table"] == "cities"
+    assert relation(models, "shop.Country", "city_set")["remoteColumn"] == "country_code"
+
+
 def test_describes_one_to_one_both_ways(models):
     assert relation(models, "shop.Profile", "author") == {
         "name": "author", "queryName": "author", "kind": "one_to_one", "target": "shop.Author",

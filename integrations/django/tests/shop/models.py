@@ -176,3 +176,15 @@ class Magazine(models.Model):
 class Issue(models.Model):
     magazine = models.ForeignKey(Magazine, on_delete=models.CASCADE)
     number = models.IntegerField(default=0)
+
+
+class Country(models.Model):
+    code = models.CharField(max_length=2, unique=True)
+
+
+class City(models.Model):
+    # A key to Country.code, not its pk, in a column named apart, in a table with no app prefix.
+    country = models.ForeignKey(Country, on_delete=models.CASCADE, to_field="code", db_column="country_code")
+
+    class Meta:
+        db_table = "cities"
