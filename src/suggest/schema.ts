@@ -42,6 +42,8 @@ function schemaFileShapes() {
     genericForeignKeys: z.array(z.object({ name: z.string(), contentTypeColumn: z.string(), objectIdColumn: z.string() })).optional(),
     /** A proxy model: the concrete model whose table it shares. */
     proxyFor: z.string().optional(),
+    /** The default manager's name, for a model with no manager named `objects`. */
+    manager: z.string().optional(),
   });
 
   /** One URLconf entry: the route as Django's resolver joins it (what traces carry as http.route) and its view. */

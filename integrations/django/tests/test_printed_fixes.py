@@ -20,7 +20,7 @@ from opentelemetry.trace import SpanKind
 
 from n1lens_django.pytest_plugin import write_schema, write_traces
 from shop import models as shop
-from shop.models import Article, Author, Board, Book, City, Club, Comment, Country, Employee, Forum, Issue, Magazine, Membership, OrderLine, Place, Placement, Post, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket, Topic
+from shop.models import Article, Author, Board, Book, Catalogue, City, Club, Comment, Country, Employee, Forum, Issue, Magazine, Membership, OrderLine, Place, Placement, Post, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket, Topic
 
 pytestmark = pytest.mark.django_db
 
@@ -651,3 +651,29 @@ def test_a_key_to_a_column_besides_the_pk_is_select_related(exporter, tmp_path):
     fixed, before, queries = reads_of(endpoint, City)
     assert fixed == before
     assert queries == 1
+
+
+def test_a_model_with_no_objects_manager_is_reached_through_its_own(exporter, tmp_path):
+    for i in range(ROWS):
+        publisher = Publisher.objects.create(name=f"p{i}")
+        for n in range(i % 3 + 1):
+            Catalogue.listed.create(publisher=publisher, year=2000 + (n * 7 + i) % 5)
+
+    def loop():
+        for catalogue in Catalogue.listed.all():
+            catalogue.publisher.name
+        for publisher in Publisher.objects.all():
+            publisher.catalogues.order_by("-year").first()
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert "Catalogue.objects" not in json.dumps(endpoint)
+    catalogues, publishers, read = endpoint["fix"].split("\n")
+    assert catalogues == "Catalogue.listed.select_related('publisher')"
+    assert publishers == "Publisher.objects.prefetch_related(Prefetch('catalogues', queryset=Catalogue.listed.order_by('-year'), to_attr='recent_catalogues'))"
+    assert read == "# then read publisher.recent_catalogues[0] if publisher.recent_catalogues else None, not publisher.catalogues.order_by('-year').first()"
+    with CaptureQueriesContext(connection) as queries:
+        names = {c.pk: c.publisher.name for c in pasted(catalogues)}
+        latest = {p.pk: p.recent_catalogues[0].year for p in pasted(publishers)}
+    assert names == {c.pk: c.publisher.name for c in Catalogue.listed.all()}
+    assert latest == {p.pk: p.catalogues.order_by("-year").first().year for p in Publisher.objects.all()}
+    assert len(queries) == 3

@@ -100,6 +100,13 @@ def test_reports_custom_db_table_and_db_column(models):
     assert relation(models, "shop.Book", "publisher")["column"] == "pub_ref"
 
 
+def test_names_the_default_manager_of_a_model_with_none_called_objects(models):
+    assert models["shop.Catalogue"]["manager"] == "listed"
+    # Magazine declares its own `objects`; Book has Django's.
+    assert "manager" not in models["shop.Magazine"]
+    assert "manager" not in models["shop.Book"]
+
+
 def test_gives_a_key_to_a_column_besides_the_pk_that_column(models):
     # City.country has to_field='code' and db_column='country_code'; a key to the pk says nothing more.
     assert relation(models, "shop.City", "country") == {

@@ -188,3 +188,10 @@ class City(models.Model):
 
     class Meta:
         db_table = "cities"
+
+
+class Catalogue(models.Model):
+    # Its one manager is not called objects: Catalogue.objects does not exist.
+    publisher = models.ForeignKey(Publisher, on_delete=models.CASCADE, related_name="catalogues")
+    year = models.IntegerField()
+    listed = models.Manager()
