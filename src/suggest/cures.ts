@@ -175,19 +175,27 @@ export function unnamedM2mCure(m: UnnamedM2m): Suggestion {
   );
 }
 
-/** What hiddenRelationCure says: a foreign key back to the loop's rows that has no reverse accessor. */
+/** What hiddenRelationCure says: a foreign key or M2M field back to the loop's rows that has no reverse accessor. */
 export interface HiddenRelation {
   /** The model the loop iterates (`User`) and its per-row variable (`user`). */
   over: string;
   row: string;
-  /** The model whose key points back (`Book`), that key (`editor`), and the stem for names (`book`). */
+  /** The field with no reverse accessor (`Book.editor`, `Essay.labels`) and its model (`Book`). */
+  relation: string;
   model: string;
+  /**
+   * The rows that hold the key to the loop's rows (`Book`; an M2M's join table, `Essay.labels.through`),
+   * that key (`editor`, `tag`), and, for a join table, its key to `model`'s rows (`essay`; '' for a foreign key).
+   */
+  rows: string;
   fk: string;
+  via: string;
+  /** The stem for annotation names (`book`). */
   alias: string;
   /** The per-row query's leaf, and its field for an aggregate (`stars`). */
   leaf: LeafShape;
   field: string;
-  /** Lookups of a per-row filter beyond the key (`title=…`); null when the SQL does not tell them. */
+  /** Lookups of a per-row filter on `model` beyond the key (`title=…`); null when the SQL does not tell them. */
   conditions: readonly string[] | null;
   /** True when the key points at the loop's own rows; false when the loop reaches them through other relations first. */
   direct: boolean;
@@ -199,18 +207,18 @@ export interface HiddenRelation {
  * itself: once for every row, or in a subquery per row.
  */
 export function hiddenRelationCure(h: HiddenRelation): Suggestion {
-  const relation = `${h.model}.${h.fk}`;
-  const head = `# ${h.over}: ${relation} has related_name='+', so ${h.over} has no reverse accessor or query name for it to prefetch or count: `;
-  const note = `${relation} has no reverse relation (related_name='+'); giving it a related_name makes prefetch_related / Count usable`;
-  const extra = h.conditions === null ? ', <the same filter>' : h.conditions.map((c) => `, ${c}`).join('');
+  const head = `# ${h.over}: ${h.relation} has related_name='+', so ${h.over} has no reverse accessor or query name for it to prefetch or count: `;
+  const note = `${h.relation} has no reverse relation (related_name='+'); giving it a related_name makes prefetch_related / Count usable`;
+  const on = (lookup: string): string => (h.via === '' ? lookup : `${h.via}__${lookup}`);
+  const extra = h.conditions === null ? ', <the same filter>' : h.conditions.map((c) => `, ${on(c)}`).join('');
   if (!h.direct) {
-    return manual(relation, `${head}load the ${h.model} rows once by ${h.fk}_id for every row the loop reaches, keep them in a dict, and read it in the loop`, note);
+    return manual(h.relation, `${head}load the ${h.model} rows once by ${h.fk}_id for every row the loop reaches, keep them in a dict, and read it in the loop`, note);
   }
-  const rows = `${h.model}.objects.filter(${h.fk}=OuterRef('pk')${extra}).order_by().values('${h.fk}')`;
+  const rows = `${h.rows}.objects.filter(${h.fk}=OuterRef('pk')${extra}).order_by().values('${h.fk}')`;
   switch (h.leaf.kind) {
     case 'count':
       return manual(
-        relation,
+        h.relation,
         `${head}annotate(${h.alias}_count=Coalesce(Subquery(${rows}.annotate(n=Count('pk')).values('n')), 0)) ` +
           `(Coalesce from django.db.models.functions), and read ${h.row}.${h.alias}_count in the loop`,
         note,
@@ -218,15 +226,17 @@ export function hiddenRelationCure(h: HiddenRelation): Suggestion {
     case 'aggregate': {
       const fn = h.leaf.fn[0] + h.leaf.fn.slice(1).toLowerCase();
       const name = `${h.alias}_${h.field}_${h.leaf.fn.toLowerCase()}`;
-      return manual(relation, `${head}annotate(${name}=Subquery(${rows}.annotate(v=${fn}('${h.field}')).values('v'))), and read ${h.row}.${name} in the loop`, note);
+      return manual(h.relation, `${head}annotate(${name}=Subquery(${rows}.annotate(v=${fn}('${on(h.field)}')).values('v'))), and read ${h.row}.${name} in the loop`, note);
     }
     case 'exists':
-      return manual(relation, `${head}annotate(has_${h.alias}=Exists(${h.model}.objects.filter(${h.fk}=OuterRef('pk')${extra}))), and read ${h.row}.has_${h.alias} in the loop`, note);
+      return manual(h.relation, `${head}annotate(has_${h.alias}=Exists(${h.rows}.objects.filter(${h.fk}=OuterRef('pk')${extra}))), and read ${h.row}.has_${h.alias} in the loop`, note);
     default: {
-      const pick = h.leaf.kind === 'first' ? `the first row of each ${h.fk}_id (ordered as the loop orders them)` : `the rows of each ${h.fk}_id`;
+      const each = h.via === '' ? 'rows' : `${h.via}s`;
+      const pick = h.leaf.kind === 'first' ? `the first of the ${each} of each ${h.fk}_id (ordered as the loop orders them)` : `the ${each} of each ${h.fk}_id`;
+      const joined = h.via === '' ? '' : `.select_related('${h.via}')`;
       return manual(
-        relation,
-        `${head}load the ${h.model} rows once, ${h.model}.objects.filter(${h.fk}__in=<the ${h.over} rows>${extra}), keep ${pick} in a dict, and read it in the loop`,
+        h.relation,
+        `${head}load the ${h.model} rows once, ${h.rows}.objects.filter(${h.fk}__in=<the ${h.over} rows>${extra})${joined}, keep ${pick} in a dict, and read it in the loop`,
         note,
       );
     }

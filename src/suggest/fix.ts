@@ -174,23 +174,31 @@ function inheritedCure(c: CascadeShape, naming: Naming, over: string): Suggestio
  * of to-one steps is an Exists() over the key itself.
  */
 function hiddenCure(c: CascadeShape, naming: Naming, over: string): Suggestion | null | undefined {
-  const k = c.steps.findIndex((s) => s.kind === 'reverse' && stepNames(s, naming).hidden === true);
+  const k = c.steps.findIndex((s) => s.kind !== 'forward' && stepNames(s, naming).hidden === true);
   if (k < 0) return undefined;
-  const step = c.steps[k] as Extract<RelationStep, { kind: 'reverse' }>;
+  const step = c.steps[k] as Exclude<RelationStep, { kind: 'forward' }>;
   const before = c.steps.slice(0, k);
   const filtered = c.sql !== undefined && filtersPerRow(c.sql);
   if (c.leaf.kind === 'exists' && !filtered && k === c.steps.length - 1 && before.every((s) => !relationOf(s, naming).toMany)) return null;
-  const model = naming.modelOf(step.toTable);
+  const names = stepNames(step, naming);
   const leaf = c.leaf;
+  // A foreign key's rows hold the key; an M2M's are reached through its join table's rows.
+  const [rows, fk, via, link] =
+    step.kind === 'm2m'
+      ? [naming.modelOf(step.through), naming.forwardName(step.through, step.sourceColumn), naming.forwardName(step.through, step.targetColumn), `${step.through}.${step.sourceColumn}`]
+      : [naming.modelOf(step.toTable), naming.forwardName(step.toTable, step.column), '', `${step.toTable}.${step.column}`];
   return hiddenRelationCure({
     over,
     row: rowVariableOf(c.trigger === null ? over : naming.modelOf(c.trigger.table)),
-    model,
-    fk: naming.forwardName(step.toTable, step.column),
-    alias: stepNames(step, naming).queryName,
+    relation: names.name,
+    model: naming.modelOf(step.toTable),
+    rows,
+    fk,
+    via,
+    alias: names.queryName,
     leaf,
     field: leaf.kind === 'aggregate' && leaf.column !== '*' ? naming.fieldOfColumn(step.toTable, leaf.column) : 'pk',
-    conditions: filtered && c.sql !== undefined ? perRowConditions(c.sql, `${step.toTable}.${step.column}`, step.toTable, naming) : [],
+    conditions: filtered && c.sql !== undefined ? perRowConditions(c.sql, link, step.toTable, naming) : [],
     direct: k === 0 && k === c.steps.length - 1,
   });
 }
@@ -524,6 +532,14 @@ function relatedRows(step: RelationStep, queryPath: readonly string[], naming: N
   }
 }
 
+/** The rows a relation with no reverse accessor leads to, as a query by its field: `Book.objects.filter(editor=user)`, `Essay.objects.filter(labels=tag)`. */
+function hiddenRows(step: RelationStep, path: string[], naming: Naming, row: string): string {
+  const holder = attrOf(row, path.slice(0, -1));
+  if (step.kind === 'm2m') return `${naming.modelOf(step.toTable)}.objects.filter(${naming.m2mName(step.toTable, step.fromTable, step.through, step.targetColumn).name}=${holder})`;
+  if (step.kind === 'reverse') return `${naming.modelOf(step.toTable)}.objects.filter(${naming.forwardName(step.toTable, step.column)}=${holder})`;
+  return toOneRows(step, path, naming, row);
+}
+
 /** The target's field a forward key holds: `pk`, or its `to_field` (`code`). */
 function keyLookup(step: Extract<RelationStep, { kind: 'forward' }>, naming: Naming): string {
   const column = naming.foreignKeyColumn?.(step.fromTable, step.column);
@@ -584,7 +600,8 @@ function annotationOf(
   const alias = at.queryPath.join('_');
   // A to-many relation's manager (`author.book_set`); a to-one relation has none (an M2M is always to-many),
   // nor has a key with no reverse accessor (related_name='+').
-  const related = step.kind === 'm2m' || (rel.toMany && rel.hidden !== true) ? attrOf(row, at.path) : toOneRows(step, at.path, naming, row);
+  const related =
+    rel.hidden === true ? hiddenRows(step, at.path, naming, row) : step.kind === 'm2m' || rel.toMany ? attrOf(row, at.path) : toOneRows(step, at.path, naming, row);
   const filtered = conditions === undefined ? '' : `, filter=Q(${conditions?.map((c) => `${lookup}__${c}`).join(', ') ?? `<the same filter, as ${lookup}__… lookups>`})`;
   // A to-many join repeats each row of the others once per row of it: a to-many relation's rows are
   // repeated by any other to-many join, a to-one relation's one row by any at all. Count each once.

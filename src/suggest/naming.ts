@@ -22,9 +22,9 @@ export interface RelationName {
    */
   unsure?: boolean;
   /**
-   * True for a reverse relation the schema knows the foreign key of (`Book.editor`) but lists no
-   * accessor for: `related_name='+'` gives it neither an accessor nor a query name, so no
-   * prefetch_related() or Count() can name it. `name` is then the key it goes back through
+   * True for a reverse relation the schema knows the foreign key or M2M field of (`Book.editor`) but
+   * lists no accessor for: `related_name='+'` gives it neither an accessor nor a query name, so no
+   * prefetch_related() or Count() can name it. `name` is then the field it goes back through
    * (`Book.editor`, for reports) and `queryName` the model's name (`book`, for annotation names).
    */
   hidden?: boolean;
@@ -227,6 +227,17 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
     return found;
   };
 
+  // An M2M declared on another model whose reverse the schema leaves out (related_name='+'): seen
+  // from `fromTable`, the join table's `column` points at it. Named by the field it goes back through.
+  const hiddenM2m = (fromTable: string, through: string, column: string): RelationName | undefined => {
+    if (!byTable.has(fromTable)) return undefined;
+    for (const m of byTable.values()) {
+      const r = m.relations.find((x) => x.kind === 'many_to_many' && x.through === through && x.targetColumn === column && tableOf(x.target) === fromTable);
+      if (r !== undefined) return { name: `${className(m)}.${r.name}`, queryName: className(m).toLowerCase(), hidden: true };
+    }
+    return undefined;
+  };
+
   // Keys to a column besides the target's pk (to_field), by the target's table.
   const referenced = new Map<string, string[]>();
   for (const m of byTable.values()) {
@@ -275,6 +286,9 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
       if (r !== undefined) return { name: r.name, queryName: r.queryName, oneToOne: r.kind === 'one_to_one', ...(r.contentTypeColumn === undefined ? {} : { generic: true }) };
       const m2m = byTable.has(toTable) ? undefined : relations(fromTable).find((x) => x.kind === 'many_to_many' && x.through === toTable && x.sourceColumn === column);
       if (m2m !== undefined) return { name: m2m.name, queryName: m2m.queryName, autoThrough: true };
+      // The rows of an M2M's join table whose reverse has no accessor.
+      const hidden = byTable.has(toTable) ? undefined : hiddenM2m(fromTable, toTable, column);
+      if (hidden !== undefined) return hidden;
       // The schema leaves out a reverse relation with no accessor (related_name='+'): its key is known.
       const fk = forwardRelation(toTable, column);
       const held = byTable.get(toTable);
@@ -287,9 +301,8 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
       const r = relations(fromTable).find(
         (x) => x.kind === 'many_to_many' && x.through === through && x.sourceColumn === sourceColumn,
       );
-      return r === undefined
-        ? fallback.m2mName(fromTable, toTable, through, sourceColumn)
-        : { name: r.name, queryName: r.queryName };
+      if (r !== undefined) return { name: r.name, queryName: r.queryName };
+      return hiddenM2m(fromTable, through, sourceColumn) ?? fallback.m2mName(fromTable, toTable, through, sourceColumn);
     },
     fieldOfColumn(table, column) {
       const r = forwardRelation(table, column);

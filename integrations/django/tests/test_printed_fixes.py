@@ -20,7 +20,7 @@ from opentelemetry.trace import SpanKind
 
 from n1lens_django.pytest_plugin import write_schema, write_traces
 from shop import models as shop
-from shop.models import Article, Author, Board, Book, Catalogue, City, Club, Comment, Country, Employee, Forum, Issue, Magazine, Membership, OrderLine, Place, Placement, Post, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket, Topic
+from shop.models import Article, Author, Board, Book, Catalogue, City, Club, Comment, Country, Essay, Employee, Forum, Issue, Magazine, Membership, OrderLine, Place, Placement, Post, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket, Topic
 
 pytestmark = pytest.mark.django_db
 
@@ -553,6 +553,48 @@ def test_a_key_with_no_reverse_accessor_is_never_named_by_one(exporter, tmp_path
     # The rows themselves: loaded once by the key, as the cure says.
     fetch = finding_on(endpoint, "shop_book", '"shop_book"."title"')["suggestion"]
     assert "Book.objects.filter(editor__in=<the User rows>)" in fetch["code"]
+
+
+def test_an_m2m_with_no_reverse_accessor_is_never_named_by_one(exporter, tmp_path):
+    # Essay.labels has related_name='+': Tag has no essay_set to prefetch and no 'essay' to Count().
+    tags = [Tag.objects.create(label=f"t{i}") for i in range(ROWS)]
+    for i, b in enumerate(books()):
+        Essay.objects.create(writer=b.author).labels.set(tags[: i % 4])
+
+    def loop():
+        for tag in Tag.objects.all():
+            Essay.objects.filter(labels=tag).exists()
+            Essay.objects.filter(labels=tag).count()
+            list(Essay.objects.filter(labels=tag))
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    printed = json.dumps(endpoint)
+    assert "essay_set" not in printed and "Count('essay')" not in printed
+    assert {(tuple(f["chain"]), f["suggestion"]["path"]) for f in endpoint["findings"]} == {(("Essay.labels",), "Essay.labels")}
+    # exists(): an Exists() over the M2M field itself, pasted as printed.
+    assert endpoint["fix"].split("\n")[0] == "Tag.objects.annotate(has_essay=Exists(Essay.objects.filter(labels=OuterRef('pk'))))"
+    fixed, before, queries = reads_of(endpoint, Tag)
+    assert fixed == before
+    assert queries == 1
+    names = {**PASTE_NAMES, "Coalesce": Coalesce}
+    # count(): the cure's subquery over the join table, pasted with the Coalesce it names.
+    cure = finding_on(endpoint, "shop_essay", "COUNT")["suggestion"]["code"]
+    annotation = re.search(r"annotate\((\w+)=(Coalesce\(.*?, 0\))\) \(Coalesce from", cure)
+    assert annotation is not None, cure
+    name, expr = annotation.groups()
+    counts = {t.pk: getattr(t, name) for t in Tag.objects.annotate(**{name: eval(expr, names)})}  # noqa: S307
+    assert counts == {t.pk: Essay.objects.filter(labels=t).count() for t in Tag.objects.all()}
+    assert sorted(counts.values()) == [0, 0, 0, 1, 2, 4]
+    # The rows: the join table's rows with their essays, loaded once, grouped by tag as the cure says.
+    cure = finding_on(endpoint, "shop_essay", '"shop_essay"."words"')["suggestion"]["code"]
+    load = re.search(r"load the Essay rows once, (.+?), keep the essays of each tag_id in a dict", cure)
+    assert load is not None, cure
+    grouped = {}
+    with CaptureQueriesContext(connection) as queries:
+        for row in eval(load.group(1).replace("<the Tag rows>", "Tag.objects.all()"), names):  # noqa: S307
+            grouped.setdefault(row.tag_id, []).append(row.essay.pk)
+    assert {t.pk: sorted(grouped.get(t.pk, [])) for t in Tag.objects.all()} == {t.pk: sorted(e.pk for e in Essay.objects.filter(labels=t)) for t in Tag.objects.all()}
+    assert len(queries) == 1
 
 
 def test_a_child_read_by_a_key_of_its_multi_table_parent_is_reached_through_the_parents_relation(exporter, tmp_path):

@@ -195,3 +195,21 @@ class Catalogue(models.Model):
     publisher = models.ForeignKey(Publisher, on_delete=models.CASCADE, related_name="catalogues")
     year = models.IntegerField()
     listed = models.Manager()
+
+
+class Authored(models.Model):
+    # Declared on an abstract base: each child gets its own reverse names (Author.essays, essay_entry).
+    writer = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="%(class)ss", related_query_name="%(class)s_entry")
+
+    class Meta:
+        abstract = True
+
+
+class Essay(Authored):
+    words = models.IntegerField(default=0)
+    # An M2M with no reverse accessor: Tag has no essay_set.
+    labels = models.ManyToManyField(Tag, related_name="+")
+
+
+class Poem(Authored):
+    lines = models.IntegerField(default=0)
