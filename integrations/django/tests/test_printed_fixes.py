@@ -20,7 +20,7 @@ from opentelemetry.trace import SpanKind
 
 from n1lens_django.pytest_plugin import write_schema, write_traces
 from shop import models as shop
-from shop.models import Article, Author, Board, Book, Catalogue, City, Club, Comment, Country, Essay, Employee, Forum, Issue, Magazine, Membership, OrderLine, Place, Placement, Post, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket, Topic
+from shop.models import Article, Author, Board, Book, Catalogue, City, Club, Comment, Country, Essay, Employee, Forum, Issue, Magazine, Membership, OrderLine, Place, Placement, Poem, Post, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket, Topic, Visit
 
 pytestmark = pytest.mark.django_db
 
@@ -719,3 +719,66 @@ def test_a_model_with_no_objects_manager_is_reached_through_its_own(exporter, tm
     assert names == {c.pk: c.publisher.name for c in Catalogue.listed.all()}
     assert latest == {p.pk: p.catalogues.order_by("-year").first().year for p in Publisher.objects.all()}
     assert len(queries) == 3
+
+
+def poems_by_author():
+    for i, b in enumerate(books()):
+        for _ in range(i % 3):
+            Poem.objects.create(writer=b.author)
+
+
+def visits_by_restaurant():
+    for i, b in enumerate(books()):
+        restaurant = Restaurant.objects.create(owner=b.author)
+        for _ in range(i % 3):
+            Visit.objects.create(place=restaurant)
+
+
+def cities_by_country():
+    for i in range(ROWS):
+        country = Country.objects.create(code=f"c{i}")
+        for _ in range(i % 3):
+            City.objects.create(country=country)
+
+
+def friends_by_employee():
+    employees = [Employee.objects.create() for _ in range(ROWS)]
+    for i, e in enumerate(employees[:3]):
+        e.friends.set(employees[i + 1:i + 3])
+
+
+def titles_by_publisher():
+    for i, b in enumerate(books()):
+        for _ in range(i % 3):
+            Book.objects.create(title="more", author=b.author, publisher=b.publisher)
+
+
+@pytest.mark.parametrize(
+    ("make", "model", "count", "fix"),
+    [
+        # A key declared on an abstract base: related_name='%(class)ss', related_query_name='%(class)s_entry'.
+        (poems_by_author, Author, lambda a: a.poems.count(), "Author.objects.annotate(poem_entry_count=Count('poem_entry'))"),
+        # A key to a multi-table parent, counted from the child's rows.
+        (visits_by_restaurant, Restaurant, lambda r: r.visit_set.count(), "Restaurant.objects.annotate(visit_count=Count('visit'))"),
+        # The reverse of a key with to_field, in a table with no app prefix.
+        (cities_by_country, Country, lambda c: c.city_set.count(), "Country.objects.annotate(city_count=Count('city'))"),
+        # A symmetrical M2M to self (both directions in one join table).
+        (friends_by_employee, Employee, lambda e: e.friends.count(), "Employee.objects.annotate(friends_count=Count('friends'))"),
+        # related_name and related_query_name apart, on a key with its own db_column to a table of its own name.
+        (titles_by_publisher, Publisher, lambda p: p.titles.count(), "Publisher.objects.annotate(title_count=Count('title'))"),
+    ],
+    ids=["abstract-base", "multi-table-parent", "to-field", "symmetrical-self-m2m", "related-query-name"],
+)
+def test_a_count_through_a_relation_named_apart_is_annotated_by_its_query_name(exporter, tmp_path, make, model, count, fix):
+    make()
+
+    def loop():
+        for row in model.objects.all():
+            count(row)
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert endpoint["fix"].split("\n")[0] == fix
+    fixed, before, queries = reads_of(endpoint, model)
+    assert fixed == before
+    assert len(set(next(iter(fixed.values())).values())) > 1
+    assert queries == 1

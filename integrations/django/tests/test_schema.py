@@ -210,6 +210,8 @@ def test_describes_multi_table_inheritance_through_the_parent_pointer(models):
              "column": "owner_id", "inheritedFrom": "shop.Place"},
             {"name": "place_ptr", "queryName": "place_ptr", "kind": "one_to_one", "target": "shop.Place",
              "column": "place_ptr_id"},
+            {"name": "visit_set", "queryName": "visit", "kind": "one_to_many", "target": "shop.Visit",
+             "remoteColumn": "place_id", "inheritedFrom": "shop.Place"},
         ],
         "fields": [
             {"name": "chef", "attname": "chef_id"},

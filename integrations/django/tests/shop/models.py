@@ -213,3 +213,8 @@ class Essay(Authored):
 
 class Poem(Authored):
     lines = models.IntegerField(default=0)
+
+
+class Visit(models.Model):
+    # A key to a multi-table parent: Restaurant rows reach it through Place.
+    place = models.ForeignKey(Place, on_delete=models.CASCADE)
