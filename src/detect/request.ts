@@ -557,7 +557,8 @@ function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
     for (const f of facts.equalityFilters) {
       if (!inTable(f, table) || !f.endsWith('object_id')) continue;
       const column = columnName(f);
-      for (const parentTable of links.genericRelations(table, column)) (reverse ??= []).push({ kind: 'reverse', table, column, parentTable, viaIn: false });
+      const viaIn = (facts.inFilters ?? []).includes(f);
+      for (const parentTable of links.genericRelations(table, column)) (reverse ??= []).push({ kind: 'reverse', table, column, parentTable, viaIn });
     }
   }
   for (const f of facts.equalityFilters) {

@@ -721,6 +721,26 @@ def test_a_model_with_no_objects_manager_is_reached_through_its_own(exporter, tm
     assert len(queries) == 3
 
 
+def test_a_loop_inside_a_prefetched_generic_relation_is_fixed_in_its_prefetch(exporter, tmp_path):
+    for b in books():
+        Comment.objects.create(content_object=Article.objects.create(title=b.title), text="x")
+
+    def kinds(articles):
+        return {a.pk: [c.content_type.model for c in a.comments.all()] for a in articles}
+
+    def loop():
+        kinds(Article.objects.prefetch_related("comments"))
+
+    # The comments' prefetch (object_id IN …) is no trigger of its own: the rows are the articles'.
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert finding_on(endpoint, "django_content_type")["chain"] == ["comments", "content_type"]
+    assert endpoint["fix"] == "Article.objects.prefetch_related(Prefetch('comments', queryset=Comment.objects.select_related('content_type')))"
+    with CaptureQueriesContext(connection) as queries:
+        fixed = kinds(pasted(endpoint["fix"]))
+    assert fixed == {a.pk: ["article"] for a in Article.objects.all()}
+    assert len(queries) == 2
+
+
 def poems_by_author():
     for i, b in enumerate(books()):
         for _ in range(i % 3):
