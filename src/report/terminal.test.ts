@@ -2,6 +2,7 @@ import { WriteStream } from 'node:tty';
 import { describe, expect, it } from 'vitest';
 import { endpoint, finding, report } from '../../test/report-fixture.js';
 import { judge } from './gate.js';
+import { renderMarkdown } from './markdown.js';
 import { colorSupported, renderGateTerminal, renderTerminal } from './terminal.js';
 
 /** A colour terminal, its depth read by Node's own getColorDepth. */
@@ -53,5 +54,29 @@ describe('terminal report width', () => {
     expect(out).toContain('remove ffffffffffffffff from');
     expect(out).toContain('membership_listing.py');
     expect(out.split('\n').filter((line) => line.length > 80)).toEqual([]);
+  });
+});
+
+describe("an endpoint's fix after its findings", () => {
+  const name = 'GET reports/pipeline/';
+  const migration = 'class Migration(migrations.Migration):\n    operations = [migrations.RunSQL("CREATE INDEX …")]';
+  const slow = finding(name, { kind: 'slow_query', suggestion: { method: 'index', path: 'shop_order (created)', code: migration, confidence: 'exact' } });
+  const single = endpoint(name, [slow], { fix: `# index shop_order (created) for the slow query\n${migration}` });
+  const count = (text: string): number => text.split('class Migration').length - 1;
+
+  it('is left out when it is the one finding\'s own fix under a heading, in the terminal and in Markdown', () => {
+    const terminal = renderTerminal(report([single]), { color: false });
+    expect(count(terminal)).toBe(1);
+    expect(terminal).not.toContain('fix:');
+    expect(count(renderMarkdown(report([single])))).toBe(1);
+  });
+
+  it('is shown when it joins several findings, or says more than the one finding (the queryset it starts from)', () => {
+    const loop = finding(name, { suggestion: { method: 'select_related', path: 'customer', code: ".select_related('customer')", confidence: 'exact' } });
+    const both = endpoint(name, [loop, slow], { fix: `Order.objects.select_related('customer')\n# index shop_order (created) for the slow query\n${migration}` });
+    expect(count(renderTerminal(report([both]), { color: false }))).toBe(2);
+    const rooted = renderTerminal(report([endpoint(name, [loop], { fix: "Order.objects.select_related('customer')" })]), { color: false });
+    expect(rooted).toContain('fix:');
+    expect(rooted).toContain("Order.objects.select_related('customer')");
   });
 });

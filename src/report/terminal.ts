@@ -2,7 +2,7 @@
 import pc from 'picocolors';
 import type { GateResult } from './gate.js';
 import type { Report, ReportFinding, ServiceFinding } from './model.js';
-import { KIND_LABEL, STEADY_STATE_UNKNOWN, droppedSpansLine, findingTitle, formatLocation, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine, wrapCode, wrapLong, wrapText } from './text.js';
+import { KIND_LABEL, STEADY_STATE_UNKNOWN, droppedSpansLine, endpointFixToShow, findingTitle, formatLocation, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine, wrapCode, wrapLong, wrapText } from './text.js';
 
 export interface TerminalOptions {
   /** Colour output; defaults to colorSupported() for standard output. */
@@ -76,9 +76,10 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
       return;
     }
     for (const f of e.findings) out.push(...renderFinding(f, c, width));
-    if (e.fix !== '') {
+    const fix = endpointFixToShow(e);
+    if (fix !== '') {
       out.push(`   ${c.bold('fix:')}`);
-      for (const line of wrapCode(e.fix, width, '     ')) out.push(c.green(line));
+      for (const line of wrapCode(fix, width, '     ')) out.push(c.green(line));
       if (e.findings.some((f) => f.suggestion.confidence === 'inferred' && f.kind === 'n_plus_one')) {
         out.push(c.dim("   names inferred from SQL; --schema (manage.py n1lens_schema) makes them exact"));
       }

@@ -1,10 +1,23 @@
 /** Text helpers the renderers share: number formats, code locations, shortened SQL, and querysets broken at method calls. */
 import type { CodeLocation } from '../detect/types.js';
 import { clockText, spanText, wholeWithCommas } from '../suggest/operational.js';
-import type { ReportFinding, ServiceFinding } from './model.js';
+import type { ReportEndpoint, ReportFinding, ServiceFinding } from './model.js';
 
 export const ms = (n: number): string => (n >= 1000 ? `${(n / 1000).toFixed(2)} s` : `${n.toFixed(1)} ms`);
 export const int = wholeWithCommas;
+
+/**
+ * The endpoint's fix as its renderers show it after the findings: empty when the endpoint has one
+ * finding whose own fix is the whole of it under a heading comment (a cache, an index, a task), so
+ * the same block is not printed twice in a row.
+ */
+export function endpointFixToShow(e: Pick<ReportEndpoint, 'fix' | 'findings'>): string {
+  if (e.findings.length !== 1) return e.fix;
+  const lines = e.fix.split('\n');
+  let first = 0;
+  while (first < lines.length && lines[first]!.startsWith('#')) first++;
+  return lines.slice(first).join('\n').trim() === e.findings[0]!.suggestion.code.trim() ? '' : e.fix;
+}
 
 export const KIND_LABEL = {
   n_plus_one: 'N+1',

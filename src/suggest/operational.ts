@@ -73,7 +73,7 @@ export function suggestTaskQueue(f: SyncFanoutFinding): Suggestion {
     code,
     confidence: 'inferred',
     note:
-      `${s.callsPerRequest.toFixed(1)} serial outbound calls (${peers}) take ${round(s.outboundMsPerRequest)} ms ` +
+      `${Number.isInteger(s.callsPerRequest) ? s.callsPerRequest : s.callsPerRequest.toFixed(1)} serial outbound calls (${peers}) take ${round(s.outboundMsPerRequest)} ms ` +
       `of a ${round(s.requestMsPerRequest)} ms request; queued, the request loses ~${round(s.outboundMsPerRequest)} ms`,
   };
 }

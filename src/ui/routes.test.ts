@@ -227,6 +227,14 @@ describe('endpoint page', () => {
     expect(api.trend.reduce((s, b) => s + b.requests, 0)).toBe(3);
   });
 
+  it("shows no combined fix where the one finding's own fix is all of it (an index for a slow query)", async () => {
+    const id = (await store.endpointRefs()).find((e) => e.endpoint === 'GET reports/pipeline/')!.id;
+    const page = await get(`/endpoints/${id}`);
+    expect(page.text).toContain('Findings (1)');
+    expect(page.text).not.toContain('The combined fix');
+    expect(page.text.split('CREATE INDEX CONCURRENTLY').length - 1).toBe(1);
+  });
+
   it('is 404 for an endpoint the store does not have', async () => {
     expect((await get('/endpoints/99999')).status).toBe(404);
     expect((await get('/endpoints/abc')).status).toBe(404);
