@@ -1,6 +1,8 @@
 /** Facts on shapes beyond the Django table: CTEs, unions, aliases, dialect limits, malformed SQL. */
 
 import { describe, expect, test } from 'vitest';
+import { extractFacts } from './facts.js';
+import { BYTE_IMAGE_PADDING, createTokens, tokenize, writeByteImage } from './lexer.js';
 import { normalizeSql } from './normalize.js';
 
 const facts = (sql: string) => normalizeSql(sql).facts;
@@ -237,5 +239,45 @@ describe('deeply nested input', () => {
 
   test('a filter under ordinary nesting is still read', () => {
     expect(facts(`SELECT "t"."id" FROM "t" WHERE ${'('.repeat(40)}"t"."a_id" = %s${')'.repeat(40)}`).equalityFilters).toEqual(['t.a_id']);
+  });
+});
+
+describe('reading is linear in the statement', () => {
+  /**
+   * extractFacts over `sql`, counting the reads of the token array it makes: each token read a
+   * bounded number of times, however the parentheses nest. Throws past `budget` reads, so a reading
+   * that walks the rest of a run of brackets at each one stops at once instead of taking seconds.
+   */
+  function readsOf(sql: string, budgetPerToken = 64): { facts: ReturnType<typeof extractFacts>; reads: number; tokens: number } {
+    const t = createTokens();
+    const bytes = Buffer.alloc(sql.length + BYTE_IMAGE_PADDING);
+    writeByteImage(sql, bytes);
+    tokenize(sql, bytes, sql.length, t);
+    const budget = budgetPerToken * t.count;
+    let reads = 0;
+    const data = t.data;
+    t.data = new Proxy(data, {
+      get(target, key) {
+        if (typeof key === 'string' && ++reads > budget) throw new Error(`more than ${budget} reads of ${t.count} tokens`);
+        return Reflect.get(target, key, target) as unknown;
+      },
+    });
+    const facts = extractFacts(sql, t);
+    return { facts, reads, tokens: t.count };
+  }
+
+  // 20,000 brackets deep: about 40 KB of statement, as a generated expression or a hostile span can be.
+  const deep = 20_000;
+  test.each([
+    ['a select item', `SELECT ${'('.repeat(deep)}"t"."a"${')'.repeat(deep)} FROM "t"`, { selectedColumns: ['t.a'] }],
+    ['an unclosed select item', `SELECT ${'('.repeat(deep)}"t"."a" FROM "t"`, { selectedColumns: ['t.a'] }],
+    ['an IN list', `SELECT "t"."id" FROM "t" WHERE "t"."b" IN ${'('.repeat(deep)}%s${')'.repeat(deep)}`, { table: 't', equalityFilters: ['t.b'], inFilters: ['t.b'] }],
+    ['an aggregate', `SELECT COUNT(${'('.repeat(deep)}"t"."a"${')'.repeat(deep)}) FROM "t"`, { aggregate: { fn: 'COUNT', column: 't.a' } }],
+    ['ORDER BY', `SELECT "t"."id" FROM "t" ORDER BY ${'('.repeat(deep)}"t"."a"${')'.repeat(deep)} DESC`, { orderBy: [{ column: 't.a', direction: 'DESC' }] }],
+    ['WHERE', `SELECT "t"."id" FROM "t" WHERE ${'('.repeat(deep)}"t"."a" = %s${')'.repeat(deep)}`, { table: 't', equalityFilters: [] }],
+  ] as const)('brackets nested thousands deep in %s take work linear in the statement', (_, sql, expected) => {
+    const { facts, reads, tokens } = readsOf(sql);
+    expect(facts).toMatchObject(expected);
+    expect(reads).toBeLessThanOrEqual(64 * tokens);
   });
 });

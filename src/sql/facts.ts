@@ -214,10 +214,25 @@ class FactReader {
     return k === TK_STRING || k === TK_NUMBER || k === TK_PARAM || k === TK_BOOL;
   }
 
+  /**
+   * The run of `(` that `isSubquery` measured last: tokens [parenRunStart, parenRunEnd) are `(`,
+   * parenRunEnd is not. Readers ask about each `(` of a run in turn (`((((x))))`), and measuring each
+   * one's rest of the run again made 40 KB of nested brackets take seconds.
+   */
+  private parenRunStart = -1;
+  private parenRunEnd = -1;
+
   /** `(` opening a subquery: `(SELECT`, `(WITH`, `(VALUES`, also behind extra parentheses. */
   private isSubquery(i: number): boolean {
-    while (this.kind(i) === TK_LPAREN) i++;
-    const k = this.kw(i);
+    let f: number;
+    if (i >= this.parenRunStart && i < this.parenRunEnd) f = this.parenRunEnd;
+    else {
+      f = i;
+      while (this.kind(f) === TK_LPAREN) f++;
+      this.parenRunStart = i;
+      this.parenRunEnd = f;
+    }
+    const k = this.kw(f);
     return k === KW.SELECT || k === KW.WITH || k === KW.VALUES;
   }
 
