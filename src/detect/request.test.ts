@@ -160,6 +160,21 @@ describe('analyseRequest', () => {
     expect(analyseRequest(requestOf('GET x/', loop(8, indexed)), normalize).cascades.map((c) => c.kind)).toEqual(['n_plus_one']);
   });
 
+  it("reads each statement in its span's dialect: MySQL's backslash escapes, PostgreSQL's nested comments", () => {
+    // Raw SQL on MySQL with a quote escaped before any backtick, then a.author per row.
+    const BOOKS = "SELECT 'it\\'s' AS label, id, author_id FROM shop_book WHERE archived = 0";
+    const author = (r: number): string => `SELECT id, name FROM shop_author WHERE id = ${r}`;
+    const [mysql] = analyseRequest(requestOf('GET books/', [BOOKS, ...loop(6, author)], { system: 'mysql' }), normalize).cascades;
+    expect(mysql?.linked).toBe(true);
+    expect(mysql?.steps).toEqual([{ kind: 'forward', fromTable: 'shop_book', column: 'author_id', toTable: 'shop_author' }]);
+    // On PostgreSQL the comment ends at its second */, so the filter after it is read.
+    const commented = (r: number): string => `SELECT "shop_author"."id" /* per row /* a.author */ */ FROM "shop_author" WHERE "shop_author"."id" = ${r}`;
+    const BOOKS_PG = 'SELECT "shop_book"."id", "shop_book"."author_id" FROM "shop_book"';
+    const [pg] = analyseRequest(requestOf('GET books/', [BOOKS_PG, ...loop(6, commented)]), normalize).cascades;
+    expect(pg?.facts.equalityFilters).toEqual(['shop_author.id']);
+    expect(pg?.steps).toEqual([{ kind: 'forward', fromTable: 'shop_book', column: 'author_id', toTable: 'shop_author' }]);
+  });
+
   it('keeps a DB timeline of offsets, durations and fingerprints without SQL text', () => {
     expect(analysis.timeline).toHaveLength(303);
     expect(analysis.timeline[0]).toEqual({ offsetMs: 1, durationMs: 1, fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) });

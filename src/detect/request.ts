@@ -43,6 +43,8 @@ export type { Normalizer } from './statements.js';
 /** What one statement of a request gave (analyseColumns). */
 interface SeenStatement {
   comment: string;
+  /** The span's db.system, whose dialect the statement was read in. */
+  system: string;
   n: NormalizedSql;
   /** Its group; undefined for noise. */
   g: Group | undefined;
@@ -117,6 +119,7 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
   const cols = db.dbCols;
   const statements = db.dbStatements;
   const comments = db.dbComments;
+  const systems = db.dbSystems;
   const order = request.dbOrder;
   // Framework-internal statements are dropped before anything else looks at the request.
   const noise: Record<string, number> = {};
@@ -142,12 +145,13 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
     const j = order[k]!;
     const statement = statements[j]!;
     const comment = comments.get(j);
+    const system = systems.get(j);
     const startMs = cols[j * DB_STRIDE]!;
     const duration = cols[j * DB_STRIDE + 1]!;
-    if (statement !== lastS || comment !== last!.comment) {
+    if (statement !== lastS || comment !== last!.comment || system !== last!.system) {
       let found = seen.get(statement);
-      if (found === undefined || found.comment !== comment) {
-        const { n, setup } = memo.facts(statement, comment, normalize);
+      if (found === undefined || found.comment !== comment || found.system !== system) {
+        const { n, setup } = memo.facts(statement, comment, normalize, system);
         const rule = isNoise(n);
         let g: Group | undefined;
         if (rule === null) {
@@ -157,7 +161,7 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
             groups.set(n.fingerprint, g);
           }
         }
-        found = { comment, n, g, setup, rule };
+        found = { comment, system, n, g, setup, rule };
         seen.set(statement, found);
       }
       lastS = statement;
