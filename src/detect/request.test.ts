@@ -175,6 +175,18 @@ describe('analyseRequest', () => {
     expect(pg?.steps).toEqual([{ kind: 'forward', fromTable: 'shop_book', column: 'author_id', toTable: 'shop_author' }]);
   });
 
+  it('reports a loop whose statement starts with a SET: the SELECT after it still runs per row', () => {
+    // cursor.execute('SET LOCAL statement_timeout = 2000; SELECT … WHERE author_id = %s', [a.id]) per author.
+    const perRow = (r: number): string =>
+      `SET LOCAL statement_timeout = 2000; SELECT "shop_book"."id", "shop_book"."title" FROM "shop_book" WHERE "shop_book"."author_id" = ${r}`;
+    const AUTHORS = 'SELECT "shop_author"."id", "shop_author"."name" FROM "shop_author"';
+    const analysis = analyseRequest(requestOf('GET authors/', [AUTHORS, ...loop(6, perRow)]), normalize);
+    expect(analysis.noise).toEqual({});
+    expect(analysis.cascades.map((c) => [c.kind, c.executions, c.steps])).toEqual([
+      ['n_plus_one', 6, [{ kind: 'reverse', fromTable: 'shop_author', toTable: 'shop_book', column: 'author_id' }]],
+    ]);
+  });
+
   it('keeps a DB timeline of offsets, durations and fingerprints without SQL text', () => {
     expect(analysis.timeline).toHaveLength(303);
     expect(analysis.timeline[0]).toEqual({ offsetMs: 1, durationMs: 1, fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) });

@@ -35,6 +35,22 @@ describe('statement kinds', () => {
     expect(facts('SELECT * FROM "a"; DELETE FROM "b"')).toMatchObject({ operation: 'SELECT', table: 'a' });
   });
 
+  test('a statement after session SETs in one string is described: the SETs only configure it', () => {
+    // cursor.execute("SET LOCAL statement_timeout = 5000; SELECT …"): the SELECT is the app's query.
+    const f = facts('SET LOCAL statement_timeout = 5000; SELECT "t"."id" FROM "t" WHERE "t"."a_id" = %s LIMIT 21');
+    expect(f).toMatchObject({ operation: 'SELECT', transactionControl: false, table: 't', equalityFilters: ['t.a_id'], limit: 21 });
+    expect(facts("SET NAMES 'utf8mb4';; SET @x := 1; UPDATE `t` SET `n` = `n` + 1 WHERE `t`.`id` = 3")).toMatchObject({
+      operation: 'UPDATE', table: 't', writtenColumns: ['n'], equalityFilters: ['t.id'],
+    });
+    expect(facts('SET search_path = "tenant_1", public; WITH x AS (SELECT 1) DELETE FROM "t" WHERE "t"."id" IN (%s, %s)')).toMatchObject({
+      operation: 'DELETE', table: 't', multiRowValues: true,
+    });
+    // SETs alone, or followed by no query, are still connection set-up.
+    expect(facts("SET TIME ZONE 'UTC'; SET ROLE app").operation).toBe('SET');
+    expect(facts('SET x = 1; SHOW x').operation).toBe('SET');
+    expect(facts('SET x = 1;').operation).toBe('SET');
+  });
+
   test('sqlite INSERT OR REPLACE and MySQL REPLACE INTO are inserts', () => {
     expect(facts('INSERT OR REPLACE INTO "t" ("a") VALUES (?)')).toMatchObject({ operation: 'INSERT', table: 't', writtenColumns: ['a'] });
     expect(facts('REPLACE INTO `t` (`a`, `b`) VALUES (%s, %s)')).toMatchObject({ operation: 'INSERT', table: 't', writtenColumns: ['a', 'b'] });

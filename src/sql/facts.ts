@@ -236,6 +236,17 @@ class FactReader {
     return k === KW.SELECT || k === KW.WITH || k === KW.VALUES;
   }
 
+  /** The first `;` at the level of token i in [i, end), or end. */
+  private semicolonFrom(i: number, end: number): number {
+    for (let j = i; j < end; j++) {
+      const k = this.kind(j);
+      if (k === TK_LPAREN || k === TK_LBRACKET) j = this.after(j) - 1;
+      else if (k === TK_PARAM) j = valueRunEnd(this.d, j);
+      else if (k === TK_SEMI) return j;
+    }
+    return end;
+  }
+
   read(): SqlFacts {
     let i = 0;
     let end = this.n;
@@ -247,16 +258,20 @@ class FactReader {
     }
     // At the top level the lexer already knows where the first statement ends.
     if (i === 0) {
-      if (this.firstSemi >= 0) end = this.firstSemi;
-    } else for (let j = i; j < end; j++) {
-      const k = this.kind(j);
-      if (k === TK_LPAREN || k === TK_LBRACKET) j = this.after(j) - 1;
-      else if (k === TK_PARAM) j = valueRunEnd(this.d, j);
-      else if (k === TK_SEMI) {
-        end = j;
-        break;
+      if (this.firstSemi >= 0) {
+        end = this.firstSemi;
+        // `SET LOCAL statement_timeout = …; SELECT …` in one string: the SETs configure the query
+        // after them, which is the statement's work (a loop of them is a loop of that query).
+        for (let set = 0; this.kw(set) === KW.SET && end < this.n; ) {
+          let next = end + 1;
+          while (this.kind(next) === TK_SEMI) next++;
+          const w = this.kw(next);
+          if (w !== KW.SET && w !== KW.SELECT && w !== KW.WITH && w !== KW.INSERT && w !== KW.REPLACE && w !== KW.UPDATE && w !== KW.DELETE) break;
+          i = set = next;
+          end = this.semicolonFrom(next, this.n);
+        }
       }
-    }
+    } else end = this.semicolonFrom(i, end);
     if (i >= end) return this.facts;
 
     let first = this.kw(i);
