@@ -187,6 +187,28 @@ describe('analyseRequest', () => {
     ]);
   });
 
+  it("never reports Django's chunked IN batches on SQLite (in_bulk, a prefetch in chunks) as an N+1, but still an IN query per row", () => {
+    const values = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
+    const sqlite = { system: 'sqlite' };
+    // Book.objects.in_bulk(ids) over 4,500 ids: SQLite's 999 parameters a statement, so five queries.
+    const bulk = (n: number): string => `SELECT "shop_book"."id", "shop_book"."title" FROM "shop_book" WHERE "shop_book"."id" IN (${values(n)})`;
+    const inBulk = [999, 999, 999, 999, 504].map(bulk);
+    expect(analyseRequest(requestOf('task reindex', inBulk, sqlite), normalize).cascades).toEqual([]);
+    // Author.objects.prefetch_related('book_set').iterator(chunk_size=2000) over 11,000 authors: a prefetch per chunk.
+    const AUTHORS = 'SELECT "shop_author"."id", "shop_author"."name" FROM "shop_author"';
+    const books = (n: number): string =>
+      `SELECT "shop_book"."id", "shop_book"."author_id", "shop_book"."title" FROM "shop_book" WHERE "shop_book"."author_id" IN (${values(n)})`;
+    const chunks = [AUTHORS, ...[2000, 2000, 2000, 2000, 2000, 1000].map(books)];
+    expect(analyseRequest(requestOf('task export', chunks, sqlite), normalize).cascades).toEqual([]);
+    // Per author, Tag.objects.filter(id__in=a.tag_ids): a query per row whatever its list holds.
+    const TAGGED = 'SELECT "shop_author"."id", "shop_author"."tag_ids" FROM "shop_author"';
+    const tags = (n: number): string => `SELECT "shop_tag"."id", "shop_tag"."name" FROM "shop_tag" WHERE "shop_tag"."id" IN (${values(n)})`;
+    for (const sizes of [[2, 3, 2, 5, 4, 2], [150, 220, 180, 150, 400, 310], [999, 501, 999, 501, 999, 501]]) {
+      const perRow = analyseRequest(requestOf('GET authors/', [TAGGED, ...sizes.map(tags)], sqlite), normalize).cascades;
+      expect(perRow.map((c) => [c.kind, c.executions])).toEqual([['n_plus_one', 6]]);
+    }
+  });
+
   it('keeps a DB timeline of offsets, durations and fingerprints without SQL text', () => {
     expect(analysis.timeline).toHaveLength(303);
     expect(analysis.timeline[0]).toEqual({ offsetMs: 1, durationMs: 1, fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) });

@@ -72,6 +72,25 @@ interface Group {
   offset: number | undefined;
   /** Executions had different OFFSETs and LIMITs above 1: pages walked one after another (a Paginator in a task), not a query per row. */
   paged: boolean;
+  /** The longest IN list an execution held (facts.inValues; 0 for none), and how many executions held one that long. */
+  inMax: number;
+  atInMax: number;
+}
+
+/**
+ * The fewest values each full chunk of a chunked IN batch holds. Django cuts a long `__in` list into
+ * chunks of one size: `in_bulk` and the deletion collector by the backend's parameter limit (999 on
+ * SQLite, or 999 / fields), a prefetch by `iterator(chunk_size=…)` (2,000 by default). A query per
+ * row carries that row's few values, and rarely the same number every row.
+ */
+const MIN_CHUNK = 100;
+
+/**
+ * Every execution but at most one (the remainder) holds an IN list of the same length, of MIN_CHUNK
+ * values or more: one list cut into chunks (a bounded batch), not a query per row.
+ */
+function chunkedBatch(g: Group): boolean {
+  return g.inMax >= MIN_CHUNK && g.atInMax >= g.indices.length - 1;
 }
 
 /** How a repeated query is tied to the rows of an earlier one. */
@@ -157,7 +176,7 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
         if (rule === null) {
           g = groups.get(n.fingerprint);
           if (g === undefined) {
-            g = { n, executions: 0, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: 0, offset: n.facts.offset, paged: false };
+            g = { n, executions: 0, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: 0, offset: n.facts.offset, paged: false, inMax: 0, atInMax: 0 };
             groups.set(n.fingerprint, g);
           }
         }
@@ -181,6 +200,11 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
     dbMs += duration;
     g.executions++;
     if (n.facts.multiRowValues === true && bulkWrite(n.facts)) g.multiRow++;
+    const inValues = n.facts.inValues ?? 0;
+    if (inValues > g.inMax) {
+      g.inMax = inValues;
+      g.atInMax = 1;
+    } else if (inValues === g.inMax) g.atInMax++;
     // One row per OFFSET is qs[i] in a loop, a query per row; pages have more.
     if (n.facts.offset !== g.offset && n.facts.limit !== 1) g.paged = true;
     g.totalMs += duration;
@@ -338,7 +362,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
 
   const links = options.links ?? conventionLinks(tablesOf(groups.values()));
   const isCascade = (g: Group): boolean =>
-    g.indices.length - g.multiRow >= minRepeats && !g.paged && !g.n.facts.transactionControl && cascadeKind(g.n.facts) !== null;
+    g.indices.length - g.multiRow >= minRepeats && !g.paged && !chunkedBatch(g) && !g.n.facts.transactionControl && cascadeKind(g.n.facts) !== null;
 
   const resolver = new TriggerResolver(keptAt, links, isCascade);
   // The request's statements share sqlcommenter's comment: its view is read once.

@@ -158,6 +158,20 @@ describe('filters', () => {
     expect(facts('SELECT * FROM "t" WHERE "t"."a" IN (SELECT "u"."a" FROM "u")').inFilters).toEqual([]);
   });
 
+  test('a SELECT says how many values its longest IN list holds, from two: the size of a batch', () => {
+    expect(facts('SELECT * FROM "t" WHERE "t"."a" IN (1, 2, 3) AND ("t"."b" IN (%s, %s) OR "t"."c" = 1)').inValues).toBe(3);
+    expect(facts('SELECT "t"."id" FROM "t" WHERE "t"."a" IN (%s, %s, %s, %s)').inValues).toBe(4);
+    expect(facts(`SELECT "t"."id" FROM "t" WHERE "t"."a" IN (${Array.from({ length: 999 }, () => '?').join(', ')})`).inValues).toBe(999);
+    expect(facts('SELECT "t"."id" FROM "t" WHERE ("t"."a", "t"."b") IN ((1, 2), (3, 4))').inValues).toBeUndefined(); // no single column
+    for (const sql of [
+      'SELECT "t"."id" FROM "t" WHERE "t"."a" IN (%s)',
+      'SELECT "t"."id" FROM "t" WHERE "t"."a" NOT IN (%s, %s)',
+      'SELECT "t"."id" FROM "t" WHERE "t"."a" IN (SELECT U0."id" FROM "u" U0 WHERE U0."x" IN (%s, %s))',
+      'SELECT "t"."id" FROM "t" WHERE EXISTS(SELECT 1 FROM "u" WHERE "u"."x" IN (%s, %s))',
+      'DELETE FROM "t" WHERE "t"."id" IN (%s, %s)',
+    ]) expect(facts(sql).inValues, sql).toBeUndefined();
+  });
+
   test('duplicates are reported once', () => {
     expect(facts('SELECT * FROM "t" WHERE "t"."a" = 1 OR "t"."a" = 2').equalityFilters).toEqual(['t.a']);
   });

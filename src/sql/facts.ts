@@ -116,8 +116,8 @@ class FactReader {
   /** Last qualifier resolved: Django repeats `"app_model".` before every column. */
   private lastQualifierRaw = '';
   private lastQualifierTable = '';
-  /** A filter's `IN (…)` list held two values or more (a write by it is of several rows). */
-  private inMany = false;
+  /** The most values a filter's `IN (…)` list held (from two, a write by it is of several rows). */
+  private inValues = 0;
   private readonly facts: SqlFacts = {
     operation: 'OTHER',
     transactionControl: false,
@@ -409,6 +409,7 @@ class FactReader {
     if (starts[CL_ORDER]! >= 0) this.readOrderBy(starts[CL_ORDER]!, ends[CL_ORDER]!);
     this.readLimit(starts[CL_LIMIT]!, starts[CL_FETCH]!);
     this.readOffset(starts[CL_LIMIT]!, starts[CL_OFFSET]!);
+    if (this.inValues >= 2) this.facts.inValues = this.inValues;
   }
 
   private readInsert(i: number, end: number): void {
@@ -480,7 +481,7 @@ class FactReader {
     if (starts[CL_WHERE]! >= 0) this.readWhere(starts[CL_WHERE]!, ends[CL_WHERE]!);
     // SET "c" = CASE WHEN (pk = %s) THEN %s … END WHERE pk IN (…): bulk_update's batch, each row's
     // value in one statement.
-    if ((caseSet && this.facts.inFilters!.length > 0) || this.inMany) this.facts.multiRowValues = true;
+    if ((caseSet && this.facts.inFilters!.length > 0) || this.inValues >= 2) this.facts.multiRowValues = true;
     if (starts[CL_ORDER]! >= 0) this.readOrderBy(starts[CL_ORDER]!, ends[CL_ORDER]!);
     this.readLimit(starts[CL_LIMIT]!, -1);
   }
@@ -503,7 +504,7 @@ class FactReader {
     this.clauses(i, end, starts, ends);
     if (starts[CL_WHERE]! >= 0) this.readWhere(starts[CL_WHERE]!, ends[CL_WHERE]!);
     // WHERE pk IN (…100 pks): Django's collector deletes a queryset in such batches.
-    if (this.inMany) this.facts.multiRowValues = true;
+    if (this.inValues >= 2) this.facts.multiRowValues = true;
     if (starts[CL_ORDER]! >= 0) this.readOrderBy(starts[CL_ORDER]!, ends[CL_ORDER]!);
     this.readLimit(starts[CL_LIMIT]!, -1);
   }
@@ -879,22 +880,28 @@ class FactReader {
     if (lhsRefs === 1 && rhsRefs === 0 && this.valueSide(r0, b)) col = lhs[0];
     else if (rhsRefs === 1 && lhsRefs === 0 && this.valueSide(a, op)) col = rhs[0];
     if (col === undefined) return;
-    if (list && this.kw(op) === KW.IN && this.kind(r0) === TK_LPAREN && this.listOfMany(r0)) this.inMany = true;
+    if (list && this.kw(op) === KW.IN && this.kind(r0) === TK_LPAREN) this.inValues = Math.max(this.inValues, this.listLength(r0));
     const out = range ? this.facts.rangeFilters : this.facts.equalityFilters;
     if (!out.includes(col)) out.push(col);
     const inFilters = this.facts.inFilters!;
     if (list && !inFilters.includes(col)) inFilters.push(col);
   }
 
-  /** The bracket group opened at i holds a comma at its own level: two values or more. */
-  private listOfMany(i: number): boolean {
+  /** The values of the bracket group opened at i: one more than the commas at its own level (a value run counted, not walked). */
+  private listLength(i: number): number {
     const close = this.after(i) - 1;
+    let commas = 0;
     for (let j = i + 1; j < close; j++) {
       const k = this.kind(j);
-      if (k === TK_COMMA) return true;
-      if (k === TK_LPAREN || k === TK_LBRACKET) j = this.after(j) - 1;
+      if (k === TK_COMMA) commas++;
+      else if (k === TK_LPAREN || k === TK_LBRACKET) j = this.after(j) - 1;
+      else if (k === TK_PARAM) {
+        const e = valueRunEnd(this.d, j);
+        commas += (e - j) >> 1; // `%s, %s, …, %s`: a comma between each two
+        j = e;
+      }
     }
-    return false;
+    return commas + 1;
   }
 
   /** Holds a literal or placeholder and no subquery (columns were already counted). */

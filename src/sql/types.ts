@@ -52,6 +52,12 @@ export interface SqlFacts {
    * collector deletes a queryset 100 pks per statement).
    */
   multiRowValues?: boolean;
+  /**
+   * On a SELECT: the most values one `IN (…)` list of its own WHERE holds, when two or more (not in
+   * a subquery, nor under NOT). Django's batches show in it: `in_bulk` and a prefetch cut into
+   * chunks on SQLite (999 parameters) or by `iterator(chunk_size=…)` run full chunks of one size.
+   */
+  inValues?: number;
 }
 
 /** A statement after normalisation. */
