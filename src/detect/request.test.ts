@@ -209,6 +209,24 @@ describe('analyseRequest', () => {
     }
   });
 
+  it('still reports a per-row slice whose OFFSET varies by row: pages tile the rows, a per-row slice does not', () => {
+    // for a in applications: a.notes.all()[a.seen:a.seen + 3], each row's own position.
+    const seen = [4, 0, 7, 2, 9, 1, 4, 3];
+    const window = (r: number): string =>
+      `SELECT "recruit_note"."id", "recruit_note"."body" FROM "recruit_note" WHERE "recruit_note"."application_id" = ${r} ORDER BY "recruit_note"."id" ASC LIMIT 3 OFFSET ${seen[r]! + 1}`;
+    const [c] = analyseRequest(requestOf('GET x/', [APPLICATIONS, ...loop(8, window)]), normalize).cascades;
+    expect(c?.executions).toBe(8);
+    expect(c?.steps).toEqual([{ kind: 'reverse', fromTable: 'recruit_application', toTable: 'recruit_note', column: 'application_id' }]);
+    // qs[i:i+1] and related.all()[n] per row: one row each, the OFFSET varying by row.
+    const nth = (r: number): string =>
+      `SELECT "recruit_note"."id" FROM "recruit_note" WHERE "recruit_note"."application_id" = ${r} ORDER BY "recruit_note"."id" ASC LIMIT 1 OFFSET ${seen[r]! + 1}`;
+    expect(analyseRequest(requestOf('GET x/', [APPLICATIONS, ...loop(8, nth)]), normalize).cascades.map((c) => c.executions)).toEqual([8]);
+    // Pages of a Paginator in a task, also on MySQL's LIMIT offset, n and with a longer last page (orphans).
+    const BOOK = 'SELECT `shop_book`.`id`, `shop_book`.`title` FROM `shop_book` ORDER BY `shop_book`.`id` ASC';
+    const pages = [...Array.from({ length: 6 }, (_, r) => `${BOOK} LIMIT ${(r + 1) * 100}, 100`), `${BOOK} LIMIT 700, 130`];
+    expect(analyseRequest(requestOf('task export_books', pages, { system: 'mysql' }), normalize).cascades).toEqual([]);
+  });
+
   it('keeps a DB timeline of offsets, durations and fingerprints without SQL text', () => {
     expect(analysis.timeline).toHaveLength(303);
     expect(analysis.timeline[0]).toEqual({ offsetMs: 1, durationMs: 1, fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) });

@@ -68,9 +68,14 @@ interface Group {
    * columns; only the single-row executions make a write loop.
    */
   multiRow: number;
-  /** The first execution's OFFSET (facts.offset). */
-  offset: number | undefined;
-  /** Executions had different OFFSETs and LIMITs above 1: pages walked one after another (a Paginator in a task), not a query per row. */
+  /** Where the page after the last execution's would start: its OFFSET plus its LIMIT. */
+  nextOffset: number;
+  /**
+   * Every execution read a page of more than one row starting where the one before ended (OFFSET
+   * and LIMIT inlined, as Django writes them): pages walked one after another (a Paginator in a
+   * task), not a query per row. A per-row slice (`related.all()[n]`, `qs[i:i+3]`) starts where its
+   * row says, so its windows repeat, overlap or skip.
+   */
   paged: boolean;
   /** The longest IN list an execution held (facts.inValues; 0 for none), and how many executions held one that long. */
   inMax: number;
@@ -176,7 +181,7 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
         if (rule === null) {
           g = groups.get(n.fingerprint);
           if (g === undefined) {
-            g = { n, executions: 0, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: 0, offset: n.facts.offset, paged: false, inMax: 0, atInMax: 0 };
+            g = { n, executions: 0, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: 0, nextOffset: 0, paged: true, inMax: 0, atInMax: 0 };
             groups.set(n.fingerprint, g);
           }
         }
@@ -205,8 +210,10 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
       g.inMax = inValues;
       g.atInMax = 1;
     } else if (inValues === g.inMax) g.atInMax++;
-    // One row per OFFSET is qs[i] in a loop, a query per row; pages have more.
-    if (n.facts.offset !== g.offset && n.facts.limit !== 1) g.paged = true;
+    // Pages tile the rows; one row per OFFSET is qs[i] in a loop, a query per row, however it walks.
+    const { offset, limit } = n.facts;
+    if (g.paged) g.paged = offset !== undefined && limit !== null && limit > 1 && (g.executions === 1 || offset === g.nextOffset);
+    g.nextOffset = (offset ?? 0) + (limit ?? 0);
     g.totalMs += duration;
     if (duration > g.maxMs) g.maxMs = duration;
   }
