@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createSqlNormalizer } from '../sql/index.js';
+import { joinedTables } from './joins.js';
+import type { TableLinks } from './links.js';
 import { analyseRequest } from './request.js';
 import { APPLICATIONS, AUTH_USER, DASHBOARD_ROW, SESSION, loop, requestOf } from './testing.js';
 
@@ -262,6 +264,38 @@ describe('a loop over a relation of a table the trigger already joins', () => {
     const [c] = analyseRequest(requestOf('GET x/', [RESTAURANTS, ...loop(8, owner)]), normalize).cascades;
     expect(c?.trigger?.table).toBe('shop_restaurant');
     expect(c?.steps).toEqual([{ kind: 'forward', fromTable: 'shop_place', column: 'owner_id', toTable: 'shop_owner' }]);
+  });
+});
+
+describe('a trigger that joins one table twice (two foreign keys to it, or a self-join)', () => {
+  // user_id and reviewer_id both point at auth_user, as a schema file says.
+  const links: TableLinks = {
+    foreignKeyTarget: (table, column) =>
+      table === 'recruit_application' && (column === 'user_id' || column === 'reviewer_id') ? 'auth_user'
+        : table === 'auth_user' && column === 'manager_id' ? 'auth_user'
+          : undefined,
+    primaryKey: () => 'id',
+  };
+  const user = (r: number): string => `SELECT "auth_user"."id", "auth_user"."username" FROM "auth_user" WHERE "auth_user"."id" = ${r} LIMIT 21`;
+
+  it('names the foreign key the loop follows, not the one the trigger already loads', () => {
+    // Application.objects.select_related('user').filter(reviewer__username=…), then a.reviewer per row.
+    const APPS =
+      'SELECT "recruit_application"."id", "recruit_application"."user_id", "recruit_application"."reviewer_id", "auth_user"."id", "auth_user"."username" ' +
+      'FROM "recruit_application" INNER JOIN "auth_user" ON ("recruit_application"."user_id" = "auth_user"."id") ' +
+      'INNER JOIN "auth_user" T3 ON ("recruit_application"."reviewer_id" = T3."id") WHERE T3."username" = %s';
+    const [c] = analyseRequest(requestOf('GET x/', [APPS, ...loop(8, user)]), normalize, { links }).cascades;
+    expect(c?.steps).toEqual([{ kind: 'forward', fromTable: 'recruit_application', column: 'reviewer_id', toTable: 'auth_user' }]);
+  });
+
+  it('never reads a self-join to the rows that point back (reports) as the forward key (manager)', () => {
+    // User.objects.filter(reports__is_active=True): its join only filters; u.manager per row is the loop.
+    const BOSSES =
+      'SELECT DISTINCT "auth_user"."id", "auth_user"."manager_id", "auth_user"."username" FROM "auth_user" ' +
+      'INNER JOIN "auth_user" T2 ON ("auth_user"."id" = T2."manager_id") WHERE T2."is_active"';
+    expect(joinedTables(normalize(BOSSES).facts, links)).toEqual([]);
+    const [c] = analyseRequest(requestOf('GET x/', [BOSSES, ...loop(8, user)]), normalize, { links }).cascades;
+    expect(c?.steps).toEqual([{ kind: 'forward', fromTable: 'auth_user', column: 'manager_id', toTable: 'auth_user', deeper: true }]);
   });
 });
 

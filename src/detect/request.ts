@@ -5,7 +5,7 @@ import { DB_STRIDE, dbColumnsOf } from '../traces/compact.js';
 import type { ColumnRequest, Request } from '../traces/request.js';
 import { splitCatchAll } from './catch-all.js';
 import { OBSERVABLE_SYSTEMS, type ConnectionUse } from './connections.js';
-import { joinedTables, stepsToJoined } from './joins.js';
+import { joinedTables, qualifiedTable, stepsToJoined } from './joins.js';
 import { conventionLinks, type TableLinks } from './links.js';
 import { locationOfExecutions, requestControllerOf } from './location.js';
 import { createStatementMemo, type Normalizer, type StatementMemo } from './statements.js';
@@ -534,15 +534,17 @@ const UNKNOWN: Shape[] = [{ kind: 'unknown' }];
 function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
   if (facts.operation !== 'SELECT' || facts.table === '') return UNKNOWN;
   const table = facts.table;
-  // M2M: the filter sits on a joined table, e.g. shop_book_tags.book_id = ?
+  // M2M: the filter sits on a joined table, e.g. shop_book_tags.book_id = ? (its refs carry its
+  // alias when it is joined more than once).
   for (const join of facts.joins) {
-    const filter = facts.equalityFilters.find((f) => inTable(f, join.table));
+    const qualifier = join.alias ?? join.table;
+    const filter = facts.equalityFilters.find((f) => inTable(f, qualifier));
     if (filter === undefined || join.table === table) continue;
     const sourceColumn = columnName(filter);
     const parentTable = links.foreignKeyTarget(join.table, sourceColumn);
     // A filter on a joined row's own field (a.notes.filter(user__username=…)) is no through table's pointer.
     if (parentTable === undefined && !sourceColumn.endsWith('_id')) continue;
-    const targetRef = join.on.find((r) => inTable(r, join.table) && r !== filter);
+    const targetRef = join.on.find((r) => inTable(r, qualifier) && r !== filter);
     return [{
       kind: 'm2m',
       table,
@@ -593,7 +595,7 @@ function parentLinkOf(facts: SqlFacts, links: TableLinks): { column: string; par
     const target = links.foreignKeyTarget(table, column);
     if (column === pkColumn && target !== undefined && target !== table) return { column, parentTable: target };
     if (!column.endsWith('_ptr_id')) continue;
-    const parent = facts.joins.find((j) => j.table !== table && j.on.includes(f) && j.on.includes(`${j.table}.${links.primaryKey(j.table)}`));
+    const parent = facts.joins.find((j) => j.table !== table && j.on.includes(f) && j.on.includes(`${j.alias ?? j.table}.${links.primaryKey(j.table)}`));
     if (parent !== undefined && (target === undefined || target === parent.table)) return { column, parentTable: parent.table };
   }
   return undefined;
@@ -728,15 +730,17 @@ class TriggerResolver {
         // read, and the others on its table are kept as what the SQL cannot tell it from.
         // Each candidate's steps are kept: worked out once, and returned as they are when there is
         // one candidate (nearly always).
-        const candidates: { ref: string; table: string; column: string; steps: RelationStep[] }[] = [];
+        // A ref's qualifier is its table, or the alias of a table the parent joins twice (another row of it).
+        const candidates: { ref: string; qualifier: string; table: string; column: string; steps: RelationStep[] }[] = [];
         for (const ref of parent.selectedColumns) {
-          const table = tableName(ref);
+          const qualifier = tableName(ref);
+          const table = qualifiedTable(parent, qualifier);
           const column = columnName(ref);
           if (column === this.links.primaryKey(table)) continue;
           if (this.links.foreignKeyTarget(table, column) !== shape.table) continue;
           if (candidates.some((c) => c.ref === ref)) continue;
-          const steps = from(table, { kind: 'forward', fromTable: table, column, toTable: shape.table });
-          if (steps !== undefined) candidates.push({ ref, table, column, steps });
+          const steps = from(qualifier, { kind: 'forward', fromTable: table, column, toTable: shape.table });
+          if (steps !== undefined) candidates.push({ ref, qualifier, table, column, steps });
         }
         if (candidates.length === 1) return candidates[0]!.steps;
         // Which are loaded only matters, and is only read from the joins, when there are several.
@@ -744,7 +748,7 @@ class TriggerResolver {
         const unloaded = candidates.filter((c) => !loaded.has(c.ref));
         const [chosen, ...rest] = unloaded.length > 0 ? unloaded : candidates;
         if (chosen !== undefined) {
-          const alternatives = rest.filter((c) => c.table === chosen.table).map((c) => c.column);
+          const alternatives = rest.filter((c) => c.qualifier === chosen.qualifier).map((c) => c.column);
           if (alternatives.length === 0) return chosen.steps;
           return [...chosen.steps.slice(0, -1), { kind: 'forward', fromTable: chosen.table, column: chosen.column, toTable: shape.table, alternatives }];
         }
@@ -788,12 +792,15 @@ class TriggerResolver {
   }
 }
 
-/** The `table.column` FKs to `target` whose rows `facts` joins and selects (select_related): no query per row reads them. */
+/**
+ * The FK refs to `target` whose rows `facts` joins and selects (select_related): no query per row
+ * reads them. Each is the ref the join follows (`recruit_application.user_id`, `T3.dept_id`), as
+ * the parent's selected columns name it.
+ */
 function loadedForeignKeys(facts: SqlFacts, target: string, links: TableLinks): Set<string> {
   const loaded = new Set<string>();
   for (const j of joinedTables(facts, links)) {
-    const last = j.steps[j.steps.length - 1];
-    if (j.selected && j.table === target && last?.kind === 'forward') loaded.add(`${last.fromTable}.${last.column}`);
+    if (j.selected && j.table === target && j.via !== undefined) loaded.add(j.via);
   }
   return loaded;
 }

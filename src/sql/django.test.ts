@@ -172,9 +172,11 @@ export const DJANGO_CASES: DjangoCase[] = [
       table: 'recruit_interview', equalityFilters: ['recruit_interview.application_id'],
       joins: [
         { table: 'auth_user', type: 'INNER', on: ['recruit_interview.interviewer_id', 'auth_user.id'] },
-        { table: 'auth_user', type: 'LEFT', on: ['recruit_interview.reviewer_id', 'auth_user.id'] },
+        { table: 'auth_user', alias: 'T3', type: 'LEFT', on: ['recruit_interview.reviewer_id', 'T3.id'] },
       ],
-      selectedColumns: ['recruit_interview.id', 'recruit_interview.interviewer_id', 'recruit_interview.reviewer_id', 'auth_user.id', 'auth_user.username'],
+      selectedColumns: [
+        'recruit_interview.id', 'recruit_interview.interviewer_id', 'recruit_interview.reviewer_id', 'auth_user.id', 'auth_user.username', 'T3.id', 'T3.username',
+      ],
     },
   },
   {

@@ -84,6 +84,36 @@ describe('tables, aliases and joins', () => {
     });
   });
 
+  test('a table joined twice keeps its later occurrences apart by alias: their columns are another row', () => {
+    // Application.objects.select_related('user').filter(reviewer__username=…): auth_user twice.
+    const f = facts(
+      'SELECT "recruit_application"."id", "auth_user"."username", T3."dept_id" FROM "recruit_application" ' +
+        'INNER JOIN "auth_user" ON ("recruit_application"."user_id" = "auth_user"."id") ' +
+        'LEFT OUTER JOIN "auth_user" T3 ON ("recruit_application"."reviewer_id" = T3."id") WHERE T3."username" = %s',
+    );
+    expect(f.joins).toEqual([
+      { table: 'auth_user', type: 'INNER', on: ['recruit_application.user_id', 'auth_user.id'] },
+      { table: 'auth_user', alias: 'T3', type: 'LEFT', on: ['recruit_application.reviewer_id', 'T3.id'] },
+    ]);
+    expect(f.selectedColumns).toEqual(['recruit_application.id', 'auth_user.username', 'T3.dept_id']);
+    expect(f.equalityFilters).toEqual(['T3.username']);
+    // A self-join: the statement's own table is the first occurrence.
+    const self = facts(
+      'SELECT "auth_user"."id", "auth_user"."manager_id" FROM "auth_user" INNER JOIN "auth_user" T2 ON ("auth_user"."id" = T2."manager_id") WHERE T2."is_active"',
+    );
+    expect(self.joins).toEqual([{ table: 'auth_user', alias: 'T2', type: 'INNER', on: ['auth_user.id', 'T2.manager_id'] }]);
+    // Aliases of tables joined once still resolve to their table.
+    expect(facts('SELECT e."id" FROM "employee" e JOIN "employee" m ON (e."manager_id" = m."id") JOIN "dept" d ON (m."dept_id" = d."id") WHERE d."name" = %s')).toMatchObject({
+      table: 'employee',
+      selectedColumns: ['employee.id'],
+      joins: [
+        { table: 'employee', alias: 'm', type: 'INNER', on: ['employee.manager_id', 'm.id'] },
+        { table: 'dept', type: 'INNER', on: ['m.dept_id', 'dept.id'] },
+      ],
+      equalityFilters: ['dept.name'],
+    });
+  });
+
   test('schema-qualified tables report the table name', () => {
     expect(facts('SELECT "public"."auth_user"."id" FROM "public"."auth_user" WHERE "public"."auth_user"."id" = 1')).toMatchObject({
       table: 'auth_user', selectedColumns: ['auth_user.id'], equalityFilters: ['auth_user.id'],

@@ -523,13 +523,18 @@ class FactReader {
     return this.readAlias(i, end, table);
   }
 
+  /** The alias `readAlias` read last ('' when there was none). */
+  private aliasRead = '';
+
   private readAlias(i: number, end: number, table: string): number {
     let a = -1;
+    this.aliasRead = '';
     if (this.kw(i) === KW.AS && i + 1 < end && this.isName(i + 1)) a = i + 1;
     else if (i < end && this.isNameStart(i)) a = i;
     if (a < 0) return i;
     if (table !== '') {
-      (this.aliases ??= new Map()).set(this.ident(a), table);
+      this.aliasRead = this.ident(a);
+      (this.aliases ??= new Map()).set(this.aliasRead, table);
       this.lastQualifierRaw = '';
     }
     i = a + 1;
@@ -537,10 +542,15 @@ class FactReader {
     return i;
   }
 
-  /** FROM t [alias] (, t2 | [type] JOIN t2 [alias] ON … | USING (…))… */
+  /**
+   * FROM t [alias] (, t2 | [type] JOIN t2 [alias] ON … | USING (…))… A table met again (a second
+   * foreign key to it, a self-join) is another row: its alias stays the qualifier of its columns
+   * (`T3.username`) and names the join (`alias`), so its columns are never taken for the first's.
+   */
   private readFrom(start: number, end: number): void {
     let i = start;
     let first = true;
+    const tables: string[] = [];
     while (i < end) {
       let type: JoinType = 'INNER';
       if (!first) {
@@ -583,6 +593,13 @@ class FactReader {
         i++;
         continue;
       }
+      let alias: string | undefined;
+      if (table !== '') {
+        if (tables.includes(table) && this.aliasRead !== '' && this.aliasRead !== table) {
+          alias = this.aliasRead;
+          this.aliases!.set(alias, alias);
+        } else tables.push(table);
+      }
       if (first) {
         this.table = table;
         first = false;
@@ -607,10 +624,10 @@ class FactReader {
         i = j;
       } else if (this.kw(i) === KW.USING && this.kind(i + 1) === TK_LPAREN) {
         const close = this.after(i + 1) - 1;
-        for (let j = i + 2; j < close; j++) if (this.isName(j) && table !== '') on.push(`${table}.${this.ident(j)}`);
+        for (let j = i + 2; j < close; j++) if (this.isName(j) && table !== '') on.push(`${alias ?? table}.${this.ident(j)}`);
         i = close + 1;
       }
-      if (table !== '') this.facts.joins.push({ table, type, on });
+      if (table !== '') this.facts.joins.push(alias === undefined ? { table, type, on } : { table, alias, type, on });
     }
   }
 
