@@ -550,7 +550,6 @@ class FactReader {
   private readFrom(start: number, end: number): void {
     let i = start;
     let first = true;
-    const tables: string[] = [];
     while (i < end) {
       let type: JoinType = 'INNER';
       if (!first) {
@@ -594,11 +593,12 @@ class FactReader {
         continue;
       }
       let alias: string | undefined;
-      if (table !== '') {
-        if (tables.includes(table) && this.aliasRead !== '' && this.aliasRead !== table) {
-          alias = this.aliasRead;
-          this.aliases!.set(alias, alias);
-        } else tables.push(table);
+      if (
+        !first && table !== '' && this.aliasRead !== '' && this.aliasRead !== table &&
+        (this.table === table || this.facts.joins.some((j) => j.table === table))
+      ) {
+        alias = this.aliasRead;
+        this.aliases!.set(alias, alias);
       }
       if (first) {
         this.table = table;
