@@ -5,7 +5,7 @@ import { DB_STRIDE, dbColumnsOf } from '../traces/compact.js';
 import type { ColumnRequest, Request } from '../traces/request.js';
 import { splitCatchAll } from './catch-all.js';
 import { OBSERVABLE_SYSTEMS, type ConnectionUse } from './connections.js';
-import { joinedTables, stepsToJoined } from './joins.js';
+import { joinedTables, qualifiedTable, stepsToJoined } from './joins.js';
 import { conventionLinks, type TableLinks } from './links.js';
 import { locationOfExecutions, requestControllerOf } from './location.js';
 import { createStatementMemo, type Normalizer, type StatementMemo } from './statements.js';
@@ -43,6 +43,8 @@ export type { Normalizer } from './statements.js';
 /** What one statement of a request gave (analyseColumns). */
 interface SeenStatement {
   comment: string;
+  /** The span's db.system, whose dialect the statement was read in. */
+  system: string;
   n: NormalizedSql;
   /** Its group; undefined for noise. */
   g: Group | undefined;
@@ -66,10 +68,34 @@ interface Group {
    * columns; only the single-row executions make a write loop.
    */
   multiRow: number;
-  /** The first execution's OFFSET (facts.offset). */
-  offset: number | undefined;
-  /** Executions had different OFFSETs and LIMITs above 1: pages walked one after another (a Paginator in a task), not a query per row. */
+  /** Where the page after the last execution's would start: its OFFSET plus its LIMIT. */
+  nextOffset: number;
+  /**
+   * Every execution read a page of more than one row starting where the one before ended (OFFSET
+   * and LIMIT inlined, as Django writes them): pages walked one after another (a Paginator in a
+   * task), not a query per row. A per-row slice (`related.all()[n]`, `qs[i:i+3]`) starts where its
+   * row says, so its windows repeat, overlap or skip.
+   */
   paged: boolean;
+  /** The longest IN list an execution held (facts.inValues; 0 for none), and how many executions held one that long. */
+  inMax: number;
+  atInMax: number;
+}
+
+/**
+ * The fewest values each full chunk of a chunked IN batch holds. Django cuts a long `__in` list into
+ * chunks of one size: `in_bulk` and the deletion collector by the backend's parameter limit (999 on
+ * SQLite, or 999 / fields), a prefetch by `iterator(chunk_size=…)` (2,000 by default). A query per
+ * row carries that row's few values, and rarely the same number every row.
+ */
+const MIN_CHUNK = 100;
+
+/**
+ * Every execution but at most one (the remainder) holds an IN list of the same length, of MIN_CHUNK
+ * values or more: one list cut into chunks (a bounded batch), not a query per row.
+ */
+function chunkedBatch(g: Group): boolean {
+  return g.inMax >= MIN_CHUNK && g.atInMax >= g.indices.length - 1;
 }
 
 /** How a repeated query is tied to the rows of an earlier one. */
@@ -117,6 +143,7 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
   const cols = db.dbCols;
   const statements = db.dbStatements;
   const comments = db.dbComments;
+  const systems = db.dbSystems;
   const order = request.dbOrder;
   // Framework-internal statements are dropped before anything else looks at the request.
   const noise: Record<string, number> = {};
@@ -142,22 +169,23 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
     const j = order[k]!;
     const statement = statements[j]!;
     const comment = comments.get(j);
+    const system = systems.get(j);
     const startMs = cols[j * DB_STRIDE]!;
     const duration = cols[j * DB_STRIDE + 1]!;
-    if (statement !== lastS || comment !== last!.comment) {
+    if (statement !== lastS || comment !== last!.comment || system !== last!.system) {
       let found = seen.get(statement);
-      if (found === undefined || found.comment !== comment) {
-        const { n, setup } = memo.facts(statement, comment, normalize);
+      if (found === undefined || found.comment !== comment || found.system !== system) {
+        const { n, setup } = memo.facts(statement, comment, normalize, system);
         const rule = isNoise(n);
         let g: Group | undefined;
         if (rule === null) {
           g = groups.get(n.fingerprint);
           if (g === undefined) {
-            g = { n, executions: 0, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: 0, offset: n.facts.offset, paged: false };
+            g = { n, executions: 0, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: 0, nextOffset: 0, paged: true, inMax: 0, atInMax: 0 };
             groups.set(n.fingerprint, g);
           }
         }
-        found = { comment, n, g, setup, rule };
+        found = { comment, system, n, g, setup, rule };
         seen.set(statement, found);
       }
       lastS = statement;
@@ -177,8 +205,15 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
     dbMs += duration;
     g.executions++;
     if (n.facts.multiRowValues === true && bulkWrite(n.facts)) g.multiRow++;
-    // One row per OFFSET is qs[i] in a loop, a query per row; pages have more.
-    if (n.facts.offset !== g.offset && n.facts.limit !== 1) g.paged = true;
+    const inValues = n.facts.inValues ?? 0;
+    if (inValues > g.inMax) {
+      g.inMax = inValues;
+      g.atInMax = 1;
+    } else if (inValues === g.inMax) g.atInMax++;
+    // Pages tile the rows; one row per OFFSET is qs[i] in a loop, a query per row, however it walks.
+    const { offset, limit } = n.facts;
+    if (g.paged) g.paged = offset !== undefined && limit !== null && limit > 1 && (g.executions === 1 || offset === g.nextOffset);
+    g.nextOffset = (offset ?? 0) + (limit ?? 0);
     g.totalMs += duration;
     if (duration > g.maxMs) g.maxMs = duration;
   }
@@ -334,7 +369,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
 
   const links = options.links ?? conventionLinks(tablesOf(groups.values()));
   const isCascade = (g: Group): boolean =>
-    g.indices.length - g.multiRow >= minRepeats && !g.paged && !g.n.facts.transactionControl && cascadeKind(g.n.facts) !== null;
+    g.indices.length - g.multiRow >= minRepeats && !g.paged && !chunkedBatch(g) && !g.n.facts.transactionControl && cascadeKind(g.n.facts) !== null;
 
   const resolver = new TriggerResolver(keptAt, links, isCascade);
   // The request's statements share sqlcommenter's comment: its view is read once.
@@ -499,15 +534,17 @@ const UNKNOWN: Shape[] = [{ kind: 'unknown' }];
 function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
   if (facts.operation !== 'SELECT' || facts.table === '') return UNKNOWN;
   const table = facts.table;
-  // M2M: the filter sits on a joined table, e.g. shop_book_tags.book_id = ?
+  // M2M: the filter sits on a joined table, e.g. shop_book_tags.book_id = ? (its refs carry its
+  // alias when it is joined more than once).
   for (const join of facts.joins) {
-    const filter = facts.equalityFilters.find((f) => inTable(f, join.table));
+    const qualifier = join.alias ?? join.table;
+    const filter = facts.equalityFilters.find((f) => inTable(f, qualifier));
     if (filter === undefined || join.table === table) continue;
     const sourceColumn = columnName(filter);
     const parentTable = links.foreignKeyTarget(join.table, sourceColumn);
     // A filter on a joined row's own field (a.notes.filter(user__username=…)) is no through table's pointer.
     if (parentTable === undefined && !sourceColumn.endsWith('_id')) continue;
-    const targetRef = join.on.find((r) => inTable(r, join.table) && r !== filter);
+    const targetRef = join.on.find((r) => inTable(r, qualifier) && r !== filter);
     return [{
       kind: 'm2m',
       table,
@@ -558,7 +595,7 @@ function parentLinkOf(facts: SqlFacts, links: TableLinks): { column: string; par
     const target = links.foreignKeyTarget(table, column);
     if (column === pkColumn && target !== undefined && target !== table) return { column, parentTable: target };
     if (!column.endsWith('_ptr_id')) continue;
-    const parent = facts.joins.find((j) => j.table !== table && j.on.includes(f) && j.on.includes(`${j.table}.${links.primaryKey(j.table)}`));
+    const parent = facts.joins.find((j) => j.table !== table && j.on.includes(f) && j.on.includes(`${j.alias ?? j.table}.${links.primaryKey(j.table)}`));
     if (parent !== undefined && (target === undefined || target === parent.table)) return { column, parentTable: parent.table };
   }
   return undefined;
@@ -693,15 +730,17 @@ class TriggerResolver {
         // read, and the others on its table are kept as what the SQL cannot tell it from.
         // Each candidate's steps are kept: worked out once, and returned as they are when there is
         // one candidate (nearly always).
-        const candidates: { ref: string; table: string; column: string; steps: RelationStep[] }[] = [];
+        // A ref's qualifier is its table, or the alias of a table the parent joins twice (another row of it).
+        const candidates: { ref: string; qualifier: string; table: string; column: string; steps: RelationStep[] }[] = [];
         for (const ref of parent.selectedColumns) {
-          const table = tableName(ref);
+          const qualifier = tableName(ref);
+          const table = qualifiedTable(parent, qualifier);
           const column = columnName(ref);
           if (column === this.links.primaryKey(table)) continue;
           if (this.links.foreignKeyTarget(table, column) !== shape.table) continue;
           if (candidates.some((c) => c.ref === ref)) continue;
-          const steps = from(table, { kind: 'forward', fromTable: table, column, toTable: shape.table });
-          if (steps !== undefined) candidates.push({ ref, table, column, steps });
+          const steps = from(qualifier, { kind: 'forward', fromTable: table, column, toTable: shape.table });
+          if (steps !== undefined) candidates.push({ ref, qualifier, table, column, steps });
         }
         if (candidates.length === 1) return candidates[0]!.steps;
         // Which are loaded only matters, and is only read from the joins, when there are several.
@@ -709,7 +748,7 @@ class TriggerResolver {
         const unloaded = candidates.filter((c) => !loaded.has(c.ref));
         const [chosen, ...rest] = unloaded.length > 0 ? unloaded : candidates;
         if (chosen !== undefined) {
-          const alternatives = rest.filter((c) => c.table === chosen.table).map((c) => c.column);
+          const alternatives = rest.filter((c) => c.qualifier === chosen.qualifier).map((c) => c.column);
           if (alternatives.length === 0) return chosen.steps;
           return [...chosen.steps.slice(0, -1), { kind: 'forward', fromTable: chosen.table, column: chosen.column, toTable: shape.table, alternatives }];
         }
@@ -753,12 +792,15 @@ class TriggerResolver {
   }
 }
 
-/** The `table.column` FKs to `target` whose rows `facts` joins and selects (select_related): no query per row reads them. */
+/**
+ * The FK refs to `target` whose rows `facts` joins and selects (select_related): no query per row
+ * reads them. Each is the ref the join follows (`recruit_application.user_id`, `T3.dept_id`), as
+ * the parent's selected columns name it.
+ */
 function loadedForeignKeys(facts: SqlFacts, target: string, links: TableLinks): Set<string> {
   const loaded = new Set<string>();
   for (const j of joinedTables(facts, links)) {
-    const last = j.steps[j.steps.length - 1];
-    if (j.selected && j.table === target && last?.kind === 'forward') loaded.add(`${last.fromTable}.${last.column}`);
+    if (j.selected && j.table === target && j.via !== undefined) loaded.add(j.via);
   }
   return loaded;
 }

@@ -694,3 +694,32 @@ describe('an annotation or to_attr named like a field of the model gets a name o
     }
   });
 });
+
+describe('a per-row query that reads no table', () => {
+  // A custom save() taking a sequence value per object, and a per-row SELECT NOW(): real round trips,
+  // but no relation leads to them, so no select_related / prefetch_related / in_bulk can be the fix.
+  const NEXTVAL = "SELECT nextval('shop_invoice_number_seq')";
+  const insert = (r: number): string => `INSERT INTO "shop_invoice" ("order_id", "number") VALUES (${r}, ${r + 1000})`;
+
+  it('is still reported, with a manual cure that names the call and no relation', () => {
+    for (const withSchema of [false, true]) {
+      const e = endpointFor([ORDERS, ...loop(8, () => NEXTVAL, insert), ...loop(6, () => 'SELECT NOW()')], withSchema);
+      const perRow = e.findings.filter((f) => f.table === '');
+      expect(perRow.map((f) => [f.kind, f.sql, f.suggestion.method, f.suggestion.path])).toEqual([
+        ['n_plus_one', 'SELECT nextval(?)', 'manual', ''],
+        ['n_plus_one', 'SELECT NOW()', 'manual', ''],
+      ]);
+      const [nextval, now] = perRow.map((f) => f.suggestion);
+      expect(nextval?.code).toContain('nextval');
+      expect(nextval?.code).toContain('generate_series');
+      expect(now?.code).toContain('NOW()');
+      expect(now?.code).toContain('once before the loop');
+      for (const s of [nextval, now]) {
+        expect(`${s?.code} ${s?.note}`).not.toMatch(/in_bulk|select_related|prefetch_related|relation of|--schema|the repeated query (query|rows)/);
+        expect(s?.note).toContain('no table');
+      }
+      // Only the write loop has a line in the endpoint's combined fix.
+      expect(e.fix).not.toMatch(/nextval|NOW/);
+    }
+  });
+});

@@ -12,6 +12,7 @@ import {
   joinRowsManualCure,
   perRowConditions,
   reverseGetCure,
+  tablelessCure,
   unlinkedCure,
   unnamedM2mCure,
   unnamedOrderCure,
@@ -81,7 +82,10 @@ export interface CascadeShape {
 function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
   if (c.kind !== 'n_plus_one') return null;
   const over = c.trigger === null ? 'the rows you loop over' : naming.modelOf(c.trigger.table);
-  if (!c.linked || c.steps.length === 0) return c.facts === undefined ? null : unlinkedCure(c.facts, naming, over);
+  if (!c.linked || c.steps.length === 0) {
+    if (c.table === '') return tablelessCure(c.sql, over);
+    return c.facts === undefined ? null : unlinkedCure(c.facts, naming, over);
+  }
   const last = c.steps[c.steps.length - 1]!;
   // A forward FK the SQL cannot tell from another: only loading every candidate (select_related) fixes it blind.
   const ambiguous = c.steps.find((s) => candidateNames(s, naming).length > 1);
