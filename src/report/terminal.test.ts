@@ -80,3 +80,11 @@ describe("an endpoint's fix after its findings", () => {
     expect(rooted).toContain("Order.objects.select_related('customer')");
   });
 });
+
+describe('counts in words', () => {
+  it('says 1 query/request and 1 request, in the singular', () => {
+    const one = endpoint('POST webhooks/ats/', [], { requests: 1, queriesPerRequest: { p50: 1, max: 1 } });
+    const out = renderTerminal(report([one]), { color: false });
+    expect(out).toContain('1 request · 1 query/request (p50, max 1)');
+  });
+});

@@ -65,7 +65,7 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
     }
     out.push(
       c.dim(
-        `   ${int(e.requests)} request${e.requests === 1 ? '' : 's'} · ${e.queriesPerRequest.p50} queries/request ` +
+        `   ${int(e.requests)} request${e.requests === 1 ? '' : 's'} · ${e.queriesPerRequest.p50} ${e.queriesPerRequest.p50 === 1 ? 'query' : 'queries'}/request ` +
           `(p50, max ${e.queriesPerRequest.max})${e.service ? ` · ${e.service}` : ''}`,
       ),
     );
