@@ -68,6 +68,18 @@ describe('dead views', () => {
     expect(unseenViews(routes, ['GET dashboard/', 'POST login/']).map((v) => [v.route, v.status])).toEqual([['old/', 'unseen_in_file']]);
   });
 
+  it("leaves out the views of installed packages, wherever the environment is, as it leaves out Django's", () => {
+    const installed = [
+      { route: 'admin/pages/<int:page_id>/edit/', view: 'wagtail.admin.views.pages.edit.EditView', file: '/srv/venv/lib/python3.12/site-packages/wagtail/admin/views/pages/edit.py' },
+      { route: '__debug__/render_panel/', view: 'debug_toolbar.views.render_panel', file: '.venv/lib/python3.12/site-packages/debug_toolbar/views.py' },
+      { route: 'accounts/login/', view: 'allauth.account.views.LoginView', file: '/usr/lib/python3/dist-packages/allauth/account/views.py' },
+    ];
+    const all = [...routes, ...installed];
+    expect(unseenViews(all, ['GET dashboard/']).map((v) => v.route)).toEqual(['old/']);
+    const dead = detectDeadViews(all, [traffic('GET dashboard/', [[at(10, 9, 0), 'u']])], { windowMs: 5 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) });
+    expect(dead.map((v) => v.route)).toEqual(['old/']);
+  });
+
   it('reads the route from an endpoint name', () => {
     expect(routeOf('GET dashboard/')).toBe('dashboard/');
     expect(routeOf('recruit.tasks.send_digest')).toBe('recruit.tasks.send_digest');

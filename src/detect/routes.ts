@@ -159,7 +159,7 @@ export interface DeadViewOptions extends PeriodicOptions {
   nowMs: number;
   /** When the traffic data starts (the store's first request). */
   historySinceMs: number;
-  /** Views of these module prefixes are the framework's, not the app's. Default django., rest_framework. */
+  /** Views of these module prefixes are the framework's, not the app's. Default django., rest_framework. (Views of installed packages never count.) */
   ignoreModules?: readonly string[];
 }
 
@@ -189,7 +189,15 @@ function byRoute(traffic: Iterable<RouteTraffic>): Map<string, RouteTraffic> {
   return out;
 }
 
-const owned = (view: string, ignore: readonly string[]): boolean => !ignore.some((m) => view.startsWith(m));
+/**
+ * A view of an installed package (its source under site-packages or dist-packages: Wagtail's admin,
+ * django-debug-toolbar, allauth) comes with the package, used or not: never the app's to delete.
+ */
+const INSTALLED = /(?:^|[\\/])(?:site|dist)-packages[\\/]/;
+
+/** An app view: neither of an ignored module (Django's, DRF's) nor of an installed package. */
+const owned = (r: RouteEntry, ignore: readonly string[]): boolean =>
+  !ignore.some((m) => r.view.startsWith(m)) && (r.file === undefined || !INSTALLED.test(r.file));
 
 /** Dead and periodic views: every app route with no request in the window, or only a scheduled caller. */
 export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable<RouteTraffic>, o: DeadViewOptions): DeadView[] {
@@ -199,7 +207,7 @@ export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable
   const since = o.nowMs - o.windowMs;
   const out: DeadView[] = [];
   for (const r of routes) {
-    if (!owned(r.view, o.ignoreModules ?? DEFAULT_IGNORED)) continue;
+    if (!owned(r, o.ignoreModules ?? DEFAULT_IGNORED)) continue;
     const t = seen.get(r.route);
     const base = { ...r, windowMs: o.windowMs, historyMs, enoughHistory };
     if (t === undefined || t.lastSeenMs < since) {
@@ -217,6 +225,6 @@ export function unseenViews(routes: readonly RouteEntry[], endpoints: Iterable<s
   const seen = new Set<string>();
   for (const e of endpoints) seen.add(routeOf(e));
   return routes
-    .filter((r) => owned(r.view, ignoreModules) && !seen.has(r.route))
+    .filter((r) => owned(r, ignoreModules) && !seen.has(r.route))
     .map((r) => ({ ...r, status: 'unseen_in_file' as const, requests: 0, lastSeenMs: null, windowMs: 0, historyMs: 0, enoughHistory: false }));
 }
