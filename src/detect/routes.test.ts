@@ -84,5 +84,8 @@ describe('dead views', () => {
     expect(routeOf('GET dashboard/')).toBe('dashboard/');
     expect(routeOf('recruit.tasks.send_digest')).toBe('recruit.tasks.send_digest');
     expect(routeOf('GET ')).toBe('');
+    // A catch-all's endpoint split by what it served is still its route's traffic.
+    expect(routeOf('GET <path:slug>/ [path: /blog/]')).toBe('<path:slug>/');
+    expect(routeOf('GET ^((?:[\\w\\-]+/)*)$ [page: blog_blogpage]')).toBe('^((?:[\\w\\-]+/)*)$');
   });
 });

@@ -3,6 +3,7 @@
  * route, to name views nobody calls, and views kept alive only by a scheduled caller (the same
  * minute each day, the same client: a cron job).
  */
+import { readSplit } from './catch-all.js';
 import type { RequestAnalysis } from './types.js';
 
 const DAY_MS = 86_400_000;
@@ -165,10 +166,15 @@ export interface DeadViewOptions extends PeriodicOptions {
 
 const DEFAULT_IGNORED = ['django.', 'rest_framework.'];
 
-/** `GET dashboard/` → `dashboard/`: the route part of an endpoint name. */
+/**
+ * `GET dashboard/` → `dashboard/`: the route part of an endpoint name. A catch-all route's endpoint
+ * split by page model or path (`GET <path:slug>/ [path: /blog/]`, detect/catch-all.ts) is its route's
+ * traffic all the same.
+ */
 export function routeOf(endpoint: string): string {
-  const space = endpoint.indexOf(' ');
-  return space > 0 && /^[A-Z]+$/.test(endpoint.slice(0, space)) ? endpoint.slice(space + 1) : endpoint;
+  const name = readSplit(endpoint)?.route ?? endpoint;
+  const space = name.indexOf(' ');
+  return space > 0 && /^[A-Z]+$/.test(name.slice(0, space)) ? name.slice(space + 1) : name;
 }
 
 function byRoute(traffic: Iterable<RouteTraffic>): Map<string, RouteTraffic> {

@@ -1,4 +1,5 @@
-"""Each view reads `book.author` per row: one N+1 that select_related('author') fixes."""
+"""Each list view reads `book.author` per row: one N+1 that select_related('author') fixes. The
+others are the dead-view tests' routes: one page per language, a catch-all, one no one calls."""
 
 from django.http import HttpResponse
 
@@ -17,3 +18,15 @@ def book_detail(request, pk):
 
 def shelf(request, shelf):
     return HttpResponse(_titles(Book.objects.order_by("-id")[:8]))
+
+
+def about(request):
+    return HttpResponse(f"{Book.objects.count()} books")
+
+
+def page(request, slug):
+    return HttpResponse(f"{slug}: {Book.objects.count()} books")
+
+
+def legacy(request):
+    return HttpResponse(_titles(Book.objects.all()))

@@ -1,3 +1,4 @@
+from django.conf.urls.i18n import i18n_patterns
 from django.urls import path
 
 from library import views
@@ -5,4 +6,9 @@ from library import views
 urlpatterns = [
     path("books/<int:pk>/", views.book_detail),
     path("shelves/<uuid:shelf>/", views.shelf),
+    path("legacy/", views.legacy),
+    # /en/about/ and /fr/about/: http.route carries the request's language prefix.
+    *i18n_patterns(path("about/", views.about)),
+    # A catch-all (a CMS's pages): n1lens splits its endpoint by the path's first segment.
+    path("<path:slug>/", views.page),
 ]
