@@ -80,6 +80,18 @@ describe('dead views', () => {
     expect(dead.map((v) => v.route)).toEqual(['old/']);
   });
 
+  it("counts a view's traffic in every language's form of its route (i18n_patterns)", () => {
+    const about = { route: 'en/about/', view: 'app.views.about', languages: { en: 'en/about/', fr: 'fr/about/', de: 'de/ueber/' } };
+    expect(unseenViews([about], ['GET fr/about/'])).toEqual([]);
+    expect(unseenViews([about], ['GET es/about/']).map((v) => v.route)).toEqual(['en/about/']);
+    const french = traffic('GET fr/about/', [[at(1, 3, 0), 'cron'], [at(2, 3, 0), 'cron']]);
+    const german = traffic('GET de/ueber/', [[at(3, 3, 0), 'cron']]);
+    const o = { windowMs: 5 * DAY, nowMs: at(4, 0, 0), historySinceMs: at(0, 0, 0) };
+    expect(detectDeadViews([about], [french], o)).toEqual([]);
+    // One scheduled caller across the languages is still one caller on three days.
+    expect(detectDeadViews([about], [french, german], o).map((v) => [v.status, v.periodic?.days])).toEqual([['periodic', 3]]);
+  });
+
   it('reads the route from an endpoint name', () => {
     expect(routeOf('GET dashboard/')).toBe('dashboard/');
     expect(routeOf('recruit.tasks.send_digest')).toBe('recruit.tasks.send_digest');

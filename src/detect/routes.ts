@@ -128,8 +128,15 @@ export interface RouteEntry {
   view: string;
   name?: string;
   methods?: string[];
+  /** Language code → the route in that language (i18n_patterns): a request's http.route carries its own language's. */
+  languages?: Record<string, string>;
   file?: string;
   line?: number;
+}
+
+/** Every route a request to this entry's view can carry: its route, and its form in each language. */
+function routesOf(r: RouteEntry): string[] {
+  return r.languages === undefined ? [r.route] : [...new Set([r.route, ...Object.values(r.languages)])];
 }
 
 export type DeadViewStatus =
@@ -177,20 +184,38 @@ export function routeOf(endpoint: string): string {
   return space > 0 && /^[A-Z]+$/.test(name.slice(0, space)) ? name.slice(space + 1) : name;
 }
 
+const copyOf = (t: RouteTraffic): RouteTraffic => ({
+  ...t,
+  pattern: { minutes: t.pattern.minutes && new Map(t.pattern.minutes), clients: t.pattern.clients && new Map(t.pattern.clients), days: t.pattern.days && new Set(t.pattern.days) },
+});
+
+function addTraffic(into: RouteTraffic, t: RouteTraffic): void {
+  into.requests += t.requests;
+  into.firstSeenMs = Math.min(into.firstSeenMs, t.firstSeenMs);
+  into.lastSeenMs = Math.max(into.lastSeenMs, t.lastSeenMs);
+  mergePatterns(into.pattern, t.pattern);
+}
+
 function byRoute(traffic: Iterable<RouteTraffic>): Map<string, RouteTraffic> {
   const out = new Map<string, RouteTraffic>();
   for (const t of traffic) {
     const route = routeOf(t.endpoint);
     const seen = out.get(route);
-    if (seen === undefined) {
-      out.set(route, { ...t, pattern: { minutes: t.pattern.minutes && new Map(t.pattern.minutes), clients: t.pattern.clients && new Map(t.pattern.clients), days: t.pattern.days && new Set(t.pattern.days) } });
-      continue;
-    }
     // Several methods (or services) on one route: one route's traffic.
-    seen.requests += t.requests;
-    seen.firstSeenMs = Math.min(seen.firstSeenMs, t.firstSeenMs);
-    seen.lastSeenMs = Math.max(seen.lastSeenMs, t.lastSeenMs);
-    mergePatterns(seen.pattern, t.pattern);
+    if (seen === undefined) out.set(route, copyOf(t));
+    else addTraffic(seen, t);
+  }
+  return out;
+}
+
+/** A view's traffic over all its routes (one per language), or undefined when none had any. */
+function trafficOf(r: RouteEntry, seen: ReadonlyMap<string, RouteTraffic>): RouteTraffic | undefined {
+  let out: RouteTraffic | undefined;
+  for (const route of routesOf(r)) {
+    const t = seen.get(route);
+    if (t === undefined) continue;
+    if (out === undefined) out = copyOf(t);
+    else addTraffic(out, t);
   }
   return out;
 }
@@ -214,7 +239,7 @@ export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable
   const out: DeadView[] = [];
   for (const r of routes) {
     if (!owned(r, o.ignoreModules ?? DEFAULT_IGNORED)) continue;
-    const t = seen.get(r.route);
+    const t = trafficOf(r, seen);
     const base = { ...r, windowMs: o.windowMs, historyMs, enoughHistory };
     if (t === undefined || t.lastSeenMs < since) {
       out.push({ ...base, status: enoughHistory ? 'dead' : 'no_traffic_yet', requests: 0, lastSeenMs: t?.lastSeenMs ?? null });
@@ -231,6 +256,6 @@ export function unseenViews(routes: readonly RouteEntry[], endpoints: Iterable<s
   const seen = new Set<string>();
   for (const e of endpoints) seen.add(routeOf(e));
   return routes
-    .filter((r) => owned(r, ignoreModules) && !seen.has(r.route))
+    .filter((r) => owned(r, ignoreModules) && !routesOf(r).some((route) => seen.has(route)))
     .map((r) => ({ ...r, status: 'unseen_in_file' as const, requests: 0, lastSeenMs: null, windowMs: 0, historyMs: 0, enoughHistory: false }));
 }

@@ -127,3 +127,10 @@ def test_a_catch_all_view_with_traffic_is_not_unseen(unseen_report):
     assert "library.views.page" not in unseen_report["unseen"]
     assert "library.views.legacy" in unseen_report["unseen"]
 
+
+def test_a_view_called_under_another_language_is_not_unseen(unseen_report):
+    # French visitors only: http.route is fr/about/ (the request's language prefix), while the
+    # schema export runs in LANGUAGE_CODE, en.
+    assert "fr/about/" in {s["route"] for s in unseen_report["spans"]}
+    assert "library.views.about" not in unseen_report["unseen"]
+    assert unseen_report["unseen"] == ["library.views.legacy", "library.views.shelf"]

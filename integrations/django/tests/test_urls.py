@@ -71,3 +71,19 @@ def test_schema_without_urlconf_has_no_urls():
 
     with override_settings(ROOT_URLCONF=None):
         assert "urls" not in build_schema()
+
+
+def test_a_route_under_i18n_patterns_lists_each_languages_form():
+    # http.route is resolver_match.route, which reads in the request's language: fr/about/ for a
+    # French visitor, whatever language the export runs in.
+    with override_settings(LANGUAGE_CODE="en", LANGUAGES=[("en", "English"), ("fr", "French")]):
+        urls = {entry["view"]: entry for entry in build_urls("shop.i18n_urls")}
+        from django.utils import translation
+
+        with translation.override("fr"):
+            assert resolve("/fr/about/", "shop.i18n_urls").route == "fr/about/"
+    assert urls["shop.views.order_create"]["route"] == "en/about/"
+    assert urls["shop.views.order_create"]["languages"] == {"en": "en/about/", "fr": "fr/about/"}
+    assert urls["shop.views.AuthorView"]["languages"] == {"en": "en/authors/<slug:slug>/", "fr": "fr/authors/<slug:slug>/"}
+    # A route outside i18n_patterns reads the same in every language: no languages.
+    assert "languages" not in urls["shop.views.book_list"]
