@@ -165,7 +165,7 @@ export interface DeadViewOptions extends PeriodicOptions {
   windowMs: number;
   /** The end of the window (now). */
   nowMs: number;
-  /** When the traffic data starts (the store's first request). */
+  /** When the traffic data starts: the first request to one of the URLconf's routes (urlconfHistorySince). */
   historySinceMs: number;
   /** Views of these module prefixes are the framework's, not the app's. Default django., rest_framework. (Views of installed packages never count.) */
   ignoreModules?: readonly string[];
@@ -229,6 +229,19 @@ const INSTALLED = /(?:^|[\\/])(?:site|dist)-packages[\\/]/;
 /** An app view: neither of an ignored module (Django's, DRF's) nor of an installed package. */
 const owned = (r: RouteEntry, ignore: readonly string[]): boolean =>
   !ignore.some((m) => r.view.startsWith(m)) && (r.file === undefined || !INSTALLED.test(r.file));
+
+/**
+ * When this URLconf's history starts: the first request to any of its routes, or undefined when none
+ * had one. A store shared with other services (a Celery worker, another app) holds older traffic that
+ * says nothing about this app's views: counted from it, a view of an app traced since yesterday
+ * would be "dead: no request in 90 days".
+ */
+export function urlconfHistorySince(routes: readonly RouteEntry[], traffic: Iterable<RouteTraffic>): number | undefined {
+  const own = new Set(routes.flatMap(routesOf));
+  let since: number | undefined;
+  for (const t of traffic) if (own.has(routeOf(t.endpoint)) && (since === undefined || t.firstSeenMs < since)) since = t.firstSeenMs;
+  return since;
+}
 
 /** Dead and periodic views: every app route with no request in the window, or only a scheduled caller. */
 export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable<RouteTraffic>, o: DeadViewOptions): DeadView[] {
