@@ -49,6 +49,37 @@ describe('per-cursor session statements', () => {
   });
 });
 
+describe('cache calls are no database connection', () => {
+  // Django's cache on Redis (django-redis, or the built-in RedisCache) traced by
+  // opentelemetry-instrumentation-redis: db.system "redis", db.statement the command ("GET ?").
+  const cached = (steps: string[], redisFirst: number, traceId: string, startMs: number) => {
+    const r = requestOf('GET webhooks/ats/', steps, { traceId, startMs });
+    for (const s of r.dbSpans.slice(0, redisFirst)) s.system = 'redis';
+    return Object.assign(analyseRequest(r, createSqlNormalizer()), { spans: r.dbSpans });
+  };
+
+  it('a request served from the cache alone holds no database connection', () => {
+    const a = cached(['GET ?', 'EXPIRE ? ?'], 2, 'a'.repeat(32), 0);
+    expect(a.connection).toBeNull();
+  });
+
+  it('a request that reads the cache before its first query shows the connection that query opened', () => {
+    const a = cached(['GET ?', "SELECT set_config('TimeZone', %s, false)", AUTH_USER], 1, 'b'.repeat(32), 0);
+    expect(a.connection).toMatchObject({ opened: 1, observable: true });
+    // Held from the first query, not from the cache read before it.
+    expect(a.connection?.heldFromMs).toBe(a.spans[1]!.startMs);
+  });
+
+  it("CONN_MAX_AGE=0 churn shows when every request reads its session from the cache first", () => {
+    const rollup = emptyConnectionRollup('recruit');
+    for (let i = 0; i < 40; i++) {
+      const a = cached(['GET ?', "SELECT set_config('TimeZone', %s, false)", AUTH_USER], 1, i.toString(16).padStart(32, '0'), i * 250);
+      addConnectionUse(rollup, '', a.connection!);
+    }
+    expect(detectConnectionPressure(rollup)).toMatchObject({ newConnectionShare: 1, reasons: ['connection_per_request'] });
+  });
+});
+
 describe('connection use on real recordings (testdata/connections, see its README)', () => {
   for (const driver of ['psycopg', 'psycopg2']) {
     it(`${driver}, CONN_MAX_AGE=0: every request opens a connection`, async () => {

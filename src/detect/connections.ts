@@ -39,6 +39,19 @@ export function isConnectionSetup(statement: string): boolean {
 /** Systems where Django's set-up statements can show in the spans. */
 export const OBSERVABLE_SYSTEMS: ReadonlySet<string> = new Set(['postgresql', 'postgres']);
 
+/**
+ * DB spans of these systems (db.system / db.system.name, old and stable names) are a cache's,
+ * a search index's or a document store's calls: Django's cache on Redis or Memcached, traced by
+ * their instrumentations with a statement (`GET ?`), holds none of the app's database connections.
+ */
+const NOT_A_DATABASE_CONNECTION: ReadonlySet<string> = new Set([
+  'redis', 'memcached', 'mongodb', 'elasticsearch', 'opensearch', 'cassandra', 'couchbase', 'couchdb',
+  'cosmosdb', 'azure.cosmosdb', 'dynamodb', 'aws.dynamodb', 'hbase', 'neo4j', 'geode', 'coherence', 'influxdb',
+]);
+
+/** True for a DB span that runs on one of the app's database connections (DATABASES), false for a cache or search call. */
+export const holdsConnection = (system: string): boolean => !NOT_A_DATABASE_CONNECTION.has(system);
+
 /** One process's second: [requests holding a connection at its first instant, connection-ms held in it, DB ms started in it, connections opened in it]. */
 export type ConnectionSecond = [held: number, heldMs: number, dbMs: number, opened: number];
 
