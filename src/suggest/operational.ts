@@ -146,10 +146,14 @@ export function suggestConnectionFix(p: ConnectionPressure): Suggestion {
   const fleet = p.reasons.includes('near_max_connections') || p.persistentWouldCrowd;
   if (!fleet) {
     const code = [
-      `# settings.py: keep each worker's connection between requests,`,
-      `# and check a reused one before a request uses it (Django >= 4.1)`,
+      `# settings.py, served by WSGI (gunicorn, uWSGI): keep each worker's`,
+      `# connection, checked before a request reuses it (Django >= 4.1)`,
       `DATABASES["default"]["CONN_MAX_AGE"] = 60`,
       `DATABASES["default"]["CONN_HEALTH_CHECKS"] = True`,
+      ``,
+      `# served by ASGI (uvicorn, daphne): CONN_MAX_AGE = 0 and a pool instead`,
+      `# (Django >= 5.1, psycopg 3 with psycopg[pool]; it refuses CONN_MAX_AGE)`,
+      `# DATABASES["default"].setdefault("OPTIONS", {})["pool"] = True`,
     ].join('\n');
     return {
       method: 'manual',
@@ -161,6 +165,9 @@ export function suggestConnectionFix(p: ConnectionPressure): Suggestion {
         `CONN_MAX_AGE=0 connects and authenticates on every request. Persistent connections hold one per worker ` +
         `thread instead: ${p.perProcessPeakSum} at this traffic over ${p.processes} process${p.processes === 1 ? '' : 'es'}, ` +
         `${Math.round((p.perProcessPeakSum / p.maxConnections) * 100)}% of max_connections ${p.maxConnections}. ` +
+        `Under ASGI, Django's documentation says to keep persistent connections off (each request runs its ORM calls ` +
+        `in a thread of its own, so a kept connection is never reused): use the backend's pool ("pool" in OPTIONS, ` +
+        `Django 5.1+ with psycopg 3) with CONN_MAX_AGE = 0. ` +
         `Once the fleet's workers would crowd max_connections, put PgBouncer in transaction mode in front instead.`,
     };
   }
@@ -180,12 +187,13 @@ export function suggestConnectionFix(p: ConnectionPressure): Suggestion {
     `DATABASES["default"].update({`,
     `    "HOST": "PGBOUNCER_HOST",`,
     `    "PORT": "6432",`,
-    `    # .iterator()'s server-side cursors do not survive transaction pooling`,
+    `    # .iterator()'s server-side cursors break under transaction pooling`,
     `    "DISABLE_SERVER_SIDE_CURSORS": True,`,
     `})`,
-    `# psycopg 3 only: no server-side prepared statements`,
-    `# (or PgBouncer >= 1.21 with max_prepared_statements)`,
-    `DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None`,
+    `# Only with psycopg 3 and OPTIONS "server_side_binding": True (Django`,
+    `# binds client-side by default, which prepares nothing): no prepared`,
+    `# statements, or PgBouncer >= 1.21 with max_prepared_statements`,
+    `# DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None`,
   ].join('\n');
   const share = p.maxConnectionsAssumed
     ? `${percent(p.shareOfMax)} of PostgreSQL's default max_connections (${p.maxConnections}; give --db-max-connections)`
@@ -201,7 +209,9 @@ export function suggestConnectionFix(p: ConnectionPressure): Suggestion {
       `connections serves the same traffic. Transaction pooling caveats: no session-level SET (use SET LOCAL, or ` +
       `ALTER ROLE … SET timezone so Django skips its per-connection set_config); session advisory locks ` +
       `(pg_advisory_lock) break, use pg_advisory_xact_lock; LISTEN/NOTIFY needs a direct connection; prepared ` +
-      `statements: psycopg2 uses none, psycopg 3 prepares after 5 executions (prepare_threshold above).`,
+      `statements: none with Django's defaults (psycopg2, and psycopg 3's client-side binding); with ` +
+      `"server_side_binding": True psycopg 3 prepares a statement after 5 executions (prepare_threshold above). ` +
+      `A request in transaction.atomic (ATOMIC_REQUESTS) holds its server connection until it commits.`,
   };
 }
 
