@@ -218,7 +218,17 @@ export function suggestConnectionFix(p: ConnectionPressure): Suggestion {
 /** What to do with a view nobody (or only a cron job) calls. */
 export function suggestDeadView(v: DeadView): Suggestion {
   const where = v.file === undefined ? v.view : `${v.view} (${v.file}${v.line === undefined ? '' : `:${v.line}`})`;
-  const code = [`# urls.py: remove the route to ${v.view}`, `# path("${v.route}", …),`].join('\n');
+  // Only a view dead over the whole window is to be removed; one unseen in a trace file, or without
+  // enough history yet, is listed for a look.
+  const head =
+    v.status === 'dead'
+      ? `# urls.py: remove the route to ${v.view}`
+      : v.status === 'periodic'
+        ? `# urls.py: once its scheduled caller is retired, remove the route to ${v.view}`
+        : v.status === 'unseen_in_file'
+          ? `# urls.py: ${v.view} not seen in this file; n1lens serve --dead-after judges it`
+          : `# urls.py: ${v.view} has no request in the history so far; check again later`;
+  const code = [head, `# path("${v.route}", …),`].join('\n');
   const note =
     v.status === 'periodic' && v.periodic !== undefined
       ? `only one client calls it, at ${clockText(v.periodic.minuteOfDay)} UTC on ${v.periodic.days} days` +
