@@ -92,6 +92,17 @@ describe('dead views', () => {
     expect(detectDeadViews([about], [french, german], o).map((v) => [v.status, v.periodic?.days])).toEqual([['periodic', 3]]);
   });
 
+  it('counts only requests of a method the view takes, when it says which', () => {
+    const webhook = { route: 'webhooks/ats/', view: 'app.views.ats_webhook', methods: ['POST'] };
+    const page = { route: 'about/', view: 'app.views.about', methods: ['GET'] };
+    // A GET to a POST-only view was refused (405); a HEAD is a GET's; a view that says nothing takes any.
+    expect(unseenViews([webhook, page, routes[0]!], ['GET webhooks/ats/', 'HEAD about/', 'OPTIONS dashboard/']).map((v) => v.route)).toEqual(['webhooks/ats/']);
+    const o = { windowMs: 5 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
+    const scanned = [traffic('GET webhooks/ats/', [[at(10, 9, 0), 'scanner']]), traffic('POST webhooks/ats/', [[at(1, 9, 0), 'ats']])];
+    expect(detectDeadViews([webhook], scanned, o)).toEqual([expect.objectContaining({ route: 'webhooks/ats/', status: 'dead', lastSeenMs: at(1, 9, 0) })]);
+    expect(detectDeadViews([webhook], [traffic('POST webhooks/ats/', [[at(10, 9, 0), 'ats']])], o)).toEqual([]);
+  });
+
   it('reads the route from an endpoint name', () => {
     expect(routeOf('GET dashboard/')).toBe('dashboard/');
     expect(routeOf('recruit.tasks.send_digest')).toBe('recruit.tasks.send_digest');

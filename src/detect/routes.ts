@@ -196,26 +196,44 @@ function addTraffic(into: RouteTraffic, t: RouteTraffic): void {
   mergePatterns(into.pattern, t.pattern);
 }
 
-function byRoute(traffic: Iterable<RouteTraffic>): Map<string, RouteTraffic> {
-  const out = new Map<string, RouteTraffic>();
+/** `POST webhooks/ats/` → `POST`; undefined for a name without a method. */
+function methodOf(endpoint: string): string | undefined {
+  const space = endpoint.indexOf(' ');
+  const method = space > 0 ? endpoint.slice(0, space) : '';
+  return /^[A-Z]+$/.test(method) ? method : undefined;
+}
+
+/**
+ * Whether a request of this method used the view: any, when the view does not say which it takes;
+ * otherwise one it takes (HEAD with GET). A GET to a POST-only webhook was refused (405), and a
+ * scanner's requests keep no view alive.
+ */
+function accepts(r: RouteEntry, method: string | undefined): boolean {
+  if (r.methods === undefined || method === undefined) return true;
+  return r.methods.includes(method) || (method === 'HEAD' && r.methods.includes('GET'));
+}
+
+/** Traffic by route, one entry per endpoint (method and service) on it. */
+function byRoute(traffic: Iterable<RouteTraffic>): Map<string, RouteTraffic[]> {
+  const out = new Map<string, RouteTraffic[]>();
   for (const t of traffic) {
     const route = routeOf(t.endpoint);
     const seen = out.get(route);
-    // Several methods (or services) on one route: one route's traffic.
-    if (seen === undefined) out.set(route, copyOf(t));
-    else addTraffic(seen, t);
+    if (seen === undefined) out.set(route, [t]);
+    else seen.push(t);
   }
   return out;
 }
 
-/** A view's traffic over all its routes (one per language), or undefined when none had any. */
-function trafficOf(r: RouteEntry, seen: ReadonlyMap<string, RouteTraffic>): RouteTraffic | undefined {
+/** A view's traffic over all its routes (one per language) and the methods it takes, or undefined when it had none. */
+function trafficOf(r: RouteEntry, seen: ReadonlyMap<string, readonly RouteTraffic[]>): RouteTraffic | undefined {
   let out: RouteTraffic | undefined;
   for (const route of routesOf(r)) {
-    const t = seen.get(route);
-    if (t === undefined) continue;
-    if (out === undefined) out = copyOf(t);
-    else addTraffic(out, t);
+    for (const t of seen.get(route) ?? []) {
+      if (!accepts(r, methodOf(t.endpoint))) continue;
+      if (out === undefined) out = copyOf(t);
+      else addTraffic(out, t);
+    }
   }
   return out;
 }
@@ -266,9 +284,16 @@ export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable
 
 /** Offline: the app routes no request in the file went to. */
 export function unseenViews(routes: readonly RouteEntry[], endpoints: Iterable<string>, ignoreModules: readonly string[] = DEFAULT_IGNORED): DeadView[] {
-  const seen = new Set<string>();
-  for (const e of endpoints) seen.add(routeOf(e));
+  // Route → the methods requests to it used.
+  const seen = new Map<string, Set<string | undefined>>();
+  for (const e of endpoints) {
+    const route = routeOf(e);
+    let methods = seen.get(route);
+    if (methods === undefined) seen.set(route, (methods = new Set()));
+    methods.add(methodOf(e));
+  }
+  const used = (r: RouteEntry): boolean => routesOf(r).some((route) => [...(seen.get(route) ?? [])].some((m) => accepts(r, m)));
   return routes
-    .filter((r) => owned(r, ignoreModules) && !routesOf(r).some((route) => seen.has(route)))
+    .filter((r) => owned(r, ignoreModules) && !used(r))
     .map((r) => ({ ...r, status: 'unseen_in_file' as const, requests: 0, lastSeenMs: null, windowMs: 0, historyMs: 0, enoughHistory: false }));
 }

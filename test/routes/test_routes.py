@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -25,8 +26,13 @@ def free_port() -> int:
 
 
 def get(url: str) -> None:
-    with urllib.request.urlopen(url, timeout=10) as r:
-        assert r.status == 200
+    """A GET that must answer 200, or the status a `#405` suffix names (a view refusing GET)."""
+    url, _, status = url.partition("#")
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            assert r.status == int(status or 200)
+    except urllib.error.HTTPError as e:
+        assert e.code == int(status or 200), e
 
 
 def wait_up(url: str, proc: subprocess.Popen) -> None:
@@ -112,13 +118,14 @@ def unseen_report(tmp_path_factory):
     in French only and a page of the catch-all; the schema the integration exports; the report
     with --list-unseen."""
     tmp_path = tmp_path_factory.mktemp("unseen")
-    trace, spans = record("gunicorn", tmp_path, ["/books/1/", "/fr/about/", "/blog/2024/hello/"])
+    trace, spans = record("gunicorn", tmp_path, ["/books/1/", "/fr/about/", "/blog/2024/hello/", "/webhooks/ats/#405"])
     schema = tmp_path / "schema.json"
     env = {**os.environ, "ROUTES_SQLITE_PATH": str(tmp_path / "db.sqlite3"), "PYTHONPATH": str(HERE), "DJANGO_SETTINGS_MODULE": "routesite.settings"}
     subprocess.run([sys.executable, "-m", "django", "n1lens_schema", "-o", str(schema)], cwd=HERE, env=env, check=True)
     r = report(trace, "--schema", str(schema), "--list-unseen")
     unseen = [f["deadView"]["view"] for f in r["serviceFindings"] if f["kind"] == "dead_view"]
-    return {"spans": spans, "report": r, "unseen": unseen, "schema": json.loads(schema.read_text())}
+    urls = {u["route"]: u for u in json.loads(schema.read_text())["urls"]}
+    return {"spans": spans, "report": r, "unseen": unseen, "schema_urls": urls}
 
 
 def test_a_catch_all_view_with_traffic_is_not_unseen(unseen_report):
@@ -133,4 +140,11 @@ def test_a_view_called_under_another_language_is_not_unseen(unseen_report):
     # schema export runs in LANGUAGE_CODE, en.
     assert "fr/about/" in {s["route"] for s in unseen_report["spans"]}
     assert "library.views.about" not in unseen_report["unseen"]
-    assert unseen_report["unseen"] == ["library.views.legacy", "library.views.shelf"]
+    assert {"library.views.legacy", "library.views.shelf"} <= set(unseen_report["unseen"])
+
+
+def test_a_post_only_view_that_only_refused_gets_is_unseen(unseen_report):
+    # A scanner's GET reaches the route (http.route is set) and gets 405: the view did nothing.
+    assert "GET webhooks/ats/" in {e["endpoint"] for e in unseen_report["report"]["endpoints"]}
+    assert unseen_report["schema_urls"]["webhooks/ats/"]["methods"] == ["POST"]
+    assert unseen_report["unseen"] == ["library.views.legacy", "library.views.shelf", "library.views.ats_webhook"]

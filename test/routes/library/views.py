@@ -2,6 +2,7 @@
 others are the dead-view tests' routes: one page per language, a catch-all, one no one calls."""
 
 from django.http import HttpResponse
+from django.views.decorators.http import require_POST
 
 from library.models import Book
 
@@ -30,3 +31,8 @@ def page(request, slug):
 
 def legacy(request):
     return HttpResponse(_titles(Book.objects.all()))
+
+
+@require_POST
+def ats_webhook(request):
+    return HttpResponse(f"{Book.objects.count()} books")

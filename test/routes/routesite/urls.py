@@ -7,6 +7,7 @@ urlpatterns = [
     path("books/<int:pk>/", views.book_detail),
     path("shelves/<uuid:shelf>/", views.shelf),
     path("legacy/", views.legacy),
+    path("webhooks/ats/", views.ats_webhook),
     # /en/about/ and /fr/about/: http.route carries the request's language prefix.
     *i18n_patterns(path("about/", views.about)),
     # A catch-all (a CMS's pages): n1lens splits its endpoint by the path's first segment.
