@@ -80,6 +80,29 @@ describe('cache calls are no database connection', () => {
   });
 });
 
+describe('a request on two databases', () => {
+  it('opens a connection on each, and the figures say per request rather than more than all requests', async () => {
+    // A router reading from a replica alias and writing to default: CONN_MAX_AGE=0 opens both, each
+    // with its own set-up statement before its first query.
+    const steps = ["SELECT set_config('TimeZone', %s, false)", AUTH_USER, "SELECT set_config('TimeZone', %s, false)", 'UPDATE "auth_user" SET "last_login" = %s WHERE "auth_user"."id" = %s'];
+    const rollup = emptyConnectionRollup('recruit');
+    for (let i = 0; i < 40; i++) {
+      const a = analyseRequest(requestOf('GET dashboard/', steps, { traceId: i.toString(16).padStart(32, '0'), startMs: i * 250 }), createSqlNormalizer());
+      expect(a.connection?.opened).toBe(2);
+      addConnectionUse(rollup, '', a.connection!);
+    }
+    const p = detectConnectionPressure(rollup)!;
+    expect(p.reasons).toEqual(['connection_per_request']);
+    const { serviceFindingFigures } = await import('../report/text.js');
+    const { suggestConnectionFix } = await import('../suggest/operational.js');
+    const figures = serviceFindingFigures({ kind: 'connection_pressure', service: 'recruit', subject: 'recruit', suggestion: suggestConnectionFix(p), connectionPressure: p });
+    const note = suggestConnectionFix(p).note ?? '';
+    for (const text of [figures, note]) expect(text).not.toMatch(/200%/);
+    expect(figures).toContain('2.0 per request');
+    expect(note).toMatch(/^Every request opens 2\.0 new connections on average/);
+  });
+});
+
 describe('connection use on real recordings (testdata/connections, see its README)', () => {
   for (const driver of ['psycopg', 'psycopg2']) {
     it(`${driver}, CONN_MAX_AGE=0: every request opens a connection`, async () => {

@@ -160,7 +160,11 @@ export interface ConnectionPressure {
   perProcessPeakSum: number;
   /** Server connections a transaction-mode pooler needs at the busiest second: DB time / 1 s, rounded up. */
   dbBusyPeak: number;
-  /** Connections opened: total, per active second, and the share of requests that opened one; null without a set-up signal. */
+  /**
+   * Connections opened: total, per active second, and per request with a DB call (the share of
+   * requests that opened one; above 1 when requests open several, one per database alias); null
+   * without a set-up signal.
+   */
   opened: number | null;
   openedPerSecond: number | null;
   newConnectionShare: number | null;

@@ -161,7 +161,7 @@ export function suggestConnectionFix(p: ConnectionPressure): Suggestion {
       code,
       confidence: 'inferred',
       note:
-        `${percent(p.newConnectionShare ?? 1)} of requests open a new connection (${rate(p.openedPerSecond)}): Django's ` +
+        `${opening(p.newConnectionShare ?? 1)} (${rate(p.openedPerSecond)}): Django's ` +
         `CONN_MAX_AGE=0 connects and authenticates on every request. Persistent connections hold one per worker ` +
         `thread instead: ${p.perProcessPeakSum} at this traffic over ${p.processes} process${p.processes === 1 ? '' : 'es'}, ` +
         `${Math.round((p.perProcessPeakSum / p.maxConnections) * 100)}% of max_connections ${p.maxConnections}. ` +
@@ -245,6 +245,9 @@ export function suggestDeadView(v: DeadView): Suggestion {
 }
 
 const percent = (share: number): string => `${Math.round(share * 100)}%`;
+/** Connections opened per request: a share of requests, or (several databases) an average above one. */
+const opening = (perRequest: number): string =>
+  perRequest > 1 ? `Every request opens ${perRequest.toFixed(1)} new connections on average` : `${percent(perRequest)} of requests open a new connection`;
 const rate = (perSecond: number | null): string => (perSecond === null ? 'rate unknown' : `${perSecond.toFixed(1)} connections/s`);
 /** Minute of the day as HH:MM. */
 export const clockText = (minute: number): string => `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
