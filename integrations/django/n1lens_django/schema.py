@@ -9,6 +9,7 @@ list every route with its view, so n1lens can name the views no request reaches 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 from typing import Any
@@ -90,8 +91,13 @@ def _walk(patterns, prefix: str, key: tuple):
 
 def _url_entry(route: str, pattern: URLPattern) -> dict[str, Any]:
     view = pattern.callback
+    # Django takes any callable: a functools.partial is named by the view it calls.
+    while isinstance(view, functools.partial):
+        view = view.func
     # Class-based views (Django's and DRF's) carry their class; function views may be decorated.
     target = getattr(view, "view_class", None) or getattr(view, "cls", None) or inspect.unwrap(view)
+    if not (inspect.isroutine(target) or inspect.isclass(target)):
+        target = type(target)  # a callable instance: its class
     entry: dict[str, Any] = {"route": route, "view": f"{target.__module__}.{target.__qualname__}"}
     if pattern.name:
         entry["name"] = pattern.name

@@ -87,3 +87,13 @@ def test_a_route_under_i18n_patterns_lists_each_languages_form():
     assert urls["shop.views.AuthorView"]["languages"] == {"en": "en/authors/<slug:slug>/", "fr": "fr/authors/<slug:slug>/"}
     # A route outside i18n_patterns reads the same in every language: no languages.
     assert "languages" not in urls["shop.views.book_list"]
+
+
+def test_a_partial_or_a_callable_instance_is_named_by_what_it_calls():
+    # Django takes any callable as a view; the export (and with it the whole schema file) must not fail on one.
+    urls = {entry["route"]: entry for entry in build_urls("shop.callable_urls")}
+    csv = urls["books.csv"]
+    detail = next(entry for entry in build_urls() if entry["route"] == "books/<int:pk>/")
+    assert (csv["view"], csv["methods"], csv["line"]) == ("shop.views.book_detail", ["GET", "PUT"], detail["line"])
+    assert urls["feed/"]["view"] == "shop.callable_urls.Feed"
+    assert urls["feed/"]["file"].endswith("shop/callable_urls.py")
