@@ -103,6 +103,21 @@ describe('dead views', () => {
     expect(detectDeadViews([webhook], [traffic('POST webhooks/ats/', [[at(10, 9, 0), 'ats']])], o)).toEqual([]);
   });
 
+  it('judges a view by all its routes: a viewset used on its list route is not dead for its unused format-suffix twin', () => {
+    const viewset = [
+      { route: 'api/books/$', view: 'app.views.BookViewSet', methods: ['GET'] },
+      { route: 'api/books\\.(?P<format>[a-z0-9]+)/?$', view: 'app.views.BookViewSet', methods: ['GET'] },
+    ];
+    expect(unseenViews(viewset, ['GET api/books/$'])).toEqual([]);
+    const o = { windowMs: 5 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
+    expect(detectDeadViews(viewset, [traffic('GET api/books/$', [[at(10, 9, 0), 'u']])], o)).toEqual([]);
+    // Unused on every route: each route is listed, as each is to go.
+    expect(detectDeadViews(viewset, [], o).map((v) => [v.route, v.status])).toEqual([
+      ['api/books/$', 'dead'],
+      ['api/books\\.(?P<format>[a-z0-9]+)/?$', 'dead'],
+    ]);
+  });
+
   it('reads the route from an endpoint name', () => {
     expect(routeOf('GET dashboard/')).toBe('dashboard/');
     expect(routeOf('recruit.tasks.send_digest')).toBe('recruit.tasks.send_digest');

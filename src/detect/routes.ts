@@ -261,16 +261,28 @@ export function urlconfHistorySince(routes: readonly RouteEntry[], traffic: Iter
   return since;
 }
 
-/** Dead and periodic views: every app route with no request in the window, or only a scheduled caller. */
+/**
+ * Dead and periodic views: the routes of every app view with no request in the window (on any of its
+ * routes), or only a scheduled caller.
+ */
 export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable<RouteTraffic>, o: DeadViewOptions): DeadView[] {
   const seen = byRoute(traffic);
   const historyMs = Math.max(0, o.nowMs - o.historySinceMs);
   const enoughHistory = historyMs >= o.windowMs;
   const since = o.nowMs - o.windowMs;
+  // A view's traffic over every route it has: a DRF router gives each viewset route a format-suffix
+  // twin (books\.(?P<format>…)) that nobody calls, and the viewset is no less used for it.
+  const byView = new Map<string, RouteTraffic | undefined>();
+  for (const r of routes) {
+    const t = trafficOf(r, seen);
+    const before = byView.get(r.view);
+    if (before === undefined) byView.set(r.view, t && copyOf(t));
+    else if (t !== undefined) addTraffic(before, t);
+  }
   const out: DeadView[] = [];
   for (const r of routes) {
     if (!owned(r, o.ignoreModules ?? DEFAULT_IGNORED)) continue;
-    const t = trafficOf(r, seen);
+    const t = byView.get(r.view);
     const base = { ...r, windowMs: o.windowMs, historyMs, enoughHistory };
     if (t === undefined || t.lastSeenMs < since) {
       out.push({ ...base, status: enoughHistory ? 'dead' : 'no_traffic_yet', requests: 0, lastSeenMs: t?.lastSeenMs ?? null });
@@ -293,7 +305,9 @@ export function unseenViews(routes: readonly RouteEntry[], endpoints: Iterable<s
     methods.add(methodOf(e));
   }
   const used = (r: RouteEntry): boolean => routesOf(r).some((route) => [...(seen.get(route) ?? [])].some((m) => accepts(r, m)));
+  // A view used through any of its routes is used (a DRF router's format-suffix twins).
+  const usedViews = new Set(routes.filter(used).map((r) => r.view));
   return routes
-    .filter((r) => owned(r, ignoreModules) && !used(r))
+    .filter((r) => owned(r, ignoreModules) && !usedViews.has(r.view))
     .map((r) => ({ ...r, status: 'unseen_in_file' as const, requests: 0, lastSeenMs: null, windowMs: 0, historyMs: 0, enoughHistory: false }));
 }

@@ -118,7 +118,7 @@ def unseen_report(tmp_path_factory):
     in French only and a page of the catch-all; the schema the integration exports; the report
     with --list-unseen."""
     tmp_path = tmp_path_factory.mktemp("unseen")
-    trace, spans = record("gunicorn", tmp_path, ["/books/1/", "/fr/about/", "/blog/2024/hello/", "/webhooks/ats/#405"])
+    trace, spans = record("gunicorn", tmp_path, ["/books/1/", "/fr/about/", "/blog/2024/hello/", "/webhooks/ats/#405", "/api/books/", "/api/books/2/"])
     schema = tmp_path / "schema.json"
     env = {**os.environ, "ROUTES_SQLITE_PATH": str(tmp_path / "db.sqlite3"), "PYTHONPATH": str(HERE), "DJANGO_SETTINGS_MODULE": "routesite.settings"}
     subprocess.run([sys.executable, "-m", "django", "n1lens_schema", "-o", str(schema)], cwd=HERE, env=env, check=True)
@@ -148,3 +148,10 @@ def test_a_post_only_view_that_only_refused_gets_is_unseen(unseen_report):
     assert "GET webhooks/ats/" in {e["endpoint"] for e in unseen_report["report"]["endpoints"]}
     assert unseen_report["schema_urls"]["webhooks/ats/"]["methods"] == ["POST"]
     assert unseen_report["unseen"] == ["library.views.legacy", "library.views.shelf", "library.views.ats_webhook"]
+
+
+def test_a_view_with_traffic_on_one_of_its_routes_is_not_unseen(unseen_report):
+    # The router's format-suffix twins (api/books\.(?P<format>...)) had no request; the viewset did.
+    suffixed = [route for route, u in unseen_report["schema_urls"].items() if u["view"] == "library.views.BookViewSet" and "format" in route]
+    assert len(suffixed) == 2
+    assert "library.views.BookViewSet" not in unseen_report["unseen"]

@@ -3,6 +3,8 @@ others are the dead-view tests' routes: one page per language, a catch-all, one 
 
 from django.http import HttpResponse
 from django.views.decorators.http import require_POST
+from rest_framework import viewsets
+from rest_framework.response import Response
 
 from library.models import Book
 
@@ -36,3 +38,11 @@ def legacy(request):
 @require_POST
 def ats_webhook(request):
     return HttpResponse(f"{Book.objects.count()} books")
+
+
+class BookViewSet(viewsets.ViewSet):
+    def list(self, request):
+        return Response([b.title for b in Book.objects.order_by("id")[:8]])
+
+    def retrieve(self, request, pk=None):
+        return Response(Book.objects.get(pk=pk).title)

@@ -7,7 +7,7 @@ import os
 SECRET_KEY = "routes-test"
 DEBUG = True
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-INSTALLED_APPS = ["django.contrib.contenttypes", "n1lens_django", "library"]
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "rest_framework", "n1lens_django", "library"]
 MIDDLEWARE = ["django.middleware.locale.LocaleMiddleware"]
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("fr", "French")]
