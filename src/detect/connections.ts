@@ -135,7 +135,7 @@ export function mergeConnectionRollups(into: ConnectionRollup, from: ConnectionR
 }
 
 export interface ConnectionDetectOptions {
-  /** The database's max_connections; PostgreSQL's default of 100 is assumed when absent. */
+  /** The database's max_connections; 100 (PostgreSQL's default) is assumed when absent. */
   dbMaxConnections?: number;
   /** Share of max_connections at peak that is pressure. Default 0.5 (the seed: 280 of 400). */
   pressureShare?: number;
@@ -176,6 +176,8 @@ export interface ConnectionPressure {
   maxConnections: number;
   maxConnectionsAssumed: boolean;
   shareOfMax: number;
+  /** The service's database is PostgreSQL (its requests' DB spans say so): PgBouncer and PostgreSQL's settings apply. */
+  postgresql: boolean;
   /** Persistent per-worker connections (perProcessPeakSum) would reach at least the pressure share of max_connections: a pooler is the cure, not CONN_MAX_AGE. */
   persistentWouldCrowd: boolean;
   /** Why it is a finding. */
@@ -260,6 +262,7 @@ export function connectionFigures(rollup: ConnectionRollup, options: ConnectionD
     maxConnections,
     maxConnectionsAssumed: options.dbMaxConnections === undefined,
     shareOfMax,
+    postgresql: rollup.observableRequests > 0,
     persistentWouldCrowd: perProcessPeakSum >= pressureShare * maxConnections,
     reasons,
   };

@@ -89,6 +89,19 @@ describe('the connection fixes', () => {
     expect(s.note).toMatch(/Under ASGI.*CONN_MAX_AGE = 0/);
   });
 
+  it('a crowded fleet on a database other than PostgreSQL gets no PgBouncer and no PostgreSQL default', () => {
+    // MySQL through mysqlclient: no set-up statement n1lens reads, so no request is observable.
+    const r = emptyConnectionRollup('shop');
+    for (let p = 0; p < 3; p++) for (let t = 0; t < 20; t++) addConnectionUse(r, `host${p}`, { opened: 0, observable: false, heldFromMs: t * 10, heldUntilMs: 5_000, dbMs: 100 });
+    const figures = connectionFigures(r)!;
+    expect(figures.reasons).toEqual(['near_max_connections']);
+    const s = suggestConnectionFix(figures);
+    expect(s.path).not.toMatch(/PgBouncer/);
+    expect(s.code).not.toMatch(/pgbouncer|DISABLE_SERVER_SIDE_CURSORS|prepare_threshold/i);
+    expect(s.note).not.toMatch(/PostgreSQL/);
+    expect(s.note).toMatch(/60 connections held at peak across 3 processes/);
+  });
+
   it("PgBouncer: prepared statements only with psycopg 3's server-side binding, which Django leaves off", () => {
     const s = suggestConnectionFix(churn(4));
     expect(s.path).toBe('PgBouncer (transaction mode)');

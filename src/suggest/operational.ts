@@ -140,7 +140,8 @@ export function suggestIndex(f: SlowQueryFinding, use: ColumnUse = new Map()): S
  * The cure for connection pressure. While one persistent connection per worker thread stays well
  * under max_connections: keep them (CONN_MAX_AGE, CONN_HEALTH_CHECKS). A fleet whose workers
  * would crowd max_connections, or a peak near it: PgBouncer in transaction mode, sized from the
- * DB-busy peak, with the settings and caveats transaction pooling brings.
+ * DB-busy peak, with the settings and caveats transaction pooling brings. Another database than
+ * PostgreSQL: fewer connections held, or a pooler of its own (ProxySQL for MySQL).
  */
 export function suggestConnectionFix(p: ConnectionPressure): Suggestion {
   const fleet = p.reasons.includes('near_max_connections') || p.persistentWouldCrowd;
@@ -169,6 +170,28 @@ export function suggestConnectionFix(p: ConnectionPressure): Suggestion {
         `in a thread of its own, so a kept connection is never reused): use the backend's pool ("pool" in OPTIONS, ` +
         `Django 5.1+ with psycopg 3) with CONN_MAX_AGE = 0. ` +
         `Once the fleet's workers would crowd max_connections, put PgBouncer in transaction mode in front instead.`,
+    };
+  }
+  if (!p.postgresql) {
+    // MySQL, MariaDB, Oracle, SQLite: no PgBouncer, and no PostgreSQL settings.
+    const share = p.maxConnectionsAssumed
+      ? `${percent(p.shareOfMax)} of an assumed max_connections ${p.maxConnections} (give --db-max-connections)`
+      : `${percent(p.shareOfMax)} of max_connections (${p.maxConnections})`;
+    const code = [
+      `# The database is not PostgreSQL: hold fewer connections at once`,
+      `# - fewer worker threads per process, or fewer processes per host`,
+      `# - a pooler in front of it (ProxySQL for MySQL and MariaDB)`,
+      `# - or a higher max_connections on the server (MySQL's default is 151)`,
+    ].join('\n');
+    return {
+      method: 'manual',
+      path: 'fewer connections',
+      code,
+      confidence: 'inferred',
+      note:
+        `${p.peakConnections} connections held at peak across ${p.processes} process${p.processes === 1 ? '' : 'es'}, ${share}; ` +
+        `only ${p.dbBusyPeak} were running a query at the busiest second: a pooler that lends a connection per ` +
+        `transaction serves the same traffic with far fewer.`,
     };
   }
   const pool = Math.max(5, Math.ceil(p.dbBusyPeak * 1.5));
