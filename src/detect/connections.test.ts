@@ -188,6 +188,17 @@ describe('connection rollups', () => {
     expect(seed).toMatchObject({ peakConnections: 280, processes: 14, shareOfMax: 0.7, reasons: ['near_max_connections'] });
     expect(detectConnectionPressure(crowded, { dbMaxConnections: 1000 })).toBeNull();
   });
+
+  it('gives the connections opened per second over the time the traffic spans, not over the seconds that had a request', () => {
+    // A quiet app: one request every 30 s for 20 minutes, each opening its connection (CONN_MAX_AGE=0).
+    const quiet = emptyConnectionRollup('web');
+    for (let i = 0; i < 40; i++) addConnectionUse(quiet, 'a', use(i * 30_000, i * 30_000 + 120));
+    const f = connectionFigures(quiet)!;
+    expect(f.newConnectionShare).toBe(1);
+    expect(f.openedPerSecond).toBeCloseTo(40 / 1171, 3);
+    // Under one connection a second: no churn worth a setting.
+    expect(detectConnectionPressure(quiet)).toBeNull();
+  });
 });
 
 describe('the process of a span, from every input format', () => {

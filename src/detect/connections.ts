@@ -141,7 +141,7 @@ export interface ConnectionDetectOptions {
   pressureShare?: number;
   /** Share of requests opening a new connection that counts as churn (CONN_MAX_AGE=0). Default 0.5. */
   churnShare?: number;
-  /** Connections opened per second, over the active seconds, before churn matters. Default 1. */
+  /** Connections opened per second, over the time the traffic spans, before churn matters. Default 1. */
   churnMinPerSecond?: number;
   /** Requests with a DB call before churn is judged. Default 20. */
   churnMinRequests?: number;
@@ -161,9 +161,9 @@ export interface ConnectionPressure {
   /** Server connections a transaction-mode pooler needs at the busiest second: DB time / 1 s, rounded up. */
   dbBusyPeak: number;
   /**
-   * Connections opened: total, per active second, and per request with a DB call (the share of
-   * requests that opened one; above 1 when requests open several, one per database alias); null
-   * without a set-up signal.
+   * Connections opened: total, per second over the time the traffic spans, and per request with a
+   * DB call (the share of requests that opened one; above 1 when requests open several, one per
+   * database alias); null without a set-up signal.
    */
   opened: number | null;
   openedPerSecond: number | null;
@@ -236,7 +236,9 @@ export function connectionFigures(rollup: ConnectionRollup, options: ConnectionD
   const pressureShare = options.pressureShare ?? 0.5;
   if (shareOfMax >= pressureShare) reasons.push('near_max_connections');
   const newConnectionShare = known ? rollup.opened / rollup.observableRequests : null;
-  const openedPerSecond = known ? rollup.opened / activeSeconds : null;
+  // Over the time the traffic spans: over the seconds with a request only, an app serving one
+  // request a minute would open "1 connection a second".
+  const openedPerSecond = known ? rollup.opened / (last - first + 1) : null;
   if (
     newConnectionShare !== null &&
     openedPerSecond !== null &&
