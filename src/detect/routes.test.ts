@@ -23,6 +23,18 @@ describe('periodic callers', () => {
     expect(periodicCaller(cron)).toEqual({ minuteOfDay: 120, days: 4, client: 'cron', requests: 4 });
   });
 
+  it('is one program whichever address it came from: a cron job behind a load balancer, or a new pod each night', () => {
+    // An ALB forwards from the node of each zone (three addresses); a Kubernetes CronJob gets a new pod IP every run.
+    const alb = traffic('GET nightly/', [0, 1, 2, 3, 4].map((d) => [at(d, 2, 0, d), `10.0.${(d % 3) + 1}.5 curl/8.5`] as [number, string]));
+    expect(periodicCaller(alb)).toEqual({ minuteOfDay: 120, days: 5, client: 'curl/8.5', requests: 5 });
+    const pods = traffic('GET nightly/', Array.from({ length: 30 }, (_, d) => [at(d, 2, 0), `10.42.${d}.17 python-requests/2.32.3`] as [number, string]));
+    expect(periodicCaller(pods)?.days).toBe(30);
+    // Without a user agent, the address is all there is to tell callers apart.
+    const bare = traffic('GET nightly/', [[at(0, 2, 0), '10.0.0.9'], [at(1, 2, 0), '10.0.0.9'], [at(2, 2, 0), '10.0.0.8']]);
+    expect(periodicCaller(bare)).toBeNull();
+    expect(periodicCaller(traffic('GET nightly/', [[at(0, 2, 0), '::1'], [at(1, 2, 0), '::1'], [at(2, 2, 0), '::1']]))?.client).toBe('::1');
+  });
+
   it('wraps around midnight', () => {
     const cron = traffic('GET nightly/', [[at(0, 23, 59), 'cron'], [at(2, 0, 0), 'cron'], [at(3, 0, 1), 'cron']]);
     expect(periodicCaller(cron)?.days).toBe(3);

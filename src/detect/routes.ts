@@ -20,7 +20,7 @@ const MAX_DAYS = 400;
 export interface TrafficPattern {
   /** Minute of the day (UTC) → requests; null once more than MAX_MINUTES distinct minutes were seen. */
   minutes: Map<number, number> | null;
-  /** Client (address and user agent) → requests; null once more than MAX_CLIENTS were seen. */
+  /** Caller (user agent, or address without one: callerOf) → requests; null once more than MAX_CLIENTS were seen. */
   clients: Map<string, number> | null;
   /** Days (since the epoch, UTC) with a request; null past MAX_DAYS. */
   days: Set<number> | null;
@@ -46,10 +46,24 @@ function addTo<K>(map: Map<K, number> | null, key: K, n: number, max: number): M
   return map.size > max ? null : map;
 }
 
+const ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[?[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\]?)$/;
+
+/**
+ * Who sent a request, for telling a scheduled job apart (SpanRecord.client is `address user-agent`,
+ * either alone when the other is unknown): its user agent, the same program whichever address it came
+ * from (a load balancer forwards from the node of each zone, a Kubernetes CronJob runs in a new pod
+ * each time); its address when it sent no user agent.
+ */
+export function callerOf(client: string): string {
+  const space = client.indexOf(' ');
+  if (space < 0) return client;
+  return ADDRESS.test(client.slice(0, space)) ? client.slice(space + 1) : client;
+}
+
 /** Adds one request to a route's pattern. */
 export function addToPattern(p: TrafficPattern, startMs: number, client: string): void {
   p.minutes = addTo(p.minutes, Math.floor((startMs % DAY_MS) / MINUTE_MS), 1, MAX_MINUTES);
-  p.clients = addTo(p.clients, client, 1, MAX_CLIENTS);
+  p.clients = addTo(p.clients, callerOf(client), 1, MAX_CLIENTS);
   if (p.days !== null) {
     p.days.add(Math.floor(startMs / DAY_MS));
     if (p.days.size > MAX_DAYS) p.days = null;
@@ -60,7 +74,8 @@ export function mergePatterns(into: TrafficPattern, from: TrafficPattern): void 
   if (from.minutes === null) into.minutes = null;
   else for (const [k, n] of from.minutes) into.minutes = addTo(into.minutes, k, n, MAX_MINUTES);
   if (from.clients === null) into.clients = null;
-  else for (const [k, n] of from.clients) into.clients = addTo(into.clients, k, n, MAX_CLIENTS);
+  // A store written before callerOf keyed clients by address and user agent: read as callers too.
+  else for (const [k, n] of from.clients) into.clients = addTo(into.clients, callerOf(k), n, MAX_CLIENTS);
   if (from.days === null) into.days = null;
   else if (into.days !== null) {
     for (const d of from.days) into.days.add(d);
