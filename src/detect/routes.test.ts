@@ -35,6 +35,13 @@ describe('periodic callers', () => {
     expect(periodicCaller(traffic('GET nightly/', [[at(0, 2, 0), '::1'], [at(1, 2, 0), '::1'], [at(2, 2, 0), '::1']]))?.client).toBe('::1');
   });
 
+  it("keeps its time of day across a daylight-saving change (a crontab in local time moves by an hour in UTC)", () => {
+    const cron = traffic('GET nightly/', [0, 1, 2, 3, 4, 5].map((d) => [at(d, d < 3 ? 2 : 1, 0), 'cron'] as [number, string]));
+    expect(periodicCaller(cron)).toMatchObject({ days: 6, requests: 6 });
+    // Two times of day that are not an hour apart are no schedule.
+    expect(periodicCaller(traffic('GET x/', [0, 1, 2, 3, 4, 5].map((d) => [at(d, d < 3 ? 2 : 4, 0), 'cron'] as [number, string])))).toBeNull();
+  });
+
   it('wraps around midnight', () => {
     const cron = traffic('GET nightly/', [[at(0, 23, 59), 'cron'], [at(2, 0, 0), 'cron'], [at(3, 0, 1), 'cron']]);
     expect(periodicCaller(cron)?.days).toBe(3);

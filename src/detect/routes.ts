@@ -113,7 +113,7 @@ export interface PeriodicCaller {
 export interface PeriodicOptions {
   /** Distinct days needed before a pattern counts as daily. Default 3. */
   minDays?: number;
-  /** Minutes either side of the usual time still counted as the same time. Default 2. */
+  /** Minutes either side of the usual time (or of an hour off it: daylight saving) still counted as the same time. Default 2. */
   toleranceMinutes?: number;
   /** Requests per day a scheduled job makes at most. Default 4. */
   maxPerDay?: number;
@@ -130,8 +130,9 @@ export function periodicCaller(t: RouteTraffic, options: PeriodicOptions = {}): 
   let mainCount = -1;
   for (const [m, n] of minutes) if (n > mainCount || (n === mainCount && m < main)) [main, mainCount] = [m, n];
   for (const m of minutes.keys()) {
-    const d = Math.abs(m - main);
-    if (Math.min(d, 1440 - d) > tolerance) return null;
+    const d = Math.min(Math.abs(m - main), 1440 - Math.abs(m - main));
+    // A crontab in local time runs an hour earlier or later in UTC after a daylight-saving change.
+    if (d > tolerance && Math.abs(d - 60) > tolerance) return null;
   }
   const [client] = clients.keys();
   return { minuteOfDay: main, days: days.size, client: client ?? '', requests: t.requests };
