@@ -59,6 +59,22 @@ describe('SQLite store', () => {
     expect(() => SqliteStore.open(path)).toThrow(/newer than this n1lens understands/);
   });
 
+  it('reads the clients of route traffic written before callers as callers, so an old row and a new one are one cron job', async () => {
+    const store = SqliteStore.open(tempDb());
+    const DAY = 24 * HOUR;
+    // A row as an older n1lens wrote it: clients keyed by address and user agent.
+    const pattern = { minutes: [[120, 2]], clients: [['10.0.1.5 curl/8.5', 1], ['10.0.2.5 curl/8.5', 1]], days: [20100, 20101] };
+    store.db
+      .prepare('INSERT INTO route_traffic (service, endpoint, requests, first_seen_ms, last_seen_ms, pattern) VALUES (?, ?, ?, ?, ?, ?)')
+      .run('recruit', 'GET nightly/', 2, 20100 * DAY + 2 * HOUR, 20101 * DAY + 2 * HOUR, JSON.stringify(pattern));
+    const r = requestOf('GET nightly/', [APPLICATIONS], { traceId: 'c'.repeat(32), startMs: 20102 * DAY + 2 * HOUR });
+    r.client = '10.0.3.5 curl/8.5';
+    await store.record([analyseRequest(r, normalize)]);
+    const [nightly] = await store.routeTraffic();
+    expect([...nightly!.pattern.clients!]).toEqual([['curl/8.5', 3]]);
+    store.closeSync();
+  });
+
   it('notes committed traces in one row per write, which another connection to the file reads before it counts a trace', async () => {
     const path = tempDb();
     const first = SqliteStore.open(path);
