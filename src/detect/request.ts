@@ -4,7 +4,7 @@ import type { NormalizedSql, SqlFacts } from '../sql/types.js';
 import { DB_STRIDE, dbColumnsOf } from '../traces/compact.js';
 import type { ColumnRequest, Request } from '../traces/request.js';
 import { splitCatchAll } from './catch-all.js';
-import { OBSERVABLE_SYSTEMS, type ConnectionUse } from './connections.js';
+import { OBSERVABLE_SYSTEMS, holdsConnection, type ConnectionUse } from './connections.js';
 import { joinedTables, qualifiedTable, stepsToJoined } from './joins.js';
 import { conventionLinks, type TableLinks } from './links.js';
 import { locationOfExecutions, requestControllerOf } from './location.js';
@@ -128,10 +128,13 @@ interface SpanPass {
   keptAt: SeenStatement[];
   groups: Map<string, Group>;
   dbMs: number;
-  /** Connection use: every DB span, noise included (connections.ts). */
+  /** Connection use: every DB span on a database connection, noise included (connections.ts); cache calls left out. */
   opened: number;
   connectionMs: number;
   heldUntil: number;
+  /** Column index of the first DB span on a database connection, -1 when there is none; and whether its system shows set-up. */
+  firstHeld: number;
+  observable: boolean;
 }
 
 /**
@@ -154,11 +157,15 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
   let keptCount = 0;
   const groups = new Map<string, Group>();
   let dbMs = 0;
-  // Connection use reads every DB span, noise included (connections.ts).
+  // Connection use reads every DB span on a database connection, noise included; a cache call
+  // (Redis, Memcached) holds none (connections.ts holdsConnection).
   let opened = 0;
   let previousWasSetup = false;
   let connectionMs = 0;
   let heldUntil = request.startMs + request.durationMs;
+  let firstHeld = -1;
+  let observable = false;
+  const uniformHolds = systems.values === undefined ? holdsConnection(systems.first ?? '') : undefined;
   // What each statement of the request gave, by its text (the decoder interns it, so the lookup
   // hashes nothing new), the last one compared first: an N+1 loop repeats a few statements. A
   // statement is its text and the request's sqlcommenter comment (traces/compact.ts).
@@ -192,10 +199,16 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
       last = found;
     }
     const { n, g, setup, rule } = last!;
-    if (setup && !previousWasSetup) opened++;
-    previousWasSetup = setup;
-    connectionMs += duration;
-    heldUntil = Math.max(heldUntil, startMs + duration);
+    if (uniformHolds ?? holdsConnection(systems.get(j))) {
+      if (firstHeld < 0) {
+        firstHeld = j;
+        observable = OBSERVABLE_SYSTEMS.has(systems.get(j));
+      }
+      if (setup && !previousWasSetup) opened++;
+      previousWasSetup = setup;
+      connectionMs += duration;
+      heldUntil = Math.max(heldUntil, startMs + duration);
+    }
     if (rule !== null || g === undefined) {
       if (rule !== null) noise[rule] = (noise[rule] ?? 0) + 1;
       continue;
@@ -230,7 +243,7 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
     g.indices[g.executions] = i;
     g.durations[g.executions++] = cols[kept[i]! * DB_STRIDE + 1]!;
   }
-  return { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil };
+  return { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil, firstHeld, observable };
 }
 
 /**
@@ -365,7 +378,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
   const statements = db.dbStatements;
   const comments = db.dbComments;
   const order = request.dbOrder;
-  const { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil } = passOverSpans(request, normalize, isNoise, memo);
+  const { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil, firstHeld, observable } = passOverSpans(request, normalize, isNoise, memo);
 
   const links = options.links ?? conventionLinks(tablesOf(groups.values()));
   const isCascade = (g: Group): boolean =>
@@ -444,12 +457,12 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
       uses,
       outbound: summariseOutbound(request, options.fanoutMinCalls ?? 3, options.fanoutMinShare ?? 0.5),
       connection:
-        order.length === 0
+        firstHeld < 0
           ? null
           : {
               opened,
-              observable: OBSERVABLE_SYSTEMS.has(db.dbSystems.get(order[0]!)),
-              heldFromMs: cols[order[0]! * DB_STRIDE]!,
+              observable,
+              heldFromMs: cols[firstHeld * DB_STRIDE]!,
               heldUntilMs: heldUntil,
               dbMs: connectionMs,
             },

@@ -279,7 +279,7 @@ export function serviceFindingFigures(f: ServiceFinding): string {
     const opened =
       p.openedPerSecond === null
         ? 'connections opened: unknown (no set-up statement in the spans)'
-        : `${p.openedPerSecond.toFixed(1)} connections opened/s (${Math.round((p.newConnectionShare ?? 0) * 100)}% of requests)`;
+        : `${p.openedPerSecond.toFixed(1)} connections opened/s (${(p.newConnectionShare ?? 0) > 1 ? `${(p.newConnectionShare ?? 0).toFixed(1)} per request` : `${Math.round((p.newConnectionShare ?? 0) * 100)}% of requests`})`;
     return `${peak} · ${share} · ${opened} · ${int(p.dbRequests)} DB requests in ${int(p.activeSeconds)} active s`;
   }
   const v = f.deadView;

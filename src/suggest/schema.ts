@@ -47,6 +47,8 @@ function schemaFileShapes() {
     name: z.string().optional(),
     /** HTTP methods where the view says (class-based views, DRF viewsets, require_http_methods). */
     methods: z.array(z.string()).optional(),
+    /** Language code → the route in that language, when it reads differently per language (i18n_patterns, translated routes). */
+    languages: z.record(z.string(), z.string()).optional(),
     /** The view's source, relative to the project directory, and its first line. */
     file: z.string().optional(),
     line: z.number().int().optional(),
