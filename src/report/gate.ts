@@ -61,6 +61,8 @@ export interface GateResult {
   breaches: EndpointBreach[];
   /** Baseline entries no longer found. */
   fixed: BaselineEntry[];
+  /** Whether a baseline was given: without one no finding is new or unchanged against it (SARIF baselineState). */
+  withBaseline: boolean;
   /** Counted (new or expired) findings under the global budget, and that budget. */
   counted: number;
   maxFindings: number;
@@ -111,6 +113,7 @@ export function judge(report: Report, options: GateOptions): GateResult {
     findings,
     breaches,
     fixed,
+    withBaseline: options.baseline !== undefined,
     counted: global.length,
     maxFindings: options.maxFindings,
     overBudget: breaches.length > 0 || findings.some((g) => g.failing),

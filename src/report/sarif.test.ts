@@ -63,7 +63,7 @@ describe('SARIF output', () => {
       expect(r.message.markdown).toContain('```python\n' + findings[i]!.suggestion.code);
     }
     const candidate = run.results.find((r) => r.message.text.includes('recruit_candidate'))!;
-    expect(candidate).toMatchObject({ ruleId: 'n_plus_one', level: 'error', baselineState: 'new' });
+    expect(candidate).toMatchObject({ ruleId: 'n_plus_one', level: 'error' });
     expect(candidate.locations[0]!.logicalLocations[0]!.name).toBe('GET dashboard/');
     expect(candidate.message.text).toContain(".select_related('candidate')");
   });
@@ -148,5 +148,42 @@ describe('SARIF locations GitHub can place', () => {
     const log = buildSarif(r, judge(r, { maxFindings: 0, today: '2026-01-01' }), { root: 'C:\\runner\\work\\shop\\shop' });
     expectValid(log);
     expect(uris(log)).toEqual(['shop/views.py', 'shop/templates/shop/order%20list%231.html', 'shop/models.py']);
+  });
+});
+
+describe('SARIF baselineState', () => {
+  type Log = { runs: { results: (Result & { baselineState?: string })[] }[] };
+  const states = (log: unknown): (string | undefined)[] => (log as Log).runs[0]!.results.map((r) => r.baselineState);
+
+  it('is absent from every result when no baseline was given: there is nothing to be new against', () => {
+    const a = finding('GET orders/');
+    const hot = finding('GET orders/', { kind: 'hot_lookup', fingerprint: '1111222233334444', location: { file: 'shop/views.py', line: 50 } });
+    const r = {
+      ...report([endpoint('GET orders/', [a, hot])]),
+      serviceFindings: buildReport([], {
+        deadViews: [{ route: 'old/', view: 'shop.views.old', file: 'shop/views.py', line: 12, status: 'dead', requests: 0, lastSeenMs: null, windowMs: 1, historyMs: 2, enoughHistory: true }],
+      }).serviceFindings!,
+    };
+    const log = buildSarif(r, judge(r, { maxFindings: 0, today: '2026-01-01' }));
+    expectValid(log);
+    expect(states(log)).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('says new or unchanged against a baseline by whether the baseline has the finding, whatever its kind, and leaves it off what no baseline holds', () => {
+    const a = finding('GET orders/');
+    const b = finding('GET orders/', { fingerprint: '5555666677778888', location: { file: 'shop/views.py', line: 44 } });
+    // Advice the baseline does not hold is not 'unchanged': it is new to the baseline.
+    const hot = finding('GET orders/', { kind: 'hot_lookup', fingerprint: '1111222233334444', location: { file: 'shop/views.py', line: 50 } });
+    const r = {
+      ...report([endpoint('GET orders/', [a, b, hot])]),
+      serviceFindings: buildReport([], {
+        deadViews: [{ route: 'old/', view: 'shop.views.old', file: 'shop/views.py', line: 12, status: 'dead', requests: 0, lastSeenMs: null, windowMs: 1, historyMs: 2, enoughHistory: true }],
+      }).serviceFindings!,
+    };
+    const baseline = { n1lensBaseline: 1 as const, findings: [{ signature: b.signature, endpoint: 'GET orders/', kind: b.kind, table: b.table }] };
+    const log = buildSarif(r, judge(r, { maxFindings: 0, today: '2026-01-01', baseline }));
+    expectValid(log);
+    // dead_view is never judged against a baseline (baselines hold endpoint findings only).
+    expect(states(log)).toEqual(['new', 'unchanged', 'new', undefined]);
   });
 });

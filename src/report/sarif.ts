@@ -179,7 +179,8 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
         },
       ],
       partialFingerprints: { 'n1lensSignature/v1': f.signature },
-      baselineState: g.status === 'new' ? 'new' : 'unchanged',
+      // SARIF's baselineState compares with a baseline: without one there is none to state.
+      ...(gate.withBaseline ? { baselineState: g.baseline === undefined ? 'new' : 'unchanged' } : {}),
       ...(accepted ? { suppressions: [{ kind: 'external', status: 'accepted', justification: g.baseline?.reason ?? 'in the n1lens baseline' }] } : {}),
       properties: {
         endpoint: g.endpoint,
@@ -205,7 +206,7 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
         },
       ],
       partialFingerprints: { 'n1lensSignature/v1': findingSignature({ endpoint: sf.subject, kind: sf.kind, table: sf.service, fingerprint: '' }) },
-      baselineState: 'new',
+      // No baseline holds connections or dead views (they are never gated): no baselineState.
       properties: { endpoint: sf.subject, service: sf.service },
     }, location);
   }
