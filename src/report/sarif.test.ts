@@ -187,3 +187,24 @@ describe('SARIF baselineState', () => {
     expect(states(log)).toEqual(['new', 'unchanged', 'new', undefined]);
   });
 });
+
+describe('SARIF partialFingerprints', () => {
+  type Log = { runs: { results: (Result & { properties: { service?: string } })[] }[] };
+  const prints = (log: unknown): string[] => (log as Log).runs[0]!.results.map((r) => r.partialFingerprints['n1lensSignature/v1']!);
+
+  it('are distinct for two services that share an endpoint name and its query, and stay the signature where it is the only one', () => {
+    // One Django project deployed as two services: the same view, the same loop, one signature.
+    const shared = (service: string) => endpoint('GET health/', [finding('GET health/', { location: { file: 'shop/views.py', line: 7 } })], { service });
+    const own = endpoint('GET orders/', [finding('GET orders/')], { service: 'web' });
+    const r = report([shared('web'), shared('worker'), own]);
+    const log = buildSarif(r, judge(r, { maxFindings: 0, today: '2026-01-01' }));
+    expectValid(log);
+    const [web, worker, orders] = prints(log);
+    expect(web).not.toBe(worker);
+    expect(new Set([web, worker, orders]).size).toBe(3);
+    expect(orders).toBe(own.findings[0]!.signature);
+    // The same run again gives the same values (code scanning tracks alerts by them).
+    expect(prints(buildSarif(r, judge(r, { maxFindings: 0, today: '2026-01-01' })))).toEqual([web, worker, orders]);
+    expect((log as Log).runs[0]!.results.map((x) => x.properties.service)).toEqual(['web', 'worker', 'web']);
+  });
+});

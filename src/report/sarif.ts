@@ -5,7 +5,7 @@
 import type { CodeLocation, FindingKind } from '../detect/types.js';
 import type { GateResult } from './gate.js';
 import type { Report } from './model.js';
-import { findingSignature } from './signature.js';
+import { findingSignature, serviceSignature } from './signature.js';
 import { KIND_LABEL, codeSpan, findingTitle, formatLocation, primaryLocation, shortenSql } from './text.js';
 
 interface RuleText {
@@ -145,8 +145,14 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
     if (primaryLocation(location) === undefined) unplaced++;
     else results.push(result);
   };
+  // A signature is no service's (a renamed service keeps its alerts): only where two services share
+  // one in this run does each result's fingerprint take its service, or code scanning would make one
+  // alert of the two.
+  const services = new Map<string, Set<string>>();
+  for (const g of gate.findings) services.set(g.finding.signature, (services.get(g.finding.signature) ?? new Set()).add(g.service));
   for (const g of gate.findings) {
     const f = g.finding;
+    const fingerprint = (services.get(f.signature)?.size ?? 0) > 1 ? serviceSignature(f.signature, g.service) : f.signature;
     const location = repoLocation(f.location, options.root);
     const title = findingTitle(g.endpoint, f);
     const where = formatLocation(location);
@@ -178,12 +184,13 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
           logicalLocations: [{ name: g.endpoint, kind: 'function', ...(f.location?.view === undefined ? {} : { fullyQualifiedName: f.location.view }) }],
         },
       ],
-      partialFingerprints: { 'n1lensSignature/v1': f.signature },
+      partialFingerprints: { 'n1lensSignature/v1': fingerprint },
       // SARIF's baselineState compares with a baseline: without one there is none to state.
       ...(gate.withBaseline ? { baselineState: g.baseline === undefined ? 'new' : 'unchanged' } : {}),
       ...(accepted ? { suppressions: [{ kind: 'external', status: 'accepted', justification: g.baseline?.reason ?? 'in the n1lens baseline' }] } : {}),
       properties: {
         endpoint: g.endpoint,
+        ...(g.service === '' ? {} : { service: g.service }),
         signature: f.signature,
         repeatsPerRequest: f.repeatsPerRequest.p50,
         wastedMs: f.wastedMs,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { analyseFiles } from '../cli/report.js';
 import { buildReport } from './model.js';
-import { findingSignature } from './signature.js';
+import { findingSignature, serviceSignature } from './signature.js';
 
 const testdata = (name: string) => new URL(`../otlp/testdata/${name}`, import.meta.url).pathname;
 
@@ -25,6 +25,10 @@ describe('finding signature', () => {
     const parts = { endpoint: 'GET dashboard/', kind: 'n_plus_one', table: 'recruit_candidate', fingerprint: '9f2c0000aaaabbbb' } as const;
     expect(findingSignature(parts)).toBe(referenceFnv('n1lens-signature-v1\nGET dashboard/\nn_plus_one\nrecruit_candidate\n9f2c0000aaaabbbb'));
     expect(findingSignature({ ...parts, endpoint: 'GET café/' })).toBe(referenceFnv('n1lens-signature-v1\nGET café/\nn_plus_one\nrecruit_candidate\n9f2c0000aaaabbbb'));
+  });
+
+  it('told apart by service (SARIF, where two services share one) is FNV-1a 64 of the documented text too', () => {
+    expect(serviceSignature('9ece2add66ed6280', 'worker')).toBe(referenceFnv('n1lens-signature-v1-service\nworker\n9ece2add66ed6280'));
   });
 
   it('changes with each of endpoint, kind, table and fingerprint', () => {
