@@ -15,7 +15,7 @@ import { suggestCache, suggestConnectionFix, suggestDeadView, suggestIndex, sugg
 import type { DjangoSchema } from '../suggest/schema.js';
 import { SchemaIndex, unknownNames } from '../suggest/validate.js';
 import { wagtailSuggestion } from '../suggest/profiles/wagtail.js';
-import { findingSignature } from './signature.js';
+import { findingSignature, signedKind } from './signature.js';
 import { compareText } from '../detect/order.js';
 
 export interface ReportFinding {
@@ -333,15 +333,18 @@ function listedFindings(rollup: EndpointRollup, options: ReportOptions): Endpoin
 const wastedPerRequest = (rollup: EndpointRollup, findings: readonly EndpointFinding[]): number =>
   rollup.requests === 0 ? 0 : round1(findings.reduce((sum, f) => sum + dbWaste(f), 0) / rollup.requests);
 
+/** A finding's signature (signature.ts): a warm_up loop is signed as the loop it is. */
 const signatureOfFinding = (rollup: EndpointRollup, f: EndpointFinding): string =>
-  findingSignature({ endpoint: rollup.endpoint, kind: f.kind, table: f.facts?.table ?? '', fingerprint: f.fingerprint });
+  findingSignature({ endpoint: rollup.endpoint, kind: 'cascade' in f ? signedKind(f.kind, f.cascade.kind) : f.kind, table: f.facts?.table ?? '', fingerprint: f.fingerprint });
 
-/** A finding as a ranking lists it: what it is and what it wastes, no fix (its signature follows from the first three and the endpoint). */
+/** A finding as a ranking lists it: what it is and what it wastes, no fix. */
 export interface FindingSummary {
   kind: FindingKind;
   table: string;
   fingerprint: string;
   wastedMs: number;
+  /** Its identity (signature.ts), as the report gives it: acknowledgements are matched by it. */
+  signature: string;
   id?: number;
 }
 
@@ -364,7 +367,7 @@ export function summariseEndpoint(rollup: EndpointRollup, options: ReportOptions
     requests: rollup.requests,
     queriesPerRequest: { p50: countQuantile(rollup.queriesPerRequest, 0.5), max: countMax(rollup.queriesPerRequest) },
     wastedMsPerRequest: wastedPerRequest(rollup, findings),
-    findings: findings.map((f) => ({ kind: f.kind, table: f.facts?.table ?? '', fingerprint: f.fingerprint, wastedMs: round1(f.wastedMs) })),
+    findings: findings.map((f) => ({ kind: f.kind, table: f.facts?.table ?? '', fingerprint: f.fingerprint, wastedMs: round1(f.wastedMs), signature: signatureOfFinding(rollup, f) })),
   };
 }
 
