@@ -2,6 +2,7 @@
 import pc from 'picocolors';
 import type { GateResult } from './gate.js';
 import type { Report, ReportFinding, ServiceFinding } from './model.js';
+import { displayWidth } from './width.js';
 import { KIND_LABEL, STEADY_STATE_UNKNOWN, droppedSpansLine, findingTitle, formatLocation, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine, wrapCode, wrapLong, wrapText } from './text.js';
 
 export interface TerminalOptions {
@@ -57,7 +58,8 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
     const title = `${i + 1}. ${e.endpoint}`;
     const waste = `${ms(e.wastedMsPerRequest)} wasted/request`;
     const wasteText = e.wastedMsPerRequest > 0 ? c.red(waste) : c.green(waste);
-    if (title.length + 1 + waste.length <= width) out.push(c.bold(title) + ' '.repeat(width - title.length - waste.length) + wasteText);
+    const titleWidth = displayWidth(title);
+    if (titleWidth + 1 + waste.length <= width) out.push(c.bold(title) + ' '.repeat(width - titleWidth - waste.length) + wasteText);
     else {
       // Too long to share a line with its waste: the name on its own lines, the waste right-aligned under it.
       for (const line of wrapLong(title, width)) out.push(c.bold(line));
@@ -113,9 +115,10 @@ function renderFinding(f: ReportFinding, c: ReturnType<typeof pc.createColors>, 
   lines.push(`   ${c.yellow('✗')} ${c.yellow(label.padEnd(12))} ${repeats}${where}  ${c.dim(cost)}`);
   if (f.sql !== '') lines.push(`     ${c.dim(shortenSql(f.sql, width - 5))}`);
   const at = formatLocation(f.location);
-  if (at !== '') lines.push(`     ${c.magenta('at')} ${at}`);
+  // A location is a path: it wraps after a `/` like a long route, under its `at`.
+  if (at !== '') for (const [i, line] of wrapLong(`at ${at}`, width - 5).entries()) lines.push(`     ${i === 0 ? `${c.magenta('at')}${line.slice(2)}` : line}`);
   const triggerAt = formatLocation(f.trigger?.location);
-  if (triggerAt !== '' && triggerAt !== at) lines.push(`     ${c.dim(`loops over the rows of ${triggerAt}`)}`);
+  if (triggerAt !== '' && triggerAt !== at) for (const line of wrapLong(`loops over the rows of ${triggerAt}`, width - 5)) lines.push(`     ${c.dim(line)}`);
   if (!f.suggestion.code.includes('\n')) {
     const code = wrapCode(f.suggestion.code, width, '       ');
     code[0] = `     → ${code[0]!.trimStart()}`;
