@@ -250,9 +250,12 @@ function checked(suggestion: Suggestion, c: CascadeShape, naming: Naming, index:
   };
 }
 
-/** A loop's fix: a framework profile's idiom first (Wagtail), the generic ORM call otherwise; both checked against the schema. */
-function cascadeSuggestion(shape: CascadeShape, naming: Naming, where: FixWhere, index: SchemaIndex | undefined): Suggestion {
-  return withAsyncRead(checked(wagtailSuggestion(shape, naming, where.schema) ?? suggestCascade(shape, naming, where), shape, naming, index));
+/**
+ * A loop's fix: a framework profile's idiom first (Wagtail), the generic ORM call otherwise; both
+ * checked against the schema. `combined` are the loops of the endpoint's combined fix, whose names it takes.
+ */
+function cascadeSuggestion(shape: CascadeShape, naming: Naming, where: FixWhere, index: SchemaIndex | undefined, combined: readonly CascadeShape[] = []): Suggestion {
+  return withAsyncRead(checked(wagtailSuggestion(shape, naming, where.schema) ?? suggestCascade(shape, naming, where, combined), shape, naming, index));
 }
 
 /** A fetch-by-id loop in an async view (`await Author.objects.aget(pk=…)`) is cured the same way, without the await. */
@@ -264,7 +267,15 @@ function withAsyncRead(s: Suggestion): Suggestion {
   return { ...s, note: s.note === undefined ? text : `${s.note}; ${text}` };
 }
 
-function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, rollup: EndpointRollup, where: FixWhere, index?: SchemaIndex): Omit<ReportFinding, 'signature'> {
+function reportFinding(
+  f: EndpointFinding,
+  naming: Naming,
+  use: ColumnUse,
+  rollup: EndpointRollup,
+  where: FixWhere,
+  index: SchemaIndex | undefined,
+  combined: readonly CascadeShape[],
+): Omit<ReportFinding, 'signature'> {
   const base = {
     kind: f.kind,
     operation: f.facts?.operation ?? ('HTTP' as const),
@@ -288,7 +299,7 @@ function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, rollu
     case 'repeated_write': {
       const c = f.cascade;
       const trigger = triggerOf(c);
-      return { ...base, ...tail(trigger, chainNames(c.steps, naming), cascadeSuggestion(toShape(f, rollup), naming, where, index)) };
+      return { ...base, ...tail(trigger, chainNames(c.steps, naming), cascadeSuggestion(toShape(f, rollup), naming, where, index, combined)) };
     }
     case 'warm_up': {
       const c = f.cascade;
@@ -403,7 +414,8 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     }
     return suggestion.method !== 'manual';
   });
-  const fixLines = [withProfiled(combinedFix(cascades.map((c) => toShape(c, rollup)), naming, where), profiled)];
+  const combined = cascades.map((c) => toShape(c, rollup));
+  const fixLines = [withProfiled(combinedFix(combined, naming, where), profiled)];
   // Every kind's fix is the code itself (cache, migration, task), under a comment naming what it cures.
   for (const f of findings) {
     if (f.kind === 'hot_lookup') fixLines.push(`# cache the ${naming.modelOf(f.facts.table)} lookup every request repeats\n${suggestCache(f, naming).code}`);
@@ -422,7 +434,7 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     requestsAffected: rollup.requestsAffected,
     fix: fixLines.filter((l) => l !== '').join('\n'),
     findings: findings.map((f) => ({
-      ...reportFinding(f, naming, use, rollup, where, index),
+      ...reportFinding(f, naming, use, rollup, where, index, combined),
       signature: signatureOfFinding(rollup, f),
     })),
   };

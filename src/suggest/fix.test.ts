@@ -684,6 +684,39 @@ describe('an annotation or to_attr named like a field of the model gets a name o
     ]);
   });
 
+  it("a finding's own fix uses the name the endpoint's combined fix gives it, so the two printed fixes agree", () => {
+    const withRemarks = parseSchema({
+      ...schemaJson,
+      models: [
+        ...schemaJson.models.map((m) =>
+          m.model === 'recruit.Job'
+            ? { ...m, relations: [...m.relations, { name: 'notes', queryName: 'notes', kind: 'one_to_many', target: 'recruit.JobNote', remoteColumn: 'job_id' }] }
+            : m.model === 'recruit.Application'
+              ? { ...m, relations: [...m.relations, { name: 'job_notes', queryName: 'job_notes', kind: 'one_to_many', target: 'recruit.Remark', remoteColumn: 'application_id' }] }
+              : m,
+        ),
+        { model: 'recruit.JobNote', table: 'recruit_jobnote', pk: 'id', relations: [{ name: 'job', queryName: 'job', kind: 'many_to_one', target: 'recruit.Job', column: 'job_id' }] },
+        { model: 'recruit.Remark', table: 'recruit_remark', pk: 'id', relations: [{ name: 'application', queryName: 'application', kind: 'many_to_one', target: 'recruit.Application', column: 'application_id' }] },
+      ],
+    });
+    const jobNotes = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "recruit_jobnote" WHERE "recruit_jobnote"."job_id" = ${r % 7}`;
+    const remarks = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "recruit_remark" WHERE "recruit_remark"."application_id" = ${r + 100}`;
+    const counts = endpointFor([APPLICATIONS, ...loop(9, DASHBOARD_ROW[1]!, jobNotes, remarks)], withRemarks);
+    const remark = counts.findings.find((f) => f.table === 'recruit_remark')!.suggestion;
+    expect(counts.fix).toContain('job_notes_count_annotated=Count(');
+    expect(remark.code).toContain('job_notes_count_annotated=Count(');
+    expect(remark.readInstead?.read).toBe('application.job_notes_count_annotated');
+
+    // Two first() loops over one relation in two orders: two to_attr lists, the second named apart.
+    const byCreated = (r: number): string =>
+      `SELECT "recruit_interview"."id", "recruit_interview"."application_id", "recruit_interview"."scheduled_at" FROM "recruit_interview" WHERE "recruit_interview"."application_id" = ${r + 100} ORDER BY "recruit_interview"."id" DESC LIMIT 1`;
+    const firsts = endpointFor([APPLICATIONS, ...loop(9, FIRST, byCreated)], schema);
+    expect(firsts.fix).toContain("to_attr='recent_interviews_prefetched'");
+    const second = firsts.findings.find((f) => f.sql.includes('ORDER BY "recruit_interview"."id"'))!.suggestion;
+    expect(second.code).toContain("to_attr='recent_interviews_prefetched'");
+    expect(second.readInstead?.read).toBe('application.recent_interviews_prefetched[0] if application.recent_interviews_prefetched else None');
+  });
+
   it('keeps the name when nothing takes it, when the schema lists no fields (an older file), and without a schema', () => {
     for (const [used, first] of [
       [withFields(['id', 'status']), "Application.objects.annotate(notes_count=Count('notes'))"],
