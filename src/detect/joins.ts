@@ -35,6 +35,17 @@ export function joinedTables(facts: JoinFacts, links: TableLinks): JoinedTable[]
   for (const join of facts.joins) {
     if (join.type !== 'INNER' && join.type !== 'LEFT') continue;
     const pk = `${join.table}.${links.primaryKey(join.table)}`;
+    // A forward join by a key to_field (`invoice.currency_id = currency.code`) follows it the same way.
+    const toField = join.on.find((ref) => tableOf(ref) === join.table && links.toFieldColumns?.(join.table).includes(columnOf(ref)) === true);
+    const left = toField === undefined ? undefined : join.on.find((ref) => ref !== toField && reached.has(tableOf(ref)));
+    if (toField !== undefined && left !== undefined && !join.on.includes(pk)) {
+      const from = tableOf(left);
+      const column = columnOf(left);
+      if (links.foreignKeyTarget(from, column) === join.table && links.toFieldColumn?.(from, column) === columnOf(toField)) {
+        add(join.table, [...reached.get(from)!, { kind: 'forward', fromTable: from, column, toTable: join.table }]);
+        continue;
+      }
+    }
     if (join.on.includes(pk)) {
       const left = join.on.find((ref) => ref !== pk && reached.has(tableOf(ref)));
       if (left === undefined) continue;

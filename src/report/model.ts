@@ -258,12 +258,12 @@ function cascadeSuggestion(shape: CascadeShape, naming: Naming, where: FixWhere,
   return withAsyncRead(checked(wagtailSuggestion(shape, naming, where.schema) ?? suggestCascade(shape, naming, where, combined), shape, naming, index));
 }
 
-/** A fetch-by-id loop in an async view (`await Author.objects.aget(pk=…)`) is cured the same way, without the await. */
+/** A fetch-by-key loop in an async view (`await Author.objects.aget(pk=…)`) is cured the same way, without the await. */
 function withAsyncRead(s: Suggestion): Suggestion {
   const r = s.readInstead;
-  const m = r === undefined ? null : /^(\w+)\.objects\.get\(pk=(.+)\)$/.exec(r.insteadOf);
+  const m = r === undefined ? null : /^(\w+)\.objects\.get\((\w+=.+)\)$/.exec(r.insteadOf);
   if (r === undefined || m === null) return s;
-  const text = `in async code, await ${m[1]}.objects.aget(pk=${m[2]}) becomes ${r.read} too (after select_related, with no await)`;
+  const text = `in async code, await ${m[1]}.objects.aget(${m[2]}) becomes ${r.read} too (after select_related, with no await)`;
   return { ...s, note: s.note === undefined ? text : `${s.note}; ${text}` };
 }
 

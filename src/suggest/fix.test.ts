@@ -727,3 +727,53 @@ describe('an annotation or to_attr named like a field of the model gets a name o
     }
   });
 });
+
+describe('a foreign key to a unique field other than the primary key (to_field)', () => {
+  // Invoice.currency = ForeignKey(Currency, to_field='code'), Currency.code in column iso_code; Rate.currency a plain key.
+  const withCurrencies = parseSchema({
+    ...schemaJson,
+    models: [
+      ...schemaJson.models,
+      {
+        model: 'shop.Currency', table: 'shop_currency', pk: 'id', fields: [{ name: 'id', attname: 'id' }, { name: 'code', attname: 'code' }],
+        relations: [
+          { name: 'invoice_set', queryName: 'invoice', kind: 'one_to_many', target: 'shop.Invoice', remoteColumn: 'currency_id', toField: 'code', toFieldColumn: 'iso_code' },
+          { name: 'rate_set', queryName: 'rate', kind: 'one_to_many', target: 'shop.Rate', remoteColumn: 'currency_id' },
+        ],
+      },
+      { model: 'shop.Invoice', table: 'shop_invoice', pk: 'id', relations: [{ name: 'currency', queryName: 'currency', kind: 'many_to_one', target: 'shop.Currency', column: 'currency_id', toField: 'code', toFieldColumn: 'iso_code' }] },
+      { model: 'shop.Rate', table: 'shop_rate', pk: 'id', relations: [{ name: 'currency', queryName: 'currency', kind: 'many_to_one', target: 'shop.Currency', column: 'currency_id' }] },
+    ],
+  });
+  const INVOICES = 'SELECT "shop_invoice"."id", "shop_invoice"."currency_id", "shop_invoice"."total" FROM "shop_invoice"';
+  const currency = (r: number): string => `SELECT "shop_currency"."id", "shop_currency"."iso_code", "shop_currency"."name" FROM "shop_currency" WHERE "shop_currency"."iso_code" = 'C${r}' LIMIT 21`;
+
+  it('is a forward step read by that field: select_related, instead of get(code=…), never get(pk=…)', () => {
+    const e = endpointFor([INVOICES, ...loop(6, currency)], withCurrencies);
+    expect(e.fix).toBe("Invoice.objects.select_related('currency')");
+    expect(e.findings[0]!.suggestion.readInstead).toEqual({ read: 'invoice.currency', insteadOf: 'Currency.objects.get(code=invoice.currency_id)', required: false });
+  });
+
+  it("compares a subquery with that field: Exists(…filter(currency=OuterRef('code')))", () => {
+    const CURRENCIES = 'SELECT "shop_currency"."id", "shop_currency"."iso_code", "shop_currency"."name" FROM "shop_currency"';
+    const exists = (r: number): string => `SELECT 1 AS "a" FROM "shop_invoice" WHERE "shop_invoice"."currency_id" = 'C${r}' LIMIT 1`;
+    expect(endpointFor([CURRENCIES, ...loop(6, exists)], withCurrencies).fix.split('\n')[0]).toBe(
+      "Currency.objects.annotate(has_invoice=Exists(Invoice.objects.filter(currency=OuterRef('code'))))",
+    );
+  });
+
+  it('follows a join by that field (select_related in the trigger) to the loops past it', () => {
+    const JOINED =
+      'SELECT "shop_invoice"."id", "shop_invoice"."currency_id", "shop_currency"."id", "shop_currency"."iso_code" FROM "shop_invoice" INNER JOIN "shop_currency" ON ("shop_invoice"."currency_id" = "shop_currency"."iso_code")';
+    const rates = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "shop_rate" WHERE "shop_rate"."currency_id" = ${r}`;
+    const e = endpointFor([JOINED, ...loop(6, rates)], withCurrencies);
+    expect(e.findings[0]!.chain).toEqual(['currency', 'rate_set']);
+    expect(e.fix.split('\n')[0]).toBe("Invoice.objects.select_related('currency').annotate(currency_rate_count=Count('currency__rate'))");
+  });
+
+  it('without a schema, is no relation Django\'s conventions know: a manual cure, never a pk lookup', () => {
+    const s = endpointFor([INVOICES, ...loop(6, currency)], false).findings[0]!.suggestion;
+    expect(s.method).toBe('manual');
+    expect(s.readInstead).toBeUndefined();
+  });
+});

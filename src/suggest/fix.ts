@@ -347,8 +347,11 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix, names?: N
       if (fetched) fix.selectRelated.push(lookup);
       if (child.leaves.some((l) => l.leaf.kind === 'fetch')) {
         // A reverse one-to-one is read by the row it points back at, a forward FK by its id.
+        // A key to_field holds that field's values (`code=invoice.currency_id`), any other the pk's.
         const by =
-          step.kind === 'reverse' ? `${naming.forwardName(step.toTable, step.column)}=${attrOf(row, at.path)}` : `pk=${attrOf(row, [...at.path, `${rel.name}_id`])}`;
+          step.kind === 'reverse'
+            ? `${naming.forwardName(step.toTable, step.column)}=${attrOf(row, at.path)}`
+            : `${(step.kind === 'forward' ? naming.toField(step.fromTable, step.column) : undefined) ?? 'pk'}=${attrOf(row, [...at.path, `${rel.name}_id`])}`;
         fix.reads.push({ read: attrOf(row, childAt.path), insteadOf: `${childModel}.objects.get(${by})`, required: false });
       }
       annotateLeaves(child, step, rel, childAt, naming, fix, names);
@@ -413,12 +416,15 @@ function relatedRows(step: RelationStep, queryPath: readonly string[], naming: N
   const outer = queryPath.slice(0, -1).join('__') || 'pk';
   switch (step.kind) {
     case 'forward':
-      return { rows: model, by: 'pk', outer: queryPath.join('__') };
+      // A key to_field holds that field's values: the related rows are found by it.
+      return { rows: model, by: naming.toField(step.fromTable, step.column) ?? 'pk', outer: queryPath.join('__') };
     case 'reverse': {
       const names = naming.reverseName(step.fromTable, step.toTable, step.column);
       // An auto-created join table has no model class: its own FK fields are named after the models.
       const rows = names.autoThrough === true ? `${naming.modelOf(step.fromTable)}.${names.name}.through` : model;
-      return { rows, by: naming.forwardName(step.toTable, step.column), outer };
+      // The rows' key compares with the field it points at: the pk, or its to_field (`OuterRef('code')`).
+      const toField = naming.toField(step.toTable, step.column);
+      return { rows, by: naming.forwardName(step.toTable, step.column), outer: toField === undefined ? outer : [...queryPath.slice(0, -1), toField].join('__') };
     }
     case 'm2m':
       // The M2M seen from its other end: Tag's query name for Book.tags (`book`, or its related_query_name).
@@ -434,7 +440,7 @@ function relatedRows(step: RelationStep, queryPath: readonly string[], naming: N
 function toOneRows(step: Exclude<RelationStep, { kind: 'm2m' }>, path: string[], naming: Naming, row: string): string {
   const model = naming.modelOf(step.toTable);
   const holder = path.slice(0, -1);
-  if (step.kind === 'forward') return `${model}.objects.filter(pk=${attrOf(row, [...holder, `${path[path.length - 1]!}_id`])})`;
+  if (step.kind === 'forward') return `${model}.objects.filter(${naming.toField(step.fromTable, step.column) ?? 'pk'}=${attrOf(row, [...holder, `${path[path.length - 1]!}_id`])})`;
   return `${model}.objects.filter(${naming.forwardName(step.toTable, step.column)}=${attrOf(row, holder)})`;
 }
 
