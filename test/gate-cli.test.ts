@@ -74,6 +74,30 @@ describe('n1lens report as a CI gate', () => {
     expect(readFileSync(summary, 'utf8')).toMatch(/^### ❌ n1lens: 6 new findings over budget/);
   });
 
+  it('names SARIF and annotation files from the git top level when the Django project is in a subfolder', () => {
+    // A checkout whose manage.py is in backend/: the recording names files from BASE_DIR (recruit/views.py).
+    const checkout = join(dir, 'checkout');
+    mkdirSync(join(checkout, '.git'), { recursive: true });
+    mkdirSync(join(checkout, 'backend'), { recursive: true });
+    const recording = join(root, 'samples/traces/recruit.jsonl.gz');
+    const uris = (file: string): string[] =>
+      (JSON.parse(readFileSync(file, 'utf8')) as { runs: { results: { locations: { physicalLocation: { artifactLocation: { uri: string } } }[] }[] }[] }).runs[0]!.results.map(
+        (x) => x.locations[0]!.physicalLocation.artifactLocation.uri,
+      );
+    // Run in backend/ (as pytest runs beside manage.py): BASE_DIR is the working directory.
+    const inside = run(['report', recording, '-f', 'sarif=out.sarif', '-f', 'github'], { cwd: join(checkout, 'backend') });
+    expect(inside.code).toBe(1);
+    const found = uris(join(checkout, 'backend/out.sarif'));
+    expect(found.length).toBeGreaterThan(0);
+    for (const uri of found) expect(uri).toMatch(/^backend\/recruit\//);
+    for (const m of inside.stdout.matchAll(/^::error file=([^,]+),/gm)) expect(m[1]).toMatch(/^backend\/recruit\//);
+    // Run at the top: --base-dir says where BASE_DIR is; --repo-root overrides the git top level.
+    run(['report', recording, '-f', 'sarif=top.sarif', '--base-dir', 'backend'], { cwd: checkout });
+    expect(uris(join(checkout, 'top.sarif'))).toEqual(found);
+    run(['report', recording, '-f', 'sarif=root.sarif', '--repo-root', 'backend'], { cwd: join(checkout, 'backend') });
+    for (const uri of uris(join(checkout, 'backend/root.sarif'))) expect(uri).toMatch(/^recruit\//);
+  });
+
   it('under --test-suite has no hot_lookup in any output: terminal, json, sarif or baseline', () => {
     // The recruit recording's webhook repeats one candidate lookup in every call: a hot_lookup as traffic.
     const recording = join(root, 'samples/traces/recruit.jsonl.gz');

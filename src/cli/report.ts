@@ -1,5 +1,6 @@
 /** `n1-report` / `n1lens report`: reads saved trace files and prints the ranked report; the exit code is the CI budget. */
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { OfflineAnalysis } from '../analyzer.js';
 import { RollupSet } from '../detect/rollup.js';
@@ -43,6 +44,7 @@ import { checkWritable, fileError, writeOutputFiles, type OutputFile } from './o
 import type { RequestAnalysis } from '../detect/types.js';
 import type { RefusedSpans } from '../otlp/span.js';
 import { checkTraceUrl } from './trace-url.js';
+import { gitTopLevel } from './repo-root.js';
 import { addPullOptions, analysePull, checkPullFlags, partialPullWarning, type PullCliOptions } from './pull-options.js';
 
 export const FORMATS = ['terminal', 'markdown', 'json', 'sarif', 'github', 'junit', 'html'] as const;
@@ -79,6 +81,19 @@ export interface ReportCliOptions extends DetectorCliOptions, PullCliOptions {
   jobs?: number;
   /** --from: let the gate judge a pull that left failed traces out (else such a pull that passes exits 2). */
   allowPartial?: boolean;
+  /** sarif, github: the repository root paths are given from; default the git top level, else the working directory. */
+  repoRoot?: string;
+  /** sarif, github: what the traces' relative paths are relative to (Django's BASE_DIR); default the working directory. */
+  baseDir?: string;
+}
+
+/**
+ * Where SARIF and GitHub annotations take paths from: the traces name files relative to Django's
+ * BASE_DIR (--base-dir), code scanning and annotations from the repository root (--repo-root).
+ */
+function repoPaths(opts: Pick<ReportCliOptions, 'repoRoot' | 'baseDir'>): { root: string; base: string } {
+  const cwd = process.cwd();
+  return { root: resolve(opts.repoRoot ?? gitTopLevel(cwd) ?? cwd), base: resolve(opts.baseDir ?? cwd) };
 }
 
 /** Parses `sarif` or `sarif=out.sarif`. */
@@ -183,11 +198,11 @@ async function render(spec: FormatSpec, report: Report, gate: GateResult, opts: 
         ...(opts.traceUrl === undefined ? {} : { traceUrl: opts.traceUrl }),
       });
     case 'sarif':
-      return renderSarif(report, gate, { version: packageVersion(), root: process.cwd() });
+      return renderSarif(report, gate, { version: packageVersion(), ...repoPaths(opts) });
     case 'junit':
       return renderJunit(report, gate);
     case 'github':
-      return renderGithubCommands(gate);
+      return renderGithubCommands(gate, repoPaths(opts));
     case 'terminal': {
       const color = spec.file === undefined ? opts.color : false;
       const colour = color === undefined ? {} : { color };
@@ -502,6 +517,8 @@ export function addReportOptions(command: Command): Command {
     .option('--ignore-table <glob>', 'leave out findings on tables matching this glob (repeatable)', repeatable(String))
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
     .option('--trace-url <template>', "html: link example traces, 'https://jaeger.example.com/trace/{traceId}'")
+    .option('--repo-root <dir>', 'sarif, github: the repository root file paths are given from (default: the git top level of the working directory, else the working directory)')
+    .option('--base-dir <dir>', "sarif, github: the directory the traces' relative file paths are relative to, Django's BASE_DIR (default: the working directory)")
     .option('--baseline <file>', 'accepted findings: fail only on findings not in it (or past their expires date)')
     .option('--write-baseline <file>', 'write the current findings as the baseline (keeps reasons and expiry dates already in it) and exit 0')
     .option('--config <file>', 'config file (default: n1lens.toml, or [tool.n1lens] in pyproject.toml, from here upwards)')

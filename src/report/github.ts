@@ -5,6 +5,7 @@
 import type { GateFinding, GateResult } from './gate.js';
 import { renderMarkdown } from './markdown.js';
 import type { Report } from './model.js';
+import { repoLocation, type RepoPaths } from './paths.js';
 import { KIND_LABEL, codeSpan, findingTitle, formatLocation, primaryLocation } from './text.js';
 
 /** Escapes a workflow command's message (GitHub's own escaping: %, CR, LF). */
@@ -20,9 +21,10 @@ function annotation(level: 'error' | 'warning' | 'notice', properties: Record<st
   return `::${level}${props === '' ? '' : ` ${props}`}::${escapeData(message)}`;
 }
 
-function findingCommand(g: GateFinding): string {
+function findingCommand(g: GateFinding, paths: RepoPaths): string {
   const f = g.finding;
-  const at = primaryLocation(f.location);
+  // GitHub places an annotation by its path in the checkout (from the repository root), as code scanning does.
+  const at = primaryLocation(repoLocation(f.location, paths));
   const where = formatLocation(f.location);
   const why = g.status === 'expired' ? ` (its baseline entry expired on ${g.baseline?.expires ?? '?'})` : '';
   const message = `${findingTitle(g.endpoint, f)}${why}${where === '' ? '' : `\nat ${where}`}\nFix:\n${f.suggestion.code}\nsignature ${f.signature}`;
@@ -33,11 +35,14 @@ function findingCommand(g: GateFinding): string {
   );
 }
 
-/** The workflow commands: an error per failing finding and broken endpoint budget, a warning per new finding within budget. */
-export function renderGithubCommands(gate: GateResult): string {
+/**
+ * The workflow commands: an error per failing finding and broken endpoint budget, a warning per new
+ * finding within budget. `paths` say where files are (paths.ts); a file outside the root is no `file=`.
+ */
+export function renderGithubCommands(gate: GateResult, paths: RepoPaths = {}): string {
   const lines: string[] = [];
   for (const g of gate.findings) {
-    if (g.status === 'new' || g.status === 'expired') lines.push(findingCommand(g));
+    if (g.status === 'new' || g.status === 'expired') lines.push(findingCommand(g, paths));
   }
   for (const b of gate.breaches) {
     lines.push(annotation('error', { title: `n1lens: ${b.endpoint} over its ${b.limit} budget` }, `${b.endpoint}: ${b.limit} ${b.actual} > ${b.allowed} (budget "${b.budget}")`));

@@ -7,6 +7,8 @@ import { addConnectionUse, emptyConnectionRollup } from '../detect/connections.j
 import { judge } from './gate.js';
 import { buildReport, type Report } from './model.js';
 import { buildSarif } from './sarif.js';
+import { renderGithubCommands } from './github.js';
+import { repoPath } from './paths.js';
 import { endpoint, finding, report } from '../../test/report-fixture.js';
 
 const schema = JSON.parse(readFileSync(new URL('./testdata/sarif-schema-2.1.0.json', import.meta.url), 'utf8')) as object;
@@ -138,6 +140,31 @@ describe('SARIF locations GitHub can place', () => {
     expect(uris(log)).toEqual([]);
     expect((log as { runs: { properties: { findingsWithoutFile: number } }[] }).runs[0]!.properties.findingsWithoutFile).toBe(1);
     expect(JSON.stringify(log)).not.toContain('/opt/hostedtoolcache');
+  });
+
+  it('names files from the repository root for a Django project in a subfolder (BASE_DIR backend/), in SARIF and annotations', () => {
+    const paths = { root, base: `${root}/backend` };
+    const a = finding('GET orders/', { location: { file: 'shop/views.py', line: 42 } });
+    const b = finding('GET orders/', { fingerprint: '1111222233334444', location: { template: 'shop/templates/shop/orders.html', templateLine: 3 } });
+    // An absolute frame under the checkout, and a relative path that climbs out of it.
+    const c = finding('GET orders/', { fingerprint: '5555666677778888', location: { file: `${root}/backend/shop/models.py`, line: 7 } });
+    const d = finding('GET orders/', { fingerprint: '9999aaaabbbbcccc', location: { file: '../../elsewhere/x.py', line: 1 } });
+    const r = report([endpoint('GET orders/', [a, b, c, d])]);
+    const gate = judge(r, { maxFindings: 0, today: '2026-01-01' });
+    const log = buildSarif(r, gate, paths);
+    expectValid(log);
+    expect(uris(log)).toEqual(['backend/shop/views.py', 'backend/shop/templates/shop/orders.html', 'backend/shop/models.py']);
+    const files = [...renderGithubCommands(gate, paths).matchAll(/^::error (file=([^,]+),)?/gm)].map((m) => m[2]);
+    expect(files).toEqual(['backend/shop/views.py', 'backend/shop/templates/shop/orders.html', 'backend/shop/models.py', undefined]);
+  });
+
+  it('reads paths as before when BASE_DIR is the repository root, and relative ones as they are without a root', () => {
+    expect(repoPath('shop/views.py', { root, base: root })).toBe('shop/views.py');
+    expect(repoPath('./shop/views.py', { root: `${root}/`, base: root })).toBe('shop/views.py');
+    expect(repoPath('shop/views.py')).toBe('shop/views.py');
+    expect(repoPath(`${root}/shop/views.py`)).toBeUndefined();
+    expect(repoPath('shop\\views.py', { root: 'C:\\w\\app', base: 'C:\\w\\app\\backend' })).toBe('backend/shop/views.py');
+    expect(repoPath(`${root}-other/x.py`, { root })).toBeUndefined();
   });
 
   it('writes Windows paths with forward slashes, and percent-encodes what a URI cannot hold', () => {

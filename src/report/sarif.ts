@@ -5,6 +5,7 @@
 import type { CodeLocation, FindingKind } from '../detect/types.js';
 import type { GateResult } from './gate.js';
 import type { Report } from './model.js';
+import { repoLocation, type RepoPaths } from './paths.js';
 import { findingSignature, serviceSignature } from './signature.js';
 import { KIND_LABEL, codeSpan, findingTitle, formatLocation, primaryLocation, shortenSql } from './text.js';
 
@@ -72,39 +73,9 @@ const RULES: Record<FindingKind, RuleText> = {
 
 const KINDS = Object.keys(RULES) as FindingKind[];
 
-export interface SarifOptions {
+export interface SarifOptions extends RepoPaths {
   /** Tool version in the driver block. */
   version?: string;
-  /**
-   * The checkout's root (`%SRCROOT%`, the directory n1lens ran in): absolute paths under it are made
-   * relative to it; other absolute paths (a library's file) are left out. Without it, every absolute path is.
-   */
-  root?: string;
-}
-
-/**
- * A file as the repository names it: forward slashes, relative to `root`; undefined for an absolute
- * path outside it. Code scanning resolves relative URIs against the checkout, and an absolute one
- * would publish the CI machine's paths and place no alert.
- */
-export function repoPath(file: string, root: string | undefined): string | undefined {
-  const path = file.replaceAll('\\', '/');
-  if (!/^(\/|[A-Za-z]:\/)/.test(path)) return path.replace(/^(\.\/)+/, '');
-  const base = root?.replaceAll('\\', '/').replace(/\/+$/, '');
-  return base !== undefined && base !== '' && path.startsWith(`${base}/`) ? path.slice(base.length + 1) : undefined;
-}
-
-/** The location with its file and template as repoPath gives them; a path outside the checkout is dropped with its line. */
-function repoLocation(l: CodeLocation | undefined, root: string | undefined): CodeLocation | undefined {
-  if (l === undefined) return undefined;
-  const { file, line, template, templateLine, ...rest } = l;
-  const f = file === undefined ? undefined : repoPath(file, root);
-  const t = template === undefined ? undefined : repoPath(template, root);
-  return {
-    ...rest,
-    ...(f === undefined ? {} : { file: f, ...(line === undefined ? {} : { line }) }),
-    ...(t === undefined ? {} : { template: t, ...(templateLine === undefined ? {} : { templateLine }) }),
-  };
 }
 
 /** A SARIF physicalLocation for a repository path: each segment percent-encoded (a space, `#`, `%`), lines from 1. */
@@ -153,7 +124,7 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
   for (const g of gate.findings) {
     const f = g.finding;
     const fingerprint = (services.get(f.signature)?.size ?? 0) > 1 ? serviceSignature(f.signature, g.service) : f.signature;
-    const location = repoLocation(f.location, options.root);
+    const location = repoLocation(f.location, options);
     const title = findingTitle(g.endpoint, f);
     const where = formatLocation(location);
     const text = `${title}.${where === '' ? '' : ` At ${where}.`} Fix: ${f.suggestion.code.split('\n')[0]}`;
@@ -200,7 +171,7 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
   }
   for (const sf of report.serviceFindings ?? []) {
     const text = `${KIND_LABEL[sf.kind]}: ${sf.subject}. ${sf.suggestion.code.split('\n')[0]}`;
-    const location = repoLocation(sf.location, options.root);
+    const location = repoLocation(sf.location, options);
     place({
       ruleId: sf.kind,
       ruleIndex: KINDS.indexOf(sf.kind),
@@ -223,7 +194,7 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
     runs: [
       {
         tool: { driver: { name: 'n1lens', ...(options.version === undefined ? {} : { version: options.version }), rules } },
-        originalUriBaseIds: { '%SRCROOT%': { description: { text: 'The directory n1lens ran in (the repository root in CI).' } } },
+        originalUriBaseIds: { '%SRCROOT%': { description: { text: 'The repository root.' } } },
         results,
         properties: { requests: report.summary.requests, dbQueries: report.summary.dbSpans, wastedMs: report.summary.wastedMs, findingsWithoutFile: unplaced },
       },

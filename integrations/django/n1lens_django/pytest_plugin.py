@@ -390,6 +390,11 @@ class N1lensRecorder:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
             return
         args = [*command, str(path), "--test-suite", "--format", "terminal"]
+        # The spans name files from BASE_DIR; SARIF and annotations name them from the repository
+        # root, which is above it when manage.py sits in a subfolder (backend/).
+        from n1lens_django.tracing import application_base_dir
+
+        args += ["--base-dir", application_base_dir()]
         schema = write_schema(path.parent / "schema.json", self.worker_schema)
         if schema is not None:
             args += ["--schema", str(schema)]

@@ -83,6 +83,20 @@ def test_dashboard_test_fails_with_its_n_plus_one_queries_and_the_combined_fix(t
             assert place in section
 
 
+def test_sarif_and_annotations_name_files_from_the_repository_root_for_a_project_in_a_subfolder(tmp_path):
+    # samples/recruit is a Django project in a subfolder of this repository: its traces name files
+    # relative to BASE_DIR (recruit/views.py), code scanning and annotations resolve them from the checkout.
+    sarif = tmp_path / "n1lens.sarif"
+    code, out = run_pytest(tmp_path, "tests/test_dashboard.py::DashboardTests", f"--n1lens-format=sarif={sarif}", "--n1lens-format=github")
+    assert code == 1, out[-2500:]
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in json.loads(sarif.read_text())["runs"][0]["results"]]
+    assert uris, out[-2500:]
+    prefix = SAMPLE.relative_to(REPO).as_posix() + "/"
+    assert all(uri.startswith(prefix) and (REPO / uri).is_file() for uri in uris), uris
+    files = [m.group(1) for m in re.finditer(r"^::error file=([^,]+),", out, re.M)]
+    assert files and all(f.startswith(prefix) and (REPO / f).is_file() for f in files), files
+
+
 ANSI = "\x1b["  # a colour escape
 
 
