@@ -2,7 +2,7 @@
  * GitHub Actions output: workflow commands that annotate the pull request at each finding's line
  * (`::error file=…,line=…::`), and a Markdown job summary (for `$GITHUB_STEP_SUMMARY`).
  */
-import type { GateFinding, GateResult } from './gate.js';
+import { SCOPE_HEAD, type GateFinding, type GateResult } from './gate.js';
 import { renderMarkdown } from './markdown.js';
 import type { Report } from './model.js';
 import { repoLocation, type RepoPaths } from './paths.js';
@@ -47,6 +47,7 @@ export function renderGithubCommands(gate: GateResult, paths: RepoPaths = {}): s
   for (const b of gate.breaches) {
     lines.push(annotation('error', { title: `n1lens: ${b.endpoint} over its ${b.limit} budget` }, `${b.endpoint}: ${b.limit} ${b.actual} > ${b.allowed} (budget "${b.budget}")`));
   }
+  if (gate.scopeNotes.length > 0) lines.push(annotation('notice', { title: "n1lens: not the baseline's scope" }, [SCOPE_HEAD, ...gate.scopeNotes].join('\n')));
   for (const e of gate.fixed) {
     lines.push(annotation('notice', { title: 'n1lens: fixed since the baseline' }, `${KIND_LABEL[e.kind]} in ${e.endpoint} on ${e.table} is gone: remove signature ${e.signature} from the baseline`));
   }
@@ -57,11 +58,14 @@ export function renderGithubCommands(gate: GateResult, paths: RepoPaths = {}): s
 export function gateMarkdown(gate: GateResult): string {
   const fresh = gate.findings.filter((g) => g.status === 'new' || g.status === 'expired');
   const accepted = gate.findings.filter((g) => g.status === 'baselined').length;
+  const unscoped = gate.findings.filter((g) => g.status === 'unscoped').length;
   const failing = fresh.filter((g) => g.failing).length;
   const head = gate.overBudget
     ? `### ❌ n1lens: ${failing} new finding${failing === 1 ? '' : 's'} over budget${gate.breaches.length > 0 ? `, ${gate.breaches.length} endpoint budget${gate.breaches.length === 1 ? '' : 's'} broken` : ''}`
     : '### ✅ n1lens: within budget';
-  const out = [head, '', `${fresh.length} new · ${accepted} accepted by the baseline · ${gate.fixed.length} fixed since the baseline · budget ${gate.maxFindings}`, ''];
+  const outside = unscoped === 0 ? '' : ` · ${unscoped} outside the baseline's scope`;
+  const out = [head, '', `${fresh.length} new · ${accepted} accepted by the baseline${outside} · ${gate.fixed.length} fixed since the baseline · budget ${gate.maxFindings}`, ''];
+  if (gate.scopeNotes.length > 0) out.push(`> ${SCOPE_HEAD}:`, ...gate.scopeNotes.map((n) => `> - ${n}`), '');
   for (const g of fresh) {
     const where = formatLocation(g.finding.location);
     out.push(`- ${g.failing ? '❌' : '⚠️'} ${findingTitle(g.endpoint, g.finding)}${where === '' ? '' : ` at ${codeSpan(where)}`}${g.status === 'expired' ? ' (baseline entry expired)' : ''} · \`${g.finding.signature}\``);

@@ -382,6 +382,26 @@ export function summariseEndpoint(rollup: EndpointRollup, options: ReportOptions
   };
 }
 
+/**
+ * The signatures of the findings a report built with `options` leaves out for --min-wasted-ms alone
+ * (it lists the others): the gate does not call their baseline entries fixed.
+ */
+export function belowMinWasted(rollups: Iterable<EndpointRollup>, options: ReportOptions): Set<string> {
+  const out = new Set<string>();
+  const min = options.minWastedMs ?? 0;
+  if (min <= 0) return out;
+  const wanted = endpointMatcher(options.endpoint);
+  const ignored = anyGlob(options.ignoreEndpoints);
+  const ignoredTable = anyGlob(options.ignoreTables);
+  for (const rollup of rollups) {
+    if (!wanted(rollup.endpoint) || ignored(rollup.endpoint)) continue;
+    for (const f of detectEndpoint(rollup, options)) {
+      if (!(f.facts !== null && ignoredTable(f.facts.table)) && f.wastedMs < min * Math.max(1, rollup.requests)) out.add(signatureOfFinding(rollup, f));
+    }
+  }
+  return out;
+}
+
 /** Executions filtering each `table.column` with `=`, over every endpoint (see ColumnUse). */
 function equalityUse(rollups: readonly EndpointRollup[]): ColumnUse {
   const use = new Map<string, number>();

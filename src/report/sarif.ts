@@ -157,7 +157,8 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
       ],
       partialFingerprints: { 'n1lensSignature/v1': fingerprint },
       // SARIF's baselineState compares with a baseline: without one there is none to state.
-      ...(gate.withBaseline ? { baselineState: g.baseline === undefined ? 'new' : 'unchanged' } : {}),
+      // A finding outside the baseline's scope was never compared with it: no state either.
+      ...(gate.withBaseline && g.status !== 'unscoped' ? { baselineState: g.baseline === undefined ? 'new' : 'unchanged' } : {}),
       ...(accepted ? { suppressions: [{ kind: 'external', status: 'accepted', justification: g.baseline?.reason ?? 'in the n1lens baseline' }] } : {}),
       properties: {
         endpoint: g.endpoint,

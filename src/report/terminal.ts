@@ -3,6 +3,7 @@ import pc from 'picocolors';
 import type { GateResult } from './gate.js';
 import type { Report, ReportFinding, ServiceFinding } from './model.js';
 import { displayWidth } from './width.js';
+import { SCOPE_HEAD } from './gate.js';
 import { KIND_LABEL, STEADY_STATE_UNKNOWN, droppedSpansLine, findingTitle, formatLocation, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine, wrapCode, wrapLong, wrapText } from './text.js';
 
 export interface TerminalOptions {
@@ -141,14 +142,21 @@ export function renderGateTerminal(gate: GateResult, options: TerminalOptions & 
   const width = options.width ?? 80;
   const fresh = gate.findings.filter((g) => g.status === 'new' || g.status === 'expired');
   const accepted = gate.findings.filter((g) => g.status === 'baselined').length;
+  const unscoped = gate.findings.filter((g) => g.status === 'unscoped').length;
   const failing = fresh.filter((g) => g.failing).length;
   const out: string[] = [''];
-  const counts = `${fresh.length} new · ${accepted} baselined · ${gate.fixed.length} fixed since · budget ${gate.maxFindings}`;
-  out.push(gate.overBudget ? c.red(c.bold(`✗ over budget: ${counts}`)) : c.green(c.bold(`✓ within budget: ${counts}`)));
+  const outside = unscoped === 0 ? '' : ` · ${unscoped} outside the baseline's scope`;
+  const counts = `${fresh.length} new · ${accepted} baselined${outside} · ${gate.fixed.length} fixed since · budget ${gate.maxFindings}`;
+  const verdict = gate.overBudget ? `✗ over budget: ${counts}` : `✓ within budget: ${counts}`;
+  for (const line of wrapText(verdict, width)) out.push(gate.overBudget ? c.red(c.bold(line)) : c.green(c.bold(line)));
   // An entry's lines, wrapped to the width under its mark (none: a detail line), each styled by `style`.
   const entry = (mark: string | undefined, text: string, style = (line: string) => line): void => {
     for (const [i, line] of wrapLong(text, width - 4).entries()) out.push(i === 0 && mark !== undefined ? `  ${mark} ${line}` : style(`    ${line}`));
   };
+  if (gate.scopeNotes.length > 0) {
+    entry(c.yellow('!'), SCOPE_HEAD);
+    for (const note of gate.scopeNotes) entry(undefined, `· ${note}`, c.dim);
+  }
   for (const g of fresh) {
     entry(g.failing ? c.red('✗') : c.yellow('!'), findingTitle(g.endpoint, g.finding));
     const where = formatLocation(g.finding.location);
