@@ -5,7 +5,7 @@
  */
 import type { FindingKind } from '../detect/types.js';
 import type { Baseline, BaselineEntry, BaselineScope } from './baseline.js';
-import { anyGlob, endpointMatcher, reportScope, type Report, type ReportFinding } from './model.js';
+import { endpointMatcher, reportScope, type Report, type ReportFinding } from './model.js';
 
 /** An endpoint glob's own limits (config `[endpoints."GET dashboard/*"]`). */
 export interface EndpointBudget {
@@ -91,14 +91,15 @@ export interface GateResult {
 export const countsTowardBudget = (kind: FindingKind): boolean => kind === 'n_plus_one' || kind === 'repeated_write';
 
 /**
- * Whether a finding of `endpoint` is one a run of scope `scope` would list (the baseline's flags):
- * the globs, the service, test-suite runs' lack of hot_lookup, and --min-wasted-ms per request.
+ * Whether a finding is one a run of scope `scope` would list (the baseline's flags): the globs, the
+ * service, test-suite runs' lack of hot_lookup, and --min-wasted-ms per request of its endpoint.
  */
-function withinScope(scope: BaselineScope, at: { endpoint: string; service: string; requests: number; finding: ReportFinding }): boolean {
-  const f = at.finding;
-  if (!reportScope(scope)({ endpoint: at.endpoint, table: f.table, kind: f.kind })) return false;
-  if (scope.service !== undefined && at.service !== scope.service) return false;
-  return scope.minWastedMs === undefined || f.wastedMs >= scope.minWastedMs * Math.max(1, at.requests);
+function withinScope(scope: BaselineScope): (at: { endpoint: string; service: string; requests: number; finding: ReportFinding }) => boolean {
+  const listed = reportScope(scope);
+  return ({ endpoint, service, requests, finding: f }) =>
+    listed({ endpoint, table: f.table, kind: f.kind }) &&
+    (scope.service === undefined || service === scope.service) &&
+    (scope.minWastedMs === undefined || f.wastedMs >= scope.minWastedMs * Math.max(1, requests));
 }
 
 /**
@@ -136,7 +137,7 @@ export function scopeDifferences(baseline: BaselineScope, run: BaselineScope): s
 export function judge(report: Report, options: GateOptions): GateResult {
   const accepted = new Map((options.baseline?.findings ?? []).map((e) => [e.signature, e]));
   // A baseline that records its scope accepted nothing outside it: such findings are not new.
-  const recorded = options.baseline?.scope;
+  const recorded = options.baseline?.scope === undefined ? undefined : withinScope(options.baseline.scope);
   const budgets = (options.endpoints ?? []).map((b) => ({ budget: b, matches: endpointMatcher(b.match) }));
   const findings: GateFinding[] = [];
   const breaches: EndpointBreach[] = [];
@@ -152,7 +153,7 @@ export function judge(report: Report, options: GateOptions): GateResult {
       const status: GateStatus = !countsTowardBudget(f.kind)
         ? 'not_counted'
         : entry === undefined
-          ? recorded !== undefined && !withinScope(recorded, { endpoint: e.endpoint, service: e.service, requests: e.requests, finding: f })
+          ? recorded !== undefined && !recorded({ endpoint: e.endpoint, service: e.service, requests: e.requests, finding: f })
             ? 'unscoped'
             : 'new'
           : entry.expires !== undefined && entry.expires <= options.today
