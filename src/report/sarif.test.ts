@@ -213,6 +213,15 @@ describe('SARIF baselineState', () => {
     // dead_view is never judged against a baseline (baselines hold endpoint findings only).
     expect(states(log)).toEqual(['new', 'unchanged', 'new', undefined]);
   });
+
+  it("is absent from a finding outside the scope the baseline was written in, which was never compared with it", () => {
+    const a = finding('GET orders/');
+    const r = report([endpoint('GET orders/', [a])]);
+    const baseline = { n1lensBaseline: 1 as const, scope: { endpoint: 'GET reports/*' }, findings: [] };
+    const log = buildSarif(r, judge(r, { maxFindings: 0, today: '2026-01-01', baseline }));
+    expectValid(log);
+    expect(states(log)).toEqual([undefined]);
+  });
 });
 
 describe('SARIF partialFingerprints', () => {
