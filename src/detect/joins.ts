@@ -48,6 +48,17 @@ export function joinedTables(facts: JoinFacts, links: TableLinks): JoinedTable[]
     if (join.type !== 'INNER' && join.type !== 'LEFT') continue;
     const qualifier = join.alias ?? join.table;
     const pk = `${qualifier}.${links.primaryKey(join.table)}`;
+    // A forward join by a key to_field (`invoice.currency_id = currency.code`) follows it the same way.
+    const toField = join.on.find((ref) => tableOf(ref) === qualifier && links.toFieldColumns?.(join.table).includes(columnOf(ref)) === true);
+    const toLeft = toField === undefined ? undefined : join.on.find((ref) => ref !== toField && reached.has(tableOf(ref)));
+    if (toField !== undefined && toLeft !== undefined && !join.on.includes(pk)) {
+      const from = tableOfQualifier.get(tableOf(toLeft))!;
+      const column = columnOf(toLeft);
+      if (links.foreignKeyTarget(from, column) === join.table && links.toFieldColumn?.(from, column) === columnOf(toField)) {
+        add(join, qualifier, [...reached.get(tableOf(toLeft))!, { kind: 'forward', fromTable: from, column, toTable: join.table }], toLeft);
+        continue;
+      }
+    }
     if (join.on.includes(pk)) {
       const left = join.on.find((ref) => ref !== pk && reached.has(tableOf(ref)));
       if (left === undefined) continue;

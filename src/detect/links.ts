@@ -6,6 +6,14 @@ export interface TableLinks {
   foreignKeyTarget(table: string, column: string): string | undefined;
   /** The primary-key column of a table. */
   primaryKey(table: string): string;
+  /**
+   * A foreign key to a unique column other than the target's primary key (Django's `to_field`): the
+   * target's column that `table.column` holds values of; undefined for a key to the primary key (the
+   * only kind Django's conventions know).
+   */
+  toFieldColumn?(table: string, column: string): string | undefined;
+  /** The columns of `table` besides its primary key that foreign keys point at (`to_field`): a row read by one is read by its key. */
+  toFieldColumns?(table: string): readonly string[];
 }
 
 /**

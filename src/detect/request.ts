@@ -105,7 +105,7 @@ type Shape =
    * pointer to another table (a multi-table-inheritance child's `place_ptr_id`, a one-to-one
    * primary key): read from that table's rows, the step is its reverse one-to-one.
    */
-  | { kind: 'forward'; table: string; parentLink?: { column: string; parentTable: string } }
+  | { kind: 'forward'; table: string; parentLink?: { column: string; parentTable: string }; toColumn?: string }
   | { kind: 'reverse'; table: string; column: string; parentTable: string | undefined; viaIn: boolean }
   | { kind: 'm2m'; table: string; through: string; sourceColumn: string; targetColumn: string; parentTable: string | undefined }
   | { kind: 'unknown' };
@@ -571,6 +571,9 @@ function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
   const parentLink = parentLinkOf(facts, links);
   if (parentLink !== undefined) return [{ kind: 'forward', table, parentLink }];
   if (facts.equalityFilters.includes(pk)) return [{ kind: 'forward', table }];
+  // A row read by the unique column a foreign key points at instead of the pk (Django's to_field).
+  const toColumn = links.toFieldColumns?.(table).find((c) => facts.equalityFilters.includes(`${table}.${c}`));
+  if (toColumn !== undefined) return [{ kind: 'forward', table, toColumn }];
   // (content_type_id, object_id): a generic relation, not a reverse FK from ContentType.
   let objectId = false;
   let contentType = false;
@@ -751,6 +754,8 @@ class TriggerResolver {
           const column = columnName(ref);
           if (column === this.links.primaryKey(table)) continue;
           if (this.links.foreignKeyTarget(table, column) !== shape.table) continue;
+          // A key holds the values of the column the row is read by: the pk, or its to_field's.
+          if (this.links.toFieldColumn?.(table, column) !== shape.toColumn) continue;
           if (candidates.some((c) => c.ref === ref)) continue;
           const steps = from(qualifier, { kind: 'forward', fromTable: table, column, toTable: shape.table });
           if (steps !== undefined) candidates.push({ ref, qualifier, table, column, steps });

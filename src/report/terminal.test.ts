@@ -88,3 +88,45 @@ describe('counts in words', () => {
     expect(out).toContain('1 request · 1 query/request (p50, max 1)');
   });
 });
+
+describe('terminal report width in display columns', () => {
+  // Columns as a terminal shows them, for the scripts these tests use: CJK and emoji take two,
+  // a combining mark none, anything else one (the renderer's own width function is not used here).
+  const columns = (line: string): number => {
+    let n = 0;
+    for (const ch of line.normalize('NFD')) {
+      const cp = ch.codePointAt(0)!;
+      if (/\p{M}/u.test(ch) || cp === 0x200d || cp === 0xfe0f) continue;
+      n += (cp >= 0x3040 && cp <= 0x30ff) || (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0xac00 && cp <= 0xd7a3) || cp >= 0x1f300 ? 2 : 1;
+    }
+    return n;
+  };
+  const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+  const render = (name: string, over = {}): string[] => {
+    const r = report([endpoint(name, [finding(name, over)])]);
+    return (renderTerminal(r, { color: false }) + renderGateTerminal(judge(r, { maxFindings: 0, today: '2026-01-01' }), { color: false })).split('\n');
+  };
+
+  it('fits 80 columns with a CJK endpoint name and a CJK file path, as a terminal counts them', () => {
+    const name = `GET ${'注文'.repeat(18)}/`;
+    const lines = render(name, { location: { file: `shop/${'画面'.repeat(20)}/views.py`, line: 42, function: 'shop.views.orders' } });
+    expect(lines.filter((line) => columns(line) > 80)).toEqual([]);
+    expect(lines.join('')).toContain('8.4 ms wasted/request');
+  });
+
+  it('right-aligns the waste at column 80 when the name holds combining marks', () => {
+    // "café" with a combining acute accent: five code units, four columns.
+    const name = 'GET cafe\u0301/menu/';
+    const [line] = render(name).filter((l) => l.includes('wasted/request'));
+    expect(line!.startsWith(`1. ${name}`)).toBe(true);
+    expect(columns(line!)).toBe(80);
+  });
+
+  it('breaks a long name of emoji between characters, never inside one, within 80 columns', () => {
+    const name = `GET x${'🍕'.repeat(50)}`;
+    const lines = render(name);
+    expect(lines.filter((line) => loneSurrogate.test(line))).toEqual([]);
+    expect(lines.filter((line) => columns(line) > 80)).toEqual([]);
+    expect(lines.join('').match(/🍕/gu)).toHaveLength(100);
+  });
+});

@@ -17,6 +17,13 @@ function schemaFileShapes() {
     through: z.string().optional(),
     sourceColumn: z.string().optional(),
     targetColumn: z.string().optional(),
+    /**
+     * A foreign key to a unique field other than the primary key (`to_field`): that field's name and
+     * column, on the model the key points at (the target of a forward relation, this model for a
+     * reverse one). The key's column holds that field's values.
+     */
+    toField: z.string().optional(),
+    toFieldColumn: z.string().optional(),
     /** GenericRelation: the target's content-type column (remoteColumn is its object id). */
     contentTypeColumn: z.string().optional(),
   });

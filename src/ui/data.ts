@@ -2,6 +2,7 @@
 import { ENDPOINT_DETECT_DEFAULTS } from '../detect/endpoint.js';
 import type { FindingKind } from '../detect/types.js';
 import { applyAcknowledgements, isActive, signatureOf, type Acknowledgement, type AcknowledgedFinding } from '../report/acknowledge.js';
+import type { SignedKind } from '../report/signature.js';
 import type { EndpointRollup } from '../detect/rollup.js';
 import {
   buildReport,
@@ -397,7 +398,8 @@ export async function findingView(ctx: UiContext, id: number, filters: Filters):
     trend[i]!.wastedMs += h.wastedMs;
   }
   const table = finding?.table ?? mainTable(stored.sql);
-  const signature = signatureOf(stored.endpoint, { kind: stored.kind as FindingKind, table, fingerprint: stored.fingerprint });
+  // A stored loop's kind is n_plus_one or repeated_write: warm_up is a report's call on its traffic.
+  const signature = signatureOf(stored.endpoint, { kind: stored.kind as SignedKind, table, fingerprint: stored.fingerprint });
   const acknowledgement = (await store.acknowledgements()).find((a) => a.signature === signature && isActive(a, ctx.nowMs));
   return {
     filters,

@@ -254,8 +254,18 @@ def _forward(field: models.Field) -> Relation | None:
             targetColumn=field.m2m_reverse_name(),
         )
     if isinstance(field, models.ForeignKey):  # OneToOneField is a ForeignKey subclass
-        return relation("one_to_one" if field.one_to_one else "many_to_one", column=field.column)
+        return relation("one_to_one" if field.one_to_one else "many_to_one", column=field.column, **_to_field(field))
     return None  # other ForeignObjects without one FK column
+
+
+def _to_field(field: models.ForeignKey) -> dict[str, str]:
+    """A foreign key to a unique field other than the primary key (`to_field`): that field's name and
+    column, on the model pointed at. Its column holds that field's values, so the row is looked up by
+    it (`Currency.objects.get(code=invoice.currency_id)`) and a subquery compares with it."""
+    target = field.target_field
+    if target.primary_key:
+        return {}
+    return {"toField": target.name, "toFieldColumn": target.column}
 
 
 def _is_generic_relation(field) -> bool:
@@ -285,5 +295,5 @@ def _reverse(rel: models.ForeignObjectRel) -> Relation | None:
             targetColumn=field.m2m_column_name(),
         )
     if isinstance(rel, models.ManyToOneRel) and isinstance(field, models.ForeignKey):
-        return relation("one_to_one" if rel.one_to_one else "one_to_many", remoteColumn=field.column)
+        return relation("one_to_one" if rel.one_to_one else "one_to_many", remoteColumn=field.column, **_to_field(field))
     return None
