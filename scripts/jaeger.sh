@@ -132,7 +132,12 @@ stop() {
   load_state || return 0
   if kill -0 "$JAEGER_PID" 2>/dev/null; then
     kill "$JAEGER_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$JAEGER_PID" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 100); do kill -0 "$JAEGER_PID" 2>/dev/null || break; sleep 0.1; done
+    # Still shutting down after 10 s: stop returns only once its ports are free for the next start.
+    if kill -0 "$JAEGER_PID" 2>/dev/null; then
+      kill -9 "$JAEGER_PID" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$JAEGER_PID" 2>/dev/null || break; sleep 0.1; done
+    fi
   fi
   rm -rf "$JAEGER_DIR" "$state"
 }

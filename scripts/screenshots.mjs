@@ -9,7 +9,7 @@ import { serve } from '@hono/node-server';
 import { chromium } from 'playwright-core';
 import { analyseSample } from '../dist/ui/testing.js';
 import { uiRoutes } from '../dist/ui/routes.js';
-import { Store } from '../dist/store/store.js';
+import { SqliteStore } from '../dist/store/sqlite.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const docs = join(root, 'docs');
@@ -19,14 +19,14 @@ const HOUR = 3_600_000;
 const { analyses, schema } = await analyseSample();
 const first = Math.min(...analyses.map((a) => a.startMs));
 const nowMs = Math.floor(Date.now() / HOUR) * HOUR + 20 * 60_000;
-const store = Store.open(':memory:');
+const store = SqliteStore.open(':memory:');
 for (let h = 23; h >= 0; h--) {
   const hourStart = Math.floor(nowMs / HOUR) * HOUR - h * HOUR;
   const utcHour = new Date(hourStart).getUTCHours();
   const copies = utcHour >= 8 && utcHour < 18 ? 3 : 1;
   for (let c = 0; c < copies; c++) {
     const shift = hourStart + c * 600_000 - first;
-    store.record(analyses.map((a) => ({ ...a, startMs: a.startMs + shift })));
+    await store.record(analyses.map((a) => ({ ...a, startMs: a.startMs + shift })));
   }
 }
 
@@ -38,8 +38,11 @@ const base = `http://127.0.0.1:${server.address().port}`;
 
 const executablePath = process.env.N1LENS_CHROMIUM || '/usr/bin/chromium';
 const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
-const dashboardId = store.endpointRefs().find((e) => e.endpoint === 'GET dashboard/').id;
-const companyId = [...store.findingIds().entries()].find(([k, id]) => k.includes('GET dashboard/') && store.finding(id).sql.includes('"recruit_company"'))[1];
+const dashboardId = (await store.endpointRefs()).find((e) => e.endpoint === 'GET dashboard/').id;
+let companyId;
+for (const [key, id] of await store.findingIds()) {
+  if (key.includes('GET dashboard/') && (await store.finding(id)).sql.includes('"recruit_company"')) companyId = id;
+}
 
 const shots = [
   { name: 'ui-overview.png', path: '/?range=24h', width: 1280, scheme: 'light' },

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README's test command: installs what the tests need (npm ci, the Python venv, Chromium from Debian
 # for the browser tests, Jaeger v2 and the OpenTelemetry Collector (ocb) built from the Go module proxy
-# once per machine, actionlint from its Go module, PostgreSQL from Debian when the e2e starts it) and
+# once per machine, actionlint from its Go module, PostgreSQL and PgBouncer from Debian when the e2e starts them) and
 # runs the whole suite: typecheck, vitest (the store tests start a PostgreSQL with scripts/postgres.sh), pytest for the
 # Django integration, the end-to-end test of the instrumented sample app against n1lens serve, and the
 # scale-out e2e (scripts/scale-e2e.sh: Collector loadbalancing → two instances → one PostgreSQL).

@@ -224,3 +224,17 @@ describe('n1-report --format html opened from disk', () => {
     await context.close();
   });
 });
+
+describe('the README screenshots script', () => {
+  it('takes its four screenshots of the UI (scripts/screenshots.mjs, run by scripts/screenshots.sh)', () => {
+    const shots = tempDir('shots');
+    const run = spawnSync(process.execPath, [join(root, 'scripts', 'screenshots.mjs')], { env: { ...process.env, N1LENS_SHOTS_DIR: shots, N1LENS_CHROMIUM: chromiumPath() }, timeout: 120_000 });
+    expect(run.status, run.stderr.toString()).toBe(0);
+    for (const name of ['ui-overview.png', 'ui-finding.png', 'ui-endpoint-dark.png', 'ui-finding-mobile.png']) {
+      // A PNG's signature, and more than a blank page's bytes.
+      const png = readFileSync(join(shots, name));
+      expect(png.subarray(1, 4).toString()).toBe('PNG');
+      expect(png.length).toBeGreaterThan(20_000);
+    }
+  });
+});

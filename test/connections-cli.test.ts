@@ -66,6 +66,23 @@ describe('connection_pressure and dead views from the command line', () => {
     expect(run([sample, '--schema', withUrls, '--list-unseen', '--max-findings', '1000']).stdout).toContain('not seen in this file');
   });
 
+  it('never tells a pull request to remove a route only because its test traffic missed it', () => {
+    // A view unseen in one trace file is not dead (the note says so): no output may tell to remove it.
+    const schema = JSON.parse(readFileSync(sampleSchema, 'utf8')) as Record<string, unknown>;
+    const withUrls = join(dir, 'schema-sarif.json');
+    writeFileSync(withUrls, JSON.stringify({ ...schema, urls: [{ route: 'reports/legacy-export/', view: 'recruit.views.legacy_export', file: 'samples/recruit/recruit/views.py', line: 1 }] }));
+    const sarif = JSON.parse(run([sample, '-f', 'sarif', '--schema', withUrls, '--list-unseen', '--max-findings', '1000']).stdout) as {
+      runs: { results: { ruleId: string; message: { text: string; markdown: string } }[]; tool: { driver: { rules: { id: string; help: { text: string } }[] } } }[];
+    };
+    const [result] = sarif.runs[0]!.results.filter((r) => r.ruleId === 'dead_view');
+    expect(result?.message.text).toMatch(/not seen/);
+    expect(`${result?.message.text} ${result?.message.markdown}`).not.toMatch(/remove|delete/i);
+    const rule = sarif.runs[0]!.tool.driver.rules.find((r) => r.id === 'dead_view');
+    expect(rule?.help.text).toMatch(/not seen in a trace file/);
+    const json = JSON.parse(run([sample, '-f', 'json', '--schema', withUrls, '--list-unseen', '--max-findings', '1000']).stdout) as Report;
+    expect(json.serviceFindings?.find((f) => f.kind === 'dead_view')?.suggestion.code).not.toMatch(/remove/);
+  });
+
   it('gives one clear line and exit 2 for misuse', () => {
     // A schema file written before the URLconf export.
     const { urls: _urls, ...modelsOnly } = JSON.parse(readFileSync(sampleSchema, 'utf8')) as Record<string, unknown>;

@@ -5,6 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Baseline } from '../src/report/baseline.js';
+import type { Report } from '../src/report/model.js';
+import { analyseRequest } from '../src/detect/request.js';
+import { APPLICATIONS, DASHBOARD_ROW, loop, requestOf } from '../src/detect/testing.js';
+import { createSqlNormalizer } from '../src/sql/index.js';
+import { SqliteStore } from '../src/store/sqlite.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const fixture = join(root, 'src/otlp/testdata/django-sqlite-stable-semconv.otlp.pb');
@@ -72,6 +77,30 @@ describe('n1lens report as a CI gate', () => {
     expect(readFileSync(join(dir, 'out/junit.xml'), 'utf8')).toContain('failures="1"');
     expect(JSON.parse(readFileSync(join(dir, 'out/r.json'), 'utf8'))).toMatchObject({ n1lensReport: 1 });
     expect(readFileSync(summary, 'utf8')).toMatch(/^### ❌ n1lens: 6 new findings over budget/);
+  });
+
+  it('names SARIF and annotation files from the git top level when the Django project is in a subfolder', () => {
+    // A checkout whose manage.py is in backend/: the recording names files from BASE_DIR (recruit/views.py).
+    const checkout = join(dir, 'checkout');
+    mkdirSync(join(checkout, '.git'), { recursive: true });
+    mkdirSync(join(checkout, 'backend'), { recursive: true });
+    const recording = join(root, 'samples/traces/recruit.jsonl.gz');
+    const uris = (file: string): string[] =>
+      (JSON.parse(readFileSync(file, 'utf8')) as { runs: { results: { locations: { physicalLocation: { artifactLocation: { uri: string } } }[] }[] }[] }).runs[0]!.results.map(
+        (x) => x.locations[0]!.physicalLocation.artifactLocation.uri,
+      );
+    // Run in backend/ (as pytest runs beside manage.py): BASE_DIR is the working directory.
+    const inside = run(['report', recording, '-f', 'sarif=out.sarif', '-f', 'github'], { cwd: join(checkout, 'backend') });
+    expect(inside.code).toBe(1);
+    const found = uris(join(checkout, 'backend/out.sarif'));
+    expect(found.length).toBeGreaterThan(0);
+    for (const uri of found) expect(uri).toMatch(/^backend\/recruit\//);
+    for (const m of inside.stdout.matchAll(/^::error file=([^,]+),/gm)) expect(m[1]).toMatch(/^backend\/recruit\//);
+    // Run at the top: --base-dir says where BASE_DIR is; --repo-root overrides the git top level.
+    run(['report', recording, '-f', 'sarif=top.sarif', '--base-dir', 'backend'], { cwd: checkout });
+    expect(uris(join(checkout, 'top.sarif'))).toEqual(found);
+    run(['report', recording, '-f', 'sarif=root.sarif', '--repo-root', 'backend'], { cwd: join(checkout, 'backend') });
+    for (const uri of uris(join(checkout, 'backend/root.sarif'))) expect(uri).toMatch(/^recruit\//);
   });
 
   it('under --test-suite has no hot_lookup in any output: terminal, json, sarif or baseline', () => {
@@ -279,5 +308,68 @@ describe('n1lens report as a CI gate', () => {
       const r = run(['capture', '--settle-ms', '50', '--out', join(dir, 'cap/signal.jsonl'), '--', 'sh', '-c', `kill -${signal} $$`]);
       expect(r.code, signal).toBe(code);
     }
+  });
+});
+
+describe('a baseline judged in another scope than the one it was written in', () => {
+  const entries = (file: string): Baseline['findings'] => (JSON.parse(readFileSync(file, 'utf8')) as Baseline).findings;
+
+  it('calls no entry fixed that --min-wasted-ms left out, and a rewrite keeps them', () => {
+    const baseline = join(dir, 'scope-min.json');
+    expect(run(['report', fixture, '--write-baseline', baseline]).code).toBe(0);
+    expect(entries(baseline)).toHaveLength(6);
+    // Every loop wastes less than this per request: the run left them out, it did not see them gone.
+    const narrow = run(['report', fixture, '--baseline', baseline, '--min-wasted-ms', '100000']);
+    expect(narrow.code).toBe(0);
+    expect(narrow.stdout).toContain('0 new · 0 baselined · 0 fixed since');
+    expect(narrow.stdout).not.toContain('fixed: ');
+    run(['report', fixture, '--baseline', baseline, '--min-wasted-ms', '100000', '--write-baseline', baseline]);
+    expect(entries(baseline)).toHaveLength(6);
+  });
+
+  it('calls findings the baseline\'s own scope left out neither new nor fixed, and says how the scopes differ', () => {
+    const baseline = join(dir, 'scope-min-written.json');
+    expect(run(['report', fixture, '--min-wasted-ms', '100000', '--write-baseline', baseline]).code).toBe(0);
+    expect(entries(baseline)).toEqual([]);
+    const wide = run(['report', fixture, '--baseline', baseline]);
+    expect(wide.code).toBe(0);
+    expect(wide.stdout).toContain('✓ within budget: 0 new');
+    expect(wide.stdout).toMatch(/6 outside the baseline's scope/);
+    expect(wide.stdout).toMatch(/--min-wasted-ms: 100000 in the baseline, 0 in this run/);
+    for (const line of wide.stdout.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+    // The same run with the baseline's scope judges as usual, and says nothing of scopes.
+    const same = run(['report', fixture, '--baseline', baseline, '--min-wasted-ms', '100000']);
+    expect(same.stdout).not.toMatch(/scope/);
+  });
+});
+
+describe('a store report (--db) narrowed by its flags', () => {
+  it('--service and --ignore-table narrow it, and a slice of the services calls no other service\'s entry fixed', async () => {
+    const db = join(dir, 'services.db');
+    const store = SqliteStore.open(db);
+    const normalize = createSqlNormalizer();
+    const startMs = Date.now() - 10 * 60_000;
+    const requests = [
+      ...[1, 2, 3].map((i) => ({ ...requestOf('GET dashboard/', [APPLICATIONS, ...loop(8, ...DASHBOARD_ROW)], { traceId: i.toString(16).padStart(32, '0'), startMs }), service: 'web' })),
+      ...[4, 5, 6].map((i) => ({ ...requestOf('GET admin/applications/', [APPLICATIONS, ...loop(8, DASHBOARD_ROW[0]!)], { traceId: i.toString(16).padStart(32, '0'), startMs }), service: 'admin' })),
+    ];
+    await store.record(requests.map((r) => analyseRequest(r, normalize)));
+    await store.close();
+    const json = (...flags: string[]): Report => JSON.parse(run(['report', '--db', db, '-f', 'json', '--max-findings', '100', ...flags]).stdout) as Report;
+
+    expect(json().endpoints.map((e) => e.service).sort()).toEqual(['admin', 'web']);
+    expect(json('--service', 'web').endpoints.map((e) => e.service)).toEqual(['web']);
+    const tables = (r: Report) => r.endpoints.flatMap((e) => e.findings.map((f) => f.table));
+    expect(tables(json())).toContain('recruit_candidate');
+    expect(tables(json('--ignore-table', 'recruit_candidate'))).not.toContain('recruit_candidate');
+
+    const baseline = join(dir, 'services-baseline.json');
+    expect(run(['report', '--db', db, '--write-baseline', baseline]).code).toBe(0);
+    const all = (JSON.parse(readFileSync(baseline, 'utf8')) as Baseline).findings;
+    expect(all.some((e) => e.endpoint === 'GET admin/applications/')).toBe(true);
+    const web = run(['report', '--db', db, '--service', 'web', '--baseline', baseline, '--max-findings', '100']);
+    expect(web.stdout).toContain('0 fixed since');
+    run(['report', '--db', db, '--service', 'web', '--baseline', baseline, '--write-baseline', baseline]);
+    expect((JSON.parse(readFileSync(baseline, 'utf8')) as Baseline).findings).toEqual(all);
   });
 });

@@ -118,6 +118,19 @@ describe('n1-report --from behind a proxy', () => {
     }
   });
 
+  it('HTTPS_PROXY refusing the tunnel: the error says the proxy refused it, with its status', async () => {
+    const proxy = await startProxy(new Map());
+    try {
+      const r = await run('n1-report', ['--from', `https://${TEMPO_HOST}:3200`, ...auth, '--service', 'recruit', ...window, '-f', 'json'], { HTTPS_PROXY: proxy.url });
+      expect(r.code).toBe(2);
+      expect(proxy.seen).toEqual([`CONNECT ${TEMPO_HOST}:3200`]);
+      expect(r.stderr).toMatch(/the proxy refused the tunnel \(502\)/);
+      expect(r.stderr).not.toContain('UND_ERR');
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('NO_PROXY: a host it lists is reached directly, the proxy never asked', async () => {
     const proxy = await startProxy(new Map());
     try {

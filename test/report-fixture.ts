@@ -1,7 +1,7 @@
 /** Test helper: hand-built reports for the renderers, with realistic names, SQL and locations. */
 import type { FindingKind } from '../src/detect/types.js';
 import type { Report, ReportEndpoint, ReportFinding } from '../src/report/model.js';
-import { findingSignature } from '../src/report/signature.js';
+import { findingSignature, signedKind } from '../src/report/signature.js';
 
 /** A finding of `endpoint`, its signature computed as the report computes it. */
 export function finding(endpoint: string, over: Partial<ReportFinding> & { kind?: FindingKind } = {}): ReportFinding {
@@ -21,7 +21,8 @@ export function finding(endpoint: string, over: Partial<ReportFinding> & { kind?
     location: { file: 'shop/views.py', line: 42, function: 'shop.views.orders' },
     ...over,
   };
-  return { ...base, signature: findingSignature({ endpoint, kind: base.kind, table: base.table, fingerprint: base.fingerprint }) };
+  const kind = signedKind(base.kind, base.operation === 'SELECT' ? 'n_plus_one' : 'repeated_write');
+  return { ...base, signature: findingSignature({ endpoint, kind, table: base.table, fingerprint: base.fingerprint }) };
 }
 
 export function endpoint(name: string, findings: ReportFinding[], over: Partial<ReportEndpoint> = {}): ReportEndpoint {

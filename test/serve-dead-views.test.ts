@@ -71,6 +71,15 @@ describe('n1lens serve: dead views over the stored route history', () => {
     expect(page).toContain('recruit.views.legacy_export: no request in the');
   });
 
+  it("keeps the URLconf's dead views when the page or the API is narrowed to the app's service", async () => {
+    const url = await start(true);
+    await replay(url);
+    const report = (await (await fetch(`${url}/api/report?deadAfter=90d&service=recruit`)).json()) as Report;
+    expect(report.serviceFindings?.filter((f) => f.kind === 'dead_view').map((f) => f.subject)).toEqual(['reports/legacy-export/']);
+    const page = await (await fetch(`${url}/?deadAfter=90d&service=recruit`)).text();
+    expect(page).toContain('recruit.views.legacy_export: no request in the');
+  });
+
   it('answers 400 with one line for a bad window or a schema without the URLconf', async () => {
     const withSchema = await start(true);
     const bad = await fetch(`${withSchema}/api/report?deadAfter=soon`);

@@ -53,7 +53,7 @@ export interface LoadedConfig {
 }
 
 /** Keys that hold file paths, resolved against the config file's folder (`format`'s `=FILE` too). */
-const PATH_KEYS = ['schema', 'baseline', 'write-baseline', 'out', 'db'];
+const PATH_KEYS = ['schema', 'baseline', 'write-baseline', 'out', 'db', 'repo-root', 'base-dir'];
 
 /**
  * `n1lens capture`'s own flags: capture takes most report flags and these, and one file serves both

@@ -1,5 +1,6 @@
 /** `n1-report` / `n1lens report`: reads saved trace files and prints the ranked report; the exit code is the CI budget. */
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { OfflineAnalysis } from '../analyzer.js';
 import { RollupSet } from '../detect/rollup.js';
@@ -8,9 +9,12 @@ import { availableParallelism } from 'node:os';
 import { analyseFilesSharded, worthSharding } from '../parallel/files.js';
 import {
   baselineFromReport,
+  belowMinWasted,
   buildReport,
+  compactScope,
   isoDay,
   judge,
+  lookedAt,
   parseBaseline,
   renderBaseline,
   renderGateTerminal,
@@ -21,8 +25,8 @@ import {
   renderMarkdown,
   renderSarif,
   renderTerminal,
-  reportScope,
   type Baseline,
+  type BaselineScope,
   type EndpointBudget,
   type GateResult,
   type Report,
@@ -43,6 +47,7 @@ import { checkWritable, fileError, writeOutputFiles, type OutputFile } from './o
 import type { RequestAnalysis } from '../detect/types.js';
 import type { RefusedSpans } from '../otlp/span.js';
 import { checkTraceUrl } from './trace-url.js';
+import { gitTopLevel } from './repo-root.js';
 import { addPullOptions, analysePull, checkPullFlags, partialPullWarning, type PullCliOptions } from './pull-options.js';
 
 export const FORMATS = ['terminal', 'markdown', 'json', 'sarif', 'github', 'junit', 'html'] as const;
@@ -79,6 +84,21 @@ export interface ReportCliOptions extends DetectorCliOptions, PullCliOptions {
   jobs?: number;
   /** --from: let the gate judge a pull that left failed traces out (else such a pull that passes exits 2). */
   allowPartial?: boolean;
+  /** sarif, github: the repository root paths are given from; default the git top level, else the working directory. */
+  repoRoot?: string;
+  /** sarif, github: what the traces' relative paths are relative to (Django's BASE_DIR); default the working directory. */
+  baseDir?: string;
+  /** --test-suite: the tests the run selected when not the whole suite (pytest's arguments). */
+  testSelection?: string;
+}
+
+/**
+ * Where SARIF and GitHub annotations take paths from: the traces name files relative to Django's
+ * BASE_DIR (--base-dir), code scanning and annotations from the repository root (--repo-root).
+ */
+function repoPaths(opts: Pick<ReportCliOptions, 'repoRoot' | 'baseDir'>): { root: string; base: string } {
+  const cwd = process.cwd();
+  return { root: resolve(opts.repoRoot ?? gitTopLevel(cwd) ?? cwd), base: resolve(opts.baseDir ?? cwd) };
 }
 
 /** Parses `sarif` or `sarif=out.sarif`. */
@@ -183,11 +203,11 @@ async function render(spec: FormatSpec, report: Report, gate: GateResult, opts: 
         ...(opts.traceUrl === undefined ? {} : { traceUrl: opts.traceUrl }),
       });
     case 'sarif':
-      return renderSarif(report, gate, { version: packageVersion(), root: process.cwd() });
+      return renderSarif(report, gate, { version: packageVersion(), ...repoPaths(opts) });
     case 'junit':
       return renderJunit(report, gate);
     case 'github':
-      return renderGithubCommands(gate);
+      return renderGithubCommands(gate, repoPaths(opts));
     case 'terminal': {
       const color = spec.file === undefined ? opts.color : false;
       const colour = color === undefined ? {} : { color };
@@ -202,8 +222,11 @@ function packageVersion(): string {
   return version;
 }
 
-/** The report over the store `n1lens serve` writes: a period's endpoints and connections, and dead views over the whole history. */
-async function storeReport(db: string, opts: ReportCliOptions): Promise<Report> {
+/**
+ * The report over the store `n1lens serve` writes: a period's endpoints and connections of a
+ * service or all, and dead views over the whole history; with what --min-wasted-ms left out.
+ */
+async function storeReport(db: string, opts: ReportCliOptions): Promise<{ report: Report; belowMinWasted: Set<string> }> {
   // Opening a mistyped path would create an empty store: it must fail, not report "no requests".
   const { isMissingStore, openStore } = await import('../store/open.js');
   if (isMissingStore(db)) throw new CliError(`${db}: no such store (the --db file n1lens serve writes)`, EXIT.usage);
@@ -217,12 +240,19 @@ async function storeReport(db: string, opts: ReportCliOptions): Promise<Report> 
   const store = await openStore(db);
   try {
     const deadViews = deadAfterMs === undefined ? [] : await store.deadViews(schema?.urls ?? [], deadAfterMs, nowMs);
-    return await store.report(sinceMs === undefined ? {} : { sinceMs }, {
+    const period = sinceMs === undefined ? {} : { sinceMs };
+    const [rollups, connections] = await Promise.all([
+      store.rollups({ ...period, ...(opts.service === undefined ? {} : { service: opts.service }) }),
+      store.connections(period),
+    ]);
+    const options: ReportOptions = {
       ...(schema === undefined ? {} : { schema }),
       ...endpointDetectOptions(opts),
       ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
-      deadViews,
-    });
+      ...noiseOptions(opts),
+    };
+    const report = buildReport(rollups, { ...options, connections: connections.filter((c) => opts.service === undefined || c.service === opts.service), deadViews });
+    return { report, belowMinWasted: belowMinWasted(rollups, options) };
   } finally {
     await store.close();
   }
@@ -287,18 +317,15 @@ export async function runReport(files: string[], opts: ReportCliOptions, program
     throw new CliError('--dead-after applies to --db: a trace file covers too little time to call a view dead (use --list-unseen)', EXIT.usage);
   }
   const { formats, checked } = checkReportOutputs(opts);
-  const noise: Pick<ReportOptions, 'ignoreEndpoints' | 'ignoreTables' | 'minWastedMs'> = {
-    ...(opts.ignoreEndpoint === undefined ? {} : { ignoreEndpoints: opts.ignoreEndpoint }),
-    ...(opts.ignoreTable === undefined ? {} : { ignoreTables: opts.ignoreTable }),
-    ...(opts.minWastedMs === undefined ? {} : { minWastedMs: opts.minWastedMs }),
-  };
+  const noise = noiseOptions(opts);
+  if (opts.testSelection !== undefined && opts.testSuite !== true) throw new CliError('--test-selection applies to --test-suite', EXIT.usage);
   if (opts.db !== undefined) {
     if (opts.listUnseen) throw new CliError('--list-unseen is for trace files; with --db use --dead-after', EXIT.usage);
-    const report = await storeReport(opts.db, opts);
-    if (!formats.some((f) => f.format === 'html')) return finishReport(report, formats, checked, opts);
+    const { report, belowMinWasted: below } = await storeReport(opts.db, opts);
+    if (!formats.some((f) => f.format === 'html')) return finishReport(report, formats, checked, opts, below);
     const store = await (await import('../store/open.js')).openStore(opts.db);
     try {
-      return await finishReport(report, formats, checked, opts, { store, reportOptions: {} });
+      return await finishReport(report, formats, checked, opts, below, { store, reportOptions: {} });
     } finally {
       await store.close();
     }
@@ -341,16 +368,15 @@ async function analyseAndFinish(
     throw new CliError('--list-unseen needs --schema with the URLconf: re-run manage.py n1lens_schema, which now exports the URLconf', EXIT.usage);
   }
   const deadViews = opts.listUnseen ? unseenViews(reportOptions.schema?.urls ?? [], rollups.values().map((r) => r.endpoint)) : [];
-  const report = buildReport(rollups.values(), {
-    ...reportOptions,
-    ...endpointDetectOptions(opts),
-    ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
-    ...noise,
-    connections: rollups.connections.values(),
-    deadViews,
-    refusedSpans: refused,
-  });
-  const code = await finishReport(report, formats, checked, opts, store === undefined ? undefined : { store, reportOptions });
+  const options: ReportOptions = { ...reportOptions, ...endpointDetectOptions(opts), ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }), ...noise };
+  // A test run's connections say nothing about production's: Django's TransactionTestCase closes
+  // them after every test, so each test opens one whatever CONN_MAX_AGE is.
+  const connections = opts.testSuite === true ? [] : rollups.connections.values();
+  const report = buildReport(rollups.values(), { ...options, connections, deadViews, refusedSpans: refused });
+  // Only a gate with a baseline asks which findings --min-wasted-ms left out.
+  const gated = checked.baseline !== undefined || opts.writeBaseline !== undefined;
+  const below = gated ? belowMinWasted(rollups.values(), options) : new Set<string>();
+  const code = await finishReport(report, formats, checked, opts, below, store === undefined ? undefined : { store, reportOptions });
   // After the outputs, so that a run that fails prints its one line only.
   if (evictedTraces > 0) process.stderr.write(evictionWarning(program, evictedTraces));
   if (pull !== undefined && pull.failed > 0) {
@@ -387,16 +413,25 @@ interface HtmlSource {
  * the baseline (together: a failure leaves none of them changed, output-files.ts), then standard
  * output; returns the exit code. A file it cannot write fails the run with nothing printed.
  */
-async function finishReport(report: Report, formats: FormatSpec[], checked: Checked, opts: ReportCliOptions, html?: HtmlSource): Promise<number> {
-  // What the report left out (--endpoint, --ignore-*, --test-suite's hot_lookup) is neither fixed nor dropped from a rewritten baseline.
-  const inScope = reportScope({
-    ...(opts.testSuite === true ? { testSuite: true } : {}),
-    ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
-    ...(opts.ignoreEndpoint === undefined ? {} : { ignoreEndpoints: opts.ignoreEndpoint }),
-    ...(opts.ignoreTable === undefined ? {} : { ignoreTables: opts.ignoreTable }),
-  });
+async function finishReport(
+  report: Report,
+  formats: FormatSpec[],
+  checked: Checked,
+  opts: ReportCliOptions,
+  below: ReadonlySet<string>,
+  html?: HtmlSource,
+): Promise<number> {
+  // What the run left out (its flags, a slice of the traffic, other tests) is neither fixed nor
+  // dropped from a rewritten baseline; findings outside the baseline's own scope are not new.
+  const scope = runScope(opts);
+  const looked = {
+    scope,
+    belowMinWasted: below,
+    slice: opts.from !== undefined || opts.since !== undefined || opts.service !== undefined,
+    ...(checked.baseline === undefined ? {} : { baseline: checked.baseline }),
+  };
   const gate = judge(report, {
-    inScope,
+    ...looked,
     maxFindings: opts.maxFindings,
     today: opts.today ?? isoDay(Date.now()),
     ...(opts.endpoints === undefined ? {} : { endpoints: opts.endpoints }),
@@ -410,7 +445,7 @@ async function finishReport(report: Report, formats: FormatSpec[], checked: Chec
   let wrote: string | undefined;
   if (opts.writeBaseline !== undefined) {
     // Re-writing a baseline keeps the reasons and expiry dates people wrote into it.
-    const next = baselineFromReport(report, checked.previous, inScope);
+    const next = baselineFromReport(report, checked.previous, lookedAt(report, { ...looked, ...(checked.previous === undefined ? {} : { baseline: checked.previous }) }), scope);
     // Last: the file a half-done run would most hurt (the next run's gate reads it).
     files.push({ file: opts.writeBaseline, text: renderBaseline(next), doing: 'cannot write the baseline' });
     wrote = `n1lens: wrote ${next.findings.length} finding${next.findings.length === 1 ? '' : 's'} to the baseline ${opts.writeBaseline}\n`;
@@ -420,6 +455,29 @@ async function finishReport(report: Report, formats: FormatSpec[], checked: Chec
   for (const { spec, text } of outputs) if (spec.file === undefined) process.stdout.write(text);
   if (opts.writeBaseline !== undefined) return EXIT.ok;
   return gate.overBudget ? EXIT.overBudget : EXIT.ok;
+}
+
+/** The noise controls of the report: --ignore-endpoint, --ignore-table, --min-wasted-ms. */
+function noiseOptions(opts: ReportCliOptions): Pick<ReportOptions, 'ignoreEndpoints' | 'ignoreTables' | 'minWastedMs'> {
+  return {
+    ...(opts.ignoreEndpoint === undefined ? {} : { ignoreEndpoints: opts.ignoreEndpoint }),
+    ...(opts.ignoreTable === undefined ? {} : { ignoreTables: opts.ignoreTable }),
+    ...(opts.minWastedMs === undefined ? {} : { minWastedMs: opts.minWastedMs }),
+  };
+}
+
+/** What the run looks at, as a baseline records it (baseline.ts BaselineScope). */
+function runScope(opts: ReportCliOptions): BaselineScope {
+  return compactScope({
+    ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+    ...(opts.ignoreEndpoint === undefined ? {} : { ignoreEndpoints: opts.ignoreEndpoint }),
+    ...(opts.ignoreTable === undefined ? {} : { ignoreTables: opts.ignoreTable }),
+    ...(opts.minWastedMs === undefined ? {} : { minWastedMs: opts.minWastedMs }),
+    ...(opts.testSuite === true ? { testSuite: true as const } : {}),
+    ...(opts.service === undefined ? {} : { service: opts.service }),
+    ...(opts.since === undefined ? {} : { since: opts.since }),
+    ...(opts.testSelection === undefined ? {} : { tests: opts.testSelection }),
+  });
 }
 
 /** Config-file budgets for the gate, in the file's order (the first matching glob applies). */
@@ -502,6 +560,8 @@ export function addReportOptions(command: Command): Command {
     .option('--ignore-table <glob>', 'leave out findings on tables matching this glob (repeatable)', repeatable(String))
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
     .option('--trace-url <template>', "html: link example traces, 'https://jaeger.example.com/trace/{traceId}'")
+    .option('--repo-root <dir>', 'sarif, github: the repository root file paths are given from (default: the git top level of the working directory, else the working directory)')
+    .option('--base-dir <dir>', "sarif, github: the directory the traces' relative file paths are relative to, Django's BASE_DIR (default: the working directory)")
     .option('--baseline <file>', 'accepted findings: fail only on findings not in it (or past their expires date)')
     .option('--write-baseline <file>', 'write the current findings as the baseline (keeps reasons and expiry dates already in it) and exit 0')
     .option('--config <file>', 'config file (default: n1lens.toml, or [tool.n1lens] in pyproject.toml, from here upwards)')
@@ -509,6 +569,7 @@ export function addReportOptions(command: Command): Command {
       '--test-suite',
       `the traces are a test suite's: --min-repeats ${TEST_SUITE_MIN_REPEATS} unless set, no warm_up (a loop in one test of several is still an N+1) and no hot_lookup (advice for production traffic)`,
     )
+    .option('--test-selection <tests>', "with --test-suite: the tests the run selected, when not the whole suite (pytest --n1lens passes its arguments): a baseline records it, and a run of other tests calls no entry fixed")
     .option('--no-color', 'plain text even on a terminal');
   return addDetectorOptions(command);
 }

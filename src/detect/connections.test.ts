@@ -49,6 +49,60 @@ describe('per-cursor session statements', () => {
   });
 });
 
+describe('cache calls are no database connection', () => {
+  // Django's cache on Redis (django-redis, or the built-in RedisCache) traced by
+  // opentelemetry-instrumentation-redis: db.system "redis", db.statement the command ("GET ?").
+  const cached = (steps: string[], redisFirst: number, traceId: string, startMs: number) => {
+    const r = requestOf('GET webhooks/ats/', steps, { traceId, startMs });
+    for (const s of r.dbSpans.slice(0, redisFirst)) s.system = 'redis';
+    return Object.assign(analyseRequest(r, createSqlNormalizer()), { spans: r.dbSpans });
+  };
+
+  it('a request served from the cache alone holds no database connection', () => {
+    const a = cached(['GET ?', 'EXPIRE ? ?'], 2, 'a'.repeat(32), 0);
+    expect(a.connection).toBeNull();
+  });
+
+  it('a request that reads the cache before its first query shows the connection that query opened', () => {
+    const a = cached(['GET ?', "SELECT set_config('TimeZone', %s, false)", AUTH_USER], 1, 'b'.repeat(32), 0);
+    expect(a.connection).toMatchObject({ opened: 1, observable: true });
+    // Held from the first query, not from the cache read before it.
+    expect(a.connection?.heldFromMs).toBe(a.spans[1]!.startMs);
+  });
+
+  it("CONN_MAX_AGE=0 churn shows when every request reads its session from the cache first", () => {
+    const rollup = emptyConnectionRollup('recruit');
+    for (let i = 0; i < 40; i++) {
+      const a = cached(['GET ?', "SELECT set_config('TimeZone', %s, false)", AUTH_USER], 1, i.toString(16).padStart(32, '0'), i * 250);
+      addConnectionUse(rollup, '', a.connection!);
+    }
+    expect(detectConnectionPressure(rollup)).toMatchObject({ newConnectionShare: 1, reasons: ['connection_per_request'] });
+  });
+});
+
+describe('a request on two databases', () => {
+  it('opens a connection on each, and the figures say per request rather than more than all requests', async () => {
+    // A router reading from a replica alias and writing to default: CONN_MAX_AGE=0 opens both, each
+    // with its own set-up statement before its first query.
+    const steps = ["SELECT set_config('TimeZone', %s, false)", AUTH_USER, "SELECT set_config('TimeZone', %s, false)", 'UPDATE "auth_user" SET "last_login" = %s WHERE "auth_user"."id" = %s'];
+    const rollup = emptyConnectionRollup('recruit');
+    for (let i = 0; i < 40; i++) {
+      const a = analyseRequest(requestOf('GET dashboard/', steps, { traceId: i.toString(16).padStart(32, '0'), startMs: i * 250 }), createSqlNormalizer());
+      expect(a.connection?.opened).toBe(2);
+      addConnectionUse(rollup, '', a.connection!);
+    }
+    const p = detectConnectionPressure(rollup)!;
+    expect(p.reasons).toEqual(['connection_per_request']);
+    const { serviceFindingFigures } = await import('../report/text.js');
+    const { suggestConnectionFix } = await import('../suggest/operational.js');
+    const figures = serviceFindingFigures({ kind: 'connection_pressure', service: 'recruit', subject: 'recruit', suggestion: suggestConnectionFix(p), connectionPressure: p });
+    const note = suggestConnectionFix(p).note ?? '';
+    for (const text of [figures, note]) expect(text).not.toMatch(/200%/);
+    expect(figures).toContain('2.0 per request');
+    expect(note).toMatch(/^Every request opens 2\.0 new connections on average/);
+  });
+});
+
 describe('connection use on real recordings (testdata/connections, see its README)', () => {
   for (const driver of ['psycopg', 'psycopg2']) {
     it(`${driver}, CONN_MAX_AGE=0: every request opens a connection`, async () => {
@@ -133,6 +187,17 @@ describe('connection rollups', () => {
     const seed = detectConnectionPressure(crowded, { dbMaxConnections: 400 });
     expect(seed).toMatchObject({ peakConnections: 280, processes: 14, shareOfMax: 0.7, reasons: ['near_max_connections'] });
     expect(detectConnectionPressure(crowded, { dbMaxConnections: 1000 })).toBeNull();
+  });
+
+  it('gives the connections opened per second over the time the traffic spans, not over the seconds that had a request', () => {
+    // A quiet app: one request every 30 s for 20 minutes, each opening its connection (CONN_MAX_AGE=0).
+    const quiet = emptyConnectionRollup('web');
+    for (let i = 0; i < 40; i++) addConnectionUse(quiet, 'a', use(i * 30_000, i * 30_000 + 120));
+    const f = connectionFigures(quiet)!;
+    expect(f.newConnectionShare).toBe(1);
+    expect(f.openedPerSecond).toBeCloseTo(40 / 1171, 3);
+    // Under one connection a second: no churn worth a setting.
+    expect(detectConnectionPressure(quiet)).toBeNull();
   });
 });
 

@@ -39,6 +39,19 @@ export function isConnectionSetup(statement: string): boolean {
 /** Systems where Django's set-up statements can show in the spans. */
 export const OBSERVABLE_SYSTEMS: ReadonlySet<string> = new Set(['postgresql', 'postgres']);
 
+/**
+ * DB spans of these systems (db.system / db.system.name, old and stable names) are a cache's,
+ * a search index's or a document store's calls: Django's cache on Redis or Memcached, traced by
+ * their instrumentations with a statement (`GET ?`), holds none of the app's database connections.
+ */
+const NOT_A_DATABASE_CONNECTION: ReadonlySet<string> = new Set([
+  'redis', 'memcached', 'mongodb', 'elasticsearch', 'opensearch', 'cassandra', 'couchbase', 'couchdb',
+  'cosmosdb', 'azure.cosmosdb', 'dynamodb', 'aws.dynamodb', 'hbase', 'neo4j', 'geode', 'coherence', 'influxdb',
+]);
+
+/** True for a DB span that runs on one of the app's database connections (DATABASES), false for a cache or search call. */
+export const holdsConnection = (system: string): boolean => !NOT_A_DATABASE_CONNECTION.has(system);
+
 /** One process's second: [requests holding a connection at its first instant, connection-ms held in it, DB ms started in it, connections opened in it]. */
 export type ConnectionSecond = [held: number, heldMs: number, dbMs: number, opened: number];
 
@@ -122,13 +135,13 @@ export function mergeConnectionRollups(into: ConnectionRollup, from: ConnectionR
 }
 
 export interface ConnectionDetectOptions {
-  /** The database's max_connections; PostgreSQL's default of 100 is assumed when absent. */
+  /** The database's max_connections; 100 (PostgreSQL's default) is assumed when absent. */
   dbMaxConnections?: number;
   /** Share of max_connections at peak that is pressure. Default 0.5 (the seed: 280 of 400). */
   pressureShare?: number;
   /** Share of requests opening a new connection that counts as churn (CONN_MAX_AGE=0). Default 0.5. */
   churnShare?: number;
-  /** Connections opened per second, over the active seconds, before churn matters. Default 1. */
+  /** Connections opened per second, over the time the traffic spans, before churn matters. Default 1. */
   churnMinPerSecond?: number;
   /** Requests with a DB call before churn is judged. Default 20. */
   churnMinRequests?: number;
@@ -147,7 +160,11 @@ export interface ConnectionPressure {
   perProcessPeakSum: number;
   /** Server connections a transaction-mode pooler needs at the busiest second: DB time / 1 s, rounded up. */
   dbBusyPeak: number;
-  /** Connections opened: total, per active second, and the share of requests that opened one; null without a set-up signal. */
+  /**
+   * Connections opened: total, per second over the time the traffic spans, and per request with a
+   * DB call (the share of requests that opened one; above 1 when requests open several, one per
+   * database alias); null without a set-up signal.
+   */
   opened: number | null;
   openedPerSecond: number | null;
   newConnectionShare: number | null;
@@ -159,6 +176,8 @@ export interface ConnectionPressure {
   maxConnections: number;
   maxConnectionsAssumed: boolean;
   shareOfMax: number;
+  /** The service's database is PostgreSQL (its requests' DB spans say so): PgBouncer and PostgreSQL's settings apply. */
+  postgresql: boolean;
   /** Persistent per-worker connections (perProcessPeakSum) would reach at least the pressure share of max_connections: a pooler is the cure, not CONN_MAX_AGE. */
   persistentWouldCrowd: boolean;
   /** Why it is a finding. */
@@ -217,7 +236,9 @@ export function connectionFigures(rollup: ConnectionRollup, options: ConnectionD
   const pressureShare = options.pressureShare ?? 0.5;
   if (shareOfMax >= pressureShare) reasons.push('near_max_connections');
   const newConnectionShare = known ? rollup.opened / rollup.observableRequests : null;
-  const openedPerSecond = known ? rollup.opened / activeSeconds : null;
+  // Over the time the traffic spans: over the seconds with a request only, an app serving one
+  // request a minute would open "1 connection a second".
+  const openedPerSecond = known ? rollup.opened / (last - first + 1) : null;
   if (
     newConnectionShare !== null &&
     openedPerSecond !== null &&
@@ -243,6 +264,7 @@ export function connectionFigures(rollup: ConnectionRollup, options: ConnectionD
     maxConnections,
     maxConnectionsAssumed: options.dbMaxConnections === undefined,
     shareOfMax,
+    postgresql: rollup.observableRequests > 0,
     persistentWouldCrowd: perProcessPeakSum >= pressureShare * maxConnections,
     reasons,
   };

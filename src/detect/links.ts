@@ -7,13 +7,13 @@ export interface TableLinks {
   /** The primary-key column of a table. */
   primaryKey(table: string): string;
   /**
-   * The column of its target that the `table.column` key holds when it is not the target's primary
-   * key (a ForeignKey with `to_field`: `cities.country_code` holds `shop_country.code`); undefined
-   * for a key to the pk. Absent when only a schema can tell.
+   * A foreign key to a unique column other than the target's primary key (Django's `to_field`): the
+   * target's column that `table.column` holds values of; undefined for a key to the primary key (the
+   * only kind Django's conventions know).
    */
-  foreignKeyColumn?(table: string, column: string): string | undefined;
-  /** The columns of `table` besides its pk that keys of other tables hold (`shop_country.code`). */
-  referencedColumns?(table: string): readonly string[];
+  toFieldColumn?(table: string, column: string): string | undefined;
+  /** The columns of `table` besides its primary key that foreign keys point at (`to_field`): a row read by one is read by its key. */
+  toFieldColumns?(table: string): readonly string[];
   /**
    * The tables whose model has a GenericRelation to `table`'s rows by `objectIdColumn` (with a
    * content-type column beside it): `shop_article` for `shop_comment.object_id`. Absent when only a

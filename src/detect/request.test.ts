@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createSqlNormalizer } from '../sql/index.js';
+import { joinedTables } from './joins.js';
+import type { TableLinks } from './links.js';
 import { analyseRequest } from './request.js';
 import { APPLICATIONS, AUTH_USER, DASHBOARD_ROW, SESSION, loop, requestOf } from './testing.js';
 
@@ -160,6 +162,73 @@ describe('analyseRequest', () => {
     expect(analyseRequest(requestOf('GET x/', loop(8, indexed)), normalize).cascades.map((c) => c.kind)).toEqual(['n_plus_one']);
   });
 
+  it("reads each statement in its span's dialect: MySQL's backslash escapes, PostgreSQL's nested comments", () => {
+    // Raw SQL on MySQL with a quote escaped before any backtick, then a.author per row.
+    const BOOKS = "SELECT 'it\\'s' AS label, id, author_id FROM shop_book WHERE archived = 0";
+    const author = (r: number): string => `SELECT id, name FROM shop_author WHERE id = ${r}`;
+    const [mysql] = analyseRequest(requestOf('GET books/', [BOOKS, ...loop(6, author)], { system: 'mysql' }), normalize).cascades;
+    expect(mysql?.linked).toBe(true);
+    expect(mysql?.steps).toEqual([{ kind: 'forward', fromTable: 'shop_book', column: 'author_id', toTable: 'shop_author' }]);
+    // On PostgreSQL the comment ends at its second */, so the filter after it is read.
+    const commented = (r: number): string => `SELECT "shop_author"."id" /* per row /* a.author */ */ FROM "shop_author" WHERE "shop_author"."id" = ${r}`;
+    const BOOKS_PG = 'SELECT "shop_book"."id", "shop_book"."author_id" FROM "shop_book"';
+    const [pg] = analyseRequest(requestOf('GET books/', [BOOKS_PG, ...loop(6, commented)]), normalize).cascades;
+    expect(pg?.facts.equalityFilters).toEqual(['shop_author.id']);
+    expect(pg?.steps).toEqual([{ kind: 'forward', fromTable: 'shop_book', column: 'author_id', toTable: 'shop_author' }]);
+  });
+
+  it('reports a loop whose statement starts with a SET: the SELECT after it still runs per row', () => {
+    // cursor.execute('SET LOCAL statement_timeout = 2000; SELECT … WHERE author_id = %s', [a.id]) per author.
+    const perRow = (r: number): string =>
+      `SET LOCAL statement_timeout = 2000; SELECT "shop_book"."id", "shop_book"."title" FROM "shop_book" WHERE "shop_book"."author_id" = ${r}`;
+    const AUTHORS = 'SELECT "shop_author"."id", "shop_author"."name" FROM "shop_author"';
+    const analysis = analyseRequest(requestOf('GET authors/', [AUTHORS, ...loop(6, perRow)]), normalize);
+    expect(analysis.noise).toEqual({});
+    expect(analysis.cascades.map((c) => [c.kind, c.executions, c.steps])).toEqual([
+      ['n_plus_one', 6, [{ kind: 'reverse', fromTable: 'shop_author', toTable: 'shop_book', column: 'author_id' }]],
+    ]);
+  });
+
+  it("never reports Django's chunked IN batches on SQLite (in_bulk, a prefetch in chunks) as an N+1, but still an IN query per row", () => {
+    const values = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
+    const sqlite = { system: 'sqlite' };
+    // Book.objects.in_bulk(ids) over 4,500 ids: SQLite's 999 parameters a statement, so five queries.
+    const bulk = (n: number): string => `SELECT "shop_book"."id", "shop_book"."title" FROM "shop_book" WHERE "shop_book"."id" IN (${values(n)})`;
+    const inBulk = [999, 999, 999, 999, 504].map(bulk);
+    expect(analyseRequest(requestOf('task reindex', inBulk, sqlite), normalize).cascades).toEqual([]);
+    // Author.objects.prefetch_related('book_set').iterator(chunk_size=2000) over 11,000 authors: a prefetch per chunk.
+    const AUTHORS = 'SELECT "shop_author"."id", "shop_author"."name" FROM "shop_author"';
+    const books = (n: number): string =>
+      `SELECT "shop_book"."id", "shop_book"."author_id", "shop_book"."title" FROM "shop_book" WHERE "shop_book"."author_id" IN (${values(n)})`;
+    const chunks = [AUTHORS, ...[2000, 2000, 2000, 2000, 2000, 1000].map(books)];
+    expect(analyseRequest(requestOf('task export', chunks, sqlite), normalize).cascades).toEqual([]);
+    // Per author, Tag.objects.filter(id__in=a.tag_ids): a query per row whatever its list holds.
+    const TAGGED = 'SELECT "shop_author"."id", "shop_author"."tag_ids" FROM "shop_author"';
+    const tags = (n: number): string => `SELECT "shop_tag"."id", "shop_tag"."name" FROM "shop_tag" WHERE "shop_tag"."id" IN (${values(n)})`;
+    for (const sizes of [[2, 3, 2, 5, 4, 2], [150, 220, 180, 150, 400, 310], [999, 501, 999, 501, 999, 501]]) {
+      const perRow = analyseRequest(requestOf('GET authors/', [TAGGED, ...sizes.map(tags)], sqlite), normalize).cascades;
+      expect(perRow.map((c) => [c.kind, c.executions])).toEqual([['n_plus_one', 6]]);
+    }
+  });
+
+  it('still reports a per-row slice whose OFFSET varies by row: pages tile the rows, a per-row slice does not', () => {
+    // for a in applications: a.notes.all()[a.seen:a.seen + 3], each row's own position.
+    const seen = [4, 0, 7, 2, 9, 1, 4, 3];
+    const window = (r: number): string =>
+      `SELECT "recruit_note"."id", "recruit_note"."body" FROM "recruit_note" WHERE "recruit_note"."application_id" = ${r} ORDER BY "recruit_note"."id" ASC LIMIT 3 OFFSET ${seen[r]! + 1}`;
+    const [c] = analyseRequest(requestOf('GET x/', [APPLICATIONS, ...loop(8, window)]), normalize).cascades;
+    expect(c?.executions).toBe(8);
+    expect(c?.steps).toEqual([{ kind: 'reverse', fromTable: 'recruit_application', toTable: 'recruit_note', column: 'application_id' }]);
+    // qs[i:i+1] and related.all()[n] per row: one row each, the OFFSET varying by row.
+    const nth = (r: number): string =>
+      `SELECT "recruit_note"."id" FROM "recruit_note" WHERE "recruit_note"."application_id" = ${r} ORDER BY "recruit_note"."id" ASC LIMIT 1 OFFSET ${seen[r]! + 1}`;
+    expect(analyseRequest(requestOf('GET x/', [APPLICATIONS, ...loop(8, nth)]), normalize).cascades.map((c) => c.executions)).toEqual([8]);
+    // Pages of a Paginator in a task, also on MySQL's LIMIT offset, n and with a longer last page (orphans).
+    const BOOK = 'SELECT `shop_book`.`id`, `shop_book`.`title` FROM `shop_book` ORDER BY `shop_book`.`id` ASC';
+    const pages = [...Array.from({ length: 6 }, (_, r) => `${BOOK} LIMIT ${(r + 1) * 100}, 100`), `${BOOK} LIMIT 700, 130`];
+    expect(analyseRequest(requestOf('task export_books', pages, { system: 'mysql' }), normalize).cascades).toEqual([]);
+  });
+
   it('keeps a DB timeline of offsets, durations and fingerprints without SQL text', () => {
     expect(analysis.timeline).toHaveLength(303);
     expect(analysis.timeline[0]).toEqual({ offsetMs: 1, durationMs: 1, fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) });
@@ -195,6 +264,38 @@ describe('a loop over a relation of a table the trigger already joins', () => {
     const [c] = analyseRequest(requestOf('GET x/', [RESTAURANTS, ...loop(8, owner)]), normalize).cascades;
     expect(c?.trigger?.table).toBe('shop_restaurant');
     expect(c?.steps).toEqual([{ kind: 'forward', fromTable: 'shop_place', column: 'owner_id', toTable: 'shop_owner' }]);
+  });
+});
+
+describe('a trigger that joins one table twice (two foreign keys to it, or a self-join)', () => {
+  // user_id and reviewer_id both point at auth_user, as a schema file says.
+  const links: TableLinks = {
+    foreignKeyTarget: (table, column) =>
+      table === 'recruit_application' && (column === 'user_id' || column === 'reviewer_id') ? 'auth_user'
+        : table === 'auth_user' && column === 'manager_id' ? 'auth_user'
+          : undefined,
+    primaryKey: () => 'id',
+  };
+  const user = (r: number): string => `SELECT "auth_user"."id", "auth_user"."username" FROM "auth_user" WHERE "auth_user"."id" = ${r} LIMIT 21`;
+
+  it('names the foreign key the loop follows, not the one the trigger already loads', () => {
+    // Application.objects.select_related('user').filter(reviewer__username=…), then a.reviewer per row.
+    const APPS =
+      'SELECT "recruit_application"."id", "recruit_application"."user_id", "recruit_application"."reviewer_id", "auth_user"."id", "auth_user"."username" ' +
+      'FROM "recruit_application" INNER JOIN "auth_user" ON ("recruit_application"."user_id" = "auth_user"."id") ' +
+      'INNER JOIN "auth_user" T3 ON ("recruit_application"."reviewer_id" = T3."id") WHERE T3."username" = %s';
+    const [c] = analyseRequest(requestOf('GET x/', [APPS, ...loop(8, user)]), normalize, { links }).cascades;
+    expect(c?.steps).toEqual([{ kind: 'forward', fromTable: 'recruit_application', column: 'reviewer_id', toTable: 'auth_user' }]);
+  });
+
+  it('never reads a self-join to the rows that point back (reports) as the forward key (manager)', () => {
+    // User.objects.filter(reports__is_active=True): its join only filters; u.manager per row is the loop.
+    const BOSSES =
+      'SELECT DISTINCT "auth_user"."id", "auth_user"."manager_id", "auth_user"."username" FROM "auth_user" ' +
+      'INNER JOIN "auth_user" T2 ON ("auth_user"."id" = T2."manager_id") WHERE T2."is_active"';
+    expect(joinedTables(normalize(BOSSES).facts, links)).toEqual([]);
+    const [c] = analyseRequest(requestOf('GET x/', [BOSSES, ...loop(8, user)]), normalize, { links }).cascades;
+    expect(c?.steps).toEqual([{ kind: 'forward', fromTable: 'auth_user', column: 'manager_id', toTable: 'auth_user', deeper: true }]);
   });
 });
 

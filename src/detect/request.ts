@@ -4,8 +4,8 @@ import type { NormalizedSql, SqlFacts } from '../sql/types.js';
 import { DB_STRIDE, dbColumnsOf } from '../traces/compact.js';
 import type { ColumnRequest, Request } from '../traces/request.js';
 import { splitCatchAll } from './catch-all.js';
-import { OBSERVABLE_SYSTEMS, type ConnectionUse } from './connections.js';
-import { joinedTables, stepsToJoined } from './joins.js';
+import { OBSERVABLE_SYSTEMS, holdsConnection, type ConnectionUse } from './connections.js';
+import { joinedTables, qualifiedTable, stepsToJoined } from './joins.js';
 import { conventionLinks, type TableLinks } from './links.js';
 import { locationOfExecutions, requestControllerOf } from './location.js';
 import { createStatementMemo, type Normalizer, type StatementMemo } from './statements.js';
@@ -43,6 +43,8 @@ export type { Normalizer } from './statements.js';
 /** What one statement of a request gave (analyseColumns). */
 interface SeenStatement {
   comment: string;
+  /** The span's db.system, whose dialect the statement was read in. */
+  system: string;
   n: NormalizedSql;
   /** Its group; undefined for noise. */
   g: Group | undefined;
@@ -66,10 +68,34 @@ interface Group {
    * columns; only the single-row executions make a write loop.
    */
   multiRow: number;
-  /** The first execution's OFFSET (facts.offset). */
-  offset: number | undefined;
-  /** Executions had different OFFSETs and LIMITs above 1: pages walked one after another (a Paginator in a task), not a query per row. */
+  /** Where the page after the last execution's would start: its OFFSET plus its LIMIT. */
+  nextOffset: number;
+  /**
+   * Every execution read a page of more than one row starting where the one before ended (OFFSET
+   * and LIMIT inlined, as Django writes them): pages walked one after another (a Paginator in a
+   * task), not a query per row. A per-row slice (`related.all()[n]`, `qs[i:i+3]`) starts where its
+   * row says, so its windows repeat, overlap or skip.
+   */
   paged: boolean;
+  /** The longest IN list an execution held (facts.inValues; 0 for none), and how many executions held one that long. */
+  inMax: number;
+  atInMax: number;
+}
+
+/**
+ * The fewest values each full chunk of a chunked IN batch holds. Django cuts a long `__in` list into
+ * chunks of one size: `in_bulk` and the deletion collector by the backend's parameter limit (999 on
+ * SQLite, or 999 / fields), a prefetch by `iterator(chunk_size=…)` (2,000 by default). A query per
+ * row carries that row's few values, and rarely the same number every row.
+ */
+const MIN_CHUNK = 100;
+
+/**
+ * Every execution but at most one (the remainder) holds an IN list of the same length, of MIN_CHUNK
+ * values or more: one list cut into chunks (a bounded batch), not a query per row.
+ */
+function chunkedBatch(g: Group): boolean {
+  return g.inMax >= MIN_CHUNK && g.atInMax >= g.indices.length - 1;
 }
 
 /** How a repeated query is tied to the rows of an earlier one. */
@@ -77,10 +103,10 @@ type Shape =
   /**
    * A row of `table` by its primary key. `parentLink` is set when that key is also the row's
    * pointer to another table (a multi-table-inheritance child's `place_ptr_id`, a one-to-one
-   * primary key): read from that table's rows, the step is its reverse one-to-one. `key` is set
+   * primary key): read from that table's rows, the step is its reverse one-to-one. `toColumn` is set
    * when the row is read by a column besides its pk that keys hold (a ForeignKey's `to_field`).
    */
-  | { kind: 'forward'; table: string; parentLink?: { column: string; parentTable: string }; key?: string }
+  | { kind: 'forward'; table: string; parentLink?: { column: string; parentTable: string }; toColumn?: string }
   | { kind: 'reverse'; table: string; column: string; parentTable: string | undefined; viaIn: boolean; inherited?: { table: string; pointer: string } }
   | { kind: 'm2m'; table: string; through: string; sourceColumn: string; targetColumn: string; parentTable: string | undefined }
   | { kind: 'unknown' };
@@ -103,10 +129,13 @@ interface SpanPass {
   keptAt: SeenStatement[];
   groups: Map<string, Group>;
   dbMs: number;
-  /** Connection use: every DB span, noise included (connections.ts). */
+  /** Connection use: every DB span on a database connection, noise included (connections.ts); cache calls left out. */
   opened: number;
   connectionMs: number;
   heldUntil: number;
+  /** Column index of the first DB span on a database connection, -1 when there is none; and whether its system shows set-up. */
+  firstHeld: number;
+  observable: boolean;
 }
 
 /**
@@ -118,6 +147,7 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
   const cols = db.dbCols;
   const statements = db.dbStatements;
   const comments = db.dbComments;
+  const systems = db.dbSystems;
   const order = request.dbOrder;
   // Framework-internal statements are dropped before anything else looks at the request.
   const noise: Record<string, number> = {};
@@ -128,11 +158,15 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
   let keptCount = 0;
   const groups = new Map<string, Group>();
   let dbMs = 0;
-  // Connection use reads every DB span, noise included (connections.ts).
+  // Connection use reads every DB span on a database connection, noise included; a cache call
+  // (Redis, Memcached) holds none (connections.ts holdsConnection).
   let opened = 0;
   let previousWasSetup = false;
   let connectionMs = 0;
   let heldUntil = request.startMs + request.durationMs;
+  let firstHeld = -1;
+  let observable = false;
+  const uniformHolds = systems.values === undefined ? holdsConnection(systems.first ?? '') : undefined;
   // What each statement of the request gave, by its text (the decoder interns it, so the lookup
   // hashes nothing new), the last one compared first: an N+1 loop repeats a few statements. A
   // statement is its text and the request's sqlcommenter comment (traces/compact.ts).
@@ -143,32 +177,39 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
     const j = order[k]!;
     const statement = statements[j]!;
     const comment = comments.get(j);
+    const system = systems.get(j);
     const startMs = cols[j * DB_STRIDE]!;
     const duration = cols[j * DB_STRIDE + 1]!;
-    if (statement !== lastS || comment !== last!.comment) {
+    if (statement !== lastS || comment !== last!.comment || system !== last!.system) {
       let found = seen.get(statement);
-      if (found === undefined || found.comment !== comment) {
-        const { n, setup } = memo.facts(statement, comment, normalize);
+      if (found === undefined || found.comment !== comment || found.system !== system) {
+        const { n, setup } = memo.facts(statement, comment, normalize, system);
         const rule = isNoise(n);
         let g: Group | undefined;
         if (rule === null) {
           g = groups.get(n.fingerprint);
           if (g === undefined) {
-            g = { n, executions: 0, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: 0, offset: n.facts.offset, paged: false };
+            g = { n, executions: 0, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: 0, nextOffset: 0, paged: true, inMax: 0, atInMax: 0 };
             groups.set(n.fingerprint, g);
           }
         }
-        found = { comment, n, g, setup, rule };
+        found = { comment, system, n, g, setup, rule };
         seen.set(statement, found);
       }
       lastS = statement;
       last = found;
     }
     const { n, g, setup, rule } = last!;
-    if (setup && !previousWasSetup) opened++;
-    previousWasSetup = setup;
-    connectionMs += duration;
-    heldUntil = Math.max(heldUntil, startMs + duration);
+    if (uniformHolds ?? holdsConnection(systems.get(j))) {
+      if (firstHeld < 0) {
+        firstHeld = j;
+        observable = OBSERVABLE_SYSTEMS.has(systems.get(j));
+      }
+      if (setup && !previousWasSetup) opened++;
+      previousWasSetup = setup;
+      connectionMs += duration;
+      heldUntil = Math.max(heldUntil, startMs + duration);
+    }
     if (rule !== null || g === undefined) {
       if (rule !== null) noise[rule] = (noise[rule] ?? 0) + 1;
       continue;
@@ -178,8 +219,15 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
     dbMs += duration;
     g.executions++;
     if (n.facts.multiRowValues === true && bulkWrite(n.facts)) g.multiRow++;
-    // One row per OFFSET is qs[i] in a loop, a query per row; pages have more.
-    if (n.facts.offset !== g.offset && n.facts.limit !== 1) g.paged = true;
+    const inValues = n.facts.inValues ?? 0;
+    if (inValues > g.inMax) {
+      g.inMax = inValues;
+      g.atInMax = 1;
+    } else if (inValues === g.inMax) g.atInMax++;
+    // Pages tile the rows; one row per OFFSET is qs[i] in a loop, a query per row, however it walks.
+    const { offset, limit } = n.facts;
+    if (g.paged) g.paged = offset !== undefined && limit !== null && limit > 1 && (g.executions === 1 || offset === g.nextOffset);
+    g.nextOffset = (offset ?? 0) + (limit ?? 0);
     g.totalMs += duration;
     if (duration > g.maxMs) g.maxMs = duration;
   }
@@ -196,7 +244,7 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
     g.indices[g.executions] = i;
     g.durations[g.executions++] = cols[kept[i]! * DB_STRIDE + 1]!;
   }
-  return { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil };
+  return { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil, firstHeld, observable };
 }
 
 /**
@@ -331,11 +379,11 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
   const statements = db.dbStatements;
   const comments = db.dbComments;
   const order = request.dbOrder;
-  const { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil } = passOverSpans(request, normalize, isNoise, memo);
+  const { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil, firstHeld, observable } = passOverSpans(request, normalize, isNoise, memo);
 
   const links = options.links ?? conventionLinks(tablesOf(groups.values()));
   const isCascade = (g: Group): boolean =>
-    g.indices.length - g.multiRow >= minRepeats && !g.paged && !g.n.facts.transactionControl && cascadeKind(g.n.facts) !== null;
+    g.indices.length - g.multiRow >= minRepeats && !g.paged && !chunkedBatch(g) && !g.n.facts.transactionControl && cascadeKind(g.n.facts) !== null;
 
   const resolver = new TriggerResolver(keptAt, links, isCascade);
   // The request's statements share sqlcommenter's comment: its view is read once.
@@ -410,12 +458,12 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
       uses,
       outbound: summariseOutbound(request, options.fanoutMinCalls ?? 3, options.fanoutMinShare ?? 0.5),
       connection:
-        order.length === 0
+        firstHeld < 0
           ? null
           : {
               opened,
-              observable: OBSERVABLE_SYSTEMS.has(db.dbSystems.get(order[0]!)),
-              heldFromMs: cols[order[0]! * DB_STRIDE]!,
+              observable,
+              heldFromMs: cols[firstHeld * DB_STRIDE]!,
               heldUntilMs: heldUntil,
               dbMs: connectionMs,
             },
@@ -504,12 +552,14 @@ function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
   // parent's column is a filter on a field the child inherits (Restaurant.objects.filter(owner=a)).
   const parents = parentJoins(facts, links);
   let inherited: Shape[] | undefined;
-  // M2M: the filter sits on a joined table, e.g. shop_book_tags.book_id = ?
+  // M2M: the filter sits on a joined table, e.g. shop_book_tags.book_id = ? (its refs carry its
+  // alias when it is joined more than once).
   for (const join of facts.joins) {
-    const parent = parents.get(join.table);
+    const qualifier = join.alias ?? join.table;
+    const parent = parents.get(qualifier);
     if (parent !== undefined) {
       for (const f of facts.equalityFilters) {
-        if (!inTable(f, join.table)) continue;
+        if (!inTable(f, qualifier)) continue;
         const column = columnName(f);
         const parentTable = links.foreignKeyTarget(join.table, column);
         if (parentTable === undefined && !column.endsWith('_id')) continue;
@@ -518,13 +568,13 @@ function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
       }
       continue;
     }
-    const filter = facts.equalityFilters.find((f) => inTable(f, join.table));
+    const filter = facts.equalityFilters.find((f) => inTable(f, qualifier));
     if (filter === undefined || join.table === table) continue;
     const sourceColumn = columnName(filter);
     const parentTable = links.foreignKeyTarget(join.table, sourceColumn);
     // A filter on a joined row's own field (a.notes.filter(user__username=…)) is no through table's pointer.
     if (parentTable === undefined && !sourceColumn.endsWith('_id')) continue;
-    const targetRef = join.on.find((r) => inTable(r, join.table) && r !== filter);
+    const targetRef = join.on.find((r) => inTable(r, qualifier) && r !== filter);
     return [{
       kind: 'm2m',
       table,
@@ -538,9 +588,9 @@ function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
   const parentLink = parentLinkOf(facts, links);
   if (parentLink !== undefined) return [{ kind: 'forward', table, parentLink }];
   if (facts.equalityFilters.includes(pk)) return [{ kind: 'forward', table }];
-  // A row by the column a key with to_field holds (Country.objects.get(code=city.country_id)).
-  const key = links.referencedColumns?.(table).find((c) => facts.equalityFilters.includes(`${table}.${c}`));
-  if (key !== undefined) return [{ kind: 'forward', table, key }];
+  // A row read by the unique column a foreign key points at instead of the pk (Django's to_field).
+  const toColumn = links.toFieldColumns?.(table).find((c) => facts.equalityFilters.includes(`${table}.${c}`));
+  if (toColumn !== undefined) return [{ kind: 'forward', table, toColumn }];
   // (content_type_id, object_id): a generic relation, not a reverse FK from ContentType.
   let objectId = false;
   let contentType = false;
@@ -578,24 +628,27 @@ function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
  * The multi-table-inheritance parents `facts` joins on the child's pointer (`shop_restaurant.place_ptr_id
  * = shop_place.id`, and on through a grandparent's), each with the queried table's pointer column to
  * it ('' for a grandparent): a `<parent>_ptr_id` column, or the schema's primary key that points at
- * the joined table.
+ * the joined table. Keyed by each join's qualifier: its alias when the table is joined more than once.
  */
 function parentJoins(facts: SqlFacts, links: TableLinks): Map<string, string> {
   const parents = new Map<string, string>();
   if (facts.joins.length === 0) return parents;
-  const reached = [facts.table];
+  // Each occurrence by its qualifier (its alias when the table is joined more than once), with its table.
+  const reached = new Map<string, string>([[facts.table, facts.table]]);
   for (const join of facts.joins) {
     if (join.type !== 'INNER' && join.type !== 'LEFT') continue;
-    if (!join.on.includes(`${join.table}.${links.primaryKey(join.table)}`)) continue;
+    const qualifier = join.alias ?? join.table;
+    if (!join.on.includes(`${qualifier}.${links.primaryKey(join.table)}`)) continue;
     for (const ref of join.on) {
-      const from = tableName(ref);
-      if (from === join.table || !reached.includes(from)) continue;
+      const fromQualifier = tableName(ref);
+      const from = reached.get(fromQualifier);
+      if (fromQualifier === qualifier || from === undefined) continue;
       const column = columnName(ref);
       const pointer = column.endsWith('_ptr_id') || (column === links.primaryKey(from) && links.foreignKeyTarget(from, column) === join.table);
       if (!pointer) continue;
       // A grandparent's pointer is its child's, not the queried table's: the steps name no column for it.
-      parents.set(join.table, from === facts.table ? column : '');
-      reached.push(join.table);
+      parents.set(qualifier, fromQualifier === facts.table ? column : '');
+      reached.set(qualifier, join.table);
       break;
     }
   }
@@ -616,7 +669,7 @@ function parentLinkOf(facts: SqlFacts, links: TableLinks): { column: string; par
     const target = links.foreignKeyTarget(table, column);
     if (column === pkColumn && target !== undefined && target !== table) return { column, parentTable: target };
     if (!column.endsWith('_ptr_id')) continue;
-    const parent = facts.joins.find((j) => j.table !== table && j.on.includes(f) && j.on.includes(`${j.table}.${links.primaryKey(j.table)}`));
+    const parent = facts.joins.find((j) => j.table !== table && j.on.includes(f) && j.on.includes(`${j.alias ?? j.table}.${links.primaryKey(j.table)}`));
     if (parent !== undefined && (target === undefined || target === parent.table)) return { column, parentTable: parent.table };
   }
   return undefined;
@@ -751,15 +804,19 @@ class TriggerResolver {
         // read, and the others on its table are kept as what the SQL cannot tell it from.
         // Each candidate's steps are kept: worked out once, and returned as they are when there is
         // one candidate (nearly always).
-        const candidates: { ref: string; table: string; column: string; steps: RelationStep[] }[] = [];
+        // A ref's qualifier is its table, or the alias of a table the parent joins twice (another row of it).
+        const candidates: { ref: string; qualifier: string; table: string; column: string; steps: RelationStep[] }[] = [];
         for (const ref of parent.selectedColumns) {
-          const table = tableName(ref);
+          const qualifier = tableName(ref);
+          const table = qualifiedTable(parent, qualifier);
           const column = columnName(ref);
           if (column === this.links.primaryKey(table)) continue;
-          if (this.links.foreignKeyTarget(table, column) !== shape.table || this.links.foreignKeyColumn?.(table, column) !== shape.key) continue;
+          if (this.links.foreignKeyTarget(table, column) !== shape.table) continue;
+          // A key holds the values of the column the row is read by: the pk, or its to_field's.
+          if (this.links.toFieldColumn?.(table, column) !== shape.toColumn) continue;
           if (candidates.some((c) => c.ref === ref)) continue;
-          const steps = from(table, { kind: 'forward', fromTable: table, column, toTable: shape.table });
-          if (steps !== undefined) candidates.push({ ref, table, column, steps });
+          const steps = from(qualifier, { kind: 'forward', fromTable: table, column, toTable: shape.table });
+          if (steps !== undefined) candidates.push({ ref, qualifier, table, column, steps });
         }
         if (candidates.length === 1) return candidates[0]!.steps;
         // Which are loaded only matters, and is only read from the joins, when there are several.
@@ -767,7 +824,7 @@ class TriggerResolver {
         const unloaded = candidates.filter((c) => !loaded.has(c.ref));
         const [chosen, ...rest] = unloaded.length > 0 ? unloaded : candidates;
         if (chosen !== undefined) {
-          const alternatives = rest.filter((c) => c.table === chosen.table).map((c) => c.column);
+          const alternatives = rest.filter((c) => c.qualifier === chosen.qualifier).map((c) => c.column);
           if (alternatives.length === 0) return chosen.steps;
           return [...chosen.steps.slice(0, -1), { kind: 'forward', fromTable: chosen.table, column: chosen.column, toTable: shape.table, alternatives }];
         }
@@ -817,12 +874,15 @@ class TriggerResolver {
   }
 }
 
-/** The `table.column` FKs to `target` whose rows `facts` joins and selects (select_related): no query per row reads them. */
+/**
+ * The FK refs to `target` whose rows `facts` joins and selects (select_related): no query per row
+ * reads them. Each is the ref the join follows (`recruit_application.user_id`, `T3.dept_id`), as
+ * the parent's selected columns name it.
+ */
 function loadedForeignKeys(facts: SqlFacts, target: string, links: TableLinks): Set<string> {
   const loaded = new Set<string>();
   for (const j of joinedTables(facts, links)) {
-    const last = j.steps[j.steps.length - 1];
-    if (j.selected && j.table === target && last?.kind === 'forward') loaded.add(`${last.fromTable}.${last.column}`);
+    if (j.selected && j.table === target && j.via !== undefined) loaded.add(j.via);
   }
   return loaded;
 }

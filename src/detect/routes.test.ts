@@ -23,6 +23,25 @@ describe('periodic callers', () => {
     expect(periodicCaller(cron)).toEqual({ minuteOfDay: 120, days: 4, client: 'cron', requests: 4 });
   });
 
+  it('is one program whichever address it came from: a cron job behind a load balancer, or a new pod each night', () => {
+    // An ALB forwards from the node of each zone (three addresses); a Kubernetes CronJob gets a new pod IP every run.
+    const alb = traffic('GET nightly/', [0, 1, 2, 3, 4].map((d) => [at(d, 2, 0, d), `10.0.${(d % 3) + 1}.5 curl/8.5`] as [number, string]));
+    expect(periodicCaller(alb)).toEqual({ minuteOfDay: 120, days: 5, client: 'curl/8.5', requests: 5 });
+    const pods = traffic('GET nightly/', Array.from({ length: 30 }, (_, d) => [at(d, 2, 0), `10.42.${d}.17 python-requests/2.32.3`] as [number, string]));
+    expect(periodicCaller(pods)?.days).toBe(30);
+    // Without a user agent, the address is all there is to tell callers apart.
+    const bare = traffic('GET nightly/', [[at(0, 2, 0), '10.0.0.9'], [at(1, 2, 0), '10.0.0.9'], [at(2, 2, 0), '10.0.0.8']]);
+    expect(periodicCaller(bare)).toBeNull();
+    expect(periodicCaller(traffic('GET nightly/', [[at(0, 2, 0), '::1'], [at(1, 2, 0), '::1'], [at(2, 2, 0), '::1']]))?.client).toBe('::1');
+  });
+
+  it("keeps its time of day across a daylight-saving change (a crontab in local time moves by an hour in UTC)", () => {
+    const cron = traffic('GET nightly/', [0, 1, 2, 3, 4, 5].map((d) => [at(d, d < 3 ? 2 : 1, 0), 'cron'] as [number, string]));
+    expect(periodicCaller(cron)).toMatchObject({ days: 6, requests: 6 });
+    // Two times of day that are not an hour apart are no schedule.
+    expect(periodicCaller(traffic('GET x/', [0, 1, 2, 3, 4, 5].map((d) => [at(d, d < 3 ? 2 : 4, 0), 'cron'] as [number, string])))).toBeNull();
+  });
+
   it('wraps around midnight', () => {
     const cron = traffic('GET nightly/', [[at(0, 23, 59), 'cron'], [at(2, 0, 0), 'cron'], [at(3, 0, 1), 'cron']]);
     expect(periodicCaller(cron)?.days).toBe(3);
@@ -68,9 +87,62 @@ describe('dead views', () => {
     expect(unseenViews(routes, ['GET dashboard/', 'POST login/']).map((v) => [v.route, v.status])).toEqual([['old/', 'unseen_in_file']]);
   });
 
+  it("leaves out the views of installed packages, wherever the environment is, as it leaves out Django's", () => {
+    const installed = [
+      { route: 'admin/pages/<int:page_id>/edit/', view: 'wagtail.admin.views.pages.edit.EditView', file: '/srv/venv/lib/python3.12/site-packages/wagtail/admin/views/pages/edit.py' },
+      { route: '__debug__/render_panel/', view: 'debug_toolbar.views.render_panel', file: '.venv/lib/python3.12/site-packages/debug_toolbar/views.py' },
+      { route: 'accounts/login/', view: 'allauth.account.views.LoginView', file: '/usr/lib/python3/dist-packages/allauth/account/views.py' },
+    ];
+    const all = [...routes, ...installed];
+    expect(unseenViews(all, ['GET dashboard/']).map((v) => v.route)).toEqual(['old/']);
+    const dead = detectDeadViews(all, [traffic('GET dashboard/', [[at(10, 9, 0), 'u']])], { windowMs: 5 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) });
+    expect(dead.map((v) => v.route)).toEqual(['old/']);
+  });
+
+  it("counts a view's traffic in every language's form of its route (i18n_patterns)", () => {
+    const about = { route: 'en/about/', view: 'app.views.about', languages: { en: 'en/about/', fr: 'fr/about/', de: 'de/ueber/' } };
+    expect(unseenViews([about], ['GET fr/about/'])).toEqual([]);
+    expect(unseenViews([about], ['GET es/about/']).map((v) => v.route)).toEqual(['en/about/']);
+    const french = traffic('GET fr/about/', [[at(1, 3, 0), 'cron'], [at(2, 3, 0), 'cron']]);
+    const german = traffic('GET de/ueber/', [[at(3, 3, 0), 'cron']]);
+    const o = { windowMs: 5 * DAY, nowMs: at(4, 0, 0), historySinceMs: at(0, 0, 0) };
+    expect(detectDeadViews([about], [french], o)).toEqual([]);
+    // One scheduled caller across the languages is still one caller on three days.
+    expect(detectDeadViews([about], [french, german], o).map((v) => [v.status, v.periodic?.days])).toEqual([['periodic', 3]]);
+  });
+
+  it('counts only requests of a method the view takes, when it says which', () => {
+    const webhook = { route: 'webhooks/ats/', view: 'app.views.ats_webhook', methods: ['POST'] };
+    const page = { route: 'about/', view: 'app.views.about', methods: ['GET'] };
+    // A GET to a POST-only view was refused (405); a HEAD is a GET's; a view that says nothing takes any.
+    expect(unseenViews([webhook, page, routes[0]!], ['GET webhooks/ats/', 'HEAD about/', 'OPTIONS dashboard/']).map((v) => v.route)).toEqual(['webhooks/ats/']);
+    const o = { windowMs: 5 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
+    const scanned = [traffic('GET webhooks/ats/', [[at(10, 9, 0), 'scanner']]), traffic('POST webhooks/ats/', [[at(1, 9, 0), 'ats']])];
+    expect(detectDeadViews([webhook], scanned, o)).toEqual([expect.objectContaining({ route: 'webhooks/ats/', status: 'dead', lastSeenMs: at(1, 9, 0) })]);
+    expect(detectDeadViews([webhook], [traffic('POST webhooks/ats/', [[at(10, 9, 0), 'ats']])], o)).toEqual([]);
+  });
+
+  it('judges a view by all its routes: a viewset used on its list route is not dead for its unused format-suffix twin', () => {
+    const viewset = [
+      { route: 'api/books/$', view: 'app.views.BookViewSet', methods: ['GET'] },
+      { route: 'api/books\\.(?P<format>[a-z0-9]+)/?$', view: 'app.views.BookViewSet', methods: ['GET'] },
+    ];
+    expect(unseenViews(viewset, ['GET api/books/$'])).toEqual([]);
+    const o = { windowMs: 5 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
+    expect(detectDeadViews(viewset, [traffic('GET api/books/$', [[at(10, 9, 0), 'u']])], o)).toEqual([]);
+    // Unused on every route: each route is listed, as each is to go.
+    expect(detectDeadViews(viewset, [], o).map((v) => [v.route, v.status])).toEqual([
+      ['api/books/$', 'dead'],
+      ['api/books\\.(?P<format>[a-z0-9]+)/?$', 'dead'],
+    ]);
+  });
+
   it('reads the route from an endpoint name', () => {
     expect(routeOf('GET dashboard/')).toBe('dashboard/');
     expect(routeOf('recruit.tasks.send_digest')).toBe('recruit.tasks.send_digest');
     expect(routeOf('GET ')).toBe('');
+    // A catch-all's endpoint split by what it served is still its route's traffic.
+    expect(routeOf('GET <path:slug>/ [path: /blog/]')).toBe('<path:slug>/');
+    expect(routeOf('GET ^((?:[\\w\\-]+/)*)$ [page: blog_blogpage]')).toBe('^((?:[\\w\\-]+/)*)$');
   });
 });

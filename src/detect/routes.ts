@@ -3,6 +3,7 @@
  * route, to name views nobody calls, and views kept alive only by a scheduled caller (the same
  * minute each day, the same client: a cron job).
  */
+import { readSplit } from './catch-all.js';
 import type { RequestAnalysis } from './types.js';
 
 const DAY_MS = 86_400_000;
@@ -19,7 +20,7 @@ const MAX_DAYS = 400;
 export interface TrafficPattern {
   /** Minute of the day (UTC) → requests; null once more than MAX_MINUTES distinct minutes were seen. */
   minutes: Map<number, number> | null;
-  /** Client (address and user agent) → requests; null once more than MAX_CLIENTS were seen. */
+  /** Caller (user agent, or address without one: callerOf) → requests; null once more than MAX_CLIENTS were seen. */
   clients: Map<string, number> | null;
   /** Days (since the epoch, UTC) with a request; null past MAX_DAYS. */
   days: Set<number> | null;
@@ -45,10 +46,24 @@ function addTo<K>(map: Map<K, number> | null, key: K, n: number, max: number): M
   return map.size > max ? null : map;
 }
 
+const ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[?[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\]?)$/;
+
+/**
+ * Who sent a request, for telling a scheduled job apart (SpanRecord.client is `address user-agent`,
+ * either alone when the other is unknown): its user agent, the same program whichever address it came
+ * from (a load balancer forwards from the node of each zone, a Kubernetes CronJob runs in a new pod
+ * each time); its address when it sent no user agent.
+ */
+export function callerOf(client: string): string {
+  const space = client.indexOf(' ');
+  if (space < 0) return client;
+  return ADDRESS.test(client.slice(0, space)) ? client.slice(space + 1) : client;
+}
+
 /** Adds one request to a route's pattern. */
 export function addToPattern(p: TrafficPattern, startMs: number, client: string): void {
   p.minutes = addTo(p.minutes, Math.floor((startMs % DAY_MS) / MINUTE_MS), 1, MAX_MINUTES);
-  p.clients = addTo(p.clients, client, 1, MAX_CLIENTS);
+  p.clients = addTo(p.clients, callerOf(client), 1, MAX_CLIENTS);
   if (p.days !== null) {
     p.days.add(Math.floor(startMs / DAY_MS));
     if (p.days.size > MAX_DAYS) p.days = null;
@@ -59,7 +74,8 @@ export function mergePatterns(into: TrafficPattern, from: TrafficPattern): void 
   if (from.minutes === null) into.minutes = null;
   else for (const [k, n] of from.minutes) into.minutes = addTo(into.minutes, k, n, MAX_MINUTES);
   if (from.clients === null) into.clients = null;
-  else for (const [k, n] of from.clients) into.clients = addTo(into.clients, k, n, MAX_CLIENTS);
+  // A store written before callerOf keyed clients by address and user agent: read as callers too.
+  else for (const [k, n] of from.clients) into.clients = addTo(into.clients, callerOf(k), n, MAX_CLIENTS);
   if (from.days === null) into.days = null;
   else if (into.days !== null) {
     for (const d of from.days) into.days.add(d);
@@ -97,7 +113,7 @@ export interface PeriodicCaller {
 export interface PeriodicOptions {
   /** Distinct days needed before a pattern counts as daily. Default 3. */
   minDays?: number;
-  /** Minutes either side of the usual time still counted as the same time. Default 2. */
+  /** Minutes either side of the usual time (or of an hour off it: daylight saving) still counted as the same time. Default 2. */
   toleranceMinutes?: number;
   /** Requests per day a scheduled job makes at most. Default 4. */
   maxPerDay?: number;
@@ -114,8 +130,9 @@ export function periodicCaller(t: RouteTraffic, options: PeriodicOptions = {}): 
   let mainCount = -1;
   for (const [m, n] of minutes) if (n > mainCount || (n === mainCount && m < main)) [main, mainCount] = [m, n];
   for (const m of minutes.keys()) {
-    const d = Math.abs(m - main);
-    if (Math.min(d, 1440 - d) > tolerance) return null;
+    const d = Math.min(Math.abs(m - main), 1440 - Math.abs(m - main));
+    // A crontab in local time runs an hour earlier or later in UTC after a daylight-saving change.
+    if (d > tolerance && Math.abs(d - 60) > tolerance) return null;
   }
   const [client] = clients.keys();
   return { minuteOfDay: main, days: days.size, client: client ?? '', requests: t.requests };
@@ -127,8 +144,15 @@ export interface RouteEntry {
   view: string;
   name?: string;
   methods?: string[];
+  /** Language code → the route in that language (i18n_patterns): a request's http.route carries its own language's. */
+  languages?: Record<string, string>;
   file?: string;
   line?: number;
+}
+
+/** Every route a request to this entry's view can carry: its route, and its form in each language. */
+function routesOf(r: RouteEntry): string[] {
+  return r.languages === undefined ? [r.route] : [...new Set([r.route, ...Object.values(r.languages)])];
 }
 
 export type DeadViewStatus =
@@ -157,50 +181,124 @@ export interface DeadViewOptions extends PeriodicOptions {
   windowMs: number;
   /** The end of the window (now). */
   nowMs: number;
-  /** When the traffic data starts (the store's first request). */
+  /** When the traffic data starts: the first request to one of the URLconf's routes (urlconfHistorySince). */
   historySinceMs: number;
-  /** Views of these module prefixes are the framework's, not the app's. Default django., rest_framework. */
+  /** Views of these module prefixes are the framework's, not the app's. Default django., rest_framework. (Views of installed packages never count.) */
   ignoreModules?: readonly string[];
 }
 
 const DEFAULT_IGNORED = ['django.', 'rest_framework.'];
 
-/** `GET dashboard/` → `dashboard/`: the route part of an endpoint name. */
+/**
+ * `GET dashboard/` → `dashboard/`: the route part of an endpoint name. A catch-all route's endpoint
+ * split by page model or path (`GET <path:slug>/ [path: /blog/]`, detect/catch-all.ts) is its route's
+ * traffic all the same.
+ */
 export function routeOf(endpoint: string): string {
-  const space = endpoint.indexOf(' ');
-  return space > 0 && /^[A-Z]+$/.test(endpoint.slice(0, space)) ? endpoint.slice(space + 1) : endpoint;
+  const name = readSplit(endpoint)?.route ?? endpoint;
+  const space = name.indexOf(' ');
+  return space > 0 && /^[A-Z]+$/.test(name.slice(0, space)) ? name.slice(space + 1) : name;
 }
 
-function byRoute(traffic: Iterable<RouteTraffic>): Map<string, RouteTraffic> {
-  const out = new Map<string, RouteTraffic>();
+const copyOf = (t: RouteTraffic): RouteTraffic => ({
+  ...t,
+  pattern: { minutes: t.pattern.minutes && new Map(t.pattern.minutes), clients: t.pattern.clients && new Map(t.pattern.clients), days: t.pattern.days && new Set(t.pattern.days) },
+});
+
+function addTraffic(into: RouteTraffic, t: RouteTraffic): void {
+  into.requests += t.requests;
+  into.firstSeenMs = Math.min(into.firstSeenMs, t.firstSeenMs);
+  into.lastSeenMs = Math.max(into.lastSeenMs, t.lastSeenMs);
+  mergePatterns(into.pattern, t.pattern);
+}
+
+/** `POST webhooks/ats/` → `POST`; undefined for a name without a method. */
+function methodOf(endpoint: string): string | undefined {
+  const space = endpoint.indexOf(' ');
+  const method = space > 0 ? endpoint.slice(0, space) : '';
+  return /^[A-Z]+$/.test(method) ? method : undefined;
+}
+
+/**
+ * Whether a request of this method used the view: any, when the view does not say which it takes;
+ * otherwise one it takes (HEAD with GET). A GET to a POST-only webhook was refused (405), and a
+ * scanner's requests keep no view alive.
+ */
+function accepts(r: RouteEntry, method: string | undefined): boolean {
+  if (r.methods === undefined || method === undefined) return true;
+  return r.methods.includes(method) || (method === 'HEAD' && r.methods.includes('GET'));
+}
+
+/** Traffic by route, one entry per endpoint (method and service) on it. */
+function byRoute(traffic: Iterable<RouteTraffic>): Map<string, RouteTraffic[]> {
+  const out = new Map<string, RouteTraffic[]>();
   for (const t of traffic) {
     const route = routeOf(t.endpoint);
     const seen = out.get(route);
-    if (seen === undefined) {
-      out.set(route, { ...t, pattern: { minutes: t.pattern.minutes && new Map(t.pattern.minutes), clients: t.pattern.clients && new Map(t.pattern.clients), days: t.pattern.days && new Set(t.pattern.days) } });
-      continue;
-    }
-    // Several methods (or services) on one route: one route's traffic.
-    seen.requests += t.requests;
-    seen.firstSeenMs = Math.min(seen.firstSeenMs, t.firstSeenMs);
-    seen.lastSeenMs = Math.max(seen.lastSeenMs, t.lastSeenMs);
-    mergePatterns(seen.pattern, t.pattern);
+    if (seen === undefined) out.set(route, [t]);
+    else seen.push(t);
   }
   return out;
 }
 
-const owned = (view: string, ignore: readonly string[]): boolean => !ignore.some((m) => view.startsWith(m));
+/** A view's traffic over all its routes (one per language) and the methods it takes, or undefined when it had none. */
+function trafficOf(r: RouteEntry, seen: ReadonlyMap<string, readonly RouteTraffic[]>): RouteTraffic | undefined {
+  let out: RouteTraffic | undefined;
+  for (const route of routesOf(r)) {
+    for (const t of seen.get(route) ?? []) {
+      if (!accepts(r, methodOf(t.endpoint))) continue;
+      if (out === undefined) out = copyOf(t);
+      else addTraffic(out, t);
+    }
+  }
+  return out;
+}
 
-/** Dead and periodic views: every app route with no request in the window, or only a scheduled caller. */
+/**
+ * A view of an installed package (its source under site-packages or dist-packages: Wagtail's admin,
+ * django-debug-toolbar, allauth) comes with the package, used or not: never the app's to delete.
+ */
+const INSTALLED = /(?:^|[\\/])(?:site|dist)-packages[\\/]/;
+
+/** An app view: neither of an ignored module (Django's, DRF's) nor of an installed package. */
+const owned = (r: RouteEntry, ignore: readonly string[]): boolean =>
+  !ignore.some((m) => r.view.startsWith(m)) && (r.file === undefined || !INSTALLED.test(r.file));
+
+/**
+ * When this URLconf's history starts: the first request to any of its routes, or undefined when none
+ * had one. A store shared with other services (a Celery worker, another app) holds older traffic that
+ * says nothing about this app's views: counted from it, a view of an app traced since yesterday
+ * would be "dead: no request in 90 days".
+ */
+export function urlconfHistorySince(routes: readonly RouteEntry[], traffic: Iterable<RouteTraffic>): number | undefined {
+  const own = new Set(routes.flatMap(routesOf));
+  let since: number | undefined;
+  for (const t of traffic) if (own.has(routeOf(t.endpoint)) && (since === undefined || t.firstSeenMs < since)) since = t.firstSeenMs;
+  return since;
+}
+
+/**
+ * Dead and periodic views: the routes of every app view with no request in the window (on any of its
+ * routes), or only a scheduled caller.
+ */
 export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable<RouteTraffic>, o: DeadViewOptions): DeadView[] {
   const seen = byRoute(traffic);
   const historyMs = Math.max(0, o.nowMs - o.historySinceMs);
   const enoughHistory = historyMs >= o.windowMs;
   const since = o.nowMs - o.windowMs;
+  // A view's traffic over every route it has: a DRF router gives each viewset route a format-suffix
+  // twin (books\.(?P<format>…)) that nobody calls, and the viewset is no less used for it.
+  const byView = new Map<string, RouteTraffic | undefined>();
+  for (const r of routes) {
+    const t = trafficOf(r, seen);
+    const before = byView.get(r.view);
+    if (before === undefined) byView.set(r.view, t && copyOf(t));
+    else if (t !== undefined) addTraffic(before, t);
+  }
   const out: DeadView[] = [];
   for (const r of routes) {
-    if (!owned(r.view, o.ignoreModules ?? DEFAULT_IGNORED)) continue;
-    const t = seen.get(r.route);
+    if (!owned(r, o.ignoreModules ?? DEFAULT_IGNORED)) continue;
+    const t = byView.get(r.view);
     const base = { ...r, windowMs: o.windowMs, historyMs, enoughHistory };
     if (t === undefined || t.lastSeenMs < since) {
       out.push({ ...base, status: enoughHistory ? 'dead' : 'no_traffic_yet', requests: 0, lastSeenMs: t?.lastSeenMs ?? null });
@@ -214,9 +312,18 @@ export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable
 
 /** Offline: the app routes no request in the file went to. */
 export function unseenViews(routes: readonly RouteEntry[], endpoints: Iterable<string>, ignoreModules: readonly string[] = DEFAULT_IGNORED): DeadView[] {
-  const seen = new Set<string>();
-  for (const e of endpoints) seen.add(routeOf(e));
+  // Route → the methods requests to it used.
+  const seen = new Map<string, Set<string | undefined>>();
+  for (const e of endpoints) {
+    const route = routeOf(e);
+    let methods = seen.get(route);
+    if (methods === undefined) seen.set(route, (methods = new Set()));
+    methods.add(methodOf(e));
+  }
+  const used = (r: RouteEntry): boolean => routesOf(r).some((route) => [...(seen.get(route) ?? [])].some((m) => accepts(r, m)));
+  // A view used through any of its routes is used (a DRF router's format-suffix twins).
+  const usedViews = new Set(routes.filter(used).map((r) => r.view));
   return routes
-    .filter((r) => owned(r.view, ignoreModules) && !seen.has(r.route))
+    .filter((r) => owned(r, ignoreModules) && !usedViews.has(r.view))
     .map((r) => ({ ...r, status: 'unseen_in_file' as const, requests: 0, lastSeenMs: null, windowMs: 0, historyMs: 0, enoughHistory: false }));
 }

@@ -15,6 +15,8 @@ const TEXTS = [
   'SET ROLE',
   '/* leading */ SELECT "a" FROM "b" ',
   'SELECT "x" FROM "y" /* a ',
+  'SELECT "x" FROM "y" /* a /* b */ ', // open where comments nest (PostgreSQL), closed elsewhere
+  "SELECT 'it\\'s', \"x\" FROM \"y\" ", // one string on MySQL, an open one elsewhere
   'SELECT "x" FROM "y" WHERE "y"."q" = "',
   '',
 ];
@@ -36,9 +38,9 @@ function counted(): { normalize: Normalizer; calls: () => number } {
   const inner = createSqlNormalizer();
   let calls = 0;
   return {
-    normalize: (statement) => {
+    normalize: (statement, system) => {
       calls++;
-      return inner(statement);
+      return inner(statement, system);
     },
     calls: () => calls,
   };
@@ -48,20 +50,27 @@ describe('createStatementMemo', () => {
   it('gives what the normaliser gives the whole statement, for any sequence of texts and comments', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.constantFrom(...TEXTS), fc.oneof(fc.constantFrom(...COMMENTS), fc.string({ maxLength: 12 }).map((s) => `/*${s}*/`))), { maxLength: 40 }),
+        fc.array(
+          fc.tuple(
+            fc.constantFrom(...TEXTS),
+            fc.oneof(fc.constantFrom(...COMMENTS), fc.string({ maxLength: 12 }).map((s) => `/*${s}*/`)),
+            fc.constantFrom(undefined, 'postgresql', 'mysql', 'sqlite'),
+          ),
+          { maxLength: 40 },
+        ),
         fc.integer({ min: 0, max: 4 }),
         (calls, maxEntries) => {
           const memo = createStatementMemo(maxEntries);
           const { normalize } = counted();
-          for (const [text, comment] of calls) {
+          for (const [text, comment, system] of calls) {
             const whole = text + comment;
-            const facts = memo.facts(text, comment, normalize);
-            expect(facts.n).toEqual(normalizeSql(whole));
+            const facts = memo.facts(text, comment, normalize, system);
+            expect(facts.n).toEqual(normalizeSql(whole, system));
             expect(facts.setup).toBe(isConnectionSetup(whole));
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 600 },
     );
   });
 

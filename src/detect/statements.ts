@@ -8,8 +8,8 @@
 import type { NormalizedSql } from '../sql/types.js';
 import { isConnectionSetup } from './connections.js';
 
-/** Normalises one raw statement; callers pass a cached normaliser (sql/cache.ts). */
-export type Normalizer = (statement: string) => NormalizedSql;
+/** Normalises one raw statement in its span's db.system's dialect; callers pass a cached normaliser (sql/cache.ts). */
+export type Normalizer = (statement: string, system?: string) => NormalizedSql;
 
 /** What a statement gives the per-request pass (detect/request.ts). */
 export interface StatementFacts {
@@ -21,6 +21,8 @@ export interface StatementFacts {
 interface Entry extends StatementFacts {
   /** The comment `n` was read with. */
   comment: string;
+  /** The db.system `n` was read in. */
+  system: string | undefined;
   /**
    * The normaliser gave the same result object for this text with two different comments: its
    * prefix memo proved the comment inert (no token reaches into it), so any comment of the same
@@ -30,8 +32,8 @@ interface Entry extends StatementFacts {
 }
 
 export interface StatementMemo {
-  /** The facts of `text + comment` (comment '' when none was split off). */
-  facts(text: string, comment: string, normalize: Normalizer): StatementFacts;
+  /** The facts of `text + comment` (comment '' when none was split off), read in `system`'s dialect. */
+  facts(text: string, comment: string, normalize: Normalizer, system?: string): StatementFacts;
 }
 
 /**
@@ -55,14 +57,16 @@ export function createStatementMemo(maxEntries = 10_000, maxStatementLength = 16
     return lastInert;
   };
   return {
-    facts(text, comment, normalize) {
-      const entry = entries.get(text);
+    facts(text, comment, normalize, system) {
+      let entry = entries.get(text);
+      // The text read for another system (an app with two kinds of database): read again, and keep the new reading.
+      if (entry !== undefined && entry.system !== system) entry = undefined;
       if (entry !== undefined) {
         if (entry.comment === comment) return entry;
         if (entry.inert && text.length + comment.length <= maxStatementLength && inert(comment)) return entry;
       }
       const whole = comment === '' ? text : text + comment;
-      const n = normalize(whole);
+      const n = normalize(whole, system);
       if (entry !== undefined && n === entry.n && !entry.inert) {
         // Two wholes, one result object: only the prefix memo hands one result to two texts, and it
         // does for exactly these forms (a trailing one-line comment, no `%(` before it).
@@ -71,7 +75,7 @@ export function createStatementMemo(maxEntries = 10_000, maxStatementLength = 16
       }
       if (maxEntries <= 0) return { n, setup: isConnectionSetup(whole) };
       if (entry === undefined && entries.size >= maxEntries) dropOlderHalf(entries);
-      const fresh: Entry = { n, setup: isConnectionSetup(whole), comment, inert: false };
+      const fresh: Entry = { n, setup: isConnectionSetup(whole), comment, system, inert: false };
       entries.set(text, fresh);
       return fresh;
     },

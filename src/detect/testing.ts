@@ -9,15 +9,17 @@ export interface RequestShape {
   startMs?: number;
   /** Outbound calls after the queries: `[durationMs, overlapsPrevious]`. */
   outbound?: [number, boolean][];
+  /** The DB spans' db.system (default postgresql). */
+  system?: string;
 }
 
 /** A request whose DB spans run the given statements in order, 1 ms each unless told. */
 export function requestOf(endpoint: string, steps: Step[], shape: RequestShape | string = {}): Request {
-  const { traceId = 'f'.repeat(32), startMs = 0, outbound = [] } = typeof shape === 'string' ? { traceId: shape } : shape;
+  const { traceId = 'f'.repeat(32), startMs = 0, outbound = [], system = 'postgresql' } = typeof shape === 'string' ? { traceId: shape } : shape;
   const dbSpans: Request['dbSpans'] = [];
   let t = startMs + 1;
   const push = (statement: string, ms = 1): void => {
-    dbSpans.push({ spanId: (dbSpans.length + 1).toString(16).padStart(16, '0'), startMs: t, durationMs: ms, system: 'postgresql', statement });
+    dbSpans.push({ spanId: (dbSpans.length + 1).toString(16).padStart(16, '0'), startMs: t, durationMs: ms, system, statement });
     t += ms + 0.1;
   };
   for (const step of steps) {

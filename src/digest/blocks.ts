@@ -343,7 +343,7 @@ function fallback(c: Context, items: Item[], part: number, parts: number): strin
   let used = lines[0]?.length ?? 0;
   for (const [i, { endpoint: e, rank }] of items.entries()) {
     const line = escapeMrkdwn(
-      `${rank}. ${clip(e.endpoint, 200)}: ${int(e.queriesPerRequest.p50)} queries/request, ` +
+      `${rank}. ${clip(e.endpoint, 200)}: ${int(e.queriesPerRequest.p50)} ${e.queriesPerRequest.p50 === 1 ? 'query' : 'queries'}/request, ` +
         `${ms(wastedPerRequest(e))} of DB time wasted/request, ${percent(affected(e).count, e.requests)} ${affected(e).phrase}`,
     );
     const tail = `…and ${items.length - i} more`;

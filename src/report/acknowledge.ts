@@ -5,7 +5,7 @@
  */
 import type { FindingKind } from '../detect/types.js';
 import type { Report, ReportFinding } from './model.js';
-import { findingSignature } from './signature.js';
+import { findingSignature, type SignedKind } from './signature.js';
 import { compareText } from '../detect/order.js';
 
 /** `acknowledged`: known, a fix is planned. `ignored`: accepted as it is. Both mute the finding until `expires`. */
@@ -27,8 +27,8 @@ export interface Acknowledgement {
 /** A finding as a report lists it, muted or not: the decision rides along when one applies. */
 export type AcknowledgedFinding = ReportFinding & { acknowledgement?: Pick<Acknowledgement, 'state' | 'reason' | 'expires'> };
 
-/** The signature of a report finding (DESIGN "Signature"). */
-export const signatureOf = (endpoint: string, f: Pick<ReportFinding, 'kind' | 'table' | 'fingerprint'>): string =>
+/** The signature of a stored finding (DESIGN "Signature"): a stored loop's kind is never warm_up, which is the report's call. */
+export const signatureOf = (endpoint: string, f: { kind: SignedKind; table: string; fingerprint: string }): string =>
   findingSignature({ endpoint, kind: f.kind, table: f.table, fingerprint: f.fingerprint });
 
 /** Whether a decision still applies at `nowMs`. */
@@ -40,7 +40,7 @@ export function isActive(a: Pick<Acknowledgement, 'expires'>, nowMs: number): bo
  * Takes muted findings out of a report (the summary's finding count follows), or with `include`
  * keeps them and marks each with its decision. Expired decisions are ignored.
  */
-export function applyAcknowledgements<R extends Pick<Report, 'summary'> & { endpoints: { endpoint: string; findings: Pick<ReportFinding, 'kind' | 'table' | 'fingerprint'>[] }[] }>(
+export function applyAcknowledgements<R extends Pick<Report, 'summary'> & { endpoints: { endpoint: string; findings: Pick<ReportFinding, 'signature'>[] }[] }>(
   report: R,
   acks: readonly Acknowledgement[],
   nowMs: number,
@@ -53,7 +53,7 @@ export function applyAcknowledgements<R extends Pick<Report, 'summary'> & { endp
   const endpoints = report.endpoints.map((e) => {
     const findings: (Finding & { acknowledgement?: AcknowledgedFinding['acknowledgement'] })[] = [];
     for (const f of e.findings) {
-      const a = active.get(signatureOf(e.endpoint, f));
+      const a = active.get(f.signature);
       if (a === undefined) findings.push(f);
       else if (include) findings.push({ ...f, acknowledgement: { state: a.state, reason: a.reason, ...(a.expires === undefined ? {} : { expires: a.expires }) } });
       else removed++;

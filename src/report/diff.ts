@@ -14,6 +14,8 @@ export interface DiffFinding {
   /** Repeats per request (p50) before and after; absent on the side where it is missing. */
   before?: number;
   after?: number;
+  /** The kind before, when the same loop changed kind: warm-up then N+1 (worse), or back (better). */
+  kindBefore?: ReportFinding['kind'];
 }
 
 export interface EndpointDiff {
@@ -77,7 +79,11 @@ function diffFindings(was: ReportEndpoint | undefined, now: ReportEndpoint | und
   for (const [sig, f] of after) {
     const old = before.get(sig);
     if (old === undefined) out.push({ change: 'new', finding: f, after: f.repeatsPerRequest.p50 });
-    else if (f.repeatsPerRequest.p50 !== old.repeatsPerRequest.p50) {
+    else if (countsTowardBudget(f.kind) !== countsTowardBudget(old.kind)) {
+      // One loop (one signature), warm-up in one run and the steady state in the other.
+      const change = countsTowardBudget(f.kind) ? 'worse' : 'better';
+      out.push({ change, finding: f, before: old.repeatsPerRequest.p50, after: f.repeatsPerRequest.p50, kindBefore: old.kind });
+    } else if (f.repeatsPerRequest.p50 !== old.repeatsPerRequest.p50) {
       out.push({ change: f.repeatsPerRequest.p50 > old.repeatsPerRequest.p50 ? 'worse' : 'better', finding: f, before: old.repeatsPerRequest.p50, after: f.repeatsPerRequest.p50 });
     }
   }
@@ -100,7 +106,8 @@ export function renderDiff(diff: ReportDiff, labels: { before: string; after: st
       const repeats = f.before !== undefined && f.after !== undefined ? ` (${f.before} → ${f.after} per request)` : '';
       const x = f.finding;
       const where = x.table === '' ? '' : ` on ${x.table}${x.chain.length > 0 ? ` via ${x.chain.join('.')}` : ''}`;
-      out.push(`   ${MARK[f.change]} ${KIND_LABEL[x.kind]}${where}${repeats}  ${x.signature}`);
+      const kind = f.kindBefore === undefined ? KIND_LABEL[x.kind] : `${KIND_LABEL[f.kindBefore]} → ${KIND_LABEL[x.kind]}`;
+      out.push(`   ${MARK[f.change]} ${kind}${where}${repeats}  ${x.signature}`);
     }
   }
   return `${out.join('\n')}\n`;

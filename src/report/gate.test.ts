@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { analyseFiles } from '../cli/report.js';
 import type { RollupSet } from '../detect/rollup.js';
-import { baselineFromReport, BaselineError, parseBaseline, type Baseline } from './baseline.js';
-import { judge } from './gate.js';
+import { baselineFromReport, BaselineError, parseBaseline, widenScope, type Baseline } from './baseline.js';
+import { judge, lookedAt } from './gate.js';
 import { renderGithubCommands, renderGithubSummary } from './github.js';
 import { renderJunit } from './junit.js';
 import { buildReport, type Report } from './model.js';
@@ -89,6 +89,8 @@ describe('baseline file', () => {
       ['{"n1lensBaseline": 1, "findings": [{"signature": "0123456789abcdef", "endpoint": "e", "kind": "n_plus_one", "table": "t", "expires": "soon"}]}', /findings\[0\]\.expires must be a date, YYYY-MM-DD/],
       ['{"n1lensBaseline": 1, "findings": [{"signature": "0123456789abcdef", "endpoint": "e", "kind": "n_plus_one", "table": "t", "expires": "2099-02-31"}]}', /findings\[0\]\.expires must be a real date, YYYY-MM-DD/],
       ['{"n1lensBaseline": 2, "findings": []}', /n1lensBaseline must be 1/],
+      ['{"n1lensBaseline": 1, "scope": {"minWastedMs": -1}, "findings": []}', /scope\.minWastedMs must be a number ≥ 0/],
+      ['{"n1lensBaseline": 1, "scope": {"services": "x"}, "findings": []}', /scope must be|Unrecognized key/],
     ];
     for (const [text, message] of bad) {
       const e = (() => {
@@ -148,5 +150,69 @@ describe('the step summary\'s verdict', () => {
     ]);
     const summary = renderGithubSummary(r, judge(r, { maxFindings: 0, today: '2026-01-01', endpoints: [{ match: 'GET reports/', maxFindings: 5 }] }));
     expect(summary).toMatch(/^### ❌ n1lens: 1 new finding over budget\n/);
+  });
+});
+
+describe('a baseline and a run of different scopes', () => {
+  const entriesOf = (b: Baseline) => b.findings.map((e) => e.signature);
+
+  it('calls no entry fixed whose endpoint a slice of the traffic (--service, --since, a pull) had no request to', () => {
+    const full = baselineFromReport(report);
+    const others = { ...report, endpoints: report.endpoints.filter((e) => e.endpoint !== 'GET dashboard/') };
+    expect(judge(others, { maxFindings: 0, today, baseline: full, slice: true }).fixed).toEqual([]);
+    // A whole recording without the endpoint is what it was: its loops are gone.
+    expect(judge(others, { maxFindings: 0, today, baseline: full }).fixed).toHaveLength(6);
+    // A rewrite from the slice keeps them.
+    expect(entriesOf(baselineFromReport(others, full, lookedAt(others, { baseline: full, slice: true }), {}))).toEqual(entriesOf(full));
+  });
+
+  it('calls no entry fixed that --min-wasted-ms left out, and keeps it in a rewrite', () => {
+    const full = baselineFromReport(report);
+    const quiet = { ...report, endpoints: report.endpoints.map((e) => ({ ...e, findings: [] })) };
+    const below = new Set(full.findings.map((e) => e.signature));
+    expect(judge(quiet, { maxFindings: 0, today, baseline: full, scope: { minWastedMs: 1e9 }, belowMinWasted: below }).fixed).toEqual([]);
+    expect(entriesOf(baselineFromReport(quiet, full, lookedAt(quiet, { baseline: full, belowMinWasted: below }), { minWastedMs: 1e9 }))).toEqual(entriesOf(full));
+  });
+
+  it('calls no entry fixed from a selection of tests other than the one the baseline was written from', () => {
+    const full = { ...baselineFromReport(report, undefined, undefined, { testSuite: true }) };
+    const quiet = { ...report, endpoints: report.endpoints.map((e) => ({ ...e, findings: [] })) };
+    const some = judge(quiet, { maxFindings: 0, today, baseline: full, scope: { testSuite: true, tests: 'tests/test_a.py' } });
+    expect(some.fixed).toEqual([]);
+    expect(some.scopeNotes).toEqual(['tests: the whole suite in the baseline, "tests/test_a.py" in this run']);
+    // The same selection as the baseline's: what it ran and no longer finds is fixed.
+    const narrow = baselineFromReport(report, undefined, undefined, { testSuite: true, tests: 'tests/test_a.py' });
+    expect(judge(quiet, { maxFindings: 0, today, baseline: narrow, scope: { testSuite: true, tests: 'tests/test_a.py' } }).fixed).toHaveLength(6);
+  });
+
+  it("calls a finding outside the baseline's scope neither new nor accepted: it does not count, and the verdict says why", () => {
+    const empty: Baseline = { n1lensBaseline: 1, scope: { endpoint: 'GET reports/*', minWastedMs: 5 }, findings: [] };
+    const verdict = judge(report, { maxFindings: 0, today, baseline: empty });
+    expect(verdict.findings.map((g) => g.status)).toEqual(Array(6).fill('unscoped'));
+    expect(verdict.overBudget).toBe(false);
+    expect(verdict.scopeNotes).toEqual(['--endpoint: "GET reports/*" in the baseline, all in this run', '--min-wasted-ms: 5 in the baseline, 0 in this run']);
+    // Another service's findings are outside a baseline written for one service.
+    const web: Baseline = { n1lensBaseline: 1, scope: { service: 'web' }, findings: [] };
+    expect(judge(report, { maxFindings: 0, today, baseline: web, scope: { service: 'recruit' } }).findings.map((g) => g.status)).toEqual(Array(6).fill('unscoped'));
+    // Within it, as before: new.
+    expect(judge(report, { maxFindings: 0, today, baseline: { n1lensBaseline: 1, scope: {}, findings: [] } }).findings.map((g) => g.status)).toEqual(Array(6).fill('new'));
+    // A file written before scopes were recorded: new, and nothing said.
+    const old = judge(report, { maxFindings: 0, today, baseline: { n1lensBaseline: 1, findings: [] }, scope: { minWastedMs: 1 } });
+    expect(old.findings.map((g) => g.status)).toEqual(Array(6).fill('new'));
+    expect(old.scopeNotes).toEqual([]);
+  });
+
+  it('records the scope a rewrite covers: the wider of the file it rewrites and the run', () => {
+    expect(baselineFromReport(report, undefined, undefined, { minWastedMs: 2, ignoreTables: ['django_session'] }).scope).toEqual({ minWastedMs: 2, ignoreTables: ['django_session'] });
+    expect(baselineFromReport(report, undefined, undefined, {}).scope).toBeUndefined();
+    expect(widenScope({ minWastedMs: 5, ignoreTables: ['a', 'b'], tests: 'x', testSuite: true }, { minWastedMs: 1, ignoreTables: ['b'], tests: 'y', testSuite: true })).toEqual({
+      ignoreTables: ['b'],
+      minWastedMs: 1,
+      testSuite: true,
+      tests: 'x + y',
+    });
+    // A file with no recorded scope counts as the widest; a whole-suite run makes the whole suite.
+    expect(widenScope({}, { endpoint: 'GET a/', minWastedMs: 3, tests: 'y' })).toEqual({});
+    expect(widenScope({ tests: 'x' }, {})).toEqual({});
   });
 });

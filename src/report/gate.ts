@@ -4,8 +4,8 @@
  * per-endpoint budgets are broken. Pure: the report, the budgets and today's date in, a verdict out.
  */
 import type { FindingKind } from '../detect/types.js';
-import type { Baseline, BaselineEntry } from './baseline.js';
-import { endpointMatcher, type Report, type ReportFinding } from './model.js';
+import type { Baseline, BaselineEntry, BaselineScope } from './baseline.js';
+import { endpointMatcher, reportScope, type Report, type ReportFinding } from './model.js';
 
 /** An endpoint glob's own limits (config `[endpoints."GET dashboard/*"]`). */
 export interface EndpointBudget {
@@ -25,15 +25,27 @@ export interface GateOptions {
   baseline?: Baseline;
   /** `YYYY-MM-DD`, for baseline expiry. */
   today: string;
-  /** Whether the report looked at a baseline entry's endpoint and table (model.ts reportScope); entries it left out are not fixed. All when absent. */
-  inScope?: (entry: BaselineEntry) => boolean;
+  /**
+   * What the run looked at (its flags, as a baseline records them): baseline entries it left out
+   * are not fixed, and its differences from the baseline's own scope are told (scopeNotes).
+   */
+  scope?: BaselineScope;
+  /** Signatures the run detected and left out for --min-wasted-ms: their entries are not fixed either. */
+  belowMinWasted?: ReadonlySet<string>;
+  /**
+   * The run saw a slice of the traffic (one service, a time window, a pull): an entry whose endpoint
+   * had no request in it is not fixed, as nothing looked at that endpoint.
+   */
+  slice?: boolean;
 }
 
 /**
  * new: not in the baseline; expired: in it, but past `expires`; baselined: accepted;
- * not_counted: a kind that never counts toward the budget (advice such as hot_lookup).
+ * not_counted: a kind that never counts toward the budget (advice such as hot_lookup);
+ * unscoped: not in the baseline, and outside the scope the baseline was written in (left out by its
+ * --min-wasted-ms, --endpoint, --ignore-*, --service), so neither new nor accepted: it does not count.
  */
-export type GateStatus = 'new' | 'expired' | 'baselined' | 'not_counted';
+export type GateStatus = 'new' | 'expired' | 'baselined' | 'not_counted' | 'unscoped';
 
 export interface GateFinding {
   endpoint: string;
@@ -61,6 +73,14 @@ export interface GateResult {
   breaches: EndpointBreach[];
   /** Baseline entries no longer found. */
   fixed: BaselineEntry[];
+  /** Whether a baseline was given: without one no finding is new or unchanged against it (SARIF baselineState). */
+  withBaseline: boolean;
+  /**
+   * How this run's scope differs from the one the baseline was written in, one line each
+   * (`--min-wasted-ms: 5 in the baseline, 0 in this run`); empty when they agree or the baseline
+   * records none.
+   */
+  scopeNotes: string[];
   /** Counted (new or expired) findings under the global budget, and that budget. */
   counted: number;
   maxFindings: number;
@@ -70,8 +90,54 @@ export interface GateResult {
 /** The kinds that count against a budget: the query loops. */
 export const countsTowardBudget = (kind: FindingKind): boolean => kind === 'n_plus_one' || kind === 'repeated_write';
 
+/**
+ * Whether a finding is one a run of scope `scope` would list (the baseline's flags): the globs, the
+ * service, test-suite runs' lack of hot_lookup, and --min-wasted-ms per request of its endpoint.
+ */
+function withinScope(scope: BaselineScope): (at: { endpoint: string; service: string; requests: number; finding: ReportFinding }) => boolean {
+  const listed = reportScope(scope);
+  return ({ endpoint, service, requests, finding: f }) =>
+    listed({ endpoint, table: f.table, kind: f.kind }) &&
+    (scope.service === undefined || service === scope.service) &&
+    (scope.minWastedMs === undefined || f.wastedMs >= scope.minWastedMs * Math.max(1, requests));
+}
+
+/**
+ * Whether the run looked where a baseline entry was found, so that its absence means it is fixed:
+ * within the run's flags (model.ts reportScope), not left out by its --min-wasted-ms, on an endpoint
+ * it saw when it saw a slice of the traffic, and on the tests the baseline was written from when it
+ * ran a selection of them. A rewritten baseline keeps the entries it did not look at.
+ */
+export function lookedAt(report: Report, options: Pick<GateOptions, 'scope' | 'belowMinWasted' | 'slice' | 'baseline'>): (entry: BaselineEntry) => boolean {
+  const scope = options.scope ?? {};
+  const inScope = reportScope(scope);
+  const seen = new Set(report.endpoints.map((e) => e.endpoint));
+  const otherTests = (scope.tests !== undefined || options.baseline?.scope?.tests !== undefined) && scope.tests !== options.baseline?.scope?.tests;
+  return (entry) =>
+    !otherTests && inScope(entry) && !(options.belowMinWasted?.has(entry.signature) ?? false) && !(options.slice === true && !seen.has(entry.endpoint));
+}
+
+/** The parts of two scopes that differ, as lines for the verdict. */
+export function scopeDifferences(baseline: BaselineScope, run: BaselineScope): string[] {
+  const list = (globs: string[] | undefined): string => (globs === undefined || globs.length === 0 ? 'none' : globs.map((g) => `"${g}"`).join(', '));
+  const quoted = (text: string | undefined, none: string): string => (text === undefined ? none : `"${text}"`);
+  const parts: [string, string, string][] = [
+    ['--endpoint', quoted(baseline.endpoint, 'all'), quoted(run.endpoint, 'all')],
+    ['--ignore-endpoint', list(baseline.ignoreEndpoints), list(run.ignoreEndpoints)],
+    ['--ignore-table', list(baseline.ignoreTables), list(run.ignoreTables)],
+    ['--min-wasted-ms', String(baseline.minWastedMs ?? 0), String(run.minWastedMs ?? 0)],
+    ['--test-suite', baseline.testSuite === true ? 'on' : 'off', run.testSuite === true ? 'on' : 'off'],
+    ['--service', quoted(baseline.service, 'all'), quoted(run.service, 'all')],
+    ['--since', quoted(baseline.since, 'all'), quoted(run.since, 'all')],
+    ['tests', quoted(baseline.tests, 'the whole suite'), quoted(run.tests, 'the whole suite')],
+  ];
+  return parts.filter(([, a, b]) => a !== b).map(([flag, a, b]) => `${flag}: ${a} in the baseline, ${b} in this run`);
+}
+
 export function judge(report: Report, options: GateOptions): GateResult {
   const accepted = new Map((options.baseline?.findings ?? []).map((e) => [e.signature, e]));
+  // A baseline that records its scope accepted nothing outside it: such findings are not new.
+  const recorded = options.baseline?.scope === undefined ? undefined : withinScope(options.baseline.scope);
   const budgets = (options.endpoints ?? []).map((b) => ({ budget: b, matches: endpointMatcher(b.match) }));
   const findings: GateFinding[] = [];
   const breaches: EndpointBreach[] = [];
@@ -87,7 +153,9 @@ export function judge(report: Report, options: GateOptions): GateResult {
       const status: GateStatus = !countsTowardBudget(f.kind)
         ? 'not_counted'
         : entry === undefined
-          ? 'new'
+          ? recorded !== undefined && !recorded({ endpoint: e.endpoint, service: e.service, requests: e.requests, finding: f })
+            ? 'unscoped'
+            : 'new'
           : entry.expires !== undefined && entry.expires <= options.today
             ? 'expired'
             : 'baselined';
@@ -106,15 +174,31 @@ export function judge(report: Report, options: GateOptions): GateResult {
     breach('max-wasted-ms', e.wastedMsPerRequest, budget.maxWastedMs);
   }
   if (global.length > options.maxFindings) for (const g of global) g.failing = true;
-  const fixed = (options.baseline?.findings ?? []).filter((e) => !present.has(e.signature) && (options.inScope?.(e) ?? true));
+  const looked = lookedAt(report, options);
+  const fixed = (options.baseline?.findings ?? []).filter((e) => !present.has(e.signature) && looked(e));
   return {
     findings,
     breaches,
     fixed,
+    withBaseline: options.baseline !== undefined,
+    scopeNotes: scopeNotes(options),
     counted: global.length,
     maxFindings: options.maxFindings,
     overBudget: breaches.length > 0 || findings.some((g) => g.failing),
   };
+}
+
+/** What the verdict says above the scope notes. */
+export const SCOPE_HEAD =
+  "this run's scope is not the baseline's: findings outside the baseline's scope are neither new nor fixed, and entries this run did not look at are not fixed";
+
+/** How the run's scope differs from the baseline's, and, with a selection of tests, that nothing is called fixed. */
+function scopeNotes(options: GateOptions): string[] {
+  if (options.baseline === undefined) return [];
+  const run = options.scope ?? {};
+  const recorded = options.baseline.scope;
+  if (recorded !== undefined) return scopeDifferences(recorded, run);
+  return run.tests === undefined ? [] : [`tests: "${run.tests}" in this run, unknown in the baseline (written before baselines recorded their scope)`];
 }
 
 /** Today in UTC as `YYYY-MM-DD`. */

@@ -31,7 +31,14 @@ export function renderJunit(report: Report, gate: GateResult): string {
       const detail = `${findingTitle(e.endpoint, f)}${where === '' ? '' : `\nat ${where}`}\n${f.sql}\nFix:\n${f.suggestion.code}\nsignature ${f.signature}`;
       if (g.failing) failures.push({ message: findingTitle(e.endpoint, f), type: f.kind, detail });
       else {
-        const why = g.status === 'baselined' ? `accepted by the baseline${g.baseline?.reason === undefined ? '' : `: ${g.baseline.reason}`}` : g.status === 'new' ? 'within budget' : 'advice';
+        const why =
+          g.status === 'baselined'
+            ? `accepted by the baseline${g.baseline?.reason === undefined ? '' : `: ${g.baseline.reason}`}`
+            : g.status === 'new'
+              ? 'within budget'
+              : g.status === 'unscoped'
+                ? "outside the baseline's scope"
+                : 'advice';
         notes.push(`${why}: ${detail}`);
       }
     }

@@ -1,6 +1,6 @@
 /** GitHub-flavoured Markdown report, fit for a pull-request comment or a CI job summary. */
 import type { Report } from './model.js';
-import { KIND_LABEL, STEADY_STATE_UNKNOWN, codeSpan, formatLocation, droppedSpansLine, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine } from './text.js';
+import { KIND_LABEL, STEADY_STATE_UNKNOWN, codeSpan, endpointFixToShow, formatLocation, droppedSpansLine, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine } from './text.js';
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
@@ -38,7 +38,8 @@ export function renderMarkdown(report: Report): string {
           `${codeSpan(cell(code))}${f.suggestion.confidence === 'inferred' ? ' _(inferred)_' : ''}${read}${where} | \`${f.signature}\` |`,
       );
     }
-    if (e.fix !== '') out.push('', '**Fix**', '', '```python', e.fix, '```');
+    const fix = endpointFixToShow(e);
+    if (fix !== '') out.push('', '**Fix**', '', '```python', fix, '```');
     for (const f of e.findings) {
       if (!f.suggestion.code.includes('\n')) continue;
       out.push('', `<details><summary>${KIND_LABEL[f.kind]}: ${cell(f.suggestion.path)}</summary>`, '');

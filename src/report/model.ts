@@ -16,7 +16,7 @@ import { suggestCache, suggestConnectionFix, suggestDeadView, suggestIndex, sugg
 import type { DjangoSchema } from '../suggest/schema.js';
 import { SchemaIndex, unknownNames } from '../suggest/validate.js';
 import { wagtailSuggestion } from '../suggest/profiles/wagtail.js';
-import { findingSignature } from './signature.js';
+import { findingSignature, signedKind } from './signature.js';
 import { compareText } from '../detect/order.js';
 
 export interface ReportFinding {
@@ -251,21 +251,32 @@ function checked(suggestion: Suggestion, c: CascadeShape, naming: Naming, index:
   };
 }
 
-/** A loop's fix: a framework profile's idiom first (Wagtail), the generic ORM call otherwise; both checked against the schema. */
-function cascadeSuggestion(shape: CascadeShape, naming: Naming, where: FixWhere, index: SchemaIndex | undefined): Suggestion {
-  return withAsyncRead(checked(wagtailSuggestion(shape, naming, where.schema) ?? suggestCascade(shape, naming, where), shape, naming, index));
+/**
+ * A loop's fix: a framework profile's idiom first (Wagtail), the generic ORM call otherwise; both
+ * checked against the schema. `combined` are the loops of the endpoint's combined fix, whose names it takes.
+ */
+function cascadeSuggestion(shape: CascadeShape, naming: Naming, where: FixWhere, index: SchemaIndex | undefined, combined: readonly CascadeShape[] = []): Suggestion {
+  return withAsyncRead(checked(wagtailSuggestion(shape, naming, where.schema) ?? suggestCascade(shape, naming, where, combined), shape, naming, index));
 }
 
-/** A fetch-by-id loop in an async view (`await Author.objects.aget(pk=…)`) is cured the same way, without the await. */
+/** A fetch-by-key loop in an async view (`await Author.objects.aget(pk=…)`) is cured the same way, without the await. */
 function withAsyncRead(s: Suggestion): Suggestion {
   const r = s.readInstead;
-  const m = r === undefined ? null : /^(\w+)\.objects\.get\(pk=(.+)\)$/.exec(r.insteadOf);
+  const m = r === undefined ? null : /^(\w+)\.objects\.get\((\w+=.+)\)$/.exec(r.insteadOf);
   if (r === undefined || m === null) return s;
-  const text = `in async code, await ${m[1]}.objects.aget(pk=${m[2]}) becomes ${r.read} too (after select_related, with no await)`;
+  const text = `in async code, await ${m[1]}.objects.aget(${m[2]}) becomes ${r.read} too (after select_related, with no await)`;
   return { ...s, note: s.note === undefined ? text : `${s.note}; ${text}` };
 }
 
-function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, rollup: EndpointRollup, where: FixWhere, index?: SchemaIndex): Omit<ReportFinding, 'signature'> {
+function reportFinding(
+  f: EndpointFinding,
+  naming: Naming,
+  use: ColumnUse,
+  rollup: EndpointRollup,
+  where: FixWhere,
+  index: SchemaIndex | undefined,
+  combined: readonly CascadeShape[],
+): Omit<ReportFinding, 'signature'> {
   const base = {
     kind: f.kind,
     operation: f.facts?.operation ?? ('HTTP' as const),
@@ -289,7 +300,7 @@ function reportFinding(f: EndpointFinding, naming: Naming, use: ColumnUse, rollu
     case 'repeated_write': {
       const c = f.cascade;
       const trigger = triggerOf(c);
-      return { ...base, ...tail(trigger, chainNames(c.steps, naming), cascadeSuggestion(toShape(f, rollup), naming, where, index)) };
+      return { ...base, ...tail(trigger, chainNames(c.steps, naming), cascadeSuggestion(toShape(f, rollup), naming, where, index, combined)) };
     }
     case 'warm_up': {
       const c = f.cascade;
@@ -334,15 +345,18 @@ function listedFindings(rollup: EndpointRollup, options: ReportOptions): Endpoin
 const wastedPerRequest = (rollup: EndpointRollup, findings: readonly EndpointFinding[]): number =>
   rollup.requests === 0 ? 0 : round1(findings.reduce((sum, f) => sum + dbWaste(f), 0) / rollup.requests);
 
+/** A finding's signature (signature.ts): a warm_up loop is signed as the loop it is. */
 const signatureOfFinding = (rollup: EndpointRollup, f: EndpointFinding): string =>
-  findingSignature({ endpoint: rollup.endpoint, kind: f.kind, table: f.facts?.table ?? '', fingerprint: f.fingerprint });
+  findingSignature({ endpoint: rollup.endpoint, kind: 'cascade' in f ? signedKind(f.kind, f.cascade.kind) : f.kind, table: f.facts?.table ?? '', fingerprint: f.fingerprint });
 
-/** A finding as a ranking lists it: what it is and what it wastes, no fix (its signature follows from the first three and the endpoint). */
+/** A finding as a ranking lists it: what it is and what it wastes, no fix. */
 export interface FindingSummary {
   kind: FindingKind;
   table: string;
   fingerprint: string;
   wastedMs: number;
+  /** Its identity (signature.ts), as the report gives it: acknowledgements are matched by it. */
+  signature: string;
   id?: number;
 }
 
@@ -365,8 +379,28 @@ export function summariseEndpoint(rollup: EndpointRollup, options: ReportOptions
     requests: rollup.requests,
     queriesPerRequest: { p50: countQuantile(rollup.queriesPerRequest, 0.5), max: countMax(rollup.queriesPerRequest) },
     wastedMsPerRequest: wastedPerRequest(rollup, findings),
-    findings: findings.map((f) => ({ kind: f.kind, table: f.facts?.table ?? '', fingerprint: f.fingerprint, wastedMs: round1(f.wastedMs) })),
+    findings: findings.map((f) => ({ kind: f.kind, table: f.facts?.table ?? '', fingerprint: f.fingerprint, wastedMs: round1(f.wastedMs), signature: signatureOfFinding(rollup, f) })),
   };
+}
+
+/**
+ * The signatures of the findings a report built with `options` leaves out for --min-wasted-ms alone
+ * (it lists the others): the gate does not call their baseline entries fixed.
+ */
+export function belowMinWasted(rollups: Iterable<EndpointRollup>, options: ReportOptions): Set<string> {
+  const out = new Set<string>();
+  const min = options.minWastedMs ?? 0;
+  if (min <= 0) return out;
+  const wanted = endpointMatcher(options.endpoint);
+  const ignored = anyGlob(options.ignoreEndpoints);
+  const ignoredTable = anyGlob(options.ignoreTables);
+  for (const rollup of rollups) {
+    if (!wanted(rollup.endpoint) || ignored(rollup.endpoint)) continue;
+    for (const f of detectEndpoint(rollup, options)) {
+      if (!(f.facts !== null && ignoredTable(f.facts.table)) && f.wastedMs < min * Math.max(1, rollup.requests)) out.add(signatureOfFinding(rollup, f));
+    }
+  }
+  return out;
 }
 
 /** Executions filtering each `table.column` with `=`, over every endpoint (see ColumnUse). */
@@ -402,7 +436,8 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     }
     return suggestion.method !== 'manual';
   });
-  const fixLines = [withProfiled(combinedFix(cascades.map((c) => toShape(c, rollup)), naming, where), profiled)];
+  const combined = cascades.map((c) => toShape(c, rollup));
+  const fixLines = [withProfiled(combinedFix(combined, naming, where), profiled)];
   // Every kind's fix is the code itself (cache, migration, task), under a comment naming what it cures.
   for (const f of findings) {
     if (f.kind === 'hot_lookup') fixLines.push(`# cache the ${naming.modelOf(f.facts.table)} lookup every request repeats\n${suggestCache(f, naming).code}`);
@@ -421,7 +456,7 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     requestsAffected: rollup.requestsAffected,
     fix: named(fixLines.filter((l) => l !== '').join('\n')),
     findings: findings.map((f) => {
-      const finding = reportFinding(f, naming, use, rollup, where, index);
+      const finding = reportFinding(f, naming, use, rollup, where, index, combined);
       return { ...finding, suggestion: withManagers(finding.suggestion, named), signature: signatureOfFinding(rollup, f) };
     }),
   };

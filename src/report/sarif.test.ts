@@ -7,6 +7,8 @@ import { addConnectionUse, emptyConnectionRollup } from '../detect/connections.j
 import { judge } from './gate.js';
 import { buildReport, type Report } from './model.js';
 import { buildSarif } from './sarif.js';
+import { renderGithubCommands } from './github.js';
+import { repoPath } from './paths.js';
 import { endpoint, finding, report } from '../../test/report-fixture.js';
 
 const schema = JSON.parse(readFileSync(new URL('./testdata/sarif-schema-2.1.0.json', import.meta.url), 'utf8')) as object;
@@ -63,7 +65,7 @@ describe('SARIF output', () => {
       expect(r.message.markdown).toContain('```python\n' + findings[i]!.suggestion.code);
     }
     const candidate = run.results.find((r) => r.message.text.includes('recruit_candidate'))!;
-    expect(candidate).toMatchObject({ ruleId: 'n_plus_one', level: 'error', baselineState: 'new' });
+    expect(candidate).toMatchObject({ ruleId: 'n_plus_one', level: 'error' });
     expect(candidate.locations[0]!.logicalLocations[0]!.name).toBe('GET dashboard/');
     expect(candidate.message.text).toContain(".select_related('candidate')");
   });
@@ -140,6 +142,31 @@ describe('SARIF locations GitHub can place', () => {
     expect(JSON.stringify(log)).not.toContain('/opt/hostedtoolcache');
   });
 
+  it('names files from the repository root for a Django project in a subfolder (BASE_DIR backend/), in SARIF and annotations', () => {
+    const paths = { root, base: `${root}/backend` };
+    const a = finding('GET orders/', { location: { file: 'shop/views.py', line: 42 } });
+    const b = finding('GET orders/', { fingerprint: '1111222233334444', location: { template: 'shop/templates/shop/orders.html', templateLine: 3 } });
+    // An absolute frame under the checkout, and a relative path that climbs out of it.
+    const c = finding('GET orders/', { fingerprint: '5555666677778888', location: { file: `${root}/backend/shop/models.py`, line: 7 } });
+    const d = finding('GET orders/', { fingerprint: '9999aaaabbbbcccc', location: { file: '../../elsewhere/x.py', line: 1 } });
+    const r = report([endpoint('GET orders/', [a, b, c, d])]);
+    const gate = judge(r, { maxFindings: 0, today: '2026-01-01' });
+    const log = buildSarif(r, gate, paths);
+    expectValid(log);
+    expect(uris(log)).toEqual(['backend/shop/views.py', 'backend/shop/templates/shop/orders.html', 'backend/shop/models.py']);
+    const files = [...renderGithubCommands(gate, paths).matchAll(/^::error (file=([^,]+),)?/gm)].map((m) => m[2]);
+    expect(files).toEqual(['backend/shop/views.py', 'backend/shop/templates/shop/orders.html', 'backend/shop/models.py', undefined]);
+  });
+
+  it('reads paths as before when BASE_DIR is the repository root, and relative ones as they are without a root', () => {
+    expect(repoPath('shop/views.py', { root, base: root })).toBe('shop/views.py');
+    expect(repoPath('./shop/views.py', { root: `${root}/`, base: root })).toBe('shop/views.py');
+    expect(repoPath('shop/views.py')).toBe('shop/views.py');
+    expect(repoPath(`${root}/shop/views.py`)).toBeUndefined();
+    expect(repoPath('shop\\views.py', { root: 'C:\\w\\app', base: 'C:\\w\\app\\backend' })).toBe('backend/shop/views.py');
+    expect(repoPath(`${root}-other/x.py`, { root })).toBeUndefined();
+  });
+
   it('writes Windows paths with forward slashes, and percent-encodes what a URI cannot hold', () => {
     const a = finding('GET orders/', { location: { file: 'shop\\views.py', line: 42 } });
     const b = finding('GET orders/', { fingerprint: '1111222233334444', location: { template: 'shop/templates/shop/order list#1.html', templateLine: 3 } });
@@ -148,5 +175,72 @@ describe('SARIF locations GitHub can place', () => {
     const log = buildSarif(r, judge(r, { maxFindings: 0, today: '2026-01-01' }), { root: 'C:\\runner\\work\\shop\\shop' });
     expectValid(log);
     expect(uris(log)).toEqual(['shop/views.py', 'shop/templates/shop/order%20list%231.html', 'shop/models.py']);
+  });
+});
+
+describe('SARIF baselineState', () => {
+  type Log = { runs: { results: (Result & { baselineState?: string })[] }[] };
+  const states = (log: unknown): (string | undefined)[] => (log as Log).runs[0]!.results.map((r) => r.baselineState);
+
+  it('is absent from every result when no baseline was given: there is nothing to be new against', () => {
+    const a = finding('GET orders/');
+    const hot = finding('GET orders/', { kind: 'hot_lookup', fingerprint: '1111222233334444', location: { file: 'shop/views.py', line: 50 } });
+    const r = {
+      ...report([endpoint('GET orders/', [a, hot])]),
+      serviceFindings: buildReport([], {
+        deadViews: [{ route: 'old/', view: 'shop.views.old', file: 'shop/views.py', line: 12, status: 'dead', requests: 0, lastSeenMs: null, windowMs: 1, historyMs: 2, enoughHistory: true }],
+      }).serviceFindings!,
+    };
+    const log = buildSarif(r, judge(r, { maxFindings: 0, today: '2026-01-01' }));
+    expectValid(log);
+    expect(states(log)).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('says new or unchanged against a baseline by whether the baseline has the finding, whatever its kind, and leaves it off what no baseline holds', () => {
+    const a = finding('GET orders/');
+    const b = finding('GET orders/', { fingerprint: '5555666677778888', location: { file: 'shop/views.py', line: 44 } });
+    // Advice the baseline does not hold is not 'unchanged': it is new to the baseline.
+    const hot = finding('GET orders/', { kind: 'hot_lookup', fingerprint: '1111222233334444', location: { file: 'shop/views.py', line: 50 } });
+    const r = {
+      ...report([endpoint('GET orders/', [a, b, hot])]),
+      serviceFindings: buildReport([], {
+        deadViews: [{ route: 'old/', view: 'shop.views.old', file: 'shop/views.py', line: 12, status: 'dead', requests: 0, lastSeenMs: null, windowMs: 1, historyMs: 2, enoughHistory: true }],
+      }).serviceFindings!,
+    };
+    const baseline = { n1lensBaseline: 1 as const, findings: [{ signature: b.signature, endpoint: 'GET orders/', kind: b.kind, table: b.table }] };
+    const log = buildSarif(r, judge(r, { maxFindings: 0, today: '2026-01-01', baseline }));
+    expectValid(log);
+    // dead_view is never judged against a baseline (baselines hold endpoint findings only).
+    expect(states(log)).toEqual(['new', 'unchanged', 'new', undefined]);
+  });
+
+  it("is absent from a finding outside the scope the baseline was written in, which was never compared with it", () => {
+    const a = finding('GET orders/');
+    const r = report([endpoint('GET orders/', [a])]);
+    const baseline = { n1lensBaseline: 1 as const, scope: { endpoint: 'GET reports/*' }, findings: [] };
+    const log = buildSarif(r, judge(r, { maxFindings: 0, today: '2026-01-01', baseline }));
+    expectValid(log);
+    expect(states(log)).toEqual([undefined]);
+  });
+});
+
+describe('SARIF partialFingerprints', () => {
+  type Log = { runs: { results: (Result & { properties: { service?: string } })[] }[] };
+  const prints = (log: unknown): string[] => (log as Log).runs[0]!.results.map((r) => r.partialFingerprints['n1lensSignature/v1']!);
+
+  it('are distinct for two services that share an endpoint name and its query, and stay the signature where it is the only one', () => {
+    // One Django project deployed as two services: the same view, the same loop, one signature.
+    const shared = (service: string) => endpoint('GET health/', [finding('GET health/', { location: { file: 'shop/views.py', line: 7 } })], { service });
+    const own = endpoint('GET orders/', [finding('GET orders/')], { service: 'web' });
+    const r = report([shared('web'), shared('worker'), own]);
+    const log = buildSarif(r, judge(r, { maxFindings: 0, today: '2026-01-01' }));
+    expectValid(log);
+    const [web, worker, orders] = prints(log);
+    expect(web).not.toBe(worker);
+    expect(new Set([web, worker, orders]).size).toBe(3);
+    expect(orders).toBe(own.findings[0]!.signature);
+    // The same run again gives the same values (code scanning tracks alerts by them).
+    expect(prints(buildSarif(r, judge(r, { maxFindings: 0, today: '2026-01-01' })))).toEqual([web, worker, orders]);
+    expect((log as Log).runs[0]!.results.map((x) => x.properties.service)).toEqual(['web', 'worker', 'web']);
   });
 });

@@ -5,7 +5,8 @@
 import type { CodeLocation, FindingKind } from '../detect/types.js';
 import type { GateResult } from './gate.js';
 import type { Report } from './model.js';
-import { findingSignature } from './signature.js';
+import { repoLocation, type RepoPaths } from './paths.js';
+import { findingSignature, serviceSignature } from './signature.js';
 import { KIND_LABEL, codeSpan, findingTitle, formatLocation, primaryLocation, shortenSql } from './text.js';
 
 interface RuleText {
@@ -65,46 +66,16 @@ const RULES: Record<FindingKind, RuleText> = {
   dead_view: {
     name: 'DeadView',
     short: 'A view in the URLconf gets no traffic.',
-    help: 'No request reached this route in the period, or only a periodic job does. Delete the view and its route, or move the job off the web tier.',
+    help: 'No request reached this route in the period, or only a periodic job does. Delete the view and its route, or move the job off the web tier. A route only not seen in a trace file (--list-unseen), or with less history than the window, is listed to look at, not to remove.',
     level: 'note',
   },
 };
 
 const KINDS = Object.keys(RULES) as FindingKind[];
 
-export interface SarifOptions {
+export interface SarifOptions extends RepoPaths {
   /** Tool version in the driver block. */
   version?: string;
-  /**
-   * The checkout's root (`%SRCROOT%`, the directory n1lens ran in): absolute paths under it are made
-   * relative to it; other absolute paths (a library's file) are left out. Without it, every absolute path is.
-   */
-  root?: string;
-}
-
-/**
- * A file as the repository names it: forward slashes, relative to `root`; undefined for an absolute
- * path outside it. Code scanning resolves relative URIs against the checkout, and an absolute one
- * would publish the CI machine's paths and place no alert.
- */
-export function repoPath(file: string, root: string | undefined): string | undefined {
-  const path = file.replaceAll('\\', '/');
-  if (!/^(\/|[A-Za-z]:\/)/.test(path)) return path.replace(/^(\.\/)+/, '');
-  const base = root?.replaceAll('\\', '/').replace(/\/+$/, '');
-  return base !== undefined && base !== '' && path.startsWith(`${base}/`) ? path.slice(base.length + 1) : undefined;
-}
-
-/** The location with its file and template as repoPath gives them; a path outside the checkout is dropped with its line. */
-function repoLocation(l: CodeLocation | undefined, root: string | undefined): CodeLocation | undefined {
-  if (l === undefined) return undefined;
-  const { file, line, template, templateLine, ...rest } = l;
-  const f = file === undefined ? undefined : repoPath(file, root);
-  const t = template === undefined ? undefined : repoPath(template, root);
-  return {
-    ...rest,
-    ...(f === undefined ? {} : { file: f, ...(line === undefined ? {} : { line }) }),
-    ...(t === undefined ? {} : { template: t, ...(templateLine === undefined ? {} : { templateLine }) }),
-  };
 }
 
 /** A SARIF physicalLocation for a repository path: each segment percent-encoded (a space, `#`, `%`), lines from 1. */
@@ -145,9 +116,15 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
     if (primaryLocation(location) === undefined) unplaced++;
     else results.push(result);
   };
+  // A signature is no service's (a renamed service keeps its alerts): only where two services share
+  // one in this run does each result's fingerprint take its service, or code scanning would make one
+  // alert of the two.
+  const services = new Map<string, Set<string>>();
+  for (const g of gate.findings) services.set(g.finding.signature, (services.get(g.finding.signature) ?? new Set()).add(g.service));
   for (const g of gate.findings) {
     const f = g.finding;
-    const location = repoLocation(f.location, options.root);
+    const fingerprint = (services.get(f.signature)?.size ?? 0) > 1 ? serviceSignature(f.signature, g.service) : f.signature;
+    const location = repoLocation(f.location, options);
     const title = findingTitle(g.endpoint, f);
     const where = formatLocation(location);
     const text = `${title}.${where === '' ? '' : ` At ${where}.`} Fix: ${f.suggestion.code.split('\n')[0]}`;
@@ -178,11 +155,14 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
           logicalLocations: [{ name: g.endpoint, kind: 'function', ...(f.location?.view === undefined ? {} : { fullyQualifiedName: f.location.view }) }],
         },
       ],
-      partialFingerprints: { 'n1lensSignature/v1': f.signature },
-      baselineState: g.status === 'new' ? 'new' : 'unchanged',
+      partialFingerprints: { 'n1lensSignature/v1': fingerprint },
+      // SARIF's baselineState compares with a baseline: without one there is none to state.
+      // A finding outside the baseline's scope was never compared with it: no state either.
+      ...(gate.withBaseline && g.status !== 'unscoped' ? { baselineState: g.baseline === undefined ? 'new' : 'unchanged' } : {}),
       ...(accepted ? { suppressions: [{ kind: 'external', status: 'accepted', justification: g.baseline?.reason ?? 'in the n1lens baseline' }] } : {}),
       properties: {
         endpoint: g.endpoint,
+        ...(g.service === '' ? {} : { service: g.service }),
         signature: f.signature,
         repeatsPerRequest: f.repeatsPerRequest.p50,
         wastedMs: f.wastedMs,
@@ -192,7 +172,7 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
   }
   for (const sf of report.serviceFindings ?? []) {
     const text = `${KIND_LABEL[sf.kind]}: ${sf.subject}. ${sf.suggestion.code.split('\n')[0]}`;
-    const location = repoLocation(sf.location, options.root);
+    const location = repoLocation(sf.location, options);
     place({
       ruleId: sf.kind,
       ruleIndex: KINDS.indexOf(sf.kind),
@@ -205,7 +185,7 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
         },
       ],
       partialFingerprints: { 'n1lensSignature/v1': findingSignature({ endpoint: sf.subject, kind: sf.kind, table: sf.service, fingerprint: '' }) },
-      baselineState: 'new',
+      // No baseline holds connections or dead views (they are never gated): no baselineState.
       properties: { endpoint: sf.subject, service: sf.service },
     }, location);
   }
@@ -215,7 +195,7 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
     runs: [
       {
         tool: { driver: { name: 'n1lens', ...(options.version === undefined ? {} : { version: options.version }), rules } },
-        originalUriBaseIds: { '%SRCROOT%': { description: { text: 'The directory n1lens ran in (the repository root in CI).' } } },
+        originalUriBaseIds: { '%SRCROOT%': { description: { text: 'The repository root.' } } },
         results,
         properties: { requests: report.summary.requests, dbQueries: report.summary.dbSpans, wastedMs: report.summary.wastedMs, findingsWithoutFile: unplaced },
       },

@@ -2,6 +2,7 @@ import { WriteStream } from 'node:tty';
 import { describe, expect, it } from 'vitest';
 import { endpoint, finding, report } from '../../test/report-fixture.js';
 import { judge } from './gate.js';
+import { renderMarkdown } from './markdown.js';
 import { colorSupported, renderGateTerminal, renderTerminal } from './terminal.js';
 
 /** A colour terminal, its depth read by Node's own getColorDepth. */
@@ -53,5 +54,79 @@ describe('terminal report width', () => {
     expect(out).toContain('remove ffffffffffffffff from');
     expect(out).toContain('membership_listing.py');
     expect(out.split('\n').filter((line) => line.length > 80)).toEqual([]);
+  });
+});
+
+describe("an endpoint's fix after its findings", () => {
+  const name = 'GET reports/pipeline/';
+  const migration = 'class Migration(migrations.Migration):\n    operations = [migrations.RunSQL("CREATE INDEX …")]';
+  const slow = finding(name, { kind: 'slow_query', suggestion: { method: 'index', path: 'shop_order (created)', code: migration, confidence: 'exact' } });
+  const single = endpoint(name, [slow], { fix: `# index shop_order (created) for the slow query\n${migration}` });
+  const count = (text: string): number => text.split('class Migration').length - 1;
+
+  it('is left out when it is the one finding\'s own fix under a heading, in the terminal and in Markdown', () => {
+    const terminal = renderTerminal(report([single]), { color: false });
+    expect(count(terminal)).toBe(1);
+    expect(terminal).not.toContain('fix:');
+    expect(count(renderMarkdown(report([single])))).toBe(1);
+  });
+
+  it('is shown when it joins several findings, or says more than the one finding (the queryset it starts from)', () => {
+    const loop = finding(name, { suggestion: { method: 'select_related', path: 'customer', code: ".select_related('customer')", confidence: 'exact' } });
+    const both = endpoint(name, [loop, slow], { fix: `Order.objects.select_related('customer')\n# index shop_order (created) for the slow query\n${migration}` });
+    expect(count(renderTerminal(report([both]), { color: false }))).toBe(2);
+    const rooted = renderTerminal(report([endpoint(name, [loop], { fix: "Order.objects.select_related('customer')" })]), { color: false });
+    expect(rooted).toContain('fix:');
+    expect(rooted).toContain("Order.objects.select_related('customer')");
+  });
+});
+
+describe('counts in words', () => {
+  it('says 1 query/request and 1 request, in the singular', () => {
+    const one = endpoint('POST webhooks/ats/', [], { requests: 1, queriesPerRequest: { p50: 1, max: 1 } });
+    const out = renderTerminal(report([one]), { color: false });
+    expect(out).toContain('1 request · 1 query/request (p50, max 1)');
+  });
+});
+
+describe('terminal report width in display columns', () => {
+  // Columns as a terminal shows them, for the scripts these tests use: CJK and emoji take two,
+  // a combining mark none, anything else one (the renderer's own width function is not used here).
+  const columns = (line: string): number => {
+    let n = 0;
+    for (const ch of line.normalize('NFD')) {
+      const cp = ch.codePointAt(0)!;
+      if (/\p{M}/u.test(ch) || cp === 0x200d || cp === 0xfe0f) continue;
+      n += (cp >= 0x3040 && cp <= 0x30ff) || (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0xac00 && cp <= 0xd7a3) || cp >= 0x1f300 ? 2 : 1;
+    }
+    return n;
+  };
+  const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+  const render = (name: string, over = {}): string[] => {
+    const r = report([endpoint(name, [finding(name, over)])]);
+    return (renderTerminal(r, { color: false }) + renderGateTerminal(judge(r, { maxFindings: 0, today: '2026-01-01' }), { color: false })).split('\n');
+  };
+
+  it('fits 80 columns with a CJK endpoint name and a CJK file path, as a terminal counts them', () => {
+    const name = `GET ${'注文'.repeat(18)}/`;
+    const lines = render(name, { location: { file: `shop/${'画面'.repeat(20)}/views.py`, line: 42, function: 'shop.views.orders' } });
+    expect(lines.filter((line) => columns(line) > 80)).toEqual([]);
+    expect(lines.join('')).toContain('8.4 ms wasted/request');
+  });
+
+  it('right-aligns the waste at column 80 when the name holds combining marks', () => {
+    // "café" with a combining acute accent: five code units, four columns.
+    const name = 'GET cafe\u0301/menu/';
+    const [line] = render(name).filter((l) => l.includes('wasted/request'));
+    expect(line!.startsWith(`1. ${name}`)).toBe(true);
+    expect(columns(line!)).toBe(80);
+  });
+
+  it('breaks a long name of emoji between characters, never inside one, within 80 columns', () => {
+    const name = `GET x${'🍕'.repeat(50)}`;
+    const lines = render(name);
+    expect(lines.filter((line) => loneSurrogate.test(line))).toEqual([]);
+    expect(lines.filter((line) => columns(line) > 80)).toEqual([]);
+    expect(lines.join('').match(/🍕/gu)).toHaveLength(100);
   });
 });

@@ -2,7 +2,9 @@
 import pc from 'picocolors';
 import type { GateResult } from './gate.js';
 import type { Report, ReportFinding, ServiceFinding } from './model.js';
-import { KIND_LABEL, STEADY_STATE_UNKNOWN, droppedSpansLine, findingTitle, formatLocation, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine, wrapCode, wrapLong, wrapText } from './text.js';
+import { displayWidth } from './width.js';
+import { SCOPE_HEAD } from './gate.js';
+import { KIND_LABEL, STEADY_STATE_UNKNOWN, droppedSpansLine, endpointFixToShow, findingTitle, formatLocation, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine, wrapCode, wrapLong, wrapText } from './text.js';
 
 export interface TerminalOptions {
   /** Colour output; defaults to colorSupported() for standard output. */
@@ -57,7 +59,8 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
     const title = `${i + 1}. ${e.endpoint}`;
     const waste = `${ms(e.wastedMsPerRequest)} wasted/request`;
     const wasteText = e.wastedMsPerRequest > 0 ? c.red(waste) : c.green(waste);
-    if (title.length + 1 + waste.length <= width) out.push(c.bold(title) + ' '.repeat(width - title.length - waste.length) + wasteText);
+    const titleWidth = displayWidth(title);
+    if (titleWidth + 1 + waste.length <= width) out.push(c.bold(title) + ' '.repeat(width - titleWidth - waste.length) + wasteText);
     else {
       // Too long to share a line with its waste: the name on its own lines, the waste right-aligned under it.
       for (const line of wrapLong(title, width)) out.push(c.bold(line));
@@ -65,7 +68,7 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
     }
     out.push(
       c.dim(
-        `   ${int(e.requests)} request${e.requests === 1 ? '' : 's'} · ${e.queriesPerRequest.p50} queries/request ` +
+        `   ${int(e.requests)} request${e.requests === 1 ? '' : 's'} · ${e.queriesPerRequest.p50} ${e.queriesPerRequest.p50 === 1 ? 'query' : 'queries'}/request ` +
           `(p50, max ${e.queriesPerRequest.max})${e.service ? ` · ${e.service}` : ''}`,
       ),
     );
@@ -76,9 +79,10 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
       return;
     }
     for (const f of e.findings) out.push(...renderFinding(f, c, width));
-    if (e.fix !== '') {
+    const fix = endpointFixToShow(e);
+    if (fix !== '') {
       out.push(`   ${c.bold('fix:')}`);
-      for (const line of wrapCode(e.fix, width, '     ')) out.push(c.green(line));
+      for (const line of wrapCode(fix, width, '     ')) out.push(c.green(line));
       if (e.findings.some((f) => f.suggestion.confidence === 'inferred' && f.kind === 'n_plus_one')) {
         out.push(c.dim("   names inferred from SQL; --schema (manage.py n1lens_schema) makes them exact"));
       }
@@ -113,9 +117,10 @@ function renderFinding(f: ReportFinding, c: ReturnType<typeof pc.createColors>, 
   lines.push(`   ${c.yellow('✗')} ${c.yellow(label.padEnd(12))} ${repeats}${where}  ${c.dim(cost)}`);
   if (f.sql !== '') lines.push(`     ${c.dim(shortenSql(f.sql, width - 5))}`);
   const at = formatLocation(f.location);
-  if (at !== '') lines.push(`     ${c.magenta('at')} ${at}`);
+  // A location is a path: it wraps after a `/` like a long route, under its `at`.
+  if (at !== '') for (const [i, line] of wrapLong(`at ${at}`, width - 5).entries()) lines.push(`     ${i === 0 ? `${c.magenta('at')}${line.slice(2)}` : line}`);
   const triggerAt = formatLocation(f.trigger?.location);
-  if (triggerAt !== '' && triggerAt !== at) lines.push(`     ${c.dim(`loops over the rows of ${triggerAt}`)}`);
+  if (triggerAt !== '' && triggerAt !== at) for (const line of wrapLong(`loops over the rows of ${triggerAt}`, width - 5)) lines.push(`     ${c.dim(line)}`);
   if (!f.suggestion.code.includes('\n')) {
     const code = wrapCode(f.suggestion.code, width, '       ');
     code[0] = `     → ${code[0]!.trimStart()}`;
@@ -138,14 +143,21 @@ export function renderGateTerminal(gate: GateResult, options: TerminalOptions & 
   const width = options.width ?? 80;
   const fresh = gate.findings.filter((g) => g.status === 'new' || g.status === 'expired');
   const accepted = gate.findings.filter((g) => g.status === 'baselined').length;
+  const unscoped = gate.findings.filter((g) => g.status === 'unscoped').length;
   const failing = fresh.filter((g) => g.failing).length;
   const out: string[] = [''];
-  const counts = `${fresh.length} new · ${accepted} baselined · ${gate.fixed.length} fixed since · budget ${gate.maxFindings}`;
-  out.push(gate.overBudget ? c.red(c.bold(`✗ over budget: ${counts}`)) : c.green(c.bold(`✓ within budget: ${counts}`)));
+  const outside = unscoped === 0 ? '' : ` · ${unscoped} outside the baseline's scope`;
+  const counts = `${fresh.length} new · ${accepted} baselined${outside} · ${gate.fixed.length} fixed since · budget ${gate.maxFindings}`;
+  const verdict = gate.overBudget ? `✗ over budget: ${counts}` : `✓ within budget: ${counts}`;
+  for (const line of wrapText(verdict, width)) out.push(gate.overBudget ? c.red(c.bold(line)) : c.green(c.bold(line)));
   // An entry's lines, wrapped to the width under its mark (none: a detail line), each styled by `style`.
   const entry = (mark: string | undefined, text: string, style = (line: string) => line): void => {
     for (const [i, line] of wrapLong(text, width - 4).entries()) out.push(i === 0 && mark !== undefined ? `  ${mark} ${line}` : style(`    ${line}`));
   };
+  if (gate.scopeNotes.length > 0) {
+    entry(c.yellow('!'), SCOPE_HEAD);
+    for (const note of gate.scopeNotes) entry(undefined, `· ${note}`, c.dim);
+  }
   for (const g of fresh) {
     entry(g.failing ? c.red('✗') : c.yellow('!'), findingTitle(g.endpoint, g.finding));
     const where = formatLocation(g.finding.location);

@@ -1,10 +1,24 @@
 /** Text helpers the renderers share: number formats, code locations, shortened SQL, and querysets broken at method calls. */
 import type { CodeLocation } from '../detect/types.js';
 import { clockText, spanText, wholeWithCommas } from '../suggest/operational.js';
-import type { ReportFinding, ServiceFinding } from './model.js';
+import type { ReportEndpoint, ReportFinding, ServiceFinding } from './model.js';
+import { displayWidth, firstGrapheme, headWithin } from './width.js';
 
 export const ms = (n: number): string => (n >= 1000 ? `${(n / 1000).toFixed(2)} s` : `${n.toFixed(1)} ms`);
 export const int = wholeWithCommas;
+
+/**
+ * The endpoint's fix as its renderers show it after the findings: empty when the endpoint has one
+ * finding whose own fix is the whole of it under a heading comment (a cache, an index, a task), so
+ * the same block is not printed twice in a row.
+ */
+export function endpointFixToShow(e: Pick<ReportEndpoint, 'fix' | 'findings'>): string {
+  if (e.findings.length !== 1) return e.fix;
+  const lines = e.fix.split('\n');
+  let first = 0;
+  while (first < lines.length && lines[first]!.startsWith('#')) first++;
+  return lines.slice(first).join('\n').trim() === e.findings[0]!.suggestion.code.trim() ? '' : e.fix;
+}
 
 export const KIND_LABEL = {
   n_plus_one: 'N+1',
@@ -83,24 +97,25 @@ export function codeSpan(text: string): string {
   return longest === 0 ? `${fence}${text}${fence}` : `${fence} ${text} ${fence}`;
 }
 
-/** Keeps the head of a statement and its WHERE clause, the parts that identify it. */
+/** Keeps the head of a statement and its WHERE clause, the parts that identify it, within `width` columns. */
 export function shortenSql(sql: string, width: number): string {
-  if (sql.length <= width) return sql;
+  if (displayWidth(sql) <= width) return sql;
+  const cut = (text: string): string => `${headWithin(text, width - 1)[0]}…`;
   const where = sql.search(/ WHERE /);
   const from = sql.search(/ FROM /);
   if (from > 0) {
     const select = sql.slice(0, sql.indexOf(' ') + 1);
     const tail = sql.slice(from + 1);
     const candidate = `${select}… ${tail}`;
-    if (candidate.length <= width) return candidate;
+    if (displayWidth(candidate) <= width) return candidate;
     if (where > from) {
       const fromPart = sql.slice(from + 1, where);
       const compact = `${select}… ${fromPart.split(' ').slice(0, 2).join(' ')} …${sql.slice(where)}`;
-      if (compact.length <= width) return compact;
-      return `${compact.slice(0, width - 1)}…`;
+      if (displayWidth(compact) <= width) return compact;
+      return cut(compact);
     }
   }
-  return `${sql.slice(0, width - 1)}…`;
+  return cut(sql);
 }
 
 /** Scans code, calling `at(i, depth)` for each character outside string literals and brackets. */
@@ -166,7 +181,7 @@ function splitCall(code: string): { head: string; args: string[]; tail: string }
 export function wrapCode(code: string, width: number, indent = ''): string[] {
   if (code.includes('\n')) return code.split('\n').flatMap((line) => wrapCode(line, width, indent));
   if (code.trim() === '') return [''];
-  if (indent.length + code.length <= width) return [indent + code];
+  if (indent.length + displayWidth(code) <= width) return [indent + code];
   const comment = /^(\s*)# (.*)$/.exec(code);
   if (comment !== null) {
     // A comment wraps as prose; its continuation lines stay comments.
@@ -200,37 +215,46 @@ export function wrapCode(code: string, width: number, indent = ''): string[] {
   ];
 }
 
-/** Wraps prose at spaces to `width` columns. */
+/** Wraps prose at spaces to `width` columns (terminal columns: width.ts). */
 export function wrapText(text: string, width: number): string[] {
   const lines: string[] = [];
   let line = '';
+  let used = 0;
   for (const word of text.split(/\s+/)) {
-    if (line !== '' && line.length + 1 + word.length > width) {
+    const w = displayWidth(word);
+    if (line !== '' && used + 1 + w > width) {
       lines.push(line);
       line = word;
-    } else line = line === '' ? word : `${line} ${word}`;
+      used = w;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+      used = line === word ? w : used + 1 + w;
+    }
   }
   if (line !== '') lines.push(line);
   return lines;
 }
 
 /**
- * Wraps prose like wrapText, but never past `width`: a word wider than the line (a long route has no
- * spaces) continues the line it is on and breaks after its last `/` that fits, else at the width.
+ * Wraps prose like wrapText, but never past `width` columns: a word wider than the line (a long
+ * route has no spaces) continues the line it is on and breaks after its last `/` that fits, else at
+ * the width, between characters (never inside a wide one, a surrogate pair or a combining sequence).
  */
 export function wrapLong(text: string, width: number): string[] {
   const lines: string[] = [];
   let line = '';
   for (const word of text.split(/\s+/).filter((w) => w !== '')) {
     let rest = word;
-    if (line !== '' && line.length + 1 + rest.length > width && rest.length <= width) {
+    if (line !== '' && displayWidth(line) + 1 + displayWidth(rest) > width && displayWidth(rest) <= width) {
       lines.push(line);
       line = '';
     }
-    while ((line === '' ? 0 : line.length + 1) + rest.length > width) {
-      const room = width - (line === '' ? 0 : line.length + 1);
-      const slash = room < 1 ? -1 : rest.lastIndexOf('/', room - 1);
-      const cut = slash >= 0 ? slash + 1 : line === '' ? Math.max(1, room) : 0;
+    while ((line === '' ? 0 : displayWidth(line) + 1) + displayWidth(rest) > width) {
+      const room = width - (line === '' ? 0 : displayWidth(line) + 1);
+      const [head] = headWithin(rest, Math.max(0, room));
+      const slash = head.lastIndexOf('/');
+      // A line of its own takes what fits, and at least one character however wide.
+      const cut = slash >= 0 ? slash + 1 : line === '' ? Math.max(head.length, firstGrapheme(rest).length) : 0;
       if (cut > 0) lines.push(line === '' ? rest.slice(0, cut) : `${line} ${rest.slice(0, cut)}`);
       else lines.push(line);
       line = '';
@@ -266,7 +290,7 @@ export function serviceFindingFigures(f: ServiceFinding): string {
     const opened =
       p.openedPerSecond === null
         ? 'connections opened: unknown (no set-up statement in the spans)'
-        : `${p.openedPerSecond.toFixed(1)} connections opened/s (${Math.round((p.newConnectionShare ?? 0) * 100)}% of requests)`;
+        : `${p.openedPerSecond.toFixed(1)} connections opened/s (${(p.newConnectionShare ?? 0) > 1 ? `${(p.newConnectionShare ?? 0).toFixed(1)} per request` : `${Math.round((p.newConnectionShare ?? 0) * 100)}% of requests`})`;
     return `${peak} · ${share} · ${opened} · ${int(p.dbRequests)} DB requests in ${int(p.activeSeconds)} active s`;
   }
   const v = f.deadView;

@@ -39,7 +39,7 @@ describe('createSqlNormalizer', () => {
       '',
       'SELECT CASE WHEN a THEN 1 WHEN a THEN 2 END FROM (SELECT ARRAY[1, 2] AS a) s',
     ];
-    const alone = statements.map(normalizeSql);
+    const alone = statements.map((s) => normalizeSql(s));
     for (let round = 0; round < 3; round++) {
       statements.forEach((sql, i) => expect(normalize(sql)).toEqual(alone[i]));
     }
@@ -129,13 +129,25 @@ describe('createSqlNormalizer', () => {
     const prefix = fc.array(piece, { maxLength: 4 }).map((parts) => parts.join(''));
     const tail = fc.oneof(fc.constantFrom(...tails), fc.array(fc.constantFrom('/', '*', ' ', '$$', "'", '\n', 'a', ')s', '--'), { maxLength: 5 }).map((s) => `/*${s.join('')}*/`));
     fc.assert(
-      fc.property(prefix, tail, tail, fc.constantFrom('', ' ', '\n'), (p, first, second, gap) => {
+      fc.property(prefix, tail, tail, fc.constantFrom('', ' ', '\n'), fc.constantFrom(undefined, 'postgresql', 'mysql', 'sqlite'), (p, first, second, gap, system) => {
         const normalize = createSqlNormalizer();
-        normalize(p + gap + first);
+        normalize(p + gap + first, system);
         const sql = p + gap + second;
-        expect(normalize(sql)).toEqual(normalizeSql(sql));
+        expect(normalize(sql, system)).toEqual(normalizeSql(sql, system));
       }),
       { numRuns: Number(process.env.N1LENS_PROPERTY_RUNS ?? 3000) },
     );
+  });
+
+  test("keeps each dialect's results apart: one text reads differently in two", () => {
+    const normalize = createSqlNormalizer();
+    const sql = 'SELECT "t"."id" FROM "t" /* a /* b */ WHERE "t"."x" = 1';
+    for (let round = 0; round < 2; round++) {
+      expect(normalize(sql, 'postgresql').sql).toBe('SELECT "t"."id" FROM "t"');
+      expect(normalize(sql, 'mysql').sql).toBe('SELECT "t"."id" FROM "t" WHERE "t"."x" = ?');
+      expect(normalize(sql).sql).toBe('SELECT "t"."id" FROM "t" WHERE "t"."x" = ?');
+      expect(normalize(sql + '/*c*/', 'postgres').sql).toBe('SELECT "t"."id" FROM "t"');
+    }
+    expect(normalize.size).toBe(4);
   });
 });

@@ -1,18 +1,22 @@
 /** A bounded memo in front of the normaliser: Django repeats the same `%s` statement text constantly. */
 
+import { dialectOf, type SqlDialect } from './dialect.js';
 import { createWorkspace, normalizeWith } from './normalize.js';
 import type { NormalizedSql } from './types.js';
 
 export interface SqlNormalizerOptions {
-  /** Most statements remembered (default 10 000), in each of the two memos. 0 disables memoisation but still reuses buffers. */
+  /**
+   * Most statements remembered (default 10 000), in each of the two memos of each dialect in use
+   * (one, unless an app talks to two kinds of database). 0 disables memoisation but still reuses buffers.
+   */
   maxEntries?: number;
   /** Longer statements are normalised but not remembered, so the memo's memory stays bounded (default 16 384 chars). */
   maxStatementLength?: number;
 }
 
-/** A memoised `normalizeSql`. Results are shared between calls: treat them as read-only. */
+/** A memoised `normalizeSql`, `system` being the span's `db.system`. Results are shared between calls: treat them as read-only. */
 export interface SqlNormalizer {
-  (statement: string): NormalizedSql;
+  (statement: string, system?: string): NormalizedSql;
   /** Statements currently remembered (raw texts; the comment-stripped memo is counted apart). */
   readonly size: number;
 }
@@ -28,6 +32,7 @@ export interface SqlNormalizer {
  * The prefix is used only for a comment on one line, with no `%(` before it (the lexer rules that
  * look further ahead than the `/*` every such comment starts with), and a result is remembered
  * by its prefix only once reading the statement proved the comment inert: no token reaches into it.
+ * Each dialect (dialect.ts) has memos of its own, since one text may read differently in two.
  *
  * @example
  * const normalize = createSqlNormalizer({ maxEntries: 10_000 });
@@ -37,33 +42,39 @@ export function createSqlNormalizer(options: SqlNormalizerOptions = {}): SqlNorm
   const maxEntries = Math.max(0, Math.floor(options.maxEntries ?? 10_000));
   const maxLength = options.maxStatementLength ?? 16_384;
   const ws = createWorkspace();
-  const memo = new Map<string, NormalizedSql>();
-  const byPrefix = new Map<string, NormalizedSql>();
+  // Each dialect's memos, made when a statement of it first comes; the last system's are at hand.
+  const memos: (DialectMemo | undefined)[] = [];
+  let lastSystem: string | undefined;
+  let last = new DialectMemo(dialectOf(undefined));
+  memos[last.dialect] = last;
 
-  // The last few statements, compared before the memo: an N+1 loop alternates between a handful
-  // of statements, and the decoder hands each one over as the same string again and again.
-  const recentKeys: string[] = ['', '', '', ''];
-  const recentValues: (NormalizedSql | undefined)[] = [undefined, undefined, undefined, undefined];
-  let recentNext = 0;
-
-  const normalize = (statement: string): NormalizedSql => {
+  const normalize = (statement: string, system?: string): NormalizedSql => {
+    let m = last;
+    if (system !== lastSystem) {
+      const dialect = dialectOf(system);
+      m = memos[dialect] ??= new DialectMemo(dialect);
+      last = m;
+      lastSystem = system;
+    }
+    const recentKeys = m.recentKeys;
     for (let i = 0; i < 4; i++) {
       if (recentKeys[i] === statement) {
-        const recent = recentValues[i];
+        const recent = m.recentValues[i];
         if (recent !== undefined) return recent;
       }
     }
-    const result = lookup(statement);
+    const result = lookup(m, statement);
     // What the memo would not keep (too long, or memoisation off), the recent list does not either.
     if (maxEntries > 0 && typeof statement === 'string' && statement.length <= maxLength) {
-      recentKeys[recentNext] = statement;
-      recentValues[recentNext] = result;
-      recentNext = (recentNext + 1) & 3;
+      recentKeys[m.recentNext] = statement;
+      m.recentValues[m.recentNext] = result;
+      m.recentNext = (m.recentNext + 1) & 3;
     }
     return result;
   };
 
-  const lookup = (statement: string): NormalizedSql => {
+  const lookup = (m: DialectMemo, statement: string): NormalizedSql => {
+    const { memo, byPrefix } = m;
     const hit = memo.get(statement);
     if (hit !== undefined) return hit;
     const cacheable = maxEntries > 0 && typeof statement === 'string' && statement.length <= maxLength;
@@ -71,7 +82,7 @@ export function createSqlNormalizer(options: SqlNormalizerOptions = {}): SqlNorm
     const prefix = open > 0 ? statement.slice(0, open) : undefined;
     let result = prefix === undefined ? undefined : byPrefix.get(prefix);
     if (result === undefined) {
-      result = normalizeWith(ws, statement);
+      result = normalizeWith(ws, statement, true, m.dialect);
       if (prefix !== undefined && ws.lastTokenEnd > 0 && ws.lastTokenEnd <= open) {
         if (byPrefix.size >= maxEntries) evictOlderHalf(byPrefix);
         byPrefix.set(prefix, result);
@@ -83,13 +94,31 @@ export function createSqlNormalizer(options: SqlNormalizerOptions = {}): SqlNorm
     }
     return result;
   };
-  Object.defineProperty(normalize, 'size', { get: () => memo.size, enumerable: true });
+  Object.defineProperty(normalize, 'size', {
+    get: () => memos.reduce((sum, m) => sum + (m === undefined ? 0 : m.memo.size), 0),
+    enumerable: true,
+  });
   return normalize as SqlNormalizer;
+}
+
+/** One dialect's memos: by raw statement, by the statement without its trailing comment, and the last few. */
+class DialectMemo {
+  readonly memo = new Map<string, NormalizedSql>();
+  readonly byPrefix = new Map<string, NormalizedSql>();
+  // The last few statements, compared before the memo: an N+1 loop alternates between a handful
+  // of statements, and the decoder hands each one over as the same string again and again.
+  readonly recentKeys: string[] = ['', '', '', ''];
+  readonly recentValues: (NormalizedSql | undefined)[] = [undefined, undefined, undefined, undefined];
+  recentNext = 0;
+
+  constructor(readonly dialect: SqlDialect) {}
 }
 
 /**
  * Where the block comment that ends the statement starts, or -1: the text must end in star-slash, and
- * the last `/*` must open a comment that closes only there (the lexer's comments do not nest).
+ * the last `/*` must open a comment that closes only there. Where comments nest (PostgreSQL), the
+ * prefix may leave one open: the comment then only deepens and closes it again, and the rest is a
+ * comment whatever it holds.
  */
 function trailingCommentStart(sql: string): number {
   const n = sql.length;

@@ -172,9 +172,11 @@ export const DJANGO_CASES: DjangoCase[] = [
       table: 'recruit_interview', equalityFilters: ['recruit_interview.application_id'],
       joins: [
         { table: 'auth_user', type: 'INNER', on: ['recruit_interview.interviewer_id', 'auth_user.id'] },
-        { table: 'auth_user', type: 'LEFT', on: ['recruit_interview.reviewer_id', 'auth_user.id'] },
+        { table: 'auth_user', alias: 'T3', type: 'LEFT', on: ['recruit_interview.reviewer_id', 'T3.id'] },
       ],
-      selectedColumns: ['recruit_interview.id', 'recruit_interview.interviewer_id', 'recruit_interview.reviewer_id', 'auth_user.id', 'auth_user.username'],
+      selectedColumns: [
+        'recruit_interview.id', 'recruit_interview.interviewer_id', 'recruit_interview.reviewer_id', 'auth_user.id', 'auth_user.username', 'T3.id', 'T3.username',
+      ],
     },
   },
   {
@@ -518,5 +520,29 @@ describe('Django statements', () => {
       }
       expect(sql).not.toMatch(/\b\d+\b/); // every number in these statements is a value
     }
+  });
+});
+
+describe('LIMIT values and the ORM calls behind them', () => {
+  // The fingerprint keeps `LIMIT ?` whatever the number (DESIGN.md "Fingerprint"; the number stays in
+  // facts.limit). `.first()` (LIMIT 1) and `.get()` (LIMIT 21) on one filter are still two
+  // fingerprints: first() always orders (Meta.ordering, else order_by('pk')), and get() clears the
+  // ordering (clone.order_by()), so their texts differ by ORDER BY; exists() selects `1 AS "a"`.
+  const WHERE = 'FROM "recruit_interview" WHERE "recruit_interview"."application_id" = %s';
+  const COLS = '"recruit_interview"."id", "recruit_interview"."application_id", "recruit_interview"."scheduled_at"';
+  const get = `SELECT ${COLS} ${WHERE} LIMIT 21`;
+  const first = `SELECT ${COLS} ${WHERE} ORDER BY "recruit_interview"."id" ASC LIMIT 1`;
+  const exists = `SELECT 1 AS "a" ${WHERE} LIMIT 1`;
+
+  test('first(), get() and exists() on one filter are three fingerprints, each keeping its LIMIT in the facts', () => {
+    const [g, f, e] = [get, first, exists].map((s) => normalizeSql(s));
+    expect(new Set([g!.fingerprint, f!.fingerprint, e!.fingerprint]).size).toBe(3);
+    expect([g!.facts.limit, f!.facts.limit, e!.facts.limit]).toEqual([21, 1, 1]);
+  });
+
+  test('slices that differ only in size share one: related.all()[:3] and [:5] are one loop', () => {
+    const top = (n: number) => normalizeSql(`SELECT ${COLS} ${WHERE} ORDER BY "recruit_interview"."scheduled_at" DESC LIMIT ${n}`);
+    expect(top(3).fingerprint).toBe(top(5).fingerprint);
+    expect([top(3).facts.limit, top(5).facts.limit]).toEqual([3, 5]);
   });
 });

@@ -1,6 +1,8 @@
 /** Facts on shapes beyond the Django table: CTEs, unions, aliases, dialect limits, malformed SQL. */
 
 import { describe, expect, test } from 'vitest';
+import { extractFacts } from './facts.js';
+import { BYTE_IMAGE_PADDING, createTokens, tokenize, writeByteImage } from './lexer.js';
 import { normalizeSql } from './normalize.js';
 
 const facts = (sql: string) => normalizeSql(sql).facts;
@@ -33,6 +35,22 @@ describe('statement kinds', () => {
     expect(facts('SELECT * FROM "a"; DELETE FROM "b"')).toMatchObject({ operation: 'SELECT', table: 'a' });
   });
 
+  test('a statement after session SETs in one string is described: the SETs only configure it', () => {
+    // cursor.execute("SET LOCAL statement_timeout = 5000; SELECT …"): the SELECT is the app's query.
+    const f = facts('SET LOCAL statement_timeout = 5000; SELECT "t"."id" FROM "t" WHERE "t"."a_id" = %s LIMIT 21');
+    expect(f).toMatchObject({ operation: 'SELECT', transactionControl: false, table: 't', equalityFilters: ['t.a_id'], limit: 21 });
+    expect(facts("SET NAMES 'utf8mb4';; SET @x := 1; UPDATE `t` SET `n` = `n` + 1 WHERE `t`.`id` = 3")).toMatchObject({
+      operation: 'UPDATE', table: 't', writtenColumns: ['n'], equalityFilters: ['t.id'],
+    });
+    expect(facts('SET search_path = "tenant_1", public; WITH x AS (SELECT 1) DELETE FROM "t" WHERE "t"."id" IN (%s, %s)')).toMatchObject({
+      operation: 'DELETE', table: 't', multiRowValues: true,
+    });
+    // SETs alone, or followed by no query, are still connection set-up.
+    expect(facts("SET TIME ZONE 'UTC'; SET ROLE app").operation).toBe('SET');
+    expect(facts('SET x = 1; SHOW x').operation).toBe('SET');
+    expect(facts('SET x = 1;').operation).toBe('SET');
+  });
+
   test('sqlite INSERT OR REPLACE and MySQL REPLACE INTO are inserts', () => {
     expect(facts('INSERT OR REPLACE INTO "t" ("a") VALUES (?)')).toMatchObject({ operation: 'INSERT', table: 't', writtenColumns: ['a'] });
     expect(facts('REPLACE INTO `t` (`a`, `b`) VALUES (%s, %s)')).toMatchObject({ operation: 'INSERT', table: 't', writtenColumns: ['a', 'b'] });
@@ -63,6 +81,36 @@ describe('tables, aliases and joins', () => {
     });
     expect(facts('SELECT U0."id" FROM "shop_author" U0 WHERE U0."country" = %s ORDER BY U0."name" DESC')).toMatchObject({
       table: 'shop_author', orderBy: [{ column: 'shop_author.name', direction: 'DESC' }],
+    });
+  });
+
+  test('a table joined twice keeps its later occurrences apart by alias: their columns are another row', () => {
+    // Application.objects.select_related('user').filter(reviewer__username=…): auth_user twice.
+    const f = facts(
+      'SELECT "recruit_application"."id", "auth_user"."username", T3."dept_id" FROM "recruit_application" ' +
+        'INNER JOIN "auth_user" ON ("recruit_application"."user_id" = "auth_user"."id") ' +
+        'LEFT OUTER JOIN "auth_user" T3 ON ("recruit_application"."reviewer_id" = T3."id") WHERE T3."username" = %s',
+    );
+    expect(f.joins).toEqual([
+      { table: 'auth_user', type: 'INNER', on: ['recruit_application.user_id', 'auth_user.id'] },
+      { table: 'auth_user', alias: 'T3', type: 'LEFT', on: ['recruit_application.reviewer_id', 'T3.id'] },
+    ]);
+    expect(f.selectedColumns).toEqual(['recruit_application.id', 'auth_user.username', 'T3.dept_id']);
+    expect(f.equalityFilters).toEqual(['T3.username']);
+    // A self-join: the statement's own table is the first occurrence.
+    const self = facts(
+      'SELECT "auth_user"."id", "auth_user"."manager_id" FROM "auth_user" INNER JOIN "auth_user" T2 ON ("auth_user"."id" = T2."manager_id") WHERE T2."is_active"',
+    );
+    expect(self.joins).toEqual([{ table: 'auth_user', alias: 'T2', type: 'INNER', on: ['auth_user.id', 'T2.manager_id'] }]);
+    // Aliases of tables joined once still resolve to their table.
+    expect(facts('SELECT e."id" FROM "employee" e JOIN "employee" m ON (e."manager_id" = m."id") JOIN "dept" d ON (m."dept_id" = d."id") WHERE d."name" = %s')).toMatchObject({
+      table: 'employee',
+      selectedColumns: ['employee.id'],
+      joins: [
+        { table: 'employee', alias: 'm', type: 'INNER', on: ['employee.manager_id', 'm.id'] },
+        { table: 'dept', type: 'INNER', on: ['m.dept_id', 'dept.id'] },
+      ],
+      equalityFilters: ['dept.name'],
     });
   });
 
@@ -138,6 +186,20 @@ describe('filters', () => {
       equalityFilters: ['t.a', 't.b', 't.c'], inFilters: ['t.a', 't.c'],
     });
     expect(facts('SELECT * FROM "t" WHERE "t"."a" IN (SELECT "u"."a" FROM "u")').inFilters).toEqual([]);
+  });
+
+  test('a SELECT says how many values its longest IN list holds, from two: the size of a batch', () => {
+    expect(facts('SELECT * FROM "t" WHERE "t"."a" IN (1, 2, 3) AND ("t"."b" IN (%s, %s) OR "t"."c" = 1)').inValues).toBe(3);
+    expect(facts('SELECT "t"."id" FROM "t" WHERE "t"."a" IN (%s, %s, %s, %s)').inValues).toBe(4);
+    expect(facts(`SELECT "t"."id" FROM "t" WHERE "t"."a" IN (${Array.from({ length: 999 }, () => '?').join(', ')})`).inValues).toBe(999);
+    expect(facts('SELECT "t"."id" FROM "t" WHERE ("t"."a", "t"."b") IN ((1, 2), (3, 4))').inValues).toBeUndefined(); // no single column
+    for (const sql of [
+      'SELECT "t"."id" FROM "t" WHERE "t"."a" IN (%s)',
+      'SELECT "t"."id" FROM "t" WHERE "t"."a" NOT IN (%s, %s)',
+      'SELECT "t"."id" FROM "t" WHERE "t"."a" IN (SELECT U0."id" FROM "u" U0 WHERE U0."x" IN (%s, %s))',
+      'SELECT "t"."id" FROM "t" WHERE EXISTS(SELECT 1 FROM "u" WHERE "u"."x" IN (%s, %s))',
+      'DELETE FROM "t" WHERE "t"."id" IN (%s, %s)',
+    ]) expect(facts(sql).inValues, sql).toBeUndefined();
   });
 
   test('duplicates are reported once', () => {
@@ -237,5 +299,45 @@ describe('deeply nested input', () => {
 
   test('a filter under ordinary nesting is still read', () => {
     expect(facts(`SELECT "t"."id" FROM "t" WHERE ${'('.repeat(40)}"t"."a_id" = %s${')'.repeat(40)}`).equalityFilters).toEqual(['t.a_id']);
+  });
+});
+
+describe('reading is linear in the statement', () => {
+  /**
+   * extractFacts over `sql`, counting the reads of the token array it makes: each token read a
+   * bounded number of times, however the parentheses nest. Throws past `budget` reads, so a reading
+   * that walks the rest of a run of brackets at each one stops at once instead of taking seconds.
+   */
+  function readsOf(sql: string, budgetPerToken = 64): { facts: ReturnType<typeof extractFacts>; reads: number; tokens: number } {
+    const t = createTokens();
+    const bytes = Buffer.alloc(sql.length + BYTE_IMAGE_PADDING);
+    writeByteImage(sql, bytes);
+    tokenize(sql, bytes, sql.length, t);
+    const budget = budgetPerToken * t.count;
+    let reads = 0;
+    const data = t.data;
+    t.data = new Proxy(data, {
+      get(target, key) {
+        if (typeof key === 'string' && ++reads > budget) throw new Error(`more than ${budget} reads of ${t.count} tokens`);
+        return Reflect.get(target, key, target) as unknown;
+      },
+    });
+    const facts = extractFacts(sql, t);
+    return { facts, reads, tokens: t.count };
+  }
+
+  // 20,000 brackets deep: about 40 KB of statement, as a generated expression or a hostile span can be.
+  const deep = 20_000;
+  test.each([
+    ['a select item', `SELECT ${'('.repeat(deep)}"t"."a"${')'.repeat(deep)} FROM "t"`, { selectedColumns: ['t.a'] }],
+    ['an unclosed select item', `SELECT ${'('.repeat(deep)}"t"."a" FROM "t"`, { selectedColumns: ['t.a'] }],
+    ['an IN list', `SELECT "t"."id" FROM "t" WHERE "t"."b" IN ${'('.repeat(deep)}%s${')'.repeat(deep)}`, { table: 't', equalityFilters: ['t.b'], inFilters: ['t.b'] }],
+    ['an aggregate', `SELECT COUNT(${'('.repeat(deep)}"t"."a"${')'.repeat(deep)}) FROM "t"`, { aggregate: { fn: 'COUNT', column: 't.a' } }],
+    ['ORDER BY', `SELECT "t"."id" FROM "t" ORDER BY ${'('.repeat(deep)}"t"."a"${')'.repeat(deep)} DESC`, { orderBy: [{ column: 't.a', direction: 'DESC' }] }],
+    ['WHERE', `SELECT "t"."id" FROM "t" WHERE ${'('.repeat(deep)}"t"."a" = %s${')'.repeat(deep)}`, { table: 't', equalityFilters: [] }],
+  ] as const)('brackets nested thousands deep in %s take work linear in the statement', (_, sql, expected) => {
+    const { facts, reads, tokens } = readsOf(sql);
+    expect(facts).toMatchObject(expected);
+    expect(reads).toBeLessThanOrEqual(64 * tokens);
   });
 });

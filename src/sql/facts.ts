@@ -116,8 +116,8 @@ class FactReader {
   /** Last qualifier resolved: Django repeats `"app_model".` before every column. */
   private lastQualifierRaw = '';
   private lastQualifierTable = '';
-  /** A filter's `IN (…)` list held two values or more (a write by it is of several rows). */
-  private inMany = false;
+  /** The most values a filter's `IN (…)` list held (from two, a write by it is of several rows). */
+  private inValues = 0;
   private readonly facts: SqlFacts = {
     operation: 'OTHER',
     transactionControl: false,
@@ -214,11 +214,37 @@ class FactReader {
     return k === TK_STRING || k === TK_NUMBER || k === TK_PARAM || k === TK_BOOL;
   }
 
+  /**
+   * The run of `(` that `isSubquery` measured last: tokens [parenRunStart, parenRunEnd) are `(`,
+   * parenRunEnd is not. Readers ask about each `(` of a run in turn (`((((x))))`), and measuring each
+   * one's rest of the run again made 40 KB of nested brackets take seconds.
+   */
+  private parenRunStart = -1;
+  private parenRunEnd = -1;
+
   /** `(` opening a subquery: `(SELECT`, `(WITH`, `(VALUES`, also behind extra parentheses. */
   private isSubquery(i: number): boolean {
-    while (this.kind(i) === TK_LPAREN) i++;
-    const k = this.kw(i);
+    let f: number;
+    if (i >= this.parenRunStart && i < this.parenRunEnd) f = this.parenRunEnd;
+    else {
+      f = i;
+      while (this.kind(f) === TK_LPAREN) f++;
+      this.parenRunStart = i;
+      this.parenRunEnd = f;
+    }
+    const k = this.kw(f);
     return k === KW.SELECT || k === KW.WITH || k === KW.VALUES;
+  }
+
+  /** The first `;` at the level of token i in [i, end), or end. */
+  private semicolonFrom(i: number, end: number): number {
+    for (let j = i; j < end; j++) {
+      const k = this.kind(j);
+      if (k === TK_LPAREN || k === TK_LBRACKET) j = this.after(j) - 1;
+      else if (k === TK_PARAM) j = valueRunEnd(this.d, j);
+      else if (k === TK_SEMI) return j;
+    }
+    return end;
   }
 
   read(): SqlFacts {
@@ -232,16 +258,20 @@ class FactReader {
     }
     // At the top level the lexer already knows where the first statement ends.
     if (i === 0) {
-      if (this.firstSemi >= 0) end = this.firstSemi;
-    } else for (let j = i; j < end; j++) {
-      const k = this.kind(j);
-      if (k === TK_LPAREN || k === TK_LBRACKET) j = this.after(j) - 1;
-      else if (k === TK_PARAM) j = valueRunEnd(this.d, j);
-      else if (k === TK_SEMI) {
-        end = j;
-        break;
+      if (this.firstSemi >= 0) {
+        end = this.firstSemi;
+        // `SET LOCAL statement_timeout = …; SELECT …` in one string: the SETs configure the query
+        // after them, which is the statement's work (a loop of them is a loop of that query).
+        for (let set = 0; this.kw(set) === KW.SET && end < this.n; ) {
+          let next = end + 1;
+          while (this.kind(next) === TK_SEMI) next++;
+          const w = this.kw(next);
+          if (w !== KW.SET && w !== KW.SELECT && w !== KW.WITH && w !== KW.INSERT && w !== KW.REPLACE && w !== KW.UPDATE && w !== KW.DELETE) break;
+          i = set = next;
+          end = this.semicolonFrom(next, this.n);
+        }
       }
-    }
+    } else end = this.semicolonFrom(i, end);
     if (i >= end) return this.facts;
 
     let first = this.kw(i);
@@ -379,6 +409,7 @@ class FactReader {
     if (starts[CL_ORDER]! >= 0) this.readOrderBy(starts[CL_ORDER]!, ends[CL_ORDER]!);
     this.readLimit(starts[CL_LIMIT]!, starts[CL_FETCH]!);
     this.readOffset(starts[CL_LIMIT]!, starts[CL_OFFSET]!);
+    if (this.inValues >= 2) this.facts.inValues = this.inValues;
   }
 
   private readInsert(i: number, end: number): void {
@@ -450,7 +481,7 @@ class FactReader {
     if (starts[CL_WHERE]! >= 0) this.readWhere(starts[CL_WHERE]!, ends[CL_WHERE]!);
     // SET "c" = CASE WHEN (pk = %s) THEN %s … END WHERE pk IN (…): bulk_update's batch, each row's
     // value in one statement.
-    if ((caseSet && this.facts.inFilters!.length > 0) || this.inMany) this.facts.multiRowValues = true;
+    if ((caseSet && this.facts.inFilters!.length > 0) || this.inValues >= 2) this.facts.multiRowValues = true;
     if (starts[CL_ORDER]! >= 0) this.readOrderBy(starts[CL_ORDER]!, ends[CL_ORDER]!);
     this.readLimit(starts[CL_LIMIT]!, -1);
   }
@@ -473,7 +504,7 @@ class FactReader {
     this.clauses(i, end, starts, ends);
     if (starts[CL_WHERE]! >= 0) this.readWhere(starts[CL_WHERE]!, ends[CL_WHERE]!);
     // WHERE pk IN (…100 pks): Django's collector deletes a queryset in such batches.
-    if (this.inMany) this.facts.multiRowValues = true;
+    if (this.inValues >= 2) this.facts.multiRowValues = true;
     if (starts[CL_ORDER]! >= 0) this.readOrderBy(starts[CL_ORDER]!, ends[CL_ORDER]!);
     this.readLimit(starts[CL_LIMIT]!, -1);
   }
@@ -492,13 +523,18 @@ class FactReader {
     return this.readAlias(i, end, table);
   }
 
+  /** The alias `readAlias` read last ('' when there was none). */
+  private aliasRead = '';
+
   private readAlias(i: number, end: number, table: string): number {
     let a = -1;
+    this.aliasRead = '';
     if (this.kw(i) === KW.AS && i + 1 < end && this.isName(i + 1)) a = i + 1;
     else if (i < end && this.isNameStart(i)) a = i;
     if (a < 0) return i;
     if (table !== '') {
-      (this.aliases ??= new Map()).set(this.ident(a), table);
+      this.aliasRead = this.ident(a);
+      (this.aliases ??= new Map()).set(this.aliasRead, table);
       this.lastQualifierRaw = '';
     }
     i = a + 1;
@@ -506,7 +542,11 @@ class FactReader {
     return i;
   }
 
-  /** FROM t [alias] (, t2 | [type] JOIN t2 [alias] ON … | USING (…))… */
+  /**
+   * FROM t [alias] (, t2 | [type] JOIN t2 [alias] ON … | USING (…))… A table met again (a second
+   * foreign key to it, a self-join) is another row: its alias stays the qualifier of its columns
+   * (`T3.username`) and names the join (`alias`), so its columns are never taken for the first's.
+   */
   private readFrom(start: number, end: number): void {
     let i = start;
     let first = true;
@@ -552,6 +592,14 @@ class FactReader {
         i++;
         continue;
       }
+      let alias: string | undefined;
+      if (
+        !first && table !== '' && this.aliasRead !== '' && this.aliasRead !== table &&
+        (this.table === table || this.facts.joins.some((j) => j.table === table))
+      ) {
+        alias = this.aliasRead;
+        this.aliases!.set(alias, alias);
+      }
       if (first) {
         this.table = table;
         first = false;
@@ -576,10 +624,10 @@ class FactReader {
         i = j;
       } else if (this.kw(i) === KW.USING && this.kind(i + 1) === TK_LPAREN) {
         const close = this.after(i + 1) - 1;
-        for (let j = i + 2; j < close; j++) if (this.isName(j) && table !== '') on.push(`${table}.${this.ident(j)}`);
+        for (let j = i + 2; j < close; j++) if (this.isName(j) && table !== '') on.push(`${alias ?? table}.${this.ident(j)}`);
         i = close + 1;
       }
-      if (table !== '') this.facts.joins.push({ table, type, on });
+      if (table !== '') this.facts.joins.push(alias === undefined ? { table, type, on } : { table, alias, type, on });
     }
   }
 
@@ -849,22 +897,28 @@ class FactReader {
     if (lhsRefs === 1 && rhsRefs === 0 && this.valueSide(r0, b)) col = lhs[0];
     else if (rhsRefs === 1 && lhsRefs === 0 && this.valueSide(a, op)) col = rhs[0];
     if (col === undefined) return;
-    if (list && this.kw(op) === KW.IN && this.kind(r0) === TK_LPAREN && this.listOfMany(r0)) this.inMany = true;
+    if (list && this.kw(op) === KW.IN && this.kind(r0) === TK_LPAREN) this.inValues = Math.max(this.inValues, this.listLength(r0));
     const out = range ? this.facts.rangeFilters : this.facts.equalityFilters;
     if (!out.includes(col)) out.push(col);
     const inFilters = this.facts.inFilters!;
     if (list && !inFilters.includes(col)) inFilters.push(col);
   }
 
-  /** The bracket group opened at i holds a comma at its own level: two values or more. */
-  private listOfMany(i: number): boolean {
+  /** The values of the bracket group opened at i: one more than the commas at its own level (a value run counted, not walked). */
+  private listLength(i: number): number {
     const close = this.after(i) - 1;
+    let commas = 0;
     for (let j = i + 1; j < close; j++) {
       const k = this.kind(j);
-      if (k === TK_COMMA) return true;
-      if (k === TK_LPAREN || k === TK_LBRACKET) j = this.after(j) - 1;
+      if (k === TK_COMMA) commas++;
+      else if (k === TK_LPAREN || k === TK_LBRACKET) j = this.after(j) - 1;
+      else if (k === TK_PARAM) {
+        const e = valueRunEnd(this.d, j);
+        commas += (e - j) >> 1; // `%s, %s, …, %s`: a comma between each two
+        j = e;
+      }
     }
-    return false;
+    return commas + 1;
   }
 
   /** Holds a literal or placeholder and no subquery (columns were already counted). */

@@ -109,6 +109,44 @@ describe('strings and comments', () => {
   });
 });
 
+describe('dialects, from the span\'s db.system', () => {
+  const on = (system: string, sql: string) => normalizeSql(sql, system);
+
+  test('PostgreSQL nests block comments: the comment ends at the */ that closes the first /*', () => {
+    const n = on('postgresql', 'SELECT "t"."id" /* a /* b */ c */ FROM "t" WHERE "t"."x" = 1');
+    expect(n.sql).toBe('SELECT "t"."id" FROM "t" WHERE "t"."x" = ?');
+    expect(n.facts).toMatchObject({ table: 't', equalityFilters: ['t.x'] });
+    expect(on('postgres', 'SELECT 1 /* /* /* x */ */ */ FROM "t"').sql).toBe('SELECT ? FROM "t"');
+    // Unclosed at any depth, it runs to the end, as the server reads it.
+    expect(on('postgresql', 'SELECT 1 /* a /* b */ FROM "t"').sql).toBe('SELECT ?');
+    // A */ inside a string in the comment still closes a level: comments hold no strings.
+    expect(on('postgresql', "SELECT 1 /* ' */ FROM \"t\"").sql).toBe('SELECT ? FROM "t"');
+  });
+
+  test('MySQL and SQLite do not nest them: the first */ ends the comment', () => {
+    for (const system of ['mysql', 'sqlite']) expect(on(system, 'SELECT 1 /* a /* b */ FROM t').sql).toBe('SELECT ? FROM t');
+  });
+
+  test('MySQL escapes quotes with backslashes from the first string on, before any backtick', () => {
+    const n = on('mysql', "SELECT id, name FROM users WHERE name = 'O\\'Brien' AND org_id = 5");
+    expect(n.sql).toBe('SELECT id, name FROM users WHERE name = ? AND org_id = ?');
+    expect(n.facts).toMatchObject({ table: 'users', equalityFilters: ['users.name', 'users.org_id'] });
+    expect(on('mariadb', "INSERT INTO t (a, b) VALUES ('C:\\\\', 'x')").facts.writtenColumns).toEqual(['a', 'b']);
+  });
+
+  test('PostgreSQL and SQLite keep a backslash ordinary in plain strings, backticks or not', () => {
+    expect(on('postgresql', "SELECT \"t\".\"id\" FROM \"t\" WHERE \"t\".\"p\" = 'C:\\' AND \"t\".\"x\" = 1").facts.equalityFilters).toEqual(['t.p', 't.x']);
+    expect(on('sqlite', "SELECT `t`.`id` FROM `t` WHERE `t`.`p` = 'C:\\' AND `t`.`x` = 1").facts.equalityFilters).toEqual(['t.p', 't.x']);
+    // E'…' is still PostgreSQL's escape string.
+    expect(on('postgresql', "SELECT E'a\\'b', x FROM t").sql).toBe('SELECT ?, x FROM t');
+  });
+
+  test('an unknown system keeps the rules that need no dialect: no nesting, backslashes after a backtick', () => {
+    expect(on('oracle', 'SELECT 1 /* a /* b */ FROM t').sql).toBe('SELECT ? FROM t');
+    expect(normalizeSql("SELECT `t`.`id` FROM `t` WHERE `t`.`name` = 'O\\'Brien' AND `t`.`x` = 1").facts.equalityFilters).toEqual(['t.name', 't.x']);
+  });
+});
+
 describe('identifiers', () => {
   test('double-quoted identifiers keep their case and "" escapes', () => {
     expect(lex('"My ""Table"""."Id"')).toEqual(['qident:"My ""Table"""', '.:.', 'qident:"Id"']);

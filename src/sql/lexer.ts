@@ -4,6 +4,7 @@
  * instead of allocating objects.
  */
 
+import { BACKSLASH_ESCAPES, KNOWN_DIALECT, NESTED_COMMENTS, UNKNOWN_DIALECT, type SqlDialect } from './dialect.js';
 import { FLAG_STATEFUL, KEYWORD_FLAGS, KW, MAX_KEYWORD_LENGTH, lookupKeyword, mixKeywordChar } from './keywords.js';
 
 // Token kinds. Comments and whitespace produce no token.
@@ -199,6 +200,22 @@ function skipEscapeString(b: Uint8Array, i: number, n: number): number {
   return n;
 }
 
+/** Skips the rest of a block comment whose `/*` ends before i, counting the comments opened in it (PostgreSQL's nesting). */
+function skipNestedComment(b: Uint8Array, i: number, n: number): number {
+  let depth = 1;
+  while (i < n) {
+    const c = b[i];
+    if (c === 42 && b[i + 1] === 47) {
+      i += 2;
+      if (--depth === 0) return i;
+    } else if (c === 47 && b[i + 1] === 42) {
+      depth++;
+      i += 2;
+    } else i++;
+  }
+  return n;
+}
+
 function scanDigits(b: Uint8Array, i: number, n: number): number {
   while (i < n && isDigit(b[i]!)) i++;
   return i;
@@ -240,13 +257,13 @@ export const BYTE_IMAGE_PADDING = 4;
 /**
  * Tokenizes the statement whose byte image (see `writeByteImage`) is `b[0, n)`, followed by
  * BYTE_IMAGE_PADDING zero bytes, into `t`, growing its buffer when needed. `sql` is the text
- * itself, used only to find dollar-quote terminators exactly. Strings follow
- * standard_conforming_strings (a backslash is ordinary) until a backtick identifier shows the
- * statement is MySQL, whose strings escape with backslashes. Never throws and always advances:
- * unterminated strings, identifiers and comments run to the end; unknown characters become
- * TK_OTHER tokens.
+ * itself, used only to find dollar-quote terminators exactly. `dialect` (see dialect.ts) says
+ * whether block comments nest and whether a backslash escapes in plain strings; in the unknown
+ * dialect strings follow standard_conforming_strings (a backslash is ordinary) until a backtick
+ * identifier shows the statement is MySQL's. Never throws and always advances: unterminated
+ * strings, identifiers and comments run to the end; unknown characters become TK_OTHER tokens.
  */
-export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void {
+export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens, dialect: SqlDialect = UNKNOWN_DIALECT): void {
   let d = t.data;
   let count = 0;
   let top = -1; // innermost open bracket; older ones are chained through their pair slots
@@ -258,7 +275,7 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void
   let runFirst = -1; // first token of the verbatim run being extended, or -1
   let prevEnd = 0; // end offset of the previous token
   // MySQL escapes quotes in strings with backslashes; its identifiers (Django's too) use backticks.
-  let backslashEscapes = false;
+  let backslashEscapes = (dialect & BACKSLASH_ESCAPES) !== 0;
   let i = 0;
 
   while (i < n) {
@@ -334,7 +351,7 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void
           }
           i = j;
           kind = TK_QIDENT;
-          if (c === 96) backslashEscapes = true;
+          if (c === 96 && (dialect & KNOWN_DIALECT) === 0) backslashEscapes = true;
           break;
         }
         case 39: // 'string'
@@ -466,9 +483,11 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens): void
             continue;
           }
           if (c === 47 && b[i + 1] === 42) {
-            // /* block comment */ (not nested)
-            const close = sql.indexOf('*/', i + 2);
-            i = close < 0 ? n : close + 2;
+            // /* block comment */, nested only where the dialect nests them
+            if ((dialect & NESTED_COMMENTS) === 0) {
+              const close = sql.indexOf('*/', i + 2);
+              i = close < 0 ? n : close + 2;
+            } else i = skipNestedComment(b, i + 2, n);
             continue;
           }
           i = scanOperator(b, i, n);

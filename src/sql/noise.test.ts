@@ -35,6 +35,8 @@ const APP_QUERIES = [
   // An app's own tables named like catalog views, in its own schema.
   'SELECT "tables"."id" FROM "tables" WHERE "tables"."id" = 1',
   'SELECT "columns"."id" FROM "tenant_1"."columns" WHERE "columns"."id" = 1',
+  // A query sent in one string behind the SET that configures it.
+  'SET LOCAL statement_timeout = 5000; SELECT "blog_post"."id" FROM "blog_post" WHERE "blog_post"."id" = 1 LIMIT 21',
 ];
 
 describe('framework noise filter', () => {

@@ -1,5 +1,6 @@
 /** Turns a raw statement into its canonical text, fingerprint and facts (see DESIGN.md "Fingerprint"). */
 
+import { UNKNOWN_DIALECT, dialectOf, type SqlDialect } from './dialect.js';
 import { createColumnRefCache, extractFacts } from './facts.js';
 import type { ColumnRefCache } from './facts.js';
 import { fnv1a64 } from './hash.js';
@@ -98,22 +99,29 @@ function createOneShotWorkspace(length: number): Workspace {
 
 /**
  * Normalises one statement: comments dropped, literals and placeholders as `?`, value lists
- * collapsed, keywords uppercased, one canonical spacing. Never throws. Each call allocates its
- * own scratch buffers; code that normalises many statements should use `createSqlNormalizer`.
+ * collapsed, keywords uppercased, one canonical spacing. `system` is the span's `db.system`
+ * (`postgresql`, `mysql`, `sqlite`…): it says whether block comments nest and whether a backslash
+ * escapes a quote (dialect.ts); without it, rules that need no dialect apply. Never throws. Each
+ * call allocates its own scratch buffers; code that normalises many statements should use
+ * `createSqlNormalizer`.
  *
  * @example
  * normalizeSql('SELECT "t"."id" FROM "t" WHERE "t"."id" IN (%s, %s) LIMIT 21').sql
  * // 'SELECT "t"."id" FROM "t" WHERE "t"."id" IN (?) LIMIT ?'
+ * normalizeSql("SELECT id FROM users WHERE name = 'O\\'Brien'", 'mysql').sql
+ * // 'SELECT id FROM users WHERE name = ?'
  */
-export function normalizeSql(statement: string): NormalizedSql {
-  return normalizeWith(createOneShotWorkspace(typeof statement === 'string' ? statement.length : 0), statement);
+export function normalizeSql(statement: string, system?: string): NormalizedSql {
+  return normalizeWith(createOneShotWorkspace(typeof statement === 'string' ? statement.length : 0), statement, true, dialectOf(system));
 }
 
 /**
- * `normalizeSql` reusing `ws` (see `createSqlNormalizer`). `onePass: false` takes the general path
- * for every statement: the reference the one-pass reader is tested against.
+ * `normalizeSql` reusing `ws` (see `createSqlNormalizer`), in `dialect`. `onePass: false` takes the
+ * general path for every statement: the reference the one-pass reader is tested against. The
+ * one-pass reader needs no dialect: it accepts no string, and no comment but blank ones at the end,
+ * which end where the statement ends in every dialect.
  */
-export function normalizeWith(ws: Workspace, statement: string, onePass = true): NormalizedSql {
+export function normalizeWith(ws: Workspace, statement: string, onePass = true, dialect: SqlDialect = UNKNOWN_DIALECT): NormalizedSql {
   const sql = typeof statement === 'string' ? statement : String(statement ?? '');
   const n = sql.length;
   const owner = ws;
@@ -135,7 +143,7 @@ export function normalizeWith(ws: Workspace, statement: string, onePass = true):
   }
 
   const t = ws.tokens;
-  tokenize(sql, bytes, n, t);
+  tokenize(sql, bytes, n, t, dialect);
   owner.lastTokenEnd = t.count > 0 ? t.data[(t.count - 1) * STRIDE + 2]! : 0;
 
   const cap = 2 * n + 16; // each token writes at most its own length plus one space

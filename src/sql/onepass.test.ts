@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
+import { MYSQL, POSTGRESQL, SQLITE } from './dialect.js';
 import { createWorkspace, normalizeSql, normalizeWith } from './normalize.js';
 import type { Workspace } from './normalize.js';
 
@@ -145,6 +146,13 @@ function same(ws: Workspace, reference: Workspace, statement: string): void {
   expect(ws.lastTokenEnd).toBe(reference.lastTokenEnd);
   // The one-shot entry point (no column-ref memo) agrees too.
   expect(normalizeSql(statement)).toEqual(want);
+  // The one-pass reader needs no dialect: in each, it gives what the general path gives there.
+  for (const dialect of [POSTGRESQL, MYSQL, SQLITE]) {
+    const inDialect = normalizeWith(ws, statement, true, dialect);
+    const wantInDialect = normalizeWith(reference, statement, false, dialect);
+    expect({ fingerprint: inDialect.fingerprint, sql: inDialect.sql, facts: JSON.stringify(inDialect.facts) })
+      .toEqual({ fingerprint: wantInDialect.fingerprint, sql: wantInDialect.sql, facts: JSON.stringify(wantInDialect.facts) });
+  }
 }
 
 describe('the one-pass reader gives exactly what the general path gives', () => {

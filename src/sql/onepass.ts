@@ -149,8 +149,8 @@ export class OnePass {
   private rangeFilters: ColumnRef[] = NONE;
   /** Above 0 while a subquery, a NOT or a HAVING is read: the general path takes no filter from those. */
   private quiet = 0;
-  /** A filter's `IN (…)` list held two values or more: a write by it is of several rows. */
-  private inMany = false;
+  /** The most values a filter's `IN (…)` list held (from two, a write by it is of several rows). */
+  private inValues = 0;
   /** Predicates and subqueries open around the cursor: the grammar recurses on them, so it is bounded. */
   private nesting = 0;
   /** End of the last token read: the statement ends there (what follows is blank or a comment). */
@@ -177,7 +177,7 @@ export class OnePass {
     this.rangeFilters = NONE;
     this.quiet = 0;
     this.nesting = 0;
-    this.inMany = false;
+    this.inValues = 0;
     this.hashedTo = 0;
     const facts = this.statement();
     if (facts === null) return null;
@@ -428,6 +428,7 @@ export class OnePass {
       writtenColumns: NONE,
     };
     if (offset >= 0) facts.offset = offset;
+    if (this.inValues >= 2) facts.inValues = this.inValues;
     return facts;
   }
 
@@ -589,7 +590,7 @@ export class OnePass {
       selectedColumns: NONE,
       writtenColumns,
     };
-    if (this.inMany && (operation === 'UPDATE' || operation === 'DELETE')) facts.multiRowValues = true;
+    if (this.inValues >= 2 && (operation === 'UPDATE' || operation === 'DELETE')) facts.multiRowValues = true;
     return facts;
   }
 
@@ -662,11 +663,11 @@ export class OnePass {
       const first = this.i;
       while (b[this.i] === 44 && b[this.i + 1] === 32 && b[this.i + 2] === 37 && b[this.i + 3] === 115) this.i += 4;
       if (b[this.i] !== 41) return false;
-      const many = this.i > first;
+      const values = 1 + ((this.i - first) >> 2); // each further value is `, %s`
       this.from = this.i;
       this.i++;
       if (this.quiet === 0) {
-        if (many) this.inMany = true;
+        if (values > this.inValues) this.inValues = values;
         this.equalityFilters = added(this.equalityFilters, column);
         this.inFilters = added(this.inFilters, column);
       }

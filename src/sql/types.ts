@@ -10,7 +10,10 @@ export type SqlOperation =
 
 export type SqlAggregate = 'COUNT' | 'SUM' | 'AVG' | 'MIN' | 'MAX';
 
-/** A `table.column` reference with identifiers unquoted, e.g. `recruit_note.application_id`. */
+/**
+ * A `table.column` reference with identifiers unquoted, e.g. `recruit_note.application_id`; through
+ * a later occurrence of a table joined more than once, `alias.column` (see `SqlFacts.joins`).
+ */
 export type ColumnRef = string;
 
 export interface SqlFacts {
@@ -19,8 +22,12 @@ export interface SqlFacts {
   transactionControl: boolean;
   /** The FROM / INTO / UPDATE table, unquoted; '' when there is none. */
   table: string;
-  /** Tables joined in, in order, unquoted (aliases resolved to their table). */
-  joins: { table: string; type: 'INNER' | 'LEFT' | 'RIGHT' | 'FULL' | 'CROSS'; on: ColumnRef[] }[];
+  /**
+   * Tables joined in, in order, unquoted (aliases resolved to their table). A table met a second
+   * time (two foreign keys to it, a self-join: Django's `"auth_user" T3`) is another row: that
+   * join carries its `alias`, and refs to its columns are qualified by it (`T3.id`).
+   */
+  joins: { table: string; alias?: string; type: 'INNER' | 'LEFT' | 'RIGHT' | 'FULL' | 'CROSS'; on: ColumnRef[] }[];
   /** Columns compared with `=` (or `IN`) to a value or placeholder in WHERE: `table.column`. */
   equalityFilters: ColumnRef[];
   /** The subset of equalityFilters compared with `IN (…)`: a prefetch_related query's shape. */
@@ -52,6 +59,12 @@ export interface SqlFacts {
    * collector deletes a queryset 100 pks per statement).
    */
   multiRowValues?: boolean;
+  /**
+   * On a SELECT: the most values one `IN (…)` list of its own WHERE holds, when two or more (not in
+   * a subquery, nor under NOT). Django's batches show in it: `in_bulk` and a prefetch cut into
+   * chunks on SQLite (999 parameters) or by `iterator(chunk_size=…)` run full chunks of one size.
+   */
+  inValues?: number;
 }
 
 /** A statement after normalisation. */

@@ -435,10 +435,6 @@ export class PostgresStore extends Store {
     return res.rows.map(routeTrafficFromRow);
   }
 
-  async historySinceMs(): Promise<number | undefined> {
-    const res = await this.#pool.query<{ first: number | null }>('SELECT min(first_seen_ms) AS first FROM route_traffic');
-    return res.rows[0]?.first ?? undefined;
-  }
 
   async rollups(query: PeriodQuery = {}): Promise<EndpointRollup[]> {
     const ranges = rangesOf(this.rowsOf(query));

@@ -3,7 +3,7 @@ import { emptyConnectionRollup, type ConnectionRollup, type ConnectionSecond } f
 import { mergeTallies, tallyLocation, type LocationTally } from '../detect/location.js';
 import { RollupSet, emptyEndpointRollup, mergeRollups, type CascadeRollup, type EndpointRollup, type FingerprintRollup } from '../detect/rollup.js';
 import { timelineReleased } from '../detect/request.js';
-import { emptyPattern, mergePatterns, routeTraffic as routeTrafficOf, type RouteTraffic, type TrafficPattern } from '../detect/routes.js';
+import { callerOf, emptyPattern, mergePatterns, routeTraffic as routeTrafficOf, type RouteTraffic, type TrafficPattern } from '../detect/routes.js';
 import type { Cascade, CodeLocation, FindingKind, LeafShape, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
 import type { Acknowledgement, AcknowledgementState } from '../report/acknowledge.js';
 import type { PeriodRows, StartRange, StoredFinding } from './store.js';
@@ -499,7 +499,13 @@ function patternJson(p: TrafficPattern): PatternJson {
 
 function patternFromJson(text: string): TrafficPattern {
   const j = JSON.parse(text) as PatternJson;
-  return { minutes: j.minutes && new Map(j.minutes), clients: j.clients && new Map(j.clients), days: j.days && new Set(j.days) };
+  let clients: Map<string, number> | null = null;
+  if (j.clients !== null) {
+    // Rows written before callers (routes.ts callerOf) keyed clients by address and user agent.
+    clients = new Map();
+    for (const [client, n] of j.clients) clients.set(callerOf(client), (clients.get(callerOf(client)) ?? 0) + n);
+  }
+  return { minutes: j.minutes && new Map(j.minutes), clients, days: j.days && new Set(j.days) };
 }
 
 function endpointHourJson(r: EndpointRollup): EndpointHourJson {

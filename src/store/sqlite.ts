@@ -437,10 +437,6 @@ export class SqliteStore extends Store {
     return rows.map(routeTrafficFromRow);
   }
 
-  async historySinceMs(): Promise<number | undefined> {
-    const row = this.#prepare('SELECT min(first_seen_ms) AS first FROM route_traffic').get() as { first: number | null };
-    return row.first ?? undefined;
-  }
 
   #endpointId(r: EndpointRollup): number {
     const row = this.#prepare(

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { connectionFigures } from '../detect/connections.js';
 import { analyseRequest } from '../detect/request.js';
-import { detectDeadViews } from '../detect/routes.js';
+import { detectDeadViews, urlconfHistorySince } from '../detect/routes.js';
 import { RollupSet } from '../detect/rollup.js';
 import { APPLICATIONS, DASHBOARD_ROW, loop, requestOf } from '../detect/testing.js';
 import { buildReport } from '../report/model.js';
@@ -57,6 +57,22 @@ describe('SQLite store', () => {
     store.db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     store.closeSync();
     expect(() => SqliteStore.open(path)).toThrow(/newer than this n1lens understands/);
+  });
+
+  it('reads the clients of route traffic written before callers as callers, so an old row and a new one are one cron job', async () => {
+    const store = SqliteStore.open(tempDb());
+    const DAY = 24 * HOUR;
+    // A row as an older n1lens wrote it: clients keyed by address and user agent.
+    const pattern = { minutes: [[120, 2]], clients: [['10.0.1.5 curl/8.5', 1], ['10.0.2.5 curl/8.5', 1]], days: [20100, 20101] };
+    store.db
+      .prepare('INSERT INTO route_traffic (service, endpoint, requests, first_seen_ms, last_seen_ms, pattern) VALUES (?, ?, ?, ?, ?, ?)')
+      .run('recruit', 'GET nightly/', 2, 20100 * DAY + 2 * HOUR, 20101 * DAY + 2 * HOUR, JSON.stringify(pattern));
+    const r = requestOf('GET nightly/', [APPLICATIONS], { traceId: 'c'.repeat(32), startMs: 20102 * DAY + 2 * HOUR });
+    r.client = '10.0.3.5 curl/8.5';
+    await store.record([analyseRequest(r, normalize)]);
+    const [nightly] = await store.routeTraffic();
+    expect([...nightly!.pattern.clients!]).toEqual([['curl/8.5', 3]]);
+    store.closeSync();
   });
 
   it('notes committed traces in one row per write, which another connection to the file reads before it counts a trace', async () => {
@@ -261,22 +277,39 @@ describe.each(backends)('%s store', (_name, open) => {
     const traffic = await store.routeTraffic();
     const nightly = traffic.find((t) => t.endpoint === 'GET internal/nightly/')!;
     expect(nightly).toMatchObject({ requests: 4, firstSeenMs: T0 - 5 * DAY + 60_000 });
-    expect(await store.historySinceMs()).toBe(T0 - 5 * DAY + 60_000);
-    const views = detectDeadViews(
-      [
-        { route: 'internal/nightly/', view: 'app.views.nightly' },
-        { route: 'dashboard/', view: 'app.views.dashboard' },
-        { route: 'old/', view: 'app.views.old' },
-        { route: 'admin/login/', view: 'django.contrib.admin.sites.AdminSite.login' },
-      ],
-      traffic,
-      { windowMs: 3 * DAY, nowMs: T0 + HOUR, historySinceMs: (await store.historySinceMs())! },
-    );
+    const routes = [
+      { route: 'internal/nightly/', view: 'app.views.nightly' },
+      { route: 'dashboard/', view: 'app.views.dashboard' },
+      { route: 'old/', view: 'app.views.old' },
+      { route: 'admin/login/', view: 'django.contrib.admin.sites.AdminSite.login' },
+    ];
+    expect(urlconfHistorySince(routes, traffic)).toBe(T0 - 5 * DAY + 60_000);
+    const views = detectDeadViews(routes, traffic, { windowMs: 3 * DAY, nowMs: T0 + HOUR, historySinceMs: urlconfHistorySince(routes, traffic)! });
     expect(views.map((v) => [v.route, v.status])).toEqual([
       ['internal/nightly/', 'periodic'],
       ['old/', 'dead'],
     ]);
-    expect(views[0]?.periodic).toEqual({ minuteOfDay: 9 * 60 + 1, days: 4, client: '10.0.0.9 curl/8.5', requests: 4 });
+    expect(views[0]?.periodic).toEqual({ minuteOfDay: 9 * 60 + 1, days: 4, client: 'curl/8.5', requests: 4 });
+    await store.close();
+  });
+
+  it("judges a URLconf's views by the history of its own routes, not by older traffic of other services in the store", async () => {
+    const store = await open();
+    const DAY = 24 * HOUR;
+    const at = (endpoint: string, service: string, startMs: number, n: number) => {
+      const r = requestOf(endpoint, [APPLICATIONS], { traceId: (0x500 + n).toString(16).padStart(32, '0'), startMs });
+      r.service = service;
+      return analyseRequest(r, normalize);
+    };
+    // A Celery worker traced since 120 days ago and another app since 100; this app's web service since yesterday.
+    await store.record([at('recruit.tasks.send_digest', 'worker', T0 - 120 * DAY, 1), at('GET posts/', 'blog', T0 - 100 * DAY, 2)]);
+    await store.record([at('GET dashboard/', 'recruit', T0 - DAY, 3), at('recruit.tasks.send_digest', 'worker', T0 - DAY, 4)]);
+    const routes = [
+      { route: 'dashboard/', view: 'recruit.views.dashboard' },
+      { route: 'reports/legacy/', view: 'recruit.views.legacy' },
+    ];
+    const views = await store.deadViews(routes, 90 * DAY, T0);
+    expect(views.map((v) => [v.route, v.status, v.historyMs])).toEqual([['reports/legacy/', 'no_traffic_yet', DAY]]);
     await store.close();
   });
 

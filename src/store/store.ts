@@ -4,7 +4,7 @@
  */
 import type { ConnectionRollup } from '../detect/connections.js';
 import type { EndpointRollup } from '../detect/rollup.js';
-import { detectDeadViews, type DeadView, type RouteEntry, type RouteTraffic } from '../detect/routes.js';
+import { detectDeadViews, urlconfHistorySince, type DeadView, type RouteEntry, type RouteTraffic } from '../detect/routes.js';
 import type { CodeLocation, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
 import type { AwaitedCall } from '../traces/assemble.js';
 import type { PeerVerdict } from '../traces/peers.js';
@@ -210,8 +210,6 @@ export abstract class Store {
   abstract connections(query?: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'>): Promise<ConnectionRollup[]>;
   /** Every route's traffic since the store began (route_traffic is never pruned). */
   abstract routeTraffic(): Promise<RouteTraffic[]>;
-  /** When the store's traffic history starts: its first request, or undefined when it has none. */
-  abstract historySinceMs(): Promise<number | undefined>;
   abstract endpoints(): Promise<StoredEndpoint[]>;
   abstract finding(id: number): Promise<StoredFinding | undefined>;
   /** A finding's hour rows in a period, oldest first. */
@@ -293,10 +291,14 @@ export abstract class Store {
     return buildReport(rollups, { connections, ...options, ...(query.endpoint === undefined ? {} : { endpoint: query.endpoint }) });
   }
 
-  /** dead_view over the store's whole route history: app routes with no request in `windowMs` before `nowMs`, or only a periodic caller. */
+  /**
+   * dead_view over the store's whole route history: app routes with no request in `windowMs` before
+   * `nowMs`, or only a periodic caller. The history is the URLconf's own (from the first request to
+   * one of its routes), not that of every service sharing the store.
+   */
   async deadViews(routes: readonly RouteEntry[], windowMs: number, nowMs: number): Promise<DeadView[]> {
-    const [traffic, since] = await Promise.all([this.routeTraffic(), this.historySinceMs()]);
-    return detectDeadViews(routes, traffic, { windowMs, nowMs, historySinceMs: since ?? nowMs });
+    const traffic = await this.routeTraffic();
+    return detectDeadViews(routes, traffic, { windowMs, nowMs, historySinceMs: urlconfHistorySince(routes, traffic) ?? nowMs });
   }
 }
 

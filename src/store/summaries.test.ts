@@ -52,7 +52,7 @@ async function reference(store: Store, query: PeriodQuery, o: Omit<ReportOptions
       requests: e.requests,
       queriesPerRequest: e.queriesPerRequest,
       wastedMsPerRequest: e.wastedMsPerRequest,
-      findings: e.findings.map((f) => ({ kind: f.kind, table: f.table, fingerprint: f.fingerprint, wastedMs: f.wastedMs })),
+      findings: e.findings.map((f) => ({ kind: f.kind, table: f.table, fingerprint: f.fingerprint, wastedMs: f.wastedMs, signature: f.signature })),
     })),
   };
 }

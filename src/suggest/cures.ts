@@ -314,6 +314,38 @@ export function unnamedOrderCure(relation: string, model: string, triggerModel: 
   );
 }
 
+/** The function a table-less `SELECT f(…)` calls (`nextval`, `NOW`), or undefined when it calls none first. */
+function calledFunction(sql: string): string | undefined {
+  return /^SELECT (?:DISTINCT )?(?:[\w$]+\.)*([\w$]+)\(/i.exec(sql)?.[1];
+}
+
+/**
+ * A query that reads no table, run once per row: a sequence value per object (`SELECT nextval(…)`
+ * from a custom save()), `SELECT NOW()`, a stored function per row. A real round trip each, but no
+ * relation leads to it, so the cure is to take the values in one query or call it once, never a
+ * relation to load.
+ */
+export function tablelessCure(sql: string | undefined, over: string): Suggestion {
+  const fn = sql === undefined ? undefined : calledFunction(sql);
+  // The statement as it is when short (`SELECT nextval(?)`, `SELECT NOW()`), else the function it calls.
+  const call = sql !== undefined && sql.length <= 60 ? sql : fn === undefined ? 'a query with no table' : `SELECT ${fn}(…)`;
+  const note = 'the repeated query reads no table: no relation leads to it, so no queryset call can load it with the rows';
+  if (fn !== undefined && /^nextval$/i.test(fn)) {
+    return manual(
+      '',
+      `# ${over}: ${call} once per row (a sequence value for each object, e.g. in a custom save()): take the values in one query ` +
+        '(PostgreSQL: SELECT nextval(%s) FROM generate_series(1, %s)), or let the column\'s database default fill them and bulk_create(objs)',
+      note,
+    );
+  }
+  return manual(
+    '',
+    `# ${over}: ${call} once per row: call it once before the loop when its answer does not depend on the row, ` +
+      'or compute it for every row in the query that loads them (annotate)',
+    note,
+  );
+}
+
 /** No relation of the rows leads to the repeated query's table. */
 export function unlinkedCure(facts: SqlFacts, naming: Naming, over: string): Suggestion {
   const model = facts.table === '' ? 'the repeated query' : naming.modelOf(facts.table);

@@ -684,6 +684,39 @@ describe('an annotation or to_attr named like a field of the model gets a name o
     ]);
   });
 
+  it("a finding's own fix uses the name the endpoint's combined fix gives it, so the two printed fixes agree", () => {
+    const withRemarks = parseSchema({
+      ...schemaJson,
+      models: [
+        ...schemaJson.models.map((m) =>
+          m.model === 'recruit.Job'
+            ? { ...m, relations: [...m.relations, { name: 'notes', queryName: 'notes', kind: 'one_to_many', target: 'recruit.JobNote', remoteColumn: 'job_id' }] }
+            : m.model === 'recruit.Application'
+              ? { ...m, relations: [...m.relations, { name: 'job_notes', queryName: 'job_notes', kind: 'one_to_many', target: 'recruit.Remark', remoteColumn: 'application_id' }] }
+              : m,
+        ),
+        { model: 'recruit.JobNote', table: 'recruit_jobnote', pk: 'id', relations: [{ name: 'job', queryName: 'job', kind: 'many_to_one', target: 'recruit.Job', column: 'job_id' }] },
+        { model: 'recruit.Remark', table: 'recruit_remark', pk: 'id', relations: [{ name: 'application', queryName: 'application', kind: 'many_to_one', target: 'recruit.Application', column: 'application_id' }] },
+      ],
+    });
+    const jobNotes = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "recruit_jobnote" WHERE "recruit_jobnote"."job_id" = ${r % 7}`;
+    const remarks = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "recruit_remark" WHERE "recruit_remark"."application_id" = ${r + 100}`;
+    const counts = endpointFor([APPLICATIONS, ...loop(9, DASHBOARD_ROW[1]!, jobNotes, remarks)], withRemarks);
+    const remark = counts.findings.find((f) => f.table === 'recruit_remark')!.suggestion;
+    expect(counts.fix).toContain('job_notes_count_annotated=Count(');
+    expect(remark.code).toContain('job_notes_count_annotated=Count(');
+    expect(remark.readInstead?.read).toBe('application.job_notes_count_annotated');
+
+    // Two first() loops over one relation in two orders: two to_attr lists, the second named apart.
+    const byCreated = (r: number): string =>
+      `SELECT "recruit_interview"."id", "recruit_interview"."application_id", "recruit_interview"."scheduled_at" FROM "recruit_interview" WHERE "recruit_interview"."application_id" = ${r + 100} ORDER BY "recruit_interview"."id" DESC LIMIT 1`;
+    const firsts = endpointFor([APPLICATIONS, ...loop(9, FIRST, byCreated)], schema);
+    expect(firsts.fix).toContain("to_attr='recent_interviews_prefetched'");
+    const second = firsts.findings.find((f) => f.sql.includes('ORDER BY "recruit_interview"."id"'))!.suggestion;
+    expect(second.code).toContain("to_attr='recent_interviews_prefetched'");
+    expect(second.readInstead?.read).toBe('application.recent_interviews_prefetched[0] if application.recent_interviews_prefetched else None');
+  });
+
   it('keeps the name when nothing takes it, when the schema lists no fields (an older file), and without a schema', () => {
     for (const [used, first] of [
       [withFields(['id', 'status']), "Application.objects.annotate(notes_count=Count('notes'))"],
@@ -692,5 +725,84 @@ describe('an annotation or to_attr named like a field of the model gets a name o
     ] as const) {
       expect(endpointFor([APPLICATIONS, ...loop(9, COUNT)], used).fix.split('\n')[0]).toBe(first);
     }
+  });
+});
+
+describe('a per-row query that reads no table', () => {
+  // A custom save() taking a sequence value per object, and a per-row SELECT NOW(): real round trips,
+  // but no relation leads to them, so no select_related / prefetch_related / in_bulk can be the fix.
+  const NEXTVAL = "SELECT nextval('shop_invoice_number_seq')";
+  const insert = (r: number): string => `INSERT INTO "shop_invoice" ("order_id", "number") VALUES (${r}, ${r + 1000})`;
+
+  it('is still reported, with a manual cure that names the call and no relation', () => {
+    for (const withSchema of [false, true]) {
+      const e = endpointFor([ORDERS, ...loop(8, () => NEXTVAL, insert), ...loop(6, () => 'SELECT NOW()')], withSchema);
+      const perRow = e.findings.filter((f) => f.table === '');
+      expect(perRow.map((f) => [f.kind, f.sql, f.suggestion.method, f.suggestion.path])).toEqual([
+        ['n_plus_one', 'SELECT nextval(?)', 'manual', ''],
+        ['n_plus_one', 'SELECT NOW()', 'manual', ''],
+      ]);
+      const [nextval, now] = perRow.map((f) => f.suggestion);
+      expect(nextval?.code).toContain('nextval');
+      expect(nextval?.code).toContain('generate_series');
+      expect(now?.code).toContain('NOW()');
+      expect(now?.code).toContain('once before the loop');
+      for (const s of [nextval, now]) {
+        expect(`${s?.code} ${s?.note}`).not.toMatch(/in_bulk|select_related|prefetch_related|relation of|--schema|the repeated query (query|rows)/);
+        expect(s?.note).toContain('no table');
+      }
+      // Only the write loop has a line in the endpoint's combined fix.
+      expect(e.fix).not.toMatch(/nextval|NOW/);
+    }
+  });
+});
+
+describe('a foreign key to a unique field other than the primary key (to_field)', () => {
+  // Invoice.currency = ForeignKey(Currency, to_field='code'), Currency.code in column iso_code; Rate.currency a plain key.
+  const withCurrencies = parseSchema({
+    ...schemaJson,
+    models: [
+      ...schemaJson.models,
+      {
+        model: 'shop.Currency', table: 'shop_currency', pk: 'id', fields: [{ name: 'id', attname: 'id' }, { name: 'code', attname: 'code' }],
+        relations: [
+          { name: 'invoice_set', queryName: 'invoice', kind: 'one_to_many', target: 'shop.Invoice', remoteColumn: 'currency_id', toField: 'code', toFieldColumn: 'iso_code' },
+          { name: 'rate_set', queryName: 'rate', kind: 'one_to_many', target: 'shop.Rate', remoteColumn: 'currency_id' },
+        ],
+      },
+      { model: 'shop.Invoice', table: 'shop_invoice', pk: 'id', relations: [{ name: 'currency', queryName: 'currency', kind: 'many_to_one', target: 'shop.Currency', column: 'currency_id', toField: 'code', toFieldColumn: 'iso_code' }] },
+      { model: 'shop.Rate', table: 'shop_rate', pk: 'id', relations: [{ name: 'currency', queryName: 'currency', kind: 'many_to_one', target: 'shop.Currency', column: 'currency_id' }] },
+    ],
+  });
+  const INVOICES = 'SELECT "shop_invoice"."id", "shop_invoice"."currency_id", "shop_invoice"."total" FROM "shop_invoice"';
+  const currency = (r: number): string => `SELECT "shop_currency"."id", "shop_currency"."iso_code", "shop_currency"."name" FROM "shop_currency" WHERE "shop_currency"."iso_code" = 'C${r}' LIMIT 21`;
+
+  it('is a forward step read by that field: select_related, instead of get(code=…), never get(pk=…)', () => {
+    const e = endpointFor([INVOICES, ...loop(6, currency)], withCurrencies);
+    expect(e.fix).toBe("Invoice.objects.select_related('currency')");
+    expect(e.findings[0]!.suggestion.readInstead).toEqual({ read: 'invoice.currency', insteadOf: 'Currency.objects.get(code=invoice.currency_id)', required: false });
+  });
+
+  it("compares a subquery with that field: Exists(…filter(currency=OuterRef('code')))", () => {
+    const CURRENCIES = 'SELECT "shop_currency"."id", "shop_currency"."iso_code", "shop_currency"."name" FROM "shop_currency"';
+    const exists = (r: number): string => `SELECT 1 AS "a" FROM "shop_invoice" WHERE "shop_invoice"."currency_id" = 'C${r}' LIMIT 1`;
+    expect(endpointFor([CURRENCIES, ...loop(6, exists)], withCurrencies).fix.split('\n')[0]).toBe(
+      "Currency.objects.annotate(has_invoice=Exists(Invoice.objects.filter(currency=OuterRef('code'))))",
+    );
+  });
+
+  it('follows a join by that field (select_related in the trigger) to the loops past it', () => {
+    const JOINED =
+      'SELECT "shop_invoice"."id", "shop_invoice"."currency_id", "shop_currency"."id", "shop_currency"."iso_code" FROM "shop_invoice" INNER JOIN "shop_currency" ON ("shop_invoice"."currency_id" = "shop_currency"."iso_code")';
+    const rates = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "shop_rate" WHERE "shop_rate"."currency_id" = ${r}`;
+    const e = endpointFor([JOINED, ...loop(6, rates)], withCurrencies);
+    expect(e.findings[0]!.chain).toEqual(['currency', 'rate_set']);
+    expect(e.fix.split('\n')[0]).toBe("Invoice.objects.select_related('currency').annotate(currency_rate_count=Count('currency__rate'))");
+  });
+
+  it('without a schema, is no relation Django\'s conventions know: a manual cure, never a pk lookup', () => {
+    const s = endpointFor([INVOICES, ...loop(6, currency)], false).findings[0]!.suggestion;
+    expect(s.method).toBe('manual');
+    expect(s.readInstead).toBeUndefined();
   });
 });

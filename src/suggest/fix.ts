@@ -14,6 +14,7 @@ import {
   joinRowsManualCure,
   perRowConditions,
   reverseGetCure,
+  tablelessCure,
   unlinkedCure,
   unnamedM2mCure,
   unnamedOrderCure,
@@ -83,7 +84,10 @@ export interface CascadeShape {
 function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
   if (c.kind !== 'n_plus_one') return null;
   const over = c.trigger === null ? 'the rows you loop over' : naming.modelOf(c.trigger.table);
-  if (!c.linked || c.steps.length === 0) return c.facts === undefined ? null : unlinkedCure(c.facts, naming, over);
+  if (!c.linked || c.steps.length === 0) {
+    if (c.table === '') return tablelessCure(c.sql, over);
+    return c.facts === undefined ? null : unlinkedCure(c.facts, naming, over);
+  }
   const last = c.steps[c.steps.length - 1]!;
   // A forward FK the SQL cannot tell from another: only loading every candidate (select_related) fixes it blind.
   const ambiguous = c.steps.find((s) => candidateNames(s, naming).length > 1);
@@ -417,8 +421,8 @@ function perRowJoins(node: Node, naming: Naming): string[] {
   return paths;
 }
 
-/** Collects the ORM calls and reads that fix the loops below `node` into `fix`. */
-function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
+/** Collects the ORM calls and reads that fix the loops below `node` into `fix`, naming what it sets as `names` says. */
+function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix, names?: Names): void {
   const edges = [...node.children.values()].sort((a, b) => a.node.order - b.node.order);
   const row = fix.rowVariable;
   for (const { step, node: child } of edges) {
@@ -438,7 +442,7 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
           const path = [...at.path, name];
           if (fetched) fix.selectRelated.push(path.join('__'));
           const under = emptyFix(child.table, naming);
-          collect(child, naming, { ...at, path, queryPath: [...at.queryPath, name] }, under);
+          collect(child, naming, { ...at, path, queryPath: [...at.queryPath, name] }, under, names);
           fix.selectRelated.push(...under.selectRelated);
         }
         continue;
@@ -446,16 +450,19 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
       if (fetched) fix.selectRelated.push(lookup, ...perRowJoins(child, naming).map((p) => `${lookup}__${p}`));
       if (child.leaves.some((l) => l.leaf.kind === 'fetch')) {
         // A reverse one-to-one is read by the row it points back at, a forward FK by its id.
+        // A key to_field holds that field's values (`code=invoice.currency_id`), any other the pk's.
         const by =
-          step.kind === 'reverse' ? `${naming.forwardName(step.toTable, step.column)}=${attrOf(row, at.path)}` : `${step.kind === 'forward' ? keyLookup(step, naming) : 'pk'}=${attrOf(row, [...at.path, `${rel.name}_id`])}`;
+          step.kind === 'reverse'
+            ? `${naming.forwardName(step.toTable, step.column)}=${attrOf(row, at.path)}`
+            : `${(step.kind === 'forward' ? naming.toField(step.fromTable, step.column) : undefined) ?? 'pk'}=${attrOf(row, [...at.path, `${rel.name}_id`])}`;
         fix.reads.push({ read: attrOf(row, childAt.path), insteadOf: `${childModel}.objects.get(${by})`, required: false });
       }
-      annotateLeaves(child, step, rel, childAt, naming, fix);
-      collect(child, naming, childAt, fix);
+      annotateLeaves(child, step, rel, childAt, naming, fix, names);
+      collect(child, naming, childAt, fix, names);
       continue;
     }
 
-    annotateLeaves(child, step, rel, childAt, naming, fix);
+    annotateLeaves(child, step, rel, childAt, naming, fix, names);
     for (const { leaf, source, facts } of child.leaves) {
       if (leaf.kind !== 'first') continue;
       const args = orderByArgs(leaf.orderBy, step, facts, naming);
@@ -467,10 +474,13 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
       const base = leaf.orderBy[0]?.direction === 'DESC' ? `recent_${rel.name}` : `ordered_${rel.name}`;
       const fields = naming.attributeNames(step.fromTable);
       const set = setByFix(fix);
-      const toAttr = fix.prefetch.includes(`${queryset}${quote(base)})`) ? base : freeName(base, 'prefetched', (n) => fields.has(n) || set.has(n));
+      const insteadOf = `${attrOf(row, childAt.path)}${ordered}.first()`;
+      const toAttr = named(names, `to_attr ${insteadOf}`, () =>
+        fix.prefetch.includes(`${queryset}${quote(base)})`) ? base : freeName(base, 'prefetched', (n) => fields.has(n) || set.has(n)),
+      );
       fix.prefetch.push(`${queryset}${quote(toAttr)})`);
       const list = attrOf(row, [...at.path, toAttr]);
-      fix.reads.push({ read: `${list}[0] if ${list} else None`, insteadOf: `${attrOf(row, childAt.path)}${ordered}.first()`, required: true });
+      fix.reads.push({ read: `${list}[0] if ${list} else None`, insteadOf, required: true });
       if (at.path.length === 0) {
         fix.rowValues.push({ attr: toAttr, read: `${list}[0] if ${list} else None`, sortable: false, ...(source === undefined ? {} : { source }) });
       }
@@ -497,7 +507,7 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix): void {
     // Loops inside the prefetched rows: a Prefetch queryset with its own fix, or a plain path.
     const inner = emptyFix(child.table, naming);
     inner.selectRelated.push(...joins);
-    collect(child, naming, startAt(child, naming), inner);
+    collect(child, naming, startAt(child, naming), inner, names);
     fix.reads.push(...inner.reads);
     fix.prefetch.push(
       addsNothing(inner) ? quote(lookup) : `Prefetch(${quote(lookup)}, queryset=${inner.model}.objects${chainCalls(inner)})`,
@@ -516,7 +526,8 @@ function relatedRows(step: RelationStep, queryPath: readonly string[], naming: N
   const outer = queryPath.slice(0, -1).join('__') || 'pk';
   switch (step.kind) {
     case 'forward':
-      return { rows: model, by: 'pk', outer: queryPath.join('__') };
+      // A key to_field holds that field's values: the related rows are found by it.
+      return { rows: model, by: naming.toField(step.fromTable, step.column) ?? 'pk', outer: queryPath.join('__') };
     case 'reverse': {
       const names = naming.reverseName(step.fromTable, step.toTable, step.column);
       // A GenericRelation's rows match by content type too, which only the relation itself says: the
@@ -524,7 +535,9 @@ function relatedRows(step: RelationStep, queryPath: readonly string[], naming: N
       if (names.generic === true) return { rows: naming.modelOf(step.fromTable), by: 'pk', outer, via: names.queryName };
       // An auto-created join table has no model class: its own FK fields are named after the models.
       const rows = names.autoThrough === true ? `${naming.modelOf(step.fromTable)}.${names.name}.through` : model;
-      return { rows, by: naming.forwardName(step.toTable, step.column), outer };
+      // The rows' key compares with the field it points at: the pk, or its to_field (`OuterRef('code')`).
+      const toField = naming.toField(step.toTable, step.column);
+      return { rows, by: naming.forwardName(step.toTable, step.column), outer: toField === undefined ? outer : [...queryPath.slice(0, -1), toField].join('__') };
     }
     case 'm2m':
       // The M2M seen from its other end: Tag's query name for Book.tags (`book`, or its related_query_name).
@@ -540,12 +553,6 @@ function hiddenRows(step: RelationStep, path: string[], naming: Naming, row: str
   return toOneRows(step, path, naming, row);
 }
 
-/** The target's field a forward key holds: `pk`, or its `to_field` (`code`). */
-function keyLookup(step: Extract<RelationStep, { kind: 'forward' }>, naming: Naming): string {
-  const column = naming.foreignKeyColumn?.(step.fromTable, step.column);
-  return column === undefined ? 'pk' : naming.fieldOfColumn(step.toTable, column);
-}
-
 /**
  * What a loop counts or aggregates over a to-one relation, which has no manager to call count() on:
  * the related model's query, `Profile.objects.filter(author=author)` for a reverse one-to-one,
@@ -554,7 +561,7 @@ function keyLookup(step: Extract<RelationStep, { kind: 'forward' }>, naming: Nam
 function toOneRows(step: Exclude<RelationStep, { kind: 'm2m' }>, path: string[], naming: Naming, row: string): string {
   const model = naming.modelOf(step.toTable);
   const holder = path.slice(0, -1);
-  if (step.kind === 'forward') return `${model}.objects.filter(${keyLookup(step, naming)}=${attrOf(row, [...holder, `${path[path.length - 1]!}_id`])})`;
+  if (step.kind === 'forward') return `${model}.objects.filter(${naming.toField(step.fromTable, step.column) ?? 'pk'}=${attrOf(row, [...holder, `${path[path.length - 1]!}_id`])})`;
   return `${model}.objects.filter(${naming.forwardName(step.toTable, step.column)}=${attrOf(row, holder)})`;
 }
 
@@ -656,6 +663,20 @@ const keywordOf = (arg: string): string => arg.slice(0, arg.indexOf('='));
 /** The per-row attributes a fix already sets on its rows: its annotations and its to_attr lists. */
 const setByFix = (fix: QuerysetFix): Set<string> => new Set([...fix.annotate.map(keywordOf), ...fix.rowValues.map((v) => v.attr)]);
 
+/**
+ * The names a fix gives its annotations and to_attr lists, by the read each replaces: filled by the
+ * endpoint's combined fix, then read by one loop's own fix, so that both print the same name (a name
+ * is taken apart only when another loop of the queryset takes it, which one loop alone cannot see).
+ */
+type Names = Map<string, string>;
+
+/** The name `names` has for `key`, else `choose()`'s, which it then keeps. */
+function named(names: Names | undefined, key: string, choose: () => string): string {
+  const name = names?.get(key) ?? choose();
+  names?.set(key, name);
+  return name;
+}
+
 function annotateLeaves(
   child: Node,
   step: RelationStep,
@@ -663,6 +684,7 @@ function annotateLeaves(
   at: At,
   naming: Naming,
   fix: QuerysetFix,
+  names?: Names,
 ): void {
   const row = fix.rowVariable;
   const fields = naming.attributeNames(fix.table);
@@ -672,7 +694,9 @@ function annotateLeaves(
     // The same annotation from two loops is one argument (the profile prints it once); another one
     // under its name, or a field's, gets a name of its own.
     const set = setByFix(fix);
-    const name = fix.annotate.includes(`${a.name}=${a.expr}`) ? a.name : freeName(a.name, 'annotated', (n) => fields.has(n) || set.has(n));
+    const name = named(names, `annotate ${a.insteadOf}`, () =>
+      fix.annotate.includes(`${a.name}=${a.expr}`) ? a.name : freeName(a.name, 'annotated', (n) => fields.has(n) || set.has(n)),
+    );
     fix.annotate.push(`${name}=${a.expr}`);
     fix.reads.push({ read: `${row}.${name}`, insteadOf: a.insteadOf, required: true });
     fix.rowValues.push({ attr: name, read: `${row}.${name}`, sortable: true, ...(source === undefined ? {} : { source }) });
@@ -739,10 +763,10 @@ function ambiguousNote(c: CascadeShape, naming: Naming): string | undefined {
 }
 
 /** The fix's calls for loops over one trigger's rows, with the trigger's own joins first. */
-function querysetFix(table: string, cascades: readonly CascadeShape[], naming: Naming, keepJoins: boolean): QuerysetFix {
+function querysetFix(table: string, cascades: readonly CascadeShape[], naming: Naming, keepJoins: boolean, names?: Names): QuerysetFix {
   const fix = emptyFix(table, naming);
   const tree = buildTree(table, cascades);
-  collect(tree, naming, startAt(tree, naming), fix);
+  collect(tree, naming, startAt(tree, naming), fix, names);
   const joined: string[] = [];
   for (const c of cascades) for (const p of joinedPaths(c.triggerFacts, naming)) if (!joined.includes(p)) joined.push(p);
   if (keepJoins || fix.selectRelated.length > 0) {
@@ -753,6 +777,22 @@ function querysetFix(table: string, cascades: readonly CascadeShape[], naming: N
 }
 
 const DEFAULT_WHERE: FixWhere = { endpoint: '', route: '' };
+
+/**
+ * The read loops the combined fix fixes, one queryset each, by the trigger's fingerprint (two
+ * querysets of one model, Book.objects.filter(a) and Book.objects.filter(b), are two places to
+ * paste, not one), each in the order the request ran them.
+ */
+function byTrigger(cascades: readonly CascadeShape[], naming: Naming): Map<string, { table: string; loops: CascadeShape[] }> {
+  const groups = new Map<string, { table: string; loops: CascadeShape[] }>();
+  for (const c of [...cascades].sort((a, b) => a.firstIndex - b.firstIndex)) {
+    if (c.kind === 'repeated_write' || !c.linked || c.trigger === null || c.steps.length === 0 || manualCure(c, naming) !== null) continue;
+    const group = groups.get(c.trigger.fingerprint) ?? { table: c.trigger.table, loops: [] };
+    group.loops.push(c);
+    groups.set(c.trigger.fingerprint, group);
+  }
+  return groups;
+}
 
 /**
  * Where the loops over one trigger run: the endpoint, plus what their locations say. The view is the
@@ -774,8 +814,12 @@ function siteOf(where: FixWhere, cascades: readonly CascadeShape[], naming: Nami
   return site;
 }
 
-/** The fix for one cascade on its own. */
-export function suggestCascade(c: CascadeShape, naming: Naming, where: FixWhere = DEFAULT_WHERE): Suggestion {
+/**
+ * The fix for one cascade on its own. `endpoint` is every loop of the endpoint's combined fix
+ * (combinedFix's input): the names this fix sets (annotations, to_attr lists) are then the ones the
+ * combined fix gives them, which another loop over the same rows may have made take a name apart.
+ */
+export function suggestCascade(c: CascadeShape, naming: Naming, where: FixWhere = DEFAULT_WHERE, endpoint: readonly CascadeShape[] = []): Suggestion {
   const model = naming.modelOf(c.table);
   const ambiguity = c.linked ? ambiguousNote(c, naming) : undefined;
   const confidence = naming.exact && c.linked && ambiguity === undefined ? 'exact' : 'inferred';
@@ -815,7 +859,10 @@ export function suggestCascade(c: CascadeShape, naming: Naming, where: FixWhere 
     };
   }
   const site = siteOf(where, [c], naming);
-  const fix = querysetFix(c.trigger?.table ?? c.table, [c], naming, false);
+  const names: Names = new Map();
+  const queryset = c.trigger === null ? undefined : byTrigger(endpoint, naming).get(c.trigger.fingerprint);
+  if (queryset !== undefined && queryset.loops.length > 1) querysetFix(queryset.table, queryset.loops, naming, true, names);
+  const fix = querysetFix(c.trigger?.table ?? c.table, [c], naming, false, names);
   const profile = profileFor(site, fix);
   const refined = profile.refine?.(site, fix) ?? fix;
   const rendered = (profile.renderOne ?? django.renderOne!)(site, refined);
@@ -845,23 +892,12 @@ function unlinkedNote(c: CascadeShape): string {
  * Write loops follow on their own lines.
  */
 export function combinedFix(cascades: readonly CascadeShape[], naming: Naming, where: FixWhere = DEFAULT_WHERE): string {
-  // One fix per queryset, by the trigger's fingerprint: two querysets of one model
-  // (Book.objects.filter(a), Book.objects.filter(b)) are two places to paste, not one.
-  const byTrigger = new Map<string, { table: string; loops: CascadeShape[] }>();
-  const writes: string[] = [];
-  const sorted = [...cascades].sort((a, b) => a.firstIndex - b.firstIndex);
-  for (const c of sorted) {
-    if (c.kind === 'repeated_write') {
-      writes.push(suggestCascade(c, naming).code);
-      continue;
-    }
-    if (!c.linked || c.trigger === null || c.steps.length === 0 || manualCure(c, naming) !== null) continue;
-    const group = byTrigger.get(c.trigger.fingerprint) ?? { table: c.trigger.table, loops: [] };
-    group.loops.push(c);
-    byTrigger.set(c.trigger.fingerprint, group);
-  }
+  const writes = [...cascades]
+    .sort((a, b) => a.firstIndex - b.firstIndex)
+    .filter((c) => c.kind === 'repeated_write')
+    .map((c) => suggestCascade(c, naming).code);
   const blocks: string[] = [];
-  for (const { table, loops } of byTrigger.values()) {
+  for (const { table, loops } of byTrigger(cascades, naming).values()) {
     const site = siteOf(where, loops, naming);
     const fix = querysetFix(table, loops, naming, true);
     const profile = profileFor(site, fix);

@@ -56,6 +56,12 @@ export interface Naming extends TableLinks {
   /** Model field for a written column (FK columns lose `_id`). */
   fieldOfColumn(table: string, column: string): string;
   /**
+   * A foreign key `table.column` to a unique field other than its target's primary key (`to_field`):
+   * that field's name (`code`), by which the row is looked up and a subquery compares; undefined for
+   * a key to the primary key.
+   */
+  toField(table: string, column: string): string | undefined;
+  /**
    * What each row of `table`'s model already has by name: fields (name and attname) and relations
    * (accessor and query name), its parents' too. An annotation or to_attr that takes one raises when
    * pasted. Empty when no schema lists the model: conventions cannot tell.
@@ -162,6 +168,7 @@ export function conventionNaming(knownTables: Iterable<string>): Naming {
     },
     // Only a column that points at a known table is an FK whose field drops `_id` (`external_id` stays).
     fieldOfColumn: (table, column) => (links.foreignKeyTarget(table, column) === undefined ? column : forwardName(table, column)),
+    toField: () => undefined,
     attributeNames: () => NO_NAMES,
   };
 }
@@ -177,6 +184,23 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
 
   const forwardRelation = (table: string, column: string): SchemaRelation | undefined =>
     relations(table).find((r) => (r.kind === 'many_to_one' || r.kind === 'one_to_one') && r.column === column);
+
+  // The columns foreign keys point at besides primary keys (to_field), by the table that has them.
+  let toFieldColumns: Map<string, string[]> | undefined;
+  const referenced = (table: string): readonly string[] => {
+    if (toFieldColumns === undefined) {
+      toFieldColumns = new Map();
+      for (const m of schema.models) {
+        for (const r of m.relations) {
+          const target = r.kind === 'many_to_one' || r.kind === 'one_to_one' ? tableOf(r.target) : undefined;
+          if (target === undefined || r.column === undefined || r.toFieldColumn === undefined) continue;
+          const columns = toFieldColumns.get(target) ?? [];
+          if (!columns.includes(r.toFieldColumn)) toFieldColumns.set(target, [...columns, r.toFieldColumn]);
+        }
+      }
+    }
+    return toFieldColumns.get(table) ?? [];
+  };
 
   // M2M join tables are not models (auto through), so their FK columns are read off the M2M relation.
   const throughTarget = (through: string, column: string): string | undefined => {
@@ -238,17 +262,6 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
     return undefined;
   };
 
-  // Keys to a column besides the target's pk (to_field), by the target's table.
-  const referenced = new Map<string, string[]>();
-  for (const m of byTable.values()) {
-    for (const r of m.relations) {
-      const target = tableOf(r.target);
-      if (r.toColumn === undefined || target === undefined) continue;
-      const columns = referenced.get(target) ?? [];
-      if (!columns.includes(r.toColumn)) referenced.set(target, [...columns, r.toColumn]);
-    }
-  }
-
   const genericRelations = (table: string, objectIdColumn: string): string[] => {
     const parents: string[] = [];
     for (const [t, m] of byTable) {
@@ -261,8 +274,6 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
   return {
     exact: true,
     genericRelations,
-    foreignKeyColumn: (table, column) => forwardRelation(table, column)?.toColumn,
-    referencedColumns: (table) => referenced.get(table) ?? [],
     foreignKeyTarget(table, column) {
       const r = forwardRelation(table, column);
       if (r !== undefined) return tableOf(r.target);
@@ -270,6 +281,9 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
       return throughTarget(table, column) ?? fallback.foreignKeyTarget(table, column);
     },
     primaryKey: (table) => byTable.get(table)?.pk ?? 'id',
+    toFieldColumn: (table, column) => forwardRelation(table, column)?.toFieldColumn,
+    toFieldColumns: referenced,
+    toField: (table, column) => forwardRelation(table, column)?.toField,
     modelOf(table) {
       const m = byTable.get(table);
       if (m === undefined) return schemaThrough(table) ?? fallback.modelOf(table);

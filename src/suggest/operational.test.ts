@@ -6,7 +6,8 @@ import { RollupSet } from '../detect/rollup.js';
 import { SESSION, requestOf, type RequestShape, type Step } from '../detect/testing.js';
 import { createSqlNormalizer } from '../sql/index.js';
 import { conventionNaming } from './naming.js';
-import { suggestCache, suggestIndex, suggestTaskQueue, wholeWithCommas } from './operational.js';
+import { suggestCache, suggestConnectionFix, suggestIndex, suggestTaskQueue, wholeWithCommas } from './operational.js';
+import { addConnectionUse, connectionFigures, emptyConnectionRollup } from '../detect/connections.js';
 
 const normalize = createSqlNormalizer();
 const naming = conventionNaming(['recruit_application', 'recruit_candidate', 'recruit_status']);
@@ -66,7 +67,51 @@ describe('operational fixes', () => {
     expect(s.method).toBe('task_queue');
     expect(s.code).toContain('transaction.on_commit');
     expect(s.code).toContain('Idempotency-Key');
-    expect(s.note).toMatch(/3\.0 serial outbound calls \(hr\.example\) take 150 ms .* the request loses ~150 ms/);
+    expect(s.note).toMatch(/^3 serial outbound calls \(hr\.example\) take 150 ms .* the request loses ~150 ms/);
+  });
+});
+
+describe('the connection fixes', () => {
+  // The recorded shape of CONN_MAX_AGE=0: a set-up statement opening a connection in every request.
+  const churn = (maxConnections: number) => {
+    const r = emptyConnectionRollup('recruit');
+    for (let i = 0; i < 40; i++) addConnectionUse(r, `w${i % 4}`, { opened: 1, observable: true, heldFromMs: i * 200, heldUntilMs: i * 200 + 150, dbMs: 20 });
+    return connectionFigures(r, { dbMaxConnections: maxConnections })!;
+  };
+  const live = (code: string): string[] => code.split('\n').filter((l) => l.trim() !== '' && !/^\s*[#;]/.test(l));
+
+  it("keeps connections under WSGI, and under ASGI, where Django's docs say persistent connections stay off, pools them (Django 5.1+) instead", () => {
+    const s = suggestConnectionFix(churn(100));
+    expect(live(s.code)).toEqual(['DATABASES["default"]["CONN_MAX_AGE"] = 60', 'DATABASES["default"]["CONN_HEALTH_CHECKS"] = True']);
+    // The pool is the ASGI alternative, never beside CONN_MAX_AGE: Django refuses the two together.
+    expect(s.code).toContain('# served by ASGI');
+    expect(s.code).toContain('# DATABASES["default"].setdefault("OPTIONS", {})["pool"] = True');
+    expect(s.note).toMatch(/Under ASGI.*CONN_MAX_AGE = 0/);
+  });
+
+  it('a crowded fleet on a database other than PostgreSQL gets no PgBouncer and no PostgreSQL default', () => {
+    // MySQL through mysqlclient: no set-up statement n1lens reads, so no request is observable.
+    const r = emptyConnectionRollup('shop');
+    for (let p = 0; p < 3; p++) for (let t = 0; t < 20; t++) addConnectionUse(r, `host${p}`, { opened: 0, observable: false, heldFromMs: t * 10, heldUntilMs: 5_000, dbMs: 100 });
+    const figures = connectionFigures(r)!;
+    expect(figures.reasons).toEqual(['near_max_connections']);
+    const s = suggestConnectionFix(figures);
+    expect(s.path).not.toMatch(/PgBouncer/);
+    expect(s.code).not.toMatch(/pgbouncer|DISABLE_SERVER_SIDE_CURSORS|prepare_threshold/i);
+    expect(s.note).not.toMatch(/PostgreSQL/);
+    expect(s.note).toMatch(/60 connections held at peak across 3 processes/);
+  });
+
+  it("PgBouncer: prepared statements only with psycopg 3's server-side binding, which Django leaves off", () => {
+    const s = suggestConnectionFix(churn(4));
+    expect(s.path).toBe('PgBouncer (transaction mode)');
+    // Django's psycopg 3 cursors bind client-side and prepare nothing: the setting is for those who
+    // turned server-side binding on, not a line every app needs.
+    expect(live(s.code).some((l) => l.includes('prepare_threshold'))).toBe(false);
+    expect(s.code).toContain('"server_side_binding": True');
+    expect(s.note).not.toMatch(/psycopg 3 prepares after 5 executions/);
+    expect(s.note).toMatch(/none with Django's defaults/);
+    expect(live(s.code)).toContain('    "DISABLE_SERVER_SIDE_CURSORS": True,');
   });
 });
 

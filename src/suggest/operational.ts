@@ -73,7 +73,7 @@ export function suggestTaskQueue(f: SyncFanoutFinding): Suggestion {
     code,
     confidence: 'inferred',
     note:
-      `${s.callsPerRequest.toFixed(1)} serial outbound calls (${peers}) take ${round(s.outboundMsPerRequest)} ms ` +
+      `${Number.isInteger(s.callsPerRequest) ? s.callsPerRequest : s.callsPerRequest.toFixed(1)} serial outbound calls (${peers}) take ${round(s.outboundMsPerRequest)} ms ` +
       `of a ${round(s.requestMsPerRequest)} ms request; queued, the request loses ~${round(s.outboundMsPerRequest)} ms`,
   };
 }
@@ -140,16 +140,21 @@ export function suggestIndex(f: SlowQueryFinding, use: ColumnUse = new Map()): S
  * The cure for connection pressure. While one persistent connection per worker thread stays well
  * under max_connections: keep them (CONN_MAX_AGE, CONN_HEALTH_CHECKS). A fleet whose workers
  * would crowd max_connections, or a peak near it: PgBouncer in transaction mode, sized from the
- * DB-busy peak, with the settings and caveats transaction pooling brings.
+ * DB-busy peak, with the settings and caveats transaction pooling brings. Another database than
+ * PostgreSQL: fewer connections held, or a pooler of its own (ProxySQL for MySQL).
  */
 export function suggestConnectionFix(p: ConnectionPressure): Suggestion {
   const fleet = p.reasons.includes('near_max_connections') || p.persistentWouldCrowd;
   if (!fleet) {
     const code = [
-      `# settings.py: keep each worker's connection between requests,`,
-      `# and check a reused one before a request uses it (Django >= 4.1)`,
+      `# settings.py, served by WSGI (gunicorn, uWSGI): keep each worker's`,
+      `# connection, checked before a request reuses it (Django >= 4.1)`,
       `DATABASES["default"]["CONN_MAX_AGE"] = 60`,
       `DATABASES["default"]["CONN_HEALTH_CHECKS"] = True`,
+      ``,
+      `# served by ASGI (uvicorn, daphne): CONN_MAX_AGE = 0 and a pool instead`,
+      `# (Django >= 5.1, psycopg 3 with psycopg[pool]; it refuses CONN_MAX_AGE)`,
+      `# DATABASES["default"].setdefault("OPTIONS", {})["pool"] = True`,
     ].join('\n');
     return {
       method: 'manual',
@@ -157,20 +162,51 @@ export function suggestConnectionFix(p: ConnectionPressure): Suggestion {
       code,
       confidence: 'inferred',
       note:
-        `${percent(p.newConnectionShare ?? 1)} of requests open a new connection (${rate(p.openedPerSecond)}): Django's ` +
+        `${opening(p.newConnectionShare ?? 1)} (${rate(p.openedPerSecond)}): Django's ` +
         `CONN_MAX_AGE=0 connects and authenticates on every request. Persistent connections hold one per worker ` +
         `thread instead: ${p.perProcessPeakSum} at this traffic over ${p.processes} process${p.processes === 1 ? '' : 'es'}, ` +
         `${Math.round((p.perProcessPeakSum / p.maxConnections) * 100)}% of max_connections ${p.maxConnections}. ` +
+        `Under ASGI, Django's documentation says to keep persistent connections off (each request runs its ORM calls ` +
+        `in a thread of its own, so a kept connection is never reused): use the backend's pool ("pool" in OPTIONS, ` +
+        `Django 5.1+ with psycopg 3) with CONN_MAX_AGE = 0. ` +
         `Once the fleet's workers would crowd max_connections, put PgBouncer in transaction mode in front instead.`,
+    };
+  }
+  if (!p.postgresql) {
+    // MySQL, MariaDB, Oracle, SQLite: no PgBouncer, and no PostgreSQL settings.
+    const share = p.maxConnectionsAssumed
+      ? `${percent(p.shareOfMax)} of an assumed max_connections ${p.maxConnections} (give --db-max-connections)`
+      : `${percent(p.shareOfMax)} of max_connections (${p.maxConnections})`;
+    const code = [
+      `# The database is not PostgreSQL: hold fewer connections at once`,
+      `# - fewer worker threads per process, or fewer processes per host`,
+      `# - a pooler in front of it (ProxySQL for MySQL and MariaDB)`,
+      `# - or a higher max_connections on the server (MySQL's default is 151)`,
+    ].join('\n');
+    return {
+      method: 'manual',
+      path: 'fewer connections',
+      code,
+      confidence: 'inferred',
+      note:
+        `${p.peakConnections} connections held at peak across ${p.processes} process${p.processes === 1 ? '' : 'es'}, ${share}; ` +
+        `only ${p.dbBusyPeak} were running a query at the busiest second: a pooler that lends a connection per ` +
+        `transaction serves the same traffic with far fewer.`,
     };
   }
   const pool = Math.max(5, Math.ceil(p.dbBusyPeak * 1.5));
   const code = [
     `; pgbouncer.ini`,
     `[databases]`,
-    `app = host=POSTGRES_HOST port=5432 dbname=DBNAME`,
+    `; under the name Django connects with (its NAME), on the real server`,
+    `DBNAME = host=POSTGRES_HOST port=5432 dbname=DBNAME`,
     `[pgbouncer]`,
+    `; TCP for the app servers (without it, only a Unix socket)`,
+    `listen_addr = 0.0.0.0`,
     `listen_port = 6432`,
+    `; the app's user and password, one "user" "password" line each`,
+    `auth_type = scram-sha-256`,
+    `auth_file = /etc/pgbouncer/userlist.txt`,
     `pool_mode = transaction`,
     `max_client_conn = ${Math.max(100, p.perProcessPeakSum * 2)}`,
     `; DB-busy peak: ${p.dbBusyPeak} connections`,
@@ -180,12 +216,13 @@ export function suggestConnectionFix(p: ConnectionPressure): Suggestion {
     `DATABASES["default"].update({`,
     `    "HOST": "PGBOUNCER_HOST",`,
     `    "PORT": "6432",`,
-    `    # .iterator()'s server-side cursors do not survive transaction pooling`,
+    `    # .iterator()'s server-side cursors break under transaction pooling`,
     `    "DISABLE_SERVER_SIDE_CURSORS": True,`,
     `})`,
-    `# psycopg 3 only: no server-side prepared statements`,
-    `# (or PgBouncer >= 1.21 with max_prepared_statements)`,
-    `DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None`,
+    `# Only with psycopg 3 and OPTIONS "server_side_binding": True (Django`,
+    `# binds client-side by default, which prepares nothing): no prepared`,
+    `# statements, or PgBouncer >= 1.21 with max_prepared_statements`,
+    `# DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None`,
   ].join('\n');
   const share = p.maxConnectionsAssumed
     ? `${percent(p.shareOfMax)} of PostgreSQL's default max_connections (${p.maxConnections}; give --db-max-connections)`
@@ -201,14 +238,26 @@ export function suggestConnectionFix(p: ConnectionPressure): Suggestion {
       `connections serves the same traffic. Transaction pooling caveats: no session-level SET (use SET LOCAL, or ` +
       `ALTER ROLE … SET timezone so Django skips its per-connection set_config); session advisory locks ` +
       `(pg_advisory_lock) break, use pg_advisory_xact_lock; LISTEN/NOTIFY needs a direct connection; prepared ` +
-      `statements: psycopg2 uses none, psycopg 3 prepares after 5 executions (prepare_threshold above).`,
+      `statements: none with Django's defaults (psycopg2, and psycopg 3's client-side binding); with ` +
+      `"server_side_binding": True psycopg 3 prepares a statement after 5 executions (prepare_threshold above). ` +
+      `A request in transaction.atomic (ATOMIC_REQUESTS) holds its server connection until it commits.`,
   };
 }
 
 /** What to do with a view nobody (or only a cron job) calls. */
 export function suggestDeadView(v: DeadView): Suggestion {
   const where = v.file === undefined ? v.view : `${v.view} (${v.file}${v.line === undefined ? '' : `:${v.line}`})`;
-  const code = [`# urls.py: remove the route to ${v.view}`, `# path("${v.route}", …),`].join('\n');
+  // Only a view dead over the whole window is to be removed; one unseen in a trace file, or without
+  // enough history yet, is listed for a look.
+  const head =
+    v.status === 'dead'
+      ? `# urls.py: remove the route to ${v.view}`
+      : v.status === 'periodic'
+        ? `# urls.py: once its scheduled caller is retired, remove the route to ${v.view}`
+        : v.status === 'unseen_in_file'
+          ? `# urls.py: ${v.view} not seen in this file; n1lens serve --dead-after judges it`
+          : `# urls.py: ${v.view} has no request in the history so far; check again later`;
+  const code = [head, `# path("${v.route}", …),`].join('\n');
   const note =
     v.status === 'periodic' && v.periodic !== undefined
       ? `only one client calls it, at ${clockText(v.periodic.minuteOfDay)} UTC on ${v.periodic.days} days` +
@@ -225,6 +274,9 @@ export function suggestDeadView(v: DeadView): Suggestion {
 }
 
 const percent = (share: number): string => `${Math.round(share * 100)}%`;
+/** Connections opened per request: a share of requests, or (several databases) an average above one. */
+const opening = (perRequest: number): string =>
+  perRequest > 1 ? `Every request opens ${perRequest.toFixed(1)} new connections on average` : `${percent(perRequest)} of requests open a new connection`;
 const rate = (perSecond: number | null): string => (perSecond === null ? 'rate unknown' : `${perSecond.toFixed(1)} connections/s`);
 /** Minute of the day as HH:MM. */
 export const clockText = (minute: number): string => `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;

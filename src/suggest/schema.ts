@@ -13,12 +13,17 @@ function schemaFileShapes() {
     kind: z.enum(['many_to_one', 'one_to_one', 'one_to_many', 'many_to_many']),
     target: z.string(),
     column: z.string().optional(),
-    /** A forward key's column on the target when it is not the target's pk (`to_field`). */
-    toColumn: z.string().optional(),
     remoteColumn: z.string().optional(),
     through: z.string().optional(),
     sourceColumn: z.string().optional(),
     targetColumn: z.string().optional(),
+    /**
+     * A foreign key to a unique field other than the primary key (`to_field`): that field's name and
+     * column, on the model the key points at (the target of a forward relation, this model for a
+     * reverse one). The key's column holds that field's values.
+     */
+    toField: z.string().optional(),
+    toFieldColumn: z.string().optional(),
     /** GenericRelation: the target's content-type column (remoteColumn is its object id). */
     contentTypeColumn: z.string().optional(),
   });
@@ -53,6 +58,8 @@ function schemaFileShapes() {
     name: z.string().optional(),
     /** HTTP methods where the view says (class-based views, DRF viewsets, require_http_methods). */
     methods: z.array(z.string()).optional(),
+    /** Language code → the route in that language, when it reads differently per language (i18n_patterns, translated routes). */
+    languages: z.record(z.string(), z.string()).optional(),
     /** The view's source, relative to the project directory, and its first line. */
     file: z.string().optional(),
     line: z.number().int().optional(),

@@ -88,8 +88,9 @@ function walkPath(index: SchemaIndex, m: SchemaModel, path: string, kind: PathKi
     }
     const r = index.relation(model, hop, kind === 'lookup' ? 'queryName' : 'name');
     if (r === undefined) {
-      // A lookup may end on a plain field (Avg('lines__qty')); the schema lists relations only.
-      if (kind === 'lookup' && i === hops.length - 1 && i > 0) return { target: undefined };
+      // A lookup may end on a plain field (Avg('lines__qty'), OuterRef('code') for a key to_field):
+      // past a relation, or one the schema lists for the model (files before fields list none).
+      if (kind === 'lookup' && i === hops.length - 1 && (i > 0 || (model.fields ?? []).some((f) => f.name === hop))) return { target: undefined };
       return { unknown: { model: model.model, name: hop, call: kind === 'select' ? 'select_related' : kind === 'prefetch' ? 'prefetch_related' : 'lookup' } };
     }
     const forward = r.column !== undefined;

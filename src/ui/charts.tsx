@@ -76,26 +76,50 @@ function runs(series: Series[], point: (s: Series, i: number) => string): string
   return out.filter((r) => r.length > 1).map((r) => r.join(' '));
 }
 
-/** A labelled bar or line chart over the axis: y from 0 to the maximum, first and last bucket on x. */
-function TimeChart({ axis, series, kind, cls, label, unit, w = 560, h = 170 }: { axis: Axis; series: Series[]; kind: 'bar' | 'line'; cls: string; label: string; unit: (n: number) => string; w?: number; h?: number }) {
+/**
+ * A value axis from 0 to a round top, in steps of 1, 2, 2.5 or 5 × 10^k, at most five of them, so
+ * gridlines read as numbers a person would pick; counts step by whole numbers.
+ */
+export function valueScale(max: number, whole: boolean): { top: number; step: number } {
+  if (!(max > 0)) return { top: 1, step: 1 };
+  const rough = max / 5;
+  const power = 10 ** Math.floor(Math.log10(rough));
+  const multiples = whole && power === 1 ? [1, 2, 5, 10] : [1, 2, 2.5, 5, 10];
+  let step = power * multiples.find((m) => power * m >= rough * (1 - 1e-9))!;
+  if (whole) step = Math.max(1, Math.round(step));
+  return { top: Math.ceil(max / step - 1e-9) * step, step };
+}
+
+/** A tick's value without float noise (0.30000000000000004 reads 0.3). */
+const tickNumber = (n: number): string => String(Number(n.toPrecision(6)));
+/** Durations on an axis in one unit for every tick, seconds once the top reaches one. */
+const durationTick = (n: number, top: number): string => (n === 0 ? '0' : top >= 1000 ? `${tickNumber(n / 1000)} s` : `${tickNumber(n)} ms`);
+const countTick = (n: number): string => tickNumber(n);
+
+/** A labelled bar or line chart over the axis: y from 0 to a round top (valueScale), first and last bucket on x. */
+function TimeChart({ axis, series, kind, cls, label, unit, tick, whole = false, w = 560, h = 170 }: { axis: Axis; series: Series[]; kind: 'bar' | 'line'; cls: string; label: string; unit: (n: number) => string; tick: (n: number, top: number) => string; whole?: boolean; w?: number; h?: number }) {
   const left = 52;
   const right = 8;
   const top = 10;
   const bottom = 24;
   const pw = w - left - right;
   const ph = h - top - bottom;
-  const max = Math.max(...series.map((s) => s.value), 0) || 1;
+  const peak = Math.max(...series.map((s) => s.value), 0);
+  const scale = valueScale(peak, whole);
   const bw = pw / series.length;
-  const y = (v: number): number => top + ph - (v / max) * ph;
+  const y = (v: number): number => top + ph - (v / scale.top) * ph;
   const lines = runs(series, (s, i) => `${fixed(left + i * bw + bw / 2)},${fixed(y(s.value))}`);
+  const gridlines = Array.from({ length: Math.round(scale.top / scale.step) + 1 }, (_, k) => k * scale.step);
   return (
-    <svg class={w > 600 ? 'chart wide' : 'chart'} viewBox={`0 0 ${w} ${h}`} role="img" aria-label={`${label}, ${series.length} buckets of ${sizeLabel(axis.sizeMs)}, peak ${unit(max)}`}>
-      <line class="grid" x1={left} x2={w - right} y1={top} y2={top} />
-      <line class="grid" x1={left} x2={w - right} y1={top + ph / 2} y2={top + ph / 2} />
-      <line class="grid" x1={left} x2={w - right} y1={top + ph} y2={top + ph} />
-      <text x={left - 6} y={top + 4} text-anchor="end">{unit(max)}</text>
-      <text x={left - 6} y={top + ph / 2 + 4} text-anchor="end">{unit(max / 2)}</text>
-      <text x={left - 6} y={top + ph + 4} text-anchor="end">0</text>
+    <svg class={w > 600 ? 'chart wide' : 'chart'} viewBox={`0 0 ${w} ${h}`} role="img" aria-label={`${label}, ${series.length} buckets of ${sizeLabel(axis.sizeMs)}, peak ${unit(peak)}`}>
+      {gridlines.map((v) => (
+        <line class="grid" x1={left} x2={w - right} y1={fixed(y(v))} y2={fixed(y(v))} />
+      ))}
+      {gridlines.map((v) => (
+        <text x={left - 6} y={fixed(y(v) + 4)} text-anchor="end">
+          {tick(v, scale.top)}
+        </text>
+      ))}
       <text x={left} y={h - 6}>{bucketLabel(axis.startMs, axis.sizeMs)}</text>
       <text x={w - right} y={h - 6} text-anchor="end">{bucketLabel(axis.startMs + (axis.count - 1) * axis.sizeMs, axis.sizeMs)}</text>
       {kind === 'bar'
@@ -131,6 +155,7 @@ export function EndpointCharts({ axis, trend }: { axis: Axis; trend: Bucket[] })
           cls="q"
           label="Queries per request"
           unit={(n) => fixed(n)}
+          tick={countTick}
           series={trend.map((b) => ({
             value: queriesPer(b),
             present: b.requests > 0,
@@ -146,6 +171,7 @@ export function EndpointCharts({ axis, trend }: { axis: Axis; trend: Bucket[] })
           cls="w"
           label="Wasted DB time"
           unit={ms}
+          tick={durationTick}
           series={trend.map((b) => ({ value: b.wastedMs, title: `${when(b)}: ${ms(b.wastedMs)} wasted in ${int(b.requests)} requests` }))}
         />
       </figure>
@@ -164,6 +190,8 @@ export function FindingChart({ axis, trend }: { axis: Axis; trend: FindingBucket
       h={200}
       label="Requests affected"
       unit={(n) => (n < 10 ? fixed(n) : int(n))}
+      tick={countTick}
+      whole
       series={trend.map((b) => ({
         value: b.requestsAffected,
         title: `${bucketLabel(b.startMs, axis.sizeMs)}: ${int(b.requestsAffected)} requests, ${int(b.executions)} executions, ${ms(b.wastedMs)} wasted`,

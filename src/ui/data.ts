@@ -2,6 +2,7 @@
 import { ENDPOINT_DETECT_DEFAULTS } from '../detect/endpoint.js';
 import type { FindingKind } from '../detect/types.js';
 import { applyAcknowledgements, isActive, signatureOf, type Acknowledgement, type AcknowledgedFinding } from '../report/acknowledge.js';
+import type { SignedKind } from '../report/signature.js';
 import type { EndpointRollup } from '../detect/rollup.js';
 import {
   buildReport,
@@ -13,6 +14,7 @@ import {
   type ReportEndpoint,
   type ReportFinding,
   type ReportOptions,
+  type ServiceFinding,
 } from '../report/model.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../report/period.js';
 import type { StoredFinding, Store } from '../store/store.js';
@@ -208,6 +210,12 @@ async function reportOptionsOf(ctx: UiContext, filters: Filters): Promise<Omit<R
   return { ...ctx.report, ...(deadAfterMs === undefined ? {} : { deadViews: await ctx.store.deadViews(urls ?? [], deadAfterMs, ctx.nowMs) }) };
 }
 
+/**
+ * Whether a service finding stays under a service filter: connection_pressure is its service's; a
+ * dead view is the URLconf's (the schema is the app's, whatever its services are called), so it stays.
+ */
+const ofService = (f: ServiceFinding, service: string): boolean => f.kind === 'dead_view' || f.service === service;
+
 /** The store query of the filters; `endpointName` picks one endpoint by its exact name (a page's) instead of the filters' glob. */
 const queryOf = (filters: Filters, endpointName?: string) => ({
   ...periodOf(filters),
@@ -233,7 +241,7 @@ export async function servedReport(ctx: UiContext, filters: Filters, endpointNam
     }
   }
   if (filters.service !== undefined && report.serviceFindings !== undefined) {
-    report.serviceFindings = report.serviceFindings.filter((f) => f.service === filters.service);
+    report.serviceFindings = report.serviceFindings.filter((f) => ofService(f, filters.service!));
   }
   const decided = applyAcknowledgements(report, muted, ctx.nowMs, filters.includeAcknowledged ?? false);
   if (filters.kind === undefined && filters.q === undefined) return decided;
@@ -281,7 +289,7 @@ export async function overview(ctx: UiContext, filters: Filters): Promise<Overvi
     }
   }
   let serviceFindings = buildServiceFindings({ connections: await store.connections(period), ...options });
-  if (filters.service !== undefined) serviceFindings = serviceFindings.filter((f) => f.service === filters.service);
+  if (filters.service !== undefined) serviceFindings = serviceFindings.filter((f) => ofService(f, filters.service!));
   const decided = applyAcknowledgements(ranked, await store.acknowledgements(), ctx.nowMs, filters.includeAcknowledged ?? false);
   const report = filters.kind === undefined && filters.q === undefined ? decided : filterReport(decided, filters, summaries.map((s) => s.rollup));
 
@@ -390,7 +398,8 @@ export async function findingView(ctx: UiContext, id: number, filters: Filters):
     trend[i]!.wastedMs += h.wastedMs;
   }
   const table = finding?.table ?? mainTable(stored.sql);
-  const signature = signatureOf(stored.endpoint, { kind: stored.kind as FindingKind, table, fingerprint: stored.fingerprint });
+  // A stored loop's kind is n_plus_one or repeated_write: warm_up is a report's call on its traffic.
+  const signature = signatureOf(stored.endpoint, { kind: stored.kind as SignedKind, table, fingerprint: stored.fingerprint });
   const acknowledgement = (await store.acknowledgements()).find((a) => a.signature === signature && isActive(a, ctx.nowMs));
   return {
     filters,

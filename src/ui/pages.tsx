@@ -5,7 +5,7 @@ import type { CodeLocation, FindingKind } from '../detect/types.js';
 import type { AcknowledgedFinding } from '../report/acknowledge.js';
 import type { ReportEndpoint, ReportFinding, ServiceFinding } from '../report/model.js';
 import { formatPeriod } from '../report/period.js';
-import { KIND_LABEL, formatLocation, int, ms, readInsteadText, serviceFindingFigures, wrapCode } from '../report/text.js';
+import { KIND_LABEL, endpointFixToShow, formatLocation, int, ms, readInsteadText, serviceFindingFigures, wrapCode } from '../report/text.js';
 import { SCRIPT, STYLE } from './assets.js';
 import { EndpointCharts, FindingChart, WaterfallView, bucketLabel, escapeHtml, sparklineSvg } from './charts.js';
 import type { EndpointView, FindingView, Overview, OverviewRow } from './data.js';
@@ -483,7 +483,7 @@ export function EndpointPage({ view, links, nowMs, live }: { view: EndpointView;
         </div>
       </div>
       {live ? <EndpointCharts axis={view.axis} trend={view.trend} /> : null}
-      {e.fix !== '' ? (
+      {endpointFixToShow(e) !== '' ? (
         <>
           <h2>The combined fix</h2>
           <p class="muted small">One queryset that removes every query loop below; paste it where the view builds its queryset.</p>

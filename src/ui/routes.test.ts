@@ -227,6 +227,14 @@ describe('endpoint page', () => {
     expect(api.trend.reduce((s, b) => s + b.requests, 0)).toBe(3);
   });
 
+  it("shows no combined fix where the one finding's own fix is all of it (an index for a slow query)", async () => {
+    const id = (await store.endpointRefs()).find((e) => e.endpoint === 'GET reports/pipeline/')!.id;
+    const page = await get(`/endpoints/${id}`);
+    expect(page.text).toContain('Findings (1)');
+    expect(page.text).not.toContain('The combined fix');
+    expect(page.text.split('CREATE INDEX CONCURRENTLY').length - 1).toBe(1);
+  });
+
   it('is 404 for an endpoint the store does not have', async () => {
     expect((await get('/endpoints/99999')).status).toBe(404);
     expect((await get('/endpoints/abc')).status).toBe(404);
@@ -485,5 +493,45 @@ describe('short periods', () => {
     expect((await api<Report>('/api/report?range=24h')).summary.requests).toBe(3);
     const page = await (await minutesApp.request('/?range=1h')).text();
     expect(rowsOf(page)).toEqual(['GET dashboard/']);
+  });
+});
+
+describe('acknowledgements across services', () => {
+  // One loop in one endpoint name served by two services: one signature (DESIGN "Signature": endpoint, kind, table, fingerprint).
+  const NOW = Date.parse('2026-12-03T10:06:30Z');
+  let two: Store;
+  let twoDir: string;
+  let twoApp: ReturnType<typeof uiRoutes>;
+
+  beforeAll(async () => {
+    const normalize = createSqlNormalizer();
+    const dashboard = (i: number, service: string) =>
+      analyseRequest({ ...requestOf('GET dashboard/', [APPLICATIONS, ...loop(20, ...DASHBOARD_ROW)], { traceId: i.toString(16).padStart(32, '0'), startMs: NOW - 10 * 60_000 }), service }, normalize);
+    twoDir = mkdtempSync(join(tmpdir(), 'n1lens-ui-services-'));
+    two = Store.open(join(twoDir, 'n1lens.db'), { now: () => NOW });
+    await two.record([dashboard(1, 'web'), dashboard(2, 'web'), dashboard(3, 'web'), dashboard(4, 'admin'), dashboard(5, 'admin'), dashboard(6, 'admin')]);
+    twoApp = uiRoutes({ store: two, now: () => NOW });
+  });
+  afterAll(async () => {
+    await two.close();
+    rmSync(twoDir, { recursive: true, force: true });
+  });
+
+  it('exports one baseline entry per signature when the same finding is acknowledged in two services', async () => {
+    const ids: number[] = [];
+    for (const [key, id] of await two.findingIds()) if (key.includes('GET dashboard/') && (await two.finding(id))?.sql.includes('"recruit_candidate"')) ids.push(id);
+    expect(ids).toHaveLength(2);
+    for (const [i, id] of ids.entries()) {
+      const res = await twoApp.request(`/api/findings/${id}/acknowledgement`, { method: 'PUT', body: JSON.stringify({ state: 'acknowledged', reason: `ticket ${i}` }), headers: { 'Content-Type': 'application/json' } });
+      expect(res.status).toBe(200);
+    }
+    const baseline = (await (await twoApp.request('/api/baseline')).json()) as { findings: { signature: string; reason?: string }[] };
+    const signatures = baseline.findings.map((f) => f.signature);
+    expect(signatures).toHaveLength(1);
+    expect(new Set(signatures).size).toBe(signatures.length);
+    // The later decision is the one in force, in both services (the signature decides).
+    expect(baseline.findings[0]!.reason).toBe('acknowledged: ticket 1');
+    const report = (await (await twoApp.request('/api/report')).json()) as Report;
+    expect(report.endpoints.map((e) => [e.service, e.findings.some((f) => f.table === 'recruit_candidate')]).sort()).toEqual([['admin', false], ['web', false]]);
   });
 });

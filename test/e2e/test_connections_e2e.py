@@ -14,6 +14,7 @@ cron-only view as periodic, and nothing that had traffic.
 import copy
 import json
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -23,7 +24,7 @@ import psycopg
 import pytest
 import requests
 
-from e2e_processes import N1LENS_COMMAND, PYTHON, RECRUIT, Process, free_port, get_json, wait_for
+from e2e_processes import N1LENS_COMMAND, PYTHON, RECRUIT, ROOT, Process, free_port, get_json, wait_for
 
 WORKERS = 6
 CLIENTS = 20
@@ -176,6 +177,50 @@ def test_conn_max_age_600_no_finding(work_dir, pg_env, postgres_url):
     report, sampler = run_under_load(work_dir, pg_env, postgres_url, 600)
     assert sampler.peak > 0
     assert pressure(report) is None, json.dumps(report.get("serviceFindings"), indent=1)
+
+
+TRANSACTIONAL_TESTS = """
+import pytest
+
+from recruit.models import Company
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("i", range(30))
+def test_a_company_round_trip(i):
+    Company.objects.create(name=f"Company {i}")
+    assert Company.objects.count() == 1
+"""
+
+
+def test_a_test_run_names_no_connection_pressure(work_dir, postgres_url):
+    # Django's TransactionTestCase (pytest-django's transaction=True) closes every connection after
+    # each test, so each test's first query opens one: a test run's churn, which no CONN_MAX_AGE
+    # changes. pytest --n1lens (n1-report --test-suite) must not print a connection fix for it.
+    logs = work_dir / "test-suite-connections"
+    app = logs / "recruit"
+    shutil.copytree(RECRUIT, app, ignore=shutil.ignore_patterns("__pycache__"))
+    (app / "tests" / "test_transactional.py").write_text(TRANSACTIONAL_TESTS)
+    # pytest-django creates (and drops) test_recruit: the role needs CREATEDB (the cluster trusts loopback).
+    with psycopg.connect(postgres_url.replace("recruit:recruit@", "postgres@").rsplit("/", 1)[0] + "/postgres", autocommit=True) as su:
+        su.execute("ALTER ROLE recruit CREATEDB")
+    env = {**os.environ, "RECRUIT_DB": "postgres", "RECRUIT_DATABASE_URL": postgres_url,
+           "N1LENS_BIN": str(ROOT / "bin" / "n1-report.js"), "NO_COLOR": "1"}
+    env.pop("PYTEST_ADDOPTS", None)
+    traces, result = logs / "traces.pb.gz", logs / "report.json"
+    done = subprocess.run(
+        [PYTHON, "-m", "pytest", "-p", "no:cacheprovider", "--n1lens", f"--n1lens-traces={traces}",
+         f"--n1lens-format=json={result}", "tests/test_transactional.py"],
+        cwd=app, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    # The spans do show a new connection in every test: read as production traffic, they are churn.
+    plain = subprocess.run(["node", str(ROOT / "bin" / "n1-report.js"), "--format", "json", "--max-findings", "1000", str(traces)],
+                           capture_output=True, text=True, check=True)
+    churn = pressure(json.loads(plain.stdout))
+    assert churn is not None and churn["connectionPressure"]["newConnectionShare"] > 0.9, plain.stdout[-2000:]
+    assert pressure(json.loads(result.read_text())) is None
+    assert "CONN_MAX_AGE" not in done.stdout
 
 
 # ---------------------------------------------------------------------------------------------

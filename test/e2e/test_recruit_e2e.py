@@ -199,3 +199,10 @@ def test_n1_report_finds_the_dashboard_cascade_in_a_recorded_file(offline_report
 
 def test_n1_report_reports_nothing_for_the_optimised_dashboard(offline_report):
     assert_clean_optimised_dashboard(offline_report)
+
+
+def test_the_bundled_schema_is_what_the_integration_writes_today(schema_file):
+    # The README's sample runs with samples/traces/recruit-schema.json: when the integration's
+    # format grows (fields, properties), the bundled copy must follow, or the sample shows less.
+    bundled = json.loads((ROOT / "samples" / "traces" / "recruit-schema.json").read_text())
+    assert bundled == json.loads(schema_file.read_text()), "re-run: manage.py n1lens_schema -o samples/traces/recruit-schema.json (scripts/record-sample.sh does)"

@@ -34,7 +34,7 @@ def site(tmp_path_factory):
     schema = work / "schema.json"
     run([sys.executable, "-m", "django", "n1lens_schema", "-o", str(schema)], {**env, "DJANGO_SETTINGS_MODULE": "wagsite.settings"})
     out = run(["node", str(ROOT / "bin" / "n1-report.js"), "--format", "json", "--schema", str(schema), "--max-findings", "100", str(trace)], env)
-    return {"env": env, "report": json.loads(out.stdout), "schema": json.loads(schema.read_text())}
+    return {"env": env, "report": json.loads(out.stdout), "schema": json.loads(schema.read_text()), "trace": trace, "schema_file": schema}
 
 
 def paste(site, job):
@@ -61,6 +61,16 @@ def test_the_catch_all_route_is_split_by_page_model(site):
     by_name = {e["endpoint"]: e for e in site["report"]["endpoints"]}
     assert by_name[INDEX]["split"] == {"route": "GET ^((?:[\\w\\-]+/)*)$", "by": "page_model", "value": "blog_blogindexpage"}
     assert "GET ^((?:[\\w\\-]+/)*)$ [page: blog_blogpage]" in by_name
+
+
+def test_unseen_routes_are_the_sites_own_views_not_wagtails(site):
+    # Wagtail brings some 200 routes (its admin, page serving, image serving). Their views live in
+    # site-packages: the package's, never the site's to delete, so only the site's own unseen view is listed.
+    assert sum("site-packages" in u.get("file", "") for u in site["schema"]["urls"]) > 100
+    out = run(["node", str(ROOT / "bin" / "n1-report.js"), "--format", "json", "--schema", str(site["schema_file"]),
+               "--list-unseen", "--max-findings", "1000", str(site["trace"])], site["env"])
+    unseen = [(f["subject"], f["deadView"]["view"]) for f in json.loads(out.stdout)["serviceFindings"] if f["kind"] == "dead_view"]
+    assert unseen == [("feed/", "blog.views.feed")]
 
 
 def model_of(schema, table):

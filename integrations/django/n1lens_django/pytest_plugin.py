@@ -221,6 +221,36 @@ def find_n1_report(start: Path) -> list[str] | str:
     return [node, str(script.resolve())]
 
 
+def test_selection(config, deselected: int = 0) -> str | None:
+    """The part of the suite the run selected, as its arguments say (`tests/test_a.py -k slow`);
+    None for the whole suite. n1-report records it in a baseline it writes, and calls no baseline
+    entry fixed on a run of other tests (one that did not run a test cannot have seen its N+1 go).
+
+    Test paths that name the suite's own roots (testpaths, or the rootdir) select nothing.
+    """
+    parts: list[str] = []
+    source = getattr(config, "args_source", None)
+    if source is None or source.name == "ARGS":
+        root = Path(config.rootpath)
+        whole = {root.resolve(), *((root / p).resolve() for p in config.getini("testpaths"))}
+        here = Path(config.invocation_params.dir)
+        given = [str(a) for a in config.args]
+        if any("::" in a or (here / a).resolve() not in whole for a in given):
+            parts += given
+    for flag, name in (("-k", "keyword"), ("-m", "markexpr")):
+        value = config.getoption(name, None)
+        if value:
+            parts.append(f"{flag} {value}")
+    for node in config.getoption("deselect", None) or []:
+        parts.append(f"--deselect {node}")
+    for flag, name in (("--lf", "lf"), ("--sw", "stepwise")):
+        if config.getoption(name, False):
+            parts.append(flag)
+    if not parts and deselected:
+        parts.append("some tests deselected")
+    return " ".join(parts) or None
+
+
 def report_colour(environ: Mapping[str, str], markup: bool) -> tuple[dict[str, str], list[str]]:
     """n1-report's environment and flags for its terminal report to be coloured exactly when pytest
     colours its own output (`markup`: --color=yes/no, and on auto NO_COLOR / FORCE_COLOR / a
@@ -253,6 +283,10 @@ class N1lensRecorder:
         self.controller = False  # the xdist controller: set at sessionstart
         self.parts: list[Path] = []  # the controller's: worker parts, in the order workers finished
         self.worker_schema: str | None = None
+        self.deselected = 0  # tests a plugin or option deselected (-k, -m, --lf, …)
+
+    def pytest_deselected(self, items):
+        self.deselected += len(items)
 
     def traces_path(self) -> Path:
         workerinput = getattr(self.config, "workerinput", None)
@@ -390,6 +424,14 @@ class N1lensRecorder:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
             return
         args = [*command, str(path), "--test-suite", "--format", "terminal"]
+        # The spans name files from BASE_DIR; SARIF and annotations name them from the repository
+        # root, which is above it when manage.py sits in a subfolder (backend/).
+        from n1lens_django.tracing import application_base_dir
+
+        args += ["--base-dir", application_base_dir()]
+        selection = test_selection(self.config, self.deselected)
+        if selection is not None:
+            args += ["--test-selection", selection]
         schema = write_schema(path.parent / "schema.json", self.worker_schema)
         if schema is not None:
             args += ["--schema", str(schema)]

@@ -9,6 +9,7 @@ list every route with its view, so n1lens can name the views no request reaches 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 from typing import Any
@@ -17,6 +18,7 @@ from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import models
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import translation
 
 SCHEMA_VERSION = 1
 
@@ -39,15 +41,35 @@ def build_schema(app_registry=django_apps) -> dict[str, Any]:
 def build_urls(urlconf: str | None = None) -> list[dict[str, Any]]:
     """Every route of the URLconf, as the resolver joins it (what OpenTelemetry's Django
     instrumentation records as http.route), with its view's dotted path, source file and line, and
-    the HTTP methods the view accepts where it says. Sorted by route, then view.
+    the HTTP methods the view accepts where it says. Sorted by route, then view. A route that reads
+    differently per language (i18n_patterns, translated patterns) has them all in `languages`.
 
     Example: `{"route": "dashboard/", "view": "recruit.views.dashboard", "file": "recruit/views.py", "line": 34}`.
     """
     # Views the app serves untraced (health checks, a tracing flush) would always look dead.
     ignored = set(getattr(settings, "N1LENS_IGNORE_VIEWS", ()))
-    entries = [entry for entry in _walk(get_resolver(urlconf).url_patterns, "") if entry["view"] not in ignored]
-    entries.sort(key=lambda entry: (entry["route"], entry["view"]))
-    return entries
+    patterns = get_resolver(urlconf).url_patterns
+    entries = {key: _url_entry(route, pattern) for key, route, pattern in _walk(patterns, "", ())}
+    for key, languages in _language_routes(patterns).items():
+        if len(set(languages.values())) > 1:
+            entries[key]["languages"] = languages
+    out = [entry for entry in entries.values() if entry["view"] not in ignored]
+    out.sort(key=lambda entry: (entry["route"], entry["view"]))
+    return out
+
+
+def _language_routes(patterns) -> dict[tuple, dict[str, str]]:
+    """Each pattern's route in each of settings.LANGUAGES. Under i18n_patterns a request's route
+    carries its own language's prefix (`fr/about/`), and a translated pattern (`_("about/")`) reads
+    in it: the route exported in the command's language is only one of them."""
+    if not settings.USE_I18N:
+        return {}
+    out: dict[tuple, dict[str, str]] = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            for key, route, _pattern in _walk(patterns, "", ()):
+                out.setdefault(key, {})[code] = route
+    return out
 
 
 def _join_route(prefix: str, route: str) -> str:
@@ -55,19 +77,27 @@ def _join_route(prefix: str, route: str) -> str:
     return route if not prefix else prefix + route.removeprefix("^")
 
 
-def _walk(patterns, prefix: str):
-    for pattern in patterns:
+def _walk(patterns, prefix: str, key: tuple):
+    """(key, route, pattern) of each URLPattern; the key (its place in the URLconf) is the same
+    whatever language its route reads in."""
+    for index, pattern in enumerate(patterns):
         route = _join_route(prefix, str(pattern.pattern))
+        here = (*key, index)
         if isinstance(pattern, URLResolver):
-            yield from _walk(pattern.url_patterns, route)
+            yield from _walk(pattern.url_patterns, route, here)
         elif isinstance(pattern, URLPattern):
-            yield _url_entry(route, pattern)
+            yield here, route, pattern
 
 
 def _url_entry(route: str, pattern: URLPattern) -> dict[str, Any]:
     view = pattern.callback
+    # Django takes any callable: a functools.partial is named by the view it calls.
+    while isinstance(view, functools.partial):
+        view = view.func
     # Class-based views (Django's and DRF's) carry their class; function views may be decorated.
     target = getattr(view, "view_class", None) or getattr(view, "cls", None) or inspect.unwrap(view)
+    if not (inspect.isroutine(target) or inspect.isclass(target)):
+        target = type(target)  # a callable instance: its class
     entry: dict[str, Any] = {"route": route, "view": f"{target.__module__}.{target.__qualname__}"}
     if pattern.name:
         entry["name"] = pattern.name
@@ -232,11 +262,18 @@ def _forward(field: models.Field) -> Relation | None:
             targetColumn=field.m2m_reverse_name(),
         )
     if isinstance(field, models.ForeignKey):  # OneToOneField is a ForeignKey subclass
-        # to_field: the key holds another column of the target than its pk (City.country -> Country.code).
-        target = field.target_field
-        to_column = {} if target.primary_key else {"toColumn": target.column}
-        return relation("one_to_one" if field.one_to_one else "many_to_one", column=field.column, **to_column)
+        return relation("one_to_one" if field.one_to_one else "many_to_one", column=field.column, **_to_field(field))
     return None  # other ForeignObjects without one FK column
+
+
+def _to_field(field: models.ForeignKey) -> dict[str, str]:
+    """A foreign key to a unique field other than the primary key (`to_field`): that field's name and
+    column, on the model pointed at. Its column holds that field's values, so the row is looked up by
+    it (`Currency.objects.get(code=invoice.currency_id)`) and a subquery compares with it."""
+    target = field.target_field
+    if target.primary_key:
+        return {}
+    return {"toField": target.name, "toFieldColumn": target.column}
 
 
 def _is_generic_relation(field) -> bool:
@@ -266,5 +303,5 @@ def _reverse(rel: models.ForeignObjectRel) -> Relation | None:
             targetColumn=field.m2m_column_name(),
         )
     if isinstance(rel, models.ManyToOneRel) and isinstance(field, models.ForeignKey):
-        return relation("one_to_one" if rel.one_to_one else "one_to_many", remoteColumn=field.column)
+        return relation("one_to_one" if rel.one_to_one else "one_to_many", remoteColumn=field.column, **_to_field(field))
     return None

@@ -138,6 +138,21 @@ def qualname_from_locals(code: types.CodeType, local_vars) -> str:
     return code.co_name
 
 
+def application_base_dir() -> str:
+    """The directory application files are named from: settings.BASE_DIR, else the working directory
+    (absolute). The pytest plugin hands it to n1-report (--base-dir), whose SARIF and annotations name
+    files from the repository root."""
+    base = None
+    try:
+        from django.conf import settings
+
+        if settings.configured or os.environ.get("DJANGO_SETTINGS_MODULE"):
+            base = getattr(settings, "BASE_DIR", None)
+    except Exception:  # settings module broken: fall back, never break a query
+        base = None
+    return os.path.abspath(base if base is not None else os.getcwd())
+
+
 class CodeLocationSpanProcessor(SpanProcessor):
     """Adds where a query was issued to every DB client span (see the module docstring).
 
@@ -310,15 +325,7 @@ class CodeLocationSpanProcessor(SpanProcessor):
 
     def _base(self) -> str:
         if self._base_dir is None:
-            base = None
-            try:
-                from django.conf import settings
-
-                if settings.configured or os.environ.get("DJANGO_SETTINGS_MODULE"):
-                    base = getattr(settings, "BASE_DIR", None)
-            except Exception:  # settings module broken: fall back, never break a query
-                base = None
-            self._base_dir = os.path.abspath(base if base is not None else os.getcwd())
+            self._base_dir = application_base_dir()
         return self._base_dir
 
     def _library(self) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ from opentelemetry.trace import SpanKind
 
 from n1lens_django.pytest_plugin import write_schema, write_traces
 from shop import models as shop
-from shop.models import Article, Author, Board, Book, Catalogue, City, Club, Comment, Country, Essay, Employee, Forum, Issue, Magazine, Membership, OrderLine, Place, Placement, Poem, Post, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket, Topic, Visit
+from shop.models import Article, Author, Board, Book, Catalogue, City, Club, Comment, Country, Currency, Essay, Employee, Forum, Invoice, Issue, Magazine, Membership, OrderLine, Place, Placement, Poem, Post, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket, Topic, Visit
 
 pytestmark = pytest.mark.django_db
 
@@ -249,6 +249,48 @@ def test_a_to_one_count_and_sum_beside_a_to_many_count_take_its_one_row_once(exp
     assert values[finding_on(endpoint, "shop_book")["sql"]] == {1, 2, 3}
     assert values[finding_on(endpoint, "shop_profile", "COUNT")["sql"]] == {0, 1}
     assert values[finding_on(endpoint, "shop_profile", "SUM")["sql"]] == {None, 10}
+    assert queries == 1
+
+
+def currencies():
+    """Currencies whose codes are no row's id, each with 0, 1 or 2 invoices, in another order."""
+    rows = [Currency.objects.create(code=f"C{i}", name=f"n{i}") for i in range(ROWS)]
+    for i, c in enumerate(reversed(rows)):
+        for j in range(i % 3):
+            Invoice.objects.create(currency=c, total=10 * i + j)
+    return rows
+
+
+def test_a_foreign_key_to_a_unique_field_is_select_related_and_read_by_that_field(exporter, tmp_path):
+    currencies()
+
+    def loop():
+        for invoice in Invoice.objects.all():
+            invoice.currency.name
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert endpoint["fix"] == "Invoice.objects.select_related('currency')"
+    # The loop's own query looks the row up by its code (to_field), never by pk.
+    assert finding_on(endpoint, "shop_currency")["suggestion"]["readInstead"] == {
+        "read": "invoice.currency", "insteadOf": "Currency.objects.get(code=invoice.currency_id)", "required": False,
+    }
+    fixed, before, queries = reads_of(endpoint, Invoice)
+    assert fixed == before
+    assert queries == 1
+
+
+def test_exists_through_a_foreign_key_to_a_unique_field_compares_that_field(exporter, tmp_path):
+    currencies()
+
+    def loop():
+        for currency in Currency.objects.all():
+            currency.invoice_set.exists()
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    fixed, before, queries = reads_of(endpoint, Currency)
+    # OuterRef('pk') would compare each invoice's code with the currency's id: False for every row.
+    assert fixed == before
+    assert set(fixed[finding_on(endpoint, "shop_invoice")["sql"]].values()) == {False, True}
     assert queries == 1
 
 

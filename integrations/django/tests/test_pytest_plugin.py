@@ -83,6 +83,20 @@ def test_dashboard_test_fails_with_its_n_plus_one_queries_and_the_combined_fix(t
             assert place in section
 
 
+def test_sarif_and_annotations_name_files_from_the_repository_root_for_a_project_in_a_subfolder(tmp_path):
+    # samples/recruit is a Django project in a subfolder of this repository: its traces name files
+    # relative to BASE_DIR (recruit/views.py), code scanning and annotations resolve them from the checkout.
+    sarif = tmp_path / "n1lens.sarif"
+    code, out = run_pytest(tmp_path, "tests/test_dashboard.py::DashboardTests", f"--n1lens-format=sarif={sarif}", "--n1lens-format=github")
+    assert code == 1, out[-2500:]
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in json.loads(sarif.read_text())["runs"][0]["results"]]
+    assert uris, out[-2500:]
+    prefix = SAMPLE.relative_to(REPO).as_posix() + "/"
+    assert all(uri.startswith(prefix) and (REPO / uri).is_file() for uri in uris), uris
+    files = [m.group(1) for m in re.finditer(r"^::error file=([^,]+),", out, re.M)]
+    assert files and all(f.startswith(prefix) and (REPO / f).is_file() for f in files), files
+
+
 ANSI = "\x1b["  # a colour escape
 
 
@@ -191,7 +205,7 @@ def test_write_baseline_with_no_spans_recorded_writes_an_empty_baseline_and_says
     baseline = tmp_path / "baseline.json"
     code, out = run_pytest(tmp_path, "-k", "no_such_test", f"--n1lens-write-baseline={baseline}")
     assert code == pytest.ExitCode.NO_TESTS_COLLECTED, out
-    assert json.loads(baseline.read_text()) == {"n1lensBaseline": 1, "findings": []}
+    assert json.loads(baseline.read_text()) == {"n1lensBaseline": 1, "scope": {"testSuite": True, "tests": "-k no_such_test"}, "findings": []}
     section = n1lens_section(out)
     assert "n1lens: no spans recorded (no test ran, or none touched the database)" in section
     assert f"n1lens: wrote 0 findings to the baseline {baseline}" in section
@@ -391,3 +405,55 @@ def test_async_client_requests_are_requests_of_their_test(tmp_path):
         ("GET jobs/companies/", "n_plus_one", "recruit_company"),
         ("test tests/test_async_client.py::AsyncClientTests::test_request_then_own_loop", "n_plus_one", "recruit_job"),
     }
+
+
+def test_a_run_of_some_tests_calls_no_baseline_entry_fixed_and_a_rewrite_keeps_them_all(tmp_path):
+    baseline = tmp_path / "baseline.json"
+    code, out = run_pytest(tmp_path, f"--n1lens-write-baseline={baseline}")
+    assert code == 0, out
+    entries = json.loads(baseline.read_text())["findings"]
+    assert len(entries) == 6
+
+    # The optimised dashboard test requests the page without its loops; the N+1 test did not run.
+    code, out = run_pytest(tmp_path, "tests/test_dashboard.py::OptimisedDashboardTests", f"--n1lens-baseline={baseline}")
+    assert code == 0, out[-2500:]
+    section = n1lens_section(out)
+    assert "0 fixed since" in section and "fixed: " not in section, section
+    assert 'tests: the whole suite in the baseline, "tests/test_dashboard.py::OptimisedDashboardTests" in this run' in " ".join(section.split())
+
+    code, out = run_pytest(tmp_path, "tests/test_dashboard.py::OptimisedDashboardTests", f"--n1lens-write-baseline={baseline}")
+    assert code == 0, out[-2500:]
+    assert json.loads(baseline.read_text())["findings"] == entries
+
+    # The whole suite again: the same six, nothing new, nothing fixed.
+    code, out = run_pytest(tmp_path, f"--n1lens-baseline={baseline}")
+    assert code == 0, out[-2500:]
+    assert "0 new · 6 baselined · 0 fixed since" in out
+
+
+def test_the_test_selection_names_what_the_arguments_select_and_nothing_for_the_whole_suite():
+    from types import SimpleNamespace
+
+    from n1lens_django.pytest_plugin import test_selection
+
+    class Config:
+        def __init__(self, args, source="ARGS", **options):
+            self.args = args
+            self.args_source = SimpleNamespace(name=source)
+            self.rootpath = SAMPLE
+            self.invocation_params = SimpleNamespace(dir=SAMPLE)
+            self.options = options
+
+        def getini(self, name):
+            return ["tests"] if name == "testpaths" else []
+
+        def getoption(self, name, default=None):
+            return self.options.get(name, default)
+
+    assert test_selection(Config(["tests"], source="TESTPATHS")) is None
+    assert test_selection(Config(["tests"])) is None  # the suite's own root, typed
+    assert test_selection(Config(["."])) is None
+    assert test_selection(Config(["tests/test_dashboard.py"])) == "tests/test_dashboard.py"
+    assert test_selection(Config(["tests"], keyword="slow", markexpr="not db")) == "-k slow -m not db"
+    assert test_selection(Config(["tests"], source="TESTPATHS", lf=True)) == "--lf"
+    assert test_selection(Config(["tests"], source="TESTPATHS"), deselected=3) == "some tests deselected"

@@ -111,10 +111,11 @@ def test_gives_a_key_to_a_column_besides_the_pk_that_column(models):
     # City.country has to_field='code' and db_column='country_code'; a key to the pk says nothing more.
     assert relation(models, "shop.City", "country") == {
         "name": "country", "queryName": "country", "kind": "many_to_one", "target": "shop.Country",
-        "column": "country_code", "toColumn": "code",
+        "column": "country_code", "toField": "code", "toFieldColumn": "code",
     }
     assert models["shop.City"]["table"] == "cities"
     assert relation(models, "shop.Country", "city_set")["remoteColumn"] == "country_code"
+    assert relation(models, "shop.Country", "city_set")["toField"] == "code"
 
 
 def test_describes_one_to_one_both_ways(models):
@@ -280,3 +281,17 @@ def test_lists_generic_foreign_keys_and_multi_table_parents(models):
     assert "genericForeignKeys" not in models["shop.Book"]
     assert "parents" not in models["shop.Book"]
     assert "wagtailPage" not in models["shop.Book"]
+
+
+def test_names_the_field_a_foreign_key_to_a_unique_field_points_at_from_both_ends(models):
+    # to_field="code", whose column is iso_code: the FK's values are codes, not ids.
+    assert relation(models, "shop.Invoice", "currency") == {
+        "name": "currency", "queryName": "currency", "kind": "many_to_one", "target": "shop.Currency",
+        "column": "currency_id", "toField": "code", "toFieldColumn": "iso_code",
+    }
+    assert relation(models, "shop.Currency", "invoice_set") == {
+        "name": "invoice_set", "queryName": "invoice", "kind": "one_to_many", "target": "shop.Invoice",
+        "remoteColumn": "currency_id", "toField": "code", "toFieldColumn": "iso_code",
+    }
+    # A foreign key to the primary key says nothing more.
+    assert "toField" not in relation(models, "shop.Book", "author")

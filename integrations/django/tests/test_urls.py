@@ -71,3 +71,29 @@ def test_schema_without_urlconf_has_no_urls():
 
     with override_settings(ROOT_URLCONF=None):
         assert "urls" not in build_schema()
+
+
+def test_a_route_under_i18n_patterns_lists_each_languages_form():
+    # http.route is resolver_match.route, which reads in the request's language: fr/about/ for a
+    # French visitor, whatever language the export runs in.
+    with override_settings(LANGUAGE_CODE="en", LANGUAGES=[("en", "English"), ("fr", "French")]):
+        urls = {entry["view"]: entry for entry in build_urls("shop.i18n_urls")}
+        from django.utils import translation
+
+        with translation.override("fr"):
+            assert resolve("/fr/about/", "shop.i18n_urls").route == "fr/about/"
+    assert urls["shop.views.order_create"]["route"] == "en/about/"
+    assert urls["shop.views.order_create"]["languages"] == {"en": "en/about/", "fr": "fr/about/"}
+    assert urls["shop.views.AuthorView"]["languages"] == {"en": "en/authors/<slug:slug>/", "fr": "fr/authors/<slug:slug>/"}
+    # A route outside i18n_patterns reads the same in every language: no languages.
+    assert "languages" not in urls["shop.views.book_list"]
+
+
+def test_a_partial_or_a_callable_instance_is_named_by_what_it_calls():
+    # Django takes any callable as a view; the export (and with it the whole schema file) must not fail on one.
+    urls = {entry["route"]: entry for entry in build_urls("shop.callable_urls")}
+    csv = urls["books.csv"]
+    detail = next(entry for entry in build_urls() if entry["route"] == "books/<int:pk>/")
+    assert (csv["view"], csv["methods"], csv["line"]) == ("shop.views.book_detail", ["GET", "PUT"], detail["line"])
+    assert urls["feed/"]["view"] == "shop.callable_urls.Feed"
+    assert urls["feed/"]["file"].endswith("shop/callable_urls.py")

@@ -43,11 +43,22 @@ function causeCode(error: unknown): string | undefined {
   return undefined;
 }
 
+/** The messages down an error's cause chain, outermost first. */
+function causeMessages(error: unknown): string[] {
+  const out: string[] = [];
+  let e: unknown = error;
+  for (let i = 0; i < 4 && e instanceof Error; i++, e = e.cause) out.push(e.message);
+  return out;
+}
+
 function describeFailure(error: unknown): string {
   const code = causeCode(error);
   if (code === 'ECONNREFUSED') return 'connection refused';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'unknown host';
   if (error instanceof Error && error.name === 'TimeoutError') return 'timed out';
+  // undici's proxy agent says only "Proxy response (403) !== 200 when HTTP Tunneling", under UND_ERR_ABORTED.
+  const tunnel = causeMessages(error).map((m) => /^Proxy response \((\d+)\)/.exec(m)).find((m) => m !== null);
+  if (tunnel != null) return `the proxy refused the tunnel (${tunnel[1]}): check HTTPS_PROXY and NO_PROXY, and that the proxy allows this host`;
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : undefined;
   return code ?? cause ?? (error instanceof Error ? error.message : String(error));
 }

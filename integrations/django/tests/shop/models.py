@@ -218,3 +218,15 @@ class Poem(Authored):
 class Visit(models.Model):
     # A key to a multi-table parent: Restaurant rows reach it through Place.
     place = models.ForeignKey(Place, on_delete=models.CASCADE)
+
+
+class Currency(models.Model):
+    # A unique field with a column of its own name: what a to_field foreign key points at.
+    code = models.CharField(max_length=3, unique=True, db_column="iso_code")
+    name = models.CharField(max_length=50)
+
+
+class Invoice(models.Model):
+    # A foreign key to a unique field that is not the primary key: its column holds the code.
+    currency = models.ForeignKey(Currency, on_delete=models.CASCADE, to_field="code")
+    total = models.IntegerField(default=0)
