@@ -130,3 +130,13 @@ describe('terminal report width in display columns', () => {
     expect(lines.join('').match(/🍕/gu)).toHaveLength(100);
   });
 });
+
+describe('a test suite\'s endpoint names', () => {
+  it('break after a test id\'s :: as after a path\'s slash, never inside a name', () => {
+    const name = 'test tests/test_dashboard.py::OptimisedDashboardTests::test_optimised_dashboard_lists_applications';
+    const out = renderTerminal(report([endpoint(name, [finding(name)])]), { color: false }).split('\n');
+    expect(out.filter((line) => line.length > 80)).toEqual([]);
+    expect(out).toContain('test_optimised_dashboard_lists_applications');
+    expect(out.some((line) => line.endsWith('OptimisedDashboardTests::'))).toBe(true);
+  });
+});

@@ -252,9 +252,11 @@ export function wrapLong(text: string, width: number): string[] {
     while ((line === '' ? 0 : displayWidth(line) + 1) + displayWidth(rest) > width) {
       const room = width - (line === '' ? 0 : displayWidth(line) + 1);
       const [head] = headWithin(rest, Math.max(0, room));
-      const slash = head.lastIndexOf('/');
+      // After a path's slash or a test id's `::` (tests/test_x.py::TestCase::test_y).
+      const colons = head.lastIndexOf('::');
+      const after = Math.max(head.lastIndexOf('/') + 1, colons >= 0 ? colons + 2 : 0);
       // A line of its own takes what fits, and at least one character however wide.
-      const cut = slash >= 0 ? slash + 1 : line === '' ? Math.max(head.length, firstGrapheme(rest).length) : 0;
+      const cut = after > 0 ? after : line === '' ? Math.max(head.length, firstGrapheme(rest).length) : 0;
       if (cut > 0) lines.push(line === '' ? rest.slice(0, cut) : `${line} ${rest.slice(0, cut)}`);
       else lines.push(line);
       line = '';
