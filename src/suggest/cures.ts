@@ -190,6 +190,8 @@ export interface HiddenRelation {
   rows: string;
   fk: string;
   via: string;
+  /** The loop's row's field the key holds: `pk`, or the field a key with `to_field` points at (`code`). */
+  outer: string;
   /** The stem for annotation names (`book`). */
   alias: string;
   /** The per-row query's leaf, and its field for an aggregate (`stars`). */
@@ -214,7 +216,7 @@ export function hiddenRelationCure(h: HiddenRelation): Suggestion {
   if (!h.direct) {
     return manual(h.relation, `${head}load the ${h.model} rows once by ${h.fk}_id for every row the loop reaches, keep them in a dict, and read it in the loop`, note);
   }
-  const rows = `${h.rows}.objects.filter(${h.fk}=OuterRef('pk')${extra}).order_by().values('${h.fk}')`;
+  const rows = `${h.rows}.objects.filter(${h.fk}=OuterRef('${h.outer}')${extra}).order_by().values('${h.fk}')`;
   switch (h.leaf.kind) {
     case 'count':
       return manual(
@@ -229,7 +231,7 @@ export function hiddenRelationCure(h: HiddenRelation): Suggestion {
       return manual(h.relation, `${head}annotate(${name}=Subquery(${rows}.annotate(v=${fn}('${on(h.field)}')).values('v'))), and read ${h.row}.${name} in the loop`, note);
     }
     case 'exists':
-      return manual(h.relation, `${head}annotate(has_${h.alias}=Exists(${h.rows}.objects.filter(${h.fk}=OuterRef('pk')${extra}))), and read ${h.row}.has_${h.alias} in the loop`, note);
+      return manual(h.relation, `${head}annotate(has_${h.alias}=Exists(${h.rows}.objects.filter(${h.fk}=OuterRef('${h.outer}')${extra}))), and read ${h.row}.has_${h.alias} in the loop`, note);
     default: {
       const each = h.via === '' ? 'rows' : `${h.via}s`;
       const pick = h.leaf.kind === 'first' ? `the first of the ${each} of each ${h.fk}_id (ordered as the loop orders them)` : `the ${each} of each ${h.fk}_id`;
@@ -257,6 +259,8 @@ export interface InheritedRelation {
   lookup: string;
   /** The parent's one-to-one to the child (`restaurant`); '' when the SQL does not tell it. */
   child: string;
+  /** The field of the rows the key points at that it holds: `pk`, or its `to_field` (`code`). */
+  outer: string;
   /** True when the relation starts at the loop's rows or past to-one steps; false past a to-many one. */
   direct: boolean;
   /** Names for the to_attr list and the annotations, free on the rows that hold them. */
@@ -284,13 +288,16 @@ export function inheritedRelationCure(h: InheritedRelation): Suggestion {
   const list = `${h.row}.${h.list}`;
   const target = h.child === '' ? '' : `${h.lookup}__${h.child}`;
   const q = h.conditions === null ? `, filter=Q(<the same filter, as ${target}__… lookups>)` : h.conditions.length === 0 ? '' : `, filter=Q(${h.conditions.map((c) => `${target}__${c}`).join(', ')})`;
+  // The key compares with the row it points at (past to-one steps, `book__author`), by its pk or its to_field.
+  const holder = h.lookup.includes('__') ? h.lookup.slice(0, h.lookup.lastIndexOf('__')) : '';
+  const outerRef = holder === '' ? h.outer : h.outer === 'pk' ? holder : `${holder}__${h.outer}`;
   switch (h.direct ? h.leaf.kind : 'other') {
     case 'fetch':
       return manual(h.path, `${head}${prefetch('')} and read ${list} in the loop`, note);
     case 'first':
       return manual(h.path, `${head}${prefetch('.order_by(<the same order>)')} and read ${list}[0] if ${list} else None in the loop`, note);
     case 'exists':
-      return manual(h.path, `${head}annotate(${h.annotation}=Exists(${h.model}.objects.filter(${h.fk}=OuterRef('${h.lookup.includes('__') ? h.lookup.slice(0, h.lookup.lastIndexOf('__')) : 'pk'}')${h.conditions?.length ? `, ${filter}` : ''}))) and read ${h.row}.${h.annotation} in the loop`, note);
+      return manual(h.path, `${head}annotate(${h.annotation}=Exists(${h.model}.objects.filter(${h.fk}=OuterRef('${outerRef}')${h.conditions?.length ? `, ${filter}` : ''}))) and read ${h.row}.${h.annotation} in the loop`, note);
     case 'count':
     case 'aggregate': {
       if (target === '' || (h.leaf.kind !== 'count' && h.leaf.kind !== 'aggregate')) break;

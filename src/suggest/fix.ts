@@ -160,6 +160,7 @@ function inheritedCure(c: CascadeShape, naming: Naming, over: string): Suggestio
     model,
     parent: naming.modelOf(parentTable),
     fk: naming.forwardName(step.toTable, step.column),
+    outer: naming.toField(parentTable, step.column) ?? 'pk',
     path: [...before.map((r) => r.name), names.name].join('__'),
     lookup: [...before.map((r) => r.queryName), names.queryName].join('__'),
     child: childName,
@@ -191,6 +192,8 @@ function hiddenCure(c: CascadeShape, naming: Naming, over: string): Suggestion |
     step.kind === 'm2m'
       ? [naming.modelOf(step.through), naming.forwardName(step.through, step.sourceColumn), naming.forwardName(step.through, step.targetColumn), `${step.through}.${step.sourceColumn}`]
       : [naming.modelOf(step.toTable), naming.forwardName(step.toTable, step.column), '', `${step.toTable}.${step.column}`];
+  // A key to_field holds that field's values: the subquery compares it with OuterRef('code'), not the pk.
+  const [keyTable, keyColumn] = step.kind === 'm2m' ? [step.through, step.sourceColumn] : [step.toTable, step.column];
   return hiddenRelationCure({
     over,
     row: rowVariableOf(c.trigger === null ? over : naming.modelOf(c.trigger.table)),
@@ -199,6 +202,7 @@ function hiddenCure(c: CascadeShape, naming: Naming, over: string): Suggestion |
     rows,
     fk,
     via,
+    outer: naming.toField(keyTable, keyColumn) ?? 'pk',
     alias: names.queryName,
     leaf,
     field: leaf.kind === 'aggregate' && leaf.column !== '*' ? naming.fieldOfColumn(step.toTable, leaf.column) : 'pk',

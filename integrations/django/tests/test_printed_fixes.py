@@ -20,7 +20,7 @@ from opentelemetry.trace import SpanKind
 
 from n1lens_django.pytest_plugin import write_schema, write_traces
 from shop import models as shop
-from shop.models import Article, Author, Board, Book, Catalogue, City, Club, Comment, Country, Currency, Essay, Employee, Forum, Invoice, Issue, Magazine, Membership, OrderLine, Place, Placement, Poem, Post, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket, Topic, Visit
+from shop.models import Account, Article, Author, Board, Book, Catalogue, City, Club, Comment, Country, Currency, Essay, Employee, Forum, Invoice, Issue, Magazine, Membership, OrderLine, Place, Placement, Poem, Post, Profile, Publisher, Restaurant, Review, Savings, Shelf, Stamp, Tag, Ticket, Topic, Visit
 
 pytestmark = pytest.mark.django_db
 
@@ -597,6 +597,33 @@ def test_a_key_with_no_reverse_accessor_is_never_named_by_one(exporter, tmp_path
     assert "Book.objects.filter(editor__in=<the User rows>)" in fetch["code"]
 
 
+def test_a_key_to_a_unique_field_with_no_reverse_accessor_compares_that_field(exporter, tmp_path):
+    # Stamp.currency has to_field='code' and related_name='+': its column holds codes, so the
+    # subqueries of the cures compare it with OuterRef('code'); OuterRef('pk') would match no row.
+    for i, c in enumerate(Currency.objects.create(code=f"C{i}", name=f"n{i}") for i in range(ROWS)):
+        for _ in range(i % 3):
+            Stamp.objects.create(currency=c)
+
+    def loop():
+        for currency in Currency.objects.all():
+            Stamp.objects.filter(currency=currency).exists()
+            Stamp.objects.filter(currency=currency).count()
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert "stamp_set" not in json.dumps(endpoint)
+    assert endpoint["fix"].split("\n")[0] == "Currency.objects.annotate(has_stamp=Exists(Stamp.objects.filter(currency=OuterRef('code'))))"
+    fixed, before, queries = reads_of(endpoint, Currency)
+    assert fixed == before
+    assert sorted(fixed[finding_on(endpoint, "shop_stamp", "SELECT ? AS")["sql"]].values()) == [False] * 2 + [True] * 4
+    cure = finding_on(endpoint, "shop_stamp", "COUNT")["suggestion"]["code"]
+    annotation = re.search(r"annotate\((\w+)=(Coalesce\(.*?, 0\))\) \(Coalesce from", cure)
+    assert annotation is not None, cure
+    name, expr = annotation.groups()
+    counts = {c.pk: getattr(c, name) for c in Currency.objects.annotate(**{name: eval(expr, {**PASTE_NAMES, "Coalesce": Coalesce})})}  # noqa: S307
+    assert counts == {c.pk: Stamp.objects.filter(currency=c).count() for c in Currency.objects.all()}
+    assert sorted(counts.values()) == [0, 0, 1, 1, 2, 2]
+
+
 def test_an_m2m_with_no_reverse_accessor_is_never_named_by_one(exporter, tmp_path):
     # Essay.labels has related_name='+': Tag has no essay_set to prefetch and no 'essay' to Count().
     tags = [Tag.objects.create(label=f"t{i}") for i in range(ROWS)]
@@ -683,6 +710,29 @@ def test_a_child_read_by_a_key_of_its_multi_table_parent_is_reached_through_the_
             fixed = {a.pk: getattr(a, name) for a in Author.objects.annotate(**{name: eval(expr, names)})}  # noqa: S307
         assert fixed == {a.pk: expected(a) for a in Author.objects.all()}
         assert len(queries) == 1
+
+
+def test_a_child_by_an_inherited_key_to_a_unique_field_compares_that_field(exporter, tmp_path):
+    # Savings inherits Account.currency (to_field='code'): Exists() over it compares OuterRef('code').
+    for i in range(ROWS):
+        c = Currency.objects.create(code=f"C{i}", name=f"n{i}")
+        for _ in range(i % 3):
+            Savings.objects.create(currency=c)
+        Account.objects.create(currency=c)  # an account that is no savings account
+
+    def loop():
+        for currency in Currency.objects.all():
+            Savings.objects.filter(currency=currency).exists()
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    (finding,) = endpoint["findings"]
+    annotation = re.search(r"annotate\((\w+)=(.*)\) and read currency\.\1 in the loop", finding["suggestion"]["code"])
+    assert annotation is not None, finding["suggestion"]["code"]
+    name, expr = annotation.groups()
+    assert "OuterRef('code')" in expr
+    fixed = {c.pk: getattr(c, name) for c in Currency.objects.annotate(**{name: eval(expr, dict(PASTE_NAMES))})}  # noqa: S307
+    assert fixed == {c.pk: Savings.objects.filter(currency=c).exists() for c in Currency.objects.all()}
+    assert sorted(fixed.values()) == [False] * 2 + [True] * 4
 
 
 def test_a_generic_relation_the_schema_names_is_prefetched_and_counted_by_its_name(exporter, tmp_path):

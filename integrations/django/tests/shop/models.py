@@ -230,3 +230,17 @@ class Invoice(models.Model):
     # A foreign key to a unique field that is not the primary key: its column holds the code.
     currency = models.ForeignKey(Currency, on_delete=models.CASCADE, to_field="code")
     total = models.IntegerField(default=0)
+
+
+class Stamp(models.Model):
+    # A key to a unique field with no reverse accessor: Currency has no stamp_set and no 'stamp' to count.
+    currency = models.ForeignKey(Currency, on_delete=models.CASCADE, to_field="code", related_name="+")
+
+
+class Account(models.Model):
+    currency = models.ForeignKey(Currency, on_delete=models.CASCADE, to_field="code", related_name="accounts")
+
+
+class Savings(Account):
+    # A multi-table child: a key to Currency.code it inherits from Account.
+    rate = models.IntegerField(default=0)
