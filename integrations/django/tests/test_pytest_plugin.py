@@ -391,3 +391,60 @@ def test_async_client_requests_are_requests_of_their_test(tmp_path):
         ("GET jobs/companies/", "n_plus_one", "recruit_company"),
         ("test tests/test_async_client.py::AsyncClientTests::test_request_then_own_loop", "n_plus_one", "recruit_job"),
     }
+
+
+# A plugin module loaded before pytest-django sets Django up (`-p`): the driver Django is to use,
+# and the driver's instrumentation taken away as if it had never been installed (None in
+# sys.modules: its import fails, find_spec finds nothing).
+CHOICES = """
+import sys
+
+{driver_choice}
+{not_installed}
+"""
+
+
+@pytest.mark.parametrize(
+    ("driver", "package", "extra"),
+    [
+        ("psycopg", "opentelemetry-instrumentation-psycopg", "postgresql"),
+        ("psycopg2", "opentelemetry-instrumentation-psycopg2", "psycopg2"),
+    ],
+)
+def test_a_postgresql_project_without_its_drivers_instrumentation_is_a_usage_error_not_a_pass(
+    tmp_path, postgres_url, driver, package, extra
+):
+    # The README's `pip install n1lens-django` on a PostgreSQL project: the tests' queries were never
+    # traced, and the run said "0 DB queries · 0 findings ✓ within budget" and passed.
+    from importlib.metadata import version
+
+    project = tmp_path / "recruit"
+    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".n1lens"))
+    driver_choice = 'sys.modules["psycopg"] = None  # Django falls back to psycopg2' if driver == "psycopg2" else ""
+    env = {"RECRUIT_DB": "postgres", "RECRUIT_DATABASE_URL": postgres_url}
+
+    # With the instrumentation: the dashboard's N+1 loops fail the run, on PostgreSQL as on SQLite.
+    (project / "choices.py").write_text(CHOICES.format(driver_choice=driver_choice, not_installed=""))
+    code, out = run_pytest(tmp_path, "-p", "choices", "tests/test_dashboard.py::DashboardTests", cwd=project, env=env)
+    assert code == 1, out[-2500:]
+    assert len(failing_lines(out)) == 6, out[-2500:]
+
+    not_installed = f'sys.modules["opentelemetry.instrumentation.{driver}"] = None'
+    (project / "choices.py").write_text(CHOICES.format(driver_choice=driver_choice, not_installed=not_installed))
+    for xdist in ([], ["-n", "2"]):
+        code, out = run_pytest(tmp_path, "-p", "choices", "tests/test_dashboard.py::DashboardTests", *xdist, cwd=project, env=env)
+        assert code == pytest.ExitCode.USAGE_ERROR, out[-2500:]
+        assert "within budget" not in out and "passed" not in out, out[-2500:]
+        assert (
+            f"ERROR: n1lens: DATABASES['default'] (django.db.backends.postgresql) runs its queries through {driver}, "
+            f"and {package} is not installed: none of them is traced, so n1lens would find no N+1 there. Install it:\n"
+            f"    pip install {package}=={version('opentelemetry-instrumentation')}   (or: pip install 'n1lens-django[{extra}]')\n"
+        ) in out, out[-2500:]
+        assert "Traceback" not in out
+
+
+def test_a_sqlite_project_needs_no_extra_install(tmp_path):
+    # n1lens-django depends on the sqlite3 instrumentation: nothing to add, nothing said.
+    code, out = run_pytest(tmp_path, "tests/test_dashboard.py::OptimisedDashboardTests")
+    assert code == 0, out[-2500:]
+    assert "pip install" not in out and "not traced" not in out
