@@ -253,6 +253,7 @@ class N1lensRecorder:
         self.controller = False  # the xdist controller: set at sessionstart
         self.parts: list[Path] = []  # the controller's: worker parts, in the order workers finished
         self.worker_schema: str | None = None
+        self.notes: list[str] = []  # said in the n1lens section whatever the outcome
 
     def traces_path(self) -> Path:
         workerinput = getattr(self.config, "workerinput", None)
@@ -269,17 +270,31 @@ class N1lensRecorder:
             raise pytest.UsageError(
                 "n1lens: --n1lens needs the OpenTelemetry SDK and Django instrumentation: pip install 'n1lens-django'"
             )
+        from n1lens_django import tracing
+
+        # Before anything runs (under xdist in the controller, before any worker starts): a
+        # database whose driver's instrumentation is not installed fails the run once, here.
+        self.check_databases(tracing.database_tracing(), lambda d: d.installed)
         # xdist's controller (dsession) only hands tests to the workers: nothing to record here.
         self.controller = self.worker_id is None and self.config.pluginmanager.has_plugin("dsession")
         if self.controller:
             return
-        from n1lens_django import tracing
 
         # The same set-up as production (locations, sqlcommenter, every installed DB driver), with
         # spans kept in memory; an SDK provider the project set up itself is reused.
         self.provider = tracing.setup(service_name=os.environ.get("OTEL_SERVICE_NAME", "pytest"), exporter=self.exporter)
+        self.check_databases(tracing.database_tracing(), lambda d: d.traced)
         _patch_test_client()
         self.tracer = trace.get_tracer("n1lens.pytest")
+
+    def check_databases(self, databases, ready) -> None:
+        """A configured database whose queries would not be traced makes the run a usage error: the
+        report would show requests with no queries and pass, a gate that never fails. One n1lens
+        cannot trace at all (not PostgreSQL, MySQL or SQLite) is a note in the n1lens section."""
+        untraced = [d.problem for d in databases if d.known and not ready(d)]
+        if untraced:
+            raise pytest.UsageError("\n".join(untraced))
+        self.notes = [d.problem for d in databases if not d.known and d.problem]
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node):
@@ -424,6 +439,8 @@ class N1lensRecorder:
             return
         code, stdout, stderr = self.outcome
         terminalreporter.section("n1lens")
+        for note in self.notes:
+            terminalreporter.write_line(note, yellow=True, bold=True)
         if stdout:
             terminalreporter.write(stdout)
         if stderr:
