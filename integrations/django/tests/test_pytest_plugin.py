@@ -448,3 +448,60 @@ def test_a_sqlite_project_needs_no_extra_install(tmp_path):
     code, out = run_pytest(tmp_path, "tests/test_dashboard.py::OptimisedDashboardTests")
     assert code == 0, out[-2500:]
     assert "pip install" not in out and "not traced" not in out
+
+
+SQL_VERBS = {"ALTER", "BEGIN", "COMMIT", "CREATE", "DELETE", "DROP", "INSERT", "PRAGMA", "RELEASE", "ROLLBACK", "SAVEPOINT", "SELECT", "UPDATE"}
+
+
+def test_capture_of_manage_py_test_reports_its_tests_and_requests_not_the_test_databases_set_up(tmp_path):
+    # `n1lens capture --test-suite -- python manage.py test` on the sample listed `375 requests ·
+    # 55 DB queries` with endpoints INSERT, PRAGMA, CREATE, SELECT, BEGIN…: every query of Django's
+    # runner creating the test database, migrating, loading setUpTestData and flushing was a trace
+    # of its own, and so was every query of a test's own code, so a loop in a test body was never seen.
+    project = tmp_path / "recruit"
+    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".n1lens"))
+    (project / "tests" / "test_setup_noise.py").write_text(SETUP_AND_BODY)
+    captured = tmp_path / "capture.json"
+    done = subprocess.run(
+        ["node", str(REPO / "bin" / "n1lens.js"), "capture", "--test-suite", "--out", str(tmp_path / "capture.jsonl"),
+         "-f", f"json={captured}", "-f", "terminal", "--", sys.executable, "manage.py", "test", "--noinput"],
+        cwd=project,
+        env={**os.environ, "NO_COLOR": "1", "RECRUIT_SQLITE_PATH": str(tmp_path / "recruit.sqlite3")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = done.stdout + done.stderr
+    assert "Ran 5 tests" in out and "OK" in out, out[-2500:]
+    assert done.returncode == 1, out[-2500:]  # the tests pass; the report is over budget
+    report = json.loads(captured.read_text())
+    endpoints = {e["endpoint"]: e["requests"] for e in report["endpoints"]}
+    assert not SQL_VERBS & {name.split(" ")[0] for name in endpoints}, endpoints
+    # Each test is a request of its own, named as pytest names it; its test-client requests are the
+    # endpoints' requests, below it.
+    assert endpoints == {
+        "GET dashboard/": 1,
+        "GET dashboard/optimised/": 1,
+        "test tests/test_dashboard.py::DashboardTests::test_dashboard_lists_applications": 1,
+        "test tests/test_dashboard.py::OptimisedDashboardTests::test_optimised_dashboard_lists_applications": 1,
+        "test tests/test_setup_noise.py::CompanyNamesTests::test_counts_jobs": 1,
+        "test tests/test_setup_noise.py::CompanyNamesTests::test_reads_each_jobs_company": 1,
+        "test tests/test_setup_noise.py::JobsTests::test_counts_jobs": 1,
+    }
+    findings = {(e["endpoint"], f["table"]) for e in report["endpoints"] for f in e["findings"]}
+    # The loop in a test body is that test's finding; setUp's and tearDown's row-at-a-time loops are
+    # set-up, as under pytest --n1lens.
+    assert ("test tests/test_setup_noise.py::CompanyNamesTests::test_reads_each_jobs_company", "recruit_company") in findings
+    assert {endpoint for endpoint, _ in findings} == {
+        "GET dashboard/", "test tests/test_setup_noise.py::CompanyNamesTests::test_reads_each_jobs_company",
+    }
+    # Set-up outside any test or request is counted once, in the summary, and named for what it is.
+    outside = report["summary"]["queriesOutsideRequests"]
+    assert outside > 100, report["summary"]
+    assert report["summary"]["requests"] == 7
+    assert out.count(f"{outside} queries outside any request or test left out") == 1, out[-3000:]
+
+    # The same findings, by signature, as pytest --n1lens gives on the same tests.
+    code, pytest_out = run_pytest(tmp_path, f"--n1lens-format=json={tmp_path / 'pytest.json'}", cwd=project)
+    assert code == 1, pytest_out[-2500:]
+    assert signatures(captured) == signatures(tmp_path / "pytest.json")
