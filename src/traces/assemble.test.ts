@@ -973,7 +973,7 @@ class ReferenceAssembler {
   // Never re-inserted, so ordered by first span: the max-age sweep stops at the first young trace.
   readonly #byFirstSeen = new Map<TraceId, number>();
   readonly #completed = new Set<TraceId>();
-  readonly counters: Omit<AssemblerCounters, 'bytesBuffered'> = { spansBuffered: 0, tracesCompleted: 0, tracesSettled: 0, evictions: 0, lateSpans: 0, continuedRequests: 0, duplicateSpans: 0 };
+  readonly counters: Omit<AssemblerCounters, 'bytesBuffered'> = { spansBuffered: 0, tracesCompleted: 0, tracesSettled: 0, evictions: 0, lateSpans: 0, continuedRequests: 0, duplicateSpans: 0, queriesOutsideRequests: 0 };
   readonly #releasedSpans = new Set<string>();
 
   constructor(options: AssemblerOptions = {}) {
