@@ -513,6 +513,8 @@ def setup(*, service_name: str | None = None, exporter=None) -> TracerProvider:
       mysqlclient and PyMySQL are installed with their opentelemetry-instrumentation-* package,
       and requests; an instrumentation already on is left alone.
     - Adds CodeLocationSpanProcessor once.
+    - Runs each unittest test method (`manage.py test`) inside a root span of its own, named as
+      pytest names the test, with its test-client requests below it (n1lens_django.testing).
     - Logs a warning, once per process, for each settings.DATABASES alias whose driver is not
       traced (its instrumentation package missing), with the pip line that fixes it: such a
       database's queries never reach n1lens. `pytest --n1lens` refuses to run instead
@@ -549,6 +551,10 @@ def setup(*, service_name: str | None = None, exporter=None) -> TracerProvider:
             provider._n1lens_locations = True
         _instrument(provider)
         _warn_untraced_databases()
+        # `manage.py test`: each test method a request of its own, as under pytest --n1lens.
+        from n1lens_django.testing import trace_test_methods
+
+        trace_test_methods()
         return provider
 
 

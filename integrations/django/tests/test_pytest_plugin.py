@@ -499,9 +499,12 @@ def test_capture_of_manage_py_test_reports_its_tests_and_requests_not_the_test_d
     outside = report["summary"]["queriesOutsideRequests"]
     assert outside > 100, report["summary"]
     assert report["summary"]["requests"] == 7
-    assert out.count(f"{outside} queries outside any request or test left out") == 1, out[-3000:]
+    assert out.count(f"queries outside any request or test left out: {outside} (") == 1, out[-3000:]
 
-    # The same findings, by signature, as pytest --n1lens gives on the same tests.
+    # The same N+1 findings, by signature, as pytest --n1lens gives on the same tests (a slow_query
+    # depends on the machine's timing, not on the runner).
     code, pytest_out = run_pytest(tmp_path, f"--n1lens-format=json={tmp_path / 'pytest.json'}", cwd=project)
     assert code == 1, pytest_out[-2500:]
-    assert signatures(captured) == signatures(tmp_path / "pytest.json")
+    loops = lambda path: {s for s in signatures(path) if s[1] == "n_plus_one"}  # noqa: E731
+    assert len(loops(captured)) == 7
+    assert loops(captured) == loops(tmp_path / "pytest.json")

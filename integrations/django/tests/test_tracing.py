@@ -2,6 +2,7 @@
 sqlite3 and DRF code paths, the SDK's batch processor, spans read back from the exporter."""
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -300,3 +301,60 @@ def test_an_untraced_database_is_one_warning_when_the_app_starts(postgres_url):
     assert warnings[0].startswith("n1lens: DATABASES['default'] (django.db.backends.postgresql) runs its queries through psycopg")
     assert "    pip install opentelemetry-instrumentation-psycopg==" in done.stderr
     assert "pip install 'n1lens-django[postgresql]'" in done.stderr
+
+
+def test_each_unittest_test_method_runs_in_a_root_span_of_its_own_as_pytest_names_it(exporter, tracing_urls):
+    # What `manage.py test` runs (Django's runner is unittest's): setup() puts each test method, sync
+    # or async, in a root span `test <file>::<Class>::<method>`; setUp's queries stay outside it.
+    import unittest
+
+    from django.test import SimpleTestCase
+
+    call_command("migrate", run_syncdb=True, verbosity=0)
+    here = Path(__file__).resolve()
+
+    class Books(unittest.TestCase):
+        def setUp(self):
+            Author.objects.create(name="set-up")  # a fixture, not the code under test
+
+        def test_sync(self):
+            self.assertGreaterEqual(Author.objects.count(), 1)
+
+    class AsyncBooks(unittest.IsolatedAsyncioTestCase):
+        async def test_async(self):
+            # No ORM here: its thread would open a new :memory: database. Any span shows the context.
+            with trace.get_tracer("shop").start_as_current_span("SELECT work"):
+                pass
+
+    class DjangoAsyncBooks(SimpleTestCase):
+        databases = {"default"}
+
+        async def test_django_async(self):
+            self.assertGreaterEqual(await Author.objects.acount(), 0)
+
+    assert trace.get_tracer_provider().force_flush(10_000)
+    exporter.clear()
+    suite = unittest.TestSuite(
+        [Books("test_sync"), AsyncBooks("test_async"), DjangoAsyncBooks("test_django_async")]
+    )
+    result = unittest.TextTestRunner(stream=open(os.devnull, "w")).run(suite)
+    assert result.wasSuccessful(), result.errors + result.failures
+    assert trace.get_tracer_provider().force_flush(10_000)
+    spans = exporter.get_finished_spans()
+    roots = {s.name: s for s in spans if s.parent is None and s.kind is SpanKind.INTERNAL}
+    relative = here.relative_to(Path.cwd()) if here.is_relative_to(Path.cwd()) else None
+    assert relative is not None, "the tests run from the repository, above this file"
+    prefix = f"test {relative.as_posix()}::test_each_unittest_test_method_runs_in_a_root_span_of_its_own_as_pytest_names_it::<locals>"
+    names = {
+        f"{prefix}::Books::test_sync",
+        f"{prefix}::AsyncBooks::test_async",
+        f"{prefix}::DjangoAsyncBooks::test_django_async",
+    }
+    assert names <= set(roots), sorted(roots)
+    for name in names:
+        test_span = roots[name]
+        below = [s for s in spans if s.parent is not None and s.parent.span_id == test_span.context.span_id]
+        assert [s.name.split(" ")[0] for s in below] == ["SELECT"], (name, below)
+        assert test_span.attributes["code.filepath"] == str(here)
+    inserts = [s for s in spans if s.attributes.get("db.statement", "").startswith("INSERT")]
+    assert inserts and all(s.parent is None for s in inserts)  # setUp: outside every test's span
