@@ -77,6 +77,11 @@ export function droppedSpansLine(d: { total: number; byReason: Record<string, nu
   return `spans left out: ${int(d.total)} (${parts.join(', ')})`;
 }
 
+/** `queries outside any request or test left out: 370 (…)`: DB spans with no span above them. */
+export function outsideRequestsLine(n: number): string {
+  return `queries outside any request or test left out: ${int(n)} (no span above them: a test database's set-up, migrations, a script)`;
+}
+
 /** The sentence saying what a loop reads after the fix (report JSON `suggestion.readInstead`). */
 export function readInsteadText(
   r: { read: string; insteadOf: string; required: boolean },
