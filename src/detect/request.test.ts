@@ -211,6 +211,18 @@ describe('analyseRequest', () => {
     }
   });
 
+  it('still reports a query per row that carries a long fixed IN list besides its own filter: only a lone IN list is a chunked batch', () => {
+    // for a in applications: a.note_set.filter(author_id__in=team_ids): the same team members every
+    // row, 20 or 120 of them, and the row's own application_id: a query per row either way.
+    const members = (n: number): string => Array.from({ length: n }, () => '%s').join(', ');
+    const notes = (n: number) => (): string =>
+      `SELECT "recruit_note"."id", "recruit_note"."body" FROM "recruit_note" WHERE ("recruit_note"."application_id" = %s AND "recruit_note"."author_id" IN (${members(n)}))`;
+    for (const team of [20, 120]) {
+      const cascades = analyseRequest(requestOf('GET x/', [APPLICATIONS, ...loop(8, notes(team))]), normalize).cascades;
+      expect(cascades.map((c) => [c.kind, c.executions])).toEqual([['n_plus_one', 8]]);
+    }
+  });
+
   it('still reports a per-row slice whose OFFSET varies by row: pages tile the rows, a per-row slice does not', () => {
     // for a in applications: a.notes.all()[a.seen:a.seen + 3], each row's own position.
     const seen = [4, 0, 7, 2, 9, 1, 4, 3];

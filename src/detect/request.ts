@@ -92,10 +92,16 @@ const MIN_CHUNK = 100;
 
 /**
  * Every execution but at most one (the remainder) holds an IN list of the same length, of MIN_CHUNK
- * values or more: one list cut into chunks (a bounded batch), not a query per row.
+ * values or more, and that list is the query's only equality filter: one list cut into chunks (a
+ * bounded batch), not a query per row. A query that also filters on a column by equality is still
+ * a query per row of that column, whatever its IN list holds: `a.note_set.filter(author_id__in=team)`
+ * per application carries the same long list of team members every row, and the row's own
+ * `application_id = %s`.
  */
 function chunkedBatch(g: Group): boolean {
-  return g.inMax >= MIN_CHUNK && g.atInMax >= g.indices.length - 1;
+  if (g.inMax < MIN_CHUNK || g.atInMax < g.indices.length - 1) return false;
+  const inFilters = g.n.facts.inFilters ?? [];
+  return g.n.facts.equalityFilters.every((f) => inFilters.includes(f));
 }
 
 /** How a repeated query is tied to the rows of an earlier one. */
