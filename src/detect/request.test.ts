@@ -162,6 +162,22 @@ describe('analyseRequest', () => {
     expect(analyseRequest(requestOf('GET x/', loop(8, indexed)), normalize).cascades.map((c) => c.kind)).toEqual(['n_plus_one']);
   });
 
+  it('never reports a task that walks a Paginator again (one walk per status, the same SQL text) as an N+1, but still a slice that restarts without tiling', () => {
+    // for status in ('active', 'archived'): for n in paginator.page_range[1:]: export(paginator.page(n))
+    const page = (offset: number): string =>
+      `SELECT "shop_book"."id", "shop_book"."title" FROM "shop_book" WHERE "shop_book"."status" = %s ORDER BY "shop_book"."id" ASC LIMIT 100 OFFSET ${offset}`;
+    const walk = [100, 200, 300, 400].map(page);
+    expect(analyseRequest(requestOf('task export_books', [...walk, ...walk]), normalize).cascades).toEqual([]);
+    // A second walk may start below the page before it (a status with fewer rows, a later start).
+    expect(analyseRequest(requestOf('task export_books', [...walk, ...[100, 200, 300].map(page), ...[100, 200].map(page)]), normalize).cascades).toEqual([]);
+    // Back at the first OFFSET but never tiling again, or a "walk" of one page each time: a query per row.
+    const perRow = (offsets: number[]) =>
+      analyseRequest(requestOf('task export_books', [APPLICATIONS, ...offsets.map(page)]), normalize).cascades.map((c) => [c.kind, c.executions]);
+    expect(perRow([100, 200, 100, 300, 100, 500])).toEqual([['n_plus_one', 6]]);
+    expect(perRow([100, 200, 300, 100, 100, 100])).toEqual([['n_plus_one', 6]]);
+    expect(perRow([100, 200, 300, 400, 100])).toEqual([['n_plus_one', 5]]);
+  });
+
   it("reads each statement in its span's dialect: MySQL's backslash escapes, PostgreSQL's nested comments", () => {
     // Raw SQL on MySQL with a quote escaped before any backtick, then a.author per row.
     const BOOKS = "SELECT 'it\\'s' AS label, id, author_id FROM shop_book WHERE archived = 0";
