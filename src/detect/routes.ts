@@ -174,6 +174,8 @@ export interface DeadView extends RouteEntry {
   historyMs: number;
   enoughHistory: boolean;
   periodic?: PeriodicCaller;
+  /** Another route of the same view that had a request in the window: only this route is to go, not the view. */
+  servedOn?: string;
 }
 
 export interface DeadViewOptions extends PeriodicOptions {
@@ -265,6 +267,35 @@ const owned = (r: RouteEntry, ignore: readonly string[]): boolean =>
   !ignore.some((m) => r.view.startsWith(m)) && (r.file === undefined || !INSTALLED.test(r.file));
 
 /**
+ * A format-suffix route's ending as DRF's format_suffix_patterns (DefaultRouter) writes it: a regex
+ * route's `\.(?P<format>[a-z0-9]+)/?$` (or `(?:json|html)` for allowed formats), a path route's
+ * `.<drf_format_suffix:format>`. The route it doubles ends in `/$` or `/` instead.
+ */
+const FORMAT_SUFFIX = /(?:\\\.\(\?P<\w+>(?:\[a-z0-9\]\+|\(\?:[^()]*\))\)\/\?\$?|\.<drf_format_suffix\w*:\w+>)$/;
+
+/** A route without its trailing `$` and `/`: `api/books/$` and `api/books\.(?P<format>…)/?$` both read `api/books`. */
+const stem = (route: string): string => route.replace(/\$$/, '').replace(/\/$/, '');
+
+/**
+ * Each route's key for judging it: its view and route, except a DRF format-suffix twin
+ * (`api/books\.(?P<format>[a-z0-9]+)/?$` of `api/books/$`, the same view), which nobody calls and
+ * which is judged with the route it doubles. Two routes of one view are otherwise judged each on
+ * its own: a left-over `legacy/reports/` is dead though `reports/` is used, and so is a viewset's
+ * detail route nobody calls while its list route is used.
+ */
+function routeKeys(routes: readonly RouteEntry[]): Map<RouteEntry, string> {
+  const key = (r: RouteEntry): string => `${r.view}\u0000${r.route}`;
+  const plain = new Map<string, RouteEntry>();
+  for (const r of routes) if (!FORMAT_SUFFIX.test(r.route)) plain.set(`${r.view}\u0000${stem(r.route)}`, r);
+  const out = new Map<RouteEntry, string>();
+  for (const r of routes) {
+    const twinOf = FORMAT_SUFFIX.test(r.route) ? plain.get(`${r.view}\u0000${stem(r.route.replace(FORMAT_SUFFIX, ''))}`) : undefined;
+    out.set(r, key(twinOf ?? r));
+  }
+  return out;
+}
+
+/**
  * When this URLconf's history starts: the first request to any of its routes, or undefined when none
  * had one. A store shared with other services (a Celery worker, another app) holds older traffic that
  * says nothing about this app's views: counted from it, a view of an app traced since yesterday
@@ -278,28 +309,40 @@ export function urlconfHistorySince(routes: readonly RouteEntry[], traffic: Iter
 }
 
 /**
- * Dead and periodic views: the routes of every app view with no request in the window (on any of its
- * routes), or only a scheduled caller.
+ * Dead and periodic views: every app route with no request in the window, or only a scheduled
+ * caller; a DRF format-suffix twin with the route it doubles (routeKeys).
  */
 export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable<RouteTraffic>, o: DeadViewOptions): DeadView[] {
   const seen = byRoute(traffic);
   const historyMs = Math.max(0, o.nowMs - o.historySinceMs);
   const enoughHistory = historyMs >= o.windowMs;
   const since = o.nowMs - o.windowMs;
-  // A view's traffic over every route it has: a DRF router gives each viewset route a format-suffix
-  // twin (books\.(?P<format>…)) that nobody calls, and the viewset is no less used for it.
-  const byView = new Map<string, RouteTraffic | undefined>();
+  // A route's traffic with its format-suffix twin's: a DRF router gives each viewset route one
+  // (books\.(?P<format>…)) that nobody calls, and the route is no less used for it.
+  const keys = routeKeys(routes);
+  const byKey = new Map<string, RouteTraffic | undefined>();
   for (const r of routes) {
+    const k = keys.get(r)!;
     const t = trafficOf(r, seen);
-    const before = byView.get(r.view);
-    if (before === undefined) byView.set(r.view, t && copyOf(t));
+    const before = byKey.get(k);
+    if (before === undefined) byKey.set(k, t && copyOf(t));
     else if (t !== undefined) addTraffic(before, t);
+  }
+  // Per view, its routes (keys) with a request in the window.
+  const served = new Map<string, { key: string; route: string }[]>();
+  for (const r of routes) {
+    const t = byKey.get(keys.get(r)!);
+    if (t === undefined || t.lastSeenMs < since) continue;
+    const list = served.get(r.view);
+    if (list === undefined) served.set(r.view, [{ key: keys.get(r)!, route: r.route }]);
+    else list.push({ key: keys.get(r)!, route: r.route });
   }
   const out: DeadView[] = [];
   for (const r of routes) {
     if (!owned(r, o.ignoreModules ?? DEFAULT_IGNORED)) continue;
-    const t = byView.get(r.view);
-    const base = { ...r, windowMs: o.windowMs, historyMs, enoughHistory };
+    const t = byKey.get(keys.get(r)!);
+    const servedOn = served.get(r.view)?.find((s) => s.key !== keys.get(r))?.route;
+    const base = { ...r, windowMs: o.windowMs, historyMs, enoughHistory, ...(servedOn === undefined ? {} : { servedOn }) };
     if (t === undefined || t.lastSeenMs < since) {
       out.push({ ...base, status: enoughHistory ? 'dead' : 'no_traffic_yet', requests: 0, lastSeenMs: t?.lastSeenMs ?? null });
       continue;
@@ -321,9 +364,10 @@ export function unseenViews(routes: readonly RouteEntry[], endpoints: Iterable<s
     methods.add(methodOf(e));
   }
   const used = (r: RouteEntry): boolean => routesOf(r).some((route) => [...(seen.get(route) ?? [])].some((m) => accepts(r, m)));
-  // A view used through any of its routes is used (a DRF router's format-suffix twins).
-  const usedViews = new Set(routes.filter(used).map((r) => r.view));
+  // A route used, or its format-suffix twin (a DRF router's), is used.
+  const keys = routeKeys(routes);
+  const usedKeys = new Set(routes.filter(used).map((r) => keys.get(r)!));
   return routes
-    .filter((r) => owned(r, ignoreModules) && !usedViews.has(r.view))
+    .filter((r) => owned(r, ignoreModules) && !usedKeys.has(keys.get(r)!))
     .map((r) => ({ ...r, status: 'unseen_in_file' as const, requests: 0, lastSeenMs: null, windowMs: 0, historyMs: 0, enoughHistory: false }));
 }
