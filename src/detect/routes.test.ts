@@ -36,6 +36,23 @@ describe('periodic callers', () => {
     expect(periodicCaller(traffic('GET nightly/', [[at(0, 2, 0), '::1'], [at(1, 2, 0), '::1'], [at(2, 2, 0), '::1']]))?.client).toBe('::1');
   });
 
+  it('is not one caller when two hosts send the same user agent on one day: two partners\' nightly scripts, both python-requests', () => {
+    // Each a nightly script on its own host, both at 02:00: two callers, whatever their user agent.
+    const partners = (days: number[]): [number, string][] =>
+      days.flatMap((d) => [[at(d, 2, 0), '203.0.113.7 python-requests/2.32.3'], [at(d, 2, 1), '198.51.100.23 python-requests/2.32.3']] as [number, string][]);
+    expect(periodicCaller(traffic('GET api/export/', partners([0, 1, 2, 3, 4])))).toBeNull();
+    // Merged from batches, one address each, the day they share still tells them apart.
+    const first = traffic('GET api/export/', partners([0, 1, 2, 3, 4]).filter(([, c]) => c.startsWith('203.')));
+    const second = traffic('GET api/export/', partners([0, 1, 2, 3, 4]).filter(([, c]) => c.startsWith('198.')));
+    expect(periodicCaller(first)).not.toBeNull();
+    mergePatterns(first.pattern, second.pattern);
+    expect(first.pattern).toEqual(traffic('GET api/export/', partners([0, 1, 2, 3, 4])).pattern);
+    expect(periodicCaller({ ...first, requests: 10 })).toBeNull();
+    // One job on a new address each run (a new pod, another node) is still one caller.
+    const pods = traffic('GET api/export/', [0, 1, 2, 3, 4].map((d) => [at(d, 2, 0), `10.42.${d}.17 python-requests/2.32.3`] as [number, string]));
+    expect(periodicCaller(pods)).toMatchObject({ client: 'python-requests/2.32.3', days: 5 });
+  });
+
   it("keeps its time of day across a daylight-saving change (a crontab in local time moves by an hour in UTC)", () => {
     const cron = traffic('GET nightly/', [0, 1, 2, 3, 4, 5].map((d) => [at(d, d < 3 ? 2 : 1, 0), 'cron'] as [number, string]));
     expect(periodicCaller(cron)).toMatchObject({ days: 6, requests: 6 });

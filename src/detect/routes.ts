@@ -24,6 +24,13 @@ export interface TrafficPattern {
   clients: Map<string, number> | null;
   /** Days (since the epoch, UTC) with a request; null past MAX_DAYS. */
   days: Set<number> | null;
+  /**
+   * Per caller that is a user agent sent with an address: the address of its requests on each day
+   * (UTC), or null once one day showed two different ones (callerOf: two hosts running the same
+   * program, not one job on a new address each run). Null once the route can no longer be periodic
+   * (minutes, clients or days past their limit), as it is then never read.
+   */
+  addresses: Map<string, Map<number, string> | null> | null;
 }
 
 /** One route's traffic, kept for as long as the store lives (it is tiny). */
@@ -37,7 +44,7 @@ export interface RouteTraffic {
 }
 
 export function emptyPattern(): TrafficPattern {
-  return { minutes: new Map(), clients: new Map(), days: new Set() };
+  return { minutes: new Map(), clients: new Map(), days: new Set(), addresses: new Map() };
 }
 
 function addTo<K>(map: Map<K, number> | null, key: K, n: number, max: number): Map<K, number> | null {
@@ -48,26 +55,53 @@ function addTo<K>(map: Map<K, number> | null, key: K, n: number, max: number): M
 
 const ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[?[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\]?)$/;
 
+/** The address a client string starts with (SpanRecord.client is `address user-agent`), or undefined. */
+function addressOf(client: string): string | undefined {
+  const space = client.indexOf(' ');
+  return space > 0 && ADDRESS.test(client.slice(0, space)) ? client.slice(0, space) : undefined;
+}
+
 /**
  * Who sent a request, for telling a scheduled job apart (SpanRecord.client is `address user-agent`,
  * either alone when the other is unknown): its user agent, the same program whichever address it came
  * from (a load balancer forwards from the node of each zone, a Kubernetes CronJob runs in a new pod
- * each time); its address when it sent no user agent.
+ * each time); its address when it sent no user agent. A user agent whose requests came from two
+ * addresses on one day is two hosts running the same program (TrafficPattern.addresses), which
+ * periodicCaller tells apart.
  */
 export function callerOf(client: string): string {
-  const space = client.indexOf(' ');
-  if (space < 0) return client;
-  return ADDRESS.test(client.slice(0, space)) ? client.slice(space + 1) : client;
+  const address = addressOf(client);
+  return address === undefined ? client : client.slice(address.length + 1);
+}
+
+/** Notes that `caller` sent a request from `address` on `day`: null for the caller once a day had two. */
+function addAddress(addresses: Map<string, Map<number, string> | null>, caller: string, day: number, address: string): void {
+  let byDay = addresses.get(caller);
+  if (byDay === undefined) addresses.set(caller, (byDay = new Map()));
+  if (byDay === null) return;
+  const before = byDay.get(day);
+  if (before === undefined) byDay.set(day, address);
+  else if (before !== address) addresses.set(caller, null);
+}
+
+/** Addresses are kept only while the route may still be periodic. */
+function dropAddressesPastLimits(p: TrafficPattern): void {
+  if (p.minutes === null || p.clients === null || p.days === null) p.addresses = null;
 }
 
 /** Adds one request to a route's pattern. */
 export function addToPattern(p: TrafficPattern, startMs: number, client: string): void {
+  const day = Math.floor(startMs / DAY_MS);
+  const caller = callerOf(client);
   p.minutes = addTo(p.minutes, Math.floor((startMs % DAY_MS) / MINUTE_MS), 1, MAX_MINUTES);
-  p.clients = addTo(p.clients, callerOf(client), 1, MAX_CLIENTS);
+  p.clients = addTo(p.clients, caller, 1, MAX_CLIENTS);
   if (p.days !== null) {
-    p.days.add(Math.floor(startMs / DAY_MS));
+    p.days.add(day);
     if (p.days.size > MAX_DAYS) p.days = null;
   }
+  const address = addressOf(client);
+  if (p.addresses !== null && address !== undefined) addAddress(p.addresses, caller, day, address);
+  dropAddressesPastLimits(p);
 }
 
 export function mergePatterns(into: TrafficPattern, from: TrafficPattern): void {
@@ -81,6 +115,14 @@ export function mergePatterns(into: TrafficPattern, from: TrafficPattern): void 
     for (const d of from.days) into.days.add(d);
     if (into.days.size > MAX_DAYS) into.days = null;
   }
+  if (from.addresses === null) into.addresses = null;
+  else if (into.addresses !== null) {
+    for (const [caller, byDay] of from.addresses) {
+      if (byDay === null) into.addresses.set(caller, null);
+      else for (const [day, address] of byDay) addAddress(into.addresses, caller, day, address);
+    }
+  }
+  dropAddressesPastLimits(into);
 }
 
 /** Route traffic of a batch of analysed requests, one entry per service and endpoint. */
@@ -121,8 +163,12 @@ export interface PeriodicOptions {
 
 /** The scheduled caller a pattern shows, or null when the traffic looks like people (or is too little to say). */
 export function periodicCaller(t: RouteTraffic, options: PeriodicOptions = {}): PeriodicCaller | null {
-  const { minutes, clients, days } = t.pattern;
+  const { minutes, clients, days, addresses } = t.pattern;
   if (minutes === null || clients === null || days === null || clients.size !== 1) return null;
+  // One user agent from two addresses on one day: two hosts running the same program (two partners'
+  // scripts, both python-requests), not one job that ran from a new address (a new pod, another node).
+  const [caller] = clients.keys();
+  if (addresses?.get(caller!) === null) return null;
   const minDays = options.minDays ?? 3;
   const tolerance = options.toleranceMinutes ?? 2;
   if (days.size < minDays || t.requests > days.size * (options.maxPerDay ?? 4)) return null;
@@ -134,8 +180,7 @@ export function periodicCaller(t: RouteTraffic, options: PeriodicOptions = {}): 
     // A crontab in local time runs an hour earlier or later in UTC after a daylight-saving change.
     if (d > tolerance && Math.abs(d - 60) > tolerance) return null;
   }
-  const [client] = clients.keys();
-  return { minuteOfDay: main, days: days.size, client: client ?? '', requests: t.requests };
+  return { minuteOfDay: main, days: days.size, client: caller ?? '', requests: t.requests };
 }
 
 /** A URLconf entry to audit (the schema file's `urls`). */
@@ -204,7 +249,12 @@ export function routeOf(endpoint: string): string {
 
 const copyOf = (t: RouteTraffic): RouteTraffic => ({
   ...t,
-  pattern: { minutes: t.pattern.minutes && new Map(t.pattern.minutes), clients: t.pattern.clients && new Map(t.pattern.clients), days: t.pattern.days && new Set(t.pattern.days) },
+  pattern: {
+    minutes: t.pattern.minutes && new Map(t.pattern.minutes),
+    clients: t.pattern.clients && new Map(t.pattern.clients),
+    days: t.pattern.days && new Set(t.pattern.days),
+    addresses: t.pattern.addresses && new Map([...t.pattern.addresses].map(([caller, byDay]) => [caller, byDay && new Map(byDay)])),
+  },
 });
 
 function addTraffic(into: RouteTraffic, t: RouteTraffic): void {
