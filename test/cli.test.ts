@@ -112,6 +112,44 @@ describe('n1-report', () => {
     expect(r.stderr).toMatch(/^n1-report: .*unknown-name\.jsonl: line 1: resourceSpans\[0\]\.ScopeSpans holds spans under a name OTLP does not have \(expected "scopeSpans"\)[^\n]*\n$/);
   });
 
+  it('leaves queries with no span above them out of the endpoints, counted once in the summary (a test database\'s set-up), --jobs too', () => {
+    // What `n1lens capture -- python manage.py test` records: the runner's set-up statements each a
+    // trace with no parent span, and a test's span with its own queries (an N+1) below it.
+    const lines: string[] = [];
+    const at = (ms: number): string => String(1_700_000_000_000_000_000n + BigInt(ms) * 1_000_000n);
+    const query = (traceId: string, spanId: string, parentSpanId: string, sql: string, ms: number) => ({
+      traceId, spanId, ...(parentSpanId === '' ? {} : { parentSpanId }), name: sql.split(' ')[0]!, kind: 3,
+      startTimeUnixNano: at(ms), endTimeUnixNano: at(ms + 1), attributes: [{ key: 'db.system', value: { stringValue: 'sqlite' } }, { key: 'db.statement', value: { stringValue: sql } }],
+    });
+    const resource = { attributes: [{ key: 'service.name', value: { stringValue: 'recruit' } }] };
+    const setUp = ['CREATE TABLE "recruit_job" ("id" integer)', 'PRAGMA foreign_keys = 0', 'BEGIN', 'INSERT INTO "django_migrations" ("app") VALUES (\'recruit\')', 'SELECT "django_migrations"."app" FROM "django_migrations"'];
+    for (let i = 0; i < 40; i++) {
+      const traceId = (i + 1).toString(16).padStart(32, '0');
+      lines.push(JSON.stringify({ resourceSpans: [{ resource, scopeSpans: [{ scope: { name: 'opentelemetry.instrumentation.sqlite3' }, spans: [query(traceId, (i + 1).toString(16).padStart(16, '0'), '', setUp[i % setUp.length]!, i)] }] }] }));
+    }
+    const testTrace = 'f'.repeat(32);
+    const testSpan = { traceId: testTrace, spanId: 'f'.repeat(16), name: 'test tests/test_jobs.py::JobsTests::test_reads_companies', kind: 1, startTimeUnixNano: at(100), endTimeUnixNano: at(200), attributes: [] };
+    const body = [query(testTrace, 'e'.repeat(16), testSpan.spanId, 'SELECT "recruit_job"."id", "recruit_job"."company_id" FROM "recruit_job"', 101)];
+    for (let k = 1; k <= 6; k++) body.push(query(testTrace, `e${k}`.padEnd(16, '0'), testSpan.spanId, `SELECT "recruit_company"."id" FROM "recruit_company" WHERE "recruit_company"."id" = ${k} LIMIT 21`, 101 + k * 2));
+    lines.push(JSON.stringify({ resourceSpans: [{ resource, scopeSpans: [{ scope: { name: 'opentelemetry.instrumentation.sqlite3' }, spans: body }, { scope: { name: 'n1lens_django.testing' }, spans: [testSpan] }] }] }));
+    const file = join(dir, 'manage-py-test.jsonl');
+    writeFileSync(file, lines.join('\n') + '\n');
+
+    const r = run([file, '--test-suite', '-f', 'json']);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.endpoints.map((e) => [e.endpoint, e.requests, e.findings.map((f) => f.table)])).toEqual([
+      ['test tests/test_jobs.py::JobsTests::test_reads_companies', 1, ['recruit_company']],
+    ]);
+    expect(report.summary).toMatchObject({ requests: 1, dbSpans: 7, queriesOutsideRequests: 40 });
+    const jobs = spawnSync(process.execPath, [join(root, 'bin/n1-report.js'), file, '--test-suite', '-f', 'json', '--jobs', '2'], { env: { ...process.env, N1LENS_JOBS_MIN_BYTES: '0' }, encoding: 'utf8' });
+    expect(jobs.stdout).toBe(r.stdout);
+    const terminal = run([file, '--test-suite']).stdout;
+    expect(terminal).toMatch(/^n1lens · 1 requests · 7 DB queries · 1 findings · /);
+    expect(terminal.split('\n').slice(1, 3)).toEqual(["queries outside any request or test left out: 40 (no span above them: a test", "database's set-up, migrations, a script)"]);
+    expect(terminal).not.toMatch(/^\d+\. (CREATE|PRAGMA|BEGIN|INSERT|SELECT)\b/m);
+  });
+
   it('exits 2 on usage errors', () => {
     expect(run([]).code).toBe(2);
     expect(run([fixture, '--format', 'xml']).code).toBe(2);

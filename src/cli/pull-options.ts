@@ -156,6 +156,8 @@ export async function analysePull(
   evictedTraces: number;
   /** Spans the decoder refused, by reason. */
   refused: RefusedSpans;
+  /** Queries outside any request (traces/assemble.ts isQueryOutsideRequests), left out. */
+  queriesOutsideRequests: number;
   pull: PullStats;
   /** The window searched, epoch ms. */
   query: Pick<PullQuery, 'startMs' | 'endMs'>;
@@ -180,5 +182,5 @@ export async function analysePull(
     const window = `${new Date(query.startMs).toISOString()} – ${new Date(query.endMs).toISOString()}`;
     throw new CliError(`no traces${query.service === undefined ? '' : ` of service "${query.service}"`} in ${window} from ${where}: check --service and --since/--start`);
   }
-  return { rollups, reportOptions: schema === undefined ? {} : { schema }, source: where, evictedTraces: offline.analyzer.assembler.counters.evictions, refused: offline.refused, pull: stats, query };
+  return { rollups, reportOptions: schema === undefined ? {} : { schema }, source: where, evictedTraces: offline.analyzer.assembler.counters.evictions, refused: offline.refused, queriesOutsideRequests: offline.analyzer.assembler.counters.queriesOutsideRequests, pull: stats, query };
 }

@@ -121,7 +121,7 @@ export function parseFormat(value: string): FormatSpec {
 export async function analyseFiles(
   files: string[],
   options: DetectOptions & { schemaPath?: string; jobs?: number; onAnalysed?: (analyses: RequestAnalysis[]) => void },
-): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; lateSpans: number; evictedTraces: number; refused: RefusedSpans }> {
+): Promise<{ rollups: RollupSet; reportOptions: Pick<ReportOptions, 'schema'>; lateSpans: number; evictedTraces: number; refused: RefusedSpans; queriesOutsideRequests: number }> {
   // Named again, standard input would read as an empty file ("stdin: empty file"), which says nothing of why.
   if (files.filter((file) => file === '-').length > 1) throw new CliError('- (standard input) is given more than once; it can be read only once', EXIT.usage);
   const { schemaPath, jobs = 1, onAnalysed, ...detect } = options;
@@ -152,8 +152,8 @@ export async function analyseFiles(
     for await (const unit of readTraceUnits(file, bytes === undefined ? {} : { bytes })) offline.addUnit(unit, decoders);
   }
   const rollups = offline.finish();
-  const { lateSpans, evictions } = offline.analyzer.assembler.counters;
-  return { rollups, reportOptions, lateSpans, evictedTraces: evictions, refused: offline.refused };
+  const { lateSpans, evictions, queriesOutsideRequests } = offline.analyzer.assembler.counters;
+  return { rollups, reportOptions, lateSpans, evictedTraces: evictions, refused: offline.refused, queriesOutsideRequests };
 }
 
 /** A regular file's size now; undefined for standard input, a pipe or device (read to its end), or a file it cannot stat (reading it says why). */
@@ -362,7 +362,7 @@ async function analyseAndFinish(
     ...(store === undefined ? {} : { onAnalysed: (analyses: RequestAnalysis[]) => store.recordSync(analyses) }),
   };
   const jobs = opts.jobs ?? defaultJobs();
-  const { rollups, reportOptions, evictedTraces, refused, pull } =
+  const { rollups, reportOptions, evictedTraces, refused, queriesOutsideRequests, pull } =
     opts.from === undefined ? { ...(await analyseFiles(files, { ...detect, jobs })), pull: undefined } : await analysePull({ ...opts, from: opts.from }, detect, program);
   if (opts.listUnseen && reportOptions.schema?.urls === undefined) {
     throw new CliError('--list-unseen needs --schema with the URLconf: re-run manage.py n1lens_schema, which now exports the URLconf', EXIT.usage);
@@ -372,7 +372,7 @@ async function analyseAndFinish(
   // A test run's connections say nothing about production's: Django's TransactionTestCase closes
   // them after every test, so each test opens one whatever CONN_MAX_AGE is.
   const connections = opts.testSuite === true ? [] : rollups.connections.values();
-  const report = buildReport(rollups.values(), { ...options, connections, deadViews, refusedSpans: refused });
+  const report = buildReport(rollups.values(), { ...options, connections, deadViews, refusedSpans: refused, queriesOutsideRequests });
   // Only a gate with a baseline asks which findings --min-wasted-ms left out.
   const gated = checked.baseline !== undefined || opts.writeBaseline !== undefined;
   const below = gated ? belowMinWasted(rollups.values(), options) : new Set<string>();

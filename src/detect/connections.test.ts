@@ -201,6 +201,22 @@ describe('connection rollups', () => {
   });
 });
 
+describe('connection churn over a report of several days', () => {
+  // CONN_MAX_AGE=0: every request opens a connection; 2 requests a second from 09:00 to 10:00, nothing at night.
+  const T0 = Date.parse('2026-11-02T09:00:00Z');
+  const morning = (day: number): number[] => Array.from({ length: 2 * 3600 }, (_, i) => T0 + day * 86_400_000 + i * 500);
+
+  it('finds the same churn over two mornings a day apart as over one: opened per second over the minutes with traffic, not over the night between', () => {
+    for (const days of [[0], [0, 1]]) {
+      const rollup = emptyConnectionRollup('web');
+      for (const day of days) for (const t of morning(day)) addConnectionUse(rollup, 'a', use(t, t + 120, 1, 5));
+      const p = detectConnectionPressure(rollup);
+      expect(p?.reasons).toEqual(['connection_per_request']);
+      expect(p?.openedPerSecond).toBeCloseTo(2, 1);
+    }
+  });
+});
+
 describe('the process of a span, from every input format', () => {
   it('Jaeger: the resource attributes the Collector turns into process tags', async () => {
     const { decodeJaegerTraces } = await import('../otlp/jaeger.js');

@@ -141,7 +141,7 @@ export interface ConnectionDetectOptions {
   pressureShare?: number;
   /** Share of requests opening a new connection that counts as churn (CONN_MAX_AGE=0). Default 0.5. */
   churnShare?: number;
-  /** Connections opened per second, over the time the traffic spans, before churn matters. Default 1. */
+  /** Connections opened per second, over the time the traffic was active (activeTimeSeconds), before churn matters. Default 1. */
   churnMinPerSecond?: number;
   /** Requests with a DB call before churn is judged. Default 20. */
   churnMinRequests?: number;
@@ -161,7 +161,7 @@ export interface ConnectionPressure {
   /** Server connections a transaction-mode pooler needs at the busiest second: DB time / 1 s, rounded up. */
   dbBusyPeak: number;
   /**
-   * Connections opened: total, per second over the time the traffic spans, and per request with a
+   * Connections opened: total, per second over the time the traffic was active (activeTimeSeconds), and per request with a
    * DB call (the share of requests that opened one; above 1 when requests open several, one per
    * database alias); null without a set-up signal.
    */
@@ -192,6 +192,17 @@ function atLeast(held: number, heldMs: number): number {
   return Math.max(held, Math.ceil(heldMs / 1000 - 1e-9));
 }
 
+/**
+ * The time connections were opened over, in seconds: the minutes that had a connection held, 60 s
+ * each, and no more than the traffic spans, first second to last. Over the seconds with a request
+ * only, an app serving one request a minute would open "1 connection a second"; over the whole span,
+ * the same churn on two mornings a day apart (a report over two days, nights idle) would be diluted
+ * by the night between them and fall under the threshold.
+ */
+function activeTimeSeconds(firstSecond: number, lastSecond: number, activeMinutes: number): number {
+  return Math.min(lastSecond - firstSecond + 1, activeMinutes * 60);
+}
+
 /** The service's connection figures, whether or not they make a finding. */
 export function connectionFigures(rollup: ConnectionRollup, options: ConnectionDetectOptions = {}): ConnectionPressure | null {
   const fleet = new Map<number, { held: number; heldMs: number; dbMs: number }>();
@@ -218,7 +229,9 @@ export function connectionFigures(rollup: ConnectionRollup, options: ConnectionD
   let dbBusyPeak = 0;
   let first = Infinity;
   let last = -Infinity;
+  const minutes = new Set<number>();
   for (const [s, f] of fleet) {
+    minutes.add(Math.floor(s / 60));
     const held = atLeast(f.held, f.heldMs);
     if (held > peakConnections || (held === peakConnections && s < peakSecond)) {
       peakConnections = held;
@@ -236,9 +249,7 @@ export function connectionFigures(rollup: ConnectionRollup, options: ConnectionD
   const pressureShare = options.pressureShare ?? 0.5;
   if (shareOfMax >= pressureShare) reasons.push('near_max_connections');
   const newConnectionShare = known ? rollup.opened / rollup.observableRequests : null;
-  // Over the time the traffic spans: over the seconds with a request only, an app serving one
-  // request a minute would open "1 connection a second".
-  const openedPerSecond = known ? rollup.opened / (last - first + 1) : null;
+  const openedPerSecond = known ? rollup.opened / activeTimeSeconds(first, last, minutes.size) : null;
   if (
     newConnectionShare !== null &&
     openedPerSecond !== null &&

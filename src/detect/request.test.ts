@@ -162,6 +162,22 @@ describe('analyseRequest', () => {
     expect(analyseRequest(requestOf('GET x/', loop(8, indexed)), normalize).cascades.map((c) => c.kind)).toEqual(['n_plus_one']);
   });
 
+  it('never reports a task that walks a Paginator again (one walk per status, the same SQL text) as an N+1, but still a slice that restarts without tiling', () => {
+    // for status in ('active', 'archived'): for n in paginator.page_range[1:]: export(paginator.page(n))
+    const page = (offset: number): string =>
+      `SELECT "shop_book"."id", "shop_book"."title" FROM "shop_book" WHERE "shop_book"."status" = %s ORDER BY "shop_book"."id" ASC LIMIT 100 OFFSET ${offset}`;
+    const walk = [100, 200, 300, 400].map(page);
+    expect(analyseRequest(requestOf('task export_books', [...walk, ...walk]), normalize).cascades).toEqual([]);
+    // A second walk may start below the page before it (a status with fewer rows, a later start).
+    expect(analyseRequest(requestOf('task export_books', [...walk, ...[100, 200, 300].map(page), ...[100, 200].map(page)]), normalize).cascades).toEqual([]);
+    // Back at the first OFFSET but never tiling again, or a "walk" of one page each time: a query per row.
+    const perRow = (offsets: number[]) =>
+      analyseRequest(requestOf('task export_books', [APPLICATIONS, ...offsets.map(page)]), normalize).cascades.map((c) => [c.kind, c.executions]);
+    expect(perRow([100, 200, 100, 300, 100, 500])).toEqual([['n_plus_one', 6]]);
+    expect(perRow([100, 200, 300, 100, 100, 100])).toEqual([['n_plus_one', 6]]);
+    expect(perRow([100, 200, 300, 400, 100])).toEqual([['n_plus_one', 5]]);
+  });
+
   it("reads each statement in its span's dialect: MySQL's backslash escapes, PostgreSQL's nested comments", () => {
     // Raw SQL on MySQL with a quote escaped before any backtick, then a.author per row.
     const BOOKS = "SELECT 'it\\'s' AS label, id, author_id FROM shop_book WHERE archived = 0";
@@ -208,6 +224,18 @@ describe('analyseRequest', () => {
     for (const sizes of [[2, 3, 2, 5, 4, 2], [150, 220, 180, 150, 400, 310], [999, 501, 999, 501, 999, 501]]) {
       const perRow = analyseRequest(requestOf('GET authors/', [TAGGED, ...sizes.map(tags)], sqlite), normalize).cascades;
       expect(perRow.map((c) => [c.kind, c.executions])).toEqual([['n_plus_one', 6]]);
+    }
+  });
+
+  it('still reports a query per row that carries a long fixed IN list besides its own filter: only a lone IN list is a chunked batch', () => {
+    // for a in applications: a.note_set.filter(author_id__in=team_ids): the same team members every
+    // row, 20 or 120 of them, and the row's own application_id: a query per row either way.
+    const members = (n: number): string => Array.from({ length: n }, () => '%s').join(', ');
+    const notes = (n: number) => (): string =>
+      `SELECT "recruit_note"."id", "recruit_note"."body" FROM "recruit_note" WHERE ("recruit_note"."application_id" = %s AND "recruit_note"."author_id" IN (${members(n)}))`;
+    for (const team of [20, 120]) {
+      const cascades = analyseRequest(requestOf('GET x/', [APPLICATIONS, ...loop(8, notes(team))]), normalize).cascades;
+      expect(cascades.map((c) => [c.kind, c.executions])).toEqual([['n_plus_one', 8]]);
     }
   });
 

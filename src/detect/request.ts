@@ -70,11 +70,18 @@ interface Group {
   multiRow: number;
   /** Where the page after the last execution's would start: its OFFSET plus its LIMIT. */
   nextOffset: number;
+  /** The first execution's OFFSET, where a walk of this query's pages starts; and the last execution's. */
+  firstOffset: number;
+  lastOffset: number;
+  /** Pages in the walk the last execution belongs to. */
+  walkPages: number;
   /**
    * Every execution read a page of more than one row starting where the one before ended (OFFSET
-   * and LIMIT inlined, as Django writes them): pages walked one after another (a Paginator in a
-   * task), not a query per row. A per-row slice (`related.all()[n]`, `qs[i:i+3]`) starts where its
-   * row says, so its windows repeat, overlap or skip.
+   * and LIMIT inlined, as Django writes them), or started a new walk of two pages or more: pages
+   * walked one after another (a Paginator in a task, once per status), not a query per row. A walk
+   * starts again at the first page's OFFSET, or below the page before, once the walk before it
+   * tiled. A per-row slice (`related.all()[n]`, `qs[i:i+3]`) starts where its row says, so its
+   * windows repeat, overlap or skip.
    */
   paged: boolean;
   /** The longest IN list an execution held (facts.inValues; 0 for none), and how many executions held one that long. */
@@ -92,10 +99,16 @@ const MIN_CHUNK = 100;
 
 /**
  * Every execution but at most one (the remainder) holds an IN list of the same length, of MIN_CHUNK
- * values or more: one list cut into chunks (a bounded batch), not a query per row.
+ * values or more, and that list is the query's only equality filter: one list cut into chunks (a
+ * bounded batch), not a query per row. A query that also filters on a column by equality is still
+ * a query per row of that column, whatever its IN list holds: `a.note_set.filter(author_id__in=team)`
+ * per application carries the same long list of team members every row, and the row's own
+ * `application_id = %s`.
  */
 function chunkedBatch(g: Group): boolean {
-  return g.inMax >= MIN_CHUNK && g.atInMax >= g.indices.length - 1;
+  if (g.inMax < MIN_CHUNK || g.atInMax < g.indices.length - 1) return false;
+  const inFilters = g.n.facts.inFilters ?? [];
+  return g.n.facts.equalityFilters.every((f) => inFilters.includes(f));
 }
 
 /** How a repeated query is tied to the rows of an earlier one. */
@@ -189,7 +202,7 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
         if (rule === null) {
           g = groups.get(n.fingerprint);
           if (g === undefined) {
-            g = { n, executions: 0, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: 0, nextOffset: 0, paged: true, inMax: 0, atInMax: 0 };
+            g = { n, executions: 0, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: 0, nextOffset: 0, firstOffset: 0, lastOffset: 0, walkPages: 0, paged: true, inMax: 0, atInMax: 0 };
             groups.set(n.fingerprint, g);
           }
         }
@@ -225,8 +238,19 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
       g.atInMax = 1;
     } else if (inValues === g.inMax) g.atInMax++;
     // Pages tile the rows; one row per OFFSET is qs[i] in a loop, a query per row, however it walks.
+    // A task may walk the same pages again (one walk per status, the same SQL text): a page back at
+    // the first page's OFFSET, or below the one before, starts a new walk once the last one tiled.
     const { offset, limit } = n.facts;
-    if (g.paged) g.paged = offset !== undefined && limit !== null && limit > 1 && (g.executions === 1 || offset === g.nextOffset);
+    if (g.paged) {
+      if (offset === undefined || limit === null || limit <= 1) g.paged = false;
+      else if (g.executions === 1) {
+        g.firstOffset = offset;
+        g.walkPages = 1;
+      } else if (offset === g.nextOffset) g.walkPages++;
+      else if (g.walkPages >= 2 && (offset === g.firstOffset || offset < g.lastOffset)) g.walkPages = 1;
+      else g.paged = false;
+    }
+    g.lastOffset = offset ?? 0;
     g.nextOffset = (offset ?? 0) + (limit ?? 0);
     g.totalMs += duration;
     if (duration > g.maxMs) g.maxMs = duration;
@@ -235,6 +259,8 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
   keptAt.length = keptCount;
   // Each group's executions, now that their number is known: arrays of that size, filled in order.
   for (const g of groups.values()) {
+    // A walk of one page does not tile: the last one, begun again, must read a second page too.
+    if (g.executions > 1 && g.walkPages < 2) g.paged = false;
     g.indices = new Array<number>(g.executions);
     g.durations = new Array<number>(g.executions);
     g.executions = 0;

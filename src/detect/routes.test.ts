@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { suggestDeadView } from '../suggest/operational.js';
 import { addToPattern, detectDeadViews, emptyPattern, mergePatterns, periodicCaller, routeOf, unseenViews, type RouteTraffic } from './routes.js';
 
 const DAY = 86_400_000;
@@ -33,6 +34,23 @@ describe('periodic callers', () => {
     const bare = traffic('GET nightly/', [[at(0, 2, 0), '10.0.0.9'], [at(1, 2, 0), '10.0.0.9'], [at(2, 2, 0), '10.0.0.8']]);
     expect(periodicCaller(bare)).toBeNull();
     expect(periodicCaller(traffic('GET nightly/', [[at(0, 2, 0), '::1'], [at(1, 2, 0), '::1'], [at(2, 2, 0), '::1']]))?.client).toBe('::1');
+  });
+
+  it('is not one caller when two hosts send the same user agent on one day: two partners\' nightly scripts, both python-requests', () => {
+    // Each a nightly script on its own host, both at 02:00: two callers, whatever their user agent.
+    const partners = (days: number[]): [number, string][] =>
+      days.flatMap((d) => [[at(d, 2, 0), '203.0.113.7 python-requests/2.32.3'], [at(d, 2, 1), '198.51.100.23 python-requests/2.32.3']] as [number, string][]);
+    expect(periodicCaller(traffic('GET api/export/', partners([0, 1, 2, 3, 4])))).toBeNull();
+    // Merged from batches, one address each, the day they share still tells them apart.
+    const first = traffic('GET api/export/', partners([0, 1, 2, 3, 4]).filter(([, c]) => c.startsWith('203.')));
+    const second = traffic('GET api/export/', partners([0, 1, 2, 3, 4]).filter(([, c]) => c.startsWith('198.')));
+    expect(periodicCaller(first)).not.toBeNull();
+    mergePatterns(first.pattern, second.pattern);
+    expect(first.pattern).toEqual(traffic('GET api/export/', partners([0, 1, 2, 3, 4])).pattern);
+    expect(periodicCaller({ ...first, requests: 10 })).toBeNull();
+    // One job on a new address each run (a new pod, another node) is still one caller.
+    const pods = traffic('GET api/export/', [0, 1, 2, 3, 4].map((d) => [at(d, 2, 0), `10.42.${d}.17 python-requests/2.32.3`] as [number, string]));
+    expect(periodicCaller(pods)).toMatchObject({ client: 'python-requests/2.32.3', days: 5 });
   });
 
   it("keeps its time of day across a daylight-saving change (a crontab in local time moves by an hour in UTC)", () => {
@@ -122,12 +140,22 @@ describe('dead views', () => {
     expect(detectDeadViews([webhook], [traffic('POST webhooks/ats/', [[at(10, 9, 0), 'ats']])], o)).toEqual([]);
   });
 
-  it('judges a view by all its routes: a viewset used on its list route is not dead for its unused format-suffix twin', () => {
+  it('judges a route with its DRF format-suffix twin: a viewset used on its list route is not dead for its unused format-suffix twin', () => {
     const viewset = [
       { route: 'api/books/$', view: 'app.views.BookViewSet', methods: ['GET'] },
       { route: 'api/books\\.(?P<format>[a-z0-9]+)/?$', view: 'app.views.BookViewSet', methods: ['GET'] },
     ];
     expect(unseenViews(viewset, ['GET api/books/$'])).toEqual([]);
+    // The twins of a detail route, of a router's allowed formats, of a path route (DRF's drf_format_suffix converter).
+    const twins = [
+      { route: 'api/books/(?P<pk>[^/.]+)/$', view: 'app.views.BookViewSet' },
+      { route: 'api/books/(?P<pk>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$', view: 'app.views.BookViewSet' },
+      { route: 'api/authors/$', view: 'app.views.AuthorViewSet' },
+      { route: 'api/authors\\.(?P<format>(?:json|html))/?$', view: 'app.views.AuthorViewSet' },
+      { route: 'api/tags/', view: 'app.views.TagViewSet' },
+      { route: 'api/tags.<drf_format_suffix:format>', view: 'app.views.TagViewSet' },
+    ];
+    expect(unseenViews(twins, ['GET api/books/(?P<pk>[^/.]+)/$', 'GET api/authors/$', 'GET api/tags/'])).toEqual([]);
     const o = { windowMs: 5 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
     expect(detectDeadViews(viewset, [traffic('GET api/books/$', [[at(10, 9, 0), 'u']])], o)).toEqual([]);
     // Unused on every route: each route is listed, as each is to go.
@@ -135,6 +163,34 @@ describe('dead views', () => {
       ['api/books/$', 'dead'],
       ['api/books\\.(?P<format>[a-z0-9]+)/?$', 'dead'],
     ]);
+  });
+
+  it('judges each route of a view on its own: a dead route of a view another route keeps alive is listed (a left-over URL, a viewset detail route nobody calls)', () => {
+    // The same view mounted twice: the current URL, and a left-over one nobody has called in 90 days.
+    const report = [
+      { route: 'reports/', view: 'recruit.views.report', file: 'recruit/views.py', line: 10 },
+      { route: 'legacy/reports/', view: 'recruit.views.report', file: 'recruit/views.py', line: 10 },
+    ];
+    const o = { windowMs: 90 * DAY, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
+    const seen = [traffic('GET reports/', [[at(199, 9, 0), 'u']]), traffic('GET legacy/reports/', [[at(5, 9, 0), 'u']])];
+    const [legacy, ...others] = detectDeadViews(report, seen, o);
+    expect([legacy?.route, legacy?.status, others]).toEqual(['legacy/reports/', 'dead', []]);
+    // The route is to go, not the view: the finding says which route still serves it.
+    expect(legacy?.servedOn).toBe('reports/');
+    expect(suggestDeadView(legacy!).note).toMatch(/still served on reports\/: remove this route only/);
+    expect(suggestDeadView(legacy!).note).not.toMatch(/delete recruit\.views\.report/);
+    expect(detectDeadViews(report, [], o).map((v) => [v.route, v.servedOn])).toEqual([['reports/', undefined], ['legacy/reports/', undefined]]);
+    expect(unseenViews(report, ['GET reports/']).map((v) => v.route)).toEqual(['legacy/reports/']);
+    // A DRF viewset: its list route is used, its detail route (and that route's format-suffix twin) never.
+    const viewset = [
+      { route: 'api/books/$', view: 'api.views.BookViewSet', methods: ['GET', 'POST'] },
+      { route: 'api/books\\.(?P<format>[a-z0-9]+)/?$', view: 'api.views.BookViewSet', methods: ['GET', 'POST'] },
+      { route: 'api/books/(?P<pk>[^/.]+)/$', view: 'api.views.BookViewSet', methods: ['DELETE', 'GET', 'PATCH', 'PUT'] },
+      { route: 'api/books/(?P<pk>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$', view: 'api.views.BookViewSet', methods: ['DELETE', 'GET', 'PATCH', 'PUT'] },
+    ];
+    const detail = ['api/books/(?P<pk>[^/.]+)/$', 'api/books/(?P<pk>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$'];
+    expect(detectDeadViews(viewset, [traffic('GET api/books/$', [[at(199, 9, 0), 'u']])], o).map((v) => v.route)).toEqual(detail);
+    expect(unseenViews(viewset, ['GET api/books/$']).map((v) => v.route)).toEqual(detail);
   });
 
   it('reads the route from an endpoint name', () => {

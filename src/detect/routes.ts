@@ -24,6 +24,13 @@ export interface TrafficPattern {
   clients: Map<string, number> | null;
   /** Days (since the epoch, UTC) with a request; null past MAX_DAYS. */
   days: Set<number> | null;
+  /**
+   * Per caller that is a user agent sent with an address: the address of its requests on each day
+   * (UTC), or null once one day showed two different ones (callerOf: two hosts running the same
+   * program, not one job on a new address each run). Null once the route can no longer be periodic
+   * (minutes, clients or days past their limit), as it is then never read.
+   */
+  addresses: Map<string, Map<number, string> | null> | null;
 }
 
 /** One route's traffic, kept for as long as the store lives (it is tiny). */
@@ -37,7 +44,7 @@ export interface RouteTraffic {
 }
 
 export function emptyPattern(): TrafficPattern {
-  return { minutes: new Map(), clients: new Map(), days: new Set() };
+  return { minutes: new Map(), clients: new Map(), days: new Set(), addresses: new Map() };
 }
 
 function addTo<K>(map: Map<K, number> | null, key: K, n: number, max: number): Map<K, number> | null {
@@ -48,26 +55,53 @@ function addTo<K>(map: Map<K, number> | null, key: K, n: number, max: number): M
 
 const ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[?[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\]?)$/;
 
+/** The address a client string starts with (SpanRecord.client is `address user-agent`), or undefined. */
+function addressOf(client: string): string | undefined {
+  const space = client.indexOf(' ');
+  return space > 0 && ADDRESS.test(client.slice(0, space)) ? client.slice(0, space) : undefined;
+}
+
 /**
  * Who sent a request, for telling a scheduled job apart (SpanRecord.client is `address user-agent`,
  * either alone when the other is unknown): its user agent, the same program whichever address it came
  * from (a load balancer forwards from the node of each zone, a Kubernetes CronJob runs in a new pod
- * each time); its address when it sent no user agent.
+ * each time); its address when it sent no user agent. A user agent whose requests came from two
+ * addresses on one day is two hosts running the same program (TrafficPattern.addresses), which
+ * periodicCaller tells apart.
  */
 export function callerOf(client: string): string {
-  const space = client.indexOf(' ');
-  if (space < 0) return client;
-  return ADDRESS.test(client.slice(0, space)) ? client.slice(space + 1) : client;
+  const address = addressOf(client);
+  return address === undefined ? client : client.slice(address.length + 1);
+}
+
+/** Notes that `caller` sent a request from `address` on `day`: null for the caller once a day had two. */
+function addAddress(addresses: Map<string, Map<number, string> | null>, caller: string, day: number, address: string): void {
+  let byDay = addresses.get(caller);
+  if (byDay === undefined) addresses.set(caller, (byDay = new Map()));
+  if (byDay === null) return;
+  const before = byDay.get(day);
+  if (before === undefined) byDay.set(day, address);
+  else if (before !== address) addresses.set(caller, null);
+}
+
+/** Addresses are kept only while the route may still be periodic. */
+function dropAddressesPastLimits(p: TrafficPattern): void {
+  if (p.minutes === null || p.clients === null || p.days === null) p.addresses = null;
 }
 
 /** Adds one request to a route's pattern. */
 export function addToPattern(p: TrafficPattern, startMs: number, client: string): void {
+  const day = Math.floor(startMs / DAY_MS);
+  const caller = callerOf(client);
   p.minutes = addTo(p.minutes, Math.floor((startMs % DAY_MS) / MINUTE_MS), 1, MAX_MINUTES);
-  p.clients = addTo(p.clients, callerOf(client), 1, MAX_CLIENTS);
+  p.clients = addTo(p.clients, caller, 1, MAX_CLIENTS);
   if (p.days !== null) {
-    p.days.add(Math.floor(startMs / DAY_MS));
+    p.days.add(day);
     if (p.days.size > MAX_DAYS) p.days = null;
   }
+  const address = addressOf(client);
+  if (p.addresses !== null && address !== undefined) addAddress(p.addresses, caller, day, address);
+  dropAddressesPastLimits(p);
 }
 
 export function mergePatterns(into: TrafficPattern, from: TrafficPattern): void {
@@ -81,6 +115,14 @@ export function mergePatterns(into: TrafficPattern, from: TrafficPattern): void 
     for (const d of from.days) into.days.add(d);
     if (into.days.size > MAX_DAYS) into.days = null;
   }
+  if (from.addresses === null) into.addresses = null;
+  else if (into.addresses !== null) {
+    for (const [caller, byDay] of from.addresses) {
+      if (byDay === null) into.addresses.set(caller, null);
+      else for (const [day, address] of byDay) addAddress(into.addresses, caller, day, address);
+    }
+  }
+  dropAddressesPastLimits(into);
 }
 
 /** Route traffic of a batch of analysed requests, one entry per service and endpoint. */
@@ -121,8 +163,12 @@ export interface PeriodicOptions {
 
 /** The scheduled caller a pattern shows, or null when the traffic looks like people (or is too little to say). */
 export function periodicCaller(t: RouteTraffic, options: PeriodicOptions = {}): PeriodicCaller | null {
-  const { minutes, clients, days } = t.pattern;
+  const { minutes, clients, days, addresses } = t.pattern;
   if (minutes === null || clients === null || days === null || clients.size !== 1) return null;
+  // One user agent from two addresses on one day: two hosts running the same program (two partners'
+  // scripts, both python-requests), not one job that ran from a new address (a new pod, another node).
+  const [caller] = clients.keys();
+  if (addresses?.get(caller!) === null) return null;
   const minDays = options.minDays ?? 3;
   const tolerance = options.toleranceMinutes ?? 2;
   if (days.size < minDays || t.requests > days.size * (options.maxPerDay ?? 4)) return null;
@@ -134,8 +180,7 @@ export function periodicCaller(t: RouteTraffic, options: PeriodicOptions = {}): 
     // A crontab in local time runs an hour earlier or later in UTC after a daylight-saving change.
     if (d > tolerance && Math.abs(d - 60) > tolerance) return null;
   }
-  const [client] = clients.keys();
-  return { minuteOfDay: main, days: days.size, client: client ?? '', requests: t.requests };
+  return { minuteOfDay: main, days: days.size, client: caller ?? '', requests: t.requests };
 }
 
 /** A URLconf entry to audit (the schema file's `urls`). */
@@ -174,6 +219,8 @@ export interface DeadView extends RouteEntry {
   historyMs: number;
   enoughHistory: boolean;
   periodic?: PeriodicCaller;
+  /** Another route of the same view that had a request in the window: only this route is to go, not the view. */
+  servedOn?: string;
 }
 
 export interface DeadViewOptions extends PeriodicOptions {
@@ -202,7 +249,12 @@ export function routeOf(endpoint: string): string {
 
 const copyOf = (t: RouteTraffic): RouteTraffic => ({
   ...t,
-  pattern: { minutes: t.pattern.minutes && new Map(t.pattern.minutes), clients: t.pattern.clients && new Map(t.pattern.clients), days: t.pattern.days && new Set(t.pattern.days) },
+  pattern: {
+    minutes: t.pattern.minutes && new Map(t.pattern.minutes),
+    clients: t.pattern.clients && new Map(t.pattern.clients),
+    days: t.pattern.days && new Set(t.pattern.days),
+    addresses: t.pattern.addresses && new Map([...t.pattern.addresses].map(([caller, byDay]) => [caller, byDay && new Map(byDay)])),
+  },
 });
 
 function addTraffic(into: RouteTraffic, t: RouteTraffic): void {
@@ -265,6 +317,35 @@ const owned = (r: RouteEntry, ignore: readonly string[]): boolean =>
   !ignore.some((m) => r.view.startsWith(m)) && (r.file === undefined || !INSTALLED.test(r.file));
 
 /**
+ * A format-suffix route's ending as DRF's format_suffix_patterns (DefaultRouter) writes it: a regex
+ * route's `\.(?P<format>[a-z0-9]+)/?$` (or `(?:json|html)` for allowed formats), a path route's
+ * `.<drf_format_suffix:format>`. The route it doubles ends in `/$` or `/` instead.
+ */
+const FORMAT_SUFFIX = /(?:\\\.\(\?P<\w+>(?:\[a-z0-9\]\+|\(\?:[^()]*\))\)\/\?\$?|\.<drf_format_suffix\w*:\w+>)$/;
+
+/** A route without its trailing `$` and `/`: `api/books/$` and `api/books\.(?P<format>…)/?$` both read `api/books`. */
+const stem = (route: string): string => route.replace(/\$$/, '').replace(/\/$/, '');
+
+/**
+ * Each route's key for judging it: its view and route, except a DRF format-suffix twin
+ * (`api/books\.(?P<format>[a-z0-9]+)/?$` of `api/books/$`, the same view), which nobody calls and
+ * which is judged with the route it doubles. Two routes of one view are otherwise judged each on
+ * its own: a left-over `legacy/reports/` is dead though `reports/` is used, and so is a viewset's
+ * detail route nobody calls while its list route is used.
+ */
+function routeKeys(routes: readonly RouteEntry[]): Map<RouteEntry, string> {
+  const key = (r: RouteEntry): string => `${r.view}\u0000${r.route}`;
+  const plain = new Map<string, RouteEntry>();
+  for (const r of routes) if (!FORMAT_SUFFIX.test(r.route)) plain.set(`${r.view}\u0000${stem(r.route)}`, r);
+  const out = new Map<RouteEntry, string>();
+  for (const r of routes) {
+    const twinOf = FORMAT_SUFFIX.test(r.route) ? plain.get(`${r.view}\u0000${stem(r.route.replace(FORMAT_SUFFIX, ''))}`) : undefined;
+    out.set(r, key(twinOf ?? r));
+  }
+  return out;
+}
+
+/**
  * When this URLconf's history starts: the first request to any of its routes, or undefined when none
  * had one. A store shared with other services (a Celery worker, another app) holds older traffic that
  * says nothing about this app's views: counted from it, a view of an app traced since yesterday
@@ -278,28 +359,40 @@ export function urlconfHistorySince(routes: readonly RouteEntry[], traffic: Iter
 }
 
 /**
- * Dead and periodic views: the routes of every app view with no request in the window (on any of its
- * routes), or only a scheduled caller.
+ * Dead and periodic views: every app route with no request in the window, or only a scheduled
+ * caller; a DRF format-suffix twin with the route it doubles (routeKeys).
  */
 export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable<RouteTraffic>, o: DeadViewOptions): DeadView[] {
   const seen = byRoute(traffic);
   const historyMs = Math.max(0, o.nowMs - o.historySinceMs);
   const enoughHistory = historyMs >= o.windowMs;
   const since = o.nowMs - o.windowMs;
-  // A view's traffic over every route it has: a DRF router gives each viewset route a format-suffix
-  // twin (books\.(?P<format>…)) that nobody calls, and the viewset is no less used for it.
-  const byView = new Map<string, RouteTraffic | undefined>();
+  // A route's traffic with its format-suffix twin's: a DRF router gives each viewset route one
+  // (books\.(?P<format>…)) that nobody calls, and the route is no less used for it.
+  const keys = routeKeys(routes);
+  const byKey = new Map<string, RouteTraffic | undefined>();
   for (const r of routes) {
+    const k = keys.get(r)!;
     const t = trafficOf(r, seen);
-    const before = byView.get(r.view);
-    if (before === undefined) byView.set(r.view, t && copyOf(t));
+    const before = byKey.get(k);
+    if (before === undefined) byKey.set(k, t && copyOf(t));
     else if (t !== undefined) addTraffic(before, t);
+  }
+  // Per view, its routes (keys) with a request in the window.
+  const served = new Map<string, { key: string; route: string }[]>();
+  for (const r of routes) {
+    const t = byKey.get(keys.get(r)!);
+    if (t === undefined || t.lastSeenMs < since) continue;
+    const list = served.get(r.view);
+    if (list === undefined) served.set(r.view, [{ key: keys.get(r)!, route: r.route }]);
+    else list.push({ key: keys.get(r)!, route: r.route });
   }
   const out: DeadView[] = [];
   for (const r of routes) {
     if (!owned(r, o.ignoreModules ?? DEFAULT_IGNORED)) continue;
-    const t = byView.get(r.view);
-    const base = { ...r, windowMs: o.windowMs, historyMs, enoughHistory };
+    const t = byKey.get(keys.get(r)!);
+    const servedOn = served.get(r.view)?.find((s) => s.key !== keys.get(r))?.route;
+    const base = { ...r, windowMs: o.windowMs, historyMs, enoughHistory, ...(servedOn === undefined ? {} : { servedOn }) };
     if (t === undefined || t.lastSeenMs < since) {
       out.push({ ...base, status: enoughHistory ? 'dead' : 'no_traffic_yet', requests: 0, lastSeenMs: t?.lastSeenMs ?? null });
       continue;
@@ -321,9 +414,10 @@ export function unseenViews(routes: readonly RouteEntry[], endpoints: Iterable<s
     methods.add(methodOf(e));
   }
   const used = (r: RouteEntry): boolean => routesOf(r).some((route) => [...(seen.get(route) ?? [])].some((m) => accepts(r, m)));
-  // A view used through any of its routes is used (a DRF router's format-suffix twins).
-  const usedViews = new Set(routes.filter(used).map((r) => r.view));
+  // A route used, or its format-suffix twin (a DRF router's), is used.
+  const keys = routeKeys(routes);
+  const usedKeys = new Set(routes.filter(used).map((r) => keys.get(r)!));
   return routes
-    .filter((r) => owned(r, ignoreModules) && !usedViews.has(r.view))
+    .filter((r) => owned(r, ignoreModules) && !usedKeys.has(keys.get(r)!))
     .map((r) => ({ ...r, status: 'unseen_in_file' as const, requests: 0, lastSeenMs: null, windowMs: 0, historyMs: 0, enoughHistory: false }));
 }

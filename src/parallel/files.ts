@@ -27,6 +27,8 @@ export interface ShardedFilesResult {
   evictedTraces: number;
   /** Spans the decoders refused, by reason. */
   refused: RefusedSpans;
+  /** Queries outside any request (traces/assemble.ts isQueryOutsideRequests), left out. */
+  queriesOutsideRequests: number;
 }
 
 /** Whether `files` are worth (and fit for) workers: regular files, since each worker opens them itself, of `minBytes` together. */
@@ -85,7 +87,7 @@ export async function analyseFilesSharded(
     // Every shard counts the whole input's refused spans (ShardResult.refused): shard 0's are all of them.
     const rollups = RollupSet.fromShards(shards.map((s) => s.rollups));
     for (const c of inReleaseOrder(shards.map((s) => s.connections))) rollups.addConnection(c.service, c.instance, c.use);
-    return { rollups, lateSpans: shards.reduce((n, s) => n + s.lateSpans, 0), evictedTraces: shards.reduce((n, s) => n + s.evictedTraces, 0), refused: shards[0]!.refused };
+    return { rollups, lateSpans: shards.reduce((n, s) => n + s.lateSpans, 0), evictedTraces: shards.reduce((n, s) => n + s.evictedTraces, 0), refused: shards[0]!.refused, queriesOutsideRequests: shards.reduce((n, s) => n + s.queriesOutsideRequests, 0) };
   } finally {
     peers.close();
     await Promise.all(workers.map((w) => w.terminate()));

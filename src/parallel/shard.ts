@@ -40,6 +40,8 @@ export interface ShardResult {
   evictedTraces: number;
   /** Spans refused in the whole input, by reason: every shard counts every unit's (they keep its span clock). */
   refused: RefusedSpans;
+  /** Queries outside any request in this shard's traces (traces/assemble.ts isQueryOutsideRequests). */
+  queriesOutsideRequests: number;
 }
 
 export class ShardAnalysis {
@@ -108,7 +110,7 @@ export class ShardAnalysis {
   finish(): ShardResult {
     this.analyzer.flushEach((analyses) => this.#take(3 * this.#units + FLUSHED, analyses));
     const counters = this.analyzer.assembler.counters;
-    return { rollups: this.#rollups.toShard(), connections: this.#connections, lateSpans: counters.lateSpans, evictedTraces: counters.evictions, refused: this.#refused };
+    return { rollups: this.#rollups.toShard(), connections: this.#connections, lateSpans: counters.lateSpans, evictedTraces: counters.evictions, refused: this.#refused, queriesOutsideRequests: counters.queriesOutsideRequests };
   }
 
   #take(round: number, analyses: RequestAnalysis[]): void {

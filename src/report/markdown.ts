@@ -1,6 +1,6 @@
 /** GitHub-flavoured Markdown report, fit for a pull-request comment or a CI job summary. */
 import type { Report } from './model.js';
-import { KIND_LABEL, STEADY_STATE_UNKNOWN, codeSpan, endpointFixToShow, formatLocation, droppedSpansLine, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine } from './text.js';
+import { KIND_LABEL, STEADY_STATE_UNKNOWN, codeSpan, endpointFixToShow, formatLocation, droppedSpansLine, outsideRequestsLine, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine } from './text.js';
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
@@ -14,6 +14,7 @@ export function renderMarkdown(report: Report): string {
   ];
   if (s.frameworkQueriesDropped !== undefined) out.push(`_${frameworkNoiseLine(s.frameworkQueriesDropped)}_`, '');
   if (s.spansDropped !== undefined) out.push(`_${droppedSpansLine(s.spansDropped)}_`, '');
+  if (s.queriesOutsideRequests !== undefined) out.push(`_${outsideRequestsLine(s.queriesOutsideRequests)}_`, '');
   if (report.endpoints.length === 0) return [...out, 'No requests found in the input.', ...serviceSection(report), ''].join('\n');
   out.push('| # | Endpoint | Requests | Queries/request (p50) | Wasted/request | Findings |', '|---:|---|---:|---:|---:|---:|');
   report.endpoints.forEach((e, i) => {

@@ -93,6 +93,11 @@ export interface Report {
     frameworkQueriesDropped?: { total: number; byRule: Record<string, number> };
     /** Spans of the input the decoders refused (a Zipkin span without a timestamp, a bad id), by reason; absent when none (and from a store). */
     spansDropped?: { total: number; byReason: Record<string, number> };
+    /**
+     * DB spans with no span above them (a test database's set-up under `manage.py test`, migrations,
+     * a script), left out: no request's, no endpoint's; absent when none (and from a store).
+     */
+    queriesOutsideRequests?: number;
   };
   endpoints: ReportEndpoint[];
   /** connection_pressure and dead_view; absent when there are none. */
@@ -114,6 +119,8 @@ export interface ReportOptions extends EndpointDetectOptions, ConnectionDetectOp
   minWastedMs?: number;
   /** Spans the decoders refused, by reason (OfflineAnalysis.refused): the summary's spansDropped. */
   refusedSpans?: RefusedSpans;
+  /** Queries outside any request the analysis left out (AssemblerCounters.queriesOutsideRequests): the summary's. */
+  queriesOutsideRequests?: number;
 }
 
 const round1 = (n: number): number => Math.round(n * 10) / 10;
@@ -476,7 +483,11 @@ export function buildReport(rollups: Iterable<EndpointRollup>, options: ReportOp
   const serviceFindings = buildServiceFindings(options);
   return {
     n1lensReport: 1,
-    summary: { ...reportSummary(all, endpoints), ...spansDropped(options.refusedSpans) },
+    summary: {
+      ...reportSummary(all, endpoints),
+      ...spansDropped(options.refusedSpans),
+      ...(options.queriesOutsideRequests ? { queriesOutsideRequests: options.queriesOutsideRequests } : {}),
+    },
     endpoints,
     ...(serviceFindings.length === 0 ? {} : { serviceFindings }),
   };

@@ -4,7 +4,7 @@ import type { GateResult } from './gate.js';
 import type { Report, ReportFinding, ServiceFinding } from './model.js';
 import { displayWidth } from './width.js';
 import { SCOPE_HEAD } from './gate.js';
-import { KIND_LABEL, STEADY_STATE_UNKNOWN, droppedSpansLine, endpointFixToShow, findingTitle, formatLocation, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine, wrapCode, wrapLong, wrapText } from './text.js';
+import { KIND_LABEL, STEADY_STATE_UNKNOWN, droppedSpansLine, outsideRequestsLine, endpointFixToShow, findingTitle, formatLocation, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine, wrapCode, wrapLong, wrapText } from './text.js';
 
 export interface TerminalOptions {
   /** Colour output; defaults to colorSupported() for standard output. */
@@ -45,6 +45,7 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
     for (const line of wrapText(frameworkNoiseLine(s.frameworkQueriesDropped), width)) out.push(c.dim(line));
   }
   if (s.spansDropped !== undefined) for (const line of wrapText(droppedSpansLine(s.spansDropped), width)) out.push(c.dim(line));
+  if (s.queriesOutsideRequests !== undefined) for (const line of wrapText(outsideRequestsLine(s.queriesOutsideRequests), width)) out.push(c.dim(line));
   if (report.endpoints.length === 0) {
     out.push('', 'No requests found in the input.');
     out.push(...renderServiceFindings(report.serviceFindings ?? [], c, width));

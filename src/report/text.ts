@@ -77,6 +77,11 @@ export function droppedSpansLine(d: { total: number; byReason: Record<string, nu
   return `spans left out: ${int(d.total)} (${parts.join(', ')})`;
 }
 
+/** `queries outside any request or test left out: 370 (…)`: DB spans with no span above them. */
+export function outsideRequestsLine(n: number): string {
+  return `queries outside any request or test left out: ${int(n)} (no span above them: a test database's set-up, migrations, a script)`;
+}
+
 /** The sentence saying what a loop reads after the fix (report JSON `suggestion.readInstead`). */
 export function readInsteadText(
   r: { read: string; insteadOf: string; required: boolean },
@@ -297,13 +302,15 @@ export function serviceFindingFigures(f: ServiceFinding): string {
   }
   const v = f.deadView;
   if (v === undefined) return '';
+  // A route of a view another route still serves: the route is dead, not the view.
+  const served = v.servedOn === undefined ? '' : `; the view is still served on ${v.servedOn}`;
   switch (v.status) {
     case 'dead':
-      return `${v.view}: no request in ${spanText(v.windowMs)} (${v.lastSeenMs === null ? 'none' : `last ${isoSecond(v.lastSeenMs)}`} in ${spanText(v.historyMs)} of history)`;
+      return `${v.view}: no request in ${spanText(v.windowMs)} (${v.lastSeenMs === null ? 'none' : `last ${isoSecond(v.lastSeenMs)}`} in ${spanText(v.historyMs)} of history)${served}`;
     case 'no_traffic_yet':
       return `${v.view}: no request in the ${spanText(v.historyMs)} of history (window ${spanText(v.windowMs)}: not enough history to call it dead)`;
     case 'periodic':
-      return `${v.view}: only periodic traffic, ${v.periodic?.requests ?? v.requests} requests at ~${clockText(v.periodic?.minuteOfDay ?? 0)} UTC on ${v.periodic?.days ?? 0} days from one client`;
+      return `${v.view}: only periodic traffic, ${v.periodic?.requests ?? v.requests} requests at ~${clockText(v.periodic?.minuteOfDay ?? 0)} UTC on ${v.periodic?.days ?? 0} days from one client${served}`;
     case 'unseen_in_file':
       return `${v.view}: not seen in this file`;
   }

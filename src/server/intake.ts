@@ -1074,6 +1074,7 @@ export class Intake implements ExportIntake {
     this.#metrics.opaquePeers.set(this.#analyzer.assembler.peers.count);
     this.#metrics.awaitedCallBytes.set(this.#analyzer.assembler.awaitedBytes);
     this.#metrics.duplicateSpans.set(c.duplicateSpans);
+    this.#metrics.queriesOutsideRequests.set(c.queriesOutsideRequests);
   }
 }
 

@@ -22,6 +22,7 @@ export interface ServerMetrics {
   opaquePeers: Gauge;
   awaitedCallBytes: Gauge;
   duplicateSpans: Gauge;
+  queriesOutsideRequests: Gauge;
   exportLatency: Histogram<'transport'>;
   storeWriteFailures: Counter;
   pendingRequests: Gauge;
@@ -75,6 +76,11 @@ export function createMetrics(): ServerMetrics {
     }),
     tracesSettled: new Gauge({ name: 'n1lens_traces_settled_total', help: 'Traces analysed after --trace-settle-ms because they looked whole (the others waited --trace-wait-ms or longer)', registers }),
     duplicateSpans: new Gauge({ name: 'n1lens_duplicate_spans_total', help: 'Copies of spans already received, by (trace id, span id): exporter retries (dropped)', registers }),
+    queriesOutsideRequests: new Gauge({
+      name: 'n1lens_queries_outside_requests_total',
+      help: 'DB spans with no span above them (a management command, migrations, a test runner\'s set-up): no request\'s, left out of every endpoint',
+      registers,
+    }),
     exportLatency: new Histogram({
       name: 'n1lens_export_duration_seconds',
       help: 'Time to accept one OTLP export request',

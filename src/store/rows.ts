@@ -491,21 +491,39 @@ interface PatternJson {
   minutes: Pairs | null;
   clients: [string, number][] | null;
   days: number[] | null;
+  /** Absent in rows written before it: TrafficPattern.addresses, each caller's [day, address] pairs or null. */
+  addresses?: [string, [number, string][] | null][] | null;
 }
 
 function patternJson(p: TrafficPattern): PatternJson {
-  return { minutes: p.minutes && [...p.minutes], clients: p.clients && [...p.clients], days: p.days && [...p.days] };
+  return {
+    minutes: p.minutes && [...p.minutes],
+    clients: p.clients && [...p.clients],
+    days: p.days && [...p.days],
+    addresses: p.addresses && [...p.addresses].map(([caller, byDay]) => [caller, byDay && [...byDay]]),
+  };
 }
 
 function patternFromJson(text: string): TrafficPattern {
   const j = JSON.parse(text) as PatternJson;
   let clients: Map<string, number> | null = null;
+  const addresses: TrafficPattern['addresses'] = j.addresses === undefined ? new Map() : j.addresses && new Map(j.addresses.map(([caller, byDay]) => [caller, byDay && new Map(byDay)]));
   if (j.clients !== null) {
-    // Rows written before callers (routes.ts callerOf) keyed clients by address and user agent.
+    // Rows written before callers (routes.ts callerOf) keyed clients by address and user agent, with
+    // no days to the addresses: more addresses under one user agent than days is two on one day.
     clients = new Map();
-    for (const [client, n] of j.clients) clients.set(callerOf(client), (clients.get(callerOf(client)) ?? 0) + n);
+    const seen = new Map<string, Set<string>>();
+    for (const [client, n] of j.clients) {
+      const caller = callerOf(client);
+      clients.set(caller, (clients.get(caller) ?? 0) + n);
+      if (caller === client) continue;
+      const of = seen.get(caller);
+      if (of === undefined) seen.set(caller, new Set([client]));
+      else of.add(client);
+    }
+    if (addresses !== null && j.days !== null) for (const [caller, of] of seen) if (of.size > j.days.length) addresses.set(caller, null);
   }
-  return { minutes: j.minutes && new Map(j.minutes), clients, days: j.days && new Set(j.days) };
+  return { minutes: j.minutes && new Map(j.minutes), clients, days: j.days && new Set(j.days), addresses };
 }
 
 function endpointHourJson(r: EndpointRollup): EndpointHourJson {

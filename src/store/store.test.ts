@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { connectionFigures } from '../detect/connections.js';
 import { analyseRequest } from '../detect/request.js';
-import { detectDeadViews, urlconfHistorySince } from '../detect/routes.js';
+import { detectDeadViews, periodicCaller, urlconfHistorySince } from '../detect/routes.js';
 import { RollupSet } from '../detect/rollup.js';
 import { APPLICATIONS, DASHBOARD_ROW, loop, requestOf } from '../detect/testing.js';
 import { buildReport } from '../report/model.js';
@@ -72,6 +72,33 @@ describe('SQLite store', () => {
     await store.record([analyseRequest(r, normalize)]);
     const [nightly] = await store.routeTraffic();
     expect([...nightly!.pattern.clients!]).toEqual([['curl/8.5', 3]]);
+    store.closeSync();
+  });
+
+  it('keeps the address of each caller by day in route traffic, so two hosts sending one user agent on one day stay two callers; an old row with more addresses than days is read so too', async () => {
+    const store = SqliteStore.open(tempDb());
+    const DAY = 24 * HOUR;
+    const request = (n: number, day: number, client: string) => {
+      const r = requestOf('GET api/export/', [APPLICATIONS], { traceId: n.toString(16).padStart(32, '0'), startMs: (20100 + day) * DAY + 2 * HOUR + n });
+      r.client = client;
+      return analyseRequest(r, normalize);
+    };
+    // Two partners' nightly scripts, both python-requests, written in separate batches.
+    for (let d = 0; d < 4; d++) {
+      await store.record([request(2 * d + 1, d, '203.0.113.7 python-requests/2.32.3')]);
+      await store.record([request(2 * d + 2, d, '198.51.100.23 python-requests/2.32.3')]);
+    }
+    const [exportRoute] = await store.routeTraffic();
+    expect([...exportRoute!.pattern.clients!]).toEqual([['python-requests/2.32.3', 8]]);
+    expect(exportRoute!.pattern.addresses!.get('python-requests/2.32.3')).toBeNull();
+    expect(periodicCaller(exportRoute!)).toBeNull();
+    // A row as an older n1lens wrote it (clients by address and user agent, no addresses): two addresses on one day.
+    const pattern = { minutes: [[120, 2]], clients: [['10.0.1.5 curl/8.5', 1], ['10.0.2.5 curl/8.5', 1]], days: [20100] };
+    store.db
+      .prepare('INSERT INTO route_traffic (service, endpoint, requests, first_seen_ms, last_seen_ms, pattern) VALUES (?, ?, ?, ?, ?, ?)')
+      .run('recruit', 'GET nightly/', 2, 20100 * DAY + 2 * HOUR, 20100 * DAY + 2 * HOUR, JSON.stringify(pattern));
+    const nightly = (await store.routeTraffic()).find((t) => t.endpoint === 'GET nightly/');
+    expect(nightly!.pattern.addresses!.get('curl/8.5')).toBeNull();
     store.closeSync();
   });
 

@@ -251,26 +251,44 @@ export function suggestDeadView(v: DeadView): Suggestion {
   // enough history yet, is listed for a look.
   const head =
     v.status === 'dead'
-      ? `# urls.py: remove the route to ${v.view}`
+      ? `# urls.py: remove the route${v.servedOn === undefined ? '' : ` ${v.route}`} to ${v.view}`
       : v.status === 'periodic'
         ? `# urls.py: once its scheduled caller is retired, remove the route to ${v.view}`
         : v.status === 'unseen_in_file'
           ? `# urls.py: ${v.view} not seen in this file; n1lens serve --dead-after judges it`
           : `# urls.py: ${v.view} has no request in the history so far; check again later`;
   const code = [head, `# path("${v.route}", …),`].join('\n');
-  const note =
-    v.status === 'periodic' && v.periodic !== undefined
-      ? `only one client calls it, at ${clockText(v.periodic.minuteOfDay)} UTC on ${v.periodic.days} days` +
+  const note = v.servedOn === undefined ? viewNote(v, where) : routeNote(v, v.servedOn) ?? viewNote(v, where);
+  return { method: 'manual', path: v.view, code, confidence: v.status === 'dead' ? 'exact' : 'inferred', note };
+}
+
+/** What to do with a view nobody (or only a cron job) calls, on every route it has. */
+function viewNote(v: DeadView, where: string): string {
+  return v.status === 'periodic' && v.periodic !== undefined
+    ? `only one client calls it, at ${clockText(v.periodic.minuteOfDay)} UTC on ${v.periodic.days} days` +
         `${v.periodic.client === '' ? '' : ` (${v.periodic.client})`}: a scheduled job keeps it alive. ` +
         `Find the job; if nothing reads what it produces, retire both, then ${where} and the tables only it uses.`
-      : v.status === 'unseen_in_file'
-        ? `not seen in this file; a recording covers too little time to call a view dead (serve keeps the history)`
-        : v.status === 'no_traffic_yet'
-          ? `no request in the ${spanText(v.historyMs)} of history there is (less than the ${spanText(v.windowMs)} asked); ` +
-            `check again once the store covers the window`
-          : `no request in ${spanText(v.windowMs)}: delete ${where}, its templates and tests, and the tables only it uses ` +
-            `(after a grace period with the route logging a warning)`;
-  return { method: 'manual', path: v.view, code, confidence: v.status === 'dead' ? 'exact' : 'inferred', note };
+    : v.status === 'unseen_in_file'
+      ? `not seen in this file; a recording covers too little time to call a view dead (serve keeps the history)`
+      : v.status === 'no_traffic_yet'
+        ? `no request in the ${spanText(v.historyMs)} of history there is (less than the ${spanText(v.windowMs)} asked); ` +
+          `check again once the store covers the window`
+        : `no request in ${spanText(v.windowMs)}: delete ${where}, its templates and tests, and the tables only it uses ` +
+          `(after a grace period with the route logging a warning)`;
+}
+
+/** What to do with a dead or periodic route of a view still served on another route (servedOn): the route goes, not the view. */
+function routeNote(v: DeadView, servedOn: string): string | undefined {
+  if (v.status === 'dead') {
+    return `no request on this route in ${spanText(v.windowMs)}, and the view is still served on ${servedOn}: remove this route only ` +
+      `(after a grace period with it logging a warning), not the view`;
+  }
+  if (v.status === 'periodic' && v.periodic !== undefined) {
+    return `only one client calls this route, at ${clockText(v.periodic.minuteOfDay)} UTC on ${v.periodic.days} days` +
+      `${v.periodic.client === '' ? '' : ` (${v.periodic.client})`}: a scheduled job keeps it alive, and the view is still served on ${servedOn}. ` +
+      `Find the job; if nothing reads what it produces, retire it, then remove this route.`;
+  }
+  return undefined;
 }
 
 const percent = (share: number): string => `${Math.round(share * 100)}%`;

@@ -73,6 +73,30 @@ describe('assembleTrace', () => {
     }
   });
 
+  it('leaves a query with no parent out of every request, and counts it: a test database\'s set-up is no endpoint', () => {
+    // `manage.py test` creating the test database: each statement a trace of its own, with no span above it.
+    const setUp = ['CREATE TABLE "t" ("id" integer)', 'PRAGMA foreign_keys = 0', 'INSERT INTO "t" VALUES (1)'].map((sql, i) =>
+      span({ traceId: String(i).repeat(32), kind: SpanKind.CLIENT, name: sql.split(' ')[0], dbSystem: 'sqlite', dbStatement: sql }),
+    );
+    for (const s of setUp) {
+      const stats = { duplicateSpans: 0, queriesOutsideRequests: 0 };
+      expect(assembleTrace([s, s], stats)).toEqual([]);
+      expect(stats).toEqual({ duplicateSpans: 1, queriesOutsideRequests: 1 });
+      const compactStats = { duplicateSpans: 0, queriesOutsideRequests: 0 };
+      const t = new CompactTrace();
+      t.add(s);
+      t.add(s);
+      expect(assembleCompact(t, compactStats)).toEqual([]);
+      expect(compactStats).toEqual(stats);
+    }
+    // A root span that is no query (a test's, a task's) is still a request, with the queries below it.
+    const test = span({ name: 'test tests/test_jobs.py::JobsTests::test_counts', startMs: 0, endMs: 10 });
+    const q = span({ parentSpanId: test.spanId, kind: SpanKind.CLIENT, dbSystem: 'sqlite', dbStatement: 'SELECT 1', startMs: 1, endMs: 2 });
+    const [request] = assembleTrace([q, test]);
+    expect(request).toMatchObject({ endpoint: 'test tests/test_jobs.py::JobsTests::test_counts', spanId: test.spanId });
+    expect(request?.dbSpans.map((d) => d.statement)).toEqual(['SELECT 1']);
+  });
+
   it('ends the walk on parent cycles and self-parents instead of hanging', () => {
     const a = span({ spanId: '00000000000000aa', parentSpanId: '00000000000000bb', kind: SpanKind.CLIENT, dbSystem: 'sqlite', dbStatement: 'SELECT a' });
     const b = span({ spanId: '00000000000000bb', parentSpanId: '00000000000000aa' });
@@ -949,7 +973,7 @@ class ReferenceAssembler {
   // Never re-inserted, so ordered by first span: the max-age sweep stops at the first young trace.
   readonly #byFirstSeen = new Map<TraceId, number>();
   readonly #completed = new Set<TraceId>();
-  readonly counters: Omit<AssemblerCounters, 'bytesBuffered'> = { spansBuffered: 0, tracesCompleted: 0, tracesSettled: 0, evictions: 0, lateSpans: 0, continuedRequests: 0, duplicateSpans: 0 };
+  readonly counters: Omit<AssemblerCounters, 'bytesBuffered'> = { spansBuffered: 0, tracesCompleted: 0, tracesSettled: 0, evictions: 0, lateSpans: 0, continuedRequests: 0, duplicateSpans: 0, queriesOutsideRequests: 0 };
   readonly #releasedSpans = new Set<string>();
 
   constructor(options: AssemblerOptions = {}) {

@@ -9,6 +9,39 @@ export function isRequestSpan(span: SpanRecord): boolean {
 }
 
 /**
+ * A query that ran outside any request: a DB span with no parent at all (Django's test runner
+ * creating, migrating and flushing the test database, a management command, a script). It roots its
+ * trace as any parentless span does, but is no request: in no endpoint (it would be one named by its
+ * verb, INSERT or PRAGMA), analysed by no detector (a loop is told within a request, and each such
+ * query is a trace of its own). Assembly leaves it out, with any query below it, and counts them
+ * (AssemblyStats.queriesOutsideRequests).
+ */
+export function isQueryOutsideRequests(span: SpanRecord): boolean {
+  return span.parentSpanId === '' && span.kind !== SpanKind.SERVER && span.kind !== SpanKind.CONSUMER && isDbSpan(span);
+}
+
+/**
+ * The requests to analyse: those whose request span is no query outside any request; the queries of
+ * the others (the span itself and the DB spans below it) are added to `stats`.
+ */
+export function withoutQueriesOutside<R extends { spanId: string }>(
+  requests: R[],
+  requestSpans: ReadonlyMap<string, SpanRecord>,
+  queriesBelow: (request: R) => number,
+  stats?: AssemblyStats,
+): R[] {
+  let outside = 0;
+  const kept = requests.filter((r) => {
+    const span = r.spanId === '' ? undefined : requestSpans.get(r.spanId);
+    if (span === undefined || !isQueryOutsideRequests(span)) return true;
+    outside += 1 + queriesBelow(r);
+    return false;
+  });
+  if (stats !== undefined) stats.queriesOutsideRequests += outside;
+  return outside === 0 ? requests : kept;
+}
+
+/**
  * `METHOD route` for HTTP servers, the span name for tasks and everything else. A server without a
  * route (an ASGI/WSGI middleware's span) is keyed on its path with ids collapsed, never on the raw
  * path: `GET /api/books/1/` and `/2/` are one endpoint. A route on a descendant span replaces it
@@ -412,9 +445,13 @@ export function sortByStart(list: { startMs: number }[]): void {
   }
 }
 
-/** What assembly saw besides the requests: copies of a span id already taken (exporter retries, a file read twice). */
+/**
+ * What assembly saw besides the requests: copies of a span id already taken (exporter retries, a file
+ * read twice), and queries outside any request (isQueryOutsideRequests), left out.
+ */
 export interface AssemblyStats {
   duplicateSpans: number;
+  queriesOutsideRequests: number;
 }
 
 /**
@@ -513,7 +550,7 @@ export function assembleTrace(spans: readonly SpanRecord[], stats?: AssemblyStat
   }
 
   if (stats !== undefined) stats.duplicateSpans += duplicates;
-  return finishRequests(requests.values(), orphans?.values());
+  return withoutQueriesOutside(finishRequests(requests.values(), orphans?.values()), requestSpans, (r) => r.dbSpans.length, stats);
 }
 
 /** The outbound call a CLIENT/PRODUCER span stands for. */

@@ -153,6 +153,8 @@ export interface AssemblerCounters {
   continuedRequests: number;
   /** Copies of spans already taken (exporter retries, a file read twice): dropped. Copies within an open trace are counted where the trace is assembled. */
   duplicateSpans: number;
+  /** Queries outside any request (traces/assemble.ts isQueryOutsideRequests): left out. Counted where traces are assembled. */
+  queriesOutsideRequests: number;
 }
 
 interface OpenTrace<B> {
@@ -265,7 +267,7 @@ export class TraceAssembler<B = SpanRecord[]> {
   #lastOpened: TraceId[] = [];
   /** The array the next batch lists what it opens in: lastOpened's previous one, emptied (see begin). */
   #spareOpened: TraceId[] = [];
-  readonly counters: AssemblerCounters = { spansBuffered: 0, bytesBuffered: 0, tracesCompleted: 0, tracesSettled: 0, evictions: 0, lateSpans: 0, continuedRequests: 0, duplicateSpans: 0 };
+  readonly counters: AssemblerCounters = { spansBuffered: 0, bytesBuffered: 0, tracesCompleted: 0, tracesSettled: 0, evictions: 0, lateSpans: 0, continuedRequests: 0, duplicateSpans: 0, queriesOutsideRequests: 0 };
   /** Span ids of released traces, to tell a retried copy from a late span. */
   readonly #released = new RecentSpans();
   /** Peers whose calls are never answered, learned from released traces (only with a settle time). */

@@ -9,7 +9,7 @@
 import type { CodeLocation } from '../detect/types.js';
 import { DbSpanFields, type SpanRecord } from '../otlp/span.js';
 import { StatementSplitter } from '../otlp/statement-split.js';
-import { adoptDescendantRoutes, awaitsParents, isDbSpan, type AssemblyStats, isRequestSpan, looksWhole, orphanRequestFor, outboundCall, outboundKindOf, peerCalls, requestFor, sortByStart, type ReleasedTrace } from './assemble.js';
+import { adoptDescendantRoutes, awaitsParents, isDbSpan, type AssemblyStats, isRequestSpan, looksWhole, orphanRequestFor, withoutQueriesOutside, outboundCall, outboundKindOf, peerCalls, requestFor, sortByStart, type ReleasedTrace } from './assemble.js';
 import type { TraceBuffer } from './assembler.js';
 import type { RecentSpans } from './recent.js';
 import type { ColumnRequest, DbSpan, Request } from './request.js';
@@ -517,7 +517,7 @@ export function assembleColumns(t: CompactTrace, stats?: AssemblyStats): ColumnR
     sortByStartIndex(r.dbOrder, cols);
     sortByStart(r.outbound);
   }
-  return result;
+  return withoutQueriesOutside(result, requestSpans, (r) => r.dbOrder.length, stats);
 }
 
 /** sortByStart over DB span indices: stable, and one pass when they are in order already. */

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pytest
 
+from n1lens_django.testing import TRACED, patch_test_client
+
 DEFAULT_TRACES = ".n1lens/traces.pb.gz"
 NODE_HELP = (
     "n1lens: Node.js 20 or newer is needed to analyse the traces, and `node` is not on PATH: install it "
@@ -92,54 +94,6 @@ class _TestSpans:
 
     def shutdown(self) -> None:
         pass
-
-
-def _trace_headers() -> dict[str, str]:
-    """The current trace context (the test's span) as request headers: traceparent, tracestate."""
-    from opentelemetry import propagate
-
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return carrier
-
-
-def _patch_test_client():
-    """Test-client requests, Client's and AsyncClient's, carry the test's trace context in their
-    headers instead of running inside its span, so the Django instrumentation makes them SERVER
-    spans (requests with an endpoint), children of the test span. Run inside it, a request would be
-    an INTERNAL span of the test's own request: the test and all its requests one request, named
-    after the first route."""
-    from django.test import client as django_client
-    from opentelemetry import context
-
-    original = django_client.ClientHandler.__call__
-    if getattr(original, "_n1lens", False):
-        return
-
-    def call(self, environ, *args, **kwargs):
-        for key, value in _trace_headers().items():
-            environ["HTTP_" + key.upper().replace("-", "_")] = value
-        token = context.attach(context.Context())
-        try:
-            return original(self, environ, *args, **kwargs)
-        finally:
-            context.detach(token)
-
-    original_async = django_client.AsyncClientHandler.__call__
-
-    async def call_async(self, scope, *args, **kwargs):
-        # ASGI headers are (name, value) byte pairs, names lower-case, as the ASGI getter reads them.
-        headers = [(key.lower().encode("latin-1"), value.encode("latin-1")) for key, value in _trace_headers().items()]
-        scope = {**scope, "headers": [*scope.get("headers", []), *headers]}
-        token = context.attach(context.Context())
-        try:
-            return await original_async(self, scope, *args, **kwargs)
-        finally:
-            context.detach(token)
-
-    call._n1lens = True
-    django_client.ClientHandler.__call__ = call
-    django_client.AsyncClientHandler.__call__ = call_async
 
 
 def write_traces(spans, path: Path) -> None:
@@ -284,6 +238,7 @@ class N1lensRecorder:
         self.parts: list[Path] = []  # the controller's: worker parts, in the order workers finished
         self.worker_schema: str | None = None
         self.deselected = 0  # tests a plugin or option deselected (-k, -m, --lf, …)
+        self.notes: list[str] = []  # said in the n1lens section whatever the outcome
 
     def pytest_deselected(self, items):
         self.deselected += len(items)
@@ -303,17 +258,31 @@ class N1lensRecorder:
             raise pytest.UsageError(
                 "n1lens: --n1lens needs the OpenTelemetry SDK and Django instrumentation: pip install 'n1lens-django'"
             )
+        from n1lens_django import tracing
+
+        # Before anything runs (under xdist in the controller, before any worker starts): a
+        # database whose driver's instrumentation is not installed fails the run once, here.
+        self.check_databases(tracing.database_tracing(), lambda d: d.installed)
         # xdist's controller (dsession) only hands tests to the workers: nothing to record here.
         self.controller = self.worker_id is None and self.config.pluginmanager.has_plugin("dsession")
         if self.controller:
             return
-        from n1lens_django import tracing
 
         # The same set-up as production (locations, sqlcommenter, every installed DB driver), with
         # spans kept in memory; an SDK provider the project set up itself is reused.
         self.provider = tracing.setup(service_name=os.environ.get("OTEL_SERVICE_NAME", "pytest"), exporter=self.exporter)
-        _patch_test_client()
+        self.check_databases(tracing.database_tracing(), lambda d: d.traced)
+        patch_test_client()
         self.tracer = trace.get_tracer("n1lens.pytest")
+
+    def check_databases(self, databases, ready) -> None:
+        """A configured database whose queries would not be traced makes the run a usage error: the
+        report would show requests with no queries and pass, a gate that never fails. One n1lens
+        cannot trace at all (not PostgreSQL, MySQL or SQLite) is a note in the n1lens section."""
+        untraced = [d.problem for d in databases if d.known and not ready(d)]
+        if untraced:
+            raise pytest.UsageError("\n".join(untraced))
+        self.notes = [d.problem for d in databases if not d.known and d.problem]
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node):
@@ -340,7 +309,8 @@ class N1lensRecorder:
             yield
 
     def traced(self, item, method):
-        """`method` run inside the test's span (a coroutine function stays one, for unittest's async runners)."""
+        """`method` run inside the test's span (a coroutine function stays one, for unittest's async
+        runners), marked so that tracing.setup()'s unittest hook does not open a second one."""
         if inspect.iscoroutinefunction(method):
 
             @functools.wraps(method)
@@ -348,6 +318,7 @@ class N1lensRecorder:
                 with self.test_span(item):
                     return await method(*args, **kwargs)
 
+            setattr(run_async, TRACED, True)
             return run_async
 
         @functools.wraps(method)
@@ -355,6 +326,7 @@ class N1lensRecorder:
             with self.test_span(item):
                 return method(*args, **kwargs)
 
+        setattr(run, TRACED, True)
         return run
 
     @pytest.hookimpl(hookwrapper=True)
@@ -466,6 +438,8 @@ class N1lensRecorder:
             return
         code, stdout, stderr = self.outcome
         terminalreporter.section("n1lens")
+        for note in self.notes:
+            terminalreporter.write_line(note, yellow=True, bold=True)
         if stdout:
             terminalreporter.write(stdout)
         if stderr:

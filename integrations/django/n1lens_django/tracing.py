@@ -27,7 +27,10 @@ where the app's stack is gone.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import functools
+import importlib
+import importlib.util
 import inspect
 import logging
 import os
@@ -41,7 +44,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.trace import SpanKind
 
-__all__ = ["CodeLocationSpanProcessor", "exporter_from_environment", "setup"]
+__all__ = ["CodeLocationSpanProcessor", "DatabaseTracing", "database_tracing", "exporter_from_environment", "setup", "untraced_databases"]
 
 _logger = logging.getLogger(__name__)
 
@@ -487,14 +490,20 @@ class CodeLocationSpanProcessor(SpanProcessor):
 
 _setup_lock = threading.Lock()
 
-# (instrumentation module, instrumentor class, the library it wraps): each is instrumented when
-# both are installed.
-_DB_INSTRUMENTORS = (
-    ("opentelemetry.instrumentation.psycopg", "PsycopgInstrumentor", "psycopg"),
-    ("opentelemetry.instrumentation.psycopg2", "Psycopg2Instrumentor", "psycopg2"),
-    ("opentelemetry.instrumentation.sqlite3", "SQLite3Instrumentor", "sqlite3"),
-    ("opentelemetry.instrumentation.mysqlclient", "MySQLClientInstrumentor", "MySQLdb"),
-)
+# The DB-API drivers Django's backends use, and the instrumentation that traces each:
+# driver module -> (instrumentation module, instrumentor class, its pip package). Each is switched
+# on when both are installed.
+_DB_INSTRUMENTORS = {
+    "psycopg": ("opentelemetry.instrumentation.psycopg", "PsycopgInstrumentor", "opentelemetry-instrumentation-psycopg"),
+    "psycopg2": ("opentelemetry.instrumentation.psycopg2", "Psycopg2Instrumentor", "opentelemetry-instrumentation-psycopg2"),
+    "sqlite3": ("opentelemetry.instrumentation.sqlite3", "SQLite3Instrumentor", "opentelemetry-instrumentation-sqlite3"),
+    "MySQLdb": ("opentelemetry.instrumentation.mysqlclient", "MySQLClientInstrumentor", "opentelemetry-instrumentation-mysqlclient"),
+    # PyMySQL standing in for MySQLdb (pymysql.install_as_MySQLdb()): Django calls pymysql.connect.
+    "pymysql": ("opentelemetry.instrumentation.pymysql", "PyMySQLInstrumentor", "opentelemetry-instrumentation-pymysql"),
+}
+
+# The n1lens-django extra that installs a driver's instrumentation (pyproject.toml).
+_EXTRAS = {"psycopg": "postgresql", "psycopg2": "psycopg2", "MySQLdb": "mysql"}
 
 
 def setup(*, service_name: str | None = None, exporter=None) -> TracerProvider:
@@ -507,9 +516,16 @@ def setup(*, service_name: str | None = None, exporter=None) -> TracerProvider:
       none) and OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL (http/protobuf, the default, or grpc); the
       OTLP exporters read their endpoint, headers and compression from OTEL_EXPORTER_OTLP_*.
       Spans are batched (OTEL_BSP_*).
-    - Instruments Django (with sqlcommenter), whichever of psycopg, psycopg2, sqlite3 and
-      mysqlclient are installed, and requests; an instrumentation already on is left alone.
+    - Instruments Django (with sqlcommenter), whichever of psycopg, psycopg2, sqlite3,
+      mysqlclient and PyMySQL are installed with their opentelemetry-instrumentation-* package,
+      and requests; an instrumentation already on is left alone.
     - Adds CodeLocationSpanProcessor once.
+    - Runs each unittest test method (`manage.py test`) inside a root span of its own, named as
+      pytest names the test, with its test-client requests below it (n1lens_django.testing).
+    - Logs a warning, once per process, for each settings.DATABASES alias whose driver is not
+      traced (its instrumentation package missing), with the pip line that fixes it: such a
+      database's queries never reach n1lens. `pytest --n1lens` refuses to run instead
+      (untraced_databases()).
 
     Call it before Django builds its WSGI handler (top of wsgi.py, or manage.py before
     execute_from_command_line): the Django instrumentation adds its middleware to the settings.
@@ -541,6 +557,11 @@ def setup(*, service_name: str | None = None, exporter=None) -> TracerProvider:
             provider.add_span_processor(CodeLocationSpanProcessor())
             provider._n1lens_locations = True
         _instrument(provider)
+        _warn_untraced_databases()
+        # `manage.py test`: each test method a request of its own, as under pytest --n1lens.
+        from n1lens_django.testing import trace_test_methods
+
+        trace_test_methods()
         return provider
 
 
@@ -569,15 +590,16 @@ def exporter_from_environment():
     return OTLPSpanExporter()
 
 
-def _instrument(provider: TracerProvider) -> None:
-    import importlib
-    import importlib.util
+def _installed(module: str) -> bool:
+    """Whether `module` can be imported (None in sys.modules counts as not installed)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
-    def installed(module: str) -> bool:
-        try:
-            return importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            return False
+
+def _instrument(provider: TracerProvider) -> None:
+    installed = _installed
 
     def turn_on(module: str, class_name: str, **options) -> None:
         if not installed(module):
@@ -589,8 +611,187 @@ def _instrument(provider: TracerProvider) -> None:
     # Django's sqlcommenter puts controller, route and traceparent into every statement. The
     # drivers' own commenters stay off: with both on, each query would carry two comments.
     turn_on("opentelemetry.instrumentation.django", "DjangoInstrumentor", is_sql_commentor_enabled=True)
-    for module, class_name, library in _DB_INSTRUMENTORS:
+    for library, (module, class_name, _package) in _DB_INSTRUMENTORS.items():
         if installed(library):
             turn_on(module, class_name)
     if installed("requests"):
         turn_on("opentelemetry.instrumentation.requests", "RequestsInstrumentor")
+
+
+# --- which configured databases are traced ------------------------------------------------------
+#
+# A database whose driver has no instrumentation sends no query spans: n1lens then sees requests
+# without queries and finds nothing, which reads as "no N+1" (a CI gate that never fails). So the
+# integration reads settings.DATABASES, tells which driver each alias goes through, and says so
+# when that driver is not traced.
+
+
+@dataclasses.dataclass(frozen=True)
+class DatabaseTracing:
+    """What n1lens_django knows of one settings.DATABASES alias.
+
+    vendor: postgresql, mysql, sqlite, or the backend's own vendor name ('' when it cannot be told).
+    driver: the DB-API module Django's backend uses (psycopg, psycopg2, MySQLdb, pymysql, sqlite3),
+    None when n1lens knows no instrumentation for it (or the driver itself is missing: Django says so).
+    package: the instrumentation's pip package; installed: it can be imported; traced: its
+    instrumentor is switched on. problem: what is wrong, one line with the fix, or None.
+    """
+
+    alias: str
+    engine: str
+    vendor: str
+    driver: str | None
+    package: str | None
+    installed: bool
+    traced: bool
+    problem: str | None
+
+    @property
+    def known(self) -> bool:
+        """Whether n1lens knows how this database is traced (so an untraced one is a certain gap)."""
+        return self.package is not None
+
+
+def _vendor(engine: str) -> str:
+    """The database an ENGINE talks to: by its name for Django's own backends and the usual
+    wrappers of them (PostGIS, django-tenants, connection pools), else the backend's vendor."""
+    name = engine.lower()
+    for vendor, marks in (("postgresql", ("postgres", "postgis")), ("mysql", ("mysql",)), ("sqlite", ("sqlite", "spatialite"))):
+        if any(mark in name for mark in marks):
+            return vendor
+    try:  # as Django loads a backend: ENGINE.base.DatabaseWrapper
+        return str(getattr(importlib.import_module(engine + ".base").DatabaseWrapper, "vendor", "") or "")
+    except Exception:  # a backend that cannot load here fails in Django with its own error
+        return ""
+
+
+def _driver(vendor: str) -> str | None:
+    """The DB-API module Django's backend for `vendor` uses in this process, None when it has none."""
+    if vendor == "sqlite":
+        return "sqlite3"
+    if vendor == "postgresql":
+        try:  # Django's own choice: psycopg (3) when it imports, else psycopg2
+            from django.db.backends.postgresql.psycopg_any import is_psycopg3
+        except ImportError:
+            return None
+        return "psycopg" if is_psycopg3 else "psycopg2"
+    if vendor == "mysql":
+        try:
+            import MySQLdb
+        except ImportError:
+            return None
+        return "pymysql" if MySQLdb.__name__.startswith("pymysql") else "MySQLdb"
+    return None
+
+
+def _instrumentation_version() -> str | None:
+    """The installed opentelemetry-instrumentation's version: the contrib instrumentations are
+    released together, so a driver's instrumentation is pinned to it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("opentelemetry-instrumentation")
+    except PackageNotFoundError:
+        return None
+
+
+def _install_line(driver: str, package: str) -> str:
+    pinned = _instrumentation_version()
+    line = f"pip install {package}=={pinned}" if pinned else f"pip install {package}"
+    extra = _EXTRAS.get(driver)
+    return f"{line}   (or: pip install 'n1lens-django[{extra}]')" if extra else line
+
+
+def _describe(alias: str, engine: str) -> DatabaseTracing:
+    vendor = _vendor(engine)
+    driver = _driver(vendor)
+    where = f"DATABASES[{alias!r}] ({engine})"
+    if driver is None:
+        problem = None
+        if vendor not in ("postgresql", "mysql", "sqlite"):
+            problem = (
+                f"n1lens: {where}: n1lens_django traces PostgreSQL, MySQL and SQLite only, so this database's "
+                "queries are not checked unless the project traces its driver itself"
+            )
+        return DatabaseTracing(alias, engine, vendor, None, None, False, False, problem)
+    module, class_name, package = _DB_INSTRUMENTORS[driver]
+    if not _installed(module):
+        return DatabaseTracing(
+            alias, engine, vendor, driver, package, False, False,
+            f"n1lens: {where} runs its queries through {driver}, and {package} is not installed: none of "
+            f"them is traced, so n1lens would find no N+1 there. Install it:\n    {_install_line(driver, package)}",
+        )
+    try:
+        instrumentor = getattr(importlib.import_module(module), class_name)()
+    except Exception as error:  # installed, but broken beside this driver
+        return DatabaseTracing(
+            alias, engine, vendor, driver, package, False, False,
+            f"n1lens: {where} runs its queries through {driver}, and {package} is installed but cannot be "
+            f"imported ({type(error).__name__}: {error}): none of them is traced, so n1lens would find no N+1 there",
+        )
+    if instrumentor.is_instrumented_by_opentelemetry:
+        return DatabaseTracing(alias, engine, vendor, driver, package, True, True, None)
+    from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
+
+    conflict = get_dependency_conflicts(_dependencies_of(instrumentor))
+    why = (
+        f"it refuses this {driver}: {conflict}" if conflict is not None
+        else "n1lens_django.tracing.setup() has not run in this process"
+    )
+    return DatabaseTracing(
+        alias, engine, vendor, driver, package, True, False,
+        f"n1lens: {where} runs its queries through {driver}, and {package} is installed but not switched on "
+        f"({why}), so none of them is traced and n1lens would find no N+1 there",
+    )
+
+
+def _dependencies_of(instrumentor) -> list[str]:
+    try:
+        return list(instrumentor.instrumentation_dependencies())
+    except Exception:
+        return []
+
+
+def _configured_databases() -> dict | None:
+    """settings.DATABASES, or None while Django's settings cannot be read yet."""
+    try:
+        from django.conf import settings
+
+        if not settings.configured and not os.environ.get("DJANGO_SETTINGS_MODULE"):
+            return None
+        return dict(settings.DATABASES)
+    except Exception:  # settings that fail to load fail Django itself, louder than this could
+        return None
+
+
+def database_tracing(databases: dict | None = None) -> list[DatabaseTracing]:
+    """How each alias of `databases` (default: settings.DATABASES) is traced, in settings order;
+    [] when Django's settings cannot be read yet. Django's dummy backend (no DATABASES) is left out."""
+    if databases is None:
+        databases = _configured_databases() or {}
+    found = []
+    for alias, options in databases.items():
+        engine = str((options or {}).get("ENGINE") or "")
+        if engine and not engine.endswith(".dummy"):
+            found.append(_describe(str(alias), engine))
+    return found
+
+
+def untraced_databases(databases: dict | None = None) -> list[DatabaseTracing]:
+    """The aliases of database_tracing() that have a problem (see DatabaseTracing.known)."""
+    return [d for d in database_tracing(databases) if d.problem is not None]
+
+
+_warned = False
+
+
+def _warn_untraced_databases() -> None:
+    """Logs, once per process, each configured database whose queries are not traced. setup()
+    calls it, under its lock, after the instrumentations, which read the settings (Django's needs
+    DJANGO_SETTINGS_MODULE set before setup() runs, so DATABASES is known by then)."""
+    global _warned
+    if _warned:
+        return
+    _warned = True
+    for database in untraced_databases():
+        _logger.warning("%s", database.problem)

@@ -2,6 +2,8 @@
 REST framework and the `shop` test app, traced by n1lens_django.tracing.setup() into an in-memory
 exporter (set up before Django loads, as a project's wsgi.py or manage.py would)."""
 
+import os
+import subprocess
 from pathlib import Path
 
 import django
@@ -58,3 +60,22 @@ def pytest_configure():
 @pytest.fixture(scope="session")
 def exporter():
     return EXPORTER
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory):
+    """A private PostgreSQL cluster (scripts/postgres.sh with its own state file) whose role may
+    create the test database, as Django's test runner does."""
+    state = tmp_path_factory.mktemp("postgres") / "postgres.env"
+    env = {**os.environ, "N1LENS_PG_STATE": str(state)}
+    script = Path(__file__).resolve().parents[3] / "scripts" / "postgres.sh"
+    try:
+        subprocess.run(["bash", script, "start"], env=env, check=True)
+        url = subprocess.run(["bash", script, "url"], env=env, check=True, capture_output=True, text=True).stdout.strip()
+        port = url.rsplit(":", 1)[1].split("/")[0]
+        psql = Path(next(line.split("=", 1)[1] for line in state.read_text().splitlines() if line.startswith("PG_BIN="))) / "psql"
+        subprocess.run([psql, "-q", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "-d", "postgres",
+                        "-c", "ALTER ROLE recruit CREATEDB"], check=True)
+        yield url
+    finally:
+        subprocess.run(["bash", script, "stop"], env=env, check=False)

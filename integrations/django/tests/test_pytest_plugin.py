@@ -457,3 +457,120 @@ def test_the_test_selection_names_what_the_arguments_select_and_nothing_for_the_
     assert test_selection(Config(["tests"], keyword="slow", markexpr="not db")) == "-k slow -m not db"
     assert test_selection(Config(["tests"], source="TESTPATHS", lf=True)) == "--lf"
     assert test_selection(Config(["tests"], source="TESTPATHS"), deselected=3) == "some tests deselected"
+
+
+# A plugin module loaded before pytest-django sets Django up (`-p`): the driver Django is to use,
+# and the driver's instrumentation taken away as if it had never been installed (None in
+# sys.modules: its import fails, find_spec finds nothing).
+CHOICES = """
+import sys
+
+{driver_choice}
+{not_installed}
+"""
+
+
+@pytest.mark.parametrize(
+    ("driver", "package", "extra"),
+    [
+        ("psycopg", "opentelemetry-instrumentation-psycopg", "postgresql"),
+        ("psycopg2", "opentelemetry-instrumentation-psycopg2", "psycopg2"),
+    ],
+)
+def test_a_postgresql_project_without_its_drivers_instrumentation_is_a_usage_error_not_a_pass(
+    tmp_path, postgres_url, driver, package, extra
+):
+    # The README's `pip install n1lens-django` on a PostgreSQL project: the tests' queries were never
+    # traced, and the run said "0 DB queries · 0 findings ✓ within budget" and passed.
+    from importlib.metadata import version
+
+    project = tmp_path / "recruit"
+    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".n1lens"))
+    driver_choice = 'sys.modules["psycopg"] = None  # Django falls back to psycopg2' if driver == "psycopg2" else ""
+    env = {"RECRUIT_DB": "postgres", "RECRUIT_DATABASE_URL": postgres_url}
+
+    # With the instrumentation: the dashboard's N+1 loops fail the run, on PostgreSQL as on SQLite.
+    (project / "choices.py").write_text(CHOICES.format(driver_choice=driver_choice, not_installed=""))
+    code, out = run_pytest(tmp_path, "-p", "choices", "tests/test_dashboard.py::DashboardTests", cwd=project, env=env)
+    assert code == 1, out[-2500:]
+    assert len(failing_lines(out)) == 6, out[-2500:]
+
+    not_installed = f'sys.modules["opentelemetry.instrumentation.{driver}"] = None'
+    (project / "choices.py").write_text(CHOICES.format(driver_choice=driver_choice, not_installed=not_installed))
+    for xdist in ([], ["-n", "2"]):
+        code, out = run_pytest(tmp_path, "-p", "choices", "tests/test_dashboard.py::DashboardTests", *xdist, cwd=project, env=env)
+        assert code == pytest.ExitCode.USAGE_ERROR, out[-2500:]
+        assert "within budget" not in out and "passed" not in out, out[-2500:]
+        assert (
+            f"ERROR: n1lens: DATABASES['default'] (django.db.backends.postgresql) runs its queries through {driver}, "
+            f"and {package} is not installed: none of them is traced, so n1lens would find no N+1 there. Install it:\n"
+            f"    pip install {package}=={version('opentelemetry-instrumentation')}   (or: pip install 'n1lens-django[{extra}]')\n"
+        ) in out, out[-2500:]
+        assert "Traceback" not in out
+
+
+def test_a_sqlite_project_needs_no_extra_install(tmp_path):
+    # n1lens-django depends on the sqlite3 instrumentation: nothing to add, nothing said.
+    code, out = run_pytest(tmp_path, "tests/test_dashboard.py::OptimisedDashboardTests")
+    assert code == 0, out[-2500:]
+    assert "pip install" not in out and "not traced" not in out
+
+
+SQL_VERBS = {"ALTER", "BEGIN", "COMMIT", "CREATE", "DELETE", "DROP", "INSERT", "PRAGMA", "RELEASE", "ROLLBACK", "SAVEPOINT", "SELECT", "UPDATE"}
+
+
+def test_capture_of_manage_py_test_reports_its_tests_and_requests_not_the_test_databases_set_up(tmp_path):
+    # `n1lens capture --test-suite -- python manage.py test` on the sample listed `375 requests ·
+    # 55 DB queries` with endpoints INSERT, PRAGMA, CREATE, SELECT, BEGIN…: every query of Django's
+    # runner creating the test database, migrating, loading setUpTestData and flushing was a trace
+    # of its own, and so was every query of a test's own code, so a loop in a test body was never seen.
+    project = tmp_path / "recruit"
+    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".n1lens"))
+    (project / "tests" / "test_setup_noise.py").write_text(SETUP_AND_BODY)
+    captured = tmp_path / "capture.json"
+    done = subprocess.run(
+        ["node", str(REPO / "bin" / "n1lens.js"), "capture", "--test-suite", "--out", str(tmp_path / "capture.jsonl"),
+         "-f", f"json={captured}", "-f", "terminal", "--", sys.executable, "manage.py", "test", "--noinput"],
+        cwd=project,
+        env={**os.environ, "NO_COLOR": "1", "RECRUIT_SQLITE_PATH": str(tmp_path / "recruit.sqlite3")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = done.stdout + done.stderr
+    assert "Ran 5 tests" in out and "OK" in out, out[-2500:]
+    assert done.returncode == 1, out[-2500:]  # the tests pass; the report is over budget
+    report = json.loads(captured.read_text())
+    endpoints = {e["endpoint"]: e["requests"] for e in report["endpoints"]}
+    assert not SQL_VERBS & {name.split(" ")[0] for name in endpoints}, endpoints
+    # Each test is a request of its own, named as pytest names it; its test-client requests are the
+    # endpoints' requests, below it.
+    assert endpoints == {
+        "GET dashboard/": 1,
+        "GET dashboard/optimised/": 1,
+        "test tests/test_dashboard.py::DashboardTests::test_dashboard_lists_applications": 1,
+        "test tests/test_dashboard.py::OptimisedDashboardTests::test_optimised_dashboard_lists_applications": 1,
+        "test tests/test_setup_noise.py::CompanyNamesTests::test_counts_jobs": 1,
+        "test tests/test_setup_noise.py::CompanyNamesTests::test_reads_each_jobs_company": 1,
+        "test tests/test_setup_noise.py::JobsTests::test_counts_jobs": 1,
+    }
+    findings = {(e["endpoint"], f["table"]) for e in report["endpoints"] for f in e["findings"]}
+    # The loop in a test body is that test's finding; setUp's and tearDown's row-at-a-time loops are
+    # set-up, as under pytest --n1lens.
+    assert ("test tests/test_setup_noise.py::CompanyNamesTests::test_reads_each_jobs_company", "recruit_company") in findings
+    assert {endpoint for endpoint, _ in findings} == {
+        "GET dashboard/", "test tests/test_setup_noise.py::CompanyNamesTests::test_reads_each_jobs_company",
+    }
+    # Set-up outside any test or request is counted once, in the summary, and named for what it is.
+    outside = report["summary"]["queriesOutsideRequests"]
+    assert outside > 100, report["summary"]
+    assert report["summary"]["requests"] == 7
+    assert out.count(f"queries outside any request or test left out: {outside} (") == 1, out[-3000:]
+
+    # The same N+1 findings, by signature, as pytest --n1lens gives on the same tests (a slow_query
+    # depends on the machine's timing, not on the runner).
+    code, pytest_out = run_pytest(tmp_path, f"--n1lens-format=json={tmp_path / 'pytest.json'}", cwd=project)
+    assert code == 1, pytest_out[-2500:]
+    loops = lambda path: {s for s in signatures(path) if s[1] == "n_plus_one"}  # noqa: E731
+    assert len(loops(captured)) == 7
+    assert loops(captured) == loops(tmp_path / "pytest.json")

@@ -2,6 +2,7 @@
 sqlite3 and DRF code paths, the SDK's batch processor, spans read back from the exporter."""
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -237,3 +238,123 @@ def test_qualnames_without_co_qualname_come_from_self_or_cls():
         (_plain(), "_plain"),
     ]:
         assert tracing.qualname_from_locals(frame.f_code, frame.f_locals) == expected
+
+
+def test_database_tracing_names_each_aliass_driver_and_whether_it_is_traced(monkeypatch):
+    databases = {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
+        "main": {"ENGINE": "django.db.backends.postgresql", "NAME": "shop"},
+        "gis": {"ENGINE": "django.contrib.gis.db.backends.postgis", "NAME": "shop"},
+        "legacy": {"ENGINE": "mssql", "NAME": "old"},
+        "nothing": {"ENGINE": "django.db.backends.dummy"},
+    }
+    found = {d.alias: d for d in tracing.database_tracing(databases)}
+    assert list(found) == ["default", "main", "gis", "legacy"]
+    assert (found["default"].driver, found["default"].traced, found["default"].problem) == ("sqlite3", True, None)
+    # Django's choice: psycopg (3) when it imports; both are installed here, and traced by setup().
+    assert (found["main"].vendor, found["main"].driver, found["main"].traced) == ("postgresql", "psycopg", True)
+    assert found["gis"].driver == "psycopg"
+    legacy = found["legacy"]
+    assert (legacy.vendor, legacy.driver, legacy.known, legacy.traced) == ("", None, False, False)
+    assert "traces PostgreSQL, MySQL and SQLite only" in legacy.problem
+    assert [d.alias for d in tracing.untraced_databases(databases)] == ["legacy"]
+
+    # psycopg 3 not importable: Django's backend uses psycopg2, and so does the check.
+    import django.db.backends.postgresql.psycopg_any as psycopg_any
+
+    monkeypatch.setattr(psycopg_any, "is_psycopg3", False)
+    (main,) = tracing.database_tracing({"main": databases["main"]})
+    assert (main.driver, main.package, main.traced) == ("psycopg2", "opentelemetry-instrumentation-psycopg2", True)
+
+
+RUNTIME = """
+import sys
+sys.modules["opentelemetry.instrumentation.psycopg"] = None  # as if never installed
+from n1lens_django.tracing import setup
+setup()
+setup()
+import django
+django.setup()
+from django.db import connection
+connection.ensure_connection()
+"""
+
+
+def test_an_untraced_database_is_one_warning_when_the_app_starts(postgres_url):
+    # The recruit sample's real settings on PostgreSQL, as `runserver` or gunicorn load them (set-up
+    # before Django, twice, then a connection): one warning, with the line that fixes it.
+    import os
+    import subprocess
+
+    sample = HERE.parents[2] / "samples" / "recruit"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "OTEL_TRACES_EXPORTER": "none",
+        "RECRUIT_DB": "postgres",
+        "RECRUIT_DATABASE_URL": postgres_url,
+    }
+    done = subprocess.run([sys.executable, "-c", RUNTIME], cwd=sample, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "opentelemetry-instrumentation-psycopg is not installed" in line]
+    assert len(warnings) == 1, done.stderr
+    assert warnings[0].startswith("n1lens: DATABASES['default'] (django.db.backends.postgresql) runs its queries through psycopg")
+    assert "    pip install opentelemetry-instrumentation-psycopg==" in done.stderr
+    assert "pip install 'n1lens-django[postgresql]'" in done.stderr
+
+
+def test_each_unittest_test_method_runs_in_a_root_span_of_its_own_as_pytest_names_it(exporter, tracing_urls):
+    # What `manage.py test` runs (Django's runner is unittest's): setup() puts each test method, sync
+    # or async, in a root span `test <file>::<Class>::<method>`; setUp's queries stay outside it.
+    import unittest
+
+    from django.test import SimpleTestCase
+
+    call_command("migrate", run_syncdb=True, verbosity=0)
+    here = Path(__file__).resolve()
+
+    class Books(unittest.TestCase):
+        def setUp(self):
+            Author.objects.create(name="set-up")  # a fixture, not the code under test
+
+        def test_sync(self):
+            self.assertGreaterEqual(Author.objects.count(), 1)
+
+    class AsyncBooks(unittest.IsolatedAsyncioTestCase):
+        async def test_async(self):
+            # No ORM here: its thread would open a new :memory: database. Any span shows the context.
+            with trace.get_tracer("shop").start_as_current_span("SELECT work"):
+                pass
+
+    class DjangoAsyncBooks(SimpleTestCase):
+        databases = {"default"}
+
+        async def test_django_async(self):
+            self.assertGreaterEqual(await Author.objects.acount(), 0)
+
+    assert trace.get_tracer_provider().force_flush(10_000)
+    exporter.clear()
+    suite = unittest.TestSuite(
+        [Books("test_sync"), AsyncBooks("test_async"), DjangoAsyncBooks("test_django_async")]
+    )
+    result = unittest.TextTestRunner(stream=open(os.devnull, "w")).run(suite)
+    assert result.wasSuccessful(), result.errors + result.failures
+    assert trace.get_tracer_provider().force_flush(10_000)
+    spans = exporter.get_finished_spans()
+    roots = {s.name: s for s in spans if s.parent is None and s.kind is SpanKind.INTERNAL}
+    relative = here.relative_to(Path.cwd()) if here.is_relative_to(Path.cwd()) else None
+    assert relative is not None, "the tests run from the repository, above this file"
+    prefix = f"test {relative.as_posix()}::test_each_unittest_test_method_runs_in_a_root_span_of_its_own_as_pytest_names_it::<locals>"
+    names = {
+        f"{prefix}::Books::test_sync",
+        f"{prefix}::AsyncBooks::test_async",
+        f"{prefix}::DjangoAsyncBooks::test_django_async",
+    }
+    assert names <= set(roots), sorted(roots)
+    for name in names:
+        test_span = roots[name]
+        below = [s for s in spans if s.parent is not None and s.parent.span_id == test_span.context.span_id]
+        assert [s.name.split(" ")[0] for s in below] == ["SELECT"], (name, below)
+        assert test_span.attributes["code.filepath"] == str(here)
+    inserts = [s for s in spans if s.attributes.get("db.statement", "").startswith("INSERT")]
+    assert inserts and all(s.parent is None for s in inserts)  # setUp: outside every test's span

@@ -1,0 +1,155 @@
+"""Each test a request of its own, whatever runs it: `manage.py test` (Django's runner, unittest
+underneath) as `pytest --n1lens` does.
+
+n1lens groups queries by the request they run in. Without a span around each test, a test's own
+ORM calls have no parent at all: every one is a trace of its own, no loop can be told in them, and a
+test-client request runs inside nothing. So tracing.setup() calls trace_test_methods(): from then on
+each unittest test method (TestCase, Django's SimpleTestCase / TestCase / TransactionTestCase,
+IsolatedAsyncioTestCase) runs inside a root span `test <file>::<Class>::<method>`, the name pytest
+gives the test, so a finding in a test body has one signature under either runner. Only the method
+runs in it: setUp / tearDown, setUpClass / setUpTestData and Django's per-test fixtures and flushes
+are set-up, not the code under test, as pytest fixtures are not. Django test-client requests made
+in the test become SERVER spans below it, as they would over the network (patch_test_client).
+
+A test that already runs inside a span (the pytest plugin's own, or the project's) is left as it is.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+
+__all__ = ["in_test_span", "patch_test_client", "trace_test_methods", "unittest_span_name"]
+
+# Set on a test method wrapped in its test's span (here or by the pytest plugin): never wrapped twice.
+TRACED = "_n1lens_test_span"
+
+
+def _trace_headers() -> dict[str, str]:
+    """The current trace context (the test's span) as request headers: traceparent, tracestate."""
+    from opentelemetry import propagate
+
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+def patch_test_client() -> None:
+    """Test-client requests, Client's and AsyncClient's, carry the test's trace context in their
+    headers instead of running inside its span, so the Django instrumentation makes them SERVER
+    spans (requests with an endpoint), children of the test span. Run inside it, a request would be
+    an INTERNAL span of the test's own request: the test and all its requests one request, named
+    after the first route. Once per process."""
+    from django.test import client as django_client
+    from opentelemetry import context
+
+    original = django_client.ClientHandler.__call__
+    if getattr(original, "_n1lens", False):
+        return
+
+    def call(self, environ, *args, **kwargs):
+        for key, value in _trace_headers().items():
+            environ["HTTP_" + key.upper().replace("-", "_")] = value
+        token = context.attach(context.Context())
+        try:
+            return original(self, environ, *args, **kwargs)
+        finally:
+            context.detach(token)
+
+    original_async = django_client.AsyncClientHandler.__call__
+
+    async def call_async(self, scope, *args, **kwargs):
+        # ASGI headers are (name, value) byte pairs, names lower-case, as the ASGI getter reads them.
+        headers = [(key.lower().encode("latin-1"), value.encode("latin-1")) for key, value in _trace_headers().items()]
+        scope = {**scope, "headers": [*scope.get("headers", []), *headers]}
+        token = context.attach(context.Context())
+        try:
+            return await original_async(self, scope, *args, **kwargs)
+        finally:
+            context.detach(token)
+
+    call._n1lens = True
+    django_client.ClientHandler.__call__ = call
+    django_client.AsyncClientHandler.__call__ = call_async
+
+
+def in_test_span(name: str, method, attributes: dict | None = None):
+    """`method` run inside a root span `name` (a coroutine function stays one, for unittest's async
+    runners), marked so that it is not wrapped again."""
+    from opentelemetry import trace
+
+    tracer = trace.get_tracer("n1lens_django.testing")
+
+    def started():
+        return tracer.start_as_current_span(name, kind=trace.SpanKind.INTERNAL, attributes=attributes)
+
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def run_async(*args, **kwargs):
+            with started():
+                return await method(*args, **kwargs)
+
+        setattr(run_async, TRACED, True)
+        return run_async
+
+    @functools.wraps(method)
+    def run(*args, **kwargs):
+        with started():
+            return method(*args, **kwargs)
+
+    setattr(run, TRACED, True)
+    return run
+
+
+def unittest_span_name(testcase) -> tuple[str, str | None]:
+    """A unittest test's span name, `test <file>::<Class>::<method>` as pytest names it (the file
+    relative to the working directory, where manage.py and pytest's rootdir usually are), and the
+    test's file; `test <unittest id>` when its file is elsewhere."""
+    klass = type(testcase)
+    method = getattr(testcase, "_testMethodName", None) or "runTest"
+    try:
+        path = os.path.abspath(inspect.getfile(klass))
+    except (TypeError, OSError):
+        return f"test {testcase.id()}", None
+    cwd = os.getcwd()
+    if path.startswith(cwd + os.sep):
+        relative = os.path.relpath(path, cwd).replace(os.sep, "/")
+        return f"test {relative}::{klass.__qualname__.replace('.', '::')}::{method}", path
+    return f"test {testcase.id()}", path
+
+
+def trace_test_methods() -> None:
+    """Runs every unittest test method in its test's span from now on (see the module docstring).
+    Safe to call more than once; costs nothing where no test runs."""
+    import unittest
+
+    classes = [unittest.TestCase]
+    if hasattr(unittest, "IsolatedAsyncioTestCase"):
+        classes.append(unittest.IsolatedAsyncioTestCase)
+    for klass in classes:
+        original = klass.__dict__.get("_callTestMethod")
+        if original is None or getattr(original, "_n1lens", False):
+            continue
+
+        def call_test_method(self, method, _original=original):
+            return _original(self, _in_test_span(self, method))
+
+        call_test_method._n1lens = True
+        klass._callTestMethod = call_test_method
+
+
+def _in_test_span(testcase, method):
+    if getattr(method, TRACED, False):
+        return method  # the pytest plugin's span, opened inside the method
+    from opentelemetry import trace
+
+    if trace.get_current_span().get_span_context().is_valid:
+        return method  # part of a larger piece of work already: its queries are that work's
+    try:
+        patch_test_client()
+    except ImportError:  # not Django's test client: nothing to patch
+        pass
+    name, path = unittest_span_name(testcase)
+    return in_test_span(name, method, {"code.filepath": path} if path else None)
