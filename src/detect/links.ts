@@ -14,6 +14,12 @@ export interface TableLinks {
   toFieldColumn?(table: string, column: string): string | undefined;
   /** The columns of `table` besides its primary key that foreign keys point at (`to_field`): a row read by one is read by its key. */
   toFieldColumns?(table: string): readonly string[];
+  /**
+   * The tables whose model has a GenericRelation to `table`'s rows by `objectIdColumn` (with a
+   * content-type column beside it): `shop_article` for `shop_comment.object_id`. Absent when only a
+   * schema can tell (Django's conventions name no generic relation).
+   */
+  genericRelations?(table: string, objectIdColumn: string): string[];
 }
 
 /**

@@ -369,3 +369,25 @@ describe('a loop whose query filters on two foreign keys', () => {
     expect(c?.linked).toBe(true);
   });
 });
+
+describe('a multi-table child filtered by a key its parents hold', () => {
+  // for a in authors: Pizzeria.objects.filter(owner=a), Pizzeria(Restaurant(Place)): the owner is on
+  // the grandparent, joined through the parent; neither parent is an M2M's through table.
+  const AUTHORS = 'SELECT "shop_author"."id", "shop_author"."name" FROM "shop_author"';
+  const pizzerias = (r: number): string =>
+    'SELECT "shop_place"."id", "shop_place"."owner_id" FROM "shop_pizzeria" ' +
+    'INNER JOIN "shop_restaurant" ON ("shop_pizzeria"."restaurant_ptr_id" = "shop_restaurant"."place_ptr_id") ' +
+    `INNER JOIN "shop_place" ON ("shop_restaurant"."place_ptr_id" = "shop_place"."id") WHERE "shop_place"."owner_id" = ${r}`;
+
+  it('links it through the inherited key, naming the table that holds it', () => {
+    const pks: Record<string, string> = { shop_pizzeria: 'restaurant_ptr_id', shop_restaurant: 'place_ptr_id' };
+    const links = {
+      foreignKeyTarget: (t: string, c: string) => (c === 'owner_id' ? 'shop_author' : c === pks[t] ? (t === 'shop_pizzeria' ? 'shop_restaurant' : 'shop_place') : undefined),
+      primaryKey: (t: string) => pks[t] ?? 'id',
+    };
+    const [c] = analyseRequest(requestOf('GET x/', [AUTHORS, ...loop(6, pizzerias)]), normalize, { links }).cascades;
+    expect(c?.trigger?.table).toBe('shop_author');
+    // The grandparent's pointer is the parent's, not the queried table's: no column names it.
+    expect(c?.steps).toEqual([{ kind: 'reverse', fromTable: 'shop_author', toTable: 'shop_pizzeria', column: 'owner_id', inherited: { table: 'shop_place', pointer: '' } }]);
+  });
+});

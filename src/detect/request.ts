@@ -116,10 +116,11 @@ type Shape =
   /**
    * A row of `table` by its primary key. `parentLink` is set when that key is also the row's
    * pointer to another table (a multi-table-inheritance child's `place_ptr_id`, a one-to-one
-   * primary key): read from that table's rows, the step is its reverse one-to-one.
+   * primary key): read from that table's rows, the step is its reverse one-to-one. `toColumn` is set
+   * when the row is read by a column besides its pk that keys hold (a ForeignKey's `to_field`).
    */
   | { kind: 'forward'; table: string; parentLink?: { column: string; parentTable: string }; toColumn?: string }
-  | { kind: 'reverse'; table: string; column: string; parentTable: string | undefined; viaIn: boolean }
+  | { kind: 'reverse'; table: string; column: string; parentTable: string | undefined; viaIn: boolean; inherited?: { table: string; pointer: string } }
   | { kind: 'm2m'; table: string; through: string; sourceColumn: string; targetColumn: string; parentTable: string | undefined }
   | { kind: 'unknown' };
 
@@ -573,10 +574,26 @@ const UNKNOWN: Shape[] = [{ kind: 'unknown' }];
 function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
   if (facts.operation !== 'SELECT' || facts.table === '') return UNKNOWN;
   const table = facts.table;
+  // A multi-table-inheritance child's query joins its parents on its pointer: a filter on a
+  // parent's column is a filter on a field the child inherits (Restaurant.objects.filter(owner=a)).
+  const parents = parentJoins(facts, links);
+  let inherited: Shape[] | undefined;
   // M2M: the filter sits on a joined table, e.g. shop_book_tags.book_id = ? (its refs carry its
   // alias when it is joined more than once).
   for (const join of facts.joins) {
     const qualifier = join.alias ?? join.table;
+    const parent = parents.get(qualifier);
+    if (parent !== undefined) {
+      for (const f of facts.equalityFilters) {
+        if (!inTable(f, qualifier)) continue;
+        const column = columnName(f);
+        const parentTable = links.foreignKeyTarget(join.table, column);
+        if (parentTable === undefined && !column.endsWith('_id')) continue;
+        const viaIn = (facts.inFilters ?? []).includes(f);
+        (inherited ??= []).push({ kind: 'reverse', table, column, parentTable, viaIn, inherited: { table: join.table, pointer: parent } });
+      }
+      continue;
+    }
     const filter = facts.equalityFilters.find((f) => inTable(f, qualifier));
     if (filter === undefined || join.table === table) continue;
     const sourceColumn = columnName(filter);
@@ -611,6 +628,15 @@ function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
   }
   const generic = objectId && contentType;
   let reverse: Shape[] | undefined;
+  // A GenericRelation the schema names (article.comments): one reverse shape per model that has one.
+  if (generic && links.genericRelations !== undefined) {
+    for (const f of facts.equalityFilters) {
+      if (!inTable(f, table) || !f.endsWith('object_id')) continue;
+      const column = columnName(f);
+      const viaIn = (facts.inFilters ?? []).includes(f);
+      for (const parentTable of links.genericRelations(table, column)) (reverse ??= []).push({ kind: 'reverse', table, column, parentTable, viaIn });
+    }
+  }
   for (const f of facts.equalityFilters) {
     if (!inTable(f, table)) continue;
     const column = columnName(f);
@@ -620,7 +646,39 @@ function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
       (reverse ??= []).push({ kind: 'reverse', table, column, parentTable, viaIn: (facts.inFilters ?? []).includes(f) });
     }
   }
+  if (inherited !== undefined) (reverse ??= []).push(...inherited);
   return reverse ?? UNKNOWN;
+}
+
+/**
+ * The multi-table-inheritance parents `facts` joins on the child's pointer (`shop_restaurant.place_ptr_id
+ * = shop_place.id`, and on through a grandparent's), each with the queried table's pointer column to
+ * it ('' for a grandparent): a `<parent>_ptr_id` column, or the schema's primary key that points at
+ * the joined table. Keyed by each join's qualifier: its alias when the table is joined more than once.
+ */
+function parentJoins(facts: SqlFacts, links: TableLinks): Map<string, string> {
+  const parents = new Map<string, string>();
+  if (facts.joins.length === 0) return parents;
+  // Each occurrence by its qualifier (its alias when the table is joined more than once), with its table.
+  const reached = new Map<string, string>([[facts.table, facts.table]]);
+  for (const join of facts.joins) {
+    if (join.type !== 'INNER' && join.type !== 'LEFT') continue;
+    const qualifier = join.alias ?? join.table;
+    if (!join.on.includes(`${qualifier}.${links.primaryKey(join.table)}`)) continue;
+    for (const ref of join.on) {
+      const fromQualifier = tableName(ref);
+      const from = reached.get(fromQualifier);
+      if (fromQualifier === qualifier || from === undefined) continue;
+      const column = columnName(ref);
+      const pointer = column.endsWith('_ptr_id') || (column === links.primaryKey(from) && links.foreignKeyTarget(from, column) === join.table);
+      if (!pointer) continue;
+      // A grandparent's pointer is its child's, not the queried table's: the steps name no column for it.
+      parents.set(qualifier, fromQualifier === facts.table ? column : '');
+      reached.set(qualifier, join.table);
+      break;
+    }
+  }
+  return parents;
 }
 
 /**
@@ -803,7 +861,13 @@ class TriggerResolver {
       }
       case 'reverse':
         if (shape.parentTable === undefined || !selectsFrom(parent, shape.parentTable)) return undefined;
-        return from(shape.parentTable, { kind: 'reverse', fromTable: shape.parentTable, toTable: shape.table, column: shape.column });
+        return from(shape.parentTable, {
+          kind: 'reverse',
+          fromTable: shape.parentTable,
+          toTable: shape.table,
+          column: shape.column,
+          ...(shape.inherited === undefined ? {} : { inherited: shape.inherited }),
+        });
       case 'm2m':
         if (shape.parentTable === undefined || !selectsFrom(parent, shape.parentTable)) return undefined;
         return from(shape.parentTable, {

@@ -35,8 +35,13 @@ export type RelationStep =
        */
       deeper?: true;
     }
-  /** `toTable.column` is an FK back to `fromTable` (reverse accessor, prefetch_related). */
-  | { kind: 'reverse'; fromTable: string; toTable: string; column: string }
+  /**
+   * `toTable.column` is an FK back to `fromTable` (reverse accessor, prefetch_related). `inherited`:
+   * the column is a multi-table-inheritance parent's (`Restaurant.objects.filter(owner=a)` filters
+   * `shop_place.owner_id`): its table, and the child's pointer to it (`place_ptr_id`; '' when the
+   * column is a grandparent's).
+   */
+  | { kind: 'reverse'; fromTable: string; toTable: string; column: string; inherited?: { table: string; pointer: string } }
   /** Many-to-many through a join table. */
   | { kind: 'm2m'; fromTable: string; toTable: string; through: string; sourceColumn: string; targetColumn: string };
 

@@ -10,6 +10,7 @@ import { mostCommonLocation } from '../detect/location.js';
 import type { CodeLocation, FindingKind, RelationStep } from '../detect/types.js';
 import type { SqlOperation } from '../sql/types.js';
 import { combinedFix, suggestCascade, type CascadeShape, type FixWhere, type Suggestion } from '../suggest/fix.js';
+import { managerRewrite } from '../suggest/managers.js';
 import { conventionNaming, schemaNaming, stepLabel, type Naming } from '../suggest/naming.js';
 import { suggestCache, suggestConnectionFix, suggestDeadView, suggestIndex, suggestTaskQueue, type ColumnUse } from '../suggest/operational.js';
 import type { DjangoSchema } from '../suggest/schema.js';
@@ -427,6 +428,7 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
   const findings = listedFindings(rollup, options);
   const index = options.schema === undefined ? undefined : new SchemaIndex(options.schema);
   const where = fixWhere(rollup, options);
+  const named = managerRewrite(options.schema);
   // Only loops whose own fix passes the schema check join the combined fix; loops a profile
   // (Wagtail) writes in its own idiom are chained onto it afterwards.
   const profiled: { model: string; code: string }[] = [];
@@ -459,11 +461,11 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     queriesPerRequest: { p50: countQuantile(rollup.queriesPerRequest, 0.5), max: countMax(rollup.queriesPerRequest) },
     wastedMsPerRequest: wastedPerRequest(rollup, findings),
     requestsAffected: rollup.requestsAffected,
-    fix: fixLines.filter((l) => l !== '').join('\n'),
-    findings: findings.map((f) => ({
-      ...reportFinding(f, naming, use, rollup, where, index, combined),
-      signature: signatureOfFinding(rollup, f),
-    })),
+    fix: named(fixLines.filter((l) => l !== '').join('\n')),
+    findings: findings.map((f) => {
+      const finding = reportFinding(f, naming, use, rollup, where, index, combined);
+      return { ...finding, suggestion: withManagers(finding.suggestion, named), signature: signatureOfFinding(rollup, f) };
+    }),
   };
 }
 
@@ -542,6 +544,15 @@ export function reportSummary(rollups: readonly EndpointRollup[], endpoints: rea
 function splitOf(endpoint: string): { split?: EndpointSplit } {
   const split = readSplit(endpoint);
   return split === null ? {} : { split };
+}
+
+/** The suggestion with every `Model.objects` of a model that has no `objects` manager named by its default manager (suggest/managers.ts). */
+function withManagers(s: Suggestion, named: (text: string) => string): Suggestion {
+  const out: Suggestion = { ...s, code: named(s.code) };
+  if (s.note !== undefined) out.note = named(s.note);
+  if (s.placement !== undefined) out.placement = named(s.placement);
+  if (s.readInstead !== undefined) out.readInstead = { ...s.readInstead, read: named(s.readInstead.read), insteadOf: named(s.readInstead.insteadOf) };
+  return out;
 }
 
 /** Chains each profiled call onto the combined queryset of the same model, or adds its own line. */

@@ -5,6 +5,7 @@
  * reading named). Each returns a `manual` suggestion whose text names the cure, never a call that
  * would not work.
  */
+import type { LeafShape } from '../detect/types.js';
 import type { SqlFacts } from '../sql/types.js';
 import type { Suggestion } from './fix.js';
 import type { Naming } from './naming.js';
@@ -172,6 +173,141 @@ export function unnamedM2mCure(m: UnnamedM2m): Suggestion {
     'without a schema the SQL cannot tell which model declares an M2M with a through model of its own, nor its name: ' +
       'run `manage.py n1lens_schema` and pass --schema for the exact fix',
   );
+}
+
+/** What hiddenRelationCure says: a foreign key or M2M field back to the loop's rows that has no reverse accessor. */
+export interface HiddenRelation {
+  /** The model the loop iterates (`User`) and its per-row variable (`user`). */
+  over: string;
+  row: string;
+  /** The field with no reverse accessor (`Book.editor`, `Essay.labels`) and its model (`Book`). */
+  relation: string;
+  model: string;
+  /**
+   * The rows that hold the key to the loop's rows (`Book`; an M2M's join table, `Essay.labels.through`),
+   * that key (`editor`, `tag`), and, for a join table, its key to `model`'s rows (`essay`; '' for a foreign key).
+   */
+  rows: string;
+  fk: string;
+  via: string;
+  /** The loop's row's field the key holds: `pk`, or the field a key with `to_field` points at (`code`). */
+  outer: string;
+  /** The stem for annotation names (`book`). */
+  alias: string;
+  /** The per-row query's leaf, and its field for an aggregate (`stars`). */
+  leaf: LeafShape;
+  field: string;
+  /** Lookups of a per-row filter on `model` beyond the key (`title=…`); null when the SQL does not tell them. */
+  conditions: readonly string[] | null;
+  /** True when the key points at the loop's own rows; false when the loop reaches them through other relations first. */
+  direct: boolean;
+}
+
+/**
+ * Rows of `model` per row by a key with `related_name='+'`: the loop's model has no accessor to
+ * prefetch and no query name to count through, so the cure reads the rows or figures by the key
+ * itself: once for every row, or in a subquery per row.
+ */
+export function hiddenRelationCure(h: HiddenRelation): Suggestion {
+  const head = `# ${h.over}: ${h.relation} has related_name='+', so ${h.over} has no reverse accessor or query name for it to prefetch or count: `;
+  const note = `${h.relation} has no reverse relation (related_name='+'); giving it a related_name makes prefetch_related / Count usable`;
+  const on = (lookup: string): string => (h.via === '' ? lookup : `${h.via}__${lookup}`);
+  const extra = h.conditions === null ? ', <the same filter>' : h.conditions.map((c) => `, ${on(c)}`).join('');
+  if (!h.direct) {
+    return manual(h.relation, `${head}load the ${h.model} rows once by ${h.fk}_id for every row the loop reaches, keep them in a dict, and read it in the loop`, note);
+  }
+  const rows = `${h.rows}.objects.filter(${h.fk}=OuterRef('${h.outer}')${extra}).order_by().values('${h.fk}')`;
+  switch (h.leaf.kind) {
+    case 'count':
+      return manual(
+        h.relation,
+        `${head}annotate(${h.alias}_count=Coalesce(Subquery(${rows}.annotate(n=Count('pk')).values('n')), 0)) ` +
+          `(Coalesce from django.db.models.functions), and read ${h.row}.${h.alias}_count in the loop`,
+        note,
+      );
+    case 'aggregate': {
+      const fn = h.leaf.fn[0] + h.leaf.fn.slice(1).toLowerCase();
+      const name = `${h.alias}_${h.field}_${h.leaf.fn.toLowerCase()}`;
+      return manual(h.relation, `${head}annotate(${name}=Subquery(${rows}.annotate(v=${fn}('${on(h.field)}')).values('v'))), and read ${h.row}.${name} in the loop`, note);
+    }
+    case 'exists':
+      return manual(h.relation, `${head}annotate(has_${h.alias}=Exists(${h.rows}.objects.filter(${h.fk}=OuterRef('${h.outer}')${extra}))), and read ${h.row}.has_${h.alias} in the loop`, note);
+    default: {
+      const each = h.via === '' ? 'rows' : `${h.via}s`;
+      const pick = h.leaf.kind === 'first' ? `the first of the ${each} of each ${h.fk}_id (ordered as the loop orders them)` : `the ${each} of each ${h.fk}_id`;
+      const joined = h.via === '' ? '' : `.select_related('${h.via}')`;
+      return manual(
+        h.relation,
+        `${head}load the ${h.model} rows once, ${h.rows}.objects.filter(${h.fk}__in=<the ${h.over} rows>${extra})${joined}, keep ${pick} in a dict, and read it in the loop`,
+        note,
+      );
+    }
+  }
+}
+
+/** What inheritedRelationCure says: a child model's rows per row by a key its multi-table parent holds. */
+export interface InheritedRelation {
+  /** The model the loop iterates (`Author`) and the read of its row (`author`, `book.author` past to-one steps). */
+  over: string;
+  row: string;
+  /** The child model (`Restaurant`), its parent (`Place`), and the key on the parent (`owner`). */
+  model: string;
+  parent: string;
+  fk: string;
+  /** The attribute path from the loop's rows to the parent's rows (`places`, `author__places`), and its lookup path. */
+  path: string;
+  lookup: string;
+  /** The parent's one-to-one to the child (`restaurant`); '' when the SQL does not tell it. */
+  child: string;
+  /** The field of the rows the key points at that it holds: `pk`, or its `to_field` (`code`). */
+  outer: string;
+  /** True when the relation starts at the loop's rows or past to-one steps; false past a to-many one. */
+  direct: boolean;
+  /** Names for the to_attr list and the annotations, free on the rows that hold them. */
+  list: string;
+  annotation: string;
+  leaf: LeafShape;
+  /** The aggregate's field (`rating`). */
+  field: string;
+  /** Lookups of a per-row filter beyond the key; null when the SQL does not tell them. */
+  conditions: readonly string[] | null;
+}
+
+/**
+ * A child's rows per row by a key its multi-table parent holds (`Restaurant.objects.filter(owner=a)`):
+ * the loop's model has a relation to the parent's rows (`places`), which a Prefetch with the child's
+ * queryset loads as child rows, and which counts reach through the parent's one-to-one to the child.
+ */
+export function inheritedRelationCure(h: InheritedRelation): Suggestion {
+  const filter = h.conditions === null ? '<the same filter>' : h.conditions.join(', ');
+  const head = `# ${h.over}: ${h.model} rows per row by ${h.parent}.${h.fk}, a key ${h.model} inherits from ${h.parent}: `;
+  const note = `${h.model} is a multi-table child of ${h.parent}: the relation from the loop's rows is ${h.parent}'s, and a Prefetch of it with ${h.model}'s queryset loads ${h.model} rows`;
+  const rows = h.conditions?.length === 0 ? 'all()' : `filter(${filter})`;
+  const prefetch = (ordered: string): string =>
+    `prefetch_related(Prefetch('${h.path}', queryset=${h.model}.objects.${rows}${ordered}, to_attr='${h.list}'))`;
+  const list = `${h.row}.${h.list}`;
+  const target = h.child === '' ? '' : `${h.lookup}__${h.child}`;
+  const q = h.conditions === null ? `, filter=Q(<the same filter, as ${target}__… lookups>)` : h.conditions.length === 0 ? '' : `, filter=Q(${h.conditions.map((c) => `${target}__${c}`).join(', ')})`;
+  // The key compares with the row it points at (past to-one steps, `book__author`), by its pk or its to_field.
+  const holder = h.lookup.includes('__') ? h.lookup.slice(0, h.lookup.lastIndexOf('__')) : '';
+  const outerRef = holder === '' ? h.outer : h.outer === 'pk' ? holder : `${holder}__${h.outer}`;
+  switch (h.direct ? h.leaf.kind : 'other') {
+    case 'fetch':
+      return manual(h.path, `${head}${prefetch('')} and read ${list} in the loop`, note);
+    case 'first':
+      return manual(h.path, `${head}${prefetch('.order_by(<the same order>)')} and read ${list}[0] if ${list} else None in the loop`, note);
+    case 'exists':
+      return manual(h.path, `${head}annotate(${h.annotation}=Exists(${h.model}.objects.filter(${h.fk}=OuterRef('${outerRef}')${h.conditions?.length ? `, ${filter}` : ''}))) and read ${h.row}.${h.annotation} in the loop`, note);
+    case 'count':
+    case 'aggregate': {
+      if (target === '' || (h.leaf.kind !== 'count' && h.leaf.kind !== 'aggregate')) break;
+      const expr = h.leaf.kind === 'count' ? `Count('${target}'${q})` : `${h.leaf.fn[0]}${h.leaf.fn.slice(1).toLowerCase()}('${target}__${h.field}'${q})`;
+      return manual(h.path, `${head}annotate(${h.annotation}=${expr}) and read ${h.row}.${h.annotation} in the loop`, note);
+    }
+    default:
+      break;
+  }
+  return manual(h.path, `${head}load the ${h.model} rows once by ${h.fk}_id for every row the loop reaches, keep them in a dict, and read it in the loop`, note);
 }
 
 /** first() ordered by a column of a table the related model has no lookup to that the SQL names. */

@@ -772,6 +772,8 @@ describe('a foreign key to a unique field other than the primary key (to_field)'
       },
       { model: 'shop.Invoice', table: 'shop_invoice', pk: 'id', relations: [{ name: 'currency', queryName: 'currency', kind: 'many_to_one', target: 'shop.Currency', column: 'currency_id', toField: 'code', toFieldColumn: 'iso_code' }] },
       { model: 'shop.Rate', table: 'shop_rate', pk: 'id', relations: [{ name: 'currency', queryName: 'currency', kind: 'many_to_one', target: 'shop.Currency', column: 'currency_id' }] },
+      // Stamp.currency: to_field='code' and related_name='+', so Currency lists no reverse of it.
+      { model: 'shop.Stamp', table: 'shop_stamp', pk: 'id', relations: [{ name: 'currency', queryName: 'currency', kind: 'many_to_one', target: 'shop.Currency', column: 'currency_id', toField: 'code', toFieldColumn: 'iso_code' }] },
     ],
   });
   const INVOICES = 'SELECT "shop_invoice"."id", "shop_invoice"."currency_id", "shop_invoice"."total" FROM "shop_invoice"';
@@ -798,6 +800,14 @@ describe('a foreign key to a unique field other than the primary key (to_field)'
     const e = endpointFor([JOINED, ...loop(6, rates)], withCurrencies);
     expect(e.findings[0]!.chain).toEqual(['currency', 'rate_set']);
     expect(e.fix.split('\n')[0]).toBe("Invoice.objects.select_related('currency').annotate(currency_rate_count=Count('currency__rate'))");
+  });
+
+  it("with no reverse accessor (related_name='+'), the cure's subquery compares that field too", () => {
+    const CURRENCIES = 'SELECT "shop_currency"."id", "shop_currency"."iso_code", "shop_currency"."name" FROM "shop_currency"';
+    const count = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "shop_stamp" WHERE "shop_stamp"."currency_id" = 'C${r}'`;
+    const s = endpointFor([CURRENCIES, ...loop(6, count)], withCurrencies).findings[0]!.suggestion;
+    expect(s.method).toBe('manual');
+    expect(s.code).toContain("Stamp.objects.filter(currency=OuterRef('code')).order_by().values('currency')");
   });
 
   it('without a schema, is no relation Django\'s conventions know: a manual cure, never a pk lookup', () => {

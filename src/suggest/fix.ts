@@ -7,6 +7,8 @@ import {
   filteredAnnotationCure,
   filteredRelationCure,
   filtersPerRow,
+  hiddenRelationCure,
+  inheritedRelationCure,
   isGenericLookup,
   isGet,
   joinRowsManualCure,
@@ -92,6 +94,10 @@ function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
   if (ambiguous !== undefined && (c.leaf.kind !== 'fetch' || c.steps.some((s) => s.kind !== 'forward'))) {
     return ambiguousCure(over, naming.modelOf(ambiguous.toTable), candidateNames(ambiguous, naming), c.steps.map((s) => stepLabel(s, naming)).join('__'));
   }
+  const hidden = hiddenCure(c, naming, over);
+  if (hidden !== undefined) return hidden;
+  const inherited = inheritedCure(c, naming, over);
+  if (inherited !== undefined) return inherited;
   const unsure = c.steps.find((s): s is M2mStep => s.kind === 'm2m' && stepNames(s, naming).unsure === true);
   if (unsure !== undefined) return unnamedCure(c, unsure, naming, over);
   const filtered = c.sql !== undefined && filtersPerRow(c.sql);
@@ -121,6 +127,89 @@ function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
 }
 
 type M2mStep = Extract<RelationStep, { kind: 'm2m' }>;
+
+/**
+ * The cure for a loop over a child's rows by a key its multi-table parent holds, or undefined when
+ * the loop has none. After to-one steps its names start at their row (`book.author`); after a
+ * to-many one it is the hoisting cure.
+ */
+function inheritedCure(c: CascadeShape, naming: Naming, over: string): Suggestion | undefined {
+  const k = c.steps.findIndex((s) => s.kind === 'reverse' && s.inherited !== undefined);
+  if (k < 0) return undefined;
+  const step = c.steps[k] as Extract<RelationStep, { kind: 'reverse' }>;
+  const parentTable = step.inherited!.table;
+  const names = stepNames(step, naming);
+  const before = c.steps.slice(0, k).map((s) => relationOf(s, naming));
+  const direct = k === c.steps.length - 1 && before.every((r) => !r.toMany);
+  const trigger = c.trigger === null ? over : naming.modelOf(c.trigger.table);
+  const row = [rowVariableOf(trigger), ...before.map((r) => r.name)].join('.');
+  const model = naming.modelOf(step.toTable);
+  const holderTable = step.fromTable;
+  const childName = names.inheritedBy ?? '';
+  const stem = childName === '' ? rowVariableOf(model) : childName;
+  const leaf = c.leaf;
+  const field = leaf.kind === 'aggregate' && leaf.column !== '*' ? naming.fieldOfColumn(step.toTable, leaf.column) : 'pk';
+  const annotation =
+    leaf.kind === 'exists' ? `has_${stem}` : leaf.kind === 'count' ? `${stem}_count` : leaf.kind === 'aggregate' ? `${stem}_${field}_${leaf.fn.toLowerCase()}` : '';
+  // The annotation goes on the loop's queryset, the to_attr list on the rows that hold the relation.
+  const taken = c.trigger === null ? new Set<string>() : naming.attributeNames(c.trigger.table);
+  const filtered = c.sql !== undefined && filtersPerRow(c.sql);
+  return inheritedRelationCure({
+    over,
+    row: direct ? row : rowVariableOf(trigger),
+    model,
+    parent: naming.modelOf(parentTable),
+    fk: naming.forwardName(step.toTable, step.column),
+    outer: naming.toField(parentTable, step.column) ?? 'pk',
+    path: [...before.map((r) => r.name), names.name].join('__'),
+    lookup: [...before.map((r) => r.queryName), names.queryName].join('__'),
+    child: childName,
+    list: freeName(`${stem}s`, 'prefetched', (n) => naming.attributeNames(holderTable).has(n)),
+    annotation: freeName(annotation, 'annotated', (n) => taken.has(n)),
+    direct,
+    leaf,
+    field,
+    conditions: filtered && c.sql !== undefined ? perRowConditions(c.sql, `${parentTable}.${step.column}`, step.toTable, naming) : [],
+  });
+}
+
+/**
+ * The cure for a loop through a key with no reverse accessor (related_name='+'), or undefined when
+ * the loop has none; null when the plain fix names no accessor: an unfiltered exists() at the end
+ * of to-one steps is an Exists() over the key itself.
+ */
+function hiddenCure(c: CascadeShape, naming: Naming, over: string): Suggestion | null | undefined {
+  const k = c.steps.findIndex((s) => s.kind !== 'forward' && stepNames(s, naming).hidden === true);
+  if (k < 0) return undefined;
+  const step = c.steps[k] as Exclude<RelationStep, { kind: 'forward' }>;
+  const before = c.steps.slice(0, k);
+  const filtered = c.sql !== undefined && filtersPerRow(c.sql);
+  if (c.leaf.kind === 'exists' && !filtered && k === c.steps.length - 1 && before.every((s) => !relationOf(s, naming).toMany)) return null;
+  const names = stepNames(step, naming);
+  const leaf = c.leaf;
+  // A foreign key's rows hold the key; an M2M's are reached through its join table's rows.
+  const [rows, fk, via, link] =
+    step.kind === 'm2m'
+      ? [naming.modelOf(step.through), naming.forwardName(step.through, step.sourceColumn), naming.forwardName(step.through, step.targetColumn), `${step.through}.${step.sourceColumn}`]
+      : [naming.modelOf(step.toTable), naming.forwardName(step.toTable, step.column), '', `${step.toTable}.${step.column}`];
+  // A key to_field holds that field's values: the subquery compares it with OuterRef('code'), not the pk.
+  const [keyTable, keyColumn] = step.kind === 'm2m' ? [step.through, step.sourceColumn] : [step.toTable, step.column];
+  return hiddenRelationCure({
+    over,
+    row: rowVariableOf(c.trigger === null ? over : naming.modelOf(c.trigger.table)),
+    relation: names.name,
+    model: naming.modelOf(step.toTable),
+    rows,
+    fk,
+    via,
+    outer: naming.toField(keyTable, keyColumn) ?? 'pk',
+    alias: names.queryName,
+    leaf,
+    field: leaf.kind === 'aggregate' && leaf.column !== '*' ? naming.fieldOfColumn(step.toTable, leaf.column) : 'pk',
+    conditions: filtered && c.sql !== undefined ? perRowConditions(c.sql, link, step.toTable, naming) : [],
+    direct: k === 0 && k === c.steps.length - 1,
+  });
+}
 
 /** The cure for a loop through an M2M whose name the SQL does not tell (`step`): the fix under each reading. */
 function unnamedCure(c: CascadeShape, step: M2mStep, naming: Naming, over: string): Suggestion {
@@ -322,6 +411,20 @@ const startAt = (node: Node, naming: Naming): At => ({ path: [], queryPath: [], 
 /** `application.job.company` for the attributes `job`, `company` of the row `application`. */
 const attrOf = (row: string, path: string[]): string => [row, ...path].join('.');
 
+/**
+ * The select_related paths `node`'s rows were fetched with per row (the loop's own select_related(),
+ * or the related model's manager's: `Meta.base_manager_name` for a forward FK, the default manager
+ * for a reverse one). A fix that loads the rows without them moves the query per row onto the join.
+ */
+function perRowJoins(node: Node, naming: Naming): string[] {
+  const paths: string[] = [];
+  for (const { leaf, facts } of node.leaves) {
+    if (leaf.kind !== 'fetch') continue;
+    for (const p of joinedPaths(facts, naming)) if (!paths.includes(p)) paths.push(p);
+  }
+  return paths;
+}
+
 /** Collects the ORM calls and reads that fix the loops below `node` into `fix`, naming what it sets as `names` says. */
 function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix, names?: Names): void {
   const edges = [...node.children.values()].sort((a, b) => a.node.order - b.node.order);
@@ -348,7 +451,7 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix, names?: N
         }
         continue;
       }
-      if (fetched) fix.selectRelated.push(lookup);
+      if (fetched) fix.selectRelated.push(lookup, ...perRowJoins(child, naming).map((p) => `${lookup}__${p}`));
       if (child.leaves.some((l) => l.leaf.kind === 'fetch')) {
         // A reverse one-to-one is read by the row it points back at, a forward FK by its id.
         // A key to_field holds that field's values (`code=invoice.currency_id`), any other the pk's.
@@ -386,21 +489,28 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix, names?: N
         fix.rowValues.push({ attr: toAttr, read: `${list}[0] if ${list} else None`, sortable: false, ...(source === undefined ? {} : { source }) });
       }
     }
+    // The prefetch sets each related row's FK back to its row itself: that join is not needed.
+    const fk = step.kind === 'reverse' ? naming.forwardName(step.toTable, step.column) : '';
+    const joins = perRowJoins(child, naming).filter((p) => p !== fk);
     if (child.leaves.some((l) => l.leaf.kind === 'fetch')) {
-      const fk = step.kind === 'reverse' ? naming.forwardName(step.toTable, step.column) : '';
+      const manager = attrOf(row, childAt.path);
       fix.reads.push({
-        read: `${attrOf(row, childAt.path)}.all()`,
+        read: `${manager}.all()`,
         insteadOf:
-          step.kind === 'reverse'
-            ? `${childModel}.objects.filter(${fk}=${attrOf(row, at.path)})`
-            : `${attrOf(row, childAt.path)}.filter(…)`,
-        // The loop queries an M2M's join table itself: only reading the prefetched M2M uses the fix.
-        required: rel.autoThrough === true,
+          joins.length > 0
+            ? `${manager}.select_related(${joins.map(quote).join(', ')})`
+            : step.kind === 'reverse'
+              ? `${childModel}.objects.filter(${rel.generic === true ? genericFilter(step, naming, attrOf(row, at.path)) : `${fk}=${attrOf(row, at.path)}`})`
+              : `${manager}.filter(…)`,
+        // The loop queries an M2M's join table itself, or calls select_related() on the relation (a
+        // new query): only reading the prefetched rows uses the fix.
+        required: rel.autoThrough === true || joins.length > 0,
       });
     }
     if (!fetched && child.children.size === 0) continue;
     // Loops inside the prefetched rows: a Prefetch queryset with its own fix, or a plain path.
     const inner = emptyFix(child.table, naming);
+    inner.selectRelated.push(...joins);
     collect(child, naming, startAt(child, naming), inner, names);
     fix.reads.push(...inner.reads);
     fix.prefetch.push(
@@ -415,7 +525,7 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix, names?: N
  * (`queryPath` ends with the step's own query name): OuterRef('pk') from a related row would compare
  * with the outer row's own id.
  */
-function relatedRows(step: RelationStep, queryPath: readonly string[], naming: Naming): { rows: string; by: string; outer: string } {
+function relatedRows(step: RelationStep, queryPath: readonly string[], naming: Naming): RelatedRows {
   const model = naming.modelOf(step.toTable);
   const outer = queryPath.slice(0, -1).join('__') || 'pk';
   switch (step.kind) {
@@ -424,6 +534,9 @@ function relatedRows(step: RelationStep, queryPath: readonly string[], naming: N
       return { rows: model, by: naming.toField(step.fromTable, step.column) ?? 'pk', outer: queryPath.join('__') };
     case 'reverse': {
       const names = naming.reverseName(step.fromTable, step.toTable, step.column);
+      // A GenericRelation's rows match by content type too, which only the relation itself says: the
+      // subquery is over the row's own model, through the relation.
+      if (names.generic === true) return { rows: naming.modelOf(step.fromTable), by: 'pk', outer, via: names.queryName };
       // An auto-created join table has no model class: its own FK fields are named after the models.
       const rows = names.autoThrough === true ? `${naming.modelOf(step.fromTable)}.${names.name}.through` : model;
       // The rows' key compares with the field it points at: the pk, or its to_field (`OuterRef('code')`).
@@ -434,6 +547,14 @@ function relatedRows(step: RelationStep, queryPath: readonly string[], naming: N
       // The M2M seen from its other end: Tag's query name for Book.tags (`book`, or its related_query_name).
       return { rows: model, by: naming.m2mName(step.toTable, step.fromTable, step.through, step.targetColumn).queryName, outer };
   }
+}
+
+/** The rows a relation with no reverse accessor leads to, as a query by its field: `Book.objects.filter(editor=user)`, `Essay.objects.filter(labels=tag)`. */
+function hiddenRows(step: RelationStep, path: string[], naming: Naming, row: string): string {
+  const holder = attrOf(row, path.slice(0, -1));
+  if (step.kind === 'm2m') return `${naming.modelOf(step.toTable)}.objects.filter(${naming.m2mName(step.toTable, step.fromTable, step.through, step.targetColumn).name}=${holder})`;
+  if (step.kind === 'reverse') return `${naming.modelOf(step.toTable)}.objects.filter(${naming.forwardName(step.toTable, step.column)}=${holder})`;
+  return toOneRows(step, path, naming, row);
 }
 
 /**
@@ -448,8 +569,21 @@ function toOneRows(step: Exclude<RelationStep, { kind: 'm2m' }>, path: string[],
   return `${model}.objects.filter(${naming.forwardName(step.toTable, step.column)}=${attrOf(row, holder)})`;
 }
 
+/** What a GenericRelation's rows of `holder` are filtered by: `content_type=ContentType.objects.get_for_model(article), object_id=article.pk`. */
+function genericFilter(step: Extract<RelationStep, { kind: 'reverse' }>, naming: Naming, holder: string): string {
+  return `content_type=ContentType.objects.get_for_model(${holder}), ${naming.fieldOfColumn(step.toTable, step.column)}=${holder}.pk`;
+}
+
+/** The rows of relatedRows: `rows` filtered by `by` on `OuterRef(outer)`; `via` the lookup from them to the related rows, when they are the row's own model. */
+interface RelatedRows {
+  rows: string;
+  by: string;
+  outer: string;
+  via?: string;
+}
+
 /** `Review.objects.filter(book=OuterRef('pk'))`: what Exists() and Subquery() take. */
-const relatedQueryset = (r: { rows: string; by: string; outer: string }): string => `${r.rows}.objects.filter(${r.by}=OuterRef(${quote(r.outer)}))`;
+const relatedQueryset = (r: RelatedRows): string => `${r.rows}.objects.filter(${r.by}=OuterRef(${quote(r.outer)}))`;
 
 /** An annotation that replaces a per-row read: its name, its expression and the read it replaces. */
 interface Annotation {
@@ -475,8 +609,10 @@ function annotationOf(
 ): Annotation | null {
   const lookup = at.queryPath.join('__');
   const alias = at.queryPath.join('_');
-  // A to-many relation's manager (`author.book_set`); a to-one relation has none (an M2M is always to-many).
-  const related = rel.toMany || step.kind === 'm2m' ? attrOf(row, at.path) : toOneRows(step, at.path, naming, row);
+  // A to-many relation's manager (`author.book_set`); a to-one relation has none (an M2M is always to-many),
+  // nor has a key with no reverse accessor (related_name='+').
+  const related =
+    rel.hidden === true ? hiddenRows(step, at.path, naming, row) : step.kind === 'm2m' || rel.toMany ? attrOf(row, at.path) : toOneRows(step, at.path, naming, row);
   const filtered = conditions === undefined ? '' : `, filter=Q(${conditions?.map((c) => `${lookup}__${c}`).join(', ') ?? `<the same filter, as ${lookup}__… lookups>`})`;
   // A to-many join repeats each row of the others once per row of it: a to-many relation's rows are
   // repeated by any other to-many join, a to-one relation's one row by any at all. Count each once.
@@ -493,15 +629,18 @@ function annotationOf(
       // The repeats leave an average, a minimum and a maximum as they are, but multiply a sum: it is
       // summed in a subquery of its own (Django's documented form: values() groups by the relation).
       const r = relatedRows(step, at.queryPath, naming);
+      const summed = r.via === undefined ? field : `${r.via}__${field}`;
       const expr =
         leaf.fn === 'SUM' && distinct !== '' && field !== '' && conditions === undefined
-          ? `Subquery(${relatedQueryset(r)}.order_by().values(${quote(r.by)}).annotate(total=Sum(${quote(field)})).values('total'))`
+          ? `Subquery(${relatedQueryset(r)}.order_by().values(${quote(r.by)}).annotate(total=Sum(${quote(summed)})).values('total'))`
           : `${fn}(${quote(field === '' ? lookup : `${lookup}__${field}`)}${filtered})`;
       return { name: `${name}_${leaf.fn.toLowerCase()}`, expr, insteadOf: `${related}.aggregate(${fn}(${over}))['${field || '*'}__${leaf.fn.toLowerCase()}']` };
     }
     case 'exists': {
-      const rows = relatedQueryset(relatedRows(step, at.queryPath, naming));
-      const expr = conditions === undefined ? rows : `${rows.slice(0, -1)}, ${conditions?.join(', ') ?? '<the same filter>'})`;
+      const r = relatedRows(step, at.queryPath, naming);
+      const extra = [...(r.via === undefined ? [] : [`${r.via}__isnull=False`]), ...(conditions === undefined ? [] : (conditions?.map((c) => (r.via === undefined ? c : `${r.via}__${c}`)) ?? ['<the same filter>']))];
+      const rows = relatedQueryset(r);
+      const expr = extra.length === 0 ? rows : `${rows.slice(0, -1)}, ${extra.join(', ')})`;
       return { name: `has_${alias}`, expr: `Exists(${expr})`, insteadOf: `${related}.exists()` };
     }
     default:
@@ -600,7 +739,8 @@ function methodOf(c: CascadeShape, naming: Naming): SuggestionMethod {
 
 function pathOf(c: CascadeShape, naming: Naming): string {
   const useQueryNames = c.leaf.kind === 'count' || c.leaf.kind === 'aggregate' || c.leaf.kind === 'exists';
-  return c.steps.map((s) => (useQueryNames ? relationOf(s, naming).queryName : stepLabel(s, naming))).join('__');
+  // A key with no reverse accessor has no query name either: it is named by the key (`Book.editor`).
+  return c.steps.map((s) => (useQueryNames && relationOf(s, naming).hidden !== true ? relationOf(s, naming).queryName : stepLabel(s, naming))).join('__');
 }
 
 /** What a fix over a self-referential FK of unknown depth leaves out: the next level, which runs the same query. */

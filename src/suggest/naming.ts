@@ -1,7 +1,7 @@
 /** Names Django uses for tables and columns: from the app's schema file when given, from Django's conventions otherwise. */
 import { appPrefix, conventionLinks, type TableLinks } from '../detect/links.js';
 import type { RelationStep } from '../detect/types.js';
-import type { DjangoSchema, SchemaModel, SchemaRelation } from './schema.js';
+import { modelsByTable, type DjangoSchema, type SchemaModel, type SchemaRelation } from './schema.js';
 
 /** A relation's attribute name (select_related / prefetch_related) and its lookup name (filters, aggregates). */
 export interface RelationName {
@@ -21,6 +21,21 @@ export interface RelationName {
    * (`shelf_set`); the other reading is a field of this model whose name nothing in the SQL tells.
    */
   unsure?: boolean;
+  /**
+   * True for a reverse relation the schema knows the foreign key or M2M field of (`Book.editor`) but
+   * lists no accessor for: `related_name='+'` gives it neither an accessor nor a query name, so no
+   * prefetch_related() or Count() can name it. `name` is then the field it goes back through
+   * (`Book.editor`, for reports) and `queryName` the model's name (`book`, for annotation names).
+   */
+  hidden?: boolean;
+  /**
+   * For a reverse step through a multi-table-inheritance parent's key (`Restaurant.objects.filter(owner=a)`):
+   * `name` and `queryName` are the relation to the parent's rows (`places`), and this is the query
+   * name of the parent's one-to-one to the child (`restaurant`); '' when the SQL does not tell it.
+   */
+  inheritedBy?: string;
+  /** True for a GenericRelation (`article.comments`): its rows are tied by (content type, object id), not by a foreign key. */
+  generic?: boolean;
 }
 
 /** Everything suggest/ needs to turn SQL identifiers into ORM code. */
@@ -61,8 +76,12 @@ export function stepNames(step: RelationStep, naming: Naming): RelationName {
       const name = naming.forwardName(step.fromTable, step.column);
       return { name, queryName: name };
     }
-    case 'reverse':
-      return naming.reverseName(step.fromTable, step.toTable, step.column);
+    case 'reverse': {
+      const inherited = step.inherited;
+      if (inherited === undefined) return naming.reverseName(step.fromTable, step.toTable, step.column);
+      const child = inherited.pointer === '' ? '' : naming.reverseName(inherited.table, step.toTable, inherited.pointer).queryName;
+      return { ...naming.reverseName(step.fromTable, inherited.table, step.column), inheritedBy: child };
+    }
     case 'm2m':
       return naming.m2mName(step.fromTable, step.toTable, step.through, step.sourceColumn);
   }
@@ -76,12 +95,18 @@ export function candidateNames(step: RelationStep, naming: Naming): string[] {
 
 /**
  * A step's name as a report shows it: `created_by|assignee` for a forward FK the SQL cannot tell from
- * another, `shelf_set|?` for an M2M whose field's name the SQL does not tell (RelationName.unsure).
+ * another, `shelf_set|?` for an M2M whose field's name the SQL does not tell (RelationName.unsure),
+ * `places__restaurant` for a child's rows through its multi-table parent's key.
  */
 export function stepLabel(step: RelationStep, naming: Naming): string {
   if (step.kind === 'm2m') {
     const names = stepNames(step, naming);
     return names.unsure === true ? `${names.name}|?` : names.name;
+  }
+  if (step.kind === 'reverse' && step.inherited !== undefined) {
+    // The parent's rows, then the child's: the lookup from the loop's rows (`places__restaurant`).
+    const names = stepNames(step, naming);
+    return `${names.name}__${names.inheritedBy || '?'}`;
   }
   return candidateNames(step, naming).join('|');
 }
@@ -150,13 +175,9 @@ export function conventionNaming(knownTables: Iterable<string>): Naming {
 
 /** Exact names from `manage.py n1lens_schema`; falls back to conventions for tables the schema lacks. */
 export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string> = []): Naming {
-  const byTable = new Map<string, SchemaModel>();
+  const byTable = modelsByTable(schema);
   const byLabel = new Map<string, SchemaModel>();
-  for (const m of schema.models) {
-    byLabel.set(m.model, m);
-    // Proxy models share their concrete model's table; the first (concrete, by schema order) wins.
-    if (!byTable.has(m.table)) byTable.set(m.table, m);
-  }
+  for (const m of schema.models) byLabel.set(m.model, m);
   const fallback = conventionNaming([...knownTables, ...byTable.keys()]);
   const tableOf = (label: string): string | undefined => byLabel.get(label)?.table;
   const relations = (table: string): SchemaRelation[] => byTable.get(table)?.relations ?? [];
@@ -230,8 +251,29 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
     return found;
   };
 
+  // An M2M declared on another model whose reverse the schema leaves out (related_name='+'): seen
+  // from `fromTable`, the join table's `column` points at it. Named by the field it goes back through.
+  const hiddenM2m = (fromTable: string, through: string, column: string): RelationName | undefined => {
+    if (!byTable.has(fromTable)) return undefined;
+    for (const m of byTable.values()) {
+      const r = m.relations.find((x) => x.kind === 'many_to_many' && x.through === through && x.targetColumn === column && tableOf(x.target) === fromTable);
+      if (r !== undefined) return { name: `${className(m)}.${r.name}`, queryName: className(m).toLowerCase(), hidden: true };
+    }
+    return undefined;
+  };
+
+  const genericRelations = (table: string, objectIdColumn: string): string[] => {
+    const parents: string[] = [];
+    for (const [t, m] of byTable) {
+      const generic = m.relations.some((r) => r.contentTypeColumn !== undefined && r.remoteColumn === objectIdColumn && tableOf(r.target) === table);
+      if (generic) parents.push(t);
+    }
+    return parents;
+  };
+
   return {
     exact: true,
+    genericRelations,
     foreignKeyTarget(table, column) {
       const r = forwardRelation(table, column);
       if (r !== undefined) return tableOf(r.target);
@@ -255,17 +297,26 @@ export function schemaNaming(schema: DjangoSchema, knownTables: Iterable<string>
           x.remoteColumn === column &&
           tableOf(x.target) === toTable,
       );
-      if (r !== undefined) return { name: r.name, queryName: r.queryName, oneToOne: r.kind === 'one_to_one' };
+      if (r !== undefined) return { name: r.name, queryName: r.queryName, oneToOne: r.kind === 'one_to_one', ...(r.contentTypeColumn === undefined ? {} : { generic: true }) };
       const m2m = byTable.has(toTable) ? undefined : relations(fromTable).find((x) => x.kind === 'many_to_many' && x.through === toTable && x.sourceColumn === column);
-      return m2m === undefined ? fallback.reverseName(fromTable, toTable, column) : { name: m2m.name, queryName: m2m.queryName, autoThrough: true };
+      if (m2m !== undefined) return { name: m2m.name, queryName: m2m.queryName, autoThrough: true };
+      // The rows of an M2M's join table whose reverse has no accessor.
+      const hidden = byTable.has(toTable) ? undefined : hiddenM2m(fromTable, toTable, column);
+      if (hidden !== undefined) return hidden;
+      // The schema leaves out a reverse relation with no accessor (related_name='+'): its key is known.
+      const fk = forwardRelation(toTable, column);
+      const held = byTable.get(toTable);
+      if (fk !== undefined && held !== undefined && byTable.has(fromTable) && tableOf(fk.target) === fromTable) {
+        return { name: `${className(held)}.${fk.name}`, queryName: className(held).toLowerCase(), hidden: true };
+      }
+      return fallback.reverseName(fromTable, toTable, column);
     },
     m2mName(fromTable, toTable, through, sourceColumn) {
       const r = relations(fromTable).find(
         (x) => x.kind === 'many_to_many' && x.through === through && x.sourceColumn === sourceColumn,
       );
-      return r === undefined
-        ? fallback.m2mName(fromTable, toTable, through, sourceColumn)
-        : { name: r.name, queryName: r.queryName };
+      if (r !== undefined) return { name: r.name, queryName: r.queryName };
+      return hiddenM2m(fromTable, through, sourceColumn) ?? fallback.m2mName(fromTable, toTable, through, sourceColumn);
     },
     fieldOfColumn(table, column) {
       const r = forwardRelation(table, column);

@@ -45,6 +45,10 @@ function schemaFileShapes() {
     /** A Wagtail page model (wagtailcore.Page or a subclass). */
     wagtailPage: z.boolean().optional(),
     genericForeignKeys: z.array(z.object({ name: z.string(), contentTypeColumn: z.string(), objectIdColumn: z.string() })).optional(),
+    /** A proxy model: the concrete model whose table it shares. */
+    proxyFor: z.string().optional(),
+    /** The default manager's name, for a model with no manager named `objects`. */
+    manager: z.string().optional(),
   });
 
   /** One URLconf entry: the route as Django's resolver joins it (what traces carry as http.route) and its view. */
@@ -91,6 +95,20 @@ export function parseSchema(json: unknown, source = 'schema'): DjangoSchema {
     throw new SchemaError(`${source}: not an n1lens schema file: ${where}: ${issue?.message ?? 'invalid'}`);
   }
   return result.data;
+}
+
+/**
+ * The model each table holds: the concrete model, not a proxy sharing its table (a proxy's label may
+ * sort before its model's: shop.BargainBook before shop.Book); of two models with no proxyFor on one
+ * table, the first.
+ */
+export function modelsByTable(schema: DjangoSchema): Map<string, SchemaModel> {
+  const byTable = new Map<string, SchemaModel>();
+  for (const m of schema.models) {
+    const held = byTable.get(m.table);
+    if (held === undefined || (held.proxyFor !== undefined && m.proxyFor === undefined)) byTable.set(m.table, m);
+  }
+  return byTable;
 }
 
 /** Reads a schema file from disk. */

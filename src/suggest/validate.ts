@@ -4,7 +4,7 @@
  * its custom through, GenericRelation, taggit managers, a GenericForeignKey), lookups by query
  * name. A fix that names what its model does not have would raise when pasted; it is never printed.
  */
-import type { DjangoSchema, SchemaModel, SchemaRelation } from './schema.js';
+import { modelsByTable, type DjangoSchema, type SchemaModel, type SchemaRelation } from './schema.js';
 
 /** One name a fix uses that its model does not have. */
 export interface UnknownName {
@@ -17,15 +17,15 @@ export interface UnknownName {
 export class SchemaIndex {
   readonly #byLabel = new Map<string, SchemaModel>();
   readonly #byClass = new Map<string, SchemaModel[]>();
-  readonly #byTable = new Map<string, SchemaModel>();
+  readonly #byTable: Map<string, SchemaModel>;
 
   constructor(schema: DjangoSchema) {
     for (const m of schema.models) {
       this.#byLabel.set(m.model, m);
       const cls = m.model.slice(m.model.lastIndexOf('.') + 1);
       this.#byClass.set(cls, [...(this.#byClass.get(cls) ?? []), m]);
-      if (!this.#byTable.has(m.table)) this.#byTable.set(m.table, m);
     }
+    this.#byTable = modelsByTable(schema);
   }
 
   byClass(name: string): SchemaModel[] {

@@ -182,6 +182,14 @@ def _model_entry(model: type[models.Model]) -> dict[str, Any]:
     properties = _properties(model)
     if properties:
         entry["properties"] = properties
+    # a model whose managers include none named `objects` (a custom manager declared instead): printed
+    # fixes reach its rows through its default manager, since Model.objects does not exist.
+    if "objects" not in {manager.name for manager in opts.managers}:
+        entry["manager"] = opts.default_manager.name
+    # a proxy shares its concrete model's table: that table's rows are the concrete model's, and a
+    # proxy's label may sort before it (shop.BargainBook before shop.Book).
+    if opts.proxy:
+        entry["proxyFor"] = _label(opts.concrete_model)
     # multi-table-inheritance parents, nearest first: a queryset of the child may use their relations.
     parents = [_label(parent) for parent in opts.get_parent_list()]
     if parents:

@@ -10,14 +10,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection, models
+from django.db.models.functions import Coalesce
 from django.test.utils import CaptureQueriesContext
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from n1lens_django.pytest_plugin import write_schema, write_traces
 from shop import models as shop
-from shop.models import Author, Board, Book, Club, Currency, Employee, Forum, Membership, OrderLine, Place, Placement, Post, Profile, Publisher, Restaurant, Review, Shelf, Tag, Ticket, Topic, Invoice
+from shop.models import Account, Article, Author, Board, Book, Catalogue, City, Club, Comment, Country, Currency, Essay, Employee, Forum, Invoice, Issue, Magazine, Membership, OrderLine, Place, Placement, Poem, Post, Profile, Publisher, Restaurant, Review, Savings, Shelf, Stamp, Tag, Ticket, Topic, Visit
 
 pytestmark = pytest.mark.django_db
 
@@ -25,8 +28,8 @@ REPO = Path(__file__).resolve().parents[3]
 N1_REPORT = REPO / "bin" / "n1-report.js"
 ROWS = 6  # n1lens reports a loop from 5 repeats
 
-# What a pasted fix may name: the app's models and django.db.models (Count, Exists, OuterRef, Q, …).
-PASTE_NAMES = {**vars(models), **{k: v for k, v in vars(shop).items() if isinstance(v, type)}}
+# What a pasted fix may name: the app's models, auth's User, ContentType, and django.db.models (Count, Exists, OuterRef, Q, …).
+PASTE_NAMES = {**vars(models), **{k: v for k, v in vars(shop).items() if isinstance(v, type)}, "User": User, "ContentType": ContentType}
 
 
 def books(n=ROWS):
@@ -115,6 +118,25 @@ def test_a_reverse_one_to_one_is_select_related_and_read_as_an_attribute(exporte
     assert endpoint["fix"] == "Author.objects.select_related('profile')"
     fixed, before, queries = reads_of(endpoint, Author)
     assert fixed == before
+    assert queries == 1
+
+
+def test_a_model_with_a_proxy_is_fixed_on_itself_not_on_its_proxy(exporter, tmp_path):
+    # BargainBook, a proxy of Book whose manager keeps the bargains only, is listed before Book in the
+    # schema (by label): it shares Book's table, so the table alone does not tell them apart.
+    for i, b in enumerate(books()):
+        b.title = f"bargain {i}" if i % 2 else b.title
+        b.save()
+
+    def loop():
+        for book in Book.objects.all():
+            book.author.name
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert endpoint["fix"] == "Book.objects.select_related('author')"
+    fixed, before, queries = reads_of(endpoint, Book)
+    assert fixed == before
+    assert len(fixed[finding_on(endpoint, "shop_author")["sql"]]) == ROWS
     assert queries == 1
 
 
@@ -492,3 +514,383 @@ def test_a_self_referential_fk_of_unknown_depth_says_the_loop_may_go_deeper(expo
         fixed = managers_of_managers(eval(f"Employee.objects.{deeper.group(1)}", dict(PASTE_NAMES)))  # noqa: S307
     assert fixed == managers_of_managers(Employee.objects.all())
     assert len(queries) == 1
+
+
+def test_a_per_row_fetch_that_joins_a_relation_keeps_the_join_in_select_related(exporter, tmp_path):
+    for i in range(ROWS):
+        Issue.objects.create(magazine=Magazine.objects.create(publisher=Publisher.objects.create(name=f"p{i}")))
+
+    def loop():
+        for issue in Issue.objects.all():
+            issue.magazine.publisher.name
+
+    # issue.magazine goes through Magazine's base manager, which joins the publisher: one query per
+    # row, and select_related('magazine') alone would leave one per row for the publisher.
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert endpoint["fix"] == "Issue.objects.select_related('magazine__publisher')"
+    with CaptureQueriesContext(connection) as queries:
+        fixed = {i.pk: i.magazine.publisher.name for i in pasted(endpoint["fix"])}
+    assert fixed == {i.pk: i.magazine.publisher.name for i in Issue.objects.all()}
+    assert len(queries) == 1
+
+
+def test_a_related_set_fetched_with_select_related_per_row_is_prefetched_with_it(exporter, tmp_path):
+    shelves = [Shelf.objects.create() for _ in range(ROWS)]
+    for i, b in enumerate(books()):
+        for position, shelf in enumerate(shelves[i % 2:]):
+            Placement.objects.create(shelf=shelf, book=b, position=position)
+
+    def titles(placements):
+        return sorted((p.position, p.book.title) for p in placements)
+
+    def loop():
+        for shelf in Shelf.objects.all():
+            titles(shelf.placement_set.select_related("book"))
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    fix, read = endpoint["fix"].split("\n")
+    assert fix == "Shelf.objects.prefetch_related(Prefetch('placement_set', queryset=Placement.objects.select_related('book')))"
+    # A select_related() on the relation is a query of its own: the loop must read the prefetched rows.
+    assert read == "# then read shelf.placement_set.all(), not shelf.placement_set.select_related('book')"
+    with CaptureQueriesContext(connection) as queries:
+        fixed = {s.pk: titles(s.placement_set.all()) for s in pasted(fix)}
+    assert fixed == {s.pk: titles(s.placement_set.select_related("book")) for s in Shelf.objects.all()}
+    assert len(queries) == 2  # the shelves, and the placements with their books
+
+
+def test_a_key_with_no_reverse_accessor_is_never_named_by_one(exporter, tmp_path):
+    # Book.editor has related_name='+': User has no book_set to prefetch and no 'book' to Count().
+    users = [User.objects.create(username=f"u{i}") for i in range(ROWS)]
+    for b, editor in zip(books(), [0, 0, 0, 1, 1, 2]):
+        b.editor = users[editor]
+        b.save()
+
+    def loop():
+        for user in User.objects.all():
+            Book.objects.filter(editor=user).exists()
+            Book.objects.filter(editor=user).count()
+            list(Book.objects.filter(editor=user))
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    printed = json.dumps(endpoint)
+    assert "book_set" not in printed and "'book'" not in printed
+    assert {(tuple(f["chain"]), f["suggestion"]["path"]) for f in endpoint["findings"]} == {(("Book.editor",), "Book.editor")}
+    # exists(): an Exists() over the key itself, pasted as printed.
+    assert endpoint["fix"].split("\n")[0] == "User.objects.annotate(has_book=Exists(Book.objects.filter(editor=OuterRef('pk'))))"
+    fixed, before, queries = reads_of(endpoint, User)
+    assert fixed == before
+    assert sorted(fixed[finding_on(endpoint, "shop_book", "SELECT ? AS")["sql"]].values()) == [False] * 3 + [True] * 3
+    assert queries == 1
+    # count(): the cure's subquery, pasted with the Coalesce it names.
+    cure = finding_on(endpoint, "shop_book", "COUNT")["suggestion"]
+    assert cure["method"] == "manual"
+    annotation = re.search(r"annotate\((\w+)=(Coalesce\(.*?, 0\))\) \(Coalesce from django\.db\.models\.functions\)", cure["code"])
+    assert annotation is not None, cure["code"]
+    name, expr = annotation.groups()
+    with CaptureQueriesContext(connection) as queries:
+        counts = {u.pk: getattr(u, name) for u in User.objects.annotate(**{name: eval(expr, {**PASTE_NAMES, "Coalesce": Coalesce})})}  # noqa: S307
+    assert counts == {u.pk: Book.objects.filter(editor=u).count() for u in User.objects.all()}
+    assert sorted(counts.values()) == [0, 0, 0, 1, 2, 3]
+    assert len(queries) == 1
+    # The rows themselves: loaded once by the key, as the cure says.
+    fetch = finding_on(endpoint, "shop_book", '"shop_book"."title"')["suggestion"]
+    assert "Book.objects.filter(editor__in=<the User rows>)" in fetch["code"]
+
+
+def test_a_key_to_a_unique_field_with_no_reverse_accessor_compares_that_field(exporter, tmp_path):
+    # Stamp.currency has to_field='code' and related_name='+': its column holds codes, so the
+    # subqueries of the cures compare it with OuterRef('code'); OuterRef('pk') would match no row.
+    for i, c in enumerate(Currency.objects.create(code=f"C{i}", name=f"n{i}") for i in range(ROWS)):
+        for _ in range(i % 3):
+            Stamp.objects.create(currency=c)
+
+    def loop():
+        for currency in Currency.objects.all():
+            Stamp.objects.filter(currency=currency).exists()
+            Stamp.objects.filter(currency=currency).count()
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert "stamp_set" not in json.dumps(endpoint)
+    assert endpoint["fix"].split("\n")[0] == "Currency.objects.annotate(has_stamp=Exists(Stamp.objects.filter(currency=OuterRef('code'))))"
+    fixed, before, queries = reads_of(endpoint, Currency)
+    assert fixed == before
+    assert sorted(fixed[finding_on(endpoint, "shop_stamp", "SELECT ? AS")["sql"]].values()) == [False] * 2 + [True] * 4
+    cure = finding_on(endpoint, "shop_stamp", "COUNT")["suggestion"]["code"]
+    annotation = re.search(r"annotate\((\w+)=(Coalesce\(.*?, 0\))\) \(Coalesce from", cure)
+    assert annotation is not None, cure
+    name, expr = annotation.groups()
+    counts = {c.pk: getattr(c, name) for c in Currency.objects.annotate(**{name: eval(expr, {**PASTE_NAMES, "Coalesce": Coalesce})})}  # noqa: S307
+    assert counts == {c.pk: Stamp.objects.filter(currency=c).count() for c in Currency.objects.all()}
+    assert sorted(counts.values()) == [0, 0, 1, 1, 2, 2]
+
+
+def test_an_m2m_with_no_reverse_accessor_is_never_named_by_one(exporter, tmp_path):
+    # Essay.labels has related_name='+': Tag has no essay_set to prefetch and no 'essay' to Count().
+    tags = [Tag.objects.create(label=f"t{i}") for i in range(ROWS)]
+    for i, b in enumerate(books()):
+        Essay.objects.create(writer=b.author).labels.set(tags[: i % 4])
+
+    def loop():
+        for tag in Tag.objects.all():
+            Essay.objects.filter(labels=tag).exists()
+            Essay.objects.filter(labels=tag).count()
+            list(Essay.objects.filter(labels=tag))
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    printed = json.dumps(endpoint)
+    assert "essay_set" not in printed and "Count('essay')" not in printed
+    assert {(tuple(f["chain"]), f["suggestion"]["path"]) for f in endpoint["findings"]} == {(("Essay.labels",), "Essay.labels")}
+    # exists(): an Exists() over the M2M field itself, pasted as printed.
+    assert endpoint["fix"].split("\n")[0] == "Tag.objects.annotate(has_essay=Exists(Essay.objects.filter(labels=OuterRef('pk'))))"
+    fixed, before, queries = reads_of(endpoint, Tag)
+    assert fixed == before
+    assert queries == 1
+    names = {**PASTE_NAMES, "Coalesce": Coalesce}
+    # count(): the cure's subquery over the join table, pasted with the Coalesce it names.
+    cure = finding_on(endpoint, "shop_essay", "COUNT")["suggestion"]["code"]
+    annotation = re.search(r"annotate\((\w+)=(Coalesce\(.*?, 0\))\) \(Coalesce from", cure)
+    assert annotation is not None, cure
+    name, expr = annotation.groups()
+    counts = {t.pk: getattr(t, name) for t in Tag.objects.annotate(**{name: eval(expr, names)})}  # noqa: S307
+    assert counts == {t.pk: Essay.objects.filter(labels=t).count() for t in Tag.objects.all()}
+    assert sorted(counts.values()) == [0, 0, 0, 1, 2, 4]
+    # The rows: the join table's rows with their essays, loaded once, grouped by tag as the cure says.
+    cure = finding_on(endpoint, "shop_essay", '"shop_essay"."words"')["suggestion"]["code"]
+    load = re.search(r"load the Essay rows once, (.+?), keep the essays of each tag_id in a dict", cure)
+    assert load is not None, cure
+    grouped = {}
+    with CaptureQueriesContext(connection) as queries:
+        for row in eval(load.group(1).replace("<the Tag rows>", "Tag.objects.all()"), names):  # noqa: S307
+            grouped.setdefault(row.tag_id, []).append(row.essay.pk)
+    assert {t.pk: sorted(grouped.get(t.pk, [])) for t in Tag.objects.all()} == {t.pk: sorted(e.pk for e in Essay.objects.filter(labels=t)) for t in Tag.objects.all()}
+    assert len(queries) == 1
+
+
+def test_a_child_read_by_a_key_of_its_multi_table_parent_is_reached_through_the_parents_relation(exporter, tmp_path):
+    for i, b in enumerate(books()):
+        Restaurant.objects.create(owner=b.author)
+        if i % 2:
+            Restaurant.objects.create(owner=b.author)
+        Place.objects.create(owner=b.author)  # a place that is no restaurant
+    Author.objects.create(name="no places")
+
+    def loop():
+        for author in Author.objects.all():
+            list(Restaurant.objects.filter(owner=author))
+            Restaurant.objects.filter(owner=author).count()
+            Restaurant.objects.filter(owner=author).exists()
+
+    # The filter is on shop_place.owner_id, joined on the child's pointer: a key Restaurant inherits,
+    # not an M2M through shop_place. Author has Place's relation ('places'), and no restaurant_set.
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert "restaurant_set" not in json.dumps(endpoint)
+    assert {tuple(f["chain"]) for f in endpoint["findings"]} == {("places__restaurant",)}
+    cures = {f["sql"].split(" FROM ")[0]: f["suggestion"]["code"] for f in endpoint["findings"]}
+    names = dict(PASTE_NAMES)
+
+    def restaurants(author):
+        return sorted(r.pk for r in Restaurant.objects.filter(owner=author))
+
+    # The rows: a Prefetch of Place's relation with Restaurant's queryset, read from its to_attr list.
+    (rows,) = [code for head, code in cures.items() if '"shop_restaurant"."chef_id"' in head]
+    prefetch = re.search(r"prefetch_related\((Prefetch\(.*\))\) and read author\.(\w+) in the loop", rows)
+    assert prefetch is not None, rows
+    with CaptureQueriesContext(connection) as queries:
+        fixed = {a.pk: sorted(r.pk for r in getattr(a, prefetch.group(2))) for a in Author.objects.prefetch_related(eval(prefetch.group(1), names))}  # noqa: S307
+    assert fixed == {a.pk: restaurants(a) for a in Author.objects.all()}
+    assert sorted(len(v) for v in fixed.values()) == [0, 1, 1, 1, 2, 2, 2]
+    assert len(queries) == 2
+    # count() and exists(): annotations through the parent's relation, and a subquery on the inherited key.
+    for head, expected in [("SELECT COUNT(*)", lambda a: len(restaurants(a))), ("SELECT ? AS", lambda a: bool(restaurants(a)))]:
+        (code,) = [code for h, code in cures.items() if h.startswith(head)]
+        annotation = re.search(r"annotate\((\w+)=(.*)\) and read author\.\1 in the loop", code)
+        assert annotation is not None, code
+        name, expr = annotation.groups()
+        with CaptureQueriesContext(connection) as queries:
+            fixed = {a.pk: getattr(a, name) for a in Author.objects.annotate(**{name: eval(expr, names)})}  # noqa: S307
+        assert fixed == {a.pk: expected(a) for a in Author.objects.all()}
+        assert len(queries) == 1
+
+
+def test_a_child_by_an_inherited_key_to_a_unique_field_compares_that_field(exporter, tmp_path):
+    # Savings inherits Account.currency (to_field='code'): Exists() over it compares OuterRef('code').
+    for i in range(ROWS):
+        c = Currency.objects.create(code=f"C{i}", name=f"n{i}")
+        for _ in range(i % 3):
+            Savings.objects.create(currency=c)
+        Account.objects.create(currency=c)  # an account that is no savings account
+
+    def loop():
+        for currency in Currency.objects.all():
+            Savings.objects.filter(currency=currency).exists()
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    (finding,) = endpoint["findings"]
+    annotation = re.search(r"annotate\((\w+)=(.*)\) and read currency\.\1 in the loop", finding["suggestion"]["code"])
+    assert annotation is not None, finding["suggestion"]["code"]
+    name, expr = annotation.groups()
+    assert "OuterRef('code')" in expr
+    fixed = {c.pk: getattr(c, name) for c in Currency.objects.annotate(**{name: eval(expr, dict(PASTE_NAMES))})}  # noqa: S307
+    assert fixed == {c.pk: Savings.objects.filter(currency=c).exists() for c in Currency.objects.all()}
+    assert sorted(fixed.values()) == [False] * 2 + [True] * 4
+
+
+def test_a_generic_relation_the_schema_names_is_prefetched_and_counted_by_its_name(exporter, tmp_path):
+    # Article.comments is a GenericRelation; the books' comments share the articles' object ids, so a
+    # fix that matched on object_id alone, without the content type, would count them too.
+    for i, b in enumerate(books()):
+        article = Article.objects.create(title=b.title)
+        assert article.pk == b.pk
+        for _ in range(i % 3):
+            Comment.objects.create(content_object=article, text="on the article")
+        Comment.objects.create(content_object=b, text="on the book")
+
+    def loop():
+        for article in Article.objects.all():
+            list(article.comments.all())
+            article.comments.count()
+            article.comments.exists()
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert "GenericRelation(" not in json.dumps(endpoint)  # Article has one: nothing to add
+    assert {tuple(f["chain"]) for f in endpoint["findings"]} == {("comments",)}
+    assert endpoint["fix"].startswith("Article.objects.prefetch_related('comments').annotate(comments_count=Count('comments'), ")
+    reads = [finding_on(endpoint, "shop_comment", head)["suggestion"]["readInstead"] for head in ('"shop_comment"."text"', "COUNT", "SELECT ? AS")]
+
+    def each(rows, code):
+        values = [eval(r[code], dict(PASTE_NAMES), {"article": a}) for a in rows for r in reads]  # noqa: S307
+        return [sorted(c.pk for c in v) if isinstance(v, models.QuerySet) else v for v in values]
+
+    with CaptureQueriesContext(connection) as queries:
+        fixed = each(pasted(endpoint["fix"]), "read")
+    assert fixed == each(Article.objects.all(), "insteadOf")
+    assert [len(fixed[i]) for i in range(0, len(fixed), 3)] == [0, 1, 2, 0, 1, 2]
+    assert len(queries) == 2  # the articles with their counts, and the prefetch
+
+
+def test_a_key_to_a_column_besides_the_pk_is_select_related(exporter, tmp_path):
+    for i in range(ROWS):
+        City.objects.create(country=Country.objects.create(code=f"c{i}"))
+
+    def loop():
+        for city in City.objects.all():
+            city.country.code
+
+    # City.country has to_field='code': each row's Country is read by code, not by id.
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert endpoint["fix"] == "City.objects.select_related('country')"
+    finding = finding_on(endpoint, "shop_country")
+    assert finding["chain"] == ["country"]
+    assert finding["suggestion"]["readInstead"]["insteadOf"] == "Country.objects.get(code=city.country_id)"
+    fixed, before, queries = reads_of(endpoint, City)
+    assert fixed == before
+    assert queries == 1
+
+
+def test_a_model_with_no_objects_manager_is_reached_through_its_own(exporter, tmp_path):
+    for i in range(ROWS):
+        publisher = Publisher.objects.create(name=f"p{i}")
+        for n in range(i % 3 + 1):
+            Catalogue.listed.create(publisher=publisher, year=2000 + (n * 7 + i) % 5)
+
+    def loop():
+        for catalogue in Catalogue.listed.all():
+            catalogue.publisher.name
+        for publisher in Publisher.objects.all():
+            publisher.catalogues.order_by("-year").first()
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert "Catalogue.objects" not in json.dumps(endpoint)
+    catalogues, publishers, read = endpoint["fix"].split("\n")
+    assert catalogues == "Catalogue.listed.select_related('publisher')"
+    assert publishers == "Publisher.objects.prefetch_related(Prefetch('catalogues', queryset=Catalogue.listed.order_by('-year'), to_attr='recent_catalogues'))"
+    assert read == "# then read publisher.recent_catalogues[0] if publisher.recent_catalogues else None, not publisher.catalogues.order_by('-year').first()"
+    with CaptureQueriesContext(connection) as queries:
+        names = {c.pk: c.publisher.name for c in pasted(catalogues)}
+        latest = {p.pk: p.recent_catalogues[0].year for p in pasted(publishers)}
+    assert names == {c.pk: c.publisher.name for c in Catalogue.listed.all()}
+    assert latest == {p.pk: p.catalogues.order_by("-year").first().year for p in Publisher.objects.all()}
+    assert len(queries) == 3
+
+
+def test_a_loop_inside_a_prefetched_generic_relation_is_fixed_in_its_prefetch(exporter, tmp_path):
+    for b in books():
+        Comment.objects.create(content_object=Article.objects.create(title=b.title), text="x")
+
+    def kinds(articles):
+        return {a.pk: [c.content_type.model for c in a.comments.all()] for a in articles}
+
+    def loop():
+        kinds(Article.objects.prefetch_related("comments"))
+
+    # The comments' prefetch (object_id IN …) is no trigger of its own: the rows are the articles'.
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert finding_on(endpoint, "django_content_type")["chain"] == ["comments", "content_type"]
+    assert endpoint["fix"] == "Article.objects.prefetch_related(Prefetch('comments', queryset=Comment.objects.select_related('content_type')))"
+    with CaptureQueriesContext(connection) as queries:
+        fixed = kinds(pasted(endpoint["fix"]))
+    assert fixed == {a.pk: ["article"] for a in Article.objects.all()}
+    assert len(queries) == 2
+
+
+def poems_by_author():
+    for i, b in enumerate(books()):
+        for _ in range(i % 3):
+            Poem.objects.create(writer=b.author)
+
+
+def visits_by_restaurant():
+    for i, b in enumerate(books()):
+        restaurant = Restaurant.objects.create(owner=b.author)
+        for _ in range(i % 3):
+            Visit.objects.create(place=restaurant)
+
+
+def cities_by_country():
+    for i in range(ROWS):
+        country = Country.objects.create(code=f"c{i}")
+        for _ in range(i % 3):
+            City.objects.create(country=country)
+
+
+def friends_by_employee():
+    employees = [Employee.objects.create() for _ in range(ROWS)]
+    for i, e in enumerate(employees[:3]):
+        e.friends.set(employees[i + 1:i + 3])
+
+
+def titles_by_publisher():
+    for i, b in enumerate(books()):
+        for _ in range(i % 3):
+            Book.objects.create(title="more", author=b.author, publisher=b.publisher)
+
+
+@pytest.mark.parametrize(
+    ("make", "model", "count", "fix"),
+    [
+        # A key declared on an abstract base: related_name='%(class)ss', related_query_name='%(class)s_entry'.
+        (poems_by_author, Author, lambda a: a.poems.count(), "Author.objects.annotate(poem_entry_count=Count('poem_entry'))"),
+        # A key to a multi-table parent, counted from the child's rows.
+        (visits_by_restaurant, Restaurant, lambda r: r.visit_set.count(), "Restaurant.objects.annotate(visit_count=Count('visit'))"),
+        # The reverse of a key with to_field, in a table with no app prefix.
+        (cities_by_country, Country, lambda c: c.city_set.count(), "Country.objects.annotate(city_count=Count('city'))"),
+        # A symmetrical M2M to self (both directions in one join table).
+        (friends_by_employee, Employee, lambda e: e.friends.count(), "Employee.objects.annotate(friends_count=Count('friends'))"),
+        # related_name and related_query_name apart, on a key with its own db_column to a table of its own name.
+        (titles_by_publisher, Publisher, lambda p: p.titles.count(), "Publisher.objects.annotate(title_count=Count('title'))"),
+    ],
+    ids=["abstract-base", "multi-table-parent", "to-field", "symmetrical-self-m2m", "related-query-name"],
+)
+def test_a_count_through_a_relation_named_apart_is_annotated_by_its_query_name(exporter, tmp_path, make, model, count, fix):
+    make()
+
+    def loop():
+        for row in model.objects.all():
+            count(row)
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert endpoint["fix"].split("\n")[0] == fix
+    fixed, before, queries = reads_of(endpoint, model)
+    assert fixed == before
+    assert len(set(next(iter(fixed.values())).values())) > 1
+    assert queries == 1

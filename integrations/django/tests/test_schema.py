@@ -100,6 +100,24 @@ def test_reports_custom_db_table_and_db_column(models):
     assert relation(models, "shop.Book", "publisher")["column"] == "pub_ref"
 
 
+def test_names_the_default_manager_of_a_model_with_none_called_objects(models):
+    assert models["shop.Catalogue"]["manager"] == "listed"
+    # Magazine declares its own `objects`; Book has Django's.
+    assert "manager" not in models["shop.Magazine"]
+    assert "manager" not in models["shop.Book"]
+
+
+def test_gives_a_key_to_a_column_besides_the_pk_that_column(models):
+    # City.country has to_field='code' and db_column='country_code'; a key to the pk says nothing more.
+    assert relation(models, "shop.City", "country") == {
+        "name": "country", "queryName": "country", "kind": "many_to_one", "target": "shop.Country",
+        "column": "country_code", "toField": "code", "toFieldColumn": "code",
+    }
+    assert models["shop.City"]["table"] == "cities"
+    assert relation(models, "shop.Country", "city_set")["remoteColumn"] == "country_code"
+    assert relation(models, "shop.Country", "city_set")["toField"] == "code"
+
+
 def test_describes_one_to_one_both_ways(models):
     assert relation(models, "shop.Profile", "author") == {
         "name": "author", "queryName": "author", "kind": "one_to_one", "target": "shop.Author",
@@ -175,6 +193,10 @@ def test_gives_a_proxy_model_its_concrete_models_table_and_relations(models):
     assert proxy["table"] == "shop_book"
     assert proxy["pk"] == "id"
     assert proxy["relations"] == concrete["relations"]
+    # Marked, so a table names its concrete model even where a proxy's label sorts first.
+    assert proxy["proxyFor"] == "shop.Book"
+    assert models["shop.BargainBook"]["proxyFor"] == "shop.Book"
+    assert "proxyFor" not in concrete
 
 
 def test_describes_multi_table_inheritance_through_the_parent_pointer(models):
@@ -189,6 +211,8 @@ def test_describes_multi_table_inheritance_through_the_parent_pointer(models):
              "column": "owner_id", "inheritedFrom": "shop.Place"},
             {"name": "place_ptr", "queryName": "place_ptr", "kind": "one_to_one", "target": "shop.Place",
              "column": "place_ptr_id"},
+            {"name": "visit_set", "queryName": "visit", "kind": "one_to_many", "target": "shop.Visit",
+             "remoteColumn": "place_id", "inheritedFrom": "shop.Place"},
         ],
         "fields": [
             {"name": "chef", "attname": "chef_id"},

@@ -10,14 +10,17 @@ import type { FixSite, FrameworkProfile, QuerysetFix, RenderedFix } from './type
 
 const quote = (s: string): string => `'${s}'`;
 
-/** `(app_label, model_name)` of the fix's model: from the schema's label, else Django's default table name. */
-function modelKey(site: FixSite, fix: QuerysetFix): [string, string] {
-  const label = site.schema?.models.find((m) => m.table === fix.table)?.model;
-  if (label !== undefined && label.includes('.')) {
-    const dot = label.lastIndexOf('.');
-    return [label.slice(0, dot), label.slice(dot + 1).toLowerCase()];
+/**
+ * `(app_label, model_name)` of each model whose rows the fix's table holds: from the schema's labels
+ * (a proxy with a changelist of its own shares its model's table), else Django's default table name.
+ */
+function modelKeys(site: FixSite, fix: QuerysetFix): [string, string][] {
+  const keys: [string, string][] = [];
+  for (const m of site.schema?.models ?? []) {
+    const dot = m.model.lastIndexOf('.');
+    if (m.table === fix.table && dot > 0) keys.push([m.model.slice(0, dot), m.model.slice(dot + 1).toLowerCase()]);
   }
-  return [appPrefix(fix.table), fix.model.toLowerCase()];
+  return keys.length > 0 ? keys : [[appPrefix(fix.table), fix.model.toLowerCase()]];
 }
 
 /**
@@ -26,7 +29,10 @@ function modelKey(site: FixSite, fix: QuerysetFix): [string, string] {
  * prefix when the location's view is a ModelAdmin's `changelist_view`).
  */
 function isChangelist(site: FixSite, fix: QuerysetFix): boolean {
-  const [app, model] = modelKey(site, fix);
+  return modelKeys(site, fix).some(([app, model]) => isChangelistOf(site, app, model));
+}
+
+function isChangelistOf(site: FixSite, app: string, model: string): boolean {
   const view = site.view ?? '';
   if (view.endsWith(`:${app}_${model}_changelist`)) return true;
   const segments = site.route.replace(/^\^|\$$/g, '').split('/').filter((s) => s !== '');

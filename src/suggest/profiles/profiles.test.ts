@@ -167,6 +167,20 @@ describe('admin profile', () => {
     ]);
   });
 
+  it('names the model, not a proxy listed before it, and knows both changelists', () => {
+    // A proxy shares its model's table, and the schema lists models by label: ArchivedApplication first.
+    const application = schema.models.find((m) => m.model === 'recruit.Application')!;
+    const withProxy = parseSchema({ ...schema, models: [{ ...application, model: 'recruit.ArchivedApplication', proxyFor: 'recruit.Application' }, ...schema.models] });
+    const fixOn = (route: string): string => {
+      const set = new RollupSet();
+      set.add(analyseRequest(requestOf(`GET ${route}`, [JOINED_CANDIDATE, ...loop(8, STATUS)]), normalize, { links: schemaNaming(withProxy) }));
+      return reportEndpoint(set.values()[0]!, { schema: withProxy }).fix;
+    };
+    expect(fixOn('recruit/application/')).toBe("Application.objects.select_related('candidate', 'status')");
+    expect(fixOn('admin/recruit/application/')).toContain("list_select_related = ('candidate', 'status')");
+    expect(fixOn('admin/recruit/archivedapplication/')).toContain("list_select_related = ('candidate', 'status')");
+  });
+
   it('recognises the changelist by sqlcommenter’s controller too', () => {
     const shape: CascadeShape = {
       kind: 'n_plus_one',

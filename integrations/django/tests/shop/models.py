@@ -47,6 +47,19 @@ class RecentBook(Book):
         proxy = True
 
 
+class BargainManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(title__startswith="bargain")
+
+
+class BargainBook(Book):
+    # A proxy whose label sorts before Book's, with a manager that keeps some books only.
+    objects = BargainManager()
+
+    class Meta:
+        proxy = True
+
+
 class Review(models.Model):
     book = models.ForeignKey(Book, on_delete=models.CASCADE, related_name="reviews")
     stars = models.IntegerField()
@@ -146,6 +159,67 @@ class Article(models.Model):
 
 
 
+# A related model's manager that joins: Meta.base_manager_name puts it behind issue.magazine too.
+class PublisherJoined(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().select_related("publisher")
+
+
+class Magazine(models.Model):
+    publisher = models.ForeignKey(Publisher, on_delete=models.CASCADE)
+    objects = PublisherJoined()
+
+    class Meta:
+        base_manager_name = "objects"
+
+
+class Issue(models.Model):
+    magazine = models.ForeignKey(Magazine, on_delete=models.CASCADE)
+    number = models.IntegerField(default=0)
+
+
+class Country(models.Model):
+    code = models.CharField(max_length=2, unique=True)
+
+
+class City(models.Model):
+    # A key to Country.code, not its pk, in a column named apart, in a table with no app prefix.
+    country = models.ForeignKey(Country, on_delete=models.CASCADE, to_field="code", db_column="country_code")
+
+    class Meta:
+        db_table = "cities"
+
+
+class Catalogue(models.Model):
+    # Its one manager is not called objects: Catalogue.objects does not exist.
+    publisher = models.ForeignKey(Publisher, on_delete=models.CASCADE, related_name="catalogues")
+    year = models.IntegerField()
+    listed = models.Manager()
+
+
+class Authored(models.Model):
+    # Declared on an abstract base: each child gets its own reverse names (Author.essays, essay_entry).
+    writer = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="%(class)ss", related_query_name="%(class)s_entry")
+
+    class Meta:
+        abstract = True
+
+
+class Essay(Authored):
+    words = models.IntegerField(default=0)
+    # An M2M with no reverse accessor: Tag has no essay_set.
+    labels = models.ManyToManyField(Tag, related_name="+")
+
+
+class Poem(Authored):
+    lines = models.IntegerField(default=0)
+
+
+class Visit(models.Model):
+    # A key to a multi-table parent: Restaurant rows reach it through Place.
+    place = models.ForeignKey(Place, on_delete=models.CASCADE)
+
+
 class Currency(models.Model):
     # A unique field with a column of its own name: what a to_field foreign key points at.
     code = models.CharField(max_length=3, unique=True, db_column="iso_code")
@@ -156,3 +230,17 @@ class Invoice(models.Model):
     # A foreign key to a unique field that is not the primary key: its column holds the code.
     currency = models.ForeignKey(Currency, on_delete=models.CASCADE, to_field="code")
     total = models.IntegerField(default=0)
+
+
+class Stamp(models.Model):
+    # A key to a unique field with no reverse accessor: Currency has no stamp_set and no 'stamp' to count.
+    currency = models.ForeignKey(Currency, on_delete=models.CASCADE, to_field="code", related_name="+")
+
+
+class Account(models.Model):
+    currency = models.ForeignKey(Currency, on_delete=models.CASCADE, to_field="code", related_name="accounts")
+
+
+class Savings(Account):
+    # A multi-table child: a key to Currency.code it inherits from Account.
+    rate = models.IntegerField(default=0)
