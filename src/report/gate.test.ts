@@ -185,6 +185,18 @@ describe('a baseline and a run of different scopes', () => {
     expect(judge(quiet, { maxFindings: 0, today, baseline: narrow, scope: { testSuite: true, tests: 'tests/test_a.py' } }).fixed).toHaveLength(6);
   });
 
+  it('calls an entry fixed from the whole suite when the baseline was written from a selection, and drops it in a rewrite', () => {
+    // pytest tests/test_a.py --n1lens --n1lens-write-baseline=b.json, then pytest --n1lens (no --test-selection):
+    // the whole suite ran every test of the selection, so what it no longer finds is fixed.
+    const stale = { signature: 'ffffffffffffffff', endpoint: 'test tests/test_a.py::test_list', kind: 'n_plus_one' as const, table: 'shop_old' };
+    const fromSelection: Baseline = { n1lensBaseline: 1, scope: { testSuite: true, tests: 'tests/test_a.py' }, findings: [...baselineFromReport(report).findings, stale] };
+    const wholeSuite = { testSuite: true as const };
+    expect(judge(report, { maxFindings: 0, today, baseline: fromSelection, scope: wholeSuite }).fixed).toEqual([stale]);
+    const next = baselineFromReport(report, fromSelection, lookedAt(report, { scope: wholeSuite, baseline: fromSelection }), wholeSuite);
+    expect(next.findings.map((e) => e.signature)).not.toContain(stale.signature);
+    expect(next.scope).toEqual({ testSuite: true });
+  });
+
   it("calls a finding outside the baseline's scope neither new nor accepted: it does not count, and the verdict says why", () => {
     const empty: Baseline = { n1lensBaseline: 1, scope: { endpoint: 'GET reports/*', minWastedMs: 5 }, findings: [] };
     const verdict = judge(report, { maxFindings: 0, today, baseline: empty });

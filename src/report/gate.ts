@@ -105,14 +105,16 @@ function withinScope(scope: BaselineScope): (at: { endpoint: string; service: st
 /**
  * Whether the run looked where a baseline entry was found, so that its absence means it is fixed:
  * within the run's flags (model.ts reportScope), not left out by its --min-wasted-ms, on an endpoint
- * it saw when it saw a slice of the traffic, and on the tests the baseline was written from when it
- * ran a selection of them. A rewritten baseline keeps the entries it did not look at.
+ * it saw when it saw a slice of the traffic, and, when it ran a selection of tests, on the same
+ * selection the baseline was written from. A rewritten baseline keeps the entries it did not look at.
  */
 export function lookedAt(report: Report, options: Pick<GateOptions, 'scope' | 'belowMinWasted' | 'slice' | 'baseline'>): (entry: BaselineEntry) => boolean {
   const scope = options.scope ?? {};
   const inScope = reportScope(scope);
   const seen = new Set(report.endpoints.map((e) => e.endpoint));
-  const otherTests = (scope.tests !== undefined || options.baseline?.scope?.tests !== undefined) && scope.tests !== options.baseline?.scope?.tests;
+  // Only a run of a selection of tests can have left the baseline's tests unrun: the whole suite ran
+  // every test a baseline written from a selection looked at.
+  const otherTests = scope.tests !== undefined && scope.tests !== options.baseline?.scope?.tests;
   return (entry) =>
     !otherTests && inScope(entry) && !(options.belowMinWasted?.has(entry.signature) ?? false) && !(options.slice === true && !seen.has(entry.endpoint));
 }
