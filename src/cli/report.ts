@@ -84,7 +84,7 @@ export interface ReportCliOptions extends DetectorCliOptions, PullCliOptions {
   jobs?: number;
   /** --from: let the gate judge a pull that left failed traces out (else such a pull that passes exits 2). */
   allowPartial?: boolean;
-  /** sarif, github: the repository root paths are given from; default the git top level, else the working directory. */
+  /** sarif, github: the repository root paths are given from; default the git top level above baseDir, else above the working directory, else baseDir. */
   repoRoot?: string;
   /** sarif, github: what the traces' relative paths are relative to (Django's BASE_DIR); default the working directory. */
   baseDir?: string;
@@ -94,11 +94,15 @@ export interface ReportCliOptions extends DetectorCliOptions, PullCliOptions {
 
 /**
  * Where SARIF and GitHub annotations take paths from: the traces name files relative to Django's
- * BASE_DIR (--base-dir), code scanning and annotations from the repository root (--repo-root).
+ * BASE_DIR (--base-dir), code scanning and annotations from the repository root (--repo-root). The
+ * root defaults to the git top level above BASE_DIR, else above the working directory, else BASE_DIR
+ * itself: outside any repository, a run from a folder below BASE_DIR (`cd tests && pytest --n1lens`)
+ * would otherwise find every file above its "root" and leave it out.
  */
 function repoPaths(opts: Pick<ReportCliOptions, 'repoRoot' | 'baseDir'>): { root: string; base: string } {
   const cwd = process.cwd();
-  return { root: resolve(opts.repoRoot ?? gitTopLevel(cwd) ?? cwd), base: resolve(opts.baseDir ?? cwd) };
+  const base = resolve(opts.baseDir ?? cwd);
+  return { root: resolve(opts.repoRoot ?? gitTopLevel(base) ?? gitTopLevel(cwd) ?? base), base };
 }
 
 /** Parses `sarif` or `sarif=out.sarif`. */
@@ -560,7 +564,7 @@ export function addReportOptions(command: Command): Command {
     .option('--ignore-table <glob>', 'leave out findings on tables matching this glob (repeatable)', repeatable(String))
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
     .option('--trace-url <template>', "html: link example traces, 'https://jaeger.example.com/trace/{traceId}'")
-    .option('--repo-root <dir>', 'sarif, github: the repository root file paths are given from (default: the git top level of the working directory, else the working directory)')
+    .option('--repo-root <dir>', 'sarif, github: the repository root file paths are given from (default: the git top level above --base-dir, else above the working directory, else --base-dir)')
     .option('--base-dir <dir>', "sarif, github: the directory the traces' relative file paths are relative to, Django's BASE_DIR (default: the working directory)")
     .option('--baseline <file>', 'accepted findings: fail only on findings not in it (or past their expires date)')
     .option('--write-baseline <file>', 'write the current findings as the baseline (keeps reasons and expiry dates already in it) and exit 0')
