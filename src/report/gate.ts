@@ -5,7 +5,7 @@
  */
 import type { FindingKind } from '../detect/types.js';
 import type { Baseline, BaselineEntry, BaselineScope } from './baseline.js';
-import { endpointMatcher, reportScope, type Report, type ReportFinding } from './model.js';
+import { endpointMatcher, reportScope, unroundedWastedMs, type Report, type ReportFinding } from './model.js';
 
 /** An endpoint glob's own limits (config `[endpoints."GET dashboard/*"]`). */
 export interface EndpointBudget {
@@ -99,7 +99,8 @@ function withinScope(scope: BaselineScope): (at: { endpoint: string; service: st
   return ({ endpoint, service, requests, finding: f }) =>
     listed({ endpoint, table: f.table, kind: f.kind }) &&
     (scope.service === undefined || service === scope.service) &&
-    (scope.minWastedMs === undefined || f.wastedMs >= scope.minWastedMs * Math.max(1, requests));
+    // The exact waste, as the baseline's run compared it: 4.96 ms is under 5 though the report shows 5.0.
+    (scope.minWastedMs === undefined || unroundedWastedMs(f) >= scope.minWastedMs * Math.max(1, requests));
 }
 
 /**
