@@ -228,9 +228,10 @@ function packageVersion(): string {
 
 /**
  * The report over the store `n1lens serve` writes: a period's endpoints and connections of a
- * service or all, and dead views over the whole history; with what --min-wasted-ms left out.
+ * service or all, and dead views over the whole history; with what --min-wasted-ms left out when
+ * the run is `gated` (a baseline to judge by or to write): finding that out runs detection again.
  */
-async function storeReport(db: string, opts: ReportCliOptions): Promise<{ report: Report; belowMinWasted: Set<string> }> {
+async function storeReport(db: string, opts: ReportCliOptions, gated: boolean): Promise<{ report: Report; belowMinWasted: Set<string> }> {
   // Opening a mistyped path would create an empty store: it must fail, not report "no requests".
   const { isMissingStore, openStore } = await import('../store/open.js');
   if (isMissingStore(db)) throw new CliError(`${db}: no such store (the --db file n1lens serve writes)`, EXIT.usage);
@@ -256,7 +257,7 @@ async function storeReport(db: string, opts: ReportCliOptions): Promise<{ report
       ...noiseOptions(opts),
     };
     const report = buildReport(rollups, { ...options, connections: connections.filter((c) => opts.service === undefined || c.service === opts.service), deadViews });
-    return { report, belowMinWasted: belowMinWasted(rollups, options) };
+    return { report, belowMinWasted: gated ? belowMinWasted(rollups, options) : new Set<string>() };
   } finally {
     await store.close();
   }
@@ -313,6 +314,9 @@ export function checkReportOutputs(opts: ReportCliOptions): { formats: FormatSpe
 
 const STEP_SUMMARY_DOING = 'cannot append the GitHub step summary (GITHUB_STEP_SUMMARY)';
 
+/** Only a gate with a baseline (to judge by or to write) asks which findings --min-wasted-ms left out. */
+const isGated = (checked: Checked, opts: Pick<ReportCliOptions, 'writeBaseline'>): boolean => checked.baseline !== undefined || opts.writeBaseline !== undefined;
+
 /** Runs the report command; returns the exit code. Outputs are rendered whole before any is written, so a failure never leaves half a file. */
 export async function runReport(files: string[], opts: ReportCliOptions, program = 'n1-report'): Promise<number> {
   const sources = [files.length > 0, opts.from !== undefined, opts.db !== undefined].filter(Boolean).length;
@@ -325,7 +329,7 @@ export async function runReport(files: string[], opts: ReportCliOptions, program
   if (opts.testSelection !== undefined && opts.testSuite !== true) throw new CliError('--test-selection applies to --test-suite', EXIT.usage);
   if (opts.db !== undefined) {
     if (opts.listUnseen) throw new CliError('--list-unseen is for trace files; with --db use --dead-after', EXIT.usage);
-    const { report, belowMinWasted: below } = await storeReport(opts.db, opts);
+    const { report, belowMinWasted: below } = await storeReport(opts.db, opts, isGated(checked, opts));
     if (!formats.some((f) => f.format === 'html')) return finishReport(report, formats, checked, opts, below);
     const store = await (await import('../store/open.js')).openStore(opts.db);
     try {
@@ -377,9 +381,7 @@ async function analyseAndFinish(
   // them after every test, so each test opens one whatever CONN_MAX_AGE is.
   const connections = opts.testSuite === true ? [] : rollups.connections.values();
   const report = buildReport(rollups.values(), { ...options, connections, deadViews, refusedSpans: refused, queriesOutsideRequests });
-  // Only a gate with a baseline asks which findings --min-wasted-ms left out.
-  const gated = checked.baseline !== undefined || opts.writeBaseline !== undefined;
-  const below = gated ? belowMinWasted(rollups.values(), options) : new Set<string>();
+  const below = isGated(checked, opts) ? belowMinWasted(rollups.values(), options) : new Set<string>();
   const code = await finishReport(report, formats, checked, opts, below, store === undefined ? undefined : { store, reportOptions });
   // After the outputs, so that a run that fails prints its one line only.
   if (evictedTraces > 0) process.stderr.write(evictionWarning(program, evictedTraces));
