@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { gitTopLevel } from '../src/cli/repo-root.js';
 import type { Baseline } from '../src/report/baseline.js';
 import type { Report } from '../src/report/model.js';
 import { analyseRequest } from '../src/detect/request.js';
@@ -101,6 +102,23 @@ describe('n1lens report as a CI gate', () => {
     expect(uris(join(checkout, 'top.sarif'))).toEqual(found);
     run(['report', recording, '-f', 'sarif=root.sarif', '--repo-root', 'backend'], { cwd: join(checkout, 'backend') });
     for (const uri of uris(join(checkout, 'backend/root.sarif'))) expect(uri).toMatch(/^recruit\//);
+  });
+
+  it('names SARIF and annotation files from --base-dir outside any git repository, run from a folder below it', () => {
+    // `cd tests && pytest --n1lens` in a project with no .git above it: the plugin passes --base-dir BASE_DIR.
+    // The root defaulted to the working directory (tests/), so every file was outside it and left out.
+    const project = join(dir, 'no-git', 'project');
+    mkdirSync(join(project, 'tests'), { recursive: true });
+    expect(gitTopLevel(project)).toBeUndefined();
+    const recording = join(root, 'samples/traces/recruit.jsonl.gz');
+    const r = run(['report', recording, '--base-dir', project, '-f', 'sarif=n1lens.sarif', '-f', 'github'], { cwd: join(project, 'tests') });
+    expect(r.code).toBe(1);
+    const results = (JSON.parse(readFileSync(join(project, 'tests/n1lens.sarif'), 'utf8')) as { runs: { results: { locations: { physicalLocation: { artifactLocation: { uri: string } } }[] }[] }[] }).runs[0]!.results;
+    expect(results.length).toBeGreaterThan(0);
+    for (const x of results) expect(x.locations[0]!.physicalLocation.artifactLocation.uri).toMatch(/^recruit\//);
+    const files = [...r.stdout.matchAll(/^::error file=([^,]+),/gm)].map((m) => m[1]);
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) expect(file).toMatch(/^recruit\//);
   });
 
   it('under --test-suite has no hot_lookup in any output: terminal, json, sarif or baseline', () => {

@@ -4,8 +4,25 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { tempDir } from '../../test/support.js';
+import { analyseRequest } from '../detect/request.js';
+import { APPLICATIONS, DASHBOARD_ROW, loop, requestOf } from '../detect/testing.js';
 import { buildReport } from '../report/model.js';
+import { createSqlNormalizer } from '../sql/index.js';
+import { SqliteStore } from '../store/sqlite.js';
 import { analyseFiles, reportCommand } from './report.js';
+
+// belowMinWasted runs detection again over every rollup: counted, to see which runs ask it.
+const counted = vi.hoisted(() => ({ belowMinWasted: 0 }));
+vi.mock('../report/index.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../report/index.js')>();
+  return {
+    ...actual,
+    belowMinWasted: (...args: Parameters<typeof actual.belowMinWasted>) => {
+      counted.belowMinWasted++;
+      return actual.belowMinWasted(...args);
+    },
+  };
+});
 
 const fixture = new URL('../otlp/testdata/django-sqlite-old-semconv.jsonl', import.meta.url).pathname;
 /** The fixture's JSON lines with other trace ids (each reversed, then marked), so that they are other requests. */
@@ -93,6 +110,32 @@ describe('a baseline and a run that covers part of the app (--endpoint, --ignore
 
     await run(['--endpoint', 'GET dashboard/*', '--write-baseline', baseline]);
     expect((JSON.parse(readFileSync(baseline, 'utf8')) as { findings: object[] }).findings).toContainEqual(careers);
+    process.exitCode = undefined;
+  });
+});
+
+describe('--min-wasted-ms over a store (--db)', () => {
+  it('runs detection again for what it left out only in a run with a baseline to judge by or to write', async () => {
+    const dir = tempDir('report-db-min-wasted');
+    const db = join(dir, 'n1lens.db');
+    const store = SqliteStore.open(db);
+    const normalize = createSqlNormalizer();
+    const startMs = Date.now() - 10 * 60_000;
+    const requests = [1, 2, 3].map((i) => requestOf('GET dashboard/', [APPLICATIONS, ...loop(8, ...DASHBOARD_ROW)], { traceId: i.toString(16).padStart(32, '0'), startMs }));
+    await store.record(requests.map((r) => analyseRequest(r, normalize)));
+    await store.close();
+    const run = async (...args: string[]): Promise<number> => {
+      counted.belowMinWasted = 0;
+      vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+      vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      await reportCommand().exitOverride().parseAsync(['--db', db, '--min-wasted-ms', '1', '--max-findings', '100', '-f', `json=${join(dir, 'r.json')}`, ...args], { from: 'user' });
+      vi.restoreAllMocks();
+      return counted.belowMinWasted;
+    };
+    expect(await run()).toBe(0);
+    const baseline = join(dir, 'baseline.json');
+    expect(await run('--write-baseline', baseline)).toBe(1);
+    expect(await run('--baseline', baseline)).toBe(1);
     process.exitCode = undefined;
   });
 });

@@ -84,7 +84,7 @@ export interface ReportCliOptions extends DetectorCliOptions, PullCliOptions {
   jobs?: number;
   /** --from: let the gate judge a pull that left failed traces out (else such a pull that passes exits 2). */
   allowPartial?: boolean;
-  /** sarif, github: the repository root paths are given from; default the git top level, else the working directory. */
+  /** sarif, github: the repository root paths are given from; default the git top level above baseDir, else above the working directory, else baseDir. */
   repoRoot?: string;
   /** sarif, github: what the traces' relative paths are relative to (Django's BASE_DIR); default the working directory. */
   baseDir?: string;
@@ -94,11 +94,15 @@ export interface ReportCliOptions extends DetectorCliOptions, PullCliOptions {
 
 /**
  * Where SARIF and GitHub annotations take paths from: the traces name files relative to Django's
- * BASE_DIR (--base-dir), code scanning and annotations from the repository root (--repo-root).
+ * BASE_DIR (--base-dir), code scanning and annotations from the repository root (--repo-root). The
+ * root defaults to the git top level above BASE_DIR, else above the working directory, else BASE_DIR
+ * itself: outside any repository, a run from a folder below BASE_DIR (`cd tests && pytest --n1lens`)
+ * would otherwise find every file above its "root" and leave it out.
  */
 function repoPaths(opts: Pick<ReportCliOptions, 'repoRoot' | 'baseDir'>): { root: string; base: string } {
   const cwd = process.cwd();
-  return { root: resolve(opts.repoRoot ?? gitTopLevel(cwd) ?? cwd), base: resolve(opts.baseDir ?? cwd) };
+  const base = resolve(opts.baseDir ?? cwd);
+  return { root: resolve(opts.repoRoot ?? gitTopLevel(base) ?? gitTopLevel(cwd) ?? base), base };
 }
 
 /** Parses `sarif` or `sarif=out.sarif`. */
@@ -224,9 +228,10 @@ function packageVersion(): string {
 
 /**
  * The report over the store `n1lens serve` writes: a period's endpoints and connections of a
- * service or all, and dead views over the whole history; with what --min-wasted-ms left out.
+ * service or all, and dead views over the whole history; with what --min-wasted-ms left out when
+ * the run is `gated` (a baseline to judge by or to write): finding that out runs detection again.
  */
-async function storeReport(db: string, opts: ReportCliOptions): Promise<{ report: Report; belowMinWasted: Set<string> }> {
+async function storeReport(db: string, opts: ReportCliOptions, gated: boolean): Promise<{ report: Report; belowMinWasted: Set<string> }> {
   // Opening a mistyped path would create an empty store: it must fail, not report "no requests".
   const { isMissingStore, openStore } = await import('../store/open.js');
   if (isMissingStore(db)) throw new CliError(`${db}: no such store (the --db file n1lens serve writes)`, EXIT.usage);
@@ -252,7 +257,7 @@ async function storeReport(db: string, opts: ReportCliOptions): Promise<{ report
       ...noiseOptions(opts),
     };
     const report = buildReport(rollups, { ...options, connections: connections.filter((c) => opts.service === undefined || c.service === opts.service), deadViews });
-    return { report, belowMinWasted: belowMinWasted(rollups, options) };
+    return { report, belowMinWasted: gated ? belowMinWasted(rollups, options) : new Set<string>() };
   } finally {
     await store.close();
   }
@@ -309,6 +314,9 @@ export function checkReportOutputs(opts: ReportCliOptions): { formats: FormatSpe
 
 const STEP_SUMMARY_DOING = 'cannot append the GitHub step summary (GITHUB_STEP_SUMMARY)';
 
+/** Only a gate with a baseline (to judge by or to write) asks which findings --min-wasted-ms left out. */
+const isGated = (checked: Checked, opts: Pick<ReportCliOptions, 'writeBaseline'>): boolean => checked.baseline !== undefined || opts.writeBaseline !== undefined;
+
 /** Runs the report command; returns the exit code. Outputs are rendered whole before any is written, so a failure never leaves half a file. */
 export async function runReport(files: string[], opts: ReportCliOptions, program = 'n1-report'): Promise<number> {
   const sources = [files.length > 0, opts.from !== undefined, opts.db !== undefined].filter(Boolean).length;
@@ -321,7 +329,7 @@ export async function runReport(files: string[], opts: ReportCliOptions, program
   if (opts.testSelection !== undefined && opts.testSuite !== true) throw new CliError('--test-selection applies to --test-suite', EXIT.usage);
   if (opts.db !== undefined) {
     if (opts.listUnseen) throw new CliError('--list-unseen is for trace files; with --db use --dead-after', EXIT.usage);
-    const { report, belowMinWasted: below } = await storeReport(opts.db, opts);
+    const { report, belowMinWasted: below } = await storeReport(opts.db, opts, isGated(checked, opts));
     if (!formats.some((f) => f.format === 'html')) return finishReport(report, formats, checked, opts, below);
     const store = await (await import('../store/open.js')).openStore(opts.db);
     try {
@@ -373,9 +381,7 @@ async function analyseAndFinish(
   // them after every test, so each test opens one whatever CONN_MAX_AGE is.
   const connections = opts.testSuite === true ? [] : rollups.connections.values();
   const report = buildReport(rollups.values(), { ...options, connections, deadViews, refusedSpans: refused, queriesOutsideRequests });
-  // Only a gate with a baseline asks which findings --min-wasted-ms left out.
-  const gated = checked.baseline !== undefined || opts.writeBaseline !== undefined;
-  const below = gated ? belowMinWasted(rollups.values(), options) : new Set<string>();
+  const below = isGated(checked, opts) ? belowMinWasted(rollups.values(), options) : new Set<string>();
   const code = await finishReport(report, formats, checked, opts, below, store === undefined ? undefined : { store, reportOptions });
   // After the outputs, so that a run that fails prints its one line only.
   if (evictedTraces > 0) process.stderr.write(evictionWarning(program, evictedTraces));
@@ -560,7 +566,7 @@ export function addReportOptions(command: Command): Command {
     .option('--ignore-table <glob>', 'leave out findings on tables matching this glob (repeatable)', repeatable(String))
     .option('--schema <file>', 'schema file from `manage.py n1lens_schema`, for exact names')
     .option('--trace-url <template>', "html: link example traces, 'https://jaeger.example.com/trace/{traceId}'")
-    .option('--repo-root <dir>', 'sarif, github: the repository root file paths are given from (default: the git top level of the working directory, else the working directory)')
+    .option('--repo-root <dir>', 'sarif, github: the repository root file paths are given from (default: the git top level above --base-dir, else above the working directory, else --base-dir)')
     .option('--base-dir <dir>', "sarif, github: the directory the traces' relative file paths are relative to, Django's BASE_DIR (default: the working directory)")
     .option('--baseline <file>', 'accepted findings: fail only on findings not in it (or past their expires date)')
     .option('--write-baseline <file>', 'write the current findings as the baseline (keeps reasons and expiry dates already in it) and exit 0')

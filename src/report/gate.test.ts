@@ -1,6 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { analyseFiles } from '../cli/report.js';
-import type { RollupSet } from '../detect/rollup.js';
+import { analyseRequest } from '../detect/request.js';
+import { RollupSet } from '../detect/rollup.js';
+import { APPLICATIONS, requestOf, type Step } from '../detect/testing.js';
+import { createSqlNormalizer } from '../sql/index.js';
 import { baselineFromReport, BaselineError, parseBaseline, widenScope, type Baseline } from './baseline.js';
 import { judge, lookedAt } from './gate.js';
 import { renderGithubCommands, renderGithubSummary } from './github.js';
@@ -185,6 +188,18 @@ describe('a baseline and a run of different scopes', () => {
     expect(judge(quiet, { maxFindings: 0, today, baseline: narrow, scope: { testSuite: true, tests: 'tests/test_a.py' } }).fixed).toHaveLength(6);
   });
 
+  it('calls an entry fixed from the whole suite when the baseline was written from a selection, and drops it in a rewrite', () => {
+    // pytest tests/test_a.py --n1lens --n1lens-write-baseline=b.json, then pytest --n1lens (no --test-selection):
+    // the whole suite ran every test of the selection, so what it no longer finds is fixed.
+    const stale = { signature: 'ffffffffffffffff', endpoint: 'test tests/test_a.py::test_list', kind: 'n_plus_one' as const, table: 'shop_old' };
+    const fromSelection: Baseline = { n1lensBaseline: 1, scope: { testSuite: true, tests: 'tests/test_a.py' }, findings: [...baselineFromReport(report).findings, stale] };
+    const wholeSuite = { testSuite: true as const };
+    expect(judge(report, { maxFindings: 0, today, baseline: fromSelection, scope: wholeSuite }).fixed).toEqual([stale]);
+    const next = baselineFromReport(report, fromSelection, lookedAt(report, { scope: wholeSuite, baseline: fromSelection }), wholeSuite);
+    expect(next.findings.map((e) => e.signature)).not.toContain(stale.signature);
+    expect(next.scope).toEqual({ testSuite: true });
+  });
+
   it("calls a finding outside the baseline's scope neither new nor accepted: it does not count, and the verdict says why", () => {
     const empty: Baseline = { n1lensBaseline: 1, scope: { endpoint: 'GET reports/*', minWastedMs: 5 }, findings: [] };
     const verdict = judge(report, { maxFindings: 0, today, baseline: empty });
@@ -200,6 +215,29 @@ describe('a baseline and a run of different scopes', () => {
     const old = judge(report, { maxFindings: 0, today, baseline: { n1lensBaseline: 1, findings: [] }, scope: { minWastedMs: 1 } });
     expect(old.findings.map((g) => g.status)).toEqual(Array(6).fill('new'));
     expect(old.scopeNotes).toEqual([]);
+  });
+
+  it("calls a loop just under the baseline's --min-wasted-ms outside its scope, though the report rounds it up to it", () => {
+    // Five executions of 1.24 ms: 6.2 ms, less one execution's share, wastes 4.96 ms in the one request,
+    // which the report shows as 5.0. The baseline's run (--min-wasted-ms 5) compared 4.96 and left it out.
+    const normalize = createSqlNormalizer();
+    const candidate = (r: number): string => `SELECT "recruit_candidate"."id", "recruit_candidate"."name" FROM "recruit_candidate" WHERE "recruit_candidate"."id" = ${r + 1} LIMIT 21`;
+    const steps: Step[] = [APPLICATIONS, ...Array.from({ length: 5 }, (_, r) => ({ sql: candidate(r), ms: 1.24 }))];
+    const set = new RollupSet();
+    set.add(analyseRequest(requestOf('GET dashboard/', steps), normalize));
+    const narrow = buildReport(set.values(), { minWastedMs: 5 });
+    expect(narrow.endpoints[0]!.findings).toEqual([]);
+    const baseline = baselineFromReport(narrow, undefined, () => true, { minWastedMs: 5 });
+    expect(baseline.scope).toEqual({ minWastedMs: 5 });
+
+    const wide = buildReport(set.values());
+    const [loop] = wide.endpoints[0]!.findings;
+    expect(loop).toMatchObject({ kind: 'n_plus_one', wastedMs: 5 });
+    const verdict = judge(wide, { maxFindings: 0, today, baseline, scope: {} });
+    expect(verdict.findings.map((g) => g.status)).toEqual(['unscoped']);
+    expect(verdict.overBudget).toBe(false);
+    // A baseline written under --min-wasted-ms 4.9 would have listed it: new.
+    expect(judge(wide, { maxFindings: 0, today, baseline: { ...baseline, scope: { minWastedMs: 4.9 } }, scope: {} }).findings.map((g) => g.status)).toEqual(['new']);
   });
 
   it('records the scope a rewrite covers: the wider of the file it rewrites and the run', () => {

@@ -126,6 +126,16 @@ export interface ReportOptions extends EndpointDetectOptions, ConnectionDetectOp
 const round1 = (n: number): number => Math.round(n * 10) / 10;
 
 /**
+ * Each finding buildReport lists, with its waste before rounding to 0.1 ms (the report shows 5.0 for
+ * 4.96). --min-wasted-ms compares the exact waste, so the gate, asking whether a baseline's
+ * --min-wasted-ms would have listed a finding, must compare the same: kept beside the report, not in it.
+ */
+const exactWaste = new WeakMap<ReportFinding, number>();
+
+/** A finding's waste as --min-wasted-ms compares it: unrounded for one buildReport made, else its report value. */
+export const unroundedWastedMs = (f: ReportFinding): number => exactWaste.get(f) ?? f.wastedMs;
+
+/**
  * `GET dashboard/*` style globs: `*` matches anything, everything else literally. Matched without a
  * regular expression, so no glob can make it backtrack: the literal parts between stars are found
  * left to right, each as early as it occurs (the first must start the name, the last end it), which
@@ -464,7 +474,9 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     fix: named(fixLines.filter((l) => l !== '').join('\n')),
     findings: findings.map((f) => {
       const finding = reportFinding(f, naming, use, rollup, where, index, combined);
-      return { ...finding, suggestion: withManagers(finding.suggestion, named), signature: signatureOfFinding(rollup, f) };
+      const listed: ReportFinding = { ...finding, suggestion: withManagers(finding.suggestion, named), signature: signatureOfFinding(rollup, f) };
+      exactWaste.set(listed, f.wastedMs);
+      return listed;
     }),
   };
 }

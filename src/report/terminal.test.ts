@@ -1,8 +1,13 @@
 import { WriteStream } from 'node:tty';
 import { describe, expect, it } from 'vitest';
 import { endpoint, finding, report } from '../../test/report-fixture.js';
+import { analyseRequest } from '../detect/request.js';
+import { RollupSet } from '../detect/rollup.js';
+import { APPLICATIONS, DASHBOARD_ROW, loop as rowLoop, requestOf } from '../detect/testing.js';
+import { createSqlNormalizer } from '../sql/index.js';
 import { judge } from './gate.js';
 import { renderMarkdown } from './markdown.js';
+import { buildReport } from './model.js';
 import { colorSupported, renderGateTerminal, renderTerminal } from './terminal.js';
 
 /** A colour terminal, its depth read by Node's own getColorDepth. */
@@ -78,6 +83,33 @@ describe("an endpoint's fix after its findings", () => {
     const rooted = renderTerminal(report([endpoint(name, [loop], { fix: "Order.objects.select_related('customer')" })]), { color: false });
     expect(rooted).toContain('fix:');
     expect(rooted).toContain("Order.objects.select_related('customer')");
+  });
+
+  it('left out, still says an inferred N+1\'s names are guesses (an admin changelist without --schema)', () => {
+    // The caveat was printed inside the fix block only: an admin fix, the one finding's own, went without it.
+    const normalize = createSqlNormalizer();
+    const set = new RollupSet();
+    for (let i = 0; i < 3; i++) {
+      const steps = [APPLICATIONS, ...rowLoop(8, DASHBOARD_ROW[0]!)];
+      set.add(analyseRequest(requestOf('GET admin/recruit/application/', steps, { traceId: (i + 1).toString(16).padStart(32, '0'), startMs: i * 1000 }), normalize));
+    }
+    const admin = buildReport(set.values());
+    const [f] = admin.endpoints[0]!.findings;
+    expect(f!.kind).toBe('n_plus_one');
+    expect(f!.suggestion.confidence).toBe('inferred');
+    const out = renderTerminal(admin, { color: false });
+    expect(out).toContain('list_select_related');
+    expect(out).not.toContain('fix:');
+    expect(out.split('names inferred from SQL').length - 1).toBe(1);
+  });
+
+  it('shown, says an inferred N+1\'s names are guesses once, and an exact one\'s not at all', () => {
+    const inferred = finding(name, { suggestion: { method: 'select_related', path: 'customer', code: ".select_related('customer')", confidence: 'inferred' } });
+    const shown = renderTerminal(report([endpoint(name, [inferred], { fix: "Order.objects.select_related('customer')" })]), { color: false });
+    expect(shown).toContain('fix:');
+    expect(shown.split('names inferred from SQL').length - 1).toBe(1);
+    const exact = finding(name, { suggestion: { method: 'select_related', path: 'customer', code: ".select_related('customer')", confidence: 'exact' } });
+    expect(renderTerminal(report([endpoint(name, [exact], { fix: "Order.objects.select_related('customer')" })]), { color: false })).not.toContain('names inferred');
   });
 });
 

@@ -30,6 +30,9 @@ export function colorSupported(stream: ColorStream = process.stdout, env: NodeJS
   return stream.getColorDepth === undefined ? true : stream.getColorDepth(env) > 2;
 }
 
+/** The caveat under an endpoint whose N+1 fix names relations and models guessed from the SQL. */
+const INFERRED_NAMES = 'names inferred from SQL; --schema (manage.py n1lens_schema) makes them exact';
+
 /** Renders the report for a terminal. */
 export function renderTerminal(report: Report, options: TerminalOptions = {}): string {
   const c = pc.createColors(options.color ?? colorSupported());
@@ -84,9 +87,11 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
     if (fix !== '') {
       out.push(`   ${c.bold('fix:')}`);
       for (const line of wrapCode(fix, width, '     ')) out.push(c.green(line));
-      if (e.findings.some((f) => f.suggestion.confidence === 'inferred' && f.kind === 'n_plus_one')) {
-        out.push(c.dim("   names inferred from SQL; --schema (manage.py n1lens_schema) makes them exact"));
-      }
+    }
+    // Under the fix block, or under the findings when that block repeats the one finding's fix and is left out:
+    // either way the names in the code shown are guesses.
+    if (e.findings.some((f) => f.suggestion.confidence === 'inferred' && f.kind === 'n_plus_one')) {
+      for (const line of wrapText(INFERRED_NAMES, width - 3)) out.push(c.dim(`   ${line}`));
     }
   });
   if (!listClean) out.push('', c.green(`✓ ${clean} more endpoints without findings`));

@@ -2,7 +2,7 @@
 import type { CodeLocation } from '../detect/types.js';
 import { clockText, spanText, wholeWithCommas } from '../suggest/operational.js';
 import type { ReportEndpoint, ReportFinding, ServiceFinding } from './model.js';
-import { displayWidth, firstGrapheme, headWithin } from './width.js';
+import { displayWidth, firstGrapheme, fitsWithin, headWithin } from './width.js';
 
 export const ms = (n: number): string => (n >= 1000 ? `${(n / 1000).toFixed(2)} s` : `${n.toFixed(1)} ms`);
 export const int = wholeWithCommas;
@@ -104,7 +104,8 @@ export function codeSpan(text: string): string {
 
 /** Keeps the head of a statement and its WHERE clause, the parts that identify it, within `width` columns. */
 export function shortenSql(sql: string, width: number): string {
-  if (displayWidth(sql) <= width) return sql;
+  // fitsWithin, not displayWidth: a statement can run to tens of kilobytes, of which only `width` columns are shown.
+  if (fitsWithin(sql, width)) return sql;
   const cut = (text: string): string => `${headWithin(text, width - 1)[0]}…`;
   const where = sql.search(/ WHERE /);
   const from = sql.search(/ FROM /);
@@ -112,11 +113,11 @@ export function shortenSql(sql: string, width: number): string {
     const select = sql.slice(0, sql.indexOf(' ') + 1);
     const tail = sql.slice(from + 1);
     const candidate = `${select}… ${tail}`;
-    if (displayWidth(candidate) <= width) return candidate;
+    if (fitsWithin(candidate, width)) return candidate;
     if (where > from) {
       const fromPart = sql.slice(from + 1, where);
       const compact = `${select}… ${fromPart.split(' ').slice(0, 2).join(' ')} …${sql.slice(where)}`;
-      if (displayWidth(compact) <= width) return compact;
+      if (fitsWithin(compact, width)) return compact;
       return cut(compact);
     }
   }
@@ -186,7 +187,7 @@ function splitCall(code: string): { head: string; args: string[]; tail: string }
 export function wrapCode(code: string, width: number, indent = ''): string[] {
   if (code.includes('\n')) return code.split('\n').flatMap((line) => wrapCode(line, width, indent));
   if (code.trim() === '') return [''];
-  if (indent.length + displayWidth(code) <= width) return [indent + code];
+  if (fitsWithin(code, width - indent.length)) return [indent + code];
   const comment = /^(\s*)# (.*)$/.exec(code);
   if (comment !== null) {
     // A comment wraps as prose; its continuation lines stay comments.
@@ -250,11 +251,11 @@ export function wrapLong(text: string, width: number): string[] {
   let line = '';
   for (const word of text.split(/\s+/).filter((w) => w !== '')) {
     let rest = word;
-    if (line !== '' && displayWidth(line) + 1 + displayWidth(rest) > width && displayWidth(rest) <= width) {
+    if (line !== '' && !fitsWithin(rest, width - displayWidth(line) - 1) && fitsWithin(rest, width)) {
       lines.push(line);
       line = '';
     }
-    while ((line === '' ? 0 : displayWidth(line) + 1) + displayWidth(rest) > width) {
+    while (!fitsWithin(rest, width - (line === '' ? 0 : displayWidth(line) + 1))) {
       const room = width - (line === '' ? 0 : displayWidth(line) + 1);
       const [head] = headWithin(rest, Math.max(0, room));
       // After a path's slash or a test id's `::` (tests/test_x.py::TestCase::test_y).

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { displayWidth, firstGrapheme, headWithin } from './width.js';
+import { displayWidth, firstGrapheme, fitsWithin, headWithin, SEGMENT_CHUNK } from './width.js';
 
 describe('displayWidth (terminal columns)', () => {
   it('counts ASCII one column a character', () => {
@@ -50,5 +50,39 @@ describe('headWithin', () => {
   it('gives the first character whole, however wide', () => {
     expect(firstGrapheme('👨‍👩‍👧 family')).toBe('👨‍👩‍👧');
     expect(firstGrapheme('')).toBe('');
+  });
+});
+
+describe('long text, segmented a chunk at a time', () => {
+  // Graphemes that straddle a chunk's end: a ZWJ family, a flag pair, a combining accent, CJK.
+  const straddling = ['👨‍👩‍👧', '🇫🇷', 'e\u0301', '注'];
+
+  it('measures and cuts graphemes across chunk boundaries as in one piece', () => {
+    for (const g of straddling) {
+      for (let lead = SEGMENT_CHUNK - 8; lead <= SEGMENT_CHUNK + 1; lead++) {
+        const text = `${'é'.repeat(lead)}${g}${'x'.repeat(SEGMENT_CHUNK)}${g}`;
+        const w = displayWidth(g);
+        expect(displayWidth(text), `${g} after ${lead}`).toBe(lead + SEGMENT_CHUNK + 2 * w);
+        expect(headWithin(text, lead + w)[0]).toBe(`${'é'.repeat(lead)}${g}`);
+        expect(headWithin(text, lead + w - 1)[0]).toBe('é'.repeat(lead));
+      }
+    }
+    // A run of flags pairs from its start, whichever chunk a pair begins in.
+    expect(displayWidth(`é${'🇫🇷'.repeat(300)}`)).toBe(601);
+    expect(headWithin(`é${'🇫🇷'.repeat(300)}`, 400)[0]).toBe(`é${'🇫🇷'.repeat(199)}`);
+  });
+
+  it('keeps a grapheme longer than a chunk whole', () => {
+    const heavy = `e${'\u0301'.repeat(SEGMENT_CHUNK * 3)}`;
+    expect(displayWidth(`${heavy}a`)).toBe(2);
+    expect(firstGrapheme(`${heavy}a`)).toBe(heavy);
+    expect(headWithin(`${heavy}a`, 1)).toEqual([heavy, 'a']);
+  });
+
+  it('fitsWithin answers as displayWidth does', () => {
+    const texts = ['', 'GET dashboard/', 'GET 注文/', 'cafe\u0301', '👨‍👩‍👧 family', `${'a'.repeat(79)}é`, `${'a'.repeat(80)}\u0301`, 'a\u200bb', ...straddling.map((g) => `${'é'.repeat(SEGMENT_CHUNK - 1)}${g}`)];
+    for (const text of texts) {
+      for (let columns = -1; columns <= displayWidth(text) + 2; columns++) expect(fitsWithin(text, columns), `${JSON.stringify(text)} in ${columns}`).toBe(displayWidth(text) <= columns);
+    }
   });
 });

@@ -43,7 +43,49 @@ const ZERO = /^[\p{M}\p{Cf}\p{Cc}\uFE00-\uFE0F\u1160-\u11FF\u{E0100}-\u{E01EF}]+
 const PLAIN = /^[\x20-\x7e]*$/;
 
 let segmenter: Intl.Segmenter | undefined;
-const graphemes = (text: string): Iterable<{ segment: string }> => (segmenter ??= new Intl.Segmenter('en', { granularity: 'grapheme' })).segment(text);
+
+/** Code units the segmenter is given at a time (see graphemes). */
+export const SEGMENT_CHUNK = 256;
+
+const isHighSurrogate = (unit: number): boolean => unit >= 0xd800 && unit <= 0xdbff;
+
+/**
+ * The graphemes of `text` from its start, segmented a bounded chunk at a time. Node 20's
+ * Intl.Segmenter iterator costs time in proportion to the whole string it was given at every step,
+ * so walking a long statement (48 KB) grapheme by grapheme took seconds, and even a walk that stops
+ * after 80 columns paid for the whole string at each step. A chunk's last grapheme may go on past the
+ * chunk: it is segmented again at the head of the next one, which starts on a grapheme boundary (the
+ * boundaries before it depend only on what precedes them and the character after, all in the chunk).
+ * A walk that stops early segments no further than the chunk it stopped in.
+ */
+function* graphemes(text: string): Generator<string> {
+  segmenter ??= new Intl.Segmenter('en', { granularity: 'grapheme' });
+  let start = 0;
+  let size = SEGMENT_CHUNK;
+  while (start < text.length) {
+    let end = Math.min(text.length, start + size);
+    // Never between the halves of a surrogate pair: the half would be a character of its own, and
+    // the grapheme before it (👨‍👩‍ of a family cut at 👧) would end there.
+    if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end--;
+    let pending = '';
+    let consumed = 0;
+    for (const { segment } of segmenter.segment(text.slice(start, end))) {
+      if (pending !== '') {
+        yield pending;
+        consumed += pending.length;
+      }
+      pending = segment;
+    }
+    if (end === text.length) {
+      yield pending;
+      return;
+    }
+    // One grapheme filled the whole chunk (a letter under hundreds of marks): try a chunk twice as long.
+    if (consumed === 0) size *= 2;
+    else size = SEGMENT_CHUNK;
+    start += consumed;
+  }
+}
 
 /** The columns one grapheme takes: 0, 1 or 2. */
 function graphemeWidth(g: string): number {
@@ -65,30 +107,51 @@ function graphemeWidth(g: string): number {
 export function displayWidth(text: string): number {
   if (PLAIN.test(text)) return text.length;
   let n = 0;
-  for (const { segment } of graphemes(text)) n += graphemeWidth(segment);
+  for (const g of graphemes(text)) n += graphemeWidth(g);
   return n;
 }
 
 /**
- * The longest head of `text` that fits `columns`, cut between graphemes, and the rest.
+ * Whether `text` fits `columns`: displayWidth(text) <= columns, but reading no further than the
+ * columns it needs, so that asking it of a long statement costs what the line it fits costs.
+ *
+ * @example fitsWithin('GET 注文/', 8) // false
+ */
+export function fitsWithin(text: string, columns: number): boolean {
+  if (columns < 0) return false;
+  // Printable ASCII up to one past the width: one column a character, and nothing joins them.
+  if (PLAIN.test(text.slice(0, columns + 1))) return text.length <= columns;
+  let used = 0;
+  for (const g of graphemes(text)) {
+    used += graphemeWidth(g);
+    if (used > columns) return false;
+  }
+  return true;
+}
+
+/**
+ * The longest head of `text` that fits `columns`, cut between graphemes, and the rest. Reads no
+ * further than the head and the grapheme after it.
  *
  * @example headWithin('注文一覧', 5) // ['注文', '一覧']
  */
 export function headWithin(text: string, columns: number): [head: string, rest: string] {
-  if (PLAIN.test(text)) return [text.slice(0, Math.max(0, columns)), text.slice(Math.max(0, columns))];
+  const n = Math.max(0, columns);
+  // The first n characters and the one after them printable ASCII: a grapheme boundary at n.
+  if (PLAIN.test(text.slice(0, n + 1))) return [text.slice(0, n), text.slice(n)];
   let used = 0;
   let end = 0;
-  for (const { segment } of graphemes(text)) {
-    const w = graphemeWidth(segment);
+  for (const g of graphemes(text)) {
+    const w = graphemeWidth(g);
     if (used + w > columns) break;
     used += w;
-    end += segment.length;
+    end += g.length;
   }
   return [text.slice(0, end), text.slice(end)];
 }
 
 /** The first grapheme of `text` (whole, however wide): what a line too narrow for it still takes. */
 export function firstGrapheme(text: string): string {
-  for (const { segment } of graphemes(text)) return segment;
+  for (const g of graphemes(text)) return g;
   return '';
 }

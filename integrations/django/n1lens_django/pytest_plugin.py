@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import glob
 import gzip
 import inspect
 import os
@@ -180,29 +181,52 @@ def test_selection(config, deselected: int = 0) -> str | None:
     None for the whole suite. n1-report records it in a baseline it writes, and calls no baseline
     entry fixed on a run of other tests (one that did not run a test cannot have seen its N+1 go).
 
-    Test paths that name the suite's own roots (testpaths, or the rootdir) select nothing.
+    Test paths that take in the whole suite (the rootdir, or every one of its testpaths) select
+    nothing. A run with no arguments from a folder below the rootdir (`cd tests/unit && pytest`)
+    collects only that folder: a selection, named from the rootdir (`tests/unit`). --ignore and
+    --ignore-glob leave tests out as --deselect does.
     """
     parts: list[str] = []
     source = getattr(config, "args_source", None)
-    if source is None or source.name == "ARGS":
-        root = Path(config.rootpath)
-        whole = {root.resolve(), *((root / p).resolve() for p in config.getini("testpaths"))}
+    # ARGS: the paths typed; INVOCATION_DIR: no arguments, and pytest collects the folder it runs in
+    # (the rootdir itself, or one below it where testpaths do not apply); TESTPATHS: the whole suite.
+    if source is None or source.name in ("ARGS", "INVOCATION_DIR"):
+        root = Path(config.rootpath).resolve()
         here = Path(config.invocation_params.dir)
         given = [str(a) for a in config.args]
-        if any("::" in a or (here / a).resolve() not in whole for a in given):
-            parts += given
+        if any("::" in a for a in given) or not _whole_suite(root, [(here / a).resolve() for a in given], config.getini("testpaths")):
+            if source is not None and source.name == "INVOCATION_DIR":
+                parts += [_from_root(root, Path(a)) for a in given]
+            else:
+                parts += given
     for flag, name in (("-k", "keyword"), ("-m", "markexpr")):
         value = config.getoption(name, None)
         if value:
             parts.append(f"{flag} {value}")
-    for node in config.getoption("deselect", None) or []:
-        parts.append(f"--deselect {node}")
+    for flag, name in (("--deselect", "deselect"), ("--ignore", "ignore"), ("--ignore-glob", "ignore_glob")):
+        for value in config.getoption(name, None) or []:
+            parts.append(f"{flag} {value}")
     for flag, name in (("--lf", "lf"), ("--sw", "stepwise")):
         if config.getoption(name, False):
             parts.append(flag)
     if not parts and deselected:
         parts.append("some tests deselected")
     return " ".join(parts) or None
+
+
+def _whole_suite(root: Path, paths: list[Path], testpaths: list[str]) -> bool:
+    """Whether test paths take in the whole suite: the rootdir, or every testpath (globs expanded,
+    as pytest expands them), each the same as or below one of `paths`."""
+    suite = [Path(m).resolve() for p in testpaths for m in sorted(glob.glob(str(root / p), recursive=True))] or [root]
+    return all(any(p == s or p in s.parents for p in paths) for s in suite) or any(p == root or p in root.parents for p in paths)
+
+
+def _from_root(root: Path, path: Path) -> str:
+    """A path as named from the rootdir (`tests/unit`), the same whichever folder pytest ran in."""
+    try:
+        return path.resolve().relative_to(root).as_posix() or "."
+    except ValueError:
+        return str(path)
 
 
 def report_colour(environ: Mapping[str, str], markup: bool) -> tuple[dict[str, str], list[str]]:

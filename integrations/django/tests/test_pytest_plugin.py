@@ -457,6 +457,78 @@ def test_the_test_selection_names_what_the_arguments_select_and_nothing_for_the_
     assert test_selection(Config(["tests"], keyword="slow", markexpr="not db")) == "-k slow -m not db"
     assert test_selection(Config(["tests"], source="TESTPATHS", lf=True)) == "--lf"
     assert test_selection(Config(["tests"], source="TESTPATHS"), deselected=3) == "some tests deselected"
+    # No arguments, run from a folder below the rootdir: only that folder, named from the rootdir.
+    assert test_selection(Config([str(SAMPLE / "tests")], source="INVOCATION_DIR")) is None  # the suite's testpath
+    assert test_selection(Config([str(SAMPLE)], source="INVOCATION_DIR")) is None
+    assert test_selection(Config([str(SAMPLE / "recruit")], source="INVOCATION_DIR")) == "recruit"
+    assert test_selection(Config(["tests"], ignore=["tests/test_dashboard.py"], ignore_glob=["*_slow.py"])) == "--ignore tests/test_dashboard.py --ignore-glob *_slow.py"
+
+
+SELECTION_CONFTEST = """
+import importlib.util, json, os
+
+spec = importlib.util.spec_from_file_location("n1lens_plugin_under_test", {plugin!r})
+plugin = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(plugin)
+
+
+def pytest_collection_finish(session):
+    with open(os.environ["SELECTION_OUT"], "w") as out:
+        json.dump({{"selection": plugin.test_selection(session.config), "collected": [i.nodeid for i in session.items]}}, out)
+"""
+
+
+def selection_project(tmp_path):
+    """A project of two test folders under testpaths = tests whose conftest writes what the plugin
+    calls the run's selection, and what pytest collected."""
+    project = tmp_path / "project"
+    (project / "tests" / "unit").mkdir(parents=True)
+    (project / "tests" / "other").mkdir(parents=True)
+    (project / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n")
+    plugin = Path(__file__).resolve().parents[1] / "n1lens_django" / "pytest_plugin.py"
+    (project / "conftest.py").write_text(SELECTION_CONFTEST.format(plugin=str(plugin)))
+    (project / "tests" / "unit" / "test_a.py").write_text("def test_a():\n    pass\n")
+    (project / "tests" / "other" / "test_b.py").write_text("def test_b():\n    pass\n")
+    return project
+
+
+def selection_of(cwd, out, *args):
+    """Runs pytest (without --n1lens) in `cwd`; returns the selection and the tests collected."""
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:n1lens", *args],
+        cwd=cwd,
+        env={"PATH": "/usr/bin:/bin", "SELECTION_OUT": str(out), "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    return json.loads(out.read_text())
+
+
+def test_a_run_from_a_folder_below_the_rootdir_with_no_arguments_is_a_selection_of_that_folder(tmp_path):
+    # `cd tests/unit && pytest --n1lens`: pytest collects that folder only (args_source INVOCATION_DIR),
+    # and the run was passed to n1-report as the whole suite, calling the other tests' entries fixed.
+    project = selection_project(tmp_path)
+    whole = selection_of(project, tmp_path / "whole.json")
+    assert sorted(whole["collected"]) == ["tests/other/test_b.py::test_b", "tests/unit/test_a.py::test_a"]
+    assert whole["selection"] is None
+    part = selection_of(project / "tests" / "unit", tmp_path / "part.json")
+    assert part["collected"] == ["tests/unit/test_a.py::test_a"]
+    assert part["selection"] == "tests/unit"
+    # The suite's own testpath, run from inside it: the whole suite.
+    assert selection_of(project / "tests", tmp_path / "tests.json")["selection"] is None
+
+
+def test_a_run_that_ignores_a_folder_is_a_selection(tmp_path):
+    # --ignore and --ignore-glob leave tests out as --deselect does.
+    project = selection_project(tmp_path)
+    ignored = selection_of(project, tmp_path / "ignore.json", "--ignore=tests/other")
+    assert ignored["collected"] == ["tests/unit/test_a.py::test_a"]
+    assert ignored["selection"] == "--ignore tests/other"
+    globbed = selection_of(project, tmp_path / "glob.json", "--ignore-glob=*/other/*")
+    assert globbed["collected"] == ["tests/unit/test_a.py::test_a"]
+    assert globbed["selection"] == "--ignore-glob */other/*"
 
 
 # A plugin module loaded before pytest-django sets Django up (`-p`): the driver Django is to use,
