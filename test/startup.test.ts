@@ -165,8 +165,12 @@ describe('n1lens serve stops when told to', () => {
     parent.kill('SIGKILL');
     while ((await isListening(http)) && Date.now() < deadline + 5_000) await new Promise((r) => setTimeout(r, 50));
     expect(await isListening(http)).toBe(false);
+    // The serve thread's stderr reaches the file through the main thread, so the line may land just
+    // after the listener closes: wait for it as for the port.
     const { readFileSync } = await import('node:fs');
-    expect(readFileSync(join(dir, 'orphan.err'), 'utf8')).toMatch(/npm\/npx parent exited: analysing buffered traces and closing/);
+    const said = (): string => readFileSync(join(dir, 'orphan.err'), 'utf8');
+    while (!said().includes('npm/npx parent exited') && Date.now() < deadline + 10_000) await new Promise((r) => setTimeout(r, 50));
+    expect(said()).toMatch(/npm\/npx parent exited: analysing buffered traces and closing/);
   });
 
   it('stops on SIGINT with exit code 0', async () => {

@@ -660,8 +660,9 @@ describe('an annotation or to_attr named like a field of the model gets a name o
     expect(s.code).toContain('read application.notes_count_annotated');
   });
 
-  it("two annotations under one name (job__notes and job_notes both give job_notes_count): the second gets a name of its own", () => {
-    const withRemarks = parseSchema({
+  // Job.notes (JobNote) and Application.job_notes (Remark): job__notes and job_notes both count as job_notes_count.
+  const withRemarks = (): DjangoSchema =>
+    parseSchema({
       ...schemaJson,
       models: [
         ...schemaJson.models.map((m) =>
@@ -675,9 +676,11 @@ describe('an annotation or to_attr named like a field of the model gets a name o
         { model: 'recruit.Remark', table: 'recruit_remark', pk: 'id', relations: [{ name: 'application', queryName: 'application', kind: 'many_to_one', target: 'recruit.Application', column: 'application_id' }] },
       ],
     });
-    const jobNotes = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "recruit_jobnote" WHERE "recruit_jobnote"."job_id" = ${r % 7}`;
-    const remarks = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "recruit_remark" WHERE "recruit_remark"."application_id" = ${r + 100}`;
-    expect(endpointFor([APPLICATIONS, ...loop(9, DASHBOARD_ROW[1]!, jobNotes, remarks)], withRemarks).fix.split('\n')).toEqual([
+  const jobNotes = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "recruit_jobnote" WHERE "recruit_jobnote"."job_id" = ${r % 7}`;
+  const remarks = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "recruit_remark" WHERE "recruit_remark"."application_id" = ${r + 100}`;
+
+  it("two annotations under one name (job__notes and job_notes both give job_notes_count): the second gets a name of its own", () => {
+    expect(endpointFor([APPLICATIONS, ...loop(9, DASHBOARD_ROW[1]!, jobNotes, remarks)], withRemarks()).fix.split('\n')).toEqual([
       "Application.objects.select_related('job').annotate(job_notes_count=Count('job__notes', distinct=True), job_notes_count_annotated=Count('job_notes', distinct=True))",
       '# then read application.job_notes_count, not application.job.notes.count()',
       '# then read application.job_notes_count_annotated, not application.job_notes.count()',
@@ -685,23 +688,7 @@ describe('an annotation or to_attr named like a field of the model gets a name o
   });
 
   it("a finding's own fix uses the name the endpoint's combined fix gives it, so the two printed fixes agree", () => {
-    const withRemarks = parseSchema({
-      ...schemaJson,
-      models: [
-        ...schemaJson.models.map((m) =>
-          m.model === 'recruit.Job'
-            ? { ...m, relations: [...m.relations, { name: 'notes', queryName: 'notes', kind: 'one_to_many', target: 'recruit.JobNote', remoteColumn: 'job_id' }] }
-            : m.model === 'recruit.Application'
-              ? { ...m, relations: [...m.relations, { name: 'job_notes', queryName: 'job_notes', kind: 'one_to_many', target: 'recruit.Remark', remoteColumn: 'application_id' }] }
-              : m,
-        ),
-        { model: 'recruit.JobNote', table: 'recruit_jobnote', pk: 'id', relations: [{ name: 'job', queryName: 'job', kind: 'many_to_one', target: 'recruit.Job', column: 'job_id' }] },
-        { model: 'recruit.Remark', table: 'recruit_remark', pk: 'id', relations: [{ name: 'application', queryName: 'application', kind: 'many_to_one', target: 'recruit.Application', column: 'application_id' }] },
-      ],
-    });
-    const jobNotes = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "recruit_jobnote" WHERE "recruit_jobnote"."job_id" = ${r % 7}`;
-    const remarks = (r: number): string => `SELECT COUNT(*) AS "__count" FROM "recruit_remark" WHERE "recruit_remark"."application_id" = ${r + 100}`;
-    const counts = endpointFor([APPLICATIONS, ...loop(9, DASHBOARD_ROW[1]!, jobNotes, remarks)], withRemarks);
+    const counts = endpointFor([APPLICATIONS, ...loop(9, DASHBOARD_ROW[1]!, jobNotes, remarks)], withRemarks());
     const remark = counts.findings.find((f) => f.table === 'recruit_remark')!.suggestion;
     expect(counts.fix).toContain('job_notes_count_annotated=Count(');
     expect(remark.code).toContain('job_notes_count_annotated=Count(');

@@ -262,20 +262,24 @@ def signatures(report_path):
     return {(e["endpoint"], f["kind"], f["table"], f["signature"]) for e in report["endpoints"] for f in e["findings"]}
 
 
-@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
-def test_capture_of_manage_py_test_finds_what_pytest_n1lens_finds(tmp_path, protocol):
-    captured = tmp_path / "capture.json"
+def capture_manage_py_test(project, tmp_path, captured, *options):
+    """`n1lens capture --test-suite -- manage.py test` in `project`, its JSON report in `captured`: the run and its output."""
     done = subprocess.run(
-        ["node", str(REPO / "bin" / "n1lens.js"), "capture", "--test-suite", "--protocol", protocol,
-         "--out", str(tmp_path / "capture.jsonl"), "-f", f"json={captured}", "-f", "terminal",
-         "--", sys.executable, "manage.py", "test", "--noinput"],
-        cwd=SAMPLE,
+        ["node", str(REPO / "bin" / "n1lens.js"), "capture", "--test-suite", *options, "--out", str(tmp_path / "capture.jsonl"),
+         "-f", f"json={captured}", "-f", "terminal", "--", sys.executable, "manage.py", "test", "--noinput"],
+        cwd=project,
         env={**os.environ, "NO_COLOR": "1", "RECRUIT_SQLITE_PATH": str(tmp_path / "recruit.sqlite3")},
         capture_output=True,
         text=True,
         timeout=300,
     )
-    out = done.stdout + done.stderr
+    return done, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_capture_of_manage_py_test_finds_what_pytest_n1lens_finds(tmp_path, protocol):
+    captured = tmp_path / "capture.json"
+    done, out = capture_manage_py_test(SAMPLE, tmp_path, captured, "--protocol", protocol)
     assert done.returncode == 1, out  # the tests pass; the report is over budget
     assert "Ran 2 tests" in out and "OK" in out
     assert f"n1lens capture: OTLP {protocol} on 127.0.0.1:" in out
@@ -600,16 +604,7 @@ def test_capture_of_manage_py_test_reports_its_tests_and_requests_not_the_test_d
     shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".n1lens"))
     (project / "tests" / "test_setup_noise.py").write_text(SETUP_AND_BODY)
     captured = tmp_path / "capture.json"
-    done = subprocess.run(
-        ["node", str(REPO / "bin" / "n1lens.js"), "capture", "--test-suite", "--out", str(tmp_path / "capture.jsonl"),
-         "-f", f"json={captured}", "-f", "terminal", "--", sys.executable, "manage.py", "test", "--noinput"],
-        cwd=project,
-        env={**os.environ, "NO_COLOR": "1", "RECRUIT_SQLITE_PATH": str(tmp_path / "recruit.sqlite3")},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    out = done.stdout + done.stderr
+    done, out = capture_manage_py_test(project, tmp_path, captured)
     assert "Ran 5 tests" in out and "OK" in out, out[-2500:]
     assert done.returncode == 1, out[-2500:]  # the tests pass; the report is over budget
     report = json.loads(captured.read_text())
