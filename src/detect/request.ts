@@ -213,10 +213,10 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
       last = found;
     }
     const { n, g, setup, rule } = last!;
-    if (uniformHolds ?? holdsConnection(systems.get(j))) {
+    if (uniformHolds ?? holdsConnection(system)) {
       if (firstHeld < 0) {
         firstHeld = j;
-        observable = OBSERVABLE_SYSTEMS.has(systems.get(j));
+        observable = OBSERVABLE_SYSTEMS.has(system);
       }
       if (setup && !previousWasSetup) opened++;
       previousWasSetup = setup;
