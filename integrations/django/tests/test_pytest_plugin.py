@@ -147,12 +147,18 @@ def test_tests_of_the_same_page_without_rows_leave_its_n_plus_one_failing_the_ru
     assert "warm-up" not in section and "steady state unknown" not in section
 
 
-def test_a_baseline_silences_accepted_findings_and_fails_on_one_taken_out(tmp_path):
+def write_whole_suite_baseline(tmp_path):
+    """The sample suite's baseline, written by pytest --n1lens-write-baseline: its path and its six entries."""
     baseline = tmp_path / "baseline.json"
     code, out = run_pytest(tmp_path, f"--n1lens-write-baseline={baseline}")
     assert code == 0, out
     entries = json.loads(baseline.read_text())["findings"]
     assert len(entries) == 6
+    return baseline, entries
+
+
+def test_a_baseline_silences_accepted_findings_and_fails_on_one_taken_out(tmp_path):
+    baseline, entries = write_whole_suite_baseline(tmp_path)
 
     code, out = run_pytest(tmp_path, f"--n1lens-baseline={baseline}")
     assert code == 0, out
@@ -412,11 +418,7 @@ def test_async_client_requests_are_requests_of_their_test(tmp_path):
 
 
 def test_a_run_of_some_tests_calls_no_baseline_entry_fixed_and_a_rewrite_keeps_them_all(tmp_path):
-    baseline = tmp_path / "baseline.json"
-    code, out = run_pytest(tmp_path, f"--n1lens-write-baseline={baseline}")
-    assert code == 0, out
-    entries = json.loads(baseline.read_text())["findings"]
-    assert len(entries) == 6
+    baseline, entries = write_whole_suite_baseline(tmp_path)
 
     # The optimised dashboard test requests the page without its loops; the N+1 test did not run.
     code, out = run_pytest(tmp_path, "tests/test_dashboard.py::OptimisedDashboardTests", f"--n1lens-baseline={baseline}")
