@@ -33,22 +33,19 @@ const RETRY_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function causeCode(error: unknown): string | undefined {
-  let e: unknown = error;
-  for (let i = 0; i < 4 && e instanceof Error; i++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    e = e.cause;
-  }
-  return undefined;
+/** An error and its causes, outermost first, at most four deep. */
+function causeChain(error: unknown): Error[] {
+  const out: Error[] = [];
+  for (let e: unknown = error; out.length < 4 && e instanceof Error; e = e.cause) out.push(e);
+  return out;
 }
 
-/** The messages down an error's cause chain, outermost first. */
-function causeMessages(error: unknown): string[] {
-  const out: string[] = [];
-  let e: unknown = error;
-  for (let i = 0; i < 4 && e instanceof Error; i++, e = e.cause) out.push(e.message);
-  return out;
+function causeCode(error: unknown): string | undefined {
+  for (const e of causeChain(error)) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
 }
 
 function describeFailure(error: unknown): string {
@@ -57,7 +54,7 @@ function describeFailure(error: unknown): string {
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'unknown host';
   if (error instanceof Error && error.name === 'TimeoutError') return 'timed out';
   // undici's proxy agent says only "Proxy response (403) !== 200 when HTTP Tunneling", under UND_ERR_ABORTED.
-  const tunnel = causeMessages(error).map((m) => /^Proxy response \((\d+)\)/.exec(m)).find((m) => m !== null);
+  const tunnel = causeChain(error).map((e) => /^Proxy response \((\d+)\)/.exec(e.message)).find((m) => m !== null);
   if (tunnel != null) return `the proxy refused the tunnel (${tunnel[1]}): check HTTPS_PROXY and NO_PROXY, and that the proxy allows this host`;
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : undefined;
   return code ?? cause ?? (error instanceof Error ? error.message : String(error));
