@@ -12,6 +12,12 @@ are set-up, not the code under test, as pytest fixtures are not. Django test-cli
 in the test become SERVER spans below it, as they would over the network (patch_test_client).
 
 A test that already runs inside a span (the pytest plugin's own, or the project's) is left as it is.
+
+`manage.py test --parallel` runs the tests in a pool of worker processes (trace_parallel_workers):
+a worker leaves through os._exit, which skips the exporter's shutdown, so each worker flushes its
+spans before it hands a batch of results back; a spawned worker (macOS's default) starts with no
+tracing at all, so it is set up again with the parent's resource and the exporter the OTEL_*
+variables name.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import functools
 import inspect
 import os
 
-__all__ = ["in_test_span", "patch_test_client", "trace_test_methods", "unittest_span_name"]
+__all__ = ["in_test_span", "patch_test_client", "trace_parallel_workers", "trace_test_methods", "unittest_span_name"]
 
 # Set on a test method wrapped in its test's span (here or by the pytest plugin): never wrapped twice.
 TRACED = "_n1lens_test_span"
@@ -138,6 +144,66 @@ def trace_test_methods() -> None:
 
         call_test_method._n1lens = True
         klass._callTestMethod = call_test_method
+    trace_parallel_workers()
+
+
+def trace_parallel_workers() -> None:
+    """Django's parallel runner (ParallelTestSuite) exports its workers' spans: each worker
+    flushes after every batch of tests it runs, and a spawned worker is traced like its parent.
+    Safe to call more than once; does nothing without Django's test runner."""
+    try:
+        from django.test.runner import ParallelTestSuite
+    except ImportError:
+        return
+    if getattr(ParallelTestSuite.run_subsuite, "_n1lens", False):
+        return
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    resource = getattr(provider, "resource", None)
+    attributes = dict(resource.attributes) if resource is not None else {}
+    ParallelTestSuite.process_setup_args = (
+        ParallelTestSuite.process_setup,
+        ParallelTestSuite.process_setup_args,
+        attributes,
+    )
+    ParallelTestSuite.process_setup = _traced_process_setup
+    ParallelTestSuite.run_subsuite = _run_subsuite_then_flush
+
+
+def _traced_process_setup(original_setup, original_args, resource_attributes):
+    """A spawned worker's set-up (Django calls it before django.setup()): the parent's resource,
+    this process's pid, the exporter OTEL_* names; then the runner's own set-up."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from n1lens_django.tracing import exporter_from_environment, setup
+
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        attributes = dict(resource_attributes)
+        if "process.pid" in attributes:
+            attributes["process.pid"] = os.getpid()
+        trace.set_tracer_provider(TracerProvider(resource=Resource(attributes)))
+        exporter = exporter_from_environment()
+        setup(exporter=exporter) if exporter is not None else setup()
+    original_setup(*original_args)
+
+
+def _run_subsuite_then_flush(args):
+    """Django's worker function, then the worker's spans exported before its results go back."""
+    from django.test.runner import _run_subsuite
+    from opentelemetry import trace
+
+    try:
+        return _run_subsuite(args)
+    finally:
+        flush = getattr(trace.get_tracer_provider(), "force_flush", None)
+        if flush is not None:
+            flush()
+
+
+_run_subsuite_then_flush._n1lens = True
 
 
 def _in_test_span(testcase, method):

@@ -616,6 +616,25 @@ def _instrument(provider: TracerProvider) -> None:
             turn_on(module, class_name)
     if installed("requests"):
         turn_on("opentelemetry.instrumentation.requests", "RequestsInstrumentor")
+    if installed("sqlite3") and installed("opentelemetry.instrumentation.dbapi"):
+        _let_sqlite_backup_take_traced_connections()
+
+
+def _let_sqlite_backup_take_traced_connections() -> None:
+    """sqlite3's Connection.backup() refuses any target that is not a real sqlite3 Connection, and
+    the instrumented sqlite3.connect() returns a proxy: `manage.py test --parallel` under the spawn
+    start method (macOS's default) copies each worker's SQLite test database with backup() and
+    failed with "backup() argument 'target' must be sqlite3.Connection". The proxy's backup()
+    hands the real connection on."""
+    from opentelemetry.instrumentation.dbapi import TracedConnectionProxy
+
+    if "backup" in TracedConnectionProxy.__dict__:
+        return
+
+    def backup(self, target, *args, **kwargs):
+        return self.__wrapped__.backup(getattr(target, "__wrapped__", target), *args, **kwargs)
+
+    TracedConnectionProxy.backup = backup
 
 
 # --- which configured databases are traced ------------------------------------------------------

@@ -268,11 +268,11 @@ def signatures(report_path):
     return {(e["endpoint"], f["kind"], f["table"], f["signature"]) for e in report["endpoints"] for f in e["findings"]}
 
 
-def capture_manage_py_test(project, tmp_path, captured, *options):
+def capture_manage_py_test(project, tmp_path, captured, *options, test_args=()):
     """`n1lens capture --test-suite -- manage.py test` in `project`, its JSON report in `captured`: the run and its output."""
     done = subprocess.run(
         ["node", str(REPO / "bin" / "n1lens.js"), "capture", "--test-suite", *options, "--out", str(tmp_path / "capture.jsonl"),
-         "-f", f"json={captured}", "-f", "terminal", "--", sys.executable, "manage.py", "test", "--noinput"],
+         "-f", f"json={captured}", "-f", "terminal", "--", sys.executable, "manage.py", "test", "--noinput", *test_args],
         cwd=project,
         env={**os.environ, "NO_COLOR": "1", "RECRUIT_SQLITE_PATH": str(tmp_path / "recruit.sqlite3")},
         capture_output=True,
@@ -294,6 +294,35 @@ def test_capture_of_manage_py_test_finds_what_pytest_n1lens_finds(tmp_path, prot
     found = signatures(captured)
     assert len(found) == 6
     assert found == signatures(tmp_path / "pytest.json")
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_capture_of_manage_py_test_parallel_finds_what_the_serial_run_finds(tmp_path, start_method):
+    # `manage.py test --parallel 2` reported "1 requests · 1 DB queries · 0 findings ✓ within budget":
+    # Django's pool workers run the tests, and a worker leaves through os._exit, so its batched
+    # spans were never exported (fork); spawned workers (macOS's default) were never traced at all.
+    project = tmp_path / "recruit"
+    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".n1lens"))
+    manage = project / "manage.py"
+    manage.write_text(manage.read_text().replace(
+        "def main():\n",
+        f"def main():\n    import multiprocessing\n    multiprocessing.set_start_method({start_method!r})\n",
+    ))
+    serial = tmp_path / "serial.json"
+    done, out = capture_manage_py_test(project, tmp_path, serial)
+    assert done.returncode == 1, out[-2500:]
+    parallel = tmp_path / "parallel.json"
+    done, out = capture_manage_py_test(project, tmp_path, parallel, test_args=("--parallel", "2"))
+    assert "Ran 2 tests" in out and "OK" in out, out[-2500:]
+    assert done.returncode == 1, out[-2500:]  # the tests pass; the report is over budget
+    report = json.loads(parallel.read_text())
+    assert {e["endpoint"] for e in report["endpoints"]} == {
+        e["endpoint"] for e in json.loads(serial.read_text())["endpoints"]
+    }
+    assert signatures(parallel) == signatures(serial)
+    assert report["summary"]["requests"] == 4, report["summary"]
+    # A spawned worker's spans carry the parent's resource: one service, as in the serial run.
+    assert {e["service"] for e in report["endpoints"]} == {"recruit"}
 
 
 SETUP_AND_BODY = '''
