@@ -1,4 +1,4 @@
-/** What every trace backend client (Jaeger, Tempo) offers: a query in, trace batches and a tally out. */
+/** What every trace backend client (Jaeger, Tempo, Zipkin) offers: a query in, trace batches and a tally out. */
 import type { DecodedBatch } from '../span.js';
 import { isHtmlPage, type HttpOptions, type HttpResponse } from './http.js';
 
@@ -54,7 +54,7 @@ export interface TraceSource {
 }
 
 /** The APIs openTraceSource knows, in the order it asks for them. */
-export type ApiName = 'jaeger-v3' | 'jaeger-v1' | 'tempo';
+export type ApiName = 'jaeger-v3' | 'jaeger-v1' | 'tempo' | 'zipkin';
 
 /** What a probe met that was no API's answer, for openTraceSource's message. */
 export interface ProbeNotes {
@@ -70,7 +70,7 @@ export function noteHtmlPage(notes: ProbeNotes, asked: URL, response: HttpRespon
 
 /** The settings every client shares. */
 export interface SourceOptions extends HttpOptions {
-  /** Which APIs to try, in order. Default all: Jaeger v3 (OTLP), Jaeger's classic API, Tempo. */
+  /** Which APIs to try, in order. Default all: Jaeger v3 (OTLP), Jaeger's classic API, Tempo, Zipkin. */
   apis?: readonly ApiName[];
   /** Traces asked for per search request. Default 100. */
   pageSize?: number;
@@ -100,7 +100,7 @@ export function newTraces(batch: DecodedBatch, seen: Set<string>): DecodedBatch 
   return { spans, rejected: batch.rejected };
 }
 
-/** How a search answer that lists whole traces (Jaeger's /api/traces) is read. */
+/** How a search answer that lists whole traces (Jaeger's /api/traces, Zipkin's /api/v2/traces) is read. */
 export interface TraceListFormat {
   /** The list's name in messages: `data` gives `data[3]`. */
   name: string;
