@@ -4,10 +4,11 @@
  * start): the bundled fixtures in Zipkin v2 JSON are posted to it with POST /api/v2/spans, then
  * - `n1-report --from <zipkin>` prints exactly what `n1-report` prints over the same Zipkin file;
  * - a search cut by Zipkin's limit pages backwards in time and never hands on a trace twice;
- * - --limit, a wrong --service and a URL that is not the API are as for Jaeger and Tempo.
+ * - --limit, a wrong --service and a URL that is not the API are as for Jaeger and Tempo;
+ * - the README's Zipkin recipe runs as written (last: it stops the server).
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
@@ -136,4 +137,15 @@ describe('n1-report and a Zipkin server', () => {
     expect(r.stderr.trim().split('\n').at(-1)).toMatch(message);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
+
+  it('the README\'s Zipkin recipe runs as written: the report of the posted fixtures, then Zipkin stopped', async () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const recipe = /```sh\n(eval "\$\(bash scripts\/zipkin\.sh start\)"[\s\S]*?)```/.exec(readme)?.[1];
+    expect(recipe).toBeDefined();
+    // `start` answers with the server this file started (same state file), which the recipe posts to and stops.
+    const { stdout, stderr } = await execFileP('bash', ['-c', recipe!], { cwd: root, env: { ...process.env, NO_COLOR: '1', N1LENS_ZIPKIN_STATE: state } });
+    expect(stdout).toMatch(/^n1lens · 43 requests · [\d,]+ DB queries · 9 findings/);
+    expect(stderr).toContain(`n1-report: ${traceIds.size} traces fetched, ${traceIds.size} analysed (Zipkin API v2 at ${zipkin})`);
+    expect(existsSync(state)).toBe(false);
+  }, 300_000);
 });
