@@ -15,6 +15,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTraceSource, type PullStats } from '../src/otlp/pull/index.js';
 import type { Report } from '../src/report/model.js';
+import { startProxy } from './proxy-server.js';
 import { findings } from './report-findings.js';
 import { tempDir } from './support.js';
 
@@ -29,9 +30,11 @@ const otlpFiles = [
 const state = join(tempDir('zipkin-pull'), 'zipkin.env');
 const execFileP = promisify(execFile);
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(args: string[], vars: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  for (const name of ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'no_proxy', 'NO_PROXY']) delete env[name];
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(root, 'bin/n1-report.js'), ...args], { env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [join(root, 'bin/n1-report.js'), ...args], { env: { ...env, ...vars }, maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
       resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -119,6 +122,30 @@ describe('n1-report and a Zipkin server', () => {
     const r = await run(['--from', zipkin, ...window, '--limit', '5', '-f', 'json']);
     expect(r.stderr).toContain(`n1-report: 5 traces fetched, 5 analysed (Zipkin API v2 at ${zipkin})\n`);
     expect(JSON.parse(r.stdout).summary.requests).toBeGreaterThanOrEqual(5);
+  });
+
+  it('behind a proxy and its sign-in: HTTP_PROXY carries every request, with the URL\'s user:password as basic auth, and the report is the direct one', async () => {
+    const host = 'zipkin.internal.invalid';
+    const proxy = await startProxy(new Map([[host, Number(new URL(zipkin).port)]]));
+    try {
+      const args = ['--service', 'recruit', ...window, '-f', 'json'];
+      const [direct, proxied] = await Promise.all([
+        run(['--from', zipkin, ...args]),
+        run(['--from', `http://me:p%40ss@${host}:9411`, ...args], { HTTP_PROXY: proxy.url }),
+      ]);
+      expect(proxied.stderr.trim().split('\n').at(-1)).toBe(`n1-report: ${traceIds.size} traces fetched, ${traceIds.size} analysed (Zipkin API v2 at http://${host}:9411)`);
+      expect(proxied.stdout).toBe(direct.stdout);
+      expect(proxy.seen).toContain(`GET http://${host}:9411/api/v2/services`);
+      expect(proxy.seen.some((s) => s.startsWith(`GET http://${host}:9411/api/v2/traces?`))).toBe(true);
+      expect(new Set(proxy.authorizations)).toEqual(new Set([`Basic ${Buffer.from('me:p@ss').toString('base64')}`]));
+      // --header wins over the URL's credentials, as for Jaeger and Tempo.
+      proxy.authorizations.length = 0;
+      const bearer = await run(['--from', `http://me:p%40ss@${host}:9411`, '--header', 'Authorization: Bearer t0ken', ...args, '--limit', '2'], { HTTP_PROXY: proxy.url });
+      expect(bearer.stderr).toContain('n1-report: 2 traces fetched, 2 analysed (Zipkin API v2');
+      expect(new Set(proxy.authorizations)).toEqual(new Set(['Bearer t0ken']));
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('the UI\'s URL (/zipkin/) is the API\'s too', async () => {
