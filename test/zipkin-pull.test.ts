@@ -148,8 +148,8 @@ describe('n1-report and a Zipkin server', () => {
     }
   });
 
-  it('the UI\'s URL (/zipkin/) is the API\'s too', async () => {
-    const r = await run(['--from', `${zipkin}/zipkin/`, '--service', 'recruit', ...window, '--limit', '3', '-f', 'json']);
+  it('the UI\'s URL (/zipkin/) is the API\'s too, and a service name in capitals is found (Zipkin keeps them in lower case)', async () => {
+    const r = await run(['--from', `${zipkin}/zipkin/`, '--service', 'Recruit', ...window, '--limit', '3', '-f', 'json']);
     expect(r.stderr).toContain(`n1-report: 3 traces fetched, 3 analysed (Zipkin API v2 at ${zipkin}/zipkin)\n`);
   });
 

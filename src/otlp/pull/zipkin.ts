@@ -56,7 +56,9 @@ class ZipkinSource implements TraceSource {
 
   /** The service to search, checked against Zipkin's list (which it keeps, and matches, in lower case); none searches every service. */
   private service(query: PullQuery): string | undefined {
-    if (query.service === undefined || this.services.includes(query.service.toLowerCase())) return query.service;
+    if (query.service === undefined) return undefined;
+    const service = query.service.toLowerCase();
+    if (this.services.includes(service)) return service;
     const known = this.services.slice(0, 10).join(', ');
     throw new PullError(`${displayUrl(this.base)}: Zipkin has no service "${query.service}"${known === '' ? ' (it has no traces yet)' : ` (it has: ${known})`}`);
   }
