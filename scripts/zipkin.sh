@@ -86,13 +86,13 @@ start() {
   java=$(ensure_java)
   dir=$(mktemp -d /tmp/n1lens-zipkin.XXXXXX)
   port=$(free_port)
-  # A small heap, serial GC and the C1 compiler only: a test server starts in seconds on a busy 2-core
-  # machine. Armeria listens on loopback only; the other collectors (Scribe, Kafka, …) are off by default.
+  # A small heap, serial GC, the C1 compiler only and Spring's lazy start (about 15 s instead of 20 on a
+  # loaded 2-core machine). Armeria listens on loopback only; the other collectors (Kafka, …) are off by default.
   STORAGE_TYPE=mem MEM_MAX_SPANS=500000 SELF_TRACING_ENABLED=false \
     "$java" -Xms64m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k \
     -jar "$jar" \
     --armeria.ports[0].ip=127.0.0.1 --armeria.ports[0].port="$port" --armeria.ports[0].protocols=http \
-    --logging.level.root=WARN --spring.main.banner-mode=off \
+    --logging.level.root=WARN --spring.main.banner-mode=off --spring.main.lazy-initialization=true \
     >"$dir/zipkin.log" 2>&1 &
   local pid=$!
   cat >"$state" <<ENV
