@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README's test command: installs what the tests need (npm ci, the Python venv, Chromium from Debian
-# for the browser tests, Jaeger v2 and the OpenTelemetry Collector (ocb) built from the Go module proxy
+# for the browser tests, Java from Debian and Zipkin's server jar from Maven Central for the Zipkin pull
+# test, Jaeger v2 and the OpenTelemetry Collector (ocb) built from the Go module proxy
 # once per machine, actionlint from its Go module, PostgreSQL and PgBouncer from Debian when the e2e starts them) and
 # runs the whole suite: typecheck, vitest (the store tests start a PostgreSQL with scripts/postgres.sh), pytest for the
 # Django integration, the end-to-end test of the instrumented sample app against n1lens serve, and the
@@ -17,6 +18,8 @@ set -e
 # Debian's packages first: apt takes one lock at a time, and actionlint.sh may need it for Go.
 N1LENS_CHROMIUM=$(bash scripts/chromium.sh)
 export N1LENS_CHROMIUM
+# Java (apt, so here) and the Zipkin server jar test/zipkin-pull.test.ts starts (a few seconds' download, once).
+bash scripts/zipkin.sh build >/dev/null
 # The Go-built tools, cached once per machine, build beside the npm and Python installs: cold, the
 # Collector alone takes ~9 minutes, and an install mostly waits on the network.
 (

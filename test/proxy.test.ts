@@ -4,14 +4,14 @@
  * requests given in absolute form and tunnelling https ones with CONNECT.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { createServer as createHttpServer, request, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeTempo, type FakeTempo } from '../src/otlp/pull/testing.js';
 import { djangoRequest } from '../src/otlp/testing.js';
+import { startProxy } from './proxy-server.js';
 import { tempDir } from './support.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -34,51 +34,6 @@ function run(bin: string, args: string[], vars: Record<string, string>): Promise
       resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
     });
   });
-}
-
-/** A forward and CONNECT proxy that reaches the names `routes` maps (host → loopback port) and nothing else; it logs what it was asked. */
-async function startProxy(routes: Map<string, number>): Promise<{ url: string; seen: string[]; close(): Promise<void> }> {
-  const seen: string[] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createHttpServer((req, res) => {
-    seen.push(`${req.method} ${req.url}`);
-    const target = new URL(req.url ?? '/');
-    const port = routes.get(target.hostname);
-    if (port === undefined) return void res.writeHead(502).end('unknown host');
-    const upstream = request({ host: '127.0.0.1', port, method: req.method, path: `${target.pathname}${target.search}`, headers: { ...req.headers, host: target.host } }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    upstream.on('error', () => res.writeHead(502).end());
-    req.pipe(upstream);
-  });
-  server.on('connect', (req, client: Socket, head: Buffer) => {
-    seen.push(`CONNECT ${req.url}`);
-    sockets.add(client);
-    const [host, port] = (req.url ?? '').split(':');
-    const to = routes.get(host ?? '');
-    if (to === undefined || port !== '443') return void client.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
-    const upstream = connect(to, '127.0.0.1', () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    sockets.add(upstream);
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-  });
-  server.on('connection', (socket: Socket) => sockets.add(socket));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 const traces = [

@@ -151,8 +151,8 @@ describe('n1-report --from', () => {
   it.each([
     ['an unreachable URL', () => ['--from', notFoundUrl.replace(/:\d+$/, ':1023'), ...window], /127\.0\.0\.1:1023\/api\/v3\/services: connection refused/],
     ['a 401', () => ['--from', tempo.url, '--header', 'Authorization: Bearer wrong', ...window], /HTTP 401 unauthorized: pass credentials with --header/],
-    ['a wrong API', () => ['--from', notFoundUrl, ...window], /not a Jaeger query API or Tempo/],
-    ['a sign-in page in front of the API', () => ['--from', signInUrl, ...window], /not a Jaeger query API or Tempo: GET \/api\/v3\/services answered with a web page at http:\/\/127\.0\.0\.1:\d+\/oauth2\/sign_in, not the API's JSON \(a sign-in page in front of it\? pass its credentials with --header/],
+    ['a wrong API', () => ['--from', notFoundUrl, ...window], /not a Jaeger query API, Tempo or Zipkin \(no answer to GET \/api\/v3\/services, \/api\/services, \/api\/echo or \/api\/v2\/services\)/],
+    ['a sign-in page in front of the API', () => ['--from', signInUrl, ...window], /not a Jaeger query API, Tempo or Zipkin: GET \/api\/v3\/services answered with a web page at http:\/\/127\.0\.0\.1:\d+\/oauth2\/sign_in, not the API's JSON \(a sign-in page in front of it\? pass its credentials with --header/],
     ['no traces in the window', () => ['--from', tempo.url, ...auth, '--since', '1h'], /no traces in .* check --service and --since\/--start/],
     ['files and --from together', () => [sample, '--from', tempo.url], /give trace files, --from or --db: one source at a time/],
     ['--start without --from', () => [sample, '--start', '2026-01-01T00:00:00Z'], /--start applies to --from/],

@@ -104,7 +104,7 @@ export async function runDigest(files: string[], opts: DigestCliOptions, io: Dig
   checkPullFlags(opts, files);
   if ((files.length > 0 || opts.from !== undefined) && opts.db !== undefined) throw new CliError(`give ${opts.from === undefined ? 'trace files' : '--from'} or --db, not both`);
   if (files.length === 0 && opts.db === undefined && opts.from === undefined) {
-    throw new CliError('nothing to digest: give trace files (- for stdin), --db n1lens.db or --from a Jaeger/Tempo URL');
+    throw new CliError('nothing to digest: give trace files (- for stdin), --db n1lens.db or --from a Jaeger/Tempo/Zipkin URL');
   }
   if (opts.since !== undefined && opts.db === undefined && opts.from === undefined) {
     throw new CliError('--since applies to --db or --from; trace files cover the period they recorded');

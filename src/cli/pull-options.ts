@@ -32,7 +32,7 @@ export const DEFAULT_PULL_LIMIT = 1000;
 /** Adds --from and its query flags (--service is the caller's: digest already has one). */
 export function addPullOptions(command: Command, { service }: { service: boolean }): Command {
   command
-    .option('--from <url>', 'pull traces from Jaeger (query API, e.g. http://127.0.0.1:16686) or Tempo (e.g. http://tempo:3200)')
+    .option('--from <url>', 'pull traces from Jaeger (query API, e.g. http://127.0.0.1:16686), Tempo (e.g. http://tempo:3200) or Zipkin (e.g. http://zipkin:9411)')
     .option('--start <time>', 'with --from: oldest trace start (ISO 8601, e.g. 2026-12-01T09:00:00Z, or an epoch in s, ms, µs or ns)')
     .option('--end <time>', 'with --from: newest trace start (default now)')
     .option('--limit <n>', `with --from: most traces to pull (default ${DEFAULT_PULL_LIMIT})`, wholeNumber('--limit', 1))

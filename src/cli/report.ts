@@ -340,7 +340,7 @@ export async function runReport(files: string[], opts: ReportCliOptions, program
   }
   checkPullFlags(opts, files);
   if (files.length === 0 && opts.from === undefined) {
-    throw new CliError('no trace file given (use - for standard input, --from a Jaeger/Tempo URL, or --db n1lens.db)', EXIT.usage);
+    throw new CliError('no trace file given (use - for standard input, --from a Jaeger/Tempo/Zipkin URL, or --db n1lens.db)', EXIT.usage);
   }
   if (opts.from === undefined && (opts.service !== undefined || opts.since !== undefined)) {
     throw new CliError(`--${opts.service !== undefined ? 'service' : 'since'} applies to --from or --db`, EXIT.usage);

@@ -1,7 +1,8 @@
-/** Pulls traces from a running backend (Jaeger or Tempo, told apart by asking) as the same batches a trace file gives. */
+/** Pulls traces from a running backend (Jaeger, Tempo or Zipkin, told apart by asking) as the same batches a trace file gives. */
 import { displayUrl, PullError, type HttpOptions } from './http.js';
 import { probeJaeger } from './jaeger.js';
 import { probeTempo } from './tempo.js';
+import { probeZipkin } from './zipkin.js';
 import type { ProbeNotes, SourceOptions, TraceSource } from './source.js';
 
 export { PullError } from './http.js';
@@ -59,24 +60,25 @@ function percentDecoded(text: string): string {
 }
 
 /**
- * The backend at `base`: Jaeger's query API (v3 preferred, as it returns OTLP) or Tempo. Throws
- * PullError with one line when it is unreachable, refuses the credentials, or is neither.
+ * The backend at `base`: Jaeger's query API (v3 preferred, as it returns OTLP), Tempo or Zipkin's
+ * API v2, asked in that order. Throws PullError with one line when it is unreachable, refuses the
+ * credentials, or is none of them.
  *
  * @example const source = await openTraceSource(new URL('http://127.0.0.1:16686'), { headers: {} });
  */
 export async function openTraceSource(base: URL, opts: SourceOptions & HttpOptions): Promise<TraceSource> {
   const notes: ProbeNotes = {};
-  const source = (await probeJaeger(base, opts, notes)) ?? (await probeTempo(base, opts, notes));
+  const source = (await probeJaeger(base, opts, notes)) ?? (await probeTempo(base, opts, notes)) ?? (await probeZipkin(base, opts, notes));
   const page = notes.htmlPage;
   if (source === undefined && page !== undefined) {
     // A sign-in proxy in front of the API redirects to its login page; a UI answers unknown paths with its own.
     throw new PullError(
-      `${displayUrl(base)}: not a Jaeger query API or Tempo: GET ${page.asked.pathname} answered with a web page${page.redirectedTo === undefined ? '' : ` at ${displayUrl(page.redirectedTo)}`}, not the API's JSON (a sign-in page in front of it? pass its credentials with --header; or give the query service's own base URL)`,
+      `${displayUrl(base)}: not a Jaeger query API, Tempo or Zipkin: GET ${page.asked.pathname} answered with a web page${page.redirectedTo === undefined ? '' : ` at ${displayUrl(page.redirectedTo)}`}, not the API's JSON (a sign-in page in front of it? pass its credentials with --header; or give the query service's own base URL)`,
     );
   }
   if (source === undefined) {
     throw new PullError(
-      `${displayUrl(base)}: not a Jaeger query API or Tempo (no answer to GET /api/v3/services, /api/services or /api/echo); give the query service's base URL, e.g. http://jaeger:16686 or http://tempo:3200`,
+      `${displayUrl(base)}: not a Jaeger query API, Tempo or Zipkin (no answer to GET /api/v3/services, /api/services, /api/echo or /api/v2/services); give the query service's base URL, e.g. http://jaeger:16686, http://tempo:3200 or http://zipkin:9411`,
     );
   }
   return source;

@@ -4,7 +4,8 @@ import { createJsonDecoder } from '../json.js';
 import type { DecodedBatch } from '../span.js';
 import { displayUrl, httpGet, jsonBody, PullError, statusError, type HttpResponse } from './http.js';
 import {
-  apiUrl, countFailure, newTraces, windowedSearch, noteHtmlPage, type ProbeNotes, type PullQuery, type PullStats, type SearchPage, type SourceOptions, type TraceSource,
+  apiUrl, decodeTraceList, FailedOnce, firstTraces, newTraces, windowedSearch, noteHtmlPage,
+  type ProbeNotes, type PullQuery, type PullStats, type SearchPage, type SourceOptions, type TraceListFormat, type TraceSource,
 } from './source.js';
 
 type Version = 'v3' | 'v1';
@@ -44,6 +45,13 @@ export async function probeJaeger(base: URL, opts: SourceOptions, notes: ProbeNo
   return undefined;
 }
 
+/** The traces of /api/traces's `data`, by `traceID`. */
+const JAEGER_TRACES: TraceListFormat = {
+  name: 'data',
+  idOf: (trace) => (isRecord(trace) && typeof trace.traceID === 'string' ? trace.traceID : undefined),
+  decode: decodeJaegerTrace,
+};
+
 /** Jaeger's services besides its own self-tracing one. */
 function userServices(services: readonly string[]): string[] {
   return services.filter((s) => s !== 'jaeger' && s !== 'jaeger-all-in-one' && s !== 'jaeger-query');
@@ -53,7 +61,7 @@ class JaegerSource implements TraceSource {
   readonly api: string;
   readonly #json = createJsonDecoder();
   /** Traces (or errors without one) already counted as failed: overlapping windows return them again. */
-  readonly #failed = new Set<string>();
+  readonly #failed = new FailedOnce();
 
   constructor(
     private readonly base: URL,
@@ -79,26 +87,13 @@ class JaegerSource implements TraceSource {
     );
   }
 
-  /** Whether `key` fails for the first time (and is now noted). */
-  #failedOnce(key: string): boolean {
-    if (this.#failed.has(key)) return false;
-    this.#failed.add(key);
-    return true;
-  }
-
   /** Every trace of the service in the window (see windowedSearch), one batch per trace. */
   async *traces(query: PullQuery, stats: PullStats): AsyncGenerator<DecodedBatch> {
     const service = this.service(query);
     const pageSize = this.opts.pageSize ?? 100;
     const seen = new Set<string>();
     const pages = windowedSearch(query, pageSize, 1, stats, (startMs, endMs) => this.page(service, startMs, endMs, pageSize, seen, stats));
-    for await (const batches of pages) {
-      for (const batch of batches) {
-        if (stats.fetched >= query.limit) return;
-        stats.fetched++;
-        yield batch;
-      }
-    }
+    yield* firstTraces(pages, query.limit, stats);
   }
 
   /** One search: the new traces, a batch each, and how many traces came back in all. */
@@ -157,24 +152,10 @@ class JaegerSource implements TraceSource {
     for (const e of errors) {
       const id = isRecord(e) && typeof e.traceID === 'string' && e.traceID !== '' ? e.traceID : undefined;
       const what = isRecord(e) && typeof e.msg === 'string' ? e.msg : JSON.stringify(e);
-      if (this.#failedOnce(id ?? what)) countFailure(stats, `${id === undefined ? displayUrl(url) : `trace ${id}`}: Jaeger: ${what}`);
+      this.#failed.count(stats, id ?? what, `${id === undefined ? displayUrl(url) : `trace ${id}`}: Jaeger: ${what}`);
     }
     if (data === null) return { items: [], returned: 0 };
     if (!Array.isArray(data)) throw new PullError(`${displayUrl(url)}: not a Jaeger response (no "data" list)`);
-    const batches: DecodedBatch[] = [];
-    for (let i = 0; i < data.length; i++) {
-      const id = isRecord(data[i]) ? String((data[i] as Record<string, unknown>).traceID) : undefined;
-      if (id !== undefined && this.#failed.has(id)) continue;
-      let decoded: DecodedBatch;
-      try {
-        decoded = decodeJaegerTrace(data[i], `data[${i}]`);
-      } catch (error) {
-        if (this.#failedOnce(id ?? `data[${i}] of ${url.search}`)) countFailure(stats, `trace ${id ?? `data[${i}]`}: ${(error as Error).message}`);
-        continue;
-      }
-      const fresh = newTraces(decoded, seen);
-      if (fresh.spans.length > 0) batches.push(fresh);
-    }
-    return { items: batches, returned: data.length };
+    return { items: decodeTraceList(data, JAEGER_TRACES, url.search, this.#failed, seen, stats), returned: data.length };
   }
 }

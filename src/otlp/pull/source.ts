@@ -1,4 +1,4 @@
-/** What every trace backend client (Jaeger, Tempo) offers: a query in, trace batches and a tally out. */
+/** What every trace backend client (Jaeger, Tempo, Zipkin) offers: a query in, trace batches and a tally out. */
 import type { DecodedBatch } from '../span.js';
 import { isHtmlPage, type HttpOptions, type HttpResponse } from './http.js';
 
@@ -29,6 +29,22 @@ export function countFailure(stats: PullStats, what: string): void {
   if (stats.failures.length < MAX_FAILURES_KEPT) stats.failures.push(what);
 }
 
+/** Failures already counted, by key (a trace id): overlapping search windows return the same trace again. */
+export class FailedOnce {
+  readonly #keys = new Set<string>();
+
+  has(key: string): boolean {
+    return this.#keys.has(key);
+  }
+
+  /** Counts `what` unless `key` failed before. */
+  count(stats: PullStats, key: string, what: string): void {
+    if (this.#keys.has(key)) return;
+    this.#keys.add(key);
+    countFailure(stats, what);
+  }
+}
+
 /** One backend's client. */
 export interface TraceSource {
   /** Names the API for messages, e.g. "Jaeger query API v3 (OTLP)". */
@@ -38,9 +54,8 @@ export interface TraceSource {
 }
 
 /** The APIs openTraceSource knows, in the order it asks for them. */
-export type ApiName = 'jaeger-v3' | 'jaeger-v1' | 'tempo';
+export type ApiName = 'jaeger-v3' | 'jaeger-v1' | 'tempo' | 'zipkin';
 
-/** The settings every client shares. */
 /** What a probe met that was no API's answer, for openTraceSource's message. */
 export interface ProbeNotes {
   /** The first API request answered with a web page, and where redirects led. */
@@ -53,8 +68,9 @@ export function noteHtmlPage(notes: ProbeNotes, asked: URL, response: HttpRespon
   notes.htmlPage = { asked, ...(response.redirectedTo === undefined ? {} : { redirectedTo: response.redirectedTo }) };
 }
 
+/** The settings every client shares. */
 export interface SourceOptions extends HttpOptions {
-  /** Which APIs to try, in order. Default all: Jaeger v3 (OTLP), Jaeger's classic API, Tempo. */
+  /** Which APIs to try, in order. Default all: Jaeger v3 (OTLP), Jaeger's classic API, Tempo, Zipkin. */
   apis?: readonly ApiName[];
   /** Traces asked for per search request. Default 100. */
   pageSize?: number;
@@ -82,6 +98,53 @@ export function newTraces(batch: DecodedBatch, seen: Set<string>): DecodedBatch 
   });
   for (const id of fresh) seen.add(id);
   return { spans, rejected: batch.rejected };
+}
+
+/** How a search answer that lists whole traces (Jaeger's /api/traces, Zipkin's /api/v2/traces) is read. */
+export interface TraceListFormat {
+  /** The list's name in messages: `data` gives `data[3]`. */
+  name: string;
+  /** A listed trace's id as the backend spells it, when it has one. */
+  idOf(trace: unknown): string | undefined;
+  /** Decodes one listed trace; throws when it cannot. */
+  decode(trace: unknown, where: string): DecodedBatch;
+}
+
+/**
+ * The new traces of a search answer, a batch each. A trace that fails to decode is counted once
+ * (`failed`), named by its id, and the others go on; traces in `seen` are dropped. `search` tells
+ * apart, in `failed`, undecodable traces without an id.
+ */
+export function decodeTraceList(
+  list: readonly unknown[], format: TraceListFormat, search: string, failed: FailedOnce, seen: Set<string>, stats: PullStats,
+): DecodedBatch[] {
+  const batches: DecodedBatch[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const where = `${format.name}[${i}]`;
+    const id = format.idOf(list[i]);
+    if (id !== undefined && failed.has(id)) continue;
+    let decoded: DecodedBatch;
+    try {
+      decoded = format.decode(list[i], where);
+    } catch (error) {
+      failed.count(stats, id ?? `${where} of ${search}`, `trace ${id ?? where}: ${(error as Error).message}`);
+      continue;
+    }
+    const fresh = newTraces(decoded, seen);
+    if (fresh.spans.length > 0) batches.push(fresh);
+  }
+  return batches;
+}
+
+/** Hands on the batches (one trace each) of windowed searches, until `limit` traces. */
+export async function* firstTraces(pages: AsyncIterable<DecodedBatch[]>, limit: number, stats: PullStats): AsyncGenerator<DecodedBatch> {
+  for await (const batches of pages) {
+    for (const batch of batches) {
+      if (stats.fetched >= limit) return;
+      stats.fetched++;
+      yield batch;
+    }
+  }
 }
 
 /** One search's answer: what it found and how many traces it returned in all (seen ones included). */
