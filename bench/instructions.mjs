@@ -3,7 +3,7 @@
  * `n1-report` counted in instructions instead of CPU seconds, for changes too small for this kind
  * of VM's ±10 % between runs: each run is a whole process under valgrind's cachegrind (no cache
  * simulation), with `node --single-threaded` so V8's compiles and collections run on the counted
- * threads too. Two runs of one build agree within 0.1 % (see below). Prints, per build, the instructions of the
+ * threads too. Two runs of one build agree within 0.2 % (see below). Prints, per build, the instructions of the
  * run and the share that V8's optimising compiler (TurboFan) and its garbage collector took, as
  * cg_annotate names them; fails unless every build prints the same report. ~50× slower than a
  * plain run (the lean corpus: ~35 s protobuf, ~50 s JSON lines). Needs valgrind (Debian: `apt-get
@@ -18,7 +18,7 @@
  * Every run gets `--predictable-gc-schedule`: without it V8 sizes the heap from the collector's and
  * the program's measured speed (wall time), which valgrind and the machine's load change, so the
  * same build's collections, and with them its count, moved by up to 8 % (GC share 2.4 % in one run,
- * 6.8 % in another; bench/README.md, twenty-fifth session). With it two runs agree within 0.1 %;
+ * 6.8 % in another; bench/README.md, twenty-fifth session). With it two runs agree within 0.2 %;
  * the GC share is then that schedule's, not a plain run's. `--live-gc` leaves the flag out.
  */
 import { spawnSync } from 'node:child_process';
