@@ -93,7 +93,7 @@ describe('dead views', () => {
 
   it('lists app routes with no request in the window, and says when the history is too short to tell', () => {
     const seen = [traffic('GET dashboard/', [[at(10, 9, 0), 'u']]), traffic('GET old/', [[at(0, 9, 0), 'u']])];
-    const dead = detectDeadViews(routes, seen, { windowMs: 5 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 9, 0) });
+    const dead = detectDeadViews(routes, seen, { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 9, 0) });
     expect(dead).toEqual([expect.objectContaining({ route: 'old/', status: 'dead', lastSeenMs: at(0, 9, 0), enoughHistory: true, line: 40 })]);
     const young = detectDeadViews(routes, seen, { windowMs: 90 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 9, 0) });
     expect(young).toEqual([]);
@@ -113,7 +113,7 @@ describe('dead views', () => {
     ];
     const all = [...routes, ...installed];
     expect(unseenViews(all, ['GET dashboard/']).map((v) => v.route)).toEqual(['old/']);
-    const dead = detectDeadViews(all, [traffic('GET dashboard/', [[at(10, 9, 0), 'u']])], { windowMs: 5 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) });
+    const dead = detectDeadViews(all, [traffic('GET dashboard/', [[at(10, 9, 0), 'u']])], { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) });
     expect(dead.map((v) => v.route)).toEqual(['old/']);
   });
 
@@ -123,7 +123,7 @@ describe('dead views', () => {
     expect(unseenViews([about], ['GET es/about/']).map((v) => v.route)).toEqual(['en/about/']);
     const french = traffic('GET fr/about/', [[at(1, 3, 0), 'cron'], [at(2, 3, 0), 'cron']]);
     const german = traffic('GET de/ueber/', [[at(3, 3, 0), 'cron']]);
-    const o = { windowMs: 5 * DAY, nowMs: at(4, 0, 0), historySinceMs: at(0, 0, 0) };
+    const o = { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(4, 0, 0), historySinceMs: at(0, 0, 0) };
     expect(detectDeadViews([about], [french], o)).toEqual([]);
     // One scheduled caller across the languages is still one caller on three days.
     expect(detectDeadViews([about], [french, german], o).map((v) => [v.status, v.periodic?.days])).toEqual([['periodic', 3]]);
@@ -134,7 +134,7 @@ describe('dead views', () => {
     const page = { route: 'about/', view: 'app.views.about', methods: ['GET'] };
     // A GET to a POST-only view was refused (405); a HEAD is a GET's; a view that says nothing takes any.
     expect(unseenViews([webhook, page, routes[0]!], ['GET webhooks/ats/', 'HEAD about/', 'OPTIONS dashboard/']).map((v) => v.route)).toEqual(['webhooks/ats/']);
-    const o = { windowMs: 5 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
+    const o = { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
     const scanned = [traffic('GET webhooks/ats/', [[at(10, 9, 0), 'scanner']]), traffic('POST webhooks/ats/', [[at(1, 9, 0), 'ats']])];
     expect(detectDeadViews([webhook], scanned, o)).toEqual([expect.objectContaining({ route: 'webhooks/ats/', status: 'dead', lastSeenMs: at(1, 9, 0) })]);
     expect(detectDeadViews([webhook], [traffic('POST webhooks/ats/', [[at(10, 9, 0), 'ats']])], o)).toEqual([]);
@@ -156,7 +156,7 @@ describe('dead views', () => {
       { route: 'api/tags.<drf_format_suffix:format>', view: 'app.views.TagViewSet' },
     ];
     expect(unseenViews(twins, ['GET api/books/(?P<pk>[^/.]+)/$', 'GET api/authors/$', 'GET api/tags/'])).toEqual([]);
-    const o = { windowMs: 5 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
+    const o = { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
     expect(detectDeadViews(viewset, [traffic('GET api/books/$', [[at(10, 9, 0), 'u']])], o)).toEqual([]);
     // Unused on every route: each route is listed, as each is to go.
     expect(detectDeadViews(viewset, [], o).map((v) => [v.route, v.status])).toEqual([
@@ -191,6 +191,25 @@ describe('dead views', () => {
     const detail = ['api/books/(?P<pk>[^/.]+)/$', 'api/books/(?P<pk>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$'];
     expect(detectDeadViews(viewset, [traffic('GET api/books/$', [[at(199, 9, 0), 'u']])], o).map((v) => v.route)).toEqual(detail);
     expect(unseenViews(viewset, ['GET api/books/$']).map((v) => v.route)).toEqual(detail);
+  });
+
+  it('withholds the delete advice over a window too short to tell an unused view from a weekly or monthly one (--dead-after 1h)', () => {
+    // 20 days of history; old/ last called 2 days ago, dashboard/ an hour ago: quiet for an hour is not dead.
+    const seen = [traffic('GET dashboard/', [[at(19, 23, 30), 'u'], [at(5, 9, 0), 'u']]), traffic('GET old/', [[at(18, 0, 0), 'u']])];
+    const o = { windowMs: 3_600_000, nowMs: at(20, 0, 0), historySinceMs: at(0, 9, 0) };
+    const [old, ...others] = detectDeadViews(routes, seen, o);
+    expect([old?.route, old?.status, others]).toEqual(['old/', 'too_short_window', []]);
+    expect(old).toMatchObject({ historyMs: at(20, 0, 0) - at(0, 9, 0), historyRequests: 3 });
+    const advice = suggestDeadView(old!);
+    expect(advice.code).not.toMatch(/remove the route/);
+    expect(advice.note).not.toMatch(/delete/);
+    // It says what was seen and what window would judge it.
+    expect(advice.note).toMatch(/1\.0 hours/);
+    expect(advice.note).toMatch(/3 requests to the URLconf's routes over 19 days/);
+    expect(advice.note).toMatch(/--dead-after 30d/);
+    // From the shortest window that tells (30 days by default), with the history to cover it, it is dead.
+    const month = detectDeadViews(routes, seen, { ...o, windowMs: 30 * DAY, nowMs: at(60, 0, 0) });
+    expect(month.map((v) => [v.route, v.status])).toEqual([['old/', 'dead'], ['dashboard/', 'dead']].sort());
   });
 
   it('reads the route from an endpoint name', () => {

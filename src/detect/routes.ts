@@ -205,6 +205,11 @@ export type DeadViewStatus =
   | 'dead'
   /** No request in the history there is, which is shorter than the window. */
   | 'no_traffic_yet'
+  /**
+   * No request in a window shorter than minWindowMs (`--dead-after 1h`): a view used weekly or at
+   * month's end is that quiet too, so nothing is said to go.
+   */
+  | 'too_short_window'
   /** Only a scheduled caller uses it. */
   | 'periodic'
   /** Offline: not in this file (a file covers too little time to call anything dead). */
@@ -218,6 +223,10 @@ export interface DeadView extends RouteEntry {
   windowMs: number;
   historyMs: number;
   enoughHistory: boolean;
+  /** Requests to the URLconf's routes over that history (serve's store; absent offline). */
+  historyRequests?: number;
+  /** too_short_window: the shortest window that tells an unused view (DeadViewOptions.minWindowMs). */
+  neededWindowMs?: number;
   periodic?: PeriodicCaller;
   /** Another route of the same view that had a request in the window: only this route is to go, not the view. */
   servedOn?: string;
@@ -230,11 +239,17 @@ export interface DeadViewOptions extends PeriodicOptions {
   nowMs: number;
   /** When the traffic data starts: the first request to one of the URLconf's routes (urlconfHistorySince). */
   historySinceMs: number;
+  /**
+   * The shortest window that can call a view dead: below it a view with no request is too_short_window.
+   * Default 30 days, so a month-end report's view is not taken for an unused one.
+   */
+  minWindowMs?: number;
   /** Views of these module prefixes are the framework's, not the app's. Default django., rest_framework. (Views of installed packages never count.) */
   ignoreModules?: readonly string[];
 }
 
 const DEFAULT_IGNORED = ['django.', 'rest_framework.'];
+const DEFAULT_MIN_WINDOW_MS = 30 * DAY_MS;
 
 /**
  * `GET dashboard/` → `dashboard/`: the route part of an endpoint name. A catch-all route's endpoint
@@ -358,14 +373,26 @@ export function urlconfHistorySince(routes: readonly RouteEntry[], traffic: Iter
   return since;
 }
 
+/** Requests to the URLconf's routes in the traffic: how much the history behind a verdict holds. */
+function urlconfRequests(routes: readonly RouteEntry[], traffic: Iterable<RouteTraffic>): number {
+  const own = new Set(routes.flatMap(routesOf));
+  let n = 0;
+  for (const t of traffic) if (own.has(routeOf(t.endpoint))) n += t.requests;
+  return n;
+}
+
 /**
  * Dead and periodic views: every app route with no request in the window, or only a scheduled
  * caller; a DRF format-suffix twin with the route it doubles (routeKeys).
  */
 export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable<RouteTraffic>, o: DeadViewOptions): DeadView[] {
-  const seen = byRoute(traffic);
+  const all = [...traffic];
+  const seen = byRoute(all);
   const historyMs = Math.max(0, o.nowMs - o.historySinceMs);
+  const historyRequests = urlconfRequests(routes, all);
   const enoughHistory = historyMs >= o.windowMs;
+  const minWindowMs = o.minWindowMs ?? DEFAULT_MIN_WINDOW_MS;
+  const quietStatus: DeadViewStatus = !enoughHistory ? 'no_traffic_yet' : o.windowMs < minWindowMs ? 'too_short_window' : 'dead';
   const since = o.nowMs - o.windowMs;
   // A route's traffic with its format-suffix twin's: a DRF router gives each viewset route one
   // (books\.(?P<format>…)) that nobody calls, and the route is no less used for it.
@@ -392,9 +419,10 @@ export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable
     if (!owned(r, o.ignoreModules ?? DEFAULT_IGNORED)) continue;
     const t = byKey.get(keys.get(r)!);
     const servedOn = served.get(r.view)?.find((s) => s.key !== keys.get(r))?.route;
-    const base = { ...r, windowMs: o.windowMs, historyMs, enoughHistory, ...(servedOn === undefined ? {} : { servedOn }) };
+    const base = { ...r, windowMs: o.windowMs, historyMs, enoughHistory, historyRequests, ...(servedOn === undefined ? {} : { servedOn }) };
     if (t === undefined || t.lastSeenMs < since) {
-      out.push({ ...base, status: enoughHistory ? 'dead' : 'no_traffic_yet', requests: 0, lastSeenMs: t?.lastSeenMs ?? null });
+      const needed = quietStatus === 'too_short_window' ? { neededWindowMs: minWindowMs } : {};
+      out.push({ ...base, ...needed, status: quietStatus, requests: 0, lastSeenMs: t?.lastSeenMs ?? null });
       continue;
     }
     const periodic = periodicCaller(t, o);

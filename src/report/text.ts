@@ -310,6 +310,8 @@ export function serviceFindingFigures(f: ServiceFinding): string {
       return `${v.view}: no request in ${spanText(v.windowMs)} (${v.lastSeenMs === null ? 'none' : `last ${isoSecond(v.lastSeenMs)}`} in ${spanText(v.historyMs)} of history)${served}`;
     case 'no_traffic_yet':
       return `${v.view}: no request in the ${spanText(v.historyMs)} of history (window ${spanText(v.windowMs)}: not enough history to call it dead)`;
+    case 'too_short_window':
+      return `${v.view}: no request in ${spanText(v.windowMs)} (window too short to call it dead: ${wholeDaysText(v.neededWindowMs)} at least)`;
     case 'periodic':
       return `${v.view}: only periodic traffic, ${v.periodic?.requests ?? v.requests} requests at ~${clockText(v.periodic?.minuteOfDay ?? 0)} UTC on ${v.periodic?.days ?? 0} days from one client${served}`;
     case 'unseen_in_file':
@@ -317,4 +319,5 @@ export function serviceFindingFigures(f: ServiceFinding): string {
   }
 }
 
+const wholeDaysText = (ms: number | undefined): string => (ms === undefined ? 'a longer one' : spanText(ms));
 const isoSecond = (msEpoch: number): string => new Date(msEpoch).toISOString().replace(/\.\d{3}Z$/, 'Z');
