@@ -117,6 +117,20 @@ describe('dead views', () => {
     expect(dead.map((v) => v.route)).toEqual(['old/']);
   });
 
+  it("judges every route the schema marks as the project's: a generic view its urls.py mounts, its own views installed as a wheel", () => {
+    const own = [
+      { route: 'about/', view: 'django.views.generic.base.TemplateView', file: '/srv/venv/lib/python3.12/site-packages/django/views/generic/base.py', urlconf: 'recruit.urls', project: true },
+      { route: 'jobs/', view: 'rest_framework.generics.ListAPIView', urlconf: 'recruit.urls', project: true },
+      { route: 'reports/', view: 'recruit.views.report', file: '/srv/venv/lib/python3.12/site-packages/recruit/views.py', urlconf: 'recruit.urls', project: true },
+      { route: 'admin/', view: 'django.contrib.admin.sites.AdminSite.index', urlconf: 'django.contrib.admin', project: false },
+      { route: 'partner/status/', view: 'partnerlib.views.status', urlconf: 'partnerlib.urls', project: false },
+    ];
+    const mine = ['about/', 'jobs/', 'reports/'];
+    expect(unseenViews(own, []).map((v) => v.route)).toEqual(mine);
+    const o = { windowMs: 90 * DAY, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
+    expect(detectDeadViews(own, [traffic('GET partner/status/', [[at(199, 9, 0), 'u']])], o).map((v) => [v.route, v.status])).toEqual(mine.map((r) => [r, 'dead']));
+  });
+
   it("counts a view's traffic in every language's form of its route (i18n_patterns)", () => {
     const about = { route: 'en/about/', view: 'app.views.about', languages: { en: 'en/about/', fr: 'fr/about/', de: 'de/ueber/' } };
     expect(unseenViews([about], ['GET fr/about/'])).toEqual([]);

@@ -193,6 +193,14 @@ export interface RouteEntry {
   languages?: Record<string, string>;
   file?: string;
   line?: number;
+  /** The URLconf module whose urlpatterns declare the route (manage.py n1lens_schema). */
+  urlconf?: string;
+  /**
+   * The project's route: its view is the project's code, or the project's URLconf mounts it (a
+   * generic view). Set by the integration, which knows the project's packages (its module header);
+   * a file written before it has none, and ownedRoute guesses.
+   */
+  project?: boolean;
 }
 
 /** Every route a request to this entry's view can carry: its route, and its form in each language. */
@@ -244,7 +252,7 @@ export interface DeadViewOptions extends PeriodicOptions {
    * Default 30 days, so a month-end report's view is not taken for an unused one.
    */
   minWindowMs?: number;
-  /** Views of these module prefixes are the framework's, not the app's. Default django., rest_framework. (Views of installed packages never count.) */
+  /** A schema without RouteEntry.project: views of these module prefixes are the framework's, not the app's. Default django., rest_framework. (Nor do views under site-packages count.) */
   ignoreModules?: readonly string[];
 }
 
@@ -327,9 +335,14 @@ function trafficOf(r: RouteEntry, seen: ReadonlyMap<string, readonly RouteTraffi
  */
 const INSTALLED = /(?:^|[\\/])(?:site|dist)-packages[\\/]/;
 
-/** An app view: neither of an ignored module (Django's, DRF's) nor of an installed package. */
+/**
+ * A route the app owns, so one to judge: as the schema says (RouteEntry.project: a generic view the
+ * project's urls.py mounts is the project's, as are its own views installed as a wheel). A schema
+ * written before it says nothing; then, a guess from the view alone: neither of an ignored module
+ * (Django's, DRF's) nor under site-packages.
+ */
 const owned = (r: RouteEntry, ignore: readonly string[]): boolean =>
-  !ignore.some((m) => r.view.startsWith(m)) && (r.file === undefined || !INSTALLED.test(r.file));
+  r.project ?? (!ignore.some((m) => r.view.startsWith(m)) && (r.file === undefined || !INSTALLED.test(r.file)));
 
 /**
  * A format-suffix route's ending as DRF's format_suffix_patterns (DefaultRouter) writes it: a regex
