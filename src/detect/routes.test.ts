@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { suggestDeadView } from '../suggest/operational.js';
-import { addToPattern, detectDeadViews, emptyPattern, mergePatterns, periodicCaller, routeOf, unseenViews, type RouteTraffic } from './routes.js';
+import { createSqlNormalizer } from '../sql/index.js';
+import { analyseRequest } from './request.js';
+import { addToPattern, detectDeadViews, emptyPattern, mergePatterns, periodicCaller, routeOf, routeTraffic, unseenViews, type RouteTraffic } from './routes.js';
+import { APPLICATIONS, requestOf } from './testing.js';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-11-02T00:00:00Z');
@@ -224,6 +227,45 @@ describe('dead views', () => {
     // From the shortest window that tells (30 days by default), with the history to cover it, it is dead.
     const month = detectDeadViews(routes, seen, { ...o, windowMs: 30 * DAY, nowMs: at(60, 0, 0) });
     expect(month.map((v) => [v.route, v.status])).toEqual([['old/', 'dead'], ['dashboard/', 'dead']].sort());
+  });
+
+  it('takes no request answered 404 or 405 for a use of its route: scanners through a catch-all, a view that 404s for everyone; a detail view with some 404s is in use', () => {
+    const normalize = createSqlNormalizer();
+    let n = 0;
+    const request = (endpoint: string, day: number, status: number, client = '10.0.0.7 Mozilla/5.0') => {
+      const r = requestOf(endpoint, [APPLICATIONS], { traceId: (++n).toString(16).padStart(32, '0'), startMs: at(day, 9, n % 60) });
+      r.status = status;
+      r.client = client;
+      return analyseRequest(r, normalize);
+    };
+    const scanner = '45.9.20.1 Mozilla/5.0 zgrab/0.x';
+    const site = [
+      { route: '<path:slug>/', view: 'cms.views.page', project: true },
+      { route: 'books/<int:pk>/', view: 'shop.views.book_detail', project: true },
+      { route: 'api/orders/<int:pk>/', view: 'shop.views.order_detail', project: true },
+      { route: 'webhooks/ats/', view: 'shop.views.ats_webhook', project: true },
+    ];
+    const orderServed = request('GET api/orders/<int:pk>/', 50, 200);
+    const analyses = [
+      // /wp-login.php, /.env, /admin/../ probes, routed by the catch-all and answered 404.
+      ...Array.from({ length: 40 }, (_, i) => request('GET <path:slug>/', 110 + i, 404, scanner)),
+      // A detail view: some ids are gone, most are served.
+      request('GET books/<int:pk>/', 150, 200), request('GET books/<int:pk>/', 190, 404), request('GET books/<int:pk>/', 195, 404, scanner),
+      // Served until day 50; since then every request found nothing.
+      orderServed, request('GET api/orders/<int:pk>/', 180, 404), request('GET api/orders/<int:pk>/', 199, 404, scanner),
+      // A GET to a POST-only webhook whose schema entry says no methods: refused.
+      request('GET webhooks/ats/', 199, 405, scanner),
+    ];
+    const o = { windowMs: 90 * DAY, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
+    const dead = detectDeadViews(site, routeTraffic(analyses), o);
+    expect(dead.map((v) => [v.route, v.status, v.lastSeenMs])).toEqual([
+      ['<path:slug>/', 'dead', null],
+      ['api/orders/<int:pk>/', 'dead', orderServed.startMs],
+      ['webhooks/ats/', 'dead', null],
+    ]);
+    // A request with no status (a span that does not say) is a use, as before.
+    const r = requestOf('GET webhooks/ats/', [APPLICATIONS], { traceId: 'f'.repeat(32), startMs: at(199, 9, 0) });
+    expect(detectDeadViews(site, routeTraffic([analyseRequest(r, normalize)]), o).map((v) => v.route)).not.toContain('webhooks/ats/');
   });
 
   it('reads the route from an endpoint name', () => {

@@ -125,10 +125,19 @@ export function mergePatterns(into: TrafficPattern, from: TrafficPattern): void 
   dropAddressesPastLimits(into);
 }
 
-/** Route traffic of a batch of analysed requests, one entry per service and endpoint. */
+/**
+ * Whether a request used its route's view: any answer but 404 and 405. A route template matched a
+ * scanner's probe (`/wp-login.php` through a catch-all) or a view found nothing for everyone, and a
+ * 405 refused the method: nothing was served. A detail view with some missing ids is still in use
+ * through its 2xx and 3xx. A request whose span gives no status counts, as it always has.
+ */
+const usedRoute = (a: RequestAnalysis): boolean => a.status !== 404 && a.status !== 405;
+
+/** Route traffic of a batch of analysed requests, one entry per service and endpoint: the requests that used their route (usedRoute). */
 export function routeTraffic(analyses: Iterable<RequestAnalysis>): RouteTraffic[] {
   const byKey = new Map<string, RouteTraffic>();
   for (const a of analyses) {
+    if (!usedRoute(a)) continue;
     const key = `${a.service}\u0000${a.endpoint}`;
     let t = byKey.get(key);
     if (t === undefined) {
