@@ -287,7 +287,7 @@ function bulkWrite(facts: SqlFacts): boolean {
 }
 
 /** A RequestAnalysis's fields apart from its timeline and the optional ones. */
-type AnalysisFields = Omit<RequestAnalysis, 'timeline' | 'instance' | 'client'>;
+type AnalysisFields = Omit<RequestAnalysis, 'timeline' | 'instance' | 'client' | 'status'>;
 
 /**
  * What analyseColumns gives, its timeline built on first read. Made so that every analysis keeps one
@@ -302,6 +302,7 @@ class ColumnAnalysis implements RequestAnalysis {
   readonly service: string;
   declare instance?: string;
   declare client?: string;
+  declare status?: number;
   readonly startMs: number;
   readonly durationMs: number;
   readonly dbSpans: number;
@@ -500,6 +501,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
   );
   if (request.instance !== undefined) analysis.instance = request.instance;
   if (request.client !== undefined) analysis.client = request.client;
+  if (request.status !== undefined) analysis.status = request.status;
   return analysis;
 }
 

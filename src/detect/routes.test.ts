@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { suggestDeadView } from '../suggest/operational.js';
-import { addToPattern, detectDeadViews, emptyPattern, mergePatterns, periodicCaller, routeOf, unseenViews, type RouteTraffic } from './routes.js';
+import { createSqlNormalizer } from '../sql/index.js';
+import { analyseRequest } from './request.js';
+import { addToPattern, detectDeadViews, emptyPattern, mergePatterns, periodicCaller, routeOf, routeTraffic, unseenViews, type RouteTraffic } from './routes.js';
+import { APPLICATIONS, requestOf } from './testing.js';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-11-02T00:00:00Z');
@@ -93,7 +96,7 @@ describe('dead views', () => {
 
   it('lists app routes with no request in the window, and says when the history is too short to tell', () => {
     const seen = [traffic('GET dashboard/', [[at(10, 9, 0), 'u']]), traffic('GET old/', [[at(0, 9, 0), 'u']])];
-    const dead = detectDeadViews(routes, seen, { windowMs: 5 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 9, 0) });
+    const dead = detectDeadViews(routes, seen, { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 9, 0) });
     expect(dead).toEqual([expect.objectContaining({ route: 'old/', status: 'dead', lastSeenMs: at(0, 9, 0), enoughHistory: true, line: 40 })]);
     const young = detectDeadViews(routes, seen, { windowMs: 90 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 9, 0) });
     expect(young).toEqual([]);
@@ -113,8 +116,22 @@ describe('dead views', () => {
     ];
     const all = [...routes, ...installed];
     expect(unseenViews(all, ['GET dashboard/']).map((v) => v.route)).toEqual(['old/']);
-    const dead = detectDeadViews(all, [traffic('GET dashboard/', [[at(10, 9, 0), 'u']])], { windowMs: 5 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) });
+    const dead = detectDeadViews(all, [traffic('GET dashboard/', [[at(10, 9, 0), 'u']])], { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) });
     expect(dead.map((v) => v.route)).toEqual(['old/']);
+  });
+
+  it("judges every route the schema marks as the project's: a generic view its urls.py mounts, its own views installed as a wheel", () => {
+    const own = [
+      { route: 'about/', view: 'django.views.generic.base.TemplateView', file: '/srv/venv/lib/python3.12/site-packages/django/views/generic/base.py', urlconf: 'recruit.urls', project: true },
+      { route: 'jobs/', view: 'rest_framework.generics.ListAPIView', urlconf: 'recruit.urls', project: true },
+      { route: 'reports/', view: 'recruit.views.report', file: '/srv/venv/lib/python3.12/site-packages/recruit/views.py', urlconf: 'recruit.urls', project: true },
+      { route: 'admin/', view: 'django.contrib.admin.sites.AdminSite.index', urlconf: 'django.contrib.admin', project: false },
+      { route: 'partner/status/', view: 'partnerlib.views.status', urlconf: 'partnerlib.urls', project: false },
+    ];
+    const mine = ['about/', 'jobs/', 'reports/'];
+    expect(unseenViews(own, []).map((v) => v.route)).toEqual(mine);
+    const o = { windowMs: 90 * DAY, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
+    expect(detectDeadViews(own, [traffic('GET partner/status/', [[at(199, 9, 0), 'u']])], o).map((v) => [v.route, v.status])).toEqual(mine.map((r) => [r, 'dead']));
   });
 
   it("counts a view's traffic in every language's form of its route (i18n_patterns)", () => {
@@ -123,7 +140,7 @@ describe('dead views', () => {
     expect(unseenViews([about], ['GET es/about/']).map((v) => v.route)).toEqual(['en/about/']);
     const french = traffic('GET fr/about/', [[at(1, 3, 0), 'cron'], [at(2, 3, 0), 'cron']]);
     const german = traffic('GET de/ueber/', [[at(3, 3, 0), 'cron']]);
-    const o = { windowMs: 5 * DAY, nowMs: at(4, 0, 0), historySinceMs: at(0, 0, 0) };
+    const o = { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(4, 0, 0), historySinceMs: at(0, 0, 0) };
     expect(detectDeadViews([about], [french], o)).toEqual([]);
     // One scheduled caller across the languages is still one caller on three days.
     expect(detectDeadViews([about], [french, german], o).map((v) => [v.status, v.periodic?.days])).toEqual([['periodic', 3]]);
@@ -134,7 +151,7 @@ describe('dead views', () => {
     const page = { route: 'about/', view: 'app.views.about', methods: ['GET'] };
     // A GET to a POST-only view was refused (405); a HEAD is a GET's; a view that says nothing takes any.
     expect(unseenViews([webhook, page, routes[0]!], ['GET webhooks/ats/', 'HEAD about/', 'OPTIONS dashboard/']).map((v) => v.route)).toEqual(['webhooks/ats/']);
-    const o = { windowMs: 5 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
+    const o = { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
     const scanned = [traffic('GET webhooks/ats/', [[at(10, 9, 0), 'scanner']]), traffic('POST webhooks/ats/', [[at(1, 9, 0), 'ats']])];
     expect(detectDeadViews([webhook], scanned, o)).toEqual([expect.objectContaining({ route: 'webhooks/ats/', status: 'dead', lastSeenMs: at(1, 9, 0) })]);
     expect(detectDeadViews([webhook], [traffic('POST webhooks/ats/', [[at(10, 9, 0), 'ats']])], o)).toEqual([]);
@@ -156,7 +173,7 @@ describe('dead views', () => {
       { route: 'api/tags.<drf_format_suffix:format>', view: 'app.views.TagViewSet' },
     ];
     expect(unseenViews(twins, ['GET api/books/(?P<pk>[^/.]+)/$', 'GET api/authors/$', 'GET api/tags/'])).toEqual([]);
-    const o = { windowMs: 5 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
+    const o = { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
     expect(detectDeadViews(viewset, [traffic('GET api/books/$', [[at(10, 9, 0), 'u']])], o)).toEqual([]);
     // Unused on every route: each route is listed, as each is to go.
     expect(detectDeadViews(viewset, [], o).map((v) => [v.route, v.status])).toEqual([
@@ -191,6 +208,64 @@ describe('dead views', () => {
     const detail = ['api/books/(?P<pk>[^/.]+)/$', 'api/books/(?P<pk>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$'];
     expect(detectDeadViews(viewset, [traffic('GET api/books/$', [[at(199, 9, 0), 'u']])], o).map((v) => v.route)).toEqual(detail);
     expect(unseenViews(viewset, ['GET api/books/$']).map((v) => v.route)).toEqual(detail);
+  });
+
+  it('withholds the delete advice over a window too short to tell an unused view from a weekly or monthly one (--dead-after 1h)', () => {
+    // 20 days of history; old/ last called 2 days ago, dashboard/ an hour ago: quiet for an hour is not dead.
+    const seen = [traffic('GET dashboard/', [[at(19, 23, 30), 'u'], [at(5, 9, 0), 'u']]), traffic('GET old/', [[at(18, 0, 0), 'u']])];
+    const o = { windowMs: 3_600_000, nowMs: at(20, 0, 0), historySinceMs: at(0, 9, 0) };
+    const [old, ...others] = detectDeadViews(routes, seen, o);
+    expect([old?.route, old?.status, others]).toEqual(['old/', 'too_short_window', []]);
+    expect(old).toMatchObject({ historyMs: at(20, 0, 0) - at(0, 9, 0), historyRequests: 3 });
+    const advice = suggestDeadView(old!);
+    expect(advice.code).not.toMatch(/remove the route/);
+    expect(advice.note).not.toMatch(/delete/);
+    // It says what was seen and what window would judge it.
+    expect(advice.note).toMatch(/1\.0 hours/);
+    expect(advice.note).toMatch(/3 requests to the URLconf's routes over 19 days/);
+    expect(advice.note).toMatch(/--dead-after 30d/);
+    // From the shortest window that tells (30 days by default), with the history to cover it, it is dead.
+    const month = detectDeadViews(routes, seen, { ...o, windowMs: 30 * DAY, nowMs: at(60, 0, 0) });
+    expect(month.map((v) => [v.route, v.status])).toEqual([['old/', 'dead'], ['dashboard/', 'dead']].sort());
+  });
+
+  it('takes no request answered 404 or 405 for a use of its route: scanners through a catch-all, a view that 404s for everyone; a detail view with some 404s is in use', () => {
+    const normalize = createSqlNormalizer();
+    let n = 0;
+    const request = (endpoint: string, day: number, status: number, client = '10.0.0.7 Mozilla/5.0') => {
+      const r = requestOf(endpoint, [APPLICATIONS], { traceId: (++n).toString(16).padStart(32, '0'), startMs: at(day, 9, n % 60) });
+      r.status = status;
+      r.client = client;
+      return analyseRequest(r, normalize);
+    };
+    const scanner = '45.9.20.1 Mozilla/5.0 zgrab/0.x';
+    const site = [
+      { route: '<path:slug>/', view: 'cms.views.page', project: true },
+      { route: 'books/<int:pk>/', view: 'shop.views.book_detail', project: true },
+      { route: 'api/orders/<int:pk>/', view: 'shop.views.order_detail', project: true },
+      { route: 'webhooks/ats/', view: 'shop.views.ats_webhook', project: true },
+    ];
+    const orderServed = request('GET api/orders/<int:pk>/', 50, 200);
+    const analyses = [
+      // /wp-login.php, /.env, /admin/../ probes, routed by the catch-all and answered 404.
+      ...Array.from({ length: 40 }, (_, i) => request('GET <path:slug>/', 110 + i, 404, scanner)),
+      // A detail view: some ids are gone, most are served.
+      request('GET books/<int:pk>/', 150, 200), request('GET books/<int:pk>/', 190, 404), request('GET books/<int:pk>/', 195, 404, scanner),
+      // Served until day 50; since then every request found nothing.
+      orderServed, request('GET api/orders/<int:pk>/', 180, 404), request('GET api/orders/<int:pk>/', 199, 404, scanner),
+      // A GET to a POST-only webhook whose schema entry says no methods: refused.
+      request('GET webhooks/ats/', 199, 405, scanner),
+    ];
+    const o = { windowMs: 90 * DAY, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
+    const dead = detectDeadViews(site, routeTraffic(analyses), o);
+    expect(dead.map((v) => [v.route, v.status, v.lastSeenMs])).toEqual([
+      ['<path:slug>/', 'dead', null],
+      ['api/orders/<int:pk>/', 'dead', orderServed.startMs],
+      ['webhooks/ats/', 'dead', null],
+    ]);
+    // A request with no status (a span that does not say) is a use, as before.
+    const r = requestOf('GET webhooks/ats/', [APPLICATIONS], { traceId: 'f'.repeat(32), startMs: at(199, 9, 0) });
+    expect(detectDeadViews(site, routeTraffic([analyseRequest(r, normalize)]), o).map((v) => v.route)).not.toContain('webhooks/ats/');
   });
 
   it('reads the route from an endpoint name', () => {

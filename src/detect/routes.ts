@@ -125,10 +125,19 @@ export function mergePatterns(into: TrafficPattern, from: TrafficPattern): void 
   dropAddressesPastLimits(into);
 }
 
-/** Route traffic of a batch of analysed requests, one entry per service and endpoint. */
+/**
+ * Whether a request used its route's view: any answer but 404 and 405. A route template matched a
+ * scanner's probe (`/wp-login.php` through a catch-all) or a view found nothing for everyone, and a
+ * 405 refused the method: nothing was served. A detail view with some missing ids is still in use
+ * through its 2xx and 3xx. A request whose span gives no status counts, as it always has.
+ */
+const usedRoute = (a: RequestAnalysis): boolean => a.status !== 404 && a.status !== 405;
+
+/** Route traffic of a batch of analysed requests, one entry per service and endpoint: the requests that used their route (usedRoute). */
 export function routeTraffic(analyses: Iterable<RequestAnalysis>): RouteTraffic[] {
   const byKey = new Map<string, RouteTraffic>();
   for (const a of analyses) {
+    if (!usedRoute(a)) continue;
     const key = `${a.service}\u0000${a.endpoint}`;
     let t = byKey.get(key);
     if (t === undefined) {
@@ -193,6 +202,14 @@ export interface RouteEntry {
   languages?: Record<string, string>;
   file?: string;
   line?: number;
+  /** The URLconf module whose urlpatterns declare the route (manage.py n1lens_schema). */
+  urlconf?: string;
+  /**
+   * The project's route: its view is the project's code, or the project's URLconf mounts it (a
+   * generic view). Set by the integration, which knows the project's packages (its module header);
+   * a file written before it has none, and ownedRoute guesses.
+   */
+  project?: boolean;
 }
 
 /** Every route a request to this entry's view can carry: its route, and its form in each language. */
@@ -205,6 +222,11 @@ export type DeadViewStatus =
   | 'dead'
   /** No request in the history there is, which is shorter than the window. */
   | 'no_traffic_yet'
+  /**
+   * No request in a window shorter than minWindowMs (`--dead-after 1h`): a view used weekly or at
+   * month's end is that quiet too, so nothing is said to go.
+   */
+  | 'too_short_window'
   /** Only a scheduled caller uses it. */
   | 'periodic'
   /** Offline: not in this file (a file covers too little time to call anything dead). */
@@ -218,6 +240,10 @@ export interface DeadView extends RouteEntry {
   windowMs: number;
   historyMs: number;
   enoughHistory: boolean;
+  /** Requests to the URLconf's routes over that history (serve's store; absent offline). */
+  historyRequests?: number;
+  /** too_short_window: the shortest window that tells an unused view (DeadViewOptions.minWindowMs). */
+  neededWindowMs?: number;
   periodic?: PeriodicCaller;
   /** Another route of the same view that had a request in the window: only this route is to go, not the view. */
   servedOn?: string;
@@ -230,11 +256,17 @@ export interface DeadViewOptions extends PeriodicOptions {
   nowMs: number;
   /** When the traffic data starts: the first request to one of the URLconf's routes (urlconfHistorySince). */
   historySinceMs: number;
-  /** Views of these module prefixes are the framework's, not the app's. Default django., rest_framework. (Views of installed packages never count.) */
+  /**
+   * The shortest window that can call a view dead: below it a view with no request is too_short_window.
+   * Default 30 days, so a month-end report's view is not taken for an unused one.
+   */
+  minWindowMs?: number;
+  /** A schema without RouteEntry.project: views of these module prefixes are the framework's, not the app's. Default django., rest_framework. (Nor do views under site-packages count.) */
   ignoreModules?: readonly string[];
 }
 
 const DEFAULT_IGNORED = ['django.', 'rest_framework.'];
+const DEFAULT_MIN_WINDOW_MS = 30 * DAY_MS;
 
 /**
  * `GET dashboard/` → `dashboard/`: the route part of an endpoint name. A catch-all route's endpoint
@@ -312,9 +344,14 @@ function trafficOf(r: RouteEntry, seen: ReadonlyMap<string, readonly RouteTraffi
  */
 const INSTALLED = /(?:^|[\\/])(?:site|dist)-packages[\\/]/;
 
-/** An app view: neither of an ignored module (Django's, DRF's) nor of an installed package. */
+/**
+ * A route the app owns, so one to judge: as the schema says (RouteEntry.project: a generic view the
+ * project's urls.py mounts is the project's, as are its own views installed as a wheel). A schema
+ * written before it says nothing; then, a guess from the view alone: neither of an ignored module
+ * (Django's, DRF's) nor under site-packages.
+ */
 const owned = (r: RouteEntry, ignore: readonly string[]): boolean =>
-  !ignore.some((m) => r.view.startsWith(m)) && (r.file === undefined || !INSTALLED.test(r.file));
+  r.project ?? (!ignore.some((m) => r.view.startsWith(m)) && (r.file === undefined || !INSTALLED.test(r.file)));
 
 /**
  * A format-suffix route's ending as DRF's format_suffix_patterns (DefaultRouter) writes it: a regex
@@ -358,14 +395,26 @@ export function urlconfHistorySince(routes: readonly RouteEntry[], traffic: Iter
   return since;
 }
 
+/** Requests to the URLconf's routes in the traffic: how much the history behind a verdict holds. */
+function urlconfRequests(routes: readonly RouteEntry[], traffic: Iterable<RouteTraffic>): number {
+  const own = new Set(routes.flatMap(routesOf));
+  let n = 0;
+  for (const t of traffic) if (own.has(routeOf(t.endpoint))) n += t.requests;
+  return n;
+}
+
 /**
  * Dead and periodic views: every app route with no request in the window, or only a scheduled
  * caller; a DRF format-suffix twin with the route it doubles (routeKeys).
  */
 export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable<RouteTraffic>, o: DeadViewOptions): DeadView[] {
-  const seen = byRoute(traffic);
+  const all = [...traffic];
+  const seen = byRoute(all);
   const historyMs = Math.max(0, o.nowMs - o.historySinceMs);
+  const historyRequests = urlconfRequests(routes, all);
   const enoughHistory = historyMs >= o.windowMs;
+  const minWindowMs = o.minWindowMs ?? DEFAULT_MIN_WINDOW_MS;
+  const quietStatus: DeadViewStatus = !enoughHistory ? 'no_traffic_yet' : o.windowMs < minWindowMs ? 'too_short_window' : 'dead';
   const since = o.nowMs - o.windowMs;
   // A route's traffic with its format-suffix twin's: a DRF router gives each viewset route one
   // (books\.(?P<format>…)) that nobody calls, and the route is no less used for it.
@@ -392,9 +441,10 @@ export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable
     if (!owned(r, o.ignoreModules ?? DEFAULT_IGNORED)) continue;
     const t = byKey.get(keys.get(r)!);
     const servedOn = served.get(r.view)?.find((s) => s.key !== keys.get(r))?.route;
-    const base = { ...r, windowMs: o.windowMs, historyMs, enoughHistory, ...(servedOn === undefined ? {} : { servedOn }) };
+    const base = { ...r, windowMs: o.windowMs, historyMs, enoughHistory, historyRequests, ...(servedOn === undefined ? {} : { servedOn }) };
     if (t === undefined || t.lastSeenMs < since) {
-      out.push({ ...base, status: enoughHistory ? 'dead' : 'no_traffic_yet', requests: 0, lastSeenMs: t?.lastSeenMs ?? null });
+      const needed = quietStatus === 'too_short_window' ? { neededWindowMs: minWindowMs } : {};
+      out.push({ ...base, ...needed, status: quietStatus, requests: 0, lastSeenMs: t?.lastSeenMs ?? null });
       continue;
     }
     const periodic = periodicCaller(t, o);

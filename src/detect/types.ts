@@ -128,6 +128,8 @@ export interface RequestAnalysis {
   instance?: string;
   /** Who sent it (Request.client). */
   client?: string;
+  /** The HTTP status it was answered with (Request.status), when known. */
+  status?: number;
   startMs: number;
   durationMs: number;
   /** DB spans that take part in detection (framework noise excluded). */

@@ -7,7 +7,7 @@ import { newLocationParts } from './location.js';
 import { emptyFolded, urlHost, type FoldedFields } from './to-span.js';
 import {
   K_CLIENT_ADDRESS, K_DB_STATEMENT_OLD, K_DB_STATEMENT_STABLE, K_DB_SYSTEM_OLD, K_DB_SYSTEM_STABLE, K_HTTP_CLIENT_IP,
-  K_HTTP_METHOD_OLD, K_HTTP_METHOD_STABLE, K_HTTP_ROUTE, K_HTTP_TARGET_OLD, K_HTTP_URL, K_LOCATION, K_MESSAGING_SYSTEM,
+  K_HTTP_METHOD_OLD, K_HTTP_METHOD_STABLE, K_HTTP_ROUTE, K_HTTP_STATUS_OLD, K_HTTP_STATUS_STABLE, K_HTTP_TARGET_OLD, K_HTTP_URL, K_LOCATION, K_MESSAGING_SYSTEM,
   K_NET_PEER_IP, K_NET_PEER_NAME, K_RPC_SYSTEM, K_SERVER_ADDRESS, K_URL_FULL, K_URL_PATH, K_USER_AGENT_OLD,
   K_USER_AGENT_STABLE,
 } from './wire/keys.js';
@@ -33,7 +33,7 @@ export class AttributeFolder {
 
   reset(): void {
     const f = this.fields;
-    f.httpMethod = f.httpRoute = f.httpTarget = f.dbSystem = f.dbStatement = f.messagingSystem = f.rpcSystem = f.peer = undefined;
+    f.httpMethod = f.httpRoute = f.httpTarget = f.httpStatus = f.dbSystem = f.dbStatement = f.messagingSystem = f.rpcSystem = f.peer = undefined;
     f.clientAddress = f.userAgent = undefined;
     f.location = undefined;
     this.dbComment = '';
@@ -63,6 +63,13 @@ export class AttributeFolder {
       case K_URL_PATH:
         value = source.value(false);
         if (value !== undefined) f.httpTarget = value;
+        return;
+      case K_HTTP_STATUS_OLD:
+        if (f.httpStatus !== undefined) return;
+      // falls through
+      case K_HTTP_STATUS_STABLE:
+        value = source.value(false);
+        if (value !== undefined) f.httpStatus = value;
         return;
       case K_DB_SYSTEM_OLD:
         if (f.dbSystem !== undefined) return;

@@ -92,6 +92,8 @@ function expectDjangoRecords(batch: DecodedBatch, spans: ReadableSpan[]): void {
     service: 'recruit',
     httpMethod: 'GET',
     httpRoute: 'dashboard/',
+    // The SERVER span's http.status_code (a CLIENT span's is not kept).
+    httpStatus: 500,
     error: true,
   });
   expect(byName.get('SELECT')).toEqual({

@@ -44,6 +44,8 @@ export interface SpanRecord {
   httpRoute?: string;
   /** url.path | http.target: the raw path (ids and all), for servers that do not set a route. */
   httpTarget?: string;
+  /** http.response.status_code | http.status_code of a SERVER span (or one without a parent): what the request was answered (dead_view: a 404 or 405 is no use of the route). */
+  httpStatus?: number;
   /** db.system.name | db.system */
   dbSystem?: string;
   /** db.query.text | db.statement */

@@ -144,7 +144,7 @@ export function spanRecordOf<V>(
   attributes: readonly KeyValueLike<V>[] | null | undefined, statusCode: number, service: string, read: ValueReader<V>,
   folded: FoldedFields, instance?: string,
 ): SpanRecord {
-  folded.httpMethod = folded.httpRoute = folded.httpTarget = folded.dbSystem = folded.dbStatement = undefined;
+  folded.httpMethod = folded.httpRoute = folded.httpTarget = folded.httpStatus = folded.dbSystem = folded.dbStatement = undefined;
   folded.messagingSystem = folded.rpcSystem = folded.peer = folded.location = undefined;
   folded.clientAddress = folded.userAgent = undefined;
   if (attributes) foldAttributes(folded, attributes, read);
@@ -159,6 +159,8 @@ export interface FoldedFields {
   httpMethod: string | undefined;
   httpRoute: string | undefined;
   httpTarget: string | undefined;
+  /** The status code as the attribute's text; SpanRecord.httpStatus when it is one. */
+  httpStatus: string | undefined;
   dbSystem: string | undefined;
   dbStatement: string | undefined;
   messagingSystem: string | undefined;
@@ -174,9 +176,19 @@ export interface FoldedFields {
 /** FoldedFields with nothing set: scratch for spanRecordOf and the wire decoder. */
 export function emptyFolded(): FoldedFields {
   return {
-    httpMethod: undefined, httpRoute: undefined, httpTarget: undefined, dbSystem: undefined, dbStatement: undefined,
+    httpMethod: undefined, httpRoute: undefined, httpTarget: undefined, httpStatus: undefined, dbSystem: undefined, dbStatement: undefined,
     messagingSystem: undefined, rpcSystem: undefined, peer: undefined, clientAddress: undefined, userAgent: undefined, location: undefined,
   };
+}
+
+/**
+ * SpanRecord.httpStatus from the folded text: an HTTP status code (100–599) of a span that can be a
+ * request (SERVER, or without a parent), else none; an outbound call's status says nothing n1lens reads.
+ */
+function statusOf(kind: SpanKind, parentSpanId: string, text: string | undefined): number | undefined {
+  if (text === undefined || (kind !== 2 && parentSpanId !== '')) return undefined;
+  const code = Number(text);
+  return Number.isInteger(code) && code >= 100 && code <= 599 ? code : undefined;
 }
 
 /** SpanRecord.client from the folded address and user agent. */
@@ -212,6 +224,8 @@ export function buildRecord(
     if (f.httpMethod !== undefined && f.httpRoute !== undefined && f.dbSystem === undefined && f.dbStatement === undefined && f.peer === undefined && location === undefined) {
       const http: SpanRecord = { traceId, spanId, parentSpanId, name, kind, startMs, endMs, service, httpMethod: f.httpMethod, httpRoute: f.httpRoute };
       if (f.httpTarget !== undefined) http.httpTarget = f.httpTarget;
+      const status = statusOf(kind, parentSpanId, f.httpStatus);
+      if (status !== undefined) http.httpStatus = status;
       if (instance !== undefined) http.instance = instance;
       return http;
     }
@@ -222,6 +236,8 @@ export function buildRecord(
   if (f.httpMethod !== undefined) r.httpMethod = f.httpMethod;
   if (f.httpRoute !== undefined) r.httpRoute = f.httpRoute;
   if (f.httpTarget !== undefined) r.httpTarget = f.httpTarget;
+  const status = statusOf(kind, parentSpanId, f.httpStatus);
+  if (status !== undefined) r.httpStatus = status;
   if (f.dbSystem !== undefined) r.dbSystem = f.dbSystem;
   if (f.dbStatement !== undefined) r.dbStatement = f.dbStatement;
   if (f.messagingSystem !== undefined) r.messagingSystem = f.messagingSystem;
@@ -238,7 +254,7 @@ function toKind(kind: number): SpanKind {
   return (kind >= 0 && kind <= 5 && Number.isInteger(kind) ? kind : 0) as SpanKind;
 }
 
-type FoldedField = 'httpMethod' | 'httpRoute' | 'httpTarget' | 'dbSystem' | 'dbStatement' | 'messagingSystem' | 'rpcSystem';
+type FoldedField = 'httpMethod' | 'httpRoute' | 'httpTarget' | 'httpStatus' | 'dbSystem' | 'dbStatement' | 'messagingSystem' | 'rpcSystem';
 type Folded = { field: FoldedField; stable: boolean } | { peer: number } | { client: number } | { userAgent: boolean };
 
 /**
@@ -250,6 +266,8 @@ const HTTP_METHOD_OLD: Folded = { field: 'httpMethod', stable: false };
 const HTTP_ROUTE: Folded = { field: 'httpRoute', stable: true };
 const URL_PATH: Folded = { field: 'httpTarget', stable: true };
 const HTTP_TARGET_OLD: Folded = { field: 'httpTarget', stable: false };
+const HTTP_STATUS_STABLE: Folded = { field: 'httpStatus', stable: true };
+const HTTP_STATUS_OLD: Folded = { field: 'httpStatus', stable: false };
 const DB_SYSTEM_STABLE: Folded = { field: 'dbSystem', stable: true };
 const DB_SYSTEM_OLD: Folded = { field: 'dbSystem', stable: false };
 const DB_STATEMENT_STABLE: Folded = { field: 'dbStatement', stable: true };
@@ -294,9 +312,11 @@ function foldedTarget(key: string): Folded | undefined {
     case 15:
       return key === 'http.user_agent' ? USER_AGENT_OLD : undefined;
     case 16:
-      return key === 'messaging.system' ? MESSAGING_SYSTEM : undefined;
+      return key === 'messaging.system' ? MESSAGING_SYSTEM : key === 'http.status_code' ? HTTP_STATUS_OLD : undefined;
     case 19:
       return key === 'http.request.method' ? HTTP_METHOD_STABLE : key === 'user_agent.original' ? USER_AGENT_STABLE : undefined;
+    case 25:
+      return key === 'http.response.status_code' ? HTTP_STATUS_STABLE : undefined;
     default:
       return undefined;
   }

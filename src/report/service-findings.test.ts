@@ -3,6 +3,8 @@ import { addConnectionUse, emptyConnectionRollup } from '../detect/connections.j
 import { buildDigest } from '../digest/blocks.js';
 import { ServiceFindings } from '../ui/pages.js';
 import { renderMarkdown } from './markdown.js';
+import { judge } from './gate.js';
+import { buildSarif } from './sarif.js';
 import { budgetFindings, buildReport } from './model.js';
 import { renderTerminal } from './terminal.js';
 
@@ -50,5 +52,26 @@ describe('connection_pressure and dead_view in every output', () => {
     const digest = JSON.stringify(buildDigest({ report: r, period: { sinceMs: T0, untilMs: T0 + 3_600_000 } }));
     expect(digest).toContain('Connections and dead views');
     expect(digest).toContain('app.views.nightly: only periodic traffic');
+  });
+
+  it('withhold the delete advice over too short a window (--dead-after 1h) in the terminal, Markdown, JSON and SARIF', () => {
+    const quiet = buildReport([], {
+      deadViews: [{
+        route: 'old/', view: 'app.views.old', file: 'app/views.py', line: 12, status: 'too_short_window', requests: 0, lastSeenMs: T0 - 86_400_000,
+        windowMs: 3_600_000, historyMs: 20 * 86_400_000, enoughHistory: true, historyRequests: 1200, neededWindowMs: 30 * 86_400_000,
+      }],
+    });
+    const outputs = {
+      terminal: renderTerminal(quiet, { color: false }).replace(/\s+/g, ' '),
+      markdown: renderMarkdown(quiet).replace(/\s+/g, ' '),
+      json: JSON.stringify(quiet),
+      sarif: JSON.stringify((buildSarif(quiet, judge(quiet, { maxFindings: 0, today: '2026-01-01' })) as { runs: { results: unknown[] }[] }).runs[0]!.results),
+    };
+    for (const [name, text] of Object.entries(outputs)) {
+      expect([name, /remove the route|delete app\.views\.old/i.test(text)]).toEqual([name, false]);
+      expect([name, text.includes('1.0 hours')]).toEqual([name, true]);
+    }
+    for (const text of [outputs.terminal, outputs.markdown, outputs.json]) expect(text).toContain('1,200 requests to the URLconf');
+    for (const text of [outputs.terminal, outputs.markdown, outputs.json]) expect(text).toContain('--dead-after 30d');
   });
 });

@@ -310,6 +310,11 @@ export function serviceFindingFigures(f: ServiceFinding): string {
       return `${v.view}: no request in ${spanText(v.windowMs)} (${v.lastSeenMs === null ? 'none' : `last ${isoSecond(v.lastSeenMs)}`} in ${spanText(v.historyMs)} of history)${served}`;
     case 'no_traffic_yet':
       return `${v.view}: no request in the ${spanText(v.historyMs)} of history (window ${spanText(v.windowMs)}: not enough history to call it dead)`;
+    case 'too_short_window': {
+      const seen = v.historyRequests === undefined ? '' : `${int(v.historyRequests)} request${v.historyRequests === 1 ? '' : 's'} to the URLconf's routes over `;
+      return `${v.view}: no request in ${spanText(v.windowMs)} (${seen}${spanText(v.historyMs)} of history); too short a window to call it dead: ` +
+        `judge with --dead-after ${Math.ceil((v.neededWindowMs ?? 30 * 86_400_000) / 86_400_000)}d or more`;
+    }
     case 'periodic':
       return `${v.view}: only periodic traffic, ${v.periodic?.requests ?? v.requests} requests at ~${clockText(v.periodic?.minuteOfDay ?? 0)} UTC on ${v.periodic?.days ?? 0} days from one client${served}`;
     case 'unseen_in_file':

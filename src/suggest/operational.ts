@@ -256,7 +256,9 @@ export function suggestDeadView(v: DeadView): Suggestion {
         ? `# urls.py: once its scheduled caller is retired, remove the route to ${v.view}`
         : v.status === 'unseen_in_file'
           ? `# urls.py: ${v.view} not seen in this file; n1lens serve --dead-after judges it`
-          : `# urls.py: ${v.view} has no request in the history so far; check again later`;
+          : v.status === 'too_short_window'
+            ? `# urls.py: ${v.view} quiet for ${spanText(v.windowMs)}, too short to call it dead; keep it`
+            : `# urls.py: ${v.view} has no request in the history so far; check again later`;
   const code = [head, `# path("${v.route}", …),`].join('\n');
   const note = v.servedOn === undefined ? viewNote(v, where) : routeNote(v, v.servedOn) ?? viewNote(v, where);
   return { method: 'manual', path: v.view, code, confidence: v.status === 'dead' ? 'exact' : 'inferred', note };
@@ -271,8 +273,12 @@ function viewNote(v: DeadView, where: string): string {
     : v.status === 'unseen_in_file'
       ? `not seen in this file; a recording covers too little time to call a view dead (serve keeps the history)`
       : v.status === 'no_traffic_yet'
-        ? `no request in the ${spanText(v.historyMs)} of history there is (less than the ${spanText(v.windowMs)} asked); ` +
+        ? `no request in the ${spanText(v.historyMs)} of history there is (less than the ${spanText(v.windowMs)} asked${seenText(v)}); ` +
           `check again once the store covers the window`
+        : v.status === 'too_short_window'
+          ? `no request in the ${spanText(v.windowMs)} asked${seenText(v, v.historyMs)}, but a view used weekly or at month's end ` +
+            `is that quiet too: nothing to remove on so short a window. Judge it with --dead-after ${wholeDays(v.neededWindowMs ?? 30 * 86_400_000)}d or more ` +
+            `(90d also covers quarterly jobs), once the store holds that much history`
         : `no request in ${spanText(v.windowMs)}: delete ${where}, its templates and tests, and the tables only it uses ` +
           `(after a grace period with the route logging a warning)`;
 }
@@ -290,6 +296,15 @@ function routeNote(v: DeadView, servedOn: string): string | undefined {
   }
   return undefined;
 }
+
+/** `; 3 requests to the URLconf's routes over 19 days of history`: what the verdict rests on, when known. */
+function seenText(v: DeadView, overMs?: number): string {
+  if (v.historyRequests === undefined) return '';
+  const n = `${wholeWithCommas(v.historyRequests)} request${v.historyRequests === 1 ? '' : 's'} to the URLconf's routes`;
+  return overMs === undefined ? `; ${n} so far` : ` (${n} over ${spanText(overMs)} of history)`;
+}
+
+const wholeDays = (ms: number): number => Math.ceil(ms / 86_400_000);
 
 const percent = (share: number): string => `${Math.round(share * 100)}%`;
 /** Connections opened per request: a share of requests, or (several databases) an average above one. */

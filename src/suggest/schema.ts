@@ -63,6 +63,10 @@ function schemaFileShapes() {
     /** The view's source, relative to the project directory, and its first line. */
     file: z.string().optional(),
     line: z.number().int().optional(),
+    /** The URLconf module that declares the route. */
+    urlconf: z.string().optional(),
+    /** The project's route (its view is the project's code, or its URLconf mounts it): only these are judged dead. */
+    project: z.boolean().optional(),
   });
 
   const file = z.object({

@@ -594,6 +594,7 @@ export function requestFor(s: SpanRecord): Request {
   if (s.httpTarget !== undefined) request.path = s.httpTarget;
   if (s.instance !== undefined) request.instance = s.instance;
   if (s.client !== undefined) request.client = s.client;
+  if (s.httpStatus !== undefined) request.status = s.httpStatus;
   return request;
 }
 

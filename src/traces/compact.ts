@@ -338,6 +338,7 @@ function columnRequestFor(r: Request, t: CompactTrace): ColumnRequest {
   if (r.path !== undefined) request.path = r.path;
   if (r.instance !== undefined) request.instance = r.instance;
   if (r.client !== undefined) request.client = r.client;
+  if (r.status !== undefined) request.status = r.status;
   return request;
 }
 

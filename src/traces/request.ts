@@ -45,6 +45,8 @@ export interface Request {
   instance?: string;
   /** Who sent it (SpanRecord.client of the request span), when the span says. */
   client?: string;
+  /** The HTTP status it was answered with (SpanRecord.httpStatus of the request span), when the span says. */
+  status?: number;
   startMs: number;
   durationMs: number;
   /** Sorted by start time. */

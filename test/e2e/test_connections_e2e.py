@@ -7,7 +7,7 @@ peak within 20% under CONN_MAX_AGE=0, and with CONN_MAX_AGE=600 there is no find
 
 Dead views: a real recording of the app (drive.py's plan plus one call of the cron-only view by a
 "cron" client) is replayed into `n1lens serve`, with the cron call's trace copied onto 02:00 UTC of
-each of the last five days; `n1lens report --db --dead-after` must list the unused view as dead, the
+each of the last 35 days; `n1lens report --db --dead-after` must list the unused view as dead, the
 cron-only view as periodic, and nothing that had traffic.
 """
 
@@ -320,7 +320,7 @@ def dead_view_store(work_dir, database_env, stub_url):
     logs.mkdir()
     n1lens, http_port = serve(logs)
     try:
-        copies = cron_copies(recorded, 5)
+        copies = cron_copies(recorded, CRON_DAYS)
         cron_trace = next(
             span["traceId"] for body in recorded for rs in body["resourceSpans"] for ss in rs["scopeSpans"]
             for span in ss["spans"] if attribute(span, "http.route") == "internal/nightly-rollup/"
@@ -330,10 +330,14 @@ def dead_view_store(work_dir, database_env, stub_url):
             post_json(http_port, without_trace(body, cron_trace))
         for body in copies:
             post_json(http_port, body)
-        wait_for_requests(n1lens, http_port, 1 + 3 + 3 + 20 + 3 + 3 + 5)
+        wait_for_requests(n1lens, http_port, 1 + 3 + 3 + 20 + 3 + 3 + CRON_DAYS)
     finally:
         n1lens.stop()
     return logs / "n1lens.db"
+
+
+# More than the 30 days a window needs before dead_view calls anything dead.
+CRON_DAYS = 35
 
 
 def dead_views(report):
@@ -341,7 +345,7 @@ def dead_views(report):
 
 
 def test_store_lists_the_unused_view_as_dead_and_the_cron_view_as_periodic(dead_view_store, schema_file):
-    views = dead_views(report_db(dead_view_store, schema_file, "--dead-after", "3d"))
+    views = dead_views(report_db(dead_view_store, schema_file, "--dead-after", "30d"))
     assert set(views) == {"reports/legacy-export/", "internal/nightly-rollup/"}, views
     dead = views["reports/legacy-export/"]
     assert dead["deadView"]["status"] == "dead"
@@ -350,8 +354,16 @@ def test_store_lists_the_unused_view_as_dead_and_the_cron_view_as_periodic(dead_
     periodic = views["internal/nightly-rollup/"]["deadView"]
     assert periodic["status"] == "periodic"
     assert periodic["periodic"]["minuteOfDay"] == 2 * 60
-    assert periodic["periodic"]["days"] == 5
+    assert periodic["periodic"]["days"] == CRON_DAYS
     assert CRON_AGENT in periodic["periodic"]["client"]
+
+
+def test_store_withholds_the_delete_advice_over_a_short_window(dead_view_store, schema_file):
+    views = dead_views(report_db(dead_view_store, schema_file, "--dead-after", "3d"))
+    legacy = views["reports/legacy-export/"]
+    assert legacy["deadView"]["status"] == "too_short_window"
+    assert "--dead-after 30d" in legacy["suggestion"]["note"]
+    assert "remove" not in legacy["suggestion"]["code"] and "delete" not in legacy["suggestion"]["note"]
 
 
 def test_store_says_how_much_history_it_has_when_the_window_is_longer(dead_view_store, schema_file):
@@ -359,5 +371,5 @@ def test_store_says_how_much_history_it_has_when_the_window_is_longer(dead_view_
     legacy = views["reports/legacy-export/"]["deadView"]
     assert legacy["status"] == "no_traffic_yet"
     assert legacy["enoughHistory"] is False
-    assert 4 * DAY_NS // 10**6 < legacy["historyMs"] < 6 * DAY_NS // 10**6
+    assert (CRON_DAYS - 1) * DAY_NS // 10**6 < legacy["historyMs"] < (CRON_DAYS + 1) * DAY_NS // 10**6
     assert "history" in views["reports/legacy-export/"]["suggestion"]["note"]

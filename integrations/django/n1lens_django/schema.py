@@ -5,6 +5,17 @@ The schema maps tables and columns seen in SQL back to model labels and relation
 can write `select_related('job__company')` rather than guess names from `job_id` columns, and lists
 each model's fields so the annotations it names take none of theirs. Its `urls`
 list every route with its view, so n1lens can name the views no request reaches (dead_view).
+
+Which routes are the project's (`project` on each route; only those are judged dead): a route is
+the project's when its view is the project's code, or when the project's own URLconf declares it
+(`urlconf`: the module whose urlpatterns hold it). So `path("about/", TemplateView.as_view(...))` in
+the project's urls.py is judged like a view it wrote, while the admin's and `django.contrib.auth.urls`'
+routes, which come with Django whether used or not, are not. The project's code is every module
+that no installed distribution ships, plus the distribution that ships ROOT_URLCONF's package: a
+project deployed as a wheel is under site-packages like any package, and still its own. Django,
+DRF, Wagtail and every other pip-installed package are not. `N1LENS_PROJECT_PACKAGES =
+["recruit", "mysite"]` in settings names the project's packages instead, where that guess is wrong
+(the project's apps split over several internal wheels).
 """
 
 from __future__ import annotations
@@ -12,6 +23,10 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import sys
+import types
+from collections.abc import Callable
+from importlib.metadata import packages_distributions
 from typing import Any
 
 from django.apps import apps as django_apps
@@ -48,8 +63,13 @@ def build_urls(urlconf: str | None = None) -> list[dict[str, Any]]:
     """
     # Views the app serves untraced (health checks, a tracing flush) would always look dead.
     ignored = set(getattr(settings, "N1LENS_IGNORE_VIEWS", ()))
-    patterns = get_resolver(urlconf).url_patterns
-    entries = {key: _url_entry(route, pattern) for key, route, pattern in _walk(patterns, "", ())}
+    resolver = get_resolver(urlconf)
+    patterns = resolver.url_patterns
+    is_project = _project_modules()
+    entries = {
+        key: _url_entry(route, pattern, declared, is_project)
+        for key, route, pattern, declared in _walk(patterns, "", (), _module_name(resolver.urlconf_name) or "")
+    }
     for key, languages in _language_routes(patterns).items():
         if len(set(languages.values())) > 1:
             entries[key]["languages"] = languages
@@ -67,7 +87,7 @@ def _language_routes(patterns) -> dict[tuple, dict[str, str]]:
     out: dict[tuple, dict[str, str]] = {}
     for code, _name in settings.LANGUAGES:
         with translation.override(code):
-            for key, route, _pattern in _walk(patterns, "", ()):
+            for key, route, _pattern, _declared in _walk(patterns, "", (), ""):
                 out.setdefault(key, {})[code] = route
     return out
 
@@ -77,19 +97,58 @@ def _join_route(prefix: str, route: str) -> str:
     return route if not prefix else prefix + route.removeprefix("^")
 
 
-def _walk(patterns, prefix: str, key: tuple):
-    """(key, route, pattern) of each URLPattern; the key (its place in the URLconf) is the same
-    whatever language its route reads in."""
+def _walk(patterns, prefix: str, key: tuple, declared: str):
+    """(key, route, pattern, declared) of each URLPattern, `declared` the URLconf module that holds it
+    (_declared_in); the key (its place in the URLconf) is the same whatever language its route reads in."""
     for index, pattern in enumerate(patterns):
         route = _join_route(prefix, str(pattern.pattern))
         here = (*key, index)
         if isinstance(pattern, URLResolver):
-            yield from _walk(pattern.url_patterns, route, here)
+            yield from _walk(pattern.url_patterns, route, here, _declared_in(pattern, declared))
         elif isinstance(pattern, URLPattern):
-            yield here, route, pattern
+            yield here, route, pattern, declared
 
 
-def _url_entry(route: str, pattern: URLPattern) -> dict[str, Any]:
+def _module_name(urlconf) -> str | None:
+    if isinstance(urlconf, str):
+        return urlconf
+    return urlconf.__name__ if isinstance(urlconf, types.ModuleType) else None
+
+
+def _declared_in(resolver: URLResolver, enclosing: str) -> str:
+    """The module whose urlpatterns an include()'s patterns are: the module included by name or
+    object; a list of patterns was written where it is included, unless its application namespace
+    names an installed app (`admin.site.urls` is the admin's: app_name "admin")."""
+    name = _module_name(resolver.urlconf_name)
+    if name is not None:
+        return name
+    config = next((c for c in django_apps.get_app_configs() if c.label == resolver.app_name), None)
+    return enclosing if config is None else config.name
+
+
+def _project_modules() -> Callable[[str], bool]:
+    """Whether a module is the project's code (the module header says which): settings'
+    N1LENS_PROJECT_PACKAGES, else one no installed distribution ships, or one the distribution that
+    ships ROOT_URLCONF's package ships (the project installed as a wheel)."""
+    named = getattr(settings, "N1LENS_PROJECT_PACKAGES", None)
+    if named is not None:
+        prefixes = tuple(named)
+        return lambda module: any(module == p or module.startswith(p + ".") for p in prefixes)
+    shipped = packages_distributions()
+    root = str(getattr(settings, "ROOT_URLCONF", "") or "").partition(".")[0]
+    own = set(shipped.get(root, ()))
+
+    def is_project(module: str) -> bool:
+        top = module.partition(".")[0]
+        if top in sys.stdlib_module_names or top == "builtins":
+            return False
+        distributions = shipped.get(top)
+        return not distributions or not own.isdisjoint(distributions)
+
+    return is_project
+
+
+def _url_entry(route: str, pattern: URLPattern, declared: str, is_project: Callable[[str], bool]) -> dict[str, Any]:
     view = pattern.callback
     # Django takes any callable: a functools.partial is named by the view it calls.
     while isinstance(view, functools.partial):
@@ -107,6 +166,9 @@ def _url_entry(route: str, pattern: URLPattern) -> dict[str, Any]:
     location = _source(target)
     if location is not None:
         entry["file"], entry["line"] = location
+    entry["urlconf"] = declared
+    # The project's route: its view is the project's code, or its URLconf mounts it (a generic view).
+    entry["project"] = is_project(target.__module__) or (declared != "" and is_project(declared))
     return entry
 
 

@@ -97,3 +97,62 @@ def test_a_partial_or_a_callable_instance_is_named_by_what_it_calls():
     assert (csv["view"], csv["methods"], csv["line"]) == ("shop.views.book_detail", ["GET", "PUT"], detail["line"])
     assert urls["feed/"]["view"] == "shop.callable_urls.Feed"
     assert urls["feed/"]["file"].endswith("shop/callable_urls.py")
+
+
+def test_a_generic_view_the_project_mounts_is_the_projects_route():
+    # TemplateView, RedirectView, ListView live in Django, but these routes are the project's: its
+    # urls.py mounts them, and a request that never comes makes them as dead as a view it wrote.
+    urls = {entry["route"]: entry for entry in build_urls("shop.generic_urls")}
+    about = urls["about/"]
+    assert (about["view"], about["urlconf"], about["project"]) == ("django.views.generic.base.TemplateView", "shop.generic_urls", True)
+    assert urls["old-books/"]["project"] is True
+    assert (urls["catalogue/"]["view"], urls["catalogue/"]["project"]) == ("django.views.generic.list.ListView", True)
+    assert urls["books/"]["project"] is True
+    # The admin's and auth's own routes come with Django, mounted or not.
+    assert urls["accounts/login/"]["urlconf"] == "django.contrib.auth.urls"
+    assert urls["accounts/login/"]["project"] is False
+    admin_routes = [entry for route, entry in urls.items() if route.startswith("admin/")]
+    assert admin_routes and all(entry["project"] is False and entry["urlconf"] == "django.contrib.admin" for entry in admin_routes)
+
+
+def _install(site_packages: Path, dist: str, package: str, files: dict[str, str]) -> None:
+    """Writes `package` into `site_packages` as pip installs a wheel: the modules and a dist-info naming them."""
+    (site_packages / package).mkdir(parents=True)
+    for name, text in files.items():
+        (site_packages / package / name).write_text(text)
+    info = site_packages / f"{dist}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    (info / "top_level.txt").write_text(f"{package}\n")
+    (info / "RECORD").write_text("".join(f"{package}/{name},,\n" for name in files))
+
+
+def test_a_project_installed_as_a_wheel_keeps_its_routes(tmp_path, monkeypatch):
+    # Deployed as a wheel, the project's views are under site-packages like any package's: its routes
+    # are still its own (its distribution ships the ROOT_URLCONF); a partner package's are not.
+    import importlib
+    import sys
+
+    site_packages = tmp_path / "lib" / "python3" / "site-packages"
+    view = "from django.http import HttpResponse\n\ndef report(request):\n    return HttpResponse('ok')\n"
+    _install(site_packages, "partnerlib", "partnerlib", {
+        "__init__.py": "", "views.py": view,
+        "urls.py": "from django.urls import path\nfrom partnerlib import views\nurlpatterns = [path('status/', views.report)]\n",
+    })
+    _install(site_packages, "hiring-site", "hiringsite", {
+        "__init__.py": "", "views.py": view,
+        "urls.py": "from django.urls import include, path\nfrom hiringsite import views\n"
+        "urlpatterns = [path('reports/', views.report), path('partner/', include('partnerlib.urls'))]\n",
+    })
+    monkeypatch.syspath_prepend(str(site_packages))
+    importlib.invalidate_caches()
+    try:
+        with override_settings(ROOT_URLCONF="hiringsite.urls"):
+            urls = {entry["route"]: entry for entry in build_urls()}
+    finally:
+        for name in [m for m in sys.modules if m.split(".")[0] in ("hiringsite", "partnerlib")]:
+            del sys.modules[name]
+    reports = urls["reports/"]
+    assert "site-packages/hiringsite/views.py" in reports["file"]
+    assert (reports["view"], reports["project"]) == ("hiringsite.views.report", True)
+    assert (urls["partner/status/"]["urlconf"], urls["partner/status/"]["project"]) == ("partnerlib.urls", False)

@@ -31,6 +31,8 @@ export const K_HOST_NAME = 20;
 export const K_PROCESS_PID = 21;
 export const K_URL_PATH = 22;
 export const K_HTTP_TARGET_OLD = 23;
+export const K_HTTP_STATUS_STABLE = 24;
+export const K_HTTP_STATUS_OLD = 25;
 /** code.* and n1lens.* location keys: K_LOCATION + their otlp/location.ts slot. */
 export const K_LOCATION = 32;
 
@@ -60,6 +62,8 @@ export const KEYS: readonly (readonly [string, number])[] = [
   ['process.pid', K_PROCESS_PID],
   ['url.path', K_URL_PATH],
   ['http.target', K_HTTP_TARGET_OLD],
+  ['http.response.status_code', K_HTTP_STATUS_STABLE],
+  ['http.status_code', K_HTTP_STATUS_OLD],
   ...LOCATION_KEYS.map((key, slot) => [key, K_LOCATION + slot] as const),
 ];
 const MAX_KEY = 28;
