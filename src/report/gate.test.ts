@@ -7,6 +7,7 @@ import { createSqlNormalizer } from '../sql/index.js';
 import { baselineFromReport, BaselineError, parseBaseline, widenScope, type Baseline } from './baseline.js';
 import { judge, lookedAt } from './gate.js';
 import { renderGithubCommands, renderGithubSummary } from './github.js';
+import { renderGateTerminal } from './terminal.js';
 import { renderJunit } from './junit.js';
 import { buildReport, type Report } from './model.js';
 
@@ -202,6 +203,22 @@ describe('a baseline of two services that share an endpoint name and a loop', ()
     const verdict = judge(apiGone, { maxFindings: 0, today, baseline: full });
     expect(verdict.fixed.map((e) => e.service)).toEqual(Array(6).fill('api'));
     expect(baselineFromReport(apiGone, full).findings.map((e) => e.service)).toEqual(Array(6).fill('web'));
+  });
+
+  it('names the service of a fixed entry whose signature another service shares, so the line says which entry to remove', () => {
+    const full = baselineFromReport(both());
+    const apiGone: Report = { ...report, endpoints: [...withService(report, 'web').endpoints, ...withService(report, 'api').endpoints.map((e) => ({ ...e, findings: [] }))] };
+    const verdict = judge(apiGone, { maxFindings: 0, today, baseline: full });
+    const fixedLines = (text: string) => text.split('\n').filter((line) => /fixed: |is gone/.test(line));
+    for (const text of [renderGateTerminal(verdict, { color: false, width: 200 }), renderGithubCommands(verdict), renderGithubSummary(apiGone, verdict)]) {
+      const lines = fixedLines(text);
+      expect(lines).toHaveLength(6);
+      for (const line of lines) expect(line).toMatch(/service api/);
+    }
+    // One service's baseline says nothing of services.
+    const single = baselineFromReport(withService(report, 'web'));
+    const gone = { ...report, endpoints: withService(report, 'web').endpoints.map((e) => ({ ...e, findings: [] })) };
+    expect(renderGateTerminal(judge(gone, { maxFindings: 0, today, baseline: single }), { color: false })).not.toMatch(/service web/);
   });
 
   it('reads an entry without a service (an older file) as any service\'s, and a rewrite gives it its services', () => {

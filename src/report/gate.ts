@@ -73,6 +73,8 @@ export interface GateResult {
   breaches: EndpointBreach[];
   /** Baseline entries no longer found. */
   fixed: BaselineEntry[];
+  /** Signatures the baseline holds an entry of for more than one service: a fixed line names its entry's service (fixedService). */
+  sharedSignatures: ReadonlySet<string>;
   /** Whether a baseline was given: without one no finding is new or unchanged against it (SARIF baselineState). */
   withBaseline: boolean;
   /**
@@ -201,6 +203,7 @@ export function judge(report: Report, options: GateOptions): GateResult {
     findings,
     breaches,
     fixed,
+    sharedSignatures: sharedSignatures(options.baseline?.findings ?? []),
     withBaseline: options.baseline !== undefined,
     scopeNotes: scopeNotes(options),
     counted: global.length,
@@ -208,6 +211,16 @@ export function judge(report: Report, options: GateOptions): GateResult {
     overBudget: breaches.length > 0 || findings.some((g) => g.failing),
   };
 }
+
+function sharedSignatures(entries: readonly BaselineEntry[]): Set<string> {
+  const services = new Map<string, Set<string | undefined>>();
+  for (const e of entries) services.set(e.signature, (services.get(e.signature) ?? new Set()).add(e.service));
+  return new Set([...services].filter(([, s]) => s.size > 1).map(([signature]) => signature));
+}
+
+/** ` (service web)` after a fixed entry's endpoint when another service's entry has its signature, so the line says which entry to remove; else nothing. */
+export const fixedService = (entry: BaselineEntry, gate: Pick<GateResult, 'sharedSignatures'>): string =>
+  entry.service !== undefined && gate.sharedSignatures.has(entry.signature) ? ` (service ${entry.service})` : '';
 
 /** What the verdict says above the scope notes. */
 export const SCOPE_HEAD =

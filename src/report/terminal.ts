@@ -3,7 +3,7 @@ import pc from 'picocolors';
 import type { GateResult } from './gate.js';
 import type { Report, ReportFinding, ServiceFinding } from './model.js';
 import { displayWidth } from './width.js';
-import { SCOPE_HEAD } from './gate.js';
+import { fixedService, SCOPE_HEAD } from './gate.js';
 import { KIND_LABEL, STEADY_STATE_UNKNOWN, droppedSpansLine, outsideRequestsLine, endpointFixToShow, findingTitle, formatLocation, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine, wrapCode, wrapText } from './text.js';
 
 export interface TerminalOptions {
@@ -173,7 +173,7 @@ export function renderGateTerminal(gate: GateResult, options: TerminalOptions & 
   }
   for (const b of gate.breaches) entry(c.red('✗'), `${b.endpoint}: ${b.limit} ${b.actual} > ${b.allowed} (budget "${b.budget}")`);
   for (const e of gate.fixed) {
-    entry(c.green('✓'), `fixed: ${KIND_LABEL[e.kind]} in ${e.endpoint} on ${e.table}`);
+    entry(c.green('✓'), `fixed: ${KIND_LABEL[e.kind]} in ${e.endpoint}${fixedService(e, gate)} on ${e.table}`);
     entry(undefined, `remove ${e.signature} from ${options.baselinePath ?? 'the baseline'}`, c.dim);
   }
   if (failing === 0 && fresh.length > 0 && !gate.overBudget) out.push(c.dim(`  (${fresh.length} within --max-findings ${gate.maxFindings})`));
