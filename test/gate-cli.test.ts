@@ -345,6 +345,19 @@ describe('a baseline judged in another scope than the one it was written in', ()
     expect(entries(baseline)).toHaveLength(6);
   });
 
+  it('records --min-repeats, and calls no loop fixed that a run with a higher one did not look for', () => {
+    const baseline = join(dir, 'scope-repeats.json');
+    expect(run(['report', fixture, '--min-repeats', '4', '--write-baseline', baseline]).code).toBe(0);
+    expect((JSON.parse(readFileSync(baseline, 'utf8')) as Baseline).scope).toEqual({ minRepeats: 4 });
+    expect(entries(baseline)).toHaveLength(6);
+    const higher = run(['report', fixture, '--baseline', baseline, '--min-repeats', '1000']);
+    expect(higher.code).toBe(0);
+    expect(higher.stdout).toContain('0 new · 0 baselined · 0 fixed since');
+    expect(higher.stdout).toMatch(/--min-repeats: 4 in the baseline, 1000 in this run/);
+    run(['report', fixture, '--baseline', baseline, '--min-repeats', '1000', '--write-baseline', baseline]);
+    expect(entries(baseline)).toHaveLength(6);
+  });
+
   it('calls findings the baseline\'s own scope left out neither new nor fixed, and says how the scopes differ', () => {
     const baseline = join(dir, 'scope-min-written.json');
     expect(run(['report', fixture, '--min-wasted-ms', '100000', '--write-baseline', baseline]).code).toBe(0);

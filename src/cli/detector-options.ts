@@ -2,7 +2,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { ConnectionDetectOptions } from '../detect/connections.js';
 import type { EndpointDetectOptions } from '../detect/endpoint.js';
-import type { DetectOptions } from '../detect/request.js';
+import { DEFAULT_MIN_REPEATS, type DetectOptions } from '../detect/request.js';
 import { invalidNoisePattern } from '../sql/noise.js';
 
 export interface DetectorCliOptions {
@@ -73,7 +73,7 @@ const share = (name: string) => (value: string): number => {
 export function addDetectorOptions(command: Command): Command {
   return command
     // One execution is no loop: 0 or 1 would make every query a cascade.
-    .option('--min-repeats <n>', 'executions of one query in one request that make a cascade (≥ 2)', wholeNumber('--min-repeats', 2), 5)
+    .option('--min-repeats <n>', 'executions of one query in one request that make a cascade (≥ 2)', wholeNumber('--min-repeats', 2), DEFAULT_MIN_REPEATS)
     .option('--slow-ms <ms>', 'slow_query: p95 at or above which a query is slow', wholeNumber('--slow-ms'), 100)
     .option('--hot-share <0..1>', "hot_lookup: share of an endpoint's requests that run the lookup", share('--hot-share'), 0.8)
     .option('--hot-min-requests <n>', 'hot_lookup: requests of the endpoint before it is judged', wholeNumber('--hot-min-requests'), 10)

@@ -156,7 +156,7 @@ export async function analysePull(
   evictedTraces: number;
   /** Spans the decoder refused, by reason. */
   refused: RefusedSpans;
-  /** Queries outside any request (traces/assemble.ts isQueryOutsideRequests), left out. */
+  /** Queries outside any request (traces/assemble.ts isOutsideRequests), left out. */
   queriesOutsideRequests: number;
   pull: PullStats;
   /** The window searched, epoch ms. */

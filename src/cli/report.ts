@@ -33,7 +33,7 @@ import {
   type ReportOptions,
 } from '../report/index.js';
 import { loadSchema, schemaNaming } from '../suggest/index.js';
-import type { DetectOptions } from '../detect/request.js';
+import { TEST_SUITE_MIN_REPEATS, type DetectOptions } from '../detect/request.js';
 import { unseenViews } from '../detect/routes.js';
 import { parseDuration } from '../report/period.js';
 // The stores and the HTML page are loaded when a run needs them: loading them (better-sqlite3, pg, the UI) was
@@ -479,6 +479,8 @@ function runScope(opts: ReportCliOptions): BaselineScope {
     ...(opts.ignoreEndpoint === undefined ? {} : { ignoreEndpoints: opts.ignoreEndpoint }),
     ...(opts.ignoreTable === undefined ? {} : { ignoreTables: opts.ignoreTable }),
     ...(opts.minWastedMs === undefined ? {} : { minWastedMs: opts.minWastedMs }),
+    // A store (--db) was analysed as serve recorded it: this run's --min-repeats found nothing there.
+    ...(opts.db === undefined ? { minRepeats: opts.minRepeats } : {}),
     ...(opts.testSuite === true ? { testSuite: true as const } : {}),
     ...(opts.service === undefined ? {} : { service: opts.service }),
     ...(opts.since === undefined ? {} : { since: opts.since }),
@@ -496,8 +498,7 @@ export function endpointBudgets(endpoints: ConfigFile['endpoints']): EndpointBud
   }));
 }
 
-/** Test suites run on little data: a loop of 3 already shows the N+1. */
-export const TEST_SUITE_MIN_REPEATS = 3;
+export { TEST_SUITE_MIN_REPEATS } from '../detect/request.js';
 
 /** Reads the config, lets flags win over it, and returns the options runReport takes. */
 export function resolveReportOptions(command: Command): ReportCliOptions {

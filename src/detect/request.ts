@@ -392,13 +392,17 @@ export function timelineReleased(a: RequestAnalysis): boolean {
   return a instanceof ColumnAnalysis && ColumnAnalysis.released(a);
 }
 
+/** --min-repeats when not given; a test suite's runs on little data, where a loop of 3 already shows the N+1. */
+export const DEFAULT_MIN_REPEATS = 5;
+export const TEST_SUITE_MIN_REPEATS = 3;
+
 /**
  * analyseRequest over a request whose DB spans are still in their trace's columns (the Analyzer's
  * path): one pass over the spans, no object per span. The timeline, which only a finding's example
  * shows, is built when first read.
  */
 export function analyseColumns(request: ColumnRequest, normalize: Normalizer, options: DetectOptions = {}): RequestAnalysis {
-  const minRepeats = options.minRepeats ?? 5;
+  const minRepeats = options.minRepeats ?? DEFAULT_MIN_REPEATS;
   const isNoise = options.noiseFilter ?? createNoiseFilter(options.ignoreSql);
   const memo = options.statements ?? createStatementMemo();
   const db = request.db;

@@ -27,7 +27,7 @@ export interface ShardedFilesResult {
   evictedTraces: number;
   /** Spans the decoders refused, by reason. */
   refused: RefusedSpans;
-  /** Queries outside any request (traces/assemble.ts isQueryOutsideRequests), left out. */
+  /** Queries outside any request (traces/assemble.ts isOutsideRequests), left out. */
   queriesOutsideRequests: number;
 }
 

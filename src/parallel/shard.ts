@@ -40,7 +40,7 @@ export interface ShardResult {
   evictedTraces: number;
   /** Spans refused in the whole input, by reason: every shard counts every unit's (they keep its span clock). */
   refused: RefusedSpans;
-  /** Queries outside any request in this shard's traces (traces/assemble.ts isQueryOutsideRequests). */
+  /** Queries outside any request in this shard's traces (traces/assemble.ts isOutsideRequests). */
   queriesOutsideRequests: number;
 }
 

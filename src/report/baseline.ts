@@ -1,9 +1,14 @@
 /**
- * The baseline file: findings a team has accepted, by signature, each with an optional `reason`
- * and `expires` date, and the scope of the run that wrote it. `--baseline` fails only on findings
- * outside it (or past their expiry).
+ * The baseline file: findings a team has accepted, by signature and service, each with an optional
+ * `reason` and `expires` date, and the scope of the run that wrote it. `--baseline` fails only on
+ * findings outside it (or past their expiry).
+ *
+ * Keys this version does not know (a newer version's) are read, not refused, and a rewrite keeps
+ * those of the file and of its entries; those of its scope are dropped, since this run did not
+ * apply a flag it does not know and the rewritten scope is the wider one.
  */
 import { z } from 'zod';
+import { DEFAULT_MIN_REPEATS, TEST_SUITE_MIN_REPEATS } from '../detect/request.js';
 import type { FindingKind } from '../detect/types.js';
 import type { Report } from './model.js';
 import { compareText } from '../detect/order.js';
@@ -13,6 +18,12 @@ export interface BaselineEntry {
   signature: string;
   /** Endpoint, kind and table are there for people reading the file; the signature decides. */
   endpoint: string;
+  /**
+   * The endpoint's service: two services may serve an endpoint of the same name with the same
+   * loop, and each is accepted on its own. Absent in files written before entries had one: such an
+   * entry accepts the finding in any service, and a rewrite gives it the services found.
+   */
+  service?: string;
   kind: FindingKind;
   table: string;
   reason?: string;
@@ -33,6 +44,8 @@ export interface BaselineScope {
   ignoreTables?: string[];
   /** --min-wasted-ms: findings wasting less per request are left out. */
   minWastedMs?: number;
+  /** --min-repeats of a trace-file or pull run: loops shorter are not found; absent: the default (minRepeatsOf). */
+  minRepeats?: number;
   /** --test-suite: no hot_lookup. */
   testSuite?: true;
   /** --service and --since of a pull or a store report. */
@@ -60,15 +73,17 @@ function baselineSchema() {
 
   const text = z.string({ error: 'a string' });
   const globs = z.array(text, { error: 'an array of strings' });
-  return z.strictObject({
+  // Loose objects: a newer version's keys are read (and kept, baselineFromReport), not refused.
+  return z.looseObject({
     n1lensBaseline: z.literal(1, { error: '1 (the baseline format version)' }),
     scope: z
-      .strictObject(
+      .looseObject(
         {
           endpoint: text.optional(),
           ignoreEndpoints: globs.optional(),
           ignoreTables: globs.optional(),
           minWastedMs: z.number({ error: 'a number' }).nonnegative({ error: 'a number ≥ 0' }).optional(),
+          minRepeats: z.number({ error: 'a whole number ≥ 2' }).int({ error: 'a whole number ≥ 2' }).min(2, { error: 'a whole number ≥ 2' }).optional(),
           testSuite: z.literal(true, { error: 'true' }).optional(),
           service: text.optional(),
           since: text.optional(),
@@ -78,9 +93,10 @@ function baselineSchema() {
       )
       .optional(),
     findings: z.array(
-      z.object({
+      z.looseObject({
         signature: z.string({ error: 'a 16-digit hex signature' }).regex(/^[0-9a-f]{16}$/, { error: 'a 16-digit hex signature' }),
         endpoint: z.string({ error: 'a string' }),
+        service: z.string({ error: 'a string' }).optional(),
         kind: z.string({ error: 'a finding kind' }),
         table: z.string({ error: 'a string' }),
         reason: z.string({ error: 'a string' }).optional(),
@@ -109,7 +125,10 @@ export function parseBaseline(text: string, file: string): Baseline {
   return parsed.data as Baseline;
 }
 
-/** A scope without its empty parts: what a baseline file records. */
+/** The --min-repeats a scope's run used: recorded, else the default of its kind of run. */
+export const minRepeatsOf = (scope: BaselineScope): number => scope.minRepeats ?? (scope.testSuite === true ? TEST_SUITE_MIN_REPEATS : DEFAULT_MIN_REPEATS);
+
+/** A scope without its empty parts (and a --min-repeats that is its kind of run's default): what a baseline file records. */
 export function compactScope(scope: BaselineScope): BaselineScope {
   const out: BaselineScope = {};
   if (scope.endpoint !== undefined && scope.endpoint !== '') out.endpoint = scope.endpoint;
@@ -117,6 +136,7 @@ export function compactScope(scope: BaselineScope): BaselineScope {
   if (scope.ignoreTables !== undefined && scope.ignoreTables.length > 0) out.ignoreTables = [...scope.ignoreTables];
   if (scope.minWastedMs !== undefined && scope.minWastedMs > 0) out.minWastedMs = scope.minWastedMs;
   if (scope.testSuite === true) out.testSuite = true;
+  if (scope.minRepeats !== undefined && scope.minRepeats !== minRepeatsOf(out)) out.minRepeats = scope.minRepeats;
   if (scope.service !== undefined) out.service = scope.service;
   if (scope.since !== undefined) out.since = scope.since;
   if (scope.tests !== undefined) out.tests = scope.tests;
@@ -136,6 +156,7 @@ export function widenScope(previous: BaselineScope, run: BaselineScope): Baselin
     ...(both(previous.ignoreEndpoints, run.ignoreEndpoints) === undefined ? {} : { ignoreEndpoints: both(previous.ignoreEndpoints, run.ignoreEndpoints)! }),
     ...(both(previous.ignoreTables, run.ignoreTables) === undefined ? {} : { ignoreTables: both(previous.ignoreTables, run.ignoreTables)! }),
     minWastedMs: Math.min(previous.minWastedMs ?? 0, run.minWastedMs ?? 0),
+    minRepeats: Math.min(minRepeatsOf(previous), minRepeatsOf(run)),
     ...(previous.testSuite === true && run.testSuite === true ? { testSuite: true as const } : {}),
     ...(same(previous.service, run.service) === undefined ? {} : { service: run.service! }),
     ...(same(previous.since, run.since) === undefined ? {} : { since: run.since! }),
@@ -145,39 +166,65 @@ export function widenScope(previous: BaselineScope, run: BaselineScope): Baselin
 }
 
 /**
- * The report's findings as a baseline. Entries of `previous` that are still found keep their
- * reason and expiry, so re-writing a baseline never loses what people wrote into it; entries the
- * run did not look at (`looked`, gate.ts lookedAt: outside its flags, its traffic or its tests) are
- * kept as they are. `scope` is the run's (gate.ts): the file records it, widened by the previous file's.
+ * The entry of `entries` that accepts a finding of `signature` in `service`: the one of that service,
+ * else one without a service (a file written before entries had one, which accepts any service's).
+ */
+export function baselineLookup(entries: readonly BaselineEntry[]): (signature: string, service: string) => BaselineEntry | undefined {
+  const bySignature = new Map<string, BaselineEntry[]>();
+  for (const e of entries) bySignature.set(e.signature, [...(bySignature.get(e.signature) ?? []), e]);
+  return (signature, service) => {
+    const candidates = bySignature.get(signature) ?? [];
+    return candidates.find((e) => e.service === service) ?? candidates.find((e) => e.service === undefined);
+  };
+}
+
+const KNOWN_ENTRY_KEYS = new Set(['signature', 'endpoint', 'service', 'kind', 'table', 'reason', 'expires']);
+
+/** An entry's keys this version does not know, to carry into a rewrite. */
+const unknownKeys = (entry: BaselineEntry | undefined): Record<string, unknown> =>
+  entry === undefined ? {} : Object.fromEntries(Object.entries(entry).filter(([key]) => !KNOWN_ENTRY_KEYS.has(key)));
+
+/**
+ * The report's findings as a baseline, an entry per signature and service. Entries of `previous`
+ * that are still found keep their reason, expiry and unknown keys, so re-writing a baseline never
+ * loses what people wrote into it; entries the run did not look at (`looked`, gate.ts lookedAt:
+ * outside its flags, its traffic or its tests) are kept as they are. `scope` is the run's (gate.ts):
+ * the file records it, widened by the previous file's.
  */
 export function baselineFromReport(report: Report, previous?: Baseline, looked: (entry: BaselineEntry) => boolean = () => true, scope?: BaselineScope): Baseline {
-  const kept = new Map((previous?.findings ?? []).map((e) => [e.signature, e]));
+  const lookup = baselineLookup(previous?.findings ?? []);
+  const matched = new Set<BaselineEntry>();
   const seen = new Set<string>();
   const findings: BaselineEntry[] = [];
   for (const e of report.endpoints) {
     for (const f of e.findings) {
-      if (seen.has(f.signature)) continue;
-      seen.add(f.signature);
-      const old = kept.get(f.signature);
+      const key = `${f.signature}\n${e.service}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const old = lookup(f.signature, e.service);
+      if (old !== undefined) matched.add(old);
       findings.push({
         signature: f.signature,
         endpoint: e.endpoint,
+        service: e.service,
         kind: f.kind,
         table: f.table,
         ...(old?.reason === undefined ? {} : { reason: old.reason }),
         ...(old?.expires === undefined ? {} : { expires: old.expires }),
+        ...unknownKeys(old),
       });
     }
   }
-  for (const old of previous?.findings ?? []) {
-    if (seen.has(old.signature) || looked(old)) continue;
-    seen.add(old.signature);
-    findings.push(old);
-  }
-  findings.sort((a, b) => compareText(a.endpoint, b.endpoint) || compareText(a.kind, b.kind) || compareText(a.table, b.table) || compareText(a.signature, b.signature));
-  if (scope === undefined) return { n1lensBaseline: 1, findings };
+  for (const old of previous?.findings ?? []) if (!matched.has(old) && !looked(old)) findings.push(old);
+  findings.sort(
+    (a, b) =>
+      compareText(a.endpoint, b.endpoint) || compareText(a.service ?? '', b.service ?? '') || compareText(a.kind, b.kind) || compareText(a.table, b.table) || compareText(a.signature, b.signature),
+  );
+  // The previous file's own keys this version does not know ride along; its scope is written anew.
+  const { n1lensBaseline: _version, scope: _scope, findings: _entries, ...unknown } = previous ?? { n1lensBaseline: 1, findings: [] };
+  if (scope === undefined) return { n1lensBaseline: 1, ...unknown, findings };
   const written = previous === undefined ? compactScope(scope) : widenScope(previous.scope ?? {}, scope);
-  return { n1lensBaseline: 1, ...(Object.keys(written).length === 0 ? {} : { scope: written }), findings };
+  return { n1lensBaseline: 1, ...unknown, ...(Object.keys(written).length === 0 ? {} : { scope: written }), findings };
 }
 
 export const renderBaseline = (baseline: Baseline): string => `${JSON.stringify(baseline, null, 2)}\n`;

@@ -7,6 +7,7 @@ import { createSqlNormalizer } from '../sql/index.js';
 import { baselineFromReport, BaselineError, parseBaseline, widenScope, type Baseline } from './baseline.js';
 import { judge, lookedAt } from './gate.js';
 import { renderGithubCommands, renderGithubSummary } from './github.js';
+import { renderGateTerminal } from './terminal.js';
 import { renderJunit } from './junit.js';
 import { buildReport, type Report } from './model.js';
 
@@ -93,7 +94,6 @@ describe('baseline file', () => {
       ['{"n1lensBaseline": 1, "findings": [{"signature": "0123456789abcdef", "endpoint": "e", "kind": "n_plus_one", "table": "t", "expires": "2099-02-31"}]}', /findings\[0\]\.expires must be a real date, YYYY-MM-DD/],
       ['{"n1lensBaseline": 2, "findings": []}', /n1lensBaseline must be 1/],
       ['{"n1lensBaseline": 1, "scope": {"minWastedMs": -1}, "findings": []}', /scope\.minWastedMs must be a number ≥ 0/],
-      ['{"n1lensBaseline": 1, "scope": {"services": "x"}, "findings": []}', /scope must be|Unrecognized key/],
     ];
     for (const [text, message] of bad) {
       const e = (() => {
@@ -153,6 +153,83 @@ describe('the step summary\'s verdict', () => {
     ]);
     const summary = renderGithubSummary(r, judge(r, { maxFindings: 0, today: '2026-01-01', endpoints: [{ match: 'GET reports/', maxFindings: 5 }] }));
     expect(summary).toMatch(/^### ❌ n1lens: 1 new finding over budget\n/);
+  });
+});
+
+describe('a baseline written by another version', () => {
+  it('reads keys this version does not know, at the top, in the scope and in an entry, and keeps them in a rewrite', () => {
+    const [first] = baselineFromReport(report).findings;
+    const text = JSON.stringify({
+      n1lensBaseline: 1,
+      writtenBy: 'n1lens 9.0',
+      scope: { minWastedMs: 0, futureFlag: ['x'] },
+      findings: [{ ...first!, reason: 'PERF-1', owner: 'team-a' }],
+    });
+    const read = parseBaseline(text, 'b.json');
+    const again = baselineFromReport(report, read, undefined, {});
+    const json = JSON.parse(JSON.stringify(again)) as Record<string, unknown> & { findings: Record<string, unknown>[]; scope?: Record<string, unknown> };
+    expect(json.writtenBy).toBe('n1lens 9.0');
+    expect(json.findings.find((e) => e.signature === first!.signature)).toMatchObject({ reason: 'PERF-1', owner: 'team-a' });
+    // A key it knows still has to be right.
+    expect(() => parseBaseline('{"n1lensBaseline": 1, "scope": {"minWastedMs": "x"}, "findings": []}', 'b.json')).toThrow(/scope\.minWastedMs must be a number/);
+  });
+});
+
+describe('a baseline of two services that share an endpoint name and a loop', () => {
+  const withService = (r: Report, service: string): Report => ({ ...r, endpoints: r.endpoints.map((e) => ({ ...e, service })) });
+  const both = (): Report => ({ ...report, endpoints: [...withService(report, 'web').endpoints, ...withService(report, 'api').endpoints] });
+
+  it('keeps an entry per service, each naming its service', () => {
+    const b = baselineFromReport(both());
+    expect(b.findings).toHaveLength(12);
+    expect(new Set(b.findings.map((e) => e.service))).toEqual(new Set(['web', 'api']));
+  });
+
+  it("does not accept one service's findings with a baseline written for another", () => {
+    const webOnly = baselineFromReport(withService(report, 'web'));
+    const verdict = judge(both(), { maxFindings: 0, today, baseline: webOnly });
+    expect(verdict.findings.filter((g) => g.service === 'web').map((g) => g.status)).toEqual(Array(6).fill('baselined'));
+    expect(verdict.findings.filter((g) => g.service === 'api').map((g) => g.status)).toEqual(Array(6).fill('new'));
+    expect(verdict.overBudget).toBe(true);
+    // A rewrite from both keeps the web entries' reasons and adds the api's.
+    webOnly.findings[0]!.reason = 'PERF-7';
+    const next = baselineFromReport(both(), webOnly);
+    expect(next.findings.filter((e) => e.reason === 'PERF-7')).toEqual([{ ...webOnly.findings[0]!, service: 'web' }]);
+  });
+
+  it('calls an entry fixed when its own service no longer has the loop, though another service still does', () => {
+    const full = baselineFromReport(both());
+    const apiGone: Report = { ...report, endpoints: [...withService(report, 'web').endpoints, ...withService(report, 'api').endpoints.map((e) => ({ ...e, findings: [] }))] };
+    const verdict = judge(apiGone, { maxFindings: 0, today, baseline: full });
+    expect(verdict.fixed.map((e) => e.service)).toEqual(Array(6).fill('api'));
+    expect(baselineFromReport(apiGone, full).findings.map((e) => e.service)).toEqual(Array(6).fill('web'));
+  });
+
+  it('names the service of a fixed entry whose signature another service shares, so the line says which entry to remove', () => {
+    const full = baselineFromReport(both());
+    const apiGone: Report = { ...report, endpoints: [...withService(report, 'web').endpoints, ...withService(report, 'api').endpoints.map((e) => ({ ...e, findings: [] }))] };
+    const verdict = judge(apiGone, { maxFindings: 0, today, baseline: full });
+    const fixedLines = (text: string) => text.split('\n').filter((line) => /fixed: |is gone/.test(line));
+    for (const text of [renderGateTerminal(verdict, { color: false, width: 200 }), renderGithubCommands(verdict), renderGithubSummary(apiGone, verdict)]) {
+      const lines = fixedLines(text);
+      expect(lines).toHaveLength(6);
+      for (const line of lines) expect(line).toMatch(/service api/);
+    }
+    // One service's baseline says nothing of services.
+    const single = baselineFromReport(withService(report, 'web'));
+    const gone = { ...report, endpoints: withService(report, 'web').endpoints.map((e) => ({ ...e, findings: [] })) };
+    expect(renderGateTerminal(judge(gone, { maxFindings: 0, today, baseline: single }), { color: false })).not.toMatch(/service web/);
+  });
+
+  it('reads an entry without a service (an older file) as any service\'s, and a rewrite gives it its services', () => {
+    const old: Baseline = { n1lensBaseline: 1, findings: baselineFromReport(report).findings.map(({ service: _, ...e }) => e) };
+    const verdict = judge(both(), { maxFindings: 0, today, baseline: old });
+    expect(verdict.findings.map((g) => g.status)).toEqual(Array(12).fill('baselined'));
+    expect(verdict.fixed).toEqual([]);
+    old.findings[0]!.reason = 'PERF-3';
+    const next = baselineFromReport(both(), old);
+    expect(next.findings).toHaveLength(12);
+    expect(next.findings.filter((e) => e.reason === 'PERF-3').map((e) => e.service).sort()).toEqual(['api', 'web']);
   });
 });
 
@@ -238,6 +315,30 @@ describe('a baseline and a run of different scopes', () => {
     expect(verdict.overBudget).toBe(false);
     // A baseline written under --min-wasted-ms 4.9 would have listed it: new.
     expect(judge(wide, { maxFindings: 0, today, baseline: { ...baseline, scope: { minWastedMs: 4.9 } }, scope: {} }).findings.map((g) => g.status)).toEqual(['new']);
+  });
+
+  it('calls no loop fixed that a higher --min-repeats left out, and keeps it in a rewrite', () => {
+    const full: Baseline = { ...baselineFromReport(report), scope: {} };
+    const quiet = { ...report, endpoints: report.endpoints.map((e) => ({ ...e, findings: [] })) };
+    const higher = judge(quiet, { maxFindings: 0, today, baseline: full, scope: { minRepeats: 1000 } });
+    expect(higher.fixed).toEqual([]);
+    expect(higher.scopeNotes).toEqual(['--min-repeats: 5 in the baseline, 1000 in this run']);
+    expect(entriesOf(baselineFromReport(quiet, full, lookedAt(quiet, { baseline: full, scope: { minRepeats: 1000 } }), { minRepeats: 1000 }))).toEqual(entriesOf(full));
+    // The same threshold: what it no longer finds is fixed.
+    expect(judge(quiet, { maxFindings: 0, today, baseline: full, scope: {} }).fixed).toHaveLength(6);
+  });
+
+  it("calls a loop the baseline's higher --min-repeats left out neither new nor accepted, and records --min-repeats when not the default", () => {
+    const strict = baselineFromReport({ ...report, endpoints: [] }, undefined, undefined, { minRepeats: 1000 });
+    expect(strict.scope).toEqual({ minRepeats: 1000 });
+    const verdict = judge(report, { maxFindings: 0, today, baseline: strict, scope: {} });
+    expect(verdict.findings.map((g) => g.status)).toEqual(Array(6).fill('unscoped'));
+    expect(verdict.overBudget).toBe(false);
+    // The default of the run's kind is not written: 5, and 3 for a test suite.
+    expect(baselineFromReport(report, undefined, undefined, { minRepeats: 5 }).scope).toBeUndefined();
+    expect(baselineFromReport(report, undefined, undefined, { testSuite: true, minRepeats: 3 }).scope).toEqual({ testSuite: true });
+    expect(widenScope({ minRepeats: 8 }, { minRepeats: 6 })).toEqual({ minRepeats: 6 });
+    expect(widenScope({ minRepeats: 8 }, {})).toEqual({});
   });
 
   it('records the scope a rewrite covers: the wider of the file it rewrites and the run', () => {

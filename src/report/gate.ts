@@ -4,7 +4,7 @@
  * per-endpoint budgets are broken. Pure: the report, the budgets and today's date in, a verdict out.
  */
 import type { FindingKind } from '../detect/types.js';
-import type { Baseline, BaselineEntry, BaselineScope } from './baseline.js';
+import { baselineLookup, minRepeatsOf, type Baseline, type BaselineEntry, type BaselineScope } from './baseline.js';
 import { endpointMatcher, reportScope, unroundedWastedMs, type Report, type ReportFinding } from './model.js';
 
 /** An endpoint glob's own limits (config `[endpoints."GET dashboard/*"]`). */
@@ -73,6 +73,8 @@ export interface GateResult {
   breaches: EndpointBreach[];
   /** Baseline entries no longer found. */
   fixed: BaselineEntry[];
+  /** Signatures the baseline holds an entry of for more than one service: a fixed line names its entry's service (fixedService). */
+  sharedSignatures: ReadonlySet<string>;
   /** Whether a baseline was given: without one no finding is new or unchanged against it (SARIF baselineState). */
   withBaseline: boolean;
   /**
@@ -90,13 +92,19 @@ export interface GateResult {
 /** The kinds that count against a budget: the query loops. */
 export const countsTowardBudget = (kind: FindingKind): boolean => kind === 'n_plus_one' || kind === 'repeated_write';
 
+/** The kinds --min-repeats decides: the loops (a warm_up is one). */
+const isLoop = (kind: FindingKind): boolean => countsTowardBudget(kind) || kind === 'warm_up';
+
 /**
  * Whether a finding is one a run of scope `scope` would list (the baseline's flags): the globs, the
- * service, test-suite runs' lack of hot_lookup, and --min-wasted-ms per request of its endpoint.
+ * service, test-suite runs' lack of hot_lookup, --min-wasted-ms per request of its endpoint, and
+ * --min-repeats: a loop that never ran that often in one request was not found.
  */
 function withinScope(scope: BaselineScope): (at: { endpoint: string; service: string; requests: number; finding: ReportFinding }) => boolean {
   const listed = reportScope(scope);
+  const minRepeats = minRepeatsOf(scope);
   return ({ endpoint, service, requests, finding: f }) =>
+    !(isLoop(f.kind) && f.repeatsPerRequest.max < minRepeats) &&
     listed({ endpoint, table: f.table, kind: f.kind }) &&
     (scope.service === undefined || service === scope.service) &&
     // The exact waste, as the baseline's run compared it: 4.96 ms is under 5 though the report shows 5.0.
@@ -105,19 +113,30 @@ function withinScope(scope: BaselineScope): (at: { endpoint: string; service: st
 
 /**
  * Whether the run looked where a baseline entry was found, so that its absence means it is fixed:
- * within the run's flags (model.ts reportScope), not left out by its --min-wasted-ms, on an endpoint
- * it saw when it saw a slice of the traffic, and, when it ran a selection of tests, on the same
- * selection the baseline was written from. A rewritten baseline keeps the entries it did not look at.
+ * within the run's flags (model.ts reportScope) and service, not left out by its --min-wasted-ms, a
+ * loop only if its --min-repeats is not above the baseline's (how often the entry's loop ran is not
+ * recorded: a higher threshold may have passed over any of them), on an endpoint (of the entry's
+ * service) it saw when it saw a slice of the traffic, and, when it ran a selection of tests, on the
+ * same selection the baseline was written from. A rewritten baseline keeps the entries it did not look at.
  */
 export function lookedAt(report: Report, options: Pick<GateOptions, 'scope' | 'belowMinWasted' | 'slice' | 'baseline'>): (entry: BaselineEntry) => boolean {
   const scope = options.scope ?? {};
   const inScope = reportScope(scope);
-  const seen = new Set(report.endpoints.map((e) => e.endpoint));
+  const seen = new Set(report.endpoints.flatMap((e) => [e.endpoint, `${e.service}\n${e.endpoint}`]));
+  const seenAt = (entry: BaselineEntry): boolean => seen.has(entry.service === undefined ? entry.endpoint : `${entry.service}\n${entry.endpoint}`);
+  const otherService = (entry: BaselineEntry): boolean => scope.service !== undefined && entry.service !== undefined && entry.service !== scope.service;
+  // A baseline written before scopes were recorded counts as written at the default.
+  const fewerRepeats = minRepeatsOf(scope) > minRepeatsOf(options.baseline?.scope ?? {});
   // Only a run of a selection of tests can have left the baseline's tests unrun: the whole suite ran
   // every test a baseline written from a selection looked at.
   const otherTests = scope.tests !== undefined && scope.tests !== options.baseline?.scope?.tests;
   return (entry) =>
-    !otherTests && inScope(entry) && !(options.belowMinWasted?.has(entry.signature) ?? false) && !(options.slice === true && !seen.has(entry.endpoint));
+    !otherTests &&
+    inScope(entry) &&
+    !otherService(entry) &&
+    !(fewerRepeats && isLoop(entry.kind)) &&
+    !(options.belowMinWasted?.has(entry.signature) ?? false) &&
+    !(options.slice === true && !seenAt(entry));
 }
 
 /** The parts of two scopes that differ, as lines for the verdict. */
@@ -129,6 +148,7 @@ export function scopeDifferences(baseline: BaselineScope, run: BaselineScope): s
     ['--ignore-endpoint', list(baseline.ignoreEndpoints), list(run.ignoreEndpoints)],
     ['--ignore-table', list(baseline.ignoreTables), list(run.ignoreTables)],
     ['--min-wasted-ms', String(baseline.minWastedMs ?? 0), String(run.minWastedMs ?? 0)],
+    ['--min-repeats', String(minRepeatsOf(baseline)), String(minRepeatsOf(run))],
     ['--test-suite', baseline.testSuite === true ? 'on' : 'off', run.testSuite === true ? 'on' : 'off'],
     ['--service', quoted(baseline.service, 'all'), quoted(run.service, 'all')],
     ['--since', quoted(baseline.since, 'all'), quoted(run.since, 'all')],
@@ -138,21 +158,21 @@ export function scopeDifferences(baseline: BaselineScope, run: BaselineScope): s
 }
 
 export function judge(report: Report, options: GateOptions): GateResult {
-  const accepted = new Map((options.baseline?.findings ?? []).map((e) => [e.signature, e]));
+  const accepted = baselineLookup(options.baseline?.findings ?? []);
   // A baseline that records its scope accepted nothing outside it: such findings are not new.
   const recorded = options.baseline?.scope === undefined ? undefined : withinScope(options.baseline.scope);
   const budgets = (options.endpoints ?? []).map((b) => ({ budget: b, matches: endpointMatcher(b.match) }));
   const findings: GateFinding[] = [];
   const breaches: EndpointBreach[] = [];
   const global: GateFinding[] = [];
-  const present = new Set<string>();
+  const matched = new Set<BaselineEntry>();
 
   for (const e of report.endpoints) {
     const budget = budgets.find((b) => b.matches(e.endpoint))?.budget;
     const local: GateFinding[] = [];
     for (const f of e.findings) {
-      present.add(f.signature);
-      const entry = accepted.get(f.signature);
+      const entry = accepted(f.signature, e.service);
+      if (entry !== undefined) matched.add(entry);
       const status: GateStatus = !countsTowardBudget(f.kind)
         ? 'not_counted'
         : entry === undefined
@@ -178,11 +198,12 @@ export function judge(report: Report, options: GateOptions): GateResult {
   }
   if (global.length > options.maxFindings) for (const g of global) g.failing = true;
   const looked = lookedAt(report, options);
-  const fixed = (options.baseline?.findings ?? []).filter((e) => !present.has(e.signature) && looked(e));
+  const fixed = (options.baseline?.findings ?? []).filter((e) => !matched.has(e) && looked(e));
   return {
     findings,
     breaches,
     fixed,
+    sharedSignatures: sharedSignatures(options.baseline?.findings ?? []),
     withBaseline: options.baseline !== undefined,
     scopeNotes: scopeNotes(options),
     counted: global.length,
@@ -190,6 +211,16 @@ export function judge(report: Report, options: GateOptions): GateResult {
     overBudget: breaches.length > 0 || findings.some((g) => g.failing),
   };
 }
+
+function sharedSignatures(entries: readonly BaselineEntry[]): Set<string> {
+  const services = new Map<string, Set<string | undefined>>();
+  for (const e of entries) services.set(e.signature, (services.get(e.signature) ?? new Set()).add(e.service));
+  return new Set([...services].filter(([, s]) => s.size > 1).map(([signature]) => signature));
+}
+
+/** ` (service web)` after a fixed entry's endpoint when another service's entry has its signature, so the line says which entry to remove; else nothing. */
+export const fixedService = (entry: BaselineEntry, gate: Pick<GateResult, 'sharedSignatures'>): string =>
+  entry.service !== undefined && gate.sharedSignatures.has(entry.signature) ? ` (service ${entry.service})` : '';
 
 /** What the verdict says above the scope notes. */
 export const SCOPE_HEAD =

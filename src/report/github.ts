@@ -2,7 +2,7 @@
  * GitHub Actions output: workflow commands that annotate the pull request at each finding's line
  * (`::error file=…,line=…::`), and a Markdown job summary (for `$GITHUB_STEP_SUMMARY`).
  */
-import { SCOPE_HEAD, type GateFinding, type GateResult } from './gate.js';
+import { fixedService, SCOPE_HEAD, type GateFinding, type GateResult } from './gate.js';
 import { renderMarkdown } from './markdown.js';
 import type { Report } from './model.js';
 import { repoLocation, type RepoPaths } from './paths.js';
@@ -49,7 +49,7 @@ export function renderGithubCommands(gate: GateResult, paths: RepoPaths = {}): s
   }
   if (gate.scopeNotes.length > 0) lines.push(annotation('notice', { title: "n1lens: not the baseline's scope" }, [SCOPE_HEAD, ...gate.scopeNotes].join('\n')));
   for (const e of gate.fixed) {
-    lines.push(annotation('notice', { title: 'n1lens: fixed since the baseline' }, `${KIND_LABEL[e.kind]} in ${e.endpoint} on ${e.table} is gone: remove signature ${e.signature} from the baseline`));
+    lines.push(annotation('notice', { title: 'n1lens: fixed since the baseline' }, `${KIND_LABEL[e.kind]} in ${e.endpoint}${fixedService(e, gate)} on ${e.table} is gone: remove signature ${e.signature} from the baseline`));
   }
   return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
 }
@@ -71,7 +71,7 @@ export function gateMarkdown(gate: GateResult): string {
     out.push(`- ${g.failing ? '❌' : '⚠️'} ${findingTitle(g.endpoint, g.finding)}${where === '' ? '' : ` at ${codeSpan(where)}`}${g.status === 'expired' ? ' (baseline entry expired)' : ''} · \`${g.finding.signature}\``);
   }
   for (const b of gate.breaches) out.push(`- ❌ ${codeSpan(b.endpoint)}: ${b.limit} ${b.actual} > ${b.allowed}`);
-  for (const e of gate.fixed) out.push(`- ✅ fixed: ${KIND_LABEL[e.kind]} in ${codeSpan(e.endpoint)} on ${codeSpan(e.table)} · \`${e.signature}\``);
+  for (const e of gate.fixed) out.push(`- ✅ fixed: ${KIND_LABEL[e.kind]} in ${codeSpan(e.endpoint)}${fixedService(e, gate)} on ${codeSpan(e.table)} · \`${e.signature}\``);
   return `${out.join('\n')}\n`;
 }
 

@@ -7,6 +7,7 @@ import { addConnectionUse, emptyConnectionRollup } from '../detect/connections.j
 import { judge } from './gate.js';
 import { buildReport, type Report } from './model.js';
 import { buildSarif } from './sarif.js';
+import { serviceSignature } from './signature.js';
 import { renderGithubCommands } from './github.js';
 import { repoPath } from './paths.js';
 import { endpoint, finding, report } from '../../test/report-fixture.js';
@@ -61,7 +62,7 @@ describe('SARIF output', () => {
     expect(run.results).toHaveLength(findings.length);
     for (const [i, r] of run.results.entries()) {
       expect(run.tool.driver.rules[r.ruleIndex]!.id).toBe(r.ruleId);
-      expect(r.partialFingerprints['n1lensSignature/v1']).toBe(findings[i]!.signature);
+      expect(r.partialFingerprints['n1lensSignature/v1']).toBe(serviceSignature(findings[i]!.signature, 'recruit'));
       expect(r.message.markdown).toContain('```python\n' + findings[i]!.suggestion.code);
     }
     const candidate = run.results.find((r) => r.message.text.includes('recruit_candidate'))!;
@@ -111,7 +112,7 @@ describe('SARIF output', () => {
     const run = log.runs[0]!;
     // GitHub: "locationFromSarifResult: expected artifact location" for any result without one.
     for (const r of run.results) expect(r.locations.every((l) => l.physicalLocation?.artifactLocation.uri !== undefined)).toBe(true);
-    expect(run.results.map((r) => r.partialFingerprints['n1lensSignature/v1'])).toEqual([findings[0]!.signature]);
+    expect(run.results.map((r) => r.partialFingerprints['n1lensSignature/v1'])).toEqual([serviceSignature(findings[0]!.signature, 'recruit')]);
     expect(run.properties.findingsWithoutFile).toBe(findings.length - 1);
   });
 });
@@ -228,7 +229,7 @@ describe('SARIF partialFingerprints', () => {
   type Log = { runs: { results: (Result & { properties: { service?: string } })[] }[] };
   const prints = (log: unknown): string[] => (log as Log).runs[0]!.results.map((r) => r.partialFingerprints['n1lensSignature/v1']!);
 
-  it('are distinct for two services that share an endpoint name and its query, and stay the signature where it is the only one', () => {
+  it("are distinct for two services that share an endpoint name and its query, and each is the signature with its service", () => {
     // One Django project deployed as two services: the same view, the same loop, one signature.
     const shared = (service: string) => endpoint('GET health/', [finding('GET health/', { location: { file: 'shop/views.py', line: 7 } })], { service });
     const own = endpoint('GET orders/', [finding('GET orders/')], { service: 'web' });
@@ -238,9 +239,20 @@ describe('SARIF partialFingerprints', () => {
     const [web, worker, orders] = prints(log);
     expect(web).not.toBe(worker);
     expect(new Set([web, worker, orders]).size).toBe(3);
-    expect(orders).toBe(own.findings[0]!.signature);
+    expect(orders).toBe(serviceSignature(own.findings[0]!.signature, 'web'));
+    expect(web).toBe(serviceSignature(shared('web').findings[0]!.signature, 'web'));
     // The same run again gives the same values (code scanning tracks alerts by them).
     expect(prints(buildSarif(r, judge(r, { maxFindings: 0, today: '2026-01-01' })))).toEqual([web, worker, orders]);
     expect((log as Log).runs[0]!.results.map((x) => x.properties.service)).toEqual(['web', 'worker', 'web']);
+  });
+
+  it("keep the first service's value when a second service later shares its finding: code scanning keeps its alert open", () => {
+    const shared = (service: string) => endpoint('GET health/', [finding('GET health/', { location: { file: 'shop/views.py', line: 7 } })], { service });
+    const alone = report([shared('web')]);
+    const [before] = prints(buildSarif(alone, judge(alone, { maxFindings: 0, today: '2026-01-01' })));
+    const both = report([shared('web'), shared('worker')]);
+    const [web, worker] = prints(buildSarif(both, judge(both, { maxFindings: 0, today: '2026-01-01' })));
+    expect(web).toBe(before);
+    expect(worker).not.toBe(before);
   });
 });

@@ -1,6 +1,16 @@
 /**
  * SARIF 2.1.0 for code scanning (GitHub and others): one rule per finding kind, one result per
  * finding, located at its code location when known, tracked across commits by its signature.
+ *
+ * A finding's `partialFingerprints` value is always its signature told apart by its service
+ * (signature.ts serviceSignature), whether or not another service shares the finding. Taking the
+ * service only where a run saw two services share a signature changed the first service's value on
+ * the day a second one began to share it, so code scanning closed its alert and opened a new one; no
+ * rule without history can choose which of two services keeps the bare signature. The cost is paid
+ * once: the upload after upgrading gives every endpoint finding a new value (its alerts are closed and
+ * opened again, once), and a renamed service's alerts are new alerts. The key keeps its name
+ * (`n1lensSignature/v1`) so that connection and dead-view results, whose values were already their
+ * service's and are unchanged, keep their alerts.
  */
 import type { CodeLocation, FindingKind } from '../detect/types.js';
 import type { GateResult } from './gate.js';
@@ -116,14 +126,10 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
     if (primaryLocation(location) === undefined) unplaced++;
     else results.push(result);
   };
-  // A signature is no service's (a renamed service keeps its alerts): only where two services share
-  // one in this run does each result's fingerprint take its service, or code scanning would make one
-  // alert of the two.
-  const services = new Map<string, Set<string>>();
-  for (const g of gate.findings) services.set(g.finding.signature, (services.get(g.finding.signature) ?? new Set()).add(g.service));
   for (const g of gate.findings) {
     const f = g.finding;
-    const fingerprint = (services.get(f.signature)?.size ?? 0) > 1 ? serviceSignature(f.signature, g.service) : f.signature;
+    // Always the service's, so that another service sharing it later moves no alert (header).
+    const fingerprint = serviceSignature(f.signature, g.service);
     const location = repoLocation(f.location, options);
     const title = findingTitle(g.endpoint, f);
     const where = formatLocation(location);

@@ -28,10 +28,10 @@ export function findingSignature(p: SignatureParts): string {
 }
 
 /**
- * The signature told apart by service, for where one report holds the same signature in two
- * services (one endpoint name and query served by both): FNV-1a 64 (hex) of the UTF-8 text
- * `n1lens-signature-v1-service\n<service>\n<signature>`. SARIF `partialFingerprints` use it there,
- * since code scanning takes results with one fingerprint for one alert.
+ * The signature told apart by service, since two services may serve one endpoint name and query:
+ * FNV-1a 64 (hex) of the UTF-8 text `n1lens-signature-v1-service\n<service>\n<signature>`. SARIF
+ * `partialFingerprints` are it (sarif.ts), since code scanning takes results with one fingerprint
+ * for one alert.
  */
 export function serviceSignature(signature: string, service: string): string {
   return fnv1a64Text(`n1lens-signature-v1-service\n${service}\n${signature}`);

@@ -3,8 +3,8 @@ import pc from 'picocolors';
 import type { GateResult } from './gate.js';
 import type { Report, ReportFinding, ServiceFinding } from './model.js';
 import { displayWidth } from './width.js';
-import { SCOPE_HEAD } from './gate.js';
-import { KIND_LABEL, STEADY_STATE_UNKNOWN, droppedSpansLine, outsideRequestsLine, endpointFixToShow, findingTitle, formatLocation, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine, wrapCode, wrapLong, wrapText } from './text.js';
+import { fixedService, SCOPE_HEAD } from './gate.js';
+import { KIND_LABEL, STEADY_STATE_UNKNOWN, droppedSpansLine, outsideRequestsLine, endpointFixToShow, findingTitle, formatLocation, frameworkNoiseLine, int, ms, readInsteadText, serviceFindingFigures, shortenSql, splitLine, wrapCode, wrapText } from './text.js';
 
 export interface TerminalOptions {
   /** Colour output; defaults to colorSupported() for standard output. */
@@ -67,7 +67,7 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
     if (titleWidth + 1 + waste.length <= width) out.push(c.bold(title) + ' '.repeat(width - titleWidth - waste.length) + wasteText);
     else {
       // Too long to share a line with its waste: the name on its own lines, the waste right-aligned under it.
-      for (const line of wrapLong(title, width)) out.push(c.bold(line));
+      for (const line of wrapText(title, width)) out.push(c.bold(line));
       out.push(' '.repeat(Math.max(0, width - waste.length)) + wasteText);
     }
     out.push(
@@ -124,9 +124,9 @@ function renderFinding(f: ReportFinding, c: ReturnType<typeof pc.createColors>, 
   if (f.sql !== '') lines.push(`     ${c.dim(shortenSql(f.sql, width - 5))}`);
   const at = formatLocation(f.location);
   // A location is a path: it wraps after a `/` like a long route, under its `at`.
-  if (at !== '') for (const [i, line] of wrapLong(`at ${at}`, width - 5).entries()) lines.push(`     ${i === 0 ? `${c.magenta('at')}${line.slice(2)}` : line}`);
+  if (at !== '') for (const [i, line] of wrapText(`at ${at}`, width - 5).entries()) lines.push(`     ${i === 0 ? `${c.magenta('at')}${line.slice(2)}` : line}`);
   const triggerAt = formatLocation(f.trigger?.location);
-  if (triggerAt !== '' && triggerAt !== at) for (const line of wrapLong(`loops over the rows of ${triggerAt}`, width - 5)) lines.push(`     ${c.dim(line)}`);
+  if (triggerAt !== '' && triggerAt !== at) for (const line of wrapText(`loops over the rows of ${triggerAt}`, width - 5)) lines.push(`     ${c.dim(line)}`);
   if (!f.suggestion.code.includes('\n')) {
     const code = wrapCode(f.suggestion.code, width, '       ');
     code[0] = `     → ${code[0]!.trimStart()}`;
@@ -158,7 +158,7 @@ export function renderGateTerminal(gate: GateResult, options: TerminalOptions & 
   for (const line of wrapText(verdict, width)) out.push(gate.overBudget ? c.red(c.bold(line)) : c.green(c.bold(line)));
   // An entry's lines, wrapped to the width under its mark (none: a detail line), each styled by `style`.
   const entry = (mark: string | undefined, text: string, style = (line: string) => line): void => {
-    for (const [i, line] of wrapLong(text, width - 4).entries()) out.push(i === 0 && mark !== undefined ? `  ${mark} ${line}` : style(`    ${line}`));
+    for (const [i, line] of wrapText(text, width - 4).entries()) out.push(i === 0 && mark !== undefined ? `  ${mark} ${line}` : style(`    ${line}`));
   };
   if (gate.scopeNotes.length > 0) {
     entry(c.yellow('!'), SCOPE_HEAD);
@@ -173,7 +173,7 @@ export function renderGateTerminal(gate: GateResult, options: TerminalOptions & 
   }
   for (const b of gate.breaches) entry(c.red('✗'), `${b.endpoint}: ${b.limit} ${b.actual} > ${b.allowed} (budget "${b.budget}")`);
   for (const e of gate.fixed) {
-    entry(c.green('✓'), `fixed: ${KIND_LABEL[e.kind]} in ${e.endpoint} on ${e.table}`);
+    entry(c.green('✓'), `fixed: ${KIND_LABEL[e.kind]} in ${e.endpoint}${fixedService(e, gate)} on ${e.table}`);
     entry(undefined, `remove ${e.signature} from ${options.baselinePath ?? 'the baseline'}`, c.dim);
   }
   if (failing === 0 && fresh.length > 0 && !gate.overBudget) out.push(c.dim(`  (${fresh.length} within --max-findings ${gate.maxFindings})`));

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { shortenSql, wrapLong } from './text.js';
-import { SEGMENT_CHUNK } from './width.js';
+import { shortenSql, wrapText } from './text.js';
+import { displayWidth, SEGMENT_CHUNK } from './width.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -41,8 +41,38 @@ describe('shortening a long statement with a non-ASCII identifier', () => {
   it('wraps a long non-ASCII name by segmenting chunks, never the whole name at each step', () => {
     const name = `GET ${Array.from({ length: 400 }, (_, i) => `café${i}`).join('/')}/`;
     const lengths = segmented(() => {
-      for (const line of wrapLong(name, 80)) expect(line.length).toBeLessThanOrEqual(80);
+      for (const line of wrapText(name, 80)) expect(line.length).toBeLessThanOrEqual(80);
     });
     expect(Math.max(...lengths)).toBeLessThanOrEqual(SEGMENT_CHUNK);
+  });
+});
+
+describe('wrapping prose with a word wider than the line', () => {
+  const widest = (lines: string[]): number => Math.max(...lines.map(displayWidth));
+
+  it('breaks a long URL, dotted path or SQL identifier at its separators, never past the width', () => {
+    const url = `https://jaeger.internal.example.com/trace/${'4bf92f3577b34da6a3ce929d0e0e4736'.repeat(2)}/spans?service=recruit-web`;
+    const dotted = 'recruit.views.dashboards.applications.ApplicationDashboardWithPrefetchedCandidatesView.get_queryset';
+    const identifier = 'recruit_application_candidate_interview_feedback_scorecard_reviewer_assignment_history_id';
+    for (const word of [url, dotted, identifier]) {
+      const lines = wrapText(`Open ${word} to see it.`, 80);
+      expect(widest(lines)).toBeLessThanOrEqual(80);
+      expect(lines.join('').replace(/ /g, '')).toBe(`Open${word}toseeit.`);
+    }
+    const [first] = wrapText(dotted, 80);
+    expect(first!.endsWith('.')).toBe(true);
+    const [id] = wrapText(identifier, 60);
+    expect(id!.endsWith('_')).toBe(true);
+  });
+
+  it('counts CJK characters as two columns when it cuts a word that has no separator', () => {
+    const word = '注文一覧'.repeat(15);
+    const lines = wrapText(`see ${word}`, 40);
+    expect(widest(lines)).toBeLessThanOrEqual(40);
+    expect(lines.join('').replace(/ /g, '')).toBe(`see${word}`);
+  });
+
+  it('leaves prose of short words as it was: at spaces', () => {
+    expect(wrapText('the same query runs once per row of an earlier query', 20)).toEqual(['the same query runs', 'once per row of an', 'earlier query']);
   });
 });

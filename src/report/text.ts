@@ -221,32 +221,26 @@ export function wrapCode(code: string, width: number, indent = ''): string[] {
   ];
 }
 
-/** Wraps prose at spaces to `width` columns (terminal columns: width.ts). */
-export function wrapText(text: string, width: number): string[] {
-  const lines: string[] = [];
-  let line = '';
-  let used = 0;
-  for (const word of text.split(/\s+/)) {
-    const w = displayWidth(word);
-    if (line !== '' && used + 1 + w > width) {
-      lines.push(line);
-      line = word;
-      used = w;
-    } else {
-      line = line === '' ? word : `${line} ${word}`;
-      used = line === word ? w : used + 1 + w;
-    }
-  }
-  if (line !== '') lines.push(line);
-  return lines;
+/**
+ * Where a word wider than the line breaks within `head` (the part of it that fits): after its last
+ * `/` or `::` (a path, a route, a test id), else after its last `.` or `__` (a dotted path, a lookup),
+ * else after its last `_` (a long SQL identifier); 0 when it has none of them.
+ */
+function breakAfter(head: string): number {
+  const after = (separator: string): number => {
+    const at = head.lastIndexOf(separator);
+    return at < 0 ? 0 : at + separator.length;
+  };
+  return Math.max(after('/'), after('::')) || Math.max(after('.'), after('__')) || after('_');
 }
 
 /**
- * Wraps prose like wrapText, but never past `width` columns: a word wider than the line (a long
- * route has no spaces) continues the line it is on and breaks after its last `/` that fits, else at
- * the width, between characters (never inside a wide one, a surrogate pair or a combining sequence).
+ * Wraps prose at spaces to `width` columns (terminal columns: width.ts), never past them: a word
+ * wider than the line (a URL, a long route, a dotted path, a long SQL identifier has no spaces)
+ * continues the line it is on and breaks at its last separator that fits (breakAfter), else at the
+ * width, between characters (never inside a wide one, a surrogate pair or a combining sequence).
  */
-export function wrapLong(text: string, width: number): string[] {
+export function wrapText(text: string, width: number): string[] {
   const lines: string[] = [];
   let line = '';
   for (const word of text.split(/\s+/).filter((w) => w !== '')) {
@@ -258,9 +252,7 @@ export function wrapLong(text: string, width: number): string[] {
     while (!fitsWithin(rest, width - (line === '' ? 0 : displayWidth(line) + 1))) {
       const room = width - (line === '' ? 0 : displayWidth(line) + 1);
       const [head] = headWithin(rest, Math.max(0, room));
-      // After a path's slash or a test id's `::` (tests/test_x.py::TestCase::test_y).
-      const colons = head.lastIndexOf('::');
-      const after = Math.max(head.lastIndexOf('/') + 1, colons >= 0 ? colons + 2 : 0);
+      const after = breakAfter(head);
       // A line of its own takes what fits, and at least one character however wide.
       const cut = after > 0 ? after : line === '' ? Math.max(head.length, firstGrapheme(rest).length) : 0;
       if (cut > 0) lines.push(line === '' ? rest.slice(0, cut) : `${line} ${rest.slice(0, cut)}`);

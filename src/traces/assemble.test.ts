@@ -97,6 +97,28 @@ describe('assembleTrace', () => {
     expect(request?.dbSpans.map((d) => d.statement)).toEqual(['SELECT 1']);
   });
 
+  it('leaves an outbound call with no parent out of every request, like a query with none, and counts the queries below it', () => {
+    // A management command calling an API: its HTTP CLIENT span roots the trace, with no view or task above it.
+    const call = span({ kind: SpanKind.CLIENT, name: 'POST', httpMethod: 'POST', peer: 'hr.local', startMs: 0, endMs: 10 });
+    const below = span({ parentSpanId: call.spanId, kind: SpanKind.CLIENT, dbSystem: 'sqlite', dbStatement: 'SELECT 1', startMs: 1, endMs: 2 });
+    // The API's own view, answering it in the same trace, is a request as before.
+    const callee = span({ parentSpanId: call.spanId, name: 'POST people/', kind: SpanKind.SERVER, httpMethod: 'POST', httpRoute: 'people/', startMs: 2, endMs: 9 });
+    const calleeQuery = span({ parentSpanId: callee.spanId, kind: SpanKind.CLIENT, dbSystem: 'postgresql', dbStatement: 'SELECT 2', startMs: 3, endMs: 4 });
+    const trace = [call, below, callee, calleeQuery];
+    const stats = { duplicateSpans: 0, queriesOutsideRequests: 0 };
+    expect(assembleTrace(trace, stats).map((r) => `${r.endpoint} ${r.dbSpans.map((d) => d.statement).join(',')}`)).toEqual(['POST people/ SELECT 2']);
+    expect(stats).toEqual({ duplicateSpans: 0, queriesOutsideRequests: 1 });
+    const compactStats = { duplicateSpans: 0, queriesOutsideRequests: 0 };
+    const t = new CompactTrace();
+    for (const s of trace) t.add(s);
+    expect(assembleCompact(t, compactStats).map((r) => r.endpoint)).toEqual(['POST people/']);
+    expect(compactStats).toEqual(stats);
+    // Alone (the API not traced), the call is no request and no query: nothing to count.
+    const alone = { duplicateSpans: 0, queriesOutsideRequests: 0 };
+    expect(assembleTrace([span({ kind: SpanKind.CLIENT, name: 'GET', httpMethod: 'GET', peer: 'api.example.com' })], alone)).toEqual([]);
+    expect(alone.queriesOutsideRequests).toBe(0);
+  });
+
   it('ends the walk on parent cycles and self-parents instead of hanging', () => {
     const a = span({ spanId: '00000000000000aa', parentSpanId: '00000000000000bb', kind: SpanKind.CLIENT, dbSystem: 'sqlite', dbStatement: 'SELECT a' });
     const b = span({ spanId: '00000000000000bb', parentSpanId: '00000000000000aa' });

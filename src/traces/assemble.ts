@@ -9,20 +9,21 @@ export function isRequestSpan(span: SpanRecord): boolean {
 }
 
 /**
- * A query that ran outside any request: a DB span with no parent at all (Django's test runner
- * creating, migrating and flushing the test database, a management command, a script). It roots its
- * trace as any parentless span does, but is no request: in no endpoint (it would be one named by its
- * verb, INSERT or PRAGMA), analysed by no detector (a loop is told within a request, and each such
- * query is a trace of its own). Assembly leaves it out, with any query below it, and counts them
- * (AssemblyStats.queriesOutsideRequests).
+ * Work outside any request: a DB span or an outbound call (a CLIENT or PRODUCER span: an API called,
+ * a task queued) with no parent at all, as Django's test runner creating, migrating and flushing the
+ * test database, a management command, a script or Celery beat run them. It roots its trace as any
+ * parentless span does, but is no request: in no endpoint (it would be one named by its verb, INSERT
+ * or POST), analysed by no detector (a loop is told within a request). Assembly leaves it out, with
+ * any query below it that no request of its own (a SERVER or CONSUMER span: the called API's view)
+ * encloses, and counts those queries (AssemblyStats.queriesOutsideRequests).
  */
-export function isQueryOutsideRequests(span: SpanRecord): boolean {
-  return span.parentSpanId === '' && span.kind !== SpanKind.SERVER && span.kind !== SpanKind.CONSUMER && isDbSpan(span);
+export function isOutsideRequests(span: SpanRecord): boolean {
+  return span.parentSpanId === '' && span.kind !== SpanKind.SERVER && span.kind !== SpanKind.CONSUMER && (isDbSpan(span) || outboundKindOf(span) !== null);
 }
 
 /**
- * The requests to analyse: those whose request span is no query outside any request; the queries of
- * the others (the span itself and the DB spans below it) are added to `stats`.
+ * The requests to analyse: those whose request span is not outside any request (isOutsideRequests);
+ * the queries of the others (the span itself when it is one, and the DB spans below it) are added to `stats`.
  */
 export function withoutQueriesOutside<R extends { spanId: string }>(
   requests: R[],
@@ -31,14 +32,16 @@ export function withoutQueriesOutside<R extends { spanId: string }>(
   stats?: AssemblyStats,
 ): R[] {
   let outside = 0;
+  let left = 0;
   const kept = requests.filter((r) => {
     const span = r.spanId === '' ? undefined : requestSpans.get(r.spanId);
-    if (span === undefined || !isQueryOutsideRequests(span)) return true;
-    outside += 1 + queriesBelow(r);
+    if (span === undefined || !isOutsideRequests(span)) return true;
+    left++;
+    outside += (isDbSpan(span) ? 1 : 0) + queriesBelow(r);
     return false;
   });
   if (stats !== undefined) stats.queriesOutsideRequests += outside;
-  return outside === 0 ? requests : kept;
+  return left === 0 ? requests : kept;
 }
 
 /**
@@ -447,7 +450,7 @@ export function sortByStart(list: { startMs: number }[]): void {
 
 /**
  * What assembly saw besides the requests: copies of a span id already taken (exporter retries, a file
- * read twice), and queries outside any request (isQueryOutsideRequests), left out.
+ * read twice), and work outside any request (isOutsideRequests), left out.
  */
 export interface AssemblyStats {
   duplicateSpans: number;

@@ -153,7 +153,7 @@ export interface AssemblerCounters {
   continuedRequests: number;
   /** Copies of spans already taken (exporter retries, a file read twice): dropped. Copies within an open trace are counted where the trace is assembled. */
   duplicateSpans: number;
-  /** Queries outside any request (traces/assemble.ts isQueryOutsideRequests): left out. Counted where traces are assembled. */
+  /** Queries outside any request (traces/assemble.ts isOutsideRequests): left out. Counted where traces are assembled. */
   queriesOutsideRequests: number;
 }
 
