@@ -20,7 +20,7 @@ import {
   unnamedOrderCure,
 } from './cures.js';
 import { joinedPaths, type JoinFacts } from './joins.js';
-import { candidateNames, stepLabel, stepNames, type Naming, type RelationName } from './naming.js';
+import { candidateNames, candidatePaths, stepLabel, stepNames, type Naming, type RelationName } from './naming.js';
 import { addsNothing, chainCalls, django } from './profiles/django.js';
 import { profileFor } from './profiles/index.js';
 import type { FixSite, QuerysetFix } from './profiles/types.js';
@@ -92,7 +92,9 @@ function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
   // A forward FK the SQL cannot tell from another: only loading every candidate (select_related) fixes it blind.
   const ambiguous = c.steps.find((s) => candidateNames(s, naming).length > 1);
   if (ambiguous !== undefined && (c.leaf.kind !== 'fetch' || c.steps.some((s) => s.kind !== 'forward'))) {
-    return ambiguousCure(over, naming.modelOf(ambiguous.toTable), candidateNames(ambiguous, naming), c.steps.map((s) => stepLabel(s, naming)).join('__'));
+    const before = c.steps.slice(0, c.steps.indexOf(ambiguous)).map((s) => relationOf(s, naming).name);
+    const candidates = candidatePaths(ambiguous, before, naming).map((p) => p.join('__'));
+    return ambiguousCure(over, naming.modelOf(ambiguous.toTable), candidates, c.steps.map((s) => stepLabel(s, naming)).join('__'));
   }
   const hidden = hiddenCure(c, naming, over);
   if (hidden !== undefined) return hidden;
@@ -437,16 +439,19 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix, names?: N
     const childModel = naming.modelOf(child.table);
 
     if (!rel.toMany) {
-      const candidates = candidateNames(step, naming);
+      const candidates = candidatePaths(step, at.path, naming);
       if (candidates.length > 1) {
         // A forward FK the SQL cannot tell from others to the same table: load every one, and the
         // paths of loops past it under each (a join the loop does not need costs less than a query
         // per row); no read is named. Other leaves past it get a manual cure (manualCure).
-        for (const name of candidates) {
-          const path = [...at.path, name];
+        for (const path of candidates) {
           if (fetched) fix.selectRelated.push(path.join('__'));
           const under = emptyFix(child.table, naming);
-          collect(child, naming, { ...at, path, queryPath: [...at.queryPath, name] }, under, names);
+          // The joins a path shares with the walk keep their query names; its forward keys' are their names.
+          let shared = 0;
+          while (shared < at.path.length && shared < path.length - 1 && path[shared] === at.path[shared]) shared++;
+          const queryPath = [...at.queryPath.slice(0, shared), ...path.slice(shared)];
+          collect(child, naming, { ...at, path, queryPath }, under, names);
           fix.selectRelated.push(...under.selectRelated);
         }
         continue;
@@ -760,6 +765,14 @@ function deeperNote(c: CascadeShape, naming: Naming): string | undefined {
 function ambiguousNote(c: CascadeShape, naming: Naming): string | undefined {
   const step = c.steps.find((s) => candidateNames(s, naming).length > 1);
   if (step === undefined) return undefined;
+  if (step.kind === 'forward' && step.otherPaths !== undefined) {
+    const before = c.steps.slice(0, c.steps.indexOf(step)).map((s) => relationOf(s, naming).name);
+    const paths = candidatePaths(step, before, naming).map((p) => p.join('__'));
+    return (
+      `the rows reach ${naming.modelOf(step.toTable)} through ${paths.join(' or ')} and the per-row SQL is the same for each ` +
+      '(its values never reach n1lens): the fix loads all of them; keep the ones the loop reads'
+    );
+  }
   return (
     `${naming.modelOf(step.fromTable)} has ${candidateNames(step, naming).join(', ')} to ${naming.modelOf(step.toTable)} and the per-row SQL is the same for each ` +
     '(its values never reach n1lens): the fix loads all of them; keep the ones the loop reads'

@@ -20,7 +20,7 @@ from opentelemetry.trace import SpanKind
 
 from n1lens_django.pytest_plugin import write_schema, write_traces
 from shop import models as shop
-from shop.models import Account, Article, Author, Board, Book, Catalogue, City, Club, Comment, Country, Currency, Essay, Employee, Forum, Invoice, Issue, Magazine, Membership, OrderLine, Place, Placement, Poem, Post, Profile, Publisher, Restaurant, Review, Savings, Shelf, Stamp, Tag, Ticket, Topic, Visit
+from shop.models import Account, Article, Author, Blurb, Board, Book, Catalogue, City, Club, Comment, Country, Currency, Essay, Employee, Forum, Invoice, Issue, Magazine, Membership, OrderLine, Place, Placement, Poem, Post, Profile, Publisher, Restaurant, Review, Savings, Shelf, Stamp, Tag, Ticket, Topic, Visit
 
 pytestmark = pytest.mark.django_db
 
@@ -894,3 +894,34 @@ def test_a_count_through_a_relation_named_apart_is_annotated_by_its_query_name(e
     assert fixed == before
     assert len(set(next(iter(fixed.values())).values())) > 1
     assert queries == 1
+
+
+def blurbs():
+    """A blurb per book, by a critic who is not the book's author."""
+    for b in books():
+        Blurb.objects.create(book=b, critic=Author.objects.create(name=f"critic of {b.title}"))
+
+
+@pytest.mark.parametrize(
+    "read",
+    [lambda blurb: blurb.book.author.name, lambda blurb: blurb.critic.name],
+    ids=["through-the-joined-book", "own-key"],
+)
+def test_two_join_paths_to_one_table_are_both_loaded_never_one_guessed(exporter, tmp_path, read):
+    # blurb.critic and blurb.book.author each run SELECT ... FROM shop_author WHERE id = ? per row:
+    # the values that would tell them apart never reach n1lens.
+    blurbs()
+
+    def loop():
+        for blurb in Blurb.objects.select_related("book"):
+            read(blurb)
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    finding = finding_on(endpoint, "shop_author")
+    assert finding["suggestion"]["confidence"] == "inferred"
+    assert "critic" in finding["suggestion"]["note"] and "book__author" in finding["suggestion"]["note"]
+    with CaptureQueriesContext(connection) as queries:
+        fixed = {b.pk: read(b) for b in pasted(endpoint["fix"])}
+    assert fixed == {b.pk: read(b) for b in Blurb.objects.all()}
+    assert len(queries) == 1
+
