@@ -19,6 +19,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from n1lens_django.pytest_plugin import write_schema, write_traces
+from printing import models as press
 from shop import models as shop
 from shop.models import Account, Article, Author, Blurb, Board, Book, Catalogue, City, Club, Comment, Country, Currency, Essay, Employee, Forum, Invoice, Issue, Magazine, Membership, OrderLine, Place, Placement, Poem, Post, Profile, Publisher, Restaurant, Review, Savings, Shelf, Stamp, Tag, Ticket, Topic, Visit
 
@@ -923,5 +924,22 @@ def test_two_join_paths_to_one_table_are_both_loaded_never_one_guessed(exporter,
     with CaptureQueriesContext(connection) as queries:
         fixed = {b.pk: read(b) for b in pasted(endpoint["fix"])}
     assert fixed == {b.pk: read(b) for b in Blurb.objects.all()}
+    assert len(queries) == 1
+
+
+def test_a_model_of_an_app_labelled_apart_from_its_module_is_fixed_by_its_class_and_manager(exporter, tmp_path):
+    # press.Catalogue (module printing) shares its class name with shop.Catalogue, which has no objects.
+    for i in range(ROWS):
+        press.Catalogue.objects.create(publisher=Publisher.objects.create(name=f"p{i}"), year=2000 + i)
+
+    def loop():
+        for catalogue in press.Catalogue.objects.all():
+            catalogue.publisher.name
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert endpoint["fix"] == "Catalogue.objects.select_related('publisher')"
+    with CaptureQueriesContext(connection) as queries:
+        names = {c.pk: c.publisher.name for c in eval(endpoint["fix"], {**PASTE_NAMES, "Catalogue": press.Catalogue})}  # noqa: S307
+    assert names == {c.pk: c.publisher.name for c in press.Catalogue.objects.all()}
     assert len(queries) == 1
 
