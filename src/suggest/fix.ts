@@ -832,6 +832,27 @@ function siteOf(where: FixWhere, cascades: readonly CascadeShape[], naming: Nami
 }
 
 /**
+ * The model the view reads `table`'s rows through, when the schema tells it and it is not the
+ * table's own model: a proxy (whose manager may keep some rows only) that a class-based view names
+ * (`model = BargainBook`), or whose admin changelist the route is (`admin/shop/bargainbook/`).
+ */
+function viewModel(site: FixSite, table: string): string | undefined {
+  const schema = site.schema;
+  if (schema === undefined) return undefined;
+  const proxies = schema.models.filter((m) => m.table === table && m.proxyFor !== undefined);
+  if (proxies.length === 0) return undefined;
+  const className = (label: string): string => label.slice(label.lastIndexOf('.') + 1);
+  const url = (schema.urls ?? []).find((u) => u.model !== undefined && (u.view === site.view || (site.view === undefined && u.route === site.route)));
+  const named = proxies.find((m) => m.model === url?.model);
+  if (named !== undefined) return className(named.model);
+  const segments = site.route.split('/').filter((x) => x !== '');
+  const n = segments.length;
+  if (n < 3 || !segments.slice(0, n - 2).some((x) => x.includes('admin'))) return undefined;
+  const changelist = proxies.find((m) => m.model.toLowerCase() === `${segments[n - 2]}.${segments[n - 1]}`);
+  return changelist === undefined ? undefined : className(changelist.model);
+}
+
+/**
  * The fix for one cascade on its own. `endpoint` is every loop of the endpoint's combined fix
  * (combinedFix's input): the names this fix sets (annotations, to_attr lists) are then the ones the
  * combined fix gives them, which another loop over the same rows may have made take a name apart.
@@ -880,6 +901,7 @@ export function suggestCascade(c: CascadeShape, naming: Naming, where: FixWhere 
   const queryset = c.trigger === null ? undefined : byTrigger(endpoint, naming).get(c.trigger.fingerprint);
   if (queryset !== undefined && queryset.loops.length > 1) querysetFix(queryset.table, queryset.loops, naming, true, names);
   const fix = querysetFix(c.trigger?.table ?? c.table, [c], naming, false, names);
+  fix.model = viewModel(site, fix.table) ?? fix.model;
   const profile = profileFor(site, fix);
   const refined = profile.refine?.(site, fix) ?? fix;
   const rendered = (profile.renderOne ?? django.renderOne!)(site, refined);
@@ -917,6 +939,7 @@ export function combinedFix(cascades: readonly CascadeShape[], naming: Naming, w
   for (const { table, loops } of byTrigger(cascades, naming).values()) {
     const site = siteOf(where, loops, naming);
     const fix = querysetFix(table, loops, naming, true);
+    fix.model = viewModel(site, table) ?? fix.model;
     const profile = profileFor(site, fix);
     const { code, placement } = profile.render(site, profile.refine?.(site, fix) ?? fix);
     const block = placement === undefined ? code : `# ${placement}\n${code}`;
