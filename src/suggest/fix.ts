@@ -13,6 +13,7 @@ import {
   isGet,
   joinRowsManualCure,
   perRowConditions,
+  perRowTerms,
   reverseGetCure,
   tablelessCure,
   unlinkedCure,
@@ -249,6 +250,31 @@ function unnamedCure(c: CascadeShape, step: M2mStep, naming: Naming, over: strin
 }
 
 /**
+ * A per-row filter on an M2M's own through model (`book.shelves.filter(placement__position=0)`), as
+ * lookups: from the related model (`placement__position=…`, for its queryset and Exists()), and split
+ * for an annotation on the holder, the related model's own (`label=…`) and the through model's by
+ * the holder's lookup to it (`placement`). Undefined when the step is no M2M with a through model of
+ * its own, or the filter is not all plain equalities on those two tables.
+ */
+function throughConditions(
+  sql: string,
+  link: string,
+  last: Exclude<RelationStep, { kind: 'forward' }>,
+  naming: Naming,
+): { fromTarget: string[]; onTarget: string[]; onThrough: string[]; holderLookup: string } | undefined {
+  if (last.kind !== 'm2m') return undefined;
+  const terms = perRowTerms(sql, link);
+  if (terms === null || !terms.some((t) => t.table === last.through) || terms.some((t) => t.table !== last.through && t.table !== last.toTable)) return undefined;
+  const fromTarget = naming.reverseName(last.toTable, last.through, last.targetColumn);
+  const fromHolder = naming.reverseName(last.fromTable, last.through, last.sourceColumn);
+  if ([fromTarget, fromHolder].some((r) => r.autoThrough === true || r.hidden === true)) return undefined;
+  const field = (t: { table: string; column: string }): string => `${naming.fieldOfColumn(t.table, t.column)}=…`;
+  const onTarget = terms.filter((t) => t.table === last.toTable).map(field);
+  const onThrough = terms.filter((t) => t.table === last.through).map(field);
+  return { fromTarget: [...onTarget, ...onThrough.map((f) => `${fromTarget.queryName}__${f}`)], onTarget, onThrough, holderLookup: fromHolder.queryName };
+}
+
+/**
  * The first, or a filtered set, of an auto-created join table's own rows per row
  * (`Book.tags.through.objects.filter(book=b).first()`): prefetch_related('tags') loads tags, and a
  * Prefetch of tags can neither filter nor order by the join rows, which have no relation of their
@@ -277,7 +303,8 @@ function joinRowsCure(c: CascadeShape, last: Extract<RelationStep, { kind: 'reve
  */
 function filteredCure(c: CascadeShape, last: Exclude<RelationStep, { kind: 'forward' }>, sql: string, naming: Naming, over: string): Suggestion | null {
   const link = last.kind === 'reverse' ? `${last.toTable}.${last.column}` : `${last.through}.${last.sourceColumn}`;
-  const conditions = perRowConditions(sql, link, last.toTable, naming);
+  const onThrough = throughConditions(sql, link, last, naming);
+  const conditions = onThrough?.fromTarget ?? perRowConditions(sql, link, last.toTable, naming);
   const path = c.steps.map((s) => relationOf(s, naming).name).join('__');
   const model = naming.modelOf(last.toTable);
   if (c.leaf.kind === 'fetch' || c.leaf.kind === 'first') return filteredRelationCure(path, model, over, conditions?.join(', '), c.leaf.kind === 'first');
@@ -290,7 +317,12 @@ function filteredCure(c: CascadeShape, last: Exclude<RelationStep, { kind: 'forw
   const at: At = { path: inner.map((r) => r.name), queryPath: inner.map((r) => r.queryName), toManyJoins: 0 };
   const holder = k < 0 ? over : naming.modelOf(c.steps[k]!.toTable);
   const row = rowVariableOf(k < 0 && c.trigger !== null ? naming.modelOf(c.trigger.table) : holder);
-  const a = annotationOf(c.leaf, last, rels[rels.length - 1]!, at, last.toTable, naming, row, conditions);
+  // A count or aggregate through the M2M reaches the through rows from the holder: Q(shelves__placement__…)
+  // would join another placement of the shelf, any book's.
+  const a =
+    onThrough !== undefined && c.leaf.kind !== 'exists'
+      ? annotationOf(c.leaf, last, rels[rels.length - 1]!, at, last.toTable, naming, row, onThrough.onTarget, [...at.queryPath.slice(0, -1), onThrough.holderLookup].join('__'), onThrough.onThrough)
+      : annotationOf(c.leaf, last, rels[rels.length - 1]!, at, last.toTable, naming, row, conditions);
   if (a === null) return null;
   const holderTable = k < 0 ? c.trigger?.table : c.steps[k]!.toTable;
   const fields = holderTable === undefined ? new Set<string>() : naming.attributeNames(holderTable);
@@ -611,6 +643,8 @@ function annotationOf(
   naming: Naming,
   row: string,
   conditions?: string[] | null,
+  throughLookup?: string,
+  throughConditions: readonly string[] = [],
 ): Annotation | null {
   const lookup = at.queryPath.join('__');
   const alias = at.queryPath.join('_');
@@ -618,7 +652,10 @@ function annotationOf(
   // nor has a key with no reverse accessor (related_name='+').
   const related =
     rel.hidden === true ? hiddenRows(step, at.path, naming, row) : step.kind === 'm2m' || rel.toMany ? attrOf(row, at.path) : toOneRows(step, at.path, naming, row);
-  const filtered = conditions === undefined ? '' : `, filter=Q(${conditions?.map((c) => `${lookup}__${c}`).join(', ') ?? `<the same filter, as ${lookup}__… lookups>`})`;
+  // A filter on an M2M's through model is by the holder's own lookup to it (`throughLookup`).
+  const onThrough = throughConditions.map((c) => `${throughLookup}__${c}`);
+  const filtered =
+    conditions === undefined ? '' : `, filter=Q(${conditions === null ? `<the same filter, as ${lookup}__… lookups>` : [...conditions.map((c) => `${lookup}__${c}`), ...onThrough].join(', ')})`;
   // A to-many join repeats each row of the others once per row of it: a to-many relation's rows are
   // repeated by any other to-many join, a to-one relation's one row by any at all. Count each once.
   const repeated = at.toManyJoins > (rel.toMany ? 1 : 0);

@@ -972,3 +972,35 @@ def test_a_loop_over_a_proxy_a_class_based_view_names_is_fixed_on_that_proxy(exp
     assert fixed == {b.pk: b.author.name for b in BargainBook.objects.all()}
     assert len(fixed) == ROWS
     assert len(queries) == 1
+
+
+
+def test_an_m2m_filtered_on_its_through_model_keeps_the_filter_on_the_same_through_row(exporter, tmp_path):
+    shelves = [Shelf.objects.create() for _ in range(3)]
+    for i, b in enumerate(books()):
+        for position, shelf in enumerate(shelves[i % 2:]):
+            Placement.objects.create(shelf=shelf, book=b, position=(position + i) % 3)
+
+    def loop():
+        for book in Book.objects.all():
+            book.shelves.filter(placement__position=0).count()
+            list(book.shelves.filter(placement__position=0))
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    names = dict(PASTE_NAMES)
+    # count(): Q(shelves__placement__position=0) would join another placement of the shelf, any book's.
+    cure = finding_on(endpoint, "shelving", "COUNT")["suggestion"]["code"]
+    annotation = re.search(r"annotate\((\w+)=(.*)\) with the loop's own filter values", cure)
+    assert annotation is not None, cure
+    name, expr = annotation.group(1), annotation.group(2).replace("…", "0")
+    counts = {b.pk: getattr(b, name) for b in Book.objects.annotate(**{name: eval(expr, names)})}  # noqa: S307
+    assert counts == {b.pk: b.shelves.filter(placement__position=0).count() for b in Book.objects.all()}
+    assert set(counts.values()) == {0, 1}
+    # The rows: a Prefetch whose queryset filters the shelves by the same placement.
+    cure = finding_on(endpoint, "shelving", '"shelving"."id" FROM')["suggestion"]["code"]
+    prefetch = re.search(r"prefetch_related\((Prefetch\(.*?to_attr='(\w+)'\))\)", cure)
+    assert prefetch is not None, cure
+    with CaptureQueriesContext(connection) as queries:
+        rows = {b.pk: sorted(s.pk for s in getattr(b, prefetch.group(2))) for b in Book.objects.prefetch_related(eval(prefetch.group(1).replace("…", "0"), names))}  # noqa: S307
+    assert rows == {b.pk: sorted(s.pk for s in b.shelves.filter(placement__position=0)) for b in Book.objects.all()}
+    assert len(queries) == 2
