@@ -928,6 +928,66 @@ def test_two_join_paths_to_one_table_are_both_loaded_never_one_guessed(exporter,
     assert len(queries) == 1
 
 
+def test_a_loop_two_prefetches_deep_is_prefetched_by_the_whole_path(exporter, tmp_path):
+    for i, b in enumerate(books()):
+        for stars in range(i % 3):
+            Review.objects.create(book=b, stars=stars)
+
+    def stars(authors):
+        return {a.pk: [sorted(r.stars for r in b.reviews.all()) for b in a.book_set.all()] for a in authors}
+
+    def loop():
+        stars(Author.objects.all())
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    with CaptureQueriesContext(connection) as queries:
+        fixed = stars(pasted(endpoint["fix"]))
+    assert fixed == stars(Author.objects.all())
+    assert len(queries) == 3, endpoint["fix"]
+
+
+def test_a_forward_key_inside_a_prefetched_relation_is_joined_in_its_prefetch(exporter, tmp_path):
+    books()
+
+    def names(authors):
+        return {a.pk: [b.publisher.name for b in a.book_set.all()] for a in authors}
+
+    def loop():
+        names(Author.objects.prefetch_related("book_set"))
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    with CaptureQueriesContext(connection) as queries:
+        fixed = names(pasted(endpoint["fix"]))
+    assert fixed == names(Author.objects.all())
+    assert len(queries) == 2, endpoint["fix"]
+
+
+def test_a_reverse_one_to_one_past_a_forward_key_is_one_select_related_path(exporter, tmp_path):
+    for i, b in enumerate(books()):
+        if i % 2:
+            Profile.objects.create(author=b.author, points=i)
+
+    def points(rows):
+        out = {}
+        for book in rows:
+            try:
+                out[book.pk] = book.author.profile.points
+            except Profile.DoesNotExist:
+                out[book.pk] = None
+        return out
+
+    def loop():
+        points(Book.objects.select_related("author"))
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert endpoint["fix"] == "Book.objects.select_related('author__profile')"
+    with CaptureQueriesContext(connection) as queries:
+        fixed = points(pasted(endpoint["fix"]))
+    assert fixed == points(Book.objects.all())
+    assert len(queries) == 1
+
+
+
 def test_a_model_of_an_app_labelled_apart_from_its_module_is_fixed_by_its_class_and_manager(exporter, tmp_path):
     # press.Catalogue (module printing) shares its class name with shop.Catalogue, which has no objects.
     for i in range(ROWS):
