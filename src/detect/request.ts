@@ -718,7 +718,7 @@ function parentLinkOf(facts: SqlFacts, links: TableLinks): { column: string; par
  */
 function followedSelfReference(g: Group, link: Link, groups: ReadonlyMap<string, Group>, isCascade: (h: Group) => boolean, resolve: (h: Group) => Link): RelationStep[] {
   const last = link.steps[link.steps.length - 1];
-  if (!link.linked || link.trigger === null || last?.kind !== 'forward' || last.fromTable !== last.toTable || last.alternatives !== undefined) return link.steps;
+  if (!link.linked || link.trigger === null || last?.kind !== 'forward' || last.fromTable !== last.toTable || last.alternatives !== undefined || last.otherPaths !== undefined) return link.steps;
   const isSelf = (s: RelationStep | undefined): boolean => s?.kind === 'forward' && s.fromTable === s.toTable;
   let marker: Group | undefined;
   for (const h of groups.values()) {
@@ -857,8 +857,20 @@ class TriggerResolver {
         const [chosen, ...rest] = unloaded.length > 0 ? unloaded : candidates;
         if (chosen !== undefined) {
           const alternatives = rest.filter((c) => c.qualifier === chosen.qualifier).map((c) => c.column);
-          if (alternatives.length === 0) return chosen.steps;
-          return [...chosen.steps.slice(0, -1), { kind: 'forward', fromTable: chosen.table, column: chosen.column, toTable: shape.table, alternatives }];
+          // A key of another joined table (blurb.book.author beside blurb.critic) runs the same query per row too.
+          const elsewhere = rest.filter((c) => c.qualifier !== chosen.qualifier).map((c) => c.steps);
+          if (alternatives.length === 0 && elsewhere.length === 0) return chosen.steps;
+          return [
+            ...chosen.steps.slice(0, -1),
+            {
+              kind: 'forward',
+              fromTable: chosen.table,
+              column: chosen.column,
+              toTable: shape.table,
+              ...(alternatives.length === 0 ? {} : { alternatives }),
+              ...(elsewhere.length === 0 ? {} : { otherPaths: { pathLength: chosen.steps.length, paths: elsewhere } }),
+            },
+          ];
         }
         // No FK of the parent's rows points at it: the row is the parent rows' own child (place.restaurant).
         const link = shape.parentLink;

@@ -30,6 +30,13 @@ export type RelationStep =
       toTable: string;
       alternatives?: string[];
       /**
+       * Other paths from the same rows to `toTable` through tables the trigger joins (`blurb.critic`
+       * beside `blurb.book.author` under select_related('book')): the SQL cannot tell them from this
+       * step's either. Each is whole, from the rows the trigger selects; this step's own path from
+       * them is its last `pathLength` steps (this step and the joins before it).
+       */
+      otherPaths?: { pathLength: number; paths: RelationStep[][] };
+      /**
        * A self-referential FK (e.manager) whose depth per row the SQL does not tell: every level
        * (e.manager.manager) runs the same query, so the loop may follow it further than the steps say.
        */

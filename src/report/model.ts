@@ -245,14 +245,22 @@ function warmUpSuggestion(f: CascadeFinding, requests: number, naming: Naming): 
   };
 }
 
+/** The schema's names, and the managers printed code reaches each model through (suggest/managers.ts). */
+interface SchemaCheck {
+  index: SchemaIndex;
+  named: (text: string) => string;
+}
+
 /**
  * With a schema, a fix is printed only if every name in it exists on the model it is called on;
  * otherwise the finding says so (`manual`) instead of printing a call that would raise.
  */
-function checked(suggestion: Suggestion, c: CascadeShape, naming: Naming, index: SchemaIndex | undefined): Suggestion {
-  if (index === undefined || suggestion.method === 'manual') return suggestion;
+function checked(suggestion: Suggestion, c: CascadeShape, naming: Naming, check: SchemaCheck | undefined): Suggestion {
+  if (check === undefined || suggestion.method === 'manual') return suggestion;
+  const { index, named } = check;
   const model = c.trigger === null ? undefined : index.byTable(c.trigger.table);
-  const unknown = unknownNames(suggestion.code, index, model);
+  // The code as printed: with each model's own manager (Catalogue.listed), which must exist too.
+  const unknown = unknownNames(named(suggestion.code), index, model);
   if (unknown.length === 0) return suggestion;
   const u = unknown[0]!;
   const over = c.trigger === null ? 'the rows you loop over' : naming.modelOf(c.trigger.table);
@@ -261,7 +269,7 @@ function checked(suggestion: Suggestion, c: CascadeShape, naming: Naming, index:
     path: suggestion.path,
     code:
       `# ${over}: no valid relation leads from the loop's rows to ${naming.modelOf(c.table)} ` +
-      `(${u.model} has no ${u.call === 'select_related' ? 'forward relation' : 'relation'} '${u.name}' for ${u.call}): ` +
+      `(${u.model} has no ${u.call === 'manager' ? 'manager' : u.call === 'select_related' ? 'forward relation' : 'relation'} '${u.name}'${u.call === 'manager' ? '' : ` for ${u.call}`}): ` +
       `find the per-row call that loads ${naming.modelOf(c.table)} and hoist it out of the loop`,
     confidence: 'inferred',
     note: 'checked against the schema file: the ORM call read from SQL would raise FieldError / AttributeError when pasted',
@@ -272,8 +280,8 @@ function checked(suggestion: Suggestion, c: CascadeShape, naming: Naming, index:
  * A loop's fix: a framework profile's idiom first (Wagtail), the generic ORM call otherwise; both
  * checked against the schema. `combined` are the loops of the endpoint's combined fix, whose names it takes.
  */
-function cascadeSuggestion(shape: CascadeShape, naming: Naming, where: FixWhere, index: SchemaIndex | undefined, combined: readonly CascadeShape[] = []): Suggestion {
-  return withAsyncRead(checked(wagtailSuggestion(shape, naming, where.schema) ?? suggestCascade(shape, naming, where, combined), shape, naming, index));
+function cascadeSuggestion(shape: CascadeShape, naming: Naming, where: FixWhere, check: SchemaCheck | undefined, combined: readonly CascadeShape[] = []): Suggestion {
+  return withAsyncRead(checked(wagtailSuggestion(shape, naming, where.schema) ?? suggestCascade(shape, naming, where, combined), shape, naming, check));
 }
 
 /** A fetch-by-key loop in an async view (`await Author.objects.aget(pk=…)`) is cured the same way, without the await. */
@@ -291,7 +299,7 @@ function reportFinding(
   use: ColumnUse,
   rollup: EndpointRollup,
   where: FixWhere,
-  index: SchemaIndex | undefined,
+  check: SchemaCheck | undefined,
   combined: readonly CascadeShape[],
 ): Omit<ReportFinding, 'signature'> {
   const base = {
@@ -317,7 +325,7 @@ function reportFinding(
     case 'repeated_write': {
       const c = f.cascade;
       const trigger = triggerOf(c);
-      return { ...base, ...tail(trigger, chainNames(c.steps, naming), cascadeSuggestion(toShape(f, rollup), naming, where, index, combined)) };
+      return { ...base, ...tail(trigger, chainNames(c.steps, naming), cascadeSuggestion(toShape(f, rollup), naming, where, check, combined)) };
     }
     case 'warm_up': {
       const c = f.cascade;
@@ -436,9 +444,9 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
   const tables = tablesOf(rollup);
   const naming = options.schema === undefined ? conventionNaming(tables) : schemaNaming(options.schema, tables);
   const findings = listedFindings(rollup, options);
-  const index = options.schema === undefined ? undefined : new SchemaIndex(options.schema);
   const where = fixWhere(rollup, options);
-  const named = managerRewrite(options.schema);
+  const named = managerRewrite(options.schema, tables);
+  const check = options.schema === undefined ? undefined : { index: new SchemaIndex(options.schema), named };
   // Only loops whose own fix passes the schema check join the combined fix; loops a profile
   // (Wagtail) writes in its own idiom are chained onto it afterwards.
   const profiled: { model: string; code: string }[] = [];
@@ -446,7 +454,7 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     if (f.kind === 'repeated_write') return true;
     const shape = toShape(f, rollup);
     const own = wagtailSuggestion(shape, naming, options.schema);
-    const suggestion = cascadeSuggestion(shape, naming, where, index);
+    const suggestion = cascadeSuggestion(shape, naming, where, check);
     if (own !== null) {
       if (suggestion.method !== 'manual' && shape.trigger !== null) profiled.push({ model: naming.modelOf(shape.trigger.table), code: suggestion.code });
       return false;
@@ -473,7 +481,7 @@ export function reportEndpoint(rollup: EndpointRollup, options: ReportOptions = 
     requestsAffected: rollup.requestsAffected,
     fix: named(fixLines.filter((l) => l !== '').join('\n')),
     findings: findings.map((f) => {
-      const finding = reportFinding(f, naming, use, rollup, where, index, combined);
+      const finding = reportFinding(f, naming, use, rollup, where, check, combined);
       const listed: ReportFinding = { ...finding, suggestion: withManagers(finding.suggestion, named), signature: signatureOfFinding(rollup, f) };
       exactWaste.set(listed, f.wastedMs);
       return listed;

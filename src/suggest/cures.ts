@@ -24,16 +24,23 @@ export function filtersPerRow(sql: string): boolean {
  * `table.column = ?` on that table; null when any is not (another table, a range, NOT, OR).
  */
 export function perRowConditions(sql: string, link: string, table: string, naming: Naming): string[] | null {
+  const terms = perRowTerms(sql, link);
+  if (terms === null || terms.length === 0 || terms.some((t) => t.table !== table)) return null;
+  return terms.map((t) => `${naming.fieldOfColumn(table, t.column)}=…`);
+}
+
+/** The per-row query's conditions beyond `link`, as `table.column`, when every one is a plain `table.column = ?`; null when any is not. */
+export function perRowTerms(sql: string, link: string): { table: string; column: string }[] | null {
   const where = whereOf(sql);
   if (where === undefined || /\bOR\b/.test(where)) return null;
-  const out: string[] = [];
+  const out: { table: string; column: string }[] = [];
   for (const term of where.split(' AND ')) {
     const m = /^\(*"?(\w+)"?\."?(\w+)"? = \?\)*$/.exec(term.trim());
     if (m !== null && `${m[1]}.${m[2]}` === link) continue;
-    if (m === null || m[1] !== table) return null;
-    out.push(`${naming.fieldOfColumn(table, m[2]!)}=…`);
+    if (m === null) return null;
+    out.push({ table: m[1]!, column: m[2]! });
   }
-  return out.length === 0 ? null : out;
+  return out;
 }
 
 /** `WHERE t.content_type_id = ? AND t.object_id = ?`: a GenericRelation (or GenericForeignKey) read per row. */

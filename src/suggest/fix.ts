@@ -13,6 +13,7 @@ import {
   isGet,
   joinRowsManualCure,
   perRowConditions,
+  perRowTerms,
   reverseGetCure,
   tablelessCure,
   unlinkedCure,
@@ -20,7 +21,7 @@ import {
   unnamedOrderCure,
 } from './cures.js';
 import { joinedPaths, type JoinFacts } from './joins.js';
-import { candidateNames, stepLabel, stepNames, type Naming, type RelationName } from './naming.js';
+import { candidateNames, candidatePaths, stepLabel, stepNames, type Naming, type RelationName } from './naming.js';
 import { addsNothing, chainCalls, django } from './profiles/django.js';
 import { profileFor } from './profiles/index.js';
 import type { FixSite, QuerysetFix } from './profiles/types.js';
@@ -92,7 +93,9 @@ function manualCure(c: CascadeShape, naming: Naming): Suggestion | null {
   // A forward FK the SQL cannot tell from another: only loading every candidate (select_related) fixes it blind.
   const ambiguous = c.steps.find((s) => candidateNames(s, naming).length > 1);
   if (ambiguous !== undefined && (c.leaf.kind !== 'fetch' || c.steps.some((s) => s.kind !== 'forward'))) {
-    return ambiguousCure(over, naming.modelOf(ambiguous.toTable), candidateNames(ambiguous, naming), c.steps.map((s) => stepLabel(s, naming)).join('__'));
+    const before = c.steps.slice(0, c.steps.indexOf(ambiguous)).map((s) => relationOf(s, naming).name);
+    const candidates = candidatePaths(ambiguous, before, naming).map((p) => p.join('__'));
+    return ambiguousCure(over, naming.modelOf(ambiguous.toTable), candidates, c.steps.map((s) => stepLabel(s, naming)).join('__'));
   }
   const hidden = hiddenCure(c, naming, over);
   if (hidden !== undefined) return hidden;
@@ -247,6 +250,31 @@ function unnamedCure(c: CascadeShape, step: M2mStep, naming: Naming, over: strin
 }
 
 /**
+ * A per-row filter on an M2M's own through model (`book.shelves.filter(placement__position=0)`), as
+ * lookups: from the related model (`placement__position=…`, for its queryset and Exists()), and split
+ * for an annotation on the holder, the related model's own (`label=…`) and the through model's by
+ * the holder's lookup to it (`placement`). Undefined when the step is no M2M with a through model of
+ * its own, or the filter is not all plain equalities on those two tables.
+ */
+function throughConditions(
+  sql: string,
+  link: string,
+  last: Exclude<RelationStep, { kind: 'forward' }>,
+  naming: Naming,
+): { fromTarget: string[]; onTarget: string[]; onThrough: string[]; holderLookup: string } | undefined {
+  if (last.kind !== 'm2m') return undefined;
+  const terms = perRowTerms(sql, link);
+  if (terms === null || !terms.some((t) => t.table === last.through) || terms.some((t) => t.table !== last.through && t.table !== last.toTable)) return undefined;
+  const fromTarget = naming.reverseName(last.toTable, last.through, last.targetColumn);
+  const fromHolder = naming.reverseName(last.fromTable, last.through, last.sourceColumn);
+  if ([fromTarget, fromHolder].some((r) => r.autoThrough === true || r.hidden === true)) return undefined;
+  const field = (t: { table: string; column: string }): string => `${naming.fieldOfColumn(t.table, t.column)}=…`;
+  const onTarget = terms.filter((t) => t.table === last.toTable).map(field);
+  const onThrough = terms.filter((t) => t.table === last.through).map(field);
+  return { fromTarget: [...onTarget, ...onThrough.map((f) => `${fromTarget.queryName}__${f}`)], onTarget, onThrough, holderLookup: fromHolder.queryName };
+}
+
+/**
  * The first, or a filtered set, of an auto-created join table's own rows per row
  * (`Book.tags.through.objects.filter(book=b).first()`): prefetch_related('tags') loads tags, and a
  * Prefetch of tags can neither filter nor order by the join rows, which have no relation of their
@@ -275,7 +303,8 @@ function joinRowsCure(c: CascadeShape, last: Extract<RelationStep, { kind: 'reve
  */
 function filteredCure(c: CascadeShape, last: Exclude<RelationStep, { kind: 'forward' }>, sql: string, naming: Naming, over: string): Suggestion | null {
   const link = last.kind === 'reverse' ? `${last.toTable}.${last.column}` : `${last.through}.${last.sourceColumn}`;
-  const conditions = perRowConditions(sql, link, last.toTable, naming);
+  const onThrough = throughConditions(sql, link, last, naming);
+  const conditions = onThrough?.fromTarget ?? perRowConditions(sql, link, last.toTable, naming);
   const path = c.steps.map((s) => relationOf(s, naming).name).join('__');
   const model = naming.modelOf(last.toTable);
   if (c.leaf.kind === 'fetch' || c.leaf.kind === 'first') return filteredRelationCure(path, model, over, conditions?.join(', '), c.leaf.kind === 'first');
@@ -288,7 +317,12 @@ function filteredCure(c: CascadeShape, last: Exclude<RelationStep, { kind: 'forw
   const at: At = { path: inner.map((r) => r.name), queryPath: inner.map((r) => r.queryName), toManyJoins: 0 };
   const holder = k < 0 ? over : naming.modelOf(c.steps[k]!.toTable);
   const row = rowVariableOf(k < 0 && c.trigger !== null ? naming.modelOf(c.trigger.table) : holder);
-  const a = annotationOf(c.leaf, last, rels[rels.length - 1]!, at, last.toTable, naming, row, conditions);
+  // A count or aggregate through the M2M reaches the through rows from the holder: Q(shelves__placement__…)
+  // would join another placement of the shelf, any book's.
+  const a =
+    onThrough !== undefined && c.leaf.kind !== 'exists'
+      ? annotationOf(c.leaf, last, rels[rels.length - 1]!, at, last.toTable, naming, row, onThrough.onTarget, [...at.queryPath.slice(0, -1), onThrough.holderLookup].join('__'), onThrough.onThrough)
+      : annotationOf(c.leaf, last, rels[rels.length - 1]!, at, last.toTable, naming, row, conditions);
   if (a === null) return null;
   const holderTable = k < 0 ? c.trigger?.table : c.steps[k]!.toTable;
   const fields = holderTable === undefined ? new Set<string>() : naming.attributeNames(holderTable);
@@ -437,16 +471,19 @@ function collect(node: Node, naming: Naming, at: At, fix: QuerysetFix, names?: N
     const childModel = naming.modelOf(child.table);
 
     if (!rel.toMany) {
-      const candidates = candidateNames(step, naming);
+      const candidates = candidatePaths(step, at.path, naming);
       if (candidates.length > 1) {
         // A forward FK the SQL cannot tell from others to the same table: load every one, and the
         // paths of loops past it under each (a join the loop does not need costs less than a query
         // per row); no read is named. Other leaves past it get a manual cure (manualCure).
-        for (const name of candidates) {
-          const path = [...at.path, name];
+        for (const path of candidates) {
           if (fetched) fix.selectRelated.push(path.join('__'));
           const under = emptyFix(child.table, naming);
-          collect(child, naming, { ...at, path, queryPath: [...at.queryPath, name] }, under, names);
+          // The joins a path shares with the walk keep their query names; its forward keys' are their names.
+          let shared = 0;
+          while (shared < at.path.length && shared < path.length - 1 && path[shared] === at.path[shared]) shared++;
+          const queryPath = [...at.queryPath.slice(0, shared), ...path.slice(shared)];
+          collect(child, naming, { ...at, path, queryPath }, under, names);
           fix.selectRelated.push(...under.selectRelated);
         }
         continue;
@@ -606,6 +643,8 @@ function annotationOf(
   naming: Naming,
   row: string,
   conditions?: string[] | null,
+  throughLookup?: string,
+  throughConditions: readonly string[] = [],
 ): Annotation | null {
   const lookup = at.queryPath.join('__');
   const alias = at.queryPath.join('_');
@@ -613,7 +652,10 @@ function annotationOf(
   // nor has a key with no reverse accessor (related_name='+').
   const related =
     rel.hidden === true ? hiddenRows(step, at.path, naming, row) : step.kind === 'm2m' || rel.toMany ? attrOf(row, at.path) : toOneRows(step, at.path, naming, row);
-  const filtered = conditions === undefined ? '' : `, filter=Q(${conditions?.map((c) => `${lookup}__${c}`).join(', ') ?? `<the same filter, as ${lookup}__… lookups>`})`;
+  // A filter on an M2M's through model is by the holder's own lookup to it (`throughLookup`).
+  const onThrough = throughConditions.map((c) => `${throughLookup}__${c}`);
+  const filtered =
+    conditions === undefined ? '' : `, filter=Q(${conditions === null ? `<the same filter, as ${lookup}__… lookups>` : [...conditions.map((c) => `${lookup}__${c}`), ...onThrough].join(', ')})`;
   // A to-many join repeats each row of the others once per row of it: a to-many relation's rows are
   // repeated by any other to-many join, a to-one relation's one row by any at all. Count each once.
   const repeated = at.toManyJoins > (rel.toMany ? 1 : 0);
@@ -760,6 +802,14 @@ function deeperNote(c: CascadeShape, naming: Naming): string | undefined {
 function ambiguousNote(c: CascadeShape, naming: Naming): string | undefined {
   const step = c.steps.find((s) => candidateNames(s, naming).length > 1);
   if (step === undefined) return undefined;
+  if (step.kind === 'forward' && step.otherPaths !== undefined) {
+    const before = c.steps.slice(0, c.steps.indexOf(step)).map((s) => relationOf(s, naming).name);
+    const paths = candidatePaths(step, before, naming).map((p) => p.join('__'));
+    return (
+      `the rows reach ${naming.modelOf(step.toTable)} through ${paths.join(' or ')} and the per-row SQL is the same for each ` +
+      '(its values never reach n1lens): the fix loads all of them; keep the ones the loop reads'
+    );
+  }
   return (
     `${naming.modelOf(step.fromTable)} has ${candidateNames(step, naming).join(', ')} to ${naming.modelOf(step.toTable)} and the per-row SQL is the same for each ` +
     '(its values never reach n1lens): the fix loads all of them; keep the ones the loop reads'
@@ -819,6 +869,27 @@ function siteOf(where: FixWhere, cascades: readonly CascadeShape[], naming: Nami
 }
 
 /**
+ * The model the view reads `table`'s rows through, when the schema tells it and it is not the
+ * table's own model: a proxy (whose manager may keep some rows only) that a class-based view names
+ * (`model = BargainBook`), or whose admin changelist the route is (`admin/shop/bargainbook/`).
+ */
+function viewModel(site: FixSite, table: string): string | undefined {
+  const schema = site.schema;
+  if (schema === undefined) return undefined;
+  const proxies = schema.models.filter((m) => m.table === table && m.proxyFor !== undefined);
+  if (proxies.length === 0) return undefined;
+  const className = (label: string): string => label.slice(label.lastIndexOf('.') + 1);
+  const url = (schema.urls ?? []).find((u) => u.model !== undefined && (u.view === site.view || (site.view === undefined && u.route === site.route)));
+  const named = proxies.find((m) => m.model === url?.model);
+  if (named !== undefined) return className(named.model);
+  const segments = site.route.split('/').filter((x) => x !== '');
+  const n = segments.length;
+  if (n < 3 || !segments.slice(0, n - 2).some((x) => x.includes('admin'))) return undefined;
+  const changelist = proxies.find((m) => m.model.toLowerCase() === `${segments[n - 2]}.${segments[n - 1]}`);
+  return changelist === undefined ? undefined : className(changelist.model);
+}
+
+/**
  * The fix for one cascade on its own. `endpoint` is every loop of the endpoint's combined fix
  * (combinedFix's input): the names this fix sets (annotations, to_attr lists) are then the ones the
  * combined fix gives them, which another loop over the same rows may have made take a name apart.
@@ -867,6 +938,7 @@ export function suggestCascade(c: CascadeShape, naming: Naming, where: FixWhere 
   const queryset = c.trigger === null ? undefined : byTrigger(endpoint, naming).get(c.trigger.fingerprint);
   if (queryset !== undefined && queryset.loops.length > 1) querysetFix(queryset.table, queryset.loops, naming, true, names);
   const fix = querysetFix(c.trigger?.table ?? c.table, [c], naming, false, names);
+  fix.model = viewModel(site, fix.table) ?? fix.model;
   const profile = profileFor(site, fix);
   const refined = profile.refine?.(site, fix) ?? fix;
   const rendered = (profile.renderOne ?? django.renderOne!)(site, refined);
@@ -904,6 +976,7 @@ export function combinedFix(cascades: readonly CascadeShape[], naming: Naming, w
   for (const { table, loops } of byTrigger(cascades, naming).values()) {
     const site = siteOf(where, loops, naming);
     const fix = querysetFix(table, loops, naming, true);
+    fix.model = viewModel(site, table) ?? fix.model;
     const profile = profileFor(site, fix);
     const { code, placement } = profile.render(site, profile.refine?.(site, fix) ?? fix);
     const block = placement === undefined ? code : `# ${placement}\n${code}`;

@@ -23,4 +23,12 @@ describe('managerRewrite', () => {
     expect(shared('shown')('Catalogue.objects.all()')).toBe('Catalogue.objects.all()');
     expect(shared('listed')('Catalogue.objects.all()')).toBe('Catalogue.listed.all()');
   });
+
+  it("names a shared class name's manager by the model whose table the endpoint reads", () => {
+    const schema = parseSchema({ n1lensSchema: 1, models: [model('shop.Catalogue', 'listed'), model('print.Catalogue')] });
+    expect(managerRewrite(schema, ['shop_catalogue', 'shop_publisher'])('Catalogue.objects.all()')).toBe('Catalogue.listed.all()');
+    expect(managerRewrite(schema, ['print_catalogue'])('Catalogue.objects.all()')).toBe('Catalogue.objects.all()');
+    // Both read: which one a line means is not in the text.
+    expect(managerRewrite(schema, ['shop_catalogue', 'print_catalogue'])('Catalogue.objects.all()')).toBe('Catalogue.objects.all()');
+  });
 });

@@ -87,10 +87,28 @@ export function stepNames(step: RelationStep, naming: Naming): RelationName {
   }
 }
 
-/** The forward FKs a step may be, when the SQL cannot tell which (`created_by`, `assignee`); its one name otherwise. */
+/**
+ * The forward FKs a step may be, when the SQL cannot tell which (`created_by`, `assignee`; a key of
+ * another joined table, from the trigger's rows: `book__author`); its one name otherwise.
+ */
 export function candidateNames(step: RelationStep, naming: Naming): string[] {
-  if (step.kind !== 'forward' || step.alternatives === undefined) return [stepNames(step, naming).name];
-  return [step.column, ...step.alternatives].map((column) => naming.forwardName(step.fromTable, column));
+  if (step.kind !== 'forward' || (step.alternatives === undefined && step.otherPaths === undefined)) return [stepNames(step, naming).name];
+  const own = [step.column, ...(step.alternatives ?? [])].map((column) => naming.forwardName(step.fromTable, column));
+  return [...own, ...(step.otherPaths?.paths ?? []).map((p) => p.map((s) => stepNames(s, naming).name).join('__'))];
+}
+
+/**
+ * The whole paths, from the queryset's rows, a step reached by `before` may be: `[...before, name]`
+ * for each key of its own table, and each other joined path (`otherPaths`) in place of the joins
+ * that lead to it.
+ */
+export function candidatePaths(step: RelationStep, before: readonly string[], naming: Naming): string[][] {
+  if (step.kind !== 'forward' || (step.alternatives === undefined && step.otherPaths === undefined)) return [[...before, stepNames(step, naming).name]];
+  const own = [step.column, ...(step.alternatives ?? [])].map((column) => [...before, naming.forwardName(step.fromTable, column)]);
+  const other = step.otherPaths;
+  if (other === undefined) return own;
+  const base = before.slice(0, before.length - (other.pathLength - 1));
+  return [...own, ...other.paths.map((p) => [...base, ...p.map((s) => stepNames(s, naming).name)])];
 }
 
 /**

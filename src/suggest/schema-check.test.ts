@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Step } from '../detect/testing.js';
+import { parseSchema } from './schema.js';
 import { SchemaIndex, unknownNames } from './validate.js';
 import { BLOG_PAGES, endpointFor, schema } from './wagtail-testing.js';
 
@@ -106,5 +107,39 @@ describe('every printed name exists on the model it is called on', () => {
     expect(s.method).toBe('manual');
     expect(s.code).toMatch(/one Locale query per row/);
     expect(s.code).not.toMatch(/load\s+with/);
+  });
+});
+
+describe('the subqueries and managers a printed fix names exist', () => {
+  it("checks a GenericRelation's Exists() over the row's own model, with the relation's isnull lookup", () => {
+    const names = (code: string) => unknownNames(code, index).map((u) => `${u.model}.${u.name}`);
+    expect(names("BlogPage.objects.annotate(has_comments=Exists(BlogPage.objects.filter(pk=OuterRef('pk'), comments__isnull=False)))")).toEqual([]);
+    expect(names("BlogPage.objects.annotate(has_notes=Exists(BlogPage.objects.filter(pk=OuterRef('pk'), notes__isnull=False)))")).toEqual(['blog.BlogPage.notes']);
+    expect(names("BlogAuthor.objects.annotate(has_c=Exists(BlogPage.objects.filter(pk=OuterRef('page'), comments__isnull=False)))")).toEqual([]);
+    expect(names("BlogAuthor.objects.annotate(has_c=Exists(BlogPage.objects.filter(pk=OuterRef('post'), comments__isnull=False)))")).toEqual(['blog.BlogAuthor.post']);
+  });
+
+  const managed = new SchemaIndex(
+    parseSchema({
+      n1lensSchema: 1,
+      models: [
+        { model: 'shop.Catalogue', table: 'shop_catalogue', pk: 'id', manager: 'listed', relations: [{ name: 'publisher', queryName: 'publisher', kind: 'many_to_one', target: 'shop.Publisher', column: 'publisher_id' }] },
+        { model: 'shop.Publisher', table: 'shop_publisher', pk: 'id', relations: [{ name: 'catalogues', queryName: 'catalogues', kind: 'one_to_many', target: 'shop.Catalogue', remoteColumn: 'publisher_id' }] },
+      ],
+    }),
+  );
+
+  it("checks the manager a queryset starts from: the default one of a model with no objects, and what is chained on it", () => {
+    const names = (code: string) => unknownNames(code, managed).map((u) => `${u.model}.${u.name} (${u.call})`);
+    expect(names("Catalogue.listed.select_related('publisher')")).toEqual([]);
+    expect(names("Catalogue.objects.select_related('publisher')")).toEqual(['shop.Catalogue.objects (manager)']);
+    expect(names("Catalogue.listed.select_related('printer')")).toEqual(['shop.Catalogue.printer (select_related)']);
+    expect(names("Publisher.objects.prefetch_related(Prefetch('catalogues', queryset=Catalogue.listed.order_by('-year'), to_attr='recent'))")).toEqual([]);
+    expect(names("Publisher.objects.prefetch_related(Prefetch('catalogues', queryset=Catalogue.objects.order_by('-year'), to_attr='recent'))")).toEqual(['shop.Catalogue.objects (manager)']);
+    expect(names("Publisher.objects.prefetch_related(Prefetch('catalogues', queryset=Catalogue.listed.select_related('printer')))")).toEqual(['shop.Catalogue.printer (select_related)']);
+    expect(names("Publisher.objects.annotate(has_c=Exists(Catalogue.listed.filter(publisher=OuterRef('pk'))))")).toEqual([]);
+    expect(names("Publisher.objects.annotate(has_c=Exists(Catalogue.objects.filter(publisher=OuterRef('pk'))))")).toEqual(['shop.Catalogue.objects (manager)']);
+    expect(names("Publisher.objects.annotate(has_c=Exists(Catalogue.listed.filter(printer=OuterRef('pk'))))")).toEqual(['shop.Catalogue.printer (filter)']);
+    expect(names('Publisher.listed.all()')).toEqual(['shop.Publisher.listed (manager)']);
   });
 });

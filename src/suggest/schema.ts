@@ -60,6 +60,8 @@ function schemaFileShapes() {
     methods: z.array(z.string()).optional(),
     /** Language code → the route in that language, when it reads differently per language (i18n_patterns, translated routes). */
     languages: z.record(z.string(), z.string()).optional(),
+    /** The model a class-based view names (its `model`, or its `queryset`'s): a proxy's label when it is one. */
+    model: z.string().optional(),
     /** The view's source, relative to the project directory, and its first line. */
     file: z.string().optional(),
     line: z.number().int().optional(),

@@ -170,22 +170,38 @@ function calls(chain: string): { method: string; args: string }[] {
 const literal = (arg: string): string | null => /^'([^']*)'$/.exec(arg.trim())?.[1] ?? null;
 
 /**
+ * The manager a printed queryset starts from: `objects`, or the default manager the schema names for
+ * a model that has none called so (`Catalogue.listed`). The schema names no other manager.
+ */
+const managerOf = (m: SchemaModel): string => m.manager ?? 'objects';
+
+/**
+ * The models `Class.` may be: the one the fix is for (`model`) when it has that class name, as a
+ * class name two apps share names that one in its own fix; else every model of that name.
+ */
+function modelsNamed(index: SchemaIndex, cls: string, model: SchemaModel | undefined): SchemaModel[] {
+  if (model !== undefined && model.model.slice(model.model.lastIndexOf('.') + 1) === cls) return [model];
+  return index.byClass(cls);
+}
+
+/**
  * The names in `code` (one printed fix: `Model.objects.…` lines, or a bare `.select_related(…)`
- * chain on `model`) that do not exist on the model they are called on. Comments are skipped.
+ * chain on `model`) that do not exist on the model they are called on, its manager included.
+ * Comments are skipped.
  */
 export function unknownNames(code: string, index: SchemaIndex, model?: SchemaModel): UnknownName[] {
   const problems: UnknownName[] = [];
   for (const raw of code.split('\n')) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
-    const head = /^(\w+)\.objects/.exec(line);
     const through = /^(\w+\.\w+\.through)\.objects/.exec(line);
-    if (head !== null) {
-      const candidates = index.byClass(head[1]!);
-      if (candidates.length === 0) continue; // not a model of this schema (a write helper, a comment)
-      checkChain(line.slice(head[0].length), candidates, index, problems);
-    } else if (through !== null) {
+    const head = /^(\w+)\.(\w+)(?=\.|$)/.exec(line);
+    if (through !== null) {
       checkThrough(through[1]!, index, problems); // its own fields are Django's, named after the two models
+    } else if (head !== null) {
+      const candidates = modelsNamed(index, head[1]!, model);
+      if (candidates.length === 0) continue; // not a model of this schema (a write helper, a comment)
+      checkChain(line.slice(head[0].length), candidates, index, problems, head[2]!);
     } else if (line.startsWith('.') && model !== undefined) {
       checkChain(line, [model], index, problems);
     }
@@ -193,11 +209,12 @@ export function unknownNames(code: string, index: SchemaIndex, model?: SchemaMod
   return problems;
 }
 
-function checkChain(chain: string, candidates: SchemaModel[], index: SchemaIndex, problems: UnknownName[]): void {
-  // A class name two apps share: the chain is fine if it fits either model.
+/** `chain` on `manager` of one of `candidates` (a class name two apps share: fine if it fits either). */
+function checkChain(chain: string, candidates: SchemaModel[], index: SchemaIndex, problems: UnknownName[], manager?: string): void {
   let best: UnknownName[] | undefined;
   for (const m of candidates) {
     const found: UnknownName[] = [];
+    if (manager !== undefined && manager !== managerOf(m)) found.push({ model: m.model, name: manager, call: 'manager' });
     for (const { method, args } of calls(chain)) checkCall(method, args, m, index, found);
     if (best === undefined || found.length < best.length) best = found;
   }
@@ -216,7 +233,7 @@ function checkCall(method: string, args: string, m: SchemaModel, index: SchemaIn
         push(checkPath(index, m, path, 'prefetch'));
         continue;
       }
-      const pf = /^Prefetch\('([^']*)'(?:,\s*queryset=(\w+(?:\.\w+\.through)?)\.objects(.*?))?(?:,\s*to_attr='[^']*')?\)$/s.exec(arg);
+      const pf = /^Prefetch\('([^']*)'(?:,\s*queryset=(\w+(?:\.\w+\.through)?)\.(\w+)(.*?))?(?:,\s*to_attr='[^']*')?\)$/s.exec(arg);
       if (pf === null) continue;
       const walked = walkPath(index, m, pf[1]!, 'prefetch');
       if ('unknown' in walked) found.push(walked.unknown);
@@ -227,24 +244,43 @@ function checkCall(method: string, args: string, m: SchemaModel, index: SchemaIn
       const target = 'target' in walked ? walked.target : undefined;
       if (target !== undefined && (inner.length > 0 || THROUGH.test(pf[2])) && !inner.some((x) => index.isSameOrParent(target.table, x.table))) {
         found.push({ model: m.model, name: pf[1]!, call: `Prefetch(queryset=${pf[2]})` });
-      } else if (inner.length > 0) checkChain(pf[3] ?? '', inner, index, found);
+      } else if (inner.length > 0) {
+        // Of the relation's model when the schema tells it: a class name two apps share is that one.
+        const fitting = inner.filter((x) => target === undefined || index.isSameOrParent(target.table, x.table));
+        checkChain(pf[4] ?? '', fitting, index, found, THROUGH.test(pf[2]) ? undefined : pf[3]);
+      }
     } else if (method === 'annotate') {
       const agg = /^\w+=(?:Count|Sum|Avg|Min|Max)\('([^']*)'(?:, distinct=True)?\)$/.exec(arg);
       if (agg !== null) push(checkPath(index, m, agg[1]!, 'lookup'));
       // A subquery over related rows: Exists(Review.objects.filter(book=OuterRef('book'))), over an
       // auto-created M2M join table, Exists(Book.tags.through.objects.filter(book=OuterRef('pk'))), or
       // a sum of them, Subquery(….order_by().values('book').annotate(total=Sum('stars')).values('total')).
+      // A GenericRelation's rows are the outer model's own, through it:
+      // Exists(Article.objects.filter(pk=OuterRef('pk'), comments__isnull=False)).
       const sub =
-        /^\w+=(?:Exists|Subquery)\((\w+)(?:\.(\w+)\.through)?\.objects\.filter\((\w+)=OuterRef\('([^']*)'\)\)(?:\.order_by\(\)\.values\('\w+'\)\.annotate\(\w+=\w+\('\w+'\)\)\.values\('\w+'\))?\)$/.exec(arg);
+        /^\w+=(?:Exists|Subquery)\((\w+)(?:\.(\w+)\.through)?\.(\w+)\.filter\((\w+)=OuterRef\('([^']*)'\)((?:, \w+=\w+)*)\)(?:\.order_by\(\)\.values\('\w+'\)\.annotate\(\w+=\w+\('\w+'\)\)\.values\('\w+'\))?\)$/.exec(arg);
       if (sub !== null) {
-        const [owner, m2m, name, outer] = [sub[1]!, sub[2], sub[3]!, sub[4]!];
+        const [owner, m2m, manager, name, outer, more] = [sub[1]!, sub[2], sub[3]!, sub[4]!, sub[5]!, sub[6]!];
         if (outer !== 'pk') push(checkPath(index, m, outer, 'lookup'));
         const models = index.byClass(owner);
-        // The join table is no model of the schema: its FK names follow Django's rule; the M2M must exist.
-        const [checked, by, call] = m2m === undefined ? [name, 'queryName' as const, 'filter'] : [m2m, 'name' as const, 'through'];
-        if (checked !== 'pk' && models.length > 0 && models.every((x) => index.relation(x, checked, by) === undefined)) {
-          found.push({ model: models[0]!.model, name: checked, call });
+        if (models.length === 0) continue;
+        if (m2m !== undefined) {
+          // The join table is no model of the schema: its FK names follow Django's rule; the M2M must exist.
+          if (models.every((x) => index.relation(x, m2m, 'name')?.kind !== 'many_to_many')) found.push({ model: models[0]!.model, name: m2m, call: 'through' });
+          continue;
         }
+        // Each lookup's first part on the inner model (`comments` of `comments__isnull`), and its manager.
+        const lookups = [name, ...more.split(', ').filter((x) => x !== '').map((x) => x.slice(0, x.indexOf('=')))];
+        const problems = models.map((x) => {
+          const own: UnknownName[] = manager === managerOf(x) ? [] : [{ model: x.model, name: manager, call: 'manager' }];
+          for (const first of lookups.map((l) => l.split('__')[0]!)) {
+            if (first !== 'pk' && index.relation(x, first, 'queryName') === undefined && !(x.fields ?? []).some((f) => f.name === first)) {
+              own.push({ model: x.model, name: first, call: 'filter' });
+            }
+          }
+          return own;
+        });
+        found.push(...problems.reduce((a, b) => (b.length < a.length ? b : a)));
       }
     }
   }

@@ -169,7 +169,22 @@ def _url_entry(route: str, pattern: URLPattern, declared: str, is_project: Calla
     entry["urlconf"] = declared
     # The project's route: its view is the project's code, or its URLconf mounts it (a generic view).
     entry["project"] = is_project(target.__module__) or (declared != "" and is_project(declared))
+    model = _view_model(target)
+    if model is not None:
+        entry["model"] = _label(model)
     return entry
+
+
+def _view_model(target) -> type[models.Model] | None:
+    """The model a class-based view says it lists or edits: its `model`, else its `queryset`'s (Django's
+    generic views, DRF's generic views and viewsets). A proxy's rows are read through its own manager,
+    so a fix for the view's queryset names that model, not the concrete one its table is."""
+    if not inspect.isclass(target):
+        return None
+    model = getattr(target, "model", None)
+    if not (inspect.isclass(model) and issubclass(model, models.Model)):
+        model = getattr(getattr(target, "queryset", None), "model", None)
+    return model if inspect.isclass(model) and issubclass(model, models.Model) else None
 
 
 def _methods(view) -> list[str] | None:

@@ -29,6 +29,7 @@ def pytest_configure():
             "taggit",
             "n1lens_django",
             "shop",
+            "printing.apps.PressConfig",
         ],
         MIDDLEWARE=[
             "django.contrib.sessions.middleware.SessionMiddleware",

@@ -14,13 +14,15 @@ from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, models
 from django.db.models.functions import Coalesce
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from n1lens_django.pytest_plugin import write_schema, write_traces
+from printing import models as press
 from shop import models as shop
-from shop.models import Account, Article, Author, Board, Book, Catalogue, City, Club, Comment, Country, Currency, Essay, Employee, Forum, Invoice, Issue, Magazine, Membership, OrderLine, Place, Placement, Poem, Post, Profile, Publisher, Restaurant, Review, Savings, Shelf, Stamp, Tag, Ticket, Topic, Visit
+from shop.models import Account, Article, Author, BargainBook, Blurb, Board, Book, Catalogue, City, Club, Comment, Country, Currency, Essay, Employee, Forum, Invoice, Issue, Magazine, Membership, OrderLine, Place, Placement, Poem, Post, Profile, Publisher, Restaurant, Review, Savings, Shelf, Stamp, Tag, Ticket, Topic, Visit
 
 pytestmark = pytest.mark.django_db
 
@@ -894,3 +896,171 @@ def test_a_count_through_a_relation_named_apart_is_annotated_by_its_query_name(e
     assert fixed == before
     assert len(set(next(iter(fixed.values())).values())) > 1
     assert queries == 1
+
+
+def blurbs():
+    """A blurb per book, by a critic who is not the book's author."""
+    for b in books():
+        Blurb.objects.create(book=b, critic=Author.objects.create(name=f"critic of {b.title}"))
+
+
+@pytest.mark.parametrize(
+    "read",
+    [lambda blurb: blurb.book.author.name, lambda blurb: blurb.critic.name],
+    ids=["through-the-joined-book", "own-key"],
+)
+def test_two_join_paths_to_one_table_are_both_loaded_never_one_guessed(exporter, tmp_path, read):
+    # blurb.critic and blurb.book.author each run SELECT ... FROM shop_author WHERE id = ? per row:
+    # the values that would tell them apart never reach n1lens.
+    blurbs()
+
+    def loop():
+        for blurb in Blurb.objects.select_related("book"):
+            read(blurb)
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    finding = finding_on(endpoint, "shop_author")
+    assert finding["suggestion"]["confidence"] == "inferred"
+    assert "critic" in finding["suggestion"]["note"] and "book__author" in finding["suggestion"]["note"]
+    with CaptureQueriesContext(connection) as queries:
+        fixed = {b.pk: read(b) for b in pasted(endpoint["fix"])}
+    assert fixed == {b.pk: read(b) for b in Blurb.objects.all()}
+    assert len(queries) == 1
+
+
+def test_a_loop_two_prefetches_deep_is_prefetched_by_the_whole_path(exporter, tmp_path):
+    for i, b in enumerate(books()):
+        for stars in range(i % 3):
+            Review.objects.create(book=b, stars=stars)
+
+    def stars(authors):
+        return {a.pk: [sorted(r.stars for r in b.reviews.all()) for b in a.book_set.all()] for a in authors}
+
+    def loop():
+        stars(Author.objects.all())
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    with CaptureQueriesContext(connection) as queries:
+        fixed = stars(pasted(endpoint["fix"]))
+    assert fixed == stars(Author.objects.all())
+    assert len(queries) == 3, endpoint["fix"]
+
+
+def test_a_forward_key_inside_a_prefetched_relation_is_joined_in_its_prefetch(exporter, tmp_path):
+    books()
+
+    def names(authors):
+        return {a.pk: [b.publisher.name for b in a.book_set.all()] for a in authors}
+
+    def loop():
+        names(Author.objects.prefetch_related("book_set"))
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    with CaptureQueriesContext(connection) as queries:
+        fixed = names(pasted(endpoint["fix"]))
+    assert fixed == names(Author.objects.all())
+    assert len(queries) == 2, endpoint["fix"]
+
+
+def test_a_reverse_one_to_one_past_a_forward_key_is_one_select_related_path(exporter, tmp_path):
+    for i, b in enumerate(books()):
+        if i % 2:
+            Profile.objects.create(author=b.author, points=i)
+
+    def points(rows):
+        out = {}
+        for book in rows:
+            try:
+                out[book.pk] = book.author.profile.points
+            except Profile.DoesNotExist:
+                out[book.pk] = None
+        return out
+
+    def loop():
+        points(Book.objects.select_related("author"))
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert endpoint["fix"] == "Book.objects.select_related('author__profile')"
+    with CaptureQueriesContext(connection) as queries:
+        fixed = points(pasted(endpoint["fix"]))
+    assert fixed == points(Book.objects.all())
+    assert len(queries) == 1
+
+
+
+def test_a_model_of_an_app_labelled_apart_from_its_module_is_fixed_by_its_class_and_manager(exporter, tmp_path):
+    # press.Catalogue (module printing) shares its class name with shop.Catalogue, which has no objects.
+    for i in range(ROWS):
+        press.Catalogue.objects.create(publisher=Publisher.objects.create(name=f"p{i}"), year=2000 + i)
+
+    def loop():
+        for catalogue in press.Catalogue.objects.all():
+            catalogue.publisher.name
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    assert endpoint["fix"] == "Catalogue.objects.select_related('publisher')"
+    with CaptureQueriesContext(connection) as queries:
+        names = {c.pk: c.publisher.name for c in eval(endpoint["fix"], {**PASTE_NAMES, "Catalogue": press.Catalogue})}  # noqa: S307
+    assert names == {c.pk: c.publisher.name for c in press.Catalogue.objects.all()}
+    assert len(queries) == 1
+
+
+
+def test_a_loop_over_a_proxy_a_class_based_view_names_is_fixed_on_that_proxy(exporter, tmp_path):
+    # BargainBook's manager keeps the bargains only: Book.objects… pasted into the view would list every book.
+    for i, b in enumerate(books(2 * ROWS)):
+        b.title = f"bargain {i}" if i % 2 == 0 else b.title
+        b.save()
+    node = shutil.which("node")
+    if node is None or not N1_REPORT.exists():
+        pytest.skip("needs node and the built n1-report (npm run build)")
+    provider = trace.get_tracer_provider()
+    with override_settings(ROOT_URLCONF="shop.tracing_urls"):
+        assert provider.force_flush(10_000)
+        exporter.clear()
+        for _ in range(2):
+            assert Client().get("/bargains/").status_code == 200
+        assert provider.force_flush(10_000)
+        traces = tmp_path / "traces.pb.gz"
+        write_traces(exporter.get_finished_spans(), traces)
+        schema = write_schema(tmp_path / "schema.json")
+    done = subprocess.run([node, str(N1_REPORT), "--format", "json", "--schema", str(schema), str(traces)], capture_output=True, text=True, timeout=120)
+    (endpoint,) = json.loads(done.stdout)["endpoints"]
+    assert endpoint["fix"] == "BargainBook.objects.select_related('author')"
+    with CaptureQueriesContext(connection) as queries:
+        fixed = {b.pk: b.author.name for b in pasted(endpoint["fix"])}
+    assert fixed == {b.pk: b.author.name for b in BargainBook.objects.all()}
+    assert len(fixed) == ROWS
+    assert len(queries) == 1
+
+
+
+def test_an_m2m_filtered_on_its_through_model_keeps_the_filter_on_the_same_through_row(exporter, tmp_path):
+    shelves = [Shelf.objects.create() for _ in range(3)]
+    for i, b in enumerate(books()):
+        for position, shelf in enumerate(shelves[i % 2:]):
+            Placement.objects.create(shelf=shelf, book=b, position=(position + i) % 3)
+
+    def loop():
+        for book in Book.objects.all():
+            book.shelves.filter(placement__position=0).count()
+            list(book.shelves.filter(placement__position=0))
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    names = dict(PASTE_NAMES)
+    # count(): Q(shelves__placement__position=0) would join another placement of the shelf, any book's.
+    cure = finding_on(endpoint, "shelving", "COUNT")["suggestion"]["code"]
+    annotation = re.search(r"annotate\((\w+)=(.*)\) with the loop's own filter values", cure)
+    assert annotation is not None, cure
+    name, expr = annotation.group(1), annotation.group(2).replace("…", "0")
+    counts = {b.pk: getattr(b, name) for b in Book.objects.annotate(**{name: eval(expr, names)})}  # noqa: S307
+    assert counts == {b.pk: b.shelves.filter(placement__position=0).count() for b in Book.objects.all()}
+    assert set(counts.values()) == {0, 1}
+    # The rows: a Prefetch whose queryset filters the shelves by the same placement.
+    cure = finding_on(endpoint, "shelving", '"shelving"."id" FROM')["suggestion"]["code"]
+    prefetch = re.search(r"prefetch_related\((Prefetch\(.*?to_attr='(\w+)'\))\)", cure)
+    assert prefetch is not None, cure
+    with CaptureQueriesContext(connection) as queries:
+        rows = {b.pk: sorted(s.pk for s in getattr(b, prefetch.group(2))) for b in Book.objects.prefetch_related(eval(prefetch.group(1).replace("…", "0"), names))}  # noqa: S307
+    assert rows == {b.pk: sorted(s.pk for s in b.shelves.filter(placement__position=0)) for b in Book.objects.all()}
+    assert len(queries) == 2

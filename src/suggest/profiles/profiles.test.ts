@@ -179,6 +179,9 @@ describe('admin profile', () => {
     expect(fixOn('recruit/application/')).toBe("Application.objects.select_related('candidate', 'status')");
     expect(fixOn('admin/recruit/application/')).toContain("list_select_related = ('candidate', 'status')");
     expect(fixOn('admin/recruit/archivedapplication/')).toContain("list_select_related = ('candidate', 'status')");
+    // The proxy's changelist is its own ModelAdmin's, whose queryset its manager builds.
+    expect(fixOn('admin/recruit/archivedapplication/')).toMatch(/^# merge into the ModelAdmin registered for ArchivedApplication .*\nclass ArchivedApplicationAdmin\(admin\.ModelAdmin\):/);
+    expect(fixOn('admin/recruit/application/')).toMatch(/^# merge into the ModelAdmin registered for Application .*\nclass ApplicationAdmin\(admin\.ModelAdmin\):/);
   });
 
   it('recognises the changelist by sqlcommenter’s controller too', () => {

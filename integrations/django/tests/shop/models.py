@@ -244,3 +244,10 @@ class Account(models.Model):
 class Savings(Account):
     # A multi-table child: a key to Currency.code it inherits from Account.
     rate = models.IntegerField(default=0)
+
+
+class Blurb(models.Model):
+    # Two join paths from one row to Author: blurb.critic, and blurb.book.author through the book a
+    # select_related('book') joins. Each runs the same query per row.
+    book = models.ForeignKey(Book, on_delete=models.CASCADE, related_name="+")
+    critic = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="blurbs")

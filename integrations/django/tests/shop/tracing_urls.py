@@ -11,5 +11,6 @@ urlpatterns = [
     path("publishers/", tracing_views.publisher_names),
     path("titles/", tracing_views.book_titles),
     path("api/books/", tracing_views.BookListAPI.as_view()),
+    path("bargains/", tracing_views.BargainAuthors.as_view()),
     path("admin/", admin.site.urls),
 ]

@@ -3,10 +3,11 @@ tracing_urls.py): in a template, in the view itself, in a Django REST framework 
 an async view."""
 
 from django.http import JsonResponse
+from django.views import View
 from django.shortcuts import render
 from rest_framework import generics
 
-from shop.models import Book
+from shop.models import BargainBook, Book
 from shop.serializers import BookSerializer
 
 
@@ -29,3 +30,12 @@ async def book_titles(request):
 class BookListAPI(generics.ListAPIView):
     queryset = Book.objects.order_by("id")
     serializer_class = BookSerializer
+
+
+class BargainAuthors(View):
+    """A class-based view over a proxy whose manager keeps some rows only (BargainBook)."""
+
+    model = BargainBook
+
+    def get(self, request):
+        return JsonResponse({"authors": [b.author.name for b in self.model.objects.order_by("id")]})
