@@ -80,6 +80,24 @@ describe('cache calls are no database connection', () => {
   });
 });
 
+describe('SQLite has no server connections', () => {
+  it('gives no connection_pressure, and no advice, however many requests overlap', async () => {
+    const { buildServiceFindings } = await import('../report/model.js');
+    const findingsOn = (system: string) => {
+      const rollup = emptyConnectionRollup('recruit');
+      // 60 requests within 0.6 s, each in a 3 s query: 60 at once, 60% of an assumed max_connections 100.
+      for (let i = 0; i < 60; i++) {
+        const r = requestOf('GET export/', [{ sql: AUTH_USER, ms: 3000 }], { traceId: i.toString(16).padStart(32, '0'), startMs: i * 10, system });
+        const a = analyseRequest(r, createSqlNormalizer());
+        if (a.connection !== null) addConnectionUse(rollup, '', a.connection);
+      }
+      return buildServiceFindings({ connections: [rollup] }).filter((f) => f.kind === 'connection_pressure');
+    };
+    expect(findingsOn('postgresql').map((f) => f.connectionPressure?.reasons)).toEqual([['near_max_connections']]);
+    expect(findingsOn('sqlite')).toEqual([]);
+  });
+});
+
 describe('a request on two databases', () => {
   it('opens a connection on each, and the figures say per request rather than more than all requests', async () => {
     // A router reading from a replica alias and writing to default: CONN_MAX_AGE=0 opens both, each
@@ -123,14 +141,11 @@ describe('connection use on real recordings (testdata/connections, see its READM
     });
   }
 
-  it('SQLite shows no set-up: connections opened is unknown, concurrency still counts', async () => {
+  it('SQLite holds no server connection: no connection rollup at all', async () => {
     for (const age of [0, 600]) {
-      const r = await rollupOf(`sqlite-age${age}`);
-      expect(r).toMatchObject({ dbRequests: 5, observableRequests: 0, opened: 0 });
-      const f = connectionFigures(r)!;
-      expect(f.opened).toBeNull();
-      expect(f.openedPerSecond).toBeNull();
-      expect(f.peakConnections).toBe(1);
+      const offline = new OfflineAnalysis();
+      for await (const batch of readTraceFile(fixture(`sqlite-age${age}`))) offline.add(batch.spans);
+      expect(offline.finish().connections.size).toBe(0);
     }
   });
 });

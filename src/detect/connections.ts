@@ -6,7 +6,8 @@
  * README): on PostgreSQL, through psycopg 3 and psycopg2 alike, Django's `ensure_timezone()` runs
  * `SELECT set_config('TimeZone', %s, false)` as the connection's first statement (older Django:
  * `SET TIME ZONE %s`), and `assume_role` adds `SET ROLE`. Neither Python instrumentation emits a
- * connect span or `db.client.connection.*` attributes, and on SQLite Django's PRAGMAs are untraced.
+ * connect span or `db.client.connection.*` attributes. SQLite holds no server connection at all:
+ * its spans take no part here.
  * The time-zone statement only runs when the server's TimeZone differs from settings.TIME_ZONE, so
  * "no set-up seen" means "unknown", never "no connection opened".
  */
@@ -40,16 +41,17 @@ export function isConnectionSetup(statement: string): boolean {
 export const OBSERVABLE_SYSTEMS: ReadonlySet<string> = new Set(['postgresql', 'postgres']);
 
 /**
- * DB spans of these systems (db.system / db.system.name, old and stable names) are a cache's,
- * a search index's or a document store's calls: Django's cache on Redis or Memcached, traced by
- * their instrumentations with a statement (`GET ?`), holds none of the app's database connections.
+ * DB spans of these systems (db.system / db.system.name, old and stable names) hold no server
+ * connection: a cache's, a search index's or a document store's calls (Django's cache on Redis or
+ * Memcached, traced by their instrumentations with a statement, `GET ?`), and SQLite, a file the
+ * process opens itself, with no max_connections and nothing for a pooler to share.
  */
 const NOT_A_DATABASE_CONNECTION: ReadonlySet<string> = new Set([
-  'redis', 'memcached', 'mongodb', 'elasticsearch', 'opensearch', 'cassandra', 'couchbase', 'couchdb',
+  'sqlite', 'redis', 'memcached', 'mongodb', 'elasticsearch', 'opensearch', 'cassandra', 'couchbase', 'couchdb',
   'cosmosdb', 'azure.cosmosdb', 'dynamodb', 'aws.dynamodb', 'hbase', 'neo4j', 'geode', 'coherence', 'influxdb',
 ]);
 
-/** True for a DB span that runs on one of the app's database connections (DATABASES), false for a cache or search call. */
+/** True for a DB span that runs on one of the app's database server connections, false for SQLite or a cache or search call. */
 export const holdsConnection = (system: string): boolean => !NOT_A_DATABASE_CONNECTION.has(system);
 
 /** One process's second: [requests holding a connection at its first instant, connection-ms held in it, DB ms started in it, connections opened in it]. */
