@@ -49,6 +49,27 @@ describe('per-cursor session statements', () => {
   });
 });
 
+describe("the app's own SET ROLE", () => {
+  const opened = (steps: string[]) => analyseRequest(requestOf('GET reports/', steps), createSqlNormalizer()).connection?.opened;
+  const REPORT = 'SELECT "recruit_job"."id" FROM "recruit_job" WHERE "recruit_job"."company_id" = %s';
+
+  it('issued mid-request on a connection already in use opens none', () => {
+    // with connection.cursor() as c: c.execute('SET ROLE reporting'); … ; c.execute('RESET ROLE')
+    expect(opened([AUTH_USER, 'SET ROLE "reporting"', REPORT, 'RESET ROLE'])).toBe(0);
+    expect(opened([AUTH_USER, "SELECT set_config('role', 'reporting', false)", REPORT])).toBe(0);
+    // Twice in one request: still none.
+    expect(opened([AUTH_USER, 'SET ROLE "reporting"', REPORT, 'RESET ROLE', 'SET ROLE "reporting"', REPORT])).toBe(0);
+  });
+
+  it("Django's assume_role at a connection's start opens one: first on the connection, or right after the time zone", () => {
+    expect(opened(["SELECT set_config('TimeZone', %s, false)", "SET ROLE 'reporting'", AUTH_USER])).toBe(1);
+    // The server's time zone already matches: the role is the connection's only set-up.
+    expect(opened(["SET ROLE 'reporting'", AUTH_USER, REPORT])).toBe(1);
+    // A second connection (another alias) mid-request shows its time zone, then its role.
+    expect(opened(["SELECT set_config('TimeZone', %s, false)", AUTH_USER, "SELECT set_config('TimeZone', %s, false)", "SET ROLE 'reporting'", REPORT])).toBe(2);
+  });
+});
+
 describe('cache calls are no database connection', () => {
   // Django's cache on Redis (django-redis, or the built-in RedisCache) traced by
   // opentelemetry-instrumentation-redis: db.system "redis", db.statement the command ("GET ?").

@@ -5,7 +5,8 @@
  * What the spans show when Django opens a connection (recorded in testdata/connections, see its
  * README): on PostgreSQL, through psycopg 3 and psycopg2 alike, Django's `ensure_timezone()` runs
  * `SELECT set_config('TimeZone', %s, false)` as the connection's first statement (older Django:
- * `SET TIME ZONE %s`), and `assume_role` adds `SET ROLE`. Neither Python instrumentation emits a
+ * `SET TIME ZONE %s`), and `assume_role` adds `SET ROLE` after it (a set-up only at a connection's
+ * start: an app sets a role itself mid-request, on the connection it holds). Neither Python instrumentation emits a
  * connect span or `db.client.connection.*` attributes. SQLite holds no server connection at all:
  * its spans take no part here.
  * The time-zone statement only runs when the server's TimeZone differs from settings.TIME_ZONE, so
@@ -24,17 +25,39 @@ export interface ConnectionUse {
   dbMs: number;
 }
 
-// Session set-up statements, after any leading comment: Django's time zone and role. Not search_path:
-// django-tenants sets it before every cursor of a persistent connection, so it opens nothing.
-const SETUP =
-  /^\s*(?:\/\*[\s\S]*?\*\/\s*)?(?:SELECT\s+set_config\s*\(\s*'(?:TimeZone|role)'|SET\s+(?:SESSION\s+)?(?:TIME\s+ZONE|TIMEZONE|ROLE)\b)/i;
+/** What a statement says about the connection it runs on (connectionSetupOf). */
+export type ConnectionSetup = typeof SETUP_NONE | typeof SETUP_OPENS | typeof SETUP_AT_START;
+/** Not a set-up statement. */
+export const SETUP_NONE = 0;
+/** Django runs it on every new connection and an app has no reason to: wherever it shows, a run of set-up starts there. */
+export const SETUP_OPENS = 1;
+/**
+ * Set-up only at a connection's start: the first statement on it in the request, or right after
+ * other set-up. An app issues the same statement itself mid-request (`SET ROLE` around a report),
+ * on the connection it already holds.
+ */
+export const SETUP_AT_START = 2;
 
-/** True for a statement a driver or Django runs to set a new connection up: each run of them opened one. */
-export function isConnectionSetup(statement: string): boolean {
+// After any leading comment. Django's time zone (PostgreSQL's ensure_timezone).
+const SETUP_OPENING =
+  /^\s*(?:\/\*[\s\S]*?\*\/\s*)?(?:SELECT\s+set_config\s*\(\s*'TimeZone'|SET\s+(?:SESSION\s+)?(?:TIME\s+ZONE|TIMEZONE)\b)/i;
+// Django's assume_role (PostgreSQL). Not search_path: django-tenants sets it before every cursor of
+// a persistent connection, so it opens nothing.
+const SETUP_AT_CONNECTION_START =
+  /^\s*(?:\/\*[\s\S]*?\*\/\s*)?(?:SELECT\s+set_config\s*\(\s*'role'|SET\s+(?:SESSION\s+)?ROLE\b)/i;
+
+/** Whether a statement is one a driver or Django runs to set a new connection up (each run of them opened one), and where it counts. */
+export function connectionSetupOf(statement: string): ConnectionSetup {
   const c = statement.charCodeAt(0);
   // Cheap first test: every set-up statement starts with S/s, or a comment or blank before it.
-  if (c !== 83 && c !== 115 && c !== 47 && c !== 32 && c !== 10 && c !== 9) return false;
-  return SETUP.test(statement);
+  if (c !== 83 && c !== 115 && c !== 47 && c !== 32 && c !== 10 && c !== 9) return SETUP_NONE;
+  if (SETUP_OPENING.test(statement)) return SETUP_OPENS;
+  return SETUP_AT_CONNECTION_START.test(statement) ? SETUP_AT_START : SETUP_NONE;
+}
+
+/** True for a statement that can set a new connection up, wherever it counts (connectionSetupOf). */
+export function isConnectionSetup(statement: string): boolean {
+  return connectionSetupOf(statement) !== SETUP_NONE;
 }
 
 /** Systems where Django's set-up statements can show in the spans. */

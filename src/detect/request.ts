@@ -4,7 +4,7 @@ import type { NormalizedSql, SqlFacts } from '../sql/types.js';
 import { DB_STRIDE, dbColumnsOf } from '../traces/compact.js';
 import type { ColumnRequest, Request } from '../traces/request.js';
 import { splitCatchAll } from './catch-all.js';
-import { OBSERVABLE_SYSTEMS, holdsConnection, type ConnectionUse } from './connections.js';
+import { OBSERVABLE_SYSTEMS, SETUP_AT_START, SETUP_OPENS, holdsConnection, type ConnectionSetup, type ConnectionUse } from './connections.js';
 import { joinedTables, qualifiedTable, stepsToJoined } from './joins.js';
 import { conventionLinks, type TableLinks } from './links.js';
 import { locationOfExecutions, requestControllerOf } from './location.js';
@@ -48,7 +48,7 @@ interface SeenStatement {
   n: NormalizedSql;
   /** Its group; undefined for noise. */
   g: Group | undefined;
-  setup: boolean;
+  setup: ConnectionSetup;
   rule: string | null;
 }
 
@@ -214,12 +214,15 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
     }
     const { n, g, setup, rule } = last!;
     if (uniformHolds ?? holdsConnection(system)) {
-      if (firstHeld < 0) {
+      const first = firstHeld < 0;
+      if (first) {
         firstHeld = j;
         observable = OBSERVABLE_SYSTEMS.has(system);
       }
-      if (setup && !previousWasSetup) opened++;
-      previousWasSetup = setup;
+      // A run of set-up statements opened a connection; SET ROLE and its like only at a connection's start.
+      const isSetup: boolean = setup === SETUP_OPENS || (setup === SETUP_AT_START && (first || previousWasSetup));
+      if (isSetup && !previousWasSetup) opened++;
+      previousWasSetup = isSetup;
       connectionMs += duration;
       heldUntil = Math.max(heldUntil, startMs + duration);
     }
