@@ -82,6 +82,7 @@ function reference(request: Request, minRepeats: number): Partial<RequestAnalysi
         : {
             opened,
             observable: OBSERVABLE_SYSTEMS.has(spans[0]!.system),
+            postgresql: spans[0]!.system === 'postgresql',
             heldFromMs: spans[0]!.startMs,
             heldUntilMs: Math.max(request.startMs + request.durationMs, ...spans.map((s) => s.startMs + s.durationMs)),
             dbMs: spans.reduce((sum, s) => sum + s.durationMs, 0),

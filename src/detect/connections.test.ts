@@ -49,6 +49,37 @@ describe('per-cursor session statements', () => {
   });
 });
 
+describe("MySQL's connection set-up", () => {
+  // Django's MySQL backend, init_connection_state(): one statement through the connection's cursor,
+  // "SET SQL_AUTO_IS_NULL = 0" first where the server has it on.
+  const ISOLATION = 'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED';
+  const BOOK = 'SELECT `shop_book`.`id`, `shop_book`.`title` FROM `shop_book` WHERE `shop_book`.`id` = %s LIMIT 21';
+
+  it('is recognised, in every form Django sends it', () => {
+    expect(isConnectionSetup(ISOLATION)).toBe(true);
+    expect(isConnectionSetup(`SET SQL_AUTO_IS_NULL = 0; ${ISOLATION}`)).toBe(true);
+    expect(isConnectionSetup('SET SQL_AUTO_IS_NULL = 0')).toBe(true);
+  });
+
+  it('shows CONN_MAX_AGE=0 churn on MySQL, with advice for MySQL rather than PostgreSQL', async () => {
+    const { suggestConnectionFix } = await import('../suggest/operational.js');
+    for (const system of ['mysql', 'mariadb']) {
+      const rollup = emptyConnectionRollup('shop');
+      for (let i = 0; i < 40; i++) {
+        const r = requestOf('GET books/', [ISOLATION, BOOK], { traceId: i.toString(16).padStart(32, '0'), startMs: i * 250, system });
+        const a = analyseRequest(r, createSqlNormalizer());
+        expect(a.connection).toMatchObject({ opened: 1, observable: true });
+        addConnectionUse(rollup, '', a.connection!);
+      }
+      const p = detectConnectionPressure(rollup)!;
+      expect(p).toMatchObject({ newConnectionShare: 1, reasons: ['connection_per_request'], postgresql: false });
+      const fix = suggestConnectionFix(p);
+      expect(fix.path).toBe('CONN_MAX_AGE');
+      expect(`${fix.code}\n${fix.note}`).not.toMatch(/PgBouncer|psycopg|"pool"/);
+    }
+  });
+});
+
 describe("the app's own SET ROLE", () => {
   const opened = (steps: string[]) => analyseRequest(requestOf('GET reports/', steps), createSqlNormalizer()).connection?.opened;
   const REPORT = 'SELECT "recruit_job"."id" FROM "recruit_job" WHERE "recruit_job"."company_id" = %s';
@@ -171,7 +202,7 @@ describe('connection use on real recordings (testdata/connections, see its READM
   });
 });
 
-const use = (fromMs: number, untilMs: number, opened = 1, dbMs = 1): ConnectionUse => ({ opened, observable: true, heldFromMs: fromMs, heldUntilMs: untilMs, dbMs });
+const use = (fromMs: number, untilMs: number, opened = 1, dbMs = 1): ConnectionUse => ({ opened, observable: true, postgresql: true, heldFromMs: fromMs, heldUntilMs: untilMs, dbMs });
 
 describe('connection rollups', () => {
   it('counts overlapping requests per process and sums the processes at the peak', () => {

@@ -6,18 +6,25 @@
  * README): on PostgreSQL, through psycopg 3 and psycopg2 alike, Django's `ensure_timezone()` runs
  * `SELECT set_config('TimeZone', %s, false)` as the connection's first statement (older Django:
  * `SET TIME ZONE %s`), and `assume_role` adds `SET ROLE` after it (a set-up only at a connection's
- * start: an app sets a role itself mid-request, on the connection it holds). Neither Python instrumentation emits a
+ * start: an app sets a role itself mid-request, on the connection it holds). On MySQL and MariaDB,
+ * Django's `init_connection_state()` sends `SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED`
+ * (its default isolation_level), after `SET SQL_AUTO_IS_NULL = 0; ` where the server has that on,
+ * through the connection's own cursor (older Django: `SET TX_ISOLATION = '…'`); OPTIONS'
+ * init_command runs inside the driver's connect, untraced. Neither Python instrumentation emits a
  * connect span or `db.client.connection.*` attributes. SQLite holds no server connection at all:
  * its spans take no part here.
- * The time-zone statement only runs when the server's TimeZone differs from settings.TIME_ZONE, so
- * "no set-up seen" means "unknown", never "no connection opened".
+ * The time-zone statement only runs when the server's TimeZone differs from settings.TIME_ZONE (and
+ * MySQL's not with isolation_level None), so "no set-up seen" means "unknown", never "no connection
+ * opened".
  */
 /** What one request did with connections (detect/request.ts reads it in its pass over the DB spans). */
 export interface ConnectionUse {
   /** Connections it opened: runs of set-up statements. */
   opened: number;
-  /** True on a system whose set-up can show (PostgreSQL); false where it never does (SQLite). */
+  /** True on a system whose set-up can show (PostgreSQL, MySQL, MariaDB). */
   observable: boolean;
+  /** On PostgreSQL: PgBouncer and PostgreSQL's settings apply. */
+  postgresql: boolean;
   /** From its first DB call to its end: when Django (CONN_MAX_AGE=0) holds a connection for it. */
   heldFromMs: number;
   heldUntilMs: number;
@@ -38,13 +45,15 @@ export const SETUP_OPENS = 1;
  */
 export const SETUP_AT_START = 2;
 
-// After any leading comment. Django's time zone (PostgreSQL's ensure_timezone).
+// After any leading comment. Django's time zone (PostgreSQL's ensure_timezone), and its MySQL
+// backend's isolation level and SQL_AUTO_IS_NULL.
 const SETUP_OPENING =
-  /^\s*(?:\/\*[\s\S]*?\*\/\s*)?(?:SELECT\s+set_config\s*\(\s*'TimeZone'|SET\s+(?:SESSION\s+)?(?:TIME\s+ZONE|TIMEZONE)\b)/i;
-// Django's assume_role (PostgreSQL). Not search_path: django-tenants sets it before every cursor of
-// a persistent connection, so it opens nothing.
+  /^\s*(?:\/\*[\s\S]*?\*\/\s*)?(?:SELECT\s+set_config\s*\(\s*'TimeZone'|SET\s+(?:SESSION\s+)?(?:TIME\s+ZONE|TIMEZONE|TRANSACTION\s+ISOLATION\s+LEVEL)\b|SET\s+(?:SQL_AUTO_IS_NULL|TX_ISOLATION|TRANSACTION_ISOLATION)\s*=)/i;
+// Django's assume_role (PostgreSQL); MySQL's session sql_mode and character set (an init_command
+// some drivers trace). Not search_path: django-tenants sets it before every cursor of a persistent
+// connection, so it opens nothing.
 const SETUP_AT_CONNECTION_START =
-  /^\s*(?:\/\*[\s\S]*?\*\/\s*)?(?:SELECT\s+set_config\s*\(\s*'role'|SET\s+(?:SESSION\s+)?ROLE\b)/i;
+  /^\s*(?:\/\*[\s\S]*?\*\/\s*)?(?:SELECT\s+set_config\s*\(\s*'role'|SET\s+(?:SESSION\s+)?(?:ROLE|NAMES)\b|SET\s+(?:SESSION\s+|@@(?:SESSION\.)?)?sql_mode\s*=)/i;
 
 /** Whether a statement is one a driver or Django runs to set a new connection up (each run of them opened one), and where it counts. */
 export function connectionSetupOf(statement: string): ConnectionSetup {
@@ -61,7 +70,10 @@ export function isConnectionSetup(statement: string): boolean {
 }
 
 /** Systems where Django's set-up statements can show in the spans. */
-export const OBSERVABLE_SYSTEMS: ReadonlySet<string> = new Set(['postgresql', 'postgres']);
+export const OBSERVABLE_SYSTEMS: ReadonlySet<string> = new Set(['postgresql', 'postgres', 'mysql', 'mariadb']);
+
+/** PostgreSQL's names (old and stable). */
+export const POSTGRESQL_SYSTEMS: ReadonlySet<string> = new Set(['postgresql', 'postgres']);
 
 /**
  * DB spans of these systems (db.system / db.system.name, old and stable names) hold no server
@@ -85,15 +97,17 @@ export interface ConnectionRollup {
   service: string;
   /** Requests with a DB call. */
   dbRequests: number;
-  /** Of those, on a system whose set-up statements show (PostgreSQL). */
+  /** Of those, on a system whose set-up statements show (PostgreSQL, MySQL, MariaDB). */
   observableRequests: number;
+  /** Of those, on PostgreSQL. */
+  postgresqlRequests: number;
   opened: number;
   /** instance → epoch second → figures. */
   seconds: Map<string, Map<number, ConnectionSecond>>;
 }
 
 export function emptyConnectionRollup(service: string): ConnectionRollup {
-  return { service, dbRequests: 0, observableRequests: 0, opened: 0, seconds: new Map() };
+  return { service, dbRequests: 0, observableRequests: 0, postgresqlRequests: 0, opened: 0, seconds: new Map() };
 }
 
 /** A request held for hours (a long task) is counted for its first hour only. */
@@ -112,6 +126,7 @@ function secondOf(seconds: Map<number, ConnectionSecond>, s: number): Connection
 export function addConnectionUse(rollup: ConnectionRollup, instance: string, use: ConnectionUse): void {
   rollup.dbRequests++;
   if (use.observable) rollup.observableRequests++;
+  if (use.postgresql) rollup.postgresqlRequests++;
   rollup.opened += use.opened;
   let seconds = rollup.seconds.get(instance);
   if (seconds === undefined) {
@@ -145,6 +160,7 @@ export function addConnectionUse(rollup: ConnectionRollup, instance: string, use
 export function mergeConnectionRollups(into: ConnectionRollup, from: ConnectionRollup): void {
   into.dbRequests += from.dbRequests;
   into.observableRequests += from.observableRequests;
+  into.postgresqlRequests += from.postgresqlRequests;
   into.opened += from.opened;
   for (const [instance, seconds] of from.seconds) {
     let target = into.seconds.get(instance);
@@ -300,7 +316,7 @@ export function connectionFigures(rollup: ConnectionRollup, options: ConnectionD
     maxConnections,
     maxConnectionsAssumed: options.dbMaxConnections === undefined,
     shareOfMax,
-    postgresql: rollup.observableRequests > 0,
+    postgresql: rollup.postgresqlRequests > 0,
     persistentWouldCrowd: perProcessPeakSum >= pressureShare * maxConnections,
     reasons,
   };

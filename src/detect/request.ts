@@ -4,7 +4,7 @@ import type { NormalizedSql, SqlFacts } from '../sql/types.js';
 import { DB_STRIDE, dbColumnsOf } from '../traces/compact.js';
 import type { ColumnRequest, Request } from '../traces/request.js';
 import { splitCatchAll } from './catch-all.js';
-import { OBSERVABLE_SYSTEMS, SETUP_AT_START, SETUP_OPENS, holdsConnection, type ConnectionSetup, type ConnectionUse } from './connections.js';
+import { OBSERVABLE_SYSTEMS, POSTGRESQL_SYSTEMS, SETUP_AT_START, SETUP_OPENS, holdsConnection, type ConnectionSetup, type ConnectionUse } from './connections.js';
 import { joinedTables, qualifiedTable, stepsToJoined } from './joins.js';
 import { conventionLinks, type TableLinks } from './links.js';
 import { locationOfExecutions, requestControllerOf } from './location.js';
@@ -146,9 +146,10 @@ interface SpanPass {
   opened: number;
   connectionMs: number;
   heldUntil: number;
-  /** Column index of the first DB span on a database connection, -1 when there is none; and whether its system shows set-up. */
+  /** Column index of the first DB span on a database connection, -1 when there is none; whether its system shows set-up, and is PostgreSQL. */
   firstHeld: number;
   observable: boolean;
+  postgresql: boolean;
 }
 
 /**
@@ -179,6 +180,7 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
   let heldUntil = request.startMs + request.durationMs;
   let firstHeld = -1;
   let observable = false;
+  let postgresql = false;
   const uniformHolds = systems.values === undefined ? holdsConnection(systems.first ?? '') : undefined;
   // What each statement of the request gave, by its text (the decoder interns it, so the lookup
   // hashes nothing new), the last one compared first: an N+1 loop repeats a few statements. A
@@ -218,6 +220,7 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
       if (first) {
         firstHeld = j;
         observable = OBSERVABLE_SYSTEMS.has(system);
+        postgresql = POSTGRESQL_SYSTEMS.has(system);
       }
       // A run of set-up statements opened a connection; SET ROLE and its like only at a connection's start.
       const isSetup: boolean = setup === SETUP_OPENS || (setup === SETUP_AT_START && (first || previousWasSetup));
@@ -273,7 +276,7 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
     g.indices[g.executions] = i;
     g.durations[g.executions++] = cols[kept[i]! * DB_STRIDE + 1]!;
   }
-  return { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil, firstHeld, observable };
+  return { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil, firstHeld, observable, postgresql };
 }
 
 /**
@@ -408,7 +411,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
   const statements = db.dbStatements;
   const comments = db.dbComments;
   const order = request.dbOrder;
-  const { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil, firstHeld, observable } = passOverSpans(request, normalize, isNoise, memo);
+  const { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil, firstHeld, observable, postgresql } = passOverSpans(request, normalize, isNoise, memo);
 
   const links = options.links ?? conventionLinks(tablesOf(groups.values()));
   const isCascade = (g: Group): boolean =>
@@ -492,6 +495,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
           : {
               opened,
               observable,
+              postgresql,
               heldFromMs: cols[firstHeld * DB_STRIDE]!,
               heldUntilMs: heldUntil,
               dbMs: connectionMs,
