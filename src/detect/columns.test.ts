@@ -15,7 +15,7 @@ import { createNoiseFilter } from '../sql/noise.js';
 import type { NormalizedSql } from '../sql/types.js';
 import type { Request } from '../traces/request.js';
 import { fullCollection } from '../server/heap.js';
-import { isConnectionSetup, OBSERVABLE_SYSTEMS } from './connections.js';
+import { connectionSetupOf, holdsConnection, OBSERVABLE_SYSTEMS, SETUP_AT_START, SETUP_OPENS } from './connections.js';
 import { sqlCommenterTags } from '../sql/sqlcommenter.js';
 import { analyseColumns, analyseRequest, releaseTimeline, timelineReleased } from './request.js';
 import { APPLICATIONS, AUTH_USER, DASHBOARD_ROW, SESSION } from './testing.js';
@@ -51,14 +51,16 @@ function reference(request: Request, minRepeats: number): Partial<RequestAnalysi
     const controller = sqlCommenterTags(kept[indices[0]!]!.span.statement)?.controller;
     return controller === undefined ? best : { ...best, view: controller };
   };
-  const spans = request.dbSpans;
+  // Connection use: the spans on a server connection (not SQLite's); a role set only at a connection's start.
+  const spans = request.dbSpans.filter((s) => holdsConnection(s.system));
   let opened = 0;
   let previous = false;
-  for (const s of spans) {
-    const setup = isConnectionSetup(s.statement);
-    if (setup && !previous) opened++;
-    previous = setup;
-  }
+  spans.forEach((s, i) => {
+    const setup = connectionSetupOf(s.statement);
+    const counts = setup === SETUP_OPENS || (setup === SETUP_AT_START && (i === 0 || previous));
+    if (counts && !previous) opened++;
+    previous = counts;
+  });
   return {
     noise,
     dbSpans: kept.length,
@@ -80,6 +82,7 @@ function reference(request: Request, minRepeats: number): Partial<RequestAnalysi
         : {
             opened,
             observable: OBSERVABLE_SYSTEMS.has(spans[0]!.system),
+            postgresql: spans[0]!.system === 'postgresql',
             heldFromMs: spans[0]!.startMs,
             heldUntilMs: Math.max(request.startMs + request.durationMs, ...spans.map((s) => s.startMs + s.durationMs)),
             dbMs: spans.reduce((sum, s) => sum + s.durationMs, 0),
@@ -100,6 +103,7 @@ const STATEMENTS = [
   'INSERT INTO "recruit_note" ("body") VALUES (%s), (%s)',
   // Framework noise and connection set-up: dropped from detection, counted by connection use.
   "SELECT set_config('TimeZone', %s, false)",
+  'SET ROLE "reporting"',
   'SET search_path = public',
   'SELECT 1',
   'BEGIN',

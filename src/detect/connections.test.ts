@@ -49,6 +49,58 @@ describe('per-cursor session statements', () => {
   });
 });
 
+describe("MySQL's connection set-up", () => {
+  // Django's MySQL backend, init_connection_state(): one statement through the connection's cursor,
+  // "SET SQL_AUTO_IS_NULL = 0" first where the server has it on.
+  const ISOLATION = 'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED';
+  const BOOK = 'SELECT `shop_book`.`id`, `shop_book`.`title` FROM `shop_book` WHERE `shop_book`.`id` = %s LIMIT 21';
+
+  it('is recognised, in every form Django sends it', () => {
+    expect(isConnectionSetup(ISOLATION)).toBe(true);
+    expect(isConnectionSetup(`SET SQL_AUTO_IS_NULL = 0; ${ISOLATION}`)).toBe(true);
+    expect(isConnectionSetup('SET SQL_AUTO_IS_NULL = 0')).toBe(true);
+  });
+
+  it('shows CONN_MAX_AGE=0 churn on MySQL, with advice for MySQL rather than PostgreSQL', async () => {
+    const { suggestConnectionFix } = await import('../suggest/operational.js');
+    for (const system of ['mysql', 'mariadb']) {
+      const rollup = emptyConnectionRollup('shop');
+      for (let i = 0; i < 40; i++) {
+        const r = requestOf('GET books/', [ISOLATION, BOOK], { traceId: i.toString(16).padStart(32, '0'), startMs: i * 250, system });
+        const a = analyseRequest(r, createSqlNormalizer());
+        expect(a.connection).toMatchObject({ opened: 1, observable: true });
+        addConnectionUse(rollup, '', a.connection!);
+      }
+      const p = detectConnectionPressure(rollup)!;
+      expect(p).toMatchObject({ newConnectionShare: 1, reasons: ['connection_per_request'], postgresql: false });
+      const fix = suggestConnectionFix(p);
+      expect(fix.path).toBe('CONN_MAX_AGE');
+      expect(`${fix.code}\n${fix.note}`).not.toMatch(/PgBouncer|psycopg|"pool"/);
+    }
+  });
+});
+
+describe("the app's own SET ROLE", () => {
+  const opened = (steps: string[]) => analyseRequest(requestOf('GET reports/', steps), createSqlNormalizer()).connection?.opened;
+  const REPORT = 'SELECT "recruit_job"."id" FROM "recruit_job" WHERE "recruit_job"."company_id" = %s';
+
+  it('issued mid-request on a connection already in use opens none', () => {
+    // with connection.cursor() as c: c.execute('SET ROLE reporting'); … ; c.execute('RESET ROLE')
+    expect(opened([AUTH_USER, 'SET ROLE "reporting"', REPORT, 'RESET ROLE'])).toBe(0);
+    expect(opened([AUTH_USER, "SELECT set_config('role', 'reporting', false)", REPORT])).toBe(0);
+    // Twice in one request: still none.
+    expect(opened([AUTH_USER, 'SET ROLE "reporting"', REPORT, 'RESET ROLE', 'SET ROLE "reporting"', REPORT])).toBe(0);
+  });
+
+  it("Django's assume_role at a connection's start opens one: first on the connection, or right after the time zone", () => {
+    expect(opened(["SELECT set_config('TimeZone', %s, false)", "SET ROLE 'reporting'", AUTH_USER])).toBe(1);
+    // The server's time zone already matches: the role is the connection's only set-up.
+    expect(opened(["SET ROLE 'reporting'", AUTH_USER, REPORT])).toBe(1);
+    // A second connection (another alias) mid-request shows its time zone, then its role.
+    expect(opened(["SELECT set_config('TimeZone', %s, false)", AUTH_USER, "SELECT set_config('TimeZone', %s, false)", "SET ROLE 'reporting'", REPORT])).toBe(2);
+  });
+});
+
 describe('cache calls are no database connection', () => {
   // Django's cache on Redis (django-redis, or the built-in RedisCache) traced by
   // opentelemetry-instrumentation-redis: db.system "redis", db.statement the command ("GET ?").
@@ -77,6 +129,24 @@ describe('cache calls are no database connection', () => {
       addConnectionUse(rollup, '', a.connection!);
     }
     expect(detectConnectionPressure(rollup)).toMatchObject({ newConnectionShare: 1, reasons: ['connection_per_request'] });
+  });
+});
+
+describe('SQLite has no server connections', () => {
+  it('gives no connection_pressure, and no advice, however many requests overlap', async () => {
+    const { buildServiceFindings } = await import('../report/model.js');
+    const findingsOn = (system: string) => {
+      const rollup = emptyConnectionRollup('recruit');
+      // 60 requests within 0.6 s, each in a 3 s query: 60 at once, 60% of an assumed max_connections 100.
+      for (let i = 0; i < 60; i++) {
+        const r = requestOf('GET export/', [{ sql: AUTH_USER, ms: 3000 }], { traceId: i.toString(16).padStart(32, '0'), startMs: i * 10, system });
+        const a = analyseRequest(r, createSqlNormalizer());
+        if (a.connection !== null) addConnectionUse(rollup, '', a.connection);
+      }
+      return buildServiceFindings({ connections: [rollup] }).filter((f) => f.kind === 'connection_pressure');
+    };
+    expect(findingsOn('postgresql').map((f) => f.connectionPressure?.reasons)).toEqual([['near_max_connections']]);
+    expect(findingsOn('sqlite')).toEqual([]);
   });
 });
 
@@ -123,19 +193,16 @@ describe('connection use on real recordings (testdata/connections, see its READM
     });
   }
 
-  it('SQLite shows no set-up: connections opened is unknown, concurrency still counts', async () => {
+  it('SQLite holds no server connection: no connection rollup at all', async () => {
     for (const age of [0, 600]) {
-      const r = await rollupOf(`sqlite-age${age}`);
-      expect(r).toMatchObject({ dbRequests: 5, observableRequests: 0, opened: 0 });
-      const f = connectionFigures(r)!;
-      expect(f.opened).toBeNull();
-      expect(f.openedPerSecond).toBeNull();
-      expect(f.peakConnections).toBe(1);
+      const offline = new OfflineAnalysis();
+      for await (const batch of readTraceFile(fixture(`sqlite-age${age}`))) offline.add(batch.spans);
+      expect(offline.finish().connections.size).toBe(0);
     }
   });
 });
 
-const use = (fromMs: number, untilMs: number, opened = 1, dbMs = 1): ConnectionUse => ({ opened, observable: true, heldFromMs: fromMs, heldUntilMs: untilMs, dbMs });
+const use = (fromMs: number, untilMs: number, opened = 1, dbMs = 1): ConnectionUse => ({ opened, observable: true, postgresql: true, heldFromMs: fromMs, heldUntilMs: untilMs, dbMs });
 
 describe('connection rollups', () => {
   it('counts overlapping requests per process and sums the processes at the peak', () => {

@@ -5,17 +5,26 @@
  * What the spans show when Django opens a connection (recorded in testdata/connections, see its
  * README): on PostgreSQL, through psycopg 3 and psycopg2 alike, Django's `ensure_timezone()` runs
  * `SELECT set_config('TimeZone', %s, false)` as the connection's first statement (older Django:
- * `SET TIME ZONE %s`), and `assume_role` adds `SET ROLE`. Neither Python instrumentation emits a
- * connect span or `db.client.connection.*` attributes, and on SQLite Django's PRAGMAs are untraced.
- * The time-zone statement only runs when the server's TimeZone differs from settings.TIME_ZONE, so
- * "no set-up seen" means "unknown", never "no connection opened".
+ * `SET TIME ZONE %s`), and `assume_role` adds `SET ROLE` after it (a set-up only at a connection's
+ * start: an app sets a role itself mid-request, on the connection it holds). On MySQL and MariaDB,
+ * Django's `init_connection_state()` sends `SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED`
+ * (its default isolation_level), after `SET SQL_AUTO_IS_NULL = 0; ` where the server has that on,
+ * through the connection's own cursor (older Django: `SET TX_ISOLATION = '…'`); OPTIONS'
+ * init_command runs inside the driver's connect, untraced. Neither Python instrumentation emits a
+ * connect span or `db.client.connection.*` attributes. SQLite holds no server connection at all:
+ * its spans take no part here.
+ * The time-zone statement only runs when the server's TimeZone differs from settings.TIME_ZONE (and
+ * MySQL's not with isolation_level None), so "no set-up seen" means "unknown", never "no connection
+ * opened".
  */
 /** What one request did with connections (detect/request.ts reads it in its pass over the DB spans). */
 export interface ConnectionUse {
   /** Connections it opened: runs of set-up statements. */
   opened: number;
-  /** True on a system whose set-up can show (PostgreSQL); false where it never does (SQLite). */
+  /** True on a system whose set-up can show (PostgreSQL, MySQL, MariaDB). */
   observable: boolean;
+  /** On PostgreSQL: PgBouncer and PostgreSQL's settings apply. */
+  postgresql: boolean;
   /** From its first DB call to its end: when Django (CONN_MAX_AGE=0) holds a connection for it. */
   heldFromMs: number;
   heldUntilMs: number;
@@ -23,33 +32,61 @@ export interface ConnectionUse {
   dbMs: number;
 }
 
-// Session set-up statements, after any leading comment: Django's time zone and role. Not search_path:
-// django-tenants sets it before every cursor of a persistent connection, so it opens nothing.
-const SETUP =
-  /^\s*(?:\/\*[\s\S]*?\*\/\s*)?(?:SELECT\s+set_config\s*\(\s*'(?:TimeZone|role)'|SET\s+(?:SESSION\s+)?(?:TIME\s+ZONE|TIMEZONE|ROLE)\b)/i;
+/** What a statement says about the connection it runs on (connectionSetupOf). */
+export type ConnectionSetup = typeof SETUP_NONE | typeof SETUP_OPENS | typeof SETUP_AT_START;
+/** Not a set-up statement. */
+export const SETUP_NONE = 0;
+/** Django runs it on every new connection and an app has no reason to: wherever it shows, a run of set-up starts there. */
+export const SETUP_OPENS = 1;
+/**
+ * Set-up only at a connection's start: the first statement on it in the request, or right after
+ * other set-up. An app issues the same statement itself mid-request (`SET ROLE` around a report),
+ * on the connection it already holds.
+ */
+export const SETUP_AT_START = 2;
 
-/** True for a statement a driver or Django runs to set a new connection up: each run of them opened one. */
-export function isConnectionSetup(statement: string): boolean {
+// After any leading comment. Django's time zone (PostgreSQL's ensure_timezone), and its MySQL
+// backend's isolation level and SQL_AUTO_IS_NULL.
+const SETUP_OPENING =
+  /^\s*(?:\/\*[\s\S]*?\*\/\s*)?(?:SELECT\s+set_config\s*\(\s*'TimeZone'|SET\s+(?:SESSION\s+)?(?:TIME\s+ZONE|TIMEZONE|TRANSACTION\s+ISOLATION\s+LEVEL)\b|SET\s+(?:SQL_AUTO_IS_NULL|TX_ISOLATION|TRANSACTION_ISOLATION)\s*=)/i;
+// Django's assume_role (PostgreSQL); MySQL's session sql_mode and character set (an init_command
+// some drivers trace). Not search_path: django-tenants sets it before every cursor of a persistent
+// connection, so it opens nothing.
+const SETUP_AT_CONNECTION_START =
+  /^\s*(?:\/\*[\s\S]*?\*\/\s*)?(?:SELECT\s+set_config\s*\(\s*'role'|SET\s+(?:SESSION\s+)?(?:ROLE|NAMES)\b|SET\s+(?:SESSION\s+|@@(?:SESSION\.)?)?sql_mode\s*=)/i;
+
+/** Whether a statement is one a driver or Django runs to set a new connection up (each run of them opened one), and where it counts. */
+export function connectionSetupOf(statement: string): ConnectionSetup {
   const c = statement.charCodeAt(0);
   // Cheap first test: every set-up statement starts with S/s, or a comment or blank before it.
-  if (c !== 83 && c !== 115 && c !== 47 && c !== 32 && c !== 10 && c !== 9) return false;
-  return SETUP.test(statement);
+  if (c !== 83 && c !== 115 && c !== 47 && c !== 32 && c !== 10 && c !== 9) return SETUP_NONE;
+  if (SETUP_OPENING.test(statement)) return SETUP_OPENS;
+  return SETUP_AT_CONNECTION_START.test(statement) ? SETUP_AT_START : SETUP_NONE;
+}
+
+/** True for a statement that can set a new connection up, wherever it counts (connectionSetupOf). */
+export function isConnectionSetup(statement: string): boolean {
+  return connectionSetupOf(statement) !== SETUP_NONE;
 }
 
 /** Systems where Django's set-up statements can show in the spans. */
-export const OBSERVABLE_SYSTEMS: ReadonlySet<string> = new Set(['postgresql', 'postgres']);
+export const OBSERVABLE_SYSTEMS: ReadonlySet<string> = new Set(['postgresql', 'postgres', 'mysql', 'mariadb']);
+
+/** PostgreSQL's names (old and stable). */
+export const POSTGRESQL_SYSTEMS: ReadonlySet<string> = new Set(['postgresql', 'postgres']);
 
 /**
- * DB spans of these systems (db.system / db.system.name, old and stable names) are a cache's,
- * a search index's or a document store's calls: Django's cache on Redis or Memcached, traced by
- * their instrumentations with a statement (`GET ?`), holds none of the app's database connections.
+ * DB spans of these systems (db.system / db.system.name, old and stable names) hold no server
+ * connection: a cache's, a search index's or a document store's calls (Django's cache on Redis or
+ * Memcached, traced by their instrumentations with a statement, `GET ?`), and SQLite, a file the
+ * process opens itself, with no max_connections and nothing for a pooler to share.
  */
 const NOT_A_DATABASE_CONNECTION: ReadonlySet<string> = new Set([
-  'redis', 'memcached', 'mongodb', 'elasticsearch', 'opensearch', 'cassandra', 'couchbase', 'couchdb',
+  'sqlite', 'redis', 'memcached', 'mongodb', 'elasticsearch', 'opensearch', 'cassandra', 'couchbase', 'couchdb',
   'cosmosdb', 'azure.cosmosdb', 'dynamodb', 'aws.dynamodb', 'hbase', 'neo4j', 'geode', 'coherence', 'influxdb',
 ]);
 
-/** True for a DB span that runs on one of the app's database connections (DATABASES), false for a cache or search call. */
+/** True for a DB span that runs on one of the app's database server connections, false for SQLite or a cache or search call. */
 export const holdsConnection = (system: string): boolean => !NOT_A_DATABASE_CONNECTION.has(system);
 
 /** One process's second: [requests holding a connection at its first instant, connection-ms held in it, DB ms started in it, connections opened in it]. */
@@ -60,15 +97,17 @@ export interface ConnectionRollup {
   service: string;
   /** Requests with a DB call. */
   dbRequests: number;
-  /** Of those, on a system whose set-up statements show (PostgreSQL). */
+  /** Of those, on a system whose set-up statements show (PostgreSQL, MySQL, MariaDB). */
   observableRequests: number;
+  /** Of those, on PostgreSQL. */
+  postgresqlRequests: number;
   opened: number;
   /** instance → epoch second → figures. */
   seconds: Map<string, Map<number, ConnectionSecond>>;
 }
 
 export function emptyConnectionRollup(service: string): ConnectionRollup {
-  return { service, dbRequests: 0, observableRequests: 0, opened: 0, seconds: new Map() };
+  return { service, dbRequests: 0, observableRequests: 0, postgresqlRequests: 0, opened: 0, seconds: new Map() };
 }
 
 /** A request held for hours (a long task) is counted for its first hour only. */
@@ -87,6 +126,7 @@ function secondOf(seconds: Map<number, ConnectionSecond>, s: number): Connection
 export function addConnectionUse(rollup: ConnectionRollup, instance: string, use: ConnectionUse): void {
   rollup.dbRequests++;
   if (use.observable) rollup.observableRequests++;
+  if (use.postgresql) rollup.postgresqlRequests++;
   rollup.opened += use.opened;
   let seconds = rollup.seconds.get(instance);
   if (seconds === undefined) {
@@ -120,6 +160,7 @@ export function addConnectionUse(rollup: ConnectionRollup, instance: string, use
 export function mergeConnectionRollups(into: ConnectionRollup, from: ConnectionRollup): void {
   into.dbRequests += from.dbRequests;
   into.observableRequests += from.observableRequests;
+  into.postgresqlRequests += from.postgresqlRequests;
   into.opened += from.opened;
   for (const [instance, seconds] of from.seconds) {
     let target = into.seconds.get(instance);
@@ -275,7 +316,7 @@ export function connectionFigures(rollup: ConnectionRollup, options: ConnectionD
     maxConnections,
     maxConnectionsAssumed: options.dbMaxConnections === undefined,
     shareOfMax,
-    postgresql: rollup.observableRequests > 0,
+    postgresql: rollup.postgresqlRequests > 0,
     persistentWouldCrowd: perProcessPeakSum >= pressureShare * maxConnections,
     reasons,
   };

@@ -3,7 +3,7 @@ import { createSqlNormalizer } from '../sql/index.js';
 import { joinedTables } from './joins.js';
 import type { TableLinks } from './links.js';
 import { analyseRequest } from './request.js';
-import { APPLICATIONS, AUTH_USER, DASHBOARD_ROW, SESSION, loop, requestOf } from './testing.js';
+import { APPLICATIONS, AUTH_USER, DASHBOARD_ROW, SESSION, loop, requestOf, type Step } from './testing.js';
 
 const normalize = createSqlNormalizer();
 
@@ -160,6 +160,30 @@ describe('analyseRequest', () => {
     // for i in range(n): qs[i]: a query per row, one row each, through the OFFSET.
     const indexed = (r: number): string => `SELECT "shop_book"."id", "shop_book"."title" FROM "shop_book" ORDER BY "shop_book"."id" ASC LIMIT 1 OFFSET ${r + 1}`;
     expect(analyseRequest(requestOf('GET x/', loop(8, indexed)), normalize).cascades.map((c) => c.kind)).toEqual(['n_plus_one']);
+  });
+
+  it('never reports a keyset walk (each page after the last id of the one before) as an N+1, but still a per-row query of its shape', () => {
+    // last = 0; while page := list(Book.objects.filter(id__gt=last).order_by('id')[:500]): last = page[-1].id
+    const after = (bound: string): string =>
+      `SELECT "shop_book"."id", "shop_book"."title" FROM "shop_book" WHERE "shop_book"."id" > ${bound} ORDER BY "shop_book"."id" ASC LIMIT 500`;
+    const cascades = (steps: Step[]) => analyseRequest(requestOf('task export_books', steps), normalize).cascades.map((c) => [c.kind, c.executions]);
+    // As psycopg's spans carry it (%s), and with the values inlined, each page after the one before.
+    expect(cascades(loop(8, () => after('%s')))).toEqual([]);
+    expect(cascades(loop(8, (r) => after(String((r + 1) * 500 + r))))).toEqual([]);
+    // On the DESC order too, each page below the one before.
+    const before = (bound: number): string =>
+      `SELECT "shop_book"."id" FROM "shop_book" WHERE "shop_book"."id" < ${bound} ORDER BY "shop_book"."id" DESC LIMIT 100`;
+    expect(cascades(loop(6, (r) => before(10_000 - r * 100)))).toEqual([]);
+    // Bounds that do not follow each other are a row's own value each time: a query per row.
+    expect(cascades([APPLICATIONS, ...[7, 3, 9, 1, 4, 8].map((b) => after(String(b)))])).toEqual([['n_plus_one', 6]]);
+    // One row after each row's id (the next one, per row): a query per row, however it is written.
+    const next = (r: number): string =>
+      `SELECT "shop_book"."id" FROM "shop_book" WHERE "shop_book"."id" > ${r} ORDER BY "shop_book"."id" ASC LIMIT 1`;
+    expect(cascades(loop(6, next))).toEqual([['n_plus_one', 6]]);
+    // A range on another column than the order: not a pager.
+    const since = (): string =>
+      `SELECT "shop_book"."id" FROM "shop_book" WHERE "shop_book"."created" > %s ORDER BY "shop_book"."title" ASC LIMIT 500`;
+    expect(cascades(loop(6, since))).toEqual([['n_plus_one', 6]]);
   });
 
   it('never reports a task that walks a Paginator again (one walk per status, the same SQL text) as an N+1, but still a slice that restarts without tiling', () => {

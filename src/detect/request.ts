@@ -4,7 +4,7 @@ import type { NormalizedSql, SqlFacts } from '../sql/types.js';
 import { DB_STRIDE, dbColumnsOf } from '../traces/compact.js';
 import type { ColumnRequest, Request } from '../traces/request.js';
 import { splitCatchAll } from './catch-all.js';
-import { OBSERVABLE_SYSTEMS, holdsConnection, type ConnectionUse } from './connections.js';
+import { OBSERVABLE_SYSTEMS, POSTGRESQL_SYSTEMS, SETUP_AT_START, SETUP_OPENS, holdsConnection, type ConnectionSetup, type ConnectionUse } from './connections.js';
 import { joinedTables, qualifiedTable, stepsToJoined } from './joins.js';
 import { conventionLinks, type TableLinks } from './links.js';
 import { locationOfExecutions, requestControllerOf } from './location.js';
@@ -48,8 +48,11 @@ interface SeenStatement {
   n: NormalizedSql;
   /** Its group; undefined for noise. */
   g: Group | undefined;
-  setup: boolean;
+  setup: ConnectionSetup;
   rule: string | null;
+  /** Its shape is a keyset pager's (keysetColumn), and the bound it pages from when written in it (NaN for a placeholder or none). */
+  keyset: boolean;
+  bound: number;
 }
 
 interface Group {
@@ -84,6 +87,16 @@ interface Group {
    * windows repeat, overlap or skip.
    */
   paged: boolean;
+  /**
+   * Every execution read a page of more than one row after (or before, DESC) a bound on the column it
+   * is ordered by, each bound past the one before where the statements carry it: a keyset pager
+   * (`filter(id__gt=last).order_by('id')[:500]`), walking a table as OFFSET pages do, not a query
+   * per row. With placeholders (psycopg's spans) the shape alone decides; a query of one row per
+   * row (`LIMIT 1`), or bounds that go back, is a query per row.
+   */
+  keyset: boolean;
+  /** The last execution's bound, NaN when none was written. */
+  lastBound: number;
   /** The longest IN list an execution held (facts.inValues; 0 for none), and how many executions held one that long. */
   inMax: number;
   atInMax: number;
@@ -109,6 +122,25 @@ function chunkedBatch(g: Group): boolean {
   if (g.inMax < MIN_CHUNK || g.atInMax < g.indices.length - 1) return false;
   const inFilters = g.n.facts.inFilters ?? [];
   return g.n.facts.equalityFilters.every((f) => inFilters.includes(f));
+}
+
+/**
+ * The column a keyset pager walks: a SELECT of pages (LIMIT inlined, above 1, no OFFSET) ordered
+ * first by the one column its WHERE bounds by a range; undefined for any other statement.
+ */
+function keysetColumn(facts: SqlFacts): string | undefined {
+  if (facts.operation !== 'SELECT' || facts.limit === null || facts.limit <= 1 || facts.offset !== undefined) return undefined;
+  const order = facts.orderBy[0];
+  return order !== undefined && facts.rangeFilters.length === 1 && facts.rangeFilters[0] === order.column ? order.column : undefined;
+}
+
+/** A number compared by `>`, `>=`, `<` or `<=` in a keyset pager's statement (its only range): the bound. */
+const RANGE_BOUND = /[<>]=?\s*(-?\d+(?:\.\d+)?)(?![\w.])/;
+
+/** The bound a keyset pager's statement pages from, NaN when it is a placeholder. */
+function boundOf(statement: string): number {
+  const m = RANGE_BOUND.exec(statement);
+  return m === null ? NaN : Number(m[1]);
 }
 
 /** How a repeated query is tied to the rows of an earlier one. */
@@ -146,9 +178,10 @@ interface SpanPass {
   opened: number;
   connectionMs: number;
   heldUntil: number;
-  /** Column index of the first DB span on a database connection, -1 when there is none; and whether its system shows set-up. */
+  /** Column index of the first DB span on a database connection, -1 when there is none; whether its system shows set-up, and is PostgreSQL. */
   firstHeld: number;
   observable: boolean;
+  postgresql: boolean;
 }
 
 /**
@@ -179,6 +212,7 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
   let heldUntil = request.startMs + request.durationMs;
   let firstHeld = -1;
   let observable = false;
+  let postgresql = false;
   const uniformHolds = systems.values === undefined ? holdsConnection(systems.first ?? '') : undefined;
   // What each statement of the request gave, by its text (the decoder interns it, so the lookup
   // hashes nothing new), the last one compared first: an N+1 loop repeats a few statements. A
@@ -202,11 +236,12 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
         if (rule === null) {
           g = groups.get(n.fingerprint);
           if (g === undefined) {
-            g = { n, executions: 0, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: 0, nextOffset: 0, firstOffset: 0, lastOffset: 0, walkPages: 0, paged: true, inMax: 0, atInMax: 0 };
+            g = { n, executions: 0, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: 0, nextOffset: 0, firstOffset: 0, lastOffset: 0, walkPages: 0, paged: true, keyset: true, lastBound: NaN, inMax: 0, atInMax: 0 };
             groups.set(n.fingerprint, g);
           }
         }
-        found = { comment, system, n, g, setup, rule };
+        const keyset = keysetColumn(n.facts) !== undefined;
+        found = { comment, system, n, g, setup, rule, keyset, bound: keyset ? boundOf(statement) : NaN };
         seen.set(statement, found);
       }
       lastS = statement;
@@ -214,12 +249,16 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
     }
     const { n, g, setup, rule } = last!;
     if (uniformHolds ?? holdsConnection(system)) {
-      if (firstHeld < 0) {
+      const first = firstHeld < 0;
+      if (first) {
         firstHeld = j;
         observable = OBSERVABLE_SYSTEMS.has(system);
+        postgresql = POSTGRESQL_SYSTEMS.has(system);
       }
-      if (setup && !previousWasSetup) opened++;
-      previousWasSetup = setup;
+      // A run of set-up statements opened a connection; SET ROLE and its like only at a connection's start.
+      const isSetup: boolean = setup === SETUP_OPENS || (setup === SETUP_AT_START && (first || previousWasSetup));
+      if (isSetup && !previousWasSetup) opened++;
+      previousWasSetup = isSetup;
       connectionMs += duration;
       heldUntil = Math.max(heldUntil, startMs + duration);
     }
@@ -250,6 +289,15 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
       else if (g.walkPages >= 2 && (offset === g.firstOffset || offset < g.lastOffset)) g.walkPages = 1;
       else g.paged = false;
     }
+    if (g.keyset) {
+      const seen = last!;
+      if (!seen.keyset) g.keyset = false;
+      else if (!Number.isNaN(seen.bound)) {
+        const ascending = n.facts.orderBy[0]!.direction === 'ASC';
+        if (!Number.isNaN(g.lastBound) && (ascending ? seen.bound <= g.lastBound : seen.bound >= g.lastBound)) g.keyset = false;
+        g.lastBound = seen.bound;
+      }
+    }
     g.lastOffset = offset ?? 0;
     g.nextOffset = (offset ?? 0) + (limit ?? 0);
     g.totalMs += duration;
@@ -270,7 +318,7 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
     g.indices[g.executions] = i;
     g.durations[g.executions++] = cols[kept[i]! * DB_STRIDE + 1]!;
   }
-  return { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil, firstHeld, observable };
+  return { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil, firstHeld, observable, postgresql };
 }
 
 /**
@@ -410,11 +458,11 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
   const statements = db.dbStatements;
   const comments = db.dbComments;
   const order = request.dbOrder;
-  const { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil, firstHeld, observable } = passOverSpans(request, normalize, isNoise, memo);
+  const { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil, firstHeld, observable, postgresql } = passOverSpans(request, normalize, isNoise, memo);
 
   const links = options.links ?? conventionLinks(tablesOf(groups.values()));
   const isCascade = (g: Group): boolean =>
-    g.indices.length - g.multiRow >= minRepeats && !g.paged && !chunkedBatch(g) && !g.n.facts.transactionControl && cascadeKind(g.n.facts) !== null;
+    g.indices.length - g.multiRow >= minRepeats && !g.paged && !g.keyset && !chunkedBatch(g) && !g.n.facts.transactionControl && cascadeKind(g.n.facts) !== null;
 
   const resolver = new TriggerResolver(keptAt, links, isCascade);
   // The request's statements share sqlcommenter's comment: its view is read once.
@@ -494,6 +542,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
           : {
               opened,
               observable,
+              postgresql,
               heldFromMs: cols[firstHeld * DB_STRIDE]!,
               heldUntilMs: heldUntil,
               dbMs: connectionMs,

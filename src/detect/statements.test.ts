@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createSqlNormalizer, normalizeSql } from '../sql/index.js';
-import { isConnectionSetup } from './connections.js';
+import { connectionSetupOf } from './connections.js';
 import { createStatementMemo, type Normalizer } from './statements.js';
 
 const TEXTS = [
@@ -66,7 +66,7 @@ describe('createStatementMemo', () => {
             const whole = text + comment;
             const facts = memo.facts(text, comment, normalize, system);
             expect(facts.n).toEqual(normalizeSql(whole, system));
-            expect(facts.setup).toBe(isConnectionSetup(whole));
+            expect(facts.setup).toBe(connectionSetupOf(whole));
           }
         },
       ),

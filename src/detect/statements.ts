@@ -6,7 +6,7 @@
  * own memo recognised them.
  */
 import type { NormalizedSql } from '../sql/types.js';
-import { isConnectionSetup } from './connections.js';
+import { connectionSetupOf, type ConnectionSetup } from './connections.js';
 
 /** Normalises one raw statement in its span's db.system's dialect; callers pass a cached normaliser (sql/cache.ts). */
 export type Normalizer = (statement: string, system?: string) => NormalizedSql;
@@ -14,8 +14,8 @@ export type Normalizer = (statement: string, system?: string) => NormalizedSql;
 /** What a statement gives the per-request pass (detect/request.ts). */
 export interface StatementFacts {
   n: NormalizedSql;
-  /** isConnectionSetup of the whole statement. */
-  setup: boolean;
+  /** connectionSetupOf the whole statement. */
+  setup: ConnectionSetup;
 }
 
 interface Entry extends StatementFacts {
@@ -73,9 +73,9 @@ export function createStatementMemo(maxEntries = 10_000, maxStatementLength = 16
         if (whole.length <= maxStatementLength && inert(comment) && inertForm(entry.comment) && !text.includes('%(')) entry.inert = true;
         return entry;
       }
-      if (maxEntries <= 0) return { n, setup: isConnectionSetup(whole) };
+      if (maxEntries <= 0) return { n, setup: connectionSetupOf(whole) };
       if (entry === undefined && entries.size >= maxEntries) dropOlderHalf(entries);
-      const fresh: Entry = { n, setup: isConnectionSetup(whole), comment, system, inert: false };
+      const fresh: Entry = { n, setup: connectionSetupOf(whole), comment, system, inert: false };
       entries.set(text, fresh);
       return fresh;
     },
@@ -85,7 +85,7 @@ export function createStatementMemo(maxEntries = 10_000, maxStatementLength = 16
 /**
  * A comment the normaliser's prefix memo treats as trailing (sql/cache.ts's trailingCommentStart
  * finds it right after the text): one block comment, its only star-slash at its end, on one line.
- * The leading slash-star also keeps isConnectionSetup's match (anchored at the start) out of it.
+ * The leading slash-star also keeps connectionSetupOf's match (anchored at the start) out of it.
  */
 function inertForm(comment: string): boolean {
   const n = comment.length;

@@ -87,7 +87,7 @@ describe('SARIF output', () => {
 
   it('lists connection_pressure and dead_view as results too, never gated, dead views at their line', () => {
     const churn = emptyConnectionRollup('recruit');
-    for (let i = 0; i < 40; i++) addConnectionUse(churn, `w${i % 4}`, { opened: 1, observable: true, heldFromMs: i * 200, heldUntilMs: i * 200 + 150, dbMs: 20 });
+    for (let i = 0; i < 40; i++) addConnectionUse(churn, `w${i % 4}`, { opened: 1, observable: true, postgresql: true, heldFromMs: i * 200, heldUntilMs: i * 200 + 150, dbMs: 20 });
     const report = buildReport([], {
       connections: [churn],
       deadViews: [{ route: 'old/', view: 'app.views.old', file: 'app/views.py', line: 12, status: 'dead', requests: 0, lastSeenMs: null, windowMs: 90 * 86_400_000, historyMs: 120 * 86_400_000, enoughHistory: true }],

@@ -12,7 +12,7 @@ const T0 = Date.parse('2026-11-25T13:00:00Z');
 
 function report() {
   const churn = emptyConnectionRollup('recruit');
-  for (let i = 0; i < 40; i++) addConnectionUse(churn, `w${i % 4}`, { opened: 1, observable: true, heldFromMs: T0 + i * 200, heldUntilMs: T0 + i * 200 + 150, dbMs: 20 });
+  for (let i = 0; i < 40; i++) addConnectionUse(churn, `w${i % 4}`, { opened: 1, observable: true, postgresql: true, heldFromMs: T0 + i * 200, heldUntilMs: T0 + i * 200 + 150, dbMs: 20 });
   return buildReport([], {
     connections: [churn],
     deadViews: [

@@ -1,7 +1,8 @@
 /**
  * The lexical rules of a statement's database, read from its span's `db.system` (`db.system.name`):
- * whether block comments nest and whether a backslash escapes a quote in a plain string. Only these
- * change where a token ends; everything else is read the same for every database.
+ * whether block comments nest, whether a backslash escapes a quote in a plain string, and whether
+ * `"…"` is a string. Only these change where a token ends; everything else is read the same for
+ * every database.
  */
 
 /** Lexer flags (see `tokenize`); 0 is the unknown dialect. */
@@ -16,14 +17,19 @@ export const BACKSLASH_ESCAPES = 2;
  * backtick identifier is taken as MySQL's, and backslashes escape in the strings after it.
  */
 export const KNOWN_DIALECT = 4;
+/**
+ * `"…"` is a string literal, escaped like '…' (MySQL's default sql_mode, without ANSI_QUOTES;
+ * Django's MySQL backend quotes names with backticks). Not guessed for an unknown system.
+ */
+export const DOUBLE_QUOTED_STRINGS = 8;
 
 /** Rules that need no dialect: comments do not nest, strings are standard until a backtick shows MySQL. */
 export const UNKNOWN_DIALECT: SqlDialect = 0;
 
 /** PostgreSQL: comments nest; standard_conforming_strings (a backslash is ordinary outside E'…'). */
 export const POSTGRESQL: SqlDialect = NESTED_COMMENTS | KNOWN_DIALECT;
-/** MySQL and MariaDB: backslash escapes in strings (the default sql_mode); comments do not nest. */
-export const MYSQL: SqlDialect = BACKSLASH_ESCAPES | KNOWN_DIALECT;
+/** MySQL and MariaDB: backslash escapes in strings and `"…"` is a string (the default sql_mode); comments do not nest. */
+export const MYSQL: SqlDialect = BACKSLASH_ESCAPES | DOUBLE_QUOTED_STRINGS | KNOWN_DIALECT;
 /** SQLite: neither. */
 export const SQLITE: SqlDialect = KNOWN_DIALECT;
 

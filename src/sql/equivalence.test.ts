@@ -18,11 +18,12 @@ import type { NormalizedSql } from './types.js';
 const ROOT = join(import.meta.dirname, '..', '..');
 const VECTORS = join(import.meta.dirname, 'testdata', 'normalizer-vectors.jsonl.gz');
 
-/** [statement, fingerprint, canonical text, facts as JSON] */
-type Vector = [string, string, string, string];
+/** [statement, fingerprint, canonical text, facts as JSON], then the span's db.system when the statement was read in a dialect. */
+type Vector = [string, string, string, string] | [string, string, string, string, string];
 
-function vectorOf(statement: string, n: NormalizedSql): Vector {
-  return [statement, n.fingerprint, n.sql, JSON.stringify(n.facts)];
+function vectorOf(statement: string, n: NormalizedSql, system?: string): Vector {
+  const v: Vector = [statement, n.fingerprint, n.sql, JSON.stringify(n.facts)];
+  return system === undefined ? v : [...v, system];
 }
 
 // ---- the statements -------------------------------------------------------------------------
@@ -194,6 +195,30 @@ function generatedStatements(out: Set<string>): void {
   }
 }
 
+/**
+ * Statements added since the recording, each with the db.system it is read in (none: no dialect):
+ * MySQL's "…" strings, and a query after BEGIN / START TRANSACTION in one string.
+ */
+const ADDED: readonly (readonly [string, string | undefined])[] = [
+  ['SELECT `t`.`id` FROM `t` WHERE `t`.`name` = "O\\"Brien" AND `t`.`x` = 1', 'mysql'],
+  ['SELECT `t`.`id` FROM `t` WHERE `t`.`nick` = "say ""hi"""', 'mysql'],
+  ['SELECT `t`.`id` FROM `t` WHERE `t`.`nick` = "say ""hi"""', 'mariadb'],
+  ["INSERT INTO `t` (`a`, `b`) VALUES (\"x\", 'y'), (\"C:\\\\\", 'z')", 'mysql'],
+  ['SELECT "t"."id" FROM "t" WHERE "t"."x" = \'a"b\'', 'mysql'],
+  ['SELECT "t"."id" FROM "t" WHERE "t"."x" = 1', 'mysql'],
+  ['SELECT "t"."id" FROM "t" WHERE "t"."x" = 1', 'postgresql'],
+  ['SELECT "t"."id" FROM "t" WHERE "t"."x" = 1', 'sqlite'],
+  ['SELECT "unterminated', 'mysql'],
+  ['SELECT "a\\', 'mysql'],
+  ['BEGIN; SELECT `t`.`id` FROM `t` WHERE `t`.`n` = "x"', 'mysql'],
+  ['START TRANSACTION; SELECT `t`.`id` FROM `t` WHERE `t`.`id` > %s ORDER BY `t`.`id` ASC LIMIT 500', 'mysql'],
+  ['BEGIN; SELECT "t"."id" FROM "t" WHERE "t"."a_id" = %s LIMIT 21', undefined],
+  ['begin;\nSELECT "t"."id" FROM "t" WHERE "t"."a_id" = %s LIMIT 21; COMMIT', undefined],
+  ['START TRANSACTION; UPDATE "t" SET "n" = %s WHERE "t"."id" = %s', undefined],
+  ["SET LOCAL lock_timeout = '1s'; BEGIN; DELETE FROM \"t\" WHERE \"t\".\"id\" IN (%s, %s)", undefined],
+  ['BEGIN; COMMIT', undefined],
+];
+
 function corpus(): string[] {
   const out = new Set<string>();
   fixtureStatements(out);
@@ -211,7 +236,10 @@ function readVectors(): Vector[] {
 describe('normaliser equivalence with the recorded vectors', () => {
   if (process.env.N1LENS_RECORD_SQL_VECTORS === '1') {
     test('records the vectors', () => {
-      const lines = corpus().map((s) => JSON.stringify(vectorOf(s, normalizeSql(s))));
+      const lines = [
+        ...corpus().map((s) => JSON.stringify(vectorOf(s, normalizeSql(s)))),
+        ...ADDED.map(([s, system]) => JSON.stringify(vectorOf(s, normalizeSql(s, system), system))),
+      ];
       writeFileSync(VECTORS, gzipSync(lines.join('\n') + '\n', { level: 9 }));
     });
     return;
@@ -223,12 +251,13 @@ describe('normaliser equivalence with the recorded vectors', () => {
     expect(vectors.length).toBeGreaterThan(15_000);
     expect(vectors.some(([s]) => s.includes('traceparent='))).toBe(true);
     expect(vectors.some(([s]) => s.startsWith('SAVEPOINT'))).toBe(true);
+    for (const [s, system] of ADDED) expect(vectors.some((v) => v[0] === s && v[4] === system)).toBe(true);
   });
 
   test('normalizeSql gives the recorded fingerprint, text and facts for every statement', () => {
     const wrong: string[] = [];
     for (const v of vectors) {
-      const got = vectorOf(v[0], normalizeSql(v[0]));
+      const got = vectorOf(v[0], normalizeSql(v[0], v[4]), v[4]);
       if (got[1] !== v[1] || got[2] !== v[2] || got[3] !== v[3]) wrong.push(JSON.stringify({ expected: v, got }));
       if (wrong.length >= 5) break;
     }
@@ -241,7 +270,7 @@ describe('normaliser equivalence with the recorded vectors', () => {
         const normalize = createSqlNormalizer({ maxEntries: 0 });
         for (const k of picks) {
           const v = vectors[k]!;
-          expect(vectorOf(v[0], normalize(v[0]))).toEqual(v);
+          expect(vectorOf(v[0], normalize(v[0], v[4]), v[4])).toEqual(v);
         }
       }),
       { numRuns: 100, seed: 15 },

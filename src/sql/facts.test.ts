@@ -31,8 +31,20 @@ describe('statement kinds', () => {
   );
 
   test('the first of several statements is described', () => {
-    expect(facts('BEGIN; SELECT * FROM t').operation).toBe('BEGIN');
     expect(facts('SELECT * FROM "a"; DELETE FROM "b"')).toMatchObject({ operation: 'SELECT', table: 'a' });
+    expect(facts('COMMIT; SELECT * FROM t').operation).toBe('COMMIT');
+  });
+
+  test('a statement after BEGIN or START TRANSACTION in one string is described, as after SETs', () => {
+    // cursor.execute("BEGIN; SELECT …"): the transaction's opening is not the statement's work.
+    const select = 'SELECT "t"."id" FROM "t" WHERE "t"."a_id" = %s LIMIT 21';
+    for (const opening of ['BEGIN; ', 'begin;\n', 'START TRANSACTION; ', 'BEGIN TRANSACTION ISOLATION LEVEL SERIALIZABLE; ', "SET LOCAL lock_timeout = '1s'; BEGIN; "]) {
+      expect(facts(opening + select)).toMatchObject({ operation: 'SELECT', transactionControl: false, table: 't', equalityFilters: ['t.a_id'], limit: 21 });
+    }
+    expect(facts('START TRANSACTION; UPDATE `t` SET `n` = 1 WHERE `t`.`id` = 3; COMMIT')).toMatchObject({ operation: 'UPDATE', table: 't', writtenColumns: ['n'] });
+    // Alone, or before no query, it is still the transaction's opening.
+    expect(facts('BEGIN;').operation).toBe('BEGIN');
+    expect(facts('BEGIN; COMMIT').operation).toBe('BEGIN');
   });
 
   test('a statement after session SETs in one string is described: the SETs only configure it', () => {

@@ -38,6 +38,11 @@ export function extractFacts(sql: string, t: Tokens, refs: ColumnRefCache | null
   return new FactReader(sql, t, refs).read();
 }
 
+/** A statement that only configures the ones after it in the same string: SET, BEGIN, START TRANSACTION. */
+function isPreamble(keyword: number): boolean {
+  return keyword === KW.SET || keyword === KW.BEGIN || keyword === KW.START;
+}
+
 /** Grouping parentheses a WHERE is read through; Django nests a few per Q object, a generated filter may nest thousands. */
 const MAX_GROUPING = 256;
 
@@ -260,13 +265,14 @@ class FactReader {
     if (i === 0) {
       if (this.firstSemi >= 0) {
         end = this.firstSemi;
-        // `SET LOCAL statement_timeout = …; SELECT …` in one string: the SETs configure the query
-        // after them, which is the statement's work (a loop of them is a loop of that query).
-        for (let set = 0; this.kw(set) === KW.SET && end < this.n; ) {
+        // `SET LOCAL statement_timeout = …; SELECT …` or `BEGIN; SELECT …` in one string: the SETs
+        // and the transaction's opening configure the query after them, which is the statement's
+        // work (a loop of them is a loop of that query).
+        for (let set = 0; isPreamble(this.kw(set)) && end < this.n; ) {
           let next = end + 1;
           while (this.kind(next) === TK_SEMI) next++;
           const w = this.kw(next);
-          if (w !== KW.SET && w !== KW.SELECT && w !== KW.WITH && w !== KW.INSERT && w !== KW.REPLACE && w !== KW.UPDATE && w !== KW.DELETE) break;
+          if (!isPreamble(w) && w !== KW.SELECT && w !== KW.WITH && w !== KW.INSERT && w !== KW.REPLACE && w !== KW.UPDATE && w !== KW.DELETE) break;
           i = set = next;
           end = this.semicolonFrom(next, this.n);
         }

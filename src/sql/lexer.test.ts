@@ -134,6 +134,23 @@ describe('dialects, from the span\'s db.system', () => {
     expect(on('mariadb', "INSERT INTO t (a, b) VALUES ('C:\\\\', 'x')").facts.writtenColumns).toEqual(['a', 'b']);
   });
 
+  test('MySQL reads "…" as a string (its default sql_mode has no ANSI_QUOTES): the value never reaches the text', () => {
+    for (const system of ['mysql', 'mariadb']) {
+      const n = on(system, 'SELECT `t`.`id` FROM `t` WHERE `t`.`name` = "O\\"Brien" AND `t`.`nick` = "say ""hi""" AND `t`.`x` = 1');
+      expect(n.sql).toBe('SELECT `t`.`id` FROM `t` WHERE `t`.`name` = ? AND `t`.`nick` = ? AND `t`.`x` = ?');
+      expect(n.facts).toMatchObject({ table: 't', equalityFilters: ['t.name', 't.nick', 't.x'] });
+      // One fingerprint whatever the value.
+      expect(on(system, 'SELECT `t`.`id` FROM `t` WHERE `t`.`name` = "Smith" AND `t`.`nick` = "" AND `t`.`x` = 2').fingerprint).toBe(n.fingerprint);
+      expect(on(system, 'INSERT INTO `t` (`a`) VALUES ("secret")').sql).toBe('INSERT INTO `t` (`a`) VALUES (?)');
+    }
+  });
+
+  test('PostgreSQL, SQLite and an unknown system keep "…" an identifier', () => {
+    for (const system of ['postgresql', 'sqlite', undefined]) {
+      expect(normalizeSql('SELECT "t"."id" FROM "t" WHERE "t"."x" = 1', system).sql).toBe('SELECT "t"."id" FROM "t" WHERE "t"."x" = ?');
+    }
+  });
+
   test('PostgreSQL and SQLite keep a backslash ordinary in plain strings, backticks or not', () => {
     expect(on('postgresql', "SELECT \"t\".\"id\" FROM \"t\" WHERE \"t\".\"p\" = 'C:\\' AND \"t\".\"x\" = 1").facts.equalityFilters).toEqual(['t.p', 't.x']);
     expect(on('sqlite', "SELECT `t`.`id` FROM `t` WHERE `t`.`p` = 'C:\\' AND `t`.`x` = 1").facts.equalityFilters).toEqual(['t.p', 't.x']);

@@ -4,7 +4,7 @@
  * instead of allocating objects.
  */
 
-import { BACKSLASH_ESCAPES, KNOWN_DIALECT, NESTED_COMMENTS, UNKNOWN_DIALECT, type SqlDialect } from './dialect.js';
+import { BACKSLASH_ESCAPES, DOUBLE_QUOTED_STRINGS, KNOWN_DIALECT, NESTED_COMMENTS, UNKNOWN_DIALECT, type SqlDialect } from './dialect.js';
 import { FLAG_STATEFUL, KEYWORD_FLAGS, KW, MAX_KEYWORD_LENGTH, lookupKeyword, mixKeywordChar } from './keywords.js';
 
 // Token kinds. Comments and whitespace produce no token.
@@ -12,7 +12,7 @@ import { FLAG_STATEFUL, KEYWORD_FLAGS, KW, MAX_KEYWORD_LENGTH, lookupKeyword, mi
 export const TK_WORD = 1;
 /** `"quoted"` or `` `backtick` `` identifier; aux holds QIDENT_* flags. */
 export const TK_QIDENT = 2;
-/** String literal: '…', E'…', N'…', X'…', B'…', U&'…', $$…$$, $tag$…$tag$. */
+/** String literal: '…', E'…', N'…', X'…', B'…', U&'…', $$…$$, $tag$…$tag$, and MySQL's "…". */
 export const TK_STRING = 3;
 /** Number literal, with its sign when the minus is unary (`= -5`). */
 export const TK_NUMBER = 4;
@@ -187,13 +187,13 @@ function skipQuoted(b: Uint8Array, i: number, n: number, quote: number): number 
   return n;
 }
 
-/** Skips the body of E'…' (or a MySQL string) where backslash escapes the next character. */
-function skipEscapeString(b: Uint8Array, i: number, n: number): number {
+/** Skips the body of E'…' (or a MySQL string, '…' or "…") where backslash escapes the next character and a doubled quote is one. */
+function skipEscapeString(b: Uint8Array, i: number, n: number, quote: number): number {
   while (i < n) {
     const c = b[i];
     if (c === 92) i += 2;
-    else if (c === 39) {
-      if (b[i + 1] !== 39) return i + 1;
+    else if (c === quote) {
+      if (b[i + 1] !== quote) return i + 1;
       i += 2;
     } else i++;
   }
@@ -307,7 +307,7 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens, diale
         // E'…' N'…' X'…' B'…' prefixed strings
         const p = c | 32;
         if (p === 101) {
-          i = skipEscapeString(b, i + 1, n);
+          i = skipEscapeString(b, i + 1, n, 39);
           kind = TK_STRING;
         } else if (p === 110 || p === 120 || p === 98) {
           i = skipQuoted(b, i + 1, n, 39);
@@ -333,7 +333,13 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens, diale
       kind = TK_NUMBER;
     } else {
       switch (c) {
-        case 34: // "identifier"
+        case 34: // "identifier", or MySQL's "string"
+          if ((dialect & DOUBLE_QUOTED_STRINGS) !== 0) {
+            i = skipEscapeString(b, i + 1, n, 34);
+            kind = TK_STRING;
+            break;
+          }
+        // falls through
         case 96: {
           // `identifier` (MySQL)
           let j = i + 1;
@@ -355,7 +361,7 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens, diale
           break;
         }
         case 39: // 'string'
-          i = backslashEscapes ? skipEscapeString(b, i + 1, n) : skipQuoted(b, i + 1, n, 39);
+          i = backslashEscapes ? skipEscapeString(b, i + 1, n, 39) : skipQuoted(b, i + 1, n, 39);
           kind = TK_STRING;
           break;
         case 40:

@@ -1,6 +1,6 @@
 /** Turns a raw statement into its canonical text, fingerprint and facts (see DESIGN.md "Fingerprint"). */
 
-import { UNKNOWN_DIALECT, dialectOf, type SqlDialect } from './dialect.js';
+import { DOUBLE_QUOTED_STRINGS, UNKNOWN_DIALECT, dialectOf, type SqlDialect } from './dialect.js';
 import { createColumnRefCache, extractFacts } from './facts.js';
 import type { ColumnRefCache } from './facts.js';
 import { fnv1a64 } from './hash.js';
@@ -119,7 +119,8 @@ export function normalizeSql(statement: string, system?: string): NormalizedSql 
  * `normalizeSql` reusing `ws` (see `createSqlNormalizer`), in `dialect`. `onePass: false` takes the
  * general path for every statement: the reference the one-pass reader is tested against. The
  * one-pass reader needs no dialect: it accepts no string, and no comment but blank ones at the end,
- * which end where the statement ends in every dialect.
+ * which end where the statement ends in every dialect. It reads `"…"` as a name, so it is left out
+ * where that is a string (MySQL, whose Django backend writes backticks the reader never accepts).
  */
 export function normalizeWith(ws: Workspace, statement: string, onePass = true, dialect: SqlDialect = UNKNOWN_DIALECT): NormalizedSql {
   const sql = typeof statement === 'string' ? statement : String(statement ?? '');
@@ -132,7 +133,7 @@ export function normalizeWith(ws: Workspace, statement: string, onePass = true, 
   const bytes = ws.bytes;
   const ascii = writeByteImage(sql, bytes);
 
-  if (ascii && onePass) {
+  if (ascii && onePass && (dialect & DOUBLE_QUOTED_STRINGS) === 0) {
     // Django's own shapes: canonical text and facts in one pass, no token array.
     const pass = ws.onePass;
     const facts = pass.read(sql, bytes, n, ws.image, ws.narrowAt, ws.refs);

@@ -309,6 +309,14 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS commit_awaits_by_time ON commit_awaits(committed_ms);
   `,
+  // 14: requests on PostgreSQL apart from those whose set-up shows, now that MySQL's shows too: the
+  // advice for connection_pressure (PgBouncer or not) follows it. Until now only PostgreSQL's showed.
+  `
+  ALTER TABLE connection_hours ADD COLUMN postgresql_requests INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE connection_minutes ADD COLUMN postgresql_requests INTEGER NOT NULL DEFAULT 0;
+  UPDATE connection_hours SET postgresql_requests = observable_requests;
+  UPDATE connection_minutes SET postgresql_requests = observable_requests;
+  `,
 ];
 
 /**
@@ -517,6 +525,12 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE IF NOT EXISTS commit_awaits (trace_id text PRIMARY KEY, committed_ms double precision NOT NULL, calls text NOT NULL);
   CREATE INDEX IF NOT EXISTS commit_awaits_by_time ON commit_awaits(committed_ms);
+  `,
+  `
+  ALTER TABLE connection_hours ADD COLUMN IF NOT EXISTS postgresql_requests bigint NOT NULL DEFAULT 0;
+  ALTER TABLE connection_minutes ADD COLUMN IF NOT EXISTS postgresql_requests bigint NOT NULL DEFAULT 0;
+  UPDATE connection_hours SET postgresql_requests = observable_requests;
+  UPDATE connection_minutes SET postgresql_requests = observable_requests;
   `,
 ];
 

@@ -301,13 +301,13 @@ export class PostgresStore extends Store {
     }
 
     // Connections: plain additions.
-    const hoursRows = new Map<string, [string, number, number, number, number]>();
+    const hoursRows = new Map<string, [string, number, number, number, number, number]>();
     const secondsRows = new Map<string, [string, string, number, number, number, number, number]>();
     for (const { start: hour, connections } of byHour) {
       for (const conn of connections) {
         const hk = key(conn.service, String(hour));
-        const h = hoursRows.get(hk) ?? [conn.service, hour, 0, 0, 0];
-        hoursRows.set(hk, [conn.service, hour, h[2] + conn.dbRequests, h[3] + conn.observableRequests, h[4] + conn.opened]);
+        const h = hoursRows.get(hk) ?? [conn.service, hour, 0, 0, 0, 0];
+        hoursRows.set(hk, [conn.service, hour, h[2] + conn.dbRequests, h[3] + conn.observableRequests, h[4] + conn.postgresqlRequests, h[5] + conn.opened]);
         for (const [instance, second, held, heldMs, dbMs, opened] of connectionSecondRows(conn)) {
           const sk = key(conn.service, String(second).padStart(12, '0'), instance);
           const s = secondsRows.get(sk) ?? [conn.service, instance, second, 0, 0, 0, 0];
@@ -315,12 +315,12 @@ export class PostgresStore extends Store {
         }
       }
     }
-    const minuteRows = new Map<string, [string, number, number, number, number]>();
+    const minuteRows = new Map<string, [string, number, number, number, number, number]>();
     for (const { start: minute, connections } of byMinute) {
       for (const conn of connections) {
         const mk = key(conn.service, String(minute).padStart(15, '0'));
-        const m = minuteRows.get(mk) ?? [conn.service, minute, 0, 0, 0];
-        minuteRows.set(mk, [conn.service, minute, m[2] + conn.dbRequests, m[3] + conn.observableRequests, m[4] + conn.opened]);
+        const m = minuteRows.get(mk) ?? [conn.service, minute, 0, 0, 0, 0];
+        minuteRows.set(mk, [conn.service, minute, m[2] + conn.dbRequests, m[3] + conn.observableRequests, m[4] + conn.postgresqlRequests, m[5] + conn.opened]);
       }
     }
     for (const [grain, sums] of [[HOUR_ROWS, hoursRows], [MINUTE_ROWS, minuteRows]] as const) {
@@ -328,11 +328,12 @@ export class PostgresStore extends Store {
       const rows = [...sums.entries()].sort(([a], [b]) => compareText(a, b)).map(([, v]) => v);
       const t = grain.connections;
       await c.query(
-        `INSERT INTO ${t} (service, ${grain.key}, db_requests, observable_requests, opened)
-         SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
+        `INSERT INTO ${t} (service, ${grain.key}, db_requests, observable_requests, postgresql_requests, opened)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
          ON CONFLICT (service, ${grain.key}) DO UPDATE SET db_requests = ${t}.db_requests + excluded.db_requests,
-           observable_requests = ${t}.observable_requests + excluded.observable_requests, opened = ${t}.opened + excluded.opened`,
-        columns(rows, 5),
+           observable_requests = ${t}.observable_requests + excluded.observable_requests,
+           postgresql_requests = ${t}.postgresql_requests + excluded.postgresql_requests, opened = ${t}.opened + excluded.opened`,
+        columns(rows, 6),
       );
     }
     if (secondsRows.size > 0) {
@@ -411,7 +412,8 @@ export class PostgresStore extends Store {
       Promise.all(
         rangesOf(rows).map(([g, { lo, hi }]) =>
           this.#pool.query<ConnectionSumRow>(
-            `SELECT service, sum(db_requests) AS db_requests, sum(observable_requests) AS observable_requests, sum(opened) AS opened
+            `SELECT service, sum(db_requests) AS db_requests, sum(observable_requests) AS observable_requests,
+               sum(postgresql_requests) AS postgresql_requests, sum(opened) AS opened
              FROM ${g.connections} WHERE ${g.key} >= $1 AND ${g.key} < $2 GROUP BY service ORDER BY service`,
             [lo, hi],
           ),

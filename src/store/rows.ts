@@ -610,6 +610,7 @@ export interface ConnectionSumRow {
   service: string;
   db_requests: number;
   observable_requests: number;
+  postgresql_requests: number;
   opened: number;
 }
 
@@ -636,6 +637,7 @@ export function connectionRollups(sums: Iterable<ConnectionSumRow>, seconds: Ite
     const c = get(h.service);
     c.dbRequests += h.db_requests;
     c.observableRequests += h.observable_requests;
+    c.postgresqlRequests += h.postgresql_requests;
     c.opened += h.opened;
   }
   for (const r of seconds) {

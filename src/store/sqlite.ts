@@ -84,9 +84,10 @@ function writeSql(grain: Grain) {
     fingerprintUpsert: `INSERT INTO ${grain.fingerprints} (endpoint_id, fingerprint, ${key}, requests, executions, total_ms, rollup) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (endpoint_id, fingerprint, ${key}) DO UPDATE SET requests = excluded.requests,
            executions = excluded.executions, total_ms = excluded.total_ms, rollup = excluded.rollup`,
-    connectionsUpsert: `INSERT INTO ${grain.connections} (service, ${key}, db_requests, observable_requests, opened) VALUES (?, ?, ?, ?, ?)
+    connectionsUpsert: `INSERT INTO ${grain.connections} (service, ${key}, db_requests, observable_requests, postgresql_requests, opened) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (service, ${key}) DO UPDATE SET db_requests = db_requests + excluded.db_requests,
-         observable_requests = observable_requests + excluded.observable_requests, opened = opened + excluded.opened`,
+         observable_requests = observable_requests + excluded.observable_requests,
+         postgresql_requests = postgresql_requests + excluded.postgresql_requests, opened = opened + excluded.opened`,
   };
 }
 
@@ -391,7 +392,7 @@ export class SqliteStore extends Store {
 
   /** Additive upserts: any number of writers may add to the same second. The seconds are written with the hour rows. */
   #addConnections(grain: Grain, start: number, c: ConnectionRollup): void {
-    this.#prepare(WRITE_SQL.get(grain)!.connectionsUpsert).run(c.service, start, c.dbRequests, c.observableRequests, c.opened);
+    this.#prepare(WRITE_SQL.get(grain)!.connectionsUpsert).run(c.service, start, c.dbRequests, c.observableRequests, c.postgresqlRequests, c.opened);
     if (grain !== HOUR_ROWS) return;
     const upsert = this.#prepare(
       `INSERT INTO connection_seconds (service, instance, second, held, held_ms, db_ms, opened) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -418,7 +419,8 @@ export class SqliteStore extends Store {
     const sums: ConnectionSumRow[] = [];
     for (const [g, { lo, hi }] of rangesOf(rows)) {
       const range = this.#prepare(
-        `SELECT service, sum(db_requests) AS db_requests, sum(observable_requests) AS observable_requests, sum(opened) AS opened
+        `SELECT service, sum(db_requests) AS db_requests, sum(observable_requests) AS observable_requests,
+           sum(postgresql_requests) AS postgresql_requests, sum(opened) AS opened
          FROM ${g.connections} WHERE ${g.key} >= ? AND ${g.key} < ? GROUP BY service`,
       ).all(lo, hi) as ConnectionSumRow[];
       sums.push(...range);

@@ -286,7 +286,7 @@ describe.each(backends)('%s store', (_name, open) => {
     const stored = await store.connections();
     expect(stored).toHaveLength(1);
     expect(connectionFigures(stored[0]!)).toEqual(connectionFigures([...memory.connections.values()][0]!));
-    expect(stored[0]).toMatchObject({ dbRequests: 30, observableRequests: 30, opened: 30 });
+    expect(stored[0]).toMatchObject({ dbRequests: 30, observableRequests: 30, postgresqlRequests: 30, opened: 30 });
     expect(await store.connections({ sinceMs: T0 + HOUR })).toEqual([]);
     await store.close();
   });

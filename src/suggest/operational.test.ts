@@ -75,7 +75,7 @@ describe('the connection fixes', () => {
   // The recorded shape of CONN_MAX_AGE=0: a set-up statement opening a connection in every request.
   const churn = (maxConnections: number) => {
     const r = emptyConnectionRollup('recruit');
-    for (let i = 0; i < 40; i++) addConnectionUse(r, `w${i % 4}`, { opened: 1, observable: true, heldFromMs: i * 200, heldUntilMs: i * 200 + 150, dbMs: 20 });
+    for (let i = 0; i < 40; i++) addConnectionUse(r, `w${i % 4}`, { opened: 1, observable: true, postgresql: true, heldFromMs: i * 200, heldUntilMs: i * 200 + 150, dbMs: 20 });
     return connectionFigures(r, { dbMaxConnections: maxConnections })!;
   };
   const live = (code: string): string[] => code.split('\n').filter((l) => l.trim() !== '' && !/^\s*[#;]/.test(l));
@@ -90,9 +90,9 @@ describe('the connection fixes', () => {
   });
 
   it('a crowded fleet on a database other than PostgreSQL gets no PgBouncer and no PostgreSQL default', () => {
-    // MySQL through mysqlclient: no set-up statement n1lens reads, so no request is observable.
+    // MySQL with isolation_level None: no set-up statement n1lens reads, so no request is observable.
     const r = emptyConnectionRollup('shop');
-    for (let p = 0; p < 3; p++) for (let t = 0; t < 20; t++) addConnectionUse(r, `host${p}`, { opened: 0, observable: false, heldFromMs: t * 10, heldUntilMs: 5_000, dbMs: 100 });
+    for (let p = 0; p < 3; p++) for (let t = 0; t < 20; t++) addConnectionUse(r, `host${p}`, { opened: 0, observable: false, postgresql: false, heldFromMs: t * 10, heldUntilMs: 5_000, dbMs: 100 });
     const figures = connectionFigures(r)!;
     expect(figures.reasons).toEqual(['near_max_connections']);
     const s = suggestConnectionFix(figures);

@@ -146,15 +146,20 @@ export function suggestIndex(f: SlowQueryFinding, use: ColumnUse = new Map()): S
 export function suggestConnectionFix(p: ConnectionPressure): Suggestion {
   const fleet = p.reasons.includes('near_max_connections') || p.persistentWouldCrowd;
   if (!fleet) {
+    // Django's own pool and PgBouncer are PostgreSQL's; MySQL and MariaDB keep the persistent connections.
     const code = [
       `# settings.py, served by WSGI (gunicorn, uWSGI): keep each worker's`,
       `# connection, checked before a request reuses it (Django >= 4.1)`,
       `DATABASES["default"]["CONN_MAX_AGE"] = 60`,
       `DATABASES["default"]["CONN_HEALTH_CHECKS"] = True`,
-      ``,
-      `# served by ASGI (uvicorn, daphne): CONN_MAX_AGE = 0 and a pool instead`,
-      `# (Django >= 5.1, psycopg 3 with psycopg[pool]; it refuses CONN_MAX_AGE)`,
-      `# DATABASES["default"].setdefault("OPTIONS", {})["pool"] = True`,
+      ...(p.postgresql
+        ? [
+            ``,
+            `# served by ASGI (uvicorn, daphne): CONN_MAX_AGE = 0 and a pool instead`,
+            `# (Django >= 5.1, psycopg 3 with psycopg[pool]; it refuses CONN_MAX_AGE)`,
+            `# DATABASES["default"].setdefault("OPTIONS", {})["pool"] = True`,
+          ]
+        : []),
     ].join('\n');
     return {
       method: 'manual',
@@ -166,10 +171,14 @@ export function suggestConnectionFix(p: ConnectionPressure): Suggestion {
         `CONN_MAX_AGE=0 connects and authenticates on every request. Persistent connections hold one per worker ` +
         `thread instead: ${p.perProcessPeakSum} at this traffic over ${p.processes} process${p.processes === 1 ? '' : 'es'}, ` +
         `${Math.round((p.perProcessPeakSum / p.maxConnections) * 100)}% of max_connections ${p.maxConnections}. ` +
-        `Under ASGI, Django's documentation says to keep persistent connections off (each request runs its ORM calls ` +
-        `in a thread of its own, so a kept connection is never reused): use the backend's pool ("pool" in OPTIONS, ` +
-        `Django 5.1+ with psycopg 3) with CONN_MAX_AGE = 0. ` +
-        `Once the fleet's workers would crowd max_connections, put PgBouncer in transaction mode in front instead.`,
+        (p.postgresql
+          ? `Under ASGI, Django's documentation says to keep persistent connections off (each request runs its ORM calls ` +
+            `in a thread of its own, so a kept connection is never reused): use the backend's pool ("pool" in OPTIONS, ` +
+            `Django 5.1+ with psycopg 3) with CONN_MAX_AGE = 0. ` +
+            `Once the fleet's workers would crowd max_connections, put PgBouncer in transaction mode in front instead.`
+          : `Under ASGI, Django's documentation says to keep persistent connections off (each request runs its ORM calls ` +
+            `in a thread of its own, so a kept connection is never reused): a pooler in front of the database ` +
+            `(ProxySQL for MySQL and MariaDB) keeps the server's connections instead.`),
     };
   }
   if (!p.postgresql) {
