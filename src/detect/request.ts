@@ -136,19 +136,19 @@ function keysetColumn(facts: SqlFacts): string | undefined {
 
 /**
  * A group that walks pages by keyset (Group.keyset). Where no execution carried its bound (psycopg's
- * placeholders) and the statement is filtered on a key to another table, the shape is also a parent's
- * rows read per parent (`a.note_set.filter(created__gte=since).order_by('-created')[:5]` in a loop):
+ * placeholders) and the statement is filtered on a key to another table (its own table's or a joined
+ * one's), the shape is also a parent's rows read per parent
+ * (`a.note_set.filter(created__gte=since).order_by('-created')[:5]` in a loop):
  * a query per row, as it was before keyset walks were told apart. A walk whose bounds were seen
  * moving on is a pager whatever else it filters on.
  */
 function keysetPager(g: Group, links: TableLinks): boolean {
   if (!g.keyset) return false;
   if (!Number.isNaN(g.lastBound)) return true;
-  const { table, equalityFilters } = g.n.facts;
-  return !equalityFilters.some((f) => {
-    if (!inTable(f, table)) return false;
+  // The key may be the queried table's or a joined one's (filter(application__job=job)).
+  return !g.n.facts.equalityFilters.some((f) => {
     const column = columnName(f);
-    return column.endsWith('_id') || links.foreignKeyTarget(table, column) !== undefined;
+    return column.endsWith('_id') || links.foreignKeyTarget(tableName(f), column) !== undefined;
   });
 }
 
