@@ -80,6 +80,21 @@ describe("MySQL's connection set-up", () => {
   });
 });
 
+describe("an app's own isolation level for one transaction", () => {
+  const opened = (steps: string[], system?: string) => analyseRequest(requestOf('POST transfer/', steps, system === undefined ? {} : { system }), createSqlNormalizer()).connection?.opened;
+  const ACCOUNT = 'SELECT "bank_account"."id", "bank_account"."balance" FROM "bank_account" WHERE "bank_account"."id" = %s FOR UPDATE';
+
+  it('opens no connection: SET TRANSACTION (no SESSION) configures the transaction it starts, on the connection held', () => {
+    // with transaction.atomic(): cursor.execute('SET TRANSACTION ISOLATION LEVEL SERIALIZABLE'); …
+    expect(opened([AUTH_USER, 'SET TRANSACTION ISOLATION LEVEL SERIALIZABLE', ACCOUNT, ACCOUNT])).toBe(0);
+    expect(opened([AUTH_USER, 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ', ACCOUNT, 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ', ACCOUNT])).toBe(0);
+    const BOOK = 'SELECT `shop_book`.`id` FROM `shop_book` WHERE `shop_book`.`id` = %s LIMIT 21';
+    expect(opened([BOOK, 'SET TRANSACTION ISOLATION LEVEL SERIALIZABLE', BOOK], 'mysql')).toBe(0);
+    // Django's MySQL set-up says SESSION: a connection opened, wherever it shows.
+    expect(opened([BOOK, 'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', BOOK], 'mysql')).toBe(1);
+  });
+});
+
 describe("the app's own SET ROLE", () => {
   const opened = (steps: string[]) => analyseRequest(requestOf('GET reports/', steps), createSqlNormalizer()).connection?.opened;
   const REPORT = 'SELECT "recruit_job"."id" FROM "recruit_job" WHERE "recruit_job"."company_id" = %s';

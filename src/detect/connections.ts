@@ -46,9 +46,10 @@ export const SETUP_OPENS = 1;
 export const SETUP_AT_START = 2;
 
 // After any leading comment. Django's time zone (PostgreSQL's ensure_timezone), and its MySQL
-// backend's isolation level and SQL_AUTO_IS_NULL.
+// backend's session isolation level and SQL_AUTO_IS_NULL. Not SET TRANSACTION ISOLATION LEVEL without
+// SESSION: an app's setting for its next transaction, on the connection it holds.
 const SETUP_OPENING =
-  /^\s*(?:\/\*[\s\S]*?\*\/\s*)?(?:SELECT\s+set_config\s*\(\s*'TimeZone'|SET\s+(?:SESSION\s+)?(?:TIME\s+ZONE|TIMEZONE|TRANSACTION\s+ISOLATION\s+LEVEL)\b|SET\s+(?:SQL_AUTO_IS_NULL|TX_ISOLATION|TRANSACTION_ISOLATION)\s*=)/i;
+  /^\s*(?:\/\*[\s\S]*?\*\/\s*)?(?:SELECT\s+set_config\s*\(\s*'TimeZone'|SET\s+(?:SESSION\s+)?(?:TIME\s+ZONE|TIMEZONE)\b|SET\s+SESSION\s+TRANSACTION\s+ISOLATION\s+LEVEL\b|SET\s+(?:SQL_AUTO_IS_NULL|TX_ISOLATION|TRANSACTION_ISOLATION)\s*=)/i;
 // Django's assume_role (PostgreSQL); MySQL's session sql_mode and character set (an init_command
 // some drivers trace). Not search_path: django-tenants sets it before every cursor of a persistent
 // connection, so it opens nothing.

@@ -186,6 +186,22 @@ describe('analyseRequest', () => {
     expect(cascades(loop(6, since))).toEqual([['n_plus_one', 6]]);
   });
 
+  it('still reports a per-row query bounded and ordered by one column (each application\'s latest notes since a date) though its shape is a keyset page\'s', () => {
+    // for a in applications: a.note_set.filter(created__gte=since).order_by('-created')[:5]
+    const latest = (): string =>
+      `SELECT "recruit_note"."id", "recruit_note"."body" FROM "recruit_note" WHERE ("recruit_note"."application_id" = %s AND "recruit_note"."created" >= %s) ORDER BY "recruit_note"."created" DESC LIMIT 5`;
+    const cascades = analyseRequest(requestOf('GET dashboard/', [APPLICATIONS, ...loop(8, latest)]), normalize).cascades;
+    expect(cascades.map((c) => [c.kind, c.executions])).toEqual([['n_plus_one', 8]]);
+    // The parent's key reached through a join (for job in jobs: Note.objects.filter(application__job=job, created__gte=since)…[:5]).
+    const joined = (): string =>
+      `SELECT "recruit_note"."id" FROM "recruit_note" INNER JOIN "recruit_application" ON ("recruit_note"."application_id" = "recruit_application"."id") WHERE ("recruit_application"."job_id" = %s AND "recruit_note"."created" >= %s) ORDER BY "recruit_note"."created" DESC LIMIT 5`;
+    expect(analyseRequest(requestOf('GET jobs/', [APPLICATIONS, ...loop(8, joined)]), normalize).cascades.map((c) => [c.kind, c.executions])).toEqual([['n_plus_one', 8]]);
+    // One application's notes walked by keyset, the bounds seen moving on: a pager still.
+    const walk = (r: number): string =>
+      `SELECT "recruit_note"."id" FROM "recruit_note" WHERE ("recruit_note"."application_id" = 7 AND "recruit_note"."id" > ${r * 100}) ORDER BY "recruit_note"."id" ASC LIMIT 100`;
+    expect(analyseRequest(requestOf('task export_notes', loop(6, walk)), normalize).cascades).toEqual([]);
+  });
+
   it('never reports a task that walks a Paginator again (one walk per status, the same SQL text) as an N+1, but still a slice that restarts without tiling', () => {
     // for status in ('active', 'archived'): for n in paginator.page_range[1:]: export(paginator.page(n))
     const page = (offset: number): string =>

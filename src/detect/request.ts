@@ -134,6 +134,24 @@ function keysetColumn(facts: SqlFacts): string | undefined {
   return order !== undefined && facts.rangeFilters.length === 1 && facts.rangeFilters[0] === order.column ? order.column : undefined;
 }
 
+/**
+ * A group that walks pages by keyset (Group.keyset). Where no execution carried its bound (psycopg's
+ * placeholders) and the statement is filtered on a key to another table (its own table's or a joined
+ * one's), the shape is also a parent's rows read per parent
+ * (`a.note_set.filter(created__gte=since).order_by('-created')[:5]` in a loop):
+ * a query per row, as it was before keyset walks were told apart. A walk whose bounds were seen
+ * moving on is a pager whatever else it filters on.
+ */
+function keysetPager(g: Group, links: TableLinks): boolean {
+  if (!g.keyset) return false;
+  if (!Number.isNaN(g.lastBound)) return true;
+  // The key may be the queried table's or a joined one's (filter(application__job=job)).
+  return !g.n.facts.equalityFilters.some((f) => {
+    const column = columnName(f);
+    return column.endsWith('_id') || links.foreignKeyTarget(tableName(f), column) !== undefined;
+  });
+}
+
 /** A number compared by `>`, `>=`, `<` or `<=` in a keyset pager's statement (its only range): the bound. */
 const RANGE_BOUND = /[<>]=?\s*(-?\d+(?:\.\d+)?)(?![\w.])/;
 
@@ -462,7 +480,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
 
   const links = options.links ?? conventionLinks(tablesOf(groups.values()));
   const isCascade = (g: Group): boolean =>
-    g.indices.length - g.multiRow >= minRepeats && !g.paged && !g.keyset && !chunkedBatch(g) && !g.n.facts.transactionControl && cascadeKind(g.n.facts) !== null;
+    g.indices.length - g.multiRow >= minRepeats && !g.paged && !keysetPager(g, links) && !chunkedBatch(g) && !g.n.facts.transactionControl && cascadeKind(g.n.facts) !== null;
 
   const resolver = new TriggerResolver(keptAt, links, isCascade);
   // The request's statements share sqlcommenter's comment: its view is read once.
