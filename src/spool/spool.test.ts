@@ -1,5 +1,5 @@
 import { pbkdf2 } from 'node:crypto';
-import { appendFileSync, readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
@@ -118,6 +118,22 @@ describe('Spool', () => {
     await settle();
     expect([c.state, d.state]).toEqual(['resolved', 'resolved']);
     await spool.close();
+  });
+
+  it('replays past a segment that is gone by the time it is read: only a committed segment is deleted', async () => {
+    // The run before may still be unlinking its committed segments on the thread pool when the next
+    // opens the directory; the file listed at open is then gone at replay, and held nothing to replay.
+    const dir = tempDir('spool-gone');
+    const first = Spool.open({ dir, commitMs: 1 });
+    await first.append('protobuf', Buffer.from('committed')).durable;
+    const second = Spool.open({ dir, commitMs: 1 }); // a crash: `first` is never closed
+    await second.append('protobuf', Buffer.from('pending')).durable;
+    const third = Spool.open({ dir });
+    const segments = readdirSync(dir).filter((name) => name.endsWith('.seg')).sort();
+    expect(segments.length).toBeGreaterThanOrEqual(2);
+    rmSync(join(dir, segments[0]!));
+    expect([...third.replay()].map((r) => r.body.toString())).toEqual(['pending']);
+    await third.close();
   });
 
   it('replays in order what overlapping commits wrote to a real file', async () => {

@@ -127,6 +127,16 @@ const openSegmentFile = (path: string, flags: number): Promise<SegmentFile> => o
 
 const segmentName = (seq: number): string => `${String(seq).padStart(12, '0')}${SUFFIX}`;
 
+/** A segment file's bytes, or undefined when it has been deleted. */
+function readSegmentIfThere(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
 /** The records of a segment's bytes, up to the first torn one (a crash during the write of an unacknowledged export). */
 function* recordsIn(segment: number, data: Buffer): Generator<SpoolRecord> {
   let at = 0;
@@ -299,11 +309,14 @@ export class Spool {
 
   /**
    * The records of the segments found at open, oldest first. A segment's torn tail (a crash during
-   * the write of an unacknowledged export) ends that segment's replay.
+   * the write of an unacknowledged export) ends that segment's replay. A segment gone since open
+   * replays nothing: only a segment whose traces are all committed is deleted, and the run before
+   * may still have been unlinking one on the thread pool when this run listed the directory.
    */
   *replay(): Generator<SpoolRecord> {
     for (const segment of this.#toReplay) {
-      yield* recordsIn(segment, readFileSync(join(this.dir, segmentName(segment))));
+      const data = readSegmentIfThere(join(this.dir, segmentName(segment)));
+      if (data !== undefined) yield* recordsIn(segment, data);
       this.#unreplayed.delete(segment);
     }
   }
