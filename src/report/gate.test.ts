@@ -341,6 +341,15 @@ describe('a baseline and a run of different scopes', () => {
     expect(widenScope({ minRepeats: 8 }, {})).toEqual({});
   });
 
+  it("judges a store's short loops against a baseline written from the store: neither run's --min-repeats found them", () => {
+    // serve --min-repeats 3 stored a loop of 3; n1-report --db records no --min-repeats (runScope), so both scopes read as the default.
+    const short: Report = { ...report, endpoints: report.endpoints.map((e) => ({ ...e, findings: e.findings.map((f) => ({ ...f, repeatsPerRequest: { p50: 3, max: 3 } })) })) };
+    const fromStore: Baseline = { n1lensBaseline: 1, scope: { since: '7d' }, findings: [] };
+    const verdict = judge(short, { maxFindings: 0, today, baseline: fromStore, scope: { since: '7d' } });
+    expect(verdict.findings.filter((g) => g.finding.kind === 'n_plus_one').map((g) => g.status)).toEqual(Array(6).fill('new'));
+    expect(verdict.overBudget).toBe(true);
+  });
+
   it('records the scope a rewrite covers: the wider of the file it rewrites and the run', () => {
     expect(baselineFromReport(report, undefined, undefined, { minWastedMs: 2, ignoreTables: ['django_session'] }).scope).toEqual({ minWastedMs: 2, ignoreTables: ['django_session'] });
     expect(baselineFromReport(report, undefined, undefined, {}).scope).toBeUndefined();
