@@ -221,6 +221,16 @@ describe('a baseline of two services that share an endpoint name and a loop', ()
     expect(renderGateTerminal(judge(gone, { maxFindings: 0, today, baseline: single }), { color: false })).not.toMatch(/service web/);
   });
 
+  it("keeps an older file's entry in a rewrite by a run of one --service: the other services it accepts were not looked at", () => {
+    const old: Baseline = { n1lensBaseline: 1, findings: baselineFromReport(report).findings.map(({ service: _, ...e }) => ({ ...e, reason: 'PERF-9' })) };
+    const web = withService(report, 'web');
+    const scope = { service: 'web' };
+    const next = baselineFromReport(web, old, lookedAt(web, { baseline: old, scope, slice: true }), scope);
+    const verdict = judge(both(), { maxFindings: 0, today, baseline: next });
+    expect(verdict.findings.map((g) => g.status)).toEqual(Array(12).fill('baselined'));
+    expect(next.findings.filter((e) => e.service === 'web' && e.reason === 'PERF-9')).toHaveLength(6);
+  });
+
   it('reads an entry without a service (an older file) as any service\'s, and a rewrite gives it its services', () => {
     const old: Baseline = { n1lensBaseline: 1, findings: baselineFromReport(report).findings.map(({ service: _, ...e }) => e) };
     const verdict = judge(both(), { maxFindings: 0, today, baseline: old });
