@@ -216,12 +216,9 @@ export function baselineFromReport(report: Report, previous?: Baseline, looked: 
       });
     }
   }
-  // An entry without a service accepts every service's finding: a run of one --service gave it that
-  // service's entry but did not look at the others, so it stays for them.
-  const otherServicesUnseen = scope?.service !== undefined;
-  for (const old of previous?.findings ?? []) {
-    if (matched.has(old) ? old.service === undefined && otherServicesUnseen : !looked(old)) findings.push(old);
-  }
+  // An entry without a service accepts every service's finding: one a run of one --service matched
+  // gave that service's entry, and stays for the others, which it did not look at (gate.ts lookedAt).
+  for (const old of previous?.findings ?? []) if ((!matched.has(old) || old.service === undefined) && !looked(old)) findings.push(old);
   findings.sort(
     (a, b) =>
       compareText(a.endpoint, b.endpoint) || compareText(a.service ?? '', b.service ?? '') || compareText(a.kind, b.kind) || compareText(a.table, b.table) || compareText(a.signature, b.signature),

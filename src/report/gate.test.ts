@@ -231,6 +231,15 @@ describe('a baseline of two services that share an endpoint name and a loop', ()
     expect(next.findings.filter((e) => e.service === 'web' && e.reason === 'PERF-9')).toHaveLength(6);
   });
 
+  it("calls no older file's entry fixed from a run of one --service: the loop it accepts may go on in another", () => {
+    const old: Baseline = { n1lensBaseline: 1, findings: baselineFromReport(report).findings.map(({ service: _, ...e }) => e) };
+    const webGone = withService({ ...report, endpoints: report.endpoints.map((e) => ({ ...e, findings: [] })) }, 'web');
+    const options = { baseline: old, scope: { service: 'web' }, slice: true };
+    expect(judge(webGone, { ...options, maxFindings: 0, today }).fixed).toEqual([]);
+    const next = baselineFromReport(webGone, old, lookedAt(webGone, options), options.scope);
+    expect(judge(both(), { maxFindings: 0, today, baseline: next }).findings.map((g) => g.status)).toEqual(Array(12).fill('baselined'));
+  });
+
   it('reads an entry without a service (an older file) as any service\'s, and a rewrite gives it its services', () => {
     const old: Baseline = { n1lensBaseline: 1, findings: baselineFromReport(report).findings.map(({ service: _, ...e }) => e) };
     const verdict = judge(both(), { maxFindings: 0, today, baseline: old });

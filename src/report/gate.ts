@@ -126,7 +126,8 @@ export function lookedAt(report: Report, options: Pick<GateOptions, 'scope' | 'b
   const inScope = reportScope(scope);
   const seen = new Set(report.endpoints.flatMap((e) => [e.endpoint, `${e.service}\n${e.endpoint}`]));
   const seenAt = (entry: BaselineEntry): boolean => seen.has(entry.service === undefined ? entry.endpoint : `${entry.service}\n${entry.endpoint}`);
-  const otherService = (entry: BaselineEntry): boolean => scope.service !== undefined && entry.service !== undefined && entry.service !== scope.service;
+  // An entry without a service (an older file's) is every service's: a run of one did not look at the others.
+  const otherService = (entry: BaselineEntry): boolean => scope.service !== undefined && entry.service !== scope.service;
   // A baseline written before scopes were recorded counts as written at the default.
   const fewerRepeats = minRepeatsOf(scope) > minRepeatsOf(options.baseline?.scope ?? {});
   // Only a run of a selection of tests can have left the baseline's tests unrun: the whole suite ran
