@@ -21,7 +21,8 @@ export interface BaselineEntry {
   /**
    * The endpoint's service: two services may serve an endpoint of the same name with the same
    * loop, and each is accepted on its own. Absent in files written before entries had one: such an
-   * entry accepts the finding in any service, and a rewrite gives it the services found.
+   * entry accepts the finding in any service, and a rewrite gives it the services found (keeping it
+   * too when the run was of one --service, the others unseen).
    */
   service?: string;
   kind: FindingKind;
@@ -215,7 +216,9 @@ export function baselineFromReport(report: Report, previous?: Baseline, looked: 
       });
     }
   }
-  for (const old of previous?.findings ?? []) if (!matched.has(old) && !looked(old)) findings.push(old);
+  // An entry without a service accepts every service's finding: one a run of one --service matched
+  // gave that service's entry, and stays for the others, which it did not look at (gate.ts lookedAt).
+  for (const old of previous?.findings ?? []) if ((!matched.has(old) || old.service === undefined) && !looked(old)) findings.push(old);
   findings.sort(
     (a, b) =>
       compareText(a.endpoint, b.endpoint) || compareText(a.service ?? '', b.service ?? '') || compareText(a.kind, b.kind) || compareText(a.table, b.table) || compareText(a.signature, b.signature),

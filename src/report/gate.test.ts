@@ -221,6 +221,25 @@ describe('a baseline of two services that share an endpoint name and a loop', ()
     expect(renderGateTerminal(judge(gone, { maxFindings: 0, today, baseline: single }), { color: false })).not.toMatch(/service web/);
   });
 
+  it("keeps an older file's entry in a rewrite by a run of one --service: the other services it accepts were not looked at", () => {
+    const old: Baseline = { n1lensBaseline: 1, findings: baselineFromReport(report).findings.map(({ service: _, ...e }) => ({ ...e, reason: 'PERF-9' })) };
+    const web = withService(report, 'web');
+    const scope = { service: 'web' };
+    const next = baselineFromReport(web, old, lookedAt(web, { baseline: old, scope, slice: true }), scope);
+    const verdict = judge(both(), { maxFindings: 0, today, baseline: next });
+    expect(verdict.findings.map((g) => g.status)).toEqual(Array(12).fill('baselined'));
+    expect(next.findings.filter((e) => e.service === 'web' && e.reason === 'PERF-9')).toHaveLength(6);
+  });
+
+  it("calls no older file's entry fixed from a run of one --service: the loop it accepts may go on in another", () => {
+    const old: Baseline = { n1lensBaseline: 1, findings: baselineFromReport(report).findings.map(({ service: _, ...e }) => e) };
+    const webGone = withService({ ...report, endpoints: report.endpoints.map((e) => ({ ...e, findings: [] })) }, 'web');
+    const options = { baseline: old, scope: { service: 'web' }, slice: true };
+    expect(judge(webGone, { ...options, maxFindings: 0, today }).fixed).toEqual([]);
+    const next = baselineFromReport(webGone, old, lookedAt(webGone, options), options.scope);
+    expect(judge(both(), { maxFindings: 0, today, baseline: next }).findings.map((g) => g.status)).toEqual(Array(12).fill('baselined'));
+  });
+
   it('reads an entry without a service (an older file) as any service\'s, and a rewrite gives it its services', () => {
     const old: Baseline = { n1lensBaseline: 1, findings: baselineFromReport(report).findings.map(({ service: _, ...e }) => e) };
     const verdict = judge(both(), { maxFindings: 0, today, baseline: old });
@@ -339,6 +358,15 @@ describe('a baseline and a run of different scopes', () => {
     expect(baselineFromReport(report, undefined, undefined, { testSuite: true, minRepeats: 3 }).scope).toEqual({ testSuite: true });
     expect(widenScope({ minRepeats: 8 }, { minRepeats: 6 })).toEqual({ minRepeats: 6 });
     expect(widenScope({ minRepeats: 8 }, {})).toEqual({});
+  });
+
+  it("judges a store's short loops against a baseline written from the store: neither run's --min-repeats found them", () => {
+    // serve --min-repeats 3 stored a loop of 3; n1-report --db records no --min-repeats (runScope), so both scopes read as the default.
+    const short: Report = { ...report, endpoints: report.endpoints.map((e) => ({ ...e, findings: e.findings.map((f) => ({ ...f, repeatsPerRequest: { p50: 3, max: 3 } })) })) };
+    const fromStore: Baseline = { n1lensBaseline: 1, scope: { since: '7d' }, findings: [] };
+    const verdict = judge(short, { maxFindings: 0, today, baseline: fromStore, scope: { since: '7d' } });
+    expect(verdict.findings.filter((g) => g.finding.kind === 'n_plus_one').map((g) => g.status)).toEqual(Array(6).fill('new'));
+    expect(verdict.overBudget).toBe(true);
   });
 
   it('records the scope a rewrite covers: the wider of the file it rewrites and the run', () => {

@@ -98,11 +98,13 @@ const isLoop = (kind: FindingKind): boolean => countsTowardBudget(kind) || kind 
 /**
  * Whether a finding is one a run of scope `scope` would list (the baseline's flags): the globs, the
  * service, test-suite runs' lack of hot_lookup, --min-wasted-ms per request of its endpoint, and
- * --min-repeats: a loop that never ran that often in one request was not found.
+ * --min-repeats above the run's `runScope`: a loop that never ran that often in one request was not
+ * found. At or below the run's it leaves out nothing the run found, and two scopes without one may
+ * both be a store's (--db records none), whose loops serve's own --min-repeats found.
  */
-function withinScope(scope: BaselineScope): (at: { endpoint: string; service: string; requests: number; finding: ReportFinding }) => boolean {
+function withinScope(scope: BaselineScope, runScope: BaselineScope): (at: { endpoint: string; service: string; requests: number; finding: ReportFinding }) => boolean {
   const listed = reportScope(scope);
-  const minRepeats = minRepeatsOf(scope);
+  const minRepeats = minRepeatsOf(scope) > minRepeatsOf(runScope) ? minRepeatsOf(scope) : 0;
   return ({ endpoint, service, requests, finding: f }) =>
     !(isLoop(f.kind) && f.repeatsPerRequest.max < minRepeats) &&
     listed({ endpoint, table: f.table, kind: f.kind }) &&
@@ -124,7 +126,8 @@ export function lookedAt(report: Report, options: Pick<GateOptions, 'scope' | 'b
   const inScope = reportScope(scope);
   const seen = new Set(report.endpoints.flatMap((e) => [e.endpoint, `${e.service}\n${e.endpoint}`]));
   const seenAt = (entry: BaselineEntry): boolean => seen.has(entry.service === undefined ? entry.endpoint : `${entry.service}\n${entry.endpoint}`);
-  const otherService = (entry: BaselineEntry): boolean => scope.service !== undefined && entry.service !== undefined && entry.service !== scope.service;
+  // An entry without a service (an older file's) is every service's: a run of one did not look at the others.
+  const otherService = (entry: BaselineEntry): boolean => scope.service !== undefined && entry.service !== scope.service;
   // A baseline written before scopes were recorded counts as written at the default.
   const fewerRepeats = minRepeatsOf(scope) > minRepeatsOf(options.baseline?.scope ?? {});
   // Only a run of a selection of tests can have left the baseline's tests unrun: the whole suite ran
@@ -160,7 +163,7 @@ export function scopeDifferences(baseline: BaselineScope, run: BaselineScope): s
 export function judge(report: Report, options: GateOptions): GateResult {
   const accepted = baselineLookup(options.baseline?.findings ?? []);
   // A baseline that records its scope accepted nothing outside it: such findings are not new.
-  const recorded = options.baseline?.scope === undefined ? undefined : withinScope(options.baseline.scope);
+  const recorded = options.baseline?.scope === undefined ? undefined : withinScope(options.baseline.scope, options.scope ?? {});
   const budgets = (options.endpoints ?? []).map((b) => ({ budget: b, matches: endpointMatcher(b.match) }));
   const findings: GateFinding[] = [];
   const breaches: EndpointBreach[] = [];
