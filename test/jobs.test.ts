@@ -34,6 +34,15 @@ function report(args: string[], jobs: number, input?: Buffer, rangeBytes?: numbe
  */
 const SPLITS = [{ jobs: 2 }, { jobs: 3 }, { jobs: 4 }, { jobs: 3, rangeBytes: 4096 }, { jobs: 2, rangeBytes: 20_000 }];
 
+/** Three recordings as one length-delimited protobuf file. */
+function severalFrames(): Buffer {
+  return Buffer.concat([
+    readFileSync(join(testdata, 'django-sqlite-old-semconv.otlp.pb')),
+    readFileSync(join(testdata, 'django-sqlite-stable-semconv.otlp.pb')),
+    readFileSync(join(testdata, 'collector-file-exporter.binpb')),
+  ]);
+}
+
 function expectSameAsOneJob(args: string[], input?: Buffer): void {
   const one = report(args, 1, input);
   expect(one.stderr).toBe('');
@@ -210,25 +219,28 @@ describe('n1-report --jobs', () => {
     for (const jobs of [2, 3, 4]) expect(report([file], jobs)).toEqual(one);
   });
 
-  it('reports the error --jobs 1 reports for a truncated file and a bad JSON line, after the units before it', () => {
-    const truncated = join(dir, 'truncated.pb');
-    const pb = readFileSync(join(testdata, 'django-sqlite-stable-semconv.otlp.pb'));
-    writeFileSync(truncated, pb.subarray(0, pb.length - 10));
+  // One test per damaged file: each runs n1-report six times (--jobs 1 and every split), which took
+  // more than one test's 30 s for all five files on a loaded 2-core machine.
+  const damagedFiles: [string, () => Buffer][] = [
+    ['truncated.pb', () => {
+      const pb = readFileSync(join(testdata, 'django-sqlite-stable-semconv.otlp.pb'));
+      return pb.subarray(0, pb.length - 10);
+    }],
     // Length-delimited files read frame by frame: a later frame cut short, and one announcing more than the limit.
-    const frames = Buffer.concat([readFileSync(join(testdata, 'django-sqlite-old-semconv.otlp.pb')), pb, readFileSync(join(testdata, 'collector-file-exporter.binpb'))]);
-    const truncatedLater = join(dir, 'truncated-later.pb');
-    writeFileSync(truncatedLater, frames.subarray(0, frames.length - 10));
-    const hugePrefix = join(dir, 'huge-prefix.pb');
-    writeFileSync(hugePrefix, Buffer.concat([frames, Buffer.from([0xff, 0xff, 0xff, 0xf0, 1, 2, 3])]));
-    const shortPrefix = join(dir, 'short-prefix.pb');
-    writeFileSync(shortPrefix, Buffer.concat([frames, Buffer.from([0, 0])]));
-    const badLine = join(dir, 'bad.jsonl');
-    writeFileSync(badLine, readFileSync(join(testdata, 'django-sqlite-old-semconv.jsonl'), 'utf8').trimEnd() + '\n{"resourceSpans": [\n');
-    for (const file of [truncated, truncatedLater, hugePrefix, shortPrefix, badLine]) {
-      const one = report([file], 1);
-      expect(one.code).toBe(2);
-      for (const { jobs, rangeBytes } of SPLITS) expect(report([file], jobs, undefined, rangeBytes)).toEqual(one);
-    }
+    ['truncated-later.pb', () => {
+      const frames = severalFrames();
+      return frames.subarray(0, frames.length - 10);
+    }],
+    ['huge-prefix.pb', () => Buffer.concat([severalFrames(), Buffer.from([0xff, 0xff, 0xff, 0xf0, 1, 2, 3])])],
+    ['short-prefix.pb', () => Buffer.concat([severalFrames(), Buffer.from([0, 0])])],
+    ['bad.jsonl', () => Buffer.from(readFileSync(join(testdata, 'django-sqlite-old-semconv.jsonl'), 'utf8').trimEnd() + '\n{"resourceSpans": [\n')],
+  ];
+  it.each(damagedFiles)('reports the error --jobs 1 reports for a damaged file (%s), after the units before it', (name, bytes) => {
+    const file = join(dir, name);
+    writeFileSync(file, bytes());
+    const one = report([file], 1);
+    expect(one.code).toBe(2);
+    for (const { jobs, rangeBytes } of SPLITS) expect(report([file], jobs, undefined, rangeBytes)).toEqual(one);
   });
 
   it('reports a missing file as --jobs 1 does', () => {
