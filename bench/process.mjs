@@ -6,12 +6,14 @@
  *
  *   node bench/process.mjs /tmp/n1lens-bench/corpus [--runs 2]
  *   node bench/process.mjs /tmp/n1lens-bench/corpus --ab /tmp/main-checkout [--runs 5]
+ *   node bench/process.mjs /tmp/n1lens-bench/corpus --ab . --b-node-flags "--max-semi-space-size=32"
  *
  * `--ab <another checkout, built>`: that checkout's `n1-report --jobs 1` and this one's on the
  * protobuf file and on its JSON-lines form (when there is one), alternated run by run (both orders)
  * with protobufjs's decode of the file (JSON.parse of every line) in the same rounds; fails unless
  * both print the same JSON. Prints each one's CPU and wall time per run, the medians and the
- * paired ratios, with the load average around each file's rounds.
+ * paired ratios, with the load average around each file's rounds. `--b-node-flags`: node/V8 flags
+ * for this checkout's runs only (with `--ab .`, the same build with and without them).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -23,8 +25,8 @@ const runs = (process.argv.includes('--runs') ? Number(process.argv[process.argv
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** One process under GNU time: wall and CPU seconds (user + system), peak RSS, what it printed. */
-function once(args, cwd = root) {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', process.execPath, ...args], { cwd, encoding: 'utf8', maxBuffer: 1 << 28 });
+function once(args, cwd = root, nodeFlags = []) {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', process.execPath, ...nodeFlags, ...args], { cwd, encoding: 'utf8', maxBuffer: 1 << 28 });
   // n1-report exits 1 when findings exceed the budget (they do: the corpus has N+1s).
   if (r.status !== 0 && r.status !== 1) throw new Error(`${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   const [wall, user, sys, rssKb] = r.stderr.trim().split('\n').pop().split(' ').map(Number);
@@ -47,12 +49,13 @@ const median = (xs) => {
 
 if (process.argv.includes('--ab')) {
   const other = process.argv[process.argv.indexOf('--ab') + 1];
+  const bFlags = process.argv.includes('--b-node-flags') ? process.argv[process.argv.indexOf('--b-node-flags') + 1].split(' ').filter(Boolean) : [];
   const pb = `${base}.pb`;
   const jsonl = `${base}.jsonl`;
   // The protobuf file, and its JSON-lines form when corpus.mjs --jsonl wrote it.
   const inputs = [{ name: 'pb', file: pb, baseline: 'bench/baseline-protobufjs.mjs' }];
   if (existsSync(jsonl)) inputs.push({ name: 'jsonl', file: jsonl, baseline: 'bench/baseline-jsonparse.mjs' });
-  const result = { bench: 'process-ab', corpus: base, other, loadAverage: [+loadavg()[0].toFixed(2)] };
+  const result = { bench: 'process-ab', corpus: base, other, bNodeFlags: bFlags.join(' '), loadAverage: [+loadavg()[0].toFixed(2)] };
   for (const input of inputs) {
     const report = ['bin/n1-report.js', '--format', 'json', '--jobs', '1', input.file];
     const cpu = { a: [], b: [], baseline: [] };
@@ -60,7 +63,7 @@ if (process.argv.includes('--ab')) {
     const outputs = {};
     for (let i = 0; i < runs; i++) {
       for (const k of i % 2 === 0 ? ['a', 'b'] : ['b', 'a']) {
-        const r = once(report, k === 'a' ? other : root);
+        const r = k === 'a' ? once(report, other) : once(report, root, bFlags);
         cpu[k].push(r.cpu);
         wall[k].push(r.wall);
         outputs[k] ??= r.stdout;
