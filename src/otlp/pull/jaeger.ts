@@ -4,7 +4,7 @@ import { createJsonDecoder } from '../json.js';
 import type { DecodedBatch } from '../span.js';
 import { displayUrl, httpGet, jsonBody, PullError, statusError, type HttpResponse } from './http.js';
 import {
-  apiUrl, decodeTraceList, FailedOnce, firstTraces, newTraces, windowedSearch, noteHtmlPage,
+  apiUrl, decodeTraceList, FailedOnce, listedTraces, newTraces, noteHtmlPage,
   type ProbeNotes, type PullQuery, type PullStats, type SearchPage, type SourceOptions, type TraceListFormat, type TraceSource,
 } from './source.js';
 
@@ -87,13 +87,11 @@ class JaegerSource implements TraceSource {
     );
   }
 
-  /** Every trace of the service in the window (see windowedSearch), one batch per trace. */
+  /** Every trace of the service in the window (see listedTraces), one batch per trace. */
   async *traces(query: PullQuery, stats: PullStats): AsyncGenerator<DecodedBatch> {
     const service = this.service(query);
     const pageSize = this.opts.pageSize ?? 100;
-    const seen = new Set<string>();
-    const pages = windowedSearch(query, pageSize, 1, stats, (startMs, endMs) => this.page(service, startMs, endMs, pageSize, seen, stats));
-    yield* firstTraces(pages, query.limit, stats);
+    yield* listedTraces(query, pageSize, stats, (startMs, endMs, seen) => this.page(service, startMs, endMs, pageSize, seen, stats));
   }
 
   /** One search: the new traces, a batch each, and how many traces came back in all. */

@@ -136,11 +136,21 @@ export function decodeTraceList(
   return batches;
 }
 
-/** Hands on the batches (one trace each) of windowed searches, until `limit` traces. */
-export async function* firstTraces(pages: AsyncIterable<DecodedBatch[]>, limit: number, stats: PullStats): AsyncGenerator<DecodedBatch> {
-  for await (const batches of pages) {
+/**
+ * The query's traces from a client whose searches list whole traces (Jaeger's classic API, Zipkin's):
+ * windowedSearch over `page`, which is given the trace ids already handed on so it returns only new
+ * ones, a batch per trace, until the query's limit.
+ */
+export async function* listedTraces(
+  query: PullQuery,
+  pageSize: number,
+  stats: PullStats,
+  page: (startMs: number, endMs: number, seen: Set<string>) => Promise<SearchPage<DecodedBatch>>,
+): AsyncGenerator<DecodedBatch> {
+  const seen = new Set<string>();
+  for await (const batches of windowedSearch(query, pageSize, 1, stats, (startMs, endMs) => page(startMs, endMs, seen))) {
     for (const batch of batches) {
-      if (stats.fetched >= limit) return;
+      if (stats.fetched >= query.limit) return;
       stats.fetched++;
       yield batch;
     }

@@ -4,7 +4,7 @@ import { decodeZipkinSpans } from '../zipkin.js';
 import type { DecodedBatch } from '../span.js';
 import { displayUrl, httpGet, jsonBody, PullError, statusError } from './http.js';
 import {
-  apiUrl, decodeTraceList, FailedOnce, firstTraces, noteHtmlPage, windowedSearch,
+  apiUrl, decodeTraceList, FailedOnce, listedTraces, noteHtmlPage,
   type ProbeNotes, type PullQuery, type PullStats, type SearchPage, type SourceOptions, type TraceListFormat, type TraceSource,
 } from './source.js';
 
@@ -63,13 +63,11 @@ class ZipkinSource implements TraceSource {
     throw new PullError(`${displayUrl(this.base)}: Zipkin has no service "${query.service}"${known === '' ? ' (it has no traces yet)' : ` (it has: ${known})`}`);
   }
 
-  /** Every trace in the window (see windowedSearch; Zipkin's endTs and lookback are milliseconds), one batch per trace. */
+  /** Every trace in the window (see listedTraces; Zipkin's endTs and lookback are milliseconds), one batch per trace. */
   async *traces(query: PullQuery, stats: PullStats): AsyncGenerator<DecodedBatch> {
     const service = this.service(query);
     const pageSize = this.opts.pageSize ?? 100;
-    const seen = new Set<string>();
-    const pages = windowedSearch(query, pageSize, 1, stats, (startMs, endMs) => this.page(service, startMs, endMs, pageSize, seen, stats));
-    yield* firstTraces(pages, query.limit, stats);
+    yield* listedTraces(query, pageSize, stats, (startMs, endMs, seen) => this.page(service, startMs, endMs, pageSize, seen, stats));
   }
 
   /** One search: the traces that start in [startMs, endMs], newest first, at most `limit`. */
