@@ -197,7 +197,9 @@ export function filterReport<R extends Narrowable<NarrowableEndpoint>>(report: R
     endpoints.push(findings === e.findings ? e : { ...e, findings });
   }
   if (endpoints.length === report.endpoints.length && endpoints.every((e, i) => e === report.endpoints[i])) return report;
-  return { ...report, summary: reportSummary(rollups, endpoints), endpoints };
+  // Queries outside any request are no endpoint's: narrowing the endpoints leaves them as they were.
+  const outside = report.summary.queriesOutsideRequests;
+  return { ...report, summary: { ...reportSummary(rollups, endpoints), ...(outside === undefined ? {} : { queriesOutsideRequests: outside }) }, endpoints };
 }
 
 /** The report settings for a request: serve's, plus dead views when a window applies (the filter's, or serve --dead-after). */

@@ -553,6 +553,8 @@ describe('queries outside requests', () => {
     expect((await summaryOf('/api/endpoints')).queriesOutsideRequests).toBe(4);
     expect((await summaryOf(`/api/report?service=${request.service}`)).queriesOutsideRequests).toBe(4);
     expect((await summaryOf('/api/report?service=billing')).queriesOutsideRequests).toBeUndefined();
+    // Narrowing the endpoints (kind, text search) narrows no query outside them.
+    expect((await summaryOf('/api/report?q=no-such-endpoint')).queriesOutsideRequests).toBe(4);
     expect((await summaryOf('/api/endpoints?service=billing')).queriesOutsideRequests).toBeUndefined();
     await reading.close();
     rmSync(outsideDir, { recursive: true, force: true });
