@@ -6,7 +6,7 @@ import type { RequestAnalysis } from './detect/types.js';
 import { decodeJsonLineTo, inProtobufUnit, isRawUnit, type TraceUnit, type UnitDecoders } from './otlp/file.js';
 import { countRefused, refusedIn, type DbSpanFields, type DecodedBatch, type RefusedSpans, type SpanRecord, type SpanSink, type TraceId } from './otlp/span.js';
 import { spansRead, type SinkBatch, type WireDecoder } from './otlp/wire/decoder.js';
-import { isRequestSpan } from './traces/assemble.js';
+import { isRequestSpan, type AssemblyStats, type OutsideQueries } from './traces/assemble.js';
 import { createSqlNormalizer } from './sql/index.js';
 import { createNoiseFilter } from './sql/noise.js';
 import { assembleColumns, compactTraces, type CompactTrace } from './traces/compact.js';
@@ -29,6 +29,11 @@ export interface AnalyzerOptions extends AssemblerOptions, DetectOptions {
    * none of its requests counted, and the traces analysed with it go on. Without it the error is thrown.
    */
   onAnalysisError?: (traceId: TraceId, error: unknown) => void;
+  /**
+   * Told, for each trace analysed whole, of its work outside any request that ran queries (left out
+   * of every request, traces/assemble.ts isOutsideRequests): serve stores it with the trace's commit.
+   */
+  onOutsideQueries?: (outside: readonly OutsideQueries[]) => void;
 }
 
 /** Traces analysed together by Analyzer.flushEach. */
@@ -42,6 +47,7 @@ export class Analyzer {
   readonly #detect: DetectOptions;
   readonly #onRelease: ((released: ReleasedTrace) => void) | undefined;
   readonly #onAnalysisError: ((traceId: TraceId, error: unknown) => void) | undefined;
+  readonly #onOutsideQueries: ((outside: readonly OutsideQueries[]) => void) | undefined;
   readonly #sink: SpanSink;
   /** Traces evicted by a message that then failed to decode, not analysed yet. */
   readonly #evicted: CompletedTrace<CompactTrace>[] = [];
@@ -59,6 +65,7 @@ export class Analyzer {
     };
     this.#onRelease = options.onRelease;
     this.#onAnalysisError = options.onAnalysisError;
+    this.#onOutsideQueries = options.onOutsideQueries;
     this.#sink = new OpenTraceSink(this.assembler);
   }
 
@@ -126,20 +133,28 @@ export class Analyzer {
     for (const t of traces) {
       this.#onRelease?.(t);
       const before = out.length;
+      const counters = this.assembler.counters;
+      // The trace's own outside work, told only once its analysis succeeded (a trace counts whole or not at all).
+      const stats: AssemblyStats = { duplicateSpans: 0, queriesOutsideRequests: 0, ...(this.#onOutsideQueries === undefined ? {} : { outside: [] }) };
       try {
         // Copies within the trace are dropped (and counted) as it is assembled; DB spans stay in the columns.
-        for (const request of assembleColumns(t.spans, this.assembler.counters)) {
+        for (const request of assembleColumns(t.spans, stats)) {
           // A continuation's other requests (late or copied spans of requests analysed before) are not analysed again.
           if (t.continuing !== undefined && !t.continuing.has(request.spanId)) continue;
           const analysis = analyseColumns(request, this.#normalize, this.#detect);
           if (t.continuing !== undefined) analysis.continuationSpanId = request.spanId;
           out.push(analysis);
         }
+        // A continuation's spans came after its trace was told: work outside requests roots a trace of its own.
+        if (t.continuing === undefined && stats.outside !== undefined && stats.outside.length > 0) this.#onOutsideQueries?.(stats.outside);
       } catch (error) {
         if (this.#onAnalysisError === undefined) throw error;
         // A trace counts whole or not at all: its requests analysed before the throw go too.
         out.length = before;
         this.#onAnalysisError(t.traceId, error);
+      } finally {
+        counters.duplicateSpans += stats.duplicateSpans;
+        counters.queriesOutsideRequests += stats.queriesOutsideRequests;
       }
     }
     this.requestsAnalysed += out.length;

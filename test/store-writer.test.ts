@@ -112,6 +112,19 @@ describe('the SQLite store with a writer thread', () => {
     await store.close();
   });
 
+  it('writes the queries outside requests the writer thread is given with their traces\' commit, once', async () => {
+    const path = join(tempDir('writer-outside'), 'n1lens.db');
+    const store = SqliteStore.open(path, { writerThread });
+    const startMs = Date.now();
+    const setUp = { traceId: 'e'.repeat(32), startMs, service: 'recruit', queries: 9 };
+    await store.record([], { traceIds: [setUp.traceId], nowMs: startMs }, undefined, [setUp]);
+    await store.record([], { traceIds: [setUp.traceId], nowMs: startMs }, undefined, [setUp]); // a replay's: committed already
+    await store.close();
+    const reopened = SqliteStore.open(path);
+    expect((await reopened.report()).summary.queriesOutsideRequests).toBe(9);
+    reopened.closeSync();
+  });
+
   it('writes a statement again after the transaction that first wrote it failed', async () => {
     const analyses = (await recordedRequests()).slice(0, 10);
     for (const writer of [undefined, writerThread]) {

@@ -139,3 +139,27 @@ describe('--min-wasted-ms over a store (--db)', () => {
     process.exitCode = undefined;
   });
 });
+
+describe('queries outside requests over a store (--db)', () => {
+  it('are in the summary as serve stored them, narrowed by --service and --since', async () => {
+    const dir = tempDir('report-db-outside');
+    const db = join(dir, 'n1lens.db');
+    const store = SqliteStore.open(db);
+    const startMs = Date.now() - 10 * 60_000;
+    const request = analyseRequest(requestOf('GET dashboard/', [APPLICATIONS, ...loop(8, ...DASHBOARD_ROW)], { traceId: '1'.repeat(32), startMs }), createSqlNormalizer());
+    await store.record([request], { traceIds: [request.traceId, '2'.repeat(32)], nowMs: startMs }, undefined, [{ traceId: '2'.repeat(32), startMs, service: request.service, queries: 7 }]);
+    await store.close();
+    const outside = async (...args: string[]): Promise<number | undefined> => {
+      const out = join(dir, 'r.json');
+      vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+      vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      await reportCommand().exitOverride().parseAsync(['--db', db, '-f', `json=${out}`, ...args], { from: 'user' });
+      vi.restoreAllMocks();
+      return (JSON.parse(readFileSync(out, 'utf8')) as { summary: { queriesOutsideRequests?: number } }).summary.queriesOutsideRequests;
+    };
+    expect(await outside()).toBe(7);
+    expect(await outside('--service', request.service, '--since', '2h')).toBe(7);
+    expect(await outside('--service', 'billing')).toBeUndefined();
+    process.exitCode = undefined;
+  });
+});

@@ -246,17 +246,15 @@ async function storeReport(db: string, opts: ReportCliOptions, gated: boolean): 
   try {
     const deadViews = deadAfterMs === undefined ? [] : await store.deadViews(schema?.urls ?? [], deadAfterMs, nowMs);
     const period = sinceMs === undefined ? {} : { sinceMs };
-    const [rollups, connections] = await Promise.all([
-      store.rollups({ ...period, ...(opts.service === undefined ? {} : { service: opts.service }) }),
-      store.connections(period),
-    ]);
+    const ofService = { ...period, ...(opts.service === undefined ? {} : { service: opts.service }) };
+    const [rollups, connections, queriesOutsideRequests] = await Promise.all([store.rollups(ofService), store.connections(period), store.queriesOutsideRequests(ofService)]);
     const options: ReportOptions = {
       ...(schema === undefined ? {} : { schema }),
       ...endpointDetectOptions(opts),
       ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
       ...noiseOptions(opts),
     };
-    const report = buildReport(rollups, { ...options, connections: connections.filter((c) => opts.service === undefined || c.service === opts.service), deadViews });
+    const report = buildReport(rollups, { ...options, connections: connections.filter((c) => opts.service === undefined || c.service === opts.service), deadViews, queriesOutsideRequests });
     return { report, belowMinWasted: gated ? belowMinWasted(rollups, options) : new Set<string>() };
   } finally {
     await store.close();

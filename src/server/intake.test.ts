@@ -1413,3 +1413,53 @@ describe('Intake replay after a crash', () => {
     store.closeSync();
   });
 });
+
+describe('Intake, queries outside requests', () => {
+  /** A trace of `queries` DB spans with no parent: a test database's set-up, as Django's test runner sends it. */
+  const setUpQueries = (traceId: string, queries: number): OtlpJsonSpan[] =>
+    Array.from({ length: queries }, (_, i) => ({
+      traceId,
+      spanId: spanIdAt(traceId, i),
+      name: 'CREATE',
+      kind: 3,
+      startTimeUnixNano: String(1_000_000_000_000_000 + i * 1_000_000),
+      endTimeUnixNano: String(1_000_000_000_000_000 + i * 1_000_000 + 500_000),
+      attributes: [
+        { key: 'db.system', value: { stringValue: 'postgresql' } },
+        { key: 'db.statement', value: { stringValue: `CREATE TABLE "t${i}" ("id" integer)` } },
+      ],
+    }));
+
+  it('stores them with their traces\' commit: read back from the file after a crash, a replayed export counted once', async () => {
+    const dir = join(tempDir('outside-spool'), 'spool');
+    const file = join(tempDir('outside-db'), 'n1lens.db');
+    const { clock, options } = continuationOptions();
+    const crashed = new Intake({ ...options, store: Store.open(file), spool: Spool.open({ dir, commitMs: 1 }) });
+    const first = await crashed.acceptProtobuf(exportOf([...requestSpans({ traceId: '1'.repeat(32) }), ...setUpQueries('2'.repeat(32), 3)]).bytes, 'http');
+    if (!first.ok) throw new Error(first.message);
+    await first.durable;
+    clock.now += 7000;
+    await crashed.tick();
+    // Acknowledged and durable, not analysed: then kill -9. Its segment holds the first export too.
+    const second = await crashed.acceptProtobuf(exportOf(setUpQueries('3'.repeat(32), 2)).bytes, 'http');
+    if (!second.ok) throw new Error(second.message);
+    await second.durable;
+
+    const store = Store.open(file);
+    const intake = new Intake({ ...options, store, spool: Spool.open({ dir, commitMs: 1 }), replayWaitMs: 1000 });
+    const replayed = await intake.replay();
+    expect(replayed.skipped).toBeGreaterThanOrEqual(3); // the first export's committed traces were read again, and skipped
+    clock.now += 7000;
+    await intake.tick();
+    await intake.close();
+    store.closeSync();
+
+    const reopened = Store.open(file);
+    const report = await reopened.report();
+    expect(report.endpoints.map((e) => [e.endpoint, e.requests])).toEqual([['GET dashboard/', 1]]);
+    expect(report.summary.queriesOutsideRequests).toBe(5);
+    expect((await reopened.report({ service: 'recruit' })).summary.queriesOutsideRequests).toBe(5);
+    expect((await reopened.report({ service: 'billing' })).summary.queriesOutsideRequests).toBeUndefined();
+    reopened.closeSync();
+  });
+});

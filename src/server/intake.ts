@@ -12,7 +12,7 @@ import type { DbSpanFields, DecodedBatch, SpanRecord, SpanSink, TraceId } from '
 import { SegmentPins, type Spool, type SpoolCompression, type SpoolEncoding, type SpoolRecord } from '../spool/index.js';
 import type { RowBatchBuilder } from '../store/rows.js';
 import type { Store } from '../store/store.js';
-import type { AwaitedCall } from '../traces/assemble.js';
+import type { AwaitedCall, OutsideQueries } from '../traces/assemble.js';
 import { estimateDbSpanBytes, estimateSpanBytes, type BatchSurvey } from '../traces/assembler.js';
 import { baseRetryFor, decideAdmission, fullness, retryDelayMs, type Admission, type AdmissionLimits, type RefusalReason } from '../traces/admission.js';
 import { spooledBody, type CompressedBody } from './body.js';
@@ -303,6 +303,8 @@ export class Intake implements ExportIntake {
   #peersReadAt = Number.NEGATIVE_INFINITY;
   #sharing: Promise<void> | undefined;
   #pending: RequestAnalysis[] = [];
+  /** Work outside any request of the traces analysed since the last write: stored with their commit, so a replay counts it once. */
+  #outside: OutsideQueries[] = [];
   /**
    * The rows of #pending, rolled up as each analysis is taken (Store.rowBuilder); undefined while a
    * failed write's analyses are back in #pending without them (the next write makes them again).
@@ -336,6 +338,7 @@ export class Intake implements ExportIntake {
       maxGrowingTraceBytes: options.maxGrowingTraceBytes ?? maxBytes / GROWING_TRACE_BUFFER_SHARE,
       onRelease: (r) => this.#noteReleased(r),
       onAnalysisError: (traceId, error) => this.#analysisFailed(traceId, error),
+      onOutsideQueries: (outside) => this.#outside.push(...outside),
     });
     this.#spool = options.spool;
     this.#copyApart = options.spool === undefined ? undefined : options.copyApart;
@@ -966,7 +969,7 @@ export class Intake implements ExportIntake {
 
   /** Writes the pending analyses in one transaction; true when nothing is left pending. */
   async #write(): Promise<boolean> {
-    if (this.#pending.length === 0 && this.#released.length === 0 && this.#continued.length === 0) {
+    if (this.#pending.length === 0 && this.#released.length === 0 && this.#continued.length === 0 && this.#outside.length === 0) {
       // Segments of late or duplicate spans only (a sender resending exports already committed) pin
       // nothing: they go now, not at the next write. A full spool refuses every new trace, so waiting
       // for one to complete would keep it full for good.
@@ -983,20 +986,23 @@ export class Intake implements ExportIntake {
     const released = this.#released;
     const continued = this.#continued;
     const awaited = this.#awaited;
+    const outside = this.#outside;
     this.#pending = [];
+    this.#outside = [];
     this.#pendingRows = undefined;
     this.#released = [];
     this.#continued = [];
     this.#awaited = new Map();
     const nowMs = this.#now();
     try {
-      const theirs = await this.#store.record(batch, this.#trackCommitted ? { traceIds: released, nowMs, awaited: [...awaited] } : undefined, rows);
+      const theirs = await this.#store.record(batch, this.#trackCommitted ? { traceIds: released, nowMs, awaited: [...awaited] } : undefined, rows, outside);
       // Traces another writer committed first are its to continue.
       if (theirs.length > 0) this.#analyzer.assembler.forgetAwaited(theirs);
     } catch {
       // The database is unreachable or failed the transaction: nothing of it was written. Keep the
       // batch for the next tick; the spool keeps its exports, so even a crash now loses nothing.
       this.#pending = batch.concat(this.#pending);
+      this.#outside = outside.concat(this.#outside);
       this.#pendingRows = undefined;
       this.#released = released.concat(this.#released);
       this.#continued = continued.concat(this.#continued);

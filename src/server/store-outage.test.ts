@@ -75,3 +75,30 @@ describe('Intake on PostgreSQL during an outage', () => {
     await store.close();
   }, 60_000);
 });
+
+describe('Intake on PostgreSQL, queries outside requests during an outage', () => {
+  it('keeps them with the failed write and stores them once the database is back, once', async () => {
+    const url = await postgresDatabase('outage-outside');
+    const clock = { now: 1_000_000 };
+    const store = await PostgresStore.open(url);
+    const intake = new Intake({ store, metrics: createMetrics(), spool: Spool.open({ dir: join(tempDir('outage-outside'), 'spool'), commitMs: 1 }), traceWaitMs: 100, now: () => clock.now });
+    // A test database's set-up: the request's queries with no span above them (3: the list and two lookups).
+    const setUp = djangoRequest({ traceId: 'c'.repeat(32), repeats: 2 });
+    const scopes = setUp.resourceSpans[0]!.scopeSpans;
+    scopes.splice(0, 1);
+    for (const span of scopes[0]!.spans) delete span.parentSpanId;
+    const body = Buffer.from(encodeJson(setUp));
+
+    await setReachable(url, false);
+    const accepted = await intake.accept(decodeJsonRequest(body), 'http', { encoding: 'json', body });
+    expect(accepted.ok).toBe(true);
+    if (accepted.ok) await accepted.durable;
+    clock.now += 1000;
+    expect(await intake.tick()).toBe(false);
+    await setReachable(url, true);
+    expect(await intake.tick()).toBe(true);
+    await intake.close();
+    expect((await store.report()).summary.queriesOutsideRequests).toBe(3);
+    await store.close();
+  });
+});

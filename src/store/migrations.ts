@@ -317,6 +317,18 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   UPDATE connection_hours SET postgresql_requests = observable_requests;
   UPDATE connection_minutes SET postgresql_requests = observable_requests;
   `,
+  // 15: queries outside any request (a test database's set-up, a management command, a script;
+  // traces/assemble.ts isOutsideRequests) per hour and service, added with their traces' commit so a
+  // replay counts them once; the report's summary reads them, its --service narrowing them. Hour rows
+  // only (pruned with the others by the retention): a period's edge counts its hour whole.
+  `
+  CREATE TABLE IF NOT EXISTS outside_query_hours (
+    hour INTEGER NOT NULL,
+    service TEXT NOT NULL,
+    queries INTEGER NOT NULL,
+    PRIMARY KEY (hour, service)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /**
@@ -531,6 +543,10 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   ALTER TABLE connection_minutes ADD COLUMN IF NOT EXISTS postgresql_requests bigint NOT NULL DEFAULT 0;
   UPDATE connection_hours SET postgresql_requests = observable_requests;
   UPDATE connection_minutes SET postgresql_requests = observable_requests;
+  `,
+  // 15: queries outside any request per hour and service (see the SQLite list).
+  `
+  CREATE TABLE IF NOT EXISTS outside_query_hours (hour bigint NOT NULL, service text NOT NULL, queries bigint NOT NULL, PRIMARY KEY (hour, service));
   `,
 ];
 

@@ -10,7 +10,7 @@ import { moreCompleteLink, type EndpointRollup } from '../detect/rollup.js';
 import type { RouteTraffic } from '../detect/routes.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
-import type { AwaitedCall } from '../traces/assemble.js';
+import type { AwaitedCall, OutsideQueries } from '../traces/assemble.js';
 import { MAX_PEERS, type PeerVerdict } from '../traces/peers.js';
 import { gainsMinuteRows, MINUTE_ROWS_MARK, POSTGRES_MIGRATIONS } from './migrations.js';
 import {
@@ -42,6 +42,8 @@ import {
   type ConnectionSecondRow,
   type ConnectionSumRow,
   PRUNE_PEER_VERDICTS,
+  outsideQueryHours,
+  outsideQueryRange,
 } from './rows.js';
 import {
   Store,
@@ -154,11 +156,11 @@ export class PostgresStore extends Store {
     }
   }
 
-  async record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces, built?: RowBatchBuilder): Promise<string[]> {
+  async record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces, built?: RowBatchBuilder, outside: readonly OutsideQueries[] = []): Promise<string[]> {
     const continuations = committed === undefined ? [] : continuationKeys(analyses);
     const ids = committed === undefined ? [] : [...new Set([...committed.traceIds, ...continuations])].sort();
     const awaited = committed?.awaited ?? [];
-    if (analyses.length === 0 && ids.length === 0 && awaited.length === 0) return [];
+    if (analyses.length === 0 && ids.length === 0 && awaited.length === 0 && outside.length === 0) return [];
     return this.#transaction(async (c) => {
       let counted = analyses;
       let again = new Set<string>();
@@ -189,6 +191,15 @@ export class PostgresStore extends Store {
         await c.query(`DELETE FROM commit_awaits WHERE trace_id = ANY($1::text[]) AND calls = '[]'`, [ours.map(([traceId]) => traceId)]);
       }
       if (counted.length > 0) await this.#write(c, counted === analyses && built !== undefined ? built.finish() : this.rowsNow(counted));
+      // In (hour, service) order, as every writer locks the rows.
+      const hours = outsideQueryHours(outside, again).sort((a, b) => a[0] - b[0] || compareText(a[1], b[1]));
+      if (hours.length > 0) {
+        await c.query(
+          `INSERT INTO outside_query_hours (hour, service, queries) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[])
+           ON CONFLICT (hour, service) DO UPDATE SET queries = outside_query_hours.queries + excluded.queries`,
+          [hours.map((h) => h[0]), hours.map((h) => h[1]), hours.map((h) => h[2])],
+        );
+      }
       const continued = new Set(continuations);
       return [...again].filter((id) => !continued.has(id));
     });
@@ -401,8 +412,18 @@ export class PostgresStore extends Store {
         }
       }
       n += (await c.query('DELETE FROM connection_seconds WHERE second < $1', [cut / 1000])).rowCount ?? 0;
+      n += (await c.query('DELETE FROM outside_query_hours WHERE hour < $1', [cut])).rowCount ?? 0;
       return n;
     });
+  }
+
+  async queriesOutsideRequests(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'service'> = {}): Promise<number> {
+    const { lo, hi, service } = outsideQueryRange(query);
+    const res = await this.#pool.query<{ n: string }>(
+      'SELECT coalesce(sum(queries), 0) AS n FROM outside_query_hours WHERE hour >= $1 AND hour < $2 AND ($3::text IS NULL OR service = $3)',
+      [lo, hi, service],
+    );
+    return Number(res.rows[0]!.n);
   }
 
   async connections(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<ConnectionRollup[]> {

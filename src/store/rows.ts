@@ -6,10 +6,11 @@ import { timelineReleased } from '../detect/request.js';
 import { callerOf, emptyPattern, mergePatterns, routeTraffic as routeTrafficOf, type RouteTraffic, type TrafficPattern } from '../detect/routes.js';
 import type { Cascade, CodeLocation, FindingKind, LeafShape, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
 import type { Acknowledgement, AcknowledgementState } from '../report/acknowledge.js';
-import type { PeriodRows, StartRange, StoredFinding } from './store.js';
+import type { PeriodQuery, PeriodRows, StartRange, StoredFinding } from './store.js';
 import { HOUR_MS, MINUTE_MS } from '../report/period.js';
 import { MAX_PEERS } from '../traces/peers.js';
 import type { SqlFacts } from '../sql/types.js';
+import type { OutsideQueries } from '../traces/assemble.js';
 
 type Pairs = [number, number][];
 const toPairs = (m: Map<number, number>): Pairs => [...m];
@@ -127,6 +128,35 @@ export function rangesOf(rows: PeriodRows): [Grain, StartRange][] {
 /** Rows of several ranges in one list ordered by (endpoint, start), as assembleRollups and the trend charts take them. */
 export const byEndpointAndStart = <T extends { endpoint_id: number; hour: number }>(rows: T[]): T[] =>
   rows.sort((a, b) => a.endpoint_id - b.endpoint_id || a.hour - b.hour);
+
+/** An outside_query_hours row: queries outside any request (traces/assemble.ts isOutsideRequests) of one service in one hour. */
+export type OutsideQueryHour = [hour: number, service: string, queries: number];
+
+/** The outside_query_hours deltas of a write: `outside` summed per hour and service, but for the traces in `skip` (committed already). */
+export function outsideQueryHours(outside: readonly OutsideQueries[], skip: ReadonlySet<string>): OutsideQueryHour[] {
+  const sums = new Map<string, OutsideQueryHour>();
+  for (const o of outside) {
+    if (skip.has(o.traceId)) continue;
+    const hour = Math.floor(o.startMs / HOUR_MS) * HOUR_MS;
+    const key = `${hour}\u0000${o.service}`;
+    const row = sums.get(key);
+    if (row === undefined) sums.set(key, [hour, o.service, o.queries]);
+    else row[2] += o.queries;
+  }
+  return [...sums.values()];
+}
+
+/**
+ * The outside_query_hours a period reads: those of the hours it overlaps (the count is kept by the
+ * hour only), of one service (null: all).
+ */
+export function outsideQueryRange(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'service'>): { lo: number; hi: number; service: string | null } {
+  return {
+    lo: query.sinceMs === undefined ? Number.MIN_SAFE_INTEGER : Math.floor(query.sinceMs / HOUR_MS) * HOUR_MS,
+    hi: query.untilMs === undefined ? Number.MAX_SAFE_INTEGER : Math.ceil(query.untilMs),
+    service: query.service ?? null,
+  };
+}
 
 /** One row start's rollups in a RowBatch. */
 export interface RowsAt {

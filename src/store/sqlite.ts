@@ -7,7 +7,7 @@ import type { RouteTraffic } from '../detect/routes.js';
 import type { RequestAnalysis } from '../detect/types.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
 import type { SqlFacts } from '../sql/types.js';
-import type { AwaitedCall } from '../traces/assemble.js';
+import type { AwaitedCall, OutsideQueries } from '../traces/assemble.js';
 import { MAX_PEERS, type PeerVerdict } from '../traces/peers.js';
 import { migrate, MINUTE_ROWS_MARK } from './migrations.js';
 import { Summaries, type SummaryBucket, type SummaryEndpoint } from './summaries.js';
@@ -45,6 +45,8 @@ import {
   type ConnectionSecondRow,
   type ConnectionSumRow,
   PRUNE_PEER_VERDICTS,
+  outsideQueryHours,
+  outsideQueryRange,
 } from './rows.js';
 import {
   Store,
@@ -205,7 +207,7 @@ export class SqliteStore extends Store {
    * calls this from its intake), then written in one transaction: on the writer thread when there is
    * one, here otherwise.
    */
-  async record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces, built?: RowBatchBuilder): Promise<string[]> {
+  async record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces, built?: RowBatchBuilder, outside: readonly OutsideQueries[] = []): Promise<string[]> {
     const continuations = committed === undefined ? [] : continuationKeys(analyses);
     const traceIds: CommittedIds | undefined =
       committed === undefined ? undefined : { traceIds: [...new Set([...committed.traceIds, ...continuations])], nowMs: committed.nowMs, awaited: committed.awaited ?? [] };
@@ -214,7 +216,7 @@ export class SqliteStore extends Store {
     for (;;) {
       const rows =
         counted.length === 0 ? undefined : counted === analyses && built !== undefined ? await this.#finishYielding(built) : await this.#rowsYielding(counted);
-      const again = this.#writer === undefined ? this.writeRowsSync(rows, traceIds, known) : await this.#writer.write(rows, traceIds, known);
+      const again = this.#writer === undefined ? this.writeRowsSync(rows, traceIds, known, outside) : await this.#writer.write(rows, traceIds, known, outside);
       if (again.length === 0) {
         const continued = new Set(continuations);
         return known.filter((id) => !continued.has(id));
@@ -248,11 +250,12 @@ export class SqliteStore extends Store {
   }
 
   /**
-   * The writer thread's write (writer.ts): `rows` and the committed traces in one transaction. A trace
-   * already committed (by an earlier run, another instance), unless in `known`, makes it write nothing
-   * and return those traces, so the caller counts its batch again without them.
+   * The writer thread's write (writer.ts): `rows`, `outside` (but for the traces in `known`) and the
+   * committed traces in one transaction. A trace already committed (by an earlier run, another
+   * instance), unless in `known`, makes it write nothing and return those traces, so the caller
+   * counts its batch again without them.
    */
-  writeRowsSync(rows: RowBatch | undefined, committed: CommittedIds | undefined, known: readonly string[]): string[] {
+  writeRowsSync(rows: RowBatch | undefined, committed: CommittedIds | undefined, known: readonly string[], outside: readonly OutsideQueries[] = []): string[] {
     const again: string[] = [];
     const fresh: string[] = [];
     let appended: number | undefined;
@@ -278,6 +281,10 @@ export class SqliteStore extends Store {
           }
         }
         if (rows !== undefined) this.#writeRows(rows);
+        const add = this.#prepare(
+          'INSERT INTO outside_query_hours (hour, service, queries) VALUES (?, ?, ?) ON CONFLICT (hour, service) DO UPDATE SET queries = queries + excluded.queries',
+        );
+        for (const row of outsideQueryHours(outside, new Set(known))) add.run(...row);
       });
     } catch (e) {
       if (e !== RECOUNT) throw e;
@@ -354,6 +361,7 @@ export class SqliteStore extends Store {
         }
       }
       n += this.#prepare('DELETE FROM connection_seconds WHERE second < ?').run(cut / 1000).changes;
+      n += this.#prepare('DELETE FROM outside_query_hours WHERE hour < ?').run(cut).changes;
       // The overview's sums must not outlive the rows they sum.
       this.#summaries.pruneBefore(cut);
       return n;
@@ -412,6 +420,14 @@ export class SqliteStore extends Store {
        ON CONFLICT (service, endpoint) DO UPDATE SET requests = excluded.requests, first_seen_ms = excluded.first_seen_ms,
          last_seen_ms = excluded.last_seen_ms, pattern = excluded.pattern`,
     ).run(t.service, t.endpoint, row.requests, row.first_seen_ms, row.last_seen_ms, row.pattern);
+  }
+
+  async queriesOutsideRequests(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'service'> = {}): Promise<number> {
+    const { lo, hi, service } = outsideQueryRange(query);
+    const row = this.#prepare(
+      'SELECT coalesce(sum(queries), 0) AS n FROM outside_query_hours WHERE hour >= ? AND hour < ? AND (? IS NULL OR service = ?)',
+    ).get(lo, hi, service, service) as { n: number };
+    return row.n;
   }
 
   async connections(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'byMinute'> = {}): Promise<ConnectionRollup[]> {

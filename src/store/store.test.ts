@@ -735,3 +735,32 @@ describe('PostgreSQL store', () => {
     await Promise.all(writers.map((w) => w.close()));
   }, 120_000);
 });
+
+describe.each(upgradableStores('outside'))('%s store, queries outside requests', (_name, make) => {
+  it('keeps them per hour and service with their traces\' commit, once, read back after reopening, by period and service, pruned with the hour rows', async () => {
+    const { open } = await make();
+    const store = await open({});
+    const setUp = { traceId: 'a'.repeat(32), startMs: T0 + 10, service: 'recruit', queries: 3 };
+    const command = { traceId: 'b'.repeat(32), startMs: T0 + HOUR + 5, service: 'billing', queries: 2 };
+    const request = dashboard(1, T0 + 20);
+    await store.record([request], { traceIds: [request.traceId, setUp.traceId, command.traceId], nowMs: T0 }, undefined, [setUp, command]);
+    // The same write again (its answer was lost, or a replay after a crash): its traces are committed, nothing counts twice.
+    await store.record([request], { traceIds: [request.traceId, setUp.traceId], nowMs: T0 }, undefined, [setUp]);
+    // Without a spool nothing is committed: counted as it comes.
+    await store.record([], undefined, undefined, [{ traceId: 'c'.repeat(32), startMs: T0 + 30, service: 'recruit', queries: 1 }]);
+    await store.close();
+
+    const reopened = await open({});
+    const outside = async (query: Parameters<Store['report']>[0]) => (await reopened.report(query)).summary.queriesOutsideRequests;
+    expect(await outside({})).toBe(6);
+    expect((await reopened.report()).endpoints.map((e) => e.requests)).toEqual([1]);
+    expect(await outside({ service: 'recruit' })).toBe(4);
+    expect(await outside({ service: 'billing' })).toBe(2);
+    expect(await outside({ sinceMs: T0 + HOUR })).toBe(2);
+    expect(await outside({ untilMs: T0 + HOUR })).toBe(4);
+    expect(await outside({ sinceMs: T0 + 2 * HOUR })).toBeUndefined();
+    await reopened.pruneBefore(T0 + HOUR + 1);
+    expect(await outside({})).toBe(2);
+    await reopened.close();
+  });
+});

@@ -6,7 +6,7 @@ import type { ConnectionRollup } from '../detect/connections.js';
 import type { EndpointRollup } from '../detect/rollup.js';
 import { detectDeadViews, urlconfHistorySince, type DeadView, type RouteEntry, type RouteTraffic } from '../detect/routes.js';
 import type { CodeLocation, RelationStep, RequestAnalysis, TimelineEntry, TriggerRef } from '../detect/types.js';
-import type { AwaitedCall } from '../traces/assemble.js';
+import type { AwaitedCall, OutsideQueries } from '../traces/assemble.js';
 import type { PeerVerdict } from '../traces/peers.js';
 import type { Acknowledgement } from '../report/acknowledge.js';
 import { buildReport, endpointMatcher, type Report, type ReportOptions } from '../report/model.js';
@@ -189,10 +189,18 @@ export abstract class Store {
    * commitKeyOf), as done in the same transaction; a trace or continuation another writer (or an
    * earlier run, or an earlier write whose answer was lost) already committed is not counted again.
    * `built`: a rowBuilder() given exactly `analyses`, in order, whose rows are written unless some
-   * are not counted (they are then made again from the analyses). Resolves with the traces of
-   * `committed` another writer committed first.
+   * are not counted (they are then made again from the analyses). `outside`: the work outside any
+   * request of traces analysed for this write, added per hour and service (outside_query_hours) in
+   * the same transaction but for the traces found committed already, so a replay counts it once.
+   * Resolves with the traces of `committed` another writer committed first.
    */
-  abstract record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces, built?: RowBatchBuilder): Promise<string[]>;
+  abstract record(analyses: readonly RequestAnalysis[], committed?: CommittedTraces, built?: RowBatchBuilder, outside?: readonly OutsideQueries[]): Promise<string[]>;
+  /**
+   * Queries outside any request (AssemblyStats.queriesOutsideRequests) in a period, of one service or
+   * all: the rows of the hours it overlaps (they are kept by the hour only, so a period's edge counts
+   * its hour whole).
+   */
+  abstract queriesOutsideRequests(query?: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'service'>): Promise<number>;
   /** Which of these traces have a committed analysis (not yet pruned): their spans are not new. */
   abstract committed(traceIds: readonly string[]): Promise<Set<string>>;
   /** The calls these committed traces still await (CommittedTraces.awaited), for those that await any. */
@@ -287,8 +295,8 @@ export abstract class Store {
 
   /** The DESIGN report over a period of stored data, with the period's connection_pressure. */
   async report(query: PeriodQuery = {}, options: Omit<ReportOptions, 'endpoint'> = {}): Promise<Report> {
-    const [rollups, connections] = await Promise.all([this.rollups(query), this.connections(query)]);
-    return buildReport(rollups, { connections, ...options, ...(query.endpoint === undefined ? {} : { endpoint: query.endpoint }) });
+    const [rollups, connections, queriesOutsideRequests] = await Promise.all([this.rollups(query), this.connections(query), this.queriesOutsideRequests(query)]);
+    return buildReport(rollups, { connections, queriesOutsideRequests, ...options, ...(query.endpoint === undefined ? {} : { endpoint: query.endpoint }) });
   }
 
   /**

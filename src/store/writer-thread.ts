@@ -20,7 +20,7 @@ port.on('message', (call: WriterCall) => {
 function run(call: WriterCall): unknown {
   switch (call.op) {
     case 'write':
-      return store.writeRowsSync(call.rows, call.committed, call.known);
+      return store.writeRowsSync(call.rows, call.committed, call.known, call.outside);
     case 'pruneCommitted':
       return store.pruneCommittedSync(call.beforeMs);
     case 'pruneBefore':

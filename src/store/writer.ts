@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import type { RowBatch } from './rows.js';
 import type { AwaitedEntry } from './store.js';
+import type { OutsideQueries } from '../traces/assemble.js';
 
 /** Traces a write notes as committed (the spool's exactly-once), as they cross threads. */
 export interface CommittedIds {
@@ -17,7 +18,7 @@ export interface CommittedIds {
 
 /** What the thread is asked to do; each call is answered once, by id. */
 export type WriterCall =
-  | { id: number; op: 'write'; rows: RowBatch | undefined; committed: CommittedIds | undefined; known: string[] }
+  | { id: number; op: 'write'; rows: RowBatch | undefined; committed: CommittedIds | undefined; known: string[]; outside: readonly OutsideQueries[] }
   | { id: number; op: 'pruneCommitted'; beforeMs: number }
   | { id: number; op: 'pruneBefore'; beforeMs: number }
   | { id: number; op: 'close' };
@@ -57,12 +58,12 @@ export class StoreWriter {
   }
 
   /**
-   * Merges `rows` and notes `committed` in one transaction. Resolves with the traces another write
-   * had already committed (not in `known`): then nothing was written, and the caller recounts its
-   * batch without them.
+   * Merges `rows` and `outside` (but for the traces in `known`) and notes `committed` in one
+   * transaction. Resolves with the traces another write had already committed (not in `known`): then
+   * nothing was written, and the caller recounts its batch without them.
    */
-  write(rows: RowBatch | undefined, committed: CommittedIds | undefined, known: string[]): Promise<string[]> {
-    return this.#call({ op: 'write', rows, committed, known }) as Promise<string[]>;
+  write(rows: RowBatch | undefined, committed: CommittedIds | undefined, known: string[], outside: readonly OutsideQueries[]): Promise<string[]> {
+    return this.#call({ op: 'write', rows, committed, known, outside }) as Promise<string[]>;
   }
 
   async pruneCommitted(beforeMs: number): Promise<void> {

@@ -37,7 +37,9 @@ export function withoutQueriesOutside<R extends { spanId: string }>(
     const span = r.spanId === '' ? undefined : requestSpans.get(r.spanId);
     if (span === undefined || !isOutsideRequests(span)) return true;
     left++;
-    outside += (isDbSpan(span) ? 1 : 0) + queriesBelow(r);
+    const queries = (isDbSpan(span) ? 1 : 0) + queriesBelow(r);
+    outside += queries;
+    if (queries > 0) stats?.outside?.push({ traceId: span.traceId, startMs: span.startMs, service: span.service, queries });
     return false;
   });
   if (stats !== undefined) stats.queriesOutsideRequests += outside;
@@ -455,6 +457,16 @@ export function sortByStart(list: { startMs: number }[]): void {
 export interface AssemblyStats {
   duplicateSpans: number;
   queriesOutsideRequests: number;
+  /** When given, each piece of work outside any request with queries, as well: serve stores them per hour with its trace's commit. */
+  outside?: OutsideQueries[];
+}
+
+/** The queries one piece of work outside any request ran (isOutsideRequests): its trace, when it began, its service. */
+export interface OutsideQueries {
+  traceId: string;
+  startMs: number;
+  service: string;
+  queries: number;
 }
 
 /**

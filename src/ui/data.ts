@@ -197,7 +197,9 @@ export function filterReport<R extends Narrowable<NarrowableEndpoint>>(report: R
     endpoints.push(findings === e.findings ? e : { ...e, findings });
   }
   if (endpoints.length === report.endpoints.length && endpoints.every((e, i) => e === report.endpoints[i])) return report;
-  return { ...report, summary: reportSummary(rollups, endpoints), endpoints };
+  // Queries outside any request are no endpoint's: narrowing the endpoints leaves them as they were.
+  const outside = report.summary.queriesOutsideRequests;
+  return { ...report, summary: { ...reportSummary(rollups, endpoints), ...(outside === undefined ? {} : { queriesOutsideRequests: outside }) }, endpoints };
 }
 
 /** The report settings for a request: serve's, plus dead views when a window applies (the filter's, or serve --dead-after). */
@@ -231,8 +233,8 @@ export async function servedReport(ctx: UiContext, filters: Filters, endpointNam
   const { store } = ctx;
   const query = queryOf(filters, endpointName);
   // Read here rather than through store.report: a narrowed summary is recounted from them.
-  const [rollups, connections] = await Promise.all([store.rollups(query), store.connections(query)]);
-  const report = buildReport(rollups, { connections, ...(await reportOptionsOf(ctx, filters)), ...('endpoint' in query ? { endpoint: query.endpoint } : {}) });
+  const [rollups, connections, queriesOutsideRequests] = await Promise.all([store.rollups(query), store.connections(query), store.queriesOutsideRequests(query)]);
+  const report = buildReport(rollups, { connections, queriesOutsideRequests, ...(await reportOptionsOf(ctx, filters)), ...('endpoint' in query ? { endpoint: query.endpoint } : {}) });
   const [findingIds, muted] = await Promise.all([store.findingIds(), store.acknowledgements()]);
   for (const e of report.endpoints) {
     for (const f of e.findings) {
@@ -307,7 +309,10 @@ export async function overview(ctx: UiContext, filters: Filters): Promise<Overvi
       trend: (id === undefined ? undefined : trends.get(id)) ?? emptyBuckets(axis),
     };
   });
-  return { filters, services: await store.services(), summary: report.summary, serviceFindings, axis, rows };
+  // Queries outside any request are no endpoint's: the period's (and service's), whatever the endpoints kept.
+  const outside = await store.queriesOutsideRequests(queryOf(filters));
+  const summary = outside > 0 ? { ...report.summary, queriesOutsideRequests: outside } : report.summary;
+  return { filters, services: await store.services(), summary, serviceFindings, axis, rows };
 }
 
 /** One endpoint over the period; undefined when the store has no such id. */

@@ -535,3 +535,28 @@ describe('acknowledgements across services', () => {
     expect(report.endpoints.map((e) => [e.service, e.findings.some((f) => f.table === 'recruit_candidate')]).sort()).toEqual([['admin', false], ['web', false]]);
   });
 });
+
+describe('queries outside requests', () => {
+  it('are in the summary of /api/report and of the overview (/api/endpoints), read back from the store file, narrowed by service', async () => {
+    const outsideDir = mkdtempSync(join(tmpdir(), 'n1lens-ui-outside-'));
+    const path = join(outsideDir, 'n1lens.db');
+    const startMs = Date.parse('2026-12-01T10:00:00Z');
+    const request = analyseRequest(requestOf('GET dashboard/', [APPLICATIONS, ...loop(6, ...DASHBOARD_ROW)], { traceId: '1'.repeat(32), startMs }), createSqlNormalizer());
+    const writing = Store.open(path);
+    await writing.record([request], { traceIds: [request.traceId, '2'.repeat(32)], nowMs: startMs }, undefined, [{ traceId: '2'.repeat(32), startMs, service: request.service, queries: 4 }]);
+    writing.closeSync();
+
+    const reading = Store.open(path);
+    const outsideApp = uiRoutes({ store: reading, now: () => startMs + 60_000 });
+    const summaryOf = async (url: string): Promise<Report['summary']> => ((await (await outsideApp.request(url)).json()) as { summary: Report['summary'] }).summary;
+    expect((await summaryOf('/api/report')).queriesOutsideRequests).toBe(4);
+    expect((await summaryOf('/api/endpoints')).queriesOutsideRequests).toBe(4);
+    expect((await summaryOf(`/api/report?service=${request.service}`)).queriesOutsideRequests).toBe(4);
+    expect((await summaryOf('/api/report?service=billing')).queriesOutsideRequests).toBeUndefined();
+    // Narrowing the endpoints (kind, text search) narrows no query outside them.
+    expect((await summaryOf('/api/report?q=no-such-endpoint')).queriesOutsideRequests).toBe(4);
+    expect((await summaryOf('/api/endpoints?service=billing')).queriesOutsideRequests).toBeUndefined();
+    await reading.close();
+    rmSync(outsideDir, { recursive: true, force: true });
+  });
+});
