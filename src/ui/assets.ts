@@ -37,6 +37,7 @@ pre.wrap{white-space:pre-wrap;overflow-wrap:anywhere}
 .stat{background:var(--panel);border:1px solid var(--line);border-radius:10px;padding:.7rem .9rem;min-width:0}
 .stat b{display:block;font-size:1.35rem;font-variant-numeric:tabular-nums;letter-spacing:-.01em}
 .stat span{color:var(--muted);font-size:.8rem}
+.stat span.outside{display:block}
 .stat.hot b{color:var(--accent)}
 form.filters{display:flex;flex-wrap:wrap;gap:.6rem .9rem;align-items:flex-end;margin:1rem 0}
 form.filters label{display:flex;flex-direction:column;font-size:.75rem;color:var(--muted);gap:.2rem;min-width:0}

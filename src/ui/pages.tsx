@@ -210,6 +210,11 @@ export function OverviewView({ view, links, sort = 'wasted', dir = 'desc', nowMs
         <div class="stat">
           <b>{int(summary.dbSpans)}</b>
           <span>DB queries</span>
+          {summary.queriesOutsideRequests ? (
+            <span class="outside" title="no request or test span above them: a test database's set-up, migrations, a script">
+              {int(summary.queriesOutsideRequests)} more outside any request
+            </span>
+          ) : null}
         </div>
       </div>
       {rows.length === 0 ? (

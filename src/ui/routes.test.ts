@@ -556,6 +556,9 @@ describe('queries outside requests', () => {
     // Narrowing the endpoints (kind, text search) narrows no query outside them.
     expect((await summaryOf('/api/report?q=no-such-endpoint')).queriesOutsideRequests).toBe(4);
     expect((await summaryOf('/api/endpoints?service=billing')).queriesOutsideRequests).toBeUndefined();
+    // The overview page says so beside the DB queries, as the terminal report does under its header.
+    expect(await (await outsideApp.request('/')).text()).toContain('4 more outside any request');
+    expect(await (await outsideApp.request('/?service=billing')).text()).not.toContain('outside any request');
     await reading.close();
     rmSync(outsideDir, { recursive: true, force: true });
   });
