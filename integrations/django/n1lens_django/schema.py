@@ -15,7 +15,10 @@ that no installed distribution ships, plus the distribution that ships ROOT_URLC
 project deployed as a wheel is under site-packages like any package, and still its own. Django,
 DRF, Wagtail and every other pip-installed package are not. `N1LENS_PROJECT_PACKAGES =
 ["recruit", "mysite"]` in settings names the project's packages instead, where that guess is wrong
-(the project's apps split over several internal wheels).
+(the project's apps split over several internal wheels). Views a framework generates into the
+project's URLconf are not the project's either: DRF's DefaultRouter adds its API root
+(`rest_framework.routers.APIRootView`) and `static()` adds `django.views.static.serve`; nobody wrote
+them, and "delete this view" has nothing to delete.
 """
 
 from __future__ import annotations
@@ -148,6 +151,10 @@ def _project_modules() -> Callable[[str], bool]:
     return is_project
 
 
+# Modules whose views a framework puts into the project's URLconf for it (see the module docstring).
+_GENERATED_VIEW_MODULES = frozenset({"rest_framework.routers", "django.views.static"})
+
+
 def _url_entry(route: str, pattern: URLPattern, declared: str, is_project: Callable[[str], bool]) -> dict[str, Any]:
     view = pattern.callback
     # Django takes any callable: a functools.partial is named by the view it calls.
@@ -167,8 +174,11 @@ def _url_entry(route: str, pattern: URLPattern, declared: str, is_project: Calla
     if location is not None:
         entry["file"], entry["line"] = location
     entry["urlconf"] = declared
-    # The project's route: its view is the project's code, or its URLconf mounts it (a generic view).
-    entry["project"] = is_project(target.__module__) or (declared != "" and is_project(declared))
+    # The project's route: its view is the project's code, or its URLconf mounts it (a generic view),
+    # unless a framework generated the route (a router's API root, static files).
+    entry["project"] = is_project(target.__module__) or (
+        declared != "" and is_project(declared) and target.__module__ not in _GENERATED_VIEW_MODULES
+    )
     model = _view_model(target)
     if model is not None:
         entry["model"] = _label(model)
