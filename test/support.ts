@@ -1,11 +1,11 @@
 /** Shared test edges: temp directories removed after the file's tests, free ports, the real `n1lens` binary as a child process, and databases in a real PostgreSQL. */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, onTestFinished } from 'vitest';
+import { afterAll, expect, onTestFinished } from 'vitest';
 import { djangoRequest, encodeProtobuf } from '../src/otlp/testing.js';
 import type { ServeOptions } from '../src/server/serve.js';
 
@@ -116,6 +116,31 @@ export function spawnBin(args: string[], options: { env?: NodeJS.ProcessEnv; bin
       }
     },
   };
+}
+
+/** What a finished `bin/<bin>.js` run printed, and its exit status. */
+export interface BinRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `bin/<bin>.js args` (default n1-report) under this Node to its end; `env` defaults to this process's with NO_COLOR. */
+export function runBin(args: string[], options: { bin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<BinRun> {
+  const env = options.env ?? { ...process.env, NO_COLOR: '1' };
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(root, 'bin', `${options.bin ?? 'n1-report'}.js`), ...args], { env, maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** A user's error as the CLI must give it: exit 2, nothing on stdout, `message` on stderr's last line, no stack trace. */
+export function expectRefusal(r: BinRun, message: RegExp): void {
+  expect(r.code).toBe(2);
+  expect(r.stdout).toBe('');
+  expect(r.stderr.trim().split('\n').at(-1)).toMatch(message);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
 }
 
 /** The ports `n1lens serve` printed on start. */

@@ -17,7 +17,7 @@ import { openTraceSource, type PullStats } from '../src/otlp/pull/index.js';
 import type { Report } from '../src/report/model.js';
 import { startProxy } from './proxy-server.js';
 import { findings } from './report-findings.js';
-import { tempDir } from './support.js';
+import { expectRefusal, runBin, tempDir, type BinRun } from './support.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const zipkinFile = join(root, 'src/otlp/testdata/fixtures.zipkin.json.gz');
@@ -30,14 +30,11 @@ const otlpFiles = [
 const state = join(tempDir('zipkin-pull'), 'zipkin.env');
 const execFileP = promisify(execFile);
 
-function run(args: string[], vars: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+/** n1-report with no proxy from this machine's environment (a test gives its own in `vars`). */
+function run(args: string[], vars: Record<string, string> = {}): Promise<BinRun> {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   for (const name of ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'no_proxy', 'NO_PROXY']) delete env[name];
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(root, 'bin/n1-report.js'), ...args], { env: { ...env, ...vars }, maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-    });
-  });
+  return runBin(args, { env: { ...env, ...vars } });
 }
 
 interface ZipkinSpan {
@@ -158,11 +155,7 @@ describe('n1-report and a Zipkin server', () => {
     ['a URL that is none of the APIs', () => ['--from', `${zipkin}/nothing`, ...window], /\/nothing: not a Jaeger query API, Tempo or Zipkin \(no answer to GET \/api\/v3\/services, \/api\/services, \/api\/echo or \/api\/v2\/services\); give the query service's base URL, e.g\. http:\/\/jaeger:16686, http:\/\/tempo:3200 or http:\/\/zipkin:9411$/],
     ['no traces in the window', () => ['--from', zipkin, '--service', 'recruit', '--start', '2020-01-01T00:00:00Z', '--end', '2020-01-02T00:00:00Z'], /no traces of service "recruit" in .* check --service and --since\/--start$/],
   ])('%s: one line, exit 2', async (_name, args, message) => {
-    const r = await run(args());
-    expect(r.code).toBe(2);
-    expect(r.stdout).toBe('');
-    expect(r.stderr.trim().split('\n').at(-1)).toMatch(message);
-    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expectRefusal(await run(args()), message);
   });
 
   it('the README\'s Zipkin recipe runs as written: the report of the posted fixtures, then Zipkin stopped', async () => {
