@@ -647,6 +647,8 @@ const UNKNOWN: Shape[] = [{ kind: 'unknown' }];
 function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
   if (facts.operation !== 'SELECT' || facts.table === '') return UNKNOWN;
   const table = facts.table;
+  // A filter the statement gives as an IN list (a prefetch's batch), not one value.
+  const viaIn = (filter: string): boolean => (facts.inFilters ?? []).includes(filter);
   // A multi-table-inheritance child's query joins its parents on its pointer: a filter on a
   // parent's column is a filter on a field the child inherits (Restaurant.objects.filter(owner=a)).
   const parents = parentJoins(facts, links);
@@ -662,8 +664,7 @@ function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
         const column = columnName(f);
         const parentTable = links.foreignKeyTarget(join.table, column);
         if (parentTable === undefined && !column.endsWith('_id')) continue;
-        const viaIn = (facts.inFilters ?? []).includes(f);
-        (inherited ??= []).push({ kind: 'reverse', table, column, parentTable, viaIn, inherited: { table: join.table, pointer: parent } });
+        (inherited ??= []).push({ kind: 'reverse', table, column, parentTable, viaIn: viaIn(f), inherited: { table: join.table, pointer: parent } });
       }
       continue;
     }
@@ -706,8 +707,7 @@ function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
     for (const f of facts.equalityFilters) {
       if (!inTable(f, table) || !f.endsWith('object_id')) continue;
       const column = columnName(f);
-      const viaIn = (facts.inFilters ?? []).includes(f);
-      for (const parentTable of links.genericRelations(table, column)) (reverse ??= []).push({ kind: 'reverse', table, column, parentTable, viaIn });
+      for (const parentTable of links.genericRelations(table, column)) (reverse ??= []).push({ kind: 'reverse', table, column, parentTable, viaIn: viaIn(f) });
     }
   }
   for (const f of facts.equalityFilters) {
@@ -716,7 +716,7 @@ function shapesOf(facts: SqlFacts, links: TableLinks): Shape[] {
     if (generic && (column.endsWith('content_type_id') || column.endsWith('object_id'))) continue;
     const parentTable = links.foreignKeyTarget(table, column);
     if (parentTable !== undefined || column.endsWith('_id')) {
-      (reverse ??= []).push({ kind: 'reverse', table, column, parentTable, viaIn: (facts.inFilters ?? []).includes(f) });
+      (reverse ??= []).push({ kind: 'reverse', table, column, parentTable, viaIn: viaIn(f) });
     }
   }
   if (inherited !== undefined) (reverse ??= []).push(...inherited);
