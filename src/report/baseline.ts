@@ -172,18 +172,23 @@ export function widenScope(previous: BaselineScope, run: BaselineScope): Baselin
  */
 export function baselineLookup(entries: readonly BaselineEntry[]): (signature: string, service: string) => BaselineEntry | undefined {
   const bySignature = new Map<string, BaselineEntry[]>();
-  for (const e of entries) bySignature.set(e.signature, [...(bySignature.get(e.signature) ?? []), e]);
+  for (const e of entries) {
+    const same = bySignature.get(e.signature);
+    if (same === undefined) bySignature.set(e.signature, [e]);
+    else same.push(e);
+  }
   return (signature, service) => {
     const candidates = bySignature.get(signature) ?? [];
     return candidates.find((e) => e.service === service) ?? candidates.find((e) => e.service === undefined);
   };
 }
 
-const KNOWN_ENTRY_KEYS = new Set(['signature', 'endpoint', 'service', 'kind', 'table', 'reason', 'expires']);
+// Every key of BaselineEntry, so the compiler keeps this in step with the interface.
+const KNOWN_ENTRY_KEYS: Record<keyof BaselineEntry, true> = { signature: true, endpoint: true, service: true, kind: true, table: true, reason: true, expires: true };
 
 /** An entry's keys this version does not know, to carry into a rewrite. */
 const unknownKeys = (entry: BaselineEntry | undefined): Record<string, unknown> =>
-  entry === undefined ? {} : Object.fromEntries(Object.entries(entry).filter(([key]) => !KNOWN_ENTRY_KEYS.has(key)));
+  entry === undefined ? {} : Object.fromEntries(Object.entries(entry).filter(([key]) => !Object.hasOwn(KNOWN_ENTRY_KEYS, key)));
 
 /**
  * The report's findings as a baseline, an entry per signature and service. Entries of `previous`
