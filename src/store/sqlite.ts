@@ -122,6 +122,15 @@ const ROWS_SLICE = 64;
 /** A writer-thread write rolled back because some of its traces were already committed. */
 const RECOUNT = Symbol('recount');
 
+/**
+ * How long opening waits for another process's write lock: processes creating one store at once take
+ * turns through the WAL switch and each migration, and on a loaded CI machine one of four serve starts
+ * waited past better-sqlite3's 5 s default and exited "database is locked".
+ */
+const OPEN_BUSY_WAIT_MS = 60_000;
+/** Once open, better-sqlite3's default: a write waiting longer is retried by its caller (spool, summaries). */
+const BUSY_WAIT_MS = 5_000;
+
 export interface SqliteStoreOptions extends StoreOptions {
   /**
    * Writes (record, the prunes) on a thread of their own with a connection of their own (writer.ts),
@@ -178,11 +187,12 @@ export class SqliteStore extends Store {
     if (options.writerThread !== undefined && options.writerThread !== false && path === ':memory:') throw new StoreOpenError('an in-memory store cannot have a writer thread');
     let db: Database | undefined;
     try {
-      db = new BetterSqlite3(path);
+      db = new BetterSqlite3(path, { timeout: OPEN_BUSY_WAIT_MS });
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
       migrate(db, (options.now ?? Date.now)());
+      db.pragma(`busy_timeout = ${BUSY_WAIT_MS}`);
       const mark = db.prepare('SELECT at_ms FROM store_marks WHERE name = ?').get(MINUTE_ROWS_MARK) as { at_ms: number } | undefined;
       return new SqliteStore(db, path, options, mark?.at_ms);
     } catch (e) {

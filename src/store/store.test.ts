@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -58,6 +60,24 @@ describe('SQLite store', () => {
     store.closeSync();
     expect(() => SqliteStore.open(path)).toThrow(/newer than this n1lens understands/);
   });
+
+  it('waits for another process that holds the new file\'s write lock longer than one busy wait (a start under load), then migrates it', async () => {
+    const path = tempDb();
+    // Another process takes the write lock of the new file and keeps it past better-sqlite3's 5 s busy wait.
+    const holder = spawn(process.execPath, ['--input-type=module', '-e', `
+      import Database from 'better-sqlite3';
+      const db = new Database(${JSON.stringify(path)});
+      db.pragma('journal_mode = WAL');
+      db.exec('BEGIN IMMEDIATE');
+      console.log('held');
+      setTimeout(() => { db.exec('COMMIT'); db.close(); }, 6500);
+    `], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+    await once(holder.stdout!, 'data');
+    const store = SqliteStore.open(path);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    store.closeSync();
+    await once(holder, 'exit');
+  }, 30_000);
 
   it('reads the clients of route traffic written before callers as callers, so an old row and a new one are one cron job', async () => {
     const store = SqliteStore.open(tempDb());
