@@ -1,5 +1,5 @@
 /** `n1lens digest` end to end in-process: dry run, posting, exit codes, the env var. */
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { SlackMessage } from '../digest/blocks.js';
@@ -61,6 +61,28 @@ describe('n1lens digest', () => {
     const payload = x.out.join('');
     expect(payload).not.toContain('No findings in this period');
     expect(payload).toMatch(/\*Findings:\* \d+ on \d+ endpoints? \(none listed: top 0\)/);
+  });
+
+  it('counts the queries of trace files that ran outside any request (a script, migrations) in the summary', async () => {
+    const at = (ms: number): string => String(BigInt(Date.parse('2025-01-13T09:00:00Z') + ms) * 1_000_000n);
+    const resource = { attributes: [{ key: 'service.name', value: { stringValue: 'recruit' } }] };
+    const spans = Array.from({ length: 12 }, (_, i) => ({
+      traceId: (i + 1).toString(16).padStart(32, '0'),
+      spanId: (i + 1).toString(16).padStart(16, '0'),
+      name: 'SELECT',
+      kind: 3,
+      startTimeUnixNano: at(i * 10),
+      endTimeUnixNano: at(i * 10 + 1),
+      attributes: [
+        { key: 'db.system', value: { stringValue: 'postgresql' } },
+        { key: 'db.statement', value: { stringValue: `SELECT "recruit_job"."id" FROM "recruit_job" WHERE "recruit_job"."id" = ${i}` } },
+      ],
+    }));
+    const file = join(dir, 'a-script.jsonl');
+    writeFileSync(file, JSON.stringify({ resourceSpans: [{ resource, scopeSpans: [{ scope: { name: 'opentelemetry.instrumentation.psycopg' }, spans }] }] }) + '\n');
+    const x = io();
+    expect(await runDigest([fixture, file], { ...defaults, dryRun: true }, x)).toBe(0);
+    expect(x.out.join('')).toContain('*Queries outside any request:* 12 (scripts, management commands, migrations: not analysed)');
   });
 
   it('--dry-run needs no webhook URL', async () => {

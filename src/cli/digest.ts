@@ -62,12 +62,13 @@ async function gather(files: string[], opts: DigestCliOptions, nowMs: number | u
   if (opts.db === undefined) {
     const detect = { ...requestDetectOptions(opts), ...(opts.schema === undefined ? {} : { schemaPath: opts.schema }) };
     // A pull that finds no traces is a digest of an empty period ("No requests in this period"), not an error: a quiet day is news too.
-    const { rollups, reportOptions, source, query, pull } =
+    const { rollups, reportOptions, queriesOutsideRequests, source, query, pull } =
       opts.from === undefined
         ? { ...(await analyseFiles(files, detect)), source: files.join(', '), query: undefined, pull: undefined }
         : await analysePull({ ...opts, from: opts.from }, detect, 'n1lens digest', { allowEmpty: true });
     const input = digestFromRollups(rollups.values(), {
       ...reportOptions,
+      queriesOutsideRequests,
       connections: rollups.connections.values(),
       ...endpointDetectOptions(opts),
       ...service,

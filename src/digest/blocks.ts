@@ -238,6 +238,8 @@ function summaryBlock(c: Context): SlackBlock {
     `*Service:* ${clipMrkdwn(c.who.long, 500)}`,
     `*Requests analysed:* ${int(report.summary.requests)}${vs(report.summary.requests, previous?.summary.requests ?? 0, int)}`,
     `*DB time wasted:* ${totalTime(totalWasted(report))}${vs(totalWasted(report), previous === undefined ? 0 : totalWasted(previous), totalTime)}`,
+    // Load no request ran (scripts, management commands, migrations): outside the ranking, but the team's bill.
+    ...(report.summary.queriesOutsideRequests === undefined ? [] : [`*Queries outside any request:* ${int(report.summary.queriesOutsideRequests)} (scripts, management commands, migrations: not analysed)`]),
     // "Nothing to fix" only when nothing has findings: with top 0 the digest is the summary alone.
     c.withFindings === 0
       ? report.summary.requests === 0

@@ -126,6 +126,40 @@ describe('digestFromStore', () => {
   });
 });
 
+describe('queries outside any request in a digest', () => {
+  it('counts, from the store, the period\'s queries no request ran (scripts, migrations) for the service, and says so in the summary', async () => {
+    const store = Store.open(join(dir, 'outside.db'), { now: () => NOW });
+    try {
+      const outside = [
+        { traceId: 'c'.repeat(32), startMs: at('2025-01-13T12:00:00Z'), service: 'recruit', queries: 370 },
+        { traceId: 'd'.repeat(32), startMs: at('2025-01-13T13:00:00Z'), service: 'billing', queries: 5 },
+        { traceId: 'e'.repeat(32), startMs: at('2025-01-12T12:00:00Z'), service: 'recruit', queries: 9 }, // the previous 24h
+      ];
+      await store.record(analyse(requestSpans({ service: 'recruit', route: 'dashboard/', startMs: at('2025-01-13T12:00:00Z'), rows: 10 })), undefined, undefined, outside);
+      const input = await digestFromStore(store, { windowMs: parseDuration('24h'), service: 'recruit', nowMs: NOW });
+      expect(input.report.summary.queriesOutsideRequests).toBe(370);
+      const [m] = buildDigest(input);
+      const summary = m!.blocks[1]?.type === 'section' ? (m!.blocks[1].text?.text ?? '') : '';
+      expect(summary).toContain('*Queries outside any request:* 370');
+      const quiet = await digestFromStore(store, { windowMs: parseDuration('24h'), service: 'billing', nowMs: NOW });
+      expect(quiet.report.summary.queriesOutsideRequests).toBe(5);
+    } finally {
+      store.closeSync();
+    }
+  });
+
+  it('says nothing of them when there were none', async () => {
+    const store = seededStore();
+    try {
+      const input = await digestFromStore(store, { windowMs: parseDuration('24h'), service: 'recruit', nowMs: NOW });
+      expect(input.report.summary.queriesOutsideRequests).toBeUndefined();
+      expect(JSON.stringify(buildDigest(input))).not.toContain('outside any request');
+    } finally {
+      store.closeSync();
+    }
+  });
+});
+
 describe('a scheduled digest from the store (periodWindow)', () => {
   it("covers exactly its period: a weekday cron's Monday digest counts the weekend", async () => {
     const monday = at('2025-01-20T09:00:00.004Z');

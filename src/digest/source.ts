@@ -48,7 +48,7 @@ const byService = (service: string | undefined) => (r: EndpointRollup): boolean 
  *
  * @example await digestFromStore(await openStore('n1lens.db'), { windowMs: parseDuration('24h'), service: 'recruit' })
  */
-export async function digestFromStore(store: Pick<Store, 'rollups'> & Partial<Pick<Store, 'connections' | 'acknowledgements'>>, options: StoreDigestOptions): Promise<DigestInput> {
+export async function digestFromStore(store: Pick<Store, 'rollups'> & Partial<Pick<Store, 'connections' | 'acknowledgements' | 'queriesOutsideRequests'>>, options: StoreDigestOptions): Promise<DigestInput> {
   const { windowMs, service, endpoint, nowMs, ...reportOptions } = options;
   const now = nowMs ?? Date.now();
   const { current, previous } = storePeriods(windowMs, now);
@@ -60,6 +60,7 @@ export async function digestFromStore(store: Pick<Store, 'rollups'> & Partial<Pi
         (await store.rollups({ ...p, ...(endpoint === undefined ? {} : { endpoint }) })).filter(byService(service)),
         {
           ...(store.connections === undefined ? {} : { connections: (await store.connections(p)).filter((c) => service === undefined || c.service === service) }),
+          ...(store.queriesOutsideRequests === undefined ? {} : { queriesOutsideRequests: await store.queriesOutsideRequests({ ...p, ...(service === undefined ? {} : { service }) }) }),
           ...reportOptions,
           ...(endpoint === undefined ? {} : { endpoint }),
         },
