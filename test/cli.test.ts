@@ -4,21 +4,13 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { Report } from '../src/report/model.js';
-import { tempDir } from './support.js';
+import { root, runBinSync, tempDir } from './support.js';
 
-const root = new URL('..', import.meta.url).pathname;
 const fixture = join(root, 'src/otlp/testdata/django-sqlite-stable-semconv.otlp.pb');
 const fixtureOld = join(root, 'src/otlp/testdata/django-sqlite-old-semconv.jsonl');
 const dir = tempDir('cli');
 
-function run(args: string[], input?: Buffer | string, bin = 'n1-report') {
-  const r = spawnSync(process.execPath, [join(root, 'bin', `${bin}.js`), ...args], {
-    input,
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined },
-    encoding: 'utf8',
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = (args: string[], input?: Buffer | string, bin = 'n1-report') => runBinSync(args, { bin, ...(input === undefined ? {} : { input }) });
 
 describe('n1-report', () => {
   it('prints a ranked terminal report and exits 1 when N+1 findings exceed the default budget', () => {

@@ -1,20 +1,15 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tempDir } from './support.js';
+import { root, runBinSync, tempDir } from './support.js';
 import type { Report } from '../src/report/model.js';
 
-const root = new URL('..', import.meta.url).pathname;
 // The bundled recording: PostgreSQL, CONN_MAX_AGE=0 (Django's default), one runserver process.
 const sample = join(root, 'samples/traces/recruit.jsonl.gz');
 const sampleSchema = join(root, 'samples/traces/recruit-schema.json');
 const dir = tempDir('conn-cli');
 
-function run(args: string[], bin = 'n1-report') {
-  const r = spawnSync(process.execPath, [join(root, 'bin', `${bin}.js`), ...args], { env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined }, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = (args: string[], bin = 'n1-report') => runBinSync(args, { bin });
 
 describe('connection_pressure and dead views from the command line', () => {
   it('names a connection per request on the bundled recording, in every format, without touching the budget', () => {

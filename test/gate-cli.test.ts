@@ -1,5 +1,4 @@
 /** The pull-request gate through the real binary: baseline, config, several outputs, one-line errors. */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,20 +10,14 @@ import { analyseRequest } from '../src/detect/request.js';
 import { APPLICATIONS, DASHBOARD_ROW, loop, requestOf } from '../src/detect/testing.js';
 import { createSqlNormalizer } from '../src/sql/index.js';
 import { SqliteStore } from '../src/store/sqlite.js';
+import { root, runBinSync } from './support.js';
 
-const root = new URL('..', import.meta.url).pathname;
 const fixture = join(root, 'src/otlp/testdata/django-sqlite-stable-semconv.otlp.pb');
 const dir = mkdtempSync(join(tmpdir(), 'n1lens-gate-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
-  const r = spawnSync(process.execPath, [join(root, 'bin/n1lens.js'), ...args], {
-    cwd: options.cwd ?? dir,
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, GITHUB_STEP_SUMMARY: '', ...options.env },
-    encoding: 'utf8',
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = (args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) =>
+  runBinSync(args, { bin: 'n1lens', cwd: options.cwd ?? dir, env: { GITHUB_STEP_SUMMARY: '', ...options.env } });
 
 describe('n1lens report as a CI gate', () => {
   it('passes after --write-baseline, fails on exactly the finding removed from it, and lists fixed entries', () => {

@@ -17,8 +17,8 @@ import { openTraceSource, type PullStats } from '../src/otlp/pull/index.js';
 import { buildReport, renderJson } from '../src/report/index.js';
 import type { Report } from '../src/report/model.js';
 import { findings } from './report-findings.js';
+import { root, runBin } from './support.js';
 
-const root = new URL('..', import.meta.url).pathname;
 const fixtures = [
   'samples/traces/recruit.jsonl.gz',
   'src/otlp/testdata/django-sqlite-old-semconv.jsonl',
@@ -29,13 +29,6 @@ const dir = mkdtempSync(join(tmpdir(), 'n1lens-jaeger-e2e-'));
 const state = join(dir, 'jaeger.env');
 const execFileP = promisify(execFile);
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(root, 'bin/n1-report.js'), ...args], { env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 /** Every line of every fixture: one OTLP/JSON ExportTraceServiceRequest each. */
 const requests = fixtures.flatMap((f) => {
@@ -80,8 +73,8 @@ afterAll(async () => {
 
 describe('n1-report and Jaeger v2', () => {
   it('--from the running Jaeger prints exactly what n1-report prints over the exported files', async () => {
-    const fromFiles = await run([...fixtures, '-f', 'json']);
-    const pulled = await run(['--from', query, '--service', 'recruit', ...window, '-f', 'json']);
+    const fromFiles = await runBin([...fixtures, '-f', 'json']);
+    const pulled = await runBin(['--from', query, '--service', 'recruit', ...window, '-f', 'json']);
     expect(pulled.stderr).toContain(`n1-report: ${traceIds.size} traces fetched, ${traceIds.size} analysed (Jaeger query API v3 (OTLP)`);
     expect(pulled.code).toBe(fromFiles.code);
     expect(fromFiles.code).toBe(1);
@@ -105,7 +98,7 @@ describe('n1-report and Jaeger v2', () => {
     for await (const batch of source.traces({ service: 'recruit', startMs, endMs, limit: 1000 }, stats)) offline.add(batch.spans);
     expect(stats).toMatchObject({ fetched: traceIds.size, failed: 0 });
     const pulled = JSON.parse(renderJson(buildReport(offline.finish().values(), {}))) as Report;
-    const fromFiles = JSON.parse((await run([...fixtures, '-f', 'json', '--min-repeats', '5'])).stdout) as Report;
+    const fromFiles = JSON.parse((await runBin([...fixtures, '-f', 'json', '--min-repeats', '5'])).stdout) as Report;
     expect(findings(pulled)).toEqual(findings(fromFiles));
   });
 
@@ -120,9 +113,9 @@ describe('n1-report and Jaeger v2', () => {
     const traces = join(dir, 'jaeger-traces.json');
     writeFileSync(traces, perTrace.join('\n'));
 
-    const expected = findings(JSON.parse((await run([...fixtures, '-f', 'json'])).stdout) as Report);
+    const expected = findings(JSON.parse((await runBin([...fixtures, '-f', 'json'])).stdout) as Report);
     for (const f of [file, `${file}.gz`, traces]) {
-      const r = await run([f, '-f', 'json']);
+      const r = await runBin([f, '-f', 'json']);
       expect(r.stderr).toBe('');
       expect(findings(JSON.parse(r.stdout) as Report)).toEqual(expected);
     }

@@ -1,5 +1,5 @@
 /** Shared test edges: temp directories removed after the file's tests, free ports, the real `n1lens` binary as a child process, and databases in a real PostgreSQL. */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -125,14 +125,29 @@ export interface BinRun {
   stderr: string;
 }
 
-/** Runs `bin/<bin>.js args` (default n1-report) under this Node to its end; `env` defaults to this process's with NO_COLOR. */
+/** This process's environment with colour off, as a user piping the output has it. */
+const plainEnv = (): NodeJS.ProcessEnv => ({ ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined });
+
+/** Runs `bin/<bin>.js args` (default n1-report) under this Node to its end; `env` defaults to this process's with colour off. */
 export function runBin(args: string[], options: { bin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<BinRun> {
-  const env = options.env ?? { ...process.env, NO_COLOR: '1' };
+  const env = options.env ?? plainEnv();
   return new Promise((resolve) => {
     execFile(process.execPath, [join(root, 'bin', `${options.bin ?? 'n1-report'}.js`), ...args], { env, maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
       resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
     });
   });
+}
+
+/** runBin for a synchronous test: `input` is the program's stdin, `cwd` its directory, `env` added to this process's with colour off. */
+export function runBinSync(args: string[], options: { bin?: string; env?: NodeJS.ProcessEnv; cwd?: string; input?: Buffer | string } = {}): BinRun {
+  const r = spawnSync(process.execPath, [join(root, 'bin', `${options.bin ?? 'n1-report'}.js`), ...args], {
+    env: { ...plainEnv(), ...options.env },
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(options.input === undefined ? {} : { input: options.input }),
+  });
+  return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** A user's error as the CLI must give it: exit 2, nothing on stdout, `message` on stderr's last line, no stack trace. */
