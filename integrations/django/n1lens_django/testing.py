@@ -148,32 +148,46 @@ def trace_test_methods() -> None:
 
 
 def trace_parallel_workers() -> None:
-    """Django's parallel runner (ParallelTestSuite) exports its workers' spans: each worker
-    flushes after every batch of tests it runs, and a spawned worker is traced like its parent.
-    Safe to call more than once; does nothing without Django's test runner."""
+    """Django's parallel runner (ParallelTestSuite, or a project's subclass) exports its workers'
+    spans: each worker flushes after every batch of tests it runs, and a spawned worker is traced
+    like its parent. Safe to call more than once; does nothing without Django's test runner."""
     try:
         from django.test.runner import ParallelTestSuite
     except ImportError:
         return
-    if getattr(ParallelTestSuite.run_subsuite, "_n1lens", False):
+    if getattr(ParallelTestSuite.run, "_n1lens", False):
         return
+    original_run = ParallelTestSuite.run
+
+    def run(self, result):
+        _wrap_worker_functions(self)
+        return original_run(self, result)
+
+    run._n1lens = True
+    ParallelTestSuite.run = run
+
+
+def _wrap_worker_functions(suite) -> None:
+    """Wraps the worker functions this suite hands its pool, its class's own overrides included:
+    the functions Django passes (`self.process_setup.__func__`, `self.run_subsuite.__func__`) become
+    picklable partials, so a spawned worker gets them too."""
+    from types import MethodType
+
     from opentelemetry import trace
 
-    provider = trace.get_tracer_provider()
-    resource = getattr(provider, "resource", None)
-    attributes = dict(resource.attributes) if resource is not None else {}
-    ParallelTestSuite.process_setup_args = (
-        ParallelTestSuite.process_setup,
-        ParallelTestSuite.process_setup_args,
-        attributes,
-    )
-    ParallelTestSuite.process_setup = _traced_process_setup
-    ParallelTestSuite.run_subsuite = _run_subsuite_then_flush
+    setup = suite.process_setup.__func__
+    if not (isinstance(setup, functools.partial) and setup.func is _traced_process_setup):
+        resource = getattr(trace.get_tracer_provider(), "resource", None)
+        attributes = dict(resource.attributes) if resource is not None else {}
+        suite.process_setup = MethodType(functools.partial(_traced_process_setup, setup, attributes), suite)
+    run_subsuite = suite.run_subsuite.__func__
+    if not (isinstance(run_subsuite, functools.partial) and run_subsuite.func is _run_subsuite_then_flush):
+        suite.run_subsuite = MethodType(functools.partial(_run_subsuite_then_flush, run_subsuite), suite)
 
 
-def _traced_process_setup(original_setup, original_args, resource_attributes):
+def _traced_process_setup(original_setup, resource_attributes, *args):
     """A spawned worker's set-up (Django calls it before django.setup()): the parent's resource,
-    this process's pid, the exporter OTEL_* names; then the runner's own set-up."""
+    this process's pid, the exporter OTEL_* names; then the suite's own set-up with its arguments."""
     from opentelemetry import trace
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
@@ -187,23 +201,19 @@ def _traced_process_setup(original_setup, original_args, resource_attributes):
         trace.set_tracer_provider(TracerProvider(resource=Resource(attributes)))
         exporter = exporter_from_environment()
         setup(exporter=exporter) if exporter is not None else setup()
-    original_setup(*original_args)
+    original_setup(*args)
 
 
-def _run_subsuite_then_flush(args):
-    """Django's worker function, then the worker's spans exported before its results go back."""
-    from django.test.runner import _run_subsuite
+def _run_subsuite_then_flush(run_subsuite, args):
+    """The suite's worker function, then the worker's spans exported before its results go back."""
     from opentelemetry import trace
 
     try:
-        return _run_subsuite(args)
+        return run_subsuite(args)
     finally:
         flush = getattr(trace.get_tracer_provider(), "force_flush", None)
         if flush is not None:
             flush()
-
-
-_run_subsuite_then_flush._n1lens = True
 
 
 def _in_test_span(testcase, method):

@@ -325,6 +325,63 @@ def test_capture_of_manage_py_test_parallel_finds_what_the_serial_run_finds(tmp_
     assert {e["service"] for e in report["endpoints"]} == {"recruit"}
 
 
+OWN_PARALLEL_SUITE = """
+import multiprocessing
+import os
+
+from django.test.runner import DiscoverRunner, ParallelTestSuite, _run_subsuite
+
+
+def own_setup(marker):
+    # A project's own worker set-up (Django calls it before django.setup()).
+    os.environ["OWN_SETUP_RAN"] = marker
+
+
+def own_run_subsuite(args):
+    # Django runs process_setup in spawned workers only (a forked one inherits the parent's state).
+    if multiprocessing.get_start_method() == "spawn":
+        assert os.environ.get("OWN_SETUP_RAN") == "yes", "the project's own process_setup did not run"
+    return _run_subsuite(args)
+
+
+class OwnSuite(ParallelTestSuite):
+    process_setup = own_setup
+    process_setup_args = ("yes",)
+    run_subsuite = own_run_subsuite
+
+
+class OwnRunner(DiscoverRunner):
+    parallel_test_suite = OwnSuite
+"""
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_a_projects_own_parallel_suite_is_traced_and_its_own_setup_still_runs(tmp_path, start_method):
+    # A runner whose ParallelTestSuite subclass sets its own process_setup and run_subsuite bypassed
+    # the worker flush and set-up patched onto Django's class: the report found nothing.
+    project = tmp_path / "recruit"
+    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".n1lens"))
+    (project / "own_runner.py").write_text(OWN_PARALLEL_SUITE)
+    settings = project / "config" / "settings.py"
+    settings.write_text(settings.read_text() + '\nTEST_RUNNER = "own_runner.OwnRunner"\n')
+    manage = project / "manage.py"
+    manage.write_text(manage.read_text().replace(
+        "def main():\n",
+        f"def main():\n    import multiprocessing\n    multiprocessing.set_start_method({start_method!r})\n",
+    ))
+    serial = tmp_path / "serial.json"
+    done, out = capture_manage_py_test(project, tmp_path, serial)
+    assert done.returncode == 1, out[-2500:]
+    parallel = tmp_path / "parallel.json"
+    done, out = capture_manage_py_test(project, tmp_path, parallel, test_args=("--parallel", "2"))
+    assert "Ran 2 tests" in out and "OK" in out, out[-2500:]
+    assert done.returncode == 1, out[-2500:]
+    assert signatures(parallel) == signatures(serial)
+    report = json.loads(parallel.read_text())
+    assert report["summary"]["requests"] == 4, report["summary"]
+    assert {e["service"] for e in report["endpoints"]} == {"recruit"}
+
+
 SETUP_AND_BODY = '''
 from django.test import TestCase
 
