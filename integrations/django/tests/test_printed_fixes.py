@@ -1064,3 +1064,23 @@ def test_an_m2m_filtered_on_its_through_model_keeps_the_filter_on_the_same_throu
         rows = {b.pk: sorted(s.pk for s in getattr(b, prefetch.group(2))) for b in Book.objects.prefetch_related(eval(prefetch.group(1).replace("…", "0"), names))}  # noqa: S307
     assert rows == {b.pk: sorted(s.pk for s in b.shelves.filter(placement__position=0)) for b in Book.objects.all()}
     assert len(queries) == 2
+
+
+def test_exists_over_an_m2m_filtered_on_its_through_model_answers_per_row(exporter, tmp_path):
+    shelves = [Shelf.objects.create() for _ in range(3)]
+    for i, b in enumerate(books()):
+        for position, shelf in enumerate(shelves[i % 2:]):
+            Placement.objects.create(shelf=shelf, book=b, position=(position + i) % 3)
+
+    def loop():
+        for book in Book.objects.all():
+            book.shelves.filter(placement__position=0).exists()
+
+    endpoint = report_of(exporter, tmp_path, loop)
+    cure = finding_on(endpoint, "shelving")["suggestion"]["code"]
+    annotation = re.search(r"annotate\((\w+)=(Exists\(.*\))\)", cure)
+    assert annotation is not None, cure
+    name, expr = annotation.group(1), annotation.group(2).replace("…", "0")
+    answers = {b.pk: getattr(b, name) for b in Book.objects.annotate(**{name: eval(expr, dict(PASTE_NAMES))})}  # noqa: S307
+    assert answers == {b.pk: b.shelves.filter(placement__position=0).exists() for b in Book.objects.all()}
+    assert set(answers.values()) == {True, False}
