@@ -10,9 +10,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { shardOfTraceId } from '../src/otlp/shard.js';
-import { tempDir } from './support.js';
+import { root, tempDir } from './support.js';
 
-const root = new URL('..', import.meta.url).pathname;
 const testdata = join(root, 'src/otlp/testdata');
 const recording = join(root, 'samples/traces/recruit.jsonl.gz');
 const schema = join(root, 'samples/traces/recruit-schema.json');

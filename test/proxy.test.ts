@@ -12,9 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeTempo, type FakeTempo } from '../src/otlp/pull/testing.js';
 import { djangoRequest } from '../src/otlp/testing.js';
 import { startProxy } from './proxy-server.js';
-import { tempDir } from './support.js';
+import { root, tempDir } from './support.js';
 
-const root = new URL('..', import.meta.url).pathname;
 const BASE_NS = 1_760_000_000_000_000_000n;
 const window = ['--start', String(BASE_NS - 60_000_000_000n), '--end', String(BASE_NS + 60_000_000_000n)];
 const auth = ['--header', 'Authorization: Bearer secret'];

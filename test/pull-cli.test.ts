@@ -7,9 +7,8 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeTempo, type FakeTempo } from '../src/otlp/pull/testing.js';
 import { djangoRequest, jsonLines, type OtlpJsonRequest, type OtlpJsonSpan } from '../src/otlp/testing.js';
-import { expectRefusal, runBin, tempDir, type BinRun } from './support.js';
+import { type BinRun, expectRefusal, root, runBin, tempDir } from './support.js';
 
-const root = new URL('..', import.meta.url).pathname;
 const sample = join(root, 'samples/traces/recruit.jsonl.gz');
 
 const run = (args: string[], bin = 'n1-report'): Promise<BinRun> => runBin(args, { bin });

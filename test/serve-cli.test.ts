@@ -7,9 +7,8 @@ import { storeDigestMarks } from '../src/digest/source.js';
 import { djangoRequest, encodeProtobuf, type OtlpJsonRequest } from '../src/otlp/testing.js';
 import { SqliteStore as Store } from '../src/store/sqlite.js';
 import type { Report } from '../src/report/model.js';
-import { servePorts, spawnBin, tempDir } from './support.js';
+import { root, servePorts, spawnBin, tempDir } from './support.js';
 
-const root = new URL('..', import.meta.url).pathname;
 
 /** POSTs one export to serve's OTLP/HTTP port as protobuf; it must be taken (200). */
 async function postExport(port: number, body: OtlpJsonRequest): Promise<void> {

@@ -1,13 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { tempDir, testServeOptions } from './support.js';
+import { root, tempDir, testServeOptions } from './support.js';
 import type { Report } from '../src/report/model.js';
 import { startServer, type RunningServer } from '../src/server/serve.js';
 import type { DjangoSchema } from '../src/suggest/schema.js';
 import { int, str } from '../src/otlp/testing.js';
 
-const root = new URL('..', import.meta.url).pathname;
 // A real recording: login, 2 × dashboard/optimised/, 2 × webhooks/ats/ (src/detect/testdata/README.md).
 const recording = readFileSync(join(root, 'src/detect/testdata/connections/pg-psycopg-age0.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '');
 const schema: DjangoSchema = {

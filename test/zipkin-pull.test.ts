@@ -17,9 +17,8 @@ import { openTraceSource, type PullStats } from '../src/otlp/pull/index.js';
 import type { Report } from '../src/report/model.js';
 import { startProxy } from './proxy-server.js';
 import { findings } from './report-findings.js';
-import { expectRefusal, runBin, tempDir, type BinRun } from './support.js';
+import { type BinRun, expectRefusal, root, runBin, tempDir } from './support.js';
 
-const root = new URL('..', import.meta.url).pathname;
 const zipkinFile = join(root, 'src/otlp/testdata/fixtures.zipkin.json.gz');
 const otlpFiles = [
   'samples/traces/recruit.jsonl.gz',

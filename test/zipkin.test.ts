@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Report } from '../src/report/model.js';
 import { findings } from './report-findings.js';
-import { tempDir } from './support.js';
+import { root, tempDir } from './support.js';
 
-const root = new URL('..', import.meta.url).pathname;
 const otlp = [
   'samples/traces/recruit.jsonl.gz',
   'src/otlp/testdata/django-sqlite-old-semconv.jsonl',
