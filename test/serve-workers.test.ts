@@ -209,13 +209,14 @@ describe('n1lens serve --workers', () => {
     'counts a request once when a shard took its piece of an export another shard refused, and the client sends it again after a restart (%s)',
     async (_name, flags: string[]) => {
       const [[onZero], onOne] = idsByShard(SHARE + 1);
-      const args = ['--no-warm-up', '--max-traces', String(MIN_MAX_TRACES), '--trace-wait-ms', '200', '--spool-replay-wait-ms', '0', ...flags];
+      // Traces are held until the stop, so shard 1 is still full when the second export comes however
+      // slow the machine (with 200 ms, a loaded CI released them first and the export was taken).
+      const args = ['--no-warm-up', '--max-traces', String(MIN_MAX_TRACES), '--trace-wait-ms', '60000', '--trace-settle-ms', '60000', '--spool-replay-wait-ms', '0', ...flags];
       let server = await serve(2, args);
       expect((await post(server.http, encodeProtobuf(requestOf(onOne.slice(0, SHARE))), PROTOBUF)).status).toBe(200);
       const both = encodeProtobuf(requestOf([onZero!, onOne[SHARE]!]));
       // Shard 0 takes its trace; shard 1, at its share of --max-traces, refuses the other: the export is refused.
       expect((await post(server.http, both, PROTOBUF)).status).toBe(503);
-      await new Promise((r) => setTimeout(r, 1500));
       const { db } = server;
       await stop(server);
       server = await serve(2, args, db);
