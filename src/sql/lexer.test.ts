@@ -158,6 +158,28 @@ describe('dialects, from the span\'s db.system', () => {
     expect(on('postgresql', "SELECT E'a\\'b', x FROM t").sql).toBe('SELECT ?, x FROM t');
   });
 
+  test('MySQL and MariaDB read # to the end of the line as a comment, but not inside strings or names', () => {
+    for (const system of ['mysql', 'mariadb']) {
+      const n = on(system, 'SELECT `t`.`id` FROM `t` # the books\nWHERE `t`.`x` = 1 #trailing');
+      expect(n.sql).toBe('SELECT `t`.`id` FROM `t` WHERE `t`.`x` = ?');
+      expect(n.facts).toMatchObject({ table: 't', equalityFilters: ['t.x'] });
+      // The text after # never reaches the canonical text, whatever it holds.
+      expect(on(system, "SELECT 1 FROM t WHERE a = 1 # it's 'open\r AND b = 2").sql).toBe('SELECT ? FROM t WHERE a = ? AND b = ?');
+      // An operator run stops at #: `=#` is `=` then a comment.
+      expect(on(system, 'SELECT 1 FROM t WHERE a =# c\n 5').sql).toBe('SELECT ? FROM t WHERE a = ?');
+      // # inside a string, a backtick name or a double-quoted string stays as it is.
+      const kept = on(system, "SELECT `a#b` FROM `t#1` WHERE `x` = '#1' AND `y` = \"#2\"");
+      expect(kept.sql).toBe('SELECT `a#b` FROM `t#1` WHERE `x` = ? AND `y` = ?');
+    }
+  });
+
+  test('PostgreSQL, SQLite and an unknown system keep # an operator (jsonb #>, bitwise XOR)', () => {
+    for (const system of ['postgresql', 'sqlite', undefined]) {
+      expect(normalizeSql('SELECT "t"."data" #> %s, 5 # 3 FROM "t" WHERE "t"."x" = 1', system).sql).toBe('SELECT "t"."data" #> ?, ? # ? FROM "t" WHERE "t"."x" = ?');
+      expect(normalizeSql('SELECT "t"."data" #>> \'{a,b}\' FROM "t"', system).sql).toBe('SELECT "t"."data" #>> ? FROM "t"');
+    }
+  });
+
   test('an unknown system keeps the rules that need no dialect: no nesting, backslashes after a backtick', () => {
     expect(on('oracle', 'SELECT 1 /* a /* b */ FROM t').sql).toBe('SELECT ? FROM t');
     expect(normalizeSql("SELECT `t`.`id` FROM `t` WHERE `t`.`name` = 'O\\'Brien' AND `t`.`x` = 1").facts.equalityFilters).toEqual(['t.name', 't.x']);

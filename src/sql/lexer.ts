@@ -4,7 +4,7 @@
  * instead of allocating objects.
  */
 
-import { BACKSLASH_ESCAPES, DOUBLE_QUOTED_STRINGS, KNOWN_DIALECT, NESTED_COMMENTS, UNKNOWN_DIALECT, type SqlDialect } from './dialect.js';
+import { BACKSLASH_ESCAPES, DOUBLE_QUOTED_STRINGS, HASH_COMMENTS, KNOWN_DIALECT, NESTED_COMMENTS, UNKNOWN_DIALECT, type SqlDialect } from './dialect.js';
 import { FLAG_STATEFUL, KEYWORD_FLAGS, KW, MAX_KEYWORD_LENGTH, lookupKeyword, mixKeywordChar } from './keywords.js';
 
 // Token kinds. Comments and whitespace produce no token.
@@ -258,7 +258,8 @@ export const BYTE_IMAGE_PADDING = 4;
  * Tokenizes the statement whose byte image (see `writeByteImage`) is `b[0, n)`, followed by
  * BYTE_IMAGE_PADDING zero bytes, into `t`, growing its buffer when needed. `sql` is the text
  * itself, used only to find dollar-quote terminators exactly. `dialect` (see dialect.ts) says
- * whether block comments nest and whether a backslash escapes in plain strings; in the unknown
+ * whether block comments nest, whether a backslash escapes in plain strings, whether `"…"` is a
+ * string and whether `#` starts a line comment; in the unknown
  * dialect strings follow standard_conforming_strings (a backslash is ordinary) until a backtick
  * identifier shows the statement is MySQL's. Never throws and always advances: unterminated
  * strings, identifiers and comments run to the end; unknown characters become TK_OTHER tokens.
@@ -276,6 +277,7 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens, diale
   let prevEnd = 0; // end offset of the previous token
   // MySQL escapes quotes in strings with backslashes; its identifiers (Django's too) use backticks.
   let backslashEscapes = (dialect & BACKSLASH_ESCAPES) !== 0;
+  const hashComments = (dialect & HASH_COMMENTS) !== 0;
   let i = 0;
 
   while (i < n) {
@@ -482,9 +484,9 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens, diale
             i++; // unknown character: kept as written
             break;
           }
-          if (c === 45 && b[i + 1] === 45) {
-            // -- line comment
-            i += 2;
+          if ((c === 45 && b[i + 1] === 45) || (c === 35 && hashComments)) {
+            // -- line comment, or MySQL's # one
+            i++;
             while (i < n && b[i] !== 10 && b[i] !== 13) i++;
             continue;
           }
@@ -496,7 +498,7 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens, diale
             } else i = skipNestedComment(b, i + 2, n);
             continue;
           }
-          i = scanOperator(b, i, n);
+          i = scanOperator(b, i, n, hashComments);
           kind = TK_OP;
           if (i - start === 1) {
             if ((c === 45 || c === 43) && unaryContext(prevKind, prevAux)) {
@@ -607,17 +609,18 @@ function isOperatorSpecial(c: number): boolean {
 }
 
 /**
- * The end of the operator run at i. A run stops where a comment starts, and cannot end in + or -
- * unless it holds one of ~ ! @ # ^ & |, so `=-5` is `=` then `-5` and `*-1` is `*` then `-1`.
+ * The end of the operator run at i. A run stops where a comment starts (at `#` too where
+ * `hashComments`), and cannot end in + or - unless it holds one of ~ ! @ # ^ & |, so `=-5` is `=`
+ * then `-5` and `*-1` is `*` then `-1`.
  */
-function scanOperator(b: Uint8Array, i: number, n: number): number {
+function scanOperator(b: Uint8Array, i: number, n: number, hashComments: boolean): number {
   let j = i + 1;
   let special = isOperatorSpecial(b[i]!);
   while (j < n) {
     const e = b[j]!;
     if (e >= 128 || CLASS[e] !== C_OP) break;
     const f = b[j + 1];
-    if ((e === 45 && f === 45) || (e === 47 && f === 42)) break;
+    if ((e === 45 && f === 45) || (e === 47 && f === 42) || (e === 35 && hashComments)) break;
     if (isOperatorSpecial(e)) special = true;
     j++;
   }
