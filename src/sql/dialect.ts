@@ -19,7 +19,9 @@ export const BACKSLASH_ESCAPES = 2;
 export const KNOWN_DIALECT = 4;
 /**
  * `"…"` is a string literal, escaped like '…' (MySQL's default sql_mode, without ANSI_QUOTES;
- * Django's MySQL backend quotes names with backticks). Not guessed for an unknown system.
+ * Django's MySQL backend quotes names with backticks). Not guessed for an unknown system. A `"…"`
+ * where only a name can stand (lexer.ts nameOnly) shows ANSI_QUOTES, and the statement is read
+ * without this flag.
  */
 export const DOUBLE_QUOTED_STRINGS = 8;
 /** `#` starts a comment to the end of the line (MySQL, MariaDB); elsewhere it is an operator (PostgreSQL's `#>`, XOR). */

@@ -145,6 +145,32 @@ describe('dialects, from the span\'s db.system', () => {
     }
   });
 
+  test('MySQL with ANSI_QUOTES: a "…" where only a name can stand (after FROM, JOIN, UPDATE, INTO, or around a dot) makes every "…" of the statement a name', () => {
+    for (const system of ['mysql', 'mariadb']) {
+      const n = on(system, 'SELECT "t"."id", "t"."name" FROM "t" WHERE "t"."x" = 1');
+      expect(n.sql).toBe('SELECT "t"."id", "t"."name" FROM "t" WHERE "t"."x" = ?');
+      expect(n.facts).toMatchObject({ table: 't', equalityFilters: ['t.x'] });
+      // A name seen only after FROM: the select list's "name" and the filter's "nick" are names too.
+      expect(on(system, 'SELECT "name" FROM "shop_book" WHERE "nick" = \'x\' AND "y" = 2').sql).toBe('SELECT "name" FROM "shop_book" WHERE "nick" = ? AND "y" = ?');
+      expect(on(system, 'SELECT a.id FROM t a INNER JOIN "u" ON a.u_id = "u".id').facts.joins).toHaveLength(1);
+      expect(on(system, 'UPDATE "t" SET "n" = 5 WHERE "t"."id" = 3').facts).toMatchObject({ operation: 'UPDATE', table: 't', writtenColumns: ['n'] });
+      expect(on(system, 'INSERT INTO "t" ("a", "b") VALUES (1, \'x\')').facts).toMatchObject({ operation: 'INSERT', table: 't', writtenColumns: ['a', 'b'] });
+      expect(on(system, 'SELECT x."id" FROM t x').sql).toBe('SELECT x."id" FROM t x');
+    }
+  });
+
+  test('MySQL keeps "…" a string where a string can stand, and where a function reads FROM', () => {
+    const on = (sql: string) => normalizeSql(sql, 'mysql').sql;
+    expect(on('SELECT id FROM t WHERE name = "Smith"')).toBe('SELECT id FROM t WHERE name = ?');
+    expect(on('SELECT "label", id FROM t')).toBe('SELECT ?, id FROM t');
+    // TRIM(… FROM "…"), EXTRACT(… FROM "…"), SUBSTRING("…" FROM n): strings after a FROM inside brackets.
+    expect(on('SELECT TRIM(BOTH "x" FROM "xxsecret"), EXTRACT(YEAR FROM "2024-01-01") FROM t')).toBe('SELECT TRIM(BOTH ? FROM ?), EXTRACT(YEAR FROM ?) FROM t');
+    // A dot inside a string, or after an escaped quote in it, qualifies nothing.
+    expect(on('SELECT id FROM t WHERE a IN ("x.y", "z") AND b = "say \\".x"')).toBe('SELECT id FROM t WHERE a IN (?) AND b = ?');
+    // Django's own statements quote names with backticks: their "…" are values.
+    expect(on('SELECT `t`.`id` FROM `t` WHERE `t`.`name` = "O\\"Brien"')).toBe('SELECT `t`.`id` FROM `t` WHERE `t`.`name` = ?');
+  });
+
   test('PostgreSQL, SQLite and an unknown system keep "…" an identifier', () => {
     for (const system of ['postgresql', 'sqlite', undefined]) {
       expect(normalizeSql('SELECT "t"."id" FROM "t" WHERE "t"."x" = 1', system).sql).toBe('SELECT "t"."id" FROM "t" WHERE "t"."x" = ?');

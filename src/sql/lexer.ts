@@ -338,6 +338,11 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens, diale
         case 34: // "identifier", or MySQL's "string"
           if ((dialect & DOUBLE_QUOTED_STRINGS) !== 0) {
             i = skipEscapeString(b, i + 1, n, 34);
+            if (nameOnly(b, start, i, prevKind, prevAux, top)) {
+              // Only ANSI_QUOTES lets a "…" stand here: every "…" of the statement is a name.
+              tokenize(sql, b, n, t, dialect & ~DOUBLE_QUOTED_STRINGS);
+              return;
+            }
             kind = TK_STRING;
             break;
           }
@@ -588,6 +593,20 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens, diale
   t.count = count;
   t.firstSemi = firstSemi;
   t.topKeywordCount = topKeywordCount;
+}
+
+/**
+ * Whether MySQL's `"…"` at b[start, end) stands where a string cannot, so the server reads it as a
+ * name (sql_mode ANSI_QUOTES): after `.`, right before `.` (`"t"."id"`), or after JOIN, UPDATE,
+ * INTO, or a FROM outside brackets (inside them FROM may be a function's: `TRIM(… FROM "x")`). A
+ * backslash in it leaves the dot undecided: `"a\".b"` is one string.
+ */
+function nameOnly(b: Uint8Array, start: number, end: number, prevKind: number, prevAux: number, top: number): boolean {
+  if (prevKind === TK_DOT) return true;
+  if (prevKind === TK_WORD && (prevAux === KW.JOIN || prevAux === KW.UPDATE || prevAux === KW.INTO || (prevAux === KW.FROM && top < 0))) return true;
+  if (b[end] !== 46 || b[end - 1] !== 34) return false;
+  for (let k = start + 1; k < end; k++) if (b[k] === 92) return false;
+  return true;
 }
 
 function growTopKeywords(t: Tokens): Int32Array {
