@@ -7,7 +7,7 @@ import { splitCatchAll } from './catch-all.js';
 import { OBSERVABLE_SYSTEMS, POSTGRESQL_SYSTEMS, SETUP_AT_START, SETUP_OPENS, holdsConnection, type ConnectionSetup, type ConnectionUse } from './connections.js';
 import { joinedTables, qualifiedTable, stepsToJoined } from './joins.js';
 import { conventionLinks, type TableLinks } from './links.js';
-import { locationOfExecutions, requestControllerOf } from './location.js';
+import { locationOfExecutions, otherLocationsOf, requestControllerOf } from './location.js';
 import { createStatementMemo, type Normalizer, type StatementMemo } from './statements.js';
 import type {
   Cascade,
@@ -570,6 +570,8 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
       leaf: leafShape(g.n.facts, links),
     };
     if (location !== undefined) cascade.location = location;
+    const otherLocations = otherLocationsOf(locationAt, g.indices, location);
+    if (otherLocations !== undefined) cascade.otherLocations = otherLocations;
     if (triggerLocation !== undefined) cascade.triggerLocation = triggerLocation;
     cascades.push(cascade);
   }
