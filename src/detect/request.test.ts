@@ -212,6 +212,14 @@ describe('analyseRequest', () => {
     // Each row's venue runs once between two of its "next 3": both walk the events, one query per row.
     expect(kinds([EVENTS, ...loop(8, venue, following)])).toEqual([['agenda_venue', 8], ['agenda_event', 8]]);
     expect(kinds([EVENTS, ...loop(8, following, venue)])).toEqual([['agenda_event', 8], ['agenda_venue', 8]]);
+    // Alone, after the events read whole in the order it bounds: the list it walks, one query per row.
+    expect(kinds([EVENTS, ...loop(8, following)])).toEqual([['agenda_event', 8]]);
+    // A walk that starts from the first row (.first(), LIMIT 1), or after a whole list of another table, is still a walk.
+    const FIRST = 'SELECT "agenda_event"."id", "agenda_event"."start" FROM "agenda_event" ORDER BY "agenda_event"."start" ASC LIMIT 1';
+    expect(kinds([FIRST, ...loop(8, following)])).toEqual([]);
+    expect(kinds([FIRST.replace('LIMIT 1', 'LIMIT %s'), ...loop(8, following)])).toEqual([]);
+    const VENUES = 'SELECT "agenda_venue"."id", "agenda_venue"."name" FROM "agenda_venue" ORDER BY "agenda_venue"."name" ASC';
+    expect(kinds([VENUES, ...loop(8, following)])).toEqual([]);
     // With the bounds inlined (raw SQL): each the next id after a row's, a step below a page: a query per row.
     const after = (bound: number): string =>
       `SELECT "shop_book"."id", "shop_book"."title" FROM "shop_book" WHERE "shop_book"."id" > ${bound} ORDER BY "shop_book"."id" ASC LIMIT 3`;

@@ -169,16 +169,25 @@ function keysetPager(g: Group, links: TableLinks, walksRows: (g: Group) => boole
 }
 
 /**
- * Whether a keyset-shaped group runs once per row of an earlier list rather than once per page: another
- * query, keyed by a row of a list read before the group's first execution (TriggerResolver.rowsParent),
- * runs exactly once between each two of its executions. Both then walk that list, one query per row
- * (a template reading `e.venue` beside the events after `e`). A pager's own per-row work runs once per
- * row of each page, LIMIT (above 1) times between two pages, and a row checked once per page (the
- * task's job) is one row read once, not a list's.
+ * Whether a keyset-shaped group runs once per row of an earlier list rather than once per page: its
+ * own table was read whole (no LIMIT) before its first execution, in the order it bounds (the events
+ * by start, then the next few after each); or another query, keyed by a row of a list read before
+ * its first execution (TriggerResolver.rowsParent), runs exactly once between each two of its
+ * executions. Both then walk that list, one query per row (a template reading `e.venue` beside the
+ * events after `e`). A walk has no use for its table read whole first (it may start from one row,
+ * `.first()`); its own per-row work runs once per row of each page, LIMIT (above 1) times between
+ * two pages; and a row checked once per page (the task's job) is one row read once, not a list's.
  */
 function walksRowsBeside(g: Group, groups: Iterable<Group>, parentRowsOf: (h: Group) => Group | undefined): boolean {
   const at = g.indices;
   const first = at[0]!;
+  const { table, orderBy } = g.n.facts;
+  for (const h of groups) {
+    const f = h.n.facts;
+    // Read whole: no LIMIT, not even one a placeholder gives (facts.limit is null for both).
+    const whole = f.limit === null && !h.n.sql.includes(' LIMIT ');
+    if (h !== g && h.indices[0]! < first && f.operation === 'SELECT' && f.table === table && whole && f.orderBy[0]?.column === orderBy[0]!.column) return true;
+  }
   for (const h of groups) {
     if (h === g || h.keyset || Math.abs(h.indices.length - at.length) > 1 || !oncePerGap(at, h.indices)) continue;
     const parent = parentRowsOf(h);
