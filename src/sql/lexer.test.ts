@@ -156,6 +156,9 @@ describe('dialects, from the span\'s db.system', () => {
       expect(on(system, 'UPDATE "t" SET "n" = 5 WHERE "t"."id" = 3').facts).toMatchObject({ operation: 'UPDATE', table: 't', writtenColumns: ['n'] });
       expect(on(system, 'INSERT INTO "t" ("a", "b") VALUES (1, \'x\')').facts).toMatchObject({ operation: 'INSERT', table: 't', writtenColumns: ['a', 'b'] });
       expect(on(system, 'SELECT x."id" FROM t x').sql).toBe('SELECT x."id" FROM t x');
+      // The column list of INSERT INTO t (…) holds names only.
+      expect(on(system, 'INSERT INTO t ("a", "b") VALUES (1, \'x\')').facts.writtenColumns).toEqual(['a', 'b']);
+      expect(on(system, 'INSERT INTO app.t ("a") VALUES (1)').sql).toBe(normalizeSql('INSERT INTO app.t ("a") VALUES (1)').sql);
     }
   });
 
@@ -163,6 +166,8 @@ describe('dialects, from the span\'s db.system', () => {
     const on = (sql: string) => normalizeSql(sql, 'mysql').sql;
     expect(on('SELECT id FROM t WHERE name = "Smith"')).toBe('SELECT id FROM t WHERE name = ?');
     expect(on('SELECT "label", id FROM t')).toBe('SELECT ?, id FROM t');
+    expect(on('INSERT INTO t VALUES ("secret", 1)')).toBe('INSERT INTO t VALUES (?, ?)');
+    expect(on('SELECT id FROM t WHERE a IN ("x") AND b = CONCAT("y", "z")')).toBe('SELECT id FROM t WHERE a IN (?) AND b = CONCAT(?, ?)');
     // TRIM(… FROM "…"), EXTRACT(… FROM "…"), SUBSTRING("…" FROM n): strings after a FROM inside brackets.
     expect(on('SELECT TRIM(BOTH "x" FROM "xxsecret"), EXTRACT(YEAR FROM "2024-01-01") FROM t')).toBe('SELECT TRIM(BOTH ? FROM ?), EXTRACT(YEAR FROM ?) FROM t');
     // A dot inside a string, or after an escaped quote in it, qualifies nothing.

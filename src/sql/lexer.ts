@@ -338,7 +338,7 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens, diale
         case 34: // "identifier", or MySQL's "string"
           if ((dialect & DOUBLE_QUOTED_STRINGS) !== 0) {
             i = skipEscapeString(b, i + 1, n, 34);
-            if (nameOnly(b, start, i, prevKind, prevAux, top)) {
+            if (nameOnly(b, start, i, prevKind, prevAux, top) || (prevKind === TK_LPAREN && afterInsertTarget(d, count - 1))) {
               // Only ANSI_QUOTES lets a "…" stand here: every "…" of the statement is a name.
               tokenize(sql, b, n, t, dialect & ~DOUBLE_QUOTED_STRINGS);
               return;
@@ -607,6 +607,22 @@ function nameOnly(b: Uint8Array, start: number, end: number, prevKind: number, p
   if (b[end] !== 46 || b[end - 1] !== 34) return false;
   for (let k = start + 1; k < end; k++) if (b[k] === 92) return false;
   return true;
+}
+
+/** Whether the `(` at token `open` follows `INTO name` or `INTO schema.name`: an INSERT's column list, of names only. */
+function afterInsertTarget(d: Int32Array, open: number): boolean {
+  let k = open - 1;
+  if (k < 0 || !isName(d, k)) return false;
+  if (k >= 2 && (d[(k - 1) * STRIDE]! & KIND_MASK) === TK_DOT && isName(d, k - 2)) k -= 2;
+  const into = d[(k - 1) * STRIDE];
+  return k >= 1 && (into! & KIND_MASK) === TK_WORD && into! >> AUX_SHIFT === KW.INTO;
+}
+
+/** Whether token k is a plain or quoted name. */
+function isName(d: Int32Array, k: number): boolean {
+  const slot = d[k * STRIDE]!;
+  const kind = slot & KIND_MASK;
+  return kind === TK_QIDENT || (kind === TK_WORD && slot >> AUX_SHIFT === 0);
 }
 
 function growTopKeywords(t: Tokens): Int32Array {
