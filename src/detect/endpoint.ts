@@ -61,6 +61,8 @@ interface FindingBase {
   exampleTraceId: string;
   /** Where the query is issued: the most common place across the requests seen. */
   location?: CodeLocation;
+  /** A loop's other places issuing the same query (another loop, another request's), most seen first. */
+  otherLocations?: CodeLocation[];
 }
 
 export interface CascadeFinding extends FindingBase {
@@ -113,6 +115,7 @@ export function detectEndpoint(rollup: EndpointRollup, options: EndpointDetectOp
       wastedMs: c.wastedMs,
       exampleTraceId: c.example.traceId,
       ...located(c.locations),
+      ...elsewhere(c.locations),
       cascade: c,
     });
   }
@@ -196,6 +199,14 @@ export function detectEndpoint(rollup: EndpointRollup, options: EndpointDetectOp
 function located(tally: LocationTally | undefined): { location?: CodeLocation } {
   const location = mostCommonLocation(tally);
   return location === undefined ? {} : { location };
+}
+
+/** The tally's locations but the most common, most seen first (ties by key, as mostCommonLocation breaks them). */
+function elsewhere(tally: LocationTally | undefined): { otherLocations?: CodeLocation[] } {
+  if (tally === undefined || tally.size < 2) return {};
+  const main = mostCommonLocation(tally);
+  const rest = [...tally].filter(([, e]) => e.location !== main).sort(([ka, a], [kb, b]) => b.count - a.count || compareText(ka, kb));
+  return { otherLocations: rest.map(([, e]) => e.location) };
 }
 
 /** A read of one row by a unique key: `.get(pk=…)`, `.get(external_id=…)` (Django adds LIMIT 21). */

@@ -55,6 +55,26 @@ describe('finding locations', () => {
     expect(keys.indexOf('location')).toBe(keys.indexOf('exampleTraceId') + 1);
   });
 
+  it('names every place a loop runs its query from: two loops of one request at two template lines are each cited', async () => {
+    // {% for b in featured %}{{ b.author }} at line 14, then {% for b in on_sale %}{{ b.author }} at line 30.
+    const twoLoops = (i: number) => inTemplate(i <= 4 ? 14 : 30)(i);
+    const report = reportOf(spansOf('dddddddd000000000000000000000001', twoLoops), spansOf('dddddddd000000000000000000000002', twoLoops));
+    const [finding] = report.endpoints[0]!.findings;
+    expect(finding!.location).toMatchObject({ template: TEMPLATE, templateLine: 14 });
+    expect(finding!.otherLocations).toEqual([{ file: 'recruit/views.py', line: 38, function: 'recruit.views.dashboard', template: TEMPLATE, templateLine: 30 }]);
+    expect(renderTerminal(report, { color: false })).toContain(`also at ${TEMPLATE}:30`);
+    expect(renderMarkdown(report)).toContain(`also at \`${TEMPLATE}:30\``);
+    // Through the store, as serve and n1-report --db read it.
+    const store = Store.open(':memory:');
+    const analysis = new OfflineAnalysis({}, (analyses) => store.recordSync(analyses));
+    analysis.add(spansOf('dddddddd000000000000000000000003', twoLoops));
+    analysis.finish();
+    const stored = (await store.report()).endpoints[0]!.findings[0]!;
+    store.closeSync();
+    expect(stored.location).toMatchObject({ templateLine: 14 });
+    expect(stored.otherLocations).toMatchObject([{ templateLine: 30 }]);
+  });
+
   it("names the view from sqlcommenter's controller when no span attribute does", () => {
     const comment = "/*controller='dashboard',framework='django%%3A5.2.19',route='dashboard/',traceparent='00-aaaa-bbbb-01'*/";
     const report = reportOf(spansOf('bbbbbbbb000000000000000000000001', () => [], comment));

@@ -80,6 +80,33 @@ export function locationOfExecutions(
   return best === undefined ? { view: controller } : { ...best, view: controller };
 }
 
+/**
+ * The locations of a group of executions other than `main` (locationOfExecutions' answer), each once,
+ * in the order they first ran: a query two loops run (two template lines) is issued from each.
+ * Each takes `main`'s view when its span names none (sqlcommenter's, as locationOfExecutions gives
+ * it). Undefined when there are none.
+ */
+export function otherLocationsOf(
+  locationAt: ((i: number) => CodeLocation | undefined) | undefined,
+  indices: readonly number[],
+  main: CodeLocation | undefined,
+): CodeLocation[] | undefined {
+  if (locationAt === undefined) return undefined;
+  const mainKey = main === undefined ? undefined : locationKey(main);
+  let others: CodeLocation[] | undefined;
+  let last: CodeLocation | undefined;
+  for (const i of indices) {
+    const location = locationAt(i);
+    // Locations are interned: a loop's executions share one object, so most compare at once.
+    if (location === undefined || location === last) continue;
+    last = location;
+    const place = location.view === undefined && main?.view !== undefined ? { ...location, view: main.view } : location;
+    const key = locationKey(place);
+    if (key !== mainKey && !others?.some((o) => locationKey(o) === key)) (others ??= []).push(place);
+  }
+  return others;
+}
+
 /** The sqlcommenter `controller` of a statement (its view), or undefined. */
 export type ControllerOf = (statement: string) => string | undefined;
 

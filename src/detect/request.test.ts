@@ -202,6 +202,43 @@ describe('analyseRequest', () => {
     expect(analyseRequest(requestOf('task export_notes', loop(6, walk)), normalize).cascades).toEqual([]);
   });
 
+  it('reports "the next N after each row" as an N+1 though its shape is a keyset page\'s, and keeps real keyset walks exempt', () => {
+    // for e in Event.objects.order_by('start'): e.venue; Event.objects.filter(start__gt=e.start).order_by('start')[:3]
+    const EVENTS = 'SELECT "agenda_event"."id", "agenda_event"."venue_id", "agenda_event"."start" FROM "agenda_event" ORDER BY "agenda_event"."start" ASC';
+    const following = (): string =>
+      `SELECT "agenda_event"."id", "agenda_event"."start" FROM "agenda_event" WHERE "agenda_event"."start" > %s ORDER BY "agenda_event"."start" ASC LIMIT 3`;
+    const venue = (): string => 'SELECT "agenda_venue"."id", "agenda_venue"."name" FROM "agenda_venue" WHERE "agenda_venue"."id" = %s LIMIT 21';
+    const kinds = (steps: Step[]) => analyseRequest(requestOf('GET agenda/', steps), normalize).cascades.map((c) => [c.facts.table, c.executions]);
+    // Each row's venue runs once between two of its "next 3": both walk the events, one query per row.
+    expect(kinds([EVENTS, ...loop(8, venue, following)])).toEqual([['agenda_venue', 8], ['agenda_event', 8]]);
+    expect(kinds([EVENTS, ...loop(8, following, venue)])).toEqual([['agenda_event', 8], ['agenda_venue', 8]]);
+    // Alone, after the events read whole in the order it bounds: the list it walks, one query per row.
+    expect(kinds([EVENTS, ...loop(8, following)])).toEqual([['agenda_event', 8]]);
+    // A walk that starts from the first row (.first(), LIMIT 1), or after a whole list of another table, is still a walk.
+    const FIRST = 'SELECT "agenda_event"."id", "agenda_event"."start" FROM "agenda_event" ORDER BY "agenda_event"."start" ASC LIMIT 1';
+    expect(kinds([FIRST, ...loop(8, following)])).toEqual([]);
+    expect(kinds([FIRST.replace('LIMIT 1', 'LIMIT %s'), ...loop(8, following)])).toEqual([]);
+    const VENUES = 'SELECT "agenda_venue"."id", "agenda_venue"."name" FROM "agenda_venue" ORDER BY "agenda_venue"."name" ASC';
+    expect(kinds([VENUES, ...loop(8, following)])).toEqual([]);
+    // With the bounds inlined (raw SQL): each the next id after a row's, a step below a page: a query per row.
+    const after = (bound: number): string =>
+      `SELECT "shop_book"."id", "shop_book"."title" FROM "shop_book" WHERE "shop_book"."id" > ${bound} ORDER BY "shop_book"."id" ASC LIMIT 3`;
+    const BOOKS = 'SELECT "shop_book"."id", "shop_book"."title" FROM "shop_book" ORDER BY "shop_book"."id" ASC';
+    expect(kinds([BOOKS, ...loop(8, (r) => after(r + 1))])).toEqual([['shop_book', 8]]);
+    // A real walk: each page's bound a page past the one before, even with per-row work on each page.
+    expect(kinds(loop(8, (r) => after(r * 3 + 3)))).toEqual([]);
+    const page = (): string =>
+      `SELECT "shop_book"."id", "shop_book"."author_id" FROM "shop_book" WHERE "shop_book"."id" > %s ORDER BY "shop_book"."id" ASC LIMIT 3`;
+    const author = (): string => 'SELECT "shop_author"."id", "shop_author"."name" FROM "shop_author" WHERE "shop_author"."id" = %s LIMIT 21';
+    const walk: Step[] = [];
+    for (let p = 0; p < 6; p++) walk.push(page(), author(), author(), author());
+    expect(kinds(walk)).toEqual([['shop_author', 18]]);
+    // A walk that checks one row (the task's job) once per page: that row is no earlier list's.
+    const JOB = 'SELECT "tasks_export"."id", "tasks_export"."job_id" FROM "tasks_export" WHERE "tasks_export"."id" = %s LIMIT 21';
+    const job = (): string => 'SELECT "tasks_job"."id", "tasks_job"."cancelled" FROM "tasks_job" WHERE "tasks_job"."id" = %s LIMIT 21';
+    expect(kinds([JOB, ...loop(8, page, job)])).toEqual([['tasks_job', 8]]);
+  });
+
   it('never reports a task that walks a Paginator again (one walk per status, the same SQL text) as an N+1, but still a slice that restarts without tiling', () => {
     // for status in ('active', 'archived'): for n in paginator.page_range[1:]: export(paginator.page(n))
     const page = (offset: number): string =>

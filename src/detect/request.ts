@@ -7,7 +7,7 @@ import { splitCatchAll } from './catch-all.js';
 import { OBSERVABLE_SYSTEMS, POSTGRESQL_SYSTEMS, SETUP_AT_START, SETUP_OPENS, holdsConnection, type ConnectionSetup, type ConnectionUse } from './connections.js';
 import { joinedTables, qualifiedTable, stepsToJoined } from './joins.js';
 import { conventionLinks, type TableLinks } from './links.js';
-import { locationOfExecutions, requestControllerOf } from './location.js';
+import { locationOfExecutions, otherLocationsOf, requestControllerOf } from './location.js';
 import { createStatementMemo, type Normalizer, type StatementMemo } from './statements.js';
 import type {
   Cascade,
@@ -97,6 +97,10 @@ interface Group {
   keyset: boolean;
   /** The last execution's bound, NaN when none was written. */
   lastBound: number;
+  /** The smallest step between two executions' bounds (Infinity before two); NaN once a bound was no integer. */
+  minStep: number;
+  /** Whether a keyset-shaped group walks rows rather than pages (walksRows), once asked: -1 not yet, 0 no, 1 yes. */
+  rowWalk: number;
   /** The longest IN list an execution held (facts.inValues; 0 for none), and how many executions held one that long. */
   inMax: number;
   atInMax: number;
@@ -139,17 +143,69 @@ function keysetColumn(facts: SqlFacts): string | undefined {
  * placeholders) and the statement is filtered on a key to another table (its own table's or a joined
  * one's), the shape is also a parent's rows read per parent
  * (`a.note_set.filter(created__gte=since).order_by('-created')[:5]` in a loop):
- * a query per row, as it was before keyset walks were told apart. A walk whose bounds were seen
- * moving on is a pager whatever else it filters on.
+ * a query per row, as it was before keyset walks were told apart; so is one that `walksRows` says
+ * runs once per row of an earlier list (`filter(start__gt=e.start).order_by('start')[:3]` per event).
+ * A walk whose bounds were seen moving on is a pager whatever else it filters on, unless its integer
+ * bounds on the primary key step by less than a page: each page of a walk after a key (`id > last`)
+ * holds LIMIT distinct keys above it, so the next bound is at least LIMIT - 1 further on (LIMIT
+ * with `>`, one less where `>=` reads the last row again); the next id after each row's steps by
+ * the gap between rows.
  */
-function keysetPager(g: Group, links: TableLinks): boolean {
+function keysetPager(g: Group, links: TableLinks, walksRows: (g: Group) => boolean): boolean {
   if (!g.keyset) return false;
-  if (!Number.isNaN(g.lastBound)) return true;
+  const facts = g.n.facts;
+  if (!Number.isNaN(g.lastBound)) {
+    const pk = `${facts.table}.${links.primaryKey(facts.table)}`;
+    return !(facts.orderBy[0]!.column === pk && g.minStep < facts.limit! - 1);
+  }
   // The key may be the queried table's or a joined one's (filter(application__job=job)).
-  return !g.n.facts.equalityFilters.some((f) => {
+  const keyed = facts.equalityFilters.some((f) => {
     const column = columnName(f);
     return column.endsWith('_id') || links.foreignKeyTarget(tableName(f), column) !== undefined;
   });
+  if (keyed) return false;
+  if (g.rowWalk < 0) g.rowWalk = walksRows(g) ? 1 : 0;
+  return g.rowWalk === 0;
+}
+
+/**
+ * Whether a keyset-shaped group runs once per row of an earlier list rather than once per page: its
+ * own table was read whole (no LIMIT) before its first execution, in the order it bounds (the events
+ * by start, then the next few after each); or another query, keyed by a row of a list read before
+ * its first execution (TriggerResolver.rowsParent), runs exactly once between each two of its
+ * executions. Both then walk that list, one query per row (a template reading `e.venue` beside the
+ * events after `e`). A walk has no use for its table read whole first (it may start from one row,
+ * `.first()`); its own per-row work runs once per row of each page, LIMIT (above 1) times between
+ * two pages; and a row checked once per page (the task's job) is one row read once, not a list's.
+ */
+function walksRowsBeside(g: Group, groups: Iterable<Group>, parentRowsOf: (h: Group) => Group | undefined): boolean {
+  const at = g.indices;
+  const first = at[0]!;
+  const { table, orderBy } = g.n.facts;
+  for (const h of groups) {
+    const f = h.n.facts;
+    // Read whole: no LIMIT, not even one a placeholder gives (facts.limit is null for both).
+    const whole = f.limit === null && !h.n.sql.includes(' LIMIT ');
+    if (h !== g && h.indices[0]! < first && f.operation === 'SELECT' && f.table === table && whole && f.orderBy[0]?.column === orderBy[0]!.column) return true;
+  }
+  for (const h of groups) {
+    if (h === g || h.keyset || Math.abs(h.indices.length - at.length) > 1 || !oncePerGap(at, h.indices)) continue;
+    const parent = parentRowsOf(h);
+    if (parent !== undefined && parent !== g && parent.indices[0]! < first) return true;
+  }
+  return false;
+}
+
+/** Whether `other` (sorted, like `at`) has exactly one index between each two consecutive indices of `at`. */
+function oncePerGap(at: readonly number[], other: readonly number[]): boolean {
+  let k = 0;
+  while (k < other.length && other[k]! < at[0]!) k++;
+  for (let i = 1; i < at.length; i++) {
+    if (k >= other.length || other[k]! > at[i]!) return false;
+    k++;
+    if (k < other.length && other[k]! < at[i]!) return false;
+  }
+  return true;
 }
 
 /** A number compared by `>`, `>=`, `<` or `<=` in a keyset pager's statement (its only range): the bound. */
@@ -254,7 +310,7 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
         if (rule === null) {
           g = groups.get(n.fingerprint);
           if (g === undefined) {
-            g = { n, executions: 0, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: 0, nextOffset: 0, firstOffset: 0, lastOffset: 0, walkPages: 0, paged: true, keyset: true, lastBound: NaN, inMax: 0, atInMax: 0 };
+            g = { n, executions: 0, indices: [], durations: [], totalMs: 0, maxMs: 0, multiRow: 0, nextOffset: 0, firstOffset: 0, lastOffset: 0, walkPages: 0, paged: true, keyset: true, lastBound: NaN, minStep: Infinity, rowWalk: -1, inMax: 0, atInMax: 0 };
             groups.set(n.fingerprint, g);
           }
         }
@@ -313,6 +369,8 @@ function passOverSpans(request: ColumnRequest, normalize: Normalizer, isNoise: N
       else if (!Number.isNaN(seen.bound)) {
         const ascending = n.facts.orderBy[0]!.direction === 'ASC';
         if (!Number.isNaN(g.lastBound) && (ascending ? seen.bound <= g.lastBound : seen.bound >= g.lastBound)) g.keyset = false;
+        if (!Number.isInteger(seen.bound)) g.minStep = NaN;
+        else if (!Number.isNaN(g.lastBound)) g.minStep = Math.min(g.minStep, Math.abs(seen.bound - g.lastBound));
         g.lastBound = seen.bound;
       }
     }
@@ -479,8 +537,9 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
   const { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil, firstHeld, observable, postgresql } = passOverSpans(request, normalize, isNoise, memo);
 
   const links = options.links ?? conventionLinks(tablesOf(groups.values()));
+  const walksRows = (g: Group): boolean => walksRowsBeside(g, groups.values(), (h) => resolver.rowsParent(h));
   const isCascade = (g: Group): boolean =>
-    g.indices.length - g.multiRow >= minRepeats && !g.paged && !keysetPager(g, links) && !chunkedBatch(g) && !g.n.facts.transactionControl && cascadeKind(g.n.facts) !== null;
+    g.indices.length - g.multiRow >= minRepeats && !g.paged && !keysetPager(g, links, walksRows) && !chunkedBatch(g) && !g.n.facts.transactionControl && cascadeKind(g.n.facts) !== null;
 
   const resolver = new TriggerResolver(keptAt, links, isCascade);
   // The request's statements share sqlcommenter's comment: its view is read once.
@@ -520,6 +579,8 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
       leaf: leafShape(g.n.facts, links),
     };
     if (location !== undefined) cascade.location = location;
+    const otherLocations = otherLocationsOf(locationAt, g.indices, location);
+    if (otherLocations !== undefined) cascade.otherLocations = otherLocations;
     if (triggerLocation !== undefined) cascade.triggerLocation = triggerLocation;
     cascades.push(cascade);
   }
@@ -856,6 +917,17 @@ class TriggerResolver {
       }
     }
     return { trigger: triggerRef(parent), steps, linked: true };
+  }
+
+  /**
+   * The earlier query whose rows `g`'s SQL reads one row of each time, when it read rows to walk (more
+   * than once, or not one row by its key): found from SQL alone, asking no group whether it is a cascade.
+   */
+  rowsParent(g: Group): Group | undefined {
+    const found = this.#findParent(g, shapesOf(g.n.facts, this.links), g.indices[0] ?? 0);
+    if (found === undefined) return undefined;
+    const { parent } = found;
+    return parent.indices.length > 1 || !this.#singleRow(parent.n.facts) ? parent : undefined;
   }
 
   /** The nearest earlier query whose rows explain one of this one's shapes (the first it explains). */

@@ -35,7 +35,11 @@ export interface CascadeRollup {
   firstIndex: number;
   /** The request where it wasted the most time. */
   example: { traceId: string; wastedMs: number };
-  /** Where the repeated query and its trigger were issued, per request seen (absent until one was). */
+  /**
+   * Where the repeated query and its trigger were issued, per request seen (absent until one was).
+   * A request's other places for the query (Cascade.otherLocations: another loop) enter `locations`
+   * with no count: listed, never outvoting the place each request ran it from most.
+   */
   locations?: LocationTally;
   triggerLocations?: LocationTally;
 }
@@ -180,6 +184,7 @@ export function addRequest(rollup: EndpointRollup, analysis: RequestAnalysis, ma
     r.wastedMs += c.wastedMs;
     addCount(r.repeats, c.executions);
     if (c.location !== undefined) tallyLocation((r.locations ??= new Map()), c.location, 1, maxLocations);
+    if (c.otherLocations !== undefined) for (const l of c.otherLocations) tallyLocation((r.locations ??= new Map()), l, 0, maxLocations);
     if (c.triggerLocation !== undefined) tallyLocation((r.triggerLocations ??= new Map()), c.triggerLocation, 1, maxLocations);
     // A request whose cascade arrived partial (a late batch) can link a shorter chain: keep the most complete reading.
     if (moreCompleteLink(c, r)) Object.assign(r, { trigger: c.trigger, steps: c.steps, linked: true, leaf: c.leaf });
@@ -514,6 +519,7 @@ function account(r: EndpointRollup, ledger: EndpointLedger, analysis: RequestAna
     if (relinks[i] === true) cl.linked = key;
     if (cr.example.traceId === analysis.traceId) cl.example = key;
     if (c.location !== undefined) noteLocation(cr.locations, cl.locations, c.location, key);
+    if (c.otherLocations !== undefined) for (const l of c.otherLocations) noteLocation(cr.locations, cl.locations, l, key);
     if (c.triggerLocation !== undefined) noteLocation(cr.triggerLocations, cl.triggerLocations, c.triggerLocation, key);
   }
   for (const u of analysis.uses) {

@@ -91,6 +91,8 @@ export interface Cascade {
   leaf: LeafShape;
   /** Where the repeated query is issued (the most common place among its executions). */
   location?: CodeLocation;
+  /** The other places its executions were issued from (another loop running the same query), in the order they first ran. */
+  otherLocations?: CodeLocation[];
   /** Where the trigger query is evaluated. */
   triggerLocation?: CodeLocation;
 }

@@ -3,7 +3,7 @@
  * split and the order of the shards: exact sums, first-seen maps and fields, examples (the first of
  * the largest), location tallies capped at their first distinct locations, connection uses in
  * release order. The requests are the bundled recording's, in the order one analysis releases
- * them (with two fixtures'), varied by fast-check so ties, many locations, linked/fallback readings and chains of several lengths occur.
+ * them (with two fixtures'), varied by fast-check so ties, many locations (a second loop's too), linked/fallback readings and chains of several lengths occur.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -66,6 +66,8 @@ function vary(requests: RequestAnalysis[], coarse: number, seeds: number[]): Req
         steps: (seed + j) % 4 === 1 ? c.steps.slice(1) : c.steps,
         trigger: c.trigger !== null && (seed + j) % 5 === 2 ? { ...c.trigger, fingerprint: `0${c.trigger.fingerprint.slice(1)}` } : c.trigger,
         location: LOCATIONS[(seed + j) % LOCATIONS.length]!,
+        // Another loop running the same query, at another place (it enters the tally with no count).
+        ...((seed + j) % 3 === 0 ? { otherLocations: [LOCATIONS[(seed + j + 5) % LOCATIONS.length]!] } : {}),
         triggerLocation: LOCATIONS[(seed * 7 + j) % LOCATIONS.length]!,
       })),
       uses: r.uses.map((u, j) => ({ ...u, totalMs: q(u.totalMs) + 0.01, maxMs: q(u.maxMs), location: LOCATIONS[(seed + 3 * j) % LOCATIONS.length]! })),

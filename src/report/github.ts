@@ -27,7 +27,8 @@ function findingCommand(g: GateFinding, paths: RepoPaths): string {
   const at = primaryLocation(repoLocation(f.location, paths));
   const where = formatLocation(f.location);
   const why = g.status === 'expired' ? ` (its baseline entry expired on ${g.baseline?.expires ?? '?'})` : '';
-  const message = `${findingTitle(g.endpoint, f)}${why}${where === '' ? '' : `\nat ${where}`}\nFix:\n${f.suggestion.code}\nsignature ${f.signature}`;
+  const also = (f.otherLocations ?? []).map((l) => `\nalso at ${formatLocation(l)}`).join('');
+  const message = `${findingTitle(g.endpoint, f)}${why}${where === '' ? '' : `\nat ${where}`}${also}\nFix:\n${f.suggestion.code}\nsignature ${f.signature}`;
   return annotation(
     g.failing ? 'error' : 'warning',
     { file: at?.file, line: at?.line, title: `n1lens: ${KIND_LABEL[f.kind]} in ${g.endpoint}` },

@@ -33,9 +33,10 @@ export function renderMarkdown(report: Report): string {
       const read = f.suggestion.readInstead === undefined ? '' : `<br>${cell(readInsteadText(f.suggestion.readInstead, codeSpan))}`;
       const where = f.suggestion.placement === undefined ? '' : `<br>${cell(f.suggestion.placement)}`;
       const at = formatLocation(f.location);
+      const also = (f.otherLocations ?? []).map((l) => `<br>also at ${codeSpan(cell(formatLocation(l)))}`).join('');
       out.push(
         `| ${KIND_LABEL[f.kind]} | ${codeSpan(cell(f.table || '-'))} | ${f.repeatsPerRequest.p50} | ${ms(f.wastedMs)} | ` +
-          `${codeSpan(cell(shortenSql(f.sql || '-', 90)))} | ${at === '' ? '-' : codeSpan(cell(at))} | ` +
+          `${codeSpan(cell(shortenSql(f.sql || '-', 90)))} | ${at === '' ? '-' : codeSpan(cell(at))}${also} | ` +
           `${codeSpan(cell(code))}${f.suggestion.confidence === 'inferred' ? ' _(inferred)_' : ''}${read}${where} | \`${f.signature}\` |`,
       );
     }

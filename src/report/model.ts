@@ -36,6 +36,8 @@ export interface ReportFinding {
   exampleTraceId: string;
   /** Where the repeated query is issued: the most common place among the requests seen. */
   location?: CodeLocation;
+  /** A loop's other places issuing the same query (a second loop over other rows), most seen first: the same fix applies at each. */
+  otherLocations?: CodeLocation[];
   /** hot_lookup: traffic and what caching saves. */
   /** callsPerDay and dbMsPerDay are null under ten minutes of observed traffic. */
   hotLookup?: { callsPerDay: number | null; shareOfRequests: number; meanMs: number; dbMsPerDay: number | null };
@@ -319,6 +321,7 @@ function reportFinding(
     suggestion,
     exampleTraceId: f.exampleTraceId,
     ...(f.location === undefined ? {} : { location: f.location }),
+    ...(f.otherLocations === undefined ? {} : { otherLocations: f.otherLocations }),
   });
   switch (f.kind) {
     case 'n_plus_one':

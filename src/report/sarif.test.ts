@@ -85,6 +85,25 @@ describe('SARIF output', () => {
     expect(results[1]).toMatchObject({ baselineState: 'unchanged', level: 'note', suppressions: [{ kind: 'external', status: 'accepted', justification: 'ticket PERF-12' }] });
   });
 
+  it("links a second loop's place (otherLocations) as a related location, and names it in the annotation", () => {
+    const twoLoops = finding('GET catalogue/', {
+      location: { file: 'shop/templates/shop/catalogue.html', line: 14 },
+      otherLocations: [{ file: 'shop/templates/shop/catalogue.html', line: 30 }, { view: 'shop.views.catalogue' }],
+    });
+    const r = report([endpoint('GET catalogue/', [twoLoops])]);
+    const gate = judge(r, { maxFindings: 0, today: '2026-01-01' });
+    const log = buildSarif(r, gate);
+    expectValid(log);
+    const [result] = (log as { runs: { results: (Result & { relatedLocations?: unknown[] })[] }[] }).runs[0]!.results;
+    expect(result!.locations[0]!.physicalLocation?.region?.startLine).toBe(14);
+    // Only a place with a file can be linked; the message names it too.
+    expect(result!.relatedLocations).toEqual([
+      { id: 1, physicalLocation: { artifactLocation: { uri: 'shop/templates/shop/catalogue.html', uriBaseId: '%SRCROOT%' }, region: { startLine: 30 } }, message: { text: 'also runs the query here' } },
+    ]);
+    expect(result!.message.text).toContain('Also at shop/templates/shop/catalogue.html:30');
+    expect(renderGithubCommands(gate)).toContain('also at shop/templates/shop/catalogue.html:30');
+  });
+
   it('lists connection_pressure and dead_view as results too, never gated, dead views at their line', () => {
     const churn = emptyConnectionRollup('recruit');
     for (let i = 0; i < 40; i++) addConnectionUse(churn, `w${i % 4}`, { opened: 1, observable: true, postgresql: true, heldFromMs: i * 200, heldUntilMs: i * 200 + 150, dbMs: 20 });

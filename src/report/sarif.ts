@@ -133,9 +133,13 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
     const location = repoLocation(f.location, options);
     const title = findingTitle(g.endpoint, f);
     const where = formatLocation(location);
-    const text = `${title}.${where === '' ? '' : ` At ${where}.`} Fix: ${f.suggestion.code.split('\n')[0]}`;
+    // Another loop running the same query: its place, linked where it has a file in the checkout.
+    const others = (f.otherLocations ?? []).map((l) => repoLocation(l, options));
+    const also = others.map(formatLocation).filter((w) => w !== '');
+    const related = others.filter((l) => primaryLocation(l) !== undefined).map((l, k) => ({ id: k + 1, ...physicalLocation(l), message: { text: 'also runs the query here' } }));
+    const text = `${title}.${where === '' ? '' : ` At ${where}.`}${also.length === 0 ? '' : ` Also at ${also.join(', ')}.`} Fix: ${f.suggestion.code.split('\n')[0]}`;
     const markdown = [
-      `**${title}**${where === '' ? '' : ` at ${codeSpan(where)}`}`,
+      `**${title}**${where === '' ? '' : ` at ${codeSpan(where)}`}${also.length === 0 ? '' : `, also at ${also.map(codeSpan).join(', ')}`}`,
       '',
       f.sql === '' ? '' : `Query: ${codeSpan(shortenSql(f.sql, 160))}`,
       '',
@@ -161,6 +165,7 @@ export function buildSarif(report: Report, gate: GateResult, options: SarifOptio
           logicalLocations: [{ name: g.endpoint, kind: 'function', ...(f.location?.view === undefined ? {} : { fullyQualifiedName: f.location.view }) }],
         },
       ],
+      ...(related.length === 0 ? {} : { relatedLocations: related }),
       partialFingerprints: { 'n1lensSignature/v1': fingerprint },
       // SARIF's baselineState compares with a baseline: without one there is none to state.
       // A finding outside the baseline's scope was never compared with it: no state either.

@@ -125,6 +125,7 @@ function renderFinding(f: ReportFinding, c: ReturnType<typeof pc.createColors>, 
   const at = formatLocation(f.location);
   // A location is a path: it wraps after a `/` like a long route, under its `at`.
   if (at !== '') for (const [i, line] of wrapText(`at ${at}`, width - 5).entries()) lines.push(`     ${i === 0 ? `${c.magenta('at')}${line.slice(2)}` : line}`);
+  for (const other of f.otherLocations ?? []) for (const line of wrapText(`also at ${formatLocation(other)}`, width - 5)) lines.push(`     ${c.dim(line)}`);
   const triggerAt = formatLocation(f.trigger?.location);
   if (triggerAt !== '' && triggerAt !== at) for (const line of wrapText(`loops over the rows of ${triggerAt}`, width - 5)) lines.push(`     ${c.dim(line)}`);
   if (!f.suggestion.code.includes('\n')) {

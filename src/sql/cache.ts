@@ -126,7 +126,7 @@ function trailingCommentStart(sql: string): number {
   const open = sql.lastIndexOf('/*', n - 3);
   // From open + 1: in `/*/ … */` the first star-slash is at open + 1.
   if (open <= 0 || sql.indexOf('*/', open + 1) !== n - 2) return -1;
-  // A `--` comment in the prefix would end at a line break inside this one; `%(name)s` is found
+  // A `--` (or MySQL `#`) comment in the prefix would end at a line break inside this one; `%(name)s` is found
   // by looking up to 256 characters ahead. Either could make the comment's text matter.
   if (sql.indexOf('\n', open) >= 0 || sql.indexOf('\r', open) >= 0 || sql.lastIndexOf('%(', open) >= 0) return -1;
   return open;

@@ -1,8 +1,8 @@
 /**
  * The lexical rules of a statement's database, read from its span's `db.system` (`db.system.name`):
- * whether block comments nest, whether a backslash escapes a quote in a plain string, and whether
- * `"…"` is a string. Only these change where a token ends; everything else is read the same for
- * every database.
+ * whether block comments nest, whether a backslash escapes a quote in a plain string, whether
+ * `"…"` is a string, and whether `#` starts a comment. Only these change where a token ends;
+ * everything else is read the same for every database.
  */
 
 /** Lexer flags (see `tokenize`); 0 is the unknown dialect. */
@@ -19,17 +19,21 @@ export const BACKSLASH_ESCAPES = 2;
 export const KNOWN_DIALECT = 4;
 /**
  * `"…"` is a string literal, escaped like '…' (MySQL's default sql_mode, without ANSI_QUOTES;
- * Django's MySQL backend quotes names with backticks). Not guessed for an unknown system.
+ * Django's MySQL backend quotes names with backticks). Not guessed for an unknown system. A `"…"`
+ * where only a name can stand (lexer.ts nameOnly) shows ANSI_QUOTES, and the statement is read
+ * without this flag.
  */
 export const DOUBLE_QUOTED_STRINGS = 8;
+/** `#` starts a comment to the end of the line (MySQL, MariaDB); elsewhere it is an operator (PostgreSQL's `#>`, XOR). */
+export const HASH_COMMENTS = 16;
 
 /** Rules that need no dialect: comments do not nest, strings are standard until a backtick shows MySQL. */
 export const UNKNOWN_DIALECT: SqlDialect = 0;
 
 /** PostgreSQL: comments nest; standard_conforming_strings (a backslash is ordinary outside E'…'). */
 export const POSTGRESQL: SqlDialect = NESTED_COMMENTS | KNOWN_DIALECT;
-/** MySQL and MariaDB: backslash escapes in strings and `"…"` is a string (the default sql_mode); comments do not nest. */
-export const MYSQL: SqlDialect = BACKSLASH_ESCAPES | DOUBLE_QUOTED_STRINGS | KNOWN_DIALECT;
+/** MySQL and MariaDB: backslash escapes in strings, `"…"` is a string (the default sql_mode), `#` comments; comments do not nest. */
+export const MYSQL: SqlDialect = BACKSLASH_ESCAPES | DOUBLE_QUOTED_STRINGS | HASH_COMMENTS | KNOWN_DIALECT;
 /** SQLite: neither. */
 export const SQLITE: SqlDialect = KNOWN_DIALECT;
 

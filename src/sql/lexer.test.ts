@@ -145,6 +145,37 @@ describe('dialects, from the span\'s db.system', () => {
     }
   });
 
+  test('MySQL with ANSI_QUOTES: a "…" where only a name can stand (after FROM, JOIN, UPDATE, INTO, or around a dot) makes every "…" of the statement a name', () => {
+    for (const system of ['mysql', 'mariadb']) {
+      const n = on(system, 'SELECT "t"."id", "t"."name" FROM "t" WHERE "t"."x" = 1');
+      expect(n.sql).toBe('SELECT "t"."id", "t"."name" FROM "t" WHERE "t"."x" = ?');
+      expect(n.facts).toMatchObject({ table: 't', equalityFilters: ['t.x'] });
+      // A name seen only after FROM: the select list's "name" and the filter's "nick" are names too.
+      expect(on(system, 'SELECT "name" FROM "shop_book" WHERE "nick" = \'x\' AND "y" = 2').sql).toBe('SELECT "name" FROM "shop_book" WHERE "nick" = ? AND "y" = ?');
+      expect(on(system, 'SELECT a.id FROM t a INNER JOIN "u" ON a.u_id = "u".id').facts.joins).toHaveLength(1);
+      expect(on(system, 'UPDATE "t" SET "n" = 5 WHERE "t"."id" = 3').facts).toMatchObject({ operation: 'UPDATE', table: 't', writtenColumns: ['n'] });
+      expect(on(system, 'INSERT INTO "t" ("a", "b") VALUES (1, \'x\')').facts).toMatchObject({ operation: 'INSERT', table: 't', writtenColumns: ['a', 'b'] });
+      expect(on(system, 'SELECT x."id" FROM t x').sql).toBe('SELECT x."id" FROM t x');
+      // The column list of INSERT INTO t (…) holds names only.
+      expect(on(system, 'INSERT INTO t ("a", "b") VALUES (1, \'x\')').facts.writtenColumns).toEqual(['a', 'b']);
+      expect(on(system, 'INSERT INTO app.t ("a") VALUES (1)').sql).toBe(normalizeSql('INSERT INTO app.t ("a") VALUES (1)').sql);
+    }
+  });
+
+  test('MySQL keeps "…" a string where a string can stand, and where a function reads FROM', () => {
+    const on = (sql: string) => normalizeSql(sql, 'mysql').sql;
+    expect(on('SELECT id FROM t WHERE name = "Smith"')).toBe('SELECT id FROM t WHERE name = ?');
+    expect(on('SELECT "label", id FROM t')).toBe('SELECT ?, id FROM t');
+    expect(on('INSERT INTO t VALUES ("secret", 1)')).toBe('INSERT INTO t VALUES (?, ?)');
+    expect(on('SELECT id FROM t WHERE a IN ("x") AND b = CONCAT("y", "z")')).toBe('SELECT id FROM t WHERE a IN (?) AND b = CONCAT(?, ?)');
+    // TRIM(… FROM "…"), EXTRACT(… FROM "…"), SUBSTRING("…" FROM n): strings after a FROM inside brackets.
+    expect(on('SELECT TRIM(BOTH "x" FROM "xxsecret"), EXTRACT(YEAR FROM "2024-01-01") FROM t')).toBe('SELECT TRIM(BOTH ? FROM ?), EXTRACT(YEAR FROM ?) FROM t');
+    // A dot inside a string, or after an escaped quote in it, qualifies nothing.
+    expect(on('SELECT id FROM t WHERE a IN ("x.y", "z") AND b = "say \\".x"')).toBe('SELECT id FROM t WHERE a IN (?) AND b = ?');
+    // Django's own statements quote names with backticks: their "…" are values.
+    expect(on('SELECT `t`.`id` FROM `t` WHERE `t`.`name` = "O\\"Brien"')).toBe('SELECT `t`.`id` FROM `t` WHERE `t`.`name` = ?');
+  });
+
   test('PostgreSQL, SQLite and an unknown system keep "…" an identifier', () => {
     for (const system of ['postgresql', 'sqlite', undefined]) {
       expect(normalizeSql('SELECT "t"."id" FROM "t" WHERE "t"."x" = 1', system).sql).toBe('SELECT "t"."id" FROM "t" WHERE "t"."x" = ?');
@@ -156,6 +187,28 @@ describe('dialects, from the span\'s db.system', () => {
     expect(on('sqlite', "SELECT `t`.`id` FROM `t` WHERE `t`.`p` = 'C:\\' AND `t`.`x` = 1").facts.equalityFilters).toEqual(['t.p', 't.x']);
     // E'…' is still PostgreSQL's escape string.
     expect(on('postgresql', "SELECT E'a\\'b', x FROM t").sql).toBe('SELECT ?, x FROM t');
+  });
+
+  test('MySQL and MariaDB read # to the end of the line as a comment, but not inside strings or names', () => {
+    for (const system of ['mysql', 'mariadb']) {
+      const n = on(system, 'SELECT `t`.`id` FROM `t` # the books\nWHERE `t`.`x` = 1 #trailing');
+      expect(n.sql).toBe('SELECT `t`.`id` FROM `t` WHERE `t`.`x` = ?');
+      expect(n.facts).toMatchObject({ table: 't', equalityFilters: ['t.x'] });
+      // The text after # never reaches the canonical text, whatever it holds.
+      expect(on(system, "SELECT 1 FROM t WHERE a = 1 # it's 'open\r AND b = 2").sql).toBe('SELECT ? FROM t WHERE a = ? AND b = ?');
+      // An operator run stops at #: `=#` is `=` then a comment.
+      expect(on(system, 'SELECT 1 FROM t WHERE a =# c\n 5').sql).toBe('SELECT ? FROM t WHERE a = ?');
+      // # inside a string, a backtick name or a double-quoted string stays as it is.
+      const kept = on(system, "SELECT `a#b` FROM `t#1` WHERE `x` = '#1' AND `y` = \"#2\"");
+      expect(kept.sql).toBe('SELECT `a#b` FROM `t#1` WHERE `x` = ? AND `y` = ?');
+    }
+  });
+
+  test('PostgreSQL, SQLite and an unknown system keep # an operator (jsonb #>, bitwise XOR)', () => {
+    for (const system of ['postgresql', 'sqlite', undefined]) {
+      expect(normalizeSql('SELECT "t"."data" #> %s, 5 # 3 FROM "t" WHERE "t"."x" = 1', system).sql).toBe('SELECT "t"."data" #> ?, ? # ? FROM "t" WHERE "t"."x" = ?');
+      expect(normalizeSql('SELECT "t"."data" #>> \'{a,b}\' FROM "t"', system).sql).toBe('SELECT "t"."data" #>> ? FROM "t"');
+    }
   });
 
   test('an unknown system keeps the rules that need no dialect: no nesting, backslashes after a backtick', () => {

@@ -4,7 +4,7 @@
  * instead of allocating objects.
  */
 
-import { BACKSLASH_ESCAPES, DOUBLE_QUOTED_STRINGS, KNOWN_DIALECT, NESTED_COMMENTS, UNKNOWN_DIALECT, type SqlDialect } from './dialect.js';
+import { BACKSLASH_ESCAPES, DOUBLE_QUOTED_STRINGS, HASH_COMMENTS, KNOWN_DIALECT, NESTED_COMMENTS, UNKNOWN_DIALECT, type SqlDialect } from './dialect.js';
 import { FLAG_STATEFUL, KEYWORD_FLAGS, KW, MAX_KEYWORD_LENGTH, lookupKeyword, mixKeywordChar } from './keywords.js';
 
 // Token kinds. Comments and whitespace produce no token.
@@ -258,7 +258,8 @@ export const BYTE_IMAGE_PADDING = 4;
  * Tokenizes the statement whose byte image (see `writeByteImage`) is `b[0, n)`, followed by
  * BYTE_IMAGE_PADDING zero bytes, into `t`, growing its buffer when needed. `sql` is the text
  * itself, used only to find dollar-quote terminators exactly. `dialect` (see dialect.ts) says
- * whether block comments nest and whether a backslash escapes in plain strings; in the unknown
+ * whether block comments nest, whether a backslash escapes in plain strings, whether `"…"` is a
+ * string and whether `#` starts a line comment; in the unknown
  * dialect strings follow standard_conforming_strings (a backslash is ordinary) until a backtick
  * identifier shows the statement is MySQL's. Never throws and always advances: unterminated
  * strings, identifiers and comments run to the end; unknown characters become TK_OTHER tokens.
@@ -276,6 +277,7 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens, diale
   let prevEnd = 0; // end offset of the previous token
   // MySQL escapes quotes in strings with backslashes; its identifiers (Django's too) use backticks.
   let backslashEscapes = (dialect & BACKSLASH_ESCAPES) !== 0;
+  const hashComments = (dialect & HASH_COMMENTS) !== 0;
   let i = 0;
 
   while (i < n) {
@@ -336,6 +338,11 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens, diale
         case 34: // "identifier", or MySQL's "string"
           if ((dialect & DOUBLE_QUOTED_STRINGS) !== 0) {
             i = skipEscapeString(b, i + 1, n, 34);
+            if (nameOnly(b, start, i, prevKind, prevAux, top) || (prevKind === TK_LPAREN && afterInsertTarget(d, count - 1))) {
+              // Only ANSI_QUOTES lets a "…" stand here: every "…" of the statement is a name.
+              tokenize(sql, b, n, t, dialect & ~DOUBLE_QUOTED_STRINGS);
+              return;
+            }
             kind = TK_STRING;
             break;
           }
@@ -482,9 +489,9 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens, diale
             i++; // unknown character: kept as written
             break;
           }
-          if (c === 45 && b[i + 1] === 45) {
-            // -- line comment
-            i += 2;
+          if ((c === 45 && b[i + 1] === 45) || (c === 35 && hashComments)) {
+            // -- line comment, or MySQL's # one
+            i++;
             while (i < n && b[i] !== 10 && b[i] !== 13) i++;
             continue;
           }
@@ -496,7 +503,7 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens, diale
             } else i = skipNestedComment(b, i + 2, n);
             continue;
           }
-          i = scanOperator(b, i, n);
+          i = scanOperator(b, i, n, hashComments);
           kind = TK_OP;
           if (i - start === 1) {
             if ((c === 45 || c === 43) && unaryContext(prevKind, prevAux)) {
@@ -588,6 +595,36 @@ export function tokenize(sql: string, b: Uint8Array, n: number, t: Tokens, diale
   t.topKeywordCount = topKeywordCount;
 }
 
+/**
+ * Whether MySQL's `"…"` at b[start, end) stands where a string cannot, so the server reads it as a
+ * name (sql_mode ANSI_QUOTES): after `.`, right before `.` (`"t"."id"`), or after JOIN, UPDATE,
+ * INTO, or a FROM outside brackets (inside them FROM may be a function's: `TRIM(… FROM "x")`). A
+ * backslash in it leaves the dot undecided: `"a\".b"` is one string.
+ */
+function nameOnly(b: Uint8Array, start: number, end: number, prevKind: number, prevAux: number, top: number): boolean {
+  if (prevKind === TK_DOT) return true;
+  if (prevKind === TK_WORD && (prevAux === KW.JOIN || prevAux === KW.UPDATE || prevAux === KW.INTO || (prevAux === KW.FROM && top < 0))) return true;
+  if (b[end] !== 46 || b[end - 1] !== 34) return false;
+  for (let k = start + 1; k < end; k++) if (b[k] === 92) return false;
+  return true;
+}
+
+/** Whether the `(` at token `open` follows `INTO name` or `INTO schema.name`: an INSERT's column list, of names only. */
+function afterInsertTarget(d: Int32Array, open: number): boolean {
+  let k = open - 1;
+  if (k < 0 || !isName(d, k)) return false;
+  if (k >= 2 && (d[(k - 1) * STRIDE]! & KIND_MASK) === TK_DOT && isName(d, k - 2)) k -= 2;
+  const into = d[(k - 1) * STRIDE];
+  return k >= 1 && (into! & KIND_MASK) === TK_WORD && into! >> AUX_SHIFT === KW.INTO;
+}
+
+/** Whether token k is a plain or quoted name. */
+function isName(d: Int32Array, k: number): boolean {
+  const slot = d[k * STRIDE]!;
+  const kind = slot & KIND_MASK;
+  return kind === TK_QIDENT || (kind === TK_WORD && slot >> AUX_SHIFT === 0);
+}
+
 function growTopKeywords(t: Tokens): Int32Array {
   const next = new Int32Array(t.topKeywords.length * 2);
   next.set(t.topKeywords);
@@ -607,17 +644,18 @@ function isOperatorSpecial(c: number): boolean {
 }
 
 /**
- * The end of the operator run at i. A run stops where a comment starts, and cannot end in + or -
- * unless it holds one of ~ ! @ # ^ & |, so `=-5` is `=` then `-5` and `*-1` is `*` then `-1`.
+ * The end of the operator run at i. A run stops where a comment starts (at `#` too where
+ * `hashComments`), and cannot end in + or - unless it holds one of ~ ! @ # ^ & |, so `=-5` is `=`
+ * then `-5` and `*-1` is `*` then `-1`.
  */
-function scanOperator(b: Uint8Array, i: number, n: number): number {
+function scanOperator(b: Uint8Array, i: number, n: number, hashComments: boolean): number {
   let j = i + 1;
   let special = isOperatorSpecial(b[i]!);
   while (j < n) {
     const e = b[j]!;
     if (e >= 128 || CLASS[e] !== C_OP) break;
     const f = b[j + 1];
-    if ((e === 45 && f === 45) || (e === 47 && f === 42)) break;
+    if ((e === 45 && f === 45) || (e === 47 && f === 42) || (e === 35 && hashComments)) break;
     if (isOperatorSpecial(e)) special = true;
     j++;
   }
