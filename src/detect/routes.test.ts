@@ -19,6 +19,9 @@ function traffic(endpoint: string, hits: [startMs: number, client: string][]): R
   return t;
 }
 
+/** Route traffic of one request to each endpoint: what a trace file of them holds. */
+const seenIn = (endpoints: string[]): RouteTraffic[] => endpoints.map((e) => traffic(e, [[T0, 'u']]));
+
 const at = (day: number, hh: number, mm: number, ss = 0): number => T0 + day * DAY + ((hh * 60 + mm) * 60 + ss) * 1000;
 
 describe('periodic callers', () => {
@@ -105,7 +108,7 @@ describe('dead views', () => {
   });
 
   it('offline, names the app routes not seen in the file', () => {
-    expect(unseenViews(routes, ['GET dashboard/', 'POST login/']).map((v) => [v.route, v.status])).toEqual([['old/', 'unseen_in_file']]);
+    expect(unseenViews(routes, seenIn(['GET dashboard/', 'POST login/'])).map((v) => [v.route, v.status])).toEqual([['old/', 'unseen_in_file']]);
   });
 
   it("leaves out the views of installed packages, wherever the environment is, as it leaves out Django's", () => {
@@ -115,7 +118,7 @@ describe('dead views', () => {
       { route: 'accounts/login/', view: 'allauth.account.views.LoginView', file: '/usr/lib/python3/dist-packages/allauth/account/views.py' },
     ];
     const all = [...routes, ...installed];
-    expect(unseenViews(all, ['GET dashboard/']).map((v) => v.route)).toEqual(['old/']);
+    expect(unseenViews(all, seenIn(['GET dashboard/'])).map((v) => v.route)).toEqual(['old/']);
     const dead = detectDeadViews(all, [traffic('GET dashboard/', [[at(10, 9, 0), 'u']])], { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) });
     expect(dead.map((v) => v.route)).toEqual(['old/']);
   });
@@ -129,15 +132,15 @@ describe('dead views', () => {
       { route: 'partner/status/', view: 'partnerlib.views.status', urlconf: 'partnerlib.urls', project: false },
     ];
     const mine = ['about/', 'jobs/', 'reports/'];
-    expect(unseenViews(own, []).map((v) => v.route)).toEqual(mine);
+    expect(unseenViews(own, seenIn([])).map((v) => v.route)).toEqual(mine);
     const o = { windowMs: 90 * DAY, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
     expect(detectDeadViews(own, [traffic('GET partner/status/', [[at(199, 9, 0), 'u']])], o).map((v) => [v.route, v.status])).toEqual(mine.map((r) => [r, 'dead']));
   });
 
   it("counts a view's traffic in every language's form of its route (i18n_patterns)", () => {
     const about = { route: 'en/about/', view: 'app.views.about', languages: { en: 'en/about/', fr: 'fr/about/', de: 'de/ueber/' } };
-    expect(unseenViews([about], ['GET fr/about/'])).toEqual([]);
-    expect(unseenViews([about], ['GET es/about/']).map((v) => v.route)).toEqual(['en/about/']);
+    expect(unseenViews([about], seenIn(['GET fr/about/']))).toEqual([]);
+    expect(unseenViews([about], seenIn(['GET es/about/'])).map((v) => v.route)).toEqual(['en/about/']);
     const french = traffic('GET fr/about/', [[at(1, 3, 0), 'cron'], [at(2, 3, 0), 'cron']]);
     const german = traffic('GET de/ueber/', [[at(3, 3, 0), 'cron']]);
     const o = { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(4, 0, 0), historySinceMs: at(0, 0, 0) };
@@ -150,7 +153,7 @@ describe('dead views', () => {
     const webhook = { route: 'webhooks/ats/', view: 'app.views.ats_webhook', methods: ['POST'] };
     const page = { route: 'about/', view: 'app.views.about', methods: ['GET'] };
     // A GET to a POST-only view was refused (405); a HEAD is a GET's; a view that says nothing takes any.
-    expect(unseenViews([webhook, page, routes[0]!], ['GET webhooks/ats/', 'HEAD about/', 'OPTIONS dashboard/']).map((v) => v.route)).toEqual(['webhooks/ats/']);
+    expect(unseenViews([webhook, page, routes[0]!], seenIn(['GET webhooks/ats/', 'HEAD about/', 'OPTIONS dashboard/'])).map((v) => v.route)).toEqual(['webhooks/ats/']);
     const o = { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
     const scanned = [traffic('GET webhooks/ats/', [[at(10, 9, 0), 'scanner']]), traffic('POST webhooks/ats/', [[at(1, 9, 0), 'ats']])];
     expect(detectDeadViews([webhook], scanned, o)).toEqual([expect.objectContaining({ route: 'webhooks/ats/', status: 'dead', lastSeenMs: at(1, 9, 0) })]);
@@ -162,7 +165,7 @@ describe('dead views', () => {
       { route: 'api/books/$', view: 'app.views.BookViewSet', methods: ['GET'] },
       { route: 'api/books\\.(?P<format>[a-z0-9]+)/?$', view: 'app.views.BookViewSet', methods: ['GET'] },
     ];
-    expect(unseenViews(viewset, ['GET api/books/$'])).toEqual([]);
+    expect(unseenViews(viewset, seenIn(['GET api/books/$']))).toEqual([]);
     // The twins of a detail route, of a router's allowed formats, of a path route (DRF's drf_format_suffix converter).
     const twins = [
       { route: 'api/books/(?P<pk>[^/.]+)/$', view: 'app.views.BookViewSet' },
@@ -172,7 +175,7 @@ describe('dead views', () => {
       { route: 'api/tags/', view: 'app.views.TagViewSet' },
       { route: 'api/tags.<drf_format_suffix:format>', view: 'app.views.TagViewSet' },
     ];
-    expect(unseenViews(twins, ['GET api/books/(?P<pk>[^/.]+)/$', 'GET api/authors/$', 'GET api/tags/'])).toEqual([]);
+    expect(unseenViews(twins, seenIn(['GET api/books/(?P<pk>[^/.]+)/$', 'GET api/authors/$', 'GET api/tags/']))).toEqual([]);
     const o = { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
     expect(detectDeadViews(viewset, [traffic('GET api/books/$', [[at(10, 9, 0), 'u']])], o)).toEqual([]);
     // Unused on every route: each route is listed, as each is to go.
@@ -197,7 +200,7 @@ describe('dead views', () => {
     expect(suggestDeadView(legacy!).note).toMatch(/still served on reports\/: remove this route only/);
     expect(suggestDeadView(legacy!).note).not.toMatch(/delete recruit\.views\.report/);
     expect(detectDeadViews(report, [], o).map((v) => [v.route, v.servedOn])).toEqual([['reports/', undefined], ['legacy/reports/', undefined]]);
-    expect(unseenViews(report, ['GET reports/']).map((v) => v.route)).toEqual(['legacy/reports/']);
+    expect(unseenViews(report, seenIn(['GET reports/'])).map((v) => v.route)).toEqual(['legacy/reports/']);
     // A DRF viewset: its list route is used, its detail route (and that route's format-suffix twin) never.
     const viewset = [
       { route: 'api/books/$', view: 'api.views.BookViewSet', methods: ['GET', 'POST'] },
@@ -207,7 +210,7 @@ describe('dead views', () => {
     ];
     const detail = ['api/books/(?P<pk>[^/.]+)/$', 'api/books/(?P<pk>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$'];
     expect(detectDeadViews(viewset, [traffic('GET api/books/$', [[at(199, 9, 0), 'u']])], o).map((v) => v.route)).toEqual(detail);
-    expect(unseenViews(viewset, ['GET api/books/$']).map((v) => v.route)).toEqual(detail);
+    expect(unseenViews(viewset, seenIn(['GET api/books/$'])).map((v) => v.route)).toEqual(detail);
   });
 
   it('withholds the delete advice over a window too short to tell an unused view from a weekly or monthly one (--dead-after 1h)', () => {
@@ -229,11 +232,11 @@ describe('dead views', () => {
     expect(month.map((v) => [v.route, v.status])).toEqual([['old/', 'dead'], ['dashboard/', 'dead']].sort());
   });
 
-  it('takes no request answered 404 or 405 for a use of its route: scanners through a catch-all, a view that 404s for everyone; a detail view with some 404s is in use', () => {
+  it("takes a 404 for a use of its route only when the view ran: a detail view polled for an id not yet created is in use; scanners through a catch-all, a 404 before any work and a 405 are not", () => {
     const normalize = createSqlNormalizer();
     let n = 0;
-    const request = (endpoint: string, day: number, status: number, client = '10.0.0.7 Mozilla/5.0') => {
-      const r = requestOf(endpoint, [APPLICATIONS], { traceId: (++n).toString(16).padStart(32, '0'), startMs: at(day, 9, n % 60) });
+    const request = (endpoint: string, day: number, status: number, client = '10.0.0.7 Mozilla/5.0', queries = [APPLICATIONS]) => {
+      const r = requestOf(endpoint, queries, { traceId: (++n).toString(16).padStart(32, '0'), startMs: at(day, 9, n % 60) });
       r.status = status;
       r.client = client;
       return analyseRequest(r, normalize);
@@ -243,24 +246,30 @@ describe('dead views', () => {
       { route: '<path:slug>/', view: 'cms.views.page', project: true },
       { route: 'books/<int:pk>/', view: 'shop.views.book_detail', project: true },
       { route: 'api/orders/<int:pk>/', view: 'shop.views.order_detail', project: true },
+      { route: 'api/exports/<int:pk>/', view: 'shop.views.export_status', project: true },
+      { route: 'beta/<int:pk>/', view: 'shop.views.beta', project: true },
       { route: 'webhooks/ats/', view: 'shop.views.ats_webhook', project: true },
     ];
-    const orderServed = request('GET api/orders/<int:pk>/', 50, 200);
     const analyses = [
-      // /wp-login.php, /.env, /admin/../ probes, routed by the catch-all and answered 404.
+      // /wp-login.php, /.env, /admin/../ probes, routed by the catch-all (any path matches it) and answered 404: no page there.
       ...Array.from({ length: 40 }, (_, i) => request('GET <path:slug>/', 110 + i, 404, scanner)),
       // A detail view: some ids are gone, most are served.
       request('GET books/<int:pk>/', 150, 200), request('GET books/<int:pk>/', 190, 404), request('GET books/<int:pk>/', 195, 404, scanner),
-      // Served until day 50; since then every request found nothing.
-      orderServed, request('GET api/orders/<int:pk>/', 180, 404), request('GET api/orders/<int:pk>/', 199, 404, scanner),
+      // Served until day 50; since then a client polls an order not created yet: the view looks it up (get_object_or_404) and finds nothing.
+      request('GET api/orders/<int:pk>/', 50, 200), request('GET api/orders/<int:pk>/', 180, 404), request('GET api/orders/<int:pk>/', 199, 404, '10.0.0.8 okhttp/4.12'),
+      // Only ever 404, but the view asked the export service (an outbound call) each time: it ran.
+      request('GET api/exports/<int:pk>/', 199, 404, undefined, []),
+      // Answered 404 before any work (a middleware, a view that refuses outright): nothing shows the view ran.
+      request('GET beta/<int:pk>/', 199, 404, undefined, []),
       // A GET to a POST-only webhook whose schema entry says no methods: refused.
       request('GET webhooks/ats/', 199, 405, scanner),
     ];
-    const o = { windowMs: 90 * DAY, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
+    analyses[analyses.length - 3]!.outbound = { calls: 1, sequentialCalls: 1, totalMs: 12, peers: ['exports.internal'], fanout: false };
+    const o = { windowMs: 90 * DAY, minRequests: 0, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
     const dead = detectDeadViews(site, routeTraffic(analyses), o);
     expect(dead.map((v) => [v.route, v.status, v.lastSeenMs])).toEqual([
       ['<path:slug>/', 'dead', null],
-      ['api/orders/<int:pk>/', 'dead', orderServed.startMs],
+      ['beta/<int:pk>/', 'dead', null],
       ['webhooks/ats/', 'dead', null],
     ]);
     // A request with no status (a span that does not say) is a use, as before.

@@ -3,7 +3,7 @@
  * route, to name views nobody calls, and views kept alive only by a scheduled caller (the same
  * minute each day, the same client: a cron job).
  */
-import { readSplit } from './catch-all.js';
+import { isCatchAllRoute, readSplit } from './catch-all.js';
 import type { RequestAnalysis } from './types.js';
 
 const DAY_MS = 86_400_000;
@@ -126,29 +126,50 @@ export function mergePatterns(into: TrafficPattern, from: TrafficPattern): void 
 }
 
 /**
- * Whether a request used its route's view: any answer but 404 and 405. A route template matched a
- * scanner's probe (`/wp-login.php` through a catch-all) or a view found nothing for everyone, and a
- * 405 refused the method: nothing was served. A detail view with some missing ids is still in use
- * through its 2xx and 3xx. A request whose span gives no status counts, as it always has.
+ * Whether a request used its route's view: the one rule for every path that judges routes (serve's
+ * store, `--db`, the digest, `n1-report --list-unseen`). Any answer but 404 and 405 is a use, as is
+ * a request whose span gives no status. A 405 refused the method: nothing was served. A 404 is a use
+ * when the view ran: its route matched (Django's instrumentation names a request by its route only
+ * once URL resolution matched one; a path no route matches leaves the span named by its method) and
+ * the request did the view's work, DB queries or outbound calls (a detail view polled for an id not
+ * created yet: get_object_or_404 looked and found nothing). A 404 without any is from before the
+ * view (a middleware, a view that refuses outright); one through a catch-all route (`<path:slug>/`,
+ * Wagtail's pages) is a path no page has, the catch-all's view being the URL resolution: a scanner's
+ * `/wp-login.php`.
  */
-const usedRoute = (a: RequestAnalysis): boolean => a.status !== 404 && a.status !== 405;
+export function usesRoute(a: Pick<RequestAnalysis, 'endpoint' | 'status' | 'dbSpans' | 'outbound'>): boolean {
+  if (a.status === 405) return false;
+  if (a.status !== 404) return true;
+  return (a.dbSpans > 0 || a.outbound.calls > 0) && !isCatchAllRoute(routeOf(a.endpoint));
+}
 
-/** Route traffic of a batch of analysed requests, one entry per service and endpoint: the requests that used their route (usedRoute). */
+/** Adds one analysed request to the route traffic keyed by service and endpoint, when it used its route (usesRoute). */
+export function addRouteRequest(byKey: Map<string, RouteTraffic>, a: RequestAnalysis): void {
+  if (!usesRoute(a)) return;
+  const key = `${a.service}\u0000${a.endpoint}`;
+  let t = byKey.get(key);
+  if (t === undefined) {
+    t = { service: a.service, endpoint: a.endpoint, requests: 0, firstSeenMs: Infinity, lastSeenMs: -Infinity, pattern: emptyPattern() };
+    byKey.set(key, t);
+  }
+  t.requests++;
+  t.firstSeenMs = Math.min(t.firstSeenMs, a.startMs);
+  t.lastSeenMs = Math.max(t.lastSeenMs, a.startMs);
+  addToPattern(t.pattern, a.startMs, a.client ?? '');
+}
+
+/** Adds `t` to the route traffic keyed by service and endpoint (another batch's, another shard's). */
+export function addRouteTraffic(byKey: Map<string, RouteTraffic>, t: RouteTraffic): void {
+  const key = `${t.service}\u0000${t.endpoint}`;
+  const into = byKey.get(key);
+  if (into === undefined) byKey.set(key, copyOf(t));
+  else addTraffic(into, t);
+}
+
+/** Route traffic of a batch of analysed requests, one entry per service and endpoint: the requests that used their route (usesRoute). */
 export function routeTraffic(analyses: Iterable<RequestAnalysis>): RouteTraffic[] {
   const byKey = new Map<string, RouteTraffic>();
-  for (const a of analyses) {
-    if (!usedRoute(a)) continue;
-    const key = `${a.service}\u0000${a.endpoint}`;
-    let t = byKey.get(key);
-    if (t === undefined) {
-      t = { service: a.service, endpoint: a.endpoint, requests: 0, firstSeenMs: Infinity, lastSeenMs: -Infinity, pattern: emptyPattern() };
-      byKey.set(key, t);
-    }
-    t.requests++;
-    t.firstSeenMs = Math.min(t.firstSeenMs, a.startMs);
-    t.lastSeenMs = Math.max(t.lastSeenMs, a.startMs);
-    addToPattern(t.pattern, a.startMs, a.client ?? '');
-  }
+  for (const a of analyses) addRouteRequest(byKey, a);
   return [...byKey.values()];
 }
 
@@ -453,20 +474,12 @@ export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable
   return out;
 }
 
-/** Offline: the app routes no request in the file went to. */
-export function unseenViews(routes: readonly RouteEntry[], endpoints: Iterable<string>, ignoreModules: readonly string[] = DEFAULT_IGNORED): DeadView[] {
-  // Route → the methods requests to it used.
-  const seen = new Map<string, Set<string | undefined>>();
-  for (const e of endpoints) {
-    const route = routeOf(e);
-    let methods = seen.get(route);
-    if (methods === undefined) seen.set(route, (methods = new Set()));
-    methods.add(methodOf(e));
-  }
-  const used = (r: RouteEntry): boolean => routesOf(r).some((route) => [...(seen.get(route) ?? [])].some((m) => accepts(r, m)));
+/** Offline: the app routes no request in the file used (its route traffic: routeTraffic, RollupSet.routes). */
+export function unseenViews(routes: readonly RouteEntry[], traffic: Iterable<RouteTraffic>, ignoreModules: readonly string[] = DEFAULT_IGNORED): DeadView[] {
+  const seen = byRoute(traffic);
   // A route used, or its format-suffix twin (a DRF router's), is used.
   const keys = routeKeys(routes);
-  const usedKeys = new Set(routes.filter(used).map((r) => keys.get(r)!));
+  const usedKeys = new Set(routes.filter((r) => trafficOf(r, seen) !== undefined).map((r) => keys.get(r)!));
   return routes
     .filter((r) => owned(r, ignoreModules) && !usedKeys.has(keys.get(r)!))
     .map((r) => ({ ...r, status: 'unseen_in_file' as const, requests: 0, lastSeenMs: null, windowMs: 0, historyMs: 0, enoughHistory: false }));
