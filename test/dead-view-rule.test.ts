@@ -72,4 +72,17 @@ describe('dead views: one rule for what uses a route, offline and from the store
     expect(unseen).toEqual(['login/', 'reports/legacy-export/']);
     expect(stored.map((v) => v.route).sort()).toEqual(unseen);
   });
+
+  it('counts the requests it set aside on each route, in the file and in the store alike', async () => {
+    const dir = tempDir('dead-rule');
+    const file = join(dir, 'traces.jsonl');
+    const schemaFile = join(dir, 'schema.json');
+    writeFileSync(file, answered({ 'login/': 405 }));
+    writeFileSync(schemaFile, JSON.stringify(schema));
+    const { offline, stored } = await bothWays(file, schemaFile);
+    const login = offline.serviceFindings?.find((f) => f.subject === 'login/');
+    expect(login?.deadView?.setAsideRequests).toBe(1);
+    expect(login?.suggestion.note).toMatch(/1 request answered 404 or 405 without using it was set aside/);
+    expect(stored.map((v) => [v.route, v.setAsideRequests]).sort()).toEqual([['login/', 1], ['reports/legacy-export/', undefined]]);
+  });
 });

@@ -9,7 +9,7 @@ const DAY = 86_400_000;
 const T0 = Date.parse('2026-11-02T00:00:00Z');
 
 function traffic(endpoint: string, hits: [startMs: number, client: string][]): RouteTraffic {
-  const t: RouteTraffic = { service: 'web', endpoint, requests: 0, firstSeenMs: Infinity, lastSeenMs: -Infinity, pattern: emptyPattern() };
+  const t: RouteTraffic = { service: 'web', endpoint, requests: 0, firstSeenMs: Infinity, lastSeenMs: -Infinity, pattern: emptyPattern(), setAside: 0 };
   for (const [startMs, client] of hits) {
     t.requests++;
     t.firstSeenMs = Math.min(t.firstSeenMs, startMs);
@@ -272,6 +272,12 @@ describe('dead views', () => {
       ['beta/<int:pk>/', 'dead', null],
       ['webhooks/ats/', 'dead', null],
     ]);
+    // What was set aside is counted, so a scanned route says so (the note, the JSON's setAsideRequests).
+    expect(dead.map((v) => [v.route, v.setAsideRequests])).toEqual([['<path:slug>/', 40], ['beta/<int:pk>/', 1], ['webhooks/ats/', 1]]);
+    expect(suggestDeadView(dead[0]!).note).toMatch(/40 requests answered 404 or 405 without using it were set aside/);
+    expect(unseenViews(site, routeTraffic(analyses)).map((v) => [v.route, v.setAsideRequests])).toEqual([['<path:slug>/', 40], ['beta/<int:pk>/', 1], ['webhooks/ats/', 1]]);
+    // A route with none set aside says nothing of it.
+    expect(detectDeadViews(site, [], o).find((v) => v.route === 'books/<int:pk>/')).not.toHaveProperty('setAsideRequests');
     // A request with no status (a span that does not say) is a use, as before.
     const r = requestOf('GET webhooks/ats/', [APPLICATIONS], { traceId: 'f'.repeat(32), startMs: at(199, 9, 0) });
     expect(detectDeadViews(site, routeTraffic([analyseRequest(r, normalize)]), o).map((v) => v.route)).not.toContain('webhooks/ats/');

@@ -33,7 +33,11 @@ export interface TrafficPattern {
   addresses: Map<string, Map<number, string> | null> | null;
 }
 
-/** One route's traffic, kept for as long as the store lives (it is tiny). */
+/**
+ * One route's traffic, kept for as long as the store lives (it is tiny): the requests that used the
+ * route (usesRoute), and how many others it set aside. An entry of only set-aside requests has no
+ * request, and its first and last seen are Infinity and -Infinity.
+ */
 export interface RouteTraffic {
   service: string;
   endpoint: string;
@@ -41,6 +45,8 @@ export interface RouteTraffic {
   firstSeenMs: number;
   lastSeenMs: number;
   pattern: TrafficPattern;
+  /** Requests answered 404 or 405 that were no use of the route (usesRoute): a scanner's, a refused method's. */
+  setAside: number;
 }
 
 export function emptyPattern(): TrafficPattern {
@@ -143,14 +149,17 @@ export function usesRoute(a: Pick<RequestAnalysis, 'endpoint' | 'status' | 'dbSp
   return (a.dbSpans > 0 || a.outbound.calls > 0) && !isCatchAllRoute(routeOf(a.endpoint));
 }
 
-/** Adds one analysed request to the route traffic keyed by service and endpoint, when it used its route (usesRoute). */
+/** Adds one analysed request to the route traffic keyed by service and endpoint: a use of its route, or one set aside (usesRoute). */
 export function addRouteRequest(byKey: Map<string, RouteTraffic>, a: RequestAnalysis): void {
-  if (!usesRoute(a)) return;
   const key = `${a.service}\u0000${a.endpoint}`;
   let t = byKey.get(key);
   if (t === undefined) {
-    t = { service: a.service, endpoint: a.endpoint, requests: 0, firstSeenMs: Infinity, lastSeenMs: -Infinity, pattern: emptyPattern() };
+    t = { service: a.service, endpoint: a.endpoint, requests: 0, firstSeenMs: Infinity, lastSeenMs: -Infinity, pattern: emptyPattern(), setAside: 0 };
     byKey.set(key, t);
+  }
+  if (!usesRoute(a)) {
+    t.setAside++;
+    return;
   }
   t.requests++;
   t.firstSeenMs = Math.min(t.firstSeenMs, a.startMs);
@@ -268,6 +277,8 @@ export interface DeadView extends RouteEntry {
   periodic?: PeriodicCaller;
   /** Another route of the same view that had a request in the window: only this route is to go, not the view. */
   servedOn?: string;
+  /** Requests to the route answered 404 or 405 that were no use of it (usesRoute) over the history; absent when none. */
+  setAsideRequests?: number;
 }
 
 export interface DeadViewOptions extends PeriodicOptions {
@@ -312,6 +323,7 @@ const copyOf = (t: RouteTraffic): RouteTraffic => ({
 
 function addTraffic(into: RouteTraffic, t: RouteTraffic): void {
   into.requests += t.requests;
+  into.setAside += t.setAside;
   into.firstSeenMs = Math.min(into.firstSeenMs, t.firstSeenMs);
   into.lastSeenMs = Math.max(into.lastSeenMs, t.lastSeenMs);
   mergePatterns(into.pattern, t.pattern);
@@ -351,12 +363,19 @@ function trafficOf(r: RouteEntry, seen: ReadonlyMap<string, readonly RouteTraffi
   let out: RouteTraffic | undefined;
   for (const route of routesOf(r)) {
     for (const t of seen.get(route) ?? []) {
-      if (!accepts(r, methodOf(t.endpoint))) continue;
+      if (t.requests === 0 || !accepts(r, methodOf(t.endpoint))) continue;
       if (out === undefined) out = copyOf(t);
       else addTraffic(out, t);
     }
   }
   return out;
+}
+
+/** Requests set aside on a route (any method: a refused one too), in every language's form of it; absent when none. */
+function setAsideOn(r: RouteEntry, seen: ReadonlyMap<string, readonly RouteTraffic[]>): { setAsideRequests?: number } {
+  let n = 0;
+  for (const route of routesOf(r)) for (const t of seen.get(route) ?? []) n += t.setAside;
+  return n === 0 ? {} : { setAsideRequests: n };
 }
 
 /**
@@ -412,7 +431,7 @@ function routeKeys(routes: readonly RouteEntry[]): Map<RouteEntry, string> {
 export function urlconfHistorySince(routes: readonly RouteEntry[], traffic: Iterable<RouteTraffic>): number | undefined {
   const own = new Set(routes.flatMap(routesOf));
   let since: number | undefined;
-  for (const t of traffic) if (own.has(routeOf(t.endpoint)) && (since === undefined || t.firstSeenMs < since)) since = t.firstSeenMs;
+  for (const t of traffic) if (t.requests > 0 && own.has(routeOf(t.endpoint)) && (since === undefined || t.firstSeenMs < since)) since = t.firstSeenMs;
   return since;
 }
 
@@ -462,7 +481,7 @@ export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable
     if (!owned(r, o.ignoreModules ?? DEFAULT_IGNORED)) continue;
     const t = byKey.get(keys.get(r)!);
     const servedOn = served.get(r.view)?.find((s) => s.key !== keys.get(r))?.route;
-    const base = { ...r, windowMs: o.windowMs, historyMs, enoughHistory, historyRequests, ...(servedOn === undefined ? {} : { servedOn }) };
+    const base = { ...r, windowMs: o.windowMs, historyMs, enoughHistory, historyRequests, ...(servedOn === undefined ? {} : { servedOn }), ...setAsideOn(r, seen) };
     if (t === undefined || t.lastSeenMs < since) {
       const needed = quietStatus === 'too_short_window' ? { neededWindowMs: minWindowMs } : {};
       out.push({ ...base, ...needed, status: quietStatus, requests: 0, lastSeenMs: t?.lastSeenMs ?? null });
@@ -482,5 +501,5 @@ export function unseenViews(routes: readonly RouteEntry[], traffic: Iterable<Rou
   const usedKeys = new Set(routes.filter((r) => trafficOf(r, seen) !== undefined).map((r) => keys.get(r)!));
   return routes
     .filter((r) => owned(r, ignoreModules) && !usedKeys.has(keys.get(r)!))
-    .map((r) => ({ ...r, status: 'unseen_in_file' as const, requests: 0, lastSeenMs: null, windowMs: 0, historyMs: 0, enoughHistory: false }));
+    .map((r) => ({ ...r, status: 'unseen_in_file' as const, requests: 0, lastSeenMs: null, windowMs: 0, historyMs: 0, enoughHistory: false, ...setAsideOn(r, seen) }));
 }

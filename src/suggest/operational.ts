@@ -269,8 +269,14 @@ export function suggestDeadView(v: DeadView): Suggestion {
             ? `# urls.py: ${v.view} quiet for ${spanText(v.windowMs)}, too short to call it dead; keep it`
             : `# urls.py: ${v.view} has no request in the history so far; check again later`;
   const code = [head, `# path("${v.route}", …),`].join('\n');
-  const note = v.servedOn === undefined ? viewNote(v, where) : routeNote(v, v.servedOn) ?? viewNote(v, where);
+  const note = (v.servedOn === undefined ? viewNote(v, where) : routeNote(v, v.servedOn) ?? viewNote(v, where)) + setAsideText(v);
   return { method: 'manual', path: v.view, code, confidence: v.status === 'dead' ? 'exact' : 'inferred', note };
+}
+
+/** How many requests to the route were no use of it (detect/routes.ts usesRoute), so a scanned route is not taken for an unseen one; '' for none. */
+function setAsideText(v: DeadView): string {
+  const n = v.setAsideRequests ?? 0;
+  return n === 0 ? '' : ` ${n} request${n === 1 ? '' : 's'} answered 404 or 405 without using it ${n === 1 ? 'was' : 'were'} set aside.`;
 }
 
 /** What to do with a view nobody (or only a cron job) calls, on every route it has. */
