@@ -99,11 +99,11 @@ describe('dead views', () => {
 
   it('lists app routes with no request in the window, and says when the history is too short to tell', () => {
     const seen = [traffic('GET dashboard/', [[at(10, 9, 0), 'u']]), traffic('GET old/', [[at(0, 9, 0), 'u']])];
-    const dead = detectDeadViews(routes, seen, { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 9, 0) });
+    const dead = detectDeadViews(routes, seen, { minRequests: 0, windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 9, 0) });
     expect(dead).toEqual([expect.objectContaining({ route: 'old/', status: 'dead', lastSeenMs: at(0, 9, 0), enoughHistory: true, line: 40 })]);
-    const young = detectDeadViews(routes, seen, { windowMs: 90 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 9, 0) });
+    const young = detectDeadViews(routes, seen, { minRequests: 0, windowMs: 90 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 9, 0) });
     expect(young).toEqual([]);
-    const never = detectDeadViews(routes, [seen[0]!], { windowMs: 90 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 9, 0) });
+    const never = detectDeadViews(routes, [seen[0]!], { minRequests: 0, windowMs: 90 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 9, 0) });
     expect(never).toEqual([expect.objectContaining({ route: 'old/', status: 'no_traffic_yet', enoughHistory: false, historyMs: at(11, 0, 0) - at(0, 9, 0) })]);
   });
 
@@ -119,7 +119,7 @@ describe('dead views', () => {
     ];
     const all = [...routes, ...installed];
     expect(unseenViews(all, seenIn(['GET dashboard/'])).map((v) => v.route)).toEqual(['old/']);
-    const dead = detectDeadViews(all, [traffic('GET dashboard/', [[at(10, 9, 0), 'u']])], { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) });
+    const dead = detectDeadViews(all, [traffic('GET dashboard/', [[at(10, 9, 0), 'u']])], { minRequests: 0, windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) });
     expect(dead.map((v) => v.route)).toEqual(['old/']);
   });
 
@@ -133,7 +133,7 @@ describe('dead views', () => {
     ];
     const mine = ['about/', 'jobs/', 'reports/'];
     expect(unseenViews(own, seenIn([])).map((v) => v.route)).toEqual(mine);
-    const o = { windowMs: 90 * DAY, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
+    const o = { minRequests: 0, windowMs: 90 * DAY, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
     expect(detectDeadViews(own, [traffic('GET partner/status/', [[at(199, 9, 0), 'u']])], o).map((v) => [v.route, v.status])).toEqual(mine.map((r) => [r, 'dead']));
   });
 
@@ -143,7 +143,7 @@ describe('dead views', () => {
     expect(unseenViews([about], seenIn(['GET es/about/'])).map((v) => v.route)).toEqual(['en/about/']);
     const french = traffic('GET fr/about/', [[at(1, 3, 0), 'cron'], [at(2, 3, 0), 'cron']]);
     const german = traffic('GET de/ueber/', [[at(3, 3, 0), 'cron']]);
-    const o = { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(4, 0, 0), historySinceMs: at(0, 0, 0) };
+    const o = { minRequests: 0, windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(4, 0, 0), historySinceMs: at(0, 0, 0) };
     expect(detectDeadViews([about], [french], o)).toEqual([]);
     // One scheduled caller across the languages is still one caller on three days.
     expect(detectDeadViews([about], [french, german], o).map((v) => [v.status, v.periodic?.days])).toEqual([['periodic', 3]]);
@@ -154,7 +154,7 @@ describe('dead views', () => {
     const page = { route: 'about/', view: 'app.views.about', methods: ['GET'] };
     // A GET to a POST-only view was refused (405); a HEAD is a GET's; a view that says nothing takes any.
     expect(unseenViews([webhook, page, routes[0]!], seenIn(['GET webhooks/ats/', 'HEAD about/', 'OPTIONS dashboard/'])).map((v) => v.route)).toEqual(['webhooks/ats/']);
-    const o = { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
+    const o = { minRequests: 0, windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
     const scanned = [traffic('GET webhooks/ats/', [[at(10, 9, 0), 'scanner']]), traffic('POST webhooks/ats/', [[at(1, 9, 0), 'ats']])];
     expect(detectDeadViews([webhook], scanned, o)).toEqual([expect.objectContaining({ route: 'webhooks/ats/', status: 'dead', lastSeenMs: at(1, 9, 0) })]);
     expect(detectDeadViews([webhook], [traffic('POST webhooks/ats/', [[at(10, 9, 0), 'ats']])], o)).toEqual([]);
@@ -176,7 +176,7 @@ describe('dead views', () => {
       { route: 'api/tags.<drf_format_suffix:format>', view: 'app.views.TagViewSet' },
     ];
     expect(unseenViews(twins, seenIn(['GET api/books/(?P<pk>[^/.]+)/$', 'GET api/authors/$', 'GET api/tags/']))).toEqual([]);
-    const o = { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
+    const o = { minRequests: 0, windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
     expect(detectDeadViews(viewset, [traffic('GET api/books/$', [[at(10, 9, 0), 'u']])], o)).toEqual([]);
     // Unused on every route: each route is listed, as each is to go.
     expect(detectDeadViews(viewset, [], o).map((v) => [v.route, v.status])).toEqual([
@@ -191,7 +191,7 @@ describe('dead views', () => {
       { route: 'reports/', view: 'recruit.views.report', file: 'recruit/views.py', line: 10 },
       { route: 'legacy/reports/', view: 'recruit.views.report', file: 'recruit/views.py', line: 10 },
     ];
-    const o = { windowMs: 90 * DAY, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
+    const o = { minRequests: 0, windowMs: 90 * DAY, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
     const seen = [traffic('GET reports/', [[at(199, 9, 0), 'u']]), traffic('GET legacy/reports/', [[at(5, 9, 0), 'u']])];
     const [legacy, ...others] = detectDeadViews(report, seen, o);
     expect([legacy?.route, legacy?.status, others]).toEqual(['legacy/reports/', 'dead', []]);
@@ -216,7 +216,7 @@ describe('dead views', () => {
   it('withholds the delete advice over a window too short to tell an unused view from a weekly or monthly one (--dead-after 1h)', () => {
     // 20 days of history; old/ last called 2 days ago, dashboard/ an hour ago: quiet for an hour is not dead.
     const seen = [traffic('GET dashboard/', [[at(19, 23, 30), 'u'], [at(5, 9, 0), 'u']]), traffic('GET old/', [[at(18, 0, 0), 'u']])];
-    const o = { windowMs: 3_600_000, nowMs: at(20, 0, 0), historySinceMs: at(0, 9, 0) };
+    const o = { minRequests: 0, windowMs: 3_600_000, nowMs: at(20, 0, 0), historySinceMs: at(0, 9, 0) };
     const [old, ...others] = detectDeadViews(routes, seen, o);
     expect([old?.route, old?.status, others]).toEqual(['old/', 'too_short_window', []]);
     expect(old).toMatchObject({ historyMs: at(20, 0, 0) - at(0, 9, 0), historyRequests: 3 });
@@ -230,6 +230,23 @@ describe('dead views', () => {
     // From the shortest window that tells (30 days by default), with the history to cover it, it is dead.
     const month = detectDeadViews(routes, seen, { ...o, windowMs: 30 * DAY, nowMs: at(60, 0, 0) });
     expect(month.map((v) => [v.route, v.status])).toEqual([['old/', 'dead'], ['dashboard/', 'dead']].sort());
+  });
+
+  it('withholds the verdict over a long window of too little traffic: a month of a handful of requests tells no unused view', () => {
+    // 60 days of history, a 30-day window, and 6 requests in all: an unseen route says little.
+    const few = [traffic('GET dashboard/', [0, 10, 20, 35, 50, 59].map((d) => [at(d, 9, 0), `u${d}`] as [number, string]))];
+    const o = { windowMs: 30 * DAY, nowMs: at(60, 0, 0), historySinceMs: at(0, 0, 0) };
+    const [old, ...others] = detectDeadViews(routes, few, o);
+    expect([old?.route, old?.status, old?.historyRequests, old?.neededRequests, others]).toEqual(['old/', 'too_little_traffic', 6, 50, []]);
+    const advice = suggestDeadView(old!);
+    expect(advice.code).not.toMatch(/remove the route/);
+    expect(advice.note).not.toMatch(/delete/);
+    expect(advice.note).toMatch(/6 requests to the URLconf's routes/);
+    expect(advice.note).toMatch(/50/);
+    // With the traffic to tell (50 requests by default, or as asked), the same window judges it.
+    const busy = [traffic('GET dashboard/', Array.from({ length: 50 }, (_, i) => [at(10 + i, 9, 0), `u${i % 7}`] as [number, string]))];
+    expect(detectDeadViews(routes, busy, o).map((v) => [v.route, v.status])).toEqual([['old/', 'dead']]);
+    expect(detectDeadViews(routes, few, { ...o, minRequests: 5 }).map((v) => [v.route, v.status])).toEqual([['old/', 'dead']]);
   });
 
   it("takes a 404 for a use of its route only when the view ran: a detail view polled for an id not yet created is in use; scanners through a catch-all, a 404 before any work and a 405 are not", () => {

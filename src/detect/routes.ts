@@ -257,6 +257,12 @@ export type DeadViewStatus =
    * month's end is that quiet too, so nothing is said to go.
    */
   | 'too_short_window'
+  /**
+   * No request in a window long enough (30 days or more), but the URLconf's routes had fewer than
+   * minRequests requests over the history: a handful of requests a month leaves a used view unseen
+   * as easily as an unused one, so nothing is said to go.
+   */
+  | 'too_little_traffic'
   /** Only a scheduled caller uses it. */
   | 'periodic'
   /** Offline: not in this file (a file covers too little time to call anything dead). */
@@ -274,6 +280,8 @@ export interface DeadView extends RouteEntry {
   historyRequests?: number;
   /** too_short_window: the shortest window that tells an unused view (DeadViewOptions.minWindowMs). */
   neededWindowMs?: number;
+  /** too_little_traffic: the requests to the URLconf's routes that tell an unused view (DeadViewOptions.minRequests). */
+  neededRequests?: number;
   periodic?: PeriodicCaller;
   /** Another route of the same view that had a request in the window: only this route is to go, not the view. */
   servedOn?: string;
@@ -293,12 +301,18 @@ export interface DeadViewOptions extends PeriodicOptions {
    * Default 30 days, so a month-end report's view is not taken for an unused one.
    */
   minWindowMs?: number;
+  /**
+   * The fewest requests to the URLconf's routes over the history that can call a view dead: below it
+   * a view with no request is too_little_traffic. Default 50 (under two a day over 30 days).
+   */
+  minRequests?: number;
   /** A schema without RouteEntry.project: views of these module prefixes are the framework's, not the app's. Default django., rest_framework. (Nor do views under site-packages count.) */
   ignoreModules?: readonly string[];
 }
 
 const DEFAULT_IGNORED = ['django.', 'rest_framework.'];
 const DEFAULT_MIN_WINDOW_MS = 30 * DAY_MS;
+const DEFAULT_MIN_REQUESTS = 50;
 
 /**
  * `GET dashboard/` → `dashboard/`: the route part of an endpoint name. A catch-all route's endpoint
@@ -454,7 +468,10 @@ export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable
   const historyRequests = urlconfRequests(routes, all);
   const enoughHistory = historyMs >= o.windowMs;
   const minWindowMs = o.minWindowMs ?? DEFAULT_MIN_WINDOW_MS;
-  const quietStatus: DeadViewStatus = !enoughHistory ? 'no_traffic_yet' : o.windowMs < minWindowMs ? 'too_short_window' : 'dead';
+  const minRequests = o.minRequests ?? DEFAULT_MIN_REQUESTS;
+  // Time first (no history yet, too short a window), then traffic: a long window of a handful of requests.
+  const quietStatus: DeadViewStatus =
+    !enoughHistory ? 'no_traffic_yet' : o.windowMs < minWindowMs ? 'too_short_window' : historyRequests < minRequests ? 'too_little_traffic' : 'dead';
   const since = o.nowMs - o.windowMs;
   // A route's traffic with its format-suffix twin's: a DRF router gives each viewset route one
   // (books\.(?P<format>…)) that nobody calls, and the route is no less used for it.
@@ -483,7 +500,8 @@ export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable
     const servedOn = served.get(r.view)?.find((s) => s.key !== keys.get(r))?.route;
     const base = { ...r, windowMs: o.windowMs, historyMs, enoughHistory, historyRequests, ...(servedOn === undefined ? {} : { servedOn }), ...setAsideOn(r, seen) };
     if (t === undefined || t.lastSeenMs < since) {
-      const needed = quietStatus === 'too_short_window' ? { neededWindowMs: minWindowMs } : {};
+      const needed =
+        quietStatus === 'too_short_window' ? { neededWindowMs: minWindowMs } : quietStatus === 'too_little_traffic' ? { neededRequests: minRequests } : {};
       out.push({ ...base, ...needed, status: quietStatus, requests: 0, lastSeenMs: t?.lastSeenMs ?? null });
       continue;
     }
