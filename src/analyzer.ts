@@ -274,7 +274,10 @@ export class OfflineAnalysis {
   }
 
   #take(analyses: RequestAnalysis[]): void {
-    for (const a of analyses) this.rollups.add(a);
+    for (const a of analyses) {
+      this.rollups.add(a);
+      this.rollups.addRoute(a);
+    }
     if (analyses.length > 0) this.#onAnalysed?.(analyses);
   }
 }

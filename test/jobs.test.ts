@@ -11,6 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { shardOfTraceId } from '../src/otlp/shard.js';
 import { root, tempDir } from './support.js';
+import type { Report } from '../src/report/model.js';
 
 const testdata = join(root, 'src/otlp/testdata');
 const recording = join(root, 'samples/traces/recruit.jsonl.gz');
@@ -87,6 +88,17 @@ describe('n1-report --jobs', () => {
     expectSameAsOneJob([recording]);
     expectSameAsOneJob(['--schema', schema, recording]);
     expectSameAsOneJob(['-'], readFileSync(recording));
+  }, 120_000);
+
+  it('lists the same unseen routes, with the requests they set aside, as --jobs 1 does', () => {
+    // applications/submit/ answered 405 each time: no use of the route, set aside in whichever shard.
+    const refused = gunzipSync(readFileSync(recording)).toString('utf8').replaceAll('"key":"http.status_code","value":{"intValue":"201"', '"key":"http.status_code","value":{"intValue":"405"');
+    const file = join(dir, 'refused.jsonl');
+    writeFileSync(file, refused);
+    const args = ['--schema', schema, '--list-unseen', '--max-findings', '1000', file];
+    expectSameAsOneJob(args);
+    const submit = (JSON.parse(report(args, 3).stdout) as Report).serviceFindings?.find((f) => f.subject === 'applications/submit/');
+    expect(submit?.deadView?.setAsideRequests).toBe(3);
   }, 120_000);
 
   it('gives the --jobs 1 report when JSON lines the lazy reader gives up interleave with lines it reads', () => {

@@ -15,12 +15,13 @@ export interface UpgradableStore {
 
 /**
  * SQL taking a SQLite store's committed traces back to how schema versions 6-10 kept them (a row per
- * trace), and its connection rows to before migration 14 (no postgresql_requests; SQLite cannot add
- * a column twice).
+ * trace), its connection rows to before migration 14 (no postgresql_requests) and its route traffic
+ * to before migration 16 (no set_aside): SQLite cannot add a column twice.
  */
 export const SQLITE_SPOOL_COMMITTED =
   `DROP TABLE spool_commits; ${SQLITE_MIGRATIONS[5]!}; ` +
-  'ALTER TABLE connection_hours DROP COLUMN postgresql_requests; ALTER TABLE connection_minutes DROP COLUMN postgresql_requests';
+  'ALTER TABLE connection_hours DROP COLUMN postgresql_requests; ALTER TABLE connection_minutes DROP COLUMN postgresql_requests; ' +
+  'ALTER TABLE route_traffic DROP COLUMN set_aside';
 
 const MINUTE_TABLES = 'endpoint_minutes, finding_minutes, fingerprint_minutes, connection_minutes'.split(', ');
 const SUMMARY_TABLES = ['summary_endpoints', 'summary_queries', 'summary_noise', 'summary_findings', 'summary_selects'];

@@ -373,7 +373,7 @@ async function analyseAndFinish(
   if (opts.listUnseen && reportOptions.schema?.urls === undefined) {
     throw new CliError('--list-unseen needs --schema with the URLconf: re-run manage.py n1lens_schema, which now exports the URLconf', EXIT.usage);
   }
-  const deadViews = opts.listUnseen ? unseenViews(reportOptions.schema?.urls ?? [], rollups.values().map((r) => r.endpoint)) : [];
+  const deadViews = opts.listUnseen ? unseenViews(reportOptions.schema?.urls ?? [], rollups.routes.values()) : [];
   const options: ReportOptions = { ...reportOptions, ...endpointDetectOptions(opts), ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }), ...noise };
   // A test run's connections say nothing about production's: Django's TransactionTestCase closes
   // them after every test, so each test opens one whatever CONN_MAX_AGE is.

@@ -10,6 +10,7 @@ import {
 } from './histogram.js';
 import { locationKey, MAX_DISTINCT, mergeTallies, tallyLocation, type LocationTally } from './location.js';
 import { addConnectionUse, emptyConnectionRollup, mergeConnectionRollups, type ConnectionRollup, type ConnectionUse } from './connections.js';
+import { addRouteRequest, addRouteTraffic, type RouteTraffic } from './routes.js';
 import type { Cascade, CodeLocation, LeafShape, RelationStep, RequestAnalysis, TriggerRef } from './types.js';
 
 function copyTally(tally: LocationTally): LocationTally {
@@ -400,6 +401,12 @@ export interface ShardRollups {
 export class RollupSet {
   readonly byEndpoint = new Map<string, EndpointRollup>();
   readonly connections = new Map<string, ConnectionRollup>();
+  /**
+   * Route traffic by service and endpoint, of the requests that used their route (detect/routes.ts
+   * usesRoute): what `n1-report --list-unseen` judges, by the rule serve's store keeps. Filled by
+   * addRoute (offline analyses), not by add.
+   */
+  readonly routes = new Map<string, RouteTraffic>();
   /** Per endpoint key: its exact sums (the rollup's float figures are their rounded values) and first-seen keys. */
   readonly #ledgers = new Map<string, EndpointLedger>();
   /** Release order of requests added without a key. */
@@ -415,6 +422,16 @@ export class RollupSet {
   add(analysis: RequestAnalysis): void {
     if (analysis.connection !== null) this.addConnection(analysis.service, analysis.instance ?? '', analysis.connection);
     this.addEndpoint(analysis);
+  }
+
+  /** Adds a request to the route traffic (routes). */
+  addRoute(analysis: RequestAnalysis): void {
+    addRouteRequest(this.routes, analysis);
+  }
+
+  /** Adds another set's (a shard's) route traffic. */
+  mergeRoutes(traffic: Iterable<RouteTraffic>): void {
+    for (const t of traffic) addRouteTraffic(this.routes, t);
   }
 
   /** One request's connection use (add without the endpoint part, for n1-report --jobs, which adds these in release order). */

@@ -9,7 +9,7 @@ const DAY = 86_400_000;
 const T0 = Date.parse('2026-11-02T00:00:00Z');
 
 function traffic(endpoint: string, hits: [startMs: number, client: string][]): RouteTraffic {
-  const t: RouteTraffic = { service: 'web', endpoint, requests: 0, firstSeenMs: Infinity, lastSeenMs: -Infinity, pattern: emptyPattern() };
+  const t: RouteTraffic = { service: 'web', endpoint, requests: 0, firstSeenMs: Infinity, lastSeenMs: -Infinity, pattern: emptyPattern(), setAside: 0 };
   for (const [startMs, client] of hits) {
     t.requests++;
     t.firstSeenMs = Math.min(t.firstSeenMs, startMs);
@@ -18,6 +18,9 @@ function traffic(endpoint: string, hits: [startMs: number, client: string][]): R
   }
   return t;
 }
+
+/** Route traffic of one request to each endpoint: what a trace file of them holds. */
+const seenIn = (endpoints: string[]): RouteTraffic[] => endpoints.map((e) => traffic(e, [[T0, 'u']]));
 
 const at = (day: number, hh: number, mm: number, ss = 0): number => T0 + day * DAY + ((hh * 60 + mm) * 60 + ss) * 1000;
 
@@ -96,16 +99,16 @@ describe('dead views', () => {
 
   it('lists app routes with no request in the window, and says when the history is too short to tell', () => {
     const seen = [traffic('GET dashboard/', [[at(10, 9, 0), 'u']]), traffic('GET old/', [[at(0, 9, 0), 'u']])];
-    const dead = detectDeadViews(routes, seen, { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 9, 0) });
+    const dead = detectDeadViews(routes, seen, { minRequests: 0, windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 9, 0) });
     expect(dead).toEqual([expect.objectContaining({ route: 'old/', status: 'dead', lastSeenMs: at(0, 9, 0), enoughHistory: true, line: 40 })]);
-    const young = detectDeadViews(routes, seen, { windowMs: 90 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 9, 0) });
+    const young = detectDeadViews(routes, seen, { minRequests: 0, windowMs: 90 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 9, 0) });
     expect(young).toEqual([]);
-    const never = detectDeadViews(routes, [seen[0]!], { windowMs: 90 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 9, 0) });
+    const never = detectDeadViews(routes, [seen[0]!], { minRequests: 0, windowMs: 90 * DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 9, 0) });
     expect(never).toEqual([expect.objectContaining({ route: 'old/', status: 'no_traffic_yet', enoughHistory: false, historyMs: at(11, 0, 0) - at(0, 9, 0) })]);
   });
 
   it('offline, names the app routes not seen in the file', () => {
-    expect(unseenViews(routes, ['GET dashboard/', 'POST login/']).map((v) => [v.route, v.status])).toEqual([['old/', 'unseen_in_file']]);
+    expect(unseenViews(routes, seenIn(['GET dashboard/', 'POST login/'])).map((v) => [v.route, v.status])).toEqual([['old/', 'unseen_in_file']]);
   });
 
   it("leaves out the views of installed packages, wherever the environment is, as it leaves out Django's", () => {
@@ -115,8 +118,8 @@ describe('dead views', () => {
       { route: 'accounts/login/', view: 'allauth.account.views.LoginView', file: '/usr/lib/python3/dist-packages/allauth/account/views.py' },
     ];
     const all = [...routes, ...installed];
-    expect(unseenViews(all, ['GET dashboard/']).map((v) => v.route)).toEqual(['old/']);
-    const dead = detectDeadViews(all, [traffic('GET dashboard/', [[at(10, 9, 0), 'u']])], { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) });
+    expect(unseenViews(all, seenIn(['GET dashboard/'])).map((v) => v.route)).toEqual(['old/']);
+    const dead = detectDeadViews(all, [traffic('GET dashboard/', [[at(10, 9, 0), 'u']])], { minRequests: 0, windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) });
     expect(dead.map((v) => v.route)).toEqual(['old/']);
   });
 
@@ -129,18 +132,18 @@ describe('dead views', () => {
       { route: 'partner/status/', view: 'partnerlib.views.status', urlconf: 'partnerlib.urls', project: false },
     ];
     const mine = ['about/', 'jobs/', 'reports/'];
-    expect(unseenViews(own, []).map((v) => v.route)).toEqual(mine);
-    const o = { windowMs: 90 * DAY, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
+    expect(unseenViews(own, seenIn([])).map((v) => v.route)).toEqual(mine);
+    const o = { minRequests: 0, windowMs: 90 * DAY, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
     expect(detectDeadViews(own, [traffic('GET partner/status/', [[at(199, 9, 0), 'u']])], o).map((v) => [v.route, v.status])).toEqual(mine.map((r) => [r, 'dead']));
   });
 
   it("counts a view's traffic in every language's form of its route (i18n_patterns)", () => {
     const about = { route: 'en/about/', view: 'app.views.about', languages: { en: 'en/about/', fr: 'fr/about/', de: 'de/ueber/' } };
-    expect(unseenViews([about], ['GET fr/about/'])).toEqual([]);
-    expect(unseenViews([about], ['GET es/about/']).map((v) => v.route)).toEqual(['en/about/']);
+    expect(unseenViews([about], seenIn(['GET fr/about/']))).toEqual([]);
+    expect(unseenViews([about], seenIn(['GET es/about/'])).map((v) => v.route)).toEqual(['en/about/']);
     const french = traffic('GET fr/about/', [[at(1, 3, 0), 'cron'], [at(2, 3, 0), 'cron']]);
     const german = traffic('GET de/ueber/', [[at(3, 3, 0), 'cron']]);
-    const o = { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(4, 0, 0), historySinceMs: at(0, 0, 0) };
+    const o = { minRequests: 0, windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(4, 0, 0), historySinceMs: at(0, 0, 0) };
     expect(detectDeadViews([about], [french], o)).toEqual([]);
     // One scheduled caller across the languages is still one caller on three days.
     expect(detectDeadViews([about], [french, german], o).map((v) => [v.status, v.periodic?.days])).toEqual([['periodic', 3]]);
@@ -150,8 +153,8 @@ describe('dead views', () => {
     const webhook = { route: 'webhooks/ats/', view: 'app.views.ats_webhook', methods: ['POST'] };
     const page = { route: 'about/', view: 'app.views.about', methods: ['GET'] };
     // A GET to a POST-only view was refused (405); a HEAD is a GET's; a view that says nothing takes any.
-    expect(unseenViews([webhook, page, routes[0]!], ['GET webhooks/ats/', 'HEAD about/', 'OPTIONS dashboard/']).map((v) => v.route)).toEqual(['webhooks/ats/']);
-    const o = { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
+    expect(unseenViews([webhook, page, routes[0]!], seenIn(['GET webhooks/ats/', 'HEAD about/', 'OPTIONS dashboard/'])).map((v) => v.route)).toEqual(['webhooks/ats/']);
+    const o = { minRequests: 0, windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
     const scanned = [traffic('GET webhooks/ats/', [[at(10, 9, 0), 'scanner']]), traffic('POST webhooks/ats/', [[at(1, 9, 0), 'ats']])];
     expect(detectDeadViews([webhook], scanned, o)).toEqual([expect.objectContaining({ route: 'webhooks/ats/', status: 'dead', lastSeenMs: at(1, 9, 0) })]);
     expect(detectDeadViews([webhook], [traffic('POST webhooks/ats/', [[at(10, 9, 0), 'ats']])], o)).toEqual([]);
@@ -162,7 +165,7 @@ describe('dead views', () => {
       { route: 'api/books/$', view: 'app.views.BookViewSet', methods: ['GET'] },
       { route: 'api/books\\.(?P<format>[a-z0-9]+)/?$', view: 'app.views.BookViewSet', methods: ['GET'] },
     ];
-    expect(unseenViews(viewset, ['GET api/books/$'])).toEqual([]);
+    expect(unseenViews(viewset, seenIn(['GET api/books/$']))).toEqual([]);
     // The twins of a detail route, of a router's allowed formats, of a path route (DRF's drf_format_suffix converter).
     const twins = [
       { route: 'api/books/(?P<pk>[^/.]+)/$', view: 'app.views.BookViewSet' },
@@ -172,8 +175,8 @@ describe('dead views', () => {
       { route: 'api/tags/', view: 'app.views.TagViewSet' },
       { route: 'api/tags.<drf_format_suffix:format>', view: 'app.views.TagViewSet' },
     ];
-    expect(unseenViews(twins, ['GET api/books/(?P<pk>[^/.]+)/$', 'GET api/authors/$', 'GET api/tags/'])).toEqual([]);
-    const o = { windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
+    expect(unseenViews(twins, seenIn(['GET api/books/(?P<pk>[^/.]+)/$', 'GET api/authors/$', 'GET api/tags/']))).toEqual([]);
+    const o = { minRequests: 0, windowMs: 5 * DAY, minWindowMs: DAY, nowMs: at(11, 0, 0), historySinceMs: at(0, 0, 0) };
     expect(detectDeadViews(viewset, [traffic('GET api/books/$', [[at(10, 9, 0), 'u']])], o)).toEqual([]);
     // Unused on every route: each route is listed, as each is to go.
     expect(detectDeadViews(viewset, [], o).map((v) => [v.route, v.status])).toEqual([
@@ -188,7 +191,7 @@ describe('dead views', () => {
       { route: 'reports/', view: 'recruit.views.report', file: 'recruit/views.py', line: 10 },
       { route: 'legacy/reports/', view: 'recruit.views.report', file: 'recruit/views.py', line: 10 },
     ];
-    const o = { windowMs: 90 * DAY, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
+    const o = { minRequests: 0, windowMs: 90 * DAY, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
     const seen = [traffic('GET reports/', [[at(199, 9, 0), 'u']]), traffic('GET legacy/reports/', [[at(5, 9, 0), 'u']])];
     const [legacy, ...others] = detectDeadViews(report, seen, o);
     expect([legacy?.route, legacy?.status, others]).toEqual(['legacy/reports/', 'dead', []]);
@@ -197,7 +200,7 @@ describe('dead views', () => {
     expect(suggestDeadView(legacy!).note).toMatch(/still served on reports\/: remove this route only/);
     expect(suggestDeadView(legacy!).note).not.toMatch(/delete recruit\.views\.report/);
     expect(detectDeadViews(report, [], o).map((v) => [v.route, v.servedOn])).toEqual([['reports/', undefined], ['legacy/reports/', undefined]]);
-    expect(unseenViews(report, ['GET reports/']).map((v) => v.route)).toEqual(['legacy/reports/']);
+    expect(unseenViews(report, seenIn(['GET reports/'])).map((v) => v.route)).toEqual(['legacy/reports/']);
     // A DRF viewset: its list route is used, its detail route (and that route's format-suffix twin) never.
     const viewset = [
       { route: 'api/books/$', view: 'api.views.BookViewSet', methods: ['GET', 'POST'] },
@@ -207,13 +210,13 @@ describe('dead views', () => {
     ];
     const detail = ['api/books/(?P<pk>[^/.]+)/$', 'api/books/(?P<pk>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$'];
     expect(detectDeadViews(viewset, [traffic('GET api/books/$', [[at(199, 9, 0), 'u']])], o).map((v) => v.route)).toEqual(detail);
-    expect(unseenViews(viewset, ['GET api/books/$']).map((v) => v.route)).toEqual(detail);
+    expect(unseenViews(viewset, seenIn(['GET api/books/$'])).map((v) => v.route)).toEqual(detail);
   });
 
   it('withholds the delete advice over a window too short to tell an unused view from a weekly or monthly one (--dead-after 1h)', () => {
     // 20 days of history; old/ last called 2 days ago, dashboard/ an hour ago: quiet for an hour is not dead.
     const seen = [traffic('GET dashboard/', [[at(19, 23, 30), 'u'], [at(5, 9, 0), 'u']]), traffic('GET old/', [[at(18, 0, 0), 'u']])];
-    const o = { windowMs: 3_600_000, nowMs: at(20, 0, 0), historySinceMs: at(0, 9, 0) };
+    const o = { minRequests: 0, windowMs: 3_600_000, nowMs: at(20, 0, 0), historySinceMs: at(0, 9, 0) };
     const [old, ...others] = detectDeadViews(routes, seen, o);
     expect([old?.route, old?.status, others]).toEqual(['old/', 'too_short_window', []]);
     expect(old).toMatchObject({ historyMs: at(20, 0, 0) - at(0, 9, 0), historyRequests: 3 });
@@ -229,11 +232,28 @@ describe('dead views', () => {
     expect(month.map((v) => [v.route, v.status])).toEqual([['old/', 'dead'], ['dashboard/', 'dead']].sort());
   });
 
-  it('takes no request answered 404 or 405 for a use of its route: scanners through a catch-all, a view that 404s for everyone; a detail view with some 404s is in use', () => {
+  it('withholds the verdict over a long window of too little traffic: a month of a handful of requests tells no unused view', () => {
+    // 60 days of history, a 30-day window, and 6 requests in all: an unseen route says little.
+    const few = [traffic('GET dashboard/', [0, 10, 20, 35, 50, 59].map((d) => [at(d, 9, 0), `u${d}`] as [number, string]))];
+    const o = { windowMs: 30 * DAY, nowMs: at(60, 0, 0), historySinceMs: at(0, 0, 0) };
+    const [old, ...others] = detectDeadViews(routes, few, o);
+    expect([old?.route, old?.status, old?.historyRequests, old?.neededRequests, others]).toEqual(['old/', 'too_little_traffic', 6, 50, []]);
+    const advice = suggestDeadView(old!);
+    expect(advice.code).not.toMatch(/remove the route/);
+    expect(advice.note).not.toMatch(/delete/);
+    expect(advice.note).toMatch(/6 requests to the URLconf's routes/);
+    expect(advice.note).toMatch(/50/);
+    // With the traffic to tell (50 requests by default, or as asked), the same window judges it.
+    const busy = [traffic('GET dashboard/', Array.from({ length: 50 }, (_, i) => [at(10 + i, 9, 0), `u${i % 7}`] as [number, string]))];
+    expect(detectDeadViews(routes, busy, o).map((v) => [v.route, v.status])).toEqual([['old/', 'dead']]);
+    expect(detectDeadViews(routes, few, { ...o, minRequests: 5 }).map((v) => [v.route, v.status])).toEqual([['old/', 'dead']]);
+  });
+
+  it("takes a 404 for a use of its route only when the view ran: a detail view polled for an id not yet created is in use; scanners through a catch-all, a 404 before any work and a 405 are not", () => {
     const normalize = createSqlNormalizer();
     let n = 0;
-    const request = (endpoint: string, day: number, status: number, client = '10.0.0.7 Mozilla/5.0') => {
-      const r = requestOf(endpoint, [APPLICATIONS], { traceId: (++n).toString(16).padStart(32, '0'), startMs: at(day, 9, n % 60) });
+    const request = (endpoint: string, day: number, status: number, client = '10.0.0.7 Mozilla/5.0', queries = [APPLICATIONS]) => {
+      const r = requestOf(endpoint, queries, { traceId: (++n).toString(16).padStart(32, '0'), startMs: at(day, 9, n % 60) });
       r.status = status;
       r.client = client;
       return analyseRequest(r, normalize);
@@ -243,26 +263,38 @@ describe('dead views', () => {
       { route: '<path:slug>/', view: 'cms.views.page', project: true },
       { route: 'books/<int:pk>/', view: 'shop.views.book_detail', project: true },
       { route: 'api/orders/<int:pk>/', view: 'shop.views.order_detail', project: true },
+      { route: 'api/exports/<int:pk>/', view: 'shop.views.export_status', project: true },
+      { route: 'beta/<int:pk>/', view: 'shop.views.beta', project: true },
       { route: 'webhooks/ats/', view: 'shop.views.ats_webhook', project: true },
     ];
-    const orderServed = request('GET api/orders/<int:pk>/', 50, 200);
     const analyses = [
-      // /wp-login.php, /.env, /admin/../ probes, routed by the catch-all and answered 404.
+      // /wp-login.php, /.env, /admin/../ probes, routed by the catch-all (any path matches it) and answered 404: no page there.
       ...Array.from({ length: 40 }, (_, i) => request('GET <path:slug>/', 110 + i, 404, scanner)),
       // A detail view: some ids are gone, most are served.
       request('GET books/<int:pk>/', 150, 200), request('GET books/<int:pk>/', 190, 404), request('GET books/<int:pk>/', 195, 404, scanner),
-      // Served until day 50; since then every request found nothing.
-      orderServed, request('GET api/orders/<int:pk>/', 180, 404), request('GET api/orders/<int:pk>/', 199, 404, scanner),
+      // Served until day 50; since then a client polls an order not created yet: the view looks it up (get_object_or_404) and finds nothing.
+      request('GET api/orders/<int:pk>/', 50, 200), request('GET api/orders/<int:pk>/', 180, 404), request('GET api/orders/<int:pk>/', 199, 404, '10.0.0.8 okhttp/4.12'),
+      // Only ever 404, but the view asked the export service (an outbound call) each time: it ran.
+      request('GET api/exports/<int:pk>/', 199, 404, undefined, []),
+      // Answered 404 before any work (a middleware, a view that refuses outright): nothing shows the view ran.
+      request('GET beta/<int:pk>/', 199, 404, undefined, []),
       // A GET to a POST-only webhook whose schema entry says no methods: refused.
       request('GET webhooks/ats/', 199, 405, scanner),
     ];
-    const o = { windowMs: 90 * DAY, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
+    analyses[analyses.length - 3]!.outbound = { calls: 1, sequentialCalls: 1, totalMs: 12, peers: ['exports.internal'], fanout: false };
+    const o = { windowMs: 90 * DAY, minRequests: 0, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
     const dead = detectDeadViews(site, routeTraffic(analyses), o);
     expect(dead.map((v) => [v.route, v.status, v.lastSeenMs])).toEqual([
       ['<path:slug>/', 'dead', null],
-      ['api/orders/<int:pk>/', 'dead', orderServed.startMs],
+      ['beta/<int:pk>/', 'dead', null],
       ['webhooks/ats/', 'dead', null],
     ]);
+    // What was set aside is counted, so a scanned route says so (the note, the JSON's setAsideRequests).
+    expect(dead.map((v) => [v.route, v.setAsideRequests])).toEqual([['<path:slug>/', 40], ['beta/<int:pk>/', 1], ['webhooks/ats/', 1]]);
+    expect(suggestDeadView(dead[0]!).note).toMatch(/40 requests answered 404 or 405 without using it were set aside/);
+    expect(unseenViews(site, routeTraffic(analyses)).map((v) => [v.route, v.setAsideRequests])).toEqual([['<path:slug>/', 40], ['beta/<int:pk>/', 1], ['webhooks/ats/', 1]]);
+    // A route with none set aside says nothing of it.
+    expect(detectDeadViews(site, [], o).find((v) => v.route === 'books/<int:pk>/')).not.toHaveProperty('setAsideRequests');
     // A request with no status (a span that does not say) is a use, as before.
     const r = requestOf('GET webhooks/ats/', [APPLICATIONS], { traceId: 'f'.repeat(32), startMs: at(199, 9, 0) });
     expect(detectDeadViews(site, routeTraffic([analyseRequest(r, normalize)]), o).map((v) => v.route)).not.toContain('webhooks/ats/');

@@ -3,7 +3,7 @@
  * route, to name views nobody calls, and views kept alive only by a scheduled caller (the same
  * minute each day, the same client: a cron job).
  */
-import { readSplit } from './catch-all.js';
+import { isCatchAllRoute, readSplit } from './catch-all.js';
 import type { RequestAnalysis } from './types.js';
 
 const DAY_MS = 86_400_000;
@@ -33,7 +33,11 @@ export interface TrafficPattern {
   addresses: Map<string, Map<number, string> | null> | null;
 }
 
-/** One route's traffic, kept for as long as the store lives (it is tiny). */
+/**
+ * One route's traffic, kept for as long as the store lives (it is tiny): the requests that used the
+ * route (usesRoute), and how many others it set aside. An entry of only set-aside requests has no
+ * request, and its first and last seen are Infinity and -Infinity.
+ */
 export interface RouteTraffic {
   service: string;
   endpoint: string;
@@ -41,6 +45,8 @@ export interface RouteTraffic {
   firstSeenMs: number;
   lastSeenMs: number;
   pattern: TrafficPattern;
+  /** Requests answered 404 or 405 that were no use of the route (usesRoute): a scanner's, a refused method's. */
+  setAside: number;
 }
 
 export function emptyPattern(): TrafficPattern {
@@ -126,29 +132,53 @@ export function mergePatterns(into: TrafficPattern, from: TrafficPattern): void 
 }
 
 /**
- * Whether a request used its route's view: any answer but 404 and 405. A route template matched a
- * scanner's probe (`/wp-login.php` through a catch-all) or a view found nothing for everyone, and a
- * 405 refused the method: nothing was served. A detail view with some missing ids is still in use
- * through its 2xx and 3xx. A request whose span gives no status counts, as it always has.
+ * Whether a request used its route's view: the one rule for every path that judges routes (serve's
+ * store, `--db`, the digest, `n1-report --list-unseen`). Any answer but 404 and 405 is a use, as is
+ * a request whose span gives no status. A 405 refused the method: nothing was served. A 404 is a use
+ * when the view ran: its route matched (Django's instrumentation names a request by its route only
+ * once URL resolution matched one; a path no route matches leaves the span named by its method) and
+ * the request did the view's work, DB queries or outbound calls (a detail view polled for an id not
+ * created yet: get_object_or_404 looked and found nothing). A 404 without any is from before the
+ * view (a middleware, a view that refuses outright); one through a catch-all route (`<path:slug>/`,
+ * Wagtail's pages) is a path no page has, the catch-all's view being the URL resolution: a scanner's
+ * `/wp-login.php`.
  */
-const usedRoute = (a: RequestAnalysis): boolean => a.status !== 404 && a.status !== 405;
+export function usesRoute(a: Pick<RequestAnalysis, 'endpoint' | 'status' | 'dbSpans' | 'outbound'>): boolean {
+  if (a.status === 405) return false;
+  if (a.status !== 404) return true;
+  return (a.dbSpans > 0 || a.outbound.calls > 0) && !isCatchAllRoute(routeOf(a.endpoint));
+}
 
-/** Route traffic of a batch of analysed requests, one entry per service and endpoint: the requests that used their route (usedRoute). */
+/** Adds one analysed request to the route traffic keyed by service and endpoint: a use of its route, or one set aside (usesRoute). */
+export function addRouteRequest(byKey: Map<string, RouteTraffic>, a: RequestAnalysis): void {
+  const key = `${a.service}\u0000${a.endpoint}`;
+  let t = byKey.get(key);
+  if (t === undefined) {
+    t = { service: a.service, endpoint: a.endpoint, requests: 0, firstSeenMs: Infinity, lastSeenMs: -Infinity, pattern: emptyPattern(), setAside: 0 };
+    byKey.set(key, t);
+  }
+  if (!usesRoute(a)) {
+    t.setAside++;
+    return;
+  }
+  t.requests++;
+  t.firstSeenMs = Math.min(t.firstSeenMs, a.startMs);
+  t.lastSeenMs = Math.max(t.lastSeenMs, a.startMs);
+  addToPattern(t.pattern, a.startMs, a.client ?? '');
+}
+
+/** Adds `t` to the route traffic keyed by service and endpoint (another batch's, another shard's). */
+export function addRouteTraffic(byKey: Map<string, RouteTraffic>, t: RouteTraffic): void {
+  const key = `${t.service}\u0000${t.endpoint}`;
+  const into = byKey.get(key);
+  if (into === undefined) byKey.set(key, copyOf(t));
+  else addTraffic(into, t);
+}
+
+/** Route traffic of a batch of analysed requests, one entry per service and endpoint: the requests that used their route (usesRoute). */
 export function routeTraffic(analyses: Iterable<RequestAnalysis>): RouteTraffic[] {
   const byKey = new Map<string, RouteTraffic>();
-  for (const a of analyses) {
-    if (!usedRoute(a)) continue;
-    const key = `${a.service}\u0000${a.endpoint}`;
-    let t = byKey.get(key);
-    if (t === undefined) {
-      t = { service: a.service, endpoint: a.endpoint, requests: 0, firstSeenMs: Infinity, lastSeenMs: -Infinity, pattern: emptyPattern() };
-      byKey.set(key, t);
-    }
-    t.requests++;
-    t.firstSeenMs = Math.min(t.firstSeenMs, a.startMs);
-    t.lastSeenMs = Math.max(t.lastSeenMs, a.startMs);
-    addToPattern(t.pattern, a.startMs, a.client ?? '');
-  }
+  for (const a of analyses) addRouteRequest(byKey, a);
   return [...byKey.values()];
 }
 
@@ -227,6 +257,12 @@ export type DeadViewStatus =
    * month's end is that quiet too, so nothing is said to go.
    */
   | 'too_short_window'
+  /**
+   * No request in a window long enough (30 days or more), but the URLconf's routes had fewer than
+   * minRequests requests over the history: a handful of requests a month leaves a used view unseen
+   * as easily as an unused one, so nothing is said to go.
+   */
+  | 'too_little_traffic'
   /** Only a scheduled caller uses it. */
   | 'periodic'
   /** Offline: not in this file (a file covers too little time to call anything dead). */
@@ -244,9 +280,13 @@ export interface DeadView extends RouteEntry {
   historyRequests?: number;
   /** too_short_window: the shortest window that tells an unused view (DeadViewOptions.minWindowMs). */
   neededWindowMs?: number;
+  /** too_little_traffic: the requests to the URLconf's routes that tell an unused view (DeadViewOptions.minRequests). */
+  neededRequests?: number;
   periodic?: PeriodicCaller;
   /** Another route of the same view that had a request in the window: only this route is to go, not the view. */
   servedOn?: string;
+  /** Requests to the route answered 404 or 405 that were no use of it (usesRoute) over the history; absent when none. */
+  setAsideRequests?: number;
 }
 
 export interface DeadViewOptions extends PeriodicOptions {
@@ -261,12 +301,18 @@ export interface DeadViewOptions extends PeriodicOptions {
    * Default 30 days, so a month-end report's view is not taken for an unused one.
    */
   minWindowMs?: number;
+  /**
+   * The fewest requests to the URLconf's routes over the history that can call a view dead: below it
+   * a view with no request is too_little_traffic. Default 50 (under two a day over 30 days).
+   */
+  minRequests?: number;
   /** A schema without RouteEntry.project: views of these module prefixes are the framework's, not the app's. Default django., rest_framework. (Nor do views under site-packages count.) */
   ignoreModules?: readonly string[];
 }
 
 const DEFAULT_IGNORED = ['django.', 'rest_framework.'];
 const DEFAULT_MIN_WINDOW_MS = 30 * DAY_MS;
+const DEFAULT_MIN_REQUESTS = 50;
 
 /**
  * `GET dashboard/` → `dashboard/`: the route part of an endpoint name. A catch-all route's endpoint
@@ -291,6 +337,7 @@ const copyOf = (t: RouteTraffic): RouteTraffic => ({
 
 function addTraffic(into: RouteTraffic, t: RouteTraffic): void {
   into.requests += t.requests;
+  into.setAside += t.setAside;
   into.firstSeenMs = Math.min(into.firstSeenMs, t.firstSeenMs);
   into.lastSeenMs = Math.max(into.lastSeenMs, t.lastSeenMs);
   mergePatterns(into.pattern, t.pattern);
@@ -330,12 +377,19 @@ function trafficOf(r: RouteEntry, seen: ReadonlyMap<string, readonly RouteTraffi
   let out: RouteTraffic | undefined;
   for (const route of routesOf(r)) {
     for (const t of seen.get(route) ?? []) {
-      if (!accepts(r, methodOf(t.endpoint))) continue;
+      if (t.requests === 0 || !accepts(r, methodOf(t.endpoint))) continue;
       if (out === undefined) out = copyOf(t);
       else addTraffic(out, t);
     }
   }
   return out;
+}
+
+/** Requests set aside on a route (any method: a refused one too), in every language's form of it; absent when none. */
+function setAsideOn(r: RouteEntry, seen: ReadonlyMap<string, readonly RouteTraffic[]>): { setAsideRequests?: number } {
+  let n = 0;
+  for (const route of routesOf(r)) for (const t of seen.get(route) ?? []) n += t.setAside;
+  return n === 0 ? {} : { setAsideRequests: n };
 }
 
 /**
@@ -391,7 +445,7 @@ function routeKeys(routes: readonly RouteEntry[]): Map<RouteEntry, string> {
 export function urlconfHistorySince(routes: readonly RouteEntry[], traffic: Iterable<RouteTraffic>): number | undefined {
   const own = new Set(routes.flatMap(routesOf));
   let since: number | undefined;
-  for (const t of traffic) if (own.has(routeOf(t.endpoint)) && (since === undefined || t.firstSeenMs < since)) since = t.firstSeenMs;
+  for (const t of traffic) if (t.requests > 0 && own.has(routeOf(t.endpoint)) && (since === undefined || t.firstSeenMs < since)) since = t.firstSeenMs;
   return since;
 }
 
@@ -414,7 +468,10 @@ export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable
   const historyRequests = urlconfRequests(routes, all);
   const enoughHistory = historyMs >= o.windowMs;
   const minWindowMs = o.minWindowMs ?? DEFAULT_MIN_WINDOW_MS;
-  const quietStatus: DeadViewStatus = !enoughHistory ? 'no_traffic_yet' : o.windowMs < minWindowMs ? 'too_short_window' : 'dead';
+  const minRequests = o.minRequests ?? DEFAULT_MIN_REQUESTS;
+  // Time first (no history yet, too short a window), then traffic: a long window of a handful of requests.
+  const quietStatus: DeadViewStatus =
+    !enoughHistory ? 'no_traffic_yet' : o.windowMs < minWindowMs ? 'too_short_window' : historyRequests < minRequests ? 'too_little_traffic' : 'dead';
   const since = o.nowMs - o.windowMs;
   // A route's traffic with its format-suffix twin's: a DRF router gives each viewset route one
   // (books\.(?P<format>…)) that nobody calls, and the route is no less used for it.
@@ -441,9 +498,10 @@ export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable
     if (!owned(r, o.ignoreModules ?? DEFAULT_IGNORED)) continue;
     const t = byKey.get(keys.get(r)!);
     const servedOn = served.get(r.view)?.find((s) => s.key !== keys.get(r))?.route;
-    const base = { ...r, windowMs: o.windowMs, historyMs, enoughHistory, historyRequests, ...(servedOn === undefined ? {} : { servedOn }) };
+    const base = { ...r, windowMs: o.windowMs, historyMs, enoughHistory, historyRequests, ...(servedOn === undefined ? {} : { servedOn }), ...setAsideOn(r, seen) };
     if (t === undefined || t.lastSeenMs < since) {
-      const needed = quietStatus === 'too_short_window' ? { neededWindowMs: minWindowMs } : {};
+      const needed =
+        quietStatus === 'too_short_window' ? { neededWindowMs: minWindowMs } : quietStatus === 'too_little_traffic' ? { neededRequests: minRequests } : {};
       out.push({ ...base, ...needed, status: quietStatus, requests: 0, lastSeenMs: t?.lastSeenMs ?? null });
       continue;
     }
@@ -453,21 +511,13 @@ export function detectDeadViews(routes: readonly RouteEntry[], traffic: Iterable
   return out;
 }
 
-/** Offline: the app routes no request in the file went to. */
-export function unseenViews(routes: readonly RouteEntry[], endpoints: Iterable<string>, ignoreModules: readonly string[] = DEFAULT_IGNORED): DeadView[] {
-  // Route → the methods requests to it used.
-  const seen = new Map<string, Set<string | undefined>>();
-  for (const e of endpoints) {
-    const route = routeOf(e);
-    let methods = seen.get(route);
-    if (methods === undefined) seen.set(route, (methods = new Set()));
-    methods.add(methodOf(e));
-  }
-  const used = (r: RouteEntry): boolean => routesOf(r).some((route) => [...(seen.get(route) ?? [])].some((m) => accepts(r, m)));
+/** Offline: the app routes no request in the file used (its route traffic: routeTraffic, RollupSet.routes). */
+export function unseenViews(routes: readonly RouteEntry[], traffic: Iterable<RouteTraffic>, ignoreModules: readonly string[] = DEFAULT_IGNORED): DeadView[] {
+  const seen = byRoute(traffic);
   // A route used, or its format-suffix twin (a DRF router's), is used.
   const keys = routeKeys(routes);
-  const usedKeys = new Set(routes.filter(used).map((r) => keys.get(r)!));
+  const usedKeys = new Set(routes.filter((r) => trafficOf(r, seen) !== undefined).map((r) => keys.get(r)!));
   return routes
     .filter((r) => owned(r, ignoreModules) && !usedKeys.has(keys.get(r)!))
-    .map((r) => ({ ...r, status: 'unseen_in_file' as const, requests: 0, lastSeenMs: null, windowMs: 0, historyMs: 0, enoughHistory: false }));
+    .map((r) => ({ ...r, status: 'unseen_in_file' as const, requests: 0, lastSeenMs: null, windowMs: 0, historyMs: 0, enoughHistory: false, ...setAsideOn(r, seen) }));
 }

@@ -87,6 +87,7 @@ export async function analyseFilesSharded(
     // Every shard counts the whole input's refused spans (ShardResult.refused): shard 0's are all of them.
     const rollups = RollupSet.fromShards(shards.map((s) => s.rollups));
     for (const c of inReleaseOrder(shards.map((s) => s.connections))) rollups.addConnection(c.service, c.instance, c.use);
+    for (const s of shards) rollups.mergeRoutes(s.routes);
     return { rollups, lateSpans: shards.reduce((n, s) => n + s.lateSpans, 0), evictedTraces: shards.reduce((n, s) => n + s.evictedTraces, 0), refused: shards[0]!.refused, queriesOutsideRequests: shards.reduce((n, s) => n + s.queriesOutsideRequests, 0) };
   } finally {
     peers.close();

@@ -6,6 +6,7 @@
  */
 import { Analyzer, offlineAnalyzerOptions } from '../analyzer.js';
 import type { ConnectionUse } from '../detect/connections.js';
+import type { RouteTraffic } from '../detect/routes.js';
 import type { DetectOptions } from '../detect/request.js';
 import { RollupSet, type ReleaseKey, type ShardRollups } from '../detect/rollup.js';
 import type { RequestAnalysis } from '../detect/types.js';
@@ -35,6 +36,8 @@ export interface KeyedConnection {
 export interface ShardResult {
   rollups: ShardRollups;
   connections: KeyedConnection[];
+  /** Route traffic of this shard's requests (RollupSet.routes). */
+  routes: RouteTraffic[];
   lateSpans: number;
   /** Traces released early to stay within the shard's share of the memory (analyzer.ts offlineAnalyzerOptions). */
   evictedTraces: number;
@@ -110,13 +113,14 @@ export class ShardAnalysis {
   finish(): ShardResult {
     this.analyzer.flushEach((analyses) => this.#take(3 * this.#units + FLUSHED, analyses));
     const counters = this.analyzer.assembler.counters;
-    return { rollups: this.#rollups.toShard(), connections: this.#connections, lateSpans: counters.lateSpans, evictedTraces: counters.evictions, refused: this.#refused, queriesOutsideRequests: counters.queriesOutsideRequests };
+    return { rollups: this.#rollups.toShard(), connections: this.#connections, routes: [...this.#rollups.routes.values()], lateSpans: counters.lateSpans, evictedTraces: counters.evictions, refused: this.#refused, queriesOutsideRequests: counters.queriesOutsideRequests };
   }
 
   #take(round: number, analyses: RequestAnalysis[]): void {
     for (const analysis of analyses) {
       const key = { round, position: this.#last.get(analysis.traceId) ?? -1 };
       this.#rollups.addEndpoint(analysis, key);
+      this.#rollups.addRoute(analysis);
       if (analysis.connection !== null) this.#connections.push({ key, service: analysis.service, instance: analysis.instance ?? '', use: analysis.connection });
     }
   }

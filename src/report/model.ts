@@ -604,7 +604,7 @@ export function buildServiceFindings(options: ReportOptions): ServiceFinding[] {
   }
   pressures.sort((a, b) => b.connectionPressure!.peakConnections - a.connectionPressure!.peakConnections || compareText(a.service, b.service));
   out.push(...pressures);
-  const order = { dead: 0, periodic: 1, too_short_window: 2, no_traffic_yet: 3, unseen_in_file: 4 } as const;
+  const order = { dead: 0, periodic: 1, too_short_window: 2, too_little_traffic: 3, no_traffic_yet: 4, unseen_in_file: 5 } as const;
   const views = [...(options.deadViews ?? [])].sort((a, b) => order[a.status] - order[b.status] || compareText(a.route, b.route));
   for (const v of views) {
     const location: CodeLocation = { view: v.view };

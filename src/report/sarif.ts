@@ -76,7 +76,7 @@ const RULES: Record<FindingKind, RuleText> = {
   dead_view: {
     name: 'DeadView',
     short: 'A view in the URLconf gets no traffic.',
-    help: 'No request reached this route in the period, or only a periodic job does. Delete the view and its route, or move the job off the web tier. A route only not seen in a trace file (--list-unseen), with less history than the window, or quiet over a window under 30 days (too short to tell an unused view from a monthly one), is listed to look at, not to remove.',
+    help: 'No request reached this route in the period, or only a periodic job does. Delete the view and its route, or move the job off the web tier. A route only not seen in a trace file (--list-unseen), with less history than the window, quiet over a window under 30 days (too short to tell an unused view from a monthly one), or quiet over too little traffic (fewer than 50 requests to the URLconf routes), is listed to look at, not to remove.',
     level: 'note',
   },
 };

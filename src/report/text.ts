@@ -307,6 +307,9 @@ export function serviceFindingFigures(f: ServiceFinding): string {
       return `${v.view}: no request in ${spanText(v.windowMs)} (${seen}${spanText(v.historyMs)} of history); too short a window to call it dead: ` +
         `judge with --dead-after ${Math.ceil((v.neededWindowMs ?? 30 * 86_400_000) / 86_400_000)}d or more`;
     }
+    case 'too_little_traffic':
+      return `${v.view}: no request in ${spanText(v.windowMs)}, but only ${int(v.historyRequests ?? 0)} request${v.historyRequests === 1 ? '' : 's'} to the URLconf's routes ` +
+        `in ${spanText(v.historyMs)} of history; too little traffic to call it dead (${int(v.neededRequests ?? 50)} needed)`;
     case 'periodic':
       return `${v.view}: only periodic traffic, ${v.periodic?.requests ?? v.requests} requests at ~${clockText(v.periodic?.minuteOfDay ?? 0)} UTC on ${v.periodic?.days ?? 0} days from one client${served}`;
     case 'unseen_in_file':

@@ -329,6 +329,12 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (hour, service)
   ) WITHOUT ROWID;
   `,
+  // 16: per route, the requests answered 404 or 405 that were no use of it (detect/routes.ts usesRoute),
+  // so a dead view says how many it set aside. A route with only those has a row of no request, its
+  // first and last seen Infinity and -Infinity.
+  `
+  ALTER TABLE route_traffic ADD COLUMN set_aside INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /**
@@ -547,6 +553,10 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   // 15: queries outside any request per hour and service (see the SQLite list).
   `
   CREATE TABLE IF NOT EXISTS outside_query_hours (hour bigint NOT NULL, service text NOT NULL, queries bigint NOT NULL, PRIMARY KEY (hour, service));
+  `,
+  // 16: requests set aside per route (see the SQLite list).
+  `
+  ALTER TABLE route_traffic ADD COLUMN IF NOT EXISTS set_aside bigint NOT NULL DEFAULT 0;
   `,
 ];
 

@@ -453,7 +453,7 @@ export class PostgresStore extends Store {
 
   async routeTraffic(): Promise<RouteTraffic[]> {
     const res = await this.#pool.query<RouteTrafficRow & { service: string; endpoint: string }>(
-      'SELECT service, endpoint, requests, first_seen_ms, last_seen_ms, pattern FROM route_traffic ORDER BY service, endpoint',
+      'SELECT service, endpoint, requests, first_seen_ms, last_seen_ms, pattern, set_aside FROM route_traffic ORDER BY service, endpoint',
     );
     return res.rows.map(routeTrafficFromRow);
   }
@@ -713,7 +713,7 @@ function mergedTables(grain: Grain): { endpoints: MergedTable; findings: MergedT
 const ROUTE_TRAFFIC: MergedTable = {
   name: 'route_traffic',
   keys: [['service', 'text'], ['endpoint', 'text']],
-  values: [['requests', 'bigint'], ['first_seen_ms', 'float8'], ['last_seen_ms', 'float8'], ['pattern', 'text']],
+  values: [['requests', 'bigint'], ['first_seen_ms', 'float8'], ['last_seen_ms', 'float8'], ['pattern', 'text'], ['set_aside', 'bigint']],
 };
 
 type Key = (string | number)[];

@@ -97,6 +97,7 @@ export interface RouteTrafficRow {
   first_seen_ms: number;
   last_seen_ms: number;
   pattern: string;
+  set_aside: number;
 }
 
 /** The tables of one row size: the hourly rows kept for as long as the retention says, or the minute rows kept for 48 h. */
@@ -312,6 +313,7 @@ export function mergeRouteTraffic(old: RouteTrafficRow | undefined, t: RouteTraf
     first_seen_ms: Math.min(old?.first_seen_ms ?? Infinity, t.firstSeenMs),
     last_seen_ms: Math.max(old?.last_seen_ms ?? -Infinity, t.lastSeenMs),
     pattern: JSON.stringify(patternJson(pattern)),
+    set_aside: (old?.set_aside ?? 0) + t.setAside,
   };
 }
 
@@ -689,5 +691,6 @@ export function routeTrafficFromRow(r: RouteTrafficRow & { service: string; endp
     firstSeenMs: r.first_seen_ms,
     lastSeenMs: r.last_seen_ms,
     pattern: patternFromJson(r.pattern),
+    setAside: r.set_aside,
   };
 }

@@ -421,15 +421,15 @@ export class SqliteStore extends Store {
   }
 
   #addRouteTraffic(t: RouteTraffic): void {
-    const old = this.#prepare('SELECT requests, first_seen_ms, last_seen_ms, pattern FROM route_traffic WHERE service = ? AND endpoint = ?').get(t.service, t.endpoint) as
+    const old = this.#prepare('SELECT requests, first_seen_ms, last_seen_ms, pattern, set_aside FROM route_traffic WHERE service = ? AND endpoint = ?').get(t.service, t.endpoint) as
       | RouteTrafficRow
       | undefined;
     const row = mergeRouteTraffic(old, t);
     this.#prepare(
-      `INSERT INTO route_traffic (service, endpoint, requests, first_seen_ms, last_seen_ms, pattern) VALUES (?, ?, ?, ?, ?, ?)
+      `INSERT INTO route_traffic (service, endpoint, requests, first_seen_ms, last_seen_ms, pattern, set_aside) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (service, endpoint) DO UPDATE SET requests = excluded.requests, first_seen_ms = excluded.first_seen_ms,
-         last_seen_ms = excluded.last_seen_ms, pattern = excluded.pattern`,
-    ).run(t.service, t.endpoint, row.requests, row.first_seen_ms, row.last_seen_ms, row.pattern);
+         last_seen_ms = excluded.last_seen_ms, pattern = excluded.pattern, set_aside = excluded.set_aside`,
+    ).run(t.service, t.endpoint, row.requests, row.first_seen_ms, row.last_seen_ms, row.pattern, row.set_aside);
   }
 
   async queriesOutsideRequests(query: Pick<PeriodQuery, 'sinceMs' | 'untilMs' | 'service'> = {}): Promise<number> {
@@ -459,7 +459,7 @@ export class SqliteStore extends Store {
   }
 
   async routeTraffic(): Promise<RouteTraffic[]> {
-    const rows = this.#prepare('SELECT service, endpoint, requests, first_seen_ms, last_seen_ms, pattern FROM route_traffic').all() as (RouteTrafficRow & {
+    const rows = this.#prepare('SELECT service, endpoint, requests, first_seen_ms, last_seen_ms, pattern, set_aside FROM route_traffic').all() as (RouteTrafficRow & {
       service: string; endpoint: string;
     })[];
     return rows.map(routeTrafficFromRow);

@@ -331,12 +331,33 @@ describe.each(backends)('%s store', (_name, open) => {
       { route: 'admin/login/', view: 'django.contrib.admin.sites.AdminSite.login' },
     ];
     expect(urlconfHistorySince(routes, traffic)).toBe(T0 - 5 * DAY + 60_000);
-    const views = detectDeadViews(routes, traffic, { windowMs: 3 * DAY, minWindowMs: DAY, nowMs: T0 + HOUR, historySinceMs: urlconfHistorySince(routes, traffic)! });
+    const views = detectDeadViews(routes, traffic, { windowMs: 3 * DAY, minWindowMs: DAY, minRequests: 0, nowMs: T0 + HOUR, historySinceMs: urlconfHistorySince(routes, traffic)! });
     expect(views.map((v) => [v.route, v.status])).toEqual([
       ['internal/nightly/', 'periodic'],
       ['old/', 'dead'],
     ]);
     expect(views[0]?.periodic).toEqual({ minuteOfDay: 9 * 60 + 1, days: 4, client: 'curl/8.5', requests: 4 });
+    await store.close();
+  });
+
+  it('keeps how many requests each route set aside (404 or 405 without use) beside its traffic, across batches', async () => {
+    const store = await open();
+    const DAY = 24 * HOUR;
+    const probe = (n: number) => {
+      const r = requestOf('GET <path:slug>/', [APPLICATIONS], { traceId: (0x700 + n).toString(16).padStart(32, '0'), startMs: T0 - n * HOUR });
+      r.status = 404;
+      return analyseRequest(r, normalize);
+    };
+    await store.record([probe(1), dashboard(1, T0 - 40 * DAY)]);
+    await store.record([probe(2)]);
+    const slug = (await store.routeTraffic()).find((t) => t.endpoint === 'GET <path:slug>/');
+    expect(slug).toMatchObject({ requests: 0, setAside: 2 });
+    const routes = [
+      { route: 'dashboard/', view: 'app.views.dashboard' },
+      { route: '<path:slug>/', view: 'app.views.page' },
+    ];
+    const views = await store.deadViews(routes, 30 * DAY, T0);
+    expect(views.map((v) => [v.route, v.lastSeenMs, v.setAsideRequests])).toEqual([['dashboard/', T0 - 40 * DAY, undefined], ['<path:slug>/', null, 2]]);
     await store.close();
   });
 

@@ -267,10 +267,19 @@ export function suggestDeadView(v: DeadView): Suggestion {
           ? `# urls.py: ${v.view} not seen in this file; n1lens serve --dead-after judges it`
           : v.status === 'too_short_window'
             ? `# urls.py: ${v.view} quiet for ${spanText(v.windowMs)}, too short to call it dead; keep it`
-            : `# urls.py: ${v.view} has no request in the history so far; check again later`;
+            : v.status === 'too_little_traffic'
+              ? `# urls.py: ${v.view} quiet for ${spanText(v.windowMs)}, with too little traffic to call it dead; keep it`
+              : `# urls.py: ${v.view} has no request in the history so far; check again later`;
   const code = [head, `# path("${v.route}", …),`].join('\n');
-  const note = v.servedOn === undefined ? viewNote(v, where) : routeNote(v, v.servedOn) ?? viewNote(v, where);
+  const note = withSetAside(v.servedOn === undefined ? viewNote(v, where) : routeNote(v, v.servedOn) ?? viewNote(v, where), v);
   return { method: 'manual', path: v.view, code, confidence: v.status === 'dead' ? 'exact' : 'inferred', note };
+}
+
+/** The note, then how many requests to the route were no use of it (detect/routes.ts usesRoute), so a scanned route is not taken for an unseen one. */
+function withSetAside(note: string, v: DeadView): string {
+  const n = v.setAsideRequests ?? 0;
+  if (n === 0) return note;
+  return `${note}${note.endsWith('.') ? '' : '.'} ${n} request${n === 1 ? '' : 's'} answered 404 or 405 without using it ${n === 1 ? 'was' : 'were'} set aside.`;
 }
 
 /** What to do with a view nobody (or only a cron job) calls, on every route it has. */
@@ -288,6 +297,9 @@ function viewNote(v: DeadView, where: string): string {
           ? `no request in the ${spanText(v.windowMs)} asked${seenText(v, v.historyMs)}, but a view used weekly or at month's end ` +
             `is that quiet too: nothing to remove on so short a window. Judge it with --dead-after ${wholeDays(v.neededWindowMs ?? 30 * 86_400_000)}d or more ` +
             `(90d also covers quarterly jobs), once the store holds that much history`
+        : v.status === 'too_little_traffic'
+          ? `no request in the ${spanText(v.windowMs)} asked${seenText(v, v.historyMs)}: so little traffic leaves a used view unseen as easily ` +
+            `as an unused one, so nothing is called dead below ${v.neededRequests ?? 50} requests. Judge it again once the app has served more.`
         : `no request in ${spanText(v.windowMs)}: delete ${where}, its templates and tests, and the tables only it uses ` +
           `(after a grace period with the route logging a warning)`;
 }
