@@ -70,7 +70,10 @@ describe('finding locations', () => {
     analysis.add(spansOf('dddddddd000000000000000000000003', twoLoops));
     analysis.finish();
     const stored = (await store.report()).endpoints[0]!.findings[0]!;
+    // The web UI's pages, as the self-contained HTML report renders them.
+    const html = await renderReportFile(store);
     store.closeSync();
+    expect(html).toContain(`<span class="muted">Also at: </span><code>${TEMPLATE}:30</code>`);
     expect(stored.location).toMatchObject({ templateLine: 14 });
     expect(stored.otherLocations).toMatchObject([{ templateLine: 30 }]);
   });

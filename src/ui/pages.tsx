@@ -352,6 +352,11 @@ function Location({ location, label }: { location: CodeLocation | undefined; lab
   );
 }
 
+/** The other places a loop runs the finding's query from (a second loop over other rows): one fix applies at each. */
+function OtherLocations({ finding }: { finding: Pick<ReportFinding, 'otherLocations'> }) {
+  return <>{(finding.otherLocations ?? []).map((l) => <Location location={l} label="Also at" />)}</>;
+}
+
 function Fix({ suggestion: s, idPrefix }: { suggestion: ReportFinding['suggestion']; idPrefix: string }) {
   return (
     <>
@@ -428,6 +433,7 @@ function FindingCard({ f, links, filters, index }: { f: AcknowledgedFinding; lin
         </p>
       ) : null}
       <Location location={f.location} label="Location" />
+      <OtherLocations finding={f} />
       {f.trigger?.location !== undefined && formatLocation(f.trigger.location) !== formatLocation(f.location) ? (
         <Location location={f.trigger.location} label="Loops over the rows of" />
       ) : null}
@@ -653,6 +659,7 @@ export function FindingPage({ view, links, nowMs, live }: { view: FindingView; l
         <>
           <h2>The fix</h2>
           <Location location={f.location} label="Location" />
+          <OtherLocations finding={f} />
           <Fix suggestion={f.suggestion} idPrefix={`finding-${view.id}`} />
         </>
       ) : null}
