@@ -318,11 +318,16 @@ def test_a_count_filtered_per_row_keeps_its_filter(exporter, tmp_path):
     assert set(fixed.values()) == {0, 1, 2}
 
 
-def test_first_ordered_by_a_through_model_column_keeps_that_order(exporter, tmp_path):
+def shelve_books():
+    """Books on two or three of three shelves, each at a position: some at position 0 on a shelf, some at none."""
     shelves = [Shelf.objects.create() for _ in range(3)]
     for i, b in enumerate(books()):
         for position, shelf in enumerate(shelves[i % 2:]):
             Placement.objects.create(shelf=shelf, book=b, position=(position + i) % 3)
+
+
+def test_first_ordered_by_a_through_model_column_keeps_that_order(exporter, tmp_path):
+    shelve_books()
 
     def loop():
         for book in Book.objects.all():
@@ -1036,10 +1041,7 @@ def test_a_loop_over_a_proxy_a_class_based_view_names_is_fixed_on_that_proxy(exp
 
 
 def test_an_m2m_filtered_on_its_through_model_keeps_the_filter_on_the_same_through_row(exporter, tmp_path):
-    shelves = [Shelf.objects.create() for _ in range(3)]
-    for i, b in enumerate(books()):
-        for position, shelf in enumerate(shelves[i % 2:]):
-            Placement.objects.create(shelf=shelf, book=b, position=(position + i) % 3)
+    shelve_books()
 
     def loop():
         for book in Book.objects.all():
@@ -1067,10 +1069,7 @@ def test_an_m2m_filtered_on_its_through_model_keeps_the_filter_on_the_same_throu
 
 
 def test_exists_over_an_m2m_filtered_on_its_through_model_answers_per_row(exporter, tmp_path):
-    shelves = [Shelf.objects.create() for _ in range(3)]
-    for i, b in enumerate(books()):
-        for position, shelf in enumerate(shelves[i % 2:]):
-            Placement.objects.create(shelf=shelf, book=b, position=(position + i) % 3)
+    shelve_books()
 
     def loop():
         for book in Book.objects.all():

@@ -241,8 +241,7 @@ def test_missing_node_is_one_clear_line(tmp_path):
 
 
 def test_project_config_and_tracer_provider_apply_and_a_bad_config_is_one_line(tmp_path):
-    project = tmp_path / "recruit"
-    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".n1lens"))
+    project = sample_copy(tmp_path)
     (project / "n1lens.toml").write_text('[ignore]\ntables = ["recruit_note", "recruit_interview"]\n')
     # The project's own SDK provider, set up before the session: the plugin adds to it.
     (project / "conftest.py").write_text(
@@ -266,6 +265,19 @@ def test_project_config_and_tracer_provider_apply_and_a_bad_config_is_one_line(t
 def signatures(report_path):
     report = json.loads(Path(report_path).read_text())
     return {(e["endpoint"], f["kind"], f["table"], f["signature"]) for e in report["endpoints"] for f in e["findings"]}
+
+
+def sample_copy(tmp_path, start_method=None):
+    """A copy of the sample project to change; its manage.py starts multiprocessing's workers by `start_method` when given."""
+    project = tmp_path / "recruit"
+    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".n1lens"))
+    if start_method is not None:
+        manage = project / "manage.py"
+        manage.write_text(manage.read_text().replace(
+            "def main():\n",
+            f"def main():\n    import multiprocessing\n    multiprocessing.set_start_method({start_method!r})\n",
+        ))
+    return project
 
 
 def capture_manage_py_test(project, tmp_path, captured, *options, test_args=()):
@@ -301,13 +313,7 @@ def test_capture_of_manage_py_test_parallel_finds_what_the_serial_run_finds(tmp_
     # `manage.py test --parallel 2` reported "1 requests · 1 DB queries · 0 findings ✓ within budget":
     # Django's pool workers run the tests, and a worker leaves through os._exit, so its batched
     # spans were never exported (fork); spawned workers (macOS's default) were never traced at all.
-    project = tmp_path / "recruit"
-    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".n1lens"))
-    manage = project / "manage.py"
-    manage.write_text(manage.read_text().replace(
-        "def main():\n",
-        f"def main():\n    import multiprocessing\n    multiprocessing.set_start_method({start_method!r})\n",
-    ))
+    project = sample_copy(tmp_path, start_method=start_method)
     serial = tmp_path / "serial.json"
     done, out = capture_manage_py_test(project, tmp_path, serial)
     assert done.returncode == 1, out[-2500:]
@@ -359,16 +365,10 @@ class OwnRunner(DiscoverRunner):
 def test_a_projects_own_parallel_suite_is_traced_and_its_own_setup_still_runs(tmp_path, start_method):
     # A runner whose ParallelTestSuite subclass sets its own process_setup and run_subsuite bypassed
     # the worker flush and set-up patched onto Django's class: the report found nothing.
-    project = tmp_path / "recruit"
-    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".n1lens"))
+    project = sample_copy(tmp_path, start_method=start_method)
     (project / "own_runner.py").write_text(OWN_PARALLEL_SUITE)
     settings = project / "config" / "settings.py"
     settings.write_text(settings.read_text() + '\nTEST_RUNNER = "own_runner.OwnRunner"\n')
-    manage = project / "manage.py"
-    manage.write_text(manage.read_text().replace(
-        "def main():\n",
-        f"def main():\n    import multiprocessing\n    multiprocessing.set_start_method({start_method!r})\n",
-    ))
     serial = tmp_path / "serial.json"
     done, out = capture_manage_py_test(project, tmp_path, serial)
     assert done.returncode == 1, out[-2500:]
@@ -410,8 +410,7 @@ class CompanyNamesTests(JobsTests):
 
 
 def test_unittest_setup_and_teardown_are_not_the_code_under_test(tmp_path):
-    project = tmp_path / "recruit"
-    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".n1lens"))
+    project = sample_copy(tmp_path)
     (project / "tests" / "test_setup_noise.py").write_text(SETUP_AND_BODY)
     report = tmp_path / "r.json"
     code, out = run_pytest(tmp_path, "tests/test_setup_noise.py::JobsTests", f"--n1lens-format=json={report}", cwd=project)
@@ -482,8 +481,7 @@ def test_async_client_requests_are_requests_of_their_test(tmp_path):
     # Django's AsyncClient (a TestCase's async test, pytest-django's async_client fixture under
     # pytest-asyncio) on an async view: each request is its endpoint's, apart from its test's own
     # queries, as Client's are.
-    project = tmp_path / "recruit"
-    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".n1lens"))
+    project = sample_copy(tmp_path)
     (project / "async_view.py").write_text(ASYNC_VIEW)
     (project / "tests" / "test_async_client.py").write_text(ASYNC_TESTS)
     report = tmp_path / "r.json"
@@ -648,8 +646,7 @@ def test_a_postgresql_project_without_its_drivers_instrumentation_is_a_usage_err
     # traced, and the run said "0 DB queries · 0 findings ✓ within budget" and passed.
     from importlib.metadata import version
 
-    project = tmp_path / "recruit"
-    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".n1lens"))
+    project = sample_copy(tmp_path)
     driver_choice = 'sys.modules["psycopg"] = None  # Django falls back to psycopg2' if driver == "psycopg2" else ""
     env = {"RECRUIT_DB": "postgres", "RECRUIT_DATABASE_URL": postgres_url}
 
@@ -688,8 +685,7 @@ def test_capture_of_manage_py_test_reports_its_tests_and_requests_not_the_test_d
     # 55 DB queries` with endpoints INSERT, PRAGMA, CREATE, SELECT, BEGIN…: every query of Django's
     # runner creating the test database, migrating, loading setUpTestData and flushing was a trace
     # of its own, and so was every query of a test's own code, so a loop in a test body was never seen.
-    project = tmp_path / "recruit"
-    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".n1lens"))
+    project = sample_copy(tmp_path)
     (project / "tests" / "test_setup_noise.py").write_text(SETUP_AND_BODY)
     captured = tmp_path / "capture.json"
     done, out = capture_manage_py_test(project, tmp_path, captured)
