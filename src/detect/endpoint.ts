@@ -201,12 +201,18 @@ function located(tally: LocationTally | undefined): { location?: CodeLocation } 
   return location === undefined ? {} : { location };
 }
 
-/** The tally's locations but the most common, most seen first (ties by key, as mostCommonLocation breaks them). */
+/**
+ * The tally's locations but the most common, most seen first (ties by key, as mostCommonLocation
+ * breaks them), that name a place in code: a request traced without code attributes names only its
+ * view (sqlcommenter's controller), the same loop told less precisely, not a second one.
+ */
 function elsewhere(tally: LocationTally | undefined): { otherLocations?: CodeLocation[] } {
   if (tally === undefined || tally.size < 2) return {};
   const main = mostCommonLocation(tally);
-  const rest = [...tally].filter(([, e]) => e.location !== main).sort(([ka, a], [kb, b]) => b.count - a.count || compareText(ka, kb));
-  return { otherLocations: rest.map(([, e]) => e.location) };
+  const rest = [...tally]
+    .filter(([, e]) => e.location !== main && (e.location.file !== undefined || e.location.template !== undefined))
+    .sort(([ka, a], [kb, b]) => b.count - a.count || compareText(ka, kb));
+  return rest.length === 0 ? {} : { otherLocations: rest.map(([, e]) => e.location) };
 }
 
 /** A read of one row by a unique key: `.get(pk=…)`, `.get(external_id=…)` (Django adds LIMIT 21). */

@@ -78,6 +78,21 @@ describe('finding locations', () => {
     expect(stored.otherLocations).toMatchObject([{ templateLine: 30 }]);
   });
 
+  it('cites no other place for a request whose spans name only the view: that is the same loop, less precisely', () => {
+    // A request traced without code attributes (a worker without the integration's span processor)
+    // still names its view from sqlcommenter: no second loop, so no "also at view dashboard".
+    const comment = "/*controller='dashboard',route='dashboard/'*/";
+    const report = reportOf(
+      spansOf('eeeeeeee000000000000000000000001', inTemplate(9), comment),
+      spansOf('eeeeeeee000000000000000000000002', inTemplate(9), comment),
+      spansOf('eeeeeeee000000000000000000000003', () => [], comment),
+    );
+    const [finding] = report.endpoints[0]!.findings;
+    expect(finding!.location).toMatchObject({ template: TEMPLATE, templateLine: 9, view: 'dashboard' });
+    expect(finding!.otherLocations).toBeUndefined();
+    expect(renderTerminal(report, { color: false })).not.toContain('also at');
+  });
+
   it("names the view from sqlcommenter's controller when no span attribute does", () => {
     const comment = "/*controller='dashboard',framework='django%%3A5.2.19',route='dashboard/',traceparent='00-aaaa-bbbb-01'*/";
     const report = reportOf(spansOf('bbbbbbbb000000000000000000000001', () => [], comment));

@@ -237,6 +237,14 @@ describe('analyseRequest', () => {
     const JOB = 'SELECT "tasks_export"."id", "tasks_export"."job_id" FROM "tasks_export" WHERE "tasks_export"."id" = %s LIMIT 21';
     const job = (): string => 'SELECT "tasks_job"."id", "tasks_job"."cancelled" FROM "tasks_job" WHERE "tasks_job"."id" = %s LIMIT 21';
     expect(kinds([JOB, ...loop(8, page, job)])).toEqual([['tasks_job', 8]]);
+    // The first 20 events (a LIMIT: not read whole), each with its venue and the next 3: the venue
+    // read once between two "next 3" is a row of that list, so both walk it, one query per row.
+    const FIRST_20 = `${EVENTS} LIMIT 20`;
+    expect(kinds([FIRST_20, ...loop(8, venue, following)])).toEqual([['agenda_venue', 8], ['agenda_event', 8]]);
+    // The walk above run for each queued export (a list of another table than the walked one): its job
+    // checked once per page is a row of the exports, not of the books, so the pages stay a walk.
+    const QUEUED = 'SELECT "tasks_export"."id", "tasks_export"."job_id" FROM "tasks_export" WHERE "tasks_export"."state" = %s';
+    expect(kinds([QUEUED, ...loop(8, page, job)])).toEqual([['tasks_job', 8]]);
   });
 
   it('never reports a task that walks a Paginator again (one walk per status, the same SQL text) as an N+1, but still a slice that restarts without tiling', () => {

@@ -172,26 +172,28 @@ function keysetPager(g: Group, links: TableLinks, walksRows: (g: Group) => boole
  * Whether a keyset-shaped group runs once per row of an earlier list rather than once per page: its
  * own table was read whole (no LIMIT) before its first execution, in the order it bounds (the events
  * by start, then the next few after each); or another query, keyed by a row of a list read before
- * its first execution (TriggerResolver.rowsParent), runs exactly once between each two of its
- * executions. Both then walk that list, one query per row (a template reading `e.venue` beside the
- * events after `e`). A walk has no use for its table read whole first (it may start from one row,
- * `.first()`); its own per-row work runs once per row of each page, LIMIT (above 1) times between
- * two pages; and a row checked once per page (the task's job) is one row read once, not a list's.
+ * its first execution (TriggerResolver.rowsParent) and of its own table, runs exactly once between
+ * each two of its executions. Both then walk that list, one query per row (a template reading
+ * `e.venue` beside the events after `e`); a list of another table is what a task walks pages for
+ * (each queued export's job checked once per page). A walk has no use for its table read whole
+ * first (it may start from one row, `.first()`); its own per-row work runs once per row of each
+ * page, LIMIT (above 1) times between two pages; and a row checked once per page (the task's job)
+ * is one row read once, not a list's.
  */
-function walksRowsBeside(g: Group, groups: Iterable<Group>, parentRowsOf: (h: Group) => Group | undefined): boolean {
+function walksRowsBeside(g: Group, groups: ReadonlyMap<string, Group>, parentRowsOf: (h: Group) => Group | undefined): boolean {
   const at = g.indices;
   const first = at[0]!;
   const { table, orderBy } = g.n.facts;
-  for (const h of groups) {
+  for (const h of groups.values()) {
     const f = h.n.facts;
     // Read whole: no LIMIT, not even one a placeholder gives (facts.limit is null for both).
     const whole = f.limit === null && !h.n.sql.includes(' LIMIT ');
     if (h !== g && h.indices[0]! < first && f.operation === 'SELECT' && f.table === table && whole && f.orderBy[0]?.column === orderBy[0]!.column) return true;
   }
-  for (const h of groups) {
+  for (const h of groups.values()) {
     if (h === g || h.keyset || Math.abs(h.indices.length - at.length) > 1 || !oncePerGap(at, h.indices)) continue;
     const parent = parentRowsOf(h);
-    if (parent !== undefined && parent !== g && parent.indices[0]! < first) return true;
+    if (parent !== undefined && parent !== g && parent.n.facts.table === table && parent.indices[0]! < first) return true;
   }
   return false;
 }
@@ -537,7 +539,7 @@ export function analyseColumns(request: ColumnRequest, normalize: Normalizer, op
   const { noise, kept, keptAt, groups, dbMs, opened, connectionMs, heldUntil, firstHeld, observable, postgresql } = passOverSpans(request, normalize, isNoise, memo);
 
   const links = options.links ?? conventionLinks(tablesOf(groups.values()));
-  const walksRows = (g: Group): boolean => walksRowsBeside(g, groups.values(), (h) => resolver.rowsParent(h));
+  const walksRows = (g: Group): boolean => walksRowsBeside(g, groups, (h) => resolver.rowsParent(h));
   const isCascade = (g: Group): boolean =>
     g.indices.length - g.multiRow >= minRepeats && !g.paged && !keysetPager(g, links, walksRows) && !chunkedBatch(g) && !g.n.facts.transactionControl && cascadeKind(g.n.facts) !== null;
 

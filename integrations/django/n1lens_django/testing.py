@@ -157,13 +157,21 @@ def trace_parallel_workers() -> None:
         return
     if getattr(ParallelTestSuite.run, "_n1lens", False):
         return
+    original_init = ParallelTestSuite.__init__
     original_run = ParallelTestSuite.run
 
+    def __init__(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        # A subclass's own run() never reaches Django's, but reads the functions off the instance.
+        _wrap_worker_functions(self)
+
     def run(self, result):
+        # Again here: a subclass may set its own functions on the instance after __init__.
         _wrap_worker_functions(self)
         return original_run(self, result)
 
     run._n1lens = True
+    ParallelTestSuite.__init__ = __init__
     ParallelTestSuite.run = run
 
 

@@ -382,6 +382,56 @@ def test_a_projects_own_parallel_suite_is_traced_and_its_own_setup_still_runs(tm
     assert {e["service"] for e in report["endpoints"]} == {"recruit"}
 
 
+OWN_RUN_SUITE = """
+import ctypes
+import multiprocessing
+
+from django.test.runner import DiscoverRunner, ParallelTestSuite
+
+
+class OwnRunSuite(ParallelTestSuite):
+    def run(self, result):
+        # A project's own run() (Django's, without its shouldStop polling), never calling super().run().
+        self.initialize_suite()
+        counter = multiprocessing.Value(ctypes.c_int, 0)
+        pool = multiprocessing.Pool(
+            processes=self.processes,
+            initializer=self.init_worker.__func__,
+            initargs=[counter, self.initial_settings, self.serialized_contents, self.process_setup.__func__,
+                      self.process_setup_args, self.debug_mode, self.used_aliases],
+        )
+        args = [(self.runner_class, i, s, self.failfast, self.buffer) for i, s in enumerate(self.subsuites)]
+        for subsuite_index, events in pool.imap_unordered(self.run_subsuite.__func__, args):
+            tests = list(self.subsuites[subsuite_index])
+            for event in events:
+                self.handle_event(result, tests, event)
+        pool.close()
+        pool.join()
+        return result
+
+
+class OwnRunner(DiscoverRunner):
+    parallel_test_suite = OwnRunSuite
+"""
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_a_parallel_suite_with_its_own_run_is_traced(tmp_path, start_method):
+    # A subclass whose run() is its own (never super().run()) hands the pool the functions it finds
+    # on itself: wrapped only inside Django's run(), its workers never flushed and the report found nothing.
+    project = sample_copy(tmp_path, start_method=start_method)
+    (project / "own_runner.py").write_text(OWN_RUN_SUITE)
+    settings = project / "config" / "settings.py"
+    settings.write_text(settings.read_text() + '\nTEST_RUNNER = "own_runner.OwnRunner"\n')
+    serial = tmp_path / "serial.json"
+    done, out = capture_manage_py_test(project, tmp_path, serial)
+    assert done.returncode == 1, out[-2500:]
+    parallel = tmp_path / "parallel.json"
+    done, out = capture_manage_py_test(project, tmp_path, parallel, test_args=("--parallel", "2"))
+    assert "Ran 2 tests" in out and "OK" in out, out[-2500:]
+    assert signatures(parallel) == signatures(serial)
+    assert json.loads(parallel.read_text())["summary"]["requests"] == 4
+
 SETUP_AND_BODY = '''
 from django.test import TestCase
 
