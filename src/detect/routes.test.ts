@@ -3,7 +3,7 @@ import { suggestDeadView } from '../suggest/operational.js';
 import { createSqlNormalizer } from '../sql/index.js';
 import { analyseRequest } from './request.js';
 import { addToPattern, detectDeadViews, emptyPattern, mergePatterns, periodicCaller, routeOf, routeTraffic, unseenViews, type RouteTraffic } from './routes.js';
-import { APPLICATIONS, requestOf } from './testing.js';
+import { APPLICATIONS, AUTH_USER, requestOf, SESSION } from './testing.js';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-11-02T00:00:00Z');
@@ -298,6 +298,30 @@ describe('dead views', () => {
     // A request with no status (a span that does not say) is a use, as before.
     const r = requestOf('GET webhooks/ats/', [APPLICATIONS], { traceId: 'f'.repeat(32), startMs: at(199, 9, 0) });
     expect(detectDeadViews(site, routeTraffic([analyseRequest(r, normalize)]), o).map((v) => v.route)).not.toContain('webhooks/ats/');
+  });
+
+  it("takes a 404 whose only queries loaded the session and the user (middleware's, before the view) for no use: a logged-in client's 404 from a feature-flag process_view is not the view's work", () => {
+    const normalize = createSqlNormalizer();
+    const site = [
+      { route: 'beta/<int:pk>/', view: 'shop.views.beta', project: true },
+      { route: 'books/<int:pk>/', view: 'shop.views.book_detail', project: true },
+    ];
+    const request = (endpoint: string, n: number, queries: string[]) => {
+      const r = requestOf(endpoint, queries, { traceId: n.toString(16).padStart(32, '0'), startMs: at(190 + n, 9, 0) });
+      r.status = 404;
+      r.client = '10.0.0.7 Mozilla/5.0';
+      return analyseRequest(r, normalize);
+    };
+    const analyses = [
+      // SessionMiddleware's lazy session and AuthenticationMiddleware's user, read by a middleware that then refused the flagged-off route.
+      request('GET beta/<int:pk>/', 1, [SESSION, AUTH_USER]),
+      request('GET beta/<int:pk>/', 2, [SESSION, AUTH_USER]),
+      // The same logged-in client, but the view looked the book up and found none: it ran.
+      request('GET books/<int:pk>/', 3, [SESSION, AUTH_USER, APPLICATIONS]),
+    ];
+    const o = { windowMs: 90 * DAY, minRequests: 0, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
+    expect(detectDeadViews(site, routeTraffic(analyses), o).map((v) => [v.route, v.status, v.setAsideRequests])).toEqual([['beta/<int:pk>/', 'dead', 2]]);
+    expect(unseenViews(site, routeTraffic(analyses)).map((v) => v.route)).toEqual(['beta/<int:pk>/']);
   });
 
   it('reads the route from an endpoint name', () => {
