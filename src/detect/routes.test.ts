@@ -324,6 +324,21 @@ describe('dead views', () => {
     expect(unseenViews(site, routeTraffic(analyses)).map((v) => v.route)).toEqual(['beta/<int:pk>/']);
   });
 
+  it("sets aside a scanner's 404 through django.contrib.flatpages' catch-all (the flatpage looked up, none there): no page is a use of no view", () => {
+    const normalize = createSqlNormalizer();
+    const FLATPAGE =
+      'SELECT "django_flatpage"."id", "django_flatpage"."url" FROM "django_flatpage" INNER JOIN "django_flatpage_sites" ON ("django_flatpage"."id" = "django_flatpage_sites"."flatpage_id") WHERE ("django_flatpage"."url" = %s AND "django_flatpage_sites"."site_id" = %s) LIMIT 21';
+    const site = [{ route: '^(?P<url>.*/)$', view: 'django.contrib.flatpages.views.flatpage', project: true }];
+    const analyses = Array.from({ length: 3 }, (_, n) => {
+      const r = requestOf('GET ^(?P<url>.*/)$', [FLATPAGE], { traceId: (n + 1).toString(16).padStart(32, '0'), startMs: at(190 + n, 9, 0) });
+      r.status = 404;
+      r.client = '45.9.20.1 Mozilla/5.0 zgrab/0.x';
+      return analyseRequest(r, normalize);
+    });
+    const o = { windowMs: 90 * DAY, minRequests: 0, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
+    expect(detectDeadViews(site, routeTraffic(analyses), o).map((v) => [v.route, v.status, v.setAsideRequests])).toEqual([['^(?P<url>.*/)$', 'dead', 3]]);
+  });
+
   it('reads the route from an endpoint name', () => {
     expect(routeOf('GET dashboard/')).toBe('dashboard/');
     expect(routeOf('recruit.tasks.send_digest')).toBe('recruit.tasks.send_digest');
