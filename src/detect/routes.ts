@@ -141,8 +141,10 @@ export function mergePatterns(into: TrafficPattern, from: TrafficPattern): void 
  * the request did the view's work, DB queries or outbound calls (a detail view polled for an id not
  * created yet: get_object_or_404 looked and found nothing). A 404 without any is from before the
  * view (a middleware, a view that refuses outright), as is one whose only queries loaded the session
- * and the user (PER_REQUEST_FRAMEWORK_TABLES: a logged-in client's, read by middleware whatever the
- * view does, then refused in a process_view); one through a catch-all route (`<path:slug>/`,
+ * and the user (PER_REQUEST_FRAMEWORK_TABLES: a logged-in client's, read by a middleware, or by the
+ * 404 page's base template asking `user.is_authenticated`, whatever the view did). A view's own
+ * `get_object_or_404(User, …)` reads the same way, so a user-detail view polled only for gone users
+ * is taken for unused: rarer than every 404 of a signed-in client. One through a catch-all route (`<path:slug>/`,
  * Wagtail's pages) is a path no page has, the catch-all's view being the URL resolution: a scanner's
  * `/wp-login.php`.
  */
