@@ -324,6 +324,18 @@ describe('dead views', () => {
     expect(unseenViews(site, routeTraffic(analyses)).map((v) => v.route)).toEqual(['beta/<int:pk>/']);
   });
 
+  it("takes a 404 whose only statements opened and closed a transaction (ATOMIC_REQUESTS on SQLite: Django's BEGIN) for no use: no row was read", () => {
+    const normalize = createSqlNormalizer();
+    const site = [{ route: 'beta/<int:pk>/', view: 'shop.views.beta', project: true }];
+    const analyses = [['BEGIN'], ['BEGIN', 'SAVEPOINT "s1_x1"', 'RELEASE SAVEPOINT "s1_x1"']].map((statements, n) => {
+      const r = requestOf('GET beta/<int:pk>/', statements, { traceId: (n + 1).toString(16).padStart(32, '0'), startMs: at(190 + n, 9, 0), system: 'sqlite' });
+      r.status = 404;
+      return analyseRequest(r, normalize);
+    });
+    const o = { windowMs: 90 * DAY, minRequests: 0, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
+    expect(detectDeadViews(site, routeTraffic(analyses), o).map((v) => [v.route, v.status, v.setAsideRequests])).toEqual([['beta/<int:pk>/', 'dead', 2]]);
+  });
+
   it("sets aside a scanner's 404 through django.contrib.flatpages' catch-all (the flatpage looked up, none there): no page is a use of no view", () => {
     const normalize = createSqlNormalizer();
     const FLATPAGE =

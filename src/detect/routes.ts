@@ -144,14 +144,15 @@ export function mergePatterns(into: TrafficPattern, from: TrafficPattern): void 
  * and the user (PER_REQUEST_FRAMEWORK_TABLES: a logged-in client's, read by a middleware, or by the
  * 404 page's base template asking `user.is_authenticated`, whatever the view did). A view's own
  * `get_object_or_404(User, …)` reads the same way, so a user-detail view polled only for gone users
- * is taken for unused: rarer than every 404 of a signed-in client. One through a catch-all route (`<path:slug>/`,
+ * is taken for unused: rarer than every 404 of a signed-in client. Nor is opening a transaction work
+ * (ATOMIC_REQUESTS on SQLite: Django's `BEGIN` around every view, one that refuses outright too). One through a catch-all route (`<path:slug>/`,
  * Wagtail's pages) is a path no page has, the catch-all's view being the URL resolution: a scanner's
  * `/wp-login.php`.
  */
 export function usesRoute(a: Pick<RequestAnalysis, 'endpoint' | 'status' | 'uses' | 'outbound'>): boolean {
   if (a.status === 405) return false;
   if (a.status !== 404) return true;
-  const viewQueried = a.uses.some((u) => !PER_REQUEST_FRAMEWORK_TABLES.includes(u.facts.table));
+  const viewQueried = a.uses.some((u) => !u.facts.transactionControl && !PER_REQUEST_FRAMEWORK_TABLES.includes(u.facts.table));
   return (viewQueried || a.outbound.calls > 0) && !isCatchAllRoute(routeOf(a.endpoint));
 }
 
