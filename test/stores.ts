@@ -11,6 +11,8 @@ import type { Store, StoreOptions } from '../src/store/store.js';
 export interface UpgradableStore {
   open: (options: StoreOptions) => Promise<Store>;
   predateMinuteRows: () => Promise<void>;
+  /** Takes it back to schema version 15: route traffic without set_aside (migration 16). */
+  predateSetAside: () => Promise<void>;
 }
 
 /**
@@ -48,6 +50,12 @@ export function upgradableStores(name: string): [string, () => Promise<Upgradabl
             db.pragma('user_version = 8');
             db.close();
           },
+          predateSetAside: async () => {
+            const db = SqliteStore.open(path).db;
+            db.exec('ALTER TABLE route_traffic DROP COLUMN set_aside');
+            db.pragma('user_version = 15');
+            db.close();
+          },
         };
       },
     ],
@@ -61,6 +69,12 @@ export function upgradableStores(name: string): [string, () => Promise<Upgradabl
             const c = new pg.Client({ connectionString: url });
             await c.connect();
             await c.query(['DROP TABLE store_marks', ...MINUTE_TABLES.map((t) => `DELETE FROM ${t}`), 'UPDATE n1lens_schema SET version = 8'].join('; '));
+            await c.end();
+          },
+          predateSetAside: async () => {
+            const c = new pg.Client({ connectionString: url });
+            await c.connect();
+            await c.query('ALTER TABLE route_traffic DROP COLUMN set_aside; UPDATE n1lens_schema SET version = 15');
             await c.end();
           },
         };

@@ -21,6 +21,12 @@ describe('catch-all routes', () => {
     for (const r of ['books/<int:pk>/', 'dashboard/', '^blog/(?P<slug>[-\\w]+)/$', '']) expect(isCatchAllRoute(r), r).toBe(false);
   });
 
+  it("recognises django.contrib.flatpages' catch-all as its docs write it, any path ending in a slash", () => {
+    // re_path(r"^(?P<url>.*/)$", views.flatpage): the last pattern of a URLconf, so a scanner's /wp-admin/ reaches it.
+    for (const r of ['^(?P<url>.*/)$', '(?P<url>.*/)$', '^(.*/)$', '^(?P<path>.+)/$']) expect(isCatchAllRoute(r), r).toBe(true);
+    for (const r of ['^(?P<url>.*/)edit/$', '^pages(?P<url>.*/)$x']) expect(isCatchAllRoute(r), r).toBe(false);
+  });
+
   it("recognises Wagtail's page route served under a prefix, as Django joins it", () => {
     // path('pages/', include(wagtail_urls)) (Wagtail's docs), re_path(r'^cms/', …), i18n_patterns:
     // ResolverMatch.route is the prefix, then Wagtail's pattern without its ^.

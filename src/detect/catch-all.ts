@@ -24,15 +24,16 @@ const WAGTAIL_PAGES = '((?:[\\w\\-]+/)*)$';
 /**
  * Routes that match any path: Wagtail's `^((?:[\w\-]+/)*)$`, also under a literal prefix
  * (`path('pages/', include(wagtail_urls))` gives `pages/((?:[\w\-]+/)*)$`), `<path:…>` converters,
- * `.*`-style regexes.
+ * `.*`-style regexes, also with a slash after the `.*` (django.contrib.flatpages' documented catch-all,
+ * `^(?P<url>.*` then `/)$`: any path ending in a slash).
  */
 export function isCatchAllRoute(route: string): boolean {
   const r = route.startsWith('^') ? route.slice(1) : route;
   return (
     (r.endsWith(WAGTAIL_PAGES) && /^[\w\-./]*$/.test(r.slice(0, r.length - WAGTAIL_PAGES.length))) ||
     /^<path:[^>]+>\/?$/.test(r) ||
-    /^\(?\.[*+]\)?\$?$/.test(r) ||
-    /^\(\?P<[^>]+>\.[*+]\)\$?$/.test(r)
+    /^\(?\.[*+]\/?\)?\/?\$?$/.test(r) ||
+    /^\(\?P<[^>]+>\.[*+]\/?\)\/?\$?$/.test(r)
   );
 }
 

@@ -32,6 +32,13 @@ export interface EndpointDetectOptions {
 /** Requests of an endpoint needed before a cascade's share of them can tell warm-up from steady state. */
 export const STEADY_STATE_MIN_REQUESTS = 3;
 
+/**
+ * Tables a Django request reads for the framework, not its view: the session and the logged-in user
+ * (middleware), the content types and permissions behind them. Never a hot_lookup, nor a sign that
+ * a view ran (routes.ts usesRoute).
+ */
+export const PER_REQUEST_FRAMEWORK_TABLES: readonly string[] = ['django_session', 'auth_user', 'django_content_type', 'auth_permission'];
+
 /** The detectors' settings when options leave them out. */
 export const ENDPOINT_DETECT_DEFAULTS = {
   minShare: 0.5,
@@ -39,7 +46,7 @@ export const ENDPOINT_DETECT_DEFAULTS = {
   hotLookupMinShare: 0.8,
   hotLookupMinRequests: 10,
   hotLookupMinPerDay: 1000,
-  hotLookupIgnoreTables: ['django_session', 'auth_user', 'django_content_type', 'auth_permission'],
+  hotLookupIgnoreTables: PER_REQUEST_FRAMEWORK_TABLES,
   slowMs: 100,
   indexedMs: 5,
 } satisfies Required<EndpointDetectOptions>;

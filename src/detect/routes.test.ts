@@ -3,7 +3,7 @@ import { suggestDeadView } from '../suggest/operational.js';
 import { createSqlNormalizer } from '../sql/index.js';
 import { analyseRequest } from './request.js';
 import { addToPattern, detectDeadViews, emptyPattern, mergePatterns, periodicCaller, routeOf, routeTraffic, unseenViews, type RouteTraffic } from './routes.js';
-import { APPLICATIONS, requestOf } from './testing.js';
+import { APPLICATIONS, AUTH_USER, requestOf, SESSION } from './testing.js';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-11-02T00:00:00Z');
@@ -298,6 +298,57 @@ describe('dead views', () => {
     // A request with no status (a span that does not say) is a use, as before.
     const r = requestOf('GET webhooks/ats/', [APPLICATIONS], { traceId: 'f'.repeat(32), startMs: at(199, 9, 0) });
     expect(detectDeadViews(site, routeTraffic([analyseRequest(r, normalize)]), o).map((v) => v.route)).not.toContain('webhooks/ats/');
+  });
+
+  it("takes a 404 whose only queries loaded the session and the user (middleware's, before the view) for no use: a logged-in client's 404 from a feature-flag process_view is not the view's work", () => {
+    const normalize = createSqlNormalizer();
+    const site = [
+      { route: 'beta/<int:pk>/', view: 'shop.views.beta', project: true },
+      { route: 'books/<int:pk>/', view: 'shop.views.book_detail', project: true },
+    ];
+    const request = (endpoint: string, n: number, queries: string[]) => {
+      const r = requestOf(endpoint, queries, { traceId: n.toString(16).padStart(32, '0'), startMs: at(190 + n, 9, 0) });
+      r.status = 404;
+      r.client = '10.0.0.7 Mozilla/5.0';
+      return analyseRequest(r, normalize);
+    };
+    const analyses = [
+      // SessionMiddleware's lazy session and AuthenticationMiddleware's user, read by a middleware that then refused the flagged-off route.
+      request('GET beta/<int:pk>/', 1, [SESSION, AUTH_USER]),
+      request('GET beta/<int:pk>/', 2, [SESSION, AUTH_USER]),
+      // The same logged-in client, but the view looked the book up and found none: it ran.
+      request('GET books/<int:pk>/', 3, [SESSION, AUTH_USER, APPLICATIONS]),
+    ];
+    const o = { windowMs: 90 * DAY, minRequests: 0, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
+    expect(detectDeadViews(site, routeTraffic(analyses), o).map((v) => [v.route, v.status, v.setAsideRequests])).toEqual([['beta/<int:pk>/', 'dead', 2]]);
+    expect(unseenViews(site, routeTraffic(analyses)).map((v) => v.route)).toEqual(['beta/<int:pk>/']);
+  });
+
+  it("takes a 404 whose only statements opened and closed a transaction (ATOMIC_REQUESTS on SQLite: Django's BEGIN) for no use: no row was read", () => {
+    const normalize = createSqlNormalizer();
+    const site = [{ route: 'beta/<int:pk>/', view: 'shop.views.beta', project: true }];
+    const analyses = [['BEGIN'], ['BEGIN', 'SAVEPOINT "s1_x1"', 'RELEASE SAVEPOINT "s1_x1"']].map((statements, n) => {
+      const r = requestOf('GET beta/<int:pk>/', statements, { traceId: (n + 1).toString(16).padStart(32, '0'), startMs: at(190 + n, 9, 0), system: 'sqlite' });
+      r.status = 404;
+      return analyseRequest(r, normalize);
+    });
+    const o = { windowMs: 90 * DAY, minRequests: 0, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
+    expect(detectDeadViews(site, routeTraffic(analyses), o).map((v) => [v.route, v.status, v.setAsideRequests])).toEqual([['beta/<int:pk>/', 'dead', 2]]);
+  });
+
+  it("sets aside a scanner's 404 through django.contrib.flatpages' catch-all (the flatpage looked up, none there): no page is a use of no view", () => {
+    const normalize = createSqlNormalizer();
+    const FLATPAGE =
+      'SELECT "django_flatpage"."id", "django_flatpage"."url" FROM "django_flatpage" INNER JOIN "django_flatpage_sites" ON ("django_flatpage"."id" = "django_flatpage_sites"."flatpage_id") WHERE ("django_flatpage"."url" = %s AND "django_flatpage_sites"."site_id" = %s) LIMIT 21';
+    const site = [{ route: '^(?P<url>.*/)$', view: 'django.contrib.flatpages.views.flatpage', project: true }];
+    const analyses = Array.from({ length: 3 }, (_, n) => {
+      const r = requestOf('GET ^(?P<url>.*/)$', [FLATPAGE], { traceId: (n + 1).toString(16).padStart(32, '0'), startMs: at(190 + n, 9, 0) });
+      r.status = 404;
+      r.client = '45.9.20.1 Mozilla/5.0 zgrab/0.x';
+      return analyseRequest(r, normalize);
+    });
+    const o = { windowMs: 90 * DAY, minRequests: 0, nowMs: at(200, 0, 0), historySinceMs: at(0, 0, 0) };
+    expect(detectDeadViews(site, routeTraffic(analyses), o).map((v) => [v.route, v.status, v.setAsideRequests])).toEqual([['^(?P<url>.*/)$', 'dead', 3]]);
   });
 
   it('reads the route from an endpoint name', () => {

@@ -4,6 +4,7 @@
  * minute each day, the same client: a cron job).
  */
 import { isCatchAllRoute, readSplit } from './catch-all.js';
+import { PER_REQUEST_FRAMEWORK_TABLES } from './endpoint.js';
 import type { RequestAnalysis } from './types.js';
 
 const DAY_MS = 86_400_000;
@@ -139,14 +140,20 @@ export function mergePatterns(into: TrafficPattern, from: TrafficPattern): void 
  * once URL resolution matched one; a path no route matches leaves the span named by its method) and
  * the request did the view's work, DB queries or outbound calls (a detail view polled for an id not
  * created yet: get_object_or_404 looked and found nothing). A 404 without any is from before the
- * view (a middleware, a view that refuses outright); one through a catch-all route (`<path:slug>/`,
+ * view (a middleware, a view that refuses outright), as is one whose only queries loaded the session
+ * and the user (PER_REQUEST_FRAMEWORK_TABLES: a logged-in client's, read by a middleware, or by the
+ * 404 page's base template asking `user.is_authenticated`, whatever the view did). A view's own
+ * `get_object_or_404(User, …)` reads the same way, so a user-detail view polled only for gone users
+ * is taken for unused: rarer than every 404 of a signed-in client. Nor is opening a transaction work
+ * (ATOMIC_REQUESTS on SQLite: Django's `BEGIN` around every view, one that refuses outright too). One through a catch-all route (`<path:slug>/`,
  * Wagtail's pages) is a path no page has, the catch-all's view being the URL resolution: a scanner's
  * `/wp-login.php`.
  */
-export function usesRoute(a: Pick<RequestAnalysis, 'endpoint' | 'status' | 'dbSpans' | 'outbound'>): boolean {
+export function usesRoute(a: Pick<RequestAnalysis, 'endpoint' | 'status' | 'uses' | 'outbound'>): boolean {
   if (a.status === 405) return false;
   if (a.status !== 404) return true;
-  return (a.dbSpans > 0 || a.outbound.calls > 0) && !isCatchAllRoute(routeOf(a.endpoint));
+  const viewQueried = a.uses.some((u) => !u.facts.transactionControl && !PER_REQUEST_FRAMEWORK_TABLES.includes(u.facts.table));
+  return (viewQueried || a.outbound.calls > 0) && !isCatchAllRoute(routeOf(a.endpoint));
 }
 
 /** Adds one analysed request to the route traffic keyed by service and endpoint: a use of its route, or one set aside (usesRoute). */

@@ -777,6 +777,29 @@ describe('PostgreSQL store', () => {
   }, 120_000);
 });
 
+describe.each(upgradableStores('set-aside-upgrade'))('%s store upgraded from before set-aside counts (migration 16)', (_name, make) => {
+  it("reads its routes' traffic back as it was, none set aside, then counts what is set aside on them; dead views from it as before", async () => {
+    const { open, predateSetAside } = await make();
+    const DAY = 24 * HOUR;
+    const before = await open({});
+    await before.record([dashboard(1, T0 - 40 * DAY), dashboard(2, T0 - 2 * DAY)]);
+    const old = await before.routeTraffic();
+    await before.close();
+    await predateSetAside();
+
+    const store = await open({});
+    expect(await store.routeTraffic()).toEqual(old.map((t) => ({ ...t, setAside: 0 })));
+    const probe = requestOf('GET dashboard/', [], { traceId: '7'.repeat(32), startMs: T0 - DAY });
+    probe.status = 404;
+    await store.record([analyseRequest(probe, normalize)]);
+    const [t] = await store.routeTraffic();
+    expect(t).toMatchObject({ endpoint: 'GET dashboard/', requests: 2, setAside: 1, firstSeenMs: T0 - 40 * DAY, lastSeenMs: T0 - 2 * DAY });
+    const routes = [{ route: 'dashboard/', view: 'app.views.dashboard' }, { route: 'old/', view: 'app.views.old' }];
+    expect((await store.deadViews(routes, 30 * DAY, T0)).map((v) => [v.route, v.status, v.historyRequests])).toEqual([['old/', 'too_little_traffic', 2]]);
+    await store.close();
+  });
+});
+
 describe.each(upgradableStores('outside'))('%s store, queries outside requests', (_name, make) => {
   it('keeps them per hour and service with their traces\' commit, once, read back after reopening, by period and service, pruned with the hour rows', async () => {
     const { open } = await make();
