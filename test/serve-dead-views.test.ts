@@ -1,24 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { root, tempDir, testServeOptions } from './support.js';
+import { tempDir, testServeOptions } from './support.js';
+import { recording, schema } from './dead-view-recording.js';
 import type { Report } from '../src/report/model.js';
 import { startServer, type RunningServer } from '../src/server/serve.js';
-import type { DjangoSchema } from '../src/suggest/schema.js';
 import { int, str } from '../src/otlp/testing.js';
-
-// A real recording: login, 2 × dashboard/optimised/, 2 × webhooks/ats/ (src/detect/testdata/README.md).
-const recording = readFileSync(join(root, 'src/detect/testdata/connections/pg-psycopg-age0.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '');
-const schema: DjangoSchema = {
-  n1lensSchema: 1,
-  models: [],
-  urls: [
-    { route: 'dashboard/optimised/', view: 'recruit.views.dashboard_optimised' },
-    { route: 'webhooks/ats/', view: 'recruit.views.ats_webhook', methods: ['POST'] },
-    { route: 'login/', view: 'recruit.views.login_demo' },
-    { route: 'reports/legacy-export/', view: 'recruit.views.legacy_export', file: 'recruit/views.py', line: 105 },
-  ],
-};
 
 const running: RunningServer[] = [];
 afterEach(async () => {
