@@ -313,7 +313,11 @@ def test_capture_of_manage_py_test_parallel_finds_what_the_serial_run_finds(tmp_
     # `manage.py test --parallel 2` reported "1 requests · 1 DB queries · 0 findings ✓ within budget":
     # Django's pool workers run the tests, and a worker leaves through os._exit, so its batched
     # spans were never exported (fork); spawned workers (macOS's default) were never traced at all.
-    project = sample_copy(tmp_path, start_method=start_method)
+    assert_parallel_run_finds_what_the_serial_run_finds(sample_copy(tmp_path, start_method=start_method), tmp_path)
+
+
+def assert_parallel_run_finds_what_the_serial_run_finds(project, tmp_path):
+    """`manage.py test` in `project`, serially then with --parallel 2: the same findings, every request, one service."""
     serial = tmp_path / "serial.json"
     done, out = capture_manage_py_test(project, tmp_path, serial)
     assert done.returncode == 1, out[-2500:]
@@ -361,27 +365,6 @@ class OwnRunner(DiscoverRunner):
 """
 
 
-@pytest.mark.parametrize("start_method", ["fork", "spawn"])
-def test_a_projects_own_parallel_suite_is_traced_and_its_own_setup_still_runs(tmp_path, start_method):
-    # A runner whose ParallelTestSuite subclass sets its own process_setup and run_subsuite bypassed
-    # the worker flush and set-up patched onto Django's class: the report found nothing.
-    project = sample_copy(tmp_path, start_method=start_method)
-    (project / "own_runner.py").write_text(OWN_PARALLEL_SUITE)
-    settings = project / "config" / "settings.py"
-    settings.write_text(settings.read_text() + '\nTEST_RUNNER = "own_runner.OwnRunner"\n')
-    serial = tmp_path / "serial.json"
-    done, out = capture_manage_py_test(project, tmp_path, serial)
-    assert done.returncode == 1, out[-2500:]
-    parallel = tmp_path / "parallel.json"
-    done, out = capture_manage_py_test(project, tmp_path, parallel, test_args=("--parallel", "2"))
-    assert "Ran 2 tests" in out and "OK" in out, out[-2500:]
-    assert done.returncode == 1, out[-2500:]
-    assert signatures(parallel) == signatures(serial)
-    report = json.loads(parallel.read_text())
-    assert report["summary"]["requests"] == 4, report["summary"]
-    assert {e["service"] for e in report["endpoints"]} == {"recruit"}
-
-
 OWN_RUN_SUITE = """
 import ctypes
 import multiprocessing
@@ -416,21 +399,17 @@ class OwnRunner(DiscoverRunner):
 
 
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
-def test_a_parallel_suite_with_its_own_run_is_traced(tmp_path, start_method):
-    # A subclass whose run() is its own (never super().run()) hands the pool the functions it finds
-    # on itself: wrapped only inside Django's run(), its workers never flushed and the report found nothing.
+@pytest.mark.parametrize("runner", [OWN_PARALLEL_SUITE, OWN_RUN_SUITE], ids=["own-worker-functions", "own-run"])
+def test_a_projects_own_parallel_suite_is_traced(tmp_path, start_method, runner):
+    # A ParallelTestSuite subclass with its own process_setup and run_subsuite, or its own run() that
+    # never calls super().run(), bypassed the worker flush and set-up: the report found nothing.
+    # The first also checks its own set-up still runs in spawned workers.
     project = sample_copy(tmp_path, start_method=start_method)
-    (project / "own_runner.py").write_text(OWN_RUN_SUITE)
+    (project / "own_runner.py").write_text(runner)
     settings = project / "config" / "settings.py"
     settings.write_text(settings.read_text() + '\nTEST_RUNNER = "own_runner.OwnRunner"\n')
-    serial = tmp_path / "serial.json"
-    done, out = capture_manage_py_test(project, tmp_path, serial)
-    assert done.returncode == 1, out[-2500:]
-    parallel = tmp_path / "parallel.json"
-    done, out = capture_manage_py_test(project, tmp_path, parallel, test_args=("--parallel", "2"))
-    assert "Ran 2 tests" in out and "OK" in out, out[-2500:]
-    assert signatures(parallel) == signatures(serial)
-    assert json.loads(parallel.read_text())["summary"]["requests"] == 4
+    assert_parallel_run_finds_what_the_serial_run_finds(project, tmp_path)
+
 
 SETUP_AND_BODY = '''
 from django.test import TestCase
