@@ -145,9 +145,9 @@ export function mergePatterns(into: TrafficPattern, from: TrafficPattern): void 
  * 404 page's base template asking `user.is_authenticated`, whatever the view did). A view's own
  * `get_object_or_404(User, …)` reads the same way, so a user-detail view polled only for gone users
  * is taken for unused: rarer than every 404 of a signed-in client. Nor is opening a transaction work
- * (ATOMIC_REQUESTS on SQLite: Django's `BEGIN` around every view, one that refuses outright too). One through a catch-all route (`<path:slug>/`,
- * Wagtail's pages) is a path no page has, the catch-all's view being the URL resolution: a scanner's
- * `/wp-login.php`.
+ * (ATOMIC_REQUESTS on SQLite: Django's `BEGIN` around every view, one that refuses outright too).
+ * One through a catch-all route (`<path:slug>/`, Wagtail's pages) is a path no page has, the
+ * catch-all's view being the URL resolution: a scanner's `/wp-login.php`.
  */
 export function usesRoute(a: Pick<RequestAnalysis, 'endpoint' | 'status' | 'uses' | 'outbound'>): boolean {
   if (a.status === 405) return false;
@@ -156,9 +156,12 @@ export function usesRoute(a: Pick<RequestAnalysis, 'endpoint' | 'status' | 'uses
   return (viewQueried || a.outbound.calls > 0) && !isCatchAllRoute(routeOf(a.endpoint));
 }
 
+/** The key of route traffic maps (addRouteRequest, addRouteTraffic): service and endpoint. */
+const trafficKey = (t: { service: string; endpoint: string }): string => `${t.service}\u0000${t.endpoint}`;
+
 /** Adds one analysed request to the route traffic keyed by service and endpoint: a use of its route, or one set aside (usesRoute). */
 export function addRouteRequest(byKey: Map<string, RouteTraffic>, a: RequestAnalysis): void {
-  const key = `${a.service}\u0000${a.endpoint}`;
+  const key = trafficKey(a);
   let t = byKey.get(key);
   if (t === undefined) {
     t = { service: a.service, endpoint: a.endpoint, requests: 0, firstSeenMs: Infinity, lastSeenMs: -Infinity, pattern: emptyPattern(), setAside: 0 };
@@ -176,7 +179,7 @@ export function addRouteRequest(byKey: Map<string, RouteTraffic>, a: RequestAnal
 
 /** Adds `t` to the route traffic keyed by service and endpoint (another batch's, another shard's). */
 export function addRouteTraffic(byKey: Map<string, RouteTraffic>, t: RouteTraffic): void {
-  const key = `${t.service}\u0000${t.endpoint}`;
+  const key = trafficKey(t);
   const into = byKey.get(key);
   if (into === undefined) byKey.set(key, copyOf(t));
   else addTraffic(into, t);
@@ -318,8 +321,10 @@ export interface DeadViewOptions extends PeriodicOptions {
 }
 
 const DEFAULT_IGNORED = ['django.', 'rest_framework.'];
-const DEFAULT_MIN_WINDOW_MS = 30 * DAY_MS;
-const DEFAULT_MIN_REQUESTS = 50;
+/** DeadViewOptions.minWindowMs when not given: what outputs name as the window needed. */
+export const DEFAULT_MIN_WINDOW_MS = 30 * DAY_MS;
+/** DeadViewOptions.minRequests when not given: what outputs name as the traffic needed. */
+export const DEFAULT_MIN_REQUESTS = 50;
 
 /**
  * `GET dashboard/` → `dashboard/`: the route part of an endpoint name. A catch-all route's endpoint

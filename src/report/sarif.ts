@@ -12,6 +12,7 @@
  * (`n1lensSignature/v1`) so that connection and dead-view results, whose values were already their
  * service's and are unchanged, keep their alerts.
  */
+import { DEFAULT_MIN_REQUESTS, DEFAULT_MIN_WINDOW_MS } from '../detect/routes.js';
 import type { CodeLocation, FindingKind } from '../detect/types.js';
 import type { GateResult } from './gate.js';
 import type { Report } from './model.js';
@@ -76,7 +77,7 @@ const RULES: Record<FindingKind, RuleText> = {
   dead_view: {
     name: 'DeadView',
     short: 'A view in the URLconf gets no traffic.',
-    help: 'No request reached this route in the period, or only a periodic job does. Delete the view and its route, or move the job off the web tier. A route only not seen in a trace file (--list-unseen), with less history than the window, quiet over a window under 30 days (too short to tell an unused view from a monthly one), or quiet over too little traffic (fewer than 50 requests to the URLconf routes), is listed to look at, not to remove.',
+    help: `No request reached this route in the period, or only a periodic job does. Delete the view and its route, or move the job off the web tier. A route only not seen in a trace file (--list-unseen), with less history than the window, quiet over a window under ${DEFAULT_MIN_WINDOW_MS / 86_400_000} days (too short to tell an unused view from a monthly one), or quiet over too little traffic (fewer than ${DEFAULT_MIN_REQUESTS} requests to the URLconf routes), is listed to look at, not to remove.`,
     level: 'note',
   },
 };

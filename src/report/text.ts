@@ -1,4 +1,5 @@
 /** Text helpers the renderers share: number formats, code locations, shortened SQL, and querysets broken at method calls. */
+import { DEFAULT_MIN_REQUESTS, DEFAULT_MIN_WINDOW_MS } from '../detect/routes.js';
 import type { CodeLocation } from '../detect/types.js';
 import { clockText, spanText, wholeWithCommas } from '../suggest/operational.js';
 import type { ReportEndpoint, ReportFinding, ServiceFinding } from './model.js';
@@ -305,11 +306,11 @@ export function serviceFindingFigures(f: ServiceFinding): string {
     case 'too_short_window': {
       const seen = v.historyRequests === undefined ? '' : `${int(v.historyRequests)} request${v.historyRequests === 1 ? '' : 's'} to the URLconf's routes over `;
       return `${v.view}: no request in ${spanText(v.windowMs)} (${seen}${spanText(v.historyMs)} of history); too short a window to call it dead: ` +
-        `judge with --dead-after ${Math.ceil((v.neededWindowMs ?? 30 * 86_400_000) / 86_400_000)}d or more`;
+        `judge with --dead-after ${Math.ceil((v.neededWindowMs ?? DEFAULT_MIN_WINDOW_MS) / 86_400_000)}d or more`;
     }
     case 'too_little_traffic':
       return `${v.view}: no request in ${spanText(v.windowMs)}, but only ${int(v.historyRequests ?? 0)} request${v.historyRequests === 1 ? '' : 's'} to the URLconf's routes ` +
-        `in ${spanText(v.historyMs)} of history; too little traffic to call it dead (${int(v.neededRequests ?? 50)} needed)`;
+        `in ${spanText(v.historyMs)} of history; too little traffic to call it dead (${int(v.neededRequests ?? DEFAULT_MIN_REQUESTS)} needed)`;
     case 'periodic':
       return `${v.view}: only periodic traffic, ${v.periodic?.requests ?? v.requests} requests at ~${clockText(v.periodic?.minuteOfDay ?? 0)} UTC on ${v.periodic?.days ?? 0} days from one client${served}`;
     case 'unseen_in_file':

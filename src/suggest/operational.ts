@@ -1,7 +1,7 @@
 /** Fixes that are not querysets: a cache for hot lookups, a task queue for serial fan-out, a composite index for slow queries, a pooler, a view to delete. */
 import type { ConnectionPressure } from '../detect/connections.js';
 import type { HotLookupFinding, SlowQueryFinding, SyncFanoutFinding } from '../detect/endpoint.js';
-import type { DeadView } from '../detect/routes.js';
+import { DEFAULT_MIN_REQUESTS, DEFAULT_MIN_WINDOW_MS, type DeadView } from '../detect/routes.js';
 import { appPrefix } from '../detect/links.js';
 import type { Naming } from './naming.js';
 import type { Suggestion } from './fix.js';
@@ -295,11 +295,11 @@ function viewNote(v: DeadView, where: string): string {
           `check again once the store covers the window`
         : v.status === 'too_short_window'
           ? `no request in the ${spanText(v.windowMs)} asked${seenText(v, v.historyMs)}, but a view used weekly or at month's end ` +
-            `is that quiet too: nothing to remove on so short a window. Judge it with --dead-after ${wholeDays(v.neededWindowMs ?? 30 * 86_400_000)}d or more ` +
+            `is that quiet too: nothing to remove on so short a window. Judge it with --dead-after ${wholeDays(v.neededWindowMs ?? DEFAULT_MIN_WINDOW_MS)}d or more ` +
             `(90d also covers quarterly jobs), once the store holds that much history`
         : v.status === 'too_little_traffic'
           ? `no request in the ${spanText(v.windowMs)} asked${seenText(v, v.historyMs)}: so little traffic leaves a used view unseen as easily ` +
-            `as an unused one, so nothing is called dead below ${v.neededRequests ?? 50} requests. Judge it again once the app has served more.`
+            `as an unused one, so nothing is called dead below ${v.neededRequests ?? DEFAULT_MIN_REQUESTS} requests. Judge it again once the app has served more.`
         : `no request in ${spanText(v.windowMs)}: delete ${where}, its templates and tests, and the tables only it uses ` +
           `(after a grace period with the route logging a warning)`;
 }
