@@ -27,6 +27,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { annotatedFunctions } from './cachegrind.mjs';
 
 const file = process.argv[2] ?? '/tmp/n1lens-bench/lean.pb';
 const flag = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
@@ -55,12 +56,8 @@ function counted(run, i) {
   // n1-report exits 1 when findings exceed the budget (the corpora's N+1s do).
   if (r.error !== undefined || (r.status !== 0 && r.status !== 1)) throw new Error(`${run.name}: valgrind failed (${r.error?.message ?? r.status}): ${r.stderr.slice(-2000)}`);
   const total = Number(/I\s+refs:\s+([\d,]+)/.exec(r.stderr)?.[1].replaceAll(',', ''));
-  const annotated = spawnSync('cg_annotate', ['--threshold=0', out], { encoding: 'utf8', maxBuffer: 1 << 28 }).stdout;
   const by = { compile: 0, gc: 0, other: 0 };
-  for (const line of annotated.split('\n')) {
-    const m = /^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$/.exec(line);
-    if (m !== null && !m[2].startsWith('PROGRAM TOTALS')) by[kindOf(m[2])] += Number(m[1].replaceAll(',', ''));
-  }
+  for (const { ir, fn } of annotatedFunctions(out)) by[kindOf(fn)] += ir;
   return {
     name: run.name,
     flags: run.flags.join(' '),

@@ -28,7 +28,7 @@
  *   --cpu-prof <dir>   serve natively under `node --cpu-prof`, once (self time by function)
  *   --strace <file>    serve natively under `strace -f -c` (STRACE_ARGS replaces `-c`): system calls per export
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,6 +36,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
+import { annotatedFunctions } from './cachegrind.mjs';
 import { corpusBatches, exportSender, gzipPool } from './load.mjs';
 
 const flag = (name, fallback) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : fallback);
@@ -117,12 +118,9 @@ async function counted(build, count) {
 }
 
 function topFunctions(out) {
-  const text = spawnSync('cg_annotate', ['--threshold=0', out], { encoding: 'utf8', maxBuffer: 1 << 28 }).stdout;
-  const rows = [];
-  for (const line of text.split('\n')) {
-    const m = /^\s*([\d,]+)\s+\([^)]*\)\s+(.*)$/.exec(line);
-    if (m && !m[2].startsWith('PROGRAM TOTALS') && m[2].includes(':')) rows.push({ ir: Number(m[1].replaceAll(',', '')), fn: m[2].slice(0, 110) });
-  }
+  const rows = annotatedFunctions(out)
+    .filter((r) => r.fn.includes(':'))
+    .map((r) => ({ ir: r.ir, fn: r.fn.slice(0, 110) }));
   return rows.sort((a, b) => b.ir - a.ir).slice(0, annotate);
 }
 
