@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Report, ReportEndpoint, ReportFinding } from '../report/model.js';
 import { buildDigest, codeBlock, type SlackMessage } from './blocks.js';
 import type { DigestInput } from './source.js';
+import { sections } from './testing.js';
 import { finding as reportFinding } from '../../test/report-fixture.js';
 
 const DAY = { sinceMs: Date.parse('2025-01-13T09:00Z'), untilMs: Date.parse('2025-01-14T09:00Z'), window: '24h' };
@@ -54,9 +55,6 @@ function report(endpoints: ReportEndpoint[]): Report {
 }
 
 const input = (endpoints: ReportEndpoint[], over: Partial<DigestInput> = {}): DigestInput => ({ report: report(endpoints), period: DAY, ...over });
-
-const sections = (m: SlackMessage): string[] =>
-  m.blocks.flatMap((b) => (b.type === 'section' ? [b.text?.text ?? '', ...(b.fields ?? []).map((f) => f.text)] : b.type === 'context' ? b.elements.map((e) => e.text) : []));
 
 /** Slack's limits, checked independently of the constants the builder uses. */
 function slackViolations(m: SlackMessage): string[] {

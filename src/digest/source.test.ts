@@ -9,6 +9,7 @@ import { APPLICATIONS, AUTH_USER, DASHBOARD_ROW, SESSION } from '../detect/testi
 import { SpanKind, type SpanRecord } from '../otlp/span.js';
 import { SqliteStore as Store } from '../store/sqlite.js';
 import { buildDigest } from './blocks.js';
+import { sections } from './testing.js';
 import { parseDuration } from '../report/period.js';
 import { digestFromRollups, digestFromStore, periodWindow } from './source.js';
 import { digestPeriod } from './schedule.js';
@@ -100,7 +101,7 @@ describe('digestFromStore', () => {
     try {
       const input = await digestFromStore(store, { windowMs: parseDuration('24h'), service: 'recruit', nowMs: NOW });
       const [m] = buildDigest(input);
-      const summary = m!.blocks[1]?.type === 'section' ? (m!.blocks[1].text?.text ?? '') : '';
+      const summary = sections(m!)[0];
       // 4 requests × 6 loops × 9 wasted ms plus 5 × 6 × 49 ms now, against 3 × 6 × 49 ms the day before.
       expect(input.report.summary.wastedMs).toBeCloseTo(216 + 1470, 0);
       expect(input.previous?.summary.wastedMs).toBeCloseTo(882, 0);
@@ -139,7 +140,7 @@ describe('queries outside any request in a digest', () => {
       const input = await digestFromStore(store, { windowMs: parseDuration('24h'), service: 'recruit', nowMs: NOW });
       expect(input.report.summary.queriesOutsideRequests).toBe(370);
       const [m] = buildDigest(input);
-      const summary = m!.blocks[1]?.type === 'section' ? (m!.blocks[1].text?.text ?? '') : '';
+      const summary = sections(m!)[0];
       expect(summary).toContain('*Queries outside any request:* 370');
       const quiet = await digestFromStore(store, { windowMs: parseDuration('24h'), service: 'billing', nowMs: NOW });
       expect(quiet.report.summary.queriesOutsideRequests).toBe(5);

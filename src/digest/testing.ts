@@ -1,6 +1,11 @@
-/** Test helper: a real HTTP server on 127.0.0.1 standing in for Slack's incoming webhook, recording each payload. */
+/** Test helpers: a real HTTP server on 127.0.0.1 standing in for Slack's incoming webhook, recording each payload; a message's text. */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { SlackMessage } from './blocks.js';
+
+/** A message's section and context texts in order (fields after their section's text): the summary is the first. */
+export const sections = (m: SlackMessage): string[] =>
+  m.blocks.flatMap((b) => (b.type === 'section' ? [b.text?.text ?? '', ...(b.fields ?? []).map((f) => f.text)] : b.type === 'context' ? b.elements.map((e) => e.text) : []));
 
 /** One scripted answer: status, body (Slack answers `ok` or an error token) and headers. */
 export interface FakeAnswer {
